@@ -1,0 +1,99 @@
+"""Number formats: how many bytes an element takes (scales included) and which math unit runs it.
+
+A storage format (bf16, fp8 with block scales, nvfp4 ...) names the math rate it needs
+("fp8", "fp4" ...), the hardware feature that makes it native, and what to fall back to on a
+chip without that feature (emulation). Bytes per element are floats: fp4 is 0.5 plus its scales.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parity.errors import ParityError
+
+__all__ = ["Format", "FORMATS", "MATH_RATES", "format_named"]
+
+# Keys of a chip's peak table, with the bit length the US export rules use for TPP.
+MATH_RATES: dict[str, int] = {
+    "fp64": 64, "fp32": 32, "tf32": 32, "bf16": 16, "fp8": 8, "int8": 8, "fp6": 6, "fp4": 4, "int4": 4,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Format:
+    """One storage format of weights, activations or KV cache.
+
+    bytes_per_element: [B] per element including the share of its scale factors.
+    math: the peak-rate key used when the chip supports the format natively.
+    feature: the name in a chip's `native` list that makes it native.
+    fallbacks: math keys to emulate with, best first, on chips without the feature.
+    weight_only: weights are stored in this format but multiplied in the activation format.
+    """
+
+    name: str
+    bits: int
+    bytes_per_element: float
+    math: str
+    feature: str
+    scale: str
+    fallbacks: tuple[str, ...]
+    weight_only: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.bytes_per_element <= 0:
+            raise ValueError(f"bytes_per_element must be positive, got {self.bytes_per_element}")
+        if self.math not in MATH_RATES:
+            raise ValueError(f"math must be one of {sorted(MATH_RATES)}, got {self.math!r}")
+
+
+def _formats(*formats: Format) -> dict[str, Format]:
+    return {f.name: f for f in formats}
+
+
+FORMATS: dict[str, Format] = _formats(
+    Format(name="fp32", bits=32, bytes_per_element=4.0, math="fp32", feature="fp32", scale="none",
+           fallbacks=(), description="IEEE single precision"),
+    Format(name="bf16", bits=16, bytes_per_element=2.0, math="bf16", feature="bf16", scale="none",
+           fallbacks=("fp32",), description="bfloat16"),
+    Format(name="fp16", bits=16, bytes_per_element=2.0, math="bf16", feature="fp16", scale="none",
+           fallbacks=("fp32",), description="IEEE half precision (same math rate as bf16)"),
+    Format(name="fp8", bits=8, bytes_per_element=1.0, math="fp8", feature="fp8", scale="per-tensor",
+           fallbacks=("bf16",), description="FP8 E4M3 with one FP32 scale per tensor"),
+    # DeepSeek-V3 recipe: 128x128 weight blocks and 1x128 activation tiles, FP32 scales.
+    Format(name="fp8_block", bits=8, bytes_per_element=1.0 + 4.0 / (128 * 128), math="fp8", feature="fp8",
+           scale="block-128x128 fp32", fallbacks=("bf16",),
+           description="FP8 E4M3 with FP32 scales per 128x128 weight block (DeepSeek-V3)"),
+    # OCP MX v1.0: a UE8M0 scale (1 B) shared by 32 elements.
+    Format(name="mxfp8", bits=8, bytes_per_element=1.0 + 1.0 / 32, math="fp8", feature="mxfp8",
+           scale="ue8m0 per 32", fallbacks=("fp8", "bf16"),
+           description="FP8 E4M3 with UE8M0 power-of-two scales per 32 elements (OCP MX; DeepSeek-V3.1)"),
+    Format(name="hif8", bits=8, bytes_per_element=1.0, math="fp8", feature="hif8", scale="none",
+           fallbacks=("fp8", "bf16"), description="Huawei HiFloat8 tapered-precision 8-bit float"),
+    Format(name="int8", bits=8, bytes_per_element=1.0, math="int8", feature="int8", scale="per-channel",
+           fallbacks=("bf16",), description="INT8 weights and activations (W8A8)"),
+    # NVFP4: E2M1 elements, one E4M3 scale (1 B) per 16 elements, plus a per-tensor FP32 scale.
+    Format(name="nvfp4", bits=4, bytes_per_element=0.5 + 1.0 / 16, math="fp4", feature="nvfp4",
+           scale="e4m3 per 16", fallbacks=("fp8", "bf16"), description="NVIDIA FP4 (E2M1, E4M3 scale per 16)"),
+    Format(name="mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="fp4", feature="mxfp4",
+           scale="ue8m0 per 32", fallbacks=("fp8", "bf16"), description="OCP MXFP4 (E2M1, UE8M0 scale per 32)"),
+    # Weight-only INT4 (AWQ/GPTQ style): group of 128 shares an FP16 scale; math in bf16.
+    Format(name="int4", bits=4, bytes_per_element=0.5 + 2.0 / 128, math="bf16", feature="bf16",
+           scale="fp16 per 128", fallbacks=("fp32",), weight_only=True,
+           description="INT4 weight-only, FP16 scale per group of 128; multiplies in bf16"),
+    Format(name="w4a8", bits=4, bytes_per_element=0.5 + 2.0 / 128, math="int8", feature="int8",
+           scale="fp16 per 128", fallbacks=("bf16",), weight_only=True,
+           description="INT4 weights, INT8 activations (Ascend W4A8)"),
+)
+
+_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8",
+            "fp4": "nvfp4", "w8a8": "int8", "int4_wo": "int4", "fp8-block": "fp8_block", "ue8m0": "mxfp8"}
+
+
+def format_named(name: str) -> Format:
+    """The format called `name` (case-insensitive, common aliases accepted)."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in FORMATS:
+        raise ParityError(f"unknown number format {name!r}; known: {', '.join(FORMATS)}")
+    return FORMATS[key]

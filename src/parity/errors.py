@@ -1,0 +1,23 @@
+"""The error hierarchy: every user mistake is one of these, and the CLI prints it as one line."""
+
+__all__ = ["ParityError", "UnitError", "CatalogError", "ModelConfigError", "InfeasiblePlan"]
+
+
+class ParityError(Exception):
+    """Base of every error parity raises on purpose (bad input, impossible plan)."""
+
+
+class UnitError(ParityError, ValueError):
+    """A quantity string that cannot be read without guessing, e.g. '4.8 TBps'."""
+
+
+class CatalogError(ParityError, LookupError):
+    """An unknown chip, system or model name, or a malformed catalog entry."""
+
+
+class ModelConfigError(ParityError, ValueError):
+    """A Hugging Face config.json that is malformed or lacks a needed key."""
+
+
+class InfeasiblePlan(ParityError, ValueError):
+    """A layout that does not divide the model, or a model that does not fit in memory."""

@@ -1,0 +1,188 @@
+"""Frozen descriptions of chips and systems, with the provenance of every number (no I/O here).
+
+Rates are dense peaks in SI units; links are per chip and per direction. What-ifs are
+`dataclasses.replace(chip, memory_bytes_per_s=2 * chip.memory_bytes_per_s)`, or `what_if(...)`,
+which also records the change in the provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from parity.dtypes import MATH_RATES
+
+__all__ = ["SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "what_if"]
+
+SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
+STATUSES = ("shipping", "announced", "reported", "roadmap")
+TOPOLOGIES = ("switch", "clos", "torus", "mesh", "pcie")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """Where a number comes from: a datasheet, paper, press report, estimate or assumption."""
+
+    id: str
+    kind: str
+    title: str
+    url: str = ""
+    date: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise ValueError(f"source {self.id!r}: kind must be one of {SOURCE_KINDS}, got {self.kind!r}")
+        if not self.title.strip():
+            raise ValueError(f"source {self.id!r}: title must not be empty")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provenance:
+    """One number of a chip or system: the field it fills, the literal quote, and its source."""
+
+    field: str
+    quoted: str
+    value: float | str | tuple[str, ...]
+    source: Source
+    note: str = ""
+
+
+def _positive(owner: str, name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{owner}: {name} must be positive, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chip:
+    """One accelerator package as a buyer sees it (a 910C counts its two dies as one chip).
+
+    peak_flop_per_s: dense peak [FLOP/s or OP/s] per math key of `dtypes.MATH_RATES`.
+    native: hardware features (formats) the matrix units run natively, e.g. {"bf16", "fp8", "nvfp4"}.
+    memory_bytes [B], memory_bytes_per_s [B/s]: device memory capacity and peak bandwidth.
+    scale_up_bytes_per_s, scale_out_bytes_per_s [B/s]: per chip, each direction.
+    tdp_w [W]: board or module power; die_area_m2 [m^2]: summed logic-die area, if known.
+    """
+
+    id: str
+    name: str
+    vendor: str
+    status: str
+    year: int | None
+    datacenter: bool
+    peak_flop_per_s: Mapping[str, float]
+    native: frozenset[str]
+    memory_bytes: float
+    memory_bytes_per_s: float
+    scale_up_bytes_per_s: float
+    scale_out_bytes_per_s: float
+    tdp_w: float
+    die_area_m2: float | None = None
+    unit_price_usd: float | None = None
+    aliases: tuple[str, ...] = ()
+    notes: str = ""
+    provenance: tuple[Provenance, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"chip {self.id}: status must be one of {STATUSES}, got {self.status!r}")
+        unknown = set(self.peak_flop_per_s) - set(MATH_RATES)
+        if unknown:
+            raise ValueError(f"chip {self.id}: unknown peak keys {sorted(unknown)}; known {sorted(MATH_RATES)}")
+        if not any(v > 0 for v in self.peak_flop_per_s.values()):
+            raise ValueError(f"chip {self.id}: needs at least one positive peak rate")
+        for key, value in self.peak_flop_per_s.items():
+            if value < 0:
+                raise ValueError(f"chip {self.id}: peak_flop_per_s[{key!r}] must be >= 0, got {value}")
+        _positive(f"chip {self.id}", "memory_bytes", self.memory_bytes)
+        _positive(f"chip {self.id}", "memory_bytes_per_s", self.memory_bytes_per_s)
+        _positive(f"chip {self.id}", "tdp_w", self.tdp_w)
+        if self.scale_up_bytes_per_s < 0 or self.scale_out_bytes_per_s < 0:
+            raise ValueError(f"chip {self.id}: link bandwidths must be >= 0")
+
+    def peak(self, math: str) -> float:
+        """Dense peak [FLOP/s] for a math key; 0.0 where the chip has no such unit."""
+        return float(self.peak_flop_per_s.get(math, 0.0))
+
+    def source_of(self, field_name: str) -> Provenance | None:
+        """The provenance record of one field (e.g. 'peak_flop_per_s.bf16'), if any."""
+        for record in self.provenance:
+            if record.field == field_name:
+                return record
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class System:
+    """Chips wired together: a server node, a rack (NVL72) or a supernode (CloudMatrix 384).
+
+    chips: chips in one system; scale_up_domain_chips: how many share the scale-up fabric.
+    scale_up_bytes_per_s, scale_out_bytes_per_s [B/s]: per chip, each direction.
+    scale_up_latency_s, scale_out_latency_s [s]: one-hop latency of a small message.
+    power_w [W]: the whole system, all-in where a source gives it.
+    """
+
+    id: str
+    name: str
+    status: str
+    chip: Chip
+    chips: int
+    scale_up_domain_chips: int
+    scale_up_topology: str
+    scale_up_bytes_per_s: float
+    scale_up_latency_s: float
+    scale_out_bytes_per_s: float
+    scale_out_latency_s: float
+    power_w: float
+    unit_price_usd: float | None = None
+    aliases: tuple[str, ...] = ()
+    notes: str = ""
+    provenance: tuple[Provenance, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        owner = f"system {self.id}"
+        if self.status not in STATUSES:
+            raise ValueError(f"{owner}: status must be one of {STATUSES}, got {self.status!r}")
+        if self.scale_up_topology not in TOPOLOGIES:
+            raise ValueError(f"{owner}: scale_up_topology must be one of {TOPOLOGIES}, got {self.scale_up_topology!r}")
+        if self.chips < 1 or self.scale_up_domain_chips < 1:
+            raise ValueError(f"{owner}: chips and scale_up_domain_chips must be >= 1")
+        if self.chips % self.scale_up_domain_chips and self.scale_up_domain_chips < self.chips:
+            raise ValueError(f"{owner}: scale_up_domain_chips ({self.scale_up_domain_chips}) must divide "
+                             f"chips ({self.chips})")
+        _positive(owner, "power_w", self.power_w)
+        if self.scale_up_latency_s < 0 or self.scale_out_latency_s < 0:
+            raise ValueError(f"{owner}: latencies must be >= 0")
+
+    @property
+    def memory_bytes(self) -> float:
+        """[B] device memory of all chips."""
+        return self.chips * self.chip.memory_bytes
+
+    @property
+    def memory_bytes_per_s(self) -> float:
+        """[B/s] summed device-memory bandwidth."""
+        return self.chips * self.chip.memory_bytes_per_s
+
+    def peak(self, math: str) -> float:
+        """[FLOP/s] summed dense peak for one math key."""
+        return self.chips * self.chip.peak(math)
+
+    @property
+    def power_w_per_chip(self) -> float:
+        """[W] system power divided by its chips (host, network and cooling shares included)."""
+        return self.power_w / self.chips
+
+
+def what_if(item: Chip | System, note: str, **changes: object) -> Chip | System:
+    """A variant of a chip or system with some fields changed, the change recorded as provenance.
+
+    Example: what_if(chip, "2x bandwidth", memory_bytes_per_s=2 * chip.memory_bytes_per_s).
+    """
+    source = Source(id="what-if", kind="assumption", title=f"what-if: {note}")
+    records = [r for r in item.provenance if r.field.split(".")[0] not in changes]
+    for name, value in changes.items():
+        shown = value if isinstance(value, (int, float, str)) else str(value)
+        records.append(Provenance(field=name, quoted=str(shown), value=shown if isinstance(shown, (int, float, str))
+                                  else str(shown), source=source, note=note))
+    return dataclasses.replace(item, provenance=tuple(records), **changes)

@@ -1,0 +1,143 @@
+"""The one place that reads and writes quantities with units ("4.8 TB/s" <-> 4.8e12 B/s).
+
+Inside parity every quantity is a float in SI base units (s, B, B/s, FLOP, FLOP/s, W, m^2).
+Prefixes are decimal; binary prefixes are accepted only when spelled out (GiB). Spellings that
+could be read two ways (TFLOPS: a count or a rate? GBps? gb?) are rejected with the fix named.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from parity.errors import UnitError
+
+__all__ = ["parse", "parse_duration_s", "format_si", "DIMENSIONS"]
+
+_DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+
+# unit symbol (after the prefix) -> (dimension, factor to SI)
+_SYMBOLS: dict[str, tuple[str, float]] = {
+    "FLOP/s": ("flop_per_s", 1.0),
+    "OP/s": ("flop_per_s", 1.0),  # integer operations per second share the dimension
+    "FLOP": ("flops", 1.0),
+    "B": ("bytes", 1.0),
+    "B/s": ("bytes_per_s", 1.0),
+    "b/s": ("bytes_per_s", 1.0 / 8.0),  # bits per second
+    "W": ("w", 1.0),
+    "s": ("s", 1.0),
+    "tokens/s": ("tokens_per_s", 1.0),
+    "tokens/day": ("tokens_per_s", 1.0 / 86_400.0),
+    "tokens/h": ("tokens_per_s", 1.0 / 3_600.0),
+    "USD": ("usd", 1.0),
+}
+_DURATIONS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0,
+              "day": 86_400.0, "days": 86_400.0}
+_AREAS = {"mm2": 1e-6, "mm^2": 1e-6, "m2": 1.0, "m^2": 1.0}
+_AMBIGUOUS = {
+    "FLOPS": "write 'FLOP/s' for a rate or 'FLOP' for a count",
+    "OPS": "write 'OP/s' for a rate",
+    "Bps": "write 'B/s' (bytes) or 'b/s' (bits)",
+    "bps": "write 'b/s' for bits per second",
+    "Gbps": "write 'Gb/s' for bits per second",
+    "GBps": "write 'GB/s' for bytes per second",
+    "TBps": "write 'TB/s' for bytes per second",
+}
+DIMENSIONS = frozenset({d for d, _ in _SYMBOLS.values()} | {"m2", "count"})
+
+_NUMBER = r"[-+]?(?:\d[\d,_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_PATTERN = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>.*?)\s*$")
+
+
+def _number(text: str, raw: str) -> float:
+    try:
+        return float(text.replace(",", "").replace("_", ""))
+    except ValueError as err:
+        raise UnitError(f"cannot read a number in {raw!r}") from err
+
+
+def parse(text: str | float | int, dimension: str) -> float:
+    """Read a quantity such as '989.4 TFLOP/s' or '400 Gb/s' into SI base units.
+
+    dimension: one of DIMENSIONS; the unit must belong to it. A bare number is accepted only for
+    'count'. Returns the value in base units [FLOP/s, B, B/s, W, s, m^2, ...].
+    """
+    if dimension not in DIMENSIONS:
+        raise UnitError(f"unknown dimension {dimension!r}; expected one of {sorted(DIMENSIONS)}")
+    if isinstance(text, bool):
+        raise UnitError(f"expected a {dimension} quantity, got {text!r}")
+    if isinstance(text, (int, float)):
+        if dimension == "count":
+            return float(text)
+        raise UnitError(f"a {dimension} needs a unit, got the bare number {text!r}")
+    match = _PATTERN.match(text)
+    if not match:
+        raise UnitError(f"cannot read {text!r} as '<number> <unit>'")
+    value = _number(match["number"], text)
+    unit = re.sub(r"\s+", "", match["unit"])
+    if dimension == "count":
+        scale = {"": 1.0, "k": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(unit)
+        if scale is None:
+            raise UnitError(f"cannot read {text!r} as a count (suffix k, M, B or T)")
+        return value * scale
+    if dimension == "s" and unit in _DURATIONS:
+        return value * _DURATIONS[unit]
+    if dimension == "m2":
+        if unit in _AREAS:
+            return value * _AREAS[unit]
+        raise UnitError(f"cannot read {text!r} as an area (mm2 or m2)")
+    for bad, fix in sorted(_AMBIGUOUS.items(), key=lambda item: -len(item[0])):
+        if unit.endswith(bad):
+            raise UnitError(f"ambiguous unit in {text!r}: {fix}")
+    for symbol, (dim, factor) in _SYMBOLS.items():
+        if not unit.endswith(symbol):
+            continue
+        prefix = unit[: -len(symbol)]
+        if prefix in _DECIMAL:
+            scale = _DECIMAL[prefix]
+        elif prefix in _BINARY and dim == "bytes":
+            scale = _BINARY[prefix]
+        else:
+            continue
+        if dim != dimension:
+            raise UnitError(f"{text!r} is a {dim}, expected a {dimension}")
+        if symbol == "USD" and prefix:
+            raise UnitError(f"write money as a plain number of USD, got {text!r}")
+        return value * scale * factor
+    if dimension == "usd" and text.strip().startswith("$"):
+        return _number(text.strip()[1:], text)
+    raise UnitError(f"unknown unit {unit!r} in {text!r} for a {dimension}")
+
+
+def parse_duration_s(text: str | float) -> float:
+    """Read a duration such as '50ms' or '2 s' [s]; a bare number is taken as seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    stripped = text.strip()
+    try:
+        return float(stripped)
+    except ValueError:
+        return parse(stripped, "s")
+
+
+_REPORT_UNITS = {"flop_per_s": "FLOP/s", "bytes": "B", "bytes_per_s": "B/s", "w": "W", "flops": "FLOP",
+                 "tokens_per_s": "tok/s"}
+
+
+def format_si(value: float, dimension: str, digits: int = 3) -> str:
+    """Write a base-unit value with a decimal prefix for people: 9.894e14 -> '989 TFLOP/s'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/p"
+    if dimension == "s":
+        for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+            if abs(value) >= scale or unit == "ns":
+                return f"{value / scale:.{digits}g} {unit}"
+    if dimension == "m2":
+        return f"{value / 1e-6:.{digits}g} mm2"
+    symbol = _REPORT_UNITS.get(dimension, "")
+    for prefix in ("E", "P", "T", "G", "M", "k", ""):
+        scale = _DECIMAL[prefix]
+        if abs(value) >= scale or prefix == "":
+            return f"{value / scale:.{digits}g} {prefix}{symbol}".rstrip()
+    raise AssertionError("unreachable")
