@@ -8,6 +8,7 @@ figure quoted with 2:4 sparsity (`sparsity = 4` divides by four); link figures s
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import tomllib
 from collections.abc import Iterable
@@ -17,13 +18,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from parity import units
+from parity import hf, units
 from parity.dtypes import MATH_RATES
-from parity.errors import CatalogError
-from parity.hardware import Chip, Provenance, Source, System
+from parity.errors import CatalogError, ModelConfigError
+from parity.hardware import Calibration, Chip, Provenance, Source, System
+from parity.model import Model
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
-           "resolve", "Entry"]
+           "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration"]
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
 
@@ -274,3 +276,93 @@ def system(name: str) -> System:
             raise CatalogError(f"unknown system or chip {name!r}; see 'parity systems'") from system_error
     assert isinstance(found, System)
     return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelEntry:
+    """One row of the model catalog (data/models/index.toml)."""
+
+    id: str
+    file: str
+    hf: str
+    aliases: tuple[str, ...] = ()
+    quant: str = ""
+    weight_format: str = ""
+    expert_weight_format: str = ""
+    notes: str = ""
+
+
+@cache
+def models() -> tuple[ModelEntry, ...]:
+    """The catalog's models, in index order."""
+    index = _read_toml(data_dir() / "models" / "index.toml")
+    entries = []
+    for row in index.get("model", []):
+        try:
+            entries.append(ModelEntry(**{**row, "aliases": tuple(row.get("aliases", ()))}))
+        except TypeError as err:
+            raise CatalogError(f"models/index.toml: bad entry {row.get('id', '?')!r}: {err}") from err
+    return tuple(entries)
+
+
+@cache
+def _catalog_model(entry_id: str) -> Model:
+    entry = next(e for e in models() if e.id == entry_id)
+    folder = data_dir() / "models"
+    quant = hf.read_config(folder / entry.quant) if entry.quant else None
+    found = hf.model_from_config(hf.read_config(folder / entry.file), entry.id, quant, source=entry.hf)
+    changes = {k: v for k, v in (("weight_format", entry.weight_format),
+                                 ("expert_weight_format", entry.expert_weight_format)) if v}
+    return dataclasses.replace(found, **changes) if changes else found
+
+
+def model(name: str) -> Model:
+    """A model by catalog name or Hugging Face repository name, or from a path to a config.json."""
+    path = Path(name).expanduser()
+    if name.endswith(".json") or path.is_dir() or path.exists():
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.exists():
+            raise ModelConfigError(f"no such config file: {path}")
+        return hf.read_model(path)
+
+    def norm(text: str) -> str:
+        return text.strip().lower().replace("_", "-")
+
+    wanted = norm(name)
+    for entry in models():
+        if wanted in {norm(n) for n in (entry.id, entry.hf, *entry.aliases)}:
+            return _catalog_model(entry.id)
+    names = [n for e in models() for n in (e.id, e.hf)]
+    hints = close_matches(name, names)
+    hint = f"; did you mean {', '.join(hints)}?" if hints else "; see 'parity models'"
+    raise CatalogError(f"unknown model {name!r}{hint}")
+
+
+def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
+    scalars = ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
+               "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency")
+    try:
+        return Calibration(
+            id=_require(data, "id", where), chip=_require(data, "chip", where), date=str(_require(data, "date", where)),
+            method=_require(data, "method", where), measured=bool(_require(data, "measured", where)),
+            gemm_efficiency=dict(_require(data, "gemm_efficiency", where)),
+            kernel_overhead_s=units.parse(_require(data, "kernel_overhead", where), "s"),
+            source=data.get("source", ""), points=tuple(data.get("points", ())),
+            **{name: float(_require(data, name, where)) for name in scalars})
+    except (ValueError, units.UnitError) as err:
+        raise CatalogError(f"{where}: {err}") from err
+
+
+@cache
+def calibrations() -> tuple[Calibration, ...]:
+    """Every calibration file (data/calibration/*.toml), the generic prior included."""
+    return tuple(_calibration_from(data, where) for data, where in _load_all("calibration"))
+
+
+def calibration(the_chip: Chip) -> Calibration:
+    """The newest calibration measured on this chip, else the generic prior."""
+    own = [c for c in calibrations() if c.chip == the_chip.id]
+    if own:
+        return max(own, key=lambda c: c.date)
+    return next(c for c in calibrations() if c.chip == "*")

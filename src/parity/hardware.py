@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from parity.dtypes import MATH_RATES
 
-__all__ = ["SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "what_if"]
+__all__ = ["SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
+           "what_if"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 STATUSES = ("shipping", "announced", "reported", "roadmap")
@@ -186,3 +187,51 @@ def what_if(item: Chip | System, note: str, **changes: object) -> Chip | System:
         records.append(Provenance(field=name, quoted=str(shown), value=shown if isinstance(shown, (int, float, str))
                                   else str(shown), source=source, note=note))
     return dataclasses.replace(item, provenance=tuple(records), **changes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calibration:
+    """Achieved fractions of a chip's peaks, measured or assumed, kept apart from the datasheet.
+
+    gemm_efficiency: large-GEMM math rate over dense peak, per math key ("default" for the rest).
+    memory_efficiency: streaming bandwidth over peak; grouped_gemm_memory_efficiency: the same for
+    expert GEMMs with few tokens per expert; attention_*: flash-attention prefill math and decode
+    KV-read bandwidth fractions; stream_efficiency: norms and other element-wise ops;
+    kernel_overhead_s [s]: fixed cost per kernel (launch, tail) as measured outside CUDA graphs;
+    emulation_efficiency: rate of a format run on a wider math unit (dequantise on the fly);
+    collective_efficiency: achieved over link bandwidth for large collectives.
+    measured: False for priors (the chip has no measurement behind these numbers).
+    """
+
+    id: str
+    chip: str
+    date: str
+    method: str
+    measured: bool
+    gemm_efficiency: Mapping[str, float]
+    memory_efficiency: float
+    grouped_gemm_memory_efficiency: float
+    attention_prefill_efficiency: float
+    attention_decode_efficiency: float
+    stream_efficiency: float
+    kernel_overhead_s: float
+    emulation_efficiency: float
+    collective_efficiency: float
+    source: str = ""
+    points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        fractions = dict(self.gemm_efficiency)
+        fractions |= {name: getattr(self, name) for name in (
+            "memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
+            "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency")}
+        for name, value in fractions.items():
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"calibration {self.id}: {name} must be in (0, 1], got {value}")
+        if "default" not in self.gemm_efficiency:
+            raise ValueError(f"calibration {self.id}: gemm_efficiency needs a 'default' entry")
+        if self.kernel_overhead_s < 0:
+            raise ValueError(f"calibration {self.id}: kernel_overhead_s must be >= 0, got {self.kernel_overhead_s}")
+
+    def gemm(self, math: str) -> float:
+        return float(self.gemm_efficiency.get(math, self.gemm_efficiency["default"]))

@@ -1,0 +1,184 @@
+"""Prices kernels on a chip (roofline with measured efficiencies) and collectives on a system's links.
+
+A kernel takes max(FLOPs / achieved math rate, bytes / achieved bandwidth) plus a fixed
+overhead; a collective takes the time of its algorithm (ring, tree, one-shot, direct all-to-all,
+hierarchical across scale-up domains). Times add as `Cost` records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from parity.dtypes import Format, format_named
+from parity.errors import InfeasiblePlan
+from parity.hardware import Calibration, Chip, System
+from parity.ops import Collective, Kernel, Num
+from parity.plan import DeviceStep
+
+__all__ = ["Cost", "math_unit", "price_kernel", "price_collective", "price_step", "ring_all_reduce_s",
+           "tree_all_reduce_s", "one_shot_all_reduce_s", "two_shot_all_reduce_s", "direct_all_to_all_s",
+           "ring_all_gather_s", "collective_s"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """Time and work of some ops on one device; adds with `+` and scales with `*`.
+
+    compute_s / memory_s: time of kernels bound by math / by memory traffic [s];
+    communication_s: collectives [s]; overhead_s: fixed per-kernel and per-step costs [s];
+    flops [FLOP], bytes [B] of device memory traffic, comm_bytes [B] sent over links.
+    """
+
+    compute_s: Num = 0.0
+    memory_s: Num = 0.0
+    communication_s: Num = 0.0
+    overhead_s: Num = 0.0
+    flops: Num = 0.0
+    bytes: Num = 0.0
+    comm_bytes: Num = 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def __radd__(self, other: Any) -> Cost:
+        return self if other == 0 else NotImplemented
+
+    def __mul__(self, factor: Num) -> Cost:
+        return Cost(*(getattr(self, f.name) * factor for f in fields(self)))
+
+    __rmul__ = __mul__
+
+    @property
+    def time_s(self) -> Num:
+        """[s] total: kernels, collectives and overheads, run one after another."""
+        return self.compute_s + self.memory_s + self.communication_s + self.overhead_s
+
+
+def math_unit(fmt: Format, chip: Chip) -> tuple[str, bool]:
+    """(math key, emulated?) that runs a format on a chip: its own unit if native, else the first
+    fallback the chip has (e.g. fp8 weights on an Ascend 910C run as bf16 after dequantising)."""
+    if fmt.feature in chip.native and chip.peak(fmt.math) > 0:
+        return fmt.math, False
+    for fallback in fmt.fallbacks:
+        if fallback in chip.native and chip.peak(fallback) > 0:
+            return fallback, True
+    raise InfeasiblePlan(f"chip {chip.id} cannot run format {fmt.name} (native: {', '.join(sorted(chip.native))})")
+
+
+_MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm_memory_efficiency",
+                      "attention_decode": "attention_decode_efficiency",
+                      "attention_prefill": "attention_decode_efficiency", "stream": "stream_efficiency"}
+
+
+def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float | None = None) -> Cost:
+    """Roofline time of `kernel.count` runs of a kernel: max(math, memory) + fixed overhead each."""
+    fmt = format_named(kernel.fmt)
+    math, emulated = math_unit(fmt, chip)
+    efficiency = cal.attention_prefill_efficiency if kernel.kind.startswith("attention") else cal.gemm(math)
+    rate = chip.peak(math) * efficiency * (cal.emulation_efficiency if emulated else 1.0)
+    bandwidth = chip.memory_bytes_per_s * getattr(cal, _MEMORY_EFFICIENCY[kernel.kind])
+    t_math = kernel.flops / rate
+    t_memory = kernel.bytes / bandwidth
+    work = (kernel.flops > 0) | (kernel.bytes > 0)
+    fixed = np.where(work, cal.kernel_overhead_s if overhead_s is None else overhead_s, 0.0)
+    n = kernel.count
+    math_bound = t_math >= t_memory
+    return Cost(compute_s=n * np.where(math_bound, t_math, 0.0), memory_s=n * np.where(math_bound, 0.0, t_memory),
+                overhead_s=n * fixed, flops=n * kernel.flops, bytes=n * kernel.bytes)
+
+
+# --- collectives -------------------------------------------------------------------------------
+# S: bytes per rank [B]; n: ranks; B: achieved link bandwidth per rank and direction [B/s];
+# lat: one hop [s]. Formulas from Thakur, Rabenseifner & Gropp 2005 (ring, recursive algorithms)
+# and NCCL's documentation (bus bandwidth = algorithm bandwidth x 2(n-1)/n for all-reduce).
+
+def ring_all_reduce_s(S: Num, n: Num, B: Num, lat: Num) -> Num:
+    """Ring all-reduce: 2(n-1) steps, each rank sends 2(n-1)/n of the buffer over its link."""
+    return 2.0 * (n - 1.0) * lat + 2.0 * (n - 1.0) / n * S / B
+
+
+def tree_all_reduce_s(S: Num, n: Num, B: Num, lat: Num) -> Num:
+    """Double binary tree (NCCL): 2 log2(n) hops of latency, about 2S over the link (pipelined)."""
+    return 2.0 * np.log2(np.maximum(n, 1.0)) * lat + 2.0 * S / B * (n > 1)
+
+
+def one_shot_all_reduce_s(S: Num, n: Num, B: Num, lat: Num) -> Num:
+    """One-shot (switch or full mesh): every rank reads the n-1 other buffers and reduces locally."""
+    return lat + (n - 1.0) * S / B
+
+
+def two_shot_all_reduce_s(S: Num, n: Num, B: Num, lat: Num) -> Num:
+    """Two-shot (switch): a direct reduce-scatter then all-gather, (n-1)/n of the buffer each."""
+    return 2.0 * lat + 2.0 * (n - 1.0) / n * S / B
+
+
+def ring_all_gather_s(S: Num, n: Num, B: Num, lat: Num) -> Num:
+    """Ring all-gather (or reduce-scatter) of a buffer of S per rank at the end: (n-1)/n of S moved."""
+    return (n - 1.0) * lat + (n - 1.0) / n * S / B
+
+
+def direct_all_to_all_s(S: Num, n: Num, B: Num, lat: Num) -> Num:
+    """Direct all-to-all: each rank sends (n-1)/n of its S bytes (1/n stays local) in parallel."""
+    return lat + (n - 1.0) / n * S / B
+
+
+def _flat_s(kind: str, S: Num, n: Num, B: Num, lat: Num, switched: bool) -> Num:
+    if kind == "all_reduce":
+        if switched:
+            return np.minimum(one_shot_all_reduce_s(S, n, B, lat), two_shot_all_reduce_s(S, n, B, lat))
+        return np.minimum(ring_all_reduce_s(S, n, B, lat), tree_all_reduce_s(S, n, B, lat))
+    if kind in ("all_gather", "reduce_scatter"):
+        return lat + (n - 1.0) / n * S / B if switched else ring_all_gather_s(S, n, B, lat)
+    if kind == "all_to_all":
+        return direct_all_to_all_s(S, n, B, lat) if switched else (n - 1.0) * lat + (n - 1.0) / n * S / B
+    return lat + S / B  # send_recv
+
+
+def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float) -> Num:
+    """[s] of one collective over n ranks placed on consecutive chips of `system`.
+
+    Inside one scale-up domain it runs on the scale-up fabric; beyond it, hierarchically: the
+    domain part on scale-up links, the rest over each chip's scale-out NIC.
+    """
+    n = np.maximum(np.asarray(n, dtype=float), 1.0)
+    S = np.asarray(S, dtype=float)
+    d = float(system.scale_up_domain_chips)
+    switched = system.scale_up_topology in ("switch", "clos", "mesh")
+    up_bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * efficiency
+    out_bw = max(system.scale_out_bytes_per_s, 1.0) * efficiency
+    up_lat, out_lat = system.scale_up_latency_s, system.scale_out_latency_s
+    inner = _flat_s(kind, S, n, up_bw, up_lat, switched)
+    # across domains: d chips per domain talk inside, n/d domains over scale-out
+    d_eff = np.minimum(n, d)
+    domains = n / d_eff
+    if kind == "all_reduce":
+        outer = (2.0 * (up_lat + (d_eff - 1.0) / d_eff * S / up_bw)
+                 + ring_all_reduce_s(S / d_eff, domains, out_bw, out_lat))
+    elif kind in ("all_gather", "reduce_scatter"):
+        outer = up_lat + (d_eff - 1.0) / d_eff * S / up_bw + ring_all_gather_s(S, domains, out_bw, out_lat) / d_eff
+    elif kind == "all_to_all":
+        outer = out_lat + np.maximum((n - d_eff) / n * S / out_bw, (d_eff - 1.0) / n * S / up_bw)
+    else:
+        outer = out_lat + S / out_bw
+    t = np.where(n <= d, inner, outer)
+    return np.where((n > 1) & (S > 0), t, 0.0)
+
+
+def price_collective(c: Collective, system: System, cal: Calibration) -> Cost:
+    """Cost of `c.count` runs of a collective."""
+    t = collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency)
+    moved = np.where(np.asarray(c.group) > 1, c.bytes, 0.0)
+    return Cost(communication_s=c.count * t, comm_bytes=c.count * moved)
+
+
+def price_step(step: DeviceStep, system: System, cal: Calibration, kernel_overhead_s: float | None = None) -> Cost:
+    """Everything one device does in a step, kernels and collectives one after another."""
+    total = Cost()
+    for kernel in step.kernels:
+        total = total + price_kernel(kernel, system.chip, cal, kernel_overhead_s)
+    for collective in step.collectives:
+        total = total + price_collective(collective, system, cal)
+    return total

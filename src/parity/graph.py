@@ -1,0 +1,138 @@
+"""The model as logical ops for one forward step of a batch (before any sharding).
+
+Per layer: projections, attention (GQA, or MLA with absorbed weights in decode as FlashMLA runs
+it), the MLP (dense or routed experts plus shared experts) and the memory-bound glue; then the
+LM head. Expert GEMMs carry the routed token count (tokens x experts_per_token); `plan`
+spreads them over expert-parallel ranks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.model import Attention as AttentionSpec
+from parity.model import DenseMlp, Layer, Model, MoeMlp
+from parity.ops import Attention, Batch, Gemm, Num, Stream
+
+__all__ = ["LayerOps", "forward", "prefill_attention_pairs"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerOps:
+    """The ops of `count` identical layers (or of the head when count is 1 and layer is None)."""
+
+    count: int
+    ops: tuple[Gemm | Attention | Stream, ...]
+    layer: Layer | None = None
+
+
+def prefill_attention_pairs(tokens: Num, sequences: Num, prefix: Num, window: int | None) -> Num:
+    """(query, key) pairs of causal attention for `tokens` new tokens in `sequences` prompts whose
+    first `prefix` tokens are cached: per prompt L = tokens/sequences, pairs = L*prefix + L(L+1)/2.
+    A sliding window caps each query's keys at `window`."""
+    per_seq = np.where(sequences > 0, tokens / np.maximum(sequences, 1e-9), 0.0)
+    pairs = per_seq * prefix + per_seq * (per_seq + 1.0) / 2.0
+    if window is not None:
+        pairs = np.minimum(pairs, per_seq * float(window))
+    return sequences * pairs
+
+
+def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
+    t = batch.tokens
+    heads = spec.num_attention_heads
+    ops: list[Gemm | Attention | Stream] = []
+    decode_keys = batch.decode_tokens * np.minimum(batch.decode_context, spec.sliding_window or np.inf)
+    prefill_pairs = prefill_attention_pairs(batch.prefill_tokens, batch.prefill_sequences,
+                                            batch.prefill_context, spec.sliding_window)
+    # keys whose cache is read by prefill chunks (the cached prefix, once per prompt)
+    prefill_cached_keys = batch.prefill_sequences * np.minimum(batch.prefill_context,
+                                                               spec.sliding_window or np.inf)
+    if spec.mla:
+        assert spec.kv_lora_rank is not None
+        lora, rope, nope, v = spec.kv_lora_rank, spec.qk_rope_head_dim, spec.qk_nope_head_dim, spec.v_head_dim
+        if spec.q_lora_rank:
+            ops += [Gemm(name="q_a", tokens=t, rows=hidden, cols=spec.q_lora_rank, split="replicated",
+                         role="attention"),
+                    Gemm(name="q_b", tokens=t, rows=spec.q_lora_rank, cols=heads * (nope + rope), split="column",
+                         role="attention")]
+        else:
+            ops.append(Gemm(name="q", tokens=t, rows=hidden, cols=heads * (nope + rope), split="column",
+                            role="attention"))
+        ops.append(Gemm(name="kv_a", tokens=t, rows=hidden, cols=lora + rope, split="replicated", role="attention"))
+        # decode: absorb W_UK into the query and W_UV into the output (DeepSeek-V2 Sec. 2.1.2), so
+        # attention runs in the latent space (MQA with 576-wide keys, 512-wide values)
+        ops += [Gemm(name="q_absorb", tokens=batch.decode_tokens, rows=nope, cols=lora, copies=heads,
+                     split="column", role="attention", per_head=True),
+                Attention(name="mla_decode", phase="decode", heads=heads, kv_heads=1,
+                          flops_per_head=2.0 * (lora + rope + lora) * decode_keys,
+                          kv_bytes_per_kv_head=decode_keys * (lora + rope), queries=batch.decode_tokens,
+                          latent=True),
+                Gemm(name="v_absorb", tokens=batch.decode_tokens, rows=lora, cols=v, copies=heads, split="column",
+                     role="attention", per_head=True)]
+        # prefill: expand the latent of prompt (and cached prefix) tokens to per-head K and V
+        expanded = batch.prefill_tokens + prefill_cached_keys
+        ops += [Gemm(name="kv_b", tokens=expanded, rows=lora, cols=heads * (nope + v), split="column",
+                     role="attention"),
+                Attention(name="mla_prefill", phase="prefill", heads=heads, kv_heads=heads,
+                          flops_per_head=2.0 * (nope + rope + v) * prefill_pairs,
+                          kv_bytes_per_kv_head=prefill_cached_keys * (lora + rope) / heads,
+                          queries=batch.prefill_tokens)]
+        ops.append(Gemm(name="o", tokens=t, rows=heads * v, cols=hidden, split="row", role="attention"))
+        kv_write = t * (lora + rope)
+    else:
+        d, kv = spec.head_dim, spec.num_key_value_heads
+        ops.append(Gemm(name="qkv", tokens=t, rows=hidden, cols=(heads + 2 * kv) * d, split="column",
+                        role="attention"))
+        ops.append(Attention(name="attention_decode", phase="decode", heads=heads, kv_heads=kv,
+                             flops_per_head=4.0 * d * decode_keys, kv_bytes_per_kv_head=2.0 * d * decode_keys,
+                             queries=batch.decode_tokens))
+        ops.append(Attention(name="attention_prefill", phase="prefill", heads=heads, kv_heads=kv,
+                             flops_per_head=4.0 * d * prefill_pairs,
+                             kv_bytes_per_kv_head=2.0 * d * (prefill_cached_keys + batch.prefill_tokens),
+                             queries=batch.prefill_tokens))
+        ops.append(Gemm(name="o", tokens=t, rows=heads * d, cols=hidden, split="row", role="attention"))
+        kv_write = t * 2 * kv * d
+    # KV-cache write (elements; plan converts with the KV format) and activation glue: two RMSNorms,
+    # rotary, residual adds: ~8 reads/writes of a hidden vector per token in 16-bit activations
+    ops += [Stream(name="kv_write", bytes=kv_write, split="kv"),
+            Stream(name="norms_residual", bytes=8.0 * 2.0 * t * hidden)]
+    return ops
+
+
+def _mlp_ops(mlp: DenseMlp | MoeMlp, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
+    t = batch.tokens
+    g = 2 if mlp.gated else 1
+    if isinstance(mlp, DenseMlp):
+        return [Gemm(name="mlp_up", tokens=t, rows=hidden, cols=g * mlp.intermediate_size, split="column",
+                     role="mlp"),
+                Gemm(name="mlp_down", tokens=t, rows=mlp.intermediate_size, cols=hidden, split="row", role="mlp")]
+    ops: list[Gemm | Attention | Stream] = [
+        Gemm(name="router", tokens=t, rows=hidden, cols=mlp.num_experts, split="replicated", role="router"),
+        # tokens = routed assignments from this rank; copies = experts (plan spreads them over EP ranks)
+        Gemm(name="expert_up", tokens=t * mlp.experts_per_token, rows=hidden, cols=g * mlp.expert_intermediate_size,
+             copies=mlp.num_experts, split="expert_column", role="expert"),
+        Gemm(name="expert_down", tokens=t * mlp.experts_per_token, rows=mlp.expert_intermediate_size, cols=hidden,
+             copies=mlp.num_experts, split="expert_row", role="expert"),
+        Stream(name="moe_permute", bytes=4.0 * 2.0 * t * mlp.experts_per_token * hidden),
+    ]
+    if mlp.num_shared_experts:
+        ops += [Gemm(name="shared_up", tokens=t, rows=hidden, cols=g * mlp.shared_intermediate_size,
+                     split="column", role="mlp"),
+                Gemm(name="shared_down", tokens=t, rows=mlp.shared_intermediate_size, cols=hidden, split="row",
+                     role="mlp")]
+    return ops
+
+
+def forward(model: Model, batch: Batch) -> tuple[LayerOps, ...]:
+    """Logical ops of one forward step: each layer group, then the embedding and LM head."""
+    h = model.hidden_size
+    groups = [LayerOps(count=layer.count, layer=layer,
+                       ops=tuple(_attention_ops(layer.attention, h, batch) + _mlp_ops(layer.mlp, h, batch)))
+              for layer in model.layers]
+    head = LayerOps(count=1, ops=(
+        Stream(name="embedding", bytes=2.0 * 2.0 * batch.tokens * h),
+        Gemm(name="lm_head", tokens=batch.sequences, rows=h, cols=model.vocab_size, split="vocab", role="head"),
+    ))
+    return (*groups, head)

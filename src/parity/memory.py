@@ -1,0 +1,100 @@
+"""Bytes per device: weights, KV cache per token, activations and the runtime's reserve.
+
+A serving worker fits when weights, the runtime reserve and the activation workspace leave room
+for the KV cache of its sequences; the result says by how much it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.dtypes import format_named
+from parity.model import Model
+from parity.ops import Num
+from parity.plan import Precision, Shard, weight_matrices_per_device
+
+__all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "weight_bytes_per_device"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryPlan:
+    """Memory of one device [B]. kv_bytes is what the workload's sequences need."""
+
+    capacity_bytes: Num
+    weight_bytes: Num
+    reserve_bytes: Num
+    activation_bytes: Num
+    kv_bytes: Num
+    kv_bytes_per_token: Num
+
+    @property
+    def used_bytes(self) -> Num:
+        return self.weight_bytes + self.reserve_bytes + self.activation_bytes + self.kv_bytes
+
+    @property
+    def free_bytes(self) -> Num:
+        """Room left for KV cache beyond what the workload needs (negative: does not fit)."""
+        return self.capacity_bytes - self.used_bytes
+
+    @property
+    def fits(self) -> Num:
+        return self.free_bytes >= 0
+
+    @property
+    def kv_token_capacity(self) -> Num:
+        """Tokens of KV cache the device can hold next to its weights [tokens]."""
+        room = self.capacity_bytes - self.weight_bytes - self.reserve_bytes - self.activation_bytes
+        return np.maximum(room, 0.0) / np.maximum(self.kv_bytes_per_token, 1e-30)
+
+    def largest_term(self) -> str:
+        terms = {"weights": self.weight_bytes, "KV cache": self.kv_bytes, "activations": self.activation_bytes,
+                 "runtime reserve": self.reserve_bytes}
+        return max(terms, key=lambda k: float(np.max(terms[k])))
+
+
+def weight_bytes_per_device(model: Model, shard: Shard, precision: Precision) -> Num:
+    """[B] of weights one device stores (its local experts and its slice of the rest)."""
+    return sum(size for _, size in weight_matrices_per_device(model, shard, precision))
+
+
+def kv_bytes_per_token_per_device(model: Model, shard: Shard, precision: Precision,
+                                  context: float | None = None) -> Num:
+    """[B] of KV cache one token of a sequence occupies on one device of its attention group.
+
+    GQA heads split over tp (replicated when tp exceeds the KV heads); MLA's latent is whole on every
+    rank. Pipeline stages hold their share of layers. Sliding-window layers keep only their window
+    of a `context`-token sequence.
+    """
+    kv = format_named(precision.kv_cache).bytes_per_element
+    total = 0.0
+    for layer in model.layers:
+        a = layer.attention
+        elements = float(a.kv_elements_per_token)
+        if context and a.sliding_window is not None:
+            elements *= a.attended(context) / context
+        share = 1.0 if a.mla else np.maximum(a.num_key_value_heads / shard.t, 1.0) / a.num_key_value_heads
+        total = total + layer.count / shard.p * elements * share * kv
+    return total
+
+
+def serving_memory(model: Model, shard: Shard, precision: Precision, capacity_bytes: float,
+                   sequences: Num, context: Num, step_tokens: Num, reserve_fraction: float,
+                   reserve_bytes: float) -> MemoryPlan:
+    """Memory of one device serving `sequences` sequences of `context` tokens each (per attention-DP rank).
+
+    step_tokens: most tokens one forward step carries (sizes the activation workspace: hidden and
+    MLP activations in 16-bit for that many tokens, plus logits). reserve_fraction and reserve_bytes:
+    what the runtime keeps back (memory-fraction setting, CUDA context, graphs), an assumption.
+    """
+    per_token = kv_bytes_per_token_per_device(model, shard, precision)
+    if "sliding_window" in model.features:
+        per_token = kv_bytes_per_token_per_device(model, shard, precision, float(np.max(context)) or None)
+    widest = max(float(getattr(layer.mlp, "intermediate_size", 0) or getattr(layer.mlp, "expert_intermediate_size", 0)
+                       * getattr(layer.mlp, "experts_per_token", 1)) for layer in model.layers)
+    activation = step_tokens * 2.0 * (4.0 * model.hidden_size + 2.0 * widest / shard.t) + \
+        np.minimum(step_tokens, 1024.0) * model.vocab_size * 4.0 / shard.t
+    return MemoryPlan(capacity_bytes=capacity_bytes, weight_bytes=weight_bytes_per_device(model, shard, precision),
+                      reserve_bytes=reserve_fraction * capacity_bytes + reserve_bytes, activation_bytes=activation,
+                      kv_bytes=sequences * context * per_token, kv_bytes_per_token=per_token)

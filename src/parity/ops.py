@@ -1,0 +1,144 @@
+"""Units of work: matrix products, attention, memory-bound ops and collectives.
+
+A logical op (`Gemm`, `Attention`, `Stream`) describes work on the whole model; `plan` splits it
+over devices into `Kernel`s (FLOPs and bytes on one device) and inserts `Collective`s. Sizes may
+be numpy arrays so that many batch sizes or layouts are priced at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Gemm", "Attention", "Stream", "Kernel", "Collective", "SPLITS", "COLLECTIVES", "Batch"]
+
+Num = Any  # a float or a numpy array of floats (one value per candidate)
+
+# How tensor parallelism splits a matrix: columns (output features), rows (input features),
+# not at all; `expert` matrices are split by expert parallelism, and `moe_tp` inside an expert.
+SPLITS = ("column", "row", "replicated", "expert_column", "expert_row", "vocab")
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Batch:
+    """The tokens of one forward step of a serving engine (per attention data-parallel rank).
+
+    decode_tokens: sequences producing one token each; decode_context: their mean context [tokens].
+    prefill_tokens: prompt tokens processed in this step, from prefill_sequences prompts whose
+    earlier tokens (prefill_context, e.g. previous chunks) are already cached.
+    """
+
+    decode_tokens: Num = 0.0
+    decode_context: Num = 0.0
+    prefill_tokens: Num = 0.0
+    prefill_sequences: Num = 0.0
+    prefill_context: Num = 0.0
+
+    @property
+    def tokens(self) -> Num:
+        return self.decode_tokens + self.prefill_tokens
+
+    @property
+    def sequences(self) -> Num:
+        """Sequences that need logits this step (decodes plus prompts that finish)."""
+        return self.decode_tokens + self.prefill_sequences
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gemm:
+    """y[m, cols] = x[m, rows] W[rows, cols], `copies` independent matrices (experts, heads).
+
+    role: which weights these are ("attention", "mlp", "expert", "head"), for their number format.
+    tokens: rows of x per copy [tokens]; for experts the tokens routed to each expert.
+    """
+
+    name: str
+    tokens: Num
+    rows: int
+    cols: int
+    split: str
+    role: str
+    copies: Num = 1
+    per_head: bool = False
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attention:
+    """Attention scores and values of one layer: `queries` tokens against their keys.
+
+    flops_per_head [FLOP] and kv_bytes_per_replica [B] (cache read once per query group) are
+    already summed over the batch; plan splits heads over tensor parallelism.
+    latent: MLA's cache is shared by all heads, so every TP rank reads all of it.
+    """
+
+    name: str
+    phase: str  # "prefill" or "decode"
+    heads: int
+    kv_heads: int
+    flops_per_head: Num
+    kv_bytes_per_kv_head: Num
+    queries: Num
+    latent: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stream:
+    """A memory-bound op (norms, rotary, residual adds, KV writes, embedding gather) [B moved]."""
+
+    name: str
+    bytes: Num
+    split: str = "replicated"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kernel:
+    """Work of one kind on one device, `count` times per step.
+
+    flops [FLOP], weight_bytes and other_bytes [B]: device-memory traffic; fmt: the number format
+    whose math unit runs it; kind: gemm, grouped_gemm, attention or stream (for efficiency).
+    """
+
+    name: str
+    kind: str
+    flops: Num
+    weight_bytes: Num
+    other_bytes: Num
+    fmt: str
+    tokens: Num = 0.0
+    count: Num = 1
+
+    @property
+    def bytes(self) -> Num:
+        return self.weight_bytes + self.other_bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Collective:
+    """A collective over `group` ranks on a buffer of `bytes` per rank, `count` times per step.
+
+    all_reduce/all_gather/reduce_scatter: bytes is the full buffer each rank ends with (or starts with);
+    all_to_all: bytes each rank sends in total; send_recv: bytes to the next pipeline stage.
+    """
+
+    name: str
+    kind: str
+    bytes: Num
+    group: Num
+    count: Num = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in COLLECTIVES:
+            raise ValueError(f"kind must be one of {COLLECTIVES}, got {self.kind!r}")
+
+
+def expected_distinct(draws: Num, choices: Num) -> Num:
+    """Expected distinct items hit by `draws` uniform draws from `choices` items: n(1-(1-1/n)^d)."""
+    choices = np.maximum(choices, 1.0)
+    return choices * (1.0 - np.power(1.0 - 1.0 / choices, np.maximum(draws, 0.0)))

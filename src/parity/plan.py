@@ -1,0 +1,291 @@
+"""Parallel layouts, and the sharding that turns logical ops into per-device kernels and collectives.
+
+A serving worker has tp x attn_dp x pp chips: attention heads split `tp` ways inside each of
+`attn_dp` data-parallel groups (each with its own sequences), layers split into `pp` stages, and
+the MoE layers spread over the same tp x attn_dp chips as moe_tp (slices of each expert) x
+moe_ep (whole experts). Layout sizes may be numpy arrays when many layouts are priced at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.dtypes import format_named
+from parity.errors import InfeasiblePlan
+from parity.graph import LayerOps, forward
+from parity.model import Model, MoeMlp
+from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream, expected_distinct
+
+__all__ = ["Layout", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Precision:
+    """Number formats of a deployment: dense and expert weights, KV cache, activations, attention math."""
+
+    weights: str = "bf16"
+    expert_weights: str = "bf16"
+    kv_cache: str = "bf16"
+    activations: str = "bf16"
+    attention: str = "bf16"
+
+    def __post_init__(self) -> None:
+        for name in ("weights", "expert_weights", "kv_cache", "activations", "attention"):
+            format_named(getattr(self, name))  # raises on an unknown name
+
+    def of(self, role: str) -> str:
+        """The format of the weights with a given role (attention, mlp, expert, router, head)."""
+        return {"expert": self.expert_weights, "router": "bf16", "head": "bf16"}.get(role, self.weights)
+
+    @classmethod
+    def for_model(cls, model: Model, kv_cache: str | None = None) -> Precision:
+        """The checkpoint's own formats; KV in fp8 when weights are 8-bit or narrower, else bf16."""
+        narrow = format_named(model.weight_format).bits <= 8 or format_named(model.expert_weight_format).bits <= 8
+        return cls(weights=model.weight_format, expert_weights=model.expert_weight_format,
+                   kv_cache=kv_cache or ("fp8" if narrow else "bf16"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Layout:
+    """Parallel layout of one serving worker (or one training replica's model-parallel part)."""
+
+    tp: int = 1
+    pp: int = 1
+    attn_dp: int = 1
+    moe_tp: int = 0
+    moe_ep: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("tp", "pp", "attn_dp"):
+            if getattr(self, name) < 1:
+                raise InfeasiblePlan(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.moe_tp < 0 or self.moe_ep < 0:
+            raise InfeasiblePlan(f"moe_tp and moe_ep must be >= 0 (0 = default), got {self.moe_tp}, {self.moe_ep}")
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.pp * self.attn_dp
+
+    @property
+    def moe_group(self) -> int:
+        """Chips one MoE layer spreads over: tp x attn_dp."""
+        return self.tp * self.attn_dp
+
+    def resolved(self) -> Layout:
+        """moe_tp/moe_ep filled in: by default experts are split by expert parallelism over the group."""
+        if self.moe_tp and self.moe_ep:
+            return self
+        if self.moe_ep:
+            return Layout(tp=self.tp, pp=self.pp, attn_dp=self.attn_dp, moe_tp=self.moe_group // self.moe_ep,
+                          moe_ep=self.moe_ep)
+        if self.moe_tp:
+            return Layout(tp=self.tp, pp=self.pp, attn_dp=self.attn_dp, moe_tp=self.moe_tp,
+                          moe_ep=self.moe_group // self.moe_tp)
+        return Layout(tp=self.tp, pp=self.pp, attn_dp=self.attn_dp, moe_tp=1, moe_ep=self.moe_group)
+
+    def check(self, model: Model) -> Layout:
+        """This layout, resolved, if it divides the model; else InfeasiblePlan naming what does not."""
+        layout = self.resolved()
+        for layer in model.layers:
+            a = layer.attention
+            if a.num_attention_heads % layout.tp:
+                raise InfeasiblePlan(f"tp must divide num_attention_heads ({a.num_attention_heads}), got {layout.tp}")
+            kv = a.num_key_value_heads
+            if not a.mla and kv % layout.tp and layout.tp % kv:
+                raise InfeasiblePlan(f"tp must divide num_key_value_heads ({kv}) or be a multiple of it, "
+                                     f"got {layout.tp}")
+            if isinstance(layer.mlp, MoeMlp):
+                m = layer.mlp
+                if layout.moe_tp * layout.moe_ep != layout.moe_group:
+                    raise InfeasiblePlan(f"moe_tp x moe_ep must equal tp x attn_dp ({layout.moe_group}), "
+                                         f"got {layout.moe_tp} x {layout.moe_ep}")
+                if m.num_experts % layout.moe_ep:
+                    raise InfeasiblePlan(f"moe_ep must divide the number of experts ({m.num_experts}), "
+                                         f"got {layout.moe_ep}")
+                if m.expert_intermediate_size % layout.moe_tp:
+                    raise InfeasiblePlan(f"moe_tp must divide the expert width ({m.expert_intermediate_size}), "
+                                         f"got {layout.moe_tp}")
+        if layout.pp > model.num_layers:
+            raise InfeasiblePlan(f"pp must be at most the number of layers ({model.num_layers}), got {layout.pp}")
+        return layout
+
+    def __str__(self) -> str:
+        parts = [f"tp{self.tp}"]
+        if self.pp > 1:
+            parts.append(f"pp{self.pp}")
+        if self.attn_dp > 1:
+            parts.append(f"dp{self.attn_dp}")
+        if self.moe_ep > 1:
+            parts.append(f"ep{self.moe_ep}")
+        if self.moe_tp > 1 and self.moe_ep > 1:
+            parts.append(f"etp{self.moe_tp}")
+        return "-".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Split factors of one layout as numbers (or arrays): t heads, d attention DP, mt/me experts, p stages.
+
+    imbalance: the busiest expert-parallel rank's share of routed tokens over the mean (>= 1).
+    """
+
+    t: Num
+    d: Num
+    mt: Num
+    me: Num
+    p: Num
+    imbalance: Num = 1.0
+
+    @classmethod
+    def of(cls, layout: Layout, imbalance: float = 1.0) -> Shard:
+        r = layout.resolved()
+        return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStep:
+    """Kernels and collectives one device runs in one forward step (all its pipeline stage's layers)."""
+
+    kernels: tuple[Kernel, ...]
+    collectives: tuple[Collective, ...]
+
+
+def _bytes(fmt: str) -> float:
+    return format_named(fmt).bytes_per_element
+
+
+def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Num) -> Kernel:
+    """One GEMM on one device. moe_tokens: routed (token, expert) assignments of the MoE group."""
+    fmt = prec.of(op.role)
+    w, a = _bytes(fmt), _bytes(prec.activations)
+    if op.split in ("expert_column", "expert_row"):
+        rows = op.rows / (s.mt if op.split == "expert_row" else 1)
+        cols = op.cols / (s.mt if op.split == "expert_column" else 1)
+        local_experts = op.copies / s.me
+        # routed assignments reaching this device: all the group's tokens, 1/me of them, times imbalance
+        assignments = moe_tokens / s.me * s.imbalance
+        active = local_experts * (1.0 - np.power(1.0 - 1.0 / op.copies, moe_tokens))
+        active = np.minimum(np.maximum(active, np.minimum(assignments, 1.0)), local_experts)
+        return Kernel(name=op.name, kind="grouped_gemm", flops=2.0 * assignments * rows * cols,
+                      weight_bytes=active * rows * cols * w, other_bytes=assignments * (rows + cols) * a,
+                      fmt=fmt, tokens=assignments / np.maximum(active, 1e-9), count=count)
+    rows, cols, copies = float(op.rows), float(op.cols), op.copies
+    if op.per_head:
+        copies = op.copies / s.t
+    elif op.split in ("column", "vocab"):
+        cols = cols / s.t
+    elif op.split == "row":
+        rows = rows / s.t
+    tokens = op.tokens
+    return Kernel(name=op.name, kind="gemm", flops=2.0 * tokens * rows * cols * copies,
+                  weight_bytes=rows * cols * copies * w, other_bytes=tokens * (rows + cols) * copies * a,
+                  fmt=fmt, tokens=tokens, count=count)
+
+
+def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> Kernel:
+    heads = op.heads / s.t
+    kv_heads = op.kv_heads if op.latent else np.maximum(op.kv_heads / s.t, 1.0)
+    kv = _bytes(prec.kv_cache)
+    return Kernel(name=op.name, kind=f"attention_{op.phase}", flops=op.flops_per_head * heads,
+                  weight_bytes=0.0, other_bytes=op.kv_bytes_per_kv_head * kv_heads * kv,
+                  fmt=prec.attention, tokens=op.queries, count=count)
+
+
+def _stream_kernel(op: Stream, s: Shard, prec: Precision, kv_share: Num, count: Num) -> Kernel:
+    moved = op.bytes * _bytes(prec.kv_cache) * kv_share if op.split == "kv" else op.bytes
+    return Kernel(name=op.name, kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=moved,
+                  fmt=prec.activations, count=count)
+
+
+def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, prec: Precision,
+                       count: Num) -> list[Collective]:
+    a = _bytes(prec.activations)
+    tokens_bytes = batch.tokens * hidden * a
+    out = [Collective(name="attention_all_reduce", kind="all_reduce", bytes=tokens_bytes, group=s.t, count=count)]
+    mlp = group.layer.mlp if group.layer is not None else None
+    if isinstance(mlp, MoeMlp):
+        # Under attention DP the ranks hold different tokens: with experts spread (me > 1) each token
+        # goes to the ranks of its top-k experts and back (all-to-all dispatch and combine); with
+        # experts only sliced, tokens are gathered over the group and outputs reduce-scattered.
+        # Under attention TP every rank holds the same tokens: one all-reduce sums expert outputs.
+        dp = s.d > 1
+        ranks_per_token = expected_distinct(mlp.experts_per_token, s.me)
+        a2a_group = np.where(dp, s.me, 1.0)
+        gather_group = np.where(dp & (s.me <= 1), s.d * s.t, 1.0)
+        out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=tokens_bytes * ranks_per_token,
+                           group=a2a_group, count=count),
+                Collective(name="moe_combine", kind="all_to_all", bytes=tokens_bytes * ranks_per_token,
+                           group=a2a_group, count=count),
+                Collective(name="moe_gather", kind="all_gather", bytes=tokens_bytes * s.d, group=gather_group,
+                           count=count),
+                Collective(name="moe_reduce", kind="reduce_scatter", bytes=tokens_bytes * s.d, group=gather_group,
+                           count=count),
+                Collective(name="moe_all_reduce", kind="all_reduce", bytes=tokens_bytes, group=np.where(dp, 1.0, s.t),
+                           count=count)]
+    else:
+        out.append(Collective(name="mlp_all_reduce", kind="all_reduce", bytes=tokens_bytes, group=s.t, count=count))
+    return out
+
+
+def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) -> DeviceStep:
+    """Per-device kernels and collectives of one forward step of `batch` (per attention-DP rank).
+
+    With pipeline parallelism the device holds 1/pp of the layers; the head counts on every stage
+    (a simplification: only the last stage runs it, but stages are balanced around it).
+    """
+    kernels: list[Kernel] = []
+    collectives: list[Collective] = []
+    s = shard
+    for group in forward(model, batch):
+        count = group.count / s.p if group.layer is not None else 1.0 / s.p
+        kv_share = 1.0
+        if group.layer is not None and not group.layer.attention.mla:
+            kv = group.layer.attention.num_key_value_heads
+            kv_share = np.maximum(kv / s.t, 1.0) / kv
+        for op in group.ops:
+            if isinstance(op, Gemm):
+                # routed assignments of the whole MoE group: every attention-DP rank sends its own
+                kernels.append(_gemm_kernel(op, s, precision, op.tokens * s.d, count))
+            elif isinstance(op, Attention):
+                kernels.append(_attention_kernel(op, s, precision, count))
+            else:
+                kernels.append(_stream_kernel(op, s, precision, kv_share, count))
+        if group.layer is not None:
+            collectives += _layer_collectives(group, batch, model.hidden_size, s, precision, count)
+    a = _bytes(precision.activations)
+    collectives.append(Collective(name="logits_all_gather", kind="all_gather",
+                                  bytes=batch.sequences * model.vocab_size * a, group=s.t, count=1.0 / s.p))
+    collectives.append(Collective(name="pipeline_send", kind="send_recv", bytes=batch.tokens * model.hidden_size * a,
+                                  group=np.minimum(s.p, 2.0), count=(s.p - 1.0) / s.p))
+    return DeviceStep(kernels=tuple(kernels), collectives=tuple(collectives))
+
+
+def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision) -> Iterable[tuple[str, Num]]:
+    """(role, bytes) of every weight matrix one device stores: all its local experts, its slice of
+    the dense weights (a stage's share of the layers under pipeline parallelism)."""
+    s = shard
+    h = model.hidden_size
+    for layer in model.layers:
+        per_stage = layer.count / s.p
+        for m in layer.matrices(h):
+            role = "expert" if m.expert else ("router" if m.name == "router" else
+                                             ("attention" if m in layer.attention.matrices(h) else "mlp"))
+            size = float(m.rows * m.cols) * m.copies
+            if m.expert:
+                size = size / (s.mt * s.me)
+            elif m.name in ("q_a", "kv_a", "router"):
+                pass  # replicated on every TP rank
+            elif m.name == "qkv" and not layer.attention.mla:
+                a = layer.attention
+                q = a.num_attention_heads * a.head_dim
+                kv = 2 * a.num_key_value_heads * a.head_dim
+                size = h * (q / s.t + kv * np.maximum(a.num_key_value_heads / s.t, 1.0) / a.num_key_value_heads)
+            else:
+                size = size / s.t
+            yield role, per_stage * size * _bytes(precision.of(role))
+    vocab = model.vocab_size * h / s.t
+    yield "head", vocab * _bytes(precision.of("head")) / s.p
+    yield "embedding", model.vocab_size * h * _bytes("bf16") / s.t / s.p

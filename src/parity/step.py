@@ -1,0 +1,73 @@
+"""One forward step of a deployment: the model on a system in a layout, priced end to end.
+
+With pipeline parallelism the batch moves as pp microbatches, so one step of every sequence
+takes pp stage-times of a 1/pp-sized microbatch (the stages work on the others meanwhile).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from parity.cost import Cost, price_step
+from parity.hardware import Calibration, System
+from parity.memory import MemoryPlan, serving_memory
+from parity.model import Model
+from parity.ops import Batch, Num
+from parity.plan import Layout, Precision, Shard, device_step
+
+__all__ = ["Deployment", "step_cost", "deployment_memory"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deployment:
+    """A model served (or trained) on chips of a system in one layout, with named assumptions.
+
+    kernel_overhead_s: fixed cost per kernel (None: the calibration's); step_overhead_s: per step
+    (scheduling, sampling, host work); expert_imbalance: busiest expert rank over the mean (>= 1).
+    """
+
+    model: Model
+    system: System
+    layout: Layout
+    precision: Precision
+    calibration: Calibration
+    kernel_overhead_s: float | None = None
+    step_overhead_s: float = 0.0
+    expert_imbalance: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layout", self.layout.check(self.model))
+        if self.expert_imbalance < 1.0:
+            raise ValueError(f"expert_imbalance must be >= 1, got {self.expert_imbalance}")
+
+    @property
+    def chips(self) -> int:
+        return self.layout.chips
+
+    @property
+    def shard(self) -> Shard:
+        return Shard.of(self.layout, self.expert_imbalance)
+
+
+def step_cost(dep: Deployment, batch: Batch) -> Cost:
+    """Time and work of one step of `batch` (per attention-DP rank) on one device of the worker."""
+    pp = dep.layout.pp
+    micro = batch if pp == 1 else dataclasses.replace(
+        batch, decode_tokens=batch.decode_tokens / pp, prefill_tokens=batch.prefill_tokens / pp,
+        prefill_sequences=batch.prefill_sequences / pp)
+    stage = price_step(device_step(dep.model, micro, dep.shard, dep.precision), dep.system, dep.calibration,
+                       dep.kernel_overhead_s)
+    return stage * pp + Cost(overhead_s=dep.step_overhead_s)
+
+
+def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens: Num,
+                      reserve_fraction: float = 0.08, reserve_bytes: float = 3e9) -> MemoryPlan:
+    """Memory of one device holding `sequences` sequences of `context` tokens (per attention-DP rank).
+
+    reserve_fraction and reserve_bytes are assumptions: engines keep ~5-10% of memory back
+    (vLLM's gpu_memory_utilization 0.9, TensorRT-LLM's free_gpu_memory_fraction) plus a few GB for
+    the CUDA context, graphs and communication buffers.
+    """
+    return serving_memory(dep.model, dep.shard, dep.precision, dep.system.chip.memory_bytes, sequences, context,
+                          step_tokens, reserve_fraction, reserve_bytes)
