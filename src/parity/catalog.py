@@ -21,11 +21,13 @@ from typing import Any
 from parity import hf, units
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError, ModelConfigError
+from parity.engine import EngineProfile
 from parity.hardware import Calibration, Chip, Provenance, Source, System
 from parity.model import Model
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
-           "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration"]
+           "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration",
+           "engines", "engine"]
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
 
@@ -366,3 +368,31 @@ def calibration(the_chip: Chip) -> Calibration:
     if own:
         return max(own, key=lambda c: c.date)
     return next(c for c in calibrations() if c.chip == "*")
+
+
+@cache
+def engines() -> tuple[EngineProfile, ...]:
+    """Serving-engine profiles (data/engines/*.toml)."""
+    out = []
+    for data, where in _load_all("engines"):
+        try:
+            fields = {k: v for k, v in data.items() if k not in ("kernel_overhead", "step_overhead")}
+            out.append(EngineProfile(**fields, kernel_overhead_s=units.parse(_require(data, "kernel_overhead", where), "s"),
+                                     step_overhead_s=units.parse(_require(data, "step_overhead", where), "s")))
+        except (TypeError, ValueError, units.UnitError) as err:
+            raise CatalogError(f"{where}: {err}") from err
+    return tuple(out)
+
+
+ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}
+
+
+def engine(name: str | None) -> EngineProfile:
+    """An engine profile by id (trtllm, vllm, sglang, generic); empty or None gives generic."""
+    key = ENGINE_ALIASES.get((name or "").strip().lower(), (name or "").strip().lower())
+    for profile in engines():
+        if profile.id == key:
+            return profile
+    hints = close_matches(key, [p.id for p in engines()])
+    raise CatalogError(f"unknown engine {name!r}; known: {', '.join(p.id for p in engines())}"
+                       + (f"; did you mean {hints[0]}?" if hints else ""))

@@ -108,6 +108,8 @@ class Layout:
                 if m.expert_intermediate_size % layout.moe_tp:
                     raise InfeasiblePlan(f"moe_tp must divide the expert width ({m.expert_intermediate_size}), "
                                          f"got {layout.moe_tp}")
+        if "moe" not in model.features:  # no experts: the MLP follows attention's tensor parallelism
+            layout = Layout(tp=layout.tp, pp=layout.pp, attn_dp=layout.attn_dp, moe_tp=layout.moe_group, moe_ep=1)
         if layout.pp > model.num_layers:
             raise InfeasiblePlan(f"pp must be at most the number of layers ({model.num_layers}), got {layout.pp}")
         return layout

@@ -1,0 +1,146 @@
+"""Commands that show the catalog: chips, systems, show NAME, models, model NAME|PATH."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from parity import catalog
+from parity.cli import cli, emit, format_option, out_option
+from parity.dtypes import FORMATS as NUMBER_FORMATS
+from parity.errors import CatalogError
+from parity.hardware import Chip, System
+from parity.report.tables import Column, plain, scaled
+
+
+def chip_row(c: Chip) -> dict[str, object]:
+    return {"id": c.id, "name": c.name, "vendor": c.vendor, "status": c.status, "year": c.year,
+            "bf16_flop_per_s": c.peak("bf16"), "fp8_flop_per_s": c.peak("fp8"), "int8_op_per_s": c.peak("int8"),
+            "fp4_flop_per_s": c.peak("fp4"), "memory_bytes": c.memory_bytes,
+            "memory_bytes_per_s": c.memory_bytes_per_s, "scale_up_bytes_per_s": c.scale_up_bytes_per_s,
+            "tdp_w": c.tdp_w, "native": " ".join(sorted(c.native)),
+            "calibrated": catalog.calibration(c).measured,
+            "weakest_source": min((p.source.kind for p in c.provenance), key=_confidence_rank, default="")}
+
+
+_CONFIDENCE = ("datasheet", "paper", "measured", "derived", "press", "analyst-estimate", "assumption")
+
+
+def _confidence_rank(kind: str) -> int:
+    return -_CONFIDENCE.index(kind) if kind in _CONFIDENCE else -len(_CONFIDENCE)
+
+
+def system_row(s: System) -> dict[str, object]:
+    return {"id": s.id, "name": s.name, "status": s.status, "chip": s.chip.id, "chips": s.chips,
+            "scale_up_domain_chips": s.scale_up_domain_chips, "scale_up_topology": s.scale_up_topology,
+            "scale_up_bytes_per_s": s.scale_up_bytes_per_s, "scale_out_bytes_per_s": s.scale_out_bytes_per_s,
+            "bf16_flop_per_s": s.peak("bf16"), "memory_bytes": s.memory_bytes, "power_w": s.power_w}
+
+
+@cli.command()
+@format_option
+@out_option
+def chips(fmt: str, out: Path | None) -> None:
+    """List the chips in the catalog (dense peaks, memory, links, power)."""
+    rows = [chip_row(c) for c in catalog.chips()]
+    columns = [Column("id", "chip", plain, "left"), Column("status", "status", plain, "left"),
+               Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12)),
+               Column("fp8_flop_per_s", "FP8 TFLOP/s", scaled(1e12)),
+               Column("fp4_flop_per_s", "FP4 TFLOP/s", scaled(1e12)),
+               Column("memory_bytes", "mem GB", scaled(1e9)), Column("memory_bytes_per_s", "mem TB/s", scaled(1e12)),
+               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9)),
+               Column("tdp_w", "TDP W", scaled(1)), Column("weakest_source", "weakest source", plain, "left")]
+    emit(rows, columns, fmt, title="Chips (dense peaks)", out=out,
+         caption="Every number has a source: 'parity show CHIP'. Links are per direction.")
+
+
+@cli.command()
+@format_option
+@out_option
+def systems(fmt: str, out: Path | None) -> None:
+    """List the systems in the catalog (nodes, racks, supernodes)."""
+    rows = [system_row(s) for s in catalog.systems()]
+    columns = [Column("id", "system", plain, "left"), Column("chip", "chip", plain, "left"),
+               Column("chips", "chips", plain), Column("scale_up_domain_chips", "scale-up domain", plain),
+               Column("scale_up_topology", "topology", plain, "left"),
+               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9)),
+               Column("scale_out_bytes_per_s", "scale-out GB/s/dir", scaled(1e9)),
+               Column("bf16_flop_per_s", "BF16 PFLOP/s", scaled(1e15)),
+               Column("memory_bytes", "mem TB", scaled(1e12)), Column("power_w", "power kW", scaled(1e3)),
+               Column("status", "status", plain, "left")]
+    emit(rows, columns, fmt, title="Systems", out=out)
+
+
+def _provenance_rows(item: Chip | System) -> list[dict[str, object]]:
+    return [{"field": p.field, "value": p.value, "as_quoted": p.quoted, "source_kind": p.source.kind,
+             "source": p.source.title, "url": p.source.url, "note": p.note} for p in item.provenance]
+
+
+@cli.command()
+@click.argument("name")
+@format_option
+def show(name: str, fmt: str) -> None:
+    """Every number of one chip or system with its source."""
+    try:
+        item: Chip | System = catalog.resolve(name, catalog.systems(), "system")
+    except CatalogError:
+        item = catalog.chip(name)
+    rows = _provenance_rows(item)
+    if isinstance(item, System):
+        rows = [{"field": "chip", "value": item.chip.id, "as_quoted": item.chip.id, "source_kind": "",
+                 "source": "see 'parity show " + item.chip.id + "'", "url": "", "note": ""}] + rows
+    columns = [Column("field", "field", plain, "left"), Column("as_quoted", "as quoted", plain, "left"),
+               Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left"),
+               Column("source_kind", "kind", plain, "left"), Column("source", "source", plain, "left"),
+               Column("note", "note", plain, "left")]
+    payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes, "numbers": rows}
+    emit(rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes, payload=payload)
+
+
+@cli.command()
+@format_option
+def models(fmt: str) -> None:
+    """List the models in the catalog (verbatim Hugging Face configs)."""
+    rows = []
+    for entry in catalog.models():
+        m = catalog.model(entry.id)
+        rows.append({"id": entry.id, "hf": entry.hf, "parameters": m.parameters,
+                     "active_parameters": m.active_parameters, "layers": m.num_layers,
+                     "features": " ".join(sorted(m.features)), "weights": f"{m.weight_format}/{m.expert_weight_format}"})
+    columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left"),
+               Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
+               Column("layers", "layers", plain), Column("features", "features", plain, "left"),
+               Column("weights", "checkpoint dense/experts", plain, "left")]
+    emit(rows, columns, fmt, title="Models")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--context", default=4096, show_default=True, type=click.IntRange(min=1),
+              help="context length [tokens] for attention FLOPs and sliding-window KV")
+@format_option
+def model(name: str, context: int, fmt: str) -> None:
+    """Parameters, KV-cache bytes per token and FLOPs per token of a model (catalog name or config.json)."""
+    m = catalog.model(name)
+    kv = {f: m.kv_cache_bytes_per_token(NUMBER_FORMATS[f], float(context)) for f in ("bf16", "fp8", "int8", "nvfp4")}
+    payload = {"name": m.name, "architecture": m.architecture, "features": sorted(m.features),
+               "parameters": m.parameters, "active_parameters": m.active_parameters,
+               "mtp_parameters": m.mtp_parameters, "expert_parameters": m.expert_parameters,
+               "layers": m.num_layers, "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
+               "checkpoint_weights": m.weight_format, "checkpoint_expert_weights": m.expert_weight_format,
+               "context_tokens": context, "kv_cache_bytes_per_token": kv,
+               "flops_per_token": m.flops_per_token(float(context)),
+               "matmul_flops_per_token": m.matmul_flops_per_token()}
+    rows = [{"quantity": "parameters (main model)", "value": f"{m.parameters:,}"},
+            {"quantity": "active parameters per token", "value": f"{m.active_parameters:,}"},
+            {"quantity": "MTP module parameters (apart)", "value": f"{m.mtp_parameters:,}"},
+            {"quantity": "layers", "value": str(m.num_layers)},
+            {"quantity": "features", "value": ", ".join(sorted(m.features)) or "dense GQA"},
+            {"quantity": "checkpoint formats (dense / experts)", "value": f"{m.weight_format} / {m.expert_weight_format}"}]
+    rows += [{"quantity": f"KV cache per token, {f} [kB]", "value": f"{v / 1e3:,.1f}"} for f, v in kv.items()]
+    rows += [{"quantity": f"FLOPs per token at context {context} [GFLOP]",
+              "value": f"{m.flops_per_token(float(context)) / 1e9:,.2f}"},
+             {"quantity": "of which weight matmuls [GFLOP]", "value": f"{m.matmul_flops_per_token() / 1e9:,.2f}"}]
+    emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+         title=f"{m.name}", payload=payload)

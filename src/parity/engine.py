@@ -1,0 +1,57 @@
+"""Serving-engine profiles: how TensorRT-LLM, vLLM, SGLang (or a generic engine) schedule and what
+they cost beyond the kernels. Values are fitted on measured serving points (see `validate`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["EngineProfile"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineProfile:
+    """One serving engine's behaviour, as named and calibrated assumptions.
+
+    kernel_overhead_s [s]: fixed cost per kernel inside the engine (CUDA graphs, fused kernels).
+    step_overhead_s [s]: per forward step (scheduling, sampling, detokenising, host sync).
+    max_num_tokens: the token budget of one step (the prefill chunk size).
+    mixes_prefill: prompt chunks share steps with decodes (in-flight / chunked-prefill batching);
+    if False, decodes pause while a prefill step runs (SGLang's default).
+    burstiness: squared coefficient of variation of prompt arrivals in Kingman's queueing formula
+    W = burstiness * u / (1 - u) * S (1 for random arrivals; closed-loop benchmarks arrive in waves).
+    gemm_scale, attention_scale, memory_scale: multipliers on the chip calibration's efficiencies
+    (kernel quality of this engine relative to the prior); expert_imbalance: busiest expert rank
+    over the mean. kv_memory_fraction: share of free memory given to the KV cache.
+    """
+
+    id: str
+    name: str
+    date: str
+    method: str
+    measured: bool
+    kernel_overhead_s: float
+    step_overhead_s: float
+    max_num_tokens: int
+    mixes_prefill: bool
+    burstiness: float
+    gemm_scale: float = 1.0
+    attention_scale: float = 1.0
+    memory_scale: float = 1.0
+    expert_imbalance: float = 1.2
+    kv_memory_fraction: float = 0.9
+    prefill_scale: float = 1.0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.max_num_tokens < 1:
+            raise ValueError(f"engine {self.id}: max_num_tokens must be >= 1, got {self.max_num_tokens}")
+        for name in ("kernel_overhead_s", "step_overhead_s", "burstiness"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"engine {self.id}: {name} must be >= 0, got {getattr(self, name)}")
+        for name in ("gemm_scale", "attention_scale", "memory_scale", "prefill_scale"):
+            if not 0 < getattr(self, name) <= 2:
+                raise ValueError(f"engine {self.id}: {name} must be in (0, 2], got {getattr(self, name)}")
+        if self.expert_imbalance < 1:
+            raise ValueError(f"engine {self.id}: expert_imbalance must be >= 1, got {self.expert_imbalance}")
+        if not 0 < self.kv_memory_fraction <= 1:
+            raise ValueError(f"engine {self.id}: kv_memory_fraction must be in (0, 1], got {self.kv_memory_fraction}")

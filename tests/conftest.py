@@ -1,0 +1,54 @@
+"""Shared fixtures: a made-up chip with round numbers, so hand-derived times are exact."""
+
+import pytest
+
+from parity.hardware import Calibration, Chip, System
+from parity.model import Attention, DenseMlp, Layer, Model
+
+
+def round_chip(**changes: object) -> Chip:
+    """1 PFLOP/s bf16, 2 PFLOP/s fp8, 100 GB at 1 TB/s, 100 GB/s per direction of scale-up."""
+    fields = dict(id="round", name="Round Chip", vendor="Test", status="shipping", year=2026, datacenter=True,
+                  peak_flop_per_s={"bf16": 1e15, "fp8": 2e15}, native=frozenset({"bf16", "fp8"}),
+                  memory_bytes=100e9, memory_bytes_per_s=1e12, scale_up_bytes_per_s=100e9,
+                  scale_out_bytes_per_s=10e9, tdp_w=500.0)
+    fields.update(changes)
+    return Chip(**fields)  # type: ignore[arg-type]
+
+
+def round_system(chip: Chip | None = None, chips: int = 8, domain: int = 8) -> System:
+    return System(id="round-node", name="Round Node", status="shipping", chip=chip or round_chip(), chips=chips,
+                  scale_up_domain_chips=domain, scale_up_topology="switch", scale_up_bytes_per_s=100e9,
+                  scale_up_latency_s=0.0, scale_out_bytes_per_s=10e9, scale_out_latency_s=0.0, power_w=5000.0)
+
+
+def perfect_calibration(**changes: object) -> Calibration:
+    """Every efficiency 1 and no overheads: times are pure rooflines."""
+    fields = dict(id="perfect", chip="round", date="2026-01-01", method="test", measured=True,
+                  gemm_efficiency={"default": 1.0}, memory_efficiency=1.0, grouped_gemm_memory_efficiency=1.0,
+                  attention_prefill_efficiency=1.0, attention_decode_efficiency=1.0, stream_efficiency=1.0,
+                  kernel_overhead_s=0.0, emulation_efficiency=1.0, collective_efficiency=1.0)
+    fields.update(changes)
+    return Calibration(**fields)  # type: ignore[arg-type]
+
+
+def tiny_model() -> Model:
+    """One dense layer: h=1000, 10 heads of 100 (10 KV heads), gated MLP 4000, vocab 1000."""
+    return Model(name="tiny", hidden_size=1000, vocab_size=1000,
+                 layers=(Layer(attention=Attention(num_attention_heads=10, num_key_value_heads=10, head_dim=100),
+                               mlp=DenseMlp(intermediate_size=4000)),))
+
+
+@pytest.fixture
+def chip() -> Chip:
+    return round_chip()
+
+
+@pytest.fixture
+def system() -> System:
+    return round_system()
+
+
+@pytest.fixture
+def calibration() -> Calibration:
+    return perfect_calibration()

@@ -1,0 +1,105 @@
+"""Hand-derived rooflines on a made-up round-number chip, and the collective algorithms' formulas."""
+
+import numpy as np
+import pytest
+from conftest import perfect_calibration, round_chip, round_system, tiny_model
+
+from parity.cost import (Cost, collective_s, direct_all_to_all_s, math_unit, price_kernel, ring_all_gather_s,
+                         ring_all_reduce_s)
+from parity.dtypes import FORMATS
+from parity.errors import InfeasiblePlan
+from parity.ops import Batch, Kernel
+from parity.plan import Layout, Precision
+from parity.step import Deployment, step_cost
+
+
+def gemm(m: float, k: float, n: float, fmt: str = "bf16") -> Kernel:
+    w = FORMATS[fmt].bytes_per_element
+    return Kernel(name="g", kind="gemm", flops=2 * m * k * n, weight_bytes=k * n * w, other_bytes=m * (k + n) * 2,
+                  fmt=fmt, tokens=m)
+
+
+def test_small_gemm_is_memory_bound() -> None:
+    """m=1, k=n=1000, bf16: 2e6 FLOP (2 ns at 1 PFLOP/s) vs 2e6 B weights + 4e3 B activations
+    (2.004 us at 1 TB/s): memory-bound, 2.004 us."""
+    cost = price_kernel(gemm(1, 1000, 1000), round_chip(), perfect_calibration())
+    assert cost.time_s == pytest.approx(2.004e-6)
+    assert cost.compute_s == 0 and cost.memory_s == pytest.approx(2.004e-6)
+
+
+def test_large_gemm_is_compute_bound_and_fp8_doubles_the_rate() -> None:
+    """m=k=n=10,000: 2e12 FLOP -> 2 ms at 1 PFLOP/s (bytes 6e8 -> 0.6 ms); fp8 at 2 PFLOP/s: 1 ms."""
+    assert price_kernel(gemm(1e4, 1e4, 1e4), round_chip(), perfect_calibration()).time_s == pytest.approx(2e-3)
+    assert price_kernel(gemm(1e4, 1e4, 1e4, "fp8"), round_chip(), perfect_calibration()).time_s == \
+        pytest.approx(1e-3)
+
+
+def test_efficiency_and_overhead_apply() -> None:
+    """Half the math rate doubles the compute-bound time; a 5 us overhead adds per kernel."""
+    cal = perfect_calibration(gemm_efficiency={"default": 0.5}, kernel_overhead_s=5e-6)
+    assert price_kernel(gemm(1e4, 1e4, 1e4), round_chip(), cal).time_s == pytest.approx(4e-3 + 5e-6)
+
+
+def test_formats_without_hardware_support_are_emulated() -> None:
+    """nvfp4 on a chip with fp8 but no nvfp4 runs on the fp8 unit at the emulation efficiency."""
+    assert math_unit(FORMATS["nvfp4"], round_chip()) == ("fp8", True)
+    assert math_unit(FORMATS["fp8"], round_chip()) == ("fp8", False)
+    cal = perfect_calibration(emulation_efficiency=0.5)
+    assert price_kernel(gemm(1e4, 1e4, 1e4, "nvfp4"), round_chip(), cal).time_s == pytest.approx(2e-3)
+    with pytest.raises(InfeasiblePlan, match="cannot run format nvfp4"):
+        math_unit(FORMATS["nvfp4"], round_chip(native=frozenset({"fp8"}), peak_flop_per_s={"fp8": 1e15}))
+
+
+def test_decode_step_of_a_tiny_model() -> None:
+    """One decode token at context 1,000 on one round chip, bf16, perfect efficiencies:
+    qkv 6e6 + 8e3 B; attention K,V 10 heads x 2 x 100 x 1000 x 2 B = 4e6; o 2e6 + 4e3; KV write 4e3;
+    norms/residuals 8 x 2 B x 1000 = 1.6e4; MLP up 1.6e7 + 1.8e4, down 8e6 + 1e4; embedding 4e3;
+    head 2e6 + 4e3. Total 38e6 + 68,000 = 38,068,000 B at 1 TB/s = 38.068 us, all memory-bound."""
+    dep = Deployment(model=tiny_model(), system=round_system(), layout=Layout(tp=1), precision=Precision(),
+                     calibration=perfect_calibration())
+    cost = step_cost(dep, Batch(decode_tokens=1, decode_context=1000))
+    assert cost.bytes == pytest.approx(38_068_000)
+    assert cost.time_s == pytest.approx(38.068e-6)
+    assert cost.communication_s == 0
+
+
+def test_tensor_parallel_adds_all_reduces_and_splits_weights() -> None:
+    """tp=2 halves the weight bytes of the sharded matrices and adds 2 all-reduces of 1 x 1000 x 2 B
+    per layer (one-shot on a switch: 2,000 B / 100 GB/s = 20 ns each) and a logits all-gather."""
+    one = Deployment(model=tiny_model(), system=round_system(), layout=Layout(tp=1), precision=Precision(),
+                     calibration=perfect_calibration())
+    two = Deployment(model=tiny_model(), system=round_system(), layout=Layout(tp=2), precision=Precision(),
+                     calibration=perfect_calibration())
+    batch = Batch(decode_tokens=1, decode_context=1000)
+    c1, c2 = step_cost(one, batch), step_cost(two, batch)
+    assert c2.bytes < 0.55 * c1.bytes
+    assert c2.communication_s == pytest.approx(2 * 2000 / 100e9 + 0.5 * 2000 / 100e9)
+
+
+def test_ring_all_reduce_moves_two_n_minus_one_over_n_of_the_buffer() -> None:
+    """1 GB over 8 ranks at 100 GB/s: 2 x 7/8 x 1e9 / 1e11 = 17.5 ms (no latency)."""
+    assert ring_all_reduce_s(1e9, 8, 100e9, 0.0) == pytest.approx(17.5e-3)
+    assert ring_all_reduce_s(1e9, 8, 100e9, 1e-6) == pytest.approx(17.5e-3 + 14e-6)
+
+
+def test_all_to_all_moves_n_minus_one_over_n() -> None:
+    """Each rank keeps 1/8 of 1 GB and sends 7/8 at 100 GB/s: 8.75 ms."""
+    assert direct_all_to_all_s(1e9, 8, 100e9, 0.0) == pytest.approx(8.75e-3)
+    assert ring_all_gather_s(1e9, 4, 100e9, 0.0) == pytest.approx(7.5e-3)
+
+
+def test_collectives_beyond_a_scale_up_domain_use_scale_out() -> None:
+    """16 ranks on 8-chip domains: all-to-all sends 8/16 of the buffer over 10 GB/s scale-out."""
+    system = round_system(chips=16, domain=8)
+    t = collective_s("all_to_all", 1e9, 16, system, 1.0)
+    assert t == pytest.approx(max(8 / 16 * 1e9 / 10e9, 7 / 16 * 1e9 / 100e9))
+    assert collective_s("all_reduce", 1e9, 1, system, 1.0) == 0.0
+
+
+def test_costs_add_and_scale() -> None:
+    a = Cost(compute_s=1.0, memory_s=2.0, flops=3.0)
+    b = Cost(communication_s=0.5, overhead_s=0.25, bytes=4.0)
+    total = sum([a, b])
+    assert total.time_s == pytest.approx(3.75)
+    assert (total * 2).flops == 6.0
+    assert np.allclose((a * np.array([1.0, 2.0])).compute_s, [1.0, 2.0])

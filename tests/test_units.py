@@ -1,0 +1,46 @@
+"""The unit module reads quantities into SI base units and rejects spellings that need guessing."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity import units
+from parity.errors import UnitError
+
+
+@pytest.mark.parametrize(("text", "dimension", "expected"), [
+    ("989.4 TFLOP/s", "flop_per_s", 989.4e12),
+    ("1,979 TOP/s", "flop_per_s", 1979e12),
+    ("80 GB", "bytes", 80e9),
+    ("96 GiB", "bytes", 96 * 2**30),
+    ("3.35 TB/s", "bytes_per_s", 3.35e12),
+    ("400 Gb/s", "bytes_per_s", 50e9),  # bits: 400e9 / 8
+    ("132 kW", "w", 132e3),
+    ("814 mm2", "m2", 814e-6),
+    ("50ms", "s", 0.05),
+    ("3 us", "s", 3e-6),
+    ("2e12 tokens/day", "tokens_per_s", 2e12 / 86400),
+    ("7B", "count", 7e9),
+])
+def test_parse_reads_si(text: str, dimension: str, expected: float) -> None:
+    assert units.parse(text, dimension) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("text", "dimension", "hint"), [
+    ("989 TFLOPS", "flop_per_s", "FLOP/s"),
+    ("4.8 TBps", "bytes_per_s", "TB/s"),
+    ("400 Gbps", "bytes_per_s", "Gb/s"),
+    ("80 gb", "bytes", "unknown unit"),
+    ("80 GB", "bytes_per_s", "is a bytes"),
+    ("fast", "s", "cannot read"),
+    ("12", "w", "needs a unit"),
+])
+def test_parse_rejects_ambiguous_or_wrong(text: str, dimension: str, hint: str) -> None:
+    with pytest.raises(UnitError, match=hint):
+        units.parse(text, dimension) if text != "12" else units.parse(12, dimension)
+
+
+@given(st.floats(min_value=1e-3, max_value=1e6, allow_nan=False))
+def test_format_then_parse_round_trips_to_three_figures(value: float) -> None:
+    shown = units.format_si(value * 1e12, "flop_per_s", digits=6)
+    assert units.parse(shown, "flop_per_s") == pytest.approx(value * 1e12, rel=1e-5)
