@@ -47,7 +47,7 @@ def test_formats_without_hardware_support_are_emulated() -> None:
     cal = perfect_calibration(emulation_efficiency=0.5)
     assert price_kernel(gemm(1e4, 1e4, 1e4, "nvfp4"), round_chip(), cal).time_s == pytest.approx(2e-3)
     with pytest.raises(InfeasiblePlan, match="cannot run format nvfp4"):
-        math_unit(FORMATS["nvfp4"], round_chip(native=frozenset({"fp8"}), peak_flop_per_s={"fp8": 1e15}))
+        math_unit(FORMATS["nvfp4"], round_chip(native=frozenset({"int8"}), peak_flop_per_s={"int8": 1e15}))
 
 
 def test_decode_step_of_a_tiny_model() -> None:
