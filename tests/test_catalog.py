@@ -1,0 +1,96 @@
+"""The hardware catalog: every number has a source, names resolve, and the key parts are present."""
+
+import dataclasses
+
+import pytest
+
+from parity import catalog
+from parity.errors import CatalogError
+from parity.hardware import SOURCE_KINDS, Chip, System, what_if
+
+CHIP_NUMBERS = ("memory_bytes", "memory_bytes_per_s", "tdp_w")
+REQUIRED_CHIPS = (
+    "nvidia-a100-sxm", "nvidia-a800-sxm", "nvidia-h100-sxm", "nvidia-h800-sxm", "nvidia-h20", "nvidia-h200-sxm",
+    "nvidia-b200-sxm", "nvidia-b300-sxm", "nvidia-gb200", "nvidia-gb300", "nvidia-rtx-pro-6000-server",
+    "nvidia-rtx-pro-6000d", "nvidia-l20", "amd-mi300x", "amd-mi325x", "amd-mi355x", "huawei-ascend-910b",
+    "huawei-ascend-910c", "huawei-ascend-950pr", "huawei-ascend-950dt", "huawei-ascend-960", "huawei-ascend-970",
+    "cambricon-mlu590", "kunlunxin-p800", "alibaba-t-head-ppu", "moorethreads-mtt-s4000", "moorethreads-mtt-s5000",
+    "metax-c500", "google-tpu-v5p", "google-tpu-v6e", "google-tpu7x", "aws-trainium2", "nvidia-b30a",
+    "nvidia-rubin")
+REQUIRED_SYSTEMS = ("hgx-h100", "hgx-h800", "hgx-h20", "hgx-h200", "hgx-b200", "hgx-b300", "gb200-nvl72",
+                    "gb300-nvl72", "rtx-pro-6000d-server", "atlas-800-a2", "cloudmatrix-384", "atlas-950-superpod",
+                    "vera-rubin-nvl144", "mi300x-platform", "mi355x-platform")
+
+
+@pytest.mark.parametrize("chip_id", REQUIRED_CHIPS)
+def test_required_chips_are_present(chip_id: str) -> None:
+    assert catalog.chip(chip_id).id == chip_id
+
+
+@pytest.mark.parametrize("system_id", REQUIRED_SYSTEMS)
+def test_required_systems_are_present(system_id: str) -> None:
+    assert catalog.system(system_id).id == system_id
+
+
+@pytest.mark.parametrize("chip", catalog.chips(), ids=lambda c: c.id)
+def test_every_chip_number_has_a_source(chip: Chip) -> None:
+    sourced = {p.field for p in chip.provenance}
+    needed = {f"peak_flop_per_s.{key}" for key in chip.peak_flop_per_s} | set(CHIP_NUMBERS) | {"native"}
+    needed |= {name for name in ("scale_up_bytes_per_s", "scale_out_bytes_per_s") if getattr(chip, name) > 0}
+    needed |= {"die_area_m2"} if chip.die_area_m2 is not None else set()
+    needed |= {"unit_price_usd"} if chip.unit_price_usd is not None else set()
+    assert needed <= sourced, f"{chip.id}: numbers without a source: {sorted(needed - sourced)}"
+    for record in chip.provenance:
+        assert record.source.kind in SOURCE_KINDS and record.source.title.strip()
+
+
+@pytest.mark.parametrize("system", catalog.systems(), ids=lambda s: s.id)
+def test_every_system_number_has_a_source(system: System) -> None:
+    sourced = {p.field for p in system.provenance}
+    assert {"power_w", "scale_up_latency_s", "scale_out_latency_s"} <= sourced
+    # link figures not given by the system come from its chip, which has its own sources
+    for name in ("scale_up_bytes_per_s", "scale_out_bytes_per_s"):
+        assert name in sourced or getattr(system, name) == getattr(system.chip, name)
+
+
+def test_sparse_figures_are_stored_dense() -> None:
+    """NVIDIA quotes H100 BF16 as 1,979 TFLOP/s with 2:4 sparsity; the catalog stores 989.5."""
+    h100 = catalog.chip("h100_sxm")
+    assert h100.peak("bf16") == pytest.approx(989.5e12)
+    assert "sparsity" in h100.source_of("peak_flop_per_s.bf16").note
+
+
+def test_links_are_stored_per_direction() -> None:
+    """NVLink 4 is 900 GB/s bidirectional: 450 GB/s each way."""
+    assert catalog.chip("h100").scale_up_bytes_per_s == pytest.approx(450e9)
+
+
+def test_aliases_resolve_and_unknown_names_suggest() -> None:
+    assert catalog.system("gb200").id == "gb200-nvl72"
+    assert catalog.system("h200_sxm").chip.id == "nvidia-h200-sxm"  # a chip name gives its default node
+    assert catalog.chip("b200_sxm").id == "nvidia-b200-sxm"
+    with pytest.raises(CatalogError, match="did you mean"):
+        catalog.chip("h10")
+    with pytest.raises(CatalogError, match="unknown system or chip 'nosuchbox'"):
+        catalog.system("nosuchbox")
+
+
+def test_cloudmatrix_against_nvl72_matches_the_analyst_ratios() -> None:
+    """SemiAnalysis (2025-04-16): about 1.7x dense BF16, 3.6x memory, 3.9x power for CloudMatrix 384."""
+    cm, nvl = catalog.system("cloudmatrix-384"), catalog.system("gb200-nvl72")
+    assert cm.peak("bf16") / nvl.peak("bf16") == pytest.approx(1.7, abs=0.05)
+    assert cm.memory_bytes / nvl.memory_bytes == pytest.approx(3.6, abs=0.1)
+    assert cm.power_w / nvl.power_w == pytest.approx(3.9, abs=0.1)
+
+
+def test_what_if_records_its_change() -> None:
+    h20 = catalog.chip("h20")
+    faster = what_if(h20, "2x bandwidth", memory_bytes_per_s=2 * h20.memory_bytes_per_s)
+    assert faster.memory_bytes_per_s == 2 * h20.memory_bytes_per_s
+    assert faster.source_of("memory_bytes_per_s").source.kind == "assumption"
+    assert dataclasses.replace(h20, tdp_w=500.0).tdp_w == 500.0
+
+
+def test_malformed_catalog_entries_are_rejected() -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        dataclasses.replace(catalog.chip("h20"), memory_bytes=0.0)

@@ -1,0 +1,97 @@
+"""The command line: tables and machine formats, and one clear line with exit code 2 for user mistakes."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("show", "h10"),
+    ("compare", "no-such-system"),
+    ("model", "deepsek-r1"),
+    ("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "-5ms"),
+])
+def test_bad_names_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    code, out, err = run(*args)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("parity: error: "), err
+    assert "Traceback" not in err + out
+
+
+def test_unknown_chip_names_close_matches() -> None:
+    _, _, err = run("show", "h10")
+    assert "did you mean h100" in err
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "malformed JSON at line 1"),
+    ('{"hidden_size": 4096, "num_attention_heads": 32, "intermediate_size": 1, "vocab_size": 10}',
+     "missing key 'num_hidden_layers'"),
+])
+def test_malformed_or_incomplete_config_exits_2_naming_the_problem(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    code, _, err = run("model", str(path))
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_model_reads_a_config_path(tmp_path: Path) -> None:
+    config = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
+              "vocab_size": 100}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    code, out, _ = run("model", str(path), "--format", "json")
+    data = json.loads(out)
+    # 2 layers x (4 x 64^2 + 3 x 64 x 128 + 2 x 64) + 2 x 100 x 64 + 64
+    assert code == 0 and data["parameters"] == 2 * (4 * 64 * 64 + 3 * 64 * 128 + 128) + 2 * 100 * 64 + 64
+
+
+def test_chips_and_systems_export_json_and_csv() -> None:
+    code, out, _ = run("chips", "--format", "json")
+    chips = json.loads(out)
+    h100 = next(c for c in chips if c["id"] == "nvidia-h100-sxm")
+    assert code == 0 and h100["bf16_flop_per_s"] == pytest.approx(989.5e12)
+    code, out, _ = run("systems", "--format", "csv")
+    assert code == 0 and out.splitlines()[0].startswith("id,name,status,chip")
+    assert any(line.startswith("cloudmatrix-384,") for line in out.splitlines())
+
+
+def test_show_lists_every_number_with_its_source() -> None:
+    code, out, _ = run("show", "huawei-ascend-910c", "--format", "json")
+    numbers = json.loads(out)["numbers"]
+    assert code == 0 and {"memory_bytes", "memory_bytes_per_s", "peak_flop_per_s.bf16"} <= {n["field"] for n in numbers}
+    assert all(n["source_kind"] and n["source"] for n in numbers)
+
+
+def test_compare_prints_ratios_and_throughput() -> None:
+    code, out, _ = run("compare", "hgx-h20", "hgx-h100", "--model", "llama-3.1-70b", "--format", "json")
+    rows = json.loads(out)
+    h20, h100 = rows
+    assert code == 0
+    assert h100["spec_ratios"]["bf16"] == pytest.approx(989.5 / 148, rel=1e-3)
+    assert h100["decode_tokens_per_s_per_chip"] > h20["decode_tokens_per_s_per_chip"] > 0
+    assert h20["decode_ratio"] == 1.0
+
+
+def test_compare_says_does_not_fit_by_how_much() -> None:
+    code, out, _ = run("compare", "hgx-h100", "--model", "deepseek-r1", "--format", "json")
+    row = json.loads(out)[0]
+    assert code == 0 and not row["fits"] and row["note"].startswith("does not fit by")
+
+
+def test_out_writes_the_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "chips.csv"
+    code, _, _ = run("chips", "--format", "csv", "--out", str(target))
+    assert code == 0 and target.read_text().startswith("id,")
+    assert not list(tmp_path.glob(".*.tmp"))
