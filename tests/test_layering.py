@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("step",),
     ("serving", "training"),
     ("search",),
-    ("compare", "fleet", "policy", "sweep"),
+    ("compare", "predict", "fleet", "policy", "sweep"),
     ("validate", "uncertainty", "calibrate"),
     ("report",),
     ("cli",),

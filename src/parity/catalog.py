@@ -8,6 +8,7 @@ figure quoted with 2:4 sparsity (`sparsity = 4` divides by four); link figures s
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import difflib
 import tomllib
@@ -27,7 +28,7 @@ from parity.model import Model
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
            "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration",
-           "engines", "engine"]
+           "engines", "engine", "measurements"]
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
 
@@ -396,3 +397,18 @@ def engine(name: str | None) -> EngineProfile:
     hints = close_matches(key, [p.id for p in engines()])
     raise CatalogError(f"unknown engine {name!r}; known: {', '.join(p.id for p in engines())}"
                        + (f"; did you mean {hints[0]}?" if hints else ""))
+
+
+@cache
+def _measurement_rows(name: str) -> tuple[dict[str, str], ...]:
+    path = data_dir() / "measurements" / f"{name}.csv"
+    if not path.exists():
+        known = sorted(p.stem for p in path.parent.glob("*.csv"))
+        raise CatalogError(f"unknown measurement set {name!r}; known: {', '.join(known)}")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return tuple(csv.DictReader(handle))
+
+
+def measurements(name: str = "serving_aiconfigurator") -> list[dict[str, str]]:
+    """Rows of one measurement set (data/measurements/NAME.csv), as text cells."""
+    return [dict(row) for row in _measurement_rows(name)]

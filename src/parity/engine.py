@@ -22,6 +22,8 @@ class EngineProfile:
     gemm_scale, attention_scale, memory_scale: multipliers on the chip calibration's efficiencies
     (kernel quality of this engine relative to the prior); expert_imbalance: busiest expert rank
     over the mean. kv_memory_fraction: share of free memory given to the KV cache.
+    prefill_scale: multiplier on prompt processing time (chunking and scheduling losses).
+    fp8_kv_cache: by default the engine stores KV in FP8 when the weights are 8-bit or narrower.
     """
 
     id: str
@@ -40,6 +42,7 @@ class EngineProfile:
     expert_imbalance: float = 1.2
     kv_memory_fraction: float = 0.9
     prefill_scale: float = 1.0
+    fp8_kv_cache: bool = False
     source: str = ""
 
     def __post_init__(self) -> None:

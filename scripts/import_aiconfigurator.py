@@ -1,0 +1,101 @@
+"""Convert aiconfigurator's measured serving points into parity's measurement format.
+
+Usage: python scripts/import_aiconfigurator.py SOURCE.csv > src/parity/data/measurements/serving_aiconfigurator.csv
+
+SOURCE.csv is a subset of systems/silicon_sample.csv from the Apache-2.0 package
+aiconfigurator-core 0.12.0 (NVIDIA ai-dynamo/aiconfigurator): TTFT and TPOT means (ms) of closed-loop
+benchmarks on H100 SXM, B200 and B300 nodes with TensorRT-LLM, vLLM and SGLang. This script runs once,
+by hand; parity never reads the source at run time.
+
+The split is by configuration (model, system, engine, mode, lengths, layouts): rows of one sweep over
+concurrency share a group, so no group is both fitted and scored. B300 and gpt-oss-120b are never
+used for fitting: they measure how predictions carry over to hardware and models not fitted on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import sys
+
+MODELS = {
+    "deepseek-ai/DeepSeek-R1": "deepseek-r1", "deepseek-ai/DeepSeek-V3": "deepseek-v3",
+    "nvidia/DeepSeek-R1-NVFP4": "deepseek-r1-nvfp4", "nvidia/DeepSeek-V3.1-NVFP4": "deepseek-v3.1-nvfp4",
+    "meta-llama/Llama-3.1-8B-Instruct": "llama-3.1-8b", "meta-llama/Llama-3.1-70B": "llama-3.1-70b",
+    "Qwen/Qwen3-32B": "qwen3-32b", "nvidia/Qwen3-32B-NVFP4": "qwen3-32b-nvfp4",
+    "Qwen/Qwen3-235B-A22B-FP8": "qwen3-235b-a22b-fp8", "openai/gpt-oss-120b": "gpt-oss-120b",
+}
+SYSTEMS = {"h100_sxm": "hgx-h100", "b200_sxm": "hgx-b200", "b300_sxm": "hgx-b300"}
+UNSEEN_SYSTEMS = {"hgx-b300"}
+UNSEEN_MODELS = {"gpt-oss-120b"}
+CALIBRATION_SHARE = 0.3
+
+COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
+           "isl", "osl", "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep",
+           "prefill_workers", "prefill_batch", "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp",
+           "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
+           "decode_moe_tp", "decode_moe_ep", "measured_ttft_s", "measured_tpot_s", "split", "measured_on", "note"]
+RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
+          "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
+
+
+def layout(row: dict[str, str], prefix: str) -> dict[str, str]:
+    out = {}
+    for src, dst in RENAME.items():
+        value = row.get(prefix + src, "")
+        out[(prefix + dst) if prefix else dst] = "" if value in ("", "0") else value
+    if prefix:
+        out[prefix + "workers"] = row.get(prefix + "num_workers", "")
+    return out
+
+
+def convert(row: dict[str, str]) -> dict[str, str]:
+    source = row["silicon_data_source"]
+    match = re.search(r"silicon_concurrency=(\d+)", source)
+    note = ""
+    if match:
+        concurrency = match.group(1)
+    elif row["mode"] == "agg":
+        concurrency = str(int(row["batch_size"]) * int(row["attention_dp_size"] or 1))
+        note = "concurrency derived: batch x attention DP"
+    else:
+        concurrency = str(int(row["decode_batch_size"]) * int(row["decode_num_workers"] or 1)
+                          * int(row["decode_attention_dp_size"] or 1))
+        note = "concurrency derived: decode batch x workers x attention DP"
+    measured = re.search(r"measured=([0-9-]+)", source)
+    out = {
+        "case_id": row["id"], "model": MODELS[row["model_path"]], "system": SYSTEMS[row["system"]],
+        "engine": row["backend"], "engine_version": row["backend_version"],
+        "weights": row["gemm_quant_mode"] or "bf16", "moe_weights": row["moe_quant_mode"] or "bf16", "kv": "",
+        "mode": row["mode"], "isl": row["isl"], "osl": row["osl"], "concurrency": concurrency,
+        "measured_ttft_s": f"{float(row['silicon_ttft_ms']) / 1e3:.6g}",
+        "measured_tpot_s": f"{float(row['silicon_tpot_ms']) / 1e3:.6g}",
+        "measured_on": measured.group(1) if measured else "", "note": note,
+    }
+    if row["mode"] == "agg":
+        agg = layout(row, "")
+        out |= {k: v for k, v in agg.items() if k != "batch"}
+    else:
+        out |= layout(row, "prefill_") | layout(row, "decode_")
+    group = "|".join(out.get(k, "") for k in ("model", "system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
+                                              "moe_tp", "moe_ep", "prefill_tp", "prefill_attn_dp", "decode_tp",
+                                              "decode_attn_dp", "weights"))
+    share = int(hashlib.sha256(group.encode()).hexdigest()[:8], 16) / 16**8
+    if out["system"] in UNSEEN_SYSTEMS or out["model"] in UNSEEN_MODELS:
+        out["split"] = "unseen"
+    else:
+        out["split"] = "calibration" if share < CALIBRATION_SHARE else "holdout"
+    return out
+
+
+def main(path: str) -> None:
+    with open(path, newline="") as handle:
+        rows = [convert(r) for r in csv.DictReader(handle)]
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,255 @@
+"""Serving scenarios from table rows: `parity predict CASES.csv` and `parity serve` share this.
+
+A row names a model, a system, an engine, formats, a workload and layouts (empty cells mean
+"default"); `predict_rows` prices them all, grouping rows that share a deployment so that their
+workloads are solved as arrays. A bad row ends as feasible=false with the reason; it never stops
+the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from parity import catalog
+from parity.cost import math_unit
+from parity.dtypes import format_named
+from parity.engine import EngineProfile
+from parity.errors import InfeasiblePlan, ParityError
+from parity.hardware import System
+from parity.model import Model
+from parity.plan import Layout, Precision
+from parity.serving import ServingResult, Workload, engine_calibration, serve_aggregated, serve_disaggregated
+from parity.step import Deployment
+
+__all__ = ["CASE_COLUMNS", "OUTPUT_COLUMNS", "Scenario", "Prediction", "scenario_from_row", "predict_rows",
+           "predict_scenarios", "deployment"]
+
+CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl",
+                "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep", "prefill_workers", "prefill_batch",
+                "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp", "prefill_moe_ep", "decode_workers",
+                "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp", "decode_moe_tp", "decode_moe_ep")
+OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
+                  "chips", "memory_bytes_per_chip", "feasible", "note")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """One serving case, resolved: the deployment(s) and the workload."""
+
+    case_id: str
+    model: Model
+    system: System
+    engine: EngineProfile
+    precision: Precision
+    mode: str
+    isl: int
+    osl: int
+    concurrency: int
+    layout: Layout
+    decode_layout: Layout | None = None
+    prefill_workers: float = 1.0
+    decode_workers: float = 1.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def group(self) -> tuple[object, ...]:
+        """Everything but the workload: rows with one group share their deployments."""
+        return (self.model.name, self.model.source, self.system.id, self.engine.id, self.precision, self.mode,
+                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.notes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prediction:
+    """Predicted means of one case (NaN where infeasible) and what was assumed."""
+
+    case_id: str
+    ttft_s: float
+    tpot_s: float
+    output_tokens_per_s_per_chip: float
+    output_tokens_per_s_per_user: float
+    chips: float
+    memory_bytes_per_chip: float
+    feasible: bool
+    note: str
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def row(self) -> dict[str, object]:
+        out = asdict(self)
+        out.update(out.pop("extra"))
+        return out
+
+
+def _cell(row: Mapping[str, object], key: str) -> str:
+    value = row.get(key)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def _int(row: Mapping[str, object], key: str, default: int | None = None, minimum: int = 1) -> int:
+    text = _cell(row, key)
+    if not text:
+        if default is None:
+            raise InfeasiblePlan(f"{key} is required")
+        return default
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise InfeasiblePlan(f"{key} must be a whole number, got {text!r}") from err
+    if not value.is_integer() or value < minimum:
+        raise InfeasiblePlan(f"{key} must be a whole number >= {minimum}, got {text!r}")
+    return int(value)
+
+
+def _layout(row: Mapping[str, object], prefix: str) -> Layout:
+    return Layout(tp=_int(row, prefix + "tp", 1), pp=_int(row, prefix + "pp", 1),
+                  attn_dp=_int(row, prefix + "attn_dp", 1), moe_tp=_int(row, prefix + "moe_tp", 0, 0),
+                  moe_ep=_int(row, prefix + "moe_ep", 0, 0))
+
+
+def _precision(row: Mapping[str, object], model: Model, system: System, engine: EngineProfile) -> tuple[Precision, str]:
+    weights = _cell(row, "weights") or model.weight_format
+    experts = _cell(row, "moe_weights") or (_cell(row, "weights") or model.expert_weight_format)
+    for name in (weights, experts):
+        math_unit(format_named(name), system.chip)  # raises if the chip cannot run it at all
+    kv = _cell(row, "kv")
+    note = ""
+    if not kv:
+        narrow = format_named(weights).bits <= 8 or format_named(experts).bits <= 8
+        fp8_native = not math_unit(format_named("fp8"), system.chip)[1] if "fp8" in system.chip.native else False
+        kv = "fp8" if engine.fp8_kv_cache and narrow and fp8_native else "bf16"
+        note = f"KV cache {kv} (engine default)"
+    return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
+                     kv_cache=format_named(kv).name), note
+
+
+def scenario_from_row(row: Mapping[str, object]) -> Scenario:
+    """A Scenario from one table row; raises ParityError naming the bad field."""
+    model = catalog.model(_cell(row, "model") or _missing("model"))
+    system = catalog.system(_cell(row, "system") or _missing("system"))
+    engine = catalog.engine(_cell(row, "engine"))
+    precision, note = _precision(row, model, system, engine)
+    mode = (_cell(row, "mode") or "agg").lower()
+    common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
+                  isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"))
+    notes = (note,) if note else ()
+    if mode == "agg":
+        layout = _layout(row, "").check(model)
+        return Scenario(**common, mode="agg", layout=layout, notes=notes)  # type: ignore[arg-type]
+    if mode != "disagg":
+        raise InfeasiblePlan(f"mode must be agg or disagg, got {mode!r}")
+    prefill = _layout(row, "prefill_").check(model)
+    decode = _layout(row, "decode_").check(model)
+    batch = _cell(row, "decode_batch")
+    if _cell(row, "decode_workers"):
+        decode_workers = float(_int(row, "decode_workers"))
+    elif batch:
+        decode_workers = float(max(1, round(common["concurrency"] / (_int(row, "decode_batch") * decode.attn_dp))))
+        notes += (f"{decode_workers:g} decode worker(s) inferred from the decode batch",)
+    else:
+        decode_workers = 1.0
+        notes += ("1 decode worker assumed (not given)",)
+    if _cell(row, "prefill_workers"):
+        prefill_workers = float(_int(row, "prefill_workers"))
+    else:
+        prefill_workers = 1.0
+        notes += ("1 prefill worker assumed (not given)",)
+    return Scenario(**common, mode="disagg", layout=prefill, decode_layout=decode,  # type: ignore[arg-type]
+                    prefill_workers=prefill_workers, decode_workers=decode_workers, notes=notes)
+
+
+def _missing(key: str) -> str:
+    raise InfeasiblePlan(f"{key} is required")
+
+
+def deployment(scenario: Scenario, layout: Layout) -> Deployment:
+    """The deployment of one worker of a scenario, with its engine's overheads and efficiencies."""
+    cal = catalog.calibration(scenario.system.chip)
+    engine = scenario.engine
+    return Deployment(model=scenario.model, system=scenario.system, layout=layout, precision=scenario.precision,
+                      calibration=engine_calibration(cal, engine), kernel_overhead_s=engine.kernel_overhead_s,
+                      step_overhead_s=engine.step_overhead_s, expert_imbalance=engine.expert_imbalance)
+
+
+def _solve(group: Sequence[Scenario]) -> ServingResult:
+    first = group[0]
+    workload = Workload(isl=np.array([s.isl for s in group], float), osl=np.array([s.osl for s in group], float),
+                        concurrency=np.array([s.concurrency for s in group], float))
+    if first.mode == "agg":
+        return serve_aggregated(deployment(first, first.layout), first.engine, workload)
+    assert first.decode_layout is not None
+    return serve_disaggregated(deployment(first, first.layout), deployment(first, first.decode_layout), first.engine,
+                               workload, first.prefill_workers, first.decode_workers)
+
+
+def _failed(case_id: str, reason: str) -> Prediction:
+    nan = float("nan")
+    return Prediction(case_id=case_id, ttft_s=nan, tpot_s=nan, output_tokens_per_s_per_chip=nan,
+                      output_tokens_per_s_per_user=nan, chips=nan, memory_bytes_per_chip=nan, feasible=False,
+                      note=reason)
+
+
+def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Prediction]:
+    out = []
+    mem = result.memory
+    for i, s in enumerate(group):
+        def at(value: object) -> float:
+            return float(np.broadcast_to(np.asarray(value, dtype=float), (len(group),))[i])
+        notes = list(s.notes) + list(result.assumptions)
+        feasible = bool(at(result.feasible))
+        if not feasible:
+            short = -at(mem.free_bytes) if at(mem.free_bytes) < 0 else 0.0
+            largest = mem.largest_term()
+            reason = (f"does not fit: needs {short / 1e9:.1f} GB more per chip ({largest} is the largest term)"
+                      if short else "does not fit: not even one sequence's KV cache fits beside the weights")
+            out.append(_failed(s.case_id, reason))
+            continue
+        used = at(mem.weight_bytes) + at(mem.reserve_bytes) + at(mem.activation_bytes) + at(mem.kv_bytes)
+        out.append(Prediction(
+            case_id=s.case_id, ttft_s=at(result.ttft_s), tpot_s=at(result.tpot_s),
+            output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
+            output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
+            memory_bytes_per_chip=min(used, at(mem.capacity_bytes)), feasible=True, note="; ".join(notes),
+            extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization)}))
+    return out
+
+
+def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
+    """Price scenarios; those sharing a deployment are solved together as arrays."""
+    groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for i, s in enumerate(scenarios):
+        groups[s.group].append(i)
+    out: list[Prediction | None] = [None] * len(scenarios)
+    for indices in groups.values():
+        members = [scenarios[i] for i in indices]
+        try:
+            results = _predictions(members, _solve(members))
+        except (ParityError, ValueError, ArithmeticError) as err:
+            results = [_failed(s.case_id, str(err)) for s in members]
+        for i, prediction in zip(indices, results):
+            out[i] = prediction
+    return [p for p in out if p is not None]
+
+
+def predict_rows(rows: Iterable[Mapping[str, object]],
+                 progress: Callable[[int], None] | None = None) -> list[Prediction]:
+    """Predict every row; a row that cannot be read becomes feasible=false with the reason."""
+    rows = list(rows)
+    scenarios: list[Scenario | None] = []
+    failures: dict[int, Prediction] = {}
+    for i, row in enumerate(rows):
+        try:
+            scenarios.append(scenario_from_row(row))
+        except (ParityError, ValueError, TypeError, ArithmeticError) as err:
+            scenarios.append(None)
+            failures[i] = _failed(_cell(row, "case_id"), str(err))
+        if progress:
+            progress(1)
+    good = [s for s in scenarios if s is not None]
+    priced = iter(predict_scenarios(good))
+    return [failures[i] if s is None else next(priced) for i, s in enumerate(scenarios)]
