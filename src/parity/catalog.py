@@ -377,9 +377,10 @@ def engines() -> tuple[EngineProfile, ...]:
     out = []
     for data, where in _load_all("engines"):
         try:
-            fields = {k: v for k, v in data.items() if k not in ("kernel_overhead", "step_overhead")}
-            out.append(EngineProfile(**fields, kernel_overhead_s=units.parse(_require(data, "kernel_overhead", where), "s"),
-                                     step_overhead_s=units.parse(_require(data, "step_overhead", where), "s")))
+            times = ("kernel_overhead", "step_overhead", "ttft_overhead")
+            fields = {k: v for k, v in data.items() if k not in times}
+            fields |= {f"{k}_s": units.parse(_require(data, k, where), "s") for k in times}
+            out.append(EngineProfile(**fields))
         except (TypeError, ValueError, units.UnitError) as err:
             raise CatalogError(f"{where}: {err}") from err
     return tuple(out)

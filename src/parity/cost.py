@@ -176,9 +176,6 @@ def price_collective(c: Collective, system: System, cal: Calibration) -> Cost:
 
 def price_step(step: DeviceStep, system: System, cal: Calibration, kernel_overhead_s: float | None = None) -> Cost:
     """Everything one device does in a step, kernels and collectives one after another."""
-    total = Cost()
-    for kernel in step.kernels:
-        total = total + price_kernel(kernel, system.chip, cal, kernel_overhead_s)
-    for collective in step.collectives:
-        total = total + price_collective(collective, system, cal)
-    return total
+    parts = [price_kernel(k, system.chip, cal, kernel_overhead_s) for k in step.kernels]
+    parts += [price_collective(c, system, cal) for c in step.collectives]
+    return Cost(*(sum(getattr(p, f.name) for p in parts) for f in fields(Cost)))

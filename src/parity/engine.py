@@ -14,6 +14,7 @@ class EngineProfile:
 
     kernel_overhead_s [s]: fixed cost per kernel inside the engine (CUDA graphs, fused kernels).
     step_overhead_s [s]: per forward step (scheduling, sampling, detokenising, host sync).
+    ttft_overhead_s [s]: per request before its first token (HTTP, tokenising, admission).
     max_num_tokens: the token budget of one step (the prefill chunk size).
     mixes_prefill: prompt chunks share steps with decodes (in-flight / chunked-prefill batching);
     if False, decodes pause while a prefill step runs (SGLang's default).
@@ -23,6 +24,9 @@ class EngineProfile:
     (kernel quality of this engine relative to the prior); expert_imbalance: busiest expert rank
     over the mean. kv_memory_fraction: share of free memory given to the KV cache.
     prefill_scale: multiplier on prompt processing time (chunking and scheduling losses).
+    arrival_sync: how much of a step's budget of prompts arrives together, in [0, 1] (0: one at a
+    time, 1: as many as a step holds). first_wave: weight of the benchmark's start, when every client
+    sends at once and the last waits for all prompts before it (0.5 / requests per client).
     fp8_kv_cache: by default the engine stores KV in FP8 when the weights are 8-bit or narrower.
     """
 
@@ -33,6 +37,7 @@ class EngineProfile:
     measured: bool
     kernel_overhead_s: float
     step_overhead_s: float
+    ttft_overhead_s: float
     max_num_tokens: int
     mixes_prefill: bool
     burstiness: float
@@ -42,18 +47,24 @@ class EngineProfile:
     expert_imbalance: float = 1.2
     kv_memory_fraction: float = 0.9
     prefill_scale: float = 1.0
+    arrival_sync: float = 1.0
+    first_wave: float = 0.0
     fp8_kv_cache: bool = False
     source: str = ""
 
     def __post_init__(self) -> None:
         if self.max_num_tokens < 1:
             raise ValueError(f"engine {self.id}: max_num_tokens must be >= 1, got {self.max_num_tokens}")
-        for name in ("kernel_overhead_s", "step_overhead_s", "burstiness"):
+        for name in ("kernel_overhead_s", "step_overhead_s", "ttft_overhead_s", "burstiness"):
             if getattr(self, name) < 0:
                 raise ValueError(f"engine {self.id}: {name} must be >= 0, got {getattr(self, name)}")
-        for name in ("gemm_scale", "attention_scale", "memory_scale", "prefill_scale"):
+        for name in ("gemm_scale", "attention_scale", "memory_scale"):
             if not 0 < getattr(self, name) <= 2:
                 raise ValueError(f"engine {self.id}: {name} must be in (0, 2], got {getattr(self, name)}")
+        if not 0 < self.prefill_scale <= 5:
+            raise ValueError(f"engine {self.id}: prefill_scale must be in (0, 5], got {self.prefill_scale}")
+        if not 0 <= self.arrival_sync <= 1 or not 0 <= self.first_wave <= 1:
+            raise ValueError(f"engine {self.id}: arrival_sync and first_wave must be in [0, 1]")
         if self.expert_imbalance < 1:
             raise ValueError(f"engine {self.id}: expert_imbalance must be >= 1, got {self.expert_imbalance}")
         if not 0 < self.kv_memory_fraction <= 1:

@@ -54,13 +54,14 @@ class Scenario:
     decode_layout: Layout | None = None
     prefill_workers: float = 1.0
     decode_workers: float = 1.0
+    prefill_batch: float | None = None
     notes: tuple[str, ...] = ()
 
     @property
     def group(self) -> tuple[object, ...]:
         """Everything but the workload: rows with one group share their deployments."""
         return (self.model.name, self.model.source, self.system.id, self.engine.id, self.precision, self.mode,
-                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.notes)
+                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.notes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,8 +160,10 @@ def scenario_from_row(row: Mapping[str, object]) -> Scenario:
     else:
         prefill_workers = 1.0
         notes += ("1 prefill worker assumed (not given)",)
+    prefill_batch = float(_int(row, "prefill_batch")) if _cell(row, "prefill_batch") else None
     return Scenario(**common, mode="disagg", layout=prefill, decode_layout=decode,  # type: ignore[arg-type]
-                    prefill_workers=prefill_workers, decode_workers=decode_workers, notes=notes)
+                    prefill_workers=prefill_workers, decode_workers=decode_workers, prefill_batch=prefill_batch,
+                    notes=notes)
 
 
 def _missing(key: str) -> str:
@@ -184,7 +187,7 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
         return serve_aggregated(deployment(first, first.layout), first.engine, workload)
     assert first.decode_layout is not None
     return serve_disaggregated(deployment(first, first.layout), deployment(first, first.decode_layout), first.engine,
-                               workload, first.prefill_workers, first.decode_workers)
+                               workload, first.prefill_workers, first.decode_workers, first.prefill_batch)
 
 
 def _failed(case_id: str, reason: str) -> Prediction:

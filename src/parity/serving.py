@@ -1,12 +1,15 @@
 """Serving scenarios: a closed-loop benchmark of `concurrency` clients on aggregated or disaggregated
 workers, solved in steady state.
 
-Each client sends a prompt of `isl` tokens, reads `osl` tokens, and sends the next. Per attention
-data-parallel rank, requests arrive at a rate lam = clients / (TTFT + (osl-1) TPOT). Prefill work
-takes a share u = lam x S of the engine (S: engine time of one prompt), so decode steps stretch to
-TPOT = T_decode / (1 - u), and a prompt waits W = c x u / (1 - u) x S for the prefills ahead of it
-(Kingman's G/G/1 formula; c = the engine's arrival burstiness). lam is found by bisection, for
-arrays of scenarios at once. Clients beyond the KV-cache capacity wait for a free slot.
+Each client sends a prompt of `isl` tokens, reads `osl` tokens, and sends the next. Clients that
+start together stay together: prompts arrive in groups as large as one step's token budget holds
+(g = budget / isl, at most the clients), and a group's prompts are prefilled in the same steps, so
+each waits for the whole group. Per attention data-parallel rank requests arrive at
+lam = clients / (TTFT + (osl-1) TPOT); prefill takes a share u = lam x S of the engine (S: engine
+time of one prompt), so decode steps stretch to TPOT = T_decode / (1 - u), and a group waits
+W = c x u / (1 - u) x S_group for the groups ahead of it (Kingman's G/G/1 formula; c = the engine's
+arrival burstiness). lam is found by bisection, for arrays of scenarios at once. Clients beyond the
+KV-cache capacity wait for a free slot.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from parity.plan import Shard
 from parity.step import Deployment, deployment_memory, step_cost
 
 __all__ = ["Workload", "ServingResult", "serve_aggregated", "serve_disaggregated", "engine_calibration",
-           "prefill_throughput", "decode_throughput_at"]
+           "prefill_throughput", "decode_throughput_at", "prompt_group_size"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,22 +88,37 @@ def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
     )
 
 
-def _prefill_cost(dep: Deployment, profile: EngineProfile, isl: Num, decode_batch: Num, context: Num,
-                  mixed: bool) -> tuple[Num, Num]:
-    """(engine time one prompt adds, wall time until its prefill is done) [s].
+def prompt_group_size(profile: EngineProfile, isl: Num, clients: Num) -> Num:
+    """Prompts that arrive and are prefilled together: up to as many as one step's budget holds (at
+    most the clients of the rank), scaled by how synchronised the engine's arrivals stay."""
+    most = np.clip(np.floor(profile.max_num_tokens / isl), 1.0, np.maximum(clients, 1.0))
+    return 1.0 + profile.arrival_sync * (most - 1.0)
 
-    A prompt runs in chunks of what the step budget leaves; mixed with `decode_batch` decodes when the
-    engine mixes, else alone (the decodes wait). Chunk i has i chunks of the prompt cached before it.
+
+def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num, decode_batch: Num, context: Num,
+                   mixed: bool) -> tuple[Num, Num]:
+    """(engine time a group of prompts adds, wall time until the group's prefill is done) [s].
+
+    The group's tokens run in chunks of what the step budget leaves beside `decode_batch` decodes
+    (mixed engines) or alone while decodes wait; a chunked prompt has half its earlier chunks cached
+    on average.
     """
-    room = np.maximum(profile.max_num_tokens - np.where(mixed, decode_batch, 0.0), 1.0)
-    chunk = np.minimum(isl, room)
-    chunks = isl / chunk
-    decode = np.where(mixed, decode_batch, 0.0)
-    with_prompt = step_cost(dep, Batch(decode_tokens=decode, decode_context=context, prefill_tokens=chunk,
-                                       prefill_sequences=chunk / isl, prefill_context=(isl - chunk) / 2.0)).time_s
-    without = step_cost(dep, Batch(decode_tokens=decode, decode_context=context)).time_s
-    added = np.where(mixed, with_prompt - without, with_prompt) * chunks * profile.prefill_scale
-    return added, with_prompt * chunks * profile.prefill_scale
+    decode = decode_batch if mixed else 0.0
+    tokens = group * isl
+    chunk = np.minimum(tokens, np.maximum(profile.max_num_tokens - decode, 1.0))
+    steps = tokens / chunk
+    with_prompts = step_cost(dep, Batch(decode_tokens=decode, decode_context=context, prefill_tokens=chunk,
+                                        prefill_sequences=chunk / isl,
+                                        prefill_context=np.maximum(isl - chunk, 0.0) / 2.0)).time_s
+    if mixed:
+        without = step_cost(dep, Batch(decode_tokens=decode, decode_context=context)).time_s
+        added = (with_prompts - without) * steps
+    else:
+        added = with_prompts * steps
+    return added * profile.prefill_scale, with_prompts * steps * profile.prefill_scale
+
+
+_ITERATIONS = 6
 
 
 def _bisect(residual, low: Num, high: Num, iterations: int = 60) -> Num:
@@ -115,9 +133,16 @@ def _bisect(residual, low: Num, high: Num, iterations: int = 60) -> Num:
 
 
 def _capacity(dep: Deployment, profile: EngineProfile, sequences: Num, isl: Num, osl: Num) -> tuple[MemoryPlan, Num]:
+    """Memory of one device and the sequences of isl + osl tokens whose KV fits per attention-DP rank."""
     mem = deployment_memory(dep, sequences, isl + osl, profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     return mem, np.floor(mem.kv_token_capacity / (isl + osl))
+
+
+def _queue_wait(profile: EngineProfile, u: Num, group_service: Num, clients: Num, per_prompt: Num) -> Num:
+    """Mean wait of a prompt group for the prompts ahead of it [s]: Kingman's steady-state queue, plus
+    the benchmark's first wave (all clients send at once; on average half of them are ahead)."""
+    return profile.burstiness * u / (1.0 - u) * group_service + profile.first_wave * clients * per_prompt
 
 
 def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload, workers: Num = 1) -> ServingResult:
@@ -129,79 +154,90 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     mem, slots = _capacity(dep, profile, clients, isl, osl)
     fits = slots >= 1
     mixed = profile.mixes_prefill
-    batch = np.maximum(np.minimum(clients, slots), 1.0)
-    for _ in range(3):  # the decode batch excludes clients waiting for or in prefill
+    active = np.minimum(clients, np.maximum(slots, 1.0))  # clients holding KV-cache slots
+    waiting = clients - active  # clients queued for a free slot
+    group = prompt_group_size(profile, isl, active)
+    batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
+    for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode = step_cost(dep, Batch(decode_tokens=batch, decode_context=context)).time_s
-        added, own = _prefill_cost(dep, profile, isl, batch, context, mixed)
+        added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed)
+        per_prompt = added / group
 
-        def latency(lam: Num) -> tuple[Num, Num]:
-            u = np.minimum(lam * added, 0.999999)
+        def latency(lam: Num) -> tuple[Num, Num, Num]:
+            u = np.minimum(lam * per_prompt, 0.999999)
             tpot = t_decode / (1.0 - u)
-            wait = profile.burstiness * u / (1.0 - u) * added + 0.5 * t_decode
-            slot_wait = np.maximum(clients - np.minimum(clients, slots), 0.0) / np.maximum(lam, 1e-12)
-            return own + wait + slot_wait, tpot
+            inner = profile.ttft_overhead_s + 0.5 * t_decode + wall + _queue_wait(profile, u, added, active, per_prompt)
+            return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
 
         def residual(lam: Num) -> Num:
-            ttft, tpot = latency(lam)
+            ttft, tpot, _ = latency(lam)
             return lam * (ttft + (osl - 1.0) * tpot) - clients
 
-        lam = _bisect(residual, 0.0, 1.0 / np.maximum(added, 1e-12))
-        ttft, tpot = latency(lam)
-        cycle = ttft + (osl - 1.0) * tpot
-        batch = np.maximum(np.minimum(clients * (osl - 1.0) * tpot / cycle, slots), 1.0)
-    total = lam * osl * d * workers
+        lam = _bisect(residual, 0.0, 1.0 / np.maximum(per_prompt, 1e-12))
+        ttft, tpot, inner = latency(lam)
+        decoding = (osl - 1.0) * tpot
+        batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
     notes = (f"engine {profile.id}: step budget {profile.max_num_tokens} tokens, "
              f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
-             f"arrival burstiness {profile.burstiness:g} (Kingman), expert imbalance {dep.expert_imbalance:g}",
+             f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
+             f"{profile.burstiness:g} (Kingman); expert imbalance {dep.expert_imbalance:g}",
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
              f"{profile.kv_memory_fraction:.0%} of memory")
-    return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=total, chips=dep.chips * workers,
-                         decode_batch=batch, prefill_utilization=lam * added, memory=mem, feasible=fits,
-                         assumptions=notes)
+    return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
+                         chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,
+                         memory=mem, feasible=np.broadcast_to(fits, np.shape(ttft)), assumptions=notes)
 
 
 def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, workload: Workload,
-                        prefill_workers: Num, decode_workers: Num) -> ServingResult:
+                        prefill_workers: Num, decode_workers: Num, prefill_batch: Num | None = None) -> ServingResult:
     """Steady state of separate prefill and decode workers; the KV cache of each prompt moves over
-    the scale-out network (scale-up when both fit in one scale-up domain)."""
+    the scale-out network (scale-up when both fit in one scale-up domain). prefill_batch: prompts a
+    prefill step takes at most (default: the step budget's worth)."""
     isl, osl = np.asarray(workload.isl, float), np.asarray(workload.osl, float)
     conc = np.asarray(workload.concurrency, float)
     dp, dd = prefill.layout.attn_dp, decode.layout.attn_dp
     context = isl + osl / 2.0
     clients = conc / (decode_workers * dd)
     mem, slots = _capacity(decode, profile, clients, isl, osl)
-    p_mem, _ = _capacity(prefill, profile, np.ones_like(isl), isl, np.zeros_like(osl) + 1.0)
+    p_mem, _ = _capacity(prefill, profile, np.ones_like(isl), isl, np.ones_like(osl))
     fits = (slots >= 1) & p_mem.fits
-    added, own = _prefill_cost(prefill, profile, isl, 0.0, 0.0, False)
+    active = np.minimum(clients, np.maximum(slots, 1.0))  # per decode rank
+    waiting = (clients - active) * decode_workers * dd  # all workers: clients queued for a KV slot
+    prefill_ranks = prefill_workers * dp
+    group = prompt_group_size(profile, isl, conc / prefill_ranks)
+    if prefill_batch is not None:
+        group = np.minimum(group, prefill_batch)
+    added, wall = _group_prefill(prefill, profile, isl, group, 0.0, 0.0, False)
     # KV of one prompt, all layers, sent from the prefill worker to the decode worker
     kv_total = isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
     system = decode.system
     same_domain = prefill.chips + decode.chips <= system.scale_up_domain_chips
     link = np.where(same_domain, system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * prefill.chips
     transfer = kv_total / np.maximum(link, 1.0) + system.scale_out_latency_s
-    batch = np.maximum(np.minimum(clients, slots), 1.0)
-    for _ in range(3):
+    batch = np.maximum(active, 1.0)
+    for _ in range(_ITERATIONS):
         tpot = step_cost(decode, Batch(decode_tokens=batch, decode_context=context)).time_s
 
-        def ttft_of(lam_total: Num) -> Num:
-            u = np.minimum(lam_total / (prefill_workers * dp) * added, 0.999999)
-            slot_wait = np.maximum(clients - np.minimum(clients, slots), 0.0) * decode_workers * dd / np.maximum(
-                lam_total, 1e-12)
-            return own + profile.burstiness * u / (1.0 - u) * added + transfer + slot_wait
+        def ttft_of(lam_total: Num) -> tuple[Num, Num]:
+            u = np.minimum(lam_total / prefill_ranks * added / group, 0.999999)
+            inner = (profile.ttft_overhead_s + wall + transfer
+                     + _queue_wait(profile, u, added, active * decode_workers * dd / prefill_ranks, added / group))
+            return inner + waiting / np.maximum(lam_total, 1e-12), inner
 
         def residual(lam_total: Num) -> Num:
-            return lam_total * (ttft_of(lam_total) + (osl - 1.0) * tpot) - conc
+            return lam_total * (ttft_of(lam_total)[0] + (osl - 1.0) * tpot) - conc
 
-        lam = _bisect(residual, 0.0, prefill_workers * dp / np.maximum(added, 1e-12))
-        ttft = ttft_of(lam)
-        cycle = ttft + (osl - 1.0) * tpot
-        batch = np.maximum(np.minimum(clients * (osl - 1.0) * tpot / cycle, slots), 1.0)
+        lam = _bisect(residual, 0.0, prefill_ranks * group / np.maximum(added, 1e-12))
+        ttft, inner = ttft_of(lam)
+        decoding = (osl - 1.0) * tpot
+        batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
     chips = prefill.chips * prefill_workers + decode.chips * decode_workers
     notes = (f"disaggregated: {prefill_workers:g} prefill worker(s) of {prefill.chips} chips, {decode_workers:g} "
              f"decode worker(s) of {decode.chips} chips", f"engine {profile.id}; arrival burstiness "
              f"{profile.burstiness:g}; KV moved over {'scale-up' if np.all(same_domain) else 'scale-out'} links")
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl, chips=chips, decode_batch=batch,
-                         prefill_utilization=lam / (prefill_workers * dp) * added, memory=mem, feasible=fits,
+                         prefill_utilization=lam / prefill_ranks * added / group, memory=mem,
+                         feasible=np.broadcast_to(fits, np.shape(ttft)),
                          assumptions=notes)
 
 
@@ -231,4 +267,3 @@ def decode_throughput_at(dep: Deployment, profile: EngineProfile, tpot_s: float,
     rates = np.where(ok, batches / times, 0.0) * dep.layout.attn_dp
     best = int(np.argmax(rates))
     return float(rates[best]), float(batches[best])
-

@@ -1,0 +1,214 @@
+"""Measured against predicted: relative errors per metric and group, and the fit of engine profiles.
+
+Scores count only rows never used to fit anything (`holdout` and `unseen`); `calibration` rows are
+marked and left out of every score. Engine profiles are fitted on calibration rows alone by
+minimising the mean absolute log error of TTFT and TPOT (Nelder-Mead in log space).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.engine import EngineProfile
+from parity.errors import ParityError
+from parity.predict import Prediction, Scenario, predict_scenarios, scenario_from_row
+
+__all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS",
+           "nelder_mead", "fit_loss", "scenarios_of"]
+
+METRICS = ("ttft_s", "tpot_s")
+SCORED_SPLITS = ("holdout", "unseen")
+
+# engine parameters the fit may move, with their bounds (the prior lies inside)
+FIT_PARAMETERS: dict[str, tuple[float, float]] = {
+    "kernel_overhead_s": (0.5e-6, 20e-6),
+    "step_overhead_s": (0.05e-3, 8e-3),
+    "ttft_overhead_s": (1e-3, 0.3),
+    "burstiness": (0.05, 20.0),
+    "gemm_scale": (0.3, 1.2),
+    "memory_scale": (0.5, 1.1),
+    "prefill_scale": (0.5, 4.0),
+    "arrival_sync": (0.01, 1.0),
+    "first_wave": (0.001, 0.5),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseError:
+    """One measured value against its prediction: error = (predicted - measured) / measured."""
+
+    case_id: str
+    split: str
+    system: str
+    engine: str
+    model: str
+    mode: str
+    metric: str
+    measured: float
+    predicted: float
+
+    @property
+    def error(self) -> float:
+        return (self.predicted - self.measured) / self.measured
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Score:
+    """Error statistics of one metric over a group of scored rows (fractions, not percent)."""
+
+    metric: str
+    group: tuple[tuple[str, str], ...]
+    count: int
+    median_abs_error: float
+    p90_abs_error: float
+    bias: float
+    infeasible: int = 0
+
+    def row(self) -> dict[str, object]:
+        return {"metric": self.metric, **dict(self.group), "count": self.count,
+                "median_abs_error": self.median_abs_error, "p90_abs_error": self.p90_abs_error, "bias": self.bias,
+                "infeasible": self.infeasible}
+
+
+def _mode_label(row: Mapping[str, str]) -> str:
+    if row.get("mode") != "disagg":
+        return "agg"
+    return "disagg" if row.get("decode_workers") else "disagg (workers inferred)"
+
+
+def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Prediction]) -> list[CaseError]:
+    """Every (row, metric) pair with a measured value and a feasible prediction."""
+    out = []
+    for row, p in zip(rows, predictions):
+        if not p.feasible:
+            continue
+        for metric in METRICS:
+            measured = float(row.get(f"measured_{metric}") or "nan")
+            if not measured > 0:
+                continue
+            out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
+                                 engine=row.get("engine") or "generic", model=row["model"], mode=_mode_label(row),
+                                 metric=metric, measured=measured, predicted=float(getattr(p, metric))))
+    return out
+
+
+def scores(errors: Iterable[CaseError], by: Sequence[str] = (), splits: Sequence[str] = SCORED_SPLITS,
+           infeasible: Mapping[tuple[str, ...], int] | None = None) -> list[Score]:
+    """Median and p90 absolute relative error and median signed error (bias) per metric and group."""
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = defaultdict(list)
+    for e in errors:
+        if e.split not in splits:
+            continue
+        key = tuple((name, str(getattr(e, name))) for name in by)
+        groups[(e.metric, key)].append(e.error)
+    out = []
+    for (metric, key), values in sorted(groups.items()):
+        v = np.asarray(values)
+        out.append(Score(metric=metric, group=key, count=len(v), median_abs_error=float(np.median(np.abs(v))),
+                         p90_abs_error=float(np.percentile(np.abs(v), 90)), bias=float(np.median(v)),
+                         infeasible=(infeasible or {}).get(tuple(k[1] for k in key), 0)))
+    return out
+
+
+def scenarios_of(rows: Sequence[Mapping[str, str]]) -> list[tuple[Mapping[str, str], Scenario]]:
+    """(row, scenario) for every row that reads as a scenario."""
+    out = []
+    for row in rows:
+        try:
+            out.append((row, scenario_from_row(row)))
+        except ParityError:
+            continue
+    return out
+
+
+def fit_loss(pairs: Sequence[tuple[Mapping[str, str], Scenario]], engine: EngineProfile) -> float:
+    """Mean absolute log error of TTFT and TPOT of the pairs under an engine profile (infeasible: 3)."""
+    scenarios = [dataclasses.replace(s, engine=engine) for _, s in pairs]
+    predictions = predict_scenarios(scenarios)
+    losses = []
+    for (row, _), p in zip(pairs, predictions):
+        for metric in METRICS:
+            measured = float(row[f"measured_{metric}"])
+            value = float(getattr(p, metric))
+            losses.append(abs(math.log(value / measured)) if p.feasible and value > 0 else 3.0)
+    return float(np.mean(losses)) if losses else 0.0
+
+
+def nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 0.3, iterations: int = 150,
+                tolerance: float = 1e-4) -> tuple[np.ndarray, float]:
+    """Minimise f from x0 with the Nelder-Mead simplex (reflection 1, expansion 2, contraction 0.5)."""
+    n = len(x0)
+    simplex = [x0] + [x0 + step * np.eye(n)[i] for i in range(n)]
+    values = [f(x) for x in simplex]
+    for _ in range(iterations):
+        order = np.argsort(values)
+        simplex = [simplex[i] for i in order]
+        values = [values[i] for i in order]
+        if values[-1] - values[0] < tolerance:
+            break
+        centroid = np.mean(simplex[:-1], axis=0)
+        reflected = centroid + (centroid - simplex[-1])
+        fr = f(reflected)
+        if fr < values[0]:
+            expanded = centroid + 2.0 * (centroid - simplex[-1])
+            fe = f(expanded)
+            simplex[-1], values[-1] = (expanded, fe) if fe < fr else (reflected, fr)
+        elif fr < values[-2]:
+            simplex[-1], values[-1] = reflected, fr
+        else:
+            contracted = centroid + 0.5 * (simplex[-1] - centroid)
+            fc = f(contracted)
+            if fc < values[-1]:
+                simplex[-1], values[-1] = contracted, fc
+            else:
+                simplex = [simplex[0] + 0.5 * (x - simplex[0]) for x in simplex]
+                values = [values[0]] + [f(x) for x in simplex[1:]]
+    best = int(np.argmin(values))
+    return simplex[best], values[best]
+
+
+def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], Scenario]],
+               parameters: Sequence[str] = tuple(FIT_PARAMETERS), iterations: int = 150,
+               progress: Callable[[float], None] | None = None) -> tuple[EngineProfile, float, float]:
+    """The engine profile that best fits the calibration pairs: (fitted, loss before, loss after)."""
+    lows = np.log([FIT_PARAMETERS[p][0] for p in parameters])
+    highs = np.log([FIT_PARAMETERS[p][1] for p in parameters])
+
+    def profile_at(x: np.ndarray) -> EngineProfile:
+        values = np.exp(np.clip(x, lows, highs))
+        return dataclasses.replace(engine, **{p: float(v) for p, v in zip(parameters, values)})
+
+    def objective(x: np.ndarray) -> float:
+        loss = fit_loss(pairs, profile_at(x))
+        if progress:
+            progress(loss)
+        return loss + float(np.sum(np.maximum(x - highs, 0) + np.maximum(lows - x, 0)))
+
+    start = np.log([min(max(getattr(engine, p), FIT_PARAMETERS[p][0]), FIT_PARAMETERS[p][1]) for p in parameters])
+    before = fit_loss(pairs, engine)
+    best, after = nelder_mead(objective, start, iterations=iterations)
+    return profile_at(best), before, after
+
+
+def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, date: str) -> str:
+    """The TOML text of a fitted engine profile, with its method and the fit's figures."""
+    method = (f"Nelder-Mead fit of {', '.join(FIT_PARAMETERS)} on {rows} calibration rows of "
+              f"serving_aiconfigurator.csv (aggregated and disaggregated with known workers), minimising the mean "
+              f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after")
+    lines = [f'id = "{engine.id}"', f'name = "{engine.name}"', f'date = "{date}"', "measured = true",
+             f'method = "{method}"', f'source = "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)"',
+             f'kernel_overhead = "{engine.kernel_overhead_s * 1e6:.3f} us"',
+             f'step_overhead = "{engine.step_overhead_s * 1e3:.4f} ms"',
+             f'ttft_overhead = "{engine.ttft_overhead_s * 1e3:.3f} ms"',
+             f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
+    for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
+                 "first_wave", "expert_imbalance", "kv_memory_fraction"):
+        lines.append(f"{name} = {getattr(engine, name):.6g}")
+    lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
+    return "\n".join(lines) + "\n"

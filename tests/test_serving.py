@@ -1,0 +1,103 @@
+"""The serving model: monotone in load, feasible or a reason for any input, and disaggregation."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parity import catalog
+from parity.predict import CASE_COLUMNS, predict_rows, scenario_from_row
+from parity.serving import Workload, prompt_group_size, serve_aggregated
+from parity.predict import deployment
+
+settings.register_profile("serving", max_examples=30, deadline=None)
+settings.load_profile("serving")
+
+CASES = [
+    dict(model="llama-3.1-8b", system="hgx-h100", engine="trtllm", weights="fp8", tp=1),
+    dict(model="llama-3.1-70b", system="hgx-b200", engine="vllm", weights="fp8", tp=4),
+    dict(model="qwen3-32b", system="hgx-h100", engine="sglang", tp=2),
+    dict(model="deepseek-r1", system="hgx-b200", engine="trtllm", weights="nvfp4", tp=1, attn_dp=8, moe_ep=8),
+    dict(model="gpt-oss-120b", system="hgx-b200", engine="trtllm", tp=2),
+]
+
+
+def predicted(case: dict, isl: float, osl: float, concurrency: np.ndarray):
+    s = scenario_from_row({**case, "isl": isl, "osl": osl, "concurrency": 1})
+    return serve_aggregated(deployment(s, s.layout), s.engine, Workload(isl=isl, osl=osl, concurrency=concurrency))
+
+
+@given(case=st.sampled_from(CASES), isl=st.sampled_from([128, 1024, 4096, 8192]), osl=st.sampled_from([128, 1024]))
+def test_ttft_and_tpot_never_fall_as_concurrency_grows(case: dict, isl: int, osl: int) -> None:
+    concurrency = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], float)
+    r = predicted(case, isl, osl, concurrency)
+    ok = np.asarray(r.feasible)
+    assert np.all(np.diff(r.ttft_s[ok]) >= -1e-9 * r.ttft_s[ok][1:])
+    assert np.all(np.diff(r.tpot_s[ok]) >= -1e-9 * r.tpot_s[ok][1:])
+
+
+@given(case=st.sampled_from(CASES), concurrency=st.sampled_from([1, 4, 32, 128]), osl=st.sampled_from([128, 1024]))
+def test_ttft_and_tpot_never_fall_as_prompts_grow(case: dict, concurrency: int, osl: int) -> None:
+    lengths = [128, 512, 1024, 2048, 4096, 8192, 16384]
+    results = [predicted(case, isl, osl, np.array([concurrency], float)) for isl in lengths]
+    ok = [bool(np.asarray(r.feasible)[0]) for r in results]
+    ttft = [float(r.ttft_s[0]) for r, good in zip(results, ok) if good]
+    tpot = [float(r.tpot_s[0]) for r, good in zip(results, ok) if good]
+    assert all(b >= a * (1 - 1e-9) for a, b in zip(ttft, ttft[1:]))
+    assert all(b >= a * (1 - 1e-9) for a, b in zip(tpot, tpot[1:]))
+
+
+def test_throughput_is_little_law_consistent() -> None:
+    """Clients = request rate x (TTFT + (osl-1) TPOT); output tokens/s = rate x osl."""
+    case = CASES[1]
+    r = predicted(case, 1024, 512, np.array([64.0]))
+    rate = r.output_tokens_per_s[0] / 512
+    assert rate * (r.ttft_s[0] + 511 * r.tpot_s[0]) == pytest.approx(64.0, rel=1e-3)
+
+
+def test_prompt_groups_follow_the_step_budget() -> None:
+    profile = catalog.engine("trtllm")
+    assert prompt_group_size(profile, 8192 * 2, 64) == 1.0
+    most = math.floor(profile.max_num_tokens / 1024)
+    assert prompt_group_size(profile, 1024, 1) == 1.0
+    assert prompt_group_size(profile, 1024, 64) == pytest.approx(1 + profile.arrival_sync * (most - 1))
+
+
+def test_disaggregated_prefill_does_not_slow_decode() -> None:
+    """With separate prefill workers TPOT is the decode step alone, below the aggregated TPOT under load."""
+    base = {"model": "llama-3.1-70b", "system": "hgx-h100", "engine": "trtllm", "weights": "fp8", "isl": 4096,
+            "osl": 512, "concurrency": 64}
+    agg, disagg = predict_rows([{**base, "tp": 8}, {**base, "mode": "disagg", "prefill_tp": 8, "decode_tp": 8,
+                                                   "prefill_workers": 2, "decode_workers": 1}])
+    assert agg.feasible and disagg.feasible
+    assert disagg.tpot_s < agg.tpot_s
+    assert disagg.chips == 24 and agg.chips == 8
+
+
+def test_a_model_too_big_for_the_node_says_by_how_much() -> None:
+    (p,) = predict_rows([{"case_id": "x", "model": "deepseek-r1", "system": "hgx-h100", "isl": 1024, "osl": 128,
+                          "concurrency": 8, "tp": 8}])
+    assert not p.feasible and p.note.startswith("does not fit: needs") and "weights" in p.note
+
+
+def test_layouts_that_do_not_divide_the_model_are_refused_with_the_reason() -> None:
+    (p,) = predict_rows([{"model": "llama-3.1-70b", "system": "hgx-h100", "isl": 1024, "osl": 128,
+                          "concurrency": 8, "tp": 3}])
+    assert not p.feasible and "tp must divide num_attention_heads (64), got 3" in p.note
+
+
+cells = st.one_of(st.none(), st.just(""), st.integers(-3, 10000).map(str), st.sampled_from(
+    ["fp8", "nvfp4", "bf16", "int4", "mxfp4", "fp8_block", "agg", "disagg", "trtllm", "vllm", "sglang", "junk",
+     "llama-3.1-8b", "deepseek-r1", "qwen3-235b-a22b-fp8", "hgx-h100", "cloudmatrix-384", "h20", "1.5", "nan"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.fixed_dictionaries({column: cells for column in CASE_COLUMNS}))
+def test_any_row_ends_in_numbers_or_a_reason(row: dict) -> None:
+    (p,) = predict_rows([row])
+    if p.feasible:
+        assert p.ttft_s > 0 and p.tpot_s > 0 and p.output_tokens_per_s_per_chip > 0
+    else:
+        assert p.note
