@@ -10,6 +10,12 @@ by hand; parity never reads the source at run time.
 The split is by configuration (model, system, engine, mode, lengths, layouts): rows of one sweep over
 concurrency share a group, so no group is both fitted and scored. B300 and gpt-oss-120b are never
 used for fitting: they measure how predictions carry over to hardware and models not fitted on.
+
+Two clean-ups, both stated in each affected row's note:
+- Rows whose MoE layout reads moe_tp = moe_ep = k > 1 with tp x attention-DP = k^2 (e.g. tp 64 with
+  moe 8 x 8 on an 8-GPU node) carry the very same measurements as the k-GPU layout with moe_tp 1
+  (tp 8, moe_ep 8): the source multiplied tp (or attention DP) by moe_tp. They are normalised.
+- Exact duplicates (same case, same measured values) are kept once.
 """
 
 from __future__ import annotations
@@ -76,6 +82,16 @@ def convert(row: dict[str, str]) -> dict[str, str]:
     if row["mode"] == "agg":
         agg = layout(row, "")
         out |= {k: v for k, v in agg.items() if k != "batch"}
+        k, ep = int(out["moe_tp"] or 1), int(out["moe_ep"] or 1)
+        tp, dp = int(out["tp"] or 1), int(out["attn_dp"] or 1)
+        if k > 1 and k == ep and tp * dp == k * k:
+            if tp >= k:
+                out["tp"] = str(tp // k)
+            else:
+                out["attn_dp"] = str(dp // k)
+            out["moe_tp"] = "1"
+            out["note"] = "; ".join(filter(None, [out["note"], f"layout normalised from tp {tp}, attention DP {dp}, "
+                                                  f"moe {k} x {ep} (duplicate of the {k}-GPU run)"]))
     else:
         out |= layout(row, "prefill_") | layout(row, "decode_")
     group = "|".join(out.get(k, "") for k in ("model", "system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
@@ -91,7 +107,13 @@ def convert(row: dict[str, str]) -> dict[str, str]:
 
 def main(path: str) -> None:
     with open(path, newline="") as handle:
-        rows = [convert(r) for r in csv.DictReader(handle)]
+        converted = [convert(r) for r in csv.DictReader(handle)]
+    seen, rows = set(), []
+    for row in converted:
+        key = tuple(v for k, v in row.items() if k not in ("case_id", "note", "split", "measured_on"))
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
     writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

@@ -27,6 +27,9 @@ class EngineProfile:
     arrival_sync: how much of a step's budget of prompts arrives together, in [0, 1] (0: one at a
     time, 1: as many as a step holds). first_wave: weight of the benchmark's start, when every client
     sends at once and the last waits for all prompts before it (0.5 / requests per client).
+    disagg_decode_batch: sequences per decode rank a disaggregated deployment is sized for when the
+    number of decode workers is not given (workers = clients / (this x attention DP));
+    disagg_prefill_utilization: how busy prompts keep prefill workers when their number is not given.
     fp8_kv_cache: by default the engine stores KV in FP8 when the weights are 8-bit or narrower.
     """
 
@@ -49,6 +52,8 @@ class EngineProfile:
     prefill_scale: float = 1.0
     arrival_sync: float = 1.0
     first_wave: float = 0.0
+    disagg_decode_batch: float = 64.0
+    disagg_prefill_utilization: float = 0.7
     fp8_kv_cache: bool = False
     source: str = ""
 
@@ -63,6 +68,9 @@ class EngineProfile:
                 raise ValueError(f"engine {self.id}: {name} must be in (0, 2], got {getattr(self, name)}")
         if not 0 < self.prefill_scale <= 5:
             raise ValueError(f"engine {self.id}: prefill_scale must be in (0, 5], got {self.prefill_scale}")
+        if not 0 < self.disagg_prefill_utilization < 1 or self.disagg_decode_batch < 1:
+            raise ValueError(f"engine {self.id}: disagg_prefill_utilization must be in (0, 1) and "
+                             f"disagg_decode_batch >= 1")
         if not 0 <= self.arrival_sync <= 1 or not 0 <= self.first_wave <= 1:
             raise ValueError(f"engine {self.id}: arrival_sync and first_wave must be in [0, 1]")
         if self.expert_imbalance < 1:

@@ -29,6 +29,8 @@ class Batch:
     decode_tokens: sequences producing one token each; decode_context: their mean context [tokens].
     prefill_tokens: prompt tokens processed in this step, from prefill_sequences prompts whose
     earlier tokens (prefill_context, e.g. previous chunks) are already cached.
+    prefill_ranks: how many of the worker's attention data-parallel ranks carry such prompt tokens
+    in this step (None: every rank); the experts see only those ranks' prompt tokens.
     """
 
     decode_tokens: Num = 0.0
@@ -36,10 +38,16 @@ class Batch:
     prefill_tokens: Num = 0.0
     prefill_sequences: Num = 0.0
     prefill_context: Num = 0.0
+    prefill_ranks: Num | None = None
 
     @property
     def tokens(self) -> Num:
         return self.decode_tokens + self.prefill_tokens
+
+    def group_tokens(self, ranks: Num) -> Num:
+        """Tokens all `ranks` attention data-parallel ranks send to the experts in this step."""
+        carrying = ranks if self.prefill_ranks is None else self.prefill_ranks
+        return self.decode_tokens * ranks + self.prefill_tokens * carrying
 
     @property
     def sequences(self) -> Num:

@@ -250,7 +250,8 @@ def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) 
         for op in group.ops:
             if isinstance(op, Gemm):
                 # routed assignments of the whole MoE group: every attention-DP rank sends its own
-                kernels.append(_gemm_kernel(op, s, precision, op.tokens * s.d, count))
+                share = op.tokens / np.maximum(batch.tokens, 1e-12)  # top-k for experts, else 1
+                kernels.append(_gemm_kernel(op, s, precision, share * batch.group_tokens(s.d), count))
             elif isinstance(op, Attention):
                 kernels.append(_attention_kernel(op, s, precision, count))
             else:

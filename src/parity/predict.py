@@ -52,8 +52,8 @@ class Scenario:
     concurrency: int
     layout: Layout
     decode_layout: Layout | None = None
-    prefill_workers: float = 1.0
-    decode_workers: float = 1.0
+    prefill_workers: float | None = None
+    decode_workers: float | None = None
     prefill_batch: float | None = None
     notes: tuple[str, ...] = ()
 
@@ -153,13 +153,8 @@ def scenario_from_row(row: Mapping[str, object]) -> Scenario:
         decode_workers = float(max(1, round(common["concurrency"] / (_int(row, "decode_batch") * decode.attn_dp))))
         notes += (f"{decode_workers:g} decode worker(s) inferred from the decode batch",)
     else:
-        decode_workers = 1.0
-        notes += ("1 decode worker assumed (not given)",)
-    if _cell(row, "prefill_workers"):
-        prefill_workers = float(_int(row, "prefill_workers"))
-    else:
-        prefill_workers = 1.0
-        notes += ("1 prefill worker assumed (not given)",)
+        decode_workers = None
+    prefill_workers = float(_int(row, "prefill_workers")) if _cell(row, "prefill_workers") else None
     prefill_batch = float(_int(row, "prefill_batch")) if _cell(row, "prefill_batch") else None
     return Scenario(**common, mode="disagg", layout=prefill, decode_layout=decode,  # type: ignore[arg-type]
                     prefill_workers=prefill_workers, decode_workers=decode_workers, prefill_batch=prefill_batch,
@@ -218,7 +213,8 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
             output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
             output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
             memory_bytes_per_chip=min(used, at(mem.capacity_bytes)), feasible=True, note="; ".join(notes),
-            extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization)}))
+            extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
+                   "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}))
     return out
 
 

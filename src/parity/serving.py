@@ -51,7 +51,8 @@ class ServingResult:
 
     ttft_s, tpot_s [s]; output_tokens_per_s [tokens/s] of all workers; chips: all chips used;
     decode_batch: sequences per decode step per attention-DP rank; prefill_utilization: share of
-    engine time spent on prompts (of the prefill workers when disaggregated).
+    engine time spent on prompts (of the prefill workers when disaggregated); prefill_workers and
+    decode_workers: of a disaggregated deployment (0 when aggregated).
     """
 
     ttft_s: Num
@@ -62,6 +63,8 @@ class ServingResult:
     prefill_utilization: Num
     memory: MemoryPlan
     feasible: Num
+    prefill_workers: Num = 0.0
+    decode_workers: Num = 0.0
     assumptions: tuple[str, ...] = field(default=())
 
     @property
@@ -101,7 +104,8 @@ def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num
 
     The group's tokens run in chunks of what the step budget leaves beside `decode_batch` decodes
     (mixed engines) or alone while decodes wait; a chunked prompt has half its earlier chunks cached
-    on average.
+    on average. Under attention data parallelism the group sits on one rank: its attention runs
+    there alone while the other ranks wait in lockstep, and the experts see only its tokens.
     """
     decode = decode_batch if mixed else 0.0
     tokens = group * isl
@@ -109,7 +113,8 @@ def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num
     steps = tokens / chunk
     with_prompts = step_cost(dep, Batch(decode_tokens=decode, decode_context=context, prefill_tokens=chunk,
                                         prefill_sequences=chunk / isl,
-                                        prefill_context=np.maximum(isl - chunk, 0.0) / 2.0)).time_s
+                                        prefill_context=np.maximum(isl - chunk, 0.0) / 2.0,
+                                        prefill_ranks=1.0)).time_s
     if mixed:
         without = step_cost(dep, Batch(decode_tokens=decode, decode_context=context)).time_s
         added = (with_prompts - without) * steps
@@ -121,7 +126,7 @@ def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num
 _ITERATIONS = 6
 
 
-def _bisect(residual, low: Num, high: Num, iterations: int = 60) -> Num:
+def _bisect(residual, low: Num, high: Num, iterations: int = 45) -> Num:
     """Root of an increasing function on [low, high], elementwise."""
     lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     for _ in range(iterations):
@@ -161,12 +166,13 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode = step_cost(dep, Batch(decode_tokens=batch, decode_context=context)).time_s
         added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed)
-        per_prompt = added / group
+        per_prompt = added / group * d  # ranks step in lockstep: every rank's prompts stall all of them
 
         def latency(lam: Num) -> tuple[Num, Num, Num]:
             u = np.minimum(lam * per_prompt, 0.999999)
             tpot = t_decode / (1.0 - u)
-            inner = profile.ttft_overhead_s + 0.5 * t_decode + wall + _queue_wait(profile, u, added, active, per_prompt)
+            inner = (profile.ttft_overhead_s + 0.5 * t_decode + wall
+                     + _queue_wait(profile, u, added, active, per_prompt))
             return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
 
         def residual(lam: Num) -> Num:
@@ -189,25 +195,45 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
 
 
 def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, workload: Workload,
-                        prefill_workers: Num, decode_workers: Num, prefill_batch: Num | None = None) -> ServingResult:
+                        prefill_workers: Num | None = None, decode_workers: Num | None = None,
+                        prefill_batch: Num | None = None) -> ServingResult:
     """Steady state of separate prefill and decode workers; the KV cache of each prompt moves over
     the scale-out network (scale-up when both fit in one scale-up domain). prefill_batch: prompts a
-    prefill step takes at most (default: the step budget's worth)."""
+    prefill step takes at most (default: the step budget's worth).
+
+    Workers not given are sized: decode workers so that each decode rank holds the engine's
+    `disagg_decode_batch` clients, prefill workers so that prompts keep them as busy as the engine's
+    `disagg_prefill_utilization`.
+    """
     isl, osl = np.asarray(workload.isl, float), np.asarray(workload.osl, float)
     conc = np.asarray(workload.concurrency, float)
     dp, dd = prefill.layout.attn_dp, decode.layout.attn_dp
     context = isl + osl / 2.0
+    sized = []
+    if decode_workers is None:
+        decode_workers = np.maximum(1.0, np.round(conc / (dd * profile.disagg_decode_batch)))
+        sized.append(f"decode workers sized for {profile.disagg_decode_batch:g} clients per rank")
     clients = conc / (decode_workers * dd)
     mem, slots = _capacity(decode, profile, clients, isl, osl)
     p_mem, _ = _capacity(prefill, profile, np.ones_like(isl), isl, np.ones_like(osl))
     fits = (slots >= 1) & p_mem.fits
     active = np.minimum(clients, np.maximum(slots, 1.0))  # per decode rank
     waiting = (clients - active) * decode_workers * dd  # all workers: clients queued for a KV slot
+    def prefill_groups(ranks: Num) -> tuple[Num, Num, Num]:
+        group = prompt_group_size(profile, isl, conc / ranks)
+        if prefill_batch is not None:
+            group = np.minimum(group, prefill_batch)
+        return (group, *_group_prefill(prefill, profile, isl, group, 0.0, 0.0, False))
+
+    if prefill_workers is None:
+        group, added, _ = prefill_groups(float(dp))
+        t_decode = step_cost(decode, Batch(decode_tokens=np.maximum(active, 1.0), decode_context=context)).time_s
+        rate = conc / ((osl - 1.0) * t_decode + profile.ttft_overhead_s + added)
+        target = profile.disagg_prefill_utilization
+        prefill_workers = np.maximum(1.0, np.ceil(rate * added / group / (dp * target)))
+        sized.append(f"prefill workers sized for {target:.0%} utilisation")
     prefill_ranks = prefill_workers * dp
-    group = prompt_group_size(profile, isl, conc / prefill_ranks)
-    if prefill_batch is not None:
-        group = np.minimum(group, prefill_batch)
-    added, wall = _group_prefill(prefill, profile, isl, group, 0.0, 0.0, False)
+    group, added, wall = prefill_groups(prefill_ranks)
     # KV of one prompt, all layers, sent from the prefill worker to the decode worker
     kv_total = isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
     system = decode.system
@@ -232,10 +258,12 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         decoding = (osl - 1.0) * tpot
         batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
     chips = prefill.chips * prefill_workers + decode.chips * decode_workers
-    notes = (f"disaggregated: {prefill_workers:g} prefill worker(s) of {prefill.chips} chips, {decode_workers:g} "
-             f"decode worker(s) of {decode.chips} chips", f"engine {profile.id}; arrival burstiness "
-             f"{profile.burstiness:g}; KV moved over {'scale-up' if np.all(same_domain) else 'scale-out'} links")
+    notes = (f"disaggregated: prefill workers of {prefill.chips} chips, decode workers of {decode.chips} chips"
+             + (f" ({'; '.join(sized)})" if sized else ""),
+             f"engine {profile.id}; arrival burstiness {profile.burstiness:g}; KV moved over "
+             f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl, chips=chips, decode_batch=batch,
+                         prefill_workers=prefill_workers, decode_workers=decode_workers,
                          prefill_utilization=lam / prefill_ranks * added / group, memory=mem,
                          feasible=np.broadcast_to(fits, np.shape(ttft)),
                          assumptions=notes)

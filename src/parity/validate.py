@@ -19,7 +19,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.predict import Prediction, Scenario, predict_scenarios, scenario_from_row
 
-__all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS",
+__all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "nelder_mead", "fit_loss", "scenarios_of"]
 
 METRICS = ("ttft_s", "tpot_s")
@@ -37,6 +37,12 @@ FIT_PARAMETERS: dict[str, tuple[float, float]] = {
     "arrival_sync": (0.01, 1.0),
     "first_wave": (0.001, 0.5),
 }
+# fitted apart, on disaggregated rows whose worker counts the data does not give
+SIZING_PARAMETERS: dict[str, tuple[float, float]] = {
+    "disagg_decode_batch": (2.0, 1024.0),
+    "disagg_prefill_utilization": (0.2, 0.99),
+}
+BOUNDS = FIT_PARAMETERS | SIZING_PARAMETERS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,8 +183,8 @@ def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], S
                parameters: Sequence[str] = tuple(FIT_PARAMETERS), iterations: int = 150,
                progress: Callable[[float], None] | None = None) -> tuple[EngineProfile, float, float]:
     """The engine profile that best fits the calibration pairs: (fitted, loss before, loss after)."""
-    lows = np.log([FIT_PARAMETERS[p][0] for p in parameters])
-    highs = np.log([FIT_PARAMETERS[p][1] for p in parameters])
+    lows = np.log([BOUNDS[p][0] for p in parameters])
+    highs = np.log([BOUNDS[p][1] for p in parameters])
 
     def profile_at(x: np.ndarray) -> EngineProfile:
         values = np.exp(np.clip(x, lows, highs))
@@ -190,7 +196,7 @@ def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], S
             progress(loss)
         return loss + float(np.sum(np.maximum(x - highs, 0) + np.maximum(lows - x, 0)))
 
-    start = np.log([min(max(getattr(engine, p), FIT_PARAMETERS[p][0]), FIT_PARAMETERS[p][1]) for p in parameters])
+    start = np.log([min(max(getattr(engine, p), BOUNDS[p][0]), BOUNDS[p][1]) for p in parameters])
     before = fit_loss(pairs, engine)
     best, after = nelder_mead(objective, start, iterations=iterations)
     return profile_at(best), before, after
@@ -200,7 +206,9 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
     """The TOML text of a fitted engine profile, with its method and the fit's figures."""
     method = (f"Nelder-Mead fit of {', '.join(FIT_PARAMETERS)} on {rows} calibration rows of "
               f"serving_aiconfigurator.csv (aggregated and disaggregated with known workers), minimising the mean "
-              f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after")
+              f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after; then "
+              f"{', '.join(SIZING_PARAMETERS)} on the calibration rows of disaggregated runs whose worker counts "
+              f"the data does not give")
     lines = [f'id = "{engine.id}"', f'name = "{engine.name}"', f'date = "{date}"', "measured = true",
              f'method = "{method}"', f'source = "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)"',
              f'kernel_overhead = "{engine.kernel_overhead_s * 1e6:.3f} us"',
@@ -208,7 +216,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
              f'ttft_overhead = "{engine.ttft_overhead_s * 1e3:.3f} ms"',
              f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
-                 "first_wave", "expert_imbalance", "kv_memory_fraction"):
+                 "first_wave", "disagg_decode_batch", "disagg_prefill_utilization", "expert_imbalance",
+                 "kv_memory_fraction"):
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, predict_rows
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
-from parity.validate import case_errors, engine_toml, fit_engine, scenarios_of, scores
+from parity.validate import SIZING_PARAMETERS, case_errors, engine_toml, fit_engine, scenarios_of, scores
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
@@ -145,15 +145,21 @@ def validate(by: str, fit: bool, iterations: int, fmt: str, out: Path | None) ->
 
 def _fit_engines(rows: list[dict[str, str]], iterations: int) -> None:
     date = datetime.date.today().isoformat()
-    usable = [r for r in rows if r["split"] == "calibration" and (r["mode"] == "agg" or r["decode_workers"])]
-    for engine_id in sorted({r["engine"] for r in usable}):
-        pairs = scenarios_of([r for r in usable if r["engine"] == engine_id])
+    calibration = [r for r in rows if r["split"] == "calibration"]
+    for engine_id in sorted({r["engine"] for r in calibration}):
+        mine = [r for r in calibration if r["engine"] == engine_id]
+        known = scenarios_of([r for r in mine if r["mode"] == "agg" or r["decode_workers"]])
+        unknown = scenarios_of([r for r in mine if r["mode"] == "disagg" and not r["decode_workers"]])
         with Progress(transient=True) as progress:
-            task = progress.add_task(f"fitting {engine_id} on {len(pairs)} rows", total=iterations * 2)
-            fitted, before, after = fit_engine(catalog.engine(engine_id), pairs, iterations=iterations,
+            task = progress.add_task(f"fitting {engine_id} on {len(known)} rows", total=iterations * 2)
+            fitted, before, after = fit_engine(catalog.engine(engine_id), known, iterations=iterations,
                                                progress=lambda _: progress.advance(task))
+            if unknown:
+                task = progress.add_task(f"sizing disaggregated {engine_id} on {len(unknown)} rows", total=80)
+                fitted, _, _ = fit_engine(fitted, unknown, tuple(SIZING_PARAMETERS), iterations=40,
+                                          progress=lambda _: progress.advance(task))
         path = catalog.data_dir() / "engines" / f"{engine_id}.toml"
-        write_atomic(path, engine_toml(fitted, len(pairs), before, after, date))
-        click.echo(f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(pairs)} calibration rows; wrote {path}",
-                   err=True)
+        write_atomic(path, engine_toml(fitted, len(known), before, after, date))
+        click.echo(f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
+                   f"(+ {len(unknown)} for disaggregated sizing); wrote {path}", err=True)
     catalog.engines.cache_clear()
