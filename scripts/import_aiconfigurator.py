@@ -15,7 +15,9 @@ Two clean-ups, both stated in each affected row's note:
 - Rows whose MoE layout reads moe_tp = moe_ep = k > 1 with tp x attention-DP = k^2 (e.g. tp 64 with
   moe 8 x 8 on an 8-GPU node) carry the very same measurements as the k-GPU layout with moe_tp 1
   (tp 8, moe_ep 8): the source multiplied tp (or attention DP) by moe_tp. They are normalised.
-- Exact duplicates (same case, same measured values) are kept once.
+- Exact duplicates (same case, same measured values) are kept once; DeepSeek-R1 and DeepSeek-V3 share
+  one architecture and the source lists some runs under both names: such twins are kept once (as R1),
+  and the split treats both names as one model so that no run is both fitted and scored.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def convert(row: dict[str, str]) -> dict[str, str]:
                                                   f"moe {k} x {ep} (duplicate of the {k}-GPU run)"]))
     else:
         out |= layout(row, "prefill_") | layout(row, "decode_")
-    group = "|".join(out.get(k, "") for k in ("model", "system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
+    family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
+    group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
                                               "moe_tp", "moe_ep", "prefill_tp", "prefill_attn_dp", "decode_tp",
                                               "decode_attn_dp", "weights"))
     share = int(hashlib.sha256(group.encode()).hexdigest()[:8], 16) / 16**8
@@ -110,7 +113,8 @@ def main(path: str) -> None:
         converted = [convert(r) for r in csv.DictReader(handle)]
     seen, rows = set(), []
     for row in converted:
-        key = tuple(v for k, v in row.items() if k not in ("case_id", "note", "split", "measured_on"))
+        key = tuple({"deepseek-v3": "deepseek-r1"}.get(v, v) if k == "model" else v for k, v in row.items()
+                    if k not in ("case_id", "note", "split", "measured_on", "engine_version"))
         if key not in seen:
             seen.add(key)
             rows.append(row)

@@ -133,17 +133,22 @@ def scenarios_of(rows: Sequence[Mapping[str, str]]) -> list[tuple[Mapping[str, s
     return out
 
 
+TRIM = 0.1  # share of the worst residuals a fit ignores (measurement outliers such as 7-second TTFT spikes)
+
+
 def fit_loss(pairs: Sequence[tuple[Mapping[str, str], Scenario]], engine: EngineProfile) -> float:
-    """Mean absolute log error of TTFT and TPOT of the pairs under an engine profile (infeasible: 3)."""
+    """Trimmed mean absolute log error of TTFT and TPOT under an engine profile (infeasible: 3); the
+    worst TRIM of residuals per metric are left out so that outliers do not steer the fit."""
     scenarios = [dataclasses.replace(s, engine=engine) for _, s in pairs]
     predictions = predict_scenarios(scenarios)
-    losses = []
+    losses: dict[str, list[float]] = {metric: [] for metric in METRICS}
     for (row, _), p in zip(pairs, predictions):
         for metric in METRICS:
             measured = float(row[f"measured_{metric}"])
             value = float(getattr(p, metric))
-            losses.append(abs(math.log(value / measured)) if p.feasible and value > 0 else 3.0)
-    return float(np.mean(losses)) if losses else 0.0
+            losses[metric].append(abs(math.log(value / measured)) if p.feasible and value > 0 else 3.0)
+    kept = [np.sort(v)[: max(1, int(round(len(v) * (1 - TRIM))))] for v in losses.values() if v]
+    return float(np.mean([np.mean(k) for k in kept])) if kept else 0.0
 
 
 def nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 0.3, iterations: int = 150,
