@@ -52,3 +52,11 @@ def system() -> System:
 @pytest.fixture
 def calibration() -> Calibration:
     return perfect_calibration()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the user's own calibrations (~/.parity) out of the tests."""
+    import os
+    import tempfile
+
+    os.environ["PARITY_HOME"] = tempfile.mkdtemp(prefix="parity-home-")

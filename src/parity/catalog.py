@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
+import os
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from parity.model import Model
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
            "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration",
-           "engines", "engine", "measurements"]
+           "engines", "engine", "measurements", "user_dir"]
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
 
@@ -187,9 +188,15 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) 
         raise CatalogError(f"{where}: {err}") from err
 
 
-def _load_all(kind: str) -> list[tuple[dict[str, Any], str]]:
-    folder = data_dir() / kind
-    return [(_read_toml(path), f"{kind}/{path.name}") for path in sorted(folder.glob("*.toml"))]
+def user_dir() -> Path:
+    """Where the user's own files live (calibrations written by `parity calibrate`): $PARITY_HOME,
+    else ~/.parity."""
+    return Path(os.environ.get("PARITY_HOME", Path.home() / ".parity")).expanduser()
+
+
+def _load_all(kind: str, user: bool = False) -> list[tuple[dict[str, Any], str]]:
+    folders = [data_dir() / kind] + ([user_dir() / kind] if user else [])
+    return [(_read_toml(path), f"{kind}/{path.name}") for folder in folders for path in sorted(folder.glob("*.toml"))]
 
 
 @cache
@@ -359,8 +366,9 @@ def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
 
 @cache
 def calibrations() -> tuple[Calibration, ...]:
-    """Every calibration file (data/calibration/*.toml), the generic prior included."""
-    return tuple(_calibration_from(data, where) for data, where in _load_all("calibration"))
+    """Every calibration file: parity's own (data/calibration/*.toml, the generic prior included) and the
+    user's (user_dir()/calibration/*.toml)."""
+    return tuple(_calibration_from(data, where) for data, where in _load_all("calibration", user=True))
 
 
 def calibration(the_chip: Chip) -> Calibration:

@@ -1,0 +1,93 @@
+"""`parity calibrate`: measure this machine's GPU (or import measurements) into a chip calibration."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import click
+from rich.progress import Progress
+
+from parity import catalog
+from parity.calibrate import calibration_toml, fit_calibration, points_from_benchmark
+from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
+from parity.cli import cli, emit, format_option
+from parity.errors import CatalogError, ParityError
+from parity.report.tables import Column, plain, write_atomic
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ParityError(f"cannot read {path}: {err.strerror or err}") from err
+    except json.JSONDecodeError as err:
+        raise ParityError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+
+
+def _chip_of(name: str | None, documents: list[dict]) -> str:
+    if name:
+        return catalog.chip(name).id
+    reported = next((d.get("meta", {}).get("name") for d in documents if d.get("meta", {}).get("name")), None)
+    if not reported:
+        raise ParityError("the measurements do not name their GPU: give --chip")
+    words = reported.lower().replace("nvidia", "").split()
+    for chip in catalog.chips():
+        names = {n.lower() for n in (chip.id, *chip.aliases)}
+        if "-".join(words) in names or "".join(words) in names or any(w in names for w in words):
+            return chip.id
+    raise CatalogError(f"cannot tell which catalog chip {reported!r} is: give --chip")
+
+
+@cli.command()
+@click.option("--import", "imports", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="read measurements in parity's microbenchmark JSON format instead of measuring (repeatable)")
+@click.option("--chip", default=None, help="catalog chip the measurements belong to (default: the GPU's name)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="calibration file to write (default: ~/.parity/calibration/CHIP.toml, used by every prediction)")
+@click.option("--save-raw", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also write the raw measurements as JSON")
+@format_option
+def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, save_raw: Path | None, fmt: str) -> None:
+    """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (a few
+    minutes), or --import measurements; fit the efficiencies and write a dated calibration file."""
+    if imports:
+        documents = [_read_json(p) for p in imports]
+        method = f"fit to imported microbenchmarks: {', '.join(p.name for p in imports)}"
+    else:
+        backend = torch_backend()
+        with Progress() as progress:
+            task = progress.add_task("measuring", total=GPU_PLAN.size)
+            documents = [run_sweep(backend, GPU_PLAN, lambda label: progress.update(task, advance=1,
+                                                                                     description=label))]
+        method = "parity calibrate sweep on this GPU"
+        if save_raw:
+            write_atomic(save_raw, json.dumps(documents[0], indent=1))
+    chip_id = _chip_of(chip, documents)
+    the_chip = catalog.chip(chip_id)
+    points = [p for d in documents for p in points_from_benchmark(d)]
+    meta = {k: str(v) for d in documents for k, v in d.get("meta", {}).items() if k in ("name", "torch", "cuda",
+                                                                                          "numpy", "backend")}
+    date = datetime.date.today().isoformat()
+    prior = next(c for c in catalog.calibrations() if c.chip == "*")
+    fitted, before, after = fit_calibration(the_chip, points, prior, date,
+                                            f"{method}; {len(points)} points; Nelder-Mead on log kernel times",
+                                            "; ".join(f"{k}={v}" for k, v in meta.items()) or "measured")
+    target = out or catalog.user_dir() / "calibration" / f"{chip_id}.toml"
+    write_atomic(target, calibration_toml(fitted, before, after, meta))
+    catalog.calibrations.cache_clear()
+    rows = [{"efficiency": name, "prior": f"{old:.3g}", "measured": f"{new:.3g}"} for name, old, new in (
+        ("bf16 GEMM (of peak)", prior.gemm("bf16"), fitted.gemm("bf16")),
+        ("fp8 GEMM (of peak)", prior.gemm("fp8"), fitted.gemm("fp8")),
+        ("memory streaming (of peak)", prior.memory_efficiency, fitted.memory_efficiency),
+        ("grouped expert GEMM streaming", prior.grouped_gemm_memory_efficiency, fitted.grouped_gemm_memory_efficiency),
+        ("attention prefill math", prior.attention_prefill_efficiency, fitted.attention_prefill_efficiency),
+        ("attention decode bandwidth", prior.attention_decode_efficiency, fitted.attention_decode_efficiency),
+        ("copy bandwidth", prior.stream_efficiency, fitted.stream_efficiency),
+        ("kernel overhead [us]", prior.kernel_overhead_s * 1e6, fitted.kernel_overhead_s * 1e6))]
+    emit(rows, [Column("efficiency", "efficiency", plain, "left"), Column("prior", "prior", plain),
+                Column("measured", "measured", plain)], fmt,
+         title=f"{chip_id}: {len(points)} points, kernel-time error {before:.0%} with the prior, {after:.0%} fitted",
+         caption=f"wrote {target}", payload={"chip": chip_id, "file": str(target), "error_before": before,
+                                             "error_after": after, "efficiencies": rows})

@@ -1,0 +1,85 @@
+"""Calibration: the sweep logic on the CPU with tiny shapes, the import format, and the fit."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import perfect_calibration, round_chip
+
+from parity import catalog
+from parity.calibrate import Point, fit_calibration, points_from_benchmark
+from parity.calibrate.sweep import TINY_PLAN, NumpyBackend, run_sweep
+from parity.cli import cli
+from parity.cost import price_kernel
+from parity.ops import Kernel
+
+
+def test_the_sweep_runs_on_the_cpu_and_reads_back_as_points() -> None:
+    seen: list[str] = []
+    doc = run_sweep(NumpyBackend(repeats=2), TINY_PLAN, seen.append)
+    assert len(seen) == TINY_PLAN.size - len(TINY_PLAN.fp8_shapes) * len(TINY_PLAN.fp8_tokens)  # no fp8 on numpy
+    points = points_from_benchmark(json.loads(json.dumps(doc)))
+    assert {p.kind for p in points} == {"gemm", "grouped_gemm", "attention_prefill", "attention_decode", "stream"}
+    assert all(p.seconds > 0 for p in points)
+
+
+def test_the_fit_recovers_a_known_calibration() -> None:
+    """Points timed by a chip with efficiency 0.5 and 10 us overhead: the fit finds them again."""
+    chip = round_chip()
+    truth = perfect_calibration(gemm_efficiency={"default": 0.5, "bf16": 0.5}, memory_efficiency=0.8,
+                                kernel_overhead_s=10e-6)
+    points = []
+    for m in (1, 8, 64, 512, 4096, 16384):
+        kernel = Kernel(name="g", kind="gemm", flops=2.0 * m * 8192 * 8192, weight_bytes=2.0 * 8192 * 8192,
+                        other_bytes=2.0 * m * 16384, fmt="bf16", tokens=m)
+        points.append(Point(kind="gemm", label=str(m), kernel=kernel,
+                            seconds=float(price_kernel(kernel, chip, truth).time_s)))
+    prior = perfect_calibration(gemm_efficiency={"default": 0.7, "bf16": 0.7}, memory_efficiency=0.6,
+                                kernel_overhead_s=3e-6)
+    fitted, before, after = fit_calibration(chip, points, prior, "2026-01-01", "test", "test", iterations=600)
+    assert before > 0.1 and after < 0.01
+    assert fitted.gemm("bf16") == pytest.approx(0.5, rel=0.02)
+    assert fitted.memory_efficiency == pytest.approx(0.8, rel=0.02)
+    assert fitted.kernel_overhead_s == pytest.approx(10e-6, rel=0.05)
+    assert fitted.measured and len(fitted.points) == len(points)
+
+
+def test_h200_reference_calibration_is_measured_and_dated() -> None:
+    """The committed H200 file was fitted to parity's H200 microbenchmarks (503 points)."""
+    cal = catalog.calibration(catalog.chip("h200_sxm"))
+    assert cal.measured and cal.date and len(cal.points) == 503
+    assert 0.6 < cal.gemm("bf16") < 0.85 and 0.6 < cal.gemm("fp8") < 0.8
+    assert not catalog.calibration(catalog.chip("h20")).measured
+
+
+def test_import_writes_a_calibration_file(tmp_path: Path) -> None:
+    doc = run_sweep(NumpyBackend(repeats=1), TINY_PLAN)
+    doc["meta"]["name"] = "NVIDIA H200"
+    source = tmp_path / "bench.json"
+    source.write_text(json.dumps(doc))
+    target = tmp_path / "cal.toml"
+    result = CliRunner().invoke(cli, ["calibrate", "--import", str(source), "--out", str(target), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["chip"] == "nvidia-h200-sxm"
+    assert "measured = true" in target.read_text()
+
+
+def test_without_a_gpu_calibrate_says_so_in_one_line() -> None:
+    pytest.importorskip("numpy")
+    try:
+        import torch  # noqa: F401
+
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present")
+    except ImportError:
+        pass
+    result = CliRunner().invoke(cli, ["calibrate"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "GPU" in result.stderr
+
+
+def test_malformed_import_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    result = CliRunner().invoke(cli, ["calibrate", "--import", str(bad), "--chip", "h200_sxm"])
+    assert result.exit_code == 2 and "malformed JSON" in result.stderr
