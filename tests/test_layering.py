@@ -21,9 +21,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("cost",),
     ("step",),
     ("serving", "training"),
-    ("search",),
+    ("search", "uncertainty"),
     ("compare", "predict", "fleet", "policy", "sweep"),
-    ("validate", "uncertainty", "calibrate"),
+    ("validate", "calibrate"),
     ("report",),
     ("cli",),
 ]

@@ -29,7 +29,8 @@ from parity.model import Model
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
            "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration",
-           "engines", "engine", "measurements", "user_dir"]
+           "engines", "engine", "measurements", "user_dir",
+           "uncertainty_table", "fitted_chips", "validated_features"]
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
 
@@ -421,3 +422,27 @@ def _measurement_rows(name: str) -> tuple[dict[str, str], ...]:
 def measurements(name: str = "serving_aiconfigurator") -> list[dict[str, str]]:
     """Rows of one measurement set (data/measurements/NAME.csv), as text cells."""
     return [dict(row) for row in _measurement_rows(name)]
+
+
+@cache
+def uncertainty_table() -> dict[str, Any]:
+    """The prediction-interval bands (data/uncertainty.toml, written by `parity validate --fit`), or {}."""
+    path = data_dir() / "uncertainty.toml"
+    return _read_toml(path) if path.exists() else {}
+
+
+@cache
+def fitted_chips() -> frozenset[str]:
+    """Chips whose serving behaviour was fitted: those of the calibration rows of the measurements."""
+    rows = measurements()
+    return frozenset(system(r["system"]).chip.id for r in rows if r.get("split") == "calibration")
+
+
+@cache
+def validated_features() -> frozenset[str]:
+    """Architecture features of the models the fit has seen (calibration rows)."""
+    rows = measurements()
+    features: set[str] = set()
+    for name in {r["model"] for r in rows if r.get("split") == "calibration"}:
+        features |= model(name).features
+    return frozenset(features - {"mtp"})  # MTP layers exist in DeepSeek checkpoints but no run decoded with them

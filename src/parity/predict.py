@@ -8,6 +8,7 @@ the others.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from parity.model import Model
 from parity.plan import Layout, Precision
 from parity.serving import ServingResult, Workload, engine_calibration, serve_aggregated, serve_disaggregated
 from parity.step import Deployment
+from parity.uncertainty import WIDEN_FLAGGED, Intervals
 
 __all__ = ["CASE_COLUMNS", "OUTPUT_COLUMNS", "Scenario", "Prediction", "scenario_from_row", "predict_rows",
            "predict_scenarios", "deployment"]
@@ -34,7 +36,8 @@ CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights"
                 "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp", "prefill_moe_ep", "decode_workers",
                 "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp", "decode_moe_tp", "decode_moe_ep")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
-                  "chips", "memory_bytes_per_chip", "feasible", "note")
+                  "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
+                  "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,12 +80,18 @@ class Prediction:
     memory_bytes_per_chip: float
     feasible: bool
     note: str
+    flags: str = ""
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
         out = asdict(self)
         out.update(out.pop("extra"))
         return out
+
+    def interval(self, metric: str) -> tuple[float, float]:
+        """(low, high) of the 80% interval of a metric (NaN when unknown)."""
+        nan = float("nan")
+        return self.extra.get(f"{metric}_low", nan), self.extra.get(f"{metric}_high", nan)
 
 
 def _cell(row: Mapping[str, object], key: str) -> str:
@@ -185,6 +194,47 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
                                workload, first.prefill_workers, first.decode_workers, first.prefill_batch)
 
 
+def flags(scenario: Scenario) -> tuple[str, ...]:
+    """Ways a case lies outside what the model was fitted and checked on."""
+    out = []
+    chip = scenario.system.chip
+    if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
+        out.append(f"uncalibrated chip {chip.id}")
+    unseen = sorted(scenario.model.features - catalog.validated_features() - {"mtp"})
+    if unseen:
+        out.append(f"features never validated: {', '.join(unseen)}")
+    layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
+    if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
+        out.append("layout far from measured ones (pipeline parallel or over 64 chips per worker)")
+    if scenario.engine.id == "generic" or not scenario.engine.measured:
+        out.append(f"engine profile {scenario.engine.id} not fitted to measurements")
+    return tuple(out)
+
+
+def _intervals() -> Intervals | None:
+    table = catalog.uncertainty_table()
+    return Intervals.from_table(table) if table else None
+
+
+def _with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
+    kind = "agg" if scenario.mode == "agg" else (
+        "disagg" if scenario.decode_workers is not None else "disagg (workers inferred)")
+    raised = flags(scenario)
+    intervals = _intervals()
+    extra = dict(p.extra)
+    if intervals is not None:
+        widen = WIDEN_FLAGGED if raised else 1.0
+        for metric in ("ttft_s", "tpot_s"):
+            band = intervals.band(metric, kind)
+            if band is not None:
+                extra[f"{metric}_low"], extra[f"{metric}_high"] = band.around(getattr(p, metric), widen)
+        if "tpot_s_low" in extra:  # throughput moves inversely with the per-token time
+            rate = p.output_tokens_per_s_per_chip
+            extra["output_tokens_per_s_per_chip_low"] = rate * p.tpot_s / extra["tpot_s_high"]
+            extra["output_tokens_per_s_per_chip_high"] = rate * p.tpot_s / extra["tpot_s_low"]
+    return dataclasses.replace(p, extra=extra, flags="; ".join(raised))
+
+
 def _failed(case_id: str, reason: str) -> Prediction:
     nan = float("nan")
     return Prediction(case_id=case_id, ttft_s=nan, tpot_s=nan, output_tokens_per_s_per_chip=nan,
@@ -227,7 +277,8 @@ def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
     for indices in groups.values():
         members = [scenarios[i] for i in indices]
         try:
-            results = _predictions(members, _solve(members))
+            results = [_with_intervals(p, s) if p.feasible else p
+                       for p, s in zip(_predictions(members, _solve(members)), members)]
         except (ParityError, ValueError, ArithmeticError) as err:
             results = [_failed(s.case_id, str(err)) for s in members]
         for i, prediction in zip(indices, results):

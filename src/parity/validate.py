@@ -8,6 +8,7 @@ minimising the mean absolute log error of TTFT and TPOT (Nelder-Mead in log spac
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,9 +20,10 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.optimize import nelder_mead
 from parity.predict import Prediction, Scenario, predict_scenarios, scenario_from_row
+from parity.uncertainty import Intervals, build_intervals, coverage
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
-           "fit_loss", "scenarios_of"]
+           "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split"]
 
 METRICS = ("ttft_s", "tpot_s")
 SCORED_SPLITS = ("holdout", "unseen")
@@ -194,3 +196,29 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
     return "\n".join(lines) + "\n"
+
+
+def interval_split(case_id: str) -> str:
+    """Held-out rows are halved by a hash of their id: 'build' rows make the intervals, 'check' rows
+    measure their coverage (the intervals never see them)."""
+    return "build" if int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) % 2 == 0 else "check"
+
+
+def intervals_from(errors: Iterable[CaseError], date: str) -> Intervals:
+    """80% bands from the 'build' half of the holdout rows; coverage measured on the 'check' half and
+    on the unseen rows."""
+    errors = list(errors)
+    build = [(e.metric, e.mode, math.log(e.predicted / e.measured)) for e in errors
+             if e.split == "holdout" and interval_split(e.case_id) == "build"]
+    made = build_intervals(build, date, "10th-90th percentiles of ln(predicted/measured) over half of the holdout "
+                                        "rows (hash of case id), per metric and mode")
+    checked = [(e.metric, e.mode, e.predicted, e.measured) for e in errors
+               if e.split == "unseen" or (e.split == "holdout" and interval_split(e.case_id) == "check")]
+    return dataclasses.replace(made, coverage=coverage(made, checked))
+
+
+def interval_coverage(errors: Iterable[CaseError], intervals: Intervals) -> dict[str, float]:
+    """Coverage of the stored intervals on rows that did not build them."""
+    checked = [(e.metric, e.mode, e.predicted, e.measured) for e in errors
+               if e.split == "unseen" or (e.split == "holdout" and interval_split(e.case_id) == "check")]
+    return coverage(intervals, checked)

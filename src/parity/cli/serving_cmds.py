@@ -16,7 +16,9 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, predict_rows
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
-from parity.validate import SIZING_PARAMETERS, case_errors, engine_toml, fit_engine, scenarios_of, scores
+from parity.uncertainty import Intervals
+from parity.validate import (SIZING_PARAMETERS, case_errors, engine_toml, fit_engine, interval_coverage, intervals_from,
+                             scenarios_of, scores)
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
@@ -123,6 +125,12 @@ def validate(by: str, fit: bool, iterations: int, fmt: str, out: Path | None) ->
         task = progress.add_task("predicting measured cases", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
     errors = case_errors(rows, predictions)
+    if fit:
+        made = intervals_from(errors, datetime.date.today().isoformat())
+        write_atomic(catalog.data_dir() / "uncertainty.toml", made.to_toml())
+        catalog.uncertainty_table.cache_clear()
+    table_ = catalog.uncertainty_table()
+    covered = interval_coverage(errors, Intervals.from_table(table_)) if table_ else {}
     counted = Counter(r["split"] for r in rows)
     infeasible = sum(not p.feasible for p in predictions)
     overall = scores(errors)
@@ -133,14 +141,16 @@ def validate(by: str, fit: bool, iterations: int, fmt: str, out: Path | None) ->
         Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent)]
     payload = {"scores": table, "by_split": [s.row() for s in scores(errors, ["split"],
                                                                      splits=("calibration", "holdout", "unseen"))],
-               "rows": dict(counted), "infeasible": infeasible,
+               "rows": dict(counted), "infeasible": infeasible, "interval_coverage": covered,
                "cases": [{"case_id": e.case_id, "split": e.split, "metric": e.metric, "measured": e.measured,
                           "predicted": e.predicted, "error": e.error} for e in errors]}
     emit(table, columns, fmt, payload=payload, out=out,
          title=f"Validation on {counted['holdout'] + counted['unseen']} scored rows "
                f"({counted['calibration']} calibration rows excluded)",
          caption="Error = (predicted - measured) / measured. 'unseen' rows (B300, gpt-oss-120b) were excluded "
-                 f"from every fit. {infeasible} rows predicted infeasible are not scored.")
+                 f"from every fit. {infeasible} rows predicted infeasible are not scored. 80% intervals contain the "
+                 "measured value on rows not used to build them: "
+                 + (", ".join(f"{m} {v:.0%}" for m, v in covered.items()) or "no intervals yet (parity validate --fit)"))
 
 
 def _fit_engines(rows: list[dict[str, str]], iterations: int) -> None:
