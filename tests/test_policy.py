@@ -2,6 +2,7 @@
 decision procedure (88 FR 73458) branch by branch."""
 
 import dataclasses
+import json
 
 import pytest
 from hypothesis import given
@@ -236,3 +237,48 @@ def test_at_threshold_is_the_fastest_under_the_line(area_mm2: float, pflop_per_s
     faster = what_if(found.chip, "1% faster", peak_flop_per_s={"bf16": 1.01 * found.chip.peak("bf16")})
     eccn = assess(faster).eccn_3a090
     assert eccn is not None and (rule == "3a090" or eccn.startswith("3A090.a"))
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+
+    result = CliRunner().invoke(cli, ["policy", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_policy_json_rows() -> None:
+    code, out, _ = _run("h100", "h20", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["chip"] for r in rows] == ["nvidia-h100-sxm", "nvidia-h20"]
+    assert {"tpp", "performance_density", "eccn_3a090"} <= set(rows[0])
+    assert rows[0]["tpp"] == pytest.approx(15_832) and rows[1]["eccn_3a090"] is None
+
+
+def test_cli_policy_defaults_to_every_chip_and_takes_tf32_bits() -> None:
+    code, out, _ = _run("--format", "csv", "--tf32-bits", "32")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == len(catalog.chips()) + 1
+    trn2 = next(line for line in lines if line.startswith("aws-trainium2,"))
+    assert trn2.startswith("aws-trainium2,21344.0,tf32,")
+
+
+@pytest.mark.parametrize("args", [("no-such-chip",), ("--at-threshold", "h10"), ("h100", "--tf32-bits", "16"),
+                                  ("h100", "--rule", "jan2026"), ("h100", "--at-threshold", "h20")])
+def test_cli_policy_mistakes_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    code, out, err = _run(*args)
+    assert code == 2 and err.startswith("parity: error: ") and err.count("\n") == 1, err
+
+
+def test_cli_at_threshold_compares_the_variant_with_the_original() -> None:
+    code, out, _ = _run("--at-threshold", "h100", "--model", "llama-3.1-8b", "--format", "json")
+    payload = json.loads(out)
+    original, variant = payload["rows"]
+    assert code == 0 and payload["threshold"]["tpp"] == pytest.approx(2_399)
+    assert variant["system"] == "hgx-h100@3a090" and variant["tpp"] < 4_800 and variant["eccn_3a090"] is None
+    assert variant["bf16_flop_per_s"] < original["bf16_flop_per_s"]
+    assert 0 < variant["prefill_tokens_per_s_per_chip"] < original["prefill_tokens_per_s_per_chip"]
+    assert 0 < variant["decode_tokens_per_s_per_chip"] <= original["decode_tokens_per_s_per_chip"]
