@@ -1,6 +1,6 @@
 """The error hierarchy: every user mistake is one of these, and the CLI prints it as one line."""
 
-__all__ = ["ParityError", "UnitError", "CatalogError", "ModelConfigError", "InfeasiblePlan"]
+__all__ = ["ParityError", "UnitError", "CatalogError", "ModelConfigError", "InfeasiblePlan", "PolicyError"]
 
 
 class ParityError(Exception):
@@ -21,3 +21,7 @@ class ModelConfigError(ParityError, ValueError):
 
 class InfeasiblePlan(ParityError, ValueError):
     """A layout that does not divide the model, or a model that does not fit in memory."""
+
+
+class PolicyError(ParityError, ValueError):
+    """An export-control question that cannot be answered as asked (bad option, unknown rule)."""

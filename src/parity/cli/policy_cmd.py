@@ -1,0 +1,134 @@
+"""`parity policy`: US export-control metrics of chips, and what a chip scaled to just under a rule's
+line would deliver on a workload."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import click
+
+from parity import catalog, units
+from parity.cli import cli, emit, format_option, out_option
+from parity.compare import DEFAULT_MODELS, compare
+from parity.errors import ParityError
+from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
+from parity.policy import performance_density
+from parity.report.tables import Column, plain, ratio, scaled
+
+
+def _number(digits: int) -> Any:
+    def show(value: Any) -> str:
+        return "n/p" if value is None else f"{float(value):,.{digits}f}"
+    return show
+
+
+def _eccn(value: Any) -> str:
+    return "outside" if value is None else str(value)
+
+
+def _yes(value: Any) -> str:
+    return "yes" if value else "no"
+
+
+def _row(a: Assessment) -> dict[str, Any]:
+    """A flat row for tables and CSV; JSON keeps the whole assessment."""
+    row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": "/".join(a.tpp_tied),
+                           "performance_density": a.performance_density,
+                           "eccn_3a090": a.eccn_3a090 or "outside", "license_exception_nac": a.license_exception_nac,
+                           "jan2026_zone": a.jan2026_zone, "notes": "; ".join(a.notes)}
+    if a.eccn_3a090 == "unknown":
+        row["eccn_3a090"] = "unknown: " + "/".join((p or "outside").removeprefix("3A090.") for p in
+                                                   a.eccn_3a090_possible)
+    row |= {f"rule_{v.rule}": v.status for v in a.verdicts}
+    return row
+
+
+_CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
+            + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
+            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter's thresholds are unpublished.")
+
+
+@cli.command(name="policy")
+@click.argument("chips", nargs=-1)
+@click.option("--tf32-bits", default=0, show_default=True, type=int,
+              help=f"bit length TF32 counts at in TPP, one of {TF32_BITS} (0: not counted; no BIS ruling)")
+@click.option("--at-threshold", "threshold_chip", default=None, metavar="CHIP",
+              help="scale CHIP's peak rates to just under --rule and compare it with CHIP on a workload")
+@click.option("--rule", default=None, type=click.Choice(THRESHOLD_RULES, case_sensitive=False),
+              help="with --at-threshold: 3a090 (outside 3A090, default), 3a090.a (3A090.b at most) or jan2026")
+@click.option("--model", default=None, help=f"with --at-threshold: catalog model or config.json "
+              f"(default {DEFAULT_MODELS[0]})")
+@click.option("--system", "system_name", default=None,
+              help="with --at-threshold: system to put the chips in (default: CHIP's smallest system)")
+@click.option("--tpot", default=None, help="with --at-threshold: time-per-output-token target (default 50ms)")
+@click.option("--isl", default=1024, show_default=True, type=click.IntRange(min=1), help="prompt tokens")
+@click.option("--osl", default=1024, show_default=True, type=click.IntRange(min=1), help="output tokens")
+@click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
+@format_option
+@out_option
+def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str | None, rule: str | None,
+                   model: str | None, system_name: str | None, tpot: str | None, isl: int, osl: int, engine: str,
+                   fmt: str, out: Path | None) -> None:
+    """US export-control metrics (TPP, performance density, ECCN 3A090, Jan-2026 case-by-case zone) of
+    CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule."""
+    if threshold_chip is not None:
+        if chips:
+            raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")
+        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, tpot or "50ms",
+                   isl, osl, engine, tf32_bits, fmt, out)
+        return
+    given = [name for name, value in (("--rule", rule), ("--model", model), ("--system", system_name),
+                                      ("--tpot", tpot)) if value is not None]
+    if given:
+        raise ParityError(f"{', '.join(given)} only apply with --at-threshold CHIP")
+    found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
+    results = [assess(c, tf32_bits) for c in found]
+    rows = [_row(a) for a in results]
+    columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
+               Column("tpp_format", "set by", plain, "left"), Column("performance_density", "PD /mm2", _number(2)),
+               Column("eccn_3a090", "ECCN 3A090", plain, "left"), Column("license_exception_nac", "NAC", _yes),
+               Column("rule_oct2022", "Oct-2022", plain, "left"), Column("jan2026_zone", "Jan-2026 zone", _yes),
+               Column("notes", "notes", plain, "left")]
+    tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
+    emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})", caption=_CAPTION,
+         payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
+
+
+def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot: str, isl: int,
+               osl: int, engine: str, tf32_bits: int, fmt: str, out: Path | None) -> None:
+    tpot_s = units.parse_duration_s(tpot)
+    if not tpot_s > 0:
+        raise ParityError(f"--tpot must be positive, got {tpot!r}")
+    chip = catalog.chip(chip_name)
+    found = at_threshold(chip, rule, tf32_bits=tf32_bits)
+    base = catalog.system(system_name) if system_name else catalog.system_for(chip)
+    original = dataclasses.replace(base, chip=chip)
+    variant = dataclasses.replace(base, id=f"{base.id}@{found.rule}", chip=found.chip)
+    model = catalog.model(model_name)
+    results = compare([original, variant], model, catalog.engine(engine), tpot_s, isl, osl, None, original)
+    rows = []
+    for system, result in zip((original, variant), results):
+        c = system.chip
+        a = assess(c, tf32_bits)
+        rows.append(result.to_dict() | {
+            "tpp": tpp(c, tf32_bits).tpp, "performance_density": performance_density(c, tf32_bits),
+            "eccn_3a090": a.eccn_3a090, "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
+            "memory_bytes_per_s": c.memory_bytes_per_s,
+            "rate_factor": found.rate_factor if c is found.chip else 1.0})
+    summary = {"rule": found.rule, "chip": chip.id, "variant": found.chip.id, "rate_factor": found.rate_factor,
+               "memory_factor": found.memory_factor, "tpp": found.tpp,
+               "performance_density": found.performance_density, "eccn_3a090": found.eccn_3a090,
+               "binding": found.binding, "description": found.description}
+    columns = [Column("system", "system", plain, "left"), Column("tpp", "TPP", _number(0)),
+               Column("performance_density", "PD /mm2", _number(2)), Column("eccn_3a090", "ECCN 3A090", _eccn),
+               Column("rate_factor", "rates x", ratio), Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12)),
+               Column("memory_bytes_per_s", "mem TB/s", scaled(1e12)), Column("weights", "weights", plain, "left"),
+               Column("layout", "layout", plain, "left"),
+               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1)),
+               Column("decode_tokens_per_s_per_chip", f"decode tok/s/chip @{tpot_s * 1e3:g}ms", scaled(1)),
+               Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio),
+               Column("note", "note", plain, "left")]
+    emit(rows, columns, fmt, title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out",
+         caption=found.description, payload={"threshold": summary, "rows": rows}, out=out)

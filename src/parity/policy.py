@@ -1,0 +1,395 @@
+"""US export-control metrics of a chip (TPP, performance density, ECCN 3A090), the rules since
+October 2022 as data, and the fastest variant of a chip that stays just under a rule's line.
+
+Definitions and thresholds: 88 FR 73458 (FR Doc 2023-23055) unless a rule below cites another.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+
+from parity.dtypes import MATH_RATES
+from parity.errors import PolicyError
+from parity.hardware import Chip, what_if
+
+__all__ = ["TppResult", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
+           "TF32_BITS", "tpp", "performance_density", "eccn_3a090", "paragraphs_3a090", "possible_3a090",
+           "license_exception_nac", "jan2026_zone", "assess", "at_threshold"]
+
+TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
+MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
+TF32_BITS = (0, 19, 32)   # 0: TF32 not counted (default); 19 significant bits; 32-bit storage word (C.6 item 1)
+
+# 3A090 (88 FR 73458): TPP is a plain number (TOPS x bits); PD is TPP per mm^2 of applicable die area.
+TPP_A1, TPP_B1, TPP_FLOOR = 4800.0, 2400.0, 1600.0
+PD_A2, PD_B2, PD_B1 = 5.92, 3.2, 1.6
+OCT2022_IO_BYTES_PER_S = 600e9       # 87 FR 62186: aggregate bidirectional I/O >= 600 Gbyte/s
+JAN2026_TPP = 21_000.0               # 91 FR 1684: TPP < 21,000 ...
+JAN2026_DRAM_BYTES_PER_S = 6_500e9   # ... and 'total DRAM bandwidth' < 6,500 GB/s
+
+VERDICTS = ("applies", "outside", "not applicable", "unknown")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TppResult:
+    """'Total processing performance' of a chip: max over its dense peaks of TOPS x bit length.
+
+    tpp: the plain number the rule defines (88 FR 73458: 2 x MacTOPS x bit length; 2 x MacTOPS is the
+    datasheet TOPS). format: the math key that sets it (the widest when several tie); tied: every key
+    that reaches it. note: says when the TF32 choice (C.6 item 1) changes the result.
+    """
+
+    tpp: float
+    format: str
+    tied: tuple[str, ...]
+    tf32_bits: int
+    note: str = ""
+
+
+def _bits(key: str, tf32_bits: int) -> int:
+    return tf32_bits if key == "tf32" else MATH_RATES[key]
+
+
+def _max_tpp(chip: Chip, tf32_bits: int) -> tuple[float, tuple[str, ...]]:
+    scores = {key: chip.peak(key) / TERA * _bits(key, tf32_bits) for key in MATH_RATES}
+    best = max(scores.values())
+    return best, tuple(k for k, v in scores.items() if v > 0 and math.isclose(v, best, rel_tol=1e-9))
+
+
+def tpp(chip: Chip, tf32_bits: int = 0) -> TppResult:
+    """TPP = max_p (dense peak_p [TOP/s] x bits_p), 88 FR 73458 3A090 Technical Note 2; dense rates only
+    (Technical Note 3). Bits: fp64 64, fp32 32, bf16/fp16 16, fp8/int8 8, fp6 6, fp4/int4 4; TF32 is
+    counted at `tf32_bits` (0 = not counted, the default; no BIS ruling exists)."""
+    if tf32_bits not in TF32_BITS:
+        raise PolicyError(f"tf32_bits must be one of {TF32_BITS}, got {tf32_bits!r}")
+    value, tied = _max_tpp(chip, tf32_bits)
+    other_bits = 32 if tf32_bits == 0 else 0
+    other, other_tied = _max_tpp(chip, other_bits)
+    note = ""
+    if not math.isclose(other, value, rel_tol=1e-9):
+        if tf32_bits == 0:
+            note = (f"TF32 not counted; counting it as 32-bit (no BIS ruling) gives TPP {other:,.0f}, "
+                    f"set by {'/'.join(other_tied)}")
+        else:
+            note = f"TF32 counted at {tf32_bits} bits; not counting it gives TPP {other:,.0f}"
+    return TppResult(tpp=value, format=tied[0], tied=tied, tf32_bits=tf32_bits, note=note)
+
+
+def performance_density(chip: Chip, tf32_bits: int = 0) -> float | None:
+    """PD [TPP per mm^2] = TPP / 'applicable die area' (88 FR 73458): all FinFET/GAA logic dies of the
+    package, HBM excluded. None when the chip's die area is unknown."""
+    if chip.die_area_m2 is None:
+        return None
+    return tpp(chip, tf32_bits).tpp / (chip.die_area_m2 * MM2_PER_M2)
+
+
+def eccn_3a090(tpp: float, pd: float, datacenter: bool) -> str | None:
+    """The 3A090 paragraph an IC falls under, or None (88 FR 73458; hardware_notes C.2, in this order):
+    Note 2 (not data-centre and TPP < 4800: outside); a.1 TPP >= 4800; a.2 TPP >= 1600 and PD >= 5.92;
+    b.1 2400 <= TPP < 4800 and 1.6 <= PD < 5.92; b.2 TPP >= 1600 and 3.2 <= PD < 5.92."""
+    if not datacenter and tpp < TPP_A1:
+        return None
+    if tpp >= TPP_A1:
+        return "3A090.a.1"
+    if tpp >= TPP_FLOOR and pd >= PD_A2:
+        return "3A090.a.2"
+    if TPP_B1 <= tpp < TPP_A1 and PD_B1 <= pd < PD_A2:
+        return "3A090.b.1"
+    if tpp >= TPP_FLOOR and PD_B2 <= pd < PD_A2:
+        return "3A090.b.2"
+    return None
+
+
+def paragraphs_3a090(tpp: float, pd: float | None) -> tuple[str, ...]:
+    """Every 3A090 paragraph whose parameters are met (Note 2 aside); the class is the first of them.
+    With PD unknown only a.1 can be tested."""
+    tests = {"3A090.a.1": tpp >= TPP_A1}
+    if pd is not None:
+        tests |= {"3A090.a.2": tpp >= TPP_FLOOR and pd >= PD_A2,
+                  "3A090.b.1": TPP_B1 <= tpp < TPP_A1 and PD_B1 <= pd < PD_A2,
+                  "3A090.b.2": tpp >= TPP_FLOOR and PD_B2 <= pd < PD_A2}
+    return tuple(name for name, met in tests.items() if met)
+
+
+def possible_3a090(tpp: float, datacenter: bool) -> tuple[str | None, ...]:
+    """The classes an IC could have when its die area (so PD) is unknown: one PD from each band."""
+    found = [eccn_3a090(tpp, pd, datacenter) for pd in (PD_A2, PD_B2, PD_B1, 0.0)]
+    return tuple(dict.fromkeys(found))
+
+
+def license_exception_nac(eccn: str | None, tpp: float, datacenter: bool) -> bool:
+    """License Exception NAC (88 FR 73458): yes for 3A090.a if not designed or marketed for data centres
+    and TPP >= 4800; yes for 3A090.b if designed or marketed for data centres."""
+    if eccn is None:
+        return False
+    if eccn.startswith("3A090.a"):
+        return not datacenter and tpp >= TPP_A1
+    return datacenter
+
+
+def jan2026_zone(tpp: float, dram_bytes_per_s: float) -> bool:
+    """Inside the case-by-case review line of 91 FR 1684: TPP < 21,000 and total DRAM bandwidth
+    [B/s] < 6,500 GB/s (e.g. H200, MI325X)."""
+    return tpp < JAN2026_TPP and dram_bytes_per_s < JAN2026_DRAM_BYTES_PER_S
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """One rule on one chip: applies / outside / not applicable / unknown, and why."""
+
+    rule: str
+    status: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.status not in VERDICTS:
+            raise PolicyError(f"verdict status must be one of {VERDICTS}, got {self.status!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """A US export-control rule: its date, Federal Register citation and a check of one chip.
+
+    check(chip, tf32_bits) returns (status, reason).
+    """
+
+    id: str
+    title: str
+    date: str
+    citation: str
+    check: Callable[[Chip, int], tuple[str, str]]
+    superseded: str = ""
+
+    def verdict(self, chip: Chip, tf32_bits: int = 0) -> Verdict:
+        status, reason = self.check(chip, tf32_bits)
+        return Verdict(rule=self.id, status=status, reason=reason)
+
+
+def _fmt_pd(pd: float | None) -> str:
+    return "unknown (no die area)" if pd is None else f"{pd:.2f}"
+
+
+def _check_oct2022(chip: Chip, tf32_bits: int) -> tuple[str, str]:
+    """87 FR 62186: TPP >= 4800 AND aggregate bidirectional I/O >= 600 GB/s (both limbs)."""
+    value = tpp(chip, tf32_bits).tpp
+    io_bytes_per_s = 2.0 * chip.scale_up_bytes_per_s
+    limbs = (f"TPP {value:,.0f} {'>=' if value >= TPP_A1 else '<'} 4800; "
+             f"I/O {io_bytes_per_s / 1e9:,.0f} GB/s {'>=' if io_bytes_per_s >= OCT2022_IO_BYTES_PER_S else '<'} "
+             "600 GB/s (assumed: scale-up bandwidth x 2, both directions)")
+    met = value >= TPP_A1 and io_bytes_per_s >= OCT2022_IO_BYTES_PER_S
+    return ("applies" if met else "outside"), limbs
+
+
+def _check_3a090(chip: Chip, tf32_bits: int) -> tuple[str, str]:
+    eccn, possible, _ = _classify(chip, tf32_bits)
+    if eccn == "unknown":
+        return "unknown", "depends on die area (not known): " + ", ".join(p or "outside" for p in possible)
+    if eccn is None:
+        return "outside", "outside 3A090" + (" (Note 2)" if not chip.datacenter else "")
+    return "applies", eccn
+
+
+def _check_hbm(chip: Chip, tf32_bits: int) -> tuple[str, str]:
+    return ("not applicable", "3A090.c (memory bandwidth density > 2 GB/s/mm2) applies to HBM stacks, not to "
+            "an IC package whose co-packaged memory serves its logic; note: the HBM stacks themselves, bought "
+            "separately, are 3A090.c (BIS: all HBM in production exceeds the line)")
+
+
+def _check_h20_letter(chip: Chip, tf32_bits: int) -> tuple[str, str]:
+    return ("unknown", "unknown thresholds; H20-class memory/interconnect bandwidth (not published): this chip "
+            f"has {chip.memory_bytes_per_s / 1e12:.2f} TB/s memory and "
+            f"{2.0 * chip.scale_up_bytes_per_s / 1e9:,.0f} GB/s scale-up (both directions)")
+
+
+def _check_jan2026(chip: Chip, tf32_bits: int) -> tuple[str, str]:
+    value = tpp(chip, tf32_bits).tpp
+    bandwidth = chip.memory_bytes_per_s
+    limbs = (f"TPP {value:,.0f} {'<' if value < JAN2026_TPP else '>='} 21,000; DRAM {bandwidth / 1e9:,.0f} GB/s "
+             f"{'<' if bandwidth < JAN2026_DRAM_BYTES_PER_S else '>='} 6,500 GB/s")
+    if _classify(chip, tf32_bits)[0] is None:
+        return "not applicable", f"not a 3A090 item, so no licence to review ({limbs})"
+    if jan2026_zone(value, bandwidth):
+        return "applies", f"case-by-case review instead of presumption of denial, if its four conditions hold ({limbs})"
+    return "outside", f"above the case-by-case line: presumption of denial ({limbs})"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(id="oct2022", title="Advanced computing ICs, original 3A090 (I/O and TPP limbs)", date="2022-10-07",
+         citation="87 FR 62186 (FR Doc 2022-21658)", check=_check_oct2022,
+         superseded="2023-11-17, by 88 FR 73458 (interconnect limb dropped)"),
+    Rule(id="3a090", title="3A090.a/.b by TPP and performance density (with Note 2 and NAC)", date="2023-10-25",
+         citation="88 FR 73458 (FR Doc 2023-23055)", check=_check_3a090),
+    Rule(id="dec2024-hbm", title="3A090.c high-bandwidth memory (> 2 GB/s/mm2)", date="2024-12-02",
+         citation="89 FR 96790 (FR Doc 2024-28270)", check=_check_hbm),
+    Rule(id="apr2025-h20", title="'Is-informed' letter to NVIDIA on H20-class bandwidth", date="2025-04-09",
+         citation="NVIDIA Form 8-K filed 2025-04-15 (not a Federal Register rule)", check=_check_h20_letter),
+    Rule(id="jan2026", title="Case-by-case review for TPP < 21,000 and DRAM < 6,500 GB/s", date="2026-01-15",
+         citation="91 FR 1684 (FR Doc 2026-00789)", check=_check_jan2026),
+)
+
+
+def _classify(chip: Chip, tf32_bits: int) -> tuple[str | None, tuple[str | None, ...], float | None]:
+    """(class or 'unknown', possible classes, PD) for a chip; 'unknown' when PD is needed but missing."""
+    value = tpp(chip, tf32_bits).tpp
+    pd = performance_density(chip, tf32_bits)
+    if pd is not None:
+        return eccn_3a090(value, pd, chip.datacenter), (eccn_3a090(value, pd, chip.datacenter),), pd
+    possible = possible_3a090(value, chip.datacenter)
+    return (possible[0] if len(possible) == 1 else "unknown"), possible, None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assessment:
+    """A chip under every rule of RULES.
+
+    tpp: TOPS x bits; performance_density [TPP/mm^2] or None; eccn_3a090: '3A090.a.1' ... or None
+    (outside), or 'unknown' when the answer needs a die area the catalog lacks (see eccn_3a090_possible).
+    paragraphs_met: every 3A090 paragraph whose parameters are met (910B: a.1 and a.2).
+    """
+
+    chip: str
+    name: str
+    datacenter: bool
+    tf32_bits: int
+    tpp: float
+    tpp_format: str
+    tpp_tied: tuple[str, ...]
+    performance_density: float | None
+    die_area_mm2: float | None
+    eccn_3a090: str | None
+    eccn_3a090_possible: tuple[str | None, ...]
+    paragraphs_met: tuple[str, ...]
+    license_exception_nac: bool
+    jan2026_zone: bool
+    verdicts: tuple[Verdict, ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
+    """TPP, PD, ECCN 3A090 and a verdict under each rule of RULES, with notes on what is uncertain."""
+    result = tpp(chip, tf32_bits)
+    eccn, possible, pd = _classify(chip, tf32_bits)
+    met = paragraphs_3a090(result.tpp, pd)
+    nac = eccn not in (None, "unknown") and license_exception_nac(eccn, result.tpp, chip.datacenter)
+    notes = [result.note] if result.note else []
+    if len(met) > 1:
+        notes.append(f"also meets {', '.join(met[1:])}")
+    if nac:
+        notes.append("License Exception NAC available (notification)")
+    if not chip.datacenter and result.tpp < TPP_A1:
+        notes.append("Note 2: not designed or marketed for data centres and TPP < 4800")
+    area_source = chip.source_of("die_area_m2")
+    if pd is None:
+        notes.append("die area unknown: PD not computed")
+    elif area_source is not None and area_source.source.kind not in ("datasheet", "paper"):
+        notes.append(f"die area is {area_source.source.kind}, so PD is approximate")
+    return Assessment(
+        chip=chip.id, name=chip.name, datacenter=chip.datacenter, tf32_bits=tf32_bits, tpp=result.tpp,
+        tpp_format=result.format, tpp_tied=result.tied, performance_density=pd,
+        die_area_mm2=None if chip.die_area_m2 is None else chip.die_area_m2 * MM2_PER_M2,
+        eccn_3a090=eccn, eccn_3a090_possible=possible, paragraphs_met=met, license_exception_nac=nac,
+        jan2026_zone=jan2026_zone(result.tpp, chip.memory_bytes_per_s),
+        verdicts=tuple(rule.verdict(chip, tf32_bits) for rule in RULES), notes=tuple(notes))
+
+
+THRESHOLD_RULES = ("3a090", "3a090.a", "jan2026")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Threshold:
+    """The fastest variant of a chip, all its peak rates scaled by one factor, just under a rule's line.
+
+    rate_factor: variant peak / original peak (> 1 when the original had headroom);
+    memory_factor: variant / original memory bandwidth (< 1 only for the jan2026 DRAM limb);
+    binding: the constraint that sets the factor.
+    """
+
+    rule: str
+    original: Chip
+    chip: Chip
+    rate_factor: float
+    memory_factor: float
+    tpp: float
+    performance_density: float | None
+    eccn_3a090: str | None
+    binding: str
+    description: str
+
+
+def _ceiling(lines: list[tuple[float, str]]) -> tuple[float, str]:
+    """The lowest of several TPP ceilings and the constraint that sets it."""
+    return min(lines, key=lambda line: line[0])
+
+
+def _tpp_ceiling(chip: Chip, rule: str, tpp_margin: float, pd_margin: float) -> tuple[float, str]:
+    """Highest TPP that stays under `rule` with the chip's die area fixed (PD = TPP / area), and why.
+
+    3a090 (88 FR 73458, a data-centre part is outside only by one of): TPP < 1600; TPP < 2400 and
+    PD < 3.2; TPP < 4800 and PD < 1.6. Not data-centre: TPP < 4800 (Note 2). 3a090.a: below 3A090.a,
+    so at most 3A090.b (NAC for data-centre parts): TPP < 1600, or TPP < 4800 and PD < 5.92.
+    jan2026 (91 FR 1684): TPP < 21,000.
+    """
+    area_mm2 = None if chip.die_area_m2 is None else chip.die_area_m2 * MM2_PER_M2
+    if rule == "jan2026":
+        return JAN2026_TPP - tpp_margin, "TPP < 21,000 (91 FR 1684)"
+    if not chip.datacenter:
+        return TPP_A1 - tpp_margin, "TPP < 4800 (Note 2: not designed or marketed for data centres)"
+    floor = (TPP_FLOOR - tpp_margin, "TPP < 1600" + ("" if area_mm2 else " (die area unknown, so PD cannot help)"))
+    if area_mm2 is None:
+        return floor
+    if rule == "3a090.a":
+        routes = [[floor], [(TPP_A1 - tpp_margin, "TPP < 4800"), ((PD_A2 - pd_margin) * area_mm2, "PD < 5.92")]]
+    else:
+        routes = [[floor],
+                  [(TPP_B1 - tpp_margin, "TPP < 2400"), ((PD_B2 - pd_margin) * area_mm2, "PD < 3.2")],
+                  [(TPP_A1 - tpp_margin, "TPP < 4800"), ((PD_B1 - pd_margin) * area_mm2, "PD < 1.6")]]
+    best = max((_ceiling(route), route) for route in routes)
+    (value, binding), route = best
+    others = [name for _, name in route if name != binding]
+    return value, binding + (f" (with {', '.join(others)})" if others else "")
+
+
+def at_threshold(chip: Chip, rule: str = "3a090", *, tf32_bits: int = 0, tpp_margin: float = 1.0,
+                 pd_margin: float = 0.01, bandwidth_margin_bytes_per_s: float = 1e9) -> Threshold:
+    """The chip with every dense peak scaled by one factor so TPP sits just under `rule`'s line.
+
+    rule: '3a090' (outside 3A090 altogether, the H20 route), '3a090.a' (below 3A090.a: 3A090.b at most)
+    or 'jan2026' (inside the 91 FR 1684 case-by-case line; memory bandwidth is also cut to just under
+    6,500 GB/s [B/s] if needed). TPP and PD scale linearly with the factor; die area stays fixed.
+    tpp_margin [TPP] and pd_margin [TPP/mm^2] set how far under each line the variant sits.
+    """
+    key = rule.strip().lower()
+    if key not in THRESHOLD_RULES:
+        raise PolicyError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    original = tpp(chip, tf32_bits).tpp
+    ceiling, binding = _tpp_ceiling(chip, key, tpp_margin, pd_margin)
+    factor = ceiling / original
+    changes: dict[str, object] = {"peak_flop_per_s": {k: v * factor for k, v in chip.peak_flop_per_s.items()}}
+    memory_factor = 1.0
+    if key == "jan2026" and chip.memory_bytes_per_s >= JAN2026_DRAM_BYTES_PER_S:
+        bandwidth = JAN2026_DRAM_BYTES_PER_S - bandwidth_margin_bytes_per_s
+        memory_factor = bandwidth / chip.memory_bytes_per_s
+        changes["memory_bytes_per_s"] = bandwidth
+        binding += "; DRAM bandwidth < 6,500 GB/s"
+    note = f"all peak rates x{factor:.4f} to sit just under {key} ({binding})"
+    if memory_factor != 1.0:
+        note += f"; memory bandwidth x{memory_factor:.4f}"
+    variant = what_if(chip, note, **changes)
+    assert isinstance(variant, Chip)
+    variant = replace(variant, id=f"{chip.id}@{key}", name=f"{chip.name} at the {key} line")
+    value = tpp(variant, tf32_bits).tpp
+    pd = performance_density(variant, tf32_bits)
+    eccn, _, _ = _classify(variant, tf32_bits)
+    under = {"3a090": eccn is None, "3a090.a": eccn is None or not eccn.startswith("3A090.a"),
+             "jan2026": jan2026_zone(value, variant.memory_bytes_per_s)}[key]
+    if not under:
+        raise PolicyError(f"at_threshold({chip.id!r}, {key!r}): variant with TPP {value:,.1f} is not under the line")
+    description = (f"{chip.name}: {note}; TPP {original:,.0f} -> {value:,.0f}, PD {_fmt_pd(pd)}, "
+                   f"ECCN {eccn or 'outside 3A090'}")
+    return Threshold(rule=key, original=chip, chip=variant, rate_factor=factor, memory_factor=memory_factor,
+                     tpp=value, performance_density=pd, eccn_3a090=eccn, binding=binding, description=description)

@@ -1,0 +1,284 @@
+"""Export-control metrics against the hand-checked vectors of hardware_notes.md C.4, and the 3A090
+decision procedure (88 FR 73458) branch by branch."""
+
+import dataclasses
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity import catalog, policy
+from parity.errors import PolicyError
+from parity.hardware import what_if
+from parity.policy import RULES, VERDICTS, assess, at_threshold, eccn_3a090, performance_density, tpp
+
+from conftest import round_chip
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("nvidia-a100-sxm", 4_992),       # 312 BF16 x 16 = 624 INT8 x 8 = 1,248 INT4 x 4
+    ("nvidia-h100-sxm", 15_832),      # 1,979 FP8 x 8 = 989.5 BF16 x 16 (published)
+    ("nvidia-h20", 2_368),            # 296 FP8 x 8
+    ("nvidia-l20", 1_912),            # 239 FP8 x 8
+    ("amd-mi300x", 20_919),           # 2,614.9 FP8 x 8 = 20,919.2 (published 20,919)
+    ("nvidia-b200-sxm", 36_000),      # 4,500 FP8 x 8 = 9,000 FP4 x 4
+    ("nvidia-b300-sxm", 54_000),      # 13,500 FP4 x 4 (INT8 cut to 150)
+    ("nvidia-rtx-pro-6000d", 2_324),  # 581 FP4 x 4
+    ("amd-mi355x", 60_396),           # 10,066 FP6 x 6 (FP6 at the FP4 rate), not 40,264 from FP8
+])
+def test_golden_tpp(name: str, expected: int) -> None:
+    assert round(tpp(catalog.chip(name)).tpp) == expected
+
+
+def test_the_format_that_sets_tpp_and_its_ties() -> None:
+    assert tpp(catalog.chip("h100")).tied == ("bf16", "fp8", "int8")
+    assert tpp(catalog.chip("b300")).format == "fp4"
+    assert tpp(catalog.chip("mi355x")).format == "fp6"
+    assert tpp(catalog.chip("a100")).tied == ("bf16", "int8", "int4")
+
+
+def test_tf32_is_a_named_option_with_a_note_where_it_matters() -> None:
+    """Trainium2 runs TF32 at the BF16 rate: 667 x 32 = 21,344 against 667 x 16 = 10,672 (C.6 item 1)."""
+    trn2 = catalog.chip("trainium2")
+    default = tpp(trn2)
+    assert default.tpp == pytest.approx(10_672) and default.format == "bf16" and "21,344" in default.note
+    counted = tpp(trn2, tf32_bits=32)
+    assert counted.tpp == pytest.approx(21_344) and counted.format == "tf32" and "10,672" in counted.note
+    # H100: TF32 at half the BF16 rate, 494.5 x 32 = 15,824 < 15,832, so the choice changes nothing
+    assert tpp(catalog.chip("h100"), tf32_bits=32).tpp == pytest.approx(15_832)
+    assert tpp(catalog.chip("h100")).note == ""
+    with pytest.raises(PolicyError, match="tf32_bits must be one of .* got 16"):
+        tpp(trn2, tf32_bits=16)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("nvidia-h100-sxm", 19.45),     # 15,832 / 814
+    ("nvidia-h20", 2.91),           # 2,368 / 814
+    ("nvidia-l20", 3.14),           # 1,912 / 608.5
+    ("nvidia-a100-sxm", 6.04),      # 4,992 / 826
+    ("huawei-ascend-910b", 9.04),   # 376 x 16 = 6,016 / 665.6
+])
+def test_performance_density(name: str, expected: float) -> None:
+    assert performance_density(catalog.chip(name)) == pytest.approx(expected, abs=0.005)
+
+
+def test_performance_density_is_none_without_a_die_area() -> None:
+    assert performance_density(catalog.chip("mi355x")) is None
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("nvidia-h100-sxm", "3A090.a.1"), ("nvidia-a100-sxm", "3A090.a.1"), ("nvidia-h20", None),
+    ("nvidia-l20", None), ("nvidia-rtx-pro-6000d", None), ("amd-mi300x", "3A090.a.1"),
+])
+def test_classification_of_catalog_chips(name: str, expected: str | None) -> None:
+    assert assess(catalog.chip(name)).eccn_3a090 == expected
+
+
+def test_ascend_910b_is_a1_by_the_procedure_and_meets_a2_at_every_sku() -> None:
+    """B2 SKU: TPP 6,016 >= 4800 comes first (a.1), and PD 9.04 >= 5.92 also meets a.2. The 280 TF B4 SKU,
+    TPP 280 x 16 = 4,480 and PD 4,480 / 665.6 = 6.73, is a.2 alone (C.4)."""
+    chip = catalog.chip("910b")
+    a = assess(chip)
+    assert a.eccn_3a090 == "3A090.a.1" and a.paragraphs_met == ("3A090.a.1", "3A090.a.2")
+    assert 8.5 <= a.performance_density <= 9.6
+    b4 = what_if(chip, "B4 SKU", peak_flop_per_s={"bf16": 280e12, "int8": 560e12})
+    assert tpp(b4).tpp == pytest.approx(4_480)
+    assert performance_density(b4) == pytest.approx(6.73, abs=0.005)
+    assert assess(b4).eccn_3a090 == "3A090.a.2"
+
+
+@pytest.mark.parametrize(("tpp_value", "pd", "datacenter", "expected"), [
+    (4_800, 0.1, True, "3A090.a.1"),        # a.1 whatever the density
+    (6_704, 8.9, False, "3A090.a.1"),       # RTX 5090: not data-centre but >= 4800, Note 2 does not apply
+    (4_750, 6.3, False, None),              # RTX 5090D V2: Note 2 carve-out
+    (1_600, 5.92, True, "3A090.a.2"),       # a.2 at both lower edges
+    (4_799, 5.92, True, "3A090.a.2"),
+    (2_400, 1.6, True, "3A090.b.1"),        # b.1 at both lower edges
+    (4_799, 5.91, True, "3A090.b.1"),
+    (1_600, 3.2, True, "3A090.b.2"),        # b.2: MTT S4000 at TPP 1,600 if PD >= 3.2
+    (2_399, 5.91, True, "3A090.b.2"),
+    (1_599, 100.0, True, None),             # TPP < 1600
+    (2_399, 3.19, True, None),              # TPP < 2400 and PD < 3.2 (H20, L20, 6000D)
+    (4_799, 1.59, True, None),              # TPP < 4800 and PD < 1.6
+    (1_544, 5.24, True, None),              # L2
+])
+def test_decision_procedure_every_branch(tpp_value: float, pd: float, datacenter: bool, expected: str | None) -> None:
+    assert eccn_3a090(tpp_value, pd, datacenter) == expected
+
+
+def test_license_exception_nac() -> None:
+    assert policy.license_exception_nac("3A090.b.1", 3_000, datacenter=True)
+    assert policy.license_exception_nac("3A090.a.1", 6_704, datacenter=False)
+    assert not policy.license_exception_nac("3A090.a.1", 15_832, datacenter=True)
+    assert not policy.license_exception_nac(None, 2_368, datacenter=True)
+
+
+def test_unknown_die_area_gives_the_possible_classes() -> None:
+    """T-Head PPU: 118.7 x 16 = 1,899 with no die area: a.2, b.2 or outside depending on PD."""
+    a = assess(catalog.chip("alibaba-t-head-ppu"))
+    assert a.eccn_3a090 == "unknown" and a.eccn_3a090_possible == ("3A090.a.2", "3A090.b.2", None)
+    verdict = next(v for v in a.verdicts if v.rule == "3a090")
+    assert verdict.status == "unknown"
+    # with no area, TPP >= 4800 still decides: MI355X is a.1
+    assert assess(catalog.chip("mi355x")).eccn_3a090 == "3A090.a.1"
+
+
+@given(st.floats(0, 10_000), st.floats(0, 20), st.booleans(), st.floats(0, 1), st.floats(0, 1))
+def test_outside_is_closed_under_less_performance(value: float, pd: float, datacenter: bool, a: float,
+                                                  b: float) -> None:
+    """A chip outside 3A090 stays outside with lower TPP or lower PD."""
+    if eccn_3a090(value, pd, datacenter) is None:
+        assert eccn_3a090(value * a, pd * b, datacenter) is None
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("nvidia-h200-sxm", True),   # 15,832 < 21,000 and 4,800 < 6,500 GB/s (named in 91 FR 1684)
+    ("amd-mi325x", True),        # 20,919 and 6,000 GB/s (named)
+    ("nvidia-b200-sxm", False),  # 36,000 and 8,000 GB/s: fails both limbs
+])
+def test_jan2026_case_by_case_zone(name: str, expected: bool) -> None:
+    a = assess(catalog.chip(name))
+    assert a.jan2026_zone is expected
+    assert next(v for v in a.verdicts if v.rule == "jan2026").status == ("applies" if expected else "outside")
+
+
+def test_jan2026_zone_depends_on_the_tf32_choice_for_trainium3() -> None:
+    """Trainium3: 2,517 x 8 = 20,136 < 21,000, but 671 TF32 x 32 = 21,472."""
+    chip = catalog.chip("trainium3")
+    assert assess(chip).jan2026_zone and not assess(chip, tf32_bits=32).jan2026_zone
+
+
+def test_rules_carry_dates_and_citations() -> None:
+    assert [r.id for r in RULES] == ["oct2022", "3a090", "dec2024-hbm", "apr2025-h20", "jan2026"]
+    cited = {r.id: r.citation for r in RULES}
+    assert cited["3a090"] == "88 FR 73458 (FR Doc 2023-23055)"
+    assert cited["jan2026"] == "91 FR 1684 (FR Doc 2026-00789)"
+    assert all(len(r.date) == 10 and r.date[4] == "-" for r in RULES)
+    for chip in catalog.chips():
+        assert {v.status for v in assess(chip).verdicts} <= set(VERDICTS)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("nvidia-a100-sxm", "applies"),   # 4,992 >= 4800 and 2 x 300 = 600 GB/s >= 600
+    ("nvidia-a800-sxm", "outside"),   # NVLink cut to 400 GB/s
+    ("nvidia-h800-sxm", "outside"),
+    ("nvidia-h100-sxm", "applies"),
+])
+def test_october_2022_needed_both_limbs(name: str, expected: str) -> None:
+    verdict = RULES[0].verdict(catalog.chip(name))
+    assert verdict.status == expected and "scale-up bandwidth x 2" in verdict.reason
+
+
+def test_hbm_rule_and_h20_letter_are_notes_not_verdicts() -> None:
+    verdicts = {v.rule: v for v in assess(catalog.chip("h20")).verdicts}
+    assert verdicts["dec2024-hbm"].status == "not applicable" and "HBM stacks" in verdicts["dec2024-hbm"].reason
+    assert verdicts["apr2025-h20"].status == "unknown"
+    assert verdicts["apr2025-h20"].reason.startswith("unknown thresholds; H20-class memory/interconnect bandwidth")
+
+
+def test_assessment_to_dict() -> None:
+    d = assess(catalog.chip("h20")).to_dict()
+    assert d["tpp"] == pytest.approx(2_368) and d["eccn_3a090"] is None
+    assert d["verdicts"][1] == {"rule": "3a090", "status": "outside", "reason": "outside 3A090"}
+
+
+def test_h100_at_the_3a090_line_is_an_h20() -> None:
+    """Outside 3A090 on an 814 mm2 die: TPP < 2400 binds (PD 2,399 / 814 = 2.95 < 3.2), factor 2,399 / 15,832."""
+    h100 = catalog.chip("h100")
+    found = at_threshold(h100)
+    assert found.tpp == pytest.approx(2_399) and found.tpp < 4_800 and found.eccn_3a090 is None
+    assert found.rate_factor == pytest.approx(2_399 / 15_832)
+    assert found.chip.peak("bf16") == pytest.approx(989.5e12 * 2_399 / 15_832)
+    assert found.chip.peak("bf16") < h100.peak("bf16")
+    assert found.chip.memory_bytes_per_s == h100.memory_bytes_per_s
+    assert found.chip.source_of("peak_flop_per_s").source.kind == "assumption"
+    assert found.binding.startswith("TPP < 2400")
+    assert tpp(h100).tpp == pytest.approx(15_832)  # the original is untouched
+
+
+@pytest.mark.parametrize(("name", "rule", "expected_tpp", "binding"), [
+    ("h100", "3a090.a", 4_799, "TPP < 4800"),            # 4,799 / 814 = 5.90 < 5.92: 3A090.b.1
+    ("910b", "3a090.a", 5.91 * 665.6, "PD < 5.92"),      # 3,933.7
+    ("910b", "3a090", 3.19 * 665.6, "PD < 3.2"),         # 2,123.3
+    ("b200", "3a090", 1.59 * 1_600, "PD < 1.6"),         # 2,544: a big die escapes by low density
+    ("mi355x", "3a090", 1_599, "TPP < 1600"),            # die area unknown: only TPP < 1600 is certain
+    ("h200", "jan2026", 20_999, "TPP < 21,000"),         # scaled up x1.33; 4.8 TB/s kept
+])
+def test_at_threshold_binding_constraints(name: str, rule: str, expected_tpp: float, binding: str) -> None:
+    found = at_threshold(catalog.chip(name), rule)
+    assert found.tpp == pytest.approx(expected_tpp) and found.binding.startswith(binding)
+
+
+def test_at_threshold_jan2026_also_cuts_memory_bandwidth() -> None:
+    """B200: 36,000 -> 20,999 (x0.583) and 8,000 -> 6,499 GB/s."""
+    found = at_threshold(catalog.chip("b200"), "jan2026")
+    assert found.rate_factor == pytest.approx(20_999 / 36_000)
+    assert found.chip.memory_bytes_per_s == pytest.approx(6_499e9)
+    assert found.eccn_3a090 == "3A090.a.1" and assess(found.chip).jan2026_zone
+
+
+def test_at_threshold_outside_data_centres_uses_note_2() -> None:
+    workstation = dataclasses.replace(catalog.chip("h100"), datacenter=False)
+    found = at_threshold(workstation)
+    assert found.tpp == pytest.approx(4_799) and found.eccn_3a090 is None
+
+
+def test_at_threshold_rejects_an_unknown_rule() -> None:
+    with pytest.raises(PolicyError, match="rule must be one of .* got 'oct2022'"):
+        at_threshold(catalog.chip("h100"), "oct2022")
+
+
+@given(st.floats(100, 5_000), st.floats(0.1, 5.0), st.sampled_from(["3a090", "3a090.a"]))
+def test_at_threshold_is_the_fastest_under_the_line(area_mm2: float, pflop_per_s: float, rule: str) -> None:
+    """The variant is under the line, and 1% more on every rate puts it over."""
+    chip = round_chip(die_area_m2=area_mm2 * 1e-6, peak_flop_per_s={"bf16": pflop_per_s * 1e15})
+    found = at_threshold(chip, rule)
+    faster = what_if(found.chip, "1% faster", peak_flop_per_s={"bf16": 1.01 * found.chip.peak("bf16")})
+    eccn = assess(faster).eccn_3a090
+    assert eccn is not None and (rule == "3a090" or eccn.startswith("3A090.a"))
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+
+    result = CliRunner().invoke(cli, ["policy", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_policy_json_rows() -> None:
+    code, out, _ = _run("h100", "h20", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["chip"] for r in rows] == ["nvidia-h100-sxm", "nvidia-h20"]
+    assert {"tpp", "performance_density", "eccn_3a090"} <= set(rows[0])
+    assert rows[0]["tpp"] == pytest.approx(15_832) and rows[1]["eccn_3a090"] is None
+
+
+def test_cli_policy_defaults_to_every_chip_and_takes_tf32_bits() -> None:
+    code, out, _ = _run("--format", "csv", "--tf32-bits", "32")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == len(catalog.chips()) + 1
+    trn2 = next(line for line in lines if line.startswith("aws-trainium2,"))
+    assert trn2.startswith("aws-trainium2,21344.0,tf32,")
+
+
+@pytest.mark.parametrize("args", [("no-such-chip",), ("--at-threshold", "h10"), ("h100", "--tf32-bits", "16"),
+                                  ("h100", "--rule", "jan2026"), ("h100", "--at-threshold", "h20")])
+def test_cli_policy_mistakes_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    code, out, err = _run(*args)
+    assert code == 2 and err.startswith("parity: error: ") and err.count("\n") == 1, err
+
+
+def test_cli_at_threshold_compares_the_variant_with_the_original() -> None:
+    code, out, _ = _run("--at-threshold", "h100", "--model", "llama-3.1-8b", "--format", "json")
+    payload = json.loads(out)
+    original, variant = payload["rows"]
+    assert code == 0 and payload["threshold"]["tpp"] == pytest.approx(2_399)
+    assert variant["system"] == "hgx-h100@3a090" and variant["tpp"] < 4_800 and variant["eccn_3a090"] is None
+    assert variant["bf16_flop_per_s"] < original["bf16_flop_per_s"]
+    assert 0 < variant["prefill_tokens_per_s_per_chip"] < original["prefill_tokens_per_s_per_chip"]
+    assert 0 < variant["decode_tokens_per_s_per_chip"] <= original["decode_tokens_per_s_per_chip"]
