@@ -83,7 +83,7 @@ def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float
     t_math = kernel.flops / rate
     t_memory = kernel.bytes / bandwidth
     work = (kernel.flops > 0) | (kernel.bytes > 0)
-    fixed = np.where(work, cal.kernel_overhead_s if overhead_s is None else overhead_s, 0.0)
+    fixed = np.where(work, cal.kernel_overhead_s if overhead_s is None else overhead_s, 0.0) * kernel.launches
     n = kernel.count
     math_bound = t_math >= t_memory
     return Cost(compute_s=n * np.where(math_bound, t_math, 0.0), memory_s=n * np.where(math_bound, 0.0, t_memory),

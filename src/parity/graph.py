@@ -132,7 +132,7 @@ def forward(model: Model, batch: Batch) -> tuple[LayerOps, ...]:
                        ops=tuple(_attention_ops(layer.attention, h, batch) + _mlp_ops(layer.mlp, h, batch)))
               for layer in model.layers]
     head = LayerOps(count=1, ops=(
-        Stream(name="embedding", bytes=2.0 * 2.0 * batch.tokens * h),
+        Stream(name="embedding", bytes=2.0 * 2.0 * batch.tokens * h, fused=False),
         Gemm(name="lm_head", tokens=batch.sequences, rows=h, cols=model.vocab_size, split="vocab", role="head"),
     ))
     return (*groups, head)

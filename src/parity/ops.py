@@ -98,11 +98,17 @@ class Attention:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Stream:
-    """A memory-bound op (norms, rotary, residual adds, KV writes, embedding gather) [B moved]."""
+    """A memory-bound op (norms, rotary, residual adds, KV writes, embedding gather) [B moved].
+
+    fused: the serving engines fold it into a neighbouring kernel (an RMSNorm into the residual add
+    and the next GEMM's quantisation, the KV write into the attention kernel), so it moves its bytes
+    but costs no launch of its own.
+    """
 
     name: str
     bytes: Num
     split: str = "replicated"
+    fused: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,7 +116,8 @@ class Kernel:
     """Work of one kind on one device, `count` times per step.
 
     flops [FLOP], weight_bytes and other_bytes [B]: device-memory traffic; fmt: the number format
-    whose math unit runs it; kind: gemm, grouped_gemm, attention or stream (for efficiency).
+    whose math unit runs it; kind: gemm, grouped_gemm, attention or stream (for efficiency);
+    launches: kernels it takes per run (0 when fused into another kernel).
     """
 
     name: str
@@ -121,6 +128,7 @@ class Kernel:
     fmt: str
     tokens: Num = 0.0
     count: Num = 1
+    launches: Num = 1.0
 
     @property
     def bytes(self) -> Num:

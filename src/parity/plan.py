@@ -182,8 +182,10 @@ def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Nu
     elif op.split == "row":
         rows = rows / s.t
     tokens = op.tokens
+    runs = np.asarray(tokens) > 0  # a GEMM with no tokens this step is not launched
     return Kernel(name=op.name, kind="gemm", flops=2.0 * tokens * rows * cols * copies,
-                  weight_bytes=rows * cols * copies * w, other_bytes=tokens * (rows + cols) * copies * a,
+                  weight_bytes=np.where(runs, rows * cols * copies * w, 0.0),
+                  other_bytes=tokens * (rows + cols) * copies * a,
                   fmt=fmt, tokens=tokens, count=count)
 
 
@@ -199,7 +201,7 @@ def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> K
 def _stream_kernel(op: Stream, s: Shard, prec: Precision, kv_share: Num, count: Num) -> Kernel:
     moved = op.bytes * _bytes(prec.kv_cache) * kv_share if op.split == "kv" else op.bytes
     return Kernel(name=op.name, kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=moved,
-                  fmt=prec.activations, count=count)
+                  fmt=prec.activations, count=count, launches=0.0 if op.fused else 1.0)
 
 
 def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, prec: Precision,
