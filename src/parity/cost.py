@@ -15,7 +15,7 @@ import numpy as np
 from parity.dtypes import Format, format_named
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, Chip, System
-from parity.ops import Collective, Kernel, Num
+from parity.ops import Collective, Kernel, Num, expected_distinct
 from parity.plan import DeviceStep
 
 __all__ = ["Cost", "math_unit", "price_kernel", "price_collective", "price_step", "ring_all_reduce_s",
@@ -137,11 +137,12 @@ def _flat_s(kind: str, S: Num, n: Num, B: Num, lat: Num, switched: bool) -> Num:
     return lat + S / B  # send_recv
 
 
-def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float) -> Num:
+def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, fanout: Num | None = None) -> Num:
     """[s] of one collective over n ranks placed on consecutive chips of `system`.
 
     Inside one scale-up domain it runs on the scale-up fabric; beyond it, hierarchically: the
-    domain part on scale-up links, the rest over each chip's scale-out NIC.
+    domain part on scale-up links, the rest over each chip's scale-out NIC. An all-to-all with a
+    `fanout` sends each token to that many random destinations (see `ops.Collective`).
     """
     n = np.maximum(np.asarray(n, dtype=float), 1.0)
     S = np.asarray(S, dtype=float)
@@ -150,10 +151,20 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float) -
     up_bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * efficiency
     out_bw = max(system.scale_out_bytes_per_s, 1.0) * efficiency
     up_lat, out_lat = system.scale_up_latency_s, system.scale_out_latency_s
-    inner = _flat_s(kind, S, n, up_bw, up_lat, switched)
-    # across domains: d chips per domain talk inside, n/d domains over scale-out
     d_eff = np.minimum(n, d)
     domains = n / d_eff
+    if kind == "all_to_all" and fanout is not None:
+        # tokens to `fanout` experts: remote destination ranks inside the domain, and one copy per
+        # remote domain across scale-out, forwarded inside it (DeepEP's normal kernels)
+        ranks = expected_distinct(fanout, n)
+        inner_bytes = S * ranks * (n - 1.0) / n
+        t = np.where(n <= d, _flat_s("all_to_all", inner_bytes * n / np.maximum(n - 1.0, 1.0), n, up_bw, up_lat,
+                                     switched),
+                     out_lat + np.maximum(S * expected_distinct(fanout, domains) * (domains - 1.0) / domains / out_bw,
+                                          S * ranks * (d_eff - 1.0) / n / up_bw))
+        return np.where((n > 1) & (S > 0), t, 0.0)
+    inner = _flat_s(kind, S, n, up_bw, up_lat, switched)
+    # across domains: d chips per domain talk inside, n/d domains over scale-out
     if kind == "all_reduce":
         outer = (2.0 * (up_lat + (d_eff - 1.0) / d_eff * S / up_bw)
                  + ring_all_reduce_s(S / d_eff, domains, out_bw, out_lat))
@@ -167,15 +178,23 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float) -
     return np.where((n > 1) & (S > 0), t, 0.0)
 
 
-def price_collective(c: Collective, system: System, cal: Calibration) -> Cost:
-    """Cost of `c.count` runs of a collective."""
-    t = collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency)
+def price_collective(c: Collective, system: System, cal: Calibration) -> tuple[Cost, Num]:
+    """(cost of `c.count` runs of a collective, the part of it that may overlap computation) [s]."""
+    t = c.count * collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency, c.fanout)
     moved = np.where(np.asarray(c.group) > 1, c.bytes, 0.0)
-    return Cost(communication_s=c.count * t, comm_bytes=c.count * moved)
+    overlappable = t * c.hidden
+    return Cost(communication_s=t - overlappable, comm_bytes=c.count * moved), overlappable
 
 
 def price_step(step: DeviceStep, system: System, cal: Calibration, kernel_overhead_s: float | None = None) -> Cost:
-    """Everything one device does in a step, kernels and collectives one after another."""
+    """Everything one device does in a step: kernels and collectives one after another, except
+    collectives that overlap computation, which cost only what the kernels cannot hide."""
     parts = [price_kernel(k, system.chip, cal, kernel_overhead_s) for k in step.kernels]
-    parts += [price_collective(c, system, cal) for c in step.collectives]
-    return Cost(*(sum(getattr(p, f.name) for p in parts) for f in fields(Cost)))
+    overlappable: Num = 0.0
+    for c in step.collectives:
+        cost, hidden = price_collective(c, system, cal)
+        parts.append(cost)
+        overlappable = overlappable + hidden
+    total = Cost(*(sum(getattr(p, f.name) for p in parts) for f in fields(Cost)))
+    exposed = np.maximum(overlappable - (total.compute_s + total.memory_s), 0.0)
+    return total + Cost(communication_s=exposed)

@@ -27,6 +27,9 @@ class EngineProfile:
     arrival_sync: how much of a step's budget of prompts arrives together, in [0, 1] (0: one at a
     time, 1: as many as a step holds). first_wave: weight of the benchmark's start, when every client
     sends at once and the last waits for all prompts before it (0.5 / requests per client).
+    max_batch_size: most sequences a worker (rank) runs at once, whatever memory allows.
+    moe_overlap: share of expert dispatch/combine time the engine hides under computation
+    (two-batch overlap); a scenario may set its own.
     disagg_decode_batch: sequences per decode rank a disaggregated deployment is sized for when the
     number of decode workers is not given (workers = clients / (this x attention DP));
     disagg_prefill_utilization: how busy prompts keep prefill workers when their number is not given.
@@ -52,6 +55,8 @@ class EngineProfile:
     prefill_scale: float = 1.0
     arrival_sync: float = 1.0
     first_wave: float = 0.0
+    max_batch_size: int = 2048
+    moe_overlap: float = 0.0
     disagg_decode_batch: float = 64.0
     disagg_prefill_utilization: float = 0.7
     fp8_kv_cache: bool = False

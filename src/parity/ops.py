@@ -140,7 +140,11 @@ class Collective:
     """A collective over `group` ranks on a buffer of `bytes` per rank, `count` times per step.
 
     all_reduce/all_gather/reduce_scatter: bytes is the full buffer each rank ends with (or starts with);
-    all_to_all: bytes each rank sends in total; send_recv: bytes to the next pipeline stage.
+    all_to_all: bytes each rank splits evenly over the group, or, with `fanout`, the bytes of its
+    tokens, each sent to `fanout` destinations drawn at random from the group (MoE dispatch: one copy
+    per destination rank, and across scale-up domains one copy per destination domain, as DeepEP
+    forwards); send_recv: bytes to the next pipeline stage. hidden: the share of its time overlapped
+    with computation (e.g. two-batch overlap).
     """
 
     name: str
@@ -148,6 +152,8 @@ class Collective:
     bytes: Num
     group: Num
     count: Num = 1
+    fanout: Num | None = None
+    hidden: Num = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in COLLECTIVES:

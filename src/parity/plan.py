@@ -131,7 +131,8 @@ class Layout:
 class Shard:
     """Split factors of one layout as numbers (or arrays): t heads, d attention DP, mt/me experts, p stages.
 
-    imbalance: the busiest expert-parallel rank's share of routed tokens over the mean (>= 1).
+    imbalance: the busiest expert-parallel rank's share of routed tokens over the mean (>= 1);
+    moe_overlap: share of the expert dispatch/combine time hidden under computation.
     """
 
     t: Num
@@ -140,11 +141,12 @@ class Shard:
     me: Num
     p: Num
     imbalance: Num = 1.0
+    moe_overlap: Num = 0.0
 
     @classmethod
-    def of(cls, layout: Layout, imbalance: float = 1.0) -> Shard:
+    def of(cls, layout: Layout, imbalance: float = 1.0, moe_overlap: float = 0.0) -> Shard:
         r = layout.resolved()
-        return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance)
+        return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance, moe_overlap)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,14 +217,17 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         # goes to the ranks of its top-k experts and back (all-to-all dispatch and combine); with
         # experts only sliced, tokens are gathered over the group and outputs reduce-scattered.
         # Under attention TP every rank holds the same tokens: one all-reduce sums expert outputs.
+        # Dispatch goes out in the experts' activation format when they are quantised (FP8 in DeepEP,
+        # NVFP4 in TensorRT-LLM); the combine returns in the activation format.
         dp = s.d > 1
-        ranks_per_token = expected_distinct(mlp.experts_per_token, s.me)
+        expert_fmt = format_named(prec.expert_weights)
+        dispatch = min(a, expert_fmt.bytes_per_element) if not expert_fmt.weight_only else a
         a2a_group = np.where(dp, s.me, 1.0)
         gather_group = np.where(dp & (s.me <= 1), s.d * s.t, 1.0)
-        out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=tokens_bytes * ranks_per_token,
-                           group=a2a_group, count=count),
-                Collective(name="moe_combine", kind="all_to_all", bytes=tokens_bytes * ranks_per_token,
-                           group=a2a_group, count=count),
+        out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=batch.tokens * hidden * dispatch,
+                           group=a2a_group, count=count, fanout=mlp.experts_per_token, hidden=s.moe_overlap),
+                Collective(name="moe_combine", kind="all_to_all", bytes=tokens_bytes, group=a2a_group, count=count,
+                           fanout=mlp.experts_per_token, hidden=s.moe_overlap),
                 Collective(name="moe_gather", kind="all_gather", bytes=tokens_bytes * s.d, group=gather_group,
                            count=count),
                 Collective(name="moe_reduce", kind="reduce_scatter", bytes=tokens_bytes * s.d, group=gather_group,

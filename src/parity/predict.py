@@ -58,13 +58,14 @@ class Scenario:
     prefill_workers: float | None = None
     decode_workers: float | None = None
     prefill_batch: float | None = None
+    moe_overlap: float | None = None
     notes: tuple[str, ...] = ()
 
     @property
     def group(self) -> tuple[object, ...]:
         """Everything but the workload: rows with one group share their deployments."""
         return (self.model.name, self.model.source, self.system.id, self.engine.id, self.precision, self.mode,
-                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.notes)
+                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.moe_overlap, self.notes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,8 +146,16 @@ def scenario_from_row(row: Mapping[str, object]) -> Scenario:
     engine = catalog.engine(_cell(row, "engine"))
     precision, note = _precision(row, model, system, engine)
     mode = (_cell(row, "mode") or "agg").lower()
+    overlap = _cell(row, "moe_overlap")
+    try:
+        moe_overlap = float(overlap) if overlap else None
+    except ValueError as err:
+        raise InfeasiblePlan(f"moe_overlap must be a number in [0, 1], got {overlap!r}") from err
+    if moe_overlap is not None and not 0.0 <= moe_overlap <= 1.0:
+        raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {overlap!r}")
     common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
-                  isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"))
+                  isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"),
+                  moe_overlap=moe_overlap)
     notes = (note,) if note else ()
     if mode == "agg":
         layout = _layout(row, "").check(model)
@@ -180,7 +189,8 @@ def deployment(scenario: Scenario, layout: Layout) -> Deployment:
     engine = scenario.engine
     return Deployment(model=scenario.model, system=scenario.system, layout=layout, precision=scenario.precision,
                       calibration=engine_calibration(cal, engine), kernel_overhead_s=engine.kernel_overhead_s,
-                      step_overhead_s=engine.step_overhead_s, expert_imbalance=engine.expert_imbalance)
+                      step_overhead_s=engine.step_overhead_s, expert_imbalance=engine.expert_imbalance,
+                      moe_overlap=engine.moe_overlap if scenario.moe_overlap is None else scenario.moe_overlap)
 
 
 def _solve(group: Sequence[Scenario]) -> ServingResult:

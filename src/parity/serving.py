@@ -141,7 +141,7 @@ def _capacity(dep: Deployment, profile: EngineProfile, sequences: Num, isl: Num,
     """Memory of one device and the sequences of isl + osl tokens whose KV fits per attention-DP rank."""
     mem = deployment_memory(dep, sequences, isl + osl, profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
-    return mem, np.floor(mem.kv_token_capacity / (isl + osl))
+    return mem, np.minimum(np.floor(mem.kv_token_capacity / (isl + osl)), float(profile.max_batch_size))
 
 
 def _queue_wait(profile: EngineProfile, u: Num, group_service: Num, clients: Num, per_prompt: Num) -> Num:

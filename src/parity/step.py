@@ -24,7 +24,8 @@ class Deployment:
     """A model served (or trained) on chips of a system in one layout, with named assumptions.
 
     kernel_overhead_s: fixed cost per kernel (None: the calibration's); step_overhead_s: per step
-    (scheduling, sampling, host work); expert_imbalance: busiest expert rank over the mean (>= 1).
+    (scheduling, sampling, host work); expert_imbalance: busiest expert rank over the mean (>= 1);
+    moe_overlap: share of expert dispatch/combine time hidden under computation (two-batch overlap).
     """
 
     model: Model
@@ -35,6 +36,7 @@ class Deployment:
     kernel_overhead_s: float | None = None
     step_overhead_s: float = 0.0
     expert_imbalance: float = 1.0
+    moe_overlap: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layout", self.layout.check(self.model))
@@ -47,7 +49,7 @@ class Deployment:
 
     @property
     def shard(self) -> Shard:
-        return Shard.of(self.layout, self.expert_imbalance)
+        return Shard.of(self.layout, self.expert_imbalance, self.moe_overlap)
 
 
 def step_cost(dep: Deployment, batch: Batch) -> Cost:

@@ -19,11 +19,14 @@ import numpy as np
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.optimize import nelder_mead
-from parity.predict import Prediction, Scenario, predict_scenarios, scenario_from_row
+from parity.ops import Batch
+from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
+from parity.step import step_cost
 from parity.uncertainty import Intervals, build_intervals, coverage
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
-           "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split"]
+           "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
+           "published_errors"]
 
 METRICS = ("ttft_s", "tpot_s")
 SCORED_SPLITS = ("holdout", "unseen")
@@ -191,7 +194,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
              f'ttft_overhead = "{engine.ttft_overhead_s * 1e3:.3f} ms"',
              f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
-                 "first_wave", "disagg_decode_batch", "disagg_prefill_utilization", "expert_imbalance",
+                 "first_wave", "max_batch_size", "disagg_decode_batch", "disagg_prefill_utilization",
+                 "expert_imbalance",
                  "kv_memory_fraction"):
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
@@ -222,3 +226,36 @@ def interval_coverage(errors: Iterable[CaseError], intervals: Intervals) -> dict
     checked = [(e.metric, e.mode, e.predicted, e.measured) for e in errors
                if e.split == "unseen" or (e.split == "holdout" and interval_split(e.case_id) == "check")]
     return coverage(intervals, checked)
+
+
+def published_errors(rows: Sequence[Mapping[str, str]]) -> list[CaseError]:
+    """Published throughputs (measurements/serving_published.csv) against parity's predictions.
+
+    output_tokens_per_s_per_worker: every request queued at once, the engine at its KV and batch
+    limits; prefill_tokens_per_s_per_chip: steps of `batch_tokens` prompt tokens per attention rank.
+    """
+    out = []
+    for row in rows:
+        try:
+            scenario = scenario_from_row(row)
+        except ParityError:
+            continue
+        metric = row["metric"]
+        if metric == "output_tokens_per_s_per_worker":
+            (p,) = predict_scenarios([scenario])
+            if not p.feasible:
+                continue
+            predicted = p.output_tokens_per_s_per_chip * p.chips
+        elif metric == "prefill_tokens_per_s_per_chip":
+            dep = deployment(scenario, scenario.layout)
+            tokens = float(row["batch_tokens"])
+            isl = float(scenario.isl)
+            step = step_cost(dep, Batch(prefill_tokens=tokens, prefill_sequences=tokens / isl,
+                                        prefill_context=max(isl - tokens, 0.0) / 2.0))
+            predicted = tokens / float(step.time_s)
+        else:
+            raise ParityError(f"serving_published.csv: unknown metric {metric!r}")
+        out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
+                             engine=row.get("engine") or "generic", model=row["model"], mode="published", metric=metric,
+                             measured=float(row["measured"]), predicted=float(predicted)))
+    return out
