@@ -99,22 +99,22 @@ def prompt_group_size(profile: EngineProfile, isl: Num, clients: Num) -> Num:
 
 
 def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num, decode_batch: Num, context: Num,
-                   mixed: bool) -> tuple[Num, Num]:
+                   mixed: bool, busy_ranks: Num = 1.0) -> tuple[Num, Num]:
     """(engine time a group of prompts adds, wall time until the group's prefill is done) [s].
 
     The group's tokens run in chunks of what the step budget leaves beside `decode_batch` decodes
     (mixed engines) or alone while decodes wait; a chunked prompt has half its earlier chunks cached
-    on average. Under attention data parallelism the group sits on one rank: its attention runs
-    there alone while the other ranks wait in lockstep, and the experts see only its tokens.
+    on average. Under attention data parallelism the group is spread over `busy_ranks` ranks: their
+    attention runs there while the other ranks wait in lockstep, and the experts see only its tokens.
     """
     decode = decode_batch if mixed else 0.0
-    tokens = group * isl
+    tokens = group * isl / busy_ranks  # per busy rank
     chunk = np.minimum(tokens, np.maximum(profile.max_num_tokens - decode, 1.0))
     steps = tokens / chunk
     with_prompts = step_cost(dep, Batch(decode_tokens=decode, decode_context=context, prefill_tokens=chunk,
                                         prefill_sequences=chunk / isl,
                                         prefill_context=np.maximum(isl - chunk, 0.0) / 2.0,
-                                        prefill_ranks=1.0)).time_s
+                                        prefill_ranks=busy_ranks)).time_s
     if mixed:
         without = step_cost(dep, Batch(decode_tokens=decode, decode_context=context)).time_s
         added = (with_prompts - without) * steps
@@ -219,21 +219,26 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     fits = (slots >= 1) & p_mem.fits
     active = np.minimum(clients, np.maximum(slots, 1.0))  # per decode rank
     waiting = (clients - active) * decode_workers * dd  # all workers: clients queued for a KV slot
-    def prefill_groups(ranks: Num) -> tuple[Num, Num, Num]:
-        group = prompt_group_size(profile, isl, conc / ranks)
+    def prefill_groups(workers: Num) -> tuple[Num, Num, Num]:
+        """(prompts a prefill worker takes per round, its engine time, its wall time): a group per
+        attention-DP rank, the ranks stepping in lockstep as one server."""
+        per_worker = conc / workers
+        per_rank = prompt_group_size(profile, isl, per_worker / dp)
         if prefill_batch is not None:
-            group = np.minimum(group, prefill_batch)
-        return (group, *_group_prefill(prefill, profile, isl, group, 0.0, 0.0, False))
+            per_rank = np.minimum(per_rank, prefill_batch)
+        busy = np.clip(per_worker, 1.0, float(dp))
+        group = per_rank * busy
+        return (group, *_group_prefill(prefill, profile, isl, group, 0.0, 0.0, False, busy))
 
     if prefill_workers is None:
-        group, added, _ = prefill_groups(float(dp))
+        group, added, _ = prefill_groups(1.0)
         t_decode = step_cost(decode, Batch(decode_tokens=np.maximum(active, 1.0), decode_context=context)).time_s
         rate = conc / ((osl - 1.0) * t_decode + profile.ttft_overhead_s + added)
         target = profile.disagg_prefill_utilization
-        prefill_workers = np.maximum(1.0, np.ceil(rate * added / group / (dp * target)))
+        prefill_workers = np.maximum(1.0, np.ceil(rate * added / group / target))
         sized.append(f"prefill workers sized for {target:.0%} utilisation")
-    prefill_ranks = prefill_workers * dp
-    group, added, wall = prefill_groups(prefill_ranks)
+    prefill_ranks = prefill_workers  # each worker's ranks step together: one server per worker
+    group, added, wall = prefill_groups(prefill_workers)
     # KV of one prompt, all layers, sent from the prefill worker to the decode worker
     kv_total = isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
     system = decode.system
@@ -247,7 +252,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         def ttft_of(lam_total: Num) -> tuple[Num, Num]:
             u = np.minimum(lam_total / prefill_ranks * added / group, 0.999999)
             inner = (profile.ttft_overhead_s + wall + transfer
-                     + _queue_wait(profile, u, added, active * decode_workers * dd / prefill_ranks, added / group))
+                     + _queue_wait(profile, u, added, conc / prefill_ranks, added / group))
             return inner + waiting / np.maximum(lam_total, 1e-12), inner
 
         def residual(lam_total: Num) -> Num:

@@ -35,10 +35,10 @@ SCORED_SPLITS = ("holdout", "unseen")
 FIT_PARAMETERS: dict[str, tuple[float, float]] = {
     "kernel_overhead_s": (0.5e-6, 20e-6),
     "step_overhead_s": (0.05e-3, 8e-3),
-    "ttft_overhead_s": (1e-3, 0.3),
+    "ttft_overhead_s": (1e-3, 0.03),
     "burstiness": (0.05, 20.0),
     "gemm_scale": (0.3, 1.2),
-    "memory_scale": (0.5, 1.1),
+    "memory_scale": (0.5, 1.05),
     "prefill_scale": (0.5, 4.0),
     "arrival_sync": (0.01, 1.0),
     "first_wave": (0.001, 0.5),
