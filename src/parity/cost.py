@@ -80,14 +80,17 @@ def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float
     efficiency = cal.attention_prefill_efficiency if kernel.kind.startswith("attention") else cal.gemm(math)
     rate = chip.peak(math) * efficiency * (cal.emulation_efficiency if emulated else 1.0)
     bandwidth = chip.memory_bytes_per_s * getattr(cal, _MEMORY_EFFICIENCY[kernel.kind])
-    t_math = kernel.flops / rate
-    t_memory = kernel.bytes / bandwidth
-    work = (kernel.flops > 0) | (kernel.bytes > 0)
-    fixed = np.where(work, cal.kernel_overhead_s if overhead_s is None else overhead_s, 0.0) * kernel.launches
+    moved = kernel.bytes
     n = kernel.count
-    math_bound = t_math >= t_memory
-    return Cost(compute_s=n * np.where(math_bound, t_math, 0.0), memory_s=n * np.where(math_bound, 0.0, t_memory),
-                overhead_s=n * fixed, flops=n * kernel.flops, bytes=n * kernel.bytes)
+    if np.ndim(kernel.flops) == 0 and np.ndim(moved) == 0 and kernel.flops == 0 and moved == 0:
+        return Cost()  # nothing to run this step (e.g. prefill attention in a decode step)
+    t_math = kernel.flops / rate
+    t_memory = moved / bandwidth
+    fixed = (cal.kernel_overhead_s if overhead_s is None else overhead_s) * kernel.launches
+    fixed = np.where((kernel.flops > 0) | (moved > 0), n * fixed, 0.0) if fixed else 0.0
+    compute = n * np.where(t_math >= t_memory, t_math, 0.0)
+    return Cost(compute_s=compute, memory_s=n * np.maximum(t_math, t_memory) - compute, overhead_s=fixed,
+                flops=n * kernel.flops, bytes=n * moved)
 
 
 # --- collectives -------------------------------------------------------------------------------

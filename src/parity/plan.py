@@ -19,7 +19,7 @@ from parity.graph import LayerOps, forward
 from parity.model import Model, MoeMlp
 from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream, expected_distinct
 
-__all__ = ["Layout", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep"]
+__all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +127,38 @@ class Layout:
         return "-".join(parts)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayoutGrid:
+    """Many layouts of one worker at once, as equal-length integer arrays (each already checked)."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    attn_dp: np.ndarray
+    moe_tp: np.ndarray
+    moe_ep: np.ndarray
+
+    @classmethod
+    def of(cls, layouts: Iterable[Layout]) -> LayoutGrid:
+        found = list(layouts)
+        return cls(**{name: np.array([getattr(l, name) for l in found], dtype=float)
+                      for name in ("tp", "pp", "attn_dp", "moe_tp", "moe_ep")})
+
+    @property
+    def chips(self) -> np.ndarray:
+        return self.tp * self.pp * self.attn_dp
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+    def at(self, i: int) -> Layout:
+        return Layout(tp=int(self.tp[i]), pp=int(self.pp[i]), attn_dp=int(self.attn_dp[i]),
+                      moe_tp=int(self.moe_tp[i]), moe_ep=int(self.moe_ep[i]))
+
+    def take(self, index: np.ndarray) -> LayoutGrid:
+        """The layouts at `index` (integer positions, repeats allowed)."""
+        return LayoutGrid(**{name: getattr(self, name)[index] for name in ("tp", "pp", "attn_dp", "moe_tp", "moe_ep")})
+
+
 @dataclass(frozen=True, slots=True)
 class Shard:
     """Split factors of one layout as numbers (or arrays): t heads, d attention DP, mt/me experts, p stages.
@@ -144,8 +176,8 @@ class Shard:
     moe_overlap: Num = 0.0
 
     @classmethod
-    def of(cls, layout: Layout, imbalance: float = 1.0, moe_overlap: float = 0.0) -> Shard:
-        r = layout.resolved()
+    def of(cls, layout: Layout | LayoutGrid, imbalance: float = 1.0, moe_overlap: float = 0.0) -> Shard:
+        r = layout.resolved() if isinstance(layout, Layout) else layout
         return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance, moe_overlap)
 
 

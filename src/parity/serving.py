@@ -99,7 +99,7 @@ def prompt_group_size(profile: EngineProfile, isl: Num, clients: Num) -> Num:
 
 
 def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num, decode_batch: Num, context: Num,
-                   mixed: bool, busy_ranks: Num = 1.0) -> tuple[Num, Num]:
+                   mixed: bool, busy_ranks: Num = 1.0, decode_step_s: Num | None = None) -> tuple[Num, Num]:
     """(engine time a group of prompts adds, wall time until the group's prefill is done) [s].
 
     The group's tokens run in chunks of what the step budget leaves beside `decode_batch` decodes
@@ -116,17 +116,18 @@ def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num
                                         prefill_context=np.maximum(isl - chunk, 0.0) / 2.0,
                                         prefill_ranks=busy_ranks)).time_s
     if mixed:
-        without = step_cost(dep, Batch(decode_tokens=decode, decode_context=context)).time_s
+        without = decode_step_s if decode_step_s is not None else step_cost(
+            dep, Batch(decode_tokens=decode, decode_context=context)).time_s
         added = (with_prompts - without) * steps
     else:
         added = with_prompts * steps
     return added * profile.prefill_scale, with_prompts * steps * profile.prefill_scale
 
 
-_ITERATIONS = 6
+_ITERATIONS = 4
 
 
-def _bisect(residual, low: Num, high: Num, iterations: int = 45) -> Num:
+def _bisect(residual, low: Num, high: Num, iterations: int = 32) -> Num:
     """Root of an increasing function on [low, high], elementwise."""
     lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     for _ in range(iterations):
@@ -165,7 +166,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode = step_cost(dep, Batch(decode_tokens=batch, decode_context=context)).time_s
-        added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed)
+        added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=t_decode)
         per_prompt = added / group * d  # ranks step in lockstep: every rank's prompts stall all of them
 
         def latency(lam: Num) -> tuple[Num, Num, Num]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
 from parity.cost import Cost, price_step
 from parity.hardware import Calibration, System
 from parity.memory import MemoryPlan, serving_memory
 from parity.model import Model
 from parity.ops import Batch, Num
-from parity.plan import Layout, Precision, Shard, device_step
+from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
 __all__ = ["Deployment", "step_cost", "deployment_memory"]
 
@@ -30,7 +32,7 @@ class Deployment:
 
     model: Model
     system: System
-    layout: Layout
+    layout: Layout | LayoutGrid
     precision: Precision
     calibration: Calibration
     kernel_overhead_s: float | None = None
@@ -39,12 +41,13 @@ class Deployment:
     moe_overlap: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "layout", self.layout.check(self.model))
+        if isinstance(self.layout, Layout):  # a LayoutGrid's layouts are checked where they are made
+            object.__setattr__(self, "layout", self.layout.check(self.model))
         if self.expert_imbalance < 1.0:
             raise ValueError(f"expert_imbalance must be >= 1, got {self.expert_imbalance}")
 
     @property
-    def chips(self) -> int:
+    def chips(self) -> Num:
         return self.layout.chips
 
     @property
@@ -55,7 +58,7 @@ class Deployment:
 def step_cost(dep: Deployment, batch: Batch) -> Cost:
     """Time and work of one step of `batch` (per attention-DP rank) on one device of the worker."""
     pp = dep.layout.pp
-    micro = batch if pp == 1 else dataclasses.replace(
+    micro = batch if np.all(pp == 1) else dataclasses.replace(
         batch, decode_tokens=batch.decode_tokens / pp, prefill_tokens=batch.prefill_tokens / pp,
         prefill_sequences=batch.prefill_sequences / pp)
     stage = price_step(device_step(dep.model, micro, dep.shard, dep.precision), dep.system, dep.calibration,

@@ -1,0 +1,78 @@
+"""PNG plots a person opens: Pareto frontiers of throughput against interactivity, and rooflines."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from parity.hardware import Chip  # noqa: E402
+from parity.report.tables import write_atomic  # noqa: E402
+
+__all__ = ["frontier_png", "roofline_png", "bars_png"]
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+
+
+def frontier_png(curves: Mapping[str, Sequence[tuple[float, float]]], path: Path, title: str,
+                 tpot_target_s: float | None = None) -> None:
+    """Throughput per chip against tokens/s per user, one Pareto curve per label."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for label, points in curves.items():
+        if not points:
+            continue
+        user, chip = zip(*sorted(points))
+        ax.plot(user, chip, marker="o", markersize=3, linewidth=1.6, label=label)
+    if tpot_target_s:
+        ax.axvline(1.0 / tpot_target_s, color="grey", linestyle="--", linewidth=1)
+        ax.annotate(f"TPOT {tpot_target_s * 1e3:g} ms", (1.0 / tpot_target_s, ax.get_ylim()[1] * 0.95),
+                    fontsize=8, color="grey", ha="left")
+    ax.set_xlabel("output tokens/s per user (1 / TPOT)")
+    ax.set_ylabel("output tokens/s per chip")
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def roofline_png(chips: Sequence[Chip], path: Path, math: str = "bf16", efficiency: float = 1.0) -> None:
+    """Attainable FLOP/s against arithmetic intensity (FLOP per byte of memory traffic) per chip."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    intensity = np.logspace(-1, 4, 200)
+    for chip in chips:
+        peak = chip.peak(math) or max(chip.peak_flop_per_s.values())
+        attainable = np.minimum(peak, intensity * chip.memory_bytes_per_s) * efficiency
+        ax.loglog(intensity, attainable / 1e12, linewidth=1.5, label=f"{chip.name}")
+        ax.scatter([peak / chip.memory_bytes_per_s], [peak / 1e12 * efficiency], s=12)
+    for x, label in ((1.0, "decode GEMV"), (128.0, "batch 128"), (2048.0, "prefill")):
+        ax.axvline(x, color="grey", linestyle=":", linewidth=0.8)
+        ax.annotate(label, (x, ax.get_ylim()[0] * 1.5), fontsize=7, color="grey", rotation=90)
+    ax.set_xlabel("arithmetic intensity [FLOP/byte]")
+    ax.set_ylabel(f"attainable {math} TFLOP/s")
+    ax.set_title(f"Rooflines ({math} dense peak and memory bandwidth)", fontsize=11)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def bars_png(values: Mapping[str, float], path: Path, title: str, ylabel: str) -> None:
+    """A labelled bar chart (e.g. throughput per chip per system)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    labels = list(values)
+    ax.bar(range(len(labels)), [values[k] for k in labels], color="#4c72b0")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
+    _save(fig, path)

@@ -1,0 +1,218 @@
+"""Layout search for serving: every parallel layout, concurrency and serving mode of a model on a
+system, priced as numpy arrays in one pass, with the throughput/interactivity Pareto frontier and
+the best configuration under latency targets.
+
+Aggregated candidates run the full closed-loop serving model (`serving.serve_aggregated`) on arrays
+of (layout, concurrency). Disaggregated candidates pair a decode layout and batch with the prefill
+layout that serves its prompts on the fewest chips (rate matching: prefill workers sized to a target
+utilisation), the usual way such deployments are planned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from parity.engine import EngineProfile
+from parity.errors import InfeasiblePlan
+from parity.hardware import Calibration, System
+from parity.memory import kv_bytes_per_token_per_device
+from parity.model import Model
+from parity.ops import Batch
+from parity.plan import Layout, LayoutGrid, Precision, Shard
+from parity.serving import Workload, engine_calibration, serve_aggregated
+from parity.step import Deployment, deployment_memory, step_cost
+
+__all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "DEFAULT_CONCURRENCY",
+           "PREFILL_UTILIZATION"]
+
+DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
+                       4096)
+PREFILL_UTILIZATION = 0.8  # disaggregated prefill workers sized to run this busy (an assumption)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    """One configuration: mode, layouts, load, and what it delivers (per chip and per user)."""
+
+    mode: str
+    layout: str
+    decode_layout: str
+    concurrency: float
+    chips: float
+    prefill_workers_per_decode_worker: float
+    ttft_s: float
+    tpot_s: float
+    tokens_per_s_per_chip: float
+    tokens_per_s_per_user: float
+    meets_targets: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchResult:
+    """Every evaluated configuration's summary, the Pareto frontier and the best under the targets."""
+
+    evaluated: int
+    feasible: int
+    frontier: tuple[Candidate, ...]
+    best: Candidate | None
+    targets: dict[str, float] = field(default_factory=dict)
+    assumptions: tuple[str, ...] = ()
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    return [1 << i for i in range(limit.bit_length()) if (1 << i) <= limit]
+
+
+def layout_grid(model: Model, chips: int, pipeline: tuple[int, ...] = (1,)) -> LayoutGrid:
+    """Every layout of one worker on exactly `chips` chips that divides the model: tensor parallel
+    degrees, attention data parallelism, and for MoE models every split of the experts between
+    expert parallelism and expert tensor parallelism."""
+    found = []
+    moe = "moe" in model.features
+    for pp in pipeline:
+        if chips % pp:
+            continue
+        for tp in _powers_of_two(chips // pp):
+            dp = chips // (pp * tp)
+            if dp > 1 and not moe:
+                continue  # dense models scale out by more workers, not attention DP
+            for ep in (_powers_of_two(tp * dp) if moe else [1]):
+                layout = Layout(tp=tp, pp=pp, attn_dp=dp, moe_ep=ep, moe_tp=(tp * dp) // ep if moe else 0)
+                try:
+                    found.append(layout.check(model))
+                except InfeasiblePlan:
+                    continue
+    if not found:
+        raise InfeasiblePlan(f"no layout of {chips} chips divides {model.name}")
+    return LayoutGrid.of(found)
+
+
+def _worker_sizes(model: Model, system: System, chips: int | None) -> list[int]:
+    limit = chips or system.scale_up_domain_chips
+    return [n for n in _powers_of_two(limit) if n <= limit] if chips is None else [chips]
+
+
+def _deployment(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                profile: EngineProfile) -> Deployment:
+    return Deployment(model=model, system=system, layout=grid, precision=precision,
+                      calibration=engine_calibration(cal, profile), kernel_overhead_s=profile.kernel_overhead_s,
+                      step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
+                      moe_overlap=profile.moe_overlap)
+
+
+def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
+    k, m = len(grid), len(concurrency)
+    index = np.repeat(np.arange(k), m)
+    grid_km = grid.take(index)
+    conc = np.tile(concurrency, k) * grid_km.attn_dp  # concurrency per attention rank stays on the grid
+    dep = _deployment(model, system, grid_km, precision, cal, profile)
+    result = serve_aggregated(dep, profile, Workload(isl=np.full(k * m, float(isl)), osl=np.full(k * m, float(osl)),
+                                                     concurrency=conc))
+    return {"index": index, "concurrency": conc, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
+            "per_chip": np.asarray(result.output_tokens_per_s) / grid_km.chips, "chips": grid_km.chips,
+            "fits": np.asarray(result.feasible) & (np.asarray(result.decode_batch) >= 1)}
+
+
+def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                   profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
+    """Decode layouts x batches, each with its best prefill layout (fewest chips per prompt/s)."""
+    k, m = len(grid), len(concurrency)
+    index = np.repeat(np.arange(k), m)
+    decode_grid = grid.take(index)
+    batch = np.tile(concurrency, k).astype(float)  # sequences per decode rank
+    dep = _deployment(model, system, decode_grid, precision, cal, profile)
+    context = isl + osl / 2.0
+    tpot = np.asarray(step_cost(dep, Batch(decode_tokens=batch, decode_context=np.full(k * m, context))).time_s)
+    mem = deployment_memory(dep, batch, np.full(k * m, float(isl + osl)), profile.max_num_tokens,
+                            reserve_fraction=1.0 - profile.kv_memory_fraction)
+    fits = np.asarray(mem.fits) & (batch <= profile.max_batch_size)
+    out_rate = batch * decode_grid.attn_dp / tpot  # output tokens/s per decode worker
+    # prefill: one worker per layout, steps of a full token budget per rank
+    prefill_dep = _deployment(model, system, grid, precision, cal, profile)
+    per_rank = float(max(profile.max_num_tokens, isl))
+    step = np.asarray(step_cost(prefill_dep, Batch(prefill_tokens=np.full(k, per_rank),
+                                                   prefill_sequences=np.full(k, per_rank / isl))).time_s)
+    step = step * profile.prefill_scale
+    prompt_rate = per_rank / isl * grid.attn_dp / step  # prompts/s per prefill worker
+    prefill_mem = deployment_memory(prefill_dep, np.ones(k), np.full(k, float(isl)), profile.max_num_tokens,
+                                    reserve_fraction=1.0 - profile.kv_memory_fraction)
+    prefill_ok = np.asarray(prefill_mem.fits)
+    # chips per output token/s: decode chips + prefill chips for the prompts that rate needs
+    per_rate = (decode_grid.chips / out_rate)[:, None] + np.where(
+        prefill_ok, grid.chips / (osl * prompt_rate * PREFILL_UTILIZATION), np.inf)[None, :]
+    best_prefill = np.argmin(per_rate, axis=1)
+    per_chip = 1.0 / per_rate[np.arange(k * m), best_prefill]
+    service = (per_rank / isl) / (prompt_rate[best_prefill] / grid.attn_dp[best_prefill]) / grid.attn_dp[best_prefill]
+    wait = profile.burstiness * PREFILL_UTILIZATION / (1 - PREFILL_UTILIZATION) * service
+    kv_bytes = isl * kv_bytes_per_token_per_device(model, Shard(1, 1, 1, 1, 1), precision)
+    transfer = kv_bytes / max(system.scale_out_bytes_per_s, 1.0) / grid.chips[best_prefill]
+    ttft = profile.ttft_overhead_s + step[best_prefill] + wait + transfer
+    ratio = (out_rate / osl) / (prompt_rate[best_prefill] * PREFILL_UTILIZATION)
+    chips = decode_grid.chips + ratio * grid.chips[best_prefill]
+    return {"index": index, "prefill_index": best_prefill, "concurrency": batch * decode_grid.attn_dp, "ttft": ttft,
+            "tpot": tpot, "per_chip": per_chip, "chips": chips, "ratio": ratio,
+            "fits": fits & np.isfinite(per_chip) & (per_chip > 0)}
+
+
+def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
+    """Indices of the Pareto frontier (no point beats another on both axes), fastest user first."""
+    order = np.lexsort((-per_chip, -per_user))
+    best_so_far = np.maximum.accumulate(np.concatenate([[-np.inf], per_chip[order]]))[:-1]
+    return order[per_chip[order] > best_so_far]
+
+
+def search_serving(model: Model, system: System, profile: EngineProfile, calibration: Calibration,
+                   precision: Precision, isl: int, osl: int, tpot_s: float | None = None, ttft_s: float | None = None,
+                   chips: int | None = None, modes: tuple[str, ...] = ("agg", "disagg"),
+                   concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY) -> SearchResult:
+    """Search layouts, loads and modes; the best configuration is the most tokens/s per chip among
+    those meeting the TPOT and TTFT targets. `chips`: chips per worker (default: every power of two
+    up to one scale-up domain)."""
+    conc = np.asarray(concurrency, dtype=float)
+    grids = []
+    for size in _worker_sizes(model, system, chips):
+        try:
+            grids.append(layout_grid(model, size))
+        except InfeasiblePlan:
+            continue
+    if not grids:
+        raise InfeasiblePlan(f"no layout of up to {chips or system.scale_up_domain_chips} chips divides {model.name}")
+    grid = LayoutGrid(**{name: np.concatenate([getattr(g, name) for g in grids])
+                         for name in ("tp", "pp", "attn_dp", "moe_tp", "moe_ep")})
+    runs = {mode: (_aggregated if mode == "agg" else _disaggregated)(
+        model, system, grid, precision, calibration, profile, isl, osl, conc) for mode in modes}
+    evaluated = sum(len(r["index"]) for r in runs.values())
+    mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
+    row_of = np.concatenate([np.arange(len(r["index"])) for r in runs.values()])
+
+    def column(key: str) -> np.ndarray:
+        return np.concatenate([np.asarray(r.get(key, np.zeros(len(r["index"]))), dtype=float) for r in runs.values()])
+
+    ttft, tpot, per_chip = column("ttft"), column("tpot"), column("per_chip")
+    ok = column("fits").astype(bool) & np.isfinite(tpot) & np.isfinite(ttft) & (per_chip > 0)
+    meets = ok & (tpot <= (tpot_s or np.inf)) & (ttft <= (ttft_s or np.inf))
+
+    def candidate(i: int) -> Candidate:
+        r, j = runs[str(mode_of[i])], int(row_of[i])
+        layout = grid.at(int(r["index"][j]))
+        prefill = grid.at(int(r["prefill_index"][j])) if "prefill_index" in r else None
+        return Candidate(mode=str(mode_of[i]), layout=str(prefill or layout), decode_layout=str(layout) if prefill else "",
+                         concurrency=float(r["concurrency"][j]), chips=float(r["chips"][j]),
+                         prefill_workers_per_decode_worker=float(r["ratio"][j]) if prefill else 0.0,
+                         ttft_s=float(ttft[i]), tpot_s=float(tpot[i]), tokens_per_s_per_chip=float(per_chip[i]),
+                         tokens_per_s_per_user=1.0 / float(tpot[i]), meets_targets=bool(meets[i]))
+
+    feasible = np.flatnonzero(ok)
+    frontier = tuple(candidate(int(i)) for i in feasible[_frontier_mask(1.0 / tpot[feasible], per_chip[feasible])])
+    best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
+    notes = (f"engine profile {profile.id}; layouts of 1 to {max(_worker_sizes(model, system, chips))} chips per worker",
+             f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching)")
+    return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
+                        targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
+                        assumptions=notes)

@@ -1,0 +1,98 @@
+"""The vectorised search gives the scalar path's numbers, and its best is the exhaustive best."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parity import catalog
+from parity.compare import best_precision
+from parity.plan import LayoutGrid
+from parity.search import _aggregated, _disaggregated, layout_grid, search_serving
+from parity.serving import Workload, engine_calibration, serve_aggregated
+from parity.step import Deployment
+
+CASES = [("llama-3.1-8b", "hgx-h100", "trtllm"), ("qwen3-235b-a22b-fp8", "hgx-h100", "trtllm"),
+         ("deepseek-r1", "gb200-nvl72", "trtllm"), ("gpt-oss-120b", "hgx-b200", "vllm"),
+         ("deepseek-r1", "cloudmatrix-384", "generic")]
+
+
+def setup(model: str, system: str, engine: str):
+    m, s = catalog.model(model), catalog.system(system)
+    return m, s, catalog.engine(engine), catalog.calibration(s.chip), best_precision(m, s.chip)
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=st.sampled_from(CASES), chips=st.sampled_from([1, 2, 4, 8, 16]), pick=st.integers(0, 10**6),
+       concurrency=st.sampled_from([1, 3, 16, 100, 512]), isl=st.sampled_from([128, 1024, 8192]),
+       osl=st.sampled_from([64, 1024]))
+def test_vectorised_aggregated_equals_the_scalar_path(case, chips, pick, concurrency, isl, osl) -> None:
+    m, s, profile, cal, precision = setup(*case)
+    try:
+        grid = layout_grid(m, chips)
+    except Exception:
+        return
+    r = _aggregated(m, s, grid, precision, cal, profile, isl, osl, np.array([1.0, float(concurrency)]))
+    i = (pick % len(grid)) * 2 + 1
+    layout = grid.at(int(r["index"][i]))
+    dep = Deployment(model=m, system=s, layout=layout, precision=precision, calibration=engine_calibration(cal, profile),
+                     kernel_overhead_s=profile.kernel_overhead_s, step_overhead_s=profile.step_overhead_s,
+                     expert_imbalance=profile.expert_imbalance, moe_overlap=profile.moe_overlap)
+    scalar = serve_aggregated(dep, profile, Workload(isl=isl, osl=osl, concurrency=concurrency * layout.attn_dp))
+    if not bool(np.asarray(scalar.feasible)):
+        assert not r["fits"][i]
+        return
+    assert r["ttft"][i] == pytest.approx(float(scalar.ttft_s), rel=1e-9)
+    assert r["tpot"][i] == pytest.approx(float(scalar.tpot_s), rel=1e-9)
+    assert r["per_chip"][i] == pytest.approx(float(scalar.output_tokens_per_s) / layout.chips, rel=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(case=st.sampled_from(CASES), chips=st.sampled_from([2, 4, 8]), pick=st.integers(0, 10**6),
+       batch=st.sampled_from([1, 32, 256]))
+def test_vectorised_disaggregated_equals_one_at_a_time(case, chips, pick, batch) -> None:
+    m, s, profile, cal, precision = setup(*case)
+    try:
+        grid = layout_grid(m, chips)
+    except Exception:
+        return
+    everything = _disaggregated(m, s, grid, precision, cal, profile, 1024, 512, np.array([float(batch)]))
+    i = pick % len(grid)
+    # the same decode layout alone, paired against all prefill layouts
+    single = _disaggregated(m, s, grid, precision, cal, profile, 1024, 512, np.array([float(batch)]))
+    alone = LayoutGrid.of([grid.at(i)])
+    assert grid.at(int(everything["index"][i])) == alone.at(0)
+    for key in ("tpot", "per_chip", "ttft"):
+        assert everything[key][i] == pytest.approx(single[key][i], rel=1e-12)
+
+
+def test_search_best_is_the_exhaustive_scalar_best() -> None:
+    """Llama-3.1-8B on one H100 node, aggregated only: loop over every layout and concurrency with the
+    scalar path and compare with the search's best under a 20 ms TPOT target."""
+    m, s, profile, cal, precision = setup("llama-3.1-8b", "hgx-h100", "trtllm")
+    concurrency = (1, 8, 32, 128, 512)
+    result = search_serving(m, s, profile, cal, precision, 1024, 256, tpot_s=0.02, modes=("agg",),
+                            concurrency=concurrency)
+    best = 0.0
+    for chips in (1, 2, 4, 8):
+        grid = layout_grid(m, chips)
+        for k in range(len(grid)):
+            layout = grid.at(k)
+            dep = Deployment(model=m, system=s, layout=layout, precision=precision,
+                             calibration=engine_calibration(cal, profile), kernel_overhead_s=profile.kernel_overhead_s,
+                             step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance)
+            for c in concurrency:
+                r = serve_aggregated(dep, profile, Workload(isl=1024, osl=256, concurrency=c))
+                if bool(np.asarray(r.feasible)) and float(r.tpot_s) <= 0.02:
+                    best = max(best, float(r.output_tokens_per_s) / layout.chips)
+    assert result.best is not None
+    assert result.best.tokens_per_s_per_chip == pytest.approx(best, rel=1e-9)
+
+
+def test_the_frontier_is_pareto() -> None:
+    m, s, profile, cal, precision = setup("deepseek-r1", "gb200-nvl72", "trtllm")
+    frontier = search_serving(m, s, profile, cal, precision, 1024, 1024, tpot_s=0.05).frontier
+    users = [c.tokens_per_s_per_user for c in frontier]
+    chips = [c.tokens_per_s_per_chip for c in frontier]
+    assert users == sorted(users, reverse=True) and chips == sorted(chips)
+    assert len(frontier) >= 5
