@@ -28,8 +28,8 @@ from parity.training.layout import RECOMPUTE, TrainingLayout, training_precision
 from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
                                     parameters_per_device)
 
-__all__ = ["TrainingResult", "train_step", "evaluate_layouts", "model_flops_per_token", "DEFAULT_PROFILE",
-           "ATTENTION_BACKWARD_FLOPS"]
+__all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token",
+           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS"]
 
 # FlashAttention-2 (Dao 2023, Sec. 3.1.2): the backward pass runs 5 matrix products to the forward's 2
 ATTENTION_BACKWARD_FLOPS = 2.5
@@ -114,6 +114,11 @@ class TrainingResult:
                    if f.name not in ("memory", "layout", "assumptions", "chips", "tdp_w")}
         memory = TrainingMemory(**{f.name: pick(getattr(self.memory, f.name)) for f in dataclasses.fields(TrainingMemory)})
         return dataclasses.replace(self, memory=memory, **scalars)
+
+
+# t tp, p pp, dp, c cp, e ep, et expert tp, v virtual stages, zero, sp (0/1), rc recompute (0 none, 1 selective,
+# 2 full), mb micro batch, gb global batch, s seq_len, overlap (0/1)
+LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap")
 
 
 def _arrays(layouts: Sequence[TrainingLayout]) -> dict[str, np.ndarray]:
@@ -214,8 +219,14 @@ def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence
     if len(kinds) != 1:
         raise InfeasiblePlan(f"evaluate_layouts prices one precision and attention kind at a time, got {sorted(kinds)}")
     precision, flash, dropout = kinds.pop()
+    return evaluate_arrays(model, system, chips, _arrays(layouts), calibration, profile, precision, flash, dropout)
+
+
+def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.ndarray], calibration: Calibration,
+                    profile: TrainingProfile | None = None, precision: str = "bf16", flash: bool = True,
+                    dropout: bool = False) -> TrainingResult:
+    """Price layouts given as arrays of their fields (keys of `LAYOUT_ARRAYS`), already checked."""
     prof = profile or DEFAULT_PROFILE
-    a = _arrays(layouts)
     t, p, dp, c, e, et, v = a["t"], a["p"], a["dp"], a["c"], a["e"], a["et"], a["v"]
     moe = "moe" in model.features
     group_d = np.where(moe, e * et / t, 1.0)
