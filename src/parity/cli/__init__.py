@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # command modules register themselves on `cli`
-from parity.cli import catalog_cmds, compare_cmd, serving_cmds  # noqa: E402,F401
+from parity.cli import catalog_cmds, compare_cmd, serving_cmds, training_cmds  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())
