@@ -96,9 +96,6 @@ class TrainingLayout:
 
     def check(self, model: Model, chips: int | None = None) -> TrainingLayout:
         """This layout if it divides the model, the batch and the chips; else InfeasiblePlan naming why."""
-        if chips is not None and self.chips != chips:
-            raise InfeasiblePlan(f"tp x pp x cp x dp must equal the chips ({chips}), got "
-                                 f"{self.tp} x {self.pp} x {self.cp} x {self.dp} = {self.chips}")
         for layer in model.layers:
             a = layer.attention
             if a.num_attention_heads % self.tp:
@@ -126,6 +123,9 @@ class TrainingLayout:
         if self.global_batch % (self.dp * self.micro_batch):
             raise InfeasiblePlan(f"global_batch must be a multiple of dp x micro_batch ({self.dp * self.micro_batch}), "
                                  f"got {self.global_batch}")
+        if chips is not None and self.chips != chips:
+            raise InfeasiblePlan(f"tp x pp x cp x dp must equal the chips ({chips}), got "
+                                 f"{self.tp} x {self.pp} x {self.cp} x {self.dp} = {self.chips}")
         return self
 
     def _check_experts(self, mlp: MoeMlp) -> None:
