@@ -99,7 +99,9 @@ class TrainingProfile:
     of the last microbatch's backward (and first forward) that hides gradient reduce-scatter and
     parameter all-gather under the "overlap" policy. gradient_bytes, optimizer_state_bytes [B per
     parameter]: mixed-precision Adam (ZeRO paper: 2 + 12). fp8_weight_copy_bytes [B per parameter]:
-    the cached FP8 copy of the weights under FP8 training. optimizer_traffic_bytes [B per parameter]:
+    the cached FP8 copy of the weights under FP8 training; fp8_cast_bytes [B per input/output element of
+    an FP8 GEMM, forward; twice in backward]: quantising activations and gradients (and their transposes)
+    to FP8. optimizer_traffic_bytes [B per parameter]:
     device-memory traffic of one Adam update. expert_imbalance: busiest expert rank over the mean.
     memory_reserve_fraction, memory_reserve_bytes [B]: what the allocator and runtime keep
     (fragmentation, CUDA context, communication buffers). step_overhead_s [s]: per step (data
@@ -125,6 +127,7 @@ class TrainingProfile:
     gradient_bytes: float = 2.0
     optimizer_state_bytes: float = 12.0
     fp8_weight_copy_bytes: float = 1.0
+    fp8_cast_bytes: float = 1.5
     optimizer_traffic_bytes: float = 32.0
     expert_imbalance: float = 1.0
     memory_reserve_fraction: float = 0.05
@@ -142,7 +145,8 @@ class TrainingProfile:
         for name in ("gemm_scale", "moe_scale", "attention_scale", "attention_backward_efficiency"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"training profile {self.id}: {name} must be > 0, got {getattr(self, name)}")
-        for name in ("gradient_bytes", "optimizer_state_bytes", "fp8_weight_copy_bytes", "optimizer_traffic_bytes",
+        for name in ("gradient_bytes", "optimizer_state_bytes", "fp8_weight_copy_bytes", "fp8_cast_bytes",
+                     "optimizer_traffic_bytes",
                      "memory_reserve_bytes", "step_overhead_s", "moe_layer_overhead_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"training profile {self.id}: {name} must be >= 0, got {getattr(self, name)}")

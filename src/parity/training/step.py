@@ -46,7 +46,10 @@ def model_flops_per_token(model: Model, seq_len: Num) -> Num:
     embedding lookup excluded); the attention term counts all T keys as PaLM does (not halved for
     causality), each head's query-key and value widths, and sliding windows at their width.
     """
-    return 3.0 * (model.matmul_flops_per_token() + model.attention_flops_per_token(seq_len))
+    attention = sum(layer.count * 2.0 * layer.attention.num_attention_heads
+                    * (layer.attention.qk_head_dim + layer.attention.value_head_dim)
+                    * np.minimum(seq_len, layer.attention.sliding_window or np.inf) for layer in model.layers)
+    return 3.0 * (model.matmul_flops_per_token() + attention)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,7 +170,8 @@ def _materialised(model: Model, kernels: list[Kernel], tokens: Num, seq_len: Num
     return out
 
 
-def _kernels(model: Model, batch: Batch, shard: Shard, precision_name: str, tp: Num) -> tuple[list[Kernel], list]:
+def _kernels(model: Model, batch: Batch, shard: Shard, precision_name: str, tp: Num, cast_bytes: float
+             ) -> tuple[list[Kernel], list]:
     """Forward kernels and collectives of one microbatch on one stage; the LM head sees every token."""
     step = device_step(model, batch, shard, training_precision(precision_name))
     kernels = [k for k in step.kernels if k.name not in ("lm_head", "attention_decode")]
@@ -178,10 +182,10 @@ def _kernels(model: Model, batch: Batch, shard: Shard, precision_name: str, tp: 
     kernels.append(Kernel(name="cross_entropy", kind="stream", flops=0.0, weight_bytes=0.0,
                           other_bytes=6.0 * t * vocab / tp, fmt="bf16", count=1.0 / shard.p))
     if format_named(precision_name).bits <= 8:
-        # Transformer Engine quantises each FP8 GEMM's inputs (read 2 B, write 1 B) and, in backward, the
-        # output gradient and transposes: ~1.5 B per input/output element forward, twice that backward
+        # casts to FP8 of each FP8 GEMM's inputs (and, twice as much, in backward): `cast_bytes` per
+        # input/output element of the GEMM, whose other_bytes count 2 B per such element
         kernels += [Kernel(name=f"fp8_cast_{k.name}", kind="stream", flops=0.0, weight_bytes=0.0,
-                           other_bytes=0.75 * k.other_bytes, fmt="bf16", count=k.count)
+                           other_bytes=cast_bytes / 2.0 * k.other_bytes, fmt="bf16", count=k.count)
                     for k in list(kernels) if k.kind in ("gemm", "grouped_gemm") and k.fmt == precision_name]
     collectives = [c for c in step.collectives if c.name not in ("logits_all_gather", "pipeline_send")]
     return kernels, collectives
@@ -236,7 +240,7 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     # context parallelism: each rank's queries see all keys; Megatron balances the causal work, so each
     # rank computes 1/cp of the pairs (prefix chosen so that pairs = s^2 / (2 cp) per sequence)
     batch = Batch(prefill_tokens=tokens, prefill_sequences=a["mb"], prefill_context=a["s"] * (c - 1.0) / (2.0 * c))
-    kernels, collectives = _kernels(model, batch, shard, precision, t)
+    kernels, collectives = _kernels(model, batch, shard, precision, t, prof.fp8_cast_bytes)
     if not flash:
         kernels = _materialised(model, kernels, tokens, a["s"], shard, dropout)
     f_s, b_s, attn_s = _price_pass(kernels, system, _training_calibrations(calibration, prof))
