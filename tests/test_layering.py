@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("search", "uncertainty"),
     ("compare", "predict", "fleet", "policy", "sweep"),
     ("validate", "calibrate"),
+    ("validate_training",),  # scores training rows with validate.CaseError, so it sits just above validate
     ("report",),
     ("cli",),
 ]

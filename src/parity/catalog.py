@@ -23,14 +23,14 @@ from typing import Any
 from parity import hf, units
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError, ModelConfigError
-from parity.engine import EngineProfile
+from parity.engine import EngineProfile, TrainingProfile
 from parity.hardware import Calibration, Chip, Provenance, Source, System
 from parity.model import Model
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
            "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration",
            "engines", "engine", "measurements", "user_dir",
-           "uncertainty_table", "fitted_chips", "validated_features"]
+           "uncertainty_table", "fitted_chips", "validated_features", "training_profile"]
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
 
@@ -446,3 +446,18 @@ def validated_features() -> frozenset[str]:
     for name in {r["model"] for r in rows if r.get("split") == "calibration"}:
         features |= model(name).features
     return frozenset(features - {"mtp"})  # MTP layers exist in DeepSeek checkpoints but no run decoded with them
+
+
+@cache
+def training_profile() -> TrainingProfile:
+    """The training-framework profile (data/training.toml): overlap, optimizer and memory assumptions."""
+    where = "training.toml"
+    data = _read_toml(data_dir() / where)
+    times = {"memory_reserve": ("memory_reserve_bytes", "bytes"), "step_overhead": ("step_overhead_s", "s"),
+             "moe_layer_overhead": ("moe_layer_overhead_s", "s")}
+    try:
+        fields = {k: v for k, v in data.items() if k not in times and k != "sources"}
+        fields |= {name: units.parse(data[key], dimension) for key, (name, dimension) in times.items() if key in data}
+        return TrainingProfile(**fields)
+    except (TypeError, ValueError, units.UnitError) as err:
+        raise CatalogError(f"{where}: {err}") from err

@@ -140,16 +140,21 @@ def _flat_s(kind: str, S: Num, n: Num, B: Num, lat: Num, switched: bool) -> Num:
     return lat + S / B  # send_recv
 
 
-def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, fanout: Num | None = None) -> Num:
+def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, fanout: Num | None = None,
+                 domain_ranks: Num | None = None) -> Num:
     """[s] of one collective over n ranks placed on consecutive chips of `system`.
 
     Inside one scale-up domain it runs on the scale-up fabric; beyond it, hierarchically: the
     domain part on scale-up links, the rest over each chip's scale-out NIC. An all-to-all with a
     `fanout` sends each token to that many random destinations (see `ops.Collective`).
+    domain_ranks: ranks of the group that share one scale-up domain (default: the domain's chips,
+    i.e. consecutive chips); a group strided over the chips (e.g. data-parallel peers spaced by
+    tp x cp) has fewer, down to 1 when every peer sits in another domain.
     """
     n = np.maximum(np.asarray(n, dtype=float), 1.0)
     S = np.asarray(S, dtype=float)
-    d = float(system.scale_up_domain_chips)
+    d = (float(system.scale_up_domain_chips) if domain_ranks is None
+         else np.maximum(np.asarray(domain_ranks, dtype=float), 1.0))
     switched = system.scale_up_topology in ("switch", "clos", "mesh")
     up_bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * efficiency
     out_bw = max(system.scale_out_bytes_per_s, 1.0) * efficiency

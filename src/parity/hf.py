@@ -37,6 +37,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 _QK_NORM_TYPES = {"qwen3", "qwen3_moe", "olmo2", "gemma3"}
 _QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"}
+# GPT-2-style blocks: a plain (not gated) MLP of 4 x hidden unless stated, biases on every linear layer
+_UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron"}
+_BIASED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox"}
+# Hugging Face's own default for these classes ties the LM head to the embedding when the key is absent
+_TIED_TYPES = {"gpt2", "bloom", "opt"}
 
 
 def _get(config: dict[str, Any], name: str, default: Any = ..., where: str = "") -> Any:
@@ -93,7 +98,7 @@ def _attention(config: dict[str, Any], where: str, window: int | None) -> Attent
         "qk_norm": model_type in _QK_NORM_TYPES, "sliding_window": window,
         "sinks": model_type == "gpt_oss",
     }
-    bias = bool(config.get("attention_bias", False))
+    bias = bool(config.get("attention_bias", config.get("enable_bias", model_type in _BIASED_TYPES)))
     common |= {"qkv_bias": bias or model_type in _QKV_BIAS_TYPES, "o_bias": bias}
     if config.get("kv_lora_rank"):
         common |= {
@@ -123,13 +128,16 @@ def _windows(config: dict[str, Any], num_layers: int) -> list[int | None]:
 
 def _mlp(config: dict[str, Any], index: int, where: str) -> DenseMlp | MoeMlp:
     experts = _int(config, "num_experts", 0, where)
-    intermediate = _int(config, "intermediate_size", where=where)
+    model_type = str(config.get("model_type", "")).lower()
+    ungated = model_type in _UNGATED_TYPES
+    hidden = _int(config, "hidden_size", where=where)
+    intermediate = _int(config, "intermediate_size", 4 * hidden if ungated else ..., where)
     first_dense = _int(config, "first_dense_layers", 0, where)
     frequency = _int(config, "moe_layer_frequency", 1, where) or 1
     dense_only = set(config.get("mlp_only_layers") or ())
-    model_type = str(config.get("model_type", "")).lower()
     if experts <= 1 or index < first_dense or index in dense_only or (index - first_dense) % frequency:
-        return DenseMlp(intermediate_size=intermediate, bias=bool(config.get("mlp_bias", False)))
+        bias = config.get("mlp_bias", config.get("enable_bias", model_type in _BIASED_TYPES))
+        return DenseMlp(intermediate_size=intermediate, gated=not ungated, bias=bool(bias))
     expert_size = _int(config, "expert_intermediate_size", intermediate, where)
     shared = _int(config, "num_shared_experts", 0, where)
     shared_size = _int(config, "shared_intermediate_size", shared * expert_size, where)
@@ -178,7 +186,8 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     model_type = str(config.get("model_type", ""))
     try:
         return Model(name=name, hidden_size=hidden, vocab_size=vocab, layers=_group(layers),
-                     tie_word_embeddings=bool(config.get("tie_word_embeddings", False)), mtp_layers=mtp_layers,
+                     tie_word_embeddings=bool(config.get("tie_word_embeddings", model_type in _TIED_TYPES)),
+                     mtp_layers=mtp_layers,
                      max_position_embeddings=_int(config, "max_position_embeddings", 0, where),
                      weight_format=dense_format, expert_weight_format=expert_format, source=source,
                      architecture=model_type)

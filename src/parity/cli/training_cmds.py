@@ -1,0 +1,196 @@
+"""`parity train`: one training layout (step time, breakdown, MFU, memory), the search for the fastest
+layout that fits, and the validation against published training throughput."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from parity import catalog
+from parity.cli import cli, emit, format_option, out_option
+from parity.errors import ParityError
+from parity.report.tables import Column, percent, plain, scaled, write_atomic
+from parity.training import (GRAD_OVERLAP, PRECISIONS, RECOMPUTE, SearchSpace, TrainingLayout, TrainingResult,
+                             search_training, train_step)
+from parity.validate import scores
+from parity.validate_training import (fit_training_profile, training_case_errors, training_cases,
+                                      training_profile_toml)
+
+_BREAKDOWN = (("compute_s", "compute (incl. recomputation)"), ("tp_comm_s", "exposed TP/SP communication"),
+              ("cp_comm_s", "exposed CP communication"), ("ep_comm_s", "exposed EP all-to-all"),
+              ("pp_comm_s", "exposed PP send/receive"), ("dp_comm_s", "exposed DP/ZeRO communication"),
+              ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
+
+
+def _fit_note(r: TrainingResult) -> str:
+    if bool(r.fits):
+        return ""
+    return (f"does not fit by {float(r.shortfall_bytes) / 1e9:.1f} GB per chip "
+            f"({r.memory.biggest_term()} is the biggest term)")
+
+
+def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
+    """The JSON of one priced layout (SI units)."""
+    memory = {f"{k.replace(' ', '_')}_bytes": float(v) for k, v in r.memory.terms().items()}
+    layout = r.layout
+    return {
+        "layout": {} if layout is None else {
+            "tp": layout.tp, "pp": layout.pp, "dp": layout.dp, "cp": layout.cp, "ep": layout.ep, "etp": layout.expert_tp,
+            "virtual_stages": layout.virtual_stages, "zero": layout.zero, "sequence_parallel": layout.sequence_parallel,
+            "recompute": layout.recompute, "micro_batch": layout.micro_batch, "global_batch": layout.global_batch,
+            "seq_len": layout.seq_len, "precision": layout.precision, "grad_overlap": layout.grad_overlap,
+            "microbatches": layout.microbatches, "name": str(layout)},
+        "chips": r.chips, "step_s": float(r.step_s), "tokens_per_s": float(r.tokens_per_s),
+        "tokens_per_s_per_chip": float(r.tokens_per_s_per_chip), "mfu": float(r.mfu),
+        "mfu_fp8": None if np.isnan(r.mfu_fp8) else float(r.mfu_fp8),
+        "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
+        "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN} | {"recompute_s": float(r.recompute_s)},
+        "memory_bytes_per_chip": float(r.memory.total_bytes), "memory_capacity_bytes": float(r.memory.capacity_bytes),
+        "memory": memory, "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
+        "biggest_memory_term": r.memory.biggest_term(), "note": _fit_note(r),
+        "train_tokens": tokens, "time_to_train_s": float(r.time_to_train_s(tokens)),
+        "chip_hours": float(r.chip_hours(tokens)), "energy_j_at_tdp": float(r.energy_j(tokens)),
+        "assumptions": list(r.assumptions),
+    }
+
+
+def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
+    step = data["step_s"]
+    rows = [("layout", data["layout"]["name"]), ("step time", f"{step:,.3f} s")]
+    rows += [(f"  {label}", f"{data['breakdown'][key]:,.3f} s ({data['breakdown'][key] / step:.1%})")
+             for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
+    rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
+             ("tokens/s per chip", f"{data['tokens_per_s_per_chip']:,.1f}"),
+             ("MFU (bf16 peak; PaLM 6N + 12LHQT)", f"{data['mfu']:.1%}")]
+    if data["mfu_fp8"] is not None:
+        rows.append(("MFU against the FP8 peak", f"{data['mfu_fp8']:.1%}"))
+    rows += [("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
+                                 f"{data['memory_capacity_bytes'] / 1e9:,.1f} GB")]
+    rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
+    rows += [("fits", "yes" if data["fits"] else data["note"]),
+             (f"time to train {data['train_tokens']:.3g} tokens", f"{data['time_to_train_s'] / 86400:,.1f} days"),
+             ("chip-hours", f"{data['chip_hours']:,.0f}"),
+             ("energy at chip TDP", f"{data['energy_j_at_tdp'] / 3.6e9:,.1f} MWh")]
+    return [{"quantity": k, "value": v} for k, v in rows]
+
+
+def _ints(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError as err:
+        raise ParityError(f"expected comma-separated whole numbers, got {text!r}") from err
+
+
+SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, "left"),
+                  Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
+                  Column("mfu", "MFU", percent), Column("bubble_fraction", "bubble", percent),
+                  Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9))]
+
+
+@cli.command()
+@click.option("--model", default=None, help="catalog model or config.json")
+@click.option("--system", default=None, help="catalog system (or a chip: its default node)")
+@click.option("--chips", type=int, default=None, help="chips in all (may span many systems; default: one system)")
+@click.option("--tp", type=int, default=None, help="tensor parallel (with --search: pin it)")
+@click.option("--pp", type=int, default=None, help="pipeline parallel (with --search: pin it)")
+@click.option("--dp", type=int, default=None, help="data parallel (default: chips / (tp x pp x cp))")
+@click.option("--cp", type=int, default=None, help="context parallel (with --search: pin it)")
+@click.option("--ep", type=int, default=None, help="expert parallel (MoE; with --search: pin it)")
+@click.option("--etp", type=int, default=0, show_default=True, help="expert tensor parallel (0: default)")
+@click.option("--vp", "virtual_stages", type=int, default=1, show_default=True, help="virtual stages (interleaved 1F1B)")
+@click.option("--seq-len", type=int, default=4096, show_default=True)
+@click.option("--global-batch", type=int, default=None, help="sequences per step (default: 4M tokens' worth)")
+@click.option("--micro-batch", type=int, default=1, show_default=True)
+@click.option("--recompute", type=click.Choice(RECOMPUTE), default="none", show_default=True)
+@click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True)
+@click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True)
+@click.option("--no-sequence-parallel", is_flag=True, help="keep norms and dropout replicated over tp")
+@click.option("--tokens", type=float, default=1e12, show_default=True, help="tokens to train on (time, chip-hours)")
+@click.option("--search", is_flag=True, help="find the fastest layout that fits and show the top ones")
+@click.option("--top", type=int, default=10, show_default=True)
+@click.option("--validate", "validate_rows", is_flag=True, help="score parity on the published training measurements")
+@click.option("--fit", is_flag=True, help="with --validate: refit the training profile on the calibration rows")
+@format_option
+@out_option
+def train(model: str | None, system: str | None, chips: int | None, tp: int | None, pp: int | None, dp: int | None,
+          cp: int | None, ep: int | None, etp: int, virtual_stages: int, seq_len: int, global_batch: int | None,
+          micro_batch: int, recompute: str, zero: int, precision: str, grad_overlap: str, no_sequence_parallel: bool,
+          tokens: float, search: bool, top: int, validate_rows: bool, fit: bool, fmt: str, out: Path | None) -> None:
+    """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
+    if validate_rows:
+        _validate(fit, fmt, out)
+        return
+    if not model or not system:
+        raise ParityError("--model and --system are required (or use --validate)")
+    the_model = catalog.model(model)
+    the_system = catalog.system(system)
+    n = chips or the_system.chips
+    batch = global_batch or max(1, round(4_194_304 / seq_len))
+    cal = catalog.calibration(the_system.chip)
+    profile = catalog.training_profile()
+    if search:
+        space = SearchSpace(**{k: v for k, v in (("tp", _ints(str(tp)) if tp else None),
+                                                  ("pp", _ints(str(pp)) if pp else None),
+                                                  ("cp", _ints(str(cp)) if cp else None),
+                                                  ("ep", _ints(str(ep)) if ep else None)) if v})
+        found = search_training(the_model, the_system, n, seq_len, batch, cal, profile, precision, space, top)
+        title = (f"Fastest layouts of {the_model.name} on {n} x {the_system.chip.id} ({the_system.id}), "
+                 f"seq {seq_len}, batch {batch}, {precision}")
+        if not found.best:
+            c = found.closest
+            assert c is not None
+            raise ParityError(f"no layout of {n} chips fits: the closest, {c.layout}, does not fit by "
+                              f"{float(c.shortfall_bytes) / 1e9:.1f} GB per chip ({c.memory.biggest_term()} is the biggest term)")
+        rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
+                                                             if k in ("step_s", "tokens_per_s_per_chip", "mfu",
+                                                                      "bubble_fraction", "memory_bytes_per_chip")}}
+                for i, r in enumerate(found.best)]
+        payload = {"model": the_model.name, "system": the_system.id, "chips": n, "candidates": found.candidates,
+                   "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best]}
+        emit(rows, SEARCH_COLUMNS, fmt, title=title, payload=payload, out=out,
+             caption=f"{found.candidates} layouts priced, {found.fitting} fit. Assumptions: "
+                     + "; ".join(found.best[0].assumptions))
+        return
+    layout = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1, dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
+                            ep=ep or 1, etp=etp, virtual_stages=virtual_stages, zero=zero,
+                            sequence_parallel=not no_sequence_parallel, recompute=recompute, micro_batch=micro_batch,
+                            global_batch=batch, seq_len=seq_len, precision=precision, grad_overlap=grad_overlap)
+    result = train_step(the_model, the_system, n, layout, cal, profile)
+    data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens)}
+    emit(_one_layout_rows(data), [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+         title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data, out=out,
+         caption="Assumptions: " + "; ".join(result.assumptions))
+
+
+def _validate(fit: bool, fmt: str, out: Path | None) -> None:
+    cases = training_cases()
+    profile = catalog.training_profile()
+    if fit:
+        fitted, before, after = fit_training_profile(profile, cases)
+        path = catalog.data_dir() / "training.toml"
+        text = path.read_text(encoding="utf-8")
+        rows = sum(c.split == "calibration" for c in cases)
+        write_atomic(path, training_profile_toml(text, fitted, rows, before, after, datetime.date.today().isoformat()))
+        catalog.training_profile.cache_clear()
+        click.echo(f"training profile: loss {before:.3f} -> {after:.3f} on {rows} calibration rows; wrote {path}", err=True)
+        profile = catalog.training_profile()
+    errors = training_case_errors(profile, cases)
+    table = [{"case_id": e.case_id, "split": e.split, "model": e.model, "system": e.system, "precision": e.mode,
+              "measured": e.measured, "predicted": e.predicted, "error": e.error} for e in errors]
+    overall = scores(errors, ["split"], splits=("calibration", "holdout", "reference"))
+    columns = [Column("case_id", "case", plain, "left"), Column("split", "split", plain, "left"),
+               Column("measured", "measured tok/s/chip", scaled(1)), Column("predicted", "predicted", scaled(1)),
+               Column("error", "error", percent)]
+    caption = " ".join(f"{s.group[0][1]}: median |err| {s.median_abs_error:.1%} over {s.count} rows (bias "
+                       f"{s.bias:+.1%})." for s in overall)
+    emit(table, columns, fmt, title=f"Training throughput: {len(errors)} published rows, profile {profile.id}",
+         payload={"cases": table, "scores": [s.row() for s in overall]}, out=out,
+         caption=caption + " Only holdout rows are evidence; calibration rows fit the profile; reference rows "
+                           "are listed, never scored.")

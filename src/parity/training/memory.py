@@ -1,0 +1,133 @@
+"""Memory of one chip in training: weights, gradients and optimizer states by ZeRO stage, activations
+per layer (Korthikanti et al. 2022, generalised to the model's own widths), in-flight microbatches of
+the pipeline schedule, and the allocator's reserve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.engine import TrainingProfile
+from parity.model import Layer, Model, MoeMlp
+from parity.ops import Num
+from parity.plan import Precision, Shard, weight_matrices_per_device
+
+__all__ = ["TrainingMemory", "layer_activation_bytes_per_token", "adam_bytes_per_parameter", "parameters_per_device",
+           "MEMORY_TERMS"]
+
+MEMORY_TERMS = ("weights", "gradients", "optimizer states", "activations", "reserve")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingMemory:
+    """Bytes one chip holds at the peak of a step [B] (its first pipeline stage), and its capacity."""
+
+    capacity_bytes: Num
+    weight_bytes: Num
+    gradient_bytes: Num
+    optimizer_bytes: Num
+    activation_bytes: Num
+    reserve_bytes: Num
+
+    @property
+    def total_bytes(self) -> Num:
+        return self.weight_bytes + self.gradient_bytes + self.optimizer_bytes + self.activation_bytes + \
+            self.reserve_bytes
+
+    @property
+    def fits(self) -> Num:
+        return self.total_bytes <= self.capacity_bytes
+
+    @property
+    def shortfall_bytes(self) -> Num:
+        """How much more memory the chip would need [B] (0 when it fits)."""
+        return np.maximum(self.total_bytes - self.capacity_bytes, 0.0)
+
+    def terms(self) -> dict[str, Num]:
+        return dict(zip(MEMORY_TERMS, (self.weight_bytes, self.gradient_bytes, self.optimizer_bytes,
+                                       self.activation_bytes, self.reserve_bytes)))
+
+    def biggest_term(self) -> Num:
+        """Name of the largest term (an array of names when the sizes are arrays)."""
+        values = np.stack(np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in self.terms().values())))
+        names = np.array(MEMORY_TERMS)[np.argmax(values, axis=0)]
+        return str(names) if names.ndim == 0 else names
+
+
+def adam_bytes_per_parameter(zero: Num, shards: Num, profile: TrainingProfile, fp8: bool = False) -> tuple[Num, Num, Num]:
+    """(weights, gradients, optimizer states) [B per parameter of the model-parallel shard] under a ZeRO stage.
+
+    Rajbhandari et al. 2020 (ZeRO), Sec. 5.1 and Fig. 1: mixed-precision Adam holds 2 B of 16-bit weights,
+    2 B of gradients and K = 12 B of fp32 master weights, momentum and variance per parameter; stage 1
+    splits the 12 over the `shards` data-parallel ranks, stage 2 also the gradients, stage 3 also the weights.
+    """
+    zero = np.asarray(zero)
+    weights = (2.0 + (profile.fp8_weight_copy_bytes if fp8 else 0.0)) / np.where(zero >= 3, shards, 1.0)
+    grads = profile.gradient_bytes / np.where(zero >= 2, shards, 1.0)
+    states = profile.optimizer_state_bytes / np.where(zero >= 1, shards, 1.0)
+    return weights, grads, states
+
+
+def parameters_per_device(model: Model, shard: Shard) -> tuple[Num, Num]:
+    """(dense, expert) parameters one chip of a model-parallel group holds (its stage, its slices)."""
+    dense: Num = 0.0
+    expert: Num = 0.0
+    for role, size in weight_matrices_per_device(model, shard, Precision()):
+        if role == "expert":
+            expert = expert + size / 2.0
+        else:
+            dense = dense + size / 2.0
+    # norms and biases, split like the layers they belong to (small)
+    vectors = sum(layer.count * (2 * model.hidden_size + layer.attention.vector_parameters(model.hidden_size)
+                                 + layer.mlp.vector_parameters(model.hidden_size)) for layer in model.layers)
+    return dense + vectors / shard.p, expert
+
+
+def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequence_parallel: Num, expert_tp: Num,
+                                     recompute: Num, keys: Num, flash_attention: bool = True, dropout: bool = False,
+                                     linear_input_bytes: float = 2.0) -> Num:
+    """[B] one layer keeps for the backward pass, per token of the microbatch on one chip.
+
+    Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models", Sec. 4 and
+    Table 2) count 16-bit activations and 1-byte dropout masks of a GPT layer: sbh(34 + 5as/h) without
+    parallelism, sbh(10 + 24/t + 5as/(ht)) with tensor parallelism, sbh(34/t + 5as/(ht)) with sequence
+    parallelism, the 5as/h term dropped by selective recomputation, 2sbh under full recomputation.
+    Here each term takes the layer's own widths (GQA/MLA heads, gated MLP, routed experts), flash
+    attention stores a 4 B log-sum-exp per head instead of scores, and masks exist only with dropout.
+    recompute: 0 none, 1 selective, 2 full; keys: keys per query of materialised scores [tokens].
+    linear_input_bytes [B]: what a saved GEMM input takes per
+    element (1 under FP8 training: Transformer Engine saves the FP8 copy it multiplied).
+    """
+    h = float(hidden)
+    a = layer.attention
+    sp_split = np.where(sequence_parallel, tp, 1.0)
+    mask = 1.0 if dropout else 0.0
+    x = linear_input_bytes
+    # norm inputs (2 x 2h), attention and MLP inputs (x h each), two dropout masks (h each)
+    replicated = 4.0 * h + 2.0 * x * h + 2.0 * mask * h
+    heads, dqk, dv = a.num_attention_heads, a.qk_head_dim, a.value_head_dim
+    if a.mla:
+        replicated += 2.0 * ((a.q_lora_rank or 0) + (a.kv_lora_rank or 0) + a.qk_rope_head_dim)
+        kv = heads * (dqk + dv)  # keys and values expanded per head for training
+    else:
+        kv = a.num_key_value_heads * (dqk + dv)
+    split = 2.0 * (heads * dqk + kv) + x * heads * dv  # Q, K, V and the output projection's input
+    if flash_attention:
+        split += 4.0 * heads
+    else:  # softmax output 2 B, and with dropout its mask 1 B and output 2 B, per score
+        split = split + np.where(np.asarray(recompute) >= 1, 0.0, (2.0 + 3.0 * mask) * heads * keys)
+    mlp = layer.mlp
+    expert = 0.0
+    if isinstance(mlp, MoeMlp):
+        width = (4.0 if mlp.gated else 2.0) + x  # up (+gate) output, and the down projection's input
+        split += 4.0 * mlp.num_experts  # fp32 router logits
+        if mlp.num_shared_experts:
+            split += width * mlp.shared_intermediate_size
+        # routed copies: input and output (2h each) on every slice, the expert's inner activations
+        expert = mlp.experts_per_token / tp * (expert_tp * (x + 2.0) * h + width * mlp.expert_intermediate_size)
+    else:  # gated: up and gate outputs 4f B, their product (the down projection's input) x f B
+        split += ((4.0 if mlp.gated else 2.0) + x) * mlp.intermediate_size
+    kept = replicated / sp_split + split / tp + expert
+    return np.where(np.asarray(recompute) >= 2, 2.0 * h / sp_split, kept)

@@ -1,0 +1,144 @@
+"""The fastest training layout that fits: every (tp, cp, pp, vp, ep) that divides the model and the chips,
+crossed with micro-batch sizes, ZeRO stages and recomputation, priced at once as numpy arrays.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from parity.engine import TrainingProfile
+from parity.errors import InfeasiblePlan
+from parity.hardware import Calibration, System
+from parity.model import Model, MoeMlp
+from parity.training.layout import RECOMPUTE, TrainingLayout
+from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays
+
+__all__ = ["SearchSpace", "TrainingSearch", "search_training", "structural_layouts"]
+
+_POWERS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+_VIRTUAL = (1, 2, 3, 4, 5, 6, 8, 10, 12)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchSpace:
+    """What the search may choose; a fixed value (e.g. tp=(8,)) pins a degree."""
+
+    tp: tuple[int, ...] = _POWERS[:7]
+    pp: tuple[int, ...] | None = None  # None: every divisor of the chips left
+    cp: tuple[int, ...] = (1, 2, 4, 8, 16)
+    ep: tuple[int, ...] = _POWERS
+    virtual_stages: tuple[int, ...] = _VIRTUAL
+    micro_batch: tuple[int, ...] = (1, 2, 4, 8)
+    zero: tuple[int, ...] = (0, 1, 2, 3)
+    recompute: tuple[str, ...] = RECOMPUTE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingSearch:
+    """The outcome of a search: the best layouts that fit (fastest first), or the one closest to fitting."""
+
+    candidates: int
+    fitting: int
+    best: tuple[TrainingResult, ...]
+    closest: TrainingResult | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _tp_ok(model: Model, tp: int) -> bool:
+    for layer in model.layers:
+        a = layer.attention
+        if a.num_attention_heads % tp or (not a.mla and a.num_key_value_heads % tp and tp % a.num_key_value_heads):
+            return False
+        if not isinstance(layer.mlp, MoeMlp) and layer.mlp.intermediate_size % tp:
+            return False
+    return True
+
+
+def _expert_tp(model: Model, tp: int, ep: int, cp: int, dp: int) -> int | None:
+    """etp of (tp, ep) if the MoE group folds into the tp x cp x dp ranks, else None."""
+    etp = 1 if ep % tp == 0 else tp
+    for layer in model.layers:
+        if isinstance(layer.mlp, MoeMlp):
+            m = layer.mlp
+            if m.num_experts % ep or m.expert_intermediate_size % etp:
+                return None
+    group = ep * etp
+    return etp if group % tp == 0 and (tp * cp * dp) % group == 0 else None
+
+
+def structural_layouts(model: Model, system: System, chips: int, seq_len: int, space: SearchSpace
+                       ) -> list[tuple[int, int, int, int, int, int, int]]:
+    """(tp, cp, pp, dp, vp, ep, etp) that divide the model and the chips; tensor parallelism stays
+    inside one scale-up domain."""
+    layers = model.num_layers
+    moe = "moe" in model.features
+    out = []
+    for tp in space.tp:
+        if chips % tp or tp > system.scale_up_domain_chips or not _tp_ok(model, tp):
+            continue
+        for cp in space.cp:
+            if (chips // tp) % cp or seq_len % (2 * cp if cp > 1 else 1):
+                continue
+            rest = chips // (tp * cp)
+            for pp in space.pp or _divisors(rest):
+                if rest % pp or pp > layers:
+                    continue
+                dp = rest // pp
+                for vp in space.virtual_stages if pp > 1 else (1,):
+                    if vp > 1 and layers % (pp * vp):
+                        continue
+                    for ep in space.ep if moe else (1,):
+                        etp = _expert_tp(model, tp, ep, cp, dp) if moe else tp
+                        if etp is not None:
+                            out.append((tp, cp, pp, dp, vp, ep, etp))
+    return out
+
+
+def search_training(model: Model, system: System, chips: int, seq_len: int, global_batch: int, calibration: Calibration,
+                    profile: TrainingProfile | None = None, precision: str = "bf16", space: SearchSpace | None = None,
+                    top: int = 10, flash_attention: bool = True) -> TrainingSearch:
+    """The `top` fastest layouts of `chips` chips that fit in memory, with their step time and memory.
+
+    Every structural layout is crossed with the micro-batch sizes that divide the batch, the ZeRO
+    stages and the recomputation choices, and all of them are priced in one vectorised call.
+    """
+    space = space or SearchSpace()
+    recompute = [r for r in space.recompute if not (r == "selective" and flash_attention)] or ["none"]
+    rows = []
+    for tp, cp, pp, dp, vp, ep, etp in structural_layouts(model, system, chips, seq_len, space):
+        for mb, zero, rc in itertools.product(space.micro_batch, space.zero, recompute):
+            if global_batch % (dp * mb):
+                continue
+            rows.append((tp, pp, dp, cp, ep, etp, vp, zero, tp > 1, RECOMPUTE.index(rc), mb, global_batch, seq_len, 1))
+    if not rows:
+        raise InfeasiblePlan(f"no layout of {chips} chips divides {model.name} with global batch {global_batch} and "
+                             f"seq_len {seq_len} (try a global batch that is a multiple of the data-parallel degrees)")
+    table = np.array(rows, dtype=float)
+    arrays = dict(zip(LAYOUT_ARRAYS, table.T))
+    result = evaluate_arrays(model, system, chips, arrays, calibration, profile, precision, flash_attention)
+    fits = np.asarray(result.fits)
+    step = np.where(fits, result.step_s, np.inf)
+    order = [int(i) for i in np.argsort(step, kind="stable")[: top] if np.isfinite(step[i])]
+
+    def layout(i: int) -> TrainingLayout:
+        tp, pp, dp, cp, ep, etp, vp, zero, _, rc, mb, gb, s, _ = (int(x) for x in table[i])
+        return TrainingLayout(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, etp=etp if ep > 1 else 0, virtual_stages=vp, zero=zero,
+                              recompute=RECOMPUTE[rc], micro_batch=mb, global_batch=gb, seq_len=s, precision=precision,
+                              flash_attention=flash_attention)
+
+    def picked(i: int) -> TrainingResult:
+        return replace(result.at(i), layout=layout(i))
+
+    best = tuple(picked(i) for i in order)
+    closest = None
+    if not best:
+        closest = picked(int(np.argmin(np.asarray(result.shortfall_bytes))))
+    return TrainingSearch(candidates=len(rows), fitting=int(fits.sum()), best=best, closest=closest,
+                          notes=(f"{len(rows)} layouts priced, {int(fits.sum())} fit",))

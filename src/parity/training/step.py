@@ -1,0 +1,376 @@
+"""One training step: forward, backward and optimizer per pipeline stage, priced from the same op graph
+as serving, with the pipeline schedule's bubble and the exposed part of every communication.
+
+Per microbatch and stage: the forward kernels of `plan.device_step`; backward = dgrad + wgrad (twice
+the forward GEMMs), flash-attention backward (2.5x the forward FLOPs, Dao 2023 Sec. 3.1.2) and twice
+the memory-bound glue; recomputation adds forward work. 1F1B runs m microbatches in (m + p - 1)
+stage-times, the interleaved schedule in (m + (p - 1)/v) (Narayanan et al. 2021 Sec. 2.2). Sizes may be
+numpy arrays: every layout of a search is priced at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parity.cost import Cost, collective_s, price_kernel
+from parity.dtypes import format_named
+from parity.engine import TrainingProfile
+from parity.errors import InfeasiblePlan
+from parity.hardware import Calibration, System
+from parity.model import Model, MoeMlp
+from parity.ops import Batch, Kernel, Num
+from parity.plan import Shard, device_step
+from parity.training.layout import RECOMPUTE, TrainingLayout, training_precision
+from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
+                                    parameters_per_device)
+
+__all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token",
+           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS"]
+
+# FlashAttention-2 (Dao 2023, Sec. 3.1.2): the backward pass runs 5 matrix products to the forward's 2
+ATTENTION_BACKWARD_FLOPS = 2.5
+DEFAULT_PROFILE = TrainingProfile(id="default", name="documented defaults", date="", method="defaults of TrainingProfile",
+                                  measured=False)
+_TP_COLLECTIVES = ("attention_all_reduce", "mlp_all_reduce", "moe_all_reduce", "moe_gather", "moe_reduce")
+_EP_COLLECTIVES = ("moe_dispatch", "moe_combine")
+
+
+def model_flops_per_token(model: Model, seq_len: Num) -> Num:
+    """[FLOP] of one trained token: 6N + 12 L H Q T (Chowdhery et al. 2022, PaLM, Appendix B).
+
+    N: weights one token multiplies (routed experts counted experts_per_token times, LM head included,
+    embedding lookup excluded); the attention term counts all T keys as PaLM does (not halved for
+    causality), each head's query-key and value widths, and sliding windows at their width.
+    """
+    attention = sum(layer.count * 2.0 * layer.attention.num_attention_heads
+                    * (layer.attention.qk_head_dim + layer.attention.value_head_dim)
+                    * np.minimum(seq_len, layer.attention.sliding_window or np.inf) for layer in model.layers)
+    return 3.0 * (model.matmul_flops_per_token() + attention)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingResult:
+    """One training step on `chips` chips [s], its breakdown, throughput, MFU and memory per chip.
+
+    step_s = compute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + bubble_s + optimizer_s + overhead_s.
+    recompute_s: the part of compute_s spent recomputing activations. mfu: model FLOP/s per chip over
+    the dense bf16 peak; mfu_fp8 over the FP8 peak (NaN when training in bf16).
+    """
+
+    step_s: Num
+    compute_s: Num
+    recompute_s: Num
+    tp_comm_s: Num
+    cp_comm_s: Num
+    ep_comm_s: Num
+    pp_comm_s: Num
+    dp_comm_s: Num
+    bubble_s: Num
+    optimizer_s: Num
+    overhead_s: Num
+    tokens_per_s: Num
+    tokens_per_s_per_chip: Num
+    model_flops_per_token: Num
+    mfu: Num
+    mfu_fp8: Num
+    chips: int
+    microbatches: Num
+    memory: TrainingMemory
+    tdp_w: float
+    layout: TrainingLayout | None = None
+    assumptions: tuple[str, ...] = field(default=())
+
+    @property
+    def fits(self) -> Num:
+        return self.memory.fits
+
+    @property
+    def shortfall_bytes(self) -> Num:
+        return self.memory.shortfall_bytes
+
+    @property
+    def bubble_fraction(self) -> Num:
+        return self.bubble_s / self.step_s
+
+    def time_to_train_s(self, tokens: float) -> Num:
+        """[s] to train on `tokens` tokens at this step's throughput."""
+        return tokens / self.tokens_per_s
+
+    def chip_hours(self, tokens: float) -> Num:
+        """Chip-hours to train on `tokens` tokens [h x chips]."""
+        return self.chips * self.time_to_train_s(tokens) / 3600.0
+
+    def energy_j(self, tokens: float) -> Num:
+        """[J] the chips draw at TDP while training on `tokens` tokens (chips only: no host, network, cooling)."""
+        return self.chips * self.tdp_w * self.time_to_train_s(tokens)
+
+    def at(self, i: int) -> TrainingResult:
+        """The i-th candidate of an array result, as floats."""
+        def pick(value: Num) -> Num:
+            arr = np.asarray(value)
+            return arr.item() if arr.ndim == 0 else arr.reshape(-1)[i].item()
+        scalars = {f.name: pick(getattr(self, f.name)) for f in dataclasses.fields(self)
+                   if f.name not in ("memory", "layout", "assumptions", "chips", "tdp_w")}
+        memory = TrainingMemory(**{f.name: pick(getattr(self.memory, f.name)) for f in dataclasses.fields(TrainingMemory)})
+        return dataclasses.replace(self, memory=memory, **scalars)
+
+
+# t tp, p pp, dp, c cp, e ep, et expert tp, v virtual stages, zero, sp (0/1), rc recompute (0 none, 1 selective,
+# 2 full), mb micro batch, gb global batch, s seq_len, overlap (0/1)
+LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap")
+
+
+def _arrays(layouts: Sequence[TrainingLayout]) -> dict[str, np.ndarray]:
+    def col(getter: object) -> np.ndarray:
+        return np.array([getter(x) for x in layouts], dtype=float)  # type: ignore[operator]
+    return {"t": col(lambda x: x.tp), "p": col(lambda x: x.pp), "dp": col(lambda x: x.dp), "c": col(lambda x: x.cp),
+            "e": col(lambda x: x.ep), "et": col(lambda x: x.expert_tp), "v": col(lambda x: x.virtual_stages),
+            "zero": col(lambda x: x.zero), "sp": col(lambda x: x.sequence_parallel and x.tp > 1),
+            "rc": col(lambda x: RECOMPUTE.index(x.recompute)), "mb": col(lambda x: x.micro_batch),
+            "gb": col(lambda x: x.global_batch), "s": col(lambda x: x.seq_len),
+            "overlap": col(lambda x: x.grad_overlap == "overlap")}
+
+
+def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibration, stride: Num = 1.0) -> Num:
+    """[s] of one collective over `group` ranks spaced `stride` chips apart."""
+    per_domain = np.maximum(np.floor(system.scale_up_domain_chips / np.asarray(stride, dtype=float)), 1.0)
+    return collective_s(kind, size, group, system, cal.collective_efficiency, domain_ranks=per_domain)
+
+
+def _training_calibrations(cal: Calibration, profile: TrainingProfile) -> tuple[Calibration, Calibration, Calibration]:
+    """(forward, attention-backward, expert) calibrations: the chip's efficiencies scaled by the profile."""
+    def scaled(factor: float) -> dict[str, float]:
+        return {k: min(v * factor, 1.0) for k, v in cal.gemm_efficiency.items()}
+    forward = dataclasses.replace(
+        cal, gemm_efficiency=scaled(profile.gemm_scale),
+        attention_prefill_efficiency=min(cal.attention_prefill_efficiency * profile.attention_scale, 1.0))
+    backward = dataclasses.replace(
+        forward, attention_prefill_efficiency=forward.attention_prefill_efficiency * profile.attention_backward_efficiency)
+    return forward, backward, dataclasses.replace(forward, gemm_efficiency=scaled(profile.moe_scale))
+
+
+def _materialised(model: Model, kernels: list[Kernel], tokens: Num, seq_len: Num, shard: Shard, dropout: bool
+                  ) -> list[Kernel]:
+    """Attention without flash: QK^T and PV as batched GEMMs over the full square of scores (the causal
+    mask is applied after), and the scores written, softmaxed and read back in device memory
+    (Megatron's fused scale-mask-softmax: 8 B per score forward, 5 B more with dropout's mask and output)."""
+    out = []
+    for k in kernels:
+        out.append(dataclasses.replace(k, kind="gemm", flops=2.0 * k.flops, other_bytes=0.0, fmt="bf16")
+                   if k.kind == "attention_prefill" else k)
+    for layer in model.layers:
+        a = layer.attention
+        scores = layer.count / shard.p * a.num_attention_heads / shard.t * tokens * np.minimum(seq_len, a.sliding_window or np.inf)
+        out.append(Kernel(name="attention_scores", kind="stream", flops=0.0, weight_bytes=0.0,
+                          other_bytes=(8.0 + 5.0 * dropout) * scores, fmt="bf16", count=1.0))
+    return out
+
+
+def _kernels(model: Model, batch: Batch, shard: Shard, precision_name: str, tp: Num, cast_bytes: float
+             ) -> tuple[list[Kernel], list]:
+    """Forward kernels and collectives of one microbatch on one stage; the LM head sees every token."""
+    step = device_step(model, batch, shard, training_precision(precision_name))
+    kernels = [k for k in step.kernels if k.name not in ("lm_head", "attention_decode")]
+    t, h, vocab = batch.prefill_tokens, float(model.hidden_size), float(model.vocab_size)
+    kernels.append(Kernel(name="lm_head", kind="gemm", flops=2.0 * t * h * vocab / tp, weight_bytes=2.0 * h * vocab / tp,
+                          other_bytes=2.0 * t * (h + vocab / tp), fmt="bf16", tokens=t, count=1.0 / shard.p))
+    # vocab-parallel cross entropy: bf16 logits read, fp32 softmax written (Megatron's fused kernel)
+    kernels.append(Kernel(name="cross_entropy", kind="stream", flops=0.0, weight_bytes=0.0,
+                          other_bytes=6.0 * t * vocab / tp, fmt="bf16", count=1.0 / shard.p))
+    if format_named(precision_name).bits <= 8:
+        # casts to FP8 of each FP8 GEMM's inputs (and, twice as much, in backward): `cast_bytes` per
+        # input/output element of the GEMM, whose other_bytes count 2 B per such element
+        kernels += [Kernel(name=f"fp8_cast_{k.name}", kind="stream", flops=0.0, weight_bytes=0.0,
+                           other_bytes=cast_bytes / 2.0 * k.other_bytes, fmt="bf16", count=k.count)
+                    for k in list(kernels) if k.kind in ("gemm", "grouped_gemm") and k.fmt == precision_name]
+    collectives = [c for c in step.collectives if c.name not in ("logits_all_gather", "pipeline_send")]
+    return kernels, collectives
+
+
+def _price_pass(kernels: list[Kernel], system: System, cals: tuple[Calibration, Calibration, Calibration]
+                ) -> tuple[Num, Num, Num]:
+    """(forward, backward, attention-forward) seconds of one microbatch's kernels on one stage."""
+    chip = system.chip
+    fwd, bwd, experts = cals
+    f_s: Num = 0.0
+    b_s: Num = 0.0
+    attention_s: Num = 0.0
+    for k in kernels:
+        forward = price_kernel(k, chip, experts if k.kind == "grouped_gemm" else fwd).time_s
+        f_s = f_s + forward
+        if k.name in ("attention_prefill", "mla_prefill", "attention_scores"):  # the attention core
+            attention_s = attention_s + forward
+        if k.kind.startswith("attention"):
+            back = dataclasses.replace(k, flops=ATTENTION_BACKWARD_FLOPS * k.flops, other_bytes=2.0 * k.other_bytes)
+            b_s = b_s + price_kernel(back, chip, bwd).time_s
+        elif k.kind in ("gemm", "grouped_gemm"):
+            b_s = b_s + 2.0 * forward  # dgrad and wgrad: same shape class, same FLOPs
+        else:
+            b_s = b_s + price_kernel(dataclasses.replace(k, other_bytes=2.0 * k.other_bytes), chip, fwd).time_s
+    return f_s, b_s, attention_s
+
+
+def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
+                     profile: TrainingProfile | None = None) -> TrainingResult:
+    """Price many layouts of one precision at once; every field of the result is an array over them."""
+    if not layouts:
+        raise InfeasiblePlan("no layouts to price")
+    kinds = {(x.precision, x.flash_attention, x.dropout) for x in layouts}
+    if len(kinds) != 1:
+        raise InfeasiblePlan(f"evaluate_layouts prices one precision and attention kind at a time, got {sorted(kinds)}")
+    precision, flash, dropout = kinds.pop()
+    return evaluate_arrays(model, system, chips, _arrays(layouts), calibration, profile, precision, flash, dropout)
+
+
+def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.ndarray], calibration: Calibration,
+                    profile: TrainingProfile | None = None, precision: str = "bf16", flash: bool = True,
+                    dropout: bool = False) -> TrainingResult:
+    """Price layouts given as arrays of their fields (keys of `LAYOUT_ARRAYS`), already checked."""
+    prof = profile or DEFAULT_PROFILE
+    t, p, dp, c, e, et, v = a["t"], a["p"], a["dp"], a["c"], a["e"], a["et"], a["v"]
+    moe = "moe" in model.features
+    group_d = np.where(moe, e * et / t, 1.0)
+    shard = Shard(t, group_d, np.where(moe, et, t), np.where(moe, e, 1.0), p, prof.expert_imbalance)
+    tokens = a["mb"] * a["s"] / c
+    m = a["gb"] / (dp * a["mb"])
+    # context parallelism: each rank's queries see all keys; Megatron balances the causal work, so each
+    # rank computes 1/cp of the pairs (prefix chosen so that pairs = s^2 / (2 cp) per sequence)
+    batch = Batch(prefill_tokens=tokens, prefill_sequences=a["mb"], prefill_context=a["s"] * (c - 1.0) / (2.0 * c))
+    kernels, collectives = _kernels(model, batch, shard, precision, t, prof.fp8_cast_bytes)
+    if not flash:
+        kernels = _materialised(model, kernels, tokens, a["s"], shard, dropout)
+    f_s, b_s, attn_s = _price_pass(kernels, system, _training_calibrations(calibration, prof))
+    rc = a["rc"]
+    # selective recomputation reruns the attention core; flash attention's backward already does
+    recompute_s = np.where(rc >= 2, f_s, np.where((rc == 1) & (not flash), attn_s, 0.0))
+    moe_layers = sum(layer.count for layer in model.layers if layer.moe)
+    compute_mb = f_s + b_s + recompute_s + moe_layers / p * prof.moe_layer_overhead_s
+    passes = 2.0 + (rc >= 2)  # forward + backward (+ the recomputed forward) run the same collectives
+
+    tp_s: Num = 0.0
+    ep_s: Num = 0.0
+    for col in collectives:
+        if col.name in _EP_COLLECTIVES:
+            # Megatron-Core runs MoE under tensor parallelism with sequence parallelism only: each TP rank
+            # dispatches its 1/tp share of the tokens
+            ep_s = ep_s + col.count * _collective(col.kind, col.bytes / t, col.group, system, calibration, et)
+        elif col.name in _TP_COLLECTIVES:
+            tp_s = tp_s + col.count * _collective(col.kind, col.bytes, col.group, system, calibration)
+    cp_s: Num = 0.0
+    for layer in model.layers:
+        at = layer.attention
+        per_rank = (at.num_attention_heads * (at.qk_head_dim + at.value_head_dim) / t if at.mla
+                    else (at.qk_head_dim + at.value_head_dim) * np.maximum(at.num_key_value_heads / t, 1.0))
+        # ring attention: keys and values of every chunk reach every rank (all-gather forward; all-gather
+        # and reduce-scatter of their gradients backward)
+        cp_s = cp_s + layer.count / p * _collective("all_gather", 2.0 * tokens * c * per_rank, c, system, calibration, t)
+    p2p = 2.0 * tokens * model.hidden_size / np.where(a["sp"] > 0, t, 1.0)
+    pp_s = np.where(p > 1, 2.0 * v * _collective("send_recv", p2p, 2.0, system, calibration, t * c * dp), 0.0)
+
+    exposed_mb = (prof.tp_comm_exposed * passes * tp_s + prof.ep_comm_exposed * passes * ep_s
+                  + prof.cp_comm_exposed * (passes + 1.0) * cp_s + prof.pp_comm_exposed * pp_s)
+
+    # data parallelism over dp x cp ranks (experts: over the ranks holding the same experts)
+    dense_params, expert_params = parameters_per_device(model, shard)
+    n_dense = dp * c
+    n_expert = np.maximum(dp * c * t / (e * et), 1.0)
+    window = prof.dp_overlap_window * a["overlap"]
+    zero = a["zero"]
+
+    def sync(params: Num, n: Num, stride: Num) -> tuple[Num, Num, Num]:
+        grads = _collective("reduce_scatter", params * prof.gradient_bytes, n, system, calibration, stride)
+        gather = _collective("all_gather", params * 2.0, n, system, calibration, stride)
+        reduce = _collective("all_reduce", params * prof.gradient_bytes, n, system, calibration, stride)
+        return grads, gather, reduce
+
+    dg, da, dr = sync(dense_params, n_dense, t)
+    eg, ea, er = sync(expert_params, n_expert, e * et) if moe else (0.0, 0.0, 0.0)
+    grads_s, gather_s, reduce_s = dg + eg, da + ea, dr + er
+    per_step_dp = np.where(zero == 0, np.maximum(reduce_s - window * b_s, 0.0),
+                           np.maximum(grads_s - window * b_s, 0.0) + np.maximum(gather_s - window * f_s, 0.0))
+    # ZeRO-3 / FSDP gathers the weights before each forward and backward and reduce-scatters gradients
+    # every microbatch, prefetching a layer ahead
+    zero3_mb = (np.maximum((passes - 1.0) * gather_s - window * (passes - 1.0) * f_s, 0.0)
+                + np.maximum(gather_s + grads_s - window * b_s, 0.0))
+    dp_mb = np.where(zero >= 3, zero3_mb, 0.0)
+    dp_step = np.where(zero >= 3, 0.0, per_step_dp)
+
+    stage_mb = compute_mb + exposed_mb + dp_mb
+    bubble_s = np.where(p > 1, (p - 1.0) / v * stage_mb, 0.0)
+    shards_dense = np.where(zero >= 1, n_dense, 1.0)
+    shards_expert = np.where(zero >= 1, n_expert, 1.0)
+    optimizer_s = ((dense_params / shards_dense + expert_params / shards_expert) * prof.optimizer_traffic_bytes
+                   / (system.chip.memory_bytes_per_s * calibration.stream_efficiency))
+    step_s = m * stage_mb + bubble_s + dp_step + optimizer_s + prof.step_overhead_s
+
+    memory = _memory(model, system, a, shard, tokens, m, prof, dense_params, expert_params, n_dense, n_expert, precision,
+                     flash, dropout)
+    tokens_per_s = a["gb"] * a["s"] / step_s
+    per_chip = tokens_per_s / chips
+    flops = model_flops_per_token(model, a["s"])
+    chip = system.chip
+    mfu_fp8 = per_chip * flops / chip.peak("fp8") if chip.peak("fp8") > 0 and precision != "bf16" else np.nan * per_chip
+    return TrainingResult(
+        step_s=step_s, compute_s=m * compute_mb, recompute_s=m * recompute_s, tp_comm_s=m * prof.tp_comm_exposed * passes * tp_s,
+        cp_comm_s=m * prof.cp_comm_exposed * (passes + 1.0) * cp_s, ep_comm_s=m * prof.ep_comm_exposed * passes * ep_s,
+        pp_comm_s=m * prof.pp_comm_exposed * pp_s, dp_comm_s=m * dp_mb + dp_step, bubble_s=bubble_s,
+        optimizer_s=optimizer_s, overhead_s=prof.step_overhead_s + 0.0 * step_s, tokens_per_s=tokens_per_s,
+        tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / chip.peak("bf16"),
+        mfu_fp8=mfu_fp8, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
+        assumptions=_assumptions(prof, model))
+
+
+def _memory(model: Model, system: System, a: dict[str, np.ndarray], shard: Shard, tokens: Num, m: Num,
+            prof: TrainingProfile, dense: Num, expert: Num, n_dense: Num, n_expert: Num, precision: str, flash: bool,
+            dropout: bool) -> TrainingMemory:
+    t, p, v = a["t"], a["p"], a["v"]
+    fp8 = format_named(precision).bits <= 8
+    w_d, g_d, o_d = adam_bytes_per_parameter(a["zero"], n_dense, prof, fp8)
+    w_e, g_e, o_e = adam_bytes_per_parameter(a["zero"], n_expert, prof, fp8)
+    per_token: Num = 0.0
+    for layer in model.layers:
+        per_token = per_token + layer.count / p * layer_activation_bytes_per_token(
+            layer, model.hidden_size, t, a["sp"] > 0, a["et"] if isinstance(layer.mlp, MoeMlp) else t, a["rc"],
+            a["s"], flash, dropout, 1.0 if fp8 else 2.0)
+    # 1F1B: the first stage holds min(m, p) microbatches in flight; interleaving adds (p - 1)/(p v) of it
+    # (Korthikanti et al. 2022, Sec. 4.2.3)
+    in_flight = np.minimum(m, p) * np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)
+    logits = 4.0 * tokens * model.vocab_size / t  # fp32 logits of the cross entropy, last stage
+    first = in_flight * tokens * per_token + np.where(p > 1, 0.0, logits)
+    last = tokens * per_token + logits
+    capacity = system.chip.memory_bytes
+    return TrainingMemory(capacity_bytes=capacity + 0.0 * t, weight_bytes=dense * w_d + expert * w_e,
+                          gradient_bytes=dense * g_d + expert * g_e, optimizer_bytes=dense * o_d + expert * o_e,
+                          activation_bytes=np.maximum(first, last),
+                          reserve_bytes=prof.memory_reserve_fraction * capacity + prof.memory_reserve_bytes + 0.0 * t)
+
+
+def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
+    notes = [f"training profile {prof.id} ({'fitted' if prof.measured else 'prior'})",
+             f"exposed communication: TP {prof.tp_comm_exposed:.0%}, CP {prof.cp_comm_exposed:.0%}, "
+             f"EP {prof.ep_comm_exposed:.0%}, PP {prof.pp_comm_exposed:.0%}",
+             f"Adam: {2:g} + {prof.gradient_bytes:g} + {prof.optimizer_state_bytes:g} B per parameter (ZeRO paper)",
+             f"memory reserve {prof.memory_reserve_fraction:.0%} + {prof.memory_reserve_bytes / 1e9:g} GB "
+             "(allocator fragmentation, context, buffers)",
+             "pipeline stages balanced around the embedding and LM head"]
+    if "moe" in model.features:
+        notes.append(f"expert load imbalance {prof.expert_imbalance:g}")
+    if model.mtp_layers:
+        notes.append("multi-token-prediction modules not trained")
+    return tuple(notes)
+
+
+def train_step(model: Model, system: System, chips: int, layout: TrainingLayout, calibration: Calibration,
+               profile: TrainingProfile | None = None) -> TrainingResult:
+    """One training step of `layout` on `chips` chips of `system`'s kind (scale-out beyond one system).
+
+    Raises InfeasiblePlan (naming the field) when the layout does not divide the model, batch or chips;
+    a layout that does not fit in memory is still priced, with fits False and the shortfall.
+    """
+    layout.check(model, chips)
+    result = evaluate_layouts(model, system, chips, [layout], calibration, profile).at(0)
+    return dataclasses.replace(result, layout=layout)
