@@ -9,8 +9,7 @@ from parity import catalog
 from parity.compare import best_precision
 from parity.plan import LayoutGrid
 from parity.search import _aggregated, _disaggregated, layout_grid, search_serving
-from parity.serving import Workload, engine_calibration, serve_aggregated
-from parity.step import Deployment
+from parity.serving import Workload, engine_deployment, serve_aggregated
 
 CASES = [("llama-3.1-8b", "hgx-h100", "trtllm"), ("qwen3-235b-a22b-fp8", "hgx-h100", "trtllm"),
          ("deepseek-r1", "gb200-nvl72", "trtllm"), ("gpt-oss-120b", "hgx-b200", "vllm"),
@@ -35,9 +34,7 @@ def test_vectorised_aggregated_equals_the_scalar_path(case, chips, pick, concurr
     r = _aggregated(m, s, grid, precision, cal, profile, isl, osl, np.array([1.0, float(concurrency)]))
     i = (pick % len(grid)) * 2 + 1
     layout = grid.at(int(r["index"][i]))
-    dep = Deployment(model=m, system=s, layout=layout, precision=precision, calibration=engine_calibration(cal, profile),
-                     kernel_overhead_s=profile.kernel_overhead_s, step_overhead_s=profile.step_overhead_s,
-                     expert_imbalance=profile.expert_imbalance, moe_overlap=profile.moe_overlap)
+    dep = engine_deployment(m, s, layout, precision, cal, profile)
     scalar = serve_aggregated(dep, profile, Workload(isl=isl, osl=osl, concurrency=concurrency * layout.attn_dp))
     if not bool(np.asarray(scalar.feasible)):
         assert not r["fits"][i]
@@ -78,9 +75,7 @@ def test_search_best_is_the_exhaustive_scalar_best() -> None:
         grid = layout_grid(m, chips)
         for k in range(len(grid)):
             layout = grid.at(k)
-            dep = Deployment(model=m, system=s, layout=layout, precision=precision,
-                             calibration=engine_calibration(cal, profile), kernel_overhead_s=profile.kernel_overhead_s,
-                             step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance)
+            dep = engine_deployment(m, s, layout, precision, cal, profile)
             for c in concurrency:
                 r = serve_aggregated(dep, profile, Workload(isl=1024, osl=256, concurrency=c))
                 if bool(np.asarray(r.feasible)) and float(r.tpot_s) <= 0.02:

@@ -387,8 +387,10 @@ def engines() -> tuple[EngineProfile, ...]:
     for data, where in _load_all("engines"):
         try:
             times = ("kernel_overhead", "step_overhead", "ttft_overhead")
-            fields = {k: v for k, v in data.items() if k not in times}
+            optional = ("collective_latency",)
+            fields = {k: v for k, v in data.items() if k not in times + optional}
             fields |= {f"{k}_s": units.parse(_require(data, k, where), "s") for k in times}
+            fields |= {f"{k}_s": units.parse(data[k], "s") for k in optional if k in data}
             out.append(EngineProfile(**fields))
         except (TypeError, ValueError, units.UnitError) as err:
             raise CatalogError(f"{where}: {err}") from err

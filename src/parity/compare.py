@@ -16,8 +16,8 @@ from parity.errors import InfeasiblePlan
 from parity.hardware import Chip, System
 from parity.model import Model
 from parity.plan import Layout, Precision
-from parity.serving import decode_throughput_at, engine_calibration, prefill_throughput
-from parity.step import Deployment, deployment_memory
+from parity.serving import decode_throughput_at, engine_deployment, prefill_throughput
+from parity.step import deployment_memory
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "Comparison", "best_precision", "candidate_layouts", "compare",
            "spec_ratios"]
@@ -113,9 +113,7 @@ def _evaluate(system: System, model: Model, profile: EngineProfile, tpot_s: floa
     best: tuple[float, float, float, Layout] | None = None
     shortfall = None
     for layout in candidate_layouts(model, min(system.chips, system.scale_up_domain_chips)):
-        dep = Deployment(model=model, system=system, layout=layout, precision=precision,
-                         calibration=engine_calibration(cal, profile), kernel_overhead_s=profile.kernel_overhead_s,
-                         step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance)
+        dep = engine_deployment(model, system, layout, precision, cal, profile)
         rate, batch = decode_throughput_at(dep, profile, tpot_s, isl + osl / 2, isl + osl)
         if rate <= 0:
             mem = deployment_memory(dep, 1, isl + osl, profile.max_num_tokens, 1.0 - profile.kv_memory_fraction)

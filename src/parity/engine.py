@@ -31,6 +31,8 @@ class EngineProfile:
     max_batch_size: most sequences a worker (rank) runs at once, whatever memory allows.
     moe_overlap: share of expert dispatch/combine time the engine hides under computation
     (two-batch overlap); a scenario may set its own.
+    collective_latency_s [s]: fixed cost of one small collective inside a scale-up domain with this
+    engine's communication kernels (custom all-reduce, NCCL); None: the system's link latency.
     disagg_decode_batch: sequences per decode rank a disaggregated deployment is sized for when the
     number of decode workers is not given (workers = clients / (this x attention DP));
     disagg_prefill_utilization: how busy prompts keep prefill workers when their number is not given.
@@ -58,6 +60,7 @@ class EngineProfile:
     first_wave: float = 0.0
     max_batch_size: int = 2048
     moe_overlap: float = 0.0
+    collective_latency_s: float | None = None
     disagg_decode_batch: float = 64.0
     disagg_prefill_utilization: float = 0.7
     fp8_kv_cache: bool = False

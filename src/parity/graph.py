@@ -60,7 +60,10 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm 
         else:
             ops.append(Gemm(name="q", tokens=t, rows=hidden, cols=heads * (nope + rope), split="column",
                             role="attention"))
-        ops.append(Gemm(name="kv_a", tokens=t, rows=hidden, cols=lora + rope, split="replicated", role="attention"))
+        # engines concatenate the q and kv down-projections into one GEMM (TensorRT-LLM's fused_a,
+        # SGLang's fused_qkv_a_proj_with_mqa), so kv_a costs its bytes but no launch of its own
+        ops.append(Gemm(name="kv_a", tokens=t, rows=hidden, cols=lora + rope, split="replicated", role="attention",
+                        fused=spec.q_lora_rank is not None))
         # decode: absorb W_UK into the query and W_UV into the output (DeepSeek-V2 Sec. 2.1.2), so
         # attention runs in the latent space (MQA with 576-wide keys, 512-wide values)
         ops += [Gemm(name="q_absorb", tokens=batch.decode_tokens, rows=nope, cols=lora, copies=heads,

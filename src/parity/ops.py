@@ -71,6 +71,7 @@ class Gemm:
     role: str
     copies: Num = 1
     per_head: bool = False
+    fused: bool = False  # runs inside another GEMM's launch (same input, concatenated weights)
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:

@@ -220,7 +220,7 @@ def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Nu
     return Kernel(name=op.name, kind="gemm", flops=2.0 * tokens * rows * cols * copies,
                   weight_bytes=np.where(runs, rows * cols * copies * w, 0.0),
                   other_bytes=tokens * (rows + cols) * copies * a,
-                  fmt=fmt, tokens=tokens, count=count)
+                  fmt=fmt, tokens=tokens, count=count, launches=0.0 if op.fused else 1.0)
 
 
 def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> Kernel:

@@ -24,7 +24,7 @@ from parity.errors import InfeasiblePlan, ParityError
 from parity.hardware import System
 from parity.model import Model
 from parity.plan import Layout, Precision
-from parity.serving import ServingResult, Workload, engine_calibration, serve_aggregated, serve_disaggregated
+from parity.serving import ServingResult, Workload, engine_deployment, serve_aggregated, serve_disaggregated
 from parity.step import Deployment
 from parity.uncertainty import WIDEN_FLAGGED, Intervals
 
@@ -185,12 +185,8 @@ def _missing(key: str) -> str:
 
 def deployment(scenario: Scenario, layout: Layout) -> Deployment:
     """The deployment of one worker of a scenario, with its engine's overheads and efficiencies."""
-    cal = catalog.calibration(scenario.system.chip)
-    engine = scenario.engine
-    return Deployment(model=scenario.model, system=scenario.system, layout=layout, precision=scenario.precision,
-                      calibration=engine_calibration(cal, engine), kernel_overhead_s=engine.kernel_overhead_s,
-                      step_overhead_s=engine.step_overhead_s, expert_imbalance=engine.expert_imbalance,
-                      moe_overlap=engine.moe_overlap if scenario.moe_overlap is None else scenario.moe_overlap)
+    return engine_deployment(scenario.model, scenario.system, layout, scenario.precision,
+                             catalog.calibration(scenario.system.chip), scenario.engine, scenario.moe_overlap)
 
 
 def _solve(group: Sequence[Scenario]) -> ServingResult:

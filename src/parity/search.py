@@ -21,8 +21,8 @@ from parity.memory import kv_bytes_per_token_per_device
 from parity.model import Model
 from parity.ops import Batch
 from parity.plan import Layout, LayoutGrid, Precision, Shard
-from parity.serving import Workload, engine_calibration, serve_aggregated
-from parity.step import Deployment, deployment_memory, step_cost
+from parity.serving import Workload, engine_deployment, serve_aggregated
+from parity.step import deployment_memory, step_cost
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "DEFAULT_CONCURRENCY",
            "PREFILL_UTILIZATION"]
@@ -97,21 +97,13 @@ def _worker_sizes(model: Model, system: System, chips: int | None) -> list[int]:
     return [n for n in _powers_of_two(limit) if n <= limit] if chips is None else [chips]
 
 
-def _deployment(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                profile: EngineProfile) -> Deployment:
-    return Deployment(model=model, system=system, layout=grid, precision=precision,
-                      calibration=engine_calibration(cal, profile), kernel_overhead_s=profile.kernel_overhead_s,
-                      step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
-                      moe_overlap=profile.moe_overlap)
-
-
 def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
                 profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
     k, m = len(grid), len(concurrency)
     index = np.repeat(np.arange(k), m)
     grid_km = grid.take(index)
     conc = np.tile(concurrency, k) * grid_km.attn_dp  # concurrency per attention rank stays on the grid
-    dep = _deployment(model, system, grid_km, precision, cal, profile)
+    dep = engine_deployment(model, system, grid_km, precision, cal, profile)
     result = serve_aggregated(dep, profile, Workload(isl=np.full(k * m, float(isl)), osl=np.full(k * m, float(osl)),
                                                      concurrency=conc))
     return {"index": index, "concurrency": conc, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
@@ -126,7 +118,7 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     index = np.repeat(np.arange(k), m)
     decode_grid = grid.take(index)
     batch = np.tile(concurrency, k).astype(float)  # sequences per decode rank
-    dep = _deployment(model, system, decode_grid, precision, cal, profile)
+    dep = engine_deployment(model, system, decode_grid, precision, cal, profile)
     context = isl + osl / 2.0
     tpot = np.asarray(step_cost(dep, Batch(decode_tokens=batch, decode_context=np.full(k * m, context))).time_s)
     mem = deployment_memory(dep, batch, np.full(k * m, float(isl + osl)), profile.max_num_tokens,
@@ -134,7 +126,7 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     fits = np.asarray(mem.fits) & (batch <= profile.max_batch_size)
     out_rate = batch * decode_grid.attn_dp / tpot  # output tokens/s per decode worker
     # prefill: one worker per layout, steps of a full token budget per rank
-    prefill_dep = _deployment(model, system, grid, precision, cal, profile)
+    prefill_dep = engine_deployment(model, system, grid, precision, cal, profile)
     per_rank = float(max(profile.max_num_tokens, isl))
     step = np.asarray(step_cost(prefill_dep, Batch(prefill_tokens=np.full(k, per_rank),
                                                    prefill_sequences=np.full(k, per_rank / isl))).time_s)

@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parity.engine import EngineProfile
-from parity.hardware import Calibration
+from parity.hardware import Calibration, System
 from parity.memory import MemoryPlan, kv_bytes_per_token_per_device
 from parity.ops import Batch, Num
-from parity.plan import Shard
+from parity.model import Model
+from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.step import Deployment, deployment_memory, step_cost
 
 __all__ = ["Workload", "ServingResult", "serve_aggregated", "serve_disaggregated", "engine_calibration",
+           "engine_deployment",
            "prefill_throughput", "decode_throughput_at", "prompt_group_size"]
 
 
@@ -89,6 +91,18 @@ def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
         attention_prefill_efficiency=scaled(cal.attention_prefill_efficiency, profile.attention_scale),
         attention_decode_efficiency=scaled(cal.attention_decode_efficiency, profile.memory_scale),
     )
+
+
+def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid, precision: Precision,
+                      calibration: Calibration, profile: EngineProfile, moe_overlap: float | None = None) -> Deployment:
+    """A worker as an engine runs it: the engine's kernel quality, overheads and collective latency
+    applied to the chip calibration and the system."""
+    if profile.collective_latency_s is not None:
+        system = dataclasses.replace(system, scale_up_latency_s=profile.collective_latency_s)
+    return Deployment(model=model, system=system, layout=layout, precision=precision,
+                      calibration=engine_calibration(calibration, profile), kernel_overhead_s=profile.kernel_overhead_s,
+                      step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
+                      moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap)
 
 
 def prompt_group_size(profile: EngineProfile, isl: Num, clients: Num) -> Num:

@@ -42,6 +42,7 @@ FIT_PARAMETERS: dict[str, tuple[float, float]] = {
     "prefill_scale": (0.5, 4.0),
     "arrival_sync": (0.01, 1.0),
     "first_wave": (0.001, 0.5),
+    "collective_latency_s": (1e-6, 40e-6),
 }
 # fitted apart, on disaggregated rows whose worker counts the data does not give
 SIZING_PARAMETERS: dict[str, tuple[float, float]] = {
@@ -174,7 +175,11 @@ def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], S
             progress(loss)
         return loss + float(np.sum(np.maximum(x - highs, 0) + np.maximum(lows - x, 0)))
 
-    start = np.log([min(max(getattr(engine, p), BOUNDS[p][0]), BOUNDS[p][1]) for p in parameters])
+    def initial(p: str) -> float:
+        value = getattr(engine, p)
+        return 5e-6 if value is None else min(max(value, BOUNDS[p][0]), BOUNDS[p][1])
+
+    start = np.log([initial(p) for p in parameters])
     before = fit_loss(pairs, engine)
     best, after = nelder_mead(objective, start, iterations=iterations)
     return profile_at(best), before, after
@@ -192,6 +197,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
              f'kernel_overhead = "{engine.kernel_overhead_s * 1e6:.3f} us"',
              f'step_overhead = "{engine.step_overhead_s * 1e3:.4f} ms"',
              f'ttft_overhead = "{engine.ttft_overhead_s * 1e3:.3f} ms"',
+             *([f'collective_latency = "{engine.collective_latency_s * 1e6:.3f} us"']
+               if engine.collective_latency_s is not None else []),
              f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
                  "first_wave", "max_batch_size", "disagg_decode_batch", "disagg_prefill_utilization",
