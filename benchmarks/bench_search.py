@@ -36,7 +36,7 @@ def main() -> None:
         print(f"{model_name} on {system_name}: {result.evaluated:,} configurations in {best:.3f} s "
               f"({result.evaluated / best:,.0f} per second); best {result.best.tokens_per_s_per_chip:,.0f} "
               f"tok/s/chip at {result.best.tpot_s * 1e3:.1f} ms TPOT ({result.best.mode} {result.best.layout} "
-              f"{result.best.decode_layout})" if result.best else f"{model_name} on {system_name}: no configuration")
+              f"{result.best.decode_layout or ''})" if result.best else f"{model_name} on {system_name}: no configuration")
 
 
 if __name__ == "__main__":

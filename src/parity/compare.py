@@ -1,12 +1,20 @@
-"""Side-by-side comparison of systems on one model: spec ratios against a baseline, and predicted
-prefill and decode throughput per chip at a time-per-output-token target, each system in its
-best layout and in the best number format its chips run natively.
+"""Side-by-side comparison of systems on one model and workload.
+
+Serving: each system's best configuration under the latency targets (`search.search_serving` over
+layouts, loads, aggregated and disaggregated), in the narrowest number format its chips run
+natively. Training: each system's fastest layout that fits (`training.search_training`). Results
+per chip, per system (the whole system running the workload), per kW of system power and per GB of
+memory, with ratios to a baseline next to the datasheet ratios, so a claim like "1.7x the compute"
+can be read against the workload ratio it buys.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from parity import catalog
 from parity.cost import math_unit
@@ -15,16 +23,20 @@ from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Chip, System
 from parity.model import Model
+from parity.ops import Batch
 from parity.plan import Layout, Precision
-from parity.serving import decode_throughput_at, engine_deployment, prefill_throughput
-from parity.step import deployment_memory
+from parity.search import search_serving
+from parity.serving import engine_deployment
+from parity.step import step_cost
+from parity.training.search import search_training
 
-__all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "Comparison", "best_precision", "candidate_layouts", "compare",
-           "spec_ratios"]
+__all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "Comparison", "best_precision", "compare", "spec_ratios",
+           "MAX_WORKER_CHIPS"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
 DEFAULT_MODELS = ("llama-3.1-70b", "deepseek-r1")
+MAX_WORKER_CHIPS = 128  # serving workers searched up to this many chips (or the scale-up domain)
 
 # narrowest first: the format a deployment uses if the chip runs it natively
 _WEIGHT_PREFERENCE = ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16")
@@ -47,23 +59,9 @@ def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Prec
     return Precision(weights=weights, expert_weights=weights, kv_cache=kv)
 
 
-def candidate_layouts(model: Model, chips: int) -> list[Layout]:
-    """Layouts of one worker on `chips` chips that divide the model: every tensor-parallel degree,
-    and for MoE models attention data parallelism with experts spread over the same chips."""
-    out = []
-    for tp in (t for t in (1, 2, 4, 8, 16, 32, 64) if chips % t == 0):
-        dp = chips // tp
-        options = [Layout(tp=tp, attn_dp=dp)] if "moe" in model.features else ([Layout(tp=tp)] if dp == 1 else [])
-        for layout in options:
-            try:
-                out.append(layout.check(model))
-            except InfeasiblePlan:
-                continue
-    return out
-
-
 def spec_ratios(system: System, baseline: System) -> dict[str, float]:
-    """Per-chip datasheet ratios against a baseline: bf16 and 8-bit math, memory, bandwidth, power."""
+    """Datasheet ratios against a baseline, per chip (bf16 and 8-bit math, memory, bandwidth, TDP) and per
+    system (bf16 total, memory total, system power)."""
     a, b = system.chip, baseline.chip
 
     def eight(c: Chip) -> float:
@@ -74,87 +72,166 @@ def spec_ratios(system: System, baseline: System) -> dict[str, float]:
 
     return {"bf16": over(a.peak("bf16"), b.peak("bf16")), "eight_bit": over(eight(a), eight(b)),
             "memory": over(a.memory_bytes, b.memory_bytes),
-            "bandwidth": over(a.memory_bytes_per_s, b.memory_bytes_per_s), "power": over(a.tdp_w, b.tdp_w)}
+            "bandwidth": over(a.memory_bytes_per_s, b.memory_bytes_per_s), "power": over(a.tdp_w, b.tdp_w),
+            "system_bf16": over(system.peak("bf16"), baseline.peak("bf16")),
+            "system_memory": over(system.memory_bytes, baseline.memory_bytes),
+            "system_power": over(system.power_w, baseline.power_w)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
-    """One system on one model: the chosen format and layout, throughputs, ratios and caveats."""
+    """One system on one model and workload: the chosen format and configuration, what it delivers
+    per chip, per system, per kW and per GB, ratios to the baseline, and caveats."""
 
     system: str
     chip: str
     model: str
+    workload: str
     weights: str
     kv_cache: str
+    mode: str
     layout: str
     chips: int
     fits: bool
+    tokens_per_s_per_chip: float
     prefill_tokens_per_s_per_chip: float
-    decode_tokens_per_s_per_chip: float
-    decode_batch: float
-    spec_ratios: dict[str, float]
-    decode_ratio: float = float("nan")
-    prefill_ratio: float = float("nan")
+    tokens_per_s_per_system: float
+    tokens_per_s_per_kw: float
+    tokens_per_s_per_gb: float
+    tpot_s: float = float("nan")
+    ttft_s: float = float("nan")
+    mfu: float = float("nan")
+    spec_ratios: dict[str, float] = field(default_factory=dict)
+    ratios: dict[str, float] = field(default_factory=dict)
     note: str = ""
     calibrated: bool = False
     assumptions: tuple[str, ...] = field(default=())
 
+    # compatibility names used by the node comparison of `parity compare`
+    @property
+    def decode_tokens_per_s_per_chip(self) -> float:
+        return self.tokens_per_s_per_chip
+
+    @property
+    def decode_ratio(self) -> float:
+        return self.ratios.get("per_chip", float("nan"))
+
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        out = asdict(self)
+        out["decode_tokens_per_s_per_chip"] = self.tokens_per_s_per_chip
+        out["decode_ratio"] = self.decode_ratio
+        return out
 
 
-def _evaluate(system: System, model: Model, profile: EngineProfile, tpot_s: float, isl: int, osl: int,
-              weights: str | None) -> Comparison:
+def _per_system(system: System, per_chip: float) -> tuple[float, float, float]:
+    """(tokens/s of the whole system, per kW of system power, per GB of chip memory)."""
+    whole = per_chip * system.chips
+    return whole, whole / (system.power_w / 1e3), per_chip / (system.chip.memory_bytes / 1e9)
+
+
+def _prefill_rate(model: Model, system: System, profile: EngineProfile, precision: Precision, layout: Layout,
+                  isl: int) -> float:
+    """Prompt tokens/s per chip of a layout's prefill (steps filled to the token budget)."""
+    dep = engine_deployment(model, system, layout, precision, catalog.calibration(system.chip), profile)
+    tokens = float(max(profile.max_num_tokens, isl))
+    t = float(step_cost(dep, Batch(prefill_tokens=tokens, prefill_sequences=tokens / isl)).time_s)
+    return tokens * layout.attn_dp / t / layout.chips
+
+
+def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
+           osl: int, weights: str | None) -> Comparison:
     chip = system.chip
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
-    common = {"system": system.id, "chip": chip.id, "model": model.name, "weights": precision.weights,
-              "kv_cache": precision.kv_cache, "calibrated": cal.measured}
-    best: tuple[float, float, float, Layout] | None = None
-    shortfall = None
-    for layout in candidate_layouts(model, min(system.chips, system.scale_up_domain_chips)):
-        dep = engine_deployment(model, system, layout, precision, cal, profile)
-        rate, batch = decode_throughput_at(dep, profile, tpot_s, isl + osl / 2, isl + osl)
-        if rate <= 0:
-            mem = deployment_memory(dep, 1, isl + osl, profile.max_num_tokens, 1.0 - profile.kv_memory_fraction)
-            if not mem.fits:
-                gap = -float(mem.free_bytes)
-                shortfall = gap if shortfall is None else min(shortfall, gap)
-            continue
-        prefill = float(prefill_throughput(dep, profile, isl))
-        per_chip = rate / layout.chips
-        if best is None or per_chip > best[0]:
-            best = (per_chip, prefill / layout.chips, batch, layout)
-    notes = (f"engine profile {profile.id}", f"workload {isl} in / {osl} out, TPOT target {tpot_s * 1e3:g} ms",
-             "decode: largest batch within the TPOT target whose KV cache fits; prefill: steps filled with prompts")
-    if best is None:
-        why = (f"does not fit by {shortfall / 1e9:.1f} GB per chip" if shortfall is not None
-               else f"no layout meets TPOT {tpot_s * 1e3:g} ms")
-        return Comparison(**common, layout="-", chips=system.chips, fits=False, prefill_tokens_per_s_per_chip=0.0,
-                          decode_tokens_per_s_per_chip=0.0, decode_batch=0.0, spec_ratios={}, note=why,
-                          assumptions=notes)
-    per_chip, prefill, batch, layout = best
-    note = "" if cal.measured else "uncalibrated chip (prior efficiencies)"
-    return Comparison(**common, layout=str(layout), chips=layout.chips, fits=True,
-                      prefill_tokens_per_s_per_chip=prefill, decode_tokens_per_s_per_chip=per_chip,
-                      decode_batch=batch, spec_ratios={}, note=note, assumptions=notes)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
+                  kv_cache=precision.kv_cache, calibrated=cal.measured or chip.id in catalog.fitted_chips())
+    try:
+        result = search_serving(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
+                                max_chips=MAX_WORKER_CHIPS)
+    except InfeasiblePlan:
+        result = None
+    notes = (f"engine profile {profile.id}", f"workload {isl} in / {osl} out; targets TPOT "
+             f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
+             "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
+             "domain, loads, aggregated and disaggregated serving")
+    if result is None or result.best is None:
+        shortfall = _shortfall(model, system, profile, precision, isl + osl)
+        why = (f"does not fit by {shortfall / 1e9:.1f} GB per chip" if shortfall > 0
+               else f"no configuration meets TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no feasible configuration")
+        return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
+                          prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
+                          tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
+    best = result.best
+    whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
+    note = "" if common["calibrated"] else "prior efficiencies"
+    return Comparison(**common, mode=best.mode, layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
+                                                         else str(best.layout)),
+                      chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,
+                      prefill_tokens_per_s_per_chip=_prefill_rate(model, system, profile, precision, best.layout, isl),
+                      tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
+                      tpot_s=best.tpot_s, ttft_s=best.ttft_s, note=note, assumptions=notes)
 
 
-def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float = 0.05,
-            isl: int = 1024, osl: int = 1024, weights: str | None = None,
-            baseline: System | None = None) -> list[Comparison]:
+def _shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, tokens: int) -> float:
+    """Bytes per chip the smallest-footprint layout of one scale-up domain lacks for one sequence."""
+    from parity.search import layout_grid  # local: only the failure path needs the grid itself
+    from parity.step import deployment_memory
+    chips = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
+    size = 1 << (chips.bit_length() - 1)
+    try:
+        grid = layout_grid(model, size)
+    except InfeasiblePlan:
+        return float("inf")
+    dep = engine_deployment(model, system, grid, precision, catalog.calibration(system.chip), profile)
+    mem = deployment_memory(dep, np.ones(len(grid)), np.full(len(grid), float(tokens)), profile.max_num_tokens,
+                            1.0 - profile.kv_memory_fraction)
+    return float(np.min(-np.asarray(mem.free_bytes)))
+
+
+def _train(system: System, model: Model, chips: int, seq_len: int, global_batch: int, precision: str) -> Comparison:
+    chip = system.chip
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
+                  kv_cache="-", mode="train", calibrated=catalog.calibration(chip).measured)
+    try:
+        found = search_training(model, system, chips, seq_len, global_batch, catalog.calibration(chip),
+                                precision=precision, top=1)
+    except InfeasiblePlan:
+        found = None
+    if found is None or not found.best:
+        why = (f"does not fit: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB more per chip needed"
+               if found is not None and found.closest is not None else "no layout divides the model")
+        return Comparison(**common, layout="-", chips=chips, fits=False, tokens_per_s_per_chip=0.0,
+                          prefill_tokens_per_s_per_chip=float("nan"), tokens_per_s_per_system=0.0,
+                          tokens_per_s_per_kw=0.0, tokens_per_s_per_gb=0.0, note=why)
+    best = found.best[0]
+    per_chip = float(best.tokens_per_s_per_chip)
+    whole, per_kw, per_gb = _per_system(system, per_chip)
+    return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=chips, fits=True,
+                      tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
+                      tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
+                      mfu=float(best.mfu), note="", assumptions=tuple(best.assumptions))
+
+
+def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,
+            isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
+            ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
+            global_batch: int = 1024, training_precision: str = "bf16") -> list[Comparison]:
     """Every system on `model`, with ratios to `baseline` (default: the first system)."""
     if not systems:
         raise InfeasiblePlan("compare needs at least one system")
+    if workload not in ("serve", "train"):
+        raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
     base = baseline or systems[0]
-    rows = [_evaluate(system, model, profile, tpot_s, isl, osl, weights) for system in systems]
+    rows = [(_serve(s, model, profile, tpot_s, ttft_s, isl, osl, weights) if workload == "serve"
+             else _train(s, model, chips or s.chips, seq_len, global_batch, training_precision)) for s in systems]
     ref = next((r for r in rows if r.system == base.id), rows[0])
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b and not math.isnan(a) and not math.isnan(b) and a > 0 else float("nan")
+
     out = []
     for system, row in zip(systems, rows):
-        decode = (row.decode_tokens_per_s_per_chip / ref.decode_tokens_per_s_per_chip
-                  if row.fits and ref.fits and ref.decode_tokens_per_s_per_chip else float("nan"))
-        prefill = (row.prefill_tokens_per_s_per_chip / ref.prefill_tokens_per_s_per_chip
-                   if row.fits and ref.fits and ref.prefill_tokens_per_s_per_chip else float("nan"))
-        out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "decode_ratio": decode,
-                                 "prefill_ratio": prefill}))
+        ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}"))
+                  for k in ("per_chip", "per_system", "per_kw", "per_gb")}
+        out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios}))
     return out

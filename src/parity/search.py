@@ -34,11 +34,15 @@ PREFILL_UTILIZATION = 0.8  # disaggregated prefill workers sized to run this bus
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Candidate:
-    """One configuration: mode, layouts, load, and what it delivers (per chip and per user)."""
+    """One configuration: mode, layouts, load, and what it delivers (per chip and per user).
+
+    layout: the aggregated worker's layout, or the prefill workers' when disaggregated (then
+    decode_layout is the decode workers'); concurrency: clients per (decode) worker.
+    """
 
     mode: str
-    layout: str
-    decode_layout: str
+    layout: Layout
+    decode_layout: Layout | None
     concurrency: float
     chips: float
     prefill_workers_per_decode_worker: float
@@ -49,7 +53,9 @@ class Candidate:
     meets_targets: bool
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        out = asdict(self)
+        out["layout"], out["decode_layout"] = str(self.layout), str(self.decode_layout or "")
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,9 +98,10 @@ def layout_grid(model: Model, chips: int, pipeline: tuple[int, ...] = (1,)) -> L
     return LayoutGrid.of(found)
 
 
-def _worker_sizes(model: Model, system: System, chips: int | None) -> list[int]:
-    limit = chips or system.scale_up_domain_chips
-    return [n for n in _powers_of_two(limit) if n <= limit] if chips is None else [chips]
+def _worker_sizes(system: System, chips: int | None, max_chips: int | None) -> list[int]:
+    if chips is not None:
+        return [chips]
+    return _powers_of_two(min(system.scale_up_domain_chips, max_chips or system.scale_up_domain_chips))
 
 
 def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
@@ -162,13 +169,14 @@ def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
 def search_serving(model: Model, system: System, profile: EngineProfile, calibration: Calibration,
                    precision: Precision, isl: int, osl: int, tpot_s: float | None = None, ttft_s: float | None = None,
                    chips: int | None = None, modes: tuple[str, ...] = ("agg", "disagg"),
-                   concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY) -> SearchResult:
+                   concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY, max_chips: int | None = None) -> SearchResult:
     """Search layouts, loads and modes; the best configuration is the most tokens/s per chip among
     those meeting the TPOT and TTFT targets. `chips`: chips per worker (default: every power of two
-    up to one scale-up domain)."""
+    up to one scale-up domain, or up to `max_chips`)."""
     conc = np.asarray(concurrency, dtype=float)
     grids = []
-    for size in _worker_sizes(model, system, chips):
+    sizes = _worker_sizes(system, chips, max_chips)
+    for size in sizes:
         try:
             grids.append(layout_grid(model, size))
         except InfeasiblePlan:
@@ -194,7 +202,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         r, j = runs[str(mode_of[i])], int(row_of[i])
         layout = grid.at(int(r["index"][j]))
         prefill = grid.at(int(r["prefill_index"][j])) if "prefill_index" in r else None
-        return Candidate(mode=str(mode_of[i]), layout=str(prefill or layout), decode_layout=str(layout) if prefill else "",
+        return Candidate(mode=str(mode_of[i]), layout=prefill or layout, decode_layout=layout if prefill else None,
                          concurrency=float(r["concurrency"][j]), chips=float(r["chips"][j]),
                          prefill_workers_per_decode_worker=float(r["ratio"][j]) if prefill else 0.0,
                          ttft_s=float(ttft[i]), tpot_s=float(tpot[i]), tokens_per_s_per_chip=float(per_chip[i]),
@@ -203,7 +211,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     feasible = np.flatnonzero(ok)
     frontier = tuple(candidate(int(i)) for i in feasible[_frontier_mask(1.0 / tpot[feasible], per_chip[feasible])])
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
-    notes = (f"engine profile {profile.id}; layouts of 1 to {max(_worker_sizes(model, system, chips))} chips per worker",
+    notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker",
              f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching)")
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},

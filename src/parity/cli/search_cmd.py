@@ -66,7 +66,7 @@ def search(model: str, system: str, chips: int | None, tpot: str, ttft: str | No
     best = result.best
     caption = (f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"TPOT {tpot} {'and TTFT ' + ttft if ttft else ''}: "
-               + (f"{best.tokens_per_s_per_chip:,.0f} tok/s/chip, {best.mode} {best.layout} {best.decode_layout}, "
+               + (f"{best.tokens_per_s_per_chip:,.0f} tok/s/chip, {best.mode} {best.layout} {best.decode_layout or ''}, "
                   f"{best.concurrency:,.0f} clients per worker" if best else "none meets the targets")
                + ". " + " ".join(result.assumptions) + (f". Plot: {plot}" if plot else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
