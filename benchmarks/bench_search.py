@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from parity import catalog
-from parity.compare import best_precision
+from parity.search import best_precision
 from parity.search import search_serving
 
 CASES = (("deepseek-r1", "gb200-nvl72", "trtllm"), ("deepseek-r1", "cloudmatrix-384", "generic"),

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog
-from parity.compare import best_precision
+from parity.search import best_precision
 from parity.plan import LayoutGrid
 from parity.search import _aggregated, _disaggregated, layout_grid, search_serving
 from parity.serving import Workload, engine_deployment, serve_aggregated

@@ -17,47 +17,22 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from parity import catalog
-from parity.cost import math_unit
-from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Chip, System
 from parity.model import Model
 from parity.ops import Batch
 from parity.plan import Layout, Precision
-from parity.search import search_serving
+from parity.search import MAX_WORKER_CHIPS, best_precision, search_serving
 from parity.serving import engine_deployment
 from parity.step import step_cost
 from parity.training.search import search_training
 
-__all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "Comparison", "best_precision", "compare", "spec_ratios",
-           "MAX_WORKER_CHIPS"]
+__all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "Comparison", "best_precision", "compare", "spec_ratios"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
 DEFAULT_MODELS = ("llama-3.1-70b", "deepseek-r1")
-MAX_WORKER_CHIPS = 128  # serving workers searched up to this many chips (or the scale-up domain)
-
-# narrowest first: the format a deployment uses if the chip runs it natively
-_WEIGHT_PREFERENCE = ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16")
-
-
-def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Precision:
-    """The narrowest weight format the chip multiplies natively (or `weights` if given), with an FP8
-    KV cache where the chip has FP8 and bf16 otherwise. Block-scaled FP8 checkpoints stay block-scaled."""
-    def native(name: str) -> bool:
-        try:
-            return not math_unit(format_named(name), chip)[1]
-        except InfeasiblePlan:
-            return False
-
-    if weights is None:
-        weights = next(name for name in _WEIGHT_PREFERENCE if native(name))
-        if weights == "fp8" and "fp8_block" in (model.weight_format, model.expert_weight_format):
-            weights = "fp8_block"
-    kv = "fp8" if native("fp8") else "bf16"
-    return Precision(weights=weights, expert_weights=weights, kv_cache=kv)
-
 
 def spec_ratios(system: System, baseline: System) -> dict[str, float]:
     """Datasheet ratios against a baseline, per chip (bf16 and 8-bit math, memory, bandwidth, TDP) and per

@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from parity.cost import math_unit
+from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Calibration, System
+from parity.hardware import Calibration, Chip, System
 from parity.memory import kv_bytes_per_token_per_device
 from parity.model import Model
 from parity.ops import Batch
@@ -24,12 +26,34 @@ from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, serve_aggregated
 from parity.step import deployment_memory, step_cost
 
-__all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "DEFAULT_CONCURRENCY",
+__all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "best_precision", "DEFAULT_CONCURRENCY",
+           "MAX_WORKER_CHIPS",
            "PREFILL_UTILIZATION"]
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
                        4096)
 PREFILL_UTILIZATION = 0.8  # disaggregated prefill workers sized to run this busy (an assumption)
+MAX_WORKER_CHIPS = 128  # serving workers searched up to this many chips (or the scale-up domain)
+
+# narrowest first: the format a deployment uses if the chip runs it natively
+_WEIGHT_PREFERENCE = ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16")
+
+
+def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Precision:
+    """The narrowest weight format the chip multiplies natively (or `weights` if given), with an FP8
+    KV cache where the chip has FP8 and bf16 otherwise. Block-scaled FP8 checkpoints stay block-scaled."""
+    def native(name: str) -> bool:
+        try:
+            return not math_unit(format_named(name), chip)[1]
+        except InfeasiblePlan:
+            return False
+
+    if weights is None:
+        weights = next(name for name in _WEIGHT_PREFERENCE if native(name))
+        if weights == "fp8" and "fp8_block" in (model.weight_format, model.expert_weight_format):
+            weights = "fp8_block"
+    kv = "fp8" if native("fp8") else "bf16"
+    return Precision(weights=weights, expert_weights=weights, kv_cache=kv)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,9 +123,13 @@ def layout_grid(model: Model, chips: int, pipeline: tuple[int, ...] = (1,)) -> L
 
 
 def _worker_sizes(system: System, chips: int | None, max_chips: int | None) -> list[int]:
+    """Chips per worker to try: `chips` if given, else powers of two up to the scale-up domain, or up
+    to `max_chips` when that exceeds the domain (workers spanning systems over scale-out)."""
     if chips is not None:
         return [chips]
-    return _powers_of_two(min(system.scale_up_domain_chips, max_chips or system.scale_up_domain_chips))
+    domain = system.scale_up_domain_chips
+    limit = max_chips if max_chips and max_chips > domain else min(domain, max_chips or domain)
+    return _powers_of_two(limit)
 
 
 def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,

@@ -8,7 +8,7 @@ import click
 
 from parity import catalog, units
 from parity.cli import cli, emit, format_option, out_option
-from parity.compare import best_precision
+from parity.search import best_precision
 from parity.errors import ParityError
 from parity.report.plots import frontier_png
 from parity.report.tables import Column, plain, scaled

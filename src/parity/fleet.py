@@ -1,0 +1,136 @@
+"""Fleet planning: how many chips, systems, megawatts and dollars a token demand needs on each chip
+kind at a latency target, or what a production volume of chips can serve.
+
+Each chip kind runs in its default system (its 8-chip node, or its rack) in the best serving
+configuration `search.search_serving` finds. Demand counts prompt and output tokens by default (as
+provider statistics do: DeepSeek reported 608 B input and 168 B output tokens a day); a diurnal
+peak factor and spare capacity are named inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from parity import catalog
+from parity.engine import EngineProfile
+from parity.errors import InfeasiblePlan
+from parity.hardware import Chip
+from parity.model import Model
+from parity.search import MAX_WORKER_CHIPS, best_precision, search_serving
+
+__all__ = ["FleetPlan", "plan_fleet", "SECONDS_PER_DAY"]
+
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetPlan:
+    """One chip kind serving a demand (or a production volume): sizes, power and cost.
+
+    tokens_per_s_per_chip: output tokens/s per chip in the best configuration under the targets;
+    served_tokens_per_s_per_chip: the same counted as the demand counts (prompt + output, or output).
+    chips, systems: needed for the demand at its peak with spare capacity; power_w: their system
+    power; cost_usd: chips x unit price (None without a price in the catalog).
+    served_tokens_per_day: what `units` chips (or the power cap) serve, when given.
+    """
+
+    chip: str
+    system: str
+    model: str
+    weights: str
+    configuration: str
+    tokens_per_s_per_chip: float
+    served_tokens_per_s_per_chip: float
+    demand_tokens_per_s: float
+    chips: float
+    systems: float
+    power_w: float
+    cost_usd: float | None
+    price_source: str
+    served_tokens_per_day: float | None = None
+    served_share: float | None = None
+    note: str = ""
+    assumptions: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _price(chip: Chip) -> tuple[float | None, str]:
+    record = chip.source_of("unit_price_usd")
+    if chip.unit_price_usd is None or record is None:
+        return None, "no price in the catalog"
+    return chip.unit_price_usd, f"{record.source.kind}: {record.source.title}"
+
+
+def _best(model: Model, system, profile: EngineProfile, chip: Chip, precision, isl: int, osl: int,
+          tpot_s: float | None, ttft_s: float | None):
+    """The best serving configuration in one scale-up domain, or else across up to four systems."""
+    for span in (1, 2, 4):
+        try:
+            found = search_serving(model, system, profile, catalog.calibration(chip), precision, isl, osl, tpot_s,
+                                   ttft_s, max_chips=min(system.scale_up_domain_chips, MAX_WORKER_CHIPS) * span)
+        except InfeasiblePlan:
+            continue
+        if found.best is not None:
+            return found.best, span
+    return None, 1
+
+
+def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, demand_tokens_per_s: float | None,
+               tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
+               count: str = "total", units: float | None = None, power_budget_w: float | None = None,
+               ttft_s: float | None = None) -> list[FleetPlan]:
+    """Size a fleet of each chip kind for a demand [tokens/s, daily mean], or report what `units`
+    chips (or a power budget) can serve."""
+    if count not in ("total", "output"):
+        raise InfeasiblePlan(f"count must be total or output, got {count!r}")
+    if peak_factor < 1 or spare < 0:
+        raise InfeasiblePlan(f"peak factor must be >= 1 and spare >= 0, got {peak_factor}, {spare}")
+    if demand_tokens_per_s is None and units is None and power_budget_w is None:
+        raise InfeasiblePlan("give a demand, a number of chips (units) or a power budget")
+    per_output = (isl + osl) / osl if count == "total" else 1.0
+    notes = (f"demand counts {'prompt + output' if count == 'total' else 'output'} tokens; peak = {peak_factor:g} x the "
+             f"daily mean; {spare:.0%} spare capacity", f"workload {isl} in / {osl} out; engine profile {profile.id}",
+             "power: the default system's power per chip (all-in where published)")
+    out = []
+    for chip in chips:
+        system = catalog.system_for(chip)
+        precision = best_precision(model, chip)
+        best, spans = _best(model, system, profile, chip, precision, isl, osl, tpot_s, ttft_s)
+        price, price_source = _price(chip)
+        if best is None:
+            out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
+                                 configuration="-", tokens_per_s_per_chip=0.0, served_tokens_per_s_per_chip=0.0,
+                                 demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=math.inf, systems=math.inf,
+                                 power_w=math.inf, cost_usd=None, price_source=price_source,
+                                 note="no configuration fits or meets the targets", assumptions=notes))
+            continue
+        served = best.tokens_per_s_per_chip * per_output
+        capacity = served / (peak_factor * (1.0 + spare))  # daily-mean tokens/s one chip covers
+        watts = system.power_w / system.chips
+        if demand_tokens_per_s is not None:
+            n = math.ceil(demand_tokens_per_s / capacity)
+            n = math.ceil(n / system.chips) * system.chips  # whole systems
+        else:
+            n = units or math.floor((power_budget_w or 0.0) / watts)
+        if power_budget_w is not None:
+            n = min(n, math.floor(power_budget_w / watts / system.chips) * system.chips)
+        if units is not None and demand_tokens_per_s is not None:
+            n = min(n, units)
+        served_day = n * capacity * SECONDS_PER_DAY
+        share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
+        layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
+        spanning = f"workers span up to {spans} systems over scale-out" if spans > 1 else ""
+        out.append(FleetPlan(
+            chip=chip.id, system=system.id, model=model.name, weights=precision.weights, configuration=layout,
+            tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served,
+            demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
+            power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
+            served_tokens_per_day=served_day, served_share=share,
+            note="; ".join(filter(None, [spanning, "" if share is None or share >= 1
+                                         else f"serves {share:.0%} of the demand within the limits"])),
+            assumptions=notes))
+    return out
