@@ -122,7 +122,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                   kv_cache=precision.kv_cache, calibrated=cal.measured or chip.id in catalog.fitted_chips())
     try:
         result = search_serving(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
-                                max_chips=MAX_WORKER_CHIPS)
+                                max_chips=min(system.scale_up_domain_chips, MAX_WORKER_CHIPS))
     except InfeasiblePlan:
         result = None
     notes = (f"engine profile {profile.id}", f"workload {isl} in / {osl} out; targets TPOT "

@@ -33,6 +33,8 @@ class EngineProfile:
     (two-batch overlap); a scenario may set its own.
     collective_latency_s [s]: fixed cost of one small collective inside a scale-up domain with this
     engine's communication kernels (custom all-reduce, NCCL); None: the system's link latency.
+    disagg_ttft_overhead_s [s]: what a disaggregated request adds before its first token beyond the
+    prefill itself (KV-transfer setup, the router's hand-off between workers, polling).
     disagg_decode_batch: sequences per decode rank a disaggregated deployment is sized for when the
     number of decode workers is not given (workers = clients / (this x attention DP));
     disagg_prefill_utilization: how busy prompts keep prefill workers when their number is not given.
@@ -61,6 +63,7 @@ class EngineProfile:
     max_batch_size: int = 2048
     moe_overlap: float = 0.0
     collective_latency_s: float | None = None
+    disagg_ttft_overhead_s: float = 0.0
     disagg_decode_batch: float = 64.0
     disagg_prefill_utilization: float = 0.7
     fp8_kv_cache: bool = False

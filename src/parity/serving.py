@@ -266,7 +266,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
 
         def ttft_of(lam_total: Num) -> tuple[Num, Num]:
             u = np.minimum(lam_total / prefill_ranks * added / group, 0.999999)
-            inner = (profile.ttft_overhead_s + wall + transfer
+            inner = (profile.ttft_overhead_s + profile.disagg_ttft_overhead_s + wall + transfer
                      + _queue_wait(profile, u, added, conc / prefill_ranks, added / group))
             return inner + waiting / np.maximum(lam_total, 1e-12), inner
 

@@ -46,6 +46,7 @@ FIT_PARAMETERS: dict[str, tuple[float, float]] = {
 }
 # fitted apart, on disaggregated rows whose worker counts the data does not give
 SIZING_PARAMETERS: dict[str, tuple[float, float]] = {
+    "disagg_ttft_overhead_s": (1e-3, 5.0),
     "disagg_decode_batch": (2.0, 1024.0),
     "disagg_prefill_utilization": (0.2, 0.99),
 }
@@ -177,7 +178,7 @@ def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], S
 
     def initial(p: str) -> float:
         value = getattr(engine, p)
-        return 5e-6 if value is None else min(max(value, BOUNDS[p][0]), BOUNDS[p][1])
+        return 5e-6 if value is None else min(max(value, BOUNDS[p][0] * 1.01), BOUNDS[p][1])
 
     start = np.log([initial(p) for p in parameters])
     before = fit_loss(pairs, engine)
@@ -199,9 +200,11 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
              f'ttft_overhead = "{engine.ttft_overhead_s * 1e3:.3f} ms"',
              *([f'collective_latency = "{engine.collective_latency_s * 1e6:.3f} us"']
                if engine.collective_latency_s is not None else []),
+             f'disagg_ttft_overhead = "{engine.disagg_ttft_overhead_s * 1e3:.3f} ms"',
              f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
                  "first_wave", "max_batch_size", "disagg_decode_batch", "disagg_prefill_utilization",
+                 "moe_overlap",
                  "expert_imbalance",
                  "kv_memory_fraction"):
         lines.append(f"{name} = {getattr(engine, name):.6g}")

@@ -159,17 +159,17 @@ def _fit_engines(rows: list[dict[str, str]], iterations: int) -> None:
     for engine_id in sorted({r["engine"] for r in calibration}):
         mine = [r for r in calibration if r["engine"] == engine_id]
         known = scenarios_of([r for r in mine if r["mode"] == "agg" or r["decode_workers"]])
-        unknown = scenarios_of([r for r in mine if r["mode"] == "disagg" and not r["decode_workers"]])
+        disagg = scenarios_of([r for r in mine if r["mode"] == "disagg"])
         with Progress(transient=True) as progress:
             task = progress.add_task(f"fitting {engine_id} on {len(known)} rows", total=iterations * 2)
             fitted, before, after = fit_engine(catalog.engine(engine_id), known, iterations=iterations,
                                                progress=lambda _: progress.advance(task))
-            if unknown:
-                task = progress.add_task(f"sizing disaggregated {engine_id} on {len(unknown)} rows", total=80)
-                fitted, _, _ = fit_engine(fitted, unknown, tuple(SIZING_PARAMETERS), iterations=40,
+            if disagg:
+                task = progress.add_task(f"fitting disaggregated {engine_id} on {len(disagg)} rows", total=100)
+                fitted, _, _ = fit_engine(fitted, disagg, tuple(SIZING_PARAMETERS), iterations=50,
                                           progress=lambda _: progress.advance(task))
         path = catalog.data_dir() / "engines" / f"{engine_id}.toml"
         write_atomic(path, engine_toml(fitted, len(known), before, after, date))
         click.echo(f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
-                   f"(+ {len(unknown)} for disaggregated sizing); wrote {path}", err=True)
+                   f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing); wrote {path}", err=True)
     catalog.engines.cache_clear()
