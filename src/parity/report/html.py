@@ -1,0 +1,252 @@
+"""The HTML report: the seed story's questions answered with numbers, plots and every source used.
+
+`build_report` runs the comparisons (CloudMatrix 384 vs GB200 NVL72, Atlas 950 SuperPoD vs Vera Rubin
+NVL144, the China-market nodes), the Pareto frontiers, the rooflines, the export-control table and a
+fleet plan, writes the PNG plots into the output folder and one self-contained HTML page (plots
+embedded) beside them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parity import catalog
+from parity.compare import Comparison, compare
+from parity.fleet import plan_fleet
+from parity.hardware import Chip, System
+from parity.policy import assess
+from parity.report.plots import frontier_png, roofline_png
+from parity.report.tables import write_atomic
+from parity.search import best_precision, search_serving
+
+__all__ = ["ReportSpec", "build_report"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportSpec:
+    """What the report covers (defaults: the seed story's systems and models)."""
+
+    model: str = "deepseek-r1"
+    dense_model: str = "llama-3.1-70b"
+    tpot_s: float = 0.05
+    isl: int = 1024
+    osl: int = 1024
+    engine: str = "generic"
+    supernodes: tuple[str, ...] = ("cloudmatrix-384", "gb200-nvl72")
+    roadmap: tuple[str, ...] = ("atlas-950-superpod", "vera-rubin-nvl144")
+    nodes: tuple[str, ...] = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h200", "hgx-b200", "atlas-800-a2",
+                              "atlas-800-a3", "mi300x-platform")
+    frontier_systems: tuple[str, ...] = ("gb200-nvl72", "cloudmatrix-384", "hgx-h200", "hgx-b200", "atlas-800-a3")
+    policy_chips: tuple[str, ...] = ("nvidia-h100-sxm", "nvidia-h200-sxm", "nvidia-h20", "nvidia-l20",
+                                     "nvidia-rtx-pro-6000d", "nvidia-b200-sxm", "amd-mi300x", "huawei-ascend-910b",
+                                     "huawei-ascend-910c", "huawei-ascend-950dt")
+    fleet_chips: tuple[str, ...] = ("nvidia-h20", "huawei-ascend-910c", "nvidia-h200-sxm", "nvidia-b200-sxm")
+    fleet_demand_tokens_per_day: float = 2e12
+    roofline_chips: tuple[str, ...] = ("nvidia-h20", "nvidia-h200-sxm", "nvidia-b200-sxm", "huawei-ascend-910b",
+                                       "huawei-ascend-910c", "amd-mi300x")
+
+
+@dataclass
+class _Page:
+    sections: list[str] = field(default_factory=list)
+    sources: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id -> kind, title, url
+    assumptions: list[str] = field(default_factory=list)
+
+    def cite(self, item: Chip | System) -> None:
+        for record in item.provenance:
+            self.sources[record.source.id] = (record.source.kind, record.source.title, record.source.url)
+        if isinstance(item, System):
+            self.cite(item.chip)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _num(value: float, digits: int = 0) -> str:
+    if value is None or value != value:  # NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _x(value: float) -> str:
+    return "-" if value is None or value != value else f"{value:.2f}x"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) -> str:
+    out = []
+    for r in rows:
+        s = systems[r.system]
+        out.append([f"<b>{_e(r.system)}</b><br><small>{_e(s.chips)} x {_e(r.chip)}, {_e(s.status)}</small>",
+                    _e(r.weights), _e(r.mode), _x(r.spec_ratios.get("bf16")), _x(r.spec_ratios.get("system_bf16")),
+                    _x(r.spec_ratios.get("system_memory")), _x(r.spec_ratios.get("system_power")),
+                    _num(r.tokens_per_s_per_chip), _num(r.tokens_per_s_per_system),
+                    _num(r.tokens_per_s_per_kw, 1), _x(r.ratios.get("per_chip")), _x(r.ratios.get("per_system")),
+                    _x(r.ratios.get("per_kw")), _e(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
+    return _table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
+                   "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
+                   "note"], out, "numbers")
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}"><figcaption>{_e(alt)} ' \
+           f'(<a href="{_e(path.name)}">{_e(path.name)}</a>)</figcaption></figure>'
+
+
+def build_report(out: Path, spec: ReportSpec = ReportSpec(),
+                 progress: Callable[[str], None] | None = None) -> Path:
+    """Run the report's analyses, write PNGs and index.html into `out`; returns the page's path."""
+    step = progress or (lambda _: None)
+    page = _Page()
+    profile = catalog.engine(spec.engine)
+    model, dense = catalog.model(spec.model), catalog.model(spec.dense_model)
+    all_systems = {s: catalog.system(s) for s in (*spec.supernodes, *spec.roadmap, *spec.nodes,
+                                                  *spec.frontier_systems)}
+    for system in all_systems.values():
+        page.cite(system)
+
+    step("CloudMatrix 384 vs GB200 NVL72")
+    pair = [all_systems[s] for s in spec.supernodes]
+    headline = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1])
+    cm = headline[0]
+    page.sections.append(
+        "<h2>CloudMatrix 384 against GB200 NVL72</h2>"
+        f"<p>Claim (SemiAnalysis, 2025-04-16): CloudMatrix 384 beats the NVL72 on system compute "
+        f"({_x(cm.spec_ratios['system_bf16'])} BF16) and memory ({_x(cm.spec_ratios['system_memory'])}) at about "
+        f"{_x(cm.spec_ratios['system_power'])} the power, with each 910C about {_x(cm.spec_ratios['bf16'])} of a "
+        f"Blackwell GPU in BF16. On {_e(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target parity predicts "
+        f"<b class='key' id='cm-per-system'>{_x(cm.ratios['per_system'])}</b> the output tokens/s per system, "
+        f"<b>{_x(cm.ratios['per_chip'])}</b> per chip and <b>{_x(cm.ratios['per_kw'])}</b> per kW "
+        f"(ratios to {_e(spec.supernodes[1])}; the table's x columns divide by it).</p>"
+        + _comparison_table(headline, all_systems))
+
+    step("Atlas 950 SuperPoD vs Vera Rubin NVL144")
+    pair = [all_systems[s] for s in spec.roadmap]
+    roadmap = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1])
+    atlas = roadmap[0]
+    page.sections.append(
+        "<h2>Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)</h2>"
+        "<p>Huawei's claim (Huawei Connect 2025): 56.8x the NPUs, 6.7x the compute, 15x the memory of NVIDIA's "
+        f"NVL144. From the catalog: {_x(atlas.spec_ratios['system_bf16'])} system BF16 and "
+        f"{_x(atlas.spec_ratios['system_memory'])} memory. On {_e(model.name)} parity predicts "
+        f"<b class='key'>{_x(atlas.ratios['per_system'])}</b> the output tokens/s per system and "
+        f"<b>{_x(atlas.ratios['per_chip'])}</b> per chip. Both systems are announced, not shipping: every number "
+        "here rests on keynote figures.</p>" + _comparison_table(roadmap, all_systems))
+
+    step("China-market nodes")
+    for m in (dense, model):
+        nodes = compare([all_systems[s] for s in spec.nodes], m, profile, spec.tpot_s, spec.isl, spec.osl)
+        page.sections.append(f"<h2>8-chip nodes on {_e(m.name)} (ratios to {_e(spec.nodes[0])})</h2>"
+                             + _comparison_table(nodes, all_systems))
+
+    step("Pareto frontiers")
+    curves = {}
+    for name in spec.frontier_systems:
+        system = all_systems[name]
+        precision = best_precision(model, system.chip)
+        result = search_serving(model, system, profile, catalog.calibration(system.chip), precision, spec.isl, spec.osl,
+                                spec.tpot_s, max_chips=min(system.scale_up_domain_chips, 128))
+        curves[f"{name} ({precision.weights})"] = [(c.tokens_per_s_per_user, c.tokens_per_s_per_chip)
+                                                   for c in result.frontier]
+    frontier = out / "frontier.png"
+    frontier_png(curves, frontier, f"{model.name}: output tokens/s per chip against tokens/s per user", spec.tpot_s)
+
+    step("Rooflines")
+    chips = [catalog.chip(c) for c in spec.roofline_chips]
+    roofline = out / "roofline.png"
+    roofline_png(chips, roofline)
+    for chip in chips:
+        page.cite(chip)
+    page.sections.append("<h2>Throughput against interactivity, and rooflines</h2>"
+                         + _image(frontier, "Pareto frontier per system") + _image(roofline, "Roofline per chip"))
+
+    step("Export controls")
+    rows = []
+    for name in spec.policy_chips:
+        chip = catalog.chip(name)
+        page.cite(chip)
+        a = assess(chip)
+        rows.append([_e(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.tpp_format),
+                     _num(a.performance_density, 2) if a.performance_density else "-", _e(a.eccn_3a090 or "outside"),
+                     "yes" if a.jan2026_zone else "no", _e("; ".join(a.notes))])
+    page.sections.append(
+        "<h2>US export-control metrics</h2><p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
+        "(88 FR 73458); performance density = TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October "
+        "2023; the January 2026 case-by-case zone is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684)."
+        "</p>" + _table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "Jan-2026 zone", "notes"], rows, "numbers"))
+
+    step("Fleet")
+    plans = plan_fleet(model, [catalog.chip(c) for c in spec.fleet_chips], profile,
+                       spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl)
+    fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),
+                   _num(p.power_w / 1e6, 1), "-" if p.cost_usd is None else f"${p.cost_usd / 1e6:,.0f} M",
+                   _e(p.price_source), _e(p.note)] for p in plans]
+    page.sections.append(
+        f"<h2>Fleet: {spec.fleet_demand_tokens_per_day:.0e} tokens/day of {_e(model.name)}</h2>"
+        f"<p>{_e('; '.join(plans[0].assumptions))}.</p>"
+        + _table(["chip", "system", "format", "out tok/s/chip", "chips", "MW", "chip cost", "price source", "note"],
+                 fleet_rows, "numbers"))
+
+    page.assumptions += list(headline[0].assumptions) + [
+        f"engine profile {profile.id}: {profile.method}",
+        *(f"calibration {c.id} ({c.date}, {'measured' if c.measured else 'prior'}): {c.method}"
+          for c in catalog.calibrations())]
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "index.html"
+    write_atomic(target, _render(page, spec))
+    return target
+
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1200px;
+       color: #1d2330; line-height: 1.45; padding: 0 1rem; }
+h1 { font-size: 1.7rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 2px solid #e3e7ef; }
+p.lead { color: #4a5468; }
+table { border-collapse: collapse; width: 100%; font-size: .84rem; margin: .8rem 0; }
+th, td { border-bottom: 1px solid #e3e7ef; padding: .35rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f4f6fa; font-weight: 600; }
+table.numbers td:not(:first-child) { font-variant-numeric: tabular-nums; }
+figure { display: inline-block; margin: .5rem 1rem .5rem 0; } img { max-width: 560px; border: 1px solid #e3e7ef; }
+figcaption { font-size: .8rem; color: #4a5468; }
+.key { color: #0b5cad; } small { color: #6b7488; } ol.sources { font-size: .8rem; columns: 2; }
+#plots-status { font-size: .75rem; color: #6b7488; }
+"""
+
+_SCRIPT = """
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var ok = images.length > 0 && images.every(function (i) { return i.complete && i.naturalWidth > 0; });
+  var status = document.getElementById('plots-status');
+  status.textContent = ok ? 'plots-loaded: ' + images.length : 'plots-missing';
+  document.body.setAttribute('data-plots', ok ? 'loaded' : 'missing');
+});
+"""
+
+
+def _render(page: _Page, spec: ReportSpec) -> str:
+    sources = "".join(f"<li><b>{_e(kind)}</b>: {_e(title)}" + (f' (<a href="{_e(url)}">{_e(url)}</a>)' if url else "")
+                      + "</li>" for kind, title, url in sorted(page.sources.values()))
+    assumptions = "".join(f"<li>{_e(a)}</li>" for a in page.assumptions)
+    today = datetime.date.today().isoformat()
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>parity report</title>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_STYLE}</style></head><body>"
+            f"<h1>parity: AI compute, side by side</h1><p class='lead'>Predicted with parity on {today}: "
+            f"serving {spec.isl} prompt and {spec.osl} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
+            f"time-per-output-token target; every chip in the narrowest number format it runs natively. Every "
+            f"hardware number below has a source (listed at the end); predictions carry the assumptions listed.</p>"
+            f"<p id='plots-status'>plots not checked</p>"
+            + "".join(page.sections)
+            + f"<h2>Assumptions</h2><ul>{assumptions}</ul><h2>Sources</h2><ol class='sources'>{sources}</ol>"
+            f"<script>{_SCRIPT}</script></body></html>")

@@ -1,0 +1,53 @@
+"""The HTML report: written whole, plots embedded, key numbers present, and it renders in Chromium."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from parity.report.html import ReportSpec, build_report
+
+SMALL = ReportSpec(nodes=("hgx-h20", "hgx-h200", "atlas-800-a3"), frontier_systems=("hgx-h200", "atlas-800-a3"),
+                   policy_chips=("nvidia-h100-sxm", "nvidia-h20", "huawei-ascend-910c"),
+                   fleet_chips=("nvidia-h200-sxm", "huawei-ascend-910c"), roofline_chips=("nvidia-h20", "amd-mi300x"))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_report(tmp_path_factory.mktemp("report"), SMALL)
+
+
+def test_report_writes_the_page_and_plots(report: Path) -> None:
+    assert {p.name for p in report.parent.iterdir()} == {"index.html", "frontier.png", "roofline.png"}
+    text = report.read_text()
+    assert text.count("data:image/png;base64,") == 2  # self-contained
+    for needle in ("CloudMatrix 384 against GB200 NVL72", "15,832", "2,368", "3A090.a.1", "Sources",
+                   "Atlas 950 SuperPoD"):
+        assert needle in text
+    # the headline ratio is a number, e.g. 1.35x
+    assert re.search(r"id='cm-per-system'>\d+\.\d\dx<", text)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must install Chromium (see .ci/run)")
+        pytest.skip("no Chromium on this machine")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
+    assert 'data-plots="loaded"' in dom.stdout, dom.stderr[-2000:]
+    assert "plots-loaded: 2" in dom.stdout
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, *flags, "--window-size=1300,2000", f"--screenshot={shot}", report.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 50_000  # a real picture, not a blank page
