@@ -22,7 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("step",),
     ("serving", "training"),
     ("search", "uncertainty"),
-    ("compare", "predict", "fleet", "policy", "sweep"),
+    ("compare", "predict", "fleet", "policy"),
+    ("sweep",),
     ("validate", "calibrate"),
     ("validate_training",),  # scores training rows with validate.CaseError, so it sits just above validate
     ("report",),

@@ -85,8 +85,11 @@ class Prediction:
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
+        """Every output column (interval bounds NaN where unknown) plus the extra figures."""
         out = asdict(self)
         out.update(out.pop("extra"))
+        for column in OUTPUT_COLUMNS:
+            out.setdefault(column, float("nan"))
         return out
 
     def interval(self, metric: str) -> tuple[float, float]:
@@ -139,10 +142,12 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
                      kv_cache=format_named(kv).name), note
 
 
-def scenario_from_row(row: Mapping[str, object]) -> Scenario:
-    """A Scenario from one table row; raises ParityError naming the bad field."""
+def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:
+    """A Scenario from one table row; raises ParityError naming the bad field. `systems` adds systems
+    (e.g. what-if variants) by name to the catalog's."""
     model = catalog.model(_cell(row, "model") or _missing("model"))
-    system = catalog.system(_cell(row, "system") or _missing("system"))
+    name = _cell(row, "system") or _missing("system")
+    system = (systems or {}).get(name) or catalog.system(name)
     engine = catalog.engine(_cell(row, "engine"))
     precision, note = _precision(row, model, system, engine)
     mode = (_cell(row, "mode") or "agg").lower()
@@ -292,15 +297,15 @@ def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
     return [p for p in out if p is not None]
 
 
-def predict_rows(rows: Iterable[Mapping[str, object]],
-                 progress: Callable[[int], None] | None = None) -> list[Prediction]:
+def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int], None] | None = None,
+                 systems: Mapping[str, System] | None = None) -> list[Prediction]:
     """Predict every row; a row that cannot be read becomes feasible=false with the reason."""
     rows = list(rows)
     scenarios: list[Scenario | None] = []
     failures: dict[int, Prediction] = {}
     for i, row in enumerate(rows):
         try:
-            scenarios.append(scenario_from_row(row))
+            scenarios.append(scenario_from_row(row, systems))
         except (ParityError, ValueError, TypeError, ArithmeticError) as err:
             scenarios.append(None)
             failures[i] = _failed(_cell(row, "case_id"), str(err))

@@ -1,0 +1,61 @@
+"""`parity sweep SPEC.toml`: a grid or random sample of what-if scenarios, to CSV or Parquet."""
+
+from __future__ import annotations
+
+import io
+import os
+import tomllib
+from pathlib import Path
+
+import click
+from rich.progress import Progress
+
+from parity.cli import cli
+from parity.errors import ParityError
+from parity.report.tables import to_builtin, to_csv, write_atomic
+from parity.sweep import run_sweep, spec_from_toml, sweep_rows
+
+
+def _write(rows: list[dict], out: Path) -> None:
+    if out.suffix == ".parquet":
+        try:
+            import pyarrow as pa  # noqa: PLC0415 - optional extra
+            import pyarrow.parquet as pq  # noqa: PLC0415
+        except ImportError as err:
+            raise ParityError("Parquet output needs pyarrow: pip install 'parity[parquet]' (or write .csv)") from err
+        buffer = io.BytesIO()
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        table = pa.table({k: [None if (v := to_builtin(r.get(k))) == "" else v for r in rows] for k in columns})
+        pq.write_table(table, buffer)
+        write_atomic(out, buffer.getvalue())
+    else:
+        write_atomic(out, to_csv(rows))
+
+
+@cli.command()
+@click.argument("spec_path", metavar="SPEC.toml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("sweep.csv"),
+              show_default=True, help="results table: .csv, or .parquet (needs pyarrow)")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
+              help="local processes")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+              help="run on Ray: a local instance (--ray) or the cluster at ADDRESS (--ray ADDRESS)")
+@click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True, help="cases per task")
+def sweep(spec_path: Path, out: Path, workers: int, ray_address: str | None, chunk: int) -> None:
+    """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
+    try:
+        data = tomllib.loads(spec_path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ParityError(f"cannot read {spec_path}: {err.strerror or err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ParityError(f"{spec_path.name}: malformed TOML: {err}") from err
+    spec = spec_from_toml(data)
+    total = len(sweep_rows(spec))
+    with Progress() as progress:
+        task = progress.add_task(f"{total:,} scenarios", total=total)
+        rows = run_sweep(spec, workers=workers, use_ray=ray_address is not None,
+                         ray_address=None if ray_address in (None, "local") else ray_address, chunk=chunk,
+                         progress=lambda n: progress.advance(task, n))
+    _write(rows, out)
+    feasible = sum(bool(r.get("feasible")) for r in rows)
+    click.echo(f"wrote {out}: {len(rows):,} scenarios, {feasible:,} feasible")

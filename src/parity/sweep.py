@@ -1,0 +1,161 @@
+"""Sweeps: a grid (or a random sample of it) over systems, what-if chip variants, models, workloads and
+layouts, priced with `predict` in chunks on local processes or on a Ray cluster.
+
+A spec is TOML:
+
+    [sweep]
+    mode = "grid"            # or "random", with `samples` and `seed`
+    [[variant]]              # what-if chips: a catalog chip with fields scaled or set
+    name = "910c-2x-bw"
+    chip = "huawei-ascend-910c"
+    scale = { memory_bytes_per_s = 2.0 }
+    [axes]                   # every key is a predict column (or `variant`); each a list of values
+    system = ["atlas-800-a3", "hgx-h20"]
+    variant = ["910c-2x-bw"]  # run in the chip's default system
+    model = ["deepseek-r1"]
+    isl = [1024, 8192]
+    ...
+Results are identical whichever executor runs them: each chunk is the same pure function of its rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from parity import catalog
+from parity.errors import ParityError
+from parity.hardware import System, what_if
+from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, predict_rows
+
+__all__ = ["SweepSpec", "Variant", "spec_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
+
+RESULT_COLUMNS = OUTPUT_COLUMNS[1:]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Variant:
+    """A what-if chip: `chip` with fields multiplied (`scale`) or replaced (`values`, SI units)."""
+
+    name: str
+    chip: str
+    scale: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    values: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def system(self) -> System:
+        base = catalog.chip(self.chip)
+        changes: dict[str, Any] = {}
+        for field, factor in self.scale.items():
+            if field == "peak_flop_per_s":
+                changes[field] = {k: v * factor for k, v in base.peak_flop_per_s.items()}
+            elif not hasattr(base, field):
+                raise ParityError(f"variant {self.name}: chip has no field {field!r}")
+            else:
+                changes[field] = getattr(base, field) * factor
+        for field, value in self.values.items():
+            if not hasattr(base, field):
+                raise ParityError(f"variant {self.name}: chip has no field {field!r}")
+            changes[field] = value
+        chip = what_if(base, self.name, **changes)
+        return dataclasses.replace(catalog.system_for(base), chip=chip, id=self.name, name=f"{self.name} node")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepSpec:
+    """Axes of a sweep, its variants, and grid or random sampling."""
+
+    axes: Mapping[str, Sequence[Any]]
+    variants: tuple[Variant, ...] = ()
+    mode: str = "grid"
+    samples: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("grid", "random"):
+            raise ParityError(f"sweep mode must be grid or random, got {self.mode!r}")
+        unknown = set(self.axes) - set(CASE_COLUMNS) - {"variant"}
+        if unknown:
+            raise ParityError(f"unknown sweep axes {', '.join(sorted(unknown))}; use predict columns or 'variant'")
+        for name, values in self.axes.items():
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ParityError(f"sweep axis {name!r} must be a non-empty list")
+
+
+def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
+    """A SweepSpec from a parsed TOML document."""
+    head = data.get("sweep", {})
+    variants = tuple(Variant(name=v["name"], chip=v["chip"], scale=dict(v.get("scale", {})),
+                             values=dict(v.get("values", {}))) for v in data.get("variant", []))
+    axes = dict(data.get("axes", {}))
+    if not axes:
+        raise ParityError("a sweep spec needs an [axes] table")
+    return SweepSpec(axes=axes, variants=variants, mode=head.get("mode", "grid"),
+                     samples=int(head.get("samples", 100)), seed=int(head.get("seed", 0)))
+
+
+def sweep_rows(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The cases of a sweep as predict rows (a 'variant' axis becomes the row's system)."""
+    axes = {k: list(v) for k, v in spec.axes.items()}
+    if "variant" in axes:  # variants and catalog systems share the 'system' column
+        axes["system"] = axes.get("system", []) + axes.pop("variant")
+    names = list(axes)
+    if spec.mode == "grid":
+        combos = list(itertools.product(*(axes[n] for n in names)))
+    else:
+        rng = random.Random(spec.seed)
+        combos = [tuple(rng.choice(axes[n]) for n in names) for _ in range(spec.samples)]
+    return [{"case_id": f"sweep-{i}", **dict(zip(names, combo))} for i, combo in enumerate(combos)]
+
+
+def _predict_chunk(rows: list[dict[str, Any]], variants: tuple[Variant, ...]) -> list[dict[str, Any]]:
+    systems = {v.name: v.system() for v in variants}
+    return [{**row, **{k: p.row()[k] for k in RESULT_COLUMNS}} for row, p in
+            zip(rows, predict_rows(rows, systems=systems))]
+
+
+def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
+def run_sweep(spec: SweepSpec, workers: int = 1, ray_address: str | None = None, use_ray: bool = False,
+              chunk: int = 64, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Every case of the sweep with its prediction, in order; on `workers` local processes, or as Ray
+    tasks (a local Ray instance, or the cluster at `ray_address`)."""
+    rows = sweep_rows(spec)
+    parts = _chunks(rows, chunk)
+    done: list[list[dict[str, Any]]] = []
+    if use_ray:
+        try:
+            import ray  # noqa: PLC0415 - optional extra
+        except ImportError as err:
+            raise ParityError("--ray needs Ray: pip install 'parity[ray]'") from err
+        started = not ray.is_initialized()
+        if started:
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        try:
+            task = ray.remote(_predict_chunk)
+            pending = [task.remote(p, spec.variants) for p in parts]
+            for ref in pending:
+                done.append(ray.get(ref))
+                if progress:
+                    progress(len(done[-1]))
+        finally:
+            if started:
+                ray.shutdown()
+    elif workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for result in pool.map(_predict_chunk, parts, itertools.repeat(spec.variants)):
+                done.append(result)
+                if progress:
+                    progress(len(result))
+    else:
+        for part in parts:
+            done.append(_predict_chunk(part, spec.variants))
+            if progress:
+                progress(len(part))
+    return [row for part in done for row in part]

@@ -1,0 +1,60 @@
+"""Sweeps: grid and random cases, what-if variants, and identical results on processes and on Ray."""
+
+import json
+
+import pytest
+
+from parity.errors import ParityError
+from parity.sweep import SweepSpec, Variant, run_sweep, spec_from_toml, sweep_rows
+
+SPEC = spec_from_toml({
+    "sweep": {"mode": "grid"},
+    "variant": [{"name": "h20-2x-compute", "chip": "nvidia-h20", "scale": {"peak_flop_per_s": 2.0}}],
+    "axes": {"system": ["hgx-h20"], "variant": ["h20-2x-compute"], "model": ["llama-3.1-8b", "qwen3-32b"],
+             "isl": [1024, 4096], "osl": [256], "concurrency": [8, 64], "tp": [1, 2], "engine": ["vllm"]},
+})
+
+
+def test_grid_covers_every_combination() -> None:
+    rows = sweep_rows(SPEC)
+    assert len(rows) == 2 * 2 * 2 * 2 * 2  # systems (with the variant) x models x isl x concurrency x tp
+    assert {r["system"] for r in rows} == {"hgx-h20", "h20-2x-compute"}
+
+
+def test_random_sampling_is_seeded() -> None:
+    spec = SweepSpec(axes=dict(SPEC.axes), variants=SPEC.variants, mode="random", samples=7, seed=3)
+    assert sweep_rows(spec) == sweep_rows(spec) and len(sweep_rows(spec)) == 7
+
+
+def test_variants_change_the_chip_and_record_the_what_if() -> None:
+    system = Variant(name="v", chip="nvidia-h20", scale={"memory_bytes_per_s": 2.0}).system()
+    assert system.chip.memory_bytes_per_s == pytest.approx(8e12)
+    assert system.chip.source_of("memory_bytes_per_s").source.kind == "assumption"
+    rows = run_sweep(SPEC)
+    faster = [r for r in rows if r["system"] == "h20-2x-compute" and r["feasible"]]
+    base = {(r["model"], r["isl"], r["concurrency"], r["tp"]): r for r in rows if r["system"] == "hgx-h20"}
+    assert faster and all(r["ttft_s"] <= base[(r["model"], r["isl"], r["concurrency"], r["tp"])]["ttft_s"]
+                          for r in faster)
+
+
+def same(a: list[dict], b: list[dict]) -> bool:
+    """Equal row by row, NaN equal to NaN (infeasible cases carry NaN)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_processes_give_the_serial_result() -> None:
+    serial = run_sweep(SPEC, chunk=64)
+    assert same(run_sweep(SPEC, workers=2, chunk=5), serial)
+    assert any(not r["feasible"] for r in run_sweep(SweepSpec(axes={**SPEC.axes, "tp": [3]}, variants=SPEC.variants)))
+
+
+def test_ray_gives_the_local_result() -> None:
+    pytest.importorskip("ray")
+    assert same(run_sweep(SPEC, use_ray=True, chunk=7), run_sweep(SPEC))
+
+
+def test_bad_specs_name_the_problem() -> None:
+    with pytest.raises(ParityError, match="unknown sweep axes"):
+        SweepSpec(axes={"colour": ["red"]})
+    with pytest.raises(ParityError, match="needs an \\[axes\\] table"):
+        spec_from_toml({"sweep": {}})
