@@ -1,0 +1,127 @@
+"""`parity validate`: predictions against every measurement parity holds, with the fits behind them."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from pathlib import Path
+
+import click
+from rich.progress import Progress
+
+from parity import catalog
+from parity.cli import cli, emit, format_option, out_option
+from parity.errors import ParityError
+from parity.predict import predict_rows
+from parity.report.tables import Column, percent, plain, scaled, write_atomic
+from parity.uncertainty import Intervals
+from parity.validate import (SIZING_PARAMETERS, case_errors, engine_toml, fit_engine, interval_coverage, intervals_from,
+                             published_errors, scenarios_of, scores)
+from parity.validate_training import training_case_errors
+
+SECTIONS = ("serving", "published", "training", "all")
+
+
+@cli.command()
+@click.option("--by", default="system,engine", show_default=True,
+              help="group scores by these fields (system, engine, model, mode, split)")
+@click.option("--fit", is_flag=True, help="refit the engine profiles on the calibration rows and write them")
+@click.option("--iterations", default=150, show_default=True, help="Nelder-Mead iterations per engine (--fit)")
+@click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
+              help="serving points (aiconfigurator), published throughputs, training runs, or all")
+@format_option
+@out_option
+def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: Path | None) -> None:
+    """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,905
+    serving points (TTFT, TPOT), published serving throughputs, and published training runs."""
+    rows = catalog.measurements()
+    fields = [f.strip() for f in by.split(",") if f.strip()]
+    unknown = set(fields) - {"system", "engine", "model", "mode", "split"}
+    if unknown:
+        raise ParityError(f"--by accepts system, engine, model, mode, split; got {', '.join(sorted(unknown))}")
+    if fit:
+        _fit_engines(rows, iterations)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("predicting measured cases", total=len(rows))
+        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
+    errors = case_errors(rows, predictions)
+    if fit:
+        made = intervals_from(errors, datetime.date.today().isoformat())
+        write_atomic(catalog.data_dir() / "uncertainty.toml", made.to_toml())
+        catalog.uncertainty_table.cache_clear()
+    table_ = catalog.uncertainty_table()
+    covered = interval_coverage(errors, Intervals.from_table(table_)) if table_ else {}
+    counted = Counter(r["split"] for r in rows)
+    infeasible = sum(not p.feasible for p in predictions)
+    overall = scores(errors)
+    table = [s.row() for s in scores(errors, fields)] + [
+        {**s.row(), **{f: "all scored" for f in fields}} for s in overall]
+    columns = [Column("metric", "metric", plain, "left")] + [Column(f, f, plain, "left") for f in fields] + [
+        Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
+        Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent)]
+    payload = {"scores": table, "by_split": [s.row() for s in scores(errors, ["split"],
+                                                                     splits=("calibration", "holdout", "unseen"))],
+               "rows": dict(counted), "infeasible": infeasible, "interval_coverage": covered,
+               "cases": [{"case_id": e.case_id, "split": e.split, "metric": e.metric, "measured": e.measured,
+                          "predicted": e.predicted, "error": e.error} for e in errors]}
+    transfer = [s.row() for s in scores([e for e in errors if e.split == "unseen"], ["system", "model"],
+                                        splits=("unseen",))]
+    payload["transfer"] = transfer
+    published = published_errors(catalog.measurements("serving_published"))
+    payload["published"] = [_case(e) for e in published]
+    training = training_case_errors() if section in ("training", "all") else []
+    payload["training"] = [_case(e) for e in training]
+    payload["training_scores"] = [s.row() for s in scores(training, ["split"], splits=("calibration", "holdout"))]
+    if fmt != "table":
+        emit([], [], fmt, payload=payload, out=out)
+        return
+    if section in ("serving", "all"):
+        emit(table, columns, "table",
+             title=f"Serving: {counted['holdout'] + counted['unseen']} scored measured points "
+                   f"({counted['calibration']} calibration rows excluded)",
+             caption="Error = (predicted - measured) / measured. 'unseen' rows (B300, gpt-oss-120b) were excluded "
+                     f"from every fit. {infeasible} rows predicted infeasible are not scored. 80% intervals contain "
+                     "the measured value on rows not used to build them: "
+                     + (", ".join(f"{m} {v:.0%}" for m, v in covered.items())
+                        or "no intervals yet (parity validate --fit)"))
+        emit(transfer, [Column("metric", "metric", plain, "left"), Column("system", "system", plain, "left"),
+                        Column("model", "model", plain, "left"), Column("count", "rows", plain),
+                        Column("median_abs_error", "median |err|", percent), Column("bias", "bias", percent)],
+             "table", title="Carry-over: the system and the model no fit has seen (B300, gpt-oss-120b)")
+    cases = [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),
+             Column("model", "model", plain, "left"), Column("metric", "metric", plain, "left"),
+             Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
+             Column("error", "error", percent), Column("split", "split", plain, "left")]
+    if section in ("published", "all"):
+        emit(payload["published"], cases, "table", title="Published serving throughputs (none fitted)")
+    if section in ("training", "all"):
+        emit(payload["training"], cases, "table", title="Published training runs: tokens/s per chip",
+             caption="; ".join(f"{s['split']}: median |err| {s['median_abs_error']:.1%} over {s['count']} rows"
+                               for s in payload["training_scores"]))
+
+
+def _case(e) -> dict[str, object]:
+    return {"case_id": e.case_id, "system": e.system, "model": e.model, "metric": e.metric, "measured": e.measured,
+            "predicted": e.predicted, "error": e.error, "split": e.split}
+
+
+def _fit_engines(rows: list[dict[str, str]], iterations: int) -> None:
+    date = datetime.date.today().isoformat()
+    calibration = [r for r in rows if r["split"] == "calibration"]
+    for engine_id in sorted({r["engine"] for r in calibration}):
+        mine = [r for r in calibration if r["engine"] == engine_id]
+        known = scenarios_of([r for r in mine if r["mode"] == "agg" or r["decode_workers"]])
+        disagg = scenarios_of([r for r in mine if r["mode"] == "disagg"])
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"fitting {engine_id} on {len(known)} rows", total=iterations * 2)
+            fitted, before, after = fit_engine(catalog.engine(engine_id), known, iterations=iterations,
+                                               progress=lambda _: progress.advance(task))
+            if disagg:
+                task = progress.add_task(f"fitting disaggregated {engine_id} on {len(disagg)} rows", total=100)
+                fitted, _, _ = fit_engine(fitted, disagg, tuple(SIZING_PARAMETERS), iterations=50,
+                                          progress=lambda _: progress.advance(task))
+        path = catalog.data_dir() / "engines" / f"{engine_id}.toml"
+        write_atomic(path, engine_toml(fitted, len(known), before, after, date))
+        click.echo(f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
+                   f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing); wrote {path}", err=True)
+    catalog.engines.cache_clear()
