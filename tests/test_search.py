@@ -72,7 +72,7 @@ def test_search_best_is_the_exhaustive_scalar_best() -> None:
                             concurrency=concurrency)
     best = 0.0
     for chips in (1, 2, 4, 8):
-        grid = layout_grid(m, chips)
+        grid = layout_grid(m, chips, (1, 2, 4))
         for k in range(len(grid)):
             layout = grid.at(k)
             dep = engine_deployment(m, s, layout, precision, cal, profile)

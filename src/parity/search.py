@@ -197,16 +197,17 @@ def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
 def search_serving(model: Model, system: System, profile: EngineProfile, calibration: Calibration,
                    precision: Precision, isl: int, osl: int, tpot_s: float | None = None, ttft_s: float | None = None,
                    chips: int | None = None, modes: tuple[str, ...] = ("agg", "disagg"),
-                   concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY, max_chips: int | None = None) -> SearchResult:
+                   concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY, max_chips: int | None = None,
+                   pipeline: tuple[int, ...] = (1, 2, 4)) -> SearchResult:
     """Search layouts, loads and modes; the best configuration is the most tokens/s per chip among
     those meeting the TPOT and TTFT targets. `chips`: chips per worker (default: every power of two
-    up to one scale-up domain, or up to `max_chips`)."""
+    up to one scale-up domain, or up to `max_chips`); `pipeline`: pipeline-parallel degrees to try."""
     conc = np.asarray(concurrency, dtype=float)
     grids = []
     sizes = _worker_sizes(system, chips, max_chips)
     for size in sizes:
         try:
-            grids.append(layout_grid(model, size))
+            grids.append(layout_grid(model, size, pipeline))
         except InfeasiblePlan:
             continue
     if not grids:

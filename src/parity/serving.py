@@ -138,7 +138,7 @@ def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num
     return added * profile.prefill_scale, with_prompts * steps * profile.prefill_scale
 
 
-_ITERATIONS = 4
+_ITERATIONS = 3
 
 
 def _bisect(residual, low: Num, high: Num, iterations: int = 32) -> Num:
