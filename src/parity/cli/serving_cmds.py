@@ -13,7 +13,7 @@ from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, predict_rows
-from parity.report.tables import Column, plain, scaled
+from parity.report.tables import Column, plain, scaled, with_interval
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
@@ -28,12 +28,22 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
     return [dict(row) for row in reader]
 
 
-PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"), Column("ttft_s", "TTFT ms", scaled(1e-3)),
-                      Column("tpot_s", "TPOT ms", scaled(1e-3)),
-                      Column("output_tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
+PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"), Column("ttft_text", "TTFT ms (80%)", plain),
+                      Column("tpot_text", "TPOT ms (80%)", plain),
+                      Column("rate_text", "tok/s/chip (80%)", plain),
                       Column("output_tokens_per_s_per_user", "tok/s/user", scaled(1)), Column("chips", "chips", plain),
                       Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9)),
-                      Column("feasible", "feasible", plain), Column("note", "note", plain, "left")]
+                      Column("feasible", "feasible", plain), Column("flags", "flags", plain, "left"),
+                      Column("note", "note", plain, "left")]
+
+
+def interval_texts(row: dict) -> dict:
+    """The row with its 80% intervals written for people, e.g. '12.3 (10.9-14.1)'."""
+    return {**row,
+            "ttft_text": with_interval(row["ttft_s"], row["ttft_s_low"], row["ttft_s_high"], 1e-3),
+            "tpot_text": with_interval(row["tpot_s"], row["tpot_s_low"], row["tpot_s_high"], 1e-3),
+            "rate_text": with_interval(row["output_tokens_per_s_per_chip"], row["output_tokens_per_s_per_chip_low"],
+                                       row["output_tokens_per_s_per_chip_high"])}
 
 
 @cli.command()
@@ -47,7 +57,8 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
     table = [{k: p.row()[k] for k in OUTPUT_COLUMNS} for p in predictions]
-    emit(table, PREDICTION_COLUMNS, fmt, title=f"{len(rows)} cases from {cases.name}", out=out)
+    emit([interval_texts(r) for r in table] if fmt == "table" else table, PREDICTION_COLUMNS, fmt,
+         title=f"{len(rows)} cases from {cases.name}", out=out)
 
 
 @cli.command()
@@ -88,13 +99,15 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not prediction.feasible:
         raise ParityError(prediction.note)
     data = prediction.row()
+    texts = interval_texts(data)
     rows = [{"quantity": k, "value": v} for k, v in (
-        ("TTFT", f"{data['ttft_s'] * 1e3:,.1f} ms"), ("TPOT", f"{data['tpot_s'] * 1e3:,.2f} ms"),
-        ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}"),
+        ("TTFT [ms] (80% interval)", texts["ttft_text"]), ("TPOT [ms] (80% interval)", texts["tpot_text"]),
+        ("output tokens/s per chip (80% interval)", texts["rate_text"]),
         ("output tokens/s per user", f"{data['output_tokens_per_s_per_user']:,.1f}"),
         ("chips", f"{data['chips']:g}"), ("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
-        ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"))]
+        ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
+        ("outside what was validated", data["flags"] or "no"))]
     emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
          caption="Assumptions: " + data["note"], payload=data)

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["Column", "render", "to_json", "to_csv", "write_atomic", "FORMATS", "plain", "scaled", "ratio",
-           "percent", "to_builtin"]
+           "percent", "to_builtin", "with_interval"]
 
 FORMATS = ("table", "json", "csv")
 
@@ -69,6 +70,14 @@ def scaled(factor: float, digits: int = 3) -> Callable[[Any], str]:
     return show
 
 
+def with_interval(value: float, low: float, high: float, factor: float = 1.0, digits: int = 3) -> str:
+    """A value with its interval for people: '12.3 (10.9-14.1)' (after dividing by `factor`)."""
+    show = scaled(factor, digits)
+    if low is None or high is None or math.isnan(float(low)) or math.isnan(float(high)):
+        return show(value)
+    return f"{show(value)} ({show(low)}-{show(high)})"
+
+
 def ratio(value: Any) -> str:
     if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
         return "-"
@@ -82,11 +91,12 @@ def percent(value: Any) -> str:
 def render(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "",
            caption: str = "", console: Console | None = None) -> None:
     """Print rows as a rich table."""
-    table = Table(title=title or None, caption=caption or None, caption_justify="left", header_style="bold")
+    table = Table(title=escape(title) or None, caption=escape(caption) or None, caption_justify="left",
+                  header_style="bold")
     for column in columns:
-        table.add_column(column.header, justify=column.justify)  # type: ignore[arg-type]
+        table.add_column(escape(column.header), justify=column.justify)  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(*(column.show(row.get(column.key)) for column in columns))
+        table.add_row(*(escape(column.show(row.get(column.key))) for column in columns))
     (console or Console(width=shutil.get_terminal_size(fallback=(160, 40)).columns)).print(table)
 
 

@@ -1,0 +1,75 @@
+"""Prediction intervals: their coverage on rows that did not build them, and flags for cases outside
+what the model was checked on, in every output format."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.predict import predict_rows
+from parity.uncertainty import Band, Intervals, build_intervals, coverage
+from parity.validate import case_errors, interval_coverage
+
+ASCEND = {"case_id": "a3", "model": "llama-3.1-70b", "system": "atlas-800-a3", "engine": "", "isl": 1024, "osl": 256,
+          "concurrency": 16, "tp": 4}
+H100 = {"case_id": "h100", "model": "llama-3.1-70b", "system": "hgx-h100", "engine": "vllm", "weights": "fp8",
+        "isl": 1024, "osl": 256, "concurrency": 16, "tp": 4}
+
+
+def test_band_brackets_the_prediction_and_widens() -> None:
+    band = Band(q_low=-0.2, q_high=0.3, count=100)  # ln(pred/meas) from -0.2 to 0.3
+    low, high = band.around(10.0)
+    assert low == pytest.approx(10.0 * 2.718281828 ** -0.3) and high == pytest.approx(10.0 * 2.718281828 ** 0.2)
+    wide = band.around(10.0, widen=2.0)
+    assert wide[0] < low and wide[1] > high
+
+
+def test_intervals_built_from_residuals_cover_them() -> None:
+    residuals = [("tpot_s", "agg", r / 100.0) for r in range(-50, 51)]
+    made = build_intervals(residuals, "2026-01-01", "test", minimum=10)
+    cases = [("tpot_s", "agg", 1.0, 1.0 / 2.718281828 ** (r / 100.0)) for r in range(-50, 51)]
+    assert coverage(made, cases)["tpot_s"] == pytest.approx(0.8, abs=0.03)
+    assert Intervals.from_table(__import__("tomllib").loads(made.to_toml())).bands == made.bands
+
+
+def test_stored_intervals_cover_70_to_90_percent_of_rows_that_did_not_build_them() -> None:
+    rows = catalog.measurements()
+    errors = case_errors(rows, predict_rows(rows))
+    covered = interval_coverage(errors, Intervals.from_table(catalog.uncertainty_table()))
+    assert set(covered) == {"ttft_s", "tpot_s"}
+    assert all(0.70 <= v <= 0.90 for v in covered.values()), covered
+
+
+def test_uncalibrated_chip_is_flagged_in_every_output(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,engine,isl,osl,concurrency,tp\n"
+                     "a3,llama-3.1-70b,atlas-800-a3,,1024,256,16,4\n"
+                     "h100,llama-3.1-70b,hgx-h100,vllm,1024,256,16,4\n")
+    runner = CliRunner()
+    csv_out = runner.invoke(cli, ["predict", str(cases), "--format", "csv"]).stdout
+    assert "uncalibrated chip huawei-ascend-910c" in csv_out.splitlines()[1]
+    assert "uncalibrated" not in csv_out.splitlines()[2]
+    rows = json.loads(runner.invoke(cli, ["predict", str(cases), "--format", "json"]).stdout)
+    assert "uncalibrated chip" in rows[0]["flags"] and "uncalibrated" not in rows[1]["flags"]
+    table = runner.invoke(cli, ["predict", str(cases), "--format", "table"], env={"COLUMNS": "400"}).stdout
+    assert "uncalibrated chip" in table
+    serve = json.loads(runner.invoke(cli, ["serve", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--tp", "4",
+                                           "--format", "json"]).stdout)
+    assert "uncalibrated chip" in serve["flags"]
+    compared = json.loads(runner.invoke(cli, ["compare", "atlas-800-a3", "hgx-h100", "--model", "llama-3.1-8b",
+                                              "--format", "json"]).stdout)
+    assert compared[0]["calibrated"] is False and "prior efficiencies" in compared[0]["note"]
+    assert compared[1]["calibrated"] is True
+
+
+def test_flagged_cases_get_wider_intervals() -> None:
+    ascend, h100 = predict_rows([ASCEND, H100])
+    def log_width(p):
+        low, high = p.interval("tpot_s")
+        return __import__("math").log(high / low)
+    assert ascend.flags and not h100.flags
+    assert log_width(ascend) > 1.9 * log_width(h100)
+    assert h100.interval("tpot_s")[0] <= h100.tpot_s <= h100.interval("tpot_s")[1]
