@@ -101,3 +101,15 @@ def test_any_row_ends_in_numbers_or_a_reason(row: dict) -> None:
         assert p.ttft_s > 0 and p.tpot_s > 0 and p.output_tokens_per_s_per_chip > 0
     else:
         assert p.note
+
+
+def test_multi_token_prediction_speeds_up_a_lone_user() -> None:
+    """DeepSeek-R1 at concurrency 1: MTP with 3 drafts and 1.8 accepted per step is faster per token
+    than plain decoding but less than 2.8x (drafting and verifying cost time); a model without MTP
+    layers refuses it."""
+    base = {"model": "deepseek-r1", "system": "hgx-b200", "engine": "trtllm", "weights": "nvfp4", "isl": 1024,
+            "osl": 2048, "concurrency": 1, "tp": 8, "moe_tp": 4, "moe_ep": 2}
+    plain, mtp = predict_rows([base, {**base, "mtp_tokens": 3, "mtp_acceptance": 1.8}])
+    assert 1.5 < plain.tpot_s / mtp.tpot_s < 2.8
+    (bad,) = predict_rows([{**base, "model": "llama-3.1-8b", "tp": 1, "moe_tp": "", "moe_ep": "", "mtp_tokens": 2}])
+    assert not bad.feasible and "no multi-token-prediction layers" in bad.note

@@ -43,7 +43,10 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm 
     t = batch.tokens
     heads = spec.num_attention_heads
     ops: list[Gemm | Attention | Stream] = []
+    # (query, key) pairs of the decode tokens: each sequence's KV cache is read once per step, and
+    # every one of its `decode_width` tokens attends to it
     decode_keys = batch.decode_tokens * np.minimum(batch.decode_context, spec.sliding_window or np.inf)
+    decode_pairs = decode_keys * batch.decode_width
     prefill_pairs = prefill_attention_pairs(batch.prefill_tokens, batch.prefill_sequences,
                                             batch.prefill_context, spec.sliding_window)
     # keys whose cache is read by prefill chunks (the cached prefix, once per prompt)
@@ -66,13 +69,13 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm 
                         fused=spec.q_lora_rank is not None))
         # decode: absorb W_UK into the query and W_UV into the output (DeepSeek-V2 Sec. 2.1.2), so
         # attention runs in the latent space (MQA with 576-wide keys, 512-wide values)
-        ops += [Gemm(name="q_absorb", tokens=batch.decode_tokens, rows=nope, cols=lora, copies=heads,
+        ops += [Gemm(name="q_absorb", tokens=batch.decode_queries, rows=nope, cols=lora, copies=heads,
                      split="column", role="attention", per_head=True),
                 Attention(name="mla_decode", phase="decode", heads=heads, kv_heads=1,
-                          flops_per_head=2.0 * (lora + rope + lora) * decode_keys,
-                          kv_bytes_per_kv_head=decode_keys * (lora + rope), queries=batch.decode_tokens,
+                          flops_per_head=2.0 * (lora + rope + lora) * decode_pairs,
+                          kv_bytes_per_kv_head=decode_keys * (lora + rope), queries=batch.decode_queries,
                           latent=True),
-                Gemm(name="v_absorb", tokens=batch.decode_tokens, rows=lora, cols=v, copies=heads, split="column",
+                Gemm(name="v_absorb", tokens=batch.decode_queries, rows=lora, cols=v, copies=heads, split="column",
                      role="attention", per_head=True)]
         # prefill: expand the latent of prompt (and cached prefix) tokens to per-head K and V
         expanded = batch.prefill_tokens + prefill_cached_keys
@@ -89,8 +92,8 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm 
         ops.append(Gemm(name="qkv", tokens=t, rows=hidden, cols=(heads + 2 * kv) * d, split="column",
                         role="attention"))
         ops.append(Attention(name="attention_decode", phase="decode", heads=heads, kv_heads=kv,
-                             flops_per_head=4.0 * d * decode_keys, kv_bytes_per_kv_head=2.0 * d * decode_keys,
-                             queries=batch.decode_tokens))
+                             flops_per_head=4.0 * d * decode_pairs, kv_bytes_per_kv_head=2.0 * d * decode_keys,
+                             queries=batch.decode_queries))
         ops.append(Attention(name="attention_prefill", phase="prefill", heads=heads, kv_heads=kv,
                              flops_per_head=4.0 * d * prefill_pairs,
                              kv_bytes_per_kv_head=2.0 * d * (prefill_cached_keys + batch.prefill_tokens),

@@ -26,7 +26,9 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send
 class Batch:
     """The tokens of one forward step of a serving engine (per attention data-parallel rank).
 
-    decode_tokens: sequences producing one token each; decode_context: their mean context [tokens].
+    decode_tokens: sequences producing one token each; decode_context: their mean context [tokens];
+    decode_width: tokens each decoding sequence runs through the model per step (1, or 1 + the draft
+    tokens a speculative step verifies), the KV cache read once per sequence.
     prefill_tokens: prompt tokens processed in this step, from prefill_sequences prompts whose
     earlier tokens (prefill_context, e.g. previous chunks) are already cached.
     prefill_ranks: how many of the worker's attention data-parallel ranks carry such prompt tokens
@@ -35,19 +37,25 @@ class Batch:
 
     decode_tokens: Num = 0.0
     decode_context: Num = 0.0
+    decode_width: Num = 1.0
     prefill_tokens: Num = 0.0
     prefill_sequences: Num = 0.0
     prefill_context: Num = 0.0
     prefill_ranks: Num | None = None
 
     @property
+    def decode_queries(self) -> Num:
+        """Decode tokens through the model this step (sequences x width)."""
+        return self.decode_tokens * self.decode_width
+
+    @property
     def tokens(self) -> Num:
-        return self.decode_tokens + self.prefill_tokens
+        return self.decode_queries + self.prefill_tokens
 
     def group_tokens(self, ranks: Num) -> Num:
         """Tokens all `ranks` attention data-parallel ranks send to the experts in this step."""
         carrying = ranks if self.prefill_ranks is None else self.prefill_ranks
-        return self.decode_tokens * ranks + self.prefill_tokens * carrying
+        return self.decode_queries * ranks + self.prefill_tokens * carrying
 
     @property
     def sequences(self) -> Num:

@@ -59,13 +59,16 @@ class Scenario:
     decode_workers: float | None = None
     prefill_batch: float | None = None
     moe_overlap: float | None = None
+    mtp_tokens: int = 0
+    mtp_acceptance: float = 0.0
     notes: tuple[str, ...] = ()
 
     @property
     def group(self) -> tuple[object, ...]:
         """Everything but the workload: rows with one group share their deployments."""
         return (self.model.name, self.model.source, self.system.id, self.engine.id, self.precision, self.mode,
-                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.moe_overlap, self.notes)
+                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.moe_overlap, self.mtp_tokens,
+                self.mtp_acceptance, self.notes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,9 +161,19 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         raise InfeasiblePlan(f"moe_overlap must be a number in [0, 1], got {overlap!r}") from err
     if moe_overlap is not None and not 0.0 <= moe_overlap <= 1.0:
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {overlap!r}")
+    mtp = _int(row, "mtp_tokens", 0, 0)
+    acceptance = _cell(row, "mtp_acceptance")
+    try:
+        mtp_acceptance = float(acceptance) if acceptance else 0.0
+    except ValueError as err:
+        raise InfeasiblePlan(f"mtp_acceptance must be a number, got {acceptance!r}") from err
+    if mtp and not model.mtp_layers:
+        raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers (mtp_tokens={mtp})")
+    if not 0.0 <= mtp_acceptance <= mtp:
+        raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {acceptance!r}")
     common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
                   isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"),
-                  moe_overlap=moe_overlap)
+                  moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance)
     notes = (note,) if note else ()
     if mode == "agg":
         layout = _layout(row, "").check(model)
@@ -191,7 +204,8 @@ def _missing(key: str) -> str:
 def deployment(scenario: Scenario, layout: Layout) -> Deployment:
     """The deployment of one worker of a scenario, with its engine's overheads and efficiencies."""
     return engine_deployment(scenario.model, scenario.system, layout, scenario.precision,
-                             catalog.calibration(scenario.system.chip), scenario.engine, scenario.moe_overlap)
+                             catalog.calibration(scenario.system.chip), scenario.engine, scenario.moe_overlap,
+                             scenario.mtp_tokens, scenario.mtp_acceptance)
 
 
 def _solve(group: Sequence[Scenario]) -> ServingResult:

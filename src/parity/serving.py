@@ -25,7 +25,7 @@ from parity.memory import MemoryPlan, kv_bytes_per_token_per_device
 from parity.ops import Batch, Num
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision, Shard
-from parity.step import Deployment, deployment_memory, step_cost
+from parity.step import Deployment, decode_step, deployment_memory, step_cost
 
 __all__ = ["Workload", "ServingResult", "serve_aggregated", "serve_disaggregated", "engine_calibration",
            "engine_deployment",
@@ -94,7 +94,8 @@ def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
 
 
 def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid, precision: Precision,
-                      calibration: Calibration, profile: EngineProfile, moe_overlap: float | None = None) -> Deployment:
+                      calibration: Calibration, profile: EngineProfile, moe_overlap: float | None = None,
+                      mtp_tokens: int = 0, mtp_acceptance: float = 0.0) -> Deployment:
     """A worker as an engine runs it: the engine's kernel quality, overheads and collective latency
     applied to the chip calibration and the system."""
     if profile.collective_latency_s is not None:
@@ -102,7 +103,8 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
     return Deployment(model=model, system=system, layout=layout, precision=precision,
                       calibration=engine_calibration(calibration, profile), kernel_overhead_s=profile.kernel_overhead_s,
                       step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
-                      moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap)
+                      moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap,
+                      mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance)
 
 
 def prompt_group_size(profile: EngineProfile, isl: Num, clients: Num) -> Num:
@@ -179,13 +181,13 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     group = prompt_group_size(profile, isl, active)
     batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
-        t_decode = step_cost(dep, Batch(decode_tokens=batch, decode_context=context)).time_s
+        t_decode, per_step = decode_step(dep, batch, context)
         added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=t_decode)
         per_prompt = added / group * d  # ranks step in lockstep: every rank's prompts stall all of them
 
         def latency(lam: Num) -> tuple[Num, Num, Num]:
             u = np.minimum(lam * per_prompt, 0.999999)
-            tpot = t_decode / (1.0 - u)
+            tpot = t_decode / (1.0 - u) / per_step
             inner = (profile.ttft_overhead_s + 0.5 * t_decode + wall
                      + _queue_wait(profile, u, added, active, per_prompt))
             return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
@@ -247,7 +249,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
 
     if prefill_workers is None:
         group, added, _ = prefill_groups(1.0)
-        t_decode = step_cost(decode, Batch(decode_tokens=np.maximum(active, 1.0), decode_context=context)).time_s
+        t_decode = decode_step(decode, np.maximum(active, 1.0), context)[0]
         rate = conc / ((osl - 1.0) * t_decode + profile.ttft_overhead_s + added)
         target = profile.disagg_prefill_utilization
         prefill_workers = np.maximum(1.0, np.ceil(rate * added / group / target))
@@ -262,7 +264,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     transfer = kv_total / np.maximum(link, 1.0) + system.scale_out_latency_s
     batch = np.maximum(active, 1.0)
     for _ in range(_ITERATIONS):
-        tpot = step_cost(decode, Batch(decode_tokens=batch, decode_context=context)).time_s
+        step_s, per_step = decode_step(decode, batch, context)
+        tpot = step_s / per_step
 
         def ttft_of(lam_total: Num) -> tuple[Num, Num]:
             u = np.minimum(lam_total / prefill_ranks * added / group, 0.999999)

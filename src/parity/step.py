@@ -14,11 +14,12 @@ import numpy as np
 from parity.cost import Cost, price_step
 from parity.hardware import Calibration, System
 from parity.memory import MemoryPlan, serving_memory
+from parity.errors import InfeasiblePlan
 from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
-__all__ = ["Deployment", "step_cost", "deployment_memory"]
+__all__ = ["Deployment", "step_cost", "decode_step", "deployment_memory"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +29,8 @@ class Deployment:
     kernel_overhead_s: fixed cost per kernel (None: the calibration's); step_overhead_s: per step
     (scheduling, sampling, host work); expert_imbalance: busiest expert rank over the mean (>= 1);
     moe_overlap: share of expert dispatch/combine time hidden under computation (two-batch overlap).
+    mtp_tokens: draft tokens per decode step from the model's multi-token-prediction module (0: off);
+    mtp_acceptance: draft tokens accepted per step on average, in [0, mtp_tokens].
     """
 
     model: Model
@@ -39,12 +42,21 @@ class Deployment:
     step_overhead_s: float = 0.0
     expert_imbalance: float = 1.0
     moe_overlap: float = 0.0
+    mtp_tokens: int = 0
+    mtp_acceptance: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.layout, Layout):  # a LayoutGrid's layouts are checked where they are made
             object.__setattr__(self, "layout", self.layout.check(self.model))
         if self.expert_imbalance < 1.0:
             raise ValueError(f"expert_imbalance must be >= 1, got {self.expert_imbalance}")
+        if self.mtp_tokens:
+            if not self.model.mtp_layers:
+                raise InfeasiblePlan(f"{self.model.name} has no multi-token-prediction layers for mtp_tokens="
+                                     f"{self.mtp_tokens}")
+            if not 0.0 <= self.mtp_acceptance <= self.mtp_tokens:
+                raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={self.mtp_tokens}], "
+                                     f"got {self.mtp_acceptance}")
 
     @property
     def chips(self) -> Num:
@@ -64,6 +76,22 @@ def step_cost(dep: Deployment, batch: Batch) -> Cost:
     stage = price_step(device_step(dep.model, micro, dep.shard, dep.precision), dep.system, dep.calibration,
                        dep.kernel_overhead_s)
     return stage * pp + Cost(overhead_s=dep.step_overhead_s)
+
+
+def decode_step(dep: Deployment, sequences: Num, context: Num) -> tuple[Num, Num]:
+    """(seconds of one decode step of `sequences` sequences, output tokens each gains per step).
+
+    With multi-token prediction (DeepSeek-V3 Sec. 2.2; speculative decoding) the MTP module drafts
+    `mtp_tokens` tokens one after another, the model verifies them all in one step, and on average
+    1 + mtp_acceptance tokens are kept.
+    """
+    if not dep.mtp_tokens:
+        return step_cost(dep, Batch(decode_tokens=sequences, decode_context=context)).time_s, 1.0
+    main = step_cost(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens))
+    drafter = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
+    draft = step_cost(dataclasses.replace(dep, model=drafter, mtp_tokens=0, step_overhead_s=0.0),
+                      Batch(decode_tokens=sequences, decode_context=context))
+    return main.time_s + dep.mtp_tokens * draft.time_s, 1.0 + dep.mtp_acceptance
 
 
 def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens: Num,

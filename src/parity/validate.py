@@ -242,7 +242,9 @@ def published_errors(rows: Sequence[Mapping[str, str]]) -> list[CaseError]:
     """Published throughputs (measurements/serving_published.csv) against parity's predictions.
 
     output_tokens_per_s_per_worker: every request queued at once, the engine at its KV and batch
-    limits; prefill_tokens_per_s_per_chip: steps of `batch_tokens` prompt tokens per attention rank.
+    limits; output_tokens_per_s_per_user: 1 / TPOT at the row's concurrency (speculative decoding
+    with the row's MTP depth and acceptance); prefill_tokens_per_s_per_chip: steps of
+    `batch_tokens` prompt tokens per attention rank.
     """
     out = []
     for row in rows:
@@ -251,11 +253,12 @@ def published_errors(rows: Sequence[Mapping[str, str]]) -> list[CaseError]:
         except ParityError:
             continue
         metric = row["metric"]
-        if metric == "output_tokens_per_s_per_worker":
+        if metric in ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user"):
             (p,) = predict_scenarios([scenario])
             if not p.feasible:
                 continue
-            predicted = p.output_tokens_per_s_per_chip * p.chips
+            predicted = (p.output_tokens_per_s_per_chip * p.chips if metric.endswith("worker")
+                         else p.output_tokens_per_s_per_user)
         elif metric == "prefill_tokens_per_s_per_chip":
             dep = deployment(scenario, scenario.layout)
             tokens = float(row["batch_tokens"])

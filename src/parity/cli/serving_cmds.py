@@ -81,16 +81,21 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
 @click.option("--decode-workers", type=int, default=None)
 @click.option("--decode-tp", type=int, default=None, help="disagg: decode layout (default: as --tp)")
 @click.option("--decode-attn-dp", type=int, default=None)
+@click.option("--mtp", "mtp_tokens", type=click.IntRange(min=0), default=0,
+              help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
+@click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=0.0,
+              help="draft tokens accepted per step on average (e.g. 1.8 of 3)")
 @format_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
           osl: int, concurrency: int, tp: int, pp: int, attn_dp: int, moe_tp: int, moe_ep: int,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
-          decode_attn_dp: int | None, fmt: str) -> None:
+          decode_attn_dp: int | None, mtp_tokens: int, mtp_acceptance: float, fmt: str) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
     row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
                               "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
                               "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
-                              "moe_tp": moe_tp or "", "moe_ep": moe_ep or ""}
+                              "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
+                              "mtp_acceptance": mtp_acceptance}
     if mode == "disagg":
         row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
                 "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
