@@ -18,7 +18,7 @@ from parity.hardware import Calibration, Chip, System
 from parity.ops import Collective, Kernel, Num, expected_distinct
 from parity.plan import DeviceStep
 
-__all__ = ["Cost", "math_unit", "price_kernel", "price_collective", "price_step", "ring_all_reduce_s",
+__all__ = ["Cost", "math_unit", "price_kernel", "price_collective", "price_step", "collective_algorithm", "ring_all_reduce_s",
            "tree_all_reduce_s", "one_shot_all_reduce_s", "two_shot_all_reduce_s", "direct_all_to_all_s",
            "ring_all_gather_s", "collective_s"]
 
@@ -184,6 +184,29 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, f
         outer = out_lat + S / out_bw
     t = np.where(n <= d, inner, outer)
     return np.where((n > 1) & (S > 0), t, 0.0)
+
+
+def collective_algorithm(kind: str, S: float, n: float, system: System, efficiency: float,
+                         fanout: float | None = None) -> str:
+    """The name of the algorithm `collective_s` prices a collective with (for explanations)."""
+    if n <= 1 or S <= 0:
+        return "none"
+    switched = system.scale_up_topology in ("switch", "clos", "mesh")
+    if n > system.scale_up_domain_chips:
+        return f"hierarchical ({kind.replace('_', '-')} inside {system.scale_up_domain_chips}-chip domains, " \
+               f"scale-out between {n / system.scale_up_domain_chips:g})"
+    if kind == "all_reduce":
+        bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * efficiency
+        lat = system.scale_up_latency_s
+        if switched:
+            return "one-shot" if one_shot_all_reduce_s(S, n, bw, lat) <= two_shot_all_reduce_s(S, n, bw, lat) \
+                else "two-shot (reduce-scatter + all-gather)"
+        return "ring" if ring_all_reduce_s(S, n, bw, lat) <= tree_all_reduce_s(S, n, bw, lat) else "double binary tree"
+    if kind == "all_to_all":
+        return "direct all-to-all" + (f" (each token to {fanout:g} experts)" if fanout else "")
+    return {"all_gather": "direct all-gather" if switched else "ring all-gather",
+            "reduce_scatter": "direct reduce-scatter" if switched else "ring reduce-scatter",
+            "send_recv": "point-to-point"}[kind]
 
 
 def price_collective(c: Collective, system: System, cal: Calibration) -> tuple[Cost, Num]:

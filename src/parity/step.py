@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity.cost import Cost, price_step
+from parity.cost import Cost, collective_algorithm, price_collective, price_kernel, price_step
 from parity.hardware import Calibration, System
 from parity.memory import MemoryPlan, serving_memory
 from parity.errors import InfeasiblePlan
@@ -19,7 +19,7 @@ from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
-__all__ = ["Deployment", "step_cost", "decode_step", "deployment_memory"]
+__all__ = ["Deployment", "step_cost", "decode_step", "deployment_memory", "breakdown", "Part"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +76,47 @@ def step_cost(dep: Deployment, batch: Batch) -> Cost:
     stage = price_step(device_step(dep.model, micro, dep.shard, dep.precision), dep.system, dep.calibration,
                        dep.kernel_overhead_s)
     return stage * pp + Cost(overhead_s=dep.step_overhead_s)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Part:
+    """One line of a step's breakdown: an op (all layers) or a collective, its time and how it is bound."""
+
+    name: str
+    seconds: float
+    bound: str
+    detail: str = ""
+
+
+def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
+    """Where one step's time goes on one device, largest first (scalar layouts and batches)."""
+    if not isinstance(dep.layout, Layout):
+        raise InfeasiblePlan("a breakdown needs one layout, not a grid")
+    step = device_step(dep.model, batch, dep.shard, dep.precision)
+    parts: dict[str, list[float]] = {}
+    bounds: dict[str, str] = {}
+    details: dict[str, str] = {}
+    runs: dict[str, float] = {}
+    for kernel in step.kernels:
+        cost = price_kernel(kernel, dep.system.chip, dep.calibration, dep.kernel_overhead_s)
+        parts.setdefault(kernel.name, []).append(float(cost.time_s))
+        bounds[kernel.name] = "math" if float(cost.compute_s) > float(cost.memory_s) else "memory"
+        runs[kernel.name] = runs.get(kernel.name, 0.0) + float(kernel.count)
+        details[kernel.name] = f"{kernel.fmt}, {runs[kernel.name]:g} per step"
+    for c in step.collectives:
+        cost, hidden = price_collective(c, dep.system, dep.calibration)
+        seconds = float(cost.time_s) + float(hidden)
+        if seconds <= 0:
+            continue
+        parts.setdefault(c.name, []).append(seconds)
+        bounds[c.name] = "links" + (" (overlappable)" if float(hidden) > 0 else "")
+        details[c.name] = collective_algorithm(c.kind, float(c.bytes), float(c.group), dep.system,
+                                               dep.calibration.collective_efficiency,
+                                               None if c.fanout is None else float(c.fanout))
+    out = [Part(name=k, seconds=sum(v), bound=bounds[k], detail=details[k]) for k, v in parts.items() if sum(v) > 0]
+    if dep.step_overhead_s:
+        out.append(Part(name="step overhead", seconds=dep.step_overhead_s, bound="host", detail="scheduling, sampling"))
+    return sorted(out, key=lambda p: -p.seconds)
 
 
 def decode_step(dep: Deployment, sequences: Num, context: Num) -> tuple[Num, Num]:

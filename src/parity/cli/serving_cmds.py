@@ -12,7 +12,9 @@ from rich.progress import Progress
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
-from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, predict_rows
+from parity.ops import Batch
+from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
+from parity.step import breakdown
 from parity.report.tables import Column, plain, scaled, with_interval
 
 
@@ -81,6 +83,7 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
 @click.option("--decode-workers", type=int, default=None)
 @click.option("--decode-tp", type=int, default=None, help="disagg: decode layout (default: as --tp)")
 @click.option("--decode-attn-dp", type=int, default=None)
+@click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
 @click.option("--mtp", "mtp_tokens", type=click.IntRange(min=0), default=0,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
 @click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=0.0,
@@ -89,7 +92,7 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
           osl: int, concurrency: int, tp: int, pp: int, attn_dp: int, moe_tp: int, moe_ep: int,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
-          decode_attn_dp: int | None, mtp_tokens: int, mtp_acceptance: float, fmt: str) -> None:
+          decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float, fmt: str) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
     row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
                               "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
@@ -113,6 +116,18 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
         ("outside what was validated", data["flags"] or "no"))]
+    parts = []
+    if explain:
+        scenario = scenario_from_row(row)
+        dep = deployment(scenario, scenario.decode_layout or scenario.layout)
+        batch = Batch(decode_tokens=max(float(data.get("decode_batch", 1.0)), 1.0), decode_context=isl + osl / 2)
+        parts = [{"part": p.name, "seconds": p.seconds, "bound": p.bound, "detail": p.detail}
+                 for p in breakdown(dep, batch)]
+        data = {**data, "decode_step_breakdown": parts}
     emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
          caption="Assumptions: " + data["note"], payload=data)
+    if explain and fmt == "table":
+        emit(parts, [Column("part", "op or collective", plain, "left"), Column("seconds", "ms per step", scaled(1e-3)),
+                     Column("bound", "bound by", plain, "left"), Column("detail", "format / algorithm", plain, "left")],
+             "table", title=f"One decode step of {batch.decode_tokens:g} sequences per rank on one device")
