@@ -69,9 +69,11 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         unit = "out tok/s" if workload == "serve" else "train tok/s"
         columns = [Column("system", "system", plain, "left"), Column("weights", "format", plain, "left"),
                    Column("mode", "mode", plain, "left")]
-        columns += [Column(f"spec_{k}", label, ratio) for k, label in SPECS]
-        if varied:
+        if varied:  # systems of different sizes: per-chip compute and memory, then whole-system ratios
+            columns += [Column(f"spec_{k}", label, ratio) for k, label in SPECS[:1] + SPECS[2:3]]
             columns += [Column(f"spec_{k}", label, ratio) for k, label in SYSTEM_SPECS]
+        else:
+            columns += [Column(f"spec_{k}", label, ratio) for k, label in SPECS]
         if workload == "serve":
             columns.append(Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1)))
         columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", scaled(1)), Column("ratio_per_chip", "x/chip", ratio)]
@@ -83,10 +85,19 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))
         target = (f"TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no TPOT target") + (f", TTFT {ttft}" if ttft else "")
+        pair = ""
+        if len(results) == 2 and results[1].fits and results[0].fits:
+            a, b = results
+            spec = {k: 1.0 / v if v else float("nan") for k, v in b.spec_ratios.items()}
+            got = {k: 1.0 / v if v else float("nan") for k, v in b.ratios.items()}
+            pair = (f"{a.system} against {b.system}: {spec['system_bf16']:.2f}x the system BF16, "
+                    f"{spec['system_memory']:.2f}x the memory, {spec['system_power']:.2f}x the power, "
+                    f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the output tokens/s "
+                    f"per system, {got['per_chip']:.2f}x per chip, {got['per_kw']:.2f}x per kW. ")
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {base.id}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {base.id}")
         emit(rows, columns, "table", title=title,
-             caption=("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
+             caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. Spec ratios from datasheets (x = times the baseline); throughput "
              "predicted in each system's best configuration; per system = every chip of the system busy; per kW "
              "= per system over the system's power (all-in where published). Assumptions: 'parity show SYSTEM', "
