@@ -83,3 +83,21 @@ def test_malformed_import_exits_2(tmp_path: Path) -> None:
     bad.write_text("{oops")
     result = CliRunner().invoke(cli, ["calibrate", "--import", str(bad), "--chip", "h200_sxm"])
     assert result.exit_code == 2 and "malformed JSON" in result.stderr
+
+
+def test_the_h200_calibration_beats_the_roofline_on_points_and_rows_it_was_not_fitted_on() -> None:
+    """Held-out kernel times and the published H200 throughputs move the right way with the measured file."""
+    from parity.calibration_check import kernel_check, serving_check, split_points
+
+    chip = catalog.chip("h200_sxm")
+    points = [p for name in ("h200_microbench", "h200_moe_microbench")
+              for p in points_from_benchmark(catalog.microbenchmarks(name))]
+    assert len(points) == 503
+    fit, held = split_points(points)
+    assert not {p.label for p in fit} & {p.label for p in held} and 200 < len(fit) < 300
+    overall = kernel_check(chip, points, iterations=200)[-1]
+    assert overall.kind == "all" and overall.scored_points == len(held)
+    assert overall.measured_error < 0.2 < overall.prior_error < overall.roofline_error
+    (h200,) = serving_check(chip, catalog.calibration(chip), catalog.measurements("serving_published"), [], [])
+    assert h200.group == "hgx-h200" and h200.rows == 10
+    assert h200.measured_error < 0.12 < 0.15 < h200.roofline_error

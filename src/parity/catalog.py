@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
+import json
 import os
 import tomllib
 from collections.abc import Iterable
@@ -29,7 +30,7 @@ from parity.model import Model
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
            "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration",
-           "engines", "engine", "measurements", "user_dir",
+           "engines", "engine", "measurements", "microbenchmarks", "user_dir",
            "uncertainty_table", "fitted_chips", "validated_features", "training_profile"]
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
@@ -424,6 +425,15 @@ def _measurement_rows(name: str) -> tuple[dict[str, str], ...]:
 def measurements(name: str = "serving_aiconfigurator") -> list[dict[str, str]]:
     """Rows of one measurement set (data/measurements/NAME.csv), as text cells."""
     return [dict(row) for row in _measurement_rows(name)]
+
+
+def microbenchmarks(name: str) -> dict[str, Any]:
+    """A microbenchmark file as measured (data/measurements/NAME.json), for `parity calibrate --import`'s reader."""
+    path = data_dir() / "measurements" / f"{name}.json"
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as err:
+        raise CatalogError(f"{path}: {err}") from err
 
 
 @cache

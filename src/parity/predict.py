@@ -21,7 +21,7 @@ from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, ParityError
-from parity.hardware import System
+from parity.hardware import Calibration, System
 from parity.model import Model
 from parity.plan import Layout, Precision
 from parity.serving import ServingResult, Workload, engine_deployment, serve_aggregated, serve_disaggregated
@@ -62,13 +62,14 @@ class Scenario:
     mtp_tokens: int = 0
     mtp_acceptance: float = 0.0
     notes: tuple[str, ...] = ()
+    calibration: Calibration | None = None  # None: the catalog's calibration of the chip
 
     @property
     def group(self) -> tuple[object, ...]:
         """Everything but the workload: rows with one group share their deployments."""
         return (self.model.name, self.model.source, self.system.id, self.engine.id, self.precision, self.mode,
                 self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.moe_overlap, self.mtp_tokens,
-                self.mtp_acceptance, self.notes)
+                self.mtp_acceptance, self.notes, self.calibration and self.calibration.id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,7 +205,8 @@ def _missing(key: str) -> str:
 def deployment(scenario: Scenario, layout: Layout) -> Deployment:
     """The deployment of one worker of a scenario, with its engine's overheads and efficiencies."""
     return engine_deployment(scenario.model, scenario.system, layout, scenario.precision,
-                             catalog.calibration(scenario.system.chip), scenario.engine, scenario.moe_overlap,
+                             scenario.calibration or catalog.calibration(scenario.system.chip), scenario.engine,
+                             scenario.moe_overlap,
                              scenario.mtp_tokens, scenario.mtp_acceptance)
 
 

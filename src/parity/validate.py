@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity.engine import EngineProfile
+from parity.hardware import Calibration
 from parity.errors import ParityError
 from parity.optimize import nelder_mead
 from parity.ops import Batch
@@ -238,13 +239,13 @@ def interval_coverage(errors: Iterable[CaseError], intervals: Intervals) -> dict
     return coverage(intervals, checked)
 
 
-def published_errors(rows: Sequence[Mapping[str, str]]) -> list[CaseError]:
+def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration | None = None) -> list[CaseError]:
     """Published throughputs (measurements/serving_published.csv) against parity's predictions.
 
     output_tokens_per_s_per_worker: every request queued at once, the engine at its KV and batch
     limits; output_tokens_per_s_per_user: 1 / TPOT at the row's concurrency (speculative decoding
     with the row's MTP depth and acceptance); prefill_tokens_per_s_per_chip: steps of
-    `batch_tokens` prompt tokens per attention rank.
+    `batch_tokens` prompt tokens per attention rank. `calibration` replaces the catalog's for its chip.
     """
     out = []
     for row in rows:
@@ -252,6 +253,8 @@ def published_errors(rows: Sequence[Mapping[str, str]]) -> list[CaseError]:
             scenario = scenario_from_row(row)
         except ParityError:
             continue
+        if calibration is not None and calibration.chip in (scenario.system.chip.id, "*"):
+            scenario = dataclasses.replace(scenario, calibration=calibration)
         metric = row["metric"]
         if metric in ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user"):
             (p,) = predict_scenarios([scenario])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections import Counter
 from pathlib import Path
@@ -10,6 +11,8 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
+from parity.calibrate import points_from_benchmark
+from parity.calibration_check import KernelCheck, ServingCheck, kernel_check, serving_check
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.predict import predict_rows
@@ -19,7 +22,7 @@ from parity.validate import (SIZING_PARAMETERS, case_errors, engine_toml, fit_en
                              published_errors, scenarios_of, scores)
 from parity.validate_training import training_case_errors
 
-SECTIONS = ("serving", "published", "training", "all")
+SECTIONS = ("serving", "published", "training", "calibration", "all")
 
 
 @cli.command()
@@ -28,12 +31,14 @@ SECTIONS = ("serving", "published", "training", "all")
 @click.option("--fit", is_flag=True, help="refit the engine profiles on the calibration rows and write them")
 @click.option("--iterations", default=150, show_default=True, help="Nelder-Mead iterations per engine (--fit)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
-              help="serving points (aiconfigurator), published throughputs, training runs, or all")
+              help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
+                   "calibration changes, or all")
 @format_option
 @out_option
 def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,905
-    serving points (TTFT, TPOT), published serving throughputs, and published training runs."""
+    serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
+    measured H200 calibration changes against the datasheet roofline and the generic prior."""
     rows = catalog.measurements()
     fields = [f.strip() for f in by.split(",") if f.strip()]
     unknown = set(fields) - {"system", "engine", "model", "mode", "split"}
@@ -72,6 +77,9 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
     training = training_case_errors() if section in ("training", "all") else []
     payload["training"] = [_case(e) for e in training]
     payload["training_scores"] = [s.row() for s in scores(training, ["split"], splits=("calibration", "holdout"))]
+    kernels, serving = _calibration_checks() if section in ("calibration", "all") else ([], [])
+    payload["calibration_kernels"] = [dataclasses.asdict(k) for k in kernels]
+    payload["calibration_serving"] = [dataclasses.asdict(s) for s in serving]
     if fmt != "table":
         emit([], [], fmt, payload=payload, out=out)
         return
@@ -98,6 +106,33 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
         emit(payload["training"], cases, "table", title="Published training runs: tokens/s per chip",
              caption="; ".join(f"{s['split']}: median |err| {s['median_abs_error']:.1%} over {s['count']} rows"
                                for s in payload["training_scores"]))
+    if section in ("calibration", "all"):
+        three = [Column("roofline_error", "roofline", percent), Column("prior_error", "generic prior", percent),
+                 Column("measured_error", "measured H200", percent)]
+        emit(payload["calibration_kernels"], [Column("kind", "kernel kind", plain, "left"),
+                                              Column("fitted_points", "fitted on", plain),
+                                              Column("scored_points", "scored on", plain), *three],
+             "table", title="H200 calibration: median |err| of kernel times on microbenchmark points not fitted on",
+             caption="The measured column is a calibration fitted from the roofline on the other half of the "
+                     "points (split by a hash of each label). Roofline: every datasheet peak reached, no "
+                     "per-kernel cost. Generic prior: parity's efficiencies for chips without measurements, "
+                     "themselves shaped by these H200 measurements.")
+        emit(payload["calibration_serving"], [Column("group", "system", plain, "left"),
+                                              Column("metric", "metric", plain, "left"), Column("rows", "rows", plain),
+                                              *three],
+             "table", title="H200 calibration: median |err| on serving rows with each calibration in place",
+             caption="hgx-h200: published throughputs (none fitted). hgx-h100: never-fitted serving points on "
+                     "the same Hopper die (H100 = H200 compute with less memory); the engine profiles were fitted "
+                     "on top of the generic prior, so there the calibration changes little.")
+
+
+def _calibration_checks() -> tuple[list[KernelCheck], list[ServingCheck]]:
+    chip = catalog.chip("nvidia-h200-sxm")
+    points = [p for name in ("h200_microbench", "h200_moe_microbench")
+              for p in points_from_benchmark(catalog.microbenchmarks(name))]
+    return (kernel_check(chip, points),
+            serving_check(chip, catalog.calibration(chip), catalog.measurements("serving_published"),
+                          catalog.measurements(), ["hgx-h100"]))
 
 
 def _case(e) -> dict[str, object]:
