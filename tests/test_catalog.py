@@ -94,3 +94,10 @@ def test_what_if_records_its_change() -> None:
 def test_malformed_catalog_entries_are_rejected() -> None:
     with pytest.raises(ValueError, match="must be positive"):
         dataclasses.replace(catalog.chip("h20"), memory_bytes=0.0)
+
+
+def test_a_system_name_where_a_chip_is_expected_gives_its_chip() -> None:
+    assert catalog.chip("gb200").id == "nvidia-gb200" and catalog.chip("gb300").id == "nvidia-gb300"
+    assert catalog.system("gb200").id == "gb200-nvl72"
+    with pytest.raises(CatalogError, match="unknown chip 'h2o'; did you mean h20"):
+        catalog.chip("h2o")

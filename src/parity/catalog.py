@@ -258,8 +258,14 @@ def resolve(name: str, items: Iterable[Entry], kind: str) -> Entry:
 
 
 def chip(name: str) -> Chip:
-    """The chip called `name` (id or alias)."""
-    found = resolve(name, chips(), "chip")
+    """The chip called `name` (id or alias); a system's name gives its chip (`gb200` -> nvidia-gb200)."""
+    try:
+        found = resolve(name, chips(), "chip")
+    except CatalogError as chip_error:
+        try:
+            return resolve(name, systems(), "system").chip  # type: ignore[union-attr]
+        except CatalogError:
+            raise chip_error from None
     assert isinstance(found, Chip)
     return found
 
