@@ -16,8 +16,20 @@ Two clean-ups, both stated in each affected row's note:
   moe 8 x 8 on an 8-GPU node) carry the very same measurements as the k-GPU layout with moe_tp 1
   (tp 8, moe_ep 8): the source multiplied tp (or attention DP) by moe_tp. They are normalised.
 - Exact duplicates (same case, same measured values) are kept once; DeepSeek-R1 and DeepSeek-V3 share
-  one architecture and the source lists some runs under both names: such twins are kept once (as R1),
-  and the split treats both names as one model so that no run is both fitted and scored.
+  one architecture and the source lists some runs under both names: such twins are kept once (under
+  the name listed first, DeepSeek-V3), and the split treats both names as one model so that no run is
+  both fitted and scored.
+
+One inference, stated in each affected row's note and in its mtp_tokens / mtp_acceptance cells: the
+DeepSeek-R1 runs on B200 and B300 that the source lists under R1 alone (its dated sweep files, Dynamo
+images) were decoded with multi-token prediction. Evidence: on 62 configurations measured both ways
+(R1 sweep, V3 database) the R1 TPOT is 0.43-0.91x the V3 TPOT at the very same layout, concurrency and
+lengths (lower at low concurrency, as speculative decoding is), and parity, which predicts the V3 rows
+within a median 12-14%, overpredicts these R1 rows by 37-58%. Depth and acceptance are not fitted:
+TensorRT-LLM's speed-ups of up to 2.1x on calibration twins need at least two draft tokens, so it gets
+NVIDIA's MTP-3 setting with the acceptance NVIDIA published for DeepSeek-R1 on B200 (1.82 tokens per
+step); SGLang's speed-ups (at most 1.5x) fit one draft token, with NVIDIA's published MTP-1 acceptance
+(0.92). H100 R1 rows show no such gap and are left as they are.
 """
 
 from __future__ import annotations
@@ -38,12 +50,15 @@ SYSTEMS = {"h100_sxm": "hgx-h100", "b200_sxm": "hgx-b200", "b300_sxm": "hgx-b300
 UNSEEN_SYSTEMS = {"hgx-b300"}
 UNSEEN_MODELS = {"gpt-oss-120b"}
 CALIBRATION_SHARE = 0.3
+# (draft tokens, accepted per step): TensorRT-LLM tech blog 1, DeepSeek-R1 on B200, MTP-3 and MTP-1
+HIDDEN_MTP = {"trtllm": (3, 1.82), "sglang": (1, 0.92)}
+HIDDEN_MTP_SYSTEMS = {"hgx-b200", "hgx-b300"}
 
 COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
            "isl", "osl", "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep",
            "prefill_workers", "prefill_batch", "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp",
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
-           "decode_moe_tp", "decode_moe_ep", "measured_ttft_s", "measured_tpot_s", "split", "measured_on", "note"]
+           "decode_moe_tp", "decode_moe_ep", "mtp_tokens", "mtp_acceptance", "measured_ttft_s", "measured_tpot_s", "split", "measured_on", "note"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -118,6 +133,12 @@ def main(path: str) -> None:
         if key not in seen:
             seen.add(key)
             rows.append(row)
+    for row in rows:
+        if row["model"] == "deepseek-r1" and row["system"] in HIDDEN_MTP_SYSTEMS and row["engine"] in HIDDEN_MTP:
+            tokens, accepted = HIDDEN_MTP[row["engine"]]
+            row["mtp_tokens"], row["mtp_acceptance"] = str(tokens), str(accepted)
+            row["note"] = "; ".join(filter(None, [row["note"], f"decoded with MTP inferred ({tokens} draft tokens, "
+                                                  f"{accepted} accepted per step; see the script)"]))
     writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
