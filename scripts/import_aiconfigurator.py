@@ -18,7 +18,9 @@ Two clean-ups, both stated in each affected row's note:
 - Exact duplicates (same case, same measured values) are kept once; DeepSeek-R1 and DeepSeek-V3 share
   one architecture and the source lists some runs under both names: such twins are kept once (under
   the name listed first, DeepSeek-V3), and the split treats both names as one model so that no run is
-  both fitted and scored.
+  both fitted and scored. Disaggregated runs listed under both names with the same measurements but
+  with worker counts (and often a different layout) only in the V3 listing are one run: the V3 listing,
+  which says more, is kept.
 
 One inference, stated in each affected row's note and in its mtp_tokens / mtp_acceptance cells: the
 DeepSeek-R1 runs on B200 and B300 that the source lists under R1 alone (its dated sweep files, Dynamo
@@ -133,6 +135,9 @@ def main(path: str) -> None:
         if key not in seen:
             seen.add(key)
             rows.append(row)
+    run = ("engine", "system", "mode", "isl", "osl", "concurrency", "measured_ttft_s", "measured_tpot_s")
+    v3_runs = {tuple(r[k] for k in run) for r in rows if r["model"] == "deepseek-v3"}
+    rows = [r for r in rows if not (r["model"] == "deepseek-r1" and tuple(r[k] for k in run) in v3_runs)]
     for row in rows:
         if row["model"] == "deepseek-r1" and row["system"] in HIDDEN_MTP_SYSTEMS and row["engine"] in HIDDEN_MTP:
             tokens, accepted = HIDDEN_MTP[row["engine"]]

@@ -36,7 +36,7 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 @format_option
 @out_option
 def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: Path | None) -> None:
-    """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,905
+    """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
     rows = catalog.measurements()
