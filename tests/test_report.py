@@ -46,7 +46,7 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
     dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
     assert 'data-plots="loaded"' in dom.stdout, dom.stderr[-2000:]
-    assert "plots-loaded: 2" in dom.stdout
+    assert 'data-plot-count="2"' in dom.stdout and '<p id="plots-status"></p>' in dom.stdout
     shot = tmp_path / "shot.png"
     subprocess.run([browser, *flags, "--window-size=1300,2000", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120)

@@ -229,8 +229,9 @@ window.addEventListener('load', function () {
   var images = Array.prototype.slice.call(document.images);
   var ok = images.length > 0 && images.every(function (i) { return i.complete && i.naturalWidth > 0; });
   var status = document.getElementById('plots-status');
-  status.textContent = ok ? 'plots-loaded: ' + images.length : 'plots-missing';
+  status.textContent = ok ? '' : 'Some plots did not load: keep the PNG files next to index.html.';
   document.body.setAttribute('data-plots', ok ? 'loaded' : 'missing');
+  document.body.setAttribute('data-plot-count', String(images.length));
 });
 """
 
@@ -246,7 +247,7 @@ def _render(page: _Page, spec: ReportSpec) -> str:
             f"serving {spec.isl} prompt and {spec.osl} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
             f"time-per-output-token target; every chip in the narrowest number format it runs natively. Every "
             f"hardware number below has a source (listed at the end); predictions carry the assumptions listed.</p>"
-            f"<p id='plots-status'>plots not checked</p>"
+            f"<p id='plots-status'></p>"
             + "".join(page.sections)
             + f"<h2>Assumptions</h2><ul>{assumptions}</ul><h2>Sources</h2><ol class='sources'>{sources}</ol>"
             f"<script>{_SCRIPT}</script></body></html>")
