@@ -81,6 +81,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             columns += [Column("tokens_per_s_per_system", f"{unit}/system", scaled(1)),
                         Column("ratio_per_system", "x/system", ratio)]
         columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", scaled(1)), Column("ratio_per_kw", "x/kW", ratio)]
+        if varied:
+            columns.append(Column("ratio_per_gb", "x/GB", ratio))
         if workload == "train":
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))
@@ -93,14 +95,15 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             pair = (f"{a.system} against {b.system}: {spec['system_bf16']:.2f}x the system BF16, "
                     f"{spec['system_memory']:.2f}x the memory, {spec['system_power']:.2f}x the power, "
                     f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the output tokens/s "
-                    f"per system, {got['per_chip']:.2f}x per chip, {got['per_kw']:.2f}x per kW. ")
+                    f"per system, {got['per_chip']:.2f}x per chip, {got['per_kw']:.2f}x per kW, "
+                    f"{got['per_gb']:.2f}x per GB of memory. ")
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {base.id}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {base.id}")
         emit(rows, columns, "table", title=title,
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. Spec ratios from datasheets (x = times the baseline); throughput "
              "predicted in each system's best configuration; per system = every chip of the system busy; per kW "
-             "= per system over the system's power (all-in where published). Assumptions: 'parity show SYSTEM', "
+             "= per system over the system's power (all-in where published); per GB = per system over its memory. Assumptions: 'parity show SYSTEM', "
              "--format json.")
     if fmt != "table":
         emit(payload, [], fmt, payload=payload, out=out)
