@@ -21,6 +21,7 @@ def run(*args: str) -> tuple[int, str, str]:
     ("compare", "no-such-system"),
     ("model", "deepsek-r1"),
     ("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "-5ms"),
+    ("formats", "hgx-h100", "--model", "llama-3.1-8b", "--formats", "fp7"),
 ])
 def test_bad_names_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     code, out, err = run(*args)
@@ -95,3 +96,19 @@ def test_out_writes_the_whole_file(tmp_path: Path) -> None:
     code, _, _ = run("chips", "--format", "csv", "--out", str(target))
     assert code == 0 and target.read_text().startswith("id,")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_formats_shows_native_and_emulated_formats_and_what_fp4_buys() -> None:
+    code, out, _ = run("formats", "hgx-b200", "atlas-800-a3", "--model", "llama-3.1-8b", "--formats",
+                       "bf16,fp8,int8,nvfp4", "--format", "json")
+    assert code == 0
+    rows = {(r["system"], r["format"]): r for r in json.loads(out)}
+    assert rows[("hgx-b200", "nvfp4")]["runs_on"] == "native fp4"
+    assert rows[("atlas-800-a3", "fp8")]["runs_on"] == "emulated on bf16"  # the 910C has no FP8 unit
+    assert rows[("atlas-800-a3", "int8")]["runs_on"] == "native int8"
+    assert all(r["baseline_format"] == "bf16" and r["fits"] for r in rows.values())
+    assert rows[("hgx-b200", "bf16")]["ratio_to_baseline"] == pytest.approx(1.0)
+    # narrower native weights stream faster: FP8 and FP4 beat BF16 on the B200
+    assert 1.0 < rows[("hgx-b200", "fp8")]["ratio_to_baseline"] < rows[("hgx-b200", "nvfp4")]["ratio_to_baseline"]
+    # emulated FP8 keeps the memory saving on the 910C but not the math rate: below native INT8
+    assert rows[("atlas-800-a3", "fp8")]["tokens_per_s_per_chip"] < rows[("atlas-800-a3", "int8")]["tokens_per_s_per_chip"]

@@ -18,6 +18,8 @@ import numpy as np
 
 from parity import catalog
 from parity.engine import EngineProfile
+from parity.cost import math_unit
+from parity.dtypes import format_named
 from parity.errors import InfeasiblePlan
 from parity.hardware import Chip, System
 from parity.model import Model
@@ -28,11 +30,13 @@ from parity.serving import engine_deployment
 from parity.step import step_cost
 from parity.training.search import search_training
 
-__all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "Comparison", "best_precision", "compare", "spec_ratios"]
+__all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
+           "compare", "compare_formats", "spec_ratios"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
 DEFAULT_MODELS = ("llama-3.1-70b", "deepseek-r1")
+DEFAULT_FORMATS = ("bf16", "fp8", "fp8_block", "mxfp8", "int8", "nvfp4", "mxfp4")
 
 def spec_ratios(system: System, baseline: System) -> dict[str, float]:
     """Datasheet ratios against a baseline, per chip (bf16 and 8-bit math, memory, bandwidth, TDP) and per
@@ -209,4 +213,66 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}"))
                   for k in ("per_chip", "per_system", "per_kw", "per_gb")}
         out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios}))
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormatResult:
+    """One system serving the model with its weights in one number format: how the chip runs the
+    format (its own unit, emulated on a wider one, or not at all), and what that delivers."""
+
+    system: str
+    chip: str
+    format: str
+    scale: str
+    bytes_per_parameter: float
+    runs_on: str
+    native: bool
+    comparison: Comparison | None
+    baseline_format: str
+    ratio_to_baseline: float
+    note: str
+
+    def to_dict(self) -> dict[str, object]:
+        out = {k: getattr(self, k) for k in ("system", "chip", "format", "scale", "bytes_per_parameter", "runs_on",
+                                             "native", "baseline_format", "ratio_to_baseline", "note")}
+        c = self.comparison
+        out |= {"fits": bool(c and c.fits), "mode": c.mode if c else "-", "layout": c.layout if c else "-",
+                "tokens_per_s_per_chip": c.tokens_per_s_per_chip if c else 0.0,
+                "tokens_per_s_per_kw": c.tokens_per_s_per_kw if c else 0.0,
+                "tpot_s": c.tpot_s if c else float("nan"), "ttft_s": c.ttft_s if c else float("nan")}
+        return out
+
+
+def compare_formats(systems: Sequence[System], model: Model, profile: EngineProfile,
+                    formats: Sequence[str] = DEFAULT_FORMATS, tpot_s: float | None = 0.05, ttft_s: float | None = None,
+                    isl: int = 1024, osl: int = 1024) -> list[FormatResult]:
+    """Each system serving `model` with its weights (experts included) in each format, at its best
+    configuration under the targets; a format the chip lacks runs emulated (dequantised to its
+    first fallback at `emulation_efficiency`). Ratios are to the same system in the first of
+    `formats` that fits it (bf16 when the model fits in bf16)."""
+    out = []
+    for system in systems:
+        rows = []
+        for name in formats:
+            fmt = format_named(name)
+            try:
+                unit, emulated = math_unit(fmt, system.chip)
+                runs_on = f"emulated on {unit}" if emulated else f"native {unit}"
+                result: Comparison | None = _serve(system, model, profile, tpot_s, ttft_s, isl, osl, fmt.name)
+            except InfeasiblePlan as err:
+                unit, emulated, runs_on, result = "", True, "cannot run", None
+                note = str(err)
+            else:
+                note = result.note
+            rows.append((fmt, runs_on, not emulated, result, note))
+        base_format, base = next(((f.name, r) for f, _, _, r, _ in rows if r is not None and r.fits), ("-", None))
+        for fmt, runs_on, native, result, note in rows:
+            fits = result is not None and result.fits
+            ratio = (result.tokens_per_s_per_chip / base.tokens_per_s_per_chip
+                     if fits and base is not None and base.tokens_per_s_per_chip > 0 else float("nan"))
+            out.append(FormatResult(system=system.id, chip=system.chip.id, format=fmt.name, scale=fmt.scale,
+                                    bytes_per_parameter=fmt.bytes_per_element, runs_on=runs_on, native=native,
+                                    comparison=result, baseline_format=base_format, ratio_to_baseline=ratio,
+                                    note=note))
     return out

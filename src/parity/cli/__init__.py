@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # command modules register themselves on `cli`
 from parity.cli import (calibrate_cmd, catalog_cmds, compare_cmd, policy_cmd, search_cmd,  # noqa: E402,F401
-                        fleet_cmd, report_cmd, serving_cmds, sweep_cmd, training_cmds,
+                        fleet_cmd, formats_cmd, report_cmd, serving_cmds, sweep_cmd, training_cmds,
                         validate_cmd)
 
 if __name__ == "__main__":

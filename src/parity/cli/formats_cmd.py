@@ -1,0 +1,64 @@
+"""`parity formats`: what the number format of the weights changes on each system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.progress import Progress
+
+from parity import catalog
+from parity.cli import cli, emit, format_option, out_option
+from parity.cli.search_cmd import duration
+from parity.compare import DEFAULT_FORMATS, compare_formats
+from parity.errors import ParityError
+from parity.report.tables import Column, plain, ratio, scaled
+
+DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server")
+
+
+@cli.command(name="formats")
+@click.argument("systems", nargs=-1)
+@click.option("--model", default="deepseek-r1", show_default=True, help="catalog model or config.json")
+@click.option("--formats", "names", default=",".join(DEFAULT_FORMATS), show_default=True,
+              help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, int4, w4a8)")
+@click.option("--tpot", default="50ms", show_default=True, help="time-per-output-token target")
+@click.option("--ttft", default=None, help="time-to-first-token target")
+@click.option("--isl", default=1024, show_default=True, type=click.IntRange(min=1))
+@click.option("--osl", default=1024, show_default=True, type=click.IntRange(min=1))
+@click.option("--engine", default="generic", show_default=True)
+@format_option
+@out_option
+def formats_command(systems: tuple[str, ...], model: str, names: str, tpot: str, ttft: str | None, isl: int, osl: int,
+                    engine: str, fmt: str, out: Path | None) -> None:
+    """Serve a model with its weights in each number format (BF16, FP8 per-tensor or block-scaled,
+    UE8M0-scaled MXFP8, INT8, FP4 ...) on each system (default: 8-chip H20, H100, B200, Ascend 910C and
+    Ascend 950PR nodes): whether the chip runs the format natively or emulated, and what it buys."""
+    found = [catalog.system(name) for name in (systems or DEFAULT)]
+    wanted = tuple(n.strip() for n in names.split(",") if n.strip())
+    if not wanted:
+        raise ParityError("--formats names no format")
+    the_model, profile = catalog.model(model), catalog.engine(engine)
+    tpot_s, ttft_s = duration(tpot, "tpot"), duration(ttft, "ttft")
+    results = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("searching each system and format", total=len(found))
+        for system in found:
+            results += compare_formats([system], the_model, profile, wanted, tpot_s, ttft_s, isl, osl)
+            progress.advance(task)
+    rows = [r.to_dict() for r in results]
+    columns = [Column("system", "system", plain, "left"), Column("format", "format", plain, "left"),
+               Column("scale", "scales", plain, "left"), Column("bytes_per_parameter", "B/param", scaled(1)),
+               Column("runs_on", "runs on", plain, "left"), Column("mode", "mode", plain, "left"),
+               Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1)),
+               Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left"),
+               Column("note", "note", plain, "left")]
+    target = (f"TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no TPOT target") + (f", TTFT {ttft}" if ttft else "")
+    emit(rows, columns, fmt, payload=rows, out=out,
+         title=f"{the_model.name}: weights in each format, serving {isl} in / {osl} out at {target}",
+         caption="Each system in its best configuration per format (experts in the same format; KV cache FP8 "
+                 "where the chip has FP8). 'emulated on X': the chip has no unit for the format, so weights are "
+                 "dequantised and multiplied on X at the calibration's emulation efficiency, keeping the "
+                 "memory saving. x: output tokens/s per chip over the same system in the 'vs' format, the first "
+                 "of the list that fits it. "
+                 f"Engine profile: {profile.id}.")
