@@ -112,3 +112,11 @@ def test_formats_shows_native_and_emulated_formats_and_what_fp4_buys() -> None:
     assert 1.0 < rows[("hgx-b200", "fp8")]["ratio_to_baseline"] < rows[("hgx-b200", "nvfp4")]["ratio_to_baseline"]
     # emulated FP8 keeps the memory saving on the 910C but not the math rate: below native INT8
     assert rows[("atlas-800-a3", "fp8")]["tokens_per_s_per_chip"] < rows[("atlas-800-a3", "int8")]["tokens_per_s_per_chip"]
+
+
+def test_compare_divides_by_the_first_system_that_runs_the_model_when_the_baseline_cannot() -> None:
+    code, out, _ = run("compare", "hgx-h100", "hgx-h200", "--model", "deepseek-r1", "--format", "json")
+    h100, h200 = json.loads(out)
+    assert code == 0 and not h100["fits"] and h200["fits"]
+    assert h100["baseline"] == h200["baseline"] == "hgx-h200"
+    assert h200["ratios"]["per_chip"] == pytest.approx(1.0) and h200["spec_ratios"]["bf16"] == pytest.approx(1.0)

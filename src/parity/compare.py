@@ -85,6 +85,7 @@ class Comparison:
     note: str = ""
     calibrated: bool = False
     assumptions: tuple[str, ...] = field(default=())
+    baseline: str = ""  # the system every ratio divides by
 
     # compatibility names used by the node comparison of `parity compare`
     @property
@@ -195,7 +196,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
             isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
             ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
             global_batch: int = 1024, training_precision: str = "bf16") -> list[Comparison]:
-    """Every system on `model`, with ratios to `baseline` (default: the first system)."""
+    """Every system on `model`, with ratios to `baseline` (default: the first system); when the baseline
+    cannot run the workload (does not fit), ratios are to the first system that can, named in `baseline`."""
     if not systems:
         raise InfeasiblePlan("compare needs at least one system")
     if workload not in ("serve", "train"):
@@ -204,6 +206,9 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     rows = [(_serve(s, model, profile, tpot_s, ttft_s, isl, osl, weights) if workload == "serve"
              else _train(s, model, chips or s.chips, seq_len, global_batch, training_precision)) for s in systems]
     ref = next((r for r in rows if r.system == base.id), rows[0])
+    if not ref.fits:
+        ref = next((r for r in rows if r.fits), ref)
+        base = next((s for s in systems if s.id == ref.system), base)
 
     def ratio(a: float, b: float) -> float:
         return a / b if b and not math.isnan(a) and not math.isnan(b) and a > 0 else float("nan")
@@ -212,7 +217,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     for system, row in zip(systems, rows):
         ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}"))
                   for k in ("per_chip", "per_system", "per_kw", "per_gb")}
-        out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios}))
+        out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios,
+                                 "baseline": base.id}))
     return out
 
 

@@ -97,8 +97,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                     f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the output tokens/s "
                     f"per system, {got['per_chip']:.2f}x per chip, {got['per_kw']:.2f}x per kW, "
                     f"{got['per_gb']:.2f}x per GB of memory. ")
-        title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {base.id}" if workload == "serve"
-                 else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {base.id}")
+        used = results[0].baseline or base.id
+        against = used if used == base.id else f"{used} ({base.id} cannot run it)"
+        title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
+                 else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         emit(rows, columns, "table", title=title,
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. Spec ratios from datasheets (x = times the baseline); throughput "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity import catalog
-from parity.compare import Comparison, compare
+from parity.compare import Comparison, compare, compare_formats
 from parity.fleet import plan_fleet
 from parity.hardware import Chip, System
 from parity.policy import assess
@@ -47,6 +47,8 @@ class ReportSpec:
                                      "huawei-ascend-910c", "huawei-ascend-950dt")
     fleet_chips: tuple[str, ...] = ("nvidia-h20", "huawei-ascend-910c", "nvidia-h200-sxm", "nvidia-b200-sxm")
     fleet_demand_tokens_per_day: float = 2e12
+    format_systems: tuple[str, ...] = ("hgx-h20", "hgx-b200", "atlas-800-a3", "atlas-350-server")
+    formats: tuple[str, ...] = ("fp8_block", "mxfp8", "int8", "nvfp4", "mxfp4")
     roofline_chips: tuple[str, ...] = ("nvidia-h20", "nvidia-h200-sxm", "nvidia-b200-sxm", "huawei-ascend-910b",
                                        "huawei-ascend-910c", "amd-mi300x")
 
@@ -148,8 +150,29 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     step("China-market nodes")
     for m in (dense, model):
         nodes = compare([all_systems[s] for s in spec.nodes], m, profile, spec.tpot_s, spec.isl, spec.osl)
-        page.sections.append(f"<h2>8-chip nodes on {_e(m.name)} (ratios to {_e(spec.nodes[0])})</h2>"
+        used = nodes[0].baseline or spec.nodes[0]
+        against = used if used == spec.nodes[0] else f"{used}; {spec.nodes[0]} cannot run it"
+        page.sections.append(f"<h2>8-chip nodes on {_e(m.name)} (ratios to {_e(against)})</h2>"
                              + _comparison_table(nodes, all_systems))
+
+    step("Number formats")
+    systems = [catalog.system(s) for s in spec.format_systems]
+    for system in systems:
+        page.cite(system)
+    by_format = compare_formats(systems, model, profile, spec.formats, spec.tpot_s, None, spec.isl, spec.osl)
+    rows = [[f"<b>{_e(r.system)}</b><br><small>{_e(r.chip)}</small>", _e(r.format), _e(r.scale),
+             _num(r.bytes_per_parameter, 2), _e(r.runs_on),
+             _num(r.comparison.tokens_per_s_per_chip if r.comparison and r.comparison.fits else float("nan")),
+             f"{_x(r.ratio_to_baseline)} <small>vs {_e(r.baseline_format)}</small>", _e(r.note) or "&nbsp;"]
+            for r in by_format]
+    page.sections.append(
+        f"<h2>Number formats: {_e(model.name)} weights in each format</h2>"
+        "<p>DeepSeek says V3.1's UE8M0-scaled FP8 (MXFP8) suits next-generation domestic chips. A chip with "
+        "no unit for a format still saves its memory but multiplies after dequantising to a wider unit "
+        "('emulated'); x: output tokens/s per chip over the same system in the first format of the list "
+        f"that fits it, at a {spec.tpot_s * 1e3:g} ms TPOT target.</p>"
+        + _table(["system", "format", "scales", "B/param", "runs on", "out tok/s/chip", "x", "note"], rows,
+                 "numbers"))
 
     step("Pareto frontiers")
     curves = {}
