@@ -18,7 +18,7 @@ from parity.report.html import ReportSpec, build_report
 @click.option("--engine", default=ReportSpec().engine, show_default=True)
 def report(out: Path, model: str, engine: str) -> None:
     """Write a self-contained HTML report: CloudMatrix 384 vs GB200 NVL72, Atlas 950 vs Vera Rubin NVL144,
-    the China-market nodes, Pareto frontiers, rooflines, export controls, a fleet plan, and every source."""
+    the China-market nodes, number formats, Pareto frontiers, rooflines, export controls, a fleet plan, and every source."""
     spec = ReportSpec(model=model, engine=engine)
     with Progress(transient=True) as progress:
         task = progress.add_task("report", total=7)
