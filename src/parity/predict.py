@@ -227,7 +227,8 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
     chip = scenario.system.chip
     if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
         out.append(f"uncalibrated chip {chip.id}")
-    unseen = sorted(scenario.model.features - catalog.validated_features() - {"mtp"})
+    used = scenario.model.features - (set() if scenario.mtp_tokens else {"mtp"})  # MTP layers unused: no flag
+    unseen = sorted(used - catalog.validated_features())
     if unseen:
         out.append(f"features never validated: {', '.join(unseen)}")
     layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])

@@ -1,0 +1,245 @@
+"""Chips and systems: one TOML file each, every number a table `{ value = "989 TFLOP/s", source = "id" }`.
+
+The source is declared in the file's [sources] or in data/sources.toml. `sparse = true` halves a figure
+quoted with 2:4 sparsity (`sparsity = 4` divides by four); link figures say their `direction`, and
+bidirectional (or unstated) figures are halved to the per-direction rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from parity import units
+from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require
+from parity.dtypes import MATH_RATES
+from parity.errors import CatalogError
+from parity.hardware import Chip, Provenance, Source, System
+
+__all__ = ["sources", "chips", "systems", "Entry", "resolve", "chip", "system_for", "system"]
+
+
+_DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
+
+
+def _sources(table: dict[str, Any], where: str) -> dict[str, Source]:
+    out = {}
+    for source_id, spec in table.items():
+        try:
+            out[source_id] = Source(id=source_id, kind=spec.get("kind", ""), title=spec.get("title", ""),
+                                    url=spec.get("url", ""), date=str(spec.get("date", "")))
+        except ValueError as err:
+            raise CatalogError(f"{where}: {err}") from err
+    return out
+
+
+@cache
+def sources() -> dict[str, Source]:
+    """Sources shared by many catalog files (data/sources.toml)."""
+    path = data_dir() / "sources.toml"
+    return _sources(read_toml(path), path.name) if path.exists() else {}
+
+
+@dataclass(slots=True)
+class _Reader:
+    """Turns one file's quantity tables into SI floats while recording their provenance."""
+
+    where: str
+    known_sources: dict[str, Source]
+    records: list[Provenance]
+
+    def _source(self, spec: dict[str, Any], field: str) -> Source:
+        source_id = spec.get("source")
+        if not source_id:
+            raise CatalogError(f"{self.where}: {field} has no source")
+        if source_id not in self.known_sources:
+            raise CatalogError(f"{self.where}: {field} names unknown source {source_id!r}")
+        return self.known_sources[source_id]
+
+    def quantity(self, spec: Any, field: str, dimension: str) -> float:
+        if not isinstance(spec, dict) or "value" not in spec:
+            raise CatalogError(f"{self.where}: {field} must be a table with value and source, got {spec!r}")
+        source = self._source(spec, field)
+        try:
+            value = units.parse(spec["value"], dimension)
+        except units.UnitError as err:
+            raise CatalogError(f"{self.where}: {field}: {err}") from err
+        notes = [spec.get("note", "")]
+        divisor = float(spec.get("sparsity", 2 if spec.get("sparse") else 1))
+        if divisor != 1:
+            value /= divisor
+            notes.append(f"quoted with {divisor:g}x structured sparsity; stored dense (/{divisor:g})")
+        direction = spec.get("direction")
+        if direction is not None:
+            if direction not in _DIRECTIONS:
+                raise CatalogError(f"{self.where}: {field}.direction must be one of {sorted(_DIRECTIONS)}, "
+                                   f"got {direction!r}")
+            value *= _DIRECTIONS[direction]
+            if direction != "unidirectional":
+                notes.append(f"quoted {direction}; stored per direction (/2)")
+        self.records.append(Provenance(field=field, quoted=str(spec["value"]), value=value, source=source,
+                                       note="; ".join(n for n in notes if n)))
+        return value
+
+    def optional(self, table: dict[str, Any], key: str, field: str, dimension: str) -> float | None:
+        return self.quantity(table[key], field, dimension) if key in table else None
+
+    def listing(self, spec: Any, field: str) -> tuple[str, ...]:
+        if not isinstance(spec, dict) or not isinstance(spec.get("value"), list):
+            raise CatalogError(f"{self.where}: {field} must be a table with a value list and a source")
+        source = self._source(spec, field)
+        value = tuple(str(v) for v in spec["value"])
+        self.records.append(Provenance(field=field, quoted=", ".join(value), value=value, source=source,
+                                       note=spec.get("note", "")))
+        return value
+
+
+def _chip_from(data: dict[str, Any], where: str) -> Chip:
+    reader = _Reader(where, {**sources(), **_sources(data.get("sources", {}), where)}, [])
+    peak_table = require(data, "peak", where)
+    peaks = {}
+    for key, spec in peak_table.items():
+        if key not in MATH_RATES:
+            raise CatalogError(f"{where}: unknown peak key {key!r}; known: {', '.join(MATH_RATES)}")
+        peaks[key] = reader.quantity(spec, f"peak_flop_per_s.{key}", "flop_per_s")
+    memory = require(data, "memory", where)
+    link = data.get("interconnect", {})
+    power = require(data, "power", where)
+    die = data.get("die", {})
+    price = data.get("price", {})
+    try:
+        return Chip(
+            id=require(data, "id", where), name=require(data, "name", where), vendor=require(data, "vendor", where),
+            status=data.get("status", "shipping"), year=data.get("year"), datacenter=bool(data.get("datacenter", True)),
+            peak_flop_per_s=peaks,
+            native=frozenset(reader.listing(require(data, "native", where), "native")),
+            memory_bytes=reader.quantity(require(memory, "capacity", where), "memory_bytes", "bytes"),
+            memory_bytes_per_s=reader.quantity(require(memory, "bandwidth", where), "memory_bytes_per_s",
+                                               "bytes_per_s"),
+            scale_up_bytes_per_s=reader.optional(link, "scale_up", "scale_up_bytes_per_s", "bytes_per_s") or 0.0,
+            scale_out_bytes_per_s=reader.optional(link, "scale_out", "scale_out_bytes_per_s", "bytes_per_s") or 0.0,
+            tdp_w=reader.quantity(require(power, "tdp", where), "tdp_w", "w"),
+            die_area_m2=reader.optional(die, "area", "die_area_m2", "m2"),
+            unit_price_usd=reader.optional(price, "unit", "unit_price_usd", "usd"),
+            aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
+        )
+    except ValueError as err:
+        raise CatalogError(f"{where}: {err}") from err
+
+
+def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) -> System:
+    reader = _Reader(where, {**sources(), **_sources(data.get("sources", {}), where)}, [])
+    chip_name = require(data, "chip", where)
+    if chip_name not in chip_index:
+        raise CatalogError(f"{where}: unknown chip {chip_name!r}")
+    the_chip = chip_index[chip_name]
+    link = data.get("interconnect", {})
+    power = require(data, "power", where)
+    price = data.get("price", {})
+    scale_up = reader.optional(link, "scale_up", "scale_up_bytes_per_s", "bytes_per_s")
+    scale_out = reader.optional(link, "scale_out", "scale_out_bytes_per_s", "bytes_per_s")
+    try:
+        return System(
+            id=require(data, "id", where), name=require(data, "name", where), status=data.get("status", "shipping"),
+            chip=the_chip, chips=int(require(data, "chips", where)),
+            scale_up_domain_chips=int(require(data, "scale_up_domain_chips", where)),
+            scale_up_topology=require(data, "scale_up_topology", where),
+            scale_up_bytes_per_s=the_chip.scale_up_bytes_per_s if scale_up is None else scale_up,
+            scale_up_latency_s=reader.quantity(require(link, "scale_up_latency", where), "scale_up_latency_s", "s"),
+            scale_out_bytes_per_s=the_chip.scale_out_bytes_per_s if scale_out is None else scale_out,
+            scale_out_latency_s=reader.quantity(require(link, "scale_out_latency", where), "scale_out_latency_s",
+                                                "s"),
+            power_w=reader.quantity(require(power, "system", where), "power_w", "w"),
+            unit_price_usd=reader.optional(price, "system", "unit_price_usd", "usd"),
+            aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
+        )
+    except ValueError as err:
+        raise CatalogError(f"{where}: {err}") from err
+
+
+@cache
+def chips() -> tuple[Chip, ...]:
+    """Every chip in the catalog, sorted by id."""
+    loaded = [_chip_from(data, where) for data, where in load_all("chips")]
+    _check_names(loaded, "chip")
+    return tuple(sorted(loaded, key=lambda c: c.id))
+
+
+@cache
+def systems() -> tuple[System, ...]:
+    """Every system in the catalog, sorted by id."""
+    index = {c.id: c for c in chips()}
+    loaded = [_system_from(data, where, index) for data, where in load_all("systems")]
+    _check_names(loaded, "system")
+    return tuple(sorted(loaded, key=lambda s: s.id))
+
+
+def _check_names(items: Iterable[Chip | System], kind: str) -> None:
+    seen: dict[str, str] = {}
+    for item in items:
+        for name in (item.id, *item.aliases):
+            key = name.lower()
+            if key in seen and seen[key] != item.id:
+                raise CatalogError(f"{kind} name {name!r} is used by both {seen[key]} and {item.id}")
+            seen[key] = item.id
+
+
+Entry = Chip | System
+
+
+def resolve(name: str, items: Iterable[Entry], kind: str) -> Entry:
+    """The item whose id or alias is `name` (case-insensitive, '_' and '-' alike)."""
+    pool = list(items)
+
+    def norm(text: str) -> str:
+        return text.strip().lower().replace("_", "-")
+
+    wanted = norm(name)
+    for item in pool:
+        if wanted in {norm(n) for n in (item.id, *item.aliases)}:
+            return item
+    names = [n for item in pool for n in (item.id, *item.aliases)]
+    hints = close_matches(name, names)
+    hint = f"; did you mean {', '.join(hints)}?" if hints else f"; see 'parity {kind}s'"
+    raise CatalogError(f"unknown {kind} {name!r}{hint}")
+
+
+def chip(name: str) -> Chip:
+    """The chip called `name` (id or alias); a system's name gives its chip (`gb200` -> nvidia-gb200)."""
+    try:
+        found = resolve(name, chips(), "chip")
+    except CatalogError as chip_error:
+        try:
+            return resolve(name, systems(), "system").chip  # type: ignore[union-attr]
+        except CatalogError:
+            raise chip_error from None
+    assert isinstance(found, Chip)
+    return found
+
+
+def system_for(the_chip: Chip) -> System:
+    """The default system of a chip: the smallest catalog system built from it."""
+    candidates = [s for s in systems() if s.chip.id == the_chip.id]
+    if not candidates:
+        raise CatalogError(f"no system in the catalog uses chip {the_chip.id!r}")
+    return min(candidates, key=lambda s: (s.chips, s.id))
+
+
+def system(name: str) -> System:
+    """The system called `name`; a chip name gives that chip's default system (e.g. its 8-GPU node)."""
+    try:
+        found = resolve(name, systems(), "system")
+    except CatalogError as system_error:
+        try:
+            return system_for(chip(name))
+        except CatalogError:
+            names = [n for item in (*systems(), *chips()) for n in (item.id, *item.aliases)]
+            hints = close_matches(name, names)
+            if hints:
+                raise CatalogError(f"unknown system or chip {name!r}; did you mean {', '.join(hints)}?") \
+                    from system_error
+            raise CatalogError(f"unknown system or chip {name!r}; see 'parity systems'") from system_error
+    assert isinstance(found, System)
+    return found

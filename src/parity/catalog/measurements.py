@@ -1,0 +1,66 @@
+"""Measurement sets (data/measurements), the interval table, and what the fits have seen."""
+
+from __future__ import annotations
+
+import csv
+import json
+from functools import cache
+from typing import Any
+
+from parity.catalog.files import data_dir, read_toml
+from parity.catalog.hardware import system
+from parity.catalog.models import model
+from parity.errors import CatalogError
+
+__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "fitted_chips", "validated_features"]
+
+
+@cache
+def _measurement_rows(name: str) -> tuple[dict[str, str], ...]:
+    path = data_dir() / "measurements" / f"{name}.csv"
+    if not path.exists():
+        known = sorted(p.stem for p in path.parent.glob("*.csv"))
+        raise CatalogError(f"unknown measurement set {name!r}; known: {', '.join(known)}")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return tuple(csv.DictReader(handle))
+
+
+def measurements(name: str = "serving_aiconfigurator") -> list[dict[str, str]]:
+    """Rows of one measurement set (data/measurements/NAME.csv), as text cells."""
+    return [dict(row) for row in _measurement_rows(name)]
+
+
+def microbenchmarks(name: str) -> dict[str, Any]:
+    """A microbenchmark file as measured (data/measurements/NAME.json), for `parity calibrate --import`'s reader."""
+    path = data_dir() / "measurements" / f"{name}.json"
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as err:
+        raise CatalogError(f"{path}: {err}") from err
+
+
+@cache
+def uncertainty_table() -> dict[str, Any]:
+    """The prediction-interval bands (data/uncertainty.toml, written by `parity validate --fit`), or {}."""
+    path = data_dir() / "uncertainty.toml"
+    return read_toml(path) if path.exists() else {}
+
+
+@cache
+def fitted_chips() -> frozenset[str]:
+    """Chips whose serving behaviour was fitted: those of the calibration rows of the measurements."""
+    rows = measurements()
+    return frozenset(system(r["system"]).chip.id for r in rows if r.get("split") == "calibration")
+
+
+@cache
+def validated_features() -> frozenset[str]:
+    """Architecture features of the models the fit has seen (calibration rows), MTP decoding included
+    when a calibration row decoded with it."""
+    rows = measurements()
+    features: set[str] = set()
+    for name in {r["model"] for r in rows if r.get("split") == "calibration"}:
+        features |= model(name).features
+    # a checkpoint's MTP layers count as validated only if a fitted run decoded with them
+    decoded = any(int(r.get("mtp_tokens") or 0) > 0 for r in rows if r.get("split") == "calibration")
+    return frozenset(features if decoded else features - {"mtp"})

@@ -1,0 +1,76 @@
+"""The model catalog: verbatim Hugging Face config.json files listed in data/models/index.toml."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from parity import hf
+from parity.catalog.files import close_matches, data_dir, read_toml
+from parity.errors import CatalogError, ModelConfigError
+from parity.model import Model
+
+__all__ = ["ModelEntry", "models", "model"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelEntry:
+    """One row of the model catalog (data/models/index.toml)."""
+
+    id: str
+    file: str
+    hf: str
+    aliases: tuple[str, ...] = ()
+    quant: str = ""
+    weight_format: str = ""
+    expert_weight_format: str = ""
+    notes: str = ""
+
+
+@cache
+def models() -> tuple[ModelEntry, ...]:
+    """The catalog's models, in index order."""
+    index = read_toml(data_dir() / "models" / "index.toml")
+    entries = []
+    for row in index.get("model", []):
+        try:
+            entries.append(ModelEntry(**{**row, "aliases": tuple(row.get("aliases", ()))}))
+        except TypeError as err:
+            raise CatalogError(f"models/index.toml: bad entry {row.get('id', '?')!r}: {err}") from err
+    return tuple(entries)
+
+
+@cache
+def _catalog_model(entry_id: str) -> Model:
+    entry = next(e for e in models() if e.id == entry_id)
+    folder = data_dir() / "models"
+    quant = hf.read_config(folder / entry.quant) if entry.quant else None
+    found = hf.model_from_config(hf.read_config(folder / entry.file), entry.id, quant, source=entry.hf)
+    changes = {k: v for k, v in (("weight_format", entry.weight_format),
+                                 ("expert_weight_format", entry.expert_weight_format)) if v}
+    return dataclasses.replace(found, **changes) if changes else found
+
+
+def model(name: str) -> Model:
+    """A model by catalog name or Hugging Face repository name, or from a path to a config.json."""
+    path = Path(name).expanduser()
+    if name.endswith(".json") or path.is_dir() or path.exists():
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.exists():
+            raise ModelConfigError(f"no such config file: {path}")
+        return hf.read_model(path)
+
+    def norm(text: str) -> str:
+        return text.strip().lower().replace("_", "-")
+
+    wanted = norm(name)
+    for entry in models():
+        if wanted in {norm(n) for n in (entry.id, entry.hf, *entry.aliases)}:
+            return _catalog_model(entry.id)
+    names = [n for e in models() for n in (e.id, e.hf)]
+    hints = close_matches(name, names)
+    hint = f"; did you mean {', '.join(hints)}?" if hints else "; see 'parity models'"
+    raise CatalogError(f"unknown model {name!r}{hint}")
