@@ -113,3 +113,13 @@ def test_multi_token_prediction_speeds_up_a_lone_user() -> None:
     assert 1.5 < plain.tpot_s / mtp.tpot_s < 2.8
     (bad,) = predict_rows([{**base, "model": "llama-3.1-8b", "tp": 1, "moe_tp": "", "moe_ep": "", "mtp_tokens": 2}])
     assert not bad.feasible and "no multi-token-prediction layers" in bad.note
+
+
+def test_memory_model_agrees_with_every_published_deployment() -> None:
+    """Where SGLang's docs run DeepSeek-R1 (and where they say it needs more chips), parity agrees."""
+    from parity.validate import deployment_checks
+
+    checks = deployment_checks(catalog.measurements("deployments_published"))
+    assert len(checks) == 20 and all(c.agrees for c in checks), [c.case_id for c in checks if not c.agrees]
+    h20 = next(c for c in checks if c.case_id == "D07-h20-fp8-8")
+    assert 0 < h20.shortfall_bytes_per_chip < 5e9  # one 8 x H20 node misses FP8 DeepSeek-R1 by a few GB

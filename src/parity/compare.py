@@ -31,7 +31,7 @@ from parity.step import step_cost
 from parity.training.search import search_training
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
-           "compare", "compare_formats", "spec_ratios"]
+           "compare", "compare_formats", "memory_shortfall", "spec_ratios"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -154,12 +154,20 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
 
 def _shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, tokens: int) -> float:
     """Bytes per chip the smallest-footprint layout of one scale-up domain lacks for one sequence."""
-    from parity.search import layout_grid  # local: only the failure path needs the grid itself
-    from parity.step import deployment_memory
     chips = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
-    size = 1 << (chips.bit_length() - 1)
+    return memory_shortfall(model, system, profile, precision, 1 << (chips.bit_length() - 1), tokens)
+
+
+def memory_shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, chips: int,
+                     tokens: int) -> float:
+    """Bytes per chip that the smallest-footprint layout of `chips` chips (tensor, expert and pipeline
+    parallel, across systems when `chips` exceeds one) lacks to serve one sequence of `tokens`
+    tokens; negative: the margin left. Infinite when no layout of that many chips divides the model."""
+    from parity.search import layout_grid  # local: only the memory check needs the grid itself
+    from parity.step import deployment_memory
+    pipeline = tuple(p for p in (1, 2, 4, 8) if chips % p == 0)
     try:
-        grid = layout_grid(model, size)
+        grid = layout_grid(model, chips, pipeline)
     except InfeasiblePlan:
         return float("inf")
     dep = engine_deployment(model, system, grid, precision, catalog.calibration(system.chip), profile)

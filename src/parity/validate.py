@@ -16,18 +16,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parity import catalog
+from parity.compare import memory_shortfall
 from parity.engine import EngineProfile
-from parity.hardware import Calibration
 from parity.errors import ParityError
-from parity.optimize import nelder_mead
+from parity.hardware import Calibration
 from parity.ops import Batch
+from parity.optimize import nelder_mead
 from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
+from parity.search import best_precision
 from parity.step import step_cost
 from parity.uncertainty import Intervals, build_intervals, coverage
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
-           "published_errors"]
+           "published_errors", "DeploymentCheck", "deployment_checks"]
 
 METRICS = ("ttft_s", "tpot_s")
 SCORED_SPLITS = ("holdout", "unseen")
@@ -274,4 +277,37 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
         out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
                              engine=row.get("engine") or "generic", model=row["model"], mode="published", metric=metric,
                              measured=float(row["measured"]), predicted=float(predicted)))
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeploymentCheck:
+    """A published deployment (the model runs, or is said to need more chips) against parity's memory
+    model: the smallest-footprint layout of that many chips, one sequence of `tokens` tokens."""
+
+    case_id: str
+    model: str
+    system: str
+    chips: int
+    weights: str
+    expected_fits: bool
+    predicted_fits: bool
+    shortfall_bytes_per_chip: float  # negative: the margin left
+
+    @property
+    def agrees(self) -> bool:
+        return self.expected_fits == self.predicted_fits
+
+
+def deployment_checks(rows: Sequence[Mapping[str, str]], tokens: int = 2048) -> list[DeploymentCheck]:
+    """Every row of measurements/deployments_published.csv checked against parity's memory model."""
+    out = []
+    profile = catalog.engine("sglang")
+    for row in rows:
+        model, system = catalog.model(row["model"]), catalog.system(row["system"])
+        precision = best_precision(model, system.chip, row["weights"])
+        short = memory_shortfall(model, system, profile, precision, int(row["chips"]), tokens)
+        out.append(DeploymentCheck(case_id=row["case_id"], model=model.name, system=system.id, chips=int(row["chips"]),
+                                   weights=precision.weights, expected_fits=row["expected"] == "fits",
+                                   predicted_fits=short <= 0, shortfall_bytes_per_chip=short))
     return out

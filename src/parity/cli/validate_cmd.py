@@ -18,8 +18,8 @@ from parity.errors import ParityError
 from parity.predict import predict_rows
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.uncertainty import Intervals
-from parity.validate import (SIZING_PARAMETERS, case_errors, engine_toml, fit_engine, interval_coverage, intervals_from,
-                             published_errors, scenarios_of, scores)
+from parity.validate import (SIZING_PARAMETERS, case_errors, deployment_checks, engine_toml, fit_engine,
+                             interval_coverage, intervals_from, published_errors, scenarios_of, scores)
 from parity.validate_training import training_case_errors
 
 SECTIONS = ("serving", "published", "training", "calibration", "all")
@@ -74,6 +74,8 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
     payload["transfer"] = transfer
     published = published_errors(catalog.measurements("serving_published"))
     payload["published"] = [_case(e) for e in published]
+    checks = deployment_checks(catalog.measurements("deployments_published"))
+    payload["deployments"] = [{**dataclasses.asdict(c), "agrees": c.agrees} for c in checks]
     training = training_case_errors() if section in ("training", "all") else []
     payload["training"] = [_case(e) for e in training]
     payload["training_scores"] = [s.row() for s in scores(training, ["split"], splits=("calibration", "holdout"))]
@@ -102,6 +104,16 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
              Column("error", "error", percent), Column("split", "split", plain, "left")]
     if section in ("published", "all"):
         emit(payload["published"], cases, "table", title="Published serving throughputs (none fitted)")
+        yes_no = lambda v: "fits" if v else "does not fit"  # noqa: E731
+        emit([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],
+             [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),
+              Column("chips", "chips", plain), Column("weights", "weights", plain, "left"),
+              Column("expected_fits", "published", yes_no, "left"), Column("predicted_fits", "parity", yes_no, "left"),
+              Column("margin", "margin GB/chip", scaled(1e9, 1)), Column("agrees", "agrees", plain, "left")],
+             "table", title="Published deployments: does the model fit where its engine's docs say it runs?",
+             caption=f"{sum(c.agrees for c in checks)} of {len(checks)} agree. Smallest-footprint layout of that "
+                     "many chips (pipeline stages across nodes), one 2,048-token sequence, the engine's memory "
+                     "reserve; margin < 0: short by that much.")
     if section in ("training", "all"):
         emit(payload["training"], cases, "table", title="Published training runs: tokens/s per chip",
              caption="; ".join(f"{s['split']}: median |err| {s['median_abs_error']:.1%} over {s['count']} rows"
