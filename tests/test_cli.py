@@ -86,9 +86,16 @@ def test_compare_prints_ratios_and_throughput() -> None:
 
 
 def test_compare_says_does_not_fit_by_how_much() -> None:
-    code, out, _ = run("compare", "hgx-h100", "--model", "deepseek-r1", "--format", "json")
+    code, out, _ = run("compare", "l20-server", "--model", "kimi-k2", "--weights", "bf16", "--format", "json")
     row = json.loads(out)[0]
     assert code == 0 and not row["fits"] and row["note"].startswith("does not fit by")
+    assert "GB across 4 systems" in row["note"]
+
+
+def test_compare_spans_systems_when_the_model_is_too_big_for_one() -> None:
+    code, out, _ = run("compare", "hgx-h100", "--model", "deepseek-r1", "--format", "json")
+    row = json.loads(out)[0]
+    assert code == 0 and row["fits"] and "workers span 2 over scale-out" in row["note"]
 
 
 def test_out_writes_the_whole_file(tmp_path: Path) -> None:
@@ -115,8 +122,9 @@ def test_formats_shows_native_and_emulated_formats_and_what_fp4_buys() -> None:
 
 
 def test_compare_divides_by_the_first_system_that_runs_the_model_when_the_baseline_cannot() -> None:
-    code, out, _ = run("compare", "hgx-h100", "hgx-h200", "--model", "deepseek-r1", "--format", "json")
-    h100, h200 = json.loads(out)
-    assert code == 0 and not h100["fits"] and h200["fits"]
-    assert h100["baseline"] == h200["baseline"] == "hgx-h200"
+    code, out, _ = run("compare", "l20-server", "hgx-h200", "--model", "kimi-k2", "--weights", "bf16",
+                       "--format", "json")
+    l20, h200 = json.loads(out)
+    assert code == 0 and not l20["fits"] and h200["fits"]
+    assert l20["baseline"] == h200["baseline"] == "hgx-h200"
     assert h200["ratios"]["per_chip"] == pytest.approx(1.0) and h200["spec_ratios"]["bf16"] == pytest.approx(1.0)

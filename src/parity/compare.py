@@ -125,25 +125,37 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     precision = best_precision(model, chip, weights)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   kv_cache=precision.kv_cache, calibrated=cal.measured or chip.id in catalog.fitted_chips())
-    try:
-        result = search_serving(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
-                                max_chips=min(system.scale_up_domain_chips, MAX_WORKER_CHIPS))
-    except InfeasiblePlan:
-        result = None
+    result, span = None, 1
+    for span in (1, 2, 4):  # one scale-up domain first; a model too big for it spans systems over scale-out
+        try:
+            result = search_serving(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
+                                    max_chips=min(system.scale_up_domain_chips, MAX_WORKER_CHIPS) * span)
+        except InfeasiblePlan:
+            result = None
+        if result is not None and result.best is not None:
+            break
+        if _shortfall(model, system, profile, precision, isl + osl) <= 0:
+            break  # it fits one system but misses the targets: more systems will not help
     notes = (f"engine profile {profile.id}", f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
              "domain, loads, aggregated and disaggregated serving")
     if result is None or result.best is None:
         shortfall = _shortfall(model, system, profile, precision, isl + osl)
-        why = (f"does not fit by {shortfall / 1e9:.1f} GB per chip" if shortfall > 0
+        domain = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
+        widest = memory_shortfall(model, system, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
+        why = (f"does not fit by {shortfall / 1e9:.1f} GB per chip"
+               + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
+               if shortfall > 0
                else f"no configuration meets TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no feasible configuration")
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
     best = result.best
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
-    note = "" if common["calibrated"] else "prior efficiencies"
+    note = "; ".join(filter(None, [
+        "" if common["calibrated"] else "prior efficiencies",
+        f"too big for one system: workers span {span} over scale-out" if span > 1 else ""]))
     return Comparison(**common, mode=best.mode, layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                                                          else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,
