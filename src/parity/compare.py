@@ -25,7 +25,7 @@ from parity.hardware import Chip, System
 from parity.model import Model
 from parity.ops import Batch
 from parity.plan import Layout, Precision
-from parity.search import MAX_WORKER_CHIPS, best_precision, search_serving
+from parity.search import MAX_WORKER_CHIPS, best_precision, search_spanning
 from parity.serving import engine_deployment
 from parity.step import step_cost
 from parity.training.search import search_training
@@ -125,23 +125,16 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     precision = best_precision(model, chip, weights)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   kv_cache=precision.kv_cache, calibrated=cal.measured or chip.id in catalog.fitted_chips())
-    result, span = None, 1
-    for span in (1, 2, 4):  # one scale-up domain first; a model too big for it spans systems over scale-out
-        try:
-            result = search_serving(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
-                                    max_chips=min(system.scale_up_domain_chips, MAX_WORKER_CHIPS) * span)
-        except InfeasiblePlan:
-            result = None
-        if result is not None and result.best is not None:
-            break
-        if _shortfall(model, system, profile, precision, isl + osl) <= 0:
-            break  # it fits one system but misses the targets: more systems will not help
+    shortfall = _shortfall(model, system, profile, precision, isl + osl)
+    # a model too big for one scale-up domain spans systems over scale-out; one that fits but misses
+    # the targets is not helped by more systems
+    result, span = search_spanning(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
+                                   spans=(1,) if shortfall <= 0 else (1, 2, 4))
     notes = (f"engine profile {profile.id}", f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
              "domain, loads, aggregated and disaggregated serving")
     if result is None or result.best is None:
-        shortfall = _shortfall(model, system, profile, precision, isl + osl)
         domain = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
         widest = memory_shortfall(model, system, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
         why = (f"does not fit by {shortfall / 1e9:.1f} GB per chip"

@@ -18,7 +18,7 @@ from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Chip
 from parity.model import Model
-from parity.search import MAX_WORKER_CHIPS, best_precision, search_serving
+from parity.search import best_precision, search_spanning
 
 __all__ = ["FleetPlan", "plan_fleet", "SECONDS_PER_DAY"]
 
@@ -65,20 +65,6 @@ def _price(chip: Chip) -> tuple[float | None, str]:
     return chip.unit_price_usd, f"{record.source.kind}: {record.source.title}"
 
 
-def _best(model: Model, system, profile: EngineProfile, chip: Chip, precision, isl: int, osl: int,
-          tpot_s: float | None, ttft_s: float | None):
-    """The best serving configuration in one scale-up domain, or else across up to four systems."""
-    for span in (1, 2, 4):
-        try:
-            found = search_serving(model, system, profile, catalog.calibration(chip), precision, isl, osl, tpot_s,
-                                   ttft_s, max_chips=min(system.scale_up_domain_chips, MAX_WORKER_CHIPS) * span)
-        except InfeasiblePlan:
-            continue
-        if found.best is not None:
-            return found.best, span
-    return None, 1
-
-
 def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: float | None = None, power_budget_w: float | None = None,
@@ -99,7 +85,9 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
     for chip in chips:
         system = catalog.system_for(chip)
         precision = best_precision(model, chip)
-        best, spans = _best(model, system, profile, chip, precision, isl, osl, tpot_s, ttft_s)
+        found, spans = search_spanning(model, system, profile, catalog.calibration(chip), precision, isl, osl, tpot_s,
+                                       ttft_s)
+        best = found.best if found is not None else None
         price, price_source = _price(chip)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,

@@ -26,7 +26,8 @@ from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, serve_aggregated
 from parity.step import deployment_memory, step_cost
 
-__all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "best_precision", "DEFAULT_CONCURRENCY",
+__all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
+           "DEFAULT_CONCURRENCY",
            "MAX_WORKER_CHIPS",
            "PREFILL_UTILIZATION"]
 
@@ -245,3 +246,21 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
                         assumptions=notes)
+
+
+def search_spanning(model: Model, system: System, profile: EngineProfile, calibration: Calibration,
+                    precision: Precision, isl: int, osl: int, tpot_s: float | None = None,
+                    ttft_s: float | None = None, spans: tuple[int, ...] = (1, 2, 4)) -> tuple[SearchResult | None, int]:
+    """`search_serving` with workers of up to one scale-up domain, else of up to 2, 4 ... domains
+    (`spans`) over scale-out: (the first result with a best configuration, the systems it spans), or
+    (None, 1) when no span gives one."""
+    domain = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
+    for span in spans:
+        try:
+            found = search_serving(model, system, profile, calibration, precision, isl, osl, tpot_s, ttft_s,
+                                   max_chips=domain * span)
+        except InfeasiblePlan:
+            continue
+        if found.best is not None:
+            return found, span
+    return None, 1
