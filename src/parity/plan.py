@@ -17,7 +17,7 @@ from parity.dtypes import format_named
 from parity.errors import InfeasiblePlan
 from parity.graph import LayerOps, forward
 from parity.model import Model, MoeMlp
-from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream, expected_distinct
+from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream
 
 __all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep"]
 

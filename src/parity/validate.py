@@ -198,7 +198,7 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
               f"{', '.join(SIZING_PARAMETERS)} on the calibration rows of disaggregated runs whose worker counts "
               f"the data does not give")
     lines = [f'id = "{engine.id}"', f'name = "{engine.name}"', f'date = "{date}"', "measured = true",
-             f'method = "{method}"', f'source = "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)"',
+             f'method = "{method}"', 'source = "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)"',
              f'kernel_overhead = "{engine.kernel_overhead_s * 1e6:.3f} us"',
              f'step_overhead = "{engine.step_overhead_s * 1e3:.4f} ms"',
              f'ttft_overhead = "{engine.ttft_overhead_s * 1e3:.3f} ms"',

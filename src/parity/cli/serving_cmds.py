@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.ops import Batch

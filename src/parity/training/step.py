@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from parity.cost import Cost, collective_s, price_kernel
+from parity.cost import collective_s, price_kernel
 from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
