@@ -87,11 +87,10 @@ def test_malformed_import_exits_2(tmp_path: Path) -> None:
 
 def test_the_h200_calibration_beats_the_roofline_on_points_and_rows_it_was_not_fitted_on() -> None:
     """Held-out kernel times and the published H200 throughputs move the right way with the measured file."""
-    from parity.calibration_check import kernel_check, serving_check, split_points
+    from parity.calibration_check import kernel_check, reference_points, serving_check, split_points
 
     chip = catalog.chip("h200_sxm")
-    points = [p for name in ("h200_microbench", "h200_moe_microbench")
-              for p in points_from_benchmark(catalog.microbenchmarks(name))]
+    points = reference_points()
     assert len(points) == 503
     fit, held = split_points(points)
     assert not {p.label for p in fit} & {p.label for p in held} and 200 < len(fit) < 300

@@ -25,13 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity import catalog
-from parity.calibrate import Point, fit_calibration
+from parity.calibrate import Point, fit_calibration, points_from_benchmark
 from parity.cost import price_kernel
 from parity.hardware import Calibration, Chip
 from parity.predict import predict_scenarios
 from parity.validate import CaseError, case_errors, published_errors, scenarios_of
 
-__all__ = ["KernelCheck", "ServingCheck", "roofline_calibration", "split_points", "kernel_check", "serving_check"]
+__all__ = ["KernelCheck", "ServingCheck", "REFERENCE_MICROBENCHMARKS", "reference_points", "roofline_calibration",
+           "split_points", "kernel_check", "serving_check"]
+
+REFERENCE_MICROBENCHMARKS = ("h200_microbench", "h200_moe_microbench")  # data/measurements, one H200 SXM
 
 BASELINES = ("roofline", "prior", "measured")
 
@@ -62,13 +65,18 @@ class ServingCheck:
 
 def roofline_calibration(chip: Chip) -> Calibration:
     """The datasheet roofline as a calibration: every efficiency 1, no per-kernel cost."""
-    generic = catalog.calibration(dataclasses.replace(chip, id="*no-such-chip*"))
+    generic = catalog.prior_calibration()
     ones = {name: 1.0 for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                                    "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency",
                                    "collective_efficiency")}
     return dataclasses.replace(generic, id=f"{chip.id}-roofline", chip=chip.id, measured=False, kernel_overhead_s=0.0,
                                gemm_efficiency={k: 1.0 for k in generic.gemm_efficiency}, points=(),
                                method="datasheet roofline: every peak reached, no per-kernel cost", **ones)
+
+
+def reference_points() -> list[Point]:
+    """The 503 points of parity's H200 reference microbenchmarks, as `parity calibrate --import` reads them."""
+    return [p for name in REFERENCE_MICROBENCHMARKS for p in points_from_benchmark(catalog.microbenchmarks(name))]
 
 
 def split_points(points: Sequence[Point]) -> tuple[list[Point], list[Point]]:
@@ -89,7 +97,7 @@ def kernel_check(chip: Chip, points: Sequence[Point], iterations: int = 300) -> 
     """Fit on half the points from the roofline; score all three calibrations on the other half, per kind."""
     fit, held = split_points(points)
     roof = roofline_calibration(chip)
-    prior = catalog.calibration(dataclasses.replace(chip, id="*no-such-chip*"))
+    prior = catalog.prior_calibration()
     measured, _, _ = fit_calibration(chip, fit, roof, "check", "held-out check", "check", iterations=iterations)
     out = []
     kinds = sorted({p.kind for p in held})
@@ -112,7 +120,7 @@ def serving_check(chip: Chip, measured: Calibration, published: Sequence[Mapping
     """Published rows on the chip's systems and never-fitted serving points on `same_silicon` systems,
     predicted with the roofline, the prior and the measured calibration (each applied to those chips)."""
     roof = roofline_calibration(chip)
-    prior = catalog.calibration(dataclasses.replace(chip, id="*no-such-chip*"))
+    prior = catalog.prior_calibration()
     own = [r for r in published if catalog.system(r["system"]).chip.id == chip.id]
     pairs = [(r, s) for r, s in scenarios_of(points)
              if r["system"] in same_silicon and r.get("split") in ("holdout", "unseen")]

@@ -6,9 +6,10 @@ from parity.catalog.hardware import Entry, chip, chips, resolve, sources, system
 from parity.catalog.measurements import (fitted_chips, measurements, microbenchmarks, uncertainty_table,
                                          validated_features)
 from parity.catalog.models import ModelEntry, model, models
-from parity.catalog.profiles import ENGINE_ALIASES, calibration, calibrations, engine, engines, training_profile
+from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, engine, engines, prior_calibration,
+                                     training_profile)
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
-           "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration",
+           "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
            "uncertainty_table", "fitted_chips", "validated_features", "training_profile"]

@@ -11,7 +11,7 @@ from parity.engine import EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "engines", "ENGINE_ALIASES", "engine", "training_profile"]
+__all__ = ["calibrations", "calibration", "prior_calibration", "engines", "ENGINE_ALIASES", "engine", "training_profile"]
 
 
 def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
@@ -36,12 +36,17 @@ def calibrations() -> tuple[Calibration, ...]:
     return tuple(_calibration_from(data, where) for data, where in load_all("calibration", user=True))
 
 
+def prior_calibration() -> Calibration:
+    """The generic prior: the efficiencies of any chip without a calibration of its own."""
+    return next(c for c in calibrations() if c.chip == "*")
+
+
 def calibration(the_chip: Chip) -> Calibration:
     """The newest calibration measured on this chip, else the generic prior."""
     own = [c for c in calibrations() if c.chip == the_chip.id]
     if own:
         return max(own, key=lambda c: c.date)
-    return next(c for c in calibrations() if c.chip == "*")
+    return prior_calibration()
 
 
 @cache

@@ -11,8 +11,7 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import points_from_benchmark
-from parity.calibration_check import KernelCheck, ServingCheck, kernel_check, serving_check
+from parity.calibration_check import KernelCheck, ServingCheck, kernel_check, reference_points, serving_check
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.predict import predict_rows
@@ -140,9 +139,7 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
 
 def _calibration_checks() -> tuple[list[KernelCheck], list[ServingCheck]]:
     chip = catalog.chip("nvidia-h200-sxm")
-    points = [p for name in ("h200_microbench", "h200_moe_microbench")
-              for p in points_from_benchmark(catalog.microbenchmarks(name))]
-    return (kernel_check(chip, points),
+    return (kernel_check(chip, reference_points()),
             serving_check(chip, catalog.calibration(chip), catalog.measurements("serving_published"),
                           catalog.measurements(), ["hgx-h100"]))
 
