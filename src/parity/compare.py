@@ -25,9 +25,9 @@ from parity.hardware import Chip, System
 from parity.model import Model
 from parity.ops import Batch
 from parity.plan import Layout, Precision
-from parity.search import MAX_WORKER_CHIPS, best_precision, search_spanning
+from parity.search import MAX_WORKER_CHIPS, best_precision, layout_grid, search_spanning
 from parity.serving import engine_deployment
-from parity.step import step_cost
+from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
@@ -168,8 +168,6 @@ def memory_shortfall(model: Model, system: System, profile: EngineProfile, preci
     """Bytes per chip that the smallest-footprint layout of `chips` chips (tensor, expert and pipeline
     parallel, across systems when `chips` exceeds one) lacks to serve one sequence of `tokens`
     tokens; negative: the margin left. Infinite when no layout of that many chips divides the model."""
-    from parity.search import layout_grid  # local: only the memory check needs the grid itself
-    from parity.step import deployment_memory
     pipeline = tuple(p for p in (1, 2, 4, 8) if chips % p == 0)
     try:
         grid = layout_grid(model, chips, pipeline)
