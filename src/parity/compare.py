@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from parity import catalog
-from parity.engine import EngineProfile
 from parity.cost import math_unit
 from parity.dtypes import format_named
+from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Chip, System
 from parity.model import Model
