@@ -123,3 +123,66 @@ def test_memory_model_agrees_with_every_published_deployment() -> None:
     assert len(checks) == 20 and all(c.agrees for c in checks), [c.case_id for c in checks if not c.agrees]
     h20 = next(c for c in checks if c.case_id == "D07-h20-fp8-8")
     assert 0 < h20.shortfall_bytes_per_chip < 5e9  # one 8 x H20 node misses FP8 DeepSeek-R1 by a few GB
+
+
+def test_repeat_runs_measure_the_floor_under_any_model() -> None:
+    """Two runs of identical inputs: each predicts the other within |a/b - 1|; the data's own repeats."""
+    from parity.validate import repeat_spread
+
+    row = {"case_id": "a", "model": "qwen3-32b", "system": "hgx-h100", "engine": "vllm", "mode": "agg", "isl": "1024",
+           "osl": "128", "concurrency": "8", "tp": "2", "measured_ttft_s": "1.0", "measured_tpot_s": "0.01"}
+    other = {**row, "case_id": "b", "measured_ttft_s": "1.5"}
+    spread = {(s.metric, dict(s.group)["mode"]): s for s in repeat_spread([row, other, {**row, "case_id": "c",
+                                                                                         "isl": "2048"}])}
+    assert spread[("ttft_s", "agg")].count == 2
+    assert spread[("ttft_s", "agg")].median_abs_error == pytest.approx((0.5 + 1 / 3) / 2)
+    assert spread[("tpot_s", "agg")].median_abs_error == 0.0
+    shipped = {(s.metric, dict(s.group)["mode"]): s for s in repeat_spread(catalog.measurements())}
+    assert shipped[("ttft_s", "all")].count == 196
+    assert shipped[("ttft_s", "all")].median_abs_error == pytest.approx(0.182, abs=0.002)
+    assert shipped[("tpot_s", "all")].median_abs_error == pytest.approx(0.257, abs=0.002)
+
+
+def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> None:
+    """`parity validate`: scores per engine version, calibration rows left out, TPOT within the issue's 15%;
+    TTFT held at its measured level (29%: above the issue's 25%, stated in the README)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+
+    result = CliRunner().invoke(cli, ["validate", "--section", "serving", "--by", "engine,engine_version",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    overall = {s["metric"]: s for s in payload["scores"] if s["engine"] == "all scored"}
+    assert overall["tpot_s"]["median_abs_error"] <= 0.15
+    assert overall["ttft_s"]["median_abs_error"] <= 0.30
+    calibration = {r["case_id"] for r in catalog.measurements() if r["split"] == "calibration"}
+    scored = [c for c in payload["cases"] if c["metric"] == "ttft_s" and c["split"] != "calibration"]
+    assert scored and not {c["case_id"] for c in scored} & calibration
+    assert overall["ttft_s"]["count"] == len(scored)
+    versions = {s["engine_version"] for s in payload["scores"] if s["engine"] == "trtllm"}
+    assert {"1.0.0rc3", "unknown"} <= versions
+    assert {(t["system"], t["model"]) for t in payload["transfer"]} >= {("hgx-b300", "deepseek-r1"),
+                                                                       ("hgx-h100", "gpt-oss-120b")}
+    assert any(r["mode"] == "all" and r["count"] == 196 for r in payload["repeat_spread"])
+    bad = CliRunner().invoke(cli, ["validate", "--by", "colour"])
+    assert bad.exit_code == 2 and "engine_version" in bad.output
+
+
+def test_each_first_token_step_costs_one_decode_step() -> None:
+    """A lone client's TTFT grows by one engine step (its TPOT) per step the engine adds before the first token."""
+    import dataclasses
+
+    s = scenario_from_row({**CASES[0], "isl": 1024, "osl": 256, "concurrency": 1})
+    work = Workload(isl=1024, osl=256, concurrency=1)
+    early = dataclasses.replace(s.engine, first_token_steps=0.5)
+    late = dataclasses.replace(s.engine, first_token_steps=2.5)
+    a = serve_aggregated(deployment(s, s.layout), early, work)
+    b = serve_aggregated(deployment(s, s.layout), late, work)
+    assert float(b.ttft_s - a.ttft_s) == pytest.approx(2.0 * float(a.tpot_s), rel=0.05)
+    assert float(b.tpot_s) == pytest.approx(float(a.tpot_s), rel=0.02)
+    with pytest.raises(ValueError, match="first_token_steps"):
+        dataclasses.replace(s.engine, first_token_steps=-1.0)

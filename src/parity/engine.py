@@ -28,6 +28,9 @@ class EngineProfile:
     arrival_sync: how much of a step's budget of prompts arrives together, in [0, 1] (0: one at a
     time, 1: as many as a step holds). first_wave: weight of the benchmark's start, when every client
     sends at once and the last waits for all prompts before it (0.5 / requests per client).
+    first_token_steps: engine steps a new prompt waits besides its own prefill: half of the step in
+    flight when it arrives (0.5), plus what the engine's overlap scheduling adds (a scheduler that
+    prepares step n+1 while step n runs returns a token one step later).
     max_batch_size: most sequences a worker (rank) runs at once, whatever memory allows.
     moe_overlap: share of expert dispatch/combine time the engine hides under computation
     (two-batch overlap); a scenario may set its own.
@@ -60,6 +63,7 @@ class EngineProfile:
     prefill_scale: float = 1.0
     arrival_sync: float = 1.0
     first_wave: float = 0.0
+    first_token_steps: float = 0.5
     max_batch_size: int = 2048
     moe_overlap: float = 0.0
     collective_latency_s: float | None = None
@@ -85,6 +89,8 @@ class EngineProfile:
                              f"disagg_decode_batch >= 1")
         if not 0 <= self.arrival_sync <= 1 or not 0 <= self.first_wave <= 1:
             raise ValueError(f"engine {self.id}: arrival_sync and first_wave must be in [0, 1]")
+        if not 0 <= self.first_token_steps <= 5:
+            raise ValueError(f"engine {self.id}: first_token_steps must be in [0, 5], got {self.first_token_steps}")
         if self.expert_imbalance < 1:
             raise ValueError(f"engine {self.id}: expert_imbalance must be >= 1, got {self.expert_imbalance}")
         if not 0 < self.kv_memory_fraction <= 1:

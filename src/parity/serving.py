@@ -8,8 +8,10 @@ each waits for the whole group. Per attention data-parallel rank requests arrive
 lam = clients / (TTFT + (osl-1) TPOT); prefill takes a share u = lam x S of the engine (S: engine
 time of one prompt), so decode steps stretch to TPOT = T_decode / (1 - u), and a group waits
 W = c x u / (1 - u) x S_group for the groups ahead of it (Kingman's G/G/1 formula; c = the engine's
-arrival burstiness). lam is found by bisection, for arrays of scenarios at once. Clients beyond the
-KV-cache capacity wait for a free slot.
+arrival burstiness). Besides its own prefill and the wait, a prompt waits `first_token_steps` engine
+steps for its first token: half of the step in flight, plus what overlap scheduling adds. lam is
+found by bisection, for arrays of scenarios at once. Clients beyond the KV-cache capacity wait for a
+free slot.
 """
 
 from __future__ import annotations
@@ -188,7 +190,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
         def latency(lam: Num) -> tuple[Num, Num, Num]:
             u = np.minimum(lam * per_prompt, 0.999999)
             tpot = t_decode / (1.0 - u) / per_step
-            inner = (profile.ttft_overhead_s + 0.5 * t_decode + wall
+            inner = (profile.ttft_overhead_s + profile.first_token_steps * t_decode / (1.0 - u) + wall
                      + _queue_wait(profile, u, added, active, per_prompt))
             return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
 
@@ -203,7 +205,8 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     notes = (f"engine {profile.id}: step budget {profile.max_num_tokens} tokens, "
              f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
              f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
-             f"{profile.burstiness:g} (Kingman); expert imbalance {dep.expert_imbalance:g}",
+             f"{profile.burstiness:g} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
+             f"steps beyond its prefill; expert imbalance {dep.expert_imbalance:g}",
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
              f"{profile.kv_memory_fraction:.0%} of memory")
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,

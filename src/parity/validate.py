@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,14 +24,14 @@ from parity.errors import ParityError
 from parity.hardware import Calibration
 from parity.ops import Batch
 from parity.optimize import nelder_mead
-from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
+from parity.predict import CASE_COLUMNS, Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
 from parity.search import best_precision
 from parity.step import step_cost
 from parity.uncertainty import Intervals, build_intervals, coverage
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
-           "published_errors", "DeploymentCheck", "deployment_checks"]
+           "published_errors", "DeploymentCheck", "deployment_checks", "repeat_spread"]
 
 METRICS = ("ttft_s", "tpot_s")
 SCORED_SPLITS = ("holdout", "unseen")
@@ -46,6 +47,7 @@ FIT_PARAMETERS: dict[str, tuple[float, float]] = {
     "prefill_scale": (0.5, 4.0),
     "arrival_sync": (0.01, 1.0),
     "first_wave": (0.001, 0.5),
+    "first_token_steps": (0.5, 3.0),
     "collective_latency_s": (1e-6, 40e-6),
 }
 # fitted apart, on disaggregated rows whose worker counts the data does not give
@@ -70,6 +72,7 @@ class CaseError:
     metric: str
     measured: float
     predicted: float
+    engine_version: str = ""
 
     @property
     def error(self) -> float:
@@ -112,7 +115,8 @@ def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predict
                 continue
             out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
                                  engine=row.get("engine") or "generic", model=row["model"], mode=_mode_label(row),
-                                 metric=metric, measured=measured, predicted=float(getattr(p, metric))))
+                                 metric=metric, measured=measured, predicted=float(getattr(p, metric)),
+                                 engine_version=row.get("engine_version") or "unknown"))
     return out
 
 
@@ -132,6 +136,25 @@ def scores(errors: Iterable[CaseError], by: Sequence[str] = (), splits: Sequence
                          p90_abs_error=float(np.percentile(np.abs(v), 90)), bias=float(np.median(v)),
                          infeasible=(infeasible or {}).get(tuple(k[1] for k in key), 0)))
     return out
+
+
+def repeat_spread(rows: Sequence[Mapping[str, str]]) -> list[Score]:
+    """How well one run of a configuration predicts another run of the very same configuration: over
+    every ordered pair of rows whose inputs are identical (all case columns, MTP included) but which
+    were measured separately, |a / b - 1| per metric and mode. The floor under any model's error."""
+    runs: dict[tuple[str, ...], list[Mapping[str, str]]] = defaultdict(list)
+    for row in rows:
+        runs[tuple(row.get(c) or "" for c in (*CASE_COLUMNS[1:], "mtp_tokens", "mtp_acceptance"))].append(row)
+    spread: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for same in runs.values():
+        for metric in METRICS:
+            values = [float(r.get(f"measured_{metric}") or "nan") for r in same]
+            for a, b in itertools.permutations([v for v in values if v > 0], 2):
+                spread[(metric, _mode_label(same[0]))].append(abs(a / b - 1.0))
+                spread[(metric, "all")].append(abs(a / b - 1.0))
+    return [Score(metric=metric, group=(("mode", mode),), count=len(v),
+                  median_abs_error=float(np.median(v)), p90_abs_error=float(np.percentile(v, 90)), bias=0.0)
+            for (metric, mode), v in sorted(spread.items())]
 
 
 def scenarios_of(rows: Sequence[Mapping[str, str]]) -> list[tuple[Mapping[str, str], Scenario]]:
@@ -207,10 +230,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
              f'disagg_ttft_overhead = "{engine.disagg_ttft_overhead_s * 1e3:.3f} ms"',
              f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
-                 "first_wave", "max_batch_size", "disagg_decode_batch", "disagg_prefill_utilization",
-                 "moe_overlap",
-                 "expert_imbalance",
-                 "kv_memory_fraction"):
+                 "first_wave", "first_token_steps", "max_batch_size", "disagg_decode_batch",
+                 "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction"):
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
     return "\n".join(lines) + "\n"

@@ -18,7 +18,8 @@ from parity.predict import predict_rows
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.uncertainty import Intervals
 from parity.validate import (SIZING_PARAMETERS, case_errors, deployment_checks, engine_toml, fit_engine,
-                             interval_coverage, intervals_from, published_errors, scenarios_of, scores)
+                             interval_coverage, intervals_from, published_errors, repeat_spread, scenarios_of,
+                             scores)
 from parity.validate_training import training_case_errors
 
 SECTIONS = ("serving", "published", "training", "calibration", "all")
@@ -26,7 +27,7 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 
 @cli.command()
 @click.option("--by", default="system,engine", show_default=True,
-              help="group scores by these fields (system, engine, model, mode, split)")
+              help="group scores by these fields (system, engine, engine_version, model, mode, split)")
 @click.option("--fit", is_flag=True, help="refit the engine profiles on the calibration rows and write them")
 @click.option("--iterations", default=150, show_default=True, help="Nelder-Mead iterations per engine (--fit)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
@@ -40,9 +41,10 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
     rows = catalog.measurements()
     fields = [f.strip() for f in by.split(",") if f.strip()]
-    unknown = set(fields) - {"system", "engine", "model", "mode", "split"}
+    unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
     if unknown:
-        raise ParityError(f"--by accepts system, engine, model, mode, split; got {', '.join(sorted(unknown))}")
+        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split; got "
+                          f"{', '.join(sorted(unknown))}")
     if fit:
         _fit_engines(rows, iterations)
     with Progress(transient=True) as progress:
@@ -71,6 +73,8 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
     transfer = [s.row() for s in scores([e for e in errors if e.split == "unseen"], ["system", "model"],
                                         splits=("unseen",))]
     payload["transfer"] = transfer
+    repeats = [s.row() for s in repeat_spread(rows)]
+    payload["repeat_spread"] = repeats
     published = published_errors(catalog.measurements("serving_published"))
     payload["published"] = [_case(e) for e in published]
     checks = deployment_checks(catalog.measurements("deployments_published"))
@@ -97,6 +101,13 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
                         Column("model", "model", plain, "left"), Column("count", "rows", plain),
                         Column("median_abs_error", "median |err|", percent), Column("bias", "bias", percent)],
              "table", title="Carry-over: the system and the model no fit has seen (B300, gpt-oss-120b)")
+        emit(repeats, [Column("metric", "metric", plain, "left"), Column("mode", "mode", plain, "left"),
+                       Column("count", "run pairs", plain), Column("median_abs_error", "median |a/b - 1|", percent),
+                       Column("p90_abs_error", "p90", percent)],
+             "table", title="Repeat runs: one run of a configuration against another run of the very same inputs",
+             caption="The floor under any model's error on these rows: the source lists some configurations more "
+                     "than once, with different measurements (mostly disaggregated runs whose worker counts it "
+                     "omits, so the runs may differ in what is not recorded).")
     cases = [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),
              Column("model", "model", plain, "left"), Column("metric", "metric", plain, "left"),
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
