@@ -95,7 +95,7 @@ def test_compare_says_does_not_fit_by_how_much() -> None:
 def test_compare_spans_systems_when_the_model_is_too_big_for_one() -> None:
     code, out, _ = run("compare", "hgx-h100", "--model", "deepseek-r1", "--format", "json")
     row = json.loads(out)[0]
-    assert code == 0 and row["fits"] and "workers span 2 over scale-out" in row["note"]
+    assert code == 0 and row["fits"] and "spans 2 systems" in row["note"]
 
 
 def test_out_writes_the_whole_file(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_uncalibrated_chip_is_flagged_in_every_output(tmp_path: Path) -> None:
     assert "uncalibrated chip" in serve["flags"]
     compared = json.loads(runner.invoke(cli, ["compare", "atlas-800-a3", "hgx-h100", "--model", "llama-3.1-8b",
                                               "--format", "json"]).stdout)
-    assert compared[0]["calibrated"] is False and "prior efficiencies" in compared[0]["note"]
+    assert compared[0]["calibrated"] is False and "uncalibrated" in compared[0]["note"]
     assert compared[1]["calibrated"] is True
 
 

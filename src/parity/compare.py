@@ -147,8 +147,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     best = result.best
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     note = "; ".join(filter(None, [
-        "" if common["calibrated"] else "prior efficiencies",
-        f"too big for one system: workers span {span} over scale-out" if span > 1 else ""]))
+        "" if common["calibrated"] else "uncalibrated",
+        f"spans {span} systems" if span > 1 else ""]))
     return Comparison(**common, mode=best.mode, layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                                                          else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,

@@ -105,7 +105,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. Spec ratios from datasheets (x = times the baseline); throughput "
              "predicted in each system's best configuration; per system = every chip of the system busy; per kW "
-             "= per system over the system's power (all-in where published); per GB = per system over its memory. Assumptions: 'parity show SYSTEM', "
-             "--format json.")
+             "= per system over the system's power (all-in where published); per GB = per system over its memory; "
+             "'spans N systems': the model does not fit one, its workers span N over scale-out; 'uncalibrated': "
+             "no measured calibration of the chip, the generic prior's efficiencies. Assumptions: 'parity show SYSTEM', --format json.")
     if fmt != "table":
         emit(payload, [], fmt, payload=payload, out=out)
