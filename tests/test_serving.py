@@ -127,7 +127,7 @@ def test_memory_model_agrees_with_every_published_deployment() -> None:
 
 def test_repeat_runs_measure_the_floor_under_any_model() -> None:
     """Two runs of identical inputs: each predicts the other within |a/b - 1|; the data's own repeats."""
-    from parity.validate import repeat_spread
+    from parity.crosscheck import repeat_spread
 
     row = {"case_id": "a", "model": "qwen3-32b", "system": "hgx-h100", "engine": "vllm", "mode": "agg", "isl": "1024",
            "osl": "128", "concurrency": "8", "tp": "2", "measured_ttft_s": "1.0", "measured_tpot_s": "0.01"}
@@ -168,6 +168,10 @@ def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> N
     assert {(t["system"], t["model"]) for t in payload["transfer"]} >= {("hgx-b300", "deepseek-r1"),
                                                                        ("hgx-h100", "gpt-oss-120b")}
     assert any(r["mode"] == "all" and r["count"] == 196 for r in payload["repeat_spread"])
+    h100 = {r["metric"]: r for r in payload["system_ratios"]
+            if r["systems"] == "hgx-h100 / hgx-b200" and r["engine"] == "vllm"}
+    assert h100["tpot_s"]["count"] >= 50 and h100["tpot_s"]["median_abs_error"] <= 0.15
+    assert 1.3 < h100["tpot_s"]["measured_ratio"] < 2.0 and 1.3 < h100["tpot_s"]["predicted_ratio"] < 2.0
     bad = CliRunner().invoke(cli, ["validate", "--by", "colour"])
     assert bad.exit_code == 2 and "engine_version" in bad.output
 
@@ -186,3 +190,26 @@ def test_each_first_token_step_costs_one_decode_step() -> None:
     assert float(b.tpot_s) == pytest.approx(float(a.tpot_s), rel=0.02)
     with pytest.raises(ValueError, match="first_token_steps"):
         dataclasses.replace(s.engine, first_token_steps=-1.0)
+
+
+def test_side_by_side_ratios_pair_identical_work_on_two_systems() -> None:
+    """The same case on H100 and B200: measured and predicted ratios, and the ratio's error; calibration
+    rows and rows that differ in anything but the system are left out."""
+    from parity.crosscheck import system_ratios
+
+    base = {"model": "llama-3.1-70b", "engine": "vllm", "weights": "fp8", "mode": "agg", "isl": "1024", "osl": "256",
+            "concurrency": "16", "tp": "4", "split": "holdout"}
+    rows = [{**base, "case_id": "a", "system": "hgx-b200", "measured_ttft_s": "0.1", "measured_tpot_s": "0.01"},
+            {**base, "case_id": "b", "system": "hgx-h100", "measured_ttft_s": "0.2", "measured_tpot_s": "0.015"},
+            {**base, "case_id": "c", "system": "hgx-h100", "isl": "2048", "measured_ttft_s": "9",
+             "measured_tpot_s": "9"},
+            {**base, "case_id": "d", "system": "hgx-h200", "split": "calibration", "measured_ttft_s": "9",
+             "measured_tpot_s": "9"}]
+    predictions = predict_rows(rows)
+    found = {r.metric: r for r in system_ratios(rows, predictions)}
+    assert set(found) == {"ttft_s", "tpot_s"}
+    ttft = found["ttft_s"]
+    assert (ttft.system_a, ttft.system_b, ttft.count, ttft.measured_ratio) == ("hgx-b200", "hgx-h100", 1, 2.0)
+    assert ttft.predicted_ratio == pytest.approx(predictions[1].ttft_s / predictions[0].ttft_s)
+    assert ttft.median_abs_error == pytest.approx(abs(ttft.predicted_ratio / 2.0 - 1.0))
+    assert found["tpot_s"].measured_ratio == pytest.approx(1.5)

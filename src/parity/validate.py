@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,14 +23,14 @@ from parity.errors import ParityError
 from parity.hardware import Calibration
 from parity.ops import Batch
 from parity.optimize import nelder_mead
-from parity.predict import CASE_COLUMNS, Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
+from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
 from parity.search import best_precision
 from parity.step import step_cost
 from parity.uncertainty import Intervals, build_intervals, coverage
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
-           "published_errors", "DeploymentCheck", "deployment_checks", "repeat_spread"]
+           "published_errors", "DeploymentCheck", "deployment_checks", "mode_label"]
 
 METRICS = ("ttft_s", "tpot_s")
 SCORED_SPLITS = ("holdout", "unseen")
@@ -97,7 +96,8 @@ class Score:
                 "infeasible": self.infeasible}
 
 
-def _mode_label(row: Mapping[str, str]) -> str:
+def mode_label(row: Mapping[str, str]) -> str:
+    """agg, disagg, or disagg (workers inferred) when the row does not give its worker counts."""
     if row.get("mode") != "disagg":
         return "agg"
     return "disagg" if row.get("decode_workers") else "disagg (workers inferred)"
@@ -114,7 +114,7 @@ def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predict
             if not measured > 0:
                 continue
             out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
-                                 engine=row.get("engine") or "generic", model=row["model"], mode=_mode_label(row),
+                                 engine=row.get("engine") or "generic", model=row["model"], mode=mode_label(row),
                                  metric=metric, measured=measured, predicted=float(getattr(p, metric)),
                                  engine_version=row.get("engine_version") or "unknown"))
     return out
@@ -136,25 +136,6 @@ def scores(errors: Iterable[CaseError], by: Sequence[str] = (), splits: Sequence
                          p90_abs_error=float(np.percentile(np.abs(v), 90)), bias=float(np.median(v)),
                          infeasible=(infeasible or {}).get(tuple(k[1] for k in key), 0)))
     return out
-
-
-def repeat_spread(rows: Sequence[Mapping[str, str]]) -> list[Score]:
-    """How well one run of a configuration predicts another run of the very same configuration: over
-    every ordered pair of rows whose inputs are identical (all case columns, MTP included) but which
-    were measured separately, |a / b - 1| per metric and mode. The floor under any model's error."""
-    runs: dict[tuple[str, ...], list[Mapping[str, str]]] = defaultdict(list)
-    for row in rows:
-        runs[tuple(row.get(c) or "" for c in (*CASE_COLUMNS[1:], "mtp_tokens", "mtp_acceptance"))].append(row)
-    spread: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for same in runs.values():
-        for metric in METRICS:
-            values = [float(r.get(f"measured_{metric}") or "nan") for r in same]
-            for a, b in itertools.permutations([v for v in values if v > 0], 2):
-                spread[(metric, _mode_label(same[0]))].append(abs(a / b - 1.0))
-                spread[(metric, "all")].append(abs(a / b - 1.0))
-    return [Score(metric=metric, group=(("mode", mode),), count=len(v),
-                  median_abs_error=float(np.median(v)), p90_abs_error=float(np.percentile(v, 90)), bias=0.0)
-            for (metric, mode), v in sorted(spread.items())]
 
 
 def scenarios_of(rows: Sequence[Mapping[str, str]]) -> list[tuple[Mapping[str, str], Scenario]]:

@@ -15,11 +15,11 @@ from parity.calibration_check import KernelCheck, ServingCheck, kernel_check, re
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.predict import predict_rows
-from parity.report.tables import Column, percent, plain, scaled, write_atomic
+from parity.report.tables import Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
+from parity.crosscheck import repeat_spread, system_ratios
 from parity.validate import (SIZING_PARAMETERS, case_errors, deployment_checks, engine_toml, fit_engine,
-                             interval_coverage, intervals_from, published_errors, repeat_spread, scenarios_of,
-                             scores)
+                             interval_coverage, intervals_from, published_errors, scenarios_of, scores)
 from parity.validate_training import training_case_errors
 
 SECTIONS = ("serving", "published", "training", "calibration", "all")
@@ -75,6 +75,8 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
     payload["transfer"] = transfer
     repeats = [s.row() for s in repeat_spread(rows)]
     payload["repeat_spread"] = repeats
+    side_by_side = [r.row() for r in system_ratios(rows, predictions)]
+    payload["system_ratios"] = side_by_side
     published = published_errors(catalog.measurements("serving_published"))
     payload["published"] = [_case(e) for e in published]
     checks = deployment_checks(catalog.measurements("deployments_published"))
@@ -108,6 +110,15 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
              caption="The floor under any model's error on these rows: the source lists some configurations more "
                      "than once, with different measurements (mostly disaggregated runs whose worker counts it "
                      "omits, so the runs may differ in what is not recorded).")
+        emit(side_by_side, [Column("systems", "systems", plain, "left"), Column("engine", "engine", plain, "left"),
+                            Column("metric", "metric", plain, "left"), Column("count", "configs", plain),
+                            Column("measured_ratio", "measured ratio", ratio),
+                            Column("predicted_ratio", "predicted ratio", ratio),
+                            Column("median_abs_error", "median |err| of ratio", percent)],
+             "table", title="Side by side: the same work (model, engine, formats, layout, workload) on two systems",
+             caption="Ratios are medians over the configurations both systems ran; the error is the median of "
+                     "|predicted ratio / measured ratio - 1| over them; both rows of a pair are never-fitted rows. "
+                     "The ratio is what 'parity compare' reports.")
     cases = [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),
              Column("model", "model", plain, "left"), Column("metric", "metric", plain, "left"),
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
