@@ -17,12 +17,16 @@ from pathlib import Path
 
 from parity import catalog
 from parity.compare import Comparison, compare, compare_formats
+from parity.crosscheck import system_ratios
 from parity.fleet import plan_fleet
 from parity.hardware import Chip, System
 from parity.policy import assess
+from parity.predict import predict_rows
 from parity.report.plots import frontier_png, roofline_png
 from parity.report.tables import write_atomic
 from parity.search import best_precision, search_serving
+from parity.validate import SCORED_SPLITS, case_errors, scores
+from parity.validate_training import training_case_errors
 
 __all__ = ["ReportSpec", "build_report"]
 
@@ -222,6 +226,9 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         + _table(["chip", "system", "format", "out tok/s/chip", "chips", "MW", "chip cost", "price source", "note"],
                  fleet_rows, "numbers"))
 
+    step("Accuracy")
+    page.sections.append(_accuracy())
+
     page.assumptions += list(headline[0].assumptions) + [
         f"engine profile {profile.id}: {profile.method}",
         *(f"calibration {c.id} ({c.date}, {'measured' if c.measured else 'prior'}): {c.method}"
@@ -230,6 +237,33 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     target = out / "index.html"
     write_atomic(target, _render(page, spec))
     return target
+
+
+def _accuracy() -> str:
+    """How far parity's predictions are from measurements it was never fitted on (parity validate)."""
+    rows = [r for r in catalog.measurements() if r.get("split") in SCORED_SPLITS]
+    predictions = predict_rows(rows)
+    errors = case_errors(rows, predictions)
+    pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
+    serving = [[_e(dict(s.group).get("mode", "all scored")), _e(s.metric), _num(s.count), pct(s.median_abs_error),
+                pct(s.p90_abs_error), pct(s.bias)] for s in scores(errors, ["mode"]) + scores(errors)]
+    ratios = [[_e(r.system_b + " / " + r.system_a), _e(r.engine), _e(r.metric), _num(r.count), _x(r.measured_ratio),
+               _x(r.predicted_ratio), pct(r.median_abs_error)] for r in system_ratios(rows, predictions)]
+    (training,) = scores(training_case_errors(), splits=("holdout",))
+    overall = {s.metric: s for s in scores(errors)}
+    verdict = ", ".join(f"{metric.removesuffix('_s').upper()} "
+                        f"{'meets' if overall[metric].median_abs_error <= goal else 'misses'} its {goal:.0%}"
+                        for metric, goal in (("tpot_s", 0.15), ("ttft_s", 0.25)))
+    return ("<h2>How accurate these numbers are</h2><p>Measured against predicted on rows no fit has seen "
+            f"({_num(overall['ttft_s'].count)} closed-loop serving points of TensorRT-LLM, vLLM and SGLang on H100, "
+            "B200 and B300 nodes; error = predicted / measured - 1). Against the project's median-error targets: "
+            f"{verdict}. 'parity validate' prints these tables and more.</p>"
+            + _table(["mode", "metric", "rows", "median |error|", "p90 |error|", "bias"], serving, "numbers")
+            + "<p>The same work on two systems: what this report's ratios claim, checked where both were measured.</p>"
+            + _table(["systems", "engine", "metric", "configurations", "measured ratio", "predicted ratio",
+                      "median |error| of the ratio"], ratios, "numbers")
+            + f"<p>Training: tokens/s per chip of {training.count} published runs no fit has seen, median error "
+              f"{pct(training.median_abs_error)}.</p>")
 
 
 _STYLE = """
