@@ -135,3 +135,17 @@ def test_a_pair_of_systems_gets_a_summary_line_with_every_ratio() -> None:
     text = " ".join(out.split())
     assert code == 0 and "cloudmatrix-384 against gb200-nvl72: 1.71x the system BF16, 3.67x the memory" in text
     assert "per kW" in text and "per GB of memory" in text and "x/GB" in text
+
+
+def test_engines_lists_every_profile_parameter_and_how_it_was_obtained() -> None:
+    runner = CliRunner()
+    data = json.loads(runner.invoke(cli, ["engines", "--format", "json"]).stdout)
+    by_id = {e["id"]: e for e in data}
+    assert set(by_id) == {"generic", "trtllm", "vllm", "sglang"}
+    assert not by_id["generic"]["measured"] and by_id["generic"]["first_token_steps"] == 0.5
+    for fitted in ("trtllm", "vllm", "sglang"):
+        assert by_id[fitted]["measured"] and "calibration rows" in by_id[fitted]["method"]
+        assert 0.5 <= by_id[fitted]["first_token_steps"] <= 3.0
+    table = runner.invoke(cli, ["engines"], env={"COLUMNS": "200"}).stdout
+    assert "steps before the first token" in table and "assumed" in table
+    assert len(__import__("re").findall(r"\d+ rows", table)) == 3

@@ -1,7 +1,8 @@
-"""Commands that show the catalog: chips, systems, show NAME, models, model NAME|PATH."""
+"""Commands that show the catalog: chips, systems, show NAME, models, model NAME|PATH, engines."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -9,6 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.dtypes import FORMATS as NUMBER_FORMATS
+from parity.engine import EngineProfile
 from parity.errors import CatalogError
 from parity.hardware import Chip, System
 from parity.report.tables import Column, plain, scaled
@@ -144,3 +146,44 @@ def model(name: str, context: int, fmt: str) -> None:
              {"quantity": "of which weight matmuls [GFLOP]", "value": f"{m.matmul_flops_per_token() / 1e9:,.2f}"}]
     emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"{m.name}", payload=payload)
+
+
+# the engine parameters a serving prediction rests on, as shown to people: (field, label, formatter)
+_ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_overhead_s", "step overhead [ms]", 1e-3),
+                  ("ttft_overhead_s", "per-request overhead [ms]", 1e-3), ("max_num_tokens", "step budget [tokens]", 1),
+                  ("mixes_prefill", "prefill mixed into decode steps", None),
+                  ("first_token_steps", "steps before the first token", 1), ("burstiness", "arrival burstiness", 1),
+                  ("arrival_sync", "arrival sync", 1), ("first_wave", "first-wave weight", 1),
+                  ("gemm_scale", "GEMM efficiency x", 1), ("memory_scale", "memory efficiency x", 1),
+                  ("prefill_scale", "prefill time x", 1), ("expert_imbalance", "expert imbalance", 1),
+                  ("kv_memory_fraction", "KV-cache share of memory", 1),
+                  ("disagg_ttft_overhead_s", "disaggregated hand-off [ms]", 1e-3))
+
+
+@cli.command()
+@format_option
+def engines(fmt: str) -> None:
+    """The serving-engine profiles (TensorRT-LLM, vLLM, SGLang, generic): every parameter a serving
+    prediction rests on, and how it was obtained (fitted on which rows, or assumed)."""
+    found = catalog.engines()
+
+    def shown(value: object, unit: float | None) -> str:
+        if unit is None:
+            return "yes" if value else "no"
+        x = float(value) / unit  # type: ignore[arg-type]
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+    def fitted_on(e: EngineProfile) -> str:
+        rows_ = re.search(r" on (\d+) calibration rows", e.method)
+        return f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
+
+    rows: list[dict[str, object]] = [{"parameter": "fitted on", **{e.id: fitted_on(e) for e in found}}]
+    rows += [{"parameter": label, **{e.id: shown(getattr(e, field), unit) for e in found}}
+             for field, label, unit in _ENGINE_FIELDS]
+    payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
+                **{field: getattr(e, field) for field, _, _ in _ENGINE_FIELDS}} for e in found]
+    columns = [Column("parameter", "parameter", plain, "left")] + [Column(e.id, e.id, plain) for e in found]
+    emit(rows, columns, fmt, title="Serving-engine profiles", payload=payload,
+         caption="Fitted profiles: Nelder-Mead on the calibration rows of parity's serving measurements only "
+                 "(parity validate --fit); the generic profile is an assumption for engines never measured. "
+                 "Methods in full: --format json.")
