@@ -25,7 +25,8 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     text = report.read_text()
     assert text.count("data:image/png;base64,") == 2  # self-contained
     for needle in ("CloudMatrix 384 against GB200 NVL72", "15,832", "2,368", "3A090.a.1", "Sources",
-                   "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%", "hgx-h100 / hgx-b200"):
+                   "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%",
+                   "hgx-h100 / hgx-b200"):
         assert needle in text
     # the accuracy section's overall serving rows: 1,418 never-fitted points, medians as percentages
     assert re.search(r"all scored</td><td>tpot_s</td><td>1,418</td><td>\d+\.\d%", text)

@@ -148,7 +148,8 @@ def model(name: str, context: int, fmt: str) -> None:
          title=f"{m.name}", payload=payload)
 
 
-# the engine parameters a serving prediction rests on, as shown to people: (field, label, formatter)
+# the engine parameters a serving prediction rests on, as shown to people: (field, label, unit it is shown
+# in; None: a yes/no flag)
 _ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_overhead_s", "step overhead [ms]", 1e-3),
                   ("ttft_overhead_s", "per-request overhead [ms]", 1e-3), ("max_num_tokens", "step budget [tokens]", 1),
                   ("mixes_prefill", "prefill mixed into decode steps", None),
@@ -168,10 +169,7 @@ def engines(fmt: str) -> None:
     found = catalog.engines()
 
     def shown(value: object, unit: float | None) -> str:
-        if unit is None:
-            return "yes" if value else "no"
-        x = float(value) / unit  # type: ignore[arg-type]
-        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+        return ("yes" if value else "no") if unit is None else scaled(unit)(value)
 
     def fitted_on(e: EngineProfile) -> str:
         rows_ = re.search(r" on (\d+) calibration rows", e.method)

@@ -107,6 +107,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
              "predicted in each system's best configuration; per system = every chip of the system busy; per kW "
              "= per system over the system's power (all-in where published); per GB = per system over its memory; "
              "'spans N systems': the model does not fit one, its workers span N over scale-out; 'uncalibrated': "
-             "no measured calibration of the chip, the generic prior's efficiencies. Assumptions: 'parity show SYSTEM', --format json.")
+             "no measured calibration of the chip, the generic prior's efficiencies. Assumptions: 'parity show "
+             "SYSTEM', --format json.")
     if fmt != "table":
         emit(payload, [], fmt, payload=payload, out=out)

@@ -13,11 +13,11 @@ from rich.progress import Progress
 from parity import catalog
 from parity.calibration_check import KernelCheck, ServingCheck, kernel_check, reference_points, serving_check
 from parity.cli import cli, emit, format_option, out_option
+from parity.crosscheck import repeat_spread, system_ratios
 from parity.errors import ParityError
 from parity.predict import predict_rows
 from parity.report.tables import Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
-from parity.crosscheck import repeat_spread, system_ratios
 from parity.validate import (SIZING_PARAMETERS, case_errors, deployment_checks, engine_toml, fit_engine,
                              interval_coverage, intervals_from, published_errors, scenarios_of, scores)
 from parity.validate_training import training_case_errors

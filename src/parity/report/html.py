@@ -23,7 +23,7 @@ from parity.hardware import Chip, System
 from parity.policy import assess
 from parity.predict import predict_rows
 from parity.report.plots import frontier_png, roofline_png
-from parity.report.tables import write_atomic
+from parity.report.tables import percent, write_atomic
 from parity.search import best_precision, search_serving
 from parity.validate import SCORED_SPLITS, case_errors, scores
 from parity.validate_training import training_case_errors
@@ -244,11 +244,10 @@ def _accuracy() -> str:
     rows = [r for r in catalog.measurements() if r.get("split") in SCORED_SPLITS]
     predictions = predict_rows(rows)
     errors = case_errors(rows, predictions)
-    pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
-    serving = [[_e(dict(s.group).get("mode", "all scored")), _e(s.metric), _num(s.count), pct(s.median_abs_error),
-                pct(s.p90_abs_error), pct(s.bias)] for s in scores(errors, ["mode"]) + scores(errors)]
+    serving = [[_e(dict(s.group).get("mode", "all scored")), _e(s.metric), _num(s.count), percent(s.median_abs_error),
+                percent(s.p90_abs_error), percent(s.bias)] for s in scores(errors, ["mode"]) + scores(errors)]
     ratios = [[_e(r.system_b + " / " + r.system_a), _e(r.engine), _e(r.metric), _num(r.count), _x(r.measured_ratio),
-               _x(r.predicted_ratio), pct(r.median_abs_error)] for r in system_ratios(rows, predictions)]
+               _x(r.predicted_ratio), percent(r.median_abs_error)] for r in system_ratios(rows, predictions)]
     (training,) = scores(training_case_errors(), splits=("holdout",))
     overall = {s.metric: s for s in scores(errors)}
     verdict = ", ".join(f"{metric.removesuffix('_s').upper()} "
@@ -263,7 +262,7 @@ def _accuracy() -> str:
             + _table(["systems", "engine", "metric", "configurations", "measured ratio", "predicted ratio",
                       "median |error| of the ratio"], ratios, "numbers")
             + f"<p>Training: tokens/s per chip of {training.count} published runs no fit has seen, median error "
-              f"{pct(training.median_abs_error)}.</p>")
+              f"{percent(training.median_abs_error)}.</p>")
 
 
 _STYLE = """
