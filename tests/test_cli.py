@@ -149,3 +149,17 @@ def test_engines_lists_every_profile_parameter_and_how_it_was_obtained() -> None
     table = runner.invoke(cli, ["engines"], env={"COLUMNS": "200"}).stdout
     assert "steps before the first token" in table and "assumed" in table
     assert len(__import__("re").findall(r"\d+ rows", table)) == 3
+
+
+def test_serve_adp_hold_flag_overrides_the_engine() -> None:
+    """--adp-hold-steps 0 turns TensorRT-LLM's attention-DP balancing off: a shorter TTFT at light load,
+    and the assumption line says whether prompts are held."""
+    args = ("serve", "--model", "deepseek-r1", "--system", "hgx-b200", "--engine", "trtllm", "--weights", "fp8",
+            "--attn-dp", "8", "--moe-ep", "8", "--isl", "1024", "--osl", "8192", "--concurrency", "64",
+            "--format", "json")
+    code, held, _ = run(*args)
+    code_off, free, _ = run(*args, "--adp-hold-steps", "0")
+    assert code == code_off == 0
+    held_, free_ = json.loads(held), json.loads(free)
+    assert held_["ttft_s"] > free_["ttft_s"] + 0.3
+    assert "held up to 60 steps" in held_["note"] and "held up to" not in free_["note"]

@@ -31,6 +31,10 @@ class EngineProfile:
     first_token_steps: engine steps a new prompt waits besides its own prefill: half of the step in
     flight when it arrives (0.5), plus what the engine's overlap scheduling adds (a scheduler that
     prepares step n+1 while step n runs returns a token one step later).
+    attention_dp_hold_steps: with attention data parallelism, new prompts are held until every rank
+    has one, or at most this many engine steps, so that all ranks prefill in the same step
+    (TensorRT-LLM's attention_dp_config enable_balance / timeout_iters); 0: each rank prefills as its
+    prompts come and stalls the others in lockstep.
     max_batch_size: most sequences a worker (rank) runs at once, whatever memory allows.
     moe_overlap: share of expert dispatch/combine time the engine hides under computation
     (two-batch overlap); a scenario may set its own.
@@ -64,6 +68,7 @@ class EngineProfile:
     arrival_sync: float = 1.0
     first_wave: float = 0.0
     first_token_steps: float = 0.5
+    attention_dp_hold_steps: float = 0.0
     max_batch_size: int = 2048
     moe_overlap: float = 0.0
     collective_latency_s: float | None = None
@@ -91,6 +96,9 @@ class EngineProfile:
             raise ValueError(f"engine {self.id}: arrival_sync and first_wave must be in [0, 1]")
         if not 0 <= self.first_token_steps <= 5:
             raise ValueError(f"engine {self.id}: first_token_steps must be in [0, 5], got {self.first_token_steps}")
+        if self.attention_dp_hold_steps < 0:
+            raise ValueError(f"engine {self.id}: attention_dp_hold_steps must be >= 0, got "
+                             f"{self.attention_dp_hold_steps}")
         if self.expert_imbalance < 1:
             raise ValueError(f"engine {self.id}: expert_imbalance must be >= 1, got {self.expert_imbalance}")
         if not 0 < self.kv_memory_fraction <= 1:

@@ -67,7 +67,7 @@ class Scenario:
     @property
     def group(self) -> tuple[object, ...]:
         """Everything but the workload: rows with one group share their deployments."""
-        return (self.model.name, self.model.source, self.system.id, self.engine.id, self.precision, self.mode,
+        return (self.model.name, self.model.source, self.system.id, self.engine, self.precision, self.mode,
                 self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.moe_overlap, self.mtp_tokens,
                 self.mtp_acceptance, self.notes, self.calibration and self.calibration.id)
 
@@ -153,6 +153,12 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     name = _cell(row, "system") or _missing("system")
     system = (systems or {}).get(name) or catalog.system(name)
     engine = catalog.engine(_cell(row, "engine"))
+    hold = _cell(row, "attention_dp_hold_steps")
+    if hold:
+        try:
+            engine = dataclasses.replace(engine, attention_dp_hold_steps=float(hold))
+        except ValueError as err:
+            raise InfeasiblePlan(f"attention_dp_hold_steps must be a number >= 0, got {hold!r}") from err
     precision, note = _precision(row, model, system, engine)
     mode = (_cell(row, "mode") or "agg").lower()
     overlap = _cell(row, "moe_overlap")

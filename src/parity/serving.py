@@ -169,6 +169,16 @@ def _queue_wait(profile: EngineProfile, u: Num, group_service: Num, clients: Num
     return profile.burstiness * u / (1.0 - u) * group_service + profile.first_wave * clients * per_prompt
 
 
+def _attention_dp_hold(profile: EngineProfile, ranks: Num, lam: Num, step_s: Num) -> Num:
+    """Mean time a prompt is held so that every attention-DP rank prefills in the same step [s]: until
+    each of the `ranks` has a prompt (the largest of their first arrivals, H_ranks / lam for arrivals
+    at `lam` per rank) or the engine's hold of attention_dp_hold_steps steps runs out. Prompts held
+    together are released together and their successors arrive together, so a prompt waits a whole
+    hold, not half of one."""
+    harmonic = np.cumsum(1.0 / np.arange(1.0, 1025.0))[np.clip(np.asarray(ranks, int), 1, 1024) - 1]
+    return np.minimum(profile.attention_dp_hold_steps * step_s, harmonic / np.maximum(lam, 1e-12))
+
+
 def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload, workers: Num = 1) -> ServingResult:
     """Steady state of `workers` identical workers serving prefill and decode in the same steps."""
     d = dep.layout.attn_dp
@@ -182,16 +192,20 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     waiting = clients - active  # clients queued for a free slot
     group = prompt_group_size(profile, isl, active)
     batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
+    balanced = (np.asarray(d) > 1) & (profile.attention_dp_hold_steps > 0)
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode, per_step = decode_step(dep, batch, context)
         added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=t_decode)
-        per_prompt = added / group * d  # ranks step in lockstep: every rank's prompts stall all of them
+        # ranks step in lockstep: every rank's prompts stall all of them, unless the engine holds prompts
+        # until all ranks prefill in the same step
+        per_prompt = added / group * np.where(balanced, 1.0, d)
 
         def latency(lam: Num) -> tuple[Num, Num, Num]:
             u = np.minimum(lam * per_prompt, 0.999999)
             tpot = t_decode / (1.0 - u) / per_step
             inner = (profile.ttft_overhead_s + profile.first_token_steps * t_decode / (1.0 - u) + wall
-                     + _queue_wait(profile, u, added, active, per_prompt))
+                     + _queue_wait(profile, u, added, active, per_prompt)
+                     + np.where(balanced, _attention_dp_hold(profile, d, lam, t_decode / (1.0 - u)), 0.0))
             return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
 
         def residual(lam: Num) -> Num:
@@ -206,7 +220,9 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
              f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
              f"{profile.burstiness:g} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
-             f"steps beyond its prefill; expert imbalance {dep.expert_imbalance:g}",
+             f"steps beyond its prefill; expert imbalance {dep.expert_imbalance:g}"
+             + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
+                f"rank has one" if np.any(balanced) else ""),
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
              f"{profile.kv_memory_fraction:.0%} of memory")
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,

@@ -200,7 +200,9 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
               f"serving_aiconfigurator.csv (aggregated and disaggregated with known workers), minimising the mean "
               f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after; then "
               f"{', '.join(SIZING_PARAMETERS)} on the calibration rows of disaggregated runs whose worker counts "
-              f"the data does not give")
+              f"the data does not give"
+              + ("; attention_dp_hold_steps not fitted: TensorRT-LLM's attention_dp_config timeout_iters of NVIDIA's "
+                 "DeepSeek serving recipes (60, with enable_balance)" if engine.attention_dp_hold_steps else ""))
     lines = [f'id = "{engine.id}"', f'name = "{engine.name}"', f'date = "{date}"', "measured = true",
              f'method = "{method}"', 'source = "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)"',
              f'kernel_overhead = "{engine.kernel_overhead_s * 1e6:.3f} us"',
@@ -211,7 +213,7 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
              f'disagg_ttft_overhead = "{engine.disagg_ttft_overhead_s * 1e3:.3f} ms"',
              f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
-                 "first_wave", "first_token_steps", "max_batch_size", "disagg_decode_batch",
+                 "first_wave", "first_token_steps", "attention_dp_hold_steps", "max_batch_size", "disagg_decode_batch",
                  "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction"):
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")

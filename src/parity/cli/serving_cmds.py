@@ -87,17 +87,22 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
 @click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=0.0,
               help="draft tokens accepted per step on average (e.g. 1.8 of 3)")
+@click.option("--adp-hold-steps", type=click.FloatRange(min=0), default=None,
+              help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
+                   "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
           osl: int, concurrency: int, tp: int, pp: int, attn_dp: int, moe_tp: int, moe_ep: int,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
-          decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float, fmt: str) -> None:
+          decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float,
+          adp_hold_steps: float | None, fmt: str) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
     row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
                               "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
                               "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
                               "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
-                              "mtp_acceptance": mtp_acceptance}
+                              "mtp_acceptance": mtp_acceptance,
+                              "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps}
     if mode == "disagg":
         row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
                 "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
