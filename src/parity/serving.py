@@ -157,10 +157,13 @@ def _bisect(residual, low: Num, high: Num, iterations: int = 32) -> Num:
 
 
 def _capacity(dep: Deployment, profile: EngineProfile, sequences: Num, isl: Num, osl: Num) -> tuple[MemoryPlan, Num]:
-    """Memory of one device and the sequences of isl + osl tokens whose KV fits per attention-DP rank."""
-    mem = deployment_memory(dep, sequences, isl + osl, profile.max_num_tokens,
+    """Memory of one device and the sequences whose KV fits per attention-DP rank: each holds isl + osl
+    tokens where the engine reserves a request's whole length at admission, isl + osl / 2 on average
+    where it allocates pages as the output grows (profile.kv_on_demand)."""
+    held = isl + np.where(profile.kv_on_demand, 0.5, 1.0) * osl
+    mem = deployment_memory(dep, sequences, held, profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
-    return mem, np.minimum(np.floor(mem.kv_token_capacity / (isl + osl)), float(profile.max_batch_size))
+    return mem, np.minimum(np.floor(mem.kv_token_capacity / held), float(profile.max_batch_size))
 
 
 def _queue_wait(profile: EngineProfile, u: Num, group_service: Num, clients: Num, per_prompt: Num) -> Num:

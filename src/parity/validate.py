@@ -202,7 +202,9 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
               f"{', '.join(SIZING_PARAMETERS)} on the calibration rows of disaggregated runs whose worker counts "
               f"the data does not give"
               + ("; attention_dp_hold_steps not fitted: TensorRT-LLM's attention_dp_config timeout_iters of NVIDIA's "
-                 "DeepSeek serving recipes (60, with enable_balance)" if engine.attention_dp_hold_steps else ""))
+                 "DeepSeek serving recipes (60, with enable_balance)" if engine.attention_dp_hold_steps else "")
+              + ("; kv_on_demand not fitted: the engine's paged KV cache grows with the output (vLLM, SGLang)"
+                 if engine.kv_on_demand else ""))
     lines = [f'id = "{engine.id}"', f'name = "{engine.name}"', f'date = "{date}"', "measured = true",
              f'method = "{method}"', 'source = "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)"',
              f'kernel_overhead = "{engine.kernel_overhead_s * 1e6:.3f} us"',
@@ -217,6 +219,7 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
                  "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction"):
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
+    lines.append(f"kv_on_demand = {str(engine.kv_on_demand).lower()}")
     return "\n".join(lines) + "\n"
 
 

@@ -160,6 +160,7 @@ _ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_ov
                   ("gemm_scale", "GEMM efficiency x", 1), ("memory_scale", "memory efficiency x", 1),
                   ("prefill_scale", "prefill time x", 1), ("expert_imbalance", "expert imbalance", 1),
                   ("kv_memory_fraction", "KV-cache share of memory", 1),
+                  ("kv_on_demand", "KV pages allocated as outputs grow", None),
                   ("disagg_ttft_overhead_s", "disaggregated hand-off [ms]", 1e-3))
 
 
