@@ -267,3 +267,15 @@ def test_on_demand_kv_cache_holds_half_the_output_per_sequence() -> None:
     assert capacity / (1024 + 8192) < 32 < capacity / (1024 + 4096)
     assert float(paged.ttft_s) < 1.0 < 10.0 < float(reserved.ttft_s)
     assert catalog.engine("vllm").kv_on_demand and catalog.engine("sglang").kv_on_demand
+
+
+def test_a_row_can_set_the_engines_step_budget() -> None:
+    """max_num_tokens in a row replaces the engine's step budget (aiconfigurator, for one, configures
+    isl + 1,500 + the batch): with room for one 4,096-token prompt per step instead of two the prediction
+    changes; a budget below one token is refused with a reason."""
+    base = {"model": "qwen3-32b", "system": "hgx-h100", "engine": "trtllm", "weights": "fp8", "tp": 4,
+            "isl": 4096, "osl": 512, "concurrency": 8}
+    wide, narrow, bad = predict_rows([base, {**base, "max_num_tokens": 5000}, {**base, "max_num_tokens": "0"}])
+    assert catalog.engine("trtllm").max_num_tokens == 8192
+    assert narrow.ttft_s != wide.ttft_s
+    assert not bad.feasible and "max_num_tokens" in bad.note
