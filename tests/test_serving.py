@@ -151,7 +151,7 @@ def test_repeat_runs_measure_the_floor_under_any_model() -> None:
 
 def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> None:
     """`parity validate`: scores per engine version, calibration rows left out, TPOT within the issue's 15%;
-    TTFT held at its measured level (28.6%: above the issue's 25%, stated in the README)."""
+    TTFT held at its measured level (27.8%: above the issue's 25%, stated in the README)."""
     import json
 
     from click.testing import CliRunner
@@ -164,7 +164,7 @@ def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> N
     payload = json.loads(result.stdout)
     overall = {s["metric"]: s for s in payload["scores"] if s["engine"] == "all scored"}
     assert overall["tpot_s"]["median_abs_error"] <= 0.15
-    assert overall["ttft_s"]["median_abs_error"] <= 0.30
+    assert overall["ttft_s"]["median_abs_error"] <= 0.285
     calibration = {r["case_id"] for r in catalog.measurements() if r["split"] == "calibration"}
     scored = [c for c in payload["cases"] if c["metric"] == "ttft_s" and c["split"] != "calibration"]
     assert scored and not {c["case_id"] for c in scored} & calibration
