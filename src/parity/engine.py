@@ -49,6 +49,7 @@ class EngineProfile:
     kv_on_demand: the engine allocates KV-cache pages as sequences grow and preempts when memory runs
     out (vLLM, SGLang), so a sequence holds its prompt and on average half its output; False: it
     reserves the prompt and the whole output at admission (TensorRT-LLM's GUARANTEED_NO_EVICT).
+    assumptions: what the profile assumes rather than fits, and where each assumption comes from.
     """
 
     id: str
@@ -81,6 +82,7 @@ class EngineProfile:
     fp8_kv_cache: bool = False
     kv_on_demand: bool = False
     source: str = ""
+    assumptions: str = ""
 
     def __post_init__(self) -> None:
         if self.max_num_tokens < 1:

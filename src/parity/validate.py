@@ -200,13 +200,10 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
               f"serving_aiconfigurator.csv (aggregated and disaggregated with known workers), minimising the mean "
               f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after; then "
               f"{', '.join(SIZING_PARAMETERS)} on the calibration rows of disaggregated runs whose worker counts "
-              f"the data does not give"
-              + ("; attention_dp_hold_steps not fitted: TensorRT-LLM's attention_dp_config timeout_iters of NVIDIA's "
-                 "DeepSeek serving recipes (60, with enable_balance)" if engine.attention_dp_hold_steps else "")
-              + ("; kv_on_demand not fitted: the engine's paged KV cache grows with the output (vLLM, SGLang)"
-                 if engine.kv_on_demand else ""))
+              f"the data does not give")
     lines = [f'id = "{engine.id}"', f'name = "{engine.name}"', f'date = "{date}"', "measured = true",
              f'method = "{method}"', 'source = "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)"',
+             *([f'assumptions = "{engine.assumptions}"'] if engine.assumptions else []),
              f'kernel_overhead = "{engine.kernel_overhead_s * 1e6:.3f} us"',
              f'step_overhead = "{engine.step_overhead_s * 1e3:.4f} ms"',
              f'ttft_overhead = "{engine.ttft_overhead_s * 1e3:.3f} ms"',

@@ -182,9 +182,10 @@ def engines(fmt: str) -> None:
     rows += [{"parameter": label, **{e.id: shown(getattr(e, field), unit) for e in found}}
              for field, label, unit in _ENGINE_FIELDS]
     payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
+                "assumptions": e.assumptions,
                 **{field: getattr(e, field) for field, _, _ in _ENGINE_FIELDS}} for e in found]
     columns = [Column("parameter", "parameter", plain, "left")] + [Column(e.id, e.id, plain) for e in found]
     emit(rows, columns, fmt, title="Serving-engine profiles", payload=payload,
          caption="Fitted profiles: Nelder-Mead on the calibration rows of parity's serving measurements only "
                  "(parity validate --fit); the generic profile is an assumption for engines never measured. "
-                 "Methods in full: --format json.")
+                 "Methods and assumptions (with their sources) in full: --format json.")
