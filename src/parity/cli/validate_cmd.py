@@ -52,6 +52,9 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
     errors = case_errors(rows, predictions)
     if fit:
+        if not errors:
+            raise ParityError("no measured case could be predicted, so no intervals were written: "
+                              + (predictions[0].note if predictions else "no measurements"))
         made = intervals_from(errors, datetime.date.today().isoformat())
         write_atomic(catalog.data_dir() / "uncertainty.toml", made.to_toml())
         catalog.uncertainty_table.cache_clear()
