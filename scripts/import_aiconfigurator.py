@@ -32,6 +32,11 @@ TensorRT-LLM's speed-ups of up to 2.1x on calibration twins need at least two dr
 NVIDIA's MTP-3 setting with the acceptance NVIDIA published for DeepSeek-R1 on B200 (1.82 tokens per
 step); SGLang's speed-ups (at most 1.5x) fit one draft token, with NVIDIA's published MTP-1 acceptance
 (0.92). H100 R1 rows show no such gap and are left as they are.
+
+A second inference, stated in each affected row's note: disaggregated rows that omit the prefill batch
+size get 1, the value of every disaggregated row that gives it and the default aiconfigurator's
+generator writes for prefill workers (generator/rule_plugin: prefill max_batch_size 1, max_num_tokens
+isl + 1,500), so a prefill worker takes one prompt a step.
 """
 
 from __future__ import annotations
@@ -113,6 +118,9 @@ def convert(row: dict[str, str]) -> dict[str, str]:
                                                   f"moe {k} x {ep} (duplicate of the {k}-GPU run)"]))
     else:
         out |= layout(row, "prefill_") | layout(row, "decode_")
+        if not out["prefill_batch"]:
+            out["prefill_batch"] = "1"
+            out["note"] = "; ".join(filter(None, [out["note"], "prefill batch 1 inferred (as every row that gives it)"]))
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
     group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
                                               "moe_tp", "moe_ep", "prefill_tp", "prefill_attn_dp", "decode_tp",
