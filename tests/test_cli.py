@@ -163,3 +163,20 @@ def test_serve_adp_hold_flag_overrides_the_engine() -> None:
     held_, free_ = json.loads(held), json.loads(free)
     assert held_["ttft_s"] > free_["ttft_s"] + 0.3
     assert "held up to 60 steps" in held_["note"] and "held up to" not in free_["note"]
+
+
+@pytest.mark.parametrize("args, says", [
+    (("serve", "--model", "deepseek-r1", "--system", "hgx-b200", "--adp-hold-steps", "-1"), "--adp-hold-steps"),
+    (("serv",), "No such command 'serv'"),
+    (("serve", "--model", "llama-3.1-8b"), "Missing option '--system'"),
+    (("--bogus",), "No such option '--bogus'"),
+])
+def test_bad_options_give_one_line_and_exit_code_2(args: tuple[str, ...], says: str) -> None:
+    """Click's usage errors come out as parity's other errors do: one line on stderr, exit code 2."""
+    from parity.cli import main
+
+    code, out, err = run(*args)
+    assert code == 2 and not out
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("parity: error: ") and says in lines[0]
+    assert main(list(args)) == 2

@@ -16,13 +16,26 @@ __all__ = ["main", "cli", "emit", "format_option", "out_option"]
 
 
 class _Group(click.Group):
-    """A click group that turns ParityError into one line on stderr and exit code 2."""
+    """A click group that turns ParityError and bad options or arguments into one line on stderr and exit
+    code 2 (the line names the command's --help)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:
+            click.echo(f"parity: error: {err.format_message()} (see 'parity --help')", err=True)
+            raise click.exceptions.Exit(2) from err
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ParityError as err:
             click.echo(f"parity: error: {err}", err=True)
+            ctx.exit(2)
+        except click.UsageError as err:
+            where = err.ctx.command_path if err.ctx is not None else "parity"
+            click.echo(f"parity: error: {err.format_message()} (see '{where} --help')", err=True)
             ctx.exit(2)
 
 
