@@ -179,8 +179,9 @@ def _attention_dp_hold(profile: EngineProfile, ranks: Num, lam: Num, step_s: Num
     """Mean time a prompt is held so that every attention-DP rank prefills in the same step [s]: until
     each of the `ranks` has a prompt (the largest of their first arrivals, H_ranks / lam for arrivals
     at `lam` per rank) or the engine's hold of attention_dp_hold_steps steps runs out. A prompt is taken
-    to wait a whole hold, not half of one: measured TensorRT-LLM DeepSeek-R1 DEP8 runs with 1,024-token
-    prompts wait 1.1-1.4 s beyond the lockstep model where 60 of their steps last 1.1-1.3 s."""
+    to wait a whole hold, not half of one: measured TensorRT-LLM DeepSeek-R1 fp8 DEP8 runs with 1,024-token
+    prompts at 64-128 clients wait 1.3-1.4 s beyond the lockstep model where 60 of their steps last
+    1.1-1.3 s."""
     harmonic = _HARMONIC[np.clip(np.asarray(ranks, int), 1, _HARMONIC.size) - 1]
     return np.minimum(profile.attention_dp_hold_steps * step_s, harmonic / np.maximum(lam, 1e-12))
 
