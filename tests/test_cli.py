@@ -180,3 +180,21 @@ def test_bad_options_give_one_line_and_exit_code_2(args: tuple[str, ...], says: 
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("parity: error: ") and says in lines[0]
     assert main(list(args)) == 2
+
+
+def test_serve_explain_shows_where_a_decode_step_and_a_prefill_step_go() -> None:
+    """--explain prices one decode step and one prompt chunk op by op: Llama-3.1-70B fp8 on 8 H100s with an
+    8,192-token prompt spends 0.2-0.3 s in the prefill step, its two tensor-parallel all-reduces per layer a
+    third or more of it; the table names both steps."""
+    args = ("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--engine", "vllm", "--weights", "fp8",
+            "--tp", "8", "--isl", "8192", "--osl", "1024", "--concurrency", "4", "--explain")
+    code, out, _ = run(*args, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    prefill = {p["part"]: p["seconds"] for p in data["prefill_step_breakdown"]}
+    total = sum(prefill.values())
+    assert 0.2 < total < 0.3
+    assert (prefill["attention_all_reduce"] + prefill["mlp_all_reduce"]) / total > 0.33
+    assert sum(p["seconds"] for p in data["decode_step_breakdown"]) < 0.05 < total
+    code, table, _ = run(*args)
+    assert code == 0 and "One decode step" in table and "One prefill step of 8192 prompt tokens" in table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.ops import Batch
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
-from parity.step import breakdown
+from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, with_interval
 
 
@@ -60,6 +61,10 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
     table = [{k: p.row()[k] for k in OUTPUT_COLUMNS} for p in predictions]
     emit([interval_texts(r) for r in table] if fmt == "table" else table, PREDICTION_COLUMNS, fmt,
          title=f"{len(rows)} cases from {cases.name}", out=out)
+
+
+def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
+    return [{"part": p.name, "seconds": p.seconds, "bound": p.bound, "detail": p.detail} for p in found]
 
 
 @cli.command()
@@ -120,18 +125,27 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
         ("outside what was validated", data["flags"] or "no"))]
-    parts = []
+    parts: list[dict[str, object]] = []
+    prefill_parts: list[dict[str, object]] = []
     if explain:
         scenario = scenario_from_row(row)
         dep = deployment(scenario, scenario.decode_layout or scenario.layout)
         batch = Batch(decode_tokens=max(float(data.get("decode_batch", 1.0)), 1.0), decode_context=isl + osl / 2)
-        parts = [{"part": p.name, "seconds": p.seconds, "bound": p.bound, "detail": p.detail}
-                 for p in breakdown(dep, batch)]
-        data = {**data, "decode_step_breakdown": parts}
+        parts = _parts(breakdown(dep, batch))
+        # a prompt's first chunk alone: what its prefill costs before any queueing or batching
+        chunk = float(min(isl, scenario.engine.max_num_tokens))
+        prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
+        prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
+        data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
     emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
          caption="Assumptions: " + data["note"], payload=data)
     if explain and fmt == "table":
-        emit(parts, [Column("part", "op or collective", plain, "left"), Column("seconds", "ms per step", scaled(1e-3)),
-                     Column("bound", "bound by", plain, "left"), Column("detail", "format / algorithm", plain, "left")],
-             "table", title=f"One decode step of {batch.decode_tokens:g} sequences per rank on one device")
+        step_columns = [Column("part", "op or collective", plain, "left"),
+                        Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
+                        Column("detail", "format / algorithm", plain, "left")]
+        emit(parts, step_columns, "table",
+             title=f"One decode step of {batch.decode_tokens:g} sequences per rank on one device")
+        emit(prefill_parts, step_columns, "table",
+             title=f"One prefill step of {prompt.prefill_tokens:g} prompt tokens on one device (no queueing; "
+                   f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
