@@ -99,8 +99,12 @@ cells = st.one_of(st.none(), st.just(""), st.integers(-3, 10000).map(str), st.sa
      "llama-3.1-8b", "deepseek-r1", "qwen3-235b-a22b-fp8", "hgx-h100", "cloudmatrix-384", "h20", "1.5", "nan"]))
 
 
+OPTIONAL_COLUMNS = ("attention_dp_hold_steps", "max_num_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance")
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.fixed_dictionaries({column: cells for column in CASE_COLUMNS}))
+@given(st.fixed_dictionaries({column: cells for column in CASE_COLUMNS},
+                             optional={column: cells for column in OPTIONAL_COLUMNS}))
 def test_any_row_ends_in_numbers_or_a_reason(row: dict) -> None:
     (p,) = predict_rows([row])
     if p.feasible:
@@ -246,8 +250,9 @@ def test_attention_dp_hold_lets_ranks_share_the_prefill_stall() -> None:
     assert 0.020 < held.tpot_s < 0.040
     assert held.ttft_s < free.ttft_s
     assert catalog.engine("trtllm").attention_dp_hold_steps == 60  # NVIDIA's recipes: timeout_iters 60
-    bad = predict_rows([{**case, "attention_dp_hold_steps": "-1"}])[0]
-    assert not bad.feasible and "attention_dp_hold_steps" in bad.note
+    for nonsense in ("-1", "nan", "junk"):
+        bad = predict_rows([{**case, "attention_dp_hold_steps": nonsense}])[0]
+        assert not bad.feasible and "attention_dp_hold_steps" in bad.note
 
 
 def test_on_demand_kv_cache_holds_half_the_output_per_sequence() -> None:

@@ -102,7 +102,7 @@ class EngineProfile:
             raise ValueError(f"engine {self.id}: arrival_sync and first_wave must be in [0, 1]")
         if not 0 <= self.first_token_steps <= 5:
             raise ValueError(f"engine {self.id}: first_token_steps must be in [0, 5], got {self.first_token_steps}")
-        if self.attention_dp_hold_steps < 0:
+        if not self.attention_dp_hold_steps >= 0:  # NaN too
             raise ValueError(f"engine {self.id}: attention_dp_hold_steps must be >= 0, got "
                              f"{self.attention_dp_hold_steps}")
         if self.expert_imbalance < 1:
