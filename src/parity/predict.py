@@ -161,7 +161,7 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
             raise InfeasiblePlan(f"attention_dp_hold_steps must be a number >= 0, got {hold!r}") from err
     budget = _cell(row, "max_num_tokens")
     if budget:
-        engine = dataclasses.replace(engine, max_num_tokens=_int(row, "max_num_tokens", 1))
+        engine = dataclasses.replace(engine, max_num_tokens=_int(row, "max_num_tokens"))
     precision, note = _precision(row, model, system, engine)
     mode = (_cell(row, "mode") or "agg").lower()
     overlap = _cell(row, "moe_overlap")

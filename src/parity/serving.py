@@ -175,14 +175,13 @@ def _queue_wait(profile: EngineProfile, u: Num, group_service: Num, clients: Num
 _HARMONIC = np.cumsum(1.0 / np.arange(1.0, 1025.0))  # H_n for n = 1..1024
 
 
-def _attention_dp_hold(profile: EngineProfile, ranks: Num, lam: Num, step_s: Num) -> Num:
+def _attention_dp_hold(profile: EngineProfile, harmonic: Num, lam: Num, step_s: Num) -> Num:
     """Mean time a prompt is held so that every attention-DP rank prefills in the same step [s]: until
-    each of the `ranks` has a prompt (the largest of their first arrivals, H_ranks / lam for arrivals
-    at `lam` per rank) or the engine's hold of attention_dp_hold_steps steps runs out. A prompt is taken
-    to wait a whole hold, not half of one: measured TensorRT-LLM DeepSeek-R1 fp8 DEP8 runs with 1,024-token
-    prompts at 64-128 clients wait 1.3-1.4 s beyond the lockstep model where 60 of their steps last
-    1.1-1.3 s."""
-    harmonic = _HARMONIC[np.clip(np.asarray(ranks, int), 1, _HARMONIC.size) - 1]
+    each of the ranks has a prompt (the largest of their first arrivals, H_ranks / lam for arrivals
+    at `lam` per rank; `harmonic` is H_ranks) or the engine's hold of attention_dp_hold_steps steps runs
+    out. A prompt is taken to wait a whole hold, not half of one: measured TensorRT-LLM DeepSeek-R1 fp8
+    DEP8 runs with 1,024-token prompts at 64-128 clients wait 1.3-1.4 s beyond the lockstep model where
+    60 of their steps last 1.1-1.3 s."""
     return np.minimum(profile.attention_dp_hold_steps * step_s, harmonic / np.maximum(lam, 1e-12))
 
 
@@ -200,6 +199,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     group = prompt_group_size(profile, isl, active)
     batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
     balanced = (np.asarray(d) > 1) & (profile.attention_dp_hold_steps > 0)
+    harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode, per_step = decode_step(dep, batch, context)
         added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=t_decode)
@@ -212,7 +212,8 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
             tpot = t_decode / (1.0 - u) / per_step
             inner = (profile.ttft_overhead_s + profile.first_token_steps * t_decode / (1.0 - u) + wall
                      + _queue_wait(profile, u, added, active, per_prompt)
-                     + np.where(balanced, _attention_dp_hold(profile, d, lam, t_decode / (1.0 - u)), 0.0))
+                     + (np.where(balanced, _attention_dp_hold(profile, harmonic, lam, t_decode / (1.0 - u)), 0.0)
+                        if harmonic is not None else 0.0))
             return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
 
         def residual(lam: Num) -> Num:
@@ -229,7 +230,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              f"{profile.burstiness:g} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
              f"steps beyond its prefill; expert imbalance {dep.expert_imbalance:g}"
              + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
-                f"rank has one" if np.any(balanced) else ""),
+                f"rank has one" if harmonic is not None else ""),
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
              f"{profile.kv_memory_fraction:.0%} of memory")
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,

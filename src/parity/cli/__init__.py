@@ -24,7 +24,7 @@ class _Group(click.Group):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as err:
-            click.echo(f"parity: error: {err.format_message()} (see 'parity --help')", err=True)
+            _usage_line(err)
             raise click.exceptions.Exit(2) from err
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -34,9 +34,14 @@ class _Group(click.Group):
             click.echo(f"parity: error: {err}", err=True)
             ctx.exit(2)
         except click.UsageError as err:
-            where = err.ctx.command_path if err.ctx is not None else "parity"
-            click.echo(f"parity: error: {err.format_message()} (see '{where} --help')", err=True)
+            _usage_line(err)
             ctx.exit(2)
+
+
+def _usage_line(err: click.UsageError) -> None:
+    """A bad option or argument as one line on stderr, naming the --help of the command it was given to."""
+    where = err.ctx.command_path if err.ctx is not None else "parity"
+    click.echo(f"parity: error: {err.format_message()} (see '{where} --help')", err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
