@@ -32,9 +32,10 @@ from parity.predict import predict_scenarios
 from parity.validate import CaseError, case_errors, published_errors, scenarios_of
 
 __all__ = ["KernelCheck", "ServingCheck", "REFERENCE_MICROBENCHMARKS", "reference_points", "roofline_calibration",
-           "split_points", "kernel_check", "serving_check"]
+           "split_points", "kernel_check", "campaign_check", "sweep_points", "serving_check", "GPU_SWEEP"]
 
 REFERENCE_MICROBENCHMARKS = ("h200_microbench", "h200_moe_microbench")  # data/measurements, one H200 SXM
+GPU_SWEEP = "h200_parity_sweep"  # data/measurements: `parity calibrate` run on another H200 SXM
 
 BASELINES = ("roofline", "prior", "measured")
 
@@ -74,6 +75,11 @@ def roofline_calibration(chip: Chip) -> Calibration:
                                method="datasheet roofline: every peak reached, no per-kernel cost", **ones)
 
 
+def sweep_points() -> list[Point]:
+    """The points of the `parity calibrate` sweep measured on a real H200 (124 points)."""
+    return points_from_benchmark(catalog.microbenchmarks(GPU_SWEEP))
+
+
 def reference_points() -> list[Point]:
     """The 503 points of parity's H200 reference microbenchmarks, as `parity calibrate --import` reads them."""
     return [p for name in REFERENCE_MICROBENCHMARKS for p in points_from_benchmark(catalog.microbenchmarks(name))]
@@ -95,7 +101,17 @@ def _kernel_errors(points: Sequence[Point], chip: Chip, cal: Calibration) -> np.
 
 def kernel_check(chip: Chip, points: Sequence[Point], iterations: int = 300) -> list[KernelCheck]:
     """Fit on half the points from the roofline; score all three calibrations on the other half, per kind."""
-    fit, held = split_points(points)
+    return _fit_and_score(chip, *split_points(points), iterations)
+
+
+def campaign_check(chip: Chip, fit: Sequence[Point], held: Sequence[Point], iterations: int = 300) -> list[KernelCheck]:
+    """Fit on every point of one measurement campaign from the roofline; score on another campaign made
+    separately on the same chip (other runs, other shapes), per kind of kernel the two share."""
+    kinds = {p.kind for p in fit}
+    return _fit_and_score(chip, fit, [p for p in held if p.kind in kinds], iterations)
+
+
+def _fit_and_score(chip: Chip, fit: Sequence[Point], held: Sequence[Point], iterations: int) -> list[KernelCheck]:
     roof = roofline_calibration(chip)
     prior = catalog.prior_calibration()
     measured, _, _ = fit_calibration(chip, fit, roof, "check", "held-out check", "check", iterations=iterations)

@@ -50,8 +50,8 @@ def _chip_of(name: str | None, documents: list[dict]) -> str:
               help="also write the raw measurements as JSON")
 @format_option
 def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, save_raw: Path | None, fmt: str) -> None:
-    """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (a few
-    minutes), or --import measurements; fit the efficiencies and write a dated calibration file."""
+    """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (seconds to
+    a minute), or --import measurements; fit the efficiencies and write a dated calibration file."""
     if imports:
         documents = [_read_json(p) for p in imports]
         method = f"fit to imported microbenchmarks: {', '.join(p.name for p in imports)}"
@@ -72,7 +72,7 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     date = datetime.date.today().isoformat()
     prior = next(c for c in catalog.calibrations() if c.chip == "*")
     fitted, before, after = fit_calibration(the_chip, points, prior, date,
-                                            f"{method}; {len(points)} points; Nelder-Mead on log kernel times",
+                                            f"{method}; {len(points)} points; Nelder-Mead on log kernel times, restarted until it stalls",
                                             "; ".join(f"{k}={v}" for k, v in meta.items()) or "measured")
     target = out or catalog.user_dir() / "calibration" / f"{chip_id}.toml"
     write_atomic(target, calibration_toml(fitted, before, after, meta))

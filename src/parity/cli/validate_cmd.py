@@ -11,7 +11,8 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibration_check import KernelCheck, ServingCheck, kernel_check, reference_points, serving_check
+from parity.calibration_check import (KernelCheck, ServingCheck, campaign_check, kernel_check, reference_points,
+                                      serving_check, sweep_points)
 from parity.cli import cli, emit, format_option, out_option
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.errors import ParityError
@@ -87,8 +88,9 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
     training = training_case_errors() if section in ("training", "all") else []
     payload["training"] = [_case(e) for e in training]
     payload["training_scores"] = [s.row() for s in scores(training, ["split"], splits=("calibration", "holdout"))]
-    kernels, serving = _calibration_checks() if section in ("calibration", "all") else ([], [])
+    kernels, campaigns, serving = _calibration_checks() if section in ("calibration", "all") else ([], [], [])
     payload["calibration_kernels"] = [dataclasses.asdict(k) for k in kernels]
+    payload["calibration_campaigns"] = campaigns
     payload["calibration_serving"] = [dataclasses.asdict(s) for s in serving]
     if fmt != "table":
         emit([], [], fmt, payload=payload, out=out)
@@ -153,6 +155,15 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
                      "points (split by a hash of each label). Roofline: every datasheet peak reached, no "
                      "per-kernel cost. Generic prior: parity's efficiencies for chips without measurements, "
                      "themselves shaped by these H200 measurements.")
+        emit(payload["calibration_campaigns"], [Column("fitted_on", "fitted on", plain, "left"),
+                                                Column("scored_on", "scored on", plain, "left"),
+                                                Column("kind", "kernel kind", plain, "left"),
+                                                Column("fitted_points", "points fitted", plain),
+                                                Column("scored_points", "points scored", plain), *three],
+             "table", title="H200 calibration across measurement campaigns: median |err| of kernel times",
+             caption="sweep: `parity calibrate` run on a real H200 SXM (data/measurements/h200_parity_sweep.json, "
+                     "124 points); reference: parity's H200 reference microbenchmarks, measured apart on another "
+                     "H200 SXM (503 points). Fitted from the roofline on all of one, scored on the other.")
         emit(payload["calibration_serving"], [Column("group", "system", plain, "left"),
                                               Column("metric", "metric", plain, "left"), Column("rows", "rows", plain),
                                               *three],
@@ -162,9 +173,15 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
                      "on top of the generic prior, so there the calibration changes little.")
 
 
-def _calibration_checks() -> tuple[list[KernelCheck], list[ServingCheck]]:
+def _calibration_checks() -> tuple[list[KernelCheck], list[dict[str, object]], list[ServingCheck]]:
     chip = catalog.chip("nvidia-h200-sxm")
-    return (kernel_check(chip, reference_points()),
+    sweep, reference = sweep_points(), reference_points()
+    campaigns = [{"fitted_on": fitted_on, "scored_on": scored_on, **dataclasses.asdict(k)}
+                 for fitted_on, scored_on, fit, held in (("sweep", "reference", sweep, reference),
+                                                         ("reference", "sweep", reference, sweep))
+                 for k in campaign_check(chip, fit, held)]
+    return (kernel_check(chip, reference),
+            campaigns,
             serving_check(chip, catalog.calibration(chip), catalog.measurements("serving_published"),
                           catalog.measurements(), ["hgx-h100"]))
 
