@@ -19,7 +19,7 @@ import numpy as np
 
 from parity.errors import ParityError
 
-__all__ = ["SweepPlan", "Backend", "NumpyBackend", "TorchBackend", "run_sweep", "GPU_PLAN", "TINY_PLAN",
+__all__ = ["SweepPlan", "Backend", "NumpyBackend", "TorchBackend", "run_sweep", "GPU_PLAN", "TINY_PLAN", "TP_SHARDS",
            "torch_backend"]
 
 
@@ -43,16 +43,22 @@ class SweepPlan:
                 + len(self.grouped) + len(self.prefill) + len(self.decode) + len(self.copy_bytes))
 
 
-# Llama-3.1-8B/70B, Qwen3 and DeepSeek-V3 projection shapes; 6 s of GPU time on an H200 (2026-11-28).
+# Llama-3.1-8B/70B, Qwen3 and DeepSeek-V3 projection shapes, whole and as tensor parallelism shards
+# them (Llama-3.1-8B at tp 8, Llama-3.1-70B at tp 8, Qwen3-32B at tp 4: qkv, o, gate+up, down per GPU);
+# 282 points took 9 s of GPU time on an H200 (2026-11-28).
+TP_SHARDS = ((768, 4096), (4096, 512), (3584, 4096), (4096, 1792),
+             (1280, 8192), (8192, 1024), (7168, 8192), (8192, 3584),
+             (2560, 5120), (5120, 2048), (12800, 5120), (5120, 6400))
 GPU_PLAN = SweepPlan(
     gemm_shapes=((4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336), (10240, 8192), (8192, 28672),
-                 (24576, 1536), (7168, 16384)),
+                 (24576, 1536), (7168, 16384), *TP_SHARDS),
     tokens=(1, 16, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384),
-    fp8_shapes=((8192, 8192), (28672, 8192), (4096, 14336)),
+    fp8_shapes=((8192, 8192), (28672, 8192), (4096, 14336), *TP_SHARDS[4:8]),
     fp8_tokens=(16, 128, 1024, 4096, 16384),
     grouped=tuple((e, t, 4096, 7168) for e in (8, 32, 256) for t in (1, 8, 64, 512)),
-    prefill=tuple((1, 32, 8, 128, s) for s in (1024, 4096, 16384)),
-    decode=tuple((b, 32, 8, 128, 4096) for b in (1, 8, 32, 128)),
+    prefill=tuple((1, 32, 8, 128, s) for s in (1024, 2048, 4096, 8192, 16384)),
+    decode=tuple((b, 32, 8, 128, c) for b, c in ((1, 4096), (8, 4096), (32, 4096), (128, 4096), (8, 1024),
+                                                 (64, 1024), (8, 16384), (64, 16384))),
     copy_bytes=(2**29, 2**31),
 )
 
