@@ -102,27 +102,35 @@ def _kernel_errors(points: Sequence[Point], chip: Chip, cal: Calibration) -> np.
 
 def kernel_check(chip: Chip, points: Sequence[Point], iterations: int = 300) -> list[KernelCheck]:
     """Fit on half the points from the roofline; score all three calibrations on the other half, per kind."""
-    return _fit_and_score(chip, *split_points(points), iterations)
+    fit, held = split_points(points)
+    return _score(chip, fit, held, _fit(chip, fit, iterations))
 
 
 LAUNCH_BOUND_S = 100e-6  # kernels shorter than this measure the harness's launch cost as much as the chip
 
 
 def campaign_check(chip: Chip, fit: Sequence[Point], held: Sequence[Point], iterations: int = 300,
-                   min_seconds: float = 0.0) -> list[KernelCheck]:
+                   min_seconds: Sequence[float] = (0.0,)) -> list[list[KernelCheck]]:
     """Fit on every point of one measurement campaign from the roofline; score on another campaign made
-    separately on the same chip (other runs, other shapes), per kind of kernel the two share, on the
-    kernels that took at least `min_seconds` there. Eager launches timed with CUDA events cost 26 us
-    on one H200 machine and 38 us on another: the short kernels of two campaigns differ by the host,
-    the long ones by the chip."""
+    separately on the same chip (other runs, other shapes), per kind of kernel the two share: once for
+    each threshold in `min_seconds`, on the kernels that took at least that long there. Eager launches
+    timed with CUDA events cost 26 us on one H200 machine and 38 us on another: the short kernels of two
+    campaigns differ by the host, the long ones by the chip."""
     kinds = {p.kind for p in fit}
-    return _fit_and_score(chip, fit, [p for p in held if p.kind in kinds and p.seconds >= min_seconds], iterations)
+    measured = _fit(chip, fit, iterations)
+    return [_score(chip, fit, [p for p in held if p.kind in kinds and p.seconds >= least], measured)
+            for least in min_seconds]
 
 
-def _fit_and_score(chip: Chip, fit: Sequence[Point], held: Sequence[Point], iterations: int) -> list[KernelCheck]:
-    roof = roofline_calibration(chip)
-    prior = catalog.prior_calibration()
-    measured, _, _ = fit_calibration(chip, fit, roof, "check", "held-out check", "check", iterations=iterations)
+def _fit(chip: Chip, fit: Sequence[Point], iterations: int) -> Calibration:
+    measured, _, _ = fit_calibration(chip, fit, roofline_calibration(chip), "check", "held-out check", "check",
+                                     iterations=iterations)
+    return measured
+
+
+def _score(chip: Chip, fit: Sequence[Point], held: Sequence[Point], measured: Calibration) -> list[KernelCheck]:
+    """Median errors per kind (and over all) of the roofline, the prior and `measured` on `held`."""
+    roof, prior = roofline_calibration(chip), catalog.prior_calibration()
     out = []
     kinds = sorted({p.kind for p in held})
     for kind in [*kinds, "all"]:
