@@ -105,27 +105,29 @@ def test_the_h200_calibration_beats_the_roofline_on_points_and_rows_it_was_not_f
 def test_the_fit_does_not_stall_on_the_real_gpu_sweep() -> None:
     """The first `parity calibrate` run on a real H200 fitted fp8 GEMMs to 0.29 of peak where its own
     large fp8 GEMMs reach 0.65-0.69 (1,283-1,365 of 1,979 TFLOP/s): one simplex stalled. On the kept
-    282-point run one simplex stops at 0.44; with restarts the fit lands where the points are (0.68)."""
+    eager run one simplex stops at 0.20; with restarts the fit lands where the points are (0.69)."""
     from parity.calibration_check import sweep_points
 
     chip = catalog.chip("h200_sxm")
-    points = sweep_points()
+    points = sweep_points(eager=True)
     assert len(points) == 282
     fitted, before, after = fit_calibration(chip, points, catalog.prior_calibration(), "2026-11-28", "test", "test")
-    assert 0.6 < fitted.gemm("fp8") < 0.75 and 0.65 < fitted.gemm("bf16") < 0.78
-    assert after < 0.12 < before
+    assert 0.6 < fitted.gemm("fp8") < 0.75 and 0.65 < fitted.gemm("bf16") < 0.8
+    assert after < 0.1 < 0.3 < before
 
 
 def test_a_calibration_from_the_real_gpu_sweep_predicts_the_other_h200_campaign() -> None:
-    """Fitted on the 282 points of `parity calibrate` on one H200 alone, the reference points measured
-    apart on another H200 (other shapes, MoE grouped GEMMs) come out within 10% (median) once the
-    kernels short enough to time the host's launch cost are set aside; with them, within 20%."""
+    """Fitted on the 282 points of `parity calibrate` on one H200 alone, the 503 reference points measured
+    apart on another H200 (other shapes, MoE grouped GEMMs) come out within 10% (median) when both time
+    eager launches; timed as CUDA-graph replays, within 12% on the kernels long enough not to time the
+    launch."""
     from parity.calibration_check import LAUNCH_BOUND_S, campaign_check, reference_points, sweep_points
 
-    every, long = campaign_check(catalog.chip("h200_sxm"), sweep_points(), reference_points(),
-                                 min_seconds=(0.0, LAUNCH_BOUND_S))
-    rows = {k.kind: k for k in long}
-    assert rows["all"].fitted_points == 282 and 200 < rows["all"].scored_points < 503
-    assert rows["all"].measured_error < 0.10 < 0.25 < rows["all"].roofline_error
-    assert rows["gemm"].measured_error < 0.10
-    assert every[-1].scored_points == 503 and every[-1].measured_error < 0.2 < every[-1].roofline_error
+    chip = catalog.chip("h200_sxm")
+    (eager,) = campaign_check(chip, sweep_points(eager=True), reference_points())
+    rows = {k.kind: k for k in eager}
+    assert rows["all"].fitted_points == 282 and rows["all"].scored_points == 503
+    assert rows["all"].measured_error < 0.10 < 0.25 < rows["all"].prior_error < rows["all"].roofline_error
+    assert rows["gemm"].measured_error < 0.10 and rows["attention_decode"].measured_error < 0.05
+    (graphs,) = campaign_check(chip, sweep_points(), reference_points(), min_seconds=(LAUNCH_BOUND_S,))
+    assert 200 < graphs[-1].scored_points < 503 and graphs[-1].measured_error < 0.12 < 0.25 < graphs[-1].roofline_error

@@ -33,10 +33,11 @@ from parity.validate import CaseError, case_errors, published_errors, scenarios_
 
 __all__ = ["KernelCheck", "ServingCheck", "REFERENCE_MICROBENCHMARKS", "reference_points", "roofline_calibration",
            "split_points", "kernel_check", "campaign_check", "sweep_points", "serving_check", "GPU_SWEEP",
-           "LAUNCH_BOUND_S"]
+           "GPU_SWEEP_EAGER", "LAUNCH_BOUND_S"]
 
 REFERENCE_MICROBENCHMARKS = ("h200_microbench", "h200_moe_microbench")  # data/measurements, one H200 SXM
-GPU_SWEEP = "h200_parity_sweep"  # data/measurements: `parity calibrate` run on another H200 SXM
+GPU_SWEEP = "h200_parity_sweep"  # data/measurements: `parity calibrate` run on another H200 SXM (CUDA graphs)
+GPU_SWEEP_EAGER = "h200_parity_sweep_eager"  # the same machine and plan, `parity calibrate --eager`
 
 BASELINES = ("roofline", "prior", "measured")
 
@@ -76,9 +77,10 @@ def roofline_calibration(chip: Chip) -> Calibration:
                                method="datasheet roofline: every peak reached, no per-kernel cost", **ones)
 
 
-def sweep_points() -> list[Point]:
-    """The points of the `parity calibrate` sweep measured on a real H200 (282 points)."""
-    return points_from_benchmark(catalog.microbenchmarks(GPU_SWEEP))
+def sweep_points(eager: bool = False) -> list[Point]:
+    """The 282 points of the `parity calibrate` sweep measured on a real H200, timed as CUDA-graph
+    replays (the default) or as eager launches (`--eager`)."""
+    return points_from_benchmark(catalog.microbenchmarks(GPU_SWEEP_EAGER if eager else GPU_SWEEP))
 
 
 def reference_points() -> list[Point]:
@@ -114,8 +116,8 @@ def campaign_check(chip: Chip, fit: Sequence[Point], held: Sequence[Point], iter
     """Fit on every point of one measurement campaign from the roofline; score on another campaign made
     separately on the same chip (other runs, other shapes), per kind of kernel the two share: once for
     each threshold in `min_seconds`, on the kernels that took at least that long there. Eager launches
-    timed with CUDA events cost 26 us on one H200 machine and 38 us on another: the short kernels of two
-    campaigns differ by the host, the long ones by the chip."""
+    timed with CUDA events cost 24-38 us on the H200 machines parity measured, CUDA-graph replays about 8:
+    the short kernels of two campaigns differ by the host and the timing, the long ones by the chip."""
     kinds = {p.kind for p in fit}
     measured = _fit(chip, fit, iterations)
     return [_score(chip, fit, [p for p in held if p.kind in kinds and p.seconds >= least], measured)

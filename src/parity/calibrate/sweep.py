@@ -45,7 +45,7 @@ class SweepPlan:
 
 # Llama-3.1-8B/70B, Qwen3 and DeepSeek-V3 projection shapes, whole and as tensor parallelism shards
 # them (Llama-3.1-8B at tp 8, Llama-3.1-70B at tp 8, Qwen3-32B at tp 4: qkv, o, gate+up, down per GPU);
-# 282 points took 9 s of GPU time on an H200 (2026-11-28).
+# 282 points: 19 s of GPU time on an H200 as CUDA-graph replays, 5 s as eager launches (2026-11-28).
 TP_SHARDS = ((768, 4096), (4096, 512), (3584, 4096), (4096, 1792),
              (1280, 8192), (8192, 1024), (7168, 8192), (8192, 3584),
              (2560, 5120), (5120, 2048), (12800, 5120), (5120, 6400))
@@ -170,7 +170,7 @@ def run_sweep(backend: Backend, plan: SweepPlan, progress: Callable[[str], None]
     return out
 
 
-def torch_backend(repeats: int = 20) -> Backend:
+def torch_backend(repeats: int = 20, graphs: bool = True) -> Backend:
     """A CUDA backend, or ParityError with one line when PyTorch or a GPU is missing."""
     try:
         import torch  # noqa: PLC0415 - optional dependency, imported only here
@@ -180,38 +180,73 @@ def torch_backend(repeats: int = 20) -> Backend:
     if not torch.cuda.is_available():
         raise ParityError("no GPU found: parity calibrate measures a CUDA GPU (use --import FILE to read "
                           "measurements made elsewhere)")
-    return TorchBackend(torch=torch, repeats=repeats)
+    return TorchBackend(torch=torch, repeats=repeats, graphs=graphs)
 
 
 @dataclass
 class TorchBackend:
     """CUDA timings with PyTorch: medians of CUDA-event timings after warm-up, weights rotated over
-    at least 512 MiB so that L2 does not serve them."""
+    at least 512 MiB so that L2 does not serve them.
+
+    With `graphs` (the default) the rotated copies are captured back to back in one CUDA graph and a
+    kernel's time is a replay over the copies, as serving engines run their steps: the host's launch
+    cost (26-38 us per eager launch on the H200 machines parity measured) stays out. Without, each
+    eager launch is timed on its own, launch cost included (how the reference microbenchmarks were
+    taken). A kernel whose capture PyTorch refuses is timed eagerly and named in `fallbacks`."""
 
     torch: Any
     repeats: int = 20
+    graphs: bool = True
     name: str = "torch-cuda"
     has_fp8: bool = False
+    fallbacks: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         major, _ = self.torch.cuda.get_device_capability()
         self.has_fp8 = major >= 9 and hasattr(self.torch, "_scaled_mm")
 
-    def _time(self, make: Callable[[int], Callable[[], object]], footprint_bytes: float) -> float:
+    def _event_seconds(self, run: Callable[[], object]) -> float:
+        torch = self.torch
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        run()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+
+    def _graph_seconds(self, runs: list[Callable[[], object]]) -> float:
+        """Median replay time of one CUDA graph holding every run once, per run [s]."""
+        torch = self.torch
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm up on a side stream before capture, as PyTorch asks
+            for run in runs:
+                run()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for run in runs:
+                run()
+        graph.replay()
+        torch.cuda.synchronize()
+        return float(np.median([self._event_seconds(graph.replay) for _ in range(self.repeats)])) / len(runs)
+
+    def _time(self, make: Callable[[int], Callable[[], object]], footprint_bytes: float, graphs: bool = True) -> float:
         torch = self.torch
         copies = max(1, min(16, int(np.ceil(512 * 2**20 / max(footprint_bytes, 1)))))
         runs = [make(i) for i in range(copies)]
         for run in runs:
             run()
         torch.cuda.synchronize()
+        if self.graphs and graphs:
+            try:
+                return self._graph_seconds(runs)
+            except RuntimeError as err:  # a capture PyTorch refuses: time eager launches instead
+                torch.cuda.synchronize()
+                self.fallbacks.append(str(err).splitlines()[0][:120] if str(err) else type(err).__name__)
         samples = []
         for i in range(self.repeats):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            runs[i % copies]()
-            end.record()
-            end.synchronize()
-            samples.append(start.elapsed_time(end) / 1e3)
+            samples.append(self._event_seconds(runs[i % copies]))
         return float(np.median(samples))
 
     def _randn(self, *shape: int, dtype: Any = None) -> Any:
@@ -254,11 +289,16 @@ class TorchBackend:
     def copy(self, nbytes: int) -> float:
         a = self.torch.empty(nbytes, dtype=self.torch.uint8, device="cuda")
         b = self.torch.empty_like(a)
-        return self._time(lambda i: (lambda: b.copy_(a)), 2.0 * nbytes)
+        # eager always: captured in a graph, a device-to-device copy becomes a memcpy node that the copy
+        # engines run at 2.6 TB/s on an H200 where a copy kernel moves 3.9 TB/s
+        return self._time(lambda i: (lambda: b.copy_(a)), 2.0 * nbytes, graphs=False)
 
     def meta(self) -> dict[str, Any]:
         torch = self.torch
         props = torch.cuda.get_device_properties(0)
         return {"name": props.name, "torch": torch.__version__, "cuda": torch.version.cuda, "sms":
-                props.multi_processor_count, "mem_gib": props.total_memory / 2**30, "backend": self.name}
+                props.multi_processor_count, "mem_gib": props.total_memory / 2**30, "backend": self.name,
+                "timing": ("CUDA graph of the rotated copies back to back, replay time / copies (copies: eager)"
+                           if self.graphs else "each eager launch timed with CUDA events, launch cost included"),
+                **({"eager_fallbacks": self.fallbacks} if self.fallbacks else {})}
 

@@ -48,15 +48,18 @@ def _chip_of(name: str | None, documents: list[dict]) -> str:
               help="calibration file to write (default: ~/.parity/calibration/CHIP.toml, used by every prediction)")
 @click.option("--save-raw", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="also write the raw measurements as JSON")
+@click.option("--eager", is_flag=True,
+              help="time each eager launch, launch cost included (default: CUDA-graph replays, as engines run)")
 @format_option
-def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, save_raw: Path | None, fmt: str) -> None:
+def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, save_raw: Path | None, eager: bool,
+              fmt: str) -> None:
     """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (seconds to
     a minute), or --import measurements; fit the efficiencies and write a dated calibration file."""
     if imports:
         documents = [_read_json(p) for p in imports]
         method = f"fit to imported microbenchmarks: {', '.join(p.name for p in imports)}"
     else:
-        backend = torch_backend()
+        backend = torch_backend(graphs=not eager)
         with Progress() as progress:
             task = progress.add_task("measuring", total=GPU_PLAN.size)
             documents = [run_sweep(backend, GPU_PLAN, lambda label: progress.update(task, advance=1,
@@ -68,7 +71,7 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     the_chip = catalog.chip(chip_id)
     points = [p for d in documents for p in points_from_benchmark(d)]
     meta = {k: str(v) for d in documents for k, v in d.get("meta", {}).items() if k in ("name", "torch", "cuda",
-                                                                                          "numpy", "backend")}
+                                                                                          "numpy", "backend", "timing")}
     date = datetime.date.today().isoformat()
     prior = next(c for c in catalog.calibrations() if c.chip == "*")
     fitted, before, after = fit_calibration(the_chip, points, prior, date,
