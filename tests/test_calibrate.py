@@ -124,10 +124,9 @@ def test_a_calibration_from_the_real_gpu_sweep_predicts_the_other_h200_campaign(
     from parity.calibration_check import LAUNCH_BOUND_S, campaign_check, reference_points, sweep_points
 
     chip = catalog.chip("h200_sxm")
-    (eager,) = campaign_check(chip, sweep_points(eager=True), reference_points())
-    rows = {k.kind: k for k in eager}
+    rows = {k.kind: k for k in campaign_check(chip, sweep_points(eager=True), reference_points())}
     assert rows["all"].fitted_points == 282 and rows["all"].scored_points == 503
     assert rows["all"].measured_error < 0.10 < 0.25 < rows["all"].prior_error < rows["all"].roofline_error
     assert rows["gemm"].measured_error < 0.10 and rows["attention_decode"].measured_error < 0.05
-    (graphs,) = campaign_check(chip, sweep_points(), reference_points(), min_seconds=(LAUNCH_BOUND_S,))
+    graphs = campaign_check(chip, sweep_points(), reference_points(), min_seconds=LAUNCH_BOUND_S)
     assert 200 < graphs[-1].scored_points < 503 and graphs[-1].measured_error < 0.12 < 0.25 < graphs[-1].roofline_error

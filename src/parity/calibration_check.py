@@ -112,16 +112,15 @@ LAUNCH_BOUND_S = 100e-6  # kernels shorter than this measure the harness's launc
 
 
 def campaign_check(chip: Chip, fit: Sequence[Point], held: Sequence[Point], iterations: int = 300,
-                   min_seconds: Sequence[float] = (0.0,)) -> list[list[KernelCheck]]:
+                   min_seconds: float = 0.0) -> list[KernelCheck]:
     """Fit on every point of one measurement campaign from the roofline; score on another campaign made
-    separately on the same chip (other runs, other shapes), per kind of kernel the two share: once for
-    each threshold in `min_seconds`, on the kernels that took at least that long there. Eager launches
-    timed with CUDA events cost 24-38 us on the H200 machines parity measured, CUDA-graph replays about 8:
-    the short kernels of two campaigns differ by the host and the timing, the long ones by the chip."""
+    separately on the same chip (other runs, other shapes), per kind of kernel the two share, on the
+    kernels that took at least `min_seconds` there. Eager launches timed with CUDA events cost 24-38 us
+    on the H200 machines parity measured, CUDA-graph replays about 8: the short kernels of two campaigns
+    differ by the host and the timing, the long ones by the chip."""
     kinds = {p.kind for p in fit}
-    measured = _fit(chip, fit, iterations)
-    return [_score(chip, fit, [p for p in held if p.kind in kinds and p.seconds >= least], measured)
-            for least in min_seconds]
+    return _score(chip, fit, [p for p in held if p.kind in kinds and p.seconds >= min_seconds],
+                  _fit(chip, fit, iterations))
 
 
 def _fit(chip: Chip, fit: Sequence[Point], iterations: int) -> Calibration:

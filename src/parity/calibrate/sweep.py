@@ -190,7 +190,7 @@ class TorchBackend:
 
     With `graphs` (the default) the rotated copies are captured back to back in one CUDA graph and a
     kernel's time is a replay over the copies, as serving engines run their steps: the host's launch
-    cost (26-38 us per eager launch on the H200 machines parity measured) stays out. Without, each
+    cost (24-38 us per eager launch on the H200 machines parity measured) stays out. Without, each
     eager launch is timed on its own, launch cost included (how the reference microbenchmarks were
     taken). A kernel whose capture PyTorch refuses is timed eagerly and named in `fallbacks`."""
 

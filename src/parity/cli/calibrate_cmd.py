@@ -75,7 +75,8 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     date = datetime.date.today().isoformat()
     prior = next(c for c in catalog.calibrations() if c.chip == "*")
     fitted, before, after = fit_calibration(the_chip, points, prior, date,
-                                            f"{method}; {len(points)} points; Nelder-Mead on log kernel times, restarted until it stalls",
+                                            f"{method}; {len(points)} points; Nelder-Mead on log kernel times, "
+                                            "restarted until a restart gains nothing",
                                             "; ".join(f"{k}={v}" for k, v in meta.items()) or "measured")
     target = out or catalog.user_dir() / "calibration" / f"{chip_id}.toml"
     write_atomic(target, calibration_toml(fitted, before, after, meta))

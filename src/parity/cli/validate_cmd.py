@@ -187,7 +187,7 @@ def _calibration_checks() -> tuple[list[KernelCheck], list[dict[str, object]], l
                                             ("reference", "sweep (graphs)", reference, graphs),
                                             ("reference", "sweep (eager)", reference, eager)):
         threshold, label = (LAUNCH_BOUND_S, long) if "graphs" in fitted_on + scored_on else (0.0, "all")
-        (checks,) = campaign_check(chip, fit, held, min_seconds=(threshold,))
+        checks = campaign_check(chip, fit, held, min_seconds=threshold)
         shown = checks if fitted_on != "reference" else checks[-1:]  # per kind one way, the total the other
         campaigns += [{"fitted_on": fitted_on, "scored_on": scored_on, "kernels": label, **dataclasses.asdict(k)}
                       for k in shown]
