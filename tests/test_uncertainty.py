@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from parity import catalog
 from parity.cli import cli
 from parity.predict import predict_rows
-from parity.uncertainty import Band, Intervals, build_intervals, coverage
+from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, build_intervals, coverage
 from parity.validate import case_errors, interval_coverage
 
 ASCEND = {"case_id": "a3", "model": "llama-3.1-70b", "system": "atlas-800-a3", "engine": "", "isl": 1024, "osl": 256,
@@ -33,6 +33,16 @@ def test_intervals_built_from_residuals_cover_them() -> None:
     cases = [("tpot_s", "agg", 1.0, 1.0 / 2.718281828 ** (r / 100.0)) for r in range(-50, 51)]
     assert coverage(made, cases)["tpot_s"] == pytest.approx(0.8, abs=0.03)
     assert Intervals.from_table(__import__("tomllib").loads(made.to_toml())).bands == made.bands
+
+
+def test_coverage_counts_a_flagged_case_by_its_widened_interval() -> None:
+    """A measurement 30% above a prediction whose band reaches 20% above is missed, unless the case is
+    flagged and its interval twice as wide in log, as predictions print it."""
+    made = build_intervals([("tpot_s", "agg", r / 100.0) for r in range(-20, 21)], "2026-01-01", "test", minimum=10)
+    low, high = made.band("tpot_s", "agg").around(1.0)
+    assert 1.1 < high < 1.3
+    assert coverage(made, [("tpot_s", "agg", 1.0, 1.3)])["tpot_s"] == 0.0
+    assert coverage(made, [("tpot_s", "agg", 1.0, 1.3, WIDEN_FLAGGED)])["tpot_s"] == 1.0
 
 
 def test_stored_intervals_cover_70_to_90_percent_of_rows_that_did_not_build_them() -> None:

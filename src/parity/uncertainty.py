@@ -81,14 +81,15 @@ def build_intervals(residuals: Iterable[tuple[str, str, float]], date: str, meth
     return Intervals(bands=bands, date=date, method=method)
 
 
-def coverage(intervals: Intervals, cases: Sequence[tuple[str, str, float, float]]) -> dict[str, float]:
-    """Share of (metric, kind, predicted, measured) cases whose measured value falls in the interval,
-    per metric."""
+def coverage(intervals: Intervals, cases: Sequence[tuple[str, str, float, float] | tuple[str, str, float, float, float]]
+             ) -> dict[str, float]:
+    """Share of (metric, kind, predicted, measured[, widen]) cases whose measured value falls in the
+    interval (its log-width times `widen`, 1 if not given), per metric."""
     hits: dict[str, list[bool]] = {}
-    for metric, kind, predicted, measured in cases:
+    for metric, kind, predicted, measured, *widen in cases:
         band = intervals.band(metric, kind)
         if band is None:
             continue
-        low, high = band.around(predicted)
+        low, high = band.around(predicted, *widen)
         hits.setdefault(metric, []).append(low <= measured <= high)
     return {metric: float(np.mean(v)) for metric, v in hits.items()}

@@ -26,7 +26,7 @@ from parity.optimize import nelder_mead
 from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
 from parity.search import best_precision
 from parity.step import step_cost
-from parity.uncertainty import Intervals, build_intervals, coverage
+from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, coverage
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
@@ -72,6 +72,7 @@ class CaseError:
     measured: float
     predicted: float
     engine_version: str = ""
+    flagged: bool = False  # outside what the model was checked on: its interval is widened (WIDEN_FLAGGED)
 
     @property
     def error(self) -> float:
@@ -116,7 +117,7 @@ def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predict
             out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
                                  engine=row.get("engine") or "generic", model=row["model"], mode=mode_label(row),
                                  metric=metric, measured=measured, predicted=float(getattr(p, metric)),
-                                 engine_version=row.get("engine_version") or "unknown"))
+                                 engine_version=row.get("engine_version") or "unknown", flagged=bool(p.flags)))
     return out
 
 
@@ -234,15 +235,17 @@ def intervals_from(errors: Iterable[CaseError], date: str) -> Intervals:
              if e.split == "holdout" and interval_split(e.case_id) == "build"]
     made = build_intervals(build, date, "10th-90th percentiles of ln(predicted/measured) over half of the holdout "
                                         "rows (hash of case id), per metric and mode")
-    checked = [(e.metric, e.mode, e.predicted, e.measured) for e in errors
-               if e.split == "unseen" or (e.split == "holdout" and interval_split(e.case_id) == "check")]
-    return dataclasses.replace(made, coverage=coverage(made, checked))
+    return dataclasses.replace(made, coverage=interval_coverage(errors, made))
 
 
-def interval_coverage(errors: Iterable[CaseError], intervals: Intervals) -> dict[str, float]:
-    """Coverage of the stored intervals on rows that did not build them."""
-    checked = [(e.metric, e.mode, e.predicted, e.measured) for e in errors
-               if e.split == "unseen" or (e.split == "holdout" and interval_split(e.case_id) == "check")]
+def interval_coverage(errors: Iterable[CaseError], intervals: Intervals,
+                      splits: Sequence[str] = ("check", "unseen")) -> dict[str, float]:
+    """Coverage of the intervals, as predictions print them (widened where flagged), on rows that did
+    not build them: the 'check' half of the holdout rows and the unseen rows, or those of `splits`."""
+    def part(e: CaseError) -> str:
+        return e.split if e.split != "holdout" else interval_split(e.case_id)
+    checked = [(e.metric, e.mode, e.predicted, e.measured, WIDEN_FLAGGED if e.flagged else 1.0) for e in errors
+               if part(e) in splits]
     return coverage(intervals, checked)
 
 

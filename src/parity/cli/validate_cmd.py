@@ -60,7 +60,10 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
         write_atomic(catalog.data_dir() / "uncertainty.toml", made.to_toml())
         catalog.uncertainty_table.cache_clear()
     table_ = catalog.uncertainty_table()
-    covered = interval_coverage(errors, Intervals.from_table(table_)) if table_ else {}
+    stored = Intervals.from_table(table_) if table_ else None
+    covered = interval_coverage(errors, stored) if stored else {}
+    covered_by_split = ({part: interval_coverage(errors, stored, (part,)) for part in ("check", "unseen")}
+                        if stored else {})
     counted = Counter(r["split"] for r in rows)
     infeasible = sum(not p.feasible for p in predictions)
     overall = scores(errors)
@@ -72,6 +75,7 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
     payload = {"scores": table, "by_split": [s.row() for s in scores(errors, ["split"],
                                                                      splits=("calibration", "holdout", "unseen"))],
                "rows": dict(counted), "infeasible": infeasible, "interval_coverage": covered,
+               "interval_coverage_by_split": covered_by_split,
                "cases": [{"case_id": e.case_id, "split": e.split, "metric": e.metric, "measured": e.measured,
                           "predicted": e.predicted, "error": e.error} for e in errors]}
     transfer = [s.row() for s in scores([e for e in errors if e.split == "unseen"], ["system", "model"],
@@ -100,9 +104,11 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
              title=f"Serving: {counted['holdout'] + counted['unseen']} scored measured points "
                    f"({counted['calibration']} calibration rows excluded)",
              caption="Error = (predicted - measured) / measured. 'unseen' rows (B300, gpt-oss-120b) were excluded "
-                     f"from every fit. {infeasible} rows predicted infeasible are not scored. 80% intervals contain "
-                     "the measured value on rows not used to build them: "
-                     + (", ".join(f"{m} {v:.0%}" for m, v in covered.items())
+                     f"from every fit. {infeasible} rows predicted infeasible are not scored. 80% intervals, as "
+                     "predictions print them (twice as wide in log where flagged), contain the measured value on "
+                     "rows not used to build them: "
+                     + ("; ".join(f"{m} {v:.0%} (holdout half {covered_by_split['check'][m]:.0%}, unseen "
+                                  f"{covered_by_split['unseen'][m]:.0%})" for m, v in covered.items())
                         or "no intervals yet (parity validate --fit)"))
         emit(transfer, [Column("metric", "metric", plain, "left"), Column("system", "system", plain, "left"),
                         Column("model", "model", plain, "left"), Column("count", "rows", plain),
