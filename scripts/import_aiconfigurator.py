@@ -33,6 +33,12 @@ NVIDIA's MTP-3 setting with the acceptance NVIDIA published for DeepSeek-R1 on B
 step); SGLang's speed-ups (at most 1.5x) fit one draft token, with NVIDIA's published MTP-1 acceptance
 (0.92). H100 R1 rows show no such gap and are left as they are.
 
+A third source, stated in each affected row's note: the disaggregated DeepSeek-R1 sweeps (InferenceX
+runs, Dynamo images) name neither worker counts nor attention DP; inferencex_disagg_layouts.csv, from
+InferenceX's benchmark configuration, does. Rows that match exactly one of its deployments get it
+(workers, layouts, MTP depth where every match agrees) and a prefill batch left to the step budget;
+the split is computed before, from the source's layout, so no row changes split.
+
 A second inference, stated in each affected row's note: disaggregated rows that omit the prefill batch
 size get 1, the value of every disaggregated row that gives it and the default aiconfigurator's
 generator writes for prefill workers (generator/rule_plugin: prefill max_batch_size 1, max_num_tokens
@@ -45,6 +51,7 @@ import csv
 import hashlib
 import re
 import sys
+from pathlib import Path
 
 MODELS = {
     "deepseek-ai/DeepSeek-R1": "deepseek-r1", "deepseek-ai/DeepSeek-V3": "deepseek-v3",
@@ -60,6 +67,9 @@ CALIBRATION_SHARE = 0.3
 # (draft tokens, accepted per step): TensorRT-LLM tech blog 1, DeepSeek-R1 on B200, MTP-3 and MTP-1
 HIDDEN_MTP = {"trtllm": (3, 1.82), "sglang": (1, 0.92)}
 HIDDEN_MTP_SYSTEMS = {"hgx-b200", "hgx-b300"}
+# accepted draft tokens per step by MTP depth: the same blog, DeepSeek-R1 on B200 (MTP-1, -2, -3)
+MTP_ACCEPTANCE = {1: 0.92, 2: 1.58, 3: 1.82}
+LAYOUTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements/inferencex_disagg_layouts.csv"
 
 COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
            "isl", "osl", "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep",
@@ -80,7 +90,64 @@ def layout(row: dict[str, str], prefix: str) -> dict[str, str]:
     return out
 
 
-def convert(row: dict[str, str]) -> dict[str, str]:
+def inferencex_layouts() -> list[dict[str, str]]:
+    with open(LAYOUTS, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def worker_layout(prefix: str, tp: str, ep: str, dp_attn: str) -> dict[str, str]:
+    """parity's layout cells for an InferenceX worker: attention DP over the worker's GPUs when
+    dp-attn is set (else tensor parallel), experts spread ep ways and split tp/ep ways."""
+    gpus, experts = int(tp), int(ep)
+    dp = dp_attn == "true"
+    return {prefix + "tp": "1" if dp else tp, prefix + "pp": "1", prefix + "attn_dp": tp if dp else "1",
+            prefix + "moe_tp": str(gpus // experts), prefix + "moe_ep": ep}
+
+
+def inferencex_match(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The InferenceX search-space entries a disaggregated sweep row can have run: same chip,
+    framework, precision and image, lengths, a concurrency the entry lists, and the prefill
+    tp / expert parallelism and decode tp the row gives (the source copies the prefill expert
+    parallelism into the decode cell, so the decode one is not compared)."""
+    image = re.search(r"image=([^;]+)", row["silicon_data_source"])
+    if not image:
+        return []
+    image_name = image.group(1).strip().rsplit("/", 1)[-1]
+    chip = row["system"].split("_")[0]
+    framework = {"trtllm": "trt", "sglang": "sglang"}.get(row["backend"], row["backend"])
+    return [e for e in table
+            if e["config_key"].startswith(f"dsr1-{row['precision']}-{chip}-dynamo-{framework}")
+            and e["image"] == image_name and e["isl"] == out["isl"] and e["osl"] == out["osl"]
+            and out["concurrency"] in e["concurrencies"].split()
+            and e["prefill_tp"] == out["prefill_tp"] and e["prefill_ep"] == (out["prefill_moe_ep"] or "1")
+            and e["decode_tp"] == out["decode_tp"]]
+
+
+def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
+    """Fill worker counts, attention DP and decoding mode from the benchmark's own configuration
+    where every matching entry agrees; record the speculative-decoding setting for main()."""
+    found = inferencex_match(row, out, table)
+    shape = ("prefill_workers", "prefill_tp", "prefill_ep", "prefill_dp_attn", "decode_workers", "decode_tp",
+             "decode_ep", "decode_dp_attn")
+    layouts = {tuple(e[k] for k in shape) for e in found}
+    if len(layouts) != 1:
+        if len(layouts) > 1:
+            out["note"] = "; ".join(filter(None, [out["note"], f"InferenceX lists {len(layouts)} deployments "
+                                                  "for this run; worker counts left to parity"]))
+        return
+    e = found[0]
+    out |= worker_layout("prefill_", e["prefill_tp"], e["prefill_ep"], e["prefill_dp_attn"])
+    out |= worker_layout("decode_", e["decode_tp"], e["decode_ep"], e["decode_dp_attn"])
+    out["prefill_workers"], out["decode_workers"] = e["prefill_workers"], e["decode_workers"]
+    out["prefill_batch"] = ""  # the recipes batch prompts in a prefill step (max_batch_size 16, 16,384 tokens)
+    out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
+    specs = {x["spec_decoding"] for x in found}
+    out["_spec"] = specs.pop() if len(specs) == 1 else "either"
+    out["note"] = "; ".join(filter(None, [out["note"], "workers and layout from InferenceX "
+                                          f"{e['config_key']} ({'; '.join(sorted({x['recipe'] for x in found}))})"]))
+
+
+def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
     source = row["silicon_data_source"]
     match = re.search(r"silicon_concurrency=(\d+)", source)
     note = ""
@@ -130,12 +197,15 @@ def convert(row: dict[str, str]) -> dict[str, str]:
         out["split"] = "unseen"
     else:
         out["split"] = "calibration" if share < CALIBRATION_SHARE else "holdout"
+    if out["mode"] == "disagg" and not out["decode_workers"] and out["model"] == "deepseek-r1":
+        apply_inferencex(row, out, table)  # after the split: the split stays that of the source's layout
     return out
 
 
 def main(path: str) -> None:
     with open(path, newline="") as handle:
-        converted = [convert(r) for r in csv.DictReader(handle)]
+        table = inferencex_layouts()
+        converted = [convert(r, table) for r in csv.DictReader(handle)]
     seen, rows = set(), []
     for row in converted:
         key = tuple({"deepseek-v3": "deepseek-r1"}.get(v, v) if k == "model" else v for k, v in row.items()
@@ -147,7 +217,14 @@ def main(path: str) -> None:
     v3_runs = {tuple(r[k] for k in run) for r in rows if r["model"] == "deepseek-v3"}
     rows = [r for r in rows if not (r["model"] == "deepseek-r1" and tuple(r[k] for k in run) in v3_runs)]
     for row in rows:
-        if row["model"] == "deepseek-r1" and row["system"] in HIDDEN_MTP_SYSTEMS and row["engine"] in HIDDEN_MTP:
+        spec = row.get("_spec", "either")
+        if spec == "none":
+            continue
+        if spec.startswith("mtp") and spec[3:]:
+            tokens, accepted = int(spec[3:]), MTP_ACCEPTANCE[int(spec[3:])]
+            row["mtp_tokens"], row["mtp_acceptance"] = str(tokens), str(accepted)
+            row["note"] += f"; decoded with MTP-{tokens} as configured ({accepted} accepted per step, NVIDIA's figure)"
+        elif row["model"] == "deepseek-r1" and row["system"] in HIDDEN_MTP_SYSTEMS and row["engine"] in HIDDEN_MTP:
             tokens, accepted = HIDDEN_MTP[row["engine"]]
             row["mtp_tokens"], row["mtp_acceptance"] = str(tokens), str(accepted)
             row["note"] = "; ".join(filter(None, [row["note"], f"decoded with MTP inferred ({tokens} draft tokens, "
