@@ -69,13 +69,13 @@ HIDDEN_MTP = {"trtllm": (3, 1.82), "sglang": (1, 0.92)}
 HIDDEN_MTP_SYSTEMS = {"hgx-b200", "hgx-b300"}
 # accepted draft tokens per step by MTP depth: the same blog, DeepSeek-R1 on B200 (MTP-1, -2, -3)
 MTP_ACCEPTANCE = {1: 0.92, 2: 1.58, 3: 1.82}
-LAYOUTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements/inferencex_disagg_layouts.csv"
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements"
 
 COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
            "isl", "osl", "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep",
            "prefill_workers", "prefill_batch", "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp",
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
-           "decode_moe_tp", "decode_moe_ep", "mtp_tokens", "mtp_acceptance", "measured_ttft_s", "measured_tpot_s", "split", "measured_on", "note"]
+           "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "measured_ttft_s", "measured_tpot_s", "split", "measured_on", "note"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -91,8 +91,23 @@ def layout(row: dict[str, str], prefix: str) -> dict[str, str]:
 
 
 def inferencex_layouts() -> list[dict[str, str]]:
-    with open(LAYOUTS, newline="") as handle:
-        return list(csv.DictReader(handle))
+    """InferenceX's search-space entries, each with its TensorRT-LLM recipe's engine settings where the
+    recipe is kept (inferencex_recipes.csv; SGLang recipes are not)."""
+    with open(MEASUREMENTS / "inferencex_recipes.csv", newline="") as handle:
+        recipes = {r["recipe_path"]: r for r in csv.DictReader(handle)}
+    with open(MEASUREMENTS / "inferencex_disagg_layouts.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    lengths = {"1024": "1k", "8192": "8k"}
+    for e in table:
+        _, precision, chip, *_ = e["config_key"].split("-")
+        folder = f"{chip}-{precision}"
+        mode = "stp" if e["spec_decoding"] == "none" else "mtp"
+        path = f"recipes/trtllm/{folder}/{lengths[e['isl']]}{lengths[e['osl']]}/{mode}/{e['recipe']}.yaml"
+        recipe = recipes.get(path, {})
+        e |= {k: v for k, v in recipe.items() if k != "recipe_path"}
+        if recipe:  # the recipe is what the engine ran where it and the benchmark list differ
+            e["prefill_dp_attn"], e["decode_dp_attn"] = recipe["prefill_attention_dp"], recipe["decode_attention_dp"]
+    return table
 
 
 def worker_layout(prefix: str, tp: str, ep: str, dp_attn: str) -> dict[str, str]:
@@ -139,8 +154,12 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     out |= worker_layout("prefill_", e["prefill_tp"], e["prefill_ep"], e["prefill_dp_attn"])
     out |= worker_layout("decode_", e["decode_tp"], e["decode_ep"], e["decode_dp_attn"])
     out["prefill_workers"], out["decode_workers"] = e["prefill_workers"], e["decode_workers"]
-    out["prefill_batch"] = ""  # the recipes batch prompts in a prefill step (max_batch_size 16, 16,384 tokens)
     out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
+    limits = {tuple(x.get(k, "") for k in ("prefill_max_batch_size", "prefill_max_num_tokens", "decode_max_batch_size"))
+              for x in found}
+    prefill_batch, budget, decode_batch = limits.pop() if len(limits) == 1 else ("", "", "")
+    # the recipe's per-rank limits; without a recipe the prefill batch is left to the step budget
+    out["prefill_batch"], out["max_num_tokens"], out["decode_batch"] = prefill_batch, budget, decode_batch
     specs = {x["spec_decoding"] for x in found}
     out["_spec"] = specs.pop() if len(specs) == 1 else "either"
     out["note"] = "; ".join(filter(None, [out["note"], "workers and layout from InferenceX "

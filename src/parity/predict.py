@@ -58,6 +58,7 @@ class Scenario:
     prefill_workers: float | None = None
     decode_workers: float | None = None
     prefill_batch: float | None = None
+    decode_batch: float | None = None  # most sequences a decode rank runs (the engine's max_batch_size there)
     moe_overlap: float | None = None
     mtp_tokens: int = 0
     mtp_acceptance: float = 0.0
@@ -68,7 +69,8 @@ class Scenario:
     def group(self) -> tuple[object, ...]:
         """Everything but the workload: rows with one group share their deployments."""
         return (self.model.name, self.model.source, self.system.id, self.engine, self.precision, self.mode,
-                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.moe_overlap, self.mtp_tokens,
+                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.decode_batch,
+                self.moe_overlap, self.mtp_tokens,
                 self.mtp_acceptance, self.notes, self.calibration and self.calibration.id)
 
 
@@ -193,8 +195,10 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     prefill = _layout(row, "prefill_").check(model)
     decode = _layout(row, "decode_").check(model)
     batch = _cell(row, "decode_batch")
+    decode_batch = None
     if _cell(row, "decode_workers"):
         decode_workers = float(_int(row, "decode_workers"))
+        decode_batch = float(_int(row, "decode_batch")) if batch else None  # with workers given: a per-rank cap
     elif batch:
         decode_workers = float(max(1, round(common["concurrency"] / (_int(row, "decode_batch") * decode.attn_dp))))
         notes += (f"{decode_workers:g} decode worker(s) inferred from the decode batch",)
@@ -204,6 +208,7 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     prefill_batch = float(_int(row, "prefill_batch")) if _cell(row, "prefill_batch") else None
     return Scenario(**common, mode="disagg", layout=prefill, decode_layout=decode,  # type: ignore[arg-type]
                     prefill_workers=prefill_workers, decode_workers=decode_workers, prefill_batch=prefill_batch,
+                    decode_batch=decode_batch,
                     notes=notes)
 
 
@@ -227,7 +232,8 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
         return serve_aggregated(deployment(first, first.layout), first.engine, workload)
     assert first.decode_layout is not None
     return serve_disaggregated(deployment(first, first.layout), deployment(first, first.decode_layout), first.engine,
-                               workload, first.prefill_workers, first.decode_workers, first.prefill_batch)
+                               workload, first.prefill_workers, first.decode_workers, first.prefill_batch,
+                               first.decode_batch)
 
 
 def flags(scenario: Scenario) -> tuple[str, ...]:

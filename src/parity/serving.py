@@ -240,10 +240,12 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
 
 def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, workload: Workload,
                         prefill_workers: Num | None = None, decode_workers: Num | None = None,
-                        prefill_batch: Num | None = None) -> ServingResult:
+                        prefill_batch: Num | None = None, decode_batch: Num | None = None) -> ServingResult:
     """Steady state of separate prefill and decode workers; the KV cache of each prompt moves over
     the scale-out network (scale-up when both fit in one scale-up domain). prefill_batch: prompts a
-    prefill step takes at most (default: the step budget's worth).
+    prefill step takes at most (default: the step budget's worth); decode_batch: sequences a decode
+    rank runs at most (default: what its KV cache holds, up to the engine's max_batch_size); clients
+    beyond wait for a slot.
 
     Workers not given are sized: decode workers so that each decode rank holds the engine's
     `disagg_decode_batch` clients, prefill workers so that prompts keep them as busy as the engine's
@@ -259,6 +261,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         sized.append(f"decode workers sized for {profile.disagg_decode_batch:g} clients per rank")
     clients = conc / (decode_workers * dd)
     mem, slots = _capacity(decode, profile, clients, isl, osl)
+    if decode_batch is not None:
+        slots = np.minimum(slots, decode_batch)
     p_mem, _ = _capacity(prefill, profile, np.ones_like(isl), isl, np.ones_like(osl))
     fits = (slots >= 1) & p_mem.fits
     active = np.minimum(clients, np.maximum(slots, 1.0))  # per decode rank
@@ -298,7 +302,9 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
             u = np.minimum(lam_total / prefill_ranks * added / group, 0.999999)
             inner = (profile.ttft_overhead_s + profile.disagg_ttft_overhead_s + wall + transfer
                      + _queue_wait(profile, u, added, conc / prefill_ranks, added / group))
-            return inner + waiting / np.maximum(lam_total, 1e-12), inner
+            # clients without a decode slot: their prefill runs while they queue for one (Little's law
+            # over the clients not decoding), so the slot queue and the prefill path overlap
+            return np.maximum(inner, waiting / np.maximum(lam_total, 1e-12)), inner
 
         def residual(lam_total: Num) -> Num:
             return lam_total * (ttft_of(lam_total)[0] + (osl - 1.0) * tpot) - conc
