@@ -36,7 +36,8 @@ step); SGLang's speed-ups (at most 1.5x) fit one draft token, with NVIDIA's publ
 A third source, stated in each affected row's note: the disaggregated DeepSeek-R1 sweeps (InferenceX
 runs, Dynamo images) name neither worker counts nor attention DP; inferencex_disagg_layouts.csv, from
 InferenceX's benchmark configuration, does. Rows that match exactly one of its deployments get it
-(workers, layouts, MTP depth where every match agrees) and a prefill batch left to the step budget;
+(workers, layouts, MTP depth where every match agrees) and, from the TensorRT-LLM recipe the entry names
+(inferencex_recipes.csv), the prefill batch and token budget and the decode batch limit per rank;
 the split is computed before, from the source's layout, so no row changes split.
 
 A second inference, stated in each affected row's note: disaggregated rows that omit the prefill batch

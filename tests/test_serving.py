@@ -82,6 +82,23 @@ def test_disaggregated_prefill_does_not_slow_decode() -> None:
     assert disagg.chips == 24 and agg.chips == 8
 
 
+def test_a_decode_batch_limit_queues_the_clients_beyond_it() -> None:
+    """decode_batch caps the sequences a decode rank runs (the recipe's max_batch_size): clients beyond the
+    slots wait, and their prefill runs inside that wait (TTFT = clients without a slot / rate, Little's
+    law), so TTFT is the larger of the prefill path and the slot queue; a cap above the clients changes
+    nothing."""
+    base = {"model": "llama-3.1-70b", "system": "hgx-h100", "engine": "trtllm", "weights": "fp8", "isl": 1024,
+            "osl": 512, "concurrency": 96, "mode": "disagg", "prefill_tp": 8, "decode_tp": 8,
+            "prefill_workers": 1, "decode_workers": 2}
+    free, roomy, tight = predict_rows([base, {**base, "decode_batch": 64}, {**base, "decode_batch": 32}])
+    assert roomy.ttft_s == free.ttft_s and roomy.tpot_s == free.tpot_s
+    rate = tight.output_tokens_per_s_per_chip * tight.chips / 512  # requests per second
+    assert rate * 511 * tight.tpot_s == pytest.approx(64, rel=0.02)  # 2 workers x 32 slots, all decoding
+    assert rate * (tight.ttft_s + 511 * tight.tpot_s) == pytest.approx(96, rel=1e-3)  # closed loop
+    assert tight.ttft_s == pytest.approx((96 - 64) / rate, rel=0.05)
+    assert tight.ttft_s > free.ttft_s and tight.tpot_s < free.tpot_s
+
+
 def test_a_model_too_big_for_the_node_says_by_how_much() -> None:
     (p,) = predict_rows([{"case_id": "x", "model": "deepseek-r1", "system": "hgx-h100", "isl": 1024, "osl": 128,
                           "concurrency": 8, "tp": 8}])
@@ -157,7 +174,7 @@ def test_repeat_runs_measure_the_floor_under_any_model() -> None:
 
 def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> None:
     """`parity validate`: scores per engine version, calibration rows left out, TPOT within the issue's 15%;
-    TTFT held at its measured level (27.7%: above the issue's 25%, stated in the README)."""
+    TTFT held at its measured level (26.6%: above the issue's 25%, stated in the README)."""
     import json
 
     from click.testing import CliRunner
@@ -170,7 +187,7 @@ def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> N
     payload = json.loads(result.stdout)
     overall = {s["metric"]: s for s in payload["scores"] if s["engine"] == "all scored"}
     assert overall["tpot_s"]["median_abs_error"] <= 0.15
-    assert overall["ttft_s"]["median_abs_error"] <= 0.285
+    assert overall["ttft_s"]["median_abs_error"] <= 0.27
     calibration = {r["case_id"] for r in catalog.measurements() if r["split"] == "calibration"}
     scored = [c for c in payload["cases"] if c["metric"] == "ttft_s" and c["split"] != "calibration"]
     assert scored and not {c["case_id"] for c in scored} & calibration
@@ -330,7 +347,7 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     rows = [r for r in catalog.measurements() if "workers and layout from InferenceX" in r["note"]]
     assert len(rows) == 165
     for r in rows:
-        assert r["prefill_workers"] and r["decode_workers"] and not r["prefill_batch"]
+        assert r["prefill_workers"] and r["decode_workers"]
         for side in ("prefill_", "decode_"):
             gpus = int(r[side + "tp"]) * int(r[side + "attn_dp"])
             assert int(r[side + "moe_tp"]) * int(r[side + "moe_ep"]) == gpus
@@ -339,3 +356,8 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
             and r["concurrency"] == "1024" and r["measured_on"] == "2026-03-23"]
     assert (r["prefill_workers"], r["decode_workers"], r["decode_attn_dp"], r["decode_moe_ep"]) == ("1", "4", "8", "8")
     assert (r["mtp_tokens"], r["mtp_acceptance"]) == ("3", "1.82")
+    # and the limits of its recipe (ctx1_gen4_dep8_batch256_eplb0_mtp3_1024.yaml): 32 sequences a decode rank
+    assert (r["prefill_batch"], r["max_num_tokens"], r["decode_batch"]) == ("16", "16384", "32")
+    recipes = catalog.measurements("inferencex_recipes")
+    assert len(recipes) == 135 and all(x["decode_max_batch_size"] for x in recipes)
+    assert sum(1 for r in rows if r["decode_batch"]) == 127
