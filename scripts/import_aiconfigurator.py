@@ -76,7 +76,8 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "isl", "osl", "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep",
            "prefill_workers", "prefill_batch", "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp",
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
-           "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "measured_ttft_s", "measured_tpot_s", "split", "measured_on", "note"]
+           "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "measured_ttft_s",
+           "measured_tpot_s", "split", "measured_on", "note"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -156,8 +157,8 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     out |= worker_layout("decode_", e["decode_tp"], e["decode_ep"], e["decode_dp_attn"])
     out["prefill_workers"], out["decode_workers"] = e["prefill_workers"], e["decode_workers"]
     out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
-    limits = {tuple(x.get(k, "") for k in ("prefill_max_batch_size", "prefill_max_num_tokens", "decode_max_batch_size"))
-              for x in found}
+    keys = ("prefill_max_batch_size", "prefill_max_num_tokens", "decode_max_batch_size")
+    limits = {tuple(x.get(k, "") for k in keys) for x in found}
     prefill_batch, budget, decode_batch = limits.pop() if len(limits) == 1 else ("", "", "")
     # the recipe's per-rank limits; without a recipe the prefill batch is left to the step budget
     out["prefill_batch"], out["max_num_tokens"], out["decode_batch"] = prefill_batch, budget, decode_batch
@@ -243,7 +244,8 @@ def main(path: str) -> None:
         if spec.startswith("mtp") and spec[3:]:
             tokens, accepted = int(spec[3:]), MTP_ACCEPTANCE[int(spec[3:])]
             row["mtp_tokens"], row["mtp_acceptance"] = str(tokens), str(accepted)
-            row["note"] += f"; decoded with MTP-{tokens} as configured ({accepted} accepted per step, NVIDIA's figure)"
+            row["note"] += (f"; decoded with MTP-{tokens} as configured ({accepted} accepted per step, "
+                            "NVIDIA's figure)")
         elif row["model"] == "deepseek-r1" and row["system"] in HIDDEN_MTP_SYSTEMS and row["engine"] in HIDDEN_MTP:
             tokens, accepted = HIDDEN_MTP[row["engine"]]
             row["mtp_tokens"], row["mtp_acceptance"] = str(tokens), str(accepted)

@@ -69,9 +69,9 @@ class Scenario:
     def group(self) -> tuple[object, ...]:
         """Everything but the workload: rows with one group share their deployments."""
         return (self.model.name, self.model.source, self.system.id, self.engine, self.precision, self.mode,
-                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch, self.decode_batch,
-                self.moe_overlap, self.mtp_tokens,
-                self.mtp_acceptance, self.notes, self.calibration and self.calibration.id)
+                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch,
+                self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
+                self.calibration and self.calibration.id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
