@@ -141,7 +141,7 @@ def _flat_s(kind: str, S: Num, n: Num, B: Num, lat: Num, switched: bool) -> Num:
 
 
 def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, fanout: Num | None = None,
-                 domain_ranks: Num | None = None) -> Num:
+                 domain_ranks: Num | None = None, low_latency: Num = False) -> Num:
     """[s] of one collective over n ranks placed on consecutive chips of `system`.
 
     Inside one scale-up domain it runs on the scale-up fabric; beyond it, hierarchically: the
@@ -166,10 +166,13 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, f
         # remote domain across scale-out, forwarded inside it (DeepEP's normal kernels)
         ranks = expected_distinct(fanout, n)
         inner_bytes = S * ranks * (n - 1.0) / n
+        forwarded = out_lat + np.maximum(S * expected_distinct(fanout, domains) * (domains - 1.0) / domains / out_bw,
+                                         S * ranks * (d_eff - 1.0) / n / up_bw)
+        # low-latency kernels: one copy per (token, expert), remote ones straight over scale-out
+        direct = out_lat + np.maximum(S * fanout * (n - d_eff) / n / out_bw, S * fanout * (d_eff - 1.0) / n / up_bw)
         t = np.where(n <= d, _flat_s("all_to_all", inner_bytes * n / np.maximum(n - 1.0, 1.0), n, up_bw, up_lat,
                                      switched),
-                     out_lat + np.maximum(S * expected_distinct(fanout, domains) * (domains - 1.0) / domains / out_bw,
-                                          S * ranks * (d_eff - 1.0) / n / up_bw))
+                     np.where(low_latency, direct, forwarded))
         return np.where((n > 1) & (S > 0), t, 0.0)
     inner = _flat_s(kind, S, n, up_bw, up_lat, switched)
     # across domains: d chips per domain talk inside, n/d domains over scale-out
@@ -187,11 +190,14 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, f
 
 
 def collective_algorithm(kind: str, S: float, n: float, system: System, efficiency: float,
-                         fanout: float | None = None) -> str:
+                         fanout: float | None = None, low_latency: bool = False) -> str:
     """The name of the algorithm `collective_s` prices a collective with (for explanations)."""
     if n <= 1 or S <= 0:
         return "none"
     switched = system.scale_up_topology in ("switch", "clos", "mesh")
+    if n > system.scale_up_domain_chips and kind == "all_to_all" and fanout and low_latency:
+        return f"low-latency all-to-all (each token's {fanout:g} expert copies sent straight to their ranks, " \
+               f"{n / system.scale_up_domain_chips:g} domains over scale-out)"
     if n > system.scale_up_domain_chips:
         return f"hierarchical ({kind.replace('_', '-')} inside {system.scale_up_domain_chips}-chip domains, " \
                f"scale-out between {n / system.scale_up_domain_chips:g})"
@@ -211,7 +217,8 @@ def collective_algorithm(kind: str, S: float, n: float, system: System, efficien
 
 def price_collective(c: Collective, system: System, cal: Calibration) -> tuple[Cost, Num]:
     """(cost of `c.count` runs of a collective, the part of it that may overlap computation) [s]."""
-    t = c.count * collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency, c.fanout)
+    t = c.count * collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency, c.fanout,
+                               low_latency=c.low_latency)
     moved = np.where(np.asarray(c.group) > 1, c.bytes, 0.0)
     overlappable = t * c.hidden
     return Cost(communication_s=t - overlappable, comm_bytes=c.count * moved), overlappable

@@ -153,7 +153,9 @@ class Collective:
     tokens, each sent to `fanout` destinations drawn at random from the group (MoE dispatch: one copy
     per destination rank, and across scale-up domains one copy per destination domain, as DeepEP
     forwards); send_recv: bytes to the next pipeline stage. hidden: the share of its time overlapped
-    with computation (e.g. two-batch overlap).
+    with computation (e.g. two-batch overlap). low_latency: a fanout all-to-all of decode-sized
+    batches runs low-latency kernels (DeepEP's): every token copy goes straight to its expert's rank,
+    over scale-out when that rank is in another domain, with no per-domain forwarding.
     """
 
     name: str
@@ -163,6 +165,7 @@ class Collective:
     count: Num = 1
     fanout: Num | None = None
     hidden: Num = 0.0
+    low_latency: Num = False
 
     def __post_init__(self) -> None:
         if self.kind not in COLLECTIVES:

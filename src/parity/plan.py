@@ -238,6 +238,12 @@ def _stream_kernel(op: Stream, s: Shard, prec: Precision, kv_share: Num, count: 
                   fmt=prec.activations, count=count, launches=0.0 if op.fused else 1.0)
 
 
+# tokens a rank at most sends through low-latency all-to-all kernels: DeepEP's low-latency buffers as
+# SGLang sizes them by default (SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK = 128); larger batches
+# (prefill) run the normal, per-domain forwarding kernels
+LOW_LATENCY_TOKENS = 128
+
+
 def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, prec: Precision,
                        count: Num) -> list[Collective]:
     a = _bytes(prec.activations)
@@ -256,10 +262,12 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         dispatch = min(a, expert_fmt.bytes_per_element) if not expert_fmt.weight_only else a
         a2a_group = np.where(dp, s.me, 1.0)
         gather_group = np.where(dp & (s.me <= 1), s.d * s.t, 1.0)
+        low_latency = batch.tokens <= LOW_LATENCY_TOKENS
         out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=batch.tokens * hidden * dispatch,
-                           group=a2a_group, count=count, fanout=mlp.experts_per_token, hidden=s.moe_overlap),
+                           group=a2a_group, count=count, fanout=mlp.experts_per_token, hidden=s.moe_overlap,
+                           low_latency=low_latency),
                 Collective(name="moe_combine", kind="all_to_all", bytes=tokens_bytes, group=a2a_group, count=count,
-                           fanout=mlp.experts_per_token, hidden=s.moe_overlap),
+                           fanout=mlp.experts_per_token, hidden=s.moe_overlap, low_latency=low_latency),
                 Collective(name="moe_gather", kind="all_gather", bytes=tokens_bytes * s.d, group=gather_group,
                            count=count),
                 Collective(name="moe_reduce", kind="reduce_scatter", bytes=tokens_bytes * s.d, group=gather_group,

@@ -112,7 +112,8 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
         bounds[c.name] = "links" + (" (overlappable)" if float(hidden) > 0 else "")
         details[c.name] = collective_algorithm(c.kind, float(c.bytes), float(c.group), dep.system,
                                                dep.calibration.collective_efficiency,
-                                               None if c.fanout is None else float(c.fanout))
+                                               None if c.fanout is None else float(c.fanout),
+                                               bool(np.all(c.low_latency)))
     out = [Part(name=k, seconds=sum(v), bound=bounds[k], detail=details[k]) for k, v in parts.items() if sum(v) > 0]
     if dep.step_overhead_s:
         out.append(Part(name="step overhead", seconds=dep.step_overhead_s, bound="host", detail="scheduling, sampling"))
