@@ -93,22 +93,21 @@ def layout(row: dict[str, str], prefix: str) -> dict[str, str]:
 
 
 def inferencex_layouts() -> list[dict[str, str]]:
-    """InferenceX's search-space entries, each with its TensorRT-LLM recipe's engine settings where the
-    recipe is kept (inferencex_recipes.csv; SGLang recipes are not)."""
+    """InferenceX's search-space entries; the TensorRT-LLM ones with their recipe's engine settings
+    (inferencex_recipes.csv; SGLang recipes are not kept)."""
     with open(MEASUREMENTS / "inferencex_recipes.csv", newline="") as handle:
         recipes = {r["recipe_path"]: r for r in csv.DictReader(handle)}
     with open(MEASUREMENTS / "inferencex_disagg_layouts.csv", newline="") as handle:
         table = list(csv.DictReader(handle))
     lengths = {"1024": "1k", "8192": "8k"}
-    for e in table:
+    for e in [e for e in table if e["config_key"].endswith("-dynamo-trt")]:
         _, precision, chip, *_ = e["config_key"].split("-")
-        folder = f"{chip}-{precision}"
         mode = "stp" if e["spec_decoding"] == "none" else "mtp"
-        path = f"recipes/trtllm/{folder}/{lengths[e['isl']]}{lengths[e['osl']]}/{mode}/{e['recipe']}.yaml"
-        recipe = recipes.get(path, {})
+        path = f"recipes/trtllm/{chip}-{precision}/{lengths[e['isl']]}{lengths[e['osl']]}/{mode}/{e['recipe']}.yaml"
+        recipe = recipes[path]  # every TensorRT-LLM entry's recipe is kept
         e |= {k: v for k, v in recipe.items() if k != "recipe_path"}
-        if recipe:  # the recipe is what the engine ran where it and the benchmark list differ
-            e["prefill_dp_attn"], e["decode_dp_attn"] = recipe["prefill_attention_dp"], recipe["decode_attention_dp"]
+        # the recipe is what the engine ran where it and the benchmark list differ
+        e["prefill_dp_attn"], e["decode_dp_attn"] = recipe["prefill_attention_dp"], recipe["decode_attention_dp"]
     return table
 
 

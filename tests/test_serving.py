@@ -361,3 +361,15 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     recipes = catalog.measurements("inferencex_recipes")
     assert len(recipes) == 135 and all(x["decode_max_batch_size"] for x in recipes)
     assert sum(1 for r in rows if r["decode_batch"]) == 127
+
+
+def test_every_optional_column_is_read() -> None:
+    """OPTIONAL_COLUMNS (which the repeat-run key also uses) are inputs scenario_from_row reads: a bad cell in
+    any of them makes its row infeasible, naming the column."""
+    from parity.predict import OPTIONAL_COLUMNS
+
+    base = {"model": "deepseek-r1", "system": "hgx-h200", "engine": "trtllm", "isl": 1024, "osl": 128,
+            "concurrency": 8, "tp": 8}
+    for column in OPTIONAL_COLUMNS:
+        (p,) = predict_rows([{**base, column: "junk"}])
+        assert not p.feasible and column in p.note, (column, p.note)

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity.predict import CASE_COLUMNS, Prediction
+from parity.predict import CASE_COLUMNS, OPTIONAL_COLUMNS, Prediction
 from parity.validate import METRICS, SCORED_SPLITS, Score, mode_label
 
 __all__ = ["repeat_spread", "SystemRatio", "system_ratios"]
 
 # every input of a serving case but its id: rows equal on these ran the same work
-_INPUTS = (*CASE_COLUMNS[1:], "mtp_tokens", "mtp_acceptance")
+_INPUTS = (*CASE_COLUMNS[1:], *OPTIONAL_COLUMNS)
 _BUT_SYSTEM = tuple(c for c in _INPUTS if c != "system")
 
 
