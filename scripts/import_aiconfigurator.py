@@ -40,6 +40,10 @@ InferenceX's benchmark configuration, does. Rows that match exactly one of its d
 (inferencex_recipes.csv), the prefill batch and token budget and the decode batch limit per rank;
 the split is computed before, from the source's layout, so no row changes split.
 
+A third clean-up, stated in each affected row's note: the source labels gpt-oss-120b's formats nvfp4 / nvfp4,
+but its checkpoint keeps attention in bf16 and its engines run the MXFP4 experts against MXFP8 activations on
+Blackwell and bf16 ones on Hopper (sources at GPT_OSS_EXPERTS); the rows say so (w4a8_mxfp4, w4a16_mxfp4).
+
 A second inference, stated in each affected row's note: disaggregated rows that omit the prefill batch
 size get 1, the value of every disaggregated row that gives it and the default aiconfigurator's
 generator writes for prefill workers (generator/rule_plugin: prefill max_batch_size 1, max_num_tokens
@@ -70,6 +74,12 @@ HIDDEN_MTP = {"trtllm": (3, 1.82), "sglang": (1, 0.92)}
 HIDDEN_MTP_SYSTEMS = {"hgx-b200", "hgx-b300"}
 # accepted draft tokens per step by MTP depth: the same blog, DeepSeek-R1 on B200 (MTP-1, -2, -3)
 MTP_ACCEPTANCE = {1: 0.92, 2: 1.58, 3: 1.82}
+# gpt-oss-120b as its engines run it, where the source labels both formats nvfp4: attention in bf16 (its
+# config.json's quantization_config leaves self_attn unquantised), experts MXFP4 against MXFP8 activations on
+# Blackwell (TensorRT-LLM's GPT-OSS deployment guide, MoE backend support matrix: MXFP8 x MXFP4, TRTLLM backend;
+# InferenceX's vLLM script sets VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1) and against bf16 ones on Hopper (the
+# guide's H200 row: BF16 x MXFP4, TRITON; InferenceX's H100 vLLM script sets VLLM_MXFP4_USE_MARLIN=1)
+GPT_OSS_EXPERTS = {"hgx-b200": "w4a8_mxfp4", "hgx-b300": "w4a8_mxfp4", "hgx-h100": "w4a16_mxfp4"}
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements"
 
 COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
@@ -190,6 +200,10 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         "measured_tpot_s": f"{float(row['silicon_tpot_ms']) / 1e3:.6g}",
         "measured_on": measured.group(1) if measured else "", "note": note,
     }
+    if out["model"] == "gpt-oss-120b" and (out["weights"], out["moe_weights"]) == ("nvfp4", "nvfp4"):
+        out["weights"], out["moe_weights"] = "bf16", GPT_OSS_EXPERTS[out["system"]]
+        said = f"formats as engines run gpt-oss (the source says nvfp4): attention bf16, experts {out['moe_weights']}"
+        out["note"] = "; ".join(filter(None, [out["note"], said]))
     if row["mode"] == "agg":
         agg = layout(row, "")
         out |= {k: v for k, v in agg.items() if k != "batch"}

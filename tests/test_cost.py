@@ -6,7 +6,7 @@ from conftest import perfect_calibration, round_chip, round_system, tiny_model
 
 from parity.cost import (Cost, collective_s, direct_all_to_all_s, math_unit, price_kernel, ring_all_gather_s,
                          ring_all_reduce_s)
-from parity.dtypes import FORMATS
+from parity.dtypes import FORMATS, format_named, stored_format
 from parity.errors import InfeasiblePlan
 from parity.ops import Batch, Kernel
 from parity.plan import Layout, Precision
@@ -48,6 +48,21 @@ def test_formats_without_hardware_support_are_emulated() -> None:
     assert price_kernel(gemm(1e4, 1e4, 1e4, "nvfp4"), round_chip(), cal).time_s == pytest.approx(2e-3)
     with pytest.raises(InfeasiblePlan, match="cannot run format nvfp4"):
         math_unit(FORMATS["nvfp4"], round_chip(native=frozenset({"int8"}), peak_flop_per_s={"int8": 1e15}))
+
+
+def test_mxfp4_weights_run_at_the_rate_of_their_activations() -> None:
+    """MXFP4 experts as engines run them: 4.25 bits a weight either way, multiplied at the fp8 rate against
+    MXFP8 activations (W4A8) or the bf16 rate against bf16 ones (W4A16). A 1e4-cubed GEMM is 2e12 FLOP:
+    1 ms at 2 PFLOP/s fp8, 2 ms at 1 PFLOP/s bf16; its weights read 1e8 x 0.53125 B."""
+    cal = perfect_calibration()
+    assert math_unit(FORMATS["w4a8_mxfp4"], round_chip()) == ("fp8", False)
+    assert math_unit(FORMATS["w4a16_mxfp4"], round_chip()) == ("bf16", False)
+    assert price_kernel(gemm(1e4, 1e4, 1e4, "w4a8_mxfp4"), round_chip(), cal).time_s == pytest.approx(1e-3)
+    assert price_kernel(gemm(1e4, 1e4, 1e4, "w4a16_mxfp4"), round_chip(), cal).time_s == pytest.approx(2e-3)
+    assert gemm(1, 1e4, 1e4, "w4a8_mxfp4").weight_bytes == pytest.approx(1e8 * 0.53125)
+    assert format_named("W4A8_MXFP4_MXFP8") is FORMATS["w4a8_mxfp4"]
+    assert [stored_format(f) for f in ("w4a8_mxfp4", "w4a16_mxfp4", "nvfp4", "junk")] == ["mxfp4", "mxfp4", "nvfp4",
+                                                                                          "junk"]
 
 
 def test_decode_step_of_a_tiny_model() -> None:

@@ -363,6 +363,19 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     assert sum(1 for r in rows if r["decode_batch"]) == 127
 
 
+def test_gpt_oss_rows_carry_the_formats_its_engines_run() -> None:
+    """The source labels gpt-oss-120b nvfp4 / nvfp4; its rows carry bf16 attention and MXFP4 experts against
+    MXFP8 activations on Blackwell, bf16 ones on Hopper, and say so in their note."""
+    rows = [r for r in catalog.measurements() if r["model"] == "gpt-oss-120b"]
+    relabelled = [r for r in rows if "formats as engines run gpt-oss" in r["note"]]
+    assert len(relabelled) == 204 and not any(r["weights"] == "nvfp4" for r in rows)
+    for r in relabelled:
+        experts = "w4a16_mxfp4" if r["system"] == "hgx-h100" else "w4a8_mxfp4"
+        assert (r["weights"], r["moe_weights"]) == ("bf16", experts), r["case_id"]
+    (p,) = predict_rows([relabelled[0]])
+    assert p.feasible
+
+
 def test_every_optional_column_is_read() -> None:
     """OPTIONAL_COLUMNS (which the repeat-run key also uses) are inputs scenario_from_row reads: a bad cell in
     any of them makes its row infeasible, naming the column."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parity.dtypes import stored_format
 from parity.predict import CASE_COLUMNS, OPTIONAL_COLUMNS, Prediction
 from parity.validate import METRICS, SCORED_SPLITS, Score, mode_label
 
@@ -23,6 +24,14 @@ _BUT_SYSTEM = tuple(c for c in _INPUTS if c != "system")
 
 def _key(row: Mapping[str, str], columns: Sequence[str]) -> tuple[str, ...]:
     return tuple(str(row.get(c) or "") for c in columns)
+
+
+def _work(row: Mapping[str, str]) -> tuple[str, ...]:
+    """The work a row ran, whatever the system: its inputs but the system, weights named by how they are
+    stored (one checkpoint runs with each chip's kernels: gpt-oss's MXFP4 experts as W4A8 on Blackwell and
+    W4A16 on Hopper)."""
+    return tuple(stored_format(v) if c in ("weights", "moe_weights") and v else v
+                 for c, v in zip(_BUT_SYSTEM, _key(row, _BUT_SYSTEM)))
 
 
 def _measured(row: Mapping[str, str], metric: str) -> float:
@@ -50,7 +59,7 @@ def repeat_spread(rows: Sequence[Mapping[str, str]]) -> list[Score]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SystemRatio:
-    """One system against another on identical work (same model, engine, formats, layout, workload):
+    """One system against another on identical work (same model, engine, stored formats, layout, workload):
     medians over the configurations both ran of the measured and the predicted ratio b / a of one metric,
     and of |predicted ratio / measured ratio - 1|."""
 
@@ -77,7 +86,7 @@ def system_ratios(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predi
         lambda: defaultdict(list))
     for row, p in zip(rows, predictions):
         if p.feasible and row.get("split", "holdout") in splits:
-            work[_key(row, _BUT_SYSTEM)][row["system"]].append((row, p))
+            work[_work(row)][row["system"]].append((row, p))
     found: dict[tuple[str, str, str, str], list[tuple[float, float]]] = defaultdict(list)
     for by_system in work.values():
         for a, b in itertools.combinations(sorted(by_system), 2):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from parity.errors import ParityError
 
-__all__ = ["Format", "FORMATS", "MATH_RATES", "format_named"]
+__all__ = ["Format", "FORMATS", "MATH_RATES", "format_named", "stored_format"]
 
 # Keys of a chip's peak table, with the bit length the US export rules use for TPP.
 MATH_RATES: dict[str, int] = {
@@ -28,6 +28,8 @@ class Format:
     feature: the name in a chip's `native` list that makes it native.
     fallbacks: math keys to emulate with, best first, on chips without the feature.
     weight_only: weights are stored in this format but multiplied in the activation format.
+    stored_as: the format the weights are stored in, where this name also fixes how they are multiplied
+    (w4a8_mxfp4 is MXFP4 weights run against MXFP8 activations); empty: this format itself.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Format:
     fallbacks: tuple[str, ...]
     weight_only: bool = False
     description: str = ""
+    stored_as: str = ""
 
     def __post_init__(self) -> None:
         if self.bytes_per_element <= 0:
@@ -77,6 +80,15 @@ FORMATS: dict[str, Format] = _formats(
            scale="e4m3 per 16", fallbacks=("fp8", "bf16"), description="NVIDIA FP4 (E2M1, E4M3 scale per 16)"),
     Format(name="mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="fp4", feature="mxfp4",
            scale="ue8m0 per 32", fallbacks=("fp8", "bf16"), description="OCP MXFP4 (E2M1, UE8M0 scale per 32)"),
+    # MXFP4 weights as engines run them: against MXFP8 activations on Blackwell (W4A8_MXFP4_MXFP8: TensorRT-LLM's
+    # and FlashInfer's trtllm-gen MoE), against bf16 ones on Hopper (W4A16: Triton or Marlin kernels)
+    Format(name="w4a8_mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="fp8", feature="fp8",
+           scale="ue8m0 per 32", fallbacks=("bf16",), weight_only=True,
+           description="MXFP4 weights multiplied with MXFP8 activations (W4A8, Blackwell MoE kernels)",
+           stored_as="mxfp4"),
+    Format(name="w4a16_mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="bf16", feature="bf16",
+           scale="ue8m0 per 32", fallbacks=("fp32",), weight_only=True,
+           description="MXFP4 weights multiplied in bf16 (W4A16, Hopper MoE kernels)", stored_as="mxfp4"),
     # Weight-only INT4 (AWQ/GPTQ style): group of 128 shares an FP16 scale; math in bf16.
     Format(name="int4", bits=4, bytes_per_element=0.5 + 2.0 / 128, math="bf16", feature="bf16",
            scale="fp16 per 128", fallbacks=("fp32",), weight_only=True,
@@ -87,7 +99,8 @@ FORMATS: dict[str, Format] = _formats(
 )
 
 _ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8",
-            "fp4": "nvfp4", "w8a8": "int8", "int4_wo": "int4", "fp8-block": "fp8_block", "ue8m0": "mxfp8"}
+            "fp4": "nvfp4", "w8a8": "int8", "int4_wo": "int4", "fp8-block": "fp8_block", "ue8m0": "mxfp8",
+            "w4a8_mxfp4_mxfp8": "w4a8_mxfp4"}
 
 
 def format_named(name: str) -> Format:
@@ -97,3 +110,12 @@ def format_named(name: str) -> Format:
     if key not in FORMATS:
         raise ParityError(f"unknown number format {name!r}; known: {', '.join(FORMATS)}")
     return FORMATS[key]
+
+
+def stored_format(name: str) -> str:
+    """The format weights called `name` are stored in (w4a8_mxfp4 -> mxfp4); `name` itself if unknown."""
+    try:
+        fmt = format_named(name)
+    except ParityError:
+        return name
+    return fmt.stored_as or fmt.name

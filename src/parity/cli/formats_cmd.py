@@ -21,7 +21,8 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 @click.argument("systems", nargs=-1)
 @click.option("--model", default="deepseek-r1", show_default=True, help="catalog model or config.json")
 @click.option("--formats", "names", default=",".join(DEFAULT_FORMATS), show_default=True,
-              help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, int4, w4a8)")
+              help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, w4a8_mxfp4, "
+                   "w4a16_mxfp4, int4, w4a8)")
 @click.option("--tpot", default="50ms", show_default=True, help="time-per-output-token target")
 @click.option("--ttft", default=None, help="time-to-first-token target")
 @click.option("--isl", default=1024, show_default=True, type=click.IntRange(min=1))
