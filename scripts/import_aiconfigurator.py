@@ -31,7 +31,9 @@ within a median 12-14%, overpredicts these R1 rows by 37-58%. Depth and acceptan
 TensorRT-LLM's speed-ups of up to 2.1x on calibration twins need at least two draft tokens, so it gets
 NVIDIA's MTP-3 setting with the acceptance NVIDIA published for DeepSeek-R1 on B200 (1.82 tokens per
 step); SGLang's speed-ups (at most 1.5x) fit one draft token, with NVIDIA's published MTP-1 acceptance
-(0.92). H100 R1 rows show no such gap and are left as they are.
+(0.92). Aggregated TensorRT-LLM runs with attention DP get one draft token too: InferenceX's MTP scripts
+(benchmarks/dsr1_fp8_b200_trt_mtp.sh, dsr1_fp4_b200_trt_mtp.sh) set MTP=1 when DP_ATTENTION is on, 3 otherwise.
+H100 R1 rows show no such gap and are left as they are.
 
 A third source, stated in each affected row's note: the disaggregated DeepSeek-R1 sweeps (InferenceX
 runs, Dynamo images) name neither worker counts nor attention DP; inferencex_disagg_layouts.csv, from
@@ -261,6 +263,8 @@ def main(path: str) -> None:
                             "NVIDIA's figure)")
         elif row["model"] == "deepseek-r1" and row["system"] in HIDDEN_MTP_SYSTEMS and row["engine"] in HIDDEN_MTP:
             tokens, accepted = HIDDEN_MTP[row["engine"]]
+            if row["engine"] == "trtllm" and row["mode"] == "agg" and int(row["attn_dp"] or 1) > 1:
+                tokens, accepted = 1, MTP_ACCEPTANCE[1]  # InferenceX's MTP scripts: one draft token under attention DP
             row["mtp_tokens"], row["mtp_acceptance"] = str(tokens), str(accepted)
             row["note"] = "; ".join(filter(None, [row["note"], f"decoded with MTP inferred ({tokens} draft tokens, "
                                                   f"{accepted} accepted per step; see the script)"]))
