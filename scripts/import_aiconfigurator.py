@@ -11,7 +11,7 @@ The split is by configuration (model, system, engine, mode, lengths, layouts): r
 concurrency share a group, so no group is both fitted and scored. B300 and gpt-oss-120b are never
 used for fitting: they measure how predictions carry over to hardware and models not fitted on.
 
-Two clean-ups, both stated in each affected row's note:
+Three clean-ups, each stated in each affected row's note:
 - Rows whose MoE layout reads moe_tp = moe_ep = k > 1 with tp x attention-DP = k^2 (e.g. tp 64 with
   moe 8 x 8 on an 8-GPU node) carry the very same measurements as the k-GPU layout with moe_tp 1
   (tp 8, moe_ep 8): the source multiplied tp (or attention DP) by moe_tp. They are normalised.
@@ -21,6 +21,9 @@ Two clean-ups, both stated in each affected row's note:
   both fitted and scored. Disaggregated runs listed under both names with the same measurements but
   with worker counts (and often a different layout) only in the V3 listing are one run: the V3 listing,
   which says more, is kept.
+- The source labels gpt-oss-120b's formats nvfp4 / nvfp4, but its checkpoint keeps attention in bf16 and
+  its engines run the MXFP4 experts against MXFP8 activations on Blackwell and bf16 ones on Hopper
+  (sources at GPT_OSS_EXPERTS); the rows say so (w4a8_mxfp4, w4a16_mxfp4).
 
 One inference, stated in each affected row's note and in its mtp_tokens / mtp_acceptance cells: the
 DeepSeek-R1 runs on B200 and B300 that the source lists under R1 alone (its dated sweep files, Dynamo
@@ -35,21 +38,17 @@ step); SGLang's speed-ups (at most 1.5x) fit one draft token, with NVIDIA's publ
 (benchmarks/dsr1_fp8_b200_trt_mtp.sh, dsr1_fp4_b200_trt_mtp.sh) set MTP=1 when DP_ATTENTION is on, 3 otherwise.
 H100 R1 rows show no such gap and are left as they are.
 
-A third source, stated in each affected row's note: the disaggregated DeepSeek-R1 sweeps (InferenceX
+A second inference, stated in each affected row's note: disaggregated rows that omit the prefill batch
+size get 1, the value of every disaggregated row that gives it and the default aiconfigurator's
+generator writes for prefill workers (generator/rule_plugin: prefill max_batch_size 1, max_num_tokens
+isl + 1,500), so a prefill worker takes one prompt a step.
+
+Another source, stated in each affected row's note: the disaggregated DeepSeek-R1 sweeps (InferenceX
 runs, Dynamo images) name neither worker counts nor attention DP; inferencex_disagg_layouts.csv, from
 InferenceX's benchmark configuration, does. Rows that match exactly one of its deployments get it
 (workers, layouts, MTP depth where every match agrees) and, from the TensorRT-LLM recipe the entry names
 (inferencex_recipes.csv), the prefill batch and token budget and the decode batch limit per rank;
 the split is computed before, from the source's layout, so no row changes split.
-
-A third clean-up, stated in each affected row's note: the source labels gpt-oss-120b's formats nvfp4 / nvfp4,
-but its checkpoint keeps attention in bf16 and its engines run the MXFP4 experts against MXFP8 activations on
-Blackwell and bf16 ones on Hopper (sources at GPT_OSS_EXPERTS); the rows say so (w4a8_mxfp4, w4a16_mxfp4).
-
-A second inference, stated in each affected row's note: disaggregated rows that omit the prefill batch
-size get 1, the value of every disaggregated row that gives it and the default aiconfigurator's
-generator writes for prefill workers (generator/rule_plugin: prefill max_batch_size 1, max_num_tokens
-isl + 1,500), so a prefill worker takes one prompt a step.
 """
 
 from __future__ import annotations
