@@ -25,6 +25,10 @@ Three clean-ups, each stated in each affected row's note:
   its engines run the MXFP4 experts against MXFP8 activations on Blackwell and bf16 ones on Hopper
   (sources at GPT_OSS_EXPERTS); the rows say so (w4a8_mxfp4, w4a16_mxfp4).
 
+InferenceX's runs (dated sweep files, results database) draw request lengths uniformly from 0.8 to 1 times
+the nominal ones (INFERENCEX_RANGE_RATIO, with its sources); their rows say so in random_range_ratio, which
+parity turns into mean lengths.
+
 One inference, stated in each affected row's note and in its mtp_tokens / mtp_acceptance cells: the
 DeepSeek-R1 runs on B200 and B300 that the source lists under R1 alone (its dated sweep files, Dynamo
 images) were decoded with multi-token prediction. Evidence: on 62 configurations measured both ways
@@ -81,14 +85,21 @@ MTP_ACCEPTANCE = {1: 0.92, 2: 1.58, 3: 1.82}
 # InferenceX's vLLM script sets VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1) and against bf16 ones on Hopper (the
 # guide's H200 row: BF16 x MXFP4, TRITON; InferenceX's H100 vLLM script sets VLLM_MXFP4_USE_MARLIN=1)
 GPT_OSS_EXPERTS = {"hgx-b200": "w4a8_mxfp4", "hgx-b300": "w4a8_mxfp4", "hgx-h100": "w4a16_mxfp4"}
+# InferenceX's runs (the source's dated sweep files and its results database, db-dump) draw each request's
+# prompt and output lengths uniformly from [0.8 x isl, isl] and [0.8 x osl, osl]: RANDOM_RANGE_RATIO 0.8 in
+# InferenceX's .github/workflows/benchmark-tmpl.yml, passed to its utils/bench_serving/benchmark_serving.py
+# (sample_uniform: randint(int(L x ratio), L + 1)); multi-node runs use NVIDIA srt-slurm's sa-bench, whose
+# bench.sh defaults RANDOM_RANGE_RATIO to 0.8 with the same sampling. aiconfigurator's own runs use fixed lengths.
+INFERENCEX_RANGE_RATIO = "0.8"
+INFERENCEX_SOURCE = re.compile(r"^(source_file=\d{4}-\d\d-\d\d\.csv|db-dump/)")
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements"
 
 COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
            "isl", "osl", "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep",
            "prefill_workers", "prefill_batch", "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp",
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
-           "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "measured_ttft_s",
-           "measured_tpot_s", "split", "measured_on", "note"]
+           "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "random_range_ratio",
+           "measured_ttft_s", "measured_tpot_s", "split", "measured_on", "note"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -200,6 +211,7 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         "measured_ttft_s": f"{float(row['silicon_ttft_ms']) / 1e3:.6g}",
         "measured_tpot_s": f"{float(row['silicon_tpot_ms']) / 1e3:.6g}",
         "measured_on": measured.group(1) if measured else "", "note": note,
+        "random_range_ratio": INFERENCEX_RANGE_RATIO if INFERENCEX_SOURCE.match(source) else "",
     }
     if out["model"] == "gpt-oss-120b" and (out["weights"], out["moe_weights"]) == ("nvfp4", "nvfp4"):
         out["weights"], out["moe_weights"] = "bf16", GPT_OSS_EXPERTS[out["system"]]

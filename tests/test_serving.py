@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from parity import catalog
 from parity.predict import CASE_COLUMNS, predict_rows, scenario_from_row
-from parity.serving import Workload, prompt_group_size, serve_aggregated
+from parity.serving import Workload, mean_length, prompt_group_size, serve_aggregated
 from parity.predict import deployment
 
 settings.register_profile("serving", max_examples=30, deadline=None)
@@ -116,7 +116,8 @@ cells = st.one_of(st.none(), st.just(""), st.integers(-3, 10000).map(str), st.sa
      "llama-3.1-8b", "deepseek-r1", "qwen3-235b-a22b-fp8", "hgx-h100", "cloudmatrix-384", "h20", "1.5", "nan"]))
 
 
-OPTIONAL_COLUMNS = ("attention_dp_hold_steps", "max_num_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance")
+OPTIONAL_COLUMNS = ("attention_dp_hold_steps", "max_num_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance",
+                    "random_range_ratio")
 
 
 @settings(max_examples=150, deadline=None)
@@ -386,3 +387,30 @@ def test_every_optional_column_is_read() -> None:
     for column in OPTIONAL_COLUMNS:
         (p,) = predict_rows([{**base, column: "junk"}])
         assert not p.feasible and column in p.note, (column, p.note)
+
+
+def test_random_lengths_are_served_at_their_mean() -> None:
+    """benchmark_serving.py with --random-range-ratio 0.8 draws whole lengths from [floor(0.8 L), L]: a
+    1,024-token prompt averages (819 + 1,024) / 2; a row with the ratio predicts as one of those mean
+    lengths; a lower bound under one token is one; a ratio outside [0, 1] is refused."""
+    assert mean_length(1024, 0.8) == pytest.approx(921.5)
+    assert mean_length(8192, 0.8) == pytest.approx((6553 + 8192) / 2)
+    assert mean_length(1024) == 1024 and mean_length(1, 0.0) == 1
+    base = {"model": "qwen3-32b", "system": "hgx-h100", "engine": "trtllm", "weights": "fp8", "isl": 1000,
+            "osl": 1000, "concurrency": 16, "tp": 2}
+    spread, mean = predict_rows([{**base, "random_range_ratio": 0.8}, {**base, "isl": 900, "osl": 900}])
+    assert spread.ttft_s == pytest.approx(mean.ttft_s) and spread.tpot_s == pytest.approx(mean.tpot_s)
+    (bad,) = predict_rows([{**base, "random_range_ratio": 1.5}])
+    assert not bad.feasible and "random_range_ratio must be in [0, 1]" in bad.note
+    with pytest.raises(ValueError, match="range_ratio"):
+        Workload(isl=1024, osl=128, concurrency=1, range_ratio=-0.1)
+
+
+def test_inferencex_rows_carry_their_length_spread() -> None:
+    """Rows from InferenceX (its dated sweeps and its results database) say 0.8, aiconfigurator's own
+    runs (fixed lengths) leave the cell empty."""
+    rows = catalog.measurements()
+    spread = [r for r in rows if r["random_range_ratio"]]
+    assert len(spread) == 1166 and {r["random_range_ratio"] for r in spread} == {"0.8"}
+    assert all(r["measured_on"] for r in spread)
+    assert not any(r["random_range_ratio"] for r in rows if r["case_id"].startswith("qwen_qwen3_32b_"))

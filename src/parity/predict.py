@@ -36,7 +36,8 @@ CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights"
                 "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp", "prefill_moe_ep", "decode_workers",
                 "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp", "decode_moe_tp", "decode_moe_ep")
 # inputs a row may add; scenario_from_row reads each of them
-OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps", "max_num_tokens")
+OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps", "max_num_tokens",
+                    "random_range_ratio")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -64,6 +65,7 @@ class Scenario:
     moe_overlap: float | None = None
     mtp_tokens: int = 0
     mtp_acceptance: float = 0.0
+    random_range_ratio: float = 1.0  # request lengths uniform in [ratio x isl, isl] (and osl); 1: fixed
     notes: tuple[str, ...] = ()
     calibration: Calibration | None = None  # None: the catalog's calibration of the chip
 
@@ -185,9 +187,17 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers (mtp_tokens={mtp})")
     if not 0.0 <= mtp_acceptance <= mtp:
         raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {acceptance!r}")
+    spread = _cell(row, "random_range_ratio")
+    try:
+        range_ratio = float(spread) if spread else 1.0
+    except ValueError as err:
+        raise InfeasiblePlan(f"random_range_ratio must be a number in [0, 1], got {spread!r}") from err
+    if not 0.0 <= range_ratio <= 1.0:
+        raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {spread!r}")
     common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
                   isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"),
-                  moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance)
+                  moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
+                  random_range_ratio=range_ratio)
     notes = (note,) if note else ()
     if mode == "agg":
         layout = _layout(row, "").check(model)
@@ -229,7 +239,8 @@ def deployment(scenario: Scenario, layout: Layout) -> Deployment:
 def _solve(group: Sequence[Scenario]) -> ServingResult:
     first = group[0]
     workload = Workload(isl=np.array([s.isl for s in group], float), osl=np.array([s.osl for s in group], float),
-                        concurrency=np.array([s.concurrency for s in group], float))
+                        concurrency=np.array([s.concurrency for s in group], float),
+                        range_ratio=np.array([s.random_range_ratio for s in group], float))
     if first.mode == "agg":
         return serve_aggregated(deployment(first, first.layout), first.engine, workload)
     assert first.decode_layout is not None

@@ -11,7 +11,8 @@ W = c x u / (1 - u) x S_group for the groups ahead of it (Kingman's G/G/1 formul
 arrival burstiness). Besides its own prefill and the wait, a prompt waits `first_token_steps` engine
 steps for its first token: half of the step in flight, plus what overlap scheduling adds. lam is
 found by bisection, for arrays of scenarios at once. Clients beyond the KV-cache capacity wait for a
-free slot.
+free slot. Where a benchmark draws request lengths at random (Workload.range_ratio), the model runs at
+their means.
 """
 
 from __future__ import annotations
@@ -29,24 +30,40 @@ from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.step import Deployment, decode_step, deployment_memory, step_cost
 
-__all__ = ["Workload", "ServingResult", "serve_aggregated", "serve_disaggregated", "engine_calibration",
+__all__ = ["Workload", "ServingResult", "mean_length", "serve_aggregated", "serve_disaggregated", "engine_calibration",
            "engine_deployment",
            "prefill_throughput", "decode_throughput_at", "prompt_group_size"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Workload:
-    """A closed-loop benchmark: `concurrency` clients, `isl` prompt and `osl` output tokens each."""
+    """A closed-loop benchmark: `concurrency` clients, `isl` prompt and `osl` output tokens each, or
+    lengths drawn uniformly from [range_ratio x isl, isl] and [range_ratio x osl, osl] (1: fixed)."""
 
     isl: Num
     osl: Num
     concurrency: Num
+    range_ratio: Num = 1.0
 
     def __post_init__(self) -> None:
         if np.any(np.asarray(self.isl) < 1) or np.any(np.asarray(self.osl) < 1):
             raise ValueError(f"isl and osl must be >= 1, got {self.isl}, {self.osl}")
         if np.any(np.asarray(self.concurrency) < 1):
             raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if np.any(np.asarray(self.range_ratio) < 0) or np.any(np.asarray(self.range_ratio) > 1):
+            raise ValueError(f"range_ratio must be in [0, 1], got {self.range_ratio}")
+
+    def lengths(self) -> tuple[Num, Num]:
+        """(mean prompt tokens, mean output tokens) [tokens]."""
+        return mean_length(self.isl, self.range_ratio), mean_length(self.osl, self.range_ratio)
+
+
+def mean_length(nominal: Num, range_ratio: Num = 1.0) -> Num:
+    """Mean of whole-number lengths drawn uniformly from [floor(range_ratio x nominal), nominal]: the
+    random dataset of vLLM's benchmark_serving.py as InferenceX and NVIDIA's sa-bench run it (their
+    --random-range-ratio; 1: every request has the nominal length)."""
+    nominal = np.asarray(nominal, float)
+    return 0.5 * (np.maximum(np.floor(np.asarray(range_ratio, float) * nominal), 1.0) + nominal)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,7 +205,7 @@ def _attention_dp_hold(profile: EngineProfile, harmonic: Num, lam: Num, step_s: 
 def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload, workers: Num = 1) -> ServingResult:
     """Steady state of `workers` identical workers serving prefill and decode in the same steps."""
     d = dep.layout.attn_dp
-    isl, osl = np.asarray(workload.isl, float), np.asarray(workload.osl, float)
+    isl, osl = workload.lengths()
     clients = np.asarray(workload.concurrency, float) / (workers * d)  # per attention-DP rank
     context = isl + osl / 2.0
     mem, slots = _capacity(dep, profile, clients, isl, osl)
@@ -251,7 +268,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     `disagg_decode_batch` clients, prefill workers so that prompts keep them as busy as the engine's
     `disagg_prefill_utilization`.
     """
-    isl, osl = np.asarray(workload.isl, float), np.asarray(workload.osl, float)
+    isl, osl = workload.lengths()
     conc = np.asarray(workload.concurrency, float)
     dp, dd = prefill.layout.attn_dp, decode.layout.attn_dp
     context = isl + osl / 2.0

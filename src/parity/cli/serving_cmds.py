@@ -78,6 +78,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--isl", type=int, default=1024, show_default=True)
 @click.option("--osl", type=int, default=1024, show_default=True)
 @click.option("--concurrency", type=int, default=32, show_default=True)
+@click.option("--random-range-ratio", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="request lengths drawn uniformly from [ratio x isl, isl] and [ratio x osl, osl], as "
+                   "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths")
 @click.option("--tp", type=int, default=1, show_default=True)
 @click.option("--pp", type=int, default=1, show_default=True)
 @click.option("--attn-dp", type=int, default=1, show_default=True)
@@ -97,7 +100,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
-          osl: int, concurrency: int, tp: int, pp: int, attn_dp: int, moe_tp: int, moe_ep: int,
+          osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int, moe_ep: int,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
           decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float,
           adp_hold_steps: float | None, fmt: str) -> None:
@@ -106,7 +109,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                               "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
                               "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
                               "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
-                              "mtp_acceptance": mtp_acceptance,
+                              "mtp_acceptance": mtp_acceptance, "random_range_ratio": random_range_ratio,
                               "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps}
     if mode == "disagg":
         row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
