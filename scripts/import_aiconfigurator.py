@@ -29,6 +29,9 @@ InferenceX's runs (dated sweep files, results database) draw request lengths uni
 the nominal ones (INFERENCEX_RANGE_RATIO, with its sources); their rows say so in random_range_ratio, which
 parity turns into mean lengths.
 
+An engine setting from InferenceX's scripts, stated in each affected row's note: its TensorRT-LLM Llama-3.1-70B
+runs on B200 batch-wait at 1k/1k below TP 8 (LLAMA70B_TRT_BATCH_WAIT).
+
 One inference, stated in each affected row's note and in its mtp_tokens / mtp_acceptance cells: the
 DeepSeek-R1 runs on B200 and B300 that the source lists under R1 alone (its dated sweep files, Dynamo
 images) were decoded with multi-token prediction. Evidence: on 62 configurations measured both ways
@@ -92,6 +95,12 @@ GPT_OSS_EXPERTS = {"hgx-b200": "w4a8_mxfp4", "hgx-b300": "w4a8_mxfp4", "hgx-h100
 # bench.sh defaults RANDOM_RANGE_RATIO to 0.8 with the same sampling. aiconfigurator's own runs use fixed lengths.
 INFERENCEX_RANGE_RATIO = "0.8"
 INFERENCEX_SOURCE = re.compile(r"^(source_file=\d{4}-\d\d-\d\d\.csv|db-dump/)")
+# InferenceX's TensorRT-LLM Llama-3.1-70B runs on B200 (benchmarks/70b_fp8_b200_trt_slurm.sh and
+# 70b_fp4_b200_trt_slurm.sh): with 1k/1k lengths below TP 8 the server batch-waits (batch_wait_timeout_iters 20,
+# batch_wait_max_tokens_ratio 0.9: new prompts wait up to 20 steps for 90% of the step budget). Their step budgets
+# (FP8: --max_num_tokens 16384; FP4: its max_seq_len, which the kept configuration does not give) are not carried:
+# parity's arrival groups grow with the budget (see the README), which would group twice the prompts that arrive.
+LLAMA70B_TRT_BATCH_WAIT = {"batch_wait_timeout_iters": "20", "batch_wait_max_tokens_ratio": "0.9"}
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements"
 
 COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
@@ -99,7 +108,8 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "prefill_workers", "prefill_batch", "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp",
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
            "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "random_range_ratio",
-           "measured_ttft_s", "measured_tpot_s", "split", "measured_on", "note"]
+           "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio", "measured_ttft_s", "measured_tpot_s", "split",
+           "measured_on", "note"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -235,6 +245,12 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         if not out["prefill_batch"]:
             out["prefill_batch"] = "1"
             out["note"] = "; ".join(filter(None, [out["note"], "prefill batch 1 inferred (as every row that gives it)"]))
+    if (out["random_range_ratio"] and out["model"] == "llama-3.1-70b" and out["system"] == "hgx-b200"
+            and out["engine"] == "trtllm" and out["mode"] == "agg"):
+        if (out["isl"], out["osl"]) == ("1024", "1024") and int(out["tp"] or 1) < 8:
+            out |= LLAMA70B_TRT_BATCH_WAIT
+            out["note"] = "; ".join(filter(None, [out["note"], "batch waiting as InferenceX's script configures it "
+                                                  "(20 steps, 0.9 of the step budget)"]))
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
     group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
                                               "moe_tp", "moe_ep", "prefill_tp", "prefill_attn_dp", "decode_tp",

@@ -1,5 +1,6 @@
 """The serving model: monotone in load, feasible or a reason for any input, and disaggregation."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -117,7 +118,7 @@ cells = st.one_of(st.none(), st.just(""), st.integers(-3, 10000).map(str), st.sa
 
 
 OPTIONAL_COLUMNS = ("attention_dp_hold_steps", "max_num_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance",
-                    "random_range_ratio")
+                    "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio")
 
 
 @settings(max_examples=150, deadline=None)
@@ -414,3 +415,26 @@ def test_inferencex_rows_carry_their_length_spread() -> None:
     assert len(spread) == 1166 and {r["random_range_ratio"] for r in spread} == {"0.8"}
     assert all(r["measured_on"] for r in spread)
     assert not any(r["random_range_ratio"] for r in rows if r["case_id"].startswith("qwen_qwen3_32b_"))
+
+
+def test_batch_waiting_holds_a_lone_prompt_for_its_steps() -> None:
+    """TensorRT-LLM's batch waiting (batch_wait_timeout_iters, batch_wait_max_tokens_ratio): at 4 clients no
+    window fills, so a prompt waits the whole timeout, 20 decode steps (as InferenceX's B200 Llama-3.1-70B
+    1k/1k runs measure: their TTFT exceeds the 1k/8k runs' by 20 of their steps); a budget share the
+    waiting prompt alone fills, or a timeout of 0, waits nothing; the fit keeps a row's own setting."""
+    from parity.validate import scenarios_of
+
+    base = {"model": "llama-3.1-70b", "system": "hgx-b200", "engine": "trtllm", "weights": "fp8", "isl": 1024,
+            "osl": 1024, "concurrency": 4, "tp": 2}
+    wait = {"batch_wait_timeout_iters": 20, "batch_wait_max_tokens_ratio": 0.9}
+    plain, held, filled, off = predict_rows([base, {**base, **wait}, {**base, **wait, "batch_wait_max_tokens_ratio": 0.05},
+                                             {**base, **wait, "batch_wait_timeout_iters": 0}])
+    assert held.ttft_s - plain.ttft_s == pytest.approx(20 * plain.tpot_s, rel=0.05)
+    assert filled.ttft_s == pytest.approx(plain.ttft_s) and off.ttft_s == pytest.approx(plain.ttft_s)
+    ((_, scenario),) = scenarios_of([{**base, **wait}])
+    refitted = scenario.with_engine(dataclasses.replace(catalog.engine("trtllm"), prefill_scale=1.0))
+    assert (refitted.engine.batch_wait_steps, refitted.engine.prefill_scale) == (20, 1.0)
+    (bad,) = predict_rows([{**base, **wait, "batch_wait_max_tokens_ratio": 2}])
+    assert not bad.feasible and "batch_wait_max_tokens_ratio" in bad.note
+    rows = [r for r in catalog.measurements() if r["batch_wait_timeout_iters"]]
+    assert len(rows) == 36 and {(r["model"], r["isl"], r["osl"]) for r in rows} == {("llama-3.1-70b", "1024", "1024")}

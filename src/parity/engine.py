@@ -35,6 +35,10 @@ class EngineProfile:
     has one, or at most this many engine steps, so that all ranks prefill in the same step
     (TensorRT-LLM's attention_dp_config enable_balance / timeout_iters); 0: each rank prefills as its
     prompts come and stalls the others in lockstep.
+    batch_wait_steps, batch_wait_tokens_ratio: without attention data parallelism, new prompts wait
+    while decodes run until their tokens and the decodes' reach batch_wait_tokens_ratio x
+    max_num_tokens, or at most batch_wait_steps engine steps (TensorRT-LLM's batch_wait_timeout_iters
+    and batch_wait_max_tokens_ratio; either 0: no wait, the engine's default).
     max_batch_size: most sequences a worker (rank) runs at once, whatever memory allows.
     moe_overlap: share of expert dispatch/combine time the engine hides under computation
     (two-batch overlap); a scenario may set its own.
@@ -73,6 +77,8 @@ class EngineProfile:
     first_wave: float = 0.0
     first_token_steps: float = 0.5
     attention_dp_hold_steps: float = 0.0
+    batch_wait_steps: float = 0.0
+    batch_wait_tokens_ratio: float = 0.0
     max_batch_size: int = 2048
     moe_overlap: float = 0.0
     collective_latency_s: float | None = None
@@ -105,6 +111,9 @@ class EngineProfile:
         if not self.attention_dp_hold_steps >= 0:  # NaN too
             raise ValueError(f"engine {self.id}: attention_dp_hold_steps must be >= 0, got "
                              f"{self.attention_dp_hold_steps}")
+        if not self.batch_wait_steps >= 0 or not 0 <= self.batch_wait_tokens_ratio <= 1:  # NaN too
+            raise ValueError(f"engine {self.id}: batch_wait_steps must be >= 0 and batch_wait_tokens_ratio in [0, 1], "
+                             f"got {self.batch_wait_steps}, {self.batch_wait_tokens_ratio}")
         if self.expert_imbalance < 1:
             raise ValueError(f"engine {self.id}: expert_imbalance must be >= 1, got {self.expert_imbalance}")
         if not 0 < self.kv_memory_fraction <= 1:

@@ -37,7 +37,7 @@ CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights"
                 "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp", "decode_moe_tp", "decode_moe_ep")
 # inputs a row may add; scenario_from_row reads each of them
 OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps", "max_num_tokens",
-                    "random_range_ratio")
+                    "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -66,7 +66,12 @@ class Scenario:
     mtp_tokens: int = 0
     mtp_acceptance: float = 0.0
     random_range_ratio: float = 1.0  # request lengths uniform in [ratio x isl, isl] (and osl); 1: fixed
+    engine_settings: tuple[tuple[str, float], ...] = ()  # the row's own engine settings, already in `engine`
     notes: tuple[str, ...] = ()
+
+    def with_engine(self, profile: EngineProfile) -> Scenario:
+        """This scenario under another profile of its engine, keeping the row's own engine settings."""
+        return dataclasses.replace(self, engine=dataclasses.replace(profile, **dict(self.engine_settings)))
     calibration: Calibration | None = None  # None: the catalog's calibration of the chip
 
     @property
@@ -159,15 +164,20 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     name = _cell(row, "system") or _missing("system")
     system = (systems or {}).get(name) or catalog.system(name)
     engine = catalog.engine(_cell(row, "engine"))
-    hold = _cell(row, "attention_dp_hold_steps")
-    if hold:
-        try:
-            engine = dataclasses.replace(engine, attention_dp_hold_steps=float(hold))
-        except ValueError as err:
-            raise InfeasiblePlan(f"attention_dp_hold_steps must be a number >= 0, got {hold!r}") from err
-    budget = _cell(row, "max_num_tokens")
-    if budget:
-        engine = dataclasses.replace(engine, max_num_tokens=_int(row, "max_num_tokens"))
+    settings: dict[str, float] = {}
+    for column, field_name, rule in (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
+                                     ("batch_wait_timeout_iters", "batch_wait_steps", ">= 0"),
+                                     ("batch_wait_max_tokens_ratio", "batch_wait_tokens_ratio", "in [0, 1]")):
+        text = _cell(row, column)
+        if text:
+            try:
+                engine = dataclasses.replace(engine, **{field_name: float(text)})
+            except ValueError as err:
+                raise InfeasiblePlan(f"{column} must be a number {rule}, got {text!r}") from err
+            settings[field_name] = float(text)
+    if _cell(row, "max_num_tokens"):
+        settings["max_num_tokens"] = _int(row, "max_num_tokens")
+        engine = dataclasses.replace(engine, max_num_tokens=int(settings["max_num_tokens"]))
     precision, note = _precision(row, model, system, engine)
     mode = (_cell(row, "mode") or "agg").lower()
     overlap = _cell(row, "moe_overlap")
@@ -197,7 +207,7 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
                   isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"),
                   moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
-                  random_range_ratio=range_ratio)
+                  random_range_ratio=range_ratio, engine_settings=tuple(settings.items()))
     notes = (note,) if note else ()
     if mode == "agg":
         layout = _layout(row, "").check(model)

@@ -202,6 +202,19 @@ def _attention_dp_hold(profile: EngineProfile, harmonic: Num, lam: Num, step_s: 
     return np.minimum(profile.attention_dp_hold_steps * step_s, harmonic / np.maximum(lam, 1e-12))
 
 
+def _batch_wait(profile: EngineProfile, lam: Num, step_s: Num, isl: Num, decode_tokens: Num) -> Num:
+    """Mean time a prompt waits under the engine's batch waiting [s]: the first prompt to arrive holds
+    until enough prompts join for their tokens and the step's `decode_tokens` to reach the engine's
+    share of its budget, or batch_wait_steps steps pass; prompts arriving meanwhile (lam per second,
+    uniformly) wait the rest of that window, on average half of it."""
+    threshold = profile.batch_wait_tokens_ratio * profile.max_num_tokens
+    more = np.maximum(np.ceil((threshold - decode_tokens) / isl) - 1.0, 0.0)  # prompts still to come
+    per_step = np.maximum(lam * step_s, 1e-12)
+    window = np.where(threshold > 0, np.minimum(profile.batch_wait_steps, more / per_step), 0.0)
+    joined = per_step * window
+    return window * (1.0 + joined / 2.0) / (1.0 + joined) * step_s
+
+
 def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload, workers: Num = 1) -> ServingResult:
     """Steady state of `workers` identical workers serving prefill and decode in the same steps."""
     d = dep.layout.attn_dp
@@ -216,6 +229,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     group = prompt_group_size(profile, isl, active)
     batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
     balanced = (np.asarray(d) > 1) & (profile.attention_dp_hold_steps > 0)
+    waits = (np.asarray(d) == 1) & (profile.batch_wait_steps > 0)  # TensorRT-LLM batch-waits without attention DP
     harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode, per_step = decode_step(dep, batch, context)
@@ -230,7 +244,10 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
             inner = (profile.ttft_overhead_s + profile.first_token_steps * t_decode / (1.0 - u) + wall
                      + _queue_wait(profile, u, added, active, per_prompt)
                      + (np.where(balanced, _attention_dp_hold(profile, harmonic, lam, t_decode / (1.0 - u)), 0.0)
-                        if harmonic is not None else 0.0))
+                        if harmonic is not None else 0.0)
+                     + (np.where(waits, _batch_wait(profile, lam, t_decode / (1.0 - u), isl,
+                                                    batch * (1.0 + dep.mtp_tokens)), 0.0)
+                        if np.any(waits) else 0.0))
             return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
 
         def residual(lam: Num) -> Num:
@@ -247,7 +264,9 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              f"{profile.burstiness:g} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
              f"steps beyond its prefill; expert imbalance {dep.expert_imbalance:g}"
              + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
-                f"rank has one" if harmonic is not None else ""),
+                f"rank has one" if harmonic is not None else "")
+             + (f"; new prompts wait up to {profile.batch_wait_steps:g} steps for "
+                f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else ""),
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
              f"{profile.kv_memory_fraction:.0%} of memory")
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,

@@ -156,7 +156,7 @@ TRIM = 0.1  # share of the worst residuals a fit ignores (measurement outliers s
 def fit_loss(pairs: Sequence[tuple[Mapping[str, str], Scenario]], engine: EngineProfile) -> float:
     """Trimmed mean absolute log error of TTFT and TPOT under an engine profile (infeasible: 3); the
     worst TRIM of residuals per metric are left out so that outliers do not steer the fit."""
-    scenarios = [dataclasses.replace(s, engine=engine) for _, s in pairs]
+    scenarios = [s.with_engine(engine) for _, s in pairs]
     predictions = predict_scenarios(scenarios)
     losses: dict[str, list[float]] = {metric: [] for metric in METRICS}
     for (row, _), p in zip(pairs, predictions):
@@ -213,7 +213,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
              f'disagg_ttft_overhead = "{engine.disagg_ttft_overhead_s * 1e3:.3f} ms"',
              f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
-                 "first_wave", "first_token_steps", "attention_dp_hold_steps", "max_batch_size", "disagg_decode_batch",
+                 "first_wave", "first_token_steps", "attention_dp_hold_steps", "batch_wait_steps",
+                 "batch_wait_tokens_ratio", "max_batch_size", "disagg_decode_batch",
                  "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction"):
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")

@@ -155,6 +155,8 @@ _ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_ov
                   ("mixes_prefill", "prefill mixed into decode steps", None),
                   ("first_token_steps", "steps before the first token", 1),
                   ("attention_dp_hold_steps", "attention-DP prompt hold [steps]", 1),
+                  ("batch_wait_steps", "batch waiting [steps]", 1),
+                  ("batch_wait_tokens_ratio", "batch waiting, share of budget", 1),
                   ("burstiness", "arrival burstiness", 1),
                   ("arrival_sync", "arrival sync", 1), ("first_wave", "first-wave weight", 1),
                   ("gemm_scale", "GEMM efficiency x", 1), ("memory_scale", "memory efficiency x", 1),
