@@ -29,8 +29,9 @@ InferenceX's runs (dated sweep files, results database) draw request lengths uni
 the nominal ones (INFERENCEX_RANGE_RATIO, with its sources); their rows say so in random_range_ratio, which
 parity turns into mean lengths.
 
-An engine setting from InferenceX's scripts, stated in each affected row's note: its TensorRT-LLM Llama-3.1-70B
-runs on B200 batch-wait at 1k/1k below TP 8 (LLAMA70B_TRT_BATCH_WAIT).
+Engine settings from InferenceX's scripts: its TensorRT-LLM Llama-3.1-70B runs on B200 batch-wait at 1k/1k
+below TP 8 (LLAMA70B_TRT_BATCH_WAIT; stated in each affected row's note), and its aggregated SGLang DeepSeek runs
+take in new requests every 10 or 30 decode steps (sglang_recv_interval; the scheduler_recv_interval column).
 
 One inference, stated in each affected row's note and in its mtp_tokens / mtp_acceptance cells: the
 DeepSeek-R1 runs on B200 and B300 that the source lists under R1 alone (its dated sweep files, Dynamo
@@ -101,6 +102,13 @@ INFERENCEX_SOURCE = re.compile(r"^(source_file=\d{4}-\d\d-\d\d\.csv|db-dump/)")
 # (FP8: --max_num_tokens 16384; FP4: its max_seq_len, which the kept configuration does not give) are not carried:
 # parity's arrival groups grow with the budget (see the README), which would group twice the prompts that arrive.
 LLAMA70B_TRT_BATCH_WAIT = {"batch_wait_timeout_iters": "20", "batch_wait_max_tokens_ratio": "0.9"}
+# InferenceX's SGLang DeepSeek-R1 scripts (benchmarks/dsr1_fp8_b200.sh, dsr1_fp4_b200.sh, their _slurm forms and
+# single_node/fixed_seq_len/dsr1_fp8_b300.sh): --scheduler-recv-interval 30 from 16 clients up, 10 below
+# (10 at TP 4 for FP8); SGLang then takes in new requests every that many decode steps.
+def sglang_recv_interval(weights: str, tp: str, concurrency: str) -> str:
+    return "10" if (weights == "fp8" and tp == "4") or int(concurrency) < 16 else "30"
+
+
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements"
 
 COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
@@ -108,8 +116,8 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "prefill_workers", "prefill_batch", "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp",
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
            "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "random_range_ratio",
-           "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio", "measured_ttft_s", "measured_tpot_s", "split",
-           "measured_on", "note"]
+           "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
+           "measured_tpot_s", "split", "measured_on", "note"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -251,6 +259,8 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
             out |= LLAMA70B_TRT_BATCH_WAIT
             out["note"] = "; ".join(filter(None, [out["note"], "batch waiting as InferenceX's script configures it "
                                                   "(20 steps, 0.9 of the step budget)"]))
+    if out["random_range_ratio"] and out["engine"] == "sglang" and out["mode"] == "agg":
+        out["scheduler_recv_interval"] = sglang_recv_interval(out["weights"], out["tp"], out["concurrency"])
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
     group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
                                               "moe_tp", "moe_ep", "prefill_tp", "prefill_attn_dp", "decode_tp",

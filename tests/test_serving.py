@@ -32,16 +32,20 @@ def predicted(case: dict, isl: float, osl: float, concurrency: np.ndarray, **eng
 
 @given(case=st.sampled_from(CASES), isl=st.sampled_from([128, 1024, 4096, 8192]), osl=st.sampled_from([128, 1024]))
 def test_ttft_and_tpot_never_fall_as_concurrency_grows(case: dict, isl: int, osl: int) -> None:
-    """More clients never make a token come sooner. One exception, on purpose: an engine that holds prompts
+    """More clients never make a token come sooner. Two exceptions, on purpose: an engine that holds prompts
     until every attention-DP rank has one (TensorRT-LLM's balancing) holds them less under more load, as
-    measured (DeepSeek-R1 fp8 DEP8, 1024/1024: TTFT 1.81 s at 128 clients, 1.40 s at 256); there TPOT
-    still never falls, and TTFT never falls with the hold off."""
+    measured (DeepSeek-R1 fp8 DEP8, 1024/1024: TTFT 1.81 s at 128 clients, 1.40 s at 256), and so does one
+    that batch-waits (more prompts share each window); there TPOT still never falls, and TTFT never falls
+    with neither, with or without a scheduler that takes requests every 30 steps."""
     concurrency = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], float)
-    for hold in (0.0, 60.0):
-        r = predicted(case, isl, osl, concurrency, attention_dp_hold_steps=hold)
+    waits = ({"attention_dp_hold_steps": 60.0}, {"attention_dp_hold_steps": 0.0},
+             {"attention_dp_hold_steps": 0.0, "scheduler_recv_interval": 30.0},
+             {"attention_dp_hold_steps": 0.0, "batch_wait_timeout_iters": 20.0, "batch_wait_max_tokens_ratio": 0.9})
+    for engine in waits:
+        r = predicted(case, isl, osl, concurrency, **engine)
         ok = np.asarray(r.feasible)
-        if hold == 0.0:
-            assert np.all(np.diff(r.ttft_s[ok]) >= -1e-9 * r.ttft_s[ok][1:])
+        if engine["attention_dp_hold_steps"] == 0.0 and "batch_wait_timeout_iters" not in engine:
+            assert np.all(np.diff(r.ttft_s[ok]) >= -1e-9 * r.ttft_s[ok][1:]), engine
         assert np.all(np.diff(r.tpot_s[ok]) >= -1e-9 * r.tpot_s[ok][1:])
 
 
@@ -118,7 +122,8 @@ cells = st.one_of(st.none(), st.just(""), st.integers(-3, 10000).map(str), st.sa
 
 
 OPTIONAL_COLUMNS = ("attention_dp_hold_steps", "max_num_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance",
-                    "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio")
+                    "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
+                    "scheduler_recv_interval")
 
 
 @settings(max_examples=150, deadline=None)
@@ -438,3 +443,21 @@ def test_batch_waiting_holds_a_lone_prompt_for_its_steps() -> None:
     assert not bad.feasible and "batch_wait_max_tokens_ratio" in bad.note
     rows = [r for r in catalog.measurements() if r["batch_wait_timeout_iters"]]
     assert len(rows) == 36 and {(r["model"], r["isl"], r["osl"]) for r in rows} == {("llama-3.1-70b", "1024", "1024")}
+
+
+def test_a_scheduler_that_takes_requests_every_n_steps_delays_them_half_an_interval() -> None:
+    """SGLang's --scheduler-recv-interval N: among decodes, new requests are taken in every N steps, so
+    one waits N / 2 decode steps on average (less the share of time spent on prompts); 1 or 0 is every
+    step. InferenceX's SGLang DeepSeek rows carry the interval their scripts set (30 from 16 clients, 10
+    below)."""
+    base = {"model": "qwen3-32b", "system": "hgx-b200", "engine": "sglang", "weights": "fp8", "isl": 1024,
+            "osl": 1024, "concurrency": 4, "tp": 2}
+    plain, every, thirty = predict_rows([base, {**base, "scheduler_recv_interval": 1},
+                                         {**base, "scheduler_recv_interval": 30}])
+    assert every.ttft_s == pytest.approx(plain.ttft_s)
+    assert 0.8 * 15 * plain.tpot_s < thirty.ttft_s - plain.ttft_s <= 15 * plain.tpot_s
+    rows = [r for r in catalog.measurements() if r["scheduler_recv_interval"]]
+    assert len(rows) == 155 and {r["engine"] for r in rows} == {"sglang"}
+    assert all(r["scheduler_recv_interval"] == ("30" if int(r["concurrency"]) >= 16 and
+                                                not (r["weights"] == "fp8" and r["tp"] == "4") else "10")
+               for r in rows)

@@ -39,6 +39,8 @@ class EngineProfile:
     while decodes run until their tokens and the decodes' reach batch_wait_tokens_ratio x
     max_num_tokens, or at most batch_wait_steps engine steps (TensorRT-LLM's batch_wait_timeout_iters
     and batch_wait_max_tokens_ratio; either 0: no wait, the engine's default).
+    recv_interval_steps: the scheduler takes in new requests only every this many decode steps (and
+    after any step with prompts): SGLang's scheduler_recv_interval; 1 or less: every step.
     max_batch_size: most sequences a worker (rank) runs at once, whatever memory allows.
     moe_overlap: share of expert dispatch/combine time the engine hides under computation
     (two-batch overlap); a scenario may set its own.
@@ -79,6 +81,7 @@ class EngineProfile:
     attention_dp_hold_steps: float = 0.0
     batch_wait_steps: float = 0.0
     batch_wait_tokens_ratio: float = 0.0
+    recv_interval_steps: float = 0.0
     max_batch_size: int = 2048
     moe_overlap: float = 0.0
     collective_latency_s: float | None = None
@@ -111,6 +114,8 @@ class EngineProfile:
         if not self.attention_dp_hold_steps >= 0:  # NaN too
             raise ValueError(f"engine {self.id}: attention_dp_hold_steps must be >= 0, got "
                              f"{self.attention_dp_hold_steps}")
+        if not self.recv_interval_steps >= 0:  # NaN too
+            raise ValueError(f"engine {self.id}: recv_interval_steps must be >= 0, got {self.recv_interval_steps}")
         if not self.batch_wait_steps >= 0 or not 0 <= self.batch_wait_tokens_ratio <= 1:  # NaN too
             raise ValueError(f"engine {self.id}: batch_wait_steps must be >= 0 and batch_wait_tokens_ratio in [0, 1], "
                              f"got {self.batch_wait_steps}, {self.batch_wait_tokens_ratio}")

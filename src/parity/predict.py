@@ -37,7 +37,8 @@ CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights"
                 "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp", "decode_moe_tp", "decode_moe_ep")
 # inputs a row may add; scenario_from_row reads each of them
 OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps", "max_num_tokens",
-                    "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio")
+                    "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
+                    "scheduler_recv_interval")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -167,7 +168,8 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     settings: dict[str, float] = {}
     for column, field_name, rule in (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
                                      ("batch_wait_timeout_iters", "batch_wait_steps", ">= 0"),
-                                     ("batch_wait_max_tokens_ratio", "batch_wait_tokens_ratio", "in [0, 1]")):
+                                     ("batch_wait_max_tokens_ratio", "batch_wait_tokens_ratio", "in [0, 1]"),
+                                     ("scheduler_recv_interval", "recv_interval_steps", ">= 0")):
         text = _cell(row, column)
         if text:
             try:

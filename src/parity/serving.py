@@ -206,13 +206,24 @@ def _batch_wait(profile: EngineProfile, lam: Num, step_s: Num, isl: Num, decode_
     """Mean time a prompt waits under the engine's batch waiting [s]: the first prompt to arrive holds
     until enough prompts join for their tokens and the step's `decode_tokens` to reach the engine's
     share of its budget, or batch_wait_steps steps pass; prompts arriving meanwhile (lam per second,
-    uniformly) wait the rest of that window, on average half of it."""
+    uniformly) wait the rest of that window, on average half of it. More load fills windows with more
+    prompts, so the mean wait falls from a whole window towards half of one as clients are added."""
     threshold = profile.batch_wait_tokens_ratio * profile.max_num_tokens
     more = np.maximum(np.ceil((threshold - decode_tokens) / isl) - 1.0, 0.0)  # prompts still to come
     per_step = np.maximum(lam * step_s, 1e-12)
     window = np.where(threshold > 0, np.minimum(profile.batch_wait_steps, more / per_step), 0.0)
     joined = per_step * window
     return window * (1.0 + joined / 2.0) / (1.0 + joined) * step_s
+
+
+def _recv_wait(profile: EngineProfile, u: Num, decode_step_s: Num) -> Num:
+    """Mean time a prompt waits to be taken in [s] when the scheduler takes new requests only every
+    recv_interval_steps decode steps and after any step with prompts: one arriving among decodes (a
+    share 1 - u of the time) waits half an interval. Without attention DP only: SGLang's skipper of the
+    measured releases refuses attention DP (scheduler_recv_skipper.py asserts it off)."""
+    if profile.recv_interval_steps <= 1:
+        return 0.0
+    return (1.0 - u) * 0.5 * profile.recv_interval_steps * decode_step_s
 
 
 def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload, workers: Num = 1) -> ServingResult:
@@ -229,7 +240,8 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     group = prompt_group_size(profile, isl, active)
     batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
     balanced = (np.asarray(d) > 1) & (profile.attention_dp_hold_steps > 0)
-    waits = (np.asarray(d) == 1) & (profile.batch_wait_steps > 0)  # TensorRT-LLM batch-waits without attention DP
+    # TensorRT-LLM batch-waits without attention DP, and only while other sequences decode (not for a lone client)
+    waits = (np.asarray(d) == 1) & (profile.batch_wait_steps > 0) & (clients > 1)
     harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode, per_step = decode_step(dep, batch, context)
@@ -247,7 +259,8 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
                         if harmonic is not None else 0.0)
                      + (np.where(waits, _batch_wait(profile, lam, t_decode / (1.0 - u), isl,
                                                     batch * (1.0 + dep.mtp_tokens)), 0.0)
-                        if np.any(waits) else 0.0))
+                        if np.any(waits) else 0.0)
+                     + np.where(np.asarray(d) == 1, _recv_wait(profile, u, t_decode), 0.0))
             return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
 
         def residual(lam: Num) -> Num:

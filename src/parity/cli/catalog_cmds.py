@@ -157,6 +157,7 @@ _ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_ov
                   ("attention_dp_hold_steps", "attention-DP prompt hold [steps]", 1),
                   ("batch_wait_steps", "batch waiting [steps]", 1),
                   ("batch_wait_tokens_ratio", "batch waiting, share of budget", 1),
+                  ("recv_interval_steps", "requests taken in every [steps]", 1),
                   ("burstiness", "arrival burstiness", 1),
                   ("arrival_sync", "arrival sync", 1), ("first_wave", "first-wave weight", 1),
                   ("gemm_scale", "GEMM efficiency x", 1), ("memory_scale", "memory efficiency x", 1),
