@@ -432,7 +432,8 @@ def test_batch_waiting_holds_a_lone_prompt_for_its_steps() -> None:
     base = {"model": "llama-3.1-70b", "system": "hgx-b200", "engine": "trtllm", "weights": "fp8", "isl": 1024,
             "osl": 1024, "concurrency": 4, "tp": 2}
     wait = {"batch_wait_timeout_iters": 20, "batch_wait_max_tokens_ratio": 0.9}
-    plain, held, filled, off = predict_rows([base, {**base, **wait}, {**base, **wait, "batch_wait_max_tokens_ratio": 0.05},
+    plain, held, filled, off = predict_rows([base, {**base, **wait},
+                                             {**base, **wait, "batch_wait_max_tokens_ratio": 0.05},
                                              {**base, **wait, "batch_wait_timeout_iters": 0}])
     assert held.ttft_s - plain.ttft_s == pytest.approx(20 * plain.tpot_s, rel=0.05)
     assert filled.ttft_s == pytest.approx(plain.ttft_s) and off.ttft_s == pytest.approx(plain.ttft_s)

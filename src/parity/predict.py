@@ -69,11 +69,11 @@ class Scenario:
     random_range_ratio: float = 1.0  # request lengths uniform in [ratio x isl, isl] (and osl); 1: fixed
     engine_settings: tuple[tuple[str, float], ...] = ()  # the row's own engine settings, already in `engine`
     notes: tuple[str, ...] = ()
+    calibration: Calibration | None = None  # None: the catalog's calibration of the chip
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
         return dataclasses.replace(self, engine=dataclasses.replace(profile, **dict(self.engine_settings)))
-    calibration: Calibration | None = None  # None: the catalog's calibration of the chip
 
     @property
     def group(self) -> tuple[object, ...]:

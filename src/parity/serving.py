@@ -279,7 +279,9 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
                 f"rank has one" if harmonic is not None else "")
              + (f"; new prompts wait up to {profile.batch_wait_steps:g} steps for "
-                f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else ""),
+                f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else "")
+             + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
+                if profile.recv_interval_steps > 1 and np.any(np.asarray(d) == 1) else ""),
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
              f"{profile.kv_memory_fraction:.0%} of memory")
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,

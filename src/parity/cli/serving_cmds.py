@@ -100,7 +100,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
-          osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int, moe_ep: int,
+          osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
+          moe_ep: int,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
           decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float,
           adp_hold_steps: float | None, fmt: str) -> None:
