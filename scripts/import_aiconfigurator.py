@@ -221,6 +221,7 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
                           * int(row["decode_attention_dp_size"] or 1))
         note = "concurrency derived: decode batch x workers x attention DP"
     measured = re.search(r"measured=([0-9-]+)", source)
+    inferencex = bool(INFERENCEX_SOURCE.match(source))  # its harness and scripts: lengths, waits, intervals
     out = {
         "case_id": row["id"], "model": MODELS[row["model_path"]], "system": SYSTEMS[row["system"]],
         "engine": row["backend"], "engine_version": row["backend_version"],
@@ -229,7 +230,7 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         "measured_ttft_s": f"{float(row['silicon_ttft_ms']) / 1e3:.6g}",
         "measured_tpot_s": f"{float(row['silicon_tpot_ms']) / 1e3:.6g}",
         "measured_on": measured.group(1) if measured else "", "note": note,
-        "random_range_ratio": INFERENCEX_RANGE_RATIO if INFERENCEX_SOURCE.match(source) else "",
+        "random_range_ratio": INFERENCEX_RANGE_RATIO if inferencex else "",
     }
     if out["model"] == "gpt-oss-120b" and (out["weights"], out["moe_weights"]) == ("nvfp4", "nvfp4"):
         out["weights"], out["moe_weights"] = "bf16", GPT_OSS_EXPERTS[out["system"]]
@@ -253,13 +254,13 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         if not out["prefill_batch"]:
             out["prefill_batch"] = "1"
             out["note"] = "; ".join(filter(None, [out["note"], "prefill batch 1 inferred (as every row that gives it)"]))
-    if (out["random_range_ratio"] and out["model"] == "llama-3.1-70b" and out["system"] == "hgx-b200"
+    if (inferencex and out["model"] == "llama-3.1-70b" and out["system"] == "hgx-b200"
             and out["engine"] == "trtllm" and out["mode"] == "agg"):
         if (out["isl"], out["osl"]) == ("1024", "1024") and int(out["tp"] or 1) < 8:
             out |= LLAMA70B_TRT_BATCH_WAIT
             out["note"] = "; ".join(filter(None, [out["note"], "batch waiting as InferenceX's script configures it "
                                                   "(20 steps, 0.9 of the step budget)"]))
-    if out["random_range_ratio"] and out["engine"] == "sglang" and out["mode"] == "agg":
+    if inferencex and out["engine"] == "sglang" and out["mode"] == "agg":
         out["scheduler_recv_interval"] = sglang_recv_interval(out["weights"], out["tp"], out["concurrency"])
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
     group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",

@@ -178,8 +178,9 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
                 raise InfeasiblePlan(f"{column} must be a number {rule}, got {text!r}") from err
             settings[field_name] = float(text)
     if _cell(row, "max_num_tokens"):
-        settings["max_num_tokens"] = _int(row, "max_num_tokens")
-        engine = dataclasses.replace(engine, max_num_tokens=int(settings["max_num_tokens"]))
+        budget = _int(row, "max_num_tokens")
+        engine = dataclasses.replace(engine, max_num_tokens=budget)
+        settings["max_num_tokens"] = budget
     precision, note = _precision(row, model, system, engine)
     mode = (_cell(row, "mode") or "agg").lower()
     overlap = _cell(row, "moe_overlap")

@@ -211,7 +211,7 @@ def _batch_wait(profile: EngineProfile, lam: Num, step_s: Num, isl: Num, decode_
     threshold = profile.batch_wait_tokens_ratio * profile.max_num_tokens
     more = np.maximum(np.ceil((threshold - decode_tokens) / isl) - 1.0, 0.0)  # prompts still to come
     per_step = np.maximum(lam * step_s, 1e-12)
-    window = np.where(threshold > 0, np.minimum(profile.batch_wait_steps, more / per_step), 0.0)
+    window = np.minimum(profile.batch_wait_steps, more / per_step)
     joined = per_step * window
     return window * (1.0 + joined / 2.0) / (1.0 + joined) * step_s
 
@@ -221,8 +221,6 @@ def _recv_wait(profile: EngineProfile, u: Num, decode_step_s: Num) -> Num:
     recv_interval_steps decode steps and after any step with prompts: one arriving among decodes (a
     share 1 - u of the time) waits half an interval. Without attention DP only: SGLang's skipper of the
     measured releases refuses attention DP (scheduler_recv_skipper.py asserts it off)."""
-    if profile.recv_interval_steps <= 1:
-        return 0.0
     return (1.0 - u) * 0.5 * profile.recv_interval_steps * decode_step_s
 
 
@@ -240,8 +238,11 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     group = prompt_group_size(profile, isl, active)
     batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
     balanced = (np.asarray(d) > 1) & (profile.attention_dp_hold_steps > 0)
-    # TensorRT-LLM batch-waits without attention DP, and only while other sequences decode (not for a lone client)
-    waits = (np.asarray(d) == 1) & (profile.batch_wait_steps > 0) & (clients > 1)
+    # TensorRT-LLM batch-waits (timeout and token share both set) without attention DP, and only while other
+    # sequences decode (not for a lone client); SGLang's receive interval also applies without attention DP only
+    waits = ((np.asarray(d) == 1) & (profile.batch_wait_steps > 0) & (profile.batch_wait_tokens_ratio > 0)
+             & (clients > 1))
+    receives = (np.asarray(d) == 1) & (profile.recv_interval_steps > 1)
     harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode, per_step = decode_step(dep, batch, context)
@@ -260,7 +261,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
                      + (np.where(waits, _batch_wait(profile, lam, t_decode / (1.0 - u), isl,
                                                     batch * (1.0 + dep.mtp_tokens)), 0.0)
                         if np.any(waits) else 0.0)
-                     + np.where(np.asarray(d) == 1, _recv_wait(profile, u, t_decode), 0.0))
+                     + (np.where(receives, _recv_wait(profile, u, t_decode), 0.0) if np.any(receives) else 0.0))
             return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
 
         def residual(lam: Num) -> Num:
@@ -281,7 +282,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              + (f"; new prompts wait up to {profile.batch_wait_steps:g} steps for "
                 f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else "")
              + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
-                if profile.recv_interval_steps > 1 and np.any(np.asarray(d) == 1) else ""),
+                if np.any(receives) else ""),
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
              f"{profile.kv_memory_fraction:.0%} of memory")
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
