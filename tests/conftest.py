@@ -1,4 +1,8 @@
-"""Shared fixtures: a made-up chip with round numbers, so hand-derived times are exact."""
+"""Shared fixtures: a made-up chip with round numbers, so hand-derived times are exact; the
+validation tier's targets and its serving errors, computed once."""
+
+import os
+from typing import Any
 
 import pytest
 
@@ -56,7 +60,25 @@ def calibration() -> Calibration:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the user's own calibrations (~/.parity) out of the tests."""
-    import os
     import tempfile
 
     os.environ["PARITY_HOME"] = tempfile.mkdtemp(prefix="parity-home-")
+
+
+@pytest.fixture(scope="session")
+def targets() -> dict[str, Any]:
+    """The validation tolerances, as stored next to the measurements (data/measurements/targets.toml)."""
+    from parity import catalog
+
+    return catalog.validation_targets()
+
+
+@pytest.fixture(scope="session")
+def serving_errors() -> list[Any]:
+    """Predicted against measured on every serving measurement, computed once for the validation tier."""
+    from parity import catalog
+    from parity.predict import predict_rows
+    from parity.validate import case_errors
+
+    rows = catalog.measurements()
+    return case_errors(rows, predict_rows(rows))

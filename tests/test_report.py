@@ -1,4 +1,5 @@
-"""The HTML report: written whole, plots embedded, key numbers present, and it renders in Chromium."""
+"""The HTML report: written whole, plots embedded, key numbers present, and it renders in Chromium
+(end to end: the report prices every measured row, so these run with `-m e2e`)."""
 
 import os
 import re
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from parity.report.html import ReportSpec, build_report
+
+pytestmark = pytest.mark.e2e
 
 SMALL = ReportSpec(nodes=("hgx-h20", "hgx-h200", "atlas-800-a3"), frontier_systems=("hgx-h200", "atlas-800-a3"),
                    policy_chips=("nvidia-h100-sxm", "nvidia-h20", "huawei-ascend-910c"),

@@ -149,12 +149,16 @@ def test_multi_token_prediction_speeds_up_a_lone_user() -> None:
     assert not bad.feasible and "no multi-token-prediction layers" in bad.note
 
 
-def test_memory_model_agrees_with_every_published_deployment() -> None:
-    """Where SGLang's docs run DeepSeek-R1 (and where they say it needs more chips), parity agrees."""
+@pytest.mark.validation
+def test_memory_model_agrees_with_every_published_deployment(targets: dict) -> None:
+    """Where SGLang's docs run DeepSeek-R1 (and where they say it needs more chips), parity agrees
+    (targets.toml [deployments])."""
     from parity.validate import deployment_checks
 
     checks = deployment_checks(catalog.measurements("deployments_published"))
-    assert len(checks) == 20 and all(c.agrees for c in checks), [c.case_id for c in checks if not c.agrees]
+    t = targets["deployments"]
+    assert len(checks) == t["rows"]
+    assert sum(c.agrees for c in checks) >= t["agreeing"], [c.case_id for c in checks if not c.agrees]
     h20 = next(c for c in checks if c.case_id == "D07-h20-fp8-8")
     assert 0 < h20.shortfall_bytes_per_chip < 5e9  # one 8 x H20 node misses FP8 DeepSeek-R1 by a few GB
 
@@ -179,9 +183,10 @@ def test_repeat_runs_measure_the_floor_under_any_model() -> None:
     assert shipped[("tpot_s", "disagg")].median_abs_error < 0.03
 
 
-def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> None:
-    """`parity validate`: scores per engine version, calibration rows left out, TPOT within the issue's 15%;
-    TTFT held at its measured level (26.6%: above the issue's 25%, stated in the README)."""
+@pytest.mark.validation
+def test_validate_scores_only_never_fitted_rows_and_meets_the_targets(targets: dict) -> None:
+    """`parity validate`: scores per engine version, calibration rows left out, TPOT and TTFT medians within
+    the targets stored beside the data (targets.toml [serving]: 15% and 25%)."""
     import json
 
     from click.testing import CliRunner
@@ -193,8 +198,9 @@ def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> N
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     overall = {s["metric"]: s for s in payload["scores"] if s["engine"] == "all scored"}
-    assert overall["tpot_s"]["median_abs_error"] <= 0.15
-    assert overall["ttft_s"]["median_abs_error"] <= 0.27
+    t = targets["serving"]
+    assert overall["tpot_s"]["median_abs_error"] <= t["tpot_median_abs_error_max"]
+    assert overall["ttft_s"]["median_abs_error"] <= t["ttft_median_abs_error_max"]
     calibration = {r["case_id"] for r in catalog.measurements() if r["split"] == "calibration"}
     scored = [c for c in payload["cases"] if c["metric"] == "ttft_s" and c["split"] != "calibration"]
     assert scored and not {c["case_id"] for c in scored} & calibration
@@ -203,11 +209,13 @@ def test_validate_scores_only_never_fitted_rows_and_meets_the_tpot_target() -> N
     assert {"1.0.0rc3", "unknown"} <= versions
     assert {(t["system"], t["model"]) for t in payload["transfer"]} >= {("hgx-b300", "deepseek-r1"),
                                                                        ("hgx-h100", "gpt-oss-120b")}
-    assert any(r["mode"] == "all" and r["count"] == 188 for r in payload["repeat_spread"])
+    assert any(r["mode"] == "all" and r["count"] == t["repeat_pairs"] for r in payload["repeat_spread"])
     h100 = {r["metric"]: r for r in payload["system_ratios"]
             if r["systems"] == "hgx-h100 / hgx-b200" and r["engine"] == "vllm"}
-    assert h100["tpot_s"]["count"] >= 50 and h100["tpot_s"]["median_abs_error"] <= 0.15
-    assert 1.3 < h100["tpot_s"]["measured_ratio"] < 2.0 and 1.3 < h100["tpot_s"]["predicted_ratio"] < 2.0
+    assert h100["tpot_s"]["count"] >= t["ratio_h100_b200_vllm_tpot_configs_min"]
+    assert h100["tpot_s"]["median_abs_error"] <= t["ratio_h100_b200_vllm_tpot_error_max"]
+    low, high = t["ratio_h100_b200_vllm_tpot_low"], t["ratio_h100_b200_vllm_tpot_high"]
+    assert low < h100["tpot_s"]["measured_ratio"] < high and low < h100["tpot_s"]["predicted_ratio"] < high
     bad = CliRunner().invoke(cli, ["validate", "--by", "colour"])
     assert bad.exit_code == 2 and "engine_version" in bad.output
 

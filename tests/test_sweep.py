@@ -48,6 +48,7 @@ def test_processes_give_the_serial_result() -> None:
     assert any(not r["feasible"] for r in run_sweep(SweepSpec(axes={**SPEC.axes, "tp": [3]}, variants=SPEC.variants)))
 
 
+@pytest.mark.e2e
 def test_ray_gives_the_local_result() -> None:
     pytest.importorskip("ray")
     assert same(run_sweep(SPEC, use_ray=True, chunk=7), run_sweep(SPEC))

@@ -11,7 +11,7 @@ from parity import catalog
 from parity.cli import cli
 from parity.predict import predict_rows
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, build_intervals, coverage
-from parity.validate import case_errors, interval_coverage
+from parity.validate import interval_coverage
 
 ASCEND = {"case_id": "a3", "model": "llama-3.1-70b", "system": "atlas-800-a3", "engine": "", "isl": 1024, "osl": 256,
           "concurrency": 16, "tp": 4}
@@ -45,12 +45,15 @@ def test_coverage_counts_a_flagged_case_by_its_widened_interval() -> None:
     assert coverage(made, [("tpot_s", "agg", 1.0, 1.3, WIDEN_FLAGGED)])["tpot_s"] == 1.0
 
 
-def test_stored_intervals_cover_70_to_90_percent_of_rows_that_did_not_build_them() -> None:
-    rows = catalog.measurements()
-    errors = case_errors(rows, predict_rows(rows))
-    covered = interval_coverage(errors, Intervals.from_table(catalog.uncertainty_table()))
+@pytest.mark.validation
+def test_stored_intervals_cover_about_80_percent_of_rows_that_did_not_build_them(serving_errors: list,
+                                                                                 targets: dict) -> None:
+    """The 80% bands contain the measured value on 70-90% of the rows that did not build them
+    (targets.toml [intervals])."""
+    covered = interval_coverage(serving_errors, Intervals.from_table(catalog.uncertainty_table()))
     assert set(covered) == {"ttft_s", "tpot_s"}
-    assert all(0.70 <= v <= 0.90 for v in covered.values()), covered
+    t = targets["intervals"]
+    assert all(t["coverage_min"] <= v <= t["coverage_max"] for v in covered.values()), covered
 
 
 def test_uncalibrated_chip_is_flagged_in_every_output(tmp_path: Path) -> None:

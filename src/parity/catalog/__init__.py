@@ -4,7 +4,7 @@ parity's data folder (and the user's) into frozen values. This package is the on
 from parity.catalog.files import close_matches, data_dir, user_dir
 from parity.catalog.hardware import Entry, chip, chips, resolve, sources, system, system_for, systems
 from parity.catalog.measurements import (fitted_chips, measurements, microbenchmarks, uncertainty_table,
-                                         validated_features)
+                                         validated_features, validation_targets)
 from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, engine, engines, prior_calibration,
                                      training_profile)
@@ -12,4 +12,5 @@ from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
            "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
-           "uncertainty_table", "fitted_chips", "validated_features", "training_profile"]
+           "uncertainty_table", "fitted_chips", "validated_features", "training_profile",
+           "validation_targets"]

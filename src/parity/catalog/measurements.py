@@ -12,7 +12,8 @@ from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
 
-__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "fitted_chips", "validated_features"]
+__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "fitted_chips", "validated_features",
+           "validation_targets"]
 
 
 @cache
@@ -44,6 +45,13 @@ def uncertainty_table() -> dict[str, Any]:
     """The prediction-interval bands (data/uncertainty.toml, written by `parity validate --fit`), or {}."""
     path = data_dir() / "uncertainty.toml"
     return read_toml(path) if path.exists() else {}
+
+
+@cache
+def validation_targets() -> dict[str, Any]:
+    """The tolerances parity's predictions are held to on each measurement set
+    (data/measurements/targets.toml), by section."""
+    return read_toml(data_dir() / "measurements" / "targets.toml")
 
 
 @cache
