@@ -10,7 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "parity"
 # lowest first; modules in one tuple are peers and may not import each other
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
-    ("units", "dtypes", "optimize"),
+    ("units", "dtypes", "optimize", "tomlwrite"),
     ("hardware", "model", "engine"),
     ("hf",),
     ("catalog",),
@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sweep",),
     ("validate", "calibrate"),
     ("validate_training", "calibration_check", "crosscheck"),  # built on validate's records, so just above it
+    ("fit",),  # every refit as records, written to the user's folder or one named
     ("report",),
     ("cli",),
 ]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from parity import tomlwrite
+
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "WIDEN_FLAGGED"]
 
 LEVEL = 0.8
@@ -59,12 +61,11 @@ class Intervals:
                    coverage={str(k): float(v) for k, v in dict(table.get("coverage", {})).items()})  # type: ignore
 
     def to_toml(self) -> str:
-        lines = [f'date = "{self.date}"', f'method = "{self.method}"', "", "[coverage]"]
-        lines += [f'"{k}" = {v:.4f}' for k, v in self.coverage.items()]
-        for (metric, kind), band in sorted(self.bands.items()):
-            lines += ["", "[[band]]", f'metric = "{metric}"', f'kind = "{kind}"', f"q_low = {band.q_low:.6f}",
-                      f"q_high = {band.q_high:.6f}", f"count = {band.count}"]
-        return "\n".join(lines) + "\n"
+        """The TOML text of data/uncertainty.toml, which from_table reads back."""
+        return tomlwrite.document({
+            "date": self.date, "method": self.method, "coverage": {k: round(v, 4) for k, v in self.coverage.items()},
+            "band": [{"metric": metric, "kind": kind, "q_low": round(band.q_low, 6), "q_high": round(band.q_high, 6),
+                      "count": band.count} for (metric, kind), band in sorted(self.bands.items())]})
 
 
 def build_intervals(residuals: Iterable[tuple[str, str, float]], date: str, method: str,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity import catalog
+from parity import catalog, tomlwrite
 from parity.compare import memory_shortfall
 from parity.engine import EngineProfile
 from parity.errors import ParityError
@@ -202,24 +202,26 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
               f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after; then "
               f"{', '.join(SIZING_PARAMETERS)} on the calibration rows of disaggregated runs whose worker counts "
               f"the data does not give")
-    lines = [f'id = "{engine.id}"', f'name = "{engine.name}"', f'date = "{date}"', "measured = true",
-             f'method = "{method}"', 'source = "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)"',
-             *([f'assumptions = "{engine.assumptions}"'] if engine.assumptions else []),
-             f'kernel_overhead = "{engine.kernel_overhead_s * 1e6:.3f} us"',
-             f'step_overhead = "{engine.step_overhead_s * 1e3:.4f} ms"',
-             f'ttft_overhead = "{engine.ttft_overhead_s * 1e3:.3f} ms"',
-             *([f'collective_latency = "{engine.collective_latency_s * 1e6:.3f} us"']
-               if engine.collective_latency_s is not None else []),
-             f'disagg_ttft_overhead = "{engine.disagg_ttft_overhead_s * 1e3:.3f} ms"',
-             f"max_num_tokens = {engine.max_num_tokens}", f"mixes_prefill = {str(engine.mixes_prefill).lower()}"]
+    table: dict[str, object] = {
+        "id": engine.id, "name": engine.name, "date": date, "measured": True, "method": method,
+        "source": "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)",
+        **({"assumptions": engine.assumptions} if engine.assumptions else {}),
+        "kernel_overhead": f"{engine.kernel_overhead_s * 1e6:.3f} us",
+        "step_overhead": f"{engine.step_overhead_s * 1e3:.4f} ms",
+        "ttft_overhead": f"{engine.ttft_overhead_s * 1e3:.3f} ms",
+        **({"collective_latency": f"{engine.collective_latency_s * 1e6:.3f} us"}
+           if engine.collective_latency_s is not None else {}),
+        "disagg_ttft_overhead": f"{engine.disagg_ttft_overhead_s * 1e3:.3f} ms",
+        "max_num_tokens": engine.max_num_tokens, "mixes_prefill": engine.mixes_prefill}
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
                  "first_wave", "first_token_steps", "attention_dp_hold_steps", "batch_wait_steps",
                  "batch_wait_tokens_ratio", "recv_interval_steps", "max_batch_size", "disagg_decode_batch",
                  "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction"):
-        lines.append(f"{name} = {getattr(engine, name):.6g}")
-    lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
-    lines.append(f"kv_on_demand = {str(engine.kv_on_demand).lower()}")
-    return "\n".join(lines) + "\n"
+        number = getattr(engine, name)
+        table[name] = number if isinstance(number, int) else tomlwrite.significant(number)
+    table["fp8_kv_cache"] = engine.fp8_kv_cache
+    table["kv_on_demand"] = engine.kv_on_demand
+    return tomlwrite.document(table)
 
 
 def interval_split(case_id: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity import catalog
+from parity import catalog, tomlwrite
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan, ParityError
 from parity.model import Model
@@ -158,15 +158,11 @@ def training_profile_toml(text: str, profile: TrainingProfile, rows: int, before
     method = (f"Nelder-Mead fit of {', '.join(parameters)} on the {rows} calibration rows of "
               f"measurements/{MEASUREMENTS}.csv, minimising the mean absolute log error of tokens/s per chip: "
               f"{before:.3f} before, {after:.3f} after; every other factor is the documented prior")
-    values = {"date": f'"{date}"', "measured": "true", "method": f'"{method}"'}
+    values: dict[str, object] = {"date": date, "measured": True, "method": method}
     for name in parameters:  # durations are stored with their unit, as catalog reads them
         value = getattr(profile, name)
         if name.endswith("_s"):
-            values[name.removesuffix("_s")] = f'"{value * 1e3:.4f} ms"'
+            values[name.removesuffix("_s")] = f"{value * 1e3:.4f} ms"
         else:
-            values[name] = f"{value:.4f}"
-    lines = []
-    for line in text.splitlines():
-        key = line.split("=")[0].strip() if "=" in line and not line.lstrip().startswith("#") else ""
-        lines.append(f"{key} = {values[key]}" if key in values else line)
-    return "\n".join(lines) + "\n"
+            values[name] = round(value, 4)
+    return tomlwrite.replace_values(text, values)

@@ -10,13 +10,13 @@ minimise the mean absolute log error of the predicted kernel times.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from parity import tomlwrite
 from parity.cost import price_kernel
 from parity.errors import ParityError
 from parity.hardware import Calibration, Chip
@@ -176,32 +176,16 @@ def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, dat
     return dataclasses.replace(fitted, points=raw), before, after
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, float)):
-        return repr(float(value)) if isinstance(value, float) and not math.isfinite(value) else f"{value:.6g}"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-    return f'"{text}"'
-
-
 def calibration_toml(cal: Calibration, before: float, after: float, software: Mapping[str, str]) -> str:
     """The TOML text of a measured calibration, raw points included, for data/calibration/."""
-    lines = [f"# Measured calibration of {cal.chip}; kernel-time error {before:.1%} before the fit, {after:.1%} after.",
-             f"id = {_toml_value(cal.id)}", f"chip = {_toml_value(cal.chip)}", f"date = {_toml_value(cal.date)}",
-             "measured = true", f"method = {_toml_value(cal.method)}", f"source = {_toml_value(cal.source)}",
-             f'kernel_overhead = "{cal.kernel_overhead_s * 1e6:.3f} us"']
+    table: dict[str, Any] = {"id": cal.id, "chip": cal.chip, "date": cal.date, "measured": True, "method": cal.method,
+                             "source": cal.source, "kernel_overhead": f"{cal.kernel_overhead_s * 1e6:.3f} us"}
     for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                  "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency"):
-        lines.append(f"{name} = {getattr(cal, name):.4f}")
-    lines.append("")
-    lines.append("[software]")
-    lines += [f"{k} = {_toml_value(v)}" for k, v in software.items()]
-    lines.append("")
-    lines.append("[gemm_efficiency]")
-    lines += [f"{k} = {v:.4f}" for k, v in cal.gemm_efficiency.items()]
-    for point in cal.points:
-        lines.append("")
-        lines.append("[[points]]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in point.items()]
-    return "\n".join(lines) + "\n"
+        table[name] = round(getattr(cal, name), 4)
+    table["software"] = dict(software)
+    table["gemm_efficiency"] = {k: round(v, 4) for k, v in cal.gemm_efficiency.items()}
+    table["points"] = [{k: tomlwrite.significant(v) if isinstance(v, float) else v for k, v in point.items()}
+                       for point in cal.points]
+    return tomlwrite.document(table, f"Measured calibration of {cal.chip}; kernel-time error {before:.1%} before "
+                                     f"the fit, {after:.1%} after.")

@@ -7,7 +7,7 @@ import json
 from functools import cache
 from typing import Any
 
-from parity.catalog.files import data_dir, read_toml
+from parity.catalog.files import data_dir, read_toml, user_dir
 from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
@@ -42,9 +42,12 @@ def microbenchmarks(name: str) -> dict[str, Any]:
 
 @cache
 def uncertainty_table() -> dict[str, Any]:
-    """The prediction-interval bands (data/uncertainty.toml, written by `parity validate --fit`), or {}."""
-    path = data_dir() / "uncertainty.toml"
-    return read_toml(path) if path.exists() else {}
+    """The prediction-interval bands (data/uncertainty.toml, or the user's refit of it in user_dir(), written
+    by `parity validate --fit`), or {}."""
+    for path in (user_dir() / "uncertainty.toml", data_dir() / "uncertainty.toml"):
+        if path.is_file():
+            return read_toml(path)
+    return {}
 
 
 @cache

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from parity import units
-from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require
+from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require, user_dir
 from parity.engine import EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "engines", "ENGINE_ALIASES", "engine", "training_profile"]
+__all__ = ["calibrations", "calibration", "prior_calibration", "engines", "ENGINE_ALIASES", "engine", "training_profile",
+           "training_profile_text"]
 
 
 def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
@@ -51,19 +53,21 @@ def calibration(the_chip: Chip) -> Calibration:
 
 @cache
 def engines() -> tuple[EngineProfile, ...]:
-    """Serving-engine profiles (data/engines/*.toml)."""
-    out = []
-    for data, where in load_all("engines"):
+    """Serving-engine profiles (data/engines/*.toml); a profile of the same id in the user's folder
+    (user_dir()/engines/, written by `parity validate --fit`) takes the place of parity's own."""
+    out: dict[str, EngineProfile] = {}
+    for data, where in load_all("engines", user=True):
         try:
             times = ("kernel_overhead", "step_overhead", "ttft_overhead")
             optional = ("collective_latency", "disagg_ttft_overhead")
             fields = {k: v for k, v in data.items() if k not in times + optional}
             fields |= {f"{k}_s": units.parse(require(data, k, where), "s") for k in times}
             fields |= {f"{k}_s": units.parse(data[k], "s") for k in optional if k in data}
-            out.append(EngineProfile(**fields))
+            profile = EngineProfile(**fields)
         except (TypeError, ValueError, units.UnitError) as err:
             raise CatalogError(f"{where}: {err}") from err
-    return tuple(out)
+        out[profile.id] = profile
+    return tuple(out.values())
 
 
 ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}
@@ -80,11 +84,23 @@ def engine(name: str | None) -> EngineProfile:
                        + (f"; did you mean {hints[0]}?" if hints else ""))
 
 
+def _training_path() -> Path:
+    own = user_dir() / "training.toml"
+    return own if own.is_file() else data_dir() / "training.toml"
+
+
+def training_profile_text() -> str:
+    """The text of the training profile in effect (the user's refit, else parity's), comments included."""
+    return _training_path().read_text(encoding="utf-8")
+
+
 @cache
 def training_profile() -> TrainingProfile:
-    """The training-framework profile (data/training.toml): overlap, optimizer and memory assumptions."""
-    where = "training.toml"
-    data = read_toml(data_dir() / where)
+    """The training-framework profile (data/training.toml, or the user's refit of it in user_dir()):
+    overlap, optimizer and memory assumptions."""
+    path = _training_path()
+    where = str(path) if path.parent == user_dir() else "training.toml"
+    data = read_toml(path)
     times = {"memory_reserve": ("memory_reserve_bytes", "bytes"), "step_overhead": ("step_overhead_s", "s"),
              "moe_layer_overhead": ("moe_layer_overhead_s", "s")}
     try:

@@ -10,10 +10,11 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import calibration_toml, fit_calibration, points_from_benchmark
+from parity.calibrate import points_from_benchmark
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import cli, emit, format_option
 from parity.errors import CatalogError, ParityError
+from parity.fit import refit_calibration, write_refits
 from parity.report.tables import Column, plain, write_atomic
 
 
@@ -68,18 +69,20 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
         if save_raw:
             write_atomic(save_raw, json.dumps(documents[0], indent=1))
     chip_id = _chip_of(chip, documents)
-    the_chip = catalog.chip(chip_id)
     points = [p for d in documents for p in points_from_benchmark(d)]
     meta = {k: str(v) for d in documents for k, v in d.get("meta", {}).items() if k in ("name", "torch", "cuda",
                                                                                           "numpy", "backend", "timing")}
     date = datetime.date.today().isoformat()
-    prior = next(c for c in catalog.calibrations() if c.chip == "*")
-    fitted, before, after = fit_calibration(the_chip, points, prior, date,
-                                            f"{method}; {len(points)} points; Nelder-Mead on log kernel times, "
-                                            "restarted until a restart gains nothing",
-                                            "; ".join(f"{k}={v}" for k, v in meta.items()) or "measured")
-    target = out or catalog.user_dir() / "calibration" / f"{chip_id}.toml"
-    write_atomic(target, calibration_toml(fitted, before, after, meta))
+    prior = catalog.prior_calibration()
+    refit, fitted = refit_calibration(chip_id, points, date,
+                                      f"{method}; {len(points)} points; Nelder-Mead on log kernel times, "
+                                      "restarted until a restart gains nothing", meta)
+    before, after = refit.loss_before, refit.loss_after
+    if out is not None:
+        write_atomic(out, refit.text)
+        target = out
+    else:
+        (target,) = write_refits([refit], catalog.user_dir(), write_atomic)
     catalog.calibrations.cache_clear()
     rows = [{"efficiency": name, "prior": f"{old:.3g}", "measured": f"{new:.3g}"} for name, old, new in (
         ("bf16 GEMM (of peak)", prior.gemm("bf16"), fitted.gemm("bf16")),

@@ -13,12 +13,12 @@ import numpy as np
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
+from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.training import (GRAD_OVERLAP, PRECISIONS, RECOMPUTE, SearchSpace, TrainingLayout, TrainingResult,
                              search_training, train_step)
 from parity.validate import scores
-from parity.validate_training import (fit_training_profile, training_case_errors, training_cases,
-                                      training_profile_toml)
+from parity.validate_training import training_case_errors, training_cases
 
 _BREAKDOWN = (("compute_s", "compute (incl. recomputation)"), ("tp_comm_s", "exposed TP/SP communication"),
               ("cp_comm_s", "exposed CP communication"), ("ep_comm_s", "exposed EP all-to-all"),
@@ -117,15 +117,18 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @click.option("--top", type=int, default=10, show_default=True)
 @click.option("--validate", "validate_rows", is_flag=True, help="score parity on the published training measurements")
 @click.option("--fit", is_flag=True, help="with --validate: refit the training profile on the calibration rows")
+@click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,
+              help="with --fit: 'user' writes to ~/.parity (or $PARITY_HOME), 'repo' into the checkout's data")
 @format_option
 @out_option
 def train(model: str | None, system: str | None, chips: int | None, tp: int | None, pp: int | None, dp: int | None,
           cp: int | None, ep: int | None, etp: int, virtual_stages: int, seq_len: int, global_batch: int | None,
           micro_batch: int, recompute: str, zero: int, precision: str, grad_overlap: str, no_sequence_parallel: bool,
-          tokens: float, search: bool, top: int, validate_rows: bool, fit: bool, fmt: str, out: Path | None) -> None:
+          tokens: float, search: bool, top: int, validate_rows: bool, fit: bool, write_to: str, fmt: str,
+          out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
     if validate_rows:
-        _validate(fit, fmt, out)
+        _validate(fit, write_to, fmt, out)
         return
     if not model or not system:
         raise ParityError("--model and --system are required (or use --validate)")
@@ -169,17 +172,13 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
          caption="Assumptions: " + "; ".join(result.assumptions))
 
 
-def _validate(fit: bool, fmt: str, out: Path | None) -> None:
+def _validate(fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     cases = training_cases()
     profile = catalog.training_profile()
     if fit:
-        fitted, before, after = fit_training_profile(profile, cases)
-        path = catalog.data_dir() / "training.toml"
-        text = path.read_text(encoding="utf-8")
-        rows = sum(c.split == "calibration" for c in cases)
-        write_atomic(path, training_profile_toml(text, fitted, rows, before, after, datetime.date.today().isoformat()))
-        catalog.training_profile.cache_clear()
-        click.echo(f"training profile: loss {before:.3f} -> {after:.3f} on {rows} calibration rows; wrote {path}", err=True)
+        refit = refit_training(cases, datetime.date.today().isoformat())
+        (path,) = write_refits([refit], destination(write_to, Path.cwd()), write_atomic)
+        click.echo(f"{refit.summary}; wrote {path}", err=True)
         profile = catalog.training_profile()
     errors = training_case_errors(profile, cases)
     table = [{"case_id": e.case_id, "split": e.split, "model": e.model, "system": e.system, "precision": e.mode,

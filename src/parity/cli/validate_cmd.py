@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -19,8 +20,8 @@ from parity.errors import ParityError
 from parity.predict import predict_rows
 from parity.report.tables import Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
-from parity.validate import (SIZING_PARAMETERS, case_errors, deployment_checks, engine_toml, fit_engine,
-                             interval_coverage, intervals_from, published_errors, scenarios_of, scores)
+from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals, write_refits
+from parity.validate import case_errors, deployment_checks, interval_coverage, published_errors, scores
 from parity.validate_training import training_case_errors
 
 SECTIONS = ("serving", "published", "training", "calibration", "all")
@@ -29,14 +30,18 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 @cli.command()
 @click.option("--by", default="system,engine", show_default=True,
               help="group scores by these fields (system, engine, engine_version, model, mode, split)")
-@click.option("--fit", is_flag=True, help="refit the engine profiles on the calibration rows and write them")
+@click.option("--fit", is_flag=True, help="refit the engine profiles and the intervals on the calibration rows "
+                                          "and write them (see --write-to)")
+@click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,
+              help="with --fit: 'user' writes to ~/.parity (or $PARITY_HOME), which predictions read before "
+                   "parity's own data; 'repo' writes into the checkout's src/parity/data")
 @click.option("--iterations", default=150, show_default=True, help="Nelder-Mead iterations per engine (--fit)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, or all")
 @format_option
 @out_option
-def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: Path | None) -> None:
+def validate(by: str, fit: bool, write_to: str, iterations: int, section: str, fmt: str, out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
@@ -46,19 +51,16 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
     if unknown:
         raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split; got "
                           f"{', '.join(sorted(unknown))}")
-    if fit:
-        _fit_engines(rows, iterations)
+    folder = destination(write_to, Path.cwd()) if fit else None
+    if folder is not None:
+        date = datetime.date.today().isoformat()
+        _write(_refit_engines(rows, iterations, date), folder)
     with Progress(transient=True) as progress:
         task = progress.add_task("predicting measured cases", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
     errors = case_errors(rows, predictions)
-    if fit:
-        if not errors:
-            raise ParityError("no measured case could be predicted, so no intervals were written: "
-                              + (predictions[0].note if predictions else "no measurements"))
-        made = intervals_from(errors, datetime.date.today().isoformat())
-        write_atomic(catalog.data_dir() / "uncertainty.toml", made.to_toml())
-        catalog.uncertainty_table.cache_clear()
+    if folder is not None:
+        _write([refit_intervals(errors, datetime.date.today().isoformat())], folder)
     table_ = catalog.uncertainty_table()
     stored = Intervals.from_table(table_) if table_ else None
     covered = interval_coverage(errors, stored) if stored else {}
@@ -206,23 +208,14 @@ def _case(e) -> dict[str, object]:
             "predicted": e.predicted, "error": e.error, "split": e.split}
 
 
-def _fit_engines(rows: list[dict[str, str]], iterations: int) -> None:
-    date = datetime.date.today().isoformat()
-    calibration = [r for r in rows if r["split"] == "calibration"]
-    for engine_id in sorted({r["engine"] for r in calibration}):
-        mine = [r for r in calibration if r["engine"] == engine_id]
-        known = scenarios_of([r for r in mine if r["mode"] == "agg" or r["decode_workers"]])
-        disagg = scenarios_of([r for r in mine if r["mode"] == "disagg"])
-        with Progress(transient=True) as progress:
-            task = progress.add_task(f"fitting {engine_id} on {len(known)} rows", total=iterations * 2)
-            fitted, before, after = fit_engine(catalog.engine(engine_id), known, iterations=iterations,
-                                               progress=lambda _: progress.advance(task))
-            if disagg:
-                task = progress.add_task(f"fitting disaggregated {engine_id} on {len(disagg)} rows", total=100)
-                fitted, _, _ = fit_engine(fitted, disagg, tuple(SIZING_PARAMETERS), iterations=50,
-                                          progress=lambda _: progress.advance(task))
-        path = catalog.data_dir() / "engines" / f"{engine_id}.toml"
-        write_atomic(path, engine_toml(fitted, len(known), before, after, date))
-        click.echo(f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
-                   f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing); wrote {path}", err=True)
-    catalog.engines.cache_clear()
+def _refit_engines(rows: list[dict[str, str]], iterations: int, date: str) -> list[Refit]:
+    with Progress(transient=True) as bar:
+        def progress(label: str, total: int) -> Callable[[float], None]:
+            task = bar.add_task(label, total=total)
+            return lambda _: bar.advance(task)
+        return refit_engines(rows, iterations, date, progress=progress)
+
+
+def _write(refits: list[Refit], folder: Path) -> None:
+    for refit, path in zip(refits, write_refits(refits, folder, write_atomic)):
+        click.echo(f"{refit.summary}; wrote {path}", err=True)

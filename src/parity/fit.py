@@ -1,0 +1,129 @@
+"""Refits as records: engine profiles, prediction intervals, the training profile and chip calibrations are
+fitted here into `Refit`s (a file's name under the data folder, its TOML text, the fit's figures), and
+`write_refits` puts them in the user's folder (~/.parity or $PARITY_HOME) or a folder the caller names,
+never into the installed package."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from parity import catalog
+from parity.calibrate import Point, calibration_toml, fit_calibration
+from parity.errors import ParityError
+from parity.hardware import Calibration
+from parity.validate import SIZING_PARAMETERS, CaseError, engine_toml, fit_engine, intervals_from, scenarios_of
+from parity.validate_training import TrainingCase, fit_training_profile, training_profile_toml
+
+__all__ = ["Refit", "refit_engines", "refit_intervals", "refit_training", "refit_calibration", "destination",
+           "repo_data_dir", "write_refits", "WRITE_TO"]
+
+WRITE_TO = ("user", "repo")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refit:
+    """One refitted file: `name` is its path under a data folder (engines/trtllm.toml), `text` its TOML;
+    the fit's loss (mean |ln(predicted / measured)|) before and after, on `rows` calibration rows."""
+
+    name: str
+    text: str
+    rows: int
+    loss_before: float
+    loss_after: float
+    summary: str
+
+
+def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
+                  progress: Callable[[str, int], Callable[[float], None]] | None = None) -> list[Refit]:
+    """Each engine profile refitted on its calibration rows: the step and TTFT parameters on aggregated
+    rows and disaggregated rows with known workers, then the sizing parameters on disaggregated rows
+    without them. `progress(label, total)` returns a callback the fit calls once per evaluation."""
+    calibration = [r for r in rows if r["split"] == "calibration"]
+    made = []
+    for engine_id in sorted({r["engine"] for r in calibration}):
+        mine = [r for r in calibration if r["engine"] == engine_id]
+        known = scenarios_of([r for r in mine if r["mode"] == "agg" or r["decode_workers"]])
+        disagg = scenarios_of([r for r in mine if r["mode"] == "disagg"])
+        tick = progress(f"fitting {engine_id} on {len(known)} rows", iterations * 2) if progress else None
+        fitted, before, after = fit_engine(catalog.engine(engine_id), known, iterations=iterations, progress=tick)
+        if disagg:
+            tick = progress(f"fitting disaggregated {engine_id} on {len(disagg)} rows", 100) if progress else None
+            fitted, _, _ = fit_engine(fitted, disagg, tuple(SIZING_PARAMETERS), iterations=50, progress=tick)
+        made.append(Refit(name=f"engines/{engine_id}.toml", text=engine_toml(fitted, len(known), before, after, date),
+                          rows=len(known), loss_before=before, loss_after=after,
+                          summary=f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
+                                  f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing)"))
+    return made
+
+
+def refit_intervals(errors: Sequence[CaseError], date: str) -> Refit:
+    """The 80% prediction intervals from half of the holdout rows' residuals (uncertainty.toml)."""
+    if not errors:
+        raise ParityError("no measured case could be predicted, so no intervals can be fitted")
+    made = intervals_from(errors, date)
+    covered = ", ".join(f"{metric} {share:.0%}" for metric, share in made.coverage.items())
+    return Refit(name="uncertainty.toml", text=made.to_toml(), rows=sum(b.count for b in made.bands.values()),
+                 loss_before=float("nan"), loss_after=float("nan"),
+                 summary=f"intervals: {len(made.bands)} bands; coverage on rows that did not build them {covered}")
+
+
+def refit_training(cases: Sequence[TrainingCase], date: str) -> Refit:
+    """The training profile's fitted factors on the calibration rows (training.toml, comments kept)."""
+    fitted, before, after = fit_training_profile(catalog.training_profile(), cases)
+    rows = sum(c.split == "calibration" for c in cases)
+    text = training_profile_toml(catalog.training_profile_text(), fitted, rows, before, after, date)
+    return Refit(name="training.toml", text=text, rows=rows, loss_before=before, loss_after=after,
+                 summary=f"training profile: loss {before:.3f} -> {after:.3f} on {rows} calibration rows")
+
+
+def refit_calibration(chip_id: str, points: Sequence[Point], date: str, method: str,
+                      software: Mapping[str, str]) -> tuple[Refit, Calibration]:
+    """A chip's calibration fitted from the generic prior on measured kernel times
+    (calibration/CHIP.toml), and the fitted Calibration."""
+    prior = catalog.prior_calibration()
+    source = "; ".join(f"{k}={v}" for k, v in software.items()) or "measured"
+    fitted, before, after = fit_calibration(catalog.chip(chip_id), points, prior, date, method, source)
+    return (Refit(name=f"calibration/{chip_id}.toml", text=calibration_toml(fitted, before, after, software),
+                  rows=len(points), loss_before=before, loss_after=after,
+                  summary=f"{chip_id}: kernel-time error {before:.0%} with the prior, {after:.0%} fitted"), fitted)
+
+
+def repo_data_dir(start: Path) -> Path:
+    """The data folder of the parity checkout that holds `start` (src/parity/data beside a pyproject.toml)."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        data = folder / "src" / "parity" / "data"
+        if (folder / "pyproject.toml").is_file() and data.is_dir():
+            return data
+    raise ParityError(f"--write-to repo: {start} is not inside a parity checkout (no src/parity/data beside a "
+                      "pyproject.toml above it); run from the repository or give a folder")
+
+
+def destination(write_to: str, cwd: Path) -> Path:
+    """Where refits go: 'user' is ~/.parity (or $PARITY_HOME), which every prediction reads before the
+    package's data; 'repo' is the src/parity/data of the checkout holding `cwd`, and only when parity runs
+    from it (an editable install), so that what is refitted next in the same run reads what was written."""
+    if write_to == "user":
+        return catalog.user_dir()
+    if write_to != "repo":
+        raise ParityError(f"--write-to takes {' or '.join(WRITE_TO)}, got {write_to!r}")
+    folder = repo_data_dir(cwd)
+    if folder.resolve() != catalog.data_dir().resolve():
+        raise ParityError(f"--write-to repo: parity runs from {catalog.data_dir()}, not from {folder}; install "
+                          "this checkout editable (pip install -e .) to refit its data")
+    return folder
+
+
+def write_refits(refits: Iterable[Refit], folder: Path,
+                 write: Callable[[Path, str], None]) -> list[Path]:
+    """Each refit written under `folder` by `write(path, text)` (atomic in the caller); the catalog's
+    caches are cleared so what follows in the same process uses the new files."""
+    written = []
+    for refit in refits:
+        path = folder / refit.name
+        write(path, refit.text)
+        written.append(path)
+    for cached in (catalog.engines, catalog.uncertainty_table, catalog.training_profile, catalog.calibrations):
+        cached.cache_clear()
+    return written

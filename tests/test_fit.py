@@ -1,0 +1,95 @@
+"""Refits go to the user's folder (or the checkout's data by an explicit option), never into the installed
+package, and every file parity writes goes through one TOML writer that reads back what it was given."""
+
+import dataclasses
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity import catalog, tomlwrite
+from parity.cli import cli
+from parity.errors import ParityError
+from parity.fit import destination, repo_data_dir
+from parity.validate import engine_toml
+
+REPO = Path(__file__).resolve().parents[1]
+
+keys = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+scalars = st.one_of(st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
+                    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20))
+tables = st.recursive(st.dictionaries(keys, scalars | st.lists(st.integers(-5, 5), max_size=3), max_size=4),
+                      lambda inner: st.dictionaries(keys, inner | st.lists(inner.filter(bool), min_size=1, max_size=2),
+                                                    max_size=3), max_leaves=12)
+
+
+@given(tables)
+def test_every_written_table_reads_back_as_given(table: dict) -> None:
+    """Scalars, quoted keys, escapes, inf, nested tables and arrays of tables survive tomllib exactly."""
+    assert tomllib.loads(tomlwrite.document(table, "a comment\non two lines")) == table
+
+
+def test_values_are_written_as_toml_spells_them() -> None:
+    """0.1 is repr'd (reads back exactly); 6 significant digits on request; a newline is escaped."""
+    assert tomlwrite.value(0.1) == "0.1" and tomlwrite.value(True) == "true" and tomlwrite.value(-math.inf) == "-inf"
+    assert tomlwrite.significant(0.123456789) == 0.123457
+    assert tomlwrite.value('a "b"\nc') == '"a \\"b\\"\\nc"'
+    with pytest.raises(TypeError):
+        tomlwrite.value(object())
+
+
+def test_replace_values_keeps_comments_and_refuses_unknown_keys() -> None:
+    text = "# head\nx = 1  # old\n[t]\nx = 2\n"
+    assert tomlwrite.replace_values(text, {"x": 0.5}) == "# head\nx = 0.5\n[t]\nx = 2\n"
+    with pytest.raises(KeyError, match="y"):
+        tomlwrite.replace_values(text, {"y": 1})
+
+
+def test_a_training_refit_goes_to_parity_home_and_is_read_from_there(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`parity train --validate --fit` writes PARITY_HOME/training.toml, leaves the package's file byte for
+    byte, and the catalog then reads the user's profile."""
+    monkeypatch.setenv("PARITY_HOME", str(tmp_path))
+    package = (catalog.data_dir() / "training.toml").read_bytes()
+    try:
+        result = CliRunner().invoke(cli, ["train", "--validate", "--fit", "--format", "json"])
+        assert result.exit_code == 0, result.output
+        written = tmp_path / "training.toml"
+        assert f"wrote {written}" in result.stderr
+        assert (catalog.data_dir() / "training.toml").read_bytes() == package
+        catalog.training_profile.cache_clear()
+        fitted = tomllib.loads(written.read_text())
+        assert catalog.training_profile().gemm_scale == fitted["gemm_scale"]
+        assert "# The training-framework profile" in written.read_text()  # comments kept
+    finally:
+        catalog.training_profile.cache_clear()
+
+
+def test_a_user_engine_profile_takes_the_place_of_parity_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refitted engines/vllm.toml in PARITY_HOME replaces the shipped vllm profile, and only that one."""
+    monkeypatch.setenv("PARITY_HOME", str(tmp_path))
+    shipped = catalog.engine("vllm")
+    (tmp_path / "engines").mkdir()
+    (tmp_path / "engines" / "vllm.toml").write_text(
+        engine_toml(dataclasses.replace(shipped, prefill_scale=2.5), 10, 0.3, 0.2, "2026-12-01"))
+    catalog.engines.cache_clear()
+    try:
+        assert catalog.engine("vllm").prefill_scale == 2.5
+        assert [e.id for e in catalog.engines()].count("vllm") == 1
+        assert catalog.engine("trtllm").prefill_scale != 2.5
+    finally:
+        catalog.engines.cache_clear()
+
+
+def test_write_to_repo_needs_a_checkout_parity_runs_from(tmp_path: Path) -> None:
+    """'user' is PARITY_HOME; 'repo' is the checkout's src/parity/data, refused outside a checkout."""
+    assert destination("user", tmp_path) == catalog.user_dir()
+    assert repo_data_dir(REPO / "tests") == REPO / "src" / "parity" / "data"
+    with pytest.raises(ParityError, match="not inside a parity checkout"):
+        destination("repo", tmp_path)
+    result = CliRunner().invoke(cli, ["train", "--validate", "--fit", "--write-to", "elsewhere"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
