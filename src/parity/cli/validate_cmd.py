@@ -14,11 +14,12 @@ from rich.progress import Progress
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, out_option
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.errors import ParityError
 from parity.predict import predict_rows
-from parity.report.tables import Column, percent, plain, ratio, scaled, write_atomic
+from parity.report.accuracy_page import accuracy_markdown
+from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
 from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals, write_refits
 from parity.validate import case_errors, deployment_checks, interval_coverage, published_errors, scores
@@ -39,7 +40,8 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, or all")
-@format_option
+@click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
+              help="table for people; json or csv (SI units) for machines; md: the accuracy page (docs/accuracy.md)")
 @out_option
 def validate(by: str, fit: bool, write_to: str, iterations: int, section: str, fmt: str, out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
@@ -98,6 +100,9 @@ def validate(by: str, fit: bool, write_to: str, iterations: int, section: str, f
     payload["calibration_kernels"] = [dataclasses.asdict(k) for k in kernels]
     payload["calibration_campaigns"] = campaigns
     payload["calibration_serving"] = [dataclasses.asdict(s) for s in serving]
+    if fmt == "md":
+        _write_md(accuracy_markdown(errors, training, payload), out)
+        return
     if fmt != "table":
         emit([], [], fmt, payload=payload, out=out)
         return
@@ -214,6 +219,14 @@ def _refit_engines(rows: list[dict[str, str]], iterations: int, date: str) -> li
             task = bar.add_task(label, total=total)
             return lambda _: bar.advance(task)
         return refit_engines(rows, iterations, date, progress=progress)
+
+
+def _write_md(text: str, out: Path | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    write_atomic(out, text)
+    click.echo(f"wrote {out}", err=True)
 
 
 def _write(refits: list[Refit], folder: Path) -> None:

@@ -1,0 +1,44 @@
+"""The accuracy page: `parity validate --format md` writes docs/accuracy.md, which never goes stale."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+from parity.report.accuracy_page import SUMMARY_END, SUMMARY_START, summary_rows, summary_table
+from parity.validate import CaseError
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "accuracy.md"
+
+
+def _error(case_id: str, split: str, metric: str, predicted: float) -> CaseError:
+    return CaseError(case_id=case_id, split=split, system="hgx-h100", engine="vllm", model="m", mode="agg",
+                     metric=metric, measured=1.0, predicted=predicted)
+
+
+def test_the_summary_scores_never_fitted_rows_only() -> None:
+    """TPOT errors +10%, -20%, +40% on holdout/unseen rows: median |err| 20%; p90 of (0.1, 0.2, 0.4) is
+    0.2 + 0.8 x (0.4 - 0.2) = 36%. The calibration row (+90%) is left out; the unseen row alone: 40%."""
+    errors = [_error("a", "holdout", "tpot_s", 1.1), _error("b", "holdout", "tpot_s", 0.8),
+              _error("c", "unseen", "tpot_s", 1.4), _error("d", "calibration", "tpot_s", 1.9)]
+    never, unseen = summary_rows(errors, [], [])
+    assert never[0] == "serving TPOT" and never[2:] == ["3", "20.0%", "36.0%"]
+    assert unseen[2:] == ["1", "40.0%", "40.0%"]
+    text = summary_table(errors, [], [{"kind": "all", "scored_points": 272, "measured_error": 0.081}])
+    assert text.startswith(SUMMARY_START) and text.endswith(SUMMARY_END)
+    assert "| 272 | 8.1% | n/a |" in text
+
+
+def test_the_page_holds_the_summary_the_readme_shows() -> None:
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.count(SUMMARY_START) == 1 and text.count(SUMMARY_END) == 1
+
+
+@pytest.mark.validation
+def test_docs_accuracy_md_is_what_validate_prints_now() -> None:
+    """Regenerate with `parity validate --format md --out docs/accuracy.md` when this fails."""
+    result = CliRunner().invoke(cli, ["validate", "--format", "md"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == PAGE.read_text(encoding="utf-8"), \
+        "docs/accuracy.md is stale: run `parity validate --format md --out docs/accuracy.md`"
