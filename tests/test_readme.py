@@ -1,22 +1,90 @@
-"""The README's first lines and its Python example stay true."""
+"""The README stays true: its first lines, every command it shows, the output it pastes, its Python
+example, and its accuracy table (the one docs/accuracy.md holds, which `parity validate --format md`
+writes and a validation test keeps current)."""
 
 import re
+import shlex
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+import click
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+from parity.report.accuracy_page import SUMMARY_END, SUMMARY_START
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+def _commands() -> list[list[str]]:
+    """Every `parity ...` line of the README's bash blocks, and of its pasted outputs, as arguments."""
+    lines = [line for block in _blocks("bash") for line in block.splitlines()]
+    lines += [block.splitlines()[0].removeprefix("$ ") for block in _blocks("text")]
+    commands = []
+    for line in lines:
+        for part in line.split("#")[0].split("&&"):
+            words = shlex.split(part)
+            if words and words[0] == "parity" and len(words) > 1:
+                commands.append(words[1:])
+    return commands
 
 
 def test_first_lines_hold_the_two_commands() -> None:
-    block = re.search(r"```bash\n(.*?)```", README.read_text(), re.S)
-    assert block is not None
-    lines = block.group(1).strip().splitlines()
+    lines = _blocks("bash")[0].strip().splitlines()
     assert lines[0] == "pip install . && parity compare"
-    assert lines[1].startswith("pip install '.[test]' && ")
-    ci = (README.parent / ".ci" / "run").read_text()
+    assert lines[1] == "pip install '.[test]' && python -m pytest"
+    ci = (ROOT / ".ci" / "run").read_text()
     assert lines[1] in ci, ".ci/run must run the README's test command"
+    assert "python -m pytest -m validation" in ci and "python -m pytest -m e2e" in ci
+
+
+def test_the_readme_is_a_guide_not_a_history() -> None:
+    assert len(README.splitlines()) <= 200
+    for page in ("docs/model.md", "docs/accuracy.md", "CHANGELOG.md"):
+        assert f"]({page}" in README and (ROOT / page).is_file(), page
+
+
+@pytest.mark.parametrize("args", _commands(), ids=lambda a: " ".join(a)[:60])
+def test_every_command_in_the_readme_parses(args: list[str]) -> None:
+    """Each command names a real subcommand and its options and values parse (nothing is run)."""
+    command = cli.get_command(click.Context(cli, info_name="parity"), args[0])
+    assert command is not None, f"no command {args[0]}"
+    parent = click.Context(cli, info_name="parity")
+    with parent:
+        command.make_context(args[0], list(args[1:]), parent=parent)
+
+
+def _numbers(text: str) -> list[str]:
+    return re.findall(r"\d[\d,]*(?:\.\d+)?", text)
+
+
+@pytest.mark.parametrize("block", _blocks("text"), ids=lambda b: b.splitlines()[0][2:60])
+def test_pasted_output_is_what_the_command_prints(block: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every number in a pasted output appears in what the command prints now (at 250 columns), so the
+    README's examples are real and current."""
+    monkeypatch.chdir(ROOT)
+    command, *shown = block.strip().splitlines()
+    assert command.startswith("$ parity ")
+    result = CliRunner().invoke(cli, shlex.split(command)[2:], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    missing = [n for n in _numbers("\n".join(shown)) if n not in result.output]
+    assert not missing, f"{command}: not in the output now: {missing}"
+
+
+def test_accuracy_table_is_the_generated_one() -> None:
+    page = (ROOT / "docs" / "accuracy.md").read_text(encoding="utf-8")
+
+    def summary(text: str) -> str:
+        return text[text.index(SUMMARY_START):text.index(SUMMARY_END) + len(SUMMARY_END)]
+
+    assert summary(README) == summary(page), "copy the summary of docs/accuracy.md into the README"
 
 
 def test_python_example_runs() -> None:
-    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert code is not None
-    exec(compile(code.group(1), "README.md", "exec"), {})  # noqa: S102 - our own README
+    (code,) = _blocks("python")
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.progress import Progress
 
 from parity import catalog
@@ -57,7 +58,7 @@ def validate(by: str, fit: bool, write_to: str, iterations: int, section: str, f
     if folder is not None:
         date = datetime.date.today().isoformat()
         _write(_refit_engines(rows, iterations, date), folder)
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("predicting measured cases", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
     errors = case_errors(rows, predictions)
@@ -214,7 +215,7 @@ def _case(e) -> dict[str, object]:
 
 
 def _refit_engines(rows: list[dict[str, str]], iterations: int, date: str) -> list[Refit]:
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
         def progress(label: str, total: int) -> Callable[[float], None]:
             task = bar.add_task(label, total=total)
             return lambda _: bar.advance(task)
