@@ -97,7 +97,7 @@ def repo_data_dir(start: Path) -> Path:
         if (folder / "pyproject.toml").is_file() and data.is_dir():
             return data
     raise ParityError(f"--write-to repo: {start} is not inside a parity checkout (no src/parity/data beside a "
-                      "pyproject.toml above it); run from the repository or give a folder")
+                      "pyproject.toml above it); run it from the repository")
 
 
 def destination(write_to: str, cwd: Path) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = ["value", "document", "replace_values", "significant"]
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -22,7 +22,7 @@ def significant(number: float, digits: int = 6) -> float:
 
 def key(name: str) -> str:
     """A key as TOML writes it: bare when it can be, quoted otherwise."""
-    return name if _BARE_KEY.match(name) else value(name)
+    return name if _BARE_KEY.fullmatch(name) else value(name)
 
 
 def value(item: Any) -> str:
