@@ -27,7 +27,7 @@ tables = st.recursive(st.dictionaries(keys, scalars | st.lists(st.integers(-5, 5
                                                     max_size=3), max_leaves=12)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(tables)
 def test_every_written_table_reads_back_as_given(table: dict) -> None:
     """Scalars, quoted keys, escapes, inf, nested tables and arrays of tables survive tomllib exactly."""
