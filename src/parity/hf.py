@@ -228,7 +228,7 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
         "qk_norm": model_type in _QK_NORM_TYPES or bool(config.get("use_qk_norm")), "sliding_window": window,
         "chunk_size": _int(config, "attention_chunk_size", where=where, positive=True) if kind == "chunked" else None,
         "sinks": model_type == "gpt_oss" or bool(config.get(sink_key)),
-        "output_gate": bool(config.get("attn_output_gate")),
+        "output_gate": bool(config.get("attn_output_gate", model_type == "qwen3_next")),  # Qwen3-Next always gates
     }
     bias = bool(config.get("attention_bias", config.get("enable_bias", model_type in _BIASED_TYPES)))
     common |= {"qkv_bias": bias or model_type in _QKV_BIAS_TYPES or bool(config.get("qkv_bias")), "o_bias": bias}

@@ -1,0 +1,204 @@
+"""Layer kinds, the model corpus and config refusals, checked against hand-derived numbers.
+
+Qwen3-Next-80B-A3B (48 layers, full_attention_interval 4): 12 full-attention layers keep K and V of 2 KV
+  heads x (256 + 256) = 1,024 elements per token (24,576 B/token in bf16 over the model); the 36 Gated
+  DeltaNet layers keep 32 value heads x 128 x 128 = 524,288 state elements plus a conv window of
+  (2 x 16 x 128 + 32 x 128) x 3 = 24,576, in bf16 1,097,728 B each: 39,518,208 B per sequence.
+gpt-oss-20b: 12 sliding (128) + 12 full layers of 2 x 8 x 64 = 1,024 elements; at 4,096 tokens a token
+  keeps 12 x 1024 + 12 x 1024 x 128/4096 = 12,672 elements on average.
+Nemotron-H-56B: 54 Mamba2 layers of 256 heads x 64 x 256 states = 4,194,304 elements (bf16) plus a conv
+  window of (256 x 64 + 2 x 8 x 256) x 3 = 61,440 elements: 8,511,488 B per layer, 459,620,352 B per
+  sequence; 10 attention layers of 2 x 8 x 128 = 2,048 elements -> 40,960 B/token in bf16.
+DeepSeek-V3.2 (DSA): per layer 2 x 128 heads x (192 + 128) x min(context, 2048) + indexer
+  2 x 64 x 128 x context: at 1,024 tokens 100,663,296 FLOPs, at 32,768 tokens 704,643,072, x 61 layers.
+"""
+
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parity import catalog
+from parity.dtypes import FORMATS
+from parity.errors import ModelConfigError
+from parity.hf import model_from_config
+from parity.model import Attention, Layer
+
+BF16 = FORMATS["bf16"]
+
+
+def test_qwen3_next_keeps_kv_only_in_its_full_attention_layers() -> None:
+    m = catalog.model("qwen3-next-80b-a3b")
+    assert m.features >= {"linear_attention", "output_gate", "moe"}
+    assert m.kv_cache_bytes_per_token(BF16) == 24_576
+    assert m.state_bytes_per_sequence == 39_518_208
+    assert m.cache_bytes_per_sequence(BF16, 1000.0) == 24_576_000 + 39_518_208
+
+
+def test_gpt_oss_20b_sliding_layers_cap_at_128_tokens() -> None:
+    m = catalog.model("gpt-oss-20b")
+    assert m.kv_elements_per_token(4096.0) == pytest.approx(12_672)
+    assert m.cache_bytes_per_sequence(BF16, 32768.0) == pytest.approx(2 * (12 * 1024 * 32768 + 12 * 1024 * 128))
+    assert m.state_bytes_per_sequence == 0
+
+
+def test_mamba2_hybrid_state_is_layers_heads_head_dim_state_size() -> None:
+    m = catalog.model("nemotron-h-56b")
+    kinds = {l.kind: 0 for l in m.layers}
+    for l in m.layers:
+        kinds[l.kind] += l.count
+    assert kinds == {"mamba2": 54, "attention": 10, "mlp": 54}
+    assert m.state_bytes_per_sequence == 54 * (256 * 64 * 256 * 2 + (256 * 64 + 2 * 8 * 256) * 3 * 2) == 459_620_352
+    assert m.kv_cache_bytes_per_token(BF16) == 40_960
+    assert m.parameters == pytest.approx(56e9, rel=0.01)
+
+
+def test_dsa_attention_reads_top_k_and_the_indexer_reads_all() -> None:
+    m = catalog.model("deepseek-v3.2")
+    assert "dsa" in m.features
+    assert m.attention_flops_per_token(1024) == 61 * 100_663_296
+    assert m.attention_flops_per_token(32768) == 61 * 704_643_072
+    dense = catalog.model("deepseek-v3")
+    assert dense.attention_flops_per_token(32768) == 61 * 2 * 128 * 320 * 32768  # all keys: 2.3x more
+
+
+def test_decode_flops_per_token_of_a_hybrid_at_1k_and_32k() -> None:
+    """Qwen3-Next: full layers 12 x 2 x 16 x (256 + 256) x context; DeltaNet 36 x (8 x 32 x 128 x 128
+    + 2 x 8192 x 4) = 153,354,240 at any context."""
+    m = catalog.model("qwen3-next-80b-a3b")
+    assert m.attention_flops_per_token(1024) == 12 * 16_384 * 1024 + 153_354_240
+    assert m.attention_flops_per_token(32768) == 12 * 16_384 * 32768 + 153_354_240
+    assert m.flops_per_token(32768) - m.flops_per_token(1024) == 12 * 16_384 * 31744
+
+
+def test_llama4_keeps_its_shared_expert_and_chunks_three_of_four_layers() -> None:
+    """Scout: 16 experts + 1 shared of 8,192 on every layer; 36 chunked (8,192) and 12 global layers."""
+    m = catalog.model("llama-4-scout")
+    assert m.active_parameters == pytest.approx(17e9, rel=0.02)
+    chunked = sum(l.count for l in m.layers if l.attention.chunk_size == 8192)
+    assert chunked == 36 and m.num_layers == 48
+    assert m.kv_elements_per_token(1e6) == pytest.approx(12 * 2048 + 36 * 2048 * 8192 / 1e6)
+
+
+def _published(entry: catalog.ModelEntry, which: str, tolerance: float) -> tuple[float, float, float] | None:
+    found = entry.published(which)
+    if found is None:
+        return None
+    count, half_unit = found
+    m = catalog.model(entry.id)
+    if which == "total":
+        ours = m.parameters + (m.mtp_parameters if entry.total_with_mtp else 0)
+    else:
+        ours = m.active_parameters - {"": 0, "embedding": m.embedding_parameters,
+                                      "embedding+head": m.embedding_parameters + m.head_parameters}[entry.active_without]
+    return ours, count, max(tolerance * count, half_unit)
+
+
+@pytest.mark.parametrize("entry", catalog.models(), ids=lambda e: e.id)
+def test_every_corpus_model_loads_and_matches_its_published_counts(entry: catalog.ModelEntry) -> None:
+    """Total within 1% (active within 2%) of the count as published, or within the rounding of the quoted
+    figure ("80B": +-0.5B). Models that flag an unmodelled key are exempt: they say they are not to be trusted."""
+    m = catalog.model(entry.id)
+    assert m.parameters > 0
+    if m.flags:
+        return
+    for which, tolerance in (("total", 0.01), ("active", 0.02)):
+        found = _published(entry, which, tolerance)
+        if found:
+            ours, count, allowed = found
+            assert abs(ours - count) <= allowed, f"{entry.id} {which}: {ours:,.0f} vs published {count:,.0f}"
+
+
+def test_the_corpus_covers_every_kind() -> None:
+    seen = set().union(*(catalog.model(e.id).features for e in catalog.models()))
+    assert seen >= {"linear_attention", "mamba2", "dsa", "mla", "moe", "sliding_window", "chunked_attention",
+                    "output_gate", "sinks", "mtp"}
+    assert catalog.model("qwen3.5-397b-a17b").vision_parameters > 0
+    assert catalog.model("kimi-k2.5").parameters == catalog.model("kimi-k2").parameters
+
+
+def _all_attention(model):
+    """The same model read as if every token mixer were its full-attention layer."""
+    full = next(l.attention for l in model.layers if isinstance(l.attention, Attention))
+    return dataclasses.replace(model, layers=tuple(dataclasses.replace(l, attention=full) for l in model.layers))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(1024, 65536), st.floats(2.0, 8.0))
+def test_a_hybrid_grows_far_less_with_context_than_all_attention(context: float, factor: float) -> None:
+    hybrid = catalog.model("qwen3-next-80b-a3b")
+    full = _all_attention(hybrid)
+    grow = {name: m.cache_bytes_per_sequence(BF16, context * factor) - m.cache_bytes_per_sequence(BF16, context)
+            for name, m in (("hybrid", hybrid), ("full", full))}
+    assert grow["hybrid"] <= grow["full"] / 3.9
+    flops = {name: m.flops_per_token(context * factor) - m.flops_per_token(context)
+             for name, m in (("hybrid", hybrid), ("full", full))}
+    assert flops["hybrid"] <= flops["full"] / 3.9
+
+
+def test_decode_step_time_grows_far_less_for_a_hybrid() -> None:
+    from parity.ops import Batch
+    from parity.predict import deployment, scenario_from_row
+    from parity.step import step_cost
+
+    row = dict(case_id="x", model="qwen3-next-80b-a3b", system="hgx-h100", engine="", weights="fp8", tp=2,
+               isl=1024, osl=128, concurrency=8)
+    s = scenario_from_row(row)
+    hybrid = deployment(s, s.layout)
+    full = dataclasses.replace(hybrid, model=_all_attention(hybrid.model))
+    times = {name: [float(step_cost(d, Batch(decode_tokens=8.0, decode_context=c)).time_s) for c in (4096.0, 131072.0)]
+             for name, d in (("hybrid", hybrid), ("full", full))}
+    assert times["hybrid"][1] - times["hybrid"][0] < 0.4 * (times["full"][1] - times["full"][0])
+
+
+BASE = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
+        "vocab_size": 100}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (json.dumps(BASE)[:-1] + ', "rope_theta": NaN}', "rope_theta is not a finite number"),
+    (json.dumps(BASE)[:-1] + ', "hidden_act_scale": Infinity}', "not a finite number"),
+    (json.dumps({**BASE, "num_key_value_heads": 0}), "num_key_value_heads must be >= 1, got 0"),
+    (json.dumps({**BASE, "num_hidden_layers": 1e9}), "num_hidden_layers = 1e\\+09 is past"),
+    (json.dumps({k: v for k, v in BASE.items() if k != "hidden_size"}), "missing key 'hidden_size'"),
+    (json.dumps({**BASE, "block_configs": [{}]}), "block_configs"),
+])
+def test_bad_configs_are_refused_in_one_line_fast(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", "import sys; from parity.cli import main; sys.exit(main())", "model", str(path)], capture_output=True, text=True)
+    assert time.perf_counter() - start < 10  # interpreter start included; the refusal itself takes milliseconds
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    import re
+    assert re.search(message, done.stderr), done.stderr
+
+
+def test_a_1e9_layer_config_is_refused_in_milliseconds() -> None:
+    start = time.perf_counter()
+    with pytest.raises(ModelConfigError, match="past parity's sanity bound"):
+        model_from_config({**BASE, "num_hidden_layers": 1_000_000_000})
+    assert time.perf_counter() - start < 0.1
+
+
+def test_qwen35_nested_config_loads_and_unknown_keys_are_flagged() -> None:
+    m = catalog.model("qwen3.5-397b-a17b")
+    assert "linear_attention" in m.features and not m.flags
+    flagged = model_from_config({**BASE, "mystery_width": 4096})
+    assert flagged.flags == ("unmodelled: mystery_width",)
+    assert model_from_config({**BASE, "layer_types": ["full_attention", "full_attention"]}).flags == ()
+
+
+def test_model_flags_reach_predictions() -> None:
+    from parity.predict import flags, scenario_from_row
+
+    s = scenario_from_row(dict(case_id="x", model="gemma-4-26b-a4b", system="hgx-h100", engine="", tp=1,
+                               isl=1024, osl=128, concurrency=1))
+    assert any(f.startswith("unmodelled: attention_k_eq_v") for f in flags(s))
