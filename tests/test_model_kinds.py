@@ -202,3 +202,26 @@ def test_model_flags_reach_predictions() -> None:
     s = scenario_from_row(dict(case_id="x", model="gemma-4-26b-a4b", system="hgx-h100", engine="", tp=1,
                                isl=1024, osl=128, concurrency=1))
     assert any(f.startswith("unmodelled: attention_k_eq_v") for f in flags(s))
+
+
+def test_granite4_spelling_of_mamba2_keys_and_refused_hybrids() -> None:
+    """A Granite-4-style config (layer_types mamba/attention, mamba_* keys): 1 Mamba2 layer of 4 heads x 8 x 16
+    states (bf16) plus a conv window of (32 + 2 x 1 x 16) x 3 = 192 elements -> 2 x (512 + 192) = 1,408 B."""
+    granite = {**BASE, "model_type": "granitemoehybrid", "layer_types": ["mamba", "attention"],
+               "mamba_n_heads": 4, "mamba_d_head": 8, "mamba_d_state": 16, "mamba_n_groups": 1, "mamba_d_conv": 4,
+               "mamba_expand": 2, "embedding_multiplier": 12.0}
+    m = model_from_config(granite)
+    assert "mamba2" in m.features and not m.flags
+    assert m.state_bytes_per_sequence == 1_408
+    for key, value in (("mamba_d_ssm", 64), ("attn_type_list", [0, 1]), ("attn_layer_period", 8)):
+        with pytest.raises(ModelConfigError, match=key):
+            model_from_config({**BASE, key: value})
+
+
+def test_latent_moe_experts_work_in_the_latent_width() -> None:
+    """Nemotron-3-Super: experts of 1,024 x 2,688 (ungated) instead of 4,096 x 2,688; total near 120B."""
+    m = catalog.model("nemotron-3-super-120b-a12b-fp8")
+    moe = next(l.mlp for l in m.layers if l.moe)
+    up = next(x for x in moe.matrices(m.hidden_size) if x.name == "expert_up")
+    assert (up.rows, up.cols, up.copies, moe.latent_size) == (1024, 2688, 512, 1024)
+    assert m.parameters == pytest.approx(120e9, rel=0.01)

@@ -160,15 +160,19 @@ def _mlp_ops(mlp: DenseMlp | MoeMlp | None, hidden: int, batch: Batch) -> list[G
         return [Gemm(name="mlp_up", tokens=t, rows=hidden, cols=g * mlp.intermediate_size, split="column",
                      role="mlp"),
                 Gemm(name="mlp_down", tokens=t, rows=mlp.intermediate_size, cols=hidden, split="row", role="mlp")]
+    width = mlp.latent_size or hidden  # latent MoE: experts (and their dispatch) work in the latent space
     ops: list[Gemm | Attention | Stream] = [
         Gemm(name="router", tokens=t, rows=hidden, cols=mlp.num_experts, split="replicated", role="router"),
         # tokens = routed assignments from this rank; copies = experts (plan spreads them over EP ranks)
-        Gemm(name="expert_up", tokens=t * mlp.experts_per_token, rows=hidden, cols=g * mlp.expert_intermediate_size,
+        Gemm(name="expert_up", tokens=t * mlp.experts_per_token, rows=width, cols=g * mlp.expert_intermediate_size,
              copies=mlp.num_experts, split="expert_column", role="expert"),
-        Gemm(name="expert_down", tokens=t * mlp.experts_per_token, rows=mlp.expert_intermediate_size, cols=hidden,
+        Gemm(name="expert_down", tokens=t * mlp.experts_per_token, rows=mlp.expert_intermediate_size, cols=width,
              copies=mlp.num_experts, split="expert_row", role="expert"),
-        Stream(name="moe_permute", bytes=4.0 * 2.0 * t * mlp.experts_per_token * hidden),
+        Stream(name="moe_permute", bytes=4.0 * 2.0 * t * mlp.experts_per_token * width),
     ]
+    if mlp.latent_size:
+        ops += [Gemm(name="latent_down", tokens=t, rows=hidden, cols=width, split="replicated", role="mlp"),
+                Gemm(name="latent_up", tokens=t, rows=width, cols=hidden, split="replicated", role="mlp")]
     if mlp.num_shared_experts:
         ops += [Gemm(name="shared_up", tokens=t, rows=hidden, cols=g * mlp.shared_intermediate_size,
                      split="column", role="mlp"),

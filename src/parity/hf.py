@@ -34,6 +34,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "first_dense_layers": ("first_k_dense_replace",),
     "moe_layer_frequency": ("moe_layer_freq", "decoder_sparse_step"),
     "max_position_embeddings": ("max_position_embeddings", "n_positions", "seq_length"),
+    # Mamba2 (Nemotron-H spelling first, Granite 4's mamba_* second)
+    "mamba_num_heads": ("mamba_num_heads", "mamba_n_heads"),
+    "mamba_head_dim": ("mamba_head_dim", "mamba_d_head"),
+    "ssm_state_size": ("ssm_state_size", "mamba_d_state"),
+    "n_groups": ("n_groups", "mamba_n_groups"),
+    "conv_kernel": ("conv_kernel", "mamba_d_conv"),
+    "expand": ("expand", "mamba_expand"),
+    "use_conv_bias": ("use_conv_bias", "mamba_conv_bias"),
 }
 
 _QK_NORM_TYPES = {"qwen3", "qwen3_moe", "olmo2", "gemma3", "gemma3_text", "qwen3_next", "qwen3_5_text",
@@ -58,7 +66,9 @@ _LIMIT = 100_000_000  # any other count parity reads
 # keys whose meaning changes compute or memory in a way parity cannot model: the model is refused
 _REFUSED = {"block_configs": "per-layer block_configs (heterogeneous NAS layers)",
             "attn_layer_period": "Mamba (v1) layers of Jamba-style hybrids",
-            "compress_ratios": "compressed sparse attention (DeepSeek-V4)"}
+            "compress_ratios": "compressed sparse attention (DeepSeek-V4)",
+            "mamba_d_ssm": "parallel attention + Mamba2 layers (Falcon-H1)",
+            "attn_type_list": "lightning attention layers (MiniMax-01/M1)"}
 # keys read, or known not to change compute or memory (ids, init, dropout, RoPE, losses, runtime options)
 _UNDERSTOOD = {
     "model_type", "architectures", "text_config", "vision_config", "language_config", "llm_config",
@@ -78,7 +88,7 @@ _UNDERSTOOD = {
     "hybrid_layer_pattern", "swa_num_attention_heads", "swa_num_key_value_heads", "swa_head_dim",
     "swa_v_head_dim", "sliding_window_size", "add_swa_attention_sink_bias", "add_full_attention_sink_bias",
     "chunk_size", "enable_moe_block", "top_k_experts", "initial_context_length", "swiglu_limit",
-    "n_shared_experts", "experts_per_token",
+    "n_shared_experts", "experts_per_token", "moe_latent_size",
     # no effect on weights, FLOPs or memory
     "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "image_token_id",
     "video_token_id", "audio_token_id", "vision_start_token_id", "vision_end_token_id", "media_placeholder_token_id",
@@ -94,6 +104,8 @@ _UNDERSTOOD = {
     "final_logit_softcapping", "attention_value_scale", "use_bidirectional_attention", "expert_dtype",
     "moe_shared_expert_overlap", "activation_function", "apply_residual_connection_post_layernorm",
     "attention_softmax_in_fp32", "masked_softmax_fusion", "slow_but_exact", "tokenizer_class",
+    "embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling", "position_embedding_type",
+    "mamba_chunk_size", "normalization_function", "init_method",
     # generic PretrainedConfig fields (generation and export options)
     "add_cross_attention", "bad_words_ids", "begin_suppress_tokens", "chunk_size_feed_forward",
     "cross_attention_hidden_size", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
@@ -274,7 +286,7 @@ def _mamba(config: dict[str, Any], where: str, state_format: str) -> Mamba:
                      head_dim=head_dim, state_size=_int(config, "ssm_state_size", where=where, positive=True),
                      n_groups=_int(config, "n_groups", 1, where, positive=True),
                      conv_kernel=_int(config, "conv_kernel", 4, where, positive=True),
-                     conv_bias=bool(config.get("use_conv_bias", True)),
+                     conv_bias=bool(_get(config, "use_conv_bias", True)),
                      proj_bias=bool(config.get("mamba_proj_bias", config.get("use_bias", False))),
                      state_format=state_format)
     except ValueError as err:
@@ -364,6 +376,7 @@ def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp 
                       expert_intermediate_size=expert_size, num_shared_experts=max(shared, 1) if shared_size else 0,
                       shared_intermediate_size=shared_size, gated=not ungated,
                       shared_gate=model_type in _SHARED_GATE_TYPES and shared_size > 0,
+                      latent_size=_int(config, "moe_latent_size", 0, where),
                       expert_bias=model_type == "gpt_oss",
                       router_bias=model_type in ("gpt_oss", "nemotron_h") or config.get("topk_method") == "noaux_tc"
                       or bool(config.get("use_routing_bias") or config.get("use_moe_router_bias")))

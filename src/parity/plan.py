@@ -331,7 +331,7 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision)
             size = float(m.rows * m.cols) * m.copies
             if m.expert:
                 size = size / (s.mt * s.me)
-            elif m.name in ("q_a", "kv_a", "router"):
+            elif m.name in ("q_a", "kv_a", "router", "latent_down", "latent_up"):
                 pass  # replicated on every TP rank
             elif m.name == "qkv" and layer.attention is not None and not layer.attention.mla:
                 a = layer.attention

@@ -64,7 +64,8 @@ class Layer:
             total -= (mlp.num_experts - mlp.experts_per_token) * per_expert
             if mlp.expert_bias:
                 g = 2 if mlp.gated else 1
-                total -= (mlp.num_experts - mlp.experts_per_token) * (g * mlp.expert_intermediate_size + hidden_size)
+                total -= (mlp.num_experts - mlp.experts_per_token) * (g * mlp.expert_intermediate_size
+                                                                      + (mlp.latent_size or hidden_size))
         return total
 
     def kv_elements_per_token(self, context: float | None = None) -> float:

@@ -29,7 +29,9 @@ class DenseMlp:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MoeMlp:
     """Mixture of experts: a router picks experts_per_token of num_experts; shared experts always run
-    (num_shared_experts of them, shared_intermediate_size wide in all)."""
+    (num_shared_experts of them, shared_intermediate_size wide in all). latent_size: routed experts work in
+    a narrower latent space, projected down from and back up to hidden_size around them (Nemotron-3's
+    latent MoE); 0: they work on the hidden vector itself."""
 
     num_experts: int
     experts_per_token: int
@@ -37,6 +39,7 @@ class MoeMlp:
     num_shared_experts: int = 0
     shared_intermediate_size: int = 0
     shared_gate: bool = False
+    latent_size: int = 0
     gated: bool = True
     expert_bias: bool = False
     router_bias: bool = False
@@ -48,11 +51,15 @@ class MoeMlp:
 
     def matrices(self, hidden_size: int) -> tuple[Matrix, ...]:
         g = 2 if self.gated else 1
+        width = self.latent_size or hidden_size
         out = [Matrix(name="router", rows=hidden_size, cols=self.num_experts),
-               Matrix(name="expert_up", rows=hidden_size, cols=g * self.expert_intermediate_size,
+               Matrix(name="expert_up", rows=width, cols=g * self.expert_intermediate_size,
                       copies=self.num_experts, expert=True),
-               Matrix(name="expert_down", rows=self.expert_intermediate_size, cols=hidden_size,
+               Matrix(name="expert_down", rows=self.expert_intermediate_size, cols=width,
                       copies=self.num_experts, expert=True)]
+        if self.latent_size:
+            out += [Matrix(name="latent_down", rows=hidden_size, cols=self.latent_size),
+                    Matrix(name="latent_up", rows=self.latent_size, cols=hidden_size)]
         if self.num_shared_experts:
             out += [Matrix(name="shared_up", rows=hidden_size, cols=g * self.shared_intermediate_size),
                     Matrix(name="shared_down", rows=self.shared_intermediate_size, cols=hidden_size)]
@@ -64,7 +71,7 @@ class MoeMlp:
         if self.shared_gate:  # a sigmoid gate of the shared expert's output (Qwen2-MoE, Qwen3-Next)
             count += hidden_size
         if self.expert_bias:
-            count += self.num_experts * (g * self.expert_intermediate_size + hidden_size)
+            count += self.num_experts * (g * self.expert_intermediate_size + (self.latent_size or hidden_size))
         return count
 
 
