@@ -225,3 +225,21 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
     up = next(x for x in moe.matrices(m.hidden_size) if x.name == "expert_up")
     assert (up.rows, up.cols, up.copies, moe.latent_size) == (1024, 2688, 512, 1024)
     assert m.parameters == pytest.approx(120e9, rel=0.01)
+
+
+@pytest.mark.parametrize(("quantization", "formats"), [
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "type": "float"}}}},
+     ("fp8", "fp8")),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int"}}}},
+     ("int4", "int4")),
+    ({"quant_method": "awq", "bits": 4}, ("int4", "int4")),
+    ({"quant_method": "fp8", "weight_block_size": [128, 128]}, ("fp8_block", "fp8_block")),
+])
+def test_quantization_configs_give_the_stored_formats(quantization: dict, formats: tuple[str, str]) -> None:
+    m = model_from_config({**BASE, "quantization_config": quantization})
+    assert (m.weight_format, m.expert_weight_format) == formats
+
+
+def test_an_unknown_quantization_method_is_refused() -> None:
+    with pytest.raises(ModelConfigError, match="quant_method 'hqq' is not modelled"):
+        model_from_config({**BASE, "quantization_config": {"quant_method": "hqq"}})
