@@ -243,3 +243,36 @@ def test_quantization_configs_give_the_stored_formats(quantization: dict, format
 def test_an_unknown_quantization_method_is_refused() -> None:
     with pytest.raises(ModelConfigError, match="quant_method 'hqq' is not modelled"):
         model_from_config({**BASE, "quantization_config": {"quant_method": "hqq"}})
+
+
+def test_qwen3_next_at_128k_fits_where_the_all_attention_reading_does_not() -> None:
+    """Qwen3-Next on two H100s (fp8 weights, tp 2): 12 sequences of 131,072 tokens need per device
+    12 x (131,072 x 24,576 / 2 + 39,518,208 / 2) B = 19.6 GB of cache, which fits next to ~40 GB of weights;
+    read as all-attention they would need 12 x 131,072 x 98,304 / 2 B = 77.3 GB, which does not."""
+    from parity.predict import deployment, scenario_from_row
+    from parity.step import deployment_memory
+
+    row = dict(case_id="x", model="qwen3-next-80b-a3b", system="hgx-h100", engine="", weights="fp8", tp=2,
+               isl=131072, osl=1024, concurrency=12)
+    s = scenario_from_row(row)
+    hybrid = deployment(s, s.layout)
+    full = dataclasses.replace(hybrid, model=_all_attention(hybrid.model))
+    held = 131072.0
+    mem = {name: deployment_memory(d, 12.0, held, 8192.0) for name, d in (("hybrid", hybrid), ("full", full))}
+    assert float(mem["hybrid"].kv_bytes) == pytest.approx(12 * (held * 24_576 / 2 + 39_518_208 / 2))
+    assert float(mem["full"].kv_bytes) == pytest.approx(12 * held * 98_304 / 2)
+    assert bool(mem["hybrid"].fits) and not bool(mem["full"].fits)
+
+
+def test_parity_serve_runs_a_hybrid_at_128k_and_says_what_was_never_validated() -> None:
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+
+    done = CliRunner().invoke(cli, ["serve", "--model", "qwen3-next-80b-a3b", "--system", "hgx-h100", "--weights",
+                                    "fp8", "--tp", "2", "--isl", "131072", "--osl", "1024", "--concurrency", "4",
+                                    "--format", "json"])
+    assert done.exit_code == 0, done.output
+    found = json.loads(done.output)
+    found = found[0] if isinstance(found, list) else found
+    assert found["feasible"] and "features never validated: linear_attention" in found["flags"]
