@@ -276,3 +276,15 @@ def test_parity_serve_runs_a_hybrid_at_128k_and_says_what_was_never_validated() 
     found = json.loads(done.output)
     found = found[0] if isinstance(found, list) else found
     assert found["feasible"] and "features never validated: linear_attention" in found["flags"]
+
+
+def test_gemma3_style_windows_every_sixth_layer_global() -> None:
+    """sliding_window_pattern 6 over 12 layers: layers 6 and 12 global, 10 sliding (1,024); four norms a layer
+    and tied embeddings (Gemma's defaults). One KV head of 256 keeps K and V of 512 elements a layer, so at 32,768
+    tokens a token keeps 2 x 512 + 10 x 512 x 1,024/32,768 = 1,184 elements on average."""
+    gemma = {**BASE, "model_type": "gemma3_text", "num_hidden_layers": 12, "num_key_value_heads": 1, "head_dim": 256,
+             "sliding_window": 1024, "sliding_window_pattern": 6, "query_pre_attn_scalar": 256}
+    m = model_from_config(gemma)
+    assert sum(l.count for l in m.layers if l.attention.sliding_window == 1024) == 10
+    assert m.tie_word_embeddings and not m.flags and all(l.norms == 4 for l in m.layers)
+    assert m.kv_elements_per_token(32768.0) == pytest.approx(1_184)

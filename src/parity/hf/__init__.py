@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _TIED_TYPES, ALIASES, _check_keys, _int, _key
+from parity.hf.keys import _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, _check_keys, _int, _key
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
 from parity.model import Layer, Model
@@ -50,7 +50,8 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                  else _attention(config, where, mixer_kind))
         try:
             layers.append(Layer(attention=mixer, mlp=_mlp(config, mlp_kind, i, where),
-                                norms=1 if "hybrid_override_pattern" in config else 2))
+                                norms=1 if "hybrid_override_pattern" in config else
+                                4 if str(config.get("model_type", "")) in _FOUR_NORM_TYPES else 2))
         except ValueError as err:
             raise ModelConfigError(f"{where}: layer {i}: {err}") from err
     mtp = (_int(config, "num_nextn_predict_layers", 0, where) or _int(config, "mtp_num_hidden_layers", 0, where)

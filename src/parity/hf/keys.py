@@ -44,7 +44,9 @@ _QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"}
 _UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron"}
 _BIASED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox"}
 # Hugging Face's own default for these classes ties the LM head to the embedding when the key is absent
-_TIED_TYPES = {"gpt2", "bloom", "opt"}
+_TIED_TYPES = {"gpt2", "bloom", "opt", "gemma", "gemma2", "gemma3", "gemma3_text"}
+# sandwich norms: an RMSNorm before and after both the attention and the MLP (Gemma 2 and 3)
+_FOUR_NORM_TYPES = {"gemma2", "gemma3", "gemma3_text"}
 # a sigmoid gate on the shared expert's output (Qwen2-MoE lineage)
 _SHARED_GATE_TYPES = {"qwen2_moe", "qwen3_next", "qwen3_5_moe_text"}
 
@@ -98,7 +100,8 @@ _UNDERSTOOD = {
     "moe_shared_expert_overlap", "activation_function", "apply_residual_connection_post_layernorm",
     "attention_softmax_in_fp32", "masked_softmax_fusion", "slow_but_exact", "tokenizer_class",
     "embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling", "position_embedding_type",
-    "mamba_chunk_size", "normalization_function", "init_method",
+    "mamba_chunk_size", "normalization_function", "init_method", "query_pre_attn_scalar", "rope_local_base_freq",
+    "attn_logit_softcapping", "cache_implementation",
     # generic PretrainedConfig fields (generation and export options)
     "add_cross_attention", "bad_words_ids", "begin_suppress_tokens", "chunk_size_feed_forward",
     "cross_attention_hidden_size", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
