@@ -168,6 +168,8 @@ BASE = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "in
     (json.dumps({**BASE, "num_hidden_layers": 1e9}), "num_hidden_layers = 1e\\+09 is past"),
     (json.dumps({k: v for k, v in BASE.items() if k != "hidden_size"}), "missing key 'hidden_size'"),
     (json.dumps({**BASE, "block_configs": [{}]}), "block_configs"),
+    (json.dumps({**BASE, "num_attention_heads": 3}), "num_attention_heads \\(3\\) must divide hidden_size \\(64\\)"),
+    ("[1, 2]", "JSON object"),
 ])
 def test_bad_configs_are_refused_in_one_line_fast(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "config.json"

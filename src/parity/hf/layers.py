@@ -56,6 +56,9 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
     heads = swa("num_attention_heads", _int(config, "num_attention_heads", where=where, positive=True))
     hidden = _int(config, "hidden_size", where=where)
     kv_heads = swa("num_key_value_heads", _int(config, "num_key_value_heads", heads, where, positive=True))
+    if config.get("head_dim") is None and config.get("attention_head_dim") is None and hidden % heads:
+        raise ModelConfigError(f"{where}: num_attention_heads ({heads}) must divide hidden_size ({hidden}) "
+                               "when head_dim is not given")
     head_dim = swa("head_dim", _int(config, "head_dim", _int(config, "attention_head_dim", hidden // heads, where),
                                     where, positive=True))
     model_type = str(config.get("model_type", "")).lower()
