@@ -215,7 +215,7 @@ def test_granite4_spelling_of_mamba2_keys_and_refused_hybrids() -> None:
     m = model_from_config(granite)
     assert "mamba2" in m.features and not m.flags
     assert m.state_bytes_per_sequence == 1_408
-    for key, value in (("mamba_d_ssm", 64), ("attn_type_list", [0, 1]), ("attn_layer_period", 8)):
+    for key, value in (("mamba_d_ssm", 64), ("attn_layer_period", 8)):
         with pytest.raises(ModelConfigError, match=key):
             model_from_config({**BASE, key: value})
 
@@ -290,3 +290,45 @@ def test_gemma3_style_windows_every_sixth_layer_global() -> None:
     assert sum(l.count for l in m.layers if l.attention.sliding_window == 1024) == 10
     assert m.tie_word_embeddings and not m.flags and all(l.norms == 4 for l in m.layers)
     assert m.kv_elements_per_token(32768.0) == pytest.approx(1_184)
+
+
+def test_lightning_attention_keeps_a_head_dim_squared_state_per_head() -> None:
+    """A MiniMax-01-shaped config (attn_type_list: 7 lightning layers then 1 softmax): 4 heads of 16, so each
+    lightning layer keeps 4 x 16 x 16 = 1,024 state elements (fp32: 4,096 B) and holds qkv 64 x 192, gate
+    64 x 64 and o 64 x 64 weights plus a 64-wide norm; the softmax layer alone keeps KV."""
+    minimax = {**BASE, "model_type": "minimax", "num_hidden_layers": 8, "attn_type_list": [0] * 7 + [1],
+               "head_dim": 16, "num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2,
+               "mamba_ssm_dtype": "float32", "layernorm_linear_attention_alpha": 3.5, "postnorm": True}
+    m = model_from_config(minimax)
+    assert "linear_attention" in m.features and not m.flags
+    assert m.state_bytes_per_sequence == 7 * 4 * 16 * 16 * 4
+    assert m.kv_elements_per_token() == 2 * 2 * 16
+    lightning = m.layers[0].attention
+    assert lightning.kind == "lightning" and m.layers[0].count == 7
+    assert sum(x.parameters for x in lightning.matrices(64)) + lightning.vector_parameters(64) == \
+        64 * 192 + 64 * 64 + 64 * 64 + 64
+    assert m.attention_flops_per_token(1e6) - m.attention_flops_per_token(1e3) == \
+        pytest.approx(2 * 4 * (16 + 16) * (1e6 - 1e3))  # only the softmax layer grows with the context
+
+
+@pytest.mark.parametrize("name", ["qwen3-next-80b-a3b", "nemotron-3-nano-30b-a3b", "deepseek-v3.2", "llama-4-scout"])
+def test_every_kind_becomes_ops_whose_state_traffic_is_read_once_per_decode_step(name: str) -> None:
+    """Per decode step a recurrent layer reads and writes each sequence's state once (2 x state bytes x
+    sequences over the layer's heads); the sparse indexer reads every cached key's index entry."""
+    from parity.graph import forward
+    from parity.ops import Attention as AttentionOp
+    from parity.ops import Batch
+
+    m = catalog.model(name)
+    groups = forward(m, Batch(decode_tokens=4.0, decode_context=1000.0))
+    for group in groups:
+        if group.layer is None or group.layer.attention is None:
+            continue
+        ops = {op.name: op for op in group.ops}
+        spec = group.layer.attention
+        if spec.state_elements_per_sequence:
+            op = ops["recurrence_decode"]
+            assert isinstance(op, AttentionOp)
+            assert op.state_bytes_per_kv_head * op.kv_heads == pytest.approx(2 * spec.state_bytes_per_sequence() * 4)
+        if spec.dsa:
+            assert ops["indexer_decode"].kv_bytes_per_kv_head == 4 * 1000.0 * spec.index_head_dim

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity.model import Attention as AttentionSpec
-from parity.model import DenseMlp, Layer, LinearAttention, Mamba, Model, MoeMlp
+from parity.model import DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, Model, MoeMlp
 from parity.ops import Attention, Batch, Gemm, Num, Stream
 
 __all__ = ["LayerOps", "forward", "prefill_attention_pairs"]
@@ -40,7 +40,7 @@ def prefill_attention_pairs(tokens: Num, sequences: Num, prefix: Num, window: in
     return sequences * pairs
 
 
-def _recurrent_ops(spec: LinearAttention | Mamba, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
+def _recurrent_ops(spec: LinearAttention | LightningAttention | Mamba, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
     """Linear attention or Mamba2: projections as GEMMs, the recurrence (its FLOPs the same at any context)
     reading and writing each sequence's state once per step (decode) or per prompt chunk (prefill)."""
     t = batch.tokens

@@ -62,8 +62,7 @@ _LIMIT = 100_000_000  # any other count parity reads
 _REFUSED = {"block_configs": "per-layer block_configs (heterogeneous NAS layers)",
             "attn_layer_period": "Mamba (v1) layers of Jamba-style hybrids",
             "compress_ratios": "compressed sparse attention (DeepSeek-V4)",
-            "mamba_d_ssm": "parallel attention + Mamba2 layers (Falcon-H1)",
-            "attn_type_list": "lightning attention layers (MiniMax-01/M1)"}
+            "mamba_d_ssm": "parallel attention + Mamba2 layers (Falcon-H1)"}
 # keys read, or known not to change compute or memory (ids, init, dropout, RoPE, losses, runtime options)
 _UNDERSTOOD = {
     "model_type", "architectures", "text_config", "vision_config", "language_config", "llm_config",
@@ -101,7 +100,9 @@ _UNDERSTOOD = {
     "attention_softmax_in_fp32", "masked_softmax_fusion", "slow_but_exact", "tokenizer_class",
     "embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling", "position_embedding_type",
     "mamba_chunk_size", "normalization_function", "init_method", "query_pre_attn_scalar", "rope_local_base_freq",
-    "attn_logit_softcapping", "cache_implementation",
+    "attn_logit_softcapping", "cache_implementation", "attn_type_list", "postnorm", "block_size",
+    "layernorm_full_attention_alpha", "layernorm_full_attention_beta", "layernorm_linear_attention_alpha",
+    "layernorm_linear_attention_beta", "layernorm_mlp_alpha", "layernorm_mlp_beta",
     # generic PretrainedConfig fields (generation and export options)
     "add_cross_attention", "bad_words_ids", "begin_suppress_tokens", "chunk_size_feed_forward",
     "cross_attention_hidden_size", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",

@@ -8,7 +8,7 @@ from typing import Any
 from parity.errors import ModelConfigError
 from parity.hf.keys import _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, \
     _get, _int
-from parity.model import Attention, DenseMlp, Layer, LinearAttention, Mamba, MoeMlp
+from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
 def _formats(config: dict[str, Any], quant: dict[str, Any] | None) -> tuple[str, str]:
     """(dense weight format, expert weight format) of the checkpoint."""
@@ -95,8 +95,15 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
         raise ModelConfigError(f"{where}: {err}") from err
 
 
-def _linear(config: dict[str, Any], where: str, state_format: str) -> LinearAttention:
+def _linear(config: dict[str, Any], where: str, state_format: str) -> LinearAttention | LightningAttention:
+    """Gated DeltaNet when the config sizes its heads (linear_num_value_heads ...), else MiniMax's lightning
+    attention, which reuses the attention heads' count and width."""
     try:
+        if config.get("linear_num_value_heads") is None:
+            heads = _int(config, "num_attention_heads", where=where, positive=True)
+            hidden = _int(config, "hidden_size", where=where, positive=True)
+            return LightningAttention(num_heads=heads, head_dim=_int(config, "head_dim", hidden // heads, where,
+                                                                     positive=True), state_format=state_format)
         return LinearAttention(
             num_key_heads=_int(config, "linear_num_key_heads", where=where, positive=True),
             num_value_heads=_int(config, "linear_num_value_heads", where=where, positive=True),
@@ -147,6 +154,11 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
         if unknown:
             raise ModelConfigError(f"{where}: layer_types entry {unknown[0]!r} is not modelled")
         return [(_LAYER_TYPES[t], "auto") for t in types]
+    attn_types = config.get("attn_type_list")
+    if attn_types is not None:  # MiniMax-01/M1: 0 lightning attention, 1 softmax attention
+        if not isinstance(attn_types, list) or len(attn_types) != num_layers or set(attn_types) - {0, 1}:
+            raise ModelConfigError(f"{where}: attn_type_list must hold {num_layers} entries of 0 or 1")
+        return [("full" if t else "linear", "auto") for t in attn_types]
     interval = _int(config, "full_attention_interval", 0, where)
     if interval:  # Qwen3-Next: every interval-th layer full attention, the others Gated DeltaNet
         return [("full" if (i + 1) % interval == 0 else "linear", "auto") for i in range(num_layers)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from parity.dtypes import Format
-from parity.model.mixers import Attention, Matrix, Mixer
+from parity.model.mixers import Attention, Matrix
+from parity.model.recurrent import Mixer
 from parity.model.mlp import DenseMlp, MoeMlp
 
 __all__ = ["Layer", "Model"]
@@ -124,7 +125,7 @@ class Model:
     @property
     def features(self) -> frozenset[str]:
         """Architecture features the engine branches on: moe, mla, dsa, sliding_window, chunked_attention,
-        linear_attention, mamba2, output_gate, qk_norm, sinks, mtp."""
+        linear_attention (Gated DeltaNet or lightning), mamba2, output_gate, qk_norm, sinks, mtp."""
         found = set()
         for layer in self.layers:
             a = layer.attention
@@ -132,7 +133,7 @@ class Model:
                 ("moe", layer.moe), ("mla", a is not None and a.mla), ("dsa", a is not None and a.dsa),
                 ("sliding_window", a is not None and a.sliding_window is not None),
                 ("chunked_attention", a is not None and a.chunk_size is not None),
-                ("linear_attention", a is not None and a.kind == "gated_deltanet"),
+                ("linear_attention", a is not None and a.kind in ("gated_deltanet", "lightning")),
                 ("mamba2", a is not None and a.kind == "mamba2"),
                 ("output_gate", isinstance(a, Attention) and a.output_gate),
                 ("qk_norm", a is not None and a.qk_norm), ("sinks", a is not None and a.sinks)) if on}
