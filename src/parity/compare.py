@@ -148,7 +148,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     note = "; ".join(filter(None, [
         "" if common["calibrated"] else "uncalibrated",
-        f"spans {span} systems" if span > 1 else ""]))
+        f"spans {span} systems" if span > 1 else "", *model.flags]))
     return Comparison(**common, mode=best.mode, layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                                                          else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,

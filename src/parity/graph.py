@@ -1,8 +1,9 @@
 """The model as logical ops for one forward step of a batch (before any sharding).
 
-Per layer: projections, attention (GQA, or MLA with absorbed weights in decode as FlashMLA runs
-it), the MLP (dense or routed experts plus shared experts) and the memory-bound glue; then the
-LM head. Expert GEMMs carry the routed token count (tokens x experts_per_token); `plan`
+Per layer: projections, the token mixer (GQA, or MLA with absorbed weights in decode as FlashMLA
+runs it, a sparse-attention indexer, or a linear-attention / Mamba2 recurrence that reads and writes
+its fixed state once per step), the MLP (dense or routed experts plus shared experts) and the
+memory-bound glue; then the LM head. Expert GEMMs carry the routed token count (tokens x experts_per_token); `plan`
 spreads them over expert-parallel ranks.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity.model import Attention as AttentionSpec
-from parity.model import DenseMlp, Layer, Model, MoeMlp
+from parity.model import DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, Model, MoeMlp
 from parity.ops import Attention, Batch, Gemm, Num, Stream
 
 __all__ = ["LayerOps", "forward", "prefill_attention_pairs"]
@@ -39,19 +40,60 @@ def prefill_attention_pairs(tokens: Num, sequences: Num, prefix: Num, window: in
     return sequences * pairs
 
 
+def _recurrent_ops(spec: LinearAttention | LightningAttention | Mamba, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
+    """Linear attention or Mamba2: projections as GEMMs, the recurrence (its FLOPs the same at any context)
+    reading and writing each sequence's state once per step (decode) or per prompt chunk (prefill)."""
+    t = batch.tokens
+    in_proj, *rest, out = spec.matrices(hidden)
+    ops: list[Gemm | Attention | Stream] = [
+        Gemm(name=m.name, tokens=t, rows=m.rows, cols=m.cols, split="column", role="attention")
+        for m in (in_proj, *rest)]
+    heads = spec.num_attention_heads
+    per_head_flops = spec.score_flops_per_token(0.0) / heads
+    state = 2.0 * spec.state_bytes_per_sequence() / heads  # read and written back
+    ops += [Attention(name="recurrence_decode", phase="decode", heads=heads, kv_heads=heads,
+                      flops_per_head=per_head_flops * batch.decode_queries, kv_bytes_per_kv_head=0.0,
+                      queries=batch.decode_queries, state_bytes_per_kv_head=state * batch.decode_tokens),
+            Attention(name="recurrence_prefill", phase="prefill", heads=heads, kv_heads=heads,
+                      flops_per_head=per_head_flops * batch.prefill_tokens, kv_bytes_per_kv_head=0.0,
+                      queries=batch.prefill_tokens, state_bytes_per_kv_head=state * batch.prefill_sequences),
+            Gemm(name="o", tokens=t, rows=out.rows, cols=out.cols, split="row", role="attention"),
+            Stream(name="norms_residual", bytes=8.0 * 2.0 * t * hidden)]
+    return ops
+
+
+def _indexer_ops(spec: AttentionSpec, batch: Batch) -> list[Gemm | Attention | Stream]:
+    """DeepSeek Sparse Attention's lightning indexer: every query scores every cached key with
+    index_heads heads of index_head_dim (2 x heads x dim FLOPs per pair) reading each key's
+    index_head_dim cache entry once (DeepSeek-V3.2-Exp report, Sec. 2.1)."""
+    d = spec.index_head_dim
+    decode_keys = batch.decode_tokens * batch.decode_context
+    prefill_pairs = prefill_attention_pairs(batch.prefill_tokens, batch.prefill_sequences, batch.prefill_context, None)
+    return [Attention(name="indexer_decode", phase="decode", heads=spec.index_heads, kv_heads=1,
+                      flops_per_head=2.0 * d * decode_keys * batch.decode_width, kv_bytes_per_kv_head=decode_keys * d,
+                      queries=batch.decode_queries, latent=True),
+            Attention(name="indexer_prefill", phase="prefill", heads=spec.index_heads, kv_heads=1,
+                      flops_per_head=2.0 * d * prefill_pairs,
+                      kv_bytes_per_kv_head=(batch.prefill_sequences * batch.prefill_context + batch.prefill_tokens) * d,
+                      queries=batch.prefill_tokens, latent=True)]
+
+
 def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
     t = batch.tokens
     heads = spec.num_attention_heads
     ops: list[Gemm | Attention | Stream] = []
+    # keys one query reads: a window or chunk caps them, and sparse attention reads only its top k
+    cap = min(spec.window or np.inf, spec.index_topk or np.inf)
     # (query, key) pairs of the decode tokens: each sequence's KV cache is read once per step, and
     # every one of its `decode_width` tokens attends to it
-    decode_keys = batch.decode_tokens * np.minimum(batch.decode_context, spec.sliding_window or np.inf)
+    decode_keys = batch.decode_tokens * np.minimum(batch.decode_context, cap)
     decode_pairs = decode_keys * batch.decode_width
     prefill_pairs = prefill_attention_pairs(batch.prefill_tokens, batch.prefill_sequences,
-                                            batch.prefill_context, spec.sliding_window)
+                                            batch.prefill_context, None if cap == np.inf else int(cap))
     # keys whose cache is read by prefill chunks (the cached prefix, once per prompt)
-    prefill_cached_keys = batch.prefill_sequences * np.minimum(batch.prefill_context,
-                                                               spec.sliding_window or np.inf)
+    prefill_cached_keys = batch.prefill_sequences * np.minimum(batch.prefill_context, cap)
+    if spec.dsa:
+        ops += _indexer_ops(spec, batch)
     if spec.mla:
         assert spec.kv_lora_rank is not None
         lora, rope, nope, v = spec.kv_lora_rank, spec.qk_rope_head_dim, spec.qk_nope_head_dim, spec.v_head_dim
@@ -86,20 +128,22 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm 
                           kv_bytes_per_kv_head=prefill_cached_keys * (lora + rope) / heads,
                           queries=batch.prefill_tokens)]
         ops.append(Gemm(name="o", tokens=t, rows=heads * v, cols=hidden, split="row", role="attention"))
-        kv_write = t * (lora + rope)
     else:
-        d, kv = spec.head_dim, spec.num_key_value_heads
-        ops.append(Gemm(name="qkv", tokens=t, rows=hidden, cols=(heads + 2 * kv) * d, split="column",
-                        role="attention"))
+        d, dv, kv = spec.head_dim, spec.value_head_dim, spec.num_key_value_heads
+        qkv, o = spec.matrices(hidden)[:2]
+        ops.append(Gemm(name="qkv", tokens=t, rows=hidden, cols=qkv.cols, split="column", role="attention"))
         ops.append(Attention(name="attention_decode", phase="decode", heads=heads, kv_heads=kv,
-                             flops_per_head=4.0 * d * decode_pairs, kv_bytes_per_kv_head=2.0 * d * decode_keys,
+                             flops_per_head=2.0 * (d + dv) * decode_pairs, kv_bytes_per_kv_head=(d + dv) * decode_keys,
                              queries=batch.decode_queries))
         ops.append(Attention(name="attention_prefill", phase="prefill", heads=heads, kv_heads=kv,
-                             flops_per_head=4.0 * d * prefill_pairs,
-                             kv_bytes_per_kv_head=2.0 * d * (prefill_cached_keys + batch.prefill_tokens),
+                             flops_per_head=2.0 * (d + dv) * prefill_pairs,
+                             kv_bytes_per_kv_head=(d + dv) * (prefill_cached_keys + batch.prefill_tokens),
                              queries=batch.prefill_tokens))
-        ops.append(Gemm(name="o", tokens=t, rows=heads * d, cols=hidden, split="row", role="attention"))
-        kv_write = t * 2 * kv * d
+        ops.append(Gemm(name="o", tokens=t, rows=o.rows, cols=hidden, split="row", role="attention"))
+    if spec.dsa:  # the indexer's own projections (its query from the query latent)
+        ops += [Gemm(name=m.name, tokens=t, rows=m.rows, cols=m.cols, split="replicated", role="attention")
+                for m in spec.matrices(hidden) if m.name.startswith("index_")]
+    kv_write = t * spec.kv_elements_per_token
     # KV-cache write (elements; plan converts with the KV format) and activation glue: two RMSNorms,
     # rotary, residual adds: ~8 reads/writes of a hidden vector per token in 16-bit activations
     ops += [Stream(name="kv_write", bytes=kv_write, split="kv"),
@@ -107,22 +151,28 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm 
     return ops
 
 
-def _mlp_ops(mlp: DenseMlp | MoeMlp, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
+def _mlp_ops(mlp: DenseMlp | MoeMlp | None, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
     t = batch.tokens
+    if mlp is None:
+        return []
     g = 2 if mlp.gated else 1
     if isinstance(mlp, DenseMlp):
         return [Gemm(name="mlp_up", tokens=t, rows=hidden, cols=g * mlp.intermediate_size, split="column",
                      role="mlp"),
                 Gemm(name="mlp_down", tokens=t, rows=mlp.intermediate_size, cols=hidden, split="row", role="mlp")]
+    width = mlp.latent_size or hidden  # latent MoE: experts (and their dispatch) work in the latent space
     ops: list[Gemm | Attention | Stream] = [
         Gemm(name="router", tokens=t, rows=hidden, cols=mlp.num_experts, split="replicated", role="router"),
         # tokens = routed assignments from this rank; copies = experts (plan spreads them over EP ranks)
-        Gemm(name="expert_up", tokens=t * mlp.experts_per_token, rows=hidden, cols=g * mlp.expert_intermediate_size,
+        Gemm(name="expert_up", tokens=t * mlp.experts_per_token, rows=width, cols=g * mlp.expert_intermediate_size,
              copies=mlp.num_experts, split="expert_column", role="expert"),
-        Gemm(name="expert_down", tokens=t * mlp.experts_per_token, rows=mlp.expert_intermediate_size, cols=hidden,
+        Gemm(name="expert_down", tokens=t * mlp.experts_per_token, rows=mlp.expert_intermediate_size, cols=width,
              copies=mlp.num_experts, split="expert_row", role="expert"),
-        Stream(name="moe_permute", bytes=4.0 * 2.0 * t * mlp.experts_per_token * hidden),
+        Stream(name="moe_permute", bytes=4.0 * 2.0 * t * mlp.experts_per_token * width),
     ]
+    if mlp.latent_size:
+        ops += [Gemm(name="latent_down", tokens=t, rows=hidden, cols=width, split="replicated", role="mlp"),
+                Gemm(name="latent_up", tokens=t, rows=width, cols=hidden, split="replicated", role="mlp")]
     if mlp.num_shared_experts:
         ops += [Gemm(name="shared_up", tokens=t, rows=hidden, cols=g * mlp.shared_intermediate_size,
                      split="column", role="mlp"),
@@ -131,11 +181,19 @@ def _mlp_ops(mlp: DenseMlp | MoeMlp, hidden: int, batch: Batch) -> list[Gemm | A
     return ops
 
 
+def _mixer_ops(layer: Layer, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
+    spec = layer.attention
+    if spec is None:  # an MLP-only layer: its norm and residual add
+        return [Stream(name="norms_residual", bytes=4.0 * 2.0 * batch.tokens * hidden)]
+    if isinstance(spec, AttentionSpec):
+        return _attention_ops(spec, hidden, batch)
+    return _recurrent_ops(spec, hidden, batch)
+
+
 def forward(model: Model, batch: Batch) -> tuple[LayerOps, ...]:
     """Logical ops of one forward step: each layer group, then the embedding and LM head."""
     h = model.hidden_size
-    groups = [LayerOps(count=layer.count, layer=layer,
-                       ops=tuple(_attention_ops(layer.attention, h, batch) + _mlp_ops(layer.mlp, h, batch)))
+    groups = [LayerOps(count=layer.count, layer=layer, ops=tuple(_mixer_ops(layer, h, batch) + _mlp_ops(layer.mlp, h, batch)))
               for layer in model.layers]
     head = LayerOps(count=1, ops=(
         Stream(name="embedding", bytes=2.0 * 2.0 * batch.tokens * h, fused=False),

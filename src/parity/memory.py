@@ -15,7 +15,8 @@ from parity.model import Model
 from parity.ops import Num
 from parity.plan import Precision, Shard, weight_matrices_per_device
 
-__all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "weight_bytes_per_device"]
+__all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "state_bytes_per_sequence_per_device",
+           "cache_bytes_per_sequence_per_device", "weight_bytes_per_device"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,20 +64,41 @@ def kv_bytes_per_token_per_device(model: Model, shard: Shard, precision: Precisi
                                   context: float | None = None) -> Num:
     """[B] of KV cache one token of a sequence occupies on one device of its attention group.
 
-    GQA heads split over tp (replicated when tp exceeds the KV heads); MLA's latent is whole on every
-    rank. Pipeline stages hold their share of layers. Sliding-window layers keep only their window
-    of a `context`-token sequence.
+    Only layers that keep KV count (linear-attention and Mamba layers keep a fixed state instead, see
+    `state_bytes_per_sequence_per_device`). GQA heads split over tp (replicated when tp exceeds the KV
+    heads); MLA's latent is whole on every rank. Pipeline stages hold their share of layers. Windowed
+    and chunked layers keep only their window of a `context`-token sequence.
     """
     kv = format_named(precision.kv_cache).bytes_per_element
     total = 0.0
     for layer in model.layers:
         a = layer.attention
-        elements = float(a.kv_elements_per_token)
-        if context and a.sliding_window is not None:
-            elements *= a.attended(context) / context
+        if a is None or not a.kv_elements_per_token:
+            continue
+        elements = layer.kv_elements_per_token(context)
         share = 1.0 if a.mla else np.maximum(a.num_key_value_heads / shard.t, 1.0) / a.num_key_value_heads
         total = total + layer.count / shard.p * elements * share * kv
     return total
+
+
+def state_bytes_per_sequence_per_device(model: Model, shard: Shard) -> Num:
+    """[B] of fixed state one sequence keeps on one device: linear-attention and Mamba layers, their heads
+    split over tp, a stage's share of the layers (in the state format the checkpoint names)."""
+    return sum(layer.count / shard.p * layer.state_bytes_per_sequence() / shard.t for layer in model.layers
+               if layer.attention is not None and layer.attention.state_elements_per_sequence)
+
+
+def cache_bytes_per_sequence_per_device(model: Model, shard: Shard, precision: Precision, context: Num) -> Num:
+    """[B] one sequence of `context` tokens holds on one device: its KV (windows capped at the window) and
+    the fixed state of its linear and state-space layers."""
+    per_token = kv_bytes_per_token_per_device(model, shard, precision, _windowed(model, context))
+    return context * per_token + state_bytes_per_sequence_per_device(model, shard)
+
+
+def _windowed(model: Model, context: Num) -> float | None:
+    """The context windows are capped at (the longest of the batch), or None when no layer has a window."""
+    windowed = any(layer.attention is not None and layer.attention.window is not None for layer in model.layers)
+    return (float(np.max(context)) or None) if windowed else None
 
 
 def serving_memory(model: Model, shard: Shard, precision: Precision, capacity_bytes: float,
@@ -88,9 +110,10 @@ def serving_memory(model: Model, shard: Shard, precision: Precision, capacity_by
     MLP activations in 16-bit for that many tokens, plus logits). reserve_fraction and reserve_bytes:
     what the runtime keeps back (memory-fraction setting, CUDA context, graphs), an assumption.
     """
-    per_token = kv_bytes_per_token_per_device(model, shard, precision)
-    if "sliding_window" in model.features:
-        per_token = kv_bytes_per_token_per_device(model, shard, precision, float(np.max(context)) or None)
+    # the fixed state of linear and state-space layers is spread over the sequence's tokens, so that
+    # capacities in tokens (kv_token_capacity) count it
+    per_token = (kv_bytes_per_token_per_device(model, shard, precision, _windowed(model, context))
+                 + state_bytes_per_sequence_per_device(model, shard) / np.maximum(context, 1.0))
     widest = max(float(getattr(layer.mlp, "intermediate_size", 0) or getattr(layer.mlp, "expert_intermediate_size", 0)
                        * getattr(layer.mlp, "experts_per_token", 1)) for layer in model.layers)
     activation = step_tokens * 2.0 * (4.0 * model.hidden_size + 2.0 * widest / shard.t) + \

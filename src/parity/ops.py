@@ -93,6 +93,8 @@ class Attention:
     flops_per_head [FLOP] and kv_bytes_per_replica [B] (cache read once per query group) are
     already summed over the batch; plan splits heads over tensor parallelism.
     latent: MLA's cache is shared by all heads, so every TP rank reads all of it.
+    state_bytes_per_kv_head [B]: fixed recurrent state read and written (linear attention, Mamba), in its
+    own format (not the KV-cache format).
     """
 
     name: str
@@ -103,6 +105,7 @@ class Attention:
     kv_bytes_per_kv_head: Num
     queries: Num
     latent: bool = False
+    state_bytes_per_kv_head: Num = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -91,10 +91,12 @@ class Layout:
         layout = self.resolved()
         for layer in model.layers:
             a = layer.attention
-            if a.num_attention_heads % layout.tp:
+            if a is None:
+                pass
+            elif a.num_attention_heads % layout.tp:
                 raise InfeasiblePlan(f"tp must divide num_attention_heads ({a.num_attention_heads}), got {layout.tp}")
-            kv = a.num_key_value_heads
-            if not a.mla and kv % layout.tp and layout.tp % kv:
+            elif not a.mla and a.num_key_value_heads % layout.tp and layout.tp % a.num_key_value_heads:
+                kv = a.num_key_value_heads
                 raise InfeasiblePlan(f"tp must divide num_key_value_heads ({kv}) or be a multiple of it, "
                                      f"got {layout.tp}")
             if isinstance(layer.mlp, MoeMlp):
@@ -228,7 +230,7 @@ def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> K
     kv_heads = op.kv_heads if op.latent else np.maximum(op.kv_heads / s.t, 1.0)
     kv = _bytes(prec.kv_cache)
     return Kernel(name=op.name, kind=f"attention_{op.phase}", flops=op.flops_per_head * heads,
-                  weight_bytes=0.0, other_bytes=op.kv_bytes_per_kv_head * kv_heads * kv,
+                  weight_bytes=0.0, other_bytes=(op.kv_bytes_per_kv_head * kv + op.state_bytes_per_kv_head) * kv_heads,
                   fmt=prec.attention, tokens=op.queries, count=count)
 
 
@@ -248,7 +250,9 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
                        count: Num) -> list[Collective]:
     a = _bytes(prec.activations)
     tokens_bytes = batch.tokens * hidden * a
-    out = [Collective(name="attention_all_reduce", kind="all_reduce", bytes=tokens_bytes, group=s.t, count=count)]
+    mixer = group.layer.attention if group.layer is not None else None
+    out = ([Collective(name="attention_all_reduce", kind="all_reduce", bytes=tokens_bytes, group=s.t, count=count)]
+           if mixer is not None else [])
     mlp = group.layer.mlp if group.layer is not None else None
     if isinstance(mlp, MoeMlp):
         # Under attention DP the ranks hold different tokens: with experts spread (me > 1) each token
@@ -274,7 +278,7 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
                            count=count),
                 Collective(name="moe_all_reduce", kind="all_reduce", bytes=tokens_bytes, group=np.where(dp, 1.0, s.t),
                            count=count)]
-    else:
+    elif mlp is not None:
         out.append(Collective(name="mlp_all_reduce", kind="all_reduce", bytes=tokens_bytes, group=s.t, count=count))
     return out
 
@@ -291,7 +295,7 @@ def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) 
     for group in forward(model, batch):
         count = group.count / s.p if group.layer is not None else 1.0 / s.p
         kv_share = 1.0
-        if group.layer is not None and not group.layer.attention.mla:
+        if group.layer is not None and group.layer.attention is not None and not group.layer.attention.mla:
             kv = group.layer.attention.num_key_value_heads
             kv_share = np.maximum(kv / s.t, 1.0) / kv
         for op in group.ops:
@@ -320,18 +324,19 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision)
     h = model.hidden_size
     for layer in model.layers:
         per_stage = layer.count / s.p
+        mixer = layer.attention.matrices(h) if layer.attention is not None else ()
         for m in layer.matrices(h):
             role = "expert" if m.expert else ("router" if m.name == "router" else
-                                             ("attention" if m in layer.attention.matrices(h) else "mlp"))
+                                             ("attention" if m in mixer else "mlp"))
             size = float(m.rows * m.cols) * m.copies
             if m.expert:
                 size = size / (s.mt * s.me)
-            elif m.name in ("q_a", "kv_a", "router"):
+            elif m.name in ("q_a", "kv_a", "router", "latent_down", "latent_up"):
                 pass  # replicated on every TP rank
-            elif m.name == "qkv" and not layer.attention.mla:
+            elif m.name == "qkv" and layer.attention is not None and not layer.attention.mla:
                 a = layer.attention
-                q = a.num_attention_heads * a.head_dim
-                kv = 2 * a.num_key_value_heads * a.head_dim
+                q = (2 if a.output_gate else 1) * a.num_attention_heads * a.head_dim
+                kv = a.num_key_value_heads * (a.head_dim + a.value_head_dim)
                 size = h * (q / s.t + kv * np.maximum(a.num_key_value_heads / s.t, 1.0) / a.num_key_value_heads)
             else:
                 size = size / s.t

@@ -264,7 +264,7 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 
 def flags(scenario: Scenario) -> tuple[str, ...]:
     """Ways a case lies outside what the model was fitted and checked on."""
-    out = []
+    out = list(scenario.model.flags)  # config keys parity does not model ("unmodelled: KEY")
     chip = scenario.system.chip
     if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
         out.append(f"uncalibrated chip {chip.id}")

@@ -19,7 +19,7 @@ from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, Chip, System
-from parity.memory import kv_bytes_per_token_per_device
+from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.model import Model
 from parity.ops import Batch
 from parity.plan import Layout, LayoutGrid, Precision, Shard
@@ -178,7 +178,8 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     per_chip = 1.0 / per_rate[np.arange(k * m), best_prefill]
     service = (per_rank / isl) / (prompt_rate[best_prefill] / grid.attn_dp[best_prefill]) / grid.attn_dp[best_prefill]
     wait = profile.burstiness * PREFILL_UTILIZATION / (1 - PREFILL_UTILIZATION) * service
-    kv_bytes = isl * kv_bytes_per_token_per_device(model, Shard(1, 1, 1, 1, 1), precision)
+    kv_bytes = (isl * kv_bytes_per_token_per_device(model, Shard(1, 1, 1, 1, 1), precision)
+                + state_bytes_per_sequence_per_device(model, Shard(1, 1, 1, 1, 1)))
     transfer = kv_bytes / max(system.scale_out_bytes_per_s, 1.0) / grid.chips[best_prefill]
     ttft = profile.ttft_overhead_s + step[best_prefill] + wait + transfer
     ratio = (out_rate / osl) / (prompt_rate[best_prefill] * PREFILL_UTILIZATION)

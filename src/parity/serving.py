@@ -24,7 +24,7 @@ import numpy as np
 
 from parity.engine import EngineProfile
 from parity.hardware import Calibration, System
-from parity.memory import MemoryPlan, kv_bytes_per_token_per_device
+from parity.memory import MemoryPlan, kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.ops import Batch, Num
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision, Shard
@@ -340,7 +340,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     prefill_ranks = prefill_workers  # each worker's ranks step together: one server per worker
     group, added, wall = prefill_groups(prefill_workers)
     # KV of one prompt, all layers, sent from the prefill worker to the decode worker
-    kv_total = isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
+    kv_total = (isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
+                + state_bytes_per_sequence_per_device(decode.model, Shard(1, 1, 1, 1, 1)))
     system = decode.system
     same_domain = prefill.chips + decode.chips <= system.scale_up_domain_chips
     link = np.where(same_domain, system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * prefill.chips

@@ -27,6 +27,20 @@ class ModelEntry:
     weight_format: str = ""
     expert_weight_format: str = ""
     notes: str = ""
+    published_total: str = ""
+    published_active: str = ""
+    total_with_mtp: bool = False
+    active_without: str = ""
+    count_source: str = ""
+
+    def published(self, which: str) -> tuple[float, float] | None:
+        """(count, half a unit of its last quoted digit) of the published total or active count, or None."""
+        quoted = self.published_total if which == "total" else self.published_active
+        if not quoted:
+            return None
+        number, unit = quoted[:-1], {"B": 1e9, "T": 1e12, "M": 1e6}[quoted[-1]]
+        decimals = len(number.split(".")[1]) if "." in number else 0
+        return float(number) * unit, 0.5 * 10.0 ** -decimals * unit
 
 
 @cache

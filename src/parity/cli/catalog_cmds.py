@@ -13,6 +13,7 @@ from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import EngineProfile
 from parity.errors import CatalogError
 from parity.hardware import Chip, System
+from parity.model import Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
 
 
@@ -109,12 +110,32 @@ def models(fmt: str) -> None:
         m = catalog.model(entry.id)
         rows.append({"id": entry.id, "hf": entry.hf, "parameters": m.parameters,
                      "active_parameters": m.active_parameters, "layers": m.num_layers,
-                     "features": " ".join(sorted(m.features)), "weights": f"{m.weight_format}/{m.expert_weight_format}"})
+                     "features": " ".join(sorted(m.features)), "weights": f"{m.weight_format}/{m.expert_weight_format}",
+                     "flags": "; ".join(m.flags)})
     columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left"),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", plain, "left"),
-               Column("weights", "checkpoint dense/experts", plain, "left")]
+               Column("weights", "checkpoint dense/experts", plain, "left"), Column("flags", "flags", plain, "left")]
     emit(rows, columns, fmt, title="Models")
+
+
+def layer_kind_rows(m: Model, context: float) -> list[dict[str, object]]:
+    """One row per layer kind of a model: layers, parameters, FLOPs per token at `context`, KV bytes per token
+    (bf16, averaged over the context for windowed layers) and fixed state bytes per sequence."""
+    kinds: dict[str, dict[str, float]] = {}
+    h = m.hidden_size
+    for layer in m.layers:
+        row = kinds.setdefault(layer.kind or "-", {"layers": 0, "parameters": 0, "flops_per_token": 0.0,
+                                                   "kv_bytes_per_token": 0.0, "state_bytes_per_sequence": 0.0})
+        mixer = layer.attention.score_flops_per_token(context) if layer.attention is not None else 0.0
+        matmul = sum(2.0 * x.rows * x.cols * (layer.mlp.experts_per_token if x.expert and isinstance(layer.mlp, MoeMlp)
+                                              else x.copies) for x in layer.matrices(h))
+        row["layers"] += layer.count
+        row["parameters"] += layer.count * layer.parameters(h)
+        row["flops_per_token"] += layer.count * (matmul + float(mixer))
+        row["kv_bytes_per_token"] += layer.count * layer.kv_elements_per_token(context) * 2.0
+        row["state_bytes_per_sequence"] += layer.count * layer.state_bytes_per_sequence()
+    return [{"kind": kind, **row} for kind, row in kinds.items()]
 
 
 @cli.command()
@@ -144,8 +165,21 @@ def model(name: str, context: int, fmt: str) -> None:
     rows += [{"quantity": f"FLOPs per token at context {context} [GFLOP]",
               "value": f"{m.flops_per_token(float(context)) / 1e9:,.2f}"},
              {"quantity": "of which weight matmuls [GFLOP]", "value": f"{m.matmul_flops_per_token() / 1e9:,.2f}"}]
+    rows += [{"quantity": "vision tower parameters (apart, estimated)", "value": f"{m.vision_parameters:,}"},
+             {"quantity": "fixed state per sequence [MB]", "value": f"{m.state_bytes_per_sequence / 1e6:,.2f}"},
+             {"quantity": "flags", "value": "; ".join(m.flags) or "none"}]
+    kinds = layer_kind_rows(m, float(context))
+    payload |= {"vision_parameters": m.vision_parameters, "state_bytes_per_sequence": m.state_bytes_per_sequence,
+                "flags": list(m.flags), "layer_kinds": kinds}
     emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"{m.name}", payload=payload)
+    if fmt == "table":
+        emit(kinds, [Column("kind", "layer kind", plain, "left"), Column("layers", "layers", plain),
+                     Column("parameters", "params B", scaled(1e9)),
+                     Column("flops_per_token", f"GFLOP/token at {context}", scaled(1e9)),
+                     Column("kv_bytes_per_token", "KV B/token (bf16)", lambda v: f"{v:,.0f}"),
+                     Column("state_bytes_per_sequence", "state MB/sequence", scaled(1e6))], fmt,
+             title=f"{m.name}: layer kinds at context {context}")
 
 
 # the engine parameters a serving prediction rests on, as shown to people: (field, label, unit it is shown

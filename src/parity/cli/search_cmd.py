@@ -68,9 +68,11 @@ def search(model: str, system: str, chips: int | None, tpot: str, ttft: str | No
                f"TPOT {tpot} {'and TTFT ' + ttft if ttft else ''}: "
                + (f"{best.tokens_per_s_per_chip:,.0f} tok/s/chip, {best.mode} {best.layout} {best.decode_layout or ''}, "
                   f"{best.concurrency:,.0f} clients per worker" if best else "none meets the targets")
-               + ". " + " ".join(result.assumptions) + (f". Plot: {plot}" if plot else ""))
+               + ". " + " ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
+               + (f". Model flags: {'; '.join(the_model.flags)}" if the_model.flags else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
-               "best": best.to_dict() if best else None, "frontier": rows, "assumptions": list(result.assumptions)}
+               "best": best.to_dict() if best else None, "frontier": rows, "assumptions": list(result.assumptions),
+               "model_flags": list(the_model.flags), "model_features": sorted(the_model.features)}
     emit(rows, COLUMNS, fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
          caption=caption, payload=payload, out=out)

@@ -98,14 +98,16 @@ class TrainingLayout:
         """This layout if it divides the model, the batch and the chips; else InfeasiblePlan naming why."""
         for layer in model.layers:
             a = layer.attention
-            if a.num_attention_heads % self.tp:
+            if a is None:
+                pass
+            elif a.num_attention_heads % self.tp:
                 raise InfeasiblePlan(f"tp must divide num_attention_heads ({a.num_attention_heads}), got {self.tp}")
-            kv = a.num_key_value_heads
-            if not a.mla and kv % self.tp and self.tp % kv:
+            elif not a.mla and a.num_key_value_heads % self.tp and self.tp % a.num_key_value_heads:
+                kv = a.num_key_value_heads
                 raise InfeasiblePlan(f"tp must divide num_key_value_heads ({kv}) or be a multiple of it, got {self.tp}")
             if isinstance(layer.mlp, MoeMlp):
                 self._check_experts(layer.mlp)
-            elif layer.mlp.intermediate_size % self.tp:
+            elif layer.mlp is not None and layer.mlp.intermediate_size % self.tp:
                 raise InfeasiblePlan(f"tp must divide intermediate_size ({layer.mlp.intermediate_size}), got {self.tp}")
         if "moe" not in model.features and (self.ep > 1 or self.etp > 1):
             raise InfeasiblePlan(f"ep and etp apply to mixture-of-experts models only; {model.name} is dense "

@@ -80,8 +80,7 @@ def parameters_per_device(model: Model, shard: Shard) -> tuple[Num, Num]:
         else:
             dense = dense + size / 2.0
     # norms and biases, split like the layers they belong to (small)
-    vectors = sum(layer.count * (2 * model.hidden_size + layer.attention.vector_parameters(model.hidden_size)
-                                 + layer.mlp.vector_parameters(model.hidden_size)) for layer in model.layers)
+    vectors = sum(layer.count * layer.vector_parameters(model.hidden_size) for layer in model.layers)
     return dense + vectors / shard.p, expert
 
 
@@ -107,8 +106,13 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
     x = linear_input_bytes
     # norm inputs (2 x 2h), attention and MLP inputs (x h each), two dropout masks (h each)
     replicated = 4.0 * h + 2.0 * x * h + 2.0 * mask * h
-    heads, dqk, dv = a.num_attention_heads, a.qk_head_dim, a.value_head_dim
-    if a.mla:
+    if a is None:  # an MLP-only layer: no Q, K, V (its activations are approximated as an attention layer's)
+        heads, dqk, dv, kv = 0, 0, 0, 0.0
+    else:
+        heads, dqk, dv = a.num_attention_heads, a.qk_head_dim, a.value_head_dim
+    if a is None:
+        pass
+    elif a.mla:
         replicated += 2.0 * ((a.q_lora_rank or 0) + (a.kv_lora_rank or 0) + a.qk_rope_head_dim)
         kv = heads * (dqk + dv)  # keys and values expanded per head for training
     else:
@@ -127,7 +131,7 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
             split += width * mlp.shared_intermediate_size
         # routed copies: input and output (2h each) on every slice, the expert's inner activations
         expert = mlp.experts_per_token / tp * (expert_tp * (x + 2.0) * h + width * mlp.expert_intermediate_size)
-    else:  # gated: up and gate outputs 4f B, their product (the down projection's input) x f B
+    elif mlp is not None:  # gated: up and gate outputs 4f B, their product (the down projection's input) x f B
         split += ((4.0 if mlp.gated else 2.0) + x) * mlp.intermediate_size
     kept = replicated / sp_split + split / tp + expert
     return np.where(np.asarray(recompute) >= 2, 2.0 * h / sp_split, kept)

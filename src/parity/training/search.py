@@ -12,7 +12,7 @@ import numpy as np
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
-from parity.model import Model, MoeMlp
+from parity.model import DenseMlp, Model, MoeMlp
 from parity.training.layout import RECOMPUTE, TrainingLayout
 from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays
 
@@ -54,9 +54,10 @@ def _divisors(n: int) -> list[int]:
 def _tp_ok(model: Model, tp: int) -> bool:
     for layer in model.layers:
         a = layer.attention
-        if a.num_attention_heads % tp or (not a.mla and a.num_key_value_heads % tp and tp % a.num_key_value_heads):
+        if a is not None and (a.num_attention_heads % tp
+                              or (not a.mla and a.num_key_value_heads % tp and tp % a.num_key_value_heads)):
             return False
-        if not isinstance(layer.mlp, MoeMlp) and layer.mlp.intermediate_size % tp:
+        if isinstance(layer.mlp, DenseMlp) and layer.mlp.intermediate_size % tp:
             return False
     return True
 

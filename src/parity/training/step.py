@@ -46,9 +46,8 @@ def model_flops_per_token(model: Model, seq_len: Num) -> Num:
     embedding lookup excluded); the attention term counts all T keys as PaLM does (not halved for
     causality), each head's query-key and value widths, and sliding windows at their width.
     """
-    attention = sum(layer.count * 2.0 * layer.attention.num_attention_heads
-                    * (layer.attention.qk_head_dim + layer.attention.value_head_dim)
-                    * np.minimum(seq_len, layer.attention.sliding_window or np.inf) for layer in model.layers)
+    attention = sum(layer.count * layer.attention.score_flops_per_token(seq_len) for layer in model.layers
+                    if layer.attention is not None)
     return 3.0 * (model.matmul_flops_per_token() + attention)
 
 
@@ -164,6 +163,8 @@ def _materialised(model: Model, kernels: list[Kernel], tokens: Num, seq_len: Num
                    if k.kind == "attention_prefill" else k)
     for layer in model.layers:
         a = layer.attention
+        if a is None or not a.kv_elements_per_token:
+            continue
         scores = layer.count / shard.p * a.num_attention_heads / shard.t * tokens * np.minimum(seq_len, a.sliding_window or np.inf)
         out.append(Kernel(name="attention_scores", kind="stream", flops=0.0, weight_bytes=0.0,
                           other_bytes=(8.0 + 5.0 * dropout) * scores, fmt="bf16", count=1.0))
@@ -263,6 +264,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     cp_s: Num = 0.0
     for layer in model.layers:
         at = layer.attention
+        if at is None or not at.kv_elements_per_token:
+            continue  # no keys to ring: MLP-only, linear-attention and Mamba layers
         per_rank = (at.num_attention_heads * (at.qk_head_dim + at.value_head_dim) / t if at.mla
                     else (at.qk_head_dim + at.value_head_dim) * np.maximum(at.num_key_value_heads / t, 1.0))
         # ring attention: keys and values of every chunk reach every rank (all-gather forward; all-gather

@@ -1,0 +1,101 @@
+"""Translates a Hugging Face config.json into a `Model`: the only module that knows HF key names.
+
+Key names differ between architectures (n_routed_experts vs num_local_experts ...); `hf.keys` lists
+each name parity accepts, the keys it refuses and the sanity bounds; `hf.layers` translates layers.
+A missing, non-finite, out-of-bound or unmodellable key raises ModelConfigError naming the key; a key
+parity does not know loads with the flag "unmodelled: KEY".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from parity.errors import ModelConfigError
+from parity.hf.keys import _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, _check_keys, _int, _key
+from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
+    _text_config, _vision_parameters
+from parity.model import Layer, Model
+
+__all__ = ["ALIASES", "model_from_config", "read_config", "read_model"]
+
+
+def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | None = None,
+                      source: str = "") -> Model:
+    """The Model a config.json dict describes. `quant` is ModelOpt's hf_quant_config.json, if any."""
+    where = source or name
+    if not isinstance(config, dict):
+        raise ModelConfigError(f"{where}: config.json must hold a JSON object, got {type(config).__name__}")
+    flags = _check_keys(config, where)
+    inner, vision = _text_config(config)
+    if inner is not config:
+        flags += _check_keys(inner, where)
+    config = inner
+    num_layers = _int(config, "num_layers", where=where, positive=True)
+    hidden = _int(config, "hidden_size", where=where, positive=True)
+    vocab = _int(config, "vocab_size", where=where, positive=True)
+    for bounded in ("num_attention_heads", "num_key_value_heads", "num_experts", "intermediate_size"):
+        _int(config, bounded, 0, where)
+    if any(key in config and config[key] is not None and _int(config, "num_key_value_heads", 0, where) == 0
+           for key in ALIASES["num_key_value_heads"]):
+        raise ModelConfigError(f"{where}: {_key(config, 'num_key_value_heads')} must be >= 1, got 0")
+    dense_format, expert_format = _formats(config, quant)
+    state_format = _state_format(config, dense_format)
+    kinds = _kinds(config, num_layers, where)
+    layers = []
+    for i, (mixer_kind, mlp_kind) in enumerate(kinds):
+        mixer = (None if not mixer_kind else _linear(config, where, state_format) if mixer_kind == "linear"
+                 else _mamba(config, where, state_format) if mixer_kind == "mamba"
+                 else _attention(config, where, mixer_kind))
+        try:
+            layers.append(Layer(attention=mixer, mlp=_mlp(config, mlp_kind, i, where),
+                                norms=1 if "hybrid_override_pattern" in config else
+                                4 if str(config.get("model_type", "")) in _FOUR_NORM_TYPES else 2))
+        except ValueError as err:
+            raise ModelConfigError(f"{where}: layer {i}: {err}") from err
+    mtp = (_int(config, "num_nextn_predict_layers", 0, where) or _int(config, "mtp_num_hidden_layers", 0, where)
+           or _int(config, "num_mtp_modules", 0, where))
+    last = next(layer for layer in reversed(layers) if layer.attention is not None and layer.mlp is not None) \
+        if any(layer.attention is not None and layer.mlp is not None for layer in layers) else layers[-1]
+    mtp_layers = (Layer(attention=last.attention, mlp=last.mlp, count=mtp, norms=last.norms),) if mtp else ()
+    model_type = str(config.get("model_type", ""))
+    tied = config.get("tie_word_embeddings")
+    try:
+        return Model(name=name, hidden_size=hidden, vocab_size=vocab, layers=_group(layers),
+                     tie_word_embeddings=bool(model_type in _TIED_TYPES if tied is None else tied),
+                     mtp_layers=mtp_layers,
+                     max_position_embeddings=_int(config, "max_position_embeddings", 0, where),
+                     weight_format=dense_format, expert_weight_format=expert_format, source=source,
+                     architecture=model_type, vision_parameters=_vision_parameters(vision),
+                     flags=tuple(dict.fromkeys(flags)))
+    except ValueError as err:
+        raise ModelConfigError(f"{where}: {err}") from err
+
+
+def _constant(name: str) -> float:
+    """NaN and Infinity (which json accepts) become floats here; model_from_config refuses them by key."""
+    return float(name.lower().replace("infinity", "inf"))
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Parse a config.json file; malformed JSON is a ModelConfigError naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ModelConfigError(f"cannot read {path}: {err.strerror or err}") from err
+    try:
+        data = json.loads(text, parse_constant=_constant)
+    except json.JSONDecodeError as err:
+        raise ModelConfigError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+    if not isinstance(data, dict):
+        raise ModelConfigError(f"{path.name}: config.json must hold a JSON object")
+    return data
+
+
+def read_model(path: Path, name: str | None = None) -> Model:
+    """A Model from a config.json path (a sibling hf_quant_config.json is read too, if present)."""
+    config = read_config(path)
+    quant_path = path.with_name(path.name.replace("config.json", "hf_quant_config.json"))
+    quant = read_config(quant_path) if quant_path != path and quant_path.exists() else None
+    return model_from_config(config, name or path.stem.removesuffix("_config"), quant, source=str(path.name))

@@ -1,0 +1,179 @@
+"""Hugging Face key names: the alias table, the keys parity reads or knows to be harmless, the keys it refuses,
+sanity bounds, and the checked readers of counts (`_int`) every other part of `hf` uses."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from parity.errors import ModelConfigError
+
+__all__ = ["ALIASES"]
+
+# parity name -> accepted HF keys, first found wins
+ALIASES: dict[str, tuple[str, ...]] = {
+    "hidden_size": ("hidden_size", "d_model", "n_embd", "dim"),
+    "num_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
+    "num_attention_heads": ("num_attention_heads", "n_head", "n_heads"),
+    "num_key_value_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num"),
+    "head_dim": ("head_dim", "kv_channels"),
+    "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size"),
+    "vocab_size": ("vocab_size", "padded_vocab_size"),
+    "num_experts": ("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts"),
+    "experts_per_token": ("num_experts_per_tok", "experts_per_token", "moe_topk", "top_k_experts", "top_k"),
+    "expert_intermediate_size": ("moe_intermediate_size", "expert_intermediate_size"),
+    "num_shared_experts": ("n_shared_experts", "num_shared_experts"),
+    "shared_intermediate_size": ("shared_expert_intermediate_size",),
+    "first_dense_layers": ("first_k_dense_replace",),
+    "moe_layer_frequency": ("moe_layer_freq", "decoder_sparse_step"),
+    "max_position_embeddings": ("max_position_embeddings", "n_positions", "seq_length"),
+    # Mamba2 (Nemotron-H spelling first, Granite 4's mamba_* second)
+    "mamba_num_heads": ("mamba_num_heads", "mamba_n_heads"),
+    "mamba_head_dim": ("mamba_head_dim", "mamba_d_head"),
+    "ssm_state_size": ("ssm_state_size", "mamba_d_state"),
+    "n_groups": ("n_groups", "mamba_n_groups"),
+    "conv_kernel": ("conv_kernel", "mamba_d_conv"),
+    "expand": ("expand", "mamba_expand"),
+    "use_conv_bias": ("use_conv_bias", "mamba_conv_bias"),
+}
+
+_QK_NORM_TYPES = {"qwen3", "qwen3_moe", "olmo2", "gemma3", "gemma3_text", "qwen3_next", "qwen3_5_text",
+                  "qwen3_5_moe_text", "qwen3_vl_text", "qwen3_vl_moe_text", "step3p7", "mimo_v2_flash"}
+_QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"}
+# GPT-2-style blocks: a plain (not gated) MLP of 4 x hidden unless stated, biases on every linear layer
+_UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron"}
+_BIASED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox"}
+# Hugging Face's own default for these classes ties the LM head to the embedding when the key is absent
+_TIED_TYPES = {"gpt2", "bloom", "opt", "gemma", "gemma2", "gemma3", "gemma3_text"}
+# sandwich norms: an RMSNorm before and after both the attention and the MLP (Gemma 2 and 3)
+_FOUR_NORM_TYPES = {"gemma2", "gemma3", "gemma3_text"}
+# a sigmoid gate on the shared expert's output (Qwen2-MoE lineage)
+_SHARED_GATE_TYPES = {"qwen2_moe", "qwen3_next", "qwen3_5_moe_text"}
+
+# sanity bounds, checked before anything is built per layer: a config past them is a typo or an attack
+_BOUNDS = {"num_layers": 10_000, "hidden_size": 1_000_000, "vocab_size": 100_000_000,
+           "num_attention_heads": 100_000, "num_key_value_heads": 100_000, "head_dim": 100_000,
+           "intermediate_size": 10_000_000, "expert_intermediate_size": 10_000_000, "num_experts": 1_000_000,
+           "experts_per_token": 1_000_000, "num_shared_experts": 1_000, "shared_intermediate_size": 10_000_000,
+           "first_dense_layers": 10_000, "max_position_embeddings": 1_000_000_000_000}
+_LIMIT = 100_000_000  # any other count parity reads
+
+# keys whose meaning changes compute or memory in a way parity cannot model: the model is refused
+_REFUSED = {"block_configs": "per-layer block_configs (heterogeneous NAS layers)",
+            "attn_layer_period": "Mamba (v1) layers of Jamba-style hybrids",
+            "compress_ratios": "compressed sparse attention (DeepSeek-V4)",
+            "mamba_d_ssm": "parallel attention + Mamba2 layers (Falcon-H1)"}
+# keys read, or known not to change compute or memory (ids, init, dropout, RoPE, losses, runtime options)
+_UNDERSTOOD = {
+    "model_type", "architectures", "text_config", "vision_config", "language_config", "llm_config",
+    "quantization_config", "torch_dtype", "dtype", "tie_word_embeddings", "layer_types", "sliding_window",
+    "use_sliding_window", "max_window_layers", "sliding_window_pattern", "full_attention_interval",
+    "attention_chunk_size", "no_rope_layers", "no_rope_layer_interval", "attention_bias", "enable_bias",
+    "qkv_bias", "mlp_bias", "use_qk_norm", "qk_norm_type", "attn_output_gate", "kv_lora_rank", "q_lora_rank",
+    "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "qk_head_dim", "index_n_heads", "index_head_dim",
+    "index_topk", "linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim",
+    "linear_value_head_dim", "linear_conv_kernel_dim", "mamba_ssm_dtype", "mamba_ssm_cache_dtype",
+    "hybrid_override_pattern", "mamba_num_heads", "mamba_head_dim", "ssm_state_size", "n_groups", "conv_kernel",
+    "expand", "use_conv_bias", "mamba_proj_bias", "use_bias", "mlp_hidden_act", "hidden_act", "hidden_activation",
+    "mlp_only_layers", "interleave_moe_layer_step", "intermediate_size_mlp", "moe_shared_expert_intermediate_size",
+    "share_expert_dim", "topk_method", "use_routing_bias", "use_moe_router_bias", "num_nextn_predict_layers",
+    "mtp_num_hidden_layers", "num_mtp_modules", "mtp_transformer_layers", "use_mtp", "mtp_use_dedicated_embeddings",
+    "mtp_hybrid_override_pattern", "attention_head_dim", "rotary_dim", "partial_rotary_factor",
+    "hybrid_layer_pattern", "swa_num_attention_heads", "swa_num_key_value_heads", "swa_head_dim",
+    "swa_v_head_dim", "sliding_window_size", "add_swa_attention_sink_bias", "add_full_attention_sink_bias",
+    "chunk_size", "enable_moe_block", "top_k_experts", "initial_context_length", "swiglu_limit",
+    "n_shared_experts", "experts_per_token", "moe_latent_size",
+    # no effect on weights, FLOPs or memory
+    "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "image_token_id",
+    "video_token_id", "audio_token_id", "vision_start_token_id", "vision_end_token_id", "media_placeholder_token_id",
+    "boi_token_id", "eoi_token_id", "boa_token_id", "eoa_token_id", "eoa_token_index", "ignore_index",
+    "video_placeholder", "vision_soft_tokens_per_image", "use_unified_vision_chunk", "audio_config",
+    "initializer_range", "rms_norm_eps", "layer_norm_epsilon", "layernorm_epsilon", "norm_eps", "attention_dropout",
+    "hidden_dropout", "rope_theta", "rope_scaling", "rope_parameters", "rope_interleave", "indexer_rope_interleave",
+    "swa_rope_theta", "compress_rope_theta", "use_mrope", "router_aux_loss_coef", "aux_loss_alpha", "seq_aux",
+    "output_router_logits", "norm_topk_prob", "scoring_func", "routed_scaling_factor", "moe_router_scaling_factor",
+    "n_group", "topk_group", "ep_size", "use_cache", "transformers_version", "auto_map", "_name_or_path",
+    "num_logits_to_keep", "pretraining_tp", "rescale_prenorm_residual", "residual_in_fp32", "use_mamba_kernels",
+    "time_step_floor", "time_step_limit", "time_step_max", "time_step_min", "time_step_rank", "mamba_hidden_act",
+    "final_logit_softcapping", "attention_value_scale", "use_bidirectional_attention", "expert_dtype",
+    "moe_shared_expert_overlap", "activation_function", "apply_residual_connection_post_layernorm",
+    "attention_softmax_in_fp32", "masked_softmax_fusion", "slow_but_exact", "tokenizer_class",
+    "embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling", "position_embedding_type",
+    "mamba_chunk_size", "normalization_function", "init_method", "query_pre_attn_scalar", "rope_local_base_freq",
+    "attn_logit_softcapping", "cache_implementation", "attn_type_list", "postnorm", "block_size",
+    "layernorm_full_attention_alpha", "layernorm_full_attention_beta", "layernorm_linear_attention_alpha",
+    "layernorm_linear_attention_beta", "layernorm_mlp_alpha", "layernorm_mlp_beta",
+    # generic PretrainedConfig fields (generation and export options)
+    "add_cross_attention", "bad_words_ids", "begin_suppress_tokens", "chunk_size_feed_forward",
+    "cross_attention_hidden_size", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
+    "exponential_decay_length_penalty", "finetuning_task", "forced_bos_token_id", "forced_eos_token_id", "id2label",
+    "is_decoder", "is_encoder_decoder", "label2id", "length_penalty", "max_length", "min_length",
+    "no_repeat_ngram_size", "num_beam_groups", "num_beams", "num_return_sequences", "output_attentions",
+    "output_hidden_states", "output_scores", "prefix", "problem_type", "pruned_heads", "remove_invalid_values",
+    "repetition_penalty", "return_dict", "return_dict_in_generate", "suppress_tokens", "task_specific_params",
+    "temperature", "tf_legacy_loss", "tie_encoder_decoder", "top_k", "top_p", "torchscript", "typical_p",
+    "use_bfloat16",
+} | {key for keys in ALIASES.values() for key in keys}
+# non-finite numbers are refused everywhere except here (Mamba's dt clamp is [0, inf) by design)
+_NONFINITE_OK = {"time_step_limit"}
+
+
+def _where(where: str) -> str:
+    return where or "config.json"
+
+
+def _get(config: dict[str, Any], name: str, default: Any = ..., where: str = "") -> Any:
+    for key in ALIASES.get(name, (name,)):
+        if key in config and config[key] is not None:
+            return config[key]
+    if default is ...:
+        keys = " or ".join(repr(k) for k in ALIASES.get(name, (name,)))
+        raise ModelConfigError(f"{_where(where)}: missing key {keys}")
+    return default
+
+
+def _key(config: dict[str, Any], name: str) -> str:
+    return next((k for k in ALIASES.get(name, (name,)) if config.get(k) is not None), name)
+
+
+def _int(config: dict[str, Any], name: str, default: Any = ..., where: str = "", positive: bool = False) -> int:
+    """A count from the config: an integer >= 0 (>= 1 when `positive`), at most its sanity bound."""
+    value = _get(config, name, default, where)
+    if value is None:
+        return value
+    key = _key(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value != int(value) or value < 0:
+        raise ModelConfigError(f"{_where(where)}: {key} must be a non-negative integer, got {value!r}")
+    if positive and value < 1:
+        raise ModelConfigError(f"{_where(where)}: {key} must be >= 1, got {value!r}")
+    if value > _BOUNDS.get(name, _LIMIT):
+        raise ModelConfigError(f"{_where(where)}: {key} = {value:g} is past parity's sanity bound "
+                               f"({_BOUNDS.get(name, _LIMIT):,})")
+    return int(value)
+
+
+def _nonfinite(value: Any, path: str) -> str | None:
+    """Path of the first NaN or infinity inside a config value, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := _nonfinite(v, f"{path}.{k}" if path else str(k)))), None)
+    if isinstance(value, list):
+        return next((p for i, v in enumerate(value) if (p := _nonfinite(v, f"{path}[{i}]"))), None)
+    return None
+
+
+def _check_keys(config: dict[str, Any], where: str) -> tuple[str, ...]:
+    """Refuse NaN/Infinity and keys parity cannot model; flag keys it does not know."""
+    for key, value in config.items():
+        if key in _NONFINITE_OK:
+            continue
+        path = _nonfinite(value, key)
+        if path:
+            raise ModelConfigError(f"{_where(where)}: {path} is not a finite number (NaN or Infinity)")
+    for key, what in _REFUSED.items():
+        if config.get(key):
+            raise ModelConfigError(f"{_where(where)}: {key} ({what}) is not modelled by parity")
+    return tuple(f"unmodelled: {key}" for key in sorted(config) if key not in _UNDERSTOOD
+                 and config[key] not in (None, False, 0, [], {}))

@@ -1,0 +1,272 @@
+"""Translation of one config's layers: attention, Gated DeltaNet, Mamba2, the MLP, the layer-kind sequence,
+the checkpoint's formats and a vision tower's size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parity.errors import ModelConfigError
+from parity.hf.keys import _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, \
+    _get, _int
+from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
+
+def _formats(config: dict[str, Any], quant: dict[str, Any] | None) -> tuple[str, str]:
+    """(dense weight format, expert weight format) of the checkpoint."""
+    q = config.get("quantization_config") or {}
+    if quant:  # ModelOpt's hf_quant_config.json overrides what config.json says
+        q = dict(quant.get("quantization", {}))
+    method = str(q.get("quant_method") or q.get("quant_algo") or "").lower()
+    if method == "compressed-tensors":  # (vLLM's llm-compressor) its first config group names the numbers
+        groups = q.get("config_groups") or {}
+        weights = next(iter(groups.values()), {}).get("weights", {}) if groups else {}
+        bits, kind = weights.get("num_bits"), str(weights.get("type", ""))
+        fmt = {(8, "float"): "fp8", (8, "int"): "int8", (4, "int"): "int4", (4, "float"): "nvfp4"}.get((bits, kind))
+        if fmt is None:
+            raise ModelConfigError(f"quantization_config: compressed-tensors weights of {bits} bits {kind!r} "
+                                   "are not modelled")
+        return fmt, fmt
+    if method == "fp8":
+        fmt = "fp8_block" if q.get("weight_block_size") else "fp8"
+        return fmt, fmt
+    if method == "mxfp4":
+        skipped = " ".join(q.get("modules_to_not_convert", []))
+        return ("bf16" if "self_attn" in skipped else "mxfp4"), "mxfp4"
+    if method == "nvfp4":
+        skipped = " ".join(q.get("exclude_modules", []))
+        return ("bf16" if "self_attn" in skipped else "nvfp4"), "nvfp4"
+    if method in {"awq", "gptq"}:
+        return "int4", "int4"
+    if method:
+        raise ModelConfigError(f"quantization_config: quant_method {method!r} is not modelled")
+    dtype = str(config.get("torch_dtype", config.get("dtype", "bfloat16"))).lower()
+    fmt = {"float16": "fp16", "float32": "fp32"}.get(dtype, "bf16")
+    return fmt, fmt
+
+
+def _state_format(config: dict[str, Any], model_format: str) -> str:
+    dtype = str(config.get("mamba_ssm_cache_dtype") or config.get("mamba_ssm_dtype") or "").lower()
+    return {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(dtype, model_format
+                                                                          if model_format in ("fp32", "fp16") else "bf16")
+
+
+def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
+    """Softmax attention of a layer of `kind` (full, sliding or chunked)."""
+    sliding = kind == "sliding"
+    swa = (lambda key, fallback: config.get(f"swa_{key}") or fallback) if sliding else (lambda key, fallback: fallback)
+    heads = swa("num_attention_heads", _int(config, "num_attention_heads", where=where, positive=True))
+    hidden = _int(config, "hidden_size", where=where)
+    kv_heads = swa("num_key_value_heads", _int(config, "num_key_value_heads", heads, where, positive=True))
+    if config.get("head_dim") is None and config.get("attention_head_dim") is None and hidden % heads:
+        raise ModelConfigError(f"{where}: num_attention_heads ({heads}) must divide hidden_size ({hidden}) "
+                               "when head_dim is not given")
+    head_dim = swa("head_dim", _int(config, "head_dim", _int(config, "attention_head_dim", hidden // heads, where),
+                                    where, positive=True))
+    model_type = str(config.get("model_type", "")).lower()
+    window = _int(config, "sliding_window", where=where, positive=True) if sliding else None
+    if sliding and config.get("sliding_window_size"):
+        window = _int(config, "sliding_window_size", where=where, positive=True)
+    sink_key = "add_swa_attention_sink_bias" if sliding else "add_full_attention_sink_bias"
+    common: dict[str, Any] = {
+        "num_attention_heads": heads, "num_key_value_heads": kv_heads, "head_dim": head_dim,
+        "qk_norm": model_type in _QK_NORM_TYPES or bool(config.get("use_qk_norm")), "sliding_window": window,
+        "chunk_size": _int(config, "attention_chunk_size", where=where, positive=True) if kind == "chunked" else None,
+        "sinks": model_type == "gpt_oss" or bool(config.get(sink_key)),
+        "output_gate": bool(config.get("attn_output_gate", model_type == "qwen3_next")),  # Qwen3-Next always gates
+    }
+    bias = bool(config.get("attention_bias", config.get("enable_bias", model_type in _BIASED_TYPES)))
+    common |= {"qkv_bias": bias or model_type in _QKV_BIAS_TYPES or bool(config.get("qkv_bias")), "o_bias": bias}
+    if config.get("kv_lora_rank"):
+        common |= {
+            "q_lora_rank": _int(config, "q_lora_rank", None, where) or None,
+            "kv_lora_rank": _int(config, "kv_lora_rank", where=where, positive=True),
+            "qk_nope_head_dim": _int(config, "qk_nope_head_dim", where=where),
+            "qk_rope_head_dim": _int(config, "qk_rope_head_dim", where=where),
+            "v_head_dim": _int(config, "v_head_dim", where=where, positive=True),
+        }
+    elif config.get("v_head_dim"):
+        common["v_head_dim"] = swa("v_head_dim", _int(config, "v_head_dim", where=where, positive=True))
+    if config.get("index_n_heads"):
+        common |= {"index_heads": _int(config, "index_n_heads", where=where, positive=True),
+                   "index_head_dim": _int(config, "index_head_dim", where=where, positive=True),
+                   "index_topk": _int(config, "index_topk", where=where, positive=True)}
+    try:
+        return Attention(**common)
+    except ValueError as err:
+        raise ModelConfigError(f"{where}: {err}") from err
+
+
+def _linear(config: dict[str, Any], where: str, state_format: str) -> LinearAttention | LightningAttention:
+    """Gated DeltaNet when the config sizes its heads (linear_num_value_heads ...), else MiniMax's lightning
+    attention, which reuses the attention heads' count and width."""
+    try:
+        if config.get("linear_num_value_heads") is None:
+            heads = _int(config, "num_attention_heads", where=where, positive=True)
+            hidden = _int(config, "hidden_size", where=where, positive=True)
+            return LightningAttention(num_heads=heads, head_dim=_int(config, "head_dim", hidden // heads, where,
+                                                                     positive=True), state_format=state_format)
+        return LinearAttention(
+            num_key_heads=_int(config, "linear_num_key_heads", where=where, positive=True),
+            num_value_heads=_int(config, "linear_num_value_heads", where=where, positive=True),
+            key_head_dim=_int(config, "linear_key_head_dim", where=where, positive=True),
+            value_head_dim=_int(config, "linear_value_head_dim", where=where, positive=True),
+            conv_kernel=_int(config, "linear_conv_kernel_dim", where=where, positive=True),
+            state_format=state_format)
+    except ValueError as err:
+        raise ModelConfigError(f"{where}: {err}") from err
+
+
+def _mamba(config: dict[str, Any], where: str, state_format: str) -> Mamba:
+    hidden = _int(config, "hidden_size", where=where)
+    head_dim = _int(config, "mamba_head_dim", where=where, positive=True)
+    inner = _int(config, "expand", 2, where, positive=True) * hidden
+    try:
+        return Mamba(num_heads=_int(config, "mamba_num_heads", inner // head_dim, where, positive=True),
+                     head_dim=head_dim, state_size=_int(config, "ssm_state_size", where=where, positive=True),
+                     n_groups=_int(config, "n_groups", 1, where, positive=True),
+                     conv_kernel=_int(config, "conv_kernel", 4, where, positive=True),
+                     conv_bias=bool(_get(config, "use_conv_bias", True)),
+                     proj_bias=bool(config.get("mamba_proj_bias", config.get("use_bias", False))),
+                     state_format=state_format)
+    except ValueError as err:
+        raise ModelConfigError(f"{where}: {err}") from err
+
+
+_LAYER_TYPES = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
+                "chunked_attention": "chunked", "linear_attention": "linear", "mamba": "mamba"}
+_PATTERN = {"M": ("mamba", ""), "*": ("full", ""), "-": ("", "dense"), "E": ("", "moe")}
+
+
+def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[str, str]]:
+    """(mixer kind, MLP kind) of every layer: mixer full/sliding/chunked/linear/mamba or '' (none);
+    MLP '' (none), 'dense', 'moe' or 'auto' (decided by the MoE placement keys)."""
+    pattern = config.get("hybrid_override_pattern")
+    if pattern:  # Nemotron-H: one mixer or one MLP per layer
+        if len(pattern) != num_layers or set(pattern) - set(_PATTERN):
+            raise ModelConfigError(f"{where}: hybrid_override_pattern {pattern!r} must hold {num_layers} of "
+                                   f"the characters M * - E")
+        return [_PATTERN[c] for c in pattern]
+    types = config.get("layer_types")
+    if types:
+        if not isinstance(types, list) or len(types) != num_layers:
+            raise ModelConfigError(f"{where}: layer_types has {len(types) if isinstance(types, list) else 0} "
+                                   f"entries, expected num_hidden_layers={num_layers}")
+        unknown = sorted({str(t) for t in types} - set(_LAYER_TYPES))
+        if unknown:
+            raise ModelConfigError(f"{where}: layer_types entry {unknown[0]!r} is not modelled")
+        return [(_LAYER_TYPES[t], "auto") for t in types]
+    attn_types = config.get("attn_type_list")
+    if attn_types is not None:  # MiniMax-01/M1: 0 lightning attention, 1 softmax attention
+        if not isinstance(attn_types, list) or len(attn_types) != num_layers or set(attn_types) - {0, 1}:
+            raise ModelConfigError(f"{where}: attn_type_list must hold {num_layers} entries of 0 or 1")
+        return [("full" if t else "linear", "auto") for t in attn_types]
+    interval = _int(config, "full_attention_interval", 0, where)
+    if interval:  # Qwen3-Next: every interval-th layer full attention, the others Gated DeltaNet
+        return [("full" if (i + 1) % interval == 0 else "linear", "auto") for i in range(num_layers)]
+    hybrid = config.get("hybrid_layer_pattern")
+    if isinstance(hybrid, list) and len(hybrid) == num_layers:  # MiMo-V2: 1 marks a sliding-window layer
+        return [("sliding" if v else "full", "auto") for v in hybrid]
+    if config.get("attention_chunk_size"):  # Llama 4: RoPE layers chunked, every 4th (NoPE) global
+        nope = config.get("no_rope_layers") or [int((i + 1) % _int(config, "no_rope_layer_interval", 4, where) != 0)
+                                                for i in range(num_layers)]
+        return [("chunked" if nope[i] else "full", "auto") for i in range(num_layers)]
+    window = config.get("sliding_window")
+    if window and config.get("use_sliding_window", True):
+        every = _int(config, "sliding_window_pattern", 0, where)
+        first = _int(config, "max_window_layers", 0, where) if "use_sliding_window" in config else 0
+        return [("full" if (every and (i + 1) % every == 0) or i < first else "sliding", "auto")
+                for i in range(num_layers)]
+    return [("full", "auto")] * num_layers
+
+
+def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
+    """Whether layer `index` holds experts: first-k dense, mlp_only_layers, DeepSeek's moe_layer_freq
+    (an int or a per-layer list), Qwen's decoder_sparse_step and Llama 4's interleave_moe_layer_step."""
+    if _int(config, "num_experts", 0, where) <= 1:
+        return False
+    if index < _int(config, "first_dense_layers", 0, where) or index in set(config.get("mlp_only_layers") or ()):
+        return False
+    freq = config.get("moe_layer_freq")
+    if isinstance(freq, list):
+        return bool(freq[index]) if index < len(freq) else False
+    if freq:
+        return index % _int(config, "moe_layer_freq", 1, where, positive=True) == 0
+    step = _int(config, "decoder_sparse_step", 0, where) or _int(config, "interleave_moe_layer_step", 1, where) or 1
+    return (index + 1) % step == 0
+
+
+def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp | MoeMlp | None:
+    if not kind:
+        return None
+    model_type = str(config.get("model_type", "")).lower()
+    ungated = model_type in _UNGATED_TYPES or str(config.get("mlp_hidden_act", "")).lower() == "relu2"
+    hidden = _int(config, "hidden_size", where=where)
+    llama4 = "intermediate_size_mlp" in config  # Llama 4: intermediate_size is the expert's width
+    moe = _is_moe(config, index, where) if kind == "auto" else kind == "moe"
+    if not moe:
+        bias = config.get("mlp_bias", config.get("enable_bias", model_type in _BIASED_TYPES))
+        size = (_int(config, "intermediate_size_mlp", where=where, positive=True) if llama4 else
+                _int(config, "intermediate_size", 4 * hidden if ungated else ..., where, positive=True))
+        return DenseMlp(intermediate_size=size, gated=not ungated, bias=bool(bias))
+    intermediate = _int(config, "intermediate_size", 0, where)
+    expert_size = intermediate if llama4 else _int(config, "expert_intermediate_size", intermediate, where, positive=True)
+    shared = _int(config, "num_shared_experts", 1 if llama4 else 0, where)
+    shared_size = _int(config, "shared_intermediate_size", 0, where) or (
+        _int(config, "moe_shared_expert_intermediate_size", 0, where)
+        or _int(config, "share_expert_dim", 0, where) * max(shared, 1) or shared * expert_size)
+    try:
+        return MoeMlp(num_experts=_int(config, "num_experts", where=where),
+                      experts_per_token=_int(config, "experts_per_token", where=where, positive=True),
+                      expert_intermediate_size=expert_size, num_shared_experts=max(shared, 1) if shared_size else 0,
+                      shared_intermediate_size=shared_size, gated=not ungated,
+                      shared_gate=model_type in _SHARED_GATE_TYPES and shared_size > 0,
+                      latent_size=_int(config, "moe_latent_size", 0, where),
+                      expert_bias=model_type == "gpt_oss",
+                      router_bias=model_type in ("gpt_oss", "nemotron_h") or config.get("topk_method") == "noaux_tc"
+                      or bool(config.get("use_routing_bias") or config.get("use_moe_router_bias")))
+    except ValueError as err:
+        raise ModelConfigError(f"{where}: {err}") from err
+
+
+def _group(layers: list[Layer]) -> tuple[Layer, ...]:
+    grouped: list[Layer] = []
+    for layer in layers:
+        last = grouped[-1] if grouped else None
+        if last is not None and (last.attention, last.mlp, last.norms) == (layer.attention, layer.mlp, layer.norms):
+            grouped[-1] = Layer(attention=last.attention, mlp=last.mlp, count=last.count + layer.count,
+                                norms=last.norms)
+        else:
+            grouped.append(layer)
+    return tuple(grouped)
+
+
+def _vision_parameters(vision: Any) -> int:
+    """Weights of a ViT-style vision tower from its config (patch embedding, depth x (attention with biases,
+    MLP, two LayerNorms), patch merger), an estimate to show it apart from the text model."""
+    if not isinstance(vision, dict):
+        return 0
+    h = vision.get("hidden_size") or vision.get("vt_hidden_size") or 0
+    depth = vision.get("depth") or vision.get("num_hidden_layers") or vision.get("vt_num_hidden_layers") or 0
+    inner = vision.get("intermediate_size") or vision.get("vt_intermediate_size") or 4 * h
+    values = (h, depth, inner)
+    if not all(isinstance(v, int) and 0 < v <= 1_000_000 for v in values):
+        return 0
+    patch = vision.get("patch_size") if isinstance(vision.get("patch_size"), int) else 14
+    channels = vision.get("in_channels") if isinstance(vision.get("in_channels"), int) else 3
+    temporal = vision.get("temporal_patch_size") if isinstance(vision.get("temporal_patch_size"), int) else 1
+    out = vision.get("out_hidden_size") or vision.get("text_hidden_size") or h
+    merge = vision.get("spatial_merge_size") if isinstance(vision.get("spatial_merge_size"), int) else 2
+    block = 4 * h * h + 4 * h + 2 * h * inner + inner + h + 4 * h
+    merged = h * merge * merge
+    return channels * temporal * patch * patch * h + depth * block + merged * merged + merged * out
+
+
+def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The language model's config of a multimodal wrapper (text_config, language_config, llm_config),
+    the top level's quantization and dtype carried in; and the vision config, if any."""
+    for key in ("text_config", "language_config", "llm_config"):
+        inner = config.get(key)
+        if isinstance(inner, dict) and ("hidden_size" not in config or "num_hidden_layers" not in config):
+            carried = {k: config[k] for k in ("quantization_config", "torch_dtype", "dtype", "tie_word_embeddings")
+                       if k in config and k not in inner}
+            return {**inner, **carried}, config.get("vision_config")
+    return config, None

@@ -1,0 +1,201 @@
+"""Softmax attention of one decoder layer (GQA, MLA, windowed, chunked, DeepSeek sparse) and the weight
+matrix every mixer and MLP is made of (linear attention and Mamba2 live in `model.recurrent`).
+
+Each mixer states its weight matrices, its FLOPs per token beyond them at a context, the KV elements a
+token adds to the cache (0 for linear and state-space layers) and the fixed state a sequence keeps.
+Parameters are a count; FLOPs count a multiply-add as 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+__all__ = ["Matrix", "Attention"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Matrix:
+    """One weight matrix y = x W: `rows` inputs to `cols` outputs, `copies` of it (experts)."""
+
+    name: str
+    rows: int
+    cols: int
+    copies: int = 1
+    expert: bool = False
+
+    @property
+    def parameters(self) -> int:
+        return self.rows * self.cols * self.copies
+
+
+def positive(obj: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(obj, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(obj, name)}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attention:
+    """Softmax self-attention of one layer.
+
+    GQA (Llama, Qwen, Mixtral, gpt-oss): num_key_value_heads K/V heads of head_dim shared by groups of
+    query heads (v_head_dim when values are narrower, as in MiMo-V2). MLA (DeepSeek-V2/V3, Kimi-K2) when
+    kv_lora_rank is set: the cache holds one latent of kv_lora_rank plus a decoupled RoPE key of
+    qk_rope_head_dim per token (DeepSeek-V2 paper, Sec. 2.1).
+    sliding_window: keys a query sees (None = all); chunk_size: Llama 4's chunked local attention, a
+    query sees only its own chunk (at most chunk_size keys, which bounds the cache the same way);
+    sinks: one learned logit per head (gpt-oss); output_gate: a sigmoid gate per query feature (Qwen3-Next
+    attn_output_gate), which doubles the query projection.
+    DeepSeek Sparse Attention (V3.2, GLM-5) when index_heads is set: a lightning indexer of index_heads
+    heads of index_head_dim scores every cached key (its own index_head_dim key cache per token) and the
+    attention reads only the index_topk best (DeepSeek-V3.2-Exp report, Sec. 2.1).
+    """
+
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    qkv_bias: bool = False
+    o_bias: bool = False
+    qk_norm: bool = False
+    sliding_window: int | None = None
+    chunk_size: int | None = None
+    sinks: bool = False
+    output_gate: bool = False
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_nope_head_dim: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int = 0
+    index_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
+
+    def __post_init__(self) -> None:
+        positive(self, ("num_attention_heads", "num_key_value_heads", "head_dim"))
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(f"num_key_value_heads ({self.num_key_value_heads}) must divide "
+                             f"num_attention_heads ({self.num_attention_heads})")
+        for name in ("sliding_window", "chunk_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        if self.index_heads and (self.index_head_dim < 1 or self.index_topk < 1):
+            raise ValueError(f"a sparse-attention indexer needs index_head_dim and index_topk >= 1, "
+                             f"got {self.index_head_dim}, {self.index_topk}")
+
+    @property
+    def mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def dsa(self) -> bool:
+        return self.index_heads > 0
+
+    @property
+    def kind(self) -> str:
+        """Name of this layer kind in tables: mla/attention, +dsa, sliding or chunked."""
+        base = "mla" if self.mla else "attention"
+        if self.dsa:
+            return base + "+dsa"
+        if self.sliding_window is not None:
+            return f"{base} sliding {self.sliding_window}"
+        if self.chunk_size is not None:
+            return f"{base} chunked {self.chunk_size}"
+        return base + (" gated" if self.output_gate else "")
+
+    @property
+    def qk_head_dim(self) -> int:
+        """Width of one query/key head [elements] (MLA: nope + rope parts)."""
+        return self.qk_nope_head_dim + self.qk_rope_head_dim if self.mla else self.head_dim
+
+    @property
+    def value_head_dim(self) -> int:
+        return self.v_head_dim if self.mla or self.v_head_dim else self.head_dim
+
+    def matrices(self, hidden_size: int) -> tuple[Matrix, ...]:
+        h, heads = hidden_size, self.num_attention_heads
+        gate = 2 if self.output_gate else 1
+        if self.mla:
+            assert self.kv_lora_rank is not None
+            q = ((Matrix(name="q_a", rows=h, cols=self.q_lora_rank),
+                  Matrix(name="q_b", rows=self.q_lora_rank, cols=heads * self.qk_head_dim))
+                 if self.q_lora_rank else (Matrix(name="q", rows=h, cols=heads * self.qk_head_dim),))
+            out = (*q,
+                   Matrix(name="kv_a", rows=h, cols=self.kv_lora_rank + self.qk_rope_head_dim),
+                   Matrix(name="kv_b", rows=self.kv_lora_rank,
+                          cols=heads * (self.qk_nope_head_dim + self.v_head_dim)),
+                   Matrix(name="o", rows=heads * self.v_head_dim, cols=h))
+        else:
+            kv = self.num_key_value_heads * (self.head_dim + self.value_head_dim)
+            out = (Matrix(name="qkv", rows=h, cols=gate * heads * self.head_dim + kv),
+                   Matrix(name="o", rows=heads * self.value_head_dim, cols=h))
+        if self.dsa:  # the indexer's query (from the query latent), key and head-weight projections
+            out += (Matrix(name="index_q", rows=self.q_lora_rank or h, cols=self.index_heads * self.index_head_dim),
+                    Matrix(name="index_k", rows=h, cols=self.index_head_dim),
+                    Matrix(name="index_weights", rows=h, cols=self.index_heads))
+        return out
+
+    def vector_parameters(self, hidden_size: int) -> int:
+        """Biases, norms and sinks of the attention block (not matrices)."""
+        count = 0
+        if self.qkv_bias:
+            count += self.num_attention_heads * self.head_dim + self.num_key_value_heads * (
+                self.head_dim + self.value_head_dim)
+        if self.o_bias:
+            count += hidden_size
+        if self.qk_norm:
+            count += 2 * self.head_dim
+        if self.sinks:
+            count += self.num_attention_heads
+        if self.mla:
+            count += (self.q_lora_rank or 0) + (self.kv_lora_rank or 0)  # latent RMSNorms
+        if self.dsa:
+            count += 2 * self.index_head_dim  # the indexer key's LayerNorm (weight and bias)
+        return count
+
+    @property
+    def kv_elements_per_token(self) -> int:
+        """Elements one token adds to this layer's cache: K and V per KV head, or MLA's latent + rope key;
+        a sparse-attention indexer adds its own key."""
+        if self.mla:
+            assert self.kv_lora_rank is not None
+            own = self.kv_lora_rank + self.qk_rope_head_dim
+        else:
+            own = self.num_key_value_heads * (self.head_dim + self.value_head_dim)
+        return own + self.index_head_dim
+
+    @property
+    def state_elements_per_sequence(self) -> int:
+        return 0
+
+    def state_bytes_per_sequence(self) -> float:
+        return 0.0
+
+    @property
+    def window(self) -> int | None:
+        """Most tokens of a sequence this layer keeps in its cache (None: all of them)."""
+        if self.sliding_window is not None and self.chunk_size is not None:
+            return min(self.sliding_window, self.chunk_size)
+        return self.sliding_window if self.sliding_window is not None else self.chunk_size
+
+    def kept(self, context: float) -> float:
+        """Tokens of a `context`-token sequence this layer's cache holds [tokens]."""
+        return context if self.window is None else np.minimum(context, float(self.window))
+
+    def attended(self, context: float) -> float:
+        """Keys one query's attention reads at a given context length [tokens] (sparse: the top k)."""
+        keys = self.kept(context)
+        return np.minimum(keys, float(self.index_topk)) if self.dsa else keys
+
+    def score_flops_per_token(self, context: float) -> float:
+        """[FLOP] of QK^T and PV for one query token against its keys: 2 x heads x (dqk + dv) x keys,
+        plus the sparse indexer's 2 x index_heads x index_head_dim over every cached key."""
+        flops = 2.0 * self.num_attention_heads * (self.qk_head_dim + self.value_head_dim) * self.attended(context)
+        if self.dsa:
+            flops = flops + 2.0 * self.index_heads * self.index_head_dim * self.kept(context)
+        return flops
+
+

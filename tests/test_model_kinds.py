@@ -1,0 +1,370 @@
+"""Layer kinds, the model corpus and config refusals, checked against hand-derived numbers.
+
+Qwen3-Next-80B-A3B (48 layers, full_attention_interval 4): 12 full-attention layers keep K and V of 2 KV
+  heads x (256 + 256) = 1,024 elements per token (24,576 B/token in bf16 over the model); the 36 Gated
+  DeltaNet layers keep 32 value heads x 128 x 128 = 524,288 state elements plus a conv window of
+  (2 x 16 x 128 + 32 x 128) x 3 = 24,576, in bf16 1,097,728 B each: 39,518,208 B per sequence.
+gpt-oss-20b: 12 sliding (128) + 12 full layers of 2 x 8 x 64 = 1,024 elements; at 4,096 tokens a token
+  keeps 12 x 1024 + 12 x 1024 x 128/4096 = 12,672 elements on average.
+Nemotron-H-56B: 54 Mamba2 layers of 256 heads x 64 x 256 states = 4,194,304 elements (bf16) plus a conv
+  window of (256 x 64 + 2 x 8 x 256) x 3 = 61,440 elements: 8,511,488 B per layer, 459,620,352 B per
+  sequence; 10 attention layers of 2 x 8 x 128 = 2,048 elements -> 40,960 B/token in bf16.
+DeepSeek-V3.2 (DSA): per layer 2 x 128 heads x (192 + 128) x min(context, 2048) + indexer
+  2 x 64 x 128 x context: at 1,024 tokens 100,663,296 FLOPs, at 32,768 tokens 704,643,072, x 61 layers.
+"""
+
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parity import catalog
+from parity.dtypes import FORMATS
+from parity.errors import ModelConfigError
+from parity.hf import model_from_config
+from parity.model import Attention, Layer
+
+BF16 = FORMATS["bf16"]
+
+
+def test_qwen3_next_keeps_kv_only_in_its_full_attention_layers() -> None:
+    m = catalog.model("qwen3-next-80b-a3b")
+    assert m.features >= {"linear_attention", "output_gate", "moe"}
+    assert m.kv_cache_bytes_per_token(BF16) == 24_576
+    assert m.state_bytes_per_sequence == 39_518_208
+    assert m.cache_bytes_per_sequence(BF16, 1000.0) == 24_576_000 + 39_518_208
+
+
+def test_gpt_oss_20b_sliding_layers_cap_at_128_tokens() -> None:
+    m = catalog.model("gpt-oss-20b")
+    assert m.kv_elements_per_token(4096.0) == pytest.approx(12_672)
+    assert m.cache_bytes_per_sequence(BF16, 32768.0) == pytest.approx(2 * (12 * 1024 * 32768 + 12 * 1024 * 128))
+    assert m.state_bytes_per_sequence == 0
+
+
+def test_mamba2_hybrid_state_is_layers_heads_head_dim_state_size() -> None:
+    m = catalog.model("nemotron-h-56b")
+    kinds = {l.kind: 0 for l in m.layers}
+    for l in m.layers:
+        kinds[l.kind] += l.count
+    assert kinds == {"mamba2": 54, "attention": 10, "mlp": 54}
+    assert m.state_bytes_per_sequence == 54 * (256 * 64 * 256 * 2 + (256 * 64 + 2 * 8 * 256) * 3 * 2) == 459_620_352
+    assert m.kv_cache_bytes_per_token(BF16) == 40_960
+    assert m.parameters == pytest.approx(56e9, rel=0.01)
+
+
+def test_dsa_attention_reads_top_k_and_the_indexer_reads_all() -> None:
+    m = catalog.model("deepseek-v3.2")
+    assert "dsa" in m.features
+    assert m.attention_flops_per_token(1024) == 61 * 100_663_296
+    assert m.attention_flops_per_token(32768) == 61 * 704_643_072
+    dense = catalog.model("deepseek-v3")
+    assert dense.attention_flops_per_token(32768) == 61 * 2 * 128 * 320 * 32768  # all keys: 2.3x more
+
+
+def test_decode_flops_per_token_of_a_hybrid_at_1k_and_32k() -> None:
+    """Qwen3-Next: full layers 12 x 2 x 16 x (256 + 256) x context; DeltaNet 36 x (8 x 32 x 128 x 128
+    + 2 x 8192 x 4) = 153,354,240 at any context."""
+    m = catalog.model("qwen3-next-80b-a3b")
+    assert m.attention_flops_per_token(1024) == 12 * 16_384 * 1024 + 153_354_240
+    assert m.attention_flops_per_token(32768) == 12 * 16_384 * 32768 + 153_354_240
+    assert m.flops_per_token(32768) - m.flops_per_token(1024) == 12 * 16_384 * 31744
+
+
+def test_llama4_keeps_its_shared_expert_and_chunks_three_of_four_layers() -> None:
+    """Scout: 16 experts + 1 shared of 8,192 on every layer; 36 chunked (8,192) and 12 global layers."""
+    m = catalog.model("llama-4-scout")
+    assert m.active_parameters == pytest.approx(17e9, rel=0.02)
+    chunked = sum(l.count for l in m.layers if l.attention.chunk_size == 8192)
+    assert chunked == 36 and m.num_layers == 48
+    assert m.kv_elements_per_token(1e6) == pytest.approx(12 * 2048 + 36 * 2048 * 8192 / 1e6)
+
+
+def _published(entry: catalog.ModelEntry, which: str, tolerance: float) -> tuple[float, float, float] | None:
+    found = entry.published(which)
+    if found is None:
+        return None
+    count, half_unit = found
+    m = catalog.model(entry.id)
+    if which == "total":
+        ours = m.parameters + (m.mtp_parameters if entry.total_with_mtp else 0)
+    else:
+        ours = m.active_parameters - {"": 0, "embedding": m.embedding_parameters,
+                                      "embedding+head": m.embedding_parameters + m.head_parameters}[entry.active_without]
+    return ours, count, max(tolerance * count, half_unit)
+
+
+@pytest.mark.parametrize("entry", catalog.models(), ids=lambda e: e.id)
+def test_every_corpus_model_loads_and_matches_its_published_counts(entry: catalog.ModelEntry) -> None:
+    """Total within 1% (active within 2%) of the count as published, or within the rounding of the quoted
+    figure ("80B": +-0.5B). Models that flag an unmodelled key are exempt: they say they are not to be trusted."""
+    m = catalog.model(entry.id)
+    assert m.parameters > 0
+    if m.flags:
+        return
+    for which, tolerance in (("total", 0.01), ("active", 0.02)):
+        found = _published(entry, which, tolerance)
+        if found:
+            ours, count, allowed = found
+            assert abs(ours - count) <= allowed, f"{entry.id} {which}: {ours:,.0f} vs published {count:,.0f}"
+
+
+def test_the_corpus_covers_every_kind() -> None:
+    seen = set().union(*(catalog.model(e.id).features for e in catalog.models()))
+    assert seen >= {"linear_attention", "mamba2", "dsa", "mla", "moe", "sliding_window", "chunked_attention",
+                    "output_gate", "sinks", "mtp"}
+    assert catalog.model("qwen3.5-397b-a17b").vision_parameters > 0
+    assert catalog.model("kimi-k2.5").parameters == catalog.model("kimi-k2").parameters
+
+
+def _all_attention(model):
+    """The same model read as if every token mixer were its full-attention layer."""
+    full = next(l.attention for l in model.layers if isinstance(l.attention, Attention))
+    return dataclasses.replace(model, layers=tuple(dataclasses.replace(l, attention=full) for l in model.layers))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(1024, 65536), st.floats(2.0, 8.0))
+def test_a_hybrid_grows_far_less_with_context_than_all_attention(context: float, factor: float) -> None:
+    hybrid = catalog.model("qwen3-next-80b-a3b")
+    full = _all_attention(hybrid)
+    grow = {name: m.cache_bytes_per_sequence(BF16, context * factor) - m.cache_bytes_per_sequence(BF16, context)
+            for name, m in (("hybrid", hybrid), ("full", full))}
+    assert grow["hybrid"] <= grow["full"] / 3.9
+    flops = {name: m.flops_per_token(context * factor) - m.flops_per_token(context)
+             for name, m in (("hybrid", hybrid), ("full", full))}
+    assert flops["hybrid"] <= flops["full"] / 3.9
+
+
+def test_decode_step_time_grows_far_less_for_a_hybrid() -> None:
+    from parity.ops import Batch
+    from parity.predict import deployment, scenario_from_row
+    from parity.step import step_cost
+
+    row = dict(case_id="x", model="qwen3-next-80b-a3b", system="hgx-h100", engine="", weights="fp8", tp=2,
+               isl=1024, osl=128, concurrency=8)
+    s = scenario_from_row(row)
+    hybrid = deployment(s, s.layout)
+    full = dataclasses.replace(hybrid, model=_all_attention(hybrid.model))
+    times = {name: [float(step_cost(d, Batch(decode_tokens=8.0, decode_context=c)).time_s) for c in (4096.0, 131072.0)]
+             for name, d in (("hybrid", hybrid), ("full", full))}
+    assert times["hybrid"][1] - times["hybrid"][0] < 0.4 * (times["full"][1] - times["full"][0])
+
+
+BASE = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
+        "vocab_size": 100}
+
+
+BAD = [
+    (json.dumps(BASE)[:-1] + ', "rope_theta": NaN}', "rope_theta is not a finite number"),
+    (json.dumps(BASE)[:-1] + ', "hidden_act_scale": Infinity}', "not a finite number"),
+    (json.dumps({**BASE, "num_key_value_heads": 0}), "num_key_value_heads must be >= 1, got 0"),
+    (json.dumps({**BASE, "num_hidden_layers": 1e9}), "num_hidden_layers = 1e\\+09 is past"),
+    (json.dumps({k: v for k, v in BASE.items() if k != "hidden_size"}), "missing key 'hidden_size'"),
+    (json.dumps({**BASE, "block_configs": [{}]}), "block_configs"),
+    (json.dumps({**BASE, "num_attention_heads": 3}), "num_attention_heads \\(3\\) must divide hidden_size \\(64\\)"),
+    ("[1, 2]", "JSON object"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+def test_bad_configs_are_refused_in_one_line_fast(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                                  message: str) -> None:
+    """Through the command line's entry point in-process: exit 2 within a second, one line on stderr naming the
+    key and its value, no traceback."""
+    import re
+
+    from parity.cli import main
+
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    main(["model", "--help"])  # load the command line's modules first: the refusal itself is what is timed
+    capsys.readouterr()
+    start = time.perf_counter()
+    code = main(["model", str(path)])
+    assert time.perf_counter() - start < 1.0
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert re.search(message, err), err
+
+
+@pytest.mark.parametrize(("text", "message"), BAD[:1])
+def test_the_console_script_prints_one_line_and_no_traceback(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-c", "import sys; from parity.cli import main; sys.exit(main())", "model",
+                           str(path)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert message in done.stderr
+
+
+def test_a_1e9_layer_config_is_refused_in_milliseconds() -> None:
+    start = time.perf_counter()
+    with pytest.raises(ModelConfigError, match="past parity's sanity bound"):
+        model_from_config({**BASE, "num_hidden_layers": 1_000_000_000})
+    assert time.perf_counter() - start < 0.1
+
+
+def test_qwen35_nested_config_loads_and_unknown_keys_are_flagged() -> None:
+    m = catalog.model("qwen3.5-397b-a17b")
+    assert "linear_attention" in m.features and not m.flags
+    flagged = model_from_config({**BASE, "mystery_width": 4096})
+    assert flagged.flags == ("unmodelled: mystery_width",)
+    assert model_from_config({**BASE, "layer_types": ["full_attention", "full_attention"]}).flags == ()
+
+
+def test_model_flags_reach_predictions() -> None:
+    from parity.predict import flags, scenario_from_row
+
+    s = scenario_from_row(dict(case_id="x", model="gemma-4-26b-a4b", system="hgx-h100", engine="", tp=1,
+                               isl=1024, osl=128, concurrency=1))
+    assert any(f.startswith("unmodelled: attention_k_eq_v") for f in flags(s))
+
+
+def test_granite4_spelling_of_mamba2_keys_and_refused_hybrids() -> None:
+    """A Granite-4-style config (layer_types mamba/attention, mamba_* keys): 1 Mamba2 layer of 4 heads x 8 x 16
+    states (bf16) plus a conv window of (32 + 2 x 1 x 16) x 3 = 192 elements -> 2 x (512 + 192) = 1,408 B."""
+    granite = {**BASE, "model_type": "granitemoehybrid", "layer_types": ["mamba", "attention"],
+               "mamba_n_heads": 4, "mamba_d_head": 8, "mamba_d_state": 16, "mamba_n_groups": 1, "mamba_d_conv": 4,
+               "mamba_expand": 2, "embedding_multiplier": 12.0}
+    m = model_from_config(granite)
+    assert "mamba2" in m.features and not m.flags
+    assert m.state_bytes_per_sequence == 1_408
+    for key, value in (("mamba_d_ssm", 64), ("attn_layer_period", 8)):
+        with pytest.raises(ModelConfigError, match=key):
+            model_from_config({**BASE, key: value})
+
+
+def test_latent_moe_experts_work_in_the_latent_width() -> None:
+    """Nemotron-3-Super: experts of 1,024 x 2,688 (ungated) instead of 4,096 x 2,688; total near 120B."""
+    m = catalog.model("nemotron-3-super-120b-a12b-fp8")
+    moe = next(l.mlp for l in m.layers if l.moe)
+    up = next(x for x in moe.matrices(m.hidden_size) if x.name == "expert_up")
+    assert (up.rows, up.cols, up.copies, moe.latent_size) == (1024, 2688, 512, 1024)
+    assert m.parameters == pytest.approx(120e9, rel=0.01)
+
+
+@pytest.mark.parametrize(("quantization", "formats"), [
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "type": "float"}}}},
+     ("fp8", "fp8")),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int"}}}},
+     ("int4", "int4")),
+    ({"quant_method": "awq", "bits": 4}, ("int4", "int4")),
+    ({"quant_method": "fp8", "weight_block_size": [128, 128]}, ("fp8_block", "fp8_block")),
+])
+def test_quantization_configs_give_the_stored_formats(quantization: dict, formats: tuple[str, str]) -> None:
+    m = model_from_config({**BASE, "quantization_config": quantization})
+    assert (m.weight_format, m.expert_weight_format) == formats
+
+
+def test_an_unknown_quantization_method_is_refused() -> None:
+    with pytest.raises(ModelConfigError, match="quant_method 'hqq' is not modelled"):
+        model_from_config({**BASE, "quantization_config": {"quant_method": "hqq"}})
+
+
+def test_qwen3_next_at_128k_fits_where_the_all_attention_reading_does_not() -> None:
+    """Qwen3-Next on two H100s (fp8 weights, tp 2): 12 sequences of 131,072 tokens need per device
+    12 x (131,072 x 24,576 / 2 + 39,518,208 / 2) B = 19.6 GB of cache, which fits next to ~40 GB of weights;
+    read as all-attention they would need 12 x 131,072 x 98,304 / 2 B = 77.3 GB, which does not."""
+    from parity.predict import deployment, scenario_from_row
+    from parity.step import deployment_memory
+
+    row = dict(case_id="x", model="qwen3-next-80b-a3b", system="hgx-h100", engine="", weights="fp8", tp=2,
+               isl=131072, osl=1024, concurrency=12)
+    s = scenario_from_row(row)
+    hybrid = deployment(s, s.layout)
+    full = dataclasses.replace(hybrid, model=_all_attention(hybrid.model))
+    held = 131072.0
+    mem = {name: deployment_memory(d, 12.0, held, 8192.0) for name, d in (("hybrid", hybrid), ("full", full))}
+    assert float(mem["hybrid"].kv_bytes) == pytest.approx(12 * (held * 24_576 / 2 + 39_518_208 / 2))
+    assert float(mem["full"].kv_bytes) == pytest.approx(12 * held * 98_304 / 2)
+    assert bool(mem["hybrid"].fits) and not bool(mem["full"].fits)
+
+
+def test_parity_serve_runs_a_hybrid_at_128k_and_says_what_was_never_validated() -> None:
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+
+    done = CliRunner().invoke(cli, ["serve", "--model", "qwen3-next-80b-a3b", "--system", "hgx-h100", "--weights",
+                                    "fp8", "--tp", "2", "--isl", "131072", "--osl", "1024", "--concurrency", "4",
+                                    "--format", "json"])
+    assert done.exit_code == 0, done.output
+    found = json.loads(done.output)
+    found = found[0] if isinstance(found, list) else found
+    assert found["feasible"] and "features never validated: linear_attention" in found["flags"]
+
+
+def test_gemma3_style_windows_every_sixth_layer_global() -> None:
+    """sliding_window_pattern 6 over 12 layers: layers 6 and 12 global, 10 sliding (1,024); four norms a layer
+    and tied embeddings (Gemma's defaults). One KV head of 256 keeps K and V of 512 elements a layer, so at 32,768
+    tokens a token keeps 2 x 512 + 10 x 512 x 1,024/32,768 = 1,184 elements on average."""
+    gemma = {**BASE, "model_type": "gemma3_text", "num_hidden_layers": 12, "num_key_value_heads": 1, "head_dim": 256,
+             "sliding_window": 1024, "sliding_window_pattern": 6, "query_pre_attn_scalar": 256}
+    m = model_from_config(gemma)
+    assert sum(l.count for l in m.layers if l.attention.sliding_window == 1024) == 10
+    assert m.tie_word_embeddings and not m.flags and all(l.norms == 4 for l in m.layers)
+    assert m.kv_elements_per_token(32768.0) == pytest.approx(1_184)
+
+
+def test_lightning_attention_keeps_a_head_dim_squared_state_per_head() -> None:
+    """A MiniMax-01-shaped config (attn_type_list: 7 lightning layers then 1 softmax): 4 heads of 16, so each
+    lightning layer keeps 4 x 16 x 16 = 1,024 state elements (fp32: 4,096 B) and holds qkv 64 x 192, gate
+    64 x 64 and o 64 x 64 weights plus a 64-wide norm; the softmax layer alone keeps KV."""
+    minimax = {**BASE, "model_type": "minimax", "num_hidden_layers": 8, "attn_type_list": [0] * 7 + [1],
+               "head_dim": 16, "num_key_value_heads": 2, "num_local_experts": 4, "num_experts_per_tok": 2,
+               "mamba_ssm_dtype": "float32", "layernorm_linear_attention_alpha": 3.5, "postnorm": True}
+    m = model_from_config(minimax)
+    assert "linear_attention" in m.features and not m.flags
+    assert m.state_bytes_per_sequence == 7 * 4 * 16 * 16 * 4
+    assert m.kv_elements_per_token() == 2 * 2 * 16
+    lightning = m.layers[0].attention
+    assert lightning.kind == "lightning" and m.layers[0].count == 7
+    assert sum(x.parameters for x in lightning.matrices(64)) + lightning.vector_parameters(64) == \
+        64 * 192 + 64 * 64 + 64 * 64 + 64
+    assert m.attention_flops_per_token(1e6) - m.attention_flops_per_token(1e3) == \
+        pytest.approx(2 * 4 * (16 + 16) * (1e6 - 1e3))  # only the softmax layer grows with the context
+
+
+@pytest.mark.parametrize("name", ["qwen3-next-80b-a3b", "nemotron-3-nano-30b-a3b", "deepseek-v3.2", "llama-4-scout"])
+def test_every_kind_becomes_ops_whose_state_traffic_is_read_once_per_decode_step(name: str) -> None:
+    """Per decode step a recurrent layer reads and writes each sequence's state once (2 x state bytes x
+    sequences over the layer's heads); the sparse indexer reads every cached key's index entry."""
+    from parity.graph import forward
+    from parity.ops import Attention as AttentionOp
+    from parity.ops import Batch
+
+    m = catalog.model(name)
+    groups = forward(m, Batch(decode_tokens=4.0, decode_context=1000.0))
+    for group in groups:
+        if group.layer is None or group.layer.attention is None:
+            continue
+        ops = {op.name: op for op in group.ops}
+        spec = group.layer.attention
+        if spec.state_elements_per_sequence:
+            op = ops["recurrence_decode"]
+            assert isinstance(op, AttentionOp)
+            assert op.state_bytes_per_kv_head * op.kv_heads == pytest.approx(2 * spec.state_bytes_per_sequence() * 4)
+        if spec.dsa:
+            assert ops["indexer_decode"].kv_bytes_per_kv_head == 4 * 1000.0 * spec.index_head_dim
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 8))
+def test_only_every_interval_th_layer_keeps_kv(interval: int, groups: int) -> None:
+    """A Qwen3-Next-style config of groups x interval layers: groups full-attention layers of 2 x 2 KV heads x 16
+    keep KV; the other layers keep 4 value heads x 8 x 8 of state plus (2 x 2 x 8 + 4 x 8) x 3 conv inputs."""
+    config = {**BASE, "num_hidden_layers": groups * interval, "full_attention_interval": interval, "head_dim": 16,
+              "num_key_value_heads": 2, "linear_num_key_heads": 2, "linear_num_value_heads": 4,
+              "linear_key_head_dim": 8, "linear_value_head_dim": 8, "linear_conv_kernel_dim": 4}
+    m = model_from_config(config)
+    assert m.num_layers == groups * interval
+    assert m.kv_elements_per_token() == groups * 2 * 2 * 16
+    assert m.state_bytes_per_sequence == groups * (interval - 1) * 2 * (4 * 8 * 8 + (2 * 2 * 8 + 4 * 8) * 3)
