@@ -14,7 +14,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("hardware", "model", "engine"),
     ("hf",),
     ("catalog",),
-    ("ops",),
+    ("ops", "placement"),
     ("graph",),
     ("plan",),
     ("memory",),

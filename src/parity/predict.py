@@ -21,7 +21,7 @@ from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, ParityError
-from parity.hardware import Calibration, System
+from parity.hardware import Calibration, System, per_die
 from parity.model import Model
 from parity.plan import Layout, Precision
 from parity.serving import ServingResult, Workload, engine_deployment, serve_aggregated, serve_disaggregated
@@ -38,7 +38,9 @@ CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights"
 # inputs a row may add; scenario_from_row reads each of them
 OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps", "max_num_tokens",
                     "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
-                    "scheduler_recv_interval")
+                    "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
+                    "prefill_shared_expert_replicas", "decode_redundant_experts", "decode_shared_expert_replicas",
+                    "rank_per_die")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -137,9 +139,22 @@ def _int(row: Mapping[str, object], key: str, default: int | None = None, minimu
 
 
 def _layout(row: Mapping[str, object], prefix: str) -> Layout:
+    """A layout from the row's columns with this prefix; placement columns fall back to the unprefixed ones."""
+    def placed(name: str) -> int:
+        return _int(row, prefix + name, _int(row, name, 0, 0), 0)
     return Layout(tp=_int(row, prefix + "tp", 1), pp=_int(row, prefix + "pp", 1),
                   attn_dp=_int(row, prefix + "attn_dp", 1), moe_tp=_int(row, prefix + "moe_tp", 0, 0),
-                  moe_ep=_int(row, prefix + "moe_ep", 0, 0))
+                  moe_ep=_int(row, prefix + "moe_ep", 0, 0), redundant_experts=placed("redundant_experts"),
+                  shared_expert_replicas=placed("shared_expert_replicas"))
+
+
+def _flag(row: Mapping[str, object], key: str) -> bool:
+    text = _cell(row, key).lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise InfeasiblePlan(f"{key} must be true or false, got {text!r}")
 
 
 def _precision(row: Mapping[str, object], model: Model, system: System, engine: EngineProfile) -> tuple[Precision, str]:
@@ -164,6 +179,12 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     model = catalog.model(_cell(row, "model") or _missing("model"))
     name = _cell(row, "system") or _missing("system")
     system = (systems or {}).get(name) or catalog.system(name)
+    calibration = None
+    if _flag(row, "rank_per_die"):
+        if system.chip.dies == 1:
+            raise InfeasiblePlan(f"rank_per_die: {system.chip.id} has one die per package")
+        calibration = catalog.calibration(system.chip)  # the package's efficiencies hold per die
+        system = per_die(system)
     engine = catalog.engine(_cell(row, "engine"))
     settings: dict[str, float] = {}
     for column, field_name, rule in (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
@@ -210,9 +231,12 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
                   isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"),
                   moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
-                  random_range_ratio=range_ratio, engine_settings=tuple(settings.items()))
+                  random_range_ratio=range_ratio, engine_settings=tuple(settings.items()), calibration=calibration)
     notes = (note,) if note else ()
     if mode == "agg":
+        for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
+                       "decode_shared_expert_replicas"):
+            _int(row, column, 0, 0)  # read (and refused when bad) in either mode
         layout = _layout(row, "").check(model)
         return Scenario(**common, mode="agg", layout=layout, notes=notes)  # type: ignore[arg-type]
     if mode != "disagg":

@@ -31,7 +31,7 @@ from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.step import Deployment, decode_step, deployment_memory, step_cost
 
 __all__ = ["Workload", "ServingResult", "mean_length", "serve_aggregated", "serve_disaggregated", "engine_calibration",
-           "engine_deployment",
+           "engine_deployment", "placement_note",
            "prefill_throughput", "decode_throughput_at", "prompt_group_size"]
 
 
@@ -124,6 +124,17 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
                       step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
                       moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap,
                       mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance)
+
+
+def placement_note(dep: Deployment) -> str:
+    """The experts' placement and the busiest rank's load, in words."""
+    placed = dep.placement
+    if placed is None:
+        return f"expert imbalance {dep.expert_imbalance:g}"
+    how = (f"EPLB placement ({placed.redundant} redundant, {placed.shared_replicas} shared-expert replicas)"
+           if placed.balanced else "experts in index order")
+    return (f"{how}: {placed.slots_per_rank} expert slot(s) per rank over {placed.ranks} ranks, busiest rank "
+            f"{float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance {dep.expert_imbalance:g})")
 
 
 def prompt_group_size(profile: EngineProfile, isl: Num, clients: Num) -> Num:
@@ -276,7 +287,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
              f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
              f"{profile.burstiness:g} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
-             f"steps beyond its prefill; expert imbalance {dep.expert_imbalance:g}"
+             f"steps beyond its prefill; {placement_note(dep)}"
              + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
                 f"rank has one" if harmonic is not None else "")
              + (f"; new prompts wait up to {profile.batch_wait_steps:g} steps for "

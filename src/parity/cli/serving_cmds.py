@@ -85,7 +85,12 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--pp", type=int, default=1, show_default=True)
 @click.option("--attn-dp", type=int, default=1, show_default=True)
 @click.option("--moe-tp", type=int, default=0, help="0: default (experts split by expert parallelism)")
-@click.option("--moe-ep", type=int, default=0)
+@click.option("--moe-ep", type=int, default=0, help="expert-parallel ranks (any size up to the MoE ranks)")
+@click.option("--redundant-experts", type=click.IntRange(min=0), default=0,
+              help="extra replicas of hot experts placed EPLB-style (DeepSeek's EPLB)")
+@click.option("--shared-expert-replicas", type=click.IntRange(min=0), default=0,
+              help="shared experts placed as this many expert instances instead of computed on every rank")
+@click.option("--rank-per-die", is_flag=True, help="each die of a multi-die package (Ascend 910C) is one rank")
 @click.option("--prefill-workers", type=int, default=None)
 @click.option("--decode-workers", type=int, default=None)
 @click.option("--decode-tp", type=int, default=None, help="disagg: decode layout (default: as --tp)")
@@ -101,7 +106,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @format_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
           osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
-          moe_ep: int,
+          moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
           decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float,
           adp_hold_steps: float | None, fmt: str) -> None:
@@ -111,7 +116,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                               "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
                               "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
                               "mtp_acceptance": mtp_acceptance, "random_range_ratio": random_range_ratio,
-                              "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps}
+                              "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps,
+                              "redundant_experts": redundant_experts, "shared_expert_replicas": shared_expert_replicas,
+                              "rank_per_die": rank_per_die}
     if mode == "disagg":
         row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
                 "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
