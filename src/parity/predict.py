@@ -24,6 +24,7 @@ from parity.errors import InfeasiblePlan, ParityError
 from parity.hardware import Calibration, System, per_die
 from parity.model import Model
 from parity.plan import Layout, Precision
+from parity.phase import PHASES, PhaseResult, decode_benchmark, prefill_benchmark
 from parity.serving import ServingResult, Workload, engine_deployment, serve_aggregated, serve_disaggregated
 from parity.step import Deployment
 from parity.uncertainty import WIDEN_FLAGGED, Intervals
@@ -40,7 +41,7 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
                     "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
                     "prefill_shared_expert_replicas", "decode_redundant_experts", "decode_shared_expert_replicas",
-                    "rank_per_die")
+                    "rank_per_die", "phase", "batch", "context")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -72,6 +73,9 @@ class Scenario:
     engine_settings: tuple[tuple[str, float], ...] = ()  # the row's own engine settings, already in `engine`
     notes: tuple[str, ...] = ()
     calibration: Calibration | None = None  # None: the catalog's calibration of the chip
+    phase: str = "both"  # "decode" or "prefill": a fixed-batch step (phase.py) instead of the closed loop
+    batch: int = 0  # the phase benchmark's sequences (decode) or prompts (prefill) over the deployment
+    context: int = 0  # the decode benchmark's KV tokens per sequence
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -83,7 +87,7 @@ class Scenario:
         return (self.model.name, self.model.source, self.system.id, self.engine, self.precision, self.mode,
                 self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch,
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
-                self.calibration and self.calibration.id)
+                self.calibration and self.calibration.id, self.phase, self.batch, self.context)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -228,8 +232,16 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         raise InfeasiblePlan(f"random_range_ratio must be a number in [0, 1], got {spread!r}") from err
     if not 0.0 <= range_ratio <= 1.0:
         raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {spread!r}")
+    phase = (_cell(row, "phase") or "both").lower()
+    if phase not in PHASES:
+        raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
+    fixed = phase != "both"
+    batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
+    context = _int(row, "context", None if phase == "decode" else 0)
     common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
-                  isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"),
+                  isl=_int(row, "isl", (context or None) if fixed else None),
+                  osl=_int(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or None),
+                  phase=phase, batch=batch, context=context,
                   moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
                   random_range_ratio=range_ratio, engine_settings=tuple(settings.items()), calibration=calibration)
     notes = (note,) if note else ()
@@ -361,6 +373,27 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
     return out
 
 
+def _phase_prediction(s: Scenario) -> Prediction:
+    """A fixed-batch decode or prefill step (phase.py) as a prediction; step_s and the input rate in extra."""
+    reserve = 1.0 - s.engine.kv_memory_fraction
+    if s.phase == "decode":
+        r: PhaseResult = decode_benchmark(deployment(s, s.decode_layout or s.layout), s.batch, s.context, reserve)
+    else:
+        r = prefill_benchmark(deployment(s, s.layout), s.batch, s.isl, reserve, s.engine.prefill_scale)
+    mem = r.memory
+    if not bool(r.feasible):
+        return _failed(s.case_id, f"does not fit: needs {-float(mem.free_bytes) / 1e9:.1f} GB more per chip "
+                                  f"({mem.largest_term()} is the largest term)")
+    step, nan = float(r.step_s), float("nan")
+    return Prediction(case_id=s.case_id, ttft_s=step if s.phase == "prefill" else nan, tpot_s=float(r.tpot_s),
+                      output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
+                      output_tokens_per_s_per_user=1.0 / float(r.tpot_s), chips=float(r.chips),
+                      memory_bytes_per_chip=float(mem.used_bytes), feasible=True,
+                      note="; ".join(s.notes + r.assumptions), flags="; ".join(flags(s)),
+                      extra={"step_s": step, "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip),
+                             "batch_per_rank": float(r.batch_per_rank)})
+
+
 def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
     """Price scenarios; those sharing a deployment are solved together as arrays."""
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
@@ -370,8 +403,9 @@ def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
     for indices in groups.values():
         members = [scenarios[i] for i in indices]
         try:
-            results = [_with_intervals(p, s) if p.feasible else p
-                       for p, s in zip(_predictions(members, _solve(members)), members)]
+            results = ([_phase_prediction(s) for s in members] if members[0].phase != "both" else
+                       [_with_intervals(p, s) if p.feasible else p
+                        for p, s in zip(_predictions(members, _solve(members)), members)])
         except (ParityError, ValueError, ArithmeticError) as err:
             results = [_failed(s.case_id, str(err)) for s in members]
         for i, prediction in zip(indices, results):

@@ -28,10 +28,10 @@ from parity.memory import MemoryPlan, kv_bytes_per_token_per_device
 from parity.ops import Batch, Num
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision, Shard
-from parity.step import Deployment, decode_step, deployment_memory, step_cost
+from parity.step import Deployment, decode_step, deployment_memory, placement_note, step_cost
 
 __all__ = ["Workload", "ServingResult", "mean_length", "serve_aggregated", "serve_disaggregated", "engine_calibration",
-           "engine_deployment", "placement_note",
+           "engine_deployment",
            "prefill_throughput", "decode_throughput_at", "prompt_group_size"]
 
 
@@ -124,17 +124,6 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
                       step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
                       moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap,
                       mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance)
-
-
-def placement_note(dep: Deployment) -> str:
-    """The experts' placement and the busiest rank's load, in words."""
-    placed = dep.placement
-    if placed is None:
-        return f"expert imbalance {dep.expert_imbalance:g}"
-    how = (f"EPLB placement ({placed.redundant} redundant, {placed.shared_replicas} shared-expert replicas)"
-           if placed.balanced else "experts in index order")
-    return (f"{how}: {placed.slots_per_rank} expert slot(s) per rank over {placed.ranks} ranks, busiest rank "
-            f"{float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance {dep.expert_imbalance:g})")
 
 
 def prompt_group_size(profile: EngineProfile, isl: Num, clients: Num) -> Num:

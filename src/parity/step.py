@@ -21,7 +21,7 @@ from parity.placement import ExpertPlacement
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
-__all__ = ["Deployment", "step_cost", "decode_step", "deployment_memory", "breakdown", "Part"]
+__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "deployment_memory", "breakdown", "Part"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +95,17 @@ class Deployment:
         return ExpertPlacement(routed_experts=moe.num_experts, ranks=ep, redundant=layout.redundant_experts,
                                shared_replicas=layout.shared_expert_replicas, shared_weight=weight,
                                experts_per_token=moe.experts_per_token)
+
+
+def placement_note(dep: Deployment) -> str:
+    """The experts' placement and the busiest rank's load, in words."""
+    placed = dep.placement
+    if placed is None:
+        return f"expert imbalance {dep.expert_imbalance:g}"
+    how = (f"EPLB placement ({placed.redundant} redundant, {placed.shared_replicas} shared-expert replicas)"
+           if placed.balanced else "experts in index order")
+    return (f"{how}: {placed.slots_per_rank} expert slot(s) per rank over {placed.ranks} ranks, busiest rank "
+            f"{float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance {dep.expert_imbalance:g})")
 
 
 @functools.lru_cache(maxsize=256)

@@ -13,6 +13,7 @@ from rich.progress import Progress
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.ops import Batch
+from parity.phase import PHASES
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, with_interval
@@ -75,6 +76,11 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
 @click.option("--kv", default="", help="KV-cache format (default: the engine's)")
 @click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
+@click.option("--phase", type=click.Choice(list(PHASES)), default="both", show_default=True,
+              help="both: the closed-loop benchmark; decode or prefill: one step of a fixed --batch")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP ranks")
+@click.option("--context", type=click.IntRange(min=1), default=None, help="phase decode: KV tokens per sequence")
 @click.option("--isl", type=int, default=1024, show_default=True)
 @click.option("--osl", type=int, default=1024, show_default=True)
 @click.option("--concurrency", type=int, default=32, show_default=True)
@@ -104,7 +110,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
-def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
+def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, phase: str,
+          batch: int | None, context: int | None, isl: int,
           osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
           moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
@@ -118,11 +125,15 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                               "mtp_acceptance": mtp_acceptance, "random_range_ratio": random_range_ratio,
                               "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps,
                               "redundant_experts": redundant_experts, "shared_expert_replicas": shared_expert_replicas,
-                              "rank_per_die": rank_per_die}
+                              "rank_per_die": rank_per_die, "phase": phase, "batch": batch or "",
+                              "context": context or ""}
     if mode == "disagg":
         row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
                 "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
                 "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or ""}
+    if phase != "both":
+        _serve_phase(row, fmt)
+        return
     prediction = predict_rows([row])[0]
     if not prediction.feasible:
         raise ParityError(prediction.note)
@@ -160,3 +171,32 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         emit(prefill_parts, step_columns, "table",
              title=f"One prefill step of {prompt.prefill_tokens:g} prompt tokens on one device (no queueing; "
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
+
+
+def _serve_phase(row: dict[str, object], fmt: str) -> None:
+    """One fixed-batch decode or prefill step: step time, TPOT and the rates per chip."""
+    phase = str(row["phase"])
+    if not row["batch"]:
+        raise ParityError(f"--phase {phase} needs --batch")
+    if phase == "decode" and not row["context"]:
+        raise ParityError("--phase decode needs --context")
+    prediction = predict_rows([row])[0]
+    if not prediction.feasible:
+        raise ParityError(prediction.note)
+    data = prediction.row()
+    payload = {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip",
+                                    "chips", "feasible", "memory_bytes_per_chip", "batch_per_rank", "flags", "note")}
+    shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
+             ("batch per attention-DP rank", f"{data['batch_per_rank']:g}")]
+    if phase == "decode":
+        shown += [("TPOT [ms]", f"{data['tpot_s'] * 1e3:,.2f}"),
+                  ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]
+    else:
+        shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
+    shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
+              ("outside what was validated", data["flags"] or "no")]
+    emit([{"quantity": k, "value": v} for k, v in shown],
+         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+         title=f"{row['model']} on {row['system']}: one {phase} step of {row['batch']} "
+               f"{'sequences' if phase == 'decode' else 'prompts'}",
+         caption="Assumptions: " + str(data["note"]), payload=payload)
