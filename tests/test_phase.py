@@ -112,3 +112,16 @@ def test_serve_phase_prefill_reports_input_tokens() -> None:
     assert '"input_tokens_per_s_per_chip"' in result.output
     missing = CliRunner().invoke(cli, "serve --model llama-3.1-8b --system hgx-h100 --phase decode --batch 4".split())
     assert missing.exit_code == 2 and "--context" in missing.output
+
+
+def test_mtp_without_acceptance_takes_the_published_default() -> None:
+    """DeepSeek-V3 report Sec. 5.4.3: 85-90% of second-token predictions accepted; parity takes 0.85 for the
+    first draft and p + p^2 for two drafts: 0.85 + 0.7225 = 1.5725; the output names the source."""
+    row = {"model": "deepseek-r1", "system": "hgx-h200", "phase": "decode", "batch": 64, "context": 2048,
+           "attn_dp": 8, "mtp_tokens": 1}
+    (one,) = predict_rows([row])
+    assert one.tpot_s == pytest.approx(one.extra["step_s"] / 1.85)
+    assert "MTP acceptance 85%" in one.note and "DeepSeek-V3 Technical Report" in one.note
+    (two,) = predict_rows([{**row, "mtp_tokens": 2}])
+    assert two.tpot_s == pytest.approx(two.extra["step_s"] / (1 + 0.85 + 0.85 ** 2))
+    assert catalog.mtp_acceptance("deepseek-v3").acceptance == 0.85

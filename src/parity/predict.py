@@ -223,6 +223,14 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         raise InfeasiblePlan(f"mtp_acceptance must be a number, got {acceptance!r}") from err
     if mtp and not model.mtp_layers:
         raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers (mtp_tokens={mtp})")
+    mtp_note = ""
+    if mtp and not acceptance:
+        published = catalog.mtp_acceptance(model.name)
+        if published is None:
+            raise InfeasiblePlan(f"mtp_acceptance is required for {model.name} (no published acceptance recorded)")
+        mtp_acceptance = published.accepted_tokens(mtp)
+        mtp_note = (f"MTP acceptance {published.acceptance:.0%} a draft token, {mtp_acceptance:.3g} of {mtp} kept a "
+                    f"step (default: {published.source}; {published.note})")
     if not 0.0 <= mtp_acceptance <= mtp:
         raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {acceptance!r}")
     spread = _cell(row, "random_range_ratio")
@@ -244,7 +252,7 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
                   phase=phase, batch=batch, context=context,
                   moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
                   random_range_ratio=range_ratio, engine_settings=tuple(settings.items()), calibration=calibration)
-    notes = (note,) if note else ()
+    notes = tuple(n for n in (note, mtp_note) if n)
     if mode == "agg":
         for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
                        "decode_shared_expert_replicas"):

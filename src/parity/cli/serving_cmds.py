@@ -104,8 +104,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
 @click.option("--mtp", "mtp_tokens", type=click.IntRange(min=0), default=0,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
-@click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=0.0,
-              help="draft tokens accepted per step on average (e.g. 1.8 of 3)")
+@click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=None,
+              help="draft tokens accepted per step on average (e.g. 1.8 of 3; default: the model's published "
+                   "acceptance, data/speculation.toml)")
 @click.option("--adp-hold-steps", type=click.FloatRange(min=0), default=None,
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
@@ -115,14 +116,15 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
           moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
-          decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float,
+          decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float | None,
           adp_hold_steps: float | None, fmt: str) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
     row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
                               "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
                               "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
                               "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
-                              "mtp_acceptance": mtp_acceptance, "random_range_ratio": random_range_ratio,
+                              "mtp_acceptance": "" if mtp_acceptance is None else mtp_acceptance,
+                              "random_range_ratio": random_range_ratio,
                               "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps,
                               "redundant_experts": redundant_experts, "shared_expert_replicas": shared_expert_replicas,
                               "rank_per_die": rank_per_die, "phase": phase, "batch": batch or "",
