@@ -41,7 +41,7 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
                     "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
                     "prefill_shared_expert_replicas", "decode_redundant_experts", "decode_shared_expert_replicas",
-                    "rank_per_die", "phase", "batch", "context")
+                    "rank_per_die", "phase", "batch", "context", "attention_format")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -173,8 +173,17 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
         fp8_native = not math_unit(format_named("fp8"), system.chip)[1] if "fp8" in system.chip.native else False
         kv = "fp8" if engine.fp8_kv_cache and narrow and fp8_native else "bf16"
         note = f"KV cache {kv} (engine default)"
+    try:
+        attention = format_named(_cell(row, "attention_format") or engine.attention_format)
+    except ParityError as err:
+        raise InfeasiblePlan(f"attention_format: {err}") from err
+    if math_unit(attention, system.chip)[1]:
+        raise InfeasiblePlan(f"attention_format {attention.name}: {system.chip.id} has no {attention.name} math "
+                             f"(native: {', '.join(sorted(system.chip.native))})")
+    if attention.name != "bf16":
+        note = "; ".join(n for n in (note, f"attention math in {attention.name}") if n)
     return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
-                     kv_cache=format_named(kv).name), note
+                     kv_cache=format_named(kv).name, attention=attention.name), note
 
 
 def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:

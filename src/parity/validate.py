@@ -219,6 +219,7 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
     lines.append(f"kv_on_demand = {str(engine.kv_on_demand).lower()}")
+    lines.append(f'attention_format = "{engine.attention_format}"')
     return "\n".join(lines) + "\n"
 
 

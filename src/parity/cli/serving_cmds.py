@@ -74,7 +74,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--engine", default="", help="trtllm, vllm, sglang or empty for the generic profile")
 @click.option("--weights", default="", help="weight format (default: the checkpoint's)")
 @click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
-@click.option("--kv", default="", help="KV-cache format (default: the engine's)")
+@click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
+@click.option("--attention-format", default="", help="format of the attention math, bf16 or fp8 (FP8 attention "
+              "kernels such as FlashMLA-FP8; default: the engine's)")
 @click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
 @click.option("--phase", type=click.Choice(list(PHASES)), default="both", show_default=True,
               help="both: the closed-loop benchmark; decode or prefill: one step of a fixed --batch")
@@ -111,7 +113,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
-def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, phase: str,
+def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
+          mode: str, phase: str,
           batch: int | None, context: int | None, isl: int,
           osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
           moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
@@ -120,7 +123,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           adp_hold_steps: float | None, fmt: str) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
     row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
-                              "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
+                              "weights": weights, "moe_weights": moe_weights, "kv": kv,
+                              "attention_format": attention_format, "mode": mode, "isl": isl,
                               "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
                               "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
                               "mtp_acceptance": "" if mtp_acceptance is None else mtp_acceptance,
