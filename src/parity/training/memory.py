@@ -96,7 +96,8 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
     parallelism, the 5as/h term dropped by selective recomputation, 2sbh under full recomputation.
     Here each term takes the layer's own widths (GQA/MLA heads, gated MLP, routed experts), flash
     attention stores a 4 B log-sum-exp per head instead of scores, and masks exist only with dropout.
-    recompute: 0 none, 1 selective, 2 full; keys: keys per query of materialised scores [tokens].
+    recompute: 0 none, 1 selective (the attention core; for MLA also the norms and up-projections, as
+    DeepSeek-V3), 2 full; keys: keys per query of materialised scores [tokens].
     linear_input_bytes [B]: what a saved GEMM input takes per
     element (1 under FP8 training: Transformer Engine saves the FP8 copy it multiplied).
     """
@@ -130,4 +131,10 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
     else:  # gated: up and gate outputs 4f B, their product (the down projection's input) x f B
         split += ((4.0 if mlp.gated else 2.0) + x) * mlp.intermediate_size
     kept = replicated / sp_split + split / tp + expert
+    if a.mla:
+        # DeepSeek-V3 (Sec. 3.2.3) recomputes the RMSNorms and MLA up-projections in backward: the GEMM
+        # inputs after the norms (x h each) and the per-head Q, K, V are rebuilt from the norm inputs and
+        # latents, which stay; selective recomputation does the same here
+        rebuilt = 2.0 * x * h / sp_split + 2.0 * (heads * dqk + kv) / tp
+        kept = kept - np.where(np.asarray(recompute) == 1, rebuilt, 0.0)
     return np.where(np.asarray(recompute) >= 2, 2.0 * h / sp_split, kept)
