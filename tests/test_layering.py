@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("serving", "training", "phase"),
     ("search", "uncertainty"),
     ("compare", "predict", "fleet", "policy"),
-    ("sweep",),
+    ("sweep", "deployments"),
     ("validate", "calibrate"),
     ("validate_training", "calibration_check", "crosscheck"),  # built on validate's records, so just above it
     ("report",),

@@ -29,7 +29,7 @@ from parity.serving import ServingResult, Workload, engine_deployment, serve_agg
 from parity.step import Deployment
 from parity.uncertainty import WIDEN_FLAGGED, Intervals
 
-__all__ = ["CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "Scenario", "Prediction", "scenario_from_row", "predict_rows",
+__all__ = ["layout_from_row", "CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "Scenario", "Prediction", "scenario_from_row", "predict_rows",
            "predict_scenarios", "deployment"]
 
 CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl",
@@ -142,7 +142,7 @@ def _int(row: Mapping[str, object], key: str, default: int | None = None, minimu
     return int(value)
 
 
-def _layout(row: Mapping[str, object], prefix: str) -> Layout:
+def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
     """A layout from the row's columns with this prefix; placement columns fall back to the unprefixed ones."""
     def placed(name: str) -> int:
         return _int(row, prefix + name, _int(row, name, 0, 0), 0)
@@ -266,12 +266,12 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
                        "decode_shared_expert_replicas"):
             _int(row, column, 0, 0)  # read (and refused when bad) in either mode
-        layout = _layout(row, "").check(model)
+        layout = layout_from_row(row, "").check(model)
         return Scenario(**common, mode="agg", layout=layout, notes=notes)  # type: ignore[arg-type]
     if mode != "disagg":
         raise InfeasiblePlan(f"mode must be agg or disagg, got {mode!r}")
-    prefill = _layout(row, "prefill_").check(model)
-    decode = _layout(row, "decode_").check(model)
+    prefill = layout_from_row(row, "prefill_").check(model)
+    decode = layout_from_row(row, "decode_").check(model)
     batch = _cell(row, "decode_batch")
     decode_batch = None
     if _cell(row, "decode_workers"):
