@@ -41,7 +41,7 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
                     "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
                     "prefill_shared_expert_replicas", "decode_redundant_experts", "decode_shared_expert_replicas",
-                    "rank_per_die", "phase", "batch", "context", "attention_format")
+                    "rank_per_die", "phase", "batch", "context", "attention_format", "prefill_system")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -76,6 +76,7 @@ class Scenario:
     phase: str = "both"  # "decode" or "prefill": a fixed-batch step (phase.py) instead of the closed loop
     batch: int = 0  # the phase benchmark's sequences (decode) or prompts (prefill) over the deployment
     context: int = 0  # the decode benchmark's KV tokens per sequence
+    prefill_system: System | None = None  # disaggregated: prefill workers on another system (None: `system`)
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -87,7 +88,8 @@ class Scenario:
         return (self.model.name, self.model.source, self.system.id, self.engine, self.precision, self.mode,
                 self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch,
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
-                self.calibration and self.calibration.id, self.phase, self.batch, self.context)
+                self.calibration and self.calibration.id, self.phase, self.batch, self.context,
+                self.prefill_system and self.prefill_system.id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,10 +268,17 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
                        "decode_shared_expert_replicas"):
             _int(row, column, 0, 0)  # read (and refused when bad) in either mode
+        if _cell(row, "prefill_system"):
+            raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
         layout = layout_from_row(row, "").check(model)
         return Scenario(**common, mode="agg", layout=layout, notes=notes)  # type: ignore[arg-type]
     if mode != "disagg":
         raise InfeasiblePlan(f"mode must be agg or disagg, got {mode!r}")
+    prefill_system = None
+    if _cell(row, "prefill_system"):
+        prefill_system = (systems or {}).get(_cell(row, "prefill_system")) or catalog.system(_cell(row, "prefill_system"))
+        for fmt in (precision.weights, precision.expert_weights):
+            math_unit(format_named(fmt), prefill_system.chip)  # raises if the prefill chip cannot run it at all
     prefill = layout_from_row(row, "prefill_").check(model)
     decode = layout_from_row(row, "decode_").check(model)
     batch = _cell(row, "decode_batch")
@@ -286,7 +295,7 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     prefill_batch = float(_int(row, "prefill_batch")) if _cell(row, "prefill_batch") else None
     return Scenario(**common, mode="disagg", layout=prefill, decode_layout=decode,  # type: ignore[arg-type]
                     prefill_workers=prefill_workers, decode_workers=decode_workers, prefill_batch=prefill_batch,
-                    decode_batch=decode_batch,
+                    decode_batch=decode_batch, prefill_system=prefill_system,
                     notes=notes)
 
 
@@ -294,12 +303,15 @@ def _missing(key: str) -> str:
     raise InfeasiblePlan(f"{key} is required")
 
 
-def deployment(scenario: Scenario, layout: Layout) -> Deployment:
-    """The deployment of one worker of a scenario, with its engine's overheads and efficiencies."""
-    return engine_deployment(scenario.model, scenario.system, layout, scenario.precision,
-                             scenario.calibration or catalog.calibration(scenario.system.chip), scenario.engine,
-                             scenario.moe_overlap,
-                             scenario.mtp_tokens, scenario.mtp_acceptance)
+def deployment(scenario: Scenario, layout: Layout, system: System | None = None) -> Deployment:
+    """The deployment of one worker of a scenario (on `system`, default the scenario's), with its engine's
+    overheads and efficiencies."""
+    if system is None or system.id == scenario.system.id:
+        system, calibration = scenario.system, scenario.calibration or catalog.calibration(scenario.system.chip)
+    else:
+        calibration = catalog.calibration(system.chip)
+    return engine_deployment(scenario.model, system, layout, scenario.precision, calibration, scenario.engine,
+                             scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance)
 
 
 def _solve(group: Sequence[Scenario]) -> ServingResult:
@@ -310,7 +322,8 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
     if first.mode == "agg":
         return serve_aggregated(deployment(first, first.layout), first.engine, workload)
     assert first.decode_layout is not None
-    return serve_disaggregated(deployment(first, first.layout), deployment(first, first.decode_layout), first.engine,
+    return serve_disaggregated(deployment(first, first.layout, first.prefill_system),
+                               deployment(first, first.decode_layout), first.engine,
                                workload, first.prefill_workers, first.decode_workers, first.prefill_batch,
                                first.decode_batch)
 
@@ -318,9 +331,11 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 def flags(scenario: Scenario) -> tuple[str, ...]:
     """Ways a case lies outside what the model was fitted and checked on."""
     out = []
-    chip = scenario.system.chip
-    if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
-        out.append(f"uncalibrated chip {chip.id}")
+    for chip in {scenario.system.chip.id: scenario.system.chip,
+                 **({scenario.prefill_system.chip.id: scenario.prefill_system.chip} if scenario.prefill_system
+                    else {})}.values():
+        if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
+            out.append(f"uncalibrated chip {chip.id}")
     used = scenario.model.features - (set() if scenario.mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     unseen = sorted(used - catalog.validated_features())
     if unseen:
@@ -396,7 +411,8 @@ def _phase_prediction(s: Scenario) -> Prediction:
     if s.phase == "decode":
         r: PhaseResult = decode_benchmark(deployment(s, s.decode_layout or s.layout), s.batch, s.context, reserve)
     else:
-        r = prefill_benchmark(deployment(s, s.layout), s.batch, s.isl, reserve, s.engine.prefill_scale)
+        r = prefill_benchmark(deployment(s, s.layout, s.prefill_system), s.batch, s.isl, reserve,
+                              s.engine.prefill_scale)
     mem = r.memory
     if not bool(r.feasible):
         return _failed(s.case_id, f"does not fit: needs {-float(mem.free_bytes) / 1e9:.1f} GB more per chip "

@@ -342,9 +342,11 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     # KV of one prompt, all layers, sent from the prefill worker to the decode worker
     kv_total = isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
     system = decode.system
-    same_domain = prefill.chips + decode.chips <= system.scale_up_domain_chips
-    link = np.where(same_domain, system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * prefill.chips
-    transfer = kv_total / np.maximum(link, 1.0) + system.scale_out_latency_s
+    # prefill and decode on different systems (a mixed fleet) share only scale-out links: the slower side's
+    same_domain = (prefill.chips + decode.chips <= system.scale_up_domain_chips) & (prefill.system.id == system.id)
+    scale_out = min(system.scale_out_bytes_per_s, prefill.system.scale_out_bytes_per_s)
+    link = np.where(same_domain, system.scale_up_bytes_per_s, scale_out) * prefill.chips
+    transfer = kv_total / np.maximum(link, 1.0) + max(system.scale_out_latency_s, prefill.system.scale_out_latency_s)
     batch = np.maximum(active, 1.0)
     for _ in range(_ITERATIONS):
         step_s, per_step = decode_step(decode, batch, context)
@@ -366,7 +368,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         decoding = (osl - 1.0) * tpot
         batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
     chips = prefill.chips * prefill_workers + decode.chips * decode_workers
-    notes = (f"disaggregated: prefill workers of {prefill.chips} chips, decode workers of {decode.chips} chips"
+    mixed = "" if prefill.system.id == system.id else f" of {prefill.system.id}"
+    notes = (f"disaggregated: prefill workers of {prefill.chips} chips{mixed}, decode workers of {decode.chips} chips"
              + (f" ({'; '.join(sized)})" if sized else ""),
              f"engine {profile.id}; arrival burstiness {profile.burstiness:g}; KV moved over "
              f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")

@@ -101,6 +101,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--rank-per-die", is_flag=True, help="each die of a multi-die package (Ascend 910C) is one rank")
 @click.option("--prefill-workers", type=int, default=None)
 @click.option("--decode-workers", type=int, default=None)
+@click.option("--prefill-system", default="", help="disagg: run the prefill workers on this system (a mixed fleet; "
+              "the KV cache moves over scale-out links)")
 @click.option("--decode-tp", type=int, default=None, help="disagg: decode layout (default: as --tp)")
 @click.option("--decode-attn-dp", type=int, default=None)
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
@@ -118,7 +120,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           batch: int | None, context: int | None, isl: int,
           osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
           moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
-          prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
+          prefill_workers: int | None, decode_workers: int | None, prefill_system: str, decode_tp: int | None,
           decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float | None,
           adp_hold_steps: float | None, fmt: str) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
@@ -136,7 +138,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if mode == "disagg":
         row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
                 "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
-                "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or ""}
+                "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or "",
+                "prefill_system": prefill_system}
     if phase != "both":
         _serve_phase(row, fmt)
         return
