@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cost",),
     ("step",),
     ("serving", "training", "phase"),
-    ("search", "uncertainty"),
+    ("search", "uncertainty", "scenarios"),
     ("compare", "predict", "fleet", "policy"),
     ("sweep", "deployments"),
     ("validate", "calibrate"),

@@ -14,21 +14,32 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.ops import Batch
 from parity.phase import PHASES
+from parity.scenarios import offline_throughput
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, with_interval
 
 
-def _read_cases(path: Path) -> list[dict[str, str]]:
+def _read_table(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV file whose header names every column in `needed`."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ParityError(f"cannot read {path}: {err.strerror or err}") from err
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "model" not in reader.fieldnames:
-        raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, osl, "
-                          f"concurrency; columns: {', '.join(CASE_COLUMNS)})")
+    if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
+        raise ParityError(f"{path.name}: needs a header with {', '.join(needed)}")
     return [dict(row) for row in reader]
+
+
+def _read_cases(path: Path) -> list[dict[str, str]]:
+    try:
+        return _read_table(path, ("model",))
+    except ParityError as err:
+        if "needs a header" not in str(err):
+            raise
+        raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, osl, "
+                          f"concurrency; columns: {', '.join(CASE_COLUMNS)})") from err
 
 
 PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"), Column("ttft_text", "TTFT ms (80%)", plain),
@@ -80,6 +91,11 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
 @click.option("--phase", type=click.Choice(list(PHASES)), default="both", show_default=True,
               help="both: the closed-loop benchmark; decode or prefill: one step of a fixed --batch")
+@click.option("--scenario", type=click.Choice(["closed", "offline"]), default="closed", show_default=True,
+              help="closed: the closed-loop benchmark (or --phase); offline: MLPerf's offline scenario, a saturated "
+                   "worker over --lengths")
+@click.option("--lengths", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="offline: a CSV of isl,osl pairs, one request a row")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
               help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP ranks")
 @click.option("--context", type=click.IntRange(min=1), default=None, help="phase decode: KV tokens per sequence")
@@ -116,7 +132,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
-          mode: str, phase: str,
+          mode: str, phase: str, scenario: str, lengths: Path | None,
           batch: int | None, context: int | None, isl: int,
           osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
           moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
@@ -140,6 +156,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
                 "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or "",
                 "prefill_system": prefill_system}
+    if scenario == "offline":
+        _serve_offline(row, lengths, fmt)
+        return
     if phase != "both":
         _serve_phase(row, fmt)
         return
@@ -209,3 +228,37 @@ def _serve_phase(row: dict[str, object], fmt: str) -> None:
          title=f"{row['model']} on {row['system']}: one {phase} step of {row['batch']} "
                f"{'sequences' if phase == 'decode' else 'prompts'}",
          caption="Assumptions: " + str(data["note"]), payload=payload)
+
+
+def _read_lengths(path: Path | None) -> list[tuple[float, float]]:
+    if path is None:
+        raise ParityError("--scenario offline needs --lengths FILE.csv (columns isl, osl)")
+    rows = _read_table(path, ("isl", "osl"))
+    try:
+        return [(float(r["isl"]), float(r["osl"])) for r in rows]
+    except (TypeError, ValueError) as err:
+        raise ParityError(f"{path.name}: isl and osl must be numbers ({err})") from err
+
+
+def _serve_offline(row: dict[str, object], lengths: Path | None, fmt: str) -> None:
+    """MLPerf-style offline throughput of one worker over a length distribution."""
+    pairs = _read_lengths(lengths)
+    scenario = scenario_from_row(row)
+    try:
+        result = offline_throughput(deployment(scenario, scenario.layout), scenario.engine, pairs)
+    except ValueError as err:
+        raise ParityError(f"--lengths: {err}") from err
+    if not result.feasible:
+        raise ParityError("; ".join(result.assumptions))
+    payload = {"output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip,
+               "input_tokens_per_s_per_chip": result.input_tokens_per_s_per_chip, "tpot_s": result.tpot_s,
+               "decode_batch": result.decode_batch, "chips": result.chips, "requests": result.requests,
+               "feasible": result.feasible, "assumptions": list(scenario.notes + result.assumptions)}
+    shown = [("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
+             ("input tokens/s per chip", f"{result.input_tokens_per_s_per_chip:,.1f}"),
+             ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"), ("decode batch per rank", f"{result.decode_batch:g}"),
+             ("chips", f"{result.chips:g}"), ("requests", f"{result.requests}")]
+    emit([{"quantity": k, "value": v} for k, v in shown],
+         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+         title=f"{row['model']} on {row['system']}: offline over {result.requests} requests",
+         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload)
