@@ -1,6 +1,7 @@
 """MLPerf-style offline throughput over a length distribution."""
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
@@ -58,3 +59,22 @@ def test_serve_offline_reads_a_lengths_file(tmp_path) -> None:
     refused = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
                                        "offline", "--lengths", str(bad)])
     assert refused.exit_code == 2 and "isl, osl" in refused.output
+
+
+def test_server_latency_is_an_mm1_queue_with_littles_law_decode() -> None:
+    """Tiny model, 1,000 in / 200 out at 5% of the prompt capacity (rate = 0.05 / S): u = 0.05, mean wait
+    u/(1-u) S = S/19, p99 wait S/(1-u) ln(u/0.01) = S ln 5 / 0.95; decoding sequences satisfy
+    N = rate x 199 x TPOT(N); TPOT = step(N) / (1 - u); a first token also waits half a step."""
+    from parity.scenarios import server_latency
+    dep, engine = _dep(), catalog.engine("")
+    service = 1000 / float(prefill_throughput(dep, engine, 1000.0)) * engine.prefill_scale
+    rate = 0.05 / service
+    r = server_latency(dep, engine, [(1000, 200)], rate)
+    assert r.feasible and r.prefill_utilization == pytest.approx(0.05)
+    step_s = float(decode_step(dep, max(r.decode_batch, 1.0), 1100.0)[0])
+    assert r.tpot_s == pytest.approx(step_s / 0.95)
+    assert r.decode_batch == pytest.approx(rate * 199 * r.tpot_s, rel=1e-6)
+    half = 0.5 * step_s / 0.95
+    assert r.ttft_s == pytest.approx(service + service / 19 + half)
+    assert r.ttft_p99_s == pytest.approx(service + service * math.log(5) / 0.95 + half)
+    assert not server_latency(dep, engine, [(1000, 200)], 1.01 / service).feasible

@@ -1,4 +1,5 @@
-"""MLPerf-style offline throughput: a deployment kept full over a distribution of request lengths.
+"""MLPerf-style scenarios over a distribution of request lengths: offline (a deployment kept full) and server
+(Poisson arrivals at a request rate).
 
 Offline (MLPerf Inference's scenario where every sample is available at once) keeps the engine
 saturated: decode steps run as many sequences as the KV cache holds for the mean request, and each
@@ -16,7 +17,7 @@ from parity.engine import EngineProfile
 from parity.serving import prefill_throughput
 from parity.step import Deployment, decode_step, deployment_memory
 
-__all__ = ["OfflineResult", "offline_throughput"]
+__all__ = ["OfflineResult", "offline_throughput", "ServerResult", "server_latency"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,3 +71,75 @@ def offline_throughput(dep: Deployment, profile: EngineProfile, lengths: Sequenc
                          input_tokens_per_s_per_chip=float(np.sum(isl)) / total_s / chips,
                          tpot_s=float(step_s) / float(kept), decode_batch=batch, chips=chips, requests=len(lengths),
                          feasible=True, assumptions=notes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerResult:
+    """A worker under Poisson arrivals (MLPerf's server scenario): latencies and throughput.
+
+    ttft_s, ttft_p99_s [s]: mean and 99th percentile time to first token; tpot_s [s]; decode_batch:
+    sequences decoding per attention-DP rank; prefill_utilization: share of engine time on prompts;
+    feasible: the queue is stable (utilisation < 1) and the decoding sequences' KV fits.
+    """
+
+    ttft_s: float
+    ttft_p99_s: float
+    tpot_s: float
+    output_tokens_per_s_per_chip: float
+    decode_batch: float
+    prefill_utilization: float
+    chips: float
+    feasible: bool
+    assumptions: tuple[str, ...] = field(default=())
+
+
+def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tuple[float, float]],
+                   request_rate: float) -> ServerResult:
+    """Steady state of one worker receiving `request_rate` requests/s as a Poisson stream, lengths drawn
+    from `lengths` (their means are used).
+
+    Prompts take a share u = rate x S of the engine (S: a mean prompt's engine time at full prefill
+    steps) and wait W = u / (1 - u) S on average (M/M/1, Kleinrock 1975 Sec. 3.2), with the M/M/1
+    tail P(W > t) = u exp(-(1 - u) t / S) for the 99th percentile; each also waits half a decode step.
+    Decoding sequences per rank N solve Little's law N = rate / d x (osl - 1) x TPOT(N), with
+    TPOT(N) = step(N) / tokens kept / (1 - u).
+    """
+    if request_rate <= 0:
+        raise ValueError(f"request_rate must be > 0, got {request_rate}")
+    isl = float(np.mean([float(i) for i, _ in lengths]))
+    osl = float(np.mean([float(o) for _, o in lengths]))
+    d = dep.layout.attn_dp
+    service = isl / float(prefill_throughput(dep, profile, isl)) * profile.prefill_scale
+    u = request_rate * service
+    chips = float(dep.chips)
+    context = isl + osl / 2.0
+    nan = float("nan")
+    if u >= 1.0:
+        return ServerResult(ttft_s=nan, ttft_p99_s=nan, tpot_s=nan, output_tokens_per_s_per_chip=0.0, decode_batch=nan,
+                            prefill_utilization=u, chips=chips, feasible=False,
+                            assumptions=(f"unstable: prompts alone need {u:.0%} of the engine",))
+
+    def tpot(n: float) -> float:
+        step_s, kept = decode_step(dep, max(n, 1.0), context)
+        return float(step_s) / float(kept) / (1.0 - u)
+
+    lo, hi = 0.0, float(profile.max_batch_size)
+    if request_rate / d * (osl - 1.0) * tpot(hi) > hi:
+        return ServerResult(ttft_s=nan, ttft_p99_s=nan, tpot_s=nan, output_tokens_per_s_per_chip=0.0, decode_batch=hi,
+                            prefill_utilization=u, chips=chips, feasible=False,
+                            assumptions=(f"unstable: decode needs more than {hi:g} sequences per rank",))
+    for _ in range(40):  # N - rate x (osl - 1) x TPOT(N) rises with N: bisect its root
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if mid >= request_rate / d * (osl - 1.0) * tpot(mid) else (mid, hi)
+    batch = 0.5 * (lo + hi)
+    t = tpot(batch)
+    half_step = 0.5 * t * float(decode_step(dep, max(batch, 1.0), context)[1])
+    wait = u / (1.0 - u) * service
+    tail = service / (1.0 - u) * np.log(max(u / 0.01, 1.0))
+    mem = deployment_memory(dep, batch, isl + osl, profile.max_num_tokens,
+                            reserve_fraction=1.0 - profile.kv_memory_fraction)
+    notes = (f"server: Poisson arrivals at {request_rate:g} requests/s, mean {isl:.0f} in / {osl:.0f} out; prompts use "
+             f"{u:.0%} of the engine (M/M/1 queue)",)
+    return ServerResult(ttft_s=service + wait + half_step, ttft_p99_s=service + tail + half_step, tpot_s=t,
+                        output_tokens_per_s_per_chip=request_rate * osl / chips, decode_batch=batch,
+                        prefill_utilization=u, chips=chips, feasible=bool(mem.fits), assumptions=notes)

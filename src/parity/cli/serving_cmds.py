@@ -14,7 +14,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.ops import Batch
 from parity.phase import PHASES
-from parity.scenarios import offline_throughput
+from parity.scenarios import offline_throughput, server_latency
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, with_interval
@@ -91,11 +91,13 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
 @click.option("--phase", type=click.Choice(list(PHASES)), default="both", show_default=True,
               help="both: the closed-loop benchmark; decode or prefill: one step of a fixed --batch")
-@click.option("--scenario", type=click.Choice(["closed", "offline"]), default="closed", show_default=True,
-              help="closed: the closed-loop benchmark (or --phase); offline: MLPerf's offline scenario, a saturated "
-                   "worker over --lengths")
+@click.option("--scenario", type=click.Choice(["closed", "offline", "server"]), default="closed", show_default=True,
+              help="closed: the closed-loop benchmark (or --phase); MLPerf-style offline (a saturated worker) or "
+                   "server (Poisson arrivals at --request-rate) over --lengths")
 @click.option("--lengths", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="offline: a CSV of isl,osl pairs, one request a row")
+              help="offline/server: a CSV of isl,osl pairs, one request a row (default: --isl, --osl)")
+@click.option("--request-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="server: requests per second one worker receives")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
               help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP ranks")
 @click.option("--context", type=click.IntRange(min=1), default=None, help="phase decode: KV tokens per sequence")
@@ -132,7 +134,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
-          mode: str, phase: str, scenario: str, lengths: Path | None,
+          mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
           batch: int | None, context: int | None, isl: int,
           osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
           moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
@@ -156,8 +158,12 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
                 "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or "",
                 "prefill_system": prefill_system}
-    if scenario == "offline":
-        _serve_offline(row, lengths, fmt)
+    if scenario != "closed":
+        pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
+        if scenario == "offline":
+            _serve_offline(row, pairs, fmt)
+        else:
+            _serve_server(row, pairs, request_rate, fmt)
         return
     if phase != "both":
         _serve_phase(row, fmt)
@@ -230,9 +236,7 @@ def _serve_phase(row: dict[str, object], fmt: str) -> None:
          caption="Assumptions: " + str(data["note"]), payload=payload)
 
 
-def _read_lengths(path: Path | None) -> list[tuple[float, float]]:
-    if path is None:
-        raise ParityError("--scenario offline needs --lengths FILE.csv (columns isl, osl)")
+def _read_lengths(path: Path) -> list[tuple[float, float]]:
     rows = _read_table(path, ("isl", "osl"))
     try:
         return [(float(r["isl"]), float(r["osl"])) for r in rows]
@@ -240,9 +244,8 @@ def _read_lengths(path: Path | None) -> list[tuple[float, float]]:
         raise ParityError(f"{path.name}: isl and osl must be numbers ({err})") from err
 
 
-def _serve_offline(row: dict[str, object], lengths: Path | None, fmt: str) -> None:
+def _serve_offline(row: dict[str, object], pairs: list[tuple[float, float]], fmt: str) -> None:
     """MLPerf-style offline throughput of one worker over a length distribution."""
-    pairs = _read_lengths(lengths)
     scenario = scenario_from_row(row)
     try:
         result = offline_throughput(deployment(scenario, scenario.layout), scenario.engine, pairs)
@@ -261,4 +264,28 @@ def _serve_offline(row: dict[str, object], lengths: Path | None, fmt: str) -> No
     emit([{"quantity": k, "value": v} for k, v in shown],
          [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"{row['model']} on {row['system']}: offline over {result.requests} requests",
+         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload)
+
+
+def _serve_server(row: dict[str, object], pairs: list[tuple[float, float]], rate: float | None, fmt: str) -> None:
+    """MLPerf-style server scenario: one worker under Poisson arrivals, mean and p99 TTFT, TPOT."""
+    if rate is None:
+        raise ParityError("--scenario server needs --request-rate (requests per second per worker)")
+    scenario = scenario_from_row(row)
+    result = server_latency(deployment(scenario, scenario.layout), scenario.engine, pairs, rate)
+    if not result.feasible:
+        raise ParityError("; ".join(result.assumptions) or "does not fit: the decoding sequences' KV cache")
+    payload = {"ttft_s": result.ttft_s, "ttft_p99_s": result.ttft_p99_s, "tpot_s": result.tpot_s,
+               "output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip,
+               "decode_batch": result.decode_batch, "prefill_utilization": result.prefill_utilization,
+               "chips": result.chips, "feasible": result.feasible,
+               "assumptions": list(scenario.notes + result.assumptions)}
+    shown = [("TTFT mean [ms]", f"{result.ttft_s * 1e3:,.1f}"), ("TTFT p99 [ms]", f"{result.ttft_p99_s * 1e3:,.1f}"),
+             ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"),
+             ("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
+             ("decode batch per rank", f"{result.decode_batch:,.1f}"),
+             ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}")]
+    emit([{"quantity": k, "value": v} for k, v in shown],
+         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+         title=f"{row['model']} on {row['system']}: server at {rate:g} requests/s",
          caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload)
