@@ -21,15 +21,15 @@ from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
-from parity.model import Model, MoeMlp
+from parity.model import Model
 from parity.ops import Batch, Kernel, Num
 from parity.plan import Shard, device_step
 from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, training_precision
-from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
-                                    parameters_per_device)
+from parity.training.memory import TrainingMemory, parameters_per_device, training_memory
+from parity.training.pipeline import pipeline_bubble_s
 
 __all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token",
-           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "pipeline_bubble_s"]
+           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS"]
 
 # FlashAttention-2 (Dao 2023, Sec. 3.1.2): the backward pass runs 5 matrix products to the forward's 2
 ATTENTION_BACKWARD_FLOPS = 2.5
@@ -348,8 +348,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
                    / (system.chip.memory_bytes_per_s * calibration.stream_efficiency))
     step_s = m * stage_mb + bubble_s + dp_step + optimizer_s + prof.step_overhead_s
 
-    memory = _memory(model, system, a, shard, tokens, m, prof, dense_params, expert_params, n_dense, n_expert, precision,
-                     flash, dropout)
+    memory = training_memory(model, system.chip.memory_bytes, a, shard, tokens, m, prof, dense_params, expert_params,
+                             n_dense, n_expert, precision, flash, dropout)
     tokens_per_s = a["gb"] * a["s"] / step_s
     per_chip = tokens_per_s / chips
     flops = model_flops_per_token(model, a["s"])
@@ -364,51 +364,6 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
         mfu_causal=per_chip * model_flops_per_token(model, a["s"], causal=True) / chip.peak("bf16"),
         mfu_fp8=mfu_fp8, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
         assumptions=_assumptions(prof, model))
-
-
-def pipeline_bubble_s(schedule: Num, p: Num, v: Num, stage_s: Num, backward_s: Num, weight_s: Num) -> Num:
-    """[s] a pipeline stays idle per step, from one microbatch's stage time (F + B with communication),
-    its backward B and its weight-gradient part W, by schedule (index in PP_SCHEDULES).
-
-    1F1B: (p - 1)(F + B); interleaved over v chunks: (p - 1)(F + B) / v (Narayanan et al. 2021, Sec. 2.2.2);
-    zero bubble ZB-H1: (p - 1)(F + B - 2W); DualPipe: (p/2 - 1)(F&B + B - 3W), F&B the overlapped forward
-    and backward of two microbatches, taken as F + B (DeepSeek-V3 report, Table 2).
-    """
-    schedule = np.asarray(schedule)
-    one_f_one_b = (p - 1.0) * stage_s / np.where(schedule == 1, v, 1.0)
-    zero_bubble = (p - 1.0) * np.maximum(stage_s - 2.0 * weight_s, 0.0)
-    dualpipe = (p / 2.0 - 1.0) * np.maximum(stage_s + backward_s - 3.0 * weight_s, 0.0)
-    return np.where(p > 1, np.select([schedule == 2, schedule == 3], [zero_bubble, dualpipe], one_f_one_b), 0.0)
-
-
-def _memory(model: Model, system: System, a: dict[str, np.ndarray], shard: Shard, tokens: Num, m: Num,
-            prof: TrainingProfile, dense: Num, expert: Num, n_dense: Num, n_expert: Num, precision: str, flash: bool,
-            dropout: bool) -> TrainingMemory:
-    t, p, v = a["t"], a["p"], a["v"]
-    fp8 = format_named(precision).bits <= 8
-    w_d, g_d, o_d = adam_bytes_per_parameter(a["zero"], n_dense, prof, fp8)
-    w_e, g_e, o_e = adam_bytes_per_parameter(a["zero"], n_expert, prof, fp8)
-    per_token: Num = 0.0
-    for layer in model.layers:
-        per_token = per_token + layer.count / p * layer_activation_bytes_per_token(
-            layer, model.hidden_size, t, a["sp"] > 0, a["et"] if isinstance(layer.mlp, MoeMlp) else t, a["rc"],
-            a["s"], flash, dropout, 1.0 if fp8 else 2.0)
-    # 1F1B: the first stage holds min(m, p) microbatches in flight; interleaving adds (p - 1)/(p v) of it
-    # (Korthikanti et al. 2022, Sec. 4.2.3)
-    in_flight = np.minimum(m, p) * np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)
-    # DualPipe: p + 1 microbatches of activations, and every rank holds two stages' parameters (Table 2)
-    dual = np.asarray(a["sched"]) == 3
-    in_flight = np.where(dual, p + 1.0, in_flight) * a["stage"]
-    copies = np.where(dual, 2.0, 1.0)
-    logits = 4.0 * tokens * model.vocab_size / t  # fp32 logits of the cross entropy, last stage
-    first = in_flight * tokens * per_token + np.where(p > 1, 0.0, logits)
-    last = tokens * per_token + logits
-    capacity = system.chip.memory_bytes
-    return TrainingMemory(capacity_bytes=capacity + 0.0 * t, weight_bytes=copies * (dense * w_d + expert * w_e),
-                          gradient_bytes=copies * (dense * g_d + expert * g_e),
-                          optimizer_bytes=copies * (dense * o_d + expert * o_e),
-                          activation_bytes=np.maximum(first, last),
-                          reserve_bytes=prof.memory_reserve_fraction * capacity + prof.memory_reserve_bytes + 0.0 * t)
 
 
 def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
