@@ -125,3 +125,14 @@ def test_mtp_without_acceptance_takes_the_published_default() -> None:
     (two,) = predict_rows([{**row, "mtp_tokens": 2}])
     assert two.tpot_s == pytest.approx(two.extra["step_s"] / (1 + 0.85 + 0.85 ** 2))
     assert catalog.mtp_acceptance("deepseek-v3").acceptance == 0.85
+
+
+def test_predict_prints_step_time_and_input_rate_for_phase_rows(tmp_path) -> None:
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,phase,batch,isl,context,tp\n"
+                     "p,llama-3.1-8b,hgx-h100,prefill,4,2048,,1\nd,llama-3.1-8b,hgx-h100,decode,64,,2048,1\n")
+    result = CliRunner().invoke(cli, ["predict", str(cases), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["case_id"]: r for r in json.loads(result.output)}
+    assert rows["p"]["input_tokens_per_s_per_chip"] > 0 and rows["p"]["step_s"] > 0
+    assert rows["d"]["step_s"] > 0 and rows["d"]["tpot_s"] == pytest.approx(rows["d"]["step_s"])

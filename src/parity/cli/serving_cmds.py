@@ -70,7 +70,9 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
     with Progress(transient=True, disable=fmt != "table") as progress:
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
-    table = [{k: p.row()[k] for k in OUTPUT_COLUMNS} for p in predictions]
+    # phase rows (decode or prefill benchmarks) add their step time and input rate
+    phased = [c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions)]
+    table = [{k: p.row().get(k, float("nan")) for k in (*OUTPUT_COLUMNS, *phased)} for p in predictions]
     emit([interval_texts(r) for r in table] if fmt == "table" else table, PREDICTION_COLUMNS, fmt,
          title=f"{len(rows)} cases from {cases.name}", out=out)
 
