@@ -164,18 +164,20 @@ def _shortfall(model: Model, system: System, profile: EngineProfile, precision: 
 
 
 def memory_shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, chips: int,
-                     tokens: int) -> float:
+                     tokens: int, reserve: tuple[float, float] | None = None) -> float:
     """Bytes per chip that the smallest-footprint layout of `chips` chips (tensor, expert and pipeline
     parallel, across systems when `chips` exceeds one) lacks to serve one sequence of `tokens`
-    tokens; negative: the margin left. Infinite when no layout of that many chips divides the model."""
+    tokens; negative: the margin left. Infinite when no layout of that many chips divides the model.
+    reserve: (fraction of memory, bytes) the runtime keeps back; default: the engine's KV share and 3 GB."""
     pipeline = tuple(p for p in (1, 2, 4, 8) if chips % p == 0)
     try:
         grid = layout_grid(model, chips, pipeline)
     except InfeasiblePlan:
         return float("inf")
     dep = engine_deployment(model, system, grid, precision, catalog.calibration(system.chip), profile)
+    fraction, fixed = reserve or (1.0 - profile.kv_memory_fraction, 3e9)
     mem = deployment_memory(dep, np.ones(len(grid)), np.full(len(grid), float(tokens)), profile.max_num_tokens,
-                            1.0 - profile.kv_memory_fraction)
+                            fraction, fixed)
     return float(np.min(-np.asarray(mem.free_bytes)))
 
 

@@ -52,6 +52,8 @@ class EngineProfile:
     number of decode workers is not given (workers = clients / (this x attention DP));
     disagg_prefill_utilization: how busy prompts keep prefill workers when their number is not given.
     fp8_kv_cache: by default the engine stores KV in FP8 when the weights are 8-bit or narrower.
+    attention_format: the number format the engine's attention math runs in by default (bf16: KV
+    read in its storage format and dequantised; fp8: FP8 attention kernels, e.g. FlashMLA-FP8).
     kv_on_demand: the engine allocates KV-cache pages as sequences grow and preempts when memory runs
     out (vLLM, SGLang), so a sequence holds its prompt and on average half its output; False: it
     reserves the prompt and the whole output at admission (TensorRT-LLM's GUARANTEED_NO_EVICT).
@@ -89,6 +91,7 @@ class EngineProfile:
     disagg_decode_batch: float = 64.0
     disagg_prefill_utilization: float = 0.7
     fp8_kv_cache: bool = False
+    attention_format: str = "bf16"
     kv_on_demand: bool = False
     source: str = ""
     assumptions: str = ""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from parity.dtypes import MATH_RATES
 
 __all__ = ["SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
-           "what_if"]
+           "per_die", "what_if"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 STATUSES = ("shipping", "announced", "reported", "roadmap")
@@ -63,6 +63,8 @@ class Chip:
     memory_bytes [B], memory_bytes_per_s [B/s]: device memory capacity and peak bandwidth.
     scale_up_bytes_per_s, scale_out_bytes_per_s [B/s]: per chip, each direction.
     tdp_w [W]: board or module power; die_area_m2 [m^2]: summed logic-die area, if known.
+    dies: compute dies in the package (each with its own memory); ranks_per_package: how many ranks
+    (devices a framework addresses) this record is a share of (2 for one die of a dual-die package).
     """
 
     id: str
@@ -80,6 +82,8 @@ class Chip:
     tdp_w: float
     die_area_m2: float | None = None
     unit_price_usd: float | None = None
+    dies: int = 1
+    ranks_per_package: int = 1
     aliases: tuple[str, ...] = ()
     notes: str = ""
     provenance: tuple[Provenance, ...] = field(default=(), compare=False, repr=False)
@@ -87,6 +91,9 @@ class Chip:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"chip {self.id}: status must be one of {STATUSES}, got {self.status!r}")
+        if self.dies < 1 or self.ranks_per_package < 1:
+            raise ValueError(f"chip {self.id}: dies and ranks_per_package must be >= 1, got {self.dies}, "
+                             f"{self.ranks_per_package}")
         unknown = set(self.peak_flop_per_s) - set(MATH_RATES)
         if unknown:
             raise ValueError(f"chip {self.id}: unknown peak keys {sorted(unknown)}; known {sorted(MATH_RATES)}")
@@ -173,6 +180,29 @@ class System:
     def power_w_per_chip(self) -> float:
         """[W] system power divided by its chips (host, network and cooling shares included)."""
         return self.power_w / self.chips
+
+
+def per_die(system: System) -> System:
+    """The system with each die of its multi-die packages as one rank (one device): a die gets
+    1/dies of the package's compute, memory, bandwidth, links and power (the Ascend 910C's two
+    910B-class dies each address their own HBM; frameworks see 16 devices on an 8-package node).
+    A single-die chip's system is returned unchanged."""
+    chip = system.chip
+    n = chip.dies
+    if n == 1:
+        return system
+    die = dataclasses.replace(
+        chip, id=f"{chip.id}-die", name=f"{chip.name}, one of {n} dies",
+        peak_flop_per_s={k: v / n for k, v in chip.peak_flop_per_s.items()}, memory_bytes=chip.memory_bytes / n,
+        memory_bytes_per_s=chip.memory_bytes_per_s / n, scale_up_bytes_per_s=chip.scale_up_bytes_per_s / n,
+        scale_out_bytes_per_s=chip.scale_out_bytes_per_s / n, tdp_w=chip.tdp_w / n,
+        die_area_m2=None if chip.die_area_m2 is None else chip.die_area_m2 / n,
+        unit_price_usd=None if chip.unit_price_usd is None else chip.unit_price_usd / n,
+        dies=1, ranks_per_package=n * chip.ranks_per_package, aliases=())
+    return dataclasses.replace(system, id=f"{system.id}-per-die", name=f"{system.name}, one rank per die", chip=die,
+                               chips=system.chips * n, scale_up_domain_chips=system.scale_up_domain_chips * n,
+                               scale_up_bytes_per_s=system.scale_up_bytes_per_s / n,
+                               scale_out_bytes_per_s=system.scale_out_bytes_per_s / n, aliases=())
 
 
 def what_if(item: Chip | System, note: str, **changes: object) -> Chip | System:

@@ -16,7 +16,17 @@ from parity.ops import Num
 from parity.plan import Precision, Shard, weight_matrices_per_device
 
 __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "state_bytes_per_sequence_per_device",
-           "cache_bytes_per_sequence_per_device", "weight_bytes_per_device"]
+           "cache_bytes_per_sequence_per_device", "weight_bytes_per_device",
+           "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES"]
+
+# The least a serving runtime keeps beside weights, KV cache and activations to run at all (whether a
+# deployment fits, as opposed to the KV share an engine gives by default): the CUDA context and kernels
+# (~0.5-1 GB), communication buffers (NCCL, DeepEP: ~1 GB) and captured CUDA graphs, 2 GB together, and 3%
+# of memory for allocator fragmentation. An assumption, checked against every deployment of
+# data/measurements/deployments_published.csv: the tightest one that runs (DeepSeek-R1 FP8 on one 8 x H20
+# node) keeps ~5 GB a GPU, the closest that does not (FP8 on one 8 x H100 node) misses by ~10 GB.
+STARTUP_RESERVE_FRACTION = 0.03
+STARTUP_RESERVE_BYTES = 2e9
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

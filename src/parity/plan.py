@@ -8,6 +8,7 @@ moe_ep (whole experts). Layout sizes may be numpy arrays when many layouts are p
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,8 +58,13 @@ class Layout:
     attn_dp: int = 1
     moe_tp: int = 0
     moe_ep: int = 0
+    redundant_experts: int = 0
+    shared_expert_replicas: int = 0
 
     def __post_init__(self) -> None:
+        if self.redundant_experts < 0 or self.shared_expert_replicas < 0:
+            raise InfeasiblePlan(f"redundant_experts and shared_expert_replicas must be >= 0, got "
+                                 f"{self.redundant_experts}, {self.shared_expert_replicas}")
         for name in ("tp", "pp", "attn_dp"):
             if getattr(self, name) < 1:
                 raise InfeasiblePlan(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -79,12 +85,15 @@ class Layout:
         if self.moe_tp and self.moe_ep:
             return self
         if self.moe_ep:
-            return Layout(tp=self.tp, pp=self.pp, attn_dp=self.attn_dp, moe_tp=self.moe_group // self.moe_ep,
-                          moe_ep=self.moe_ep)
+            return dataclasses.replace(self, moe_tp=max(self.moe_group // self.moe_ep, 1))
         if self.moe_tp:
-            return Layout(tp=self.tp, pp=self.pp, attn_dp=self.attn_dp, moe_tp=self.moe_tp,
-                          moe_ep=self.moe_group // self.moe_tp)
-        return Layout(tp=self.tp, pp=self.pp, attn_dp=self.attn_dp, moe_tp=1, moe_ep=self.moe_group)
+            return dataclasses.replace(self, moe_ep=max(self.moe_group // self.moe_tp, 1))
+        return dataclasses.replace(self, moe_tp=1, moe_ep=self.moe_group)
+
+    @property
+    def placed(self) -> bool:
+        """Whether the layout names an expert placement (redundant replicas or placed shared experts)."""
+        return bool(self.redundant_experts or self.shared_expert_replicas)
 
     def check(self, model: Model) -> Layout:
         """This layout, resolved, if it divides the model; else InfeasiblePlan naming what does not."""
@@ -104,13 +113,18 @@ class Layout:
                 if layout.moe_tp * layout.moe_ep != layout.moe_group:
                     raise InfeasiblePlan(f"moe_tp x moe_ep must equal tp x attn_dp ({layout.moe_group}), "
                                          f"got {layout.moe_tp} x {layout.moe_ep}")
-                if m.num_experts % layout.moe_ep:
-                    raise InfeasiblePlan(f"moe_ep must divide the number of experts ({m.num_experts}), "
-                                         f"got {layout.moe_ep}")
+                if layout.moe_ep > m.num_experts + layout.redundant_experts + layout.shared_expert_replicas:
+                    raise InfeasiblePlan(f"moe_ep must be at most the expert slots (routed {m.num_experts} + "
+                                         f"redundant + shared replicas), got {layout.moe_ep}")
+                if layout.shared_expert_replicas and not m.num_shared_experts:
+                    raise InfeasiblePlan(f"shared_expert_replicas needs shared experts; {model.name} has none")
                 if m.expert_intermediate_size % layout.moe_tp:
                     raise InfeasiblePlan(f"moe_tp must divide the expert width ({m.expert_intermediate_size}), "
                                          f"got {layout.moe_tp}")
         if "moe" not in model.features:  # no experts: the MLP follows attention's tensor parallelism
+            if layout.placed:
+                raise InfeasiblePlan(f"{model.name} has no experts to place (redundant_experts, "
+                                     f"shared_expert_replicas)")
             layout = Layout(tp=layout.tp, pp=layout.pp, attn_dp=layout.attn_dp, moe_tp=layout.moe_group, moe_ep=1)
         if layout.pp > model.num_layers:
             raise InfeasiblePlan(f"pp must be at most the number of layers ({model.num_layers}), got {layout.pp}")
@@ -126,6 +140,10 @@ class Layout:
             parts.append(f"ep{self.moe_ep}")
         if self.moe_tp > 1 and self.moe_ep > 1:
             parts.append(f"etp{self.moe_tp}")
+        if self.redundant_experts:
+            parts.append(f"r{self.redundant_experts}")
+        if self.shared_expert_replicas:
+            parts.append(f"s{self.shared_expert_replicas}")
         return "-".join(parts)
 
 
@@ -166,7 +184,10 @@ class Shard:
     """Split factors of one layout as numbers (or arrays): t heads, d attention DP, mt/me experts, p stages.
 
     imbalance: the busiest expert-parallel rank's share of routed tokens over the mean (>= 1);
-    moe_overlap: share of the expert dispatch/combine time hidden under computation.
+    moe_overlap: share of the expert dispatch/combine time hidden under computation;
+    slots: expert weight sets a rank holds (0: experts / me, no placement named); shared: shared-expert
+    instances placed as experts (0: shared experts computed on every rank), each token's shared work
+    counted as shared_weight routed assignments.
     """
 
     t: Num
@@ -176,6 +197,9 @@ class Shard:
     p: Num
     imbalance: Num = 1.0
     moe_overlap: Num = 0.0
+    slots: Num = 0.0
+    shared: Num = 0.0
+    shared_weight: Num = 0.0
 
     @classmethod
     def of(cls, layout: Layout | LayoutGrid, imbalance: float = 1.0, moe_overlap: float = 0.0) -> Shard:
@@ -202,7 +226,7 @@ def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Nu
     if op.split in ("expert_column", "expert_row"):
         rows = op.rows / (s.mt if op.split == "expert_row" else 1)
         cols = op.cols / (s.mt if op.split == "expert_column" else 1)
-        local_experts = op.copies / s.me
+        local_experts = s.slots if s.slots else op.copies / s.me
         # routed assignments reaching this device: all the group's tokens, 1/me of them, times imbalance
         assignments = moe_tokens / s.me * s.imbalance
         active = local_experts * (1.0 - np.power(1.0 - 1.0 / op.copies, moe_tokens))
@@ -267,11 +291,12 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         a2a_group = np.where(dp, s.me, 1.0)
         gather_group = np.where(dp & (s.me <= 1), s.d * s.t, 1.0)
         low_latency = batch.tokens <= LOW_LATENCY_TOKENS
+        fanout = mlp.experts_per_token + (1 if s.shared else 0)  # placed shared experts: one more destination
         out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=batch.tokens * hidden * dispatch,
-                           group=a2a_group, count=count, fanout=mlp.experts_per_token, hidden=s.moe_overlap,
+                           group=a2a_group, count=count, fanout=fanout, hidden=s.moe_overlap,
                            low_latency=low_latency),
                 Collective(name="moe_combine", kind="all_to_all", bytes=tokens_bytes, group=a2a_group, count=count,
-                           fanout=mlp.experts_per_token, hidden=s.moe_overlap, low_latency=low_latency),
+                           fanout=fanout, hidden=s.moe_overlap, low_latency=low_latency),
                 Collective(name="moe_gather", kind="all_gather", bytes=tokens_bytes * s.d, group=gather_group,
                            count=count),
                 Collective(name="moe_reduce", kind="reduce_scatter", bytes=tokens_bytes * s.d, group=gather_group,
@@ -299,9 +324,13 @@ def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) 
             kv = group.layer.attention.num_key_value_heads
             kv_share = np.maximum(kv / s.t, 1.0) / kv
         for op in group.ops:
+            if isinstance(op, Gemm) and s.shared and op.name.startswith("shared_"):
+                continue  # placed shared experts run as expert slots: their tokens join the routed ones
             if isinstance(op, Gemm):
                 # routed assignments of the whole MoE group: every attention-DP rank sends its own
                 share = op.tokens / np.maximum(batch.tokens, 1e-12)  # top-k for experts, else 1
+                if s.shared and op.role == "expert":
+                    share = share + s.shared_weight
                 kernels.append(_gemm_kernel(op, s, precision, share * batch.group_tokens(s.d), count))
             elif isinstance(op, Attention):
                 kernels.append(_attention_kernel(op, s, precision, count))
@@ -329,8 +358,10 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision)
             role = "expert" if m.expert else ("router" if m.name == "router" else
                                              ("attention" if m in mixer else "mlp"))
             size = float(m.rows * m.cols) * m.copies
+            if s.shared and m.name.startswith("shared_"):
+                continue  # held in expert slots
             if m.expert:
-                size = size / (s.mt * s.me)
+                size = size / m.copies * s.slots / s.mt if s.slots else size / (s.mt * s.me)
             elif m.name in ("q_a", "kv_a", "router", "latent_down", "latent_up"):
                 pass  # replicated on every TP rank
             elif m.name == "qkv" and layer.attention is not None and not layer.attention.mla:

@@ -21,14 +21,15 @@ from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, ParityError
-from parity.hardware import Calibration, System
+from parity.hardware import Calibration, System, per_die
 from parity.model import Model
 from parity.plan import Layout, Precision
+from parity.phase import PHASES, PhaseResult, decode_benchmark, prefill_benchmark
 from parity.serving import ServingResult, Workload, engine_deployment, serve_aggregated, serve_disaggregated
 from parity.step import Deployment
 from parity.uncertainty import WIDEN_FLAGGED, Intervals
 
-__all__ = ["CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "Scenario", "Prediction", "scenario_from_row", "predict_rows",
+__all__ = ["layout_from_row", "CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "Scenario", "Prediction", "scenario_from_row", "predict_rows",
            "predict_scenarios", "deployment"]
 
 CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl",
@@ -38,7 +39,9 @@ CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights"
 # inputs a row may add; scenario_from_row reads each of them
 OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps", "max_num_tokens",
                     "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
-                    "scheduler_recv_interval")
+                    "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
+                    "prefill_shared_expert_replicas", "decode_redundant_experts", "decode_shared_expert_replicas",
+                    "rank_per_die", "phase", "batch", "context", "attention_format", "prefill_system")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -70,6 +73,10 @@ class Scenario:
     engine_settings: tuple[tuple[str, float], ...] = ()  # the row's own engine settings, already in `engine`
     notes: tuple[str, ...] = ()
     calibration: Calibration | None = None  # None: the catalog's calibration of the chip
+    phase: str = "both"  # "decode" or "prefill": a fixed-batch step (phase.py) instead of the closed loop
+    batch: int = 0  # the phase benchmark's sequences (decode) or prompts (prefill) over the deployment
+    context: int = 0  # the decode benchmark's KV tokens per sequence
+    prefill_system: System | None = None  # disaggregated: prefill workers on another system (None: `system`)
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -81,7 +88,8 @@ class Scenario:
         return (self.model.name, self.model.source, self.system.id, self.engine, self.precision, self.mode,
                 self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch,
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
-                self.calibration and self.calibration.id)
+                self.calibration and self.calibration.id, self.phase, self.batch, self.context,
+                self.prefill_system and self.prefill_system.id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,10 +144,23 @@ def _int(row: Mapping[str, object], key: str, default: int | None = None, minimu
     return int(value)
 
 
-def _layout(row: Mapping[str, object], prefix: str) -> Layout:
+def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
+    """A layout from the row's columns with this prefix; placement columns fall back to the unprefixed ones."""
+    def placed(name: str) -> int:
+        return _int(row, prefix + name, _int(row, name, 0, 0), 0)
     return Layout(tp=_int(row, prefix + "tp", 1), pp=_int(row, prefix + "pp", 1),
                   attn_dp=_int(row, prefix + "attn_dp", 1), moe_tp=_int(row, prefix + "moe_tp", 0, 0),
-                  moe_ep=_int(row, prefix + "moe_ep", 0, 0))
+                  moe_ep=_int(row, prefix + "moe_ep", 0, 0), redundant_experts=placed("redundant_experts"),
+                  shared_expert_replicas=placed("shared_expert_replicas"))
+
+
+def _flag(row: Mapping[str, object], key: str) -> bool:
+    text = _cell(row, key).lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise InfeasiblePlan(f"{key} must be true or false, got {text!r}")
 
 
 def _precision(row: Mapping[str, object], model: Model, system: System, engine: EngineProfile) -> tuple[Precision, str]:
@@ -154,8 +175,17 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
         fp8_native = not math_unit(format_named("fp8"), system.chip)[1] if "fp8" in system.chip.native else False
         kv = "fp8" if engine.fp8_kv_cache and narrow and fp8_native else "bf16"
         note = f"KV cache {kv} (engine default)"
+    try:
+        attention = format_named(_cell(row, "attention_format") or engine.attention_format)
+    except ParityError as err:
+        raise InfeasiblePlan(f"attention_format: {err}") from err
+    if math_unit(attention, system.chip)[1]:
+        raise InfeasiblePlan(f"attention_format {attention.name}: {system.chip.id} has no {attention.name} math "
+                             f"(native: {', '.join(sorted(system.chip.native))})")
+    if attention.name != "bf16":
+        note = "; ".join(n for n in (note, f"attention math in {attention.name}") if n)
     return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
-                     kv_cache=format_named(kv).name), note
+                     kv_cache=format_named(kv).name, attention=attention.name), note
 
 
 def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:
@@ -164,6 +194,12 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     model = catalog.model(_cell(row, "model") or _missing("model"))
     name = _cell(row, "system") or _missing("system")
     system = (systems or {}).get(name) or catalog.system(name)
+    calibration = None
+    if _flag(row, "rank_per_die"):
+        if system.chip.dies == 1:
+            raise InfeasiblePlan(f"rank_per_die: {system.chip.id} has one die per package")
+        calibration = catalog.calibration(system.chip)  # the package's efficiencies hold per die
+        system = per_die(system)
     engine = catalog.engine(_cell(row, "engine"))
     settings: dict[str, float] = {}
     for column, field_name, rule in (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
@@ -198,6 +234,14 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         raise InfeasiblePlan(f"mtp_acceptance must be a number, got {acceptance!r}") from err
     if mtp and not model.mtp_layers:
         raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers (mtp_tokens={mtp})")
+    mtp_note = ""
+    if mtp and not acceptance:
+        published = catalog.mtp_acceptance(model.name)
+        if published is None:
+            raise InfeasiblePlan(f"mtp_acceptance is required for {model.name} (no published acceptance recorded)")
+        mtp_acceptance = published.accepted_tokens(mtp)
+        mtp_note = (f"MTP acceptance {published.acceptance:.0%} a draft token, {mtp_acceptance:.3g} of {mtp} kept a "
+                    f"step (default: {published.source}; {published.note})")
     if not 0.0 <= mtp_acceptance <= mtp:
         raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {acceptance!r}")
     spread = _cell(row, "random_range_ratio")
@@ -207,18 +251,36 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         raise InfeasiblePlan(f"random_range_ratio must be a number in [0, 1], got {spread!r}") from err
     if not 0.0 <= range_ratio <= 1.0:
         raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {spread!r}")
+    phase = (_cell(row, "phase") or "both").lower()
+    if phase not in PHASES:
+        raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
+    fixed = phase != "both"
+    batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
+    context = _int(row, "context", None if phase == "decode" else 0)
     common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
-                  isl=_int(row, "isl"), osl=_int(row, "osl"), concurrency=_int(row, "concurrency"),
+                  isl=_int(row, "isl", (context or None) if fixed else None),
+                  osl=_int(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or None),
+                  phase=phase, batch=batch, context=context,
                   moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
-                  random_range_ratio=range_ratio, engine_settings=tuple(settings.items()))
-    notes = (note,) if note else ()
+                  random_range_ratio=range_ratio, engine_settings=tuple(settings.items()), calibration=calibration)
+    notes = tuple(n for n in (note, mtp_note) if n)
     if mode == "agg":
-        layout = _layout(row, "").check(model)
+        for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
+                       "decode_shared_expert_replicas"):
+            _int(row, column, 0, 0)  # read (and refused when bad) in either mode
+        if _cell(row, "prefill_system"):
+            raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
+        layout = layout_from_row(row, "").check(model)
         return Scenario(**common, mode="agg", layout=layout, notes=notes)  # type: ignore[arg-type]
     if mode != "disagg":
         raise InfeasiblePlan(f"mode must be agg or disagg, got {mode!r}")
-    prefill = _layout(row, "prefill_").check(model)
-    decode = _layout(row, "decode_").check(model)
+    prefill_system = None
+    if _cell(row, "prefill_system"):
+        prefill_system = (systems or {}).get(_cell(row, "prefill_system")) or catalog.system(_cell(row, "prefill_system"))
+        for fmt in (precision.weights, precision.expert_weights):
+            math_unit(format_named(fmt), prefill_system.chip)  # raises if the prefill chip cannot run it at all
+    prefill = layout_from_row(row, "prefill_").check(model)
+    decode = layout_from_row(row, "decode_").check(model)
     batch = _cell(row, "decode_batch")
     decode_batch = None
     if _cell(row, "decode_workers"):
@@ -233,7 +295,7 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     prefill_batch = float(_int(row, "prefill_batch")) if _cell(row, "prefill_batch") else None
     return Scenario(**common, mode="disagg", layout=prefill, decode_layout=decode,  # type: ignore[arg-type]
                     prefill_workers=prefill_workers, decode_workers=decode_workers, prefill_batch=prefill_batch,
-                    decode_batch=decode_batch,
+                    decode_batch=decode_batch, prefill_system=prefill_system,
                     notes=notes)
 
 
@@ -241,12 +303,15 @@ def _missing(key: str) -> str:
     raise InfeasiblePlan(f"{key} is required")
 
 
-def deployment(scenario: Scenario, layout: Layout) -> Deployment:
-    """The deployment of one worker of a scenario, with its engine's overheads and efficiencies."""
-    return engine_deployment(scenario.model, scenario.system, layout, scenario.precision,
-                             scenario.calibration or catalog.calibration(scenario.system.chip), scenario.engine,
-                             scenario.moe_overlap,
-                             scenario.mtp_tokens, scenario.mtp_acceptance)
+def deployment(scenario: Scenario, layout: Layout, system: System | None = None) -> Deployment:
+    """The deployment of one worker of a scenario (on `system`, default the scenario's), with its engine's
+    overheads and efficiencies."""
+    if system is None or system.id == scenario.system.id:
+        system, calibration = scenario.system, scenario.calibration or catalog.calibration(scenario.system.chip)
+    else:
+        calibration = catalog.calibration(system.chip)
+    return engine_deployment(scenario.model, system, layout, scenario.precision, calibration, scenario.engine,
+                             scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance)
 
 
 def _solve(group: Sequence[Scenario]) -> ServingResult:
@@ -257,7 +322,8 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
     if first.mode == "agg":
         return serve_aggregated(deployment(first, first.layout), first.engine, workload)
     assert first.decode_layout is not None
-    return serve_disaggregated(deployment(first, first.layout), deployment(first, first.decode_layout), first.engine,
+    return serve_disaggregated(deployment(first, first.layout, first.prefill_system),
+                               deployment(first, first.decode_layout), first.engine,
                                workload, first.prefill_workers, first.decode_workers, first.prefill_batch,
                                first.decode_batch)
 
@@ -265,9 +331,11 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 def flags(scenario: Scenario) -> tuple[str, ...]:
     """Ways a case lies outside what the model was fitted and checked on."""
     out = list(scenario.model.flags)  # config keys parity does not model ("unmodelled: KEY")
-    chip = scenario.system.chip
-    if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
-        out.append(f"uncalibrated chip {chip.id}")
+    for chip in {scenario.system.chip.id: scenario.system.chip,
+                 **({scenario.prefill_system.chip.id: scenario.prefill_system.chip} if scenario.prefill_system
+                    else {})}.values():
+        if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
+            out.append(f"uncalibrated chip {chip.id}")
     used = scenario.model.features - (set() if scenario.mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     unseen = sorted(used - catalog.validated_features())
     if unseen:
@@ -337,6 +405,28 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
     return out
 
 
+def _phase_prediction(s: Scenario) -> Prediction:
+    """A fixed-batch decode or prefill step (phase.py) as a prediction; step_s and the input rate in extra."""
+    reserve = 1.0 - s.engine.kv_memory_fraction
+    if s.phase == "decode":
+        r: PhaseResult = decode_benchmark(deployment(s, s.decode_layout or s.layout), s.batch, s.context, reserve)
+    else:
+        r = prefill_benchmark(deployment(s, s.layout, s.prefill_system), s.batch, s.isl, reserve,
+                              s.engine.prefill_scale)
+    mem = r.memory
+    if not bool(r.feasible):
+        return _failed(s.case_id, f"does not fit: needs {-float(mem.free_bytes) / 1e9:.1f} GB more per chip "
+                                  f"({mem.largest_term()} is the largest term)")
+    step, nan = float(r.step_s), float("nan")
+    return Prediction(case_id=s.case_id, ttft_s=step if s.phase == "prefill" else nan, tpot_s=float(r.tpot_s),
+                      output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
+                      output_tokens_per_s_per_user=1.0 / float(r.tpot_s), chips=float(r.chips),
+                      memory_bytes_per_chip=float(mem.used_bytes), feasible=True,
+                      note="; ".join(s.notes + r.assumptions), flags="; ".join(flags(s)),
+                      extra={"step_s": step, "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip),
+                             "batch_per_rank": float(r.batch_per_rank)})
+
+
 def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
     """Price scenarios; those sharing a deployment are solved together as arrays."""
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
@@ -346,8 +436,9 @@ def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
     for indices in groups.values():
         members = [scenarios[i] for i in indices]
         try:
-            results = [_with_intervals(p, s) if p.feasible else p
-                       for p, s in zip(_predictions(members, _solve(members)), members)]
+            results = ([_phase_prediction(s) for s in members] if members[0].phase != "both" else
+                       [_with_intervals(p, s) if p.feasible else p
+                        for p, s in zip(_predictions(members, _solve(members)), members)])
         except (ParityError, ValueError, ArithmeticError) as err:
             results = [_failed(s.case_id, str(err)) for s in members]
         for i, prediction in zip(indices, results):

@@ -28,7 +28,7 @@ from parity.memory import MemoryPlan, kv_bytes_per_token_per_device, state_bytes
 from parity.ops import Batch, Num
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision, Shard
-from parity.step import Deployment, decode_step, deployment_memory, step_cost
+from parity.step import Deployment, decode_step, deployment_memory, placement_note, step_cost
 
 __all__ = ["Workload", "ServingResult", "mean_length", "serve_aggregated", "serve_disaggregated", "engine_calibration",
            "engine_deployment",
@@ -276,7 +276,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
              f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
              f"{profile.burstiness:g} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
-             f"steps beyond its prefill; expert imbalance {dep.expert_imbalance:g}"
+             f"steps beyond its prefill; {placement_note(dep)}"
              + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
                 f"rank has one" if harmonic is not None else "")
              + (f"; new prompts wait up to {profile.batch_wait_steps:g} steps for "
@@ -343,9 +343,11 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     kv_total = (isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
                 + state_bytes_per_sequence_per_device(decode.model, Shard(1, 1, 1, 1, 1)))
     system = decode.system
-    same_domain = prefill.chips + decode.chips <= system.scale_up_domain_chips
-    link = np.where(same_domain, system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * prefill.chips
-    transfer = kv_total / np.maximum(link, 1.0) + system.scale_out_latency_s
+    # prefill and decode on different systems (a mixed fleet) share only scale-out links: the slower side's
+    same_domain = (prefill.chips + decode.chips <= system.scale_up_domain_chips) & (prefill.system.id == system.id)
+    scale_out = min(system.scale_out_bytes_per_s, prefill.system.scale_out_bytes_per_s)
+    link = np.where(same_domain, system.scale_up_bytes_per_s, scale_out) * prefill.chips
+    transfer = kv_total / np.maximum(link, 1.0) + max(system.scale_out_latency_s, prefill.system.scale_out_latency_s)
     batch = np.maximum(active, 1.0)
     for _ in range(_ITERATIONS):
         step_s, per_step = decode_step(decode, batch, context)
@@ -367,7 +369,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         decoding = (osl - 1.0) * tpot
         batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
     chips = prefill.chips * prefill_workers + decode.chips * decode_workers
-    notes = (f"disaggregated: prefill workers of {prefill.chips} chips, decode workers of {decode.chips} chips"
+    mixed = "" if prefill.system.id == system.id else f" of {prefill.system.id}"
+    notes = (f"disaggregated: prefill workers of {prefill.chips} chips{mixed}, decode workers of {decode.chips} chips"
              + (f" ({'; '.join(sized)})" if sized else ""),
              f"engine {profile.id}; arrival burstiness {profile.burstiness:g}; KV moved over "
              f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")

@@ -7,6 +7,7 @@ takes pp stage-times of a 1/pp-sized microbatch (the stages work on the others m
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,11 +16,12 @@ from parity.cost import Cost, collective_algorithm, price_collective, price_kern
 from parity.hardware import Calibration, System
 from parity.memory import MemoryPlan, serving_memory
 from parity.errors import InfeasiblePlan
-from parity.model import Model
+from parity.model import Model, MoeMlp
+from parity.placement import ExpertPlacement
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
-__all__ = ["Deployment", "step_cost", "decode_step", "deployment_memory", "breakdown", "Part"]
+__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "deployment_memory", "breakdown", "Part"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,11 +62,55 @@ class Deployment:
 
     @property
     def chips(self) -> Num:
-        return self.layout.chips
+        """Chip packages the worker uses: its ranks, or fewer where each die of a multi-die package is a
+        rank (System.per_die)."""
+        share = self.system.chip.ranks_per_package
+        return self.layout.chips if share == 1 else self.layout.chips / share
 
     @property
     def shard(self) -> Shard:
-        return Shard.of(self.layout, self.expert_imbalance, self.moe_overlap)
+        """Split factors; with an expert placement (any moe_ep, redundant or placed shared experts) the
+        slots per rank and the busiest rank's load come from `placement`."""
+        placed = self.placement
+        if placed is None:
+            return Shard.of(self.layout, self.expert_imbalance, self.moe_overlap)
+        r = self.layout.resolved()
+        shared = placed.shared_replicas
+        return Shard(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, _imbalance(placed, self.expert_imbalance),
+                     self.moe_overlap, float(placed.slots_per_rank), float(shared),
+                     placed.shared_weight if shared else 0.0)
+
+    @property
+    def placement(self) -> ExpertPlacement | None:
+        """The experts' placement when the layout calls for one (a redundant or shared replica, or moe_ep
+        not dividing the experts); None for the default even split."""
+        layout = self.layout
+        moe = next((layer.mlp for layer in self.model.layers if isinstance(layer.mlp, MoeMlp)), None)
+        if not isinstance(layout, Layout) or moe is None:
+            return None
+        ep = layout.resolved().moe_ep
+        if not layout.placed and moe.num_experts % ep == 0:
+            return None
+        weight = moe.shared_intermediate_size / moe.expert_intermediate_size if moe.num_shared_experts else 0.0
+        return ExpertPlacement(routed_experts=moe.num_experts, ranks=ep, redundant=layout.redundant_experts,
+                               shared_replicas=layout.shared_expert_replicas, shared_weight=weight,
+                               experts_per_token=moe.experts_per_token)
+
+
+def placement_note(dep: Deployment) -> str:
+    """The experts' placement and the busiest rank's load, in words."""
+    placed = dep.placement
+    if placed is None:
+        return f"expert imbalance {dep.expert_imbalance:g}"
+    how = (f"EPLB placement ({placed.redundant} redundant, {placed.shared_replicas} shared-expert replicas)"
+           if placed.balanced else "experts in index order")
+    return (f"{how}: {placed.slots_per_rank} expert slot(s) per rank over {placed.ranks} ranks, busiest rank "
+            f"{float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance {dep.expert_imbalance:g})")
+
+
+@functools.lru_cache(maxsize=256)
+def _imbalance(placement: ExpertPlacement, static: float) -> float:
+    return placement.imbalance(static)
 
 
 def step_cost(dep: Deployment, batch: Batch) -> Cost:

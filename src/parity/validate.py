@@ -17,14 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity import catalog, tomlwrite
-from parity.compare import memory_shortfall
+from parity.deployments import DeploymentCheck, deployment_checks
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.hardware import Calibration
 from parity.ops import Batch
 from parity.optimize import nelder_mead
 from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
-from parity.search import best_precision
 from parity.step import step_cost
 from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, coverage
 
@@ -221,6 +220,7 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
         table[name] = number if isinstance(number, int) else tomlwrite.significant(number)
     table["fp8_kv_cache"] = engine.fp8_kv_cache
     table["kv_on_demand"] = engine.kv_on_demand
+    table["attention_format"] = engine.attention_format
     return tomlwrite.document(table)
 
 
@@ -290,34 +290,3 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
     return out
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeploymentCheck:
-    """A published deployment (the model runs, or is said to need more chips) against parity's memory
-    model: the smallest-footprint layout of that many chips, one sequence of `tokens` tokens."""
-
-    case_id: str
-    model: str
-    system: str
-    chips: int
-    weights: str
-    expected_fits: bool
-    predicted_fits: bool
-    shortfall_bytes_per_chip: float  # negative: the margin left
-
-    @property
-    def agrees(self) -> bool:
-        return self.expected_fits == self.predicted_fits
-
-
-def deployment_checks(rows: Sequence[Mapping[str, str]], tokens: int = 2048) -> list[DeploymentCheck]:
-    """Every row of measurements/deployments_published.csv checked against parity's memory model."""
-    out = []
-    profile = catalog.engine("sglang")
-    for row in rows:
-        model, system = catalog.model(row["model"]), catalog.system(row["system"])
-        precision = best_precision(model, system.chip, row["weights"])
-        short = memory_shortfall(model, system, profile, precision, int(row["chips"]), tokens)
-        out.append(DeploymentCheck(case_id=row["case_id"], model=model.name, system=system.id, chips=int(row["chips"]),
-                                   weights=precision.weights, expected_fits=row["expected"] == "fits",
-                                   predicted_fits=short <= 0, shortfall_bytes_per_chip=short))
-    return out

@@ -8,9 +8,10 @@ from parity.catalog.measurements import (fitted_chips, measurements, microbenchm
 from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, engine, engines, prior_calibration,
                                      training_profile, training_profile_text)
+from parity.catalog.speculation import MtpAcceptance, mtp_acceptance
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
            "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
            "uncertainty_table", "fitted_chips", "validated_features", "training_profile",
-           "training_profile_text", "validation_targets"]
+           "training_profile_text", "validation_targets", "MtpAcceptance", "mtp_acceptance"]

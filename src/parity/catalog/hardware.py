@@ -123,6 +123,7 @@ def _chip_from(data: dict[str, Any], where: str) -> Chip:
             tdp_w=reader.quantity(require(power, "tdp", where), "tdp_w", "w"),
             die_area_m2=reader.optional(die, "area", "die_area_m2", "m2"),
             unit_price_usd=reader.optional(price, "unit", "unit_price_usd", "usd"),
+            dies=int(reader.quantity(die["count"], "dies", "count")) if "count" in die else 1,
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
         )
     except ValueError as err:

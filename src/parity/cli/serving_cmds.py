@@ -13,21 +13,33 @@ from rich.progress import Progress
 from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.ops import Batch
+from parity.phase import PHASES
+from parity.scenarios import offline_throughput, server_latency
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, with_interval
 
 
-def _read_cases(path: Path) -> list[dict[str, str]]:
+def _read_table(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV file whose header names every column in `needed`."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ParityError(f"cannot read {path}: {err.strerror or err}") from err
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "model" not in reader.fieldnames:
-        raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, osl, "
-                          f"concurrency; columns: {', '.join(CASE_COLUMNS)})")
+    if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
+        raise ParityError(f"{path.name}: needs a header with {', '.join(needed)}")
     return [dict(row) for row in reader]
+
+
+def _read_cases(path: Path) -> list[dict[str, str]]:
+    try:
+        return _read_table(path, ("model",))
+    except ParityError as err:
+        if "needs a header" not in str(err):
+            raise
+        raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, osl, "
+                          f"concurrency; columns: {', '.join(CASE_COLUMNS)})") from err
 
 
 PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"), Column("ttft_text", "TTFT ms (80%)", plain),
@@ -58,7 +70,9 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
     with Progress(transient=True, disable=fmt != "table") as progress:
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
-    table = [{k: p.row()[k] for k in OUTPUT_COLUMNS} for p in predictions]
+    # phase rows (decode or prefill benchmarks) add their step time and input rate
+    phased = [c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions)]
+    table = [{k: p.row().get(k, float("nan")) for k in (*OUTPUT_COLUMNS, *phased)} for p in predictions]
     emit([interval_texts(r) for r in table] if fmt == "table" else table, PREDICTION_COLUMNS, fmt,
          title=f"{len(rows)} cases from {cases.name}", out=out)
 
@@ -73,8 +87,22 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--engine", default="", help="trtllm, vllm, sglang or empty for the generic profile")
 @click.option("--weights", default="", help="weight format (default: the checkpoint's)")
 @click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
-@click.option("--kv", default="", help="KV-cache format (default: the engine's)")
+@click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
+@click.option("--attention-format", default="", help="format of the attention math, bf16 or fp8 (FP8 attention "
+              "kernels such as FlashMLA-FP8; default: the engine's)")
 @click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
+@click.option("--phase", type=click.Choice(list(PHASES)), default="both", show_default=True,
+              help="both: the closed-loop benchmark; decode or prefill: one step of a fixed --batch")
+@click.option("--scenario", type=click.Choice(["closed", "offline", "server"]), default="closed", show_default=True,
+              help="closed: the closed-loop benchmark (or --phase); MLPerf-style offline (a saturated worker) or "
+                   "server (Poisson arrivals at --request-rate) over --lengths")
+@click.option("--lengths", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="offline/server: a CSV of isl,osl pairs, one request a row (default: --isl, --osl)")
+@click.option("--request-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="server: requests per second one worker receives")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP ranks")
+@click.option("--context", type=click.IntRange(min=1), default=None, help="phase decode: KV tokens per sequence")
 @click.option("--isl", type=int, default=1024, show_default=True)
 @click.option("--osl", type=int, default=1024, show_default=True)
 @click.option("--concurrency", type=int, default=32, show_default=True)
@@ -85,37 +113,63 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--pp", type=int, default=1, show_default=True)
 @click.option("--attn-dp", type=int, default=1, show_default=True)
 @click.option("--moe-tp", type=int, default=0, help="0: default (experts split by expert parallelism)")
-@click.option("--moe-ep", type=int, default=0)
+@click.option("--moe-ep", type=int, default=0, help="expert-parallel ranks (any size up to the MoE ranks)")
+@click.option("--redundant-experts", type=click.IntRange(min=0), default=0,
+              help="extra replicas of hot experts placed EPLB-style (DeepSeek's EPLB)")
+@click.option("--shared-expert-replicas", type=click.IntRange(min=0), default=0,
+              help="shared experts placed as this many expert instances instead of computed on every rank")
+@click.option("--rank-per-die", is_flag=True, help="each die of a multi-die package (Ascend 910C) is one rank")
 @click.option("--prefill-workers", type=int, default=None)
 @click.option("--decode-workers", type=int, default=None)
+@click.option("--prefill-system", default="", help="disagg: run the prefill workers on this system (a mixed fleet; "
+              "the KV cache moves over scale-out links)")
 @click.option("--decode-tp", type=int, default=None, help="disagg: decode layout (default: as --tp)")
 @click.option("--decode-attn-dp", type=int, default=None)
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
 @click.option("--mtp", "mtp_tokens", type=click.IntRange(min=0), default=0,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
-@click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=0.0,
-              help="draft tokens accepted per step on average (e.g. 1.8 of 3)")
+@click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=None,
+              help="draft tokens accepted per step on average (e.g. 1.8 of 3; default: the model's published "
+                   "acceptance, data/speculation.toml)")
 @click.option("--adp-hold-steps", type=click.FloatRange(min=0), default=None,
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
-def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
+def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
+          mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
+          batch: int | None, context: int | None, isl: int,
           osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
-          moe_ep: int,
-          prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
-          decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float,
+          moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
+          prefill_workers: int | None, decode_workers: int | None, prefill_system: str, decode_tp: int | None,
+          decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float | None,
           adp_hold_steps: float | None, fmt: str) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
     row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
-                              "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
+                              "weights": weights, "moe_weights": moe_weights, "kv": kv,
+                              "attention_format": attention_format, "mode": mode, "isl": isl,
                               "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
                               "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
-                              "mtp_acceptance": mtp_acceptance, "random_range_ratio": random_range_ratio,
-                              "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps}
+                              "mtp_acceptance": "" if mtp_acceptance is None else mtp_acceptance,
+                              "random_range_ratio": random_range_ratio,
+                              "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps,
+                              "redundant_experts": redundant_experts, "shared_expert_replicas": shared_expert_replicas,
+                              "rank_per_die": rank_per_die, "phase": phase, "batch": batch or "",
+                              "context": context or ""}
     if mode == "disagg":
         row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
                 "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
-                "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or ""}
+                "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or "",
+                "prefill_system": prefill_system}
+    if scenario != "closed":
+        pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
+        if scenario == "offline":
+            _serve_offline(row, pairs, fmt)
+        else:
+            _serve_server(row, pairs, request_rate, fmt)
+        return
+    if phase != "both":
+        _serve_phase(row, fmt)
+        return
     prediction = predict_rows([row])[0]
     if not prediction.feasible:
         raise ParityError(prediction.note)
@@ -153,3 +207,87 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         emit(prefill_parts, step_columns, "table",
              title=f"One prefill step of {prompt.prefill_tokens:g} prompt tokens on one device (no queueing; "
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
+
+
+def _serve_phase(row: dict[str, object], fmt: str) -> None:
+    """One fixed-batch decode or prefill step: step time, TPOT and the rates per chip."""
+    phase = str(row["phase"])
+    if not row["batch"]:
+        raise ParityError(f"--phase {phase} needs --batch")
+    if phase == "decode" and not row["context"]:
+        raise ParityError("--phase decode needs --context")
+    prediction = predict_rows([row])[0]
+    if not prediction.feasible:
+        raise ParityError(prediction.note)
+    data = prediction.row()
+    payload = {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip",
+                                    "chips", "feasible", "memory_bytes_per_chip", "batch_per_rank", "flags", "note")}
+    shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
+             ("batch per attention-DP rank", f"{data['batch_per_rank']:g}")]
+    if phase == "decode":
+        shown += [("TPOT [ms]", f"{data['tpot_s'] * 1e3:,.2f}"),
+                  ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]
+    else:
+        shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
+    shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
+              ("outside what was validated", data["flags"] or "no")]
+    emit([{"quantity": k, "value": v} for k, v in shown],
+         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+         title=f"{row['model']} on {row['system']}: one {phase} step of {row['batch']} "
+               f"{'sequences' if phase == 'decode' else 'prompts'}",
+         caption="Assumptions: " + str(data["note"]), payload=payload)
+
+
+def _read_lengths(path: Path) -> list[tuple[float, float]]:
+    rows = _read_table(path, ("isl", "osl"))
+    try:
+        return [(float(r["isl"]), float(r["osl"])) for r in rows]
+    except (TypeError, ValueError) as err:
+        raise ParityError(f"{path.name}: isl and osl must be numbers ({err})") from err
+
+
+def _serve_offline(row: dict[str, object], pairs: list[tuple[float, float]], fmt: str) -> None:
+    """MLPerf-style offline throughput of one worker over a length distribution."""
+    scenario = scenario_from_row(row)
+    try:
+        result = offline_throughput(deployment(scenario, scenario.layout), scenario.engine, pairs)
+    except ValueError as err:
+        raise ParityError(f"--lengths: {err}") from err
+    if not result.feasible:
+        raise ParityError("; ".join(result.assumptions))
+    payload = {"output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip,
+               "input_tokens_per_s_per_chip": result.input_tokens_per_s_per_chip, "tpot_s": result.tpot_s,
+               "decode_batch": result.decode_batch, "chips": result.chips, "requests": result.requests,
+               "feasible": result.feasible, "assumptions": list(scenario.notes + result.assumptions)}
+    shown = [("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
+             ("input tokens/s per chip", f"{result.input_tokens_per_s_per_chip:,.1f}"),
+             ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"), ("decode batch per rank", f"{result.decode_batch:g}"),
+             ("chips", f"{result.chips:g}"), ("requests", f"{result.requests}")]
+    emit([{"quantity": k, "value": v} for k, v in shown],
+         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+         title=f"{row['model']} on {row['system']}: offline over {result.requests} requests",
+         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload)
+
+
+def _serve_server(row: dict[str, object], pairs: list[tuple[float, float]], rate: float | None, fmt: str) -> None:
+    """MLPerf-style server scenario: one worker under Poisson arrivals, mean and p99 TTFT, TPOT."""
+    if rate is None:
+        raise ParityError("--scenario server needs --request-rate (requests per second per worker)")
+    scenario = scenario_from_row(row)
+    result = server_latency(deployment(scenario, scenario.layout), scenario.engine, pairs, rate)
+    if not result.feasible:
+        raise ParityError("; ".join(result.assumptions) or "does not fit: the decoding sequences' KV cache")
+    payload = {"ttft_s": result.ttft_s, "ttft_p99_s": result.ttft_p99_s, "tpot_s": result.tpot_s,
+               "output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip,
+               "decode_batch": result.decode_batch, "prefill_utilization": result.prefill_utilization,
+               "chips": result.chips, "feasible": result.feasible,
+               "assumptions": list(scenario.notes + result.assumptions)}
+    shown = [("TTFT mean [ms]", f"{result.ttft_s * 1e3:,.1f}"), ("TTFT p99 [ms]", f"{result.ttft_p99_s * 1e3:,.1f}"),
+             ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"),
+             ("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
+             ("decode batch per rank", f"{result.decode_batch:,.1f}"),
+             ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}")]
+    emit([{"quantity": k, "value": v} for k, v in shown],
+         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+         title=f"{row['model']} on {row['system']}: server at {rate:g} requests/s",
+         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload)

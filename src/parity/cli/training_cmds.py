@@ -15,7 +15,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.errors import ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
-from parity.training import (GRAD_OVERLAP, PRECISIONS, RECOMPUTE, SearchSpace, TrainingLayout, TrainingResult,
+from parity.training import (GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
                              search_training, train_step)
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
@@ -43,9 +43,11 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
             "virtual_stages": layout.virtual_stages, "zero": layout.zero, "sequence_parallel": layout.sequence_parallel,
             "recompute": layout.recompute, "micro_batch": layout.micro_batch, "global_batch": layout.global_batch,
             "seq_len": layout.seq_len, "precision": layout.precision, "grad_overlap": layout.grad_overlap,
-            "microbatches": layout.microbatches, "name": str(layout)},
+            "microbatches": layout.microbatches, "pp_schedule": layout.schedule,
+            "pp_first_layers": layout.pp_first_layers, "pp_last_layers": layout.pp_last_layers, "name": str(layout)},
         "chips": r.chips, "step_s": float(r.step_s), "tokens_per_s": float(r.tokens_per_s),
         "tokens_per_s_per_chip": float(r.tokens_per_s_per_chip), "mfu": float(r.mfu),
+        "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal),
         "mfu_fp8": None if np.isnan(r.mfu_fp8) else float(r.mfu_fp8),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
         "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN} | {"recompute_s": float(r.recompute_s)},
@@ -65,7 +67,8 @@ def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
              ("tokens/s per chip", f"{data['tokens_per_s_per_chip']:,.1f}"),
-             ("MFU (bf16 peak; PaLM 6N + 12LHQT)", f"{data['mfu']:.1%}")]
+             ("MFU (bf16 peak; PaLM 6N + 12LHQT, every key: PaLM, Megatron-LM)", f"{data['mfu']:.1%}"),
+             ("MFU, causal attention (6N + 6LHQT: FlashAttention, torchtitan)", f"{data['mfu_causal']:.1%}")]
     if data["mfu_fp8"] is not None:
         rows.append(("MFU against the FP8 peak", f"{data['mfu_fp8']:.1%}"))
     rows += [("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
@@ -103,11 +106,18 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @click.option("--cp", type=int, default=None, help="context parallel (with --search: pin it)")
 @click.option("--ep", type=int, default=None, help="expert parallel (MoE; with --search: pin it)")
 @click.option("--etp", type=int, default=0, show_default=True, help="expert tensor parallel (0: default)")
-@click.option("--vp", "virtual_stages", type=int, default=1, show_default=True, help="virtual stages (interleaved 1F1B)")
+@click.option("--vp", "virtual_stages", type=int, default=None,
+              help="virtual stages (interleaved 1F1B; default: the fastest that fits)")
+@click.option("--pp-schedule", type=click.Choice(PP_SCHEDULES), default=None,
+              help="pipeline schedule (default: interleaved with --vp > 1, else 1f1b)")
+@click.option("--pp-first-layers", type=click.IntRange(min=0), default=0,
+              help="layers of the first pipeline stage when uneven (Megatron's decoder_first_pipeline_num_layers)")
+@click.option("--pp-last-layers", type=click.IntRange(min=0), default=0, help="layers of the last pipeline stage")
 @click.option("--seq-len", type=int, default=4096, show_default=True)
 @click.option("--global-batch", type=int, default=None, help="sequences per step (default: 4M tokens' worth)")
 @click.option("--micro-batch", type=int, default=1, show_default=True)
-@click.option("--recompute", type=click.Choice(RECOMPUTE), default="none", show_default=True)
+@click.option("--recompute", type=click.Choice(RECOMPUTE), default=None,
+              help="activation recomputation (default: the fastest that fits)")
 @click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True)
 @click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True)
@@ -122,8 +132,9 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @format_option
 @out_option
 def train(model: str | None, system: str | None, chips: int | None, tp: int | None, pp: int | None, dp: int | None,
-          cp: int | None, ep: int | None, etp: int, virtual_stages: int, seq_len: int, global_batch: int | None,
-          micro_batch: int, recompute: str, zero: int, precision: str, grad_overlap: str, no_sequence_parallel: bool,
+          cp: int | None, ep: int | None, etp: int, virtual_stages: int | None, pp_schedule: str | None,
+          pp_first_layers: int, pp_last_layers: int, seq_len: int, global_batch: int | None,
+          micro_batch: int, recompute: str | None, zero: int, precision: str, grad_overlap: str, no_sequence_parallel: bool,
           tokens: float, search: bool, top: int, validate_rows: bool, fit: bool, write_to: str, fmt: str,
           out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
@@ -161,15 +172,20 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
              caption=f"{found.candidates} layouts priced, {found.fitting} fit. Assumptions: "
                      + "; ".join(found.best[0].assumptions))
         return
-    layout = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1, dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
-                            ep=ep or 1, etp=etp, virtual_stages=virtual_stages, zero=zero,
-                            sequence_parallel=not no_sequence_parallel, recompute=recompute, micro_batch=micro_batch,
-                            global_batch=batch, seq_len=seq_len, precision=precision, grad_overlap=grad_overlap)
-    result = train_step(the_model, the_system, n, layout, cal, profile)
+    base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1, dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
+                          ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=zero,
+                          sequence_parallel=not no_sequence_parallel, recompute=recompute or "none",
+                          micro_batch=micro_batch, global_batch=batch, seq_len=seq_len, precision=precision,
+                          grad_overlap=grad_overlap, pp_schedule=pp_schedule or "", pp_first_layers=pp_first_layers,
+                          pp_last_layers=pp_last_layers)
+    result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
+                                          vary_vp=virtual_stages is None, vary_recompute=recompute is None)
     data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens)}
+    if picked:
+        data["assumptions"] = [picked, *data["assumptions"]]
     emit(_one_layout_rows(data), [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data, out=out,
-         caption="Assumptions: " + "; ".join(result.assumptions))
+         caption="Assumptions: " + "; ".join(data["assumptions"]))
 
 
 def _validate(fit: bool, write_to: str, fmt: str, out: Path | None) -> None:

@@ -1,15 +1,18 @@
 """Training scenarios: step time, memory per chip and MFU of a parallel layout, and the search for the
-fastest layout that fits. Layout in `layout`, memory in `memory`, the step in `step`, search in `search`."""
+fastest layout that fits. Layout in `layout`, memory in `memory`, pipeline schedules in `pipeline`, the step in
+`step`, search in `search`."""
 
-from parity.training.layout import GRAD_OVERLAP, PRECISIONS, RECOMPUTE, TrainingLayout, training_precision
+from parity.training.layout import GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, TrainingLayout, training_precision
 from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
                                     parameters_per_device)
-from parity.training.search import SearchSpace, TrainingSearch, search_training, structural_layouts
+from parity.training.search import (SearchSpace, TrainingSearch, pick_training_layout, search_training,
+                                    structural_layouts)
 from parity.training.step import (DEFAULT_PROFILE, TrainingResult, evaluate_arrays, evaluate_layouts,
                                   model_flops_per_token, train_step)
+from parity.training.pipeline import pipeline_bubble_s
 
 __all__ = ["TrainingLayout", "TrainingMemory", "TrainingResult", "train_step", "evaluate_layouts",
            "model_flops_per_token", "adam_bytes_per_parameter", "layer_activation_bytes_per_token",
            "parameters_per_device", "training_precision", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
            "DEFAULT_PROFILE", "evaluate_arrays", "search_training", "SearchSpace", "TrainingSearch",
-           "structural_layouts"]
+           "structural_layouts", "pick_training_layout", "pipeline_bubble_s", "PP_SCHEDULES"]

@@ -16,6 +16,7 @@ from parity.plan import Precision
 __all__ = ["TrainingLayout", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision"]
 
 RECOMPUTE = ("none", "selective", "full")
+PP_SCHEDULES = ("1f1b", "interleaved", "zb", "dualpipe")
 GRAD_OVERLAP = ("none", "overlap")
 # training formats: bf16 mixed precision, FP8 with per-tensor scales (Transformer Engine "current/delayed
 # scaling"), FP8 with 128x128 weight / 1x128 activation blocks (DeepSeek-V3), MXFP8 (32-element UE8M0 blocks)
@@ -43,6 +44,10 @@ class TrainingLayout:
     backward and forward passes, "none" runs them after the step. flash_attention: attention runs
     fused (FlashAttention), never storing scores; False: scores materialised in device memory as
     Megatron-LM did before 2023. dropout: dropout layers (and their masks) are active.
+    pp_schedule: 1f1b, interleaved (1F1B over virtual_stages chunks), zb (zero bubble ZB-H1) or dualpipe
+    (DeepSeek-V3's bidirectional schedule); "" picks interleaved when virtual_stages > 1, else 1f1b.
+    pp_first_layers, pp_last_layers: layers of the first and last pipeline stages when they differ
+    from the others (Megatron's decoder_first/last_pipeline_num_layers); the rest split evenly (0: even).
     """
 
     tp: int = 1
@@ -62,8 +67,16 @@ class TrainingLayout:
     grad_overlap: str = "overlap"
     flash_attention: bool = True
     dropout: bool = False
+    pp_schedule: str = ""
+    pp_first_layers: int = 0
+    pp_last_layers: int = 0
 
     def __post_init__(self) -> None:
+        if self.pp_schedule not in ("", *PP_SCHEDULES):
+            raise InfeasiblePlan(f"pp_schedule must be one of {', '.join(PP_SCHEDULES)}, got {self.pp_schedule!r}")
+        if self.pp_first_layers < 0 or self.pp_last_layers < 0:
+            raise InfeasiblePlan(f"pp_first_layers and pp_last_layers must be >= 0, got {self.pp_first_layers}, "
+                                 f"{self.pp_last_layers}")
         for name in ("tp", "pp", "dp", "cp", "ep", "virtual_stages", "micro_batch", "global_batch", "seq_len"):
             if getattr(self, name) < 1:
                 raise InfeasiblePlan(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -81,6 +94,27 @@ class TrainingLayout:
     @property
     def chips(self) -> int:
         return self.tp * self.pp * self.cp * self.dp
+
+    @property
+    def schedule(self) -> str:
+        """The pipeline schedule, the default filled in."""
+        return self.pp_schedule or ("interleaved" if self.virtual_stages > 1 else "1f1b")
+
+    @property
+    def uneven(self) -> bool:
+        return bool(self.pp_first_layers or self.pp_last_layers)
+
+    def stage_layers(self, num_layers: int) -> tuple[float, float, float]:
+        """(first, middle, last) stage layers: as given, the rest split evenly over the middle stages."""
+        if not self.uneven:
+            even = num_layers / self.pp
+            return even, even, even
+        first = self.pp_first_layers or None
+        last = self.pp_last_layers or None
+        inner = self.pp - (first is not None) - (last is not None)
+        rest = num_layers - (first or 0) - (last or 0)
+        middle = rest / inner if inner else 0.0
+        return float(first or middle), middle, float(last or middle)
 
     @property
     def expert_tp(self) -> int:
@@ -117,9 +151,17 @@ class TrainingLayout:
         if self.virtual_stages > 1 and self.pp == 1:
             raise InfeasiblePlan(f"virtual_stages needs pipeline parallelism (pp > 1), got pp 1 and "
                                  f"virtual_stages {self.virtual_stages}")
-        if self.pp * self.virtual_stages > model.num_layers:
+        if self.uneven:
+            self._check_stages(model.num_layers)
+        elif self.pp * self.virtual_stages > model.num_layers:
             raise InfeasiblePlan(f"pp x virtual_stages must be at most the number of layers ({model.num_layers}), "
-                                 f"got {self.pp} x {self.virtual_stages}")
+                                 f"got {self.pp} x {self.virtual_stages} (uneven first and last stages: "
+                                 f"pp_first_layers, pp_last_layers)")
+        if self.schedule == "dualpipe" and (self.pp % 2 or self.microbatches < self.pp):
+            raise InfeasiblePlan(f"dualpipe needs an even pp and at least pp microbatches, got pp {self.pp} and "
+                                 f"{self.microbatches} microbatches")
+        if self.schedule == "interleaved" and self.virtual_stages == 1:
+            raise InfeasiblePlan("pp_schedule interleaved needs virtual_stages > 1")
         if self.seq_len % self.cp:
             raise InfeasiblePlan(f"cp must divide seq_len ({self.seq_len}), got {self.cp}")
         if self.global_batch % (self.dp * self.micro_batch):
@@ -129,6 +171,19 @@ class TrainingLayout:
             raise InfeasiblePlan(f"tp x pp x cp x dp must equal the chips ({chips}), got "
                                  f"{self.tp} x {self.pp} x {self.cp} x {self.dp} = {self.chips}")
         return self
+
+    def _check_stages(self, num_layers: int) -> None:
+        """Uneven stages: the given first/last layers leave a whole number of layers for each middle stage,
+        at least one per virtual stage."""
+        if self.pp < 2:
+            raise InfeasiblePlan(f"pp_first_layers and pp_last_layers need pp >= 2, got pp {self.pp}")
+        given = self.pp_first_layers + self.pp_last_layers
+        inner = self.pp - bool(self.pp_first_layers) - bool(self.pp_last_layers)
+        rest = num_layers - given
+        if rest < 0 or (inner and (rest % inner or rest // inner < self.virtual_stages)) or (not inner and rest):
+            raise InfeasiblePlan(f"pp_first_layers + pp_last_layers ({given}) must leave the {inner} middle stages "
+                                 f"a whole number of at least virtual_stages ({self.virtual_stages}) layers each of "
+                                 f"the {num_layers}")
 
     def _check_experts(self, mlp: MoeMlp) -> None:
         group = self.ep * self.expert_tp
@@ -155,4 +210,8 @@ class TrainingLayout:
         parts += [f"mb{self.micro_batch}", f"zero{self.zero}"]
         if self.recompute != "none":
             parts.append(f"rc-{self.recompute}")
+        if self.pp_schedule in ("zb", "dualpipe"):
+            parts.append(self.pp_schedule)
+        if self.uneven:
+            parts.append(f"stages{self.pp_first_layers or '-'}/{self.pp_last_layers or '-'}")
         return "-".join(parts)

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.model import Layer, Model, MoeMlp
 from parity.ops import Num
 from parity.plan import Precision, Shard, weight_matrices_per_device
 
 __all__ = ["TrainingMemory", "layer_activation_bytes_per_token", "adam_bytes_per_parameter", "parameters_per_device",
-           "MEMORY_TERMS"]
+           "MEMORY_TERMS", "training_memory"]
 
 MEMORY_TERMS = ("weights", "gradients", "optimizer states", "activations", "reserve")
 
@@ -95,7 +96,8 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
     parallelism, the 5as/h term dropped by selective recomputation, 2sbh under full recomputation.
     Here each term takes the layer's own widths (GQA/MLA heads, gated MLP, routed experts), flash
     attention stores a 4 B log-sum-exp per head instead of scores, and masks exist only with dropout.
-    recompute: 0 none, 1 selective, 2 full; keys: keys per query of materialised scores [tokens].
+    recompute: 0 none, 1 selective (the attention core; for MLA also the norms and up-projections, as
+    DeepSeek-V3), 2 full; keys: keys per query of materialised scores [tokens].
     linear_input_bytes [B]: what a saved GEMM input takes per
     element (1 under FP8 training: Transformer Engine saves the FP8 copy it multiplied).
     """
@@ -134,4 +136,42 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
     elif mlp is not None:  # gated: up and gate outputs 4f B, their product (the down projection's input) x f B
         split += ((4.0 if mlp.gated else 2.0) + x) * mlp.intermediate_size
     kept = replicated / sp_split + split / tp + expert
+    if a.mla:
+        # DeepSeek-V3 (Sec. 3.2.3) recomputes the RMSNorms and MLA up-projections in backward: the GEMM
+        # inputs after the norms (x h each) and the per-head Q, K, V are rebuilt from the norm inputs and
+        # latents, which stay; selective recomputation does the same here
+        rebuilt = 2.0 * x * h / sp_split + 2.0 * (heads * dqk + kv) / tp
+        kept = kept - np.where(np.asarray(recompute) == 1, rebuilt, 0.0)
     return np.where(np.asarray(recompute) >= 2, 2.0 * h / sp_split, kept)
+
+
+def training_memory(model: Model, capacity_bytes: float, a: dict[str, np.ndarray], shard: Shard, tokens: Num, m: Num,
+                    prof: TrainingProfile, dense: Num, expert: Num, n_dense: Num, n_expert: Num, precision: str,
+                    flash: bool, dropout: bool) -> TrainingMemory:
+    """Memory of the busiest chip of layouts given as arrays (training.step.LAYOUT_ARRAYS, plus "stage"):
+    ZeRO-split Adam state, activations of the microbatches its schedule holds, the reserve."""
+    t, p, v = a["t"], a["p"], a["v"]
+    fp8 = format_named(precision).bits <= 8
+    w_d, g_d, o_d = adam_bytes_per_parameter(a["zero"], n_dense, prof, fp8)
+    w_e, g_e, o_e = adam_bytes_per_parameter(a["zero"], n_expert, prof, fp8)
+    per_token: Num = 0.0
+    for layer in model.layers:
+        per_token = per_token + layer.count / p * layer_activation_bytes_per_token(
+            layer, model.hidden_size, t, a["sp"] > 0, a["et"] if isinstance(layer.mlp, MoeMlp) else t, a["rc"],
+            a["s"], flash, dropout, 1.0 if fp8 else 2.0)
+    # 1F1B: the first stage holds min(m, p) microbatches in flight; interleaving adds (p - 1)/(p v) of it
+    # (Korthikanti et al. 2022, Sec. 4.2.3)
+    in_flight = np.minimum(m, p) * np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)
+    # DualPipe: p + 1 microbatches of activations, and every rank holds two stages' parameters (Table 2)
+    dual = np.asarray(a["sched"]) == 3
+    in_flight = np.where(dual, p + 1.0, in_flight) * a["stage"]
+    copies = np.where(dual, 2.0, 1.0)
+    logits = 4.0 * tokens * model.vocab_size / t  # fp32 logits of the cross entropy, last stage
+    first = in_flight * tokens * per_token + np.where(p > 1, 0.0, logits)
+    last = tokens * per_token + logits
+    capacity = capacity_bytes
+    return TrainingMemory(capacity_bytes=capacity + 0.0 * t, weight_bytes=copies * (dense * w_d + expert * w_e),
+                          gradient_bytes=copies * (dense * g_d + expert * g_e),
+                          optimizer_bytes=copies * (dense * o_d + expert * o_e),
+                          activation_bytes=np.maximum(first, last),
+                          reserve_bytes=prof.memory_reserve_fraction * capacity + prof.memory_reserve_bytes + 0.0 * t)

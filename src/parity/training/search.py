@@ -14,9 +14,9 @@ from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
 from parity.model import DenseMlp, Model, MoeMlp
 from parity.training.layout import RECOMPUTE, TrainingLayout
-from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays
+from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, train_step
 
-__all__ = ["SearchSpace", "TrainingSearch", "search_training", "structural_layouts"]
+__all__ = ["SearchSpace", "TrainingSearch", "search_training", "structural_layouts", "pick_training_layout"]
 
 _POWERS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _VIRTUAL = (1, 2, 3, 4, 5, 6, 8, 10, 12)
@@ -111,7 +111,9 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     stages and the recomputation choices, and all of them are priced in one vectorised call.
     """
     space = space or SearchSpace()
-    recompute = [r for r in space.recompute if not (r == "selective" and flash_attention)] or ["none"]
+    # with flash attention selective recomputation changes nothing unless MLA's up-projections are recomputed
+    mla = any(layer.attention.mla for layer in model.layers)
+    recompute = [r for r in space.recompute if not (r == "selective" and flash_attention and not mla)] or ["none"]
     rows = []
     for tp, cp, pp, dp, vp, ep, etp in structural_layouts(model, system, chips, seq_len, space):
         for mb, zero, rc in itertools.product(space.micro_batch, space.zero, recompute):
@@ -143,3 +145,33 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
         closest = picked(int(np.argmin(np.asarray(result.shortfall_bytes))))
     return TrainingSearch(candidates=len(rows), fitting=int(fits.sum()), best=best, closest=closest,
                           notes=(f"{len(rows)} layouts priced, {int(fits.sum())} fit",))
+
+
+def pick_training_layout(model: Model, system: System, chips: int, base: TrainingLayout, calibration: Calibration,
+                         profile: TrainingProfile | None = None, vary_vp: bool = False,
+                         vary_recompute: bool = False) -> tuple[TrainingResult, str]:
+    """`base` priced, or, where its virtual stages or recomputation are left open, the fastest choice of
+    them that fits (the fastest of all when none fits), with a sentence saying what was picked ("" if
+    nothing was left open)."""
+    vps = [v for v in range(1, 9) if base.pp > 1 and base.schedule != "dualpipe" or v == 1] if vary_vp else \
+        [base.virtual_stages]
+    recomputes = list(RECOMPUTE) if vary_recompute else [base.recompute]
+    candidates = []
+    refusals: list[InfeasiblePlan] = []
+    for v, rc in itertools.product(vps, recomputes):
+        layout = replace(base, virtual_stages=v, recompute=rc)
+        try:
+            candidates.append(train_step(model, system, chips, layout.check(model, chips), calibration, profile))
+        except InfeasiblePlan as err:
+            refusals.append(err)
+    if not candidates:
+        raise refusals[0]  # what the layout as given (one virtual stage, no recomputation first) breaks
+    fitting = [r for r in candidates if bool(r.fits)]
+    best = min(fitting or candidates, key=lambda r: float(r.step_s))
+    if not (vary_vp or vary_recompute):
+        return best, ""
+    assert best.layout is not None
+    chosen = ", ".join(part for part, varied in ((f"virtual stages {best.layout.virtual_stages}", vary_vp),
+                                                 (f"recompute {best.layout.recompute}", vary_recompute)) if varied)
+    how = "the fastest that fits" if fitting else "the fastest (none fits)"
+    return best, f"picked {chosen}: {how} of {len(candidates)} choices"

@@ -21,12 +21,12 @@ from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
-from parity.model import Model, MoeMlp
+from parity.model import Model
 from parity.ops import Batch, Kernel, Num
 from parity.plan import Shard, device_step
-from parity.training.layout import RECOMPUTE, TrainingLayout, training_precision
-from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
-                                    parameters_per_device)
+from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, training_precision
+from parity.training.memory import TrainingMemory, parameters_per_device, training_memory
+from parity.training.pipeline import pipeline_bubble_s
 
 __all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token",
            "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS"]
@@ -39,16 +39,18 @@ _TP_COLLECTIVES = ("attention_all_reduce", "mlp_all_reduce", "moe_all_reduce", "
 _EP_COLLECTIVES = ("moe_dispatch", "moe_combine")
 
 
-def model_flops_per_token(model: Model, seq_len: Num) -> Num:
+def model_flops_per_token(model: Model, seq_len: Num, causal: bool = False) -> Num:
     """[FLOP] of one trained token: 6N + 12 L H Q T (Chowdhery et al. 2022, PaLM, Appendix B).
 
     N: weights one token multiplies (routed experts counted experts_per_token times, LM head included,
     embedding lookup excluded); the attention term counts all T keys as PaLM does (not halved for
     causality), each head's query-key and value widths, and sliding windows at their width.
+    causal: count each query's keys up to itself only, on average half of them (6N + 6 L H Q T; the
+    convention of FlashAttention's and torchtitan's FLOP counts).
     """
     attention = sum(layer.count * layer.attention.score_flops_per_token(seq_len) for layer in model.layers
                     if layer.attention is not None)
-    return 3.0 * (model.matmul_flops_per_token() + attention)
+    return 3.0 * (model.matmul_flops_per_token() + (0.5 if causal else 1.0) * attention)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,7 +59,9 @@ class TrainingResult:
 
     step_s = compute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + bubble_s + optimizer_s + overhead_s.
     recompute_s: the part of compute_s spent recomputing activations. mfu: model FLOP/s per chip over
-    the dense bf16 peak; mfu_fp8 over the FP8 peak (NaN when training in bf16).
+    the dense bf16 peak counting every key of a query (PaLM's and Megatron-LM's convention, also as
+    mfu_noncausal); mfu_causal counts the causal half of the attention (FlashAttention, torchtitan);
+    mfu_fp8 over the FP8 peak (NaN when training in bf16).
     """
 
     step_s: Num
@@ -76,12 +80,18 @@ class TrainingResult:
     model_flops_per_token: Num
     mfu: Num
     mfu_fp8: Num
+    mfu_causal: Num
     chips: int
     microbatches: Num
     memory: TrainingMemory
     tdp_w: float
     layout: TrainingLayout | None = None
     assumptions: tuple[str, ...] = field(default=())
+
+    @property
+    def mfu_noncausal(self) -> Num:
+        """MFU counting every key of each query (the `mfu` convention, named)."""
+        return self.mfu
 
     @property
     def fits(self) -> Num:
@@ -120,7 +130,8 @@ class TrainingResult:
 
 # t tp, p pp, dp, c cp, e ep, et expert tp, v virtual stages, zero, sp (0/1), rc recompute (0 none, 1 selective,
 # 2 full), mb micro batch, gb global batch, s seq_len, overlap (0/1)
-LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap")
+# sched: pipeline schedule (index in PP_SCHEDULES); stage: the busiest stage's layers over an even split
+LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap", "sched")
 
 
 def _arrays(layouts: Sequence[TrainingLayout]) -> dict[str, np.ndarray]:
@@ -131,7 +142,8 @@ def _arrays(layouts: Sequence[TrainingLayout]) -> dict[str, np.ndarray]:
             "zero": col(lambda x: x.zero), "sp": col(lambda x: x.sequence_parallel and x.tp > 1),
             "rc": col(lambda x: RECOMPUTE.index(x.recompute)), "mb": col(lambda x: x.micro_batch),
             "gb": col(lambda x: x.global_batch), "s": col(lambda x: x.seq_len),
-            "overlap": col(lambda x: x.grad_overlap == "overlap")}
+            "overlap": col(lambda x: x.grad_overlap == "overlap"),
+            "sched": col(lambda x: PP_SCHEDULES.index(x.schedule))}
 
 
 def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibration, stride: Num = 1.0) -> Num:
@@ -192,19 +204,40 @@ def _kernels(model: Model, batch: Batch, shard: Shard, precision_name: str, tp: 
     return kernels, collectives
 
 
-def _price_pass(kernels: list[Kernel], system: System, cals: tuple[Calibration, Calibration, Calibration]
-                ) -> tuple[Num, Num, Num]:
-    """(forward, backward, attention-forward) seconds of one microbatch's kernels on one stage."""
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """Seconds of one microbatch on one stage: forward, backward, the attention core's forward, the
+    weight-gradient GEMMs (W of zero-bubble schedules: one forward's worth of each GEMM), and the
+    forward of the MLA up-projections and norms (what DeepSeek-V3 recomputes)."""
+
+    f_s: Num
+    b_s: Num
+    attention_s: Num
+    w_s: Num
+    up_s: Num
+
+
+_UP_PROJECTIONS = ("q_b", "kv_b")
+
+
+def _price_pass(kernels: list[Kernel], system: System, cals: tuple[Calibration, Calibration, Calibration]) -> _Pass:
+    """The seconds of one microbatch's kernels on one stage (see _Pass)."""
     chip = system.chip
     fwd, bwd, experts = cals
     f_s: Num = 0.0
     b_s: Num = 0.0
     attention_s: Num = 0.0
+    w_s: Num = 0.0
+    up_s: Num = 0.0
     for k in kernels:
         forward = price_kernel(k, chip, experts if k.kind == "grouped_gemm" else fwd).time_s
         f_s = f_s + forward
         if k.name in ("attention_prefill", "mla_prefill", "attention_scores"):  # the attention core
             attention_s = attention_s + forward
+        if k.kind in ("gemm", "grouped_gemm"):
+            w_s = w_s + forward
+        if k.name in _UP_PROJECTIONS or k.name == "norms_residual":
+            up_s = up_s + forward
         if k.kind.startswith("attention"):
             back = dataclasses.replace(k, flops=ATTENTION_BACKWARD_FLOPS * k.flops, other_bytes=2.0 * k.other_bytes)
             b_s = b_s + price_kernel(back, chip, bwd).time_s
@@ -212,7 +245,7 @@ def _price_pass(kernels: list[Kernel], system: System, cals: tuple[Calibration, 
             b_s = b_s + 2.0 * forward  # dgrad and wgrad: same shape class, same FLOPs
         else:
             b_s = b_s + price_kernel(dataclasses.replace(k, other_bytes=2.0 * k.other_bytes), chip, fwd).time_s
-    return f_s, b_s, attention_s
+    return _Pass(f_s, b_s, attention_s, w_s, up_s)
 
 
 def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
@@ -224,7 +257,9 @@ def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence
     if len(kinds) != 1:
         raise InfeasiblePlan(f"evaluate_layouts prices one precision and attention kind at a time, got {sorted(kinds)}")
     precision, flash, dropout = kinds.pop()
-    return evaluate_arrays(model, system, chips, _arrays(layouts), calibration, profile, precision, flash, dropout)
+    arrays = _arrays(layouts)
+    arrays["stage"] = np.array([max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers for x in layouts])
+    return evaluate_arrays(model, system, chips, arrays, calibration, profile, precision, flash, dropout)
 
 
 def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.ndarray], calibration: Calibration,
@@ -232,6 +267,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
                     dropout: bool = False) -> TrainingResult:
     """Price layouts given as arrays of their fields (keys of `LAYOUT_ARRAYS`), already checked."""
     prof = profile or DEFAULT_PROFILE
+    # defaults: interleaved 1F1B where there are virtual stages, else 1F1B; even stages
+    a = {"sched": np.where(a["v"] > 1, 1.0, 0.0), "stage": np.ones_like(a["v"]), **a}
     t, p, dp, c, e, et, v = a["t"], a["p"], a["dp"], a["c"], a["e"], a["et"], a["v"]
     moe = "moe" in model.features
     group_d = np.where(moe, e * et / t, 1.0)
@@ -244,10 +281,14 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     kernels, collectives = _kernels(model, batch, shard, precision, t, prof.fp8_cast_bytes)
     if not flash:
         kernels = _materialised(model, kernels, tokens, a["s"], shard, dropout)
-    f_s, b_s, attn_s = _price_pass(kernels, system, _training_calibrations(calibration, prof))
+    priced = _price_pass(kernels, system, _training_calibrations(calibration, prof))
+    f_s, b_s, attn_s = priced.f_s, priced.b_s, priced.attention_s
     rc = a["rc"]
-    # selective recomputation reruns the attention core; flash attention's backward already does
-    recompute_s = np.where(rc >= 2, f_s, np.where((rc == 1) & (not flash), attn_s, 0.0))
+    # selective recomputation reruns the attention core (Korthikanti et al. 2022, Sec. 5; flash attention's
+    # backward already does) and, for MLA, the norms and up-projections as DeepSeek-V3 does (Sec. 3.2.3)
+    mla = any(layer.attention.mla for layer in model.layers)
+    selective_s = (0.0 if flash else attn_s) + (priced.up_s if mla else 0.0)
+    recompute_s = np.where(rc >= 2, f_s, np.where(rc == 1, selective_s, 0.0))
     moe_layers = sum(layer.count for layer in model.layers if layer.moe)
     compute_mb = f_s + b_s + recompute_s + moe_layers / p * prof.moe_layer_overhead_s
     passes = 2.0 + (rc >= 2)  # forward + backward (+ the recomputed forward) run the same collectives
@@ -302,16 +343,16 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     dp_mb = np.where(zero >= 3, zero3_mb, 0.0)
     dp_step = np.where(zero >= 3, 0.0, per_step_dp)
 
-    stage_mb = compute_mb + exposed_mb + dp_mb
-    bubble_s = np.where(p > 1, (p - 1.0) / v * stage_mb, 0.0)
+    stage_mb = (compute_mb + exposed_mb + dp_mb) * a["stage"]
+    bubble_s = pipeline_bubble_s(a["sched"], p, v, stage_mb, b_s * a["stage"], priced.w_s * a["stage"])
     shards_dense = np.where(zero >= 1, n_dense, 1.0)
     shards_expert = np.where(zero >= 1, n_expert, 1.0)
     optimizer_s = ((dense_params / shards_dense + expert_params / shards_expert) * prof.optimizer_traffic_bytes
                    / (system.chip.memory_bytes_per_s * calibration.stream_efficiency))
     step_s = m * stage_mb + bubble_s + dp_step + optimizer_s + prof.step_overhead_s
 
-    memory = _memory(model, system, a, shard, tokens, m, prof, dense_params, expert_params, n_dense, n_expert, precision,
-                     flash, dropout)
+    memory = training_memory(model, system.chip.memory_bytes, a, shard, tokens, m, prof, dense_params, expert_params,
+                             n_dense, n_expert, precision, flash, dropout)
     tokens_per_s = a["gb"] * a["s"] / step_s
     per_chip = tokens_per_s / chips
     flops = model_flops_per_token(model, a["s"])
@@ -323,33 +364,9 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
         pp_comm_s=m * prof.pp_comm_exposed * pp_s, dp_comm_s=m * dp_mb + dp_step, bubble_s=bubble_s,
         optimizer_s=optimizer_s, overhead_s=prof.step_overhead_s + 0.0 * step_s, tokens_per_s=tokens_per_s,
         tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / chip.peak("bf16"),
+        mfu_causal=per_chip * model_flops_per_token(model, a["s"], causal=True) / chip.peak("bf16"),
         mfu_fp8=mfu_fp8, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
         assumptions=_assumptions(prof, model))
-
-
-def _memory(model: Model, system: System, a: dict[str, np.ndarray], shard: Shard, tokens: Num, m: Num,
-            prof: TrainingProfile, dense: Num, expert: Num, n_dense: Num, n_expert: Num, precision: str, flash: bool,
-            dropout: bool) -> TrainingMemory:
-    t, p, v = a["t"], a["p"], a["v"]
-    fp8 = format_named(precision).bits <= 8
-    w_d, g_d, o_d = adam_bytes_per_parameter(a["zero"], n_dense, prof, fp8)
-    w_e, g_e, o_e = adam_bytes_per_parameter(a["zero"], n_expert, prof, fp8)
-    per_token: Num = 0.0
-    for layer in model.layers:
-        per_token = per_token + layer.count / p * layer_activation_bytes_per_token(
-            layer, model.hidden_size, t, a["sp"] > 0, a["et"] if isinstance(layer.mlp, MoeMlp) else t, a["rc"],
-            a["s"], flash, dropout, 1.0 if fp8 else 2.0)
-    # 1F1B: the first stage holds min(m, p) microbatches in flight; interleaving adds (p - 1)/(p v) of it
-    # (Korthikanti et al. 2022, Sec. 4.2.3)
-    in_flight = np.minimum(m, p) * np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)
-    logits = 4.0 * tokens * model.vocab_size / t  # fp32 logits of the cross entropy, last stage
-    first = in_flight * tokens * per_token + np.where(p > 1, 0.0, logits)
-    last = tokens * per_token + logits
-    capacity = system.chip.memory_bytes
-    return TrainingMemory(capacity_bytes=capacity + 0.0 * t, weight_bytes=dense * w_d + expert * w_e,
-                          gradient_bytes=dense * g_d + expert * g_e, optimizer_bytes=dense * o_d + expert * o_e,
-                          activation_bytes=np.maximum(first, last),
-                          reserve_bytes=prof.memory_reserve_fraction * capacity + prof.memory_reserve_bytes + 0.0 * t)
 
 
 def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:

@@ -1,0 +1,85 @@
+"""Fixed-batch phase benchmarks: one decode or prefill step of a whole deployment, as papers report them.
+
+Decode: N sequences decoded together, split evenly over the attention-DP ranks, each with T tokens
+of KV ("batch 96 per NPU, context 4,096"). Prefill: N prompts of `isl` tokens in one step over the
+deployment. No queueing and no arrivals: the step itself, its memory and the rates it gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parity.memory import MemoryPlan
+from parity.ops import Batch, Num
+from parity.step import Deployment, decode_step, deployment_memory, placement_note, step_cost
+
+__all__ = ["PhaseResult", "decode_benchmark", "prefill_benchmark", "PHASES"]
+
+PHASES = ("both", "decode", "prefill")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseResult:
+    """One step of a fixed batch on a deployment.
+
+    step_s [s]: the step; tpot_s [s]: time per output token (decode: step / tokens kept per step with
+    MTP); output_tokens_per_s_per_chip / input_tokens_per_s_per_chip [tokens/s]: per chip package;
+    batch_per_rank: sequences (or prompts) per attention-DP rank; feasible: the memory fits.
+    """
+
+    phase: str
+    step_s: Num
+    tpot_s: Num
+    output_tokens_per_s_per_chip: Num
+    input_tokens_per_s_per_chip: Num
+    chips: Num
+    batch_per_rank: Num
+    memory: MemoryPlan
+    feasible: Num
+    assumptions: tuple[str, ...] = field(default=())
+
+
+def _expert_notes(dep: Deployment) -> tuple[str, ...]:
+    return (placement_note(dep),) if "moe" in dep.model.features else ()
+
+
+def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction: float = 0.08) -> PhaseResult:
+    """One decode step of `batch` sequences over the deployment, `context` KV tokens each.
+
+    Each attention-DP rank decodes batch / attn_dp sequences; with MTP the step verifies
+    1 + mtp_tokens tokens a sequence and keeps 1 + mtp_acceptance (step.decode_step). The KV of
+    context + the step's tokens must fit beside the weights, the runtime reserve and the activations.
+    """
+    d = dep.layout.attn_dp
+    per_rank = np.asarray(batch, float) / d
+    step_s, kept = decode_step(dep, per_rank, context)
+    mem = deployment_memory(dep, per_rank, context, per_rank * (1 + dep.mtp_tokens), reserve_fraction=reserve_fraction)
+    notes = (f"decode benchmark: {per_rank:g} sequences per attention-DP rank ({d:g} ranks), {context:g} KV tokens each"
+             if np.ndim(per_rank) == 0 else "decode benchmark",)
+    notes += _expert_notes(dep)
+    if dep.mtp_tokens:
+        notes += (f"MTP: {dep.mtp_tokens} draft token(s) a step, {dep.mtp_acceptance:g} accepted on average",)
+    return PhaseResult(phase="decode", step_s=step_s, tpot_s=step_s / kept,
+                       output_tokens_per_s_per_chip=np.asarray(batch, float) * kept / step_s / dep.chips,
+                       input_tokens_per_s_per_chip=0.0, chips=dep.chips, batch_per_rank=per_rank, memory=mem,
+                       feasible=mem.fits, assumptions=notes)
+
+
+def prefill_benchmark(dep: Deployment, batch: Num, isl: Num, reserve_fraction: float = 0.08,
+                      prefill_scale: float = 1.0) -> PhaseResult:
+    """One prefill step of `batch` prompts of `isl` tokens over the deployment (batch / attn_dp a rank, no
+    cached prefix), times the engine's prefill factor; the prompts' KV and the step's activations must fit."""
+    d = dep.layout.attn_dp
+    per_rank = np.asarray(batch, float) / d
+    tokens = per_rank * isl
+    step_s = step_cost(dep, Batch(prefill_tokens=tokens, prefill_sequences=per_rank)).time_s * prefill_scale
+    mem = deployment_memory(dep, per_rank, isl, tokens, reserve_fraction=reserve_fraction)
+    notes = ("prefill benchmark: " + (f"{per_rank:g} prompt(s) of {isl:g} tokens per attention-DP rank"
+                                      if np.ndim(per_rank) == 0 else "fixed prompts per rank")
+             + (f"; engine prefill factor x{prefill_scale:.2f}" if prefill_scale != 1.0 else ""),
+             *_expert_notes(dep))
+    return PhaseResult(phase="prefill", step_s=step_s, tpot_s=float("nan"), output_tokens_per_s_per_chip=0.0,
+                       input_tokens_per_s_per_chip=np.asarray(batch, float) * isl / step_s / dep.chips,
+                       chips=dep.chips, batch_per_rank=per_rank, memory=mem, feasible=mem.fits, assumptions=notes)

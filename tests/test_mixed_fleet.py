@@ -1,0 +1,39 @@
+"""Mixed fleets: disaggregated serving with the prefill workers on another kind of system."""
+
+import dataclasses
+
+import pytest
+from conftest import perfect_calibration, round_system, tiny_model
+
+from parity import catalog
+from parity.plan import Layout, Precision
+from parity.predict import predict_rows
+from parity.serving import Workload, engine_deployment, serve_disaggregated
+
+
+def _dep(system):
+    return engine_deployment(tiny_model(), system, Layout(), Precision(), perfect_calibration(), catalog.engine(""))
+
+
+def test_kv_moves_over_scale_out_between_two_systems() -> None:
+    """Tiny model: a 1,000-token prompt's KV is 1,000 x 2 x 10 heads x 100 x 2 B = 4 MB. On one round node it
+    moves over scale-up (100 GB/s: 40 us); from another system over scale-out (10 GB/s: 400 us), so TTFT
+    grows by 360 us (one client: no queue to amplify it)."""
+    other = dataclasses.replace(round_system(), id="round-b")
+    w = Workload(isl=1000, osl=100, concurrency=1)
+    same = serve_disaggregated(_dep(round_system()), _dep(round_system()), catalog.engine(""), w, 1, 1)
+    mixed = serve_disaggregated(_dep(other), _dep(round_system()), catalog.engine(""), w, 1, 1)
+    assert float(mixed.ttft_s - same.ttft_s) == pytest.approx(360e-6, rel=1e-3)
+    assert "of round-b" in mixed.assumptions[0]
+
+
+def test_h20_prefill_with_910c_decode_as_a_row() -> None:
+    """H20 prefill workers (16 chips) beside CloudMatrix384 decode workers: feasible, both chips counted."""
+    row = {"model": "deepseek-r1", "system": "cloudmatrix-384", "prefill_system": "hgx-h20", "mode": "disagg",
+           "weights": "int8", "kv": "bf16", "isl": 1024, "osl": 1024, "concurrency": 256, "prefill_tp": 8,
+           "prefill_attn_dp": 2, "decode_attn_dp": 16}
+    (p,) = predict_rows([row])
+    assert p.feasible, p.note
+    assert p.chips == 32 and "hgx-h20" in p.note and "nvidia-h20" in p.flags
+    (agg,) = predict_rows([{**row, "mode": "agg"}])
+    assert not agg.feasible and "prefill_system needs mode disagg" in agg.note

@@ -1,0 +1,80 @@
+"""MLPerf-style offline throughput over a length distribution."""
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+from conftest import perfect_calibration, round_system, tiny_model
+
+from parity import catalog
+from parity.cli import cli
+from parity.plan import Layout, Precision
+from parity.scenarios import offline_throughput
+from parity.serving import engine_deployment, prefill_throughput
+from parity.step import decode_step, deployment_memory
+
+
+def _dep():
+    return engine_deployment(tiny_model(), round_system(), Layout(), Precision(), perfect_calibration(),
+                             catalog.engine(""))
+
+
+def test_offline_one_pair_by_its_parts() -> None:
+    """One request of 1,000 in / 200 out on the tiny model: batch B = min(KV capacity / held length, cap);
+    the request costs 1,000 / prefill rate plus 200 x (decode step of B) / B; output rate = 200 / cost."""
+    dep, engine = _dep(), catalog.engine("")
+    held = 1000 + (0.5 if engine.kv_on_demand else 1.0) * 200
+    mem = deployment_memory(dep, 1, held, engine.max_num_tokens, reserve_fraction=1 - engine.kv_memory_fraction)
+    batch = min(float(mem.kv_token_capacity) // held, engine.max_batch_size)
+    step_s, _ = decode_step(dep, batch, 1100.0)
+    cost = 1000 / float(prefill_throughput(dep, engine, 1000.0)) * engine.prefill_scale + 200 * float(step_s) / batch
+    r = offline_throughput(dep, engine, [(1000, 200)])
+    assert r.decode_batch == batch
+    assert r.output_tokens_per_s_per_chip == pytest.approx(200 / cost)
+    assert r.input_tokens_per_s_per_chip == pytest.approx(1000 / cost)
+
+
+def test_offline_is_an_average_over_requests_not_lengths() -> None:
+    """Repeating the same pair changes nothing; a mix lies between its pure parts."""
+    dep, engine = _dep(), catalog.engine("")
+    one = offline_throughput(dep, engine, [(1000, 200)])
+    assert offline_throughput(dep, engine, [(1000, 200)] * 3).output_tokens_per_s_per_chip == pytest.approx(
+        one.output_tokens_per_s_per_chip)
+    short = offline_throughput(dep, engine, [(100, 200)])
+    mix = offline_throughput(dep, engine, [(1000, 200), (100, 200)])
+    assert short.output_tokens_per_s_per_chip > mix.output_tokens_per_s_per_chip > 0
+
+
+def test_serve_offline_reads_a_lengths_file(tmp_path) -> None:
+    lengths = tmp_path / "lengths.csv"
+    lengths.write_text("isl,osl\n1024,256\n2048,512\n")
+    result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
+                                      "offline", "--lengths", str(lengths), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["requests"] == 2 and data["output_tokens_per_s_per_chip"] > 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("in,out\n1,2\n")
+    refused = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
+                                       "offline", "--lengths", str(bad)])
+    assert refused.exit_code == 2 and "isl, osl" in refused.output
+
+
+def test_server_latency_is_an_mm1_queue_with_littles_law_decode() -> None:
+    """Tiny model, 1,000 in / 200 out at 5% of the prompt capacity (rate = 0.05 / S): u = 0.05, mean wait
+    u/(1-u) S = S/19, p99 wait S/(1-u) ln(u/0.01) = S ln 5 / 0.95; decoding sequences satisfy
+    N = rate x 199 x TPOT(N); TPOT = step(N) / (1 - u); a first token also waits half a step."""
+    from parity.scenarios import server_latency
+    dep, engine = _dep(), catalog.engine("")
+    service = 1000 / float(prefill_throughput(dep, engine, 1000.0)) * engine.prefill_scale
+    rate = 0.05 / service
+    r = server_latency(dep, engine, [(1000, 200)], rate)
+    assert r.feasible and r.prefill_utilization == pytest.approx(0.05)
+    step_s = float(decode_step(dep, max(r.decode_batch, 1.0), 1100.0)[0])
+    assert r.tpot_s == pytest.approx(step_s / 0.95)
+    assert r.decode_batch == pytest.approx(rate * 199 * r.tpot_s, rel=1e-6)
+    half = 0.5 * step_s / 0.95
+    assert r.ttft_s == pytest.approx(service + service / 19 + half)
+    assert r.ttft_p99_s == pytest.approx(service + service * math.log(5) / 0.95 + half)
+    assert not server_latency(dep, engine, [(1000, 200)], 1.01 / service).feasible

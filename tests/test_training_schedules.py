@@ -1,0 +1,117 @@
+"""Training schedules: selective recomputation priced, uneven pipeline stages, zero-bubble and DualPipe
+bubbles, MFU on both attention conventions, and the CLI picking what it was not told."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import perfect_calibration, round_system
+from test_training import exact_profile, square_model
+
+from parity import catalog
+from parity.cli import cli
+from parity.errors import InfeasiblePlan
+from parity.training import (TrainingLayout, layer_activation_bytes_per_token, model_flops_per_token,
+                             pipeline_bubble_s, train_step)
+
+
+def test_selective_recompute_costs_the_attention_core_forward_as_korthikanti() -> None:
+    """Korthikanti et al. 2022 Sec. 5: selective recomputation reruns the attention core in backward. Square
+    model (h 8,000, 8 heads, 8,000 tokens) without flash attention on the round chip: QK^T and PV over the
+    full square, 2 x 8 heads x 4 x 1,000 x 8,000 x 8,001 / 2 = 2.048256e12 FLOP (2.048256 ms at 1 PFLOP/s;
+    4 b s^2 h = 2.048e12 plus the diagonal), and the scores' 8 B each (fused softmax write + read):
+    8 x 8,000 x 8,000 x 8 B = 4.096 GB (4.096 ms). With flash attention there is nothing to rerun."""
+    layout = TrainingLayout(seq_len=8000, global_batch=1, zero=0, recompute="selective", flash_attention=False)
+    r = train_step(square_model(), round_system(chips=1, domain=1), 1, layout, perfect_calibration(), exact_profile())
+    assert r.recompute_s == pytest.approx(2.048256e-3 + 4.096e-3)
+    flash = train_step(square_model(), round_system(chips=1, domain=1), 1,
+                       TrainingLayout(seq_len=8000, global_batch=1, zero=0, recompute="selective"),
+                       perfect_calibration(), exact_profile())
+    assert flash.recompute_s == 0
+
+
+def test_selective_recompute_of_mla_rebuilds_norm_outputs_and_per_head_qkv() -> None:
+    """DeepSeek-V3 (Sec. 3.2.3) recomputes RMSNorms and MLA up-projections: per token and layer (tp 1, bf16
+    inputs) the two norm outputs 2 x 2 x 7,168 = 28,672 B and Q, K, V per head 2 x (128 x 192 + 128 x
+    (192 + 128)) = 131,072 B are no longer kept: 159,744 B less."""
+    model = catalog.model("deepseek-v3")
+    layer = model.layers[-1]
+    def kept(rc: int) -> float:
+        return float(layer_activation_bytes_per_token(layer, model.hidden_size, 1, False, 1, rc, 4096))
+    assert kept(0) - kept(1) == pytest.approx(159_744)
+
+
+def test_selective_recompute_no_longer_prices_like_none_for_deepseek_v3() -> None:
+    """2,048 H800 (PP16, EP64, DP128): selective takes longer than none (the up-projections rerun) and
+    needs less memory."""
+    model, system = catalog.model("deepseek-v3"), catalog.system("hgx-h800")
+    def run(rc: str):
+        layout = TrainingLayout(pp=16, dp=128, ep=64, seq_len=4096, global_batch=15360, precision="fp8_block",
+                                recompute=rc)
+        return train_step(model, system, 2048, layout, catalog.calibration(system.chip), catalog.training_profile())
+    none, selective = run("none"), run("selective")
+    assert selective.recompute_s > 0 == none.recompute_s
+    assert selective.step_s > none.step_s
+    assert selective.memory.activation_bytes < none.memory.activation_bytes
+
+
+def test_pipeline_bubbles_follow_the_deepseek_v3_table() -> None:
+    """DeepSeek-V3 report Table 2, p = 16 stages, a microbatch's F + B = 3 s with B = 2 s and W = 1 s:
+    1F1B (p-1)(F+B) = 45 s; interleaved over 2 chunks 22.5 s; ZB1P (p-1)(F+B-2W) = 15 s;
+    DualPipe (p/2-1)(F&B + B - 3W) = 7 x (3 + 2 - 3) = 14 s (F&B taken as F + B)."""
+    bubbles = [float(pipeline_bubble_s(k, 16.0, 2.0 if k == 1 else 1.0, 3.0, 2.0, 1.0)) for k in range(4)]
+    assert bubbles == pytest.approx([45.0, 22.5, 15.0, 14.0])
+    assert float(pipeline_bubble_s(3, 1.0, 1.0, 3.0, 2.0, 1.0)) == 0.0
+
+
+def test_dualpipe_holds_two_stages_of_parameters_and_p_plus_1_microbatches() -> None:
+    """DualPipe on 4 stages of the square model: weights, gradients and optimizer states twice 1F1B's, and
+    activations of p + 1 = 5 microbatches instead of min(m, p) = 4; its bubble is smaller than 1F1B's."""
+    def run(schedule: str):
+        layout = TrainingLayout(pp=4, seq_len=1000, global_batch=8, zero=0, pp_schedule=schedule)
+        return train_step(square_model(layers=16), round_system(), 4, layout, perfect_calibration(), exact_profile())
+    one, dual = run("1f1b"), run("dualpipe")
+    assert dual.memory.weight_bytes == pytest.approx(2 * one.memory.weight_bytes)
+    assert dual.memory.optimizer_bytes == pytest.approx(2 * one.memory.optimizer_bytes)
+    assert dual.memory.activation_bytes == pytest.approx(5 / 4 * one.memory.activation_bytes)
+    assert dual.bubble_s < one.bubble_s
+    with pytest.raises(InfeasiblePlan, match="dualpipe needs an even pp"):
+        TrainingLayout(pp=3, dp=1, global_batch=8, pp_schedule="dualpipe").check(square_model(layers=16))
+
+
+def test_uneven_stages_allow_interleave_8_on_126_layers_of_pp16() -> None:
+    """Llama 3.1 405B has 126 layers: 16 x 8 = 128 chunks do not fit evenly; with 7 layers on the first and
+    last stages the 14 middle stages take 112 / 14 = 8 each, one per chunk. The busiest stage has 8 layers
+    against 126 / 16 = 7.875: its work is 8 / 7.875 = 1.0159 of an even split."""
+    model = catalog.model("llama-3.1-405b")
+    base = dict(tp=8, pp=16, dp=64, virtual_stages=8, seq_len=8192, global_batch=2048)
+    with pytest.raises(InfeasiblePlan, match="pp_first_layers"):
+        TrainingLayout(**base).check(model, 8192)
+    layout = TrainingLayout(**base, pp_first_layers=7, pp_last_layers=7).check(model, 8192)
+    assert layout.stage_layers(126) == (7.0, 8.0, 7.0)
+    with pytest.raises(InfeasiblePlan, match="whole number"):
+        TrainingLayout(**base, pp_first_layers=6, pp_last_layers=7).check(model, 8192)
+
+
+def test_mfu_on_both_attention_conventions() -> None:
+    """Square model at 8,000 tokens: non-causal 6N + 12 L h s = 3.456e9 + 7.68e8 (PaLM); causal halves the
+    attention term: 3.456e9 + 3.84e8. mfu_causal / mfu is their ratio."""
+    assert model_flops_per_token(square_model(), 8000, causal=True) == pytest.approx(3.456e9 + 3.84e8)
+    r = train_step(square_model(), round_system(chips=1, domain=1), 1,
+                   TrainingLayout(seq_len=8000, global_batch=1, zero=0), perfect_calibration(), exact_profile())
+    assert r.mfu_causal / r.mfu == pytest.approx(3.84e9 / 4.224e9)
+    assert r.mfu_noncausal == r.mfu
+
+
+def test_train_picks_virtual_stages_and_recomputation_when_not_given() -> None:
+    """Without --vp and --recompute, train prices the choices and names the one it picked."""
+    result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp", "2",
+                                      "--seq-len", "4096", "--global-batch", "64", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["assumptions"][0].startswith("picked virtual stages ")
+    assert "mfu_causal" in data and "mfu_noncausal" in data
+    fixed = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp", "2", "--vp",
+                                     "1", "--recompute", "none", "--seq-len", "4096", "--global-batch", "64",
+                                     "--format", "json"])
+    assert not json.loads(fixed.output)["assumptions"][0].startswith("picked")
