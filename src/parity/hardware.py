@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from parity.dtypes import MATH_RATES
 
 __all__ = ["SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
-           "what_if"]
+           "Family", "what_if"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 STATUSES = ("shipping", "announced", "reported", "roadmap")
@@ -63,6 +63,8 @@ class Chip:
     memory_bytes [B], memory_bytes_per_s [B/s]: device memory capacity and peak bandwidth.
     scale_up_bytes_per_s, scale_out_bytes_per_s [B/s]: per chip, each direction.
     tdp_w [W]: board or module power; die_area_m2 [m^2]: summed logic-die area, if known.
+    family: architecture family (data/families.toml) whose measured calibration a chip without its own
+    inherits; software_stack: the stack its engines run on (cuda, rocm, cann...).
     """
 
     id: str
@@ -80,6 +82,8 @@ class Chip:
     tdp_w: float
     die_area_m2: float | None = None
     unit_price_usd: float | None = None
+    family: str = ""
+    software_stack: str = ""
     aliases: tuple[str, ...] = ()
     notes: str = ""
     provenance: tuple[Provenance, ...] = field(default=(), compare=False, repr=False)
@@ -175,6 +179,18 @@ class System:
         return self.power_w / self.chips
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Family:
+    """An architecture family: its chips share kernels and compilers, so a measured chip's calibration
+    carries to its siblings; `parent` is the family a family without measurements inherits from."""
+
+    id: str
+    vendor: str
+    stack: str
+    parent: str = ""
+    note: str = ""
+
+
 def what_if(item: Chip | System, note: str, **changes: object) -> Chip | System:
     """A variant of a chip or system with some fields changed, the change recorded as provenance.
 
@@ -201,6 +217,9 @@ class Calibration:
     emulation_efficiency: rate of a format run on a wider math unit (dequantise on the fly);
     collective_efficiency: achieved over link bandwidth for large collectives.
     measured: False for priors (the chip has no measurement behind these numbers).
+    family: the chip family a family-level file calibrates (chip is then "*"); rows: the ids of the
+    measured rows a fitted file used (never scored); basis: how the calibration reached the chip it
+    prices (measured on it, inherited through its family, or a prior), stated in every prediction.
     """
 
     id: str
@@ -218,6 +237,9 @@ class Calibration:
     emulation_efficiency: float
     collective_efficiency: float
     source: str = ""
+    family: str = ""
+    rows: tuple[str, ...] = ()
+    basis: str = ""
     points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -266,8 +266,9 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
     """Ways a case lies outside what the model was fitted and checked on."""
     out = []
     chip = scenario.system.chip
-    if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
-        out.append(f"uncalibrated chip {chip.id}")
+    cal = scenario.calibration or catalog.calibration(chip)
+    if not cal.measured and chip.id not in catalog.fitted_chips():
+        out.append(f"uncalibrated chip {chip.id} (calibration: {cal.basis or cal.id})")
     used = scenario.model.features - (set() if scenario.mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     unseen = sorted(used - catalog.validated_features())
     if unseen:
@@ -317,7 +318,8 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
     for i, s in enumerate(group):
         def at(value: object) -> float:
             return float(np.broadcast_to(np.asarray(value, dtype=float), (len(group),))[i])
-        notes = list(s.notes) + list(result.assumptions)
+        cal = s.calibration or catalog.calibration(s.system.chip)
+        notes = list(s.notes) + list(result.assumptions) + [f"calibration: {cal.basis or cal.id}"]
         feasible = bool(at(result.feasible))
         if not feasible:
             short = -at(mem.free_bytes) if at(mem.free_bytes) < 0 else 0.0
