@@ -239,6 +239,7 @@ class Calibration:
     source: str = ""
     family: str = ""
     rows: tuple[str, ...] = ()
+    measured_chips: tuple[str, ...] = ()  # chips of a family file whose own figures are among its rows
     basis: str = ""
     points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
 

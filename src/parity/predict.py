@@ -164,7 +164,7 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     model = catalog.model(_cell(row, "model") or _missing("model"))
     name = _cell(row, "system") or _missing("system")
     system = (systems or {}).get(name) or catalog.system(name)
-    engine = catalog.engine(_cell(row, "engine"))
+    engine = catalog.engine_for(_cell(row, "engine"), system.chip.software_stack)
     settings: dict[str, float] = {}
     for column, field_name, rule in (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
                                      ("batch_wait_timeout_iters", "batch_wait_steps", ">= 0"),
@@ -278,6 +278,8 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
         out.append("layout far from measured ones (pipeline parallel or over 64 chips per worker)")
     if scenario.engine.id == "generic" or not scenario.engine.measured:
         out.append(f"engine profile {scenario.engine.id} not fitted to measurements")
+    elif chip.software_stack and scenario.engine.stack != chip.software_stack:
+        out.append(f"engine profile {scenario.engine.id} fitted on {scenario.engine.stack}, not on {chip.software_stack}")
     return tuple(out)
 
 
@@ -319,7 +321,10 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
         def at(value: object) -> float:
             return float(np.broadcast_to(np.asarray(value, dtype=float), (len(group),))[i])
         cal = s.calibration or catalog.calibration(s.system.chip)
-        notes = list(s.notes) + list(result.assumptions) + [f"calibration: {cal.basis or cal.id}"]
+        stack = s.system.chip.software_stack
+        notes = list(s.notes) + list(result.assumptions) + [f"calibration: {cal.basis or cal.id}"] + (
+            [f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
+            if stack and s.engine.stack != stack and s.engine.measured else [])
         feasible = bool(at(result.feasible))
         if not feasible:
             short = -at(mem.free_bytes) if at(mem.free_bytes) < 0 else 0.0

@@ -13,7 +13,7 @@ from parity.engine import EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "ENGINE_ALIASES", "engine", "training_profile"]
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "ENGINE_ALIASES", "engine", "training_profile"]
 
 
 def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
@@ -27,6 +27,7 @@ def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
             kernel_overhead_s=units.parse(require(data, "kernel_overhead", where), "s"),
             source=data.get("source", ""), points=tuple(data.get("points", ())),
             family=str(data.get("family", "")), rows=tuple(str(r) for r in data.get("rows", ())),
+            measured_chips=tuple(str(c) for c in data.get("measured_chips", ())),
             **{name: float(require(data, name, where)) for name in scalars})
     except (ValueError, units.UnitError) as err:
         raise CatalogError(f"{where}: {err}") from err
@@ -72,9 +73,12 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
         fitted = [c for c in calibrations() if c.family == name]
         if fitted:
             best = max(fitted, key=lambda c: c.date)
+            if chip_id in best.measured_chips:
+                return dataclasses.replace(best, basis=f"measured on this chip: {best.id} ({name} family; rows "
+                                                       f"{', '.join(best.rows)})")
             return dataclasses.replace(best, measured=False, basis=(
-                f"inherited from the {name} family calibration {best.id} (fitted on {len(best.rows)} measured "
-                f"rows){via}"))
+                f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
+                f"{', '.join(best.rows)}){via}"))
         siblings = {c.id for c in chips() if c.family == name}
         measured = [c for c in calibrations() if c.measured and c.chip in siblings]
         if measured:
@@ -104,10 +108,21 @@ def engines() -> tuple[EngineProfile, ...]:
             fields = {k: v for k, v in data.items() if k not in times + optional}
             fields |= {f"{k}_s": units.parse(require(data, k, where), "s") for k in times}
             fields |= {f"{k}_s": units.parse(data[k], "s") for k in optional if k in data}
+            fields["rows"] = tuple(str(r) for r in data.get("rows", ()))
             out.append(EngineProfile(**fields))
         except (TypeError, ValueError, units.UnitError) as err:
             raise CatalogError(f"{where}: {err}") from err
     return tuple(out)
+
+
+def engine_for(name: str | None, stack: str) -> EngineProfile:
+    """The engine profile fitted on a software stack (`vllm` on rocm: vllm-rocm) where one exists, else the
+    profile fitted on CUDA (what engines achieve on NVIDIA's stack, an assumption the notes state)."""
+    profile = engine(name)
+    for candidate in engines():
+        if candidate.base == profile.id and candidate.stack == stack:
+            return candidate
+    return profile
 
 
 ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}
