@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("compare", "predict", "fleet", "policy"),
     ("sweep",),
     ("validate", "calibrate"),
-    ("validate_training", "calibration_check", "crosscheck"),  # built on validate's records, so just above it
+    ("validate_training", "calibration_check", "crosscheck", "crossvendor"),  # built on validate's records, so just above it
     ("report",),
     ("cli",),
 ]

@@ -14,6 +14,8 @@ from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.crossvendor_cmd import crossvendor_report
+from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.errors import ParityError
 from parity.predict import predict_rows
@@ -28,7 +30,9 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 
 @cli.command()
 @click.option("--by", default="system,engine", show_default=True,
-              help="group scores by these fields (system, engine, engine_version, model, mode, split)")
+              help="group scores by these fields (system, engine, engine_version, model, mode, split); 'source' or "
+                   "'vendor' alone: published figures scored leaving each source or vendor out of every fit")
+@click.option("--fit-stacks", is_flag=True, help="refit the engine profiles of non-CUDA stacks on their calibration rows")
 @click.option("--fit", is_flag=True, help="refit the engine profiles on the calibration rows and write them")
 @click.option("--iterations", default=150, show_default=True, help="Nelder-Mead iterations per engine (--fit)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
@@ -36,10 +40,16 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
                    "calibration changes, or all")
 @format_option
 @out_option
-def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: Path | None) -> None:
+def validate(by: str, fit_stacks: bool, fit: bool, iterations: int, section: str, fmt: str,
+             out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
+    if fit_stacks:
+        fit_stacks_(min(iterations, 60))
+    if by in ("source", "vendor"):
+        crossvendor_report(by, fmt, out, min(iterations, 60))
+        return
     rows = catalog.measurements()
     fields = [f.strip() for f in by.split(",") if f.strip()]
     unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
