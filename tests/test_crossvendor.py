@@ -60,3 +60,39 @@ def test_ratio_checks_pair_the_same_work_on_two_vendors() -> None:
     by = {c.case_id: c for c in checks}
     # AMD-014: 8x MI300X 1,705.14 against 8x H100 1,196.35 total tokens/s (dstack), ratio 1.4253
     assert by["AMD-014"].published == pytest.approx(1705.140233 / 1196.345439, rel=1e-4)
+
+
+def test_ratio_interval_combines_both_vendors_bands() -> None:
+    """Docstring example of ratio_interval: ratio 2, a = [-0.2, 0.6], b = [0, 0.2]: centre 0.1, half-width
+    sqrt(0.4^2 + 0.1^2) = 0.41231, so 2 e^-0.51231 = 1.1982 to 2 e^0.31231 = 2.7332."""
+    from parity.uncertainty import Band, ratio_interval
+    low, high = ratio_interval(2.0, Band(q_low=-0.2, q_high=0.6, count=9), Band(q_low=0.0, q_high=0.2, count=9))
+    assert low == pytest.approx(1.1982, abs=1e-4) and high == pytest.approx(2.7332, abs=1e-4)
+
+
+def test_vendors_without_rows_take_the_widest_band() -> None:
+    """bands_from: A has 5 residuals (10th-90th percentiles of 0..0.4 = 0.04, 0.36), B has 6 spread wider,
+    C none: C takes B's band with count 0."""
+    from parity.uncertainty import bands_from
+    bands = bands_from({"A": [0.0, 0.1, 0.2, 0.3, 0.4], "B": [-1.0, 0.0, 0.0, 0.0, 0.0, 1.0], "C": []})
+    assert bands["A"].q_low == pytest.approx(0.04) and bands["A"].q_high == pytest.approx(0.36)
+    assert bands["C"].q_low == bands["B"].q_low and bands["C"].count == 0
+
+
+@pytest.mark.validation
+def test_compare_prints_each_ratio_with_its_interval() -> None:
+    """The baseline has no interval; every other system's per-chip ratio lies inside its own interval
+    (both bands centre near each other), and an interval spanning 1 says so in the note."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["compare", "hgx-h20", "atlas-800-a3", "mi300x-platform", "--model",
+                                   "llama-3.1-8b", "--format", "json"]).stdout
+    rows = json.loads(out)
+    assert rows[0]["ratio_interval"] == [None, None]  # NaN (JSON null) for the baseline
+    for row in rows[1:]:
+        low, high = row["ratio_interval"]
+        assert low < row["ratios"]["per_chip"] < high
+        assert ("spans 1" in row["note"]) == (low < 1.0 < high)

@@ -25,10 +25,11 @@ from parity.engine import EngineProfile
 from parity.hardware import Calibration, Chip
 from parity.optimize import nelder_mead
 from parity.predict import Scenario
+from parity.uncertainty import Band, bands_from
 from parity.validate import CaseError, published_errors
 
 __all__ = ["STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_rows",
-           "GroupScore", "group_scores", "leave_one_out", "RatioCheck", "ratio_checks", "metric_kind", "stack_toml"]
+           "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml", "RatioCheck", "ratio_checks", "metric_kind", "stack_toml"]
 
 # what a stack profile moves (kernel quality and per-step cost of the engine on that stack), with bounds
 STACK_PARAMETERS: dict[str, tuple[float, float]] = {
@@ -204,6 +205,16 @@ def _without(setting: Setting, dropped: set[str]) -> Setting:
 
 def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
                   iterations: int = 60, progress: Callable[[str], None] | None = None) -> list[GroupScore]:
+    """Scores of `leave_one_out_errors`, per group and kind of metric."""
+    out = []
+    for group, left, errors, _ in leave_one_out_errors(rows, kernel_rows, by, iterations, progress):
+        out += group_scores(errors, lambda e: group, "left out", by, left)
+    return out
+
+
+def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
+                         iterations: int = 60, progress: Callable[[str], None] | None = None
+                         ) -> list[tuple[str, str, list[CaseError], Setting]]:
     """Every group's rows (by `source_id` or `vendor`; all splits) scored with a setting that never saw
     them: stack profiles refitted without the group's rows, family calibrations fitted on its kernel
     figures dropped. Groups whose rows fitted nothing are scored with the stored setting."""
@@ -212,7 +223,7 @@ def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mappi
     kernel_group = {r["case_id"]: (r["source_id"] if by == "source" else vendor_of[r["chip"]].split()[0])
                     for r in kernel_rows}
     stacks = [p for p in catalog.engines() if p.base]
-    out = []
+    out: list[tuple[str, str, list[CaseError], Setting]] = []
     for group in sorted({r[field] for r in rows}):
         mine = [r for r in rows if r[field] == group]
         ids = {r["case_id"] for r in mine}
@@ -235,8 +246,7 @@ def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mappi
             f"refitted {', '.join(p.id for p in refit)} without its rows" if refit else "",
             f"dropped the family calibrations fitted on {', '.join(sorted(dropped))}" if dropped else "",
             "" if refit or dropped else "its rows fitted nothing"]))
-        errors = published_errors(mine, hook=setting.apply)
-        out += group_scores(errors, lambda e: group, "left out", by, left)
+        out.append((group, left, published_errors(mine, hook=setting.apply), setting))
     return out
 
 
@@ -277,3 +287,24 @@ def ratio_checks(rows: Sequence[Mapping[str, str]], setting: Setting | None = No
 
 def chip_of(system: str) -> Chip:
     return catalog.system(system).chip
+
+
+def vendor_bands(errors: Iterable[CaseError]) -> dict[str, Band]:
+    """80% bands of ln(predicted/measured) per chip vendor from cross-source residuals (decode figures);
+    every catalog vendor gets one (the widest measured band where it has fewer than 5 rows)."""
+    residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips()}
+    for e in errors:
+        if metric_kind(e.metric) == "decode":
+            residuals[catalog.system(e.system).chip.vendor].append(math.log(e.predicted / e.measured))
+    return bands_from(residuals)
+
+
+def bands_toml(bands: Mapping[str, Band], date: str) -> str:
+    """data/ratio_uncertainty.toml: a band per vendor (count 0: no rows of its own, the widest band)."""
+    lines = [f'date = "{date}"', 'method = "10th-90th percentiles of ln(predicted/measured) of published decode '
+             'figures, each scored leaving its source out of every fit (parity validate --by source), per chip vendor; '
+             'vendors with fewer than 5 rows take the widest band"']
+    for vendor, band in sorted(bands.items()):
+        lines += ["", "[[band]]", f'vendor = "{vendor}"', f"q_low = {band.q_low:.6f}", f"q_high = {band.q_high:.6f}",
+                  f"count = {band.count}"]
+    return "\n".join(lines) + "\n"

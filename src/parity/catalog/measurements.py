@@ -12,7 +12,7 @@ from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
 
-__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "fitted_chips", "validated_features"]
+__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "validated_features"]
 
 
 @cache
@@ -43,6 +43,14 @@ def microbenchmarks(name: str) -> dict[str, Any]:
 def uncertainty_table() -> dict[str, Any]:
     """The prediction-interval bands (data/uncertainty.toml, written by `parity validate --fit`), or {}."""
     path = data_dir() / "uncertainty.toml"
+    return read_toml(path) if path.exists() else {}
+
+
+@cache
+def ratio_uncertainty_table() -> dict[str, Any]:
+    """Bands per chip vendor for ratios between chips (data/ratio_uncertainty.toml, written by
+    `parity validate --fit-stacks`), or {}."""
+    path = data_dir() / "ratio_uncertainty.toml"
     return read_toml(path) if path.exists() else {}
 
 

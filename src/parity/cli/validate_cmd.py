@@ -47,6 +47,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, iterations: int, section: str
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
     if fit_stacks:
         fit_stacks_(min(iterations, 60))
+        if by not in ("source", "vendor"):
+            return
     if by in ("source", "vendor"):
         crossvendor_report(by, fmt, out, min(iterations, 60))
         return
