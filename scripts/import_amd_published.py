@@ -124,7 +124,8 @@ def _number(text: str) -> float:
 def _value(raw: float, conversion: str, isl: int, osl: int, concurrency: int, gpus: int) -> tuple[float, str]:
     """(measured value in the row's metric, what the conversion assumed)."""
     if conversion == "total":
-        return raw * osl / (isl + osl), f"total tokens/s turned into output tokens/s by osl/(isl+osl) = {osl}/{isl + osl}"
+        return raw * osl / (isl + osl), (f"total tokens/s turned into output tokens/s by osl/(isl+osl) = "
+                                         f"{osl}/{isl + osl}")
     if conversion == "latency":
         return osl / raw, f"batch latency {raw:g} s of {osl} tokens read as {osl}/latency tokens/s per client"
     if conversion == "latency_ms":
@@ -170,7 +171,8 @@ def kernel_rows(row: dict[str, str]) -> list[dict[str, str]]:
     scale = 1e12
     return [{"case_id": row["id"], "chip": "amd-mi300x", "kind": kind, "label": label,
              "achieved": f"{_number(row['value']) * scale:.6g}", "twin_chip": "nvidia-h200-sxm",
-             "twin_achieved": f"{nvidia * scale:.6g}", "unit": "flop_per_s" if kind.startswith("gemm") else "bytes_per_s",
+             "twin_achieved": f"{nvidia * scale:.6g}",
+             "unit": "flop_per_s" if kind.startswith("gemm") else "bytes_per_s",
              "source_id": "azure-nd-mi300x", "source": f"{title}; {url}; {row['id']}"}]
 
 

@@ -132,7 +132,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     # the targets is not helped by more systems
     result, span = search_spanning(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
                                    spans=(1,) if shortfall <= 0 else (1, 2, 4))
-    notes = (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}", f"workload {isl} in / {osl} out; targets TPOT "
+    notes = (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}",
+             f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
              "domain, loads, aggregated and disaggregated serving")

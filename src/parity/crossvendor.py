@@ -28,8 +28,10 @@ from parity.predict import Scenario
 from parity.uncertainty import Band, bands_from
 from parity.validate import CaseError, published_errors
 
-__all__ = ["STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_rows",
-           "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml", "RatioCheck", "ratio_checks", "metric_kind", "stack_toml"]
+__all__ = ["STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting",
+           "before_setting", "fit_stack", "stack_rows", "GroupScore", "group_scores", "leave_one_out",
+           "leave_one_out_errors", "vendor_bands", "bands_toml", "RatioCheck", "ratio_checks", "metric_kind",
+           "stack_toml"]
 
 # what a stack profile moves (kernel quality and per-step cost of the engine on that stack), with bounds
 STACK_PARAMETERS: dict[str, tuple[float, float]] = {

@@ -279,7 +279,8 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
     if scenario.engine.id == "generic" or not scenario.engine.measured:
         out.append(f"engine profile {scenario.engine.id} not fitted to measurements")
     elif chip.software_stack and scenario.engine.stack != chip.software_stack:
-        out.append(f"engine profile {scenario.engine.id} fitted on {scenario.engine.stack}, not on {chip.software_stack}")
+        out.append(f"engine profile {scenario.engine.id} fitted on {scenario.engine.stack}, "
+                   f"not on {chip.software_stack}")
     return tuple(out)
 
 

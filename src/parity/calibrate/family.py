@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from parity.errors import ParityError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "derived_prior", "family_toml", "COMPUTE", "BANDWIDTH"]
+__all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "derived_prior", "family_toml", "COMPUTE",
+           "BANDWIDTH"]
 
 COMPUTE = ("gemm", "attention_prefill")
 BANDWIDTH = ("memory", "attention_decode")
@@ -163,8 +164,9 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
     gemm_ratio = _mean(c.gemm("default") / measured.gemm("default") for c in families)
     return dataclasses.replace(
         measured, id="derived-prior", chip="*", family="", date=date, measured=False,
-        method=(f"{measured.id} times the geometric mean over the measured families ({', '.join(c.family for c in families)}) "
-                f"of each efficiency relative to it (GEMM x{gemm_ratio:.4f}): what measured chips achieve"),
+        method=(f"{measured.id} times the geometric mean over the measured families "
+                f"({', '.join(c.family for c in families)}) of each efficiency relative to it "
+                f"(GEMM x{gemm_ratio:.4f}): what measured chips achieve"),
         source=", ".join(c.id for c in families), rows=tuple(r for c in families for r in c.rows), basis="",
         measured_chips=(),
         gemm_efficiency={k: round(v * gemm_ratio, 4) for k, v in measured.gemm_efficiency.items()},

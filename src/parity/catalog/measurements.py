@@ -12,7 +12,8 @@ from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
 
-__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "validated_features"]
+__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips",
+           "validated_features"]
 
 
 @cache

@@ -13,7 +13,8 @@ from parity.engine import EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "ENGINE_ALIASES", "engine", "training_profile"]
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+           "ENGINE_ALIASES", "engine", "training_profile"]
 
 
 def _calibration_from(data: dict[str, Any], where: str) -> Calibration:

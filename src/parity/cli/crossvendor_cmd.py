@@ -100,7 +100,8 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int) -> 
                  f"'{by} left out': with fits that never saw the pair's {by}. Median |ratio error|: "
                  + ", ".join(f"{name} {_median(pairs, key):.0%}" for name, key in (
                      ("before", "before"), (f"{by} left out", "left_out"), ("now", "predicted")))
-                 + "; now, scored pairs only: " + f"{_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}")
+                 + "; now, scored pairs only: "
+                 + f"{_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}")
 
 
 def _median(pairs: list[dict[str, object]], key: str) -> float:
