@@ -195,10 +195,13 @@ def main(path: str) -> None:
         writer.writeheader()
         for r in kept + serving:
             writer.writerow({c: r.get(c, "") for c in COLUMNS})
-    with (DATA / "kernels_published.csv").open("w", newline="", encoding="utf-8") as handle:
+    target = DATA / "kernels_published.csv"
+    others = [r for r in csv.DictReader(target.open(newline="", encoding="utf-8"))
+              if not r["case_id"].startswith("AMD-")]
+    with target.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, list(kernels[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(kernels)
+        writer.writerows(kernels + others)
     print(f"{len(serving)} serving rows, {len(kernels)} kernel rows", file=sys.stderr)
 
 
