@@ -7,7 +7,9 @@ training and kernel figures, each with its setup and source, 17 with an NVIDIA f
 source and setup. This script runs once, by hand; parity never reads the source at run time. Each row is
 typed once here: it becomes a serving row of serving_published.csv (with its NVIDIA twin where the
 source ran the same setup on NVIDIA), a kernel figure of kernels_published.csv, or it is refused with the
-reason printed (and kept in REFUSED below). It rewrites the AMD rows of both files and leaves others alone.
+reason printed (and kept in REFUSED below). It also types the October 2025 figures of AMD's ROCm performance
+page (PAGE_2510, found with the search tools; not in the reference set). It rewrites the AMD rows of both
+files and leaves others alone.
 
 Conventions (each stated in the rows' `unstated` cell where the source does not say):
 - "offline total tokens/s" (vLLM benchmark_throughput: total = prompt + output tokens over the run) is
@@ -43,6 +45,25 @@ SOURCES = {  # AMD id prefix ranges -> (source id, vendor-neutral short title, U
                         "https://blogs.oracle.com/cloud-infrastructure/serving-llama-31-405b-model-with-amd-mi300x-gpus"),
     "azure-nd-mi300x": ("Azure AI-benchmarking-guide, ND MI300X v5 results (fork copy) and ND H200 v5 results",
                         "https://github.com/Azure/AI-benchmarking-guide"),
+    "amd-rocm-perf-2510": ("AMD 'Performance results with AMD ROCm software', vLLM section (docker "
+                           "rocm/vllm:rocm7.0.0_vllm_0.10.2_20251006; 8x MI300X 750 W, 2x EPYC 9554)",
+                           "https://www.amd.com/zh-cn/developer/resources/rocm-hub/dev-ai/performance-results.html"),
+}
+
+# figures of AMD's performance page (October 2025 version) beyond the reference set, typed like SERVING:
+# id -> (model, isl, osl, concurrency, metric, conversion, value as printed)
+PAGE_2510 = {
+    "AMDP-2510-01": ("llama-3.1-70b", 128, 2048, 3200, "worker", "total", 13212.5),
+    "AMDP-2510-02": ("llama-3.1-70b", 128, 4096, 1500, "worker", "total", 11312.8),
+    "AMDP-2510-03": ("llama-3.1-70b", 500, 2000, 2000, "worker", "total", 11376.7),
+    "AMDP-2510-04": ("llama-3.1-70b", 2048, 2048, 1500, "worker", "total", 7252.1),
+    "AMDP-2510-05": ("llama-3.1-405b", 128, 2048, 1500, "worker", "total", 4201.7),
+    "AMDP-2510-06": ("llama-3.1-405b", 128, 4096, 1500, "worker", "total", 3176.3),
+    "AMDP-2510-07": ("llama-3.1-405b", 500, 2000, 2000, "worker", "total", 2992.0),
+    "AMDP-2510-08": ("llama-3.1-405b", 2048, 2048, 500, "worker", "total", 2153.7),
+    "AMDP-2510-09": ("llama-3.1-70b", 128, 2048, 1, "user", "latency", 15.882),
+    "AMDP-2510-10": ("llama-3.1-70b", 128, 2048, 2, "user", "latency", 17.934),
+    "AMDP-2510-11": ("llama-3.1-70b", 128, 2048, 4, "user", "latency", 18.487),
 }
 
 # AMD id -> (source id, model, engine, weights, kv, concurrency, metric, conversion, NVIDIA twin system)
@@ -164,6 +185,23 @@ def serving_rows(row: dict[str, str]) -> list[dict[str, str]]:
     return out
 
 
+def page_rows() -> list[dict[str, str]]:
+    """The October 2025 figures of AMD's performance page (vLLM 0.10.2, FP8 weights and KV cache, TP8)."""
+    title, url = SOURCES["amd-rocm-perf-2510"]
+    out = []
+    for case_id, (model, isl, osl, concurrency, metric, conversion, raw) in PAGE_2510.items():
+        value, how = _value(raw, conversion, isl, osl, concurrency, 8)
+        out.append({"case_id": case_id, "model": model, "system": "mi300x-platform", "engine": "vllm", "weights": "fp8",
+                    "moe_weights": "fp8", "kv": "fp8", "mode": "agg", "isl": str(isl), "osl": str(osl),
+                    "concurrency": str(concurrency), "tp": "8", "pp": "1", "attn_dp": "1",
+                    "metric": "output_tokens_per_s_per_worker" if metric == "worker" else "output_tokens_per_s_per_user",
+                    "measured": f"{value:.6g}", "split": split_of(case_id), "source_id": "amd-rocm-perf-2510",
+                    "vendor": "AMD", "date": "2025-10-06", "engine_version": "vLLM 0.10.2 (ROCm 7.0.0)",
+                    "unstated": "total or output tokens" if conversion == "total" else "",
+                    "source": f"{title}; {url} (throughput and latency tables; {how})"})
+    return out
+
+
 def kernel_rows(row: dict[str, str]) -> list[dict[str, str]]:
     kind, label = KERNELS[row["id"]]
     title, url = SOURCES["azure-nd-mi300x"]
@@ -188,8 +226,10 @@ def main(path: str) -> None:
                   f"this change)", file=sys.stderr)
         else:
             print(f"{row['id']}: refused: {REFUSED[row['id']]}", file=sys.stderr)
+    serving += page_rows()
     target = DATA / "serving_published.csv"
-    kept = [r for r in csv.DictReader(target.open(newline="", encoding="utf-8")) if not r["case_id"].startswith("AMD-")]
+    kept = [r for r in csv.DictReader(target.open(newline="", encoding="utf-8"))
+            if not r["case_id"].startswith(("AMD-", "AMDP-"))]
     with target.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, COLUMNS, extrasaction="raise", lineterminator="\n")
         writer.writeheader()
