@@ -32,7 +32,8 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 @click.option("--by", default="system,engine", show_default=True,
               help="group scores by these fields (system, engine, engine_version, model, mode, split); 'source' or "
                    "'vendor' alone: published figures scored leaving each source or vendor out of every fit")
-@click.option("--fit-stacks", is_flag=True, help="refit the engine profiles of non-CUDA stacks on their calibration rows")
+@click.option("--fit-stacks", is_flag=True,
+              help="refit the engine profiles of non-CUDA stacks on their calibration rows, and the ratio bands")
 @click.option("--fit", is_flag=True, help="refit the engine profiles on the calibration rows and write them")
 @click.option("--iterations", default=150, show_default=True, help="Nelder-Mead iterations per engine (--fit)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
@@ -147,7 +148,9 @@ def validate(by: str, fit_stacks: bool, fit: bool, iterations: int, section: str
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
              Column("error", "error", percent), Column("split", "split", plain, "left")]
     if section in ("published", "all"):
-        emit(payload["published"], cases, "table", title="Published serving throughputs (none fitted)")
+        emit(payload["published"], cases, "table",
+             title="Published serving throughputs (split 'calibration': fitted the ROCm stack profiles; "
+                   "scores by source and vendor: --by source, --by vendor)")
         yes_no = lambda v: "fits" if v else "does not fit"  # noqa: E731
         emit([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],
              [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),
