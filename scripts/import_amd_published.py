@@ -103,6 +103,11 @@ SERVING = {
     "AMD-062": ("azure-nd-mi300x", "llama-3.1-405b", "vllm", "fp8", "", 1000, "worker", "total", ""),
 }
 
+# the NVIDIA twin's layout where the source ran it differently: dstack's H200 SGLang runs add
+# --enable-dp-attention to --tp 8 (SGLang 0.4.3: attention data-parallel over the 8 GPUs, experts tensor-parallel)
+TWIN_LAYOUT = {i: {"tp": "1", "attn_dp": "8", "moe_tp": "8", "moe_ep": "1"}
+               for i in ("AMD-020", "AMD-021", "AMD-022", "AMD-023")}
+
 # kernel figures: AMD id -> (kind, label); each has the NVIDIA H200 figure of the same test beside it
 KERNELS = {"AMD-063": ("gemm_fp8", "fp8 GEMM 8192^3 (hipBLASLt vs cuBLASLt)"),
            "AMD-064": ("gemm_fp8", "fp8 GEMM 4096^3 (hipBLASLt vs cuBLASLt)"),
@@ -178,7 +183,8 @@ def serving_rows(row: dict[str, str]) -> list[dict[str, str]]:
     if twin:
         quoted = row["same_setup_nvidia"].split(":")
         nvidia, _ = _value(_number(quoted[-1]), conversion, isl, osl, concurrency, gpus)
-        out.append({**base, "case_id": f"{row['id']}-nv", "system": twin, "measured": f"{nvidia:.6g}",
+        out.append({**base, **TWIN_LAYOUT.get(row["id"], {}), "case_id": f"{row['id']}-nv", "system": twin,
+                    "measured": f"{nvidia:.6g}",
                     "source": f"{title}; {url}; NVIDIA twin of {row['id']} ({quoted[0].strip()}; {how})",
                     "vendor": "NVIDIA", "engine_version": quoted[0].strip(),
                     "unstated": "; ".join(u for u in unstated if u)})
