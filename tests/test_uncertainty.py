@@ -59,20 +59,20 @@ def test_stored_intervals_cover_about_80_percent_of_rows_that_did_not_build_them
 def test_uncalibrated_chip_is_flagged_in_every_output(tmp_path: Path) -> None:
     cases = tmp_path / "cases.csv"
     cases.write_text("case_id,model,system,engine,isl,osl,concurrency,tp\n"
-                     "a3,llama-3.1-70b,atlas-800-a3,,1024,256,16,4\n"
+                     "a3,llama-3.1-70b,kunlun-p800-8card,,1024,256,16,4\n"
                      "h100,llama-3.1-70b,hgx-h100,vllm,1024,256,16,4\n")
     runner = CliRunner()
     csv_out = runner.invoke(cli, ["predict", str(cases), "--format", "csv"]).stdout
-    assert "uncalibrated chip huawei-ascend-910c" in csv_out.splitlines()[1]
+    assert "uncalibrated chip kunlunxin-p800" in csv_out.splitlines()[1]
     assert "uncalibrated" not in csv_out.splitlines()[2]
     rows = json.loads(runner.invoke(cli, ["predict", str(cases), "--format", "json"]).stdout)
     assert "uncalibrated chip" in rows[0]["flags"] and "uncalibrated" not in rows[1]["flags"]
     table = runner.invoke(cli, ["predict", str(cases), "--format", "table"], env={"COLUMNS": "400"}).stdout
     assert "uncalibrated chip" in table
-    serve = json.loads(runner.invoke(cli, ["serve", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--tp", "4",
+    serve = json.loads(runner.invoke(cli, ["serve", "--model", "llama-3.1-70b", "--system", "kunlun-p800-8card", "--tp", "4",
                                            "--format", "json"]).stdout)
     assert "uncalibrated chip" in serve["flags"]
-    compared = json.loads(runner.invoke(cli, ["compare", "atlas-800-a3", "hgx-h100", "--model", "llama-3.1-8b",
+    compared = json.loads(runner.invoke(cli, ["compare", "kunlun-p800-8card", "hgx-h100", "--model", "llama-3.1-8b",
                                               "--format", "json"]).stdout)
     assert compared[0]["calibrated"] is False and "uncalibrated" in compared[0]["note"]
     assert compared[1]["calibrated"] is True

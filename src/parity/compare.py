@@ -29,9 +29,10 @@ from parity.search import MAX_WORKER_CHIPS, best_precision, layout_grid, search_
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
+from parity.uncertainty import Band, ratio_interval
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
-           "compare", "compare_formats", "memory_shortfall", "spec_ratios"]
+           "compare", "compare_formats", "memory_shortfall", "spec_ratios", "vendor_bands"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -83,6 +84,7 @@ class Comparison:
     spec_ratios: dict[str, float] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    ratio_interval: tuple[float, float] = (float("nan"), float("nan"))  # 80% interval of ratios["per_chip"]
     calibrated: bool = False
     assumptions: tuple[str, ...] = field(default=())
     baseline: str = ""  # the system every ratio divides by
@@ -130,7 +132,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     # the targets is not helped by more systems
     result, span = search_spanning(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
                                    spans=(1,) if shortfall <= 0 else (1, 2, 4))
-    notes = (f"engine profile {profile.id}", f"workload {isl} in / {osl} out; targets TPOT "
+    notes = (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}",
+             f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
              "domain, loads, aggregated and disaggregated serving")
@@ -147,7 +150,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     best = result.best
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     note = "; ".join(filter(None, [
-        "" if common["calibrated"] else "uncalibrated",
+        "" if common["calibrated"] else f"uncalibrated ({_short_basis(cal.basis)})",
         f"spans {span} systems" if span > 1 else "", *model.flags]))
     return Comparison(**common, mode=best.mode, layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                                                          else str(best.layout)),
@@ -155,6 +158,13 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                       prefill_tokens_per_s_per_chip=_prefill_rate(model, system, profile, precision, best.layout, isl),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
                       tpot_s=best.tpot_s, ttft_s=best.ttft_s, note=note, assumptions=notes)
+
+
+def _short_basis(basis: str) -> str:
+    """'inherits nvidia-h200-sxm' or 'derived prior' from a calibration's basis."""
+    if basis.startswith("inherited from "):
+        return "inherits " + basis.removeprefix("inherited from ").split(" ")[0]
+    return "derived prior" if "derived" in basis else basis.split(":")[0]
 
 
 def _shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, tokens: int) -> float:
@@ -226,13 +236,26 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     def ratio(a: float, b: float) -> float:
         return a / b if b and not math.isnan(a) and not math.isnan(b) and a > 0 else float("nan")
 
+    bands = vendor_bands()
     out = []
     for system, row in zip(systems, rows):
         ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}"))
                   for k in ("per_chip", "per_system", "per_kw", "per_gb")}
+        a, b = bands.get(system.chip.vendor), bands.get(base.chip.vendor)
+        interval = (ratio_interval(ratios["per_chip"], a, b) if a and b and system.id != base.id
+                    and not math.isnan(ratios["per_chip"]) else (float("nan"), float("nan")))
+        spans = interval[0] < 1.0 < interval[1]
+        note = "; ".join(filter(None, [row.note, "80% interval spans 1: not distinguishable" if spans else ""]))
         out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios,
-                                 "baseline": base.id}))
+                                 "baseline": base.id, "ratio_interval": interval, "note": note}))
     return out
+
+
+def vendor_bands() -> dict[str, Band]:
+    """Residual bands per chip vendor (data/ratio_uncertainty.toml), from which ratio intervals are built."""
+    table = catalog.ratio_uncertainty_table()
+    return {str(b["vendor"]): Band(q_low=float(b["q_low"]), q_high=float(b["q_high"]), count=int(b["count"]))
+            for b in table.get("band", [])}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -95,6 +95,9 @@ class EngineProfile:
     kv_on_demand: bool = False
     source: str = ""
     assumptions: str = ""
+    stack: str = "cuda"  # the software stack this profile was fitted on (cuda, rocm, cann)
+    base: str = ""  # the profile a stack profile was refitted from (vllm for vllm-rocm)
+    rows: tuple[str, ...] = ()  # measured rows a stack profile was fitted on (never scored)
 
     def __post_init__(self) -> None:
         if self.max_num_tokens < 1:

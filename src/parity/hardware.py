@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from parity.dtypes import MATH_RATES
 
 __all__ = ["SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
-           "per_die", "what_if"]
+           "per_die", "Family", "what_if"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 STATUSES = ("shipping", "announced", "reported", "roadmap")
@@ -65,6 +65,8 @@ class Chip:
     tdp_w [W]: board or module power; die_area_m2 [m^2]: summed logic-die area, if known.
     dies: compute dies in the package (each with its own memory); ranks_per_package: how many ranks
     (devices a framework addresses) this record is a share of (2 for one die of a dual-die package).
+    family: architecture family (data/families.toml) whose measured calibration a chip without its own
+    inherits; software_stack: the stack its engines run on (cuda, rocm, cann...).
     """
 
     id: str
@@ -84,6 +86,8 @@ class Chip:
     unit_price_usd: float | None = None
     dies: int = 1
     ranks_per_package: int = 1
+    family: str = ""
+    software_stack: str = ""
     aliases: tuple[str, ...] = ()
     notes: str = ""
     provenance: tuple[Provenance, ...] = field(default=(), compare=False, repr=False)
@@ -182,6 +186,18 @@ class System:
         return self.power_w / self.chips
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Family:
+    """An architecture family: its chips share kernels and compilers, so a measured chip's calibration
+    carries to its siblings; `parent` is the family a family without measurements inherits from."""
+
+    id: str
+    vendor: str
+    stack: str
+    parent: str = ""
+    note: str = ""
+
+
 def per_die(system: System) -> System:
     """The system with each die of its multi-die packages as one rank (one device): a die gets
     1/dies of the package's compute, memory, bandwidth, links and power (the Ascend 910C's two
@@ -231,6 +247,9 @@ class Calibration:
     emulation_efficiency: rate of a format run on a wider math unit (dequantise on the fly);
     collective_efficiency: achieved over link bandwidth for large collectives.
     measured: False for priors (the chip has no measurement behind these numbers).
+    family: the chip family a family-level file calibrates (chip is then "*"); rows: the ids of the
+    measured rows a fitted file used (never scored); basis: how the calibration reached the chip it
+    prices (measured on it, inherited through its family, or a prior), stated in every prediction.
     """
 
     id: str
@@ -248,6 +267,10 @@ class Calibration:
     emulation_efficiency: float
     collective_efficiency: float
     source: str = ""
+    family: str = ""
+    rows: tuple[str, ...] = ()
+    measured_chips: tuple[str, ...] = ()  # chips of a family file whose own figures are among its rows
+    basis: str = ""
     points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:

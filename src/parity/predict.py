@@ -200,7 +200,7 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
             raise InfeasiblePlan(f"rank_per_die: {system.chip.id} has one die per package")
         calibration = catalog.calibration(system.chip)  # the package's efficiencies hold per die
         system = per_die(system)
-    engine = catalog.engine(_cell(row, "engine"))
+    engine = catalog.engine_for(_cell(row, "engine"), system.chip.software_stack)
     settings: dict[str, float] = {}
     for column, field_name, rule in (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
                                      ("batch_wait_timeout_iters", "batch_wait_steps", ">= 0"),
@@ -331,11 +331,13 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 def flags(scenario: Scenario) -> tuple[str, ...]:
     """Ways a case lies outside what the model was fitted and checked on."""
     out = list(scenario.model.flags)  # config keys parity does not model ("unmodelled: KEY")
-    for chip in {scenario.system.chip.id: scenario.system.chip,
-                 **({scenario.prefill_system.chip.id: scenario.prefill_system.chip} if scenario.prefill_system
-                    else {})}.values():
-        if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
-            out.append(f"uncalibrated chip {chip.id}")
+    systems = [(scenario.system.chip, scenario.calibration)]
+    if scenario.prefill_system:
+        systems.append((scenario.prefill_system.chip, None))
+    for chip, cal in {c.id: (c, cal) for c, cal in systems}.values():
+        cal = cal or catalog.calibration(chip)
+        if not cal.measured and chip.id not in catalog.fitted_chips():
+            out.append(f"uncalibrated chip {chip.id} (calibration: {cal.basis or cal.id})")
     used = scenario.model.features - (set() if scenario.mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     unseen = sorted(used - catalog.validated_features())
     if unseen:
@@ -345,6 +347,9 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
         out.append("layout far from measured ones (pipeline parallel or over 64 chips per worker)")
     if scenario.engine.id == "generic" or not scenario.engine.measured:
         out.append(f"engine profile {scenario.engine.id} not fitted to measurements")
+    elif chip.software_stack and scenario.engine.stack != chip.software_stack:
+        out.append(f"engine profile {scenario.engine.id} fitted on {scenario.engine.stack}, "
+                   f"not on {chip.software_stack}")
     return tuple(out)
 
 
@@ -385,7 +390,11 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
     for i, s in enumerate(group):
         def at(value: object) -> float:
             return float(np.broadcast_to(np.asarray(value, dtype=float), (len(group),))[i])
-        notes = list(s.notes) + list(result.assumptions)
+        cal = s.calibration or catalog.calibration(s.system.chip)
+        stack = s.system.chip.software_stack
+        notes = list(s.notes) + list(result.assumptions) + [f"calibration: {cal.basis or cal.id}"] + (
+            [f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
+            if stack and s.engine.stack != stack and s.engine.measured else [])
         feasible = bool(at(result.feasible))
         if not feasible:
             short = -at(mem.free_bytes) if at(mem.free_bytes) < 0 else 0.0

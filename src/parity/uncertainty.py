@@ -17,7 +17,7 @@ import numpy as np
 
 from parity import tomlwrite
 
-__all__ = ["Band", "Intervals", "build_intervals", "coverage", "WIDEN_FLAGGED"]
+__all__ = ["Band", "Intervals", "build_intervals", "coverage", "WIDEN_FLAGGED", "ratio_interval", "bands_from"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -94,3 +94,26 @@ def coverage(intervals: Intervals, cases: Sequence[tuple[str, str, float, float]
         low, high = band.around(predicted, *widen)
         hits.setdefault(metric, []).append(low <= measured <= high)
     return {metric: float(np.mean(v)) for metric, v in hits.items()}
+
+
+def ratio_interval(ratio: float, a: Band, b: Band) -> tuple[float, float]:
+    """80% interval of a predicted ratio a/b from the residual bands of a's and b's predictions, taken as
+    independent: ln(ratio) errs by r_a - r_b, whose centre is the difference of the centres and whose
+    half-width is the root sum of squares of the half-widths (a band from the same residuals cancels its
+    centre, not its width). Example: ratio 2, a = [-0.2, 0.6], b = [0, 0.2]: centre 0.2 - 0.1 = 0.1,
+    half-width sqrt(0.4^2 + 0.1^2) = 0.41231, interval 2 e^-0.51231 = 1.1982 to 2 e^0.31231 = 2.7332."""
+    centre = 0.5 * (a.q_low + a.q_high) - 0.5 * (b.q_low + b.q_high)
+    half = math.hypot(0.5 * (a.q_high - a.q_low), 0.5 * (b.q_high - b.q_low))
+    return ratio * math.exp(-(centre + half)), ratio * math.exp(-(centre - half))
+
+
+def bands_from(residuals: Mapping[str, Sequence[float]], minimum: int = 5) -> dict[str, Band]:
+    """A band per group (e.g. vendor) from its ln(predicted/measured) residuals; groups with fewer than
+    `minimum` take the widest band of the others."""
+    lo, hi = 50 * (1 - LEVEL), 50 * (1 + LEVEL)
+    out = {g: Band(q_low=float(np.percentile(v, lo)), q_high=float(np.percentile(v, hi)), count=len(v))
+           for g, v in residuals.items() if len(v) >= minimum}
+    if out:
+        widest = max(out.values(), key=lambda b: b.q_high - b.q_low)
+        out |= {g: Band(q_low=widest.q_low, q_high=widest.q_high, count=0) for g in residuals if g not in out}
+    return out

@@ -32,6 +32,7 @@ __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine
            "published_errors", "DeploymentCheck", "deployment_checks", "mode_label"]
 
 METRICS = ("ttft_s", "tpot_s")
+PUBLISHED_METRICS = ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user", "prefill_tokens_per_s_per_chip")
 SCORED_SPLITS = ("holdout", "unseen")
 
 # engine parameters the fit may move, with their bounds (the prior lies inside)
@@ -252,15 +253,17 @@ def interval_coverage(errors: Iterable[CaseError], intervals: Intervals,
     return coverage(intervals, checked)
 
 
-def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration | None = None) -> list[CaseError]:
+def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration | None = None,
+                     hook: Callable[[Scenario], Scenario] | None = None) -> list[CaseError]:
     """Published throughputs (measurements/serving_published.csv) against parity's predictions.
 
     output_tokens_per_s_per_worker: every request queued at once, the engine at its KV and batch
     limits; output_tokens_per_s_per_user: 1 / TPOT at the row's concurrency (speculative decoding
     with the row's MTP depth and acceptance); prefill_tokens_per_s_per_chip: steps of
-    `batch_tokens` prompt tokens per attention rank. `calibration` replaces the catalog's for its chip.
+    `batch_tokens` prompt tokens per attention rank. `calibration` replaces the catalog's for its chip;
+    `hook` rewrites each scenario (another calibration or engine profile) before it is priced.
     """
-    out = []
+    cases: list[tuple[Mapping[str, str], Scenario]] = []
     for row in rows:
         try:
             scenario = scenario_from_row(row)
@@ -268,14 +271,15 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
             continue
         if calibration is not None and calibration.chip in (scenario.system.chip.id, "*"):
             scenario = dataclasses.replace(scenario, calibration=calibration)
+        if row["metric"] not in PUBLISHED_METRICS:
+            raise ParityError(f"serving_published.csv: unknown metric {row['metric']!r}")
+        cases.append((row, hook(scenario) if hook else scenario))
+    served = [s for row, s in cases if row["metric"] != "prefill_tokens_per_s_per_chip"]
+    predicted_served = iter(predict_scenarios(served))
+    out = []
+    for row, scenario in cases:
         metric = row["metric"]
-        if metric in ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user"):
-            (p,) = predict_scenarios([scenario])
-            if not p.feasible:
-                continue
-            predicted = (p.output_tokens_per_s_per_chip * p.chips if metric.endswith("worker")
-                         else p.output_tokens_per_s_per_user)
-        elif metric == "prefill_tokens_per_s_per_chip":
+        if metric == "prefill_tokens_per_s_per_chip":
             dep = deployment(scenario, scenario.layout)
             tokens = float(row["batch_tokens"])
             isl = float(scenario.isl)
@@ -283,7 +287,11 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
                                         prefill_context=max(isl - tokens, 0.0) / 2.0))
             predicted = tokens / float(step.time_s)
         else:
-            raise ParityError(f"serving_published.csv: unknown metric {metric!r}")
+            p = next(predicted_served)
+            if not p.feasible:
+                continue
+            predicted = (p.output_tokens_per_s_per_chip * p.chips if metric.endswith("worker")
+                         else p.output_tokens_per_s_per_user)
         out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
                              engine=row.get("engine") or "generic", model=row["model"], mode="published", metric=metric,
                              measured=float(row["measured"]), predicted=float(predicted)))

@@ -2,16 +2,17 @@
 parity's data folder (and the user's) into frozen values. This package is the only file reader."""
 
 from parity.catalog.files import close_matches, data_dir, user_dir
-from parity.catalog.hardware import Entry, chip, chips, resolve, sources, system, system_for, systems
-from parity.catalog.measurements import (fitted_chips, measurements, microbenchmarks, uncertainty_table,
-                                         validated_features, validation_targets)
+from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
+from parity.catalog.measurements import (fitted_chips, measurements, microbenchmarks, ratio_uncertainty_table,
+                                         uncertainty_table, validated_features, validation_targets)
 from parity.catalog.models import ModelEntry, model, models
-from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, engine, engines, prior_calibration,
-                                     training_profile, training_profile_text)
+from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_for,
+                                     engines, family_chain, prior_calibration, training_profile, training_profile_text)
 from parity.catalog.speculation import MtpAcceptance, mtp_acceptance
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
-           "resolve", "Entry", "models", "model", "ModelEntry", "calibrations", "calibration", "prior_calibration",
+           "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "models", "model",
+           "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
-           "uncertainty_table", "fitted_chips", "validated_features", "training_profile",
+           "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "validated_features", "training_profile",
            "training_profile_text", "validation_targets", "MtpAcceptance", "mtp_acceptance"]

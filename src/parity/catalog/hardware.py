@@ -16,9 +16,9 @@ from parity import units
 from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
-from parity.hardware import Chip, Provenance, Source, System
+from parity.hardware import Chip, Family, Provenance, Source, System
 
-__all__ = ["sources", "chips", "systems", "Entry", "resolve", "chip", "system_for", "system"]
+__all__ = ["sources", "chips", "systems", "families", "Entry", "resolve", "chip", "system_for", "system"]
 
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
@@ -124,10 +124,25 @@ def _chip_from(data: dict[str, Any], where: str) -> Chip:
             die_area_m2=reader.optional(die, "area", "die_area_m2", "m2"),
             unit_price_usd=reader.optional(price, "unit", "unit_price_usd", "usd"),
             dies=int(reader.quantity(die["count"], "dies", "count")) if "count" in die else 1,
+            family=str(data.get("family", "")), software_stack=str(data.get("software_stack", "")),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
         )
     except ValueError as err:
         raise CatalogError(f"{where}: {err}") from err
+
+
+@cache
+def families() -> dict[str, Family]:
+    """The family tree (data/families.toml); every chip's family must be in it, every parent too."""
+    where = "families.toml"
+    table = read_toml(data_dir() / where)
+    out = {name: Family(id=name, vendor=str(require(spec, "vendor", f"{where} [{name}]")),
+                        stack=str(require(spec, "stack", f"{where} [{name}]")), parent=str(spec.get("parent", "")),
+                        note=str(spec.get("note", ""))) for name, spec in table.items()}
+    for family in out.values():
+        if family.parent and family.parent not in out:
+            raise CatalogError(f"{where}: family {family.id} names unknown parent {family.parent!r}")
+    return out
 
 
 def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) -> System:
@@ -165,6 +180,11 @@ def chips() -> tuple[Chip, ...]:
     """Every chip in the catalog, sorted by id."""
     loaded = [_chip_from(data, where) for data, where in load_all("chips")]
     _check_names(loaded, "chip")
+    known = families()
+    for item in loaded:
+        if item.family and item.family not in known:
+            raise CatalogError(f"chip {item.id}: family {item.family!r} is not in families.toml; known: "
+                               f"{', '.join(sorted(known))}")
     return tuple(sorted(loaded, key=lambda c: c.id))
 
 

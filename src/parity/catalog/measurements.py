@@ -12,8 +12,8 @@ from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
 
-__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "fitted_chips", "validated_features",
-           "validation_targets"]
+__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips",
+           "validated_features", "validation_targets"]
 
 
 @cache
@@ -55,6 +55,16 @@ def validation_targets() -> dict[str, Any]:
     """The tolerances parity's predictions are held to on each measurement set
     (data/measurements/targets.toml), by section."""
     return read_toml(data_dir() / "measurements" / "targets.toml")
+
+
+@cache
+def ratio_uncertainty_table() -> dict[str, Any]:
+    """Bands per chip vendor for ratios between chips (data/ratio_uncertainty.toml, written by
+    `parity validate --fit-stacks`, or the user's refit of it in user_dir()), or {}."""
+    for path in (user_dir() / "ratio_uncertainty.toml", data_dir() / "ratio_uncertainty.toml"):
+        if path.is_file():
+            return read_toml(path)
+    return {}
 
 
 @cache

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from parity import units
 from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require, user_dir
+from parity.catalog.hardware import chips, families
 from parity.engine import EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "engines", "ENGINE_ALIASES", "engine", "training_profile",
-           "training_profile_text"]
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+           "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
 
 def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
@@ -26,6 +28,8 @@ def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
             gemm_efficiency=dict(require(data, "gemm_efficiency", where)),
             kernel_overhead_s=units.parse(require(data, "kernel_overhead", where), "s"),
             source=data.get("source", ""), points=tuple(data.get("points", ())),
+            family=str(data.get("family", "")), rows=tuple(str(r) for r in data.get("rows", ())),
+            measured_chips=tuple(str(c) for c in data.get("measured_chips", ())),
             **{name: float(require(data, name, where)) for name in scalars})
     except (ValueError, units.UnitError) as err:
         raise CatalogError(f"{where}: {err}") from err
@@ -39,16 +43,60 @@ def calibrations() -> tuple[Calibration, ...]:
 
 
 def prior_calibration() -> Calibration:
-    """The generic prior: the efficiencies of any chip without a calibration of its own."""
-    return next(c for c in calibrations() if c.chip == "*")
+    """The generic prior (data/calibration/generic.toml): the H200's shape on any chip's datasheet peaks."""
+    return next(c for c in calibrations() if c.chip == "*" and not c.family and c.id == "generic")
+
+
+def derived_prior() -> Calibration:
+    """The prior of a chip whose family tree holds no measurement: what measured families achieve
+    (data/calibration/derived-prior.toml), else the generic prior."""
+    found = [c for c in calibrations() if c.id == "derived-prior"]
+    return found[0] if found else prior_calibration()
+
+
+def family_chain(family: str) -> tuple[str, ...]:
+    """A family and its ancestors, nearest first (hopper; blackwell, hopper; cdna4, cdna3)."""
+    tree, out = families(), []
+    while family and family in tree and family not in out:
+        out.append(family)
+        family = tree[family].parent
+    return tuple(out)
+
+
+@cache
+def _calibration_of(chip_id: str, family: str) -> Calibration:
+    own = [c for c in calibrations() if c.chip == chip_id]
+    if own:
+        best = max(own, key=lambda c: c.date)
+        return dataclasses.replace(best, basis=best.basis or (
+            f"measured on this chip ({best.id})" if best.measured else f"the chip's own prior ({best.id})"))
+    for step, name in enumerate(family_chain(family)):
+        via = "" if step == 0 else f"; {family} has no measurement of its own, so it inherits from its parent {name}"
+        fitted = [c for c in calibrations() if c.family == name]
+        if fitted:
+            best = max(fitted, key=lambda c: c.date)
+            if chip_id in best.measured_chips:
+                return dataclasses.replace(best, basis=f"measured on this chip: {best.id} ({name} family; rows "
+                                                       f"{', '.join(best.rows)})")
+            return dataclasses.replace(best, measured=False, basis=(
+                f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
+                f"{', '.join(best.rows)}){via}"))
+        siblings = {c.id for c in chips() if c.family == name}
+        measured = [c for c in calibrations() if c.measured and c.chip in siblings]
+        if measured:
+            best = max(measured, key=lambda c: c.date)
+            return dataclasses.replace(best, measured=False,
+                                       basis=f"inherited from {best.chip} ({name} family){via}")
+    prior = derived_prior()
+    where = f"the {family} family and its parents hold" if family else "the chip has no family and"
+    return dataclasses.replace(prior, basis=f"{prior.id}: {where} no measurement, so the prior derived from what "
+                                            f"measured chips achieve")
 
 
 def calibration(the_chip: Chip) -> Calibration:
-    """The newest calibration measured on this chip, else the generic prior."""
-    own = [c for c in calibrations() if c.chip == the_chip.id]
-    if own:
-        return max(own, key=lambda c: c.date)
-    return prior_calibration()
+    """The newest calibration measured on this chip, else its family's (up the family tree: a family
+    file fitted on measured rows, or a measured sibling chip), else the derived prior; `basis` says which."""
+    return _calibration_of(the_chip.id, the_chip.family)
 
 
 @cache
@@ -63,11 +111,22 @@ def engines() -> tuple[EngineProfile, ...]:
             fields = {k: v for k, v in data.items() if k not in times + optional}
             fields |= {f"{k}_s": units.parse(require(data, k, where), "s") for k in times}
             fields |= {f"{k}_s": units.parse(data[k], "s") for k in optional if k in data}
+            fields["rows"] = tuple(str(r) for r in data.get("rows", ()))
             profile = EngineProfile(**fields)
         except (TypeError, ValueError, units.UnitError) as err:
             raise CatalogError(f"{where}: {err}") from err
         out[profile.id] = profile
     return tuple(out.values())
+
+
+def engine_for(name: str | None, stack: str) -> EngineProfile:
+    """The engine profile fitted on a software stack (`vllm` on rocm: vllm-rocm) where one exists, else the
+    profile fitted on CUDA (what engines achieve on NVIDIA's stack, an assumption the notes state)."""
+    profile = engine(name)
+    for candidate in engines():
+        if candidate.base == profile.id and candidate.stack == stack:
+            return candidate
+    return profile
 
 
 ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}

@@ -93,12 +93,22 @@ def show(name: str, fmt: str) -> None:
     if isinstance(item, System):
         rows = [{"field": "chip", "value": item.chip.id, "as_quoted": item.chip.id, "source_kind": "",
                  "source": "see 'parity show " + item.chip.id + "'", "url": "", "note": ""}] + rows
+    the_chip = item.chip if isinstance(item, System) else item
+    cal = catalog.calibration(the_chip)
+    stated = {"family": the_chip.family or "-", "software stack": the_chip.software_stack or "-",
+              "calibration": f"{cal.id}: {cal.basis}"}
+    lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": "families.toml; "
+              "data/calibration", "url": "", "note": ""} for key, value in stated.items()]
     columns = [Column("field", "field", plain, "left"), Column("as_quoted", "as quoted", plain, "left"),
                Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left"),
                Column("source_kind", "kind", plain, "left"), Column("source", "source", plain, "left"),
                Column("note", "note", plain, "left")]
-    payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes, "numbers": rows}
-    emit(rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes, payload=payload)
+    payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes,
+               "family": the_chip.family, "software_stack": the_chip.software_stack,
+               "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows)},
+               "numbers": rows}
+    emit(lines + rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes,
+         payload=payload)
 
 
 @cli.command()

@@ -17,6 +17,11 @@ SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("ba
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
 
 
+def _interval(value: object) -> str:
+    low, high = value  # type: ignore[misc]
+    return "-" if math.isnan(low) else f"{low:.2f}-{high:.2f}x"
+
+
 def _flatten(row: dict) -> dict:
     out = dict(row)
     for key, value in row["spec_ratios"].items():
@@ -77,6 +82,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         if workload == "serve":
             columns.append(Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1)))
         columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", scaled(1)), Column("ratio_per_chip", "x/chip", ratio)]
+        if workload == "serve":
+            columns.append(Column("ratio_interval", "80% interval", _interval, "left"))
         if varied:
             columns += [Column("tokens_per_s_per_system", f"{unit}/system", scaled(1)),
                         Column("ratio_per_system", "x/system", ratio)]
@@ -107,7 +114,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
              "predicted in each system's best configuration; per system = every chip of the system busy; per kW "
              "= per system over the system's power (all-in where published); per GB = per system over its memory; "
              "'spans N systems': the model does not fit one, its workers span N over scale-out; 'uncalibrated': "
-             "no measured calibration of the chip, the generic prior's efficiencies. Assumptions: 'parity show "
-             "SYSTEM', --format json.")
+             "no measured calibration of the chip itself (it inherits its family's or runs on the derived prior; "
+             "'parity show CHIP'). 80% interval of the per-chip ratio: from the cross-source residuals of both "
+             "chips' vendors (parity validate --by source); per system and per kW ratios share it. Assumptions: "
+             "'parity show SYSTEM', --format json.")
     if fmt != "table":
         emit(payload, [], fmt, payload=payload, out=out)

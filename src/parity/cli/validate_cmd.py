@@ -15,7 +15,9 @@ from rich.progress import Progress
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, emit, out_option
+from parity.cli import cli, emit, format_option, out_option
+from parity.cli.crossvendor_cmd import crossvendor_report
+from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.errors import ParityError
 from parity.predict import predict_rows
@@ -31,7 +33,10 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 
 @cli.command()
 @click.option("--by", default="system,engine", show_default=True,
-              help="group scores by these fields (system, engine, engine_version, model, mode, split)")
+              help="group scores by these fields (system, engine, engine_version, model, mode, split); 'source' or "
+                   "'vendor' alone: published figures scored leaving each source or vendor out of every fit")
+@click.option("--fit-stacks", is_flag=True,
+              help="refit the engine profiles of non-CUDA stacks on their calibration rows, and the ratio bands")
 @click.option("--fit", is_flag=True, help="refit the engine profiles and the intervals on the calibration rows "
                                           "and write them (see --write-to)")
 @click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,
@@ -44,10 +49,18 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
               help="table for people; json or csv (SI units) for machines; md: the accuracy page (docs/accuracy.md)")
 @out_option
-def validate(by: str, fit: bool, write_to: str, iterations: int, section: str, fmt: str, out: Path | None) -> None:
+def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: int, section: str, fmt: str,
+             out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
+    if fit_stacks:
+        fit_stacks_(min(iterations, 60), write_to)
+        if by not in ("source", "vendor"):
+            return
+    if by in ("source", "vendor"):
+        crossvendor_report(by, fmt, out, min(iterations, 60))
+        return
     rows = catalog.measurements()
     fields = [f.strip() for f in by.split(",") if f.strip()]
     unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
@@ -143,7 +156,9 @@ def validate(by: str, fit: bool, write_to: str, iterations: int, section: str, f
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
              Column("error", "error", percent), Column("split", "split", plain, "left")]
     if section in ("published", "all"):
-        emit(payload["published"], cases, "table", title="Published serving throughputs (none fitted)")
+        emit(payload["published"], cases, "table",
+             title="Published serving throughputs (split 'calibration': fitted the ROCm stack profiles; "
+                   "scores by source and vendor: --by source, --by vendor)")
         yes_no = lambda v: "fits" if v else "does not fit"  # noqa: E731
         emit([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],
              [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),

@@ -1,0 +1,33 @@
+"""Write the family calibrations (data/calibration/family-*.toml) and the derived prior from the published
+kernel figures (data/measurements/kernels_published.csv). Usage: python scripts/fit_families.py DATE
+
+Which figures fit which family: FITTED below; the other figures are kept to check the fit (never fitted).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from parity import catalog
+from parity.calibrate.family import derived_prior, family_calibration, family_toml, figures_from_rows
+
+FITTED = {"cdna3": ("AMD-063", "AMD-065"),  # AMD-064 (a 4096^3 GEMM) is kept as a check
+          "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory")}
+
+
+def main(date: str) -> None:
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
+    made = []
+    for family, ids in FITTED.items():
+        cal = family_calibration(family, base, [figures[i] for i in ids], chips, date)
+        (catalog.data_dir() / "calibration" / f"family-{family}.toml").write_text(family_toml(cal))
+        made.append(cal)
+    prior = derived_prior(base, made, date)
+    (catalog.data_dir() / "calibration" / "derived-prior.toml").write_text(
+        "# Prior of every chip whose family tree holds no measurement (scripts/fit_families.py)\n" + family_toml(prior))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,188 @@
+"""Family calibrations from published kernel figures measured beside a calibrated chip, and the derived prior.
+
+A figure on chip X with the same test on a measured twin T (an H200, or an H800 of the H200's family)
+transfers as a ratio: r = (achieved_X / peak_X) / (achieved_T / peak_T), and X's family gets T's measured
+efficiency times r (both chips run the same test, so the test's own bias cancels). A figure stated as a
+utilization with no twin is taken as the efficiency itself. Efficiencies no figure reaches move with the
+nearest measured one (named in the method): compute-bound kinds with the GEMM ratio, bandwidth-bound
+kinds with the bandwidth ratio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+from parity.errors import ParityError
+from parity.hardware import Calibration, Chip
+
+__all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "derived_prior", "family_toml", "COMPUTE",
+           "BANDWIDTH"]
+
+COMPUTE = ("gemm", "attention_prefill")
+BANDWIDTH = ("memory", "attention_decode")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class KernelFigure:
+    """One published kernel figure: `achieved` [FLOP/s, B/s or a fraction] on `chip`, the same test's
+    `twin_achieved` on `twin` where the source ran it, and which efficiency it measures (`kind`)."""
+
+    case_id: str
+    chip: str
+    kind: str  # gemm_fp8, gemm_int8_fraction, memory, attention_prefill_fraction, attention_decode_fraction
+    achieved: float
+    twin: str = ""
+    twin_achieved: float = 0.0
+
+    @property
+    def group(self) -> str:
+        """compute or bandwidth: the efficiencies this figure moves."""
+        return "compute" if self.kind.startswith(COMPUTE) else "bandwidth"
+
+
+KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "memory", "attention_prefill_fraction",
+         "attention_decode_fraction")
+
+
+def figures_from_rows(rows: Iterable[Mapping[str, str]]) -> list[KernelFigure]:
+    """Rows of measurements/kernels_published.csv typed once; a bad row raises naming its id and field."""
+    out = []
+    for row in rows:
+        where = f"kernels_published.csv {row.get('case_id', '?')}"
+        if row.get("kind") not in KINDS:
+            raise ParityError(f"{where}: kind must be one of {', '.join(KINDS)}, got {row.get('kind')!r}")
+        try:
+            achieved = float(row["achieved"])
+            twin_achieved = float(row["twin_achieved"]) if row.get("twin_achieved") else 0.0
+        except (KeyError, ValueError) as err:
+            raise ParityError(f"{where}: achieved and twin_achieved must be numbers ({err})") from err
+        if not achieved > 0 or (row.get("twin_chip") and not twin_achieved > 0):
+            raise ParityError(f"{where}: achieved figures must be positive")
+        out.append(KernelFigure(case_id=row["case_id"], chip=row["chip"], kind=row["kind"], achieved=achieved,
+                                twin=row.get("twin_chip", ""), twin_achieved=twin_achieved))
+    return out
+
+
+def _fraction(figure: KernelFigure, chip: Chip, achieved: float) -> float:
+    if figure.kind.endswith("_fraction"):
+        return achieved
+    if figure.kind.startswith("gemm_"):
+        return achieved / chip.peak(figure.kind.removeprefix("gemm_"))
+    return achieved / chip.memory_bytes_per_s
+
+
+def _ratio(figure: KernelFigure, chips: Mapping[str, Chip]) -> float:
+    """Efficiency of the figure's chip relative to its twin (1 where there is no twin)."""
+    own = _fraction(figure, chips[figure.chip], figure.achieved)
+    if not figure.twin:
+        return own
+    return own / _fraction(figure, chips[figure.twin], figure.twin_achieved)
+
+
+def family_calibration(family: str, base: Calibration, figures: Sequence[KernelFigure], chips: Mapping[str, Chip],
+                       date: str) -> Calibration:
+    """The calibration of a chip family from its published kernel figures, relative to `base` (the twin's
+    measured calibration). Twinned figures scale base's efficiencies; absolute utilizations replace them.
+
+    Example (hand-derived, MI300X vs H200 on Azure's tests): fp8 GEMM 8192^3 1,159.23 of 2,614.9 TFLOP/s
+    = 0.4433 against 1,300.6 of 1,979 = 0.6572, r = 0.6746, so fp8 GEMM 0.6765 x 0.6746 = 0.4564; STREAM
+    4.09 of 5.3 TB/s = 0.7717 against 4.15 of 4.8 = 0.8646, r = 0.8926, so memory 0.9221 x 0.8926 = 0.8231.
+    """
+    if not figures:
+        raise ParityError(f"family {family}: no kernel figures to fit")
+    scale = {"compute": [], "bandwidth": []}  # type: dict[str, list[float]]
+    absolute: dict[str, float] = {}
+    gemm: dict[str, float] = dict(base.gemm_efficiency)
+    twinned: dict[str, float] = {}
+    fields: dict[str, float] = {}
+    for f in figures:
+        r = _ratio(f, chips)
+        if f.kind.startswith("gemm_") and not f.twin:  # a utilization: the efficiency itself
+            absolute[f.kind.removeprefix("gemm_").removesuffix("_fraction")] = r
+            continue
+        if f.kind.startswith("gemm_"):
+            twinned[f.kind.removeprefix("gemm_")] = base.gemm(f.kind.removeprefix("gemm_")) * r
+            scale["compute"].append(r)
+        elif f.kind == "attention_prefill_fraction":
+            fields["attention_prefill_efficiency"] = base.attention_prefill_efficiency * r
+            scale["compute"].append(r)
+        elif f.kind == "attention_decode_fraction":
+            fields["attention_decode_efficiency"] = base.attention_decode_efficiency * r
+            scale["bandwidth"].append(r)
+        elif f.kind == "memory":
+            fields["memory_efficiency"] = base.memory_efficiency * r
+            scale["bandwidth"].append(r)
+        else:
+            raise ParityError(f"{f.case_id}: unknown kernel figure kind {f.kind!r}")
+    if absolute:  # a measured utilization fixes the GEMM level; the base's other keys keep their shape
+        level = math.exp(sum(math.log(v) for v in absolute.values()) / len(absolute))
+        gemm = {k: min(level * v / base.gemm("default"), 1.0) for k, v in base.gemm_efficiency.items()}
+        gemm |= absolute
+        scale["compute"].append(level / base.gemm("default"))
+    compute = _mean(scale["compute"])
+    bandwidth = _mean(scale["bandwidth"])
+    if twinned:  # math keys without a figure move by the measured keys' ratio (an assumption, stated)
+        gemm = {k: v * _mean(twinned[m] / base.gemm(m) for m in twinned) for k, v in gemm.items()} | twinned
+    elif not absolute:
+        gemm = {k: v * compute for k, v in gemm.items()}
+    def moved(name: str, factor: float) -> float:
+        return fields.get(name, min(getattr(base, name) * factor, 1.0))
+    inferred = [f"GEMM formats and compute-bound kinds not measured move by {compute:.4f}",
+                f"bandwidth-bound ones by {bandwidth:.4f}"]
+    return dataclasses.replace(
+        base, id=f"family-{family}", chip="*", family=family, date=date, measured=True,
+        method=(f"from published kernel figures relative to {base.id} (see parity.calibrate.family): "
+                + "; ".join(f"{f.case_id} {f.kind} ratio {_ratio(f, chips):.4f}" for f in figures) + "; "
+                + ", ".join(inferred)),
+        source="data/measurements/kernels_published.csv", rows=tuple(f.case_id for f in figures), basis="",
+        measured_chips=tuple(sorted({f.chip for f in figures})),
+        gemm_efficiency={k: round(min(v, 1.0), 4) for k, v in gemm.items()},
+        memory_efficiency=round(moved("memory_efficiency", bandwidth), 4),
+        grouped_gemm_memory_efficiency=round(moved("grouped_gemm_memory_efficiency", bandwidth), 4),
+        attention_prefill_efficiency=round(moved("attention_prefill_efficiency", compute), 4),
+        attention_decode_efficiency=round(moved("attention_decode_efficiency", bandwidth), 4),
+        stream_efficiency=round(moved("stream_efficiency", bandwidth), 4), points=())
+
+
+def _mean(values: Iterable[float]) -> float:
+    """Geometric mean; 1 when empty."""
+    v = list(values)
+    return math.exp(sum(math.log(x) for x in v) / len(v)) if v else 1.0
+
+
+def derived_prior(measured: Calibration, families: Sequence[Calibration], date: str) -> Calibration:
+    """The prior of chips whose family tree has no measurement: the measured chip's efficiencies times the
+    geometric mean, per efficiency, of what the measured families reach relative to it."""
+    if not families:
+        raise ParityError("a derived prior needs at least one family calibration")
+    def over(name: str) -> float:
+        return _mean(getattr(c, name) / getattr(measured, name) for c in families)
+    scalars = ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
+               "attention_decode_efficiency", "stream_efficiency")
+    gemm_ratio = _mean(c.gemm("default") / measured.gemm("default") for c in families)
+    return dataclasses.replace(
+        measured, id="derived-prior", chip="*", family="", date=date, measured=False,
+        method=(f"{measured.id} times the geometric mean over the measured families "
+                f"({', '.join(c.family for c in families)}) of each efficiency relative to it "
+                f"(GEMM x{gemm_ratio:.4f}): what measured chips achieve"),
+        source=", ".join(c.id for c in families), rows=tuple(r for c in families for r in c.rows), basis="",
+        measured_chips=(),
+        gemm_efficiency={k: round(v * gemm_ratio, 4) for k, v in measured.gemm_efficiency.items()},
+        **{name: round(getattr(measured, name) * over(name), 4) for name in scalars}, points=())
+
+
+def family_toml(cal: Calibration) -> str:
+    """The TOML text of a family calibration or the derived prior (rows named)."""
+    lines = [f'id = "{cal.id}"', f'chip = "*"', *([f'family = "{cal.family}"'] if cal.family else []),
+             f'date = "{cal.date}"', f"measured = {str(cal.measured).lower()}", f'method = "{cal.method}"',
+             f'source = "{cal.source}"', "rows = [" + ", ".join(f'"{r}"' for r in cal.rows) + "]",
+             *(["measured_chips = [" + ", ".join(f'"{c}"' for c in cal.measured_chips) + "]"]
+               if cal.measured_chips else []),
+             f'kernel_overhead = "{cal.kernel_overhead_s * 1e6:.3f} us"']
+    for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
+                 "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency"):
+        lines.append(f"{name} = {getattr(cal, name):.4f}")
+    lines += ["", "[gemm_efficiency]"] + [f"{k} = {v:.4f}" for k, v in cal.gemm_efficiency.items()]
+    return "\n".join(lines) + "\n"

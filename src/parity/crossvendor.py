@@ -1,0 +1,312 @@
+"""What users get across sources and vendors: engine profiles per software stack, scores with fits that
+never saw the scored group (leave one source or vendor out), and ratios where two vendors ran the same work.
+
+A setting is what prices a row: each chip's calibration and each (engine, stack)'s profile. Leaving a
+group out rebuilds the setting without the group's rows: stack profiles are refitted on the other
+calibration rows, family calibrations fitted on the group's kernel figures are dropped (their chips fall
+to the parent family or the derived prior, rebuilt without them). NVIDIA's CUDA profiles and the H200
+calibration were fitted on aiconfigurator rows and parity's H200 microbenchmarks, never on published rows:
+those published rows are scored with them as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity import catalog
+from parity.calibrate.family import derived_prior
+from parity.engine import EngineProfile
+from parity.hardware import Calibration, Chip
+from parity.optimize import nelder_mead
+from parity.predict import Scenario
+from parity.uncertainty import Band, bands_from
+from parity.validate import CaseError, published_errors
+
+__all__ = ["STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting",
+           "before_setting", "fit_stack", "stack_rows", "GroupScore", "group_scores", "leave_one_out",
+           "leave_one_out_errors", "vendor_bands", "bands_toml", "RatioCheck", "ratio_checks", "metric_kind",
+           "stack_toml"]
+
+# what a stack profile moves (kernel quality and per-step cost of the engine on that stack), with bounds
+STACK_PARAMETERS: dict[str, tuple[float, float]] = {
+    "gemm_scale": (0.1, 1.2), "memory_scale": (0.2, 1.05), "step_overhead_s": (0.05e-3, 30e-3)}
+
+
+def metric_kind(metric: str) -> str:
+    """decode (output tokens/s per worker or per user, TPOT) or prefill (prefill tokens/s, TTFT)."""
+    return "prefill" if metric in ("prefill_tokens_per_s_per_chip", "ttft_s") else "decode"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Setting:
+    """Calibrations by chip id and engine profiles by (engine id, stack); absent: the catalog's."""
+
+    name: str
+    calibrations: Mapping[str, Calibration]
+    engines: Mapping[tuple[str, str], EngineProfile]
+
+    def apply(self, scenario: Scenario) -> Scenario:
+        chip = scenario.system.chip
+        cal = self.calibrations.get(chip.id)
+        base = catalog.engine(scenario.engine.base or scenario.engine.id)
+        profile = self.engines.get((base.id, chip.software_stack))
+        out = scenario if cal is None else dataclasses.replace(scenario, calibration=cal)
+        return out if profile is None else out.with_engine(profile)
+
+
+def stored_setting() -> Setting:
+    """The catalog as it stands (family calibrations, stack profiles)."""
+    return Setting(name="stored", calibrations={}, engines={})
+
+
+def before_setting() -> Setting:
+    """What parity did before families and stacks: the generic prior on every chip but the H200, and the
+    CUDA-fitted profiles on every stack."""
+    generic = catalog.prior_calibration()
+    cals = {c.id: generic for c in catalog.chips() if not catalog.calibration(c).basis.startswith(
+        "measured on this chip (")}
+    engines = {(p.base, p.stack): catalog.engine(p.base) for p in catalog.engines() if p.base}
+    return Setting(name="before", calibrations=cals, engines=engines)
+
+
+def fitted_row_ids() -> frozenset[str]:
+    """Every measured row some stored fit used: the rows named by family calibrations and stack profiles."""
+    return frozenset(r for c in catalog.calibrations() for r in c.rows) | frozenset(
+        r for p in catalog.engines() for r in p.rows)
+
+
+def scored_rows(rows: Iterable[Mapping[str, str]]) -> list[Mapping[str, str]]:
+    """The rows no stored fit used (neither named by a fitted file nor in the calibration split)."""
+    fitted = fitted_row_ids()
+    return [r for r in rows if r["case_id"] not in fitted and r.get("split") != "calibration"]
+
+
+def stack_rows(rows: Iterable[Mapping[str, str]], engine: str, stack: str) -> list[Mapping[str, str]]:
+    """The calibration rows of one engine on one software stack."""
+    return [r for r in rows if r.get("split") == "calibration" and (r.get("engine") or "generic") == engine
+            and catalog.system(r["system"]).chip.software_stack == stack]
+
+
+def twin_offsets(rows: Sequence[Mapping[str, str]], setting: Setting) -> dict[str, float]:
+    """ln(predicted/measured) of each row's NVIDIA twin (case_id + '-nv') under a setting, by the row's id."""
+    twins = [r for r in rows if r["case_id"].endswith("-nv")]
+    return {e.case_id.removesuffix("-nv"): math.log(e.predicted / e.measured)
+            for e in published_errors(twins, hook=setting.apply)}
+
+
+def _loss(rows: Sequence[Mapping[str, str]], setting: Setting, offsets: Mapping[str, float]) -> float:
+    """Mean |ln(predicted/measured)|, less the twin's where the source ran the same work on NVIDIA: such a
+    row fits the ratio between the vendors, so what one source's setup costs both cancels."""
+    errors = published_errors(rows, hook=setting.apply)
+    logs = [abs(math.log(e.predicted / e.measured) - offsets.get(e.case_id, 0.0)) for e in errors]
+    return float(np.mean(logs)) + 3.0 * (len(rows) - len(errors)) / max(len(rows), 1) if logs else 3.0
+
+
+def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]], setting: Setting,
+              iterations: int = 60, twins: Sequence[Mapping[str, str]] = ()) -> tuple[EngineProfile, float, float]:
+    """The profile of `base`'s engine on `stack` that best fits `rows` (mean absolute log error of the
+    published figures, relative to the NVIDIA twin among `twins` where one exists), moving
+    STACK_PARAMETERS from base's values: (profile, loss before, loss after)."""
+    names = list(STACK_PARAMETERS)
+    lows = np.log([STACK_PARAMETERS[n][0] for n in names])
+    highs = np.log([STACK_PARAMETERS[n][1] for n in names])
+    offsets = twin_offsets(twins, setting)
+
+    def profile_at(x: np.ndarray) -> EngineProfile:
+        values = np.exp(np.clip(x, lows, highs))
+        return dataclasses.replace(base, id=f"{base.id}-{stack}", name=f"{base.name} on {stack}", stack=stack,
+                                   base=base.id, rows=tuple(r["case_id"] for r in rows),
+                                   **{n: float(v) for n, v in zip(names, values)})
+
+    def with_profile(profile: EngineProfile) -> Setting:
+        return dataclasses.replace(setting, engines={**setting.engines, (base.id, stack): profile})
+
+    def objective(x: np.ndarray) -> float:
+        return _loss(rows, with_profile(profile_at(x)), offsets) + float(np.sum(np.maximum(x - highs, 0)
+                                                                               + np.maximum(lows - x, 0)))
+
+    start = np.log([min(max(getattr(base, n), STACK_PARAMETERS[n][0] * 1.01), STACK_PARAMETERS[n][1]) for n in names])
+    before = _loss(rows, with_profile(profile_at(start)), offsets)
+    best, after = nelder_mead(objective, start, iterations=iterations)
+    return profile_at(best), before, after
+
+
+def stack_toml(profile: EngineProfile, before: float, after: float, date: str) -> str:
+    """A stack profile as TOML: the base profile's file with the fitted values, the stack and the rows."""
+    from parity.validate import engine_toml  # the same writer as the CUDA profiles
+    text = engine_toml(profile, len(profile.rows), before, after, date)
+    method = (f"refit of {profile.base}'s {', '.join(STACK_PARAMETERS)} on {len(profile.rows)} calibration rows of "
+              f"serving_published.csv run on {profile.stack} (mean absolute log error of the published figures: "
+              f"{before:.3f} before, {after:.3f} after); every other value is {profile.base}'s")
+    lines = [line for line in text.splitlines() if not line.startswith(("method =", "source ="))]
+    lines += [f'method = "{method}"', 'source = "parity validate --fit-stacks (measurements/serving_published.csv)"',
+              f'stack = "{profile.stack}"', f'base = "{profile.base}"',
+              "rows = [" + ", ".join(f'"{r}"' for r in profile.rows) + "]"]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupScore:
+    """Errors of one group's rows under one setting, per kind of metric (fractions, not percent)."""
+
+    setting: str
+    by: str
+    group: str
+    kind: str
+    count: int
+    median_abs_error: float
+    p90_abs_error: float
+    bias: float
+    left_out: str = ""
+
+    def row(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def group_scores(errors: Iterable[CaseError], key: Callable[[CaseError], str], setting: str, by: str,
+                 left_out: str = "") -> list[GroupScore]:
+    """Median and p90 |error| and median signed error per group and kind of metric."""
+    grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for e in errors:
+        grouped[(key(e), metric_kind(e.metric))].append(e.error)
+    out = []
+    for (group, kind), values in sorted(grouped.items()):
+        v = np.abs(np.asarray(values))
+        out.append(GroupScore(setting=setting, by=by, group=group, kind=kind, count=len(v),
+                              median_abs_error=float(np.median(v)), p90_abs_error=float(np.percentile(v, 90)),
+                              bias=float(np.median(values)), left_out=left_out))
+    return out
+
+
+def _without(setting: Setting, dropped: set[str]) -> Setting:
+    """The setting with the family calibrations fitted on `dropped` kernel rows taken out: their chips
+    take their parent family's, a measured sibling's or the derived prior rebuilt without them."""
+    files = [c for c in catalog.calibrations() if c.family]
+    gone = {c.family for c in files if set(c.rows) & dropped}
+    if not gone:
+        return setting
+    kept = [c for c in files if c.family not in gone]
+    measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
+    prior = dataclasses.replace(derived_prior(measured, kept, measured.date) if kept else catalog.prior_calibration(),
+                                id=f"derived-prior-without-{'-'.join(sorted(gone))}")
+    cals = dict(setting.calibrations)
+    for chip in catalog.chips():
+        if catalog.calibration(chip).family not in gone:
+            continue
+        chain = [f for f in catalog.family_chain(chip.family) if f not in gone]
+        found = [c for c in kept if c.family in chain]
+        cals[chip.id] = found[0] if found else prior
+    return dataclasses.replace(setting, calibrations=cals)
+
+
+def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
+                  iterations: int = 60, progress: Callable[[str], None] | None = None) -> list[GroupScore]:
+    """Scores of `leave_one_out_errors`, per group and kind of metric."""
+    out = []
+    for group, left, errors, _ in leave_one_out_errors(rows, kernel_rows, by, iterations, progress):
+        out += group_scores(errors, lambda e: group, "left out", by, left)
+    return out
+
+
+def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
+                         iterations: int = 60, progress: Callable[[str], None] | None = None
+                         ) -> list[tuple[str, str, list[CaseError], Setting]]:
+    """Every group's rows (by `source_id` or `vendor`; all splits) scored with a setting that never saw
+    them: stack profiles refitted without the group's rows, family calibrations fitted on its kernel
+    figures dropped. Groups whose rows fitted nothing are scored with the stored setting."""
+    field = {"source": "source_id", "vendor": "vendor"}[by]
+    vendor_of = {c.id: c.vendor for c in catalog.chips()}
+    kernel_group = {r["case_id"]: (r["source_id"] if by == "source" else vendor_of[r["chip"]].split()[0])
+                    for r in kernel_rows}
+    stacks = [p for p in catalog.engines() if p.base]
+    out: list[tuple[str, str, list[CaseError], Setting]] = []
+    for group in sorted({r[field] for r in rows}):
+        mine = [r for r in rows if r[field] == group]
+        ids = {r["case_id"] for r in mine}
+        fitted = {r for c in catalog.calibrations() if c.family for r in c.rows}
+        dropped = {k for k, g in kernel_group.items() if g == group and k in fitted}
+        setting = _without(stored_setting(), dropped)
+        refit = [p for p in stacks if ids & set(p.rows)]
+        for p in refit:
+            others = [r for r in stack_rows(rows, p.base, p.stack) if r["case_id"] not in ids]
+            base = catalog.engine(p.base)
+            if others:
+                profile, _, _ = fit_stack(base, p.stack, others, setting, iterations,
+                                          twins=[r for r in rows if r["case_id"] not in ids])
+                setting = dataclasses.replace(setting, engines={**setting.engines, (p.base, p.stack): profile})
+            else:
+                setting = dataclasses.replace(setting, engines={**setting.engines, (p.base, p.stack): base})
+        if progress:
+            progress(group)
+        left = "; ".join(filter(None, [
+            f"refitted {', '.join(p.id for p in refit)} without its rows" if refit else "",
+            f"dropped the family calibrations fitted on {', '.join(sorted(dropped))}" if dropped else "",
+            "" if refit or dropped else "its rows fitted nothing"]))
+        out.append((group, left, published_errors(mine, hook=setting.apply), setting))
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RatioCheck:
+    """The same work on two vendors' chips: published and predicted ratio (a over b)."""
+
+    case_id: str
+    metric: str
+    a: str
+    b: str
+    published: float
+    predicted: float
+
+    @property
+    def error(self) -> float:
+        return self.predicted / self.published - 1.0
+
+    def row(self) -> dict[str, object]:
+        return {**dataclasses.asdict(self), "error": self.error}
+
+
+def ratio_checks(rows: Sequence[Mapping[str, str]], setting: Setting | None = None) -> list[RatioCheck]:
+    """Rows with an NVIDIA twin (case_id + '-nv': same source, model, lengths and concurrency)."""
+    by_id = {r["case_id"]: r for r in rows}
+    pairs = [(by_id[i], by_id[f"{i}-nv"]) for i in by_id if f"{i}-nv" in by_id]
+    flat = [r for pair in pairs for r in pair]
+    errors = {e.case_id: e for e in published_errors(flat, hook=(setting or stored_setting()).apply)}
+    out = []
+    for a, b in pairs:
+        ea, eb = errors.get(a["case_id"]), errors.get(b["case_id"])
+        if ea is None or eb is None:
+            continue
+        out.append(RatioCheck(case_id=a["case_id"], metric=a["metric"], a=a["system"], b=b["system"],
+                              published=ea.measured / eb.measured, predicted=ea.predicted / eb.predicted))
+    return out
+
+
+def chip_of(system: str) -> Chip:
+    return catalog.system(system).chip
+
+
+def vendor_bands(errors: Iterable[CaseError]) -> dict[str, Band]:
+    """80% bands of ln(predicted/measured) per chip vendor from cross-source residuals (decode figures);
+    every catalog vendor gets one (the widest measured band where it has fewer than 5 rows)."""
+    residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips()}
+    for e in errors:
+        if metric_kind(e.metric) == "decode":
+            residuals[catalog.system(e.system).chip.vendor].append(math.log(e.predicted / e.measured))
+    return bands_from(residuals)
+
+
+def bands_toml(bands: Mapping[str, Band], date: str) -> str:
+    """data/ratio_uncertainty.toml: a band per vendor (count 0: no rows of its own, the widest band)."""
+    lines = [f'date = "{date}"', 'method = "10th-90th percentiles of ln(predicted/measured) of published decode '
+             'figures, each scored leaving its source out of every fit (parity validate --by source), per chip vendor; '
+             'vendors with fewer than 5 rows take the widest band"']
+    for vendor, band in sorted(bands.items()):
+        lines += ["", "[[band]]", f'vendor = "{vendor}"', f"q_low = {band.q_low:.6f}", f"q_high = {band.q_high:.6f}",
+                  f"count = {band.count}"]
+    return "\n".join(lines) + "\n"

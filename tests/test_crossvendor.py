@@ -1,0 +1,98 @@
+"""Cross-source and cross-vendor validation: fitted rows are named and never scored; stack profiles and
+leave-one-out settings never see the rows they score."""
+
+from __future__ import annotations
+
+import pytest
+
+from parity import catalog
+from parity.crossvendor import (before_setting, fitted_row_ids, ratio_checks, scored_rows, stack_rows,
+                                stored_setting, twin_offsets)
+from parity.predict import scenario_from_row
+
+
+def test_every_fitted_file_names_its_rows_and_none_of_them_is_scored() -> None:
+    """Family calibrations name kernel rows, stack profiles serving rows; each named row exists, each fitted
+    serving row sits in the calibration split, and the scored rows exclude them all."""
+    kernels = {r["case_id"] for r in catalog.measurements("kernels_published")}
+    published = {r["case_id"]: r for r in catalog.measurements("serving_published")}
+    for cal in catalog.calibrations():
+        if cal.family or cal.id == "derived-prior":
+            assert cal.rows and set(cal.rows) <= kernels, cal.id
+    stacks = [p for p in catalog.engines() if p.base]
+    assert {p.id for p in stacks} >= {"vllm-rocm", "sglang-rocm"}
+    for profile in stacks:
+        assert profile.rows, profile.id
+        assert all(published[r]["split"] == "calibration" for r in profile.rows), profile.id
+        assert set(profile.rows) == {r["case_id"] for r in stack_rows(published.values(), profile.base, profile.stack)}
+    fitted = fitted_row_ids()
+    scored = {r["case_id"] for r in scored_rows(published.values())}
+    assert scored and not scored & fitted
+    assert "AMD-064" in kernels and "AMD-064" not in fitted  # the 4096^3 GEMM is kept to check the fit
+
+
+def test_stack_profiles_apply_on_their_stack_only() -> None:
+    """A vLLM row on an MI300X runs on vllm-rocm; the same row on an H200 on the CUDA-fitted vllm; the
+    'before' setting puts the CUDA profile and the generic prior back on the MI300X."""
+    row = {"case_id": "x", "model": "llama-3.1-8b", "system": "mi300x-platform", "engine": "vllm", "isl": "128",
+           "osl": "128", "concurrency": "8", "tp": "1"}
+    amd = scenario_from_row(row)
+    assert amd.engine.id == "vllm-rocm" and amd.engine.stack == "rocm"
+    assert scenario_from_row({**row, "system": "hgx-h200"}).engine.id == "vllm"
+    before = before_setting().apply(amd)
+    assert before.engine.id == "vllm" and before.calibration == catalog.prior_calibration()
+    assert stored_setting().apply(amd).engine.id == "vllm-rocm"
+
+
+def test_twin_offsets_are_the_nvidia_twins_log_errors() -> None:
+    """Each offset is ln(predicted/measured) of the row's '-nv' twin: positive where parity overpredicts the
+    NVIDIA run of the same source, so the AMD row then fits the ratio between the two."""
+    rows = catalog.measurements("serving_published")
+    offsets = twin_offsets(rows, stored_setting())
+    twins = {r["case_id"].removesuffix("-nv") for r in rows if r["case_id"].endswith("-nv")}
+    assert set(offsets) == twins and len(twins) == 10
+
+
+@pytest.mark.validation
+def test_ratio_checks_pair_the_same_work_on_two_vendors() -> None:
+    checks = ratio_checks(catalog.measurements("serving_published"))
+    assert len(checks) == 10
+    by = {c.case_id: c for c in checks}
+    # AMD-014: 8x MI300X 1,705.14 against 8x H100 1,196.35 total tokens/s (dstack), ratio 1.4253
+    assert by["AMD-014"].published == pytest.approx(1705.140233 / 1196.345439, rel=1e-4)
+
+
+def test_ratio_interval_combines_both_vendors_bands() -> None:
+    """Docstring example of ratio_interval: ratio 2, a = [-0.2, 0.6], b = [0, 0.2]: centre 0.1, half-width
+    sqrt(0.4^2 + 0.1^2) = 0.41231, so 2 e^-0.51231 = 1.1982 to 2 e^0.31231 = 2.7332."""
+    from parity.uncertainty import Band, ratio_interval
+    low, high = ratio_interval(2.0, Band(q_low=-0.2, q_high=0.6, count=9), Band(q_low=0.0, q_high=0.2, count=9))
+    assert low == pytest.approx(1.1982, abs=1e-4) and high == pytest.approx(2.7332, abs=1e-4)
+
+
+def test_vendors_without_rows_take_the_widest_band() -> None:
+    """bands_from: A has 5 residuals (10th-90th percentiles of 0..0.4 = 0.04, 0.36), B has 6 spread wider,
+    C none: C takes B's band with count 0."""
+    from parity.uncertainty import bands_from
+    bands = bands_from({"A": [0.0, 0.1, 0.2, 0.3, 0.4], "B": [-1.0, 0.0, 0.0, 0.0, 0.0, 1.0], "C": []})
+    assert bands["A"].q_low == pytest.approx(0.04) and bands["A"].q_high == pytest.approx(0.36)
+    assert bands["C"].q_low == bands["B"].q_low and bands["C"].count == 0
+
+
+@pytest.mark.validation
+def test_compare_prints_each_ratio_with_its_interval() -> None:
+    """The baseline has no interval; every other system's per-chip ratio lies inside its own interval
+    (both bands centre near each other), and an interval spanning 1 says so in the note."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["compare", "hgx-h20", "atlas-800-a3", "mi300x-platform", "--model",
+                                   "llama-3.1-8b", "--format", "json"]).stdout
+    rows = json.loads(out)
+    assert rows[0]["ratio_interval"] == [None, None]  # NaN (JSON null) for the baseline
+    for row in rows[1:]:
+        low, high = row["ratio_interval"]
+        assert low < row["ratios"]["per_chip"] < high
+        assert ("spans 1" in row["note"]) == (low < 1.0 < high)

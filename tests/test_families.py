@@ -1,0 +1,81 @@
+"""Calibration inherited through the chip family tree (data/families.toml), each inheritance stated."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.predict import flags, predict_scenarios, scenario_from_row
+
+
+def test_every_chip_names_a_family_and_stack() -> None:
+    for chip in catalog.chips():
+        assert chip.family in catalog.families(), chip.id
+        assert chip.software_stack == catalog.families()[chip.family].stack, chip.id
+
+
+def test_hopper_siblings_inherit_the_measured_h200() -> None:
+    """H100, H800 and H20 have no microbenchmark; they take the H200's fitted efficiencies (fp8 GEMM 0.6765,
+    decode attention 0.9766, kernel overhead 25.701 us), stay marked unmeasured, and say where from."""
+    h200 = catalog.calibration(catalog.chip("h200"))
+    assert h200.measured and h200.basis.startswith("measured on this chip")
+    for name in ("h100", "h800", "h20"):
+        cal = catalog.calibration(catalog.chip(name))
+        assert not cal.measured
+        assert cal.gemm("fp8") == 0.6765 and cal.attention_decode_efficiency == 0.9766
+        assert abs(cal.kernel_overhead_s - 25.701e-6) < 1e-12
+        assert cal.basis == "inherited from nvidia-h200-sxm (hopper family)"
+
+
+def test_a_family_without_measurements_inherits_its_parents() -> None:
+    """Blackwell holds no microbenchmark; its parent Hopper does, so B200 takes the H200's and says why."""
+    cal = catalog.calibration(catalog.chip("b200"))
+    assert cal.gemm("bf16") == 0.7102
+    assert "inherited from nvidia-h200-sxm (hopper family)" in cal.basis
+    assert "blackwell has no measurement of its own" in cal.basis
+    assert catalog.family_chain("cdna4") == ("cdna4", "cdna3")
+    assert catalog.family_chain("rubin") == ("rubin", "blackwell", "hopper")
+
+
+def test_inheritance_is_stated_in_predictions_and_show() -> None:
+    runner = CliRunner()
+    shown = json.loads(runner.invoke(cli, ["show", "hgx-h20", "--format", "json"]).stdout)
+    assert shown["family"] == "hopper" and shown["software_stack"] == "cuda"
+    assert shown["calibration"]["basis"] == "inherited from nvidia-h200-sxm (hopper family)"
+    table = runner.invoke(cli, ["show", "h800", "--format", "csv"]).stdout
+    assert "inherited from nvidia-h200-sxm (hopper family)" in table
+    scenario = scenario_from_row({"case_id": "x", "model": "llama-3.1-8b", "system": "hgx-h20", "engine": "vllm",
+                                  "isl": "128", "osl": "128", "concurrency": "1", "tp": "1"})
+    raised = flags(scenario)
+    (predicted,) = predict_scenarios([scenario])
+    assert "calibration: inherited from nvidia-h200-sxm (hopper family)" in predicted.note
+    assert any(f.startswith("uncalibrated chip nvidia-h20 (calibration: inherited from nvidia-h200-sxm")
+               for f in raised)
+
+
+def test_cdna3_calibration_transfers_azure_figures_as_ratios_to_the_h200() -> None:
+    """fp8 GEMM 8192^3: MI300X 1,159.23 of 2,614.9 TFLOP/s = 0.44332, H200 1,300.6 of 1,979 = 0.65720, ratio
+    0.67454; fp8 0.6765 x 0.67454 = 0.45633. STREAM: 4.09 of 5.3 TB/s = 0.77170 against 4.15 of 4.8 = 0.86458,
+    ratio 0.89256; memory 0.9221 x 0.89256 = 0.82303. The stored file is what the fit writes."""
+    from parity.calibrate.family import family_calibration, figures_from_rows
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("h200"))
+    cal = family_calibration("cdna3", base, [figures["AMD-063"], figures["AMD-065"]], chips, "d")
+    assert abs(cal.gemm("fp8") - 0.4563) < 1e-4 and abs(cal.memory_efficiency - 0.8230) < 1e-4
+    stored = catalog.calibration(catalog.chip("mi300x"))
+    assert stored.gemm("fp8") == cal.gemm("fp8") and stored.memory_efficiency == cal.memory_efficiency
+    assert stored.rows == ("AMD-063", "AMD-065") and stored.measured
+    assert not catalog.calibration(catalog.chip("mi355x")).measured
+
+
+def test_derived_prior_sits_below_the_generic_prior() -> None:
+    """The chips with no family measurement run on what measured families reach: GEMM x0.8978 of the H200's
+    (geometric mean of CDNA3's 0.6746 and Da Vinci's 0.8005 / 0.67 = 1.1948), so below the generic prior."""
+    prior = catalog.calibration(catalog.chip("tpu-v6e"))
+    assert prior.id == "derived-prior" and not prior.measured
+    assert prior.gemm("bf16") < catalog.prior_calibration().gemm("bf16")
+    assert abs(prior.gemm("default") - 0.67 * (0.67454 * 0.8005 / 0.67) ** 0.5) < 2e-4
