@@ -8,6 +8,7 @@ naming the key.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,16 @@ _BIASED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox"}
 _TIED_TYPES = {"gpt2", "bloom", "opt"}
 
 
+# sizes beyond physical sense are refused before any work: the largest published models have ~100 layers,
+# hidden sizes ~20k, vocabularies ~250k and contexts ~10M tokens
+_LARGEST = 2**40
+_MOST_LAYERS = 10_000
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _get(config: dict[str, Any], name: str, default: Any = ..., where: str = "") -> Any:
     for key in ALIASES.get(name, (name,)):
         if key in config and config[key] is not None:
@@ -58,8 +69,12 @@ def _int(config: dict[str, Any], name: str, default: Any = ..., where: str = "")
     value = _get(config, name, default, where)
     if value is None:
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value != int(value) or value < 0):
         raise ModelConfigError(f"{where or 'config.json'}: {name} must be a non-negative integer, got {value!r}")
+    if value > _LARGEST:
+        raise ModelConfigError(f"{where or 'config.json'}: {name} = {value:,} is beyond any model "
+                               f"(at most {_LARGEST:,})")
     return int(value)
 
 
@@ -171,8 +186,8 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     if "text_config" in config and "hidden_size" not in config:
         config = {**config["text_config"], "quantization_config": config.get("quantization_config")}
     num_layers = _int(config, "num_layers", where=where)
-    if num_layers == 0:
-        raise ModelConfigError(f"{where}: num_hidden_layers must be >= 1, got 0")
+    if not 1 <= num_layers <= _MOST_LAYERS:
+        raise ModelConfigError(f"{where}: num_hidden_layers must be in [1, {_MOST_LAYERS:,}], got {num_layers:,}")
     hidden = _int(config, "hidden_size", where=where)
     vocab = _int(config, "vocab_size", where=where)
     if hidden == 0 or vocab == 0:
@@ -201,10 +216,14 @@ def read_config(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ModelConfigError(f"cannot read {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise ModelConfigError(f"{path.name}: not UTF-8 text (byte {err.start}): save it as UTF-8 JSON") from err
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise ModelConfigError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+    except ValueError as err:  # NaN, Infinity
+        raise ModelConfigError(f"{path.name}: {err}") from err
     if not isinstance(data, dict):
         raise ModelConfigError(f"{path.name}: config.json must hold a JSON object")
     return data

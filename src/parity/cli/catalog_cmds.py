@@ -82,7 +82,8 @@ def _provenance_rows(item: Chip | System) -> list[dict[str, object]]:
 @cli.command()
 @click.argument("name")
 @format_option
-def show(name: str, fmt: str) -> None:
+@out_option
+def show(name: str, fmt: str, out: Path | None) -> None:
     """Every number of one chip or system with its source."""
     try:
         item: Chip | System = catalog.resolve(name, catalog.systems(), "system")
@@ -97,12 +98,14 @@ def show(name: str, fmt: str) -> None:
                Column("source_kind", "kind", plain, "left"), Column("source", "source", plain, "left"),
                Column("note", "note", plain, "left")]
     payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes, "numbers": rows}
-    emit(rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes, payload=payload)
+    emit(rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes, payload=payload,
+         out=out)
 
 
 @cli.command()
 @format_option
-def models(fmt: str) -> None:
+@out_option
+def models(fmt: str, out: Path | None) -> None:
     """List the models in the catalog (verbatim Hugging Face configs)."""
     rows = []
     for entry in catalog.models():
@@ -114,7 +117,7 @@ def models(fmt: str) -> None:
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", plain, "left"),
                Column("weights", "checkpoint dense/experts", plain, "left")]
-    emit(rows, columns, fmt, title="Models")
+    emit(rows, columns, fmt, title="Models", out=out)
 
 
 @cli.command()
@@ -122,7 +125,8 @@ def models(fmt: str) -> None:
 @click.option("--context", default=4096, show_default=True, type=click.IntRange(min=1),
               help="context length [tokens] for attention FLOPs and sliding-window KV")
 @format_option
-def model(name: str, context: int, fmt: str) -> None:
+@out_option
+def model(name: str, context: int, fmt: str, out: Path | None) -> None:
     """Parameters, KV-cache bytes per token and FLOPs per token of a model (catalog name or config.json)."""
     m = catalog.model(name)
     kv = {f: m.kv_cache_bytes_per_token(NUMBER_FORMATS[f], float(context)) for f in ("bf16", "fp8", "int8", "nvfp4")}
@@ -145,7 +149,7 @@ def model(name: str, context: int, fmt: str) -> None:
               "value": f"{m.flops_per_token(float(context)) / 1e9:,.2f}"},
              {"quantity": "of which weight matmuls [GFLOP]", "value": f"{m.matmul_flops_per_token() / 1e9:,.2f}"}]
     emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{m.name}", payload=payload)
+         title=f"{m.name}", payload=payload, out=out)
 
 
 # the engine parameters a serving prediction rests on, as shown to people: (field, label, unit it is shown
@@ -169,7 +173,8 @@ _ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_ov
 
 @cli.command()
 @format_option
-def engines(fmt: str) -> None:
+@out_option
+def engines(fmt: str, out: Path | None) -> None:
     """The serving-engine profiles (TensorRT-LLM, vLLM, SGLang, generic): every parameter a serving
     prediction rests on, and how it was obtained (fitted on which rows, or assumed)."""
     found = catalog.engines()
@@ -188,7 +193,7 @@ def engines(fmt: str) -> None:
                 "assumptions": e.assumptions,
                 **{field: getattr(e, field) for field, _, _ in _ENGINE_FIELDS}} for e in found]
     columns = [Column("parameter", "parameter", plain, "left")] + [Column(e.id, e.id, plain) for e in found]
-    emit(rows, columns, fmt, title="Serving-engine profiles", payload=payload,
+    emit(rows, columns, fmt, title="Serving-engine profiles", payload=payload, out=out,
          caption="Fitted profiles: Nelder-Mead on the calibration rows of parity's serving measurements only "
                  "(parity validate --fit); the generic profile is an assumption for engines never measured. "
                  "Methods and assumptions (with their sources) in full: --format json.")

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from parity import catalog, units
+from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.values import DURATION, TOKENS
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
@@ -62,25 +63,26 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
               f"(default {DEFAULT_MODELS[0]})")
 @click.option("--system", "system_name", default=None,
               help="with --at-threshold: system to put the chips in (default: CHIP's smallest system)")
-@click.option("--tpot", default=None, help="with --at-threshold: time-per-output-token target (default 50ms)")
-@click.option("--isl", default=1024, show_default=True, type=click.IntRange(min=1), help="prompt tokens")
-@click.option("--osl", default=1024, show_default=True, type=click.IntRange(min=1), help="output tokens")
+@click.option("--tpot", "tpot_s", type=DURATION, default=None,
+              help="with --at-threshold: time-per-output-token target (default 50ms)")
+@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens")
+@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
 @format_option
 @out_option
 def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str | None, rule: str | None,
-                   model: str | None, system_name: str | None, tpot: str | None, isl: int, osl: int, engine: str,
+                   model: str | None, system_name: str | None, tpot_s: float | None, isl: int, osl: int, engine: str,
                    fmt: str, out: Path | None) -> None:
     """US export-control metrics (TPP, performance density, ECCN 3A090, Jan-2026 case-by-case zone) of
     CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule."""
     if threshold_chip is not None:
         if chips:
             raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")
-        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, tpot or "50ms",
+        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, tpot_s or 0.05,
                    isl, osl, engine, tf32_bits, fmt, out)
         return
     given = [name for name, value in (("--rule", rule), ("--model", model), ("--system", system_name),
-                                      ("--tpot", tpot)) if value is not None]
+                                      ("--tpot", tpot_s)) if value is not None]
     if given:
         raise ParityError(f"{', '.join(given)} only apply with --at-threshold CHIP")
     found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
@@ -96,11 +98,8 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str |
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
 
 
-def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot: str, isl: int,
+def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot_s: float, isl: int,
                osl: int, engine: str, tf32_bits: int, fmt: str, out: Path | None) -> None:
-    tpot_s = units.parse_duration_s(tpot)
-    if not tpot_s > 0:
-        raise ParityError(f"--tpot must be positive, got {tpot!r}")
     chip = catalog.chip(chip_name)
     found = at_threshold(chip, rule, tf32_bits=tf32_bits)
     base = catalog.system(system_name) if system_name else catalog.system_for(chip)

@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import TABLE_FORMATS, cli, emit, format_option, out_option, output_format
+from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real
 from parity.errors import ParityError
 from parity.ops import Batch
 from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
@@ -19,15 +20,26 @@ from parity.report.tables import Column, plain, scaled, with_interval
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
+    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as err:
         raise ParityError(f"cannot read {path}: {err.strerror or err}") from err
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "model" not in reader.fieldnames:
-        raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, osl, "
-                          f"concurrency; columns: {', '.join(CASE_COLUMNS)})")
-    return [dict(row) for row in reader]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ParityError(f"{path.name}: not UTF-8 text (byte {err.start:,} is 0x{data[err.start]:02x}); save the "
+                          "table as UTF-8 CSV") from err
+    if "\0" in text:
+        raise ParityError(f"{path.name}: holds NUL bytes, so it is not a CSV table")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames or "model" not in reader.fieldnames:
+            raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, "
+                              f"osl, concurrency; columns: {', '.join(CASE_COLUMNS)})")
+        return [dict(row) for row in reader]
+    except csv.Error as err:
+        raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
 
 
 PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"), Column("ttft_text", "TTFT ms (80%)", plain),
@@ -50,16 +62,18 @@ def interval_texts(row: dict) -> dict:
 
 @cli.command()
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default=None,
+              help="csv (default), json, table or md (default with --out: the file's suffix)")
 @out_option
-def predict(cases: Path, fmt: str, out: Path | None) -> None:
+def predict(cases: Path, fmt: str | None, out: Path | None) -> None:
     """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
+    fmt = output_format(fmt, out, default="csv")
     rows = _read_cases(cases)
     with Progress(transient=True, disable=fmt != "table") as progress:
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
     table = [{k: p.row()[k] for k in OUTPUT_COLUMNS} for p in predictions]
-    emit([interval_texts(r) for r in table] if fmt == "table" else table, PREDICTION_COLUMNS, fmt,
+    emit([interval_texts(r) for r in table] if fmt in ("table", "md") else table, PREDICTION_COLUMNS, fmt,
          title=f"{len(rows)} cases from {cases.name}", out=out)
 
 
@@ -75,36 +89,38 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
 @click.option("--kv", default="", help="KV-cache format (default: the engine's)")
 @click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
-@click.option("--isl", type=int, default=1024, show_default=True)
-@click.option("--osl", type=int, default=1024, show_default=True)
-@click.option("--concurrency", type=int, default=32, show_default=True)
-@click.option("--random-range-ratio", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+@click.option("--isl", type=TOKENS, default=1024, show_default=True)
+@click.option("--osl", type=TOKENS, default=1024, show_default=True)
+@click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True)
+@click.option("--random-range-ratio", type=Real(0.0, 1.0), default=1.0, show_default=True,
               help="request lengths drawn uniformly from [ratio x isl, isl] and [ratio x osl, osl], as "
                    "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths")
-@click.option("--tp", type=int, default=1, show_default=True)
-@click.option("--pp", type=int, default=1, show_default=True)
-@click.option("--attn-dp", type=int, default=1, show_default=True)
-@click.option("--moe-tp", type=int, default=0, help="0: default (experts split by expert parallelism)")
-@click.option("--moe-ep", type=int, default=0)
-@click.option("--prefill-workers", type=int, default=None)
-@click.option("--decode-workers", type=int, default=None)
-@click.option("--decode-tp", type=int, default=None, help="disagg: decode layout (default: as --tp)")
-@click.option("--decode-attn-dp", type=int, default=None)
+@click.option("--tp", type=PARALLEL, default=1, show_default=True)
+@click.option("--pp", type=PARALLEL, default=1, show_default=True)
+@click.option("--attn-dp", type=PARALLEL, default=1, show_default=True)
+@click.option("--moe-tp", type=PARALLEL, default=None, help="expert tensor parallel (default: experts split by "
+                                                            "expert parallelism)")
+@click.option("--moe-ep", type=PARALLEL, default=None, help="expert parallel (default: what the layout leaves)")
+@click.option("--prefill-workers", type=PARALLEL, default=None)
+@click.option("--decode-workers", type=PARALLEL, default=None)
+@click.option("--decode-tp", type=PARALLEL, default=None, help="disagg: decode layout (default: as --tp)")
+@click.option("--decode-attn-dp", type=PARALLEL, default=None)
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
-@click.option("--mtp", "mtp_tokens", type=click.IntRange(min=0), default=0,
+@click.option("--mtp", "mtp_tokens", type=Count(most=64, least=0), default=0,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
-@click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=0.0,
+@click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0,
               help="draft tokens accepted per step on average (e.g. 1.8 of 3)")
-@click.option("--adp-hold-steps", type=click.FloatRange(min=0), default=None,
+@click.option("--adp-hold-steps", type=Real(0.0, 1e6), default=None,
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
+@out_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, mode: str, isl: int,
-          osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
-          moe_ep: int,
+          osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int | None,
+          moe_ep: int | None,
           prefill_workers: int | None, decode_workers: int | None, decode_tp: int | None,
           decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float,
-          adp_hold_steps: float | None, fmt: str) -> None:
+          adp_hold_steps: float | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
     row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
                               "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
@@ -143,8 +159,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
     emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
-         caption="Assumptions: " + data["note"], payload=data)
-    if explain and fmt == "table":
+         caption="Assumptions: " + data["note"], payload=data, out=out)
+    if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
                         Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
                         Column("detail", "format / algorithm", plain, "left")]

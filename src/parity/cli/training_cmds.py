@@ -12,7 +12,8 @@ import numpy as np
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
-from parity.errors import ParityError
+from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
+from parity.errors import InfeasiblePlan, ParityError
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.training import (GRAD_OVERLAP, PRECISIONS, RECOMPUTE, SearchSpace, TrainingLayout, TrainingResult,
                              search_training, train_step)
@@ -96,23 +97,28 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @cli.command()
 @click.option("--model", default=None, help="catalog model or config.json")
 @click.option("--system", default=None, help="catalog system (or a chip: its default node)")
-@click.option("--chips", type=int, default=None, help="chips in all (may span many systems; default: one system)")
-@click.option("--tp", type=int, default=None, help="tensor parallel (with --search: pin it)")
-@click.option("--pp", type=int, default=None, help="pipeline parallel (with --search: pin it)")
-@click.option("--dp", type=int, default=None, help="data parallel (default: chips / (tp x pp x cp))")
-@click.option("--cp", type=int, default=None, help="context parallel (with --search: pin it)")
-@click.option("--ep", type=int, default=None, help="expert parallel (MoE; with --search: pin it)")
-@click.option("--etp", type=int, default=0, show_default=True, help="expert tensor parallel (0: default)")
-@click.option("--vp", "virtual_stages", type=int, default=1, show_default=True, help="virtual stages (interleaved 1F1B)")
-@click.option("--seq-len", type=int, default=4096, show_default=True)
-@click.option("--global-batch", type=int, default=None, help="sequences per step (default: 4M tokens' worth)")
-@click.option("--micro-batch", type=int, default=1, show_default=True)
+@click.option("--chips", type=CHIPS, default=None, help="chips in all (may span many systems; default: one system)")
+@click.option("--tp", type=PARALLEL, default=None, help="tensor parallel (with --search: pin it)")
+@click.option("--pp", type=PARALLEL, default=None, help="pipeline parallel (with --search: pin it)")
+@click.option("--dp", type=PARALLEL, default=None, help="data parallel (default: chips / (tp x pp x cp))")
+@click.option("--cp", type=PARALLEL, default=None, help="context parallel (with --search: pin it)")
+@click.option("--ep", type=PARALLEL, default=None, help="expert parallel (MoE; with --search: pin it)")
+@click.option("--etp", type=Count(most=2**20, least=0), default=0, show_default=True,
+              help="expert tensor parallel (0: default)")
+@click.option("--vp", "virtual_stages", type=PARALLEL, default=1, show_default=True,
+              help="virtual stages (interleaved 1F1B)")
+@click.option("--seq-len", type=TOKENS, default=4096, show_default=True)
+@click.option("--global-batch", type=COUNT, default=None, help="sequences per step (default: 4M tokens' worth)")
+@click.option("--micro-batch", type=COUNT, default=1, show_default=True)
+@click.option("--show-infeasible", is_flag=True,
+              help="print a layout that does not fit in memory (exit 0) instead of refusing it")
 @click.option("--recompute", type=click.Choice(RECOMPUTE), default="none", show_default=True)
 @click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True)
 @click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True)
 @click.option("--no-sequence-parallel", is_flag=True, help="keep norms and dropout replicated over tp")
-@click.option("--tokens", type=float, default=1e12, show_default=True, help="tokens to train on (time, chip-hours)")
+@click.option("--tokens", type=Real(1.0, 1e18), default=1e12, show_default=True,
+              help="tokens to train on (time, chip-hours)")
 @click.option("--search", is_flag=True, help="find the fastest layout that fits and show the top ones")
 @click.option("--top", type=int, default=10, show_default=True)
 @click.option("--validate", "validate_rows", is_flag=True, help="score parity on the published training measurements")
@@ -121,7 +127,8 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @out_option
 def train(model: str | None, system: str | None, chips: int | None, tp: int | None, pp: int | None, dp: int | None,
           cp: int | None, ep: int | None, etp: int, virtual_stages: int, seq_len: int, global_batch: int | None,
-          micro_batch: int, recompute: str, zero: int, precision: str, grad_overlap: str, no_sequence_parallel: bool,
+          micro_batch: int, show_infeasible: bool, recompute: str, zero: int, precision: str, grad_overlap: str,
+          no_sequence_parallel: bool,
           tokens: float, search: bool, top: int, validate_rows: bool, fit: bool, fmt: str, out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
     if validate_rows:
@@ -135,6 +142,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     batch = global_batch or max(1, round(4_194_304 / seq_len))
     cal = catalog.calibration(the_system.chip)
     profile = catalog.training_profile()
+    if top < 1:
+        raise ParityError(f"--top must be a whole number >= 1, got {top}")
     if search:
         space = SearchSpace(**{k: v for k, v in (("tp", _ints(str(tp)) if tp else None),
                                                   ("pp", _ints(str(pp)) if pp else None),
@@ -144,10 +153,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         title = (f"Fastest layouts of {the_model.name} on {n} x {the_system.chip.id} ({the_system.id}), "
                  f"seq {seq_len}, batch {batch}, {precision}")
         if not found.best:
-            c = found.closest
-            assert c is not None
-            raise ParityError(f"no layout of {n} chips fits: the closest, {c.layout}, does not fit by "
-                              f"{float(c.shortfall_bytes) / 1e9:.1f} GB per chip ({c.memory.biggest_term()} is the biggest term)")
+            raise InfeasiblePlan(_no_fit(n, found))
         rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
                                                              if k in ("step_s", "tokens_per_s_per_chip", "mfu",
                                                                       "bubble_fraction", "memory_bytes_per_chip")}}
@@ -158,15 +164,44 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
              caption=f"{found.candidates} layouts priced, {found.fitting} fit. Assumptions: "
                      + "; ".join(found.best[0].assumptions))
         return
-    layout = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1, dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
-                            ep=ep or 1, etp=etp, virtual_stages=virtual_stages, zero=zero,
-                            sequence_parallel=not no_sequence_parallel, recompute=recompute, micro_batch=micro_batch,
-                            global_batch=batch, seq_len=seq_len, precision=precision, grad_overlap=grad_overlap)
-    result = train_step(the_model, the_system, n, layout, cal, profile)
+    chosen = ""
+    if all(v is None for v in (tp, pp, dp, cp, ep)):  # no layout given: the fastest that fits
+        # without --chips, the fewest whole systems (1, 2, 4 ...) on which some layout fits
+        sizes = [n] if chips else [the_system.chips * k for k in (1, 2, 4, 8, 16, 32, 64, 128)]
+        for n in sizes:
+            found = search_training(the_model, the_system, n, seq_len, batch, cal, profile, precision, SearchSpace(), 1)
+            if found.best:
+                break
+        if not found.best:
+            raise InfeasiblePlan(_no_fit(n, found))
+        result = found.best[0]
+        chosen = (f"Layout: the fastest of {found.candidates:,} on {n:,} chips ({found.fitting:,} fit; --search "
+                  "lists them)" + ("" if chips or n == sizes[0] else f"; {n // the_system.chips} systems: the "
+                                   "fewest on which a layout fits") + ". ")
+    else:
+        layout = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1,
+                                dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
+                                ep=ep or 1, etp=etp, virtual_stages=virtual_stages, zero=zero,
+                                sequence_parallel=not no_sequence_parallel, recompute=recompute,
+                                micro_batch=micro_batch, global_batch=batch, seq_len=seq_len, precision=precision,
+                                grad_overlap=grad_overlap)
+        result = train_step(the_model, the_system, n, layout, cal, profile)
+        if not bool(result.fits) and not show_infeasible:
+            raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
+                                 "fastest that fits (--show-infeasible prints this one anyway)")
     data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens)}
     emit(_one_layout_rows(data), [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data, out=out,
-         caption="Assumptions: " + "; ".join(result.assumptions))
+         caption=chosen + "Assumptions: " + "; ".join(result.assumptions))
+
+
+def _no_fit(chips: int, found: Any) -> str:
+    """Why no layout of `chips` chips fits: the closest one and by how much it misses."""
+    c = found.closest
+    if c is None:
+        return f"no layout of {chips} chips fits"
+    return (f"no layout of {chips} chips fits: the closest, {c.layout}, does not fit by "
+            f"{float(c.shortfall_bytes) / 1e9:.1f} GB per chip ({c.memory.biggest_term()} is the biggest term)")
 
 
 def _validate(fit: bool, fmt: str, out: Path | None) -> None:
