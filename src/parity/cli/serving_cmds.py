@@ -11,6 +11,7 @@ import click
 from rich.progress import Progress
 
 from parity.cli import TABLE_FORMATS, cli, emit, format_option, out_option, output_format
+from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real
 from parity.errors import ParityError
 from parity.ops import Batch
@@ -21,17 +22,7 @@ from parity.report.tables import Column, plain, scaled, with_interval
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
     """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ParityError(f"cannot read {path}: {err.strerror or err}") from err
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ParityError(f"{path.name}: not UTF-8 text (byte {err.start:,} is 0x{data[err.start]:02x}); save the "
-                          "table as UTF-8 CSV") from err
-    if "\0" in text:
-        raise ParityError(f"{path.name}: holds NUL bytes, so it is not a CSV table")
+    text = read_text(path, "a CSV table")
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         if not reader.fieldnames or "model" not in reader.fieldnames:

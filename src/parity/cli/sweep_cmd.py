@@ -11,6 +11,7 @@ import click
 from rich.progress import Progress
 
 from parity.cli import cli
+from parity.cli.files import read_text
 from parity.errors import ParityError
 from parity.report.tables import to_builtin, to_csv, write_atomic
 from parity.sweep import run_sweep, spec_from_toml, sweep_rows
@@ -44,9 +45,7 @@ def _write(rows: list[dict], out: Path) -> None:
 def sweep(spec_path: Path, out: Path, workers: int, ray_address: str | None, chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
     try:
-        data = tomllib.loads(spec_path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ParityError(f"cannot read {spec_path}: {err.strerror or err}") from err
+        data = tomllib.loads(read_text(spec_path, "TOML"))
     except tomllib.TOMLDecodeError as err:
         raise ParityError(f"{spec_path.name}: malformed TOML: {err}") from err
     spec = spec_from_toml(data)

@@ -110,6 +110,8 @@ class Quantity(click.ParamType):
         if isinstance(value, float):
             return value
         text = str(value)
+        if _NUMBER.match(text):
+            self.fail(f"{text!r} needs a unit, e.g. {self.example}", param, ctx)
         if _NOT_FINITE.search(text):
             self.fail(f"must be a finite number with a unit (e.g. {self.example}), got {text!r}", param, ctx)
         try:
