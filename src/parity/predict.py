@@ -26,7 +26,7 @@ from parity.model import Model
 from parity.plan import Layout, Precision
 from parity.serving import ServingResult, Workload, engine_deployment, serve_aggregated, serve_disaggregated
 from parity.step import Deployment
-from parity.uncertainty import WIDEN_FLAGGED, Intervals
+from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags
 
 __all__ = ["CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "Scenario", "Prediction", "scenario_from_row", "predict_rows",
            "predict_scenarios", "deployment"]
@@ -264,20 +264,8 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 
 def flags(scenario: Scenario) -> tuple[str, ...]:
     """Ways a case lies outside what the model was fitted and checked on."""
-    out = []
-    chip = scenario.system.chip
-    if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
-        out.append(f"uncalibrated chip {chip.id}")
-    used = scenario.model.features - (set() if scenario.mtp_tokens else {"mtp"})  # MTP layers unused: no flag
-    unseen = sorted(used - catalog.validated_features())
-    if unseen:
-        out.append(f"features never validated: {', '.join(unseen)}")
     layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
-    if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
-        out.append("layout far from measured ones (pipeline parallel or over 64 chips per worker)")
-    if scenario.engine.id == "generic" or not scenario.engine.measured:
-        out.append(f"engine profile {scenario.engine.id} not fitted to measurements")
-    return tuple(out)
+    return case_flags(scenario.system, scenario.model, scenario.engine, layouts, scenario.mtp_tokens)
 
 
 def _intervals() -> Intervals | None:

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Band", "Intervals", "build_intervals", "coverage", "WIDEN_FLAGGED"]
+from parity import catalog
+from parity.engine import EngineProfile
+from parity.hardware import System
+from parity.model import Model
+from parity.plan import Layout
+
+__all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "WIDEN_FLAGGED"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -93,3 +99,22 @@ def coverage(intervals: Intervals, cases: Sequence[tuple[str, str, float, float]
         low, high = band.around(predicted, *widen)
         hits.setdefault(metric, []).append(low <= measured <= high)
     return {metric: float(np.mean(v)) for metric, v in hits.items()}
+
+
+def case_flags(system: System, model: Model, engine: EngineProfile, layouts: Sequence[Layout],
+               mtp_tokens: int = 0) -> tuple[str, ...]:
+    """Ways a serving case (a model on a system's workers of these layouts) lies outside what the model
+    was fitted and checked on."""
+    out = []
+    chip = system.chip
+    if not catalog.calibration(chip).measured and chip.id not in catalog.fitted_chips():
+        out.append(f"uncalibrated chip {chip.id}")
+    used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
+    unseen = sorted(used - catalog.validated_features())
+    if unseen:
+        out.append(f"features never validated: {', '.join(unseen)}")
+    if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
+        out.append("layout far from measured ones (pipeline parallel or over 64 chips per worker)")
+    if engine.id == "generic" or not engine.measured:
+        out.append(f"engine profile {engine.id} not fitted to measurements")
+    return tuple(out)

@@ -96,9 +96,9 @@ def _usage_line(err: click.UsageError) -> None:
 
 
 def _version() -> str:
-    from parity import __version__  # noqa: PLC0415 - parity's __init__ imports nothing heavy
+    import parity  # noqa: PLC0415 - parity's __init__ loads its API lazily, so this is cheap
 
-    return __version__
+    return parity.__version__
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -9,6 +9,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.labels import system_label
 from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import EngineProfile
 from parity.errors import CatalogError
@@ -35,6 +36,7 @@ def _confidence_rank(kind: str) -> int:
 
 def system_row(s: System) -> dict[str, object]:
     return {"id": s.id, "name": s.name, "status": s.status, "chip": s.chip.id, "chips": s.chips,
+            "chip_label": system_label(s),
             "scale_up_domain_chips": s.scale_up_domain_chips, "scale_up_topology": s.scale_up_topology,
             "scale_up_bytes_per_s": s.scale_up_bytes_per_s, "scale_out_bytes_per_s": s.scale_out_bytes_per_s,
             "bf16_flop_per_s": s.peak("bf16"), "memory_bytes": s.memory_bytes, "power_w": s.power_w}
@@ -46,13 +48,14 @@ def system_row(s: System) -> dict[str, object]:
 def chips(fmt: str, out: Path | None) -> None:
     """List the chips in the catalog (dense peaks, memory, links, power)."""
     rows = [chip_row(c) for c in catalog.chips()]
-    columns = [Column("id", "chip", plain, "left"), Column("status", "status", plain, "left"),
+    columns = [Column("id", "chip", plain, "left"), Column("status", "status", plain, "left", wide=True),
                Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12)),
-               Column("fp8_flop_per_s", "FP8 TFLOP/s", scaled(1e12)),
-               Column("fp4_flop_per_s", "FP4 TFLOP/s", scaled(1e12)),
+               Column("fp8_flop_per_s", "FP8 TFLOP/s", scaled(1e12), wide=True),
+               Column("fp4_flop_per_s", "FP4 TFLOP/s", scaled(1e12), wide=True),
                Column("memory_bytes", "mem GB", scaled(1e9)), Column("memory_bytes_per_s", "mem TB/s", scaled(1e12)),
-               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9)),
-               Column("tdp_w", "TDP W", scaled(1)), Column("weakest_source", "weakest source", plain, "left")]
+               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9), wide=True),
+               Column("tdp_w", "TDP W", scaled(1)),
+               Column("weakest_source", "weakest source", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Chips (dense peaks)", out=out,
          caption="Every number has a source: 'parity show CHIP'. Links are per direction.")
 
@@ -63,14 +66,15 @@ def chips(fmt: str, out: Path | None) -> None:
 def systems(fmt: str, out: Path | None) -> None:
     """List the systems in the catalog (nodes, racks, supernodes)."""
     rows = [system_row(s) for s in catalog.systems()]
-    columns = [Column("id", "system", plain, "left"), Column("chip", "chip", plain, "left"),
-               Column("chips", "chips", plain), Column("scale_up_domain_chips", "scale-up domain", plain),
-               Column("scale_up_topology", "topology", plain, "left"),
-               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9)),
-               Column("scale_out_bytes_per_s", "scale-out GB/s/dir", scaled(1e9)),
+    columns = [Column("id", "system", plain, "left"), Column("chip_label", "chips", plain, "left", wrap=True),
+               Column("chip", "chip", plain, "left", wide=True),
+               Column("scale_up_domain_chips", "scale-up domain", plain, wide=True),
+               Column("scale_up_topology", "topology", plain, "left", wide=True),
+               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9), wide=True),
+               Column("scale_out_bytes_per_s", "scale-out GB/s/dir", scaled(1e9), wide=True),
                Column("bf16_flop_per_s", "BF16 PFLOP/s", scaled(1e15)),
                Column("memory_bytes", "mem TB", scaled(1e12)), Column("power_w", "power kW", scaled(1e3)),
-               Column("status", "status", plain, "left")]
+               Column("status", "status", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Systems", out=out)
 
 
@@ -94,9 +98,10 @@ def show(name: str, fmt: str, out: Path | None) -> None:
         rows = [{"field": "chip", "value": item.chip.id, "as_quoted": item.chip.id, "source_kind": "",
                  "source": "see 'parity show " + item.chip.id + "'", "url": "", "note": ""}] + rows
     columns = [Column("field", "field", plain, "left"), Column("as_quoted", "as quoted", plain, "left"),
-               Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left"),
+               Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left",
+                      wrap=True, wide=True),
                Column("source_kind", "kind", plain, "left"), Column("source", "source", plain, "left"),
-               Column("note", "note", plain, "left")]
+               Column("note", "note", plain, "left", wide=True)]
     payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes, "numbers": rows}
     emit(rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes, payload=payload,
          out=out)
@@ -113,10 +118,10 @@ def models(fmt: str, out: Path | None) -> None:
         rows.append({"id": entry.id, "hf": entry.hf, "parameters": m.parameters,
                      "active_parameters": m.active_parameters, "layers": m.num_layers,
                      "features": " ".join(sorted(m.features)), "weights": f"{m.weight_format}/{m.expert_weight_format}"})
-    columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left"),
+    columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left", wide=True),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", plain, "left"),
-               Column("weights", "checkpoint dense/experts", plain, "left")]
+               Column("weights", "checkpoint dense/experts", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Models", out=out)
 
 

@@ -85,23 +85,23 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                  "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
         unit = "tok/s" if workload == "serve" else "train tok/s"
         columns = [Column("system_label", "system", plain, "left"), Column("weights", "format", plain, "left"),
-                   Column("mode", "mode", plain, "left", wide=True)]
+                   Column("mode", "mode", plain, "left", wide=3)]
         if varied:  # systems of different sizes: per-chip compute and memory, then whole-system ratios
-            columns += [Column(f"spec_{k}", label, ratio, wide=True) for k, label in SPECS[:1] + SPECS[2:3]]
-            columns += [Column(f"spec_{k}", label, ratio, wide=True) for k, label in SYSTEM_SPECS]
+            columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS[:1] + SPECS[2:3]]
+            columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SYSTEM_SPECS]
         else:
-            columns += [Column(f"spec_{k}", label, ratio, wide=True) for k, label in SPECS]
+            columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS]
         if workload == "serve":
             columns += [Column("ttft_s", "TTFT ms", _fitting(scaled(1e-3))),
-                        Column("tpot_s", "TPOT ms", _fitting(scaled(1e-3)), wide=True),
-                        Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", _fitting(scaled(1)), wide=True)]
+                        Column("tpot_s", "TPOT ms", _fitting(scaled(1e-3)), wide=2),
+                        Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", _fitting(scaled(1)), wide=3)]
         columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", _fitting(scaled(1))),
                     Column("ratio_per_chip", "x/chip", ratio)]
         if varied:
-            columns += [Column("tokens_per_s_per_system", f"{unit}/system", _fitting(scaled(1)), wide=True),
+            columns += [Column("tokens_per_s_per_system", f"{unit}/system", _fitting(scaled(1)), wide=2),
                         Column("ratio_per_system", "x/system", ratio)]
-        columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", _fitting(scaled(1)), wide=True),
-                    Column("ratio_per_kw", "x/kW", ratio, wide=varied)]
+        columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", _fitting(scaled(1)), wide=3),
+                    Column("ratio_per_kw", "x/kW", ratio, wide=True)]
         if varied:
             columns.append(Column("ratio_per_gb", "x/GB", ratio, wide=True))
         if workload == "train":
@@ -124,9 +124,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
-             + f"Engine profile: {profile.id}. tok/s: output tokens per second. Spec ratios from datasheets (x = times the baseline); throughput "
-             "predicted in each system's best configuration; per system = every chip of the system busy; per kW "
-             "= per system over the system's power (all-in where published); per GB = per system over its memory; "
+             + f"Engine profile: {profile.id}. "
+             + ("tok/s: output tokens per second. " if workload == "serve" else "")
+             + "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's best "
+             "configuration; per system = every chip of the system busy; per kW = per system over the system's power (all-in where published); per GB = per system over its memory; "
              "'spans N systems': the model does not fit one, its workers span N over scale-out; 'uncalibrated': "
              "no measured calibration of the chip, the generic prior's efficiencies. Assumptions: 'parity show "
              "SYSTEM', --format json."))

@@ -49,12 +49,12 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, tpot_s: float |
                        catalog.engine(engine), demand_tps, tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, ttft_s)
     rows = [p.to_dict() for p in plans]
-    columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left"),
-               Column("weights", "format", plain, "left"),
-               Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1)),
-               Column("chips", "chips", scaled(1)), Column("systems", "systems", scaled(1)),
+    columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
+               Column("weights", "format", plain, "left", wide=True),
+               Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1), wide=True),
+               Column("chips", "chips", scaled(1)), Column("systems", "systems", scaled(1), wide=True),
                Column("power_w", "MW", scaled(1e6)), Column("cost_usd", "chip cost", _money),
-               Column("served_tokens_per_day", "tokens/day served", scaled(1e12)),
+               Column("served_tokens_per_day", "tokens/day served", scaled(1e12), wide=True),
                Column("served_share", "of demand", lambda v: "-" if v is None else percent(v)),
                Column("note", "note", plain, "left")]
     what = (f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps

@@ -50,10 +50,11 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, tpot_s: fl
             progress.advance(task)
     rows = [r.to_dict() for r in results]
     columns = [Column("system", "system", plain, "left"), Column("format", "format", plain, "left"),
-               Column("scale", "scales", plain, "left"), Column("bytes_per_parameter", "B/param", scaled(1)),
-               Column("runs_on", "runs on", plain, "left"), Column("mode", "mode", plain, "left"),
+               Column("scale", "scales", plain, "left", wide=True),
+               Column("bytes_per_parameter", "B/param", scaled(1), wide=True),
+               Column("runs_on", "runs on", plain, "left", wrap=True), Column("mode", "mode", plain, "left", wide=True),
                Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1)),
-               Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left"),
+               Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left", wide=True),
                Column("note", "note", plain, "left")]
     target = target_text("TPOT", tpot_s) + (f", {target_text('TTFT', ttft_s)}" if ttft_s else "")
     emit(rows, columns, fmt, payload=rows, out=out,

@@ -48,7 +48,8 @@ def _row(a: Assessment) -> dict[str, Any]:
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
-            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter's thresholds are unpublished.")
+            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter's thresholds are unpublished. 2026 zone: "
+              "inside the January 2026 case-by-case review zone.")
 
 
 @cli.command(name="policy")
@@ -89,10 +90,12 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str |
     results = [assess(c, tf32_bits) for c in found]
     rows = [_row(a) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
-               Column("tpp_format", "set by", plain, "left"), Column("performance_density", "PD /mm2", _number(2)),
-               Column("eccn_3a090", "ECCN 3A090", plain, "left"), Column("license_exception_nac", "NAC", _yes),
-               Column("rule_oct2022", "Oct-2022", plain, "left"), Column("jan2026_zone", "Jan-2026 zone", _yes),
-               Column("notes", "notes", plain, "left")]
+               Column("tpp_format", "set by", plain, "left", wide=True),
+               Column("performance_density", "PD /mm2", _number(2)),
+               Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
+               Column("license_exception_nac", "NAC", _yes, wide=True),
+               Column("rule_oct2022", "Oct-2022", plain, "left", wide=True),
+               Column("jan2026_zone", "2026 zone", _yes), Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
     emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})", caption=_CAPTION,
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
@@ -121,13 +124,16 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                "performance_density": found.performance_density, "eccn_3a090": found.eccn_3a090,
                "binding": found.binding, "description": found.description}
     columns = [Column("system", "system", plain, "left"), Column("tpp", "TPP", _number(0)),
-               Column("performance_density", "PD /mm2", _number(2)), Column("eccn_3a090", "ECCN 3A090", _eccn),
-               Column("rate_factor", "rates x", ratio), Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12)),
-               Column("memory_bytes_per_s", "mem TB/s", scaled(1e12)), Column("weights", "weights", plain, "left"),
-               Column("layout", "layout", plain, "left"),
-               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1)),
-               Column("decode_tokens_per_s_per_chip", f"decode tok/s/chip @{tpot_s * 1e3:g}ms", scaled(1)),
-               Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio),
+               Column("performance_density", "PD /mm2", _number(2), wide=True),
+               Column("eccn_3a090", "ECCN 3A090", _eccn),
+               Column("rate_factor", "rates x", ratio, wide=True),
+               Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12), wide=True),
+               Column("memory_bytes_per_s", "mem TB/s", scaled(1e12), wide=True),
+               Column("weights", "weights", plain, "left", wide=True),
+               Column("layout", "layout", plain, "left", wide=True),
+               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1), wide=True),
+               Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", scaled(1)),
+               Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
-    emit(rows, columns, fmt, title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out",
+    emit(rows, columns, fmt, title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at TPOT {tpot_s * 1e3:g} ms",
          caption=found.description, payload={"threshold": summary, "rows": rows}, out=out)

@@ -14,11 +14,12 @@ from parity.errors import InfeasiblePlan
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
 
-COLUMNS = [Column("mode", "mode", plain, "left"), Column("layout", "layout (prefill)", plain, "left"),
-           Column("decode_layout", "decode layout", plain, "left"), Column("concurrency", "clients/worker", scaled(1)),
+COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "layout", plain, "left"),
+           Column("decode_layout", "decode", plain, "left"),
+           Column("concurrency", "clients/worker", scaled(1), wide=True),
            Column("chips", "chips", scaled(1)), Column("tpot_s", "TPOT ms", scaled(1e-3)),
            Column("ttft_s", "TTFT ms", scaled(1e-3)), Column("tokens_per_s_per_user", "tok/s/user", scaled(1)),
-           Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)), Column("meets_targets", "meets", plain)]
+           Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)), Column("meets_targets", "meets", lambda v: "yes" if v else "no")]
 
 
 @cli.command()
@@ -62,7 +63,8 @@ def search(model: str, system: str, chips: int | None, tpot_s: float | None, ttf
         frontier_png({f"{the_system.id} ({precision.weights})": points}, plot,
                      f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", tpot_s)
     best = result.best
-    caption = (f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
+    caption = ("layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
+               f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"{target_text('TPOT', tpot_s)}{', ' + target_text('TTFT', ttft_s) if ttft_s else ''}: "
                + (f"{best.tokens_per_s_per_chip:,.0f} tok/s/chip, {best.mode} {best.layout} {best.decode_layout or ''}, "
                   f"{best.concurrency:,.0f} clients per worker" if best else "none meets the targets")

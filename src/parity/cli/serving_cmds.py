@@ -148,7 +148,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
-    emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+    emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=True)], fmt,
          title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
          caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:

@@ -56,7 +56,8 @@ class Column:
     header: str
     show: Callable[[Any], str] = str
     justify: str = "right"
-    wide: bool = False
+    wide: bool | int = False  # or a rank: wide columns are added where they fit, lowest rank first
+    wrap: bool = False  # free text that may wrap at spaces (so are the FREE_TEXT keys)
 
 
 def plain(value: Any) -> str:
@@ -102,9 +103,13 @@ def terminal_width() -> int:
 FREE_TEXT = frozenset({"note", "notes", "flags", "detail", "source", "as_quoted", "assumptions", "features"})
 
 
+def _wraps(column: Column) -> bool:
+    return column.wrap or column.key in FREE_TEXT
+
+
 def _min_width(column: Column, values: Sequence[str]) -> int:
     """The narrowest a column may be: its longest word (free text) or its longest cell line and header."""
-    if column.key in FREE_TEXT:
+    if _wraps(column):
         return max([len(w) for v in [column.header, *values] for w in v.split()], default=1)
     return max(len(line) for v in [column.header, *values] for line in v.split("\n"))
 
@@ -116,7 +121,7 @@ def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str
                   pad_edge=False, collapse_padding=True)
     for i, column in enumerate(columns):
         table.add_column(escape(column.header), justify=column.justify,  # type: ignore[arg-type]
-                         overflow="fold", no_wrap=column.key not in FREE_TEXT,
+                         overflow="fold", no_wrap=not _wraps(column),
                          min_width=_min_width(column, [line[i] for line in cells]))
     for line in cells:
         table.add_row(*(escape(v) for v in line))
@@ -133,12 +138,14 @@ def _fit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: in
         return _table(chosen, [[cells[id(c)][i] for c in chosen] for i in range(len(rows))], "")
 
     measure = Console(width=100_000).measure
+    # free text keeps room for a readable line (up to 24 characters) before a wide column is added
+    room = sum(max(0, min(max((len(v) for v in cells[id(c)]), default=0), 24) - _min_width(c, cells[id(c)]))
+               for c in columns if _wraps(c))
     shown = [c for c in columns if not c.wide]
-    for c in columns:
-        if c.wide:
-            trial = sorted(shown + [c], key=columns.index)
-            if wide or measure(table_of(trial)).minimum <= width:
-                shown = trial
+    for c in sorted((c for c in columns if c.wide), key=lambda c: (int(c.wide), columns.index(c))):
+        trial = sorted(shown + [c], key=columns.index)
+        if wide or measure(table_of(trial)).minimum + room <= width:
+            shown = trial
     return shown, [[cells[id(c)][i] for c in shown] for i in range(len(rows))]
 
 
