@@ -230,8 +230,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         except InfeasiblePlan:
             continue
     if not grids:
-        raise InfeasiblePlan(f"no layout of {chips if chips else f'up to {system.scale_up_domain_chips}'} chips divides "
-                             f"{model.name}")
+        sizes_text = str(chips) if chips else f"up to {system.scale_up_domain_chips}"
+        raise InfeasiblePlan(f"no layout of {sizes_text} chips divides {model.name}")
     grid = LayoutGrid(**{name: np.concatenate([getattr(g, name) for g in grids])
                          for name in ("tp", "pp", "attn_dp", "moe_tp", "moe_ep")})
     runs = {mode: (_aggregated if mode == "agg" else _disaggregated)(

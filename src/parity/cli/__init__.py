@@ -17,7 +17,8 @@ import click
 
 from parity.errors import ParityError
 
-__all__ = ["main", "cli", "emit", "render_output", "deliver", "format_option", "out_option", "output_format", "COMMANDS", "TABLE_FORMATS"]
+__all__ = ["main", "cli", "emit", "render_output", "deliver", "format_option", "out_option", "output_format",
+           "COMMANDS", "TABLE_FORMATS"]
 
 # command -> (module that defines it, the one-line summary `parity --help` lists without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -127,7 +127,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
              + f"Engine profile: {profile.id}. "
              + ("tok/s: output tokens per second. " if workload == "serve" else "")
              + "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's best "
-             "configuration; per system = every chip of the system busy; per kW = per system over the system's power (all-in where published); per GB = per system over its memory; "
+             "configuration; per system = every chip of the system busy; per kW = per system over the system's "
+             "power (all-in where published); per GB = per system over its memory; "
              "'spans N systems': the model does not fit one, its workers span N over scale-out; 'uncalibrated': "
              "no measured calibration of the chip, the generic prior's efficiencies. Assumptions: 'parity show "
              "SYSTEM', --format json."))

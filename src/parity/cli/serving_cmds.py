@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,8 @@ from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real
 from parity.errors import ParityError
 from parity.ops import Batch
-from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
+from parity.plan import Layout
+from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, Case, deployment, predict_cases, predict_rows, scenario_of
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, with_interval
 
@@ -113,17 +115,17 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float,
           adp_hold_steps: float | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
-    row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
-                              "weights": weights, "moe_weights": moe_weights, "kv": kv, "mode": mode, "isl": isl,
-                              "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
-                              "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
-                              "mtp_acceptance": mtp_acceptance, "random_range_ratio": random_range_ratio,
-                              "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps}
-    if mode == "disagg":
-        row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
-                "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
-                "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or ""}
-    prediction = predict_rows([row])[0]
+    settings = () if adp_hold_steps is None else (("attention_dp_hold_steps", adp_hold_steps),)
+    layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0)
+    disagg = mode == "disagg"
+    case = Case(case_id="scenario", model=model, system=system, engine=engine, weights=weights,
+                moe_weights=moe_weights, kv=kv, mode=mode, isl=isl, osl=osl, concurrency=concurrency, layout=layout,
+                decode_layout=dataclasses.replace(layout, tp=decode_tp or tp, attn_dp=decode_attn_dp or attn_dp)
+                if disagg else None,
+                prefill_workers=prefill_workers if disagg else None, decode_workers=decode_workers if disagg else None,
+                mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, random_range_ratio=random_range_ratio,
+                engine_settings=settings)
+    (prediction,) = predict_cases([case])
     if not prediction.feasible:
         raise ParityError(prediction.note)
     data = prediction.row()
@@ -139,7 +141,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     parts: list[dict[str, object]] = []
     prefill_parts: list[dict[str, object]] = []
     if explain:
-        scenario = scenario_from_row(row)
+        scenario = scenario_of(case)
         dep = deployment(scenario, scenario.decode_layout or scenario.layout)
         batch = Batch(decode_tokens=max(float(data.get("decode_batch", 1.0)), 1.0), decode_context=isl + osl / 2)
         parts = _parts(breakdown(dep, batch))

@@ -16,8 +16,8 @@ import click
 from parity import units
 from parity.errors import UnitError
 
-__all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT", "TOKENS", "CONCURRENCY", "CHIPS",
-           "PARALLEL", "FRACTION", "duration_s", "target_text"]
+__all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT", "TOKENS", "CONCURRENCY",
+           "CHIPS", "PARALLEL", "target_text"]
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
@@ -123,13 +123,6 @@ class Quantity(click.ParamType):
         return number
 
 
-def duration_s(text: str | None, name: str) -> float | None:
-    """A duration option read outside click (e.g. a default given as text); None stays None."""
-    if text is None or text == "":
-        return None
-    return TARGET.convert(text, click.Option([f"--{name}"]), None)
-
-
 DURATION = Duration()
 TARGET = Duration(optional=True)  # a latency target: a duration, or 'none' for no target
 COUNT = Count(most=10**9)
@@ -137,7 +130,6 @@ TOKENS = Count(most=10**8, what="any context length")  # prompt and output lengt
 CONCURRENCY = Count(most=10**7, what="any deployment's concurrent requests")
 CHIPS = Count(most=10**7, what="any fleet's chips")
 PARALLEL = Count(most=2**20, what="any parallel degree")
-FRACTION = Real(0.0, 1.0)
 
 
 def target_text(name: str, seconds: float | None) -> str:
