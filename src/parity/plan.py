@@ -19,7 +19,8 @@ from parity.graph import LayerOps, forward
 from parity.model import Model, MoeMlp
 from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream
 
-__all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep"]
+__all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep",
+           "check_tensor_split", "check_expert_split", "check_pipeline_split"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +47,38 @@ class Precision:
         narrow = format_named(model.weight_format).bits <= 8 or format_named(model.expert_weight_format).bits <= 8
         return cls(weights=model.weight_format, expert_weights=model.expert_weight_format,
                    kv_cache=kv_cache or ("fp8" if narrow else "bf16"))
+
+
+# Divisibility rules that serving and training layouts share (each message names the field and value)
+def check_tensor_split(model: Model, tp: int, dense_mlp: bool = False) -> None:
+    """tp must divide every layer's attention heads, and divide its KV heads or be a multiple of them
+    (KV heads are then replicated; MLA's latent KV is not split by heads); with `dense_mlp`, also every
+    dense MLP's width (training splits it; serving engines pad it)."""
+    for layer in model.layers:
+        a = layer.attention
+        if a.num_attention_heads % tp:
+            raise InfeasiblePlan(f"tp must divide num_attention_heads ({a.num_attention_heads}), got {tp}")
+        kv = a.num_key_value_heads
+        if not a.mla and kv % tp and tp % kv:
+            raise InfeasiblePlan(f"tp must divide num_key_value_heads ({kv}) or be a multiple of it, got {tp}")
+        if dense_mlp and not isinstance(layer.mlp, MoeMlp) and layer.mlp.intermediate_size % tp:
+            raise InfeasiblePlan(f"tp must divide intermediate_size ({layer.mlp.intermediate_size}), got {tp}")
+
+
+def check_expert_split(mlp: MoeMlp, ep: int, expert_tp: int, names: tuple[str, str] = ("ep", "etp")) -> None:
+    """Expert parallelism must divide the experts and expert tensor parallelism the expert width;
+    `names`: how the caller calls the two degrees."""
+    if mlp.num_experts % ep:
+        raise InfeasiblePlan(f"{names[0]} must divide the number of experts ({mlp.num_experts}), got {ep}")
+    if mlp.expert_intermediate_size % expert_tp:
+        raise InfeasiblePlan(f"{names[1]} must divide the expert width ({mlp.expert_intermediate_size}), "
+                             f"got {expert_tp}")
+
+
+def check_pipeline_split(model: Model, pp: int) -> None:
+    """A pipeline stage holds at least one layer."""
+    if pp > model.num_layers:
+        raise InfeasiblePlan(f"pp must be at most the number of layers ({model.num_layers}), got {pp}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,29 +122,16 @@ class Layout:
     def check(self, model: Model) -> Layout:
         """This layout, resolved, if it divides the model; else InfeasiblePlan naming what does not."""
         layout = self.resolved()
+        check_tensor_split(model, layout.tp)
         for layer in model.layers:
-            a = layer.attention
-            if a.num_attention_heads % layout.tp:
-                raise InfeasiblePlan(f"tp must divide num_attention_heads ({a.num_attention_heads}), got {layout.tp}")
-            kv = a.num_key_value_heads
-            if not a.mla and kv % layout.tp and layout.tp % kv:
-                raise InfeasiblePlan(f"tp must divide num_key_value_heads ({kv}) or be a multiple of it, "
-                                     f"got {layout.tp}")
             if isinstance(layer.mlp, MoeMlp):
-                m = layer.mlp
                 if layout.moe_tp * layout.moe_ep != layout.moe_group:
                     raise InfeasiblePlan(f"moe_tp x moe_ep must equal tp x attn_dp ({layout.moe_group}), "
                                          f"got {layout.moe_tp} x {layout.moe_ep}")
-                if m.num_experts % layout.moe_ep:
-                    raise InfeasiblePlan(f"moe_ep must divide the number of experts ({m.num_experts}), "
-                                         f"got {layout.moe_ep}")
-                if m.expert_intermediate_size % layout.moe_tp:
-                    raise InfeasiblePlan(f"moe_tp must divide the expert width ({m.expert_intermediate_size}), "
-                                         f"got {layout.moe_tp}")
+                check_expert_split(layer.mlp, layout.moe_ep, layout.moe_tp, ("moe_ep", "moe_tp"))
         if "moe" not in model.features:  # no experts: the MLP follows attention's tensor parallelism
             layout = Layout(tp=layout.tp, pp=layout.pp, attn_dp=layout.attn_dp, moe_tp=layout.moe_group, moe_ep=1)
-        if layout.pp > model.num_layers:
-            raise InfeasiblePlan(f"pp must be at most the number of layers ({model.num_layers}), got {layout.pp}")
+        check_pipeline_split(model, layout.pp)
         return layout
 
     def __str__(self) -> str:
