@@ -10,6 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.cli.labels import system_label
+from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import EngineProfile
 from parity.errors import CatalogError
@@ -127,7 +128,7 @@ def models(fmt: str, out: Path | None) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--context", default=4096, show_default=True, type=click.IntRange(min=1),
+@click.option("--context", default=4096, show_default=True, type=TOKENS,
               help="context length [tokens] for attention FLOPs and sliding-window KV")
 @format_option
 @out_option

@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from parity.cli import cli
 from parity.cli.files import read_text
+from parity.cli.values import Count
 from parity.errors import ParityError
 from parity.report.tables import to_builtin, to_csv, write_atomic
 from parity.sweep import run_sweep, spec_from_toml, sweep_rows
@@ -37,11 +38,11 @@ def _write(rows: list[dict], out: Path) -> None:
 @click.argument("spec_path", metavar="SPEC.toml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("sweep.csv"),
               show_default=True, help="results table: .csv, or .parquet (needs pyarrow)")
-@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
+@click.option("--workers", type=Count(most=4096, what="local processes"), default=os.cpu_count() or 1, show_default=True,
               help="local processes")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
               help="run on Ray: a local instance (--ray) or the cluster at ADDRESS (--ray ADDRESS)")
-@click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True, help="cases per task")
+@click.option("--chunk", type=Count(most=10**6), default=64, show_default=True, help="cases per task")
 def sweep(spec_path: Path, out: Path, workers: int, ray_address: str | None, chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
     try:
