@@ -35,13 +35,15 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
         raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
 
 
-PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"), Column("ttft_text", "TTFT ms (80%)", plain),
-                      Column("tpot_text", "TPOT ms (80%)", plain),
-                      Column("rate_text", "tok/s/chip (80%)", plain),
-                      Column("output_tokens_per_s_per_user", "tok/s/user", scaled(1)), Column("chips", "chips", plain),
-                      Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9)),
-                      Column("feasible", "feasible", plain), Column("flags", "flags", plain, "left"),
-                      Column("note", "note", plain, "left")]
+PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
+                      Column("ttft_text", "TTFT ms (80%)", plain, wrap=True),
+                      Column("tpot_text", "TPOT ms (80%)", plain, wrap=True),
+                      Column("rate_text", "tok/s/chip (80%)", plain, wrap=True),
+                      Column("output_tokens_per_s_per_user", "tok/s/user", scaled(1), wide=2),
+                      Column("chips", "chips", plain, wide=2),
+                      Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2),
+                      Column("feasible", "feasible", plain, wide=1), Column("flags", "flags", plain, "left"),
+                      Column("note", "note", plain, "left", wide=3)]
 
 
 def interval_texts(row: dict) -> dict:

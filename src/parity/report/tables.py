@@ -164,7 +164,7 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     # a file gets the table at its full width; a terminal narrower than the columns that must show gets
     # lines longer than it (wrapped by the terminal) rather than a cell cut off
     needed = Console(width=100_000).measure(table)
-    width = max(width, needed.maximum if to_file else needed.minimum)
+    width = needed.maximum if to_file or needed.minimum > width else width
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
