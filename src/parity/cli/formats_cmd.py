@@ -9,6 +9,7 @@ from rich.progress import Progress
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.labels import system_label
 from parity.cli.values import TARGET, TOKENS, target_text
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.errors import ParityError
@@ -48,8 +49,9 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, tpot_s: fl
         for system in found:
             results += compare_formats([system], the_model, profile, wanted, tpot_s, ttft_s, isl, osl)
             progress.advance(task)
+    labels = {system.id: f"{system.id}\n{system_label(system)}" for system in found}
     rows = [r.to_dict() for r in results]
-    columns = [Column("system", "system", plain, "left"), Column("format", "format", plain, "left"),
+    columns = [Column("system", "system", lambda name: labels.get(str(name), str(name)), "left"), Column("format", "format", plain, "left"),
                Column("scale", "scales", plain, "left", wide=True),
                Column("bytes_per_parameter", "B/param", scaled(1), wide=True),
                Column("runs_on", "runs on", plain, "left", wrap=True), Column("mode", "mode", plain, "left", wide=True),
