@@ -39,7 +39,8 @@ def test_import_parity_loads_no_engine_module() -> None:
 def test_typed_entry_points_are_pinned() -> None:
     assert {"Case", "case_from_row", "scenario_of", "predict_cases"} <= set(parity.predict.__all__)
     assert parity.cli.values.__all__ == ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT",
-                                         "TOKENS", "CONCURRENCY", "CHIPS", "PARALLEL", "target_text"]
+                                         "TOKENS", "CONCURRENCY", "CHIPS", "PARALLEL", "Targets",
+                                         "targets_options", "target_text"]
 
 
 def test_the_lazy_command_list_matches_the_registered_commands() -> None:

@@ -12,7 +12,7 @@ import click
 from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output
 from parity.cli.labels import system_label
-from parity.cli.values import CHIPS, COUNT, TARGET, TOKENS, target_text
+from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare
 from parity.report.tables import Column, plain, ratio, scaled
 
@@ -42,10 +42,7 @@ def _flatten(row: dict) -> dict:
 @click.option("--model", "models", multiple=True,
               help=f"catalog model or config.json (repeatable); default: {', '.join(DEFAULT_MODELS)}")
 @click.option("--workload", type=click.Choice(["serve", "train"]), default="serve", show_default=True)
-@click.option("--tpot", "tpot_s", type=TARGET, default="50ms", show_default=True,
-              help="serving: time-per-output-token target (a duration, or none)")
-@click.option("--ttft", "ttft_s", type=TARGET, default=DEFAULT_TTFT, show_default=True,
-              help="serving: time-to-first-token target (a duration, or none)")
+@targets_options(ttft_default=DEFAULT_TTFT)
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens")
 @click.option("--weights", default=None, help="serving weight format for all systems (default: best native per chip)")
@@ -58,8 +55,7 @@ def _flatten(row: dict) -> dict:
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
 @format_option
 @out_option
-def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, tpot_s: float | None,
-                    ttft_s: float | None,
+def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
                     global_batch: int, training_precision: str, baseline: str | None, fmt: str,
                     out: Path | None) -> None:
@@ -73,7 +69,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     payload, texts = [], []
     for name in models or DEFAULT_MODELS:
         model = catalog.model(name)
-        results = compare(found, model, profile, tpot_s, isl, osl, weights, base, ttft_s, workload, chips, seq_len,
+        results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips, seq_len,
                           global_batch, training_precision)
         rows = [_flatten(r.to_dict()) for r in results]
         payload += [r.to_dict() for r in results]
@@ -107,7 +103,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         if workload == "train":
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))
-        target = f"{target_text('TPOT', tpot_s)}, {target_text('TTFT', ttft_s)}"
+        target = targets.text(ttft_always=True)
         pair = ""
         if len(results) == 2 and results[1].fits and results[0].fits:
             a, b = results

@@ -8,7 +8,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
-from parity.cli.values import TARGET, TOKENS, Quantity, Real, target_text
+from parity.cli.values import TOKENS, Quantity, Real, Targets, targets_options
 from parity.fleet import plan_fleet
 from parity.report.tables import Column, percent, plain, scaled
 
@@ -24,9 +24,7 @@ def _money(value: object) -> str:
               help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean)')
 @click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
               help="comma-separated chip kinds")
-@click.option("--tpot", "tpot_s", type=TARGET, default="50ms", show_default=True,
-              help="time-per-output-token target (a duration, or none)")
-@click.option("--ttft", "ttft_s", type=TARGET, default=None, help="time-to-first-token target (e.g. 2s)")
+@targets_options()
 @click.option("--isl", type=TOKENS, default=1024, show_default=True)
 @click.option("--osl", type=TOKENS, default=1024, show_default=True)
 @click.option("--engine", default="generic", show_default=True)
@@ -39,15 +37,15 @@ def _money(value: object) -> str:
 @click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]")
 @format_option
 @out_option
-def fleet(model: str, demand_tps: float | None, chip_names: str, tpot_s: float | None, ttft_s: float | None, isl: int,
+def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
           osl: int,
           engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
           fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves."""
     plans = plan_fleet(catalog.model(model), [catalog.chip(n) for n in chip_names.split(",") if n.strip()],
-                       catalog.engine(engine), demand_tps, tpot_s, isl, osl, peak_factor, spare,
-                       count, units, power_mw * 1e6 if power_mw else None, ttft_s)
+                       catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
+                       count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s)
     rows = [p.to_dict() for p in plans]
     columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
                Column("weights", "format", plain, "left", wide=True),
@@ -59,7 +57,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, tpot_s: float |
                Column("note", "note", plain, "left")]
     what = (f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps
             else f"{units:,.0f} chips" if units else f"{power_mw:g} MW")
-    emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {target_text('TPOT', tpot_s)}", payload=rows, out=out,
+    emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
                   f"/ {osl} out. Prices: " + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
 

@@ -10,7 +10,7 @@ from rich.progress import Progress
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.cli.labels import system_label
-from parity.cli.values import TARGET, TOKENS, target_text
+from parity.cli.values import TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.errors import ParityError
 from parity.report.tables import Column, plain, ratio, scaled
@@ -24,15 +24,13 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 @click.option("--formats", "names", default=",".join(DEFAULT_FORMATS), show_default=True,
               help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, w4a8_mxfp4, "
                    "w4a16_mxfp4, int4, w4a8)")
-@click.option("--tpot", "tpot_s", type=TARGET, default="50ms", show_default=True,
-              help="time-per-output-token target (a duration, or none)")
-@click.option("--ttft", "ttft_s", type=TARGET, default=None, help="time-to-first-token target (e.g. 2s)")
+@targets_options()
 @click.option("--isl", default=1024, show_default=True, type=TOKENS)
 @click.option("--osl", default=1024, show_default=True, type=TOKENS)
 @click.option("--engine", default="generic", show_default=True)
 @format_option
 @out_option
-def formats_command(systems: tuple[str, ...], model: str, names: str, tpot_s: float | None, ttft_s: float | None,
+def formats_command(systems: tuple[str, ...], model: str, names: str, targets: Targets,
                     isl: int, osl: int,
                     engine: str, fmt: str, out: Path | None) -> None:
     """Serve a model with its weights in each number format (BF16, FP8 per-tensor or block-scaled,
@@ -47,7 +45,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, tpot_s: fl
     with Progress(transient=True) as progress:
         task = progress.add_task("searching each system and format", total=len(found))
         for system in found:
-            results += compare_formats([system], the_model, profile, wanted, tpot_s, ttft_s, isl, osl)
+            results += compare_formats([system], the_model, profile, wanted, targets.tpot_s, targets.ttft_s, isl, osl)
             progress.advance(task)
     labels = {system.id: f"{system.id}\n{system_label(system)}" for system in found}
     rows = [r.to_dict() for r in results]
@@ -58,7 +56,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, tpot_s: fl
                Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1)),
                Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left", wide=True),
                Column("note", "note", plain, "left")]
-    target = target_text("TPOT", tpot_s) + (f", {target_text('TTFT', ttft_s)}" if ttft_s else "")
+    target = targets.text()
     emit(rows, columns, fmt, payload=rows, out=out,
          title=f"{the_model.name}: weights in each format, serving {isl} in / {osl} out at {target}",
          caption="Each system in its best configuration per format (experts in the same format; KV cache FP8 "

@@ -8,7 +8,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
-from parity.cli.values import CHIPS, TARGET, TOKENS, target_text
+from parity.cli.values import CHIPS, TOKENS, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan
 from parity.report.tables import Column, plain, scaled
@@ -28,9 +28,7 @@ COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "l
 @click.option("--system", required=True, help="catalog system (or a chip: its default node)")
 @click.option("--chips", type=CHIPS, default=None,
               help="chips per worker (default: every power of two up to the scale-up domain)")
-@click.option("--tpot", "tpot_s", type=TARGET, default="50ms", show_default=True,
-              help="time-per-output-token target (a duration such as 50ms, or none)")
-@click.option("--ttft", "ttft_s", type=TARGET, default=None, help="time-to-first-token target (e.g. 2s)")
+@targets_options()
 @click.option("--isl", type=TOKENS, default=1024, show_default=True)
 @click.option("--osl", type=TOKENS, default=1024, show_default=True)
 @click.option("--engine", default="generic", show_default=True)
@@ -43,7 +41,7 @@ COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "l
               help="when no configuration meets the targets, print the frontier (exit 0) instead of refusing")
 @format_option
 @out_option
-def search(model: str, system: str, chips: int | None, tpot_s: float | None, ttft_s: float | None, isl: int, osl: int,
+def search(model: str, system: str, chips: int | None, targets: Targets, isl: int, osl: int,
            engine: str, weights: str | None, modes: tuple[str, ...], plot: Path | None, show_infeasible: bool,
            fmt: str, out: Path | None) -> None:
     """Search tensor, pipeline, attention-DP and expert layouts, concurrency, aggregated and
@@ -52,7 +50,7 @@ def search(model: str, system: str, chips: int | None, tpot_s: float | None, ttf
     profile = catalog.engine(engine)
     precision = best_precision(the_model, the_system.chip, weights)
     result = search_serving(the_model, the_system, profile, catalog.calibration(the_system.chip), precision, isl, osl,
-                            tpot_s, ttft_s, chips, modes or ("agg", "disagg"))
+                            targets.tpot_s, targets.ttft_s, chips, modes or ("agg", "disagg"))
     if result.best is None and not show_infeasible:
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
@@ -62,11 +60,11 @@ def search(model: str, system: str, chips: int | None, tpot_s: float | None, ttf
 
         points = [(c.tokens_per_s_per_user, c.tokens_per_s_per_chip) for c in result.frontier]
         frontier_png({f"{the_system.id} ({precision.weights})": points}, plot,
-                     f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", tpot_s)
+                     f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", targets.tpot_s)
     best = result.best
     caption = ("layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
-               f"{target_text('TPOT', tpot_s)}{', ' + target_text('TTFT', ttft_s) if ttft_s else ''}: "
+               f"{targets.text()}: "
                + (f"{best.tokens_per_s_per_chip:,.0f} tok/s/chip, {best.mode} {best.layout} {best.decode_layout or ''}, "
                   f"{best.concurrency:,.0f} clients per worker" if best else "none meets the targets")
                + ". " + " ".join(result.assumptions) + (f". Plot: {plot}" if plot else ""))

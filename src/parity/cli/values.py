@@ -7,8 +7,11 @@ Every command reads its options through these, so `--tpot 50` (50 what?), `--chi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -17,7 +20,7 @@ from parity import units
 from parity.errors import UnitError
 
 __all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT", "TOKENS", "CONCURRENCY",
-           "CHIPS", "PARALLEL", "target_text"]
+           "CHIPS", "PARALLEL", "Targets", "targets_options", "target_text"]
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
@@ -135,3 +138,31 @@ PARALLEL = Count(most=2**20, what="any parallel degree")
 def target_text(name: str, seconds: float | None) -> str:
     """A latency target for titles: 'TPOT 50 ms', or 'no TTFT target'."""
     return f"{name} {units.format_si(seconds, 's')}" if seconds else f"no {name} target"
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """The latency targets a serving question is asked under [s]; None: no target."""
+
+    tpot_s: float | None = 0.05
+    ttft_s: float | None = None
+
+    def text(self, ttft_always: bool = False) -> str:
+        """'TPOT 50 ms, TTFT 5 s' for titles (the TTFT part only when set, unless `ttft_always`)."""
+        ttft = f", {target_text('TTFT', self.ttft_s)}" if self.ttft_s or ttft_always else ""
+        return target_text("TPOT", self.tpot_s) + ttft
+
+
+def targets_options(ttft_default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--tpot and --ttft, read as durations (or 'none') and handed to the command as one `targets` record."""
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def command(*args: Any, tpot_s: float | None, ttft_s: float | None, **kwargs: Any) -> Any:
+            return func(*args, targets=Targets(tpot_s, ttft_s), **kwargs)
+
+        command = click.option("--ttft", "ttft_s", type=TARGET, default=ttft_default,
+                               show_default=ttft_default is not None,
+                               help="time-to-first-token target (a duration such as 2s, or none)")(command)
+        return click.option("--tpot", "tpot_s", type=TARGET, default="50ms", show_default=True,
+                            help="time-per-output-token target (a duration such as 50ms, or none)")(command)
+    return decorate
