@@ -131,6 +131,7 @@ def test_output_paths_that_cannot_be_written_are_one_line_and_leave_nothing(tmp_
     blocker.write_text("x")
     assert "a file is in the way of the folder" in refused("chips", "--format", "json", "--out", str(blocker / "x.json"))
     assert "/proc/x.json" in refused("chips", "--format", "json", "--out", "/proc/x.json")
+    assert "/sys/x.json: " in refused("chips", "--format", "json", "--out", "/sys/x.json")  # no new files there, even for root
     (tmp_path / "folder.json").mkdir()
     assert "is a directory" in refused("chips", "--format", "json", "--out", str(tmp_path / "folder.json"))
     locked = tmp_path / "locked"
