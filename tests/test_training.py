@@ -207,8 +207,12 @@ def test_train_json_has_the_documented_keys() -> None:
 
 
 def test_train_says_does_not_fit_by_how_much() -> None:
-    code, out, _ = run("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8", "--global-batch", "8",
-                       "--format", "json")
+    """A layout that does not fit is refused (exit 2, by how much) unless --show-infeasible asks for it."""
+    args = ("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8", "--global-batch", "8",
+            "--format", "json")
+    code, out, err = run(*args)
+    assert code == 2 and not out and "does not fit by " in err and err.count("\n") == 1
+    code, out, _ = run(*args, "--show-infeasible")
     data = json.loads(out)
     assert code == 0 and not data["fits"]
     assert data["note"].startswith("does not fit by ") and "optimizer states is the biggest term" in data["note"]

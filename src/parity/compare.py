@@ -25,11 +25,11 @@ from parity.hardware import Chip, System
 from parity.model import Model
 from parity.ops import Batch
 from parity.plan import Layout, Precision
-from parity.search import MAX_WORKER_CHIPS, best_precision, layout_grid, search_spanning
+from parity.search import MAX_WORKER_CHIPS, Candidate, best_precision, layout_grid, search_spanning
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
-from parity.uncertainty import Band, ratio_interval
+from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, ratio_interval
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "memory_shortfall", "spec_ratios", "vendor_bands"]
@@ -80,6 +80,14 @@ class Comparison:
     tokens_per_s_per_gb: float
     tpot_s: float = float("nan")
     ttft_s: float = float("nan")
+    # 80% intervals of the serving figures (NaN where none is stored or the system cannot serve)
+    ttft_s_low: float = float("nan")
+    ttft_s_high: float = float("nan")
+    tpot_s_low: float = float("nan")
+    tpot_s_high: float = float("nan")
+    tokens_per_s_per_chip_low: float = float("nan")
+    tokens_per_s_per_chip_high: float = float("nan")
+    flags: tuple[str, ...] = ()  # ways the case lies outside what parity was checked on
     mfu: float = float("nan")
     spec_ratios: dict[str, float] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
@@ -151,9 +159,12 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     note = "; ".join(filter(None, [
         "" if common["calibrated"] else f"uncalibrated ({_short_basis(cal.basis)})",
-        f"spans {span} systems" if span > 1 else "", *model.flags]))
-    return Comparison(**common, mode=best.mode, layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
-                                                         else str(best.layout)),
+        f"spans {span} systems" if span > 1 else ""]))
+    layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
+    raised = case_flags([(system, None)], model, profile, layouts)
+    return Comparison(**common, **_intervals(best, raised), flags=raised, mode=best.mode,
+                      layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
+                              else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,
                       prefill_tokens_per_s_per_chip=_prefill_rate(model, system, profile, precision, best.layout, isl),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
@@ -163,8 +174,29 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
 def _short_basis(basis: str) -> str:
     """'inherits nvidia-h200-sxm' or 'derived prior' from a calibration's basis."""
     if basis.startswith("inherited from "):
-        return "inherits " + basis.removeprefix("inherited from ").split(" ")[0]
+        chip = basis.removeprefix("inherited from ").split(" ")[0]
+        return "inherits " + chip.split("-", 1)[-1]  # without the vendor, so the note wraps at 80 columns
     return "derived prior" if "derived" in basis else basis.split(":")[0]
+
+
+def _intervals(best: Candidate, raised: tuple[str, ...]) -> dict[str, float]:
+    """The 80% intervals of a configuration's TTFT, TPOT and throughput per chip, as predictions carry them
+    (twice as wide in log where the case is flagged); empty when no intervals are stored."""
+    table = catalog.uncertainty_table()
+    if not table:
+        return {}
+    stored = Intervals.from_table(table)
+    out: dict[str, float] = {}
+    widen = WIDEN_FLAGGED if raised else 1.0
+    for metric, value in (("ttft_s", best.ttft_s), ("tpot_s", best.tpot_s)):
+        band = stored.band(metric, best.mode)
+        if band is not None:
+            out[f"{metric}_low"], out[f"{metric}_high"] = band.around(value, widen)
+    if "tpot_s_low" in out:  # throughput moves inversely with the per-token time
+        rate = best.tokens_per_s_per_chip
+        out["tokens_per_s_per_chip_low"] = rate * best.tpot_s / out["tpot_s_high"]
+        out["tokens_per_s_per_chip_high"] = rate * best.tpot_s / out["tpot_s_low"]
+    return out
 
 
 def _shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, tokens: int) -> float:
@@ -245,7 +277,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         interval = (ratio_interval(ratios["per_chip"], a, b) if a and b and system.id != base.id
                     and not math.isnan(ratios["per_chip"]) else (float("nan"), float("nan")))
         spans = interval[0] < 1.0 < interval[1]
-        note = "; ".join(filter(None, [row.note, "80% interval spans 1: not distinguishable" if spans else ""]))
+        even = "1 lies inside the 80% interval: no clear winner"
+        note = "; ".join(filter(None, [row.note, even if spans else ""]))
         out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios,
                                  "baseline": base.id, "ratio_interval": interval, "note": note}))
     return out

@@ -20,7 +20,8 @@ from parity.graph import LayerOps, forward
 from parity.model import Model, MoeMlp
 from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream
 
-__all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep"]
+__all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep",
+           "check_tensor_split", "check_expert_split", "check_pipeline_split"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +48,48 @@ class Precision:
         narrow = format_named(model.weight_format).bits <= 8 or format_named(model.expert_weight_format).bits <= 8
         return cls(weights=model.weight_format, expert_weights=model.expert_weight_format,
                    kv_cache=kv_cache or ("fp8" if narrow else "bf16"))
+
+
+# Divisibility rules that serving and training layouts share (each message names the field and value)
+def check_tensor_split(model: Model, tp: int, dense_mlp: bool = False) -> None:
+    """tp must divide every layer's attention heads, and divide its KV heads or be a multiple of them
+    (KV heads are then replicated; MLA's latent KV is not split by heads); with `dense_mlp`, also every
+    dense MLP's width (training splits it; serving engines pad it)."""
+    for layer in model.layers:
+        a = layer.attention
+        if a is None:  # a recurrent or MLP-only layer: its heads are checked by the mixer's own rules
+            pass
+        elif a.num_attention_heads % tp:
+            raise InfeasiblePlan(f"tp must divide num_attention_heads ({a.num_attention_heads}), got {tp}")
+        elif not a.mla and a.num_key_value_heads % tp and tp % a.num_key_value_heads:
+            kv = a.num_key_value_heads
+            raise InfeasiblePlan(f"tp must divide num_key_value_heads ({kv}) or be a multiple of it, got {tp}")
+        if (dense_mlp and layer.mlp is not None and not isinstance(layer.mlp, MoeMlp)
+                and layer.mlp.intermediate_size % tp):
+            raise InfeasiblePlan(f"tp must divide intermediate_size ({layer.mlp.intermediate_size}), got {tp}")
+
+
+def check_expert_split(mlp: MoeMlp, ep: int, expert_tp: int, names: tuple[str, str] = ("ep", "etp"),
+                       extra_slots: int | None = None) -> None:
+    """Expert parallelism must divide the experts and expert tensor parallelism the expert width;
+    `names`: how the caller calls the two degrees. With `extra_slots` (serving's placement: redundant
+    replicas + placed shared experts) any expert-parallel size up to the expert slots is allowed, each
+    rank holding ceil(slots / ep) of them."""
+    if extra_slots is not None:
+        if ep > mlp.num_experts + extra_slots:
+            raise InfeasiblePlan(f"{names[0]} must be at most the expert slots (routed {mlp.num_experts} + "
+                                 f"redundant + shared replicas = {mlp.num_experts + extra_slots}), got {ep}")
+    elif mlp.num_experts % ep:
+        raise InfeasiblePlan(f"{names[0]} must divide the number of experts ({mlp.num_experts}), got {ep}")
+    if mlp.expert_intermediate_size % expert_tp:
+        raise InfeasiblePlan(f"{names[1]} must divide the expert width ({mlp.expert_intermediate_size}), "
+                             f"got {expert_tp}")
+
+
+def check_pipeline_split(model: Model, pp: int) -> None:
+    """A pipeline stage holds at least one layer."""
+    if pp > model.num_layers:
+        raise InfeasiblePlan(f"pp must be at most the number of layers ({model.num_layers}), got {pp}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,36 +141,22 @@ class Layout:
     def check(self, model: Model) -> Layout:
         """This layout, resolved, if it divides the model; else InfeasiblePlan naming what does not."""
         layout = self.resolved()
+        check_tensor_split(model, layout.tp)
         for layer in model.layers:
-            a = layer.attention
-            if a is None:
-                pass
-            elif a.num_attention_heads % layout.tp:
-                raise InfeasiblePlan(f"tp must divide num_attention_heads ({a.num_attention_heads}), got {layout.tp}")
-            elif not a.mla and a.num_key_value_heads % layout.tp and layout.tp % a.num_key_value_heads:
-                kv = a.num_key_value_heads
-                raise InfeasiblePlan(f"tp must divide num_key_value_heads ({kv}) or be a multiple of it, "
-                                     f"got {layout.tp}")
             if isinstance(layer.mlp, MoeMlp):
-                m = layer.mlp
                 if layout.moe_tp * layout.moe_ep != layout.moe_group:
                     raise InfeasiblePlan(f"moe_tp x moe_ep must equal tp x attn_dp ({layout.moe_group}), "
                                          f"got {layout.moe_tp} x {layout.moe_ep}")
-                if layout.moe_ep > m.num_experts + layout.redundant_experts + layout.shared_expert_replicas:
-                    raise InfeasiblePlan(f"moe_ep must be at most the expert slots (routed {m.num_experts} + "
-                                         f"redundant + shared replicas), got {layout.moe_ep}")
-                if layout.shared_expert_replicas and not m.num_shared_experts:
+                if layout.shared_expert_replicas and not layer.mlp.num_shared_experts:
                     raise InfeasiblePlan(f"shared_expert_replicas needs shared experts; {model.name} has none")
-                if m.expert_intermediate_size % layout.moe_tp:
-                    raise InfeasiblePlan(f"moe_tp must divide the expert width ({m.expert_intermediate_size}), "
-                                         f"got {layout.moe_tp}")
+                check_expert_split(layer.mlp, layout.moe_ep, layout.moe_tp, ("moe_ep", "moe_tp"),
+                                   extra_slots=layout.redundant_experts + layout.shared_expert_replicas)
         if "moe" not in model.features:  # no experts: the MLP follows attention's tensor parallelism
             if layout.placed:
                 raise InfeasiblePlan(f"{model.name} has no experts to place (redundant_experts, "
                                      f"shared_expert_replicas)")
             layout = Layout(tp=layout.tp, pp=layout.pp, attn_dp=layout.attn_dp, moe_tp=layout.moe_group, moe_ep=1)
-        if layout.pp > model.num_layers:
-            raise InfeasiblePlan(f"pp must be at most the number of layers ({model.num_layers}), got {layout.pp}")
+        check_pipeline_split(model, layout.pp)
         return layout
 
     def __str__(self) -> str:

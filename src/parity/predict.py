@@ -27,10 +27,11 @@ from parity.plan import Layout, Precision
 from parity.phase import PHASES, PhaseResult, decode_benchmark, prefill_benchmark
 from parity.serving import ServingResult, Workload, engine_deployment, serve_aggregated, serve_disaggregated
 from parity.step import Deployment
-from parity.uncertainty import WIDEN_FLAGGED, Intervals
+from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags
 
-__all__ = ["layout_from_row", "CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "Scenario", "Prediction", "scenario_from_row", "predict_rows",
-           "predict_scenarios", "deployment"]
+__all__ = ["layout_from_row", "CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "Case", "Scenario", "Prediction",
+           "case_from_row", "scenario_from_row", "scenario_of", "predict_rows", "predict_cases", "predict_scenarios",
+           "deployment"]
 
 CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl",
                 "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep", "prefill_workers", "prefill_batch",
@@ -188,54 +189,142 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
                      kv_cache=format_named(kv).name, attention=attention.name), note
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Case:
+    """One serving case as the user states it, typed but not yet resolved against the catalog: names
+    of the model, system and engine, the workload, the layouts and the engine settings it overrides.
+    A table row becomes one with `case_from_row`; the command line builds one directly."""
+
+    model: str
+    system: str
+    isl: int
+    osl: int
+    concurrency: int
+    case_id: str = ""
+    engine: str = ""  # empty: the generic profile
+    weights: str = ""  # empty: the checkpoint's format
+    moe_weights: str = ""  # empty: as weights
+    kv: str = ""  # empty: the engine's default
+    mode: str = "agg"
+    layout: Layout = Layout()  # the worker's (the prefill worker's when disaggregated)
+    decode_layout: Layout | None = None  # disaggregated: the decode worker's
+    prefill_workers: int | None = None
+    decode_workers: int | None = None
+    prefill_batch: int | None = None
+    decode_batch: int | None = None
+    moe_overlap: float | None = None
+    mtp_tokens: int = 0
+    mtp_acceptance: float = 0.0
+    random_range_ratio: float = 1.0
+    engine_settings: tuple[tuple[str, float], ...] = ()  # EngineProfile field -> value the case sets
+    attention_format: str = ""  # empty: the engine's default
+    rank_per_die: bool = False  # each die of a multi-die package one rank
+    phase: str = "both"  # both: the closed loop; decode / prefill: one fixed-batch step (phase benchmark)
+    batch: int = 0  # phase benchmarks: sequences decoded or prompts prefilled together by the deployment
+    context: int = 0  # decode phase: tokens of KV each sequence holds
+    prefill_system: str = ""  # disaggregated: prefill workers on another system (empty: the same)
+
+
+# optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
+_ENGINE_COLUMNS = (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
+                   ("batch_wait_timeout_iters", "batch_wait_steps", ">= 0"),
+                   ("batch_wait_max_tokens_ratio", "batch_wait_tokens_ratio", "in [0, 1]"),
+                   ("scheduler_recv_interval", "recv_interval_steps", ">= 0"))
+
+_SETTING_COLUMNS = {field_name: (column, rule) for column, field_name, rule in _ENGINE_COLUMNS}
+
+
+def _number(row: Mapping[str, object], key: str, rule: str) -> float | None:
+    text = _cell(row, key)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise InfeasiblePlan(f"{key} must be a number {rule}, got {text!r}") from err
+    if not math.isfinite(value):
+        raise InfeasiblePlan(f"{key} must be a finite number {rule}, got {text!r}")
+    return value
+
+
+def case_from_row(row: Mapping[str, object]) -> Case:
+    """A Case from one table row (every cell text or a number); raises ParityError naming the bad field."""
+    settings: dict[str, float] = {}
+    for column, field_name, rule in _ENGINE_COLUMNS:
+        value = _number(row, column, rule)
+        if value is not None:
+            settings[field_name] = value
+    if _cell(row, "max_num_tokens"):
+        settings["max_num_tokens"] = _int(row, "max_num_tokens")
+    mode = (_cell(row, "mode") or "agg").lower()
+    disagg = mode == "disagg"
+    phase = (_cell(row, "phase") or "both").lower()
+    if phase not in PHASES:
+        raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
+    fixed = phase != "both"
+    batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
+    context = _int(row, "context", None if phase == "decode" else 0)
+    if not disagg:
+        for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
+                       "decode_shared_expert_replicas"):
+            _int(row, column, 0, 0)  # read (and refused when bad) in either mode
+
+    def optional(key: str) -> int | None:
+        return _int(row, key) if _cell(row, key) else None
+
+    return Case(case_id=_cell(row, "case_id"), model=_cell(row, "model") or _missing("model"),
+                system=_cell(row, "system") or _missing("system"), engine=_cell(row, "engine"),
+                weights=_cell(row, "weights"), moe_weights=_cell(row, "moe_weights"), kv=_cell(row, "kv"), mode=mode,
+                isl=_int(row, "isl", (context or None) if fixed else None),
+                osl=_int(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or None),
+                layout=layout_from_row(row, "prefill_" if disagg else ""),
+                decode_layout=layout_from_row(row, "decode_") if disagg else None,
+                prefill_workers=optional("prefill_workers") if disagg else None,
+                decode_workers=optional("decode_workers") if disagg else None,
+                prefill_batch=optional("prefill_batch") if disagg else None,
+                decode_batch=optional("decode_batch") if disagg else None,
+                moe_overlap=_number(row, "moe_overlap", "in [0, 1]"), mtp_tokens=_int(row, "mtp_tokens", 0, 0),
+                mtp_acceptance=_number(row, "mtp_acceptance", "in [0, mtp_tokens]") or 0.0,
+                random_range_ratio=(r if (r := _number(row, "random_range_ratio", "in [0, 1]")) is not None else 1.0),
+                engine_settings=tuple(settings.items()), attention_format=_cell(row, "attention_format"),
+                rank_per_die=_flag(row, "rank_per_die"), phase=phase, batch=batch, context=context,
+                prefill_system=_cell(row, "prefill_system"))
+
+
 def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:
     """A Scenario from one table row; raises ParityError naming the bad field. `systems` adds systems
     (e.g. what-if variants) by name to the catalog's."""
-    model = catalog.model(_cell(row, "model") or _missing("model"))
-    name = _cell(row, "system") or _missing("system")
-    system = (systems or {}).get(name) or catalog.system(name)
+    return scenario_of(case_from_row(row), systems)
+
+
+def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scenario:
+    """A Case resolved against the catalog (and `systems`, e.g. what-if variants, by name) into a
+    Scenario; raises ParityError naming the field that makes no sense."""
+    model = catalog.model(case.model)
+    system = (systems or {}).get(case.system) or catalog.system(case.system)
     calibration = None
-    if _flag(row, "rank_per_die"):
+    if case.rank_per_die:
         if system.chip.dies == 1:
             raise InfeasiblePlan(f"rank_per_die: {system.chip.id} has one die per package")
         calibration = catalog.calibration(system.chip)  # the package's efficiencies hold per die
         system = per_die(system)
-    engine = catalog.engine_for(_cell(row, "engine"), system.chip.software_stack)
-    settings: dict[str, float] = {}
-    for column, field_name, rule in (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
-                                     ("batch_wait_timeout_iters", "batch_wait_steps", ">= 0"),
-                                     ("batch_wait_max_tokens_ratio", "batch_wait_tokens_ratio", "in [0, 1]"),
-                                     ("scheduler_recv_interval", "recv_interval_steps", ">= 0")):
-        text = _cell(row, column)
-        if text:
-            try:
-                engine = dataclasses.replace(engine, **{field_name: float(text)})
-            except ValueError as err:
-                raise InfeasiblePlan(f"{column} must be a number {rule}, got {text!r}") from err
-            settings[field_name] = float(text)
-    if _cell(row, "max_num_tokens"):
-        budget = _int(row, "max_num_tokens")
-        engine = dataclasses.replace(engine, max_num_tokens=budget)
-        settings["max_num_tokens"] = budget
+    engine = catalog.engine_for(case.engine, system.chip.software_stack)
+    for field_name, value in case.engine_settings:
+        try:
+            engine = dataclasses.replace(engine, **{field_name: value})
+        except ValueError as err:
+            column, rule = _SETTING_COLUMNS.get(field_name, (field_name, "as the engine allows"))
+            raise InfeasiblePlan(f"{column} must be a number {rule}, got {value:g}") from err
+    row = {"weights": case.weights, "moe_weights": case.moe_weights, "kv": case.kv,
+           "attention_format": case.attention_format}
     precision, note = _precision(row, model, system, engine)
-    mode = (_cell(row, "mode") or "agg").lower()
-    overlap = _cell(row, "moe_overlap")
-    try:
-        moe_overlap = float(overlap) if overlap else None
-    except ValueError as err:
-        raise InfeasiblePlan(f"moe_overlap must be a number in [0, 1], got {overlap!r}") from err
-    if moe_overlap is not None and not 0.0 <= moe_overlap <= 1.0:
-        raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {overlap!r}")
-    mtp = _int(row, "mtp_tokens", 0, 0)
-    acceptance = _cell(row, "mtp_acceptance")
-    try:
-        mtp_acceptance = float(acceptance) if acceptance else 0.0
-    except ValueError as err:
-        raise InfeasiblePlan(f"mtp_acceptance must be a number, got {acceptance!r}") from err
+    if case.moe_overlap is not None and not 0.0 <= case.moe_overlap <= 1.0:
+        raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
+    mtp = case.mtp_tokens
     if mtp and not model.mtp_layers:
         raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers (mtp_tokens={mtp})")
-    mtp_note = ""
-    if mtp and not acceptance:
+    mtp_acceptance, mtp_note = case.mtp_acceptance, ""
+    if mtp and not mtp_acceptance:
         published = catalog.mtp_acceptance(model.name)
         if published is None:
             raise InfeasiblePlan(f"mtp_acceptance is required for {model.name} (no published acceptance recorded)")
@@ -243,60 +332,44 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
         mtp_note = (f"MTP acceptance {published.acceptance:.0%} a draft token, {mtp_acceptance:.3g} of {mtp} kept a "
                     f"step (default: {published.source}; {published.note})")
     if not 0.0 <= mtp_acceptance <= mtp:
-        raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {acceptance!r}")
-    spread = _cell(row, "random_range_ratio")
-    try:
-        range_ratio = float(spread) if spread else 1.0
-    except ValueError as err:
-        raise InfeasiblePlan(f"random_range_ratio must be a number in [0, 1], got {spread!r}") from err
-    if not 0.0 <= range_ratio <= 1.0:
-        raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {spread!r}")
-    phase = (_cell(row, "phase") or "both").lower()
-    if phase not in PHASES:
-        raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
-    fixed = phase != "both"
-    batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
-    context = _int(row, "context", None if phase == "decode" else 0)
-    common = dict(case_id=_cell(row, "case_id"), model=model, system=system, engine=engine, precision=precision,
-                  isl=_int(row, "isl", (context or None) if fixed else None),
-                  osl=_int(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or None),
-                  phase=phase, batch=batch, context=context,
-                  moe_overlap=moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
-                  random_range_ratio=range_ratio, engine_settings=tuple(settings.items()), calibration=calibration)
+        raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {case.mtp_acceptance:g}")
+    if not 0.0 <= case.random_range_ratio <= 1.0:
+        raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {case.random_range_ratio:g}")
+    if case.phase not in PHASES:
+        raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {case.phase!r}")
+    common = dict(case_id=case.case_id, model=model, system=system, engine=engine, precision=precision,
+                  isl=case.isl, osl=case.osl, concurrency=case.concurrency, phase=case.phase, batch=case.batch,
+                  context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
+                  random_range_ratio=case.random_range_ratio, engine_settings=case.engine_settings,
+                  calibration=calibration)
     notes = tuple(n for n in (note, mtp_note) if n)
-    if mode == "agg":
-        for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
-                       "decode_shared_expert_replicas"):
-            _int(row, column, 0, 0)  # read (and refused when bad) in either mode
-        if _cell(row, "prefill_system"):
+    if case.mode == "agg":
+        if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
-        layout = layout_from_row(row, "").check(model)
-        return Scenario(**common, mode="agg", layout=layout, notes=notes)  # type: ignore[arg-type]
-    if mode != "disagg":
-        raise InfeasiblePlan(f"mode must be agg or disagg, got {mode!r}")
+        return Scenario(**common, mode="agg", layout=case.layout.check(model), notes=notes)  # type: ignore[arg-type]
+    if case.mode != "disagg":
+        raise InfeasiblePlan(f"mode must be agg or disagg, got {case.mode!r}")
     prefill_system = None
-    if _cell(row, "prefill_system"):
-        prefill_system = (systems or {}).get(_cell(row, "prefill_system")) or catalog.system(_cell(row, "prefill_system"))
+    if case.prefill_system:
+        prefill_system = (systems or {}).get(case.prefill_system) or catalog.system(case.prefill_system)
         for fmt in (precision.weights, precision.expert_weights):
             math_unit(format_named(fmt), prefill_system.chip)  # raises if the prefill chip cannot run it at all
-    prefill = layout_from_row(row, "prefill_").check(model)
-    decode = layout_from_row(row, "decode_").check(model)
-    batch = _cell(row, "decode_batch")
+    prefill = case.layout.check(model)
+    decode = (case.decode_layout or case.layout).check(model)
     decode_batch = None
-    if _cell(row, "decode_workers"):
-        decode_workers = float(_int(row, "decode_workers"))
-        decode_batch = float(_int(row, "decode_batch")) if batch else None  # with workers given: a per-rank cap
-    elif batch:
-        decode_workers = float(max(1, round(common["concurrency"] / (_int(row, "decode_batch") * decode.attn_dp))))
+    if case.decode_workers is not None:
+        decode_workers = float(case.decode_workers)
+        decode_batch = None if case.decode_batch is None else float(case.decode_batch)  # a per-rank cap
+    elif case.decode_batch is not None:
+        decode_workers = float(max(1, round(case.concurrency / (case.decode_batch * decode.attn_dp))))
         notes += (f"{decode_workers:g} decode worker(s) inferred from the decode batch",)
     else:
         decode_workers = None
-    prefill_workers = float(_int(row, "prefill_workers")) if _cell(row, "prefill_workers") else None
-    prefill_batch = float(_int(row, "prefill_batch")) if _cell(row, "prefill_batch") else None
     return Scenario(**common, mode="disagg", layout=prefill, decode_layout=decode,  # type: ignore[arg-type]
-                    prefill_workers=prefill_workers, decode_workers=decode_workers, prefill_batch=prefill_batch,
-                    decode_batch=decode_batch, prefill_system=prefill_system,
-                    notes=notes)
+                    prefill_workers=None if case.prefill_workers is None else float(case.prefill_workers),
+                    decode_workers=decode_workers,
+                    prefill_batch=None if case.prefill_batch is None else float(case.prefill_batch),
+                    decode_batch=decode_batch, prefill_system=prefill_system, notes=notes)
 
 
 def _missing(key: str) -> str:
@@ -330,27 +403,10 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 
 def flags(scenario: Scenario) -> tuple[str, ...]:
     """Ways a case lies outside what the model was fitted and checked on."""
-    out = list(scenario.model.flags)  # config keys parity does not model ("unmodelled: KEY")
-    systems = [(scenario.system.chip, scenario.calibration)]
-    if scenario.prefill_system:
-        systems.append((scenario.prefill_system.chip, None))
-    for chip, cal in {c.id: (c, cal) for c, cal in systems}.values():
-        cal = cal or catalog.calibration(chip)
-        if not cal.measured and chip.id not in catalog.fitted_chips():
-            out.append(f"uncalibrated chip {chip.id} (calibration: {cal.basis or cal.id})")
-    used = scenario.model.features - (set() if scenario.mtp_tokens else {"mtp"})  # MTP layers unused: no flag
-    unseen = sorted(used - catalog.validated_features())
-    if unseen:
-        out.append(f"features never validated: {', '.join(unseen)}")
     layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
-    if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
-        out.append("layout far from measured ones (pipeline parallel or over 64 chips per worker)")
-    if scenario.engine.id == "generic" or not scenario.engine.measured:
-        out.append(f"engine profile {scenario.engine.id} not fitted to measurements")
-    elif chip.software_stack and scenario.engine.stack != chip.software_stack:
-        out.append(f"engine profile {scenario.engine.id} fitted on {scenario.engine.stack}, "
-                   f"not on {chip.software_stack}")
-    return tuple(out)
+    systems = [(scenario.system, scenario.calibration)] + ([(scenario.prefill_system, None)]
+                                                           if scenario.prefill_system else [])
+    return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens)
 
 
 def _intervals() -> Intervals | None:
@@ -453,6 +509,18 @@ def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
         for i, prediction in zip(indices, results):
             out[i] = prediction
     return [p for p in out if p is not None]
+
+
+def predict_cases(cases: Sequence[Case], systems: Mapping[str, System] | None = None) -> list[Prediction]:
+    """Predict typed cases; a case that makes no sense becomes feasible=false with the reason."""
+    scenarios: list[Scenario | Prediction] = []
+    for case in cases:
+        try:
+            scenarios.append(scenario_of(case, systems))
+        except (ParityError, ValueError, TypeError, ArithmeticError) as err:
+            scenarios.append(_failed(case.case_id, str(err)))
+    priced = iter(predict_scenarios([s for s in scenarios if isinstance(s, Scenario)]))
+    return [s if isinstance(s, Prediction) else next(priced) for s in scenarios]
 
 
 def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int], None] | None = None,

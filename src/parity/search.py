@@ -93,6 +93,22 @@ class SearchResult:
     best: Candidate | None
     targets: dict[str, float] = field(default_factory=dict)
     assumptions: tuple[str, ...] = ()
+    fastest_tpot_s: float = float("inf")  # the lowest TPOT [s] of any configuration that fits
+    fastest_ttft_s: float = float("inf")  # the lowest TTFT [s] of any configuration that fits
+
+    def binding(self) -> str:
+        """Why no configuration meets the targets: the constraint that binds, with the closest figure."""
+        tpot_s, ttft_s = self.targets.get("tpot_s", float("inf")), self.targets.get("ttft_s", float("inf"))
+        if not self.feasible:
+            return f"none of {self.evaluated:,} configurations fits in memory"
+        if self.fastest_tpot_s > tpot_s:
+            return (f"the TPOT target {tpot_s * 1e3:g} ms binds: the fastest configuration that fits reaches "
+                    f"{self.fastest_tpot_s * 1e3:,.3g} ms")
+        if self.fastest_ttft_s > ttft_s:
+            return (f"the TTFT target {ttft_s * 1e3:g} ms binds: the fastest configuration that fits reaches "
+                    f"{self.fastest_ttft_s * 1e3:,.4g} ms")
+        return (f"the TPOT ({tpot_s * 1e3:g} ms) and TTFT ({ttft_s * 1e3:g} ms) targets bind together: each alone "
+                "is met, never both")
 
 
 def _powers_of_two(limit: int) -> list[int]:
@@ -109,6 +125,8 @@ def layout_grid(model: Model, chips: int, pipeline: tuple[int, ...] = (1,)) -> L
         if chips % pp:
             continue
         for tp in _powers_of_two(chips // pp):
+            if (chips // pp) % tp:
+                continue  # every layout uses exactly `chips` chips
             dp = chips // (pp * tp)
             if dp > 1 and not moe:
                 continue  # dense models scale out by more workers, not attention DP
@@ -213,7 +231,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         except InfeasiblePlan:
             continue
     if not grids:
-        raise InfeasiblePlan(f"no layout of up to {chips or system.scale_up_domain_chips} chips divides {model.name}")
+        sizes_text = str(chips) if chips else f"up to {system.scale_up_domain_chips}"
+        raise InfeasiblePlan(f"no layout of {sizes_text} chips divides {model.name}")
     grid = LayoutGrid(**{name: np.concatenate([getattr(g, name) for g in grids])
                          for name in ("tp", "pp", "attn_dp", "moe_tp", "moe_ep")})
     runs = {mode: (_aggregated if mode == "agg" else _disaggregated)(
@@ -246,7 +265,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
              f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching)")
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
-                        assumptions=notes)
+                        assumptions=notes, fastest_tpot_s=float(tpot[ok].min()) if ok.any() else float("inf"),
+                        fastest_ttft_s=float(ttft[ok].min()) if ok.any() else float("inf"))
 
 
 def search_spanning(model: Model, system: System, profile: EngineProfile, calibration: Calibration,

@@ -30,9 +30,8 @@ from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.step import Deployment, decode_step, deployment_memory, placement_note, step_cost
 
-__all__ = ["Workload", "ServingResult", "mean_length", "serve_aggregated", "serve_disaggregated", "engine_calibration",
-           "engine_deployment",
-           "prefill_throughput", "decode_throughput_at", "prompt_group_size"]
+__all__ = ["prefill_throughput", "Workload", "ServingResult", "mean_length", "serve_aggregated", "serve_disaggregated", "engine_calibration",
+           "engine_deployment", "prompt_group_size"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -383,27 +382,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
 
 def prefill_throughput(dep: Deployment, profile: EngineProfile, isl: Num) -> Num:
     """Prompt tokens per second one worker processes when prompts queue up [tokens/s]: steps filled
-    to the token budget with whole or chunked prompts."""
+    to the token budget with whole or chunked prompts (MLPerf-style offline and server scenarios)."""
     tokens = np.maximum(profile.max_num_tokens, np.minimum(isl, 16384))
     t = step_cost(dep, Batch(prefill_tokens=tokens, prefill_sequences=tokens / isl,
                              prefill_context=np.maximum(isl - tokens, 0.0) / 2.0)).time_s
     return tokens * dep.layout.attn_dp / t
-
-
-def decode_throughput_at(dep: Deployment, profile: EngineProfile, tpot_s: float, context: float,
-                         kv_tokens_per_sequence: float) -> tuple[float, float]:
-    """(output tokens/s of one worker, batch per attention-DP rank) at the largest batch whose decode step
-    stays within `tpot_s` and whose KV cache fits; (0, 0) if not even one sequence does."""
-    mem = deployment_memory(dep, 1, kv_tokens_per_sequence, profile.max_num_tokens,
-                            reserve_fraction=1.0 - profile.kv_memory_fraction)
-    most = float(np.floor(mem.kv_token_capacity / kv_tokens_per_sequence))
-    if most < 1:
-        return 0.0, 0.0
-    batches = np.unique(np.clip(np.round(np.geomspace(1, most, 96)), 1, most))
-    times = np.asarray(step_cost(dep, Batch(decode_tokens=batches, decode_context=context)).time_s)
-    ok = times <= tpot_s
-    if not ok.any():
-        return 0.0, 0.0
-    rates = np.where(ok, batches / times, 0.0) * dep.layout.attn_dp
-    best = int(np.argmax(rates))
-    return float(rates[best]), float(batches[best])

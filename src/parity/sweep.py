@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,11 +32,13 @@ from typing import Any
 from parity import catalog
 from parity.errors import ParityError
 from parity.hardware import System, what_if
-from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, predict_rows
+from parity.predict import CASE_COLUMNS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
 
 RESULT_COLUMNS = OUTPUT_COLUMNS[1:]
+REQUIRED_AXES = ("model", "isl", "osl", "concurrency")  # and a system or a variant
+MOST_CASES = 10_000_000  # about a day on one core
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +49,16 @@ class Variant:
     chip: str
     scale: Mapping[str, float] = dataclasses.field(default_factory=dict)
     values: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for kind, table, least in (("scale", self.scale, "> 0"), ("values", self.values, ">= 0")):
+            if not isinstance(table, Mapping):
+                raise ParityError(f"variant {self.name}: {kind} must be a table of field = number")
+            for field, number in table.items():
+                if (isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number)
+                        or number < 0 or (kind == "scale" and number == 0)):
+                    raise ParityError(f"variant {self.name}: {kind}.{field} must be a finite number {least}, "
+                                      f"got {number!r}")
 
     def system(self) -> System:
         base = catalog.chip(self.chip)
@@ -78,24 +91,39 @@ class SweepSpec:
     def __post_init__(self) -> None:
         if self.mode not in ("grid", "random"):
             raise ParityError(f"sweep mode must be grid or random, got {self.mode!r}")
-        unknown = set(self.axes) - set(CASE_COLUMNS) - {"variant"}
+        unknown = set(self.axes) - set(CASE_COLUMNS) - set(OPTIONAL_COLUMNS) - {"variant"}
         if unknown:
             raise ParityError(f"unknown sweep axes {', '.join(sorted(unknown))}; use predict columns or 'variant'")
+        missing = [name for name in REQUIRED_AXES if name not in self.axes] + (
+            [] if {"system", "variant"} & set(self.axes) else ["system or variant"])
+        if missing:
+            raise ParityError(f"a sweep needs the axes {', '.join(missing)} (every case needs a value; give a "
+                              "one-value list for a fixed one, e.g. isl = [1024])")
         for name, values in self.axes.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ParityError(f"sweep axis {name!r} must be a non-empty list")
+        cases = self.samples if self.mode == "random" else math.prod(len(v) for v in self.axes.values())
+        if not 1 <= cases <= MOST_CASES:
+            raise ParityError(f"a sweep must have 1 to {MOST_CASES:,} cases, this one has {cases:,}")
 
 
 def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
     """A SweepSpec from a parsed TOML document."""
     head = data.get("sweep", {})
-    variants = tuple(Variant(name=v["name"], chip=v["chip"], scale=dict(v.get("scale", {})),
-                             values=dict(v.get("values", {}))) for v in data.get("variant", []))
+    try:
+        variants = tuple(Variant(name=str(v["name"]), chip=str(v["chip"]), scale=v.get("scale", {}),
+                                 values=v.get("values", {})) for v in data.get("variant", []))
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ParityError(f"every [[variant]] needs a name and a chip (and optional scale and values tables): "
+                          f"{err}") from err
     axes = dict(data.get("axes", {}))
     if not axes:
         raise ParityError("a sweep spec needs an [axes] table")
-    return SweepSpec(axes=axes, variants=variants, mode=head.get("mode", "grid"),
-                     samples=int(head.get("samples", 100)), seed=int(head.get("seed", 0)))
+    samples, seed = head.get("samples", 100), head.get("seed", 0)
+    for name, value in (("samples", samples), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParityError(f"[sweep] {name} must be a whole number, got {value!r}")
+    return SweepSpec(axes=axes, variants=variants, mode=head.get("mode", "grid"), samples=samples, seed=seed)
 
 
 def sweep_rows(spec: SweepSpec) -> list[dict[str, Any]]:

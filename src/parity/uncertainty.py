@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from parity import tomlwrite
+from parity import catalog, tomlwrite
+from parity.engine import EngineProfile
+from parity.hardware import Calibration, System
+from parity.model import Model
+from parity.plan import Layout
 
-__all__ = ["Band", "Intervals", "build_intervals", "coverage", "WIDEN_FLAGGED", "ratio_interval", "bands_from"]
+__all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "WIDEN_FLAGGED", "ratio_interval",
+           "bands_from"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -117,3 +122,27 @@ def bands_from(residuals: Mapping[str, Sequence[float]], minimum: int = 5) -> di
         widest = max(out.values(), key=lambda b: b.q_high - b.q_low)
         out |= {g: Band(q_low=widest.q_low, q_high=widest.q_high, count=0) for g in residuals if g not in out}
     return out
+
+
+def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,
+               layouts: Sequence[Layout], mtp_tokens: int = 0) -> tuple[str, ...]:
+    """Ways a serving case (a model on these systems' workers of these layouts; each system with the
+    calibration the case uses, None for the catalog's) lies outside what the model was fitted and checked on."""
+    out = list(model.flags)  # config keys parity does not model ("unmodelled: KEY")
+    for system, cal in {s.id: (s, c) for s, c in systems}.values():
+        chip = system.chip
+        cal = cal or catalog.calibration(chip)
+        if not cal.measured and chip.id not in catalog.fitted_chips():
+            out.append(f"uncalibrated chip {chip.id} (calibration: {cal.basis or cal.id})")
+    used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
+    unseen = sorted(used - catalog.validated_features())
+    if unseen:
+        out.append(f"features never validated: {', '.join(unseen)}")
+    if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
+        out.append("layout far from measured ones (pipeline parallel or over 64 chips per worker)")
+    chip = systems[0][0].chip
+    if engine.id == "generic" or not engine.measured:
+        out.append(f"engine profile {engine.id} not fitted to measurements")
+    elif chip.software_stack and engine.stack != chip.software_stack:
+        out.append(f"engine profile {engine.id} fitted on {engine.stack}, not on {chip.software_stack}")
+    return tuple(out)

@@ -12,7 +12,7 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["parse", "parse_duration_s", "format_si", "DIMENSIONS"]
+__all__ = ["parse", "format_si", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -108,17 +108,6 @@ def parse(text: str | float | int, dimension: str) -> float:
     if dimension == "usd" and text.strip().startswith("$"):
         return _number(text.strip()[1:], text)
     raise UnitError(f"unknown unit {unit!r} in {text!r} for a {dimension}")
-
-
-def parse_duration_s(text: str | float) -> float:
-    """Read a duration such as '50ms' or '2 s' [s]; a bare number is taken as seconds."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    stripped = text.strip()
-    try:
-        return float(stripped)
-    except ValueError:
-        return parse(stripped, "s")
 
 
 _REPORT_UNITS = {"flop_per_s": "FLOP/s", "bytes": "B", "bytes_per_s": "B/s", "w": "W", "flops": "FLOP",

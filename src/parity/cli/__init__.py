@@ -1,7 +1,13 @@
-"""The `parity` command line: one group, commands in small modules, user mistakes as one line and exit 2."""
+"""The `parity` command line: one group, commands in small modules loaded when first used, user mistakes
+as one line and exit 2.
+
+Start-up stays fast because nothing heavy is imported here: a command's module (and with it the engine,
+numpy, rich or matplotlib) is imported only when that command runs.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -10,14 +16,55 @@ from typing import Any
 import click
 
 from parity.errors import ParityError
-from parity.report.tables import FORMATS, Column, render, to_csv, to_json, write_atomic
 
-__all__ = ["main", "cli", "emit", "format_option", "out_option"]
+__all__ = ["main", "cli", "emit", "render_output", "deliver", "format_option", "out_option", "output_format",
+           "COMMANDS", "TABLE_FORMATS"]
+
+# command -> (module that defines it, the one-line summary `parity --help` lists without importing it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "calibrate": ("calibrate_cmd", "Measure this GPU (or import measurements) into a chip calibration."),
+    "chips": ("catalog_cmds", "List the chips in the catalog."),
+    "compare": ("compare_cmd", "Compare systems on a model, serving or training."),
+    "engines": ("catalog_cmds", "The serving-engine profiles and how each was obtained."),
+    "fleet": ("fleet_cmd", "Size a fleet per chip kind for a demand, a chip count or power."),
+    "formats": ("formats_cmd", "What each weight number format changes on each system."),
+    "model": ("catalog_cmds", "Parameters, KV cache and FLOPs per token of one model."),
+    "models": ("catalog_cmds", "List the models in the catalog."),
+    "policy": ("policy_cmd", "US export-control metrics, and chips just under a rule."),
+    "predict": ("serving_cmds", "Predict every serving case of a CSV table."),
+    "report": ("report_cmd", "Write the self-contained HTML report."),
+    "search": ("search_cmd", "Search serving layouts: the frontier and the best."),
+    "serve": ("serving_cmds", "Predict one serving scenario in detail."),
+    "show": ("catalog_cmds", "Every number of one chip or system with its source."),
+    "sweep": ("sweep_cmd", "Sweep what-if scenarios to CSV or Parquet."),
+    "systems": ("catalog_cmds", "List the systems in the catalog."),
+    "train": ("training_cmds", "Training: one layout's step time, MFU and memory, or --search."),
+    "validate": ("validate_cmd", "Predicted against measured on parity's validation data."),
+}
+
+# table formats: a table for people (also .txt), Markdown, JSON and CSV (SI units) for machines
+TABLE_FORMATS = ("table", "json", "csv", "md")
+SUFFIXES = {".csv": "csv", ".json": "json", ".md": "md", ".txt": "table"}
 
 
 class _Group(click.Group):
-    """A click group that turns ParityError and bad options or arguments into one line on stderr and exit
-    code 2 (the line names the command's --help)."""
+    """A click group that loads each command's module on first use and turns ParityError, file-system
+    errors and bad options or arguments into one line on stderr and exit code 2 (the line names the
+    command's --help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"parity.cli.{COMMANDS[cmd_name][0]}")
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1] if name in COMMANDS else self.commands[name].get_short_help_str())
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
@@ -36,42 +83,100 @@ class _Group(click.Group):
         except click.UsageError as err:
             _usage_line(err)
             ctx.exit(2)
+        except OSError as err:  # a file that cannot be read or written: its name and the system's reason
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"parity: error: {where}{err.strerror or err}", err=True)
+            ctx.exit(2)
 
 
 def _usage_line(err: click.UsageError) -> None:
     """A bad option or argument as one line on stderr, naming the --help of the command it was given to."""
     where = err.ctx.command_path if err.ctx is not None else "parity"
-    click.echo(f"parity: error: {err.format_message()} (see '{where} --help')", err=True)
+    message = " ".join(err.format_message().split())
+    click.echo(f"parity: error: {message} (see '{where} --help')", err=True)
+
+
+def _version() -> str:
+    import parity  # noqa: PLC0415 - parity's __init__ loads its API lazily, so this is cheap
+
+    return parity.__version__
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="parity")
+@click.version_option(version=_version(), prog_name="parity")
 def cli() -> None:
     """parity: what AI chips and systems deliver on LLM serving and training, side by side."""
 
 
+def _remember_wide(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta["parity.wide"] = value
+    return value
+
+
 def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                        help="table for people; json or csv (SI units) for machines")(func)
+    """--format, and --wide (every column of the table, however wide; read by `emit`)."""
+    func = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                        help="every column of the table, however wide the terminal")(func)
+    return click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
+                        help="table for people, md for Markdown; json or csv (SI units) for machines "
+                             "(default with --out: the file's suffix)")(func)
 
 
 def out_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="write the json/csv output to this file (whole or not at all)")(func)
+                        help="write the output to this file, whole or not at all; the suffix picks the format "
+                             "(.csv, .json, .md, .txt)")(func)
 
 
-def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], fmt: str, *, title: str = "",
-         caption: str = "", payload: Any = None, out: Path | None = None) -> None:
-    """Show rows as a table, or print/write them as JSON (`payload` if given) or CSV."""
+def output_format(fmt: str | None, out: Path | None, default: str = "table") -> str:
+    """The format to write: --format, or with --out the file's suffix (.txt: the table); a suffix that
+    names no format, or one that contradicts an explicit --format, is refused."""
+    if out is None:
+        return fmt or default
+    suffix = out.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ParityError(f"--out {out.name}: unknown suffix {suffix or '(none)'}; use .csv, .json, .md or .txt")
+    chosen = SUFFIXES[suffix]
+    if fmt not in (None, "table", chosen):
+        raise ParityError(f"--format {fmt} contradicts --out {out.name} (a {chosen} file); drop one of them")
+    return chosen
+
+
+def render_output(rows: Sequence[Mapping[str, Any]], columns: Sequence[Any], fmt: str, *, title: str = "",
+                  caption: str = "", payload: Any = None, to_file: bool = False, wide: bool = False) -> str:
+    """The text of rows in a resolved format: a table for people (every column when `wide` or written to a
+    file), Markdown, JSON (`payload` if given) or CSV."""
+    from parity.report import tables  # noqa: PLC0415 - numpy and rich load only when a command prints
+
+    context = click.get_current_context(silent=True)
+    wide = wide or bool(context and context.meta.get("parity.wide"))
     if fmt == "table":
-        render(rows, columns, title=title, caption=caption)
-        return
-    text = to_json(payload if payload is not None else list(rows)) if fmt == "json" else to_csv(rows)
-    if out is not None:
-        write_atomic(out, text)
-        click.echo(f"wrote {out}", err=True)
-    else:
+        return tables.render_text(rows, columns, title=title, caption=caption, wide=wide, to_file=to_file)
+    if fmt == "md":
+        return tables.to_markdown(rows, columns, title=title, caption=caption)
+    if fmt == "json":
+        return tables.to_json(payload if payload is not None else list(rows))
+    return tables.to_csv(rows)
+
+
+def deliver(text: str, out: Path | None) -> None:
+    """Print the text, or write it whole to `out` (a temporary file beside it, renamed into place)."""
+    if out is None:
         click.echo(text, nl=not text.endswith("\n"))
+        return
+    from parity.report.tables import write_atomic  # noqa: PLC0415
+
+    write_atomic(out, text if text.endswith("\n") else text + "\n")
+    click.echo(f"wrote {out}", err=True)
+
+
+def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Any], fmt: str, *, title: str = "",
+         caption: str = "", payload: Any = None, out: Path | None = None, wide: bool = False) -> None:
+    """Show rows as a table (or Markdown), or print/write them as JSON (`payload` if given) or CSV.
+    With `out` the whole output goes to that file, in the format its suffix names."""
+    fmt = output_format(fmt, out)
+    deliver(render_output(rows, columns, fmt, title=title, caption=caption, payload=payload, to_file=out is not None,
+                          wide=wide), out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,11 +187,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(done.code or 0)
     return 0
 
-
-# command modules register themselves on `cli`
-from parity.cli import (calibrate_cmd, catalog_cmds, compare_cmd, policy_cmd, search_cmd,  # noqa: E402,F401
-                        fleet_cmd, formats_cmd, report_cmd, serving_cmds, sweep_cmd, training_cmds,
-                        validate_cmd)
 
 if __name__ == "__main__":
     sys.exit(main())

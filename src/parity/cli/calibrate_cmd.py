@@ -13,6 +13,7 @@ from parity import catalog
 from parity.calibrate import points_from_benchmark
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import cli, emit, format_option
+from parity.cli.files import read_text
 from parity.errors import CatalogError, ParityError
 from parity.fit import refit_calibration, write_refits
 from parity.report.tables import Column, plain, write_atomic
@@ -20,9 +21,7 @@ from parity.report.tables import Column, plain, write_atomic
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ParityError(f"cannot read {path}: {err.strerror or err}") from err
+        return json.loads(read_text(path, "JSON"))
     except json.JSONDecodeError as err:
         raise ParityError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
 

@@ -9,6 +9,8 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.labels import system_label
+from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import EngineProfile
 from parity.errors import CatalogError
@@ -36,6 +38,7 @@ def _confidence_rank(kind: str) -> int:
 
 def system_row(s: System) -> dict[str, object]:
     return {"id": s.id, "name": s.name, "status": s.status, "chip": s.chip.id, "chips": s.chips,
+            "chip_label": system_label(s),
             "scale_up_domain_chips": s.scale_up_domain_chips, "scale_up_topology": s.scale_up_topology,
             "scale_up_bytes_per_s": s.scale_up_bytes_per_s, "scale_out_bytes_per_s": s.scale_out_bytes_per_s,
             "bf16_flop_per_s": s.peak("bf16"), "memory_bytes": s.memory_bytes, "power_w": s.power_w}
@@ -47,13 +50,14 @@ def system_row(s: System) -> dict[str, object]:
 def chips(fmt: str, out: Path | None) -> None:
     """List the chips in the catalog (dense peaks, memory, links, power)."""
     rows = [chip_row(c) for c in catalog.chips()]
-    columns = [Column("id", "chip", plain, "left"), Column("status", "status", plain, "left"),
+    columns = [Column("id", "chip", plain, "left"), Column("status", "status", plain, "left", wide=True),
                Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12)),
-               Column("fp8_flop_per_s", "FP8 TFLOP/s", scaled(1e12)),
-               Column("fp4_flop_per_s", "FP4 TFLOP/s", scaled(1e12)),
+               Column("fp8_flop_per_s", "FP8 TFLOP/s", scaled(1e12), wide=True),
+               Column("fp4_flop_per_s", "FP4 TFLOP/s", scaled(1e12), wide=True),
                Column("memory_bytes", "mem GB", scaled(1e9)), Column("memory_bytes_per_s", "mem TB/s", scaled(1e12)),
-               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9)),
-               Column("tdp_w", "TDP W", scaled(1)), Column("weakest_source", "weakest source", plain, "left")]
+               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9), wide=True),
+               Column("tdp_w", "TDP W", scaled(1)),
+               Column("weakest_source", "weakest source", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Chips (dense peaks)", out=out,
          caption="Every number has a source: 'parity show CHIP'. Links are per direction.")
 
@@ -64,14 +68,15 @@ def chips(fmt: str, out: Path | None) -> None:
 def systems(fmt: str, out: Path | None) -> None:
     """List the systems in the catalog (nodes, racks, supernodes)."""
     rows = [system_row(s) for s in catalog.systems()]
-    columns = [Column("id", "system", plain, "left"), Column("chip", "chip", plain, "left"),
-               Column("chips", "chips", plain), Column("scale_up_domain_chips", "scale-up domain", plain),
-               Column("scale_up_topology", "topology", plain, "left"),
-               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9)),
-               Column("scale_out_bytes_per_s", "scale-out GB/s/dir", scaled(1e9)),
+    columns = [Column("id", "system", plain, "left"), Column("chip_label", "chips", plain, "left", wrap=True),
+               Column("chip", "chip", plain, "left", wide=True),
+               Column("scale_up_domain_chips", "scale-up domain", plain, wide=True),
+               Column("scale_up_topology", "topology", plain, "left", wide=True),
+               Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9), wide=True),
+               Column("scale_out_bytes_per_s", "scale-out GB/s/dir", scaled(1e9), wide=True),
                Column("bf16_flop_per_s", "BF16 PFLOP/s", scaled(1e15)),
                Column("memory_bytes", "mem TB", scaled(1e12)), Column("power_w", "power kW", scaled(1e3)),
-               Column("status", "status", plain, "left")]
+               Column("status", "status", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Systems", out=out)
 
 
@@ -83,7 +88,8 @@ def _provenance_rows(item: Chip | System) -> list[dict[str, object]]:
 @cli.command()
 @click.argument("name")
 @format_option
-def show(name: str, fmt: str) -> None:
+@out_option
+def show(name: str, fmt: str, out: Path | None) -> None:
     """Every number of one chip or system with its source."""
     try:
         item: Chip | System = catalog.resolve(name, catalog.systems(), "system")
@@ -100,20 +106,22 @@ def show(name: str, fmt: str) -> None:
     lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": "families.toml; "
               "data/calibration", "url": "", "note": ""} for key, value in stated.items()]
     columns = [Column("field", "field", plain, "left"), Column("as_quoted", "as quoted", plain, "left"),
-               Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left"),
+               Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left",
+                      wrap=True, wide=True),
                Column("source_kind", "kind", plain, "left"), Column("source", "source", plain, "left"),
-               Column("note", "note", plain, "left")]
+               Column("note", "note", plain, "left", wide=True)]
     payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes,
                "family": the_chip.family, "software_stack": the_chip.software_stack,
                "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows)},
                "numbers": rows}
     emit(lines + rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes,
-         payload=payload)
+         payload=payload, out=out)
 
 
 @cli.command()
 @format_option
-def models(fmt: str) -> None:
+@out_option
+def models(fmt: str, out: Path | None) -> None:
     """List the models in the catalog (verbatim Hugging Face configs)."""
     rows = []
     for entry in catalog.models():
@@ -122,11 +130,12 @@ def models(fmt: str) -> None:
                      "active_parameters": m.active_parameters, "layers": m.num_layers,
                      "features": " ".join(sorted(m.features)), "weights": f"{m.weight_format}/{m.expert_weight_format}",
                      "flags": "; ".join(m.flags)})
-    columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left"),
+    columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left", wide=True),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", plain, "left"),
-               Column("weights", "checkpoint dense/experts", plain, "left"), Column("flags", "flags", plain, "left")]
-    emit(rows, columns, fmt, title="Models")
+               Column("weights", "checkpoint dense/experts", plain, "left", wide=True),
+               Column("flags", "flags", plain, "left", wide=True)]
+    emit(rows, columns, fmt, title="Models", out=out)
 
 
 def layer_kind_rows(m: Model, context: float) -> list[dict[str, object]]:
@@ -150,10 +159,11 @@ def layer_kind_rows(m: Model, context: float) -> list[dict[str, object]]:
 
 @cli.command()
 @click.argument("name")
-@click.option("--context", default=4096, show_default=True, type=click.IntRange(min=1),
+@click.option("--context", default=4096, show_default=True, type=TOKENS,
               help="context length [tokens] for attention FLOPs and sliding-window KV")
 @format_option
-def model(name: str, context: int, fmt: str) -> None:
+@out_option
+def model(name: str, context: int, fmt: str, out: Path | None) -> None:
     """Parameters, KV-cache bytes per token and FLOPs per token of a model (catalog name or config.json)."""
     m = catalog.model(name)
     kv = {f: m.kv_cache_bytes_per_token(NUMBER_FORMATS[f], float(context)) for f in ("bf16", "fp8", "int8", "nvfp4")}
@@ -182,14 +192,14 @@ def model(name: str, context: int, fmt: str) -> None:
     payload |= {"vision_parameters": m.vision_parameters, "state_bytes_per_sequence": m.state_bytes_per_sequence,
                 "flags": list(m.flags), "layer_kinds": kinds}
     emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{m.name}", payload=payload)
-    if fmt == "table":
+         title=f"{m.name}", payload=payload, out=out)
+    if fmt == "table" and out is None:
         emit(kinds, [Column("kind", "layer kind", plain, "left"), Column("layers", "layers", plain),
                      Column("parameters", "params B", scaled(1e9)),
-                     Column("flops_per_token", f"GFLOP/token at {context}", scaled(1e9)),
-                     Column("kv_bytes_per_token", "KV B/token (bf16)", lambda v: f"{v:,.0f}"),
-                     Column("state_bytes_per_sequence", "state MB/sequence", scaled(1e6))], fmt,
-             title=f"{m.name}: layer kinds at context {context}")
+                     Column("flops_per_token", "GFLOP/token", scaled(1e9)),
+                     Column("kv_bytes_per_token", "KV B/token", lambda v: f"{v:,.0f}"),
+                     Column("state_bytes_per_sequence", "state MB/seq", scaled(1e6))], fmt,
+             title=f"{m.name}: layer kinds at context {context} (KV and state in bf16)")
 
 
 # the engine parameters a serving prediction rests on, as shown to people: (field, label, unit it is shown
@@ -213,7 +223,8 @@ _ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_ov
 
 @cli.command()
 @format_option
-def engines(fmt: str) -> None:
+@out_option
+def engines(fmt: str, out: Path | None) -> None:
     """The serving-engine profiles (TensorRT-LLM, vLLM, SGLang, generic): every parameter a serving
     prediction rests on, and how it was obtained (fitted on which rows, or assumed)."""
     found = catalog.engines()
@@ -231,8 +242,10 @@ def engines(fmt: str) -> None:
     payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
                 "assumptions": e.assumptions,
                 **{field: getattr(e, field) for field, _, _ in _ENGINE_FIELDS}} for e in found]
-    columns = [Column("parameter", "parameter", plain, "left")] + [Column(e.id, e.id, plain) for e in found]
-    emit(rows, columns, fmt, title="Serving-engine profiles", payload=payload,
+    # stack profiles (vllm-rocm ...) show where the terminal has room, or with --wide
+    columns = [Column("parameter", "parameter", plain, "left")] + [Column(e.id, e.id, plain, wide=bool(e.base))
+                                                                 for e in found]
+    emit(rows, columns, fmt, title="Serving-engine profiles", payload=payload, out=out,
          caption="Fitted profiles: Nelder-Mead on the calibration rows of parity's serving measurements only "
                  "(parity validate --fit); the generic profile is an assumption for engines never measured. "
                  "Methods and assumptions (with their sources) in full: --format json.")

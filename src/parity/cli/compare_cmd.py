@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
-from parity.cli.search_cmd import duration
+from parity.cli import cli, deliver, format_option, out_option, output_format, render_output
+from parity.cli.labels import system_label
+from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare
 from parity.report.tables import Column, plain, ratio, scaled
 
+DEFAULT_TTFT = "5s"  # a prompt answered within seconds: no layout that makes users wait 20 s is ranked
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
 
@@ -20,6 +24,13 @@ SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), (
 def _interval(value: object) -> str:
     low, high = value  # type: ignore[misc]
     return "-" if math.isnan(low) else f"{low:.2f}-{high:.2f}x"
+
+
+def _fitting(show: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A throughput or latency cell: '-' for a system that cannot run the workload (its note says why),
+    never a 0 that reads as a measurement."""
+    return lambda value: "-" if value is None or value == 0 or (isinstance(value, float) and math.isnan(value)) \
+        else show(value)
 
 
 def _flatten(row: dict) -> dict:
@@ -36,64 +47,70 @@ def _flatten(row: dict) -> dict:
 @click.option("--model", "models", multiple=True,
               help=f"catalog model or config.json (repeatable); default: {', '.join(DEFAULT_MODELS)}")
 @click.option("--workload", type=click.Choice(["serve", "train"]), default="serve", show_default=True)
-@click.option("--tpot", default="50ms", show_default=True, help="serving: time-per-output-token target")
-@click.option("--ttft", default=None, help="serving: time-to-first-token target")
-@click.option("--isl", default=1024, show_default=True, type=click.IntRange(min=1), help="prompt tokens")
-@click.option("--osl", default=1024, show_default=True, type=click.IntRange(min=1), help="output tokens")
+@targets_options(ttft_default=DEFAULT_TTFT)
+@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens")
+@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens")
 @click.option("--weights", default=None, help="serving weight format for all systems (default: best native per chip)")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
-@click.option("--chips", type=click.IntRange(min=1), default=None, help="training: chips (default: the system's)")
-@click.option("--seq-len", type=click.IntRange(min=1), default=4096, show_default=True, help="training sequence")
-@click.option("--global-batch", type=click.IntRange(min=1), default=1024, show_default=True,
+@click.option("--chips", type=CHIPS, default=None, help="training: chips (default: the system's)")
+@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence")
+@click.option("--global-batch", type=COUNT, default=1024, show_default=True,
               help="training: sequences per step")
 @click.option("--precision", "training_precision", default="bf16", show_default=True, help="training precision")
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
 @format_option
 @out_option
-def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, tpot: str, ttft: str | None,
+def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
                     global_batch: int, training_precision: str, baseline: str | None, fmt: str,
                     out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
-    tpot_s, ttft_s = duration(tpot, "tpot"), duration(ttft, "ttft")
     found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
     base = catalog.system(baseline) if baseline else found[0]
     profile = catalog.engine(engine)
-    payload = []
+    fmt = output_format(fmt, out)
+    payload, texts = [], []
     for name in models or DEFAULT_MODELS:
         model = catalog.model(name)
-        results = compare(found, model, profile, tpot_s, isl, osl, weights, base, ttft_s, workload, chips, seq_len,
+        results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips, seq_len,
                           global_batch, training_precision)
         rows = [_flatten(r.to_dict()) for r in results]
         payload += [r.to_dict() for r in results]
-        if fmt != "table":
+        if fmt not in ("table", "md"):
             continue
         varied = any(sys_.chips != found[0].chips for sys_ in found)
-        unit = "out tok/s" if workload == "serve" else "train tok/s"
-        columns = [Column("system", "system", plain, "left"), Column("weights", "format", plain, "left"),
-                   Column("mode", "mode", plain, "left")]
+        labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in found}
+        rows = [{**r, "system_label": labels.get(r["system"], r["system"]),
+                 "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
+        unit = "tok/s" if workload == "serve" else "train tok/s"
+        columns = [Column("system_label", "system", plain, "left"), Column("weights", "format", plain, "left"),
+                   Column("mode", "mode", plain, "left", wide=3)]
         if varied:  # systems of different sizes: per-chip compute and memory, then whole-system ratios
-            columns += [Column(f"spec_{k}", label, ratio) for k, label in SPECS[:1] + SPECS[2:3]]
-            columns += [Column(f"spec_{k}", label, ratio) for k, label in SYSTEM_SPECS]
+            columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS[:1] + SPECS[2:3]]
+            columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SYSTEM_SPECS]
         else:
-            columns += [Column(f"spec_{k}", label, ratio) for k, label in SPECS]
+            columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS]
         if workload == "serve":
-            columns.append(Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1)))
-        columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", scaled(1)), Column("ratio_per_chip", "x/chip", ratio)]
+            columns += [Column("ttft_s", "TTFT ms", _fitting(scaled(1e-3))),
+                        Column("tpot_s", "TPOT ms", _fitting(scaled(1e-3)), wide=2),
+                        Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", _fitting(scaled(1)), wide=3)]
+        columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", _fitting(scaled(1))),
+                    Column("ratio_per_chip", "x/chip", ratio)]
         if workload == "serve":
-            columns.append(Column("ratio_interval", "80% interval", _interval, "left"))
+            columns.append(Column("ratio_interval", "80% interval", _interval, "left", wide=1))
         if varied:
-            columns += [Column("tokens_per_s_per_system", f"{unit}/system", scaled(1)),
+            columns += [Column("tokens_per_s_per_system", f"{unit}/system", _fitting(scaled(1)), wide=2),
                         Column("ratio_per_system", "x/system", ratio)]
-        columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", scaled(1)), Column("ratio_per_kw", "x/kW", ratio)]
+        columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", _fitting(scaled(1)), wide=3),
+                    Column("ratio_per_kw", "x/kW", ratio, wide=True)]
         if varied:
-            columns.append(Column("ratio_per_gb", "x/GB", ratio))
+            columns.append(Column("ratio_per_gb", "x/GB", ratio, wide=True))
         if workload == "train":
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))
-        target = (f"TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no TPOT target") + (f", TTFT {ttft}" if ttft else "")
+        target = targets.text(ttft_always=True)
         pair = ""
         if len(results) == 2 and results[1].fits and results[0].fits:
             a, b = results
@@ -108,15 +125,16 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         against = used if used == base.id else f"{used} ({base.id} cannot run it)"
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
-        emit(rows, columns, "table", title=title,
+        texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
-             + f"Engine profile: {profile.id}. Spec ratios from datasheets (x = times the baseline); throughput "
-             "predicted in each system's best configuration; per system = every chip of the system busy; per kW "
-             "= per system over the system's power (all-in where published); per GB = per system over its memory; "
+             + f"Engine profile: {profile.id}. "
+             + ("tok/s: output tokens per second. " if workload == "serve" else "")
+             + "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's best "
+             "configuration; per system = every chip of the system busy; per kW = per system over the system's "
+             "power (all-in where published); per GB = per system over its memory; "
              "'spans N systems': the model does not fit one, its workers span N over scale-out; 'uncalibrated': "
              "no measured calibration of the chip itself (it inherits its family's or runs on the derived prior; "
              "'parity show CHIP'). 80% interval of the per-chip ratio: from the cross-source residuals of both "
              "chips' vendors (parity validate --by source); per system and per kW ratios share it. Assumptions: "
-             "'parity show SYSTEM', --format json.")
-    if fmt != "table":
-        emit(payload, [], fmt, payload=payload, out=out)
+             "'parity show SYSTEM', --format json."))
+    deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from parity import catalog, units
+from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
-from parity.cli.search_cmd import duration
-from parity.errors import ParityError
+from parity.cli.values import TOKENS, Quantity, Real, Targets, targets_options
 from parity.fleet import plan_fleet
 from parity.report.tables import Column, percent, plain, scaled
 
@@ -21,52 +20,44 @@ def _money(value: object) -> str:
 
 @cli.command()
 @click.option("--model", required=True, help="catalog model or config.json")
-@click.option("--demand", default=None, help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean)')
+@click.option("--demand", "demand_tps", type=Quantity("tokens_per_s", "2e12 tokens/day", most=1e15), default=None,
+              help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean)')
 @click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
               help="comma-separated chip kinds")
-@click.option("--tpot", default="50ms", show_default=True)
-@click.option("--ttft", default=None)
-@click.option("--isl", type=click.IntRange(min=1), default=1024, show_default=True)
-@click.option("--osl", type=click.IntRange(min=1), default=1024, show_default=True)
+@targets_options()
+@click.option("--isl", type=TOKENS, default=1024, show_default=True)
+@click.option("--osl", type=TOKENS, default=1024, show_default=True)
 @click.option("--engine", default="generic", show_default=True)
-@click.option("--peak-factor", type=float, default=2.0, show_default=True, help="peak over daily-mean demand")
-@click.option("--spare", type=float, default=0.1, show_default=True, help="spare capacity share")
+@click.option("--peak-factor", type=Real(1.0, 1e3), default=2.0, show_default=True, help="peak over daily-mean demand")
+@click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True, help="spare capacity share")
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,
               help="what the demand counts: prompt + output tokens, or output tokens only")
-@click.option("--units", type=click.FloatRange(min=1), default=None,
+@click.option("--units", type=Real(1.0, 1e9), default=None,
               help="chips available (e.g. a year's production): report what they serve")
-@click.option("--power-mw", type=click.FloatRange(min=0, min_open=True), default=None, help="power budget [MW]")
+@click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]")
 @format_option
 @out_option
-def fleet(model: str, demand: str | None, chip_names: str, tpot: str, ttft: str | None, isl: int, osl: int,
+def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
+          osl: int,
           engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
           fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves."""
-    demand_tps = units_parse(demand) if demand else None
     plans = plan_fleet(catalog.model(model), [catalog.chip(n) for n in chip_names.split(",") if n.strip()],
-                       catalog.engine(engine), demand_tps, duration(tpot, "tpot"), isl, osl, peak_factor, spare,
-                       count, units, power_mw * 1e6 if power_mw else None, duration(ttft, "ttft"))
+                       catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
+                       count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s)
     rows = [p.to_dict() for p in plans]
-    columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left"),
-               Column("weights", "format", plain, "left"),
-               Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1)),
-               Column("chips", "chips", scaled(1)), Column("systems", "systems", scaled(1)),
+    columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
+               Column("weights", "format", plain, "left", wide=True),
+               Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1), wide=True),
+               Column("chips", "chips", scaled(1)), Column("systems", "systems", scaled(1), wide=True),
                Column("power_w", "MW", scaled(1e6)), Column("cost_usd", "chip cost", _money),
-               Column("served_tokens_per_day", "tokens/day served", scaled(1e12)),
+               Column("served_tokens_per_day", "tokens/day served", scaled(1e12), wide=True),
                Column("served_share", "of demand", lambda v: "-" if v is None else percent(v)),
                Column("note", "note", plain, "left")]
-    what = f"{demand} ({count} tokens)" if demand else (f"{units:,.0f} chips" if units else f"{power_mw:g} MW")
-    emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at TPOT {tpot}", payload=rows, out=out,
+    what = (f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps
+            else f"{units:,.0f} chips" if units else f"{power_mw:g} MW")
+    emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
                   f"/ {osl} out. Prices: " + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
 
-
-def units_parse(text: str) -> float:
-    try:
-        value = units.parse(text, "tokens_per_s")
-    except units.UnitError as err:
-        raise ParityError(f"--demand: {err}") from err
-    if not value > 0:
-        raise ParityError(f"--demand must be positive, got {text!r}")
-    return value

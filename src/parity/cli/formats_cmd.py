@@ -9,7 +9,8 @@ from rich.progress import Progress
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
-from parity.cli.search_cmd import duration
+from parity.cli.labels import system_label
+from parity.cli.values import TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.errors import ParityError
 from parity.report.tables import Column, plain, ratio, scaled
@@ -23,14 +24,14 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 @click.option("--formats", "names", default=",".join(DEFAULT_FORMATS), show_default=True,
               help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, w4a8_mxfp4, "
                    "w4a16_mxfp4, int4, w4a8)")
-@click.option("--tpot", default="50ms", show_default=True, help="time-per-output-token target")
-@click.option("--ttft", default=None, help="time-to-first-token target")
-@click.option("--isl", default=1024, show_default=True, type=click.IntRange(min=1))
-@click.option("--osl", default=1024, show_default=True, type=click.IntRange(min=1))
+@targets_options()
+@click.option("--isl", default=1024, show_default=True, type=TOKENS)
+@click.option("--osl", default=1024, show_default=True, type=TOKENS)
 @click.option("--engine", default="generic", show_default=True)
 @format_option
 @out_option
-def formats_command(systems: tuple[str, ...], model: str, names: str, tpot: str, ttft: str | None, isl: int, osl: int,
+def formats_command(systems: tuple[str, ...], model: str, names: str, targets: Targets,
+                    isl: int, osl: int,
                     engine: str, fmt: str, out: Path | None) -> None:
     """Serve a model with its weights in each number format (BF16, FP8 per-tensor or block-scaled,
     UE8M0-scaled MXFP8, INT8, FP4 ...) on each system (default: 8-chip H20, H100, B200, Ascend 910C and
@@ -40,21 +41,22 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, tpot: str,
     if not wanted:
         raise ParityError("--formats names no format")
     the_model, profile = catalog.model(model), catalog.engine(engine)
-    tpot_s, ttft_s = duration(tpot, "tpot"), duration(ttft, "ttft")
     results = []
     with Progress(transient=True) as progress:
         task = progress.add_task("searching each system and format", total=len(found))
         for system in found:
-            results += compare_formats([system], the_model, profile, wanted, tpot_s, ttft_s, isl, osl)
+            results += compare_formats([system], the_model, profile, wanted, targets.tpot_s, targets.ttft_s, isl, osl)
             progress.advance(task)
+    labels = {system.id: f"{system.id}\n{system_label(system)}" for system in found}
     rows = [r.to_dict() for r in results]
-    columns = [Column("system", "system", plain, "left"), Column("format", "format", plain, "left"),
-               Column("scale", "scales", plain, "left"), Column("bytes_per_parameter", "B/param", scaled(1)),
-               Column("runs_on", "runs on", plain, "left"), Column("mode", "mode", plain, "left"),
+    columns = [Column("system", "system", lambda name: labels.get(str(name), str(name)), "left"), Column("format", "format", plain, "left"),
+               Column("scale", "scales", plain, "left", wide=True),
+               Column("bytes_per_parameter", "B/param", scaled(1), wide=True),
+               Column("runs_on", "runs on", plain, "left", wrap=True), Column("mode", "mode", plain, "left", wide=True),
                Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1)),
-               Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left"),
+               Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left", wide=True),
                Column("note", "note", plain, "left")]
-    target = (f"TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no TPOT target") + (f", TTFT {ttft}" if ttft else "")
+    target = targets.text()
     emit(rows, columns, fmt, payload=rows, out=out,
          title=f"{the_model.name}: weights in each format, serving {isl} in / {osl} out at {target}",
          caption="Each system in its best configuration per format (experts in the same format; KV cache FP8 "

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from parity import catalog, units
+from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.values import DURATION, TOKENS
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
@@ -47,7 +48,8 @@ def _row(a: Assessment) -> dict[str, Any]:
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
-            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter's thresholds are unpublished.")
+            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter's thresholds are unpublished. 2026 zone: "
+              "inside the January 2026 case-by-case review zone.")
 
 
 @cli.command(name="policy")
@@ -62,45 +64,45 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
               f"(default {DEFAULT_MODELS[0]})")
 @click.option("--system", "system_name", default=None,
               help="with --at-threshold: system to put the chips in (default: CHIP's smallest system)")
-@click.option("--tpot", default=None, help="with --at-threshold: time-per-output-token target (default 50ms)")
-@click.option("--isl", default=1024, show_default=True, type=click.IntRange(min=1), help="prompt tokens")
-@click.option("--osl", default=1024, show_default=True, type=click.IntRange(min=1), help="output tokens")
+@click.option("--tpot", "tpot_s", type=DURATION, default=None,
+              help="with --at-threshold: time-per-output-token target (default 50ms)")
+@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens")
+@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
 @format_option
 @out_option
 def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str | None, rule: str | None,
-                   model: str | None, system_name: str | None, tpot: str | None, isl: int, osl: int, engine: str,
+                   model: str | None, system_name: str | None, tpot_s: float | None, isl: int, osl: int, engine: str,
                    fmt: str, out: Path | None) -> None:
     """US export-control metrics (TPP, performance density, ECCN 3A090, Jan-2026 case-by-case zone) of
     CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule."""
     if threshold_chip is not None:
         if chips:
             raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")
-        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, tpot or "50ms",
+        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, tpot_s or 0.05,
                    isl, osl, engine, tf32_bits, fmt, out)
         return
     given = [name for name, value in (("--rule", rule), ("--model", model), ("--system", system_name),
-                                      ("--tpot", tpot)) if value is not None]
+                                      ("--tpot", tpot_s)) if value is not None]
     if given:
         raise ParityError(f"{', '.join(given)} only apply with --at-threshold CHIP")
     found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
     results = [assess(c, tf32_bits) for c in found]
     rows = [_row(a) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
-               Column("tpp_format", "set by", plain, "left"), Column("performance_density", "PD /mm2", _number(2)),
-               Column("eccn_3a090", "ECCN 3A090", plain, "left"), Column("license_exception_nac", "NAC", _yes),
-               Column("rule_oct2022", "Oct-2022", plain, "left"), Column("jan2026_zone", "Jan-2026 zone", _yes),
-               Column("notes", "notes", plain, "left")]
+               Column("tpp_format", "set by", plain, "left", wide=True),
+               Column("performance_density", "PD /mm2", _number(2)),
+               Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
+               Column("license_exception_nac", "NAC", _yes, wide=True),
+               Column("rule_oct2022", "Oct-2022", plain, "left", wide=True),
+               Column("jan2026_zone", "2026 zone", _yes), Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
     emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})", caption=_CAPTION,
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
 
 
-def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot: str, isl: int,
+def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot_s: float, isl: int,
                osl: int, engine: str, tf32_bits: int, fmt: str, out: Path | None) -> None:
-    tpot_s = units.parse_duration_s(tpot)
-    if not tpot_s > 0:
-        raise ParityError(f"--tpot must be positive, got {tpot!r}")
     chip = catalog.chip(chip_name)
     found = at_threshold(chip, rule, tf32_bits=tf32_bits)
     base = catalog.system(system_name) if system_name else catalog.system_for(chip)
@@ -122,13 +124,16 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                "performance_density": found.performance_density, "eccn_3a090": found.eccn_3a090,
                "binding": found.binding, "description": found.description}
     columns = [Column("system", "system", plain, "left"), Column("tpp", "TPP", _number(0)),
-               Column("performance_density", "PD /mm2", _number(2)), Column("eccn_3a090", "ECCN 3A090", _eccn),
-               Column("rate_factor", "rates x", ratio), Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12)),
-               Column("memory_bytes_per_s", "mem TB/s", scaled(1e12)), Column("weights", "weights", plain, "left"),
-               Column("layout", "layout", plain, "left"),
-               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1)),
-               Column("decode_tokens_per_s_per_chip", f"decode tok/s/chip @{tpot_s * 1e3:g}ms", scaled(1)),
-               Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio),
+               Column("performance_density", "PD /mm2", _number(2), wide=True),
+               Column("eccn_3a090", "ECCN 3A090", _eccn),
+               Column("rate_factor", "rates x", ratio, wide=True),
+               Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12), wide=True),
+               Column("memory_bytes_per_s", "mem TB/s", scaled(1e12), wide=True),
+               Column("weights", "weights", plain, "left", wide=True),
+               Column("layout", "layout", plain, "left", wide=True),
+               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1), wide=True),
+               Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", scaled(1)),
+               Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
-    emit(rows, columns, fmt, title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out",
+    emit(rows, columns, fmt, title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at TPOT {tpot_s * 1e3:g} ms",
          caption=found.description, payload={"threshold": summary, "rows": rows}, out=out)

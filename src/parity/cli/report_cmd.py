@@ -2,25 +2,66 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
 from parity.cli import cli
-from parity.report.html import ReportSpec, build_report
+from parity.errors import ParityError
+
+
+def _check_target(out: Path) -> None:
+    """Refuse, before any work, a folder the report could not be written into."""
+    if out.exists() and not out.is_dir():
+        raise ParityError(f"--out {out}: exists and is not a folder")
+    page = out / "index.html"
+    if page.is_dir():
+        raise ParityError(f"--out {out}: {page} is a folder, so the report page cannot be written there")
+    parent = out.parent if not out.exists() else out
+    if not parent.is_dir():
+        raise ParityError(f"--out {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ParityError(f"--out {out}: {parent} is not writable")
+
+
+def _move_into(built: Path, out: Path) -> None:
+    """Put the built files in place: the whole folder renamed when `out` is new, else file by file (each
+    an atomic rename), the page last so a reader never sees a page without its plots."""
+    if not out.exists():
+        os.rename(built, out)
+        return
+    names = sorted((p.name for p in built.iterdir()), key=lambda name: name == "index.html")
+    for name in names:
+        os.replace(built / name, out / name)
+    built.rmdir()
 
 
 @cli.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("parity-report"),
-              show_default=True, help="folder for index.html and the PNG plots")
-@click.option("--model", default=ReportSpec().model, show_default=True, help="the MoE model of the comparisons")
-@click.option("--engine", default=ReportSpec().engine, show_default=True)
+              show_default=True, help="folder for index.html and the PNG plots (written whole or not at all)")
+@click.option("--model", default="deepseek-r1", show_default=True, help="the MoE model of the comparisons")
+@click.option("--engine", default="generic", show_default=True)
 def report(out: Path, model: str, engine: str) -> None:
     """Write a self-contained HTML report: CloudMatrix 384 vs GB200 NVL72, Atlas 950 vs Vera Rubin NVL144,
     the China-market nodes, number formats, Pareto frontiers, rooflines, export controls, a fleet plan, and every source."""
+    from rich.progress import Progress  # noqa: PLC0415 - heavy: loaded only when the report is built
+
+    from parity.report.html import ReportSpec, build_report  # noqa: PLC0415
+
+    _check_target(out)
     spec = ReportSpec(model=model, engine=engine)
-    with Progress(transient=True) as progress:
-        task = progress.add_task("report", total=7)
-        page = build_report(out, spec, lambda label: progress.update(task, advance=1, description=label))
-    click.echo(f"wrote {page} (plots: {', '.join(sorted(p.name for p in out.glob('*.png')))})")
+    out_parent = out.parent if not out.exists() else out
+    built = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out_parent))
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task("report", total=7)
+            build_report(built, spec, lambda label: progress.update(task, advance=1, description=label))
+        plots = sorted(p.name for p in built.glob("*.png"))
+        _move_into(built, out)
+    finally:
+        if built.exists():
+            shutil.rmtree(built, ignore_errors=True)
+    click.echo(f"wrote {out / 'index.html'} (plots: {', '.join(plots)})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,45 +11,53 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import TABLE_FORMATS, cli, emit, format_option, out_option, output_format
+from parity.cli.files import read_text
+from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real
 from parity.errors import ParityError
 from parity.ops import Batch
 from parity.phase import PHASES
+from parity.plan import Layout
+from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, Case, deployment, predict_cases, predict_rows, scenario_of
 from parity.scenarios import offline_throughput, server_latency
-from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, deployment, predict_rows, scenario_from_row
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, with_interval
 
 
-def _read_table(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
-    """The rows of a CSV file whose header names every column in `needed`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ParityError(f"cannot read {path}: {err.strerror or err}") from err
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
-        raise ParityError(f"{path.name}: needs a header with {', '.join(needed)}")
-    return [dict(row) for row in reader]
-
-
 def _read_cases(path: Path) -> list[dict[str, str]]:
+    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column."""
+    text = read_text(path, "a CSV table")
     try:
-        return _read_table(path, ("model",))
-    except ParityError as err:
-        if "needs a header" not in str(err):
-            raise
-        raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, osl, "
-                          f"concurrency; columns: {', '.join(CASE_COLUMNS)})") from err
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames or "model" not in reader.fieldnames:
+            raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, "
+                              f"osl, concurrency; columns: {', '.join(CASE_COLUMNS)})")
+        return [dict(row) for row in reader]
+    except csv.Error as err:
+        raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
 
 
-PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"), Column("ttft_text", "TTFT ms (80%)", plain),
-                      Column("tpot_text", "TPOT ms (80%)", plain),
-                      Column("rate_text", "tok/s/chip (80%)", plain),
-                      Column("output_tokens_per_s_per_user", "tok/s/user", scaled(1)), Column("chips", "chips", plain),
-                      Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9)),
-                      Column("feasible", "feasible", plain), Column("flags", "flags", plain, "left"),
-                      Column("note", "note", plain, "left")]
+PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
+                      Column("ttft_text", "TTFT ms (80%)", plain, wrap=True),
+                      Column("tpot_text", "TPOT ms (80%)", plain, wrap=True),
+                      Column("rate_text", "tok/s/chip (80%)", plain, wrap=True),
+                      Column("output_tokens_per_s_per_user", "tok/s/user", scaled(1), wide=2),
+                      Column("chips", "chips", plain, wide=2),
+                      Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2),
+                      Column("feasible", "feasible", plain, wide=1), Column("flags", "flags", plain, "left"),
+                      Column("note", "note", plain, "left", wide=3)]
+
+
+def _read_table(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a UTF-8 CSV file whose header names every column in `needed`."""
+    text = read_text(path, "a CSV table")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
+            raise ParityError(f"{path.name}: needs a header with {', '.join(needed)}")
+        return [dict(row) for row in reader]
+    except csv.Error as err:
+        raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
 
 
 def interval_texts(row: dict) -> dict:
@@ -62,10 +71,12 @@ def interval_texts(row: dict) -> dict:
 
 @cli.command()
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default=None,
+              help="csv (default), json, table or md (default with --out: the file's suffix)")
 @out_option
-def predict(cases: Path, fmt: str, out: Path | None) -> None:
+def predict(cases: Path, fmt: str | None, out: Path | None) -> None:
     """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
+    fmt = output_format(fmt, out, default="csv")
     rows = _read_cases(cases)
     with Progress(transient=True, disable=fmt != "table") as progress:
         task = progress.add_task("predicting", total=len(rows))
@@ -73,7 +84,7 @@ def predict(cases: Path, fmt: str, out: Path | None) -> None:
     # phase rows (decode or prefill benchmarks) add their step time and input rate
     phased = [c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions)]
     table = [{k: p.row().get(k, float("nan")) for k in (*OUTPUT_COLUMNS, *phased)} for p in predictions]
-    emit([interval_texts(r) for r in table] if fmt == "table" else table, PREDICTION_COLUMNS, fmt,
+    emit([interval_texts(r) for r in table] if fmt in ("table", "md") else table, PREDICTION_COLUMNS, fmt,
          title=f"{len(rows)} cases from {cases.name}", out=out)
 
 
@@ -98,79 +109,85 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "server (Poisson arrivals at --request-rate) over --lengths")
 @click.option("--lengths", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="offline/server: a CSV of isl,osl pairs, one request a row (default: --isl, --osl)")
-@click.option("--request-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--request-rate", type=Real(0.0, 1e9, open_least=True), default=None,
               help="server: requests per second one worker receives")
-@click.option("--batch", type=click.IntRange(min=1), default=None,
-              help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP ranks")
-@click.option("--context", type=click.IntRange(min=1), default=None, help="phase decode: KV tokens per sequence")
-@click.option("--isl", type=int, default=1024, show_default=True)
-@click.option("--osl", type=int, default=1024, show_default=True)
-@click.option("--concurrency", type=int, default=32, show_default=True)
-@click.option("--random-range-ratio", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+@click.option("--batch", type=CONCURRENCY, default=None,
+              help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP "
+                   "ranks")
+@click.option("--context", type=TOKENS, default=None, help="phase decode: KV tokens per sequence")
+@click.option("--isl", type=TOKENS, default=1024, show_default=True)
+@click.option("--osl", type=TOKENS, default=1024, show_default=True)
+@click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True)
+@click.option("--random-range-ratio", type=Real(0.0, 1.0), default=1.0, show_default=True,
               help="request lengths drawn uniformly from [ratio x isl, isl] and [ratio x osl, osl], as "
                    "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths")
-@click.option("--tp", type=int, default=1, show_default=True)
-@click.option("--pp", type=int, default=1, show_default=True)
-@click.option("--attn-dp", type=int, default=1, show_default=True)
-@click.option("--moe-tp", type=int, default=0, help="0: default (experts split by expert parallelism)")
-@click.option("--moe-ep", type=int, default=0, help="expert-parallel ranks (any size up to the MoE ranks)")
-@click.option("--redundant-experts", type=click.IntRange(min=0), default=0,
+@click.option("--tp", type=PARALLEL, default=1, show_default=True)
+@click.option("--pp", type=PARALLEL, default=1, show_default=True)
+@click.option("--attn-dp", type=PARALLEL, default=1, show_default=True)
+@click.option("--moe-tp", type=PARALLEL, default=None, help="expert tensor parallel (default: experts split by "
+                                                            "expert parallelism)")
+@click.option("--moe-ep", type=PARALLEL, default=None,
+              help="expert-parallel ranks (any size up to the MoE ranks; default: what the layout leaves)")
+@click.option("--redundant-experts", type=Count(most=2**20, least=0), default=0,
               help="extra replicas of hot experts placed EPLB-style (DeepSeek's EPLB)")
-@click.option("--shared-expert-replicas", type=click.IntRange(min=0), default=0,
+@click.option("--shared-expert-replicas", type=Count(most=2**20, least=0), default=0,
               help="shared experts placed as this many expert instances instead of computed on every rank")
 @click.option("--rank-per-die", is_flag=True, help="each die of a multi-die package (Ascend 910C) is one rank")
-@click.option("--prefill-workers", type=int, default=None)
-@click.option("--decode-workers", type=int, default=None)
+@click.option("--prefill-workers", type=PARALLEL, default=None)
+@click.option("--decode-workers", type=PARALLEL, default=None)
 @click.option("--prefill-system", default="", help="disagg: run the prefill workers on this system (a mixed fleet; "
               "the KV cache moves over scale-out links)")
-@click.option("--decode-tp", type=int, default=None, help="disagg: decode layout (default: as --tp)")
-@click.option("--decode-attn-dp", type=int, default=None)
+@click.option("--decode-tp", type=PARALLEL, default=None, help="disagg: decode layout (default: as --tp)")
+@click.option("--decode-attn-dp", type=PARALLEL, default=None)
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
-@click.option("--mtp", "mtp_tokens", type=click.IntRange(min=0), default=0,
+@click.option("--mtp", "mtp_tokens", type=Count(most=64, least=0), default=0,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
-@click.option("--mtp-acceptance", type=click.FloatRange(min=0), default=None,
-              help="draft tokens accepted per step on average (e.g. 1.8 of 3; default: the model's published "
+@click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0,
+              help="draft tokens accepted per step on average (e.g. 1.8 of 3; 0: the model's published "
                    "acceptance, data/speculation.toml)")
-@click.option("--adp-hold-steps", type=click.FloatRange(min=0), default=None,
+@click.option("--adp-hold-steps", type=Real(0.0, 1e6), default=None,
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
 @format_option
+@out_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
           mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
-          batch: int | None, context: int | None, isl: int,
-          osl: int, concurrency: int, random_range_ratio: float, tp: int, pp: int, attn_dp: int, moe_tp: int,
-          moe_ep: int, redundant_experts: int, shared_expert_replicas: int, rank_per_die: bool,
-          prefill_workers: int | None, decode_workers: int | None, prefill_system: str, decode_tp: int | None,
-          decode_attn_dp: int | None, explain: bool, mtp_tokens: int, mtp_acceptance: float | None,
-          adp_hold_steps: float | None, fmt: str) -> None:
+          batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float,
+          tp: int, pp: int, attn_dp: int, moe_tp: int | None, moe_ep: int | None, redundant_experts: int,
+          shared_expert_replicas: int, rank_per_die: bool, prefill_workers: int | None, decode_workers: int | None,
+          prefill_system: str, decode_tp: int | None, decode_attn_dp: int | None, explain: bool, mtp_tokens: int,
+          mtp_acceptance: float, adp_hold_steps: float | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
-    row: dict[str, object] = {"case_id": "scenario", "model": model, "system": system, "engine": engine,
-                              "weights": weights, "moe_weights": moe_weights, "kv": kv,
-                              "attention_format": attention_format, "mode": mode, "isl": isl,
-                              "osl": osl, "concurrency": concurrency, "tp": tp, "pp": pp, "attn_dp": attn_dp,
-                              "moe_tp": moe_tp or "", "moe_ep": moe_ep or "", "mtp_tokens": mtp_tokens,
-                              "mtp_acceptance": "" if mtp_acceptance is None else mtp_acceptance,
-                              "random_range_ratio": random_range_ratio,
-                              "attention_dp_hold_steps": "" if adp_hold_steps is None else adp_hold_steps,
-                              "redundant_experts": redundant_experts, "shared_expert_replicas": shared_expert_replicas,
-                              "rank_per_die": rank_per_die, "phase": phase, "batch": batch or "",
-                              "context": context or ""}
-    if mode == "disagg":
-        row |= {"prefill_tp": tp, "prefill_pp": pp, "prefill_attn_dp": attn_dp, "decode_tp": decode_tp or tp,
-                "decode_pp": pp, "decode_attn_dp": decode_attn_dp or attn_dp,
-                "prefill_workers": prefill_workers or "", "decode_workers": decode_workers or "",
-                "prefill_system": prefill_system}
+    settings = () if adp_hold_steps is None else (("attention_dp_hold_steps", adp_hold_steps),)
+    layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0,
+                    redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
+    disagg = mode == "disagg"
+    if phase != "both":
+        if not batch:
+            raise ParityError(f"--phase {phase} needs --batch")
+        if phase == "decode" and not context:
+            raise ParityError("--phase decode needs --context")
+    case = Case(case_id="scenario", model=model, system=system, engine=engine, weights=weights,
+                moe_weights=moe_weights, kv=kv, attention_format=attention_format, mode=mode,
+                isl=isl, osl=osl, concurrency=concurrency, layout=layout,
+                decode_layout=dataclasses.replace(layout, tp=decode_tp or tp, attn_dp=decode_attn_dp or attn_dp)
+                if disagg else None,
+                prefill_workers=prefill_workers if disagg else None, decode_workers=decode_workers if disagg else None,
+                prefill_system=prefill_system if disagg else "",
+                mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, random_range_ratio=random_range_ratio,
+                engine_settings=settings, rank_per_die=rank_per_die, phase=phase, batch=batch or 0,
+                context=context or 0)
     if scenario != "closed":
         pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
         if scenario == "offline":
-            _serve_offline(row, pairs, fmt)
+            _serve_offline(case, pairs, fmt, out)
         else:
-            _serve_server(row, pairs, request_rate, fmt)
+            _serve_server(case, pairs, request_rate, fmt, out)
         return
     if phase != "both":
-        _serve_phase(row, fmt)
+        _serve_phase(case, fmt, out)
         return
-    prediction = predict_rows([row])[0]
+    (prediction,) = predict_cases([case])
     if not prediction.feasible:
         raise ParityError(prediction.note)
     data = prediction.row()
@@ -186,7 +203,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     parts: list[dict[str, object]] = []
     prefill_parts: list[dict[str, object]] = []
     if explain:
-        scenario = scenario_from_row(row)
+        scenario = scenario_of(case)
         dep = deployment(scenario, scenario.decode_layout or scenario.layout)
         batch = Batch(decode_tokens=max(float(data.get("decode_batch", 1.0)), 1.0), decode_context=isl + osl / 2)
         parts = _parts(breakdown(dep, batch))
@@ -195,10 +212,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
-    emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
+    emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=True)], fmt,
          title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
-         caption="Assumptions: " + data["note"], payload=data)
-    if explain and fmt == "table":
+         caption="Assumptions: " + data["note"], payload=data, out=out)
+    if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
                         Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
                         Column("detail", "format / algorithm", plain, "left")]
@@ -209,14 +226,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
 
 
-def _serve_phase(row: dict[str, object], fmt: str) -> None:
+def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     """One fixed-batch decode or prefill step: step time, TPOT and the rates per chip."""
-    phase = str(row["phase"])
-    if not row["batch"]:
-        raise ParityError(f"--phase {phase} needs --batch")
-    if phase == "decode" and not row["context"]:
-        raise ParityError("--phase decode needs --context")
-    prediction = predict_rows([row])[0]
+    phase = case.phase
+    (prediction,) = predict_cases([case])
     if not prediction.feasible:
         raise ParityError(prediction.note)
     data = prediction.row()
@@ -233,9 +246,9 @@ def _serve_phase(row: dict[str, object], fmt: str) -> None:
               ("outside what was validated", data["flags"] or "no")]
     emit([{"quantity": k, "value": v} for k, v in shown],
          [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{row['model']} on {row['system']}: one {phase} step of {row['batch']} "
+         title=f"{case.model} on {case.system}: one {phase} step of {case.batch} "
                f"{'sequences' if phase == 'decode' else 'prompts'}",
-         caption="Assumptions: " + str(data["note"]), payload=payload)
+         caption="Assumptions: " + str(data["note"]), payload=payload, out=out)
 
 
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
@@ -246,9 +259,9 @@ def _read_lengths(path: Path) -> list[tuple[float, float]]:
         raise ParityError(f"{path.name}: isl and osl must be numbers ({err})") from err
 
 
-def _serve_offline(row: dict[str, object], pairs: list[tuple[float, float]], fmt: str) -> None:
+def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: Path | None) -> None:
     """MLPerf-style offline throughput of one worker over a length distribution."""
-    scenario = scenario_from_row(row)
+    scenario = scenario_of(case)
     try:
         result = offline_throughput(deployment(scenario, scenario.layout), scenario.engine, pairs)
     except ValueError as err:
@@ -265,15 +278,16 @@ def _serve_offline(row: dict[str, object], pairs: list[tuple[float, float]], fmt
              ("chips", f"{result.chips:g}"), ("requests", f"{result.requests}")]
     emit([{"quantity": k, "value": v} for k, v in shown],
          [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{row['model']} on {row['system']}: offline over {result.requests} requests",
-         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload)
+         title=f"{case.model} on {case.system}: offline over {result.requests} requests",
+         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
-def _serve_server(row: dict[str, object], pairs: list[tuple[float, float]], rate: float | None, fmt: str) -> None:
+def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | None, fmt: str,
+                  out: Path | None) -> None:
     """MLPerf-style server scenario: one worker under Poisson arrivals, mean and p99 TTFT, TPOT."""
     if rate is None:
         raise ParityError("--scenario server needs --request-rate (requests per second per worker)")
-    scenario = scenario_from_row(row)
+    scenario = scenario_of(case)
     result = server_latency(deployment(scenario, scenario.layout), scenario.engine, pairs, rate)
     if not result.feasible:
         raise ParityError("; ".join(result.assumptions) or "does not fit: the decoding sequences' KV cache")
@@ -289,5 +303,5 @@ def _serve_server(row: dict[str, object], pairs: list[tuple[float, float]], rate
              ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}")]
     emit([{"quantity": k, "value": v} for k, v in shown],
          [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{row['model']} on {row['system']}: server at {rate:g} requests/s",
-         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload)
+         title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
+         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)

@@ -11,6 +11,8 @@ import click
 from rich.progress import Progress
 
 from parity.cli import cli
+from parity.cli.files import read_text
+from parity.cli.values import Count
 from parity.errors import ParityError
 from parity.report.tables import to_builtin, to_csv, write_atomic
 from parity.sweep import run_sweep, spec_from_toml, sweep_rows
@@ -36,17 +38,15 @@ def _write(rows: list[dict], out: Path) -> None:
 @click.argument("spec_path", metavar="SPEC.toml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("sweep.csv"),
               show_default=True, help="results table: .csv, or .parquet (needs pyarrow)")
-@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
+@click.option("--workers", type=Count(most=4096, what="local processes"), default=os.cpu_count() or 1, show_default=True,
               help="local processes")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
               help="run on Ray: a local instance (--ray) or the cluster at ADDRESS (--ray ADDRESS)")
-@click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True, help="cases per task")
+@click.option("--chunk", type=Count(most=10**6), default=64, show_default=True, help="cases per task")
 def sweep(spec_path: Path, out: Path, workers: int, ray_address: str | None, chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
     try:
-        data = tomllib.loads(spec_path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ParityError(f"cannot read {spec_path}: {err.strerror or err}") from err
+        data = tomllib.loads(read_text(spec_path, "TOML"))
     except tomllib.TOMLDecodeError as err:
         raise ParityError(f"{spec_path.name}: malformed TOML: {err}") from err
     spec = spec_from_toml(data)

@@ -12,7 +12,8 @@ import numpy as np
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
-from parity.errors import ParityError
+from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
+from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.training import (GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
@@ -67,8 +68,8 @@ def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
              ("tokens/s per chip", f"{data['tokens_per_s_per_chip']:,.1f}"),
-             ("MFU (bf16 peak; PaLM 6N + 12LHQT, every key: PaLM, Megatron-LM)", f"{data['mfu']:.1%}"),
-             ("MFU, causal attention (6N + 6LHQT: FlashAttention, torchtitan)", f"{data['mfu_causal']:.1%}")]
+             ("MFU (bf16; 6N + 12LHQT, every key: PaLM, Megatron)", f"{data['mfu']:.1%}"),
+             ("MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", f"{data['mfu_causal']:.1%}")]
     if data["mfu_fp8"] is not None:
         rows.append(("MFU against the FP8 peak", f"{data['mfu_fp8']:.1%}"))
     rows += [("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
@@ -99,30 +100,35 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @cli.command()
 @click.option("--model", default=None, help="catalog model or config.json")
 @click.option("--system", default=None, help="catalog system (or a chip: its default node)")
-@click.option("--chips", type=int, default=None, help="chips in all (may span many systems; default: one system)")
-@click.option("--tp", type=int, default=None, help="tensor parallel (with --search: pin it)")
-@click.option("--pp", type=int, default=None, help="pipeline parallel (with --search: pin it)")
-@click.option("--dp", type=int, default=None, help="data parallel (default: chips / (tp x pp x cp))")
-@click.option("--cp", type=int, default=None, help="context parallel (with --search: pin it)")
-@click.option("--ep", type=int, default=None, help="expert parallel (MoE; with --search: pin it)")
-@click.option("--etp", type=int, default=0, show_default=True, help="expert tensor parallel (0: default)")
-@click.option("--vp", "virtual_stages", type=int, default=None,
+@click.option("--chips", type=CHIPS, default=None, help="chips in all (may span many systems; default: one system)")
+@click.option("--tp", type=PARALLEL, default=None, help="tensor parallel (with --search: pin it)")
+@click.option("--pp", type=PARALLEL, default=None, help="pipeline parallel (with --search: pin it)")
+@click.option("--dp", type=PARALLEL, default=None, help="data parallel (default: chips / (tp x pp x cp))")
+@click.option("--cp", type=PARALLEL, default=None, help="context parallel (with --search: pin it)")
+@click.option("--ep", type=PARALLEL, default=None, help="expert parallel (MoE; with --search: pin it)")
+@click.option("--etp", type=Count(most=2**20, least=0), default=0, show_default=True,
+              help="expert tensor parallel (0: default)")
+@click.option("--vp", "virtual_stages", type=PARALLEL, default=None,
               help="virtual stages (interleaved 1F1B; default: the fastest that fits)")
 @click.option("--pp-schedule", type=click.Choice(PP_SCHEDULES), default=None,
               help="pipeline schedule (default: interleaved with --vp > 1, else 1f1b)")
-@click.option("--pp-first-layers", type=click.IntRange(min=0), default=0,
+@click.option("--pp-first-layers", type=Count(most=2**20, least=0), default=0,
               help="layers of the first pipeline stage when uneven (Megatron's decoder_first_pipeline_num_layers)")
-@click.option("--pp-last-layers", type=click.IntRange(min=0), default=0, help="layers of the last pipeline stage")
-@click.option("--seq-len", type=int, default=4096, show_default=True)
-@click.option("--global-batch", type=int, default=None, help="sequences per step (default: 4M tokens' worth)")
-@click.option("--micro-batch", type=int, default=1, show_default=True)
+@click.option("--pp-last-layers", type=Count(most=2**20, least=0), default=0,
+              help="layers of the last pipeline stage")
+@click.option("--seq-len", type=TOKENS, default=4096, show_default=True)
+@click.option("--global-batch", type=COUNT, default=None, help="sequences per step (default: 4M tokens' worth)")
+@click.option("--micro-batch", type=COUNT, default=1, show_default=True)
+@click.option("--show-infeasible", is_flag=True,
+              help="print a layout that does not fit in memory (exit 0) instead of refusing it")
 @click.option("--recompute", type=click.Choice(RECOMPUTE), default=None,
               help="activation recomputation (default: the fastest that fits)")
 @click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True)
 @click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True)
 @click.option("--no-sequence-parallel", is_flag=True, help="keep norms and dropout replicated over tp")
-@click.option("--tokens", type=float, default=1e12, show_default=True, help="tokens to train on (time, chip-hours)")
+@click.option("--tokens", type=Real(1.0, 1e18), default=1e12, show_default=True,
+              help="tokens to train on (time, chip-hours)")
 @click.option("--search", is_flag=True, help="find the fastest layout that fits and show the top ones")
 @click.option("--top", type=int, default=10, show_default=True)
 @click.option("--validate", "validate_rows", is_flag=True, help="score parity on the published training measurements")
@@ -134,9 +140,9 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 def train(model: str | None, system: str | None, chips: int | None, tp: int | None, pp: int | None, dp: int | None,
           cp: int | None, ep: int | None, etp: int, virtual_stages: int | None, pp_schedule: str | None,
           pp_first_layers: int, pp_last_layers: int, seq_len: int, global_batch: int | None,
-          micro_batch: int, recompute: str | None, zero: int, precision: str, grad_overlap: str, no_sequence_parallel: bool,
-          tokens: float, search: bool, top: int, validate_rows: bool, fit: bool, write_to: str, fmt: str,
-          out: Path | None) -> None:
+          micro_batch: int, show_infeasible: bool, recompute: str | None, zero: int, precision: str,
+          grad_overlap: str, no_sequence_parallel: bool, tokens: float, search: bool, top: int,
+          validate_rows: bool, fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
     if validate_rows:
         _validate(fit, write_to, fmt, out)
@@ -149,6 +155,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     batch = global_batch or max(1, round(4_194_304 / seq_len))
     cal = catalog.calibration(the_system.chip)
     profile = catalog.training_profile()
+    if top < 1:
+        raise ParityError(f"--top must be a whole number >= 1, got {top}")
     if search:
         space = SearchSpace(**{k: v for k, v in (("tp", _ints(str(tp)) if tp else None),
                                                   ("pp", _ints(str(pp)) if pp else None),
@@ -158,10 +166,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         title = (f"Fastest layouts of {the_model.name} on {n} x {the_system.chip.id} ({the_system.id}), "
                  f"seq {seq_len}, batch {batch}, {precision}")
         if not found.best:
-            c = found.closest
-            assert c is not None
-            raise ParityError(f"no layout of {n} chips fits: the closest, {c.layout}, does not fit by "
-                              f"{float(c.shortfall_bytes) / 1e9:.1f} GB per chip ({c.memory.biggest_term()} is the biggest term)")
+            raise InfeasiblePlan(_no_fit(n, found))
         rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
                                                              if k in ("step_s", "tokens_per_s_per_chip", "mfu",
                                                                       "bubble_fraction", "memory_bytes_per_chip")}}
@@ -172,20 +177,48 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
              caption=f"{found.candidates} layouts priced, {found.fitting} fit. Assumptions: "
                      + "; ".join(found.best[0].assumptions))
         return
-    base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1, dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
-                          ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=zero,
-                          sequence_parallel=not no_sequence_parallel, recompute=recompute or "none",
-                          micro_batch=micro_batch, global_batch=batch, seq_len=seq_len, precision=precision,
-                          grad_overlap=grad_overlap, pp_schedule=pp_schedule or "", pp_first_layers=pp_first_layers,
-                          pp_last_layers=pp_last_layers)
-    result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
-                                          vary_vp=virtual_stages is None, vary_recompute=recompute is None)
+    chosen, picked = "", ""
+    if all(v is None for v in (tp, pp, dp, cp, ep)):  # no layout given: the fastest that fits
+        # without --chips, the fewest whole systems (1, 2, 4 ...) on which some layout fits
+        sizes = [n] if chips else [the_system.chips * k for k in (1, 2, 4, 8, 16, 32, 64, 128)]
+        for n in sizes:
+            found = search_training(the_model, the_system, n, seq_len, batch, cal, profile, precision, SearchSpace(), 1)
+            if found.best:
+                break
+        if not found.best:
+            raise InfeasiblePlan(_no_fit(n, found))
+        result = found.best[0]
+        chosen = (f"Layout: the fastest of {found.candidates:,} on {n:,} chips ({found.fitting:,} fit; --search "
+                  "lists them)" + ("" if chips or n == sizes[0] else f"; {n // the_system.chips} systems: the "
+                                   "fewest on which a layout fits") + ". ")
+    else:
+        base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1,
+                              dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
+                              ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=zero,
+                              sequence_parallel=not no_sequence_parallel, recompute=recompute or "none",
+                              micro_batch=micro_batch, global_batch=batch, seq_len=seq_len, precision=precision,
+                              grad_overlap=grad_overlap, pp_schedule=pp_schedule or "",
+                              pp_first_layers=pp_first_layers, pp_last_layers=pp_last_layers)
+        result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
+                                              vary_vp=virtual_stages is None, vary_recompute=recompute is None)
+        if not bool(result.fits) and not show_infeasible:
+            raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
+                                 "fastest that fits (--show-infeasible prints this one anyway)")
     data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens)}
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit(_one_layout_rows(data), [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data, out=out,
-         caption="Assumptions: " + "; ".join(data["assumptions"]))
+         caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
+
+
+def _no_fit(chips: int, found: Any) -> str:
+    """Why no layout of `chips` chips fits: the closest one and by how much it misses."""
+    c = found.closest
+    if c is None:
+        return f"no layout of {chips} chips fits"
+    return (f"no layout of {chips} chips fits: the closest, {c.layout}, does not fit by "
+            f"{float(c.shortfall_bytes) / 1e9:.1f} GB per chip ({c.memory.biggest_term()} is the biggest term)")
 
 
 def _validate(fit: bool, write_to: str, fmt: str, out: Path | None) -> None:

@@ -84,10 +84,14 @@ def read_config(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ModelConfigError(f"cannot read {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise ModelConfigError(f"{path.name}: not UTF-8 text (byte {err.start}): save it as UTF-8 JSON") from err
     try:
         data = json.loads(text, parse_constant=_constant)
     except json.JSONDecodeError as err:
         raise ModelConfigError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+    except RecursionError as err:
+        raise ModelConfigError(f"{path.name}: JSON nested too deeply to be a config") from err
     if not isinstance(data, dict):
         raise ModelConfigError(f"{path.name}: config.json must hold a JSON object")
     return data

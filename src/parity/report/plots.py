@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from parity.hardware import Chip  # noqa: E402
 from parity.report.tables import write_atomic  # noqa: E402
 
-__all__ = ["frontier_png", "roofline_png", "bars_png"]
+__all__ = ["frontier_png", "roofline_png"]
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
@@ -65,14 +65,3 @@ def roofline_png(chips: Sequence[Chip], path: Path, math: str = "bf16", efficien
     ax.legend(fontsize=7)
     _save(fig, path)
 
-
-def bars_png(values: Mapping[str, float], path: Path, title: str, ylabel: str) -> None:
-    """A labelled bar chart (e.g. throughput per chip per system)."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    labels = list(values)
-    ax.bar(range(len(labels)), [values[k] for k in labels], color="#4c72b0")
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=11)
-    ax.grid(True, axis="y", alpha=0.3)
-    _save(fig, path)

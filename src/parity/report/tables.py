@@ -7,24 +7,27 @@ Files are written whole or not at all (a temporary file renamed into place).
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import os
 import shutil
 import tempfile
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["Column", "render", "to_json", "to_csv", "write_atomic", "FORMATS", "plain", "scaled", "ratio",
-           "percent", "to_builtin", "with_interval"]
+__all__ = ["Column", "render_text", "to_markdown", "to_json", "to_csv", "write_atomic", "FORMATS",
+           "plain", "scaled", "ratio", "percent", "to_builtin", "with_interval", "terminal_width"]
 
 FORMATS = ("table", "json", "csv")
 
@@ -46,12 +49,15 @@ def to_builtin(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A table column: row key, header (with the report unit) and a formatter for people."""
+    """A table column: row key, header (with the report unit) and a formatter for people. `wide`: shown
+    where the terminal has room for it, always with --wide; JSON and CSV always carry every field."""
 
     key: str
     header: str
     show: Callable[[Any], str] = str
     justify: str = "right"
+    wide: bool | int = False  # or a rank: wide columns are added where they fit, lowest rank first
+    wrap: bool = False  # free text that may wrap at spaces (so are the FREE_TEXT keys)
 
 
 def plain(value: Any) -> str:
@@ -88,16 +94,99 @@ def percent(value: Any) -> str:
     return "-" if value is None else f"{100.0 * float(value):.1f}%"
 
 
-def render(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "",
-           caption: str = "", console: Console | None = None) -> None:
-    """Print rows as a rich table."""
-    table = Table(title=escape(title) or None, caption=escape(caption) or None, caption_justify="left",
-                  header_style="bold")
-    for column in columns:
-        table.add_column(escape(column.header), justify=column.justify)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*(escape(column.show(row.get(column.key))) for column in columns))
-    (console or Console(width=shutil.get_terminal_size(fallback=(160, 40)).columns)).print(table)
+def terminal_width() -> int:
+    """The width tables are laid out for: the terminal's (or $COLUMNS), 120 when output is piped."""
+    return shutil.get_terminal_size(fallback=(120, 40)).columns
+
+
+# free text: wraps at spaces (every other cell keeps its width, so no name or number is ever cut)
+FREE_TEXT = frozenset({"note", "notes", "flags", "detail", "source", "as_quoted", "assumptions", "features"})
+
+
+def _wraps(column: Column) -> bool:
+    return column.wrap or column.key in FREE_TEXT
+
+
+def _min_width(column: Column, values: Sequence[str]) -> int:
+    """The narrowest a column may be: its longest word (free text) or its longest cell line and header."""
+    if _wraps(column):
+        return max([len(w) for v in [column.header, *values] for w in v.split()], default=1)
+    return max(len(line) for v in [column.header, *values] for line in v.split("\n"))
+
+
+def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str) -> Table:
+    """A rich table whose cells are never cut short: names and numbers keep their width, free text wraps
+    at spaces; a cell folds onto a second line only if the terminal is narrower than the shown columns."""
+    table = Table(title=escape(title) or None, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
+    for i, column in enumerate(columns):
+        table.add_column(escape(column.header), justify=column.justify,  # type: ignore[arg-type]
+                         overflow="fold", no_wrap=not _wraps(column),
+                         min_width=_min_width(column, [line[i] for line in cells]))
+    for line in cells:
+        table.add_row(*(escape(v) for v in line))
+    return table
+
+
+def _fit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: int,
+         wide: bool) -> tuple[list[Column], list[list[str]]]:
+    """The columns shown at `width`: every column not marked wide, then each wide one, in order, that
+    still fits (all of them with `wide`); with their cells."""
+    cells = {id(c): [c.show(row.get(c.key)) for row in rows] for c in columns}
+
+    def table_of(chosen: list[Column]) -> Table:
+        return _table(chosen, [[cells[id(c)][i] for c in chosen] for i in range(len(rows))], "")
+
+    measure = Console(width=100_000).measure
+    # free text keeps room for a readable line (up to 24 characters) before a wide column is added
+    room = sum(max(0, min(max((len(v) for v in cells[id(c)]), default=0), 24) - _min_width(c, cells[id(c)]))
+               for c in columns if _wraps(c))
+    shown = [c for c in columns if not c.wide]
+    for c in sorted((c for c in columns if c.wide), key=lambda c: (int(c.wide), columns.index(c))):
+        trial = sorted(shown + [c], key=columns.index)
+        if wide or measure(table_of(trial)).minimum + room <= width:
+            shown = trial
+    return shown, [[cells[id(c)][i] for c in shown] for i in range(len(rows))]
+
+
+def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "", caption: str = "",
+                wide: bool = False, to_file: bool = False) -> str:
+    """Rows as a plain-text table for people, at the terminal's width (a file: every column, at the
+    table's own width), the caption wrapped below it. Columns marked wide show only where they fit, or
+    with `wide`; the caption names those left out."""
+    width = terminal_width()
+    shown, cells = _fit(rows, columns, width, wide or to_file)
+    left_out = [c.header for c in columns if c not in shown]
+    if left_out:
+        caption = (caption + " " if caption else "") + (
+            f"Not shown at {width} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
+    table = _table(shown, cells, title)
+    # a file gets the table at its full width; a terminal narrower than the columns that must show gets
+    # lines longer than it (wrapped by the terminal) rather than a cell cut off
+    needed = Console(width=100_000).measure(table)
+    width = needed.maximum if to_file or needed.minimum > width else width
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
+            soft_wrap=False).print(table)
+    if caption:
+        buffer.write(textwrap.fill(caption, width=max(min(width, 100), 20), break_long_words=False,
+                                   break_on_hyphens=False) + "\n")
+    return buffer.getvalue()
+
+
+def to_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "",
+                caption: str = "") -> str:
+    """Rows as a GitHub Markdown table (every column), the title in bold above and the caption below."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"**{cell(title)}**", ""] if title else []
+    lines.append("| " + " | ".join(cell(c.header) for c in columns) + " |")
+    lines.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
+    lines += ["| " + " | ".join(cell(c.show(row.get(c.key))) for c in columns) + " |" for row in rows]
+    if caption:
+        lines += ["", caption]
+    return "\n".join(lines) + "\n"
 
 
 def to_json(payload: Any) -> str:
@@ -124,8 +213,16 @@ def _csv_cell(value: Any) -> Any:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write a whole file or nothing: into a temporary file beside it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise OSError(err.errno, "a file is in the way of the folder", str(err.filename or path.parent)) from err
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:  # name the file asked for, not the temporary one
+        raise OSError(err.errno, err.strerror, str(path)) from err
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode() if isinstance(data, str) else data)

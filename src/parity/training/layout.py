@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
-from parity.plan import Precision
+from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
 __all__ = ["TrainingLayout", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision"]
 
@@ -130,24 +130,14 @@ class TrainingLayout:
 
     def check(self, model: Model, chips: int | None = None) -> TrainingLayout:
         """This layout if it divides the model, the batch and the chips; else InfeasiblePlan naming why."""
+        check_tensor_split(model, self.tp, dense_mlp=True)
         for layer in model.layers:
-            a = layer.attention
-            if a is None:
-                pass
-            elif a.num_attention_heads % self.tp:
-                raise InfeasiblePlan(f"tp must divide num_attention_heads ({a.num_attention_heads}), got {self.tp}")
-            elif not a.mla and a.num_key_value_heads % self.tp and self.tp % a.num_key_value_heads:
-                kv = a.num_key_value_heads
-                raise InfeasiblePlan(f"tp must divide num_key_value_heads ({kv}) or be a multiple of it, got {self.tp}")
             if isinstance(layer.mlp, MoeMlp):
                 self._check_experts(layer.mlp)
-            elif layer.mlp is not None and layer.mlp.intermediate_size % self.tp:
-                raise InfeasiblePlan(f"tp must divide intermediate_size ({layer.mlp.intermediate_size}), got {self.tp}")
         if "moe" not in model.features and (self.ep > 1 or self.etp > 1):
             raise InfeasiblePlan(f"ep and etp apply to mixture-of-experts models only; {model.name} is dense "
                                  f"(got ep {self.ep}, etp {self.etp})")
-        if self.pp > model.num_layers:
-            raise InfeasiblePlan(f"pp must be at most the number of layers ({model.num_layers}), got {self.pp}")
+        check_pipeline_split(model, self.pp)
         if self.virtual_stages > 1 and self.pp == 1:
             raise InfeasiblePlan(f"virtual_stages needs pipeline parallelism (pp > 1), got pp 1 and "
                                  f"virtual_stages {self.virtual_stages}")
@@ -187,11 +177,7 @@ class TrainingLayout:
 
     def _check_experts(self, mlp: MoeMlp) -> None:
         group = self.ep * self.expert_tp
-        if mlp.num_experts % self.ep:
-            raise InfeasiblePlan(f"ep must divide the number of experts ({mlp.num_experts}), got {self.ep}")
-        if mlp.expert_intermediate_size % self.expert_tp:
-            raise InfeasiblePlan(f"etp must divide the expert width ({mlp.expert_intermediate_size}), "
-                                 f"got {self.expert_tp}")
+        check_expert_split(mlp, self.ep, self.expert_tp)
         if group % self.tp:
             raise InfeasiblePlan(f"ep x etp must be a multiple of tp ({self.tp}), got {self.ep} x {self.expert_tp}")
         if (self.tp * self.cp * self.dp) % group:

@@ -1,0 +1,168 @@
+"""The values the command line accepts, as click types: durations with a unit, positive whole counts,
+finite real numbers and quantities, each refused in one line naming the fix when it makes no sense.
+
+Every command reads its options through these, so `--tpot 50` (50 what?), `--chips 0` (zero is never
+"the default") and `--concurrency 1e20` (beyond any deployment) fail the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from parity import units
+from parity.errors import UnitError
+
+__all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT", "TOKENS", "CONCURRENCY",
+           "CHIPS", "PARALLEL", "Targets", "targets_options", "target_text"]
+
+_NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+_NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
+
+
+class Duration(click.ParamType):
+    """A duration with its unit ('50ms', '2 s', '1.5min') [s]: positive, finite, at most `most_s`.
+    A bare number is refused: '50' could be 50 s or 50 ms."""
+
+    name = "duration"
+
+    def __init__(self, most_s: float = 86_400.0, most_text: str = "1 day", optional: bool = False) -> None:
+        self.most_s, self.most_text, self.optional = most_s, most_text, optional
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        if self.optional and text.lower() in ("none", "off"):
+            return None
+        if _NUMBER.match(text):
+            self.fail(f"durations need a unit: write {text}ms or {text}s, got {text!r}", param, ctx)
+        if _NOT_FINITE.search(text):
+            self.fail(f"a duration must be a finite number with a unit (e.g. 50ms), got {text!r}", param, ctx)
+        try:
+            seconds = units.parse(text, "s")
+        except UnitError as err:
+            self.fail(f"{err} (write e.g. 50ms, 2s or 1.5min)", param, ctx)
+        if not 0.0 < seconds <= self.most_s:
+            self.fail(f"must be a positive duration of at most {self.most_text}, got {text!r}", param, ctx)
+        return seconds
+
+
+class Count(click.ParamType):
+    """A whole number in [least, most]; zero is refused (never read as 'the default') unless least is 0."""
+
+    name = "integer"
+
+    def __init__(self, most: int, least: int = 1, what: str = "") -> None:
+        self.most, self.least, self.what = most, least, what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().replace("_", "").replace(",", "")
+            try:
+                number = int(text)
+            except ValueError:
+                self.fail(f"expected a whole number, got {value!r}", param, ctx)
+        if number < self.least:
+            hint = " (leave the option out for the default)" if number == 0 and self.least > 0 else ""
+            self.fail(f"must be a whole number >= {self.least}, got {number}{hint}", param, ctx)
+        if number > self.most:
+            self.fail(f"{number:,} is beyond {self.what or 'any sensible value'} (at most {self.most:,})", param, ctx)
+        return number
+
+
+class Real(click.ParamType):
+    """A finite real number in [least, most] (NaN and infinities refused); `open_least`: least excluded."""
+
+    name = "number"
+
+    def __init__(self, least: float = -math.inf, most: float = math.inf, open_least: bool = False) -> None:
+        self.least, self.most, self.open_least = least, most, open_least
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a number, got {value!r}", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"must be a finite number, got {value!r}", param, ctx)
+        below = number <= self.least if self.open_least else number < self.least
+        if below or number > self.most:
+            low = "(" if self.open_least else "["
+            self.fail(f"must be in {low}{self.least:g}, {self.most:g}], got {value!r}", param, ctx)
+        return number
+
+
+class Quantity(click.ParamType):
+    """A positive, finite quantity with a unit ('2e12 tokens/day', '5M tokens/s') in SI base units."""
+
+    name = "quantity"
+
+    def __init__(self, dimension: str, example: str, most: float = math.inf) -> None:
+        self.dimension, self.example, self.most = dimension, example, most
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value)
+        if _NUMBER.match(text):
+            self.fail(f"{text!r} needs a unit, e.g. {self.example}", param, ctx)
+        if _NOT_FINITE.search(text):
+            self.fail(f"must be a finite number with a unit (e.g. {self.example}), got {text!r}", param, ctx)
+        try:
+            number = units.parse(text, self.dimension)
+        except UnitError as err:
+            self.fail(f"{err} (e.g. {self.example})", param, ctx)
+        if not 0.0 < number <= self.most:
+            self.fail(f"must be positive and at most {self.most:g} (SI), got {text!r}", param, ctx)
+        return number
+
+
+DURATION = Duration()
+TARGET = Duration(optional=True)  # a latency target: a duration, or 'none' for no target
+COUNT = Count(most=10**9)
+TOKENS = Count(most=10**8, what="any context length")  # prompt and output lengths
+CONCURRENCY = Count(most=10**7, what="any deployment's concurrent requests")
+CHIPS = Count(most=10**7, what="any fleet's chips")
+PARALLEL = Count(most=2**20, what="any parallel degree")
+
+
+def target_text(name: str, seconds: float | None) -> str:
+    """A latency target for titles: 'TPOT 50 ms', or 'no TTFT target'."""
+    return f"{name} {units.format_si(seconds, 's')}" if seconds else f"no {name} target"
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """The latency targets a serving question is asked under [s]; None: no target."""
+
+    tpot_s: float | None = 0.05
+    ttft_s: float | None = None
+
+    def text(self, ttft_always: bool = False) -> str:
+        """'TPOT 50 ms, TTFT 5 s' for titles (the TTFT part only when set, unless `ttft_always`)."""
+        ttft = f", {target_text('TTFT', self.ttft_s)}" if self.ttft_s or ttft_always else ""
+        return target_text("TPOT", self.tpot_s) + ttft
+
+
+def targets_options(ttft_default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--tpot and --ttft, read as durations (or 'none') and handed to the command as one `targets` record."""
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def command(*args: Any, tpot_s: float | None, ttft_s: float | None, **kwargs: Any) -> Any:
+            return func(*args, targets=Targets(tpot_s, ttft_s), **kwargs)
+
+        command = click.option("--ttft", "ttft_s", type=TARGET, default=ttft_default,
+                               show_default=ttft_default is not None,
+                               help="time-to-first-token target (a duration such as 2s, or none)")(command)
+        return click.option("--tpot", "tpot_s", type=TARGET, default="50ms", show_default=True,
+                            help="time-per-output-token target (a duration such as 50ms, or none)")(command)
+    return decorate

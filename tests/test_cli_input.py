@@ -1,0 +1,201 @@
+"""Bad input never crashes: every mistake is one line on stderr and exit code 2, with nothing left on disk;
+random option values and random bytes as input files end in exit 0 or 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from parity.cli import cli
+
+LLAMA = ("--model", "llama-3.1-8b", "--system", "hgx-h100")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Exit code, stdout, stderr; an exception other than the exit itself fails the test (a traceback)."""
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"parity {' '.join(args)} raised {result.exception!r}") from result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def refused(*args: str) -> str:
+    """Run a command that must be refused: exit 2, nothing on stdout, one line on stderr; the line."""
+    code, out, err = run(*args)
+    lines = err.splitlines()
+    assert code == 2 and not out.strip(), (code, out, err)
+    assert len(lines) == 1 and lines[0].startswith("parity: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "50"), "durations need a unit: write 50ms or 50s"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--ttft", "2"), "durations need a unit"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "nan ms"), "finite"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "inf s"), "finite"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "-5ms"), "positive duration"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "1e9 s"), "at most 1 day"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train", "--chips", "0"), "got 0"),
+    (("train", *LLAMA, "--chips", "0"), "must be a whole number >= 1, got 0 (leave the option out for the default)"),
+    (("train", *LLAMA, "--global-batch", "0"), "got 0"),
+    (("train", *LLAMA, "--seq-len", "0"), "got 0"),
+    (("train", *LLAMA, "--tokens", "nan"), "finite"),
+    (("train", *LLAMA, "--tokens", "-1"), "must be in"),
+    (("train", *LLAMA, "--top", "0"), "--top"),
+    (("train", *LLAMA, "--tp", "-1"), "got -1"),
+    (("train", *LLAMA, "--chips", "100000000000"), "beyond any fleet's chips"),
+    (("serve", *LLAMA, "--concurrency", "1e20"), "expected a whole number"),
+    (("serve", *LLAMA, "--concurrency", "100000000000000"), "beyond any deployment's concurrent requests"),
+    (("serve", *LLAMA, "--concurrency", "0"), "got 0"),
+    (("serve", *LLAMA, "--isl", "-5"), "got -5"),
+    (("serve", *LLAMA, "--isl", "1000000000"), "beyond any context length"),
+    (("serve", *LLAMA, "--mtp-acceptance", "nan"), "finite"),
+    (("serve", *LLAMA, "--random-range-ratio", "inf"), "finite"),
+    (("fleet", "--model", "llama-3.1-8b", "--demand", "nan tokens/s"), "finite"),
+    (("fleet", "--model", "llama-3.1-8b", "--demand", "2e12"), "needs a unit"),
+    (("fleet", "--model", "llama-3.1-8b", "--demand", "1e12 tokens/day", "--peak-factor", "nan"), "finite"),
+    (("fleet", "--model", "llama-3.1-8b", "--units", "inf"), "finite"),
+    (("fleet", "--model", "llama-3.1-8b", "--power-mw", "0"), "must be in (0"),
+    (("policy", "--at-threshold", "h100", "--tpot", "50"), "durations need a unit"),
+    (("search", *LLAMA, "--chips", "3"), "no layout of 3 chips divides llama-3.1-8b"),
+    (("search", *LLAMA, "--tpot", "1us"), "the TPOT target 0.001 ms binds: the fastest configuration that fits"),
+    (("search", *LLAMA, "--ttft", "1ms"), "the TTFT target 1 ms binds"),
+    (("chips", "--out", "table.xlsx"), "unknown suffix .xlsx; use .csv, .json, .md or .txt"),
+    (("chips", "--format", "json", "--out", "table.csv"), "--format json contradicts --out table.csv"),
+    (("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8"), "does not fit by"),
+])
+def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert says in refused(*args)
+    assert not list(tmp_path.iterdir())  # nothing left behind
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b"\xff\xfe\x00bad\x00\n", "not UTF-8 text (byte 0 is 0xff)"),
+    (b"model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h100,1024,1024,\xe9\n", "not UTF-8 text"),
+    (b"model,system\x00,isl\n", "NUL bytes"),
+    (b"a,b\n1,2\n", "not a cases table"),
+])
+def test_cases_that_are_not_a_utf8_table_are_refused(content: bytes, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_bytes(content)
+    assert says in refused("predict", str(path))
+
+
+@pytest.mark.parametrize(("config", "says"), [
+    ('{"num_hidden_layers": NaN, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1, '
+     '"vocab_size": 10}', "num_hidden_layers is not a finite number (NaN or Infinity)"),
+    ('{"num_hidden_layers": 2, "hidden_size": Infinity, "num_attention_heads": 4, "intermediate_size": 1, '
+     '"vocab_size": 10}', "hidden_size is not a finite number (NaN or Infinity)"),
+    ('{"num_hidden_layers": 1000000000, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1, '
+     '"vocab_size": 10}', "num_hidden_layers = 1e+09 is past parity's sanity bound (10,000)"),
+    ('{"num_hidden_layers": 2, "hidden_size": 1e300, "num_attention_heads": 4, "intermediate_size": 1, '
+     '"vocab_size": 10}', "hidden_size = 1e+300 is past parity's sanity bound (1,000,000)"),
+])
+def test_configs_with_nan_infinity_or_absurd_sizes_are_refused_fast(config: str, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(config)
+    assert says in refused("model", str(path))
+    assert says in refused("serve", "--model", str(path), "--system", "hgx-h100")
+
+
+@pytest.mark.parametrize(("spec", "says"), [
+    ('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nosl = [128]\nconcurrency = [8]\n', "needs the axes isl"),
+    ('[[variant]]\nname = "v"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = -2.0 }\n[axes]\nvariant = ["v"]\n'
+     'model = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\nconcurrency = [8]\n', "scale.memory_bytes_per_s must be a "
+                                                                              "finite number > 0, got -2.0"),
+    ('[[variant]]\nchip = "nvidia-h20"\n[axes]\nmodel = ["x"]\n', "every [[variant]] needs a name and a chip"),
+    ('[sweep]\nmode = "random"\nsamples = 100000000000\n[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\n'
+     'isl = [1]\nosl = [1]\nconcurrency = [1]\n', "a sweep must have 1 to 10,000,000 cases"),
+    ("\x00\x01binary", "holds NUL bytes, so it is not TOML"),
+    ("[axes\nmodel = 1", "malformed TOML"),
+])
+def test_bad_sweep_specs_are_refused_before_any_work(spec: str, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_text(spec)
+    assert says in refused("sweep", str(path), "--out", str(tmp_path / "out.csv"), "--workers", "1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
+
+
+def test_output_paths_that_cannot_be_written_are_one_line_and_leave_nothing(tmp_path: Path) -> None:
+    """--out under a file, in /proc, in a folder that is read-only, or naming a folder; and a report whose
+    index.html is a folder (refused before any plot is drawn)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert "a file is in the way of the folder" in refused("chips", "--format", "json", "--out", str(blocker / "x.json"))
+    assert "/proc/x.json" in refused("chips", "--format", "json", "--out", "/proc/x.json")
+    assert "/sys/x.json: " in refused("chips", "--format", "json", "--out", "/sys/x.json")  # no new files there, even for root
+    (tmp_path / "folder.json").mkdir()
+    assert "is a directory" in refused("chips", "--format", "json", "--out", str(tmp_path / "folder.json"))
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if not os.access(locked, os.W_OK):  # root writes anywhere
+        assert "Permission denied" in refused("chips", "--out", str(locked / "x.csv"))
+        assert "not writable" in refused("report", "--out", str(locked / "report"))
+    (tmp_path / "report" / "index.html").mkdir(parents=True)
+    assert "index.html is a folder" in refused("report", "--out", str(tmp_path / "report"))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a-file", "folder.json", "index.html", "locked", "report"]
+
+
+@pytest.mark.parametrize(("suffix", "starts"), [(".csv", "id,name,"), (".json", "[\n  {"), (".md", "**Chips"),
+                                                  (".txt", "Chips")])
+def test_out_picks_the_format_from_the_suffix(suffix: str, starts: str, tmp_path: Path) -> None:
+    target = tmp_path / f"chips{suffix}"
+    code, out, err = run("chips", "--out", str(target))
+    assert code == 0 and not out and err == f"wrote {target}\n"
+    text = target.read_text()
+    assert text.lstrip().startswith(starts) and "nvidia-h100-sxm" in text and "…" not in text
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
+
+
+_VALUE = st.one_of(st.integers(-10**25, 10**25).map(str), st.floats().map(repr), st.text(max_size=6),
+                   st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e20", "50", "50ms", "2 s", "1,024", "0x10",
+                                    "none", ""]))
+_OPTIONS = {"serve": ("--isl", "--osl", "--concurrency", "--tp", "--attn-dp", "--moe-ep", "--mtp",
+                      "--mtp-acceptance", "--random-range-ratio", "--adp-hold-steps"),
+            "train": ("--chips", "--tp", "--pp", "--dp", "--cp", "--vp", "--seq-len", "--global-batch",
+                      "--micro-batch", "--zero", "--tokens", "--top", "--etp"),
+            "model": ("--context",)}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(sorted(_OPTIONS)), data=st.data())
+def test_random_option_values_end_in_exit_0_or_2_never_a_traceback(command: str, data: st.DataObject) -> None:
+    chosen = data.draw(st.lists(st.sampled_from(_OPTIONS[command]), min_size=1, max_size=3, unique=True))
+    args = [command] + (["llama-3.1-8b"] if command == "model" else
+                        ["--model", "llama-3.1-8b", "--system", "hgx-h100"])
+    for option in chosen:
+        args += [option, data.draw(_VALUE)]
+    code, out, err = run(*args)
+    assert code in (0, 2), (args, code, err)
+    if code == 2:
+        assert len(err.splitlines()) == 1 and err.startswith("parity: error: "), (args, err)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(st.binary(max_size=200),
+                         st.text(max_size=200).map(str.encode),
+                         st.lists(st.text(max_size=12), max_size=6).map(
+                             lambda cells: ("model,system,isl,osl,concurrency\n" + ",".join(cells)).encode())),
+       command=st.sampled_from(["predict", "model", "sweep"]))
+def test_random_bytes_as_input_files_end_in_exit_0_or_2(content: bytes, command: str, tmp_path: Path) -> None:
+    path = tmp_path / {"predict": "cases.csv", "model": "config.json", "sweep": "spec.toml"}[command]
+    path.write_bytes(content)
+    extra = ["--out", str(tmp_path / "out.csv"), "--workers", "1"] if command == "sweep" else []
+    code, out, err = run(command, str(path), *extra)
+    assert code in (0, 2), (content, code, err)
+    if code == 2:
+        assert len(err.splitlines()) == 1 and err.startswith("parity: error: "), (content, err)
+
+
+def test_json_of_a_refused_train_layout_is_printed_with_show_infeasible() -> None:
+    code, out, _ = run("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8", "--format", "json",
+                       "--show-infeasible")
+    assert code == 0 and not json.loads(out)["fits"]

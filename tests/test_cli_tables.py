@@ -1,0 +1,71 @@
+"""Tables that fit: at 80, 100 and 120 columns no table cuts a name or a number ('…'), and no line is
+wider than the terminal; the columns left out are named, and --wide or a file shows them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+
+LLAMA = ("--model", "llama-3.1-8b", "--system", "hgx-h100")
+COMMANDS = [
+    ("chips",), ("systems",), ("models",), ("engines",), ("show", "910c"), ("model", "deepseek-r1"), ("policy",),
+    ("policy", "--at-threshold", "h100", "--model", "llama-3.1-8b"),
+    ("fleet", "--model", "llama-3.1-8b", "--demand", "2e12 tokens/day"),
+    ("search", *LLAMA), ("train", *LLAMA), ("train", *LLAMA, "--search"), ("serve", *LLAMA, "--explain"),
+    ("compare", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
+    ("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "llama-3.1-8b"),
+    ("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-70b", "--workload", "train"),
+    ("formats", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
+]
+
+
+def table(*args: str, columns: int) -> str:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0 and result.exception is None, (args, result.stderr, result.exception)
+    return result.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_tables_fit_without_cutting_a_name_or_a_number(args: tuple[str, ...], columns: int) -> None:
+    out = table(*args, columns=columns)
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= columns
+
+
+def test_the_default_compare_fits_80_columns_and_states_its_ttft_target() -> None:
+    """The issue's worst case: the default compare printed 277 ellipses and needed about 220 columns."""
+    out = table("compare", columns=80)
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    assert "at TPOT 50 ms, TTFT 5 s" in out and "TTFT ms" in out
+    assert "atlas-800-a3" in out and "8x Ascend 910C" in out  # a reader finds the 910C row
+
+
+def test_wide_and_files_show_every_column(tmp_path: Path) -> None:
+    narrow = " ".join(table("chips", columns=80).split())
+    assert "Not shown at 80 columns: FP8 TFLOP/s" in narrow and "weakest source" in narrow.split("Not shown")[1]
+    wide = table("chips", "--wide", columns=80)
+    assert "weakest source" in wide.splitlines()[1] and "Not shown" not in wide
+    target = tmp_path / "chips.txt"
+    table("chips", "--out", str(target), columns=80)
+    assert "weakest source" in target.read_text() and "Not shown" not in target.read_text()
+
+
+def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() -> None:
+    """Each serving row carries its 80% interval bounds (low <= value <= high) and the flags the README
+    promises; a system that cannot train the model shows '-' and 'does not fit', never 0 tok/s."""
+    rows = json.loads(table("compare", "hgx-h100", "kunlun-p800-8card", "--model", "llama-3.1-8b", "--format", "json",
+                            columns=120))
+    for row in rows:
+        for metric in ("ttft_s", "tpot_s", "tokens_per_s_per_chip"):
+            assert row[f"{metric}_low"] <= row[metric] <= row[f"{metric}_high"]
+    assert any(f.startswith("uncalibrated chip kunlunxin-p800") for f in rows[1]["flags"]), rows[1]["flags"]
+    out = table("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-405b", "--workload", "train",
+                columns=120)
+    line = next(line for line in out.splitlines() if line.startswith("hgx-h100"))
+    assert " - " in line and " 0 " not in line and "does not fit" in line
