@@ -368,3 +368,37 @@ def test_only_every_interval_th_layer_keeps_kv(interval: int, groups: int) -> No
     assert m.num_layers == groups * interval
     assert m.kv_elements_per_token() == groups * 2 * 2 * 16
     assert m.state_bytes_per_sequence == groups * (interval - 1) * 2 * (4 * 8 * 8 + (2 * 2 * 8 + 4 * 8) * 3)
+
+
+def test_hunyuan_reads_its_per_layer_moe_lists_and_one_shared_mlp() -> None:
+    """A Hunyuan-shaped config (moe_intermediate_size [32, 16], moe_topk [2, 1], num_shared_expert [1, 1],
+    use_mixed_mlp_moe): layer 0 holds 4 experts of 64 x 2 x 32 + 32 x 64 = 6,144 weights, layer 1 4 of 3,072;
+    both a shared MLP of intermediate_size x 1 = 128: 64 x 256 + 128 x 64 = 24,576, and a router of 64 x 4 = 256.
+    Active per token: layer 0 2 x 6,144 + 24,576 + 256 = 37,120; layer 1 3,072 + 24,576 + 256 = 27,904."""
+    hunyuan = {**BASE, "model_type": "hunyuan", "num_experts": 4, "moe_intermediate_size": [32, 16],
+               "moe_topk": [2, 1], "num_shared_expert": [1, 1], "use_mixed_mlp_moe": True, "use_cla": False,
+               "cla_share_factor": 2}
+    m = model_from_config(hunyuan)
+    assert not m.flags
+    mlps = [l.mlp for l in m.layers]
+    assert [(x.expert_intermediate_size, x.experts_per_token, x.shared_intermediate_size) for x in mlps] == \
+        [(32, 2, 128), (16, 1, 128)]
+    parts = [{x.name: x.parameters for x in mlp.matrices(64)} for mlp in mlps]
+    assert [p["expert_up"] + p["expert_down"] for p in parts] == [4 * 6_144, 4 * 3_072]
+    assert [p["shared_up"] + p["shared_down"] + p["router"] for p in parts] == [24_832, 24_832]
+    unmixed = model_from_config({**hunyuan, "use_mixed_mlp_moe": False})
+    assert all(l.mlp.num_shared_experts == 0 for l in unmixed.layers)
+    assert m.active_parameters - unmixed.active_parameters == 2 * 24_576
+    with pytest.raises(ModelConfigError, match="use_cla"):
+        model_from_config({**hunyuan, "use_cla": True})
+    with pytest.raises(ModelConfigError, match="moe_topk has 1 entries, none for layer 1"):
+        model_from_config({**hunyuan, "moe_topk": [2]})
+
+
+def test_a_key_that_only_matters_with_another_is_flagged_only_then() -> None:
+    """MiniMax-M1 names shared_moe_mode 'sigmoid' but has no shared expert (shared_intermediate_size 0): moot."""
+    assert model_from_config({**BASE, "shared_moe_mode": "sigmoid", "shared_intermediate_size": 0}).flags == ()
+    assert model_from_config({**BASE, "shared_moe_mode": "sigmoid", "shared_intermediate_size": 64}).flags == \
+        ("unmodelled: shared_intermediate_size", "unmodelled: shared_moe_mode")
+    m1 = catalog.model("minimax-m1")
+    assert not m1.flags and sum(l.count for l in m1.layers if l.attention.kind == "lightning") == 70

@@ -22,7 +22,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "num_experts": ("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts"),
     "experts_per_token": ("num_experts_per_tok", "experts_per_token", "moe_topk", "top_k_experts", "top_k"),
     "expert_intermediate_size": ("moe_intermediate_size", "expert_intermediate_size"),
-    "num_shared_experts": ("n_shared_experts", "num_shared_experts"),
+    "num_shared_experts": ("n_shared_experts", "num_shared_experts", "num_shared_expert"),
     "shared_intermediate_size": ("shared_expert_intermediate_size",),
     "first_dense_layers": ("first_k_dense_replace",),
     "moe_layer_frequency": ("moe_layer_freq", "decoder_sparse_step"),
@@ -62,7 +62,10 @@ _LIMIT = 100_000_000  # any other count parity reads
 _REFUSED = {"block_configs": "per-layer block_configs (heterogeneous NAS layers)",
             "attn_layer_period": "Mamba (v1) layers of Jamba-style hybrids",
             "compress_ratios": "compressed sparse attention (DeepSeek-V4)",
-            "mamba_d_ssm": "parallel attention + Mamba2 layers (Falcon-H1)"}
+            "mamba_d_ssm": "parallel attention + Mamba2 layers (Falcon-H1)",
+            "use_cla": "cross-layer attention sharing K and V between layers (Hunyuan CLA)"}
+# keys that matter only when another key is set: moot (neither read nor flagged) while that key is 0 or false
+_MOOT_UNLESS = {"shared_moe_mode": "shared_intermediate_size", "cla_share_factor": "use_cla"}
 # keys read, or known not to change compute or memory (ids, init, dropout, RoPE, losses, runtime options)
 _UNDERSTOOD = {
     "model_type", "architectures", "text_config", "vision_config", "language_config", "llm_config",
@@ -102,7 +105,13 @@ _UNDERSTOOD = {
     "mamba_chunk_size", "normalization_function", "init_method", "query_pre_attn_scalar", "rope_local_base_freq",
     "attn_logit_softcapping", "cache_implementation", "attn_type_list", "postnorm", "block_size",
     "layernorm_full_attention_alpha", "layernorm_full_attention_beta", "layernorm_linear_attention_alpha",
-    "layernorm_linear_attention_beta", "layernorm_mlp_alpha", "layernorm_mlp_beta",
+    "layernorm_linear_attention_beta", "layernorm_mlp_alpha", "layernorm_mlp_beta", "use_mixed_mlp_moe",
+    "norm_type", "use_rotary_pos_emb", "dense_list", "org_vocab_size", "pool_type",
+    # Hunyuan's special-token ids and the options of a vision tower that its text checkpoints leave out
+    # (vit_type and vit_path stay flagged: set, they would add one)
+    "eod_token_id", "pad_id", "im_start_id", "im_end_id", "im_newline_id", "text_start_id", "text_end_id",
+    "video_start_id", "video_end_id", "mask_init_id", "num_media_embeds", "anyres_pooling_size",
+    "vit_input_resolution", "vit_mapping_type", "vit_norm_type", "vit_patch", "vit_token",
     # generic PretrainedConfig fields (generation and export options)
     "add_cross_attention", "bad_words_ids", "begin_suppress_tokens", "chunk_size_feed_forward",
     "cross_attention_hidden_size", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
@@ -176,4 +185,5 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[str, ...]:
         if config.get(key):
             raise ModelConfigError(f"{_where(where)}: {key} ({what}) is not modelled by parity")
     return tuple(f"unmodelled: {key}" for key in sorted(config) if key not in _UNDERSTOOD
-                 and config[key] not in (None, False, 0, [], {}))
+                 and config[key] not in (None, False, 0, [], {})
+                 and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))

@@ -194,9 +194,22 @@ def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     return (index + 1) % step == 0
 
 
+# MoE sizes Hunyuan lists per layer; a layer reads its own entry
+_PER_LAYER = ("moe_intermediate_size", "moe_topk", "num_shared_expert")
+
+
+def _layer_view(config: dict[str, Any], index: int, where: str) -> dict[str, Any]:
+    lists = {key: config[key] for key in _PER_LAYER if isinstance(config.get(key), list)}
+    for key, values in lists.items():
+        if index >= len(values):
+            raise ModelConfigError(f"{where}: {key} has {len(values)} entries, none for layer {index}")
+    return {**config, **{key: values[index] for key, values in lists.items()}} if lists else config
+
+
 def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp | MoeMlp | None:
     if not kind:
         return None
+    config = _layer_view(config, index, where)
     model_type = str(config.get("model_type", "")).lower()
     ungated = model_type in _UNGATED_TYPES or str(config.get("mlp_hidden_act", "")).lower() == "relu2"
     hidden = _int(config, "hidden_size", where=where)
@@ -213,6 +226,9 @@ def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp 
     shared_size = _int(config, "shared_intermediate_size", 0, where) or (
         _int(config, "moe_shared_expert_intermediate_size", 0, where)
         or _int(config, "share_expert_dim", 0, where) * max(shared, 1) or shared * expert_size)
+    if "use_mixed_mlp_moe" in config:  # Hunyuan: one shared MLP of intermediate_size x num_shared_expert, if mixed
+        shared = shared if config["use_mixed_mlp_moe"] else 0
+        shared_size = shared * intermediate
     try:
         return MoeMlp(num_experts=_int(config, "num_experts", where=where),
                       experts_per_token=_int(config, "experts_per_token", where=where, positive=True),
