@@ -106,7 +106,11 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
             twinned[f.kind.removeprefix("gemm_")] = base.gemm(f.kind.removeprefix("gemm_")) * r
             scale["compute"].append(r)
         elif f.kind == "attention_prefill_fraction":
+            # an attention-math figure (the CloudMatrix paper's MLA compute-bound utilization against FlashMLA)
+            # moves prefill attention and compute-bound decode attention (absorbed MLA) alike
             fields["attention_prefill_efficiency"] = base.attention_prefill_efficiency * r
+            if base.attention_decode_math_efficiency:
+                fields["attention_decode_math_efficiency"] = base.attention_decode_math_efficiency * r
             scale["compute"].append(r)
         elif f.kind == "attention_decode_fraction":
             fields["attention_decode_efficiency"] = base.attention_decode_efficiency * r
@@ -143,6 +147,8 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         grouped_gemm_memory_efficiency=round(moved("grouped_gemm_memory_efficiency", bandwidth), 4),
         attention_prefill_efficiency=round(moved("attention_prefill_efficiency", compute), 4),
         attention_decode_efficiency=round(moved("attention_decode_efficiency", bandwidth), 4),
+        attention_decode_math_efficiency=(round(moved("attention_decode_math_efficiency", compute), 4)
+                                          if base.attention_decode_math_efficiency else 0.0),
         stream_efficiency=round(moved("stream_efficiency", bandwidth), 4), points=())
 
 
@@ -161,6 +167,8 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
         return _mean(getattr(c, name) / getattr(measured, name) for c in families)
     scalars = ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                "attention_decode_efficiency", "stream_efficiency")
+    if measured.attention_decode_math_efficiency and all(c.attention_decode_math_efficiency for c in families):
+        scalars += ("attention_decode_math_efficiency",)
     gemm_ratio = _mean(c.gemm("default") / measured.gemm("default") for c in families)
     return dataclasses.replace(
         measured, id="derived-prior", chip="*", family="", date=date, measured=False,
@@ -184,5 +192,7 @@ def family_toml(cal: Calibration) -> str:
     for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                  "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency"):
         lines.append(f"{name} = {getattr(cal, name):.4f}")
+    if cal.attention_decode_math_efficiency:
+        lines.append(f"attention_decode_math_efficiency = {cal.attention_decode_math_efficiency:.4f}")
     lines += ["", "[gemm_efficiency]"] + [f"{k} = {v:.4f}" for k, v in cal.gemm_efficiency.items()]
     return "\n".join(lines) + "\n"

@@ -30,6 +30,7 @@ def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
             source=data.get("source", ""), points=tuple(data.get("points", ())),
             family=str(data.get("family", "")), rows=tuple(str(r) for r in data.get("rows", ())),
             measured_chips=tuple(str(c) for c in data.get("measured_chips", ())),
+            attention_decode_math_efficiency=float(data.get("attention_decode_math_efficiency", 0.0)),
             **{name: float(require(data, name, where)) for name in scalars})
     except (ValueError, units.UnitError) as err:
         raise CatalogError(f"{where}: {err}") from err
@@ -85,6 +86,12 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
         measured = [c for c in calibrations() if c.measured and c.chip in siblings]
         if measured:
             best = max(measured, key=lambda c: c.date)
+            if step and best.attention_decode_math_efficiency:
+                # a measured MLA-decode kernel rate stays in its generation: FlashMLA's sparse decode reaches
+                # 700 of 2,250 TFLOP/s on B200 (0.31) against 410 of 989 on H800 (0.41), so a child family
+                # falls back to the attention math efficiency (0.4996 = 0.667 x 0.75)
+                best = dataclasses.replace(best, attention_decode_math_efficiency=0.0)
+                via += f" (not its {name} MLA-decode kernel rate)"
             return dataclasses.replace(best, measured=False,
                                        basis=f"inherited from {best.chip} ({name} family){via}")
     prior = derived_prior()

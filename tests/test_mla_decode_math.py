@@ -1,0 +1,52 @@
+"""Compute-bound decode attention (absorbed MLA) runs at the measured MLA-decode kernel rate where one is
+measured (FlashMLA on the Hopper die), not at the prefill flash-attention rate."""
+
+from __future__ import annotations
+
+import pytest
+
+from parity import catalog
+from parity.cost import price_kernel
+from parity.ops import Kernel
+
+TFLOP = 1e12
+
+
+def _seconds(chip_id: str, kind: str) -> float:
+    chip = catalog.chip(chip_id)
+    kernel = Kernel(name="mla_decode", kind=kind, flops=TFLOP, weight_bytes=0.0, other_bytes=1e6, fmt="bf16")
+    return float(price_kernel(kernel, chip, catalog.calibration(chip), overhead_s=0.0).time_s)
+
+
+def test_h20_mla_decode_math_runs_at_flashmla_rate() -> None:
+    """H20 inherits the H200 calibration: 1 TFLOP of compute-bound decode attention at 148 TFLOP/s x 0.667
+    = 98.72 TFLOP/s takes 10.13 ms; the same FLOPs as prefill attention at x 0.4996 take 13.52 ms."""
+    assert _seconds("nvidia-h20", "attention_decode") == pytest.approx(1.0 / (148 * 0.667), rel=1e-6)
+    assert _seconds("nvidia-h20", "attention_prefill") == pytest.approx(1.0 / (148 * 0.4996), rel=1e-6)
+
+
+def test_ascend_910c_mla_decode_is_the_papers_die_utilization() -> None:
+    """910C family: 0.667 x (0.654 / 0.667) = 0.654, the CloudMatrix paper's MLA compute-bound utilization
+    on one die; a fraction, so the same on the 800 TFLOP/s package: 1 TFLOP in 1 / (800 x 0.654) = 1.911 ms."""
+    cal = catalog.calibration(catalog.chip("huawei-ascend-910c"))
+    assert cal.attention_decode_math == pytest.approx(0.654, abs=5e-5)
+    assert _seconds("huawei-ascend-910c", "attention_decode") == pytest.approx(1.0 / (800 * 0.654), rel=1e-3)
+
+
+def test_blackwell_does_not_inherit_hoppers_mla_kernel_rate() -> None:
+    """B200 inherits the H200 calibration through its parent family but not FlashMLA's Hopper rate: its
+    decode attention math falls back to the prefill efficiency, 0.4996 (2,250 TFLOP/s: 1 TFLOP in 0.890 ms)."""
+    cal = catalog.calibration(catalog.chip("nvidia-b200-sxm"))
+    assert cal.attention_decode_math_efficiency == 0.0
+    assert cal.attention_decode_math == pytest.approx(0.4996)
+    assert "MLA-decode" in cal.basis
+    peak = catalog.chip("nvidia-b200-sxm").peak("bf16") / TFLOP
+    assert _seconds("nvidia-b200-sxm", "attention_decode") == pytest.approx(1.0 / (peak * 0.4996), rel=1e-6)
+
+
+def test_an_out_of_range_decode_math_efficiency_is_refused() -> None:
+    import dataclasses
+
+    cal = catalog.calibration(catalog.chip("nvidia-h20"))
+    with pytest.raises(ValueError, match="attention_decode_math_efficiency"):
+        dataclasses.replace(cal, attention_decode_math_efficiency=1.5)
