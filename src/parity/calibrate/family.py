@@ -35,6 +35,7 @@ class KernelFigure:
     achieved: float
     twin: str = ""
     twin_achieved: float = 0.0
+    of_peak: float = 0.0  # the peak a fraction is of, where the source's differs from the catalog's [FLOP/s]
 
     @property
     def group(self) -> str:
@@ -60,14 +61,25 @@ def figures_from_rows(rows: Iterable[Mapping[str, str]]) -> list[KernelFigure]:
             raise ParityError(f"{where}: achieved and twin_achieved must be numbers ({err})") from err
         if not achieved > 0 or (row.get("twin_chip") and not twin_achieved > 0):
             raise ParityError(f"{where}: achieved figures must be positive")
+        try:
+            of_peak = float(row["of_peak"]) if row.get("of_peak") else 0.0
+        except ValueError as err:
+            raise ParityError(f"{where}: of_peak must be a number ({err})") from err
         out.append(KernelFigure(case_id=row["case_id"], chip=row["chip"], kind=row["kind"], achieved=achieved,
-                                twin=row.get("twin_chip", ""), twin_achieved=twin_achieved))
+                                twin=row.get("twin_chip", ""), twin_achieved=twin_achieved, of_peak=of_peak))
     return out
 
 
 def _fraction(figure: KernelFigure, chip: Chip, achieved: float) -> float:
     if figure.kind.endswith("_fraction"):
-        return achieved
+        # a utilization of the source's own peak, restated against the catalog's (the CloudMatrix paper's
+        # 910C: 752 TFLOP/s BF16 per package where the catalog keeps Huawei's 800); the twin's is as stated
+        if not figure.of_peak or chip.id != figure.chip:
+            return achieved
+        if figure.kind == "attention_decode_fraction":
+            return achieved * figure.of_peak / chip.memory_bytes_per_s
+        math = "int8" if figure.kind == "gemm_int8_fraction" else "bf16"
+        return achieved * figure.of_peak / chip.peak(math)
     if figure.kind.startswith("gemm_"):
         return achieved / chip.peak(figure.kind.removeprefix("gemm_"))
     return achieved / chip.memory_bytes_per_s
