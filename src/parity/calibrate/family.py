@@ -159,8 +159,9 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         grouped_gemm_memory_efficiency=round(moved("grouped_gemm_memory_efficiency", bandwidth), 4),
         attention_prefill_efficiency=round(moved("attention_prefill_efficiency", compute), 4),
         attention_decode_efficiency=round(moved("attention_decode_efficiency", bandwidth), 4),
-        attention_decode_math_efficiency=(round(moved("attention_decode_math_efficiency", compute), 4)
-                                          if base.attention_decode_math_efficiency else 0.0),
+        # a measured MLA-decode rate moves only with an attention figure of the family's own (B06 for Da Vinci);
+        # elsewhere (CDNA3) decode attention math stays at the family's prefill attention rate, as before
+        attention_decode_math_efficiency=round(fields.get("attention_decode_math_efficiency", 0.0), 4),
         stream_efficiency=round(moved("stream_efficiency", bandwidth), 4), points=())
 
 
@@ -188,9 +189,10 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
                 f"({', '.join(c.family for c in families)}) of each efficiency relative to it "
                 f"(GEMM x{gemm_ratio:.4f}): what measured chips achieve"),
         source=", ".join(c.id for c in families), rows=tuple(r for c in families for r in c.rows), basis="",
-        measured_chips=(),
-        gemm_efficiency={k: round(v * gemm_ratio, 4) for k, v in measured.gemm_efficiency.items()},
-        **{name: round(getattr(measured, name) * over(name), 4) for name in scalars}, points=())
+        measured_chips=(), gemm_efficiency={k: round(v * gemm_ratio, 4) for k, v in measured.gemm_efficiency.items()},
+        # the MLA-decode rate only where every family measured one (else the prefill attention rate stands in)
+        **({"attention_decode_math_efficiency": 0.0}
+           | {name: round(getattr(measured, name) * over(name), 4) for name in scalars}), points=())
 
 
 def family_toml(cal: Calibration) -> str:

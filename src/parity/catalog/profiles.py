@@ -64,6 +64,16 @@ def family_chain(family: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _own_generation(cal: Calibration, step: int, name: str, via: str) -> tuple[Calibration, str]:
+    """A measured MLA-decode kernel rate stays in its generation: FlashMLA's sparse decode reaches 700 of
+    2,250 TFLOP/s on B200 (0.31) against 410 of 989 on H800 (0.41), so a child family (step > 0) falls back
+    to the attention math efficiency (0.4996 = 0.667 x 0.75)."""
+    if not step or not cal.attention_decode_math_efficiency:
+        return cal, via
+    return (dataclasses.replace(cal, attention_decode_math_efficiency=0.0),
+            via + f" (not its {name} MLA-decode kernel rate)")
+
+
 @cache
 def _calibration_of(chip_id: str, family: str) -> Calibration:
     own = [c for c in calibrations() if c.chip == chip_id]
@@ -79,19 +89,14 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
             if chip_id in best.measured_chips:
                 return dataclasses.replace(best, basis=f"measured on this chip: {best.id} ({name} family; rows "
                                                        f"{', '.join(best.rows)})")
+            best, via = _own_generation(best, step, name, via)
             return dataclasses.replace(best, measured=False, basis=(
                 f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
                 f"{', '.join(best.rows)}){via}"))
         siblings = {c.id for c in chips() if c.family == name}
         measured = [c for c in calibrations() if c.measured and c.chip in siblings]
         if measured:
-            best = max(measured, key=lambda c: c.date)
-            if step and best.attention_decode_math_efficiency:
-                # a measured MLA-decode kernel rate stays in its generation: FlashMLA's sparse decode reaches
-                # 700 of 2,250 TFLOP/s on B200 (0.31) against 410 of 989 on H800 (0.41), so a child family
-                # falls back to the attention math efficiency (0.4996 = 0.667 x 0.75)
-                best = dataclasses.replace(best, attention_decode_math_efficiency=0.0)
-                via += f" (not its {name} MLA-decode kernel rate)"
+            best, via = _own_generation(max(measured, key=lambda c: c.date), step, name, via)
             return dataclasses.replace(best, measured=False,
                                        basis=f"inherited from {best.chip} ({name} family){via}")
     prior = derived_prior()
