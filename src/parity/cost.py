@@ -77,7 +77,8 @@ def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float
     """Roofline time of `kernel.count` runs of a kernel: max(math, memory) + fixed overhead each."""
     fmt = format_named(kernel.fmt)
     math, emulated = math_unit(fmt, chip)
-    efficiency = cal.attention_prefill_efficiency if kernel.kind.startswith("attention") else cal.gemm(math)
+    efficiency = (cal.attention_decode_math if kernel.kind == "attention_decode" else
+                  cal.attention_prefill_efficiency if kernel.kind == "attention_prefill" else cal.gemm(math))
     rate = chip.peak(math) * efficiency * (cal.emulation_efficiency if emulated else 1.0)
     bandwidth = chip.memory_bytes_per_s * getattr(cal, _MEMORY_EFFICIENCY[kernel.kind])
     moved = kernel.bytes
@@ -140,6 +141,16 @@ def _flat_s(kind: str, S: Num, n: Num, B: Num, lat: Num, switched: bool) -> Num:
     return lat + S / B  # send_recv
 
 
+def fused_overhead_s(system: System, n: Num) -> Num:
+    """[s] what a fused MoE dispatch or combine over n ranks inside a scale-up domain costs beyond its hop
+    and its bytes: the system's per-call latency plus its per-peer latency for each other die of the group
+    (a multi-die package's dies run side by side, each addressing every other die). CloudMatrix 384's
+    fused operators (B07: dispatch 116 us at EP8 and 152 us at EP256 for 128 tokens a die, when its UB
+    link moves those bytes in 27-46 us) take most of their time here; 0 on systems that state none."""
+    peers = np.maximum(np.asarray(n, dtype=float) * system.chip.dies - 1.0, 0.0)
+    return system.fused_all_to_all_latency_s + peers * system.fused_all_to_all_peer_latency_s
+
+
 def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, fanout: Num | None = None,
                  domain_ranks: Num | None = None, low_latency: Num = False) -> Num:
     """[s] of one collective over n ranks placed on consecutive chips of `system`.
@@ -171,7 +182,7 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, f
         # low-latency kernels: one copy per (token, expert), remote ones straight over scale-out
         direct = out_lat + np.maximum(S * fanout * (n - d_eff) / n / out_bw, S * fanout * (d_eff - 1.0) / n / up_bw)
         t = np.where(n <= d, _flat_s("all_to_all", inner_bytes * n / np.maximum(n - 1.0, 1.0), n, up_bw, up_lat,
-                                     switched),
+                                     switched) + fused_overhead_s(system, n),
                      np.where(low_latency, direct, forwarded))
         return np.where((n > 1) & (S > 0), t, 0.0)
     inner = _flat_s(kind, S, n, up_bw, up_lat, switched)
@@ -209,7 +220,9 @@ def collective_algorithm(kind: str, S: float, n: float, system: System, efficien
                 else "two-shot (reduce-scatter + all-gather)"
         return "ring" if ring_all_reduce_s(S, n, bw, lat) <= tree_all_reduce_s(S, n, bw, lat) else "double binary tree"
     if kind == "all_to_all":
-        return "direct all-to-all" + (f" (each token to {fanout:g} experts)" if fanout else "")
+        fused = (f", fused: +{fused_overhead_s(system, n) * 1e6:.0f} us per call"
+                 if fanout and system.fused_all_to_all_latency_s + system.fused_all_to_all_peer_latency_s else "")
+        return "direct all-to-all" + (f" (each token to {fanout:g} experts{fused})" if fanout else "")
     return {"all_gather": "direct all-gather" if switched else "ring all-gather",
             "reduce_scatter": "direct reduce-scatter" if switched else "ring reduce-scatter",
             "send_recv": "point-to-point"}[kind]

@@ -131,6 +131,10 @@ class System:
     chips: chips in one system; scale_up_domain_chips: how many share the scale-up fabric.
     scale_up_bytes_per_s, scale_out_bytes_per_s [B/s]: per chip, each direction.
     scale_up_latency_s, scale_out_latency_s [s]: one-hop latency of a small message.
+    fused_all_to_all_latency_s, fused_all_to_all_peer_latency_s [s]: what a fused MoE dispatch or combine
+    inside the scale-up domain costs beyond its hop and its bytes: once per call (routing counts exchanged,
+    completion signalled) and once per peer die of the group; 0 where the system states none (see
+    cost.collective_s).
     power_w [W]: the whole system, all-in where a source gives it.
     """
 
@@ -146,6 +150,8 @@ class System:
     scale_out_bytes_per_s: float
     scale_out_latency_s: float
     power_w: float
+    fused_all_to_all_latency_s: float = 0.0
+    fused_all_to_all_peer_latency_s: float = 0.0
     unit_price_usd: float | None = None
     aliases: tuple[str, ...] = ()
     notes: str = ""
@@ -163,7 +169,8 @@ class System:
             raise ValueError(f"{owner}: scale_up_domain_chips ({self.scale_up_domain_chips}) must divide "
                              f"chips ({self.chips})")
         _positive(owner, "power_w", self.power_w)
-        if self.scale_up_latency_s < 0 or self.scale_out_latency_s < 0:
+        if min(self.scale_up_latency_s, self.scale_out_latency_s, self.fused_all_to_all_latency_s,
+               self.fused_all_to_all_peer_latency_s) < 0:
             raise ValueError(f"{owner}: latencies must be >= 0")
 
     @property
@@ -242,7 +249,9 @@ class Calibration:
     gemm_efficiency: large-GEMM math rate over dense peak, per math key ("default" for the rest).
     memory_efficiency: streaming bandwidth over peak; grouped_gemm_memory_efficiency: the same for
     expert GEMMs with few tokens per expert; attention_*: flash-attention prefill math and decode
-    KV-read bandwidth fractions; stream_efficiency: norms and other element-wise ops;
+    KV-read bandwidth fractions; attention_decode_math_efficiency: the math rate of decode attention where
+    it is compute-bound (absorbed MLA: 128 heads share one latent KV), measured on MLA decode kernels
+    (FlashMLA), 0 where none is measured (attention_prefill_efficiency stands in); stream_efficiency: norms and other element-wise ops;
     kernel_overhead_s [s]: fixed cost per kernel (launch, tail) as measured outside CUDA graphs;
     emulation_efficiency: rate of a format run on a wider math unit (dequantise on the fly);
     collective_efficiency: achieved over link bandwidth for large collectives.
@@ -266,6 +275,7 @@ class Calibration:
     kernel_overhead_s: float
     emulation_efficiency: float
     collective_efficiency: float
+    attention_decode_math_efficiency: float = 0.0
     source: str = ""
     family: str = ""
     rows: tuple[str, ...] = ()
@@ -281,10 +291,18 @@ class Calibration:
         for name, value in fractions.items():
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"calibration {self.id}: {name} must be in (0, 1], got {value}")
+        if not 0.0 <= self.attention_decode_math_efficiency <= 1.0:
+            raise ValueError(f"calibration {self.id}: attention_decode_math_efficiency must be in [0, 1], "
+                             f"got {self.attention_decode_math_efficiency}")
         if "default" not in self.gemm_efficiency:
             raise ValueError(f"calibration {self.id}: gemm_efficiency needs a 'default' entry")
         if self.kernel_overhead_s < 0:
             raise ValueError(f"calibration {self.id}: kernel_overhead_s must be >= 0, got {self.kernel_overhead_s}")
+
+    @property
+    def attention_decode_math(self) -> float:
+        """Math rate fraction of compute-bound decode attention: measured where stated, else prefill's."""
+        return self.attention_decode_math_efficiency or self.attention_prefill_efficiency
 
     def gemm(self, math: str) -> float:
         return float(self.gemm_efficiency.get(math, self.gemm_efficiency["default"]))

@@ -107,6 +107,8 @@ def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
         memory_efficiency=scaled(cal.memory_efficiency, profile.memory_scale),
         grouped_gemm_memory_efficiency=scaled(cal.grouped_gemm_memory_efficiency, profile.memory_scale),
         attention_prefill_efficiency=scaled(cal.attention_prefill_efficiency, profile.attention_scale),
+        attention_decode_math_efficiency=(scaled(cal.attention_decode_math_efficiency, profile.attention_scale)
+                                          if cal.attention_decode_math_efficiency else 0.0),
         attention_decode_efficiency=scaled(cal.attention_decode_efficiency, profile.memory_scale),
     )
 

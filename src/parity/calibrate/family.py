@@ -35,6 +35,7 @@ class KernelFigure:
     achieved: float
     twin: str = ""
     twin_achieved: float = 0.0
+    of_peak: float = 0.0  # the peak a fraction is of, where the source's differs from the catalog's [FLOP/s]
 
     @property
     def group(self) -> str:
@@ -60,14 +61,25 @@ def figures_from_rows(rows: Iterable[Mapping[str, str]]) -> list[KernelFigure]:
             raise ParityError(f"{where}: achieved and twin_achieved must be numbers ({err})") from err
         if not achieved > 0 or (row.get("twin_chip") and not twin_achieved > 0):
             raise ParityError(f"{where}: achieved figures must be positive")
+        try:
+            of_peak = float(row["of_peak"]) if row.get("of_peak") else 0.0
+        except ValueError as err:
+            raise ParityError(f"{where}: of_peak must be a number ({err})") from err
         out.append(KernelFigure(case_id=row["case_id"], chip=row["chip"], kind=row["kind"], achieved=achieved,
-                                twin=row.get("twin_chip", ""), twin_achieved=twin_achieved))
+                                twin=row.get("twin_chip", ""), twin_achieved=twin_achieved, of_peak=of_peak))
     return out
 
 
 def _fraction(figure: KernelFigure, chip: Chip, achieved: float) -> float:
     if figure.kind.endswith("_fraction"):
-        return achieved
+        # a utilization of the source's own peak, restated against the catalog's (the CloudMatrix paper's
+        # 910C: 752 TFLOP/s BF16 per package where the catalog keeps Huawei's 800); the twin's is as stated
+        if not figure.of_peak or chip.id != figure.chip:
+            return achieved
+        if figure.kind == "attention_decode_fraction":
+            return achieved * figure.of_peak / chip.memory_bytes_per_s
+        math = "int8" if figure.kind == "gemm_int8_fraction" else "bf16"
+        return achieved * figure.of_peak / chip.peak(math)
     if figure.kind.startswith("gemm_"):
         return achieved / chip.peak(figure.kind.removeprefix("gemm_"))
     return achieved / chip.memory_bytes_per_s
@@ -106,7 +118,11 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
             twinned[f.kind.removeprefix("gemm_")] = base.gemm(f.kind.removeprefix("gemm_")) * r
             scale["compute"].append(r)
         elif f.kind == "attention_prefill_fraction":
+            # an attention-math figure (the CloudMatrix paper's MLA compute-bound utilization against FlashMLA)
+            # moves prefill attention and compute-bound decode attention (absorbed MLA) alike
             fields["attention_prefill_efficiency"] = base.attention_prefill_efficiency * r
+            if base.attention_decode_math_efficiency:
+                fields["attention_decode_math_efficiency"] = base.attention_decode_math_efficiency * r
             scale["compute"].append(r)
         elif f.kind == "attention_decode_fraction":
             fields["attention_decode_efficiency"] = base.attention_decode_efficiency * r
@@ -143,6 +159,9 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         grouped_gemm_memory_efficiency=round(moved("grouped_gemm_memory_efficiency", bandwidth), 4),
         attention_prefill_efficiency=round(moved("attention_prefill_efficiency", compute), 4),
         attention_decode_efficiency=round(moved("attention_decode_efficiency", bandwidth), 4),
+        # a measured MLA-decode rate moves only with an attention figure of the family's own (B06 for Da Vinci);
+        # elsewhere (CDNA3) decode attention math stays at the family's prefill attention rate, as before
+        attention_decode_math_efficiency=round(fields.get("attention_decode_math_efficiency", 0.0), 4),
         stream_efficiency=round(moved("stream_efficiency", bandwidth), 4), points=())
 
 
@@ -161,6 +180,8 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
         return _mean(getattr(c, name) / getattr(measured, name) for c in families)
     scalars = ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                "attention_decode_efficiency", "stream_efficiency")
+    if measured.attention_decode_math_efficiency and all(c.attention_decode_math_efficiency for c in families):
+        scalars += ("attention_decode_math_efficiency",)
     gemm_ratio = _mean(c.gemm("default") / measured.gemm("default") for c in families)
     return dataclasses.replace(
         measured, id="derived-prior", chip="*", family="", date=date, measured=False,
@@ -168,9 +189,10 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
                 f"({', '.join(c.family for c in families)}) of each efficiency relative to it "
                 f"(GEMM x{gemm_ratio:.4f}): what measured chips achieve"),
         source=", ".join(c.id for c in families), rows=tuple(r for c in families for r in c.rows), basis="",
-        measured_chips=(),
-        gemm_efficiency={k: round(v * gemm_ratio, 4) for k, v in measured.gemm_efficiency.items()},
-        **{name: round(getattr(measured, name) * over(name), 4) for name in scalars}, points=())
+        measured_chips=(), gemm_efficiency={k: round(v * gemm_ratio, 4) for k, v in measured.gemm_efficiency.items()},
+        # the MLA-decode rate only where every family measured one (else the prefill attention rate stands in)
+        **({"attention_decode_math_efficiency": 0.0}
+           | {name: round(getattr(measured, name) * over(name), 4) for name in scalars}), points=())
 
 
 def family_toml(cal: Calibration) -> str:
@@ -184,5 +206,7 @@ def family_toml(cal: Calibration) -> str:
     for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                  "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency"):
         lines.append(f"{name} = {getattr(cal, name):.4f}")
+    if cal.attention_decode_math_efficiency:
+        lines.append(f"attention_decode_math_efficiency = {cal.attention_decode_math_efficiency:.4f}")
     lines += ["", "[gemm_efficiency]"] + [f"{k} = {v:.4f}" for k, v in cal.gemm_efficiency.items()]
     return "\n".join(lines) + "\n"

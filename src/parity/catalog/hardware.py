@@ -168,6 +168,10 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) 
             scale_out_latency_s=reader.quantity(require(link, "scale_out_latency", where), "scale_out_latency_s",
                                                 "s"),
             power_w=reader.quantity(require(power, "system", where), "power_w", "w"),
+            fused_all_to_all_latency_s=reader.optional(link, "fused_all_to_all_latency",
+                                                       "fused_all_to_all_latency_s", "s") or 0.0,
+            fused_all_to_all_peer_latency_s=reader.optional(link, "fused_all_to_all_peer_latency",
+                                                            "fused_all_to_all_peer_latency_s", "s") or 0.0,
             unit_price_usd=reader.optional(price, "system", "unit_price_usd", "usd"),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
         )
