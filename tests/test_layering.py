@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("memory",),
     ("cost",),
     ("step",),
-    ("serving", "training"),
+    ("serving", "training", "simulate"),
     ("search", "uncertainty"),
     ("compare", "predict", "fleet", "policy"),
     ("sweep",),
