@@ -344,11 +344,11 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
 
 def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
     """The benchmark a row describes: its lengths and clients, from the named client profile (default:
-    InferenceX's where the row draws lengths at random, aiconfigurator's otherwise), at the row's
-    random_range_ratio."""
+    InferenceX's where the row draws lengths at random, aiconfigurator's otherwise); a row's
+    random_range_ratio below 1 replaces the profile's."""
     name = client or ("inferencex" if scenario.random_range_ratio < 1.0 else "aiconfigurator")
     profile = client_profile(name)
-    if scenario.random_range_ratio != 1.0 or client is None:
+    if scenario.random_range_ratio < 1.0:
         profile = dataclasses.replace(profile, range_ratio=scenario.random_range_ratio)
     return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
                      **options)  # type: ignore[arg-type]

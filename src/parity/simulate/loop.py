@@ -121,9 +121,8 @@ class Engine:
         if self.n[r] + len(self.prefilling[r]) >= self.max_batch:
             return False
         kv = self.s.kv
-        need = kv.blocks(req.isl + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
-        if self.role == "decode" and kv.on_demand:
-            need = kv.blocks(req.isl + 1)
+        # on demand: the prompt (and, after a preemption, the output so far) and one token; else the whole length
+        need = kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
         return self.kv_used(r) + need <= kv.capacity_tokens or (self.n[r] + len(self.prefilling[r]) == 0)
 
     def _reserve(self, r: int, req: Request) -> None:

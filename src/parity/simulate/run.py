@@ -18,7 +18,8 @@ from parity.simulate.policies import Scheduler, scheduler_of
 from parity.simulate.tables import StepTable, step_table
 from parity.step import Deployment, deployment_memory
 
-__all__ = ["Benchmark", "SimResult", "simulate_aggregated", "simulate_disaggregated", "kv_transfer_s",
+__all__ = ["Benchmark", "SimResult", "simulate_aggregated", "simulate_disaggregated", "run_aggregated",
+           "run_disaggregated", "kv_transfer_s",
            "kv_capacity_tokens", "LATENCY_KEYS"]
 
 LATENCY_KEYS = tuple(f"{m}_{s}s" for m in ("ttft", "tpot", "itl", "e2e") for s in ("", "p50_", "p90_", "p99_"))
@@ -162,15 +163,18 @@ class _Client:
             self._send(req.done_s)
 
 
-def _drive(engines: list[Engine]) -> None:
-    """Advance the engine that is earliest, never letting one run past another's clock."""
+def _drive(engines: list[Engine], lead_s: list[float]) -> None:
+    """Advance the engine that is earliest. An engine's decode stretch never runs past the earliest time
+    a request could reach it from another engine: that engine's clock plus `lead_s` of the receiving
+    engine (the least delay between an event elsewhere and an arrival here)."""
+    count = len(engines)
     while True:
         ready = [e.ready_s() for e in engines]
-        first = min(range(len(engines)), key=ready.__getitem__)
+        first = min(range(count), key=ready.__getitem__)
         if ready[first] == math.inf:
             return
-        horizon = min((r for i, r in enumerate(ready) if i != first), default=math.inf)
-        engines[first].advance(horizon)
+        others = min((r for i, r in enumerate(ready) if i != first), default=math.inf)
+        engines[first].advance(others + lead_s[first])
 
 
 def _percentiles(values: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float, float]:
@@ -216,10 +220,17 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
 
 def simulate_aggregated(dep: Deployment, profile: EngineProfile, bench: Benchmark, workers: int = 1,
                         timeline: bool = False) -> SimResult:
-    """A benchmark run on `workers` aggregated workers (prefill and decode in the same steps); requests
-    go to the worker with the fewest outstanding."""
+    """A benchmark run on `workers` aggregated workers of a deployment (prefill and decode in the same
+    steps), the engine's habits read from its profile."""
     sched, capacity = _scheduler(dep, profile, bench)
     table = _table(dep, profile, bench, capacity, float(profile.max_batch_size))
+    return run_aggregated(table, sched, bench, int(dep.layout.attn_dp), workers, float(dep.chips), timeline)
+
+
+def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: int = 1, workers: int = 1,
+                   chips_per_worker: float = 1.0, timeline: bool = False) -> SimResult:
+    """A benchmark run on `workers` aggregated workers with a given step table and scheduler; requests
+    go to the worker with the fewest outstanding."""
     rng = np.random.default_rng(bench.seed + 1)
     records: list | None = [] if timeline else None
     engines: list[Engine] = []
@@ -228,28 +239,39 @@ def simulate_aggregated(dep: Deployment, profile: EngineProfile, bench: Benchmar
         min(engines, key=Engine.outstanding).push(t + sched.ttft_overhead_s, req)
 
     client = _Client(bench, send)
-    engines.extend(Engine(table, sched, int(dep.layout.attn_dp), "agg", client.done, rng=rng, timeline=records,
-                          name=f"worker {i}") for i in range(workers))
+    engines.extend(Engine(table, sched, ranks, "agg", client.done, rng=rng, timeline=records, name=f"worker {i}")
+                   for i in range(workers))
     client.start()
-    _drive(engines)
+    _drive(engines, [sched.ttft_overhead_s] * workers)
     notes = sched.describe() + (f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
                                 f"({bench.client.source})",)
-    return _result(client, engines, float(dep.chips) * workers, capacity, notes, records)
+    return _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
 
 
 def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, bench: Benchmark,
                            prefill_workers: int, decode_workers: int, prefill_batch: float | None = None,
                            decode_batch: float | None = None, timeline: bool = False) -> SimResult:
-    """A benchmark run on separate prefill and decode workers: a request is prefilled on the prefill
-    worker with the fewest outstanding, its KV cache moves to the decode worker with the fewest
-    (kv_transfer_s, plus the engine's disaggregated hand-off overhead), and it decodes there when a
-    slot is free (at most `decode_batch` sequences per rank and what its KV cache holds). Its first
-    token reaches the client when its decode starts."""
+    """A benchmark run on separate prefill and decode workers of two deployments (run_disaggregated),
+    the KV cache moved over the links (kv_transfer_s)."""
     p_sched, p_cap = _scheduler(prefill, profile, bench)
     d_sched, d_cap = _scheduler(decode, profile, bench)
     p_table = _table(prefill, profile, bench, p_cap, float(prefill_batch or profile.max_batch_size))
     d_table = _table(decode, profile, bench, d_cap, float(decode_batch or profile.max_batch_size))
-    transfer = kv_transfer_s(prefill, decode, float(bench.isl))
+    return run_disaggregated(p_table, p_sched, d_table, d_sched, bench, kv_transfer_s(prefill, decode, float(bench.isl)),
+                             prefill_workers, decode_workers, int(prefill.layout.attn_dp), int(decode.layout.attn_dp),
+                             float(prefill.chips), float(decode.chips), prefill_batch, decode_batch, timeline)
+
+
+def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable, d_sched: Scheduler,
+                      bench: Benchmark, transfer_s: float, prefill_workers: int = 1, decode_workers: int = 1,
+                      prefill_ranks: int = 1, decode_ranks: int = 1, prefill_chips: float = 1.0,
+                      decode_chips: float = 1.0, prefill_batch: float | None = None, decode_batch: float | None = None,
+                      timeline: bool = False) -> SimResult:
+    """Separate prefill and decode workers: a request is prefilled on the prefill worker with the fewest
+    outstanding (at most `prefill_batch` new prompts per rank and step), its KV cache moves to the
+    decode worker with the fewest (transfer_s, plus the engine's disaggregated hand-off overhead), and
+    it decodes there when a slot is free (at most `decode_batch` sequences per rank and what its KV cache
+    holds). Its first token reaches the client when its decode starts."""
     rng = np.random.default_rng(bench.seed + 1)
     records: list | None = [] if timeline else None
     pre: list[Engine] = []
@@ -259,22 +281,24 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
         min(pre, key=Engine.outstanding).push(t + p_sched.ttft_overhead_s, req)
 
     def handed(req: Request) -> None:
-        arrive = req.prefilled_s + transfer + d_sched.disagg_ttft_overhead_s
+        arrive = req.prefilled_s + transfer_s + d_sched.disagg_ttft_overhead_s
         req.first_s = arrive
         min(dec, key=Engine.outstanding).push(arrive, req)
 
     client = _Client(bench, send)
-    pre.extend(Engine(p_table, p_sched, int(prefill.layout.attn_dp), "prefill", client.done, on_prefilled=handed,
-                      rng=rng, max_prefill=prefill_batch, timeline=records, name=f"prefill {i}")
-               for i in range(prefill_workers))
-    dec.extend(Engine(d_table, d_sched, int(decode.layout.attn_dp), "decode", client.done, rng=rng,
-                      max_batch=decode_batch, timeline=records, name=f"decode {i}") for i in range(decode_workers))
+    pre.extend(Engine(p_table, p_sched, prefill_ranks, "prefill", client.done, on_prefilled=handed, rng=rng,
+                      max_prefill=prefill_batch, timeline=records, name=f"prefill {i}") for i in range(prefill_workers))
+    dec.extend(Engine(d_table, d_sched, decode_ranks, "decode", client.done, rng=rng, max_batch=decode_batch,
+                      timeline=records, name=f"decode {i}") for i in range(decode_workers))
     client.start()
-    _drive(pre + dec)
+    # a prompt reaches a prefill worker ttft_overhead after a request ends; a decode worker, the transfer and
+    # hand-off after a prefill ends
+    _drive(pre + dec, [p_sched.ttft_overhead_s] * prefill_workers
+           + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers)
     notes = d_sched.describe() + (
-        f"disaggregated: {prefill_workers} prefill worker(s) of {prefill.chips} chips, {decode_workers} decode "
-        f"worker(s) of {decode.chips} chips; KV moved in {transfer * 1e3:.2f} ms plus a hand-off of "
+        f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
+        f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
         f"simulated {len(client.requests)} requests from client profile {bench.client.id}")
-    chips = float(prefill.chips) * prefill_workers + float(decode.chips) * decode_workers
-    return _result(client, pre + dec, chips, d_cap, notes, records)
+    chips = prefill_chips * prefill_workers + decode_chips * decode_workers
+    return _result(client, pre + dec, chips, d_sched.kv.capacity_tokens, notes, records)

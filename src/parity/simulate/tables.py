@@ -78,6 +78,14 @@ class StepTable:
             out += wr * v
         return out + self.chunk_context_s_per_token * prefill * prefill_context
 
+    @classmethod
+    def of(cls, time_s, batches: tuple[float, ...], contexts: tuple[float, ...], prefills: tuple[float, ...],
+           tokens_per_step: float = 1.0) -> StepTable:
+        """A one-rank table from a function time_s(decode, context, prefill) [s] (what-ifs and tests)."""
+        t = tuple(tuple(tuple(float(time_s(b, c, p)) for p in prefills) for c in contexts) for b in batches)
+        return cls(batches=tuple(batches), contexts=tuple(contexts), prefills=tuple(prefills), times=(t,),
+                   chunk_context_s_per_token=0.0, ranks=1, tokens_per_step=tokens_per_step)
+
     def decode_time_s(self, decode: float, context: float) -> float:
         """One decode-only step [s]."""
         return self.time_s(decode, context)
