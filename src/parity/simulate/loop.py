@@ -69,6 +69,7 @@ class Engine:
         self.held_prompts = [0.0] * ranks  # prompt tokens of prefilling requests (KV they hold)
         self.reserved = [0.0] * ranks  # KV reserved at admission (no on-demand growth)
         self.heap: list[tuple[int, int, Request]] = []
+        self.started: list[list[Request]] = [[] for _ in range(ranks)]  # decoding requests by start, latest last
         self.admitted = 0
         self.preemptions = 0
         self.held_steps = 0  # steps new prompts have been held by a policy
@@ -150,6 +151,7 @@ class Engine:
         self.n[r] += 1
         self.ctx[r] += req.contrib
         heapq.heappush(self.heap, (req.finish_step, req.id, req))
+        self.started[r].append(req)
 
     def _release(self, r: int, req: Request, decoding: bool = True) -> None:
         if decoding:
@@ -160,10 +162,12 @@ class Engine:
 
     def _preempt(self, r: int) -> None:
         """The latest-admitted decoding request of rank r gives its KV back and is recomputed later."""
-        victims = [req for _, _, req in self.heap if req.rank == r and req.finish_step >= 0]
-        if len(victims) <= 1:
+        stack = self.started[r]
+        while stack and stack[-1].finish_step < 0:  # ended or preempted already
+            stack.pop()
+        if self.n[r] <= 1 or not stack:
             return
-        req = max(victims, key=lambda q: q.order)
+        req = stack.pop()
         done = self.m * (self.steps - req.start_step)
         self._release(r, req)
         req.finish_step = -1
