@@ -152,3 +152,39 @@ def test_long_decode_runs_agree_with_the_steady_state_model(clients: int, engine
                                          num_prompts=2 * clients))
     assert sim.tpot_s == pytest.approx(steady.tpot_s, rel=0.10)
     assert sim.output_tokens_per_s_per_chip == pytest.approx(steady.output_tokens_per_s_per_chip, rel=0.10)
+
+
+def test_latency_targets_name_a_statistic_or_mean_the_mean() -> None:
+    """'p99:2s' bounds the 99th percentile (key ttft_p99_s) at 2 s; '50ms' the mean (key tpot_s)."""
+    from parity.simulate.targets import latency_target
+    t = latency_target("p99:2s", "ttft")
+    assert (t.key, t.seconds) == ("ttft_p99_s", 2.0)
+    assert t.met_by({"ttft_p99_s": 1.9}) and not t.met_by({"ttft_p99_s": 2.1})
+    m = latency_target("50ms", "tpot")
+    assert (m.key, m.seconds) == ("tpot_s", pytest.approx(0.05))
+    assert latency_target("", "ttft") is None
+    with pytest.raises(ParityError, match="statistic must be one of"):
+        latency_target("p95:2s", "ttft")
+    with pytest.raises(ParityError, match="positive"):
+        latency_target("p99:0s", "ttft")
+
+
+def test_serve_sim_prints_percentiles_and_refuses_percentiles_without_it(tmp_path) -> None:
+    """parity serve --sim gives the percentile keys; a percentile target without --sim exits 2."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "vllm", "--concurrency", "4",
+            "--isl", "512", "--osl", "64"]
+    timeline = tmp_path / "timeline.csv"
+    result = CliRunner().invoke(cli, base + ["--sim", "--num-prompts", "12", "--timeline", str(timeline),
+                                             "--ttft", "p99:5s", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ttft_p50_s"] <= data["ttft_p99_s"] and data["requests"] == 12
+    assert data["meets_ttft_p99_s"] is True
+    assert timeline.read_text().startswith("time_s,worker,queued,prefilling,running,kv_used_fraction")
+    refused = CliRunner().invoke(cli, base + ["--ttft", "p99:2s"])
+    assert refused.exit_code == 2 and "need the simulator" in refused.output
