@@ -16,7 +16,7 @@ from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck,
 from parity.cli import cli, emit, format_option, out_option
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.errors import ParityError
-from parity.predict import predict_rows
+from parity.predict import MODEL_KINDS, predict_rows
 from parity.report.tables import Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
 from parity.validate import (SIZING_PARAMETERS, case_errors, deployment_checks, engine_toml, fit_engine,
@@ -34,9 +34,15 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, or all")
+@click.option("--model-kind", type=click.Choice(MODEL_KINDS + ("both",)), default="steady", show_default=True,
+              help="serving model scored: the steady-state model, the step-level simulator, or both side by side "
+                   "per engine and mode (never-fitted rows)")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="worker processes for the simulator")
 @format_option
 @out_option
-def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: Path | None) -> None:
+def validate(by: str, fit: bool, iterations: int, section: str, model_kind: str, processes: int, fmt: str,
+             out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
@@ -48,9 +54,13 @@ def validate(by: str, fit: bool, iterations: int, section: str, fmt: str, out: P
                           f"{', '.join(sorted(unknown))}")
     if fit:
         _fit_engines(rows, iterations)
+    if model_kind == "both":
+        _models_side_by_side(rows, processes, fmt, out)
+        return
     with Progress(transient=True) as progress:
         task = progress.add_task("predicting measured cases", total=len(rows))
-        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
+        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
+                                   processes=processes)
     errors = case_errors(rows, predictions)
     if fit:
         if not errors:
@@ -226,3 +236,34 @@ def _fit_engines(rows: list[dict[str, str]], iterations: int) -> None:
         click.echo(f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
                    f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing); wrote {path}", err=True)
     catalog.engines.cache_clear()
+
+
+def _models_side_by_side(rows: list[dict[str, str]], processes: int, fmt: str, out: Path | None) -> None:
+    """The steady-state model and the simulator scored on the same never-fitted rows, per engine and mode."""
+    scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]
+    found = {}
+    for kind in MODEL_KINDS:
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"predicting never-fitted cases ({kind})", total=len(scored))
+            predictions = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind=kind,
+                                       processes=processes)
+        errors = case_errors(scored, predictions)
+        found[kind] = {(s.metric, dict(s.group).get("engine", "all"), dict(s.group).get("mode", "all")): s
+                       for s in scores(errors, ["engine", "mode"]) + scores(errors)}
+    table = []
+    for key in sorted(found["steady"], key=lambda k: (k[0], k[1] == "all", k)):
+        steady, sim = found["steady"][key], found["sim"].get(key)
+        table.append({"metric": key[0], "engine": key[1], "mode": key[2], "count": steady.count,
+                      "steady_median": steady.median_abs_error, "steady_p90": steady.p90_abs_error,
+                      "sim_count": sim.count if sim else 0,
+                      "sim_median": sim.median_abs_error if sim else float("nan"),
+                      "sim_p90": sim.p90_abs_error if sim else float("nan"), "sim_bias": sim.bias if sim else float("nan")})
+    columns = [Column("metric", "metric", plain, "left"), Column("engine", "engine", plain, "left"),
+               Column("mode", "mode", plain, "left"), Column("count", "rows", plain),
+               Column("steady_median", "steady median", percent), Column("steady_p90", "steady p90", percent),
+               Column("sim_median", "sim median", percent), Column("sim_p90", "sim p90", percent),
+               Column("sim_bias", "sim bias", percent)]
+    emit(table, columns, fmt, title=f"Serving models side by side on {len(scored)} never-fitted rows",
+         caption="Error = (predicted - measured) / measured; 'sim' is the step-level simulator (parity.simulate) "
+                 "with the same engine profiles, 'steady' the closed-form model they were fitted for.",
+         payload={"models": table}, out=out)

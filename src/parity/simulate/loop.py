@@ -14,12 +14,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+from parity.errors import InfeasiblePlan
 from parity.simulate.policies import Scheduler
 from parity.simulate.tables import StepTable
 
 __all__ = ["Request", "Engine"]
 
 _INF = math.inf
+_IDLE_ITERATION_S = 1e-3  # assumption: an engine loop with nothing to run polls about once a millisecond
 
 
 class Request:
@@ -266,12 +268,19 @@ class Engine:
             self._record()
             return
         self.last_had_prompts = False
-        if decoding == 0:  # nothing runs: requests wait for admission they cannot get, or for policies
-            self.held_steps += 1
+        if decoding == 0:  # nothing runs: prompts held by a policy, or waiting for admission they cannot get
             nxt = self.inbound[0][0] if self.inbound else _INF
             if any(self.waiting) and not admit:
-                self.now = max(self.now, min(nxt, self.now + 1e-3))
+                # an idle scheduler iterates every _IDLE_ITERATION_S: the hold runs out after its remaining steps
+                left = max(self._hold_left(), 1.0)
+                until = math.ceil((nxt - self.now) / _IDLE_ITERATION_S) if nxt < _INF else _INF
+                ticks = max(1.0, min(left, until))
+                if ticks == _INF:  # nothing will ever let these prompts in
+                    raise InfeasiblePlan("waiting prompts can never be admitted")
+                self.held_steps += int(ticks)
+                self.now += ticks * _IDLE_ITERATION_S
             else:
+                self.held_steps += 1
                 self.now = max(self.now, nxt if nxt < _INF else self.now)
             return
         k = self.heap[0][0] - self.steps if self.heap else 1
@@ -308,6 +317,16 @@ class Engine:
                     self._preempt(r)
         self._finish()
         self._record()
+
+    def _hold_left(self) -> float:
+        """Steps until a policy that holds waiting prompts lets them go (inf: none holds them)."""
+        s = self.s
+        left = _INF
+        if s.balance.hold_steps > 0:
+            left = min(left, s.balance.hold_steps - self.held_steps)
+        if s.batch_wait.on:
+            left = min(left, s.batch_wait.timeout_steps - self.held_steps)
+        return left
 
     def _mean_context(self, ahead: float = 0.0) -> float:
         n = sum(self.n)

@@ -163,17 +163,17 @@ class _Client:
             self._send(req.done_s)
 
 
-def _drive(engines: list[Engine], lead_s: list[float]) -> None:
+def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, ...]]) -> None:
     """Advance the engine that is earliest. An engine's decode stretch never runs past the earliest time
-    a request could reach it from another engine: that engine's clock plus `lead_s` of the receiving
-    engine (the least delay between an event elsewhere and an arrival here)."""
+    a request could reach it: the earliest clock of the engines that can send to it (`senders`) plus its
+    `lead_s` (the least delay between an event there and an arrival here)."""
     count = len(engines)
     while True:
         ready = [e.ready_s() for e in engines]
         first = min(range(count), key=ready.__getitem__)
         if ready[first] == math.inf:
             return
-        others = min((r for i, r in enumerate(ready) if i != first), default=math.inf)
+        others = min((ready[i] for i in senders[first] if i != first), default=math.inf)
         engines[first].advance(others + lead_s[first])
 
 
@@ -242,7 +242,8 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     engines.extend(Engine(table, sched, ranks, "agg", client.done, rng=rng, timeline=records, name=f"worker {i}")
                    for i in range(workers))
     client.start()
-    _drive(engines, [sched.ttft_overhead_s] * workers)
+    everyone = tuple(range(workers))  # a request ending anywhere sends the next one to any worker
+    _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers)
     notes = sched.describe() + (f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
                                 f"({bench.client.source})",)
     return _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
@@ -293,8 +294,11 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
     client.start()
     # a prompt reaches a prefill worker ttft_overhead after a request ends; a decode worker, the transfer and
     # hand-off after a prefill ends
+    prefills = tuple(range(prefill_workers))
+    decodes = tuple(range(prefill_workers, prefill_workers + decode_workers))
     _drive(pre + dec, [p_sched.ttft_overhead_s] * prefill_workers
-           + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers)
+           + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers,
+           [decodes] * prefill_workers + [prefills] * decode_workers)
     notes = d_sched.describe() + (
         f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
