@@ -215,7 +215,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
                  "first_wave", "first_token_steps", "attention_dp_hold_steps", "batch_wait_steps",
                  "batch_wait_tokens_ratio", "recv_interval_steps", "max_batch_size", "disagg_decode_batch",
-                 "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction"):
+                 "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction",
+                 "sim_prefill_scale", "sim_first_token_steps"):
         lines.append(f"{name} = {getattr(engine, name):.6g}")
     lines.append(f"fp8_kv_cache = {str(engine.fp8_kv_cache).lower()}")
     lines.append(f"kv_on_demand = {str(engine.kv_on_demand).lower()}")

@@ -220,7 +220,7 @@ class Engine:
                 if not self.s.kv.on_demand:
                     self._reserve(r, req)
                 if self.role == "decode":
-                    req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now)
+                    req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + self._lag()
                     self._start_decode(r, req)
                     continue
                 self.prefilling[r].append(req)
@@ -318,6 +318,11 @@ class Engine:
         self._finish()
         self._record()
 
+    def _lag(self) -> float:
+        """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""
+        lag = self.s.first_token_lag_steps
+        return lag * self.table.decode_time_s(max(self.n), self._mean_context()) if lag else 0.0
+
     def _hold_left(self) -> float:
         """Steps until a policy that holds waiting prompts lets them go (inf: none holds them)."""
         s = self.s
@@ -345,18 +350,19 @@ class Engine:
             self.on_prefilled(req)
             return
         if req.first_s == _INF:
-            req.first_s = self.now + delay
+            req.first_s = self.now + delay + self._lag()
         self._start_decode(r, req)
 
     def _finish(self) -> None:
         delay = self.table.decode_time_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
+        lag = self._lag()  # the output path delays the last token as it did the first
         while self.heap and self.heap[0][0] <= self.steps:
             step, _, req = heapq.heappop(self.heap)
             if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
                 continue
             req.finish_step = -1
             self._release(req.rank, req)
-            req.done_s = max(self.now + delay, req.first_s)
+            req.done_s = max(self.now + delay + lag, req.first_s)
             self.on_done(req)
 
     def _record(self) -> None:

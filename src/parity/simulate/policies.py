@@ -137,6 +137,7 @@ class Scheduler:
     mtp: Mtp
     ttft_overhead_s: float = 0.0
     disagg_ttft_overhead_s: float = 0.0
+    first_token_lag_steps: float = 0.0  # decode steps between a prompt's last chunk and its first token at the client
 
     def describe(self) -> tuple[str, ...]:
         b = self.budget
@@ -176,4 +177,5 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
                              tokens_ratio=float(profile.batch_wait_tokens_ratio)),
         recv=RecvInterval(steps=float(profile.recv_interval_steps) if d == 1 else 0.0),
         mtp=Mtp(tokens=int(mtp_tokens), acceptance=float(mtp_acceptance)),
-        ttft_overhead_s=float(profile.ttft_overhead_s), disagg_ttft_overhead_s=float(profile.disagg_ttft_overhead_s))
+        ttft_overhead_s=float(profile.ttft_overhead_s), disagg_ttft_overhead_s=float(profile.disagg_ttft_overhead_s),
+        first_token_lag_steps=float(profile.sim_first_token_steps))

@@ -108,7 +108,8 @@ def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
 def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float) -> StepTable:
     most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
                max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
-    return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens), profile.prefill_scale)
+    return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
+                      profile.prefill_scale * profile.sim_prefill_scale)
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark) -> tuple[Scheduler, float]:
