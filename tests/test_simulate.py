@@ -32,7 +32,8 @@ def linear(b: float, c: float, p: float) -> float:
 
 def scheduler(budget: int = 8192, mixed: bool = True, capacity: float = 1e6, on_demand: bool = False):
     engine = dataclasses.replace(catalog.engine("vllm"), max_num_tokens=budget, mixes_prefill=mixed,
-                                 kv_on_demand=on_demand, ttft_overhead_s=0.0, disagg_ttft_overhead_s=0.0)
+                                 kv_on_demand=on_demand, ttft_overhead_s=0.0, disagg_ttft_overhead_s=0.0,
+                                 sim_first_token_steps=0.0)
     sched = scheduler_of(engine, capacity)
     return dataclasses.replace(sched, kv=dataclasses.replace(sched.kv, block_tokens=1))
 
@@ -188,3 +189,13 @@ def test_serve_sim_prints_percentiles_and_refuses_percentiles_without_it(tmp_pat
     assert timeline.read_text().startswith("time_s,worker,queued,prefilling,running,kv_used_fraction")
     refused = CliRunner().invoke(cli, base + ["--ttft", "p99:2s"])
     assert refused.exit_code == 2 and "need the simulator" in refused.output
+
+
+def test_the_output_lag_delays_first_and_last_token_alike() -> None:
+    """The one-client run with an output lag of 3 decode steps (3 x 11 ms = 33 ms): TTFT 20 + 33 = 53 ms,
+    the last token 33 ms later too, so TPOT stays 11 ms."""
+    table = StepTable.of(linear, **GRID)
+    sched = dataclasses.replace(scheduler(), first_token_lag_steps=3.0)
+    r = run_aggregated(table, sched, bench(1000, 101, 1, 1))
+    assert r.latency["ttft_s"] == pytest.approx(0.053)
+    assert r.latency["tpot_s"] == pytest.approx(0.011, rel=0.01)

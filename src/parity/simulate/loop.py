@@ -321,7 +321,7 @@ class Engine:
     def _lag(self) -> float:
         """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""
         lag = self.s.first_token_lag_steps
-        return lag * self.table.decode_time_s(max(self.n), self._mean_context()) if lag else 0.0
+        return lag * self.table.decode_time_s(max(max(self.n), 1), self._mean_context()) if lag else 0.0
 
     def _hold_left(self) -> float:
         """Steps until a policy that holds waiting prompts lets them go (inf: none holds them)."""
