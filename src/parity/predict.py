@@ -376,7 +376,7 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
 
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     """A steady-state prediction's TTFT, TPOT and throughput replaced by the simulator's, with its
-    percentiles added (memory, chips and flags stay the steady model's)."""
+    percentiles added (memory and flags stay the steady model's; no 80% interval)."""
     if not p.feasible:
         return p
     try:
@@ -384,8 +384,10 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
                                                    p.extra.get("decode_workers", 0.0)))
     except (ParityError, ValueError, ArithmeticError) as err:
         return _failed(scenario.case_id, f"simulation: {err}")
-    extra = {**p.extra, **{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
-             "decode_batch": sim.decode_batch}
+    # the 80% bands were built from the steady-state model's errors: they do not describe the simulator's
+    extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
+    extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
+              "decode_batch": sim.decode_batch}
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
                                output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
                                output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
