@@ -169,6 +169,11 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
     a request could reach it: the earliest clock of the engines that can send to it (`senders`) plus its
     `lead_s` (the least delay between an event there and an arrival here)."""
     count = len(engines)
+    if count == 1:  # one worker: nothing else can send to it at an unknown time
+        only = engines[0]
+        while only.ready_s() < math.inf:
+            only.advance()
+        return
     while True:
         ready = [e.ready_s() for e in engines]
         first = min(range(count), key=ready.__getitem__)
