@@ -73,6 +73,9 @@ class Engine:
         self.heap: list[tuple[int, int, Request]] = []
         self.started: list[list[Request]] = [[] for _ in range(ranks)]  # decoding requests by start, latest last
         self.admitted = 0
+        self.pending = 0
+        self._delays_at = -1.0
+        self._delays = (0.0, 0.0)
         self.preemptions = 0
         self.held_steps = 0  # steps new prompts have been held by a policy
         self.since_recv = 0
@@ -86,9 +89,11 @@ class Engine:
     # ---- arrivals ---------------------------------------------------------------------------------
     def push(self, time_s: float, req: Request) -> None:
         heapq.heappush(self.inbound, (time_s, req.id, req))
+        self.pending += 1
 
     def outstanding(self) -> int:
-        return len(self.inbound) + sum(map(len, self.waiting)) + sum(map(len, self.prefilling)) + sum(self.n)
+        """Requests sent here and not yet handed on or ended."""
+        return self.pending
 
     def has_work(self) -> bool:
         return any(self.n) or any(self.prefilling) or any(self.waiting)
@@ -105,10 +110,16 @@ class Engine:
         if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
             return
         took = False
+        loads: list[int] | None = None
         while self.inbound and self.inbound[0][0] <= seen:
             _, _, req = heapq.heappop(self.inbound)
-            loads = [self.n[r] + len(self.prefilling[r]) + len(self.waiting[r]) for r in range(self.d)]
-            req.rank = loads.index(min(loads))
+            if self.d == 1:
+                req.rank = 0
+            else:
+                if loads is None:
+                    loads = [self.n[r] + len(self.prefilling[r]) + len(self.waiting[r]) for r in range(self.d)]
+                req.rank = loads.index(min(loads))
+                loads[req.rank] += 1
             self.waiting[req.rank].append(req)
             took = True
         if took or not self.inbound:
@@ -138,6 +149,7 @@ class Engine:
         left = req.decode_left
         if left <= 0:
             req.done_s = req.first_s
+            self.pending -= 1
             self.on_done(req)
             self._release(r, req, decoding=False)
             return
@@ -201,6 +213,7 @@ class Engine:
         chunks: list[tuple[Request, float]] = []
         per_rank = [0.0] * self.d
         b = self.s.budget
+        lag = self._lag() if self.role == "decode" else 0.0
         for r in range(self.d):
             left = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0)
             started = 0
@@ -220,7 +233,7 @@ class Engine:
                 if not self.s.kv.on_demand:
                     self._reserve(r, req)
                 if self.role == "decode":
-                    req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + self._lag()
+                    req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
                     self._start_decode(r, req)
                     continue
                 self.prefilling[r].append(req)
@@ -342,20 +355,28 @@ class Engine:
         self.prefilling[r].remove(req)
         self.held_prompts[r] -= req.isl + (req.osl - 1 - req.decode_left) if req.first_s < _INF else req.isl
         req.prompt_left = 0.0
-        delay = self.table.decode_time_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
+        delay, lag = self._output_delays()
         req.prefilled_s = self.now + delay
         if self.role == "prefill":
             self._release(r, req, decoding=False)
             assert self.on_prefilled is not None
+            self.pending -= 1
             self.on_prefilled(req)
             return
         if req.first_s == _INF:
-            req.first_s = self.now + delay + self._lag()
+            req.first_s = self.now + delay + lag
         self._start_decode(r, req)
 
+    def _output_delays(self) -> tuple[float, float]:
+        """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
+        if self._delays_at != self.now:
+            delay = self.table.decode_time_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
+            self._delays = (delay, self._lag())
+            self._delays_at = self.now
+        return self._delays
+
     def _finish(self) -> None:
-        delay = self.table.decode_time_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
-        lag = self._lag()  # the output path delays the last token as it did the first
+        delay, lag = self._output_delays()  # the output path delays the last token as it did the first
         while self.heap and self.heap[0][0] <= self.steps:
             step, _, req = heapq.heappop(self.heap)
             if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
@@ -363,6 +384,7 @@ class Engine:
             req.finish_step = -1
             self._release(req.rank, req)
             req.done_s = max(self.now + delay + lag, req.first_s)
+            self.pending -= 1
             self.on_done(req)
 
     def _record(self) -> None:
