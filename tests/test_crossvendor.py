@@ -95,4 +95,4 @@ def test_compare_prints_each_ratio_with_its_interval() -> None:
     for row in rows[1:]:
         low, high = row["ratio_interval"]
         assert low < row["ratios"]["per_chip"] < high
-        assert ("spans 1" in row["note"]) == (low < 1.0 < high)
+        assert ("inside the 80% interval" in row["note"]) == (low < 1.0 < high)

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("memory",),
     ("cost",),
     ("step",),
-    ("serving", "training", "phase"),
+    ("serving", "training", "phase", "simulate"),
     ("search", "uncertainty", "scenarios"),
     ("compare", "predict", "fleet", "policy"),
     ("sweep", "deployments"),

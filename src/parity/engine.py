@@ -57,6 +57,10 @@ class EngineProfile:
     kv_on_demand: the engine allocates KV-cache pages as sequences grow and preempts when memory runs
     out (vLLM, SGLang), so a sequence holds its prompt and on average half its output; False: it
     reserves the prompt and the whole output at admission (TensorRT-LLM's GUARANTEED_NO_EVICT).
+    sim_prefill_scale, sim_first_token_steps: the step-level simulator's own fitted factors (parity.simulate;
+    the steady-state model ignores them): a multiplier on prompt time beyond prefill_scale, and decode
+    steps between a prompt's last chunk and its first token reaching the client (detokenising, streaming,
+    the engine's output loop). Fitted on calibration rows with the simulator; 1 and 0: none.
     assumptions: what the profile assumes rather than fits, and where each assumption comes from.
     """
 
@@ -93,6 +97,8 @@ class EngineProfile:
     fp8_kv_cache: bool = False
     attention_format: str = "bf16"
     kv_on_demand: bool = False
+    sim_prefill_scale: float = 1.0
+    sim_first_token_steps: float = 0.0
     source: str = ""
     assumptions: str = ""
     stack: str = "cuda"  # the software stack this profile was fitted on (cuda, rocm, cann)
@@ -129,6 +135,9 @@ class EngineProfile:
             raise ValueError(f"engine {self.id}: expert_imbalance must be >= 1, got {self.expert_imbalance}")
         if not 0 < self.kv_memory_fraction <= 1:
             raise ValueError(f"engine {self.id}: kv_memory_fraction must be in (0, 1], got {self.kv_memory_fraction}")
+        if not 0 < self.sim_prefill_scale <= 5 or not 0 <= self.sim_first_token_steps <= 100:
+            raise ValueError(f"engine {self.id}: sim_prefill_scale must be in (0, 5] and sim_first_token_steps in "
+                             f"[0, 100], got {self.sim_prefill_scale}, {self.sim_first_token_steps}")
 
 
 # one training framework's behaviour (Megatron-LM / NeMo style), named assumptions and fitted factors

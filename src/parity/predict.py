@@ -26,12 +26,13 @@ from parity.model import Model
 from parity.plan import Layout, Precision
 from parity.phase import PHASES, PhaseResult, decode_benchmark, prefill_benchmark
 from parity.serving import ServingResult, Workload, engine_deployment, serve_aggregated, serve_disaggregated
+from parity.simulate import LATENCY_KEYS, Benchmark, SimResult, client_profile, simulate_aggregated, simulate_disaggregated
 from parity.step import Deployment
 from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags
 
-__all__ = ["layout_from_row", "CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "Case", "Scenario", "Prediction",
-           "case_from_row", "scenario_from_row", "scenario_of", "predict_rows", "predict_cases", "predict_scenarios",
-           "deployment"]
+__all__ = ["layout_from_row", "CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "SIM_COLUMNS", "MODEL_KINDS", "Case",
+           "Scenario", "Prediction", "case_from_row", "scenario_from_row", "scenario_of", "predict_rows",
+           "predict_cases", "predict_scenarios", "deployment", "simulate_scenario", "benchmark_of"]
 
 CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl",
                 "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep", "prefill_workers", "prefill_batch",
@@ -46,6 +47,10 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
+
+# what the simulator adds (percentiles, ITL, E2E, preemptions); NaN under the steady-state model
+SIM_COLUMNS = tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + ("preemptions",)
+MODEL_KINDS = ("steady", "sim")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -492,8 +497,86 @@ def _phase_prediction(s: Scenario) -> Prediction:
                              "batch_per_rank": float(r.batch_per_rank)})
 
 
-def predict_scenarios(scenarios: Sequence[Scenario]) -> list[Prediction]:
-    """Price scenarios; those sharing a deployment are solved together as arrays."""
+def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
+    """The benchmark a row describes: its lengths and clients, from the named client profile (default:
+    InferenceX's where the row draws lengths at random, aiconfigurator's otherwise); a row's
+    random_range_ratio below 1 replaces the profile's."""
+    name = client or ("inferencex" if scenario.random_range_ratio < 1.0 else "aiconfigurator")
+    profile = client_profile(name)
+    if scenario.random_range_ratio < 1.0:
+        profile = dataclasses.replace(profile, range_ratio=scenario.random_range_ratio)
+    return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
+                     **options)  # type: ignore[arg-type]
+
+
+def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, workers: tuple[float, float] | None = None,
+                      timeline: bool = False) -> SimResult:
+    """Simulate one scenario's benchmark step by step. Disaggregated worker counts the row does not give
+    are the steady-state model's sizing (`workers`: its (prefill, decode) counts, solved here when not
+    given)."""
+    bench = bench or benchmark_of(scenario)
+    if scenario.mode == "agg":
+        return simulate_aggregated(deployment(scenario, scenario.layout), scenario.engine, bench, timeline=timeline)
+    assert scenario.decode_layout is not None
+    pw, dw = scenario.prefill_workers, scenario.decode_workers
+    if pw is None or dw is None:
+        if workers is None:
+            steady = _solve([scenario])
+            workers = (float(np.ravel(steady.prefill_workers)[0]), float(np.ravel(steady.decode_workers)[0]))
+        pw, dw = pw or workers[0], dw or workers[1]
+    return simulate_disaggregated(deployment(scenario, scenario.layout), deployment(scenario, scenario.decode_layout),
+                                  scenario.engine, bench, int(pw), int(dw), scenario.prefill_batch,
+                                  scenario.decode_batch, timeline=timeline)
+
+
+def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
+    """A steady-state prediction's TTFT, TPOT and throughput replaced by the simulator's, with its
+    percentiles added (memory and flags stay the steady model's; no 80% interval). Phase benchmarks (one
+    fixed-batch step) have no client to simulate and stay as they are."""
+    if not p.feasible or scenario.phase != "both":
+        return p
+    try:
+        sim = simulate_scenario(scenario, workers=(p.extra.get("prefill_workers", 0.0),
+                                                   p.extra.get("decode_workers", 0.0)))
+    except (ParityError, ValueError, ArithmeticError) as err:
+        return _failed(scenario.case_id, f"simulation: {err}")
+    # the 80% bands were built from the steady-state model's errors: they do not describe the simulator's
+    extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
+    extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
+              "decode_batch": sim.decode_batch}
+    return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
+                               output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
+                               output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
+                               note="; ".join((p.note, *sim.assumptions)), extra=extra)
+
+
+def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:
+    return [_with_simulation(p, s) for p, s in pairs]
+
+
+def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int) -> list[Prediction]:
+    """Every feasible prediction re-run by the simulator, over `processes` worker processes."""
+    pairs = list(zip(predictions, scenarios))
+    if processes <= 1 or len(pairs) < 8:
+        return _simulate_all(pairs)
+    from concurrent.futures import ProcessPoolExecutor
+    size = max(1, len(pairs) // (processes * 8))
+    chunks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+    with ProcessPoolExecutor(processes) as pool:
+        return [p for part in pool.map(_simulate_all, chunks) for p in part]
+
+
+def predict_scenarios(scenarios: Sequence[Scenario], model_kind: str = "steady", processes: int = 1) -> list[Prediction]:
+    """Price scenarios; those sharing a deployment are solved together as arrays. model_kind 'sim'
+    replaces TTFT, TPOT and throughput by the step-level simulator's (parity.simulate) and adds its
+    percentiles, over `processes` processes."""
+    if model_kind not in MODEL_KINDS:
+        raise ParityError(f"model kind must be one of {', '.join(MODEL_KINDS)}, got {model_kind!r}")
+    steady = _predict_steady(scenarios)
+    return steady if model_kind == "steady" else _simulated(steady, scenarios, processes)
+
+
+def _predict_steady(scenarios: Sequence[Scenario]) -> list[Prediction]:
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for i, s in enumerate(scenarios):
         groups[s.group].append(i)
@@ -524,7 +607,8 @@ def predict_cases(cases: Sequence[Case], systems: Mapping[str, System] | None = 
 
 
 def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int], None] | None = None,
-                 systems: Mapping[str, System] | None = None) -> list[Prediction]:
+                 systems: Mapping[str, System] | None = None, model_kind: str = "steady",
+                 processes: int = 1) -> list[Prediction]:
     """Predict every row; a row that cannot be read becomes feasible=false with the reason."""
     rows = list(rows)
     scenarios: list[Scenario | None] = []
@@ -538,5 +622,5 @@ def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int],
         if progress:
             progress(1)
     good = [s for s in scenarios if s is not None]
-    priced = iter(predict_scenarios(good))
+    priced = iter(predict_scenarios(good, model_kind, processes))
     return [failures[i] if s is None else next(priced) for i, s in enumerate(scenarios)]

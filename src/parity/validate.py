@@ -216,7 +216,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
     for name in ("burstiness", "gemm_scale", "attention_scale", "memory_scale", "prefill_scale", "arrival_sync",
                  "first_wave", "first_token_steps", "attention_dp_hold_steps", "batch_wait_steps",
                  "batch_wait_tokens_ratio", "recv_interval_steps", "max_batch_size", "disagg_decode_batch",
-                 "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction"):
+                 "disagg_prefill_utilization", "moe_overlap", "expert_imbalance", "kv_memory_fraction",
+                 "sim_prefill_scale", "sim_first_token_steps"):
         number = getattr(engine, name)
         table[name] = number if isinstance(number, int) else tomlwrite.significant(number)
     table["fp8_kv_cache"] = engine.fp8_kv_cache

@@ -18,10 +18,13 @@ from parity.errors import ParityError
 from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
-from parity.predict import CASE_COLUMNS, OUTPUT_COLUMNS, Case, deployment, predict_cases, predict_rows, scenario_of
+from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, benchmark_of, deployment,
+                            predict_cases, predict_rows, scenario_of, simulate_scenario)
 from parity.scenarios import offline_throughput, server_latency
+from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, trace_of
+from parity.simulate.targets import latency_target
 from parity.step import Part, breakdown
-from parity.report.tables import Column, plain, scaled, with_interval
+from parity.report.tables import Column, plain, scaled, with_interval, write_atomic
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
@@ -73,17 +76,24 @@ def interval_texts(row: dict) -> dict:
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default=None,
               help="csv (default), json, table or md (default with --out: the file's suffix)")
+@click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="steady", show_default=True,
+              help="steady: the closed-form steady-state model; sim: the step-level simulator of engine and "
+                   "benchmark client (adds percentiles, ITL, E2E)")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="worker processes for --model-kind sim")
 @out_option
-def predict(cases: Path, fmt: str | None, out: Path | None) -> None:
+def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, out: Path | None) -> None:
     """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
     rows = _read_cases(cases)
     with Progress(transient=True, disable=fmt != "table") as progress:
         task = progress.add_task("predicting", total=len(rows))
-        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
-    # phase rows (decode or prefill benchmarks) add their step time and input rate
-    phased = [c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions)]
-    table = [{k: p.row().get(k, float("nan")) for k in (*OUTPUT_COLUMNS, *phased)} for p in predictions]
+        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
+                                   processes=processes)
+    # phase rows (decode or prefill benchmarks) add their step time and input rate; the simulator its percentiles
+    phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
+    columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
+    table = [{k: p.row().get(k, float("nan")) for k in columns} for p in predictions]
     emit([interval_texts(r) for r in table] if fmt in ("table", "md") else table, PREDICTION_COLUMNS, fmt,
          title=f"{len(rows)} cases from {cases.name}", out=out)
 
@@ -110,7 +120,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--lengths", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="offline/server: a CSV of isl,osl pairs, one request a row (default: --isl, --osl)")
 @click.option("--request-rate", type=Real(0.0, 1e9, open_least=True), default=None,
-              help="server: requests per second one worker receives")
+              help="server: requests per second one worker receives; --sim: open-loop arrivals at this rate "
+                   "(Poisson unless --fixed-rate)")
 @click.option("--batch", type=CONCURRENCY, default=None,
               help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP "
                    "ranks")
@@ -148,6 +159,21 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--adp-hold-steps", type=Real(0.0, 1e6), default=None,
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
+@click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="steady", show_default=True,
+              help="steady: the closed-form steady-state model; sim: the step-level simulator (percentiles)")
+@click.option("--sim", "use_sim", is_flag=True, help="shorthand for --model-kind sim")
+@click.option("--client", type=click.Choice(sorted(CLIENT_PROFILES)), default=None,
+              help="sim: benchmark client profile (prompt count, length range); default: inferencex when "
+                   "--random-range-ratio < 1, else aiconfigurator")
+@click.option("--num-prompts", type=click.IntRange(min=1), default=None, help="sim: requests of the run")
+@click.option("--fixed-rate", is_flag=True, help="sim: with --request-rate, evenly spaced arrivals")
+@click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="sim: replay a CSV trace with columns arrival_s, isl, osl")
+@click.option("--timeline", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="sim: write queue length, running batch and KV use over time to this CSV")
+@click.option("--seed", type=int, default=0, show_default=True, help="sim: seed of the length and MTP draws")
+@click.option("--ttft", "ttft_target", default=None, help="TTFT target, a statistic may be named: 2s, p99:2s")
+@click.option("--tpot", "tpot_target", default=None, help="TPOT target, e.g. 50ms or p90:60ms")
 @format_option
 @out_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
@@ -156,8 +182,18 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           tp: int, pp: int, attn_dp: int, moe_tp: int | None, moe_ep: int | None, redundant_experts: int,
           shared_expert_replicas: int, rank_per_die: bool, prefill_workers: int | None, decode_workers: int | None,
           prefill_system: str, decode_tp: int | None, decode_attn_dp: int | None, explain: bool, mtp_tokens: int,
-          mtp_acceptance: float, adp_hold_steps: float | None, fmt: str, out: Path | None) -> None:
-    """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory."""
+          mtp_acceptance: float, adp_hold_steps: float | None, model_kind: str, use_sim: bool, client: str | None,
+          num_prompts: int | None, fixed_rate: bool, trace: Path | None, timeline: Path | None, seed: int,
+          ttft_target: str | None, tpot_target: str | None, fmt: str, out: Path | None) -> None:
+    """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
+    simulated step by step, with latency percentiles)."""
+    simulated = use_sim or model_kind == "sim"
+    targets = [t for t in (latency_target(ttft_target, "ttft"), latency_target(tpot_target, "tpot")) if t]
+    if not simulated and any(t.statistic != "mean" for t in targets):
+        raise ParityError("percentile targets need the simulator (--sim): the steady-state model gives means only")
+    if not simulated and (trace or timeline or num_prompts or client or (request_rate and scenario == "closed")):
+        raise ParityError("--client, --num-prompts, --request-rate, --trace and --timeline need --sim "
+                          "(or --request-rate with --scenario server)")
     settings = () if adp_hold_steps is None else (("attention_dp_hold_steps", adp_hold_steps),)
     layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0,
                     redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
@@ -191,6 +227,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not prediction.feasible:
         raise ParityError(prediction.note)
     data = prediction.row()
+    percentile_rows: list[dict[str, object]] = []
+    if simulated:
+        data, percentile_rows = _simulated(case, data, client, num_prompts, request_rate, fixed_rate, trace, timeline,
+                                           seed)
     texts = interval_texts(data)
     rows = [{"quantity": k, "value": v} for k, v in (
         ("TTFT [ms] (80% interval)", texts["ttft_text"]), ("TPOT [ms] (80% interval)", texts["tpot_text"]),
@@ -199,7 +239,12 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         ("chips", f"{data['chips']:g}"), ("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
-        ("outside what was validated", data["flags"] or "no"))]
+        ("outside what was validated", data["flags"] or "no"))] + percentile_rows
+    for target in targets:
+        value = data[target.key]
+        rows.append({"quantity": f"target {target}", "value": f"{'met' if value <= target.seconds else 'missed'} "
+                                                              f"({value * 1e3:,.1f} ms)"})
+        data = {**data, f"meets_{target.key}": bool(value <= target.seconds)}
     parts: list[dict[str, object]] = []
     prefill_parts: list[dict[str, object]] = []
     if explain:
@@ -305,3 +350,49 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
          [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
          title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
          caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+
+
+def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | None,
+               request_rate: float | None, fixed_rate: bool, trace: Path | None, timeline: Path | None,
+               seed: int) -> tuple[dict, list[dict[str, object]]]:
+    """The steady prediction's row with the simulator's figures, and table rows of its percentiles."""
+    scenario = scenario_of(case)
+    options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate, "poisson": not fixed_rate,
+                                  "seed": seed}
+    if trace is not None:
+        options["trace"] = trace_of(_read_cases_any(trace))
+    bench = benchmark_of(scenario, client, **options)
+    workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
+    sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None)
+    if timeline is not None:
+        _write_csv(timeline, list(sim.timeline))
+    out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
+           "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
+           "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
+           "decode_batch": sim.decode_batch, "preemptions": sim.preemptions, "requests": sim.requests,
+           "duration_s": sim.duration_s, "note": "; ".join((data["note"], *sim.assumptions)),
+           "ttft_s_low": float("nan"), "ttft_s_high": float("nan"), "tpot_s_low": float("nan"),
+           "tpot_s_high": float("nan"), "output_tokens_per_s_per_chip_low": float("nan"),
+           "output_tokens_per_s_per_chip_high": float("nan")}
+    table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
+              "value": " / ".join(f"{sim.latency[k] * 1e3:,.1f}" for k in LATENCY_KEYS if k.startswith(name + "_"))}
+             for name in ("ttft", "tpot", "itl", "e2e")]
+    table += [{"quantity": "simulated requests (preempted)", "value": f"{sim.requests:,} ({sim.preemptions:,})"}]
+    return out, table
+
+
+def _read_cases_any(path: Path) -> list[dict[str, str]]:
+    """The rows of a UTF-8 CSV file (a trace: arrival_s, isl, osl)."""
+    return _read_table(path, ())
+
+
+def _write_csv(path: Path, records: list[dict[str, object]]) -> None:
+    """A timeline as CSV, written whole or not at all."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(records[0]) if records else ["time_s"])
+    writer.writeheader()
+    writer.writerows(records)
+    try:
+        write_atomic(path, text.getvalue())
+    except OSError as err:
+        raise ParityError(f"cannot write {path}: {err.strerror or err}") from err

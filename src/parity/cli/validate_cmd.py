@@ -20,7 +20,7 @@ from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.errors import ParityError
-from parity.predict import predict_rows
+from parity.predict import MODEL_KINDS, predict_rows
 from parity.report.accuracy_page import accuracy_markdown
 from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
@@ -46,10 +46,16 @@ SECTIONS = ("serving", "published", "training", "calibration", "all")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, or all")
+@click.option("--model-kind", type=click.Choice(MODEL_KINDS + ("both",)), default="steady", show_default=True,
+              help="serving model scored: the steady-state model, the step-level simulator, or both side by side "
+                   "per engine and mode (never-fitted rows)")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="worker processes for the simulator")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
               help="table for people; json or csv (SI units) for machines; md: the accuracy page (docs/accuracy.md)")
 @out_option
-def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: int, section: str, fmt: str,
+def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: int, section: str, model_kind: str,
+             processes: int, fmt: str,
              out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
@@ -71,9 +77,13 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if folder is not None:
         date = datetime.date.today().isoformat()
         _write(_refit_engines(rows, iterations, date), folder)
+    if model_kind == "both":
+        _models_side_by_side(rows, processes, fmt, out)
+        return
     with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("predicting measured cases", total=len(rows))
-        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n))
+        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
+                                   processes=processes)
     errors = case_errors(rows, predictions)
     if folder is not None:
         _write([refit_intervals(errors, datetime.date.today().isoformat())], folder)
@@ -248,3 +258,34 @@ def _write_md(text: str, out: Path | None) -> None:
 def _write(refits: list[Refit], folder: Path) -> None:
     for refit, path in zip(refits, write_refits(refits, folder, write_atomic)):
         click.echo(f"{refit.summary}; wrote {path}", err=True)
+
+
+def _models_side_by_side(rows: list[dict[str, str]], processes: int, fmt: str, out: Path | None) -> None:
+    """The steady-state model and the simulator scored on the same never-fitted rows, per engine and mode."""
+    scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]
+    found = {}
+    for kind in MODEL_KINDS:
+        with Progress(transient=True, console=Console(stderr=True)) as progress:
+            task = progress.add_task(f"predicting never-fitted cases ({kind})", total=len(scored))
+            predictions = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind=kind,
+                                       processes=processes)
+        errors = case_errors(scored, predictions)
+        found[kind] = {(s.metric, dict(s.group).get("engine", "all"), dict(s.group).get("mode", "all")): s
+                       for s in scores(errors, ["engine", "mode"]) + scores(errors)}
+    table = []
+    for key in sorted(found["steady"], key=lambda k: (k[0], k[1] == "all", k)):
+        steady, sim = found["steady"][key], found["sim"].get(key)
+        table.append({"metric": key[0], "engine": key[1], "mode": key[2], "count": steady.count,
+                      "steady_median": steady.median_abs_error, "steady_p90": steady.p90_abs_error,
+                      "sim_count": sim.count if sim else 0,
+                      "sim_median": sim.median_abs_error if sim else float("nan"),
+                      "sim_p90": sim.p90_abs_error if sim else float("nan"), "sim_bias": sim.bias if sim else float("nan")})
+    columns = [Column("metric", "metric", plain, "left"), Column("engine", "engine", plain, "left"),
+               Column("mode", "mode", plain, "left"), Column("count", "rows", plain),
+               Column("steady_median", "steady median", percent), Column("steady_p90", "steady p90", percent),
+               Column("sim_median", "sim median", percent), Column("sim_p90", "sim p90", percent),
+               Column("sim_bias", "sim bias", percent)]
+    emit(table, columns, fmt, title=f"Serving models side by side on {len(scored)} never-fitted rows",
+         caption="Error = (predicted - measured) / measured; 'sim' is the step-level simulator (parity.simulate) "
+                 "with the same engine profiles, 'steady' the closed-form model they were fitted for.",
+         payload={"models": table}, out=out)

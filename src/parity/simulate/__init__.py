@@ -1,0 +1,13 @@
+"""A step-level (discrete-event) simulator of a serving engine and its benchmark client: TTFT under
+load, latency percentiles, throughput and a timeline, with step times from parity's step model."""
+
+from parity.simulate.clients import (CLIENT_PROFILES, Arrivals, ClientProfile, TraceRequest, client_profile,
+                                     draw_lengths, trace_of)
+from parity.simulate.policies import Scheduler, scheduler_of
+from parity.simulate.run import (LATENCY_KEYS, Benchmark, SimResult, kv_capacity_tokens, kv_transfer_s,
+                                 run_aggregated, run_disaggregated, simulate_aggregated, simulate_disaggregated)
+from parity.simulate.tables import StepTable, step_table
+
+__all__ = ["CLIENT_PROFILES", "Arrivals", "ClientProfile", "TraceRequest", "client_profile", "draw_lengths",
+           "trace_of", "Scheduler", "scheduler_of", "LATENCY_KEYS", "Benchmark", "SimResult", "kv_capacity_tokens",
+           "kv_transfer_s", "run_aggregated", "run_disaggregated", "simulate_aggregated", "simulate_disaggregated", "StepTable", "step_table"]

@@ -1,0 +1,149 @@
+"""The benchmark client as the benchmarks run it: named closed-loop profiles (prompt count, warm-up,
+length range, whether the first wave is counted), open-loop Poisson or fixed-rate arrivals, and
+traces of (arrival time, prompt tokens, output tokens)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.errors import ParityError
+
+__all__ = ["ClientProfile", "CLIENT_PROFILES", "client_profile", "Arrivals", "TraceRequest", "draw_lengths",
+           "mean_length", "trace_of"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientProfile:
+    """How a benchmark drives the server.
+
+    prompts_per_client: requests sent per concurrent client (num_prompts = this x concurrency) unless
+    num_prompts is set; num_prompts: a fixed request count (0: use prompts_per_client). range_ratio:
+    lengths drawn uniformly from [floor(ratio x nominal), nominal] (1: fixed). first_wave_counted:
+    the measured run starts with every client sending at once and those requests are scored (a
+    warm-up before it only warms the engine; the measured run still starts empty). source: where
+    each default comes from.
+    """
+
+    id: str
+    prompts_per_client: float = 10.0
+    num_prompts: int = 0
+    range_ratio: float = 1.0
+    first_wave_counted: bool = True
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.range_ratio <= 1.0:
+            raise ParityError(f"client {self.id}: range_ratio must be in [0, 1], got {self.range_ratio}")
+        if self.num_prompts < 0 or self.prompts_per_client <= 0:
+            raise ParityError(f"client {self.id}: num_prompts must be >= 0 and prompts_per_client > 0")
+
+    def prompts(self, concurrency: int) -> int:
+        """Requests of a run at `concurrency` clients (at least one per client)."""
+        n = self.num_prompts or int(math.ceil(self.prompts_per_client * concurrency))
+        return max(n, concurrency)
+
+
+CLIENT_PROFILES: dict[str, ClientProfile] = {p.id: p for p in (
+    ClientProfile(id="vllm", num_prompts=1000, range_ratio=1.0,
+                  source="vLLM benchmarks/benchmark_serving.py: --num-prompts default 1000, --max-concurrency "
+                         "clients, random dataset at fixed lengths unless --random-range-ratio; one test prompt "
+                         "before the run, which starts with every client sending at once"),
+    ClientProfile(id="inferencex", prompts_per_client=10.0, range_ratio=0.8,
+                  source="InferenceX benchmark-tmpl.yml / benchmark_lib.sh: benchmark_serving.py with num prompts "
+                         "10 x concurrency and --random-range-ratio 0.8 (parity's InferenceX rows carry "
+                         "random_range_ratio 0.8); warm-up requests before the measured run, which starts with "
+                         "every client at once"),
+    ClientProfile(id="sglang", num_prompts=1000, range_ratio=0.0,
+                  source="SGLang python/sglang/bench_serving.py: --num-prompts default 1000, --random-range-ratio "
+                         "default 0.0 (lengths uniform in [1, nominal]), --max-concurrency clients"),
+    ClientProfile(id="aiconfigurator", prompts_per_client=10.0, range_ratio=0.8,
+                  source="assumption: aiconfigurator's silicon rows record neither the prompt count nor how lengths "
+                         "vary; ten requests per client as InferenceX, and lengths uniform in [0.8, 1] x nominal, "
+                         "the best of 1, 0.9, 0.8, 0.7, 0.5 on the calibration rows of that source (simulated TTFT "
+                         "median error 112%, 34%, 29%, 32%, 39%: fixed lengths keep clients in lockstep waves the "
+                         "measurements do not show)"),
+)}
+
+
+def client_profile(name: str) -> ClientProfile:
+    try:
+        return CLIENT_PROFILES[name.strip().lower()]
+    except KeyError:
+        raise ParityError(f"unknown client profile {name!r}; known: {', '.join(CLIENT_PROFILES)}") from None
+
+
+def mean_length(nominal: float, range_ratio: float) -> float:
+    """Mean of whole lengths uniform in [max(floor(range_ratio x nominal), 1), nominal] [tokens]."""
+    return 0.5 * (max(math.floor(range_ratio * nominal), 1.0) + nominal)
+
+
+def draw_lengths(nominal: float, range_ratio: float, count: int, rng: np.random.Generator) -> list[int]:
+    """`count` whole lengths uniform in [max(floor(range_ratio x nominal), 1), nominal]."""
+    low = max(int(math.floor(range_ratio * nominal)), 1)
+    high = max(int(nominal), low)
+    if low == high:
+        return [high] * count
+    return [int(v) for v in rng.integers(low, high + 1, size=count)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceRequest:
+    """One request of a trace: when it arrives [s], its prompt and output tokens."""
+
+    arrival_s: float
+    isl: int
+    osl: int
+
+    def __post_init__(self) -> None:
+        if self.arrival_s < 0 or self.isl < 1 or self.osl < 1:
+            raise ParityError(f"trace request needs arrival_s >= 0, isl >= 1, osl >= 1; got {self.arrival_s}, "
+                              f"{self.isl}, {self.osl}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrivals:
+    """Where requests come from: a closed loop of `concurrency` clients (request_rate None, trace
+    empty), open-loop arrivals at `request_rate` per second (Poisson, or evenly spaced when
+    `poisson` is False; concurrency then caps requests in flight as --max-concurrency does), or a
+    trace. num_prompts: requests of the run."""
+
+    concurrency: int
+    num_prompts: int
+    request_rate: float | None = None
+    poisson: bool = True
+    trace: tuple[TraceRequest, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.num_prompts < 1:
+            raise ParityError(f"concurrency and num_prompts must be >= 1, got {self.concurrency}, {self.num_prompts}")
+        if self.request_rate is not None and not self.request_rate > 0:
+            raise ParityError(f"request rate must be > 0 requests/s, got {self.request_rate}")
+
+    def open_times(self, rng: np.random.Generator) -> list[float] | None:
+        """Arrival times [s] of an open-loop run, None for a closed loop."""
+        if self.trace:
+            return [r.arrival_s for r in self.trace]
+        if self.request_rate is None:
+            return None
+        if self.poisson:
+            return [float(t) for t in np.cumsum(rng.exponential(1.0 / self.request_rate, self.num_prompts))
+                    - 0.0]
+        return [i / self.request_rate for i in range(self.num_prompts)]
+
+
+def trace_of(rows: Sequence[dict[str, str]]) -> tuple[TraceRequest, ...]:
+    """Trace requests from CSV rows with arrival_s, isl, osl (sorted by arrival)."""
+    out = []
+    for i, row in enumerate(rows):
+        try:
+            out.append(TraceRequest(arrival_s=float(row["arrival_s"]), isl=int(float(row["isl"])),
+                                    osl=int(float(row["osl"]))))
+        except (KeyError, ValueError) as err:
+            raise ParityError(f"trace row {i + 1}: needs numbers in arrival_s, isl, osl ({err})") from err
+    if not out:
+        raise ParityError("trace has no requests")
+    return tuple(sorted(out, key=lambda r: r.arrival_s))

@@ -1,0 +1,395 @@
+"""The event loop: engines (workers of attention-DP ranks in lockstep) that run step by step, and a
+driver that feeds them requests from the client and moves prompts from prefill to decode workers.
+
+A step's time is one table lookup. Between events (an arrival becoming visible, a request finishing,
+a prompt let in by a policy, the KV cache running out) every step is a plain decode step of the same
+sequences, so the loop takes those steps as one stretch of k steps at the context of their middle."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from parity.errors import InfeasiblePlan
+from parity.simulate.policies import Scheduler
+from parity.simulate.tables import StepTable
+
+__all__ = ["Request", "Engine"]
+
+_INF = math.inf
+_IDLE_ITERATION_S = 1e-3  # assumption: an engine loop with nothing to run polls about once a millisecond
+
+
+class Request:
+    """One request's life (mutable simulation state, not a domain value)."""
+
+    __slots__ = ("id", "arrival_s", "isl", "osl", "rank", "prompt_left", "cached", "first_s", "done_s", "finish_step",
+                 "start_step", "contrib", "order", "decode_left", "counted", "reserved", "prefilled_s")
+
+    def __init__(self, id: int, arrival_s: float, isl: int, osl: int, counted: bool = True) -> None:
+        self.id, self.arrival_s, self.isl, self.osl, self.counted = id, arrival_s, isl, osl, counted
+        self.rank = 0
+        self.prompt_left = float(isl)  # prompt tokens still to prefill
+        self.cached = 0.0  # prompt tokens already prefilled (context of the next chunk)
+        self.first_s = _INF
+        self.done_s = _INF
+        self.prefilled_s = _INF
+        self.finish_step = -1  # decode step at which the last token is out; -1: not decoding
+        self.start_step = 0
+        self.contrib = 0.0
+        self.order = 0
+        self.decode_left = float(osl - 1)  # output tokens still to decode after the first
+        self.reserved = 0.0
+
+
+class Engine:
+    """One worker: `ranks` attention-DP ranks stepping together. role 'agg' prefills and decodes,
+    'prefill' hands requests on after their prompt (on_prefilled), 'decode' takes prefilled requests.
+    Calls on_done(request) when a request's last token is out."""
+
+    def __init__(self, table: StepTable, scheduler: Scheduler, ranks: int, role: str,
+                 on_done: Callable[[Request], None], on_prefilled: Callable[[Request], None] | None = None,
+                 rng: np.random.Generator | None = None, max_batch: float | None = None,
+                 max_prefill: float | None = None, timeline: list | None = None, name: str = "worker") -> None:
+        self.table, self.s, self.d, self.role = table, scheduler, ranks, role
+        self.on_done, self.on_prefilled = on_done, on_prefilled
+        self.rng = rng or np.random.default_rng(0)
+        self.max_batch = min(scheduler.budget.max_batch_size, max_batch or _INF)
+        self.max_prefill = max_prefill or _INF  # prompts a rank starts per step at most (disaggregated prefill)
+        self.timeline, self.name = timeline, name
+        self.now = 0.0
+        self.steps = 0  # decode steps run so far
+        self.inbound: list[tuple[float, int, Request]] = []  # (time visible to the scheduler, id, request)
+        self.waiting = [deque() for _ in range(ranks)]
+        self.prefilling: list[list[Request]] = [[] for _ in range(ranks)]
+        self.n = [0] * ranks  # decoding sequences per rank
+        self.ctx = [0.0] * ranks  # sum of (context at step 0 of the counter) of decoding sequences
+        self.held_prompts = [0.0] * ranks  # prompt tokens of prefilling requests (KV they hold)
+        self.reserved = [0.0] * ranks  # KV reserved at admission (no on-demand growth)
+        self.heap: list[tuple[int, int, Request]] = []
+        self.started: list[list[Request]] = [[] for _ in range(ranks)]  # decoding requests by start, latest last
+        self.admitted = 0
+        self.pending = 0
+        self._delays_at = -1.0
+        self._delays = (0.0, 0.0)
+        self.preemptions = 0
+        self.held_steps = 0  # steps new prompts have been held by a policy
+        self.since_recv = 0
+        self.last_had_prompts = False
+        self.prev_start = 0.0
+        self.itl: list[tuple[float, float, int]] = []  # (gap [s], sequences that saw it, steps)
+        m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
+        self.m, self.v = m, v
+        self.width = 1 + scheduler.mtp.tokens
+
+    # ---- arrivals ---------------------------------------------------------------------------------
+    def push(self, time_s: float, req: Request) -> None:
+        heapq.heappush(self.inbound, (time_s, req.id, req))
+        self.pending += 1
+
+    def outstanding(self) -> int:
+        """Requests sent here and not yet handed on or ended."""
+        return self.pending
+
+    def has_work(self) -> bool:
+        return any(self.n) or any(self.prefilling) or any(self.waiting)
+
+    def ready_s(self) -> float:
+        """When this engine next has something to do."""
+        if self.has_work():
+            return self.now
+        return self.inbound[0][0] if self.inbound else _INF
+
+    def _deliver(self) -> None:
+        """Requests whose arrival the scheduler sees now join the least-loaded rank's queue."""
+        seen = self.prev_start if self.s.overlap.on and self.has_work() else self.now
+        if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
+            return
+        took = False
+        loads: list[int] | None = None
+        while self.inbound and self.inbound[0][0] <= seen:
+            _, _, req = heapq.heappop(self.inbound)
+            if self.d == 1:
+                req.rank = 0
+            else:
+                if loads is None:
+                    loads = [self.n[r] + len(self.prefilling[r]) + len(self.waiting[r]) for r in range(self.d)]
+                req.rank = loads.index(min(loads))
+                loads[req.rank] += 1
+            self.waiting[req.rank].append(req)
+            took = True
+        if took or not self.inbound:
+            self.since_recv = 0
+
+    # ---- KV --------------------------------------------------------------------------------------
+    def kv_used(self, r: int) -> float:
+        if not self.s.kv.on_demand:
+            return self.reserved[r]
+        return self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
+
+    def _admissible(self, r: int, req: Request) -> bool:
+        if self.n[r] + len(self.prefilling[r]) >= self.max_batch:
+            return False
+        kv = self.s.kv
+        # on demand: the prompt (and, after a preemption, the output so far) and one token; else the whole length
+        need = kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
+        return self.kv_used(r) + need <= kv.capacity_tokens or (self.n[r] + len(self.prefilling[r]) == 0)
+
+    def _reserve(self, r: int, req: Request) -> None:
+        kv = self.s.kv
+        req.reserved = kv.blocks(req.isl + req.osl)
+        self.reserved[r] += req.reserved
+
+    def _start_decode(self, r: int, req: Request) -> None:
+        """The request decodes from the next decode step on until its last token."""
+        left = req.decode_left
+        if left <= 0:
+            req.done_s = req.first_s
+            self.pending -= 1
+            self.on_done(req)
+            self._release(r, req, decoding=False)
+            return
+        if self.s.mtp.tokens:
+            mean = left / self.m
+            sd = math.sqrt(left * self.v / self.m ** 3)
+            steps = max(int(round(self.rng.normal(mean, sd))), int(math.ceil(left / self.width)), 1)
+        else:
+            steps = int(math.ceil(left))
+        req.start_step = self.steps
+        req.finish_step = self.steps + steps
+        req.contrib = req.isl + (req.osl - left) - self.m * self.steps
+        self.n[r] += 1
+        self.ctx[r] += req.contrib
+        heapq.heappush(self.heap, (req.finish_step, req.id, req))
+        self.started[r].append(req)
+
+    def _release(self, r: int, req: Request, decoding: bool = True) -> None:
+        if decoding:
+            self.n[r] -= 1
+            self.ctx[r] -= req.contrib
+        self.reserved[r] -= req.reserved
+        req.reserved = 0.0
+
+    def _preempt(self, r: int) -> None:
+        """The latest-admitted decoding request of rank r gives its KV back and is recomputed later."""
+        stack = self.started[r]
+        while stack and stack[-1].finish_step < 0:  # ended or preempted already
+            stack.pop()
+        if self.n[r] <= 1 or not stack:
+            return
+        req = stack.pop()
+        done = self.m * (self.steps - req.start_step)
+        self._release(r, req)
+        req.finish_step = -1
+        req.decode_left = max(req.decode_left - done, 0.0)
+        req.prompt_left = req.isl + (req.osl - 1 - req.decode_left)  # prompt and output so far, prefilled again
+        req.cached = 0.0
+        self.waiting[r].appendleft(req)
+        self.preemptions += 1
+
+    # ---- one iteration ---------------------------------------------------------------------------
+    def _gate(self) -> bool:
+        """May new prompts be admitted in this step (the policies that hold them)?"""
+        s = self.s
+        if not any(self.waiting):
+            self.held_steps = 0
+            return False
+        running = sum(self.n)
+        if s.balance.hold_steps > 0 and self.d > 1:
+            if not all(self.waiting) and self.held_steps < s.balance.hold_steps:
+                return False
+        if s.batch_wait.on and running > 0:
+            tokens = sum(q.prompt_left for w in self.waiting for q in w) + running * self.width
+            if tokens < s.batch_wait.tokens_ratio * s.budget.max_num_tokens and self.held_steps < s.batch_wait.timeout_steps:
+                return False
+        return True
+
+    def _plan(self, admit: bool) -> tuple[list[tuple[Request, float]], list[float]]:
+        """Prompt chunks of this step: (request, tokens) and prompt tokens per rank."""
+        chunks: list[tuple[Request, float]] = []
+        per_rank = [0.0] * self.d
+        b = self.s.budget
+        lag = self._lag() if self.role == "decode" else 0.0
+        for r in range(self.d):
+            left = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0)
+            started = 0
+            for req in self.prefilling[r]:
+                if left <= 0:
+                    break
+                c = min(req.prompt_left, left)
+                chunks.append((req, c))
+                left -= c
+            while admit and left > 0 and self.waiting[r] and started < self.max_prefill:
+                req = self.waiting[r][0]
+                if not self._admissible(r, req):
+                    break
+                self.waiting[r].popleft()
+                self.admitted += 1
+                req.order = self.admitted
+                if not self.s.kv.on_demand:
+                    self._reserve(r, req)
+                if self.role == "decode":
+                    req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
+                    self._start_decode(r, req)
+                    continue
+                self.prefilling[r].append(req)
+                self.held_prompts[r] += req.prompt_left
+                c = min(req.prompt_left, left)
+                chunks.append((req, c))
+                left -= c
+                started += 1
+            per_rank[r] = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0) - left
+        return chunks, per_rank
+
+    def advance(self, horizon: float = _INF) -> None:
+        """Run one step, or one stretch of decode steps up to the next event (and at most to `horizon`)."""
+        if not self.has_work() and self.inbound:
+            self.now = max(self.now, self.inbound[0][0])
+        self._deliver()
+        admit = self._gate()
+        chunks, per_rank = self._plan(admit) if (admit or any(self.prefilling)) else ([], [0.0] * self.d)
+        if self.role == "decode" and admit:
+            self.held_steps = 0
+        decoding = sum(self.n)
+        busiest = max(self.n)
+        prompt_tokens = max(per_rank)
+        if prompt_tokens > 0:
+            mixed = self.s.budget.mixed
+            decodes = busiest if mixed else 0
+            ctx = self._mean_context() if decodes else 1.0
+            cached = sum(req.cached * c for req, c in chunks) / max(sum(c for _, c in chunks), 1.0)
+            ranks = sum(1 for p in per_rank if p > 0)
+            t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks)
+            self.prev_start = self.now
+            self.now += t
+            self.held_steps = 0
+            self.last_had_prompts = True
+            if decodes:
+                self.itl.append((t, float(decoding), 1))
+                self.steps += 1
+                self.since_recv += 1
+            for req, c in chunks:
+                req.prompt_left -= c
+                req.cached += c
+                if req.prompt_left <= 0:
+                    self._prefilled(req)
+            self._finish()
+            self._record()
+            return
+        self.last_had_prompts = False
+        if decoding == 0:  # nothing runs: prompts held by a policy, or waiting for admission they cannot get
+            nxt = self.inbound[0][0] if self.inbound else _INF
+            if any(self.waiting) and not admit:
+                # an idle scheduler iterates every _IDLE_ITERATION_S: the hold runs out after its remaining steps
+                left = max(self._hold_left(), 1.0)
+                until = math.ceil((nxt - self.now) / _IDLE_ITERATION_S) if nxt < _INF else _INF
+                ticks = max(1.0, min(left, until))
+                if ticks == _INF:  # nothing will ever let these prompts in
+                    raise InfeasiblePlan("waiting prompts can never be admitted")
+                self.held_steps += int(ticks)
+                self.now += ticks * _IDLE_ITERATION_S
+            else:
+                self.held_steps += 1
+                self.now = max(self.now, nxt if nxt < _INF else self.now)
+            return
+        k = self.heap[0][0] - self.steps if self.heap else 1
+        t1 = self.table.decode_time_s(busiest, self._mean_context())
+        if self.inbound:
+            k = min(k, int((self.inbound[0][0] - self.now) / t1) + 1)
+        if horizon < _INF:
+            k = min(k, int((horizon - self.now) / t1) + 1)
+        if any(self.waiting):
+            s = self.s
+            if s.balance.hold_steps > 0:
+                k = min(k, int(s.balance.hold_steps - self.held_steps) + 1)
+            if s.batch_wait.on:
+                k = min(k, int(s.batch_wait.timeout_steps - self.held_steps) + 1)
+        if s_recv := self.s.recv.steps:
+            if s_recv > 1 and self.inbound:
+                k = min(k, int(s_recv - self.since_recv) + 1)
+        if self.s.kv.on_demand:
+            for r in range(self.d):
+                if self.n[r]:
+                    room = (self.s.kv.capacity_tokens - self.kv_used(r)) / (self.m * self.n[r])
+                    k = min(k, max(int(room), 1))
+        k = max(k, 1)
+        t = self.table.decode_time_s(busiest, self._mean_context(0.5 * (k - 1)))
+        self.prev_start = self.now + (k - 1) * t
+        self.now += k * t
+        self.steps += k
+        self.since_recv += k
+        self.held_steps += k if any(self.waiting) else 0
+        self.itl.append((t, float(decoding), k))
+        if self.s.kv.on_demand:
+            for r in range(self.d):
+                while self.n[r] > 1 and self.kv_used(r) > self.s.kv.capacity_tokens:
+                    self._preempt(r)
+        self._finish()
+        self._record()
+
+    def _lag(self) -> float:
+        """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""
+        lag = self.s.first_token_lag_steps
+        return lag * self.table.decode_time_s(max(max(self.n), 1), self._mean_context()) if lag else 0.0
+
+    def _hold_left(self) -> float:
+        """Steps until a policy that holds waiting prompts lets them go (inf: none holds them)."""
+        s = self.s
+        left = _INF
+        if s.balance.hold_steps > 0:
+            left = min(left, s.balance.hold_steps - self.held_steps)
+        if s.batch_wait.on:
+            left = min(left, s.batch_wait.timeout_steps - self.held_steps)
+        return left
+
+    def _mean_context(self, ahead: float = 0.0) -> float:
+        n = sum(self.n)
+        return (sum(self.ctx) + self.m * n * (self.steps + ahead)) / n if n else 1.0
+
+    def _prefilled(self, req: Request) -> None:
+        r = req.rank
+        self.prefilling[r].remove(req)
+        self.held_prompts[r] -= req.isl + (req.osl - 1 - req.decode_left) if req.first_s < _INF else req.isl
+        req.prompt_left = 0.0
+        delay, lag = self._output_delays()
+        req.prefilled_s = self.now + delay
+        if self.role == "prefill":
+            self._release(r, req, decoding=False)
+            assert self.on_prefilled is not None
+            self.pending -= 1
+            self.on_prefilled(req)
+            return
+        if req.first_s == _INF:
+            req.first_s = self.now + delay + lag
+        self._start_decode(r, req)
+
+    def _output_delays(self) -> tuple[float, float]:
+        """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
+        if self._delays_at != self.now:
+            delay = self.table.decode_time_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
+            self._delays = (delay, self._lag())
+            self._delays_at = self.now
+        return self._delays
+
+    def _finish(self) -> None:
+        delay, lag = self._output_delays()  # the output path delays the last token as it did the first
+        while self.heap and self.heap[0][0] <= self.steps:
+            step, _, req = heapq.heappop(self.heap)
+            if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
+                continue
+            req.finish_step = -1
+            self._release(req.rank, req)
+            req.done_s = max(self.now + delay + lag, req.first_s)
+            self.pending -= 1
+            self.on_done(req)
+
+    def _record(self) -> None:
+        if self.timeline is None:
+            return
+        used = sum(self.kv_used(r) for r in range(self.d)) / (self.s.kv.capacity_tokens * self.d)
+        self.timeline.append((self.now, self.name, sum(map(len, self.waiting)) + len(self.inbound),
+                              sum(map(len, self.prefilling)), sum(self.n), used))

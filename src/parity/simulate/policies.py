@@ -1,0 +1,181 @@
+"""The scheduler as small policy objects, one per engine habit, each with its parameters and source.
+`scheduler_of` reads them from an engine profile (the same fields the steady-state model uses)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from parity.engine import EngineProfile
+from parity.errors import ParityError
+
+__all__ = ["TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
+           "Mtp", "Scheduler", "scheduler_of"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenBudget:
+    """Continuous batching with a token budget per step and chunked prefill: a step carries at most
+    `max_num_tokens` tokens (decodes count one each, times the MTP width), prompts beyond it run in
+    chunks; `mixed`: prompt chunks share steps with decodes, else a step with prompts pauses decodes.
+    `max_batch_size`: most sequences a rank runs at once.
+    Sources: vLLM (max_num_batched_tokens, chunked prefill, max_num_seqs), TensorRT-LLM (max_num_tokens,
+    in-flight batching, max_batch_size), SGLang (chunked_prefill_size; enable_mixed_chunk mixes)."""
+
+    max_num_tokens: int
+    mixed: bool
+    max_batch_size: int
+    source: str = "engine profile max_num_tokens, mixes_prefill, max_batch_size"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KvAdmission:
+    """KV admission by blocks: a request is admitted when its blocks fit. `on_demand`: blocks grow with
+    the output and the latest-admitted request is preempted (recomputed later) when none are free
+    (vLLM, SGLang); else the whole length is reserved at admission and nothing is preempted
+    (TensorRT-LLM's GUARANTEED_NO_EVICT). capacity_tokens: KV tokens one rank holds."""
+
+    capacity_tokens: float
+    block_tokens: int
+    on_demand: bool
+    source: str = ("vLLM block_size 16 / SGLang page size 1 / TensorRT-LLM tokens_per_block 32; engine profile "
+                   "kv_on_demand, kv_memory_fraction")
+
+    def blocks(self, tokens: float) -> float:
+        return math.ceil(tokens / self.block_tokens) * self.block_tokens
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverlapScheduling:
+    """The scheduler prepares step n+1 while step n runs, so a request that arrives during step n is
+    first seen when step n+1 is planned and runs in step n+2. Sources: SGLang's overlap scheduler (on by
+    default since v0.4), TensorRT-LLM's PyTorch backend (disable_overlap_scheduler false by default);
+    vLLM V1 schedules synchronously by default."""
+
+    on: bool
+    source: str = "SGLang v0.4 overlap scheduler; TensorRT-LLM disable_overlap_scheduler=False"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttentionDpBalance:
+    """With attention data parallelism, new prompts are held until every rank has one or `hold_steps`
+    steps pass, so that all ranks prefill in the same step (TensorRT-LLM attention_dp_config
+    enable_balance / timeout_iters). 0: each rank prefills its prompts as they come, the others wait
+    in lockstep."""
+
+    hold_steps: float
+    source: str = "engine profile attention_dp_hold_steps (TensorRT-LLM attention_dp_config)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchWait:
+    """Without attention DP, new prompts wait while decodes run until their tokens and the decodes'
+    reach `tokens_ratio` x the budget, or `timeout_steps` steps pass (TensorRT-LLM
+    batch_wait_timeout_iters, batch_wait_max_tokens_ratio). Off when either is 0."""
+
+    timeout_steps: float
+    tokens_ratio: float
+    source: str = "engine profile batch_wait_steps, batch_wait_tokens_ratio (TensorRT-LLM)"
+
+    @property
+    def on(self) -> bool:
+        return self.timeout_steps > 0 and self.tokens_ratio > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecvInterval:
+    """The scheduler takes in new requests only every `steps` decode steps, and after any step with
+    prompts (SGLang --scheduler-recv-interval; without attention DP). 1 or less: every step."""
+
+    steps: float
+    source: str = "engine profile recv_interval_steps (SGLang scheduler_recv_interval)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mtp:
+    """Multi-token prediction: `tokens` drafts per step, each accepted (in order) with probability p
+    such that the mean accepted per step is `acceptance` = p + p^2 + ... + p^tokens; the tokens a step
+    keeps are a distribution, so the decode steps a request needs vary (DeepSeek-V3 Sec. 2.2)."""
+
+    tokens: int
+    acceptance: float
+
+    def probability(self) -> float:
+        """p with sum_{i=1..tokens} p^i = acceptance (bisection)."""
+        if self.tokens == 0 or self.acceptance <= 0:
+            return 0.0
+        if self.acceptance >= self.tokens:
+            return 1.0
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if sum(mid ** i for i in range(1, self.tokens + 1)) > self.acceptance:
+                hi = mid
+            else:
+                lo = mid
+        return 0.5 * (lo + hi)
+
+    def moments(self) -> tuple[float, float]:
+        """(mean, variance) of the tokens one step keeps (1 + accepted drafts)."""
+        p = self.probability()
+        probs = [(p ** j) * (1.0 - p) for j in range(self.tokens)] + [p ** self.tokens]
+        mean = sum((1 + j) * q for j, q in enumerate(probs))
+        var = sum((1 + j - mean) ** 2 * q for j, q in enumerate(probs))
+        return mean, var
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scheduler:
+    """One engine's scheduling habits, as the simulator runs them."""
+
+    budget: TokenBudget
+    kv: KvAdmission
+    overlap: OverlapScheduling
+    balance: AttentionDpBalance
+    batch_wait: BatchWait
+    recv: RecvInterval
+    mtp: Mtp
+    ttft_overhead_s: float = 0.0
+    disagg_ttft_overhead_s: float = 0.0
+    first_token_lag_steps: float = 0.0  # decode steps between a prompt's last chunk and its first token at the client
+
+    def describe(self) -> tuple[str, ...]:
+        b = self.budget
+        return (f"step budget {b.max_num_tokens} tokens, "
+                f"{'prompt chunks mixed with decodes' if b.mixed else 'prompt steps pause decodes'}, "
+                f"at most {b.max_batch_size} sequences per rank",
+                f"KV {'grows on demand with preemption' if self.kv.on_demand else 'reserved at admission'}, "
+                f"{self.kv.capacity_tokens:,.0f} tokens per rank in blocks of {self.kv.block_tokens}",
+                f"overlap scheduling {'on' if self.overlap.on else 'off'}"
+                + (f"; attention-DP prompts held up to {self.balance.hold_steps:g} steps" if self.balance.hold_steps
+                   else "")
+                + (f"; batch waiting {self.batch_wait.timeout_steps:g} steps / {self.batch_wait.tokens_ratio:.0%}"
+                   if self.batch_wait.on else "")
+                + (f"; requests taken in every {self.recv.steps:g} decode steps" if self.recv.steps > 1 else "")
+                + (f"; MTP {self.mtp.tokens} drafts, {self.mtp.acceptance:g} accepted per step" if self.mtp.tokens
+                   else ""))
+
+
+_BLOCKS = {"vllm": 16, "sglang": 1, "trtllm": 32}
+_OVERLAP = {"vllm": False, "sglang": True, "trtllm": True}
+
+
+def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
+                 mtp_acceptance: float = 0.0) -> Scheduler:
+    """The policies of an engine profile (unknown engines: vLLM-like, synchronous, blocks of 16)."""
+    if kv_capacity_tokens < 1:
+        raise ParityError("not even one token of KV cache fits beside the weights")
+    d = int(attn_dp)
+    return Scheduler(
+        budget=TokenBudget(max_num_tokens=int(profile.max_num_tokens), mixed=bool(profile.mixes_prefill),
+                           max_batch_size=int(profile.max_batch_size)),
+        kv=KvAdmission(capacity_tokens=float(kv_capacity_tokens), block_tokens=_BLOCKS.get(profile.id, 16),
+                       on_demand=bool(profile.kv_on_demand)),
+        overlap=OverlapScheduling(on=_OVERLAP.get(profile.id, False)),
+        balance=AttentionDpBalance(hold_steps=float(profile.attention_dp_hold_steps) if d > 1 else 0.0),
+        batch_wait=BatchWait(timeout_steps=float(profile.batch_wait_steps) if d == 1 else 0.0,
+                             tokens_ratio=float(profile.batch_wait_tokens_ratio)),
+        recv=RecvInterval(steps=float(profile.recv_interval_steps) if d == 1 else 0.0),
+        mtp=Mtp(tokens=int(mtp_tokens), acceptance=float(mtp_acceptance)),
+        ttft_overhead_s=float(profile.ttft_overhead_s), disagg_ttft_overhead_s=float(profile.disagg_ttft_overhead_s),
+        first_token_lag_steps=float(profile.sim_first_token_steps))

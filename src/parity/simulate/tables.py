@@ -1,0 +1,134 @@
+"""Step-time tables: one deployment's step time tabulated once over (decode batch, mean context,
+prefill tokens) with the vectorised step model, then read by interpolation, so that a simulated
+engine step costs about one table lookup instead of a pass over the model's kernels."""
+
+from __future__ import annotations
+
+import dataclasses
+from bisect import bisect_right
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.ops import Batch
+from parity.step import Deployment, step_cost
+
+__all__ = ["StepTable", "step_table"]
+
+
+def _axis(most: float, points: int, first: float = 0.0) -> tuple[float, ...]:
+    """0 (or `first`), then points geometrically spaced up to `most`, whole numbers, ascending."""
+    values = {float(first)} | {float(v) for v in np.round(np.geomspace(1.0, max(most, 1.0), points))}
+    return tuple(sorted(values))
+
+
+def _cell(axis: tuple[float, ...], x: float) -> tuple[int, float]:
+    """(lower index, weight of the upper point) of x on an ascending axis; clamped at both ends
+    except that the last cell extrapolates linearly (a batch beyond the grid grows its time)."""
+    i = bisect_right(axis, x) - 1
+    if i < 0:
+        return 0, 0.0
+    if i >= len(axis) - 1:
+        i = len(axis) - 2
+    lo, hi = axis[i], axis[i + 1]
+    return i, (x - lo) / (hi - lo)
+
+
+@dataclass(frozen=True, slots=True)
+class StepTable:
+    """Step time [s] of one deployment on a grid, per attention-DP rank.
+
+    batches: decode sequences of the busiest rank; contexts: their mean context [tokens]; prefills:
+    prompt tokens of the busiest rank in the step (chunks without cached context). times[r, b, c, p]:
+    r = 0 where one rank carries the prompt tokens, r = 1 where every rank does (the experts see the
+    tokens of the ranks that carry them; equal where attention DP is 1). chunk_context_s_per_token
+    [s/token^2]: what each cached-context token adds per prompt token of a chunk (the attention of a
+    later chunk over earlier ones), taken from the step at the largest prefill. tokens_per_step:
+    output tokens a decoding sequence gains per step on average (1 + MTP acceptance).
+    """
+
+    batches: tuple[float, ...]
+    contexts: tuple[float, ...]
+    prefills: tuple[float, ...]
+    times: tuple[tuple[tuple[tuple[float, ...], ...], ...], ...]
+    chunk_context_s_per_token: float
+    ranks: int
+    tokens_per_step: float
+
+    def time_s(self, decode: float, context: float, prefill: float = 0.0, prefill_context: float = 0.0,
+               prefill_ranks: float = 1.0) -> float:
+        """Step time [s] of `decode` sequences at mean `context` plus `prefill` prompt tokens whose
+        earlier `prefill_context` tokens are cached, on `prefill_ranks` of the ranks (trilinear)."""
+        ib, wb = _cell(self.batches, decode)
+        ic, wc = _cell(self.contexts, context)
+        ip, wp = _cell(self.prefills, prefill)
+        out = 0.0
+        for r, wr in ((0, 1.0), (1, 0.0)) if self.ranks == 1 else (
+                (0, (self.ranks - prefill_ranks) / (self.ranks - 1)), (1, (prefill_ranks - 1) / (self.ranks - 1))):
+            if wr == 0.0:
+                continue
+            t = self.times[r]
+            b0, b1 = t[ib], t[ib + 1]
+            v = 0.0
+            for bb, w1 in ((b0, 1.0 - wb), (b1, wb)):
+                c0, c1 = bb[ic], bb[ic + 1]
+                lo = c0[ip] + wp * (c0[ip + 1] - c0[ip])
+                hi = c1[ip] + wp * (c1[ip + 1] - c1[ip])
+                v += w1 * (lo + wc * (hi - lo))
+            out += wr * v
+        return out + self.chunk_context_s_per_token * prefill * prefill_context
+
+    @classmethod
+    def of(cls, time_s, batches: tuple[float, ...], contexts: tuple[float, ...], prefills: tuple[float, ...],
+           tokens_per_step: float = 1.0) -> StepTable:
+        """A one-rank table from a function time_s(decode, context, prefill) [s] (what-ifs and tests)."""
+        t = tuple(tuple(tuple(float(time_s(b, c, p)) for p in prefills) for c in contexts) for b in batches)
+        return cls(batches=tuple(batches), contexts=tuple(contexts), prefills=tuple(prefills), times=(t,),
+                   chunk_context_s_per_token=0.0, ranks=1, tokens_per_step=tokens_per_step)
+
+    def decode_time_s(self, decode: float, context: float) -> float:
+        """One decode-only step [s]."""
+        return self.time_s(decode, context)
+
+
+def step_table(dep: Deployment, most_batch: float, most_context: float, most_prefill: float,
+               prefill_scale: float = 1.0) -> StepTable:
+    """Tabulate a deployment's step time once, vectorised (one call of the step model per rank case).
+
+    The grid: decode batch 0 and 14 geometric points up to `most_batch`, context 8 points up to
+    `most_context`, prefill tokens 0 and 12 points up to `most_prefill`. The prompt part of a step is
+    scaled by the engine's prefill_scale (what the step model's prefill misses, fitted on calibration
+    rows): time = decode-only step + prefill_scale x (mixed step - decode-only step). With MTP, a
+    decode verifies 1 + mtp_tokens tokens and the drafter runs mtp_tokens times (parity.step.decode_step).
+    """
+    batches = _axis(most_batch, 14)
+    contexts = _axis(most_context, 8, first=1.0)
+    prefills = _axis(most_prefill, 12)
+    b, c, p = np.meshgrid(np.array(batches), np.array(contexts), np.array(prefills), indexing="ij")
+    width = 1.0 + dep.mtp_tokens
+    drafter = None
+    if dep.mtp_tokens:
+        model = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
+        drafter = dataclasses.replace(dep, model=model, mtp_tokens=0, step_overhead_s=0.0)
+    ranks = int(dep.layout.attn_dp)
+    tables = []
+    for carrying in ((1.0,) if ranks == 1 else (1.0, float(ranks))):
+        full = np.asarray(step_cost(dep, Batch(decode_tokens=b, decode_context=c, decode_width=width, prefill_tokens=p,
+                                               prefill_sequences=np.minimum(p, 1.0),
+                                               prefill_ranks=None if ranks == 1 else carrying)).time_s, float)
+        full = np.broadcast_to(full, b.shape)
+        alone = full[:, :, :1]  # decode only
+        t = alone + prefill_scale * (full - alone)
+        if drafter is not None:
+            t = t + dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
+                decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
+        tables.append(tuple(tuple(tuple(float(x) for x in row) for row in plane) for plane in t))
+    # attention of a chunk over its cached context: the slope of step time in prefill_context at the largest chunk
+    big = float(prefills[-1])
+    ctx = np.array([0.0, max(most_context, 1.0)])
+    base = np.asarray(step_cost(dep, Batch(prefill_tokens=big, prefill_sequences=1.0, prefill_context=ctx)).time_s,
+                      float)
+    slope = prefill_scale * float(base[1] - base[0]) / (big * ctx[1]) if big > 0 else 0.0
+    return StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
+                     chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
+                     tokens_per_step=1.0 + dep.mtp_acceptance)

@@ -1,0 +1,65 @@
+"""Latency targets that may name a statistic: '2s' (the mean), 'p99:2s', 'p50:800ms'. Parsed here
+only, so every command reads them alike."""
+
+from __future__ import annotations
+
+import math
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from parity import units
+from parity.errors import ParityError
+
+__all__ = ["LatencyTarget", "latency_target", "STATISTICS"]
+
+STATISTICS = ("mean", "p50", "p90", "p99")
+METRICS = ("ttft", "tpot", "itl", "e2e")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LatencyTarget:
+    """A bound on one latency statistic: metric (ttft, tpot, itl, e2e), statistic (mean, p50, p90,
+    p99) and the bound [s]."""
+
+    metric: str
+    statistic: str
+    seconds: float
+
+    @property
+    def key(self) -> str:
+        """The result key it bounds, e.g. ttft_p99_s (ttft_s for the mean)."""
+        return f"{self.metric}_s" if self.statistic == "mean" else f"{self.metric}_{self.statistic}_s"
+
+    def met_by(self, latency: Mapping[str, float]) -> bool:
+        return latency[self.key] <= self.seconds
+
+    def __str__(self) -> str:
+        return f"{self.metric.upper()} {self.statistic} <= {self.seconds * 1e3:g} ms"
+
+
+def latency_target(text: str | None, metric: str) -> LatencyTarget | None:
+    """'2s' -> mean <= 2 s; 'p99:2s' -> 99th percentile <= 2 s; empty -> None."""
+    if not text:
+        return None
+    if metric not in METRICS:
+        raise ParityError(f"latency targets bound one of {', '.join(METRICS)}, got {metric!r}")
+    statistic, _, bound = text.strip().rpartition(":")
+    statistic = statistic.strip().lower() or "mean"
+    if statistic not in STATISTICS:
+        raise ParityError(f"--{metric} {text!r}: the statistic must be one of {', '.join(STATISTICS)} "
+                          f"(e.g. p99:2s)")
+    bound = bound.strip()
+    try:
+        float(bound)
+    except ValueError:
+        pass
+    else:  # '50' could be 50 s or 50 ms
+        raise ParityError(f"--{metric} {text!r}: durations need a unit: write {bound}ms or {bound}s")
+    try:
+        seconds = units.parse(bound, "s")
+    except (units.UnitError, ValueError) as err:
+        raise ParityError(f"--{metric} {text!r}: {err}") from err
+    if not math.isfinite(seconds) or not seconds > 0:
+        raise ParityError(f"--{metric} must be a positive duration, got {text!r}")
+    return LatencyTarget(metric=metric, statistic=statistic, seconds=seconds)

@@ -1,0 +1,201 @@
+"""The step-level simulator (parity.simulate): hand-checked runs on made-up step tables, and agreement
+with the steady-state model where both should hold."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parity import catalog
+from parity.errors import ParityError
+from parity.memory import kv_bytes_per_token_per_device
+from parity.plan import Shard
+from parity.predict import deployment, predict_scenarios, scenario_from_row, simulate_scenario
+from parity.simulate import (Benchmark, ClientProfile, StepTable, client_profile, kv_transfer_s, run_aggregated,
+                             run_disaggregated, scheduler_of)
+from parity.simulate.policies import Mtp
+from parity.simulate.run import _percentiles
+
+FIXED = ClientProfile(id="test", num_prompts=1, range_ratio=1.0, source="test")
+GRID = dict(batches=(0.0, 1.0, 2.0, 4.0, 8.0, 64.0), contexts=(1.0, 1000.0, 10000.0),
+            prefills=(0.0, 1000.0, 2000.0, 8192.0))
+
+
+def linear(b: float, c: float, p: float) -> float:
+    """10 ms per step, 1 ms per decoding sequence, 0.01 ms per prompt token."""
+    return 0.010 + 0.001 * b + 0.00001 * p
+
+
+def scheduler(budget: int = 8192, mixed: bool = True, capacity: float = 1e6, on_demand: bool = False):
+    engine = dataclasses.replace(catalog.engine("vllm"), max_num_tokens=budget, mixes_prefill=mixed,
+                                 kv_on_demand=on_demand, ttft_overhead_s=0.0, disagg_ttft_overhead_s=0.0,
+                                 sim_first_token_steps=0.0)
+    sched = scheduler_of(engine, capacity)
+    return dataclasses.replace(sched, kv=dataclasses.replace(sched.kv, block_tokens=1))
+
+
+def bench(isl: int, osl: int, clients: int, prompts: int) -> Benchmark:
+    return Benchmark(isl=isl, osl=osl, concurrency=clients, client=FIXED, num_prompts=prompts)
+
+
+def test_one_client_waits_for_nothing_but_its_prefill_and_decode_steps() -> None:
+    """One client, isl 1000, osl 101, step = 10 ms + 1 ms/sequence + 0.01 ms/prompt token, no overheads:
+    TTFT = its prefill step alone = 10 + 0.01 x 1000 = 20 ms; each later token one decode step of one
+    sequence = 10 + 1 = 11 ms (TPOT = ITL = 11 ms); E2E = 20 + 100 x 11 = 1,120 ms."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, scheduler(), bench(1000, 101, 1, 1))
+    assert r.latency["ttft_s"] == pytest.approx(0.020)
+    assert r.latency["tpot_s"] == pytest.approx(0.011)
+    assert r.latency["itl_p99_s"] == pytest.approx(0.011)
+    assert r.latency["e2e_s"] == pytest.approx(1.120)
+    assert r.output_tokens_per_s == pytest.approx(101 / 1.120)
+
+
+def test_clients_arriving_together_wait_one_prefill_step_per_group_ahead() -> None:
+    """Six clients send 1,000-token prompts at once to an engine with a 2,000-token budget whose prompt
+    steps pause decodes: groups of B / isl = 2 prompts, each step 10 + 0.01 x 2000 = 30 ms, so the k-th
+    group's first token comes after k steps: TTFT 30, 30, 60, 60, 90, 90 ms (mean and median 60 ms)."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, scheduler(budget=2000, mixed=False), bench(1000, 2, 6, 6))
+    assert r.latency["ttft_s"] == pytest.approx(0.060)
+    assert r.latency["ttft_p50_s"] == pytest.approx(0.060)
+    assert r.latency["ttft_p99_s"] == pytest.approx(0.090, rel=0.01)
+
+
+def test_kv_exhaustion_preempts_the_latest_request_once() -> None:
+    """Two clients, isl 1000, osl 1000, on-demand KV of 3,000 tokens (blocks of 1). One prompt step of
+    2,000 tokens (30 ms) gives both their first token; they then hold 2 x 1,001 + 2 per decode step of
+    12 ms, over 3,000 at step 500 (t = 30 + 500 x 12 = 6,030 ms): the later one is preempted with 501
+    tokens out. The other ends 499 steps of 11 ms later (A = 11,519 ms); the preempted one's prompt and
+    output so far (1,501 tokens) fit only then: re-prefill 10 + 15.01 ms, then its last 498 tokens at
+    11 ms (B = 11,519 + 25.01 + 5,478 = 17,022 ms). Mean E2E (A + B) / 2 = 14,270 ms; one preemption."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, scheduler(capacity=3000, on_demand=True), bench(1000, 1000, 2, 2), timeline=True)
+    assert r.preemptions == 1
+    assert r.requests == 2
+    assert max(rec["kv_used_fraction"] for rec in r.timeline) <= 1.0 + 1e-9
+    assert r.latency["e2e_s"] == pytest.approx(14.270, rel=0.002)
+
+
+def test_reserved_kv_never_preempts_and_queues_instead() -> None:
+    """The same run with the whole length reserved at admission (2,000 tokens each, 3,000 free): the
+    second request waits for the first to end; nothing is preempted. Its TTFT is the first request's
+    E2E (20 + 999 x 11 = 11,009 ms) plus its own 20 ms prefill step; mean TTFT (20 + 11,029) / 2 =
+    5,524.5 ms."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, scheduler(capacity=3000, on_demand=False), bench(1000, 1000, 2, 2))
+    assert r.preemptions == 0
+    assert r.latency["ttft_s"] == pytest.approx(5.5245, rel=1e-3)
+
+
+def test_disaggregated_first_token_waits_for_the_kv_transfer() -> None:
+    """One client on a prefill worker and a decode worker, transfer 50 ms, no hand-off overhead: TTFT =
+    prefill step (20 ms) + 50 ms = 70 ms; TPOT = the decode worker's step of one sequence, 11 ms."""
+    table = StepTable.of(linear, **GRID)
+    r = run_disaggregated(table, scheduler(), table, scheduler(), bench(1000, 101, 1, 1), transfer_s=0.050)
+    assert r.latency["ttft_s"] == pytest.approx(0.070)
+    assert r.latency["tpot_s"] == pytest.approx(0.011)
+
+
+def test_kv_transfer_moves_every_layer_of_the_prompt_over_the_links() -> None:
+    """Llama-3.1-8B's KV is 2 x 32 layers x 8 KV heads x 128 x 2 bytes = 131,072 B per token (bf16); a
+    1,000-token prompt moves 131.072 MB from a one-chip prefill worker to a one-chip decode worker in
+    the same NVLink domain: 131.072e6 / scale-up bandwidth + the link latency."""
+    s = scenario_from_row(dict(model="llama-3.1-8b", system="hgx-h100", engine="vllm", isl=1000, osl=10,
+                               concurrency=1, tp=1))
+    dep = deployment(s, s.layout)
+    per_token = float(kv_bytes_per_token_per_device(dep.model, Shard(1, 1, 1, 1, 1), dep.precision))
+    assert per_token == 131072
+    expected = 131.072e6 / dep.system.scale_up_bytes_per_s + dep.system.scale_out_latency_s
+    assert kv_transfer_s(dep, dep, 1000) == pytest.approx(expected)
+
+
+def test_mtp_acceptance_is_a_distribution_with_the_stated_mean() -> None:
+    """3 drafts accepted in order with probability p, mean accepted p + p^2 + p^3 = 1.8; p = 0.7 gives
+    0.7 + 0.49 + 0.343 = 1.533 and p = 0.8 gives 1.952, so p lies between; a step keeps 2.8 tokens on
+    average, between 1 and 4."""
+    m = Mtp(tokens=3, acceptance=1.8)
+    assert 0.7 < m.probability() < 0.8
+    mean, var = m.moments()
+    assert mean == pytest.approx(2.8)
+    assert 0 < var < 1.5 ** 2
+
+
+def test_percentiles_weight_each_gap_by_the_tokens_that_saw_it() -> None:
+    """Gaps of 10 ms seen 90 times and 100 ms seen 10 times: mean 19 ms, p50 10 ms, p99 100 ms."""
+    mean, p50, p90, p99 = _percentiles(np.array([0.01, 0.1]), np.array([90.0, 10.0]))
+    assert (mean, p50, p99) == pytest.approx((0.019, 0.01, 0.1))
+
+
+def test_client_profiles_name_their_sources_and_refuse_unknown_names() -> None:
+    """InferenceX sends 10 requests per client at lengths in [0.8, 1] x nominal."""
+    ix = client_profile("inferencex")
+    assert ix.prompts(64) == 640 and ix.range_ratio == 0.8 and "InferenceX" in ix.source
+    assert client_profile("vllm").prompts(64) == 1000
+    with pytest.raises(ParityError, match="unknown client profile"):
+        client_profile("nope")
+
+
+@settings(max_examples=4, deadline=None)
+@given(clients=st.sampled_from([4, 16, 48]), engine=st.sampled_from(["vllm", "trtllm"]))
+def test_long_decode_runs_agree_with_the_steady_state_model(clients: int, engine: str) -> None:
+    """Short prompts (128) and long outputs (4,096) on Llama-3.1-8B: prefill is a sliver of the time, so
+    the simulated TPOT and throughput per chip must match the steady-state model's within 10% (both
+    price the same decode steps; they differ only in transients and in how the batch is averaged)."""
+    s = scenario_from_row(dict(model="llama-3.1-8b", system="hgx-h100", engine=engine, isl=128, osl=4096,
+                               concurrency=clients, tp=1))
+    (steady,) = predict_scenarios([s])
+    sim = simulate_scenario(s, Benchmark(isl=128, osl=4096, concurrency=clients, client=FIXED,
+                                         num_prompts=2 * clients))
+    assert sim.tpot_s == pytest.approx(steady.tpot_s, rel=0.10)
+    assert sim.output_tokens_per_s_per_chip == pytest.approx(steady.output_tokens_per_s_per_chip, rel=0.10)
+
+
+def test_latency_targets_name_a_statistic_or_mean_the_mean() -> None:
+    """'p99:2s' bounds the 99th percentile (key ttft_p99_s) at 2 s; '50ms' the mean (key tpot_s)."""
+    from parity.simulate.targets import latency_target
+    t = latency_target("p99:2s", "ttft")
+    assert (t.key, t.seconds) == ("ttft_p99_s", 2.0)
+    assert t.met_by({"ttft_p99_s": 1.9}) and not t.met_by({"ttft_p99_s": 2.1})
+    m = latency_target("50ms", "tpot")
+    assert (m.key, m.seconds) == ("tpot_s", pytest.approx(0.05))
+    assert latency_target("", "ttft") is None
+    with pytest.raises(ParityError, match="statistic must be one of"):
+        latency_target("p95:2s", "ttft")
+    with pytest.raises(ParityError, match="positive"):
+        latency_target("p99:0s", "ttft")
+
+
+def test_serve_sim_prints_percentiles_and_refuses_percentiles_without_it(tmp_path) -> None:
+    """parity serve --sim gives the percentile keys; a percentile target without --sim exits 2."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "vllm", "--concurrency", "4",
+            "--isl", "512", "--osl", "64"]
+    timeline = tmp_path / "timeline.csv"
+    result = CliRunner().invoke(cli, base + ["--sim", "--num-prompts", "12", "--timeline", str(timeline),
+                                             "--ttft", "p99:5s", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ttft_p50_s"] <= data["ttft_p99_s"] and data["requests"] == 12
+    assert data["meets_ttft_p99_s"] is True
+    assert timeline.read_text().startswith("time_s,worker,queued,prefilling,running,kv_used_fraction")
+    refused = CliRunner().invoke(cli, base + ["--ttft", "p99:2s"])
+    assert refused.exit_code == 2 and "need the simulator" in refused.output
+
+
+def test_the_output_lag_delays_first_and_last_token_alike() -> None:
+    """The one-client run with an output lag of 3 decode steps (3 x 11 ms = 33 ms): TTFT 20 + 33 = 53 ms,
+    the last token 33 ms later too, so TPOT stays 11 ms."""
+    table = StepTable.of(linear, **GRID)
+    sched = dataclasses.replace(scheduler(), first_token_lag_steps=3.0)
+    r = run_aggregated(table, sched, bench(1000, 101, 1, 1))
+    assert r.latency["ttft_s"] == pytest.approx(0.053)
+    assert r.latency["tpot_s"] == pytest.approx(0.011, rel=0.01)
