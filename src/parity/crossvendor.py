@@ -24,11 +24,11 @@ from parity.calibrate.family import derived_prior
 from parity.engine import EngineProfile
 from parity.hardware import Calibration, Chip
 from parity.optimize import nelder_mead
-from parity.predict import Scenario
+from parity.predict import Scenario, predict_rows
 from parity.uncertainty import Band, bands_from
-from parity.validate import CaseError, published_errors
+from parity.validate import CaseError, case_errors, published_errors
 
-__all__ = ["STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting",
+__all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting",
            "before_setting", "fit_stack", "stack_rows", "GroupScore", "group_scores", "leave_one_out",
            "leave_one_out_errors", "vendor_bands", "bands_toml", "RatioCheck", "ratio_checks", "metric_kind",
            "stack_toml"]
@@ -310,3 +310,49 @@ def bands_toml(bands: Mapping[str, Band], date: str) -> str:
         lines += ["", "[[band]]", f'vendor = "{vendor}"', f"q_low = {band.q_low:.6f}", f"q_high = {band.q_high:.6f}",
                   f"count = {band.count}"]
     return "\n".join(lines) + "\n"
+
+
+def ratio_error_median(pairs: Sequence[Mapping[str, object]], key: str) -> float:
+    """Median |predicted / published - 1| of the pairs' ratios under one setting (`key`: its column)."""
+    values = [abs(float(p[key]) / float(p["published"]) - 1.0) for p in pairs]  # type: ignore[arg-type]
+    return float(np.median(values)) if values else float("nan")
+
+
+def crossvendor_scores(by: str, iterations: int,
+                       progress: Callable[[str], None] | None = None) -> dict[str, list[dict[str, object]]]:
+    """Published serving rows scored per source or vendor (`by`) before families and stack profiles, with
+    every fit rebuilt without the group ('left out'), and with the stored fits on the rows no fit used;
+    aiconfigurator's never-fitted rows as the in-source reference; and the pairs where two vendors ran the
+    same work, with their predicted ratios under each setting. {'scores': [...], 'ratios': [...]}."""
+    rows = catalog.measurements("serving_published")
+    field = {"source": "source_id", "vendor": "vendor"}[by]
+    group_of = {r["case_id"]: r[field] for r in rows}
+    before = published_errors(rows, hook=before_setting().apply)
+    after = published_errors(scored_rows(rows), hook=stored_setting().apply)
+    held = [r for r in catalog.measurements() if r["split"] in ("holdout", "unseen")]
+    # aiconfigurator's rows: scored on its never-fitted half (the CUDA profiles were fitted on the other)
+    served_errors = case_errors(held, predict_rows(held))
+    in_source = group_scores(served_errors,
+                             lambda e: "aiconfigurator" if by == "source" else chip_of(e.system).vendor,
+                             "held-out half", by, "profiles fitted on its calibration half; NVIDIA only")
+    left_out = leave_one_out_errors(rows, catalog.measurements("kernels_published"), by, iterations,
+                                    progress=progress)
+    table = (group_scores(before, lambda e: group_of[e.case_id], "before", by)
+             + [s for group, left, errors, _ in left_out
+                for s in group_scores(errors, lambda e, g=group: g, "left out", by, left)]
+             + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by)
+             + in_source)
+    scores = sorted((s.row() for s in table), key=lambda r: (r["group"], r["kind"], r["setting"]))
+    pairs_before = {c.case_id: c for c in ratio_checks(rows, before_setting())}
+    pairs_left = {}  # each pair under the setting that left its group (source or vendor) out
+    for group, _, _, setting in left_out:
+        mine = [r for r in rows if r[field] == group or (r["case_id"].endswith("-nv") and group_of.get(
+            r["case_id"].removesuffix("-nv")) == group)]
+        pairs_left |= {c.case_id: c for c in ratio_checks(mine, setting)}
+    split = {r["case_id"]: r["split"] for r in rows}
+    nan = float("nan")
+    pairs = [{**c.row(), "before": pairs_before[c.case_id].predicted if c.case_id in pairs_before else nan,
+              "left_out": pairs_left[c.case_id].predicted if c.case_id in pairs_left else nan,
+              "left_out_error": pairs_left[c.case_id].error if c.case_id in pairs_left else nan,
+              "split": split[c.case_id]} for c in ratio_checks(rows)]
+    return {"scores": scores, "ratios": pairs}

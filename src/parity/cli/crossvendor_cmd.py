@@ -8,16 +8,13 @@ import datetime
 from pathlib import Path
 
 import click
-import numpy as np
 
 from parity import catalog
 from parity.cli import emit
-from parity.crossvendor import (bands_toml, before_setting, fit_stack, group_scores, leave_one_out_errors,
-                                ratio_checks, scored_rows, stack_rows, stack_toml, stored_setting, vendor_bands)
+from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, leave_one_out_errors, ratio_error_median,
+                                stack_rows, stack_toml, stored_setting, vendor_bands)
 from parity.fit import destination
-from parity.predict import predict_rows
 from parity.report.tables import Column, percent, plain, ratio, write_atomic
-from parity.validate import case_errors, published_errors
 
 __all__ = ["crossvendor_report", "fit_stacks"]
 
@@ -44,42 +41,9 @@ def fit_stacks(iterations: int, write_to: str) -> None:
     click.echo(f"ratio bands for {len(bands)} vendors; wrote {path}", err=True)
 
 
-def _vendor(system: str) -> str:
-    return catalog.system(system).chip.vendor
-
-
 def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int) -> None:
-    rows = catalog.measurements("serving_published")
-    field = {"source": "source_id", "vendor": "vendor"}[by]
-    group_of = {r["case_id"]: r[field] for r in rows}
-    before = published_errors(rows, hook=before_setting().apply)
-    scored = scored_rows(rows)
-    after = published_errors(scored, hook=stored_setting().apply)
-    served = catalog.measurements()
-    held = [r for r in served if r["split"] in ("holdout", "unseen")]
-    # aiconfigurator's rows: scored on its never-fitted half (the CUDA profiles were fitted on the other)
-    served_errors = case_errors(held, predict_rows(held))
-    in_source = group_scores(served_errors, lambda e: "aiconfigurator" if by == "source" else _vendor(e.system),
-                             "held-out half", by, "profiles fitted on its calibration half; NVIDIA only")
-    left_out = leave_one_out_errors(rows, catalog.measurements("kernels_published"), by, iterations,
-                                    progress=lambda g: click.echo(f"left out {g}", err=True))
-    table = (group_scores(before, lambda e: group_of[e.case_id], "before", by)
-             + [s for group, left, errors, _ in left_out
-                for s in group_scores(errors, lambda e, g=group: g, "left out", by, left)]
-             + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by)
-             + in_source)
-    table = sorted((s.row() for s in table), key=lambda r: (r["group"], r["kind"], r["setting"]))
-    pairs_before = {c.case_id: c for c in ratio_checks(rows, before_setting())}
-    pairs_left = {}  # each pair under the setting that left its group (source or vendor) out
-    for group, _, _, setting in left_out:
-        mine = [r for r in rows if r[field] == group or (r["case_id"].endswith("-nv") and group_of.get(
-            r["case_id"].removesuffix("-nv")) == group)]
-        pairs_left |= {c.case_id: c for c in ratio_checks(mine, setting)}
-    pairs = [{**c.row(), "before": pairs_before[c.case_id].predicted if c.case_id in pairs_before else float("nan"),
-              "left_out": pairs_left[c.case_id].predicted if c.case_id in pairs_left else float("nan"),
-              "left_out_error": (pairs_left[c.case_id].error if c.case_id in pairs_left else float("nan")),
-              "split": next(r["split"] for r in rows if r["case_id"] == c.case_id)} for c in ratio_checks(rows)]
-    payload = {"scores": table, "ratios": pairs}
+    payload = crossvendor_scores(by, iterations, progress=lambda g: click.echo(f"left out {g}", err=True))
+    table, pairs = payload["scores"], payload["ratios"]
     if fmt != "table":
         emit([], [], fmt, payload=payload, out=out)
         return
@@ -101,13 +65,7 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int) -> 
          "table", title="The same work on two vendors' chips (same source, model, lengths, concurrency)",
          caption="ratio error = predicted / published - 1; 'calibration' pairs fitted the ROCm profiles (now); "
                  f"'{by} left out': with fits that never saw the pair's {by}. Median |ratio error|: "
-                 + ", ".join(f"{name} {_median(pairs, key):.0%}" for name, key in (
+                 + ", ".join(f"{name} {ratio_error_median(pairs, key):.0%}" for name, key in (
                      ("before", "before"), (f"{by} left out", "left_out"), ("now", "predicted")))
                  + "; now, scored pairs only: "
-                 + f"{_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}")
-
-
-def _median(pairs: list[dict[str, object]], key: str) -> float:
-    """Median |predicted / published - 1| of the pairs' ratios under one setting."""
-    values = [abs(float(p[key]) / float(p["published"]) - 1.0) for p in pairs]  # type: ignore[arg-type]
-    return float(np.median(values)) if values else float("nan")
+                 + f"{ratio_error_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}")

@@ -19,6 +19,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.crosscheck import repeat_spread, system_ratios
+from parity.crossvendor import crossvendor_scores
 from parity.errors import ParityError
 from parity.predict import MODEL_KINDS, predict_rows
 from parity.report.accuracy_page import accuracy_markdown
@@ -125,6 +126,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     payload["calibration_campaigns"] = campaigns
     payload["calibration_serving"] = [dataclasses.asdict(s) for s in serving]
     if fmt == "md":
+        if section == "all":
+            payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60))
         _write_md(accuracy_markdown(errors, training, payload), out)
         return
     if fmt != "table":
