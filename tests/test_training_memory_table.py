@@ -98,3 +98,24 @@ def test_storage_format_names_are_checked() -> None:
         TrainingLayout(activation_cache="fp4")
     with pytest.raises(InfeasiblePlan, match="optimizer_states must be one of"):
         TrainingLayout(optimizer_states="fp8")
+
+
+def test_cli_states_the_deepseek_v3_run() -> None:
+    """`parity train` takes the report's layout and formats and says it fits (exit 0, no --show-infeasible);
+    without the formats it refuses the layout in one line (exit 2)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    args = ["train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--tp", "1", "--pp", "16",
+            "--ep", "64", "--pp-schedule", "dualpipe", "--global-batch", "15360", "--recompute", "selective",
+            "--precision", "fp8_block"]
+    formats = ["--activation-cache", "fp8", "--optimizer-states", "bf16", "--gradients", "fp32"]
+    result = CliRunner().invoke(cli, [*args, *formats, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["fits"] and data["layout"]["activation_cache"] == "fp8" and data["layout"]["gradients"] == "fp32"
+    assert any("bf16" in note for note in data["assumptions"])
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2 and "does not fit" in refused.output
