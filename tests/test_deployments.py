@@ -21,6 +21,9 @@ TABLE = {
     "D23-cm384-decode-ep320": True,  # CloudMatrix384 paper: EP320 over 320 dies, 96 sequences per NPU
     "D24-cm384-prefill-ep32": True,  # CloudMatrix384 paper: 16-NPU prefill instances, EP32
     "D25-gb200-decode-ep48": True,  # LMSYS GB200 NVL72 Part I: decode EP48
+    # LMSYS GB200 NVL72 Part I: prefill on the 2 remaining nodes (8 GPUs); it names no 2-GPU prefill rank
+    # (671 GB of FP8 weights cannot fit on 2 x 186 GB)
+    "D26-gb200-prefill-2nodes": True,
 }
 
 

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("step",),
     ("serving", "training", "phase", "simulate"),
     ("search", "uncertainty", "scenarios"),
-    ("compare", "predict", "fleet", "policy"),
+    ("compare", "predict", "fleet", "policy", "search_split"),
     ("sweep", "deployments"),
     ("validate", "calibrate"),
     ("validate_training", "calibration_check", "crosscheck", "crossvendor"),  # built on validate's records, so just above it

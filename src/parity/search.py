@@ -21,12 +21,13 @@ from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, Chip, System
 from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.model import Model
-from parity.ops import Batch
+from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, serve_aggregated
 from parity.step import deployment_memory, step_cost
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
+           "decode_rates", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
            "DEFAULT_CONCURRENCY",
            "MAX_WORKER_CHIPS",
            "PREFILL_UTILIZATION"]
@@ -141,7 +142,21 @@ def layout_grid(model: Model, chips: int, pipeline: tuple[int, ...] = (1,)) -> L
     return LayoutGrid.of(found)
 
 
-def _worker_sizes(system: System, chips: int | None, max_chips: int | None) -> list[int]:
+def grid_of_sizes(model: Model, sizes: list[int], pipeline: tuple[int, ...]) -> LayoutGrid | None:
+    """Every layout of workers of each size in `sizes` (None when no size divides the model)."""
+    grids = []
+    for size in sizes:
+        try:
+            grids.append(layout_grid(model, size, pipeline))
+        except InfeasiblePlan:
+            continue
+    if not grids:
+        return None
+    return LayoutGrid(**{name: np.concatenate([getattr(g, name) for g in grids])
+                         for name in ("tp", "pp", "attn_dp", "moe_tp", "moe_ep")})
+
+
+def worker_sizes(system: System, chips: int | None, max_chips: int | None) -> list[int]:
     """Chips per worker to try: `chips` if given, else powers of two up to the scale-up domain, or up
     to `max_chips` when that exceeds the domain (workers spanning systems over scale-out)."""
     if chips is not None:
@@ -165,9 +180,10 @@ def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Preci
             "fits": np.asarray(result.feasible) & (np.asarray(result.decode_batch) >= 1)}
 
 
-def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                   profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
-    """Decode layouts x batches, each with its best prefill layout (fewest chips per prompt/s)."""
+def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                 profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
+    """Decode workers of every layout x batch per rank: index (the layout), batch per rank, TPOT [s],
+    output tokens/s per worker, chips, and whether it fits (KV of isl + osl tokens a sequence)."""
     k, m = len(grid), len(concurrency)
     index = np.repeat(np.arange(k), m)
     decode_grid = grid.take(index)
@@ -179,7 +195,15 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     fits = np.asarray(mem.fits) & (batch <= profile.max_batch_size)
     out_rate = batch * decode_grid.attn_dp / tpot  # output tokens/s per decode worker
-    # prefill: one worker per layout, steps of a full token budget per rank
+    return {"index": index, "batch": batch, "tpot": tpot, "out_rate": out_rate, "chips": decode_grid.chips,
+            "fits": fits}
+
+
+def prefill_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                  profile: EngineProfile, isl: int) -> dict[str, np.ndarray]:
+    """Prefill workers of every layout, steps of a full token budget per rank: step [s], prompts/s per
+    worker, and whether the weights and one prompt fit."""
+    k = len(grid)
     prefill_dep = engine_deployment(model, system, grid, precision, cal, profile)
     per_rank = float(max(profile.max_num_tokens, isl))
     step = np.asarray(step_cost(prefill_dep, Batch(prefill_tokens=np.full(k, per_rank),
@@ -188,23 +212,37 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     prompt_rate = per_rank / isl * grid.attn_dp / step  # prompts/s per prefill worker
     prefill_mem = deployment_memory(prefill_dep, np.ones(k), np.full(k, float(isl)), profile.max_num_tokens,
                                     reserve_fraction=1.0 - profile.kv_memory_fraction)
-    prefill_ok = np.asarray(prefill_mem.fits)
-    # chips per output token/s: decode chips + prefill chips for the prompts that rate needs
-    per_rate = (decode_grid.chips / out_rate)[:, None] + np.where(
-        prefill_ok, grid.chips / (osl * prompt_rate * PREFILL_UTILIZATION), np.inf)[None, :]
-    best_prefill = np.argmin(per_rate, axis=1)
-    per_chip = 1.0 / per_rate[np.arange(k * m), best_prefill]
-    service = (per_rank / isl) / (prompt_rate[best_prefill] / grid.attn_dp[best_prefill]) / grid.attn_dp[best_prefill]
+    # a prompt waits for a rank (M/M/1-like at the target utilisation, scaled by the profile's burstiness)
+    service = step / grid.attn_dp
     wait = profile.burstiness * PREFILL_UTILIZATION / (1 - PREFILL_UTILIZATION) * service
+    return {"step": step, "prompt_rate": prompt_rate, "wait": wait, "fits": np.asarray(prefill_mem.fits)}
+
+
+def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s: float, prefill_chips: Num) -> Num:
+    """[s] to move one prompt's KV cache (and state) from its prefill worker, spread over its chips' links."""
     kv_bytes = (isl * kv_bytes_per_token_per_device(model, Shard(1, 1, 1, 1, 1), precision)
                 + state_bytes_per_sequence_per_device(model, Shard(1, 1, 1, 1, 1)))
-    transfer = kv_bytes / max(system.scale_out_bytes_per_s, 1.0) / grid.chips[best_prefill]
-    ttft = profile.ttft_overhead_s + step[best_prefill] + wait + transfer
-    ratio = (out_rate / osl) / (prompt_rate[best_prefill] * PREFILL_UTILIZATION)
-    chips = decode_grid.chips + ratio * grid.chips[best_prefill]
-    return {"index": index, "prefill_index": best_prefill, "concurrency": batch * decode_grid.attn_dp, "ttft": ttft,
-            "tpot": tpot, "per_chip": per_chip, "chips": chips, "ratio": ratio,
-            "fits": fits & np.isfinite(per_chip) & (per_chip > 0)}
+    return kv_bytes / max(link_bytes_per_s, 1.0) / prefill_chips
+
+
+def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                   profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
+    """Decode layouts x batches, each with its best prefill layout (fewest chips per prompt/s)."""
+    d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency)
+    p = prefill_rates(model, system, grid, precision, cal, profile, isl)
+    n = len(d["index"])
+    # chips per output token/s: decode chips + prefill chips for the prompts that rate needs
+    per_rate = (d["chips"] / d["out_rate"])[:, None] + np.where(
+        p["fits"], grid.chips / (osl * p["prompt_rate"] * PREFILL_UTILIZATION), np.inf)[None, :]
+    best_prefill = np.argmin(per_rate, axis=1)
+    per_chip = 1.0 / per_rate[np.arange(n), best_prefill]
+    transfer = kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, grid.chips[best_prefill])
+    ttft = profile.ttft_overhead_s + p["step"][best_prefill] + p["wait"][best_prefill] + transfer
+    ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best_prefill] * PREFILL_UTILIZATION)
+    chips = d["chips"] + ratio * grid.chips[best_prefill]
+    return {"index": d["index"], "prefill_index": best_prefill, "concurrency": d["batch"] * grid.attn_dp[d["index"]],
+            "ttft": ttft, "tpot": d["tpot"], "per_chip": per_chip, "chips": chips, "ratio": ratio,
+            "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0)}
 
 
 def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
@@ -223,18 +261,11 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     those meeting the TPOT and TTFT targets. `chips`: chips per worker (default: every power of two
     up to one scale-up domain, or up to `max_chips`); `pipeline`: pipeline-parallel degrees to try."""
     conc = np.asarray(concurrency, dtype=float)
-    grids = []
-    sizes = _worker_sizes(system, chips, max_chips)
-    for size in sizes:
-        try:
-            grids.append(layout_grid(model, size, pipeline))
-        except InfeasiblePlan:
-            continue
-    if not grids:
+    sizes = worker_sizes(system, chips, max_chips)
+    grid = grid_of_sizes(model, sizes, pipeline)
+    if grid is None:
         sizes_text = str(chips) if chips else f"up to {system.scale_up_domain_chips}"
         raise InfeasiblePlan(f"no layout of {sizes_text} chips divides {model.name}")
-    grid = LayoutGrid(**{name: np.concatenate([getattr(g, name) for g in grids])
-                         for name in ("tp", "pp", "attn_dp", "moe_tp", "moe_ep")})
     runs = {mode: (_aggregated if mode == "agg" else _disaggregated)(
         model, system, grid, precision, calibration, profile, isl, osl, conc) for mode in modes}
     evaluated = sum(len(r["index"]) for r in runs.values())

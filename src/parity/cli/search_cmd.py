@@ -10,9 +10,10 @@ from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.cli.values import CHIPS, TOKENS, Targets, targets_options
 from parity.search import best_precision
-from parity.errors import InfeasiblePlan
+from parity.errors import InfeasiblePlan, ParityError
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
+from parity.search_split import search_split
 
 COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "layout", plain, "left"),
            Column("decode_layout", "decode", plain, "left"),
@@ -39,15 +40,28 @@ COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "l
               help="write the Pareto frontier as a PNG")
 @click.option("--show-infeasible", is_flag=True,
               help="when no configuration meets the targets, print the frontier (exit 0) instead of refusing")
+@click.option("--prefill-system", default="",
+              help="disaggregated over two kinds: prefill on this system, decode on --system; with --prefill-chips "
+                   "and --decode-chips (the budgets) prints the best splits")
+@click.option("--prefill-chips", type=CHIPS, default=None, help="with --prefill-system: chips of it to use at most")
+@click.option("--decode-chips", type=CHIPS, default=None, help="with --prefill-system: chips of --system at most")
 @format_option
 @out_option
 def search(model: str, system: str, chips: int | None, targets: Targets, isl: int, osl: int,
            engine: str, weights: str | None, modes: tuple[str, ...], plot: Path | None, show_infeasible: bool,
+           prefill_system: str, prefill_chips: int | None, decode_chips: int | None,
            fmt: str, out: Path | None) -> None:
     """Search tensor, pipeline, attention-DP and expert layouts, concurrency, aggregated and
     disaggregated serving: prints the throughput/interactivity frontier and the best under the targets."""
     the_model, the_system = catalog.model(model), catalog.system(system)
     profile = catalog.engine(engine)
+    if prefill_system or prefill_chips or decode_chips:
+        if not (prefill_system and prefill_chips and decode_chips):
+            raise ParityError("--prefill-system, --prefill-chips and --decode-chips go together (a split of two kinds "
+                              "of system under a budget of each)")
+        _split(the_model, catalog.system(prefill_system), the_system, profile, weights, targets, isl, osl,
+               prefill_chips, decode_chips, fmt, out)
+        return
     precision = best_precision(the_model, the_system.chip, weights)
     result = search_serving(the_model, the_system, profile, catalog.calibration(the_system.chip), precision, isl, osl,
                             targets.tpot_s, targets.ttft_s, chips, modes or ("agg", "disagg"))
@@ -75,3 +89,35 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "model_flags": list(the_model.flags), "model_features": sorted(the_model.features)}
     emit(rows, COLUMNS, fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
          caption=caption, payload=payload, out=out)
+
+
+SPLIT_COLUMNS = [Column("prefill_layout", "prefill", plain, "left"), Column("prefill_workers", "P workers", scaled(1)),
+                 Column("prefill_chips", "P chips", scaled(1)), Column("decode_layout", "decode", plain, "left"),
+                 Column("decode_workers", "D workers", scaled(1)), Column("decode_chips", "D chips", scaled(1)),
+                 Column("clients_per_decode_worker", "clients/D worker", scaled(1), wide=True),
+                 Column("tpot_s", "TPOT ms", scaled(1e-3)), Column("ttft_s", "TTFT ms", scaled(1e-3)),
+                 Column("output_tokens_per_s", "tok/s (fleet)", scaled(1)),
+                 Column("output_tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
+                 Column("limited_by", "limited by", plain, "left", wide=True)]
+
+
+def _split(model, prefill_system, decode_system, profile, weights: str | None, targets: Targets, isl: int, osl: int,
+           prefill_chips: int, decode_chips: int, fmt: str, out: Path | None) -> None:
+    """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets."""
+    found = search_split(model, prefill_system, decode_system, profile, catalog.calibration(prefill_system.chip),
+                         catalog.calibration(decode_system.chip), best_precision(model, prefill_system.chip, weights),
+                         best_precision(model, decode_system.chip, weights), isl, osl, prefill_chips, decode_chips,
+                         targets.tpot_s, targets.ttft_s)
+    if not found.best:
+        raise InfeasiblePlan(f"no split of {prefill_chips} x {prefill_system.id} (prefill) and {decode_chips} x "
+                             f"{decode_system.id} (decode) fits and meets {targets.text()}")
+    rows = [s.to_dict() for s in found.best]
+    best = found.best[0]
+    caption = (f"{found.evaluated:,} pairs of decode (layout, batch) and prefill layout evaluated. Best under "
+               f"{targets.text()}: {best.output_tokens_per_s:,.0f} output tok/s from {best.prefill_chips} prefill and "
+               f"{best.decode_chips} decode chips (limited by {best.limited_by}). " + "; ".join(found.assumptions))
+    payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
+               "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
+               "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions)}
+    emit(rows, SPLIT_COLUMNS, fmt, title=f"Best splits: {model.name}, prefill on {prefill_system.id}, decode on "
+         f"{decode_system.id}", caption=caption, payload=payload, out=out)

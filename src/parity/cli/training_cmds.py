@@ -16,7 +16,7 @@ from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
-from parity.training import (GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
+from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, OPTIMIZER_STATES, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
                              search_training, train_step)
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
@@ -45,7 +45,9 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
             "recompute": layout.recompute, "micro_batch": layout.micro_batch, "global_batch": layout.global_batch,
             "seq_len": layout.seq_len, "precision": layout.precision, "grad_overlap": layout.grad_overlap,
             "microbatches": layout.microbatches, "pp_schedule": layout.schedule,
-            "pp_first_layers": layout.pp_first_layers, "pp_last_layers": layout.pp_last_layers, "name": str(layout)},
+            "pp_first_layers": layout.pp_first_layers, "pp_last_layers": layout.pp_last_layers,
+            "activation_cache": layout.activation_cache, "optimizer_states": layout.optimizer_states,
+            "gradients": layout.gradients, "name": str(layout)},
         "chips": r.chips, "step_s": float(r.step_s), "tokens_per_s": float(r.tokens_per_s),
         "tokens_per_s_per_chip": float(r.tokens_per_s_per_chip), "mfu": float(r.mfu),
         "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal),
@@ -126,6 +128,13 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True)
 @click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True)
+@click.option("--activation-cache", type=click.Choice(ACTIVATION_CACHES), default="auto", show_default=True,
+              help="stored activations: auto (GEMM inputs in the precision's format) or fp8 (DeepSeek-V3 Sec. 3.3.2: "
+                   "FP8 GEMM inputs, SwiGLU output recomputed)")
+@click.option("--optimizer-states", type=click.Choice(OPTIMIZER_STATES), default="fp32", show_default=True,
+              help="AdamW moments' format (bf16: DeepSeek-V3 Sec. 3.3.2; master weights stay fp32)")
+@click.option("--gradients", type=click.Choice(GRADIENT_FORMATS), default="bf16", show_default=True,
+              help="gradient accumulation format (fp32: 4 B per parameter)")
 @click.option("--no-sequence-parallel", is_flag=True, help="keep norms and dropout replicated over tp")
 @click.option("--tokens", type=Real(1.0, 1e18), default=1e12, show_default=True,
               help="tokens to train on (time, chip-hours)")
@@ -141,7 +150,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
           cp: int | None, ep: int | None, etp: int, virtual_stages: int | None, pp_schedule: str | None,
           pp_first_layers: int, pp_last_layers: int, seq_len: int, global_batch: int | None,
           micro_batch: int, show_infeasible: bool, recompute: str | None, zero: int, precision: str,
-          grad_overlap: str, no_sequence_parallel: bool, tokens: float, search: bool, top: int,
+          grad_overlap: str, activation_cache: str, optimizer_states: str, gradients: str, no_sequence_parallel: bool, tokens: float, search: bool, top: int,
           validate_rows: bool, fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
     if validate_rows:
@@ -198,7 +207,9 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                               sequence_parallel=not no_sequence_parallel, recompute=recompute or "none",
                               micro_batch=micro_batch, global_batch=batch, seq_len=seq_len, precision=precision,
                               grad_overlap=grad_overlap, pp_schedule=pp_schedule or "",
-                              pp_first_layers=pp_first_layers, pp_last_layers=pp_last_layers)
+                              pp_first_layers=pp_first_layers, pp_last_layers=pp_last_layers,
+                              activation_cache=activation_cache, optimizer_states=optimizer_states,
+                              gradients=gradients)
         result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
                                               vary_vp=virtual_stages is None, vary_recompute=recompute is None)
         if not bool(result.fits) and not show_infeasible:

@@ -2,7 +2,8 @@
 fastest layout that fits. Layout in `layout`, memory in `memory`, pipeline schedules in `pipeline`, the step in
 `step`, search in `search`."""
 
-from parity.training.layout import GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, TrainingLayout, training_precision
+from parity.training.layout import (ACTIVATION_CACHES, GRADIENT_FORMATS, GRAD_OVERLAP, OPTIMIZER_STATES, PP_SCHEDULES,
+                                    PRECISIONS, RECOMPUTE, TrainingLayout, training_precision)
 from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
                                     parameters_per_device)
 from parity.training.search import (SearchSpace, TrainingSearch, pick_training_layout, search_training,
@@ -15,4 +16,5 @@ __all__ = ["TrainingLayout", "TrainingMemory", "TrainingResult", "train_step", "
            "model_flops_per_token", "adam_bytes_per_parameter", "layer_activation_bytes_per_token",
            "parameters_per_device", "training_precision", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
            "DEFAULT_PROFILE", "evaluate_arrays", "search_training", "SearchSpace", "TrainingSearch",
-           "structural_layouts", "pick_training_layout", "pipeline_bubble_s", "PP_SCHEDULES"]
+           "structural_layouts", "pick_training_layout", "pipeline_bubble_s", "PP_SCHEDULES", "ACTIVATION_CACHES",
+           "OPTIMIZER_STATES", "GRADIENT_FORMATS"]

@@ -13,11 +13,17 @@ from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
-__all__ = ["TrainingLayout", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision"]
+__all__ = ["TrainingLayout", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
+           "OPTIMIZER_STATES", "GRADIENT_FORMATS"]
 
 RECOMPUTE = ("none", "selective", "full")
 PP_SCHEDULES = ("1f1b", "interleaved", "zb", "dualpipe")
 GRAD_OVERLAP = ("none", "overlap")
+# what the backward pass finds stored (training.memory.layer_activation_bytes_per_token): "auto" the GEMM
+# inputs in the precision's format, the rest bf16; "fp8" DeepSeek-V3's cache (arXiv 2412.19437, Sec. 3.3.2)
+ACTIVATION_CACHES = ("auto", "fp8")
+OPTIMIZER_STATES = ("fp32", "bf16")  # AdamW moments (master weights fp32 either way)
+GRADIENT_FORMATS = ("bf16", "fp32")  # gradients accumulated over the microbatches
 # training formats: bf16 mixed precision, FP8 with per-tensor scales (Transformer Engine "current/delayed
 # scaling"), FP8 with 128x128 weight / 1x128 activation blocks (DeepSeek-V3), MXFP8 (32-element UE8M0 blocks)
 PRECISIONS = ("bf16", "fp8", "fp8_block", "mxfp8")
@@ -48,6 +54,8 @@ class TrainingLayout:
     (DeepSeek-V3's bidirectional schedule); "" picks interleaved when virtual_stages > 1, else 1f1b.
     pp_first_layers, pp_last_layers: layers of the first and last pipeline stages when they differ
     from the others (Megatron's decoder_first/last_pipeline_num_layers); the rest split evenly (0: even).
+    activation_cache: one of ACTIVATION_CACHES; optimizer_states: the AdamW moments' format (bf16: 8 B of
+    optimizer state per parameter instead of 12); gradients: their accumulation format (fp32: 4 B).
     """
 
     tp: int = 1
@@ -70,6 +78,9 @@ class TrainingLayout:
     pp_schedule: str = ""
     pp_first_layers: int = 0
     pp_last_layers: int = 0
+    activation_cache: str = "auto"
+    optimizer_states: str = "fp32"
+    gradients: str = "bf16"
 
     def __post_init__(self) -> None:
         if self.pp_schedule not in ("", *PP_SCHEDULES):
@@ -88,6 +99,10 @@ class TrainingLayout:
             raise InfeasiblePlan(f"recompute must be one of {', '.join(RECOMPUTE)}, got {self.recompute!r}")
         if self.precision not in PRECISIONS:
             raise InfeasiblePlan(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        for name, allowed in (("activation_cache", ACTIVATION_CACHES), ("optimizer_states", OPTIMIZER_STATES),
+                              ("gradients", GRADIENT_FORMATS)):
+            if getattr(self, name) not in allowed:
+                raise InfeasiblePlan(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.grad_overlap not in GRAD_OVERLAP:
             raise InfeasiblePlan(f"grad_overlap must be one of {', '.join(GRAD_OVERLAP)}, got {self.grad_overlap!r}")
 
@@ -198,6 +213,9 @@ class TrainingLayout:
             parts.append(f"rc-{self.recompute}")
         if self.pp_schedule in ("zb", "dualpipe"):
             parts.append(self.pp_schedule)
+        parts += [tag for tag, on in (("act-fp8", self.activation_cache == "fp8"),
+                                      ("os-bf16", self.optimizer_states == "bf16"),
+                                      ("grad-fp32", self.gradients == "fp32")) if on]
         if self.uneven:
             parts.append(f"stages{self.pp_first_layers or '-'}/{self.pp_last_layers or '-'}")
         return "-".join(parts)

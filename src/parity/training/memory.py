@@ -57,17 +57,27 @@ class TrainingMemory:
         return str(names) if names.ndim == 0 else names
 
 
-def adam_bytes_per_parameter(zero: Num, shards: Num, profile: TrainingProfile, fp8: bool = False) -> tuple[Num, Num, Num]:
+# AdamW's two moments take 8 of the optimizer's 12 B per parameter in fp32; in bf16 (DeepSeek-V3 report,
+# arXiv 2412.19437, Sec. 3.3.2 "Low-Precision Optimizer States") they take 4, the fp32 master weights stay
+BF16_MOMENTS_SAVING_BYTES = 4.0
+FP32_GRADIENT_BYTES = 4.0  # gradients accumulated in fp32 over the microbatches (the same section)
+
+
+def adam_bytes_per_parameter(zero: Num, shards: Num, profile: TrainingProfile, fp8: bool = False,
+                             bf16_moments: Num = 0.0, fp32_gradients: Num = 0.0) -> tuple[Num, Num, Num]:
     """(weights, gradients, optimizer states) [B per parameter of the model-parallel shard] under a ZeRO stage.
 
     Rajbhandari et al. 2020 (ZeRO), Sec. 5.1 and Fig. 1: mixed-precision Adam holds 2 B of 16-bit weights,
     2 B of gradients and K = 12 B of fp32 master weights, momentum and variance per parameter; stage 1
     splits the 12 over the `shards` data-parallel ranks, stage 2 also the gradients, stage 3 also the weights.
+    bf16_moments (0/1): the moments in bf16, K = 12 - 4 = 8 B; fp32_gradients (0/1): 4 B of gradients.
     """
     zero = np.asarray(zero)
     weights = (2.0 + (profile.fp8_weight_copy_bytes if fp8 else 0.0)) / np.where(zero >= 3, shards, 1.0)
-    grads = profile.gradient_bytes / np.where(zero >= 2, shards, 1.0)
-    states = profile.optimizer_state_bytes / np.where(zero >= 1, shards, 1.0)
+    grad_bytes = np.where(np.asarray(fp32_gradients) > 0, FP32_GRADIENT_BYTES, profile.gradient_bytes)
+    grads = grad_bytes / np.where(zero >= 2, shards, 1.0)
+    state_bytes = profile.optimizer_state_bytes - np.where(np.asarray(bf16_moments) > 0, BF16_MOMENTS_SAVING_BYTES, 0.0)
+    states = state_bytes / np.where(zero >= 1, shards, 1.0)
     return weights, grads, states
 
 
@@ -87,7 +97,7 @@ def parameters_per_device(model: Model, shard: Shard) -> tuple[Num, Num]:
 
 def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequence_parallel: Num, expert_tp: Num,
                                      recompute: Num, keys: Num, flash_attention: bool = True, dropout: bool = False,
-                                     linear_input_bytes: float = 2.0) -> Num:
+                                     linear_input_bytes: float = 2.0, fp8_cache: Num = 0.0) -> Num:
     """[B] one layer keeps for the backward pass, per token of the microbatch on one chip.
 
     Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models", Sec. 4 and
@@ -100,7 +110,15 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
     DeepSeek-V3), 2 full; keys: keys per query of materialised scores [tokens].
     linear_input_bytes [B]: what a saved GEMM input takes per
     element (1 under FP8 training: Transformer Engine saves the FP8 copy it multiplied).
+    fp8_cache (0/1): DeepSeek-V3's activation cache (report Sec. 3.3.2 "Low-Precision Activation"): every
+    GEMM input in FP8 (1 B); the attention output, which the Linear after attention and the attention
+    backward share, in E5M6 (1.5 B); in MoE layers the SwiGLU inputs in FP8 (2 x 1 B per inner element) and
+    its output recomputed in backward, so neither the down projection's input nor a routed expert's output
+    is kept (the gating weight multiplies the SwiGLU output, as Megatron-Core's weighted_bias_swiglu_impl,
+    so its gradient comes from the recomputed product).
     """
+    fp8_cache = np.asarray(fp8_cache) > 0
+    linear_input_bytes = np.where(fp8_cache, 1.0, linear_input_bytes)
     h = float(hidden)
     a = layer.attention
     sp_split = np.where(sequence_parallel, tp, 1.0)
@@ -119,7 +137,8 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
         kv = heads * (dqk + dv)  # keys and values expanded per head for training
     else:
         kv = a.num_key_value_heads * (dqk + dv)
-    split = 2.0 * (heads * dqk + kv) + x * heads * dv  # Q, K, V and the output projection's input
+    # Q, K, V and the output projection's input (E5M6 in DeepSeek-V3's FP8 cache)
+    split = 2.0 * (heads * dqk + kv) + np.where(fp8_cache, 1.5, x) * heads * dv
     if flash_attention:
         split += 4.0 * heads
     else:  # softmax output 2 B, and with dropout its mask 1 B and output 2 B, per score
@@ -127,16 +146,20 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
     mlp = layer.mlp
     expert = 0.0
     if isinstance(mlp, MoeMlp):
-        width = (4.0 if mlp.gated else 2.0) + x  # up (+gate) output, and the down projection's input
+        # up (+gate) output, and the down projection's input; FP8 cache: the SwiGLU inputs in FP8 only
+        width = np.where(fp8_cache, 2.0 if mlp.gated else 1.0, (4.0 if mlp.gated else 2.0) + x)
         split += 4.0 * mlp.num_experts  # fp32 router logits
         if mlp.num_shared_experts:
             split += width * mlp.shared_intermediate_size
-        # routed copies: input and output (2h each) on every slice, the expert's inner activations
-        expert = mlp.experts_per_token / tp * (expert_tp * (x + 2.0) * h + width * mlp.expert_intermediate_size)
+        # routed copies: input and output (2h each) on every slice (FP8 cache: the output not kept), the
+        # expert's inner activations; each rank holds k copies per token of its microbatch on average (its
+        # tokens go to k experts, and it receives as many copies from the other EP ranks), never k x ep
+        copy = x + np.where(fp8_cache, 0.0, 2.0)
+        expert = mlp.experts_per_token / tp * (expert_tp * copy * h + width * mlp.expert_intermediate_size)
     elif mlp is not None:  # gated: up and gate outputs 4f B, their product (the down projection's input) x f B
         split += ((4.0 if mlp.gated else 2.0) + x) * mlp.intermediate_size
     kept = replicated / sp_split + split / tp + expert
-    if a.mla:
+    if a is not None and a.mla:
         # DeepSeek-V3 (Sec. 3.2.3) recomputes the RMSNorms and MLA up-projections in backward: the GEMM
         # inputs after the norms (x h each) and the per-head Q, K, V are rebuilt from the norm inputs and
         # latents, which stay; selective recomputation does the same here
@@ -152,13 +175,14 @@ def training_memory(model: Model, capacity_bytes: float, a: dict[str, np.ndarray
     ZeRO-split Adam state, activations of the microbatches its schedule holds, the reserve."""
     t, p, v = a["t"], a["p"], a["v"]
     fp8 = format_named(precision).bits <= 8
-    w_d, g_d, o_d = adam_bytes_per_parameter(a["zero"], n_dense, prof, fp8)
-    w_e, g_e, o_e = adam_bytes_per_parameter(a["zero"], n_expert, prof, fp8)
+    formats = (a.get("os", 0.0), a.get("ga", 0.0))  # bf16 moments, fp32 gradients (0/1)
+    w_d, g_d, o_d = adam_bytes_per_parameter(a["zero"], n_dense, prof, fp8, *formats)
+    w_e, g_e, o_e = adam_bytes_per_parameter(a["zero"], n_expert, prof, fp8, *formats)
     per_token: Num = 0.0
     for layer in model.layers:
         per_token = per_token + layer.count / p * layer_activation_bytes_per_token(
             layer, model.hidden_size, t, a["sp"] > 0, a["et"] if isinstance(layer.mlp, MoeMlp) else t, a["rc"],
-            a["s"], flash, dropout, 1.0 if fp8 else 2.0)
+            a["s"], flash, dropout, 1.0 if fp8 else 2.0, a.get("ac", 0.0))
     # 1F1B: the first stage holds min(m, p) microbatches in flight; interleaving adds (p - 1)/(p v) of it
     # (Korthikanti et al. 2022, Sec. 4.2.3)
     in_flight = np.minimum(m, p) * np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)

@@ -130,7 +130,8 @@ class TrainingResult:
 
 # t tp, p pp, dp, c cp, e ep, et expert tp, v virtual stages, zero, sp (0/1), rc recompute (0 none, 1 selective,
 # 2 full), mb micro batch, gb global batch, s seq_len, overlap (0/1)
-# sched: pipeline schedule (index in PP_SCHEDULES); stage: the busiest stage's layers over an even split
+# sched: pipeline schedule (index in PP_SCHEDULES); stage: the busiest stage's layers over an even split;
+# optional (0 when absent): ac FP8 activation cache, os bf16 optimizer moments, ga fp32 gradients
 LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap", "sched")
 
 
@@ -143,7 +144,9 @@ def _arrays(layouts: Sequence[TrainingLayout]) -> dict[str, np.ndarray]:
             "rc": col(lambda x: RECOMPUTE.index(x.recompute)), "mb": col(lambda x: x.micro_batch),
             "gb": col(lambda x: x.global_batch), "s": col(lambda x: x.seq_len),
             "overlap": col(lambda x: x.grad_overlap == "overlap"),
-            "sched": col(lambda x: PP_SCHEDULES.index(x.schedule))}
+            "sched": col(lambda x: PP_SCHEDULES.index(x.schedule)),
+            "ac": col(lambda x: x.activation_cache == "fp8"), "os": col(lambda x: x.optimizer_states == "bf16"),
+            "ga": col(lambda x: x.gradients == "fp32")}
 
 
 def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibration, stride: Num = 1.0) -> Num:
@@ -393,4 +396,9 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
     """
     layout.check(model, chips)
     result = evaluate_layouts(model, system, chips, [layout], calibration, profile).at(0)
-    return dataclasses.replace(result, layout=layout)
+    formats = tuple(note for note, on in (
+        ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
+         "output recomputed)", layout.activation_cache == "fp8"),
+        ("AdamW moments in bf16 (8 B of optimizer state per parameter)", layout.optimizer_states == "bf16"),
+        ("gradients accumulated in fp32 (4 B per parameter)", layout.gradients == "fp32")) if on)
+    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + formats)
