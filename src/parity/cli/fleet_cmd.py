@@ -52,7 +52,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1), wide=True),
                Column("chips", "chips", scaled(1)), Column("systems", "systems", scaled(1), wide=True),
                Column("power_w", "MW", scaled(1e6)), Column("cost_usd", "chip cost", _money),
-               Column("served_tokens_per_day", "tokens/day served", scaled(1e12), wide=True),
+               Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=True),
                Column("served_share", "of demand", lambda v: "-" if v is None else percent(v)),
                Column("note", "note", plain, "left")]
     what = (f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps
