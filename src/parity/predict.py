@@ -20,6 +20,7 @@ from parity import catalog
 from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
+from parity.graph import MLA_DECODE
 from parity.errors import InfeasiblePlan, ParityError
 from parity.hardware import Calibration, System, per_die
 from parity.model import Model
@@ -44,7 +45,7 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
                     "prefill_shared_expert_replicas", "decode_redundant_experts", "decode_shared_expert_replicas",
                     "rank_per_die", "phase", "batch", "context", "attention_format", "prefill_system",
-                    "offload_kv", "offload_weights")
+                    "offload_kv", "offload_weights", "mla_decode")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -193,8 +194,14 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
                              f"(native: {', '.join(sorted(system.chip.native))})")
     if attention.name != "bf16":
         note = "; ".join(n for n in (note, f"attention math in {attention.name}") if n)
+    mla_decode = (_cell(row, "mla_decode") or engine.mla_decode).lower()
+    if mla_decode not in MLA_DECODE:
+        raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {mla_decode!r}")
+    if mla_decode != "absorbed" and any(layer.attention is not None and getattr(layer.attention, "mla", False)
+                                        for layer in model.layers):
+        note = "; ".join(n for n in (note, f"MLA decode {mla_decode} (K/V expanded per head each step)") if n)
     return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
-                     kv_cache=format_named(kv).name, attention=attention.name), note
+                     kv_cache=format_named(kv).name, attention=attention.name, mla_decode=mla_decode), note
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,6 +240,7 @@ class Case:
     prefill_system: str = ""  # disaggregated: prefill workers on another system (empty: the same)
     offload_kv: float = 0.0  # share of the KV cache kept in host memory (systems with a host link)
     offload_weights: float = 0.0  # share of the weights kept in host memory
+    mla_decode: str = ""  # absorbed or unabsorbed MLA decode (empty: the engine's default)
 
 
 # optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
@@ -300,7 +308,8 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 rank_per_die=_flag(row, "rank_per_die"), phase=phase, batch=batch, context=context,
                 prefill_system=_cell(row, "prefill_system"),
                 offload_kv=_number(row, "offload_kv", "in [0, 1]") or 0.0,
-                offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0)
+                offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
+                mla_decode=_cell(row, "mla_decode"))
 
 
 def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:
@@ -328,7 +337,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
             column, rule = _SETTING_COLUMNS.get(field_name, (field_name, "as the engine allows"))
             raise InfeasiblePlan(f"{column} must be a number {rule}, got {value:g}") from err
     row = {"weights": case.weights, "moe_weights": case.moe_weights, "kv": case.kv,
-           "attention_format": case.attention_format}
+           "attention_format": case.attention_format, "mla_decode": case.mla_decode}
     precision, note = _precision(row, model, system, engine)
     if case.moe_overlap is not None and not 0.0 <= case.moe_overlap <= 1.0:
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
