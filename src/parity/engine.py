@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["EngineProfile", "TrainingProfile"]
+__all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE"]
+
+
+# how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
+# latent, as FlashMLA), or unabsorbed (kv_b expands every cached latent to per-head K and V each step, then
+# multi-head attention over them, as in prefill); parity.graph prices both
+MLA_DECODE = ("absorbed", "unabsorbed")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +60,8 @@ class EngineProfile:
     fp8_kv_cache: by default the engine stores KV in FP8 when the weights are 8-bit or narrower.
     attention_format: the number format the engine's attention math runs in by default (bf16: KV
     read in its storage format and dequantised; fp8: FP8 attention kernels, e.g. FlashMLA-FP8).
+    mla_decode: how the engine decodes MLA models by default (graph.MLA_DECODE): absorbed (FlashMLA and
+    its kin) or unabsorbed (K/V expanded per head from the cached latent every step).
     kv_on_demand: the engine allocates KV-cache pages as sequences grow and preempts when memory runs
     out (vLLM, SGLang), so a sequence holds its prompt and on average half its output; False: it
     reserves the prompt and the whole output at admission (TensorRT-LLM's GUARANTEED_NO_EVICT).
@@ -96,6 +104,7 @@ class EngineProfile:
     disagg_prefill_utilization: float = 0.7
     fp8_kv_cache: bool = False
     attention_format: str = "bf16"
+    mla_decode: str = "absorbed"
     kv_on_demand: bool = False
     sim_prefill_scale: float = 1.0
     sim_first_token_steps: float = 0.0
@@ -106,6 +115,8 @@ class EngineProfile:
     rows: tuple[str, ...] = ()  # measured rows a stack profile was fitted on (never scored)
 
     def __post_init__(self) -> None:
+        if self.mla_decode not in MLA_DECODE:
+            raise ValueError(f"engine {self.id}: mla_decode must be one of {MLA_DECODE}, got {self.mla_decode!r}")
         if self.max_num_tokens < 1:
             raise ValueError(f"engine {self.id}: max_num_tokens must be >= 1, got {self.max_num_tokens}")
         for name in ("kernel_overhead_s", "step_overhead_s", "ttft_overhead_s", "burstiness"):

@@ -1,7 +1,7 @@
 """The model as logical ops for one forward step of a batch (before any sharding).
 
 Per layer: projections, the token mixer (GQA, or MLA with absorbed weights in decode as FlashMLA
-runs it, a sparse-attention indexer, or a linear-attention / Mamba2 recurrence that reads and writes
+runs it, or unabsorbed where the deployment says so, a sparse-attention indexer, or a linear-attention / Mamba2 recurrence that reads and writes
 its fixed state once per step), the MLP (dense or routed experts plus shared experts) and the
 memory-bound glue; then the LM head. Expert GEMMs carry the routed token count (tokens x experts_per_token); `plan`
 spreads them over expert-parallel ranks.
@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parity.engine import MLA_DECODE
 from parity.model import Attention as AttentionSpec
 from parity.model import DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, Model, MoeMlp
 from parity.ops import Attention, Batch, Gemm, Num, Stream
 
-__all__ = ["LayerOps", "forward", "prefill_attention_pairs"]
+__all__ = ["LayerOps", "forward", "prefill_attention_pairs", "MLA_DECODE"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +79,39 @@ def _indexer_ops(spec: AttentionSpec, batch: Batch) -> list[Gemm | Attention | S
                       queries=batch.prefill_tokens, latent=True)]
 
 
-def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
+def _absorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num, decode_pairs: Num) -> list[Gemm | Attention]:
+    """MLA decode in the latent space: the query through W_UK per head, MQA over each key's 576-wide latent
+    (scores over lora + rope, values over lora), the output back through W_UV per head."""
+    assert spec.kv_lora_rank is not None
+    lora, rope, nope, v = spec.kv_lora_rank, spec.qk_rope_head_dim, spec.qk_nope_head_dim, spec.v_head_dim
+    heads = spec.num_attention_heads
+    return [Gemm(name="q_absorb", tokens=batch.decode_queries, rows=nope, cols=lora, copies=heads,
+                 split="column", role="attention", per_head=True),
+            Attention(name="mla_decode", phase="decode", heads=heads, kv_heads=1,
+                      flops_per_head=2.0 * (lora + rope + lora) * decode_pairs,
+                      kv_bytes_per_kv_head=decode_keys * (lora + rope), queries=batch.decode_queries,
+                      latent=True),
+            Gemm(name="v_absorb", tokens=batch.decode_queries, rows=lora, cols=v, copies=heads, split="column",
+                 role="attention", per_head=True)]
+
+
+def _unabsorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num,
+                       decode_pairs: Num) -> list[Gemm | Attention]:
+    """MLA decode as multi-head attention: each step kv_b expands every cached key's latent to per-head K
+    (nope) and V (v) (a GEMM over the keys, reading the latents and writing the expanded K/V), then each head
+    attends over nope + rope wide keys and v wide values; the expanded K/V are read in the KV-cache format."""
+    assert spec.kv_lora_rank is not None
+    lora, rope, nope, v = spec.kv_lora_rank, spec.qk_rope_head_dim, spec.qk_nope_head_dim, spec.v_head_dim
+    heads = spec.num_attention_heads
+    return [Gemm(name="kv_b_decode", tokens=decode_keys, rows=lora, cols=heads * (nope + v), split="column",
+                 role="attention"),
+            Attention(name="mla_decode_unabsorbed", phase="decode", heads=heads, kv_heads=heads,
+                      flops_per_head=2.0 * (nope + rope + v) * decode_pairs,
+                      kv_bytes_per_kv_head=decode_keys * (nope + rope + v), queries=batch.decode_queries)]
+
+
+def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
+                   mla_decode: str = "absorbed") -> list[Gemm | Attention | Stream]:
     t = batch.tokens
     heads = spec.num_attention_heads
     ops: list[Gemm | Attention | Stream] = []
@@ -109,16 +142,12 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch) -> list[Gemm 
         # SGLang's fused_qkv_a_proj_with_mqa), so kv_a costs its bytes but no launch of its own
         ops.append(Gemm(name="kv_a", tokens=t, rows=hidden, cols=lora + rope, split="replicated", role="attention",
                         fused=spec.q_lora_rank is not None))
-        # decode: absorb W_UK into the query and W_UV into the output (DeepSeek-V2 Sec. 2.1.2), so
-        # attention runs in the latent space (MQA with 576-wide keys, 512-wide values)
-        ops += [Gemm(name="q_absorb", tokens=batch.decode_queries, rows=nope, cols=lora, copies=heads,
-                     split="column", role="attention", per_head=True),
-                Attention(name="mla_decode", phase="decode", heads=heads, kv_heads=1,
-                          flops_per_head=2.0 * (lora + rope + lora) * decode_pairs,
-                          kv_bytes_per_kv_head=decode_keys * (lora + rope), queries=batch.decode_queries,
-                          latent=True),
-                Gemm(name="v_absorb", tokens=batch.decode_queries, rows=lora, cols=v, copies=heads, split="column",
-                     role="attention", per_head=True)]
+        if mla_decode == "unabsorbed":
+            ops += _unabsorbed_decode(spec, batch, decode_keys, decode_pairs)
+        else:
+            # decode: absorb W_UK into the query and W_UV into the output (DeepSeek-V2 Sec. 2.1.2), so
+            # attention runs in the latent space (MQA with 576-wide keys, 512-wide values)
+            ops += _absorbed_decode(spec, batch, decode_keys, decode_pairs)
         # prefill: expand the latent of prompt (and cached prefix) tokens to per-head K and V
         expanded = batch.prefill_tokens + prefill_cached_keys
         ops += [Gemm(name="kv_b", tokens=expanded, rows=lora, cols=heads * (nope + v), split="column",
@@ -181,19 +210,20 @@ def _mlp_ops(mlp: DenseMlp | MoeMlp | None, hidden: int, batch: Batch) -> list[G
     return ops
 
 
-def _mixer_ops(layer: Layer, hidden: int, batch: Batch) -> list[Gemm | Attention | Stream]:
+def _mixer_ops(layer: Layer, hidden: int, batch: Batch, mla_decode: str) -> list[Gemm | Attention | Stream]:
     spec = layer.attention
     if spec is None:  # an MLP-only layer: its norm and residual add
         return [Stream(name="norms_residual", bytes=4.0 * 2.0 * batch.tokens * hidden)]
     if isinstance(spec, AttentionSpec):
-        return _attention_ops(spec, hidden, batch)
+        return _attention_ops(spec, hidden, batch, mla_decode)
     return _recurrent_ops(spec, hidden, batch)
 
 
-def forward(model: Model, batch: Batch) -> tuple[LayerOps, ...]:
-    """Logical ops of one forward step: each layer group, then the embedding and LM head."""
+def forward(model: Model, batch: Batch, mla_decode: str = "absorbed") -> tuple[LayerOps, ...]:
+    """Logical ops of one forward step: each layer group, then the embedding and LM head (MLA decode as
+    `mla_decode` says, one of MLA_DECODE)."""
     h = model.hidden_size
-    groups = [LayerOps(count=layer.count, layer=layer, ops=tuple(_mixer_ops(layer, h, batch) + _mlp_ops(layer.mlp, h, batch)))
+    groups = [LayerOps(count=layer.count, layer=layer, ops=tuple(_mixer_ops(layer, h, batch, mla_decode) + _mlp_ops(layer.mlp, h, batch)))
               for layer in model.layers]
     head = LayerOps(count=1, ops=(
         Stream(name="embedding", bytes=2.0 * 2.0 * batch.tokens * h, fused=False),

@@ -136,6 +136,9 @@ class System:
     completion signalled) and once per peer die of the group; 0 where the system states none (see
     cost.collective_s).
     power_w [W]: the whole system, all-in where a source gives it.
+    host_memory_bytes [B], host_link_bytes_per_s [B/s]: per chip, the coherent host CPU memory a chip may
+    offload KV cache or weights to and the chip-to-CPU link it reads them over (one direction, the link
+    shared by the chips of one CPU); 0 where the system has no such link (offload refused).
     """
 
     id: str
@@ -152,6 +155,8 @@ class System:
     power_w: float
     fused_all_to_all_latency_s: float = 0.0
     fused_all_to_all_peer_latency_s: float = 0.0
+    host_memory_bytes: float = 0.0
+    host_link_bytes_per_s: float = 0.0
     unit_price_usd: float | None = None
     aliases: tuple[str, ...] = ()
     notes: str = ""
@@ -172,6 +177,8 @@ class System:
         if min(self.scale_up_latency_s, self.scale_out_latency_s, self.fused_all_to_all_latency_s,
                self.fused_all_to_all_peer_latency_s) < 0:
             raise ValueError(f"{owner}: latencies must be >= 0")
+        if min(self.host_memory_bytes, self.host_link_bytes_per_s) < 0:
+            raise ValueError(f"{owner}: host memory and host link must be >= 0")
 
     @property
     def memory_bytes(self) -> float:

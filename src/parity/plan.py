@@ -16,7 +16,7 @@ import numpy as np
 
 from parity.dtypes import format_named
 from parity.errors import InfeasiblePlan
-from parity.graph import LayerOps, forward
+from parity.graph import MLA_DECODE, LayerOps, forward
 from parity.model import Model, MoeMlp
 from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream
 
@@ -26,17 +26,22 @@ __all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Precision:
-    """Number formats of a deployment: dense and expert weights, KV cache, activations, attention math."""
+    """Number formats of a deployment: dense and expert weights, KV cache, activations, attention math;
+    and how MLA decode runs (mla_decode, see MLA_DECODE): absorbed in the latent space (FlashMLA), or
+    unabsorbed with each step's cached latents expanded to per-head K and V."""
 
     weights: str = "bf16"
     expert_weights: str = "bf16"
     kv_cache: str = "bf16"
     activations: str = "bf16"
     attention: str = "bf16"
+    mla_decode: str = "absorbed"
 
     def __post_init__(self) -> None:
         for name in ("weights", "expert_weights", "kv_cache", "activations", "attention"):
             format_named(getattr(self, name))  # raises on an unknown name
+        if self.mla_decode not in MLA_DECODE:
+            raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {self.mla_decode!r}")
 
     def of(self, role: str) -> str:
         """The format of the weights with a given role (attention, mlp, expert, router, head)."""
@@ -346,7 +351,7 @@ def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) 
     kernels: list[Kernel] = []
     collectives: list[Collective] = []
     s = shard
-    for group in forward(model, batch):
+    for group in forward(model, batch, precision.mla_decode):
         count = group.count / s.p if group.layer is not None else 1.0 / s.p
         kv_share = 1.0
         if group.layer is not None and group.layer.attention is not None and not group.layer.attention.mla:

@@ -20,6 +20,7 @@ from parity import catalog
 from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
+from parity.graph import MLA_DECODE
 from parity.errors import InfeasiblePlan, ParityError
 from parity.hardware import Calibration, System, per_die
 from parity.model import Model
@@ -43,7 +44,8 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
                     "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
                     "prefill_shared_expert_replicas", "decode_redundant_experts", "decode_shared_expert_replicas",
-                    "rank_per_die", "phase", "batch", "context", "attention_format", "prefill_system")
+                    "rank_per_die", "phase", "batch", "context", "attention_format", "prefill_system",
+                    "offload_kv", "offload_weights", "mla_decode")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -83,6 +85,8 @@ class Scenario:
     batch: int = 0  # the phase benchmark's sequences (decode) or prompts (prefill) over the deployment
     context: int = 0  # the decode benchmark's KV tokens per sequence
     prefill_system: System | None = None  # disaggregated: prefill workers on another system (None: `system`)
+    offload_kv: float = 0.0  # share of each device's KV cache kept in host memory (Deployment.offload_kv)
+    offload_weights: float = 0.0  # share of each device's weights kept in host memory
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -95,7 +99,7 @@ class Scenario:
                 self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch,
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
                 self.calibration and self.calibration.id, self.phase, self.batch, self.context,
-                self.prefill_system and self.prefill_system.id)
+                self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,8 +194,14 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
                              f"(native: {', '.join(sorted(system.chip.native))})")
     if attention.name != "bf16":
         note = "; ".join(n for n in (note, f"attention math in {attention.name}") if n)
+    mla_decode = (_cell(row, "mla_decode") or engine.mla_decode).lower()
+    if mla_decode not in MLA_DECODE:
+        raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {mla_decode!r}")
+    if mla_decode != "absorbed" and any(layer.attention is not None and getattr(layer.attention, "mla", False)
+                                        for layer in model.layers):
+        note = "; ".join(n for n in (note, f"MLA decode {mla_decode} (K/V expanded per head each step)") if n)
     return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
-                     kv_cache=format_named(kv).name, attention=attention.name), note
+                     kv_cache=format_named(kv).name, attention=attention.name, mla_decode=mla_decode), note
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -228,6 +238,9 @@ class Case:
     batch: int = 0  # phase benchmarks: sequences decoded or prompts prefilled together by the deployment
     context: int = 0  # decode phase: tokens of KV each sequence holds
     prefill_system: str = ""  # disaggregated: prefill workers on another system (empty: the same)
+    offload_kv: float = 0.0  # share of the KV cache kept in host memory (systems with a host link)
+    offload_weights: float = 0.0  # share of the weights kept in host memory
+    mla_decode: str = ""  # absorbed or unabsorbed MLA decode (empty: the engine's default)
 
 
 # optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
@@ -293,7 +306,10 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 random_range_ratio=(r if (r := _number(row, "random_range_ratio", "in [0, 1]")) is not None else 1.0),
                 engine_settings=tuple(settings.items()), attention_format=_cell(row, "attention_format"),
                 rank_per_die=_flag(row, "rank_per_die"), phase=phase, batch=batch, context=context,
-                prefill_system=_cell(row, "prefill_system"))
+                prefill_system=_cell(row, "prefill_system"),
+                offload_kv=_number(row, "offload_kv", "in [0, 1]") or 0.0,
+                offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
+                mla_decode=_cell(row, "mla_decode"))
 
 
 def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:
@@ -321,7 +337,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
             column, rule = _SETTING_COLUMNS.get(field_name, (field_name, "as the engine allows"))
             raise InfeasiblePlan(f"{column} must be a number {rule}, got {value:g}") from err
     row = {"weights": case.weights, "moe_weights": case.moe_weights, "kv": case.kv,
-           "attention_format": case.attention_format}
+           "attention_format": case.attention_format, "mla_decode": case.mla_decode}
     precision, note = _precision(row, model, system, engine)
     if case.moe_overlap is not None and not 0.0 <= case.moe_overlap <= 1.0:
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
@@ -342,11 +358,21 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {case.random_range_ratio:g}")
     if case.phase not in PHASES:
         raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {case.phase!r}")
+    for name, share in (("offload_kv", case.offload_kv), ("offload_weights", case.offload_weights)):
+        if not 0.0 <= share <= 1.0:
+            raise InfeasiblePlan(f"{name} must be in [0, 1], got {share:g}")
+        if share and not system.host_link_bytes_per_s:
+            raise InfeasiblePlan(f"{name}: {system.id} has no host memory on a chip-to-CPU link to offload to")
+    if case.offload_kv or case.offload_weights:
+        note = "; ".join(n for n in (note, f"offloaded to host memory: KV {case.offload_kv:.0%}, weights "
+                                           f"{case.offload_weights:.0%}, read each step over "
+                                           f"{system.host_link_bytes_per_s / 1e9:,.0f} GB/s per chip, not "
+                                           f"overlapped") if n)
     common = dict(case_id=case.case_id, model=model, system=system, engine=engine, precision=precision,
                   isl=case.isl, osl=case.osl, concurrency=case.concurrency, phase=case.phase, batch=case.batch,
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
                   random_range_ratio=case.random_range_ratio, engine_settings=case.engine_settings,
-                  calibration=calibration)
+                  calibration=calibration, offload_kv=case.offload_kv, offload_weights=case.offload_weights)
     notes = tuple(n for n in (note, mtp_note) if n)
     if case.mode == "agg":
         if case.prefill_system:
@@ -388,8 +414,11 @@ def deployment(scenario: Scenario, layout: Layout, system: System | None = None)
         system, calibration = scenario.system, scenario.calibration or catalog.calibration(scenario.system.chip)
     else:
         calibration = catalog.calibration(system.chip)
-    return engine_deployment(scenario.model, system, layout, scenario.precision, calibration, scenario.engine,
-                             scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance)
+    dep = engine_deployment(scenario.model, system, layout, scenario.precision, calibration, scenario.engine,
+                            scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance)
+    if scenario.offload_kv or scenario.offload_weights:
+        dep = dataclasses.replace(dep, offload_kv=scenario.offload_kv, offload_weights=scenario.offload_weights)
+    return dep
 
 
 def _solve(group: Sequence[Scenario]) -> ServingResult:

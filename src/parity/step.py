@@ -14,14 +14,14 @@ import numpy as np
 
 from parity.cost import Cost, collective_algorithm, price_collective, price_kernel, price_step
 from parity.hardware import Calibration, System
-from parity.memory import MemoryPlan, serving_memory
+from parity.memory import MemoryPlan, cache_bytes_per_sequence_per_device, serving_memory, weight_bytes_per_device
 from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.placement import ExpertPlacement
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
-__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "deployment_memory", "breakdown", "Part"]
+__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "deployment_memory", "breakdown", "Part", "host_read_s"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +33,9 @@ class Deployment:
     moe_overlap: share of expert dispatch/combine time hidden under computation (two-batch overlap).
     mtp_tokens: draft tokens per decode step from the model's multi-token-prediction module (0: off);
     mtp_acceptance: draft tokens accepted per step on average, in [0, mtp_tokens].
+    offload_kv, offload_weights: share of each device's KV cache / weights kept in the host CPU's memory
+    (System.host_memory_bytes) instead of the chip's: device memory falls by that share, and every step
+    reads the offloaded bytes over the host link (`host_read_s`).
     """
 
     model: Model
@@ -46,8 +49,16 @@ class Deployment:
     moe_overlap: float = 0.0
     mtp_tokens: int = 0
     mtp_acceptance: float = 0.0
+    offload_kv: float = 0.0
+    offload_weights: float = 0.0
 
     def __post_init__(self) -> None:
+        for name, share in (("offload_kv", self.offload_kv), ("offload_weights", self.offload_weights)):
+            if not 0.0 <= share <= 1.0:
+                raise InfeasiblePlan(f"{name} must be in [0, 1], got {share:g}")
+            if share and not self.system.host_link_bytes_per_s:
+                raise InfeasiblePlan(f"{name}: {self.system.id} has no host memory on a chip-to-CPU link to "
+                                     f"offload to (offload needs e.g. a Grace-based GB200/GB300 system)")
         if isinstance(self.layout, Layout):  # a LayoutGrid's layouts are checked where they are made
             object.__setattr__(self, "layout", self.layout.check(self.model))
         if self.expert_imbalance < 1.0:
@@ -121,7 +132,22 @@ def step_cost(dep: Deployment, batch: Batch) -> Cost:
         prefill_sequences=batch.prefill_sequences / pp)
     stage = price_step(device_step(dep.model, micro, dep.shard, dep.precision), dep.system, dep.calibration,
                        dep.kernel_overhead_s)
-    return stage * pp + Cost(overhead_s=dep.step_overhead_s)
+    host_s = host_read_s(dep, micro)
+    return stage * pp + Cost(overhead_s=dep.step_overhead_s, communication_s=host_s * pp)
+
+
+def host_read_s(dep: Deployment, batch: Batch) -> Num:
+    """[s] one device spends in a step of `batch` reading what it offloaded to host memory over the host link:
+    its offloaded weights once, and the offloaded share of the KV its decode tokens attend to (the KV of
+    each sequence once, whatever the decode width). An assumption: these reads overlap nothing beyond what
+    the step model already overlaps; they add to the step. Prefill reads of earlier chunks' KV are not priced.
+    """
+    if not (dep.offload_kv or dep.offload_weights):
+        return 0.0
+    kv = cache_bytes_per_sequence_per_device(dep.model, dep.shard, dep.precision, batch.decode_context) \
+        * batch.decode_tokens
+    weights = weight_bytes_per_device(dep.model, dep.shard, dep.precision)
+    return (dep.offload_kv * kv + dep.offload_weights * weights) / dep.system.host_link_bytes_per_s
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +187,10 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
                                                None if c.fanout is None else float(c.fanout),
                                                bool(np.all(c.low_latency)))
     out = [Part(name=k, seconds=sum(v), bound=bounds[k], detail=details[k]) for k, v in parts.items() if sum(v) > 0]
+    host_s = float(host_read_s(dep, batch))
+    if host_s > 0:
+        out.append(Part(name="host offload reads", seconds=host_s, bound="host link",
+                        detail=f"KV {dep.offload_kv:.0%}, weights {dep.offload_weights:.0%} offloaded"))
     if dep.step_overhead_s:
         out.append(Part(name="step overhead", seconds=dep.step_overhead_s, bound="host", detail="scheduling, sampling"))
     return sorted(out, key=lambda p: -p.seconds)
@@ -190,5 +220,20 @@ def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens
     (vLLM's gpu_memory_utilization 0.9, TensorRT-LLM's free_gpu_memory_fraction) plus a few GB for
     the CUDA context, graphs and communication buffers.
     """
-    return serving_memory(dep.model, dep.shard, dep.precision, dep.system.chip.memory_bytes, sequences, context,
+    plan = serving_memory(dep.model, dep.shard, dep.precision, dep.system.chip.memory_bytes, sequences, context,
                           step_tokens, reserve_fraction, reserve_bytes)
+    if not (dep.offload_kv or dep.offload_weights):
+        return plan
+    # the offloaded shares live in host memory: the device keeps 1 - share of each. The KV a device can
+    # hold is then bounded by its own room and by the host memory left after the offloaded weights; the
+    # per-token charge is the larger of the two rates so that kv_token_capacity and fits honour both
+    full = plan.weight_bytes
+    plan = dataclasses.replace(plan, weight_bytes=full * (1.0 - dep.offload_weights))
+    room = np.maximum(plan.capacity_bytes - plan.weight_bytes - plan.reserve_bytes - plan.activation_bytes, 0.0)
+    host_room = dep.system.host_memory_bytes - dep.offload_weights * full
+    if np.any(host_room < 0):
+        raise InfeasiblePlan(f"offload_weights: {dep.offload_weights:.0%} of the weights exceeds the host memory "
+                             f"({dep.system.host_memory_bytes / 1e9:,.0f} GB per chip)")
+    rate = np.maximum(1.0 - dep.offload_kv, dep.offload_kv * room / np.maximum(host_room, 1e-30))
+    return dataclasses.replace(plan, kv_bytes=plan.kv_bytes * rate,
+                               kv_bytes_per_token=np.maximum(plan.kv_bytes_per_token * rate, 1e-30))

@@ -156,6 +156,10 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) 
     price = data.get("price", {})
     scale_up = reader.optional(link, "scale_up", "scale_up_bytes_per_s", "bytes_per_s")
     scale_out = reader.optional(link, "scale_out", "scale_out_bytes_per_s", "bytes_per_s")
+    host = data.get("host", {})
+    chips_per_host = float(host.get("chips_per_host", 1))  # chips sharing one CPU's memory and link
+    host_memory = reader.optional(host, "memory", "host_memory_bytes", "bytes") or 0.0
+    host_link = reader.optional(host, "link", "host_link_bytes_per_s", "bytes_per_s") or 0.0
     try:
         return System(
             id=require(data, "id", where), name=require(data, "name", where), status=data.get("status", "shipping"),
@@ -172,6 +176,7 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) 
                                                        "fused_all_to_all_latency_s", "s") or 0.0,
             fused_all_to_all_peer_latency_s=reader.optional(link, "fused_all_to_all_peer_latency",
                                                             "fused_all_to_all_peer_latency_s", "s") or 0.0,
+            host_memory_bytes=host_memory / chips_per_host, host_link_bytes_per_s=host_link / chips_per_host,
             unit_price_usd=reader.optional(price, "system", "unit_price_usd", "usd"),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
         )

@@ -111,6 +111,14 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
 @click.option("--attention-format", default="", help="format of the attention math, bf16 or fp8 (FP8 attention "
               "kernels such as FlashMLA-FP8; default: the engine's)")
+@click.option("--offload-kv", type=Real(0.0, 1.0), default=0.0,
+              help="share of the KV cache kept in host CPU memory (systems with a chip-to-CPU link, e.g. GB200's "
+                   "Grace over NVLink-C2C); each step reads it over that link")
+@click.option("--offload-weights", type=Real(0.0, 1.0), default=0.0,
+              help="share of the weights kept in host CPU memory, read over the host link every step")
+@click.option("--mla-decode", type=click.Choice(["absorbed", "unabsorbed"]), default=None,
+              help="MLA models: decode absorbed (FlashMLA, attention over the latent) or unabsorbed (K/V expanded "
+                   "per head from the latent each step); default: the engine's (absorbed)")
 @click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
 @click.option("--phase", type=click.Choice(list(PHASES)), default="both", show_default=True,
               help="both: the closed-loop benchmark; decode or prefill: one step of a fixed --batch")
@@ -177,7 +185,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @format_option
 @out_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
-          mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
+          offload_kv: float, offload_weights: float, mla_decode: str | None, mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
           batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float,
           tp: int, pp: int, attn_dp: int, moe_tp: int | None, moe_ep: int | None, redundant_experts: int,
           shared_expert_replicas: int, rank_per_die: bool, prefill_workers: int | None, decode_workers: int | None,
@@ -212,7 +220,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 prefill_system=prefill_system if disagg else "",
                 mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, random_range_ratio=random_range_ratio,
                 engine_settings=settings, rank_per_die=rank_per_die, phase=phase, batch=batch or 0,
-                context=context or 0)
+                context=context or 0, offload_kv=offload_kv, offload_weights=offload_weights,
+                mla_decode=mla_decode or "")
     if scenario != "closed":
         pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
         if scenario == "offline":
