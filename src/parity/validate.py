@@ -223,6 +223,7 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
     table["fp8_kv_cache"] = engine.fp8_kv_cache
     table["kv_on_demand"] = engine.kv_on_demand
     table["attention_format"] = engine.attention_format
+    table["mla_decode"] = engine.mla_decode
     return tomlwrite.document(table)
 
 
