@@ -87,7 +87,9 @@ def _x(value: float) -> str:
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    # a wide table scrolls inside its own box rather than pushing the page sideways
+    return (f'<div class="wide"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            '</table></div>')
 
 
 def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) -> str:
@@ -270,9 +272,12 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2r
        color: #1d2330; line-height: 1.45; padding: 0 1rem; }
 h1 { font-size: 1.7rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 2px solid #e3e7ef; }
 p.lead { color: #4a5468; }
-table { border-collapse: collapse; width: 100%; font-size: .84rem; margin: .8rem 0; }
+table { border-collapse: collapse; width: 100%; font-size: .8rem; margin: .8rem 0; }
+div.wide { overflow-x: auto; }
 th, td { border-bottom: 1px solid #e3e7ef; padding: .35rem .5rem; text-align: left; vertical-align: top; }
 th { background: #f4f6fa; font-weight: 600; }
+td:last-child { min-width: 8rem; overflow-wrap: anywhere; }  /* notes wrap instead of running off the page */
+th, td { padding: .3rem .35rem; }
 table.numbers td:not(:first-child) { font-variant-numeric: tabular-nums; }
 figure { display: inline-block; margin: .5rem 1rem .5rem 0; } img { max-width: 560px; border: 1px solid #e3e7ef; }
 figcaption { font-size: .8rem; color: #4a5468; }
