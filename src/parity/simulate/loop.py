@@ -105,9 +105,9 @@ class Engine:
             return self.now
         return self.inbound[0][0] if self.inbound else _INF
 
-    def _deliver(self) -> None:
-        """Requests whose arrival the scheduler sees now join the least-loaded rank's queue."""
-        seen = self.prev_start if self.s.overlap.on and self.has_work() else self.now
+    def _deliver(self, busy: bool) -> None:
+        """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
+        seen = self.prev_start if busy and self.s.overlap.on else self.now
         if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
             return
         took = False
@@ -248,9 +248,10 @@ class Engine:
 
     def advance(self, horizon: float = _INF) -> None:
         """Run one step, or one stretch of decode steps up to the next event (and at most to `horizon`)."""
-        if not self.has_work() and self.inbound:
+        busy = self.has_work()
+        if not busy and self.inbound:
             self.now = max(self.now, self.inbound[0][0])
-        self._deliver()
+        self._deliver(busy)
         admit = self._gate()
         chunks, per_rank = self._plan(admit) if (admit or any(self.prefilling)) else ([], [0.0] * self.d)
         if self.role == "decode" and admit:
@@ -303,7 +304,8 @@ class Engine:
             k = min(k, int((self.inbound[0][0] - self.now) / t1) + 1)
         if horizon < _INF:
             k = min(k, int((horizon - self.now) / t1) + 1)
-        if any(self.waiting):
+        queued = any(self.waiting)
+        if queued:
             s = self.s
             if s.balance.hold_steps > 0:
                 k = min(k, int(s.balance.hold_steps - self.held_steps) + 1)
@@ -323,7 +325,7 @@ class Engine:
         self.now += k * t
         self.steps += k
         self.since_recv += k
-        self.held_steps += k if any(self.waiting) else 0
+        self.held_steps += k if queued else 0
         self.itl.append((t, float(decoding), k))
         if self.s.kv.on_demand:
             for r in range(self.d):
