@@ -589,10 +589,17 @@ def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], pro
     if processes <= 1 or len(pairs) < 8:
         return _simulate_all(pairs)
     from concurrent.futures import ProcessPoolExecutor
-    size = max(1, len(pairs) // (processes * 8))
-    chunks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+    # the costliest runs first, in small chunks, so no process is left with a tail of big ones: a run's
+    # cost grows with the requests it simulates (clients x prompts each), about concurrency
+    order = sorted(range(len(pairs)), key=lambda i: -pairs[i][1].concurrency)
+    size = max(1, min(len(pairs) // (processes * 8), 8))
+    chunks = [[pairs[i] for i in order[j:j + size]] for j in range(0, len(order), size)]
+    out: list[Prediction | None] = [None] * len(pairs)
     with ProcessPoolExecutor(processes) as pool:
-        return [p for part in pool.map(_simulate_all, chunks) for p in part]
+        done = (p for part in pool.map(_simulate_all, chunks) for p in part)
+        for i, p in zip(order, done):
+            out[i] = p
+    return [p for p in out if p is not None]
 
 
 def predict_scenarios(scenarios: Sequence[Scenario], model_kind: str = "steady", processes: int = 1) -> list[Prediction]:

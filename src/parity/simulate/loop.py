@@ -85,6 +85,7 @@ class Engine:
         m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
         self.m, self.v = m, v
         self.width = 1 + scheduler.mtp.tokens
+        self._memo = (math.nan, math.nan, 0.0)  # the last decode step looked up: (batch, context, time [s])
 
     # ---- arrivals ---------------------------------------------------------------------------------
     def push(self, time_s: float, req: Request) -> None:
@@ -104,9 +105,9 @@ class Engine:
             return self.now
         return self.inbound[0][0] if self.inbound else _INF
 
-    def _deliver(self) -> None:
-        """Requests whose arrival the scheduler sees now join the least-loaded rank's queue."""
-        seen = self.prev_start if self.s.overlap.on and self.has_work() else self.now
+    def _deliver(self, busy: bool) -> None:
+        """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
+        seen = self.prev_start if busy and self.s.overlap.on else self.now
         if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
             return
         took = False
@@ -247,9 +248,10 @@ class Engine:
 
     def advance(self, horizon: float = _INF) -> None:
         """Run one step, or one stretch of decode steps up to the next event (and at most to `horizon`)."""
-        if not self.has_work() and self.inbound:
+        busy = self.has_work()
+        if not busy and self.inbound:
             self.now = max(self.now, self.inbound[0][0])
-        self._deliver()
+        self._deliver(busy)
         admit = self._gate()
         chunks, per_rank = self._plan(admit) if (admit or any(self.prefilling)) else ([], [0.0] * self.d)
         if self.role == "decode" and admit:
@@ -297,12 +299,13 @@ class Engine:
                 self.now = max(self.now, nxt if nxt < _INF else self.now)
             return
         k = self.heap[0][0] - self.steps if self.heap else 1
-        t1 = self.table.decode_time_s(busiest, self._mean_context())
+        t1 = self._decode_s(busiest, self._mean_context())
         if self.inbound:
             k = min(k, int((self.inbound[0][0] - self.now) / t1) + 1)
         if horizon < _INF:
             k = min(k, int((horizon - self.now) / t1) + 1)
-        if any(self.waiting):
+        queued = any(self.waiting)
+        if queued:
             s = self.s
             if s.balance.hold_steps > 0:
                 k = min(k, int(s.balance.hold_steps - self.held_steps) + 1)
@@ -317,12 +320,12 @@ class Engine:
                     room = (self.s.kv.capacity_tokens - self.kv_used(r)) / (self.m * self.n[r])
                     k = min(k, max(int(room), 1))
         k = max(k, 1)
-        t = self.table.decode_time_s(busiest, self._mean_context(0.5 * (k - 1)))
+        t = self._decode_s(busiest, self._mean_context(0.5 * (k - 1)))
         self.prev_start = self.now + (k - 1) * t
         self.now += k * t
         self.steps += k
         self.since_recv += k
-        self.held_steps += k if any(self.waiting) else 0
+        self.held_steps += k if queued else 0
         self.itl.append((t, float(decoding), k))
         if self.s.kv.on_demand:
             for r in range(self.d):
@@ -334,7 +337,16 @@ class Engine:
     def _lag(self) -> float:
         """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""
         lag = self.s.first_token_lag_steps
-        return lag * self.table.decode_time_s(max(max(self.n), 1), self._mean_context()) if lag else 0.0
+        return lag * self._decode_s(max(max(self.n), 1), self._mean_context()) if lag else 0.0
+
+    def _decode_s(self, batch: float, context: float) -> float:
+        """One decode-only step [s] (the table's; a step asks for the same one several times)."""
+        b, c, t = self._memo
+        if batch == b and context == c:
+            return t
+        t = self.table.decode_time_s(batch, context)
+        self._memo = (batch, context, t)
+        return t
 
     def _hold_left(self) -> float:
         """Steps until a policy that holds waiting prompts lets them go (inf: none holds them)."""
@@ -370,17 +382,21 @@ class Engine:
     def _output_delays(self) -> tuple[float, float]:
         """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
         if self._delays_at != self.now:
-            delay = self.table.decode_time_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
+            delay = self._decode_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
             self._delays = (delay, self._lag())
             self._delays_at = self.now
         return self._delays
 
     def _finish(self) -> None:
-        delay, lag = self._output_delays()  # the output path delays the last token as it did the first
+        delay = lag = 0.0
+        looked = False
         while self.heap and self.heap[0][0] <= self.steps:
             step, _, req = heapq.heappop(self.heap)
             if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
                 continue
+            if not looked:  # the output path delays the last token as it did the first (before any release)
+                delay, lag = self._output_delays()
+                looked = True
             req.finish_step = -1
             self._release(req.rank, req)
             req.done_s = max(self.now + delay + lag, req.first_s)

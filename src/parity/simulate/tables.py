@@ -61,6 +61,12 @@ class StepTable:
         earlier `prefill_context` tokens are cached, on `prefill_ranks` of the ranks (trilinear)."""
         ib, wb = _cell(self.batches, decode)
         ic, wc = _cell(self.contexts, context)
+        if prefill == 0.0 and prefill_ranks == 1.0 and self.prefills[0] == 0.0:
+            # decode only: the sums below with weight 0 on the upper prefill point and all on rank case 0
+            b0, b1 = self.times[0][ib], self.times[0][ib + 1]
+            lo, hi = b0[ic][0], b0[ic + 1][0]
+            lo1, hi1 = b1[ic][0], b1[ic + 1][0]
+            return (1.0 - wb) * (lo + wc * (hi - lo)) + wb * (lo1 + wc * (hi1 - lo1))
         ip, wp = _cell(self.prefills, prefill)
         out = 0.0
         for r, wr in ((0, 1.0), (1, 0.0)) if self.ranks == 1 else (
