@@ -1,0 +1,23 @@
+"""Serving scenarios from table rows: `parity predict CASES.csv` and `parity serve` share this.
+
+A row names a model, a system, an engine, formats, a workload and layouts (empty cells mean
+"default"); `predict_rows` prices them all, grouping rows that share a deployment so that their
+workloads are solved as arrays. A bad row ends as feasible=false with the reason; it never stops
+the others.
+
+Modules, lowest first: columns (the table's columns and cell readers), case (Case, a row read),
+scenario (Scenario, Prediction, a case resolved against the catalog), steady (the steady-state
+pricing), simulated (the step-level simulator's re-run), pricing (predict_scenarios, predict_cases,
+predict_rows).
+"""
+
+from parity.predict.case import Case, case_from_row, layout_from_row
+from parity.predict.columns import CASE_COLUMNS, MODEL_KINDS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, SIM_COLUMNS
+from parity.predict.pricing import predict_cases, predict_rows, predict_scenarios
+from parity.predict.scenario import Prediction, Scenario, deployment, scenario_from_row, scenario_of
+from parity.predict.simulated import benchmark_of, simulate_scenario
+from parity.predict.steady import flags
+
+__all__ = ["layout_from_row", "CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "SIM_COLUMNS", "MODEL_KINDS", "Case",
+           "Scenario", "Prediction", "case_from_row", "scenario_from_row", "scenario_of", "predict_rows",
+           "predict_cases", "predict_scenarios", "deployment", "simulate_scenario", "benchmark_of"]

@@ -1,0 +1,120 @@
+"""A serving case as the user states it (`Case`) and how a table row becomes one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from parity.errors import InfeasiblePlan
+from parity.phase import PHASES
+from parity.plan import Layout
+from parity.predict.columns import _cell, _flag, _int, _number
+
+
+def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
+    """A layout from the row's columns with this prefix; placement columns fall back to the unprefixed ones."""
+    def placed(name: str) -> int:
+        return _int(row, prefix + name, _int(row, name, 0, 0), 0)
+    return Layout(tp=_int(row, prefix + "tp", 1), pp=_int(row, prefix + "pp", 1),
+                  attn_dp=_int(row, prefix + "attn_dp", 1), moe_tp=_int(row, prefix + "moe_tp", 0, 0),
+                  moe_ep=_int(row, prefix + "moe_ep", 0, 0), redundant_experts=placed("redundant_experts"),
+                  shared_expert_replicas=placed("shared_expert_replicas"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Case:
+    """One serving case as the user states it, typed but not yet resolved against the catalog: names
+    of the model, system and engine, the workload, the layouts and the engine settings it overrides.
+    A table row becomes one with `case_from_row`; the command line builds one directly."""
+
+    model: str
+    system: str
+    isl: int
+    osl: int
+    concurrency: int
+    case_id: str = ""
+    engine: str = ""  # empty: the generic profile
+    weights: str = ""  # empty: the checkpoint's format
+    moe_weights: str = ""  # empty: as weights
+    kv: str = ""  # empty: the engine's default
+    mode: str = "agg"
+    layout: Layout = Layout()  # the worker's (the prefill worker's when disaggregated)
+    decode_layout: Layout | None = None  # disaggregated: the decode worker's
+    prefill_workers: int | None = None
+    decode_workers: int | None = None
+    prefill_batch: int | None = None
+    decode_batch: int | None = None
+    moe_overlap: float | None = None
+    mtp_tokens: int = 0
+    mtp_acceptance: float = 0.0
+    random_range_ratio: float = 1.0
+    engine_settings: tuple[tuple[str, float], ...] = ()  # EngineProfile field -> value the case sets
+    attention_format: str = ""  # empty: the engine's default
+    rank_per_die: bool = False  # each die of a multi-die package one rank
+    phase: str = "both"  # both: the closed loop; decode / prefill: one fixed-batch step (phase benchmark)
+    batch: int = 0  # phase benchmarks: sequences decoded or prompts prefilled together by the deployment
+    context: int = 0  # decode phase: tokens of KV each sequence holds
+    prefill_system: str = ""  # disaggregated: prefill workers on another system (empty: the same)
+    offload_kv: float = 0.0  # share of the KV cache kept in host memory (systems with a host link)
+    offload_weights: float = 0.0  # share of the weights kept in host memory
+    mla_decode: str = ""  # absorbed or unabsorbed MLA decode (empty: the engine's default)
+
+
+# optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
+_ENGINE_COLUMNS = (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),
+                   ("batch_wait_timeout_iters", "batch_wait_steps", ">= 0"),
+                   ("batch_wait_max_tokens_ratio", "batch_wait_tokens_ratio", "in [0, 1]"),
+                   ("scheduler_recv_interval", "recv_interval_steps", ">= 0"))
+
+_SETTING_COLUMNS = {field_name: (column, rule) for column, field_name, rule in _ENGINE_COLUMNS}
+
+
+def case_from_row(row: Mapping[str, object]) -> Case:
+    """A Case from one table row (every cell text or a number); raises ParityError naming the bad field."""
+    settings: dict[str, float] = {}
+    for column, field_name, rule in _ENGINE_COLUMNS:
+        value = _number(row, column, rule)
+        if value is not None:
+            settings[field_name] = value
+    if _cell(row, "max_num_tokens"):
+        settings["max_num_tokens"] = _int(row, "max_num_tokens")
+    mode = (_cell(row, "mode") or "agg").lower()
+    disagg = mode == "disagg"
+    phase = (_cell(row, "phase") or "both").lower()
+    if phase not in PHASES:
+        raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
+    fixed = phase != "both"
+    batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
+    context = _int(row, "context", None if phase == "decode" else 0)
+    if not disagg:
+        for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
+                       "decode_shared_expert_replicas"):
+            _int(row, column, 0, 0)  # read (and refused when bad) in either mode
+
+    def optional(key: str) -> int | None:
+        return _int(row, key) if _cell(row, key) else None
+
+    return Case(case_id=_cell(row, "case_id"), model=_cell(row, "model") or _missing("model"),
+                system=_cell(row, "system") or _missing("system"), engine=_cell(row, "engine"),
+                weights=_cell(row, "weights"), moe_weights=_cell(row, "moe_weights"), kv=_cell(row, "kv"), mode=mode,
+                isl=_int(row, "isl", (context or None) if fixed else None),
+                osl=_int(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or None),
+                layout=layout_from_row(row, "prefill_" if disagg else ""),
+                decode_layout=layout_from_row(row, "decode_") if disagg else None,
+                prefill_workers=optional("prefill_workers") if disagg else None,
+                decode_workers=optional("decode_workers") if disagg else None,
+                prefill_batch=optional("prefill_batch") if disagg else None,
+                decode_batch=optional("decode_batch") if disagg else None,
+                moe_overlap=_number(row, "moe_overlap", "in [0, 1]"), mtp_tokens=_int(row, "mtp_tokens", 0, 0),
+                mtp_acceptance=_number(row, "mtp_acceptance", "in [0, mtp_tokens]") or 0.0,
+                random_range_ratio=(r if (r := _number(row, "random_range_ratio", "in [0, 1]")) is not None else 1.0),
+                engine_settings=tuple(settings.items()), attention_format=_cell(row, "attention_format"),
+                rank_per_die=_flag(row, "rank_per_die"), phase=phase, batch=batch, context=context,
+                prefill_system=_cell(row, "prefill_system"),
+                offload_kv=_number(row, "offload_kv", "in [0, 1]") or 0.0,
+                offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
+                mla_decode=_cell(row, "mla_decode"))
+
+
+def _missing(key: str) -> str:
+    raise InfeasiblePlan(f"{key} is required")

@@ -1,0 +1,55 @@
+"""The entry points: price scenarios, typed cases or table rows, steady-state or simulated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from parity.errors import ParityError
+from parity.hardware import System
+from parity.predict.case import Case
+from parity.predict.columns import MODEL_KINDS, _cell
+from parity.predict.scenario import Prediction, Scenario, _failed, scenario_from_row, scenario_of
+from parity.predict.simulated import _simulated
+from parity.predict.steady import _predict_steady
+
+
+def predict_scenarios(scenarios: Sequence[Scenario], model_kind: str = "steady", processes: int = 1) -> list[Prediction]:
+    """Price scenarios; those sharing a deployment are solved together as arrays. model_kind 'sim'
+    replaces TTFT, TPOT and throughput by the step-level simulator's (parity.simulate) and adds its
+    percentiles, over `processes` processes."""
+    if model_kind not in MODEL_KINDS:
+        raise ParityError(f"model kind must be one of {', '.join(MODEL_KINDS)}, got {model_kind!r}")
+    steady = _predict_steady(scenarios)
+    return steady if model_kind == "steady" else _simulated(steady, scenarios, processes)
+
+
+def predict_cases(cases: Sequence[Case], systems: Mapping[str, System] | None = None) -> list[Prediction]:
+    """Predict typed cases; a case that makes no sense becomes feasible=false with the reason."""
+    scenarios: list[Scenario | Prediction] = []
+    for case in cases:
+        try:
+            scenarios.append(scenario_of(case, systems))
+        except (ParityError, ValueError, TypeError, ArithmeticError) as err:
+            scenarios.append(_failed(case.case_id, str(err)))
+    priced = iter(predict_scenarios([s for s in scenarios if isinstance(s, Scenario)]))
+    return [s if isinstance(s, Prediction) else next(priced) for s in scenarios]
+
+
+def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int], None] | None = None,
+                 systems: Mapping[str, System] | None = None, model_kind: str = "steady",
+                 processes: int = 1) -> list[Prediction]:
+    """Predict every row; a row that cannot be read becomes feasible=false with the reason."""
+    rows = list(rows)
+    scenarios: list[Scenario | None] = []
+    failures: dict[int, Prediction] = {}
+    for i, row in enumerate(rows):
+        try:
+            scenarios.append(scenario_from_row(row, systems))
+        except (ParityError, ValueError, TypeError, ArithmeticError) as err:
+            scenarios.append(None)
+            failures[i] = _failed(_cell(row, "case_id"), str(err))
+        if progress:
+            progress(1)
+    good = [s for s in scenarios if s is not None]
+    priced = iter(predict_scenarios(good, model_kind, processes))
+    return [failures[i] if s is None else next(priced) for i, s in enumerate(scenarios)]

@@ -1,0 +1,243 @@
+"""A Case resolved against the catalog (`Scenario`), what a prediction holds (`Prediction`) and the
+deployment of one worker of a scenario."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+from parity import catalog
+from parity.cost import math_unit
+from parity.dtypes import format_named
+from parity.engine import EngineProfile
+from parity.errors import InfeasiblePlan, ParityError
+from parity.graph import MLA_DECODE
+from parity.hardware import Calibration, System, per_die
+from parity.model import Model
+from parity.phase import PHASES
+from parity.plan import Layout, Precision
+from parity.predict.case import _SETTING_COLUMNS, Case, case_from_row
+from parity.predict.columns import OUTPUT_COLUMNS, _cell
+from parity.serving import engine_deployment
+from parity.step import Deployment
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """One serving case, resolved: the deployment(s) and the workload."""
+
+    case_id: str
+    model: Model
+    system: System
+    engine: EngineProfile
+    precision: Precision
+    mode: str
+    isl: int
+    osl: int
+    concurrency: int
+    layout: Layout
+    decode_layout: Layout | None = None
+    prefill_workers: float | None = None
+    decode_workers: float | None = None
+    prefill_batch: float | None = None
+    decode_batch: float | None = None  # most sequences a decode rank runs (the engine's max_batch_size there)
+    moe_overlap: float | None = None
+    mtp_tokens: int = 0
+    mtp_acceptance: float = 0.0
+    random_range_ratio: float = 1.0  # request lengths uniform in [ratio x isl, isl] (and osl); 1: fixed
+    engine_settings: tuple[tuple[str, float], ...] = ()  # the row's own engine settings, already in `engine`
+    notes: tuple[str, ...] = ()
+    calibration: Calibration | None = None  # None: the catalog's calibration of the chip
+    phase: str = "both"  # "decode" or "prefill": a fixed-batch step (phase.py) instead of the closed loop
+    batch: int = 0  # the phase benchmark's sequences (decode) or prompts (prefill) over the deployment
+    context: int = 0  # the decode benchmark's KV tokens per sequence
+    prefill_system: System | None = None  # disaggregated: prefill workers on another system (None: `system`)
+    offload_kv: float = 0.0  # share of each device's KV cache kept in host memory (Deployment.offload_kv)
+    offload_weights: float = 0.0  # share of each device's weights kept in host memory
+
+    def with_engine(self, profile: EngineProfile) -> Scenario:
+        """This scenario under another profile of its engine, keeping the row's own engine settings."""
+        return dataclasses.replace(self, engine=dataclasses.replace(profile, **dict(self.engine_settings)))
+
+    @property
+    def group(self) -> tuple[object, ...]:
+        """Everything but the workload: rows with one group share their deployments."""
+        return (self.model.name, self.model.source, self.system.id, self.engine, self.precision, self.mode,
+                self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch,
+                self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
+                self.calibration and self.calibration.id, self.phase, self.batch, self.context,
+                self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prediction:
+    """Predicted means of one case (NaN where infeasible) and what was assumed."""
+
+    case_id: str
+    ttft_s: float
+    tpot_s: float
+    output_tokens_per_s_per_chip: float
+    output_tokens_per_s_per_user: float
+    chips: float
+    memory_bytes_per_chip: float
+    feasible: bool
+    note: str
+    flags: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def row(self) -> dict[str, object]:
+        """Every output column (interval bounds NaN where unknown) plus the extra figures."""
+        out = asdict(self)
+        out.update(out.pop("extra"))
+        for column in OUTPUT_COLUMNS:
+            out.setdefault(column, float("nan"))
+        return out
+
+    def interval(self, metric: str) -> tuple[float, float]:
+        """(low, high) of the 80% interval of a metric (NaN when unknown)."""
+        nan = float("nan")
+        return self.extra.get(f"{metric}_low", nan), self.extra.get(f"{metric}_high", nan)
+
+
+def _failed(case_id: str, reason: str) -> Prediction:
+    nan = float("nan")
+    return Prediction(case_id=case_id, ttft_s=nan, tpot_s=nan, output_tokens_per_s_per_chip=nan,
+                      output_tokens_per_s_per_user=nan, chips=nan, memory_bytes_per_chip=nan, feasible=False,
+                      note=reason)
+
+
+def _precision(row: Mapping[str, object], model: Model, system: System, engine: EngineProfile) -> tuple[Precision, str]:
+    weights = _cell(row, "weights") or model.weight_format
+    experts = _cell(row, "moe_weights") or (_cell(row, "weights") or model.expert_weight_format)
+    for name in (weights, experts):
+        math_unit(format_named(name), system.chip)  # raises if the chip cannot run it at all
+    kv = _cell(row, "kv")
+    note = ""
+    if not kv:
+        narrow = format_named(weights).bits <= 8 or format_named(experts).bits <= 8
+        fp8_native = not math_unit(format_named("fp8"), system.chip)[1] if "fp8" in system.chip.native else False
+        kv = "fp8" if engine.fp8_kv_cache and narrow and fp8_native else "bf16"
+        note = f"KV cache {kv} (engine default)"
+    try:
+        attention = format_named(_cell(row, "attention_format") or engine.attention_format)
+    except ParityError as err:
+        raise InfeasiblePlan(f"attention_format: {err}") from err
+    if math_unit(attention, system.chip)[1]:
+        raise InfeasiblePlan(f"attention_format {attention.name}: {system.chip.id} has no {attention.name} math "
+                             f"(native: {', '.join(sorted(system.chip.native))})")
+    if attention.name != "bf16":
+        note = "; ".join(n for n in (note, f"attention math in {attention.name}") if n)
+    mla_decode = (_cell(row, "mla_decode") or engine.mla_decode).lower()
+    if mla_decode not in MLA_DECODE:
+        raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {mla_decode!r}")
+    if mla_decode != "absorbed" and any(layer.attention is not None and getattr(layer.attention, "mla", False)
+                                        for layer in model.layers):
+        note = "; ".join(n for n in (note, f"MLA decode {mla_decode} (K/V expanded per head each step)") if n)
+    return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
+                     kv_cache=format_named(kv).name, attention=attention.name, mla_decode=mla_decode), note
+
+
+def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:
+    """A Scenario from one table row; raises ParityError naming the bad field. `systems` adds systems
+    (e.g. what-if variants) by name to the catalog's."""
+    return scenario_of(case_from_row(row), systems)
+
+
+def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scenario:
+    """A Case resolved against the catalog (and `systems`, e.g. what-if variants, by name) into a
+    Scenario; raises ParityError naming the field that makes no sense."""
+    model = catalog.model(case.model)
+    system = (systems or {}).get(case.system) or catalog.system(case.system)
+    calibration = None
+    if case.rank_per_die:
+        if system.chip.dies == 1:
+            raise InfeasiblePlan(f"rank_per_die: {system.chip.id} has one die per package")
+        calibration = catalog.calibration(system.chip)  # the package's efficiencies hold per die
+        system = per_die(system)
+    engine = catalog.engine_for(case.engine, system.chip.software_stack)
+    for field_name, value in case.engine_settings:
+        try:
+            engine = dataclasses.replace(engine, **{field_name: value})
+        except ValueError as err:
+            column, rule = _SETTING_COLUMNS.get(field_name, (field_name, "as the engine allows"))
+            raise InfeasiblePlan(f"{column} must be a number {rule}, got {value:g}") from err
+    row = {"weights": case.weights, "moe_weights": case.moe_weights, "kv": case.kv,
+           "attention_format": case.attention_format, "mla_decode": case.mla_decode}
+    precision, note = _precision(row, model, system, engine)
+    if case.moe_overlap is not None and not 0.0 <= case.moe_overlap <= 1.0:
+        raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
+    mtp = case.mtp_tokens
+    if mtp and not model.mtp_layers:
+        raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers (mtp_tokens={mtp})")
+    mtp_acceptance, mtp_note = case.mtp_acceptance, ""
+    if mtp and not mtp_acceptance:
+        published = catalog.mtp_acceptance(model.name)
+        if published is None:
+            raise InfeasiblePlan(f"mtp_acceptance is required for {model.name} (no published acceptance recorded)")
+        mtp_acceptance = published.accepted_tokens(mtp)
+        mtp_note = (f"MTP acceptance {published.acceptance:.0%} a draft token, {mtp_acceptance:.3g} of {mtp} kept a "
+                    f"step (default: {published.source}; {published.note})")
+    if not 0.0 <= mtp_acceptance <= mtp:
+        raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {case.mtp_acceptance:g}")
+    if not 0.0 <= case.random_range_ratio <= 1.0:
+        raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {case.random_range_ratio:g}")
+    if case.phase not in PHASES:
+        raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {case.phase!r}")
+    for name, share in (("offload_kv", case.offload_kv), ("offload_weights", case.offload_weights)):
+        if not 0.0 <= share <= 1.0:
+            raise InfeasiblePlan(f"{name} must be in [0, 1], got {share:g}")
+        if share and not system.host_link_bytes_per_s:
+            raise InfeasiblePlan(f"{name}: {system.id} has no host memory on a chip-to-CPU link to offload to")
+    if case.offload_kv or case.offload_weights:
+        note = "; ".join(n for n in (note, f"offloaded to host memory: KV {case.offload_kv:.0%}, weights "
+                                           f"{case.offload_weights:.0%}, read each step over "
+                                           f"{system.host_link_bytes_per_s / 1e9:,.0f} GB/s per chip, not "
+                                           f"overlapped") if n)
+    common = dict(case_id=case.case_id, model=model, system=system, engine=engine, precision=precision,
+                  isl=case.isl, osl=case.osl, concurrency=case.concurrency, phase=case.phase, batch=case.batch,
+                  context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
+                  random_range_ratio=case.random_range_ratio, engine_settings=case.engine_settings,
+                  calibration=calibration, offload_kv=case.offload_kv, offload_weights=case.offload_weights)
+    notes = tuple(n for n in (note, mtp_note) if n)
+    if case.mode == "agg":
+        if case.prefill_system:
+            raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
+        return Scenario(**common, mode="agg", layout=case.layout.check(model), notes=notes)  # type: ignore[arg-type]
+    if case.mode != "disagg":
+        raise InfeasiblePlan(f"mode must be agg or disagg, got {case.mode!r}")
+    prefill_system = None
+    if case.prefill_system:
+        prefill_system = (systems or {}).get(case.prefill_system) or catalog.system(case.prefill_system)
+        for fmt in (precision.weights, precision.expert_weights):
+            math_unit(format_named(fmt), prefill_system.chip)  # raises if the prefill chip cannot run it at all
+    prefill = case.layout.check(model)
+    decode = (case.decode_layout or case.layout).check(model)
+    decode_batch = None
+    if case.decode_workers is not None:
+        decode_workers = float(case.decode_workers)
+        decode_batch = None if case.decode_batch is None else float(case.decode_batch)  # a per-rank cap
+    elif case.decode_batch is not None:
+        decode_workers = float(max(1, round(case.concurrency / (case.decode_batch * decode.attn_dp))))
+        notes += (f"{decode_workers:g} decode worker(s) inferred from the decode batch",)
+    else:
+        decode_workers = None
+    return Scenario(**common, mode="disagg", layout=prefill, decode_layout=decode,  # type: ignore[arg-type]
+                    prefill_workers=None if case.prefill_workers is None else float(case.prefill_workers),
+                    decode_workers=decode_workers,
+                    prefill_batch=None if case.prefill_batch is None else float(case.prefill_batch),
+                    decode_batch=decode_batch, prefill_system=prefill_system, notes=notes)
+
+
+def deployment(scenario: Scenario, layout: Layout, system: System | None = None) -> Deployment:
+    """The deployment of one worker of a scenario (on `system`, default the scenario's), with its engine's
+    overheads and efficiencies."""
+    if system is None or system.id == scenario.system.id:
+        system, calibration = scenario.system, scenario.calibration or catalog.calibration(scenario.system.chip)
+    else:
+        calibration = catalog.calibration(system.chip)
+    dep = engine_deployment(scenario.model, system, layout, scenario.precision, calibration, scenario.engine,
+                            scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance)
+    if scenario.offload_kv or scenario.offload_weights:
+        dep = dataclasses.replace(dep, offload_kv=scenario.offload_kv, offload_weights=scenario.offload_weights)
+    return dep

@@ -1,0 +1,89 @@
+"""Scenarios re-run by the step-level simulator (parity.simulate), over worker processes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from parity.errors import ParityError
+from parity.predict.scenario import Prediction, Scenario, _failed, deployment
+from parity.predict.steady import _solve
+from parity.simulate import LATENCY_KEYS, Benchmark, SimResult, client_profile, simulate_aggregated, simulate_disaggregated
+
+
+def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
+    """The benchmark a row describes: its lengths and clients, from the named client profile (default:
+    InferenceX's where the row draws lengths at random, aiconfigurator's otherwise); a row's
+    random_range_ratio below 1 replaces the profile's."""
+    name = client or ("inferencex" if scenario.random_range_ratio < 1.0 else "aiconfigurator")
+    profile = client_profile(name)
+    if scenario.random_range_ratio < 1.0:
+        profile = dataclasses.replace(profile, range_ratio=scenario.random_range_ratio)
+    return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
+                     **options)  # type: ignore[arg-type]
+
+
+def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, workers: tuple[float, float] | None = None,
+                      timeline: bool = False) -> SimResult:
+    """Simulate one scenario's benchmark step by step. Disaggregated worker counts the row does not give
+    are the steady-state model's sizing (`workers`: its (prefill, decode) counts, solved here when not
+    given)."""
+    bench = bench or benchmark_of(scenario)
+    if scenario.mode == "agg":
+        return simulate_aggregated(deployment(scenario, scenario.layout), scenario.engine, bench, timeline=timeline)
+    assert scenario.decode_layout is not None
+    pw, dw = scenario.prefill_workers, scenario.decode_workers
+    if pw is None or dw is None:
+        if workers is None:
+            steady = _solve([scenario])
+            workers = (float(np.ravel(steady.prefill_workers)[0]), float(np.ravel(steady.decode_workers)[0]))
+        pw, dw = pw or workers[0], dw or workers[1]
+    return simulate_disaggregated(deployment(scenario, scenario.layout), deployment(scenario, scenario.decode_layout),
+                                  scenario.engine, bench, int(pw), int(dw), scenario.prefill_batch,
+                                  scenario.decode_batch, timeline=timeline)
+
+
+def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
+    """A steady-state prediction's TTFT, TPOT and throughput replaced by the simulator's, with its
+    percentiles added (memory and flags stay the steady model's; no 80% interval). Phase benchmarks (one
+    fixed-batch step) have no client to simulate and stay as they are."""
+    if not p.feasible or scenario.phase != "both":
+        return p
+    try:
+        sim = simulate_scenario(scenario, workers=(p.extra.get("prefill_workers", 0.0),
+                                                   p.extra.get("decode_workers", 0.0)))
+    except (ParityError, ValueError, ArithmeticError) as err:
+        return _failed(scenario.case_id, f"simulation: {err}")
+    # the 80% bands were built from the steady-state model's errors: they do not describe the simulator's
+    extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
+    extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
+              "decode_batch": sim.decode_batch}
+    return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
+                               output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
+                               output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
+                               note="; ".join((p.note, *sim.assumptions)), extra=extra)
+
+
+def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:
+    return [_with_simulation(p, s) for p, s in pairs]
+
+
+def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int) -> list[Prediction]:
+    """Every feasible prediction re-run by the simulator, over `processes` worker processes."""
+    pairs = list(zip(predictions, scenarios))
+    if processes <= 1 or len(pairs) < 8:
+        return _simulate_all(pairs)
+    from concurrent.futures import ProcessPoolExecutor
+    # the costliest runs first, in small chunks, so no process is left with a tail of big ones: a run's
+    # cost grows with the requests it simulates (clients x prompts each), about concurrency
+    order = sorted(range(len(pairs)), key=lambda i: -pairs[i][1].concurrency)
+    size = max(1, min(len(pairs) // (processes * 8), 8))
+    chunks = [[pairs[i] for i in order[j:j + size]] for j in range(0, len(order), size)]
+    out: list[Prediction | None] = [None] * len(pairs)
+    with ProcessPoolExecutor(processes) as pool:
+        done = (p for part in pool.map(_simulate_all, chunks) for p in part)
+        for i, p in zip(order, done):
+            out[i] = p
+    return [p for p in out if p is not None]

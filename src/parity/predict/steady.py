@@ -1,0 +1,133 @@
+"""The steady-state pricing of scenarios: a group sharing a deployment solved as arrays, with 80%
+intervals and flags, or one fixed-batch phase step."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from parity import catalog
+from parity.errors import ParityError
+from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
+from parity.predict.scenario import Prediction, Scenario, _failed, deployment
+from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
+from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags
+
+
+def _solve(group: Sequence[Scenario]) -> ServingResult:
+    first = group[0]
+    workload = Workload(isl=np.array([s.isl for s in group], float), osl=np.array([s.osl for s in group], float),
+                        concurrency=np.array([s.concurrency for s in group], float),
+                        range_ratio=np.array([s.random_range_ratio for s in group], float))
+    if first.mode == "agg":
+        return serve_aggregated(deployment(first, first.layout), first.engine, workload)
+    assert first.decode_layout is not None
+    return serve_disaggregated(deployment(first, first.layout, first.prefill_system),
+                               deployment(first, first.decode_layout), first.engine,
+                               workload, first.prefill_workers, first.decode_workers, first.prefill_batch,
+                               first.decode_batch)
+
+
+def flags(scenario: Scenario) -> tuple[str, ...]:
+    """Ways a case lies outside what the model was fitted and checked on."""
+    layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
+    systems = [(scenario.system, scenario.calibration)] + ([(scenario.prefill_system, None)]
+                                                           if scenario.prefill_system else [])
+    return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens)
+
+
+def _intervals() -> Intervals | None:
+    table = catalog.uncertainty_table()
+    return Intervals.from_table(table) if table else None
+
+
+def _with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
+    kind = "agg" if scenario.mode == "agg" else (
+        "disagg" if scenario.decode_workers is not None else "disagg (workers inferred)")
+    raised = flags(scenario)
+    intervals = _intervals()
+    extra = dict(p.extra)
+    if intervals is not None:
+        widen = WIDEN_FLAGGED if raised else 1.0
+        for metric in ("ttft_s", "tpot_s"):
+            band = intervals.band(metric, kind)
+            if band is not None:
+                extra[f"{metric}_low"], extra[f"{metric}_high"] = band.around(getattr(p, metric), widen)
+        if "tpot_s_low" in extra:  # throughput moves inversely with the per-token time
+            rate = p.output_tokens_per_s_per_chip
+            extra["output_tokens_per_s_per_chip_low"] = rate * p.tpot_s / extra["tpot_s_high"]
+            extra["output_tokens_per_s_per_chip_high"] = rate * p.tpot_s / extra["tpot_s_low"]
+    return dataclasses.replace(p, extra=extra, flags="; ".join(raised))
+
+
+def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Prediction]:
+    out = []
+    mem = result.memory
+    for i, s in enumerate(group):
+        def at(value: object) -> float:
+            return float(np.broadcast_to(np.asarray(value, dtype=float), (len(group),))[i])
+        cal = s.calibration or catalog.calibration(s.system.chip)
+        stack = s.system.chip.software_stack
+        notes = list(s.notes) + list(result.assumptions) + [f"calibration: {cal.basis or cal.id}"] + (
+            [f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
+            if stack and s.engine.stack != stack and s.engine.measured else [])
+        feasible = bool(at(result.feasible))
+        if not feasible:
+            short = -at(mem.free_bytes) if at(mem.free_bytes) < 0 else 0.0
+            largest = mem.largest_term()
+            reason = (f"does not fit: needs {short / 1e9:.1f} GB more per chip ({largest} is the largest term)"
+                      if short else "does not fit: not even one sequence's KV cache fits beside the weights")
+            out.append(_failed(s.case_id, reason))
+            continue
+        used = at(mem.weight_bytes) + at(mem.reserve_bytes) + at(mem.activation_bytes) + at(mem.kv_bytes)
+        out.append(Prediction(
+            case_id=s.case_id, ttft_s=at(result.ttft_s), tpot_s=at(result.tpot_s),
+            output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
+            output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
+            memory_bytes_per_chip=min(used, at(mem.capacity_bytes)), feasible=True, note="; ".join(notes),
+            extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
+                   "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}))
+    return out
+
+
+def _phase_prediction(s: Scenario) -> Prediction:
+    """A fixed-batch decode or prefill step (phase.py) as a prediction; step_s and the input rate in extra."""
+    reserve = 1.0 - s.engine.kv_memory_fraction
+    if s.phase == "decode":
+        r: PhaseResult = decode_benchmark(deployment(s, s.decode_layout or s.layout), s.batch, s.context, reserve)
+    else:
+        r = prefill_benchmark(deployment(s, s.layout, s.prefill_system), s.batch, s.isl, reserve,
+                              s.engine.prefill_scale)
+    mem = r.memory
+    if not bool(r.feasible):
+        return _failed(s.case_id, f"does not fit: needs {-float(mem.free_bytes) / 1e9:.1f} GB more per chip "
+                                  f"({mem.largest_term()} is the largest term)")
+    step, nan = float(r.step_s), float("nan")
+    return Prediction(case_id=s.case_id, ttft_s=step if s.phase == "prefill" else nan, tpot_s=float(r.tpot_s),
+                      output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
+                      output_tokens_per_s_per_user=1.0 / float(r.tpot_s), chips=float(r.chips),
+                      memory_bytes_per_chip=float(mem.used_bytes), feasible=True,
+                      note="; ".join(s.notes + r.assumptions), flags="; ".join(flags(s)),
+                      extra={"step_s": step, "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip),
+                             "batch_per_rank": float(r.batch_per_rank)})
+
+
+def _predict_steady(scenarios: Sequence[Scenario]) -> list[Prediction]:
+    groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for i, s in enumerate(scenarios):
+        groups[s.group].append(i)
+    out: list[Prediction | None] = [None] * len(scenarios)
+    for indices in groups.values():
+        members = [scenarios[i] for i in indices]
+        try:
+            results = ([_phase_prediction(s) for s in members] if members[0].phase != "both" else
+                       [_with_intervals(p, s) if p.feasible else p
+                        for p, s in zip(_predictions(members, _solve(members)), members)])
+        except (ParityError, ValueError, ArithmeticError) as err:
+            results = [_failed(s.case_id, str(err)) for s in members]
+        for i, prediction in zip(indices, results):
+            out[i] = prediction
+    return [p for p in out if p is not None]
