@@ -12,7 +12,7 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["parse", "format_si", "DIMENSIONS"]
+__all__ = ["parse", "duration_s", "format_si", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -108,6 +108,23 @@ def parse(text: str | float | int, dimension: str) -> float:
     if dimension == "usd" and text.strip().startswith("$"):
         return _number(text.strip()[1:], text)
     raise UnitError(f"unknown unit {unit!r} in {text!r} for a {dimension}")
+
+
+_BARE_NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+_NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
+
+
+def duration_s(text: str) -> float:
+    """Read a duration typed by a person ('50ms', '2 s', '1.5min') [s]. A bare number is refused, since
+    '50' could be 50 s or 50 ms, and so are NaN and infinities; each refusal names the fix."""
+    if _BARE_NUMBER.match(text):
+        raise UnitError(f"durations need a unit: write {text.strip()}ms or {text.strip()}s, got {text!r}")
+    if _NOT_FINITE.search(text):
+        raise UnitError(f"a duration must be a finite number with a unit (e.g. 50ms), got {text!r}")
+    try:
+        return parse(text, "s")
+    except UnitError as err:
+        raise UnitError(f"{err} (write e.g. 50ms, 2s or 1.5min)") from err
 
 
 _REPORT_UNITS = {"flop_per_s": "FLOP/s", "bytes": "B", "bytes_per_s": "B/s", "w": "W", "flops": "FLOP",

@@ -24,20 +24,14 @@ from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, trace_of
 from parity.simulate.targets import latency_target
 from parity.step import Part, breakdown
-from parity.report.tables import Column, plain, scaled, with_interval, write_atomic
+from parity.report.tables import Column, plain, scaled, to_csv, with_interval, write_atomic
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
     """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column."""
-    text = read_text(path, "a CSV table")
-    try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        if not reader.fieldnames or "model" not in reader.fieldnames:
-            raise ParityError(f"{path.name}: not a cases table (needs a header with at least model, system, isl, "
-                              f"osl, concurrency; columns: {', '.join(CASE_COLUMNS)})")
-        return [dict(row) for row in reader]
-    except csv.Error as err:
-        raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
+    return _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at least "
+                                                 f"model, system, isl, osl, concurrency; columns: "
+                                                 f"{', '.join(CASE_COLUMNS)})")
 
 
 PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
@@ -51,13 +45,14 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-def _read_table(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
-    """The rows of a UTF-8 CSV file whose header names every column in `needed`."""
+def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> list[dict[str, str]]:
+    """The rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError with
+    `refusal`, by default naming the columns)."""
     text = read_text(path, "a CSV table")
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
-            raise ParityError(f"{path.name}: needs a header with {', '.join(needed)}")
+            raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}")
         return [dict(row) for row in reader]
     except csv.Error as err:
         raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
@@ -369,12 +364,12 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
     options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate, "poisson": not fixed_rate,
                                   "seed": seed}
     if trace is not None:
-        options["trace"] = trace_of(_read_cases_any(trace))
+        options["trace"] = trace_of(_read_table(trace, ()))
     bench = benchmark_of(scenario, client, **options)
     workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
     sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None)
     if timeline is not None:
-        _write_csv(timeline, list(sim.timeline))
+        write_atomic(timeline, to_csv(sim.timeline) if sim.timeline else "time_s\n")
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
@@ -388,20 +383,3 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
              for name in ("ttft", "tpot", "itl", "e2e")]
     table += [{"quantity": "simulated requests (preempted)", "value": f"{sim.requests:,} ({sim.preemptions:,})"}]
     return out, table
-
-
-def _read_cases_any(path: Path) -> list[dict[str, str]]:
-    """The rows of a UTF-8 CSV file (a trace: arrival_s, isl, osl)."""
-    return _read_table(path, ())
-
-
-def _write_csv(path: Path, records: list[dict[str, object]]) -> None:
-    """A timeline as CSV, written whole or not at all."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(records[0]) if records else ["time_s"])
-    writer.writeheader()
-    writer.writerows(records)
-    try:
-        write_atomic(path, text.getvalue())
-    except OSError as err:
-        raise ParityError(f"cannot write {path}: {err.strerror or err}") from err

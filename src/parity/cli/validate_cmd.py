@@ -15,7 +15,7 @@ from rich.progress import Progress
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, deliver, emit, format_option, out_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.crosscheck import repeat_spread, system_ratios
@@ -128,7 +128,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if fmt == "md":
         if section == "all":
             payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60))
-        _write_md(accuracy_markdown(errors, training, payload), out)
+        deliver(accuracy_markdown(errors, training, payload), out)
         return
     if fmt != "table":
         emit([], [], fmt, payload=payload, out=out)
@@ -248,14 +248,6 @@ def _refit_engines(rows: list[dict[str, str]], iterations: int, date: str) -> li
             task = bar.add_task(label, total=total)
             return lambda _: bar.advance(task)
         return refit_engines(rows, iterations, date, progress=progress)
-
-
-def _write_md(text: str, out: Path | None) -> None:
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    write_atomic(out, text)
-    click.echo(f"wrote {out}", err=True)
 
 
 def _write(refits: list[Refit], folder: Path) -> None:
