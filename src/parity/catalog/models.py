@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from parity import hf
+from parity import hf, units
 from parity.catalog.files import close_matches, data_dir, read_toml
 from parity.errors import CatalogError, ModelConfigError
 from parity.model import Model
@@ -38,7 +38,7 @@ class ModelEntry:
         quoted = self.published_total if which == "total" else self.published_active
         if not quoted:
             return None
-        number, unit = quoted[:-1], {"B": 1e9, "T": 1e12, "M": 1e6}[quoted[-1]]
+        number, unit = quoted[:-1], units.parse("1" + quoted[-1], "count")  # '80B': 80 x 1e9
         decimals = len(number.split(".")[1]) if "." in number else 0
         return float(number) * unit, 0.5 * 10.0 ** -decimals * unit
 
