@@ -318,20 +318,22 @@ def ratio_error_median(pairs: Sequence[Mapping[str, object]], key: str) -> float
     return float(np.median(values)) if values else float("nan")
 
 
-def crossvendor_scores(by: str, iterations: int,
-                       progress: Callable[[str], None] | None = None) -> dict[str, list[dict[str, object]]]:
+def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None] | None = None,
+                       served_errors: Sequence[CaseError] | None = None) -> dict[str, list[dict[str, object]]]:
     """Published serving rows scored per source or vendor (`by`) before families and stack profiles, with
     every fit rebuilt without the group ('left out'), and with the stored fits on the rows no fit used;
     aiconfigurator's never-fitted rows as the in-source reference; and the pairs where two vendors ran the
-    same work, with their predicted ratios under each setting. {'scores': [...], 'ratios': [...]}."""
+    same work, with their predicted ratios under each setting. {'scores': [...], 'ratios': [...]}.
+    `served_errors`: aiconfigurator's never-fitted errors when the caller has already computed them."""
     rows = catalog.measurements("serving_published")
     field = {"source": "source_id", "vendor": "vendor"}[by]
     group_of = {r["case_id"]: r[field] for r in rows}
     before = published_errors(rows, hook=before_setting().apply)
     after = published_errors(scored_rows(rows), hook=stored_setting().apply)
-    held = [r for r in catalog.measurements() if r["split"] in ("holdout", "unseen")]
-    # aiconfigurator's rows: scored on its never-fitted half (the CUDA profiles were fitted on the other)
-    served_errors = case_errors(held, predict_rows(held))
+    if served_errors is None:
+        held = [r for r in catalog.measurements() if r["split"] in ("holdout", "unseen")]
+        # aiconfigurator's rows: scored on its never-fitted half (the CUDA profiles were fitted on the other)
+        served_errors = case_errors(held, predict_rows(held))
     in_source = group_scores(served_errors,
                              lambda e: "aiconfigurator" if by == "source" else chip_of(e.system).vendor,
                              "held-out half", by, "profiles fitted on its calibration half; NVIDIA only")

@@ -127,7 +127,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     payload["calibration_serving"] = [dataclasses.asdict(s) for s in serving]
     if fmt == "md":
         if section == "all":
-            payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60))
+            never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced above
+            payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted)
         deliver(accuracy_markdown(errors, training, payload), out)
         return
     if fmt != "table":
