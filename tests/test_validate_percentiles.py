@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -96,3 +97,13 @@ def test_section_percentiles_reports_every_source() -> None:
     payload = json.loads(result.stdout)
     assert len(payload["sources"]) == 10 and payload["rows"] == 18
     assert {s["model_kind"] for s in payload["scores"]} == {"sim", "steady"}
+
+
+def test_scores_group_by_vendor_and_refuse_unknown_fields() -> None:
+    """Two vendors, one error each: each group's median |err| is its own error."""
+    amd = dataclasses.replace(_error(0.5), vendor="AMD")
+    scores = percentile_scores([amd, _error(-0.1)], "vendor")
+    assert [(s.group, s.median_abs_error, s.bias) for s in scores] == [
+        ("AMD", pytest.approx(0.5), pytest.approx(0.5)), ("v", pytest.approx(0.1), pytest.approx(-0.1))]
+    with pytest.raises(ParityError, match="group by one of"):
+        percentile_scores([amd], "colour")

@@ -20,7 +20,7 @@ from parity.errors import ParityError
 from parity.predict import Scenario, predict_scenarios, scenario_from_row, simulate_scenario
 from parity.simulate import Benchmark, client_profile
 
-__all__ = ["METRICS", "STATISTICS", "MODEL_KINDS", "PercentileError", "PercentileScore", "Infeasible",
+__all__ = ["METRICS", "STATISTICS", "MODEL_KINDS", "GROUPS", "PercentileError", "PercentileScore", "Infeasible",
            "benchmark_of_row", "percentile_errors", "percentile_scores"]
 
 METRICS = ("ttft", "tpot", "itl")
@@ -57,6 +57,7 @@ class PercentileScore:
     metric: str
     statistic: str
     count: int
+    group: str = ""  # the value of the field scores are grouped by (vendor, source_id ...), or "" for all
     median_abs_error: float
     p90_abs_error: float
     bias: float
@@ -158,16 +159,23 @@ def percentile_errors(rows: Sequence[Mapping[str, str]], model_kinds: Sequence[s
     return errors, infeasible
 
 
-def percentile_scores(errors: Iterable[PercentileError]) -> list[PercentileScore]:
-    """Median and p90 absolute error and median signed error per model, metric and statistic."""
-    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+GROUPS = ("vendor", "source_id", "system", "engine", "model")
+
+
+def percentile_scores(errors: Iterable[PercentileError], by: str = "") -> list[PercentileScore]:
+    """Median and p90 absolute error and median signed error per model, metric and statistic, and per
+    value of `by` (one of GROUPS) where given."""
+    if by and by not in GROUPS:
+        raise ParityError(f"percentile scores group by one of {', '.join(GROUPS)}; got {by!r}")
+    groups: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
     for e in errors:
-        groups[(e.model_kind, e.metric, e.statistic)].append(e.error)
+        groups[(getattr(e, by) if by else "", e.model_kind, e.metric, e.statistic)].append(e.error)
     order = {name: i for i, name in enumerate(MODEL_KINDS + METRICS + STATISTICS)}
     out = []
-    for (kind, metric, statistic), values in sorted(groups.items(), key=lambda kv: [order[k] for k in kv[0]]):
+    for (group, kind, metric, statistic), values in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], *[order[k] for k in kv[0][1:]])):
         v = np.asarray(values)
-        out.append(PercentileScore(model_kind=kind, metric=metric, statistic=statistic, count=len(v),
+        out.append(PercentileScore(model_kind=kind, metric=metric, statistic=statistic, count=len(v), group=group,
                                    median_abs_error=float(np.median(np.abs(v))),
                                    p90_abs_error=float(np.percentile(np.abs(v), 90)), bias=float(np.median(v))))
     return out

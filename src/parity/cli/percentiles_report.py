@@ -4,6 +4,7 @@ steady-state model (measurements/serving_percentiles.csv)."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from pathlib import Path
 
 from parity import catalog
@@ -20,14 +21,17 @@ def percentiles_report(fmt: str, out: Path | None) -> None:
     rows = catalog.measurements("serving_percentiles")
     errors, infeasible = percentile_errors(rows)
     table = [s.row() for s in percentile_scores(errors)]
+    by_vendor = [s.row() for s in percentile_scores(errors, "vendor")
+                 if s.statistic == "mean" and s.metric in ("ttft", "tpot")]
     cases = [{**dataclasses.asdict(e), "error": e.error} for e in errors]
-    payload = {"scores": table, "cases": cases, "rows": len(rows),
+    payload = {"scores": table, "by_vendor": by_vendor, "cases": cases, "rows": len(rows),
                "sources": sorted({r.get("source_id", "") for r in rows}),
                "infeasible": [dataclasses.asdict(i) for i in infeasible]}
     if fmt != "table":
         emit([], [], fmt, payload=payload, out=out)
         return
-    vendors = ", ".join(f"{v} {sum(r.get('vendor') == v for r in rows)}" for v in sorted({r.get("vendor", "") for r in rows}))
+    counted = Counter(r.get("vendor", "") for r in rows)
+    vendors = ", ".join(f"{v} {n}" for v, n in sorted(counted.items()))
     emit(table, [Column("model_kind", "model", plain, "left"), Column("metric", "metric", plain, "left"),
                  Column("statistic", "statistic", plain, "left"), Column("count", "rows", plain),
                  Column("median_abs_error", "median |err|", percent), Column("p90_abs_error", "p90 |err|", percent),
@@ -39,6 +43,10 @@ def percentiles_report(fmt: str, out: Path | None) -> None:
                  "rate); steady: the closed-form model (means only). Not priced: "
                  + ("; ".join(f"{i.case_id} ({i.model_kind}: {i.reason})" for i in infeasible) or "none"))
     if out is None:
+        emit(by_vendor, [Column("group", "vendor", plain, "left"), Column("model_kind", "model", plain, "left"),
+                         Column("metric", "metric", plain, "left"), Column("count", "rows", plain),
+                         Column("median_abs_error", "median |err|", percent), Column("bias", "bias", percent)], "table",
+             title="Mean TTFT and TPOT by vendor: the simulator and the steady-state model on the same runs")
         emit(cases, [Column("case_id", "case", plain, "left"), Column("model_kind", "model", plain, "left"),
                      Column("metric", "metric", plain, "left"), Column("statistic", "stat", plain, "left"),
                      Column("measured_s", "measured ms", scaled(1e-3, 4)),
