@@ -82,7 +82,8 @@ def _number(row: Mapping[str, str], key: str) -> float | None:
     try:
         value = float(text)
     except ValueError as err:
-        raise ParityError(f"serving_percentiles.csv {row.get('case_id')}: {key} must be a number, got {text!r}") from err
+        raise ParityError(f"serving_percentiles.csv {row.get('case_id')}: {key} must be a number, "
+                          f"got {text!r}") from err
     if not (math.isfinite(value) and value > 0):
         raise ParityError(f"serving_percentiles.csv {row.get('case_id')}: {key} must be > 0, got {text!r}")
     return value
