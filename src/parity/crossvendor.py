@@ -31,7 +31,7 @@ from parity.validate import CaseError, case_errors, published_errors
 __all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting",
            "before_setting", "fit_stack", "stack_rows", "GroupScore", "group_scores", "leave_one_out",
            "leave_one_out_errors", "vendor_bands", "bands_toml", "RatioCheck", "ratio_checks", "metric_kind",
-           "stack_toml"]
+           "stack_toml", "without_kernel_fits"]
 
 # what a stack profile moves (kernel quality and per-step cost of the engine on that stack), with bounds
 STACK_PARAMETERS: dict[str, tuple[float, float]] = {
@@ -184,7 +184,7 @@ def group_scores(errors: Iterable[CaseError], key: Callable[[CaseError], str], s
     return out
 
 
-def _without(setting: Setting, dropped: set[str]) -> Setting:
+def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
     """The setting with the family calibrations fitted on `dropped` kernel rows taken out: their chips
     take their parent family's, a measured sibling's or the derived prior rebuilt without them."""
     files = [c for c in catalog.calibrations() if c.family]
@@ -231,7 +231,7 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
         ids = {r["case_id"] for r in mine}
         fitted = {r for c in catalog.calibrations() if c.family for r in c.rows}
         dropped = {k for k, g in kernel_group.items() if g == group and k in fitted}
-        setting = _without(stored_setting(), dropped)
+        setting = without_kernel_fits(stored_setting(), dropped)
         refit = [p for p in stacks if ids & set(p.rows)]
         for p in refit:
             others = [r for r in stack_rows(rows, p.base, p.stack) if r["case_id"] not in ids]

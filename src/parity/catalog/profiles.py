@@ -14,7 +14,7 @@ from parity.engine import EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
 
@@ -175,8 +175,24 @@ def training_profile() -> TrainingProfile:
     times = {"memory_reserve": ("memory_reserve_bytes", "bytes"), "step_overhead": ("step_overhead_s", "s"),
              "moe_layer_overhead": ("moe_layer_overhead_s", "s")}
     try:
-        fields = {k: v for k, v in data.items() if k not in times and k != "sources"}
+        fields = {k: v for k, v in data.items() if k not in times and k not in ("sources", "prior")}
         fields |= {name: units.parse(data[key], dimension) for key, (name, dimension) in times.items() if key in data}
         return TrainingProfile(**fields)
     except (TypeError, ValueError, units.UnitError) as err:
         raise CatalogError(f"{where}: {err}") from err
+
+
+@cache
+def training_prior() -> TrainingProfile:
+    """The training profile with its fitted factors at their documented priors (training.toml's [prior]
+    table): what the profile is when no measured row fitted it."""
+    path = _training_path()
+    prior = read_toml(path).get("prior", {})
+    times = {"moe_layer_overhead": "moe_layer_overhead_s", "step_overhead": "step_overhead_s"}
+    try:
+        values = {times.get(k, k): units.parse(v, "s") if k in times else v for k, v in prior.items()}
+        profile = training_profile()
+        return dataclasses.replace(profile, id=f"{profile.id}-prior", measured=False, **values,
+                                   method="the fitted factors at their documented priors (training.toml [prior])")
+    except (TypeError, ValueError, units.UnitError) as err:
+        raise CatalogError(f"{path.name} [prior]: {err}") from err
