@@ -29,7 +29,7 @@ def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
             kernel_overhead_s=units.parse(require(data, "kernel_overhead", where), "s"),
             source=data.get("source", ""), points=tuple(data.get("points", ())),
             family=str(data.get("family", "")), rows=tuple(str(r) for r in data.get("rows", ())),
-            measured_chips=tuple(str(c) for c in data.get("measured_chips", ())),
+            measured_chips=tuple(str(c) for c in data.get("measured_chips", ())), basis=str(data.get("basis", "")),
             attention_decode_math_efficiency=float(data.get("attention_decode_math_efficiency", 0.0)),
             **{name: float(require(data, name, where)) for name in scalars})
     except (ValueError, units.UnitError) as err:
@@ -94,7 +94,9 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
                 f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
                 f"{', '.join(best.rows)}){via}"))
         siblings = {c.id for c in chips() if c.family == name}
-        measured = [c for c in calibrations() if c.measured and c.chip in siblings]
+        # a sibling's microbenchmark calibration passes on; one built from a few published figures on that
+        # chip alone (rows named, e.g. the H20's attention rates) describes only that chip
+        measured = [c for c in calibrations() if c.measured and c.chip in siblings and not c.rows]
         if measured:
             best, via = _own_generation(max(measured, key=lambda c: c.date), step, name, via)
             return dataclasses.replace(best, measured=False,
