@@ -76,3 +76,14 @@ def test_training_scores_give_every_vendor_before_left_out_and_after() -> None:
         assert mine["after (scored half)"]["count"] == sum(
             ct.training_group(c.row, "vendor") == vendor and c.split == "holdout" for c in cases)
         assert all(r["kind"] == "training" and 0 <= r["median_abs_error"] <= r["p90_abs_error"] for r in mine.values())
+
+
+def test_the_maxtext_32b_row_reads_maxtext_s_flop_count() -> None:
+    """MaxText's 32B (global_parameter_scale 32: d 8,192, 64 heads of 128, gated MLP 28,672, 32 layers, vocab
+    32,000 untied) has 31,663,333,376 parameters; a token multiplies 32 x (4 x 8192^2 + 3 x 8192 x 28672) +
+    32000 x 8192 = 31,400,656,896 weights, so 6N + 12 L h s = 188,403,941,376 + 12 x 32 x 8192 x 2048
+    (6,442,450,944) = 194,846,392,320 FLOP; 328 TFLOP/s per chip is 1,683.4 tokens/s per chip."""
+    assert catalog.model("maxtext-32b").parameters == 31_663_333_376
+    (case,) = [c for c in training_cases() if c.case_id == "maxtext-v5p-32b-64"]
+    assert case.measured == pytest.approx(328e12 / 194_846_392_320, rel=1e-9)
+    assert ct.training_group(case.row, "vendor") == "Google" and ct.training_group(case.row, "source") == "maxtext"
