@@ -13,8 +13,8 @@ from parity.calibrate.family import chip_calibration, derived_prior, family_cali
 
 FITTED = {"cdna3": ("AMD-063", "AMD-065"),  # AMD-064 (a 4096^3 GEMM) is kept as a check
           "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory")}
-# chips whose own attention figures set their attention rates; everything else is the H200's measured calibration
-CHIP_FITTED = {"nvidia-h20": ("FlashMLA-h20-compute",)}
+# chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
+CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}
 
 
 def main(date: str) -> None:
@@ -29,7 +29,7 @@ def main(date: str) -> None:
     for chip, ids in CHIP_FITTED.items():
         cal = chip_calibration(chip, base, [figures[i] for i in ids], chips, date)
         (catalog.data_dir() / "calibration" / f"{chip}.toml").write_text(
-            "# Attention rates published for this chip; the rest inherited (scripts/fit_families.py)\n" + family_toml(cal))
+            "# GEMM and attention rates published for this chip; the rest inherited (scripts/fit_families.py)\n" + family_toml(cal))
     prior = derived_prior(base, made, date)
     (catalog.data_dir() / "calibration" / "derived-prior.toml").write_text(
         "# Prior of every chip whose family tree holds no measurement (scripts/fit_families.py)\n" + family_toml(prior))

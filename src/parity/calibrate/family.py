@@ -167,27 +167,31 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
 
 def chip_calibration(chip: str, base: Calibration, figures: Sequence[KernelFigure], chips: Mapping[str, Chip],
                      date: str) -> Calibration:
-    """One chip's own calibration where published attention figures measure that chip alone inside a family
-    whose measured sibling (`base`) it otherwise shares: the attention rates move as family_calibration
-    moves them, every other efficiency stays base's (the figures measure attention only).
+    """One chip's own calibration where published GEMM and attention figures measure that chip alone inside a
+    family whose measured sibling (`base`) it otherwise shares: GEMM formats and attention rates move as
+    family_calibration moves them (twinned figures as ratios to the twin's), memory, stream and collective
+    efficiencies stay base's (no figure measures them).
 
-    Example (hand-derived, H20): FlashMLA compute-bound 127 of 148 TFLOP/s = 0.8581 against 0.667 on the
-    H800, r = 1.2865, so MLA-decode math 0.667 x r = 0.8581 and prefill attention 0.4996 x r = 0.6427.
+    Example (hand-derived, H20): torch BF16 GEMM 8192^3 138.60 of 148 TFLOP/s = 0.9365 against the same test
+    on an H100, 797.51 of 989.4 = 0.8060, r = 1.1619, so bf16 0.7102 x r = 0.8252 and fp8 0.6765 x r =
+    0.7860; FlashMLA compute-bound 127 of 148 = 0.8581 against 0.667 on the H800, r = 1.2865, so MLA-decode
+    math 0.8581 and prefill attention 0.4996 x r = 0.6427.
     """
-    if not figures or any(not f.kind.startswith("attention_") or f.chip != chip for f in figures):
-        raise ParityError(f"a chip calibration of {chip} takes attention figures measured on {chip} only")
+    if not figures or any(not f.kind.startswith(("attention_", "gemm_")) or f.chip != chip for f in figures):
+        raise ParityError(f"a chip calibration of {chip} takes GEMM and attention figures measured on {chip} only")
     moved = family_calibration(chip, base, figures, chips, date)
-    kept = ", ".join(["GEMM", "memory", "grouped GEMM", "stream", "collective efficiencies"])
+    kept = "memory, grouped-GEMM memory, stream and collective efficiencies"
     return dataclasses.replace(
         base, id=f"{chip}-published", chip=chip, family="", date=date, measured=True,
-        method=(f"attention rates from published kernel figures on this chip relative to {base.id} (see "
+        method=(f"GEMM and attention rates from published kernel figures on this chip relative to {base.id} (see "
                 f"parity.calibrate.family): " + "; ".join(f"{f.case_id} {f.kind} ratio {_ratio(f, chips):.4f}"
                                                           for f in figures)
-                + f"; {kept} are {base.id}'s (inherited: no figure on this chip measures them)"),
+                + f"; GEMM formats without a figure move by the measured formats' ratio; {kept} are {base.id}'s "
+                  "(inherited: no figure on this chip measures them)"),
         source="data/measurements/kernels_published.csv", rows=moved.rows, measured_chips=(chip,),
-        basis=(f"attention measured on this chip ({', '.join(moved.rows)}); the rest inherited from {base.chip} "
-               f"({chips[base.chip].family} family)"),
-        gemm_efficiency=dict(base.gemm_efficiency),
+        basis=(f"GEMM and attention measured on this chip ({', '.join(moved.rows)}); the rest inherited from "
+               f"{base.chip} ({chips[base.chip].family} family)"),
+        gemm_efficiency=moved.gemm_efficiency,
         attention_prefill_efficiency=moved.attention_prefill_efficiency,
         attention_decode_efficiency=moved.attention_decode_efficiency,
         attention_decode_math_efficiency=moved.attention_decode_math_efficiency, points=())
