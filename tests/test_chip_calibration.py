@@ -51,3 +51,14 @@ def test_a_chip_calibration_takes_only_figures_measured_on_that_chip() -> None:
         chip_calibration("amd-mi300x", base, memory, chips, "2026-12-03")
     with pytest.raises(ParityError, match="GEMM and attention figures"):
         chip_calibration("nvidia-h100-sxm", base, _h20_figures(), chips, "2026-12-03")
+
+
+def test_leaving_out_the_h20_s_figures_gives_it_what_its_siblings_get() -> None:
+    """Leaving out the source of the H20's FlashMLA figure (or NVIDIA) drops the H20's own file: it takes what
+    the H100 gets, the H200's microbenchmark calibration; other chips keep theirs."""
+    from parity.crossvendor import stored_setting, without_kernel_fits
+
+    setting = without_kernel_fits(stored_setting(), {"FlashMLA-h20-compute"})
+    assert setting.calibrations["nvidia-h20"].id == "nvidia-h200-sxm-measured"
+    assert "amd-mi300x" not in setting.calibrations
+    assert without_kernel_fits(stored_setting(), {"AMD-063"}).calibrations.get("nvidia-h20") is None

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from parity import catalog
-from parity.crossvendor import GroupScore, before_setting, group_scores, stored_setting, without_kernel_fits
+from parity.crossvendor import (GroupScore, before_setting, chip_files, group_scores, stored_setting,
+                                without_kernel_fits)
 from parity.validate import CaseError
 from parity.validate_training import (TrainingCase, fit_training_profile, training_case_errors, training_cases,
                                       training_source_id)
@@ -42,7 +43,7 @@ def training_leave_one_out(by: str, cases: Sequence[TrainingCase] | None = None,
     each priced with a profile and chip calibrations that never saw the group's rows."""
     cases = [c for c in (cases if cases is not None else training_cases()) if c.split in SCORED_SPLITS]
     kernels = kernel_rows if kernel_rows is not None else catalog.measurements("kernels_published")
-    family_rows = {r for c in catalog.calibrations() if c.family for r in c.rows}
+    family_rows = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
     out = []
     for group in sorted({training_group(c.row, by) for c in cases}):
         mine = [c for c in cases if training_group(c.row, by) == group]
