@@ -87,3 +87,15 @@ def test_the_maxtext_32b_row_reads_maxtext_s_flop_count() -> None:
     (case,) = [c for c in training_cases() if c.case_id == "maxtext-v5p-32b-64"]
     assert case.measured == pytest.approx(328e12 / 194_846_392_320, rel=1e-9)
     assert ct.training_group(case.row, "vendor") == "Google" and ct.training_group(case.row, "source") == "maxtext"
+
+
+def test_the_accuracy_page_lists_training_per_vendor() -> None:
+    """The by-vendor section of docs/accuracy.md carries one training row per vendor and setting, as
+    `training_scores` returns them (AMD left out: 3 rows, 48.7% median in the stored data's shape)."""
+    from parity.report.accuracy_page import _by_vendor
+
+    training = [{"group": "AMD", "setting": "left out", "count": 3, "median_abs_error": 0.487,
+                 "p90_abs_error": 0.624, "bias": 0.487}]
+    lines = _by_vendor({"by_vendor": {"ratios": [], "scores": [], "training": training}})
+    assert any(line.startswith("Training runs per vendor") for line in lines)
+    assert any("| AMD | left out | 3 | 48.7% | 62.4% |" in line for line in lines)

@@ -209,7 +209,22 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
                    [False, False, False, True, True, True, True]), "",
             f"The same work on two vendors' chips ({len(pairs)} pairs, same source, model, lengths and "
             f"concurrency): median |predicted ratio / published ratio - 1| {medians}; now, on the "
-            f"{len(scored)} pairs no fit used: {_pct(ratio_error_median(scored, 'predicted'))}.", ""]
+            f"{len(scored)} pairs no fit used: {_pct(ratio_error_median(scored, 'predicted'))}.", ""] + _training_by_vendor(
+                found.get("training", []))
+
+
+def _training_by_vendor(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Published training runs (tokens/s per chip) per vendor, before, left out and after."""
+    if not rows:
+        return []
+    return ["Training runs per vendor (`training_published.csv`, tokens/s per chip). *left out*: the training "
+            "profile refitted from its documented prior without the vendor's calibration rows (the prior itself "
+            "where none remain: every calibration row is NVIDIA's) and the family calibrations fitted on its "
+            "kernel figures dropped.", "",
+            _table(["vendor", "fits", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"],
+                   [[r["group"], r["setting"], f"{r['count']:,}", _pct(r["median_abs_error"]),
+                     _pct(r["p90_abs_error"]), _signed(r["bias"])] for r in rows],
+                   [False, False, True, True, True, True]), ""]
 
 
 def _cases(cases: Sequence[Mapping[str, Any]]) -> str:
