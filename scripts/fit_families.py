@@ -1,5 +1,5 @@
-"""Write the family calibrations (data/calibration/family-*.toml) and the derived prior from the published
-kernel figures (data/measurements/kernels_published.csv). Usage: python scripts/fit_families.py DATE
+"""Write the family calibrations (data/calibration/family-*.toml), the chip calibrations of CHIP_FITTED and
+the derived prior from the published kernel figures (data/measurements/kernels_published.csv). Usage: python scripts/fit_families.py DATE
 
 Which figures fit which family: FITTED below; the other figures are kept to check the fit (never fitted).
 """
@@ -9,10 +9,12 @@ from __future__ import annotations
 import sys
 
 from parity import catalog
-from parity.calibrate.family import derived_prior, family_calibration, family_toml, figures_from_rows
+from parity.calibrate.family import chip_calibration, derived_prior, family_calibration, family_toml, figures_from_rows
 
 FITTED = {"cdna3": ("AMD-063", "AMD-065"),  # AMD-064 (a 4096^3 GEMM) is kept as a check
           "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory")}
+# chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
+CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}
 
 
 def main(date: str) -> None:
@@ -24,6 +26,10 @@ def main(date: str) -> None:
         cal = family_calibration(family, base, [figures[i] for i in ids], chips, date)
         (catalog.data_dir() / "calibration" / f"family-{family}.toml").write_text(family_toml(cal))
         made.append(cal)
+    for chip, ids in CHIP_FITTED.items():
+        cal = chip_calibration(chip, base, [figures[i] for i in ids], chips, date)
+        (catalog.data_dir() / "calibration" / f"{chip}.toml").write_text(
+            "# GEMM and attention rates published for this chip; the rest inherited (scripts/fit_families.py)\n" + family_toml(cal))
     prior = derived_prior(base, made, date)
     (catalog.data_dir() / "calibration" / "derived-prior.toml").write_text(
         "# Prior of every chip whose family tree holds no measurement (scripts/fit_families.py)\n" + family_toml(prior))

@@ -94,3 +94,21 @@ def test_fused_overhead_counts_dies_and_vanishes_where_unstated() -> None:
     assert float(fused_overhead_s(cm, 16)) == pytest.approx(87.708e-6, rel=1e-6)
     assert float(fused_overhead_s(per_die(cm), 32)) == pytest.approx(87.708e-6, rel=1e-6)
     assert float(fused_overhead_s(catalog.system("hgx-h200"), 8)) == 0.0
+
+
+def test_h20_low_latency_all_to_all_inside_a_node_pays_deepeps_per_call_latency() -> None:
+    """DeepEP PR #173 on H20, EP8 over NVLink, 128 tokens a rank, top-8: per rank 128 x 7168 = 917,504 B (FP8)
+    reach expected_distinct(8, 8) = 5.2502 ranks, 7/8 of them remote: 4.2150 MB over 0.8 x 450 GB/s = 11.71 us
+    + 3 us hop = 14.71 us; + 26.5 us per call = 41.2 us against 37 measured. Combine (BF16, twice the bytes):
+    26.42 + 26.5 = 52.9 us against 59. Over scale-out (EP16) nothing is added per call."""
+    from parity.cost import fused_overhead_s
+
+    system = catalog.system("hgx-h20")
+    per_rank = 128 * 7168
+    dispatch = collective_s("all_to_all", per_rank, 8.0, system, 0.8, 8.0, low_latency=True)
+    combine = collective_s("all_to_all", 2 * per_rank, 8.0, system, 0.8, 8.0, low_latency=True)
+    assert float(dispatch) == pytest.approx(14.71e-6 + 26.5e-6, rel=2e-3)
+    assert float(combine) == pytest.approx(26.42e-6 + 26.5e-6, rel=2e-3)
+    assert float(fused_overhead_s(system, 8)) == pytest.approx(26.5e-6)
+    ep16 = collective_s("all_to_all", per_rank, 16.0, system, 0.8, 8.0, low_latency=True)
+    assert float(ep16) < 119e-6  # the scale-out path: bytes and one hop only (parity -20% on this row)

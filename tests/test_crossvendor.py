@@ -50,14 +50,16 @@ def test_twin_offsets_are_the_nvidia_twins_log_errors() -> None:
     rows = catalog.measurements("serving_published")
     offsets = twin_offsets(rows, stored_setting())
     twins = {r["case_id"].removesuffix("-nv") for r in rows if r["case_id"].endswith("-nv")}
-    assert set(offsets) == twins and len(twins) == 10
+    assert set(offsets) == twins and len(twins) == 11  # 10 AMD pairs, 1 Huawei (B02: CloudMatrix384 prefill)
 
 
 @pytest.mark.validation
 def test_ratio_checks_pair_the_same_work_on_two_vendors() -> None:
     checks = ratio_checks(catalog.measurements("serving_published"))
-    assert len(checks) == 10
+    assert len(checks) == 11
     by = {c.case_id: c for c in checks}
+    # B02: CloudMatrix384 prefill 5,655 tok/s per NPU against SGLang on H100 6,288 per GPU (the paper's Table 2)
+    assert by["B02-cm384-prefill"].published == pytest.approx(5655 / 6288, rel=1e-9)
     # AMD-014: 8x MI300X 1,705.14 against 8x H100 1,196.35 total tokens/s (dstack), ratio 1.4253
     assert by["AMD-014"].published == pytest.approx(1705.140233 / 1196.345439, rel=1e-4)
 

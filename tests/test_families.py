@@ -18,11 +18,15 @@ def test_every_chip_names_a_family_and_stack() -> None:
 
 
 def test_hopper_siblings_inherit_the_measured_h200() -> None:
-    """H100, H800 and H20 have no microbenchmark; they take the H200's fitted efficiencies (fp8 GEMM 0.6765,
-    decode attention 0.9766, kernel overhead 25.701 us), stay marked unmeasured, and say where from."""
+    """H100 and H800 have no microbenchmark; they take the H200's fitted efficiencies (fp8 GEMM 0.6765,
+    decode attention 0.9766, kernel overhead 25.701 us), stay marked unmeasured, and say where from. The H20
+    has published GEMM and attention figures of its own (calibration/nvidia-h20.toml) and the H200's everything
+    else."""
     h200 = catalog.calibration(catalog.chip("h200"))
     assert h200.measured and h200.basis.startswith("measured on this chip")
-    for name in ("h100", "h800", "h20"):
+    h20 = catalog.calibration(catalog.chip("h20"))
+    assert h20.memory_efficiency == 0.9221 and h20.attention_decode_efficiency == 0.9766 and h20.rows
+    for name in ("h100", "h800"):
         cal = catalog.calibration(catalog.chip(name))
         assert not cal.measured
         assert cal.gemm("fp8") == 0.6765 and cal.attention_decode_efficiency == 0.9766
@@ -42,17 +46,21 @@ def test_a_family_without_measurements_inherits_its_parents() -> None:
 
 def test_inheritance_is_stated_in_predictions_and_show() -> None:
     runner = CliRunner()
-    shown = json.loads(runner.invoke(cli, ["show", "hgx-h20", "--format", "json"]).stdout)
+    shown = json.loads(runner.invoke(cli, ["show", "hgx-h800", "--format", "json"]).stdout)
     assert shown["family"] == "hopper" and shown["software_stack"] == "cuda"
     assert shown["calibration"]["basis"] == "inherited from nvidia-h200-sxm (hopper family)"
+    h20 = json.loads(runner.invoke(cli, ["show", "hgx-h20", "--format", "json"]).stdout)
+    assert h20["calibration"]["basis"] == ("GEMM and attention measured on this chip (torch-h20-bf16-gemm, "
+                                           "FlashMLA-h20-compute); the rest inherited from nvidia-h200-sxm (hopper "
+                                           "family)")
     table = runner.invoke(cli, ["show", "h800", "--format", "csv"]).stdout
     assert "inherited from nvidia-h200-sxm (hopper family)" in table
-    scenario = scenario_from_row({"case_id": "x", "model": "llama-3.1-8b", "system": "hgx-h20", "engine": "vllm",
+    scenario = scenario_from_row({"case_id": "x", "model": "llama-3.1-8b", "system": "hgx-h800", "engine": "vllm",
                                   "isl": "128", "osl": "128", "concurrency": "1", "tp": "1"})
     raised = flags(scenario)
     (predicted,) = predict_scenarios([scenario])
     assert "calibration: inherited from nvidia-h200-sxm (hopper family)" in predicted.note
-    assert any(f.startswith("uncalibrated chip nvidia-h20 (calibration: inherited from nvidia-h200-sxm")
+    assert any(f.startswith("uncalibrated chip nvidia-h800-sxm (calibration: inherited from nvidia-h200-sxm")
                for f in raised)
 
 

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sweep", "deployments"),
     ("validate", "calibrate"),
     ("validate_training", "validate_percentiles", "calibration_check", "crosscheck", "crossvendor"),  # built on validate's records, so just above it
-    ("fit",),  # every refit as records, written to the user's folder or one named
+    ("fit", "crossvendor_training"),  # every refit as records, written to the user's folder or one named
     ("report",),
     ("cli",),
 ]

@@ -31,7 +31,7 @@ from parity.validate import CaseError, case_errors, published_errors
 __all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting",
            "before_setting", "fit_stack", "stack_rows", "GroupScore", "group_scores", "leave_one_out",
            "leave_one_out_errors", "vendor_bands", "bands_toml", "RatioCheck", "ratio_checks", "metric_kind",
-           "stack_toml"]
+           "stack_toml", "without_kernel_fits", "chip_files"]
 
 # what a stack profile moves (kernel quality and per-step cost of the engine on that stack), with bounds
 STACK_PARAMETERS: dict[str, tuple[float, float]] = {
@@ -184,11 +184,18 @@ def group_scores(errors: Iterable[CaseError], key: Callable[[CaseError], str], s
     return out
 
 
-def _without(setting: Setting, dropped: set[str]) -> Setting:
+def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
     """The setting with the family calibrations fitted on `dropped` kernel rows taken out: their chips
-    take their parent family's, a measured sibling's or the derived prior rebuilt without them."""
+    take their parent family's, a measured sibling's or the derived prior rebuilt without them. A chip's own
+    file fitted on them (the H20's) gives way to what a sibling of its family without one gets."""
     files = [c for c in catalog.calibrations() if c.family]
     gone = {c.family for c in files if set(c.rows) & dropped}
+    own = [catalog.chip(c.chip) for c in chip_files() if set(c.rows) & dropped]
+    if own:
+        plain = [o for o in catalog.chips() if o.id not in {c.chip for c in chip_files()}]
+        setting = dataclasses.replace(setting, calibrations={**setting.calibrations, **{
+            chip.id: catalog.calibration(next(o for o in plain if o.family == chip.family))
+            for chip in own if any(o.family == chip.family for o in plain)}})
     if not gone:
         return setting
     kept = [c for c in files if c.family not in gone]
@@ -203,6 +210,11 @@ def _without(setting: Setting, dropped: set[str]) -> Setting:
         found = [c for c in kept if c.family in chain]
         cals[chip.id] = found[0] if found else prior
     return dataclasses.replace(setting, calibrations=cals)
+
+
+def chip_files() -> list[Calibration]:
+    """Calibrations of one chip fitted on published kernel rows (rows named; not a microbenchmark fit)."""
+    return [c for c in catalog.calibrations() if c.chip != "*" and c.rows]
 
 
 def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
@@ -229,9 +241,9 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
     for group in sorted({r[field] for r in rows}):
         mine = [r for r in rows if r[field] == group]
         ids = {r["case_id"] for r in mine}
-        fitted = {r for c in catalog.calibrations() if c.family for r in c.rows}
+        fitted = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
         dropped = {k for k, g in kernel_group.items() if g == group and k in fitted}
-        setting = _without(stored_setting(), dropped)
+        setting = without_kernel_fits(stored_setting(), dropped)
         refit = [p for p in stacks if ids & set(p.rows)]
         for p in refit:
             others = [r for r in stack_rows(rows, p.base, p.stack) if r["case_id"] not in ids]

@@ -19,13 +19,14 @@ import numpy as np
 from parity import catalog, tomlwrite
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan, ParityError
+from parity.hardware import Calibration
 from parity.model import Model
 from parity.training import TrainingLayout, TrainingResult, model_flops_per_token, train_step
 from parity.validate import CaseError, nelder_mead
 
 __all__ = ["MEASUREMENTS", "METRIC", "TRAINING_FIT_PARAMETERS", "TrainingCase", "training_cases", "megatron_eq3_flops_per_token",
            "measured_tokens_per_s_per_chip", "predict_case", "training_case_errors", "fit_training_profile",
-           "training_profile_toml"]
+           "training_profile_toml", "training_source_id"]
 
 MEASUREMENTS = "training_published"
 METRIC = "tokens_per_s_per_chip"
@@ -59,6 +60,12 @@ def measured_tokens_per_s_per_chip(row: Mapping[str, str], model: Model, peak_bf
     if unit == "chip_hours_per_token":
         return 1.0 / (value * 3600.0)
     raise ParityError(f"{row['case_id']}: unknown measured_unit {unit!r}")
+
+
+def training_source_id(row: Mapping[str, str]) -> str:
+    """The row's source: its `source_id` column where the file has one, else the first word of its case id
+    (training_published.csv names every case after its source: megatron2021-..., bridge2511-..., palm-...)."""
+    return (row.get("source_id") or "").strip() or row["case_id"].split("-")[0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,19 +110,23 @@ def training_cases(rows: Sequence[Mapping[str, str]] | None = None) -> list[Trai
     return out
 
 
-def predict_case(case: TrainingCase, profile: TrainingProfile) -> TrainingResult:
-    """The training step of a case on its system, with its chip's calibration and the given profile."""
+def predict_case(case: TrainingCase, profile: TrainingProfile,
+                 calibrations: Mapping[str, Calibration] | None = None) -> TrainingResult:
+    """The training step of a case on its system, with the given profile and its chip's calibration
+    (`calibrations` by chip id where given, else the catalog's)."""
     system = catalog.system(case.row["system"])
-    return train_step(case.model, system, case.layout.chips, case.layout, catalog.calibration(system.chip), profile)
+    calibration = (calibrations or {}).get(system.chip.id) or catalog.calibration(system.chip)
+    return train_step(case.model, system, case.layout.chips, case.layout, calibration, profile)
 
 
-def training_case_errors(profile: TrainingProfile | None = None,
-                         cases: Sequence[TrainingCase] | None = None) -> list[CaseError]:
-    """Measured against predicted tokens/s per chip for every training row (all splits; score the holdout)."""
+def training_case_errors(profile: TrainingProfile | None = None, cases: Sequence[TrainingCase] | None = None,
+                         calibrations: Mapping[str, Calibration] | None = None) -> list[CaseError]:
+    """Measured against predicted tokens/s per chip for every training row (all splits; score the holdout);
+    `calibrations`: chip calibrations by chip id in place of the catalog's."""
     prof = profile or catalog.training_profile()
     out = []
     for case in cases if cases is not None else training_cases():
-        predicted = float(predict_case(case, prof).tokens_per_s_per_chip)
+        predicted = float(predict_case(case, prof, calibrations).tokens_per_s_per_chip)
         out.append(CaseError(case_id=case.case_id, split=case.split, system=case.row["system"], engine=prof.id,
                              model=case.row["model"], mode=case.layout.precision, metric=METRIC,
                              measured=case.measured, predicted=predicted))
@@ -124,7 +135,8 @@ def training_case_errors(profile: TrainingProfile | None = None,
 
 def fit_training_profile(profile: TrainingProfile, cases: Sequence[TrainingCase],
                          parameters: Sequence[str] = tuple(TRAINING_FIT_PARAMETERS),
-                         progress: Callable[[float], None] | None = None) -> tuple[TrainingProfile, float, float]:
+                         progress: Callable[[float], None] | None = None,
+                         calibrations: Mapping[str, Calibration] | None = None) -> tuple[TrainingProfile, float, float]:
     """The profile minimising the mean absolute log error on `cases` (calibration rows): (fitted, before, after)."""
     chosen = [c for c in cases if c.split == "calibration"]
     if not chosen:
@@ -137,7 +149,7 @@ def fit_training_profile(profile: TrainingProfile, cases: Sequence[TrainingCase]
         return dataclasses.replace(profile, **{p: float(v) for p, v in zip(parameters, values)})
 
     def loss(prof: TrainingProfile) -> float:
-        errors = training_case_errors(prof, chosen)
+        errors = training_case_errors(prof, chosen, calibrations)
         return float(np.mean([abs(math.log(e.predicted / e.measured)) for e in errors]))
 
     def objective(x: np.ndarray) -> float:

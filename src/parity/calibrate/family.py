@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from parity.errors import ParityError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "derived_prior", "family_toml", "COMPUTE",
-           "BANDWIDTH"]
+__all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "chip_calibration", "derived_prior",
+           "family_toml", "COMPUTE", "BANDWIDTH"]
 
 COMPUTE = ("gemm", "attention_prefill")
 BANDWIDTH = ("memory", "attention_decode")
@@ -165,6 +165,38 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         stream_efficiency=round(moved("stream_efficiency", bandwidth), 4), points=())
 
 
+def chip_calibration(chip: str, base: Calibration, figures: Sequence[KernelFigure], chips: Mapping[str, Chip],
+                     date: str) -> Calibration:
+    """One chip's own calibration where published GEMM and attention figures measure that chip alone inside a
+    family whose measured sibling (`base`) it otherwise shares: GEMM formats and attention rates move as
+    family_calibration moves them (twinned figures as ratios to the twin's), memory, stream and collective
+    efficiencies stay base's (no figure measures them).
+
+    Example (hand-derived, H20): torch BF16 GEMM 8192^3 138.60 of 148 TFLOP/s = 0.9365 against the same test
+    on an H100, 797.51 of 989.4 = 0.8060, r = 1.1619, so bf16 0.7102 x r = 0.8252 and fp8 0.6765 x r =
+    0.7860; FlashMLA compute-bound 127 of 148 = 0.8581 against 0.667 on the H800, r = 1.2865, so MLA-decode
+    math 0.8581 and prefill attention 0.4996 x r = 0.6427.
+    """
+    if not figures or any(not f.kind.startswith(("attention_", "gemm_")) or f.chip != chip for f in figures):
+        raise ParityError(f"a chip calibration of {chip} takes GEMM and attention figures measured on {chip} only")
+    moved = family_calibration(chip, base, figures, chips, date)
+    kept = "memory, grouped-GEMM memory, stream and collective efficiencies"
+    return dataclasses.replace(
+        base, id=f"{chip}-published", chip=chip, family="", date=date, measured=True,
+        method=(f"GEMM and attention rates from published kernel figures on this chip relative to {base.id} (see "
+                f"parity.calibrate.family): " + "; ".join(f"{f.case_id} {f.kind} ratio {_ratio(f, chips):.4f}"
+                                                          for f in figures)
+                + f"; GEMM formats without a figure move by the measured formats' ratio; {kept} are {base.id}'s "
+                  "(inherited: no figure on this chip measures them)"),
+        source="data/measurements/kernels_published.csv", rows=moved.rows, measured_chips=(chip,),
+        basis=(f"GEMM and attention measured on this chip ({', '.join(moved.rows)}); the rest inherited from "
+               f"{base.chip} ({chips[base.chip].family} family)"),
+        gemm_efficiency=moved.gemm_efficiency,
+        attention_prefill_efficiency=moved.attention_prefill_efficiency,
+        attention_decode_efficiency=moved.attention_decode_efficiency,
+        attention_decode_math_efficiency=moved.attention_decode_math_efficiency, points=())
+
+
 def _mean(values: Iterable[float]) -> float:
     """Geometric mean; 1 when empty."""
     v = list(values)
@@ -196,12 +228,12 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
 
 
 def family_toml(cal: Calibration) -> str:
-    """The TOML text of a family calibration or the derived prior (rows named)."""
-    lines = [f'id = "{cal.id}"', f'chip = "*"', *([f'family = "{cal.family}"'] if cal.family else []),
+    """The TOML text of a family or chip calibration, or the derived prior (rows named)."""
+    lines = [f'id = "{cal.id}"', f'chip = "{cal.chip}"', *([f'family = "{cal.family}"'] if cal.family else []),
              f'date = "{cal.date}"', f"measured = {str(cal.measured).lower()}", f'method = "{cal.method}"',
              f'source = "{cal.source}"', "rows = [" + ", ".join(f'"{r}"' for r in cal.rows) + "]",
              *(["measured_chips = [" + ", ".join(f'"{c}"' for c in cal.measured_chips) + "]"]
-               if cal.measured_chips else []),
+               if cal.measured_chips else []), *([f'basis = "{cal.basis}"'] if cal.basis else []),
              f'kernel_overhead = "{cal.kernel_overhead_s * 1e6:.3f} us"']
     for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                  "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency"):

@@ -14,7 +14,7 @@ from parity.engine import EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
 
@@ -29,7 +29,7 @@ def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
             kernel_overhead_s=units.parse(require(data, "kernel_overhead", where), "s"),
             source=data.get("source", ""), points=tuple(data.get("points", ())),
             family=str(data.get("family", "")), rows=tuple(str(r) for r in data.get("rows", ())),
-            measured_chips=tuple(str(c) for c in data.get("measured_chips", ())),
+            measured_chips=tuple(str(c) for c in data.get("measured_chips", ())), basis=str(data.get("basis", "")),
             attention_decode_math_efficiency=float(data.get("attention_decode_math_efficiency", 0.0)),
             **{name: float(require(data, name, where)) for name in scalars})
     except (ValueError, units.UnitError) as err:
@@ -94,7 +94,9 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
                 f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
                 f"{', '.join(best.rows)}){via}"))
         siblings = {c.id for c in chips() if c.family == name}
-        measured = [c for c in calibrations() if c.measured and c.chip in siblings]
+        # a sibling's microbenchmark calibration passes on; one built from a few published figures on that
+        # chip alone (rows named, e.g. the H20's attention rates) describes only that chip
+        measured = [c for c in calibrations() if c.measured and c.chip in siblings and not c.rows]
         if measured:
             best, via = _own_generation(max(measured, key=lambda c: c.date), step, name, via)
             return dataclasses.replace(best, measured=False,
@@ -175,8 +177,24 @@ def training_profile() -> TrainingProfile:
     times = {"memory_reserve": ("memory_reserve_bytes", "bytes"), "step_overhead": ("step_overhead_s", "s"),
              "moe_layer_overhead": ("moe_layer_overhead_s", "s")}
     try:
-        fields = {k: v for k, v in data.items() if k not in times and k != "sources"}
+        fields = {k: v for k, v in data.items() if k not in times and k not in ("sources", "prior")}
         fields |= {name: units.parse(data[key], dimension) for key, (name, dimension) in times.items() if key in data}
         return TrainingProfile(**fields)
     except (TypeError, ValueError, units.UnitError) as err:
         raise CatalogError(f"{where}: {err}") from err
+
+
+@cache
+def training_prior() -> TrainingProfile:
+    """The training profile with its fitted factors at their documented priors (training.toml's [prior]
+    table): what the profile is when no measured row fitted it."""
+    path = _training_path()
+    prior = read_toml(path).get("prior", {})
+    times = {"moe_layer_overhead": "moe_layer_overhead_s", "step_overhead": "step_overhead_s"}
+    try:
+        values = {times.get(k, k): units.parse(v, "s") if k in times else v for k, v in prior.items()}
+        profile = training_profile()
+        return dataclasses.replace(profile, id=f"{profile.id}-prior", measured=False, **values,
+                                   method="the fitted factors at their documented priors (training.toml [prior])")
+    except (TypeError, ValueError, units.UnitError) as err:
+        raise CatalogError(f"{path.name} [prior]: {err}") from err

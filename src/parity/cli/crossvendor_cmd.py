@@ -13,6 +13,7 @@ from parity import catalog
 from parity.cli import emit
 from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, leave_one_out_errors, ratio_error_median,
                                 stack_rows, stack_toml, stored_setting, vendor_bands)
+from parity.crossvendor_training import training_scores
 from parity.fit import destination
 from parity.report.tables import Column, percent, plain, ratio, write_atomic
 
@@ -43,7 +44,8 @@ def fit_stacks(iterations: int, write_to: str) -> None:
 
 def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int) -> None:
     payload = crossvendor_scores(by, iterations, progress=lambda g: click.echo(f"left out {g}", err=True))
-    table, pairs = payload["scores"], payload["ratios"]
+    payload["training"] = training_scores(by, progress=lambda g: click.echo(f"left out {g} (training)", err=True))
+    table, pairs, training = payload["scores"], payload["ratios"], payload["training"]
     if fmt != "table":
         emit([], [], fmt, payload=payload, out=out)
         return
@@ -56,6 +58,16 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int) -> 
                  "TTFT. before: the generic prior on every chip but the H200 and CUDA-fitted engine profiles on "
                  "every stack. left out: every row of the group, scored with fits that never saw it. after: the "
                  "stored fits on the rows no fit used. held-out half: aiconfigurator's never-fitted TTFT/TPOT rows.")
+    emit(training, [Column("group", by, plain, "left"), Column("setting", "fits", plain, "left"),
+                    Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
+                    Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent),
+                    Column("left_out", "what 'left out' means", plain, "left")],
+         "table", title=f"Published training runs by {by} (tokens/s per chip): before, left out, after",
+         caption="before: the generic prior on every chip but the H200, the stored training profile, every scored "
+                 "row. left out: the training profile refitted from its documented prior without the group's "
+                 "calibration rows (the prior itself where none remain) and the family calibrations fitted on the "
+                 "group's kernel figures dropped. after: the stored fits on the holdout rows. 'reference' rows "
+                 "(layout or convention not published) are never scored.")
     emit(pairs, [Column("case_id", "case", plain, "left"), Column("a", "system", plain, "left"),
                  Column("b", "against", plain, "left"), Column("metric", "metric", plain, "left"),
                  Column("published", "published ratio", ratio), Column("before", "predicted before", ratio),

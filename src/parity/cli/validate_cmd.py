@@ -21,6 +21,7 @@ from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.percentiles_report import percentiles_report
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.crossvendor import crossvendor_scores
+from parity.crossvendor_training import training_scores
 from parity.errors import ParityError
 from parity.predict import MODEL_KINDS, predict_rows
 from parity.report.accuracy_page import accuracy_markdown
@@ -134,6 +135,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         if section == "all":
             never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced above
             payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted)
+            payload["by_vendor"]["training"] = training_scores("vendor")
         deliver(accuracy_markdown(errors, training, payload), out)
         return
     if fmt != "table":

@@ -1,0 +1,87 @@
+"""Published training runs scored per chip vendor or per source with fits that never saw them.
+
+What fits a training prediction: the training profile's fitted factors (training.toml: gemm_scale and
+moe_layer_overhead_s, fitted on the `calibration` rows of training_published.csv) and each chip's
+calibration (family calibrations fitted on kernel figures; the H200's own microbenchmarks). Leaving a group
+out refits the profile from its documented prior on the calibration rows of the other groups (the prior
+itself where none remain) and drops the family calibrations fitted on the group's kernel figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from parity import catalog
+from parity.crossvendor import (GroupScore, before_setting, chip_files, group_scores, stored_setting,
+                                without_kernel_fits)
+from parity.validate import CaseError
+from parity.validate_training import (TrainingCase, fit_training_profile, training_case_errors, training_cases,
+                                      training_source_id)
+
+__all__ = ["training_group", "training_leave_one_out", "training_scores"]
+
+SCORED_SPLITS = ("calibration", "holdout")  # `reference` rows are listed, never scored
+
+
+def training_group(row: Mapping[str, str], by: str) -> str:
+    """The row's group: its chip's vendor (`by` 'vendor') or its source ('source')."""
+    if by == "vendor":
+        return catalog.system(row["system"]).chip.vendor
+    if by == "source":
+        return training_source_id(row)
+    raise ValueError(f"by must be 'vendor' or 'source', got {by!r}")
+
+
+def _kernel_group(row: Mapping[str, str], by: str) -> str:
+    return catalog.chip(row["chip"]).vendor if by == "vendor" else row["source_id"]
+
+
+def training_leave_one_out(by: str, cases: Sequence[TrainingCase] | None = None,
+                           kernel_rows: Sequence[Mapping[str, str]] | None = None
+                           ) -> list[tuple[str, str, list[CaseError]]]:
+    """(group, what 'left out' means for it, its rows' errors) for every group of scored training rows,
+    each priced with a profile and chip calibrations that never saw the group's rows."""
+    cases = [c for c in (cases if cases is not None else training_cases()) if c.split in SCORED_SPLITS]
+    kernels = kernel_rows if kernel_rows is not None else catalog.measurements("kernels_published")
+    family_rows = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
+    out = []
+    for group in sorted({training_group(c.row, by) for c in cases}):
+        mine = [c for c in cases if training_group(c.row, by) == group]
+        dropped = {r["case_id"] for r in kernels if _kernel_group(r, by) == group and r["case_id"] in family_rows}
+        calibrations = without_kernel_fits(stored_setting(), dropped).calibrations
+        fitted_here = [c.case_id for c in mine if c.split == "calibration"]
+        others = [c for c in cases if c.split == "calibration" and training_group(c.row, by) != group]
+        if not fitted_here and not dropped:
+            profile, left = catalog.training_profile(), "its rows fitted nothing"
+        elif not fitted_here:
+            profile, left = catalog.training_profile(), ""
+        elif others:
+            profile, _, _ = fit_training_profile(catalog.training_prior(), others, calibrations=calibrations)
+            left = (f"training profile refitted from its prior on the {len(others)} calibration rows of the "
+                    f"other {by}s (without {', '.join(fitted_here)})")
+        else:
+            profile = catalog.training_prior()
+            left = f"no calibration row left: the training profile's prior (without {', '.join(fitted_here)})"
+        if dropped:
+            left = "; ".join(filter(None, [left, f"dropped the family calibrations fitted on {', '.join(sorted(dropped))}"]))
+        out.append((group, left, training_case_errors(profile, mine, calibrations)))
+    return out
+
+
+def training_scores(by: str, progress: Callable[[str], None] | None = None) -> list[dict[str, object]]:
+    """Training tokens/s per chip scored per vendor or source (`by`): 'before' (the generic prior on every chip
+    but the H200, the stored profile; every scored row), 'left out' (fits that never saw the group) and
+    'after (scored half)' (the stored fits on the holdout rows only)."""
+    cases = [c for c in training_cases() if c.split in SCORED_SPLITS]
+    group_of = {c.case_id: training_group(c.row, by) for c in cases}
+    before = training_case_errors(cases=cases, calibrations=before_setting().calibrations)
+    after = training_case_errors(cases=[c for c in cases if c.split == "holdout"])
+    left_out = []
+    for group, left, errors in training_leave_one_out(by, cases):
+        if progress:
+            progress(group)
+        left_out += group_scores(errors, lambda e, g=group: g, "left out", by, left)
+    table: list[GroupScore] = (group_scores(before, lambda e: group_of[e.case_id], "before", by) + left_out
+                               + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by))
+    rows = [{**s.row(), "kind": "training"} for s in table]
+    return sorted(rows, key=lambda r: (str(r["group"]), str(r["setting"])))
