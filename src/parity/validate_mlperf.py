@@ -18,23 +18,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity.errors import ParityError
-from parity.predict import deployment, scenario_from_row
+from parity.predict import deployment, scenario_from_row, simulate_scenario
 from parity.scenarios import offline_throughput, server_latency
+from parity.simulate import Benchmark, client_profile
 
-__all__ = ["ISL_GRID_TOKENS", "Bracket", "PairRatio", "output_length", "bracket_checks", "twin_pairs", "pair_ratios"]
+__all__ = ["ISL_GRID_TOKENS", "SIM_REQUESTS_PER_WORKER", "Bracket", "PairRatio", "output_length", "bracket_checks", "twin_pairs", "pair_ratios"]
 
 # every admissible mean prompt length [tokens]: processorca.py keeps prompts under its 1,024-token limit
 ISL_GRID_TOKENS: tuple[int, ...] = (1, 256, 512, 768, 1023)
+# requests the simulator sends each worker of a server run (MLPerf's runs last 10-40 minutes, tens of thousands of
+# queries a worker; 2,000 arrive in 2-4 simulated minutes at these rates, enough for stable p99s)
+SIM_REQUESTS_PER_WORKER = 2000
+STATISTICS = ("mean", "p50", "p90", "p99")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bracket:
     """One published figure against parity's predictions at each mean input length of `isl_tokens`.
 
-    metric: output_tokens_per_s (offline, whole system), ttft_s or tpot_s (server means, steady-state model).
-    A latency is inf where parity finds the server run unstable at that length (the queue grows without bound).
+    metric: output_tokens_per_s (offline, whole system); server: ttft_s, tpot_s (means) for the steady-state
+    model (model_kind steady), and ttft_s, ttft_p50_s ... tpot_p99_s for the step-level simulator (sim). A steady
+    latency is inf where parity finds the server run unstable at that length (the queue grows without bound).
     """
 
+    model_kind: str = "steady"
     case_id: str
     vendor: str
     system: str
@@ -132,8 +139,25 @@ def _server(row: Mapping[str, str], isl: int) -> tuple[float, float]:
     return (result.ttft_s, result.tpot_s) if result.feasible else (math.inf, math.inf)
 
 
-def bracket_checks(rows: Sequence[Mapping[str, str]], grid: Sequence[int] = ISL_GRID_TOKENS) -> list[Bracket]:
-    """Offline throughput (offline rows) and mean TTFT and TPOT (server rows) bracketed over `grid`."""
+def _server_sim(row: Mapping[str, str], isl: int) -> Mapping[str, float]:
+    """The simulator's latency statistics [s] of one worker under Poisson arrivals at its share of the target
+    rate: SIM_REQUESTS_PER_WORKER requests of the mean lengths (OpenOrca's spread of lengths is not modelled)."""
+    s = scenario_from_row(_scenario_row(row, isl))
+    n = SIM_REQUESTS_PER_WORKER
+    bench = Benchmark(isl=isl, osl=round(output_length(row)), concurrency=n, client=client_profile("vllm"),
+                      num_prompts=n, request_rate=_number(row, "target_qps") / _number(row, "workers"))
+    return simulate_scenario(s, bench).latency
+
+
+def _key(metric: str, statistic: str) -> str:
+    return f"{metric}_s" if statistic == "mean" else f"{metric}_{statistic}_s"
+
+
+def bracket_checks(rows: Sequence[Mapping[str, str]], grid: Sequence[int] = ISL_GRID_TOKENS,
+                   simulate: bool = True) -> list[Bracket]:
+    """Offline throughput (offline rows), and mean TTFT and TPOT of the steady-state model and every published
+    TTFT and TPOT statistic of the simulator (server rows; `simulate` False leaves the simulator out), bracketed
+    over `grid`."""
     out = []
     for row in rows:
         common = {"case_id": row["case_id"], "vendor": row["vendor"], "system": row["system"],
@@ -146,6 +170,14 @@ def bracket_checks(rows: Sequence[Mapping[str, str]], grid: Sequence[int] = ISL_
             for i, metric in enumerate(("ttft_s", "tpot_s")):
                 out.append(Bracket(metric=metric, measured=_number(row, f"measured_{metric[:4]}_mean_s"),
                                    predicted=tuple(p[i] for p in served), **common))
+            if simulate:
+                simulated = [_server_sim(row, isl) for isl in grid]
+                for metric in ("ttft", "tpot"):
+                    for statistic in STATISTICS:
+                        key = _key(metric, statistic)
+                        out.append(Bracket(model_kind="sim", metric=key,
+                                           measured=_number(row, f"measured_{metric}_{statistic}_s"),
+                                           predicted=tuple(float(p[key]) for p in simulated), **common))
         else:
             raise ParityError(f"mlperf_inference.csv {row['case_id']}: scenario must be offline or server, "
                               f"got {row['scenario']!r}")

@@ -29,7 +29,8 @@ def mlperf_report(fmt: str, out: Path | None) -> None:
     brackets, pairs = bracket_checks(rows), pair_ratios(rows)
     table: list[dict[str, Any]] = []
     for b in brackets:
-        entry = {"case_id": b.case_id, "metric": b.metric, "measured": _figure(b.measured), "inside": b.inside,
+        entry = {"case_id": b.case_id, "model_kind": b.model_kind, "metric": b.metric, "measured": _figure(b.measured),
+                 "inside": b.inside,
                  "miss": b.miss, "implied_isl_tokens": b.implied_isl_tokens}
         entry.update({f"isl_{isl}": _figure(p) for isl, p in zip(b.isl_tokens, b.predicted)})
         table.append(entry)
@@ -43,7 +44,8 @@ def mlperf_report(fmt: str, out: Path | None) -> None:
         emit([], [], fmt, payload=payload, out=out)
         return
     grid = [Column(f"isl_{isl}", f"isl {isl}", plain) for isl in ISL_GRID_TOKENS]
-    emit(table, [Column("case_id", "run", plain, "left"), Column("metric", "metric", plain, "left"),
+    emit(table, [Column("case_id", "run", plain, "left"), Column("model_kind", "model", plain, "left"),
+                 Column("metric", "metric", plain, "left"),
                  Column("measured", "measured", plain), *grid, Column("miss", "miss", percent),
                  Column("implied_isl_tokens", "implied isl", lambda v: "-" if v is None else f"{v:,.0f}")], "table",
          title=f"MLPerf Inference Llama-2-70B: {len(rows)} published runs (v4.1, v5.0) against parity at each mean "
@@ -51,8 +53,10 @@ def mlperf_report(fmt: str, out: Path | None) -> None:
          caption="No source at hand publishes the mean prompt length of the 24,576 OpenOrca samples (they are "
                  "under 1,024 tokens); parity predicts at each length. miss: distance from the measured figure to "
                  "the range of predictions (0: inside). implied isl: where parity's prediction equals the "
-                 "measurement. Offline: output tokens/s of the whole system; server: mean TTFT and TPOT of the "
-                 "steady-state model at the submitted QPS spread evenly over the workers.")
+                 "measurement. Offline: output tokens/s of the whole system; server: the submitted QPS spread evenly "
+                 "over the workers as Poisson streams, mean TTFT and TPOT of the steady-state model (steady) and "
+                 "every published statistic of the step-level simulator (sim: 2,000 requests a worker at the mean "
+                 "lengths).")
     if out is None:
         emit(pair_rows, [Column("pair", "runs (a / b)", plain, "left"), Column("published", "published a/b", ratio),
                          *[Column(f"isl_{isl}", f"err at isl {isl}", percent) for isl in ISL_GRID_TOKENS]], "table",
