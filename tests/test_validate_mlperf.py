@@ -98,6 +98,25 @@ def test_offline_throughput_falls_as_prompts_grow() -> None:
     assert all(a > b for a, b in zip(bracket.predicted, bracket.predicted[1:]))
 
 
+def test_a_hook_reprices_every_scenario() -> None:
+    """pair_ratios with a hook that leaves scenarios as they are predicts what it predicts without one; a hook
+    that halves every chip's memory bandwidth lowers the MI300X's offline throughput at 256-token prompts (decode
+    reads the weights and the KV cache every step)."""
+    import dataclasses
+
+    def slower(s):  # type: ignore[no-untyped-def]
+        chip = dataclasses.replace(s.system.chip, memory_bytes_per_s=0.5 * s.system.chip.memory_bytes_per_s)
+        return dataclasses.replace(s, system=dataclasses.replace(s.system, chip=chip))
+
+    rows = [r for r in ROWS if r["case_id"] in ("MLP41-AMD-8xMI300X-offline", "MLP41-NV-8xH100-offline")]
+    rows = [{**r, "twins": "MLP41-NV-8xH100-offline" if r["vendor"] == "AMD" else ""} for r in rows]
+    (plain,), (same,) = pair_ratios(rows, grid=(256,)), pair_ratios(rows, grid=(256,), hook=lambda s: s)
+    assert same.predicted == plain.predicted
+    (amd,) = [r for r in rows if r["vendor"] == "AMD"]
+    (fast,), (slow,) = bracket_checks([amd], grid=(256,)), bracket_checks([amd], grid=(256,), hook=slower)
+    assert slow.predicted[0] < fast.predicted[0]
+
+
 def test_simulated_server_latency_rises_with_prompts() -> None:
     """At the H200's v4.1 server load (101 queries/s over 8 workers) 256-token prompts wait for more prefill
     than 1-token ones: the simulator's mean TTFT and TPOT both rise; p50 <= p90 <= p99."""
@@ -133,6 +152,6 @@ def test_section_mlperf_reports_every_run_and_pair() -> None:
     result = CliRunner().invoke(cli, ["validate", "--section", "mlperf", "--format", "json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["rows"] == 18 and len(payload["pairs"]) == 3
+    assert payload["rows"] == 18 and len(payload["pairs"]) == len(payload["pairs_before"]) == 3
     # 9 offline throughputs; 9 server runs x (steady mean TTFT and TPOT + the simulator's 8 statistics)
     assert len(payload["brackets"]) == 9 + 9 * (2 + 8)

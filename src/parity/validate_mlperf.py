@@ -12,13 +12,13 @@ the same way; it moves far less with the input length than either throughput doe
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from parity.errors import ParityError
-from parity.predict import deployment, scenario_from_row, simulate_scenario
+from parity.predict import Scenario, deployment, scenario_from_row, simulate_scenario
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import Benchmark, client_profile
 
@@ -123,26 +123,34 @@ def _scenario_row(row: Mapping[str, str], isl: int) -> dict[str, str]:
     return out
 
 
-def _offline(row: Mapping[str, str], isl: int) -> float:
-    """Output tokens/s of the whole submitted system: one worker kept full, times the system's chips."""
+Hook = Callable[[Scenario], Scenario] | None  # rewrites a scenario before it is priced (another calibration or profile)
+
+
+def _scenario(row: Mapping[str, str], isl: int, hook: Hook = None) -> Scenario:
     s = scenario_from_row(_scenario_row(row, isl))
+    return hook(s) if hook else s
+
+
+def _offline(row: Mapping[str, str], isl: int, hook: Hook = None) -> float:
+    """Output tokens/s of the whole submitted system: one worker kept full, times the system's chips."""
+    s = _scenario(row, isl, hook)
     result = offline_throughput(deployment(s, s.layout), s.engine, [(float(isl), output_length(row))])
     return result.output_tokens_per_s_per_chip * _number(row, "chips") if result.feasible else 0.0
 
 
-def _server(row: Mapping[str, str], isl: int) -> tuple[float, float]:
+def _server(row: Mapping[str, str], isl: int, hook: Hook = None) -> tuple[float, float]:
     """Mean TTFT and TPOT [s] of one worker receiving its share of the target rate as a Poisson stream (inf:
     unstable). The harnesses spread queries over `workers` engines; parity assumes evenly."""
-    s = scenario_from_row(_scenario_row(row, isl))
+    s = _scenario(row, isl, hook)
     rate = _number(row, "target_qps") / _number(row, "workers")
     result = server_latency(deployment(s, s.layout), s.engine, [(float(isl), output_length(row))], rate)
     return (result.ttft_s, result.tpot_s) if result.feasible else (math.inf, math.inf)
 
 
-def _server_sim(row: Mapping[str, str], isl: int) -> Mapping[str, float]:
+def _server_sim(row: Mapping[str, str], isl: int, hook: Hook = None) -> Mapping[str, float]:
     """The simulator's latency statistics [s] of one worker under Poisson arrivals at its share of the target
     rate: SIM_REQUESTS_PER_WORKER requests of the mean lengths (OpenOrca's spread of lengths is not modelled)."""
-    s = scenario_from_row(_scenario_row(row, isl))
+    s = _scenario(row, isl, hook)
     n = SIM_REQUESTS_PER_WORKER
     bench = Benchmark(isl=isl, osl=round(output_length(row)), concurrency=n, client=client_profile("vllm"),
                       num_prompts=n, request_rate=_number(row, "target_qps") / _number(row, "workers"))
@@ -154,24 +162,24 @@ def _key(metric: str, statistic: str) -> str:
 
 
 def bracket_checks(rows: Sequence[Mapping[str, str]], grid: Sequence[int] = ISL_GRID_TOKENS,
-                   simulate: bool = True) -> list[Bracket]:
+                   simulate: bool = True, hook: Hook = None) -> list[Bracket]:
     """Offline throughput (offline rows), and mean TTFT and TPOT of the steady-state model and every published
     TTFT and TPOT statistic of the simulator (server rows; `simulate` False leaves the simulator out), bracketed
-    over `grid`."""
+    over `grid`; `hook` rewrites each scenario before it is priced."""
     out = []
     for row in rows:
         common = {"case_id": row["case_id"], "vendor": row["vendor"], "system": row["system"],
                   "scenario": row["scenario"], "isl_tokens": tuple(grid)}
         if row["scenario"] == "offline":
             out.append(Bracket(metric="output_tokens_per_s", measured=_number(row, "measured_output_tokens_per_s"),
-                               predicted=tuple(_offline(row, isl) for isl in grid), **common))
+                               predicted=tuple(_offline(row, isl, hook) for isl in grid), **common))
         elif row["scenario"] == "server":
-            served = [_server(row, isl) for isl in grid]
+            served = [_server(row, isl, hook) for isl in grid]
             for i, metric in enumerate(("ttft_s", "tpot_s")):
                 out.append(Bracket(metric=metric, measured=_number(row, f"measured_{metric[:4]}_mean_s"),
                                    predicted=tuple(p[i] for p in served), **common))
             if simulate:
-                simulated = [_server_sim(row, isl) for isl in grid]
+                simulated = [_server_sim(row, isl, hook) for isl in grid]
                 for metric in ("ttft", "tpot"):
                     for statistic in STATISTICS:
                         key = _key(metric, statistic)
@@ -199,14 +207,16 @@ def twin_pairs(rows: Sequence[Mapping[str, str]]) -> list[tuple[Mapping[str, str
     return out
 
 
-def pair_ratios(rows: Sequence[Mapping[str, str]], grid: Sequence[int] = ISL_GRID_TOKENS) -> list[PairRatio]:
-    """The offline throughput ratio of every row to each of its twins, published and predicted over `grid`."""
+def pair_ratios(rows: Sequence[Mapping[str, str]], grid: Sequence[int] = ISL_GRID_TOKENS,
+                hook: Hook = None) -> list[PairRatio]:
+    """The offline throughput ratio of every row to each of its twins, published and predicted over `grid`
+    (`hook`: as bracket_checks)."""
     out = []
     for row, twin in twin_pairs(rows):
         if row["scenario"] != "offline":
             continue
         published = _number(row, "measured_output_tokens_per_s") / _number(twin, "measured_output_tokens_per_s")
-        predicted = tuple(_offline(row, isl) / (_offline(twin, isl) or math.nan) for isl in grid)
+        predicted = tuple(_offline(row, isl, hook) / (_offline(twin, isl, hook) or math.nan) for isl in grid)
         out.append(PairRatio(a=row["case_id"], b=twin["case_id"], published=published, predicted=predicted,
                              isl_tokens=tuple(grid)))
     return out
