@@ -57,7 +57,7 @@ def test_every_run_is_a_valid_submission_with_its_source() -> None:
     tools/submission/submission_checker/constants.py), and in the server scenario p50 <= p90 <= p99 with
     p99 TTFT <= 2 s and p99 TPOT <= 200 ms; every row names its repository, a 40-digit commit and the
     summary file it was read from, and none is fitted (split holdout)."""
-    assert len(ROWS) == 18
+    assert len(ROWS) == 20
     for row in ROWS:
         assert 265.0 <= output_length(row) <= 323.9, row["case_id"]
         assert re.fullmatch(r"[0-9a-f]{40}", row["commit"]) and row["repo"] and row["path"].endswith(
@@ -70,14 +70,15 @@ def test_every_run_is_a_valid_submission_with_its_source() -> None:
 
 
 def test_twins_are_another_vendors_run_of_the_same_round() -> None:
-    """Three pairs of offline and three of server runs: MI300X against H100 and H200 (v4.1), MI325X against
-    H200 (v5.0); a twin of the same vendor is refused with the row named."""
+    """Four pairs of offline and four of server runs: MI300X against H100 and H200 (v4.1), MI325X against
+    H200 and H100 (v5.0); a twin of the same vendor is refused with the row named."""
     pairs = twin_pairs(ROWS)
     assert sorted((a["case_id"], b["case_id"]) for a, b in pairs if a["scenario"] == "offline") == [
         ("MLP41-AMD-8xMI300X-offline", "MLP41-NV-8xH100-offline"),
         ("MLP41-AMD-8xMI300X-offline", "MLP41-NV-8xH200-offline"),
+        ("MLP50-AMD-8xMI325X-offline", "MLP50-NV-8xH100-offline"),
         ("MLP50-AMD-8xMI325X-offline", "MLP50-NV-8xH200-offline")]
-    assert len(pairs) == 6
+    assert len(pairs) == 8
     rows = [{**r, "twins": "MLP41-Dell-8xMI300X-offline"} if r["case_id"] == "MLP41-AMD-8xMI300X-offline" else r
             for r in ROWS]
     with pytest.raises(ParityError, match="MLP41-AMD-8xMI300X-offline: twin 'MLP41-Dell-8xMI300X-offline'"):
@@ -152,6 +153,6 @@ def test_section_mlperf_reports_every_run_and_pair() -> None:
     result = CliRunner().invoke(cli, ["validate", "--section", "mlperf", "--format", "json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["rows"] == 18 and len(payload["pairs"]) == len(payload["pairs_before"]) == 3
-    # 9 offline throughputs; 9 server runs x (steady mean TTFT and TPOT + the simulator's 8 statistics)
-    assert len(payload["brackets"]) == 9 + 9 * (2 + 8)
+    assert payload["rows"] == 20 and len(payload["pairs"]) == len(payload["pairs_before"]) == 4
+    # 10 offline throughputs; 10 server runs x (steady mean TTFT and TPOT + the simulator's 8 statistics)
+    assert len(payload["brackets"]) == 10 + 10 * (2 + 8)

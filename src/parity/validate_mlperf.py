@@ -117,7 +117,7 @@ def output_length(row: Mapping[str, str]) -> float:
 
 def _scenario_row(row: Mapping[str, str], isl: int) -> dict[str, str]:
     """The run as a `parity predict` row of one worker at mean input length `isl`."""
-    keys = ("case_id", "model", "system", "engine", "weights", "kv", "tp", "max_batch_size", "max_num_tokens")
+    keys = ("case_id", "model", "system", "engine", "weights", "kv", "tp", "pp", "max_batch_size", "max_num_tokens")
     out = {k: row.get(k, "") for k in keys}
     out.update(isl=str(isl), osl=str(round(output_length(row))), concurrency=row.get("max_batch_size") or "2048")
     return out
