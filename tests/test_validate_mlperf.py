@@ -156,3 +156,5 @@ def test_section_mlperf_reports_every_run_and_pair() -> None:
     assert payload["rows"] == 20 and len(payload["pairs"]) == len(payload["pairs_before"]) == 4
     # 10 offline throughputs; 10 server runs x (steady mean TTFT and TPOT + the simulator's 8 statistics)
     assert len(payload["brackets"]) == 10 + 10 * (2 + 8)
+    table = CliRunner().invoke(cli, ["validate", "--section", "mlperf", "--format", "csv"])
+    assert table.exit_code == 0 and len(table.stdout.strip().splitlines()) == 1 + 110

@@ -40,6 +40,12 @@ def mlperf_report(fmt: str, out: Path | None) -> None:
     pair_rows = [{"pair": f"{p.a} / {p.b}", "setting": name, "published": p.published,
                   **{f"isl_{isl}": e for isl, e in zip(p.isl_tokens, p.errors)}}
                  for name, group in (("stored", pairs), ("before", before)) for p in group]
+    if fmt == "csv":  # one row per figure, SI units (tokens/s, s; empty: unstable)
+        flat = [{"case_id": b.case_id, "model_kind": b.model_kind, "metric": b.metric, "measured": b.measured,
+                 **{f"isl_{isl}": p for isl, p in zip(b.isl_tokens, b.predicted)}, "miss": b.miss,
+                 "implied_isl_tokens": b.implied_isl_tokens} for b in brackets]
+        emit(flat, [Column(k, k, plain) for k in flat[0]], fmt, out=out)
+        return
     if fmt != "table":
         payload = {"isl_grid_tokens": list(ISL_GRID_TOKENS), "rows": len(rows),
                    "brackets": [{**dataclasses.asdict(b), "inside": b.inside, "miss": b.miss,
