@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("compare", "predict", "fleet", "policy", "search_split"),
     ("sweep", "deployments"),
     ("validate", "calibrate"),
-    ("validate_training", "validate_percentiles", "calibration_check", "crosscheck", "crossvendor"),  # built on validate's records, so just above it
+    ("validate_training", "validate_percentiles", "validate_mlperf", "calibration_check", "crosscheck",
+     "crossvendor"),  # built on validate's records, so just above it
     ("fit", "crossvendor_training"),  # every refit as records, written to the user's folder or one named
     ("report",),
     ("cli",),

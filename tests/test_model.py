@@ -8,6 +8,10 @@ DeepSeek-V3 (MLA, 3 dense + 58 MoE layers): attention per layer q_a 7168x1536 + 
   + kv_a 7168x576 + kv_b 512x(128x256) + o 16384x7168 = 187,105,280, plus latent norms 1536 + 512;
   dense MLP 3 x 7168 x 18432 = 396,361,728; MoE 256 experts x 3 x 7168 x 2048 = 11,274,289,152, shared
   44,040,192, router 1,835,008 + correction bias 256 -> 671,026,419,200 without the MTP module.
+Llama-2-70B (h=8192, 80 layers, 64 heads, 8 KV heads of 128, MLP 28672, vocab 32000, untied): q,o
+  2 x 8192^2 = 134,217,728, k,v 2 x 8192 x 1024 = 16,777,216, MLP 3 x 8192 x 28672 = 704,643,072, norms
+  16,384 -> 855,654,400 per layer; x 80 = 68,452,352,000; + embedding and head 2 x 32000 x 8192 =
+  524,288,000 + final norm 8,192 -> 68,976,648,192.
 """
 
 import pytest
@@ -22,6 +26,7 @@ from parity.hf import model_from_config
     ("llama-3.1-8b", 8_030_261_248),
     ("llama-3.1-70b", 70_553_706_496),
     ("llama-3.1-405b", 405_853_388_800),
+    ("llama-2-70b", 68_976_648_192),
     ("qwen3-32b", 32_762_123_264),
     ("qwen3-30b-a3b", 30_532_122_624),
     ("qwen3-235b-a22b", 235_093_634_560),

@@ -322,6 +322,19 @@ def test_a_row_can_set_the_engines_step_budget() -> None:
     assert not bad.feasible and "max_num_tokens" in bad.note
 
 
+def test_a_row_can_cap_the_engines_batch() -> None:
+    """max_batch_size in a row replaces the engine's sequence cap (MLPerf submissions state theirs: AMD's vLLM
+    server harness max_num_seqs 768, NVIDIA's gpu_batch_size): 8 clients under a cap of 4 queue half their
+    requests, so TTFT grows; a cap below one sequence is refused with a reason."""
+    from parity.predict import scenario_from_row
+    base = {"model": "llama-2-70b", "system": "hgx-h200", "engine": "trtllm", "weights": "fp8", "tp": 1,
+            "isl": 512, "osl": 256, "concurrency": 8}
+    assert scenario_from_row({**base, "max_batch_size": "768"}).engine.max_batch_size == 768
+    free, capped, bad = predict_rows([base, {**base, "max_batch_size": 4}, {**base, "max_batch_size": "0"}])
+    assert capped.ttft_s > free.ttft_s
+    assert not bad.feasible and "max_batch_size" in bad.note
+
+
 def test_a_refitted_engine_file_keeps_every_field_and_its_assumptions() -> None:
     """What `parity validate --fit` writes loads back as the same profile: fitted values (to the digits
     written), switches, and the assumptions with their sources."""

@@ -18,6 +18,7 @@ from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck,
 from parity.cli import cli, deliver, emit, format_option, out_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
+from parity.cli.mlperf_report import mlperf_report
 from parity.cli.percentiles_report import percentiles_report
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.crossvendor import crossvendor_scores
@@ -31,7 +32,7 @@ from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_interv
 from parity.validate import case_errors, deployment_checks, interval_coverage, published_errors, scores
 from parity.validate_training import training_case_errors
 
-SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "all")
+SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "mlperf", "all")
 
 
 @cli.command()
@@ -48,8 +49,8 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "a
 @click.option("--iterations", default=150, show_default=True, help="Nelder-Mead iterations per engine (--fit)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
-                   "calibration changes, published latency percentiles against the simulator (only on its own), "
-                   "or all")
+                   "calibration changes, published latency percentiles against the simulator, MLPerf Inference "
+                   "runs over the input lengths they allow (these two only on their own), or all")
 @click.option("--model-kind", type=click.Choice(MODEL_KINDS + ("both",)), default="steady", show_default=True,
               help="serving model scored: the steady-state model, the step-level simulator, or both side by side "
                    "per engine and mode (never-fitted rows)")
@@ -66,6 +67,9 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
     if section == "percentiles":
         percentiles_report(fmt, out)
+        return
+    if section == "mlperf":
+        mlperf_report(fmt, out)
         return
     if fit_stacks:
         fit_stacks_(min(iterations, 60), write_to)

@@ -76,8 +76,9 @@ def case_from_row(row: Mapping[str, object]) -> Case:
         value = _number(row, column, rule)
         if value is not None:
             settings[field_name] = value
-    if _cell(row, "max_num_tokens"):
-        settings["max_num_tokens"] = _int(row, "max_num_tokens")
+    for column in ("max_num_tokens", "max_batch_size"):  # the engine's step token budget and sequence cap
+        if _cell(row, column):
+            settings[column] = _int(row, column)
     mode = (_cell(row, "mode") or "agg").lower()
     disagg = mode == "disagg"
     phase = (_cell(row, "phase") or "both").lower()
