@@ -17,7 +17,9 @@ Conventions (each stated in the rows' `unstated` cell where the source does not 
   without saying which, and are read the same way (vLLM's benchmark prints the total first).
 - an end-to-end batch latency L of `osl` output tokens at batch B is read as B clients each decoding at
   osl / L tokens/s (the prompt's prefill inside L, under 3% at batch 1 and 128 input tokens).
-- an offline run of N prompts is a closed loop of N clients (every request queued at once).
+- an offline run of N prompts is a closed loop of N clients (every request queued at once), marked
+  `offline`: the N sequences start together with equal lengths and grow in step, so each holds its whole
+  isl + osl of KV at the end (ENGINE below); the source's own engine flags go in ENGINE too.
 - the split halves each source's rows by a hash of the AMD id, so a row and its NVIDIA twin share it.
 """
 
@@ -108,6 +110,21 @@ SERVING = {
 TWIN_LAYOUT = {i: {"tp": "1", "attn_dp": "8", "moe_tp": "8", "moe_ep": "1"}
                for i in ("AMD-020", "AMD-021", "AMD-022", "AMD-023")}
 
+# how each source ran the engine beyond its defaults, per AMD id (the NVIDIA twin takes TWIN_ENGINE's, else
+# the same). offline: vLLM benchmark_throughput / benchmark_latency, all prompts at once. dstack's 405B rows
+# (comparison/h100sxm5_vs_mi300x/README.md of dstackai/benchmarks): MI300X with --enforce-eager (eager) and
+# the meta-llama/Llama-3.1-405B-FP8 checkpoint, whose fbgemm FP8 quantises the MLP only (attention
+# projections in BF16, attention_weights); the H100 twin ran the same checkpoint with CUDA graphs. AMD-017 ran
+# AMD's Quark checkpoint (every linear layer FP8) in eager mode. AMD-027: vLLM 0.7's V0 engine runs at most
+# max_num_seqs = 256 sequences at once by default (EngineArgs), dstack set none (Deepseek-R1/README.md).
+_OFFLINE = {"offline": "true"}
+_META_FP8 = {**_OFFLINE, "attention_weights": "bf16"}
+ENGINE = {**{i: _OFFLINE for i in ("AMD-001", "AMD-002", "AMD-003", "AMD-004", "AMD-009", "AMD-010", "AMD-012",
+                                   "AMD-013", "AMD-057", "AMD-060", "AMD-061", "AMD-062")},
+          **{i: {**_META_FP8, "eager": "true"} for i in ("AMD-014", "AMD-015", "AMD-016")},
+          "AMD-017": {**_OFFLINE, "eager": "true"}, "AMD-027": {**_OFFLINE, "max_num_seqs": "256"}}
+TWIN_ENGINE = {i: _META_FP8 for i in ("AMD-014", "AMD-015", "AMD-016")}
+
 # kernel figures: AMD id -> (kind, label); each has the NVIDIA H200 figure of the same test beside it
 KERNELS = {"AMD-063": ("gemm_fp8", "fp8 GEMM 8192^3 (hipBLASLt vs cuBLASLt)"),
            "AMD-064": ("gemm_fp8", "fp8 GEMM 4096^3 (hipBLASLt vs cuBLASLt)"),
@@ -134,7 +151,7 @@ TRAINING = ("AMD-069", "AMD-070", "AMD-071", "AMD-072", "AMD-073", "AMD-074", "A
 COLUMNS = ["case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl", "concurrency",
            "tp", "pp", "attn_dp", "moe_tp", "moe_ep", "batch_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance",
            "metric", "measured", "split", "attention_dp_hold_steps", "source", "source_id", "vendor", "date",
-           "engine_version", "unstated"]
+           "engine_version", "unstated", "offline", "eager", "attention_weights", "max_num_seqs"]
 SYSTEMS = {"MI300X": "mi300x-platform", "MI325X": "mi325x-platform", "MI355X": "mi355x-platform"}
 
 
@@ -176,14 +193,15 @@ def serving_rows(row: dict[str, str]) -> list[dict[str, str]]:
             "date": row["date"]}
     out = []
     value, how = _value(_number(row["value"]), conversion, isl, osl, concurrency, gpus)
-    out.append({**base, "case_id": row["id"], "system": SYSTEMS[row["gpu"].split()[0]], "measured": f"{value:.6g}",
+    out.append({**base, **ENGINE.get(row["id"], {}), "case_id": row["id"], "system": SYSTEMS[row["gpu"].split()[0]], "measured": f"{value:.6g}",
                 "source": f"{title}; {url}; {row['id']} of parity's AMD reference set ({how})".replace('"', "'"),
                 "vendor": "AMD", "engine_version": row["engine_version"],
                 "unstated": "; ".join(u for u in unstated if u)})
     if twin:
         quoted = row["same_setup_nvidia"].split(":")
         nvidia, _ = _value(_number(quoted[-1]), conversion, isl, osl, concurrency, gpus)
-        out.append({**base, **TWIN_LAYOUT.get(row["id"], {}), "case_id": f"{row['id']}-nv", "system": twin,
+        out.append({**base, **TWIN_LAYOUT.get(row["id"], {}),
+                    **TWIN_ENGINE.get(row["id"], ENGINE.get(row["id"], {})), "case_id": f"{row['id']}-nv", "system": twin,
                     "measured": f"{nvidia:.6g}",
                     "source": f"{title}; {url}; NVIDIA twin of {row['id']} ({quoted[0].strip()}; {how})",
                     "vendor": "NVIDIA", "engine_version": quoted[0].strip(),
@@ -204,6 +222,7 @@ def page_rows() -> list[dict[str, str]]:
                     "measured": f"{value:.6g}", "split": split_of(case_id), "source_id": "amd-rocm-perf-2510",
                     "vendor": "AMD", "date": "2025-10-06", "engine_version": "vLLM 0.10.2 (ROCm 7.0.0)",
                     "unstated": "total or output tokens" if conversion == "total" else "",
+                    **(_OFFLINE if metric == "worker" else {}),
                     "source": f"{title}; {url} (throughput and latency tables; {how})"})
     return out
 
@@ -242,10 +261,10 @@ def main(path: str) -> None:
         for r in kept + serving:
             writer.writerow({c: r.get(c, "") for c in COLUMNS})
     target = DATA / "kernels_published.csv"
-    others = [r for r in csv.DictReader(target.open(newline="", encoding="utf-8"))
-              if not r["case_id"].startswith("AMD-")]
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, list(kernels[0]), lineterminator="\n")
+    reader = csv.DictReader(target.open(newline="", encoding="utf-8"))
+    others = [r for r in reader if not r["case_id"].startswith("AMD-")]
+    with target.open("w", newline="", encoding="utf-8") as handle:  # the file's columns (others add of_peak)
+        writer = csv.DictWriter(handle, list(reader.fieldnames or kernels[0]), restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows(kernels + others)
     print(f"{len(serving)} serving rows, {len(kernels)} kernel rows", file=sys.stderr)
