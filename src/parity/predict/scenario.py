@@ -136,8 +136,12 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
         note = "; ".join(n for n in (note, f"MLA decode {mla_decode} (K/V expanded per head each step)") if n)
     attention_weights = _cell(row, "attention_weights")
     if attention_weights:
-        math_unit(format_named(attention_weights), system.chip)  # raises if the chip cannot run it at all
-        attention_weights = format_named(attention_weights).name
+        try:
+            projections = format_named(attention_weights)
+        except ParityError as err:
+            raise InfeasiblePlan(f"attention_weights: {err}") from err
+        math_unit(projections, system.chip)  # raises if the chip cannot run it at all
+        attention_weights = projections.name
         note = "; ".join(n for n in (note, f"attention projections in {attention_weights}") if n)
     return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
                      kv_cache=format_named(kv).name, attention=attention.name, mla_decode=mla_decode,
