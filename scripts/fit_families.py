@@ -11,7 +11,7 @@ import sys
 from parity import catalog
 from parity.calibrate.family import chip_calibration, derived_prior, family_calibration, family_toml, figures_from_rows
 
-FITTED = {"cdna3": ("AMD-063", "AMD-065"),  # AMD-064 (a 4096^3 GEMM) is kept as a check
+FITTED = {"cdna3": ("AMD-063", "AMD-065", "AZ-rccl-allreduce-8g"),  # AMD-064 (a 4096^3 GEMM) is kept as a check
           "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory")}
 # chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
 CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}

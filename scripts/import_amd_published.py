@@ -13,11 +13,16 @@ files and leaves others alone.
 
 Conventions (each stated in the rows' `unstated` cell where the source does not say):
 - "offline total tokens/s" (vLLM benchmark_throughput: total = prompt + output tokens over the run) is
-  turned into output tokens/s by osl / (isl + osl); AMD's ROCm tables print "Throughput (tokens/s)"
-  without saying which, and are read the same way (vLLM's benchmark prints the total first).
+  turned into output tokens/s by osl / (isl + osl). AMD's ROCm tables (ROCm/vllm dev-docker README, AMD's
+  performance page) print "Throughput (tokens/s)" without saying which, and are read as output tokens/s
+  ("table"): read as totals, their 2048/2048 runs would put out less at 1,500 sequences (70B: 7,560.9 / 2 =
+  3,780 tokens/s) or 500 (405B: 2,174.1 / 2 = 1,087) than the same page's latency runs at batch 128 (70B:
+  128 x 2,048 / 52.394 s = 5,003; 405B: 128 x 2,048 / 125.471 s = 2,089), with room for every sequence's KV.
 - an end-to-end batch latency L of `osl` output tokens at batch B is read as B clients each decoding at
   osl / L tokens/s (the prompt's prefill inside L, under 3% at batch 1 and 128 input tokens).
-- an offline run of N prompts is a closed loop of N clients (every request queued at once).
+- an offline run of N prompts is a closed loop of N clients (every request queued at once), marked
+  `offline`: the N sequences start together with equal lengths and grow in step, so each holds its whole
+  isl + osl of KV at the end (ENGINE below); the source's own engine flags go in ENGINE too.
 - the split halves each source's rows by a hash of the AMD id, so a row and its NVIDIA twin share it.
 """
 
@@ -53,36 +58,37 @@ SOURCES = {  # AMD id prefix ranges -> (source id, vendor-neutral short title, U
 # figures of AMD's performance page (October 2025 version) beyond the reference set, typed like SERVING:
 # id -> (model, isl, osl, concurrency, metric, conversion, value as printed)
 PAGE_2510 = {
-    "AMDP-2510-01": ("llama-3.1-70b", 128, 2048, 3200, "worker", "total", 13212.5),
-    "AMDP-2510-02": ("llama-3.1-70b", 128, 4096, 1500, "worker", "total", 11312.8),
-    "AMDP-2510-03": ("llama-3.1-70b", 500, 2000, 2000, "worker", "total", 11376.7),
-    "AMDP-2510-04": ("llama-3.1-70b", 2048, 2048, 1500, "worker", "total", 7252.1),
-    "AMDP-2510-05": ("llama-3.1-405b", 128, 2048, 1500, "worker", "total", 4201.7),
-    "AMDP-2510-06": ("llama-3.1-405b", 128, 4096, 1500, "worker", "total", 3176.3),
-    "AMDP-2510-07": ("llama-3.1-405b", 500, 2000, 2000, "worker", "total", 2992.0),
-    "AMDP-2510-08": ("llama-3.1-405b", 2048, 2048, 500, "worker", "total", 2153.7),
+    "AMDP-2510-01": ("llama-3.1-70b", 128, 2048, 3200, "worker", "table", 13212.5),
+    "AMDP-2510-02": ("llama-3.1-70b", 128, 4096, 1500, "worker", "table", 11312.8),
+    "AMDP-2510-03": ("llama-3.1-70b", 500, 2000, 2000, "worker", "table", 11376.7),
+    "AMDP-2510-04": ("llama-3.1-70b", 2048, 2048, 1500, "worker", "table", 7252.1),
+    "AMDP-2510-05": ("llama-3.1-405b", 128, 2048, 1500, "worker", "table", 4201.7),
+    "AMDP-2510-06": ("llama-3.1-405b", 128, 4096, 1500, "worker", "table", 3176.3),
+    "AMDP-2510-07": ("llama-3.1-405b", 500, 2000, 2000, "worker", "table", 2992.0),
+    "AMDP-2510-08": ("llama-3.1-405b", 2048, 2048, 500, "worker", "table", 2153.7),
     "AMDP-2510-09": ("llama-3.1-70b", 128, 2048, 1, "user", "latency", 15.882),
     "AMDP-2510-10": ("llama-3.1-70b", 128, 2048, 2, "user", "latency", 17.934),
     "AMDP-2510-11": ("llama-3.1-70b", 128, 2048, 4, "user", "latency", 18.487),
 }
 
 # AMD id -> (source id, model, engine, weights, kv, concurrency, metric, conversion, NVIDIA twin system)
-# conversion: "total" (offline total tokens/s), "output" (output tokens/s as stated), "latency" (batch
+# conversion: "total" (offline total tokens/s), "output" (output tokens/s as stated), "table" (AMD's table
+# throughput, read as output tokens/s: module docstring), "latency" (batch
 # latency L in s of osl tokens -> osl / L per client), "tpot_ms" (mean TPOT in ms -> 1000 / TPOT per client)
 SERVING = {
-    "AMD-001": ("rocm-vllm-2511", "llama-3.1-70b", "vllm", "fp8", "fp8", 3200, "worker", "total", ""),
-    "AMD-002": ("rocm-vllm-2511", "llama-3.1-70b", "vllm", "fp8", "fp8", 1500, "worker", "total", ""),
-    "AMD-003": ("rocm-vllm-2511", "llama-3.1-405b", "vllm", "fp8", "fp8", 1500, "worker", "total", ""),
-    "AMD-004": ("rocm-vllm-2511", "llama-3.1-405b", "vllm", "fp8", "fp8", 500, "worker", "total", ""),
+    "AMD-001": ("rocm-vllm-2511", "llama-3.1-70b", "vllm", "fp8", "fp8", 3200, "worker", "table", ""),
+    "AMD-002": ("rocm-vllm-2511", "llama-3.1-70b", "vllm", "fp8", "fp8", 1500, "worker", "table", ""),
+    "AMD-003": ("rocm-vllm-2511", "llama-3.1-405b", "vllm", "fp8", "fp8", 1500, "worker", "table", ""),
+    "AMD-004": ("rocm-vllm-2511", "llama-3.1-405b", "vllm", "fp8", "fp8", 500, "worker", "table", ""),
     "AMD-005": ("rocm-vllm-2511", "llama-3.1-70b", "vllm", "fp8", "fp8", 1, "user", "latency", ""),
     "AMD-006": ("rocm-vllm-2511", "llama-3.1-70b", "vllm", "fp8", "fp8", 128, "user", "latency", ""),
     "AMD-007": ("rocm-vllm-2511", "llama-3.1-405b", "vllm", "fp8", "fp8", 1, "user", "latency", ""),
     "AMD-008": ("rocm-vllm-2511", "llama-3.1-405b", "vllm", "fp8", "fp8", 128, "user", "latency", ""),
-    "AMD-009": ("rocm-vllm-2501", "llama-3.1-70b", "vllm", "fp8", "fp8", 3200, "worker", "total", ""),
-    "AMD-010": ("rocm-vllm-2501", "llama-3.1-405b", "vllm", "fp8", "fp8", 1500, "worker", "total", ""),
+    "AMD-009": ("rocm-vllm-2501", "llama-3.1-70b", "vllm", "fp8", "fp8", 3200, "worker", "table", ""),
+    "AMD-010": ("rocm-vllm-2501", "llama-3.1-405b", "vllm", "fp8", "fp8", 1500, "worker", "table", ""),
     "AMD-011": ("rocm-vllm-2501", "llama-3.1-70b", "vllm", "fp8", "fp8", 1, "user", "latency_ms", ""),
-    "AMD-012": ("amd-rocm-perf-2506", "llama-3.1-70b", "vllm", "fp8", "fp8", 3200, "worker", "total", ""),
-    "AMD-013": ("amd-rocm-perf-2506", "llama-3.1-405b", "vllm", "fp8", "fp8", 1500, "worker", "total", ""),
+    "AMD-012": ("amd-rocm-perf-2506", "llama-3.1-70b", "vllm", "fp8", "fp8", 3200, "worker", "table", ""),
+    "AMD-013": ("amd-rocm-perf-2506", "llama-3.1-405b", "vllm", "fp8", "fp8", 1500, "worker", "table", ""),
     "AMD-014": ("dstack-h100-mi300x", "llama-3.1-405b", "vllm", "fp8", "", 256, "worker", "total", "hgx-h100"),
     "AMD-015": ("dstack-h100-mi300x", "llama-3.1-405b", "vllm", "fp8", "", 256, "worker", "total", "hgx-h100"),
     "AMD-016": ("dstack-h100-mi300x", "llama-3.1-405b", "vllm", "fp8", "", 4, "worker", "total", "hgx-h100"),
@@ -107,6 +113,21 @@ SERVING = {
 # --enable-dp-attention to --tp 8 (SGLang 0.4.3: attention data-parallel over the 8 GPUs, experts tensor-parallel)
 TWIN_LAYOUT = {i: {"tp": "1", "attn_dp": "8", "moe_tp": "8", "moe_ep": "1"}
                for i in ("AMD-020", "AMD-021", "AMD-022", "AMD-023")}
+
+# how each source ran the engine beyond its defaults, per AMD id (the NVIDIA twin takes TWIN_ENGINE's, else
+# the same). offline: vLLM benchmark_throughput / benchmark_latency, all prompts at once. dstack's 405B rows
+# (comparison/h100sxm5_vs_mi300x/README.md of dstackai/benchmarks): MI300X with --enforce-eager (eager) and
+# the meta-llama/Llama-3.1-405B-FP8 checkpoint, whose fbgemm FP8 quantises the MLP only (attention
+# projections in BF16, attention_weights); the H100 twin ran the same checkpoint with CUDA graphs. AMD-017 ran
+# AMD's Quark checkpoint (every linear layer FP8) in eager mode. AMD-027: vLLM 0.7's V0 engine runs at most
+# max_num_seqs = 256 sequences at once by default (EngineArgs), dstack set none (Deepseek-R1/README.md).
+_OFFLINE = {"offline": "true"}
+_META_FP8 = {**_OFFLINE, "attention_weights": "bf16"}
+ENGINE = {**{i: _OFFLINE for i in ("AMD-001", "AMD-002", "AMD-003", "AMD-004", "AMD-009", "AMD-010", "AMD-012",
+                                   "AMD-013", "AMD-057", "AMD-060", "AMD-061", "AMD-062")},
+          **{i: {**_META_FP8, "eager": "true"} for i in ("AMD-014", "AMD-015", "AMD-016")},
+          "AMD-017": {**_OFFLINE, "eager": "true"}, "AMD-027": {**_OFFLINE, "max_num_seqs": "256"}}
+TWIN_ENGINE = {i: _META_FP8 for i in ("AMD-014", "AMD-015", "AMD-016")}
 
 # kernel figures: AMD id -> (kind, label); each has the NVIDIA H200 figure of the same test beside it
 KERNELS = {"AMD-063": ("gemm_fp8", "fp8 GEMM 8192^3 (hipBLASLt vs cuBLASLt)"),
@@ -134,7 +155,7 @@ TRAINING = ("AMD-069", "AMD-070", "AMD-071", "AMD-072", "AMD-073", "AMD-074", "A
 COLUMNS = ["case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl", "concurrency",
            "tp", "pp", "attn_dp", "moe_tp", "moe_ep", "batch_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance",
            "metric", "measured", "split", "attention_dp_hold_steps", "source", "source_id", "vendor", "date",
-           "engine_version", "unstated"]
+           "engine_version", "unstated", "offline", "eager", "attention_weights", "max_num_seqs"]
 SYSTEMS = {"MI300X": "mi300x-platform", "MI325X": "mi325x-platform", "MI355X": "mi355x-platform"}
 
 
@@ -152,6 +173,8 @@ def _value(raw: float, conversion: str, isl: int, osl: int, concurrency: int, gp
     if conversion == "total":
         return raw * osl / (isl + osl), (f"total tokens/s turned into output tokens/s by osl/(isl+osl) = "
                                          f"{osl}/{isl + osl}")
+    if conversion == "table":
+        return raw, "AMD's 'Throughput (tokens/s)' read as output tokens/s (see the import script's docstring)"
     if conversion == "latency":
         return osl / raw, f"batch latency {raw:g} s of {osl} tokens read as {osl}/latency tokens/s per client"
     if conversion == "latency_ms":
@@ -176,14 +199,15 @@ def serving_rows(row: dict[str, str]) -> list[dict[str, str]]:
             "date": row["date"]}
     out = []
     value, how = _value(_number(row["value"]), conversion, isl, osl, concurrency, gpus)
-    out.append({**base, "case_id": row["id"], "system": SYSTEMS[row["gpu"].split()[0]], "measured": f"{value:.6g}",
+    out.append({**base, **ENGINE.get(row["id"], {}), "case_id": row["id"], "system": SYSTEMS[row["gpu"].split()[0]], "measured": f"{value:.6g}",
                 "source": f"{title}; {url}; {row['id']} of parity's AMD reference set ({how})".replace('"', "'"),
                 "vendor": "AMD", "engine_version": row["engine_version"],
                 "unstated": "; ".join(u for u in unstated if u)})
     if twin:
         quoted = row["same_setup_nvidia"].split(":")
         nvidia, _ = _value(_number(quoted[-1]), conversion, isl, osl, concurrency, gpus)
-        out.append({**base, **TWIN_LAYOUT.get(row["id"], {}), "case_id": f"{row['id']}-nv", "system": twin,
+        out.append({**base, **TWIN_LAYOUT.get(row["id"], {}),
+                    **TWIN_ENGINE.get(row["id"], ENGINE.get(row["id"], {})), "case_id": f"{row['id']}-nv", "system": twin,
                     "measured": f"{nvidia:.6g}",
                     "source": f"{title}; {url}; NVIDIA twin of {row['id']} ({quoted[0].strip()}; {how})",
                     "vendor": "NVIDIA", "engine_version": quoted[0].strip(),
@@ -203,7 +227,8 @@ def page_rows() -> list[dict[str, str]]:
                     "metric": "output_tokens_per_s_per_worker" if metric == "worker" else "output_tokens_per_s_per_user",
                     "measured": f"{value:.6g}", "split": split_of(case_id), "source_id": "amd-rocm-perf-2510",
                     "vendor": "AMD", "date": "2025-10-06", "engine_version": "vLLM 0.10.2 (ROCm 7.0.0)",
-                    "unstated": "total or output tokens" if conversion == "total" else "",
+                    "unstated": "total or output tokens" if conversion in ("total", "table") else "",
+                    **(_OFFLINE if metric == "worker" else {}),
                     "source": f"{title}; {url} (throughput and latency tables; {how})"})
     return out
 
@@ -242,10 +267,10 @@ def main(path: str) -> None:
         for r in kept + serving:
             writer.writerow({c: r.get(c, "") for c in COLUMNS})
     target = DATA / "kernels_published.csv"
-    others = [r for r in csv.DictReader(target.open(newline="", encoding="utf-8"))
-              if not r["case_id"].startswith("AMD-")]
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, list(kernels[0]), lineterminator="\n")
+    reader = csv.DictReader(target.open(newline="", encoding="utf-8"))
+    others = [r for r in reader if not r["case_id"].startswith("AMD-")]
+    with target.open("w", newline="", encoding="utf-8") as handle:  # the file's columns (others add of_peak)
+        writer = csv.DictWriter(handle, list(reader.fieldnames or kernels[0]), restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows(kernels + others)
     print(f"{len(serving)} serving rows, {len(kernels)} kernel rows", file=sys.stderr)

@@ -98,3 +98,18 @@ def test_compare_prints_each_ratio_with_its_interval() -> None:
         low, high = row["ratio_interval"]
         assert low < row["ratios"]["per_chip"] < high
         assert ("inside the 80% interval" in row["note"]) == (low < 1.0 < high)
+
+
+def test_a_vendor_left_out_keeps_its_kernel_microbenchmarks_a_source_left_out_does_not() -> None:
+    """Azure's three MI300X serving rows: left out by source, the CDNA3 calibration fitted on Azure's GEMM,
+    STREAM and RCCL figures goes too (the MI300X falls to the derived prior rebuilt without CDNA3); left out
+    by vendor (AMD), the kernel figures stay and only the serving fits lose the rows."""
+    from parity.crossvendor import leave_one_out_errors
+    rows = [r for r in catalog.measurements("serving_published") if r["source_id"] == "azure-nd-mi300x"]
+    kernels = catalog.measurements("kernels_published")
+    ((_, by_source, _, source_setting),) = leave_one_out_errors(rows, kernels, "source", iterations=1)
+    ((_, by_vendor, _, vendor_setting),) = leave_one_out_errors(rows, kernels, "vendor", iterations=1)
+    assert "AZ-rccl-allreduce-8g" in by_source and "dropped" not in by_vendor
+    assert source_setting.calibrations["amd-mi300x"].family == ""
+    assert "amd-mi300x" not in vendor_setting.calibrations  # the stored family-cdna3 applies
+    assert catalog.calibration(catalog.chip("mi300x")).id == "family-cdna3"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -76,8 +79,26 @@ def test_cdna3_calibration_transfers_azure_figures_as_ratios_to_the_h200() -> No
     assert abs(cal.gemm("fp8") - 0.4563) < 1e-4 and abs(cal.memory_efficiency - 0.8230) < 1e-4
     stored = catalog.calibration(catalog.chip("mi300x"))
     assert stored.gemm("fp8") == cal.gemm("fp8") and stored.memory_efficiency == cal.memory_efficiency
-    assert stored.rows == ("AMD-063", "AMD-065") and stored.measured
+    assert stored.rows == ("AMD-063", "AMD-065", "AZ-rccl-allreduce-8g") and stored.measured
     assert not catalog.calibration(catalog.chip("mi355x")).measured
+
+
+def test_cdna3_collective_efficiency_is_the_rccl_bus_bandwidth_over_the_links() -> None:
+    """RCCL all-reduce of 8 GB on 8 MI300X (Azure): 316.82 GB/s bus bandwidth over 7 links x 64 GB/s = 448
+    GB/s a direction: 0.70719, the collective efficiency itself (no H200 ratio: NCCL's NVLS all-reduce reaches
+    479.98 GB/s over 450 GB/s links by reducing in the switch). Every other efficiency keeps its fit."""
+    from parity.calibrate.family import family_calibration, figures_from_rows
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("h200"))
+    two = family_calibration("cdna3", base, [figures["AMD-063"], figures["AMD-065"]], chips, "d")
+    three = family_calibration("cdna3", base, [figures["AMD-063"], figures["AMD-065"],
+                                               figures["AZ-rccl-allreduce-8g"]], chips, "d")
+    assert two.collective_efficiency == base.collective_efficiency == 0.8
+    assert three.collective_efficiency == pytest.approx(316.82 / 448, abs=1e-4)
+    assert dataclasses.replace(three, collective_efficiency=0.8, method="", rows=()) == dataclasses.replace(
+        two, method="", rows=())
+    assert catalog.calibration(catalog.chip("mi300x")).collective_efficiency == pytest.approx(0.7072)
 
 
 def test_derived_prior_sits_below_the_generic_prior() -> None:

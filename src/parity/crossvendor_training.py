@@ -4,7 +4,9 @@ What fits a training prediction: the training profile's fitted factors (training
 moe_layer_overhead_s, fitted on the `calibration` rows of training_published.csv) and each chip's
 calibration (family calibrations fitted on kernel figures; the H200's own microbenchmarks). Leaving a group
 out refits the profile from its documented prior on the calibration rows of the other groups (the prior
-itself where none remain) and drops the family calibrations fitted on the group's kernel figures.
+itself where none remain); leaving a source out also drops the family calibrations fitted on its kernel
+figures. Leaving a vendor out keeps them, as the serving scores do (crossvendor.leave_one_out_errors): a
+vendor's kernel microbenchmarks are what its chip family is calibrated from by design, and none is scored.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def training_leave_one_out(by: str, cases: Sequence[TrainingCase] | None = None,
     out = []
     for group in sorted({training_group(c.row, by) for c in cases}):
         mine = [c for c in cases if training_group(c.row, by) == group]
-        dropped = {r["case_id"] for r in kernels if _kernel_group(r, by) == group and r["case_id"] in family_rows}
+        dropped = ({r["case_id"] for r in kernels if _kernel_group(r, by) == group and r["case_id"] in family_rows}
+                   if by == "source" else set())
         calibrations = without_kernel_fits(stored_setting(), dropped).calibrations
         fitted_here = [c.case_id for c in mine if c.split == "calibration"]
         others = [c for c in cases if c.split == "calibration" and training_group(c.row, by) != group]

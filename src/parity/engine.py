@@ -65,6 +65,9 @@ class EngineProfile:
     kv_on_demand: the engine allocates KV-cache pages as sequences grow and preempts when memory runs
     out (vLLM, SGLang), so a sequence holds its prompt and on average half its output; False: it
     reserves the prompt and the whole output at admission (TensorRT-LLM's GUARANTEED_NO_EVICT).
+    cuda_graphs: the engine replays captured graphs, each kernel at kernel_overhead_s; False (eager mode,
+    vLLM's --enforce-eager): the host launches every kernel, each at the chip calibration's kernel_overhead_s
+    (measured on eager launches, hardware.Calibration).
     sim_prefill_scale, sim_first_token_steps: the step-level simulator's own fitted factors (parity.simulate;
     the steady-state model ignores them): a multiplier on prompt time beyond prefill_scale, and decode
     steps between a prompt's last chunk and its first token reaching the client (detokenising, streaming,
@@ -106,6 +109,7 @@ class EngineProfile:
     attention_format: str = "bf16"
     mla_decode: str = "absorbed"
     kv_on_demand: bool = False
+    cuda_graphs: bool = True
     sim_prefill_scale: float = 1.0
     sim_first_token_steps: float = 0.0
     source: str = ""

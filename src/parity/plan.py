@@ -28,7 +28,9 @@ __all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_
 class Precision:
     """Number formats of a deployment: dense and expert weights, KV cache, activations, attention math;
     and how MLA decode runs (mla_decode, see MLA_DECODE): absorbed in the latent space (FlashMLA), or
-    unabsorbed with each step's cached latents expanded to per-head K and V."""
+    unabsorbed with each step's cached latents expanded to per-head K and V. attention_weights: the
+    attention projections' format where a checkpoint keeps them apart (Meta's Llama-3.1 FP8 checkpoints
+    quantise the MLP only); empty: the dense weights' format."""
 
     weights: str = "bf16"
     expert_weights: str = "bf16"
@@ -36,16 +38,20 @@ class Precision:
     activations: str = "bf16"
     attention: str = "bf16"
     mla_decode: str = "absorbed"
+    attention_weights: str = ""
 
     def __post_init__(self) -> None:
         for name in ("weights", "expert_weights", "kv_cache", "activations", "attention"):
             format_named(getattr(self, name))  # raises on an unknown name
+        if self.attention_weights:
+            format_named(self.attention_weights)
         if self.mla_decode not in MLA_DECODE:
             raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {self.mla_decode!r}")
 
     def of(self, role: str) -> str:
         """The format of the weights with a given role (attention, mlp, expert, router, head)."""
-        return {"expert": self.expert_weights, "router": "bf16", "head": "bf16"}.get(role, self.weights)
+        return {"expert": self.expert_weights, "router": "bf16", "head": "bf16",
+                "attention": self.attention_weights or self.weights}.get(role, self.weights)
 
     @classmethod
     def for_model(cls, model: Model, kv_cache: str | None = None) -> Precision:

@@ -121,7 +121,8 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
     if profile.collective_latency_s is not None:
         system = dataclasses.replace(system, scale_up_latency_s=profile.collective_latency_s)
     return Deployment(model=model, system=system, layout=layout, precision=precision,
-                      calibration=engine_calibration(calibration, profile), kernel_overhead_s=profile.kernel_overhead_s,
+                      calibration=engine_calibration(calibration, profile),
+                      kernel_overhead_s=profile.kernel_overhead_s if profile.cuda_graphs else None,
                       step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
                       moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap,
                       mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance)

@@ -5,7 +5,9 @@ transfers as a ratio: r = (achieved_X / peak_X) / (achieved_T / peak_T), and X's
 efficiency times r (both chips run the same test, so the test's own bias cancels). A figure stated as a
 utilization with no twin is taken as the efficiency itself. Efficiencies no figure reaches move with the
 nearest measured one (named in the method): compute-bound kinds with the GEMM ratio, bandwidth-bound
-kinds with the bandwidth ratio.
+kinds with the bandwidth ratio. An all-reduce's bus bandwidth over large messages (nccl-tests / rccl-tests
+busbw) over the chip's scale-up bandwidth per direction is the collective efficiency itself: NVIDIA's
+NVLS all-reduce reduces inside the switch and beats the link rate, so no twin ratio carries it across.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class KernelFigure:
 
     case_id: str
     chip: str
-    kind: str  # gemm_fp8, gemm_int8_fraction, memory, attention_prefill_fraction, attention_decode_fraction
+    kind: str  # gemm_fp8, gemm_int8_fraction, memory, attention_prefill_fraction, attention_decode_fraction,
+    # allreduce_busbw
     achieved: float
     twin: str = ""
     twin_achieved: float = 0.0
@@ -44,7 +47,7 @@ class KernelFigure:
 
 
 KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "memory", "attention_prefill_fraction",
-         "attention_decode_fraction")
+         "attention_decode_fraction", "allreduce_busbw")
 
 
 def figures_from_rows(rows: Iterable[Mapping[str, str]]) -> list[KernelFigure]:
@@ -82,6 +85,8 @@ def _fraction(figure: KernelFigure, chip: Chip, achieved: float) -> float:
         return achieved * figure.of_peak / chip.peak(math)
     if figure.kind.startswith("gemm_"):
         return achieved / chip.peak(figure.kind.removeprefix("gemm_"))
+    if figure.kind == "allreduce_busbw":
+        return achieved / chip.scale_up_bytes_per_s
     return achieved / chip.memory_bytes_per_s
 
 
@@ -111,6 +116,9 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     fields: dict[str, float] = {}
     for f in figures:
         r = _ratio(f, chips)
+        if f.kind == "allreduce_busbw":  # the collective efficiency itself (module docstring)
+            fields["collective_efficiency"] = min(_fraction(f, chips[f.chip], f.achieved), 1.0)
+            continue
         if f.kind.startswith("gemm_") and not f.twin:  # a utilization: the efficiency itself
             absolute[f.kind.removeprefix("gemm_").removesuffix("_fraction")] = r
             continue
@@ -162,7 +170,8 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         # a measured MLA-decode rate moves only with an attention figure of the family's own (B06 for Da Vinci);
         # elsewhere (CDNA3) decode attention math stays at the family's prefill attention rate, as before
         attention_decode_math_efficiency=round(fields.get("attention_decode_math_efficiency", 0.0), 4),
-        stream_efficiency=round(moved("stream_efficiency", bandwidth), 4), points=())
+        stream_efficiency=round(moved("stream_efficiency", bandwidth), 4),
+        collective_efficiency=round(fields.get("collective_efficiency", base.collective_efficiency), 4), points=())
 
 
 def chip_calibration(chip: str, base: Calibration, figures: Sequence[KernelFigure], chips: Mapping[str, Chip],

@@ -58,6 +58,7 @@ class Case:
     offload_kv: float = 0.0  # share of the KV cache kept in host memory (systems with a host link)
     offload_weights: float = 0.0  # share of the weights kept in host memory
     mla_decode: str = ""  # absorbed or unabsorbed MLA decode (empty: the engine's default)
+    attention_weights: str = ""  # the attention projections' format where it differs (empty: weights')
 
 
 # optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
@@ -67,6 +68,13 @@ _ENGINE_COLUMNS = (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"
                    ("scheduler_recv_interval", "recv_interval_steps", ">= 0"))
 
 _SETTING_COLUMNS = {field_name: (column, rule) for column, field_name, rule in _ENGINE_COLUMNS}
+_SETTING_COLUMNS["max_batch_size"] = ("max_num_seqs", "a whole number >= 1")
+
+# flags that describe how the source ran the engine, each as the engine habit it changes:
+# eager: kernels launched one by one (vLLM --enforce-eager), no graph replay;
+# offline: every request submitted at once with the same lengths (vLLM benchmark_throughput), so the
+# sequences grow in step and each holds isl + osl tokens of KV at the end even where pages come on demand
+_FLAG_COLUMNS = (("eager", "cuda_graphs", False), ("offline", "kv_on_demand", False))
 
 
 def case_from_row(row: Mapping[str, object]) -> Case:
@@ -79,6 +87,11 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     for column in ("max_num_tokens", "max_batch_size"):  # the engine's step token budget and sequence cap
         if _cell(row, column):
             settings[column] = _int(row, column)
+    if _cell(row, "max_num_seqs"):  # the engine's cap on sequences run at once (vLLM max_num_seqs)
+        settings["max_batch_size"] = _int(row, "max_num_seqs")
+    for column, field_name, value in _FLAG_COLUMNS:
+        if _flag(row, column):
+            settings[field_name] = value
     mode = (_cell(row, "mode") or "agg").lower()
     disagg = mode == "disagg"
     phase = (_cell(row, "phase") or "both").lower()
@@ -114,7 +127,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 prefill_system=_cell(row, "prefill_system"),
                 offload_kv=_number(row, "offload_kv", "in [0, 1]") or 0.0,
                 offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
-                mla_decode=_cell(row, "mla_decode"))
+                mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"))
 
 
 def _missing(key: str) -> str:

@@ -19,7 +19,8 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
                     "prefill_shared_expert_replicas", "decode_redundant_experts", "decode_shared_expert_replicas",
                     "rank_per_die", "phase", "batch", "context", "attention_format", "prefill_system",
-                    "offload_kv", "offload_weights", "mla_decode")
+                    "offload_kv", "offload_weights", "mla_decode", "attention_weights", "max_num_seqs", "eager",
+                    "offline")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")

@@ -134,8 +134,18 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     if mla_decode != "absorbed" and any(layer.attention is not None and getattr(layer.attention, "mla", False)
                                         for layer in model.layers):
         note = "; ".join(n for n in (note, f"MLA decode {mla_decode} (K/V expanded per head each step)") if n)
+    attention_weights = _cell(row, "attention_weights")
+    if attention_weights:
+        try:
+            projections = format_named(attention_weights)
+        except ParityError as err:
+            raise InfeasiblePlan(f"attention_weights: {err}") from err
+        math_unit(projections, system.chip)  # raises if the chip cannot run it at all
+        attention_weights = projections.name
+        note = "; ".join(n for n in (note, f"attention projections in {attention_weights}") if n)
     return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
-                     kv_cache=format_named(kv).name, attention=attention.name, mla_decode=mla_decode), note
+                     kv_cache=format_named(kv).name, attention=attention.name, mla_decode=mla_decode,
+                     attention_weights=attention_weights), note
 
 
 def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:
@@ -163,7 +173,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
             column, rule = _SETTING_COLUMNS.get(field_name, (field_name, "as the engine allows"))
             raise InfeasiblePlan(f"{column} must be a number {rule}, got {value:g}") from err
     row = {"weights": case.weights, "moe_weights": case.moe_weights, "kv": case.kv,
-           "attention_format": case.attention_format, "mla_decode": case.mla_decode}
+           "attention_format": case.attention_format, "mla_decode": case.mla_decode,
+           "attention_weights": case.attention_weights}
     precision, note = _precision(row, model, system, engine)
     if case.moe_overlap is not None and not 0.0 <= case.moe_overlap <= 1.0:
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
