@@ -199,3 +199,48 @@ def test_the_output_lag_delays_first_and_last_token_alike() -> None:
     r = run_aggregated(table, sched, bench(1000, 101, 1, 1))
     assert r.latency["ttft_s"] == pytest.approx(0.053)
     assert r.latency["tpot_s"] == pytest.approx(0.011, rel=0.01)
+
+
+def test_separate_prompt_steps_and_fixed_lengths_keep_clients_in_lockstep_waves() -> None:
+    """Four clients, isl 1000, osl 11, budget 4,000, prompt steps apart from decodes, 12 requests: each
+    wave is one prompt step of 4 x 1000 tokens (10 + 0.01 x 4000 = 50 ms) and 10 decode steps of four
+    sequences (10 + 4 = 14 ms each); every request ends in the same step and the next wave starts whole,
+    so every TTFT is 50 ms (p99 too) and TPOT 14 ms; E2E 50 + 140 = 190 ms."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, scheduler(budget=4000, mixed=False), bench(1000, 11, 4, 12))
+    assert r.latency["ttft_s"] == pytest.approx(0.050)
+    assert r.latency["ttft_p99_s"] == pytest.approx(0.050)
+    assert r.latency["tpot_s"] == pytest.approx(0.014)
+    assert r.latency["e2e_s"] == pytest.approx(0.190)
+
+
+def test_sglang_simulator_runs_prompt_steps_apart_and_its_client_at_fixed_lengths() -> None:
+    """SGLang's profile: mixes_prefill stays true for the steady-state model, but the simulator's budget
+    policy keeps prompt steps apart (sim_separate_prefill); the aiconfigurator client on its rows draws
+    fixed lengths (sim_client_range_ratio 1), while a row that states random_range_ratio 0.8 keeps it."""
+    from parity.predict import benchmark_of
+    sglang = catalog.engine("sglang")
+    assert sglang.mixes_prefill and sglang.sim_separate_prefill
+    assert not scheduler_of(sglang, 1e6).budget.mixed
+    assert scheduler_of(catalog.engine("trtllm"), 1e6).budget.mixed
+    rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["mode"] == "agg"]
+    fixed = next(r for r in rows if not r.get("random_range_ratio"))
+    spread = next(r for r in rows if r.get("random_range_ratio") == "0.8")
+    assert benchmark_of(scenario_from_row(fixed)).client.range_ratio == 1.0
+    assert benchmark_of(scenario_from_row(spread)).client.range_ratio == 0.8
+
+
+def test_an_eager_prompt_step_pays_its_kernel_launches_and_a_decode_step_does_not() -> None:
+    """step_table with prefill_launch_s = 100 us adds 100 us x the prompt step's kernel launches
+    (prefill_launches: the step priced at 1 s per kernel less at 0 s) to every cell with prompt tokens,
+    and nothing to decode-only cells (CUDA graphs)."""
+    from parity.simulate.tables import prefill_launches, step_table
+    row = next(r for r in catalog.measurements() if r["engine"] == "vllm" and r["mode"] == "agg")
+    scenario = scenario_from_row(row)
+    dep = deployment(scenario, scenario.layout)
+    plain = step_table(dep, 8.0, 2048.0, 2048.0)
+    eager = step_table(dep, 8.0, 2048.0, 2048.0, prefill_launch_s=100e-6)
+    launches = prefill_launches(dep, 2048.0)
+    assert launches > 100  # a transformer step launches hundreds of kernels
+    assert eager.time_s(4.0, 1000.0) == pytest.approx(plain.time_s(4.0, 1000.0))
+    assert eager.time_s(4.0, 1000.0, 512.0) - plain.time_s(4.0, 1000.0, 512.0) == pytest.approx(100e-6 * launches)

@@ -72,6 +72,15 @@ class EngineProfile:
     the steady-state model ignores them): a multiplier on prompt time beyond prefill_scale, and decode
     steps between a prompt's last chunk and its first token reaching the client (detokenising, streaming,
     the engine's output loop). Fitted on calibration rows with the simulator; 1 and 0: none.
+    sim_prefill_launch_s [s]: what each kernel launch of a step that carries prompt tokens costs beyond
+    the step model's kernel_overhead_s, in the simulator only: engines replay decode-only steps as CUDA
+    graphs but run prompt steps eagerly (SGLang captures graphs for decode batches up to
+    --cuda-graph-max-bs; TensorRT-LLM's cuda_graph_config covers generation-only batches), so a prompt
+    step pays the host's launch and Python cost for every kernel. 0: none.
+    sim_separate_prefill: the simulator runs prompt steps apart from decodes (the engine's own default
+    scheduler: SGLang without --enable-mixed-chunk) even where mixes_prefill is fitted true for the
+    steady-state model. sim_client_range_ratio: the length spread (clients.ClientProfile.range_ratio)
+    of the aiconfigurator client on this engine's rows, 0: the client profile's own.
     assumptions: what the profile assumes rather than fits, and where each assumption comes from.
     """
 
@@ -112,6 +121,9 @@ class EngineProfile:
     cuda_graphs: bool = True
     sim_prefill_scale: float = 1.0
     sim_first_token_steps: float = 0.0
+    sim_prefill_launch_s: float = 0.0
+    sim_separate_prefill: bool = False
+    sim_client_range_ratio: float = 0.0
     source: str = ""
     assumptions: str = ""
     stack: str = "cuda"  # the software stack this profile was fitted on (cuda, rocm, cann)
@@ -153,6 +165,12 @@ class EngineProfile:
         if not 0 < self.sim_prefill_scale <= 5 or not 0 <= self.sim_first_token_steps <= 100:
             raise ValueError(f"engine {self.id}: sim_prefill_scale must be in (0, 5] and sim_first_token_steps in "
                              f"[0, 100], got {self.sim_prefill_scale}, {self.sim_first_token_steps}")
+        if not 0 <= self.sim_client_range_ratio <= 1:
+            raise ValueError(f"engine {self.id}: sim_client_range_ratio must be in [0, 1], got "
+                             f"{self.sim_client_range_ratio}")
+        if not 0 <= self.sim_prefill_launch_s <= 1e-3:
+            raise ValueError(f"engine {self.id}: sim_prefill_launch_s must be in [0, 1 ms], got "
+                             f"{self.sim_prefill_launch_s}")
 
 
 # one training framework's behaviour (Megatron-LM / NeMo style), named assumptions and fitted factors

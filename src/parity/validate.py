@@ -220,6 +220,12 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
                  "sim_prefill_scale", "sim_first_token_steps"):
         number = getattr(engine, name)
         table[name] = number if isinstance(number, int) else tomlwrite.significant(number)
+    if engine.sim_prefill_launch_s:
+        table["sim_prefill_launch"] = f"{engine.sim_prefill_launch_s * 1e6:.3f} us"
+    if engine.sim_separate_prefill:
+        table["sim_separate_prefill"] = True
+    if engine.sim_client_range_ratio:
+        table["sim_client_range_ratio"] = tomlwrite.significant(engine.sim_client_range_ratio)
     table["fp8_kv_cache"] = engine.fp8_kv_cache
     table["kv_on_demand"] = engine.kv_on_demand
     table["attention_format"] = engine.attention_format

@@ -16,11 +16,14 @@ from parity.simulate import LATENCY_KEYS, Benchmark, SimResult, client_profile, 
 def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
     """The benchmark a row describes: its lengths and clients, from the named client profile (default:
     InferenceX's where the row draws lengths at random, aiconfigurator's otherwise); a row's
-    random_range_ratio below 1 replaces the profile's."""
+    random_range_ratio below 1 replaces the profile's, and an engine's sim_client_range_ratio replaces the
+    aiconfigurator client's."""
     name = client or ("inferencex" if scenario.random_range_ratio < 1.0 else "aiconfigurator")
     profile = client_profile(name)
     if scenario.random_range_ratio < 1.0:
         profile = dataclasses.replace(profile, range_ratio=scenario.random_range_ratio)
+    elif profile.id == "aiconfigurator" and scenario.engine.sim_client_range_ratio > 0:
+        profile = dataclasses.replace(profile, range_ratio=scenario.engine.sim_client_range_ratio)
     return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
                      **options)  # type: ignore[arg-type]
 

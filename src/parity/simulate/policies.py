@@ -167,7 +167,8 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
         raise ParityError("not even one token of KV cache fits beside the weights")
     d = int(attn_dp)
     return Scheduler(
-        budget=TokenBudget(max_num_tokens=int(profile.max_num_tokens), mixed=bool(profile.mixes_prefill),
+        budget=TokenBudget(max_num_tokens=int(profile.max_num_tokens),
+                           mixed=bool(profile.mixes_prefill) and not profile.sim_separate_prefill,
                            max_batch_size=int(profile.max_batch_size)),
         kv=KvAdmission(capacity_tokens=float(kv_capacity_tokens), block_tokens=_BLOCKS.get(profile.id, 16),
                        on_demand=bool(profile.kv_on_demand)),

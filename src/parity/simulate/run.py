@@ -109,7 +109,7 @@ def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: 
     most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
                max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
     return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
-                      profile.prefill_scale * profile.sim_prefill_scale)
+                      profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s)
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark) -> tuple[Scheduler, float]:

@@ -97,8 +97,18 @@ class StepTable:
         return self.time_s(decode, context)
 
 
+def prefill_launches(dep: Deployment, prefill_tokens: float) -> float:
+    """Kernel launches of one step that prefills `prefill_tokens` (one sequence) on a deployment: the
+    step model's fixed per-kernel cost is linear in kernel_overhead_s, so the difference of the step
+    priced at 1 s and at 0 s per kernel counts them."""
+    batch = Batch(prefill_tokens=prefill_tokens, prefill_sequences=1.0)
+    once = float(np.asarray(step_cost(dataclasses.replace(dep, kernel_overhead_s=1.0), batch).time_s))
+    none = float(np.asarray(step_cost(dataclasses.replace(dep, kernel_overhead_s=0.0), batch).time_s))
+    return max(once - none, 0.0)
+
+
 def step_table(dep: Deployment, most_batch: float, most_context: float, most_prefill: float,
-               prefill_scale: float = 1.0) -> StepTable:
+               prefill_scale: float = 1.0, prefill_launch_s: float = 0.0) -> StepTable:
     """Tabulate a deployment's step time once, vectorised (one call of the step model per rank case).
 
     The grid: decode batch 0 and 14 geometric points up to `most_batch`, context 8 points up to
@@ -106,6 +116,8 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     scaled by the engine's prefill_scale (what the step model's prefill misses, fitted on calibration
     rows): time = decode-only step + prefill_scale x (mixed step - decode-only step). With MTP, a
     decode verifies 1 + mtp_tokens tokens and the drafter runs mtp_tokens times (parity.step.decode_step).
+    A step with prompt tokens runs eagerly while decode-only steps replay CUDA graphs: it adds
+    prefill_launch_s [s] for each of its kernel launches (prefill_launches).
     """
     batches = _axis(most_batch, 14)
     contexts = _axis(most_context, 8, first=1.0)
@@ -125,6 +137,8 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         full = np.broadcast_to(full, b.shape)
         alone = full[:, :, :1]  # decode only
         t = alone + prefill_scale * (full - alone)
+        if prefill_launch_s:
+            t = t + np.where(p > 0, prefill_launch_s * prefill_launches(dep, float(prefills[-1])), 0.0)
         if drafter is not None:
             t = t + dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
                 decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
