@@ -64,7 +64,7 @@ def measured_tokens_per_s_per_chip(row: Mapping[str, str], model: Model, peak_bf
 
 def training_source_id(row: Mapping[str, str]) -> str:
     """The row's source: its `source_id` column where the file has one, else the first word of its case id
-    (training_published.csv names every case after its source: megatron2021-..., bridge2511-..., palm-...)."""
+    (training_published.csv names every case after its source: megatron2021-..., bridge2509-..., palm-...)."""
     return (row.get("source_id") or "").strip() or row["case_id"].split("-")[0]
 
 
