@@ -263,9 +263,10 @@ def _training(training: Sequence[CaseError], payload: Mapping[str, Any]) -> list
     if not training:
         return []
     return ["## Training: tokens/s per chip", "",
-            "Source: `training_published.csv`, published runs (Megatron-LM 2021, NeMo and Megatron-Bridge on "
-            "H100/B200/GB200/GB300, BLOOM, PaLM, MegaScale, DeepSeek-V3, FlashAttention-2), each with its "
-            "source; calibration rows fit the training profile, holdout rows are the evidence.", "",
+            "Source: `training_published.csv`, published runs (Megatron-LM 2021, NeMo 24.07 and Megatron-Bridge "
+            "25.09 on H100/B200/GB200, BLOOM, PaLM, MegaScale, DeepSeek-V3, FlashAttention-2, MaxText on TPU v5p, "
+            "Primus on MI325X), each with its source; calibration rows fit the training profile, holdout rows are "
+            "the evidence.", "",
             _score_table(scores(training, ["split"], splits=("calibration", "holdout")),
                          lambda s: [SPLIT_WORDS[dict(s.group)["split"]]], ["split"]), "",
             _cases(payload.get("training", [])), ""]
