@@ -79,7 +79,7 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
             rows.append(["published decode throughput / TPOT", f"{r['group']} figures, {r['group']} left out of "
                          "every fit", f"{r['count']:,}", _pct(r["median_abs_error"]), _pct(r["p90_abs_error"])])
     for s in scores(training, splits=("holdout",)):
-        rows.append(["training tokens/s per chip", "holdout published runs (A100 to GB300, TPU v4 and v5p, MI325X)", f"{s.count:,}",
+        rows.append(["training tokens/s per chip", "holdout published runs (A100 to GB200, TPU v4 and v5p, MI325X)", f"{s.count:,}",
                      _pct(s.median_abs_error), _pct(s.p90_abs_error)])
     overall = [k for k in kernels if k["kind"] == "all"]
     if overall:
