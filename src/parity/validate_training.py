@@ -165,10 +165,13 @@ def fit_training_profile(profile: TrainingProfile, cases: Sequence[TrainingCase]
 
 
 def training_profile_toml(text: str, profile: TrainingProfile, rows: int, before: float, after: float, date: str,
-                          parameters: Sequence[str] = tuple(TRAINING_FIT_PARAMETERS)) -> str:
-    """`text` (the current training.toml) with the fitted factors, date and method rewritten in place."""
+                          parameters: Sequence[str] = tuple(TRAINING_FIT_PARAMETERS),
+                          row_ids: Sequence[str] = ()) -> str:
+    """`text` (the current training.toml) with the fitted factors, date and method rewritten in place; the
+    method names the calibration rows (`row_ids`) where given."""
+    named = f" ({', '.join(row_ids)})" if row_ids else ""
     method = (f"Nelder-Mead fit of {', '.join(parameters)} on the {rows} calibration rows of "
-              f"measurements/{MEASUREMENTS}.csv, minimising the mean absolute log error of tokens/s per chip: "
+              f"measurements/{MEASUREMENTS}.csv{named}, minimising the mean absolute log error of tokens/s per chip: "
               f"{before:.3f} before, {after:.3f} after; every other factor is the documented prior")
     values: dict[str, object] = {"date": date, "measured": True, "method": method}
     for name in parameters:  # durations are stored with their unit, as catalog reads them
