@@ -16,6 +16,7 @@ from parity.cli import cli
 from parity.errors import ParityError
 from parity.fit import destination, repo_data_dir
 from parity.validate import engine_toml
+from parity.validate_training import training_cases
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +54,8 @@ def test_replace_values_keeps_comments_and_refuses_unknown_keys() -> None:
 def test_a_training_refit_goes_to_parity_home_and_is_read_from_there(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """`parity train --validate --fit` writes PARITY_HOME/training.toml, leaves the package's file byte for
-    byte, and the catalog then reads the user's profile."""
+    byte, and the catalog then reads the user's profile; its method names the calibration rows that fitted it
+    (the three Megatron-Bridge 25.09 rows among them)."""
     monkeypatch.setenv("PARITY_HOME", str(tmp_path))
     package = (catalog.data_dir() / "training.toml").read_bytes()
     try:
@@ -66,6 +68,9 @@ def test_a_training_refit_goes_to_parity_home_and_is_read_from_there(tmp_path: P
         fitted = tomllib.loads(written.read_text())
         assert catalog.training_profile().gemm_scale == fitted["gemm_scale"]
         assert "# The training-framework profile" in written.read_text()  # comments kept
+        calibration = [c.case_id for c in training_cases() if c.split == "calibration"]
+        assert "bridge2509-b200-deepseek-v3-fp8" in calibration and len(calibration) == 6
+        assert f"training_published.csv ({', '.join(calibration)})" in fitted["method"]
     finally:
         catalog.training_profile.cache_clear()
 

@@ -72,8 +72,9 @@ def refit_intervals(errors: Sequence[CaseError], date: str) -> Refit:
 def refit_training(cases: Sequence[TrainingCase], date: str) -> Refit:
     """The training profile's fitted factors on the calibration rows (training.toml, comments kept)."""
     fitted, before, after = fit_training_profile(catalog.training_profile(), cases)
-    rows = sum(c.split == "calibration" for c in cases)
-    text = training_profile_toml(catalog.training_profile_text(), fitted, rows, before, after, date)
+    named = [c.case_id for c in cases if c.split == "calibration"]
+    rows = len(named)
+    text = training_profile_toml(catalog.training_profile_text(), fitted, rows, before, after, date, row_ids=named)
     return Refit(name="training.toml", text=text, rows=rows, loss_before=before, loss_after=after,
                  summary=f"training profile: loss {before:.3f} -> {after:.3f} on {rows} calibration rows")
 

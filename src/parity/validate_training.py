@@ -64,7 +64,7 @@ def measured_tokens_per_s_per_chip(row: Mapping[str, str], model: Model, peak_bf
 
 def training_source_id(row: Mapping[str, str]) -> str:
     """The row's source: its `source_id` column where the file has one, else the first word of its case id
-    (training_published.csv names every case after its source: megatron2021-..., bridge2511-..., palm-...)."""
+    (training_published.csv names every case after its source: megatron2021-..., bridge2509-..., palm-...)."""
     return (row.get("source_id") or "").strip() or row["case_id"].split("-")[0]
 
 
@@ -165,10 +165,13 @@ def fit_training_profile(profile: TrainingProfile, cases: Sequence[TrainingCase]
 
 
 def training_profile_toml(text: str, profile: TrainingProfile, rows: int, before: float, after: float, date: str,
-                          parameters: Sequence[str] = tuple(TRAINING_FIT_PARAMETERS)) -> str:
-    """`text` (the current training.toml) with the fitted factors, date and method rewritten in place."""
+                          parameters: Sequence[str] = tuple(TRAINING_FIT_PARAMETERS),
+                          row_ids: Sequence[str] = ()) -> str:
+    """`text` (the current training.toml) with the fitted factors, date and method rewritten in place; the
+    method names the calibration rows (`row_ids`) where given."""
+    named = f" ({', '.join(row_ids)})" if row_ids else ""
     method = (f"Nelder-Mead fit of {', '.join(parameters)} on the {rows} calibration rows of "
-              f"measurements/{MEASUREMENTS}.csv, minimising the mean absolute log error of tokens/s per chip: "
+              f"measurements/{MEASUREMENTS}.csv{named}, minimising the mean absolute log error of tokens/s per chip: "
               f"{before:.3f} before, {after:.3f} after; every other factor is the documented prior")
     values: dict[str, object] = {"date": date, "measured": True, "method": method}
     for name in parameters:  # durations are stored with their unit, as catalog reads them

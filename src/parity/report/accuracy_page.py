@@ -79,7 +79,7 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
             rows.append(["published decode throughput / TPOT", f"{r['group']} figures, {r['group']} left out of "
                          "every fit", f"{r['count']:,}", _pct(r["median_abs_error"]), _pct(r["p90_abs_error"])])
     for s in scores(training, splits=("holdout",)):
-        rows.append(["training tokens/s per chip", "holdout published runs (A100 to GB300, TPU v4 and v5p, MI325X)", f"{s.count:,}",
+        rows.append(["training tokens/s per chip", "holdout published runs (A100 to GB200, TPU v4 and v5p, MI325X)", f"{s.count:,}",
                      _pct(s.median_abs_error), _pct(s.p90_abs_error)])
     overall = [k for k in kernels if k["kind"] == "all"]
     if overall:
@@ -263,9 +263,10 @@ def _training(training: Sequence[CaseError], payload: Mapping[str, Any]) -> list
     if not training:
         return []
     return ["## Training: tokens/s per chip", "",
-            "Source: `training_published.csv`, published runs (Megatron-LM 2021, NeMo and Megatron-Bridge on "
-            "H100/B200/GB200/GB300, BLOOM, PaLM, MegaScale, DeepSeek-V3, FlashAttention-2), each with its "
-            "source; calibration rows fit the training profile, holdout rows are the evidence.", "",
+            "Source: `training_published.csv`, published runs (Megatron-LM 2021, NeMo 24.07 and Megatron-Bridge "
+            "25.09 on H100/B200/GB200, BLOOM, PaLM, MegaScale, DeepSeek-V3, FlashAttention-2, MaxText on TPU v5p, "
+            "Primus on MI325X), each with its source; calibration rows fit the training profile, holdout rows are "
+            "the evidence.", "",
             _score_table(scores(training, ["split"], splits=("calibration", "holdout")),
                          lambda s: [SPLIT_WORDS[dict(s.group)["split"]]], ["split"]), "",
             _cases(payload.get("training", [])), ""]
