@@ -11,7 +11,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
-from parity.predict.refine import refine_candidate, refine_order
+from parity.predict.refine import refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
 from parity.search_split import search_split
@@ -58,12 +58,14 @@ REFINE_COLUMNS = [Column("sim_ttft_s", "sim TTFT ms", scaled(1e-3), wide=1),
               help="re-run the frontier's best K candidates (those meeting the targets first, by tok/s/chip) with "
                    "the step-level simulator, as `parity serve --sim` would, and show its TTFT and TPOT (mean, p50, "
                    "p90, p99) beside the steady-state figures; 0: off")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="worker processes for the --refine simulations")
 @format_option
 @out_option
 def search(model: str, system: str, chips: int | None, targets: Targets, isl: int, osl: int,
            engine: str, weights: str | None, modes: tuple[str, ...], plot: Path | None, show_infeasible: bool,
            prefill_system: str, prefill_chips: int | None, decode_chips: int | None, refine: int,
-           fmt: str, out: Path | None) -> None:
+           processes: int, fmt: str, out: Path | None) -> None:
     """Search tensor, pipeline, attention-DP and expert layouts, concurrency, aggregated and
     disaggregated serving: prints the throughput/interactivity frontier and the best under the targets."""
     the_model, the_system = catalog.model(model), catalog.system(system)
@@ -83,8 +85,10 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
     rows = [c.to_dict() for c in result.frontier]
     refined = sorted(refine_order(result.frontier)[:refine])
-    for i in refined:
-        rows[i] = refine_candidate(result.frontier[i], model, system, engine, precision, isl, osl)
+    simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl, osl,
+                                  processes)
+    for i, row in zip(refined, simulated):
+        rows[i] = row
     if plot is not None:
         from parity.report.plots import frontier_png  # noqa: PLC0415 - matplotlib only when a plot is asked for
 

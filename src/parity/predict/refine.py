@@ -4,16 +4,19 @@ simulator, each as the `parity serve --sim` case of its layout (same catalog loo
 from __future__ import annotations
 
 import math
+import functools
 from collections.abc import Sequence
 
 from parity.errors import ParityError
+from parity.parallel import map_chunks
 from parity.plan import Precision
 from parity.predict.case import Case
 from parity.predict.scenario import scenario_of
 from parity.predict.simulated import simulate_scenario
 from parity.search import Candidate
 
-__all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate"]
+__all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
+           "refine_candidates"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -81,3 +84,16 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
             "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": sim.chips,
             "sim_case": _described(case)}
+
+
+def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, precision: Precision, isl: int,
+                  osl: int) -> list[dict[str, object]]:
+    return [refine_candidate(c, model, system, engine, precision, isl, osl) for c in chunk]
+
+
+def refine_candidates(candidates: Sequence[Candidate], model: str, system: str, engine: str, precision: Precision,
+                      isl: int, osl: int, processes: int = 1) -> list[dict[str, object]]:
+    """refine_candidate of each candidate, in order, one simulation per task over `processes` processes."""
+    run = functools.partial(_refine_chunk, model=model, system=system, engine=engine, precision=precision, isl=isl,
+                            osl=osl)
+    return [row for part in map_chunks(run, [[c] for c in candidates], processes) for row in part]
