@@ -65,3 +65,9 @@ def test_predict_sim_on_ray_gives_the_local_result(tmp_path) -> None:
     assert here.exit_code == on_ray.exit_code == 0, on_ray.output
     assert on_ray.stdout == here.stdout
     assert here.stdout.count("\n") == 10 and "ttft_p99_s" in here.stdout
+
+
+def test_validate_ray_needs_the_simulator_too() -> None:
+    result = CliRunner().invoke(cli, ["validate", "--section", "serving", "--ray"])
+    assert result.exit_code == 2
+    assert result.stderr == "parity: error: --ray runs the simulator's runs: it needs --model-kind sim\n"

@@ -63,6 +63,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
+    if ray is not None and model_kind == "steady":
+        raise ParityError("--ray runs the simulator's runs: it needs --model-kind sim")
     if fit_stacks:
         fit_stacks_(min(iterations, 60), write_to)
         if by not in ("source", "vendor"):
