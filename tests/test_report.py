@@ -24,15 +24,20 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_report_writes_the_page_and_plots(report: Path) -> None:
-    assert {p.name for p in report.parent.iterdir()} == {"index.html", "frontier.png", "roofline.png"}
+    assert {p.name for p in report.parent.iterdir()} == {"index.html", "frontier.png", "roofline.png",
+                                                         "timeline.png"}
     text = report.read_text()
-    assert text.count("data:image/png;base64,") == 2  # self-contained
+    assert text.count("data:image/png;base64,") == 3  # self-contained
     for needle in ("CloudMatrix 384 against GB200 NVL72", "15,832", "2,368", "3A090.a.1", "Sources",
                    "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%",
                    "hgx-h100 / hgx-b200"):
         assert needle in text
     # the accuracy section's overall serving rows: 1,418 never-fitted points, medians as percentages
     assert re.search(r"all scored</td><td>tpot_s</td><td>1,418</td><td>\d+\.\d%", text)
+    # the simulated run: its section, and a caption that says what was simulated
+    assert "A benchmark run over time, simulated step by step" in text
+    assert re.search(r"llama-3.1-70b on one hgx-h200 worker at TP4 .* 256 closed-loop clients of the aiconfigurator "
+                     r"client sending 2,560 counted requests", text)
     # the headline ratio is a number, e.g. 1.35x
     assert re.search(r"id='cm-per-system'>\d+\.\d\dx<", text)
 
@@ -52,7 +57,7 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
     dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
     assert 'data-plots="loaded"' in dom.stdout, dom.stderr[-2000:]
-    assert 'data-plot-count="2"' in dom.stdout and '<p id="plots-status"></p>' in dom.stdout
+    assert 'data-plot-count="3"' in dom.stdout and '<p id="plots-status"></p>' in dom.stdout
     shot = tmp_path / "shot.png"
     subprocess.run([browser, *flags, "--window-size=1300,2000", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120)

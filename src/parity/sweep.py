@@ -21,17 +21,18 @@ Results are identical whichever executor runs them: each chunk is the same pure 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from parity import catalog
 from parity.errors import ParityError
 from parity.hardware import System, what_if
+from parity.parallel import RAY_LOCAL, map_chunks
 from parity.predict import CASE_COLUMNS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
@@ -155,35 +156,7 @@ def run_sweep(spec: SweepSpec, workers: int = 1, ray_address: str | None = None,
     """Every case of the sweep with its prediction, in order; on `workers` local processes, or as Ray
     tasks (a local Ray instance, or the cluster at `ray_address`)."""
     rows = sweep_rows(spec)
-    parts = _chunks(rows, chunk)
-    done: list[list[dict[str, Any]]] = []
-    if use_ray:
-        try:
-            import ray  # noqa: PLC0415 - optional extra
-        except ImportError as err:
-            raise ParityError("--ray needs Ray: pip install 'parity[ray]'") from err
-        started = not ray.is_initialized()
-        if started:
-            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-        try:
-            task = ray.remote(_predict_chunk)
-            pending = [task.remote(p, spec.variants) for p in parts]
-            for ref in pending:
-                done.append(ray.get(ref))
-                if progress:
-                    progress(len(done[-1]))
-        finally:
-            if started:
-                ray.shutdown()
-    elif workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for result in pool.map(_predict_chunk, parts, itertools.repeat(spec.variants)):
-                done.append(result)
-                if progress:
-                    progress(len(result))
-    else:
-        for part in parts:
-            done.append(_predict_chunk(part, spec.variants))
-            if progress:
-                progress(len(part))
+    ray = (ray_address or RAY_LOCAL) if use_ray else None
+    done = map_chunks(functools.partial(_predict_chunk, variants=spec.variants), _chunks(rows, chunk), workers, ray,
+                      (lambda part: progress(len(part))) if progress else None)
     return [row for part in done for row in part]

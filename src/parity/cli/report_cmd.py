@@ -46,7 +46,7 @@ def _move_into(built: Path, out: Path) -> None:
 @click.option("--engine", default="generic", show_default=True)
 def report(out: Path, model: str, engine: str) -> None:
     """Write a self-contained HTML report: CloudMatrix 384 vs GB200 NVL72, Atlas 950 vs Vera Rubin NVL144,
-    the China-market nodes, number formats, Pareto frontiers, rooflines, export controls, a fleet plan, and every source."""
+    the China-market nodes, number formats, Pareto frontiers, rooflines, a simulated run's queues and KV use over time, export controls, a fleet plan, and every source."""
     from rich.progress import Progress  # noqa: PLC0415 - heavy: loaded only when the report is built
 
     from parity.report.html import ReportSpec, build_report  # noqa: PLC0415
@@ -57,7 +57,7 @@ def report(out: Path, model: str, engine: str) -> None:
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out_parent))
     try:
         with Progress(transient=True) as progress:
-            task = progress.add_task("report", total=7)
+            task = progress.add_task("report", total=10)
             build_report(built, spec, lambda label: progress.update(task, advance=1, description=label))
         plots = sorted(p.name for p in built.glob("*.png"))
         _move_into(built, out)

@@ -8,12 +8,15 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
-from parity.cli.values import CHIPS, TOKENS, Targets, targets_options
+from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
+from parity.predict.refine import refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
 from parity.search_split import search_split
+
+DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
 
 COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "layout", plain, "left"),
            Column("decode_layout", "decode", plain, "left"),
@@ -22,6 +25,12 @@ COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "l
            Column("ttft_s", "TTFT ms", scaled(1e-3)), Column("tokens_per_s_per_user", "tok/s/user", scaled(1)),
            Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
            Column("meets_targets", "meets", lambda v: "yes" if v else "no")]
+# with --refine: the simulator's figures beside the steady-state ones ('-' on rows not refined)
+REFINE_COLUMNS = [Column("sim_ttft_s", "sim TTFT ms", scaled(1e-3), wide=1),
+                  Column("sim_ttft_p99_s", "sim TTFT p99", scaled(1e-3), wide=3),
+                  Column("sim_tpot_s", "sim TPOT ms", scaled(1e-3), wide=1),
+                  Column("sim_tpot_p99_s", "sim TPOT p99", scaled(1e-3), wide=4),
+                  Column("sim_tokens_per_s_per_chip", "sim tok/s/chip", scaled(1), wide=2)]
 
 
 @cli.command()
@@ -45,12 +54,18 @@ COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "l
                    "and --decode-chips (the budgets) prints the best splits")
 @click.option("--prefill-chips", type=CHIPS, default=None, help="with --prefill-system: chips of it to use at most")
 @click.option("--decode-chips", type=CHIPS, default=None, help="with --prefill-system: chips of --system at most")
+@click.option("--refine", type=Count(most=100, least=0, what="candidates"), default=DEFAULT_REFINE, show_default=True,
+              help="re-run the frontier's best K candidates (those meeting the targets first, by tok/s/chip) with "
+                   "the step-level simulator, as `parity serve --sim` would, and show its TTFT and TPOT (mean, p50, "
+                   "p90, p99) beside the steady-state figures; 0: off")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="worker processes for the --refine simulations")
 @format_option
 @out_option
 def search(model: str, system: str, chips: int | None, targets: Targets, isl: int, osl: int,
            engine: str, weights: str | None, modes: tuple[str, ...], plot: Path | None, show_infeasible: bool,
-           prefill_system: str, prefill_chips: int | None, decode_chips: int | None,
-           fmt: str, out: Path | None) -> None:
+           prefill_system: str, prefill_chips: int | None, decode_chips: int | None, refine: int,
+           processes: int, fmt: str, out: Path | None) -> None:
     """Search tensor, pipeline, attention-DP and expert layouts, concurrency, aggregated and
     disaggregated serving: prints the throughput/interactivity frontier and the best under the targets."""
     the_model, the_system = catalog.model(model), catalog.system(system)
@@ -69,6 +84,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
     rows = [c.to_dict() for c in result.frontier]
+    refined = sorted(refine_order(result.frontier)[:refine])
+    simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl, osl,
+                                  processes)
+    for i, row in zip(refined, simulated):
+        rows[i] = row
     if plot is not None:
         from parity.report.plots import frontier_png  # noqa: PLC0415 - matplotlib only when a plot is asked for
 
@@ -82,12 +102,16 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                + (f"{best.tokens_per_s_per_chip:,.0f} tok/s/chip, {best.mode} {best.layout} {best.decode_layout or ''}, "
                   f"{best.concurrency:,.0f} clients per worker" if best else "none meets the targets")
                + ". " + " ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
-               + (f". Model flags: {'; '.join(the_model.flags)}" if the_model.flags else ""))
+               + (f". Model flags: {'; '.join(the_model.flags)}" if the_model.flags else "")
+               + (f". sim: the step-level simulator on the {len(refined)} best candidate(s) (meeting the targets "
+                  "first, by tok/s/chip), each as `parity serve --sim` with its layout (sim_case; disaggregated on "
+                  "whole workers) and the engine's profile for the chip's software stack; '-': not refined"
+                  if refined else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "best": best.to_dict() if best else None, "frontier": rows, "assumptions": list(result.assumptions),
                "model_flags": list(the_model.flags), "model_features": sorted(the_model.features)}
-    emit(rows, COLUMNS, fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
+    emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []), fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
          caption=caption, payload=payload, out=out)
 
 

@@ -13,7 +13,7 @@ from rich.progress import Progress
 
 from parity.cli import TABLE_FORMATS, cli, emit, format_option, out_option, output_format
 from parity.cli.files import read_text
-from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real
+from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, ray_option
 from parity.errors import ParityError
 from parity.ops import Batch
 from parity.phase import PHASES
@@ -76,15 +76,16 @@ def interval_texts(row: dict) -> dict:
                    "benchmark client (adds percentiles, ITL, E2E)")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes for --model-kind sim")
+@ray_option("the simulator's runs (--model-kind sim)")
 @out_option
-def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, out: Path | None) -> None:
+def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: str | None, out: Path | None) -> None:
     """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
     rows = _read_cases(cases)
     with Progress(transient=True, disable=fmt != "table") as progress:
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
-                                   processes=processes)
+                                   processes=processes, ray=ray)
     # phase rows (decode or prefill benchmarks) add their step time and input rate; the simulator its percentiles
     phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())

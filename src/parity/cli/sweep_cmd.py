@@ -12,8 +12,9 @@ from rich.progress import Progress
 
 from parity.cli import cli
 from parity.cli.files import read_text
-from parity.cli.values import Count
+from parity.cli.values import Count, ray_option
 from parity.errors import ParityError
+from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
 from parity.sweep import run_sweep, spec_from_toml, sweep_rows
 
@@ -40,10 +41,9 @@ def _write(rows: list[dict], out: Path) -> None:
               show_default=True, help="results table: .csv, or .parquet (needs pyarrow)")
 @click.option("--workers", type=Count(most=4096, what="local processes"), default=os.cpu_count() or 1, show_default=True,
               help="local processes")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
-              help="run on Ray: a local instance (--ray) or the cluster at ADDRESS (--ray ADDRESS)")
+@ray_option("the chunks")
 @click.option("--chunk", type=Count(most=10**6), default=64, show_default=True, help="cases per task")
-def sweep(spec_path: Path, out: Path, workers: int, ray_address: str | None, chunk: int) -> None:
+def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
     try:
         data = tomllib.loads(read_text(spec_path, "TOML"))
@@ -53,8 +53,8 @@ def sweep(spec_path: Path, out: Path, workers: int, ray_address: str | None, chu
     total = len(sweep_rows(spec))
     with Progress() as progress:
         task = progress.add_task(f"{total:,} scenarios", total=total)
-        rows = run_sweep(spec, workers=workers, use_ray=ray_address is not None,
-                         ray_address=None if ray_address in (None, "local") else ray_address, chunk=chunk,
+        rows = run_sweep(spec, workers=workers, use_ray=ray is not None,
+                         ray_address=None if ray in (None, RAY_LOCAL) else ray, chunk=chunk,
                          progress=lambda n: progress.advance(task, n))
     _write(rows, out)
     feasible = sum(bool(r.get("feasible")) for r in rows)

@@ -20,6 +20,7 @@ from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
 from parity.cli.percentiles_report import percentiles_report
+from parity.cli.values import ray_option
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.crossvendor import crossvendor_scores
 from parity.crossvendor_training import training_scores
@@ -56,15 +57,18 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "m
                    "per engine and mode (never-fitted rows)")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes for the simulator")
+@ray_option("the simulator's runs (--model-kind sim or both)")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
               help="table for people; json or csv (SI units) for machines; md: the accuracy page (docs/accuracy.md)")
 @out_option
 def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: int, section: str, model_kind: str,
-             processes: int, fmt: str,
+             processes: int, ray: str | None, fmt: str,
              out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
+    if ray is not None and model_kind == "steady":
+        raise ParityError("--ray runs the simulator's runs: it needs --model-kind sim")
     if section == "percentiles":
         percentiles_report(fmt, out)
         return
@@ -89,12 +93,12 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         date = datetime.date.today().isoformat()
         _write(_refit_engines(rows, iterations, date), folder)
     if model_kind == "both":
-        _models_side_by_side(rows, processes, fmt, out)
+        _models_side_by_side(rows, processes, fmt, out, ray)
         return
     with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("predicting measured cases", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
-                                   processes=processes)
+                                   processes=processes, ray=ray)
     errors = case_errors(rows, predictions)
     if folder is not None:
         _write([refit_intervals(errors, datetime.date.today().isoformat())], folder)
@@ -267,7 +271,8 @@ def _write(refits: list[Refit], folder: Path) -> None:
         click.echo(f"{refit.summary}; wrote {path}", err=True)
 
 
-def _models_side_by_side(rows: list[dict[str, str]], processes: int, fmt: str, out: Path | None) -> None:
+def _models_side_by_side(rows: list[dict[str, str]], processes: int, fmt: str, out: Path | None,
+                         ray: str | None = None) -> None:
     """The steady-state model and the simulator scored on the same never-fitted rows, per engine and mode."""
     scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]
     found = {}
@@ -275,7 +280,7 @@ def _models_side_by_side(rows: list[dict[str, str]], processes: int, fmt: str, o
         with Progress(transient=True, console=Console(stderr=True)) as progress:
             task = progress.add_task(f"predicting never-fitted cases ({kind})", total=len(scored))
             predictions = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind=kind,
-                                       processes=processes)
+                                       processes=processes, ray=ray if kind == "sim" else None)
         errors = case_errors(scored, predictions)
         found[kind] = {(s.metric, dict(s.group).get("engine", "all"), dict(s.group).get("mode", "all")): s
                        for s in scores(errors, ["engine", "mode"]) + scores(errors)}

@@ -18,9 +18,10 @@ import click
 
 from parity import units
 from parity.errors import UnitError
+from parity.parallel import RAY_LOCAL
 
 __all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT", "TOKENS", "CONCURRENCY",
-           "CHIPS", "PARALLEL", "Targets", "targets_options", "target_text"]
+           "CHIPS", "PARALLEL", "Targets", "targets_options", "target_text", "ray_option"]
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
@@ -162,3 +163,11 @@ def targets_options(ttft_default: str | None = None) -> Callable[[Callable[..., 
         return click.option("--tpot", "tpot_s", type=TARGET, default="50ms", show_default=True,
                             help="time-per-output-token target (a duration such as 50ms, or none)")(command)
     return decorate
+
+
+def ray_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--ray [ADDRESS]: run `what` as Ray tasks, on a local instance (RAY_LOCAL) or the cluster at
+    ADDRESS; the command receives `ray` (None without the option)."""
+    return click.option("--ray", "ray", is_flag=False, flag_value=RAY_LOCAL, default=None,
+                        help=f"run {what} on Ray: a local instance (--ray) or the cluster at ADDRESS (--ray ADDRESS); "
+                             "needs the ray extra")

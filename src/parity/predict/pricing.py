@@ -13,14 +13,17 @@ from parity.predict.simulated import _simulated
 from parity.predict.steady import _predict_steady
 
 
-def predict_scenarios(scenarios: Sequence[Scenario], model_kind: str = "steady", processes: int = 1) -> list[Prediction]:
+def predict_scenarios(scenarios: Sequence[Scenario], model_kind: str = "steady", processes: int = 1,
+                      ray: str | None = None) -> list[Prediction]:
     """Price scenarios; those sharing a deployment are solved together as arrays. model_kind 'sim'
     replaces TTFT, TPOT and throughput by the step-level simulator's (parity.simulate) and adds its
-    percentiles, over `processes` processes."""
+    percentiles, over `processes` processes or as Ray tasks (`ray`: parity.parallel.map_chunks)."""
     if model_kind not in MODEL_KINDS:
         raise ParityError(f"model kind must be one of {', '.join(MODEL_KINDS)}, got {model_kind!r}")
+    if ray is not None and model_kind != "sim":
+        raise ParityError("--ray runs the simulator's runs: it needs --model-kind sim")
     steady = _predict_steady(scenarios)
-    return steady if model_kind == "steady" else _simulated(steady, scenarios, processes)
+    return steady if model_kind == "steady" else _simulated(steady, scenarios, processes, ray)
 
 
 def predict_cases(cases: Sequence[Case], systems: Mapping[str, System] | None = None) -> list[Prediction]:
@@ -37,8 +40,9 @@ def predict_cases(cases: Sequence[Case], systems: Mapping[str, System] | None = 
 
 def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int], None] | None = None,
                  systems: Mapping[str, System] | None = None, model_kind: str = "steady",
-                 processes: int = 1) -> list[Prediction]:
-    """Predict every row; a row that cannot be read becomes feasible=false with the reason."""
+                 processes: int = 1, ray: str | None = None) -> list[Prediction]:
+    """Predict every row; a row that cannot be read becomes feasible=false with the reason. processes,
+    ray: where the simulator runs (predict_scenarios)."""
     rows = list(rows)
     scenarios: list[Scenario | None] = []
     failures: dict[int, Prediction] = {}
@@ -51,5 +55,5 @@ def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int],
         if progress:
             progress(1)
     good = [s for s in scenarios if s is not None]
-    priced = iter(predict_scenarios(good, model_kind, processes))
+    priced = iter(predict_scenarios(good, model_kind, processes, ray))
     return [failures[i] if s is None else next(priced) for i, s in enumerate(scenarios)]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from parity.errors import ParityError
+from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.predict.steady import _solve
 from parity.simulate import LATENCY_KEYS, Benchmark, SimResult, client_profile, simulate_aggregated, simulate_disaggregated
@@ -73,20 +74,34 @@ def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:
     return [_with_simulation(p, s) for p, s in pairs]
 
 
-def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int) -> list[Prediction]:
-    """Every feasible prediction re-run by the simulator, over `processes` worker processes."""
-    pairs = list(zip(predictions, scenarios))
-    if processes <= 1 or len(pairs) < 8:
-        return _simulate_all(pairs)
-    from concurrent.futures import ProcessPoolExecutor
-    # the costliest runs first, in small chunks, so no process is left with a tail of big ones: a run's
-    # cost grows with the requests it simulates (clients x prompts each), about concurrency
-    order = sorted(range(len(pairs)), key=lambda i: -pairs[i][1].concurrency)
-    size = max(1, min(len(pairs) // (processes * 8), 8))
-    chunks = [[pairs[i] for i in order[j:j + size]] for j in range(0, len(order), size)]
-    out: list[Prediction | None] = [None] * len(pairs)
-    with ProcessPoolExecutor(processes) as pool:
-        done = (p for part in pool.map(_simulate_all, chunks) for p in part)
-        for i, p in zip(order, done):
-            out[i] = p
-    return [p for p in out if p is not None]
+def _workload_key(scenario: Scenario) -> tuple[object, ...]:
+    """Everything a simulation reads from a scenario (all but its case id): equal keys, equal runs."""
+    return (scenario.group, scenario.isl, scenario.osl, scenario.concurrency, scenario.random_range_ratio)
+
+
+def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int,
+               ray: str | None = None) -> list[Prediction]:
+    """Every feasible prediction re-run by the simulator, over `processes` worker processes, or as Ray
+    tasks when `ray` names where (parity.parallel.map_chunks). A run is seeded, so rows that differ only
+    in their case id are simulated once."""
+    first: dict[tuple[object, ...], int] = {}
+    unique = [i for i, s in enumerate(scenarios) if first.setdefault(_workload_key(s), i) == i]
+    pairs = [(predictions[i], scenarios[i]) for i in unique]
+    if ray is None and (processes <= 1 or len(pairs) < 8):
+        simulated = _simulate_all(pairs)
+    else:
+        # the costliest runs first, in small chunks, so no process is left with a tail of big ones: a run's
+        # cost grows with the requests it simulates (clients x prompts each), about concurrency
+        order = sorted(range(len(pairs)), key=lambda i: -pairs[i][1].concurrency)
+        size = max(1, min(len(pairs) // (processes * 8), 8))
+        chunks = [[pairs[i] for i in order[j:j + size]] for j in range(0, len(order), size)]
+        found: list[Prediction | None] = [None] * len(pairs)
+        for i, p in zip(order, (p for part in map_chunks(_simulate_all, chunks, processes, ray) for p in part)):
+            found[i] = p
+        simulated = [p for p in found if p is not None]
+    by_key = {_workload_key(scenarios[i]): p for i, p in zip(unique, simulated)}
+    out = []
+    for p, s in zip(predictions, scenarios):
+        run = by_key[_workload_key(s)]
+        out.append(run if run.case_id == p.case_id else dataclasses.replace(run, case_id=p.case_id))
+    return out

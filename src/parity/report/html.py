@@ -1,8 +1,8 @@
 """The HTML report: the seed story's questions answered with numbers, plots and every source used.
 
 `build_report` runs the comparisons (CloudMatrix 384 vs GB200 NVL72, Atlas 950 SuperPoD vs Vera Rubin
-NVL144, the China-market nodes), the Pareto frontiers, the rooflines, the export-control table and a
-fleet plan, writes the PNG plots into the output folder and one self-contained HTML page (plots
+NVL144, the China-market nodes), the Pareto frontiers, the rooflines, a simulated run's timeline, the
+export-control table and a fleet plan, writes the PNG plots into the output folder and one self-contained HTML page (plots
 embedded) beside them.
 """
 
@@ -22,8 +22,9 @@ from parity.fleet import plan_fleet
 from parity.hardware import Chip, System
 from parity.policy import assess
 from parity.predict import predict_rows
-from parity.report.plots import frontier_png, roofline_png
+from parity.report.plots import frontier_png, roofline_png, timeline_png
 from parity.report.tables import percent, write_atomic
+from parity.report.timeline import simulated_run
 from parity.search import best_precision, search_serving
 from parity.validate import SCORED_SPLITS, case_errors, scores
 from parity.validate_training import training_case_errors
@@ -55,6 +56,10 @@ class ReportSpec:
     formats: tuple[str, ...] = ("fp8_block", "mxfp8", "int8", "nvfp4", "mxfp4")
     roofline_chips: tuple[str, ...] = ("nvidia-h20", "nvidia-h200-sxm", "nvidia-b200-sxm", "huawei-ascend-910b",
                                        "huawei-ascend-910c", "amd-mi300x")
+    # the simulated run over time: dense_model on one worker of this system, at this TP and client count
+    timeline_system: str = "hgx-h200"
+    timeline_tp: int = 4
+    timeline_concurrency: int = 256
 
 
 @dataclass
@@ -200,6 +205,14 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         page.cite(chip)
     page.sections.append("<h2>Throughput against interactivity, and rooflines</h2>"
                          + _image(frontier, "Pareto frontier per system") + _image(roofline, "Roofline per chip"))
+
+    step("Simulated run")
+    run = simulated_run(spec.dense_model, spec.timeline_system, spec.engine, spec.timeline_tp,
+                        spec.timeline_concurrency, spec.isl, spec.osl)
+    timeline = out / "timeline.png"
+    timeline_png(run.result.timeline, timeline, run.title)
+    page.sections.append("<h2>A benchmark run over time, simulated step by step</h2>"
+                         f"<p>{_e(run.caption)}</p>" + _image(timeline, "Queues and KV use over time"))
 
     step("Export controls")
     rows = []

@@ -1,4 +1,5 @@
-"""PNG plots a person opens: Pareto frontiers of throughput against interactivity, and rooflines."""
+"""PNG plots a person opens: Pareto frontiers of throughput against interactivity, rooflines, and a simulated
+serving run over time (queues and KV use)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np  # noqa: E402
 from parity.hardware import Chip  # noqa: E402
 from parity.report.tables import write_atomic  # noqa: E402
 
-__all__ = ["frontier_png", "roofline_png"]
+__all__ = ["frontier_png", "roofline_png", "timeline_png"]
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
@@ -65,3 +66,26 @@ def roofline_png(chips: Sequence[Chip], path: Path, math: str = "bf16", efficien
     ax.legend(fontsize=7)
     _save(fig, path)
 
+
+
+def timeline_png(records: Sequence[Mapping[str, object]], path: Path, title: str) -> None:
+    """A simulated run over time: requests queued, prefilling and decoding (left axis) and the KV cache
+    in use as a share of what it holds (right axis), from SimResult.timeline records of one worker."""
+    time_s = np.array([float(r["time_s"]) for r in records])  # type: ignore[arg-type]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for key, label, colour in (("queued", "queued", "tab:red"), ("prefilling", "prefilling", "tab:orange"),
+                               ("running", "decoding", "tab:blue")):
+        ax.step(time_s, [float(r[key]) for r in records], where="post", linewidth=1.2, label=label,  # type: ignore[arg-type]
+                color=colour)
+    ax.set_xlabel("time since the first request [s]")
+    ax.set_ylabel("requests")
+    kv = ax.twinx()
+    kv.plot(time_s, [100.0 * float(r["kv_used_fraction"]) for r in records], color="tab:green",  # type: ignore[arg-type]
+            linewidth=1.0, alpha=0.8, label="KV cache used")
+    kv.set_ylabel("KV cache used [% of capacity]")
+    kv.set_ylim(0.0, 105.0)
+    lines = ax.get_legend_handles_labels()[0] + kv.get_legend_handles_labels()[0]
+    ax.legend(lines, [str(line.get_label()) for line in lines], fontsize=8, loc="upper right")
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, alpha=0.3)
+    _save(fig, path)

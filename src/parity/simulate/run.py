@@ -164,23 +164,37 @@ class _Client:
             self._send(req.done_s)
 
 
-def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, ...]]) -> None:
+def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, ...]],
+           touched: list[Engine] | None = None) -> None:
     """Advance the engine that is earliest. An engine's decode stretch never runs past the earliest time
     a request could reach it: the earliest clock of the engines that can send to it (`senders`) plus its
-    `lead_s` (the least delay between an event there and an arrival here)."""
+    `lead_s` (the least delay between an event there and an arrival here). An engine's ready time changes
+    only when it advances or a request is pushed to it: the send callbacks list the engines they pushed to
+    in `touched`, and only those and the advanced engine are asked again."""
     count = len(engines)
     if count == 1:  # one worker: nothing else can send to it at an unknown time
         only = engines[0]
         while only.ready_s() < math.inf:
             only.advance()
         return
+    index = {id(e): i for i, e in enumerate(engines)}
+    others_of = [tuple(i for i in senders[j] if i != j) for j in range(count)]
+    ready = [e.ready_s() for e in engines]
+    pushed = touched if touched is not None else []
     while True:
-        ready = [e.ready_s() for e in engines]
-        first = min(range(count), key=ready.__getitem__)
-        if ready[first] == math.inf:
+        soonest = min(ready)
+        if soonest == math.inf:
             return
-        others = min((ready[i] for i in senders[first] if i != first), default=math.inf)
+        first = ready.index(soonest)
+        others = min(map(ready.__getitem__, others_of[first]), default=math.inf)
         engines[first].advance(others + lead_s[first])
+        ready[first] = engines[first].ready_s()
+        if pushed:
+            for engine in pushed:
+                ready[index[id(engine)]] = engine.ready_s()
+            pushed.clear()
+        elif touched is None:  # callers that do not say whom they pushed to: ask every engine
+            ready = [e.ready_s() for e in engines]
 
 
 def _percentiles(values: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float, float]:
@@ -241,15 +255,19 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     records: list | None = [] if timeline else None
     engines: list[Engine] = []
 
+    touched: list[Engine] = []
+
     def send(req: Request, t: float) -> None:
-        min(engines, key=Engine.outstanding).push(t + sched.ttft_overhead_s, req)
+        target = min(engines, key=Engine.outstanding)
+        target.push(t + sched.ttft_overhead_s, req)
+        touched.append(target)
 
     client = _Client(bench, send)
     engines.extend(Engine(table, sched, ranks, "agg", client.done, rng=rng, timeline=records, name=f"worker {i}")
                    for i in range(workers))
     client.start()
     everyone = tuple(range(workers))  # a request ending anywhere sends the next one to any worker
-    _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers)
+    _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers, touched)
     notes = sched.describe() + (f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
                                 f"({bench.client.source})",)
     return _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
@@ -284,13 +302,19 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
     pre: list[Engine] = []
     dec: list[Engine] = []
 
+    touched: list[Engine] = []
+
     def send(req: Request, t: float) -> None:
-        min(pre, key=Engine.outstanding).push(t + p_sched.ttft_overhead_s, req)
+        target = min(pre, key=Engine.outstanding)
+        target.push(t + p_sched.ttft_overhead_s, req)
+        touched.append(target)
 
     def handed(req: Request) -> None:
         arrive = req.prefilled_s + transfer_s + d_sched.disagg_ttft_overhead_s
         req.first_s = arrive
-        min(dec, key=Engine.outstanding).push(arrive, req)
+        target = min(dec, key=Engine.outstanding)
+        target.push(arrive, req)
+        touched.append(target)
 
     client = _Client(bench, send)
     pre.extend(Engine(p_table, p_sched, prefill_ranks, "prefill", client.done, on_prefilled=handed, rng=rng,
@@ -304,7 +328,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
     decodes = tuple(range(prefill_workers, prefill_workers + decode_workers))
     _drive(pre + dec, [p_sched.ttft_overhead_s] * prefill_workers
            + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers,
-           [decodes] * prefill_workers + [prefills] * decode_workers)
+           [decodes] * prefill_workers + [prefills] * decode_workers, touched)
     notes = d_sched.describe() + (
         f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "

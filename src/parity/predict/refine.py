@@ -1,0 +1,99 @@
+"""`parity search --refine K`: the steady-state search's best candidates re-run by the step-level
+simulator, each as the `parity serve --sim` case of its layout (same catalog lookups, same client)."""
+
+from __future__ import annotations
+
+import math
+import functools
+from collections.abc import Sequence
+
+from parity.errors import ParityError
+from parity.parallel import map_chunks
+from parity.plan import Precision
+from parity.predict.case import Case
+from parity.predict.scenario import scenario_of
+from parity.predict.simulated import simulate_scenario
+from parity.search import Candidate
+
+__all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
+           "refine_candidates"]
+
+# the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
+REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
+               "sim_tpot_p90_s", "sim_tpot_p99_s", "sim_tokens_per_s_per_chip", "sim_tokens_per_s_per_user",
+               "sim_chips", "sim_case")
+MAX_DECODE_WORKERS = 8  # a disaggregated candidate is simulated on at most this many decode workers
+
+
+def refine_order(frontier: Sequence[Candidate]) -> list[int]:
+    """Frontier indices, best first: those meeting the targets by tokens/s per chip (the search's own
+    ranking of its best), then the rest by tokens/s per chip."""
+    return sorted(range(len(frontier)), key=lambda i: (not frontier[i].meets_targets,
+                                                       -frontier[i].tokens_per_s_per_chip))
+
+
+def _workers(candidate: Candidate) -> tuple[int, int]:
+    """(prefill, decode) whole workers nearest the candidate's prefill-per-decode ratio: one prefill
+    worker and round(1 / ratio) decode workers (at most MAX_DECODE_WORKERS) when the ratio is below one,
+    else round(ratio) prefill workers for one decode worker."""
+    ratio = candidate.prefill_workers_per_decode_worker
+    if ratio >= 1.0:
+        return max(1, round(ratio)), 1
+    decode = min(MAX_DECODE_WORKERS, max(1, round(1.0 / ratio))) if ratio > 0 else 1
+    return max(1, round(decode * ratio)), decode
+
+
+def case_of_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,
+                      osl: int) -> Case:
+    """The `parity serve` case of a search candidate: its layouts, formats and clients (all the decode
+    workers' clients when disaggregated, on whole workers: _workers)."""
+    formats = dict(weights=precision.weights, moe_weights=precision.expert_weights, kv=precision.kv_cache)
+    if candidate.mode == "agg":
+        return Case(case_id="refine", model=model, system=system, engine=engine, isl=isl, osl=osl,
+                    concurrency=max(1, round(candidate.concurrency)), layout=candidate.layout, **formats)
+    prefill, decode = _workers(candidate)
+    return Case(case_id="refine", model=model, system=system, engine=engine, isl=isl, osl=osl, mode="disagg",
+                concurrency=max(1, round(candidate.concurrency)) * decode, layout=candidate.layout,
+                decode_layout=candidate.decode_layout, prefill_workers=prefill, decode_workers=decode, **formats)
+
+
+def _described(case: Case) -> str:
+    """What was simulated, e.g. 'disagg: 2 x tp1 prefill, 1 x tp1-pp2 decode, 384 clients, fp8 weights, fp8 KV'."""
+    if case.mode == "agg":
+        workers = f"agg: 1 x {case.layout}"
+    else:
+        workers = (f"disagg: {case.prefill_workers} x {case.layout} prefill, {case.decode_workers} x "
+                   f"{case.decode_layout} decode")
+    return f"{workers}, {case.concurrency} clients, {case.weights} weights, {case.kv} KV"
+
+
+def refine_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,
+                     osl: int) -> dict[str, object]:
+    """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips
+    (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN)."""
+    row = candidate.to_dict()
+    case = case_of_candidate(candidate, model, system, engine, precision, isl, osl)
+    nan = math.nan
+    try:
+        sim = simulate_scenario(scenario_of(case))
+    except (ParityError, ValueError, ArithmeticError) as err:
+        return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}"}
+    latency = sim.latency
+    return {**row, **{f"sim_{k}": latency[k] for k in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_s",
+                                                       "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
+            "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
+            "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": sim.chips,
+            "sim_case": _described(case)}
+
+
+def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, precision: Precision, isl: int,
+                  osl: int) -> list[dict[str, object]]:
+    return [refine_candidate(c, model, system, engine, precision, isl, osl) for c in chunk]
+
+
+def refine_candidates(candidates: Sequence[Candidate], model: str, system: str, engine: str, precision: Precision,
+                      isl: int, osl: int, processes: int = 1) -> list[dict[str, object]]:
+    """refine_candidate of each candidate, in order, one simulation per task over `processes` processes."""
+    run = functools.partial(_refine_chunk, model=model, system=system, engine=engine, precision=precision, isl=isl,
+                            osl=osl)
+    return [row for part in map_chunks(run, [[c] for c in candidates], processes) for row in part]

@@ -1,0 +1,73 @@
+"""Work mapped over processes or Ray (parity.parallel), and `predict`/`validate --ray` for the simulator."""
+
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+from parity.errors import ParityError
+from parity.parallel import RAY_LOCAL, map_chunks
+
+
+def _square_all(chunk: list[int]) -> list[int]:
+    return [x * x for x in chunk]
+
+
+CHUNKS = [[1, 2], [3], [4, 5, 6]]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_chunks_come_back_in_order_with_progress_per_chunk(processes: int) -> None:
+    """[[1, 4], [9], [16, 25, 36]] in the chunks' order; progress sees each result once (2 + 1 + 3 = 6)."""
+    seen: list[int] = []
+    assert map_chunks(_square_all, CHUNKS, processes, progress=lambda r: seen.append(len(r))) == [
+        [1, 4], [9], [16, 25, 36]]
+    assert sorted(seen) == [1, 2, 3]
+
+
+def test_ray_without_ray_installed_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(ParityError, match="--ray needs Ray: pip install 'parity\\[ray\\]'"):
+        map_chunks(_square_all, CHUNKS, ray=RAY_LOCAL)
+    assert map_chunks(_square_all, [], ray=RAY_LOCAL) == []  # nothing to run starts nothing
+
+
+CASES = "model,system,isl,osl,concurrency,tp\n" + "".join(
+    f"llama-3.1-8b,hgx-h100,256,128,{c},1\n" for c in (1, 2, 3, 4, 6, 8, 12, 16, 24))
+
+
+def test_ray_needs_the_simulator(tmp_path) -> None:
+    cases = tmp_path / "cases.csv"
+    cases.write_text(CASES)
+    result = CliRunner().invoke(cli, ["predict", str(cases), "--ray"])
+    assert result.exit_code == 2
+    assert result.stderr == "parity: error: --ray runs the simulator's runs: it needs --model-kind sim\n"
+
+
+def test_ray_without_ray_installed_exits_2_in_one_line(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    cases = tmp_path / "cases.csv"
+    cases.write_text(CASES)
+    result = CliRunner().invoke(cli, ["predict", str(cases), "--model-kind", "sim", "--ray"])
+    assert result.exit_code == 2
+    assert result.stderr == "parity: error: --ray needs Ray: pip install 'parity[ray]'\n"
+
+
+@pytest.mark.e2e
+def test_predict_sim_on_ray_gives_the_local_result(tmp_path) -> None:
+    """Nine simulated cases as Ray tasks on a local instance: the CSV is byte for byte the one-process one."""
+    pytest.importorskip("ray")
+    cases = tmp_path / "cases.csv"
+    cases.write_text(CASES)
+    here = CliRunner().invoke(cli, ["predict", str(cases), "--model-kind", "sim", "--processes", "1"])
+    on_ray = CliRunner().invoke(cli, ["predict", str(cases), "--model-kind", "sim", "--ray"])
+    assert here.exit_code == on_ray.exit_code == 0, on_ray.output
+    assert on_ray.stdout == here.stdout
+    assert here.stdout.count("\n") == 10 and "ttft_p99_s" in here.stdout
+
+
+def test_validate_ray_needs_the_simulator_too() -> None:
+    result = CliRunner().invoke(cli, ["validate", "--section", "serving", "--ray"])
+    assert result.exit_code == 2
+    assert result.stderr == "parity: error: --ray runs the simulator's runs: it needs --model-kind sim\n"

@@ -1,0 +1,23 @@
+"""The report's simulated run: what its caption states is what was simulated, and its plot is written."""
+
+from parity.report.plots import timeline_png
+from parity.report.timeline import simulated_run
+
+
+def test_the_simulated_run_caption_states_the_run_and_its_timeline_is_plotted(tmp_path) -> None:
+    """8 clients of the aiconfigurator client (10 prompts a client, the first wave counted): 80 requests.
+    The timeline never has more requests decoding than clients, runs forward in time, and keeps the KV
+    cache within its capacity (used fraction in [0, 1])."""
+    run = simulated_run("llama-3.1-8b", "hgx-h100", "vllm", 1, 8, 256, 64)
+    assert run.result.requests == 80
+    assert "8 closed-loop clients of the aiconfigurator client sending 80 counted requests" in run.caption
+    assert f"TTFT mean {run.result.ttft_s * 1e3:,.0f} ms" in run.caption
+    assert "engine profile vllm" in run.caption and "at TP1" in run.caption
+    records = run.result.timeline
+    times = [r["time_s"] for r in records]
+    assert len(records) > 10 and times == sorted(times)
+    assert max(r["running"] for r in records) == 8
+    assert all(0.0 <= r["kv_used_fraction"] <= 1.0 for r in records)
+    path = tmp_path / "timeline.png"
+    timeline_png(records, path, run.title)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

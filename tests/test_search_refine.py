@@ -1,0 +1,111 @@
+"""`parity search --refine K`: the frontier's best K candidates re-run by the simulator, as `serve --sim`."""
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+from parity.plan import Layout
+from parity.predict.refine import REFINE_KEYS, _workers, refine_order
+from parity.search import Candidate
+
+# one chip per worker and short requests keep the search and its simulations small
+SEARCH = ("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "1", "--isl", "256", "--osl", "128",
+          "--tpot", "20ms", "--format", "json")
+
+
+def _run(*args: str) -> dict:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _candidate(per_chip: float, meets: bool, ratio: float = 0.0) -> Candidate:
+    return Candidate(mode="disagg" if ratio else "agg", layout=Layout(), decode_layout=Layout() if ratio else None,
+                     concurrency=8.0, chips=1.0, prefill_workers_per_decode_worker=ratio, ttft_s=1.0, tpot_s=0.01,
+                     tokens_per_s_per_chip=per_chip, tokens_per_s_per_user=100.0, meets_targets=meets)
+
+
+def test_refine_order_puts_those_meeting_the_targets_first_by_rate() -> None:
+    """Rates 300 (misses), 100, 200 (meet): the two meeting come first, faster first (2, 1), then 0."""
+    frontier = [_candidate(300.0, False), _candidate(100.0, True), _candidate(200.0, True)]
+    assert refine_order(frontier) == [2, 1, 0]
+
+
+@pytest.mark.parametrize(("ratio", "workers"), [
+    (0.26, (1, 4)),  # round(1 / 0.26) = round(3.85) = 4 decode workers; round(4 x 0.26) = round(1.04) = 1 prefill
+    (0.02, (1, 8)),  # 1 / 0.02 = 50 decode workers, capped at 8; round(8 x 0.02) = 0, at least 1 prefill
+    (1.6, (2, 1)),  # round(1.6) = 2 prefill workers for one decode worker
+    (0.5, (1, 2)),
+])
+def test_disaggregated_candidates_run_on_whole_workers_near_their_ratio(ratio: float, workers: tuple) -> None:
+    assert _workers(_candidate(1.0, True, ratio)) == workers
+
+
+def test_refine_zero_leaves_the_output_as_the_steady_search_and_two_refines_exactly_two_rows() -> None:
+    """--refine 0: no row has a simulator key. --refine 2: the same frontier, exactly two rows gain every
+    sim key, and they are the two meeting the TPOT target with the most tok/s/chip; the other rows are
+    unchanged."""
+    plain = _run(*SEARCH, "--refine", "0")
+    refined = _run(*SEARCH, "--refine", "2")
+    assert not any(k in row for row in plain["frontier"] for k in REFINE_KEYS)
+    with_sim = [i for i, row in enumerate(refined["frontier"]) if "sim_ttft_s" in row]
+    assert len(with_sim) == 2
+    meeting = [i for i, row in enumerate(plain["frontier"]) if row["meets_targets"]]
+    best_two = sorted(meeting, key=lambda i: -plain["frontier"][i]["tokens_per_s_per_chip"])[:2]
+    assert with_sim == sorted(best_two)
+    for i, (before, after) in enumerate(zip(plain["frontier"], refined["frontier"], strict=True)):
+        assert {k: v for k, v in after.items() if k not in REFINE_KEYS} == before
+        if i in with_sim:
+            assert set(REFINE_KEYS) <= set(after)
+            assert after["sim_ttft_p50_s"] <= after["sim_ttft_p90_s"] <= after["sim_ttft_p99_s"]
+    assert {k: v for k, v in refined.items() if k != "frontier"} == {k: v for k, v in plain.items() if k != "frontier"}
+
+
+def test_refined_numbers_are_what_serve_sim_reports_for_the_same_layout() -> None:
+    """The best refined aggregated row (tp1, its clients, fp8 weights and KV) against `parity serve --sim`
+    of that case: the same simulation, so the same TTFT and TPOT means and percentiles to the bit."""
+    refined = _run(*SEARCH, "--refine", "1")
+    (row,) = [r for r in refined["frontier"] if "sim_ttft_s" in r]
+    assert row["mode"] == "agg" and row["layout"] == "tp1"
+    served = _run("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "256", "--osl", "128", "--tp",
+                  "1", "--concurrency", str(round(row["concurrency"])), "--weights", "fp8", "--kv", "fp8", "--sim",
+                  "--format", "json")
+    for key in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_s", "tpot_p99_s"):
+        assert row[f"sim_{key}"] == served[key], key
+    assert row["sim_tokens_per_s_per_chip"] == served["output_tokens_per_s_per_chip"]
+
+
+def test_refined_disaggregated_rows_are_serve_sim_on_whole_workers() -> None:
+    """A disaggregated candidate (one-chip prefill and decode workers) is `serve --sim --mode disagg` with
+    the whole worker counts its sim_case names and all their clients."""
+    refined = _run(*SEARCH, "--mode", "disagg", "--refine", "1")
+    (row,) = [r for r in refined["frontier"] if "sim_ttft_s" in r]
+    prefill, decode = _workers(Candidate(**{**{k: row[k] for k in Candidate.__slots__ if k not in (
+        "layout", "decode_layout")}, "layout": Layout(), "decode_layout": Layout()}))
+    clients = round(row["concurrency"]) * decode
+    assert row["sim_case"] == (f"disagg: {prefill} x tp1 prefill, {decode} x tp1 decode, {clients} clients, fp8 "
+                               "weights, fp8 KV")
+    served = _run("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "256", "--osl", "128",
+                  "--mode", "disagg", "--prefill-workers", str(prefill), "--decode-workers", str(decode),
+                  "--concurrency", str(clients), "--weights", "fp8", "--kv", "fp8", "--sim", "--format", "json")
+    for key in ("ttft_s", "ttft_p99_s", "tpot_s", "tpot_p90_s"):
+        assert row[f"sim_{key}"] == served[key], key
+    assert row["sim_chips"] == served["chips"] == prefill + decode
+
+
+def test_refine_adds_the_sim_columns_to_the_table_and_csv() -> None:
+    """The table shows 'sim TTFT ms' and marks rows not refined with '-'; the CSV carries every sim key,
+    empty on rows not refined."""
+    table = CliRunner().invoke(cli, [*SEARCH[:-2], "--refine", "1", "--format", "table", "--wide"]).stdout
+    assert "sim TTFT ms" in table and "sim TPOT p99" in table
+    csv_text = CliRunner().invoke(cli, [*SEARCH[:-2], "--refine", "1", "--format", "csv"]).stdout
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert all(k in rows[0] for k in REFINE_KEYS)
+    assert [bool(r["sim_ttft_s"]) for r in rows].count(True) == 1
+    assert [r["sim_case"] for r in rows if r["sim_case"]] == [r["sim_case"] for r in rows if r["sim_ttft_s"]]
+    unrefined = CliRunner().invoke(cli, [*SEARCH[:-2], "--refine", "0", "--format", "table"]).stdout
+    assert "sim TTFT" not in unrefined
