@@ -109,3 +109,16 @@ def test_refine_adds_the_sim_columns_to_the_table_and_csv() -> None:
     assert [r["sim_case"] for r in rows if r["sim_case"]] == [r["sim_case"] for r in rows if r["sim_ttft_s"]]
     unrefined = CliRunner().invoke(cli, [*SEARCH[:-2], "--refine", "0", "--format", "table"]).stdout
     assert "sim TTFT" not in unrefined
+
+
+def test_default_refine_skips_candidates_with_more_clients_than_the_budget() -> None:
+    """DeepSeek-R1 on GB200 NVL72 at 50 ms: the best candidates run over 2,048 clients each (12,288 per
+    worker), so a plain search (no --refine given) simulates none of them."""
+    from parity.cli.search_cmd import DEFAULT_REFINE_MAX_CLIENTS
+
+    base = ("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--tpot", "50ms", "--format", "json")
+    plain = _run(*base)
+    best = plain["frontier"]
+    assert DEFAULT_REFINE_MAX_CLIENTS == 2048
+    assert not any("sim_ttft_s" in row for row in best)
+    assert max(row["concurrency"] for row in best) > DEFAULT_REFINE_MAX_CLIENTS

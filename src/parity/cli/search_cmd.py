@@ -11,12 +11,15 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
-from parity.predict.refine import refine_candidates, refine_order
+from parity.predict.refine import case_of_candidate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
 from parity.search_split import search_split
 
 DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
+# without an explicit --refine, candidates with more clients than this are not simulated: a closed loop of
+# 10 requests per client at 16k clients takes seconds, and a plain search should stay well under one
+DEFAULT_REFINE_MAX_CLIENTS = 2048
 
 COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "layout", plain, "left"),
            Column("decode_layout", "decode", plain, "left"),
@@ -84,7 +87,13 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
     rows = [c.to_dict() for c in result.frontier]
-    refined = sorted(refine_order(result.frontier)[:refine])
+    order = refine_order(result.frontier)[:refine]
+    skipped = 0
+    if click.get_current_context().get_parameter_source("refine") is click.core.ParameterSource.DEFAULT:
+        kept = [i for i in order if case_of_candidate(result.frontier[i], model, system, engine, precision, isl,
+                                                      osl).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
+        skipped, order = len(order) - len(kept), kept
+    refined = sorted(order)
     simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl, osl,
                                   processes)
     for i, row in zip(refined, simulated):
@@ -106,7 +115,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                + (f". sim: the step-level simulator on the {len(refined)} best candidate(s) (meeting the targets "
                   "first, by tok/s/chip), each as `parity serve --sim` with its layout (sim_case; disaggregated on "
                   "whole workers) and the engine's profile for the chip's software stack; '-': not refined"
-                  if refined else ""))
+                  if refined else "")
+               + (f". {skipped} of the {DEFAULT_REFINE} best not simulated: over {DEFAULT_REFINE_MAX_CLIENTS:,} "
+                  "clients each (seconds of simulation; an explicit --refine K runs them)" if skipped else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "best": best.to_dict() if best else None, "frontier": rows, "assumptions": list(result.assumptions),
