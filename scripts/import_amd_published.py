@@ -128,6 +128,12 @@ ENGINE = {**{i: _OFFLINE for i in ("AMD-001", "AMD-002", "AMD-003", "AMD-004", "
           **{i: {**_META_FP8, "eager": "true"} for i in ("AMD-014", "AMD-015", "AMD-016")},
           "AMD-017": {**_OFFLINE, "eager": "true"}, "AMD-027": {**_OFFLINE, "max_num_seqs": "256"}}
 TWIN_ENGINE = {i: _META_FP8 for i in ("AMD-014", "AMD-015", "AMD-016")}
+# AMD's throughput tables (dev-docker README, performance page) run `--num-prompts N --max-num-seqs N` (their
+# "Num Prompts" and "Max Num Seqs" columns): every prompt runs at once, not vLLM's default cap
+# (data/engine_defaults.toml); the dev-docker README's command also sets --max-num-batched-tokens 131072
+_DEV_DOCKER = {"AMD-001": 3200, "AMD-002": 1500, "AMD-003": 1500, "AMD-004": 500, "AMD-009": 3200, "AMD-010": 1500}
+for _i, _n in {**_DEV_DOCKER, "AMD-012": 3200, "AMD-013": 1500}.items():
+    ENGINE[_i] = {**ENGINE[_i], "max_num_seqs": str(_n), **({"max_num_tokens": "131072"} if _i in _DEV_DOCKER else {})}
 
 # kernel figures: AMD id -> (kind, label); each has the NVIDIA H200 figure of the same test beside it
 KERNELS = {"AMD-063": ("gemm_fp8", "fp8 GEMM 8192^3 (hipBLASLt vs cuBLASLt)"),
@@ -155,7 +161,7 @@ TRAINING = ("AMD-069", "AMD-070", "AMD-071", "AMD-072", "AMD-073", "AMD-074", "A
 COLUMNS = ["case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl", "concurrency",
            "tp", "pp", "attn_dp", "moe_tp", "moe_ep", "batch_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance",
            "metric", "measured", "split", "attention_dp_hold_steps", "source", "source_id", "vendor", "date",
-           "engine_version", "unstated", "offline", "eager", "attention_weights", "max_num_seqs"]
+           "engine_version", "unstated", "offline", "eager", "attention_weights", "max_num_seqs", "max_num_tokens"]
 SYSTEMS = {"MI300X": "mi300x-platform", "MI325X": "mi325x-platform", "MI355X": "mi355x-platform"}
 
 
@@ -228,7 +234,7 @@ def page_rows() -> list[dict[str, str]]:
                     "measured": f"{value:.6g}", "split": split_of(case_id), "source_id": "amd-rocm-perf-2510",
                     "vendor": "AMD", "date": "2025-10-06", "engine_version": "vLLM 0.10.2 (ROCm 7.0.0)",
                     "unstated": "total or output tokens" if conversion in ("total", "table") else "",
-                    **(_OFFLINE if metric == "worker" else {}),
+                    **({**_OFFLINE, "max_num_seqs": str(concurrency)} if metric == "worker" else {}),
                     "source": f"{title}; {url} (throughput and latency tables; {how})"})
     return out
 

@@ -258,7 +258,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     if workload not in ("serve", "train"):
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
     base = baseline or systems[0]
-    rows = [(_serve(s, model, profile, tpot_s, ttft_s, isl, osl, weights) if workload == "serve"
+    # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
+    rows = [(_serve(s, model, _on_stack(profile, s), tpot_s, ttft_s, isl, osl, weights) if workload == "serve"
              else _train(s, model, chips or s.chips, seq_len, global_batch, training_precision)) for s in systems]
     ref = next((r for r in rows if r.system == base.id), rows[0])
     if not ref.fits:
@@ -282,6 +283,14 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios,
                                  "baseline": base.id, "ratio_interval": interval, "note": note}))
     return out
+
+
+def _on_stack(profile: EngineProfile, system: System) -> EngineProfile:
+    """The profile fitted on the system's software stack from the catalog profile `profile` (its software
+    maturity there); `profile` itself where none is, or where it is not the catalog's own (a what-if)."""
+    if profile.base or profile != catalog.engine(profile.id):
+        return profile
+    return catalog.engine_for(profile.id, system.chip.software_stack)
 
 
 def vendor_bands() -> dict[str, Band]:

@@ -4,9 +4,11 @@ Values are fitted on measured points (see `validate` and `validate_training`).""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE"]
+__all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "engine_version", "version_defaults"]
 
 
 # how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
@@ -28,7 +30,9 @@ class EngineProfile:
     burstiness: squared coefficient of variation of prompt arrivals in Kingman's queueing formula
     W = burstiness * u / (1 - u) * S (1 for random arrivals; closed-loop benchmarks arrive in waves).
     gemm_scale, attention_scale, memory_scale: multipliers on the chip calibration's efficiencies
-    (kernel quality of this engine relative to the prior); expert_imbalance: busiest expert rank
+    (kernel quality of this engine relative to the prior); collective_scale: the same on the calibration's
+    collective (link) efficiency, what the engine's tensor-parallel all-reduce gets of the bandwidth the
+    collective microbenchmarks reach (1: all of it); expert_imbalance: busiest expert rank
     over the mean. kv_memory_fraction: share of free memory given to the KV cache.
     prefill_scale: multiplier on prompt processing time (chunking and scheduling losses).
     arrival_sync: how much of a step's budget of prompts arrives together, in [0, 1] (0: one at a
@@ -98,6 +102,7 @@ class EngineProfile:
     gemm_scale: float = 1.0
     attention_scale: float = 1.0
     memory_scale: float = 1.0
+    collective_scale: float = 1.0
     expert_imbalance: float = 1.2
     kv_memory_fraction: float = 0.9
     prefill_scale: float = 1.0
@@ -138,7 +143,7 @@ class EngineProfile:
         for name in ("kernel_overhead_s", "step_overhead_s", "ttft_overhead_s", "burstiness"):
             if getattr(self, name) < 0:
                 raise ValueError(f"engine {self.id}: {name} must be >= 0, got {getattr(self, name)}")
-        for name in ("gemm_scale", "attention_scale", "memory_scale"):
+        for name in ("gemm_scale", "attention_scale", "memory_scale", "collective_scale"):
             if not 0 < getattr(self, name) <= 2:
                 raise ValueError(f"engine {self.id}: {name} must be in (0, 2], got {getattr(self, name)}")
         if not 0 < self.prefill_scale <= 5:
@@ -245,3 +250,68 @@ class TrainingProfile:
                 raise ValueError(f"training profile {self.id}: {name} must be >= 0, got {getattr(self, name)}")
         if self.expert_imbalance < 1:
             raise ValueError(f"training profile {self.id}: expert_imbalance must be >= 1, got {self.expert_imbalance}")
+
+
+# what an engine does when the user sets nothing: its defaults by version (data/engine_defaults.toml)
+DEFAULT_FIELDS = ("max_batch_size", "max_num_tokens")  # EngineProfile fields a version's defaults set
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineDefault:
+    """One engine's defaults over a range of its versions, as its source code sets them.
+
+    engine: the profile id (vllm, sglang); since, until: the versions it holds over, until excluded (None:
+    still). min_memory_bytes [B]: only on chips with at least this much device memory (0: any);
+    chips: only on chips whose id contains one of these (empty: any). context: offline (vLLM's LLM class, as
+    its benchmark_throughput and benchmark_latency scripts run it), server (its OpenAI API server) or any.
+    max_batch_size: sequences run at once (vLLM --max-num-seqs); max_num_tokens: tokens per step (vLLM
+    --max-num-batched-tokens); 0: this entry does not set it. source: where the value is set in the code.
+    """
+
+    engine: str
+    since: tuple[int, ...]
+    until: tuple[int, ...] | None = None
+    min_memory_bytes: float = 0.0
+    chips: tuple[str, ...] = ()
+    context: str = "any"
+    max_batch_size: int = 0
+    max_num_tokens: int = 0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.context not in ("offline", "server", "any"):
+            raise ValueError(f"engine default {self.engine} {self.since}: context must be offline, server or any, "
+                             f"got {self.context!r}")
+        if self.until is not None and self.until <= self.since:
+            raise ValueError(f"engine default {self.engine}: until {self.until} must come after since {self.since}")
+        if self.max_batch_size < 0 or self.max_num_tokens < 0 or not (self.max_batch_size or self.max_num_tokens):
+            raise ValueError(f"engine default {self.engine} {self.since}: set max_batch_size or max_num_tokens (>= 1)")
+
+    def holds(self, engine: str, version: tuple[int, ...], memory_bytes: float, chip: str, offline: bool) -> bool:
+        return (engine == self.engine and self.since <= version and (self.until is None or version < self.until)
+                and memory_bytes >= self.min_memory_bytes and (not self.chips or any(c in chip for c in self.chips))
+                and self.context in ("any", "offline" if offline else "server"))
+
+
+_NAMES = {"vllm": "vllm", "sglang": "sglang", "trtllm": r"tensorrt-llm|trt-llm|trtllm"}
+
+
+def engine_version(engine: str, text: str) -> tuple[int, ...] | None:
+    """The version a row's free-text engine_version names for this engine ('vLLM 0.7.3.dev138' -> (0, 7, 3));
+    None where it names none ('vLLM (version not stated)'). A development build counts as its release."""
+    pattern = _NAMES.get(engine)
+    found = re.search(rf"(?:{pattern})\s+v?(\d+)\.(\d+)(?:\.(\d+))?", text, re.IGNORECASE) if pattern else None
+    return None if found is None else tuple(int(g) for g in found.groups(default="0"))
+
+
+def version_defaults(defaults: Iterable[EngineDefault], engine: str, version: tuple[int, ...], memory_bytes: float,
+                     chip: str, offline: bool) -> Mapping[str, int]:
+    """EngineProfile field -> value of what this version of the engine sets by default on this chip and in
+    this context (the first entry that holds sets each field)."""
+    out: dict[str, int] = {}
+    for entry in defaults:
+        if entry.holds(engine, version, memory_bytes, chip, offline):
+            for name in DEFAULT_FIELDS:
+                if getattr(entry, name) and name not in out:
+                    out[name] = getattr(entry, name)
+    return out

@@ -110,6 +110,7 @@ def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
         attention_decode_math_efficiency=(scaled(cal.attention_decode_math_efficiency, profile.attention_scale)
                                           if cal.attention_decode_math_efficiency else 0.0),
         attention_decode_efficiency=scaled(cal.attention_decode_efficiency, profile.memory_scale),
+        collective_efficiency=scaled(cal.collective_efficiency, profile.collective_scale),
     )
 
 

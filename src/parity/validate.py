@@ -220,6 +220,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
                  "sim_prefill_scale", "sim_first_token_steps"):
         number = getattr(engine, name)
         table[name] = number if isinstance(number, int) else tomlwrite.significant(number)
+    if engine.collective_scale != 1.0:
+        table["collective_scale"] = tomlwrite.significant(engine.collective_scale)
     if engine.sim_prefill_launch_s:
         table["sim_prefill_launch"] = f"{engine.sim_prefill_launch_s * 1e6:.3f} us"
     if engine.sim_separate_prefill:

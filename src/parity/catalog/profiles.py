@@ -10,11 +10,11 @@ from typing import Any
 from parity import units
 from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require, user_dir
 from parity.catalog.hardware import chips, families
-from parity.engine import EngineProfile, TrainingProfile
+from parity.engine import EngineDefault, EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "training_prior",
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "engine_defaults", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
 
@@ -141,6 +141,32 @@ def engine_for(name: str | None, stack: str) -> EngineProfile:
         if candidate.base == profile.id and candidate.stack == stack:
             return candidate
     return profile
+
+
+def _version(text: object, where: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in str(text).split("."))
+    except ValueError as err:
+        raise CatalogError(f"{where}: a version is numbers and dots, got {text!r}") from err
+
+
+@cache
+def engine_defaults() -> tuple[EngineDefault, ...]:
+    """Engines' defaults by version (data/engine_defaults.toml), in the file's order."""
+    where = "engine_defaults.toml"
+    out = []
+    for i, entry in enumerate(read_toml(data_dir() / where).get("default", ())):
+        at = f"{where} entry {i + 1}"
+        try:
+            out.append(EngineDefault(
+                engine=require(entry, "engine", at), since=_version(require(entry, "since", at), at),
+                until=_version(entry["until"], at) if "until" in entry else None,
+                min_memory_bytes=units.parse(entry["min_memory"], "bytes") if "min_memory" in entry else 0.0, chips=tuple(entry.get("chips", ())),
+                context=entry.get("context", "any"), max_batch_size=int(entry.get("max_batch_size", 0)),
+                max_num_tokens=int(entry.get("max_num_tokens", 0)), source=require(entry, "source", at)))
+        except (TypeError, ValueError, units.UnitError) as err:
+            raise CatalogError(f"{at}: {err}") from err
+    return tuple(out)
 
 
 ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}

@@ -59,6 +59,8 @@ class Case:
     offload_weights: float = 0.0  # share of the weights kept in host memory
     mla_decode: str = ""  # absorbed or unabsorbed MLA decode (empty: the engine's default)
     attention_weights: str = ""  # the attention projections' format where it differs (empty: weights')
+    engine_version: str = ""  # the engine's version as the source names it ('vLLM 0.7.3'): its defaults apply
+    offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
 
 
 # optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
@@ -127,7 +129,8 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 prefill_system=_cell(row, "prefill_system"),
                 offload_kv=_number(row, "offload_kv", "in [0, 1]") or 0.0,
                 offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
-                mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"))
+                mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"),
+                engine_version=_cell(row, "engine_version"), offline=_flag(row, "offline"))
 
 
 def _missing(key: str) -> str:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from parity import catalog
 from parity.cost import math_unit
 from parity.dtypes import format_named
-from parity.engine import EngineProfile
+from parity.engine import EngineProfile, engine_version, version_defaults
 from parity.errors import InfeasiblePlan, ParityError
 from parity.graph import MLA_DECODE
 from parity.hardware import Calibration, System, per_die
@@ -166,7 +166,9 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         calibration = catalog.calibration(system.chip)  # the package's efficiencies hold per die
         system = per_die(system)
     engine = catalog.engine_for(case.engine, system.chip.software_stack)
-    for field_name, value in case.engine_settings:
+    defaults, defaults_note = _version_defaults(engine, case, system)
+    settings = (*defaults, *case.engine_settings)  # kept by Scenario.with_engine under a refitted profile
+    for field_name, value in settings:
         try:
             engine = dataclasses.replace(engine, **{field_name: value})
         except ValueError as err:
@@ -208,9 +210,9 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     common = dict(case_id=case.case_id, model=model, system=system, engine=engine, precision=precision,
                   isl=case.isl, osl=case.osl, concurrency=case.concurrency, phase=case.phase, batch=case.batch,
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
-                  random_range_ratio=case.random_range_ratio, engine_settings=case.engine_settings,
+                  random_range_ratio=case.random_range_ratio, engine_settings=settings,
                   calibration=calibration, offload_kv=case.offload_kv, offload_weights=case.offload_weights)
-    notes = tuple(n for n in (note, mtp_note) if n)
+    notes = tuple(n for n in (note, mtp_note, defaults_note) if n)
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
@@ -238,6 +240,21 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                     decode_workers=decode_workers,
                     prefill_batch=None if case.prefill_batch is None else float(case.prefill_batch),
                     decode_batch=decode_batch, prefill_system=prefill_system, notes=notes)
+
+
+def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tuple[tuple[tuple[str, float], ...], str]:
+    """What the case's engine version sets by default (catalog.engine_defaults) and the case does not set, as
+    engine settings, and a note naming them; none where the case names no version of this engine."""
+    name = engine.base or engine.id
+    version = engine_version(name, case.engine_version)
+    if version is None:
+        return (), ""
+    chip = system.chip
+    found = version_defaults(catalog.engine_defaults(), name, version, chip.memory_bytes, chip.id, case.offline)
+    unset = {k: v for k, v in found.items() if k not in dict(case.engine_settings)}
+    said = ", ".join(f"{k} {v:,}" for k, v in unset.items())
+    return tuple(unset.items()), (f"{name} {'.'.join(map(str, version))} defaults{' (offline)' if case.offline else ''}:"
+                                  f" {said}" if unset else "")
 
 
 def deployment(scenario: Scenario, layout: Layout, system: System | None = None) -> Deployment:
