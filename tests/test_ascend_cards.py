@@ -22,9 +22,11 @@ def test_every_ascend_row_occupies_the_packages_the_page_counts() -> None:
 
 
 def test_b11_is_the_same_deployment_in_both_tables() -> None:
-    (published,) = [r for r in catalog.measurements("serving_published") if r["case_id"].startswith("B11-")]
+    published, throughput = [r for r in catalog.measurements("serving_published") if r["case_id"].startswith("B11-")]
     (percentiles,) = [r for r in catalog.measurements("serving_percentiles") if r["case_id"].startswith("PS01-")]
     keys = ("prefill_workers", "prefill_tp", "prefill_attn_dp", "prefill_moe_ep", "decode_workers", "decode_tp",
             "decode_attn_dp", "decode_moe_ep", "rank_per_die", "mtp_tokens", "isl", "osl", "concurrency")
     assert {k: published[k] for k in keys} == {k: percentiles[k] for k in keys}
+    assert {k: throughput[k] for k in keys} == {k: percentiles[k] for k in keys}
     assert float(published["measured"]) == round(1.0 / float(percentiles["measured_tpot_mean_s"]), 4)
+    assert float(throughput["measured"]) == 12697.49  # 396.796 a card x 32 cards, as the page totals it
