@@ -58,4 +58,4 @@ def test_attention_format_column_and_refusal() -> None:
 def test_every_engine_profile_states_its_attention_format() -> None:
     assert {e.id: e.attention_format for e in catalog.engines()} == {
         "generic": "bf16", "sglang": "bf16", "trtllm": "bf16", "vllm": "bf16", "sglang-rocm": "bf16",
-        "vllm-rocm": "bf16"}
+        "vllm-rocm": "bf16", "sglang-cann": "bf16"}

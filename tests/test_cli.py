@@ -141,14 +141,14 @@ def test_engines_lists_every_profile_parameter_and_how_it_was_obtained() -> None
     runner = CliRunner()
     data = json.loads(runner.invoke(cli, ["engines", "--format", "json"]).stdout)
     by_id = {e["id"]: e for e in data}
-    assert set(by_id) == {"generic", "trtllm", "vllm", "sglang", "vllm-rocm", "sglang-rocm"}  # + stack profiles
+    assert set(by_id) == {"generic", "trtllm", "vllm", "sglang", "vllm-rocm", "sglang-rocm", "sglang-cann"}
     assert not by_id["generic"]["measured"] and by_id["generic"]["first_token_steps"] == 0.5
-    for fitted in ("trtllm", "vllm", "sglang", "vllm-rocm", "sglang-rocm"):
+    for fitted in ("trtllm", "vllm", "sglang", "vllm-rocm", "sglang-rocm", "sglang-cann"):
         assert by_id[fitted]["measured"] and "calibration rows" in by_id[fitted]["method"]
         assert 0.5 <= by_id[fitted]["first_token_steps"] <= 3.0
     table = runner.invoke(cli, ["engines"], env={"COLUMNS": "200"}).stdout
     assert "steps before the first token" in table and "assumed" in table
-    assert len(__import__("re").findall(r"\d+ rows", table)) == 5  # three CUDA fits, two ROCm stack fits
+    assert len(__import__("re").findall(r"\d+ rows", table)) == 6  # three CUDA fits, two ROCm and one CANN stack fit
 
 
 def test_serve_adp_hold_flag_overrides_the_engine() -> None:

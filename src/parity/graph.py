@@ -197,7 +197,7 @@ def _mlp_ops(mlp: DenseMlp | MoeMlp | None, hidden: int, batch: Batch) -> list[G
              copies=mlp.num_experts, split="expert_column", role="expert"),
         Gemm(name="expert_down", tokens=t * mlp.experts_per_token, rows=mlp.expert_intermediate_size, cols=width,
              copies=mlp.num_experts, split="expert_row", role="expert"),
-        Stream(name="moe_permute", bytes=4.0 * 2.0 * t * mlp.experts_per_token * width),
+        Stream(name="moe_permute", bytes=4.0 * 2.0 * t * mlp.experts_per_token * width, split="moe_tokens"),
     ]
     if mlp.latent_size:
         ops += [Gemm(name="latent_down", tokens=t, rows=hidden, cols=width, split="replicated", role="mlp"),

@@ -298,8 +298,21 @@ def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> K
                   fmt=prec.attention, tokens=op.queries, count=count)
 
 
+def moe_scatter(s: Shard) -> Num:
+    """Attention-TP ranks that split their attention-DP rank's tokens before an expert all-to-all (>= 1).
+
+    With attention DP and experts spread over ranks, the attention-TP ranks of one DP rank hold the same
+    tokens after attention; each dispatches 1/t of them (SGLang's scattered MoE input under DeepEP: the
+    attention output is reduce-scattered over the attention-TP group and all-gathered before the next
+    attention, the same bytes as the all-reduce), so no token is sent to its experts twice.
+    """
+    return np.where((s.d > 1) & (s.me > 1), s.t, 1.0)
+
+
 def _stream_kernel(op: Stream, s: Shard, prec: Precision, kv_share: Num, count: Num) -> Kernel:
     moved = op.bytes * _bytes(prec.kv_cache) * kv_share if op.split == "kv" else op.bytes
+    if op.split == "moe_tokens":
+        moved = moved / moe_scatter(s)
     return Kernel(name=op.name, kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=moved,
                   fmt=prec.activations, count=count, launches=0.0 if op.fused else 1.0)
 
@@ -330,13 +343,14 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         dispatch = min(a, expert_fmt.bytes_per_element) if not expert_fmt.weight_only else a
         a2a_group = np.where(dp, s.me, 1.0)
         gather_group = np.where(dp & (s.me <= 1), s.d * s.t, 1.0)
-        low_latency = batch.tokens <= LOW_LATENCY_TOKENS
+        sent = batch.tokens / moe_scatter(s)  # tokens this rank sends to their experts
+        low_latency = sent <= LOW_LATENCY_TOKENS
         fanout = mlp.experts_per_token + (1 if s.shared else 0)  # placed shared experts: one more destination
-        out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=batch.tokens * hidden * dispatch,
+        out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=sent * hidden * dispatch,
                            group=a2a_group, count=count, fanout=fanout, hidden=s.moe_overlap,
                            low_latency=low_latency),
-                Collective(name="moe_combine", kind="all_to_all", bytes=tokens_bytes, group=a2a_group, count=count,
-                           fanout=fanout, hidden=s.moe_overlap, low_latency=low_latency),
+                Collective(name="moe_combine", kind="all_to_all", bytes=sent * hidden * a, group=a2a_group,
+                           count=count, fanout=fanout, hidden=s.moe_overlap, low_latency=low_latency),
                 Collective(name="moe_gather", kind="all_gather", bytes=tokens_bytes * s.d, group=gather_group,
                            count=count),
                 Collective(name="moe_reduce", kind="reduce_scatter", bytes=tokens_bytes * s.d, group=gather_group,
