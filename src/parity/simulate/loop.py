@@ -89,6 +89,10 @@ class Engine:
 
     # ---- arrivals ---------------------------------------------------------------------------------
     def push(self, time_s: float, req: Request) -> None:
+        """A request reaches this worker at time_s; one from the client (not a hand-off to a decode
+        worker) after the scheduler's arrival jitter too."""
+        if self.role != "decode" and self.s.jitter.mean_s > 0:
+            time_s += self.s.jitter.draw_s(self.rng)
         heapq.heappush(self.inbound, (time_s, req.id, req))
         self.pending += 1
 
@@ -234,7 +238,8 @@ class Engine:
                 if not self.s.kv.on_demand:
                     self._reserve(r, req)
                 if self.role == "decode":
-                    req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
+                    if not self.s.handoff.first_token_at_prefill:  # else the token is out already (handed on)
+                        req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
                     self._start_decode(r, req)
                     continue
                 self.prefilling[r].append(req)
