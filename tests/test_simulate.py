@@ -244,3 +244,60 @@ def test_an_eager_prompt_step_pays_its_kernel_launches_and_a_decode_step_does_no
     assert launches > 100  # a transformer step launches hundreds of kernels
     assert eager.time_s(4.0, 1000.0) == pytest.approx(plain.time_s(4.0, 1000.0))
     assert eager.time_s(4.0, 1000.0, 512.0) - plain.time_s(4.0, 1000.0, 512.0) == pytest.approx(100e-6 * launches)
+
+
+def test_first_token_at_prefill_moves_the_decode_queue_from_ttft_to_tpot() -> None:
+    """Two clients, isl 1000, osl 101, a decode worker that runs one sequence, transfer 50 ms, no hand-off
+    overhead. Both prompts share one prefill step (10 + 0.01 x 2000 = 30 ms) and reach the decode worker at
+    80 ms; the first decodes 100 steps of 11 ms (ends at 1.18 s), the second is admitted then and ends at
+    2.28 s. First token at admission: TTFT (0.08 + 1.18) / 2 = 0.63 s, TPOT 11 ms. First token at the
+    prefill worker (DisaggHandOff.first_token_at_prefill): TTFT 80 ms for both, TPOT (1.10 / 100 + 2.20 /
+    100) / 2 = 16.5 ms."""
+    from parity.simulate.policies import DisaggHandOff
+    table = StepTable.of(linear, **GRID)
+    at_decode = run_disaggregated(table, scheduler(), table, scheduler(), bench(1000, 101, 2, 2), transfer_s=0.050,
+                                  decode_batch=1)
+    assert at_decode.latency["ttft_s"] == pytest.approx(0.63)
+    assert at_decode.latency["tpot_s"] == pytest.approx(0.011)
+    early = dataclasses.replace(scheduler(), handoff=DisaggHandOff(first_token_at_prefill=True))
+    at_prefill = run_disaggregated(table, scheduler(), table, early, bench(1000, 101, 2, 2), transfer_s=0.050,
+                                   decode_batch=1)
+    assert at_prefill.latency["ttft_s"] == pytest.approx(0.080)
+    assert at_prefill.latency["tpot_s"] == pytest.approx(0.0165)
+
+
+def test_the_hand_off_overhead_adds_to_one_clients_ttft_and_the_simulator_may_have_its_own() -> None:
+    """One client, transfer 50 ms, hand-off 100 ms: TTFT = 20 ms prefill + 50 + 100 = 170 ms (the
+    queue-free run of test_disaggregated_first_token_waits_for_the_kv_transfer plus the overhead).
+    scheduler_of takes sim_disagg_ttft_overhead where the profile sets it, else disagg_ttft_overhead."""
+    from parity.simulate.policies import DisaggHandOff
+    table = StepTable.of(linear, **GRID)
+    sched = dataclasses.replace(scheduler(), handoff=DisaggHandOff(overhead_s=0.100))
+    r = run_disaggregated(table, scheduler(), table, sched, bench(1000, 101, 1, 1), transfer_s=0.050)
+    assert r.latency["ttft_s"] == pytest.approx(0.170)
+    vllm = catalog.engine("vllm")
+    assert scheduler_of(vllm, 1e6).disagg_ttft_overhead_s == vllm.disagg_ttft_overhead_s
+    own = dataclasses.replace(vllm, sim_disagg_ttft_overhead_s=0.042, sim_disagg_first_token="prefill")
+    assert scheduler_of(own, 1e6).disagg_ttft_overhead_s == 0.042
+    assert scheduler_of(own, 1e6).handoff.first_token_at_prefill
+    trtllm = catalog.engine("trtllm")
+    assert trtllm.sim_disagg_ttft_overhead_s == pytest.approx(0.020) and trtllm.sim_disagg_prefill_scale == 0.6
+    with pytest.raises(ValueError, match="sim_disagg_first_token"):
+        dataclasses.replace(vllm, sim_disagg_first_token="router")
+
+
+def test_arrival_jitter_delays_each_request_by_its_own_draw() -> None:
+    """One client sending 400 requests in turn, isl 1000, osl 11, no overheads: without jitter every
+    TTFT is the prefill step alone, 20 ms; with exponential jitter of mean 10 ms each request waits its
+    own draw first, so the mean TTFT is 20 + 10 = 30 ms (standard error 10 / sqrt(400) = 0.5 ms: within
+    2 ms) and TTFTs spread (p90 of 20 ms + Exp(10 ms) = 20 + 10 ln 10 = 43 ms, within 4 ms); TPOT
+    stays one decode step of one sequence, 11 ms."""
+    from parity.simulate.policies import ArrivalJitter
+    table = StepTable.of(linear, **GRID)
+    plain = run_aggregated(table, scheduler(), bench(1000, 11, 1, 400))
+    assert plain.latency["ttft_s"] == pytest.approx(0.020)
+    jittered = run_aggregated(table, dataclasses.replace(scheduler(), jitter=ArrivalJitter(mean_s=0.010)),
+                              bench(1000, 11, 1, 400))
+    assert jittered.latency["ttft_s"] == pytest.approx(0.030, abs=0.002)
+    assert jittered.latency["ttft_p90_s"] == pytest.approx(0.043, abs=0.004)
+    assert jittered.latency["tpot_s"] == pytest.approx(0.011)
