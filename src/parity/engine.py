@@ -139,7 +139,6 @@ class EngineProfile:
     sim_disagg_ttft_overhead_s: float | None = None
     sim_disagg_first_token: str = "decode"
     sim_arrival_jitter_s: float = 0.0
-    sim_arrival_jitter_in_ttft: bool = True
     sim_disagg_prefill_scale: float = 1.0
     source: str = ""
     assumptions: str = ""

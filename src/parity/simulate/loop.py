@@ -92,10 +92,7 @@ class Engine:
         """A request reaches this worker at time_s; one from the client (not a hand-off to a decode
         worker) after the scheduler's arrival jitter too."""
         if self.role != "decode" and self.s.jitter.mean_s > 0:
-            delay = self.s.jitter.draw_s(self.rng)
-            time_s += delay
-            if not self.s.jitter.in_ttft:  # the client sends it that much later
-                req.arrival_s += delay
+            time_s += self.s.jitter.draw_s(self.rng)
         heapq.heappush(self.inbound, (time_s, req.id, req))
         self.pending += 1
 

@@ -132,7 +132,6 @@ class ArrivalJitter:
     prompts into the same step, and lockstep waves of a closed loop at fixed lengths break up."""
 
     mean_s: float = 0.0
-    in_ttft: bool = True
     source: str = "engine profile sim_arrival_jitter"
 
     def draw_s(self, rng) -> float:
@@ -216,5 +215,5 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
         handoff=DisaggHandOff(overhead_s=float(profile.disagg_ttft_overhead_s if profile.sim_disagg_ttft_overhead_s is None
                                                else profile.sim_disagg_ttft_overhead_s),
                               first_token_at_prefill=profile.sim_disagg_first_token == "prefill"),
-        jitter=ArrivalJitter(mean_s=float(profile.sim_arrival_jitter_s), in_ttft=profile.sim_arrival_jitter_in_ttft),
+        jitter=ArrivalJitter(mean_s=float(profile.sim_arrival_jitter_s)),
         first_token_lag_steps=float(profile.sim_first_token_steps))
