@@ -301,3 +301,27 @@ def test_arrival_jitter_delays_each_request_by_its_own_draw() -> None:
     assert jittered.latency["ttft_s"] == pytest.approx(0.030, abs=0.002)
     assert jittered.latency["ttft_p90_s"] == pytest.approx(0.043, abs=0.004)
     assert jittered.latency["tpot_s"] == pytest.approx(0.011)
+
+
+def test_prefill_workers_scale_only_the_prompt_part_of_their_steps() -> None:
+    """One client on a TensorRT-LLM disaggregated row: its TTFT is one prompt-only step on the prefill
+    worker plus what follows it (transfer, hand-off, the decode worker's lag), the same whatever the
+    prefill factor. A prompt-only step is decode-only step (0 sequences) + scale x (prompt step - that),
+    so sim_disagg_prefill_scale 0.5 against 1 takes 0.5 x prefill_scale x (prompt part) off the TTFT:
+    exactly the difference of the two step tables' cells."""
+    from parity.simulate import simulate_disaggregated
+    from parity.simulate.tables import step_table
+    row = next(r for r in catalog.measurements() if r["engine"] == "trtllm" and r["mode"] == "disagg"
+               and r.get("decode_workers") and not r.get("mtp_tokens"))
+    s = scenario_from_row(row)
+    pre, dec = deployment(s, s.layout), deployment(s, s.decode_layout)
+    one = Benchmark(isl=s.isl, osl=8, concurrency=1, client=FIXED, num_prompts=1)
+    runs = {}
+    for factor in (1.0, 0.5):
+        engine = dataclasses.replace(s.engine, sim_disagg_prefill_scale=factor)
+        runs[factor] = simulate_disaggregated(pre, dec, engine, one, 1, 1).ttft_s
+    base = s.engine.prefill_scale * s.engine.sim_prefill_scale
+    full = step_table(pre, 2.0, float(s.isl + 8), float(s.engine.max_num_tokens), base).time_s(0.0, 1.0, s.isl)
+    half = step_table(pre, 2.0, float(s.isl + 8), float(s.engine.max_num_tokens), 0.5 * base).time_s(0.0, 1.0, s.isl)
+    assert half < full
+    assert runs[1.0] - runs[0.5] == pytest.approx(full - half, rel=0.02)
