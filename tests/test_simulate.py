@@ -286,23 +286,6 @@ def test_the_hand_off_overhead_adds_to_one_clients_ttft_and_the_simulator_may_ha
         dataclasses.replace(vllm, sim_disagg_first_token="router")
 
 
-def test_arrival_jitter_delays_each_request_by_its_own_draw() -> None:
-    """One client sending 400 requests in turn, isl 1000, osl 11, no overheads: without jitter every
-    TTFT is the prefill step alone, 20 ms; with exponential jitter of mean 10 ms each request waits its
-    own draw first, so the mean TTFT is 20 + 10 = 30 ms (standard error 10 / sqrt(400) = 0.5 ms: within
-    2 ms) and TTFTs spread (p90 of 20 ms + Exp(10 ms) = 20 + 10 ln 10 = 43 ms, within 4 ms); TPOT
-    stays one decode step of one sequence, 11 ms."""
-    from parity.simulate.policies import ArrivalJitter
-    table = StepTable.of(linear, **GRID)
-    plain = run_aggregated(table, scheduler(), bench(1000, 11, 1, 400))
-    assert plain.latency["ttft_s"] == pytest.approx(0.020)
-    jittered = run_aggregated(table, dataclasses.replace(scheduler(), jitter=ArrivalJitter(mean_s=0.010)),
-                              bench(1000, 11, 1, 400))
-    assert jittered.latency["ttft_s"] == pytest.approx(0.030, abs=0.002)
-    assert jittered.latency["ttft_p90_s"] == pytest.approx(0.043, abs=0.004)
-    assert jittered.latency["tpot_s"] == pytest.approx(0.011)
-
-
 def test_prefill_workers_scale_only_the_prompt_part_of_their_steps() -> None:
     """One client on a TensorRT-LLM disaggregated row: its TTFT is one prompt-only step on the prefill
     worker plus what follows it (transfer, hand-off, the decode worker's lag), the same whatever the

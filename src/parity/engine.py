@@ -81,10 +81,6 @@ class EngineProfile:
     scheduler: SGLang without --enable-mixed-chunk) even where mixes_prefill is fitted true for the
     steady-state model. sim_client_range_ratio: the length spread (clients.ClientProfile.range_ratio)
     of the aiconfigurator client on this engine's rows, 0: the client profile's own.
-    sim_arrival_jitter_s [s]: mean of a random delay (exponential) between a client sending a request and
-    the scheduler seeing it, beyond ttft_overhead_s, in the simulator only (the HTTP server, tokenising,
-    the router: each request takes its own time, so clients that end together do not send their next
-    prompts into the same step). 0: none.
     sim_disagg_prefill_scale: a multiplier on prompt time on disaggregated prefill workers in the
     simulator, beyond sim_prefill_scale (prefill_scale is fitted mostly on aggregated rows, whose prompt
     chunks share steps with decodes; a prefill worker runs prompt-only steps). 1: none.
@@ -138,7 +134,6 @@ class EngineProfile:
     sim_client_range_ratio: float = 0.0
     sim_disagg_ttft_overhead_s: float | None = None
     sim_disagg_first_token: str = "decode"
-    sim_arrival_jitter_s: float = 0.0
     sim_disagg_prefill_scale: float = 1.0
     source: str = ""
     assumptions: str = ""
@@ -187,8 +182,6 @@ class EngineProfile:
         if not 0 < self.sim_disagg_prefill_scale <= 5:
             raise ValueError(f"engine {self.id}: sim_disagg_prefill_scale must be in (0, 5], got "
                              f"{self.sim_disagg_prefill_scale}")
-        if not 0 <= self.sim_arrival_jitter_s <= 1:
-            raise ValueError(f"engine {self.id}: sim_arrival_jitter must be in [0, 1 s], got {self.sim_arrival_jitter_s}")
         if self.sim_disagg_first_token not in ("decode", "prefill"):
             raise ValueError(f"engine {self.id}: sim_disagg_first_token must be decode or prefill, got "
                              f"{self.sim_disagg_first_token!r}")

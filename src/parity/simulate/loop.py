@@ -89,10 +89,6 @@ class Engine:
 
     # ---- arrivals ---------------------------------------------------------------------------------
     def push(self, time_s: float, req: Request) -> None:
-        """A request reaches this worker at time_s; one from the client (not a hand-off to a decode
-        worker) after the scheduler's arrival jitter too."""
-        if self.role != "decode" and self.s.jitter.mean_s > 0:
-            time_s += self.s.jitter.draw_s(self.rng)
         heapq.heappush(self.inbound, (time_s, req.id, req))
         self.pending += 1
 

@@ -10,7 +10,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 
 __all__ = ["TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
-           "Mtp", "ArrivalJitter", "DisaggHandOff", "Scheduler", "scheduler_of"]
+           "Mtp", "DisaggHandOff", "Scheduler", "scheduler_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,20 +125,6 @@ class Mtp:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ArrivalJitter:
-    """Each request reaches the scheduler after its own random delay, exponential with mean `mean_s`
-    [s], beyond the fixed ttft_overhead: the server's HTTP handling, tokenising and routing take a
-    different time per request, so clients whose requests end in the same step do not send their next
-    prompts into the same step, and lockstep waves of a closed loop at fixed lengths break up."""
-
-    mean_s: float = 0.0
-    source: str = "engine profile sim_arrival_jitter"
-
-    def draw_s(self, rng) -> float:
-        return float(rng.exponential(self.mean_s)) if self.mean_s > 0 else 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DisaggHandOff:
     """How a disaggregated request passes from its prefill worker to a decode worker: `overhead_s` [s]
     beyond the KV transfer itself (transfer setup, the router, polling for completion), and whether its
@@ -164,7 +150,6 @@ class Scheduler:
     mtp: Mtp
     ttft_overhead_s: float = 0.0
     handoff: DisaggHandOff = DisaggHandOff()
-    jitter: ArrivalJitter = ArrivalJitter()
     first_token_lag_steps: float = 0.0  # decode steps between a prompt's last chunk and its first token at the client
 
     @property
@@ -215,5 +200,4 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
         handoff=DisaggHandOff(overhead_s=float(profile.disagg_ttft_overhead_s if profile.sim_disagg_ttft_overhead_s is None
                                                else profile.sim_disagg_ttft_overhead_s),
                               first_token_at_prefill=profile.sim_disagg_first_token == "prefill"),
-        jitter=ArrivalJitter(mean_s=float(profile.sim_arrival_jitter_s)),
         first_token_lag_steps=float(profile.sim_first_token_steps))
