@@ -244,3 +244,67 @@ def test_an_eager_prompt_step_pays_its_kernel_launches_and_a_decode_step_does_no
     assert launches > 100  # a transformer step launches hundreds of kernels
     assert eager.time_s(4.0, 1000.0) == pytest.approx(plain.time_s(4.0, 1000.0))
     assert eager.time_s(4.0, 1000.0, 512.0) - plain.time_s(4.0, 1000.0, 512.0) == pytest.approx(100e-6 * launches)
+
+
+def test_first_token_at_prefill_moves_the_decode_queue_from_ttft_to_tpot() -> None:
+    """Two clients, isl 1000, osl 101, a decode worker that runs one sequence, transfer 50 ms, no hand-off
+    overhead. Both prompts share one prefill step (10 + 0.01 x 2000 = 30 ms) and reach the decode worker at
+    80 ms; the first decodes 100 steps of 11 ms (ends at 1.18 s), the second is admitted then and ends at
+    2.28 s. First token at admission: TTFT (0.08 + 1.18) / 2 = 0.63 s, TPOT 11 ms. First token at the
+    prefill worker (DisaggHandOff.first_token_at_prefill): TTFT 80 ms for both, TPOT (1.10 / 100 + 2.20 /
+    100) / 2 = 16.5 ms."""
+    from parity.simulate.policies import DisaggHandOff
+    table = StepTable.of(linear, **GRID)
+    at_decode = run_disaggregated(table, scheduler(), table, scheduler(), bench(1000, 101, 2, 2), transfer_s=0.050,
+                                  decode_batch=1)
+    assert at_decode.latency["ttft_s"] == pytest.approx(0.63)
+    assert at_decode.latency["tpot_s"] == pytest.approx(0.011)
+    early = dataclasses.replace(scheduler(), handoff=DisaggHandOff(first_token_at_prefill=True))
+    at_prefill = run_disaggregated(table, scheduler(), table, early, bench(1000, 101, 2, 2), transfer_s=0.050,
+                                   decode_batch=1)
+    assert at_prefill.latency["ttft_s"] == pytest.approx(0.080)
+    assert at_prefill.latency["tpot_s"] == pytest.approx(0.0165)
+
+
+def test_the_hand_off_overhead_adds_to_one_clients_ttft_and_the_simulator_may_have_its_own() -> None:
+    """One client, transfer 50 ms, hand-off 100 ms: TTFT = 20 ms prefill + 50 + 100 = 170 ms (the
+    queue-free run of test_disaggregated_first_token_waits_for_the_kv_transfer plus the overhead).
+    scheduler_of takes sim_disagg_ttft_overhead where the profile sets it, else disagg_ttft_overhead."""
+    from parity.simulate.policies import DisaggHandOff
+    table = StepTable.of(linear, **GRID)
+    sched = dataclasses.replace(scheduler(), handoff=DisaggHandOff(overhead_s=0.100))
+    r = run_disaggregated(table, scheduler(), table, sched, bench(1000, 101, 1, 1), transfer_s=0.050)
+    assert r.latency["ttft_s"] == pytest.approx(0.170)
+    vllm = catalog.engine("vllm")
+    assert scheduler_of(vllm, 1e6).disagg_ttft_overhead_s == vllm.disagg_ttft_overhead_s
+    own = dataclasses.replace(vllm, sim_disagg_ttft_overhead_s=0.042, sim_disagg_first_token="prefill")
+    assert scheduler_of(own, 1e6).disagg_ttft_overhead_s == 0.042
+    assert scheduler_of(own, 1e6).handoff.first_token_at_prefill
+    trtllm = catalog.engine("trtllm")
+    assert trtllm.sim_disagg_ttft_overhead_s == pytest.approx(0.020) and trtllm.sim_disagg_prefill_scale == 0.6
+    with pytest.raises(ValueError, match="sim_disagg_first_token"):
+        dataclasses.replace(vllm, sim_disagg_first_token="router")
+
+
+def test_prefill_workers_scale_only_the_prompt_part_of_their_steps() -> None:
+    """One client on a TensorRT-LLM disaggregated row: its TTFT is one prompt-only step on the prefill
+    worker plus what follows it (transfer, hand-off, the decode worker's lag), the same whatever the
+    prefill factor. A prompt-only step is decode-only step (0 sequences) + scale x (prompt step - that),
+    so sim_disagg_prefill_scale 0.5 against 1 takes 0.5 x prefill_scale x (prompt part) off the TTFT:
+    exactly the difference of the two step tables' cells."""
+    from parity.simulate import simulate_disaggregated
+    from parity.simulate.tables import step_table
+    row = next(r for r in catalog.measurements() if r["engine"] == "trtllm" and r["mode"] == "disagg"
+               and r.get("decode_workers") and not r.get("mtp_tokens"))
+    s = scenario_from_row(row)
+    pre, dec = deployment(s, s.layout), deployment(s, s.decode_layout)
+    one = Benchmark(isl=s.isl, osl=8, concurrency=1, client=FIXED, num_prompts=1)
+    runs = {}
+    for factor in (1.0, 0.5):
+        engine = dataclasses.replace(s.engine, sim_disagg_prefill_scale=factor)
+        runs[factor] = simulate_disaggregated(pre, dec, engine, one, 1, 1).ttft_s
+    base = s.engine.prefill_scale * s.engine.sim_prefill_scale
+    full = step_table(pre, 2.0, float(s.isl + 8), float(s.engine.max_num_tokens), base).time_s(0.0, 1.0, s.isl)
+    half = step_table(pre, 2.0, float(s.isl + 8), float(s.engine.max_num_tokens), 0.5 * base).time_s(0.0, 1.0, s.isl)
+    assert half < full
+    assert runs[1.0] - runs[0.5] == pytest.approx(full - half, rel=0.02)

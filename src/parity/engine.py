@@ -85,6 +85,14 @@ class EngineProfile:
     scheduler: SGLang without --enable-mixed-chunk) even where mixes_prefill is fitted true for the
     steady-state model. sim_client_range_ratio: the length spread (clients.ClientProfile.range_ratio)
     of the aiconfigurator client on this engine's rows, 0: the client profile's own.
+    sim_disagg_prefill_scale: a multiplier on prompt time on disaggregated prefill workers in the
+    simulator, beyond sim_prefill_scale (prefill_scale is fitted mostly on aggregated rows, whose prompt
+    chunks share steps with decodes; a prefill worker runs prompt-only steps). 1: none.
+    sim_disagg_ttft_overhead_s [s]: the simulator's own disaggregated hand-off (disagg_ttft_overhead_s
+    is fitted for the steady-state model, which sees no decode-side queue); None: that one.
+    sim_disagg_first_token: where a disaggregated request's first token reaches the client from in the
+    simulator: "decode" (when a decode worker admits it) or "prefill" (the prefill worker streams the
+    token it computes as the KV cache is handed on; waiting for a decode slot then shows in TPOT).
     assumptions: what the profile assumes rather than fits, and where each assumption comes from.
     """
 
@@ -129,6 +137,9 @@ class EngineProfile:
     sim_prefill_launch_s: float = 0.0
     sim_separate_prefill: bool = False
     sim_client_range_ratio: float = 0.0
+    sim_disagg_ttft_overhead_s: float | None = None
+    sim_disagg_first_token: str = "decode"
+    sim_disagg_prefill_scale: float = 1.0
     source: str = ""
     assumptions: str = ""
     stack: str = "cuda"  # the software stack this profile was fitted on (cuda, rocm, cann)
@@ -173,6 +184,15 @@ class EngineProfile:
         if not 0 <= self.sim_client_range_ratio <= 1:
             raise ValueError(f"engine {self.id}: sim_client_range_ratio must be in [0, 1], got "
                              f"{self.sim_client_range_ratio}")
+        if not 0 < self.sim_disagg_prefill_scale <= 5:
+            raise ValueError(f"engine {self.id}: sim_disagg_prefill_scale must be in (0, 5], got "
+                             f"{self.sim_disagg_prefill_scale}")
+        if self.sim_disagg_first_token not in ("decode", "prefill"):
+            raise ValueError(f"engine {self.id}: sim_disagg_first_token must be decode or prefill, got "
+                             f"{self.sim_disagg_first_token!r}")
+        if self.sim_disagg_ttft_overhead_s is not None and not 0 <= self.sim_disagg_ttft_overhead_s <= 5:
+            raise ValueError(f"engine {self.id}: sim_disagg_ttft_overhead must be in [0, 5 s], got "
+                             f"{self.sim_disagg_ttft_overhead_s}")
         if not 0 <= self.sim_prefill_launch_s <= 1e-3:
             raise ValueError(f"engine {self.id}: sim_prefill_launch_s must be in [0, 1 ms], got "
                              f"{self.sim_prefill_launch_s}")

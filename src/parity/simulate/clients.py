@@ -61,11 +61,18 @@ CLIENT_PROFILES: dict[str, ClientProfile] = {p.id: p for p in (
                   source="SGLang python/sglang/bench_serving.py: --num-prompts default 1000, --random-range-ratio "
                          "default 0.0 (lengths uniform in [1, nominal]), --max-concurrency clients"),
     ClientProfile(id="aiconfigurator", prompts_per_client=10.0, range_ratio=0.8,
-                  source="assumption: aiconfigurator's silicon rows record neither the prompt count nor how lengths "
-                         "vary; ten requests per client as InferenceX, and lengths uniform in [0.8, 1] x nominal, "
-                         "the best of 1, 0.9, 0.8, 0.7, 0.5 on the calibration rows of that source (simulated TTFT "
-                         "median error 112%, 34%, 29%, 32%, 39%: fixed lengths keep clients in lockstep waves the "
-                         "measurements do not show)"),
+                  source="aiconfigurator's own benchmark runner (src/aiconfigurator/eval/benchmarks/"
+                         "genai_perf_runner.py: genai-perf --concurrency c --request-count 10c --warmup-request-count "
+                         "2c, fixed lengths with ignore_eos) for the ten requests per client; its silicon rows do not "
+                         "say they were run by it. Assumption: lengths uniform in [0.8, 1] x nominal, the best of 1, "
+                         "0.9, 0.8, 0.7, 0.5 on the calibration rows of that source (simulated TTFT median error 112%, "
+                         "34%, 29%, 32%, 39%: fixed lengths keep clients in lockstep waves the TensorRT-LLM and vLLM "
+                         "measurements do not show). Tried instead on a third of the TensorRT-LLM aggregated "
+                         "calibration rows at fixed lengths (TTFT median/p90 62.7%/297%): a random server-side delay "
+                         "per request, exponential of mean 10/30/100 ms (61%, 77%, 91% median); a random client gap "
+                         "before each send, 30/100/300 ms (58%, 47%, 38%; p90 296-329%); with the spread, the first "
+                         "wave left unscored as after an undrained warm-up (34.4% median, -30% bias, against 21.5% "
+                         "scored): the measured runs start empty and the spread stays"),
 )}
 
 

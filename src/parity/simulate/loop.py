@@ -234,7 +234,8 @@ class Engine:
                 if not self.s.kv.on_demand:
                     self._reserve(r, req)
                 if self.role == "decode":
-                    req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
+                    if not self.s.handoff.first_token_at_prefill:  # else the token is out already (handed on)
+                        req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
                     self._start_decode(r, req)
                     continue
                 self.prefilling[r].append(req)

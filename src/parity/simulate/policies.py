@@ -10,7 +10,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 
 __all__ = ["TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
-           "Mtp", "Scheduler", "scheduler_of"]
+           "Mtp", "DisaggHandOff", "Scheduler", "scheduler_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +125,19 @@ class Mtp:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DisaggHandOff:
+    """How a disaggregated request passes from its prefill worker to a decode worker: `overhead_s` [s]
+    beyond the KV transfer itself (transfer setup, the router, polling for completion), and whether its
+    first token reaches the client from the prefill worker as the KV cache is handed on
+    (`first_token_at_prefill`; a decode slot it then waits for delays its second token, i.e. TPOT) or
+    only when a decode worker admits it."""
+
+    overhead_s: float = 0.0
+    first_token_at_prefill: bool = False
+    source: str = "engine profile sim_disagg_ttft_overhead (else disagg_ttft_overhead), sim_disagg_first_token"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scheduler:
     """One engine's scheduling habits, as the simulator runs them."""
 
@@ -136,8 +149,13 @@ class Scheduler:
     recv: RecvInterval
     mtp: Mtp
     ttft_overhead_s: float = 0.0
-    disagg_ttft_overhead_s: float = 0.0
+    handoff: DisaggHandOff = DisaggHandOff()
     first_token_lag_steps: float = 0.0  # decode steps between a prompt's last chunk and its first token at the client
+
+    @property
+    def disagg_ttft_overhead_s(self) -> float:
+        """The disaggregated hand-off beyond the KV transfer [s] (DisaggHandOff.overhead_s)."""
+        return self.handoff.overhead_s
 
     def describe(self) -> tuple[str, ...]:
         b = self.budget
@@ -178,5 +196,8 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
                              tokens_ratio=float(profile.batch_wait_tokens_ratio)),
         recv=RecvInterval(steps=float(profile.recv_interval_steps) if d == 1 else 0.0),
         mtp=Mtp(tokens=int(mtp_tokens), acceptance=float(mtp_acceptance)),
-        ttft_overhead_s=float(profile.ttft_overhead_s), disagg_ttft_overhead_s=float(profile.disagg_ttft_overhead_s),
+        ttft_overhead_s=float(profile.ttft_overhead_s),
+        handoff=DisaggHandOff(overhead_s=float(profile.disagg_ttft_overhead_s if profile.sim_disagg_ttft_overhead_s is None
+                                               else profile.sim_disagg_ttft_overhead_s),
+                              first_token_at_prefill=profile.sim_disagg_first_token == "prefill"),
         first_token_lag_steps=float(profile.sim_first_token_steps))

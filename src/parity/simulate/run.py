@@ -3,6 +3,7 @@ the benchmark would report (latency means and percentiles, throughput, a timelin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -280,7 +281,8 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
     the KV cache moved over the links (kv_transfer_s)."""
     p_sched, p_cap = _scheduler(prefill, profile, bench)
     d_sched, d_cap = _scheduler(decode, profile, bench)
-    p_table = _table(prefill, profile, bench, p_cap, float(prefill_batch or profile.max_batch_size))
+    prompts_only = dataclasses.replace(profile, sim_prefill_scale=profile.sim_prefill_scale * profile.sim_disagg_prefill_scale)
+    p_table = _table(prefill, prompts_only, bench, p_cap, float(prefill_batch or profile.max_batch_size))
     d_table = _table(decode, profile, bench, d_cap, float(decode_batch or profile.max_batch_size))
     return run_disaggregated(p_table, p_sched, d_table, d_sched, bench, kv_transfer_s(prefill, decode, float(bench.isl)),
                              prefill_workers, decode_workers, int(prefill.layout.attn_dp), int(decode.layout.attn_dp),
