@@ -27,7 +27,7 @@ from parity.serving import Workload, engine_deployment, serve_aggregated
 from parity.step import deployment_memory, step_cost
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
-           "decode_rates", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
+           "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
            "DEFAULT_CONCURRENCY",
            "MAX_WORKER_CHIPS",
            "PREFILL_UTILIZATION"]
@@ -73,6 +73,7 @@ class Candidate:
     chips: float
     prefill_workers_per_decode_worker: float
     ttft_s: float
+    prefill_tokens_per_step: float = 0.0  # disaggregated: prompt tokens per prefill step and rank
     tpot_s: float
     tokens_per_s_per_chip: float
     tokens_per_s_per_user: float
@@ -199,13 +200,24 @@ def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Prec
             "fits": fits}
 
 
+def prefill_chunks(profile: EngineProfile, isl: int) -> tuple[float, ...]:
+    """Prompt tokens per prefill step and rank to try: the engine's token budget, then halved down to one
+    prompt (a deployment with a TTFT target runs smaller steps, e.g. SGLang's --chunked-prefill-size; a
+    budget of 16,384 tokens is a 4 s step of DeepSeek-R1 on an H20 rank)."""
+    chunks, tokens = [], max(profile.max_num_tokens, isl)
+    while tokens >= isl:
+        chunks.append(float(tokens))
+        tokens //= 2
+    return tuple(chunks)
+
+
 def prefill_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                  profile: EngineProfile, isl: int) -> dict[str, np.ndarray]:
-    """Prefill workers of every layout, steps of a full token budget per rank: step [s], prompts/s per
-    worker, and whether the weights and one prompt fit."""
+                  profile: EngineProfile, isl: int, tokens: float | None = None) -> dict[str, np.ndarray]:
+    """Prefill workers of every layout, steps of `tokens` prompt tokens per rank (default: the engine's full
+    token budget): step [s], prompts/s per worker, and whether the weights and one prompt fit."""
     k = len(grid)
     prefill_dep = engine_deployment(model, system, grid, precision, cal, profile)
-    per_rank = float(max(profile.max_num_tokens, isl))
+    per_rank = float(tokens or max(profile.max_num_tokens, isl))
     step = np.asarray(step_cost(prefill_dep, Batch(prefill_tokens=np.full(k, per_rank),
                                                    prefill_sequences=np.full(k, per_rank / isl))).time_s)
     step = step * profile.prefill_scale
@@ -226,23 +238,33 @@ def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s
 
 
 def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                   profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
-    """Decode layouts x batches, each with its best prefill layout (fewest chips per prompt/s)."""
+                   profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
+                   ttft_s: float | None = None) -> dict[str, np.ndarray]:
+    """Decode layouts x batches, each with its best prefill layout and step size (fewest chips per prompt/s
+    among those whose TTFT meets `ttft_s`, when any does)."""
     d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency)
-    p = prefill_rates(model, system, grid, precision, cal, profile, isl)
+    chunks = prefill_chunks(profile, isl)
+    runs = [prefill_rates(model, system, grid, precision, cal, profile, isl, tokens) for tokens in chunks]
+    p = {key: np.concatenate([r[key] for r in runs]) for key in runs[0]}
+    layout_of = np.tile(np.arange(len(grid)), len(chunks))  # prefill option -> its layout
+    chunk_of = np.repeat(np.asarray(chunks), len(grid))
+    prefill_chips = grid.chips[layout_of]
     n = len(d["index"])
+    transfer = kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, prefill_chips)
+    option_ttft = profile.ttft_overhead_s + p["step"] + p["wait"] + transfer
+    usable = p["fits"]
+    if ttft_s and (usable & (option_ttft <= ttft_s)).any():  # else every option stays, its TTFT shown as missed
+        usable = usable & (option_ttft <= ttft_s)
     # chips per output token/s: decode chips + prefill chips for the prompts that rate needs
     per_rate = (d["chips"] / d["out_rate"])[:, None] + np.where(
-        p["fits"], grid.chips / (osl * p["prompt_rate"] * PREFILL_UTILIZATION), np.inf)[None, :]
+        usable, prefill_chips / (osl * p["prompt_rate"] * PREFILL_UTILIZATION), np.inf)[None, :]
     best_prefill = np.argmin(per_rate, axis=1)
     per_chip = 1.0 / per_rate[np.arange(n), best_prefill]
-    transfer = kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, grid.chips[best_prefill])
-    ttft = profile.ttft_overhead_s + p["step"][best_prefill] + p["wait"][best_prefill] + transfer
     ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best_prefill] * PREFILL_UTILIZATION)
-    chips = d["chips"] + ratio * grid.chips[best_prefill]
-    return {"index": d["index"], "prefill_index": best_prefill, "concurrency": d["batch"] * grid.attn_dp[d["index"]],
-            "ttft": ttft, "tpot": d["tpot"], "per_chip": per_chip, "chips": chips, "ratio": ratio,
-            "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0)}
+    chips = d["chips"] + ratio * prefill_chips[best_prefill]
+    return {"index": d["index"], "prefill_index": layout_of[best_prefill], "prefill_tokens": chunk_of[best_prefill],
+            "concurrency": d["batch"] * grid.attn_dp[d["index"]], "ttft": option_ttft[best_prefill], "tpot": d["tpot"],
+            "per_chip": per_chip, "chips": chips, "ratio": ratio, "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0)}
 
 
 def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
@@ -266,8 +288,9 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     if grid is None:
         sizes_text = str(chips) if chips else f"up to {system.scale_up_domain_chips}"
         raise InfeasiblePlan(f"no layout of {sizes_text} chips divides {model.name}")
-    runs = {mode: (_aggregated if mode == "agg" else _disaggregated)(
-        model, system, grid, precision, calibration, profile, isl, osl, conc) for mode in modes}
+    runs = {mode: (_aggregated(model, system, grid, precision, calibration, profile, isl, osl, conc) if mode == "agg"
+                   else _disaggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, ttft_s))
+            for mode in modes}
     evaluated = sum(len(r["index"]) for r in runs.values())
     mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
     row_of = np.concatenate([np.arange(len(r["index"])) for r in runs.values()])
@@ -286,6 +309,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         return Candidate(mode=str(mode_of[i]), layout=prefill or layout, decode_layout=layout if prefill else None,
                          concurrency=float(r["concurrency"][j]), chips=float(r["chips"][j]),
                          prefill_workers_per_decode_worker=float(r["ratio"][j]) if prefill else 0.0,
+                         prefill_tokens_per_step=float(r["prefill_tokens"][j]) if prefill else 0.0,
                          ttft_s=float(ttft[i]), tpot_s=float(tpot[i]), tokens_per_s_per_chip=float(per_chip[i]),
                          tokens_per_s_per_user=1.0 / float(tpot[i]), meets_targets=bool(meets[i]))
 
@@ -293,7 +317,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     frontier = tuple(candidate(int(i)) for i in feasible[_frontier_mask(1.0 / tpot[feasible], per_chip[feasible])])
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
     notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker",
-             f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching)")
+             f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching), their steps "
+             f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target")
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
                         assumptions=notes, fastest_tpot_s=float(tpot[ok].min()) if ok.any() else float("inf"),
