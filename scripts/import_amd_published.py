@@ -265,13 +265,15 @@ def main(path: str) -> None:
             print(f"{row['id']}: refused: {REFUSED[row['id']]}", file=sys.stderr)
     serving += page_rows()
     target = DATA / "serving_published.csv"
-    kept = [r for r in csv.DictReader(target.open(newline="", encoding="utf-8"))
-            if not r["case_id"].startswith(("AMD-", "AMDP-"))]
+    reader = csv.DictReader(target.open(newline="", encoding="utf-8"))
+    kept = [r for r in reader if not r["case_id"].startswith(("AMD-", "AMDP-"))]
+    # the file's own columns stay (other rows add some, e.g. the disaggregated prefill_*/decode_* layouts)
+    columns = COLUMNS + [c for c in reader.fieldnames or () if c not in COLUMNS]
     with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, COLUMNS, extrasaction="raise", lineterminator="\n")
+        writer = csv.DictWriter(handle, columns, extrasaction="raise", lineterminator="\n")
         writer.writeheader()
         for r in kept + serving:
-            writer.writerow({c: r.get(c, "") for c in COLUMNS})
+            writer.writerow({c: r.get(c, "") for c in columns})
     target = DATA / "kernels_published.csv"
     reader = csv.DictReader(target.open(newline="", encoding="utf-8"))
     others = [r for r in reader if not r["case_id"].startswith("AMD-")]
