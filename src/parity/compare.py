@@ -32,7 +32,7 @@ from parity.training.search import search_training
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, ratio_interval
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
-           "compare", "compare_formats", "memory_shortfall", "spec_ratios", "vendor_bands"]
+           "compare", "compare_formats", "memory_shortfall", "mtp_setting", "spec_ratios", "vendor_bands"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -129,7 +129,7 @@ def _prefill_rate(model: Model, system: System, profile: EngineProfile, precisio
 
 
 def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
-           osl: int, weights: str | None) -> Comparison:
+           osl: int, weights: str | None, mtp_tokens: int = 0) -> Comparison:
     chip = system.chip
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
@@ -138,9 +138,10 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     shortfall = _shortfall(model, system, profile, precision, isl + osl)
     # a model too big for one scale-up domain spans systems over scale-out; one that fits but misses
     # the targets is not helped by more systems
+    mtp, mtp_note = mtp_setting(model, mtp_tokens)
     result, span = search_spanning(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
-                                   spans=(1,) if shortfall <= 0 else (1, 2, 4))
-    notes = (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}",
+                                   spans=(1,) if shortfall <= 0 else (1, 2, 4), mtp=mtp)
+    notes = (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}", mtp_note,
              f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
@@ -169,6 +170,21 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                       prefill_tokens_per_s_per_chip=_prefill_rate(model, system, profile, precision, best.layout, isl),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
                       tpot_s=best.tpot_s, ttft_s=best.ttft_s, note=note, assumptions=notes)
+
+
+def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
+    """((draft tokens, accepted a step), a note) for `mtp_tokens` MTP drafts on `model`, at the model's published
+    acceptance (data/speculation.toml); (0, 0) when off or when the model has no MTP layers."""
+    if not mtp_tokens:
+        return (0, 0.0), "no multi-token prediction (--mtp N: N draft tokens a decode step)"
+    if not model.mtp_layers:
+        return (0, 0.0), f"no multi-token prediction ({model.name} has no MTP layers)"
+    published = catalog.mtp_acceptance(model.name)
+    if published is None:
+        raise InfeasiblePlan(f"no published MTP acceptance is recorded for {model.name}")
+    kept = published.accepted_tokens(mtp_tokens)
+    return (mtp_tokens, kept), (f"MTP {mtp_tokens} draft tokens a decode step, {kept:.3g} kept on average "
+                                f"({published.acceptance:.0%} a draft token)")
 
 
 def _short_basis(basis: str) -> str:
@@ -250,16 +266,17 @@ def _train(system: System, model: Model, chips: int, seq_len: int, global_batch:
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,
             isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
             ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
-            global_batch: int = 1024, training_precision: str = "bf16") -> list[Comparison]:
+            global_batch: int = 1024, training_precision: str = "bf16", mtp_tokens: int = 0) -> list[Comparison]:
     """Every system on `model`, with ratios to `baseline` (default: the first system); when the baseline
-    cannot run the workload (does not fit), ratios are to the first system that can, named in `baseline`."""
+    cannot run the workload (does not fit), ratios are to the first system that can, named in `baseline`.
+    mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off)."""
     if not systems:
         raise InfeasiblePlan("compare needs at least one system")
     if workload not in ("serve", "train"):
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
     base = baseline or systems[0]
     # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
-    rows = [(_serve(s, model, _on_stack(profile, s), tpot_s, ttft_s, isl, osl, weights) if workload == "serve"
+    rows = [(_serve(s, model, _on_stack(profile, s), tpot_s, ttft_s, isl, osl, weights, mtp_tokens) if workload == "serve"
              else _train(s, model, chips or s.chips, seq_len, global_batch, training_precision)) for s in systems]
     ref = next((r for r in rows if r.system == base.id), rows[0])
     if not ref.fits:
