@@ -10,6 +10,7 @@ can be read against the workload ratio it buys.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Chip, System
+from parity.hardware import Calibration, Chip, System, per_die
 from parity.model import Model
 from parity.ops import Batch
 from parity.plan import Layout, Precision
@@ -120,9 +121,9 @@ def _per_system(system: System, per_chip: float) -> tuple[float, float, float]:
 
 
 def _prefill_rate(model: Model, system: System, profile: EngineProfile, precision: Precision, layout: Layout,
-                  isl: int) -> float:
-    """Prompt tokens/s per chip of a layout's prefill (steps filled to the token budget)."""
-    dep = engine_deployment(model, system, layout, precision, catalog.calibration(system.chip), profile)
+                  isl: int, cal: Calibration) -> float:
+    """Prompt tokens/s per chip (rank) of a layout's prefill (steps filled to the token budget)."""
+    dep = engine_deployment(model, system, layout, precision, cal, profile)
     tokens = float(max(profile.max_num_tokens, isl))
     t = float(step_cost(dep, Batch(prefill_tokens=tokens, prefill_sequences=tokens / isl)).time_s)
     return tokens * layout.attn_dp / t / layout.chips
@@ -135,39 +136,49 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     precision = best_precision(model, chip, weights)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   kv_cache=precision.kv_cache, calibrated=cal.measured or chip.id in catalog.fitted_chips())
-    shortfall = _shortfall(model, system, profile, precision, isl + osl)
+    # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
+    # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
+    ranks, dies = per_die(system), chip.dies
+    shortfall = _shortfall(model, ranks, profile, precision, isl + osl)
     # a model too big for one scale-up domain spans systems over scale-out; one that fits but misses
     # the targets is not helped by more systems
     mtp, mtp_note = mtp_setting(model, mtp_tokens)
-    result, span = search_spanning(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
+    result, span = search_spanning(model, ranks, profile, cal, precision, isl, osl, tpot_s, ttft_s,
                                    spans=(1,) if shortfall <= 0 else (1, 2, 4), mtp=mtp)
-    notes = (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}", mtp_note,
+    die_note = (f"one rank per die ({dies} a package; layouts count dies, rates are per package)"
+                if dies > 1 else "")
+    notes = tuple(filter(None, (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}", mtp_note,
+                                die_note))) + (
              f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
              "domain, loads, aggregated and disaggregated serving")
     if result is None or result.best is None:
-        domain = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
-        widest = memory_shortfall(model, system, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
-        why = (f"does not fit by {shortfall / 1e9:.1f} GB per chip"
+        domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
+        widest = memory_shortfall(model, ranks, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
+        why = (f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
                + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
                if shortfall > 0
                else f"no configuration meets TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no feasible configuration")
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
-    best = result.best
+    best = dataclasses.replace(result.best, tokens_per_s_per_chip=result.best.tokens_per_s_per_chip * dies,
+                               chips=result.best.chips / dies)  # per package
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
+    layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
+    raised = case_flags([(system, None)], model, profile, layouts, mtp[0])
+    beyond = next((f"{profile.id} fitted only on runs {'with' if ' with MTP' in f else 'without'} MTP"
+                   for f in raised if "fitted only on runs" in f), "")
     note = "; ".join(filter(None, [
         "" if common["calibrated"] else f"uncalibrated ({_short_basis(cal.basis)})",
-        f"spans {span} systems" if span > 1 else ""]))
-    layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
-    raised = case_flags([(system, None)], model, profile, layouts)
+        f"spans {span} systems" if span > 1 else "", beyond]))
     return Comparison(**common, **_intervals(best, raised), flags=raised, mode=best.mode,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,
-                      prefill_tokens_per_s_per_chip=_prefill_rate(model, system, profile, precision, best.layout, isl),
+                      prefill_tokens_per_s_per_chip=dies * _prefill_rate(model, ranks, profile, precision, best.layout,
+                                                                         isl, cal),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
                       tpot_s=best.tpot_s, ttft_s=best.ttft_s, note=note, assumptions=notes)
 
