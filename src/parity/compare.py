@@ -172,7 +172,9 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                    for f in raised if "fitted only on runs" in f), "")
     note = "; ".join(filter(None, [
         "" if common["calibrated"] else f"uncalibrated ({_short_basis(cal.basis)})",
-        f"spans {span} systems" if span > 1 else "", beyond]))
+        f"spans {span} systems" if span > 1 else "", beyond,
+        _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp, best.tokens_per_s_per_chip / dies,
+               dies) if span == 1 else ""]))
     return Comparison(**common, **_intervals(best, raised), flags=raised, mode=best.mode,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
@@ -181,6 +183,21 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                                                                          isl, cal),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
                       tpot_s=best.tpot_s, ttft_s=best.ttft_s, note=note, assumptions=notes)
+
+
+WIDER_GAIN = 1.25  # a worker over two systems worth a note when it delivers this much more per chip
+
+
+def _wider(model: Model, ranks: System, profile: EngineProfile, cal: Calibration, precision: Precision,
+           lengths: tuple[int, int], targets: tuple[float | None, float | None], mtp: tuple[int, float],
+           per_rank: float, dies: int) -> str:
+    """A note when workers spanning two systems over scale-out deliver WIDER_GAIN x more per chip than the
+    best of one system (a MoE model's experts spread over twice the ranks, each reading half the weights),
+    which compare does not choose for a model that fits one system; '' otherwise."""
+    found, _ = search_spanning(model, ranks, profile, cal, precision, *lengths, *targets, spans=(2,), mtp=mtp)
+    if found is None or found.best is None or found.best.tokens_per_s_per_chip < WIDER_GAIN * per_rank:
+        return ""
+    return f"over 2 systems {found.best.tokens_per_s_per_chip * dies:,.0f}/chip"
 
 
 def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
