@@ -10,6 +10,7 @@ can be read against the workload ratio it buys.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Chip, System
+from parity.hardware import Calibration, Chip, System, per_die
 from parity.model import Model
 from parity.ops import Batch
 from parity.plan import Layout, Precision
@@ -32,7 +33,7 @@ from parity.training.search import search_training
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, ratio_interval
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
-           "compare", "compare_formats", "memory_shortfall", "spec_ratios", "vendor_bands"]
+           "compare", "compare_formats", "memory_shortfall", "mtp_setting", "spec_ratios", "vendor_bands"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -120,55 +121,98 @@ def _per_system(system: System, per_chip: float) -> tuple[float, float, float]:
 
 
 def _prefill_rate(model: Model, system: System, profile: EngineProfile, precision: Precision, layout: Layout,
-                  isl: int) -> float:
-    """Prompt tokens/s per chip of a layout's prefill (steps filled to the token budget)."""
-    dep = engine_deployment(model, system, layout, precision, catalog.calibration(system.chip), profile)
+                  isl: int, cal: Calibration) -> float:
+    """Prompt tokens/s per chip (rank) of a layout's prefill (steps filled to the token budget)."""
+    dep = engine_deployment(model, system, layout, precision, cal, profile)
     tokens = float(max(profile.max_num_tokens, isl))
     t = float(step_cost(dep, Batch(prefill_tokens=tokens, prefill_sequences=tokens / isl)).time_s)
     return tokens * layout.attn_dp / t / layout.chips
 
 
 def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
-           osl: int, weights: str | None) -> Comparison:
+           osl: int, weights: str | None, mtp_tokens: int = 0) -> Comparison:
     chip = system.chip
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   kv_cache=precision.kv_cache, calibrated=cal.measured or chip.id in catalog.fitted_chips())
-    shortfall = _shortfall(model, system, profile, precision, isl + osl)
+    # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
+    # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
+    ranks, dies = per_die(system), chip.dies
+    shortfall = _shortfall(model, ranks, profile, precision, isl + osl)
     # a model too big for one scale-up domain spans systems over scale-out; one that fits but misses
     # the targets is not helped by more systems
-    result, span = search_spanning(model, system, profile, cal, precision, isl, osl, tpot_s, ttft_s,
-                                   spans=(1,) if shortfall <= 0 else (1, 2, 4))
-    notes = (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}",
+    mtp, mtp_note = mtp_setting(model, mtp_tokens)
+    result, span = search_spanning(model, ranks, profile, cal, precision, isl, osl, tpot_s, ttft_s,
+                                   spans=(1,) if shortfall <= 0 else (1, 2, 4), mtp=mtp)
+    die_note = (f"one rank per die ({dies} a package; layouts count dies, rates are per package)"
+                if dies > 1 else "")
+    notes = tuple(filter(None, (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}", mtp_note,
+                                die_note))) + (
              f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
              "domain, loads, aggregated and disaggregated serving")
     if result is None or result.best is None:
-        domain = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
-        widest = memory_shortfall(model, system, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
-        why = (f"does not fit by {shortfall / 1e9:.1f} GB per chip"
+        domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
+        widest = memory_shortfall(model, ranks, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
+        why = (f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
                + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
                if shortfall > 0
                else f"no configuration meets TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no feasible configuration")
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
-    best = result.best
+    best = dataclasses.replace(result.best, tokens_per_s_per_chip=result.best.tokens_per_s_per_chip * dies,
+                               chips=result.best.chips / dies)  # per package
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
+    layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
+    raised = case_flags([(system, None)], model, profile, layouts, mtp[0])
+    beyond = next((f"{profile.id} fitted only on runs {'with' if ' with MTP' in f else 'without'} MTP"
+                   for f in raised if "fitted only on runs" in f), "")
     note = "; ".join(filter(None, [
         "" if common["calibrated"] else f"uncalibrated ({_short_basis(cal.basis)})",
-        f"spans {span} systems" if span > 1 else ""]))
-    layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
-    raised = case_flags([(system, None)], model, profile, layouts)
+        f"spans {span} systems" if span > 1 else "", beyond,
+        _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp, best.tokens_per_s_per_chip / dies,
+               dies) if span == 1 else ""]))
     return Comparison(**common, **_intervals(best, raised), flags=raised, mode=best.mode,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,
-                      prefill_tokens_per_s_per_chip=_prefill_rate(model, system, profile, precision, best.layout, isl),
+                      prefill_tokens_per_s_per_chip=dies * _prefill_rate(model, ranks, profile, precision, best.layout,
+                                                                         isl, cal),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
                       tpot_s=best.tpot_s, ttft_s=best.ttft_s, note=note, assumptions=notes)
+
+
+WIDER_GAIN = 1.25  # a worker over two systems worth a note when it delivers this much more per chip
+
+
+def _wider(model: Model, ranks: System, profile: EngineProfile, cal: Calibration, precision: Precision,
+           lengths: tuple[int, int], targets: tuple[float | None, float | None], mtp: tuple[int, float],
+           per_rank: float, dies: int) -> str:
+    """A note when workers spanning two systems over scale-out deliver WIDER_GAIN x more per chip than the
+    best of one system (a MoE model's experts spread over twice the ranks, each reading half the weights),
+    which compare does not choose for a model that fits one system; '' otherwise."""
+    found, _ = search_spanning(model, ranks, profile, cal, precision, *lengths, *targets, spans=(2,), mtp=mtp)
+    if found is None or found.best is None or found.best.tokens_per_s_per_chip < WIDER_GAIN * per_rank:
+        return ""
+    return f"over 2 systems {found.best.tokens_per_s_per_chip * dies:,.0f}/chip"
+
+
+def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
+    """((draft tokens, accepted a step), a note) for `mtp_tokens` MTP drafts on `model`, at the model's published
+    acceptance (data/speculation.toml); (0, 0) when off or when the model has no MTP layers."""
+    if not mtp_tokens:
+        return (0, 0.0), "no multi-token prediction (--mtp N: N draft tokens a decode step)"
+    if not model.mtp_layers:
+        return (0, 0.0), f"no multi-token prediction ({model.name} has no MTP layers)"
+    published = catalog.mtp_acceptance(model.name)
+    if published is None:
+        raise InfeasiblePlan(f"no published MTP acceptance is recorded for {model.name}")
+    kept = published.accepted_tokens(mtp_tokens)
+    return (mtp_tokens, kept), (f"MTP {mtp_tokens} draft tokens a decode step, {kept:.3g} kept on average "
+                                f"({published.acceptance:.0%} a draft token)")
 
 
 def _short_basis(basis: str) -> str:
@@ -250,16 +294,17 @@ def _train(system: System, model: Model, chips: int, seq_len: int, global_batch:
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,
             isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
             ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
-            global_batch: int = 1024, training_precision: str = "bf16") -> list[Comparison]:
+            global_batch: int = 1024, training_precision: str = "bf16", mtp_tokens: int = 0) -> list[Comparison]:
     """Every system on `model`, with ratios to `baseline` (default: the first system); when the baseline
-    cannot run the workload (does not fit), ratios are to the first system that can, named in `baseline`."""
+    cannot run the workload (does not fit), ratios are to the first system that can, named in `baseline`.
+    mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off)."""
     if not systems:
         raise InfeasiblePlan("compare needs at least one system")
     if workload not in ("serve", "train"):
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
     base = baseline or systems[0]
     # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
-    rows = [(_serve(s, model, _on_stack(profile, s), tpot_s, ttft_s, isl, osl, weights) if workload == "serve"
+    rows = [(_serve(s, model, _on_stack(profile, s), tpot_s, ttft_s, isl, osl, weights, mtp_tokens) if workload == "serve"
              else _train(s, model, chips or s.chips, seq_len, global_batch, training_precision)) for s in systems]
     ref = next((r for r in rows if r.system == base.id), rows[0])
     if not ref.fits:

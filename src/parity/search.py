@@ -24,10 +24,10 @@ from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, serve_aggregated
-from parity.step import deployment_memory, step_cost
+from parity.step import decode_step, deployment_memory, step_cost
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
-           "decode_rates", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
+           "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
            "DEFAULT_CONCURRENCY",
            "MAX_WORKER_CHIPS",
            "PREFILL_UTILIZATION"]
@@ -73,6 +73,7 @@ class Candidate:
     chips: float
     prefill_workers_per_decode_worker: float
     ttft_s: float
+    prefill_tokens_per_step: float = 0.0  # disaggregated: prompt tokens per prefill step and rank
     tpot_s: float
     tokens_per_s_per_chip: float
     tokens_per_s_per_user: float
@@ -167,12 +168,13 @@ def worker_sizes(system: System, chips: int | None, max_chips: int | None) -> li
 
 
 def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
+                profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
+                mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
     k, m = len(grid), len(concurrency)
     index = np.repeat(np.arange(k), m)
     grid_km = grid.take(index)
     conc = np.tile(concurrency, k) * grid_km.attn_dp  # concurrency per attention rank stays on the grid
-    dep = engine_deployment(model, system, grid_km, precision, cal, profile)
+    dep = engine_deployment(model, system, grid_km, precision, cal, profile, mtp_tokens=mtp[0], mtp_acceptance=mtp[1])
     result = serve_aggregated(dep, profile, Workload(isl=np.full(k * m, float(isl)), osl=np.full(k * m, float(osl)),
                                                      concurrency=conc))
     return {"index": index, "concurrency": conc, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
@@ -181,16 +183,19 @@ def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Preci
 
 
 def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                 profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
+                 profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
+                 mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
     """Decode workers of every layout x batch per rank: index (the layout), batch per rank, TPOT [s],
-    output tokens/s per worker, chips, and whether it fits (KV of isl + osl tokens a sequence)."""
+    output tokens/s per worker, chips, and whether it fits (KV of isl + osl tokens a sequence).
+    mtp: (draft tokens a step, of which accepted on average); a step then keeps 1 + accepted tokens."""
     k, m = len(grid), len(concurrency)
     index = np.repeat(np.arange(k), m)
     decode_grid = grid.take(index)
     batch = np.tile(concurrency, k).astype(float)  # sequences per decode rank
-    dep = engine_deployment(model, system, decode_grid, precision, cal, profile)
-    context = isl + osl / 2.0
-    tpot = np.asarray(step_cost(dep, Batch(decode_tokens=batch, decode_context=np.full(k * m, context))).time_s)
+    dep = engine_deployment(model, system, decode_grid, precision, cal, profile, mtp_tokens=mtp[0],
+                            mtp_acceptance=mtp[1])
+    step_s, kept = decode_step(dep, batch, np.full(k * m, isl + osl / 2.0))
+    tpot = np.asarray(step_s) / kept
     mem = deployment_memory(dep, batch, np.full(k * m, float(isl + osl)), profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     fits = np.asarray(mem.fits) & (batch <= profile.max_batch_size)
@@ -199,13 +204,24 @@ def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Prec
             "fits": fits}
 
 
+def prefill_chunks(profile: EngineProfile, isl: int) -> tuple[float, ...]:
+    """Prompt tokens per prefill step and rank to try: the engine's token budget, then halved down to one
+    prompt (a deployment with a TTFT target runs smaller steps, e.g. SGLang's --chunked-prefill-size; a
+    budget of 16,384 tokens is a 4 s step of DeepSeek-R1 on an H20 rank)."""
+    chunks, tokens = [], max(profile.max_num_tokens, isl)
+    while tokens >= isl:
+        chunks.append(float(tokens))
+        tokens //= 2
+    return tuple(chunks)
+
+
 def prefill_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                  profile: EngineProfile, isl: int) -> dict[str, np.ndarray]:
-    """Prefill workers of every layout, steps of a full token budget per rank: step [s], prompts/s per
-    worker, and whether the weights and one prompt fit."""
+                  profile: EngineProfile, isl: int, tokens: float | None = None) -> dict[str, np.ndarray]:
+    """Prefill workers of every layout, steps of `tokens` prompt tokens per rank (default: the engine's full
+    token budget): step [s], prompts/s per worker, and whether the weights and one prompt fit."""
     k = len(grid)
     prefill_dep = engine_deployment(model, system, grid, precision, cal, profile)
-    per_rank = float(max(profile.max_num_tokens, isl))
+    per_rank = float(tokens or max(profile.max_num_tokens, isl))
     step = np.asarray(step_cost(prefill_dep, Batch(prefill_tokens=np.full(k, per_rank),
                                                    prefill_sequences=np.full(k, per_rank / isl))).time_s)
     step = step * profile.prefill_scale
@@ -226,23 +242,33 @@ def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s
 
 
 def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                   profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray) -> dict[str, np.ndarray]:
-    """Decode layouts x batches, each with its best prefill layout (fewest chips per prompt/s)."""
-    d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency)
-    p = prefill_rates(model, system, grid, precision, cal, profile, isl)
+                   profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
+                   ttft_s: float | None = None, mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
+    """Decode layouts x batches, each with its best prefill layout and step size (fewest chips per prompt/s
+    among those whose TTFT meets `ttft_s`, when any does)."""
+    d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency, mtp)
+    chunks = prefill_chunks(profile, isl)
+    runs = [prefill_rates(model, system, grid, precision, cal, profile, isl, tokens) for tokens in chunks]
+    p = {key: np.concatenate([r[key] for r in runs]) for key in runs[0]}
+    layout_of = np.tile(np.arange(len(grid)), len(chunks))  # prefill option -> its layout
+    chunk_of = np.repeat(np.asarray(chunks), len(grid))
+    prefill_chips = grid.chips[layout_of]
     n = len(d["index"])
+    transfer = kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, prefill_chips)
+    option_ttft = profile.ttft_overhead_s + p["step"] + p["wait"] + transfer
+    usable = p["fits"]
+    if ttft_s and (usable & (option_ttft <= ttft_s)).any():  # else every option stays, its TTFT shown as missed
+        usable = usable & (option_ttft <= ttft_s)
     # chips per output token/s: decode chips + prefill chips for the prompts that rate needs
     per_rate = (d["chips"] / d["out_rate"])[:, None] + np.where(
-        p["fits"], grid.chips / (osl * p["prompt_rate"] * PREFILL_UTILIZATION), np.inf)[None, :]
+        usable, prefill_chips / (osl * p["prompt_rate"] * PREFILL_UTILIZATION), np.inf)[None, :]
     best_prefill = np.argmin(per_rate, axis=1)
     per_chip = 1.0 / per_rate[np.arange(n), best_prefill]
-    transfer = kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, grid.chips[best_prefill])
-    ttft = profile.ttft_overhead_s + p["step"][best_prefill] + p["wait"][best_prefill] + transfer
     ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best_prefill] * PREFILL_UTILIZATION)
-    chips = d["chips"] + ratio * grid.chips[best_prefill]
-    return {"index": d["index"], "prefill_index": best_prefill, "concurrency": d["batch"] * grid.attn_dp[d["index"]],
-            "ttft": ttft, "tpot": d["tpot"], "per_chip": per_chip, "chips": chips, "ratio": ratio,
-            "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0)}
+    chips = d["chips"] + ratio * prefill_chips[best_prefill]
+    return {"index": d["index"], "prefill_index": layout_of[best_prefill], "prefill_tokens": chunk_of[best_prefill],
+            "concurrency": d["batch"] * grid.attn_dp[d["index"]], "ttft": option_ttft[best_prefill], "tpot": d["tpot"],
+            "per_chip": per_chip, "chips": chips, "ratio": ratio, "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0)}
 
 
 def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
@@ -256,18 +282,21 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
                    precision: Precision, isl: int, osl: int, tpot_s: float | None = None, ttft_s: float | None = None,
                    chips: int | None = None, modes: tuple[str, ...] = ("agg", "disagg"),
                    concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY, max_chips: int | None = None,
-                   pipeline: tuple[int, ...] = (1, 2, 4)) -> SearchResult:
+                   pipeline: tuple[int, ...] = (1, 2, 4), mtp: tuple[int, float] = (0, 0.0)) -> SearchResult:
     """Search layouts, loads and modes; the best configuration is the most tokens/s per chip among
     those meeting the TPOT and TTFT targets. `chips`: chips per worker (default: every power of two
-    up to one scale-up domain, or up to `max_chips`); `pipeline`: pipeline-parallel degrees to try."""
+    up to one scale-up domain, or up to `max_chips`); `pipeline`: pipeline-parallel degrees to try;
+    `mtp`: multi-token prediction (draft tokens a decode step, accepted on average), (0, 0) off."""
     conc = np.asarray(concurrency, dtype=float)
     sizes = worker_sizes(system, chips, max_chips)
     grid = grid_of_sizes(model, sizes, pipeline)
     if grid is None:
         sizes_text = str(chips) if chips else f"up to {system.scale_up_domain_chips}"
         raise InfeasiblePlan(f"no layout of {sizes_text} chips divides {model.name}")
-    runs = {mode: (_aggregated if mode == "agg" else _disaggregated)(
-        model, system, grid, precision, calibration, profile, isl, osl, conc) for mode in modes}
+    runs = {mode: (_aggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, mtp)
+                   if mode == "agg" else
+                   _disaggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, ttft_s, mtp))
+            for mode in modes}
     evaluated = sum(len(r["index"]) for r in runs.values())
     mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
     row_of = np.concatenate([np.arange(len(r["index"])) for r in runs.values()])
@@ -286,14 +315,17 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         return Candidate(mode=str(mode_of[i]), layout=prefill or layout, decode_layout=layout if prefill else None,
                          concurrency=float(r["concurrency"][j]), chips=float(r["chips"][j]),
                          prefill_workers_per_decode_worker=float(r["ratio"][j]) if prefill else 0.0,
+                         prefill_tokens_per_step=float(r["prefill_tokens"][j]) if prefill else 0.0,
                          ttft_s=float(ttft[i]), tpot_s=float(tpot[i]), tokens_per_s_per_chip=float(per_chip[i]),
                          tokens_per_s_per_user=1.0 / float(tpot[i]), meets_targets=bool(meets[i]))
 
     feasible = np.flatnonzero(ok)
     frontier = tuple(candidate(int(i)) for i in feasible[_frontier_mask(1.0 / tpot[feasible], per_chip[feasible])])
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
-    notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker",
-             f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching)")
+    notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker"
+             + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
+             f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching), their steps "
+             f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target")
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
                         assumptions=notes, fastest_tpot_s=float(tpot[ok].min()) if ok.any() else float("inf"),
@@ -302,7 +334,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
 
 def search_spanning(model: Model, system: System, profile: EngineProfile, calibration: Calibration,
                     precision: Precision, isl: int, osl: int, tpot_s: float | None = None,
-                    ttft_s: float | None = None, spans: tuple[int, ...] = (1, 2, 4)) -> tuple[SearchResult | None, int]:
+                    ttft_s: float | None = None, spans: tuple[int, ...] = (1, 2, 4),
+                    mtp: tuple[int, float] = (0, 0.0)) -> tuple[SearchResult | None, int]:
     """`search_serving` with workers of up to one scale-up domain, else of up to 2, 4 ... domains
     (`spans`) over scale-out: (the first result with a best configuration, the systems it spans), or
     (None, 1) when no span gives one."""
@@ -310,7 +343,7 @@ def search_spanning(model: Model, system: System, profile: EngineProfile, calibr
     for span in spans:
         try:
             found = search_serving(model, system, profile, calibration, precision, isl, osl, tpot_s, ttft_s,
-                                   max_chips=domain * span)
+                                   max_chips=domain * span, mtp=mtp)
         except InfeasiblePlan:
             continue
         if found.best is not None:

@@ -146,16 +146,18 @@ def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num
     attention runs there while the other ranks wait in lockstep, and the experts see only its tokens.
     """
     decode = decode_batch if mixed else 0.0
+    width = 1.0 + dep.mtp_tokens  # tokens a decode verifies a step (multi-token prediction)
     tokens = group * isl / busy_ranks  # per busy rank
-    chunk = np.minimum(tokens, np.maximum(profile.max_num_tokens - decode, 1.0))
+    chunk = np.minimum(tokens, np.maximum(profile.max_num_tokens - decode * width, 1.0))
     steps = tokens / chunk
-    with_prompts = step_cost(dep, Batch(decode_tokens=decode, decode_context=context, prefill_tokens=chunk,
-                                        prefill_sequences=chunk / isl,
+    with_prompts = step_cost(dep, Batch(decode_tokens=decode, decode_context=context, decode_width=width,
+                                        prefill_tokens=chunk, prefill_sequences=chunk / isl,
                                         prefill_context=np.maximum(isl - chunk, 0.0) / 2.0,
                                         prefill_ranks=busy_ranks)).time_s
     if mixed:
-        without = decode_step_s if decode_step_s is not None else step_cost(
-            dep, Batch(decode_tokens=decode, decode_context=context)).time_s
+        # the same decodes alone (with MTP not decode_step_s, which adds the drafts the mixed step leaves out)
+        without = decode_step_s if decode_step_s is not None and not dep.mtp_tokens else step_cost(
+            dep, Batch(decode_tokens=decode, decode_context=context, decode_width=width)).time_s
         added = (with_prompts - without) * steps
     else:
         added = with_prompts * steps

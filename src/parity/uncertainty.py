@@ -145,4 +145,19 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out.append(f"engine profile {engine.id} not fitted to measurements")
     elif chip.software_stack and engine.stack != chip.software_stack:
         out.append(f"engine profile {engine.id} fitted on {engine.stack}, not on {chip.software_stack}")
+    out += _mtp_beyond_fit(engine, mtp_tokens)
     return tuple(out)
+
+
+def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[str]:
+    """A flag when a stack profile's fitting rows all ran multi-token prediction and the case does not, or the
+    reverse: its step-time scales absorbed the assumed MTP acceptance, which the case then leaves out (or adds)."""
+    fitted = [r for r in catalog.measurements("serving_published") if r["case_id"] in set(engine.rows)]
+    if not fitted:
+        return []
+    with_mtp = [float(r.get("mtp_tokens") or 0) > 0 for r in fitted]
+    if all(with_mtp) and not mtp_tokens:
+        return [f"engine profile {engine.id} fitted only on runs with MTP ({len(fitted)} rows), run here without"]
+    if not any(with_mtp) and mtp_tokens:
+        return [f"engine profile {engine.id} fitted only on runs without MTP ({len(fitted)} rows), run here with"]
+    return []

@@ -13,7 +13,8 @@ from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
-from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare
+from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare, mtp_setting
+from parity.model import Model
 from parity.report.tables import Column, plain, ratio, scaled
 
 DEFAULT_TTFT = "5s"  # a prompt answered within seconds: no layout that makes users wait 20 s is ranked
@@ -42,6 +43,16 @@ def _flatten(row: dict) -> dict:
     return out
 
 
+def _mtp_caption(model: Model, mtp_tokens: int) -> str:
+    """What the comparison assumes about multi-token prediction, for the table's caption."""
+    if not model.mtp_layers:
+        return ""
+    if not mtp_tokens:
+        return (f"No multi-token prediction (published {model.name} serving runs mostly use it: --mtp N; engine "
+                "profiles fitted only on MTP runs are applied here beyond them).")
+    return f"{mtp_setting(model, mtp_tokens)[1]}, on every chip."
+
+
 @cli.command(name="compare")
 @click.argument("systems", nargs=-1)
 @click.option("--model", "models", multiple=True,
@@ -58,11 +69,14 @@ def _flatten(row: dict) -> dict:
               help="training: sequences per step")
 @click.option("--precision", "training_precision", default="bf16", show_default=True, help="training precision")
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
+@click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=0, show_default=True,
+              help="serving: multi-token prediction, draft tokens a decode step on models with MTP layers "
+                   "(DeepSeek-R1), at the model's published acceptance; 0: off")
 @format_option
 @out_option
 def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
-                    global_batch: int, training_precision: str, baseline: str | None, fmt: str,
+                    global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int, fmt: str,
                     out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
@@ -75,7 +89,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     for name in models or DEFAULT_MODELS:
         model = catalog.model(name)
         results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips, seq_len,
-                          global_batch, training_precision)
+                          global_batch, training_precision, mtp_tokens)
         rows = [_flatten(r.to_dict()) for r in results]
         payload += [r.to_dict() for r in results]
         if fmt not in ("table", "md"):
@@ -128,11 +142,14 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. "
+             + (f"{_mtp_caption(model, mtp_tokens)} " if workload == "serve" else "")
              + ("tok/s: output tokens per second. " if workload == "serve" else "")
              + "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's best "
              "configuration; per system = every chip of the system busy; per kW = per system over the system's "
              "power (all-in where published); per GB = per system over its memory; "
-             "'spans N systems': the model does not fit one, its workers span N over scale-out; 'uncalibrated': "
+             "'spans N systems': the model does not fit one, its workers span N over scale-out; 'over 2 systems "
+             "N/chip': a model that fits one system stays on one, though workers over two deliver N per chip "
+             "(1.25x or more); a multi-die package (Ascend 910C) runs one rank per die; 'uncalibrated': "
              "no measured calibration of the chip itself (it inherits its family's or runs on the derived prior; "
              "'parity show CHIP'). 80% interval of the per-chip ratio: from the cross-source residuals of both "
              "chips' vendors (parity validate --by source); per system and per kW ratios share it. Assumptions: "

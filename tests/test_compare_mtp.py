@@ -1,0 +1,76 @@
+"""Multi-token prediction in the serving search and `parity compare --mtp`: a memory-bound decode step
+verifies 1 + n tokens for little more than the time of one, so MTP moves a slow-stepping chip most."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.compare import mtp_setting
+from parity.ops import Batch
+from parity.plan import Layout
+from parity.search import _aggregated, best_precision, decode_rates, grid_of_sizes, layout_grid
+from parity.serving import _group_prefill, engine_deployment
+from parity.step import step_cost
+
+ACCEPTED_2 = 0.85 + 0.85 ** 2  # DeepSeek-V3's 85% a draft token: 1.5725 of 2 drafts kept a step
+
+
+def _a3() -> tuple:
+    system, model = catalog.system("atlas-800-a3"), catalog.model("deepseek-r1")
+    return system, model, catalog.engine_for("sglang", "cann"), best_precision(model, system.chip)
+
+
+def test_mtp_setting_keeps_the_published_acceptance() -> None:
+    """2 drafts at 85% each (the second kept only after the first): 0.85 + 0.7225 = 1.5725; Llama has no
+    MTP layers, so --mtp leaves it without."""
+    (n, kept), note = mtp_setting(catalog.model("deepseek-r1"), 2)
+    assert (n, kept) == (2, pytest.approx(ACCEPTED_2))
+    assert "1.57 kept" in note
+    assert mtp_setting(catalog.model("llama-3.1-70b"), 2)[0] == (0, 0.0)
+
+
+def test_mtp_decode_on_a3_divides_a_slightly_longer_step_by_the_tokens_kept() -> None:
+    """DeepSeek-R1 on one Atlas 800 A3 (sglang-cann), decode tp2-dp4-ep8 at 16 sequences a rank, 1,536 KV
+    tokens: a plain step 81.8 ms (memory-bound: TPOT 81.8 ms); with 2 drafts the verify step runs 3 tokens a
+    sequence in 91.4 ms (+12%) and the two one-layer drafts add 2.1 ms each: 95.6 ms for 2.5725 tokens,
+    TPOT 37.2 ms, 2.2x the output of the plain step."""
+    system, model, profile, precision = _a3()
+    cal = catalog.calibration(system.chip)
+    grid = layout_grid(model, 8)
+    (row,) = [i for i in range(len(grid)) if str(grid.at(i)) == "tp2-dp4-ep8"]
+    one = grid.take(np.array([row]))
+    plain = decode_rates(model, system, one, precision, cal, profile, 1024, 1024, np.array([16.0]))
+    mtp = decode_rates(model, system, one, precision, cal, profile, 1024, 1024, np.array([16.0]), (2, ACCEPTED_2))
+    assert plain["tpot"][0] == pytest.approx(0.0818, abs=5e-4)
+    assert mtp["tpot"][0] == pytest.approx(0.0956 / 2.5725, abs=5e-4)
+    assert mtp["out_rate"][0] / plain["out_rate"][0] == pytest.approx(0.0818 / 0.0372, rel=0.01)
+
+
+def test_mixed_prefill_with_mtp_never_adds_negative_time() -> None:
+    """A mixed step's prompts add time beyond the same decodes' verify step; comparing it with the whole MTP
+    decode (verify + drafts) made it negative at 512 sequences a rank, and the aggregated search then found
+    TPOT 2e-11 s and 1e15 tok/s per chip on CloudMatrix 384 (tp1-dp128-ep2-etp64, 65,536 clients)."""
+    system, model = catalog.system("cloudmatrix-384"), catalog.model("deepseek-r1")
+    profile, precision = catalog.engine_for("sglang", "cann"), best_precision(model, system.chip)
+    cal = catalog.calibration(system.chip)
+    dep = engine_deployment(model, system, Layout(tp=1, attn_dp=128, moe_ep=2, moe_tp=64), precision, cal, profile,
+                            mtp_tokens=2, mtp_acceptance=ACCEPTED_2)
+    added, _ = _group_prefill(dep, profile, 1024.0, 1.0, 512.0, 1536.0, True, decode_step_s=1.0)
+    verify = step_cost(dep, Batch(decode_tokens=512.0, decode_context=1536.0, decode_width=3.0)).time_s
+    assert 0.0 < added < verify
+    grid = grid_of_sizes(model, [128], (1,))
+    found = _aggregated(model, system, grid, precision, cal, profile, 1024, 1024, np.array([512.0]), (2, ACCEPTED_2))
+    assert np.all(found["tpot"] > 0.01) and np.all(found["per_chip"] < 1e5)
+
+
+def test_compare_says_whether_mtp_is_on() -> None:
+    args = ["compare", "atlas-800-a3", "--model", "deepseek-r1", "--engine", "sglang"]
+    off = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+    on = CliRunner().invoke(cli, args + ["--mtp", "2"], env={"COLUMNS": "200"})
+    assert off.exit_code == 0 and on.exit_code == 0
+    assert "No multi-token prediction" in " ".join(off.output.split())
+    assert "MTP 2 draft tokens a decode step, 1.57 kept" in " ".join(on.output.split())

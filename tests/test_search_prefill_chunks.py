@@ -1,0 +1,38 @@
+"""Disaggregated prefill workers run steps small enough for the TTFT target (not always the engine's
+full token budget), so a chip with slow compute per rank is not priced out of disaggregated serving."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from parity import catalog
+from parity.search import best_precision, layout_grid, prefill_chunks, prefill_rates, search_serving
+
+
+def test_chunks_halve_the_budget_down_to_one_prompt() -> None:
+    """16,384 / 2 / 2 ... while >= isl: 1,024 tokens gives five sizes, 3,000 three (2,048 < 3,000), and a
+    prompt longer than the budget one step of itself."""
+    profile = dataclasses.replace(catalog.engine("sglang"), max_num_tokens=16384)
+    assert prefill_chunks(profile, 1024) == (16384.0, 8192.0, 4096.0, 2048.0, 1024.0)
+    assert prefill_chunks(profile, 3000) == (16384.0, 8192.0, 4096.0)
+    assert prefill_chunks(profile, 20000) == (20000.0,)
+
+
+def test_h20_disaggregated_deepseek_meets_ttft_with_half_budget_steps() -> None:
+    """DeepSeek-R1 on two HGX H20 (16 chips), SGLang: a prefill rank of tp1-dp16 takes 6.30 s for a full
+    16,384-token step (+0.92 s queueing +0.023 s overhead = 7.25 s TTFT, over 5 s), 3.16 s for 8,192
+    tokens (TTFT 3.64 s) at almost the same prompts/s (40.5 against 40.6 a worker): the search picks the
+    8,192-token step and meets TTFT 5 s; with only full-budget steps no disaggregated candidate does."""
+    system, model, profile = catalog.system("hgx-h20"), catalog.model("deepseek-r1"), catalog.engine("sglang")
+    precision = best_precision(model, system.chip)
+    found = search_serving(model, system, profile, catalog.calibration(system.chip), precision, 1024, 1024,
+                           0.05, 5.0, modes=("disagg",), max_chips=16)
+    assert found.best is not None
+    assert found.best.prefill_tokens_per_step == 8192.0
+    assert found.best.ttft_s == pytest.approx(3.64, abs=0.02)
+    grid = layout_grid(model, 16)
+    (row,) = [i for i in range(len(grid)) if grid.at(i) == found.best.layout]
+    full = prefill_rates(model, system, grid, precision, catalog.calibration(system.chip), profile, 1024, 16384.0)
+    assert profile.ttft_overhead_s + full["step"][row] + full["wait"][row] == pytest.approx(7.25, abs=0.02)
