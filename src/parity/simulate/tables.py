@@ -59,14 +59,10 @@ class StepTable:
                prefill_ranks: float = 1.0) -> float:
         """Step time [s] of `decode` sequences at mean `context` plus `prefill` prompt tokens whose
         earlier `prefill_context` tokens are cached, on `prefill_ranks` of the ranks (trilinear)."""
+        if prefill == 0.0 and prefill_ranks == 1.0 and self.prefills[0] == 0.0:
+            return self.decode_time_s(decode, context)
         ib, wb = _cell(self.batches, decode)
         ic, wc = _cell(self.contexts, context)
-        if prefill == 0.0 and prefill_ranks == 1.0 and self.prefills[0] == 0.0:
-            # decode only: the sums below with weight 0 on the upper prefill point and all on rank case 0
-            b0, b1 = self.times[0][ib], self.times[0][ib + 1]
-            lo, hi = b0[ic][0], b0[ic + 1][0]
-            lo1, hi1 = b1[ic][0], b1[ic + 1][0]
-            return (1.0 - wb) * (lo + wc * (hi - lo)) + wb * (lo1 + wc * (hi1 - lo1))
         ip, wp = _cell(self.prefills, prefill)
         out = 0.0
         for r, wr in ((0, 1.0), (1, 0.0)) if self.ranks == 1 else (
@@ -93,8 +89,16 @@ class StepTable:
                    chunk_context_s_per_token=0.0, ranks=1, tokens_per_step=tokens_per_step)
 
     def decode_time_s(self, decode: float, context: float) -> float:
-        """One decode-only step [s]."""
-        return self.time_s(decode, context)
+        """One decode-only step [s]: time_s(decode, context), i.e. its sums with weight 0 on the upper
+        prefill point and all on rank case 0."""
+        if self.prefills[0] != 0.0:
+            return self.time_s(decode, context)
+        ib, wb = _cell(self.batches, decode)
+        ic, wc = _cell(self.contexts, context)
+        b0, b1 = self.times[0][ib], self.times[0][ib + 1]
+        lo, hi = b0[ic][0], b0[ic + 1][0]
+        lo1, hi1 = b1[ic][0], b1[ic + 1][0]
+        return (1.0 - wb) * (lo + wc * (hi - lo)) + wb * (lo1 + wc * (hi1 - lo1))
 
 
 def prefill_launches(dep: Deployment, prefill_tokens: float) -> float:
