@@ -214,7 +214,7 @@ class Engine:
         chunks: list[tuple[Request, float]] = []
         per_rank = [0.0] * self.d
         b = self.s.budget
-        lag = self._lag() if self.role == "decode" else 0.0
+        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
         for r in range(self.d):
             left = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0)
             started = 0
@@ -234,6 +234,8 @@ class Engine:
                 if not self.s.kv.on_demand:
                     self._reserve(r, req)
                 if self.role == "decode":
+                    if lag < 0.0:
+                        lag = self._lag()
                     req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
                     self._start_decode(r, req)
                     continue
@@ -299,7 +301,8 @@ class Engine:
                 self.now = max(self.now, nxt if nxt < _INF else self.now)
             return
         k = self.heap[0][0] - self.steps if self.heap else 1
-        t1 = self._decode_s(busiest, self._mean_context())
+        ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
+        t1 = self._decode_s(busiest, (ctx_sum + self.m * decoding * (self.steps + 0.0)) / decoding)
         if self.inbound:
             k = min(k, int((self.inbound[0][0] - self.now) / t1) + 1)
         if horizon < _INF:
@@ -320,7 +323,7 @@ class Engine:
                     room = (self.s.kv.capacity_tokens - self.kv_used(r)) / (self.m * self.n[r])
                     k = min(k, max(int(room), 1))
         k = max(k, 1)
-        t = self._decode_s(busiest, self._mean_context(0.5 * (k - 1)))
+        t = self._decode_s(busiest, (ctx_sum + self.m * decoding * (self.steps + 0.5 * (k - 1))) / decoding)
         self.prev_start = self.now + (k - 1) * t
         self.now += k * t
         self.steps += k
@@ -383,7 +386,7 @@ class Engine:
         """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
         if self._delays_at != self.now:
             delay = self._decode_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
-            self._delays = (delay, self._lag())
+            self._delays = (delay, self._lag() if self.role != "prefill" else 0.0)  # a prefill worker hands on
             self._delays_at = self.now
         return self._delays
 
