@@ -215,7 +215,10 @@ class Engine:
         per_rank = [0.0] * self.d
         b = self.s.budget
         lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
+        n, prefilling, waiting = self.n, self.prefilling, self.waiting
         for r in range(self.d):
+            if not prefilling[r] and not (admit and waiting[r]):
+                continue  # nothing to prefill or admit: no prompt tokens on this rank
             left = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0)
             started = 0
             for req in self.prefilling[r]:
@@ -225,6 +228,8 @@ class Engine:
                 chunks.append((req, c))
                 left -= c
             while admit and left > 0 and self.waiting[r] and started < self.max_prefill:
+                if n[r] + len(prefilling[r]) >= self.max_batch:
+                    break  # the rank is full (_admissible's first test, without the call)
                 req = self.waiting[r][0]
                 if not self._admissible(r, req):
                     break
