@@ -216,41 +216,45 @@ class Engine:
         b = self.s.budget
         lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
         n, prefilling, waiting = self.n, self.prefilling, self.waiting
+        budget, width, mixed = b.max_num_tokens, self.width, b.mixed
+        max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
+            not self.s.kv.on_demand
         for r in range(self.d):
             if not prefilling[r] and not (admit and waiting[r]):
                 continue  # nothing to prefill or admit: no prompt tokens on this rank
-            left = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0)
+            left = budget - (n[r] * width if mixed else 0)
             started = 0
-            for req in self.prefilling[r]:
+            pre_r, wait_r = prefilling[r], waiting[r]
+            for req in pre_r:
                 if left <= 0:
                     break
                 c = min(req.prompt_left, left)
                 chunks.append((req, c))
                 left -= c
-            while admit and left > 0 and self.waiting[r] and started < self.max_prefill:
-                if n[r] + len(prefilling[r]) >= self.max_batch:
+            while admit and left > 0 and wait_r and started < max_prefill:
+                if n[r] + len(pre_r) >= max_batch:
                     break  # the rank is full (_admissible's first test, without the call)
-                req = self.waiting[r][0]
+                req = wait_r[0]
                 if not self._admissible(r, req):
                     break
-                self.waiting[r].popleft()
+                wait_r.popleft()
                 self.admitted += 1
                 req.order = self.admitted
-                if not self.s.kv.on_demand:
+                if reserve:
                     self._reserve(r, req)
-                if self.role == "decode":
+                if decode:
                     if lag < 0.0:
                         lag = self._lag()
                     req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
                     self._start_decode(r, req)
                     continue
-                self.prefilling[r].append(req)
+                pre_r.append(req)
                 self.held_prompts[r] += req.prompt_left
                 c = min(req.prompt_left, left)
                 chunks.append((req, c))
                 left -= c
                 started += 1
-            per_rank[r] = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0) - left
+            per_rank[r] = budget - (n[r] * width if mixed else 0) - left
         return chunks, per_rank
 
     def advance(self, horizon: float = _INF) -> None:
