@@ -112,18 +112,19 @@ class Engine:
             return
         took = False
         loads: list[int] | None = None
-        while self.inbound and self.inbound[0][0] <= seen:
-            _, _, req = heapq.heappop(self.inbound)
-            if self.d == 1:
+        inbound, waiting, one = self.inbound, self.waiting, self.d == 1
+        while inbound and inbound[0][0] <= seen:
+            _, _, req = heapq.heappop(inbound)
+            if one:
                 req.rank = 0
             else:
                 if loads is None:
-                    loads = [self.n[r] + len(self.prefilling[r]) + len(self.waiting[r]) for r in range(self.d)]
+                    loads = [self.n[r] + len(self.prefilling[r]) + len(waiting[r]) for r in range(self.d)]
                 req.rank = loads.index(min(loads))
                 loads[req.rank] += 1
-            self.waiting[req.rank].append(req)
+            waiting[req.rank].append(req)
             took = True
-        if took or not self.inbound:
+        if took or not inbound:
             self.since_recv = 0
 
     # ---- KV --------------------------------------------------------------------------------------
@@ -402,8 +403,9 @@ class Engine:
     def _finish(self) -> None:
         delay = lag = 0.0
         looked = False
-        while self.heap and self.heap[0][0] <= self.steps:
-            step, _, req = heapq.heappop(self.heap)
+        heap, steps = self.heap, self.steps
+        while heap and heap[0][0] <= steps:
+            step, _, req = heapq.heappop(heap)
             if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
                 continue
             if not looked:  # the output path delays the last token as it did the first (before any release)

@@ -258,7 +258,7 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     touched: list[Engine] = []
 
     def send(req: Request, t: float) -> None:
-        target = min(engines, key=Engine.outstanding)
+        target = engines[0] if workers == 1 else min(engines, key=Engine.outstanding)
         target.push(t + sched.ttft_overhead_s, req)
         touched.append(target)
 
@@ -305,14 +305,14 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
     touched: list[Engine] = []
 
     def send(req: Request, t: float) -> None:
-        target = min(pre, key=Engine.outstanding)
+        target = pre[0] if prefill_workers == 1 else min(pre, key=Engine.outstanding)
         target.push(t + p_sched.ttft_overhead_s, req)
         touched.append(target)
 
     def handed(req: Request) -> None:
         arrive = req.prefilled_s + transfer_s + d_sched.disagg_ttft_overhead_s
         req.first_s = arrive
-        target = min(dec, key=Engine.outstanding)
+        target = dec[0] if decode_workers == 1 else min(dec, key=Engine.outstanding)
         target.push(arrive, req)
         touched.append(target)
 

@@ -146,7 +146,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         if drafter is not None:
             t = t + dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
                 decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
-        tables.append(tuple(tuple(tuple(float(x) for x in row) for row in plane) for plane in t))
+        tables.append(tuple(tuple(tuple(row) for row in plane) for plane in t.tolist()))  # tolist: Python floats
     # attention of a chunk over its cached context: the slope of step time in prefill_context at the largest chunk
     big = float(prefills[-1])
     ctx = np.array([0.0, max(most_context, 1.0)])
