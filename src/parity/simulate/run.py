@@ -202,7 +202,7 @@ def _percentiles(values: np.ndarray, weights: np.ndarray | None = None) -> tuple
     if values.size == 0:
         return (math.nan,) * 4
     if weights is None:
-        return (float(values.mean()), *(float(np.percentile(values, q)) for q in (50, 90, 99)))
+        return (float(values.mean()), *(float(v) for v in np.percentile(values, (50, 90, 99))))
     order = np.argsort(values)
     v, w = values[order], weights[order]
     cum = np.cumsum(w) / w.sum()

@@ -133,6 +133,10 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         model = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
         drafter = dataclasses.replace(dep, model=model, mtp_tokens=0, step_overhead_s=0.0)
     ranks = int(dep.layout.attn_dp)
+    # what does not depend on the rank case, priced once
+    launch_s = prefill_launch_s * prefill_launches(dep, float(prefills[-1])) if prefill_launch_s else 0.0
+    draft = None if drafter is None else dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
+        decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
     tables = []
     for carrying in ((1.0,) if ranks == 1 else (1.0, float(ranks))):
         full = np.asarray(step_cost(dep, Batch(decode_tokens=b, decode_context=c, decode_width=width, prefill_tokens=p,
@@ -142,10 +146,9 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         alone = full[:, :, :1]  # decode only
         t = alone + prefill_scale * (full - alone)
         if prefill_launch_s:
-            t = t + np.where(p > 0, prefill_launch_s * prefill_launches(dep, float(prefills[-1])), 0.0)
-        if drafter is not None:
-            t = t + dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
-                decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
+            t = t + np.where(p > 0, launch_s, 0.0)
+        if draft is not None:
+            t = t + draft
         tables.append(tuple(tuple(tuple(row) for row in plane) for plane in t.tolist()))  # tolist: Python floats
     # attention of a chunk over its cached context: the slope of step time in prefill_context at the largest chunk
     big = float(prefills[-1])
