@@ -15,6 +15,20 @@ from parity.step import Deployment, step_cost
 
 __all__ = ["StepTable", "step_table"]
 
+# Tables (and the two figures of a deployment that tables at other grids share) kept per process: rows that
+# differ only in clients, or share a deployment and lengths, tabulate once. Keyed by the deployment's repr
+# (every field that prices a step; floats written exactly); the oldest of _CACHED entries goes first.
+_CACHED = 256
+_tables: dict[tuple, "StepTable"] = {}
+_figures: dict[tuple, float] = {}
+
+
+def _remember(cache: dict, key: tuple, value):
+    if len(cache) >= _CACHED:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
+
 
 def _axis(most: float, points: int, first: float = 0.0) -> tuple[float, ...]:
     """0 (or `first`), then points geometrically spaced up to `most`, whole numbers, ascending."""
@@ -123,6 +137,9 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     A step with prompt tokens runs eagerly while decode-only steps replay CUDA graphs: it adds
     prefill_launch_s [s] for each of its kernel launches (prefill_launches).
     """
+    key = (repr(dep), most_batch, most_context, most_prefill, prefill_scale, prefill_launch_s)
+    if (known := _tables.get(key)) is not None:
+        return known
     batches = _axis(most_batch, 14)
     contexts = _axis(most_context, 8, first=1.0)
     prefills = _axis(most_prefill, 12)
@@ -134,7 +151,10 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         drafter = dataclasses.replace(dep, model=model, mtp_tokens=0, step_overhead_s=0.0)
     ranks = int(dep.layout.attn_dp)
     # what does not depend on the rank case, priced once
-    launch_s = prefill_launch_s * prefill_launches(dep, float(prefills[-1])) if prefill_launch_s else 0.0
+    launches = ("launches", key[0], float(prefills[-1]))
+    if prefill_launch_s and launches not in _figures:
+        _remember(_figures, launches, prefill_launches(dep, float(prefills[-1])))
+    launch_s = prefill_launch_s * _figures[launches] if prefill_launch_s else 0.0
     draft = None if drafter is None else dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
         decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
     tables = []
@@ -153,9 +173,12 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     # attention of a chunk over its cached context: the slope of step time in prefill_context at the largest chunk
     big = float(prefills[-1])
     ctx = np.array([0.0, max(most_context, 1.0)])
-    base = np.asarray(step_cost(dep, Batch(prefill_tokens=big, prefill_sequences=1.0, prefill_context=ctx)).time_s,
-                      float)
-    slope = prefill_scale * float(base[1] - base[0]) / (big * ctx[1]) if big > 0 else 0.0
-    return StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
-                     chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
-                     tokens_per_step=1.0 + dep.mtp_acceptance)
+    rise = ("rise", key[0], big, float(ctx[1]))
+    if rise not in _figures:
+        base = np.asarray(step_cost(dep, Batch(prefill_tokens=big, prefill_sequences=1.0, prefill_context=ctx)).time_s,
+                          float)
+        _remember(_figures, rise, float(base[1] - base[0]))
+    slope = prefill_scale * _figures[rise] / (big * ctx[1]) if big > 0 else 0.0
+    return _remember(_tables, key, StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
+                                             chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
+                                             tokens_per_step=1.0 + dep.mtp_acceptance))
