@@ -192,7 +192,7 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
         engines[first].advance(others + lead_s[first])
         ready[first] = engines[first].ready_s()
         if pushed:
-            for engine in pushed:
+            for engine in dict.fromkeys(pushed):  # once per engine, however many requests it got
                 ready[index[id(engine)]] = engine.ready_s()
             pushed.clear()
         elif touched is None:  # callers that do not say whom they pushed to: ask every engine
