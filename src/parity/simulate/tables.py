@@ -17,14 +17,14 @@ __all__ = ["StepTable", "step_table"]
 
 # Tables (and the two figures of a deployment that tables at other grids share) kept per process: rows that
 # differ only in clients, or share a deployment and lengths, tabulate once. Keyed by the deployment's repr
-# (every field that prices a step; floats written exactly); the oldest of _CACHED entries goes first.
-_CACHED = 256
+# (every field that prices a step; floats written exactly); past `most` entries the oldest goes first
+# (256 tables of up to ~4,000 floats each; the figures are one float each).
 _tables: dict[tuple, "StepTable"] = {}
 _figures: dict[tuple, float] = {}
 
 
-def _remember(cache: dict, key: tuple, value):
-    if len(cache) >= _CACHED:
+def _remember(cache: dict, key: tuple, value, most: int = 256):
+    if len(cache) >= most:
         del cache[next(iter(cache))]
     cache[key] = value
     return value
@@ -153,7 +153,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     # what does not depend on the rank case, priced once
     launches = ("launches", key[0], float(prefills[-1]))
     if prefill_launch_s and launches not in _figures:
-        _remember(_figures, launches, prefill_launches(dep, float(prefills[-1])))
+        _remember(_figures, launches, prefill_launches(dep, float(prefills[-1])), 8192)
     launch_s = prefill_launch_s * _figures[launches] if prefill_launch_s else 0.0
     draft = None if drafter is None else dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
         decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
@@ -177,7 +177,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     if rise not in _figures:
         base = np.asarray(step_cost(dep, Batch(prefill_tokens=big, prefill_sequences=1.0, prefill_context=ctx)).time_s,
                           float)
-        _remember(_figures, rise, float(base[1] - base[0]))
+        _remember(_figures, rise, float(base[1] - base[0]), 8192)
     slope = prefill_scale * _figures[rise] / (big * ctx[1]) if big > 0 else 0.0
     return _remember(_tables, key, StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
                                              chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
