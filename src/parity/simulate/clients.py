@@ -94,7 +94,7 @@ def draw_lengths(nominal: float, range_ratio: float, count: int, rng: np.random.
     high = max(int(nominal), low)
     if low == high:
         return [high] * count
-    return [int(v) for v in rng.integers(low, high + 1, size=count)]
+    return rng.integers(low, high + 1, size=count).tolist()  # Python ints
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

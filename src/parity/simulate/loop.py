@@ -112,18 +112,19 @@ class Engine:
             return
         took = False
         loads: list[int] | None = None
-        while self.inbound and self.inbound[0][0] <= seen:
-            _, _, req = heapq.heappop(self.inbound)
-            if self.d == 1:
+        inbound, waiting, one = self.inbound, self.waiting, self.d == 1
+        while inbound and inbound[0][0] <= seen:
+            _, _, req = heapq.heappop(inbound)
+            if one:
                 req.rank = 0
             else:
                 if loads is None:
-                    loads = [self.n[r] + len(self.prefilling[r]) + len(self.waiting[r]) for r in range(self.d)]
+                    loads = [self.n[r] + len(self.prefilling[r]) + len(waiting[r]) for r in range(self.d)]
                 req.rank = loads.index(min(loads))
                 loads[req.rank] += 1
-            self.waiting[req.rank].append(req)
+            waiting[req.rank].append(req)
             took = True
-        if took or not self.inbound:
+        if took or not inbound:
             self.since_recv = 0
 
     # ---- KV --------------------------------------------------------------------------------------
@@ -214,37 +215,48 @@ class Engine:
         chunks: list[tuple[Request, float]] = []
         per_rank = [0.0] * self.d
         b = self.s.budget
-        lag = self._lag() if self.role == "decode" else 0.0
+        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
+        n, prefilling, waiting = self.n, self.prefilling, self.waiting
+        budget, width, mixed = b.max_num_tokens, self.width, b.mixed
+        max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
+            not self.s.kv.on_demand
         for r in range(self.d):
-            left = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0)
+            if not prefilling[r] and not (admit and waiting[r]):
+                continue  # nothing to prefill or admit: no prompt tokens on this rank
+            left = budget - (n[r] * width if mixed else 0)
             started = 0
-            for req in self.prefilling[r]:
+            pre_r, wait_r = prefilling[r], waiting[r]
+            for req in pre_r:
                 if left <= 0:
                     break
                 c = min(req.prompt_left, left)
                 chunks.append((req, c))
                 left -= c
-            while admit and left > 0 and self.waiting[r] and started < self.max_prefill:
-                req = self.waiting[r][0]
+            while admit and left > 0 and wait_r and started < max_prefill:
+                if n[r] + len(pre_r) >= max_batch:
+                    break  # the rank is full (_admissible's first test, without the call)
+                req = wait_r[0]
                 if not self._admissible(r, req):
                     break
-                self.waiting[r].popleft()
+                wait_r.popleft()
                 self.admitted += 1
                 req.order = self.admitted
-                if not self.s.kv.on_demand:
+                if reserve:
                     self._reserve(r, req)
-                if self.role == "decode":
+                if decode:
                     if not self.s.handoff.first_token_at_prefill:  # else the token is out already (handed on)
+                        if lag < 0.0:
+                            lag = self._lag()
                         req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
                     self._start_decode(r, req)
                     continue
-                self.prefilling[r].append(req)
+                pre_r.append(req)
                 self.held_prompts[r] += req.prompt_left
                 c = min(req.prompt_left, left)
                 chunks.append((req, c))
                 left -= c
                 started += 1
-            per_rank[r] = b.max_num_tokens - (self.n[r] * self.width if b.mixed else 0) - left
+            per_rank[r] = budget - (n[r] * width if mixed else 0) - left
         return chunks, per_rank
 
     def advance(self, horizon: float = _INF) -> None:
@@ -300,7 +312,8 @@ class Engine:
                 self.now = max(self.now, nxt if nxt < _INF else self.now)
             return
         k = self.heap[0][0] - self.steps if self.heap else 1
-        t1 = self._decode_s(busiest, self._mean_context())
+        ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
+        t1 = self._decode_s(busiest, (ctx_sum + self.m * decoding * (self.steps + 0.0)) / decoding)
         if self.inbound:
             k = min(k, int((self.inbound[0][0] - self.now) / t1) + 1)
         if horizon < _INF:
@@ -321,7 +334,7 @@ class Engine:
                     room = (self.s.kv.capacity_tokens - self.kv_used(r)) / (self.m * self.n[r])
                     k = min(k, max(int(room), 1))
         k = max(k, 1)
-        t = self._decode_s(busiest, self._mean_context(0.5 * (k - 1)))
+        t = self._decode_s(busiest, (ctx_sum + self.m * decoding * (self.steps + 0.5 * (k - 1))) / decoding)
         self.prev_start = self.now + (k - 1) * t
         self.now += k * t
         self.steps += k
@@ -384,15 +397,16 @@ class Engine:
         """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
         if self._delays_at != self.now:
             delay = self._decode_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
-            self._delays = (delay, self._lag())
+            self._delays = (delay, self._lag() if self.role != "prefill" else 0.0)  # a prefill worker hands on
             self._delays_at = self.now
         return self._delays
 
     def _finish(self) -> None:
         delay = lag = 0.0
         looked = False
-        while self.heap and self.heap[0][0] <= self.steps:
-            step, _, req = heapq.heappop(self.heap)
+        heap, steps = self.heap, self.steps
+        while heap and heap[0][0] <= steps:
+            step, _, req = heapq.heappop(heap)
             if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
                 continue
             if not looked:  # the output path delays the last token as it did the first (before any release)

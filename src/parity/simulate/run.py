@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = ["Benchmark", "SimResult", "simulate_aggregated", "simulate_disaggrega
            "run_disaggregated", "kv_transfer_s",
            "kv_capacity_tokens", "LATENCY_KEYS"]
 
+_outstanding = operator.attrgetter("pending")  # Engine.outstanding() without the method call, for min(key=)
 LATENCY_KEYS = tuple(f"{m}_{s}s" for m in ("ttft", "tpot", "itl", "e2e") for s in ("", "p50_", "p90_", "p99_"))
 
 
@@ -191,7 +193,7 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
         engines[first].advance(others + lead_s[first])
         ready[first] = engines[first].ready_s()
         if pushed:
-            for engine in pushed:
+            for engine in dict.fromkeys(pushed):  # once per engine, however many requests it got
                 ready[index[id(engine)]] = engine.ready_s()
             pushed.clear()
         elif touched is None:  # callers that do not say whom they pushed to: ask every engine
@@ -203,7 +205,7 @@ def _percentiles(values: np.ndarray, weights: np.ndarray | None = None) -> tuple
     if values.size == 0:
         return (math.nan,) * 4
     if weights is None:
-        return (float(values.mean()), *(float(np.percentile(values, q)) for q in (50, 90, 99)))
+        return (float(values.mean()), *(float(v) for v in np.percentile(values, (50, 90, 99))))
     order = np.argsort(values)
     v, w = values[order], weights[order]
     cum = np.cumsum(w) / w.sum()
@@ -216,9 +218,15 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     done = [r for r in client.requests if r.counted and r.done_s < math.inf]
     if not done:
         raise InfeasiblePlan("no request finished in the simulation")
-    ttft = np.array([r.first_s - r.arrival_s for r in done])
-    e2e = np.array([r.done_s - r.arrival_s for r in done])
-    tpot = np.array([(r.done_s - r.first_s) / (r.osl - 1) for r in done if r.osl > 1])
+    count = len(done)  # the requests' times as arrays, one pass each (the same float arithmetic as per request)
+    arrival = np.fromiter((r.arrival_s for r in done), float, count)
+    first = np.fromiter((r.first_s for r in done), float, count)
+    finish = np.fromiter((r.done_s for r in done), float, count)
+    osl = np.fromiter((r.osl for r in done), np.int64, count)
+    ttft = first - arrival
+    e2e = finish - arrival
+    many = osl > 1
+    tpot = (finish[many] - first[many]) / (osl[many] - 1)
     gaps = [g for e in engines for g in e.itl]
     itl_v = np.array([g[0] for g in gaps]) if gaps else np.array([])
     itl_w = np.array([g[1] * g[2] for g in gaps]) if gaps else np.array([])
@@ -226,14 +234,14 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     for name, values, weights in (("ttft", ttft, None), ("tpot", tpot, None), ("itl", itl_v, itl_w), ("e2e", e2e, None)):
         mean, p50, p90, p99 = _percentiles(values, weights)
         latency |= {f"{name}_s": mean, f"{name}_p50_s": p50, f"{name}_p90_s": p90, f"{name}_p99_s": p99}
-    start = min(r.arrival_s for r in done)
-    end = max(r.done_s for r in done)
+    start = float(arrival.min())
+    end = float(finish.max())
     duration = max(end - start, 1e-12)
     steps = sum(g[2] for g in gaps)
     batch = sum(g[1] * g[2] for g in gaps) / steps / max(engines[-1].d, 1) if steps else 0.0
     records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
                     for t, w, q, p, n, u in (timeline or ()))
-    return SimResult(latency=latency, output_tokens_per_s=sum(r.osl for r in done) / duration, chips=chips,
+    return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
                      duration_s=duration, requests=len(done), decode_batch=batch,
                      preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,
                      assumptions=notes, timeline=records)
@@ -259,7 +267,7 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     touched: list[Engine] = []
 
     def send(req: Request, t: float) -> None:
-        target = min(engines, key=Engine.outstanding)
+        target = engines[0] if workers == 1 else min(engines, key=_outstanding)
         target.push(t + sched.ttft_overhead_s, req)
         touched.append(target)
 
@@ -307,14 +315,14 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
     touched: list[Engine] = []
 
     def send(req: Request, t: float) -> None:
-        target = min(pre, key=Engine.outstanding)
+        target = pre[0] if prefill_workers == 1 else min(pre, key=_outstanding)
         target.push(t + p_sched.ttft_overhead_s, req)
         touched.append(target)
 
     def handed(req: Request) -> None:
         arrive = req.prefilled_s + transfer_s + d_sched.disagg_ttft_overhead_s
         req.first_s = arrive
-        target = min(dec, key=Engine.outstanding)
+        target = dec[0] if decode_workers == 1 else min(dec, key=_outstanding)
         target.push(arrive, req)
         touched.append(target)
 

@@ -15,6 +15,20 @@ from parity.step import Deployment, step_cost
 
 __all__ = ["StepTable", "step_table"]
 
+# Tables (and the two figures of a deployment that tables at other grids share) kept per process: rows that
+# differ only in clients, or share a deployment and lengths, tabulate once. Keyed by the deployment's repr
+# (every field that prices a step; floats written exactly); past `most` entries the oldest goes first
+# (256 tables of up to ~4,000 floats each; the figures are one float each).
+_tables: dict[tuple, "StepTable"] = {}
+_figures: dict[tuple, float] = {}
+
+
+def _remember(cache: dict, key: tuple, value, most: int = 256):
+    if len(cache) >= most:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
+
 
 def _axis(most: float, points: int, first: float = 0.0) -> tuple[float, ...]:
     """0 (or `first`), then points geometrically spaced up to `most`, whole numbers, ascending."""
@@ -59,14 +73,10 @@ class StepTable:
                prefill_ranks: float = 1.0) -> float:
         """Step time [s] of `decode` sequences at mean `context` plus `prefill` prompt tokens whose
         earlier `prefill_context` tokens are cached, on `prefill_ranks` of the ranks (trilinear)."""
+        if prefill == 0.0 and prefill_ranks == 1.0 and self.prefills[0] == 0.0:
+            return self.decode_time_s(decode, context)
         ib, wb = _cell(self.batches, decode)
         ic, wc = _cell(self.contexts, context)
-        if prefill == 0.0 and prefill_ranks == 1.0 and self.prefills[0] == 0.0:
-            # decode only: the sums below with weight 0 on the upper prefill point and all on rank case 0
-            b0, b1 = self.times[0][ib], self.times[0][ib + 1]
-            lo, hi = b0[ic][0], b0[ic + 1][0]
-            lo1, hi1 = b1[ic][0], b1[ic + 1][0]
-            return (1.0 - wb) * (lo + wc * (hi - lo)) + wb * (lo1 + wc * (hi1 - lo1))
         ip, wp = _cell(self.prefills, prefill)
         out = 0.0
         for r, wr in ((0, 1.0), (1, 0.0)) if self.ranks == 1 else (
@@ -93,8 +103,16 @@ class StepTable:
                    chunk_context_s_per_token=0.0, ranks=1, tokens_per_step=tokens_per_step)
 
     def decode_time_s(self, decode: float, context: float) -> float:
-        """One decode-only step [s]."""
-        return self.time_s(decode, context)
+        """One decode-only step [s]: time_s(decode, context), i.e. its sums with weight 0 on the upper
+        prefill point and all on rank case 0."""
+        if self.prefills[0] != 0.0:
+            return self.time_s(decode, context)
+        ib, wb = _cell(self.batches, decode)
+        ic, wc = _cell(self.contexts, context)
+        b0, b1 = self.times[0][ib], self.times[0][ib + 1]
+        lo, hi = b0[ic][0], b0[ic + 1][0]
+        lo1, hi1 = b1[ic][0], b1[ic + 1][0]
+        return (1.0 - wb) * (lo + wc * (hi - lo)) + wb * (lo1 + wc * (hi1 - lo1))
 
 
 def prefill_launches(dep: Deployment, prefill_tokens: float) -> float:
@@ -119,6 +137,9 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     A step with prompt tokens runs eagerly while decode-only steps replay CUDA graphs: it adds
     prefill_launch_s [s] for each of its kernel launches (prefill_launches).
     """
+    key = (repr(dep), most_batch, most_context, most_prefill, prefill_scale, prefill_launch_s)
+    if (known := _tables.get(key)) is not None:
+        return known
     batches = _axis(most_batch, 14)
     contexts = _axis(most_context, 8, first=1.0)
     prefills = _axis(most_prefill, 12)
@@ -129,6 +150,13 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         model = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
         drafter = dataclasses.replace(dep, model=model, mtp_tokens=0, step_overhead_s=0.0)
     ranks = int(dep.layout.attn_dp)
+    # what does not depend on the rank case, priced once
+    launches = ("launches", key[0], float(prefills[-1]))
+    if prefill_launch_s and launches not in _figures:
+        _remember(_figures, launches, prefill_launches(dep, float(prefills[-1])), 8192)
+    launch_s = prefill_launch_s * _figures[launches] if prefill_launch_s else 0.0
+    draft = None if drafter is None else dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
+        decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
     tables = []
     for carrying in ((1.0,) if ranks == 1 else (1.0, float(ranks))):
         full = np.asarray(step_cost(dep, Batch(decode_tokens=b, decode_context=c, decode_width=width, prefill_tokens=p,
@@ -138,17 +166,19 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         alone = full[:, :, :1]  # decode only
         t = alone + prefill_scale * (full - alone)
         if prefill_launch_s:
-            t = t + np.where(p > 0, prefill_launch_s * prefill_launches(dep, float(prefills[-1])), 0.0)
-        if drafter is not None:
-            t = t + dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
-                decode_tokens=np.maximum(b, 1.0), decode_context=c)).time_s, float), 0.0)
-        tables.append(tuple(tuple(tuple(float(x) for x in row) for row in plane) for plane in t))
+            t = t + np.where(p > 0, launch_s, 0.0)
+        if draft is not None:
+            t = t + draft
+        tables.append(tuple(tuple(tuple(row) for row in plane) for plane in t.tolist()))  # tolist: Python floats
     # attention of a chunk over its cached context: the slope of step time in prefill_context at the largest chunk
     big = float(prefills[-1])
     ctx = np.array([0.0, max(most_context, 1.0)])
-    base = np.asarray(step_cost(dep, Batch(prefill_tokens=big, prefill_sequences=1.0, prefill_context=ctx)).time_s,
-                      float)
-    slope = prefill_scale * float(base[1] - base[0]) / (big * ctx[1]) if big > 0 else 0.0
-    return StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
-                     chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
-                     tokens_per_step=1.0 + dep.mtp_acceptance)
+    rise = ("rise", key[0], big, float(ctx[1]))
+    if rise not in _figures:
+        base = np.asarray(step_cost(dep, Batch(prefill_tokens=big, prefill_sequences=1.0, prefill_context=ctx)).time_s,
+                          float)
+        _remember(_figures, rise, float(base[1] - base[0]), 8192)
+    slope = prefill_scale * _figures[rise] / (big * ctx[1]) if big > 0 else 0.0
+    return _remember(_tables, key, StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
+                                             chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
+                                             tokens_per_step=1.0 + dep.mtp_acceptance))
