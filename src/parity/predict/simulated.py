@@ -79,6 +79,12 @@ def _workload_key(scenario: Scenario) -> tuple[object, ...]:
     return (scenario.group, scenario.isl, scenario.osl, scenario.concurrency, scenario.random_range_ratio)
 
 
+def _deployment_key(s: Scenario) -> tuple[object, ...]:
+    """What a run's step tables depend on (its deployments and engine), not its clients or lengths."""
+    return (s.model.name, s.system.id, s.engine.id, repr(s.precision), s.mode, repr(s.layout), repr(s.decode_layout),
+            s.mtp_tokens, s.engine_settings, s.prefill_system.id if s.prefill_system else "")
+
+
 def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int,
                ray: str | None = None) -> list[Prediction]:
     """Every feasible prediction re-run by the simulator, over `processes` worker processes, or as Ray
@@ -90,11 +96,15 @@ def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], pro
     if ray is None and (processes <= 1 or len(pairs) < 8):
         simulated = _simulate_all(pairs)
     else:
-        # the costliest runs first, in small chunks, so no process is left with a tail of big ones: a run's
-        # cost grows with the requests it simulates (clients x prompts each), about concurrency
-        order = sorted(range(len(pairs)), key=lambda i: -pairs[i][1].concurrency)
+        # rows of one deployment in the same chunk, so a process builds its step table once (simulate.tables
+        # keeps them per process); the costliest chunks first, so no process is left with a tail of big ones:
+        # a run's cost grows with the requests it simulates (clients x prompts each), about concurrency
         size = max(1, min(len(pairs) // (processes * 8), 8))
-        chunks = [[pairs[i] for i in order[j:j + size]] for j in range(0, len(order), size)]
+        by_deployment = sorted(range(len(pairs)), key=lambda i: (_deployment_key(pairs[i][1]), -pairs[i][1].concurrency))
+        groups = [by_deployment[j:j + size] for j in range(0, len(by_deployment), size)]
+        groups.sort(key=lambda g: -sum(pairs[i][1].concurrency for i in g))
+        order = [i for g in groups for i in g]
+        chunks = [[pairs[i] for i in g] for g in groups]
         found: list[Prediction | None] = [None] * len(pairs)
         for i, p in zip(order, (p for part in map_chunks(_simulate_all, chunks, processes, ray) for p in part)):
             found[i] = p
