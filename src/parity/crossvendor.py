@@ -26,12 +26,12 @@ from parity.hardware import Calibration, Chip
 from parity.optimize import nelder_mead
 from parity.predict import Scenario, predict_rows
 from parity.uncertainty import Band, bands_from
-from parity.validate import CaseError, case_errors, published_errors
+from parity.validate import CaseError, case_errors, error_statistics, published_errors
 
 __all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting",
            "before_setting", "fit_stack", "stack_rows", "GroupScore", "group_scores", "leave_one_out",
            "leave_one_out_errors", "vendor_bands", "bands_toml", "RatioCheck", "ratio_checks", "metric_kind",
-           "stack_toml", "without_kernel_fits", "chip_files"]
+           "stack_toml", "without_kernel_fits", "kernel_fits_of_source", "chip_files"]
 
 # what a stack profile moves (kernel quality, tensor-parallel all-reduce and per-step cost of the engine on that
 # stack), with bounds. collective_scale: under CUDA's vLLM profile, the step time AMD's TP8 offline tables take beyond
@@ -182,10 +182,8 @@ def group_scores(errors: Iterable[CaseError], key: Callable[[CaseError], str], s
         grouped[(key(e), metric_kind(e.metric))].append(e.error)
     out = []
     for (group, kind), values in sorted(grouped.items()):
-        v = np.abs(np.asarray(values))
-        out.append(GroupScore(setting=setting, by=by, group=group, kind=kind, count=len(v),
-                              median_abs_error=float(np.median(v)), p90_abs_error=float(np.percentile(v, 90)),
-                              bias=float(np.median(values)), left_out=left_out))
+        out.append(GroupScore(setting=setting, by=by, group=group, kind=kind, count=len(values),
+                              **error_statistics(values), left_out=left_out))
     return out
 
 
@@ -217,6 +215,16 @@ def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
     return dataclasses.replace(setting, calibrations=cals)
 
 
+def kernel_fits_of_source(kernel_rows: Sequence[Mapping[str, str]], group: str, by: str) -> set[str]:
+    """The kernel rows of source `group` that fitted a family calibration or a chip's own file: what leaving
+    that source out drops. Leaving a vendor out drops none: a vendor's kernel microbenchmarks (GEMM, STREAM,
+    collectives) are what its chip family is calibrated from by design, and none of them is scored."""
+    if by != "source":
+        return set()
+    fitted = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
+    return {r["case_id"] for r in kernel_rows if r["source_id"] == group and r["case_id"] in fitted}
+
+
 def chip_files() -> list[Calibration]:
     """Calibrations of one chip fitted on published kernel rows (rows named; not a microbenchmark fit)."""
     return [c for c in catalog.calibrations() if c.chip != "*" and c.rows]
@@ -240,14 +248,12 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
     STREAM, collectives) are what a chip family is calibrated from by design, before any serving result,
     and none of them is a scored figure. Groups whose rows fitted nothing are scored with the stored setting."""
     field = {"source": "source_id", "vendor": "vendor"}[by]
-    kernel_source = {r["case_id"]: r["source_id"] for r in kernel_rows}
     stacks = [p for p in catalog.engines() if p.base]
     out: list[tuple[str, str, list[CaseError], Setting]] = []
     for group in sorted({r[field] for r in rows}):
         mine = [r for r in rows if r[field] == group]
         ids = {r["case_id"] for r in mine}
-        fitted = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
-        dropped = {k for k, g in kernel_source.items() if g == group and k in fitted} if by == "source" else set()
+        dropped = kernel_fits_of_source(kernel_rows, group, by)
         setting = without_kernel_fits(stored_setting(), dropped)
         refit = [p for p in stacks if ids & set(p.rows)]
         for p in refit:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from parity import catalog
-from parity.crossvendor import (GroupScore, before_setting, chip_files, group_scores, stored_setting,
+from parity.crossvendor import (GroupScore, before_setting, group_scores, kernel_fits_of_source, stored_setting,
                                 without_kernel_fits)
 from parity.validate import CaseError
 from parity.validate_training import (TrainingCase, fit_training_profile, training_case_errors, training_cases,
@@ -34,10 +34,6 @@ def training_group(row: Mapping[str, str], by: str) -> str:
     raise ValueError(f"by must be 'vendor' or 'source', got {by!r}")
 
 
-def _kernel_group(row: Mapping[str, str], by: str) -> str:
-    return catalog.chip(row["chip"]).vendor if by == "vendor" else row["source_id"]
-
-
 def training_leave_one_out(by: str, cases: Sequence[TrainingCase] | None = None,
                            kernel_rows: Sequence[Mapping[str, str]] | None = None
                            ) -> list[tuple[str, str, list[CaseError]]]:
@@ -45,12 +41,10 @@ def training_leave_one_out(by: str, cases: Sequence[TrainingCase] | None = None,
     each priced with a profile and chip calibrations that never saw the group's rows."""
     cases = [c for c in (cases if cases is not None else training_cases()) if c.split in SCORED_SPLITS]
     kernels = kernel_rows if kernel_rows is not None else catalog.measurements("kernels_published")
-    family_rows = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
     out = []
     for group in sorted({training_group(c.row, by) for c in cases}):
         mine = [c for c in cases if training_group(c.row, by) == group]
-        dropped = ({r["case_id"] for r in kernels if _kernel_group(r, by) == group and r["case_id"] in family_rows}
-                   if by == "source" else set())
+        dropped = kernel_fits_of_source(kernels, group, by)
         calibrations = without_kernel_fits(stored_setting(), dropped).calibrations
         fitted_here = [c.case_id for c in mine if c.split == "calibration"]
         others = [c for c in cases if c.split == "calibration" and training_group(c.row, by) != group]

@@ -29,7 +29,7 @@ from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, covera
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
-           "published_errors", "DeploymentCheck", "deployment_checks", "mode_label"]
+           "published_errors", "DeploymentCheck", "deployment_checks", "mode_label", "error_statistics"]
 
 METRICS = ("ttft_s", "tpot_s")
 PUBLISHED_METRICS = ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user", "prefill_tokens_per_s_per_chip")
@@ -121,6 +121,14 @@ def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predict
     return out
 
 
+def error_statistics(signed: Sequence[float]) -> dict[str, float]:
+    """median_abs_error, p90_abs_error and bias (median signed error) of signed relative errors: the
+    three figures every score in parity reports."""
+    v = np.asarray(signed, dtype=float)
+    return {"median_abs_error": float(np.median(np.abs(v))), "p90_abs_error": float(np.percentile(np.abs(v), 90)),
+            "bias": float(np.median(v))}
+
+
 def scores(errors: Iterable[CaseError], by: Sequence[str] = (), splits: Sequence[str] = SCORED_SPLITS,
            infeasible: Mapping[tuple[str, ...], int] | None = None) -> list[Score]:
     """Median and p90 absolute relative error and median signed error (bias) per metric and group."""
@@ -132,9 +140,7 @@ def scores(errors: Iterable[CaseError], by: Sequence[str] = (), splits: Sequence
         groups[(e.metric, key)].append(e.error)
     out = []
     for (metric, key), values in sorted(groups.items()):
-        v = np.asarray(values)
-        out.append(Score(metric=metric, group=key, count=len(v), median_abs_error=float(np.median(np.abs(v))),
-                         p90_abs_error=float(np.percentile(np.abs(v), 90)), bias=float(np.median(v)),
+        out.append(Score(metric=metric, group=key, count=len(values), **error_statistics(values),
                          infeasible=(infeasible or {}).get(tuple(k[1] for k in key), 0)))
     return out
 

@@ -14,11 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from parity.errors import ParityError
 from parity.predict import Scenario, predict_scenarios, scenario_from_row, simulate_scenario
 from parity.simulate import Benchmark, client_profile
+from parity.validate import error_statistics
 
 __all__ = ["METRICS", "STATISTICS", "MODEL_KINDS", "GROUPS", "PercentileError", "PercentileScore", "Infeasible",
            "benchmark_of_row", "percentile_errors", "percentile_scores"]
@@ -175,8 +174,6 @@ def percentile_scores(errors: Iterable[PercentileError], by: str = "") -> list[P
     out = []
     for (group, kind, metric, statistic), values in sorted(
             groups.items(), key=lambda kv: (kv[0][0], *[order[k] for k in kv[0][1:]])):
-        v = np.asarray(values)
-        out.append(PercentileScore(model_kind=kind, metric=metric, statistic=statistic, count=len(v), group=group,
-                                   median_abs_error=float(np.median(np.abs(v))),
-                                   p90_abs_error=float(np.percentile(np.abs(v), 90)), bias=float(np.median(v))))
+        out.append(PercentileScore(model_kind=kind, metric=metric, statistic=statistic, count=len(values), group=group,
+                                   **error_statistics(values)))
     return out
