@@ -79,12 +79,6 @@ def _workload_key(scenario: Scenario) -> tuple[object, ...]:
     return (scenario.group, scenario.isl, scenario.osl, scenario.concurrency, scenario.random_range_ratio)
 
 
-def _deployment_key(s: Scenario) -> tuple[object, ...]:
-    """What a run's step tables depend on (its deployments and engine), not its clients or lengths."""
-    return (s.model.name, s.system.id, s.engine.id, repr(s.precision), s.mode, repr(s.layout), repr(s.decode_layout),
-            s.mtp_tokens, s.engine_settings, s.prefill_system.id if s.prefill_system else "")
-
-
 def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int,
                ray: str | None = None) -> list[Prediction]:
     """Every feasible prediction re-run by the simulator, over `processes` worker processes, or as Ray
@@ -100,7 +94,9 @@ def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], pro
         # keeps them per process); the costliest chunks first, so no process is left with a tail of big ones:
         # a run's cost grows with the requests it simulates (clients x prompts each), about concurrency
         size = max(1, min(len(pairs) // (processes * 8), 8))
-        by_deployment = sorted(range(len(pairs)), key=lambda i: (_deployment_key(pairs[i][1]), -pairs[i][1].concurrency))
+        seen: dict[tuple[object, ...], int] = {}  # Scenario.group (its deployments) -> order of first appearance
+        first_seen = [seen.setdefault(scenario.group, len(seen)) for _, scenario in pairs]
+        by_deployment = sorted(range(len(pairs)), key=lambda i: (first_seen[i], -pairs[i][1].concurrency))
         groups = [by_deployment[j:j + size] for j in range(0, len(by_deployment), size)]
         groups.sort(key=lambda g: -sum(pairs[i][1].concurrency for i in g))
         order = [i for g in groups for i in g]

@@ -25,6 +25,14 @@ __all__ = ["Benchmark", "SimResult", "simulate_aggregated", "simulate_disaggrega
            "kv_capacity_tokens", "LATENCY_KEYS"]
 
 _outstanding = operator.attrgetter("pending")  # Engine.outstanding() without the method call, for min(key=)
+
+
+def _push_to_least_outstanding(engines: list[Engine], time_s: float, req: Request, touched: list[Engine]) -> None:
+    """The request becomes visible at `time_s` to the worker with the fewest outstanding requests (the only
+    one without a scan); the driver asks that worker its ready time again (`touched`)."""
+    target = engines[0] if len(engines) == 1 else min(engines, key=_outstanding)
+    target.push(time_s, req)
+    touched.append(target)
 LATENCY_KEYS = tuple(f"{m}_{s}s" for m in ("ttft", "tpot", "itl", "e2e") for s in ("", "p50_", "p90_", "p99_"))
 
 
@@ -267,9 +275,7 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     touched: list[Engine] = []
 
     def send(req: Request, t: float) -> None:
-        target = engines[0] if workers == 1 else min(engines, key=_outstanding)
-        target.push(t + sched.ttft_overhead_s, req)
-        touched.append(target)
+        _push_to_least_outstanding(engines, t + sched.ttft_overhead_s, req, touched)
 
     client = _Client(bench, send)
     engines.extend(Engine(table, sched, ranks, "agg", client.done, rng=rng, timeline=records, name=f"worker {i}")
@@ -315,16 +321,12 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
     touched: list[Engine] = []
 
     def send(req: Request, t: float) -> None:
-        target = pre[0] if prefill_workers == 1 else min(pre, key=_outstanding)
-        target.push(t + p_sched.ttft_overhead_s, req)
-        touched.append(target)
+        _push_to_least_outstanding(pre, t + p_sched.ttft_overhead_s, req, touched)
 
     def handed(req: Request) -> None:
         arrive = req.prefilled_s + transfer_s + d_sched.disagg_ttft_overhead_s
         req.first_s = arrive
-        target = dec[0] if decode_workers == 1 else min(dec, key=_outstanding)
-        target.push(arrive, req)
-        touched.append(target)
+        _push_to_least_outstanding(dec, arrive, req, touched)
 
     client = _Client(bench, send)
     pre.extend(Engine(p_table, p_sched, prefill_ranks, "prefill", client.done, on_prefilled=handed, rng=rng,
