@@ -55,3 +55,23 @@ def test_910b_910c_and_950_share_the_family_calibration() -> None:
     families = catalog.families()
     assert all(r in families["davinci-910"].note for r in ("B06", "LIM-910b-bf16-gemm", "ARS-910b3-launch"))
     assert families["davinci-950"].parent == "davinci-910" and "inherit" in families["davinci-950"].note
+
+
+def test_leaving_out_the_cloudmatrix_paper_refits_da_vinci_on_the_910b_figures() -> None:
+    """Without B06 (the CloudMatrix384 paper's, dropped when that source is left out) Da Vinci is refitted on
+    LIM and ARS alone: every GEMM format moves by the BF16 ratio, INT8 0.67 x 0.95164 = 0.63760; memory and
+    decode attention by the torch.exp ratio, 0.9221 x 0.92551 = 0.85341 and 0.9766 x 0.92551 = 0.90385;
+    collective efficiency 0.64286 and kernel overhead 28 us stay. Leaving out every row drops the family:
+    the 910C falls to the derived prior."""
+    from parity.crossvendor import stored_setting, without_kernel_fits
+
+    b06 = {"B06-int8-gemm", "B06-mla-compute", "B06-mla-memory"}
+    cal = without_kernel_fits(stored_setting(), b06).calibrations["huawei-ascend-910c"]
+    assert cal.rows == ("LIM-910b-bf16-gemm", "LIM-910b-exp-membw", "LIM-910b-allreduce-8", "ARS-910b3-launch")
+    assert cal.gemm("int8") == pytest.approx(0.63760, abs=1e-4)
+    assert cal.memory_efficiency == pytest.approx(0.85341, abs=1e-4)
+    assert cal.attention_decode_efficiency == pytest.approx(0.90385, abs=1e-4)
+    assert cal.collective_efficiency == pytest.approx(0.64286, abs=1e-4) and cal.kernel_overhead_s == 28e-6
+    everything = b06 | set(cal.rows)
+    assert without_kernel_fits(stored_setting(), everything).calibrations["huawei-ascend-910c"].id.startswith(
+        "derived-prior-without-davinci-910")

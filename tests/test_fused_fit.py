@@ -11,8 +11,8 @@ from parity import catalog
 from parity.calibrate.fused import fit_fused_latency, fused_base_s
 from parity.errors import ParityError
 
-ROWS = {r["case_id"]: r for r in csv.DictReader((resources.files("parity") / "data/measurements/collectives_published.csv")
-                                                 .open(encoding="utf-8"))}
+ROWS = {r["case_id"]: r for r in csv.DictReader(
+    (resources.files("parity") / "data/measurements/collectives_published.csv").open(encoding="utf-8"))}
 FITS = {"cloudmatrix-384": ("B07-ep8-dispatch", "B07-ep256-dispatch", "B07-ep8-combine"),
         "atlas-800-a3": ("SKN-ll-ep8-dispatch", "SKN-ll-ep8-combine", "SKN-ll-ep16-dispatch", "SKN-ll-ep16-combine")}
 
