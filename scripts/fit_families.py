@@ -12,7 +12,10 @@ from parity import catalog
 from parity.calibrate.family import chip_calibration, derived_prior, family_calibration, family_toml, figures_from_rows
 
 FITTED = {"cdna3": ("AMD-063", "AMD-065", "AZ-rccl-allreduce-8g"),  # AMD-064 (a 4096^3 GEMM) is kept as a check
-          "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory")}
+          # Da Vinci: the 910C's per-die figures (B06) and the 910B's (LIM-*: same-test twins on an A800, and HCCL
+          # all-reduce over HCCS; ARS: an eager kernel launch on CANN); the 910B and 910C share the family's (the 910C is two 910B-class dies)
+          "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory", "LIM-910b-bf16-gemm",
+                          "LIM-910b-exp-membw", "LIM-910b-allreduce-8", "ARS-910b3-launch")}
 # chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
 CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}
 

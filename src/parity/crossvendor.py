@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity import catalog
-from parity.calibrate.family import derived_prior
+from parity.calibrate.family import derived_prior, family_calibration, figures_from_rows
 from parity.engine import EngineProfile
 from parity.hardware import Calibration, Chip
 from parity.optimize import nelder_mead
@@ -188,10 +188,19 @@ def group_scores(errors: Iterable[CaseError], key: Callable[[CaseError], str], s
 
 
 def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
-    """The setting with the family calibrations fitted on `dropped` kernel rows taken out: their chips
-    take their parent family's, a measured sibling's or the derived prior rebuilt without them. A chip's own
-    file fitted on them (the H20's) gives way to what a sibling of its family without one gets."""
+    """The setting with the family calibrations fitted on `dropped` kernel rows taken out: a family with
+    other rows is refitted on those alone (Da Vinci without the CloudMatrix paper's B06 keeps the 910B's
+    figures); one with none left gives its chips their parent family's, a measured sibling's or the derived
+    prior rebuilt without it. A chip's own file fitted on them (the H20's) gives way to what a sibling of its
+    family without one gets."""
     files = [c for c in catalog.calibrations() if c.family]
+    refit = {c.family: _refit_family(c, [r for r in c.rows if r not in dropped])
+             for c in files if set(c.rows) & dropped and set(c.rows) - dropped}
+    if refit:
+        cals = {chip.id: refit[catalog.calibration(chip).family] for chip in catalog.chips()
+                if catalog.calibration(chip).family in refit}
+        setting = dataclasses.replace(setting, calibrations={**setting.calibrations, **cals})
+    files = [refit.get(c.family, c) for c in files]
     gone = {c.family for c in files if set(c.rows) & dropped}
     own = [catalog.chip(c.chip) for c in chip_files() if set(c.rows) & dropped]
     if own:
@@ -213,6 +222,15 @@ def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
         found = [c for c in kept if c.family in chain]
         cals[chip.id] = found[0] if found else prior
     return dataclasses.replace(setting, calibrations=cals)
+
+
+def _refit_family(cal: Calibration, rows: Sequence[str]) -> Calibration:
+    """A family calibration refitted (as scripts/fit_families.py fits it) on some of its kernel rows."""
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
+    fitted = family_calibration(cal.family, measured, [figures[r] for r in rows], {c.id: c for c in catalog.chips()},
+                                cal.date)
+    return dataclasses.replace(fitted, id=f"{cal.id}-on-{'-'.join(rows)}")
 
 
 def kernel_fits_of_source(kernel_rows: Sequence[Mapping[str, str]], group: str, by: str) -> set[str]:
@@ -269,7 +287,8 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
             progress(group)
         left = "; ".join(filter(None, [
             f"refitted {', '.join(p.id for p in refit)} without its rows" if refit else "",
-            f"dropped the family calibrations fitted on {', '.join(sorted(dropped))}" if dropped else "",
+            (f"dropped {', '.join(sorted(dropped))} from the family calibrations (refitted on their other rows, "
+             "if any)") if dropped else "",
             "" if refit or dropped else "its rows fitted nothing"]))
         out.append((group, left, published_errors(mine, hook=setting.apply), setting))
     return out

@@ -60,7 +60,8 @@ def training_leave_one_out(by: str, cases: Sequence[TrainingCase] | None = None,
             profile = catalog.training_prior()
             left = f"no calibration row left: the training profile's prior (without {', '.join(fitted_here)})"
         if dropped:
-            left = "; ".join(filter(None, [left, f"dropped the family calibrations fitted on {', '.join(sorted(dropped))}"]))
+            left = "; ".join(filter(None, [left, f"dropped {', '.join(sorted(dropped))} from the family calibrations "
+                                                 "(refitted on their other rows, if any)"]))
         out.append((group, left, training_case_errors(profile, mine, calibrations)))
     return out
 

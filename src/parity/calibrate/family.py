@@ -34,7 +34,7 @@ class KernelFigure:
     case_id: str
     chip: str
     kind: str  # gemm_fp8, gemm_int8_fraction, memory, attention_prefill_fraction, attention_decode_fraction,
-    # allreduce_busbw
+    # allreduce_busbw, launch_overhead (one small kernel's launch and completion, eager, wall clock [s])
     achieved: float
     twin: str = ""
     twin_achieved: float = 0.0
@@ -47,7 +47,7 @@ class KernelFigure:
 
 
 KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "memory", "attention_prefill_fraction",
-         "attention_decode_fraction", "allreduce_busbw")
+         "attention_decode_fraction", "allreduce_busbw", "launch_overhead")
 
 
 def figures_from_rows(rows: Iterable[Mapping[str, str]]) -> list[KernelFigure]:
@@ -87,6 +87,8 @@ def _fraction(figure: KernelFigure, chip: Chip, achieved: float) -> float:
         return achieved / chip.peak(figure.kind.removeprefix("gemm_"))
     if figure.kind == "allreduce_busbw":
         return achieved / chip.scale_up_bytes_per_s
+    if figure.kind == "launch_overhead":  # a time, not a fraction: the family's eager per-kernel cost itself
+        return achieved
     return achieved / chip.memory_bytes_per_s
 
 
@@ -119,6 +121,9 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         if f.kind == "allreduce_busbw":  # the collective efficiency itself (module docstring)
             fields["collective_efficiency"] = min(_fraction(f, chips[f.chip], f.achieved), 1.0)
             continue
+        if f.kind == "launch_overhead":  # the eager per-kernel cost measured on the family's own stack
+            fields["kernel_overhead_s"] = f.achieved
+            continue
         if f.kind.startswith("gemm_") and not f.twin:  # a utilization: the efficiency itself
             absolute[f.kind.removeprefix("gemm_").removesuffix("_fraction")] = r
             continue
@@ -147,19 +152,25 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         scale["compute"].append(level / base.gemm("default"))
     compute = _mean(scale["compute"])
     bandwidth = _mean(scale["bandwidth"])
-    if twinned:  # math keys without a figure move by the measured keys' ratio (an assumption, stated)
+    mixed = ""
+    if twinned and absolute:  # both kinds of GEMM figure: each measured format keeps its own value, the
+        # others move by the geometric mean of the measured formats' ratios to the base (an assumption, stated)
+        factor = _mean([level / base.gemm("default")] + [twinned[m] / base.gemm(m) for m in twinned])
+        gemm = {k: v * factor for k, v in base.gemm_efficiency.items()} | twinned | absolute
+        mixed = f"GEMM formats without a figure of their own move by {factor:.4f} (the measured formats' mean ratio)"
+    elif twinned:  # math keys without a figure move by the measured keys' ratio (an assumption, stated)
         gemm = {k: v * _mean(twinned[m] / base.gemm(m) for m in twinned) for k, v in gemm.items()} | twinned
     elif not absolute:
         gemm = {k: v * compute for k, v in gemm.items()}
     def moved(name: str, factor: float) -> float:
         return fields.get(name, min(getattr(base, name) * factor, 1.0))
-    inferred = [f"GEMM formats and compute-bound kinds not measured move by {compute:.4f}",
+    inferred = [*([mixed, f"compute-bound kinds not measured move by {compute:.4f}"] if mixed else
+                  [f"GEMM formats and compute-bound kinds not measured move by {compute:.4f}"]),
                 f"bandwidth-bound ones by {bandwidth:.4f}"]
     return dataclasses.replace(
         base, id=f"family-{family}", chip="*", family=family, date=date, measured=True,
         method=(f"from published kernel figures relative to {base.id} (see parity.calibrate.family): "
-                + "; ".join(f"{f.case_id} {f.kind} ratio {_ratio(f, chips):.4f}" for f in figures) + "; "
-                + ", ".join(inferred)),
+                + "; ".join(_described(f, chips) for f in figures) + "; " + ", ".join(inferred)),
         source="data/measurements/kernels_published.csv", rows=tuple(f.case_id for f in figures), basis="",
         measured_chips=tuple(sorted({f.chip for f in figures})),
         gemm_efficiency={k: round(min(v, 1.0), 4) for k, v in gemm.items()},
@@ -171,7 +182,14 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         # elsewhere (CDNA3) decode attention math stays at the family's prefill attention rate, as before
         attention_decode_math_efficiency=round(fields.get("attention_decode_math_efficiency", 0.0), 4),
         stream_efficiency=round(moved("stream_efficiency", bandwidth), 4),
-        collective_efficiency=round(fields.get("collective_efficiency", base.collective_efficiency), 4), points=())
+        collective_efficiency=round(fields.get("collective_efficiency", base.collective_efficiency), 4),
+        kernel_overhead_s=fields.get("kernel_overhead_s", base.kernel_overhead_s), points=())
+
+
+def _described(f: KernelFigure, chips: Mapping[str, Chip]) -> str:
+    if f.kind == "launch_overhead":
+        return f"{f.case_id} {f.kind} {f.achieved * 1e6:.1f} us"
+    return f"{f.case_id} {f.kind} ratio {_ratio(f, chips):.4f}"
 
 
 def chip_calibration(chip: str, base: Calibration, figures: Sequence[KernelFigure], chips: Mapping[str, Chip],
