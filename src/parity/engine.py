@@ -8,7 +8,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "engine_version", "version_defaults"]
+__all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "engine_version", "version_defaults",
+           "KERNEL_OPS", "EngineKernel", "version_kernels"]
 
 
 # how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
@@ -335,3 +336,57 @@ def version_defaults(defaults: Iterable[EngineDefault], engine: str, version: tu
                 if getattr(entry, name) and name not in out:
                     out[name] = getattr(entry, name)
     return out
+
+
+# what an engine version runs where the calibrated profiles assume today's kernels (data/engine_kernels.toml):
+# launch: the fixed cost of every kernel (more, unfused kernels per op); attention_decode, attention_prefill,
+# grouped_gemm (routed experts), gemm (dense projections): the kernel's time over the calibrated kernel's
+KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm", "gemm")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineKernel:
+    """The kernel one engine runs for one kind of op over a range of its versions, and its time relative to
+    the kernel the calibrated profile represents.
+
+    engine: the profile id (vllm, sglang); since, until: the versions it holds over, until excluded. stack: the
+    software stack it holds on (cuda, rocm; empty: any). features: model features it needs, all of them (mla,
+    moe: e.g. DeepSeek's decode path). op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
+    (2: half as fast; for launch, the fixed cost per kernel). implementation: what the version runs; source:
+    where that is read and measured; derivation: how time_ratio follows from the source's figures.
+    """
+
+    engine: str
+    since: tuple[int, ...]
+    until: tuple[int, ...]
+    op: str
+    time_ratio: float
+    stack: str = ""
+    features: tuple[str, ...] = ()
+    implementation: str = ""
+    source: str = ""
+    derivation: str = ""
+
+    def __post_init__(self) -> None:
+        if self.op not in KERNEL_OPS:
+            raise ValueError(f"engine kernel {self.engine} {self.since}: op must be one of {KERNEL_OPS}, got {self.op!r}")
+        if not 0.1 <= self.time_ratio <= 20:  # NaN too
+            raise ValueError(f"engine kernel {self.engine} {self.op}: time_ratio must be in [0.1, 20], got "
+                             f"{self.time_ratio}")
+        if self.until <= self.since:
+            raise ValueError(f"engine kernel {self.engine}: until {self.until} must come after since {self.since}")
+
+    def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str]) -> bool:
+        return (engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
+                and set(self.features) <= features)
+
+
+def version_kernels(kernels: Iterable[EngineKernel], engine: str, version: tuple[int, ...], stack: str,
+                    features: frozenset[str]) -> tuple[EngineKernel, ...]:
+    """The kernels this version of the engine runs on this stack for a model with these features, one per op
+    (the first entry that holds)."""
+    out: dict[str, EngineKernel] = {}
+    for entry in kernels:
+        if entry.op not in out and entry.holds(engine, version, stack, features):
+            out[entry.op] = entry
+    return tuple(out.values())

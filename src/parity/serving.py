@@ -18,11 +18,12 @@ their means.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from parity.engine import EngineProfile
+from parity.engine import EngineKernel, EngineProfile
 from parity.hardware import Calibration, System
 from parity.memory import MemoryPlan, kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.ops import Batch, Num
@@ -31,7 +32,7 @@ from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.step import Deployment, decode_step, deployment_memory, placement_note, step_cost
 
 __all__ = ["prefill_throughput", "Workload", "ServingResult", "mean_length", "serve_aggregated", "serve_disaggregated", "engine_calibration",
-           "engine_deployment", "prompt_group_size"]
+           "engine_deployment", "prompt_group_size", "with_kernels"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,11 +115,39 @@ def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
     )
 
 
+def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[EngineKernel]
+                 ) -> tuple[Calibration, EngineProfile]:
+    """The calibration and profile of an engine version that runs other kernels than the calibrated ones: each
+    kernel's efficiency divided by its time ratio, and the fixed cost per kernel (the profile's with CUDA graphs,
+    the calibration's eager one without) multiplied by the launch ratio (engine.EngineKernel)."""
+    ratio = {k.op: k.time_ratio for k in kernels}
+    if not ratio:
+        return cal, profile
+    def slower(value: float, op: str) -> float:
+        return float(min(value / ratio.get(op, 1.0), 1.0))
+    launch = ratio.get("launch", 1.0)
+    decode_math = cal.attention_decode_math_efficiency and slower(cal.attention_decode_math_efficiency,
+                                                                  "attention_decode")
+    cal = dataclasses.replace(
+        cal, gemm_efficiency={k: slower(v, "gemm") for k, v in cal.gemm_efficiency.items()},
+        memory_efficiency=slower(cal.memory_efficiency, "gemm"),
+        grouped_gemm_memory_efficiency=slower(cal.grouped_gemm_memory_efficiency, "grouped_gemm"),
+        attention_prefill_efficiency=slower(cal.attention_prefill_efficiency, "attention_prefill"),
+        attention_decode_efficiency=slower(cal.attention_decode_efficiency, "attention_decode"),
+        attention_decode_math_efficiency=decode_math or (
+            slower(cal.attention_prefill_efficiency, "attention_decode") if "attention_decode" in ratio else 0.0),
+        kernel_overhead_s=cal.kernel_overhead_s * launch)
+    return cal, dataclasses.replace(profile, kernel_overhead_s=profile.kernel_overhead_s * launch)
+
+
 def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid, precision: Precision,
                       calibration: Calibration, profile: EngineProfile, moe_overlap: float | None = None,
-                      mtp_tokens: int = 0, mtp_acceptance: float = 0.0) -> Deployment:
+                      mtp_tokens: int = 0, mtp_acceptance: float = 0.0,
+                      kernels: Iterable[EngineKernel] = ()) -> Deployment:
     """A worker as an engine runs it: the engine's kernel quality, overheads and collective latency
-    applied to the chip calibration and the system."""
+    applied to the chip calibration and the system; `kernels`: what the engine's version runs instead of the
+    calibrated kernels (with_kernels)."""
+    calibration, profile = with_kernels(calibration, profile, kernels)
     if profile.collective_latency_s is not None:
         system = dataclasses.replace(system, scale_up_latency_s=profile.collective_latency_s)
     return Deployment(model=model, system=system, layout=layout, precision=precision,

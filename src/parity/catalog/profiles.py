@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from parity import units
 from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require, user_dir
 from parity.catalog.hardware import chips, families
-from parity.engine import EngineDefault, EngineProfile, TrainingProfile
+from parity.engine import EngineDefault, EngineKernel, EngineProfile, TrainingProfile
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "engine_defaults", "training_prior",
+T = TypeVar("T")
+
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "engine_defaults", "engine_kernels", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
 
@@ -150,23 +153,41 @@ def _version(text: object, where: str) -> tuple[int, ...]:
         raise CatalogError(f"{where}: a version is numbers and dots, got {text!r}") from err
 
 
-@cache
-def engine_defaults() -> tuple[EngineDefault, ...]:
-    """Engines' defaults by version (data/engine_defaults.toml), in the file's order."""
-    where = "engine_defaults.toml"
+def _version_entries(where: str, table: str, build: Callable[[Mapping[str, Any], str], T]) -> tuple[T, ...]:
+    """Each [[table]] entry of a by-version data file built into a value, in the file's order; a bad entry
+    raises a CatalogError naming the file and the entry."""
     out = []
-    for i, entry in enumerate(read_toml(data_dir() / where).get("default", ())):
+    for i, entry in enumerate(read_toml(data_dir() / where).get(table, ())):
         at = f"{where} entry {i + 1}"
         try:
-            out.append(EngineDefault(
-                engine=require(entry, "engine", at), since=_version(require(entry, "since", at), at),
-                until=_version(entry["until"], at) if "until" in entry else None,
-                min_memory_bytes=units.parse(entry["min_memory"], "bytes") if "min_memory" in entry else 0.0, chips=tuple(entry.get("chips", ())),
-                context=entry.get("context", "any"), max_batch_size=int(entry.get("max_batch_size", 0)),
-                max_num_tokens=int(entry.get("max_num_tokens", 0)), source=require(entry, "source", at)))
+            out.append(build(entry, at))
         except (TypeError, ValueError, units.UnitError) as err:
             raise CatalogError(f"{at}: {err}") from err
     return tuple(out)
+
+
+@cache
+def engine_defaults() -> tuple[EngineDefault, ...]:
+    """Engines' defaults by version (data/engine_defaults.toml), in the file's order."""
+    return _version_entries("engine_defaults.toml", "default", lambda entry, at: EngineDefault(
+        engine=require(entry, "engine", at), since=_version(require(entry, "since", at), at),
+        until=_version(entry["until"], at) if "until" in entry else None,
+        min_memory_bytes=units.parse(entry["min_memory"], "bytes") if "min_memory" in entry else 0.0,
+        chips=tuple(entry.get("chips", ())), context=entry.get("context", "any"),
+        max_batch_size=int(entry.get("max_batch_size", 0)), max_num_tokens=int(entry.get("max_num_tokens", 0)),
+        source=require(entry, "source", at)))
+
+
+@cache
+def engine_kernels() -> tuple[EngineKernel, ...]:
+    """What engine versions run where the calibrated profiles assume today's kernels (data/engine_kernels.toml),
+    in the file's order."""
+    return _version_entries("engine_kernels.toml", "kernel", lambda entry, at: EngineKernel(
+        engine=require(entry, "engine", at), since=_version(require(entry, "since", at), at),
+        until=_version(require(entry, "until", at), at), op=require(entry, "op", at),
+        time_ratio=float(require(entry, "time_ratio", at)), stack=entry.get("stack", ""),
+        features=tuple(entry.get("features", ())), implementation=require(entry, "implementation", at),
+        source=require(entry, "source", at), derivation=require(entry, "derivation", at)))
 
 
 ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from parity import catalog
 from parity.cost import math_unit
 from parity.dtypes import format_named
-from parity.engine import EngineProfile, engine_version, version_defaults
+from parity.engine import EngineKernel, EngineProfile, engine_version, version_defaults, version_kernels
 from parity.errors import InfeasiblePlan, ParityError
 from parity.graph import MLA_DECODE
 from parity.hardware import Calibration, System, per_die
@@ -55,6 +55,7 @@ class Scenario:
     prefill_system: System | None = None  # disaggregated: prefill workers on another system (None: `system`)
     offload_kv: float = 0.0  # share of each device's KV cache kept in host memory (Deployment.offload_kv)
     offload_weights: float = 0.0  # share of each device's weights kept in host memory
+    kernels: tuple[EngineKernel, ...] = ()  # what the row's engine version runs instead of the calibrated kernels
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -67,7 +68,8 @@ class Scenario:
                 self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch,
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
                 self.calibration and self.calibration.id, self.phase, self.batch, self.context,
-                self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights)
+                self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights,
+                self.kernels)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,6 +169,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         system = per_die(system)
     engine = catalog.engine_for(case.engine, system.chip.software_stack)
     defaults, defaults_note = _version_defaults(engine, case, system)
+    kernels, kernels_note = _version_kernels(engine, case, system, model)
     settings = (*defaults, *case.engine_settings)  # kept by Scenario.with_engine under a refitted profile
     for field_name, value in settings:
         try:
@@ -211,8 +214,9 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                   isl=case.isl, osl=case.osl, concurrency=case.concurrency, phase=case.phase, batch=case.batch,
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
                   random_range_ratio=case.random_range_ratio, engine_settings=settings,
-                  calibration=calibration, offload_kv=case.offload_kv, offload_weights=case.offload_weights)
-    notes = tuple(n for n in (note, mtp_note, defaults_note) if n)
+                  calibration=calibration, offload_kv=case.offload_kv, offload_weights=case.offload_weights,
+                  kernels=kernels)
+    notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note) if n)
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
@@ -257,6 +261,19 @@ def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tupl
                                   f" {said}" if unset else "")
 
 
+def _version_kernels(engine: EngineProfile, case: Case, system: System, model: Model
+                     ) -> tuple[tuple[EngineKernel, ...], str]:
+    """What the case's engine version runs instead of the calibrated kernels (catalog.engine_kernels), and a
+    note naming them; none where the case names no version of this engine."""
+    name = engine.base or engine.id
+    version = engine_version(name, case.engine_version)
+    if version is None:
+        return (), ""
+    found = version_kernels(catalog.engine_kernels(), name, version, system.chip.software_stack, model.features)
+    said = "; ".join(f"{k.op} x{k.time_ratio:g} ({k.implementation})" for k in found)
+    return found, (f"{name} {'.'.join(map(str, version))} kernels: {said}" if found else "")
+
+
 def deployment(scenario: Scenario, layout: Layout, system: System | None = None) -> Deployment:
     """The deployment of one worker of a scenario (on `system`, default the scenario's), with its engine's
     overheads and efficiencies."""
@@ -265,7 +282,7 @@ def deployment(scenario: Scenario, layout: Layout, system: System | None = None)
     else:
         calibration = catalog.calibration(system.chip)
     dep = engine_deployment(scenario.model, system, layout, scenario.precision, calibration, scenario.engine,
-                            scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance)
+                            scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance, scenario.kernels)
     if scenario.offload_kv or scenario.offload_weights:
         dep = dataclasses.replace(dep, offload_kv=scenario.offload_kv, offload_weights=scenario.offload_weights)
     return dep

@@ -1,0 +1,130 @@
+"""What an engine version runs instead of the calibrated kernels (data/engine_kernels.toml): which rows get it,
+what it changes, and that each stored ratio reproduces the published measurement it was derived from."""
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parity import catalog
+from parity.engine import EngineKernel, version_kernels
+from parity.predict import scenario_from_row
+from parity.predict.scenario import deployment
+from parity.serving import with_kernels
+from parity.step import Batch, step_cost
+
+R1 = frozenset({"mla", "moe", "mtp"})
+
+
+def _decode_row(system: str, version: str, batch: int, context: int) -> dict[str, str]:
+    """A decode step of DeepSeek-R1 FP8 at TP8, as SGLang's bench_one_batch runs it."""
+    return {"case_id": "x", "model": "deepseek-r1", "system": system, "engine": "sglang", "weights": "fp8_block",
+            "mode": "agg", "isl": str(context), "osl": "1", "concurrency": str(batch), "tp": "8",
+            "metric": "tpot_s", "measured": "1", "engine_version": version}
+
+
+def _step_s(system: str, version: str, batch: int, context: int, kernels: bool = True) -> tuple[float, float]:
+    """(step time, fixed kernel cost) [s] with the calibrated SGLang profile (the CUDA fit, as a row left out of
+    the ROCm stack fit gets it)."""
+    s = scenario_from_row(_decode_row(system, version, batch, context)).with_engine(catalog.engine("sglang"))
+    if not kernels:
+        s = dataclasses.replace(s, kernels=())
+    cost = step_cost(deployment(s, s.layout), Batch(decode_tokens=batch, decode_context=context))
+    return float(cost.time_s), float(cost.overhead_s)
+
+
+@pytest.mark.parametrize(("version", "stack", "features", "expected"), [
+    ((0, 4, 2), "rocm", R1, {"launch": 3.85}), ((0, 4, 3), "cuda", R1, {"launch": 3.46}),
+    ((0, 4, 1), "cuda", R1, {"launch": 3.46}), ((0, 4, 4), "cuda", R1, {}), ((0, 4, 0), "rocm", R1, {}),
+    ((0, 4, 2), "cann", R1, {}), ((0, 4, 2), "rocm", frozenset({"moe"}), {})])
+def test_which_sglang_versions_ran_the_early_deepseek_kernels(version, stack, features, expected) -> None:
+    """0.4.1-0.4.3 on CUDA and ROCm for MLA + MoE models only: 0.4.4 brought FlashMLA-era kernels, and a model
+    without MLA (Mixtral-like) never ran the Triton MLA path."""
+    found = version_kernels(catalog.engine_kernels(), "sglang", version, stack, features)
+    assert {k.op: k.time_ratio for k in found} == expected
+
+
+def test_every_entry_names_its_implementation_source_and_derivation() -> None:
+    entries = catalog.engine_kernels()
+    assert entries and all(e.implementation and e.source and e.derivation for e in entries)
+    assert not version_kernels(entries, "vllm", (0, 7, 3), "rocm", R1)
+
+
+def test_no_ratio_comes_from_a_scored_serving_row() -> None:
+    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237), which no measured
+    serving row holds: nothing parity scores fitted them."""
+    rows = [r for name in ("serving_published", "serving_aiconfigurator") for r in catalog.measurements(name)]
+    for pr in ("sglang#2643", "sglang#3237"):
+        assert any(pr in e.source for e in catalog.engine_kernels())
+        assert not any(pr in " ".join(str(v) for v in r.values()) for r in rows)
+
+
+def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> None:
+    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 13.66 us per kernel
+    becomes 40.98 us and the calibration's eager cost triples; a faster kernel is capped at the peak (1)."""
+    cal, profile = catalog.calibration(catalog.chip("nvidia-h200-sxm")), catalog.engine("sglang")
+    kernels = (EngineKernel(engine="sglang", since=(0,), until=(1,), op="attention_decode", time_ratio=2.0),
+               EngineKernel(engine="sglang", since=(0,), until=(1,), op="launch", time_ratio=3.0),
+               EngineKernel(engine="sglang", since=(0,), until=(1,), op="gemm", time_ratio=0.1))
+    slow_cal, slow_profile = with_kernels(cal, profile, kernels)
+    assert slow_cal.attention_decode_efficiency == pytest.approx(cal.attention_decode_efficiency / 2)
+    assert slow_cal.attention_decode_math == pytest.approx(cal.attention_decode_math / 2)
+    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 13.66e-6, rel=1e-3)
+    assert slow_cal.kernel_overhead_s == pytest.approx(3 * cal.kernel_overhead_s)
+    assert slow_cal.memory_efficiency == 1.0 and slow_cal.gemm_efficiency["default"] == 1.0
+    assert slow_cal.grouped_gemm_memory_efficiency == cal.grouped_gemm_memory_efficiency
+    assert with_kernels(cal, profile, ()) == (cal, profile)
+
+
+def test_the_launch_ratio_multiplies_only_the_fixed_cost() -> None:
+    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 13.66 us = 9.07 ms) x3.85, the step's
+    own overhead (0.12 ms) and everything else as calibrated."""
+    with_, fixed = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176)
+    without, fixed0 = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176, kernels=False)
+    step = catalog.engine("sglang").step_overhead_s
+    assert fixed0 - step == pytest.approx(664 * 13.66e-6, rel=1e-3)
+    assert fixed - step == pytest.approx(3.85 * (fixed0 - step))
+    assert with_ - fixed == pytest.approx(without - fixed0)
+
+
+def test_the_stored_ratios_reproduce_the_published_decode_steps() -> None:
+    """sglang#3237: 38.50 ms on 8x MI300X at batch 4, 2,176 KV tokens (the ratio's own derivation, to rounding);
+    sglang#2643: 1/30.29 = 33.01 ms, 8/206.32 = 38.77 ms, 32/760.52 = 42.08 ms on 8x H200 at 256 KV tokens,
+    each within the 10% spread of its three ratios (3.11-3.66) around their median 3.46."""
+    assert _step_s("mi300x-platform", "SGLang 0.4.2", 4, 2176)[0] == pytest.approx(38.50e-3, rel=0.01)
+    for batch, measured_s in ((1, 1 / 30.29), (8, 8 / 206.32), (32, 32 / 760.52)):
+        assert _step_s("hgx-h200", "SGLang 0.4.1.post2", batch, 256)[0] == pytest.approx(measured_s, rel=0.10)
+
+
+def test_a_row_naming_its_version_gets_the_kernels_and_keeps_them_under_a_refitted_profile() -> None:
+    row = next(r for r in catalog.measurements("serving_published") if r["case_id"] == "AMD-021")
+    s = scenario_from_row(row)
+    assert [k.op for k in s.kernels] == ["launch"]
+    assert any(n.startswith("sglang 0.4.2 kernels: launch x3.85") for n in s.notes)
+    assert s.with_engine(dataclasses.replace(catalog.engine("sglang"), gemm_scale=0.5)).kernels == s.kernels
+    unversioned = scenario_from_row({**row, "engine_version": ""})
+    assert unversioned.kernels == () and unversioned.group != s.group
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.floats(0.5, 8.0), st.floats(0.5, 8.0))
+def test_a_slower_kernel_never_makes_the_step_faster(low, high) -> None:
+    low, high = sorted((low, high))
+    s = scenario_from_row(_decode_row("hgx-h200", "", 16, 2048))
+    times = []
+    for ratio in (low, high):
+        kernels = tuple(EngineKernel(engine="sglang", since=(0,), until=(1,), op=op, time_ratio=ratio)
+                        for op in ("launch", "attention_decode", "grouped_gemm", "gemm"))
+        t = dataclasses.replace(s, kernels=kernels)
+        times.append(float(step_cost(deployment(t, t.layout), Batch(decode_tokens=16, decode_context=2048)).time_s))
+    assert times[0] <= times[1] * (1 + 1e-12)
+
+
+def test_an_entry_must_name_a_known_op_and_a_sane_ratio() -> None:
+    with pytest.raises(ValueError, match="op must be one of"):
+        EngineKernel(engine="sglang", since=(0,), until=(1,), op="softmax", time_ratio=2.0)
+    with pytest.raises(ValueError, match="time_ratio"):
+        EngineKernel(engine="sglang", since=(0,), until=(1,), op="launch", time_ratio=float("nan"))
+    with pytest.raises(ValueError, match="until"):
+        EngineKernel(engine="sglang", since=(0, 4), until=(0, 4), op="launch", time_ratio=2.0)
