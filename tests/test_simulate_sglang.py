@@ -97,3 +97,12 @@ def test_the_receive_interval_takes_requests_in_every_n_decode_steps_whatever_it
     every = run_aggregated(table, scheduler(4000), bench)
     assert every10.latency["ttft_s"] == pytest.approx(0.070)
     assert every.latency["ttft_s"] == pytest.approx((0.020 + 0.021) / 2)
+
+
+def test_sglang_speculative_decoding_turns_overlap_scheduling_off() -> None:
+    """SGLang's server_args turn the overlap scheduler off for EAGLE/NEXTN speculative decoding (MTP), so an
+    SGLang scheduler with MTP is synchronous; TensorRT-LLM keeps overlapping with MTP."""
+    sglang, trtllm = catalog.engine("sglang"), catalog.engine("trtllm")
+    assert scheduler_of(sglang, 1e6).overlap.on
+    assert not scheduler_of(sglang, 1e6, mtp_tokens=1, mtp_acceptance=0.9).overlap.on
+    assert scheduler_of(trtllm, 1e6, mtp_tokens=3, mtp_acceptance=1.8).overlap.on

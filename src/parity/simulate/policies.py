@@ -216,6 +216,10 @@ class Scheduler:
 
 _BLOCKS = {"vllm": 16, "sglang": 1, "trtllm": 32}
 _OVERLAP = {"vllm": False, "sglang": True, "trtllm": True}
+# engines whose speculative decoding (MTP) turns overlap scheduling off: SGLang's server_args
+# (_handle_speculative_decoding: for EAGLE, and NEXTN which runs as EAGLE, `self.disable_overlap_schedule = True`,
+# "Overlap scheduler is disabled because of using eagle speculative decoding", v0.4-v0.5 without SGLANG_ENABLE_SPEC_V2)
+_NO_OVERLAP_WITH_MTP = frozenset({"sglang"})
 
 
 def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
@@ -238,7 +242,8 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
                            max_batch_size=int(profile.max_batch_size), prompt_admission=admission),
         kv=KvAdmission(capacity_tokens=float(kv_capacity_tokens), block_tokens=_BLOCKS.get(profile.id, 16),
                        on_demand=bool(profile.kv_on_demand)),
-        overlap=OverlapScheduling(on=_OVERLAP.get(profile.id, False)),
+        overlap=OverlapScheduling(on=_OVERLAP.get(profile.id, False)
+                                  and not (mtp_tokens and (profile.base or profile.id) in _NO_OVERLAP_WITH_MTP)),
         balance=AttentionDpBalance(hold_steps=float(profile.attention_dp_hold_steps) if d > 1 else 0.0),
         batch_wait=BatchWait(timeout_steps=float(profile.batch_wait_steps) if d == 1 else 0.0,
                              tokens_ratio=float(profile.batch_wait_tokens_ratio)),
