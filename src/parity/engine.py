@@ -94,6 +94,10 @@ class EngineProfile:
     sim_disagg_first_token: where a disaggregated request's first token reaches the client from in the
     simulator: "decode" (when a decode worker admits it) or "prefill" (the prefill worker streams the
     token it computes as the KV cache is handed on; waiting for a decode slot then shows in TPOT).
+    sim_max_prefill_tokens: SGLang's prompt admission in the simulator (simulate.policies.PromptAdmission,
+    from schedule_policy.PrefillAdder): a prompt step's input budget [tokens] (--max-prefill-tokens, default
+    16,384), a prompt not smaller than what is left of it waiting for the next step unless it is the first,
+    and the step budget SGLang's chunked prefill size by GPU memory (at most max_num_tokens); 0: off.
     assumptions: what the profile assumes rather than fits, and where each assumption comes from.
     """
 
@@ -141,6 +145,7 @@ class EngineProfile:
     sim_disagg_ttft_overhead_s: float | None = None
     sim_disagg_first_token: str = "decode"
     sim_disagg_prefill_scale: float = 1.0
+    sim_max_prefill_tokens: int = 0
     source: str = ""
     assumptions: str = ""
     stack: str = "cuda"  # the software stack this profile was fitted on (cuda, rocm, cann)
@@ -194,6 +199,8 @@ class EngineProfile:
         if self.sim_disagg_ttft_overhead_s is not None and not 0 <= self.sim_disagg_ttft_overhead_s <= 5:
             raise ValueError(f"engine {self.id}: sim_disagg_ttft_overhead must be in [0, 5 s], got "
                              f"{self.sim_disagg_ttft_overhead_s}")
+        if self.sim_max_prefill_tokens < 0:
+            raise ValueError(f"engine {self.id}: sim_max_prefill_tokens must be >= 0, got {self.sim_max_prefill_tokens}")
         if not 0 <= self.sim_prefill_launch_s <= 1e-3:
             raise ValueError(f"engine {self.id}: sim_prefill_launch_s must be in [0, 1 ms], got "
                              f"{self.sim_prefill_launch_s}")

@@ -234,6 +234,8 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
         table["sim_separate_prefill"] = True
     if engine.sim_client_range_ratio:
         table["sim_client_range_ratio"] = tomlwrite.significant(engine.sim_client_range_ratio)
+    if engine.sim_max_prefill_tokens:
+        table["sim_max_prefill_tokens"] = engine.sim_max_prefill_tokens
     table["fp8_kv_cache"] = engine.fp8_kv_cache
     table["kv_on_demand"] = engine.kv_on_demand
     table["attention_format"] = engine.attention_format

@@ -124,8 +124,8 @@ class Engine:
                 loads[req.rank] += 1
             waiting[req.rank].append(req)
             took = True
-        if took or not inbound:
-            self.since_recv = 0
+        if took or not inbound or self.s.recv.steps > 1:
+            self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
 
     # ---- KV --------------------------------------------------------------------------------------
     def kv_used(self, r: int) -> float:
@@ -220,10 +220,13 @@ class Engine:
         budget, width, mixed = b.max_num_tokens, self.width, b.mixed
         max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
             not self.s.kv.on_demand
+        inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None and not decode else None
+        input_left = 0.0
         for r in range(self.d):
             if not prefilling[r] and not (admit and waiting[r]):
                 continue  # nothing to prefill or admit: no prompt tokens on this rank
-            left = budget - (n[r] * width if mixed else 0)
+            room = budget - (n[r] * width if mixed else 0)
+            left = room
             started = 0
             pre_r, wait_r = prefilling[r], waiting[r]
             for req in pre_r:
@@ -232,10 +235,14 @@ class Engine:
                 c = min(req.prompt_left, left)
                 chunks.append((req, c))
                 left -= c
+            if inputs is not None:  # PromptAdmission's input budget: the step's prompt tokens so far come off it too
+                input_left = inputs - (n[r] * width if mixed else 0) - (room - left)
             while admit and left > 0 and wait_r and started < max_prefill:
                 if n[r] + len(pre_r) >= max_batch:
                     break  # the rank is full (_admissible's first test, without the call)
                 req = wait_r[0]
+                if inputs is not None and left < room and req.prompt_left >= input_left:
+                    break  # PromptAdmission: a prompt not smaller than the input budget left waits, unless it is first
                 if not self._admissible(r, req):
                     break
                 wait_r.popleft()
@@ -256,7 +263,9 @@ class Engine:
                 chunks.append((req, c))
                 left -= c
                 started += 1
-            per_rank[r] = budget - (n[r] * width if mixed else 0) - left
+                if inputs is not None:
+                    input_left -= c
+            per_rank[r] = room - left
         return chunks, per_rank
 
     def advance(self, horizon: float = _INF) -> None:
@@ -325,9 +334,11 @@ class Engine:
                 k = min(k, int(s.balance.hold_steps - self.held_steps) + 1)
             if s.batch_wait.on:
                 k = min(k, int(s.batch_wait.timeout_steps - self.held_steps) + 1)
+        cadence = False  # RecvInterval: does this stretch pass receive attempts that find nothing?
         if s_recv := self.s.recv.steps:
-            if s_recv > 1 and self.inbound:
-                k = min(k, int(s_recv - self.since_recv) + 1)
+            if s_recv > 1 and self.inbound:  # up to the next attempt: `steps` decode steps after the last
+                k = min(k, max(math.ceil(s_recv - self.since_recv), 1))
+            cadence = s_recv > 1 and not self.inbound
         if self.s.kv.on_demand:
             for r in range(self.d):
                 if self.n[r]:
@@ -339,6 +350,8 @@ class Engine:
         self.now += k * t
         self.steps += k
         self.since_recv += k
+        if cadence and self.since_recv > self.s.recv.steps:  # attempts every `steps` steps found nothing
+            self.since_recv = (self.since_recv - 1) % self.s.recv.steps + 1
         self.held_steps += k if queued else 0
         self.itl.append((t, float(decoding), k))
         if self.s.kv.on_demand:

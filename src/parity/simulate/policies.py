@@ -9,8 +9,40 @@ from dataclasses import dataclass
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 
-__all__ = ["TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
+__all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
            "Mtp", "DisaggHandOff", "Scheduler", "scheduler_of"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromptAdmission:
+    """SGLang's PrefillAdder: a prompt step takes waiting prompts first come first served while two budgets
+    last, both less the running decodes when prompts mix with them: `max_prefill_tokens` (--max-prefill-tokens,
+    default 16,384) refuses a whole prompt not smaller than what is left of it, unless it is the step's first;
+    the step budget (TokenBudget.max_num_tokens, here --chunked-prefill-size) cuts the last prompt taken to
+    what is left of it, and the step takes no more. Source: sgl-project/sglang python/sglang/srt/managers/schedule_policy.py (PrefillAdder
+    .add_one_req: `if real_input_tokens >= self.rem_input_tokens and len(self.can_run_list) != 0: return
+    AddReqResult.OTHER`; the chunked branch sets new_chunked_req; _update_prefill_budget takes each prompt's
+    tokens from both budgets; mixed_with_decode_tokens = running batch size), v0.4-v0.5."""
+
+    max_prefill_tokens: float
+    source: str = "SGLang schedule_policy.PrefillAdder, server_args (max_prefill_tokens, chunked_prefill_size)"
+
+
+# SGLang's --chunked-prefill-size when unset, by the GPU's memory [MiB, as torch reports it]: (below, tokens);
+# sgl-project/sglang python/sglang/srt/server_args.py (_handle_gpu_memory_settings, v0.5.x: "A10, 4090" < 35 GiB
+# 2,048; "A100 (40GB), L40" < 60 GiB 4,096; "H100", "H20, H200" < 160 GiB 8,192; "B200, MI300" 16,384)
+_SGLANG_CHUNKED_PREFILL = ((35 * 1024, 2048), (60 * 1024, 4096), (160 * 1024, 8192))
+_SGLANG_CHUNKED_PREFILL_LARGEST = 16384
+
+
+def sglang_chunked_prefill_tokens(memory_bytes: float) -> int:
+    """SGLang's default chunked prefill size [tokens] on a GPU of `memory_bytes` [B] (_SGLANG_CHUNKED_PREFILL).
+    H100 (80 GB): 8,192; B200: 16,384."""
+    mib = memory_bytes / 2**20
+    for below, tokens in _SGLANG_CHUNKED_PREFILL:
+        if mib < below:
+            return tokens
+    return _SGLANG_CHUNKED_PREFILL_LARGEST
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -18,7 +50,8 @@ class TokenBudget:
     """Continuous batching with a token budget per step and chunked prefill: a step carries at most
     `max_num_tokens` tokens (decodes count one each, times the MTP width), prompts beyond it run in
     chunks; `mixed`: prompt chunks share steps with decodes, else a step with prompts pauses decodes.
-    `max_batch_size`: most sequences a rank runs at once.
+    `max_batch_size`: most sequences a rank runs at once. `prompt_admission`: SGLang's second budget on a
+    step's prompts (PromptAdmission; None: the step budget alone).
     Sources: vLLM (max_num_batched_tokens, chunked prefill, max_num_seqs), TensorRT-LLM (max_num_tokens,
     in-flight batching, max_batch_size), SGLang (chunked_prefill_size; enable_mixed_chunk mixes)."""
 
@@ -26,6 +59,7 @@ class TokenBudget:
     mixed: bool
     max_batch_size: int
     source: str = "engine profile max_num_tokens, mixes_prefill, max_batch_size"
+    prompt_admission: PromptAdmission | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,8 +118,12 @@ class BatchWait:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecvInterval:
-    """The scheduler takes in new requests only every `steps` decode steps, and after any step with
-    prompts (SGLang --scheduler-recv-interval; without attention DP). 1 or less: every step."""
+    """The scheduler takes in new requests only every `steps` decode steps, its counter restarting at every
+    attempt whatever it finds (so a request sent meanwhile waits for the next attempt), and after any step
+    with prompts (SGLang --scheduler-recv-interval; without attention DP). 1 or less: every step. Source:
+    sgl-project/sglang python/sglang/srt/managers/scheduler_recv_skipper.py (SchedulerRecvSkipper.handle:
+    the counter adds 1 per decode step and 1,000 after any other, and `if self._counter >= self._threshold:
+    self._counter = 0; should_recv = True`), v0.5."""
 
     steps: float
     source: str = "engine profile recv_interval_steps (SGLang scheduler_recv_interval)"
@@ -159,7 +197,9 @@ class Scheduler:
 
     def describe(self) -> tuple[str, ...]:
         b = self.budget
-        return (f"step budget {b.max_num_tokens} tokens, "
+        return (f"step budget {b.max_num_tokens} tokens"
+                + (f" (SGLang prompt admission: at most {b.prompt_admission.max_prefill_tokens:,.0f} prompt tokens, "
+                   f"a prompt not fitting what is left waits)" if b.prompt_admission is not None else "") + ", "
                 f"{'prompt chunks mixed with decodes' if b.mixed else 'prompt steps pause decodes'}, "
                 f"at most {b.max_batch_size} sequences per rank",
                 f"KV {'grows on demand with preemption' if self.kv.on_demand else 'reserved at admission'}, "
@@ -176,21 +216,34 @@ class Scheduler:
 
 _BLOCKS = {"vllm": 16, "sglang": 1, "trtllm": 32}
 _OVERLAP = {"vllm": False, "sglang": True, "trtllm": True}
+# engines whose speculative decoding (MTP) turns overlap scheduling off: SGLang's server_args
+# (_handle_speculative_decoding: for EAGLE, and NEXTN which runs as EAGLE, `self.disable_overlap_schedule = True`,
+# "Overlap scheduler is disabled because of using eagle speculative decoding", v0.4-v0.5 without SGLANG_ENABLE_SPEC_V2)
+_NO_OVERLAP_WITH_MTP = frozenset({"sglang"})
 
 
 def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
-                 mtp_acceptance: float = 0.0) -> Scheduler:
-    """The policies of an engine profile (unknown engines: vLLM-like, synchronous, blocks of 16)."""
+                 mtp_acceptance: float = 0.0, chip_memory_bytes: float | None = None) -> Scheduler:
+    """The policies of an engine profile (unknown engines: vLLM-like, synchronous, blocks of 16). With SGLang's
+    prompt admission (profile.sim_max_prefill_tokens > 0) the step budget is SGLang's default chunked prefill
+    size on a chip of `chip_memory_bytes` [B], at most the profile's max_num_tokens."""
     if kv_capacity_tokens < 1:
         raise ParityError("not even one token of KV cache fits beside the weights")
     d = int(attn_dp)
+    step_tokens = int(profile.max_num_tokens)
+    admission = None
+    if profile.sim_max_prefill_tokens > 0:
+        admission = PromptAdmission(max_prefill_tokens=float(profile.sim_max_prefill_tokens))
+        if chip_memory_bytes is not None:
+            step_tokens = min(step_tokens, sglang_chunked_prefill_tokens(chip_memory_bytes))
     return Scheduler(
-        budget=TokenBudget(max_num_tokens=int(profile.max_num_tokens),
+        budget=TokenBudget(max_num_tokens=step_tokens,
                            mixed=bool(profile.mixes_prefill) and not profile.sim_separate_prefill,
-                           max_batch_size=int(profile.max_batch_size)),
+                           max_batch_size=int(profile.max_batch_size), prompt_admission=admission),
         kv=KvAdmission(capacity_tokens=float(kv_capacity_tokens), block_tokens=_BLOCKS.get(profile.id, 16),
                        on_demand=bool(profile.kv_on_demand)),
-        overlap=OverlapScheduling(on=_OVERLAP.get(profile.id, False)),
+        overlap=OverlapScheduling(on=_OVERLAP.get(profile.id, False)
+                                  and not (mtp_tokens and (profile.base or profile.id) in _NO_OVERLAP_WITH_MTP)),
         balance=AttentionDpBalance(hold_steps=float(profile.attention_dp_hold_steps) if d > 1 else 0.0),
         batch_wait=BatchWait(timeout_steps=float(profile.batch_wait_steps) if d == 1 else 0.0,
                              tokens_ratio=float(profile.batch_wait_tokens_ratio)),

@@ -128,7 +128,8 @@ def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark) -> tup
     if capacity < bench.isl + 1:
         raise InfeasiblePlan(f"one request's KV cache ({bench.isl + 1} tokens) does not fit: {capacity:,.0f} tokens "
                              f"free per rank")
-    return scheduler_of(profile, capacity, int(dep.layout.attn_dp), dep.mtp_tokens, dep.mtp_acceptance), capacity
+    return scheduler_of(profile, capacity, int(dep.layout.attn_dp), dep.mtp_tokens, dep.mtp_acceptance,
+                        dep.system.chip.memory_bytes), capacity
 
 
 class _Client:
