@@ -217,7 +217,7 @@ class Engine:
         b = self.s.budget
         lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
         n, prefilling, waiting = self.n, self.prefilling, self.waiting
-        budget, width, mixed = b.max_num_tokens, self.width, b.mixed
+        budget, width, mixed, chunked = b.max_num_tokens, self.width, b.mixed, b.chunked
         max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
             not self.s.kv.on_demand
         for r in range(self.d):
@@ -236,6 +236,8 @@ class Engine:
                 if n[r] + len(pre_r) >= max_batch:
                     break  # the rank is full (_admissible's first test, without the call)
                 req = wait_r[0]
+                if not chunked and req.prompt_left > left and left < budget:
+                    break  # a whole prompt per step (no chunking) and it does not fit beside this step's others
                 if not self._admissible(r, req):
                     break
                 wait_r.popleft()
