@@ -308,3 +308,87 @@ def test_prefill_workers_scale_only_the_prompt_part_of_their_steps() -> None:
     half = step_table(pre, 2.0, float(s.isl + 8), float(s.engine.max_num_tokens), 0.5 * base).time_s(0.0, 1.0, s.isl)
     assert half < full
     assert runs[1.0] - runs[0.5] == pytest.approx(full - half, rel=0.02)
+
+
+def _unchunked(sched, chunked: bool = False):
+    return dataclasses.replace(sched, budget=dataclasses.replace(sched.budget, chunked=chunked))
+
+
+def test_whole_prompts_wait_for_a_step_they_fit_in_while_chunks_fill_the_budget() -> None:
+    """Six clients send 1,000-token prompts at once; budget 2,500, prompt steps apart from decodes.
+    Whole prompts (TensorRT-LLM without chunked prefill): two fit a step (a third would make 3,000), each step
+    10 + 0.01 x 2000 = 30 ms: TTFT 30, 30, 60, 60, 90, 90 ms (mean 60, p99 90). Chunked: steps of 2,500
+    tokens (35 ms), 2,500 (35 ms), 1,000 (20 ms): prompts 1-2 done in step 1, 3-5 in step 2, 6 in step 3:
+    TTFT 35, 35, 70, 70, 70, 90 ms (mean 61.67, median 70)."""
+    table = StepTable.of(linear, **GRID)
+    whole = run_aggregated(table, _unchunked(scheduler(budget=2500, mixed=False)), bench(1000, 2, 6, 6))
+    assert whole.latency["ttft_s"] == pytest.approx(0.060)
+    assert whole.latency["ttft_p99_s"] == pytest.approx(0.090)
+    chunks = run_aggregated(table, _unchunked(scheduler(budget=2500, mixed=False), True), bench(1000, 2, 6, 6))
+    assert chunks.latency["ttft_s"] == pytest.approx(0.370 / 6)
+    assert chunks.latency["ttft_p50_s"] == pytest.approx(0.070)
+
+
+def test_a_whole_prompt_counts_the_decodes_of_its_step_and_one_over_the_budget_still_runs_alone() -> None:
+    """Mixed steps, budget 2,500, three clients of 1,000 / 3 tokens, whole prompts: step 1 takes prompts 1-2
+    (30 ms); step 2 carries their two decodes, leaving 2,498 tokens, so prompt 3 fits: 10 + 2 x 1 + 10 = 22 ms,
+    its TTFT 52 ms (mean (30 + 30 + 52) / 3 = 37.33 ms). A 3,000-token prompt over a 2,000 budget with nothing
+    else to run goes in chunks of 2,000 and 1,000 (30 + 20 = 50 ms) rather than waiting for ever."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, _unchunked(scheduler(budget=2500, mixed=True)), bench(1000, 3, 3, 3))
+    assert r.latency["ttft_s"] == pytest.approx(0.112 / 3)
+    alone = run_aggregated(table, _unchunked(scheduler(budget=2000, mixed=False)), bench(3000, 2, 1, 1))
+    assert alone.latency["ttft_s"] == pytest.approx(0.050)
+
+
+def test_aiconfigurator_runs_get_the_limits_its_generator_writes_on_the_engines_it_maps_them_to() -> None:
+    """aiconfigurator's own TensorRT-LLM and vLLM runs (rows without random_range_ratio): max_batch_size =
+    concurrency and max_num_tokens = concurrency + isl + 1,500 (e.g. 64 clients of 1,024 tokens: 2,588);
+    TensorRT-LLM runs whole prompts, vLLM chunks. SGLang's rows and InferenceX's keep their profiles, and a
+    row that states its own budget keeps it."""
+    from parity.predict import benchmark_of
+    from parity.predict.simulated import deployed_engine
+    rows = catalog.measurements()
+
+    def first(engine: str, spread: bool) -> dict:
+        return next(r for r in rows if r["engine"] == engine and r["mode"] == "agg"
+                    and bool(r.get("random_range_ratio")) == spread)
+
+    for engine, chunked in (("trtllm", False), ("vllm", True)):
+        s = scenario_from_row(first(engine, False))
+        e = deployed_engine(s, benchmark_of(s))
+        assert e.max_num_tokens == s.concurrency + s.isl + 1500 and e.max_batch_size == s.concurrency
+        assert e.sim_chunked_prefill is chunked
+        own = scenario_from_row({**first(engine, False), "max_num_tokens": "4096"})
+        assert deployed_engine(own, benchmark_of(own)).max_num_tokens == 4096
+        ix = scenario_from_row(first(engine, True))
+        assert deployed_engine(ix, benchmark_of(ix)).max_num_tokens == ix.engine.max_num_tokens
+    sglang = scenario_from_row(first("sglang", False))
+    assert deployed_engine(sglang, benchmark_of(sglang)) == sglang.engine
+    assert client_profile("aiconfigurator").deploys.max_num_tokens(64, 1024) == 2588
+
+
+def test_the_front_end_sets_tensorrt_llms_ttft_overhead_and_leaves_other_engines_theirs() -> None:
+    """TensorRT-LLM behind Dynamo's frontend (aiconfigurator's runs) pays 60 ms before the engine sees a
+    request, behind its own trtllm-serve (InferenceX's single-node runs) nothing; vLLM keeps its profile's
+    ttft_overhead_s (29.975 ms) behind either, and so does a disaggregated row. One client of 1,000 / 101
+    tokens on the made-up engine: TTFT = overhead + its 20 ms prefill step."""
+    from parity.predict import benchmark_of
+    from parity.predict.simulated import deployed_engine
+    from parity.simulate.clients import DYNAMO_FRONT_END, ENGINE_SERVER, FrontEnd
+    rows = catalog.measurements()
+    for engine, spread, want in (("trtllm", False, 0.060), ("trtllm", True, 0.0), ("vllm", False, None),
+                                 ("vllm", True, None)):
+        row = next(r for r in rows if r["engine"] == engine and r["mode"] == "agg"
+                   and bool(r.get("random_range_ratio")) == spread)
+        s = scenario_from_row(row)
+        got = deployed_engine(s, benchmark_of(s)).ttft_overhead_s
+        assert got == pytest.approx(s.engine.ttft_overhead_s if want is None else want)
+    disagg = scenario_from_row(next(r for r in rows if r["engine"] == "trtllm" and r["mode"] == "disagg"))
+    assert deployed_engine(disagg, benchmark_of(disagg)) == disagg.engine
+    assert DYNAMO_FRONT_END.overhead_s("trtllm") == 0.060 and ENGINE_SERVER.overhead_s("sglang") is None
+    table = StepTable.of(linear, **GRID)
+    sched = dataclasses.replace(scheduler(), ttft_overhead_s=DYNAMO_FRONT_END.overhead_s("trtllm"))
+    assert run_aggregated(table, sched, bench(1000, 101, 1, 1)).ttft_s == pytest.approx(0.080)
+    with pytest.raises(ParityError, match="front end x"):
+        FrontEnd(id="x", ttft_overhead_s=(("trtllm", -1.0),))

@@ -91,6 +91,10 @@ class EngineProfile:
     chunks share steps with decodes; a prefill worker runs prompt-only steps). 1: none.
     sim_disagg_ttft_overhead_s [s]: the simulator's own disaggregated hand-off (disagg_ttft_overhead_s
     is fitted for the steady-state model, which sees no decode-side queue); None: that one.
+    sim_chunked_prefill: the simulator splits a prompt that does not fit the step's token budget into chunks
+    (vLLM V1 always; TensorRT-LLM with enable_chunked_prefill), else a prompt runs whole in one step and waits
+    while it does not fit beside the step's decodes and earlier prompts (TensorRT-LLM's default: MicroBatch-
+    Scheduler "skip chunking" breaks at the first context request over max_num_tokens).
     sim_disagg_first_token: where a disaggregated request's first token reaches the client from in the
     simulator: "decode" (when a decode worker admits it) or "prefill" (the prefill worker streams the
     token it computes as the KV cache is handed on; waiting for a decode slot then shows in TPOT).
@@ -146,6 +150,7 @@ class EngineProfile:
     sim_disagg_first_token: str = "decode"
     sim_disagg_prefill_scale: float = 1.0
     sim_max_prefill_tokens: int = 0
+    sim_chunked_prefill: bool = True
     source: str = ""
     assumptions: str = ""
     stack: str = "cuda"  # the software stack this profile was fitted on (cuda, rocm, cann)

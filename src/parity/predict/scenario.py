@@ -47,6 +47,7 @@ class Scenario:
     mtp_acceptance: float = 0.0
     random_range_ratio: float = 1.0  # request lengths uniform in [ratio x isl, isl] (and osl); 1: fixed
     engine_settings: tuple[tuple[str, float], ...] = ()  # the row's own engine settings, already in `engine`
+    row_settings: tuple[str, ...] = ()  # which of them the row states itself (the others: its version's defaults)
     notes: tuple[str, ...] = ()
     calibration: Calibration | None = None  # None: the catalog's calibration of the chip
     phase: str = "both"  # "decode" or "prefill": a fixed-batch step (phase.py) instead of the closed loop
@@ -214,8 +215,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                   isl=case.isl, osl=case.osl, concurrency=case.concurrency, phase=case.phase, batch=case.batch,
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
                   random_range_ratio=case.random_range_ratio, engine_settings=settings,
-                  calibration=calibration, offload_kv=case.offload_kv, offload_weights=case.offload_weights,
-                  kernels=kernels)
+                  row_settings=tuple(k for k, _ in case.engine_settings), calibration=calibration,
+                  offload_kv=case.offload_kv, offload_weights=case.offload_weights, kernels=kernels)
     notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note) if n)
     if case.mode == "agg":
         if case.prefill_system:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
@@ -29,6 +30,31 @@ def benchmark_of(scenario: Scenario, client: str | None = None, **options: objec
                      **options)  # type: ignore[arg-type]
 
 
+def deployed_engine(scenario: Scenario, bench: Benchmark) -> EngineProfile:
+    """The engine profile of an aggregated scenario as its benchmark ran it: behind the client's front end
+    (ClientProfile.front_end: its TTFT overhead where it names the engine), and as the benchmark's own
+    generator deployed it (ClientProfile.deploys: the generated step budget, sequence cap and chunking, where
+    the row states none of its own; they replace the catalog's and the version's defaults)."""
+    name = scenario.engine.base or scenario.engine.id
+    if scenario.mode != "agg":
+        return scenario.engine
+    changes: dict[str, object] = {}
+    front = bench.client.front_end
+    if front is not None and (overhead := front.overhead_s(name)) is not None:
+        changes["ttft_overhead_s"] = overhead
+    limits = bench.client.deploys
+    if limits is None or name not in limits.engines or bench.request_rate or bench.trace:
+        return dataclasses.replace(scenario.engine, **changes) if changes else scenario.engine  # type: ignore[arg-type]
+    own = set(scenario.row_settings)
+    if "max_num_tokens" not in own:
+        changes["max_num_tokens"] = limits.max_num_tokens(scenario.concurrency, scenario.isl)
+    if "max_batch_size" not in own:
+        changes["max_batch_size"] = scenario.concurrency
+    if name in limits.unchunked:
+        changes["sim_chunked_prefill"] = False
+    return dataclasses.replace(scenario.engine, **changes)  # type: ignore[arg-type]
+
+
 def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, workers: tuple[float, float] | None = None,
                       timeline: bool = False) -> SimResult:
     """Simulate one scenario's benchmark step by step. Disaggregated worker counts the row does not give
@@ -36,7 +62,9 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
     given)."""
     bench = bench or benchmark_of(scenario)
     if scenario.mode == "agg":
-        return simulate_aggregated(deployment(scenario, scenario.layout), scenario.engine, bench, timeline=timeline)
+        engine = deployed_engine(scenario, bench)
+        return simulate_aggregated(deployment(dataclasses.replace(scenario, engine=engine), scenario.layout), engine,
+                                   bench, timeline=timeline)
     assert scenario.decode_layout is not None
     pw, dw = scenario.prefill_workers, scenario.decode_workers
     if pw is None or dw is None:

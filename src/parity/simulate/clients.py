@@ -12,8 +12,46 @@ import numpy as np
 
 from parity.errors import ParityError
 
-__all__ = ["ClientProfile", "CLIENT_PROFILES", "client_profile", "Arrivals", "TraceRequest", "draw_lengths",
+__all__ = ["ClientProfile", "CLIENT_PROFILES", "GeneratedLimits", "AICONFIGURATOR_GENERATOR", "FrontEnd", "client_profile", "Arrivals", "TraceRequest", "draw_lengths",
            "mean_length", "trace_of"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GeneratedLimits:
+    """The engine limits a benchmark's own deployment generator writes for an aggregated worker it then
+    benchmarks, on the `engines` its configuration maps them to: at most `concurrency` sequences
+    (max_batch_size), a step budget of concurrency + isl + `extra_tokens` tokens (max_num_tokens), and whole
+    prompts (no chunked prefill) on the engines in `unchunked` (that engine's template leaves chunking at its
+    default, off)."""
+
+    extra_tokens: int
+    engines: tuple[str, ...]
+    unchunked: tuple[str, ...] = ()
+    source: str = ""
+
+    def max_num_tokens(self, concurrency: int, isl: int) -> int:
+        """The generated step budget [tokens]."""
+        return int(concurrency) + int(isl) + self.extra_tokens
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrontEnd:
+    """The path between the benchmark client and the engine: what it adds to a request before the engine
+    sees it [s], by engine (`ttft_overhead_s`: (engine, seconds) pairs; an engine not listed keeps its
+    profile's ttft_overhead_s). A serving framework in front of the engine (NVIDIA Dynamo's frontend
+    routing to its worker) costs more than the engine's own OpenAI server."""
+
+    id: str
+    ttft_overhead_s: tuple[tuple[str, float], ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if any(not 0.0 <= s <= 1.0 for _, s in self.ttft_overhead_s):
+            raise ParityError(f"front end {self.id}: ttft_overhead_s must be in [0, 1 s], got {self.ttft_overhead_s}")
+
+    def overhead_s(self, engine: str) -> float | None:
+        """What this front end adds for `engine` [s], None where the engine profile's own applies."""
+        return dict(self.ttft_overhead_s).get(engine)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,7 +63,9 @@ class ClientProfile:
     lengths drawn uniformly from [floor(ratio x nominal), nominal] (1: fixed). first_wave_counted:
     the measured run starts with every client sending at once and those requests are scored (a
     warm-up before it only warms the engine; the measured run still starts empty). source: where
-    each default comes from.
+    each default comes from. deploys: the engine limits the benchmark's own generator writes into the
+    aggregated deployment it runs (None: the engine's defaults or the row's own settings). front_end: the
+    path its requests take to an aggregated engine (FrontEnd; None: the engine profile's ttft_overhead_s).
     """
 
     id: str
@@ -33,6 +73,8 @@ class ClientProfile:
     num_prompts: int = 0
     range_ratio: float = 1.0
     first_wave_counted: bool = True
+    deploys: GeneratedLimits | None = None
+    front_end: FrontEnd | None = None
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -47,12 +89,40 @@ class ClientProfile:
         return max(n, concurrency)
 
 
+# aiconfigurator's generator (src/aiconfigurator/generator: backends/trtllm.py "max_num_tokens heuristic" in
+# v0.3, Oct 2025; rule_plugin/trtllm.rule and vllm.rule from Dec 2025, "agg max_num_tokens = max_batch_size +
+# SlaConfig.isl + 1500", agg max_batch_size = the configuration's batch size, which its measured aggregated rows
+# give as their concurrency); TensorRT-LLM's template extra_engine_args.1.0.0rc3.yaml.j2 writes
+# enable_chunked_prefill default(false); vLLM V1 chunks prompts always (max-num-batched-tokens is the budget).
+# Its backend_config_mapping.yaml maps max_num_tokens to no SGLang flag, so SGLang runs keep their defaults.
+AICONFIGURATOR_GENERATOR = GeneratedLimits(
+    extra_tokens=1500, engines=("trtllm", "vllm"), unchunked=("trtllm",),
+    source="aiconfigurator generator: agg max_batch_size = batch size, max_num_tokens = batch size + isl + 1500; "
+           "TensorRT-LLM enable_chunked_prefill false")
+
+# The front ends, from the launch scripts: aiconfigurator's generator starts `python3 -m dynamo.frontend` and
+# `python3 -m dynamo.trtllm` / `dynamo.vllm` workers (generator/config/backend_templates/*/run.sh.j2);
+# InferenceX's single-node scripts start the engine's own server (benchmarks/dsr1_fp8_b200_trt_slurm.sh,
+# gptoss_fp4_b200_trt_docker.sh: `trtllm-serve`; gptoss_fp4_b200_docker.sh: `vllm serve`). Their costs on
+# TensorRT-LLM are fitted on the calibration rows of serving_aiconfigurator.csv with the simulator (TTFT median
+# |error| of aiconfigurator's aggregated TensorRT-LLM rows at 30 / 50 / 60 / 70 / 90 ms: 24.0 / 17.8 / 18.1 /
+# 20.5 / 25.6%, p90 63 / 61 / 58 / 57 / 63%; InferenceX's at 0 / 5 / 15 / 30 ms: 14.5 / 14.8 / 18.0 / 26.1%);
+# the other engines keep their profiles' ttft_overhead_s (one fit over both kinds of row)
+DYNAMO_FRONT_END = FrontEnd(
+    id="dynamo", ttft_overhead_s=(("trtllm", 0.060),),
+    source="aiconfigurator generator run.sh.j2: dynamo.frontend in front of dynamo.trtllm / dynamo.vllm workers; "
+           "TensorRT-LLM's cost fitted on calibration rows (60 ms)")
+ENGINE_SERVER = FrontEnd(
+    id="engine server", ttft_overhead_s=(("trtllm", 0.0),),
+    source="InferenceX single-node scripts: trtllm-serve / vllm serve directly; TensorRT-LLM's cost fitted on "
+           "calibration rows (0 ms)")
+
 CLIENT_PROFILES: dict[str, ClientProfile] = {p.id: p for p in (
     ClientProfile(id="vllm", num_prompts=1000, range_ratio=1.0,
                   source="vLLM benchmarks/benchmark_serving.py: --num-prompts default 1000, --max-concurrency "
                          "clients, random dataset at fixed lengths unless --random-range-ratio; one test prompt "
                          "before the run, which starts with every client sending at once"),
-    ClientProfile(id="inferencex", prompts_per_client=10.0, range_ratio=0.8,
+    ClientProfile(id="inferencex", prompts_per_client=10.0, range_ratio=0.8, front_end=ENGINE_SERVER,
                   source="InferenceX benchmark-tmpl.yml / benchmark_lib.sh: benchmark_serving.py with num prompts "
                          "10 x concurrency and --random-range-ratio 0.8 (parity's InferenceX rows carry "
                          "random_range_ratio 0.8); warm-up requests before the measured run, which starts with "
@@ -60,7 +130,8 @@ CLIENT_PROFILES: dict[str, ClientProfile] = {p.id: p for p in (
     ClientProfile(id="sglang", num_prompts=1000, range_ratio=0.0,
                   source="SGLang python/sglang/bench_serving.py: --num-prompts default 1000, --random-range-ratio "
                          "default 0.0 (lengths uniform in [1, nominal]), --max-concurrency clients"),
-    ClientProfile(id="aiconfigurator", prompts_per_client=10.0, range_ratio=0.8,
+    ClientProfile(id="aiconfigurator", prompts_per_client=10.0, range_ratio=0.8, deploys=AICONFIGURATOR_GENERATOR,
+                  front_end=DYNAMO_FRONT_END,
                   source="aiconfigurator's own benchmark runner (src/aiconfigurator/eval/benchmarks/"
                          "genai_perf_runner.py: genai-perf --concurrency c --request-count 10c --warmup-request-count "
                          "2c, fixed lengths with ignore_eos) for the ten requests per client; its silicon rows do not "
@@ -72,7 +143,11 @@ CLIENT_PROFILES: dict[str, ClientProfile] = {p.id: p for p in (
                          "per request, exponential of mean 10/30/100 ms (61%, 77%, 91% median); a random client gap "
                          "before each send, 30/100/300 ms (58%, 47%, 38%; p90 296-329%); with the spread, the first "
                          "wave left unscored as after an undrained warm-up (34.4% median, -30% bias, against 21.5% "
-                         "scored): the measured runs start empty and the spread stays"),
+                         "scored): the measured runs start empty and the spread stays. With the generator's own limits (deploys: a step "
+                         "budget of concurrency + isl + 1500, whole prompts on TensorRT-LLM) and its Dynamo front end "
+                         "the spread still stands in for what breaks the waves up: at fixed lengths every calibration "
+                         "row of aiconfigurator's TensorRT-LLM runs gives 77.9% median TTFT error (18.1% with the "
+                         "spread) and of its vLLM runs 150% (9.6%)"),
 )}
 
 

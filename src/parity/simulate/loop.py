@@ -217,7 +217,7 @@ class Engine:
         b = self.s.budget
         lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
         n, prefilling, waiting = self.n, self.prefilling, self.waiting
-        budget, width, mixed = b.max_num_tokens, self.width, b.mixed
+        budget, width, mixed, chunked = b.max_num_tokens, self.width, b.mixed, b.chunked
         max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
             not self.s.kv.on_demand
         inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None and not decode else None
@@ -243,6 +243,8 @@ class Engine:
                 req = wait_r[0]
                 if inputs is not None and left < room and req.prompt_left >= input_left:
                     break  # PromptAdmission: a prompt not smaller than the input budget left waits, unless it is first
+                if not chunked and req.prompt_left > left and left < budget:
+                    break  # a whole prompt per step (no chunking) and it does not fit beside this step's others
                 if not self._admissible(r, req):
                     break
                 wait_r.popleft()

@@ -51,13 +51,17 @@ class TokenBudget:
     `max_num_tokens` tokens (decodes count one each, times the MTP width), prompts beyond it run in
     chunks; `mixed`: prompt chunks share steps with decodes, else a step with prompts pauses decodes.
     `max_batch_size`: most sequences a rank runs at once. `prompt_admission`: SGLang's second budget on a
-    step's prompts (PromptAdmission; None: the step budget alone).
+    step's prompts (PromptAdmission; None: the step budget alone). `chunked`: a prompt longer than what is left of
+    the budget runs in chunks; else it runs whole and, when it does not fit, waits with every prompt
+    behind it (TensorRT-LLM cpp/tensorrt_llm/batch_manager/microBatchScheduler.cpp, "skip chunking": break at
+    the first context request over max_num_tokens; enable_chunked_prefill is off by default).
     Sources: vLLM (max_num_batched_tokens, chunked prefill, max_num_seqs), TensorRT-LLM (max_num_tokens,
     in-flight batching, max_batch_size), SGLang (chunked_prefill_size; enable_mixed_chunk mixes)."""
 
     max_num_tokens: int
     mixed: bool
     max_batch_size: int
+    chunked: bool = True
     source: str = "engine profile max_num_tokens, mixes_prefill, max_batch_size"
     prompt_admission: PromptAdmission | None = None
 
@@ -201,6 +205,7 @@ class Scheduler:
                 + (f" (SGLang prompt admission: at most {b.prompt_admission.max_prefill_tokens:,.0f} prompt tokens, "
                    f"a prompt not fitting what is left waits)" if b.prompt_admission is not None else "") + ", "
                 f"{'prompt chunks mixed with decodes' if b.mixed else 'prompt steps pause decodes'}, "
+                f"{'' if b.chunked else 'whole prompts (no chunked prefill), '}"
                 f"at most {b.max_batch_size} sequences per rank",
                 f"KV {'grows on demand with preemption' if self.kv.on_demand else 'reserved at admission'}, "
                 f"{self.kv.capacity_tokens:,.0f} tokens per rank in blocks of {self.kv.block_tokens}",
@@ -239,7 +244,8 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
     return Scheduler(
         budget=TokenBudget(max_num_tokens=step_tokens,
                            mixed=bool(profile.mixes_prefill) and not profile.sim_separate_prefill,
-                           max_batch_size=int(profile.max_batch_size), prompt_admission=admission),
+                           max_batch_size=int(profile.max_batch_size), prompt_admission=admission,
+                           chunked=bool(profile.sim_chunked_prefill)),
         kv=KvAdmission(capacity_tokens=float(kv_capacity_tokens), block_tokens=_BLOCKS.get(profile.id, 16),
                        on_demand=bool(profile.kv_on_demand)),
         overlap=OverlapScheduling(on=_OVERLAP.get(profile.id, False)
