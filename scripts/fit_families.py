@@ -11,7 +11,13 @@ import sys
 from parity import catalog
 from parity.calibrate.family import chip_calibration, derived_prior, family_calibration, family_toml, figures_from_rows
 
-FITTED = {"cdna3": ("AMD-063", "AMD-065", "AZ-rccl-allreduce-8g"),  # AMD-064 (a 4096^3 GEMM) is kept as a check
+# cdna3: fp8 GEMM at every shape of at least 4096 on each side (smaller ones and n=192 are checks: a per-call floor,
+# memory-bound); STREAM; RCCL's bus bandwidth at 8 GB and its time at 8 and 64 KB beside NCCL's (1 MB is a check);
+# M=1 hipBLASLt GEMMs over 100 us (the 62 us one is a check); the FlashAttention figures ran other head dims (check)
+FITTED = {"cdna3": ("AMD-063", "AMD-064", "AZ-gemm-fp8-16384", "AZ-gemm-fp8-32768", "AZ-gemm-fp8-6144x12288x12288",
+                    "AMD-065", "AZ-rccl-allreduce-8g", "AZ-rccl-allreduce-8k", "AZ-rccl-allreduce-64k",
+                    "HBL12329-m1-76032x13312", "HBL12329-m1-38016x13312", "HBL12329-m1-13312x17792",
+                    "HBL12329-m1-76032x8192"),
           # Da Vinci: the 910C's per-die figures (B06) and the 910B's (LIM-*: same-test twins on an A800, and HCCL
           # all-reduce over HCCS; ARS: an eager kernel launch on CANN); the 910B and 910C share the family's (the 910C is two 910B-class dies)
           "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory", "LIM-910b-bf16-gemm",

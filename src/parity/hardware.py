@@ -262,6 +262,9 @@ class Calibration:
     kernel_overhead_s [s]: fixed cost per kernel (launch, tail) as measured outside CUDA graphs;
     emulation_efficiency: rate of a format run on a wider math unit (dequantise on the fly);
     collective_efficiency: achieved over link bandwidth for large collectives.
+    collective_latency_factor: a small collective's time through this chip's vendor library and fabric over the
+    reference's (the H200: NCCL on NVLink) in the same test; it multiplies the system's link latency where
+    collectives go through the library (1: the reference's, or no measurement).
     measured: False for priors (the chip has no measurement behind these numbers).
     family: the chip family a family-level file calibrates (chip is then "*"); rows: the ids of the
     measured rows a fitted file used (never scored); basis: how the calibration reached the chip it
@@ -283,6 +286,7 @@ class Calibration:
     emulation_efficiency: float
     collective_efficiency: float
     attention_decode_math_efficiency: float = 0.0
+    collective_latency_factor: float = 1.0
     source: str = ""
     family: str = ""
     rows: tuple[str, ...] = ()
@@ -305,6 +309,9 @@ class Calibration:
             raise ValueError(f"calibration {self.id}: gemm_efficiency needs a 'default' entry")
         if self.kernel_overhead_s < 0:
             raise ValueError(f"calibration {self.id}: kernel_overhead_s must be >= 0, got {self.kernel_overhead_s}")
+        if not self.collective_latency_factor > 0:  # NaN too
+            raise ValueError(f"calibration {self.id}: collective_latency_factor must be > 0, "
+                             f"got {self.collective_latency_factor}")
 
     @property
     def attention_decode_math(self) -> float:

@@ -146,10 +146,18 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
                       kernels: Iterable[EngineKernel] = ()) -> Deployment:
     """A worker as an engine runs it: the engine's kernel quality, overheads and collective latency
     applied to the chip calibration and the system; `kernels`: what the engine's version runs instead of the
-    calibrated kernels (with_kernels)."""
+    calibrated kernels (with_kernels).
+
+    An engine with a fitted collective latency runs its small all-reduces in its own kernels (vLLM's and
+    SGLang's custom all-reduce, on CUDA and ROCm alike), and that latency stands on every chip. Without one,
+    collectives go through the vendor's library (NCCL, RCCL): the system's link latency times the calibration's
+    collective_latency_factor, what the library takes for a small collective over the reference's."""
     calibration, profile = with_kernels(calibration, profile, kernels)
     if profile.collective_latency_s is not None:
         system = dataclasses.replace(system, scale_up_latency_s=profile.collective_latency_s)
+    elif calibration.collective_latency_factor != 1.0:
+        system = dataclasses.replace(
+            system, scale_up_latency_s=system.scale_up_latency_s * calibration.collective_latency_factor)
     return Deployment(model=model, system=system, layout=layout, precision=precision,
                       calibration=engine_calibration(calibration, profile),
                       kernel_overhead_s=profile.kernel_overhead_s if profile.cuda_graphs else None,

@@ -7,7 +7,11 @@ utilization with no twin is taken as the efficiency itself. Efficiencies no figu
 nearest measured one (named in the method): compute-bound kinds with the GEMM ratio, bandwidth-bound
 kinds with the bandwidth ratio. An all-reduce's bus bandwidth over large messages (nccl-tests / rccl-tests
 busbw) over the chip's scale-up bandwidth per direction is the collective efficiency itself: NVIDIA's
-NVLS all-reduce reduces inside the switch and beats the link rate, so no twin ratio carries it across.
+NVLS all-reduce reduces inside the switch and beats the link rate, so no twin ratio carries it across. A small
+all-reduce's time beside the twin's in the same test (8-64 KB, where the bytes take under 1% of it) is the
+collective latency factor: engine profiles' collective latencies were fitted on the twin's fabric. Several figures
+of one kind (GEMM shapes, message sizes) combine by their geometric mean. A memory-bound GEMM's bandwidth (M = 1,
+weights read once) stated with no twin is the memory efficiency itself, and moves grouped expert GEMMs with it.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ class KernelFigure:
 
     case_id: str
     chip: str
-    kind: str  # gemm_fp8, gemm_int8_fraction, memory, attention_prefill_fraction, attention_decode_fraction,
-    # allreduce_busbw, launch_overhead (one small kernel's launch and completion, eager, wall clock [s])
+    kind: str  # gemm_fp8, gemm_int8_fraction, gemm_memory, memory, attention_prefill(_fraction),
+    # attention_decode_fraction, allreduce_busbw, allreduce_latency, launch_overhead (one small kernel's launch and
+    # completion, eager, wall clock [s])
     achieved: float
     twin: str = ""
     twin_achieved: float = 0.0
@@ -43,11 +48,12 @@ class KernelFigure:
     @property
     def group(self) -> str:
         """compute or bandwidth: the efficiencies this figure moves."""
-        return "compute" if self.kind.startswith(COMPUTE) else "bandwidth"
+        return "compute" if self.kind.startswith(COMPUTE) and self.kind != "gemm_memory" else "bandwidth"
 
 
-KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "memory", "attention_prefill_fraction",
-         "attention_decode_fraction", "allreduce_busbw", "launch_overhead")
+KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "gemm_memory", "memory", "attention_prefill",
+         "attention_prefill_fraction", "attention_decode_fraction", "allreduce_busbw", "allreduce_latency",
+         "launch_overhead")
 
 
 def figures_from_rows(rows: Iterable[Mapping[str, str]]) -> list[KernelFigure]:
@@ -83,7 +89,11 @@ def _fraction(figure: KernelFigure, chip: Chip, achieved: float) -> float:
             return achieved * figure.of_peak / chip.memory_bytes_per_s
         math = "int8" if figure.kind == "gemm_int8_fraction" else "bf16"
         return achieved * figure.of_peak / chip.peak(math)
-    if figure.kind.startswith("gemm_"):
+    if figure.kind == "attention_prefill":  # a flash-attention forward rate [FLOP/s] of the dense BF16 peak
+        return achieved / chip.peak("bf16")
+    if figure.kind == "allreduce_latency":  # a time [s]: only its ratio to the twin's means anything
+        return achieved
+    if figure.kind.startswith("gemm_") and figure.kind != "gemm_memory":
         return achieved / chip.peak(figure.kind.removeprefix("gemm_"))
     if figure.kind == "allreduce_busbw":
         return achieved / chip.scale_up_bytes_per_s
@@ -114,7 +124,9 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     scale = {"compute": [], "bandwidth": []}  # type: dict[str, list[float]]
     absolute: dict[str, float] = {}
     gemm: dict[str, float] = dict(base.gemm_efficiency)
-    twinned: dict[str, float] = {}
+    twin_ratios: dict[str, list[float]] = {}  # GEMM math key: its figures' ratios (several shapes combine)
+    latency: list[float] = []
+    skinny: list[float] = []
     fields: dict[str, float] = {}
     for f in figures:
         r = _ratio(f, chips)
@@ -124,13 +136,22 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         if f.kind == "launch_overhead":  # the eager per-kernel cost measured on the family's own stack
             fields["kernel_overhead_s"] = f.achieved
             continue
+        if f.kind == "allreduce_latency":
+            if not f.twin:
+                raise ParityError(f"{f.case_id}: an all-reduce time needs the twin's time in the same test")
+            latency.append(r)
+            continue
+        if f.kind == "gemm_memory":
+            if f.twin:
+                raise ParityError(f"{f.case_id}: a memory-bound GEMM figure is taken as a utilization (no twin)")
+            skinny.append(r)
+            continue
         if f.kind.startswith("gemm_") and not f.twin:  # a utilization: the efficiency itself
             absolute[f.kind.removeprefix("gemm_").removesuffix("_fraction")] = r
             continue
         if f.kind.startswith("gemm_"):
-            twinned[f.kind.removeprefix("gemm_")] = base.gemm(f.kind.removeprefix("gemm_")) * r
-            scale["compute"].append(r)
-        elif f.kind == "attention_prefill_fraction":
+            twin_ratios.setdefault(f.kind.removeprefix("gemm_"), []).append(r)
+        elif f.kind in ("attention_prefill", "attention_prefill_fraction"):
             # an attention-math figure (the CloudMatrix paper's MLA compute-bound utilization against FlashMLA)
             # moves prefill attention and compute-bound decode attention (absorbed MLA) alike
             fields["attention_prefill_efficiency"] = base.attention_prefill_efficiency * r
@@ -150,6 +171,12 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         gemm = {k: min(level * v / base.gemm("default"), 1.0) for k, v in base.gemm_efficiency.items()}
         gemm |= absolute
         scale["compute"].append(level / base.gemm("default"))
+    twinned = {m: base.gemm(m) * _mean(rs) for m, rs in twin_ratios.items()}
+    scale["compute"] += [_mean(rs) for rs in twin_ratios.values()]
+    if skinny:
+        fields["memory_efficiency"] = min(_mean(skinny), 1.0)
+        fields["grouped_gemm_memory_efficiency"] = min(
+            base.grouped_gemm_memory_efficiency * fields["memory_efficiency"] / base.memory_efficiency, 1.0)
     compute = _mean(scale["compute"])
     bandwidth = _mean(scale["bandwidth"])
     mixed = ""
@@ -167,6 +194,11 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     inferred = [*([mixed, f"compute-bound kinds not measured move by {compute:.4f}"] if mixed else
                   [f"GEMM formats and compute-bound kinds not measured move by {compute:.4f}"]),
                 f"bandwidth-bound ones by {bandwidth:.4f}"]
+    if skinny:
+        inferred.append(f"memory-bound GEMMs reach {fields['memory_efficiency']:.4f} of the memory bandwidth "
+                        f"(mean of {len(skinny)} figures) and grouped expert GEMMs move with them")
+    if latency:
+        inferred.append(f"small collectives take {_mean(latency):.4f}x the twin's time (mean of {len(latency)} sizes)")
     return dataclasses.replace(
         base, id=f"family-{family}", chip="*", family=family, date=date, measured=True,
         method=(f"from published kernel figures relative to {base.id} (see parity.calibrate.family): "
@@ -183,7 +215,8 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         attention_decode_math_efficiency=round(fields.get("attention_decode_math_efficiency", 0.0), 4),
         stream_efficiency=round(moved("stream_efficiency", bandwidth), 4),
         collective_efficiency=round(fields.get("collective_efficiency", base.collective_efficiency), 4),
-        kernel_overhead_s=fields.get("kernel_overhead_s", base.kernel_overhead_s), points=())
+        kernel_overhead_s=fields.get("kernel_overhead_s", base.kernel_overhead_s),
+        collective_latency_factor=round(_mean(latency), 4) if latency else base.collective_latency_factor, points=())
 
 
 def _described(f: KernelFigure, chips: Mapping[str, Chip]) -> str:
@@ -232,7 +265,8 @@ def _mean(values: Iterable[float]) -> float:
 
 def derived_prior(measured: Calibration, families: Sequence[Calibration], date: str) -> Calibration:
     """The prior of chips whose family tree has no measurement: the measured chip's efficiencies times the
-    geometric mean, per efficiency, of what the measured families reach relative to it."""
+    geometric mean, per efficiency, of what the measured families reach relative to it. The collective latency
+    factor stays the measured chip's (1): a fabric's latency says nothing of another vendor's fabric."""
     if not families:
         raise ParityError("a derived prior needs at least one family calibration")
     def over(name: str) -> float:
@@ -267,5 +301,7 @@ def family_toml(cal: Calibration) -> str:
         lines.append(f"{name} = {getattr(cal, name):.4f}")
     if cal.attention_decode_math_efficiency:
         lines.append(f"attention_decode_math_efficiency = {cal.attention_decode_math_efficiency:.4f}")
+    if cal.collective_latency_factor != 1.0:
+        lines.append(f"collective_latency_factor = {cal.collective_latency_factor:.4f}")
     lines += ["", "[gemm_efficiency]"] + [f"{k} = {v:.4f}" for k, v in cal.gemm_efficiency.items()]
     return "\n".join(lines) + "\n"
