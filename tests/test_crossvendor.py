@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from parity import catalog
-from parity.crossvendor import (before_setting, fitted_row_ids, ratio_checks, scored_rows, stack_rows,
-                                stored_setting, twin_offsets)
+from parity.crossvendor import (STACK_PARAMETERS, STACK_PRIOR_WEIGHT, before_setting, fit_stack, fitted_row_ids,
+                                ratio_checks, scored_rows, stack_rows, stored_setting, twin_offsets)
 from parity.predict import scenario_from_row
 
 
@@ -42,6 +42,26 @@ def test_stack_profiles_apply_on_their_stack_only() -> None:
     before = before_setting().apply(amd)
     assert before.engine.id == "vllm" and before.calibration == catalog.prior_calibration()
     assert stored_setting().apply(amd).engine.id == "vllm-rocm"
+
+
+def test_a_stack_fit_without_rows_is_its_base_engine() -> None:
+    """With no rows the loss is the constant 3.0, so only the prior's 0.05 x |ln(value / base)| is left to
+    minimise: every fitted parameter comes back as the base engine's (the prior of an unmeasured stack)."""
+    assert STACK_PRIOR_WEIGHT == 0.05
+    base = catalog.engine("vllm")
+    profile, before, after = fit_stack(base, "rocm", [], stored_setting(), iterations=40)
+    assert before == after == 3.0
+    for name in STACK_PARAMETERS:
+        assert getattr(profile, name) == pytest.approx(getattr(base, name), rel=1e-6), name
+
+
+def test_stored_stack_profiles_stay_near_their_base_where_rows_are_few() -> None:
+    """sglang-rocm's 3 rows (SGLang 0.4.2, run with that version's kernels) fit no better away from
+    CUDA's SGLang, so the prior keeps every parameter within 10% of it; without the prior the 4-parameter
+    fit swung gemm_scale from 1.13 to 0.21 on the same rows when the CDNA3 calibration changed."""
+    stored, base = catalog.engine("sglang-rocm"), catalog.engine("sglang")
+    for name in STACK_PARAMETERS:
+        assert getattr(stored, name) == pytest.approx(getattr(base, name), rel=0.10), name
 
 
 def test_twin_offsets_are_the_nvidia_twins_log_errors() -> None:

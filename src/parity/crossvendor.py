@@ -41,6 +41,11 @@ __all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "Sett
 STACK_PARAMETERS: dict[str, tuple[float, float]] = {
     "gemm_scale": (0.1, 1.2), "memory_scale": (0.2, 1.05), "step_overhead_s": (0.05e-3, 30e-3),
     "collective_scale": (0.1, 1.0)}
+# the stack's prior is its base engine's profile (the stack runs like CUDA's until its rows say otherwise): each
+# parameter costs this much loss per unit of |ln(value / base value)|, so a fit on three or four rows cannot swing a
+# parameter by 5x to gain a few hundredths of the mean |log error| (sglang-rocm's gemm_scale went 1.13 -> 0.21 on
+# its 3 rows without it); 0.05 = a 5% better fit of every row buys a factor e of one parameter
+STACK_PRIOR_WEIGHT = 0.05
 
 
 def metric_kind(metric: str) -> str:
@@ -117,7 +122,8 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
               iterations: int = 60, twins: Sequence[Mapping[str, str]] = ()) -> tuple[EngineProfile, float, float]:
     """The profile of `base`'s engine on `stack` that best fits `rows` (mean absolute log error of the
     published figures, relative to the NVIDIA twin among `twins` where one exists), moving
-    STACK_PARAMETERS from base's values: (profile, loss before, loss after)."""
+    STACK_PARAMETERS from base's values at STACK_PRIOR_WEIGHT per unit of log distance from them: (profile, loss
+    before, loss after), the losses without the prior's term."""
     names = list(STACK_PARAMETERS)
     lows = np.log([STACK_PARAMETERS[n][0] for n in names])
     highs = np.log([STACK_PARAMETERS[n][1] for n in names])
@@ -132,14 +138,16 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
     def with_profile(profile: EngineProfile) -> Setting:
         return dataclasses.replace(setting, engines={**setting.engines, (base.id, stack): profile})
 
-    def objective(x: np.ndarray) -> float:
-        return _loss(rows, with_profile(profile_at(x)), offsets) + float(np.sum(np.maximum(x - highs, 0)
-                                                                               + np.maximum(lows - x, 0)))
-
     start = np.log([min(max(getattr(base, n), STACK_PARAMETERS[n][0] * 1.01), STACK_PARAMETERS[n][1]) for n in names])
+
+    def objective(x: np.ndarray) -> float:
+        return (_loss(rows, with_profile(profile_at(x)), offsets) + STACK_PRIOR_WEIGHT * float(np.sum(np.abs(x - start)))
+                + float(np.sum(np.maximum(x - highs, 0) + np.maximum(lows - x, 0))))
+
     before = _loss(rows, with_profile(profile_at(start)), offsets)
-    best, after = nelder_mead(objective, start, iterations=iterations)
-    return profile_at(best), before, after
+    best, _ = nelder_mead(objective, start, iterations=iterations)
+    fitted = profile_at(best)
+    return fitted, before, _loss(rows, with_profile(fitted), offsets)
 
 
 def stack_toml(profile: EngineProfile, before: float, after: float, date: str) -> str:
