@@ -45,9 +45,9 @@ def test_stack_profiles_apply_on_their_stack_only() -> None:
 
 
 def test_a_stack_fit_without_rows_is_its_base_engine() -> None:
-    """With no rows the loss is the constant 3.0, so only the prior's 0.05 x |ln(value / base)| is left to
+    """With no rows the loss is the constant 3.0, so only the prior's 0.15 x |ln(value / base)| is left to
     minimise: every fitted parameter comes back as the base engine's (the prior of an unmeasured stack)."""
-    assert STACK_PRIOR_WEIGHT == 0.05
+    assert STACK_PRIOR_WEIGHT == 0.15
     base = catalog.engine("vllm")
     profile, before, after = fit_stack(base, "rocm", [], stored_setting(), iterations=40)
     assert before == after == 3.0

@@ -41,11 +41,12 @@ __all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "Sett
 STACK_PARAMETERS: dict[str, tuple[float, float]] = {
     "gemm_scale": (0.1, 1.2), "memory_scale": (0.2, 1.05), "step_overhead_s": (0.05e-3, 30e-3),
     "collective_scale": (0.1, 1.0)}
-# the stack's prior is its base engine's profile (the stack runs like CUDA's until its rows say otherwise): each
-# parameter costs this much loss per unit of |ln(value / base value)|, so a fit on three or four rows cannot swing a
-# parameter by 5x to gain a few hundredths of the mean |log error| (sglang-rocm's gemm_scale went 1.13 -> 0.21 on
-# its 3 rows without it); 0.05 = a 5% better fit of every row buys a factor e of one parameter
-STACK_PRIOR_WEIGHT = 0.05
+# the stack's prior is its base engine's profile (the stack runs like CUDA's until its rows say otherwise): with the
+# rows' summed |log error| as the fit's likelihood term, each parameter costs this much per unit of
+# |ln(value / base value)| (a Laplace prior, so its pull on the mean loss is STACK_PRIOR_WEIGHT / rows): three rows
+# cannot swing a parameter 5x to gain a few hundredths of their mean |log error| (sglang-rocm's gemm_scale went
+# 1.13 -> 0.21 on its 3 rows without it), while 22 rows move it nearly freely
+STACK_PRIOR_WEIGHT = 0.15
 
 
 def metric_kind(metric: str) -> str:
@@ -122,8 +123,8 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
               iterations: int = 60, twins: Sequence[Mapping[str, str]] = ()) -> tuple[EngineProfile, float, float]:
     """The profile of `base`'s engine on `stack` that best fits `rows` (mean absolute log error of the
     published figures, relative to the NVIDIA twin among `twins` where one exists), moving
-    STACK_PARAMETERS from base's values at STACK_PRIOR_WEIGHT per unit of log distance from them: (profile, loss
-    before, loss after), the losses without the prior's term."""
+    STACK_PARAMETERS from base's values at STACK_PRIOR_WEIGHT / len(rows) per unit of log distance from them:
+    (profile, loss before, loss after), the losses without the prior's term."""
     names = list(STACK_PARAMETERS)
     lows = np.log([STACK_PARAMETERS[n][0] for n in names])
     highs = np.log([STACK_PARAMETERS[n][1] for n in names])
@@ -139,9 +140,10 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
         return dataclasses.replace(setting, engines={**setting.engines, (base.id, stack): profile})
 
     start = np.log([min(max(getattr(base, n), STACK_PARAMETERS[n][0] * 1.01), STACK_PARAMETERS[n][1]) for n in names])
+    prior = STACK_PRIOR_WEIGHT / max(len(rows), 1)
 
     def objective(x: np.ndarray) -> float:
-        return (_loss(rows, with_profile(profile_at(x)), offsets) + STACK_PRIOR_WEIGHT * float(np.sum(np.abs(x - start)))
+        return (_loss(rows, with_profile(profile_at(x)), offsets) + prior * float(np.sum(np.abs(x - start)))
                 + float(np.sum(np.maximum(x - highs, 0) + np.maximum(lows - x, 0))))
 
     before = _loss(rows, with_profile(profile_at(start)), offsets)
