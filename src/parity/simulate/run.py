@@ -175,11 +175,18 @@ class _Client:
             self._send(req.done_s)
 
 
+def _due_s(ready: list[float], first: int) -> float:
+    """The engine `first` would be advanced again while its clock is before this time: before every engine
+    ahead of it in the list and not after any behind it (the driver takes the first of equal times)."""
+    return min(min(ready[:first], default=math.inf), math.nextafter(min(ready[first + 1:], default=math.inf), math.inf))
+
+
 def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, ...]],
            touched: list[Engine] | None = None) -> None:
     """Advance the engine that is earliest. An engine's decode stretch never runs past the earliest time
     a request could reach it: the earliest clock of the engines that can send to it (`senders`) plus its
-    `lead_s` (the least delay between an event there and an arrival here). An engine's ready time changes
+    `lead_s` (the least delay between an event there and an arrival here); an engine that idles under a
+    policy's hold iterates for as long as it would be advanced again. An engine's ready time changes
     only when it advances or a request is pushed to it: the send callbacks list the engines they pushed to
     in `touched`, and only those and the advanced engine are asked again."""
     count = len(engines)
@@ -198,7 +205,7 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
             return
         first = ready.index(soonest)
         others = min(map(ready.__getitem__, others_of[first]), default=math.inf)
-        engines[first].advance(others + lead_s[first])
+        engines[first].advance(others + lead_s[first], lambda: _due_s(ready, first))
         ready[first] = engines[first].ready_s()
         if pushed:
             for engine in dict.fromkeys(pushed):  # once per engine, however many requests it got
