@@ -8,6 +8,7 @@ sequences, so the loop takes those steps as one stretch of k steps at the contex
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, bisect_right
 import math
 import operator
 from collections import deque
@@ -86,7 +87,8 @@ class Engine:
         self.since_recv = 0
         self.last_had_prompts = False
         self.prev_start = 0.0
-        self.itl: list[tuple[float, float, int]] = []  # (gap [s], sequences that saw it, steps)
+        self.itl: list[tuple[float, float, int]] = []
+        self.idle_clock: list[float] = []  # clock values of the last idle run past other engines' turns (_idle)  # (gap [s], sequences that saw it, steps)
         m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
         self.m, self.v = m, v
         self.width = 1 + scheduler.mtp.tokens
@@ -277,6 +279,8 @@ class Engine:
         """Run one step, or one stretch of decode steps up to the next event (and at most to `horizon`), or
         idle scheduler iterations while a policy holds the waiting prompts (_idle; due_s: when another
         engine is due, asked only then; None: no other engine)."""
+        if self.idle_clock:
+            self.idle_clock = []
         busy = self.has_work()
         if not busy and self.inbound:
             self.now = max(self.now, self.inbound[0][0])
@@ -361,7 +365,11 @@ class Engine:
         """Scheduler iterations with nothing to run while a policy holds the waiting prompts: they come every
         _IDLE_ITERATION_S, and a run of them jumps to the next arrival or to the end of the hold. The runs
         repeat here as long as the next one would follow (no request seen, the policies still holding) and
-        the clock stays before `stop_s`, when another engine is due (the driver's order of engines)."""
+        either the clock stays before `stop_s`, when another engine is due (the driver's order of engines),
+        or nothing another engine does can change them: with overlap scheduling a request sent from now on
+        is not seen before the next step, and one already due keeps each run to one iteration. The clock
+        values passed on the way beyond `stop_s` are kept in idle_clock (clock_seen_s)."""
+        overlap = self.s.overlap.on
         while True:
             nxt = self.inbound[0][0] if self.inbound else _INF
             left = max(self._hold_left(), 1.0)
@@ -371,13 +379,30 @@ class Engine:
                 raise InfeasiblePlan("waiting prompts can never be admitted")
             self.held_steps += int(ticks)
             self.now += ticks * _IDLE_ITERATION_S
-            # the next iteration: due before any other engine, seeing no new request (_deliver), still held (_gate)
-            if not self.now < stop_s or (nxt < _INF and nxt <= self._seen_s(True)):
+            # the next iteration: no other engine due first (or none that can change it), seeing no new request
+            # (_deliver), still held (_gate)
+            beyond = not self.now < stop_s
+            if beyond and not (overlap and nxt <= self.now):
+                return
+            if nxt < _INF and nxt <= self._seen_s(True):
                 return
             if nxt == _INF:
                 self.since_recv = 0
             if self._gate():
                 return
+            if beyond:
+                self.idle_clock.append(self.now)
+
+    def clock_seen_s(self, time_s: float, ahead: bool) -> float:
+        """This engine's clock as the driver saw it when it advanced another engine that was ready at `time_s`:
+        the engine's clock, or within an idle run that went on past other engines' turns (idle_clock), the
+        first iteration's clock the driver would not have advanced before that engine (after `time_s`, or
+        at it where this engine is behind the other in the driver's order: `ahead` False)."""
+        clock = self.idle_clock
+        if not clock:
+            return self.ready_s()
+        i = bisect_right(clock, time_s) if ahead else bisect_left(clock, time_s)
+        return clock[i] if i < len(clock) else self.now
 
     def _lag(self) -> float:
         """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""

@@ -185,8 +185,10 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
            touched: list[Engine] | None = None) -> None:
     """Advance the engine that is earliest. An engine's decode stretch never runs past the earliest time
     a request could reach it: the earliest clock of the engines that can send to it (`senders`) plus its
-    `lead_s` (the least delay between an event there and an arrival here); an engine that idles under a
-    policy's hold iterates for as long as it would be advanced again. An engine's ready time changes
+    `lead_s` (the least delay between an event there and an arrival here). An engine that idles under a
+    policy's hold iterates for as long as it would be advanced again, or on past other engines' turns where
+    nothing they do can change its iterations; the clock it had at their turns is what they are given
+    (Engine.clock_seen_s). An engine's ready time changes
     only when it advances or a request is pushed to it: the send callbacks list the engines they pushed to
     in `touched`, and only those and the advanced engine are asked again."""
     count = len(engines)
@@ -199,14 +201,24 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
     others_of = [tuple(i for i in senders[j] if i != j) for j in range(count)]
     ready = [e.ready_s() for e in engines]
     pushed = touched if touched is not None else []
+    ahead: set[int] = set()
     while True:
         soonest = min(ready)
         if soonest == math.inf:
             return
         first = ready.index(soonest)
-        others = min(map(ready.__getitem__, others_of[first]), default=math.inf)
-        engines[first].advance(others + lead_s[first], lambda: _due_s(ready, first))
-        ready[first] = engines[first].ready_s()
+        if ahead:  # where engines that idled on past others' turns stood at this one's (Engine.clock_seen_s)
+            others = min((engines[i].clock_seen_s(soonest, i < first) if i in ahead else ready[i]
+                          for i in others_of[first]), default=math.inf)
+        else:
+            others = min(map(ready.__getitem__, others_of[first]), default=math.inf)
+        engine = engines[first]
+        engine.advance(others + lead_s[first], lambda: _due_s(ready, first))
+        ready[first] = engine.ready_s()
+        if engine.idle_clock:
+            ahead.add(first)
+        else:
+            ahead.discard(first)
         if pushed:
             for engine in dict.fromkeys(pushed):  # once per engine, however many requests it got
                 ready[index[id(engine)]] = engine.ready_s()
