@@ -392,6 +392,17 @@ class Engine:
                 return
             if beyond:
                 self.idle_clock.append(self.now)
+            if overlap and nxt <= self.now:
+                break
+        # a request is due but not seen before the next step: one iteration at a time until the hold ends,
+        # whatever other engines do meanwhile
+        while True:
+            self.held_steps += 1
+            self.now += _IDLE_ITERATION_S
+            if self._gate():
+                return
+            if not self.now < stop_s:
+                self.idle_clock.append(self.now)
 
     def clock_seen_s(self, time_s: float, ahead: bool) -> float:
         """This engine's clock as the driver saw it when it advanced another engine that was ready at `time_s`:
