@@ -256,9 +256,9 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     e2e = finish - arrival
     many = osl > 1
     tpot = (finish[many] - first[many]) / (osl[many] - 1)
-    gaps = [g for e in engines for g in e.itl]
-    itl_v = np.array([g[0] for g in gaps]) if gaps else np.array([])
-    itl_w = np.array([g[1] * g[2] for g in gaps]) if gaps else np.array([])
+    gaps = np.array([g for e in engines for g in e.itl], float).reshape(-1, 3)  # (gap [s], sequences, steps)
+    itl_v = gaps[:, 0]
+    itl_w = gaps[:, 1] * gaps[:, 2]
     latency: dict[str, float] = {}
     for name, values, weights in (("ttft", ttft, None), ("tpot", tpot, None), ("itl", itl_v, itl_w), ("e2e", e2e, None)):
         mean, p50, p90, p99 = _percentiles(values, weights)
@@ -266,8 +266,8 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     start = float(arrival.min())
     end = float(finish.max())
     duration = max(end - start, 1e-12)
-    steps = sum(g[2] for g in gaps)
-    batch = sum(g[1] * g[2] for g in gaps) / steps / max(engines[-1].d, 1) if steps else 0.0
+    steps = int(gaps[:, 2].sum())  # whole step counts: exact as floats
+    batch = sum(itl_w.tolist()) / steps / max(engines[-1].d, 1) if steps else 0.0  # summed in step order
     records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
                     for t, w, q, p, n, u in (timeline or ()))
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
