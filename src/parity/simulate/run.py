@@ -288,7 +288,8 @@ def simulate_aggregated(dep: Deployment, profile: EngineProfile, bench: Benchmar
 def _without_gc(run):
     """A run allocates a few objects per request and step (requests, queue entries, step records) that live
     until it ends and hold no reference cycles worth collecting midway: the cyclic collector's passes over
-    them are pure cost (a tenth to a fifth of the run), so it is paused for the run."""
+    them are pure cost (a tenth to a fifth of the run), so it is paused for the run (and the run empties the
+    lists its callbacks hold, so that reference counting frees its objects as it returns)."""
     @functools.wraps(run)
     def paused(*args, **kwargs):
         if not gc.isenabled():
@@ -323,7 +324,9 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers, touched)
     notes = sched.describe() + (f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
                                 f"({bench.client.source})",)
-    return _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
+    result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
+    engines.clear()  # the send callback holds the list: emptied, the run's objects are freed as it returns
+    return result
 
 
 def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, bench: Benchmark,
@@ -386,4 +389,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
         f"simulated {len(client.requests)} requests from client profile {bench.client.id}")
     chips = prefill_chips * prefill_workers + decode_chips * decode_workers
-    return _result(client, pre + dec, chips, d_sched.kv.capacity_tokens, notes, records)
+    result = _result(client, pre + dec, chips, d_sched.kv.capacity_tokens, notes, records)
+    pre.clear()  # the send callbacks hold the lists: emptied, the run's objects are freed as it returns
+    dec.clear()
+    return result
