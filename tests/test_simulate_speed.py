@@ -1,15 +1,19 @@
 """What makes the simulator faster must not change what it simulates: the driver asks only the engines
-that changed, and rows that differ only in their case id are simulated once."""
+that changed, an engine idling under a policy's hold runs its iterations on past other engines' turns, and
+rows that differ only in their case id are simulated once."""
 
 from __future__ import annotations
 
 import dataclasses
+import gc
+import math
 
 from parity import catalog
 from parity.predict import predict_rows
 from parity.predict import simulated as simulated_module
 from parity.simulate import Benchmark, StepTable, client_profile, run_aggregated, run_disaggregated, scheduler_of
 from parity.simulate import run as run_module
+from parity.simulate.loop import _IDLE_ITERATION_S, Engine
 
 GRID = dict(batches=(0.0, 1.0, 2.0, 4.0, 8.0, 64.0), contexts=(1.0, 1000.0, 10000.0),
             prefills=(0.0, 1000.0, 2000.0, 8192.0))
@@ -40,6 +44,69 @@ def test_the_driver_asking_only_changed_engines_runs_what_asking_all_runs(monkey
     for a, b in zip(fast, slow, strict=True):
         assert a.latency == b.latency and a.timeline == b.timeline and a.preemptions == b.preemptions
         assert a.requests == 480  # 48 clients x 10 prompts each
+
+
+def _idle_once(self: Engine, stop_s: float) -> None:
+    """One run of idle iterations per call, the driver's turn after it: the reference _idle."""
+    nxt = self.inbound[0][0] if self.inbound else math.inf
+    until = math.ceil((nxt - self.now) / _IDLE_ITERATION_S) if nxt < math.inf else math.inf
+    ticks = max(1.0, min(max(self._hold_left(), 1.0), until))
+    self.held_steps += int(ticks)
+    self.now += ticks * _IDLE_ITERATION_S
+
+
+def test_idle_runs_past_other_engines_turns_run_what_one_run_per_turn_runs(monkeypatch) -> None:
+    """TensorRT-LLM's attention-DP balance holds prompts on 2-rank prefill workers for up to 60 idle 1 ms
+    iterations, with overlap scheduling: the prefill workers idle on past the decode workers' steps (some
+    iteration's clock is looked up for a decode stretch), and latencies, preemptions and timeline are those,
+    to the bit, of workers that run one idle run per driver turn."""
+    looked_up = []
+    seen_s = Engine.clock_seen_s
+
+    def counted(self: Engine, time_s: float, ahead: bool) -> float:
+        looked_up.append(bool(self.idle_clock))
+        return seen_s(self, time_s, ahead)
+
+    monkeypatch.setattr(Engine, "clock_seen_s", counted)
+    fast = _runs(monkeypatch)
+    assert sum(looked_up) > 0
+    monkeypatch.setattr(Engine, "_idle", _idle_once)
+    slow = _runs(monkeypatch)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.latency == b.latency and a.timeline == b.timeline and a.preemptions == b.preemptions
+
+
+def test_an_idle_runs_clock_at_another_engines_turn_is_its_first_iteration_not_run_before_it() -> None:
+    """Iterations at 1.000, 1.001, 1.002 s, now 1.003 s. Another engine ready at 1.001 s: the driver runs an
+    engine ahead of it in its order first at equal times, so the other's turn comes at 1.002 s, and at
+    1.001 s for an engine behind it; after the last iteration, the clock now; no idle run: its ready time."""
+    table = StepTable.of(linear, **GRID)
+    engine = Engine(table, scheduler_of(catalog.engine("trtllm"), 2e5, attn_dp=2), 2, "prefill", lambda r: None)
+    engine.now, engine.idle_clock = 1.003, [1.000, 1.001, 1.002]
+    assert engine.clock_seen_s(1.001, True) == 1.002
+    assert engine.clock_seen_s(1.001, False) == 1.001
+    assert engine.clock_seen_s(1.0025, True) == 1.003
+    engine.idle_clock = []
+    assert engine.clock_seen_s(1.001, True) == engine.ready_s() == math.inf  # nothing sent to it yet
+
+
+def test_a_run_pauses_the_collector_and_leaves_it_as_it_was(monkeypatch) -> None:
+    """The collector is off while a run steps (a run of 480 requests) and as it was after: on, or off."""
+    states = []
+    advance = Engine.advance
+    monkeypatch.setattr(Engine, "advance", lambda self, *a: (states.append(gc.isenabled()), advance(self, *a))[1])
+    table = StepTable.of(linear, **GRID)
+    sched = scheduler_of(catalog.engine("vllm"), 2e5)
+    bench = Benchmark(isl=900, osl=120, concurrency=48, client=client_profile("inferencex"), seed=3)
+    assert gc.isenabled()
+    assert run_aggregated(table, sched, bench).requests == 480
+    assert gc.isenabled() and states and not any(states)
+    gc.disable()
+    try:
+        run_aggregated(table, sched, bench)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 CASE = dict(model="llama-3.1-8b", system="hgx-h100", engine="vllm", isl="512", osl="64", concurrency="8", tp="1")

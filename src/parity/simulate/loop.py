@@ -8,7 +8,9 @@ sequences, so the loop takes those steps as one stretch of k steps at the contex
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, bisect_right
 import math
+import operator
 from collections import deque
 from collections.abc import Callable
 
@@ -21,6 +23,7 @@ from parity.simulate.tables import StepTable
 __all__ = ["Request", "Engine"]
 
 _INF = math.inf
+_by_id = operator.attrgetter("id")
 _IDLE_ITERATION_S = 1e-3  # assumption: an engine loop with nothing to run polls about once a millisecond
 
 
@@ -70,7 +73,10 @@ class Engine:
         self.ctx = [0.0] * ranks  # sum of (context at step 0 of the counter) of decoding sequences
         self.held_prompts = [0.0] * ranks  # prompt tokens of prefilling requests (KV they hold)
         self.reserved = [0.0] * ranks  # KV reserved at admission (no on-demand growth)
-        self.heap: list[tuple[int, int, Request]] = []
+        # decoding requests by the decode step of their last token (a calendar: the steps in a heap, each step's
+        # requests in a list; a preempted request stays in its old step's list and is skipped there)
+        self.finishing: dict[int, list[Request]] = {}
+        self.finish_steps: list[int] = []
         self.started: list[list[Request]] = [[] for _ in range(ranks)]  # decoding requests by start, latest last
         self.admitted = 0
         self.pending = 0
@@ -81,7 +87,8 @@ class Engine:
         self.since_recv = 0
         self.last_had_prompts = False
         self.prev_start = 0.0
-        self.itl: list[tuple[float, float, int]] = []  # (gap [s], sequences that saw it, steps)
+        self.itl: list[tuple[float, float, int]] = []
+        self.idle_clock: list[float] = []  # clock values of the last idle run past other engines' turns (_idle)  # (gap [s], sequences that saw it, steps)
         m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
         self.m, self.v = m, v
         self.width = 1 + scheduler.mtp.tokens
@@ -107,7 +114,7 @@ class Engine:
 
     def _deliver(self, busy: bool) -> None:
         """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
-        seen = self.prev_start if busy and self.s.overlap.on else self.now
+        seen = self._seen_s(busy)
         if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
             return
         took = False
@@ -126,6 +133,11 @@ class Engine:
             took = True
         if took or not inbound or self.s.recv.steps > 1:
             self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
+
+    def _seen_s(self, busy: bool) -> float:
+        """Arrivals up to this time are visible to the scheduler now: with overlap scheduling, those before
+        the running step began."""
+        return self.prev_start if busy and self.s.overlap.on else self.now
 
     # ---- KV --------------------------------------------------------------------------------------
     def kv_used(self, r: int) -> float:
@@ -166,7 +178,11 @@ class Engine:
         req.contrib = req.isl + (req.osl - left) - self.m * self.steps
         self.n[r] += 1
         self.ctx[r] += req.contrib
-        heapq.heappush(self.heap, (req.finish_step, req.id, req))
+        if (due := self.finishing.get(req.finish_step)) is None:
+            self.finishing[req.finish_step] = [req]
+            heapq.heappush(self.finish_steps, req.finish_step)
+        else:
+            due.append(req)
         self.started[r].append(req)
 
     def _release(self, r: int, req: Request, decoding: bool = True) -> None:
@@ -270,8 +286,12 @@ class Engine:
             per_rank[r] = room - left
         return chunks, per_rank
 
-    def advance(self, horizon: float = _INF) -> None:
-        """Run one step, or one stretch of decode steps up to the next event (and at most to `horizon`)."""
+    def advance(self, horizon: float = _INF, due_s: Callable[[], float] | None = None) -> None:
+        """Run one step, or one stretch of decode steps up to the next event (and at most to `horizon`), or
+        idle scheduler iterations while a policy holds the waiting prompts (_idle; due_s: when another
+        engine is due, asked only then; None: no other engine)."""
+        if self.idle_clock:
+            self.idle_clock = []
         busy = self.has_work()
         if not busy and self.inbound:
             self.now = max(self.now, self.inbound[0][0])
@@ -310,19 +330,12 @@ class Engine:
         if decoding == 0:  # nothing runs: prompts held by a policy, or waiting for admission they cannot get
             nxt = self.inbound[0][0] if self.inbound else _INF
             if any(self.waiting) and not admit:
-                # an idle scheduler iterates every _IDLE_ITERATION_S: the hold runs out after its remaining steps
-                left = max(self._hold_left(), 1.0)
-                until = math.ceil((nxt - self.now) / _IDLE_ITERATION_S) if nxt < _INF else _INF
-                ticks = max(1.0, min(left, until))
-                if ticks == _INF:  # nothing will ever let these prompts in
-                    raise InfeasiblePlan("waiting prompts can never be admitted")
-                self.held_steps += int(ticks)
-                self.now += ticks * _IDLE_ITERATION_S
+                self._idle(due_s() if due_s is not None else _INF)
             else:
                 self.held_steps += 1
                 self.now = max(self.now, nxt if nxt < _INF else self.now)
             return
-        k = self.heap[0][0] - self.steps if self.heap else 1
+        k = self.finish_steps[0] - self.steps if self.finish_steps else 1
         ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
         t1 = self._decode_s(busiest, (ctx_sum + self.m * decoding * (self.steps + 0.0)) / decoding)
         if self.inbound:
@@ -362,6 +375,60 @@ class Engine:
                     self._preempt(r)
         self._finish()
         self._record()
+
+    def _idle(self, stop_s: float) -> None:
+        """Scheduler iterations with nothing to run while a policy holds the waiting prompts: they come every
+        _IDLE_ITERATION_S, and a run of them jumps to the next arrival or to the end of the hold. The runs
+        repeat here as long as the next one would follow (no request seen, the policies still holding) and
+        either the clock stays before `stop_s`, when another engine is due (the driver's order of engines),
+        or nothing another engine does can change them: with overlap scheduling a request sent from now on
+        is not seen before the next step, and one already due keeps each run to one iteration. The clock
+        values passed on the way beyond `stop_s` are kept in idle_clock (clock_seen_s)."""
+        overlap = self.s.overlap.on
+        while True:
+            nxt = self.inbound[0][0] if self.inbound else _INF
+            left = max(self._hold_left(), 1.0)
+            until = math.ceil((nxt - self.now) / _IDLE_ITERATION_S) if nxt < _INF else _INF
+            ticks = max(1.0, min(left, until))
+            if ticks == _INF:  # nothing will ever let these prompts in
+                raise InfeasiblePlan("waiting prompts can never be admitted")
+            self.held_steps += int(ticks)
+            self.now += ticks * _IDLE_ITERATION_S
+            # the next iteration: no other engine due first (or none that can change it), seeing no new request
+            # (_deliver), still held (_gate)
+            beyond = not self.now < stop_s
+            if beyond and not (overlap and nxt <= self.now):
+                return
+            if nxt < _INF and nxt <= self._seen_s(True):
+                return
+            if nxt == _INF:
+                self.since_recv = 0
+            if self._gate():
+                return
+            if beyond:
+                self.idle_clock.append(self.now)
+            if overlap and nxt <= self.now:
+                break
+        # a request is due but not seen before the next step: one iteration at a time until the hold ends,
+        # whatever other engines do meanwhile
+        while True:
+            self.held_steps += 1
+            self.now += _IDLE_ITERATION_S
+            if self._gate():
+                return
+            if not self.now < stop_s:
+                self.idle_clock.append(self.now)
+
+    def clock_seen_s(self, time_s: float, ahead: bool) -> float:
+        """This engine's clock as the driver saw it when it advanced another engine that was ready at `time_s`:
+        the engine's clock, or within an idle run that went on past other engines' turns (idle_clock), the
+        first iteration's clock the driver would not have advanced before that engine (after `time_s`, or
+        at it where this engine is behind the other in the driver's order: `ahead` False)."""
+        clock = self.idle_clock
+        if not clock:
+            return self.ready_s()
+        i = bisect_right(clock, time_s) if ahead else bisect_left(clock, time_s)
+        return clock[i] if i < len(clock) else self.now
 
     def _lag(self) -> float:
         """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""
@@ -419,19 +486,23 @@ class Engine:
     def _finish(self) -> None:
         delay = lag = 0.0
         looked = False
-        heap, steps = self.heap, self.steps
-        while heap and heap[0][0] <= steps:
-            step, _, req = heapq.heappop(heap)
-            if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
-                continue
-            if not looked:  # the output path delays the last token as it did the first (before any release)
-                delay, lag = self._output_delays()
-                looked = True
-            req.finish_step = -1
-            self._release(req.rank, req)
-            req.done_s = max(self.now + delay + lag, req.first_s)
-            self.pending -= 1
-            self.on_done(req)
+        finish_steps, steps = self.finish_steps, self.steps
+        while finish_steps and finish_steps[0] <= steps:
+            step = heapq.heappop(finish_steps)
+            due = self.finishing.pop(step)
+            if len(due) > 1:
+                due.sort(key=_by_id)  # requests that end in the same step end in the order they were sent
+            for req in due:
+                if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
+                    continue
+                if not looked:  # the output path delays the last token as it did the first (before any release)
+                    delay, lag = self._output_delays()
+                    looked = True
+                req.finish_step = -1
+                self._release(req.rank, req)
+                req.done_s = max(self.now + delay + lag, req.first_s)
+                self.pending -= 1
+                self.on_done(req)
 
     def _record(self) -> None:
         if self.timeline is None:

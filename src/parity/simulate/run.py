@@ -4,6 +4,8 @@ the benchmark would report (latency means and percentiles, throughput, a timelin
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 import math
 import operator
 from dataclasses import dataclass, field
@@ -176,11 +178,20 @@ class _Client:
             self._send(req.done_s)
 
 
+def _due_s(ready: list[float], first: int) -> float:
+    """The engine `first` would be advanced again while its clock is before this time: before every engine
+    ahead of it in the list and not after any behind it (the driver takes the first of equal times)."""
+    return min(min(ready[:first], default=math.inf), math.nextafter(min(ready[first + 1:], default=math.inf), math.inf))
+
+
 def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, ...]],
            touched: list[Engine] | None = None) -> None:
     """Advance the engine that is earliest. An engine's decode stretch never runs past the earliest time
     a request could reach it: the earliest clock of the engines that can send to it (`senders`) plus its
-    `lead_s` (the least delay between an event there and an arrival here). An engine's ready time changes
+    `lead_s` (the least delay between an event there and an arrival here). An engine that idles under a
+    policy's hold iterates for as long as it would be advanced again, or on past other engines' turns where
+    nothing they do can change its iterations; the clock it had at their turns is what they are given
+    (Engine.clock_seen_s). An engine's ready time changes
     only when it advances or a request is pushed to it: the send callbacks list the engines they pushed to
     in `touched`, and only those and the advanced engine are asked again."""
     count = len(engines)
@@ -193,14 +204,24 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
     others_of = [tuple(i for i in senders[j] if i != j) for j in range(count)]
     ready = [e.ready_s() for e in engines]
     pushed = touched if touched is not None else []
+    ahead: set[int] = set()
     while True:
         soonest = min(ready)
         if soonest == math.inf:
             return
         first = ready.index(soonest)
-        others = min(map(ready.__getitem__, others_of[first]), default=math.inf)
-        engines[first].advance(others + lead_s[first])
-        ready[first] = engines[first].ready_s()
+        if ahead:  # where engines that idled on past others' turns stood at this one's (Engine.clock_seen_s)
+            others = min((engines[i].clock_seen_s(soonest, i < first) if i in ahead else ready[i]
+                          for i in others_of[first]), default=math.inf)
+        else:
+            others = min(map(ready.__getitem__, others_of[first]), default=math.inf)
+        engine = engines[first]
+        engine.advance(others + lead_s[first], lambda: _due_s(ready, first))
+        ready[first] = engine.ready_s()
+        if engine.idle_clock:
+            ahead.add(first)
+        else:
+            ahead.discard(first)
         if pushed:
             for engine in dict.fromkeys(pushed):  # once per engine, however many requests it got
                 ready[index[id(engine)]] = engine.ready_s()
@@ -236,9 +257,9 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     e2e = finish - arrival
     many = osl > 1
     tpot = (finish[many] - first[many]) / (osl[many] - 1)
-    gaps = [g for e in engines for g in e.itl]
-    itl_v = np.array([g[0] for g in gaps]) if gaps else np.array([])
-    itl_w = np.array([g[1] * g[2] for g in gaps]) if gaps else np.array([])
+    gaps = np.array([g for e in engines for g in e.itl], float).reshape(-1, 3)  # (gap [s], sequences, steps)
+    itl_v = gaps[:, 0]
+    itl_w = gaps[:, 1] * gaps[:, 2]
     latency: dict[str, float] = {}
     for name, values, weights in (("ttft", ttft, None), ("tpot", tpot, None), ("itl", itl_v, itl_w), ("e2e", e2e, None)):
         mean, p50, p90, p99 = _percentiles(values, weights)
@@ -246,8 +267,8 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     start = float(arrival.min())
     end = float(finish.max())
     duration = max(end - start, 1e-12)
-    steps = sum(g[2] for g in gaps)
-    batch = sum(g[1] * g[2] for g in gaps) / steps / max(engines[-1].d, 1) if steps else 0.0
+    steps = int(gaps[:, 2].sum())  # whole step counts: exact as floats
+    batch = sum(itl_w.tolist()) / steps / max(engines[-1].d, 1) if steps else 0.0  # summed in step order
     records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
                     for t, w, q, p, n, u in (timeline or ()))
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
@@ -265,6 +286,24 @@ def simulate_aggregated(dep: Deployment, profile: EngineProfile, bench: Benchmar
     return run_aggregated(table, sched, bench, int(dep.layout.attn_dp), workers, float(dep.chips), timeline)
 
 
+def _without_gc(run):
+    """A run allocates a few objects per request and step (requests, queue entries, step records) that live
+    until it ends and hold no reference cycles worth collecting midway: the cyclic collector's passes over
+    them are pure cost (a tenth to a fifth of the run), so it is paused for the run (and the run empties the
+    lists its callbacks hold, so that reference counting frees its objects as it returns)."""
+    @functools.wraps(run)
+    def paused(*args, **kwargs):
+        if not gc.isenabled():
+            return run(*args, **kwargs)
+        gc.disable()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            gc.enable()
+    return paused
+
+
+@_without_gc
 def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: int = 1, workers: int = 1,
                    chips_per_worker: float = 1.0, timeline: bool = False) -> SimResult:
     """A benchmark run on `workers` aggregated workers with a given step table and scheduler; requests
@@ -286,7 +325,9 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers, touched)
     notes = sched.describe() + (f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
                                 f"({bench.client.source})",)
-    return _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
+    result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
+    engines.clear()  # the send callback holds the list: emptied, the run's objects are freed as it returns
+    return result
 
 
 def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, bench: Benchmark,
@@ -304,6 +345,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
                              float(prefill.chips), float(decode.chips), prefill_batch, decode_batch, timeline)
 
 
+@_without_gc
 def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable, d_sched: Scheduler,
                       bench: Benchmark, transfer_s: float, prefill_workers: int = 1, decode_workers: int = 1,
                       prefill_ranks: int = 1, decode_ranks: int = 1, prefill_chips: float = 1.0,
@@ -348,4 +390,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
         f"simulated {len(client.requests)} requests from client profile {bench.client.id}")
     chips = prefill_chips * prefill_workers + decode_chips * decode_workers
-    return _result(client, pre + dec, chips, d_sched.kv.capacity_tokens, notes, records)
+    result = _result(client, pre + dec, chips, d_sched.kv.capacity_tokens, notes, records)
+    pre.clear()  # the send callbacks hold the lists: emptied, the run's objects are freed as it returns
+    dec.clear()
+    return result
