@@ -135,12 +135,13 @@ VLLM_OPS = {"launch", "attention_decode", "grouped_gemm", "gemm"}
 
 
 @pytest.mark.parametrize(("version", "stack", "features", "expected"), [
-    ((0, 7, 1), "cuda", R1, 4.55), ((0, 7, 4), "cuda", R1, 4.55), ((0, 7, 0), "cuda", R1, None),
+    ((0, 7, 1), "cuda", R1, 4.55), ((0, 7, 3), "cuda", R1, 4.55), ((0, 7, 4), "cuda", R1, 4.13), ((0, 7, 0), "cuda", R1, None),
     ((0, 8, 0), "cuda", R1, None), ((0, 7, 3), "rocm", R1, 3.84), ((0, 7, 2), "rocm", R1, 3.84),
     ((0, 7, 1), "rocm", R1, None), ((0, 7, 3), "cuda", frozenset({"moe"}), None)])
 def test_which_vllm_versions_ran_the_v0_deepseek_kernels(version, stack, features, expected) -> None:
-    """MLA came to vLLM in 0.7.1 (TRITON_MLA in V0; on ROCm from 0.7.2) and V1 with FlashMLA became the default in
-    0.8.0; every kernel kind but prefill attention gets the entry's one ratio, and a model without MLA none."""
+    """MLA came to vLLM in 0.7.1 (TRITON_MLA in V0; on ROCm from 0.7.2), the 0.7.4 dev builds carry FLASHMLA and V1
+    became the default in 0.8.0; every kernel kind but prefill attention gets the entry's one ratio, and a model
+    without MLA none."""
     found = version_kernels(catalog.engine_kernels(), "vllm", version, stack, features)
     if expected is None:
         assert not found
@@ -165,6 +166,12 @@ def test_the_vllm_cuda_ratio_reproduces_its_published_run() -> None:
     names no version) predicts 2,151, 3.39x as fast."""
     assert _vllm_r1_run_tok_s("hgx-h200", "vLLM 0.7.3", 3000, 1000, 100) == pytest.approx(634.90, rel=0.01)
     assert _vllm_r1_run_tok_s("hgx-h200", "", 3000, 1000, 100) == pytest.approx(2151, rel=0.01)
+
+
+def test_the_flashmla_builds_reproduce_the_flashmla_run() -> None:
+    """vllm#13747's FLASHMLA run of the same work: 692.34 output tokens/s (100 x 1000 / 692.34 = 144.4 s, 13.1 s
+    less than TRITON_MLA's 157.5 s); the 0.7.4 dev builds reproduce it to 1%."""
+    assert _vllm_r1_run_tok_s("hgx-h200", "vLLM 0.7.4.dev181", 3000, 1000, 100) == pytest.approx(692.34, rel=0.01)
 
 
 def test_the_vllm_rocm_ratio_reproduces_its_published_batch() -> None:
