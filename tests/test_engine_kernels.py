@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from parity import catalog
 from parity.engine import EngineKernel, version_kernels
-from parity.predict import scenario_from_row
+from parity.predict import predict_scenarios, scenario_from_row
 from parity.predict.scenario import deployment
 from parity.serving import with_kernels
 from parity.step import Batch, step_cost
@@ -48,14 +48,15 @@ def test_which_sglang_versions_ran_the_early_deepseek_kernels(version, stack, fe
 def test_every_entry_names_its_implementation_source_and_derivation() -> None:
     entries = catalog.engine_kernels()
     assert entries and all(e.implementation and e.source and e.derivation for e in entries)
-    assert not version_kernels(entries, "vllm", (0, 7, 3), "rocm", R1)
+    assert not version_kernels(entries, "vllm", (0, 8, 0), "rocm", R1)
 
 
 def test_no_ratio_comes_from_a_scored_serving_row() -> None:
-    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237), which no measured
-    serving row holds: nothing parity scores fitted them."""
+    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237) and vLLM's own
+    benchmark_throughput / benchmark_latency runs (#13747, #13199), which no measured serving row holds: nothing
+    parity scores fitted them."""
     rows = [r for name in ("serving_published", "serving_aiconfigurator") for r in catalog.measurements(name)]
-    for pr in ("sglang#2643", "sglang#3237"):
+    for pr in ("sglang#2643", "sglang#3237", "vllm#13747", "vllm#13199"):
         assert any(pr in e.source for e in catalog.engine_kernels())
         assert not any(pr in " ".join(str(v) for v in r.values()) for r in rows)
 
@@ -128,3 +129,63 @@ def test_an_entry_must_name_a_known_op_and_a_sane_ratio() -> None:
         EngineKernel(engine="sglang", since=(0,), until=(1,), op="launch", time_ratio=float("nan"))
     with pytest.raises(ValueError, match="until"):
         EngineKernel(engine="sglang", since=(0, 4), until=(0, 4), op="launch", time_ratio=2.0)
+
+
+VLLM_OPS = {"launch", "attention_decode", "grouped_gemm", "gemm"}
+
+
+@pytest.mark.parametrize(("version", "stack", "features", "expected"), [
+    ((0, 7, 1), "cuda", R1, 4.55), ((0, 7, 3), "cuda", R1, 4.55), ((0, 7, 4), "cuda", R1, 4.13), ((0, 7, 0), "cuda", R1, None),
+    ((0, 8, 0), "cuda", R1, None), ((0, 7, 3), "rocm", R1, 3.84), ((0, 7, 2), "rocm", R1, 3.84),
+    ((0, 7, 1), "rocm", R1, None), ((0, 7, 3), "cuda", frozenset({"moe"}), None)])
+def test_which_vllm_versions_ran_the_v0_deepseek_kernels(version, stack, features, expected) -> None:
+    """MLA came to vLLM in 0.7.1 (TRITON_MLA in V0; on ROCm from 0.7.2), the 0.7.4 dev builds carry FLASHMLA and V1
+    became the default in 0.8.0; every kernel kind but prefill attention gets the entry's one ratio, and a model
+    without MLA none."""
+    found = version_kernels(catalog.engine_kernels(), "vllm", version, stack, features)
+    if expected is None:
+        assert not found
+    else:
+        assert {k.op for k in found} == VLLM_OPS and {k.time_ratio for k in found} == {expected}
+
+
+def _vllm_r1_run_tok_s(system: str, version: str, isl: int, osl: int, prompts: int) -> float:
+    """Output tokens/s of an offline benchmark_throughput run of DeepSeek-R1 FP8 at TP8, all prompts at once,
+    with the calibrated (CUDA) vLLM profile."""
+    row = {"case_id": "x", "model": "deepseek-r1", "system": system, "engine": "vllm", "weights": "fp8_block",
+           "mode": "agg", "isl": str(isl), "osl": str(osl), "concurrency": str(prompts), "tp": "8", "offline": "true",
+           "metric": "output_tokens_per_s_per_worker", "measured": "1", "engine_version": version}
+    s = scenario_from_row(row).with_engine(catalog.engine("vllm"))
+    p = predict_scenarios([s])[0]
+    return float(p.output_tokens_per_s_per_chip * p.chips)
+
+
+def test_the_vllm_cuda_ratio_reproduces_its_published_run() -> None:
+    """vllm#13747: 100 prompts of 3000 in / 1000 out on 8x H200 with TRITON_MLA: 634.90 output tokens/s (a run of
+    100 x 1000 / 634.90 = 157.5 s); parity with the 0.7 kernels reproduces it to 1%, and without them (a row that
+    names no version) predicts 2,151, 3.39x as fast."""
+    assert _vllm_r1_run_tok_s("hgx-h200", "vLLM 0.7.3", 3000, 1000, 100) == pytest.approx(634.90, rel=0.01)
+    assert _vllm_r1_run_tok_s("hgx-h200", "", 3000, 1000, 100) == pytest.approx(2151, rel=0.01)
+
+
+def test_the_flashmla_builds_reproduce_the_flashmla_run() -> None:
+    """vllm#13747's FLASHMLA run of the same work: 692.34 output tokens/s (100 x 1000 / 692.34 = 144.4 s, 13.1 s
+    less than TRITON_MLA's 157.5 s); the 0.7.4 dev builds reproduce it to 1%."""
+    assert _vllm_r1_run_tok_s("hgx-h200", "vLLM 0.7.4.dev181", 3000, 1000, 100) == pytest.approx(692.34, rel=0.01)
+
+
+def test_the_vllm_rocm_ratio_reproduces_its_published_batch() -> None:
+    """vllm#13199: DeepSeek-V3 on 8x MI300X, batch 32, 128 in / 32 out: 2.547 s. parity with the 0.7.3 kernels:
+    the prefill of 4,096 tokens plus 31 decode steps (contexts 129-159) add up to it within 1%; the calibrated
+    kernels take 0.829 s (the prefill 0.126 s, a decode step 22.7 ms)."""
+    row = {"case_id": "x", "model": "deepseek-v3", "system": "mi300x-platform", "engine": "vllm",
+           "weights": "fp8_block", "mode": "agg", "isl": "128", "osl": "32", "concurrency": "32", "tp": "8",
+           "metric": "tpot_s", "measured": "1", "engine_version": "vLLM 0.7.3"}
+    s = scenario_from_row(row).with_engine(catalog.engine("vllm"))
+    def batch_s(scenario) -> float:
+        dep = deployment(scenario, scenario.layout)
+        prefill = step_cost(dep, Batch(prefill_tokens=32 * 128, prefill_sequences=32)).time_s
+        return float(prefill + sum(step_cost(dep, Batch(decode_tokens=32, decode_context=128 + i)).time_s
+                                   for i in range(1, 32)))
+    assert batch_s(s) == pytest.approx(2.547, rel=0.01)
+    assert batch_s(dataclasses.replace(s, kernels=())) == pytest.approx(0.829, rel=0.01)
