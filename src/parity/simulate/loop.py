@@ -103,7 +103,7 @@ class Engine:
         """When this engine next has something to do."""
         if self.has_work():
             return self.now
-        return self.inbound[0][0] if self.inbound else _INF
+        return max(self.now, self.inbound[0][0]) if self.inbound else _INF  # an idle clock never runs back
 
     def _deliver(self, busy: bool) -> None:
         """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
