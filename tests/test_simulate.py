@@ -410,3 +410,28 @@ def test_an_idle_worker_is_ready_at_its_own_clock_not_at_an_arrival_in_its_past(
     worker.advance()  # the 1 s prompt: one step of 10 + 0.01 x 1000 = 20 ms from 5 s
     assert worker.now == pytest.approx(5.020)
     assert worker.ready_s() == 7.0  # idle again: the next prompt's arrival, which is ahead of its clock
+
+
+def test_sglang_disaggregated_workers_place_requests_on_random_dp_ranks_aggregated_ones_on_the_least_loaded() -> None:
+    """Eight prompts reach a 4-rank worker at once. Least loaded (aggregated workers, other engines): two per
+    rank. SGLang's disaggregated workers (DpRouting.by_bootstrap_room): the rank is the request's random
+    bootstrap room mod 4, i.e. the worker's generator's integers(4) in arrival order, so the queues are the
+    counts of those eight draws (seed 7: drawn here the same way), whatever the loads."""
+    from parity.simulate.loop import Engine, Request
+    from parity.simulate.policies import DpRouting
+    table = StepTable.of(linear, **GRID)
+    sglang = dataclasses.replace(scheduler(), dp_routing=DpRouting(by_bootstrap_room=True))
+    assert scheduler_of(catalog.engine("sglang"), 1e6).dp_routing.by_bootstrap_room
+    assert not scheduler_of(catalog.engine("trtllm"), 1e6).dp_routing.by_bootstrap_room
+
+    def queues(sched, role: str) -> list[int]:
+        worker = Engine(table, sched, 4, role, lambda req: None, on_prefilled=lambda req: None,
+                        rng=np.random.default_rng(7))
+        for i in range(8):
+            worker.push(0.0, Request(i, 0.0, 1000, 2))
+        worker._deliver(False)
+        return [len(w) for w in worker.waiting]
+
+    drawn = np.bincount(np.random.default_rng(7).integers(4, size=8), minlength=4).tolist()
+    assert queues(sglang, "prefill") == queues(sglang, "decode") == drawn
+    assert queues(sglang, "agg") == queues(scheduler(), "prefill") == [2, 2, 2, 2]
