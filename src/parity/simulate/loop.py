@@ -63,6 +63,8 @@ class Engine:
         self.rng = rng or np.random.default_rng(0)
         self.max_batch = min(scheduler.budget.max_batch_size, max_batch or _INF)
         self.max_prefill = max_prefill or _INF  # prompts a rank starts per step at most (disaggregated prefill)
+        # DpRouting: a disaggregated worker's requests land on a rank drawn at random, else on the least loaded
+        self.random_rank = scheduler.dp_routing.by_bootstrap_room and role != "agg" and ranks > 1
         self.timeline, self.name = timeline, name
         self.now = 0.0
         self.steps = 0  # decode steps run so far
@@ -110,7 +112,7 @@ class Engine:
         """When this engine next has something to do."""
         if self.has_work():
             return self.now
-        return self.inbound[0][0] if self.inbound else _INF
+        return max(self.now, self.inbound[0][0]) if self.inbound else _INF  # an idle clock never runs back
 
     def _deliver(self, busy: bool) -> None:
         """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
@@ -124,6 +126,8 @@ class Engine:
             _, _, req = heapq.heappop(inbound)
             if one:
                 req.rank = 0
+            elif self.random_rank:
+                req.rank = int(self.rng.integers(self.d))
             else:
                 if loads is None:
                     loads = [self.n[r] + len(self.prefilling[r]) + len(waiting[r]) for r in range(self.d)]

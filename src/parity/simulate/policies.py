@@ -10,7 +10,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
-           "Mtp", "DisaggHandOff", "Scheduler", "scheduler_of"]
+           "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +180,20 @@ class DisaggHandOff:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DpRouting:
+    """Which attention-DP rank of a disaggregated worker a request lands on. `by_bootstrap_room`: the rank
+    its bootstrap room (a random 63-bit number the router gives each request) names, so each rank gets
+    requests at random whatever its load, on the prefill and on the decode worker alike; else the least
+    loaded rank. Source: sgl-project/sglang python/sglang/srt/managers/data_parallel_controller.py
+    (in PD disaggregation the controller sends a request to `self.workers[req.bootstrap_room %
+    len(self.workers)]`, v0.4-v0.5; follow_bootstrap_room_scheduler later), the router drawing
+    `bootstrap_room = random.randint(0, 2**63 - 1)` (sglang/srt/disaggregation/mini_lb.py)."""
+
+    by_bootstrap_room: bool = False
+    source: str = "SGLang data_parallel_controller (bootstrap_room % dp_size in PD disaggregation)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scheduler:
     """One engine's scheduling habits, as the simulator runs them."""
 
@@ -192,6 +206,7 @@ class Scheduler:
     mtp: Mtp
     ttft_overhead_s: float = 0.0
     handoff: DisaggHandOff = DisaggHandOff()
+    dp_routing: DpRouting = DpRouting()
     first_token_lag_steps: float = 0.0  # decode steps between a prompt's last chunk and its first token at the client
 
     @property
@@ -225,6 +240,8 @@ _OVERLAP = {"vllm": False, "sglang": True, "trtllm": True}
 # (_handle_speculative_decoding: for EAGLE, and NEXTN which runs as EAGLE, `self.disable_overlap_schedule = True`,
 # "Overlap scheduler is disabled because of using eagle speculative decoding", v0.4-v0.5 without SGLANG_ENABLE_SPEC_V2)
 _NO_OVERLAP_WITH_MTP = frozenset({"sglang"})
+# engines whose disaggregated workers place requests on attention-DP ranks by their bootstrap room (DpRouting)
+_DP_BY_BOOTSTRAP_ROOM = frozenset({"sglang"})
 
 
 def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
@@ -259,4 +276,5 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
         handoff=DisaggHandOff(overhead_s=float(profile.disagg_ttft_overhead_s if profile.sim_disagg_ttft_overhead_s is None
                                                else profile.sim_disagg_ttft_overhead_s),
                               first_token_at_prefill=profile.sim_disagg_first_token == "prefill"),
+        dp_routing=DpRouting(by_bootstrap_room=(profile.base or profile.id) in _DP_BY_BOOTSTRAP_ROOM),
         first_token_lag_steps=float(profile.sim_first_token_steps))
