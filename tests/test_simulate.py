@@ -435,3 +435,18 @@ def test_sglang_disaggregated_workers_place_requests_on_random_dp_ranks_aggregat
     drawn = np.bincount(np.random.default_rng(7).integers(4, size=8), minlength=4).tolist()
     assert queues(sglang, "prefill") == queues(sglang, "decode") == drawn
     assert queues(sglang, "agg") == queues(scheduler(), "prefill") == [2, 2, 2, 2]
+
+
+def test_serve_sim_table_claims_no_interval_it_does_not_print() -> None:
+    """The simulator's rows carry no 80% interval (NaN bounds), so its table labels say none; the steady
+    model's table keeps '(80% interval)' beside its bounds."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "vllm", "--concurrency", "4",
+            "--isl", "512", "--osl", "64"]
+    sim = CliRunner().invoke(cli, base + ["--sim", "--num-prompts", "12"], env={"COLUMNS": "120"})
+    steady = CliRunner().invoke(cli, base, env={"COLUMNS": "120"})
+    assert sim.exit_code == 0 and steady.exit_code == 0, sim.output + steady.output
+    assert "TTFT [ms]" in sim.output and "80% interval" not in sim.output
+    assert "TTFT [ms] (80% interval)" in steady.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -237,9 +238,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         data, percentile_rows = _simulated(case, data, client, num_prompts, request_rate, fixed_rate, trace, timeline,
                                            seed)
     texts = interval_texts(data)
+    band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # the simulator's rows carry none
     rows = [{"quantity": k, "value": v} for k, v in (
-        ("TTFT [ms] (80% interval)", texts["ttft_text"]), ("TPOT [ms] (80% interval)", texts["tpot_text"]),
-        ("output tokens/s per chip (80% interval)", texts["rate_text"]),
+        (f"TTFT [ms]{band}", texts["ttft_text"]), (f"TPOT [ms]{band}", texts["tpot_text"]),
+        (f"output tokens/s per chip{band}", texts["rate_text"]),
         ("output tokens/s per user", f"{data['output_tokens_per_s_per_user']:,.1f}"),
         ("chips", f"{data['chips']:g}"), ("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
