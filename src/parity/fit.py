@@ -5,6 +5,8 @@ never into the installed package."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,13 +60,16 @@ def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
     return made
 
 
-def refit_intervals(errors: Sequence[CaseError], date: str) -> Refit:
-    """The 80% prediction intervals from half of the holdout rows' residuals (uncertainty.toml)."""
+def refit_intervals(errors: Sequence[CaseError], date: str, model_kind: str = "steady") -> Refit:
+    """The 80% prediction intervals from half of the holdout rows' residuals of the model that made them
+    (uncertainty.toml for the steady model, uncertainty_sim.toml for the simulator)."""
     if not errors:
         raise ParityError("no measured case could be predicted, so no intervals can be fitted")
     made = intervals_from(errors, date)
+    if model_kind == "sim":
+        made = dataclasses.replace(made, method=made.method + ", of the step-level simulator's predictions")
     covered = ", ".join(f"{metric} {share:.0%}" for metric, share in made.coverage.items())
-    return Refit(name="uncertainty.toml", text=made.to_toml(), rows=sum(b.count for b in made.bands.values()),
+    return Refit(name="uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml", text=made.to_toml(), rows=sum(b.count for b in made.bands.values()),
                  loss_before=float("nan"), loss_after=float("nan"),
                  summary=f"intervals: {len(made.bands)} bands; coverage on rows that did not build them {covered}")
 

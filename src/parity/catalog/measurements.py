@@ -41,10 +41,12 @@ def microbenchmarks(name: str) -> dict[str, Any]:
 
 
 @cache
-def uncertainty_table() -> dict[str, Any]:
-    """The prediction-interval bands (data/uncertainty.toml, or the user's refit of it in user_dir(), written
-    by `parity validate --fit`), or {}."""
-    for path in (user_dir() / "uncertainty.toml", data_dir() / "uncertainty.toml"):
+def uncertainty_table(model_kind: str = "steady") -> dict[str, Any]:
+    """The prediction-interval bands of the steady-state model (data/uncertainty.toml) or of the simulator
+    (model_kind 'sim': data/uncertainty_sim.toml), or the user's refit in user_dir(), written by
+    `parity validate --fit` (with --model-kind sim for the simulator's), or {}."""
+    name = "uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml"
+    for path in (user_dir() / name, data_dir() / name):
         if path.is_file():
             return read_toml(path)
     return {}

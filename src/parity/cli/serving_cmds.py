@@ -20,7 +20,7 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, benchmark_of, deployment,
-                            predict_cases, predict_rows, scenario_of, simulate_scenario)
+                            interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, trace_of
 from parity.simulate.targets import latency_target
@@ -238,7 +238,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         data, percentile_rows = _simulated(case, data, client, num_prompts, request_rate, fixed_rate, trace, timeline,
                                            seed)
     texts = interval_texts(data)
-    band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # the simulator's rows carry none
+    band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (
         (f"TTFT [ms]{band}", texts["ttft_text"]), (f"TPOT [ms]{band}", texts["tpot_text"]),
         (f"output tokens/s per chip{band}", texts["rate_text"]),
@@ -377,10 +377,13 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions, "requests": sim.requests,
-           "duration_s": sim.duration_s, "note": "; ".join((data["note"], *sim.assumptions)),
-           "ttft_s_low": float("nan"), "ttft_s_high": float("nan"), "tpot_s_low": float("nan"),
-           "tpot_s_high": float("nan"), "output_tokens_per_s_per_chip_low": float("nan"),
-           "output_tokens_per_s_per_chip_high": float("nan")}
+           "duration_s": sim.duration_s, "note": "; ".join((data["note"], *sim.assumptions))}
+    nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
+                                     "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
+    # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
+    own = {} if (request_rate is not None or trace is not None) else interval_bounds(
+        scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, "sim")
+    out |= nan | own
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
               "value": " / ".join(f"{sim.latency[k] * 1e3:,.1f}" for k in LATENCY_KEYS if k.startswith(name + "_"))}
              for name in ("ttft", "tpot", "itl", "e2e")]

@@ -89,7 +89,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split; got "
                           f"{', '.join(sorted(unknown))}")
     folder = destination(write_to, Path.cwd()) if fit else None
-    if folder is not None:
+    if folder is not None and model_kind == "steady":  # engine profiles are fitted for the steady model
         date = datetime.date.today().isoformat()
         _write(_refit_engines(rows, iterations, date), folder)
     if model_kind == "both":
@@ -101,8 +101,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                                    processes=processes, ray=ray)
     errors = case_errors(rows, predictions)
     if folder is not None:
-        _write([refit_intervals(errors, datetime.date.today().isoformat())], folder)
-    table_ = catalog.uncertainty_table()
+        _write([refit_intervals(errors, datetime.date.today().isoformat(), model_kind)], folder)
+    table_ = catalog.uncertainty_table(model_kind)
     stored = Intervals.from_table(table_) if table_ else None
     covered = interval_coverage(errors, stored) if stored else {}
     covered_by_split = ({part: interval_coverage(errors, stored, (part,)) for part in ("check", "unseen")}

@@ -11,7 +11,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
-from parity.predict.steady import _solve
+from parity.predict.steady import _solve, with_intervals
 from parity.simulate import LATENCY_KEYS, Benchmark, SimResult, client_profile, simulate_aggregated, simulate_disaggregated
 
 
@@ -79,8 +79,9 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
 
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     """A steady-state prediction's TTFT, TPOT and throughput replaced by the simulator's, with its
-    percentiles added (memory and flags stay the steady model's; no 80% interval). Phase benchmarks (one
-    fixed-batch step) have no client to simulate and stay as they are."""
+    percentiles added and its 80% intervals from the simulator's own residual bands (uncertainty_sim.toml;
+    memory and flags stay the steady model's). Phase benchmarks (one fixed-batch step) have no client to
+    simulate and stay as they are."""
     if not p.feasible or scenario.phase != "both":
         return p
     try:
@@ -88,14 +89,13 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
                                                    p.extra.get("decode_workers", 0.0)))
     except (ParityError, ValueError, ArithmeticError) as err:
         return _failed(scenario.case_id, f"simulation: {err}")
-    # the 80% bands were built from the steady-state model's errors: they do not describe the simulator's
-    extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
-    extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
-              "decode_batch": sim.decode_batch}
-    return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
-                               output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
-                               output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
-                               note="; ".join((p.note, *sim.assumptions)), extra=extra)
+    extra = {**p.extra, **{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
+             "decode_batch": sim.decode_batch}
+    return with_intervals(dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
+                                              output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
+                                              output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user,
+                                              chips=sim.chips, note="; ".join((p.note, *sim.assumptions)),
+                                              extra=extra), scenario, "sim")
 
 
 def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:

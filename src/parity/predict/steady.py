@@ -39,28 +39,41 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
     return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens)
 
 
-def _intervals() -> Intervals | None:
-    table = catalog.uncertainty_table()
+def _intervals(model_kind: str = "steady") -> Intervals | None:
+    table = catalog.uncertainty_table(model_kind)
     return Intervals.from_table(table) if table else None
 
 
-def _with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
-    kind = "agg" if scenario.mode == "agg" else (
+def interval_kind(scenario: Scenario) -> str:
+    """The kind of case whose band an interval takes: agg, disagg, or disagg with its workers inferred."""
+    return "agg" if scenario.mode == "agg" else (
         "disagg" if scenario.decode_workers is not None else "disagg (workers inferred)")
-    raised = flags(scenario)
-    intervals = _intervals()
-    extra = dict(p.extra)
-    if intervals is not None:
-        widen = WIDEN_FLAGGED if raised else 1.0
-        for metric in ("ttft_s", "tpot_s"):
-            band = intervals.band(metric, kind)
-            if band is not None:
-                extra[f"{metric}_low"], extra[f"{metric}_high"] = band.around(getattr(p, metric), widen)
-        if "tpot_s_low" in extra:  # throughput moves inversely with the per-token time
-            rate = p.output_tokens_per_s_per_chip
-            extra["output_tokens_per_s_per_chip_low"] = rate * p.tpot_s / extra["tpot_s_high"]
-            extra["output_tokens_per_s_per_chip_high"] = rate * p.tpot_s / extra["tpot_s_low"]
-    return dataclasses.replace(p, extra=extra, flags="; ".join(raised))
+
+
+def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float,
+                    model_kind: str = "steady") -> dict[str, float]:
+    """The 80% bounds (ttft_s_low, ..., output_tokens_per_s_per_chip_high) from the bands of the model that
+    made the figures, widened where the case is flagged; {} where no bands are stored for that model."""
+    intervals = _intervals(model_kind)
+    if intervals is None:
+        return {}
+    widen = WIDEN_FLAGGED if flags(scenario) else 1.0
+    out: dict[str, float] = {}
+    for metric, value in (("ttft_s", ttft_s), ("tpot_s", tpot_s)):
+        band = intervals.band(metric, interval_kind(scenario))
+        if band is not None:
+            out[f"{metric}_low"], out[f"{metric}_high"] = band.around(value, widen)
+    if "tpot_s_low" in out:  # throughput moves inversely with the per-token time
+        out["output_tokens_per_s_per_chip_low"] = rate * tpot_s / out["tpot_s_high"]
+        out["output_tokens_per_s_per_chip_high"] = rate * tpot_s / out["tpot_s_low"]
+    return out
+
+
+def with_intervals(p: Prediction, scenario: Scenario, model_kind: str = "steady") -> Prediction:
+    """The prediction with its 80% intervals (interval_bounds) and its flags."""
+    extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
+    extra |= interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, model_kind)
+    return dataclasses.replace(p, extra=extra, flags="; ".join(flags(scenario)))
 
 
 def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Prediction]:
@@ -124,7 +137,7 @@ def _predict_steady(scenarios: Sequence[Scenario]) -> list[Prediction]:
         members = [scenarios[i] for i in indices]
         try:
             results = ([_phase_prediction(s) for s in members] if members[0].phase != "both" else
-                       [_with_intervals(p, s) if p.feasible else p
+                       [with_intervals(p, s) if p.feasible else p
                         for p, s in zip(_predictions(members, _solve(members)), members)])
         except (ParityError, ValueError, ArithmeticError) as err:
             results = [_failed(s.case_id, str(err)) for s in members]
