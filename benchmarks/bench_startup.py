@@ -63,7 +63,7 @@ def main() -> None:
             "parity search --model deepseek-r1 --system gb200-nvl72 --tpot 50ms":
                 (["search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--tpot", "50ms"],
                  max(options.repeat // 2, 1)),
-            "parity predict CASES.csv (2,000 rows)": (["predict", str(cases), "--format", "csv"],
+            "parity predict CASES.csv (2,000 rows)": (["predict", str(cases), "--model-kind", "steady", "--format", "csv"],
                                                       max(options.repeat // 2, 1)),
         }
         print(f"parity from {options.src}")

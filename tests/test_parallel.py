@@ -40,7 +40,7 @@ CASES = "model,system,isl,osl,concurrency,tp\n" + "".join(
 def test_ray_needs_the_simulator(tmp_path) -> None:
     cases = tmp_path / "cases.csv"
     cases.write_text(CASES)
-    result = CliRunner().invoke(cli, ["predict", str(cases), "--ray"])
+    result = CliRunner().invoke(cli, ["predict", str(cases), "--model-kind", "steady", "--ray"])
     assert result.exit_code == 2
     assert result.stderr == "parity: error: --ray runs the simulator's runs: it needs --model-kind sim\n"
 

@@ -171,7 +171,8 @@ def test_latency_targets_name_a_statistic_or_mean_the_mean() -> None:
 
 
 def test_serve_sim_prints_percentiles_and_refuses_percentiles_without_it(tmp_path) -> None:
-    """parity serve --sim gives the percentile keys; a percentile target without --sim exits 2."""
+    """parity serve --sim gives the percentile keys; a percentile target with the steady model exits 2; the
+    simulator is serve's default, so the same call without --sim prints the same figures."""
     import json
 
     from click.testing import CliRunner
@@ -187,8 +188,10 @@ def test_serve_sim_prints_percentiles_and_refuses_percentiles_without_it(tmp_pat
     assert data["ttft_p50_s"] <= data["ttft_p99_s"] and data["requests"] == 12
     assert data["meets_ttft_p99_s"] is True
     assert timeline.read_text().startswith("time_s,worker,queued,prefilling,running,kv_used_fraction")
-    refused = CliRunner().invoke(cli, base + ["--ttft", "p99:2s"])
+    refused = CliRunner().invoke(cli, base + ["--ttft", "p99:2s", "--model-kind", "steady"])
     assert refused.exit_code == 2 and "need the simulator" in refused.output
+    default = CliRunner().invoke(cli, base + ["--num-prompts", "12", "--ttft", "p99:5s", "--format", "json"])
+    assert default.exit_code == 0 and json.loads(default.output)["ttft_p99_s"] == data["ttft_p99_s"]
 
 
 def test_the_output_lag_delays_first_and_last_token_alike() -> None:

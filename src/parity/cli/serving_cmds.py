@@ -72,9 +72,9 @@ def interval_texts(row: dict) -> dict:
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default=None,
               help="csv (default), json, table or md (default with --out: the file's suffix)")
-@click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="steady", show_default=True,
-              help="steady: the closed-form steady-state model; sim: the step-level simulator of engine and "
-                   "benchmark client (adds percentiles, ITL, E2E)")
+@click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="sim", show_default=True,
+              help="sim: the step-level simulator of engine and benchmark client (percentiles, ITL, E2E); "
+                   "steady: the closed-form steady-state model (about 10x faster)")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes for --model-kind sim")
 @ray_option("the simulator's runs (--model-kind sim)")
@@ -164,9 +164,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--adp-hold-steps", type=Real(0.0, 1e6), default=None,
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
-@click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="steady", show_default=True,
-              help="steady: the closed-form steady-state model; sim: the step-level simulator (percentiles)")
-@click.option("--sim", "use_sim", is_flag=True, help="shorthand for --model-kind sim")
+@click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="sim", show_default=True,
+              help="sim: the step-level simulator (percentiles); steady: the closed-form steady-state model")
+@click.option("--sim", "use_sim", is_flag=True, help="--model-kind sim (the default)")
 @click.option("--client", type=click.Choice(sorted(CLIENT_PROFILES)), default=None,
               help="sim: benchmark client profile (prompt count, length range); default: inferencex when "
                    "--random-range-ratio < 1, else aiconfigurator")
@@ -195,10 +195,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     simulated = use_sim or model_kind == "sim"
     targets = [t for t in (latency_target(ttft_target, "ttft"), latency_target(tpot_target, "tpot")) if t]
     if not simulated and any(t.statistic != "mean" for t in targets):
-        raise ParityError("percentile targets need the simulator (--sim): the steady-state model gives means only")
+        raise ParityError("percentile targets need the simulator (the default, not --model-kind steady): the "
+                          "steady-state model gives means only")
     if not simulated and (trace or timeline or num_prompts or client or (request_rate and scenario == "closed")):
-        raise ParityError("--client, --num-prompts, --request-rate, --trace and --timeline need --sim "
-                          "(or --request-rate with --scenario server)")
+        raise ParityError("--client, --num-prompts, --request-rate, --trace and --timeline need the simulator "
+                          "(the default, not --model-kind steady; or --request-rate with --scenario server)")
     settings = () if adp_hold_steps is None else (("attention_dp_hold_steps", adp_hold_steps),)
     layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0,
                     redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
