@@ -467,3 +467,13 @@ def test_serve_sim_intervals_come_from_the_simulators_own_bands(tmp_path) -> Non
     opened = CliRunner().invoke(cli, base + ["--request-rate", "2"], env={"COLUMNS": "120"})
     assert opened.exit_code == 0, opened.output
     assert "TTFT [ms]" in opened.output and "80% interval" not in opened.output
+
+
+def test_a_simulated_row_keeps_the_closed_form_assumptions_apart_from_its_own() -> None:
+    """The closed-form model still gives memory, sizing and flags, so its assumptions stay in the note, but
+    labelled: its Kingman burstiness does not shape the simulated figures; the simulator's follow."""
+    from parity.predict import simulated_note
+    note = simulated_note("arrival burstiness 0.5 (Kingman)", ("step budget 8192 tokens", "simulated 40 requests"))
+    assert note == ("closed-form model (memory, worker sizing, flags): arrival burstiness 0.5 (Kingman); "
+                    "simulator: step budget 8192 tokens; simulated 40 requests")
+    assert simulated_note("", ("x",)) == "simulator: x"

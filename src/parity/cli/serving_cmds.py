@@ -20,7 +20,8 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, benchmark_of, deployment,
-                            interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario)
+                            interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario,
+                            simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, trace_of
 from parity.simulate.targets import latency_target
@@ -378,7 +379,7 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions, "requests": sim.requests,
-           "duration_s": sim.duration_s, "note": "; ".join((data["note"], *sim.assumptions))}
+           "duration_s": sim.duration_s, "note": simulated_note(data["note"], sim.assumptions)}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on

@@ -77,6 +77,14 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
                                   scenario.decode_batch, timeline=timeline)
 
 
+def simulated_note(steady_note: str, sim_assumptions: Sequence[str]) -> str:
+    """A simulated row's assumptions: the closed-form model's (which still gives memory, worker sizing and
+    flags; its transient stand-ins, such as Kingman burstiness or prompt groups, do not shape the simulated
+    figures) apart from the simulator's own."""
+    return "; ".join(filter(None, (f"closed-form model (memory, worker sizing, flags): {steady_note}" if steady_note
+                                   else "", "simulator: " + "; ".join(sim_assumptions))))
+
+
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     """A steady-state prediction's TTFT, TPOT and throughput replaced by the simulator's, with its
     percentiles added and its 80% intervals from the simulator's own residual bands (uncertainty_sim.toml;
@@ -94,7 +102,7 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     return with_intervals(dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
                                               output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
                                               output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user,
-                                              chips=sim.chips, note="; ".join((p.note, *sim.assumptions)),
+                                              chips=sim.chips, note=simulated_note(p.note, sim.assumptions),
                                               extra=extra), scenario, "sim")
 
 
