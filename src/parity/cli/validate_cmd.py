@@ -144,6 +144,12 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced above
             payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted)
             payload["by_vendor"]["training"] = training_scores("vendor")
+            scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]  # what serve/predict now run
+            with Progress(transient=True, console=Console(stderr=True)) as progress:
+                task = progress.add_task("simulating never-fitted cases", total=len(scored))
+                simulated = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind="sim",
+                                         processes=processes, ray=ray)
+            payload["sim_errors"] = case_errors(scored, simulated)
         deliver(accuracy_markdown(errors, training, payload), out)
         return
     if fmt != "table":

@@ -64,16 +64,22 @@ SPLIT_WORDS = {"calibration": "calibration (fitted: in-sample)", "holdout": "hol
 
 def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
                  kernels: Sequence[Mapping[str, Any]],
-                 by_vendor: Sequence[Mapping[str, Any]] = ()) -> list[list[str]]:
-    """The few headline figures: never-fitted serving TPOT and TTFT, the carry-over to what no fit saw,
-    published decode figures of each vendor scored with fits that never saw that vendor, holdout training
-    throughput and held-out H200 kernel times."""
+                 by_vendor: Sequence[Mapping[str, Any]] = (),
+                 simulated: Sequence[CaseError] = ()) -> list[list[str]]:
+    """The few headline figures: never-fitted serving TPOT and TTFT of the simulator (what `serve` and
+    `predict` run) and of the steady model, the carry-over to what no fit saw, published decode figures of
+    each vendor scored with fits that never saw that vendor, holdout training throughput and held-out H200
+    kernel times."""
     rows = []
+    for s in scores(simulated, splits=("holdout", "unseen")):
+        rows.append([f"serving {_metric(s.metric)}, simulated (`serve`, `predict`)",
+                     "never-fitted serving rows, H100/B200/B300", f"{s.count:,}", _pct(s.median_abs_error),
+                     _pct(s.p90_abs_error)])
     for split, words in ((("holdout", "unseen"), "never-fitted serving rows, H100/B200/B300"),
                          (("unseen",), "of which B300 and gpt-oss-120b, which no fit saw")):
         for s in scores(errors, splits=split):
-            rows.append([f"serving {_metric(s.metric)}", words, f"{s.count:,}", _pct(s.median_abs_error),
-                         _pct(s.p90_abs_error)])
+            rows.append([f"serving {_metric(s.metric)}" + (", steady model" if simulated else ""), words,
+                         f"{s.count:,}", _pct(s.median_abs_error), _pct(s.p90_abs_error)])
     for r in by_vendor:
         if r["setting"] == "left out" and r["kind"] == "decode":
             rows.append(["published decode throughput / TPOT", f"{r['group']} figures, {r['group']} left out of "
@@ -90,10 +96,11 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
 
 
 def summary_table(errors: Sequence[CaseError], training: Sequence[CaseError],
-                  kernels: Sequence[Mapping[str, Any]], by_vendor: Sequence[Mapping[str, Any]] = ()) -> str:
+                  kernels: Sequence[Mapping[str, Any]], by_vendor: Sequence[Mapping[str, Any]] = (),
+                  simulated: Sequence[CaseError] = ()) -> str:
     """The README's accuracy table, between its markers."""
     table = _table(["figure", "scored on", "rows", "median \\|err\\|", "p90 \\|err\\|"],
-                   summary_rows(errors, training, kernels, by_vendor), [False, False, True, True, True])
+                   summary_rows(errors, training, kernels, by_vendor, simulated), [False, False, True, True, True])
     return f"{SUMMARY_START}\n{table}\n{SUMMARY_END}"
 
 
@@ -118,7 +125,7 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "## Summary",
         "",
         summary_table(errors, training, payload.get("calibration_kernels", []),
-                      payload.get("by_vendor", {}).get("scores", [])),
+                      payload.get("by_vendor", {}).get("scores", []), payload.get("sim_errors", ())),
         "",
         "## Serving: TTFT and TPOT",
         "",
@@ -148,6 +155,21 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         _score_table(scores(errors, ["model"]), lambda s: [dict(s.group)["model"]], ["model"]),
         "",
     ]
+    if payload.get("sim_errors"):
+        steady = {(s.metric, dict(s.group)["engine"], dict(s.group)["mode"]): s for s in scores(errors, ["engine", "mode"])}
+        sim = scores(payload["sim_errors"], ["engine", "mode"])
+        parts += ["### The simulator against the steady model (never-fitted rows)", "",
+                  "`parity serve` and `parity predict` run the step-level simulator by default (`--model-kind "
+                  "steady` for the closed form); the tables above score the steady model, for which the engine "
+                  "profiles were fitted. Both on the same rows, by engine and mode:", "",
+                  _table(["metric", "engine", "mode", "rows", "sim median", "sim p90", "steady median",
+                          "steady p90"],
+                         [[_metric(s.metric), dict(s.group)["engine"], dict(s.group)["mode"], f"{s.count:,}",
+                           _pct(s.median_abs_error), _pct(s.p90_abs_error),
+                           _pct(steady[k].median_abs_error) if k in steady else "n/a",
+                           _pct(steady[k].p90_abs_error) if k in steady else "n/a"]
+                          for s in sim for k in [(s.metric, dict(s.group)["engine"], dict(s.group)["mode"])]],
+                         [False, False, False, True, True, True, True, True]), ""]
     if payload.get("transfer"):
         parts += ["### Carry-over: the system and the model no fit has seen", "",
                   _table(["metric", "system", "model", "rows", "median \\|err\\|", "bias"],
