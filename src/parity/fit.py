@@ -5,10 +5,8 @@ never into the installed package."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from parity import catalog
@@ -67,9 +65,10 @@ def refit_intervals(errors: Sequence[CaseError], date: str, model_kind: str = "s
         raise ParityError("no measured case could be predicted, so no intervals can be fitted")
     made = intervals_from(errors, date)
     if model_kind == "sim":
-        made = dataclasses.replace(made, method=made.method + ", of the step-level simulator's predictions")
+        made = replace(made, method=made.method + ", of the step-level simulator's predictions")
     covered = ", ".join(f"{metric} {share:.0%}" for metric, share in made.coverage.items())
-    return Refit(name="uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml", text=made.to_toml(), rows=sum(b.count for b in made.bands.values()),
+    return Refit(name="uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml", text=made.to_toml(),
+                 rows=sum(b.count for b in made.bands.values()),
                  loss_before=float("nan"), loss_after=float("nan"),
                  summary=f"intervals: {len(made.bands)} bands; coverage on rows that did not build them {covered}")
 

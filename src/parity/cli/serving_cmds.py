@@ -384,7 +384,7 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
     own = {} if (request_rate is not None or trace is not None) else interval_bounds(
-        scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, "sim")
+        scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(data["flags"]), "sim")
     out |= nan | own
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
               "value": " / ".join(f"{sim.latency[k] * 1e3:,.1f}" for k in LATENCY_KEYS if k.startswith(name + "_"))}

@@ -30,7 +30,7 @@ from parity.report.accuracy_page import accuracy_markdown
 from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
 from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals, write_refits
-from parity.validate import case_errors, deployment_checks, interval_coverage, published_errors, scores
+from parity.validate import CaseError, case_errors, deployment_checks, interval_coverage, published_errors, scores
 from parity.validate_training import training_case_errors
 
 SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "mlperf", "all")
@@ -144,12 +144,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced above
             payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted)
             payload["by_vendor"]["training"] = training_scores("vendor")
-            scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]  # what serve/predict now run
-            with Progress(transient=True, console=Console(stderr=True)) as progress:
-                task = progress.add_task("simulating never-fitted cases", total=len(scored))
-                simulated = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind="sim",
-                                         processes=processes, ray=ray)
-            payload["sim_errors"] = case_errors(scored, simulated)
+            payload["sim_errors"] = _never_fitted_errors(rows, "sim", processes, ray)  # what serve/predict run
         deliver(accuracy_markdown(errors, training, payload), out)
         return
     if fmt != "table":
@@ -277,17 +272,23 @@ def _write(refits: list[Refit], folder: Path) -> None:
         click.echo(f"{refit.summary}; wrote {path}", err=True)
 
 
+def _never_fitted_errors(rows: list[dict[str, str]], kind: str, processes: int, ray: str | None) -> list[CaseError]:
+    """One model's errors on the never-fitted (holdout and unseen) rows, with a progress bar."""
+    scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task(f"predicting never-fitted cases ({kind})", total=len(scored))
+        predictions = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind=kind,
+                                   processes=processes, ray=ray if kind == "sim" else None)
+    return case_errors(scored, predictions)
+
+
 def _models_side_by_side(rows: list[dict[str, str]], processes: int, fmt: str, out: Path | None,
                          ray: str | None = None) -> None:
     """The steady-state model and the simulator scored on the same never-fitted rows, per engine and mode."""
     scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]
     found = {}
     for kind in MODEL_KINDS:
-        with Progress(transient=True, console=Console(stderr=True)) as progress:
-            task = progress.add_task(f"predicting never-fitted cases ({kind})", total=len(scored))
-            predictions = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind=kind,
-                                       processes=processes, ray=ray if kind == "sim" else None)
-        errors = case_errors(scored, predictions)
+        errors = _never_fitted_errors(rows, kind, processes, ray)
         found[kind] = {(s.metric, dict(s.group).get("engine", "all"), dict(s.group).get("mode", "all")): s
                        for s in scores(errors, ["engine", "mode"]) + scores(errors)}
     table = []

@@ -50,14 +50,14 @@ def interval_kind(scenario: Scenario) -> str:
         "disagg" if scenario.decode_workers is not None else "disagg (workers inferred)")
 
 
-def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float,
+def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float, flagged: bool,
                     model_kind: str = "steady") -> dict[str, float]:
     """The 80% bounds (ttft_s_low, ..., output_tokens_per_s_per_chip_high) from the bands of the model that
-    made the figures, widened where the case is flagged; {} where no bands are stored for that model."""
+    made the figures, widened where the case is flagged (flags); {} where no bands are stored for that model."""
     intervals = _intervals(model_kind)
     if intervals is None:
         return {}
-    widen = WIDEN_FLAGGED if flags(scenario) else 1.0
+    widen = WIDEN_FLAGGED if flagged else 1.0
     out: dict[str, float] = {}
     for metric, value in (("ttft_s", ttft_s), ("tpot_s", tpot_s)):
         band = intervals.band(metric, interval_kind(scenario))
@@ -71,9 +71,10 @@ def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: floa
 
 def with_intervals(p: Prediction, scenario: Scenario, model_kind: str = "steady") -> Prediction:
     """The prediction with its 80% intervals (interval_bounds) and its flags."""
+    raised = flags(scenario)
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
-    extra |= interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, model_kind)
-    return dataclasses.replace(p, extra=extra, flags="; ".join(flags(scenario)))
+    extra |= interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, bool(raised), model_kind)
+    return dataclasses.replace(p, extra=extra, flags="; ".join(raised))
 
 
 def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Prediction]:
