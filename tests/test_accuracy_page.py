@@ -19,16 +19,20 @@ def _error(case_id: str, split: str, metric: str, predicted: float) -> CaseError
 
 def test_the_summary_scores_never_fitted_rows_only() -> None:
     """TPOT errors +10%, -20%, +40% on holdout/unseen rows: median |err| 20%; p90 of (0.1, 0.2, 0.4) is
-    0.2 + 0.8 x (0.4 - 0.2) = 36%. The calibration row (+90%) is left out; the unseen row alone: 40%. With
-    the simulator's errors given (+5% on one row), its row comes first and the steady rows say so."""
+    0.2 + 0.8 x (0.4 - 0.2) = 36%. The calibration row (+90%) is left out; the unseen row alone: 40%. Scored
+    by the simulator (+5% holdout, +30% unseen: median 17.5%, p90 0.05 + 0.9 x 0.25 = 27.5%) with those as
+    the steady model's, the simulator's rows come first, labelled, and the steady model's row follows."""
     errors = [_error("a", "holdout", "tpot_s", 1.1), _error("b", "holdout", "tpot_s", 0.8),
               _error("c", "unseen", "tpot_s", 1.4), _error("d", "calibration", "tpot_s", 1.9)]
     never, unseen = summary_rows(errors, [], [])
     assert never[0] == "serving TPOT" and never[2:] == ["3", "20.0%", "36.0%"]
     assert unseen[2:] == ["1", "40.0%", "40.0%"]
-    sim, steady, _ = summary_rows(errors, [], [], simulated=[_error("a", "holdout", "tpot_s", 1.05)])
-    assert sim[0] == "serving TPOT, simulated (`serve`, `predict`)" and sim[2:] == ["1", "5.0%", "5.0%"]
-    assert steady[0] == "serving TPOT, steady model" and steady[2:] == ["3", "20.0%", "36.0%"]
+    simulated = [_error("a", "holdout", "tpot_s", 1.05), _error("c", "unseen", "tpot_s", 1.3)]
+    sim, sim_unseen, steady = summary_rows(simulated, [], [], kind="sim", other=errors)
+    assert sim[0] == "serving TPOT, simulated (`serve`, `predict`, `validate`)" and sim[2:] == ["2", "17.5%", "27.5%"]
+    assert sim_unseen[1].startswith("of which B300") and sim_unseen[2:] == ["1", "30.0%", "30.0%"]
+    assert steady[0] == "serving TPOT, steady model (`search`, `compare`, `fleet`)"
+    assert steady[2:] == ["3", "20.0%", "36.0%"]
     text = summary_table(errors, [], [{"kind": "all", "scored_points": 272, "measured_error": 0.081}])
     assert text.startswith(SUMMARY_START) and text.endswith(SUMMARY_END)
     assert "| 272 | 8.1% | n/a |" in text

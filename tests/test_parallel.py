@@ -68,6 +68,6 @@ def test_predict_sim_on_ray_gives_the_local_result(tmp_path) -> None:
 
 
 def test_validate_ray_needs_the_simulator_too() -> None:
-    result = CliRunner().invoke(cli, ["validate", "--section", "serving", "--ray"])
+    result = CliRunner().invoke(cli, ["validate", "--section", "serving", "--model-kind", "steady", "--ray"])
     assert result.exit_code == 2
     assert result.stderr == "parity: error: --ray runs the simulator's runs: it needs --model-kind sim\n"

@@ -210,7 +210,7 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
               f"the data does not give")
     table: dict[str, object] = {
         "id": engine.id, "name": engine.name, "date": date, "measured": True, "method": method,
-        "source": "parity validate --fit (parity data: measurements/serving_aiconfigurator.csv)",
+        "source": "parity validate --model-kind steady --fit (parity data: measurements/serving_aiconfigurator.csv)",
         **({"assumptions": engine.assumptions} if engine.assumptions else {}),
         "kernel_overhead": f"{engine.kernel_overhead_s * 1e6:.3f} us",
         "step_overhead": f"{engine.step_overhead_s * 1e3:.4f} ms",

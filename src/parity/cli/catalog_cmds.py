@@ -247,5 +247,5 @@ def engines(fmt: str, out: Path | None) -> None:
                                                                  for e in found]
     emit(rows, columns, fmt, title="Serving-engine profiles", payload=payload, out=out,
          caption="Fitted profiles: Nelder-Mead on the calibration rows of parity's serving measurements only "
-                 "(parity validate --fit); the generic profile is an assumption for engines never measured. "
+                 "(parity validate --model-kind steady --fit); the generic profile is an assumption for engines never measured. "
                  "Methods and assumptions (with their sources) in full: --format json.")

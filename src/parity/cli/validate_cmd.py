@@ -52,9 +52,10 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "m
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, published latency percentiles against the simulator, MLPerf Inference "
                    "runs over the input lengths they allow (these two only on their own), or all")
-@click.option("--model-kind", type=click.Choice(MODEL_KINDS + ("both",)), default="steady", show_default=True,
-              help="serving model scored: the steady-state model, the step-level simulator, or both side by side "
-                   "per engine and mode (never-fitted rows)")
+@click.option("--model-kind", type=click.Choice(MODEL_KINDS + ("both",)), default="sim", show_default=True,
+              help="serving model scored: the step-level simulator (what serve and predict run), the closed-form "
+                   "steady-state model (what search, compare and fleet run; --fit refits the engine profiles "
+                   "only with it), or both side by side per engine and mode (never-fitted rows)")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes for the simulator")
 @ray_option("the simulator's runs (--model-kind sim or both)")
@@ -144,7 +145,9 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced above
             payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted)
             payload["by_vendor"]["training"] = training_scores("vendor")
-            payload["sim_errors"] = _never_fitted_errors(rows, "sim", processes, ray)  # what serve/predict run
+            payload["model_kind"] = model_kind
+            payload["other_errors"] = _never_fitted_errors(rows, "steady" if model_kind == "sim" else "sim",
+                                                           processes, ray)
         deliver(accuracy_markdown(errors, training, payload), out)
         return
     if fmt != "table":

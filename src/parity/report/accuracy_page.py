@@ -62,24 +62,30 @@ SPLIT_WORDS = {"calibration": "calibration (fitted: in-sample)", "holdout": "hol
                "unseen": "unseen: B300, gpt-oss-120b (never fitted)", "reference": "reference (listed, never scored)"}
 
 
+MODEL_WORDS = {"sim": "simulated (`serve`, `predict`, `validate`)",
+               "steady": "steady model (`search`, `compare`, `fleet`)"}
+
+
 def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
                  kernels: Sequence[Mapping[str, Any]],
-                 by_vendor: Sequence[Mapping[str, Any]] = (),
-                 simulated: Sequence[CaseError] = ()) -> list[list[str]]:
-    """The few headline figures: never-fitted serving TPOT and TTFT of the simulator (what `serve` and
-    `predict` run) and of the steady model, the carry-over to what no fit saw, published decode figures of
-    each vendor scored with fits that never saw that vendor, holdout training throughput and held-out H200
-    kernel times."""
+                 by_vendor: Sequence[Mapping[str, Any]] = (), kind: str = "sim",
+                 other: Sequence[CaseError] = ()) -> list[list[str]]:
+    """The few headline figures: never-fitted serving TPOT and TTFT of the scored model (`kind`, the
+    simulator by default) and its carry-over to what no fit saw, then the other serving model's on the same
+    rows (`other`, where given), published decode figures of each vendor scored with fits that never saw
+    that vendor, holdout training throughput and held-out H200 kernel times."""
     rows = []
-    for s in scores(simulated, splits=("holdout", "unseen")):
-        rows.append([f"serving {_metric(s.metric)}, simulated (`serve`, `predict`)",
-                     "never-fitted serving rows, H100/B200/B300", f"{s.count:,}", _pct(s.median_abs_error),
-                     _pct(s.p90_abs_error)])
+    label = f", {MODEL_WORDS[kind]}" if other else ""
     for split, words in ((("holdout", "unseen"), "never-fitted serving rows, H100/B200/B300"),
                          (("unseen",), "of which B300 and gpt-oss-120b, which no fit saw")):
         for s in scores(errors, splits=split):
-            rows.append([f"serving {_metric(s.metric)}" + (", steady model" if simulated else ""), words,
-                         f"{s.count:,}", _pct(s.median_abs_error), _pct(s.p90_abs_error)])
+            rows.append([f"serving {_metric(s.metric)}{label}", words, f"{s.count:,}", _pct(s.median_abs_error),
+                         _pct(s.p90_abs_error)])
+    other_kind = "steady" if kind == "sim" else "sim"
+    for s in scores(other, splits=("holdout", "unseen")):
+        rows.append([f"serving {_metric(s.metric)}, {MODEL_WORDS[other_kind]}",
+                     "never-fitted serving rows, H100/B200/B300", f"{s.count:,}", _pct(s.median_abs_error),
+                     _pct(s.p90_abs_error)])
     for r in by_vendor:
         if r["setting"] == "left out" and r["kind"] == "decode":
             rows.append(["published decode throughput / TPOT", f"{r['group']} figures, {r['group']} left out of "
@@ -97,16 +103,17 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
 
 def summary_table(errors: Sequence[CaseError], training: Sequence[CaseError],
                   kernels: Sequence[Mapping[str, Any]], by_vendor: Sequence[Mapping[str, Any]] = (),
-                  simulated: Sequence[CaseError] = ()) -> str:
+                  kind: str = "sim", other: Sequence[CaseError] = ()) -> str:
     """The README's accuracy table, between its markers."""
     table = _table(["figure", "scored on", "rows", "median \\|err\\|", "p90 \\|err\\|"],
-                   summary_rows(errors, training, kernels, by_vendor, simulated), [False, False, True, True, True])
+                   summary_rows(errors, training, kernels, by_vendor, kind, other), [False, False, True, True, True])
     return f"{SUMMARY_START}\n{table}\n{SUMMARY_END}"
 
 
 def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError], payload: Mapping[str, Any]) -> str:
     """The whole page from `parity validate`'s errors and payload (deterministic: no dates, sorted groups)."""
     rows = payload["rows"]
+    kind, other = payload.get("model_kind", "steady"), payload.get("other_errors", ())
     parts = [
         "# How accurate parity is",
         "",
@@ -125,13 +132,16 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "## Summary",
         "",
         summary_table(errors, training, payload.get("calibration_kernels", []),
-                      payload.get("by_vendor", {}).get("scores", []), payload.get("sim_errors", ())),
+                      payload.get("by_vendor", {}).get("scores", []), kind, other),
         "",
         "## Serving: TTFT and TPOT",
         "",
         f"Source: {SERVING_SOURCE}. {rows.get('calibration', 0):,} calibration rows (fit the engine profiles), "
         f"{rows.get('holdout', 0):,} holdout rows, {rows.get('unseen', 0):,} unseen rows (B300 and gpt-oss-120b, "
-        f"kept from every fit); {payload['infeasible']} rows predicted infeasible are not scored.",
+        f"kept from every fit); {payload['infeasible']} rows predicted infeasible are not scored. "
+        + {"sim": "The tables of this section score the step-level simulator (`parity.simulate`), the serving "
+                  "model of `serve`, `predict` and `validate`; the closed-form steady model beside it further down.",
+           "steady": "The tables of this section score the closed-form steady model (`--model-kind steady`)."}[kind],
         "",
         "### By split",
         "",
@@ -155,13 +165,17 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         _score_table(scores(errors, ["model"]), lambda s: [dict(s.group)["model"]], ["model"]),
         "",
     ]
-    if payload.get("sim_errors"):
-        steady = {(s.metric, dict(s.group)["engine"], dict(s.group)["mode"]): s for s in scores(errors, ["engine", "mode"])}
-        sim = scores(payload["sim_errors"], ["engine", "mode"])
+    if other:
+        never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]
+        sim_errors, steady_errors = (never_fitted, other) if kind == "sim" else (other, never_fitted)
+        steady = {(s.metric, dict(s.group)["engine"], dict(s.group)["mode"]): s
+                  for s in scores(steady_errors, ["engine", "mode"])}
+        sim = scores(sim_errors, ["engine", "mode"])
         parts += ["### The simulator against the steady model (never-fitted rows)", "",
-                  "`parity serve` and `parity predict` run the step-level simulator by default (`--model-kind "
-                  "steady` for the closed form); the tables above score the steady model, for which the engine "
-                  "profiles were fitted. Both on the same rows, by engine and mode:", "",
+                  "`parity serve`, `predict` and `validate` run the step-level simulator by default; `search`, "
+                  "`sweep`, `compare` and `fleet` search thousands of layouts with the closed-form steady model, "
+                  "for which the engine profiles were fitted (`--model-kind steady` elsewhere). Both on the same "
+                  "rows, by engine and mode:", "",
                   _table(["metric", "engine", "mode", "rows", "sim median", "sim p90", "steady median",
                           "steady p90"],
                          [[_metric(s.metric), dict(s.group)["engine"], dict(s.group)["mode"], f"{s.count:,}",
