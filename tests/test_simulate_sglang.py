@@ -106,3 +106,33 @@ def test_sglang_speculative_decoding_turns_overlap_scheduling_off() -> None:
     assert scheduler_of(sglang, 1e6).overlap.on
     assert not scheduler_of(sglang, 1e6, mtp_tokens=1, mtp_acceptance=0.9).overlap.on
     assert scheduler_of(trtllm, 1e6, mtp_tokens=3, mtp_acceptance=1.8).overlap.on
+
+
+def test_engines_scheduler_lists_each_engines_named_policies_with_their_parameters() -> None:
+    """`parity engines --scheduler`: TensorRT-LLM holds attention-DP prompts 60 steps (its profile's
+    attention_dp_hold_steps, read as with attention DP) in KV blocks of 32 reserved at admission; SGLang has
+    PromptAdmission's 16,384-token input budget and pages of 1 token, vLLM no PromptAdmission ('-'); the KV
+    pool is sized per deployment. policy_parameters reads every policy object, nested ones too."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    from parity.simulate import policy_parameters
+
+    result = CliRunner().invoke(cli, ["engines", "--scheduler", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    found = {e["id"]: {(p["policy"], p["parameter"]): p["value"] for p in e["policies"]}
+             for e in json.loads(result.stdout)}
+    assert found["trtllm"][("AttentionDpBalance", "hold_steps")] == 60
+    assert found["trtllm"][("KvAdmission", "block_tokens")] == 32 and not found["trtllm"][("KvAdmission", "on_demand")]
+    assert found["sglang"][("PromptAdmission", "max_prefill_tokens")] == 16384
+    assert found["sglang"][("KvAdmission", "block_tokens")] == 1
+    assert ("PromptAdmission", "max_prefill_tokens") not in found["vllm"]
+    assert found["vllm"][("KvAdmission", "capacity_tokens")] is None
+    table = CliRunner().invoke(cli, ["engines", "--scheduler"], env={"COLUMNS": "200"})
+    assert "PromptAdmission" in table.stdout and "by deployment" in table.stdout
+    sched = scheduler_of(catalog.engine("sglang"), kv_capacity_tokens=1000.0, mtp_tokens=1, mtp_acceptance=0.9)
+    params = {(p, n): v for p, n, v, _ in policy_parameters(sched)}
+    assert params[("Mtp", "tokens")] == 1 and params[("KvAdmission", "capacity_tokens")] == 1000.0
+    assert params[("OverlapScheduling", "on")] is False  # SGLang's MTP turns overlap off

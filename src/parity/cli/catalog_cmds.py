@@ -17,6 +17,7 @@ from parity.errors import CatalogError
 from parity.hardware import Chip, System
 from parity.model import Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
+from parity.simulate import policy_parameters, scheduler_of
 
 
 def chip_row(c: Chip) -> dict[str, object]:
@@ -221,13 +222,56 @@ _ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_ov
                   ("disagg_ttft_overhead_s", "disaggregated hand-off [ms]", 1e-3))
 
 
+def _policy_value(value: object) -> str:
+    """A policy parameter for people: yes/no, 4 significant digits, '-' where the engine lacks the policy."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def _scheduler_rows(found: list[EngineProfile]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The simulator's view of each profile: its named scheduler policies and their parameters (table rows,
+    one per policy parameter, a column per engine), and the same with sources per engine (payload). The KV
+    pool is sized per deployment; attention-DP balancing is read as with attention DP, the rest without."""
+    rows: dict[tuple[str, str], dict[str, object]] = {}
+    payload = []
+    for e in found:
+        alone = {(p, n): v for p, n, v, _ in policy_parameters(scheduler_of(e, kv_capacity_tokens=1.0))}
+        params = [(p, n, v if p == "AttentionDpBalance" else alone.get((p, n), v), s)
+                  for p, n, v, s in policy_parameters(scheduler_of(e, kv_capacity_tokens=1.0, attn_dp=2))]
+        for policy, name, value, source in params:
+            shown = "by deployment" if policy == "Mtp" or name == "capacity_tokens" else value
+            rows.setdefault((policy, name), {"policy": policy, "parameter": name})[e.id] = shown
+        payload.append({"id": e.id, "policies": [{"policy": p, "parameter": n, "source": s,
+                                                  "value": None if p == "Mtp" or n == "capacity_tokens" else v}
+                                                 for p, n, v, s in params]})
+    longest = max((d["policies"] for d in payload), key=len)
+    order = {(p["policy"], p["parameter"]): i for i, p in enumerate(longest)}
+    return sorted(rows.values(), key=lambda r: order.get((r["policy"], r["parameter"]), len(order))), payload
+
+
 @cli.command()
+@click.option("--scheduler", is_flag=True, help="the simulator's view: each engine's named scheduler policies "
+                                               "and their parameters (sources in --format json)")
 @format_option
 @out_option
-def engines(fmt: str, out: Path | None) -> None:
+def engines(scheduler: bool, fmt: str, out: Path | None) -> None:
     """The serving-engine profiles (TensorRT-LLM, vLLM, SGLang, generic): every parameter a serving
     prediction rests on, and how it was obtained (fitted on which rows, or assumed)."""
     found = catalog.engines()
+    if scheduler:
+        rows_, payload_ = _scheduler_rows(found)
+        columns = [Column("policy", "policy", plain, "left"), Column("parameter", "parameter", plain, "left")] + [
+            Column(e.id, e.id, _policy_value, wide=bool(e.base)) for e in found]
+        emit(rows_, columns, fmt, title="Scheduler policies the simulator runs, per engine", payload=payload_,
+             out=out, caption="Read from each profile by parity.simulate.scheduler_of; SGLang's step budget "
+                              "follows the GPU's memory (16,384 tokens here, 8,192 on 80-141 GB GPUs); '-': the "
+                              "engine has no such policy. Sources per policy: --format json.")
+        return
 
     def shown(value: object, unit: float | None) -> str:
         return ("yes" if value else "no") if unit is None else scaled(unit)(value)

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
-           "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of"]
+           "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of", "policy_parameters"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,3 +278,29 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
                               first_token_at_prefill=profile.sim_disagg_first_token == "prefill"),
         dp_routing=DpRouting(by_bootstrap_room=(profile.base or profile.id) in _DP_BY_BOOTSTRAP_ROOM),
         first_token_lag_steps=float(profile.sim_first_token_steps))
+
+
+def policy_parameters(scheduler: Scheduler) -> list[tuple[str, str, object, str]]:
+    """The scheduler as named policies: (policy, parameter, value, source) for every parameter of every
+    policy object it holds, then its plain timing fields under "timing". Reads the dataclasses, so a new
+    policy shows without being listed here."""
+    out: list[tuple[str, str, object, str]] = []
+    timing = []
+    for f in fields(scheduler):
+        value = getattr(scheduler, f.name)
+        if not is_dataclass(value):
+            timing.append(("timing", f.name, value, "engine profile (ttft_overhead_s, sim_first_token_steps)"))
+            continue
+        source = getattr(value, "source", "") or (type(value).__doc__ or "").split(".")[0]
+        for p in fields(value):
+            if p.name == "source":
+                continue
+            inner = getattr(value, p.name)
+            if inner is None:  # an optional policy the engine does not have
+                continue
+            if is_dataclass(inner):  # a policy inside a policy (the prompt admission of a token budget)
+                out += [(type(inner).__name__, q.name, getattr(inner, q.name), getattr(inner, "source", ""))
+                        for q in fields(inner) if q.name != "source"]
+                continue
+            out.append((type(value).__name__, p.name, inner, source))
+    return out + timing
