@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 
 from parity import catalog
-from parity.calibrate.family import chip_calibration, derived_prior, family_calibration, family_toml, figures_from_rows
+from parity.calibrate.family import (architecture_priors, chip_calibration, family_calibration, family_toml,
+                                    figures_from_rows)
 
 # cdna3: fp8 GEMM at every shape of at least 4096 on each side (smaller ones and n=192 are checks: a per-call floor,
 # memory-bound); STREAM; RCCL's bus bandwidth at 8 GB and its time at 8 and 64 KB beside NCCL's (1 MB is a check);
@@ -39,9 +40,12 @@ def main(date: str) -> None:
         cal = chip_calibration(chip, base, [figures[i] for i in ids], chips, date)
         (catalog.data_dir() / "calibration" / f"{chip}.toml").write_text(
             "# GEMM and attention rates published for this chip; the rest inherited (scripts/fit_families.py)\n" + family_toml(cal))
-    prior = derived_prior(base, made, date)
-    (catalog.data_dir() / "calibration" / "derived-prior.toml").write_text(
-        "# Prior of every chip whose family tree holds no measurement (scripts/fit_families.py)\n" + family_toml(prior))
+    for architecture, prior in architecture_priors(base, made, catalog.families(), date).items():
+        whose = (f"of the {architecture} architecture class" if architecture else
+                 "whose architecture class is not stated or has no measured family")
+        (catalog.data_dir() / "calibration" / f"{prior.id}.toml").write_text(
+            f"# Prior of every chip {whose}, where its family tree holds no measurement (scripts/fit_families.py)\n"
+            + family_toml(prior))
 
 
 if __name__ == "__main__":

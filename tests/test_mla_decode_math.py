@@ -69,13 +69,15 @@ def test_an_out_of_range_decode_math_efficiency_is_refused() -> None:
 def test_families_without_an_attention_figure_keep_the_prefill_rate() -> None:
     """CDNA3 has no MLA-decode or fitted attention figure: its decode attention math stays at its prefill attention
     rate, which moves with its GEMM ratio (0.4996 x 0.60985 = 0.3047); the derived prior likewise, unless every measured family has one: with
-    Da Vinci alone (CDNA3 left out) it is 0.667 x 0.6148 / 0.667 = 0.6148."""
+    Da Vinci alone (CDNA3 left out, or the npu class's prior, which a TPU runs on) it is 0.667 x 0.6148 / 0.667 =
+    0.6148; the gpu class's (CDNA3 alone) has none."""
     from parity.calibrate.family import derived_prior
 
     mi300x = catalog.calibration(catalog.chip("amd-mi300x"))
     assert mi300x.attention_decode_math_efficiency == 0.0
     assert mi300x.attention_decode_math == mi300x.attention_prefill_efficiency == pytest.approx(0.3047, abs=1e-4)
-    assert catalog.calibration(catalog.chip("tpu-v6e")).attention_decode_math_efficiency == 0.0
+    assert catalog.calibration(catalog.chip("tpu-v6e")).attention_decode_math_efficiency == pytest.approx(0.6148, abs=1e-4)
+    assert catalog.calibration(catalog.chip("hygon-dcu-bw200")).attention_decode_math_efficiency == 0.0
     h200 = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
     davinci = catalog.calibration(catalog.chip("huawei-ascend-910c"))
     alone = derived_prior(h200, [davinci], "d")

@@ -115,16 +115,36 @@ def test_serve_phase_prefill_reports_input_tokens() -> None:
 
 
 def test_mtp_without_acceptance_takes_the_published_default() -> None:
-    """DeepSeek-V3 report Sec. 5.4.3: 85-90% of second-token predictions accepted; parity takes 0.85 for the
-    first draft and p + p^2 for two drafts: 0.85 + 0.7225 = 1.5725; the output names the source."""
+    """DeepSeek-R1: NVIDIA's measured acceptance by draft depth (TensorRT-LLM tech blog 1), 0.92 of 1 draft and
+    1.58 of 2 kept a step; DeepSeek-V3 keeps its report's 85% a draft token (Sec. 5.4.3), 0.85 + 0.7225 =
+    1.5725 of 2. The output names the source."""
     row = {"model": "deepseek-r1", "system": "hgx-h200", "phase": "decode", "batch": 64, "context": 2048,
            "attn_dp": 8, "mtp_tokens": 1}
     (one,) = predict_rows([row])
-    assert one.tpot_s == pytest.approx(one.extra["step_s"] / 1.85)
-    assert "MTP acceptance 85%" in one.note and "DeepSeek-V3 Technical Report" in one.note
+    assert one.tpot_s == pytest.approx(one.extra["step_s"] / 1.92)
+    assert "0.92 of 1 kept a step (as measured at that depth)" in one.note and "TensorRT-LLM" in one.note
     (two,) = predict_rows([{**row, "mtp_tokens": 2}])
-    assert two.tpot_s == pytest.approx(two.extra["step_s"] / (1 + 0.85 + 0.85 ** 2))
+    assert two.tpot_s == pytest.approx(two.extra["step_s"] / 2.58)
+    (v3,) = predict_rows([{**row, "model": "deepseek-v3", "mtp_tokens": 2}])
+    assert v3.tpot_s == pytest.approx(v3.extra["step_s"] / (1 + 0.85 + 0.85 ** 2))
+    assert "85% a draft token" in v3.note and "DeepSeek-V3 Technical Report" in v3.note
     assert catalog.mtp_acceptance("deepseek-v3").acceptance == 0.85
+
+
+def test_mtp_acceptance_by_depth_is_the_measured_figure_and_extrapolates_past_it() -> None:
+    """DeepSeek-R1 kept 0.92, 1.58, 1.82 of 1, 2, 3 drafts (NVIDIA): each draft adds 0.92, 0.66, 0.24 a step, the
+    last two in the ratio 0.24 / 0.66 = 0.36364, so a fourth adds 0.24 x 0.36364 = 0.08727: 1.90727; a constant
+    85% would keep 0.85 + 0.7225 + 0.61413 = 2.18663 of 3. A table that grows by more than one draft a draft, or
+    whose later drafts add more than earlier ones, is refused."""
+    from parity.catalog.speculation import MtpAcceptance
+    r1 = catalog.mtp_acceptance("deepseek-r1")
+    assert [r1.accepted_tokens(n) for n in (0, 1, 2, 3)] == pytest.approx([0.0, 0.92, 1.58, 1.82])
+    assert r1.accepted_tokens(4) == pytest.approx(1.82 + 0.24 * 0.24 / 0.66, abs=1e-9) == pytest.approx(1.90727, abs=1e-5)
+    assert MtpAcceptance(model="m", acceptance=0.85, source="s").accepted_tokens(3) == pytest.approx(2.18663, abs=1e-5)
+    with pytest.raises(ValueError, match="kept_by_depth"):
+        MtpAcceptance(model="m", acceptance=0.9, source="s", kept_by_depth=(0.9, 2.1))
+    with pytest.raises(ValueError, match="kept_by_depth"):
+        MtpAcceptance(model="m", acceptance=0.5, source="s", kept_by_depth=(0.5, 1.2))
 
 
 def test_predict_prints_step_time_and_input_rate_for_phase_rows(tmp_path) -> None:

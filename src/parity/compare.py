@@ -211,8 +211,7 @@ def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
     if published is None:
         raise InfeasiblePlan(f"no published MTP acceptance is recorded for {model.name}")
     kept = published.accepted_tokens(mtp_tokens)
-    return (mtp_tokens, kept), (f"MTP {mtp_tokens} draft tokens a decode step, {kept:.3g} kept on average "
-                                f"({published.acceptance:.0%} a draft token)")
+    return (mtp_tokens, kept), f"MTP {mtp_tokens} draft tokens a decode step, {published.describe(mtp_tokens)}"
 
 
 def _short_basis(basis: str) -> str:

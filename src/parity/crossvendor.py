@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity import catalog
-from parity.calibrate.family import derived_prior, family_calibration, figures_from_rows
+from parity.calibrate.family import architecture_priors, family_calibration, figures_from_rows
 from parity.engine import EngineProfile
 from parity.hardware import Calibration, Chip
 from parity.optimize import nelder_mead
@@ -222,15 +222,18 @@ def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
         return setting
     kept = [c for c in files if c.family not in gone]
     measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
-    prior = dataclasses.replace(derived_prior(measured, kept, measured.date) if kept else catalog.prior_calibration(),
-                                id=f"derived-prior-without-{'-'.join(sorted(gone))}")
+    tree = catalog.families()
+    priors = {k: dataclasses.replace(p, id=f"{p.id}-without-{'-'.join(sorted(gone))}")
+              for k, p in architecture_priors(measured, kept, tree, measured.date).items()}
+    generic = dataclasses.replace(catalog.prior_calibration(), id=f"derived-prior-without-{'-'.join(sorted(gone))}")
     cals = dict(setting.calibrations)
     for chip in catalog.chips():
         if catalog.calibration(chip).family not in gone:
             continue
         chain = [f for f in catalog.family_chain(chip.family) if f not in gone]
         found = [c for c in kept if c.family in chain]
-        cals[chip.id] = found[0] if found else prior
+        architecture = tree[chip.family].architecture if chip.family in tree else ""
+        cals[chip.id] = found[0] if found else priors.get(architecture, priors.get("", generic))
     return dataclasses.replace(setting, calibrations=cals)
 
 

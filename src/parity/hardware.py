@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from parity.dtypes import MATH_RATES
 
-__all__ = ["SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
+__all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
            "per_die", "Family", "what_if"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
@@ -203,13 +203,27 @@ class System:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Family:
     """An architecture family: its chips share kernels and compilers, so a measured chip's calibration
-    carries to its siblings; `parent` is the family a family without measurements inherits from."""
+    carries to its siblings; `parent` is the family a family without measurements inherits from.
+    `architecture`: the class of the family's compute cores (ARCHITECTURES), which picks the derived prior of a
+    family whose tree holds no measurement; empty: none stated (the prior over every measured family)."""
 
     id: str
     vendor: str
     stack: str
     parent: str = ""
     note: str = ""
+    architecture: str = ""
+
+    def __post_init__(self) -> None:
+        if self.architecture and self.architecture not in ARCHITECTURES:
+            raise ValueError(f"family {self.id}: architecture must be one of {', '.join(ARCHITECTURES)}, "
+                             f"got {self.architecture!r}")
+
+
+# classes of compute cores. gpu: many SIMT cores, each with tensor/matrix units, programmed kernel by kernel
+# (CUDA, ROCm/HIP and their forks); npu: a few large fixed-function matrix engines (systolic arrays, cubes) fed by
+# vector units, programmed mostly through the vendor's graph compiler (XLA, CANN, Neuron)
+ARCHITECTURES = ("gpu", "npu")
 
 
 def per_die(system: System) -> System:

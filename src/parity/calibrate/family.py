@@ -21,9 +21,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from parity.errors import ParityError
-from parity.hardware import Calibration, Chip
+from parity.hardware import ARCHITECTURES, Calibration, Chip, Family
 
 __all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "chip_calibration", "derived_prior",
+           "architecture_priors",
            "family_toml", "COMPUTE", "BANDWIDTH"]
 
 COMPUTE = ("gemm", "attention_prefill")
@@ -286,6 +287,22 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
         # the MLA-decode rate only where every family measured one (else the prefill attention rate stands in)
         **({"attention_decode_math_efficiency": 0.0}
            | {name: round(getattr(measured, name) * over(name), 4) for name in scalars}), points=())
+
+
+def architecture_priors(measured: Calibration, families: Sequence[Calibration], tree: Mapping[str, Family],
+                        date: str) -> dict[str, Calibration]:
+    """The derived prior of each architecture class (hardware.ARCHITECTURES) that holds a measured family, over
+    that class's measured families alone (id derived-prior-CLASS), and under '' the prior over all of them
+    (derived-prior): a chip without measurements inherits what measured chips of its own class reach."""
+    out = {"": derived_prior(measured, families, date)} if families else {}
+    for architecture in ARCHITECTURES:
+        mine = [c for c in families if c.family in tree and tree[c.family].architecture == architecture]
+        if mine:
+            prior = derived_prior(measured, mine, date)
+            out[architecture] = dataclasses.replace(
+                prior, id=f"derived-prior-{architecture}",
+                method=prior.method.replace("the measured families", f"the measured {architecture} families"))
+    return out
 
 
 def family_toml(cal: Calibration) -> str:

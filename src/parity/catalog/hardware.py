@@ -16,7 +16,7 @@ from parity import units
 from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
-from parity.hardware import Chip, Family, Provenance, Source, System
+from parity.hardware import ARCHITECTURES, Chip, Family, Provenance, Source, System
 
 __all__ = ["sources", "chips", "systems", "families", "Entry", "resolve", "chip", "system_for", "system"]
 
@@ -136,9 +136,14 @@ def families() -> dict[str, Family]:
     """The family tree (data/families.toml); every chip's family must be in it, every parent too."""
     where = "families.toml"
     table = read_toml(data_dir() / where)
+    for name, spec in table.items():
+        if str(spec.get("architecture", "")) not in ("", *ARCHITECTURES):
+            raise CatalogError(f"{where}: family {name}: architecture must be one of {', '.join(ARCHITECTURES)}, "
+                               f"got {spec['architecture']!r}")
     out = {name: Family(id=name, vendor=str(require(spec, "vendor", f"{where} [{name}]")),
                         stack=str(require(spec, "stack", f"{where} [{name}]")), parent=str(spec.get("parent", "")),
-                        note=str(spec.get("note", ""))) for name, spec in table.items()}
+                        note=str(spec.get("note", "")), architecture=str(spec.get("architecture", "")))
+           for name, spec in table.items()}
     for family in out.values():
         if family.parent and family.parent not in out:
             raise CatalogError(f"{where}: family {family.id} names unknown parent {family.parent!r}")

@@ -52,11 +52,15 @@ def prior_calibration() -> Calibration:
     return next(c for c in calibrations() if c.chip == "*" and not c.family and c.id == "generic")
 
 
-def derived_prior() -> Calibration:
-    """The prior of a chip whose family tree holds no measurement: what measured families achieve
-    (data/calibration/derived-prior.toml), else the generic prior."""
-    found = [c for c in calibrations() if c.id == "derived-prior"]
-    return found[0] if found else prior_calibration()
+def derived_prior(architecture: str = "") -> Calibration:
+    """The prior of a chip whose family tree holds no measurement: what the measured families of its
+    architecture class achieve (data/calibration/derived-prior-CLASS.toml), else what every measured family
+    achieves (derived-prior.toml), else the generic prior."""
+    for wanted in (f"derived-prior-{architecture}" if architecture else "", "derived-prior"):
+        found = [c for c in calibrations() if wanted and c.id == wanted]
+        if found:
+            return found[0]
+    return prior_calibration()
 
 
 def family_chain(family: str) -> tuple[str, ...]:
@@ -105,10 +109,13 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
             best, via = _own_generation(max(measured, key=lambda c: c.date), step, name, via)
             return dataclasses.replace(best, measured=False,
                                        basis=f"inherited from {best.chip} ({name} family){via}")
-    prior = derived_prior()
+    tree = families()
+    prior = derived_prior(tree[family].architecture if family in tree else "")
     where = f"the {family} family and its parents hold" if family else "the chip has no family and"
+    whose = (f"measured {prior.id.removeprefix('derived-prior-')} chips (its architecture class)"
+             if prior.id != "derived-prior" and prior.id.startswith("derived-prior-") else "measured chips")
     return dataclasses.replace(prior, basis=f"{prior.id}: {where} no measurement, so the prior derived from what "
-                                            f"measured chips achieve")
+                                            f"{whose} achieve")
 
 
 def calibration(the_chip: Chip) -> Calibration:

@@ -13,20 +13,46 @@ __all__ = ["MtpAcceptance", "mtp_acceptance"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MtpAcceptance:
-    """Share of a model's first MTP draft token that is accepted, in (0, 1], with where it comes from."""
+    """Share of a model's first MTP draft token that is accepted, in (0, 1], with where it comes from;
+    `kept_by_depth`: draft tokens kept a step on average with 1, 2, ... drafts where a source measured them
+    (the model's one MTP module reused for every draft after the first predicts them worse and worse)."""
 
     model: str
     acceptance: float
     source: str
     note: str = ""
+    kept_by_depth: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 < self.acceptance <= 1.0:
             raise ValueError(f"mtp acceptance of {self.model} must be in (0, 1], got {self.acceptance}")
+        kept = (0.0, *self.kept_by_depth)
+        if any(not 0.0 < b - a <= 1.0 for a, b in zip(kept, kept[1:])) or any(
+                b - a > a - z for z, a, b in zip(kept, kept[1:], kept[2:])):
+            raise ValueError(f"mtp kept_by_depth of {self.model} must grow by at most 1 a draft, each draft adding no "
+                             f"more than the one before, got {list(self.kept_by_depth)}")
 
     def accepted_tokens(self, draft_tokens: int) -> float:
-        """Draft tokens kept a step on average: p + p^2 + ... + p^n (each kept only after the one before)."""
-        return sum(self.acceptance ** i for i in range(1, draft_tokens + 1))
+        """Draft tokens kept a step on average. Measured depths: the measured figure. Otherwise p + p^2 + ... +
+        p^n (each kept only after the one before), and past the deepest measured depth each further draft adds
+        the last measured draft's share times the last measured ratio between successive drafts' shares."""
+        kept = self.kept_by_depth
+        if not kept:
+            return sum(self.acceptance ** i for i in range(1, draft_tokens + 1))
+        if draft_tokens <= len(kept):
+            return kept[draft_tokens - 1] if draft_tokens > 0 else 0.0
+        gains = [b - a for a, b in zip((0.0, *kept), kept)]
+        ratio = gains[-1] / gains[-2] if len(gains) > 1 else self.acceptance
+        extra = sum(gains[-1] * ratio ** i for i in range(1, draft_tokens - len(kept) + 1))
+        return kept[-1] + extra
+
+    def describe(self, draft_tokens: int) -> str:
+        """How many of `draft_tokens` drafts are kept and on what basis, for assumption notes."""
+        kept = self.accepted_tokens(draft_tokens)
+        basis = ("as measured at that depth" if 0 < draft_tokens <= len(self.kept_by_depth) else
+                 f"{self.acceptance:.0%} a draft token" if not self.kept_by_depth else
+                 "extrapolated past the deepest measured depth")
+        return f"{kept:.3g} of {draft_tokens} kept a step ({basis})"
 
 
 @cache
@@ -41,7 +67,8 @@ def _table() -> dict[str, MtpAcceptance]:
             raise CatalogError(f"{where}: model {row.get('id')!r} names unknown source {source!r}")
         try:
             out[row["id"]] = MtpAcceptance(model=require(row, "id", where), acceptance=float(require(
-                row, "acceptance", where)), source=titles[source], note=row.get("note", ""))
+                row, "acceptance", where)), source=titles[source], note=row.get("note", ""),
+                kept_by_depth=tuple(float(v) for v in row.get("kept_by_depth", ())))
         except ValueError as err:
             raise CatalogError(f"{where}: {err}") from err
     return out

@@ -193,8 +193,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         if published is None:
             raise InfeasiblePlan(f"mtp_acceptance is required for {model.name} (no published acceptance recorded)")
         mtp_acceptance = published.accepted_tokens(mtp)
-        mtp_note = (f"MTP acceptance {published.acceptance:.0%} a draft token, {mtp_acceptance:.3g} of {mtp} kept a "
-                    f"step (default: {published.source}; {published.note})")
+        mtp_note = f"MTP acceptance: {published.describe(mtp)} (default: {published.source}; {published.note})"
     if not 0.0 <= mtp_acceptance <= mtp:
         raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {case.mtp_acceptance:g}")
     if not 0.0 <= case.random_range_ratio <= 1.0:
