@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
-           "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of"]
+           "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of", "disaggregated_roles"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,3 +279,26 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
                               first_token_at_prefill=profile.sim_disagg_first_token == "prefill"),
         dp_routing=DpRouting(by_bootstrap_room=(profile.base or profile.id) in _DP_BY_BOOTSTRAP_ROOM),
         first_token_lag_steps=float(profile.sim_first_token_steps))
+
+
+# engines whose disaggregated prefill (context) workers schedule synchronously: TensorRT-LLM's, as aiconfigurator's
+# generator writes them (ai-dynamo/aiconfigurator src/aiconfigurator/generator/rule_plugin/trtllm.rule: `prefill
+# disable_overlap_scheduler = true`, `decode disable_overlap_scheduler = false`) and as InferenceX's recipes run them
+# (ishandhanani/srt-slurm recipes/trtllm/*: prefill `disable_overlap_scheduler: true`)
+_SYNCHRONOUS_PREFILL_WORKERS = frozenset({"trtllm"})
+
+
+def disaggregated_roles(scheduler: Scheduler, profile: EngineProfile) -> tuple[Scheduler, Scheduler]:
+    """(prefill worker's, decode worker's) scheduler of a disaggregated deployment, from the engine's scheduler.
+    Neither holds prompts for attention-DP balance or batch waiting: TensorRT-LLM's _balance_adp_requests
+    releases context requests at once unless every rank has generation requests (`if timeout_reached or not
+    all_ranks_have_gen_requests`), which a prefill worker never has, and its batch waiting acts only with
+    generation requests in the step; a decode worker's new requests arrive as generation-only requests,
+    scheduled as fitting_disagg_gen_init_requests, outside the context requests either policy holds
+    (NVIDIA/TensorRT-LLM tensorrt_llm/_torch/pyexecutor/py_executor.py, _schedule and _balance_adp_requests,
+    v1.1-v1.2). A prefill worker of _SYNCHRONOUS_PREFILL_WORKERS runs without overlap scheduling."""
+    free = dataclasses.replace(scheduler, balance=AttentionDpBalance(hold_steps=0.0),
+                               batch_wait=BatchWait(timeout_steps=0.0, tokens_ratio=0.0))
+    synchronous = (profile.base or profile.id) in _SYNCHRONOUS_PREFILL_WORKERS
+    prefill = dataclasses.replace(free, overlap=OverlapScheduling(on=False)) if synchronous else free
+    return prefill, free

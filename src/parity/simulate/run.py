@@ -18,7 +18,7 @@ from parity.memory import kv_bytes_per_token_per_device
 from parity.plan import Shard
 from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths
 from parity.simulate.loop import Engine, Request
-from parity.simulate.policies import Scheduler, scheduler_of
+from parity.simulate.policies import Scheduler, disaggregated_roles, scheduler_of
 from parity.simulate.tables import StepTable, step_table
 from parity.step import Deployment, deployment_memory
 
@@ -122,7 +122,7 @@ def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: 
     most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
                max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
     return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
-                      profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s)
+                      profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s, float(bench.isl))
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark) -> tuple[Scheduler, float]:
@@ -337,6 +337,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
     the KV cache moved over the links (kv_transfer_s)."""
     p_sched, p_cap = _scheduler(prefill, profile, bench)
     d_sched, d_cap = _scheduler(decode, profile, bench)
+    p_sched, d_sched = disaggregated_roles(p_sched, profile)[0], disaggregated_roles(d_sched, profile)[1]
     prompts_only = dataclasses.replace(profile, sim_prefill_scale=profile.sim_prefill_scale * profile.sim_disagg_prefill_scale)
     p_table = _table(prefill, prompts_only, bench, p_cap, float(prefill_batch or profile.max_batch_size))
     d_table = _table(decode, profile, bench, d_cap, float(decode_batch or profile.max_batch_size))
@@ -378,12 +379,14 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
                       timeline=records, name=f"decode {i}") for i in range(decode_workers))
     client.start()
     # a prompt reaches a prefill worker ttft_overhead after a request ends; a decode worker, the transfer and
-    # hand-off after a prefill ends
-    prefills = tuple(range(prefill_workers))
-    decodes = tuple(range(prefill_workers, prefill_workers + decode_workers))
+    # hand-off after a prefill ends. A decode worker is also reached, through the client and an idle prefill
+    # worker (whose clock bounds nothing), from any decode worker whose request ends: its senders are every
+    # worker, and the transfer and hand-off the least delay along any of those paths
+    everyone = tuple(range(prefill_workers + decode_workers))
+    decodes = everyone[prefill_workers:]
     _drive(pre + dec, [p_sched.ttft_overhead_s] * prefill_workers
            + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers,
-           [decodes] * prefill_workers + [prefills] * decode_workers, touched)
+           [decodes] * prefill_workers + [everyone] * decode_workers, touched)
     notes = d_sched.describe() + (
         f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
