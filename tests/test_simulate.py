@@ -114,6 +114,28 @@ def test_kv_transfer_moves_every_layer_of_the_prompt_over_the_links() -> None:
     assert kv_transfer_s(dep, dep, 1000) == pytest.approx(expected)
 
 
+def test_an_mla_prompt_leaves_one_attention_dp_rank_for_every_tensor_parallel_decode_rank() -> None:
+    """DeepSeek-R1 (MLA): a prompt prefilled on one of 4 attention-DP ranks of a 4-chip prefill worker (tp 1)
+    goes to a decode worker of tp 8 on another node. MLA's latent is whole on every tp rank, so it moves 8
+    copies of the prompt's KV (per token: kv_bytes_per_token_per_device at tp 8, the same as at tp 1), sent by
+    the rank's one chip over its scale-out link: isl x bytes x 8 / scale-out bandwidth + latency. With the
+    decode worker in attention DP 8 (tp 1 a rank) one copy goes to one rank."""
+    row = next(r for r in catalog.measurements() if r["engine"] == "trtllm" and r["mode"] == "disagg"
+               and r["prefill_attn_dp"] == "4" and r["decode_tp"] == "8" and r["system"] == "hgx-b200")
+    s = scenario_from_row(row)
+    pre, dec = deployment(s, s.layout), deployment(s, s.decode_layout)
+    assert (pre.chips, pre.layout.resolved().attn_dp, dec.chips, dec.layout.resolved().tp) == (4, 4, 8, 8)
+    per_token = float(kv_bytes_per_token_per_device(dec.model, Shard(8, 1, 1, 1, 1), dec.precision))
+    assert per_token == float(kv_bytes_per_token_per_device(dec.model, Shard(1, 1, 1, 1, 1), dec.precision))
+    system = dec.system
+    assert pre.chips + dec.chips > system.scale_up_domain_chips  # two nodes: over scale-out
+    expected = 1000 * per_token * 8 / system.scale_out_bytes_per_s + system.scale_out_latency_s
+    assert kv_transfer_s(pre, dec, 1000) == pytest.approx(expected)
+    adp = dataclasses.replace(dec, layout=dataclasses.replace(dec.layout, tp=1, attn_dp=8))
+    assert kv_transfer_s(pre, adp, 1000) == pytest.approx(1000 * per_token / system.scale_out_bytes_per_s
+                                                          + system.scale_out_latency_s)
+
+
 def test_mtp_acceptance_is_a_distribution_with_the_stated_mean() -> None:
     """3 drafts accepted in order with probability p, mean accepted p + p^2 + p^3 = 1.8; p = 0.7 gives
     0.7 + 0.49 + 0.343 = 1.533 and p = 0.8 gives 1.952, so p lies between; a step keeps 2.8 tokens on
@@ -284,7 +306,7 @@ def test_the_hand_off_overhead_adds_to_one_clients_ttft_and_the_simulator_may_ha
     assert scheduler_of(own, 1e6).disagg_ttft_overhead_s == 0.042
     assert scheduler_of(own, 1e6).handoff.first_token_at_prefill
     trtllm = catalog.engine("trtllm")
-    assert trtllm.sim_disagg_ttft_overhead_s == pytest.approx(0.100) and trtllm.sim_disagg_prefill_scale == 0.8
+    assert trtllm.sim_disagg_ttft_overhead_s == pytest.approx(0.100) and trtllm.sim_disagg_prefill_scale == 0.9
     with pytest.raises(ValueError, match="sim_disagg_first_token"):
         dataclasses.replace(vllm, sim_disagg_first_token="router")
 

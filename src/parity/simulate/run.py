@@ -109,12 +109,20 @@ def kv_capacity_tokens(dep: Deployment, profile: EngineProfile, held_tokens: flo
 
 def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
     """Time to move one prompt's KV cache (all layers) from a prefill to a decode worker [s]: over the
-    scale-up links when both workers fit in one scale-up domain, else over scale-out, every prefill
-    chip sending its share at once, plus one link latency."""
-    kv_total = isl * float(kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision))
+    scale-up links when both workers fit in one scale-up domain, else over scale-out, plus one link latency.
+    The prompt was prefilled on one attention-DP rank, whose chips (the prefill worker's over its attention DP)
+    send at once; it goes to the chips of one decode rank (tp x pp), each receiving its own share: GQA heads
+    split over tp (the prompt's KV once in all), MLA's latent whole on every tp rank (tp copies): TensorRT-LLM's
+    MLACacheFormatter::format sends a context rank's latent blocks over its connection to each generation rank
+    (needSendCache: every context rank sends while its TP is not larger than the generation's;
+    NVIDIA/TensorRT-LLM cpp/tensorrt_llm/batch_manager/mlaCacheFormatter.cpp)."""
+    r = decode.layout.resolved()
+    per_device = float(kv_bytes_per_token_per_device(decode.model, Shard(r.tp, 1, 1, 1, r.pp), decode.precision))
+    kv_total = isl * per_device * float(r.tp * r.pp)
     system = decode.system
     same = float(prefill.chips + decode.chips) <= system.scale_up_domain_chips
-    link = (system.scale_up_bytes_per_s if same else system.scale_out_bytes_per_s) * float(prefill.chips)
+    senders = float(prefill.chips) / max(float(prefill.layout.resolved().attn_dp), 1.0)
+    link = (system.scale_up_bytes_per_s if same else system.scale_out_bytes_per_s) * senders
     return kv_total / max(link, 1.0) + system.scale_out_latency_s
 
 
