@@ -569,3 +569,28 @@ def test_a_step_of_several_whole_prompts_prices_their_attention_apart() -> None:
     assert whole.time_s(0.0, 1.0, 2048.0) == pytest.approx(one, rel=1e-9)
     assert two < one
     assert split.time_s(0.0, 1.0, 1024.0) == pytest.approx(whole.time_s(0.0, 1.0, 1024.0), rel=1e-9)
+
+
+def test_inferencex_sglang_prefill_workers_take_32k_token_steps_and_no_inferred_batch_limit() -> None:
+    """InferenceX's disaggregated SGLang recipes run prefill workers with max-prefill-tokens and
+    chunked-prefill-size 32,768 (B200) or more (H100) and max-running-requests 512-1,024, so such a row is
+    simulated with a 32,768-token step and input budget (not SGLang's defaults: 16,384 input tokens, chunks of
+    8,192 on an 80 GB H100) and without the prefill batch of 1 its import inferred from aiconfigurator's
+    generator. aiconfigurator's own SGLang rows and other engines' InferenceX rows keep what they state."""
+    from parity.predict.simulated import benchmark_of, disaggregated_deployment
+    rows = [r for r in catalog.measurements() if r["mode"] == "disagg" and r["split"] != "calibration"]
+    inferred = next(r for r in rows if r["engine"] == "sglang" and r["random_range_ratio"]
+                    and r["prefill_batch"] == "1" and r["system"] == "hgx-h100")
+    s = scenario_from_row(inferred)
+    assert s.prefill_batch == 1.0
+    engine, prefill_batch = disaggregated_deployment(s, benchmark_of(s))
+    assert prefill_batch is None
+    assert (engine.max_num_tokens, engine.sim_max_prefill_tokens, engine.sim_chunked_prefill_tokens) == (32768,) * 3
+    h100 = deployment(s, s.layout).system.chip.memory_bytes
+    assert scheduler_of(s.engine, 1e6, chip_memory_bytes=h100).budget.max_num_tokens == 8192
+    assert scheduler_of(engine, 1e6, chip_memory_bytes=h100).budget.max_num_tokens == 32768
+    assert scheduler_of(engine, 1e6).budget.prompt_admission.max_prefill_tokens == 32768
+    for own in (next(r for r in rows if r["engine"] == "sglang" and not r["random_range_ratio"]),
+                next(r for r in rows if r["engine"] == "trtllm" and r["random_range_ratio"])):
+        t = scenario_from_row(own)
+        assert disaggregated_deployment(t, benchmark_of(t)) == (t.engine, t.prefill_batch)

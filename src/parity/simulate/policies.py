@@ -248,8 +248,9 @@ _DP_BY_BOOTSTRAP_ROOM = frozenset({"sglang"})
 def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
                  mtp_acceptance: float = 0.0, chip_memory_bytes: float | None = None) -> Scheduler:
     """The policies of an engine profile (unknown engines: vLLM-like, synchronous, blocks of 16). With SGLang's
-    prompt admission (profile.sim_max_prefill_tokens > 0) the step budget is SGLang's default chunked prefill
-    size on a chip of `chip_memory_bytes` [B], at most the profile's max_num_tokens."""
+    prompt admission (profile.sim_max_prefill_tokens > 0) the step budget is the deployment's chunked prefill
+    size (profile.sim_chunked_prefill_tokens), else SGLang's default on a chip of `chip_memory_bytes` [B], at
+    most the profile's max_num_tokens."""
     if kv_capacity_tokens < 1:
         raise ParityError("not even one token of KV cache fits beside the weights")
     d = int(attn_dp)
@@ -257,7 +258,9 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
     admission = None
     if profile.sim_max_prefill_tokens > 0:
         admission = PromptAdmission(max_prefill_tokens=float(profile.sim_max_prefill_tokens))
-        if chip_memory_bytes is not None:
+        if profile.sim_chunked_prefill_tokens > 0:
+            step_tokens = min(step_tokens, int(profile.sim_chunked_prefill_tokens))
+        elif chip_memory_bytes is not None:
             step_tokens = min(step_tokens, sglang_chunked_prefill_tokens(chip_memory_bytes))
     return Scheduler(
         budget=TokenBudget(max_num_tokens=step_tokens,
