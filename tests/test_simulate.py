@@ -114,6 +114,28 @@ def test_kv_transfer_moves_every_layer_of_the_prompt_over_the_links() -> None:
     assert kv_transfer_s(dep, dep, 1000) == pytest.approx(expected)
 
 
+def test_an_mla_prompt_leaves_one_attention_dp_rank_for_every_tensor_parallel_decode_rank() -> None:
+    """DeepSeek-R1 (MLA): a prompt prefilled on one of 4 attention-DP ranks of a 4-chip prefill worker (tp 1)
+    goes to a decode worker of tp 8 on another node. MLA's latent is whole on every tp rank, so it moves 8
+    copies of the prompt's KV (per token: kv_bytes_per_token_per_device at tp 8, the same as at tp 1), sent by
+    the rank's one chip over its scale-out link: isl x bytes x 8 / scale-out bandwidth + latency. With the
+    decode worker in attention DP 8 (tp 1 a rank) one copy goes to one rank."""
+    row = next(r for r in catalog.measurements() if r["engine"] == "trtllm" and r["mode"] == "disagg"
+               and r["prefill_attn_dp"] == "4" and r["decode_tp"] == "8" and r["system"] == "hgx-b200")
+    s = scenario_from_row(row)
+    pre, dec = deployment(s, s.layout), deployment(s, s.decode_layout)
+    assert (pre.chips, pre.layout.resolved().attn_dp, dec.chips, dec.layout.resolved().tp) == (4, 4, 8, 8)
+    per_token = float(kv_bytes_per_token_per_device(dec.model, Shard(8, 1, 1, 1, 1), dec.precision))
+    assert per_token == float(kv_bytes_per_token_per_device(dec.model, Shard(1, 1, 1, 1, 1), dec.precision))
+    system = dec.system
+    assert pre.chips + dec.chips > system.scale_up_domain_chips  # two nodes: over scale-out
+    expected = 1000 * per_token * 8 / system.scale_out_bytes_per_s + system.scale_out_latency_s
+    assert kv_transfer_s(pre, dec, 1000) == pytest.approx(expected)
+    adp = dataclasses.replace(dec, layout=dataclasses.replace(dec.layout, tp=1, attn_dp=8))
+    assert kv_transfer_s(pre, adp, 1000) == pytest.approx(1000 * per_token / system.scale_out_bytes_per_s
+                                                          + system.scale_out_latency_s)
+
+
 def test_mtp_acceptance_is_a_distribution_with_the_stated_mean() -> None:
     """3 drafts accepted in order with probability p, mean accepted p + p^2 + p^3 = 1.8; p = 0.7 gives
     0.7 + 0.49 + 0.343 = 1.533 and p = 0.8 gives 1.952, so p lies between; a step keeps 2.8 tokens on
@@ -284,7 +306,7 @@ def test_the_hand_off_overhead_adds_to_one_clients_ttft_and_the_simulator_may_ha
     assert scheduler_of(own, 1e6).disagg_ttft_overhead_s == 0.042
     assert scheduler_of(own, 1e6).handoff.first_token_at_prefill
     trtllm = catalog.engine("trtllm")
-    assert trtllm.sim_disagg_ttft_overhead_s == pytest.approx(0.020) and trtllm.sim_disagg_prefill_scale == 0.6
+    assert trtllm.sim_disagg_ttft_overhead_s == pytest.approx(0.100) and trtllm.sim_disagg_prefill_scale == 0.9
     with pytest.raises(ValueError, match="sim_disagg_first_token"):
         dataclasses.replace(vllm, sim_disagg_first_token="router")
 
@@ -477,3 +499,98 @@ def test_a_simulated_row_keeps_the_closed_form_assumptions_apart_from_its_own() 
     assert note == ("closed-form model (memory, worker sizing, flags): arrival burstiness 0.5 (Kingman); "
                     "simulator: step budget 8192 tokens; simulated 40 requests")
     assert simulated_note("", ("x",)) == "simulator: x"
+
+
+def test_a_decode_worker_never_runs_ahead_of_a_request_sent_through_an_idle_prefill_worker() -> None:
+    """Three clients, three decode workers of one slot each, prompts of 800-1,000 tokens and outputs of
+    81-101 (the InferenceX client's 0.8 range), transfer 50 ms, step = 10 ms + 1 ms/sequence + 0.01 ms/prompt
+    token. With as many slots as clients no request waits for one: the least-outstanding decode worker is idle
+    when a prompt is handed on. So every TTFT is at most a prefill step in progress (three prompts at most:
+    10 + 0.01 x 3,000 = 40 ms) + its own (40 ms) + the transfer (50 ms) = 130 ms. A decode worker must not run
+    a decode stretch past the time a request can reach it through the client and an idle prefill worker
+    (whose clock bounds nothing): with only the prefill workers as its senders, a worker that ran ahead to
+    its own request's end admitted the next request there, 0.5-0.9 s late (p99 TTFT 0.62 s here; on a B200
+    DeepSeek-R1 row of 10 clients on 5 x 2 decode slots, 0.56 s simulated against 0.17 s measured)."""
+    client = ClientProfile(id="test", num_prompts=1, range_ratio=0.8, source="test")
+    table = StepTable.of(linear, **GRID)
+    b = Benchmark(isl=1000, osl=101, concurrency=3, client=client, num_prompts=30)
+    r = run_disaggregated(table, scheduler(), table, scheduler(), b, transfer_s=0.050, decode_workers=3,
+                          decode_batch=1)
+    assert r.requests == 30
+    assert r.latency["ttft_p99_s"] <= 0.130
+    assert r.latency["ttft_s"] >= 0.050 + 0.010 + 0.00001 * 800  # at least its own step and the transfer
+
+
+def test_disaggregated_workers_neither_hold_prompts_nor_overlap_a_tensorrt_llm_prefill() -> None:
+    """TensorRT-LLM with attention DP holds new prompts up to 60 iterations until every rank has one
+    (attention_dp_config timeout_iters), but only while every rank has generation requests: a prefill worker
+    has none, and a decode worker's new requests are generation-only ones the hold never sees
+    (disaggregated_roles). One client, one 4-rank prefill worker, transfer 50 ms: with the aggregated
+    engine's hold the prompt idles 60 iterations of 1 ms first, TTFT = 60 + 20 (its step: 10 + 0.01 x 1,000)
+    + 50 = 130 ms; as a prefill worker it does not, 70 ms. TensorRT-LLM's prefill workers also run
+    without overlap scheduling (aiconfigurator's generator and InferenceX's recipes:
+    disable_overlap_scheduler true), its decode workers with it; SGLang's keep theirs."""
+    from parity.simulate.policies import disaggregated_roles
+    trtllm = dataclasses.replace(catalog.engine("trtllm"), ttft_overhead_s=0.0, sim_disagg_ttft_overhead_s=0.0,
+                                 sim_first_token_steps=0.0)
+    engine = scheduler_of(trtllm, 1e6, attn_dp=4)
+    assert engine.balance.hold_steps == 60 and engine.overlap.on
+    prefill, decode = disaggregated_roles(engine, trtllm)
+    assert prefill.balance.hold_steps == decode.balance.hold_steps == 0
+    assert not prefill.overlap.on and decode.overlap.on
+    sglang = catalog.engine("sglang")
+    assert disaggregated_roles(scheduler_of(sglang, 1e6, attn_dp=4), sglang)[0].overlap.on
+    table = StepTable.of(linear, **GRID)
+    plain = dataclasses.replace(scheduler(), balance=engine.balance)
+    held = run_disaggregated(table, plain, table, scheduler(), bench(1000, 101, 1, 1), transfer_s=0.050,
+                             prefill_ranks=4)
+    assert held.latency["ttft_s"] == pytest.approx(0.130)
+    free = disaggregated_roles(plain, catalog.engine("vllm"))[0]
+    assert run_disaggregated(table, free, table, scheduler(), bench(1000, 101, 1, 1), transfer_s=0.050,
+                             prefill_ranks=4).latency["ttft_s"] == pytest.approx(0.070)
+
+
+def test_a_step_of_several_whole_prompts_prices_their_attention_apart() -> None:
+    """The step table prices a rank's prompt tokens up to the nominal prompt length as one sequence and more as
+    prompts of that length side by side: its cell at 2 x 1,024 tokens is the step model's price of two
+    1,024-token prompts (attention pairs 2 x 1,024^2 / 2), below one 2,048-token sequence (2,048^2 / 2), and
+    at 1,024 tokens the same as a table without the prompt length."""
+    from parity.ops import Batch
+    from parity.step import step_cost
+    from parity.simulate.tables import step_table
+    row = next(r for r in catalog.measurements() if r["engine"] == "vllm" and r["mode"] == "agg")
+    s = scenario_from_row(row)
+    dep = deployment(s, s.layout)
+    split = step_table(dep, 2.0, 4096.0, 2048.0, prompt_tokens=1024.0)
+    whole = step_table(dep, 2.0, 4096.0, 2048.0)
+    two = float(np.asarray(step_cost(dep, Batch(prefill_tokens=2048.0, prefill_sequences=2.0)).time_s))
+    one = float(np.asarray(step_cost(dep, Batch(prefill_tokens=2048.0, prefill_sequences=1.0)).time_s))
+    assert split.time_s(0.0, 1.0, 2048.0) == pytest.approx(two, rel=1e-9)
+    assert whole.time_s(0.0, 1.0, 2048.0) == pytest.approx(one, rel=1e-9)
+    assert two < one
+    assert split.time_s(0.0, 1.0, 1024.0) == pytest.approx(whole.time_s(0.0, 1.0, 1024.0), rel=1e-9)
+
+
+def test_inferencex_sglang_prefill_workers_take_32k_token_steps_and_no_inferred_batch_limit() -> None:
+    """InferenceX's disaggregated SGLang recipes run prefill workers with max-prefill-tokens and
+    chunked-prefill-size 32,768 (B200) or more (H100) and max-running-requests 512-1,024, so such a row is
+    simulated with a 32,768-token step and input budget (not SGLang's defaults: 16,384 input tokens, chunks of
+    8,192 on an 80 GB H100) and without the prefill batch of 1 its import inferred from aiconfigurator's
+    generator. aiconfigurator's own SGLang rows and other engines' InferenceX rows keep what they state."""
+    from parity.predict.simulated import benchmark_of, disaggregated_deployment
+    rows = [r for r in catalog.measurements() if r["mode"] == "disagg" and r["split"] != "calibration"]
+    inferred = next(r for r in rows if r["engine"] == "sglang" and r["random_range_ratio"]
+                    and r["prefill_batch"] == "1" and r["system"] == "hgx-h100")
+    s = scenario_from_row(inferred)
+    assert s.prefill_batch == 1.0
+    engine, prefill_batch = disaggregated_deployment(s, benchmark_of(s))
+    assert prefill_batch is None
+    assert (engine.max_num_tokens, engine.sim_max_prefill_tokens, engine.sim_chunked_prefill_tokens) == (32768,) * 3
+    h100 = deployment(s, s.layout).system.chip.memory_bytes
+    assert scheduler_of(s.engine, 1e6, chip_memory_bytes=h100).budget.max_num_tokens == 8192
+    assert scheduler_of(engine, 1e6, chip_memory_bytes=h100).budget.max_num_tokens == 32768
+    assert scheduler_of(engine, 1e6).budget.prompt_admission.max_prefill_tokens == 32768
+    for own in (next(r for r in rows if r["engine"] == "sglang" and not r["random_range_ratio"]),
+                next(r for r in rows if r["engine"] == "trtllm" and r["random_range_ratio"])):
+        t = scenario_from_row(own)
+        assert disaggregated_deployment(t, benchmark_of(t)) == (t.engine, t.prefill_batch)

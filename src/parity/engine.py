@@ -102,6 +102,8 @@ class EngineProfile:
     from schedule_policy.PrefillAdder): a prompt step's input budget [tokens] (--max-prefill-tokens, default
     16,384), a prompt not smaller than what is left of it waiting for the next step unless it is the first,
     and the step budget SGLang's chunked prefill size by GPU memory (at most max_num_tokens); 0: off.
+    sim_chunked_prefill_tokens: SGLang's --chunked-prefill-size where the deployment sets it [tokens] (the
+    step budget with prompt admission, at most max_num_tokens); 0: SGLang's default by GPU memory.
     assumptions: what the profile assumes rather than fits, and where each assumption comes from.
     """
 
@@ -150,6 +152,7 @@ class EngineProfile:
     sim_disagg_first_token: str = "decode"
     sim_disagg_prefill_scale: float = 1.0
     sim_max_prefill_tokens: int = 0
+    sim_chunked_prefill_tokens: int = 0
     sim_chunked_prefill: bool = True
     source: str = ""
     assumptions: str = ""
@@ -204,6 +207,9 @@ class EngineProfile:
         if self.sim_disagg_ttft_overhead_s is not None and not 0 <= self.sim_disagg_ttft_overhead_s <= 5:
             raise ValueError(f"engine {self.id}: sim_disagg_ttft_overhead must be in [0, 5 s], got "
                              f"{self.sim_disagg_ttft_overhead_s}")
+        if self.sim_chunked_prefill_tokens < 0:
+            raise ValueError(f"engine {self.id}: sim_chunked_prefill_tokens must be >= 0, got "
+                             f"{self.sim_chunked_prefill_tokens}")
         if self.sim_max_prefill_tokens < 0:
             raise ValueError(f"engine {self.id}: sim_max_prefill_tokens must be >= 0, got {self.sim_max_prefill_tokens}")
         if not 0 <= self.sim_prefill_launch_s <= 1e-3:

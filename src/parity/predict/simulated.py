@@ -55,6 +55,28 @@ def deployed_engine(scenario: Scenario, bench: Benchmark) -> EngineProfile:
     return dataclasses.replace(scenario.engine, **changes)  # type: ignore[arg-type]
 
 
+# InferenceX's disaggregated SGLang runs (Dynamo images) deploy their prefill workers with max-running-requests
+# 512-1,024 and max-prefill-tokens / chunked-prefill-size 32,768 (B200) to 65,536 / 262,144 (H100):
+# ishandhanani/srt-slurm recipes/b200-fp8/1k1k-stp.yaml, recipes/b200-fp4/8k1k-stp.yaml,
+# recipes/h100/1k1k/stp/h100-fp8-2p4d-max-tp.yaml. The smallest, the B200 recipes', is taken.
+INFERENCEX_SGLANG_PREFILL_TOKENS = 32768
+
+
+def disaggregated_deployment(scenario: Scenario, bench: Benchmark) -> tuple[EngineProfile, float | None]:
+    """(engine profile, prefill prompts per rank and step) of a disaggregated scenario as its benchmark deployed
+    it. An InferenceX SGLang run: its prefill step takes up to INFERENCEX_SGLANG_PREFILL_TOKENS prompt tokens
+    (SGLang's input and step budgets both), and no prefill batch limit a row states applies: the limit of
+    1 its import infers (aiconfigurator's generator writes max_batch_size 1 for prefill workers,
+    measurements/README.md) is that generator's, which did not configure these runs, and the recipes'
+    512-1,024 running requests are never reached by a step of 32,768 tokens. Other runs: as the row states."""
+    name = scenario.engine.base or scenario.engine.id
+    if bench.client.id != "inferencex" or name != "sglang" or bench.request_rate or bench.trace:
+        return scenario.engine, scenario.prefill_batch
+    tokens = INFERENCEX_SGLANG_PREFILL_TOKENS
+    return dataclasses.replace(scenario.engine, max_num_tokens=tokens, sim_max_prefill_tokens=tokens,
+                               sim_chunked_prefill_tokens=tokens), None
+
+
 def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, workers: tuple[float, float] | None = None,
                       timeline: bool = False) -> SimResult:
     """Simulate one scenario's benchmark step by step. Disaggregated worker counts the row does not give
@@ -72,9 +94,10 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
             steady = _solve([scenario])
             workers = (float(np.ravel(steady.prefill_workers)[0]), float(np.ravel(steady.decode_workers)[0]))
         pw, dw = pw or workers[0], dw or workers[1]
+    engine, prefill_batch = disaggregated_deployment(scenario, bench)
     return simulate_disaggregated(deployment(scenario, scenario.layout), deployment(scenario, scenario.decode_layout),
-                                  scenario.engine, bench, int(pw), int(dw), scenario.prefill_batch,
-                                  scenario.decode_batch, timeline=timeline)
+                                  engine, bench, int(pw), int(dw), prefill_batch, scenario.decode_batch,
+                                  timeline=timeline)
 
 
 def simulated_note(steady_note: str, sim_assumptions: Sequence[str]) -> str:

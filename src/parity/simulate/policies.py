@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, fields, is_dataclass
 
@@ -10,7 +11,8 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
-           "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of", "policy_parameters"]
+           "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of", "policy_parameters",
+           "disaggregated_roles"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,8 +249,9 @@ _DP_BY_BOOTSTRAP_ROOM = frozenset({"sglang"})
 def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
                  mtp_acceptance: float = 0.0, chip_memory_bytes: float | None = None) -> Scheduler:
     """The policies of an engine profile (unknown engines: vLLM-like, synchronous, blocks of 16). With SGLang's
-    prompt admission (profile.sim_max_prefill_tokens > 0) the step budget is SGLang's default chunked prefill
-    size on a chip of `chip_memory_bytes` [B], at most the profile's max_num_tokens."""
+    prompt admission (profile.sim_max_prefill_tokens > 0) the step budget is the deployment's chunked prefill
+    size (profile.sim_chunked_prefill_tokens), else SGLang's default on a chip of `chip_memory_bytes` [B], at
+    most the profile's max_num_tokens."""
     if kv_capacity_tokens < 1:
         raise ParityError("not even one token of KV cache fits beside the weights")
     d = int(attn_dp)
@@ -256,7 +259,9 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
     admission = None
     if profile.sim_max_prefill_tokens > 0:
         admission = PromptAdmission(max_prefill_tokens=float(profile.sim_max_prefill_tokens))
-        if chip_memory_bytes is not None:
+        if profile.sim_chunked_prefill_tokens > 0:
+            step_tokens = min(step_tokens, int(profile.sim_chunked_prefill_tokens))
+        elif chip_memory_bytes is not None:
             step_tokens = min(step_tokens, sglang_chunked_prefill_tokens(chip_memory_bytes))
     return Scheduler(
         budget=TokenBudget(max_num_tokens=step_tokens,
@@ -304,3 +309,26 @@ def policy_parameters(scheduler: Scheduler) -> list[tuple[str, str, object, str]
                 continue
             out.append((type(value).__name__, p.name, inner, source))
     return out + timing
+
+
+# engines whose disaggregated prefill (context) workers schedule synchronously: TensorRT-LLM's, as aiconfigurator's
+# generator writes them (ai-dynamo/aiconfigurator src/aiconfigurator/generator/rule_plugin/trtllm.rule: `prefill
+# disable_overlap_scheduler = true`, `decode disable_overlap_scheduler = false`) and as InferenceX's recipes run them
+# (ishandhanani/srt-slurm recipes/trtllm/*: prefill `disable_overlap_scheduler: true`)
+_SYNCHRONOUS_PREFILL_WORKERS = frozenset({"trtllm"})
+
+
+def disaggregated_roles(scheduler: Scheduler, profile: EngineProfile) -> tuple[Scheduler, Scheduler]:
+    """(prefill worker's, decode worker's) scheduler of a disaggregated deployment, from the engine's scheduler.
+    Neither holds prompts for attention-DP balance or batch waiting: TensorRT-LLM's _balance_adp_requests
+    releases context requests at once unless every rank has generation requests (`if timeout_reached or not
+    all_ranks_have_gen_requests`), which a prefill worker never has, and its batch waiting acts only with
+    generation requests in the step; a decode worker's new requests arrive as generation-only requests,
+    scheduled as fitting_disagg_gen_init_requests, outside the context requests either policy holds
+    (NVIDIA/TensorRT-LLM tensorrt_llm/_torch/pyexecutor/py_executor.py, _schedule and _balance_adp_requests,
+    v1.1-v1.2). A prefill worker of _SYNCHRONOUS_PREFILL_WORKERS runs without overlap scheduling."""
+    free = dataclasses.replace(scheduler, balance=AttentionDpBalance(hold_steps=0.0),
+                               batch_wait=BatchWait(timeout_steps=0.0, tokens_ratio=0.0))
+    synchronous = (profile.base or profile.id) in _SYNCHRONOUS_PREFILL_WORKERS
+    prefill = dataclasses.replace(free, overlap=OverlapScheduling(on=False)) if synchronous else free
+    return prefill, free

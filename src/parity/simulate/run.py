@@ -18,7 +18,7 @@ from parity.memory import kv_bytes_per_token_per_device
 from parity.plan import Shard
 from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths
 from parity.simulate.loop import Engine, Request
-from parity.simulate.policies import Scheduler, scheduler_of
+from parity.simulate.policies import Scheduler, disaggregated_roles, scheduler_of
 from parity.simulate.tables import StepTable, step_table
 from parity.step import Deployment, deployment_memory
 
@@ -109,12 +109,20 @@ def kv_capacity_tokens(dep: Deployment, profile: EngineProfile, held_tokens: flo
 
 def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
     """Time to move one prompt's KV cache (all layers) from a prefill to a decode worker [s]: over the
-    scale-up links when both workers fit in one scale-up domain, else over scale-out, every prefill
-    chip sending its share at once, plus one link latency."""
-    kv_total = isl * float(kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision))
+    scale-up links when both workers fit in one scale-up domain, else over scale-out, plus one link latency.
+    The prompt was prefilled on one attention-DP rank, whose chips (the prefill worker's over its attention DP)
+    send at once; it goes to the chips of one decode rank (tp x pp), each receiving its own share: GQA heads
+    split over tp (the prompt's KV once in all), MLA's latent whole on every tp rank (tp copies): TensorRT-LLM's
+    MLACacheFormatter::format sends a context rank's latent blocks over its connection to each generation rank
+    (needSendCache: every context rank sends while its TP is not larger than the generation's;
+    NVIDIA/TensorRT-LLM cpp/tensorrt_llm/batch_manager/mlaCacheFormatter.cpp)."""
+    r = decode.layout.resolved()
+    per_device = float(kv_bytes_per_token_per_device(decode.model, Shard(r.tp, 1, 1, 1, r.pp), decode.precision))
+    kv_total = isl * per_device * float(r.tp * r.pp)
     system = decode.system
     same = float(prefill.chips + decode.chips) <= system.scale_up_domain_chips
-    link = (system.scale_up_bytes_per_s if same else system.scale_out_bytes_per_s) * float(prefill.chips)
+    senders = float(prefill.chips) / max(float(prefill.layout.resolved().attn_dp), 1.0)
+    link = (system.scale_up_bytes_per_s if same else system.scale_out_bytes_per_s) * senders
     return kv_total / max(link, 1.0) + system.scale_out_latency_s
 
 
@@ -122,7 +130,7 @@ def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: 
     most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
                max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
     return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
-                      profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s)
+                      profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s, float(bench.isl))
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark) -> tuple[Scheduler, float]:
@@ -337,6 +345,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
     the KV cache moved over the links (kv_transfer_s)."""
     p_sched, p_cap = _scheduler(prefill, profile, bench)
     d_sched, d_cap = _scheduler(decode, profile, bench)
+    p_sched, d_sched = disaggregated_roles(p_sched, profile)[0], disaggregated_roles(d_sched, profile)[1]
     prompts_only = dataclasses.replace(profile, sim_prefill_scale=profile.sim_prefill_scale * profile.sim_disagg_prefill_scale)
     p_table = _table(prefill, prompts_only, bench, p_cap, float(prefill_batch or profile.max_batch_size))
     d_table = _table(decode, profile, bench, d_cap, float(decode_batch or profile.max_batch_size))
@@ -378,12 +387,14 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
                       timeline=records, name=f"decode {i}") for i in range(decode_workers))
     client.start()
     # a prompt reaches a prefill worker ttft_overhead after a request ends; a decode worker, the transfer and
-    # hand-off after a prefill ends
-    prefills = tuple(range(prefill_workers))
-    decodes = tuple(range(prefill_workers, prefill_workers + decode_workers))
+    # hand-off after a prefill ends. A decode worker is also reached, through the client and an idle prefill
+    # worker (whose clock bounds nothing), from any decode worker whose request ends: its senders are every
+    # worker, and the transfer and hand-off the least delay along any of those paths
+    everyone = tuple(range(prefill_workers + decode_workers))
+    decodes = everyone[prefill_workers:]
     _drive(pre + dec, [p_sched.ttft_overhead_s] * prefill_workers
            + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers,
-           [decodes] * prefill_workers + [prefills] * decode_workers, touched)
+           [decodes] * prefill_workers + [everyone] * decode_workers, touched)
     notes = d_sched.describe() + (
         f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "

@@ -5,6 +5,7 @@ engine step costs about one table lookup instead of a pass over the model's kern
 from __future__ import annotations
 
 import dataclasses
+import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -126,7 +127,7 @@ def prefill_launches(dep: Deployment, prefill_tokens: float) -> float:
 
 
 def step_table(dep: Deployment, most_batch: float, most_context: float, most_prefill: float,
-               prefill_scale: float = 1.0, prefill_launch_s: float = 0.0) -> StepTable:
+               prefill_scale: float = 1.0, prefill_launch_s: float = 0.0, prompt_tokens: float = math.inf) -> StepTable:
     """Tabulate a deployment's step time once, vectorised (one call of the step model per rank case).
 
     The grid: decode batch 0 and 14 geometric points up to `most_batch`, context 8 points up to
@@ -135,9 +136,12 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     rows): time = decode-only step + prefill_scale x (mixed step - decode-only step). With MTP, a
     decode verifies 1 + mtp_tokens tokens and the drafter runs mtp_tokens times (parity.step.decode_step).
     A step with prompt tokens runs eagerly while decode-only steps replay CUDA graphs: it adds
-    prefill_launch_s [s] for each of its kernel launches (prefill_launches).
+    prefill_launch_s [s] for each of its kernel launches (prefill_launches). A rank's prompt tokens up to
+    `prompt_tokens` [tokens] (the nominal prompt length) are one sequence; more are whole prompts of that length
+    side by side (p / prompt_tokens sequences), whose attention pairs add per prompt instead of growing with the
+    square of the step's tokens (two 8,192-token prompts: 2 x 8,192^2 / 2 pairs, not 16,384^2 / 2).
     """
-    key = (repr(dep), most_batch, most_context, most_prefill, prefill_scale, prefill_launch_s)
+    key = (repr(dep), most_batch, most_context, most_prefill, prefill_scale, prefill_launch_s, prompt_tokens)
     if (known := _tables.get(key)) is not None:
         return known
     batches = _axis(most_batch, 14)
@@ -160,7 +164,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     tables = []
     for carrying in ((1.0,) if ranks == 1 else (1.0, float(ranks))):
         full = np.asarray(step_cost(dep, Batch(decode_tokens=b, decode_context=c, decode_width=width, prefill_tokens=p,
-                                               prefill_sequences=np.minimum(p, 1.0),
+                                               prefill_sequences=np.maximum(np.minimum(p, 1.0), p / prompt_tokens),
                                                prefill_ranks=None if ranks == 1 else carrying)).time_s, float)
         full = np.broadcast_to(full, b.shape)
         alone = full[:, :, :1]  # decode only
