@@ -363,7 +363,8 @@ class EngineKernel:
 
     engine: the profile id (vllm, sglang); since, until: the versions it holds over, until excluded. stack: the
     software stack it holds on (cuda, rocm; empty: any). features: model features it needs, all of them (mla,
-    moe: e.g. DeepSeek's decode path). op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
+    moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any).
+    op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
     (2: half as fast; for launch, the fixed cost per kernel). implementation: what the version runs; source:
     where that is read and measured; derivation: how time_ratio follows from the source's figures.
     """
@@ -375,6 +376,7 @@ class EngineKernel:
     time_ratio: float
     stack: str = ""
     features: tuple[str, ...] = ()
+    weights: tuple[str, ...] = ()
     implementation: str = ""
     source: str = ""
     derivation: str = ""
@@ -388,17 +390,18 @@ class EngineKernel:
         if self.until <= self.since:
             raise ValueError(f"engine kernel {self.engine}: until {self.until} must come after since {self.since}")
 
-    def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str]) -> bool:
+    def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str],
+              weights: str = "") -> bool:
         return (engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
-                and set(self.features) <= features)
+                and set(self.features) <= features and (not self.weights or weights in self.weights))
 
 
 def version_kernels(kernels: Iterable[EngineKernel], engine: str, version: tuple[int, ...], stack: str,
-                    features: frozenset[str]) -> tuple[EngineKernel, ...]:
-    """The kernels this version of the engine runs on this stack for a model with these features, one per op
-    (the first entry that holds)."""
+                    features: frozenset[str], weights: str = "") -> tuple[EngineKernel, ...]:
+    """The kernels this version of the engine runs on this stack for a model with these features and dense
+    weights in this format, one per op (the first entry that holds)."""
     out: dict[str, EngineKernel] = {}
     for entry in kernels:
-        if entry.op not in out and entry.holds(engine, version, stack, features):
+        if entry.op not in out and entry.holds(engine, version, stack, features, weights):
             out[entry.op] = entry
     return tuple(out.values())

@@ -187,7 +187,8 @@ def engine_kernels() -> tuple[EngineKernel, ...]:
         engine=require(entry, "engine", at), since=_version(require(entry, "since", at), at),
         until=_version(require(entry, "until", at), at), op=require(entry, "op", at),
         time_ratio=float(require(entry, "time_ratio", at)), stack=entry.get("stack", ""),
-        features=tuple(entry.get("features", ())), implementation=require(entry, "implementation", at),
+        features=tuple(entry.get("features", ())), weights=tuple(entry.get("weights", ())),
+        implementation=require(entry, "implementation", at),
         source=require(entry, "source", at), derivation=require(entry, "derivation", at)))
 
 
