@@ -4,12 +4,13 @@ Values are fitted on measured points (see `validate` and `validate_training`).""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "engine_version", "version_defaults",
-           "KERNEL_OPS", "EngineKernel", "version_kernels"]
+           "KERNEL_OPS", "EngineKernel", "version_kernels", "KERNEL_QUALITY", "stack_prior"]
 
 
 # how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
@@ -209,6 +210,23 @@ class EngineProfile:
         if not 0 <= self.sim_prefill_launch_s <= 1e-3:
             raise ValueError(f"engine {self.id}: sim_prefill_launch_s must be in [0, 1 ms], got "
                              f"{self.sim_prefill_launch_s}")
+
+
+# the multipliers that say how good an engine's own kernels are against the chip calibration's (engine_calibration)
+KERNEL_QUALITY = ("gemm_scale", "attention_scale", "memory_scale", "collective_scale")
+
+
+def stack_prior(profile: EngineProfile, stack: str) -> EngineProfile:
+    """What an engine fitted on one software stack is taken to achieve on another before rows of that stack say
+    more: its host side as fitted (step and per-kernel overheads, scheduling, batching), its kernels at the rates
+    of the vendor libraries the chip's calibration measures (every KERNEL_QUALITY multiplier 1). The fitted
+    multipliers compare the engine's own kernels on its stack (on CUDA: CUTLASS FP8 GEMMs, FlashInfer attention,
+    a custom all-reduce) with parity's H200 microbenchmarks of the libraries; a ROCm or CANN build runs the
+    vendor's libraries (vLLM's FP8 linear layers call torch._scaled_mm, hipBLASLt on ROCm), and those are what
+    the CDNA3 and Da Vinci family calibrations were fitted on (hipBLASLt GEMMs, rocBLAS skinny GEMMs, RCCL)."""
+    if stack == profile.stack:
+        return profile
+    return dataclasses.replace(profile, **{name: 1.0 for name in KERNEL_QUALITY})
 
 
 # one training framework's behaviour (Megatron-LM / NeMo style), named assumptions and fitted factors
