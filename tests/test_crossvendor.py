@@ -3,11 +3,14 @@ leave-one-out settings never see the rows they score."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from parity import catalog
 from parity.crossvendor import (STACK_PARAMETERS, STACK_PRIOR_WEIGHT, before_setting, fit_stack, fitted_row_ids,
                                 ratio_checks, scored_rows, stack_rows, stored_setting, twin_offsets)
+from parity.engine import KERNEL_QUALITY, stack_prior
 from parity.predict import scenario_from_row
 
 
@@ -44,22 +47,41 @@ def test_stack_profiles_apply_on_their_stack_only() -> None:
     assert stored_setting().apply(amd).engine.id == "vllm-rocm"
 
 
-def test_a_stack_fit_without_rows_is_its_base_engine() -> None:
-    """With no rows the loss is the constant 3.0, so only the prior's 0.15 x |ln(value / base)| is left to
-    minimise: every fitted parameter comes back as the base engine's (the prior of an unmeasured stack)."""
+def test_a_stack_fit_without_rows_is_its_base_engines_stack_prior() -> None:
+    """With no rows the loss is the constant 3.0, so only the prior's 0.15 x |ln(value / prior)| is left to
+    minimise: every fitted parameter comes back as the prior of an unmeasured stack, CUDA's vLLM with its kernels
+    at the vendor libraries' rates (gemm, memory and collective scale 1, not CUDA's 1.194, 0.907 and 1) and its
+    host side as fitted (step overhead 0.1501 ms)."""
     assert STACK_PRIOR_WEIGHT == 0.15
     base = catalog.engine("vllm")
     profile, before, after = fit_stack(base, "rocm", [], stored_setting(), iterations=40)
     assert before == after == 3.0
+    expected = {"gemm_scale": 1.0, "memory_scale": 1.0, "collective_scale": 1.0,
+                "step_overhead_s": base.step_overhead_s}
+    assert base.step_overhead_s == pytest.approx(0.1501e-3) and base.gemm_scale == pytest.approx(1.19394)
     for name in STACK_PARAMETERS:
-        assert getattr(profile, name) == pytest.approx(getattr(base, name), rel=1e-6), name
+        assert getattr(profile, name) == pytest.approx(expected[name], rel=1e-6), name
+
+
+def test_an_unfitted_stack_runs_its_base_engines_host_side_at_the_libraries_kernel_rates() -> None:
+    """engine.stack_prior: on its own stack a profile is itself; on another every kernel-quality multiplier is 1
+    and nothing else moves. catalog.engine_for falls back to it where no stack profile was fitted (vLLM on CANN),
+    and a left-out vendor's stack gets it too."""
+    vllm = catalog.engine("vllm")
+    assert stack_prior(vllm, "cuda") is vllm
+    prior = stack_prior(vllm, "rocm")
+    moved = {f.name for f in dataclasses.fields(vllm) if getattr(prior, f.name) != getattr(vllm, f.name)}
+    assert moved == {n for n in KERNEL_QUALITY if getattr(vllm, n) != 1.0} == {"gemm_scale", "memory_scale"}
+    on_cann = catalog.engine_for("vllm", "cann")
+    assert on_cann.id == "vllm" and (on_cann.gemm_scale, on_cann.memory_scale) == (1.0, 1.0)
+    assert catalog.engine_for("vllm", "rocm").id == "vllm-rocm"
 
 
 def test_stored_stack_profiles_stay_near_their_base_where_rows_are_few() -> None:
     """sglang-rocm's 3 rows (SGLang 0.4.2, run with that version's kernels) fit no better away from
     CUDA's SGLang, so the prior keeps every parameter within 10% of it; without the prior the 4-parameter
     fit swung gemm_scale from 1.13 to 0.21 on the same rows when the CDNA3 calibration changed."""
-    stored, base = catalog.engine("sglang-rocm"), catalog.engine("sglang")
+    stored, base = catalog.engine("sglang-rocm"), stack_prior(catalog.engine("sglang"), "rocm")
     for name in STACK_PARAMETERS:
         assert getattr(stored, name) == pytest.approx(getattr(base, name), rel=0.10), name
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from parity import catalog
 from parity.calibrate.family import architecture_priors, family_calibration, figures_from_rows
-from parity.engine import EngineProfile
+from parity.engine import EngineProfile, stack_prior
 from parity.hardware import Calibration, Chip
 from parity.optimize import nelder_mead
 from parity.predict import Scenario, predict_rows
@@ -41,7 +41,8 @@ __all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "Sett
 STACK_PARAMETERS: dict[str, tuple[float, float]] = {
     "gemm_scale": (0.1, 1.2), "memory_scale": (0.2, 1.05), "step_overhead_s": (0.05e-3, 30e-3),
     "collective_scale": (0.1, 1.0)}
-# the stack's prior is its base engine's profile (the stack runs like CUDA's until its rows say otherwise): with the
+# the stack's prior is its base engine's profile as engine.stack_prior carries it to the stack (CUDA's host side, the
+# vendor libraries' kernel rates), until the stack's rows say otherwise: with the
 # rows' summed |log error| as the fit's likelihood term, each parameter costs this much per unit of
 # |ln(value / base value)| (a Laplace prior, so its pull on the mean loss is STACK_PRIOR_WEIGHT / rows): three rows
 # cannot swing a parameter 5x to gain a few hundredths of their mean |log error| (sglang-rocm's gemm_scale went
@@ -124,7 +125,9 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
     """The profile of `base`'s engine on `stack` that best fits `rows` (mean absolute log error of the
     published figures, relative to the NVIDIA twin among `twins` where one exists), moving
     STACK_PARAMETERS from base's values at STACK_PRIOR_WEIGHT / len(rows) per unit of log distance from them:
-    (profile, loss before, loss after), the losses without the prior's term."""
+    (profile, loss before, loss after), the losses without the prior's term. The prior is base's profile as
+    engine.stack_prior carries it to `stack` (its kernel-quality multipliers at the vendor libraries' 1)."""
+    base = stack_prior(base, stack)
     names = list(STACK_PARAMETERS)
     lows = np.log([STACK_PARAMETERS[n][0] for n in names])
     highs = np.log([STACK_PARAMETERS[n][1] for n in names])
@@ -277,7 +280,8 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
     them: stack profiles refitted without the group's rows; by source, family calibrations fitted on the
     source's kernel figures dropped too. By vendor those stay: a vendor's kernel microbenchmarks (GEMM,
     STREAM, collectives) are what a chip family is calibrated from by design, before any serving result,
-    and none of them is a scored figure. Groups whose rows fitted nothing are scored with the stored setting."""
+    and none of them is a scored figure. A stack left without rows of its own takes engine.stack_prior of its base
+    profile. Groups whose rows fitted nothing are scored with the stored setting."""
     field = {"source": "source_id", "vendor": "vendor"}[by]
     stacks = [p for p in catalog.engines() if p.base]
     out: list[tuple[str, str, list[CaseError], Setting]] = []
@@ -295,7 +299,8 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
                                           twins=[r for r in rows if r["case_id"] not in ids])
                 setting = dataclasses.replace(setting, engines={**setting.engines, (p.base, p.stack): profile})
             else:
-                setting = dataclasses.replace(setting, engines={**setting.engines, (p.base, p.stack): base})
+                setting = dataclasses.replace(setting, engines={**setting.engines,
+                                                                (p.base, p.stack): stack_prior(base, p.stack)})
         if progress:
             progress(group)
         left = "; ".join(filter(None, [

@@ -63,6 +63,13 @@ FORMATS: dict[str, Format] = _formats(
            fallbacks=("fp32",), description="IEEE half precision (same math rate as bf16)"),
     Format(name="fp8", bits=8, bytes_per_element=1.0, math="fp8", feature="fp8", scale="per-tensor",
            fallbacks=("bf16",), description="FP8 E4M3 with one FP32 scale per tensor"),
+    # Per-channel weight scales with per-token activation scales (Meta's Llama-3.1 FP8 checkpoints, quantised by
+    # FBGEMM; vLLM's PTPC-FP8): one FP32 scale per output channel, a few bytes a row of thousands, so stored as fp8.
+    # The math is the FP8 rate where the GEMM applies both scales in its epilogue (CUTLASS on CUDA, a row-wise
+    # scaled GEMM on ROCm); engines without one run it slower (data/engine_kernels.toml)
+    Format(name="fp8_channel", bits=8, bytes_per_element=1.0, math="fp8", feature="fp8",
+           scale="per-channel fp32 (per-token activations)", fallbacks=("bf16",),
+           description="FP8 E4M3 with FP32 scales per weight channel and per activation token (FBGEMM, PTPC)"),
     # DeepSeek-V3 recipe: 128x128 weight blocks and 1x128 activation tiles, FP32 scales.
     Format(name="fp8_block", bits=8, bytes_per_element=1.0 + 4.0 / (128 * 128), math="fp8", feature="fp8",
            scale="block-128x128 fp32", fallbacks=("bf16",),

@@ -4,12 +4,13 @@ Values are fitted on measured points (see `validate` and `validate_training`).""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "engine_version", "version_defaults",
-           "KERNEL_OPS", "EngineKernel", "version_kernels"]
+           "KERNEL_OPS", "EngineKernel", "version_kernels", "KERNEL_QUALITY", "stack_prior"]
 
 
 # how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
@@ -217,6 +218,23 @@ class EngineProfile:
                              f"{self.sim_prefill_launch_s}")
 
 
+# the multipliers that say how good an engine's own kernels are against the chip calibration's (engine_calibration)
+KERNEL_QUALITY = ("gemm_scale", "attention_scale", "memory_scale", "collective_scale")
+
+
+def stack_prior(profile: EngineProfile, stack: str) -> EngineProfile:
+    """What an engine fitted on one software stack is taken to achieve on another before rows of that stack say
+    more: its host side as fitted (step and per-kernel overheads, scheduling, batching), its kernels at the rates
+    of the vendor libraries the chip's calibration measures (every KERNEL_QUALITY multiplier 1). The fitted
+    multipliers compare the engine's own kernels on its stack (on CUDA: CUTLASS FP8 GEMMs, FlashInfer attention,
+    a custom all-reduce) with parity's H200 microbenchmarks of the libraries; a ROCm or CANN build runs the
+    vendor's libraries (vLLM's FP8 linear layers call torch._scaled_mm, hipBLASLt on ROCm), and those are what
+    the CDNA3 and Da Vinci family calibrations were fitted on (hipBLASLt GEMMs, rocBLAS skinny GEMMs, RCCL)."""
+    if stack == profile.stack:
+        return profile
+    return dataclasses.replace(profile, **{name: 1.0 for name in KERNEL_QUALITY})
+
+
 # one training framework's behaviour (Megatron-LM / NeMo style), named assumptions and fitted factors
 _TRAINING_FRACTIONS = ("gemm_scale", "moe_scale", "attention_scale", "attention_backward_efficiency", "tp_comm_exposed",
                        "ep_comm_exposed", "cp_comm_exposed", "pp_comm_exposed", "dp_overlap_window",
@@ -369,7 +387,8 @@ class EngineKernel:
 
     engine: the profile id (vllm, sglang); since, until: the versions it holds over, until excluded. stack: the
     software stack it holds on (cuda, rocm; empty: any). features: model features it needs, all of them (mla,
-    moe: e.g. DeepSeek's decode path). op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
+    moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any).
+    op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
     (2: half as fast; for launch, the fixed cost per kernel). implementation: what the version runs; source:
     where that is read and measured; derivation: how time_ratio follows from the source's figures.
     """
@@ -381,6 +400,7 @@ class EngineKernel:
     time_ratio: float
     stack: str = ""
     features: tuple[str, ...] = ()
+    weights: tuple[str, ...] = ()
     implementation: str = ""
     source: str = ""
     derivation: str = ""
@@ -394,17 +414,18 @@ class EngineKernel:
         if self.until <= self.since:
             raise ValueError(f"engine kernel {self.engine}: until {self.until} must come after since {self.since}")
 
-    def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str]) -> bool:
+    def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str],
+              weights: str = "") -> bool:
         return (engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
-                and set(self.features) <= features)
+                and set(self.features) <= features and (not self.weights or weights in self.weights))
 
 
 def version_kernels(kernels: Iterable[EngineKernel], engine: str, version: tuple[int, ...], stack: str,
-                    features: frozenset[str]) -> tuple[EngineKernel, ...]:
-    """The kernels this version of the engine runs on this stack for a model with these features, one per op
-    (the first entry that holds)."""
+                    features: frozenset[str], weights: str = "") -> tuple[EngineKernel, ...]:
+    """The kernels this version of the engine runs on this stack for a model with these features and dense
+    weights in this format, one per op (the first entry that holds)."""
     out: dict[str, EngineKernel] = {}
     for entry in kernels:
-        if entry.op not in out and entry.holds(engine, version, stack, features):
+        if entry.op not in out and entry.holds(engine, version, stack, features, weights):
             out[entry.op] = entry
     return tuple(out.values())

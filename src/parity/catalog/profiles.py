@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from parity import units
 from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require, user_dir
 from parity.catalog.hardware import chips, families
-from parity.engine import EngineDefault, EngineKernel, EngineProfile, TrainingProfile
+from parity.engine import EngineDefault, EngineKernel, EngineProfile, TrainingProfile, stack_prior
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
@@ -146,12 +146,13 @@ def engines() -> tuple[EngineProfile, ...]:
 
 def engine_for(name: str | None, stack: str) -> EngineProfile:
     """The engine profile fitted on a software stack (`vllm` on rocm: vllm-rocm) where one exists, else the
-    profile fitted on CUDA (what engines achieve on NVIDIA's stack, an assumption the notes state)."""
+    profile fitted on CUDA as engine.stack_prior carries it to another stack (its host side as fitted, its
+    kernels at the vendor libraries' rates that the chip calibration holds)."""
     profile = engine(name)
     for candidate in engines():
         if candidate.base == profile.id and candidate.stack == stack:
             return candidate
-    return profile
+    return stack_prior(profile, stack)
 
 
 def _version(text: object, where: str) -> tuple[int, ...]:
@@ -194,7 +195,8 @@ def engine_kernels() -> tuple[EngineKernel, ...]:
         engine=require(entry, "engine", at), since=_version(require(entry, "since", at), at),
         until=_version(require(entry, "until", at), at), op=require(entry, "op", at),
         time_ratio=float(require(entry, "time_ratio", at)), stack=entry.get("stack", ""),
-        features=tuple(entry.get("features", ())), implementation=require(entry, "implementation", at),
+        features=tuple(entry.get("features", ())), weights=tuple(entry.get("weights", ())),
+        implementation=require(entry, "implementation", at),
         source=require(entry, "source", at), derivation=require(entry, "derivation", at)))
 
 

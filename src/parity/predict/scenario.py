@@ -170,7 +170,6 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         system = per_die(system)
     engine = catalog.engine_for(case.engine, system.chip.software_stack)
     defaults, defaults_note = _version_defaults(engine, case, system)
-    kernels, kernels_note = _version_kernels(engine, case, system, model)
     settings = (*defaults, *case.engine_settings)  # kept by Scenario.with_engine under a refitted profile
     for field_name, value in settings:
         try:
@@ -182,6 +181,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
            "attention_format": case.attention_format, "mla_decode": case.mla_decode,
            "attention_weights": case.attention_weights}
     precision, note = _precision(row, model, system, engine)
+    kernels, kernels_note = _version_kernels(engine, case, system, model, precision.weights)
     if case.moe_overlap is not None and not 0.0 <= case.moe_overlap <= 1.0:
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
     mtp = case.mtp_tokens
@@ -261,15 +261,16 @@ def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tupl
                                   f" {said}" if unset else "")
 
 
-def _version_kernels(engine: EngineProfile, case: Case, system: System, model: Model
+def _version_kernels(engine: EngineProfile, case: Case, system: System, model: Model, weights: str
                      ) -> tuple[tuple[EngineKernel, ...], str]:
-    """What the case's engine version runs instead of the calibrated kernels (catalog.engine_kernels), and a
-    note naming them; none where the case names no version of this engine."""
+    """What the case's engine version runs instead of the calibrated kernels (catalog.engine_kernels) for dense
+    weights in format `weights`, and a note naming them; none where the case names no version of this engine."""
     name = engine.base or engine.id
     version = engine_version(name, case.engine_version)
     if version is None:
         return (), ""
-    found = version_kernels(catalog.engine_kernels(), name, version, system.chip.software_stack, model.features)
+    found = version_kernels(catalog.engine_kernels(), name, version, system.chip.software_stack, model.features,
+                            weights)
     said = "; ".join(f"{k.op} x{k.time_ratio:g} ({k.implementation})" for k in found)
     return found, (f"{name} {'.'.join(map(str, version))} kernels: {said}" if found else "")
 
