@@ -65,3 +65,31 @@ def test_the_host_time_per_launch_is_checked() -> None:
     """A host time per launch outside [0, 1 ms] is refused with the field's name."""
     with pytest.raises(ValueError, match="sim_prefill_host_launch_s"):
         dataclasses.replace(catalog.engine("trtllm"), sim_prefill_host_launch_s=2e-3)
+
+
+def test_vllm_replays_prompt_steps_unless_the_row_runs_them_eagerly() -> None:
+    """vLLM replays piecewise graphs for prompt steps by default (sim_eager_prefill False), so its host floor
+    (130 us per launch) leaves an H100 Llama-3.1-70B run as it is without it; InferenceX's B200 runs state
+    cudagraph_mode FULL_DECODE_ONLY (eager_prefill 1), and there the floor lengthens TTFT."""
+    vllm = catalog.engine("vllm")
+    assert not vllm.sim_eager_prefill and vllm.sim_prefill_host_launch_s == pytest.approx(130e-6)
+    without = dataclasses.replace(vllm, sim_prefill_host_launch_s=0.0)
+    graphs = scenario_from_row(_row("2026_04_06_llama_3_1_70b_h100_sxm_vllm_fp8_agg_1024x8192_c4_tp4_ep1_265"))
+    assert not graphs.engine.sim_eager_prefill
+    assert simulate_scenario(graphs).latency == simulate_scenario(graphs.with_engine(without)).latency
+    eager = scenario_from_row(_row("2026_04_06_llama_3_1_70b_b200_sxm_vllm_fp4_agg_1024x8192_c4_tp8_ep1_328"))
+    assert eager.engine.sim_eager_prefill
+    off = dataclasses.replace(eager.engine, sim_prefill_host_launch_s=0.0)
+    assert simulate_scenario(eager).ttft_s > simulate_scenario(eager.with_engine(off)).ttft_s
+
+
+def test_vllms_own_server_costs_less_before_the_first_token_than_behind_dynamo() -> None:
+    """InferenceX runs `vllm serve` itself (its front end: 10 ms before the engine sees a request, fitted with
+    the host floor); aiconfigurator's rows go through Dynamo's front end and keep the profile's 30 ms."""
+    from parity.predict.simulated import benchmark_of, deployed_engine
+    inferencex = scenario_from_row(_row("2026_04_06_llama_3_1_70b_h100_sxm_vllm_fp8_agg_1024x8192_c4_tp4_ep1_265"))
+    assert deployed_engine(inferencex, benchmark_of(inferencex)).ttft_overhead_s == pytest.approx(0.010)
+    dynamo = scenario_from_row(_row("qwen_qwen3_32b_qwen_qwen3_32b_h100_sxm_vllm_agg_1024x128_c8_tp2_epnone_1"))
+    assert deployed_engine(dynamo, benchmark_of(dynamo)).ttft_overhead_s == pytest.approx(
+        catalog.engine("vllm").ttft_overhead_s)
+    assert catalog.engine("vllm").ttft_overhead_s == pytest.approx(0.030, abs=1e-3)

@@ -87,6 +87,10 @@ class EngineProfile:
     device has to do (simulate.tables.host_bound_s; a bound, where sim_prefill_launch_s adds). TensorRT-LLM
     runs context steps eagerly, its PyTorch modules calling one op after another from Python (cuda_graph_config
     captures generation-only batches), so a short prompt step of a many-layered model waits on the host. 0: none.
+    sim_eager_prefill: the engine runs steps with prompt tokens without CUDA graphs, so the host's floor above
+    applies to them; False: it replays graphs for them too (vLLM V1's default cudagraph_mode FULL_AND_PIECEWISE
+    captures piecewise graphs for mixed and prefill batches; FULL_DECODE_ONLY, which a row states with its
+    eager_prefill column, runs them eagerly: vllm/config/compilation.py CUDAGraphMode, mixed_mode NONE).
     sim_separate_prefill: the simulator runs prompt steps apart from decodes (the engine's own default
     scheduler: SGLang without --enable-mixed-chunk) even where mixes_prefill is fitted true for the
     steady-state model. sim_client_range_ratio: the length spread (clients.ClientProfile.range_ratio)
@@ -150,6 +154,7 @@ class EngineProfile:
     sim_first_token_steps: float = 0.0
     sim_prefill_launch_s: float = 0.0
     sim_prefill_host_launch_s: float = 0.0
+    sim_eager_prefill: bool = True
     sim_separate_prefill: bool = False
     sim_client_range_ratio: float = 0.0
     sim_disagg_ttft_overhead_s: float | None = None

@@ -121,12 +121,13 @@ def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
 def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float,
            host_bound: bool = True) -> StepTable:
     """The deployment's step table under the profile's prompt-step costs (host_bound False: without the
-    host's floor on eager prompt steps, sim_prefill_host_launch_s)."""
+    host's floor on eager prompt steps, sim_prefill_host_launch_s; an engine that replays graphs for prompt
+    steps, sim_eager_prefill False, has none either)."""
     most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
                max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
     return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
                       profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s,
-                      profile.sim_prefill_host_launch_s if host_bound else 0.0)
+                      profile.sim_prefill_host_launch_s if host_bound and profile.sim_eager_prefill else 0.0)
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark) -> tuple[Scheduler, float]:
