@@ -93,3 +93,15 @@ def test_vllms_own_server_costs_less_before_the_first_token_than_behind_dynamo()
     assert deployed_engine(dynamo, benchmark_of(dynamo)).ttft_overhead_s == pytest.approx(
         catalog.engine("vllm").ttft_overhead_s)
     assert catalog.engine("vllm").ttft_overhead_s == pytest.approx(0.030, abs=1e-3)
+
+
+def test_a_refit_profile_keeps_the_host_floor_and_where_it_applies() -> None:
+    """`parity validate --fit` writes a profile back as TOML: vLLM's 130 us per launch and its graph-replayed
+    prompt steps (sim_eager_prefill false), and TensorRT-LLM's 80 us, come back as they went."""
+    import tomllib
+
+    from parity.validate import engine_toml
+    for name, host_s, eager in (("vllm", 130e-6, False), ("trtllm", 80e-6, True)):
+        data = tomllib.loads(engine_toml(catalog.engine(name), 100, 0.2, 0.1, "2026-12-03"))
+        assert data["sim_prefill_host_launch"] == f"{host_s * 1e6:.3f} us"
+        assert data.get("sim_eager_prefill", True) is eager
