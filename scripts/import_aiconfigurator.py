@@ -31,7 +31,8 @@ parity turns into mean lengths.
 
 Engine settings from InferenceX's scripts: its TensorRT-LLM Llama-3.1-70B runs on B200 batch-wait at 1k/1k
 below TP 8 (LLAMA70B_TRT_BATCH_WAIT; stated in each affected row's note), and its aggregated SGLang DeepSeek runs
-take in new requests every 10 or 30 decode steps (sglang_recv_interval; the scheduler_recv_interval column).
+take in new requests every 10 or 30 decode steps (sglang_recv_interval; the scheduler_recv_interval column), and
+its vLLM Llama-3.1-70B runs on B200 run prompt steps without CUDA graphs (the eager_prefill column).
 
 One inference, stated in each affected row's note and in its mtp_tokens / mtp_acceptance cells: the
 DeepSeek-R1 runs on B200 and B300 that the source lists under R1 alone (its dated sweep files, Dynamo
@@ -105,6 +106,11 @@ LLAMA70B_TRT_BATCH_WAIT = {"batch_wait_timeout_iters": "20", "batch_wait_max_tok
 # InferenceX's SGLang DeepSeek-R1 scripts (benchmarks/dsr1_fp8_b200.sh, dsr1_fp4_b200.sh, their _slurm forms and
 # single_node/fixed_seq_len/dsr1_fp8_b300.sh): --scheduler-recv-interval 30 from 16 clients up, 10 below
 # (10 at TP 4 for FP8); SGLang then takes in new requests every that many decode steps.
+# InferenceX's vLLM Llama-3.1-70B runs on B200 (benchmarks/70b_fp8_b200_docker.sh and 70b_fp4_b200_docker.sh as of
+# 2025-10-29, the rows' date) pass compilation-config cudagraph_mode FULL_DECODE_ONLY with splitting_ops []: decode
+# batches replay full CUDA graphs and steps with prompt tokens run eagerly (vLLM CUDAGraphMode.FULL_DECODE_ONLY =
+# (FULL, NONE)); its H100 and gpt-oss scripts keep vLLM's default, piecewise graphs for them too. The eager_prefill
+# column says so on those rows.
 def sglang_recv_interval(weights: str, tp: str, concurrency: str) -> str:
     return "10" if (weights == "fp8" and tp == "4") or int(concurrency) < 16 else "30"
 
@@ -117,7 +123,7 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
            "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "random_range_ratio",
            "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
-           "measured_tpot_s", "split", "measured_on", "note"]
+           "measured_tpot_s", "split", "measured_on", "note", "eager_prefill"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -260,6 +266,9 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
             out |= LLAMA70B_TRT_BATCH_WAIT
             out["note"] = "; ".join(filter(None, [out["note"], "batch waiting as InferenceX's script configures it "
                                                   "(20 steps, 0.9 of the step budget)"]))
+    if (inferencex and out["model"] == "llama-3.1-70b" and out["system"] == "hgx-b200"
+            and out["engine"] == "vllm" and out["mode"] == "agg"):
+        out["eager_prefill"] = "1"  # cudagraph_mode FULL_DECODE_ONLY (see sglang_recv_interval's comment block)
     if inferencex and out["engine"] == "sglang" and out["mode"] == "agg":
         out["scheduler_recv_interval"] = sglang_recv_interval(out["weights"], out["tp"], out["concurrency"])
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])

@@ -83,6 +83,15 @@ class EngineProfile:
     graphs but run prompt steps eagerly (SGLang captures graphs for decode batches up to
     --cuda-graph-max-bs; TensorRT-LLM's cuda_graph_config covers generation-only batches), so a prompt
     step pays the host's launch and Python cost for every kernel. 0: none.
+    sim_prefill_host_launch_s [s]: the host's time to issue each kernel launch of such an eager prompt step,
+    in the aggregated simulation only: the step lasts at least its launches x this, however little the
+    device has to do (simulate.tables.host_bound_s; a bound, where sim_prefill_launch_s adds). TensorRT-LLM
+    runs context steps eagerly, its PyTorch modules calling one op after another from Python (cuda_graph_config
+    captures generation-only batches), so a short prompt step of a many-layered model waits on the host. 0: none.
+    sim_eager_prefill: the engine runs steps with prompt tokens without CUDA graphs, so the host's floor above
+    applies to them; False: it replays graphs for them too (vLLM V1's default cudagraph_mode FULL_AND_PIECEWISE
+    captures piecewise graphs for mixed and prefill batches; FULL_DECODE_ONLY, which a row states with its
+    eager_prefill column, runs them eagerly: vllm/config/compilation.py CUDAGraphMode, mixed_mode NONE).
     sim_separate_prefill: the simulator runs prompt steps apart from decodes (the engine's own default
     scheduler: SGLang without --enable-mixed-chunk) even where mixes_prefill is fitted true for the
     steady-state model. sim_client_range_ratio: the length spread (clients.ClientProfile.range_ratio)
@@ -147,6 +156,8 @@ class EngineProfile:
     sim_prefill_scale: float = 1.0
     sim_first_token_steps: float = 0.0
     sim_prefill_launch_s: float = 0.0
+    sim_prefill_host_launch_s: float = 0.0
+    sim_eager_prefill: bool = True
     sim_separate_prefill: bool = False
     sim_client_range_ratio: float = 0.0
     sim_disagg_ttft_overhead_s: float | None = None
@@ -216,6 +227,9 @@ class EngineProfile:
         if not 0 <= self.sim_prefill_launch_s <= 1e-3:
             raise ValueError(f"engine {self.id}: sim_prefill_launch_s must be in [0, 1 ms], got "
                              f"{self.sim_prefill_launch_s}")
+        if not 0 <= self.sim_prefill_host_launch_s <= 1e-3:
+            raise ValueError(f"engine {self.id}: sim_prefill_host_launch_s must be in [0, 1 ms], got "
+                             f"{self.sim_prefill_host_launch_s}")
 
 
 # the multipliers that say how good an engine's own kernels are against the chip calibration's (engine_calibration)

@@ -230,6 +230,10 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
         table["collective_scale"] = tomlwrite.significant(engine.collective_scale)
     if engine.sim_prefill_launch_s:
         table["sim_prefill_launch"] = f"{engine.sim_prefill_launch_s * 1e6:.3f} us"
+    if engine.sim_prefill_host_launch_s:
+        table["sim_prefill_host_launch"] = f"{engine.sim_prefill_host_launch_s * 1e6:.3f} us"
+    if not engine.sim_eager_prefill:
+        table["sim_eager_prefill"] = False
     if engine.sim_separate_prefill:
         table["sim_separate_prefill"] = True
     if engine.sim_client_range_ratio:

@@ -132,7 +132,8 @@ def engines() -> tuple[EngineProfile, ...]:
     for data, where in load_all("engines", user=True):
         try:
             times = ("kernel_overhead", "step_overhead", "ttft_overhead")
-            optional = ("collective_latency", "disagg_ttft_overhead", "sim_prefill_launch", "sim_disagg_ttft_overhead")
+            optional = ("collective_latency", "disagg_ttft_overhead", "sim_prefill_launch", "sim_prefill_host_launch",
+                        "sim_disagg_ttft_overhead")
             fields = {k: v for k, v in data.items() if k not in times + optional}
             fields |= {f"{k}_s": units.parse(require(data, k, where), "s") for k in times}
             fields |= {f"{k}_s": units.parse(data[k], "s") for k in optional if k in data}

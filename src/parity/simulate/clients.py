@@ -113,9 +113,9 @@ DYNAMO_FRONT_END = FrontEnd(
     source="aiconfigurator generator run.sh.j2: dynamo.frontend in front of dynamo.trtllm / dynamo.vllm workers; "
            "TensorRT-LLM's cost fitted on calibration rows (60 ms)")
 ENGINE_SERVER = FrontEnd(
-    id="engine server", ttft_overhead_s=(("trtllm", 0.0),),
+    id="engine server", ttft_overhead_s=(("trtllm", 0.0), ("vllm", 0.010)),
     source="InferenceX single-node scripts: trtllm-serve / vllm serve directly; TensorRT-LLM's cost fitted on "
-           "calibration rows (0 ms)")
+           "calibration rows (0 ms), vLLM's with its host floor on eager prompt steps (10 ms; data/engines/vllm.toml)")
 
 CLIENT_PROFILES: dict[str, ClientProfile] = {p.id: p for p in (
     ClientProfile(id="vllm", num_prompts=1000, range_ratio=1.0,

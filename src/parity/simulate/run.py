@@ -126,11 +126,17 @@ def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
     return kv_total / max(link, 1.0) + system.scale_out_latency_s
 
 
-def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float) -> StepTable:
+def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float,
+           host_bound: bool = True) -> StepTable:
+    """The deployment's step table under the profile's prompt-step costs (host_bound False: without the
+    host's floor on eager prompt steps, sim_prefill_host_launch_s; an engine that replays graphs for prompt
+    steps, sim_eager_prefill False, has none either)."""
     most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
                max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
     return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
-                      profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s, float(bench.isl))
+                      profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s,
+                      prompt_tokens=float(bench.isl),
+                      host_launch_s=profile.sim_prefill_host_launch_s if host_bound and profile.sim_eager_prefill else 0.0)
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark) -> tuple[Scheduler, float]:
@@ -347,8 +353,10 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
     d_sched, d_cap = _scheduler(decode, profile, bench)
     p_sched, d_sched = disaggregated_roles(p_sched, profile)[0], disaggregated_roles(d_sched, profile)[1]
     prompts_only = dataclasses.replace(profile, sim_prefill_scale=profile.sim_prefill_scale * profile.sim_disagg_prefill_scale)
-    p_table = _table(prefill, prompts_only, bench, p_cap, float(prefill_batch or profile.max_batch_size))
-    d_table = _table(decode, profile, bench, d_cap, float(decode_batch or profile.max_batch_size))
+    # the host's floor on eager prompt steps (sim_prefill_host_launch_s) is fitted on aggregated rows; the prefill
+    # workers' prompt time is fitted as a whole (sim_disagg_prefill_scale) on disaggregated rows without it
+    p_table = _table(prefill, prompts_only, bench, p_cap, float(prefill_batch or profile.max_batch_size), False)
+    d_table = _table(decode, profile, bench, d_cap, float(decode_batch or profile.max_batch_size), False)
     return run_disaggregated(p_table, p_sched, d_table, d_sched, bench, kv_transfer_s(prefill, decode, float(bench.isl)),
                              prefill_workers, decode_workers, int(prefill.layout.attn_dp), int(decode.layout.attn_dp),
                              float(prefill.chips), float(decode.chips), prefill_batch, decode_batch, timeline)
