@@ -118,3 +118,25 @@ def test_costs_add_and_scale() -> None:
     assert total.time_s == pytest.approx(3.75)
     assert (total * 2).flops == 6.0
     assert np.allclose((a * np.array([1.0, 2.0])).compute_s, [1.0, 2.0])
+
+
+@pytest.mark.parametrize(("stack", "low_latency", "flops", "expected_s"), [
+    ("cuda", False, 1e12, 1e-3 + 20 / 132 * 0.7e-3),  # kernel-bound: 1 ms + 20/132 x 0.7 ms = 1.1061 ms
+    ("cuda", False, 0.5e12, 0.7e-3),                     # link-bound: 0.5 + 0.106 ms < 0.7 ms, the all-to-all's time
+    ("cuda", True, 1e12, 1e-3),                          # low-latency kernels hold no SMs
+    ("cann", False, 1e12, 1e-3),                         # no published share: hidden for free
+])
+def test_an_overlapped_normal_all_to_all_holds_a_share_of_the_sms(stack: str, low_latency: bool, flops: float,
+                                                                 expected_s: float) -> None:
+    """A bf16 GEMM of `flops` at 1 PFLOP/s beside an all-to-all of 80 MB over 8 ranks, fully hidden: each rank
+    sends 7/8 x 80 MB = 70 MB at 100 GB/s = 0.7 ms. DeepEP's normal kernels hold 20 of 132 SMs while they
+    run, so the GEMM loses 20/132 of its rate for 0.7 ms: the step takes max(0.7 ms, K + 0.106 ms)."""
+    from parity.cost import price_step
+    from parity.ops import Collective
+    from parity.plan import DeviceStep
+    system = round_system(round_chip(software_stack=stack))
+    step = DeviceStep(kernels=(Kernel(name="g", kind="gemm", flops=flops, weight_bytes=0.0, other_bytes=0.0,
+                                      fmt="bf16"),),
+                      collectives=(Collective(name="moe_combine", kind="all_to_all", bytes=80e6, group=8, hidden=1.0,
+                                              low_latency=low_latency),))
+    assert float(price_step(step, system, perfect_calibration()).time_s) == pytest.approx(expected_s, rel=1e-6)

@@ -20,7 +20,7 @@ from parity.plan import DeviceStep
 
 __all__ = ["Cost", "math_unit", "price_kernel", "price_collective", "price_step", "collective_algorithm", "ring_all_reduce_s",
            "tree_all_reduce_s", "one_shot_all_reduce_s", "two_shot_all_reduce_s", "direct_all_to_all_s",
-           "ring_all_gather_s", "collective_s"]
+           "ring_all_gather_s", "collective_s", "OVERLAP_UNIT_SHARE", "overlap_unit_share"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,15 +237,37 @@ def price_collective(c: Collective, system: System, cal: Calibration) -> tuple[C
     return Cost(communication_s=t - overlappable, comm_bytes=c.count * moved), overlappable
 
 
+# share of a chip's compute units that an overlapped expert all-to-all holds while it runs (normal, not
+# low-latency, kernels: these copy through the cores; DeepEP's low-latency kernels receive by RDMA without
+# holding SMs). cuda: DeepEP's normal kernels run on 20 SMs (deep_ep.Buffer.num_sms = 20, the default SGLang
+# keeps; DeepSeek-V3 technical report, arXiv 2412.19437, Sec. 3.2.2: "only 20 SMs are sufficient to fully
+# utilize the bandwidths of IB and NVLink"), of a Hopper GPU's 132 (Blackwell's 148: 0.135, not told apart).
+# Other stacks: not published, so none (the collective hides at no cost to the kernels beside it).
+OVERLAP_UNIT_SHARE: dict[str, float] = {"cuda": 20.0 / 132.0}
+
+
+def overlap_unit_share(chip: Chip) -> float:
+    """Share of `chip`'s compute units an overlapped (normal-kernel) all-to-all occupies; 0 where unpublished."""
+    return OVERLAP_UNIT_SHARE.get(chip.software_stack, 0.0)
+
+
 def price_step(step: DeviceStep, system: System, cal: Calibration, kernel_overhead_s: float | None = None) -> Cost:
     """Everything one device does in a step: kernels and collectives one after another, except
-    collectives that overlap computation, which cost only what the kernels cannot hide."""
+    collectives that overlap computation, which cost only what the kernels cannot hide.
+
+    An overlapped normal-kernel all-to-all of Hn seconds holds a share f of the compute units
+    (`overlap_unit_share`), so the K seconds of kernels beside it lose f x Hn of their rate: the step
+    takes max(H, K + f x Hn) for H seconds of overlappable collectives in all."""
     parts = [price_kernel(k, system.chip, cal, kernel_overhead_s) for k in step.kernels]
     overlappable: Num = 0.0
+    held: Num = 0.0
     for c in step.collectives:
         cost, hidden = price_collective(c, system, cal)
         parts.append(cost)
         overlappable = overlappable + hidden
+        if c.kind == "all_to_all":
+            held = held + np.where(np.asarray(c.low_latency, dtype=bool), 0.0, hidden)
     total = Cost(*(sum(getattr(p, f.name) for p in parts) for f in fields(Cost)))
-    exposed = np.maximum(overlappable - (total.compute_s + total.memory_s), 0.0)
-    return total + Cost(communication_s=exposed)
+    taxed = overlap_unit_share(system.chip) * held
+    exposed = np.maximum(overlappable - (total.compute_s + total.memory_s) - taxed, 0.0)
+    return total + Cost(communication_s=exposed + taxed)
