@@ -58,6 +58,15 @@ InferenceX's benchmark configuration, does. Rows that match exactly one of its d
 (workers, layouts, MTP depth where every match agrees) and, from the TensorRT-LLM recipe the entry names
 (inferencex_recipes.csv), the prefill batch and token budget and the decode batch limit per rank;
 the split is computed before, from the source's layout, so no row changes split.
+
+What the decode batch of a disaggregated row is: aiconfigurator's results database (db-dump rows) gives each
+run's concurrency and, on every disaggregated row, a decode batch equal to concurrency / (decode workers x
+attention DP), the clients per decode rank (DATABASE_SOURCE); it is not the engine's max_batch_size. Such a row
+that matches InferenceX TensorRT-LLM entries (database_match: chip, precision, image, lengths, concurrency,
+worker counts, GPUs, expert parallelism and attention DP on both sides) whose recipes agree takes the recipe's
+limits (prefill max_batch_size and max_num_tokens, decode max_batch_size per rank); any other has its decode
+batch left blank (the engine's own limit). Rows without a stated concurrency (aiconfigurator's own sweeps)
+derive the concurrency from the decode batch, which is the batch the generator configured: kept as the limit.
 """
 
 from __future__ import annotations
@@ -97,6 +106,11 @@ GPT_OSS_EXPERTS = {"hgx-b200": "w4a8_mxfp4", "hgx-b300": "w4a8_mxfp4", "hgx-h100
 # bench.sh defaults RANDOM_RANGE_RATIO to 0.8 with the same sampling. aiconfigurator's own runs use fixed lengths.
 INFERENCEX_RANGE_RATIO = "0.8"
 INFERENCEX_SOURCE = re.compile(r"^(source_file=\d{4}-\d\d-\d\d\.csv|db-dump/)")
+# aiconfigurator's results database (db-dump) states each run's concurrency (silicon_concurrency) and, on every
+# disaggregated row (64 of 64 in the source), a decode batch equal to that concurrency over decode workers x
+# attention DP: the clients per decode rank, not the engine's max_batch_size (its H100 DeepSeek runs at 6 clients on
+# 3 TEP-16 workers say 2, where InferenceX's recipe, ctx1_gen3_tep16_batch1, sets max_batch_size 1).
+DATABASE_SOURCE = re.compile(r"^db-dump/")
 # InferenceX's TensorRT-LLM Llama-3.1-70B runs on B200 (benchmarks/70b_fp8_b200_trt_slurm.sh and
 # 70b_fp4_b200_trt_slurm.sh): with 1k/1k lengths below TP 8 the server batch-waits (batch_wait_timeout_iters 20,
 # batch_wait_max_tokens_ratio 0.9: new prompts wait up to 20 steps for 90% of the step budget). Their step budgets
@@ -185,6 +199,59 @@ def inferencex_match(row: dict[str, str], out: dict[str, str], table: list[dict[
             and e["decode_tp"] == out["decode_tp"]]
 
 
+def database_match(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The InferenceX TensorRT-LLM entries a disaggregated row of aiconfigurator's results database (db-dump,
+    which gives worker counts and attention DP) can have run: same chip, precision, image (the source's last
+    field), lengths, a concurrency the entry lists, worker counts, GPUs per worker, expert parallelism and
+    attention DP on or off, prefill and decode."""
+    if row["backend"] != "trtllm":
+        return []
+    image_name = row["silicon_data_source"].rsplit(";", 1)[-1].strip().rsplit("/", 1)[-1]
+    chip = row["system"].split("_")[0]
+
+    def cells(prefix: str) -> tuple[str, str, str, str]:
+        tp, dp = int(out[prefix + "tp"] or 1), int(out[prefix + "attn_dp"] or 1)
+        return out[prefix + "workers"], str(tp * dp), out[prefix + "moe_ep"] or "1", "true" if dp > 1 else "false"
+
+    want = cells("prefill_") + cells("decode_")
+    shape = ("prefill_workers", "prefill_tp", "prefill_ep", "prefill_dp_attn", "decode_workers", "decode_tp",
+             "decode_ep", "decode_dp_attn")
+    return [e for e in table
+            if e["config_key"].startswith(f"dsr1-{row['precision']}-{chip}-dynamo-trt") and e["image"] == image_name
+            and e["isl"] == out["isl"] and e["osl"] == out["osl"] and out["concurrency"] in e["concurrencies"].split()
+            and tuple(e[k] for k in shape) == want]
+
+
+def recipe_limits(found: list[dict[str, str]]) -> tuple[str, str, str]:
+    """(prefill max_batch_size, prefill max_num_tokens, decode max_batch_size) of the recipes every matching
+    entry names, where they agree; blanks otherwise (no recipe kept, or recipes that differ)."""
+    keys = ("prefill_max_batch_size", "prefill_max_num_tokens", "decode_max_batch_size")
+    limits = {tuple(x.get(k, "") for k in keys) for x in found}
+    return limits.pop() if len(limits) == 1 else ("", "", "")
+
+
+def apply_database_batch(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
+    """A database row's decode batch is its concurrency over decode workers x attention DP (DATABASE_DECODE_BATCH),
+    not the engine's limit: it becomes the decode max_batch_size of the TensorRT-LLM recipe the row ran (with the
+    recipe's prefill batch and token budget) where every matching InferenceX entry's recipe agrees, else blank
+    (the engine's own limit)."""
+    derived = str(int(out["decode_batch"] or 0) * int(out["decode_workers"] or 1) * int(out["decode_attn_dp"] or 1))
+    if derived != out["concurrency"]:
+        return
+    found = database_match(row, out, table)
+    prefill_batch, budget, decode_batch = recipe_limits(found)
+    said = f"decode batch {out['decode_batch']} in the source is concurrency / (workers x attention DP)"
+    out["decode_batch"] = decode_batch
+    if decode_batch:
+        out["prefill_batch"], out["max_num_tokens"] = prefill_batch, budget
+        out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
+        said += (f"; engine limits from InferenceX's recipe {'; '.join(sorted({x['recipe'] for x in found}))} "
+                 f"(prefill batch {prefill_batch}, {budget} tokens; decode batch {decode_batch} per rank)")
+    else:
+        said += "; left to the engine's limit"
+    out["note"] = "; ".join(filter(None, [out["note"], said]))
+
+
 def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
     """Fill worker counts, attention DP and decoding mode from the benchmark's own configuration
     where every matching entry agrees; record the speculative-decoding setting for main()."""
@@ -202,9 +269,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     out |= worker_layout("decode_", e["decode_tp"], e["decode_ep"], e["decode_dp_attn"])
     out["prefill_workers"], out["decode_workers"] = e["prefill_workers"], e["decode_workers"]
     out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
-    keys = ("prefill_max_batch_size", "prefill_max_num_tokens", "decode_max_batch_size")
-    limits = {tuple(x.get(k, "") for k in keys) for x in found}
-    prefill_batch, budget, decode_batch = limits.pop() if len(limits) == 1 else ("", "", "")
+    prefill_batch, budget, decode_batch = recipe_limits(found)
     # the recipe's per-rank limits; without a recipe the prefill batch is left to the step budget
     out["prefill_batch"], out["max_num_tokens"], out["decode_batch"] = prefill_batch, budget, decode_batch
     specs = {x["spec_decoding"] for x in found}
@@ -282,6 +347,8 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         out["split"] = "calibration" if share < CALIBRATION_SHARE else "holdout"
     if out["mode"] == "disagg" and not out["decode_workers"] and out["model"] == "deepseek-r1":
         apply_inferencex(row, out, table)  # after the split: the split stays that of the source's layout
+    if out["mode"] == "disagg" and DATABASE_SOURCE.match(source):
+        apply_database_batch(row, out, table)
     return out
 
 

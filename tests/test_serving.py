@@ -393,6 +393,28 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     assert sum(1 for r in rows if r["decode_batch"]) == 127
 
 
+def test_database_decode_batches_are_read_as_what_they_are() -> None:
+    """aiconfigurator's database rows (db-dump) give a decode batch of concurrency / (decode workers x attention
+    DP), not the engine's limit: each of the 64 disaggregated ones says so, 30 carry the limits of the InferenceX
+    TensorRT-LLM recipe they ran, the others none. H100 DeepSeek 1k/1k at 6 clients on 3 TEP-16 decode workers:
+    the source's 2 is 6 / 3; the recipe (ctx1_gen3_tep16_batch1) runs 1 sequence a worker, prefill batch 2 and
+    2,048 tokens. Simulated, 3 slots hold 3 of the 6 clients: at request rate R, R x mean decode (0.9 x 1024 - 1
+    tokens at the simulated TPOT) = 3 slots busy and R x (TTFT + that decode) = 6 clients (closed loop), so the
+    TTFT is one whole decode, (6 - 3) / R: the 12 s the benchmark measured, where a cap of 2 gave no queue."""
+    rows = [r for r in catalog.measurements() if "concurrency / (workers x attention DP)" in r["note"]]
+    assert len(rows) == 64
+    limited = [r for r in rows if r["decode_batch"]]
+    assert len(limited) == 30 and all("engine limits from InferenceX's recipe" in r["note"] for r in limited)
+    (r,) = [r for r in rows if r["case_id"] == "dsr1_h100_trtllm_fp8_disagg_1024x1024_c6_cfg494"]
+    assert (r["decode_workers"], r["decode_batch"], r["prefill_batch"], r["max_num_tokens"]) == ("3", "1", "2", "2048")
+    (p,) = predict_rows([r], model_kind="sim")
+    decode_s = (0.9 * 1024 - 1) * p.tpot_s
+    rate = p.output_tokens_per_s_per_chip * p.chips / (0.9 * 1024)
+    assert rate * decode_s == pytest.approx(3, rel=0.05)
+    assert rate * (p.ttft_s + decode_s) == pytest.approx(6, rel=0.05)
+    assert p.ttft_s == pytest.approx(3 / rate, rel=0.1) and p.ttft_s > 8
+
+
 def test_gpt_oss_rows_carry_the_formats_its_engines_run() -> None:
     """The source labels gpt-oss-120b nvfp4 / nvfp4; its rows carry bf16 attention and MXFP4 experts against
     MXFP8 activations on Blackwell, bf16 ones on Hopper, and say so in their note."""
