@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 from parity.engine import EngineProfile
 from parity.errors import ParityError
@@ -327,8 +326,8 @@ def disaggregated_roles(scheduler: Scheduler, profile: EngineProfile) -> tuple[S
     scheduled as fitting_disagg_gen_init_requests, outside the context requests either policy holds
     (NVIDIA/TensorRT-LLM tensorrt_llm/_torch/pyexecutor/py_executor.py, _schedule and _balance_adp_requests,
     v1.1-v1.2). A prefill worker of _SYNCHRONOUS_PREFILL_WORKERS runs without overlap scheduling."""
-    free = dataclasses.replace(scheduler, balance=AttentionDpBalance(hold_steps=0.0),
+    free = replace(scheduler, balance=AttentionDpBalance(hold_steps=0.0),
                                batch_wait=BatchWait(timeout_steps=0.0, tokens_ratio=0.0))
     synchronous = (profile.base or profile.id) in _SYNCHRONOUS_PREFILL_WORKERS
-    prefill = dataclasses.replace(free, overlap=OverlapScheduling(on=False)) if synchronous else free
+    prefill = replace(free, overlap=OverlapScheduling(on=False)) if synchronous else free
     return prefill, free
