@@ -526,27 +526,27 @@ def test_disaggregated_workers_neither_hold_prompts_nor_overlap_a_tensorrt_llm_p
     """TensorRT-LLM with attention DP holds new prompts up to 60 iterations until every rank has one
     (attention_dp_config timeout_iters), but only while every rank has generation requests: a prefill worker
     has none, and a decode worker's new requests are generation-only ones the hold never sees
-    (disaggregated_roles). One client, one 4-rank prefill worker, transfer 50 ms: with the aggregated
+    (prefill_worker_scheduler, decode_worker_scheduler). One client, one 4-rank prefill worker, transfer 50 ms: with the aggregated
     engine's hold the prompt idles 60 iterations of 1 ms first, TTFT = 60 + 20 (its step: 10 + 0.01 x 1,000)
     + 50 = 130 ms; as a prefill worker it does not, 70 ms. TensorRT-LLM's prefill workers also run
     without overlap scheduling (aiconfigurator's generator and InferenceX's recipes:
     disable_overlap_scheduler true), its decode workers with it; SGLang's keep theirs."""
-    from parity.simulate.policies import disaggregated_roles
+    from parity.simulate.policies import decode_worker_scheduler, prefill_worker_scheduler
     trtllm = dataclasses.replace(catalog.engine("trtllm"), ttft_overhead_s=0.0, sim_disagg_ttft_overhead_s=0.0,
                                  sim_first_token_steps=0.0)
     engine = scheduler_of(trtllm, 1e6, attn_dp=4)
     assert engine.balance.hold_steps == 60 and engine.overlap.on
-    prefill, decode = disaggregated_roles(engine, trtllm)
+    prefill, decode = prefill_worker_scheduler(engine, trtllm), decode_worker_scheduler(engine)
     assert prefill.balance.hold_steps == decode.balance.hold_steps == 0
     assert not prefill.overlap.on and decode.overlap.on
     sglang = catalog.engine("sglang")
-    assert disaggregated_roles(scheduler_of(sglang, 1e6, attn_dp=4), sglang)[0].overlap.on
+    assert prefill_worker_scheduler(scheduler_of(sglang, 1e6, attn_dp=4), sglang).overlap.on
     table = StepTable.of(linear, **GRID)
     plain = dataclasses.replace(scheduler(), balance=engine.balance)
     held = run_disaggregated(table, plain, table, scheduler(), bench(1000, 101, 1, 1), transfer_s=0.050,
                              prefill_ranks=4)
     assert held.latency["ttft_s"] == pytest.approx(0.130)
-    free = disaggregated_roles(plain, catalog.engine("vllm"))[0]
+    free = prefill_worker_scheduler(plain, catalog.engine("vllm"))
     assert run_disaggregated(table, free, table, scheduler(), bench(1000, 101, 1, 1), transfer_s=0.050,
                              prefill_ranks=4).latency["ttft_s"] == pytest.approx(0.070)
 

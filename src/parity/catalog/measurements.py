@@ -44,7 +44,7 @@ def microbenchmarks(name: str) -> dict[str, Any]:
 def uncertainty_table(model_kind: str = "steady") -> dict[str, Any]:
     """The prediction-interval bands of the steady-state model (data/uncertainty.toml) or of the simulator
     (model_kind 'sim': data/uncertainty_sim.toml), or the user's refit in user_dir(), written by
-    `parity validate --fit` (with --model-kind sim for the simulator's), or {}."""
+    `parity validate --fit` (the simulator's; with --model-kind steady the steady model's), or {}."""
     name = "uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml"
     for path in (user_dir() / name, data_dir() / name):
         if path.is_file():

@@ -11,7 +11,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
-from parity.predict.steady import _solve, with_intervals
+from parity.predict.steady import _solve, interval_bounds
 from parity.simulate import LATENCY_KEYS, Benchmark, SimResult, client_profile, simulate_aggregated, simulate_disaggregated
 
 
@@ -120,13 +120,14 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
                                                    p.extra.get("decode_workers", 0.0)))
     except (ParityError, ValueError, ArithmeticError) as err:
         return _failed(scenario.case_id, f"simulation: {err}")
-    extra = {**p.extra, **{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
-             "decode_batch": sim.decode_batch}
-    return with_intervals(dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
-                                              output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
-                                              output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user,
-                                              chips=sim.chips, note=simulated_note(p.note, sim.assumptions),
-                                              extra=extra), scenario, "sim")
+    extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}  # the steady model's bands
+    extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
+              "decode_batch": sim.decode_batch}
+    extra |= interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(p.flags), "sim")
+    return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
+                               output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
+                               output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
+                               note=simulated_note(p.note, sim.assumptions), extra=extra)
 
 
 def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:

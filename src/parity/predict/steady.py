@@ -69,11 +69,11 @@ def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: floa
     return out
 
 
-def with_intervals(p: Prediction, scenario: Scenario, model_kind: str = "steady") -> Prediction:
-    """The prediction with its 80% intervals (interval_bounds) and its flags."""
+def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
+    """The steady model's prediction with its 80% intervals (interval_bounds) and its flags."""
     raised = flags(scenario)
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
-    extra |= interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, bool(raised), model_kind)
+    extra |= interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, bool(raised))
     return dataclasses.replace(p, extra=extra, flags="; ".join(raised))
 
 

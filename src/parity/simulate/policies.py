@@ -11,7 +11,8 @@ from parity.errors import ParityError
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
            "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of", "policy_parameters",
-           "disaggregated_roles"]
+           "prefill_worker_scheduler",
+           "decode_worker_scheduler"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,17 +318,22 @@ def policy_parameters(scheduler: Scheduler) -> list[tuple[str, str, object, str]
 _SYNCHRONOUS_PREFILL_WORKERS = frozenset({"trtllm"})
 
 
-def disaggregated_roles(scheduler: Scheduler, profile: EngineProfile) -> tuple[Scheduler, Scheduler]:
-    """(prefill worker's, decode worker's) scheduler of a disaggregated deployment, from the engine's scheduler.
-    Neither holds prompts for attention-DP balance or batch waiting: TensorRT-LLM's _balance_adp_requests
-    releases context requests at once unless every rank has generation requests (`if timeout_reached or not
-    all_ranks_have_gen_requests`), which a prefill worker never has, and its batch waiting acts only with
-    generation requests in the step; a decode worker's new requests arrive as generation-only requests,
-    scheduled as fitting_disagg_gen_init_requests, outside the context requests either policy holds
-    (NVIDIA/TensorRT-LLM tensorrt_llm/_torch/pyexecutor/py_executor.py, _schedule and _balance_adp_requests,
-    v1.1-v1.2). A prefill worker of _SYNCHRONOUS_PREFILL_WORKERS runs without overlap scheduling."""
-    free = replace(scheduler, balance=AttentionDpBalance(hold_steps=0.0),
-                               batch_wait=BatchWait(timeout_steps=0.0, tokens_ratio=0.0))
+def decode_worker_scheduler(scheduler: Scheduler) -> Scheduler:
+    """A disaggregated decode worker's scheduler, from the engine's: it holds no prompts for attention-DP
+    balance or batch waiting. TensorRT-LLM's _balance_adp_requests releases context requests at once unless
+    every rank has generation requests (`if timeout_reached or not all_ranks_have_gen_requests`), and its batch
+    waiting acts only with generation requests in the step; a decode worker's new requests arrive as
+    generation-only requests, scheduled as fitting_disagg_gen_init_requests, outside the context requests either
+    policy holds (NVIDIA/TensorRT-LLM tensorrt_llm/_torch/pyexecutor/py_executor.py, _schedule and
+    _balance_adp_requests, v1.1-v1.2)."""
+    return replace(scheduler, balance=AttentionDpBalance(hold_steps=0.0),
+                   batch_wait=BatchWait(timeout_steps=0.0, tokens_ratio=0.0))
+
+
+def prefill_worker_scheduler(scheduler: Scheduler, profile: EngineProfile) -> Scheduler:
+    """A disaggregated prefill worker's scheduler, from the engine's: no attention-DP balance hold or batch
+    waiting either (decode_worker_scheduler: the hold waits for every rank to have generation requests, which a
+    prefill worker never has), and a prefill worker of _SYNCHRONOUS_PREFILL_WORKERS without overlap scheduling."""
+    free = decode_worker_scheduler(scheduler)
     synchronous = (profile.base or profile.id) in _SYNCHRONOUS_PREFILL_WORKERS
-    prefill = replace(free, overlap=OverlapScheduling(on=False)) if synchronous else free
-    return prefill, free
+    return replace(free, overlap=OverlapScheduling(on=False)) if synchronous else free

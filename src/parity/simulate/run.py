@@ -18,7 +18,7 @@ from parity.memory import kv_bytes_per_token_per_device
 from parity.plan import Shard
 from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths
 from parity.simulate.loop import Engine, Request
-from parity.simulate.policies import Scheduler, disaggregated_roles, scheduler_of
+from parity.simulate.policies import Scheduler, decode_worker_scheduler, prefill_worker_scheduler, scheduler_of
 from parity.simulate.tables import StepTable, step_table
 from parity.step import Deployment, deployment_memory
 
@@ -351,7 +351,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
     the KV cache moved over the links (kv_transfer_s)."""
     p_sched, p_cap = _scheduler(prefill, profile, bench)
     d_sched, d_cap = _scheduler(decode, profile, bench)
-    p_sched, d_sched = disaggregated_roles(p_sched, profile)[0], disaggregated_roles(d_sched, profile)[1]
+    p_sched, d_sched = prefill_worker_scheduler(p_sched, profile), decode_worker_scheduler(d_sched)
     prompts_only = dataclasses.replace(profile, sim_prefill_scale=profile.sim_prefill_scale * profile.sim_disagg_prefill_scale)
     # the host's floor on eager prompt steps (sim_prefill_host_launch_s) is fitted on aggregated rows; the prefill
     # workers' prompt time is fitted as a whole (sim_disagg_prefill_scale) on disaggregated rows without it
