@@ -69,7 +69,7 @@ def test_mixed_prefill_with_mtp_never_adds_negative_time() -> None:
 
 def test_compare_says_whether_mtp_is_on() -> None:
     args = ["compare", "atlas-800-a3", "--model", "deepseek-r1", "--engine", "sglang"]
-    off = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+    off = CliRunner().invoke(cli, args + ["--mtp", "0"], env={"COLUMNS": "200"})
     on = CliRunner().invoke(cli, args + ["--mtp", "2"], env={"COLUMNS": "200"})
     assert off.exit_code == 0 and on.exit_code == 0
     assert "No multi-token prediction" in " ".join(off.output.split())

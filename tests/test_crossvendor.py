@@ -10,7 +10,7 @@ import pytest
 from parity import catalog
 from parity.crossvendor import (STACK_PARAMETERS, STACK_PRIOR_WEIGHT, before_setting, fit_stack, fitted_row_ids,
                                 ratio_checks, scored_rows, stack_rows, stored_setting, twin_offsets)
-from parity.engine import KERNEL_QUALITY, stack_prior
+from parity.engine import KERNEL_QUALITY, measured_stack_prior, stack_prior
 from parity.predict import scenario_from_row
 
 
@@ -72,9 +72,31 @@ def test_an_unfitted_stack_runs_its_base_engines_host_side_at_the_libraries_kern
     prior = stack_prior(vllm, "rocm")
     moved = {f.name for f in dataclasses.fields(vllm) if getattr(prior, f.name) != getattr(vllm, f.name)}
     assert moved == {n for n in KERNEL_QUALITY if getattr(vllm, n) != 1.0} == {"gemm_scale", "memory_scale"}
-    on_cann = catalog.engine_for("vllm", "cann")
-    assert on_cann.id == "vllm" and (on_cann.gemm_scale, on_cann.memory_scale) == (1.0, 1.0)
     assert catalog.engine_for("vllm", "rocm").id == "vllm-rocm"
+
+
+def test_an_unfitted_stack_runs_at_the_software_maturity_the_measured_stacks_show() -> None:
+    """engine.measured_stack_prior, as catalog.engine_for uses it where an engine has no profile on a stack.
+    vLLM on CANN: the stack's one fit, sglang-cann (4 rows: gemm 1.00368, memory 0.58396, collective 0.903507,
+    attention 1). The generic engine on ROCm: vllm-rocm (22 rows: 0.681996, 0.82662, 0.682246) and sglang-rocm
+    (3 rows, all 1), weighted by rows: gemm exp(22 ln 0.681996 / 25) = 0.71405, memory 0.84573, collective
+    0.71428. On XLA, which has no fit: every non-CUDA fit (29 rows): gemm exp((22 ln 0.681996 + 4 ln 1.00368) /
+    29) = 0.74838, memory 0.80361, collective 0.73781. The host side stays the base engine's; on its own stack a
+    profile is itself."""
+    vllm, generic = catalog.engine("vllm"), catalog.engine("generic")
+    on_cann = catalog.engine_for("vllm", "cann")
+    assert on_cann.id == "vllm" and on_cann.step_overhead_s == vllm.step_overhead_s
+    assert (on_cann.gemm_scale, on_cann.memory_scale, on_cann.collective_scale, on_cann.attention_scale) == \
+        pytest.approx((1.00368, 0.58396, 0.903507, 1.0), rel=1e-6)
+    on_rocm = catalog.engine_for("generic", "rocm")
+    assert (on_rocm.gemm_scale, on_rocm.memory_scale, on_rocm.collective_scale) == \
+        pytest.approx((0.71405, 0.84573, 0.71428), rel=1e-4)
+    on_xla = catalog.engine_for("generic", "xla")
+    assert (on_xla.gemm_scale, on_xla.memory_scale, on_xla.collective_scale) == \
+        pytest.approx((0.74838, 0.80361, 0.73781), rel=1e-4)
+    assert on_xla.step_overhead_s == generic.step_overhead_s
+    assert catalog.engine_for("generic", "cuda") is generic
+    assert measured_stack_prior(vllm, "rocm", ()) == stack_prior(vllm, "rocm")
 
 
 def test_stored_stack_profiles_stay_near_their_base_where_rows_are_few() -> None:

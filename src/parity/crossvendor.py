@@ -21,7 +21,7 @@ import numpy as np
 
 from parity import catalog
 from parity.calibrate.family import architecture_priors, family_calibration, figures_from_rows
-from parity.engine import EngineProfile, stack_prior
+from parity.engine import EngineProfile, measured_stack_prior, stack_prior
 from parity.hardware import Calibration, Chip
 from parity.optimize import nelder_mead
 from parity.predict import Scenario, predict_rows
@@ -62,12 +62,17 @@ class Setting:
     name: str
     calibrations: Mapping[str, Calibration]
     engines: Mapping[tuple[str, str], EngineProfile]
+    # the fitted stack profiles an (engine, stack) without one of its own is priced from (measured_stack_prior);
+    # None: the catalog's, as the scenario was built
+    stacks: tuple[EngineProfile, ...] | None = None
 
     def apply(self, scenario: Scenario) -> Scenario:
         chip = scenario.system.chip
         cal = self.calibrations.get(chip.id)
         base = catalog.engine(scenario.engine.base or scenario.engine.id)
         profile = self.engines.get((base.id, chip.software_stack))
+        if profile is None and self.stacks is not None:
+            profile = measured_stack_prior(base, chip.software_stack, self.stacks)
         out = scenario if cal is None else dataclasses.replace(scenario, calibration=cal)
         return out if profile is None else out.with_engine(profile)
 
@@ -84,7 +89,7 @@ def before_setting() -> Setting:
     cals = {c.id: generic for c in catalog.chips() if not catalog.calibration(c).basis.startswith(
         "measured on this chip (")}
     engines = {(p.base, p.stack): catalog.engine(p.base) for p in catalog.engines() if p.base}
-    return Setting(name="before", calibrations=cals, engines=engines)
+    return Setting(name="before", calibrations=cals, engines=engines, stacks=())
 
 
 def fitted_row_ids() -> frozenset[str]:
@@ -291,16 +296,20 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
         dropped = kernel_fits_of_source(kernel_rows, group, by)
         setting = without_kernel_fits(stored_setting(), dropped)
         refit = [p for p in stacks if ids & set(p.rows)]
+        emptied = []
         for p in refit:
             others = [r for r in stack_rows(rows, p.base, p.stack) if r["case_id"] not in ids]
-            base = catalog.engine(p.base)
             if others:
-                profile, _, _ = fit_stack(base, p.stack, others, setting, iterations,
+                profile, _, _ = fit_stack(catalog.engine(p.base), p.stack, others, setting, iterations,
                                           twins=[r for r in rows if r["case_id"] not in ids])
                 setting = dataclasses.replace(setting, engines={**setting.engines, (p.base, p.stack): profile})
             else:
-                setting = dataclasses.replace(setting, engines={**setting.engines,
-                                                                (p.base, p.stack): stack_prior(base, p.stack)})
+                emptied.append(p)
+        # the fits that stand without the group: an (engine, stack) left without rows, and any without a fit of
+        # its own, takes the software maturity these show (measured_stack_prior), never the group's
+        fitted = tuple(setting.engines.get((p.base, p.stack), p) for p in stacks if p not in emptied)
+        setting = dataclasses.replace(setting, stacks=fitted, engines={**setting.engines, **{
+            (p.base, p.stack): measured_stack_prior(catalog.engine(p.base), p.stack, fitted) for p in emptied}})
         if progress:
             progress(group)
         left = "; ".join(filter(None, [

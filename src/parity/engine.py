@@ -5,12 +5,13 @@ Values are fitted on measured points (see `validate` and `validate_training`).""
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "engine_version", "version_defaults",
-           "KERNEL_OPS", "EngineKernel", "version_kernels", "KERNEL_QUALITY", "stack_prior"]
+           "KERNEL_OPS", "EngineKernel", "version_kernels", "KERNEL_QUALITY", "stack_prior", "measured_stack_prior"]
 
 
 # how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
@@ -247,6 +248,27 @@ def stack_prior(profile: EngineProfile, stack: str) -> EngineProfile:
     if stack == profile.stack:
         return profile
     return dataclasses.replace(profile, **{name: 1.0 for name in KERNEL_QUALITY})
+
+
+def measured_stack_prior(profile: EngineProfile, stack: str, fitted: Iterable[EngineProfile]) -> EngineProfile:
+    """What `profile`'s engine is taken to achieve on a `stack` it has no rows of: stack_prior, its kernel-quality
+    multipliers set to what the stack profiles fitted away from `profile`'s own stack achieve (their geometric
+    mean weighted by the rows each was fitted on; the prior of each is 1): those of `stack` itself where it has
+    some (SGLang's fit on CANN speaks for vLLM on CANN), else those of every other stack (what the software
+    outside `profile`'s stack reaches where it was measured). A stack's software maturity is part of what its
+    chips deliver: before any row of theirs, ROCm, CANN or another stack is priced at the maturity the measured
+    ones show, not at CUDA's. No fitted profile outside `profile`'s stack: stack_prior itself."""
+    prior = stack_prior(profile, stack)
+    if stack == profile.stack:
+        return prior
+    others = [p for p in fitted if p.base and p.rows and p.stack != profile.stack]
+    chosen = [p for p in others if p.stack == stack] or others
+    weights = [float(len(p.rows)) for p in chosen]
+    if not chosen:
+        return prior
+    values = {name: math.exp(math.fsum(w * math.log(getattr(p, name)) for p, w in zip(chosen, weights))
+                             / math.fsum(weights)) for name in KERNEL_QUALITY}
+    return dataclasses.replace(prior, **values)
 
 
 # one training framework's behaviour (Megatron-LM / NeMo style), named assumptions and fitted factors

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from parity import units
 from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require, user_dir
 from parity.catalog.hardware import chips, families
-from parity.engine import EngineDefault, EngineKernel, EngineProfile, TrainingProfile, stack_prior
+from parity.engine import EngineDefault, EngineKernel, EngineProfile, TrainingProfile, measured_stack_prior
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
@@ -147,13 +147,14 @@ def engines() -> tuple[EngineProfile, ...]:
 
 def engine_for(name: str | None, stack: str) -> EngineProfile:
     """The engine profile fitted on a software stack (`vllm` on rocm: vllm-rocm) where one exists, else the
-    profile fitted on CUDA as engine.stack_prior carries it to another stack (its host side as fitted, its
-    kernels at the vendor libraries' rates that the chip calibration holds)."""
+    profile fitted on CUDA as engine.measured_stack_prior carries it to another stack (its host side as fitted,
+    its kernels at the software maturity the stack's fitted profiles show, or every measured stack's where the
+    stack has none)."""
     profile = engine(name)
     for candidate in engines():
         if candidate.base == profile.id and candidate.stack == stack:
             return candidate
-    return stack_prior(profile, stack)
+    return measured_stack_prior(profile, stack, engines())
 
 
 def _version(text: object, where: str) -> tuple[int, ...]:

@@ -43,14 +43,23 @@ def _flatten(row: dict) -> dict:
     return out
 
 
-def _mtp_caption(model: Model, mtp_tokens: int) -> str:
+def default_mtp(model: Model) -> int:
+    """Draft tokens a decode step when --mtp is not given: 1 on a model that ships multi-token-prediction modules
+    and has a published acceptance (DeepSeek-V3/R1: one MTP module, the second token accepted 85-90% of the time,
+    DeepSeek-V3 technical report, arXiv 2412.19437, Sec. 5.4.3; the published DeepSeek-R1 serving runs parity
+    holds draft 1 to 3), so chips are compared as these models are deployed; 0 on any other."""
+    return 1 if model.mtp_layers and catalog.mtp_acceptance(model.name) is not None else 0
+
+
+def _mtp_caption(model: Model, mtp_tokens: int, chosen: bool) -> str:
     """What the comparison assumes about multi-token prediction, for the table's caption."""
     if not model.mtp_layers:
         return ""
     if not mtp_tokens:
         return (f"No multi-token prediction (published {model.name} serving runs mostly use it: --mtp N; engine "
                 "profiles fitted only on MTP runs are applied here beyond them).")
-    return f"{mtp_setting(model, mtp_tokens)[1]}, on every chip."
+    default = "" if chosen else f" (the default for {model.name}, which ships MTP modules; --mtp 0: off)"
+    return f"{mtp_setting(model, mtp_tokens)[1]}, on every chip{default}."
 
 
 @cli.command(name="compare")
@@ -69,14 +78,15 @@ def _mtp_caption(model: Model, mtp_tokens: int) -> str:
               help="training: sequences per step")
 @click.option("--precision", "training_precision", default="bf16", show_default=True, help="training precision")
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
-@click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=0, show_default=True,
+@click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=None,
               help="serving: multi-token prediction, draft tokens a decode step on models with MTP layers "
-                   "(DeepSeek-R1), at the model's published acceptance; 0: off")
+                   "(DeepSeek-R1), at the model's published acceptance; 0: off (default: 1 on models that ship "
+                   "MTP modules with a published acceptance, as they are deployed; else 0)")
 @format_option
 @out_option
 def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
-                    global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int, fmt: str,
+                    global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int | None, fmt: str,
                     out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
@@ -88,8 +98,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     payload, texts = [], []
     for name in models or DEFAULT_MODELS:
         model = catalog.model(name)
+        drafts = default_mtp(model) if mtp_tokens is None else mtp_tokens
         results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips, seq_len,
-                          global_batch, training_precision, mtp_tokens)
+                          global_batch, training_precision, drafts)
         rows = [_flatten(r.to_dict()) for r in results]
         payload += [r.to_dict() for r in results]
         if fmt not in ("table", "md"):
@@ -142,7 +153,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. "
-             + (f"{_mtp_caption(model, mtp_tokens)} " if workload == "serve" else "")
+             + (f"{_mtp_caption(model, drafts, mtp_tokens is not None)} " if workload == "serve" else "")
              + ("tok/s: output tokens per second. " if workload == "serve" else "")
              + "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's best "
              "configuration; per system = every chip of the system busy; per kW = per system over the system's "
