@@ -3,8 +3,9 @@ never saw the scored group (leave one source or vendor out), and ratios where tw
 
 A setting is what prices a row: each chip's calibration and each (engine, stack)'s profile. Leaving a
 group out rebuilds the setting without the group's rows: stack profiles are refitted on the other
-calibration rows, family calibrations fitted on the group's kernel figures are dropped (their chips fall
-to the parent family or the derived prior, rebuilt without them). NVIDIA's CUDA profiles and the H200
+calibration rows (a stack left without rows, and any engine without a fit of its own, runs at the software
+maturity the fits that stand show: engine.measured_stack_prior), family calibrations fitted on the group's
+kernel figures are dropped (their chips fall to the parent family or the derived prior, rebuilt without them). NVIDIA's CUDA profiles and the H200
 calibration were fitted on aiconfigurator rows and parity's H200 microbenchmarks, never on published rows:
 those published rows are scored with them as they are.
 """
@@ -285,8 +286,8 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
     them: stack profiles refitted without the group's rows; by source, family calibrations fitted on the
     source's kernel figures dropped too. By vendor those stay: a vendor's kernel microbenchmarks (GEMM,
     STREAM, collectives) are what a chip family is calibrated from by design, before any serving result,
-    and none of them is a scored figure. A stack left without rows of its own takes engine.stack_prior of its base
-    profile. Groups whose rows fitted nothing are scored with the stored setting."""
+    and none of them is a scored figure. A stack left without rows of its own, and any (engine, stack) without a
+    fit, takes engine.measured_stack_prior of its base profile over the fits that stand without the group. Groups whose rows fitted nothing are scored with the stored setting."""
     field = {"source": "source_id", "vendor": "vendor"}[by]
     stacks = [p for p in catalog.engines() if p.base]
     out: list[tuple[str, str, list[CaseError], Setting]] = []
