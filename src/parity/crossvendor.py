@@ -287,7 +287,8 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
     source's kernel figures dropped too. By vendor those stay: a vendor's kernel microbenchmarks (GEMM,
     STREAM, collectives) are what a chip family is calibrated from by design, before any serving result,
     and none of them is a scored figure. A stack left without rows of its own, and any (engine, stack) without a
-    fit, takes engine.measured_stack_prior of its base profile over the fits that stand without the group. Groups whose rows fitted nothing are scored with the stored setting."""
+    fit, takes engine.measured_stack_prior of its base profile over the fits that stand without the group.
+    Groups whose rows fitted nothing are scored with the stored setting."""
     field = {"source": "source_id", "vendor": "vendor"}[by]
     stacks = [p for p in catalog.engines() if p.base]
     out: list[tuple[str, str, list[CaseError], Setting]] = []
