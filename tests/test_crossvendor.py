@@ -181,3 +181,19 @@ def test_a_vendor_left_out_keeps_its_kernel_microbenchmarks_a_source_left_out_do
     assert refit.collective_latency_factor == 1.0
     assert "amd-mi300x" not in vendor_setting.calibrations  # the stored family-cdna3 applies
     assert catalog.calibration(catalog.chip("mi300x")).id == "family-cdna3"
+
+
+def test_a_vendor_left_out_runs_at_the_maturity_of_the_other_vendors_stacks() -> None:
+    """Huawei's rows left out: sglang-cann (fitted on four of them) goes, and CANN has no other fit, so SGLang on
+    CANN and the generic engine on CANN (the CloudMatrix prefill row) both run at the ROCm fits' maturity, none of
+    the CANN fit's: gemm exp(22 ln 0.681996 / 25) = 0.71405, memory 0.84573, collective 0.71428 (vllm-rocm's 22
+    rows against sglang-rocm's 3 at 1), never sglang-cann's memory 0.58396."""
+    from parity.crossvendor import leave_one_out_errors
+    rows = [r for r in catalog.measurements("serving_published") if r["vendor"] == "Huawei"]
+    ((group, left, errors, setting),) = leave_one_out_errors(rows, [], "vendor", iterations=1)
+    assert group == "Huawei" and "refitted sglang-cann" in left and len(errors) == len(rows)
+    assert [p.id for p in setting.stacks or ()] == ["sglang-rocm", "vllm-rocm"]
+    expected = pytest.approx((0.71405, 0.84573, 0.71428), rel=1e-4)
+    for row in (next(r for r in rows if r["engine"] == "sglang"), next(r for r in rows if r["engine"] == "generic")):
+        engine = setting.apply(scenario_from_row(row)).engine
+        assert (engine.gemm_scale, engine.memory_scale, engine.collective_scale) == expected, row["case_id"]
