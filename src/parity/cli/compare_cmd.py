@@ -13,7 +13,7 @@ from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
-from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare, mtp_setting
+from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare, default_mtp, mtp_setting
 from parity.model import Model
 from parity.report.tables import Column, plain, ratio, scaled
 
@@ -41,14 +41,6 @@ def _flatten(row: dict) -> dict:
     for key, value in row["ratios"].items():
         out[f"ratio_{key}"] = value
     return out
-
-
-def default_mtp(model: Model) -> int:
-    """Draft tokens a decode step when --mtp is not given: 1 on a model that ships multi-token-prediction modules
-    and has a published acceptance (DeepSeek-V3/R1: one MTP module, the second token accepted 85-90% of the time,
-    DeepSeek-V3 technical report, arXiv 2412.19437, Sec. 5.4.3; the published DeepSeek-R1 serving runs parity
-    holds draft 1 to 3), so chips are compared as these models are deployed; 0 on any other."""
-    return 1 if model.mtp_layers and catalog.mtp_acceptance(model.name) is not None else 0
 
 
 def _mtp_caption(model: Model, mtp_tokens: int, chosen: bool) -> str:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity import catalog
-from parity.compare import Comparison, compare, compare_formats
+from parity.compare import Comparison, compare, compare_formats, default_mtp
 from parity.crosscheck import system_ratios
 from parity.fleet import plan_fleet
 from parity.hardware import Chip, System
+from parity.model import Model
 from parity.policy import assess
 from parity.predict import predict_rows
 from parity.report.plots import frontier_png, roofline_png, timeline_png
@@ -118,6 +119,12 @@ def _image(path: Path, alt: str) -> str:
            f'(<a href="{_e(path.name)}">{_e(path.name)}</a>)</figcaption></figure>'
 
 
+def _mtp_words(model: Model) -> str:
+    """', with N MTP draft(s) a step' where the comparisons run the model with multi-token prediction."""
+    drafts = default_mtp(model)
+    return f", with {drafts} MTP draft token{'s' if drafts > 1 else ''} a decode step as it is deployed," if drafts else ""
+
+
 def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                  progress: Callable[[str], None] | None = None) -> Path:
     """Run the report's analyses, write PNGs and index.html into `out`; returns the page's path."""
@@ -132,14 +139,16 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
 
     step("CloudMatrix 384 vs GB200 NVL72")
     pair = [all_systems[s] for s in spec.supernodes]
-    headline = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1])
+    headline = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1],
+                       mtp_tokens=default_mtp(model))
     cm = headline[0]
     page.sections.append(
         "<h2>CloudMatrix 384 against GB200 NVL72</h2>"
         f"<p>Claim (SemiAnalysis, 2025-04-16): CloudMatrix 384 beats the NVL72 on system compute "
         f"({_x(cm.spec_ratios['system_bf16'])} BF16) and memory ({_x(cm.spec_ratios['system_memory'])}) at about "
         f"{_x(cm.spec_ratios['system_power'])} the power, with each 910C about {_x(cm.spec_ratios['bf16'])} of a "
-        f"Blackwell GPU in BF16. On {_e(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target parity predicts "
+        f"Blackwell GPU in BF16. On {_e(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
+        f"{_mtp_words(model)} parity predicts "
         f"<b class='key' id='cm-per-system'>{_x(cm.ratios['per_system'])}</b> the output tokens/s per system, "
         f"<b>{_x(cm.ratios['per_chip'])}</b> per chip and <b>{_x(cm.ratios['per_kw'])}</b> per kW "
         f"(ratios to {_e(spec.supernodes[1])}; the table's x columns divide by it).</p>"
@@ -147,7 +156,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
 
     step("Atlas 950 SuperPoD vs Vera Rubin NVL144")
     pair = [all_systems[s] for s in spec.roadmap]
-    roadmap = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1])
+    roadmap = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1],
+                      mtp_tokens=default_mtp(model))
     atlas = roadmap[0]
     page.sections.append(
         "<h2>Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)</h2>"
@@ -160,7 +170,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
 
     step("China-market nodes")
     for m in (dense, model):
-        nodes = compare([all_systems[s] for s in spec.nodes], m, profile, spec.tpot_s, spec.isl, spec.osl)
+        nodes = compare([all_systems[s] for s in spec.nodes], m, profile, spec.tpot_s, spec.isl, spec.osl,
+                        mtp_tokens=default_mtp(m))
         used = nodes[0].baseline or spec.nodes[0]
         against = used if used == spec.nodes[0] else f"{used}; {spec.nodes[0]} cannot run it"
         page.sections.append(f"<h2>8-chip nodes on {_e(m.name)} (ratios to {_e(against)})</h2>"
