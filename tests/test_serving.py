@@ -375,7 +375,7 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
         checked += 1
     assert checked == 135  # every TensorRT-LLM entry; SGLang recipes are named by deployment only
     rows = [r for r in catalog.measurements() if "workers and layout from InferenceX" in r["note"]]
-    assert len(rows) == 165
+    assert len(rows) == 170
     for r in rows:
         assert r["prefill_workers"] and r["decode_workers"]
         for side in ("prefill_", "decode_"):
@@ -390,7 +390,32 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     assert (r["prefill_batch"], r["max_num_tokens"], r["decode_batch"]) == ("16", "16384", "32")
     recipes = catalog.measurements("inferencex_recipes")
     assert len(recipes) == 135 and all(x["decode_max_batch_size"] for x in recipes)
-    assert sum(1 for r in rows if r["decode_batch"]) == 127
+    assert sum(1 for r in rows if r["decode_batch"]) == 132
+
+
+def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
+    """The source's B200 FP8 TensorRT-LLM 8k/1k sweep of 2026-03-23 says expert parallelism 1 on both sides;
+    every InferenceX entry at those concurrencies runs EP 8 on the prefill side, so the strict match finds none.
+    Matched on tensor parallelism and concurrency, 5 rows have one deployment each (48, 64, 224, 288, 1,088
+    clients; at 8 clients two recipes remain and the row stays inferred). At 48 clients:
+    ctx1_gen6_tp8_batch8_eplb0_mtp3_48 = 1 prefill worker with attention DP 8 and EP 8 (moe_tp 1), 6 TP-8 decode
+    workers (EP 1: moe_tp 8), MTP-3 at NVIDIA's 1.82; its recipe: prefill batch 1, 8,320 tokens, decode batch 8."""
+    rows = [r for r in catalog.measurements() if "matched on tensor parallelism and concurrency" in r["note"]]
+    assert sorted(int(r["concurrency"]) for r in rows) == [48, 64, 224, 288, 1088]
+    assert all(r["system"] == "hgx-b200" and r["engine"] == "trtllm" and r["isl"] == "8192" for r in rows)
+    (r,) = [r for r in rows if r["concurrency"] == "48"]
+    assert (r["prefill_workers"], r["prefill_tp"], r["prefill_attn_dp"], r["prefill_moe_tp"], r["prefill_moe_ep"]) == (
+        "1", "1", "8", "1", "8")
+    assert (r["decode_workers"], r["decode_tp"], r["decode_attn_dp"], r["decode_moe_tp"], r["decode_moe_ep"]) == (
+        "6", "8", "1", "8", "1")
+    assert (r["mtp_tokens"], r["mtp_acceptance"]) == ("3", "1.82")
+    assert (r["prefill_batch"], r["max_num_tokens"], r["decode_batch"]) == ("1", "8320", "8")
+    (r,) = [r for r in rows if r["concurrency"] == "1088"]  # ctx4_gen1_dep8_batch128_eplb0_mtp2_1088
+    assert (r["prefill_workers"], r["decode_workers"], r["decode_attn_dp"], r["decode_batch"]) == ("4", "1", "8", "128")
+    assert (r["mtp_tokens"], r["mtp_acceptance"]) == ("2", "1.58")
+    still = [r for r in catalog.measurements() if r["system"] == "hgx-b200" and r["engine"] == "trtllm"
+             and r["mode"] == "disagg" and r["isl"] == "8192" and r["concurrency"] == "8" and r["prefill_moe_ep"] == "1"]
+    assert still and all(not r["decode_workers"] for r in still)
 
 
 def test_database_decode_batches_are_read_as_what_they_are() -> None:
