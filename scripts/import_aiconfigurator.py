@@ -180,11 +180,13 @@ def worker_layout(prefix: str, tp: str, ep: str, dp_attn: str) -> dict[str, str]
             prefix + "moe_tp": str(gpus // experts), prefix + "moe_ep": ep}
 
 
-def inferencex_match(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> list[dict[str, str]]:
+def inferencex_match(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]],
+                     compare_ep: bool = True) -> list[dict[str, str]]:
     """The InferenceX search-space entries a disaggregated sweep row can have run: same chip,
     framework, precision and image, lengths, a concurrency the entry lists, and the prefill
     tp / expert parallelism and decode tp the row gives (the source copies the prefill expert
-    parallelism into the decode cell, so the decode one is not compared)."""
+    parallelism into the decode cell, so the decode one is not compared; compare_ep False: the
+    prefill one is not compared either, see apply_inferencex)."""
     image = re.search(r"image=([^;]+)", row["silicon_data_source"])
     if not image:
         return []
@@ -195,7 +197,8 @@ def inferencex_match(row: dict[str, str], out: dict[str, str], table: list[dict[
             if e["config_key"].startswith(f"dsr1-{row['precision']}-{chip}-dynamo-{framework}")
             and e["image"] == image_name and e["isl"] == out["isl"] and e["osl"] == out["osl"]
             and out["concurrency"] in e["concurrencies"].split()
-            and e["prefill_tp"] == out["prefill_tp"] and e["prefill_ep"] == (out["prefill_moe_ep"] or "1")
+            and e["prefill_tp"] == out["prefill_tp"]
+            and (not compare_ep or e["prefill_ep"] == (out["prefill_moe_ep"] or "1"))
             and e["decode_tp"] == out["decode_tp"]]
 
 
@@ -254,11 +257,27 @@ def apply_database_batch(row: dict[str, str], out: dict[str, str], table: list[d
 
 def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
     """Fill worker counts, attention DP and decoding mode from the benchmark's own configuration
-    where every matching entry agrees; record the speculative-decoding setting for main()."""
+    where every matching entry agrees; record the speculative-decoding setting for main().
+
+    A row whose expert parallelism matches no entry is matched again without it: the source's layout cells of
+    these sweeps are lossy (it copies the prefill expert parallelism into the decode cell and writes attention
+    DP 1 for every worker; its B200 TensorRT-LLM 8k/1k rows say expert parallelism 1 on both sides where every
+    entry at their concurrency runs 8 on the prefill side), while the tensor-parallel cells and the concurrency,
+    by which InferenceX names its TensorRT-LLM recipes (`ctx1_gen6_tp8_batch8_eplb0_mtp3_48`), agree; the
+    deployment is taken only where that match is unique. The 5 rows it reaches repeat runs of a sweep that says
+    EP 8 and matches the same recipes strictly: identical inputs, measurements within 2.5%."""
     found = inferencex_match(row, out, table)
     shape = ("prefill_workers", "prefill_tp", "prefill_ep", "prefill_dp_attn", "decode_workers", "decode_tp",
              "decode_ep", "decode_dp_attn")
     layouts = {tuple(e[k] for k in shape) for e in found}
+    said = ""
+    if not found:
+        found = inferencex_match(row, out, table, compare_ep=False)
+        layouts = {tuple(e[k] for k in shape) for e in found}
+        if len(layouts) != 1:
+            return  # none, or several: worker counts left to parity as before
+        said = (f"; the source's expert parallelism ({out['prefill_moe_ep'] or '1'}) matches no InferenceX entry, "
+                "matched on tensor parallelism and concurrency")
     if len(layouts) != 1:
         if len(layouts) > 1:
             out["note"] = "; ".join(filter(None, [out["note"], f"InferenceX lists {len(layouts)} deployments "
@@ -275,7 +294,8 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     specs = {x["spec_decoding"] for x in found}
     out["_spec"] = specs.pop() if len(specs) == 1 else "either"
     out["note"] = "; ".join(filter(None, [out["note"], "workers and layout from InferenceX "
-                                          f"{e['config_key']} ({'; '.join(sorted({x['recipe'] for x in found}))})"]))
+                                          f"{e['config_key']} ({'; '.join(sorted({x['recipe'] for x in found}))})"
+                                          + said]))
 
 
 def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
