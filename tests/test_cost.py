@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import perfect_calibration, round_chip, round_system, tiny_model
 
 from parity.cost import (Cost, collective_s, direct_all_to_all_s, math_unit, price_kernel, ring_all_gather_s,
@@ -120,23 +122,125 @@ def test_costs_add_and_scale() -> None:
     assert np.allclose((a * np.array([1.0, 2.0])).compute_s, [1.0, 2.0])
 
 
-@pytest.mark.parametrize(("stack", "low_latency", "flops", "expected_s"), [
-    ("cuda", False, 1e12, 1e-3 + 20 / 132 * 0.7e-3),  # kernel-bound: 1 ms + 20/132 x 0.7 ms = 1.1061 ms
-    ("cuda", False, 0.5e12, 0.7e-3),                     # link-bound: 0.5 + 0.106 ms < 0.7 ms, the all-to-all's time
-    ("cuda", True, 1e12, 1e-3),                          # low-latency kernels hold no SMs
-    ("cann", False, 1e12, 1e-3),                         # no published share: hidden for free
+@pytest.mark.parametrize(("stack", "units", "low_latency", "flops", "expected_s"), [
+    ("cuda", 132, False, 1e12, 1e-3 + 20 / 132 * 0.7e-3),  # kernel-bound: 1 ms + 20/132 x 0.7 ms = 1.1061 ms
+    ("cuda", 148, False, 1e12, 1e-3 + 20 / 148 * 0.7e-3),  # a Blackwell's 148 SMs: 1 ms + 0.0946 ms
+    ("cuda", 78, False, 1e12, 1e-3 + 20 / 78 * 0.7e-3),    # an H20's 78: 1 ms + 0.1795 ms
+    ("cuda", 132, False, 0.5e12, 0.7e-3),                  # link-bound: 0.5 + 0.106 ms < 0.7 ms, the all-to-all's time
+    ("cuda", 132, True, 1e12, 1e-3),                       # low-latency kernels hold no SMs
+    ("cuda", None, False, 1e12, 1e-3),                     # SM count not stated: no share
+    ("cann", 132, False, 1e12, 1e-3),                      # no published share: hidden for free
 ])
-def test_an_overlapped_normal_all_to_all_holds_a_share_of_the_sms(stack: str, low_latency: bool, flops: float,
-                                                                 expected_s: float) -> None:
+def test_an_overlapped_normal_all_to_all_holds_a_share_of_the_sms(stack: str, units: float | None, low_latency: bool,
+                                                                 flops: float, expected_s: float) -> None:
     """A bf16 GEMM of `flops` at 1 PFLOP/s beside an all-to-all of 80 MB over 8 ranks, fully hidden: each rank
-    sends 7/8 x 80 MB = 70 MB at 100 GB/s = 0.7 ms. DeepEP's normal kernels hold 20 of 132 SMs while they
-    run, so the GEMM loses 20/132 of its rate for 0.7 ms: the step takes max(0.7 ms, K + 0.106 ms)."""
+    sends 7/8 x 80 MB = 70 MB at 100 GB/s = 0.7 ms. DeepEP's normal kernels hold 20 of a chip's SMs (132 on
+    a Hopper) while they run, so the GEMM loses 20/132 of its rate for 0.7 ms: the step takes
+    max(0.7 ms, K + 0.106 ms)."""
     from parity.cost import price_step
     from parity.ops import Collective
     from parity.plan import DeviceStep
-    system = round_system(round_chip(software_stack=stack))
+    system = round_system(round_chip(software_stack=stack, compute_units=units))
     step = DeviceStep(kernels=(Kernel(name="g", kind="gemm", flops=flops, weight_bytes=0.0, other_bytes=0.0,
                                       fmt="bf16"),),
                       collectives=(Collective(name="moe_combine", kind="all_to_all", bytes=80e6, group=8, hidden=1.0,
                                               low_latency=low_latency),))
     assert float(price_step(step, system, perfect_calibration()).time_s) == pytest.approx(expected_s, rel=1e-6)
+
+
+def _schedule_event_simulation(a: float, s: float, m: float, d: float, c: float, layers: int = 300) -> float:
+    """[s] a layer's steady-state time of the two-microbatch schedule, event by event: the compute stream runs
+    A1, S0 (previous layer), A0, M1, M0, S1; the communication stream C0 (previous layer), D1, D0, C1; each
+    microbatch's dispatch after its attention, experts after its dispatch, combine after its experts, next
+    attention after its combine and shared experts (per-microbatch times a, s, m, d, c)."""
+    comp = comm = 0.0
+    end = {("C1", -1): 0.0, ("S1", -1): 0.0, ("C0", -1): 0.0, ("A0", -1): 0.0}
+    starts = []
+    for k in range(layers):
+        start = max(comp, end[("C1", k - 1)], end[("S1", k - 1)])
+        starts.append(start)
+        comp = end[("A1", k)] = start + a
+        comp = end[("S0", k - 1)] = max(comp, end[("A0", k - 1)]) + s
+        comp = end[("A0", k)] = max(comp, end[("C0", k - 1)]) + a
+        comm = end[("D1", k)] = max(comm, end[("A1", k)]) + d
+        comm = end[("D0", k)] = max(comm, end[("A0", k)]) + d
+        comp = end[("M1", k)] = max(comp, end[("D1", k)]) + m
+        comm = end[("C1", k)] = max(comm, end[("M1", k)]) + c
+        comp = end[("M0", k)] = max(comp, end[("D0", k)]) + m
+        comp = end[("S1", k)] = comp + s
+        comm = end[("C0", k)] = max(comm, end[("M0", k)]) + c
+    half = layers // 2
+    return (starts[-1] - starts[half]) / (layers - 1 - half)
+
+
+def test_the_two_batch_schedule_can_be_slower_than_either_stream() -> None:
+    """Per microbatch A = M = 2 ms, S = 0, D = 1 ms, C = 5 ms (4, 0, 4, 2, 10 ms for the layer's batch): the
+    compute stream needs 2 x (2 + 2) = 8 ms a layer and the communication stream 2 x (1 + 5) = 12 ms, but
+    microbatch 0's combine (5), its attention (2), microbatch 1's experts queued behind it (2) and microbatch 1's
+    combine (5) follow one another before microbatch 0's next combine: 14 ms a layer."""
+    from parity.cost import two_batch_layer_s
+    assert float(two_batch_layer_s(4.0, 0.0, 4.0, 2.0, 10.0)) == pytest.approx(14.0)
+    assert _schedule_event_simulation(2.0, 0.0, 2.0, 1.0, 5.0) == pytest.approx(14.0)
+
+
+def test_the_schedule_reproduces_deepseeks_prefill_profile() -> None:
+    """DeepSeek's prefill profile (H800, EP32, 16,384 tokens a GPU) per layer as LMSYS's 'Prefill Time Breakdown'
+    reads (blog 2025-05-05): MoE GEMMs 12.4, attention 5.6, other GEMMs 8.4 (shared experts 15% of them, an
+    assumption), other kernels 5.1 (half each side) ms; dispatch 2.1 + 9.5, combine 2.0 + 17.3 ms. Per
+    microbatch: A = (5.6 + 0.85 x 8.4 + 2.55) / 2 = 7.645, S = 0.63, M = (12.4 + 2.55) / 2 = 7.475, D = 5.8,
+    C = 9.65 ms. The streams need 31.5 and 30.9 ms; the chain C + A + M + C = 9.65 + 7.645 + 7.475 + 9.65 =
+    34.42 ms, against the profile's 34.6 ms a layer."""
+    from parity.cost import two_batch_layer_s
+    layer = float(two_batch_layer_s(15.29, 1.26, 14.95, 11.6, 19.3))
+    assert layer == pytest.approx(34.42)
+    assert layer == pytest.approx(34.6, rel=0.01)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.0, 10.0), min_size=5, max_size=5))
+def test_the_schedule_cycles_match_an_event_simulation(times: list[float]) -> None:
+    """The closed form (largest cycle mean over TBO_CYCLES) equals the event-by-event steady state, and is never
+    below either stream."""
+    from parity.cost import two_batch_layer_s
+    a, s, m, d, c = times
+    closed = float(two_batch_layer_s(2 * a, 2 * s, 2 * m, 2 * d, 2 * c))
+    assert closed == pytest.approx(_schedule_event_simulation(a, s, m, d, c), rel=1e-9, abs=1e-9)
+    assert closed >= max(2 * (a + s + m), 2 * (d + c)) - 1e-12
+
+
+@pytest.mark.parametrize(("stack", "low_latency", "expected_s"), [
+    ("cann", False, 28e-3),                                        # two layers of 14 ms
+    ("cuda", False, 2 * (10e-3 + 4e-3 * (1 + 20 / 132 * 24 / 16))),  # 29.818 ms: the kernels lose 20/132 x 24 ms
+    ("cann", True, 24e-3),                                         # low-latency kernels: max(H, K) = 24 ms
+])
+def test_an_overlapped_moe_step_runs_at_the_two_batch_schedules_pace(stack: str, low_latency: bool,
+                                                                     expected_s: float) -> None:
+    """Two MoE layers: per layer 4 ms of attention-side GEMM (q), 4 ms of expert GEMM (expert_up) at 1 PFLOP/s,
+    a dispatch of 2 ms (each rank sends 7/8 of 228.6 MB at 100 GB/s) and a combine of 10 ms (1,142.9 MB), both
+    overlapped. The streams need 8 and 12 ms a layer, the schedule 14 ms (test above): 28 ms, where max(H, K)
+    would give 24 ms. With DeepEP's 20 of 132 SMs held for the 24 ms, the 16 ms of kernels run at
+    1 + (20/132 x 24) / 16 = 1.2273 x their time: 2 x (10 + 2 x 2 x 1.2273) = 29.82 ms."""
+    from parity.cost import price_step
+    from parity.ops import Collective
+    from parity.plan import DeviceStep
+    system = round_system(round_chip(software_stack=stack, compute_units=132))
+    kernels = (Kernel(name="q", kind="gemm", flops=4e12, weight_bytes=0.0, other_bytes=0.0, fmt="bf16", count=2),
+               Kernel(name="expert_up", kind="grouped_gemm", flops=4e12, weight_bytes=0.0, other_bytes=0.0, fmt="bf16",
+                      count=2))
+    per_ms = 1e-3 * 100e9 * 8 / 7  # bytes that take 1 ms
+    collectives = tuple(Collective(name=name, kind="all_to_all", bytes=ms * per_ms, group=8, count=2, hidden=1.0,
+                                   low_latency=low_latency) for name, ms in (("moe_dispatch", 2.0), ("moe_combine", 10.0)))
+    cost = price_step(DeviceStep(kernels=kernels, collectives=collectives), system, perfect_calibration())
+    assert float(cost.time_s) == pytest.approx(expected_s, rel=1e-6)
+
+
+@pytest.mark.parametrize(("chip_id", "units"), [("nvidia-h100-sxm", 132), ("nvidia-h800-sxm", 132), ("nvidia-h20", 78),
+                                                ("nvidia-b200-sxm", 148), ("nvidia-b300-sxm", 160)])
+def test_deepeps_sm_share_is_over_each_chips_own_sm_count(chip_id: str, units: int) -> None:
+    """DeepEP's normal kernels hold 20 SMs: 20/132 = 15.2% of a Hopper's, 20/78 = 25.6% of an H20's, 20/148 = 13.5%
+    of a B200's, 20/160 = 12.5% of a B300's (counts from each chip's catalog file, with their sources)."""
+    from parity import catalog
+    from parity.cost import overlap_unit_share
+    chip = catalog.chip(chip_id)
+    assert chip.compute_units == units
+    assert overlap_unit_share(chip) == pytest.approx(20.0 / units)

@@ -44,3 +44,17 @@ def test_dispatch_bytes_and_permute_of_the_hybrid_layout_are_those_of_its_share_
     flat = _step(Layout(tp=1, attn_dp=16, moe_ep=16), 14000.0)
     assert float(_one(flat, "moe_dispatch").bytes) == pytest.approx(8 * 12_544_000.0)
     assert float(_one(flat, "moe_permute").other_bytes) == pytest.approx(8 * 802_816_000.0)
+
+
+def test_the_expert_all_to_all_is_priced_on_the_busiest_ranks_tokens() -> None:
+    """With the busiest expert rank at 1.25x the mean load its dispatch receives, and its combine returns,
+    1.25x the mean token copies: the hybrid layout's 12,544,000 B dispatch becomes 15,680,000 B and its
+    25,088,000 B combine 31,360,000 B, as its expert GEMMs do 1.25x the mean work. The batch still runs normal,
+    not low-latency, kernels: 1,750 tokens sent, over 128."""
+    model = catalog.model("deepseek-r1")
+    shard = Shard.of(Layout(tp=8, attn_dp=2, moe_ep=16), imbalance=1.25)
+    step = device_step(model, Batch(prefill_tokens=14000.0, prefill_sequences=4.0), shard,
+                       Precision(weights="int8", expert_weights="int8"))
+    assert float(_one(step, "moe_dispatch").bytes) == pytest.approx(15_680_000.0)
+    assert float(_one(step, "moe_combine").bytes) == pytest.approx(31_360_000.0)
+    assert not bool(_one(step, "moe_dispatch").low_latency)

@@ -67,6 +67,8 @@ class Chip:
     (devices a framework addresses) this record is a share of (2 for one die of a dual-die package).
     family: architecture family (data/families.toml) whose measured calibration a chip without its own
     inherits; software_stack: the stack its engines run on (cuda, rocm, cann...).
+    compute_units: the package's enabled compute units (a CUDA GPU's streaming multiprocessors), if stated:
+    what a communication kernel that holds some of them takes from the kernels beside it.
     """
 
     id: str
@@ -88,6 +90,7 @@ class Chip:
     ranks_per_package: int = 1
     family: str = ""
     software_stack: str = ""
+    compute_units: float | None = None
     aliases: tuple[str, ...] = ()
     notes: str = ""
     provenance: tuple[Provenance, ...] = field(default=(), compare=False, repr=False)
@@ -111,6 +114,8 @@ class Chip:
         _positive(f"chip {self.id}", "tdp_w", self.tdp_w)
         if self.scale_up_bytes_per_s < 0 or self.scale_out_bytes_per_s < 0:
             raise ValueError(f"chip {self.id}: link bandwidths must be >= 0")
+        if self.compute_units is not None and not self.compute_units > 0:
+            raise ValueError(f"chip {self.id}: compute_units must be > 0, got {self.compute_units}")
 
     def peak(self, math: str) -> float:
         """Dense peak [FLOP/s] for a math key; 0.0 where the chip has no such unit."""
@@ -242,6 +247,7 @@ def per_die(system: System) -> System:
         scale_out_bytes_per_s=chip.scale_out_bytes_per_s / n, tdp_w=chip.tdp_w / n,
         die_area_m2=None if chip.die_area_m2 is None else chip.die_area_m2 / n,
         unit_price_usd=None if chip.unit_price_usd is None else chip.unit_price_usd / n,
+        compute_units=None if chip.compute_units is None else chip.compute_units / n,
         dies=1, ranks_per_package=n * chip.ranks_per_package, aliases=())
     return dataclasses.replace(system, id=f"{system.id}-per-die", name=f"{system.name}, one rank per die", chip=die,
                                chips=system.chips * n, scale_up_domain_chips=system.scale_up_domain_chips * n,

@@ -155,12 +155,13 @@ class Collective:
 
     all_reduce/all_gather/reduce_scatter: bytes is the full buffer each rank ends with (or starts with);
     all_to_all: bytes each rank splits evenly over the group, or, with `fanout`, the bytes of its
-    tokens, each sent to `fanout` destinations drawn at random from the group (MoE dispatch: one copy
-    per destination rank, and across scale-up domains one copy per destination domain, as DeepEP
-    forwards); send_recv: bytes to the next pipeline stage. hidden: the share of its time overlapped
-    with computation (e.g. two-batch overlap). low_latency: a fanout all-to-all of decode-sized
-    batches runs low-latency kernels (DeepEP's): every token copy goes straight to its expert's rank,
-    over scale-out when that rank is in another domain, with no per-domain forwarding.
+    tokens (of an MoE dispatch or combine: as many as the busiest expert rank receives), each sent to
+    `fanout` destinations drawn at random from the group (MoE dispatch: one copy per destination rank, and
+    across scale-up domains one copy per destination domain, as DeepEP forwards); send_recv: bytes to the
+    next pipeline stage. hidden: the share of its time overlapped with computation (e.g. two-batch overlap).
+    low_latency: a fanout all-to-all of decode-sized batches runs low-latency kernels (DeepEP's): every
+    token copy goes straight to its expert's rank, over scale-out when that rank is in another domain, with
+    no per-domain forwarding.
     """
 
     name: str

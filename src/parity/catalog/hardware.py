@@ -124,6 +124,7 @@ def _chip_from(data: dict[str, Any], where: str) -> Chip:
             die_area_m2=reader.optional(die, "area", "die_area_m2", "m2"),
             unit_price_usd=reader.optional(price, "unit", "unit_price_usd", "usd"),
             dies=int(reader.quantity(die["count"], "dies", "count")) if "count" in die else 1,
+            compute_units=reader.optional(die, "compute_units", "compute_units", "count"),
             family=str(data.get("family", "")), software_stack=str(data.get("software_stack", "")),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
         )
