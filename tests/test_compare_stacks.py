@@ -3,18 +3,19 @@
 import dataclasses
 
 from parity import catalog
-from parity.compare import _on_stack, compare
+from parity.compare import compare
 
 
 def test_each_chip_takes_its_stacks_profile_of_the_engine() -> None:
-    """vllm on the MI300X (rocm) is vllm-rocm, on the H200 (cuda) vllm itself; generic has no stack profile; a
-    what-if profile (the user's own numbers) is used as given, on every chip."""
-    vllm = catalog.engine("vllm")
-    mi300x, h200 = catalog.system("mi300x-platform"), catalog.system("hgx-h200")
-    assert _on_stack(vllm, mi300x).id == "vllm-rocm" and _on_stack(vllm, h200) is vllm
-    assert _on_stack(catalog.engine("generic"), mi300x).id == "generic"
+    """vllm on ROCm is vllm-rocm, on CUDA vllm itself; generic has no stack profile of its own, so on ROCm it runs
+    at ROCm's measured maturity (measured_stack_prior: still the generic profile, its kernel multipliers below 1);
+    a what-if profile (the user's own numbers) is used as given, on every stack."""
+    vllm, generic = catalog.engine("vllm"), catalog.engine("generic")
+    assert catalog.engine_on(vllm, "rocm").id == "vllm-rocm" and catalog.engine_on(vllm, "cuda") is vllm
+    on_rocm = catalog.engine_on(generic, "rocm")
+    assert on_rocm.id == "generic" and on_rocm.gemm_scale < 1.0 and catalog.engine_on(generic, "cuda") is generic
     what_if = dataclasses.replace(vllm, gemm_scale=0.9)
-    assert _on_stack(what_if, mi300x) is what_if
+    assert catalog.engine_on(what_if, "rocm") is what_if
 
 
 def test_the_rocm_profile_lowers_the_mi300x_against_cuda_profile() -> None:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from parity import catalog
+from parity.catalog import default_mtp, mtp_setting
 from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
@@ -200,28 +201,6 @@ def _wider(model: Model, ranks: System, profile: EngineProfile, cal: Calibration
     return f"over 2 systems {found.best.tokens_per_s_per_chip * dies:,.0f}/chip"
 
 
-def default_mtp(model: Model) -> int:
-    """Draft tokens a decode step when --mtp is not given: 1 on a model that ships multi-token-prediction modules
-    and has a published acceptance (DeepSeek-V3/R1: one MTP module, the second token accepted 85-90% of the time,
-    DeepSeek-V3 technical report, arXiv 2412.19437, Sec. 5.4.3; the published DeepSeek-R1 serving runs parity
-    holds draft 1 to 3), so chips are compared as these models are deployed; 0 on any other."""
-    return 1 if model.mtp_layers and catalog.mtp_acceptance(model.name) is not None else 0
-
-
-def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
-    """((draft tokens, accepted a step), a note) for `mtp_tokens` MTP drafts on `model`, at the model's published
-    acceptance (data/speculation.toml); (0, 0) when off or when the model has no MTP layers."""
-    if not mtp_tokens:
-        return (0, 0.0), "no multi-token prediction (--mtp N: N draft tokens a decode step)"
-    if not model.mtp_layers:
-        return (0, 0.0), f"no multi-token prediction ({model.name} has no MTP layers)"
-    published = catalog.mtp_acceptance(model.name)
-    if published is None:
-        raise InfeasiblePlan(f"no published MTP acceptance is recorded for {model.name}")
-    kept = published.accepted_tokens(mtp_tokens)
-    return (mtp_tokens, kept), f"MTP {mtp_tokens} draft tokens a decode step, {published.describe(mtp_tokens)}"
-
-
 def _short_basis(basis: str) -> str:
     """'inherits nvidia-h200-sxm' or 'derived prior' from a calibration's basis."""
     if basis.startswith("inherited from "):
@@ -311,7 +290,7 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
     base = baseline or systems[0]
     # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
-    rows = [(_serve(s, model, _on_stack(profile, s), tpot_s, ttft_s, isl, osl, weights, mtp_tokens) if workload == "serve"
+    rows = [(_serve(s, model, catalog.engine_on(profile, s.chip.software_stack), tpot_s, ttft_s, isl, osl, weights, mtp_tokens) if workload == "serve"
              else _train(s, model, chips or s.chips, seq_len, global_batch, training_precision)) for s in systems]
     ref = next((r for r in rows if r.system == base.id), rows[0])
     if not ref.fits:
@@ -335,14 +314,6 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios,
                                  "baseline": base.id, "ratio_interval": interval, "note": note}))
     return out
-
-
-def _on_stack(profile: EngineProfile, system: System) -> EngineProfile:
-    """The profile fitted on the system's software stack from the catalog profile `profile` (its software
-    maturity there); `profile` itself where none is, or where it is not the catalog's own (a what-if)."""
-    if profile.base or profile != catalog.engine(profile.id):
-        return profile
-    return catalog.engine_for(profile.id, system.chip.software_stack)
 
 
 def vendor_bands() -> dict[str, Band]:

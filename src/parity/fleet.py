@@ -9,6 +9,7 @@ peak factor and spare capacity are named inputs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from parity import catalog
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Chip
+from parity.hardware import Chip, per_die
 from parity.model import Model
 from parity.search import best_precision, search_spanning
 
@@ -68,9 +69,11 @@ def _price(chip: Chip) -> tuple[float | None, str]:
 def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: float | None = None, power_budget_w: float | None = None,
-               ttft_s: float | None = None) -> list[FleetPlan]:
+               ttft_s: float | None = None, mtp_tokens: int = 0) -> list[FleetPlan]:
     """Size a fleet of each chip kind for a demand [tokens/s, daily mean], or report what `units`
-    chips (or a power budget) can serve."""
+    chips (or a power budget) can serve. Each chip runs `profile` at its stack's software maturity
+    (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at the model's published acceptance, as
+    `compare` runs them."""
     if count not in ("total", "output"):
         raise InfeasiblePlan(f"count must be total or output, got {count!r}")
     if peak_factor < 1 or spare < 0:
@@ -78,16 +81,20 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
     if demand_tokens_per_s is None and units is None and power_budget_w is None:
         raise InfeasiblePlan("give a demand, a number of chips (units) or a power budget")
     per_output = (isl + osl) / osl if count == "total" else 1.0
+    mtp, mtp_note = catalog.mtp_setting(model, mtp_tokens)
     notes = (f"demand counts {'prompt + output' if count == 'total' else 'output'} tokens; peak = {peak_factor:g} x the "
              f"daily mean; {spare:.0%} spare capacity", f"workload {isl} in / {osl} out; engine profile {profile.id}",
-             "power: the default system's power per chip (all-in where published)")
+             "power: the default system's power per chip (all-in where published)", mtp_note)
     out = []
     for chip in chips:
         system = catalog.system_for(chip)
         precision = best_precision(model, chip)
-        found, spans = search_spanning(model, system, profile, catalog.calibration(chip), precision, isl, osl, tpot_s,
-                                       ttft_s)
+        # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
+        found, spans = search_spanning(model, per_die(system), catalog.engine_on(profile, chip.software_stack),
+                                       catalog.calibration(chip), precision, isl, osl, tpot_s, ttft_s, mtp=mtp)
         best = found.best if found is not None else None
+        if best is not None and chip.dies > 1:
+            best = dataclasses.replace(best, tokens_per_s_per_chip=best.tokens_per_s_per_chip * chip.dies)
         price, price_source = _price(chip)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,

@@ -157,6 +157,15 @@ def engine_for(name: str | None, stack: str) -> EngineProfile:
     return measured_stack_prior(profile, stack, engines())
 
 
+def engine_on(profile: EngineProfile, stack: str) -> EngineProfile:
+    """What the catalog profile `profile` runs as on `stack` (engine_for: its fit there, or the stack's measured
+    software maturity); `profile` itself where it is a stack profile already or not the catalog's own (a
+    what-if)."""
+    if profile.base or profile != engine(profile.id):
+        return profile
+    return engine_for(profile.id, stack)
+
+
 def _version(text: object, where: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in str(text).split("."))

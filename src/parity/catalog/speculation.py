@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from parity.catalog.files import data_dir, read_toml, require
-from parity.errors import CatalogError
+from parity.errors import CatalogError, InfeasiblePlan
+from parity.model import Model
 
 __all__ = ["MtpAcceptance", "mtp_acceptance"]
 
@@ -77,3 +78,26 @@ def _table() -> dict[str, MtpAcceptance]:
 def mtp_acceptance(model_name: str) -> MtpAcceptance | None:
     """The published acceptance of a catalog model's MTP drafts, or None where none is recorded."""
     return _table().get(model_name)
+
+
+def default_mtp(model: Model) -> int:
+    """Draft tokens a decode step when --mtp is not given (`compare`, `fleet`): 1 on a model that ships
+    multi-token-prediction modules and has a published acceptance (DeepSeek-V3/R1: one MTP module, the second
+    token accepted 85-90% of the time, DeepSeek-V3 technical report, arXiv 2412.19437, Sec. 5.4.3; the published
+    DeepSeek-R1 serving runs parity holds draft 1 to 3), so chips are compared as these models are deployed; 0 on
+    any other."""
+    return 1 if model.mtp_layers and mtp_acceptance(model.name) is not None else 0
+
+
+def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
+    """((draft tokens, accepted a step), a note) for `mtp_tokens` MTP drafts on `model`, at the model's published
+    acceptance (data/speculation.toml); (0, 0) when off or when the model has no MTP layers."""
+    if not mtp_tokens:
+        return (0, 0.0), "no multi-token prediction (--mtp N: N draft tokens a decode step)"
+    if not model.mtp_layers:
+        return (0, 0.0), f"no multi-token prediction ({model.name} has no MTP layers)"
+    published = mtp_acceptance(model.name)
+    if published is None:
+        raise InfeasiblePlan(f"no published MTP acceptance is recorded for {model.name}")
+    kept = published.accepted_tokens(mtp_tokens)
+    return (mtp_tokens, kept), f"MTP {mtp_tokens} draft tokens a decode step, {published.describe(mtp_tokens)}"

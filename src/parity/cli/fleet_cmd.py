@@ -35,17 +35,22 @@ def _money(value: object) -> str:
 @click.option("--units", type=Real(1.0, 1e9), default=None,
               help="chips available (e.g. a year's production): report what they serve")
 @click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]")
+@click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=None,
+              help="multi-token prediction, draft tokens a decode step on models with MTP layers, at the model's "
+                   "published acceptance; 0: off (default: as compare, 1 on models that ship MTP modules)")
 @format_option
 @out_option
 def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
           osl: int,
           engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
-          fmt: str, out: Path | None) -> None:
+          mtp_tokens: int | None, fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves."""
-    plans = plan_fleet(catalog.model(model), [catalog.chip(n) for n in chip_names.split(",") if n.strip()],
+    found = catalog.model(model)
+    drafts = catalog.default_mtp(found) if mtp_tokens is None else mtp_tokens
+    plans = plan_fleet(found, [catalog.chip(n) for n in chip_names.split(",") if n.strip()],
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
-                       count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s)
+                       count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s, drafts)
     rows = [p.to_dict() for p in plans]
     columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
                Column("weights", "format", plain, "left", wide=True),
@@ -59,5 +64,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
             else f"{units:,.0f} chips" if units else f"{power_mw:g} MW")
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
-                  f"/ {osl} out. Prices: " + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
+                  f"/ {osl} out. {_sentence(catalog.mtp_setting(found, drafts)[1])}. Prices: " + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
 
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,36 @@
+"""`parity fleet` sizes each chip as `compare` runs it: one rank per die of a multi-die package, the engine at the
+chip's stack maturity, and the model's MTP default."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.compare import compare
+from parity.fleet import plan_fleet
+
+
+def test_a_910c_fleet_delivers_per_package_what_compare_says() -> None:
+    """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: fleet and compare search the same
+    16-die A3 node with the generic engine at CANN's measured maturity and agree to the token (499.2 tok/s per
+    package, disaggregated with a tp4-dp4-ep16 decode worker of dies); without MTP on one node only small
+    batches meet 50 ms (86.9)."""
+    model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
+    (plan,) = plan_fleet(model, [catalog.chip("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
+                         mtp_tokens=1)
+    (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
+    assert plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip, rel=1e-12)
+    assert plan.tokens_per_s_per_chip == pytest.approx(499.2, abs=0.1)
+    assert plan.configuration.endswith("tp4-dp4-ep16")
+    (off,) = plan_fleet(model, [catalog.chip("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0)
+    assert off.tokens_per_s_per_chip == pytest.approx(86.9, abs=0.1)
+    assert "no multi-token prediction" in off.assumptions[-1]
+
+
+def test_fleet_runs_deepseek_with_one_draft_unless_told() -> None:
+    args = ["fleet", "--model", "deepseek-r1", "--demand", "1e12 tokens/day", "--chips", "h20", "--format", "json"]
+    default, one, off = (CliRunner().invoke(cli, args + extra) for extra in ([], ["--mtp", "1"], ["--mtp", "0"]))
+    assert default.exit_code == one.exit_code == off.exit_code == 0
+    assert default.stdout == one.stdout != off.stdout
