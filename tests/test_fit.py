@@ -99,3 +99,25 @@ def test_write_to_repo_needs_a_checkout_parity_runs_from(tmp_path: Path) -> None
         destination("repo", tmp_path)
     result = CliRunner().invoke(cli, ["train", "--validate", "--fit", "--write-to", "elsewhere"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_steady_refit_rewrites_its_parameters_in_place_and_keeps_every_other_line() -> None:
+    """engine_refit_text on TensorRT-LLM's file: the fitted values (kernel overhead 8.766 -> 9.5 us, gemm scale
+    1.17113 -> 1.2) change in place, and everything the steady fit does not own stays: the simulator's hand-off
+    (sim_disagg_prefill_scale 0.9, 100 ms), the host floor (80 us) and their sourced comments, and the method's
+    account of the simulator's fits behind the new figures. Read back, the profile equals the fitted one."""
+    from parity.catalog.profiles import engine_text
+    from parity.validate import engine_refit_text
+    shipped = catalog.engine("trtllm")
+    fitted = dataclasses.replace(shipped, kernel_overhead_s=9.5e-6, gemm_scale=1.2)
+    before = engine_text("trtllm")
+    after = engine_refit_text(before, fitted, 260, 0.3, 0.2, "2026-12-03")
+    data = tomllib.loads(after)
+    assert data["kernel_overhead"] == "9.500 us" and data["gemm_scale"] == 1.2 and data["date"] == "2026-12-03"
+    assert data["sim_disagg_prefill_scale"] == 0.9 and data["sim_disagg_ttft_overhead"] == "100 ms"
+    assert data["sim_prefill_host_launch"] == "80 us"
+    comments = [line for line in before.splitlines() if line.startswith("#")]
+    assert comments and comments == [line for line in after.splitlines() if line.startswith("#")]
+    assert "0.300 before, 0.200 after" in data["method"]
+    assert data["method"].endswith(tomllib.loads(before)["method"].partition("the data does not give")[2])
+    assert len(after.splitlines()) == len(before.splitlines())

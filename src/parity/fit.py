@@ -13,7 +13,7 @@ from parity import catalog
 from parity.calibrate import Point, calibration_toml, fit_calibration
 from parity.errors import ParityError
 from parity.hardware import Calibration
-from parity.validate import SIZING_PARAMETERS, CaseError, engine_toml, fit_engine, intervals_from, scenarios_of
+from parity.validate import SIZING_PARAMETERS, CaseError, engine_refit_text, fit_engine, intervals_from, scenarios_of
 from parity.validate_training import TrainingCase, fit_training_profile, training_profile_toml
 
 __all__ = ["Refit", "refit_engines", "refit_intervals", "refit_training", "refit_calibration", "destination",
@@ -51,7 +51,8 @@ def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
         if disagg:
             tick = progress(f"fitting disaggregated {engine_id} on {len(disagg)} rows", 100) if progress else None
             fitted, _, _ = fit_engine(fitted, disagg, tuple(SIZING_PARAMETERS), iterations=50, progress=tick)
-        made.append(Refit(name=f"engines/{engine_id}.toml", text=engine_toml(fitted, len(known), before, after, date),
+        text = engine_refit_text(catalog.engine_text(engine_id), fitted, len(known), before, after, date)
+        made.append(Refit(name=f"engines/{engine_id}.toml", text=text,
                           rows=len(known), loss_before=before, loss_after=after,
                           summary=f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
                                   f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing)"))

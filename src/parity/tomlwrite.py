@@ -74,9 +74,10 @@ def document(table: Mapping[str, Any], comment: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_values(text: str, values: Mapping[str, Any]) -> str:
+def replace_values(text: str, values: Mapping[str, Any], add: bool = False) -> str:
     """`text` (a TOML file) with the top-level keys in `values` given new values in place; comments and
-    every other line are kept. A key the text lacks is an error, so nothing is silently dropped."""
+    every other line are kept. A key the text lacks is an error, so nothing is silently dropped, unless `add`:
+    then it is appended (to a file of top-level keys only)."""
     lines, seen, top = [], set(), True
     for line in text.splitlines():
         stripped = line.strip()
@@ -88,7 +89,9 @@ def replace_values(text: str, values: Mapping[str, Any]) -> str:
             seen.add(name)
         else:
             lines.append(line)
-    missing = set(values) - seen
-    if missing:
+    missing = [k for k in values if k not in seen]
+    if missing and add and top:
+        lines += [f"{name} = {value(values[name])}" for name in missing]
+    elif missing:
         raise KeyError(f"keys not found at the top of the file: {', '.join(sorted(missing))}")
     return "\n".join(lines) + "\n"

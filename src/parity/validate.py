@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -203,6 +204,23 @@ def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], S
 
 def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, date: str) -> str:
     """The TOML text of a fitted engine profile, with its method and the fit's figures."""
+    return tomlwrite.document(_engine_table(engine, rows, before, after, date))
+
+
+def engine_refit_text(text: str, engine: EngineProfile, rows: int, before: float, after: float, date: str) -> str:
+    """`text` (the engine's current file) with the steady fit's parameters (FIT_PARAMETERS, SIZING_PARAMETERS),
+    date and method rewritten in place: comments, the simulator's fields and their sources stay as they are. The
+    method's account of the fits after the steady one (the simulator's) is kept behind the new figures."""
+    table = _engine_table(engine, rows, before, after, date)
+    names = [n.removesuffix("_s") for n in (*FIT_PARAMETERS, *SIZING_PARAMETERS)]
+    values = {k: table[k] for k in ("date", "method", *names) if k in table}
+    old = str(tomllib.loads(text).get("method", ""))
+    tail = old.partition("the data does not give")[2]
+    values["method"] = f"{values['method']}{tail}"
+    return tomlwrite.replace_values(text, values, add=True)
+
+
+def _engine_table(engine: EngineProfile, rows: int, before: float, after: float, date: str) -> dict[str, object]:
     method = (f"Nelder-Mead fit of {', '.join(FIT_PARAMETERS)} on {rows} calibration rows of "
               f"serving_aiconfigurator.csv (aggregated and disaggregated with known workers), minimising the mean "
               f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after; then "
@@ -244,7 +262,7 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
     table["kv_on_demand"] = engine.kv_on_demand
     table["attention_format"] = engine.attention_format
     table["mla_decode"] = engine.mla_decode
-    return tomlwrite.document(table)
+    return table
 
 
 def interval_split(case_id: str) -> str:

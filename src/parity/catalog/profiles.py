@@ -230,6 +230,12 @@ def _training_path() -> Path:
     return own if own.is_file() else data_dir() / "training.toml"
 
 
+def engine_text(engine_id: str) -> str:
+    """The text of an engine profile's file in effect (the user's refit, else parity's), comments included."""
+    own = user_dir() / "engines" / f"{engine_id}.toml"
+    return (own if own.is_file() else data_dir() / "engines" / f"{engine_id}.toml").read_text(encoding="utf-8")
+
+
 def training_profile_text() -> str:
     """The text of the training profile in effect (the user's refit, else parity's), comments included."""
     return _training_path().read_text(encoding="utf-8")
