@@ -34,3 +34,11 @@ def test_fleet_runs_deepseek_with_one_draft_unless_told() -> None:
     default, one, off = (CliRunner().invoke(cli, args + extra) for extra in ([], ["--mtp", "1"], ["--mtp", "0"]))
     assert default.exit_code == one.exit_code == off.exit_code == 0
     assert default.stdout == one.stdout != off.stdout
+
+
+def test_the_fleet_caption_names_mtp_only_for_models_that_have_it() -> None:
+    common = ["fleet", "--demand", "1e12 tokens/day", "--chips", "h20"]
+    llama = CliRunner().invoke(cli, common + ["--model", "llama-3.1-70b"], env={"COLUMNS": "250"}).output
+    deepseek = CliRunner().invoke(cli, common + ["--model", "deepseek-r1"], env={"COLUMNS": "250"}).output
+    assert "multi-token" not in llama and "MTP" not in llama
+    assert "MTP 1 draft tokens a decode step" in " ".join(deepseek.split())

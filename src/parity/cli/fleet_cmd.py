@@ -48,6 +48,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     (a production volume) or a power budget serves."""
     found = catalog.model(model)
     drafts = catalog.default_mtp(found) if mtp_tokens is None else mtp_tokens
+    mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     plans = plan_fleet(found, [catalog.chip(n) for n in chip_names.split(",") if n.strip()],
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s, drafts)
@@ -64,7 +65,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
             else f"{units:,.0f} chips" if units else f"{power_mw:g} MW")
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
-                  f"/ {osl} out. {_sentence(catalog.mtp_setting(found, drafts)[1])}. Prices: " + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
+                  f"/ {osl} out. {mtp_words}Prices: " + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
 
 
 def _sentence(text: str) -> str:
