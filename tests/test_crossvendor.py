@@ -95,6 +95,8 @@ def test_an_unfitted_stack_runs_at_the_software_maturity_the_measured_stacks_sho
     assert (on_xla.gemm_scale, on_xla.memory_scale, on_xla.collective_scale) == \
         pytest.approx((0.74800, 0.80359, 0.74449), rel=1e-4)
     assert on_xla.step_overhead_s == generic.step_overhead_s
+    assert on_xla.name == ("Generic engine (no measured profile) on xla, at the software maturity of sglang-cann, "
+                           "sglang-rocm, vllm-rocm")
     assert catalog.engine_for("generic", "cuda") is generic
     assert measured_stack_prior(vllm, "rocm", ()) == stack_prior(vllm, "rocm")
 

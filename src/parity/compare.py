@@ -148,7 +148,9 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                                    spans=(1,) if shortfall <= 0 else (1, 2, 4), mtp=mtp)
     die_note = (f"one rank per die ({dies} a package; layouts count dies, rates are per package)"
                 if dies > 1 else "")
-    notes = tuple(filter(None, (f"engine profile {profile.id}", f"calibration: {cal.basis or cal.id}", mtp_note,
+    engine_note = f"engine profile {profile.id}" + (
+        "" if profile.name == catalog.engine(profile.id).name else f" ({profile.name})")
+    notes = tuple(filter(None, (engine_note, f"calibration: {cal.basis or cal.id}", mtp_note,
                                 die_note))) + (
              f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",

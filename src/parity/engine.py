@@ -268,7 +268,8 @@ def measured_stack_prior(profile: EngineProfile, stack: str, fitted: Iterable[En
         return prior
     values = {name: math.exp(math.fsum(w * math.log(getattr(p, name)) for p, w in zip(chosen, weights))
                              / math.fsum(weights)) for name in KERNEL_QUALITY}
-    return dataclasses.replace(prior, **values)
+    return dataclasses.replace(prior, name=f"{profile.name} on {stack}, at the software maturity of "
+                                           f"{', '.join(p.id for p in chosen)}", **values)
 
 
 # one training framework's behaviour (Megatron-LM / NeMo style), named assumptions and fitted factors
