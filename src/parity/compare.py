@@ -166,8 +166,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
-    best = dataclasses.replace(result.best, tokens_per_s_per_chip=result.best.tokens_per_s_per_chip * dies,
-                               chips=result.best.chips / dies)  # per package
+    best = result.best.per_package(dies)
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0])

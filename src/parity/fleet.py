@@ -9,7 +9,6 @@ peak factor and spare capacity are named inputs.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -92,9 +91,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
         found, spans = search_spanning(model, per_die(system), catalog.engine_on(profile, chip.software_stack),
                                        catalog.calibration(chip), precision, isl, osl, tpot_s, ttft_s, mtp=mtp)
-        best = found.best if found is not None else None
-        if best is not None and chip.dies > 1:
-            best = dataclasses.replace(best, tokens_per_s_per_chip=best.tokens_per_s_per_chip * chip.dies)
+        best = found.best.per_package(chip.dies) if found is not None and found.best is not None else None
         price, price_source = _price(chip)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,

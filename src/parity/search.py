@@ -10,6 +10,8 @@ utilisation), the usual way such deployments are planned.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -83,6 +85,14 @@ class Candidate:
         out = asdict(self)
         out["layout"], out["decode_layout"] = str(self.layout), str(self.decode_layout or "")
         return out
+
+    def per_package(self, dies: int) -> Candidate:
+        """This configuration, searched one rank per die (hardware.per_die), counted per package of `dies` dies:
+        tokens/s per package and packages per worker (layouts still count dies)."""
+        if dies == 1:
+            return self
+        return dataclasses.replace(self, tokens_per_s_per_chip=self.tokens_per_s_per_chip * dies,
+                                   chips=self.chips / dies)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
