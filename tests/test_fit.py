@@ -121,3 +121,17 @@ def test_a_steady_refit_rewrites_its_parameters_in_place_and_keeps_every_other_l
     assert "0.300 before, 0.200 after" in data["method"]
     assert data["method"].endswith(tomllib.loads(before)["method"].partition("the data does not give")[2])
     assert len(after.splitlines()) == len(before.splitlines())
+
+
+def test_the_full_engine_writer_keeps_every_field_a_profile_sets() -> None:
+    """engine_toml (the writer of a new profile and of stack profiles) writes every field a stored profile sets
+    away from its default, so a profile written and read back loses none: TensorRT-LLM's simulated hand-off
+    (sim_disagg_prefill_scale 0.9, sim_disagg_ttft_overhead 100 ms) among them. A stack profile's stack, base and
+    rows are added by crossvendor.stack_toml."""
+    for profile in catalog.engines():
+        data = tomllib.loads(engine_toml(profile, 1, 0.2, 0.1, "2026-12-03"))
+        lost = [f.name for f in dataclasses.fields(profile) if getattr(profile, f.name) != f.default
+                and f.name.removesuffix("_s") not in data]
+        assert set(lost) <= {"stack", "base", "rows"}, (profile.id, lost)
+    trtllm = tomllib.loads(engine_toml(catalog.engine("trtllm"), 1, 0.2, 0.1, "2026-12-03"))
+    assert trtllm["sim_disagg_prefill_scale"] == 0.9 and trtllm["sim_disagg_ttft_overhead"] == "100.000 ms"

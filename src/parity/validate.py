@@ -202,6 +202,10 @@ def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], S
     return profile_at(best), before, after
 
 
+# the last words of the steady fit's method; a refit keeps what a file's method says after them (the simulator's fits)
+_STEADY_METHOD_END = "the data does not give"
+
+
 def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, date: str) -> str:
     """The TOML text of a fitted engine profile, with its method and the fit's figures."""
     return tomlwrite.document(_engine_table(engine, rows, before, after, date))
@@ -215,7 +219,7 @@ def engine_refit_text(text: str, engine: EngineProfile, rows: int, before: float
     names = [n.removesuffix("_s") for n in (*FIT_PARAMETERS, *SIZING_PARAMETERS)]
     values = {k: table[k] for k in ("date", "method", *names) if k in table}
     old = str(tomllib.loads(text).get("method", ""))
-    tail = old.partition("the data does not give")[2]
+    tail = old.partition(_STEADY_METHOD_END)[2]
     values["method"] = f"{values['method']}{tail}"
     return tomlwrite.replace_values(text, values, add=True)
 
@@ -225,7 +229,7 @@ def _engine_table(engine: EngineProfile, rows: int, before: float, after: float,
               f"serving_aiconfigurator.csv (aggregated and disaggregated with known workers), minimising the mean "
               f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after; then "
               f"{', '.join(SIZING_PARAMETERS)} on the calibration rows of disaggregated runs whose worker counts "
-              f"the data does not give")
+              f"{_STEADY_METHOD_END}")
     table: dict[str, object] = {
         "id": engine.id, "name": engine.name, "date": date, "measured": True, "method": method,
         "source": "parity validate --model-kind steady --fit (parity data: measurements/serving_aiconfigurator.csv)",
@@ -258,6 +262,16 @@ def _engine_table(engine: EngineProfile, rows: int, before: float, after: float,
         table["sim_client_range_ratio"] = tomlwrite.significant(engine.sim_client_range_ratio)
     if engine.sim_max_prefill_tokens:
         table["sim_max_prefill_tokens"] = engine.sim_max_prefill_tokens
+    if engine.sim_chunked_prefill_tokens:
+        table["sim_chunked_prefill_tokens"] = engine.sim_chunked_prefill_tokens
+    if not engine.sim_chunked_prefill:
+        table["sim_chunked_prefill"] = False
+    if engine.sim_disagg_ttft_overhead_s is not None:
+        table["sim_disagg_ttft_overhead"] = f"{engine.sim_disagg_ttft_overhead_s * 1e3:.3f} ms"
+    if engine.sim_disagg_first_token != "decode":
+        table["sim_disagg_first_token"] = engine.sim_disagg_first_token
+    if engine.sim_disagg_prefill_scale != 1.0:
+        table["sim_disagg_prefill_scale"] = tomlwrite.significant(engine.sim_disagg_prefill_scale)
     table["fp8_kv_cache"] = engine.fp8_kv_cache
     table["kv_on_demand"] = engine.kv_on_demand
     table["attention_format"] = engine.attention_format
