@@ -225,15 +225,19 @@ def engine(name: str | None) -> EngineProfile:
                        + (f"; did you mean {hints[0]}?" if hints else ""))
 
 
+def _in_effect(name: str) -> Path:
+    """The data file `name` in effect: the user's refit in user_dir() where there is one, else parity's."""
+    own = user_dir() / name
+    return own if own.is_file() else data_dir() / name
+
+
 def _training_path() -> Path:
-    own = user_dir() / "training.toml"
-    return own if own.is_file() else data_dir() / "training.toml"
+    return _in_effect("training.toml")
 
 
 def engine_text(engine_id: str) -> str:
     """The text of an engine profile's file in effect (the user's refit, else parity's), comments included."""
-    own = user_dir() / "engines" / f"{engine_id}.toml"
-    return (own if own.is_file() else data_dir() / "engines" / f"{engine_id}.toml").read_text(encoding="utf-8")
+    return _in_effect(f"engines/{engine_id}.toml").read_text(encoding="utf-8")
 
 
 def training_profile_text() -> str:
