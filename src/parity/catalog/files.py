@@ -40,6 +40,13 @@ def user_dir() -> Path:
     return Path(os.environ.get("PARITY_HOME", Path.home() / ".parity")).expanduser()
 
 
+def in_effect(name: str) -> Path:
+    """The data file `name` (a path under the data folder) in effect: the user's refit in user_dir() where
+    there is one, else parity's (which may not exist)."""
+    own = user_dir() / name
+    return own if own.is_file() else data_dir() / name
+
+
 def load_all(kind: str, user: bool = False) -> list[tuple[dict[str, Any], str]]:
     folders = [data_dir() / kind] + ([user_dir() / kind] if user else [])
     return [(read_toml(path), f"{kind}/{path.name}") for folder in folders for path in sorted(folder.glob("*.toml"))]

@@ -7,7 +7,7 @@ import json
 from functools import cache
 from typing import Any
 
-from parity.catalog.files import data_dir, read_toml, user_dir
+from parity.catalog.files import data_dir, in_effect, read_toml
 from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
@@ -45,11 +45,8 @@ def uncertainty_table(model_kind: str = "steady") -> dict[str, Any]:
     """The prediction-interval bands of the steady-state model (data/uncertainty.toml) or of the simulator
     (model_kind 'sim': data/uncertainty_sim.toml), or the user's refit in user_dir(), written by
     `parity validate --fit` (the simulator's; with --model-kind steady the steady model's), or {}."""
-    name = "uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml"
-    for path in (user_dir() / name, data_dir() / name):
-        if path.is_file():
-            return read_toml(path)
-    return {}
+    path = in_effect("uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml")
+    return read_toml(path) if path.is_file() else {}
 
 
 @cache
@@ -63,10 +60,8 @@ def validation_targets() -> dict[str, Any]:
 def ratio_uncertainty_table() -> dict[str, Any]:
     """Bands per chip vendor for ratios between chips (data/ratio_uncertainty.toml, written by
     `parity validate --fit-stacks`, or the user's refit of it in user_dir()), or {}."""
-    for path in (user_dir() / "ratio_uncertainty.toml", data_dir() / "ratio_uncertainty.toml"):
-        if path.is_file():
-            return read_toml(path)
-    return {}
+    path = in_effect("ratio_uncertainty.toml")
+    return read_toml(path) if path.is_file() else {}
 
 
 @cache

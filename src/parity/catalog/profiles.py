@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from parity import units
-from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require, user_dir
+from parity.catalog.files import close_matches, data_dir, in_effect, load_all, read_toml, require, user_dir
 from parity.catalog.hardware import chips, families
 from parity.engine import EngineDefault, EngineKernel, EngineProfile, TrainingProfile, measured_stack_prior
 from parity.errors import CatalogError
@@ -225,19 +225,13 @@ def engine(name: str | None) -> EngineProfile:
                        + (f"; did you mean {hints[0]}?" if hints else ""))
 
 
-def _in_effect(name: str) -> Path:
-    """The data file `name` in effect: the user's refit in user_dir() where there is one, else parity's."""
-    own = user_dir() / name
-    return own if own.is_file() else data_dir() / name
-
-
 def _training_path() -> Path:
-    return _in_effect("training.toml")
+    return in_effect("training.toml")
 
 
 def engine_text(engine_id: str) -> str:
     """The text of an engine profile's file in effect (the user's refit, else parity's), comments included."""
-    return _in_effect(f"engines/{engine_id}.toml").read_text(encoding="utf-8")
+    return in_effect(f"engines/{engine_id}.toml").read_text(encoding="utf-8")
 
 
 def training_profile_text() -> str:
