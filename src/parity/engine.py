@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "engine_version", "version_defaults",
-           "KERNEL_OPS", "EngineKernel", "version_kernels", "KERNEL_QUALITY", "stack_prior", "measured_stack_prior"]
+           "KERNEL_OPS", "EngineKernel", "version_kernels", "KERNEL_QUALITY", "STACK_QUALITY", "stack_prior", "measured_stack_prior"]
 
 
 # how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
@@ -235,6 +235,8 @@ class EngineProfile:
 
 # the multipliers that say how good an engine's own kernels are against the chip calibration's (engine_calibration)
 KERNEL_QUALITY = ("gemm_scale", "attention_scale", "memory_scale", "collective_scale")
+# the kernel-quality multipliers a stack's rows refit (crossvendor.STACK_PARAMETERS); attention_scale stays at 1
+STACK_QUALITY = ("gemm_scale", "memory_scale", "collective_scale")
 
 
 def stack_prior(profile: EngineProfile, stack: str) -> EngineProfile:
@@ -252,24 +254,37 @@ def stack_prior(profile: EngineProfile, stack: str) -> EngineProfile:
 
 def measured_stack_prior(profile: EngineProfile, stack: str, fitted: Iterable[EngineProfile]) -> EngineProfile:
     """What `profile`'s engine is taken to achieve on a `stack` it has no rows of: stack_prior, its kernel-quality
-    multipliers set to what the stack profiles fitted away from `profile`'s own stack achieve (their geometric
-    mean weighted by the rows each was fitted on; the prior of each is 1): those of `stack` itself where it has
-    some (SGLang's fit on CANN speaks for vLLM on CANN), else those of every other stack (what the software
-    outside `profile`'s stack reaches where it was measured). A stack's software maturity is part of what its
+    multipliers set to what the stack profiles fitted away from `profile`'s own stack achieve (geometric means
+    weighted by the rows each was fitted on; the prior of each is 1).
+
+    Where `stack` itself has fits (SGLang's on CANN speaks for vLLM on CANN), each multiplier takes their mean:
+    the engines share the stack's kernel libraries, so which kernels lag carries over. Where it has none, every
+    other stack's fits give one level, the mean over all their STACK_QUALITY multipliers, set on each of them:
+    the measured stacks agree on how far they trail CUDA but not on where (CANN's fit keeps CUDA's GEMM rate and
+    streams at 0.58 of it; ROCm's is the other way about, GEMMs 0.68 and streams 0.83), so the pattern of one
+    stack says nothing of another's and only the level carries. A stack's software maturity is part of what its
     chips deliver: before any row of theirs, ROCm, CANN or another stack is priced at the maturity the measured
     ones show, not at CUDA's. No fitted profile outside `profile`'s stack: stack_prior itself."""
     prior = stack_prior(profile, stack)
     if stack == profile.stack:
         return prior
     others = [p for p in fitted if p.base and p.rows and p.stack != profile.stack]
-    chosen = [p for p in others if p.stack == stack] or others
-    weights = [float(len(p.rows)) for p in chosen]
+    own = [p for p in others if p.stack == stack]
+    chosen = own or others
     if not chosen:
         return prior
-    values = {name: math.exp(math.fsum(w * math.log(getattr(p, name)) for p, w in zip(chosen, weights))
-                             / math.fsum(weights)) for name in KERNEL_QUALITY}
+    weights = [float(len(p.rows)) for p in chosen]
+
+    def mean_log(name: str) -> float:
+        return math.fsum(w * math.log(getattr(p, name)) for p, w in zip(chosen, weights)) / math.fsum(weights)
+
+    values = {name: math.exp(mean_log(name)) for name in KERNEL_QUALITY}
+    if not own:
+        level = math.exp(math.fsum(mean_log(name) for name in STACK_QUALITY) / len(STACK_QUALITY))
+        values.update(dict.fromkeys(STACK_QUALITY, level))
     return dataclasses.replace(prior, name=f"{profile.name} on {stack}, at the software maturity of "
-                                           f"{', '.join(p.id for p in chosen)}", **values)
+                                           f"{', '.join(p.id for p in chosen)}"
+                                           f"{'' if own else f' (their level, {level:.2f} of CUDA)'}", **values)
 
 
 # one training framework's behaviour (Megatron-LM / NeMo style), named assumptions and fitted factors
