@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity.ops import Batch
+from parity.ops import Batch, Num
 from parity.step import Deployment, step_cost
 
 __all__ = ["StepTable", "step_table"]
@@ -126,7 +126,7 @@ def prefill_launches(dep: Deployment, prefill_tokens: float) -> float:
     return max(once - none, 0.0)
 
 
-def host_bound_s(device_s, launches: float, host_launch_s: float):
+def host_bound_s(device_s: Num, launches: float, host_launch_s: float) -> Num:
     """An eager step's time [s]: its host issues `launches` kernels one after another, host_launch_s [s]
     each (Python and launch work per op), while the device runs them as they come, so the step lasts the
     longer of the device's time device_s [s] and the host's (the device idles between short kernels of a
