@@ -10,7 +10,7 @@ import pytest
 
 from parity import catalog
 from parity.simulate import Benchmark, ClientProfile, StepTable, TraceRequest, run_aggregated, scheduler_of
-from parity.simulate.policies import PromptAdmission, RecvInterval, sglang_chunked_prefill_tokens
+from parity.simulate.policies import PromptAdmission, RecvInterval, sglang_chunked_prefill_tokens, sglang_dp_chunk_tokens
 
 FIXED = ClientProfile(id="test", num_prompts=1, range_ratio=1.0, source="test")
 GRID = dict(batches=(0.0, 1.0, 2.0, 4.0, 8.0), contexts=(1.0, 1000.0, 10000.0),
@@ -81,6 +81,20 @@ def test_sglang_chunked_prefill_size_follows_the_gpu_memory() -> None:
     assert scheduler_of(sglang, 1e6, chip_memory_bytes=180e9).budget.max_num_tokens == 16384
     trtllm = scheduler_of(catalog.engine("trtllm"), 1e6, chip_memory_bytes=80e9).budget
     assert trtllm.prompt_admission is None and trtllm.max_num_tokens == catalog.engine("trtllm").max_num_tokens
+
+
+def test_sglang_with_attention_dp_gives_each_rank_its_share_of_the_chunked_prefill_size() -> None:
+    """--enable-dp-attention divides --chunked-prefill-size by the DP size (server_args.py): B200's 16,384 over
+    8 ranks is 2,048 prompt tokens per rank and step; 8,192 over 3 ranks is 2,730 (floor). A disaggregated
+    decode worker runs no prompts, so its budget stays whole; TensorRT-LLM's max_num_tokens is per rank already."""
+    assert sglang_dp_chunk_tokens(16384, 8) == 2048
+    assert sglang_dp_chunk_tokens(8192, 3) == 2730
+    assert sglang_dp_chunk_tokens(8192, 1) == 8192
+    sglang = catalog.engine("sglang")
+    assert scheduler_of(sglang, 1e6, attn_dp=8, chip_memory_bytes=180e9).budget.max_num_tokens == 2048
+    assert scheduler_of(sglang, 1e6, attn_dp=8, chip_memory_bytes=180e9, prompts=False).budget.max_num_tokens == 16384
+    trtllm = catalog.engine("trtllm")
+    assert scheduler_of(trtllm, 1e6, attn_dp=8, chip_memory_bytes=180e9).budget.max_num_tokens == trtllm.max_num_tokens
 
 
 def test_the_receive_interval_takes_requests_in_every_n_decode_steps_whatever_it_found() -> None:

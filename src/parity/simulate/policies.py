@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 
-__all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
+__all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "sglang_dp_chunk_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
            "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of", "policy_parameters",
            "prefill_worker_scheduler",
            "decode_worker_scheduler"]
@@ -45,6 +45,16 @@ def sglang_chunked_prefill_tokens(memory_bytes: float) -> int:
         if mib < below:
             return tokens
     return _SGLANG_CHUNKED_PREFILL_LARGEST
+
+
+def sglang_dp_chunk_tokens(chunked_prefill_tokens: int, attn_dp: int) -> int:
+    """SGLang's chunked prefill size [tokens] per attention-DP rank: with --enable-dp-attention the server
+    divides --chunked-prefill-size by the DP size ("DP attention is enabled. The chunked prefill size is adjusted
+    to ... to avoid MoE kernel issues"), and each rank's scheduler takes its prompts under that share.
+    sgl-project/sglang python/sglang/srt/server_args.py (__post_init__ in v0.4.x, _handle_data_parallelism in
+    v0.5.x: `self.chunked_prefill_size = self.chunked_prefill_size // self.dp_size`). B200's 16,384 over DP 8:
+    2,048 a rank."""
+    return max(int(chunked_prefill_tokens) // max(int(attn_dp), 1), 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,11 +257,13 @@ _DP_BY_BOOTSTRAP_ROOM = frozenset({"sglang"})
 
 
 def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
-                 mtp_acceptance: float = 0.0, chip_memory_bytes: float | None = None) -> Scheduler:
+                 mtp_acceptance: float = 0.0, chip_memory_bytes: float | None = None, prompts: bool = True) -> Scheduler:
     """The policies of an engine profile (unknown engines: vLLM-like, synchronous, blocks of 16). With SGLang's
     prompt admission (profile.sim_max_prefill_tokens > 0) the step budget is the deployment's chunked prefill
     size (profile.sim_chunked_prefill_tokens), else SGLang's default on a chip of `chip_memory_bytes` [B], at
-    most the profile's max_num_tokens."""
+    most the profile's max_num_tokens; with attention DP over `attn_dp` ranks each rank's budget is that over
+    attn_dp (sglang_dp_chunk_tokens) on a worker that runs prompts (`prompts` False: a disaggregated decode
+    worker, whose requests arrive prefilled, outside the prompt budget that the division serves)."""
     if kv_capacity_tokens < 1:
         raise ParityError("not even one token of KV cache fits beside the weights")
     d = int(attn_dp)
@@ -263,6 +275,8 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
             step_tokens = min(step_tokens, int(profile.sim_chunked_prefill_tokens))
         elif chip_memory_bytes is not None:
             step_tokens = min(step_tokens, sglang_chunked_prefill_tokens(chip_memory_bytes))
+        if prompts:
+            step_tokens = sglang_dp_chunk_tokens(step_tokens, d)
     return Scheduler(
         budget=TokenBudget(max_num_tokens=step_tokens,
                            mixed=bool(profile.mixes_prefill) and not profile.sim_separate_prefill,

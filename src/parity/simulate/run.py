@@ -139,13 +139,14 @@ def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: 
                       host_launch_s=profile.sim_prefill_host_launch_s if host_bound and profile.sim_eager_prefill else 0.0)
 
 
-def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark) -> tuple[Scheduler, float]:
+def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark, prompts: bool = True
+               ) -> tuple[Scheduler, float]:
     capacity = kv_capacity_tokens(dep, profile, bench.isl + bench.osl)
     if capacity < bench.isl + 1:
         raise InfeasiblePlan(f"one request's KV cache ({bench.isl + 1} tokens) does not fit: {capacity:,.0f} tokens "
                              f"free per rank")
     return scheduler_of(profile, capacity, int(dep.layout.attn_dp), dep.mtp_tokens, dep.mtp_acceptance,
-                        dep.system.chip.memory_bytes), capacity
+                        dep.system.chip.memory_bytes, prompts=prompts), capacity
 
 
 class _Client:
@@ -350,7 +351,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
     """A benchmark run on separate prefill and decode workers of two deployments (run_disaggregated),
     the KV cache moved over the links (kv_transfer_s)."""
     p_sched, p_cap = _scheduler(prefill, profile, bench)
-    d_sched, d_cap = _scheduler(decode, profile, bench)
+    d_sched, d_cap = _scheduler(decode, profile, bench, prompts=False)
     p_sched, d_sched = prefill_worker_scheduler(p_sched, profile), decode_worker_scheduler(d_sched)
     prompts_only = dataclasses.replace(profile, sim_prefill_scale=profile.sim_prefill_scale * profile.sim_disagg_prefill_scale)
     # the host's floor on eager prompt steps (sim_prefill_host_launch_s) is fitted on aggregated rows; the prefill
