@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from parity import catalog
 from parity.cli import cli
 from parity.predict import predict_rows
-from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, build_intervals, coverage
+from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, build_intervals, coverage, interval_kind
 from parity.validate import interval_coverage
 
 ASCEND = {"case_id": "a3", "model": "llama-3.1-70b", "system": "atlas-800-a3", "engine": "", "isl": 1024, "osl": 256,
@@ -43,6 +43,20 @@ def test_coverage_counts_a_flagged_case_by_its_widened_interval() -> None:
     assert 1.1 < high < 1.3
     assert coverage(made, [("tpot_s", "agg", 1.0, 1.3)])["tpot_s"] == 0.0
     assert coverage(made, [("tpot_s", "agg", 1.0, 1.3, WIDEN_FLAGGED)])["tpot_s"] == 1.0
+
+
+def test_mla_models_take_bands_of_their_own_within_their_mode() -> None:
+    """DeepSeek-R1 (MLA) is kind "agg, mla", Llama-3.1-70B plain "agg". Built from 20 MLA residuals at -0.5 and 20
+    others at 0: the MLA band is [-0.5, -0.5], the others' [0, 0], and the band over all cases (the fallback of a
+    kind with none of its own, "disagg, mla" here) holds all 40: its 10th and 90th percentiles are -0.5 and 0."""
+    assert interval_kind("agg", catalog.model("deepseek-r1")) == "agg, mla"
+    assert interval_kind("disagg", catalog.model("llama-3.1-70b")) == "disagg"
+    made = build_intervals([("ttft_s", "agg, mla", -0.5)] * 20 + [("ttft_s", "agg", 0.0)] * 20, "2026-01-01", "test",
+                           minimum=10)
+    mla, plain, every = made.band("ttft_s", "agg, mla"), made.band("ttft_s", "agg"), made.band("ttft_s", "disagg, mla")
+    assert (mla.q_low, mla.q_high, mla.count) == (-0.5, -0.5, 20)
+    assert (plain.q_low, plain.q_high, plain.count) == (0.0, 0.0, 20)
+    assert every is made.bands[("ttft_s", "all")] and (every.q_low, every.q_high, every.count) == (-0.5, 0.0, 40)
 
 
 @pytest.mark.validation

@@ -31,7 +31,7 @@ from parity.search import MAX_WORKER_CHIPS, Candidate, best_precision, layout_gr
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
-from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, ratio_interval
+from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, interval_kind, ratio_interval
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "memory_shortfall", "mtp_setting", "spec_ratios", "vendor_bands"]
@@ -177,7 +177,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         f"spans {span} systems" if span > 1 else "", beyond,
         _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp, best.tokens_per_s_per_chip / dies,
                dies) if span == 1 else ""]))
-    return Comparison(**common, **_intervals(best, raised), flags=raised, mode=best.mode,
+    return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,
@@ -210,9 +210,10 @@ def _short_basis(basis: str) -> str:
     return "derived prior" if "derived" in basis else basis.split(":")[0]
 
 
-def _intervals(best: Candidate, raised: tuple[str, ...]) -> dict[str, float]:
+def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:
     """The 80% intervals of a configuration's TTFT, TPOT and throughput per chip, as predictions carry them
-    (twice as wide in log where the case is flagged); empty when no intervals are stored."""
+    (the bands of its mode and model class; twice as wide in log where the case is flagged); empty when no
+    intervals are stored."""
     table = catalog.uncertainty_table()
     if not table:
         return {}
@@ -220,7 +221,7 @@ def _intervals(best: Candidate, raised: tuple[str, ...]) -> dict[str, float]:
     out: dict[str, float] = {}
     widen = WIDEN_FLAGGED if raised else 1.0
     for metric, value in (("ttft_s", best.ttft_s), ("tpot_s", best.tpot_s)):
-        band = stored.band(metric, best.mode)
+        band = stored.band(metric, interval_kind(best.mode, model))
         if band is not None:
             out[f"{metric}_low"], out[f"{metric}_high"] = band.around(value, widen)
     if "tpot_s_low" in out:  # throughput moves inversely with the per-token time

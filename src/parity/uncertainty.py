@@ -22,10 +22,22 @@ from parity.model import Model
 from parity.plan import Layout
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "WIDEN_FLAGGED", "ratio_interval",
-           "bands_from"]
+           "bands_from", "interval_kind", "BANDED_APART"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
+# architecture features whose cases take bands of their own (within their mode): on the simulator's never-fitted
+# aggregated rows MLA models' (DeepSeek-V3/R1) TTFT residuals span [-0.92, 0.10] in ln(predicted/measured), the
+# other models' [-0.40, 0.31], and TPOT [-0.41, 0.20] against [-0.18, 0.10]: one band for both would be too narrow
+# on the first and too wide on the second
+BANDED_APART = ("mla",)
+
+
+def interval_kind(mode: str, model: Model) -> str:
+    """The kind of case whose band an interval takes: its mode (agg, disagg, disagg (workers inferred)), and the
+    first BANDED_APART feature the model has after a comma ("agg, mla"); "agg" is then every other model's."""
+    apart = [f for f in BANDED_APART if f in model.features]
+    return f"{mode}, {apart[0]}" if apart else mode
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +65,7 @@ class Intervals:
     coverage: Mapping[str, float] = field(default_factory=dict)
 
     def band(self, metric: str, kind: str) -> Band | None:
+        """The band of a kind of case, else of every case."""
         return self.bands.get((metric, kind)) or self.bands.get((metric, "all"))
 
     @classmethod

@@ -26,7 +26,7 @@ from parity.ops import Batch
 from parity.optimize import nelder_mead
 from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
 from parity.step import step_cost
-from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, coverage
+from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, coverage, interval_kind
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
@@ -285,14 +285,20 @@ def interval_split(case_id: str) -> str:
     return "build" if int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) % 2 == 0 else "check"
 
 
+def case_kind(e: CaseError) -> str:
+    """The kind of case of a measured row's error, as its prediction's interval takes it (uncertainty.interval_kind)."""
+    return interval_kind(e.mode, catalog.model(e.model))
+
+
 def intervals_from(errors: Iterable[CaseError], date: str) -> Intervals:
     """80% bands from the 'build' half of the holdout rows; coverage measured on the 'check' half and
     on the unseen rows."""
     errors = list(errors)
-    build = [(e.metric, e.mode, math.log(e.predicted / e.measured)) for e in errors
+    build = [(e.metric, case_kind(e), math.log(e.predicted / e.measured)) for e in errors
              if e.split == "holdout" and interval_split(e.case_id) == "build"]
     made = build_intervals(build, date, "10th-90th percentiles of ln(predicted/measured) over half of the holdout "
-                                        "rows (hash of case id), per metric and mode")
+                                        "rows (hash of case id), per metric and mode, MLA models apart "
+                                        "(uncertainty.BANDED_APART)")
     return dataclasses.replace(made, coverage=interval_coverage(errors, made))
 
 
@@ -302,7 +308,7 @@ def interval_coverage(errors: Iterable[CaseError], intervals: Intervals,
     not build them: the 'check' half of the holdout rows and the unseen rows, or those of `splits`."""
     def part(e: CaseError) -> str:
         return e.split if e.split != "holdout" else interval_split(e.case_id)
-    checked = [(e.metric, e.mode, e.predicted, e.measured, WIDEN_FLAGGED if e.flagged else 1.0) for e in errors
+    checked = [(e.metric, case_kind(e), e.predicted, e.measured, WIDEN_FLAGGED if e.flagged else 1.0) for e in errors
                if part(e) in splits]
     return coverage(intervals, checked)
 

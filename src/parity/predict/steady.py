@@ -14,7 +14,7 @@ from parity.errors import ParityError
 from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
-from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags
+from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags, interval_kind
 
 
 def _solve(group: Sequence[Scenario]) -> ServingResult:
@@ -44,10 +44,12 @@ def _intervals(model_kind: str = "steady") -> Intervals | None:
     return Intervals.from_table(table) if table else None
 
 
-def interval_kind(scenario: Scenario) -> str:
-    """The kind of case whose band an interval takes: agg, disagg, or disagg with its workers inferred."""
-    return "agg" if scenario.mode == "agg" else (
+def scenario_kind(scenario: Scenario) -> str:
+    """The kind of case whose band an interval takes: agg, disagg, or disagg with its workers inferred, and the
+    model's class where its bands stand apart (uncertainty.interval_kind)."""
+    mode = "agg" if scenario.mode == "agg" else (
         "disagg" if scenario.decode_workers is not None else "disagg (workers inferred)")
+    return interval_kind(mode, scenario.model)
 
 
 def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float, flagged: bool,
@@ -60,7 +62,7 @@ def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: floa
     widen = WIDEN_FLAGGED if flagged else 1.0
     out: dict[str, float] = {}
     for metric, value in (("ttft_s", ttft_s), ("tpot_s", tpot_s)):
-        band = intervals.band(metric, interval_kind(scenario))
+        band = intervals.band(metric, scenario_kind(scenario))
         if band is not None:
             out[f"{metric}_low"], out[f"{metric}_high"] = band.around(value, widen)
     if "tpot_s_low" in out:  # throughput moves inversely with the per-token time
