@@ -1,0 +1,13 @@
+"""How serving engines and training frameworks behave beyond the kernels: engine profiles and the software maturity
+they carry to other stacks (profile), engine versions' defaults and kernels (versions), and the training-framework
+profile (training)."""
+
+from parity.engine.profile import (KERNEL_QUALITY, MLA_DECODE, STACK_QUALITY, EngineProfile, measured_stack_prior,
+                                   stack_prior)
+from parity.engine.training import TrainingProfile
+from parity.engine.versions import (DEFAULT_FIELDS, KERNEL_OPS, EngineDefault, EngineKernel, engine_version,
+                                    version_defaults, version_kernels)
+
+__all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "DEFAULT_FIELDS", "engine_version",
+           "version_defaults", "KERNEL_OPS", "EngineKernel", "version_kernels", "KERNEL_QUALITY", "STACK_QUALITY",
+           "stack_prior", "measured_stack_prior"]

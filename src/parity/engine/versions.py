@@ -1,0 +1,133 @@
+"""What an engine version does where the user sets nothing (its defaults, data/engine_defaults.toml) and which
+kernels it runs where the calibrated profiles assume today's (data/engine_kernels.toml)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["EngineDefault", "DEFAULT_FIELDS", "engine_version", "version_defaults", "KERNEL_OPS", "EngineKernel",
+           "version_kernels"]
+
+
+# what an engine does when the user sets nothing: its defaults by version (data/engine_defaults.toml)
+DEFAULT_FIELDS = ("max_batch_size", "max_num_tokens")  # EngineProfile fields a version's defaults set
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineDefault:
+    """One engine's defaults over a range of its versions, as its source code sets them.
+
+    engine: the profile id (vllm, sglang); since, until: the versions it holds over, until excluded (None:
+    still). min_memory_bytes [B]: only on chips with at least this much device memory (0: any);
+    chips: only on chips whose id contains one of these (empty: any). context: offline (vLLM's LLM class, as
+    its benchmark_throughput and benchmark_latency scripts run it), server (its OpenAI API server) or any.
+    max_batch_size: sequences run at once (vLLM --max-num-seqs); max_num_tokens: tokens per step (vLLM
+    --max-num-batched-tokens); 0: this entry does not set it. source: where the value is set in the code.
+    """
+
+    engine: str
+    since: tuple[int, ...]
+    until: tuple[int, ...] | None = None
+    min_memory_bytes: float = 0.0
+    chips: tuple[str, ...] = ()
+    context: str = "any"
+    max_batch_size: int = 0
+    max_num_tokens: int = 0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.context not in ("offline", "server", "any"):
+            raise ValueError(f"engine default {self.engine} {self.since}: context must be offline, server or any, "
+                             f"got {self.context!r}")
+        if self.until is not None and self.until <= self.since:
+            raise ValueError(f"engine default {self.engine}: until {self.until} must come after since {self.since}")
+        if self.max_batch_size < 0 or self.max_num_tokens < 0 or not (self.max_batch_size or self.max_num_tokens):
+            raise ValueError(f"engine default {self.engine} {self.since}: set max_batch_size or max_num_tokens (>= 1)")
+
+    def holds(self, engine: str, version: tuple[int, ...], memory_bytes: float, chip: str, offline: bool) -> bool:
+        return (engine == self.engine and self.since <= version and (self.until is None or version < self.until)
+                and memory_bytes >= self.min_memory_bytes and (not self.chips or any(c in chip for c in self.chips))
+                and self.context in ("any", "offline" if offline else "server"))
+
+
+_NAMES = {"vllm": "vllm", "sglang": "sglang", "trtllm": r"tensorrt-llm|trt-llm|trtllm"}
+
+
+def engine_version(engine: str, text: str) -> tuple[int, ...] | None:
+    """The version a row's free-text engine_version names for this engine ('vLLM 0.7.3.dev138' -> (0, 7, 3));
+    None where it names none ('vLLM (version not stated)'). A development build counts as its release."""
+    pattern = _NAMES.get(engine)
+    found = re.search(rf"(?:{pattern})\s+v?(\d+)\.(\d+)(?:\.(\d+))?", text, re.IGNORECASE) if pattern else None
+    return None if found is None else tuple(int(g) for g in found.groups(default="0"))
+
+
+def version_defaults(defaults: Iterable[EngineDefault], engine: str, version: tuple[int, ...], memory_bytes: float,
+                     chip: str, offline: bool) -> Mapping[str, int]:
+    """EngineProfile field -> value of what this version of the engine sets by default on this chip and in
+    this context (the first entry that holds sets each field)."""
+    out: dict[str, int] = {}
+    for entry in defaults:
+        if entry.holds(engine, version, memory_bytes, chip, offline):
+            for name in DEFAULT_FIELDS:
+                if getattr(entry, name) and name not in out:
+                    out[name] = getattr(entry, name)
+    return out
+
+
+# what an engine version runs where the calibrated profiles assume today's kernels (data/engine_kernels.toml):
+# launch: the fixed cost of every kernel (more, unfused kernels per op); attention_decode, attention_prefill,
+# grouped_gemm (routed experts), gemm (dense projections): the kernel's time over the calibrated kernel's
+KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm", "gemm")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineKernel:
+    """The kernel one engine runs for one kind of op over a range of its versions, and its time relative to
+    the kernel the calibrated profile represents.
+
+    engine: the profile id (vllm, sglang); since, until: the versions it holds over, until excluded. stack: the
+    software stack it holds on (cuda, rocm; empty: any). features: model features it needs, all of them (mla,
+    moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any).
+    op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
+    (2: half as fast; for launch, the fixed cost per kernel). implementation: what the version runs; source:
+    where that is read and measured; derivation: how time_ratio follows from the source's figures.
+    """
+
+    engine: str
+    since: tuple[int, ...]
+    until: tuple[int, ...]
+    op: str
+    time_ratio: float
+    stack: str = ""
+    features: tuple[str, ...] = ()
+    weights: tuple[str, ...] = ()
+    implementation: str = ""
+    source: str = ""
+    derivation: str = ""
+
+    def __post_init__(self) -> None:
+        if self.op not in KERNEL_OPS:
+            raise ValueError(f"engine kernel {self.engine} {self.since}: op must be one of {KERNEL_OPS}, got {self.op!r}")
+        if not 0.1 <= self.time_ratio <= 20:  # NaN too
+            raise ValueError(f"engine kernel {self.engine} {self.op}: time_ratio must be in [0.1, 20], got "
+                             f"{self.time_ratio}")
+        if self.until <= self.since:
+            raise ValueError(f"engine kernel {self.engine}: until {self.until} must come after since {self.since}")
+
+    def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str],
+              weights: str = "") -> bool:
+        return (engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
+                and set(self.features) <= features and (not self.weights or weights in self.weights))
+
+
+def version_kernels(kernels: Iterable[EngineKernel], engine: str, version: tuple[int, ...], stack: str,
+                    features: frozenset[str], weights: str = "") -> tuple[EngineKernel, ...]:
+    """The kernels this version of the engine runs on this stack for a model with these features and dense
+    weights in this format, one per op (the first entry that holds)."""
+    out: dict[str, EngineKernel] = {}
+    for entry in kernels:
+        if entry.op not in out and entry.holds(engine, version, stack, features, weights):
+            out[entry.op] = entry
+    return tuple(out.values())
