@@ -1,0 +1,73 @@
+"""What users get across sources and vendors: engine profiles per software stack, scores with fits that
+never saw the scored group (leave one source or vendor out), and ratios where two vendors ran the same work.
+
+A setting is what prices a row: each chip's calibration and each (engine, stack)'s profile. Leaving a
+group out rebuilds the setting without the group's rows: stack profiles are refitted on the other
+calibration rows (a stack left without rows, and any engine without a fit of its own, runs at the software
+maturity the fits that stand show: engine.measured_stack_prior), family calibrations fitted on the group's
+kernel figures are dropped (their chips fall to the parent family or the derived prior, rebuilt without them). NVIDIA's CUDA profiles and the H200
+calibration were fitted on aiconfigurator rows and parity's H200 microbenchmarks, never on published rows:
+those published rows are scored with them as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from parity import catalog
+from parity.crossvendor.leave_out import (GroupScore, chip_files, group_scores, kernel_fits_of_source, leave_one_out,
+                                          leave_one_out_errors, without_kernel_fits)
+from parity.crossvendor.ratios import RatioCheck, bands_toml, chip_of, ratio_checks, ratio_error_median, vendor_bands
+from parity.crossvendor.setting import (Setting, before_setting, fitted_row_ids, metric_kind, scored_rows,
+                                        stored_setting)
+from parity.crossvendor.stacks import STACK_PARAMETERS, STACK_PRIOR_WEIGHT, fit_stack, stack_rows, stack_toml, twin_offsets
+from parity.predict import predict_rows
+from parity.validate import CaseError, case_errors, published_errors
+
+__all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "STACK_PRIOR_WEIGHT", "Setting",
+           "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_rows",
+           "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml",
+           "RatioCheck", "ratio_checks", "metric_kind", "stack_toml", "without_kernel_fits", "kernel_fits_of_source",
+           "chip_files", "chip_of"]
+
+
+def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None] | None = None,
+                       served_errors: Sequence[CaseError] | None = None) -> dict[str, list[dict[str, object]]]:
+    """Published serving rows scored per source or vendor (`by`) before families and stack profiles, with
+    every fit rebuilt without the group ('left out'), and with the stored fits on the rows no fit used;
+    aiconfigurator's never-fitted rows as the in-source reference; and the pairs where two vendors ran the
+    same work, with their predicted ratios under each setting. {'scores': [...], 'ratios': [...]}.
+    `served_errors`: aiconfigurator's never-fitted errors when the caller has already computed them."""
+    rows = catalog.measurements("serving_published")
+    field = {"source": "source_id", "vendor": "vendor"}[by]
+    group_of = {r["case_id"]: r[field] for r in rows}
+    before = published_errors(rows, hook=before_setting().apply)
+    after = published_errors(scored_rows(rows), hook=stored_setting().apply)
+    if served_errors is None:
+        held = [r for r in catalog.measurements() if r["split"] in ("holdout", "unseen")]
+        # aiconfigurator's rows: scored on its never-fitted half (the CUDA profiles were fitted on the other)
+        served_errors = case_errors(held, predict_rows(held))
+    in_source = group_scores(served_errors,
+                             lambda e: "aiconfigurator" if by == "source" else chip_of(e.system).vendor,
+                             "held-out half", by, "profiles fitted on its calibration half; NVIDIA only")
+    left_out = leave_one_out_errors(rows, catalog.measurements("kernels_published"), by, iterations,
+                                    progress=progress)
+    table = (group_scores(before, lambda e: group_of[e.case_id], "before", by)
+             + [s for group, left, errors, _ in left_out
+                for s in group_scores(errors, lambda e, g=group: g, "left out", by, left)]
+             + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by)
+             + in_source)
+    scores = sorted((s.row() for s in table), key=lambda r: (r["group"], r["kind"], r["setting"]))
+    pairs_before = {c.case_id: c for c in ratio_checks(rows, before_setting())}
+    pairs_left = {}  # each pair under the setting that left its group (source or vendor) out
+    for group, _, _, setting in left_out:
+        mine = [r for r in rows if r[field] == group or (r["case_id"].endswith("-nv") and group_of.get(
+            r["case_id"].removesuffix("-nv")) == group)]
+        pairs_left |= {c.case_id: c for c in ratio_checks(mine, setting)}
+    split = {r["case_id"]: r["split"] for r in rows}
+    nan = float("nan")
+    pairs = [{**c.row(), "before": pairs_before[c.case_id].predicted if c.case_id in pairs_before else nan,
+              "left_out": pairs_left[c.case_id].predicted if c.case_id in pairs_left else nan,
+              "left_out_error": pairs_left[c.case_id].error if c.case_id in pairs_left else nan,
+              "split": split[c.case_id]} for c in ratio_checks(rows)]
+    return {"scores": scores, "ratios": pairs}

@@ -1,0 +1,168 @@
+"""Scores with fits that never saw the scored group: each source's or vendor's rows priced with the stack profiles
+refitted without them and, by source, the family calibrations fitted on its kernel figures dropped."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence, Mapping
+from dataclasses import dataclass
+
+from parity import catalog
+from parity.calibrate.family import architecture_priors, family_calibration, figures_from_rows
+from parity.crossvendor.setting import Setting, metric_kind, stored_setting
+from parity.crossvendor.stacks import fit_stack, stack_rows
+from parity.engine import measured_stack_prior
+from parity.hardware import Calibration
+from parity.validate import CaseError, error_statistics, published_errors
+
+__all__ = ["GroupScore", "group_scores", "without_kernel_fits", "kernel_fits_of_source", "chip_files", "leave_one_out",
+           "leave_one_out_errors"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupScore:
+    """Errors of one group's rows under one setting, per kind of metric (fractions, not percent)."""
+
+    setting: str
+    by: str
+    group: str
+    kind: str
+    count: int
+    median_abs_error: float
+    p90_abs_error: float
+    bias: float
+    left_out: str = ""
+
+    def row(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def group_scores(errors: Iterable[CaseError], key: Callable[[CaseError], str], setting: str, by: str,
+                 left_out: str = "") -> list[GroupScore]:
+    """Median and p90 |error| and median signed error per group and kind of metric."""
+    grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for e in errors:
+        grouped[(key(e), metric_kind(e.metric))].append(e.error)
+    out = []
+    for (group, kind), values in sorted(grouped.items()):
+        out.append(GroupScore(setting=setting, by=by, group=group, kind=kind, count=len(values),
+                              **error_statistics(values), left_out=left_out))
+    return out
+
+
+def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
+    """The setting with the family calibrations fitted on `dropped` kernel rows taken out: a family with
+    other rows is refitted on those alone (Da Vinci without the CloudMatrix paper's B06 keeps the 910B's
+    figures); one with none left gives its chips their parent family's, a measured sibling's or the derived
+    prior rebuilt without it. A chip's own file fitted on them (the H20's) gives way to what a sibling of its
+    family without one gets."""
+    files = [c for c in catalog.calibrations() if c.family]
+    refit = {c.family: _refit_family(c, [r for r in c.rows if r not in dropped])
+             for c in files if set(c.rows) & dropped and set(c.rows) - dropped}
+    if refit:
+        cals = {chip.id: refit[catalog.calibration(chip).family] for chip in catalog.chips()
+                if catalog.calibration(chip).family in refit}
+        setting = dataclasses.replace(setting, calibrations={**setting.calibrations, **cals})
+    files = [refit.get(c.family, c) for c in files]
+    gone = {c.family for c in files if set(c.rows) & dropped}
+    own = [catalog.chip(c.chip) for c in chip_files() if set(c.rows) & dropped]
+    if own:
+        plain = [o for o in catalog.chips() if o.id not in {c.chip for c in chip_files()}]
+        setting = dataclasses.replace(setting, calibrations={**setting.calibrations, **{
+            chip.id: catalog.calibration(next(o for o in plain if o.family == chip.family))
+            for chip in own if any(o.family == chip.family for o in plain)}})
+    if not gone:
+        return setting
+    kept = [c for c in files if c.family not in gone]
+    measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
+    tree = catalog.families()
+    priors = {k: dataclasses.replace(p, id=f"{p.id}-without-{'-'.join(sorted(gone))}")
+              for k, p in architecture_priors(measured, kept, tree, measured.date).items()}
+    generic = dataclasses.replace(catalog.prior_calibration(), id=f"derived-prior-without-{'-'.join(sorted(gone))}")
+    cals = dict(setting.calibrations)
+    for chip in catalog.chips():
+        if catalog.calibration(chip).family not in gone:
+            continue
+        chain = [f for f in catalog.family_chain(chip.family) if f not in gone]
+        found = [c for c in kept if c.family in chain]
+        architecture = tree[chip.family].architecture if chip.family in tree else ""
+        cals[chip.id] = found[0] if found else priors.get(architecture, priors.get("", generic))
+    return dataclasses.replace(setting, calibrations=cals)
+
+
+def _refit_family(cal: Calibration, rows: Sequence[str]) -> Calibration:
+    """A family calibration refitted (as scripts/fit_families.py fits it) on some of its kernel rows."""
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
+    fitted = family_calibration(cal.family, measured, [figures[r] for r in rows], {c.id: c for c in catalog.chips()},
+                                cal.date)
+    return dataclasses.replace(fitted, id=f"{cal.id}-on-{'-'.join(rows)}")
+
+
+def kernel_fits_of_source(kernel_rows: Sequence[Mapping[str, str]], group: str, by: str) -> set[str]:
+    """The kernel rows of source `group` that fitted a family calibration or a chip's own file: what leaving
+    that source out drops. Leaving a vendor out drops none: a vendor's kernel microbenchmarks (GEMM, STREAM,
+    collectives) are what its chip family is calibrated from by design, and none of them is scored."""
+    if by != "source":
+        return set()
+    fitted = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
+    return {r["case_id"] for r in kernel_rows if r["source_id"] == group and r["case_id"] in fitted}
+
+
+def chip_files() -> list[Calibration]:
+    """Calibrations of one chip fitted on published kernel rows (rows named; not a microbenchmark fit)."""
+    return [c for c in catalog.calibrations() if c.chip != "*" and c.rows]
+
+
+def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
+                  iterations: int = 60, progress: Callable[[str], None] | None = None) -> list[GroupScore]:
+    """Scores of `leave_one_out_errors`, per group and kind of metric."""
+    out = []
+    for group, left, errors, _ in leave_one_out_errors(rows, kernel_rows, by, iterations, progress):
+        out += group_scores(errors, lambda e: group, "left out", by, left)
+    return out
+
+
+def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
+                         iterations: int = 60, progress: Callable[[str], None] | None = None
+                         ) -> list[tuple[str, str, list[CaseError], Setting]]:
+    """Every group's rows (by `source_id` or `vendor`; all splits) scored with a setting that never saw
+    them: stack profiles refitted without the group's rows; by source, family calibrations fitted on the
+    source's kernel figures dropped too. By vendor those stay: a vendor's kernel microbenchmarks (GEMM,
+    STREAM, collectives) are what a chip family is calibrated from by design, before any serving result,
+    and none of them is a scored figure. A stack left without rows of its own, and any (engine, stack) without a
+    fit, takes engine.measured_stack_prior of its base profile over the fits that stand without the group.
+    Groups whose rows fitted nothing are scored with the stored setting."""
+    field = {"source": "source_id", "vendor": "vendor"}[by]
+    stacks = [p for p in catalog.engines() if p.base]
+    out: list[tuple[str, str, list[CaseError], Setting]] = []
+    for group in sorted({r[field] for r in rows}):
+        mine = [r for r in rows if r[field] == group]
+        ids = {r["case_id"] for r in mine}
+        dropped = kernel_fits_of_source(kernel_rows, group, by)
+        setting = without_kernel_fits(stored_setting(), dropped)
+        refit = [p for p in stacks if ids & set(p.rows)]
+        emptied = []
+        for p in refit:
+            others = [r for r in stack_rows(rows, p.base, p.stack) if r["case_id"] not in ids]
+            if others:
+                profile, _, _ = fit_stack(catalog.engine(p.base), p.stack, others, setting, iterations,
+                                          twins=[r for r in rows if r["case_id"] not in ids])
+                setting = dataclasses.replace(setting, engines={**setting.engines, (p.base, p.stack): profile})
+            else:
+                emptied.append(p)
+        # the fits that stand without the group: an (engine, stack) left without rows, and any without a fit of
+        # its own, takes the software maturity these show (measured_stack_prior), never the group's
+        fitted = tuple(setting.engines.get((p.base, p.stack), p) for p in stacks if p not in emptied)
+        setting = dataclasses.replace(setting, stacks=fitted, engines={**setting.engines, **{
+            (p.base, p.stack): measured_stack_prior(catalog.engine(p.base), p.stack, fitted) for p in emptied}})
+        if progress:
+            progress(group)
+        left = "; ".join(filter(None, [
+            f"refitted {', '.join(p.id for p in refit)} without its rows" if refit else "",
+            (f"dropped {', '.join(sorted(dropped))} from the family calibrations (refitted on their other rows, "
+             "if any)") if dropped else "",
+            "" if refit or dropped else "its rows fitted nothing"]))
+        out.append((group, left, published_errors(mine, hook=setting.apply), setting))
+    return out
