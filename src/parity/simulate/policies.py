@@ -67,8 +67,9 @@ class TokenBudget:
     the budget runs in chunks; else it runs whole and, when it does not fit, waits with every prompt
     behind it (TensorRT-LLM cpp/tensorrt_llm/batch_manager/microBatchScheduler.cpp, "skip chunking": break at
     the first context request over max_num_tokens; enable_chunked_prefill is off by default).
-    Sources: vLLM (max_num_batched_tokens, chunked prefill, max_num_seqs), TensorRT-LLM (max_num_tokens,
-    in-flight batching, max_batch_size), SGLang (chunked_prefill_size; enable_mixed_chunk mixes)."""
+    The budget is a rank's: SGLang with attention DP gives each rank its chunked prefill size over the DP size
+    (sglang_dp_chunk_tokens). Sources: vLLM (max_num_batched_tokens, chunked prefill, max_num_seqs), TensorRT-LLM
+    (max_num_tokens, in-flight batching, max_batch_size), SGLang (chunked_prefill_size; enable_mixed_chunk mixes)."""
 
     max_num_tokens: int
     mixed: bool
