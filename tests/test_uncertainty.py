@@ -100,3 +100,15 @@ def test_flagged_cases_get_wider_intervals() -> None:
     assert ascend.flags and not h100.flags
     assert log_width(ascend) > 1.9 * log_width(h100)
     assert h100.interval("tpot_s")[0] <= h100.tpot_s <= h100.interval("tpot_s")[1]
+
+
+def test_a_prediction_says_which_residuals_its_intervals_come_from() -> None:
+    """DeepSeek-R1 aggregated takes the MLA models' band and says so; Llama-3.1-70B the plain aggregated one. The
+    steady model's prediction ends its note with the phrase once."""
+    from parity.predict import interval_note, scenario_from_row
+    deepseek = scenario_from_row({"case_id": "d", "model": "deepseek-r1", "system": "hgx-h200", "engine": "sglang",
+                                  "isl": "1024", "osl": "1024", "concurrency": "16", "tp": "8", "moe_ep": "8"})
+    assert interval_note(deepseek) == "80% intervals from held-out residuals of aggregated MLA-model runs"
+    (p,) = predict_rows([H100], model_kind="steady")
+    assert p.note.endswith("; 80% intervals from held-out residuals of aggregated runs")
+    assert p.note.count("80% intervals") == 1

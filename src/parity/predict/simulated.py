@@ -11,7 +11,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
-from parity.predict.steady import _solve, interval_bounds
+from parity.predict.steady import _solve, interval_bounds, interval_note
 from parity.simulate import LATENCY_KEYS, Benchmark, SimResult, client_profile, simulate_aggregated, simulate_disaggregated
 
 
@@ -123,11 +123,14 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}  # the steady model's bands
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
               "decode_batch": sim.decode_batch}
-    extra |= interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(p.flags), "sim")
+    bounds = interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(p.flags), "sim")
+    phrase = interval_note(scenario)
+    steady_note = p.note.removesuffix(phrase).removesuffix("; ")  # the steady model's bands are not these
+    note = "; ".join(filter(None, (simulated_note(steady_note, sim.assumptions), phrase if bounds else "")))
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
                                output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
                                output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
-                               note=simulated_note(p.note, sim.assumptions), extra=extra)
+                               note=note, extra=extra | bounds)
 
 
 def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:

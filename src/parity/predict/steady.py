@@ -52,6 +52,17 @@ def scenario_kind(scenario: Scenario) -> str:
     return interval_kind(mode, scenario.model)
 
 
+_MODE_WORDS = {"agg": "aggregated", "disagg": "disaggregated",
+               "disagg (workers inferred)": "disaggregated (workers inferred)"}
+
+
+def interval_note(scenario: Scenario) -> str:
+    """Which residuals an interval comes from, as the assumptions say it: "80% intervals from held-out residuals
+    of aggregated MLA-model runs" (scenario_kind: the mode, and the model's class where its band stands apart)."""
+    mode, *apart = scenario_kind(scenario).split(", ")
+    return f"80% intervals from held-out residuals of {_MODE_WORDS[mode]} {''.join(f'{a.upper()}-model ' for a in apart)}runs"
+
+
 def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float, flagged: bool,
                     model_kind: str = "steady") -> dict[str, float]:
     """The 80% bounds (ttft_s_low, ..., output_tokens_per_s_per_chip_high) from the bands of the model that
@@ -75,8 +86,9 @@ def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
     """The steady model's prediction with its 80% intervals (interval_bounds) and its flags."""
     raised = flags(scenario)
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
-    extra |= interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, bool(raised))
-    return dataclasses.replace(p, extra=extra, flags="; ".join(raised))
+    bounds = interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, bool(raised))
+    note = "; ".join(filter(None, (p.note, interval_note(scenario) if bounds else "")))
+    return dataclasses.replace(p, extra=extra | bounds, flags="; ".join(raised), note=note)
 
 
 def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Prediction]:
