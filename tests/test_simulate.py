@@ -494,12 +494,20 @@ def test_serve_sim_intervals_come_from_the_simulators_own_bands(tmp_path) -> Non
 
 def test_a_simulated_row_keeps_the_closed_form_assumptions_apart_from_its_own() -> None:
     """The closed-form model still gives memory, sizing and flags, so its assumptions stay in the note, but
-    labelled: its Kingman burstiness does not shape the simulated figures; the simulator's follow."""
-    from parity.predict import simulated_note
-    note = simulated_note("arrival burstiness 0.5 (Kingman)", ("step budget 8192 tokens", "simulated 40 requests"))
+    labelled: its Kingman burstiness does not shape the simulated figures; the simulator's follow. Where the row
+    prints the simulator's intervals the note ends saying whose residuals they are, once: the steady note's own
+    phrase (its bands are not these) goes."""
+    from parity.predict import scenario_from_row, simulated_note
+    scenario = scenario_from_row({"case_id": "x", "model": "llama-3.1-70b", "system": "hgx-h100", "engine": "vllm",
+                                  "isl": "1024", "osl": "128", "concurrency": "4", "tp": "8"})
+    note = simulated_note("arrival burstiness 0.5 (Kingman)", ("step budget 8192 tokens", "simulated 40 requests"),
+                          scenario, intervals=False)
     assert note == ("closed-form model (memory, worker sizing, flags): arrival burstiness 0.5 (Kingman); "
                     "simulator: step budget 8192 tokens; simulated 40 requests")
-    assert simulated_note("", ("x",)) == "simulator: x"
+    assert simulated_note("", ("x",), scenario, intervals=False) == "simulator: x"
+    phrase = "80% intervals from held-out residuals of aggregated runs"
+    assert simulated_note(f"burstiness 0.5; {phrase}", ("x",), scenario, intervals=True) == (
+        f"closed-form model (memory, worker sizing, flags): burstiness 0.5; simulator: x; {phrase}")
 
 
 def test_a_decode_worker_never_runs_ahead_of_a_request_sent_through_an_idle_prefill_worker() -> None:

@@ -10,9 +10,7 @@ utilisation), the usual way such deployments are planned.
 
 from __future__ import annotations
 
-import dataclasses
-
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -91,7 +89,7 @@ class Candidate:
         tokens/s per package and packages per worker (layouts still count dies)."""
         if dies == 1:
             return self
-        return dataclasses.replace(self, tokens_per_s_per_chip=self.tokens_per_s_per_chip * dies,
+        return replace(self, tokens_per_s_per_chip=self.tokens_per_s_per_chip * dies,
                                    chips=self.chips / dies)
 
 

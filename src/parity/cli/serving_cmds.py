@@ -20,7 +20,7 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, benchmark_of, deployment,
-                            interval_bounds, interval_note, predict_cases, predict_rows, scenario_of, simulate_scenario,
+                            interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario,
                             simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, trace_of
@@ -379,16 +379,13 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions, "requests": sim.requests,
-           "duration_s": sim.duration_s, "note": simulated_note(data["note"], sim.assumptions)}
+           "duration_s": sim.duration_s}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
     own = {} if (request_rate is not None or trace is not None) else interval_bounds(
         scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(data["flags"]), "sim")
-    out |= nan | own
-    phrase = interval_note(scenario)  # which band the intervals come from; the steady model's note names its own
-    out["note"] = "; ".join(filter(None, (simulated_note(data["note"].removesuffix(phrase).removesuffix("; "),
-                                                         sim.assumptions), phrase if own else "")))
+    out |= nan | own | {"note": simulated_note(data["note"], sim.assumptions, scenario, bool(own))}
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
               "value": " / ".join(f"{sim.latency[k] * 1e3:,.1f}" for k in LATENCY_KEYS if k.startswith(name + "_"))}
              for name in ("ttft", "tpot", "itl", "e2e")]

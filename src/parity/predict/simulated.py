@@ -100,12 +100,15 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
                                   timeline=timeline)
 
 
-def simulated_note(steady_note: str, sim_assumptions: Sequence[str]) -> str:
+def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: Scenario, intervals: bool) -> str:
     """A simulated row's assumptions: the closed-form model's (which still gives memory, worker sizing and
     flags; its transient stand-ins, such as Kingman burstiness or prompt groups, do not shape the simulated
-    figures) apart from the simulator's own."""
-    return "; ".join(filter(None, (f"closed-form model (memory, worker sizing, flags): {steady_note}" if steady_note
-                                   else "", "simulator: " + "; ".join(sim_assumptions))))
+    figures) apart from the simulator's own, then, where the row prints the simulator's intervals, which
+    residuals they come from (interval_note; the steady note's own phrase, at its end, names the steady bands)."""
+    phrase = interval_note(scenario)
+    steady = steady_note.removesuffix(phrase).removesuffix("; ")
+    return "; ".join(filter(None, (f"closed-form model (memory, worker sizing, flags): {steady}" if steady else "",
+                                   "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 
 
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
@@ -124,13 +127,10 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
               "decode_batch": sim.decode_batch}
     bounds = interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(p.flags), "sim")
-    phrase = interval_note(scenario)
-    steady_note = p.note.removesuffix(phrase).removesuffix("; ")  # the steady model's bands are not these
-    note = "; ".join(filter(None, (simulated_note(steady_note, sim.assumptions), phrase if bounds else "")))
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
                                output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
                                output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
-                               note=note, extra=extra | bounds)
+                               note=simulated_note(p.note, sim.assumptions, scenario, bool(bounds)), extra=extra | bounds)
 
 
 def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:

@@ -59,8 +59,8 @@ _MODE_WORDS = {"agg": "aggregated", "disagg": "disaggregated",
 def interval_note(scenario: Scenario) -> str:
     """Which residuals an interval comes from, as the assumptions say it: "80% intervals from held-out residuals
     of aggregated MLA-model runs" (scenario_kind: the mode, and the model's class where its band stands apart)."""
-    mode, *apart = scenario_kind(scenario).split(", ")
-    return f"80% intervals from held-out residuals of {_MODE_WORDS[mode]} {''.join(f'{a.upper()}-model ' for a in apart)}runs"
+    mode, _, apart = scenario_kind(scenario).partition(", ")
+    return f"80% intervals from held-out residuals of {_MODE_WORDS[mode]} {f'{apart.upper()}-model ' if apart else ''}runs"
 
 
 def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float, flagged: bool,
