@@ -13,7 +13,8 @@ from parity.predict import predict_rows
 from parity.predict import simulated as simulated_module
 from parity.simulate import Benchmark, StepTable, client_profile, run_aggregated, run_disaggregated, scheduler_of
 from parity.simulate import run as run_module
-from parity.simulate.loop import _IDLE_ITERATION_S, Engine
+from parity.simulate.idle import _IDLE_ITERATION_S
+from parity.simulate.loop import Engine
 
 GRID = dict(batches=(0.0, 1.0, 2.0, 4.0, 8.0, 64.0), contexts=(1.0, 1000.0, 10000.0),
             prefills=(0.0, 1000.0, 2000.0, 8192.0))

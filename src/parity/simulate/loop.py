@@ -1,5 +1,5 @@
-"""The event loop: engines (workers of attention-DP ranks in lockstep) that run step by step, and a
-driver that feeds them requests from the client and moves prompts from prefill to decode workers.
+"""The event loop's engine: a worker of attention-DP ranks in lockstep that runs step by step (what it lets
+in, its idle iterations and its per-rank bookkeeping are in admission.py, idle.py and ranks.py).
 
 A step's time is one table lookup. Between events (an arrival becoming visible, a request finishing,
 a prompt let in by a policy, the KV cache running out) every step is a plain decode step of the same
@@ -8,48 +8,24 @@ sequences, so the loop takes those steps as one stretch of k steps at the contex
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, bisect_right
 import math
-import operator
 from collections import deque
 from collections.abc import Callable
 
 import numpy as np
 
-from parity.errors import InfeasiblePlan
+from parity.simulate.admission import Admission
+from parity.simulate.idle import Idling
 from parity.simulate.policies import Scheduler
+from parity.simulate.ranks import Ranks, Request
 from parity.simulate.tables import StepTable
 
 __all__ = ["Request", "Engine"]
 
 _INF = math.inf
-_by_id = operator.attrgetter("id")
-_IDLE_ITERATION_S = 1e-3  # assumption: an engine loop with nothing to run polls about once a millisecond
 
 
-class Request:
-    """One request's life (mutable simulation state, not a domain value)."""
-
-    __slots__ = ("id", "arrival_s", "isl", "osl", "rank", "prompt_left", "cached", "first_s", "done_s", "finish_step",
-                 "start_step", "contrib", "order", "decode_left", "counted", "reserved", "prefilled_s")
-
-    def __init__(self, id: int, arrival_s: float, isl: int, osl: int, counted: bool = True) -> None:
-        self.id, self.arrival_s, self.isl, self.osl, self.counted = id, arrival_s, isl, osl, counted
-        self.rank = 0
-        self.prompt_left = float(isl)  # prompt tokens still to prefill
-        self.cached = 0.0  # prompt tokens already prefilled (context of the next chunk)
-        self.first_s = _INF
-        self.done_s = _INF
-        self.prefilled_s = _INF
-        self.finish_step = -1  # decode step at which the last token is out; -1: not decoding
-        self.start_step = 0
-        self.contrib = 0.0
-        self.order = 0
-        self.decode_left = float(osl - 1)  # output tokens still to decode after the first
-        self.reserved = 0.0
-
-
-class Engine:
+class Engine(Admission, Idling, Ranks):
     """One worker: `ranks` attention-DP ranks stepping together. role 'agg' prefills and decodes,
     'prefill' hands requests on after their prompt (on_prefilled), 'decode' takes prefilled requests.
     Calls on_done(request) when a request's last token is out."""
@@ -89,8 +65,8 @@ class Engine:
         self.since_recv = 0
         self.last_had_prompts = False
         self.prev_start = 0.0
-        self.itl: list[tuple[float, float, int]] = []
-        self.idle_clock: list[float] = []  # clock values of the last idle run past other engines' turns (_idle)  # (gap [s], sequences that saw it, steps)
+        self.itl: list[tuple[float, float, int]] = []  # (gap [s], sequences that saw it, steps)
+        self.idle_clock: list[float] = []  # clock values of the last idle run past other engines' turns (_idle)
         m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
         self.m, self.v = m, v
         self.width = 1 + scheduler.mtp.tokens
@@ -114,182 +90,7 @@ class Engine:
             return self.now
         return max(self.now, self.inbound[0][0]) if self.inbound else _INF  # an idle clock never runs back
 
-    def _deliver(self, busy: bool) -> None:
-        """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
-        seen = self._seen_s(busy)
-        if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
-            return
-        took = False
-        loads: list[int] | None = None
-        inbound, waiting, one = self.inbound, self.waiting, self.d == 1
-        while inbound and inbound[0][0] <= seen:
-            _, _, req = heapq.heappop(inbound)
-            if one:
-                req.rank = 0
-            elif self.random_rank:
-                req.rank = int(self.rng.integers(self.d))
-            else:
-                if loads is None:
-                    loads = [self.n[r] + len(self.prefilling[r]) + len(waiting[r]) for r in range(self.d)]
-                req.rank = loads.index(min(loads))
-                loads[req.rank] += 1
-            waiting[req.rank].append(req)
-            took = True
-        if took or not inbound or self.s.recv.steps > 1:
-            self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
-
-    def _seen_s(self, busy: bool) -> float:
-        """Arrivals up to this time are visible to the scheduler now: with overlap scheduling, those before
-        the running step began."""
-        return self.prev_start if busy and self.s.overlap.on else self.now
-
-    # ---- KV --------------------------------------------------------------------------------------
-    def kv_used(self, r: int) -> float:
-        if not self.s.kv.on_demand:
-            return self.reserved[r]
-        return self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
-
-    def _admissible(self, r: int, req: Request) -> bool:
-        if self.n[r] + len(self.prefilling[r]) >= self.max_batch:
-            return False
-        kv = self.s.kv
-        # on demand: the prompt (and, after a preemption, the output so far) and one token; else the whole length
-        need = kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
-        return self.kv_used(r) + need <= kv.capacity_tokens or (self.n[r] + len(self.prefilling[r]) == 0)
-
-    def _reserve(self, r: int, req: Request) -> None:
-        kv = self.s.kv
-        req.reserved = kv.blocks(req.isl + req.osl)
-        self.reserved[r] += req.reserved
-
-    def _start_decode(self, r: int, req: Request) -> None:
-        """The request decodes from the next decode step on until its last token."""
-        left = req.decode_left
-        if left <= 0:
-            req.done_s = req.first_s
-            self.pending -= 1
-            self.on_done(req)
-            self._release(r, req, decoding=False)
-            return
-        if self.s.mtp.tokens:
-            mean = left / self.m
-            sd = math.sqrt(left * self.v / self.m ** 3)
-            steps = max(int(round(self.rng.normal(mean, sd))), int(math.ceil(left / self.width)), 1)
-        else:
-            steps = int(math.ceil(left))
-        req.start_step = self.steps
-        req.finish_step = self.steps + steps
-        req.contrib = req.isl + (req.osl - left) - self.m * self.steps
-        self.n[r] += 1
-        self.ctx[r] += req.contrib
-        if (due := self.finishing.get(req.finish_step)) is None:
-            self.finishing[req.finish_step] = [req]
-            heapq.heappush(self.finish_steps, req.finish_step)
-        else:
-            due.append(req)
-        self.started[r].append(req)
-
-    def _release(self, r: int, req: Request, decoding: bool = True) -> None:
-        if decoding:
-            self.n[r] -= 1
-            self.ctx[r] -= req.contrib
-        self.reserved[r] -= req.reserved
-        req.reserved = 0.0
-
-    def _preempt(self, r: int) -> None:
-        """The latest-admitted decoding request of rank r gives its KV back and is recomputed later."""
-        stack = self.started[r]
-        while stack and stack[-1].finish_step < 0:  # ended or preempted already
-            stack.pop()
-        if self.n[r] <= 1 or not stack:
-            return
-        req = stack.pop()
-        done = self.m * (self.steps - req.start_step)
-        self._release(r, req)
-        req.finish_step = -1
-        req.decode_left = max(req.decode_left - done, 0.0)
-        req.prompt_left = req.isl + (req.osl - 1 - req.decode_left)  # prompt and output so far, prefilled again
-        req.cached = 0.0
-        self.waiting[r].appendleft(req)
-        self.preemptions += 1
-
     # ---- one iteration ---------------------------------------------------------------------------
-    def _gate(self) -> bool:
-        """May new prompts be admitted in this step (the policies that hold them)?"""
-        s = self.s
-        if not any(self.waiting):
-            self.held_steps = 0
-            return False
-        running = sum(self.n)
-        if s.balance.hold_steps > 0 and self.d > 1:
-            if not all(self.waiting) and self.held_steps < s.balance.hold_steps:
-                return False
-        if s.batch_wait.on and running > 0:
-            tokens = sum(q.prompt_left for w in self.waiting for q in w) + running * self.width
-            if tokens < s.batch_wait.tokens_ratio * s.budget.max_num_tokens and self.held_steps < s.batch_wait.timeout_steps:
-                return False
-        return True
-
-    def _plan(self, admit: bool) -> tuple[list[tuple[Request, float]], list[float]]:
-        """Prompt chunks of this step: (request, tokens) and prompt tokens per rank."""
-        chunks: list[tuple[Request, float]] = []
-        per_rank = [0.0] * self.d
-        b = self.s.budget
-        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
-        n, prefilling, waiting = self.n, self.prefilling, self.waiting
-        budget, width, mixed, chunked = b.max_num_tokens, self.width, b.mixed, b.chunked
-        max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
-            not self.s.kv.on_demand
-        inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None and not decode else None
-        input_left = 0.0
-        for r in range(self.d):
-            if not prefilling[r] and not (admit and waiting[r]):
-                continue  # nothing to prefill or admit: no prompt tokens on this rank
-            room = budget - (n[r] * width if mixed else 0)
-            left = room
-            started = 0
-            pre_r, wait_r = prefilling[r], waiting[r]
-            for req in pre_r:
-                if left <= 0:
-                    break
-                c = min(req.prompt_left, left)
-                chunks.append((req, c))
-                left -= c
-            if inputs is not None:  # PromptAdmission's input budget: the step's prompt tokens so far come off it too
-                input_left = inputs - (n[r] * width if mixed else 0) - (room - left)
-            while admit and left > 0 and wait_r and started < max_prefill:
-                if n[r] + len(pre_r) >= max_batch:
-                    break  # the rank is full (_admissible's first test, without the call)
-                req = wait_r[0]
-                if inputs is not None and left < room and req.prompt_left >= input_left:
-                    break  # PromptAdmission: a prompt not smaller than the input budget left waits, unless it is first
-                if not chunked and req.prompt_left > left and left < budget:
-                    break  # a whole prompt per step (no chunking) and it does not fit beside this step's others
-                if not self._admissible(r, req):
-                    break
-                wait_r.popleft()
-                self.admitted += 1
-                req.order = self.admitted
-                if reserve:
-                    self._reserve(r, req)
-                if decode:
-                    if not self.s.handoff.first_token_at_prefill:  # else the token is out already (handed on)
-                        if lag < 0.0:
-                            lag = self._lag()
-                        req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
-                    self._start_decode(r, req)
-                    continue
-                pre_r.append(req)
-                self.held_prompts[r] += req.prompt_left
-                c = min(req.prompt_left, left)
-                chunks.append((req, c))
-                left -= c
-                started += 1
-                if inputs is not None:
-                    input_left -= c
-            per_rank[r] = room - left
-        return chunks, per_rank
-
     def advance(self, horizon: float = _INF, due_s: Callable[[], float] | None = None) -> None:
         """Run one step, or one stretch of decode steps up to the next event (and at most to `horizon`), or
         idle scheduler iterations while a policy holds the waiting prompts (_idle; due_s: when another
@@ -380,60 +181,6 @@ class Engine:
         self._finish()
         self._record()
 
-    def _idle(self, stop_s: float) -> None:
-        """Scheduler iterations with nothing to run while a policy holds the waiting prompts: they come every
-        _IDLE_ITERATION_S, and a run of them jumps to the next arrival or to the end of the hold. The runs
-        repeat here as long as the next one would follow (no request seen, the policies still holding) and
-        either the clock stays before `stop_s`, when another engine is due (the driver's order of engines),
-        or nothing another engine does can change them: with overlap scheduling a request sent from now on
-        is not seen before the next step, and one already due keeps each run to one iteration. The clock
-        values passed on the way beyond `stop_s` are kept in idle_clock (clock_seen_s)."""
-        overlap = self.s.overlap.on
-        while True:
-            nxt = self.inbound[0][0] if self.inbound else _INF
-            left = max(self._hold_left(), 1.0)
-            until = math.ceil((nxt - self.now) / _IDLE_ITERATION_S) if nxt < _INF else _INF
-            ticks = max(1.0, min(left, until))
-            if ticks == _INF:  # nothing will ever let these prompts in
-                raise InfeasiblePlan("waiting prompts can never be admitted")
-            self.held_steps += int(ticks)
-            self.now += ticks * _IDLE_ITERATION_S
-            # the next iteration: no other engine due first (or none that can change it), seeing no new request
-            # (_deliver), still held (_gate)
-            beyond = not self.now < stop_s
-            if beyond and not (overlap and nxt <= self.now):
-                return
-            if nxt < _INF and nxt <= self._seen_s(True):
-                return
-            if nxt == _INF:
-                self.since_recv = 0
-            if self._gate():
-                return
-            if beyond:
-                self.idle_clock.append(self.now)
-            if overlap and nxt <= self.now:
-                break
-        # a request is due but not seen before the next step: one iteration at a time until the hold ends,
-        # whatever other engines do meanwhile
-        while True:
-            self.held_steps += 1
-            self.now += _IDLE_ITERATION_S
-            if self._gate():
-                return
-            if not self.now < stop_s:
-                self.idle_clock.append(self.now)
-
-    def clock_seen_s(self, time_s: float, ahead: bool) -> float:
-        """This engine's clock as the driver saw it when it advanced another engine that was ready at `time_s`:
-        the engine's clock, or within an idle run that went on past other engines' turns (idle_clock), the
-        first iteration's clock the driver would not have advanced before that engine (after `time_s`, or
-        at it where this engine is behind the other in the driver's order: `ahead` False)."""
-        clock = self.idle_clock
-        if not clock:
-            return self.ready_s()
-        i = bisect_right(clock, time_s) if ahead else bisect_left(clock, time_s)
-        return clock[i] if i < len(clock) else self.now
-
     def _lag(self) -> float:
         """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""
         lag = self.s.first_token_lag_steps
@@ -447,16 +194,6 @@ class Engine:
         t = self.table.decode_time_s(batch, context)
         self._memo = (batch, context, t)
         return t
-
-    def _hold_left(self) -> float:
-        """Steps until a policy that holds waiting prompts lets them go (inf: none holds them)."""
-        s = self.s
-        left = _INF
-        if s.balance.hold_steps > 0:
-            left = min(left, s.balance.hold_steps - self.held_steps)
-        if s.batch_wait.on:
-            left = min(left, s.batch_wait.timeout_steps - self.held_steps)
-        return left
 
     def _mean_context(self, ahead: float = 0.0) -> float:
         n = sum(self.n)
@@ -486,27 +223,6 @@ class Engine:
             self._delays = (delay, self._lag() if self.role != "prefill" else 0.0)  # a prefill worker hands on
             self._delays_at = self.now
         return self._delays
-
-    def _finish(self) -> None:
-        delay = lag = 0.0
-        looked = False
-        finish_steps, steps = self.finish_steps, self.steps
-        while finish_steps and finish_steps[0] <= steps:
-            step = heapq.heappop(finish_steps)
-            due = self.finishing.pop(step)
-            if len(due) > 1:
-                due.sort(key=_by_id)  # requests that end in the same step end in the order they were sent
-            for req in due:
-                if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
-                    continue
-                if not looked:  # the output path delays the last token as it did the first (before any release)
-                    delay, lag = self._output_delays()
-                    looked = True
-                req.finish_step = -1
-                self._release(req.rank, req)
-                req.done_s = max(self.now + delay + lag, req.first_s)
-                self.pending -= 1
-                self.on_done(req)
 
     def _record(self) -> None:
         if self.timeline is None:

@@ -1,0 +1,133 @@
+"""What an engine's scheduler lets in: the arrivals it sees, the policies that hold waiting prompts, and
+each step's prompt chunks per rank."""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+from parity.simulate.ranks import Request
+
+__all__ = ["Admission"]
+
+_INF = math.inf
+
+
+class Admission:
+    """The part of Engine (mixed into it; Engine.__init__ sets the state used here) that takes requests in:
+    delivery to a rank's queue, the policies' gate and hold, and the prompt chunks of a step."""
+
+    def _deliver(self, busy: bool) -> None:
+        """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
+        seen = self._seen_s(busy)
+        if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
+            return
+        took = False
+        loads: list[int] | None = None
+        inbound, waiting, one = self.inbound, self.waiting, self.d == 1
+        while inbound and inbound[0][0] <= seen:
+            _, _, req = heapq.heappop(inbound)
+            if one:
+                req.rank = 0
+            elif self.random_rank:
+                req.rank = int(self.rng.integers(self.d))
+            else:
+                if loads is None:
+                    loads = [self.n[r] + len(self.prefilling[r]) + len(waiting[r]) for r in range(self.d)]
+                req.rank = loads.index(min(loads))
+                loads[req.rank] += 1
+            waiting[req.rank].append(req)
+            took = True
+        if took or not inbound or self.s.recv.steps > 1:
+            self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
+
+    def _seen_s(self, busy: bool) -> float:
+        """Arrivals up to this time are visible to the scheduler now: with overlap scheduling, those before
+        the running step began."""
+        return self.prev_start if busy and self.s.overlap.on else self.now
+
+    def _gate(self) -> bool:
+        """May new prompts be admitted in this step (the policies that hold them)?"""
+        s = self.s
+        if not any(self.waiting):
+            self.held_steps = 0
+            return False
+        running = sum(self.n)
+        if s.balance.hold_steps > 0 and self.d > 1:
+            if not all(self.waiting) and self.held_steps < s.balance.hold_steps:
+                return False
+        if s.batch_wait.on and running > 0:
+            tokens = sum(q.prompt_left for w in self.waiting for q in w) + running * self.width
+            if tokens < s.batch_wait.tokens_ratio * s.budget.max_num_tokens and self.held_steps < s.batch_wait.timeout_steps:
+                return False
+        return True
+
+    def _hold_left(self) -> float:
+        """Steps until a policy that holds waiting prompts lets them go (inf: none holds them)."""
+        s = self.s
+        left = _INF
+        if s.balance.hold_steps > 0:
+            left = min(left, s.balance.hold_steps - self.held_steps)
+        if s.batch_wait.on:
+            left = min(left, s.batch_wait.timeout_steps - self.held_steps)
+        return left
+
+    def _plan(self, admit: bool) -> tuple[list[tuple[Request, float]], list[float]]:
+        """Prompt chunks of this step: (request, tokens) and prompt tokens per rank."""
+        chunks: list[tuple[Request, float]] = []
+        per_rank = [0.0] * self.d
+        b = self.s.budget
+        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
+        n, prefilling, waiting = self.n, self.prefilling, self.waiting
+        budget, width, mixed, chunked = b.max_num_tokens, self.width, b.mixed, b.chunked
+        max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
+            not self.s.kv.on_demand
+        inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None and not decode else None
+        input_left = 0.0
+        for r in range(self.d):
+            if not prefilling[r] and not (admit and waiting[r]):
+                continue  # nothing to prefill or admit: no prompt tokens on this rank
+            room = budget - (n[r] * width if mixed else 0)
+            left = room
+            started = 0
+            pre_r, wait_r = prefilling[r], waiting[r]
+            for req in pre_r:
+                if left <= 0:
+                    break
+                c = min(req.prompt_left, left)
+                chunks.append((req, c))
+                left -= c
+            if inputs is not None:  # PromptAdmission's input budget: the step's prompt tokens so far come off it too
+                input_left = inputs - (n[r] * width if mixed else 0) - (room - left)
+            while admit and left > 0 and wait_r and started < max_prefill:
+                if n[r] + len(pre_r) >= max_batch:
+                    break  # the rank is full (_admissible's first test, without the call)
+                req = wait_r[0]
+                if inputs is not None and left < room and req.prompt_left >= input_left:
+                    break  # PromptAdmission: a prompt not smaller than the input budget left waits, unless it is first
+                if not chunked and req.prompt_left > left and left < budget:
+                    break  # a whole prompt per step (no chunking) and it does not fit beside this step's others
+                if not self._admissible(r, req):
+                    break
+                wait_r.popleft()
+                self.admitted += 1
+                req.order = self.admitted
+                if reserve:
+                    self._reserve(r, req)
+                if decode:
+                    if not self.s.handoff.first_token_at_prefill:  # else the token is out already (handed on)
+                        if lag < 0.0:
+                            lag = self._lag()
+                        req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
+                    self._start_decode(r, req)
+                    continue
+                pre_r.append(req)
+                self.held_prompts[r] += req.prompt_left
+                c = min(req.prompt_left, left)
+                chunks.append((req, c))
+                left -= c
+                started += 1
+                if inputs is not None:
+                    input_left -= c
+            per_rank[r] = room - left
+        return chunks, per_rank

@@ -1,0 +1,130 @@
+"""An engine's per-rank bookkeeping: a request's life (Request), the KV cache each rank holds or reserves,
+its decoding sequences with the calendar of the steps their last tokens come out in, and preemption."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import operator
+
+__all__ = ["Request", "Ranks"]
+
+_INF = math.inf
+_by_id = operator.attrgetter("id")
+
+
+class Request:
+    """One request's life (mutable simulation state, not a domain value)."""
+
+    __slots__ = ("id", "arrival_s", "isl", "osl", "rank", "prompt_left", "cached", "first_s", "done_s", "finish_step",
+                 "start_step", "contrib", "order", "decode_left", "counted", "reserved", "prefilled_s")
+
+    def __init__(self, id: int, arrival_s: float, isl: int, osl: int, counted: bool = True) -> None:
+        self.id, self.arrival_s, self.isl, self.osl, self.counted = id, arrival_s, isl, osl, counted
+        self.rank = 0
+        self.prompt_left = float(isl)  # prompt tokens still to prefill
+        self.cached = 0.0  # prompt tokens already prefilled (context of the next chunk)
+        self.first_s = _INF
+        self.done_s = _INF
+        self.prefilled_s = _INF
+        self.finish_step = -1  # decode step at which the last token is out; -1: not decoding
+        self.start_step = 0
+        self.contrib = 0.0
+        self.order = 0
+        self.decode_left = float(osl - 1)  # output tokens still to decode after the first
+        self.reserved = 0.0
+
+
+class Ranks:
+    """The part of Engine (mixed into it; Engine.__init__ sets the state used here) that keeps each rank's
+    KV cache and decoding sequences: admission room, reservation, decode start and end, preemption."""
+
+    def kv_used(self, r: int) -> float:
+        if not self.s.kv.on_demand:
+            return self.reserved[r]
+        return self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
+
+    def _admissible(self, r: int, req: Request) -> bool:
+        if self.n[r] + len(self.prefilling[r]) >= self.max_batch:
+            return False
+        kv = self.s.kv
+        # on demand: the prompt (and, after a preemption, the output so far) and one token; else the whole length
+        need = kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
+        return self.kv_used(r) + need <= kv.capacity_tokens or (self.n[r] + len(self.prefilling[r]) == 0)
+
+    def _reserve(self, r: int, req: Request) -> None:
+        kv = self.s.kv
+        req.reserved = kv.blocks(req.isl + req.osl)
+        self.reserved[r] += req.reserved
+
+    def _start_decode(self, r: int, req: Request) -> None:
+        """The request decodes from the next decode step on until its last token."""
+        left = req.decode_left
+        if left <= 0:
+            req.done_s = req.first_s
+            self.pending -= 1
+            self.on_done(req)
+            self._release(r, req, decoding=False)
+            return
+        if self.s.mtp.tokens:
+            mean = left / self.m
+            sd = math.sqrt(left * self.v / self.m ** 3)
+            steps = max(int(round(self.rng.normal(mean, sd))), int(math.ceil(left / self.width)), 1)
+        else:
+            steps = int(math.ceil(left))
+        req.start_step = self.steps
+        req.finish_step = self.steps + steps
+        req.contrib = req.isl + (req.osl - left) - self.m * self.steps
+        self.n[r] += 1
+        self.ctx[r] += req.contrib
+        if (due := self.finishing.get(req.finish_step)) is None:
+            self.finishing[req.finish_step] = [req]
+            heapq.heappush(self.finish_steps, req.finish_step)
+        else:
+            due.append(req)
+        self.started[r].append(req)
+
+    def _release(self, r: int, req: Request, decoding: bool = True) -> None:
+        if decoding:
+            self.n[r] -= 1
+            self.ctx[r] -= req.contrib
+        self.reserved[r] -= req.reserved
+        req.reserved = 0.0
+
+    def _preempt(self, r: int) -> None:
+        """The latest-admitted decoding request of rank r gives its KV back and is recomputed later."""
+        stack = self.started[r]
+        while stack and stack[-1].finish_step < 0:  # ended or preempted already
+            stack.pop()
+        if self.n[r] <= 1 or not stack:
+            return
+        req = stack.pop()
+        done = self.m * (self.steps - req.start_step)
+        self._release(r, req)
+        req.finish_step = -1
+        req.decode_left = max(req.decode_left - done, 0.0)
+        req.prompt_left = req.isl + (req.osl - 1 - req.decode_left)  # prompt and output so far, prefilled again
+        req.cached = 0.0
+        self.waiting[r].appendleft(req)
+        self.preemptions += 1
+
+    def _finish(self) -> None:
+        delay = lag = 0.0
+        looked = False
+        finish_steps, steps = self.finish_steps, self.steps
+        while finish_steps and finish_steps[0] <= steps:
+            step = heapq.heappop(finish_steps)
+            due = self.finishing.pop(step)
+            if len(due) > 1:
+                due.sort(key=_by_id)  # requests that end in the same step end in the order they were sent
+            for req in due:
+                if step != req.finish_step:  # a stale entry: preempted, or re-admitted with a new finish
+                    continue
+                if not looked:  # the output path delays the last token as it did the first (before any release)
+                    delay, lag = self._output_delays()
+                    looked = True
+                req.finish_step = -1
+                self._release(req.rank, req)
+                req.done_s = max(self.now + delay + lag, req.first_s)
+                self.pending -= 1
+                self.on_done(req)
