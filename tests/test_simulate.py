@@ -18,7 +18,7 @@ from parity.predict import deployment, predict_scenarios, scenario_from_row, sim
 from parity.simulate import (Benchmark, ClientProfile, StepTable, client_profile, kv_transfer_s, run_aggregated,
                              run_disaggregated, scheduler_of)
 from parity.simulate.policies import Mtp
-from parity.simulate.run import _percentiles
+from parity.simulate.results import _percentiles
 
 FIXED = ClientProfile(id="test", num_prompts=1, range_ratio=1.0, source="test")
 GRID = dict(batches=(0.0, 1.0, 2.0, 4.0, 8.0, 64.0), contexts=(1.0, 1000.0, 10000.0),

@@ -1,0 +1,83 @@
+"""What a benchmark sends (Benchmark: lengths, clients, arrivals) and the client that sends it to the
+simulated engines, in a closed loop or at given times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.errors import ParityError
+from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths
+from parity.simulate.ranks import Request
+
+__all__ = ["Benchmark"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Benchmark:
+    """What the client sends: nominal prompt and output lengths [tokens], clients, and how requests
+    arrive (Arrivals; default: the client profile's closed loop). seed: of the length and MTP draws."""
+
+    isl: int
+    osl: int
+    concurrency: int
+    client: ClientProfile
+    num_prompts: int | None = None
+    request_rate: float | None = None
+    poisson: bool = True
+    trace: tuple = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.isl < 1 or self.osl < 1 or self.concurrency < 1:
+            raise ParityError(f"isl, osl and concurrency must be >= 1, got {self.isl}, {self.osl}, {self.concurrency}")
+
+    def arrivals(self) -> Arrivals:
+        n = self.num_prompts or (len(self.trace) if self.trace else self.client.prompts(self.concurrency))
+        return Arrivals(concurrency=self.concurrency, num_prompts=n, request_rate=self.request_rate,
+                        poisson=self.poisson, trace=self.trace)
+
+
+class _Client:
+    """The benchmark client: requests with drawn lengths, sent in a closed loop or at given times."""
+
+    def __init__(self, bench: Benchmark, send) -> None:
+        self.bench, self.send = bench, send
+        arrivals = bench.arrivals()
+        rng = np.random.default_rng(bench.seed)
+        n = arrivals.num_prompts
+        if bench.trace:
+            isl = [r.isl for r in bench.trace]
+            osl = [r.osl for r in bench.trace]
+        else:
+            isl = draw_lengths(bench.isl, bench.client.range_ratio, n, rng)
+            osl = draw_lengths(bench.osl, bench.client.range_ratio, n, rng)
+        skip = 0 if bench.client.first_wave_counted or bench.request_rate or bench.trace else bench.concurrency
+        self.requests = [Request(i, 0.0, isl[i], osl[i], counted=i >= skip) for i in range(n)]
+        self.next = 0
+        self.times = arrivals.open_times(rng)
+        self.limit = bench.concurrency
+        self.in_flight = 0
+
+    def start(self) -> None:
+        if self.times is None:
+            for _ in range(min(self.limit, len(self.requests))):
+                self._send(0.0)
+        else:  # open loop: every request at its time (the --max-concurrency cap is not modelled)
+            for t in self.times:
+                self._send(t)
+
+    def _send(self, t: float) -> None:
+        if self.next >= len(self.requests):
+            return
+        req = self.requests[self.next]
+        self.next += 1
+        req.arrival_s = t
+        self.in_flight += 1
+        self.send(req, t)
+
+    def done(self, req: Request) -> None:
+        self.in_flight -= 1
+        if self.times is None:
+            self._send(req.done_s)

@@ -1,0 +1,101 @@
+"""What the benchmark of a simulated run reports (SimResult): latency means and percentiles, throughput,
+mean decode batch, preemptions and a timeline, summarised from the requests and the engines' steps."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parity.errors import InfeasiblePlan
+from parity.simulate.benchmark import _Client
+from parity.simulate.loop import Engine
+
+__all__ = ["SimResult", "LATENCY_KEYS"]
+
+LATENCY_KEYS = tuple(f"{m}_{s}s" for m in ("ttft", "tpot", "itl", "e2e") for s in ("", "p50_", "p90_", "p99_"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimResult:
+    """What a benchmark of the simulated run reports. latency: LATENCY_KEYS -> seconds (means and
+    percentiles over counted requests; itl over every gap between output chunks). output_tokens_per_s:
+    counted output tokens over the run's duration (first send to last token); chips: all chips;
+    decode_batch: mean sequences per decode step and rank; preemptions: requests evicted for KV;
+    timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction)."""
+
+    latency: dict[str, float]
+    output_tokens_per_s: float
+    chips: float
+    duration_s: float
+    requests: int
+    decode_batch: float
+    preemptions: int
+    kv_capacity_tokens: float
+    assumptions: tuple[str, ...] = ()
+    timeline: tuple[dict[str, object], ...] = field(default=())
+
+    @property
+    def ttft_s(self) -> float:
+        return self.latency["ttft_s"]
+
+    @property
+    def tpot_s(self) -> float:
+        return self.latency["tpot_s"]
+
+    @property
+    def output_tokens_per_s_per_chip(self) -> float:
+        return self.output_tokens_per_s / self.chips
+
+    @property
+    def output_tokens_per_s_per_user(self) -> float:
+        """Decode speed one user sees [tokens/s]: 1 / mean TPOT."""
+        return 1.0 / self.tpot_s
+
+
+def _percentiles(values: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float, float]:
+    """(mean, p50, p90, p99); weighted where weights are given (each value seen that many times)."""
+    if values.size == 0:
+        return (math.nan,) * 4
+    if weights is None:
+        return (float(values.mean()), *(float(v) for v in np.percentile(values, (50, 90, 99))))
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w) / w.sum()
+    pick = [float(v[min(np.searchsorted(cum, q / 100.0), v.size - 1)]) for q in (50, 90, 99)]
+    return (float(np.sum(v * w) / w.sum()), *pick)
+
+
+def _result(client: _Client, engines: list[Engine], chips: float, capacity: float, notes: tuple[str, ...],
+            timeline: list | None) -> SimResult:
+    done = [r for r in client.requests if r.counted and r.done_s < math.inf]
+    if not done:
+        raise InfeasiblePlan("no request finished in the simulation")
+    count = len(done)  # the requests' times as arrays, one pass each (the same float arithmetic as per request)
+    arrival = np.fromiter((r.arrival_s for r in done), float, count)
+    first = np.fromiter((r.first_s for r in done), float, count)
+    finish = np.fromiter((r.done_s for r in done), float, count)
+    osl = np.fromiter((r.osl for r in done), np.int64, count)
+    ttft = first - arrival
+    e2e = finish - arrival
+    many = osl > 1
+    tpot = (finish[many] - first[many]) / (osl[many] - 1)
+    gaps = np.array([g for e in engines for g in e.itl], float).reshape(-1, 3)  # (gap [s], sequences, steps)
+    itl_v = gaps[:, 0]
+    itl_w = gaps[:, 1] * gaps[:, 2]
+    latency: dict[str, float] = {}
+    for name, values, weights in (("ttft", ttft, None), ("tpot", tpot, None), ("itl", itl_v, itl_w), ("e2e", e2e, None)):
+        mean, p50, p90, p99 = _percentiles(values, weights)
+        latency |= {f"{name}_s": mean, f"{name}_p50_s": p50, f"{name}_p90_s": p90, f"{name}_p99_s": p99}
+    start = float(arrival.min())
+    end = float(finish.max())
+    duration = max(end - start, 1e-12)
+    steps = int(gaps[:, 2].sum())  # whole step counts: exact as floats
+    batch = sum(itl_w.tolist()) / steps / max(engines[-1].d, 1) if steps else 0.0  # summed in step order
+    records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
+                    for t, w, q, p, n, u in (timeline or ()))
+    return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
+                     duration_s=duration, requests=len(done), decode_batch=batch,
+                     preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,
+                     assumptions=notes, timeline=records)

@@ -1,0 +1,66 @@
+"""A deployment's workers as the simulator runs them: KV-cache capacity per rank, the time to move a
+prompt's KV cache from a prefill to a decode worker, and each worker's step table and scheduler."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from parity.engine import EngineProfile
+from parity.errors import InfeasiblePlan
+from parity.memory import kv_bytes_per_token_per_device
+from parity.plan import Shard
+from parity.simulate.benchmark import Benchmark
+from parity.simulate.policies import Scheduler, scheduler_of
+from parity.simulate.tables import StepTable, step_table
+from parity.step import Deployment, deployment_memory
+
+__all__ = ["kv_capacity_tokens", "kv_transfer_s"]
+
+
+def kv_capacity_tokens(dep: Deployment, profile: EngineProfile, held_tokens: float) -> float:
+    """KV-cache tokens one attention-DP rank holds beside the weights, activations and reserve."""
+    mem = deployment_memory(dep, 1, held_tokens, profile.max_num_tokens,
+                            reserve_fraction=1.0 - profile.kv_memory_fraction)
+    return float(np.asarray(mem.kv_token_capacity))
+
+
+def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
+    """Time to move one prompt's KV cache (all layers) from a prefill to a decode worker [s]: over the
+    scale-up links when both workers fit in one scale-up domain, else over scale-out, plus one link latency.
+    The prompt was prefilled on one attention-DP rank, whose chips (the prefill worker's over its attention DP)
+    send at once; it goes to the chips of one decode rank (tp x pp), each receiving its own share: GQA heads
+    split over tp (the prompt's KV once in all), MLA's latent whole on every tp rank (tp copies): TensorRT-LLM's
+    MLACacheFormatter::format sends a context rank's latent blocks over its connection to each generation rank
+    (needSendCache: every context rank sends while its TP is not larger than the generation's;
+    NVIDIA/TensorRT-LLM cpp/tensorrt_llm/batch_manager/mlaCacheFormatter.cpp)."""
+    r = decode.layout.resolved()
+    per_device = float(kv_bytes_per_token_per_device(decode.model, Shard(r.tp, 1, 1, 1, r.pp), decode.precision))
+    kv_total = isl * per_device * float(r.tp * r.pp)
+    system = decode.system
+    same = float(prefill.chips + decode.chips) <= system.scale_up_domain_chips
+    senders = float(prefill.chips) / max(float(prefill.layout.resolved().attn_dp), 1.0)
+    link = (system.scale_up_bytes_per_s if same else system.scale_out_bytes_per_s) * senders
+    return kv_total / max(link, 1.0) + system.scale_out_latency_s
+
+
+def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float,
+           host_bound: bool = True) -> StepTable:
+    """The deployment's step table under the profile's prompt-step costs (host_bound False: without the
+    host's floor on eager prompt steps, sim_prefill_host_launch_s; an engine that replays graphs for prompt
+    steps, sim_eager_prefill False, has none either)."""
+    most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
+               max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
+    return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
+                      profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s,
+                      prompt_tokens=float(bench.isl),
+                      host_launch_s=profile.sim_prefill_host_launch_s if host_bound and profile.sim_eager_prefill else 0.0)
+
+
+def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark, prompts: bool = True
+               ) -> tuple[Scheduler, float]:
+    capacity = kv_capacity_tokens(dep, profile, bench.isl + bench.osl)
+    if capacity < bench.isl + 1:
+        raise InfeasiblePlan(f"one request's KV cache ({bench.isl + 1} tokens) does not fit: {capacity:,.0f} tokens "
+                             f"free per rank")
+    return scheduler_of(profile, capacity, int(dep.layout.attn_dp), dep.mtp_tokens, dep.mtp_acceptance,
+                        dep.system.chip.memory_bytes, prompts=prompts), capacity
