@@ -1,6 +1,6 @@
 """Training scenarios: step time, memory per chip and MFU of a parallel layout, and the search for the
-fastest layout that fits. Layout in `layout`, memory in `memory`, pipeline schedules in `pipeline`, the step in
-`step`, search in `search`."""
+fastest layout that fits. Layout in `layout`, memory in `memory`, pipeline schedules in `pipeline`, one
+microbatch's passes in `passes`, the step in `step`, search in `search`."""
 
 from parity.training.layout import (ACTIVATION_CACHES, GRADIENT_FORMATS, GRAD_OVERLAP, OPTIMIZER_STATES, PP_SCHEDULES,
                                     PRECISIONS, RECOMPUTE, TrainingLayout, training_precision)

@@ -1,0 +1,83 @@
+"""A worker as an engine runs it: the engine's kernel quality, its version's kernels and its collective latency
+applied to the chip calibration and the system."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from parity.engine import EngineKernel, EngineProfile
+from parity.hardware import Calibration, System
+from parity.model import Model
+from parity.plan import Layout, LayoutGrid, Precision
+from parity.step import Deployment
+
+__all__ = ["engine_calibration", "with_kernels", "engine_deployment"]
+
+
+def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
+    """A chip calibration with an engine's kernel-quality multipliers applied (capped at 1)."""
+    def scaled(value: float, factor: float) -> float:
+        return float(min(value * factor, 1.0))
+    return dataclasses.replace(
+        cal,
+        gemm_efficiency={k: scaled(v, profile.gemm_scale) for k, v in cal.gemm_efficiency.items()},
+        memory_efficiency=scaled(cal.memory_efficiency, profile.memory_scale),
+        grouped_gemm_memory_efficiency=scaled(cal.grouped_gemm_memory_efficiency, profile.memory_scale),
+        attention_prefill_efficiency=scaled(cal.attention_prefill_efficiency, profile.attention_scale),
+        attention_decode_math_efficiency=(scaled(cal.attention_decode_math_efficiency, profile.attention_scale)
+                                          if cal.attention_decode_math_efficiency else 0.0),
+        attention_decode_efficiency=scaled(cal.attention_decode_efficiency, profile.memory_scale),
+        collective_efficiency=scaled(cal.collective_efficiency, profile.collective_scale),
+    )
+
+
+def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[EngineKernel]
+                 ) -> tuple[Calibration, EngineProfile]:
+    """The calibration and profile of an engine version that runs other kernels than the calibrated ones: each
+    kernel's efficiency divided by its time ratio, and the fixed cost per kernel (the profile's with CUDA graphs,
+    the calibration's eager one without) multiplied by the launch ratio (engine.EngineKernel)."""
+    ratio = {k.op: k.time_ratio for k in kernels}
+    if not ratio:
+        return cal, profile
+    def slower(value: float, op: str) -> float:
+        return float(min(value / ratio.get(op, 1.0), 1.0))
+    launch = ratio.get("launch", 1.0)
+    decode_math = cal.attention_decode_math_efficiency and slower(cal.attention_decode_math_efficiency,
+                                                                  "attention_decode")
+    cal = dataclasses.replace(
+        cal, gemm_efficiency={k: slower(v, "gemm") for k, v in cal.gemm_efficiency.items()},
+        memory_efficiency=slower(cal.memory_efficiency, "gemm"),
+        grouped_gemm_memory_efficiency=slower(cal.grouped_gemm_memory_efficiency, "grouped_gemm"),
+        attention_prefill_efficiency=slower(cal.attention_prefill_efficiency, "attention_prefill"),
+        attention_decode_efficiency=slower(cal.attention_decode_efficiency, "attention_decode"),
+        attention_decode_math_efficiency=decode_math or (
+            slower(cal.attention_prefill_efficiency, "attention_decode") if "attention_decode" in ratio else 0.0),
+        kernel_overhead_s=cal.kernel_overhead_s * launch)
+    return cal, dataclasses.replace(profile, kernel_overhead_s=profile.kernel_overhead_s * launch)
+
+
+def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid, precision: Precision,
+                      calibration: Calibration, profile: EngineProfile, moe_overlap: float | None = None,
+                      mtp_tokens: int = 0, mtp_acceptance: float = 0.0,
+                      kernels: Iterable[EngineKernel] = ()) -> Deployment:
+    """A worker as an engine runs it: the engine's kernel quality, overheads and collective latency
+    applied to the chip calibration and the system; `kernels`: what the engine's version runs instead of the
+    calibrated kernels (with_kernels).
+
+    An engine with a fitted collective latency runs its small all-reduces in its own kernels (vLLM's and
+    SGLang's custom all-reduce, on CUDA and ROCm alike), and that latency stands on every chip. Without one,
+    collectives go through the vendor's library (NCCL, RCCL): the system's link latency times the calibration's
+    collective_latency_factor, what the library takes for a small collective over the reference's."""
+    calibration, profile = with_kernels(calibration, profile, kernels)
+    if profile.collective_latency_s is not None:
+        system = dataclasses.replace(system, scale_up_latency_s=profile.collective_latency_s)
+    elif calibration.collective_latency_factor != 1.0:
+        system = dataclasses.replace(
+            system, scale_up_latency_s=system.scale_up_latency_s * calibration.collective_latency_factor)
+    return Deployment(model=model, system=system, layout=layout, precision=precision,
+                      calibration=engine_calibration(calibration, profile),
+                      kernel_overhead_s=profile.kernel_overhead_s if profile.cuda_graphs else None,
+                      step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
+                      moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap,
+                      mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance)

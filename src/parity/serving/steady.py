@@ -1,0 +1,201 @@
+"""The steady state of a closed-loop benchmark on aggregated or disaggregated workers: arrival rates found by
+bisection, with the KV cache's capacity and the decode batch as a damped fixed point."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from parity.engine import EngineProfile
+from parity.memory import MemoryPlan, kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
+from parity.ops import Num
+from parity.plan import Shard
+from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait, _recv_wait,
+                                    prompt_group_size)
+from parity.serving.workload import ServingResult, Workload
+from parity.step import Deployment, decode_step, deployment_memory, placement_note
+
+__all__ = ["serve_aggregated", "serve_disaggregated"]
+
+
+_ITERATIONS = 3
+
+
+def _bisect(residual, low: Num, high: Num, iterations: int = 32) -> Num:
+    """Root of an increasing function on [low, high], elementwise."""
+    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        above = residual(mid) > 0
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _capacity(dep: Deployment, profile: EngineProfile, sequences: Num, isl: Num, osl: Num) -> tuple[MemoryPlan, Num]:
+    """Memory of one device and the sequences whose KV fits per attention-DP rank: each holds isl + osl
+    tokens where the engine reserves a request's whole length at admission, isl + osl / 2 on average
+    where it allocates pages as the output grows (profile.kv_on_demand)."""
+    held = isl + np.where(profile.kv_on_demand, 0.5, 1.0) * osl
+    mem = deployment_memory(dep, sequences, held, profile.max_num_tokens,
+                            reserve_fraction=1.0 - profile.kv_memory_fraction)
+    return mem, np.minimum(np.floor(mem.kv_token_capacity / held), float(profile.max_batch_size))
+
+
+_HARMONIC = np.cumsum(1.0 / np.arange(1.0, 1025.0))  # H_n for n = 1..1024
+
+
+def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload, workers: Num = 1) -> ServingResult:
+    """Steady state of `workers` identical workers serving prefill and decode in the same steps."""
+    d = dep.layout.attn_dp
+    isl, osl = workload.lengths()
+    clients = np.asarray(workload.concurrency, float) / (workers * d)  # per attention-DP rank
+    context = isl + osl / 2.0
+    mem, slots = _capacity(dep, profile, clients, isl, osl)
+    fits = slots >= 1
+    mixed = profile.mixes_prefill
+    active = np.minimum(clients, np.maximum(slots, 1.0))  # clients holding KV-cache slots
+    waiting = clients - active  # clients queued for a free slot
+    group = prompt_group_size(profile, isl, active)
+    batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
+    balanced = (np.asarray(d) > 1) & (profile.attention_dp_hold_steps > 0)
+    # TensorRT-LLM batch-waits (timeout and token share both set) without attention DP, and only while other
+    # sequences decode (not for a lone client); SGLang's receive interval also applies without attention DP only
+    waits = ((np.asarray(d) == 1) & (profile.batch_wait_steps > 0) & (profile.batch_wait_tokens_ratio > 0)
+             & (clients > 1))
+    receives = (np.asarray(d) == 1) & (profile.recv_interval_steps > 1)
+    harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
+    for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
+        t_decode, per_step = decode_step(dep, batch, context)
+        added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=t_decode)
+        # ranks step in lockstep: every rank's prompts stall all of them, unless the engine holds prompts
+        # until all ranks prefill in the same step
+        per_prompt = added / group * np.where(balanced, 1.0, d)
+
+        def latency(lam: Num) -> tuple[Num, Num, Num]:
+            u = np.minimum(lam * per_prompt, 0.999999)
+            tpot = t_decode / (1.0 - u) / per_step
+            inner = (profile.ttft_overhead_s + profile.first_token_steps * t_decode / (1.0 - u) + wall
+                     + _queue_wait(profile, u, added, active, per_prompt)
+                     + (np.where(balanced, _attention_dp_hold(profile, harmonic, lam, t_decode / (1.0 - u)), 0.0)
+                        if harmonic is not None else 0.0)
+                     + (np.where(waits, _batch_wait(profile, lam, t_decode / (1.0 - u), isl,
+                                                    batch * (1.0 + dep.mtp_tokens)), 0.0)
+                        if np.any(waits) else 0.0)
+                     + (np.where(receives, _recv_wait(profile, u, t_decode), 0.0) if np.any(receives) else 0.0))
+            return inner + waiting / np.maximum(lam, 1e-12), tpot, inner
+
+        def residual(lam: Num) -> Num:
+            ttft, tpot, _ = latency(lam)
+            return lam * (ttft + (osl - 1.0) * tpot) - clients
+
+        lam = _bisect(residual, 0.0, 1.0 / np.maximum(per_prompt, 1e-12))
+        ttft, tpot, inner = latency(lam)
+        decoding = (osl - 1.0) * tpot
+        batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
+    notes = (f"engine {profile.id}: step budget {profile.max_num_tokens} tokens, "
+             f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
+             f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
+             f"{profile.burstiness:g} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
+             f"steps beyond its prefill; {placement_note(dep)}"
+             + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
+                f"rank has one" if harmonic is not None else "")
+             + (f"; new prompts wait up to {profile.batch_wait_steps:g} steps for "
+                f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else "")
+             + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
+                if np.any(receives) else ""),
+             f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
+             f"{profile.kv_memory_fraction:.0%} of memory")
+    return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
+                         chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,
+                         memory=mem, feasible=np.broadcast_to(fits, np.shape(ttft)), assumptions=notes)
+
+
+def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, workload: Workload,
+                        prefill_workers: Num | None = None, decode_workers: Num | None = None,
+                        prefill_batch: Num | None = None, decode_batch: Num | None = None) -> ServingResult:
+    """Steady state of separate prefill and decode workers; the KV cache of each prompt moves over
+    the scale-out network (scale-up when both fit in one scale-up domain). prefill_batch: prompts a
+    prefill step takes at most (default: the step budget's worth); decode_batch: sequences a decode
+    rank runs at most (default: what its KV cache holds, up to the engine's max_batch_size); clients
+    beyond wait for a slot.
+
+    Workers not given are sized: decode workers so that each decode rank holds the engine's
+    `disagg_decode_batch` clients, prefill workers so that prompts keep them as busy as the engine's
+    `disagg_prefill_utilization`.
+    """
+    isl, osl = workload.lengths()
+    conc = np.asarray(workload.concurrency, float)
+    dp, dd = prefill.layout.attn_dp, decode.layout.attn_dp
+    context = isl + osl / 2.0
+    sized = []
+    if decode_workers is None:
+        decode_workers = np.maximum(1.0, np.round(conc / (dd * profile.disagg_decode_batch)))
+        sized.append(f"decode workers sized for {profile.disagg_decode_batch:g} clients per rank")
+    clients = conc / (decode_workers * dd)
+    mem, slots = _capacity(decode, profile, clients, isl, osl)
+    if decode_batch is not None:
+        slots = np.minimum(slots, decode_batch)
+    p_mem, _ = _capacity(prefill, profile, np.ones_like(isl), isl, np.ones_like(osl))
+    fits = (slots >= 1) & p_mem.fits
+    active = np.minimum(clients, np.maximum(slots, 1.0))  # per decode rank
+    waiting = (clients - active) * decode_workers * dd  # all workers: clients queued for a KV slot
+    def prefill_groups(workers: Num) -> tuple[Num, Num, Num]:
+        """(prompts a prefill worker takes per round, its engine time, its wall time): a group per
+        attention-DP rank, the ranks stepping in lockstep as one server."""
+        per_worker = conc / workers
+        per_rank = prompt_group_size(profile, isl, per_worker / dp)
+        if prefill_batch is not None:
+            per_rank = np.minimum(per_rank, prefill_batch)
+        busy = np.clip(per_worker, 1.0, float(dp))
+        group = per_rank * busy
+        return (group, *_group_prefill(prefill, profile, isl, group, 0.0, 0.0, False, busy))
+
+    if prefill_workers is None:
+        group, added, _ = prefill_groups(1.0)
+        t_decode = decode_step(decode, np.maximum(active, 1.0), context)[0]
+        rate = conc / ((osl - 1.0) * t_decode + profile.ttft_overhead_s + added)
+        target = profile.disagg_prefill_utilization
+        prefill_workers = np.maximum(1.0, np.ceil(rate * added / group / target))
+        sized.append(f"prefill workers sized for {target:.0%} utilisation")
+    prefill_ranks = prefill_workers  # each worker's ranks step together: one server per worker
+    group, added, wall = prefill_groups(prefill_workers)
+    # KV of one prompt, all layers, sent from the prefill worker to the decode worker
+    kv_total = (isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
+                + state_bytes_per_sequence_per_device(decode.model, Shard(1, 1, 1, 1, 1)))
+    system = decode.system
+    # prefill and decode on different systems (a mixed fleet) share only scale-out links: the slower side's
+    same_domain = (prefill.chips + decode.chips <= system.scale_up_domain_chips) & (prefill.system.id == system.id)
+    scale_out = min(system.scale_out_bytes_per_s, prefill.system.scale_out_bytes_per_s)
+    link = np.where(same_domain, system.scale_up_bytes_per_s, scale_out) * prefill.chips
+    transfer = kv_total / np.maximum(link, 1.0) + max(system.scale_out_latency_s, prefill.system.scale_out_latency_s)
+    batch = np.maximum(active, 1.0)
+    for _ in range(_ITERATIONS):
+        step_s, per_step = decode_step(decode, batch, context)
+        tpot = step_s / per_step
+
+        def ttft_of(lam_total: Num) -> tuple[Num, Num]:
+            u = np.minimum(lam_total / prefill_ranks * added / group, 0.999999)
+            inner = (profile.ttft_overhead_s + profile.disagg_ttft_overhead_s + wall + transfer
+                     + _queue_wait(profile, u, added, conc / prefill_ranks, added / group))
+            # clients without a decode slot: their prefill runs while they queue for one (Little's law
+            # over the clients not decoding), so the slot queue and the prefill path overlap
+            return np.maximum(inner, waiting / np.maximum(lam_total, 1e-12)), inner
+
+        def residual(lam_total: Num) -> Num:
+            return lam_total * (ttft_of(lam_total)[0] + (osl - 1.0) * tpot) - conc
+
+        lam = _bisect(residual, 0.0, prefill_ranks * group / np.maximum(added, 1e-12))
+        ttft, inner = ttft_of(lam)
+        decoding = (osl - 1.0) * tpot
+        batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
+    chips = prefill.chips * prefill_workers + decode.chips * decode_workers
+    mixed = "" if prefill.system.id == system.id else f" of {prefill.system.id}"
+    notes = (f"disaggregated: prefill workers of {prefill.chips} chips{mixed}, decode workers of {decode.chips} chips"
+             + (f" ({'; '.join(sized)})" if sized else ""),
+             f"engine {profile.id}; arrival burstiness {profile.burstiness:g}; KV moved over "
+             f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")
+    return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl, chips=chips, decode_batch=batch,
+                         prefill_workers=prefill_workers, decode_workers=decode_workers,
+                         prefill_utilization=lam / prefill_ranks * added / group, memory=mem,
+                         feasible=np.broadcast_to(fits, np.shape(ttft)),
+                         assumptions=notes)
