@@ -122,3 +122,68 @@ def test_default_refine_skips_candidates_with_more_clients_than_the_budget() -> 
     assert DEFAULT_REFINE_MAX_CLIENTS == 2048
     assert not any("sim_ttft_s" in row for row in best)
     assert max(row["concurrency"] for row in best) > DEFAULT_REFINE_MAX_CLIENTS
+
+
+def _probe_rows(p99_s: list[float], screened: bool = True):
+    """A simulate stand-in: candidate i's row has TTFT p99 p99_s[i] and its steady screen `screened`."""
+    calls: list[int] = []
+
+    def simulate(i: int) -> dict:
+        calls.append(i)
+        return {"meets_targets": screened, "sim_ttft_p99_s": p99_s[i]}
+    return simulate, calls
+
+
+def test_bisection_finds_the_fastest_candidate_meeting_a_percentile_in_log2_runs() -> None:
+    """Ranked best first, p99 TTFT 9, 7, 5, 3, 1.5, 0.9, 0.4 s against a 1 s bound: the first meeting is
+    index 5. Halving [0, 7): probe 3 (3 s, misses) -> [4, 7); probe 5 (0.9 s, meets) -> [4, 5); probe 4
+    (1.5 s, misses) -> [5, 5): three runs, ceil(log2(8)) = 3."""
+    from parity.predict.refine import bisect_percentiles
+    from parity.simulate.targets import latency_target
+
+    target = latency_target("p99:1s", "ttft")
+    simulate, calls = _probe_rows([9.0, 7.0, 5.0, 3.0, 1.5, 0.9, 0.4])
+    probed = bisect_percentiles(list(range(7)), simulate, [target], budget=10)
+    assert calls == [3, 5, 4]
+    assert [i for i, row in probed.items() if row["sim_ttft_p99_s"] <= 1.0] == [5]
+    # a budget of one run stops after the first probe, which misses: nothing found, nothing invented
+    simulate, calls = _probe_rows([9.0, 7.0, 5.0, 3.0, 1.5, 0.9, 0.4])
+    assert list(bisect_percentiles(list(range(7)), simulate, [target], budget=1)) == [3]
+
+
+def test_a_percentile_is_met_only_within_its_bound_after_the_mean_screen() -> None:
+    """sim_meets: p99 0.9 s under 1 s meets; the same with a failed steady screen, or a failed (NaN)
+    simulation, does not."""
+    from parity.predict.refine import sim_meets
+    from parity.simulate.targets import latency_target
+
+    target = [latency_target("p99:1s", "ttft")]
+    assert sim_meets({"meets_targets": True, "sim_ttft_p99_s": 0.9}, target)
+    assert not sim_meets({"meets_targets": False, "sim_ttft_p99_s": 0.9}, target)
+    assert not sim_meets({"meets_targets": True, "sim_ttft_p99_s": float("nan")}, target)
+    assert not sim_meets({"meets_targets": True, "sim_ttft_p99_s": 1.1}, target)
+
+
+def test_search_under_a_percentile_target_returns_a_simulated_candidate_that_meets_it() -> None:
+    """--ttft p99:150ms: the best is a refined row whose simulated p99 TTFT is within 150 ms and whose
+    steady mean passed the same bound; every row marked as meeting the percentile was simulated and is
+    within it; the rows the bisection skipped carry no simulator figures."""
+    found = _run(*SEARCH, "--ttft", "p99:150ms")
+    best = found["best"]
+    assert found["target_statistics"] == {"tpot": "mean", "ttft": "p99"}
+    assert best["sim_meets_targets"] and best["sim_ttft_p99_s"] <= 0.150 and best["ttft_s"] <= 0.150
+    meeting = [row for row in found["frontier"] if row.get("sim_meets_targets")]
+    assert best in meeting and all(row["sim_ttft_p99_s"] <= 0.150 for row in meeting)
+    assert best["sim_tokens_per_s_per_chip"] == max(row["sim_tokens_per_s_per_chip"] for row in meeting)
+    assert any("sim_ttft_s" not in row for row in found["frontier"])
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--ttft", "p99:150ms", "--refine", "0"), "needs --refine 1 or more"),
+    (("--ttft", "p42:1s"), "the statistic must be one of mean, p50, p90, p99"),
+    (("--tpot", "p99:0s"), "positive duration"),
+])
+def test_percentile_targets_that_cannot_be_checked_fail_in_one_line(args: tuple, says: str) -> None:
+    result = CliRunner().invoke(cli, [*SEARCH, *args])
+    assert result.exit_code == 2
+    assert says in result.output and len(result.output.strip().splitlines()) == 1

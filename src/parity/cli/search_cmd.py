@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -11,7 +12,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
-from parity.predict.refine import case_of_candidate, refine_candidates, refine_order
+from parity.predict.refine import bisect_percentiles, case_of_candidate, refine_candidates, refine_order, sim_meets
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
 from parity.search_split import search_split
@@ -34,6 +35,8 @@ REFINE_COLUMNS = [Column("sim_ttft_s", "sim TTFT ms", scaled(1e-3), wide=1),
                   Column("sim_tpot_s", "sim TPOT ms", scaled(1e-3), wide=1),
                   Column("sim_tpot_p99_s", "sim TPOT p99", scaled(1e-3), wide=4),
                   Column("sim_tokens_per_s_per_chip", "sim tok/s/chip", scaled(1), wide=2)]
+# with a percentile target: whether the simulator's percentile meets it ('-' on rows not refined)
+SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None else "yes" if v else "no")
 
 
 @cli.command()
@@ -41,7 +44,7 @@ REFINE_COLUMNS = [Column("sim_ttft_s", "sim TTFT ms", scaled(1e-3), wide=1),
 @click.option("--system", required=True, help="catalog system (or a chip: its default node)")
 @click.option("--chips", type=CHIPS, default=None,
               help="chips per worker (default: every power of two up to the scale-up domain)")
-@targets_options()
+@targets_options(statistics=True)
 @click.option("--isl", type=TOKENS, default=1024, show_default=True)
 @click.option("--osl", type=TOKENS, default=1024, show_default=True)
 @click.option("--engine", default="generic", show_default=True)
@@ -70,7 +73,14 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
            prefill_system: str, prefill_chips: int | None, decode_chips: int | None, refine: int,
            processes: int, fmt: str, out: Path | None) -> None:
     """Search tensor, pipeline, attention-DP and expert layouts, concurrency, aggregated and
-    disaggregated serving: prints the throughput/interactivity frontier and the best under the targets."""
+    disaggregated serving: prints the throughput/interactivity frontier and the best under the targets.
+    A target naming a percentile (--ttft p99:2s) screens the steady-state search by the mean at the same
+    bound, and is checked by the simulator on the --refine candidates: the best is the refined one that meets it."""
+    percentiles = targets.percentiles()
+    if percentiles and (refine == 0 or prefill_system or prefill_chips or decode_chips):
+        raise ParityError(f"{' and '.join(str(t) for t in percentiles)}: a percentile target is checked by the "
+                          "step-level simulator on the refined candidates, so it needs --refine 1 or more and no "
+                          "--prefill-system split (or give the mean's bound, e.g. --ttft 2s)")
     the_model, the_system = catalog.model(model), catalog.system(system)
     profile = catalog.engine(engine)
     if prefill_system or prefill_chips or decode_chips:
@@ -87,42 +97,73 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
     rows = [c.to_dict() for c in result.frontier]
-    order = refine_order(result.frontier)[:refine]
-    skipped = 0
-    if click.get_current_context().get_parameter_source("refine") is click.core.ParameterSource.DEFAULT:
-        kept = [i for i in order if case_of_candidate(result.frontier[i], model, system, engine, precision, isl,
-                                                      osl).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
-        skipped, order = len(order) - len(kept), kept
-    refined = sorted(order)
-    simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl, osl,
-                                  processes)
-    for i, row in zip(refined, simulated):
-        rows[i] = row
+    default_refine = click.get_current_context().get_parameter_source("refine") is click.core.ParameterSource.DEFAULT
+
+    def simulable(indices: list[int]) -> list[int]:
+        """Without an explicit --refine, candidates over DEFAULT_REFINE_MAX_CLIENTS clients are not simulated."""
+        return indices if not default_refine else [
+            i for i in indices if case_of_candidate(result.frontier[i], model, system, engine, precision, isl,
+                                                    osl).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
+
+    if percentiles:  # bisect the screened candidates for the best one the simulator says meets the percentiles
+        screened = [i for i in refine_order(result.frontier) if result.frontier[i].meets_targets]
+        ranked = simulable(screened)
+        skipped = len(screened) - len(ranked)
+        budget = max(1, math.ceil(math.log2(len(ranked) + 1))) if default_refine else refine
+        probed = bisect_percentiles(ranked, lambda i: refine_candidates([result.frontier[i]], model, system, engine,
+                                                                        precision, isl, osl)[0], percentiles, budget)
+        for i, row in probed.items():
+            rows[i] = {**row, "sim_meets_targets": sim_meets(row, percentiles)}
+        refined = sorted(probed)
+    else:
+        order = refine_order(result.frontier)[:refine]
+        kept = simulable(order)
+        skipped, refined = len(order) - len(kept), sorted(kept)
+        simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl,
+                                      osl, processes)
+        for i, row in zip(refined, simulated):
+            rows[i] = row
     if plot is not None:
         from parity.report.plots import frontier_png  # noqa: PLC0415 - matplotlib only when a plot is asked for
 
         points = [(c.tokens_per_s_per_user, c.tokens_per_s_per_chip) for c in result.frontier]
         frontier_png({f"{the_system.id} ({precision.weights})": points}, plot,
                      f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", targets.tpot_s)
-    best = result.best
+    best = result.best.to_dict() if result.best else None
+    chosen = "tok/s/chip"
+    if percentiles:
+        passing = [rows[i] for i in refined if rows[i]["sim_meets_targets"]]
+        best = max(passing, key=lambda r: float(r["sim_tokens_per_s_per_chip"])) if passing else None
+        chosen = "sim tok/s/chip"
+        if best is None and not show_infeasible:
+            raise InfeasiblePlan(f"none of the {len(refined)} refined candidate(s) of {the_model.name} on "
+                                 f"{the_system.id} meets {targets.text()} by the simulator (--refine K checks more; "
+                                 "--show-infeasible prints the frontier anyway)")
     caption = ("layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"{targets.text()}: "
-               + (f"{best.tokens_per_s_per_chip:,.0f} tok/s/chip, {best.mode} {best.layout} {best.decode_layout or ''}, "
-                  f"{best.concurrency:,.0f} clients per worker" if best else "none meets the targets")
+               + (f"{float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']):,.0f} "
+                  f"{chosen}, {' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
+                  f"{float(best['concurrency']):,.0f} clients per worker" if best else "none meets the targets")
+               + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
+                  "has means only, screened by the mean at the same bound, and the simulator bisected the "
+                  f"{len(ranked)} screened candidates by tok/s/chip in {len(refined)} runs, as a percentile grows "
+                  "with load)" if percentiles else "")
                + ". " + " ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
                + (f". Model flags: {'; '.join(the_model.flags)}" if the_model.flags else "")
-               + (f". sim: the step-level simulator on the {len(refined)} best candidate(s) (meeting the targets "
-                  "first, by tok/s/chip), each as `parity serve --sim` with its layout (sim_case; disaggregated on "
-                  "whole workers) and the engine's profile for the chip's software stack; '-': not refined"
-                  if refined else "")
-               + (f". {skipped} of the {DEFAULT_REFINE} best not simulated: over {DEFAULT_REFINE_MAX_CLIENTS:,} "
-                  "clients each (seconds of simulation; an explicit --refine K runs them)" if skipped else ""))
+               + (f". sim: the step-level simulator on {len(refined)} candidate(s) ("
+                  + ("the bisection's probes" if percentiles else "the best, meeting the targets first, by tok/s/chip")
+                  + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
+                  "the engine's profile for the chip's software stack; '-': not refined" if refined else "")
+               + (f". {skipped} of the {'screened' if percentiles else f'{DEFAULT_REFINE} best'} not simulated: over "
+                  f"{DEFAULT_REFINE_MAX_CLIENTS:,} clients each (seconds of simulation; an explicit --refine K runs "
+                  "them)" if skipped else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
-               "best": best.to_dict() if best else None, "frontier": rows, "assumptions": list(result.assumptions),
+               "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
+               "best": best, "frontier": rows, "assumptions": list(result.assumptions),
                "model_flags": list(the_model.flags), "model_features": sorted(the_model.features)}
-    emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []), fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
+    emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
          caption=caption, payload=payload, out=out)
 
 

@@ -17,11 +17,12 @@ from typing import Any
 import click
 
 from parity import units
-from parity.errors import UnitError
+from parity.errors import ParityError, UnitError
 from parity.parallel import RAY_LOCAL
+from parity.simulate.targets import LatencyTarget, latency_target
 
 __all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT", "TOKENS", "CONCURRENCY",
-           "CHIPS", "PARALLEL", "Targets", "targets_options", "target_text", "ray_option"]
+           "CHIPS", "PARALLEL", "StatisticTarget", "Targets", "targets_options", "target_text", "ray_option"]
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
@@ -123,6 +124,35 @@ class Quantity(click.ParamType):
         return number
 
 
+class StatisticTarget(click.ParamType):
+    """A latency target that may name its statistic ('2s' the mean, 'p99:2s', 'p50:800ms'), or 'none':
+    a LatencyTarget of `metric` (simulate.targets reads the text), within `most_s` like Duration."""
+
+    name = "target"
+
+    def __init__(self, metric: str, most_s: float = 86_400.0, most_text: str = "1 day", means_only: bool = False) -> None:
+        self.metric, self.most_s, self.most_text, self.means_only = metric, most_s, most_text, means_only
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> LatencyTarget | None:
+        if value is None or isinstance(value, LatencyTarget):
+            return value
+        text = str(value).strip()
+        if text.lower() in ("none", "off"):
+            return None
+        try:
+            target = latency_target(text, self.metric)
+        except ParityError as err:
+            self.fail(str(err).removeprefix(f"--{self.metric} {text!r}: "), param, ctx)
+        assert target is not None
+        if self.means_only and target.statistic != "mean":
+            self.fail(f"{text!r}: this command's steady-state model gives means only; a percentile target is "
+                      f"checked by the simulator in `parity search` and `parity serve` (or give the mean's bound, "
+                      f"e.g. {target.seconds:g}s)", param, ctx)
+        if target.seconds > self.most_s:
+            self.fail(f"must be a positive duration of at most {self.most_text}, got {text!r}", param, ctx)
+        return target
+
+
 DURATION = Duration()
 TARGET = Duration(optional=True)  # a latency target: a duration, or 'none' for no target
 COUNT = Count(most=10**9)
@@ -132,36 +162,61 @@ CHIPS = Count(most=10**7, what="any fleet's chips")
 PARALLEL = Count(most=2**20, what="any parallel degree")
 
 
-def target_text(name: str, seconds: float | None) -> str:
-    """A latency target for titles: 'TPOT 50 ms', or 'no TTFT target'."""
-    return f"{name} {units.format_si(seconds, 's')}" if seconds else f"no {name} target"
+def target_text(name: str, seconds: float | None, statistic: str = "mean") -> str:
+    """A latency target for titles: 'TPOT 50 ms', 'TTFT p99 2 s', or 'no TTFT target'."""
+    named = "" if statistic == "mean" else f" {statistic}"
+    return f"{name}{named} {units.format_si(seconds, 's')}" if seconds else f"no {name} target"
 
 
 @dataclass(frozen=True, slots=True)
 class Targets:
-    """The latency targets a serving question is asked under [s]; None: no target."""
+    """The latency targets a serving question is asked under [s]; None: no target. A target may bound a
+    percentile (`tpot_statistic`, `ttft_statistic`: mean, p50, p90 or p99) where the command simulates
+    (`targets_options(statistics=True)`); tpot_s and ttft_s are then that percentile's bound."""
 
     tpot_s: float | None = 0.05
     ttft_s: float | None = None
+    tpot_statistic: str = "mean"
+    ttft_statistic: str = "mean"
 
     def text(self, ttft_always: bool = False) -> str:
-        """'TPOT 50 ms, TTFT 5 s' for titles (the TTFT part only when set, unless `ttft_always`)."""
-        ttft = f", {target_text('TTFT', self.ttft_s)}" if self.ttft_s or ttft_always else ""
-        return target_text("TPOT", self.tpot_s) + ttft
+        """'TPOT 50 ms, TTFT 5 s' for titles (the TTFT part only when set, unless `ttft_always`);
+        a percentile bound names it: 'TTFT p99 2 s'."""
+        tpot = target_text("TPOT", self.tpot_s, self.tpot_statistic)
+        ttft = f", {target_text('TTFT', self.ttft_s, self.ttft_statistic)}" if self.ttft_s or ttft_always else ""
+        return tpot + ttft
+
+    def percentiles(self) -> tuple[LatencyTarget, ...]:
+        """The targets that bound a percentile rather than the mean (checked by the simulator)."""
+        pairs = (("tpot", self.tpot_s, self.tpot_statistic), ("ttft", self.ttft_s, self.ttft_statistic))
+        return tuple(LatencyTarget(metric=m, statistic=s, seconds=v) for m, v, s in pairs if v and s != "mean")
 
 
-def targets_options(ttft_default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--tpot and --ttft, read as durations (or 'none') and handed to the command as one `targets` record."""
+def targets_options(ttft_default: str | None = None,
+                    statistics: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--tpot and --ttft, read as durations (or 'none') and handed to the command as one `targets` record;
+    with `statistics` a target may name a percentile ('p99:2s', simulate.targets)."""
+    tpot_type, ttft_type = (StatisticTarget("tpot", means_only=not statistics),
+                            StatisticTarget("ttft", means_only=not statistics))
+    named = "; the mean's, or a percentile's as p99:{}" if statistics else ""
+    ttft_help = f"time-to-first-token target (a duration such as 2s, or none{named.format('2s')})"
+    tpot_help = f"time-per-output-token target (a duration such as 50ms, or none{named.format('60ms')})"
+
+    def seconds(target: LatencyTarget | float | None) -> tuple[float | None, str]:
+        if isinstance(target, LatencyTarget):
+            return target.seconds, target.statistic
+        return target, "mean"
+
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
-        def command(*args: Any, tpot_s: float | None, ttft_s: float | None, **kwargs: Any) -> Any:
-            return func(*args, targets=Targets(tpot_s, ttft_s), **kwargs)
+        def command(*args: Any, tpot_s: Any, ttft_s: Any, **kwargs: Any) -> Any:
+            (tpot, tpot_stat), (ttft, ttft_stat) = seconds(tpot_s), seconds(ttft_s)
+            return func(*args, targets=Targets(tpot, ttft, tpot_stat, ttft_stat), **kwargs)
 
-        command = click.option("--ttft", "ttft_s", type=TARGET, default=ttft_default,
-                               show_default=ttft_default is not None,
-                               help="time-to-first-token target (a duration such as 2s, or none)")(command)
-        return click.option("--tpot", "tpot_s", type=TARGET, default="50ms", show_default=True,
-                            help="time-per-output-token target (a duration such as 50ms, or none)")(command)
+        command = click.option("--ttft", "ttft_s", type=ttft_type, default=ttft_default,
+                               show_default=ttft_default is not None, help=ttft_help)(command)
+        return click.option("--tpot", "tpot_s", type=tpot_type, default="50ms", show_default=True,
+                            help=tpot_help)(command)
     return decorate
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from parity.errors import ParityError
 from parity.parallel import map_chunks
@@ -14,9 +14,10 @@ from parity.predict.case import Case
 from parity.predict.scenario import scenario_of
 from parity.predict.simulated import simulate_scenario
 from parity.search import Candidate
+from parity.simulate.targets import LatencyTarget
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
-           "refine_candidates"]
+           "refine_candidates", "sim_meets", "bisect_percentiles"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -97,3 +98,30 @@ def refine_candidates(candidates: Sequence[Candidate], model: str, system: str, 
     run = functools.partial(_refine_chunk, model=model, system=system, engine=engine, precision=precision, isl=isl,
                             osl=osl)
     return [row for part in map_chunks(run, [[c] for c in candidates], processes) for row in part]
+
+
+def sim_meets(row: Mapping[str, object], percentiles: Sequence[LatencyTarget]) -> bool:
+    """A refined row meets percentile targets when the steady-state screen passed (its means within the same
+    bounds) and each simulated percentile (row['sim_ttft_p99_s'], ...) is within its bound; a failed
+    simulation (NaN) meets nothing."""
+    values = [float(row[f"sim_{t.key}"]) for t in percentiles]  # type: ignore[arg-type]
+    return bool(row["meets_targets"]) and all(math.isfinite(v) and v <= t.seconds for v, t in zip(values, percentiles))
+
+
+def bisect_percentiles(ranked: Sequence[int], simulate: Callable[[int], dict[str, object]],
+                       percentiles: Sequence[LatencyTarget], budget: int) -> dict[int, dict[str, object]]:
+    """Simulated rows of the candidates a bisection probes, by index: `ranked` holds the candidates the
+    steady-state screen passed, best tok/s/chip first; a percentile grows with the load, so the first of
+    them to meet the targets is sought by halving (at most `budget` simulations, about log2 of their number).
+    Every row returned is a simulation; if the ranking is not monotone in the percentile the bisection may
+    settle on a slower candidate than the best, never on one that misses."""
+    probed: dict[int, dict[str, object]] = {}
+    low, high = 0, len(ranked)  # every candidate before `low` misses; `high`: the first known to meet (or end)
+    while low < high and len(probed) < budget:
+        middle = (low + high) // 2
+        row = probed[ranked[middle]] = simulate(ranked[middle])
+        if sim_meets(row, percentiles):
+            high = middle
+        else:
+            low = middle + 1
+    return probed
