@@ -19,8 +19,9 @@ from parity.hardware import Calibration, Chip, System
 from parity.ops import Collective, Kernel, Num, expected_distinct
 from parity.plan import DeviceStep
 
-__all__ = ["Cost", "math_unit", "price_kernel", "price_collective", "price_step", "collective_algorithm", "ring_all_reduce_s",
-           "tree_all_reduce_s", "one_shot_all_reduce_s", "two_shot_all_reduce_s", "direct_all_to_all_s",
+__all__ = ["Cost", "math_unit", "head_dim_scale", "price_kernel", "price_collective", "price_step",
+           "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
+           "two_shot_all_reduce_s", "direct_all_to_all_s",
            "ring_all_gather_s", "collective_s", "OVERLAP_UNITS", "overlap_unit_share",
            "TBO_CYCLES", "two_batch_layer_s"]
 
@@ -75,12 +76,38 @@ _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm
                       "attention_prefill": "attention_decode_efficiency", "stream": "stream_efficiency"}
 
 
+# Flash-attention forward at head dim 64 over head dim 128 (the width the calibrations' prefill points measure:
+# PyTorch SDPA, 32 heads of 128): FlashAttention-3 paper (Shah et al. 2024, arXiv 2407.08608, Fig. 5, BF16 forward
+# on H100 SXM5), FlashAttention-3 causal at sequence 512, 1k, 2k, 4k, 8k, 16k: head dim 64 197, 265, 371, 420, 460,
+# 473 TFLOP/s; head dim 128 292, 423, 521, 579, 602, 616; ratios 0.675, 0.626, 0.712, 0.725, 0.764, 0.768, median
+# 0.72 (without the causal mask 333-497 over 467-648 TFLOP/s, median 0.74). A 64-wide head does half the MMA work
+# per softmax exponential and per K/V tile loaded, so the same tiles reach less of the tensor-core peak. Blackwell
+# shows the same: cuDNN's forward on B200 (Dao-AILab/flash-attention#2605 benchmark, batch 32, sequence 1024, no
+# mask) 980 TFLOP/s at head dim 64 and 1428 at 128, 0.69.
+HEAD_DIM_64_ATTENTION_SCALE = 0.72
+CALIBRATED_HEAD_DIM = 128
+
+
+def head_dim_scale(head_dim: int) -> float:
+    """Flash-attention prefill math rate at `head_dim` over the calibrated one (128): 0.72 at 64 and below
+    (HEAD_DIM_64_ATTENTION_SCALE), linear between 64 and 128, 1 from 128 up or where the width is not stated (0)."""
+    if head_dim <= 0 or head_dim >= CALIBRATED_HEAD_DIM:
+        return 1.0
+    share = max(head_dim - 64, 0) / (CALIBRATED_HEAD_DIM - 64)
+    return HEAD_DIM_64_ATTENTION_SCALE + (1.0 - HEAD_DIM_64_ATTENTION_SCALE) * share
+
+
 def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float | None = None) -> Cost:
-    """Roofline time of `kernel.count` runs of a kernel: max(math, memory) + fixed overhead each."""
+    """Roofline time of `kernel.count` runs of a kernel: max(math, memory) + fixed overhead each.
+
+    Math runs at the chip's peak for its unit times the calibrated efficiency of the kernel kind, times the
+    emulation efficiency on a wider unit, the format's dequantisation efficiency (weights widened inside the GEMM's
+    main loop, dtypes.Format.dequant_efficiency) and, for prefill attention, head_dim_scale."""
     fmt = format_named(kernel.fmt)
     math, emulated = math_unit(fmt, chip)
     efficiency = (cal.attention_decode_math if kernel.kind == "attention_decode" else
-                  cal.attention_prefill_efficiency if kernel.kind == "attention_prefill" else cal.gemm(math))
+                  cal.attention_prefill_efficiency * head_dim_scale(kernel.head_dim)
+                  if kernel.kind == "attention_prefill" else cal.gemm(math) * fmt.dequant_efficiency)
     rate = chip.peak(math) * efficiency * (cal.emulation_efficiency if emulated else 1.0)
     bandwidth = chip.memory_bytes_per_s * getattr(cal, _MEMORY_EFFICIENCY[kernel.kind])
     moved = kernel.bytes

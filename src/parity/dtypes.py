@@ -30,6 +30,8 @@ class Format:
     weight_only: weights are stored in this format but multiplied in the activation format.
     stored_as: the format the weights are stored in, where this name also fixes how they are multiplied
     (w4a8_mxfp4 is MXFP4 weights run against MXFP8 activations); empty: this format itself.
+    dequant_efficiency: the GEMM math rate over that of the plain `math` format where the kernel widens the
+    weights inside its main loop (1: no widening, or its cost not measured).
     """
 
     name: str
@@ -42,10 +44,13 @@ class Format:
     weight_only: bool = False
     description: str = ""
     stored_as: str = ""
+    dequant_efficiency: float = 1.0
 
     def __post_init__(self) -> None:
         if self.bytes_per_element <= 0:
             raise ValueError(f"bytes_per_element must be positive, got {self.bytes_per_element}")
+        if not 0.0 < self.dequant_efficiency <= 1.0:
+            raise ValueError(f"dequant_efficiency must be in (0, 1], got {self.dequant_efficiency}")
         if self.math not in MATH_RATES:
             raise ValueError(f"math must be one of {sorted(MATH_RATES)}, got {self.math!r}")
 
@@ -93,9 +98,18 @@ FORMATS: dict[str, Format] = _formats(
            scale="ue8m0 per 32", fallbacks=("bf16",), weight_only=True,
            description="MXFP4 weights multiplied with MXFP8 activations (W4A8, Blackwell MoE kernels)",
            stored_as="mxfp4"),
+    # W4A16 widens each MXFP4 weight tile to bf16 in registers before the MMA (Hopper has no FP4 MMA): OpenAI's
+    # triton_kernels matmul_ogs, the Hopper MoE kernel of vLLM and TensorRT-LLM for gpt-oss, reaches 49% of the H100's
+    # dense bf16 peak on bench_mlp's 8192^3 bf16 x mxfp4 MLP (triton-lang/triton#6833, lezcano, 2025-05-15: "improves
+    # utilisation from 28% to 37% ... with #6812 we hit 49% util"; util = roofline time / measured time of the
+    # layer's kernels, triton_kernels/bench/bench_mlp.py). cuBLAS bf16 GEMMs reach 0.7102 of the same peak (the
+    # measured H200 calibration, same GH100 die), so the widening costs 0.49 / 0.7102 = 0.69 of the bf16 rate.
+    # TensorRT-LLM's gpt-oss README (examples/models/core/gpt_oss, MoE support matrix) names the MMAs: Hopper bf16 x
+    # mxfp4 "simulated mxfp4, HGMMA" (this format), Blackwell mxfp8 x mxfp4 "UTCQMMA" (w4a8_mxfp4: native, no widening).
     Format(name="w4a16_mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="bf16", feature="bf16",
            scale="ue8m0 per 32", fallbacks=("fp32",), weight_only=True,
-           description="MXFP4 weights multiplied in bf16 (W4A16, Hopper MoE kernels)", stored_as="mxfp4"),
+           description="MXFP4 weights multiplied in bf16 (W4A16, Hopper MoE kernels)", stored_as="mxfp4",
+           dequant_efficiency=0.69),
     # Weight-only INT4 (AWQ/GPTQ style): group of 128 shares an FP16 scale; math in bf16.
     Format(name="int4", bits=4, bytes_per_element=0.5 + 2.0 / 128, math="bf16", feature="bf16",
            scale="fp16 per 128", fallbacks=("fp32",), weight_only=True,

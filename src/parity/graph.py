@@ -167,7 +167,7 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
         ops.append(Attention(name="attention_prefill", phase="prefill", heads=heads, kv_heads=kv,
                              flops_per_head=2.0 * (d + dv) * prefill_pairs,
                              kv_bytes_per_kv_head=(d + dv) * (prefill_cached_keys + batch.prefill_tokens),
-                             queries=batch.prefill_tokens))
+                             queries=batch.prefill_tokens, head_dim=d))
         ops.append(Gemm(name="o", tokens=t, rows=o.rows, cols=hidden, split="row", role="attention"))
     if spec.dsa:  # the indexer's own projections (its query from the query latent)
         ops += [Gemm(name=m.name, tokens=t, rows=m.rows, cols=m.cols, split="replicated", role="attention")

@@ -95,6 +95,8 @@ class Attention:
     latent: MLA's cache is shared by all heads, so every TP rank reads all of it.
     state_bytes_per_kv_head [B]: fixed recurrent state read and written (linear attention, Mamba), in its
     own format (not the KV-cache format).
+    head_dim: the query/key width of each head of a flash-attention kernel (its tile shape, cost.head_dim_scale);
+    0 where not stated.
     """
 
     name: str
@@ -106,6 +108,7 @@ class Attention:
     queries: Num
     latent: bool = False
     state_bytes_per_kv_head: Num = 0.0
+    head_dim: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,7 +134,8 @@ class Kernel:
 
     flops [FLOP], weight_bytes and other_bytes [B]: device-memory traffic; fmt: the number format
     whose math unit runs it; kind: gemm, grouped_gemm, attention or stream (for efficiency);
-    launches: kernels it takes per run (0 when fused into another kernel).
+    launches: kernels it takes per run (0 when fused into another kernel); head_dim: an attention kernel's
+    head width (0: not stated).
     """
 
     name: str
@@ -143,6 +147,7 @@ class Kernel:
     tokens: Num = 0.0
     count: Num = 1
     launches: Num = 1.0
+    head_dim: int = 0
 
     @property
     def bytes(self) -> Num:

@@ -89,7 +89,8 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
         _need(row, ("batch", "heads", "head_dim", "seq", "s"), "attn_prefill")
         b, h, d, s = row["batch"], row["heads"], row["head_dim"], row["seq"]
         kernel = Kernel(name="attn_prefill", kind="attention_prefill", flops=4.0 * b * h * d * s * s / 2.0,
-                        weight_bytes=0.0, other_bytes=4.0 * b * s * h * d * 2.0, fmt="bf16", tokens=b * s)
+                        weight_bytes=0.0, other_bytes=4.0 * b * s * h * d * 2.0, fmt="bf16", tokens=b * s,
+                        head_dim=d)
         points.append(Point(kind="attention_prefill", label=f"prefill b{b} s{s}", kernel=kernel, seconds=row["s"]))
     for row in data.get("attn_decode", []):
         _need(row, ("batch", "heads", "kv_heads", "head_dim", "ctx", "s"), "attn_decode")

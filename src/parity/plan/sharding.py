@@ -66,7 +66,7 @@ def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> K
     kv = _bytes(prec.kv_cache)
     return Kernel(name=op.name, kind=f"attention_{op.phase}", flops=op.flops_per_head * heads,
                   weight_bytes=0.0, other_bytes=(op.kv_bytes_per_kv_head * kv + op.state_bytes_per_kv_head) * kv_heads,
-                  fmt=prec.attention, tokens=op.queries, count=count)
+                  fmt=prec.attention, tokens=op.queries, count=count, head_dim=op.head_dim)
 
 
 def moe_scatter(s: Shard) -> Num:
