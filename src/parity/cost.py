@@ -81,8 +81,9 @@ _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm
 # on H100 SXM5; bar labels as transcribed from the figure, not re-read from the PDF; the NeurIPS version's figures
 # run higher than arXiv's, so only the ratio is used), FlashAttention-3 causal at sequence 512, 1k, 2k, 4k, 8k, 16k:
 # head dim 64 197, 265, 371, 420, 460, 473 TFLOP/s; head dim 128 292, 423, 521, 579, 602, 616; ratios 0.675,
-# 0.626, 0.712, 0.725, 0.764, 0.768, median 0.72 (without the causal mask 333-497 over 467-648 TFLOP/s, median 0.74). A 64-wide head does half the MMA work
-# per softmax exponential and per K/V tile loaded, so the same tiles reach less of the tensor-core peak. Blackwell
+# 0.626, 0.712, 0.725, 0.764, 0.768, median 0.72 (without the causal mask 333-497 over 467-648 TFLOP/s, median
+# 0.74). A 64-wide head does half the MMA work per softmax exponential and per K/V tile loaded, so the same tiles
+# reach less of the tensor-core peak. Blackwell
 # shows the same: cuDNN's forward on B200 (Dao-AILab/flash-attention#2605 benchmark, batch 32, sequence 1024, no
 # mask) 980 TFLOP/s at head dim 64 and 1428 at 128, 0.69.
 HEAD_DIM_64_ATTENTION_SCALE = 0.72
