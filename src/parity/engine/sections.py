@@ -11,6 +11,8 @@ __all__ = ["ProfileSection", "IDENTITY", "PROFILE_SECTIONS", "section_of"]
 
 _READERS = {"both": "read by both models (parity.serving, parity.simulate)",
             "steady": "read by the steady-state model (parity.serving) alone",
+            "sizing": ("read by the steady-state model (parity.serving), whose worker counts a simulated prediction "
+                       "runs (predict.simulated)"),
             "simulator": "read by the simulator (parity.simulate) alone"}
 
 
@@ -19,7 +21,7 @@ class ProfileSection:
     """One section of an engine profile: its table name in the file (`scheduler.token_budget`), the policy it
     configures (the simulator's class in parity.simulate.policies; "" for a section that is no policy), which
     model reads its fields ("both": the steady-state model, parity.serving, and the simulator, parity.simulate;
-    "steady"; "simulator"), what it holds, and its EngineProfile fields in the file's order."""
+    "steady"; "sizing": the steady model, whose sizing the simulator runs; "simulator"), what it holds, and its EngineProfile fields in the file's order."""
 
     name: str
     policy: str
@@ -80,10 +82,12 @@ PROFILE_SECTIONS = (
                    fields=("disagg_ttft_overhead_s", "sim_disagg_ttft_overhead_s", "sim_disagg_first_token")),
     ProfileSection(name="steady", policy="", readers="steady",
                    about="the closed-form model's fitted stand-ins for transients the simulator replays (arrival "
-                         "waves and groups, the benchmark's first wave, steps before a first token) and its sizing "
-                         "of disaggregated pools whose worker counts are not given",
-                   fields=("burstiness", "arrival_sync", "first_wave", "first_token_steps", "disagg_decode_batch",
-                           "disagg_prefill_utilization")),
+                         "waves and groups, the benchmark's first wave, steps before a first token)",
+                   fields=("burstiness", "arrival_sync", "first_wave", "first_token_steps")),
+    ProfileSection(name="disagg_sizing", policy="", readers="sizing",
+                   about="how many prefill and decode workers a disaggregated deployment has when it does not say: "
+                         "clients per decode rank, how busy prompts keep prefill workers",
+                   fields=("disagg_decode_batch", "disagg_prefill_utilization")),
     ProfileSection(name="simulator", policy="", readers="simulator",
                    about="the step-level simulator's own fitted factors and client spread",
                    fields=("sim_prefill_scale", "sim_first_token_steps", "sim_prefill_launch_s",
