@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import tomllib
 from pathlib import Path
 
@@ -233,3 +234,23 @@ def test_replace_values_reaches_keys_in_tables_and_adds_a_missing_one_to_its_tab
     assert tomllib.loads(added)["n"] == {"q": 4}
     with pytest.raises(KeyError, match="t.y"):
         tomlwrite.replace_values(text, {"t.y": 1})
+
+
+def test_engines_shows_each_profile_by_section() -> None:
+    """`parity engines` lists every section in the files' order, each followed by its parameters under their file
+    keys (times with their unit); `parity engines trt` shows TensorRT-LLM alone (its 60-step attention-DP hold under
+    [scheduler.attention_dp_balance]); JSON carries the same values by section."""
+    out = CliRunner().invoke(cli, ["engines"], env={"COLUMNS": "100"}).stdout
+    lines = out.splitlines()
+    starts = [lines.index(next(x for x in lines if x.startswith(f"[{s.name}]"))) for s in PROFILE_SECTIONS]
+    assert starts == sorted(starts)
+    kernels = lines[starts[0] + 1:starts[1]]
+    assert [x.split()[0] for x in kernels] == [f.removesuffix("_s") for f in SECTION["kernels"].fields]
+    assert "  kernel_overhead [us]" in out and "  step_overhead [ms]" in out
+    one = CliRunner().invoke(cli, ["engines", "trt"], env={"COLUMNS": "100"}).stdout
+    hold = one.splitlines()[one.splitlines().index(next(x for x in one.splitlines()
+                                                        if x.startswith("[scheduler.attention_dp_balance]"))) + 1]
+    assert hold.split() == ["attention_dp_hold_steps", "60"] and one.splitlines()[1].split() == ["parameter", "trtllm"]
+    data = json.loads(CliRunner().invoke(cli, ["engines", "sglang", "--format", "json"]).stdout)
+    assert len(data) == 1 and data[0]["sections"]["scheduler.prompt_admission"]["sim_max_prefill_tokens"] == 16384
+    assert data[0]["sections"]["host"]["kernel_overhead_s"] == pytest.approx(13.66e-6)
