@@ -147,7 +147,7 @@ def test_engines_lists_every_profile_parameter_and_how_it_was_obtained() -> None
         assert by_id[fitted]["measured"] and "calibration rows" in by_id[fitted]["method"]
         assert 0.5 <= by_id[fitted]["first_token_steps"] <= 3.0
     table = runner.invoke(cli, ["engines"], env={"COLUMNS": "200"}).stdout
-    assert "steps before the first token" in table and "assumed" in table
+    assert "[steady]" in table and "  first_token_steps" in table and "assumed" in table
     assert len(__import__("re").findall(r"\d+ rows", table)) == 6  # three CUDA fits, two ROCm and one CANN stack fit
 
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog, tomlwrite
+from parity.catalog.engine_file import flat_keys
 from parity.cli import cli
 from parity.errors import ParityError
 from parity.fit import destination, repo_data_dir
@@ -112,7 +113,7 @@ def test_a_steady_refit_rewrites_its_parameters_in_place_and_keeps_every_other_l
     fitted = dataclasses.replace(shipped, kernel_overhead_s=9.5e-6, gemm_scale=1.2)
     before = engine_text("trtllm")
     after = engine_refit_text(before, fitted, 260, 0.3, 0.2, "2026-12-03")
-    data = tomllib.loads(after)
+    data = flat_keys(tomllib.loads(after))
     assert data["kernel_overhead"] == "9.500 us" and data["gemm_scale"] == 1.2 and data["date"] == "2026-12-03"
     assert data["sim_disagg_prefill_scale"] == 0.9 and data["sim_disagg_ttft_overhead"] == "100 ms"
     assert data["sim_prefill_host_launch"] == "80 us"
@@ -129,9 +130,9 @@ def test_the_full_engine_writer_keeps_every_field_a_profile_sets() -> None:
     (sim_disagg_prefill_scale 0.9, sim_disagg_ttft_overhead 100 ms) among them. A stack profile's stack, base and
     rows are added by crossvendor.stack_toml."""
     for profile in catalog.engines():
-        data = tomllib.loads(engine_toml(profile, 1, 0.2, 0.1, "2026-12-03"))
+        data = flat_keys(tomllib.loads(engine_toml(profile, 1, 0.2, 0.1, "2026-12-03")))
         lost = [f.name for f in dataclasses.fields(profile) if getattr(profile, f.name) != f.default
                 and f.name.removesuffix("_s") not in data]
         assert set(lost) <= {"stack", "base", "rows"}, (profile.id, lost)
-    trtllm = tomllib.loads(engine_toml(catalog.engine("trtllm"), 1, 0.2, 0.1, "2026-12-03"))
+    trtllm = flat_keys(tomllib.loads(engine_toml(catalog.engine("trtllm"), 1, 0.2, 0.1, "2026-12-03")))
     assert trtllm["sim_disagg_prefill_scale"] == 0.9 and trtllm["sim_disagg_ttft_overhead"] == "100.000 ms"

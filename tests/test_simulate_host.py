@@ -100,8 +100,9 @@ def test_a_refit_profile_keeps_the_host_floor_and_where_it_applies() -> None:
     prompt steps (sim_eager_prefill false), and TensorRT-LLM's 80 us, come back as they went."""
     import tomllib
 
+    from parity.catalog.engine_file import flat_keys
     from parity.validate import engine_toml
     for name, host_s, eager in (("vllm", 130e-6, False), ("trtllm", 80e-6, True)):
-        data = tomllib.loads(engine_toml(catalog.engine(name), 100, 0.2, 0.1, "2026-12-03"))
+        data = flat_keys(tomllib.loads(engine_toml(catalog.engine(name), 100, 0.2, 0.1, "2026-12-03")))
         assert data["sim_prefill_host_launch"] == f"{host_s * 1e6:.3f} us"
         assert data.get("sim_eager_prefill", True) is eager

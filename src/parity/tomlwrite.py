@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,47 +52,80 @@ def _is_table_array(item: Any) -> bool:
         isinstance(v, Mapping) for v in item)
 
 
-def _table(table: Mapping[str, Any], path: tuple[str, ...], lines: list[str]) -> None:
+def _comment(text: str) -> list[str]:
+    """`text` as # lines of at most 120 characters (its own line breaks kept)."""
+    return [f"# {line}" if line else "#" for part in text.splitlines()
+            for line in (textwrap.wrap(part, 118, break_long_words=False) or [""])]
+
+
+def _table(table: Mapping[str, Any], path: tuple[str, ...], lines: list[str],
+           comments: Mapping[str, str]) -> None:
     scalars = [(k, v) for k, v in table.items() if not isinstance(v, Mapping) and not _is_table_array(v)]
     lines += [f"{key(k)} = {value(v)}" for k, v in scalars]
     for k, v in table.items():
         if isinstance(v, Mapping):
             here = (*path, key(k))
-            lines += ["", f"[{'.'.join(here)}]"]
-            _table(v, here, lines)
+            holds_tables_only = bool(v) and all(isinstance(inner, Mapping) for inner in v.values())
+            if not holds_tables_only:  # [a.b] declares [a]: a table of tables alone needs no header of its own
+                name = ".".join(here)
+                lines += ["", *(_comment(comments[name]) if name in comments else ()), f"[{name}]"]
+            _table(v, here, lines, comments)
         elif _is_table_array(v):
             here = (*path, key(k))
             for row in v:
                 lines += ["", f"[[{'.'.join(here)}]]"]
-                _table(row, here, lines)
+                _table(row, here, lines, comments)
 
 
-def document(table: Mapping[str, Any], comment: str = "") -> str:
+def document(table: Mapping[str, Any], comment: str = "", comments: Mapping[str, str] | None = None) -> str:
     """A whole TOML file: `comment` as leading # lines, the table's scalars, then its sub-tables and
-    arrays of tables, in the order given."""
+    arrays of tables, in the order given; `comments` maps a sub-table's dotted name to # lines before its header."""
     lines = [f"# {line}" if line else "#" for line in comment.splitlines()]
-    _table(table, (), lines)
+    _table(table, (), lines, comments or {})
     return "\n".join(lines) + "\n"
 
 
+def _header(stripped: str) -> str:
+    """The dotted name of a table header line ([a.b] or [[a.b]], spaces about the dots dropped)."""
+    inner = stripped.split("#")[0].strip().strip("[]")
+    return ".".join(part.strip() for part in inner.split("."))
+
+
 def replace_values(text: str, values: Mapping[str, Any], add: bool = False) -> str:
-    """`text` (a TOML file) with the top-level keys in `values` given new values in place; comments and
-    every other line are kept. A key the text lacks is an error, so nothing is silently dropped, unless `add`:
-    then it is appended (to a file of top-level keys only)."""
-    lines, seen, top = [], set(), True
+    """`text` (a TOML file) with the keys in `values` given new values in place; comments and every other line
+    are kept. A key is a dotted path from the top: `gemm_scale` a top-level key, `kernels.gemm_scale` the key
+    under [kernels]. A key the text lacks is an error, so nothing is silently dropped, unless `add`: then it is
+    put after the last key of its table (the top level: before the first table), or in a new table at the end."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    ends: dict[str, int] = {"": 0}  # each table's index in `lines` after its last key line (or its header)
+    table = ""
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("["):
-            top = False
+            table = _header(stripped)
+            lines.append(line)
+            ends[table] = len(lines)
+            continue
         name = stripped.split("=")[0].strip() if "=" in stripped and not stripped.startswith("#") else ""
-        if top and name in values:
-            lines.append(f"{name} = {value(values[name])}")
-            seen.add(name)
+        path = f"{table}.{name}" if table and name else name
+        if name and path in values:
+            lines.append(f"{name} = {value(values[path])}")
+            seen.add(path)
         else:
             lines.append(line)
+        if name:
+            ends[table] = len(lines)
     missing = [k for k in values if k not in seen]
-    if missing and add and top:
-        lines += [f"{name} = {value(values[name])}" for name in missing]
-    elif missing:
-        raise KeyError(f"keys not found at the top of the file: {', '.join(sorted(missing))}")
+    if missing and not add:
+        raise KeyError(f"keys not found in the file: {', '.join(sorted(missing))}")
+    for path in missing:  # in the order given
+        table, _, name = path.rpartition(".")
+        if table not in ends:
+            lines += ["", f"[{table}]"]
+            ends[table] = len(lines)
+        at = ends[table]
+        lines.insert(at, f"{name} = {value(values[path])}")
+        ends = {t: e + 1 if e > at else e for t, e in ends.items()}
+        ends[table] = at + 1
     return "\n".join(lines) + "\n"

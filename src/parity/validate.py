@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity import catalog, tomlwrite
+from parity.catalog.engine_file import SECTION_COMMENTS, key_path, sectioned
 from parity.deployments import DeploymentCheck, deployment_checks
 from parity.engine import EngineProfile
 from parity.errors import ParityError
@@ -206,14 +207,16 @@ def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], S
 _STEADY_METHOD_END = "the data does not give"
 
 
-def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, date: str) -> str:
-    """The TOML text of a fitted engine profile, with its method and the fit's figures."""
-    return tomlwrite.document(_engine_table(engine, rows, before, after, date))
+def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, date: str, **identity: str) -> str:
+    """The TOML text of a fitted engine profile in its sections (catalog.engine_file), with its method and the
+    fit's figures; `identity` replaces top-level keys (a stack profile's method and source)."""
+    return tomlwrite.document(sectioned(_engine_table(engine, rows, before, after, date) | identity),
+                              comments=SECTION_COMMENTS)
 
 
 def engine_refit_text(text: str, engine: EngineProfile, rows: int, before: float, after: float, date: str) -> str:
     """`text` (the engine's current file) with the steady fit's parameters (FIT_PARAMETERS, SIZING_PARAMETERS),
-    date and method rewritten in place: comments, the simulator's fields and their sources stay as they are. The
+    date and method rewritten in place, each in its section (one the file lacks added there): comments, the simulator's fields and their sources stay as they are. The
     method's account of the fits after the steady one (the simulator's) is kept behind the new figures."""
     table = _engine_table(engine, rows, before, after, date)
     names = [n.removesuffix("_s") for n in (*FIT_PARAMETERS, *SIZING_PARAMETERS)]
@@ -221,7 +224,7 @@ def engine_refit_text(text: str, engine: EngineProfile, rows: int, before: float
     old = str(tomllib.loads(text).get("method", ""))
     tail = old.partition(_STEADY_METHOD_END)[2]
     values["method"] = f"{values['method']}{tail}"
-    return tomlwrite.replace_values(text, values, add=True)
+    return tomlwrite.replace_values(text, {key_path(k): v for k, v in values.items()}, add=True)
 
 
 def _engine_table(engine: EngineProfile, rows: int, before: float, after: float, date: str) -> dict[str, object]:
@@ -234,6 +237,7 @@ def _engine_table(engine: EngineProfile, rows: int, before: float, after: float,
         "id": engine.id, "name": engine.name, "date": date, "measured": True, "method": method,
         "source": "parity validate --model-kind steady --fit (parity data: measurements/serving_aiconfigurator.csv)",
         **({"assumptions": engine.assumptions} if engine.assumptions else {}),
+        **({"stack": engine.stack, "base": engine.base, "rows": list(engine.rows)} if engine.base else {}),
         "kernel_overhead": f"{engine.kernel_overhead_s * 1e6:.3f} us",
         "step_overhead": f"{engine.step_overhead_s * 1e3:.4f} ms",
         "ttft_overhead": f"{engine.ttft_overhead_s * 1e3:.3f} ms",
@@ -272,6 +276,8 @@ def _engine_table(engine: EngineProfile, rows: int, before: float, after: float,
         table["sim_disagg_first_token"] = engine.sim_disagg_first_token
     if engine.sim_disagg_prefill_scale != 1.0:
         table["sim_disagg_prefill_scale"] = tomlwrite.significant(engine.sim_disagg_prefill_scale)
+    if not engine.cuda_graphs:
+        table["cuda_graphs"] = False
     table["fp8_kv_cache"] = engine.fp8_kv_cache
     table["kv_on_demand"] = engine.kv_on_demand
     table["attention_format"] = engine.attention_format

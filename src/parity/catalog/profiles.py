@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from parity import units
+from parity.catalog.engine_file import profile_from
 from parity.catalog.files import close_matches, data_dir, in_effect, load_all, read_toml, require, user_dir
 from parity.catalog.hardware import chips, families
 from parity.engine import EngineDefault, EngineKernel, EngineProfile, TrainingProfile, measured_stack_prior
@@ -126,21 +127,12 @@ def calibration(the_chip: Chip) -> Calibration:
 
 @cache
 def engines() -> tuple[EngineProfile, ...]:
-    """Serving-engine profiles (data/engines/*.toml); a profile of the same id in the user's folder
-    (user_dir()/engines/, written by `parity validate --fit`) takes the place of parity's own."""
+    """Serving-engine profiles (data/engines/*.toml, read by section: catalog.engine_file); a profile of the same
+    id in the user's folder (user_dir()/engines/, written by `parity validate --fit`) takes the place of parity's
+    own."""
     out: dict[str, EngineProfile] = {}
     for data, where in load_all("engines", user=True):
-        try:
-            times = ("kernel_overhead", "step_overhead", "ttft_overhead")
-            optional = ("collective_latency", "disagg_ttft_overhead", "sim_prefill_launch", "sim_prefill_host_launch",
-                        "sim_disagg_ttft_overhead")
-            fields = {k: v for k, v in data.items() if k not in times + optional}
-            fields |= {f"{k}_s": units.parse(require(data, k, where), "s") for k in times}
-            fields |= {f"{k}_s": units.parse(data[k], "s") for k in optional if k in data}
-            fields["rows"] = tuple(str(r) for r in data.get("rows", ()))
-            profile = EngineProfile(**fields)
-        except (TypeError, ValueError, units.UnitError) as err:
-            raise CatalogError(f"{where}: {err}") from err
+        profile = profile_from(data, where)
         out[profile.id] = profile
     return tuple(out.values())
 

@@ -12,7 +12,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
-from parity.engine import EngineProfile
+from parity.engine import PROFILE_SECTIONS, EngineProfile
 from parity.errors import CatalogError
 from parity.hardware import Chip, System
 from parity.model import Model, MoeMlp
@@ -203,23 +203,29 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
              title=f"{m.name}: layer kinds at context {context} (KV and state in bf16)")
 
 
-# the engine parameters a serving prediction rests on, as shown to people: (field, label, unit it is shown
-# in; None: a yes/no flag)
-_ENGINE_FIELDS = (("kernel_overhead_s", "kernel overhead [us]", 1e-6), ("step_overhead_s", "step overhead [ms]", 1e-3),
-                  ("ttft_overhead_s", "per-request overhead [ms]", 1e-3), ("max_num_tokens", "step budget [tokens]", 1),
-                  ("mixes_prefill", "prefill mixed into decode steps", None),
-                  ("first_token_steps", "steps before the first token", 1),
-                  ("attention_dp_hold_steps", "attention-DP prompt hold [steps]", 1),
-                  ("batch_wait_steps", "batch waiting [steps]", 1),
-                  ("batch_wait_tokens_ratio", "batch waiting, share of budget", 1),
-                  ("recv_interval_steps", "requests taken in every [steps]", 1),
-                  ("burstiness", "arrival burstiness", 1),
-                  ("arrival_sync", "arrival sync", 1), ("first_wave", "first-wave weight", 1),
-                  ("gemm_scale", "GEMM efficiency x", 1), ("memory_scale", "memory efficiency x", 1),
-                  ("prefill_scale", "prefill time x", 1), ("expert_imbalance", "expert imbalance", 1),
-                  ("kv_memory_fraction", "KV-cache share of memory", 1),
-                  ("kv_on_demand", "KV pages allocated as outputs grow", None),
-                  ("disagg_ttft_overhead_s", "disaggregated hand-off [ms]", 1e-3))
+# the unit a time field of an engine profile is shown in: (factor, name); every other field shows as it is
+_ENGINE_TIMES = {"kernel_overhead_s": (1e-6, "us"), "collective_latency_s": (1e-6, "us"),
+                 "sim_prefill_launch_s": (1e-6, "us"), "sim_prefill_host_launch_s": (1e-6, "us")}
+
+
+def _section_rows(found: list[EngineProfile]) -> list[dict[str, object]]:
+    """Each profile by the sections of its file (engine.PROFILE_SECTIONS): a row naming the section, then a row per
+    parameter under its file key, times with their unit (us, else ms), a column per engine."""
+    rows: list[dict[str, object]] = []
+    for section in PROFILE_SECTIONS:
+        rows.append({"parameter": f"[{section.name}]", **{e.id: "" for e in found}})
+        for field in section.fields:
+            factor, unit = _ENGINE_TIMES.get(field, (1e-3, "ms") if field.endswith("_s") else (1.0, ""))
+            label = f"  {field.removesuffix('_s')}" + (f" [{unit}]" if unit else "")
+            rows.append({"parameter": label, **{e.id: _engine_value(getattr(e, field), factor) for e in found}})
+    return rows
+
+
+def _engine_value(value: object, factor: float) -> str:
+    """A profile parameter for people: yes/no, a time in its unit, 3 significant figures, '-' for none."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return scaled(factor)(value) if isinstance(value, (int, float)) or value is None else str(value)
 
 
 def _policy_value(value: object) -> str:
@@ -255,14 +261,16 @@ def _scheduler_rows(found: list[EngineProfile]) -> tuple[list[dict[str, object]]
 
 
 @cli.command()
+@click.argument("name", required=False)
 @click.option("--scheduler", is_flag=True, help="the simulator's view: each engine's named scheduler policies "
                                                "and their parameters (sources in --format json)")
 @format_option
 @out_option
-def engines(scheduler: bool, fmt: str, out: Path | None) -> None:
-    """The serving-engine profiles (TensorRT-LLM, vLLM, SGLang, generic): every parameter a serving
-    prediction rests on, and how it was obtained (fitted on which rows, or assumed)."""
-    found = catalog.engines()
+def engines(name: str | None, scheduler: bool, fmt: str, out: Path | None) -> None:
+    """The serving-engine profiles (TensorRT-LLM, vLLM, SGLang, generic), or the one NAME names: every parameter
+    a serving prediction rests on, by the sections of the profile's file, and how it was obtained (fitted on
+    which rows, or assumed)."""
+    found = [catalog.engine(name)] if name else list(catalog.engines())
     if scheduler:
         rows_, payload_ = _scheduler_rows(found)
         columns = [Column("policy", "policy", plain, "left"), Column("parameter", "parameter", plain, "left")] + [
@@ -273,23 +281,24 @@ def engines(scheduler: bool, fmt: str, out: Path | None) -> None:
                               "engine has no such policy. Sources per policy: --format json.")
         return
 
-    def shown(value: object, unit: float | None) -> str:
-        return ("yes" if value else "no") if unit is None else scaled(unit)(value)
-
     def fitted_on(e: EngineProfile) -> str:
         rows_ = re.search(r" on (\d+) calibration rows", e.method)
         return f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
 
     rows: list[dict[str, object]] = [{"parameter": "fitted on", **{e.id: fitted_on(e) for e in found}}]
-    rows += [{"parameter": label, **{e.id: shown(getattr(e, field), unit) for e in found}}
-             for field, label, unit in _ENGINE_FIELDS]
+    rows += _section_rows(found)
     payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
-                "assumptions": e.assumptions,
-                **{field: getattr(e, field) for field, _, _ in _ENGINE_FIELDS}} for e in found]
-    # stack profiles (vllm-rocm ...) show where the terminal has room, or with --wide
-    columns = [Column("parameter", "parameter", plain, "left")] + [Column(e.id, e.id, plain, wide=bool(e.base))
-                                                                 for e in found]
-    emit(rows, columns, fmt, title="Serving-engine profiles", payload=payload, out=out,
-         caption="Fitted profiles: Nelder-Mead on the calibration rows of parity's serving measurements only "
-                 "(parity validate --model-kind steady --fit); the generic profile is an assumption for engines never measured. "
-                 "Methods and assumptions (with their sources) in full: --format json.")
+                "assumptions": e.assumptions, "stack": e.stack, "base": e.base, "rows": list(e.rows),
+                **{f: getattr(e, f) for s in PROFILE_SECTIONS for f in s.fields},
+                "sections": {s.name: {f: getattr(e, f) for f in s.fields} for s in PROFILE_SECTIONS}} for e in found]
+    # stack profiles (vllm-rocm ...) show where the terminal has room, or with --wide; one named engine always
+    columns = [Column("parameter", "parameter", plain, "left")] + [
+        Column(e.id, e.id, plain, wide=bool(e.base) and len(found) > 1) for e in found]
+    title = f"{found[0].name}, by section" if name else "Serving-engine profiles, by the sections of their files"
+    emit(rows, columns, fmt, title=title, payload=payload,
+         out=out, caption="Fitted profiles: Nelder-Mead on the calibration rows of parity's serving measurements only "
+                          "(parity validate --model-kind steady --fit); the generic profile is an assumption for "
+                          "engines never measured. [steady] is read by the steady-state model alone, [simulator] by "
+                          "the simulator alone, [disagg_sizing] by the steady model, whose worker counts the "
+                          "simulator runs; the other sections by both ([scheduler.X]: the simulator's policy X). "
+                          "Methods and assumptions (with their sources) in full: --format json.")

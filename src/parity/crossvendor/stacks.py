@@ -91,14 +91,10 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
 
 
 def stack_toml(profile: EngineProfile, before: float, after: float, date: str) -> str:
-    """A stack profile as TOML: the base profile's file with the fitted values, the stack and the rows."""
+    """A stack profile as TOML: the base profile's sections with the fitted values, and the stack, base and rows."""
     from parity.validate import engine_toml  # the same writer as the CUDA profiles
-    text = engine_toml(profile, len(profile.rows), before, after, date)
     method = (f"refit of {profile.base}'s {', '.join(STACK_PARAMETERS)} on {len(profile.rows)} calibration rows of "
               f"serving_published.csv run on {profile.stack} (mean absolute log error of the published figures: "
               f"{before:.3f} before, {after:.3f} after); every other value is {profile.base}'s")
-    lines = [line for line in text.splitlines() if not line.startswith(("method =", "source ="))]
-    lines += [f'method = "{method}"', 'source = "parity validate --fit-stacks (measurements/serving_published.csv)"',
-              f'stack = "{profile.stack}"', f'base = "{profile.base}"',
-              "rows = [" + ", ".join(f'"{r}"' for r in profile.rows) + "]"]
-    return "\n".join(lines) + "\n"
+    return engine_toml(profile, len(profile.rows), before, after, date, method=method,
+                       source="parity validate --fit-stacks (measurements/serving_published.csv)")

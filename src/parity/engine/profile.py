@@ -19,7 +19,9 @@ MLA_DECODE = ("absorbed", "unabsorbed")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineProfile:
-    """One serving engine's behaviour, as named and calibrated assumptions.
+    """One serving engine's behaviour, as named and calibrated assumptions. Its file groups the fields by section
+    (engine.sections.PROFILE_SECTIONS: the kernels, the host side, one table per scheduler policy, the steady-state
+    model's stand-ins, the simulator's own factors).
 
     kernel_overhead_s [s]: fixed cost per kernel inside the engine (CUDA graphs, fused kernels).
     step_overhead_s [s]: per forward step (scheduling, sampling, detokenising, host sync).

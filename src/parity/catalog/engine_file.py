@@ -1,0 +1,133 @@
+"""An engine profile's file: identity keys at the top, then one table per section of engine.PROFILE_SECTIONS
+([kernels], [host], [scheduler.token_budget] ..., [steady], [simulator]), read into one EngineProfile and written
+back from its keys. A time is a unit string under the field's name without `_s` (kernel_overhead = "8.766 us")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from parity import units
+from parity.engine import EngineProfile
+from parity.engine.sections import IDENTITY, PROFILE_SECTIONS, ProfileSection
+from parity.errors import CatalogError
+
+__all__ = ["profile_from", "key_of", "field_of", "sectioned", "key_path", "flat_keys", "SECTION_COMMENTS"]
+
+_SECTIONS = {s.name: s for s in PROFILE_SECTIONS}
+_REQUIRED_TIMES = ("kernel_overhead_s", "step_overhead_s", "ttft_overhead_s")
+# the comment a written file puts before each section's header (tomlwrite.document's `comments`)
+SECTION_COMMENTS = {s.name: s.comment for s in PROFILE_SECTIONS}
+
+
+def key_of(field: str) -> str:
+    """The file's key of an EngineProfile field: a time [s] without its `_s` (kernel_overhead_s: kernel_overhead)."""
+    return field.removesuffix("_s")
+
+
+def field_of(key: str, section: ProfileSection) -> str | None:
+    """The EngineProfile field a key of `section` names; None where the section has no such key."""
+    for field in section.fields:
+        if key_of(field) == key:
+            return field
+    return None
+
+
+def _home(key: str) -> str:
+    """Where a key belongs, for messages: [section], the top level, or nowhere."""
+    for section in PROFILE_SECTIONS:
+        if field_of(key, section):
+            return f"[{section.name}]"
+    return "the top level" if key in IDENTITY else ""
+
+
+def _misplaced(where: str, at: str, key: str) -> CatalogError:
+    home = _home(key)
+    said = f"belongs in {home}" if home else "is no engine-profile key"
+    return CatalogError(f"{where}: key {key!r} in {at} {said}")
+
+
+def _section_values(where: str, section: ProfileSection, table: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in table.items():
+        field = field_of(key, section)
+        if field is None:
+            raise _misplaced(where, f"[{section.name}]", key)
+        out[field] = units.parse(value, "s") if field.endswith("_s") else value
+    return out
+
+
+def _tables(where: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field's value from the sections of a file (times parsed), refusing a key out of place."""
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in IDENTITY:
+            continue
+        children = [s for s in PROFILE_SECTIONS if s.name.startswith(f"{key}.")]
+        if key in _SECTIONS and isinstance(value, Mapping):
+            fields |= _section_values(where, _SECTIONS[key], value)
+        elif children and isinstance(value, Mapping):
+            for name, inner in value.items():
+                section = _SECTIONS.get(f"{key}.{name}")
+                if section is None or not isinstance(inner, Mapping):
+                    raise CatalogError(f"{where}: [{key}] holds no {name!r}; its tables are "
+                                       f"{', '.join(s.name.partition('.')[2] for s in children)}")
+                fields |= _section_values(where, section, inner)
+        else:
+            raise _misplaced(where, "the top level", key)
+    return fields
+
+
+def profile_from(data: Mapping[str, Any], where: str) -> EngineProfile:
+    """The EngineProfile of a file's TOML tables; a CatalogError naming the file, section and key for a key out of
+    place (a fitted parameter at the top level, one in another section's table, an unknown one) or a bad value."""
+    try:
+        fields = _tables(where, data)
+        for field in _REQUIRED_TIMES:
+            if field not in fields:
+                raise CatalogError(f"{where}: missing key {key_of(field)!r} in {_home(key_of(field))}")
+        identity = {k: data[k] for k in IDENTITY if k in data}
+        identity["rows"] = tuple(str(r) for r in data.get("rows", ()))
+        return EngineProfile(**identity, **fields)
+    except (TypeError, ValueError, units.UnitError) as err:
+        raise CatalogError(f"{where}: {err}") from err
+
+
+def key_path(key: str) -> str:
+    """A file key as a dotted path from the top (gemm_scale: kernels.gemm_scale; id: id)."""
+    if key in IDENTITY:
+        return key
+    for section in PROFILE_SECTIONS:
+        if field_of(key, section):
+            return f"{section.name}.{key}"
+    raise KeyError(f"{key!r} is no engine-profile key")
+
+
+def sectioned(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """File keys (kernel_overhead, gemm_scale, ...) as the file's tables: identity keys first in IDENTITY's order,
+    then each section's keys in PROFILE_SECTIONS' order, nested by the section's dotted name."""
+    unknown = [k for k in flat if k not in IDENTITY and not any(field_of(k, s) for s in PROFILE_SECTIONS)]
+    if unknown:
+        raise KeyError(f"no engine-profile key: {', '.join(unknown)}")
+    out: dict[str, Any] = {k: flat[k] for k in IDENTITY if k in flat}
+    for section in PROFILE_SECTIONS:
+        values = {key_of(f): flat[key_of(f)] for f in section.fields if key_of(f) in flat}
+        if not values:
+            continue
+        table = out
+        for part in section.name.split("."):
+            table = table.setdefault(part, {})
+        table.update(values)
+    return out
+
+
+def flat_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A file's keys as written, out of their sections (the inverse of `sectioned`): {kernel_overhead: "8.766 us",
+    gemm_scale: 1.17113, id: "trtllm", ...}."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out |= flat_keys(value)
+        else:
+            out[key] = value
+    return out
