@@ -117,6 +117,19 @@ DATABASE_SOURCE = re.compile(r"^db-dump/")
 # (FP8: --max_num_tokens 16384; FP4: its max_seq_len, which the kept configuration does not give) are not carried:
 # parity's arrival groups grow with the budget (see the README), which would group twice the prompts that arrive.
 LLAMA70B_TRT_BATCH_WAIT = {"batch_wait_timeout_iters": "20", "batch_wait_max_tokens_ratio": "0.9"}
+# InferenceX's TensorRT-LLM DeepSeek-R1 MTP scripts on B200 (benchmarks/dsr1_fp8_b200_trt_mtp.sh and
+# dsr1_fp4_b200_trt_mtp.sh, every version from their introduction in #392, commit bf3456727 of 2026-01-14, through
+# #632 / #642 of 2026-02-05/06) size the step budget to one prompt beside a full batch of drafts:
+# --max_num_tokens = ((MTP + 1) x MAX_BATCH_SIZE + ISL + 64 + 63) / 64 x 64 (integer division), with MAX_BATCH_SIZE =
+# CONC without attention DP (1,600 tokens at 128 clients of 1k prompts and MTP-3, where the engine's default is
+# 8,192). Rows measured before the scripts existed, and attention-DP rows (whose MAX_BATCH_SIZE changed between
+# versions: CONC / TP, then CONC / 8 or CONC / 4), keep the engine's default.
+TRT_MTP_SCRIPTS_SINCE = "2026-01-14"
+
+
+def trt_mtp_budget(draft_tokens: int, concurrency: int, isl: int) -> int:
+    """InferenceX's --max_num_tokens for a TensorRT-LLM MTP run without attention DP (see TRT_MTP_SCRIPTS_SINCE)."""
+    return ((draft_tokens + 1) * concurrency + isl + 64 + 63) // 64 * 64
 # InferenceX's SGLang DeepSeek-R1 scripts (benchmarks/dsr1_fp8_b200.sh, dsr1_fp4_b200.sh, their _slurm forms and
 # single_node/fixed_seq_len/dsr1_fp8_b300.sh): --scheduler-recv-interval 30 from 16 clients up, 10 below
 # (10 at TP 4 for FP8); SGLang then takes in new requests every that many decode steps.
@@ -402,6 +415,12 @@ def main(path: str) -> None:
             row["mtp_tokens"], row["mtp_acceptance"] = str(tokens), str(accepted)
             row["note"] = "; ".join(filter(None, [row["note"], f"decoded with MTP inferred ({tokens} draft tokens, "
                                                   f"{accepted} accepted per step; see the script)"]))
+            if (row["engine"] == "trtllm" and row["mode"] == "agg" and int(row["attn_dp"] or 1) == 1
+                    and row["random_range_ratio"] == INFERENCEX_RANGE_RATIO
+                    and row["measured_on"] >= TRT_MTP_SCRIPTS_SINCE):
+                budget = trt_mtp_budget(tokens, int(row["concurrency"]), int(row["isl"]))
+                row["max_num_tokens"] = str(budget)
+                row["note"] += f"; step budget {budget} tokens as InferenceX's MTP script sizes it"
     writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

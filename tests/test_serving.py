@@ -544,3 +544,16 @@ def test_a_scheduler_that_takes_requests_every_n_steps_delays_them_half_an_inter
     assert all(r["scheduler_recv_interval"] == ("30" if int(r["concurrency"]) >= 16 and
                                                 not (r["weights"] == "fp8" and r["tp"] == "4") else "10")
                for r in rows)
+
+
+def test_inferencex_trt_mtp_rows_carry_their_scripts_step_budget() -> None:
+    """InferenceX's TensorRT-LLM DeepSeek-R1 MTP scripts set --max_num_tokens = ((MTP + 1) x CONC + ISL + 64 + 63)
+    // 64 x 64 without attention DP: MTP-3 at 128 clients of 1,024-token prompts gives (512 + 1,151) // 64 x 64 =
+    25 x 64 = 1,600; at 4 clients (16 + 1,151) // 64 x 64 = 18 x 64 = 1,152; at 4 clients of 8,192 tokens
+    (16 + 8,319) // 64 x 64 = 130 x 64 = 8,320. Rows measured before the scripts existed keep the default."""
+    rows = [r for r in catalog.measurements() if r["engine"] == "trtllm" and r["mode"] == "agg"
+            and r["mtp_tokens"] == "3" and r["random_range_ratio"]]
+    budget = {(r["isl"], r["concurrency"], r["max_num_tokens"]) for r in rows if r["max_num_tokens"]}
+    assert ("1024", "128", "1600") in budget and ("1024", "4", "1152") in budget and ("8192", "4", "8320") in budget
+    assert all(int(b) == ((4 * int(c) + int(i) + 127) // 64) * 64 for i, c, b in budget)
+    assert all(bool(r["max_num_tokens"]) == (r["measured_on"] >= "2026-01-14") for r in rows)
