@@ -23,6 +23,12 @@ FITTED = {"cdna3": ("AMD-063", "AMD-064", "AZ-gemm-fp8-16384", "AZ-gemm-fp8-3276
           # all-reduce over HCCS; ARS: an eager kernel launch on CANN); the 910B and 910C share the family's (the 910C is two 910B-class dies)
           "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory", "LIM-910b-bf16-gemm",
                           "LIM-910b-exp-membw", "LIM-910b-allreduce-8", "ARS-910b3-launch")}
+# Blackwell has no family file: TRT-LLM's routed-expert op on a B300 (rows FI5301-*, FI4985-*: flashinfer#5301 and #4985)
+# fits a grouped-GEMM rate (parity.calibrate.family.grouped_gemm_fit on FI5301-nvfp4-1, -8192, -16384: NVFP4 0.2254 of
+# peak, half at 132.5 tokens per expert) that reproduces the kernel figures but made the never-fitted aiconfigurator
+# rows worse with the engine profiles as fitted (measurements/README.md); the rows stay checks. To apply it, add
+# "blackwell": ("FI5301-nvfp4-1", "FI5301-nvfp4-8192", "FI5301-nvfp4-16384") to FITTED and keep that family out of the
+# derived priors (its other efficiencies are the H200's).
 # chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
 CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}
 

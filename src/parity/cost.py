@@ -104,12 +104,15 @@ def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float
 
     Math runs at the chip's peak for its unit times the calibrated efficiency of the kernel kind, times the
     emulation efficiency on a wider unit, the format's dequantisation efficiency (weights widened inside the GEMM's
-    main loop, dtypes.Format.dequant_efficiency) and, for prefill attention, head_dim_scale."""
+    main loop, dtypes.Format.dequant_efficiency) and, for prefill attention, head_dim_scale; grouped expert GEMMs
+    run at the calibration's grouped rate for their tokens per expert (Calibration.grouped_gemm)."""
     fmt = format_named(kernel.fmt)
     math, emulated = math_unit(fmt, chip)
     efficiency = (cal.attention_decode_math if kernel.kind == "attention_decode" else
                   cal.attention_prefill_efficiency * head_dim_scale(kernel.head_dim)
-                  if kernel.kind == "attention_prefill" else cal.gemm(math) * fmt.dequant_efficiency)
+                  if kernel.kind == "attention_prefill" else
+                  cal.grouped_gemm(math, kernel.tokens) * fmt.dequant_efficiency if kernel.kind == "grouped_gemm"
+                  else cal.gemm(math) * fmt.dequant_efficiency)
     rate = chip.peak(math) * efficiency * (cal.emulation_efficiency if emulated else 1.0)
     bandwidth = chip.memory_bytes_per_s * getattr(cal, _MEMORY_EFFICIENCY[kernel.kind])
     moved = kernel.bytes

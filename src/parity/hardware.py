@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from parity.dtypes import MATH_RATES
 
@@ -282,6 +285,10 @@ class Calibration:
     kernel_overhead_s [s]: fixed cost per kernel (launch, tail) as measured outside CUDA graphs;
     emulation_efficiency: rate of a format run on a wider math unit (dequantise on the fly);
     collective_efficiency: achieved over link bandwidth for large collectives.
+    grouped_gemm_efficiency: the math rate of routed-expert (grouped) GEMMs over dense peak per math key, at
+    many tokens per expert, where a grouped-GEMM figure of the chip's family measures it (empty: the dense GEMM's
+    gemm_efficiency stands in); grouped_gemm_half_tokens: tokens per expert at which that rate is half of it
+    (rate x m / (m + half) at m tokens per expert: tiles of few rows, 0: no dependence).
     collective_latency_factor: a small collective's time through this chip's vendor library and fabric over the
     reference's (the H200: NCCL on NVLink) in the same test; it multiplies the system's link latency where
     collectives go through the library (1: the reference's, or no measurement).
@@ -307,6 +314,8 @@ class Calibration:
     collective_efficiency: float
     attention_decode_math_efficiency: float = 0.0
     collective_latency_factor: float = 1.0
+    grouped_gemm_efficiency: Mapping[str, float] = field(default_factory=dict)
+    grouped_gemm_half_tokens: float = 0.0
     source: str = ""
     family: str = ""
     rows: tuple[str, ...] = ()
@@ -325,6 +334,12 @@ class Calibration:
         if not 0.0 <= self.attention_decode_math_efficiency <= 1.0:
             raise ValueError(f"calibration {self.id}: attention_decode_math_efficiency must be in [0, 1], "
                              f"got {self.attention_decode_math_efficiency}")
+        for name, value in self.grouped_gemm_efficiency.items():
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"calibration {self.id}: grouped_gemm_efficiency {name} must be in (0, 1], got {value}")
+        if not self.grouped_gemm_half_tokens >= 0:  # NaN too
+            raise ValueError(f"calibration {self.id}: grouped_gemm_half_tokens must be >= 0, "
+                             f"got {self.grouped_gemm_half_tokens}")
         if "default" not in self.gemm_efficiency:
             raise ValueError(f"calibration {self.id}: gemm_efficiency needs a 'default' entry")
         if self.kernel_overhead_s < 0:
@@ -340,3 +355,14 @@ class Calibration:
 
     def gemm(self, math: str) -> float:
         return float(self.gemm_efficiency.get(math, self.gemm_efficiency["default"]))
+
+    def grouped_gemm(self, math: str, tokens_per_expert: Any = 0.0) -> Any:
+        """Math rate fraction of a grouped expert GEMM with `tokens_per_expert` rows per expert (array-like): the
+        measured grouped rate x m / (m + half) where one is stated for this math key, else the dense GEMM's."""
+        if math not in self.grouped_gemm_efficiency:
+            return self.gemm(math)
+        rate = float(self.grouped_gemm_efficiency[math])
+        if not self.grouped_gemm_half_tokens:
+            return rate
+        m = np.maximum(np.asarray(tokens_per_expert, dtype=float), 1e-9)
+        return rate * m / (m + self.grouped_gemm_half_tokens)

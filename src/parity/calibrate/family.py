@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from parity.errors import ParityError
 from parity.hardware import ARCHITECTURES, Calibration, Chip, Family
 
-__all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "chip_calibration", "derived_prior",
+__all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "grouped_gemm_fit", "chip_calibration", "derived_prior",
            "architecture_priors",
            "family_toml", "COMPUTE", "BANDWIDTH"]
 
@@ -45,6 +45,8 @@ class KernelFigure:
     twin: str = ""
     twin_achieved: float = 0.0
     of_peak: float = 0.0  # the peak a fraction is of, where the source's differs from the catalog's [FLOP/s]
+    tokens_per_expert: float = 0.0  # grouped_gemm_*: routed tokens per local expert of the timed op
+    flop: float = 0.0  # grouped_gemm_*: the op's FLOPs as the source counts them [FLOP]
 
     @property
     def group(self) -> str:
@@ -54,7 +56,8 @@ class KernelFigure:
 
 KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "gemm_memory", "memory", "attention_prefill",
          "attention_prefill_fraction", "attention_decode_fraction", "allreduce_busbw", "allreduce_latency",
-         "launch_overhead")
+         "launch_overhead", "grouped_gemm_fp4", "grouped_gemm_fp8", "grouped_gemm_bf16")
+GROUPED = "grouped_gemm_"  # a routed-expert op's median latency [s] at tokens_per_expert (grouped_gemm_fit)
 
 
 def figures_from_rows(rows: Iterable[Mapping[str, str]]) -> list[KernelFigure]:
@@ -75,8 +78,14 @@ def figures_from_rows(rows: Iterable[Mapping[str, str]]) -> list[KernelFigure]:
             of_peak = float(row["of_peak"]) if row.get("of_peak") else 0.0
         except ValueError as err:
             raise ParityError(f"{where}: of_peak must be a number ({err})") from err
+        try:
+            grouped = {name: float(row.get(name) or 0.0) for name in ("tokens_per_expert", "flop")}
+        except ValueError as err:
+            raise ParityError(f"{where}: tokens_per_expert and flop must be numbers ({err})") from err
+        if row["kind"].startswith(GROUPED) and not all(v > 0 for v in grouped.values()):
+            raise ParityError(f"{where}: a grouped-GEMM latency needs positive tokens_per_expert and flop")
         out.append(KernelFigure(case_id=row["case_id"], chip=row["chip"], kind=row["kind"], achieved=achieved,
-                                twin=row.get("twin_chip", ""), twin_achieved=twin_achieved, of_peak=of_peak))
+                                twin=row.get("twin_chip", ""), twin_achieved=twin_achieved, of_peak=of_peak, **grouped))
     return out
 
 
@@ -129,7 +138,11 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     latency: list[float] = []
     skinny: list[float] = []
     fields: dict[str, float] = {}
-    for f in figures:
+    grouped = [f for f in figures if f.kind.startswith(GROUPED)]
+    if len({f.chip for f in grouped}) > 1:
+        raise ParityError(f"family {family}: grouped-GEMM latencies of one chip only ({', '.join(f.case_id for f in grouped)})")
+    grouped_rates, half = grouped_gemm_fit(grouped, chips[grouped[0].chip]) if grouped else ({}, 0.0)
+    for f in (f for f in figures if not f.kind.startswith(GROUPED)):
         r = _ratio(f, chips)
         if f.kind == "allreduce_busbw":  # the collective efficiency itself (module docstring)
             fields["collective_efficiency"] = min(_fraction(f, chips[f.chip], f.achieved), 1.0)
@@ -200,6 +213,10 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
                         f"(mean of {len(skinny)} figures) and grouped expert GEMMs move with them")
     if latency:
         inferred.append(f"small collectives take {_mean(latency):.4f}x the twin's time (mean of {len(latency)} sizes)")
+    if grouped:
+        inferred.append("grouped expert GEMMs run at " + ", ".join(f"{k} {v:.4f}" for k, v in grouped_rates.items())
+                        + f" of peak at many tokens per expert, half that at {half:g} tokens per expert (grouped_gemm_fit "
+                        "on " + ", ".join(f.case_id for f in grouped) + "); other formats' at the GEMM rate")
     return dataclasses.replace(
         base, id=f"family-{family}", chip="*", family=family, date=date, measured=True,
         method=(f"from published kernel figures relative to {base.id} (see parity.calibrate.family): "
@@ -217,11 +234,52 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         stream_efficiency=round(moved("stream_efficiency", bandwidth), 4),
         collective_efficiency=round(fields.get("collective_efficiency", base.collective_efficiency), 4),
         kernel_overhead_s=fields.get("kernel_overhead_s", base.kernel_overhead_s),
-        collective_latency_factor=round(_mean(latency), 4) if latency else base.collective_latency_factor, points=())
+        collective_latency_factor=round(_mean(latency), 4) if latency else base.collective_latency_factor,
+        grouped_gemm_efficiency=grouped_rates or dict(base.grouped_gemm_efficiency),
+        grouped_gemm_half_tokens=half if grouped else base.grouped_gemm_half_tokens, points=())
+
+
+def grouped_gemm_fit(figures: Sequence[KernelFigure], chip: Chip) -> tuple[dict[str, float], float]:
+    """(math key -> grouped-GEMM math rate over dense peak at many tokens per expert, tokens per expert at half that
+    rate) from the median latencies of one routed-expert op (routing, the grouped GEMMs, finalize) at several
+    token counts on `chip`, as a roofline plus a fixed cost: the op's fewest-token latency of each format is its fixed
+    cost t1 (launches, routing, finalize: no math to speak of); every other latency t at m tokens per expert gives a
+    math rate r = flop / (t - t1) / peak, and r(m) = rate x m / (m + half) is fitted in log space (one half for
+    all formats: the tensor cores' tile rows, filled by m of them; a grid of 0.25 tokens). Pass only figures where
+    the op is bound by math (all experts busy, weights read well under t): where it is bound by memory the same
+    latencies say nothing of the math rate.
+
+    Example (hand-derived, TRT-LLM NVFP4 MoE on B200, flashinfer#5301): t1 = 0.025697 ms; 16,384 tokens (512 a
+    local expert): 1.44311e12 FLOP in 0.622597 - 0.025697 = 0.596900 ms = 2.4177 PFLOP/s = 0.26863 of 9 PFLOP/s;
+    8,192 (256): 0.72156e12 in 0.359843 ms = 0.22280. 0.26863 / 0.22280 = 2 (256 + h) / (512 + h) gives h = 132.6
+    and rate 0.22280 x 388.6 / 256 = 0.3382.
+    """
+    by_math: dict[str, list[KernelFigure]] = {}
+    for f in figures:
+        by_math.setdefault(f.kind.removeprefix(GROUPED), []).append(f)
+    points: dict[str, list[tuple[float, float]]] = {}  # math -> (tokens per expert, rate over peak)
+    for math_key, mine in by_math.items():
+        fixed = min(mine, key=lambda f: f.tokens_per_expert)
+        bound = [f for f in mine if f is not fixed]
+        if not bound or any(f.achieved <= fixed.achieved for f in bound):
+            raise ParityError(f"grouped {math_key} figures ({', '.join(f.case_id for f in mine)}): need the fixed-cost "
+                              "latency (fewest tokens) and longer math-bound ones")
+        points[math_key] = [(f.tokens_per_expert, f.flop / (f.achieved - fixed.achieved) / chip.peak(math_key))
+                            for f in bound]
+    def fitted(half: float) -> tuple[float, dict[str, float]]:
+        loss, rates = 0.0, {}
+        for math_key, pts in points.items():
+            logs = [math.log(r * (m + half) / m) for m, r in pts]
+            level = sum(logs) / len(logs)
+            loss += sum((v - level) ** 2 for v in logs)
+            rates[math_key] = math.exp(level)
+        return loss, rates
+    half = min((0.25 * i for i in range(16385)), key=lambda h: fitted(h)[0])
+    return {k: round(min(v, 1.0), 4) for k, v in fitted(half)[1].items()}, round(half, 2)
 
 
 def _described(f: KernelFigure, chips: Mapping[str, Chip]) -> str:
-    if f.kind == "launch_overhead":
+    if f.kind == "launch_overhead" or f.kind.startswith(GROUPED):
         return f"{f.case_id} {f.kind} {f.achieved * 1e6:.1f} us"
     return f"{f.case_id} {f.kind} ratio {_ratio(f, chips):.4f}"
 
@@ -320,5 +378,9 @@ def family_toml(cal: Calibration) -> str:
         lines.append(f"attention_decode_math_efficiency = {cal.attention_decode_math_efficiency:.4f}")
     if cal.collective_latency_factor != 1.0:
         lines.append(f"collective_latency_factor = {cal.collective_latency_factor:.4f}")
+    if cal.grouped_gemm_half_tokens:
+        lines.append(f"grouped_gemm_half_tokens = {cal.grouped_gemm_half_tokens:g}")
+    if cal.grouped_gemm_efficiency:
+        lines += ["", "[grouped_gemm_efficiency]"] + [f"{k} = {v:.4f}" for k, v in cal.grouped_gemm_efficiency.items()]
     lines += ["", "[gemm_efficiency]"] + [f"{k} = {v:.4f}" for k, v in cal.gemm_efficiency.items()]
     return "\n".join(lines) + "\n"

@@ -36,6 +36,8 @@ def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
             measured_chips=tuple(str(c) for c in data.get("measured_chips", ())), basis=str(data.get("basis", "")),
             attention_decode_math_efficiency=float(data.get("attention_decode_math_efficiency", 0.0)),
             collective_latency_factor=float(data.get("collective_latency_factor", 1.0)),
+            grouped_gemm_efficiency={k: float(v) for k, v in data.get("grouped_gemm_efficiency", {}).items()},
+            grouped_gemm_half_tokens=float(data.get("grouped_gemm_half_tokens", 0.0)),
             **{name: float(require(data, name, where)) for name in scalars})
     except (ValueError, units.UnitError) as err:
         raise CatalogError(f"{where}: {err}") from err

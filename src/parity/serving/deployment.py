@@ -16,7 +16,9 @@ __all__ = ["engine_calibration", "with_kernels", "engine_deployment"]
 
 
 def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
-    """A chip calibration with an engine's kernel-quality multipliers applied (capped at 1)."""
+    """A chip calibration with an engine's kernel-quality multipliers applied (capped at 1). A grouped-GEMM rate
+    measured on the engines' own expert kernels (Calibration.grouped_gemm_efficiency) is kept as measured: the
+    multipliers rate an engine's kernels against microbenchmark-calibrated ones."""
     def scaled(value: float, factor: float) -> float:
         return float(min(value * factor, 1.0))
     return dataclasses.replace(
@@ -47,6 +49,7 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
                                                                   "attention_decode")
     cal = dataclasses.replace(
         cal, gemm_efficiency={k: slower(v, "gemm") for k, v in cal.gemm_efficiency.items()},
+        grouped_gemm_efficiency={k: slower(v, "grouped_gemm") for k, v in cal.grouped_gemm_efficiency.items()},
         memory_efficiency=slower(cal.memory_efficiency, "gemm"),
         grouped_gemm_memory_efficiency=slower(cal.grouped_gemm_memory_efficiency, "grouped_gemm"),
         attention_prefill_efficiency=slower(cal.attention_prefill_efficiency, "attention_prefill"),
