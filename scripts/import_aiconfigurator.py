@@ -130,6 +130,8 @@ TRT_MTP_SCRIPTS_SINCE = "2026-01-14"
 def trt_mtp_budget(draft_tokens: int, concurrency: int, isl: int) -> int:
     """InferenceX's --max_num_tokens for a TensorRT-LLM MTP run without attention DP (see TRT_MTP_SCRIPTS_SINCE)."""
     return ((draft_tokens + 1) * concurrency + isl + 64 + 63) // 64 * 64
+
+
 # InferenceX's SGLang DeepSeek-R1 scripts (benchmarks/dsr1_fp8_b200.sh, dsr1_fp4_b200.sh, their _slurm forms and
 # single_node/fixed_seq_len/dsr1_fp8_b300.sh): --scheduler-recv-interval 30 from 16 clients up, 10 below
 # (10 at TP 4 for FP8); SGLang then takes in new requests every that many decode steps.

@@ -38,7 +38,7 @@ def test_import_parity_loads_no_engine_module() -> None:
 
 def test_typed_entry_points_are_pinned() -> None:
     assert {"Case", "case_from_row", "scenario_of", "predict_cases"} <= set(parity.predict.__all__)
-    assert parity.cli.values.__all__ == ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT",
+    assert parity.cli.values.__all__ == ["Duration", "Count", "Real", "Quantity", "DURATION", "COUNT",
                                          "TOKENS", "CONCURRENCY", "CHIPS", "PARALLEL", "StatisticTarget", "Targets",
                                          "targets_options", "target_text", "ray_option"]
 

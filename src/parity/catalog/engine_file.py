@@ -25,19 +25,20 @@ def key_of(field: str) -> str:
     return field.removesuffix("_s")
 
 
+# every file key's section and field (each field is in one section: tests/test_engine_sections.py)
+_BY_KEY = {key_of(f): (s, f) for s in PROFILE_SECTIONS for f in s.fields}
+
+
 def field_of(key: str, section: ProfileSection) -> str | None:
     """The EngineProfile field a key of `section` names; None where the section has no such key."""
-    for field in section.fields:
-        if key_of(field) == key:
-            return field
-    return None
+    home, field = _BY_KEY.get(key, (None, None))
+    return field if home is section else None
 
 
 def _home(key: str) -> str:
     """Where a key belongs, for messages: [section], the top level, or nowhere."""
-    for section in PROFILE_SECTIONS:
-        if field_of(key, section):
-            return f"[{section.name}]"
+    if key in _BY_KEY:
+        return f"[{_BY_KEY[key][0].name}]"
     return "the top level" if key in IDENTITY else ""
 
 
@@ -97,16 +98,15 @@ def key_path(key: str) -> str:
     """A file key as a dotted path from the top (gemm_scale: kernels.gemm_scale; id: id)."""
     if key in IDENTITY:
         return key
-    for section in PROFILE_SECTIONS:
-        if field_of(key, section):
-            return f"{section.name}.{key}"
+    if key in _BY_KEY:
+        return f"{_BY_KEY[key][0].name}.{key}"
     raise KeyError(f"{key!r} is no engine-profile key")
 
 
 def sectioned(flat: Mapping[str, Any]) -> dict[str, Any]:
     """File keys (kernel_overhead, gemm_scale, ...) as the file's tables: identity keys first in IDENTITY's order,
     then each section's keys in PROFILE_SECTIONS' order, nested by the section's dotted name."""
-    unknown = [k for k in flat if k not in IDENTITY and not any(field_of(k, s) for s in PROFILE_SECTIONS)]
+    unknown = [k for k in flat if k not in IDENTITY and k not in _BY_KEY]
     if unknown:
         raise KeyError(f"no engine-profile key: {', '.join(unknown)}")
     out: dict[str, Any] = {k: flat[k] for k in IDENTITY if k in flat}

@@ -12,7 +12,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
-from parity.predict.refine import bisect_percentiles, case_of_candidate, refine_candidates, refine_order, sim_meets
+from parity.predict.refine import bisect_percentiles, case_of_candidate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
 from parity.search_split import search_split
@@ -113,7 +113,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         probed = bisect_percentiles(ranked, lambda i: refine_candidates([result.frontier[i]], model, system, engine,
                                                                         precision, isl, osl)[0], percentiles, budget)
         for i, row in probed.items():
-            rows[i] = {**row, "sim_meets_targets": sim_meets(row, percentiles)}
+            rows[i] = row
         refined = sorted(probed)
     else:
         order = refine_order(result.frontier)[:refine]

@@ -21,7 +21,7 @@ from parity.errors import ParityError, UnitError
 from parity.parallel import RAY_LOCAL
 from parity.simulate.targets import LatencyTarget, latency_target
 
-__all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "TARGET", "COUNT", "TOKENS", "CONCURRENCY",
+__all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "COUNT", "TOKENS", "CONCURRENCY",
            "CHIPS", "PARALLEL", "StatisticTarget", "Targets", "targets_options", "target_text", "ray_option"]
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -126,12 +126,12 @@ class Quantity(click.ParamType):
 
 class StatisticTarget(click.ParamType):
     """A latency target that may name its statistic ('2s' the mean, 'p99:2s', 'p50:800ms'), or 'none':
-    a LatencyTarget of `metric` (simulate.targets reads the text), within `most_s` like Duration."""
+    a LatencyTarget of `metric` (simulate.targets reads the text), at most DURATION's longest."""
 
     name = "target"
 
-    def __init__(self, metric: str, most_s: float = 86_400.0, most_text: str = "1 day", means_only: bool = False) -> None:
-        self.metric, self.most_s, self.most_text, self.means_only = metric, most_s, most_text, means_only
+    def __init__(self, metric: str, means_only: bool = False) -> None:
+        self.metric, self.means_only = metric, means_only
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> LatencyTarget | None:
         if value is None or isinstance(value, LatencyTarget):
@@ -148,13 +148,12 @@ class StatisticTarget(click.ParamType):
             self.fail(f"{text!r}: this command's steady-state model gives means only; a percentile target is "
                       f"checked by the simulator in `parity search` and `parity serve` (or give the mean's bound, "
                       f"e.g. {target.seconds:g}s)", param, ctx)
-        if target.seconds > self.most_s:
-            self.fail(f"must be a positive duration of at most {self.most_text}, got {text!r}", param, ctx)
+        if target.seconds > DURATION.most_s:
+            self.fail(f"must be a positive duration of at most {DURATION.most_text}, got {text!r}", param, ctx)
         return target
 
 
 DURATION = Duration()
-TARGET = Duration(optional=True)  # a latency target: a duration, or 'none' for no target
 COUNT = Count(most=10**9)
 TOKENS = Count(most=10**8, what="any context length")  # prompt and output lengths
 CONCURRENCY = Count(most=10**7, what="any deployment's concurrent requests")

@@ -110,17 +110,18 @@ def sim_meets(row: Mapping[str, object], percentiles: Sequence[LatencyTarget]) -
 
 def bisect_percentiles(ranked: Sequence[int], simulate: Callable[[int], dict[str, object]],
                        percentiles: Sequence[LatencyTarget], budget: int) -> dict[int, dict[str, object]]:
-    """Simulated rows of the candidates a bisection probes, by index: `ranked` holds the candidates the
-    steady-state screen passed, best tok/s/chip first; a percentile grows with the load, so the first of
-    them to meet the targets is sought by halving (at most `budget` simulations, about log2 of their number).
-    Every row returned is a simulation; if the ranking is not monotone in the percentile the bisection may
-    settle on a slower candidate than the best, never on one that misses."""
+    """Simulated rows of the candidates a bisection probes, by index, each with `sim_meets_targets` (sim_meets):
+    `ranked` holds the candidates the steady-state screen passed, best tok/s/chip first; a percentile grows with
+    the load, so the first of them to meet the targets is sought by halving (at most `budget` simulations, about
+    log2 of their number). Every row returned is a simulation; if the ranking is not monotone in the percentile
+    the bisection may settle on a slower candidate than the best, never on one that misses."""
     probed: dict[int, dict[str, object]] = {}
     low, high = 0, len(ranked)  # every candidate before `low` misses; `high`: the first known to meet (or end)
     while low < high and len(probed) < budget:
         middle = (low + high) // 2
-        row = probed[ranked[middle]] = simulate(ranked[middle])
-        if sim_meets(row, percentiles):
+        row = simulate(ranked[middle])
+        row = probed[ranked[middle]] = {**row, "sim_meets_targets": sim_meets(row, percentiles)}
+        if row["sim_meets_targets"]:
             high = middle
         else:
             low = middle + 1
