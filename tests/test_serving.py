@@ -51,7 +51,10 @@ def test_ttft_and_tpot_never_fall_as_concurrency_grows(case: dict, isl: int, osl
 
 @given(case=st.sampled_from(CASES), concurrency=st.sampled_from([1, 4, 32, 128]), osl=st.sampled_from([128, 1024]))
 def test_ttft_and_tpot_never_fall_as_prompts_grow(case: dict, concurrency: int, osl: int) -> None:
-    """Longer prompts never make a token come sooner; the lengths are one array, as search prices them."""
+    """Longer prompts never make a token come sooner; the lengths are one array, as search prices them. TPOT
+    only while every client's sequence fits the KV cache: past that, clients queue for a slot and the fewer
+    sequences decoding step faster (Qwen3-32B on two H100s under SGLang, 32 clients of 16,384 tokens: about 8
+    decode at once, TPOT 85 ms against 86 ms at 8,192 tokens, while TTFT grows from 9.6 s to 37 s)."""
     lengths = np.array([128, 512, 1024, 2048, 4096, 8192, 16384], float)
     s = scenario_from_row({**case, "isl": 1024, "osl": osl, "concurrency": 1})
     r = serve_aggregated(deployment(s, s.layout), s.engine,
@@ -59,6 +62,9 @@ def test_ttft_and_tpot_never_fall_as_prompts_grow(case: dict, concurrency: int, 
     ok = np.asarray(r.feasible)
     ttft, tpot = np.asarray(r.ttft_s)[ok], np.asarray(r.tpot_s)[ok]
     assert np.all(ttft[1:] >= ttft[:-1] * (1 - 1e-9))
+    clients = concurrency / float(s.layout.resolved().attn_dp)  # per attention-DP rank
+    held = (np.asarray(r.memory.kv_token_capacity) >= clients * (lengths + osl))[ok]
+    tpot = tpot[held]
     assert np.all(tpot[1:] >= tpot[:-1] * (1 - 1e-9))
 
 
