@@ -260,6 +260,8 @@ def _engine_table(engine: EngineProfile, rows: int, before: float, after: float,
         table["sim_prefill_host_launch"] = f"{engine.sim_prefill_host_launch_s * 1e6:.3f} us"
     if not engine.sim_eager_prefill:
         table["sim_eager_prefill"] = False
+    if engine.sim_host_ops:
+        table["sim_host_ops"] = True
     if engine.sim_separate_prefill:
         table["sim_separate_prefill"] = True
     if engine.sim_client_range_ratio:

@@ -12,13 +12,13 @@ from parity import units
 from parity.catalog.engine_file import profile_from
 from parity.catalog.files import close_matches, data_dir, in_effect, load_all, read_toml, require, user_dir
 from parity.catalog.hardware import chips, families
-from parity.engine import EngineDefault, EngineKernel, EngineProfile, TrainingProfile, measured_stack_prior
+from parity.engine import EngineDefault, EngineKernel, EngineProfile, HostOps, TrainingProfile, measured_stack_prior
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
 T = TypeVar("T")
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "engine_defaults", "engine_kernels", "training_prior",
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "engine_defaults", "engine_kernels", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
 
@@ -203,6 +203,26 @@ def engine_kernels() -> tuple[EngineKernel, ...]:
         features=tuple(entry.get("features", ())), weights=tuple(entry.get("weights", ())),
         implementation=require(entry, "implementation", at),
         source=require(entry, "source", at), derivation=require(entry, "derivation", at)))
+
+
+_HOST_OP_PARTS = ("norm", "linear", "quantize", "attention", "qk_norm", "mla", "activation", "moe_routing", "moe_experts",
+                  "shared_add", "step")
+
+
+@cache
+def host_ops(engine_id: str) -> HostOps | None:
+    """The ops an engine's model code issues per part of a layer in an eager prompt step (data/host_ops.toml);
+    None for an engine the file does not list."""
+    where = "host_ops.toml"
+    entry = read_toml(data_dir() / where).get(engine_id)
+    if entry is None:
+        return None
+    at = f"{where} [{engine_id}]"
+    try:
+        return HostOps(engine=engine_id, version=require(entry, "version", at), source=require(entry, "source", at),
+                       **{part: float(require(entry, part, at)) for part in _HOST_OP_PARTS})
+    except (TypeError, ValueError) as err:
+        raise CatalogError(f"{at}: {err}") from err
 
 
 ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}

@@ -2,6 +2,7 @@
 they carry to other stacks (profile), engine versions' defaults and kernels (versions), and the training-framework
 profile (training)."""
 
+from parity.engine.host_ops import HostOps
 from parity.engine.profile import (KERNEL_QUALITY, MLA_DECODE, STACK_QUALITY, EngineProfile, measured_stack_prior,
                                    stack_prior)
 from parity.engine.sections import IDENTITY, PROFILE_SECTIONS, ProfileSection, section_of
@@ -9,6 +10,6 @@ from parity.engine.training import TrainingProfile
 from parity.engine.versions import (DEFAULT_FIELDS, KERNEL_OPS, EngineDefault, EngineKernel, engine_version,
                                     version_defaults, version_kernels)
 
-__all__ = ["EngineProfile", "TrainingProfile", "MLA_DECODE", "EngineDefault", "DEFAULT_FIELDS", "engine_version",
+__all__ = ["EngineProfile", "HostOps", "TrainingProfile", "MLA_DECODE", "EngineDefault", "DEFAULT_FIELDS", "engine_version",
            "version_defaults", "KERNEL_OPS", "EngineKernel", "version_kernels", "KERNEL_QUALITY", "STACK_QUALITY",
            "stack_prior", "measured_stack_prior", "ProfileSection", "PROFILE_SECTIONS", "IDENTITY", "section_of"]

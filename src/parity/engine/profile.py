@@ -88,6 +88,9 @@ class EngineProfile:
     device has to do (simulate.tables.host_bound_s; a bound, where sim_prefill_launch_s adds). TensorRT-LLM
     runs context steps eagerly, its PyTorch modules calling one op after another from Python (cuda_graph_config
     captures generation-only batches), so a short prompt step of a many-layered model waits on the host. 0: none.
+    sim_host_ops: the floor above counts the ops the engine's model code issues, read from its source
+    (data/host_ops.toml, simulate.host_ops.prompt_step_ops), instead of the kernels the step model prices;
+    False (the default): the priced kernels.
     sim_eager_prefill: the engine runs steps with prompt tokens without CUDA graphs, so the host's floor above
     applies to them; False: it replays graphs for them too (vLLM V1's default cudagraph_mode FULL_AND_PIECEWISE
     captures piecewise graphs for mixed and prefill batches; FULL_DECODE_ONLY, which a row states with its
@@ -158,6 +161,7 @@ class EngineProfile:
     sim_prefill_launch_s: float = 0.0
     sim_prefill_host_launch_s: float = 0.0
     sim_eager_prefill: bool = True
+    sim_host_ops: bool = False
     sim_separate_prefill: bool = False
     sim_client_range_ratio: float = 0.0
     sim_disagg_ttft_overhead_s: float | None = None

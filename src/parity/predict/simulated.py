@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from parity import catalog
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.parallel import map_chunks
@@ -86,7 +87,8 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
     if scenario.mode == "agg":
         engine = deployed_engine(scenario, bench)
         return simulate_aggregated(deployment(dataclasses.replace(scenario, engine=engine), scenario.layout), engine,
-                                   bench, timeline=timeline)
+                                   bench, timeline=timeline,
+                                   host_ops=catalog.host_ops(engine.base or engine.id) if engine.sim_host_ops else None)
     assert scenario.decode_layout is not None
     pw, dw = scenario.prefill_workers, scenario.decode_workers
     if pw is None or dw is None:

@@ -10,7 +10,7 @@ import gc
 
 import numpy as np
 
-from parity.engine import EngineProfile
+from parity.engine import EngineProfile, HostOps
 from parity.simulate.benchmark import Benchmark, _Client
 from parity.simulate.drive import _drive, _push_to_least_outstanding
 from parity.simulate.loop import Engine, Request
@@ -24,11 +24,12 @@ __all__ = ["simulate_aggregated", "simulate_disaggregated", "run_aggregated", "r
 
 
 def simulate_aggregated(dep: Deployment, profile: EngineProfile, bench: Benchmark, workers: int = 1,
-                        timeline: bool = False) -> SimResult:
+                        timeline: bool = False, host_ops: HostOps | None = None) -> SimResult:
     """A benchmark run on `workers` aggregated workers of a deployment (prefill and decode in the same
-    steps), the engine's habits read from its profile."""
+    steps), the engine's habits read from its profile; host_ops: the ops its model code issues per part of a
+    layer, for the host's floor on eager prompt steps (None: the kernels the step model prices)."""
     sched, capacity = _scheduler(dep, profile, bench)
-    table = _table(dep, profile, bench, capacity, float(profile.max_batch_size))
+    table = _table(dep, profile, bench, capacity, float(profile.max_batch_size), host_ops=host_ops)
     return run_aggregated(table, sched, bench, int(dep.layout.attn_dp), workers, float(dep.chips), timeline)
 
 

@@ -136,7 +136,7 @@ def host_bound_s(device_s: Num, launches: float, host_launch_s: float) -> Num:
 
 def step_table(dep: Deployment, most_batch: float, most_context: float, most_prefill: float,
                prefill_scale: float = 1.0, prefill_launch_s: float = 0.0, prompt_tokens: float = math.inf,
-               host_launch_s: float = 0.0) -> StepTable:
+               host_launch_s: float = 0.0, host_ops: float | None = None) -> StepTable:
     """Tabulate a deployment's step time once, vectorised (one call of the step model per rank case).
 
     The grid: decode batch 0 and 14 geometric points up to `most_batch`, context 8 points up to
@@ -146,13 +146,14 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     decode verifies 1 + mtp_tokens tokens and the drafter runs mtp_tokens times (parity.step.decode_step).
     A step with prompt tokens runs eagerly while decode-only steps replay CUDA graphs: it adds
     prefill_launch_s [s] for each of its kernel launches (prefill_launches), and it lasts at least as long
-    as its host takes to issue them at host_launch_s [s] each (host_bound_s). A rank's prompt tokens up to
+    as its host takes to issue them at host_launch_s [s] each (host_bound_s), or to issue `host_ops` ops where
+    the engine's count from its source is given (simulate.host_ops.prompt_step_ops). A rank's prompt tokens up to
     `prompt_tokens` [tokens] (the nominal prompt length) are one sequence; more are whole prompts of that length
     side by side (p / prompt_tokens sequences), whose attention pairs add per prompt instead of growing with the
     square of the step's tokens (two 8,192-token prompts: 2 x 8,192^2 / 2 pairs, not 16,384^2 / 2).
     """
     key = (repr(dep), most_batch, most_context, most_prefill, prefill_scale, prefill_launch_s, prompt_tokens,
-           host_launch_s)
+           host_launch_s, host_ops)
     if (known := _tables.get(key)) is not None:
         return known
     batches = _axis(most_batch, 14)
@@ -167,7 +168,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     ranks = int(dep.layout.attn_dp)
     # what does not depend on the rank case, priced once
     launches = ("launches", key[0], float(prefills[-1]))
-    if (prefill_launch_s or host_launch_s) and launches not in _figures:
+    if (prefill_launch_s or (host_launch_s and host_ops is None)) and launches not in _figures:
         _remember(_figures, launches, prefill_launches(dep, float(prefills[-1])), 8192)
     launch_s = prefill_launch_s * _figures[launches] if prefill_launch_s else 0.0
     draft = None if drafter is None else dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
@@ -185,7 +186,8 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         if draft is not None:
             t = t + draft
         if host_launch_s:
-            t = np.where(p > 0, host_bound_s(t, _figures[launches], host_launch_s), t)
+            issued = _figures[launches] if host_ops is None else host_ops
+            t = np.where(p > 0, host_bound_s(t, issued, host_launch_s), t)
         tables.append(tuple(tuple(tuple(row) for row in plane) for plane in t.tolist()))  # tolist: Python floats
     # attention of a chunk over its cached context: the slope of step time in prefill_context at the largest chunk
     big = float(prefills[-1])

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity.engine import EngineProfile
+from parity.engine import EngineProfile, HostOps
 from parity.errors import InfeasiblePlan
 from parity.memory import kv_bytes_per_token_per_device
 from parity.plan import Shard
 from parity.simulate.benchmark import Benchmark
+from parity.simulate.host_ops import prompt_step_ops
 from parity.simulate.policies import Scheduler, scheduler_of
 from parity.simulate.tables import StepTable, step_table
 from parity.step import Deployment, deployment_memory
@@ -44,16 +45,19 @@ def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
 
 
 def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float,
-           host_bound: bool = True) -> StepTable:
+           host_bound: bool = True, host_ops: HostOps | None = None) -> StepTable:
     """The deployment's step table under the profile's prompt-step costs (host_bound False: without the
     host's floor on eager prompt steps, sim_prefill_host_launch_s; an engine that replays graphs for prompt
-    steps, sim_eager_prefill False, has none either)."""
+    steps, sim_eager_prefill False, has none either). The floor counts the ops the engine's model code issues
+    (host_ops, from its source: prompt_step_ops) where given and countable, else the kernels the step model
+    prices."""
     most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
                max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
+    host_launch_s = profile.sim_prefill_host_launch_s if host_bound and profile.sim_eager_prefill else 0.0
+    issued = prompt_step_ops(dep.model, dep.precision, host_ops) if host_launch_s and host_ops is not None else None
     return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
                       profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s,
-                      prompt_tokens=float(bench.isl),
-                      host_launch_s=profile.sim_prefill_host_launch_s if host_bound and profile.sim_eager_prefill else 0.0)
+                      prompt_tokens=float(bench.isl), host_launch_s=host_launch_s, host_ops=issued)
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark, prompts: bool = True
