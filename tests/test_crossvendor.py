@@ -117,18 +117,40 @@ def test_twin_offsets_are_the_nvidia_twins_log_errors() -> None:
     rows = catalog.measurements("serving_published")
     offsets = twin_offsets(rows, stored_setting())
     twins = {r["case_id"].removesuffix("-nv") for r in rows if r["case_id"].endswith("-nv")}
-    assert set(offsets) == twins and len(twins) == 11  # 10 AMD pairs, 1 Huawei (B02: CloudMatrix384 prefill)
+    # 33 AMD pairs (10 dstack, 12 LLM-Inference-Bench, 11 AMD's ROCm blog), 1 Huawei (B02: CloudMatrix384 prefill)
+    assert set(offsets) == twins and len(twins) == 34
+
+
+def test_every_twin_is_the_same_work_on_another_vendor() -> None:
+    """A row X and its twin X-nv: the same source, model, lengths, clients, metric, split and offline mode, the
+    twin on NVIDIA and X on another vendor; only the system and layout may differ (dstack's H200 SGLang twins
+    add attention DP)."""
+    rows = {r["case_id"]: r for r in catalog.measurements("serving_published")}
+    pairs = [(rows[i], rows[f"{i}-nv"]) for i in rows if f"{i}-nv" in rows]
+    assert len(pairs) == 34
+    same = ("source_id", "model", "isl", "osl", "concurrency", "metric", "split", "offline")
+    for a, b in pairs:
+        assert [k for k in same if a[k] != b[k]] == [], a["case_id"]
+        assert b["vendor"] == "NVIDIA" != a["vendor"], a["case_id"]
+    # the pairs added with their sources (LLM-Inference-Bench, AMD's ROCm blog) are scored, never fitted
+    added = ("llm-inference-bench", "rocm-blog-mi300x-best-practices")
+    assert {a["split"] for a, _ in pairs if a["source_id"] in added} == {"holdout"}
 
 
 @pytest.mark.validation
 def test_ratio_checks_pair_the_same_work_on_two_vendors() -> None:
     checks = ratio_checks(catalog.measurements("serving_published"))
-    assert len(checks) == 11
+    assert len(checks) == 34
     by = {c.case_id: c for c in checks}
     # B02: CloudMatrix384 prefill 5,655 tok/s per NPU against SGLang on H100 6,288 per GPU (the paper's Table 2)
     assert by["B02-cm384-prefill"].published == pytest.approx(5655 / 6288, rel=1e-9)
     # AMD-014: 8x MI300X 1,705.14 against 8x H100 1,196.35 total tokens/s (dstack), ratio 1.4253
     assert by["AMD-014"].published == pytest.approx(1705.140233 / 1196.345439, rel=1e-4)
+    # LIB-l3-8b-tp1-b64: the same batch of 64 x 1,024 output tokens in 61.356 s on one MI300X and 18.809 s on one
+    # H100 (LLM-Inference-Bench), so the ratio of output tokens/s is 18.809 / 61.356 = 0.30655
+    assert by["LIB-l3-8b-tp1-b64"].published == pytest.approx(18.808667 / 61.356173, rel=1e-4)
+    # RBP-405b-i2048-b128: 128 x 2,048 tokens in 168,846 ms on 8 x MI300X, 195,622 ms on 8 x H100: 1.15858
+    assert by["RBP-405b-i2048-b128"].published == pytest.approx(195622 / 168846, rel=1e-4)
 
 
 def test_ratio_interval_combines_both_vendors_bands() -> None:
