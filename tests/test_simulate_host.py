@@ -45,13 +45,13 @@ def test_the_table_floors_prompt_steps_at_the_hosts_time_and_leaves_decode_steps
 
 
 def test_the_host_floor_shapes_aggregated_runs_and_not_disaggregated_ones() -> None:
-    """TensorRT-LLM's profile sets the floor (80 us per launch). An aggregated gpt-oss-120b run at 4 clients
-    (TP 8: the device prefills 1,024 tokens in ~9 ms, the host needs 218 launches x 80 us = 17 ms) gets a
+    """TensorRT-LLM's profile sets the floor (45 us per op its model code issues). An aggregated gpt-oss-120b run
+    at 4 clients (TP 8: the device prefills 1,024 tokens in ~9 ms, the host needs 331 ops x 45 us = 15 ms) gets a
     longer TTFT with it than without; a disaggregated DeepSeek run is the same to the bit without it and with
     1 ms per launch (a 0.6 s floor over every prompt step, were it applied): its prefill workers' prompt time
     is fitted as a whole (sim_disagg_prefill_scale)."""
     trtllm = catalog.engine("trtllm")
-    assert trtllm.sim_prefill_host_launch_s == pytest.approx(80e-6)
+    assert trtllm.sim_prefill_host_launch_s == pytest.approx(45e-6) and trtllm.sim_host_ops
     without = dataclasses.replace(trtllm, sim_prefill_host_launch_s=0.0)
     agg = scenario_from_row(_row("2026_04_06_gpt_oss_120b_b200_sxm_trtllm_fp4_agg_1024x1024_c4_tp8_ep1_437"))
     assert simulate_scenario(agg).ttft_s > simulate_scenario(agg.with_engine(without)).ttft_s
@@ -97,12 +97,12 @@ def test_vllms_own_server_costs_less_before_the_first_token_than_behind_dynamo()
 
 def test_a_refit_profile_keeps_the_host_floor_and_where_it_applies() -> None:
     """`parity validate --fit` writes a profile back as TOML: vLLM's 130 us per launch and its graph-replayed
-    prompt steps (sim_eager_prefill false), and TensorRT-LLM's 80 us, come back as they went."""
+    prompt steps (sim_eager_prefill false), and TensorRT-LLM's 45 us, come back as they went."""
     import tomllib
 
     from parity.catalog.engine_file import flat_keys
     from parity.validate import engine_toml
-    for name, host_s, eager in (("vllm", 130e-6, False), ("trtllm", 80e-6, True)):
+    for name, host_s, eager in (("vllm", 130e-6, False), ("trtllm", 45e-6, True)):
         data = flat_keys(tomllib.loads(engine_toml(catalog.engine(name), 100, 0.2, 0.1, "2026-12-03")))
         assert data["sim_prefill_host_launch"] == f"{host_s * 1e6:.3f} us"
         assert data.get("sim_eager_prefill", True) is eager
