@@ -52,11 +52,11 @@ def test_every_entry_names_its_implementation_source_and_derivation() -> None:
 
 
 def test_no_ratio_comes_from_a_scored_serving_row() -> None:
-    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237) and vLLM's own
-    benchmark_throughput / benchmark_latency runs (#13747, #13199), which no measured serving row holds: nothing
-    parity scores fitted them."""
+    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237), vLLM's own
+    benchmark_throughput / benchmark_latency runs (#13747, #13199) and AMD's batch latency of the generic paged
+    attention (#16426), which no measured serving row holds: nothing parity scores fitted them."""
     rows = [r for name in ("serving_published", "serving_aiconfigurator") for r in catalog.measurements(name)]
-    for pr in ("sglang#2643", "sglang#3237", "vllm#13747", "vllm#13199"):
+    for pr in ("sglang#2643", "sglang#3237", "vllm#13747", "vllm#13199", "vllm#16426"):
         assert any(pr in e.source for e in catalog.engine_kernels())
         assert not any(pr in " ".join(str(v) for v in r.values()) for r in rows)
 
@@ -233,3 +233,53 @@ def test_the_channelwise_fallback_slows_rocm_only() -> None:
     fast, slow = (float(step_cost(deployment(s, s.layout), Batch(decode_tokens=4, decode_context=1152)).time_s)
                   for s in (dataclasses.replace(mi, kernels=()), mi))
     assert slow > 1.5 * fast
+
+
+@pytest.mark.parametrize(("version", "stack", "expected"), [
+    ((0, 6, 1), "rocm", 15.6), ((0, 5, 5), "rocm", 15.6), ((0, 5, 0), "rocm", 15.6), ((0, 6, 2), "rocm", None),
+    ((0, 6, 3), "rocm", None), ((0, 4, 3), "rocm", None), ((0, 6, 1), "cuda", None)])
+def test_which_vllm_versions_ran_the_generic_paged_attention_on_rocm(version, stack, expected) -> None:
+    """Up to 0.6.1 rocm_flash_attn.py sent every ROCm decode to the HIP build of paged_attention_v1/v2; the custom
+    kernel of vllm#8310 is in 0.6.2. Dense models in any format; CUDA ran those kernels natively (the calibrated
+    profile's own)."""
+    found = version_kernels(catalog.engine_kernels(), "vllm", version, stack, frozenset(), "fp16")
+    assert {k.op: k.time_ratio for k in found} == ({} if expected is None else {"attention_decode": expected})
+
+
+def _generic_pa_batch_s(ratio: float | None) -> tuple[float, float, float]:
+    """(prefill, decode, whole) [s] of vllm#16426's batch on one MI300X: 128 prompts of 2,048 tokens, 128 out, FP8
+    weights and KV cache, Llama-3.1-8B for Mistral-7B (the same layers; only the vocabulary differs), prefill in
+    steps of 16 prompts (V0's 32,768-token budget), on the profile a row left out of the ROCm stack fit gets; the
+    decode attention at `ratio` times the calibrated kernel's time (None: the calibrated kernels)."""
+    row = {"case_id": "x", "model": "llama-3.1-8b", "system": "mi300x-platform", "engine": "vllm", "weights": "fp8",
+           "kv": "fp8", "mode": "agg", "isl": "2048", "osl": "128", "concurrency": "128", "tp": "1",
+           "metric": "tpot_s", "measured": "1", "engine_version": ""}
+    s = scenario_from_row(row).with_engine(stack_prior(catalog.engine("vllm"), "rocm"))
+    if ratio is not None:
+        s = dataclasses.replace(s, kernels=(EngineKernel(engine="vllm", since=(0,), until=(1,), op="attention_decode",
+                                                         time_ratio=ratio),))
+    dep = deployment(s, s.layout)
+    prefill = 8 * float(step_cost(dep, Batch(prefill_tokens=16 * 2048, prefill_sequences=16)).time_s)
+    decode = sum(float(step_cost(dep, Batch(decode_tokens=128, decode_context=2048 + i)).time_s) for i in range(1, 128))
+    return prefill, decode, prefill + decode
+
+
+def test_the_generic_paged_attention_ratio_reproduces_amds_batch() -> None:
+    """vllm#16426: the generic kernels made the batch 'about 2-3x' as long as AMD's custom kernel. parity with the
+    calibrated kernels: prefill 3.886 s + 127 decode steps 0.858 s = 4.744 s; each unit of the attention ratio adds
+    the calibrated decode attention, 0.487 s (r = 10: 4.744 + 9 x 0.487 = 9.127 s). The stored 15.6 makes the batch
+    4.744 + 14.6 x 0.487 = 11.85 s, 2.5x; 2x would be r = 1 + 4.744 / 0.487 = 10.7, 3x r = 20.5."""
+    prefill, decode, whole = _generic_pa_batch_s(None)
+    assert (prefill, decode) == (pytest.approx(3.886, rel=0.01), pytest.approx(0.858, rel=0.01))
+    assert _generic_pa_batch_s(10.0)[2] == pytest.approx(whole + 9 * 0.487, rel=0.01)
+    (stored,) = version_kernels(catalog.engine_kernels(), "vllm", (0, 6, 1), "rocm", frozenset(), "fp16")
+    assert _generic_pa_batch_s(stored.time_ratio)[2] == pytest.approx(2.5 * whole, rel=0.01)
+
+
+def test_a_rocm_row_of_vllm_0_6_1_gets_the_generic_paged_attention_and_its_nvidia_twin_does_not() -> None:
+    """LLM-Inference-Bench's MI300X runs name vLLM 0.6.1 built for ROCm: decode attention at 15.6x the calibrated
+    kernel's time, nothing else changed; the H100 twin names no version and keeps the calibrated kernels."""
+    rows = {r["case_id"]: r for r in catalog.measurements("serving_published")}
+    amd = scenario_from_row(rows["LIB-l3-8b-tp1-b16"])
+    assert {k.op: k.time_ratio for k in amd.kernels} == {"attention_decode": 15.6}
+    assert not scenario_from_row(rows["LIB-l3-8b-tp1-b16-nv"]).kernels
