@@ -34,6 +34,10 @@ below TP 8 (LLAMA70B_TRT_BATCH_WAIT; stated in each affected row's note), and it
 take in new requests every 10 or 30 decode steps (sglang_recv_interval; the scheduler_recv_interval column), and
 its vLLM Llama-3.1-70B runs on B200 run prompt steps without CUDA graphs (the eager_prefill column).
 
+Prompt lengths as the server saw them (SGLANG_TRANSFORMERS_V5): InferenceX's SGLang DeepSeek runs on SGLang
+0.5.10.post1 (transformers 5.3.0) measured before its client's tokenizer fix reached Hub model ids sent prompts
+35,921 / 7,140 = 5.031 times their nominal length; their isl says so, with the scripts' fp8 KV cache.
+
 One inference, stated in each affected row's note and in its mtp_tokens / mtp_acceptance cells: the
 DeepSeek-R1 runs on B200 and B300 that the source lists under R1 alone (its dated sweep files, Dynamo
 images) were decoded with multi-token prediction. Evidence: on 62 configurations measured both ways
@@ -142,6 +146,28 @@ def trt_mtp_budget(draft_tokens: int, concurrency: int, isl: int) -> int:
 # column says so on those rows.
 def sglang_recv_interval(weights: str, tp: str, concurrency: str) -> str:
     return "10" if (weights == "fp8" and tp == "4") or int(concurrency) < 16 else "30"
+
+
+# InferenceX's SGLang DeepSeek runs on images whose SGLang pins transformers 5 sent the server prompts about five
+# times their nominal length. transformers 5 loads DeepSeek-V3/R1's tokenizer (tokenizer_config.json names
+# LlamaTokenizerFast, tokenizer.json is ByteLevel BPE) with a Metaspace pre-tokenizer and a Sequence decoder
+# (huggingface/transformers#45488); the SGLang server puts tokenizer.json's back (_fix_v5_tokenizer_components in
+# python/sglang/srt/utils/hf_transformers_utils.py), InferenceX's client decodes its random prompts with the broken
+# one, so the server re-encodes the text into more tokens: 7,140 client tokens were 35,921 server tokens
+# (SemiAnalysisAI/InferenceX#937, transformers 5.3.0). #937's client fix (2026-03-24) read tokenizer.json from a
+# local model directory only and did nothing for a Hub id, which these scripts pass (`hf download "$MODEL"`,
+# `--model "$MODEL"`) until #1381 (2026-05-15; the DeepSeek SGLang runs of B200 and B300 were re-run with it,
+# #1502). SGLang 0.5.9 pins transformers 4.57.1 and is unaffected; 0.5.10.post1 pins 5.3.0 (the wheels' METADATA).
+# Such rows carry the server's prompt length, and their scripts' KV cache format (single_node/dsr1_fp8_b300.sh and
+# dsr1_fp4_b300.sh: --kv-cache-dtype fp8_e4m3), which decides how many of those prompts the KV pool admits.
+SGLANG_TRANSFORMERS_V5 = {"0.5.10.post1": "5.3.0"}  # SGLang version -> the transformers its wheel pins
+CLIENT_TOKENIZER_FIXED_ON = "2026-05-15"  # InferenceX#1381 merged
+SERVER_TOKENS_PER_CLIENT_TOKEN = 35921 / 7140  # InferenceX#937, transformers 5.3.0
+
+
+def server_prompt_length(isl: str) -> str:
+    """The prompt the SGLang server prefilled for a nominal (client-side) length [tokens]: 8,192 -> 41,214."""
+    return str(round(int(isl) * SERVER_TOKENS_PER_CLIENT_TOKEN))
 
 
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements"
@@ -371,6 +397,13 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         out["eager_prefill"] = "1"  # cudagraph_mode FULL_DECODE_ONLY (see sglang_recv_interval's comment block)
     if inferencex and out["engine"] == "sglang" and out["mode"] == "agg":
         out["scheduler_recv_interval"] = sglang_recv_interval(out["weights"], out["tp"], out["concurrency"])
+        if (out["model"].startswith("deepseek") and out["engine_version"] in SGLANG_TRANSFORMERS_V5
+                and out["measured_on"] < CLIENT_TOKENIZER_FIXED_ON):
+            nominal, out["isl"], out["kv"] = out["isl"], server_prompt_length(out["isl"]), "fp8"
+            said = (f"isl is the server's prompt length, {SERVER_TOKENS_PER_CLIENT_TOKEN:.3f} x the nominal {nominal}: "
+                    f"the client's tokenizer (transformers {SGLANG_TRANSFORMERS_V5[out['engine_version']]}) "
+                    "inflated its prompts (InferenceX#937, #1381); KV cache fp8 as the script sets it")
+            out["note"] = "; ".join(filter(None, [out["note"], said]))
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
     group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
                                               "moe_tp", "moe_ep", "prefill_tp", "prefill_attn_dp", "decode_tp",

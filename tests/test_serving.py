@@ -552,6 +552,21 @@ def test_a_scheduler_that_takes_requests_every_n_steps_delays_them_half_an_inter
                for r in rows)
 
 
+def test_inferencex_sglang_transformers5_rows_carry_the_servers_prompt_length() -> None:
+    """InferenceX's SGLang 0.5.10.post1 (transformers 5.3.0) DeepSeek runs before its client's tokenizer fix reached
+    Hub ids (InferenceX#1381, 2026-05-15) sent prompts 35,921 / 7,140 = 5.0310 times the nominal length
+    (InferenceX#937): 8,192 x 5.0310 = 41,213.6 -> 41,214 and 1,024 x 5.0310 = 5,151.7 -> 5,152 tokens, with the
+    scripts' fp8 KV cache. All 31 are the B300 rows; the case id keeps the nominal length, and no other row moved
+    (SGLang 0.5.9 pins transformers 4.57.1)."""
+    rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["engine_version"] == "0.5.10.post1"]
+    assert len(rows) == 31 and {r["system"] for r in rows} == {"hgx-b300"}
+    nominal = {r["case_id"]: int(r["case_id"].split("_agg_")[1].split("x")[0]) for r in rows}
+    assert {(nominal[r["case_id"]], int(r["isl"])) for r in rows} == {(8192, 41214), (1024, 5152)}
+    assert all(r["kv"] == "fp8" and "InferenceX#937" in r["note"] for r in rows)
+    others = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["engine_version"] != "0.5.10.post1"]
+    assert others and all(not r["kv"] and int(r["isl"]) in (1024, 2048, 4000, 4096, 8192) for r in others)
+
+
 def test_inferencex_trt_mtp_rows_carry_their_scripts_step_budget() -> None:
     """InferenceX's TensorRT-LLM DeepSeek-R1 MTP scripts set --max_num_tokens = ((MTP + 1) x CONC + ISL + 64 + 63)
     // 64 x 64 without attention DP: MTP-3 at 128 clients of 1,024-token prompts gives (512 + 1,151) // 64 x 64 =
