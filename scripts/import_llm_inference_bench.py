@@ -6,7 +6,7 @@ ALL_RESULTS.csv is `Plots/All_results.csv` of github.com/argonne-lcf/LLM-Inferen
 ae7e7a41173badc99f7b59da1657a0172813e5e5, 2024-09-27; the data of Chitty-Venkata et al., 'LLM-Inference-Bench:
 Inference Benchmarking of Large Language Models on AI Accelerators', PMBS'24, arXiv 2411.00136). This script runs
 once, by hand; parity never reads the source at run time. It rewrites the `LIB-*` rows of serving_published.csv
-and leaves the others alone.
+where they stand and leaves the others alone.
 
 What the source ran (vLLM/MI300X and vLLM/H100 in the same repository; read from its scripts at ae7e7a4): each row is
 one call of the repository's `benchmark_throughput.py`, vLLM's benchmark_latency.py with a CSV writer, the same
@@ -107,12 +107,14 @@ def main(path: str) -> None:
     with open(target, newline="") as f:
         text = f.read()  # kept byte for byte: some rows end in CRLF
     fields = next(csv.reader([text.splitlines()[0]]))
-    kept = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("LIB-"))
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.startswith("LIB-")), len(lines))  # where they stood
+    kept = [line for line in lines if not line.startswith("LIB-")]
     out = io.StringIO()
     csv.DictWriter(out, fieldnames=fields, lineterminator="\n").writerows({k: row.get(k, "") for k in fields}
                                                                           for row in new)
     with open(target, "w", newline="") as f:
-        f.write(kept + out.getvalue())
+        f.write("".join(kept[:at]) + out.getvalue() + "".join(kept[at:]))
     print(f"{len(new)} rows ({len(new) // 2} pairs) written to {target}")
 
 
