@@ -6,15 +6,29 @@ ALL_RESULTS.csv is `Plots/All_results.csv` of github.com/argonne-lcf/LLM-Inferen
 ae7e7a41173badc99f7b59da1657a0172813e5e5, 2024-09-27; the data of Chitty-Venkata et al., 'LLM-Inference-Bench:
 Inference Benchmarking of Large Language Models on AI Accelerators', PMBS'24, arXiv 2411.00136). This script runs
 once, by hand; parity never reads the source at run time. It rewrites the `LIB-*` rows of serving_published.csv
-and leaves the others alone.
+where they stand and leaves the others alone.
 
-What the source ran (vLLM/MI300X and vLLM/H100 in the same repository): each row is one call of the repository's
-`benchmark_throughput.py` (vLLM's benchmark_latency.py with a CSV writer): `batch` random prompts of `len`
-tokens submitted at once to vLLM's offline LLM class with ignore_eos and max_tokens = `len`, --dtype float16, the
-engine's defaults otherwise; `Latency` = mean seconds of the whole batch over the measured iterations,
-`Throughput` = batch x (input + output) / Latency. MI300X: vLLM v0.6.1 built from its Dockerfile.rocm, one GPU
-(tensor parallel 1; the source's 'Num of Hardware'). H100: `pip install vllm` with CUDA 12.3 (version not stated;
-its benchmark script imports vllm.inputs.PromptInputs, which 0.5.x-0.6.x have), the H100 variant not stated.
+What the source ran (vLLM/MI300X and vLLM/H100 in the same repository; read from its scripts at ae7e7a4): each row is
+one call of the repository's `benchmark_throughput.py`, vLLM's benchmark_latency.py with a CSV writer, the same
+file in both folders but for the hardware label. It builds vLLM's offline LLM class with the script's defaults:
+--dtype float16, enforce_eager False (CUDA / HIP graphs: the script passes False, not None), block size 16,
+gpu_memory_utilization 0.9, max_model_len the model's (8,192 for Llama-3, 4,096 for Llama-2), no chunked prefill,
+no prefix caching, the engine's max_num_seqs (256); then `batch` prompts of `len` random token ids (below 10,000)
+with SamplingParams(temperature 1.0, top_p 1.0, ignore_eos, max_tokens = `len`) go to one llm.generate call, so
+every prompt starts together and prefill is inside the timed call. 10 warm-up calls, then 30 timed ones:
+`Latency` = their mean [s], `Throughput` = batch x (input + output) / Latency.
+MI300X: vLLM v0.6.1 built from upstream's Dockerfile.rocm (vLLM/MI300X/README.md), not AMD's ROCm/vllm fork: decode
+attention in the generic paged_attention_v1/v2 kernels (AMD's custom kernel came in v0.6.2, see
+data/engine_kernels.toml) and no custom all-reduce (v0.6.1 vllm/config.py ParallelConfig: `if is_hip():
+self.disable_custom_all_reduce = True`, so TP all-reduces go through RCCL). 'Num of Hardware' is the tensor
+parallelism (the 70B latency falls from 54.7 to 22.7 ms a token from 1 to 8 GPUs); run-benchmark.sh as published
+loops over tensor parallelism 1 only and its CSV label reads 'AMD MI300X', so the table was assembled from more
+runs than that script shows. H100: `pip install vllm` under CUDA 12.3, the release not stated; its figures are
+already in the repository's commit afdf070 of 2024-09-08 (InferenceGraphPlotter/data/Throughput/All_results.csv,
+the same latencies as ae7e7a4's), four days after vLLM 0.6.0, and the script needs vllm.utils.FlexibleArgumentParser
+and --otlp-traces-endpoint, which 0.5.0 lacks: a release from 0.5.1 to 0.6.0, so V0 without the custom paged
+attention question (CUDA decodes in FlashAttention). The H100 variant is not stated (read as SXM: one H100 PCIe
+at 2.0 TB/s could not stream Llama-3-8B's 16 GB of fp16 weights in the 7.9 ms a token the batch-1 run takes).
 
 How a figure is read (decided before any prediction was looked at): output tokens/s of the batch,
 batch x len / Latency (= Throughput x len / (2 len): Throughput counts prompt and output tokens), as
@@ -47,11 +61,13 @@ MODELS = {  # source model -> (parity model, tensor parallelism both ran, short 
 }
 HARDWARE = {  # source hardware -> (system, vendor, engine version, its own unstated)
     "AMD MI300X GPU": ("mi300x-platform", "AMD", "vLLM 0.6.1 (ROCm; built from Dockerfile.rocm at v0.6.1)", ""),
-    "Nvidia H100 GPU": ("hgx-h100", "NVIDIA", "vLLM (pip, CUDA 12.3; version not stated)",
-                        "engine version (0.5.x-0.6.x by its benchmark script's API); H100 variant (read as SXM); "),
+    "Nvidia H100 GPU": ("hgx-h100", "NVIDIA", "vLLM (pip, CUDA 12.3; a release from 0.5.1 to 0.6.0, not stated)",
+                        "engine version (a pip release from 0.5.1 to 0.6.0: the figures are in the repository's "
+                        "2024-09-08 commit afdf070, and the script needs FlexibleArgumentParser, which 0.5.0 lacks); "
+                        "H100 variant (read as SXM); "),
 }
-UNSTATED = ("number of measured iterations (benchmark_latency's default 30 after 10 warm-up); whether the H100 run "
-            "used the same benchmark script revision as the MI300X one")
+UNSTATED = ("number of measured iterations (the script's default 30 after 10 warm-up, read as run); whether the "
+            "H100 run used the same benchmark script revision as the MI300X one")
 
 
 def _rows(source: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -91,12 +107,14 @@ def main(path: str) -> None:
     with open(target, newline="") as f:
         text = f.read()  # kept byte for byte: some rows end in CRLF
     fields = next(csv.reader([text.splitlines()[0]]))
-    kept = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("LIB-"))
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.startswith("LIB-")), len(lines))  # where they stood
+    kept = [line for line in lines if not line.startswith("LIB-")]
     out = io.StringIO()
     csv.DictWriter(out, fieldnames=fields, lineterminator="\n").writerows({k: row.get(k, "") for k in fields}
                                                                           for row in new)
     with open(target, "w", newline="") as f:
-        f.write(kept + out.getvalue())
+        f.write("".join(kept[:at]) + out.getvalue() + "".join(kept[at:]))
     print(f"{len(new)} rows ({len(new) // 2} pairs) written to {target}")
 
 

@@ -283,3 +283,32 @@ def test_a_rocm_row_of_vllm_0_6_1_gets_the_generic_paged_attention_and_its_nvidi
     amd = scenario_from_row(rows["LIB-l3-8b-tp1-b16"])
     assert {k.op: k.time_ratio for k in amd.kernels} == {"attention_decode": 15.6}
     assert not scenario_from_row(rows["LIB-l3-8b-tp1-b16-nv"]).kernels
+
+
+def test_the_generic_paged_attention_reads_the_cache_once_per_query_head() -> None:
+    """paged_attention_v1/v2 launch one block per query head (grid(num_heads, num_seqs)), each reading its K/V
+    head's cache: vllm#16426's 15.6 was measured on Mistral-7B (32 / 8 = 4 query heads per K/V head), so a 70B
+    Llama (64 / 8 = 8) reads the cache twice as often: 15.6 x 8 / 4 = 31.2; an entry without queries_per_kv holds
+    for any model."""
+    assert [catalog.model(m).queries_per_kv_head for m in ("llama-3.1-8b", "llama-3.1-70b", "llama-2-70b")] == [4, 8, 8]
+    (stored,) = version_kernels(catalog.engine_kernels(), "vllm", (0, 6, 1), "rocm", frozenset(), "fp16")
+    assert stored.queries_per_kv == 4
+    assert (stored.ratio_for(4), stored.ratio_for(8), stored.ratio_for(0)) == (15.6, pytest.approx(31.2), 15.6)
+    plain = EngineKernel(engine="vllm", since=(0,), until=(1,), op="attention_decode", time_ratio=2.0)
+    assert plain.ratio_for(8) == 2.0
+    cal, profile = catalog.calibration(catalog.chip("amd-mi300x")), catalog.engine("vllm-rocm")
+    slow_cal, _ = with_kernels(cal, profile, (stored,), 8)
+    assert slow_cal.attention_decode_efficiency == pytest.approx(cal.attention_decode_efficiency / 31.2)
+    with pytest.raises(ValueError, match="queries_per_kv"):
+        EngineKernel(engine="vllm", since=(0,), until=(1,), op="attention_decode", time_ratio=2.0, queries_per_kv=-1)
+
+
+def test_a_70b_row_of_vllm_0_6_1_on_rocm_pays_the_generic_kernel_per_query_head() -> None:
+    """LLM-Inference-Bench's Llama-3-70B MI300X runs (TP4): the deployment's decode attention runs at 1/31.2 of the
+    calibrated kernel's bandwidth fraction, the Llama-3-8B ones (TP1) at 1/15.6."""
+    rows = {r["case_id"]: r for r in catalog.measurements("serving_published")}
+    for case, ratio in (("LIB-l3-70b-tp4-b16", 31.2), ("LIB-l3-8b-tp1-b16", 15.6)):
+        s = scenario_from_row(rows[case])
+        slow, fast = (deployment(x, x.layout).calibration.attention_decode_efficiency
+                      for x in (s, dataclasses.replace(s, kernels=())))
+        assert slow == pytest.approx(fast / ratio)

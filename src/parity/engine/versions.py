@@ -91,8 +91,12 @@ class EngineKernel:
     software stack it holds on (cuda, rocm; empty: any). features: model features it needs, all of them (mla,
     moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any).
     op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
-    (2: half as fast; for launch, the fixed cost per kernel). implementation: what the version runs; source:
-    where that is read and measured; derivation: how time_ratio follows from the source's figures.
+    (2: half as fast; for launch, the fixed cost per kernel). queries_per_kv: 0 where time_ratio holds for
+    any model; else the kernel runs one thread block per query head, each reading its K/V head's whole cache,
+    so it reads the cache once per query head where the calibrated kernel reads it once per K/V head, and
+    time_ratio was measured on a model with this many query heads per K/V head (ratio_for scales it to
+    another model's). implementation: what the version runs; source: where that is read and measured;
+    derivation: how time_ratio follows from the source's figures.
     """
 
     engine: str
@@ -103,6 +107,7 @@ class EngineKernel:
     stack: str = ""
     features: tuple[str, ...] = ()
     weights: tuple[str, ...] = ()
+    queries_per_kv: int = 0
     implementation: str = ""
     source: str = ""
     derivation: str = ""
@@ -115,6 +120,18 @@ class EngineKernel:
                              f"{self.time_ratio}")
         if self.until <= self.since:
             raise ValueError(f"engine kernel {self.engine}: until {self.until} must come after since {self.since}")
+        if self.queries_per_kv < 0:
+            raise ValueError(f"engine kernel {self.engine} {self.op}: queries_per_kv must be >= 0, got "
+                             f"{self.queries_per_kv}")
+
+    def ratio_for(self, queries_per_kv: int) -> float:
+        """The time ratio on a model with `queries_per_kv` query heads per K/V head (0: not known): time_ratio
+        where the entry holds for any model, else scaled by the model's cache reads over the measured one's
+        (a kernel reading the cache once per query head: 8 query heads per K/V head read it twice as often
+        as 4 do)."""
+        if not self.queries_per_kv or queries_per_kv < 1:
+            return self.time_ratio
+        return self.time_ratio * queries_per_kv / self.queries_per_kv
 
     def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str],
               weights: str = "") -> bool:

@@ -123,6 +123,13 @@ class Model:
         return sum(layer.count for layer in self.layers)
 
     @property
+    def queries_per_kv_head(self) -> int:
+        """Query heads per K/V head of the softmax-attention layers (the most of any; Llama-3.1-70B: 64 / 8 = 8),
+        0 where the model has none."""
+        return max((a.num_attention_heads // a.num_key_value_heads for layer in self.layers
+                    if isinstance(a := layer.attention, Attention)), default=0)
+
+    @property
     def features(self) -> frozenset[str]:
         """Architecture features the engine branches on: moe, mla, dsa, sliding_window, chunked_attention,
         linear_attention (Gated DeltaNet or lightning), mamba2, output_gate, qk_norm, sinks, mtp."""

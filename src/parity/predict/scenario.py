@@ -271,7 +271,7 @@ def _version_kernels(engine: EngineProfile, case: Case, system: System, model: M
         return (), ""
     found = version_kernels(catalog.engine_kernels(), name, version, system.chip.software_stack, model.features,
                             weights)
-    said = "; ".join(f"{k.op} x{k.time_ratio:g} ({k.implementation})" for k in found)
+    said = "; ".join(f"{k.op} x{k.ratio_for(model.queries_per_kv_head):.3g} ({k.implementation})" for k in found)
     return found, (f"{name} {'.'.join(map(str, version))} kernels: {said}" if found else "")
 
 

@@ -34,12 +34,13 @@ def engine_calibration(cal: Calibration, profile: EngineProfile) -> Calibration:
     )
 
 
-def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[EngineKernel]
+def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[EngineKernel], queries_per_kv: int = 0
                  ) -> tuple[Calibration, EngineProfile]:
     """The calibration and profile of an engine version that runs other kernels than the calibrated ones: each
-    kernel's efficiency divided by its time ratio, and the fixed cost per kernel (the profile's with CUDA graphs,
-    the calibration's eager one without) multiplied by the launch ratio (engine.EngineKernel)."""
-    ratio = {k.op: k.time_ratio for k in kernels}
+    kernel's efficiency divided by its time ratio (EngineKernel.ratio_for a model with `queries_per_kv` query
+    heads per K/V head; 0: the stored ratios), and the fixed cost per kernel (the profile's with CUDA graphs, the
+    calibration's eager one without) multiplied by the launch ratio (engine.EngineKernel)."""
+    ratio = {k.op: k.ratio_for(queries_per_kv) for k in kernels}
     if not ratio:
         return cal, profile
     def slower(value: float, op: str) -> float:
@@ -72,7 +73,7 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
     SGLang's custom all-reduce, on CUDA and ROCm alike), and that latency stands on every chip. Without one,
     collectives go through the vendor's library (NCCL, RCCL): the system's link latency times the calibration's
     collective_latency_factor, what the library takes for a small collective over the reference's."""
-    calibration, profile = with_kernels(calibration, profile, kernels)
+    calibration, profile = with_kernels(calibration, profile, kernels, model.queries_per_kv_head)
     if profile.collective_latency_s is not None:
         system = dataclasses.replace(system, scale_up_latency_s=profile.collective_latency_s)
     elif calibration.collective_latency_factor != 1.0:
