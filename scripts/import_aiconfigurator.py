@@ -65,6 +65,7 @@ runs, Dynamo images) name neither worker counts nor attention DP; inferencex_dis
 InferenceX's benchmark configuration, does. Rows that match exactly one of its deployments get it
 (workers, layouts, MTP depth where every match agrees) and, from the TensorRT-LLM recipe the entry names
 (inferencex_recipes.csv), the prefill batch and token budget and the decode batch limit per rank;
+rows that match several deployments keep parity's sizing but take the MTP depth all of them name;
 the split is computed before, from the source's layout, so no row changes split.
 
 What the decode batch of a disaggregated row is: aiconfigurator's results database (db-dump rows) gives each
@@ -340,7 +341,8 @@ def apply_database_batch(row: dict[str, str], out: dict[str, str], table: list[d
 
 def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
     """Fill worker counts, attention DP and decoding mode from the benchmark's own configuration
-    where every matching entry agrees; record the speculative-decoding setting for main().
+    where every matching entry agrees; record the speculative-decoding setting for main() (also where the
+    matching entries name several deployments but one MTP depth).
 
     A row whose expert parallelism matches no entry is matched again without it: the source's layout cells of
     these sweeps are lossy (it copies the prefill expert parallelism into the decode cell and writes attention
@@ -365,6 +367,9 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
         if len(layouts) > 1:
             out["note"] = "; ".join(filter(None, [out["note"], f"InferenceX lists {len(layouts)} deployments "
                                                   "for this run; worker counts left to parity"]))
+            specs = {x["spec_decoding"] for x in found}
+            if len(specs) == 1 and specs != {"none"}:  # every deployment decodes with one MTP depth: it holds
+                out["_spec"] = specs.pop()
         return
     e = found[0]
     out |= worker_layout("prefill_", e["prefill_tp"], e["prefill_ep"], e["prefill_dp_attn"])

@@ -185,9 +185,10 @@ def test_repeat_runs_measure_the_floor_under_any_model() -> None:
     assert spread[("tpot_s", "agg")].median_abs_error == 0.0
     shipped = {(s.metric, dict(s.group)["mode"]): s for s in repeat_spread(catalog.measurements())}
     # 188 + the 5 B200 8k/1k twins matched past their EP cells, both ways, - 2: SGLang 0.5.6 and 0.5.9 runs of one
-    # B200 FP8 configuration are two configurations
-    assert shipped[("ttft_s", "all")].count == 196
-    assert shipped[("ttft_s", "all")].median_abs_error == pytest.approx(0.1515, abs=0.002)
+    # B200 FP8 configuration are two configurations, - 2: B200 FP4 disaggregated 8k/1k at 128 clients on InferenceX's
+    # MTP image (MTP-2, its recipe) and on its STP image are two
+    assert shipped[("ttft_s", "all")].count == 194
+    assert shipped[("ttft_s", "all")].median_abs_error == pytest.approx(0.1482, abs=0.002)
     assert shipped[("tpot_s", "all")].median_abs_error == pytest.approx(0.2021, abs=0.002)
     # runs whose deployment InferenceX's configuration gives repeat within a few percent
     assert shipped[("tpot_s", "disagg")].median_abs_error < 0.03
@@ -402,11 +403,12 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     assert sum(1 for r in rows if r["decode_batch"]) == 132
 
 
-def test_inferencex_sglang_b200_runs_carry_the_image_they_ran() -> None:
+def test_inferencex_sglang_b200_runs_carry_the_image_and_recipe_they_ran() -> None:
     """InferenceX's SGLang B200 DeepSeek runs of 2025-11 that the source lists without a version
     (SGLANG_B200_UNVERSIONED in scripts/import_aiconfigurator.py): FP4 on 0.5.3rc1 with --enable-ep-moe, so the
     experts are spread over the TP ranks (moe_ep = tp, moe_tp 1, where the source says moe_tp = tp), FP8 on 0.5.5
-    with --ep-size 8."""
+    with --ep-size 8. The B200 FP4 disaggregated MTP recipes run EAGLE with speculative-num-steps 2 (3 tokens
+    verified a step, the accepted one included): 2 draft tokens at NVIDIA's MTP-2 acceptance, 1.58."""
     rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["system"] == "hgx-b200"]
     assert all(r["engine_version"] for r in rows)
     fp4 = [r for r in rows if r["engine_version"] == "0.5.3rc1"]
@@ -416,6 +418,9 @@ def test_inferencex_sglang_b200_runs_carry_the_image_they_ran() -> None:
     fp8 = [r for r in rows if r["engine_version"] == "0.5.5"]
     assert len(fp8) == 15 and all(r["measured_on"] == "2025-11-18" for r in fp8)
     assert {(r["weights"], r["tp"], r["moe_tp"], r["moe_ep"]) for r in fp8} == {("fp8", "8", "1", "8")}
+    mtp2 = [r for r in rows if r["mode"] == "disagg" and r["weights"] == "nvfp4" and r["mtp_tokens"] == "2"]
+    assert len(mtp2) == 12 and {r["mtp_acceptance"] for r in mtp2} == {"1.58"}
+    assert all("MTP-2 as configured" in r["note"] for r in mtp2)
 
 
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
