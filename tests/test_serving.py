@@ -408,7 +408,8 @@ def test_inferencex_sglang_b200_runs_carry_the_image_and_recipe_they_ran() -> No
     (SGLANG_B200_UNVERSIONED in scripts/import_aiconfigurator.py): FP4 on 0.5.3rc1 with --enable-ep-moe, so the
     experts are spread over the TP ranks (moe_ep = tp, moe_tp 1, where the source says moe_tp = tp), FP8 on 0.5.5
     with --ep-size 8. The B200 FP4 disaggregated MTP recipes run EAGLE with speculative-num-steps 2 (3 tokens
-    verified a step, the accepted one included): 2 draft tokens at NVIDIA's MTP-2 acceptance, 1.58."""
+    verified a step, the accepted one included): 2 draft tokens at NVIDIA's MTP-2 acceptance, 1.58; the FP8 ones
+    too (but max-tpt-dep8-1p2d: 1), on the 4 FP8 rows that match MTP entries alone."""
     rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["system"] == "hgx-b200"]
     assert all(r["engine_version"] for r in rows)
     fp4 = [r for r in rows if r["engine_version"] == "0.5.3rc1"]
@@ -421,6 +422,9 @@ def test_inferencex_sglang_b200_runs_carry_the_image_and_recipe_they_ran() -> No
     mtp2 = [r for r in rows if r["mode"] == "disagg" and r["weights"] == "nvfp4" and r["mtp_tokens"] == "2"]
     assert len(mtp2) == 12 and {r["mtp_acceptance"] for r in mtp2} == {"1.58"}
     assert all("MTP-2 as configured" in r["note"] for r in mtp2)
+    fp8_mtp2 = [r for r in rows if r["mode"] == "disagg" and r["weights"] == "fp8" and r["mtp_tokens"] == "2"]
+    assert sorted((r["isl"], r["concurrency"]) for r in fp8_mtp2) == [("1024", "8"), ("1024", "8"), ("8192", "16"),
+                                                                     ("8192", "8")]
 
 
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
