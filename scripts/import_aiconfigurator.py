@@ -34,6 +34,10 @@ below TP 8 (LLAMA70B_TRT_BATCH_WAIT; stated in each affected row's note), and it
 take in new requests every 10 or 30 decode steps (sglang_recv_interval; the scheduler_recv_interval column), and
 its vLLM Llama-3.1-70B runs on B200 run prompt steps without CUDA graphs (the eager_prefill column).
 
+Engine versions from InferenceX's configuration (SGLANG_B200_UNVERSIONED): its aggregated SGLang DeepSeek-R1 runs on
+B200 of 2025-11-02/10 (FP4) and 2025-11-18 (FP8), which the source lists without a version, ran the images its
+configuration named at the time (0.5.3rc1, 0.5.5); the FP4 ones with --enable-ep-moe, experts spread over the TP ranks.
+
 Prompt lengths as the server saw them (SGLANG_TRANSFORMERS_V5): InferenceX's SGLang DeepSeek runs on SGLang
 0.5.10.post1 (transformers 5.3.0) measured before its client's tokenizer fix reached Hub model ids sent prompts
 35,921 / 7,140 = 5.031 times their nominal length; their isl says so, with the scripts' fp8 KV cache.
@@ -61,6 +65,7 @@ runs, Dynamo images) name neither worker counts nor attention DP; inferencex_dis
 InferenceX's benchmark configuration, does. Rows that match exactly one of its deployments get it
 (workers, layouts, MTP depth where every match agrees) and, from the TensorRT-LLM recipe the entry names
 (inferencex_recipes.csv), the prefill batch and token budget and the decode batch limit per rank;
+rows that match several deployments keep parity's sizing but take the MTP depth all of them name;
 the split is computed before, from the source's layout, so no row changes split.
 
 What the decode batch of a disaggregated row is: aiconfigurator's results database (db-dump rows) gives each
@@ -168,6 +173,44 @@ SERVER_TOKENS_PER_CLIENT_TOKEN = 35921 / 7140  # InferenceX#937, transformers 5.
 def server_prompt_length(isl: str) -> str:
     """The prompt the SGLang server prefilled for a nominal (client-side) length [tokens]: 8,192 -> 41,214."""
     return str(round(int(isl) * SERVER_TOKENS_PER_CLIENT_TOKEN))
+
+
+# InferenceX's aggregated SGLang DeepSeek-R1 runs on B200 that aiconfigurator's results database (db-dump) lists
+# without an engine version: InferenceX's configuration names the image, its script the MoE layout. FP4 until
+# #204 (commit d8fe8f73e, 2025-11-10 19:55 UTC): image lmsysorg/sglang:v0.5.3rc1-cu129-b200 (.github/workflows/
+# dsr1-tmpl.yml, then .github/configs/nvidia-master.yaml), benchmarks/dsr1_fp4_b200_docker.sh passes --enable-ep-moe,
+# which SGLang of that line turns into ep_size = tp_size (server_args.py __post_init__ in 0.5.3rc0; 0.5.3rc2 rejects
+# the flag, and #204 replaced it with --ep-size), so experts are spread over the TP ranks, not sharded; the
+# database's EP 1 is the configuration's missing ep field (#204 added ep 4 / 8, which later FP4 rows would carry).
+# FP8 from #204 until #242 (commit 189ae51cc, 2025-11-18 20:03 UTC): image lmsysorg/sglang:v0.5.5-cu129-amd64,
+# dsr1_fp8_b200_docker.sh passes --ep-size $EP_SIZE with ep 8 in the configuration (the database's EP 8; #242 set
+# it back to 1). Neither client warmed the server up (bench_serving's one single-prompt test request; warm-up came
+# with #480, 2026-01-21). Applied after the split, which stays that of the source's layout.
+# (weights, first day, last day, the database's expert parallelism, version, expert parallelism run, source)
+SGLANG_B200_UNVERSIONED = (
+    ("nvfp4", "2025-09-23", "2025-11-10", "1", "0.5.3rc1", "tp",
+     "image lmsysorg/sglang:v0.5.3rc1-cu129-b200 with --enable-ep-moe (SGLang sets ep_size = tp_size) in "
+     "InferenceX's configuration until #204 (d8fe8f73e, 2025-11-10); the source's EP 1 is the configuration's "
+     "missing ep field"),
+    ("fp8", "2025-11-10", "2025-11-18", "8", "0.5.5", "8",
+     "image lmsysorg/sglang:v0.5.5-cu129-amd64 with --ep-size 8 in InferenceX's configuration from #204 "
+     "(d8fe8f73e, 2025-11-10) until #242 (189ae51cc, 2025-11-18) set EP 1"),
+)
+
+
+def apply_sglang_b200_image(out: dict[str, str]) -> None:
+    """Engine version and expert layout of an unversioned InferenceX SGLang B200 row (SGLANG_B200_UNVERSIONED)."""
+    if (out["engine"], out["system"], out["mode"], out["engine_version"]) != ("sglang", "hgx-b200", "agg", ""):
+        return
+    for weights, first, last, source_ep, version, ep, said in SGLANG_B200_UNVERSIONED:
+        if out["weights"] == weights and first <= out["measured_on"] <= last and (out["moe_ep"] or "1") == source_ep:
+            out["engine_version"] = version
+            if ep == "tp":
+                experts = str(int(out["tp"] or 1) * int(out["attn_dp"] or 1))
+                said += f"; experts {experts} ways by expert parallelism (the source: moe_tp {out['moe_tp']}, moe_ep 1)"
+                out["moe_tp"], out["moe_ep"] = "1", experts
+            out["note"] = "; ".join(filter(None, [out["note"], f"SGLang {version} (the source names none): {said}"]))
+            return
 
 
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements"
@@ -298,7 +341,8 @@ def apply_database_batch(row: dict[str, str], out: dict[str, str], table: list[d
 
 def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
     """Fill worker counts, attention DP and decoding mode from the benchmark's own configuration
-    where every matching entry agrees; record the speculative-decoding setting for main().
+    where every matching entry agrees; record the speculative-decoding setting for main() (also where the
+    matching entries name several deployments but one MTP depth).
 
     A row whose expert parallelism matches no entry is matched again without it: the source's layout cells of
     these sweeps are lossy (it copies the prefill expert parallelism into the decode cell and writes attention
@@ -323,6 +367,9 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
         if len(layouts) > 1:
             out["note"] = "; ".join(filter(None, [out["note"], f"InferenceX lists {len(layouts)} deployments "
                                                   "for this run; worker counts left to parity"]))
+            specs = {x["spec_decoding"] for x in found}
+            if len(specs) == 1 and specs != {"none"}:  # every deployment decodes with one MTP depth: it holds
+                out["_spec"] = specs.pop()
         return
     e = found[0]
     out |= worker_layout("prefill_", e["prefill_tp"], e["prefill_ep"], e["prefill_dp_attn"])
@@ -413,6 +460,8 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         out["split"] = "unseen"
     else:
         out["split"] = "calibration" if share < CALIBRATION_SHARE else "holdout"
+    if inferencex:
+        apply_sglang_b200_image(out)  # after the split: the split stays that of the source's layout
     if out["mode"] == "disagg" and not out["decode_workers"] and out["model"] == "deepseek-r1":
         apply_inferencex(row, out, table)  # after the split: the split stays that of the source's layout
     if out["mode"] == "disagg" and DATABASE_SOURCE.match(source):

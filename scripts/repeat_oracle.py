@@ -1,6 +1,6 @@
 """The noise floor under any serving model: an oracle that predicts each never-fitted row of
-serving_aiconfigurator.csv by the measurement of its repeat run (another row with identical inputs,
-crosscheck._INPUTS), scored as `parity validate` scores predictions, (predicted - measured) / measured,
+serving_aiconfigurator.csv by the measurement of its repeat run (another row with identical inputs and engine
+version, crosscheck._REPEAT, as repeat_spread pairs them), scored as `parity validate` scores predictions, (predicted - measured) / measured,
 per engine and mode. A row with several partners is predicted by their median. With --errors (a CSV
 from scripts/sim_errors.py), the steady-state model and the simulator are scored on the same rows.
 
@@ -17,7 +17,7 @@ from collections import defaultdict
 import numpy as np
 
 from parity import catalog
-from parity.crosscheck import _INPUTS, _key
+from parity.crosscheck import _REPEAT, _key
 from parity.validate import SCORED_SPLITS, mode_label
 
 
@@ -28,7 +28,7 @@ def main() -> int:
     rows = catalog.measurements()
     runs = defaultdict(list)
     for r in rows:
-        runs[_key(r, _INPUTS)].append(r)
+        runs[_key(r, _REPEAT)].append(r)
     model = {}
     if a.errors:
         with open(a.errors) as f:

@@ -178,15 +178,18 @@ def test_repeat_runs_measure_the_floor_under_any_model() -> None:
     row = {"case_id": "a", "model": "qwen3-32b", "system": "hgx-h100", "engine": "vllm", "mode": "agg", "isl": "1024",
            "osl": "128", "concurrency": "8", "tp": "2", "measured_ttft_s": "1.0", "measured_tpot_s": "0.01"}
     other = {**row, "case_id": "b", "measured_ttft_s": "1.5"}
-    spread = {(s.metric, dict(s.group)["mode"]): s for s in repeat_spread([row, other, {**row, "case_id": "c",
-                                                                                         "isl": "2048"}])}
-    assert spread[("ttft_s", "agg")].count == 2
+    elsewhere = [{**row, "case_id": "c", "isl": "2048"}, {**row, "case_id": "d", "engine_version": "0.5.9"}]
+    spread = {(s.metric, dict(s.group)["mode"]): s for s in repeat_spread([row, other, *elsewhere])}
+    assert spread[("ttft_s", "agg")].count == 2  # c ran other work, d another engine version
     assert spread[("ttft_s", "agg")].median_abs_error == pytest.approx((0.5 + 1 / 3) / 2)
     assert spread[("tpot_s", "agg")].median_abs_error == 0.0
     shipped = {(s.metric, dict(s.group)["mode"]): s for s in repeat_spread(catalog.measurements())}
-    assert shipped[("ttft_s", "all")].count == 198  # 188 + the 5 B200 8k/1k twins matched past their EP cells, both ways
-    assert shipped[("ttft_s", "all")].median_abs_error == pytest.approx(0.1515, abs=0.002)
-    assert shipped[("tpot_s", "all")].median_abs_error == pytest.approx(0.197, abs=0.002)
+    # 188 + the 5 B200 8k/1k twins matched past their EP cells, both ways, - 2: SGLang 0.5.6 and 0.5.9 runs of one
+    # B200 FP8 configuration are two configurations, - 2: B200 FP4 disaggregated 8k/1k at 128 clients on InferenceX's
+    # MTP image (MTP-2, its recipe) and on its STP image are two
+    assert shipped[("ttft_s", "all")].count == 194
+    assert shipped[("ttft_s", "all")].median_abs_error == pytest.approx(0.1482, abs=0.002)
+    assert shipped[("tpot_s", "all")].median_abs_error == pytest.approx(0.2021, abs=0.002)
     # runs whose deployment InferenceX's configuration gives repeat within a few percent
     assert shipped[("tpot_s", "disagg")].median_abs_error < 0.03
 
@@ -398,6 +401,30 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     recipes = catalog.measurements("inferencex_recipes")
     assert len(recipes) == 135 and all(x["decode_max_batch_size"] for x in recipes)
     assert sum(1 for r in rows if r["decode_batch"]) == 132
+
+
+def test_inferencex_sglang_b200_runs_carry_the_image_and_recipe_they_ran() -> None:
+    """InferenceX's SGLang B200 DeepSeek runs of 2025-11 that the source lists without a version
+    (SGLANG_B200_UNVERSIONED in scripts/import_aiconfigurator.py): FP4 on 0.5.3rc1 with --enable-ep-moe, so the
+    experts are spread over the TP ranks (moe_ep = tp, moe_tp 1, where the source says moe_tp = tp), FP8 on 0.5.5
+    with --ep-size 8. The B200 FP4 disaggregated MTP recipes run EAGLE with speculative-num-steps 2 (3 tokens
+    verified a step, the accepted one included): 2 draft tokens at NVIDIA's MTP-2 acceptance, 1.58; the FP8 ones
+    too (but max-tpt-dep8-1p2d: 1), on the 4 FP8 rows that match MTP entries alone."""
+    rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["system"] == "hgx-b200"]
+    assert all(r["engine_version"] for r in rows)
+    fp4 = [r for r in rows if r["engine_version"] == "0.5.3rc1"]
+    assert len(fp4) == 36 and {r["tp"] for r in fp4} == {"4", "8"}
+    assert all(r["weights"] == "nvfp4" and r["measured_on"] <= "2025-11-10" for r in fp4)
+    assert all((r["moe_tp"], r["moe_ep"]) == ("1", r["tp"]) for r in fp4)
+    fp8 = [r for r in rows if r["engine_version"] == "0.5.5"]
+    assert len(fp8) == 15 and all(r["measured_on"] == "2025-11-18" for r in fp8)
+    assert {(r["weights"], r["tp"], r["moe_tp"], r["moe_ep"]) for r in fp8} == {("fp8", "8", "1", "8")}
+    mtp2 = [r for r in rows if r["mode"] == "disagg" and r["weights"] == "nvfp4" and r["mtp_tokens"] == "2"]
+    assert len(mtp2) == 12 and {r["mtp_acceptance"] for r in mtp2} == {"1.58"}
+    assert all("MTP-2 as configured" in r["note"] for r in mtp2)
+    fp8_mtp2 = [r for r in rows if r["mode"] == "disagg" and r["weights"] == "fp8" and r["mtp_tokens"] == "2"]
+    assert sorted((r["isl"], r["concurrency"]) for r in fp8_mtp2) == [("1024", "8"), ("1024", "8"), ("8192", "16"),
+                                                                     ("8192", "8")]
 
 
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:

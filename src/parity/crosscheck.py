@@ -20,6 +20,8 @@ __all__ = ["repeat_spread", "SystemRatio", "system_ratios"]
 # every input of a serving case but its id: rows equal on these ran the same work
 _INPUTS = (*CASE_COLUMNS[1:], *OPTIONAL_COLUMNS)
 _BUT_SYSTEM = tuple(c for c in _INPUTS if c != "system")
+# a repeat run is the same work on the same engine build: two versions of an engine are two configurations
+_REPEAT = (*_INPUTS, "engine_version")
 
 
 def _key(row: Mapping[str, str], columns: Sequence[str]) -> tuple[str, ...]:
@@ -40,11 +42,12 @@ def _measured(row: Mapping[str, str], metric: str) -> float:
 
 def repeat_spread(rows: Sequence[Mapping[str, str]]) -> list[Score]:
     """How well one run of a configuration predicts another run of the very same configuration: over
-    every ordered pair of rows whose inputs are identical (all case columns, MTP included) but which
-    were measured separately, |a / b - 1| per metric and mode. The floor under any model's error."""
+    every ordered pair of rows whose inputs (all case columns, MTP included) and engine version are
+    identical but which were measured separately, |a / b - 1| per metric and mode. The floor under any
+    model's error."""
     runs: dict[tuple[str, ...], list[Mapping[str, str]]] = defaultdict(list)
     for row in rows:
-        runs[_key(row, _INPUTS)].append(row)
+        runs[_key(row, _REPEAT)].append(row)
     spread: dict[tuple[str, str], list[float]] = defaultdict(list)
     for same in runs.values():
         for metric in METRICS:
