@@ -62,8 +62,8 @@ def test_no_ratio_comes_from_a_scored_serving_row() -> None:
 
 
 def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> None:
-    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 13.023 us per kernel
-    becomes 39.07 us and the calibration's eager cost triples; a faster kernel is capped at the peak (1)."""
+    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 13.058 us per kernel
+    becomes 39.17 us and the calibration's eager cost triples; a faster kernel is capped at the peak (1)."""
     cal, profile = catalog.calibration(catalog.chip("nvidia-h200-sxm")), catalog.engine("sglang")
     kernels = (EngineKernel(engine="sglang", since=(0,), until=(1,), op="attention_decode", time_ratio=2.0),
                EngineKernel(engine="sglang", since=(0,), until=(1,), op="launch", time_ratio=3.0),
@@ -71,7 +71,7 @@ def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> No
     slow_cal, slow_profile = with_kernels(cal, profile, kernels)
     assert slow_cal.attention_decode_efficiency == pytest.approx(cal.attention_decode_efficiency / 2)
     assert slow_cal.attention_decode_math == pytest.approx(cal.attention_decode_math / 2)
-    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 13.023e-6, rel=1e-3)
+    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 13.058e-6, rel=1e-3)
     assert slow_cal.kernel_overhead_s == pytest.approx(3 * cal.kernel_overhead_s)
     assert slow_cal.memory_efficiency == 1.0 and slow_cal.gemm_efficiency["default"] == 1.0
     assert slow_cal.grouped_gemm_memory_efficiency == cal.grouped_gemm_memory_efficiency
@@ -79,12 +79,12 @@ def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> No
 
 
 def test_the_launch_ratio_multiplies_only_the_fixed_cost() -> None:
-    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 13.023 us = 8.65 ms) x4.00, the step's
+    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 13.058 us = 8.67 ms) x4.00, the step's
     own overhead (0.07 ms) and everything else as calibrated."""
     with_, fixed = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176)
     without, fixed0 = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176, kernels=False)
     step = catalog.engine("sglang").step_overhead_s
-    assert fixed0 - step == pytest.approx(664 * 13.023e-6, rel=1e-3)
+    assert fixed0 - step == pytest.approx(664 * 13.058e-6, rel=1e-3)
     assert fixed - step == pytest.approx(4.00 * (fixed0 - step))
     assert with_ - fixed == pytest.approx(without - fixed0)
 
