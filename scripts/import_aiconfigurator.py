@@ -255,6 +255,27 @@ def inferencex_layouts() -> list[dict[str, str]]:
     return table
 
 
+def recipe_prefill_ep(found: list[dict[str, str]]) -> str:
+    """The prefill `moe_expert_parallel_size` of the recipes every matching entry names, where they agree (blank
+    otherwise). It is what the engine ran: the B200 FP8 TensorRT-LLM 8k/1k recipes run the prefill experts in
+    tensor parallelism (`moe_expert_parallel_size: 1`) where InferenceX's configuration says ep 8."""
+    eps = {x.get("prefill_moe_ep", "") for x in found}
+    return eps.pop() if len(eps) == 1 else ""
+
+
+def apply_recipe_prefill_ep(out: dict[str, str], found: list[dict[str, str]]) -> None:
+    """Spread a row's prefill experts as the recipes it matches set them (recipe_prefill_ep), over the worker's
+    GPUs (tp x attention DP), saying so where that changes the row's layout."""
+    ep = recipe_prefill_ep(found)
+    gpus = int(out["prefill_tp"] or 1) * int(out["prefill_attn_dp"] or 1)
+    if not ep or gpus % int(ep) or ep == (out["prefill_moe_ep"] or "1"):
+        return
+    said = (f"prefill experts in moe_tp {gpus // int(ep)} x moe_ep {ep} as the recipe sets them "
+            f"(moe_expert_parallel_size {ep}; the layout said moe_ep {out['prefill_moe_ep'] or '1'})")
+    out["prefill_moe_tp"], out["prefill_moe_ep"] = str(gpus // int(ep)), ep
+    out["note"] = "; ".join(filter(None, [out["note"], said]))
+
+
 def worker_layout(prefix: str, tp: str, ep: str, dp_attn: str) -> dict[str, str]:
     """parity's layout cells for an InferenceX worker: attention DP over the worker's GPUs when
     dp-attn is set (else tensor parallel), experts spread ep ways and split tp/ep ways."""
@@ -331,6 +352,7 @@ def apply_database_batch(row: dict[str, str], out: dict[str, str], table: list[d
     out["decode_batch"] = decode_batch
     if decode_batch:
         out["prefill_batch"], out["max_num_tokens"] = prefill_batch, budget
+        apply_recipe_prefill_ep(out, found)
         out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
         said += (f"; engine limits from InferenceX's recipe {'; '.join(sorted({x['recipe'] for x in found}))} "
                  f"(prefill batch {prefill_batch}, {budget} tokens; decode batch {decode_batch} per rank)")
@@ -347,7 +369,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     A row whose expert parallelism matches no entry is matched again without it: the source's layout cells of
     these sweeps are lossy (it copies the prefill expert parallelism into the decode cell and writes attention
     DP 1 for every worker; its B200 TensorRT-LLM 8k/1k rows say expert parallelism 1 on both sides where every
-    entry at their concurrency runs 8 on the prefill side), while the tensor-parallel cells and the concurrency,
+    entry at their concurrency says 8 on the prefill side, where its recipe runs 1: apply_recipe_prefill_ep), while the tensor-parallel cells and the concurrency,
     by which InferenceX names its TensorRT-LLM recipes (`ctx1_gen6_tp8_batch8_eplb0_mtp3_48`), agree; the
     deployment is taken only where that match is unique. The 5 rows it reaches repeat runs of a sweep that says
     EP 8 and matches the same recipes strictly: identical inputs, measurements within 2.5%."""
@@ -370,6 +392,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
             specs = {x["spec_decoding"] for x in found}
             if len(specs) == 1 and specs != {"none"}:  # every deployment decodes with one MTP depth: it holds
                 out["_spec"] = specs.pop()
+            apply_recipe_prefill_ep(out, found)  # as the MTP depth: where every deployment's recipe agrees
         return
     e = found[0]
     out |= worker_layout("prefill_", e["prefill_tp"], e["prefill_ep"], e["prefill_dp_attn"])
@@ -384,6 +407,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     out["note"] = "; ".join(filter(None, [out["note"], "workers and layout from InferenceX "
                                           f"{e['config_key']} ({'; '.join(sorted({x['recipe'] for x in found}))})"
                                           + said]))
+    apply_recipe_prefill_ep(out, found)
 
 
 def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:

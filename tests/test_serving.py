@@ -403,6 +403,33 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     assert sum(1 for r in rows if r["decode_batch"]) == 132
 
 
+def test_inferencex_prefill_experts_follow_the_recipe() -> None:
+    """The prefill experts are spread as the recipe sets them (inferencex_recipes.csv prefill_moe_ep, read from
+    NVIDIA/srt-slurm 5063eb43): every TensorRT-LLM recipe agrees with InferenceX's configuration but the 15 B200 FP8
+    8k/1k ones, which run the prefill MoE in TP 8 (moe_expert_parallel_size 1) where the configuration says ep 8.
+    The 18 rows a B200 FP8 8k/1k recipe reaches carry moe_tp 8 x moe_ep 1 over their 8 prefill GPUs."""
+    layouts = catalog.measurements("inferencex_disagg_layouts")
+    recipes = {x["recipe_path"]: x for x in catalog.measurements("inferencex_recipes")}
+    lengths = {"1024": "1k", "8192": "8k"}
+    differ, checked = set(), 0
+    for e in layouts:
+        if e["config_key"].endswith("-dynamo-trt"):
+            _, precision, chip, *_ = e["config_key"].split("-")
+            mode = "stp" if e["spec_decoding"] == "none" else "mtp"
+            recipe = recipes[f"recipes/trtllm/{chip}-{precision}/{lengths[e['isl']]}{lengths[e['osl']]}/{mode}/"
+                             f"{e['recipe']}.yaml"]
+            checked += 1
+            if recipe["prefill_moe_ep"] != e["prefill_ep"]:
+                differ.add((e["config_key"], e["isl"], recipe["prefill_moe_ep"], e["prefill_ep"]))
+    assert checked == 135
+    assert differ == {("dsr1-fp8-b200-dynamo-trt", "8192", "1", "8")}
+    rows = [r for r in catalog.measurements() if "prefill experts in moe_tp 8 x moe_ep 1 as the recipe sets them" in r["note"]]
+    assert len(rows) == 18
+    assert {(r["system"], r["weights"], r["isl"], r["prefill_moe_tp"], r["prefill_moe_ep"]) for r in rows} == {
+        ("hgx-b200", "fp8", "8192", "8", "1")}
+    assert all(int(r["prefill_tp"]) * int(r["prefill_attn_dp"]) == 8 for r in rows)
+
+
 def test_inferencex_sglang_b200_runs_carry_the_image_and_recipe_they_ran() -> None:
     """InferenceX's SGLang B200 DeepSeek runs of 2025-11 that the source lists without a version
     (SGLANG_B200_UNVERSIONED in scripts/import_aiconfigurator.py): FP4 on 0.5.3rc1 with --enable-ep-moe, so the
@@ -429,17 +456,18 @@ def test_inferencex_sglang_b200_runs_carry_the_image_and_recipe_they_ran() -> No
 
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
     """The source's B200 FP8 TensorRT-LLM 8k/1k sweep of 2026-03-23 says expert parallelism 1 on both sides;
-    every InferenceX entry at those concurrencies runs EP 8 on the prefill side, so the strict match finds none.
+    every InferenceX entry at those concurrencies says EP 8 on the prefill side, so the strict match finds none.
     Matched on tensor parallelism and concurrency, 5 rows have one deployment each (48, 64, 224, 288, 1,088
     clients; at 8 clients two recipes remain and the row stays inferred). At 48 clients:
-    ctx1_gen6_tp8_batch8_eplb0_mtp3_48 = 1 prefill worker with attention DP 8 and EP 8 (moe_tp 1), 6 TP-8 decode
-    workers (EP 1: moe_tp 8), MTP-3 at NVIDIA's 1.82; its recipe: prefill batch 1, 8,320 tokens, decode batch 8."""
+    ctx1_gen6_tp8_batch8_eplb0_mtp3_48 = 1 prefill worker with attention DP 8 whose experts run in TP 8 as the
+    recipe sets them (moe_expert_parallel_size 1: moe_tp 8, as the source says), 6 TP-8 decode workers (EP 1:
+    moe_tp 8), MTP-3 at NVIDIA's 1.82; its recipe: prefill batch 1, 8,320 tokens, decode batch 8."""
     rows = [r for r in catalog.measurements() if "matched on tensor parallelism and concurrency" in r["note"]]
     assert sorted(int(r["concurrency"]) for r in rows) == [48, 64, 224, 288, 1088]
     assert all(r["system"] == "hgx-b200" and r["engine"] == "trtllm" and r["isl"] == "8192" for r in rows)
     (r,) = [r for r in rows if r["concurrency"] == "48"]
     assert (r["prefill_workers"], r["prefill_tp"], r["prefill_attn_dp"], r["prefill_moe_tp"], r["prefill_moe_ep"]) == (
-        "1", "1", "8", "1", "8")
+        "1", "1", "8", "8", "1")
     assert (r["decode_workers"], r["decode_tp"], r["decode_attn_dp"], r["decode_moe_tp"], r["decode_moe_ep"]) == (
         "6", "8", "1", "8", "1")
     assert (r["mtp_tokens"], r["mtp_acceptance"]) == ("3", "1.82")
