@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog
-from parity.engine import EngineKernel, stack_prior, version_kernels
+from parity.engine import EngineKernel, engine_version, stack_prior, version_kernels
 from parity.predict import predict_scenarios, scenario_from_row
 from parity.predict.scenario import deployment
 from parity.serving import with_kernels
@@ -52,11 +52,12 @@ def test_every_entry_names_its_implementation_source_and_derivation() -> None:
 
 
 def test_no_ratio_comes_from_a_scored_serving_row() -> None:
-    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237), vLLM's own
-    benchmark_throughput / benchmark_latency runs (#13747, #13199) and AMD's batch latency of the generic paged
-    attention (#16426), which no measured serving row holds: nothing parity scores fitted them."""
+    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237) and kernel
+    benchmark (#13528), vLLM's own benchmark_throughput / benchmark_latency runs (#13747, #13199) and AMD's batch
+    latency of the generic paged attention (#16426), which no measured serving row holds: nothing parity scores
+    fitted them."""
     rows = [r for name in ("serving_published", "serving_aiconfigurator") for r in catalog.measurements(name)]
-    for pr in ("sglang#2643", "sglang#3237", "vllm#13747", "vllm#13199", "vllm#16426"):
+    for pr in ("sglang#2643", "sglang#3237", "sglang#13528", "vllm#13747", "vllm#13199", "vllm#16426"):
         assert any(pr in e.source for e in catalog.engine_kernels())
         assert not any(pr in " ".join(str(v) for v in r.values()) for r in rows)
 
@@ -312,3 +313,93 @@ def test_a_70b_row_of_vllm_0_6_1_on_rocm_pays_the_generic_kernel_per_query_head(
         slow, fast = (deployment(x, x.layout).calibration.attention_decode_efficiency
                       for x in (s, dataclasses.replace(s, kernels=())))
         assert slow == pytest.approx(fast / ratio)
+
+
+def test_a_bare_version_names_the_rows_own_engine_for_kernels_alone() -> None:
+    """aiconfigurator's rows give '0.5.8.post1' without the engine's name: it counts for the row's engine when
+    kernels are looked up (bare=True), and still names none for the version defaults."""
+    assert engine_version("sglang", "0.5.8.post1", bare=True) == (0, 5, 8)
+    assert engine_version("sglang", "0.5.3rc1", bare=True) == (0, 5, 3)
+    assert engine_version("sglang", "0.5.8.post1") is None
+    assert engine_version("sglang", "vLLM 0.7.3", bare=True) is None
+    assert engine_version("sglang", "unknown", bare=True) is None
+
+
+@pytest.mark.parametrize(("version", "weights", "family", "features", "expected"), [
+    ((0, 5, 9), "fp8", "blackwell", R1, {"gemm_math_fp8": 5.96}),
+    ((0, 5, 0), "fp8_block", "blackwell", R1, {"gemm_math_fp8": 5.96}),
+    ((0, 5, 10), "fp8", "blackwell", R1, {"gemm_math_fp8": 5.96}),
+    ((0, 5, 9), "fp8", "hopper", R1, {}), ((0, 5, 9), "nvfp4", "blackwell", R1, {}),
+    ((0, 4, 9), "fp8", "blackwell", R1, {}), ((0, 6, 0), "fp8", "blackwell", R1, {}),
+    ((0, 5, 9), "fp8", "blackwell", frozenset({"moe"}), {}), ((0, 5, 9), "fp8", "", R1, {})])
+def test_which_sglang_deployments_run_flashinfers_fp8_gemm(version, weights, family, features, expected) -> None:
+    """SGLang 0.5.x on Blackwell with DeepSeek's FP8 block-scaled checkpoint (the DeepSeek FP8 B200 recipe turns
+    DeepGEMM off and FlashInfer's GEMM on): not on Hopper (ENABLE_FLASHINFER_GEMM needs SM100), not for NVFP4
+    checkpoints, not for a model without MLA and MoE, not where the chip family is not known."""
+    found = version_kernels(catalog.engine_kernels(), "sglang", version, "cuda", features, weights, family)
+    assert {k.op: k.time_ratio for k in found} == expected
+
+
+def test_the_flashinfer_fp8_gemm_ratio_recomputes_from_sglangs_benchmark() -> None:
+    """sgl-project/sglang#13528, B200, n 24576, k 7168: FlashInfer (trtllm) 826.19 us vs DeepGEMM 146.03 us at
+    m 1024, 1632.54 vs 260.38 at m 2048: ratios 5.66 and 6.27, mean 5.96 (the stored time_ratio)."""
+    (stored,) = version_kernels(catalog.engine_kernels(), "sglang", (0, 5, 9), "cuda", R1, "fp8", "blackwell")
+    ratios = (826.19 / 146.03, 1632.54 / 260.38)
+    assert ratios == (pytest.approx(5.66, abs=0.005), pytest.approx(6.27, abs=0.005))
+    assert stored.time_ratio == pytest.approx(sum(ratios) / 2, abs=0.005)
+    assert "sglang#13528" in stored.source and "SGLANG_ENABLE_FLASHINFER_GEMM" in stored.implementation
+
+
+def _b200_fp8_row(isl: int, weights: str = "fp8", system: str = "hgx-b200", version: str = "0.5.9") -> dict[str, str]:
+    """InferenceX's DeepSeek-R1 SGLang run on 8 B200 at TP8 (aiconfigurator's row, a bare version)."""
+    return {"case_id": "x", "model": "deepseek-r1", "system": system, "engine": "sglang", "weights": weights,
+            "mode": "agg", "isl": str(isl), "osl": "1024", "concurrency": "4", "tp": "8", "metric": "ttft_s",
+            "measured": "1", "engine_version": version}
+
+
+def _math_rate_flop_per_s(scenario) -> float:
+    """The deployment's FP8 GEMM math rate [FLOP/s]: the chip's FP8 peak times the calibrated efficiency."""
+    dep = deployment(scenario, scenario.layout)
+    return dep.system.chip.peak("fp8") * dep.calibration.gemm("fp8")
+
+
+def test_the_calibrated_fp8_gemm_stands_for_deepgemm_and_flashinfers_is_slower_at_both_shapes() -> None:
+    """parity's calibrated B200 FP8 GEMM (SGLang profile, no version kernels) prices sglang#13528's m 2048, n 24576,
+    k 7168 GEMM at 2 x 2048 x 24576 x 7168 / 3.12 PFLOP/s = 231 us, within 15% of DeepGEMM's 260.38 us; FlashInfer's
+    m 4096, n 576 GEMM (63.49 us) is 5.9x parity's 10.8 us there too, so the ratio holds at the small shape where
+    DeepGEMM itself sits on a 60 us floor."""
+    s = dataclasses.replace(scenario_from_row(_b200_fp8_row(8192)), kernels=())
+    rate = _math_rate_flop_per_s(s)
+    large_s = 2 * 2048 * 24576 * 7168 / rate
+    assert large_s == pytest.approx(231e-6, rel=0.05)
+    assert 260.38e-6 / large_s == pytest.approx(1.13, abs=0.15)
+    assert 63.49e-6 / (2 * 4096 * 576 * 7168 / rate) == pytest.approx(5.9, rel=0.10)
+
+
+def test_a_b200_fp8_row_runs_the_fp8_projections_at_a_sixth_of_the_math_rate_and_keeps_the_bandwidth() -> None:
+    """The row's FP8 unit runs at 1/5.96 of the calibrated math rate; bf16 GEMMs (router), the memory-bound rate,
+    the grouped expert GEMMs (FlashInfer's TRT-LLM fused MoE) and prefill attention keep theirs; the NVFP4 twin
+    and an H100 row get nothing."""
+    s = scenario_from_row(_b200_fp8_row(8192))
+    assert [k.op for k in s.kernels] == ["gemm_math_fp8"]
+    assert any(n.startswith("sglang 0.5.9 kernels: gemm_math_fp8 x5.96") for n in s.notes)
+    slow, fast = (deployment(x, x.layout).calibration for x in (s, dataclasses.replace(s, kernels=())))
+    assert slow.gemm("fp8") == pytest.approx(fast.gemm("fp8") / 5.96)
+    assert (slow.gemm("bf16"), slow.memory_efficiency, slow.grouped_gemm_efficiency,
+            slow.attention_prefill_efficiency) == (fast.gemm("bf16"), fast.memory_efficiency,
+                                                   fast.grouped_gemm_efficiency, fast.attention_prefill_efficiency)
+    assert not scenario_from_row(_b200_fp8_row(8192, weights="nvfp4")).kernels
+    assert not scenario_from_row(_b200_fp8_row(8192, system="hgx-h100")).kernels
+
+
+def test_the_slow_fp8_gemm_lengthens_the_prompt_step_and_hardly_the_decode_step() -> None:
+    """An 8,192-token prompt step on 8 B200: the dense FP8 projections (math-bound at 8,192 tokens) take 5.96x, so
+    the step grows by more than half; a decode step of 4 sequences (memory-bound projections) by under 2%."""
+    s = scenario_from_row(_b200_fp8_row(8192))
+    fast = dataclasses.replace(s, kernels=())
+    def step_s(x, batch):
+        return float(step_cost(deployment(x, x.layout), batch).time_s)
+    prompt = Batch(prefill_tokens=8192, prefill_sequences=1)
+    decode = Batch(decode_tokens=4, decode_context=8192)
+    assert step_s(s, prompt) > 1.5 * step_s(fast, prompt)
+    assert step_s(s, decode) < 1.02 * step_s(fast, decode)
