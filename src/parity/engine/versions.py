@@ -96,7 +96,8 @@ class EngineKernel:
     software stack it holds on (cuda, rocm; empty: any). features: model features it needs, all of them (mla,
     moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any);
     families: chip families (data/families.toml) it holds on, any of them (empty: any; e.g. a kernel an engine
-    picks on Blackwell alone). op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
+    picks on Blackwell alone); fp8_gemm: the block-FP8 dense GEMM settings it needs, any of them (a case's
+    fp8_gemm: a launch setting that departs from the engine's default; empty: any). op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
     (2: half as fast; for launch, the fixed cost per kernel). queries_per_kv: 0 where time_ratio holds for
     any model; else the kernel runs one thread block per query head, each reading its K/V head's whole cache,
     so it reads the cache once per query head where the calibrated kernel reads it once per K/V head, and
@@ -114,6 +115,7 @@ class EngineKernel:
     features: tuple[str, ...] = ()
     weights: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
+    fp8_gemm: tuple[str, ...] = ()
     queries_per_kv: int = 0
     implementation: str = ""
     source: str = ""
@@ -141,18 +143,20 @@ class EngineKernel:
         return self.time_ratio * queries_per_kv / self.queries_per_kv
 
     def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str],
-              weights: str = "", family: str = "") -> bool:
+              weights: str = "", family: str = "", fp8_gemm: str = "") -> bool:
         return (engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
                 and set(self.features) <= features and (not self.weights or weights in self.weights)
-                and (not self.families or family in self.families))
+                and (not self.families or family in self.families)
+                and (not self.fp8_gemm or fp8_gemm in self.fp8_gemm))
 
 
 def version_kernels(kernels: Iterable[EngineKernel], engine: str, version: tuple[int, ...], stack: str,
-                    features: frozenset[str], weights: str = "", family: str = "") -> tuple[EngineKernel, ...]:
+                    features: frozenset[str], weights: str = "", family: str = "", fp8_gemm: str = ""
+                    ) -> tuple[EngineKernel, ...]:
     """The kernels this version of the engine runs on this stack and chip family for a model with these features
-    and dense weights in this format, one per op (the first entry that holds)."""
+    and dense weights in this format, with this block-FP8 GEMM setting, one per op (the first entry that holds)."""
     out: dict[str, EngineKernel] = {}
     for entry in kernels:
-        if entry.op not in out and entry.holds(engine, version, stack, features, weights, family):
+        if entry.op not in out and entry.holds(engine, version, stack, features, weights, family, fp8_gemm):
             out[entry.op] = entry
     return tuple(out.values())
