@@ -149,6 +149,12 @@ def trt_mtp_budget(draft_tokens: int, concurrency: int, isl: int) -> int:
 # batches replay full CUDA graphs and steps with prompt tokens run eagerly (vLLM CUDAGraphMode.FULL_DECODE_ONLY =
 # (FULL, NONE)); its H100 and gpt-oss scripts keep vLLM's default, piecewise graphs for them too. The eager_prefill
 # column says so on those rows.
+# The same SGLang DeepSeek FP8 scripts (dsr1_fp8_b200.sh, dsr1_fp8_b200_mtp.sh, single_node/dsr1_fp8_b300.sh) export
+# SGL_ENABLE_JIT_DEEPGEMM=false and SGLANG_ENABLE_FLASHINFER_GEMM=true: dense block-FP8 projections run FlashInfer's
+# TRT-LLM groupwise GEMM instead of SGLang's default DeepGEMM (the fp8_gemm column; engine_kernels.toml prices it).
+SGLANG_DEEPSEEK_FP8_GEMM = "flashinfer_trtllm"
+
+
 def sglang_recv_interval(weights: str, tp: str, concurrency: str) -> str:
     return "10" if (weights == "fp8" and tp == "4") or int(concurrency) < 16 else "30"
 
@@ -221,7 +227,7 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
            "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "random_range_ratio",
            "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
-           "measured_tpot_s", "split", "measured_on", "note", "eager_prefill"]
+           "measured_tpot_s", "split", "measured_on", "note", "eager_prefill", "fp8_gemm"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -468,6 +474,8 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         out["eager_prefill"] = "1"  # cudagraph_mode FULL_DECODE_ONLY (see sglang_recv_interval's comment block)
     if inferencex and out["engine"] == "sglang" and out["mode"] == "agg":
         out["scheduler_recv_interval"] = sglang_recv_interval(out["weights"], out["tp"], out["concurrency"])
+        if out["model"].startswith("deepseek") and out["weights"] == "fp8":
+            out["fp8_gemm"] = SGLANG_DEEPSEEK_FP8_GEMM
         if (out["model"].startswith("deepseek") and out["engine_version"] in SGLANG_TRANSFORMERS_V5
                 and out["measured_on"] < CLIENT_TOKENIZER_FIXED_ON):
             nominal, out["isl"], out["kv"] = out["isl"], server_prompt_length(out["isl"]), "fp8"

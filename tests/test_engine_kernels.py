@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog
-from parity.engine import EngineKernel, stack_prior, version_kernels
+from parity.engine import EngineKernel, engine_version, stack_prior, version_kernels
 from parity.predict import predict_scenarios, scenario_from_row
 from parity.predict.scenario import deployment
 from parity.serving import with_kernels
@@ -35,8 +35,8 @@ def _step_s(system: str, version: str, batch: int, context: int, kernels: bool =
 
 
 @pytest.mark.parametrize(("version", "stack", "features", "expected"), [
-    ((0, 4, 2), "rocm", R1, {"launch": 4.00}), ((0, 4, 3), "cuda", R1, {"launch": 3.63}),
-    ((0, 4, 1), "cuda", R1, {"launch": 3.63}), ((0, 4, 4), "cuda", R1, {}), ((0, 4, 0), "rocm", R1, {}),
+    ((0, 4, 2), "rocm", R1, {"launch": 4.14}), ((0, 4, 3), "cuda", R1, {"launch": 3.75}),
+    ((0, 4, 1), "cuda", R1, {"launch": 3.75}), ((0, 4, 4), "cuda", R1, {}), ((0, 4, 0), "rocm", R1, {}),
     ((0, 4, 2), "cann", R1, {}), ((0, 4, 2), "rocm", frozenset({"moe"}), {})])
 def test_which_sglang_versions_ran_the_early_deepseek_kernels(version, stack, features, expected) -> None:
     """0.4.1-0.4.3 on CUDA and ROCm for MLA + MoE models only: 0.4.4 brought FlashMLA-era kernels, and a model
@@ -52,17 +52,18 @@ def test_every_entry_names_its_implementation_source_and_derivation() -> None:
 
 
 def test_no_ratio_comes_from_a_scored_serving_row() -> None:
-    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237), vLLM's own
-    benchmark_throughput / benchmark_latency runs (#13747, #13199) and AMD's batch latency of the generic paged
-    attention (#16426), which no measured serving row holds: nothing parity scores fitted them."""
+    """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237) and kernel
+    benchmark (#13528), vLLM's own benchmark_throughput / benchmark_latency runs (#13747, #13199) and AMD's batch
+    latency of the generic paged attention (#16426), which no measured serving row holds: nothing parity scores
+    fitted them."""
     rows = [r for name in ("serving_published", "serving_aiconfigurator") for r in catalog.measurements(name)]
-    for pr in ("sglang#2643", "sglang#3237", "vllm#13747", "vllm#13199", "vllm#16426"):
+    for pr in ("sglang#2643", "sglang#3237", "sglang#13528", "vllm#13747", "vllm#13199", "vllm#16426"):
         assert any(pr in e.source for e in catalog.engine_kernels())
         assert not any(pr in " ".join(str(v) for v in r.values()) for r in rows)
 
 
 def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> None:
-    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 13.058 us per kernel
+    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 12.565 us per kernel
     becomes 39.17 us and the calibration's eager cost triples; a faster kernel is capped at the peak (1)."""
     cal, profile = catalog.calibration(catalog.chip("nvidia-h200-sxm")), catalog.engine("sglang")
     kernels = (EngineKernel(engine="sglang", since=(0,), until=(1,), op="attention_decode", time_ratio=2.0),
@@ -71,7 +72,7 @@ def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> No
     slow_cal, slow_profile = with_kernels(cal, profile, kernels)
     assert slow_cal.attention_decode_efficiency == pytest.approx(cal.attention_decode_efficiency / 2)
     assert slow_cal.attention_decode_math == pytest.approx(cal.attention_decode_math / 2)
-    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 13.058e-6, rel=1e-3)
+    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 12.565e-6, rel=1e-3)
     assert slow_cal.kernel_overhead_s == pytest.approx(3 * cal.kernel_overhead_s)
     assert slow_cal.memory_efficiency == 1.0 and slow_cal.gemm_efficiency["default"] == 1.0
     assert slow_cal.grouped_gemm_memory_efficiency == cal.grouped_gemm_memory_efficiency
@@ -79,20 +80,20 @@ def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> No
 
 
 def test_the_launch_ratio_multiplies_only_the_fixed_cost() -> None:
-    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 13.058 us = 8.67 ms) x4.00, the step's
+    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 12.565 us = 8.34 ms) x4.14, the step's
     own overhead (0.07 ms) and everything else as calibrated."""
     with_, fixed = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176)
     without, fixed0 = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176, kernels=False)
     step = catalog.engine("sglang").step_overhead_s
-    assert fixed0 - step == pytest.approx(664 * 13.058e-6, rel=1e-3)
-    assert fixed - step == pytest.approx(4.00 * (fixed0 - step))
+    assert fixed0 - step == pytest.approx(664 * 12.565e-6, rel=1e-3)
+    assert fixed - step == pytest.approx(4.14 * (fixed0 - step))
     assert with_ - fixed == pytest.approx(without - fixed0)
 
 
 def test_the_stored_ratios_reproduce_the_published_decode_steps() -> None:
     """sglang#3237: 38.50 ms on 8x MI300X at batch 4, 2,176 KV tokens (the ratio's own derivation, to rounding);
     sglang#2643: 1/30.29 = 33.01 ms, 8/206.32 = 38.77 ms, 32/760.52 = 42.08 ms on 8x H200 at 256 KV tokens,
-    each within the 10% spread of its three ratios (3.23-3.84) around their median 3.63."""
+    each within the 10% spread of its three ratios (3.35-3.97) around their median 3.75."""
     assert _step_s("mi300x-platform", "SGLang 0.4.2", 4, 2176)[0] == pytest.approx(38.50e-3, rel=0.01)
     for batch, measured_s in ((1, 1 / 30.29), (8, 8 / 206.32), (32, 32 / 760.52)):
         assert _step_s("hgx-h200", "SGLang 0.4.1.post2", batch, 256)[0] == pytest.approx(measured_s, rel=0.10)
@@ -102,7 +103,7 @@ def test_a_row_naming_its_version_gets_the_kernels_and_keeps_them_under_a_refitt
     row = next(r for r in catalog.measurements("serving_published") if r["case_id"] == "AMD-021")
     s = scenario_from_row(row)
     assert [k.op for k in s.kernels] == ["launch"]
-    assert any(n.startswith("sglang 0.4.2 kernels: launch x4 (") for n in s.notes)
+    assert any(n.startswith("sglang 0.4.2 kernels: launch x4.14 (") for n in s.notes)
     assert s.with_engine(dataclasses.replace(catalog.engine("sglang"), gemm_scale=0.5)).kernels == s.kernels
     unversioned = scenario_from_row({**row, "engine_version": ""})
     assert unversioned.kernels == () and unversioned.group != s.group
@@ -312,3 +313,111 @@ def test_a_70b_row_of_vllm_0_6_1_on_rocm_pays_the_generic_kernel_per_query_head(
         slow, fast = (deployment(x, x.layout).calibration.attention_decode_efficiency
                       for x in (s, dataclasses.replace(s, kernels=())))
         assert slow == pytest.approx(fast / ratio)
+
+
+def test_the_measured_rows_that_run_flashinfers_fp8_gemm_are_inferencexs_aggregated_deepseek_fp8_runs() -> None:
+    """fp8_gemm is set where InferenceX's SGLang DeepSeek FP8 scripts export SGLANG_ENABLE_FLASHINFER_GEMM: the
+    aggregated B200 (55) and B300 (10) runs; the dynamo-sglang disaggregated runs and the H100 ones keep the
+    default (DeepGEMM)."""
+    rows = [r for r in catalog.measurements("serving_aiconfigurator") if r["fp8_gemm"]]
+    assert len(rows) == 65 and {r["fp8_gemm"] for r in rows} == {FI}
+    assert {(r["engine"], r["weights"], r["mode"]) for r in rows} == {("sglang", "fp8", "agg")}
+    assert {r["system"] for r in rows} == {"hgx-b200", "hgx-b300"}
+
+
+def test_a_bare_version_names_the_rows_own_engine_for_kernels_alone() -> None:
+    """aiconfigurator's rows give '0.5.8.post1' without the engine's name: it counts for the row's engine when
+    kernels are looked up (bare=True), and still names none for the version defaults."""
+    assert engine_version("sglang", "0.5.8.post1", bare=True) == (0, 5, 8)
+    assert engine_version("sglang", "0.5.3rc1", bare=True) == (0, 5, 3)
+    assert engine_version("sglang", "0.5.8.post1") is None
+    assert engine_version("sglang", "vLLM 0.7.3", bare=True) is None
+    assert engine_version("sglang", "unknown", bare=True) is None
+
+
+FI = "flashinfer_trtllm"
+
+
+@pytest.mark.parametrize(("version", "weights", "family", "features", "setting", "expected"), [
+    ((0, 5, 9), "fp8", "blackwell", R1, FI, {"gemm_math_fp8": 5.96}),
+    ((0, 5, 0), "fp8_block", "blackwell", R1, FI, {"gemm_math_fp8": 5.96}),
+    ((0, 5, 10), "fp8", "blackwell", R1, FI, {"gemm_math_fp8": 5.96}),
+    ((0, 5, 9), "fp8", "blackwell", R1, "", {}), ((0, 5, 9), "fp8", "blackwell", R1, "deep_gemm", {}),
+    ((0, 5, 9), "fp8", "hopper", R1, FI, {}), ((0, 5, 9), "nvfp4", "blackwell", R1, FI, {}),
+    ((0, 4, 9), "fp8", "blackwell", R1, FI, {}), ((0, 6, 0), "fp8", "blackwell", R1, FI, {}),
+    ((0, 5, 9), "fp8", "blackwell", frozenset({"moe"}), FI, {}), ((0, 5, 9), "fp8", "", R1, FI, {})])
+def test_which_sglang_deployments_run_flashinfers_fp8_gemm(version, weights, family, features, setting,
+                                                          expected) -> None:
+    """SGLang 0.5.x on Blackwell with DeepSeek's FP8 block-scaled checkpoint where the launch picks FlashInfer's
+    GEMM (the DeepSeek FP8 B200 recipe turns DeepGEMM off and SGLANG_ENABLE_FLASHINFER_GEMM on): not with SGLang's
+    default (DeepGEMM), not on Hopper (ENABLE_FLASHINFER_GEMM needs SM100), not for NVFP4 checkpoints, not for a
+    model without MLA and MoE, not where the chip family is not known."""
+    found = version_kernels(catalog.engine_kernels(), "sglang", version, "cuda", features, weights, family, setting)
+    assert {k.op: k.time_ratio for k in found} == expected
+
+
+def test_the_flashinfer_fp8_gemm_ratio_recomputes_from_sglangs_benchmark() -> None:
+    """sgl-project/sglang#13528, B200, n 24576, k 7168: FlashInfer (trtllm) 826.19 us vs DeepGEMM 146.03 us at
+    m 1024, 1632.54 vs 260.38 at m 2048: ratios 5.66 and 6.27, mean 5.96 (the stored time_ratio)."""
+    (stored,) = version_kernels(catalog.engine_kernels(), "sglang", (0, 5, 9), "cuda", R1, "fp8", "blackwell", FI)
+    ratios = (826.19 / 146.03, 1632.54 / 260.38)
+    assert ratios == (pytest.approx(5.66, abs=0.005), pytest.approx(6.27, abs=0.005))
+    assert stored.time_ratio == pytest.approx(sum(ratios) / 2, abs=0.005)
+    assert "sglang#13528" in stored.source and "SGLANG_ENABLE_FLASHINFER_GEMM" in stored.implementation
+
+
+def _b200_fp8_row(isl: int, weights: str = "fp8", system: str = "hgx-b200", setting: str = FI) -> dict[str, str]:
+    """InferenceX's DeepSeek-R1 SGLang run on 8 B200 at TP8 (aiconfigurator's row: a bare version, the script's
+    FlashInfer GEMM)."""
+    return {"case_id": "x", "model": "deepseek-r1", "system": system, "engine": "sglang", "weights": weights,
+            "mode": "agg", "isl": str(isl), "osl": "1024", "concurrency": "4", "tp": "8", "metric": "ttft_s",
+            "measured": "1", "engine_version": "0.5.9", "fp8_gemm": setting}
+
+
+def _math_rate_flop_per_s(scenario) -> float:
+    """The deployment's FP8 GEMM math rate [FLOP/s]: the chip's FP8 peak times the calibrated efficiency."""
+    dep = deployment(scenario, scenario.layout)
+    return dep.system.chip.peak("fp8") * dep.calibration.gemm("fp8")
+
+
+def test_the_calibrated_fp8_gemm_stands_for_deepgemm_and_flashinfers_is_slower_at_both_shapes() -> None:
+    """parity's calibrated B200 FP8 GEMM (SGLang profile, no version kernels) prices sglang#13528's m 2048, n 24576,
+    k 7168 GEMM within 25% of DeepGEMM's 260.38 us (2 x 2048 x 24576 x 7168 at 3.12 PFLOP/s, the profile of
+    2026-12-04 the ratio was derived against: 231 us; at 3.37 PFLOP/s, refitted with this entry: 214 us); FlashInfer's
+    m 4096, n 576 GEMM (63.49 us) is 4.5-7.5x parity's price there too (5.9x and 6.3x), so the ratio holds at the small
+    shape where DeepGEMM itself sits on a 60 us floor."""
+    s = dataclasses.replace(scenario_from_row(_b200_fp8_row(8192)), kernels=())
+    rate = _math_rate_flop_per_s(s)
+    large_s = 2 * 2048 * 24576 * 7168 / rate
+    assert 260.38e-6 / large_s == pytest.approx(1.0, abs=0.25)
+    assert 4.5 < 63.49e-6 / (2 * 4096 * 576 * 7168 / rate) < 7.5
+
+
+def test_a_b200_fp8_row_runs_the_fp8_projections_at_a_sixth_of_the_math_rate_and_keeps_the_bandwidth() -> None:
+    """The row's FP8 unit runs at 1/5.96 of the calibrated math rate; bf16 GEMMs (router), the memory-bound rate,
+    the grouped expert GEMMs (FlashInfer's TRT-LLM fused MoE) and prefill attention keep theirs; the NVFP4 twin,
+    an H100 row and a run on SGLang's default (DeepGEMM) get nothing."""
+    s = scenario_from_row(_b200_fp8_row(8192))
+    assert [k.op for k in s.kernels] == ["gemm_math_fp8"]
+    assert any(n.startswith("sglang 0.5.9 kernels: gemm_math_fp8 x5.96") for n in s.notes)
+    slow, fast = (deployment(x, x.layout).calibration for x in (s, dataclasses.replace(s, kernels=())))
+    assert slow.gemm("fp8") == pytest.approx(fast.gemm("fp8") / 5.96)
+    assert (slow.gemm("bf16"), slow.memory_efficiency, slow.grouped_gemm_efficiency,
+            slow.attention_prefill_efficiency) == (fast.gemm("bf16"), fast.memory_efficiency,
+                                                   fast.grouped_gemm_efficiency, fast.attention_prefill_efficiency)
+    assert not scenario_from_row(_b200_fp8_row(8192, weights="nvfp4")).kernels
+    assert not scenario_from_row(_b200_fp8_row(8192, system="hgx-h100")).kernels
+    assert not scenario_from_row(_b200_fp8_row(8192, setting="")).kernels
+
+
+def test_the_slow_fp8_gemm_lengthens_the_prompt_step_and_hardly_the_decode_step() -> None:
+    """An 8,192-token prompt step on 8 B200: the dense FP8 projections (math-bound at 8,192 tokens) take 5.96x, so
+    the step grows by more than half; a decode step of 4 sequences (memory-bound projections) by under 2%."""
+    s = scenario_from_row(_b200_fp8_row(8192))
+    fast = dataclasses.replace(s, kernels=())
+    def step_s(x, batch):
+        return float(step_cost(deployment(x, x.layout), batch).time_s)
+    prompt = Batch(prefill_tokens=8192, prefill_sequences=1)
+    decode = Batch(decode_tokens=4, decode_context=8192)
+    assert step_s(s, prompt) > 1.5 * step_s(fast, prompt)
+    assert step_s(s, decode) < 1.02 * step_s(fast, decode)

@@ -55,11 +55,14 @@ class EngineDefault:
 _NAMES = {"vllm": "vllm", "sglang": "sglang", "trtllm": r"tensorrt-llm|trt-llm|trtllm"}
 
 
-def engine_version(engine: str, text: str) -> tuple[int, ...] | None:
+def engine_version(engine: str, text: str, bare: bool = False) -> tuple[int, ...] | None:
     """The version a row's free-text engine_version names for this engine ('vLLM 0.7.3.dev138' -> (0, 7, 3));
-    None where it names none ('vLLM (version not stated)'). A development build counts as its release."""
+    None where it names none ('vLLM (version not stated)'). A development build counts as its release. bare: a
+    text that is a version alone ('0.5.8.post1', aiconfigurator's rows, whose engine is the row's) counts too."""
     pattern = _NAMES.get(engine)
     found = re.search(rf"(?:{pattern})\s+v?(\d+)\.(\d+)(?:\.(\d+))?", text, re.IGNORECASE) if pattern else None
+    if found is None and bare and pattern:
+        found = re.fullmatch(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.\w+-]*)\s*", text)
     return None if found is None else tuple(int(g) for g in found.groups(default="0"))
 
 
@@ -78,8 +81,10 @@ def version_defaults(defaults: Iterable[EngineDefault], engine: str, version: tu
 
 # what an engine version runs where the calibrated profiles assume today's kernels (data/engine_kernels.toml):
 # launch: the fixed cost of every kernel (more, unfused kernels per op); attention_decode, attention_prefill,
-# grouped_gemm (routed experts), gemm (dense projections): the kernel's time over the calibrated kernel's
-KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm", "gemm")
+# grouped_gemm (routed experts), gemm (dense projections): the kernel's time over the calibrated kernel's;
+# gemm_math_fp8: dense projections on the FP8 unit where they are math-bound (their rate on that unit; memory-bound
+# projections, as in decode at small batches, keep the calibrated bandwidth)
+KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm", "gemm", "gemm_math_fp8")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,8 +94,10 @@ class EngineKernel:
 
     engine: the profile id (vllm, sglang); since, until: the versions it holds over, until excluded. stack: the
     software stack it holds on (cuda, rocm; empty: any). features: model features it needs, all of them (mla,
-    moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any).
-    op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
+    moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any);
+    families: chip families (data/families.toml) it holds on, any of them (empty: any; e.g. a kernel an engine
+    picks on Blackwell alone); fp8_gemm: the block-FP8 dense GEMM settings it needs, any of them (a case's
+    fp8_gemm: a launch setting that departs from the engine's default; empty: any). op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
     (2: half as fast; for launch, the fixed cost per kernel). queries_per_kv: 0 where time_ratio holds for
     any model; else the kernel runs one thread block per query head, each reading its K/V head's whole cache,
     so it reads the cache once per query head where the calibrated kernel reads it once per K/V head, and
@@ -107,6 +114,8 @@ class EngineKernel:
     stack: str = ""
     features: tuple[str, ...] = ()
     weights: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    fp8_gemm: tuple[str, ...] = ()
     queries_per_kv: int = 0
     implementation: str = ""
     source: str = ""
@@ -134,17 +143,20 @@ class EngineKernel:
         return self.time_ratio * queries_per_kv / self.queries_per_kv
 
     def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str],
-              weights: str = "") -> bool:
+              weights: str = "", family: str = "", fp8_gemm: str = "") -> bool:
         return (engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
-                and set(self.features) <= features and (not self.weights or weights in self.weights))
+                and set(self.features) <= features and (not self.weights or weights in self.weights)
+                and (not self.families or family in self.families)
+                and (not self.fp8_gemm or fp8_gemm in self.fp8_gemm))
 
 
 def version_kernels(kernels: Iterable[EngineKernel], engine: str, version: tuple[int, ...], stack: str,
-                    features: frozenset[str], weights: str = "") -> tuple[EngineKernel, ...]:
-    """The kernels this version of the engine runs on this stack for a model with these features and dense
-    weights in this format, one per op (the first entry that holds)."""
+                    features: frozenset[str], weights: str = "", family: str = "", fp8_gemm: str = ""
+                    ) -> tuple[EngineKernel, ...]:
+    """The kernels this version of the engine runs on this stack and chip family for a model with these features
+    and dense weights in this format, with this block-FP8 GEMM setting, one per op (the first entry that holds)."""
     out: dict[str, EngineKernel] = {}
     for entry in kernels:
-        if entry.op not in out and entry.holds(engine, version, stack, features, weights):
+        if entry.op not in out and entry.holds(engine, version, stack, features, weights, family, fp8_gemm):
             out[entry.op] = entry
     return tuple(out.values())

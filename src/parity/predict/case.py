@@ -60,6 +60,8 @@ class Case:
     mla_decode: str = ""  # absorbed or unabsorbed MLA decode (empty: the engine's default)
     attention_weights: str = ""  # the attention projections' format where it differs (empty: weights')
     engine_version: str = ""  # the engine's version as the source names it ('vLLM 0.7.3'): its defaults apply
+    fp8_gemm: str = ""  # the block-FP8 dense GEMM the run picked (SGLang's names: deep_gemm, flashinfer_trtllm; empty: the
+    # engine's default), where a launch setting departs from it; engine_kernels.toml entries may need it
     offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
 
 
@@ -133,7 +135,8 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 offload_kv=_number(row, "offload_kv", "in [0, 1]") or 0.0,
                 offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
                 mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"),
-                engine_version=_cell(row, "engine_version"), offline=_flag(row, "offline"))
+                engine_version=_cell(row, "engine_version"), offline=_flag(row, "offline"),
+                fp8_gemm=_cell(row, "fp8_gemm"))
 
 
 def _missing(key: str) -> str:

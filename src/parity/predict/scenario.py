@@ -264,13 +264,15 @@ def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tupl
 def _version_kernels(engine: EngineProfile, case: Case, system: System, model: Model, weights: str
                      ) -> tuple[tuple[EngineKernel, ...], str]:
     """What the case's engine version runs instead of the calibrated kernels (catalog.engine_kernels) for dense
-    weights in format `weights`, and a note naming them; none where the case names no version of this engine."""
+    weights in format `weights` on the system's chip family with the case's block-FP8 GEMM setting, and a note naming
+    them; none where the case names no version of this engine (a bare version, as aiconfigurator's rows give it,
+    names the row's own engine)."""
     name = engine.base or engine.id
-    version = engine_version(name, case.engine_version)
+    version = engine_version(name, case.engine_version, bare=True)
     if version is None:
         return (), ""
     found = version_kernels(catalog.engine_kernels(), name, version, system.chip.software_stack, model.features,
-                            weights)
+                            weights, system.chip.family, case.fp8_gemm)
     said = "; ".join(f"{k.op} x{k.ratio_for(model.queries_per_kv_head):.3g} ({k.implementation})" for k in found)
     return found, (f"{name} {'.'.join(map(str, version))} kernels: {said}" if found else "")
 

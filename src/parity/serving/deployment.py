@@ -38,8 +38,9 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
                  ) -> tuple[Calibration, EngineProfile]:
     """The calibration and profile of an engine version that runs other kernels than the calibrated ones: each
     kernel's efficiency divided by its time ratio (EngineKernel.ratio_for a model with `queries_per_kv` query
-    heads per K/V head; 0: the stored ratios), and the fixed cost per kernel (the profile's with CUDA graphs, the
-    calibration's eager one without) multiplied by the launch ratio (engine.EngineKernel)."""
+    heads per K/V head; 0: the stored ratios; gemm_math_fp8 divides the FP8 unit's GEMM math rate alone), and the
+    fixed cost per kernel (the profile's with CUDA graphs, the calibration's eager one without) multiplied by the
+    launch ratio (engine.EngineKernel)."""
     ratio = {k.op: k.ratio_for(queries_per_kv) for k in kernels}
     if not ratio:
         return cal, profile
@@ -48,8 +49,11 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
     launch = ratio.get("launch", 1.0)
     decode_math = cal.attention_decode_math_efficiency and slower(cal.attention_decode_math_efficiency,
                                                                   "attention_decode")
+    gemm = {k: slower(v, "gemm") for k, v in cal.gemm_efficiency.items()}
+    if "gemm_math_fp8" in ratio:  # the FP8 unit's math rate alone: memory-bound projections keep their bandwidth
+        gemm["fp8"] = float(min(slower(cal.gemm("fp8"), "gemm") / ratio["gemm_math_fp8"], 1.0))
     cal = dataclasses.replace(
-        cal, gemm_efficiency={k: slower(v, "gemm") for k, v in cal.gemm_efficiency.items()},
+        cal, gemm_efficiency=gemm,
         grouped_gemm_efficiency={k: slower(v, "grouped_gemm") for k, v in cal.grouped_gemm_efficiency.items()},
         memory_efficiency=slower(cal.memory_efficiency, "gemm"),
         grouped_gemm_memory_efficiency=slower(cal.grouped_gemm_memory_efficiency, "grouped_gemm"),
