@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from parity import catalog
 from parity.engine import EngineKernel, engine_version, stack_prior, version_kernels
+from parity.errors import InfeasiblePlan
 from parity.predict import predict_scenarios, scenario_from_row
+from parity.predict.case import case_from_row
 from parity.predict.scenario import deployment
 from parity.serving import with_kernels
 from parity.step import Batch, step_cost
@@ -421,3 +423,14 @@ def test_the_slow_fp8_gemm_lengthens_the_prompt_step_and_hardly_the_decode_step(
     decode = Batch(decode_tokens=4, decode_context=8192)
     assert step_s(s, prompt) > 1.5 * step_s(fast, prompt)
     assert step_s(s, decode) < 1.02 * step_s(fast, decode)
+
+
+def test_an_unknown_fp8_gemm_is_refused_by_the_row_and_by_an_entry() -> None:
+    """A misspelt launch setting would silently price the engine's default kernel: a row naming one parity does
+    not know is infeasible with the reason, and so is an engine_kernels entry."""
+    row = next(r for r in catalog.measurements("serving_aiconfigurator") if r["fp8_gemm"])
+    assert case_from_row(row).fp8_gemm == "flashinfer_trtllm"
+    with pytest.raises(InfeasiblePlan, match="fp8_gemm must be one of deep_gemm, flashinfer_trtllm"):
+        case_from_row({**row, "fp8_gemm": "flashinfer"})
+    with pytest.raises(ValueError, match="fp8_gemm must name one of"):
+        EngineKernel(engine="sglang", since=(0,), until=(1,), op="gemm_math_fp8", time_ratio=2.0, fp8_gemm=("cublas",))

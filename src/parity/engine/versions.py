@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["EngineDefault", "DEFAULT_FIELDS", "engine_version", "version_defaults", "KERNEL_OPS", "EngineKernel",
+__all__ = ["EngineDefault", "DEFAULT_FIELDS", "engine_version", "version_defaults", "KERNEL_OPS", "FP8_GEMMS", "EngineKernel",
            "version_kernels"]
 
 
@@ -85,6 +85,8 @@ def version_defaults(defaults: Iterable[EngineDefault], engine: str, version: tu
 # gemm_math_fp8: dense projections on the FP8 unit where they are math-bound (their rate on that unit; memory-bound
 # projections, as in decode at small batches, keep the calibrated bandwidth)
 KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm", "gemm", "gemm_math_fp8")
+# block-FP8 dense GEMMs a launch may pick (SGLang's names: DeepGEMM, FlashInfer's TRT-LLM groupwise kernel)
+FP8_GEMMS = ("deep_gemm", "flashinfer_trtllm")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +126,9 @@ class EngineKernel:
     def __post_init__(self) -> None:
         if self.op not in KERNEL_OPS:
             raise ValueError(f"engine kernel {self.engine} {self.since}: op must be one of {KERNEL_OPS}, got {self.op!r}")
+        if any(g not in FP8_GEMMS for g in self.fp8_gemm):
+            raise ValueError(f"engine kernel {self.engine} {self.op}: fp8_gemm must name one of {FP8_GEMMS}, got "
+                             f"{self.fp8_gemm}")
         if not 0.1 <= self.time_ratio <= 20:  # NaN too
             raise ValueError(f"engine kernel {self.engine} {self.op}: time_ratio must be in [0.1, 20], got "
                              f"{self.time_ratio}")

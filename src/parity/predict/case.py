@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from parity.engine.versions import FP8_GEMMS
 from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
@@ -104,6 +105,9 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     phase = (_cell(row, "phase") or "both").lower()
     if phase not in PHASES:
         raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
+    fp8_gemm = _cell(row, "fp8_gemm")
+    if fp8_gemm and fp8_gemm not in FP8_GEMMS:
+        raise InfeasiblePlan(f"fp8_gemm must be one of {', '.join(FP8_GEMMS)} (or empty), got {fp8_gemm!r}")
     fixed = phase != "both"
     batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
     context = _int(row, "context", None if phase == "decode" else 0)
@@ -136,7 +140,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
                 mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"),
                 engine_version=_cell(row, "engine_version"), offline=_flag(row, "offline"),
-                fp8_gemm=_cell(row, "fp8_gemm"))
+                fp8_gemm=fp8_gemm)
 
 
 def _missing(key: str) -> str:
