@@ -375,10 +375,11 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     A row whose expert parallelism matches no entry is matched again without it: the source's layout cells of
     these sweeps are lossy (it copies the prefill expert parallelism into the decode cell and writes attention
     DP 1 for every worker; its B200 TensorRT-LLM 8k/1k rows say expert parallelism 1 on both sides where every
-    entry at their concurrency says 8 on the prefill side, where its recipe runs 1: apply_recipe_prefill_ep), while the tensor-parallel cells and the concurrency,
-    by which InferenceX names its TensorRT-LLM recipes (`ctx1_gen6_tp8_batch8_eplb0_mtp3_48`), agree; the
-    deployment is taken only where that match is unique. The 5 rows it reaches repeat runs of a sweep that says
-    EP 8 and matches the same recipes strictly: identical inputs, measurements within 2.5%."""
+    entry at their concurrency says 8 on the prefill side, where its recipe runs 1: apply_recipe_prefill_ep),
+    while the tensor-parallel cells and the concurrency, by which InferenceX names its TensorRT-LLM recipes
+    (`ctx1_gen6_tp8_batch8_eplb0_mtp3_48`), agree; the deployment is taken only where that match is unique. The 5
+    rows it reaches repeat runs of a sweep that says EP 8 and matches the same recipes strictly: identical inputs,
+    measurements within 2.5%."""
     found = inferencex_match(row, out, table)
     shape = ("prefill_workers", "prefill_tp", "prefill_ep", "prefill_dp_attn", "decode_workers", "decode_tp",
              "decode_ep", "decode_dp_attn")

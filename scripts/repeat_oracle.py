@@ -1,8 +1,9 @@
 """The noise floor under any serving model: an oracle that predicts each never-fitted row of
 serving_aiconfigurator.csv by the measurement of its repeat run (another row with identical inputs and engine
-version, crosscheck._REPEAT, as repeat_spread pairs them), scored as `parity validate` scores predictions, (predicted - measured) / measured,
-per engine and mode. A row with several partners is predicted by their median. With --errors (a CSV
-from scripts/sim_errors.py), the steady-state model and the simulator are scored on the same rows.
+version, crosscheck._REPEAT, as repeat_spread pairs them), scored as `parity validate` scores predictions,
+(predicted - measured) / measured, per engine and mode. A row with several partners is predicted by their
+median. With --errors (a CSV from scripts/sim_errors.py), the steady-state model and the simulator are scored on
+the same rows.
 
     PYTHONPATH=src python scripts/repeat_oracle.py [--errors /tmp/sim_rows.csv]
 """

@@ -423,7 +423,8 @@ def test_inferencex_prefill_experts_follow_the_recipe() -> None:
                 differ.add((e["config_key"], e["isl"], recipe["prefill_moe_ep"], e["prefill_ep"]))
     assert checked == 135
     assert differ == {("dsr1-fp8-b200-dynamo-trt", "8192", "1", "8")}
-    rows = [r for r in catalog.measurements() if "prefill experts in moe_tp 8 x moe_ep 1 as the recipe sets them" in r["note"]]
+    said = "prefill experts in moe_tp 8 x moe_ep 1 as the recipe sets them"
+    rows = [r for r in catalog.measurements() if said in r["note"]]
     assert len(rows) == 18
     assert {(r["system"], r["weights"], r["isl"], r["prefill_moe_tp"], r["prefill_moe_ep"]) for r in rows} == {
         ("hgx-b200", "fp8", "8192", "8", "1")}

@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["EngineDefault", "DEFAULT_FIELDS", "engine_version", "version_defaults", "KERNEL_OPS", "FP8_GEMMS", "EngineKernel",
-           "version_kernels"]
+__all__ = ["EngineDefault", "DEFAULT_FIELDS", "engine_version", "version_defaults", "KERNEL_OPS", "FP8_GEMMS",
+           "EngineKernel", "version_kernels"]
 
 
 # what an engine does when the user sets nothing: its defaults by version (data/engine_defaults.toml)
@@ -99,13 +99,13 @@ class EngineKernel:
     moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any);
     families: chip families (data/families.toml) it holds on, any of them (empty: any; e.g. a kernel an engine
     picks on Blackwell alone); fp8_gemm: the block-FP8 dense GEMM settings it needs, any of them (a case's
-    fp8_gemm: a launch setting that departs from the engine's default; empty: any). op: one of KERNEL_OPS. time_ratio: its time over the calibrated kernel's
-    (2: half as fast; for launch, the fixed cost per kernel). queries_per_kv: 0 where time_ratio holds for
-    any model; else the kernel runs one thread block per query head, each reading its K/V head's whole cache,
-    so it reads the cache once per query head where the calibrated kernel reads it once per K/V head, and
-    time_ratio was measured on a model with this many query heads per K/V head (ratio_for scales it to
-    another model's). implementation: what the version runs; source: where that is read and measured;
-    derivation: how time_ratio follows from the source's figures.
+    fp8_gemm: a launch setting that departs from the engine's default; empty: any). op: one of KERNEL_OPS.
+    time_ratio: its time over the calibrated kernel's (2: half as fast; for launch, the fixed cost per kernel).
+    queries_per_kv: 0 where time_ratio holds for any model; else the kernel runs one thread block per query head,
+    each reading its K/V head's whole cache, so it reads the cache once per query head where the calibrated kernel
+    reads it once per K/V head, and time_ratio was measured on a model with this many query heads per K/V head
+    (ratio_for scales it to another model's). implementation: what the version runs; source: where that is read
+    and measured; derivation: how time_ratio follows from the source's figures.
     """
 
     engine: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from parity.engine.versions import FP8_GEMMS
+from parity.engine import FP8_GEMMS
 from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
@@ -61,8 +61,8 @@ class Case:
     mla_decode: str = ""  # absorbed or unabsorbed MLA decode (empty: the engine's default)
     attention_weights: str = ""  # the attention projections' format where it differs (empty: weights')
     engine_version: str = ""  # the engine's version as the source names it ('vLLM 0.7.3'): its defaults apply
-    fp8_gemm: str = ""  # the block-FP8 dense GEMM the run picked (SGLang's names: deep_gemm, flashinfer_trtllm; empty: the
-    # engine's default), where a launch setting departs from it; engine_kernels.toml entries may need it
+    fp8_gemm: str = ""  # the block-FP8 dense GEMM the run picked (engine.FP8_GEMMS; empty: the engine's default),
+    # where a launch setting departs from it; engine_kernels.toml entries may need it
     offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
 
 
