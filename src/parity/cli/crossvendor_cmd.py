@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import emit
+from parity.cli import deliver, output_format, render_output
 from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, leave_one_out_errors, ratio_error_median,
                                 stack_rows, stack_toml, stored_setting, vendor_bands)
 from parity.crossvendor_training import training_scores
@@ -43,41 +43,51 @@ def fit_stacks(iterations: int, write_to: str) -> None:
 
 
 def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int) -> None:
+    """The three tables (scores, training runs, cross-vendor pairs) as text or Markdown; all of it as JSON; or one
+    CSV of every row, its `table` column naming which of the three. With --out, written once and whole."""
+    fmt = output_format(fmt, out)
     payload = crossvendor_scores(by, iterations, progress=lambda g: click.echo(f"left out {g}", err=True))
     payload["training"] = training_scores(by, progress=lambda g: click.echo(f"left out {g} (training)", err=True))
     table, pairs, training = payload["scores"], payload["ratios"], payload["training"]
-    if fmt != "table":
-        emit([], [], fmt, payload=payload, out=out)
+    if fmt in ("json", "csv"):
+        rows = [{"table": name, **row}
+                for name, part in (("scores", table), ("training", training), ("pairs", pairs)) for row in part]
+        deliver(render_output(rows, [], fmt, payload=payload), out)
         return
-    emit(table, [Column("group", by, plain, "left"), Column("kind", "metric", plain, "left"),
-                 Column("setting", "fits", plain, "left"), Column("count", "rows", plain),
-                 Column("median_abs_error", "median |err|", percent), Column("p90_abs_error", "p90 |err|", percent),
-                 Column("bias", "bias", percent), Column("left_out", "what 'left out' means", plain, "left")],
-         "table", title=f"Published serving figures by {by}: before, left out, after",
-         caption="decode: output tokens/s per worker or per user (1/TPOT) and TPOT; prefill: prefill tokens/s and "
-                 "TTFT. before: the generic prior on every chip but the H200 and CUDA-fitted engine profiles on "
-                 "every stack. left out: every row of the group, scored with fits that never saw it. after: the "
-                 "stored fits on the rows no fit used. held-out half: aiconfigurator's never-fitted TTFT/TPOT rows.")
-    emit(training, [Column("group", by, plain, "left"), Column("setting", "fits", plain, "left"),
-                    Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
-                    Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent),
-                    Column("left_out", "what 'left out' means", plain, "left")],
-         "table", title=f"Published training runs by {by} (tokens/s per chip): before, left out, after",
-         caption="before: the generic prior on every chip but the H200, the stored training profile, every scored "
-                 "row. left out: the training profile refitted from its documented prior without the group's "
-                 "calibration rows (the prior itself where none remain) and the family calibrations fitted on the "
-                 "group's kernel figures dropped. after: the stored fits on the holdout rows. 'reference' rows "
-                 "(layout or convention not published) are never scored.")
-    emit(pairs, [Column("case_id", "case", plain, "left"), Column("a", "system", plain, "left"),
+    scored = [Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
+              Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent),
+              Column("left_out", "what 'left out' means", plain, "left")]
+    serving_caption = (
+        "decode: output tokens/s per worker or per user (1/TPOT) and TPOT; prefill: prefill tokens/s and TTFT. "
+        "before: the generic prior on every chip but the H200 and CUDA-fitted engine profiles on every stack. "
+        "left out: every row of the group, scored with fits that never saw it. after: the stored fits on the rows "
+        "no fit used. held-out half: aiconfigurator's never-fitted TTFT/TPOT rows.")
+    training_caption = (
+        "before: the generic prior on every chip but the H200, the stored training profile, every scored row. "
+        "left out: the training profile refitted from its documented prior without the group's calibration rows "
+        "(the prior itself where none remain) and the family calibrations fitted on the group's kernel figures "
+        "dropped. after: the stored fits on the holdout rows. 'reference' rows (layout or convention not "
+        "published) are never scored.")
+    pairs_caption = (
+        "ratio error = predicted / published - 1; 'calibration' pairs fitted the ROCm profiles (now); "
+        f"'{by} left out': with fits that never saw the pair's {by}. Median |ratio error|: "
+        + ", ".join(f"{name} {ratio_error_median(pairs, key):.0%}"
+                    for name, key in (("before", "before"), (f"{by} left out", "left_out"), ("now", "predicted")))
+        + "; now, scored pairs only: "
+        + f"{ratio_error_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}")
+    parts = [
+        (table, [Column("group", by, plain, "left"), Column("kind", "metric", plain, "left"),
+                 Column("setting", "fits", plain, "left"), *scored],
+         f"Published serving figures by {by}: before, left out, after", serving_caption),
+        (training, [Column("group", by, plain, "left"), Column("setting", "fits", plain, "left"), *scored],
+         f"Published training runs by {by} (tokens/s per chip): before, left out, after", training_caption),
+        (pairs, [Column("case_id", "case", plain, "left"), Column("a", "system", plain, "left"),
                  Column("b", "against", plain, "left"), Column("metric", "metric", plain, "left"),
                  Column("published", "published ratio", ratio), Column("before", "predicted before", ratio),
                  Column("left_out", f"{by} left out", ratio), Column("left_out_error", "its error", percent),
                  Column("predicted", "predicted now", ratio), Column("error", "ratio error", percent),
                  Column("split", "split", plain, "left")],
-         "table", title="The same work on two vendors' chips (same source, model, lengths, concurrency)",
-         caption="ratio error = predicted / published - 1; 'calibration' pairs fitted the ROCm profiles (now); "
-                 f"'{by} left out': with fits that never saw the pair's {by}. Median |ratio error|: "
-                 + ", ".join(f"{name} {ratio_error_median(pairs, key):.0%}" for name, key in (
-                     ("before", "before"), (f"{by} left out", "left_out"), ("now", "predicted")))
-                 + "; now, scored pairs only: "
-                 + f"{ratio_error_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}")
+         "The same work on two vendors' chips (same source, model, lengths, concurrency)", pairs_caption)]
+    texts = [render_output(rows, columns, fmt, title=title, caption=caption, to_file=out is not None)
+             for rows, columns, title, caption in parts]
+    deliver("\n".join(text.rstrip("\n") + "\n" for text in texts), out)
