@@ -23,10 +23,14 @@ data/engine_kernels.toml) and no custom all-reduce (v0.6.1 vllm/config.py Parall
 self.disable_custom_all_reduce = True`, so TP all-reduces go through RCCL). 'Num of Hardware' is the tensor
 parallelism (the 70B latency falls from 54.7 to 22.7 ms a token from 1 to 8 GPUs); run-benchmark.sh as published
 loops over tensor parallelism 1 only and its CSV label reads 'AMD MI300X', so the table was assembled from more
-runs than that script shows. H100: `pip install vllm` under CUDA 12.3, the release not stated; its figures are
-already in the repository's commit afdf070 of 2024-09-08 (InferenceGraphPlotter/data/Throughput/All_results.csv,
-the same latencies as ae7e7a4's), four days after vLLM 0.6.0, and the script needs vllm.utils.FlexibleArgumentParser
-and --otlp-traces-endpoint, which 0.5.0 lacks: a release from 0.5.1 to 0.6.0, so V0 without the custom paged
+runs than that script shows. H100: `pip install vllm` under CUDA 12.3, the release not stated, but pinned by the
+data's history: the same latencies are already in the first data of the paper's plotting site
+(github.com/bharatkumarkale/InferenceGraphPlotter, commit 0205c49 of 2024-07-22 13:24 UTC, data/All_results_old.csv,
+moved into this repository as InferenceGraphPlotter/ at afdf070), before vLLM 0.5.3 reached PyPI (2024-07-23 08:55
+UTC; 0.5.2 on 2024-07-15, 0.5.1 on 2024-07-06), so the release is 0.5.2 at the latest; the published script needs
+vllm.utils.FlexibleArgumentParser and --otlp-traces-endpoint, which 0.5.0 lacks, so 0.5.1 or 0.5.2 if the run used
+it. (That first table gives the A100 the H100's vLLM figures too, replaced by A100 runs on 2024-07-30, 4a2488c; the
+H100 rows never changed.) So V0 before 0.6.0's asynchronous output processing, and without the custom paged
 attention question (CUDA decodes in FlashAttention). The H100 variant is not stated (read as SXM: one H100 PCIe
 at 2.0 TB/s could not stream Llama-3-8B's 16 GB of fp16 weights in the 7.9 ms a token the batch-1 run takes).
 
@@ -61,10 +65,11 @@ MODELS = {  # source model -> (parity model, tensor parallelism both ran, short 
 }
 HARDWARE = {  # source hardware -> (system, vendor, engine version, its own unstated)
     "AMD MI300X GPU": ("mi300x-platform", "AMD", "vLLM 0.6.1 (ROCm; built from Dockerfile.rocm at v0.6.1)", ""),
-    "Nvidia H100 GPU": ("hgx-h100", "NVIDIA", "vLLM (pip, CUDA 12.3; a release from 0.5.1 to 0.6.0, not stated)",
-                        "engine version (a pip release from 0.5.1 to 0.6.0: the figures are in the repository's "
-                        "2024-09-08 commit afdf070, and the script needs FlexibleArgumentParser, which 0.5.0 lacks); "
-                        "H100 variant (read as SXM); "),
+    "Nvidia H100 GPU": ("hgx-h100", "NVIDIA",
+                        "vLLM 0.5.x (pip, CUDA 12.3; 0.5.1 or 0.5.2: the figures predate 0.5.3, not stated)",
+                        "engine version (a pip release, 0.5.2 at the latest: the figures are in the plotting site's "
+                        "data of 2024-07-22, bharatkumarkale/InferenceGraphPlotter 0205c49, a day before vLLM 0.5.3; "
+                        "the script needs FlexibleArgumentParser, which 0.5.0 lacks); H100 variant (read as SXM); "),
 }
 UNSTATED = ("number of measured iterations (the script's default 30 after 10 warm-up, read as run); whether the "
             "H100 run used the same benchmark script revision as the MI300X one")

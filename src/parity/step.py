@@ -29,7 +29,9 @@ class Deployment:
     """A model served (or trained) on chips of a system in one layout, with named assumptions.
 
     kernel_overhead_s: fixed cost per kernel (None: the calibration's); step_overhead_s: per step
-    (scheduling, sampling, host work); expert_imbalance: busiest expert rank over the mean (>= 1);
+    (scheduling, sampling, host work); sequence_overhead_s: host work per sequence in a step that the engine
+    does not overlap with the device (an engine version's, engine.EngineHost); expert_imbalance: busiest expert
+    rank over the mean (>= 1);
     moe_overlap: share of expert dispatch/combine time hidden under computation (two-batch overlap).
     mtp_tokens: draft tokens per decode step from the model's multi-token-prediction module (0: off);
     mtp_acceptance: draft tokens accepted per step on average, in [0, mtp_tokens].
@@ -45,6 +47,7 @@ class Deployment:
     calibration: Calibration
     kernel_overhead_s: float | None = None
     step_overhead_s: float = 0.0
+    sequence_overhead_s: float = 0.0
     expert_imbalance: float = 1.0
     moe_overlap: float = 0.0
     mtp_tokens: int = 0
@@ -63,6 +66,8 @@ class Deployment:
             object.__setattr__(self, "layout", self.layout.check(self.model))
         if self.expert_imbalance < 1.0:
             raise ValueError(f"expert_imbalance must be >= 1, got {self.expert_imbalance}")
+        if not self.sequence_overhead_s >= 0.0:  # NaN too
+            raise ValueError(f"sequence_overhead_s must be >= 0, got {self.sequence_overhead_s}")
         if self.mtp_tokens:
             if not self.model.mtp_layers:
                 raise InfeasiblePlan(f"{self.model.name} has no multi-token-prediction layers for mtp_tokens="
@@ -133,7 +138,9 @@ def step_cost(dep: Deployment, batch: Batch) -> Cost:
     stage = price_step(device_step(dep.model, micro, dep.shard, dep.precision), dep.system, dep.calibration,
                        dep.kernel_overhead_s)
     host_s = host_read_s(dep, micro)
-    return stage * pp + Cost(overhead_s=dep.step_overhead_s, communication_s=host_s * pp)
+    sequences = batch.decode_tokens + batch.prefill_sequences
+    return stage * pp + Cost(overhead_s=dep.step_overhead_s + dep.sequence_overhead_s * sequences,
+                             communication_s=host_s * pp)
 
 
 def host_read_s(dep: Deployment, batch: Batch) -> Num:
@@ -193,6 +200,10 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
                         detail=f"KV {dep.offload_kv:.0%}, weights {dep.offload_weights:.0%} offloaded"))
     if dep.step_overhead_s:
         out.append(Part(name="step overhead", seconds=dep.step_overhead_s, bound="host", detail="scheduling, sampling"))
+    sequences = float(batch.decode_tokens + batch.prefill_sequences)
+    if dep.sequence_overhead_s and sequences:
+        out.append(Part(name="host work per sequence", seconds=dep.sequence_overhead_s * sequences, bound="host",
+                        detail=f"{sequences:g} sequences x {dep.sequence_overhead_s * 1e3:.3g} ms, not overlapped"))
     return sorted(out, key=lambda p: -p.seconds)
 
 
@@ -207,7 +218,8 @@ def decode_step(dep: Deployment, sequences: Num, context: Num) -> tuple[Num, Num
         return step_cost(dep, Batch(decode_tokens=sequences, decode_context=context)).time_s, 1.0
     main = step_cost(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens))
     drafter = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
-    draft = step_cost(dataclasses.replace(dep, model=drafter, mtp_tokens=0, step_overhead_s=0.0),
+    draft = step_cost(dataclasses.replace(dep, model=drafter, mtp_tokens=0, step_overhead_s=0.0,
+                                          sequence_overhead_s=0.0),
                       Batch(decode_tokens=sequences, decode_context=context))
     return main.time_s + dep.mtp_tokens * draft.time_s, 1.0 + dep.mtp_acceptance
 

@@ -7,14 +7,15 @@ from parity.catalog.measurements import (fitted_chips, measurements, microbenchm
                                          uncertainty_table, validated_features, validation_targets)
 from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_defaults,
-                                     engine_kernels, host_ops,
+                                     engine_kernels, engine_host, host_ops,
                                      engine_for, engine_on, engine_text,
                                      engines, family_chain, prior_calibration, training_profile, training_profile_text,
                                      training_prior)
 from parity.catalog.speculation import MtpAcceptance, default_mtp, mtp_acceptance, mtp_setting
 
 __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
-           "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "engine_on", "engine_text", "engine_defaults", "engine_kernels", "host_ops", "models", "model",
+           "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "engine_on", "engine_text",
+           "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
            "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
            "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "validated_features", "training_profile", "training_prior",

@@ -12,13 +12,15 @@ from parity import units
 from parity.catalog.engine_file import profile_from
 from parity.catalog.files import close_matches, data_dir, in_effect, load_all, read_toml, require, user_dir
 from parity.catalog.hardware import chips, families
-from parity.engine import EngineDefault, EngineKernel, EngineProfile, HostOps, TrainingProfile, measured_stack_prior
+from parity.engine import (EngineDefault, EngineHost, EngineKernel, EngineProfile, HostOps, TrainingProfile,
+                           measured_stack_prior)
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
 T = TypeVar("T")
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for", "engine_defaults", "engine_kernels", "host_ops", "training_prior",
+__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+           "engine_defaults", "engine_kernels", "engine_host", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
 
@@ -205,6 +207,19 @@ def engine_kernels() -> tuple[EngineKernel, ...]:
         queries_per_kv=int(entry.get("queries_per_kv", 0)),
         implementation=require(entry, "implementation", at),
         source=require(entry, "source", at), derivation=require(entry, "derivation", at)))
+
+
+@cache
+def engine_host() -> tuple[EngineHost, ...]:
+    """Host work engine versions do in every step beyond the calibrated profiles' (data/engine_host.toml), in the
+    file's order."""
+    return _version_entries("engine_host.toml", "host", lambda entry, at: EngineHost(
+        engine=require(entry, "engine", at), since=_version(require(entry, "since", at), at),
+        until=_version(require(entry, "until", at), at), stack=entry.get("stack", ""),
+        step_s=units.parse(require(entry, "step", at), "s"),
+        sequence_s=units.parse(require(entry, "sequence", at), "s"),
+        implementation=require(entry, "implementation", at), source=require(entry, "source", at),
+        derivation=require(entry, "derivation", at)))
 
 
 _HOST_OP_PARTS = ("norm", "linear", "quantize", "attention", "qk_norm", "mla", "activation", "moe_routing", "moe_experts",

@@ -1,5 +1,6 @@
-"""What an engine version does where the user sets nothing (its defaults, data/engine_defaults.toml) and which
-kernels it runs where the calibrated profiles assume today's (data/engine_kernels.toml)."""
+"""What an engine version does where the user sets nothing (its defaults, data/engine_defaults.toml), which
+kernels it runs where the calibrated profiles assume today's (data/engine_kernels.toml) and what its host does
+in a step that today's engines no longer do there (data/engine_host.toml)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["EngineDefault", "DEFAULT_FIELDS", "engine_version", "version_defaults", "KERNEL_OPS", "FP8_GEMMS",
-           "EngineKernel", "version_kernels"]
+           "EngineKernel", "version_kernels", "EngineHost", "version_host"]
 
 
 # what an engine does when the user sets nothing: its defaults by version (data/engine_defaults.toml)
@@ -165,3 +166,41 @@ def version_kernels(kernels: Iterable[EngineKernel], engine: str, version: tuple
         if entry.op not in out and entry.holds(engine, version, stack, features, weights, family, fp8_gemm):
             out[entry.op] = entry
     return tuple(out.values())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineHost:
+    """Host work one engine's versions do in every step without overlapping the device, beyond the calibrated
+    profile's step overhead (which was fitted on engines that overlap it or no longer do it).
+
+    engine: the profile id; since, until: the versions it holds over, until excluded; stack: the software stack
+    (empty: any: host work is the CPU's). step_s [s]: per step; sequence_s [s]: per sequence in the step.
+    implementation: what the versions do on the host; source: where it is measured; derivation: how step_s and
+    sequence_s follow from the source's figures.
+    """
+
+    engine: str
+    since: tuple[int, ...]
+    until: tuple[int, ...]
+    step_s: float
+    sequence_s: float
+    stack: str = ""
+    implementation: str = ""
+    source: str = ""
+    derivation: str = ""
+
+    def __post_init__(self) -> None:
+        if self.until <= self.since:
+            raise ValueError(f"engine host {self.engine}: until {self.until} must come after since {self.since}")
+        for name, value in (("step_s", self.step_s), ("sequence_s", self.sequence_s)):
+            if not 0.0 <= value <= 0.1:  # NaN too
+                raise ValueError(f"engine host {self.engine} {self.since}: {name} must be in [0, 0.1] s, got {value}")
+
+    def holds(self, engine: str, version: tuple[int, ...], stack: str) -> bool:
+        return engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
+
+
+def version_host(entries: Iterable[EngineHost], engine: str, version: tuple[int, ...], stack: str
+                 ) -> EngineHost | None:
+    """The host work this version of the engine does on this stack (the first entry that holds; None: none)."""
+    return next((e for e in entries if e.holds(engine, version, stack)), None)

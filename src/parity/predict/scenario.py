@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 from parity import catalog
 from parity.cost import math_unit
 from parity.dtypes import format_named
-from parity.engine import EngineKernel, EngineProfile, engine_version, version_defaults, version_kernels
+from parity.engine import (EngineHost, EngineKernel, EngineProfile, engine_version, version_defaults, version_host,
+                           version_kernels)
 from parity.errors import InfeasiblePlan, ParityError
 from parity.graph import MLA_DECODE
 from parity.hardware import Calibration, System, per_die
@@ -57,6 +58,7 @@ class Scenario:
     offload_kv: float = 0.0  # share of each device's KV cache kept in host memory (Deployment.offload_kv)
     offload_weights: float = 0.0  # share of each device's weights kept in host memory
     kernels: tuple[EngineKernel, ...] = ()  # what the row's engine version runs instead of the calibrated kernels
+    host: EngineHost | None = None  # host work the row's engine version does beyond the calibrated profile's
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -70,7 +72,7 @@ class Scenario:
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
                 self.calibration and self.calibration.id, self.phase, self.batch, self.context,
                 self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights,
-                self.kernels)
+                self.kernels, self.host)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,6 +184,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
            "attention_weights": case.attention_weights}
     precision, note = _precision(row, model, system, engine)
     kernels, kernels_note = _version_kernels(engine, case, system, model, precision.weights)
+    host, host_note = _version_host(engine, case, system)
     if case.moe_overlap is not None and not 0.0 <= case.moe_overlap <= 1.0:
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
     mtp = case.mtp_tokens
@@ -215,8 +218,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
                   random_range_ratio=case.random_range_ratio, engine_settings=settings,
                   row_settings=tuple(k for k, _ in case.engine_settings), calibration=calibration,
-                  offload_kv=case.offload_kv, offload_weights=case.offload_weights, kernels=kernels)
-    notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note) if n)
+                  offload_kv=case.offload_kv, offload_weights=case.offload_weights, kernels=kernels, host=host)
+    notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note, host_note) if n)
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
@@ -277,6 +280,20 @@ def _version_kernels(engine: EngineProfile, case: Case, system: System, model: M
     return found, (f"{name} {'.'.join(map(str, version))} kernels: {said}" if found else "")
 
 
+def _version_host(engine: EngineProfile, case: Case, system: System) -> tuple[EngineHost | None, str]:
+    """Host work the case's engine version does in every step beyond the calibrated profile's (catalog.engine_host),
+    and a note naming it; none where the case names no version of this engine."""
+    name = engine.base or engine.id
+    version = engine_version(name, case.engine_version, bare=True)
+    if version is None:
+        return None, ""
+    found = version_host(catalog.engine_host(), name, version, system.chip.software_stack)
+    if found is None:
+        return None, ""
+    return found, (f"{name} {'.'.join(map(str, version))} host: {found.step_s * 1e3:.3g} ms a step + "
+                   f"{found.sequence_s * 1e3:.3g} ms a sequence, not overlapped ({found.implementation})")
+
+
 def deployment(scenario: Scenario, layout: Layout, system: System | None = None) -> Deployment:
     """The deployment of one worker of a scenario (on `system`, default the scenario's), with its engine's
     overheads and efficiencies."""
@@ -285,7 +302,8 @@ def deployment(scenario: Scenario, layout: Layout, system: System | None = None)
     else:
         calibration = catalog.calibration(system.chip)
     dep = engine_deployment(scenario.model, system, layout, scenario.precision, calibration, scenario.engine,
-                            scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance, scenario.kernels)
+                            scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance, scenario.kernels,
+                            scenario.host)
     if scenario.offload_kv or scenario.offload_weights:
         dep = dataclasses.replace(dep, offload_kv=scenario.offload_kv, offload_weights=scenario.offload_weights)
     return dep

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from parity.engine import EngineKernel, EngineProfile
+from parity.engine import EngineHost, EngineKernel, EngineProfile
 from parity.hardware import Calibration, System
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision
@@ -68,10 +68,11 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
 def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid, precision: Precision,
                       calibration: Calibration, profile: EngineProfile, moe_overlap: float | None = None,
                       mtp_tokens: int = 0, mtp_acceptance: float = 0.0,
-                      kernels: Iterable[EngineKernel] = ()) -> Deployment:
+                      kernels: Iterable[EngineKernel] = (), host: EngineHost | None = None) -> Deployment:
     """A worker as an engine runs it: the engine's kernel quality, overheads and collective latency
     applied to the chip calibration and the system; `kernels`: what the engine's version runs instead of the
-    calibrated kernels (with_kernels).
+    calibrated kernels (with_kernels); `host`: host work the version does in every step beyond the profile's
+    step overhead (engine.EngineHost: added per step and per sequence).
 
     An engine with a fitted collective latency runs its small all-reduces in its own kernels (vLLM's and
     SGLang's custom all-reduce, on CUDA and ROCm alike), and that latency stands on every chip. Without one,
@@ -86,6 +87,7 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
     return Deployment(model=model, system=system, layout=layout, precision=precision,
                       calibration=engine_calibration(calibration, profile),
                       kernel_overhead_s=profile.kernel_overhead_s if profile.cuda_graphs else None,
-                      step_overhead_s=profile.step_overhead_s, expert_imbalance=profile.expert_imbalance,
+                      step_overhead_s=profile.step_overhead_s + (host.step_s if host else 0.0),
+                      sequence_overhead_s=host.sequence_s if host else 0.0, expert_imbalance=profile.expert_imbalance,
                       moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap,
                       mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance)

@@ -164,7 +164,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     drafter = None
     if dep.mtp_tokens:
         model = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
-        drafter = dataclasses.replace(dep, model=model, mtp_tokens=0, step_overhead_s=0.0)
+        drafter = dataclasses.replace(dep, model=model, mtp_tokens=0, step_overhead_s=0.0, sequence_overhead_s=0.0)
     ranks = int(dep.layout.attn_dp)
     # what does not depend on the rank case, priced once
     launches = ("launches", key[0], float(prefills[-1]))
