@@ -153,6 +153,15 @@ def trt_mtp_budget(draft_tokens: int, concurrency: int, isl: int) -> int:
 # SGL_ENABLE_JIT_DEEPGEMM=false and SGLANG_ENABLE_FLASHINFER_GEMM=true: dense block-FP8 projections run FlashInfer's
 # TRT-LLM groupwise GEMM instead of SGLang's default DeepGEMM (the fp8_gemm column; engine_kernels.toml prices it).
 SGLANG_DEEPSEEK_FP8_GEMM = "flashinfer_trtllm"
+# InferenceX's disaggregated SGLang DeepSeek-R1 FP8 runs on B200 (dsr1-fp8-b200-dynamo-sglang[-mtp]) launch srt-slurm
+# recipes of the ishandhanani/srt-slurm branch sa-submission-q1-2026 (runners/launch_b200-dgxc-slurm.sh checks it
+# out). Every one they named until 2026-03-18 (recipes/b200-fp8/{1k1k,8k1k}/{stp,mtp}/*.yaml, as NVIDIA/srt-slurm
+# 5063eb43 merged the branch on 2026-03-03) exports SGLANG_ENABLE_JIT_DEEPGEMM=false on prefill and decode workers
+# and sets no --fp8-gemm-backend, which SGLang 0.5.8's auto dispatch (fp8_utils._dispatch_auto_backend) turns into
+# the same FlashInfer TRT-LLM groupwise GEMM on Blackwell. From 2026-03-18 (InferenceX #907) the 8k/1k runs name
+# the consolidated recipes (recipes/b200-fp8/8k1k_*.yaml), which no longer disable DeepGEMM (NVIDIA/srt-slurm
+# #214, 2026-03-12); the 1k/1k ones keep the per-file recipes.
+SGLANG_B200_FP8_DEEPGEMM_8K_SINCE = "2026-03-18"
 
 
 def sglang_recv_interval(weights: str, tp: str, concurrency: str) -> str:
@@ -484,6 +493,10 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
                     f"the client's tokenizer (transformers {SGLANG_TRANSFORMERS_V5[out['engine_version']]}) "
                     "inflated its prompts (InferenceX#937, #1381); KV cache fp8 as the script sets it")
             out["note"] = "; ".join(filter(None, [out["note"], said]))
+    if (inferencex and out["engine"] == "sglang" and out["mode"] == "disagg" and out["system"] == "hgx-b200"
+            and out["model"].startswith("deepseek") and out["weights"] == "fp8"
+            and (out["isl"] == "1024" or "" < out["measured_on"] < SGLANG_B200_FP8_DEEPGEMM_8K_SINCE)):
+        out["fp8_gemm"] = SGLANG_DEEPSEEK_FP8_GEMM  # their recipes disable DeepGEMM
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
     group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
                                               "moe_tp", "moe_ep", "prefill_tp", "prefill_attn_dp", "decode_tp",

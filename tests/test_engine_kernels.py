@@ -317,14 +317,23 @@ def test_a_70b_row_of_vllm_0_6_1_on_rocm_pays_the_generic_kernel_per_query_head(
         assert slow == pytest.approx(fast / ratio)
 
 
-def test_the_measured_rows_that_run_flashinfers_fp8_gemm_are_inferencexs_aggregated_deepseek_fp8_runs() -> None:
-    """fp8_gemm is set where InferenceX's SGLang DeepSeek FP8 scripts export SGLANG_ENABLE_FLASHINFER_GEMM: the
-    aggregated B200 (55) and B300 (10) runs; the dynamo-sglang disaggregated runs and the H100 ones keep the
-    default (DeepGEMM)."""
+def test_the_measured_rows_that_run_flashinfers_fp8_gemm_are_inferencexs_deepseek_fp8_runs_without_deepgemm() -> None:
+    """fp8_gemm is set where InferenceX's SGLang DeepSeek FP8 launches turn DeepGEMM off: the aggregated B200 (55)
+    and B300 (10) runs, whose scripts export SGLANG_ENABLE_FLASHINFER_GEMM, and the dynamo-sglang disaggregated B200
+    runs whose srt-slurm recipes export SGLANG_ENABLE_JIT_DEEPGEMM=false (every 1k/1k run, 8k/1k until 2026-03-18:
+    53); the later 8k/1k recipes and the H100 runs keep the default (DeepGEMM)."""
     rows = [r for r in catalog.measurements("serving_aiconfigurator") if r["fp8_gemm"]]
-    assert len(rows) == 65 and {r["fp8_gemm"] for r in rows} == {FI}
-    assert {(r["engine"], r["weights"], r["mode"]) for r in rows} == {("sglang", "fp8", "agg")}
-    assert {r["system"] for r in rows} == {"hgx-b200", "hgx-b300"}
+    assert {r["fp8_gemm"] for r in rows} == {FI}
+    assert {(r["engine"], r["weights"]) for r in rows} == {("sglang", "fp8")}
+    agg = [r for r in rows if r["mode"] == "agg"]
+    assert len(agg) == 65 and {r["system"] for r in agg} == {"hgx-b200", "hgx-b300"}
+    disagg = [r for r in rows if r["mode"] == "disagg"]
+    assert len(disagg) == 53 and {r["system"] for r in disagg} == {"hgx-b200"}
+    assert all(r["isl"] == "1024" or r["measured_on"] < "2026-03-18" for r in disagg)
+    later = [r for r in catalog.measurements("serving_aiconfigurator") if r["mode"] == "disagg"
+             and r["engine"] == "sglang" and r["weights"] == "fp8" and r["isl"] == "8192"
+             and r["measured_on"] >= "2026-03-18"]
+    assert later and not any(r["fp8_gemm"] for r in later)
 
 
 def test_a_bare_version_names_the_rows_own_engine_for_kernels_alone() -> None:

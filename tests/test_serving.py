@@ -371,7 +371,7 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     import re
 
     table = catalog.measurements("inferencex_disagg_layouts")
-    assert len(table) == 177
+    assert len(table) == 191
     checked = 0
     for e in table:
         m = re.match(r"(?:c\d+_)?ctx(\d+)_gen(\d+)_(dep|tep|tp|dp)(\d+)_batch\d+_eplb\d+_mtp(\d)", e["recipe"])
@@ -385,7 +385,7 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
         checked += 1
     assert checked == 135  # every TensorRT-LLM entry; SGLang recipes are named by deployment only
     rows = [r for r in catalog.measurements() if "workers and layout from InferenceX" in r["note"]]
-    assert len(rows) == 170
+    assert len(rows) == 181
     for r in rows:
         assert r["prefill_workers"] and r["decode_workers"]
         for side in ("prefill_", "decode_"):
@@ -453,6 +453,31 @@ def test_inferencex_sglang_b200_runs_carry_the_image_and_recipe_they_ran() -> No
     fp8_mtp2 = [r for r in rows if r["mode"] == "disagg" and r["weights"] == "fp8" and r["mtp_tokens"] == "2"]
     assert sorted((r["isl"], r["concurrency"]) for r in fp8_mtp2) == [("1024", "8"), ("1024", "8"), ("8192", "16"),
                                                                      ("8192", "8")]
+
+
+def test_the_later_b200_fp8_sglang_8k_runs_carry_the_consolidated_recipes_deployments() -> None:
+    """InferenceX #907 (2026-03-18) moved the B200 FP8 SGLang 8k/1k entries to the consolidated srt-slurm recipes
+    (8k1k_{stp,mtp}_{lowlat,maxtpt}_N.yaml): one prefill worker of attention DP 8 with its experts in TP 8 (expert
+    parallelism 1, as the rows of that day say), decoding on 3-6 TP-8 workers or 1-2 DEP-8 ones. Rows whose
+    concurrency one deployment lists take it (8-64 clients: 6 decode workers; 160, 512, 1,024: 1-3 prefill
+    workers and one DEP-8 decode worker); 128 and 288 clients name 3 and 2 and stay sized by parity. The earlier
+    rows (expert parallelism 8) keep the per-file recipes' deployments."""
+    rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["mode"] == "disagg"
+            and r["system"] == "hgx-b200" and r["weights"] == "fp8" and r["isl"] == "8192"
+            and r["case_id"].startswith("2026_03_25_") and r["measured_on"] == "2026-03-18"]
+    taken = [r for r in rows if "(8k1k_mtp_" in r["note"]]
+    assert sorted(int(r["concurrency"]) for r in taken) == [8, 8, 16, 16, 32, 32, 64, 64, 160, 512, 1024]
+    assert all((r["prefill_tp"], r["prefill_attn_dp"], r["prefill_moe_tp"], r["prefill_moe_ep"]) == ("1", "8", "8", "1")
+               for r in taken)
+    low = {(r["decode_workers"], r["decode_tp"], r["decode_moe_ep"]) for r in taken if int(r["concurrency"]) <= 64}
+    assert low == {("6", "8", "1")}
+    high = {(r["concurrency"], r["prefill_workers"], r["decode_workers"], r["decode_attn_dp"], r["decode_moe_ep"])
+            for r in taken if int(r["concurrency"]) > 64}
+    assert high == {("160", "1", "1", "8", "8"), ("512", "2", "1", "8", "8"), ("1024", "3", "1", "8", "8")}
+    left = sorted((r["concurrency"], r["note"].split("; ")[1]) for r in rows if r not in taken)
+    assert left == [("128", "InferenceX lists 3 deployments for this run"),
+                    ("128", "InferenceX lists 3 deployments for this run"),
+                    ("288", "InferenceX lists 2 deployments for this run")]
 
 
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
