@@ -126,6 +126,13 @@ DATABASE_SOURCE = re.compile(r"^db-dump/")
 # (FP8: --max_num_tokens 16384; FP4: its max_seq_len, which the kept configuration does not give) are not carried:
 # parity's arrival groups grow with the budget (see the README), which would group twice the prompts that arrive.
 LLAMA70B_TRT_BATCH_WAIT = {"batch_wait_timeout_iters": "20", "batch_wait_max_tokens_ratio": "0.9"}
+# InferenceX's TensorRT-LLM DeepSeek-R1 FP8 script on B200 (benchmarks/dsr1_fp8_b200_trt.sh) from #594 (commit
+# ec7bafaae, 2026-01-29, which also moved the image to release:1.2.0rc6.post2): with 1k/1k lengths at 64 clients and
+# more it sets DELAY_BATCHING (batch_wait_timeout_iters 40, batch_wait_max_tokens_ratio 0.8). Its FP4 and MTP scripts
+# never batch-wait; the earlier FP8 versions (1.1.0rc2.post2) did not. The non-MTP runs are the ones the source lists
+# under DeepSeek-V3 (its R1 listings are the MTP runs: HIDDEN_MTP).
+DSR1_FP8_TRT_BATCH_WAIT = {"batch_wait_timeout_iters": "40", "batch_wait_max_tokens_ratio": "0.8"}
+DSR1_FP8_TRT_BATCH_WAIT_VERSIONS = {"1.2.0rc6.post2"}
 # InferenceX's TensorRT-LLM DeepSeek-R1 MTP scripts on B200 (benchmarks/dsr1_fp8_b200_trt_mtp.sh and
 # dsr1_fp4_b200_trt_mtp.sh, every version from their introduction in #392, commit bf3456727 of 2026-01-14, through
 # #632 / #642 of 2026-02-05/06) size the step budget to one prompt beside a full batch of drafts:
@@ -479,6 +486,13 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
             out |= LLAMA70B_TRT_BATCH_WAIT
             out["note"] = "; ".join(filter(None, [out["note"], "batch waiting as InferenceX's script configures it "
                                                   "(20 steps, 0.9 of the step budget)"]))
+    if (inferencex and out["model"] == "deepseek-v3" and out["weights"] == "fp8" and out["system"] == "hgx-b200"
+            and out["engine"] == "trtllm" and out["mode"] == "agg" and int(out["concurrency"]) >= 64
+            and out["engine_version"] in DSR1_FP8_TRT_BATCH_WAIT_VERSIONS
+            and (out["isl"], out["osl"]) == ("1024", "1024")):
+        out |= DSR1_FP8_TRT_BATCH_WAIT
+        out["note"] = "; ".join(filter(None, [out["note"], "batch waiting as InferenceX's script configures it "
+                                              "(40 steps, 0.8 of the step budget)"]))
     if (inferencex and out["model"] == "llama-3.1-70b" and out["system"] == "hgx-b200"
             and out["engine"] == "vllm" and out["mode"] == "agg"):
         out["eager_prefill"] = "1"  # cudagraph_mode FULL_DECODE_ONLY (see sglang_recv_interval's comment block)

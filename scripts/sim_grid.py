@@ -4,6 +4,12 @@ the best 90% of |log error|, TTFT plus TPOT) and the TTFT/TPOT median and p90 er
 
     PYTHONPATH=src python scripts/sim_grid.py --engine trtllm --mode disagg \
         --set '{"sim_disagg_prefill_scale": 0.6}' --field sim_disagg_ttft_overhead_s --values 0.02,0.06,0.134
+
+--feature-overhead FEATURE varies instead what InferenceX's front end adds for the engine on models with that
+feature (simulate.clients.ENGINE_SERVER feature_overhead_s); --model keeps rows whose model starts so:
+
+    PYTHONPATH=src python scripts/sim_grid.py --engine trtllm --mode agg --model deepseek --inferencex \
+        --feature-overhead mla --values 0,0.03,0.07,0.1
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import numpy as np
 
 from parity import catalog
 from parity.predict.simulated import simulate_scenario
+from parity.simulate import clients
 from parity.validate import TRIM, mode_label, scenarios_of
 
 _ARGS: argparse.Namespace
@@ -27,6 +34,11 @@ _ARGS: argparse.Namespace
 def _ratios(job) -> tuple[float, float]:
     """(simulated / measured TTFT, TPOT) of one row under one field value (nan where it fails)."""
     (row, scenario), value = job
+    if _ARGS.feature_overhead:
+        base = clients.CLIENT_PROFILES["inferencex"]
+        extra = ((_ARGS.engine, _ARGS.feature_overhead, value),)
+        front = dataclasses.replace(base.front_end, feature_overhead_s=extra)
+        clients.CLIENT_PROFILES["inferencex"] = dataclasses.replace(base, front_end=front)
     fields = json.loads(_ARGS.set) | ({_ARGS.field: value} if _ARGS.field else {})
     try:
         r = simulate_scenario(scenario.with_engine(dataclasses.replace(scenario.engine, **fields)))
@@ -52,10 +64,14 @@ def main() -> int:
     ap.add_argument("--values", default="", help="comma-separated values of --field")
     ap.add_argument("--set", default="{}", help="JSON of other fields to fix")
     ap.add_argument("--every", type=int, default=1, help="keep every n-th row (fast subsets)")
+    ap.add_argument("--model", default="", help="keep rows whose model starts with this")
+    ap.add_argument("--inferencex", action="store_true", help="keep InferenceX's rows (random_range_ratio set)")
+    ap.add_argument("--feature-overhead", default="", help="vary InferenceX's front-end cost for this model feature")
     ap.add_argument("--processes", type=int, default=2)
     _ARGS = a = ap.parse_args()
     rows = [r for r in catalog.measurements() if r["split"] in a.split.split(",") and r["engine"] == a.engine
-            and (not a.mode or mode_label(r).startswith(a.mode))][::a.every]
+            and (not a.mode or mode_label(r).startswith(a.mode)) and r["model"].startswith(a.model)
+            and (not a.inferencex or r["random_range_ratio"])][::a.every]
     pairs = scenarios_of(rows)
     values = [_value(v) for v in a.values.split(",")] if a.values else [None]
     keep = lambda x: np.sort(x)[: max(1, int(len(x) * (1 - TRIM)))].mean()  # noqa: E731
@@ -65,7 +81,8 @@ def main() -> int:
             ok = ~np.isnan(res[:, 0])
             loss = keep(np.abs(np.log(res[ok, 0]))) + keep(np.abs(np.log(res[ok, 1])))
             et, ep = np.abs(res[ok, 0] - 1), np.abs(res[ok, 1] - 1)
-            print(f"{a.field or 'as is'}={v}: rows {ok.sum()}/{len(res)} loss {loss:.3f}  TTFT median {np.median(et):.1%} "
+            label = a.field or a.feature_overhead or "as is"
+            print(f"{label}={v}: rows {ok.sum()}/{len(res)} loss {loss:.3f}  TTFT median {np.median(et):.1%} "
                   f"p90 {np.percentile(et, 90):.1%} bias {np.median(res[ok, 0] - 1):+.1%}  TPOT median "
                   f"{np.median(ep):.1%} p90 {np.percentile(ep, 90):.1%}", flush=True)
     return 0

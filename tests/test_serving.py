@@ -480,6 +480,18 @@ def test_the_later_b200_fp8_sglang_8k_runs_carry_the_consolidated_recipes_deploy
                     ("288", "InferenceX lists 2 deployments for this run")]
 
 
+def test_inferencex_deepseek_fp8_trt_runs_batch_wait_as_their_script_sets_it() -> None:
+    """InferenceX's dsr1_fp8_b200_trt.sh from #594 (release:1.2.0rc6.post2, 2026-01-29) batch-waits 1k/1k runs at
+    64 clients and more (40 steps, 0.8 of the budget; DSR1_FP8_TRT_BATCH_WAIT in scripts/import_aiconfigurator.py):
+    the 64- and 128-client runs, and no other DeepSeek row. With it the simulator puts their TTFT at 0.67 / 0.70 s
+    (measured 0.64 / 0.74; 0.24 / 0.33 without)."""
+    rows = [r for r in catalog.measurements() if r["model"].startswith("deepseek") and r["batch_wait_timeout_iters"]]
+    assert sorted(int(r["concurrency"]) for r in rows) == [64, 128]
+    assert {(r["engine"], r["engine_version"], r["weights"], r["isl"], r["osl"], r["batch_wait_timeout_iters"],
+             r["batch_wait_max_tokens_ratio"]) for r in rows} == {
+        ("trtllm", "1.2.0rc6.post2", "fp8", "1024", "1024", "40", "0.8")}
+
+
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
     """The source's B200 FP8 TensorRT-LLM 8k/1k sweep of 2026-03-23 says expert parallelism 1 on both sides;
     every InferenceX entry at those concurrencies says EP 8 on the prefill side, so the strict match finds none.
@@ -612,7 +624,8 @@ def test_batch_waiting_holds_a_lone_prompt_for_its_steps() -> None:
     (bad,) = predict_rows([{**base, **wait, "batch_wait_max_tokens_ratio": 2}])
     assert not bad.feasible and "batch_wait_max_tokens_ratio" in bad.note
     rows = [r for r in catalog.measurements() if r["batch_wait_timeout_iters"]]
-    assert len(rows) == 36 and {(r["model"], r["isl"], r["osl"]) for r in rows} == {("llama-3.1-70b", "1024", "1024")}
+    assert len(rows) == 38 and {(r["model"], r["isl"], r["osl"]) for r in rows} == {("llama-3.1-70b", "1024", "1024"),
+                                                                                   ("deepseek-v3", "1024", "1024")}
 
 
 def test_a_scheduler_that_takes_requests_every_n_steps_delays_them_half_an_interval() -> None:

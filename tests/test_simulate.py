@@ -395,18 +395,19 @@ def test_aiconfigurator_runs_get_the_limits_its_generator_writes_on_the_engines_
 
 def test_the_front_end_sets_tensorrt_llms_ttft_overhead_and_leaves_other_engines_theirs() -> None:
     """TensorRT-LLM behind Dynamo's frontend (aiconfigurator's runs) pays 60 ms before the engine sees a
-    request, behind its own trtllm-serve (InferenceX's single-node runs) nothing; vLLM keeps its profile's
-    ttft_overhead_s (29.975 ms) behind Dynamo and pays 10 ms behind its own `vllm serve`, and a disaggregated
-    row keeps its profile's. One client of 1,000 / 101 tokens on the made-up engine: TTFT = overhead + its
-    20 ms prefill step."""
+    request, behind its own trtllm-serve (InferenceX's single-node runs) nothing but for an MLA model
+    (DeepSeek-V3/R1: 70 ms, ENGINE_SERVER feature_overhead_s); vLLM keeps its profile's ttft_overhead_s
+    (29.975 ms) behind Dynamo and pays 10 ms behind its own `vllm serve`, and a disaggregated row keeps its
+    profile's. One client of 1,000 / 101 tokens on the made-up engine: TTFT = overhead + its 20 ms prefill step."""
     from parity.predict import benchmark_of
     from parity.predict.simulated import deployed_engine
     from parity.simulate.clients import DYNAMO_FRONT_END, ENGINE_SERVER, FrontEnd
     rows = catalog.measurements()
-    for engine, spread, want in (("trtllm", False, 0.060), ("trtllm", True, 0.0), ("vllm", False, None),
-                                 ("vllm", True, 0.010)):
+    for engine, spread, model, want in (("trtllm", False, "", 0.060), ("trtllm", True, "llama", 0.0),
+                                        ("trtllm", True, "deepseek", 0.070), ("vllm", False, "", None),
+                                        ("vllm", True, "", 0.010)):
         row = next(r for r in rows if r["engine"] == engine and r["mode"] == "agg"
-                   and bool(r.get("random_range_ratio")) == spread)
+                   and bool(r.get("random_range_ratio")) == spread and r["model"].startswith(model))
         s = scenario_from_row(row)
         got = deployed_engine(s, benchmark_of(s)).ttft_overhead_s
         assert got == pytest.approx(s.engine.ttft_overhead_s if want is None else want)
@@ -418,6 +419,10 @@ def test_the_front_end_sets_tensorrt_llms_ttft_overhead_and_leaves_other_engines
     assert run_aggregated(table, sched, bench(1000, 101, 1, 1)).ttft_s == pytest.approx(0.080)
     with pytest.raises(ParityError, match="front end x"):
         FrontEnd(id="x", ttft_overhead_s=(("trtllm", -1.0),))
+    with pytest.raises(ParityError, match="feature_overhead_s"):
+        FrontEnd(id="x", feature_overhead_s=(("trtllm", "mla", 2.0),))
+    assert ENGINE_SERVER.feature_extra_s("trtllm", frozenset({"mla", "moe"})) == 0.070
+    assert ENGINE_SERVER.feature_extra_s("sglang", frozenset({"mla"})) == 0.0
 
 
 def test_an_idle_worker_is_ready_at_its_own_clock_not_at_an_arrival_in_its_past() -> None:

@@ -33,7 +33,8 @@ def benchmark_of(scenario: Scenario, client: str | None = None, **options: objec
 
 def deployed_engine(scenario: Scenario, bench: Benchmark) -> EngineProfile:
     """The engine profile of an aggregated scenario as its benchmark ran it: behind the client's front end
-    (ClientProfile.front_end: its TTFT overhead where it names the engine), and as the benchmark's own
+    (ClientProfile.front_end: its TTFT overhead where it names the engine, plus what it names for the model's
+    architecture features), and as the benchmark's own
     generator deployed it (ClientProfile.deploys: the generated step budget, sequence cap and chunking, where
     the row states none of its own; they replace the catalog's and the version's defaults)."""
     name = scenario.engine.base or scenario.engine.id
@@ -41,8 +42,10 @@ def deployed_engine(scenario: Scenario, bench: Benchmark) -> EngineProfile:
         return scenario.engine
     changes: dict[str, object] = {}
     front = bench.client.front_end
-    if front is not None and (overhead := front.overhead_s(name)) is not None:
-        changes["ttft_overhead_s"] = overhead
+    if front is not None:
+        overhead, extra = front.overhead_s(name), front.feature_extra_s(name, scenario.model.features)
+        if overhead is not None or extra:
+            changes["ttft_overhead_s"] = (scenario.engine.ttft_overhead_s if overhead is None else overhead) + extra
     limits = bench.client.deploys
     if limits is None or name not in limits.engines or bench.request_rate or bench.trace:
         return dataclasses.replace(scenario.engine, **changes) if changes else scenario.engine  # type: ignore[arg-type]
