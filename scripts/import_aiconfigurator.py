@@ -37,6 +37,7 @@ its vLLM Llama-3.1-70B runs on B200 run prompt steps without CUDA graphs (the ea
 Engine versions from InferenceX's configuration (SGLANG_B200_UNVERSIONED): its aggregated SGLang DeepSeek-R1 runs on
 B200 of 2025-11-02/10 (FP4) and 2025-11-18 (FP8), which the source lists without a version, ran the images its
 configuration named at the time (0.5.3rc1, 0.5.5); the FP4 ones with --enable-ep-moe, experts spread over the TP ranks.
+Its vLLM Llama-3.1-70B runs on H100 and B200 (VLLM_LLAMA70B_IMAGE) ran vllm/vllm-openai:v0.10.2.
 
 Prompt lengths as the server saw them (SGLANG_TRANSFORMERS_V5): InferenceX's SGLang DeepSeek runs on SGLang
 0.5.10.post1 (transformers 5.3.0) measured before its client's tokenizer fix reached Hub model ids sent prompts
@@ -169,6 +170,22 @@ SGLANG_DEEPSEEK_FP8_GEMM = "flashinfer_trtllm"
 # the consolidated recipes (recipes/b200-fp8/8k1k_*.yaml), which no longer disable DeepGEMM (NVIDIA/srt-slurm
 # #214, 2026-03-12); the 1k/1k ones keep the per-file recipes.
 SGLANG_B200_FP8_DEEPGEMM_8K_SINCE = "2026-03-18"
+
+# InferenceX's vLLM Llama-3.1-70B runs on H100 and B200, which the source lists without a version: its workflow
+# .github/workflows/70b-tmpl.yml names image vllm/vllm-openai:v0.10.2 for the h100 and b200 vLLM jobs in every version
+# from 26200a870 (2025-09-21) until #149 (2582bce40, 2025-10-29) removed the 70B runs, the day these rows were measured
+# (model nvidia/Llama-3.3-70B-Instruct-FP8, a ModelOpt checkpoint with per-tensor weight and activation scales).
+VLLM_LLAMA70B_IMAGE = ("2025-09-21", "2025-10-29", "0.10.2")
+
+
+def apply_vllm_llama70b_image(out: dict[str, str]) -> None:
+    """Engine version of an unversioned InferenceX vLLM Llama-3.1-70B row (VLLM_LLAMA70B_IMAGE)."""
+    first, last, version = VLLM_LLAMA70B_IMAGE
+    if ((out["engine"], out["model"], out["mode"], out["engine_version"]) == ("vllm", "llama-3.1-70b", "agg", "")
+            and out["system"] in ("hgx-h100", "hgx-b200") and first <= out["measured_on"] <= last):
+        out["engine_version"] = version
+        out["note"] = "; ".join(filter(None, [out["note"], f"vLLM {version} (the source names none): image "
+                                              f"vllm/vllm-openai:v{version} in InferenceX's 70b-tmpl.yml"]))
 
 
 def sglang_recv_interval(weights: str, tp: str, concurrency: str) -> str:
@@ -496,6 +513,8 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
     if (inferencex and out["model"] == "llama-3.1-70b" and out["system"] == "hgx-b200"
             and out["engine"] == "vllm" and out["mode"] == "agg"):
         out["eager_prefill"] = "1"  # cudagraph_mode FULL_DECODE_ONLY (see sglang_recv_interval's comment block)
+    if inferencex:
+        apply_vllm_llama70b_image(out)
     if inferencex and out["engine"] == "sglang" and out["mode"] == "agg":
         out["scheduler_recv_interval"] = sglang_recv_interval(out["weights"], out["tp"], out["concurrency"])
         if out["model"].startswith("deepseek") and out["weights"] == "fp8":

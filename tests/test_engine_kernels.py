@@ -55,11 +55,11 @@ def test_every_entry_names_its_implementation_source_and_derivation() -> None:
 
 def test_no_ratio_comes_from_a_scored_serving_row() -> None:
     """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237) and kernel
-    benchmark (#13528), vLLM's own benchmark_throughput / benchmark_latency runs (#13747, #13199) and AMD's batch
-    latency of the generic paged attention (#16426), which no measured serving row holds: nothing parity scores
-    fitted them."""
+    benchmark (#13528), vLLM's own benchmark_throughput / benchmark_latency runs (#13747, #13199) and FP8 GEMM
+    benchmark on B200 (#19566), and AMD's batch latency of the generic paged attention (#16426), which no measured
+    serving row holds: nothing parity scores fitted them."""
     rows = [r for name in ("serving_published", "serving_aiconfigurator") for r in catalog.measurements(name)]
-    for pr in ("sglang#2643", "sglang#3237", "sglang#13528", "vllm#13747", "vllm#13199", "vllm#16426"):
+    for pr in ("sglang#2643", "sglang#3237", "sglang#13528", "vllm#13747", "vllm#13199", "vllm#16426", "vllm#19566"):
         assert any(pr in e.source for e in catalog.engine_kernels())
         assert not any(pr in " ".join(str(v) for v in r.values()) for r in rows)
 
@@ -443,3 +443,35 @@ def test_an_unknown_fp8_gemm_is_refused_by_the_row_and_by_an_entry() -> None:
         case_from_row({**row, "fp8_gemm": "flashinfer"})
     with pytest.raises(ValueError, match="fp8_gemm must name one of"):
         EngineKernel(engine="sglang", since=(0,), until=(1,), op="gemm_math_fp8", time_ratio=2.0, fp8_gemm=("cublas",))
+
+
+@pytest.mark.parametrize(("version", "weights", "family", "expected"), [
+    ((0, 10, 2), "fp8", "blackwell", {"gemm_math_fp8": 1.25}), ((0, 10, 2), "fp8", "hopper", {}),
+    ((0, 10, 2), "nvfp4", "blackwell", {}), ((0, 10, 1), "fp8", "blackwell", {}), ((0, 11, 0), "fp8", "blackwell", {}),
+    ((0, 10, 2), "fp8", "", {})])
+def test_which_vllm_deployments_run_the_sm100_cutlass_fp8_gemm(version, weights, family, expected) -> None:
+    """vLLM 0.10.2 (the version InferenceX's Llama-3.1-70B runs used) with per-tensor FP8 weights on Blackwell: not
+    on Hopper (its calibration is itself a measured FP8 GEMM), not for NVFP4 checkpoints (another kernel), not for
+    versions whose kernels were not read, not where the chip family is not known."""
+    found = version_kernels(catalog.engine_kernels(), "vllm", version, "cuda", frozenset(), weights, family)
+    assert {k.op: k.time_ratio for k in found} == expected
+
+
+def test_the_sm100_cutlass_fp8_ratio_recomputes_from_vllms_benchmark() -> None:
+    """vllm-project/vllm#19566, B200, N 6144, K 4096, per-tensor FP8 without quantisation: 2,341.43 TFLOP/s at
+    batch 1,024 and 2,544.68 at 16,384, against parity's calibrated B200 FP8 rate (the H200's 0.6765 of 4.5 PFLOP/s
+    dense): 22.01 / 16.93 us = 1.300 and 324.1 / 270.9 us = 1.196, mean 1.25 (the stored time_ratio)."""
+    (stored,) = version_kernels(catalog.engine_kernels(), "vllm", (0, 10, 2), "cuda", frozenset(), "fp8", "blackwell")
+    row = {"case_id": "x", "model": "llama-3.1-70b", "system": "hgx-b200", "engine": "vllm", "weights": "fp8",
+           "mode": "agg", "isl": "1024", "osl": "1024", "concurrency": "4", "tp": "8", "metric": "ttft_s",
+           "measured": "1", "engine_version": "0.10.2"}
+    s = dataclasses.replace(scenario_from_row(row), kernels=())
+    dep = deployment(s, s.layout)
+    rate = dep.system.chip.peak("fp8") * catalog.calibration(dep.system.chip).gemm("fp8")
+    assert rate == pytest.approx(3.044e15, rel=1e-3)
+    ratios = [2 * m * 6144 * 4096 / tflops / (2 * m * 6144 * 4096 / rate)
+              for m, tflops in ((1024, 2341.43e12), (16384, 2544.68e12))]
+    assert ratios == [pytest.approx(1.300, abs=0.002), pytest.approx(1.196, abs=0.002)]
+    assert stored.time_ratio == pytest.approx(sum(ratios) / 2, abs=0.005)
+    assert "vllm#19566" in stored.source
+    assert scenario_from_row(row).kernels == (stored,)

@@ -492,6 +492,18 @@ def test_inferencex_deepseek_fp8_trt_runs_batch_wait_as_their_script_sets_it() -
         ("trtllm", "1.2.0rc6.post2", "fp8", "1024", "1024", "40", "0.8")}
 
 
+def test_inferencex_vllm_llama_runs_carry_the_image_they_ran() -> None:
+    """InferenceX's vLLM Llama-3.1-70B runs (VLLM_LLAMA70B_IMAGE in scripts/import_aiconfigurator.py): its
+    70b-tmpl.yml ran vllm/vllm-openai:v0.10.2 on H100 (FP8) and B200 (FP8, NVFP4) until the 70B runs were removed
+    on 2025-10-29, the day all 165 rows were measured; every other vLLM row keeps the version the source gives."""
+    rows = [r for r in catalog.measurements() if r["engine"] == "vllm" and r["model"] == "llama-3.1-70b"]
+    assert len(rows) == 165 and {r["engine_version"] for r in rows} == {"0.10.2"}
+    assert {r["measured_on"] for r in rows} == {"2025-10-29"}
+    assert {(r["system"], r["weights"]) for r in rows} == {("hgx-h100", "fp8"), ("hgx-b200", "fp8"),
+                                                            ("hgx-b200", "nvfp4")}
+    assert all("image vllm/vllm-openai:v0.10.2 in InferenceX's 70b-tmpl.yml" in r["note"] for r in rows)
+
+
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
     """The source's B200 FP8 TensorRT-LLM 8k/1k sweep of 2026-03-23 says expert parallelism 1 on both sides;
     every InferenceX entry at those concurrencies says EP 8 on the prefill side, so the strict match finds none.
