@@ -70,8 +70,11 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     client.start()
     everyone = tuple(range(workers))  # a request ending anywhere sends the next one to any worker
     _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers, touched)
-    notes = sched.describe() + (f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
-                                f"({bench.client.source})",)
+    notes = sched.describe() + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
+                                + (f" (front end: {bench.client.front_end.source})" if bench.client.front_end else
+                                   " (the engine profile's ttft_overhead_s)"),
+                                f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
+                                f"({bench.client.source})")
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
     engines.clear()  # the send callback holds the list: emptied, the run's objects are freed as it returns
     return result
