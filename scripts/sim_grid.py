@@ -5,6 +5,12 @@ the best 90% of |log error|, TTFT plus TPOT) and the TTFT/TPOT median and p90 er
     PYTHONPATH=src python scripts/sim_grid.py --engine trtllm --mode disagg \
         --set '{"sim_disagg_prefill_scale": 0.6}' --field sim_disagg_ttft_overhead_s --values 0.02,0.06,0.134
 
+--front-end-overhead CLIENT varies what that client profile's front end adds for the engine (aiconfigurator's:
+Dynamo's frontend, simulate.clients.DYNAMO_FRONT_END); --split-report prints each client's rows apart:
+
+    PYTHONPATH=src python scripts/sim_grid.py --engine vllm --mode agg --set '{"prefill_scale": 1.2}' \
+        --front-end-overhead aiconfigurator --values 0.03,0.06,0.09 --split-report
+
 --feature-overhead FEATURE varies instead what InferenceX's front end adds for the engine on models with that
 feature (simulate.clients.ENGINE_SERVER feature_overhead_s); --model keeps rows whose model starts so:
 
@@ -39,12 +45,23 @@ def _ratios(job) -> tuple[float, float]:
         extra = ((_ARGS.engine, _ARGS.feature_overhead, value),)
         front = dataclasses.replace(base.front_end, feature_overhead_s=extra)
         clients.CLIENT_PROFILES["inferencex"] = dataclasses.replace(base, front_end=front)
+    if _ARGS.front_end_overhead:
+        base = clients.CLIENT_PROFILES[_ARGS.front_end_overhead]
+        kept = tuple((e, s) for e, s in base.front_end.ttft_overhead_s if e != _ARGS.engine)
+        front = dataclasses.replace(base.front_end, ttft_overhead_s=kept + ((_ARGS.engine, value),))
+        clients.CLIENT_PROFILES[_ARGS.front_end_overhead] = dataclasses.replace(base, front_end=front)
     fields = json.loads(_ARGS.set) | ({_ARGS.field: value} if _ARGS.field else {})
     try:
         r = simulate_scenario(scenario.with_engine(dataclasses.replace(scenario.engine, **fields)))
     except Exception:  # an infeasible run counts as missing, as validate leaves it out
         return math.nan, math.nan
     return r.ttft_s / float(row["measured_ttft_s"]), r.tpot_s / float(row["measured_tpot_s"])
+
+
+def _by_client(pairs) -> list[tuple[str, np.ndarray]]:
+    """(client, row mask) for InferenceX's rows (random lengths) and aiconfigurator's (the others)."""
+    ix = np.array([bool(row["random_range_ratio"]) for row, _ in pairs])
+    return [("inferencex", ix), ("aiconfigurator", ~ix)]
 
 
 def _value(text: str) -> object:
@@ -67,6 +84,10 @@ def main() -> int:
     ap.add_argument("--model", default="", help="keep rows whose model starts with this")
     ap.add_argument("--inferencex", action="store_true", help="keep InferenceX's rows (random_range_ratio set)")
     ap.add_argument("--feature-overhead", default="", help="vary InferenceX's front-end cost for this model feature")
+    ap.add_argument("--front-end-overhead", default="", help="vary what this client profile's front end adds for the "
+                    "engine (simulate.clients: aiconfigurator's is Dynamo's, DYNAMO_FRONT_END)")
+    ap.add_argument("--split-report", action="store_true", help="also print the loss per client (aiconfigurator's "
+                    "rows and InferenceX's)")
     ap.add_argument("--processes", type=int, default=2)
     _ARGS = a = ap.parse_args()
     rows = [r for r in catalog.measurements() if r["split"] in a.split.split(",") and r["engine"] == a.engine
@@ -81,10 +102,16 @@ def main() -> int:
             ok = ~np.isnan(res[:, 0])
             loss = keep(np.abs(np.log(res[ok, 0]))) + keep(np.abs(np.log(res[ok, 1])))
             et, ep = np.abs(res[ok, 0] - 1), np.abs(res[ok, 1] - 1)
-            label = a.field or a.feature_overhead or "as is"
+            label = a.field or a.feature_overhead or a.front_end_overhead or "as is"
             print(f"{label}={v}: rows {ok.sum()}/{len(res)} loss {loss:.3f}  TTFT median {np.median(et):.1%} "
                   f"p90 {np.percentile(et, 90):.1%} bias {np.median(res[ok, 0] - 1):+.1%}  TPOT median "
                   f"{np.median(ep):.1%} p90 {np.percentile(ep, 90):.1%}", flush=True)
+            if a.split_report:
+                for name, mask in _by_client(pairs):
+                    m = mask & ok
+                    print(f"    {name}: rows {m.sum()} TTFT median {np.median(np.abs(res[m, 0] - 1)):.1%} bias "
+                          f"{np.median(res[m, 0] - 1):+.1%}  TPOT median {np.median(np.abs(res[m, 1] - 1)):.1%}",
+                          flush=True)
     return 0
 
 
