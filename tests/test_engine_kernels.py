@@ -65,7 +65,7 @@ def test_no_ratio_comes_from_a_scored_serving_row() -> None:
 
 
 def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> None:
-    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 12.565 us per kernel
+    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 12.726 us per kernel
     becomes 39.17 us and the calibration's eager cost triples; a faster kernel is capped at the peak (1)."""
     cal, profile = catalog.calibration(catalog.chip("nvidia-h200-sxm")), catalog.engine("sglang")
     kernels = (EngineKernel(engine="sglang", since=(0,), until=(1,), op="attention_decode", time_ratio=2.0),
@@ -74,7 +74,7 @@ def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> No
     slow_cal, slow_profile = with_kernels(cal, profile, kernels)
     assert slow_cal.attention_decode_efficiency == pytest.approx(cal.attention_decode_efficiency / 2)
     assert slow_cal.attention_decode_math == pytest.approx(cal.attention_decode_math / 2)
-    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 12.565e-6, rel=1e-3)
+    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 12.726e-6, rel=1e-3)
     assert slow_cal.kernel_overhead_s == pytest.approx(3 * cal.kernel_overhead_s)
     assert slow_cal.memory_efficiency == 1.0 and slow_cal.gemm_efficiency["default"] == 1.0
     assert slow_cal.grouped_gemm_memory_efficiency == cal.grouped_gemm_memory_efficiency
@@ -82,12 +82,12 @@ def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> No
 
 
 def test_the_launch_ratio_multiplies_only_the_fixed_cost() -> None:
-    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 12.565 us = 8.34 ms) x4.14, the step's
+    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 12.726 us = 8.45 ms) x4.14, the step's
     own overhead (0.07 ms) and everything else as calibrated."""
     with_, fixed = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176)
     without, fixed0 = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176, kernels=False)
     step = catalog.engine("sglang").step_overhead_s
-    assert fixed0 - step == pytest.approx(664 * 12.565e-6, rel=1e-3)
+    assert fixed0 - step == pytest.approx(664 * 12.726e-6, rel=1e-3)
     assert fixed - step == pytest.approx(4.14 * (fixed0 - step))
     assert with_ - fixed == pytest.approx(without - fixed0)
 
