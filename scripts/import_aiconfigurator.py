@@ -260,7 +260,7 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
            "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "random_range_ratio",
            "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
-           "measured_tpot_s", "split", "measured_on", "note", "eager_prefill", "fp8_gemm"]
+           "measured_tpot_s", "split", "measured_on", "note", "eager_prefill", "fp8_gemm", "normal_all_to_all"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -313,6 +313,16 @@ def apply_recipe_prefill_ep(out: dict[str, str], found: list[dict[str, str]]) ->
             f"(moe_expert_parallel_size {ep}; the layout said moe_ep {out['prefill_moe_ep'] or '1'})")
     out["prefill_moe_tp"], out["prefill_moe_ep"] = str(gpus // int(ep)), ep
     out["note"] = "; ".join(filter(None, [out["note"], said]))
+
+
+def apply_recipe_alltoall(out: dict[str, str], found: list[dict[str, str]]) -> None:
+    """Mark a row whose matching recipes all force DeepEP's normal (high-throughput) all-to-all kernels on the
+    decode workers (`TRTLLM_FORCE_ALLTOALL_METHOD: DeepEP` in decode_environment, inferencex_recipes.csv
+    decode_alltoall_method: every H100 DEP 16 recipe), where parity would price the low-latency ones."""
+    if found and {x.get("decode_alltoall_method", "") for x in found} == {"DeepEP"}:
+        out["normal_all_to_all"] = "true"
+        out["note"] = "; ".join(filter(None, [out["note"], "decode experts' all-to-all on DeepEP's normal kernels "
+                                              "as the recipe forces (TRTLLM_FORCE_ALLTOALL_METHOD: DeepEP)"]))
 
 
 def worker_layout(prefix: str, tp: str, ep: str, dp_attn: str) -> dict[str, str]:
@@ -392,6 +402,7 @@ def apply_database_batch(row: dict[str, str], out: dict[str, str], table: list[d
     if decode_batch:
         out["prefill_batch"], out["max_num_tokens"] = prefill_batch, budget
         apply_recipe_prefill_ep(out, found)
+        apply_recipe_alltoall(out, found)
         out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
         said += (f"; engine limits from InferenceX's recipe {'; '.join(sorted({x['recipe'] for x in found}))} "
                  f"(prefill batch {prefill_batch}, {budget} tokens; decode batch {decode_batch} per rank)")
@@ -433,6 +444,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
             if len(specs) == 1 and specs != {"none"}:  # every deployment decodes with one MTP depth: it holds
                 out["_spec"] = specs.pop()
             apply_recipe_prefill_ep(out, found)  # as the MTP depth: where every deployment's recipe agrees
+            apply_recipe_alltoall(out, found)
         return
     e = found[0]
     out |= worker_layout("prefill_", e["prefill_tp"], e["prefill_ep"], e["prefill_dp_attn"])
@@ -448,6 +460,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
                                           f"{e['config_key']} ({'; '.join(sorted({x['recipe'] for x in found}))})"
                                           + said]))
     apply_recipe_prefill_ep(out, found)
+    apply_recipe_alltoall(out, found)
 
 
 def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:

@@ -143,6 +143,9 @@ class System:
     inside the scale-up domain costs beyond its hop and its bytes: once per call (routing counts exchanged,
     completion signalled) and once per peer die of the group; 0 where the system states none (see
     cost.collective_s).
+    normal_all_to_all_notify_s [s]: what a normal-kernel (DeepEP high-throughput) MoE dispatch or combine
+    across scale-out costs beyond its hop and its bytes: the notify kernel before it (the receive counts
+    exchanged and global barriers over NVLink and RDMA); 0 where the system states none.
     power_w [W]: the whole system, all-in where a source gives it.
     host_memory_bytes [B], host_link_bytes_per_s [B/s]: per chip, the coherent host CPU memory a chip may
     offload KV cache or weights to and the chip-to-CPU link it reads them over (one direction, the link
@@ -163,6 +166,7 @@ class System:
     power_w: float
     fused_all_to_all_latency_s: float = 0.0
     fused_all_to_all_peer_latency_s: float = 0.0
+    normal_all_to_all_notify_s: float = 0.0
     host_memory_bytes: float = 0.0
     host_link_bytes_per_s: float = 0.0
     unit_price_usd: float | None = None
@@ -183,7 +187,7 @@ class System:
                              f"chips ({self.chips})")
         _positive(owner, "power_w", self.power_w)
         if min(self.scale_up_latency_s, self.scale_out_latency_s, self.fused_all_to_all_latency_s,
-               self.fused_all_to_all_peer_latency_s) < 0:
+               self.fused_all_to_all_peer_latency_s, self.normal_all_to_all_notify_s) < 0:
             raise ValueError(f"{owner}: latencies must be >= 0")
         if min(self.host_memory_bytes, self.host_link_bytes_per_s) < 0:
             raise ValueError(f"{owner}: host memory and host link must be >= 0")

@@ -182,6 +182,8 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) 
                                                        "fused_all_to_all_latency_s", "s") or 0.0,
             fused_all_to_all_peer_latency_s=reader.optional(link, "fused_all_to_all_peer_latency",
                                                             "fused_all_to_all_peer_latency_s", "s") or 0.0,
+            normal_all_to_all_notify_s=reader.optional(link, "normal_all_to_all_notify",
+                                                       "normal_all_to_all_notify_s", "s") or 0.0,
             host_memory_bytes=host_memory / chips_per_host, host_link_bytes_per_s=host_link / chips_per_host,
             unit_price_usd=reader.optional(price, "system", "unit_price_usd", "usd"),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),

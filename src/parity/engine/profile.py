@@ -56,6 +56,9 @@ class EngineProfile:
     max_batch_size: most sequences a worker (rank) runs at once, whatever memory allows.
     moe_overlap: share of expert dispatch/combine time the engine hides under computation
     (two-batch overlap); a scenario may set its own.
+    normal_all_to_all: the expert all-to-all runs the normal (high-throughput) kernels at every batch, decode
+    included, where by default batches of at most plan.LOW_LATENCY_TOKENS a rank run the low-latency ones
+    (TensorRT-LLM's TRTLLM_FORCE_ALLTOALL_METHOD=DeepEP; a row sets it with its normal_all_to_all flag).
     collective_latency_s [s]: fixed cost of one small collective inside a scale-up domain with this
     engine's communication kernels (custom all-reduce, NCCL); None: the system's link latency.
     disagg_ttft_overhead_s [s]: what a disaggregated request adds before its first token beyond the
@@ -147,6 +150,7 @@ class EngineProfile:
     recv_interval_steps: float = 0.0
     max_batch_size: int = 2048
     moe_overlap: float = 0.0
+    normal_all_to_all: bool = False
     collective_latency_s: float | None = None
     disagg_ttft_overhead_s: float = 0.0
     disagg_decode_batch: float = 64.0

@@ -182,7 +182,8 @@ class Shard:
     moe_overlap: share of the expert dispatch/combine time hidden under computation;
     slots: expert weight sets a rank holds (0: experts / me, no placement named); shared: shared-expert
     instances placed as experts (0: shared experts computed on every rank), each token's shared work
-    counted as shared_weight routed assignments.
+    counted as shared_weight routed assignments; normal_a2a: the expert all-to-all runs the normal
+    (high-throughput) kernels at every batch, never the low-latency ones (an engine setting).
     """
 
     t: Num
@@ -195,8 +196,11 @@ class Shard:
     slots: Num = 0.0
     shared: Num = 0.0
     shared_weight: Num = 0.0
+    normal_a2a: Num = 0.0
 
     @classmethod
-    def of(cls, layout: Layout | LayoutGrid, imbalance: float = 1.0, moe_overlap: float = 0.0) -> Shard:
+    def of(cls, layout: Layout | LayoutGrid, imbalance: float = 1.0, moe_overlap: float = 0.0,
+           normal_a2a: bool = False) -> Shard:
         r = layout.resolved() if isinstance(layout, Layout) else layout
-        return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance, moe_overlap)
+        return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance, moe_overlap,
+                   normal_a2a=float(normal_a2a))

@@ -115,7 +115,8 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         a2a_group = np.where(dp, s.me, 1.0)
         gather_group = np.where(dp & (s.me <= 1), s.d * s.t, 1.0)
         sent = batch.tokens / moe_scatter(s)  # tokens this rank sends to their experts
-        low_latency = sent <= LOW_LATENCY_TOKENS
+        # an engine told to run the normal kernels (s.normal_a2a) runs them at every batch
+        low_latency = (sent <= LOW_LATENCY_TOKENS) & ~np.asarray(s.normal_a2a, dtype=bool)
         fanout = mlp.experts_per_token + (1 if s.shared else 0)  # placed shared experts: one more destination
         # the busiest expert rank receives `imbalance` x the mean token copies in the dispatch and returns as
         # many in the combine, and the step waits for it, as for its expert GEMMs: the all-to-all is priced on

@@ -80,9 +80,11 @@ _SETTING_COLUMNS["max_batch_size"] = ("max_num_seqs", "a whole number >= 1")
 # offline: every request submitted at once with the same lengths (vLLM benchmark_throughput), so the
 # sequences grow in step and each holds isl + osl tokens of KV at the end even where pages come on demand;
 # eager_prefill: steps with prompt tokens run without CUDA graphs while decode-only steps replay them (vLLM's
-# cudagraph_mode FULL_DECODE_ONLY), so the simulator's host floor on prompt steps applies
+# cudagraph_mode FULL_DECODE_ONLY), so the simulator's host floor on prompt steps applies;
+# normal_all_to_all: the expert all-to-all runs DeepEP's normal kernels in decode too (TensorRT-LLM's
+# TRTLLM_FORCE_ALLTOALL_METHOD=DeepEP)
 _FLAG_COLUMNS = (("eager", "cuda_graphs", False), ("offline", "kv_on_demand", False),
-                 ("eager_prefill", "sim_eager_prefill", True))
+                 ("eager_prefill", "sim_eager_prefill", True), ("normal_all_to_all", "normal_all_to_all", True))
 
 
 def case_from_row(row: Mapping[str, object]) -> Case:
