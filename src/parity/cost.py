@@ -211,8 +211,9 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, f
         # remote domain across scale-out, forwarded inside it (DeepEP's normal kernels, after their notify)
         ranks = expected_distinct(fanout, n)
         inner_bytes = S * ranks * (n - 1.0) / n
-        forwarded = out_lat + system.normal_all_to_all_notify_s + np.maximum(S * expected_distinct(fanout, domains) * (domains - 1.0) / domains / out_bw,
-                                         S * ranks * (d_eff - 1.0) / n / up_bw)
+        forwarded = out_lat + system.normal_all_to_all_notify_s + np.maximum(
+            S * expected_distinct(fanout, domains) * (domains - 1.0) / domains / out_bw,
+            S * ranks * (d_eff - 1.0) / n / up_bw)
         # low-latency kernels: one copy per (token, expert), remote ones straight over scale-out
         direct = out_lat + np.maximum(S * fanout * (n - d_eff) / n / out_bw, S * fanout * (d_eff - 1.0) / n / up_bw)
         t = np.where(n <= d, _flat_s("all_to_all", inner_bytes * n / np.maximum(n - 1.0, 1.0), n, up_bw, up_lat,

@@ -141,8 +141,7 @@ def step_cost(dep: Deployment, batch: Batch) -> Cost:
     stage = price_step(device_step(dep.model, micro, dep.shard, dep.precision), dep.system, dep.calibration,
                        dep.kernel_overhead_s)
     host_s = host_read_s(dep, micro)
-    sequences = batch.decode_tokens + batch.prefill_sequences
-    return stage * pp + Cost(overhead_s=dep.step_overhead_s + dep.sequence_overhead_s * sequences,
+    return stage * pp + Cost(overhead_s=dep.step_overhead_s + dep.sequence_overhead_s * batch.sequences,
                              communication_s=host_s * pp)
 
 
@@ -203,7 +202,7 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
                         detail=f"KV {dep.offload_kv:.0%}, weights {dep.offload_weights:.0%} offloaded"))
     if dep.step_overhead_s:
         out.append(Part(name="step overhead", seconds=dep.step_overhead_s, bound="host", detail="scheduling, sampling"))
-    sequences = float(batch.decode_tokens + batch.prefill_sequences)
+    sequences = float(batch.sequences)
     if dep.sequence_overhead_s and sequences:
         out.append(Part(name="host work per sequence", seconds=dep.sequence_overhead_s * sequences, bound="host",
                         detail=f"{sequences:g} sequences x {dep.sequence_overhead_s * 1e3:.3g} ms, not overlapped"))

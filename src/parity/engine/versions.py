@@ -150,8 +150,8 @@ class EngineKernel:
 
     def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str],
               weights: str = "", family: str = "", fp8_gemm: str = "") -> bool:
-        return (engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
-                and set(self.features) <= features and (not self.weights or weights in self.weights)
+        return (_covers(self, engine, version, stack) and set(self.features) <= features
+                and (not self.weights or weights in self.weights)
                 and (not self.families or family in self.families)
                 and (not self.fp8_gemm or fp8_gemm in self.fp8_gemm))
 
@@ -197,7 +197,13 @@ class EngineHost:
                 raise ValueError(f"engine host {self.engine} {self.since}: {name} must be in [0, 0.1] s, got {value}")
 
     def holds(self, engine: str, version: tuple[int, ...], stack: str) -> bool:
-        return engine == self.engine and self.since <= version < self.until and self.stack in ("", stack)
+        return _covers(self, engine, version, stack)
+
+
+def _covers(entry: EngineKernel | EngineHost, engine: str, version: tuple[int, ...], stack: str) -> bool:
+    """Whether a version-bound entry holds for this engine, version (since included, until excluded) and stack
+    (an entry naming no stack holds on any)."""
+    return engine == entry.engine and entry.since <= version < entry.until and entry.stack in ("", stack)
 
 
 def version_host(entries: Iterable[EngineHost], engine: str, version: tuple[int, ...], stack: str

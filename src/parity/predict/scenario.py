@@ -264,14 +264,21 @@ def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tupl
                                   f" {said}" if unset else "")
 
 
+def _bare_version(engine: EngineProfile, case: Case) -> tuple[str, tuple[int, ...] | None]:
+    """(the engine's base id, the case's version of it), a bare version (as aiconfigurator's rows give it) naming
+    the case's own engine; None where the case names no version of this engine. Version kernels and host work
+    read it so; version defaults do not take a bare version."""
+    name = engine.base or engine.id
+    return name, engine_version(name, case.engine_version, bare=True)
+
+
 def _version_kernels(engine: EngineProfile, case: Case, system: System, model: Model, weights: str
                      ) -> tuple[tuple[EngineKernel, ...], str]:
     """What the case's engine version runs instead of the calibrated kernels (catalog.engine_kernels) for dense
     weights in format `weights` on the system's chip family with the case's block-FP8 GEMM setting, and a note naming
     them; none where the case names no version of this engine (a bare version, as aiconfigurator's rows give it,
     names the row's own engine)."""
-    name = engine.base or engine.id
-    version = engine_version(name, case.engine_version, bare=True)
+    name, version = _bare_version(engine, case)
     if version is None:
         return (), ""
     found = version_kernels(catalog.engine_kernels(), name, version, system.chip.software_stack, model.features,
@@ -283,8 +290,7 @@ def _version_kernels(engine: EngineProfile, case: Case, system: System, model: M
 def _version_host(engine: EngineProfile, case: Case, system: System) -> tuple[EngineHost | None, str]:
     """Host work the case's engine version does in every step beyond the calibrated profile's (catalog.engine_host),
     and a note naming it; none where the case names no version of this engine."""
-    name = engine.base or engine.id
-    version = engine_version(name, case.engine_version, bare=True)
+    name, version = _bare_version(engine, case)
     if version is None:
         return None, ""
     found = version_host(catalog.engine_host(), name, version, system.chip.software_stack)
