@@ -21,7 +21,8 @@ def _note(model: str, client: str) -> str:
 
 @pytest.mark.parametrize(("model", "ms"), [("deepseek-r1", 70), ("llama-3.1-70b", 0)])
 def test_the_engine_server_states_its_per_request_time(model: str, ms: int) -> None:
-    assert f"each request reaches the engine {ms} ms after it is sent (front end: InferenceX" in _note(model, "inferencex")
+    said = f"each request reaches the engine {ms} ms after it is sent (front end: InferenceX"
+    assert said in _note(model, "inferencex")
 
 
 def test_without_a_front_end_the_profiles_overhead_is_named() -> None:
