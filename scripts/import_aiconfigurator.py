@@ -23,7 +23,8 @@ Three clean-ups, each stated in each affected row's note:
   which says more, is kept.
 - The source labels gpt-oss-120b's formats nvfp4 / nvfp4, but its checkpoint keeps attention in bf16 and
   its engines run the MXFP4 experts against MXFP8 activations on Blackwell and bf16 ones on Hopper
-  (sources at GPT_OSS_EXPERTS); the rows say so (w4a8_mxfp4, w4a16_mxfp4).
+  (sources at GPT_OSS_EXPERTS); the rows say so (w4a8_mxfp4, w4a16_mxfp4; w4a16_mxfp4_marlin where InferenceX's
+  H100 vLLM script selects Marlin's MoE kernel, GPT_OSS_MARLIN_SINCE).
 
 InferenceX's runs (dated sweep files, results database) draw request lengths uniformly from 0.8 to 1 times
 the nominal ones (INFERENCEX_RANGE_RATIO, with its sources); their rows say so in random_range_ratio, which
@@ -109,6 +110,11 @@ MTP_ACCEPTANCE = {1: 0.92, 2: 1.58, 3: 1.82}
 # InferenceX's vLLM script sets VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1) and against bf16 ones on Hopper (the
 # guide's H200 row: BF16 x MXFP4, TRITON; InferenceX's H100 vLLM script sets VLLM_MXFP4_USE_MARLIN=1)
 GPT_OSS_EXPERTS = {"hgx-b200": "w4a8_mxfp4", "hgx-b300": "w4a8_mxfp4", "hgx-h100": "w4a16_mxfp4"}
+# InferenceX's H100 gpt-oss vLLM script (benchmarks/gptoss_fp4_h100*.sh) exports VLLM_MXFP4_USE_MARLIN=1 from
+# SemiAnalysisAI/InferenceX#327 (commit 4e52ed4c6, 2026-01-02, the move to the v0.13.0 image) on, so its runs of
+# vLLM 0.13.0 and later (0.18.0 from #960, 2026-03-27) send the experts through Marlin's MoE kernel
+# (w4a16_mxfp4_marlin); earlier vLLM versions there took vLLM's Hopper default, triton_kernels' matmul_ogs.
+GPT_OSS_MARLIN_SINCE = (0, 13)
 # InferenceX's runs (the source's dated sweep files and its results database, db-dump) draw each request's
 # prompt and output lengths uniformly from [0.8 x isl, isl] and [0.8 x osl, osl]: RANDOM_RANGE_RATIO 0.8 in
 # InferenceX's .github/workflows/benchmark-tmpl.yml, passed to its utils/bench_serving/benchmark_serving.py
@@ -490,6 +496,9 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
     }
     if out["model"] == "gpt-oss-120b" and (out["weights"], out["moe_weights"]) == ("nvfp4", "nvfp4"):
         out["weights"], out["moe_weights"] = "bf16", GPT_OSS_EXPERTS[out["system"]]
+        version = tuple(int(v) for v in re.findall(r"\d+", out["engine_version"])[:2])
+        if inferencex and out["system"] == "hgx-h100" and out["engine"] == "vllm" and version >= GPT_OSS_MARLIN_SINCE:
+            out["moe_weights"] = "w4a16_mxfp4_marlin"
         said = f"formats as engines run gpt-oss (the source says nvfp4): attention bf16, experts {out['moe_weights']}"
         out["note"] = "; ".join(filter(None, [out["note"], said]))
     if row["mode"] == "agg":
