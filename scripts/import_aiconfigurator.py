@@ -21,9 +21,10 @@ Three clean-ups, each stated in each affected row's note:
   both fitted and scored. Disaggregated runs listed under both names with the same measurements but
   with worker counts (and often a different layout) only in the V3 listing are one run: the V3 listing,
   which says more, is kept.
-- The source labels gpt-oss-120b's formats nvfp4 / nvfp4, but its checkpoint keeps attention in bf16 and
-  its engines run the MXFP4 experts against MXFP8 activations on Blackwell and bf16 ones on Hopper
-  (sources at GPT_OSS_EXPERTS); the rows say so (w4a8_mxfp4, w4a16_mxfp4).
+- The source labels gpt-oss-120b's formats nvfp4 / nvfp4 (fp8 / fp8 on five H100 rows), but its checkpoint keeps
+  attention in bf16 and its engines run the MXFP4 experts against MXFP8 activations on Blackwell and bf16 ones
+  on Hopper (sources at GPT_OSS_EXPERTS, GPT_OSS_LABELS); the rows say so (w4a8_mxfp4, w4a16_mxfp4; w4a16_mxfp4_marlin where InferenceX's
+  H100 vLLM script selects Marlin's MoE kernel, GPT_OSS_MARLIN_SINCE).
 
 InferenceX's runs (dated sweep files, results database) draw request lengths uniformly from 0.8 to 1 times
 the nominal ones (INFERENCEX_RANGE_RATIO, with its sources); their rows say so in random_range_ratio, which
@@ -109,6 +110,17 @@ MTP_ACCEPTANCE = {1: 0.92, 2: 1.58, 3: 1.82}
 # InferenceX's vLLM script sets VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1) and against bf16 ones on Hopper (the
 # guide's H200 row: BF16 x MXFP4, TRITON; InferenceX's H100 vLLM script sets VLLM_MXFP4_USE_MARLIN=1)
 GPT_OSS_EXPERTS = {"hgx-b200": "w4a8_mxfp4", "hgx-b300": "w4a8_mxfp4", "hgx-h100": "w4a16_mxfp4"}
+# InferenceX's H100 gpt-oss vLLM script (benchmarks/gptoss_fp4_h100*.sh) exports VLLM_MXFP4_USE_MARLIN=1 from
+# SemiAnalysisAI/InferenceX#327 (commit 4e52ed4c6, 2026-01-02, the move to the v0.13.0 image) on, so its runs of
+# vLLM 0.13.0 and later (0.18.0 from #960, 2026-03-27) send the experts through Marlin's MoE kernel
+# (w4a16_mxfp4_marlin); earlier vLLM versions there took vLLM's Hopper default, triton_kernels' matmul_ogs.
+GPT_OSS_MARLIN_SINCE = (0, 13)
+# The labels the source gives gpt-oss-120b's one public checkpoint (openai/gpt-oss-120b: MXFP4 experts, all other
+# weights bf16): nvfp4 / nvfp4 on InferenceX's rows, fp8 / fp8 on aiconfigurator's TensorRT-LLM 1.3.0rc1 H100 runs
+# (Dynamo's tensorrtllm-runtime 0.9.0), where TensorRT-LLM runs bf16 activations against the MXFP4 experts
+# (examples/models/core/gpt_oss/README.md, MoE support matrix: Hopper, bf16 x mxfp4, TRITON or CUTLASS): neither
+# names a format the engines run.
+GPT_OSS_LABELS = {("nvfp4", "nvfp4"), ("fp8", "fp8")}
 # InferenceX's runs (the source's dated sweep files and its results database, db-dump) draw each request's
 # prompt and output lengths uniformly from [0.8 x isl, isl] and [0.8 x osl, osl]: RANDOM_RANGE_RATIO 0.8 in
 # InferenceX's .github/workflows/benchmark-tmpl.yml, passed to its utils/bench_serving/benchmark_serving.py
@@ -488,9 +500,13 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         "measured_on": measured.group(1) if measured else "", "note": note,
         "random_range_ratio": INFERENCEX_RANGE_RATIO if inferencex else "",
     }
-    if out["model"] == "gpt-oss-120b" and (out["weights"], out["moe_weights"]) == ("nvfp4", "nvfp4"):
+    labelled = out["weights"]
+    if out["model"] == "gpt-oss-120b" and (labelled, out["moe_weights"]) in GPT_OSS_LABELS:
         out["weights"], out["moe_weights"] = "bf16", GPT_OSS_EXPERTS[out["system"]]
-        said = f"formats as engines run gpt-oss (the source says nvfp4): attention bf16, experts {out['moe_weights']}"
+        version = tuple(int(v) for v in re.findall(r"\d+", out["engine_version"])[:2])
+        if inferencex and out["system"] == "hgx-h100" and out["engine"] == "vllm" and version >= GPT_OSS_MARLIN_SINCE:
+            out["moe_weights"] = "w4a16_mxfp4_marlin"
+        said = f"formats as engines run gpt-oss (the source says {labelled}): attention bf16, experts {out['moe_weights']}"
         out["note"] = "; ".join(filter(None, [out["note"], said]))
     if row["mode"] == "agg":
         agg = layout(row, "")

@@ -564,14 +564,23 @@ def test_database_decode_batches_are_read_as_what_they_are() -> None:
 
 
 def test_gpt_oss_rows_carry_the_formats_its_engines_run() -> None:
-    """The source labels gpt-oss-120b nvfp4 / nvfp4; its rows carry bf16 attention and MXFP4 experts against
-    MXFP8 activations on Blackwell, bf16 ones on Hopper, and say so in their note."""
+    """The source labels gpt-oss-120b nvfp4 / nvfp4 (fp8 / fp8 on aiconfigurator's five TensorRT-LLM H100 runs);
+    its rows carry bf16 attention and MXFP4 experts against MXFP8 activations on Blackwell, bf16 ones on Hopper,
+    and say so in their note. InferenceX's H100 vLLM runs
+    from its v0.13.0 image on set VLLM_MXFP4_USE_MARLIN=1 (GPT_OSS_MARLIN_SINCE): the 43 vLLM 0.18.0 rows carry
+    Marlin's kernel, the earlier and TensorRT-LLM H100 rows triton_kernels'."""
     rows = [r for r in catalog.measurements() if r["model"] == "gpt-oss-120b"]
     relabelled = [r for r in rows if "formats as engines run gpt-oss" in r["note"]]
-    assert len(relabelled) == 204 and not any(r["weights"] == "nvfp4" for r in rows)
+    assert len(relabelled) == 209 and not any(r["weights"] in ("nvfp4", "fp8") for r in rows)
+    assert sum("the source says fp8" in r["note"] for r in relabelled) == 5
+    marlin = [r for r in relabelled if r["moe_weights"] == "w4a16_mxfp4_marlin"]
+    assert len(marlin) == 43 and {(r["system"], r["engine"], r["engine_version"]) for r in marlin} == {
+        ("hgx-h100", "vllm", "0.18.0")}
     for r in relabelled:
-        experts = "w4a16_mxfp4" if r["system"] == "hgx-h100" else "w4a8_mxfp4"
+        experts = ("w4a8_mxfp4" if r["system"] != "hgx-h100" else
+                   "w4a16_mxfp4_marlin" if r["engine_version"] == "0.18.0" else "w4a16_mxfp4")
         assert (r["weights"], r["moe_weights"]) == ("bf16", experts), r["case_id"]
+        assert r["moe_weights"] in r["note"], r["case_id"]
     (p,) = predict_rows([relabelled[0]])
     assert p.feasible
 

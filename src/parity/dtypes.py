@@ -110,6 +110,17 @@ FORMATS: dict[str, Format] = _formats(
            scale="ue8m0 per 32", fallbacks=("fp32",), weight_only=True,
            description="MXFP4 weights multiplied in bf16 (W4A16, Hopper MoE kernels)", stored_as="mxfp4",
            dequant_efficiency=0.69),
+    # The same W4A16 experts through Marlin's fused MoE kernel (vLLM's MarlinExperts, VLLM_MXFP4_USE_MARLIN=1, as
+    # InferenceX's H100 vLLM script sets from its v0.13.0 image on): Ampere-style mma.sync tiles, with no wgmma, so
+    # the dequantising main loop is issue-bound on Hopper. Measured in a live W4A16 server on H100 (nsys, three
+    # 16,384-token chunked-prefill forwards of DeepSeek-V4-Flash's MXFP4 experts): "1.237 TFLOP per layer per GPU in
+    # 4.863 ms is 254 TFLOPS, 25.7% of H100 BF16 peak ... issue-bound, not bandwidth-bound: the SASS inner loop
+    # spends 64 of 220 instructions per 32-K step on HMMA" (sgl-project/sglang#38884, 2026-09-10). Over the
+    # calibration's cuBLAS bf16 rate on the same die: 0.257 / 0.7102 = 0.362.
+    Format(name="w4a16_mxfp4_marlin", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="bf16", feature="bf16",
+           scale="ue8m0 per 32", fallbacks=("fp32",), weight_only=True,
+           description="MXFP4 weights multiplied in bf16 by Marlin's mma.sync MoE kernel (W4A16, vLLM on Hopper)",
+           stored_as="mxfp4", dequant_efficiency=0.362),
     # Weight-only INT4 (AWQ/GPTQ style): group of 128 shares an FP16 scale; math in bf16.
     Format(name="int4", bits=4, bytes_per_element=0.5 + 2.0 / 128, math="bf16", feature="bf16",
            scale="fp16 per 128", fallbacks=("fp32",), weight_only=True,
