@@ -1,6 +1,6 @@
-"""SGLang's attention-DP prompt steps: the group's tokens reach the sliced experts by an all-reduce of their summed
-buffer and the MoE output is all-reduced back (DpPaddingMode.SUM_LEN for extend batches), where by default they move
-by all-gather and reduce-scatter; decode-only steps keep the default."""
+"""SGLang's attention-DP prompt steps: the group's tokens reach the experts, sliced or spread, by an all-reduce of
+their summed buffer and the MoE output is all-reduced back (DpPaddingMode.SUM_LEN for extend batches), where by
+default they move by all-gather and reduce-scatter or by all-to-all; decode-only steps keep the default."""
 
 from __future__ import annotations
 
@@ -39,6 +39,26 @@ def test_a_prompt_step_gathers_by_all_reduce_and_a_decode_step_by_all_gather() -
     kept = device_step(model, decode, Shard.of(layout, prompt_all_reduce=True), precision)
     assert _gathered(kept, "all_reduce") == 0.0
     assert _gathered(kept, "all_gather") / moe_layers == pytest.approx(8 * 64 * 7168 * 2)
+
+
+def test_with_the_experts_spread_a_prompt_step_gathers_instead_of_dispatching() -> None:
+    """Attention DP 4 with expert parallelism 4 and no all-to-all backend (SGLang's default): the prompt step's
+    4 x 4,096 x 7,168 x 2 B = 234,881,024 B buffer is all-reduced twice a MoE layer and nothing is dispatched; without
+    the setting the tokens go by all-to-all and nothing is all-reduced."""
+    model = catalog.model("deepseek-r1")
+    layout = Layout(tp=1, attn_dp=4, moe_tp=1, moe_ep=4)
+    precision = Precision(weights="fp8", expert_weights="fp8", activations="bf16")
+    prompt = Batch(prefill_tokens=4096.0, prefill_sequences=1.0, prefill_context=2048.0)
+    moe_layers = sum(1 for layer in model.layers if type(layer.mlp).__name__ == "MoeMlp")
+    summed = device_step(model, prompt, Shard.of(layout, prompt_all_reduce=True), precision)
+    plain = device_step(model, prompt, Shard.of(layout), precision)
+
+    def dispatched(step) -> float:
+        return sum(float(c.bytes) for c in step.collectives if c.kind == "all_to_all")
+
+    assert _gathered(summed, "all_reduce") / moe_layers == pytest.approx(2 * 234_881_024)
+    assert dispatched(summed) == 0.0
+    assert _gathered(plain, "all_reduce") == 0.0 and dispatched(plain) > 0.0
 
 
 def test_an_all_reduce_of_the_summed_buffer_costs_about_twice_the_all_gather() -> None:

@@ -35,7 +35,7 @@ class Deployment:
     moe_overlap: share of expert dispatch/combine time hidden under computation (two-batch overlap).
     normal_all_to_all: the expert all-to-all runs normal (high-throughput) kernels at every batch
     (EngineProfile.normal_all_to_all); prompt_gather_all_reduce: a step with prompt tokens moves the attention-DP
-    group's tokens to and from the sliced experts by all-reduces (EngineProfile.prompt_gather_all_reduce).
+    group's tokens to and from the experts by all-reduces (EngineProfile.prompt_gather_all_reduce).
     mtp_tokens: draft tokens per decode step from the model's multi-token-prediction module (0: off);
     mtp_acceptance: draft tokens accepted per step on average, in [0, mtp_tokens].
     offload_kv, offload_weights: share of each device's KV cache / weights kept in the host CPU's memory

@@ -184,8 +184,8 @@ class Shard:
     instances placed as experts (0: shared experts computed on every rank), each token's shared work
     counted as shared_weight routed assignments; normal_a2a: the expert all-to-all runs the normal
     (high-throughput) kernels at every batch, never the low-latency ones (an engine setting);
-    prompt_all_reduce: with attention DP and the experts only sliced, a step with prompt tokens gathers and
-    reduces the group's tokens by all-reduces (an engine setting, EngineProfile.prompt_gather_all_reduce).
+    prompt_all_reduce: with attention DP, a step with prompt tokens gathers and reduces the group's tokens by
+    all-reduces, experts sliced or spread (an engine setting, EngineProfile.prompt_gather_all_reduce).
     """
 
     t: Num
