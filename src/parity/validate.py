@@ -280,6 +280,8 @@ def _engine_table(engine: EngineProfile, rows: int, before: float, after: float,
         table["sim_disagg_prefill_scale"] = tomlwrite.significant(engine.sim_disagg_prefill_scale)
     if not engine.cuda_graphs:
         table["cuda_graphs"] = False
+    if engine.prompt_gather_all_reduce:
+        table["prompt_gather_all_reduce"] = True
     table["fp8_kv_cache"] = engine.fp8_kv_cache
     table["kv_on_demand"] = engine.kv_on_demand
     table["attention_format"] = engine.attention_format

@@ -59,6 +59,12 @@ class EngineProfile:
     normal_all_to_all: the expert all-to-all runs the normal (high-throughput) kernels at every batch, decode
     included, where by default batches of at most plan.LOW_LATENCY_TOKENS a rank run the low-latency ones
     (TensorRT-LLM's TRTLLM_FORCE_ALLTOALL_METHOD=DeepEP; a row sets it with its normal_all_to_all flag).
+    prompt_gather_all_reduce: under attention DP, a step with prompt tokens gathers the group's tokens for the
+    MoE by an all-reduce of their summed buffer and all-reduces the MoE output before each rank keeps its own,
+    whether the experts are sliced or spread (no all-to-all), where by default they move by all-gather and
+    reduce-scatter (sliced) or all-to-all dispatch and combine (spread): SGLang's DpPaddingMode.SUM_LEN for
+    extend batches without an all-to-all backend (plan.sharding); a deployment with DeepEP
+    (--moe-a2a-backend deepep) dispatches instead.
     collective_latency_s [s]: fixed cost of one small collective inside a scale-up domain with this
     engine's communication kernels (custom all-reduce, NCCL); None: the system's link latency.
     disagg_ttft_overhead_s [s]: what a disaggregated request adds before its first token beyond the
@@ -151,6 +157,7 @@ class EngineProfile:
     max_batch_size: int = 2048
     moe_overlap: float = 0.0
     normal_all_to_all: bool = False
+    prompt_gather_all_reduce: bool = False
     collective_latency_s: float | None = None
     disagg_ttft_overhead_s: float = 0.0
     disagg_decode_batch: float = 64.0

@@ -49,7 +49,8 @@ PROFILE_SECTIONS = (
                          "on calibration rows (the ones engine.stack_prior resets on another stack), collectives, "
                          "experts, number formats and the MLA decode path",
                    fields=("gemm_scale", "attention_scale", "memory_scale", "collective_scale", "collective_latency_s",
-                           "expert_imbalance", "moe_overlap", "normal_all_to_all", "prefill_scale", "fp8_kv_cache", "attention_format",
+                           "expert_imbalance", "moe_overlap", "normal_all_to_all", "prompt_gather_all_reduce",
+                           "prefill_scale", "fp8_kv_cache", "attention_format",
                            "mla_decode")),
     ProfileSection(name="host", policy="", readers="both",
                    about="what the engine's host side costs: per kernel (CUDA-graph replay, or eager launches "

@@ -183,7 +183,9 @@ class Shard:
     slots: expert weight sets a rank holds (0: experts / me, no placement named); shared: shared-expert
     instances placed as experts (0: shared experts computed on every rank), each token's shared work
     counted as shared_weight routed assignments; normal_a2a: the expert all-to-all runs the normal
-    (high-throughput) kernels at every batch, never the low-latency ones (an engine setting).
+    (high-throughput) kernels at every batch, never the low-latency ones (an engine setting);
+    prompt_all_reduce: with attention DP, a step with prompt tokens gathers and reduces the group's tokens by
+    all-reduces, experts sliced or spread (an engine setting, EngineProfile.prompt_gather_all_reduce).
     """
 
     t: Num
@@ -197,10 +199,11 @@ class Shard:
     shared: Num = 0.0
     shared_weight: Num = 0.0
     normal_a2a: Num = 0.0
+    prompt_all_reduce: Num = 0.0
 
     @classmethod
     def of(cls, layout: Layout | LayoutGrid, imbalance: float = 1.0, moe_overlap: float = 0.0,
-           normal_a2a: bool = False) -> Shard:
+           normal_a2a: bool = False, prompt_all_reduce: bool = False) -> Shard:
         r = layout.resolved() if isinstance(layout, Layout) else layout
         return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance, moe_overlap,
-                   normal_a2a=float(normal_a2a))
+                   normal_a2a=float(normal_a2a), prompt_all_reduce=float(prompt_all_reduce))

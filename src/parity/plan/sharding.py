@@ -122,16 +122,33 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         # many in the combine, and the step waits for it, as for its expert GEMMs: the all-to-all is priced on
         # the bytes of that rank (LMSYS 2025-05-05, 'Prefill Time Breakdown': SGLang's dispatch and combine take
         # 41.6 ms a layer with its default expert distribution, 30.8 ms with a simulated perfect EPLB)
-        busiest = sent * s.imbalance
+        # the group's tokens, in a step with prompt tokens of an engine that pads them to their sum there
+        # (s.prompt_all_reduce), reach the experts by two all-reduces of the summed buffer, sliced or spread, and
+        # no all-to-all runs: SGLang's DP attention takes DpPaddingMode.SUM_LEN for any extend batch
+        # (layers/dp_attention.py get_dp_padding_mode: `if is_extend_in_batch: return DpPaddingMode.SUM_LEN`),
+        # gathers by `_dp_gather_via_all_reduce` and, reduce-scatter being kept for MAX_LEN
+        # (communicator.should_use_reduce_scatter), all-reduces the MoE output (deepseek_v2 DeepseekV2MoE:
+        # tensor_model_parallel_all_reduce) before dp_scatter keeps each rank's own; with experts spread too, as
+        # long as no all-to-all backend is set (--moe-a2a-backend none, its default: communicator._compute_mlp_mode
+        # gives sparse layers ScatterMode.FULL), each rank runs its experts on the gathered tokens (sglang
+        # v0.5.8.post1)
+        gathered = tokens_bytes * s.d
+        summed = np.asarray(s.prompt_all_reduce, dtype=float) * (np.asarray(batch.prefill_tokens) > 0) * dp
+        busiest = sent * s.imbalance * (1.0 - summed)
+        whole_group = np.where(dp, s.d * s.t, 1.0)
         out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=busiest * hidden * dispatch,
                            group=a2a_group, count=count, fanout=fanout, hidden=s.moe_overlap,
                            low_latency=low_latency),
                 Collective(name="moe_combine", kind="all_to_all", bytes=busiest * hidden * a, group=a2a_group,
                            count=count, fanout=fanout, hidden=s.moe_overlap, low_latency=low_latency),
-                Collective(name="moe_gather", kind="all_gather", bytes=tokens_bytes * s.d, group=gather_group,
+                Collective(name="moe_gather", kind="all_gather", bytes=gathered * (1.0 - summed), group=gather_group,
                            count=count),
-                Collective(name="moe_reduce", kind="reduce_scatter", bytes=tokens_bytes * s.d, group=gather_group,
-                           count=count),
+                Collective(name="moe_reduce", kind="reduce_scatter", bytes=gathered * (1.0 - summed),
+                           group=gather_group, count=count),
+                Collective(name="moe_gather_all_reduce", kind="all_reduce", bytes=gathered * summed,
+                           group=whole_group, count=count),
+                Collective(name="moe_reduce_all_reduce", kind="all_reduce", bytes=gathered * summed,
+                           group=whole_group, count=count),
                 Collective(name="moe_all_reduce", kind="all_reduce", bytes=tokens_bytes, group=np.where(dp, 1.0, s.t),
                            count=count)]
     elif mlp is not None:

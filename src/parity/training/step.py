@@ -34,7 +34,8 @@ __all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays"
 
 DEFAULT_PROFILE = TrainingProfile(id="default", name="documented defaults", date="", method="defaults of TrainingProfile",
                                   measured=False)
-_TP_COLLECTIVES = ("attention_all_reduce", "mlp_all_reduce", "moe_all_reduce", "moe_gather", "moe_reduce")
+_TP_COLLECTIVES = ("attention_all_reduce", "mlp_all_reduce", "moe_all_reduce", "moe_gather", "moe_reduce",
+                   "moe_gather_all_reduce", "moe_reduce_all_reduce")
 _EP_COLLECTIVES = ("moe_dispatch", "moe_combine")
 
 
