@@ -121,12 +121,16 @@ TWIN_LAYOUT = {i: {"tp": "1", "attn_dp": "8", "moe_tp": "8", "moe_ep": "1"}
 # projections in BF16, attention_weights); the H100 twin ran the same checkpoint with CUDA graphs. AMD-017 ran
 # AMD's Quark checkpoint (every linear layer FP8) in eager mode. AMD-027: vLLM 0.7's V0 engine runs at most
 # max_num_seqs = 256 sequences at once by default (EngineArgs), dstack set none (Deepseek-R1/README.md).
+# AMD-020..023 (and twins): dstack's SGLang launches (Deepseek-R1/README.md: `sglang.launch_server --tp 8
+# --trust-remote-code`, on H200 with --enable-dp-attention) set no --enable-mixed-chunk, so SGLang's default
+# (ServerArgs.enable_mixed_chunk False) keeps prompt steps apart from decodes: separate_prefill.
 _OFFLINE = {"offline": "true"}
 _META_FP8 = {**_OFFLINE, "attention_weights": "bf16"}
 ENGINE = {**{i: _OFFLINE for i in ("AMD-001", "AMD-002", "AMD-003", "AMD-004", "AMD-009", "AMD-010", "AMD-012",
                                    "AMD-013", "AMD-057", "AMD-060", "AMD-061", "AMD-062")},
           **{i: {**_META_FP8, "eager": "true"} for i in ("AMD-014", "AMD-015", "AMD-016")},
-          "AMD-017": {**_OFFLINE, "eager": "true"}, "AMD-027": {**_OFFLINE, "max_num_seqs": "256"}}
+          "AMD-017": {**_OFFLINE, "eager": "true"}, "AMD-027": {**_OFFLINE, "max_num_seqs": "256"},
+          **{i: {"separate_prefill": "true"} for i in ("AMD-020", "AMD-021", "AMD-022", "AMD-023")}}
 TWIN_ENGINE = {i: _META_FP8 for i in ("AMD-014", "AMD-015", "AMD-016")}
 # AMD's throughput tables (dev-docker README, performance page) run `--num-prompts N --max-num-seqs N` (their
 # "Num Prompts" and "Max Num Seqs" columns): every prompt runs at once, not vLLM's default cap
@@ -161,7 +165,8 @@ TRAINING = ("AMD-069", "AMD-070", "AMD-071", "AMD-072", "AMD-073", "AMD-074", "A
 COLUMNS = ["case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl", "concurrency",
            "tp", "pp", "attn_dp", "moe_tp", "moe_ep", "batch_tokens", "moe_overlap", "mtp_tokens", "mtp_acceptance",
            "metric", "measured", "split", "attention_dp_hold_steps", "source", "source_id", "vendor", "date",
-           "engine_version", "unstated", "offline", "eager", "attention_weights", "max_num_seqs", "max_num_tokens"]
+           "engine_version", "unstated", "offline", "eager", "attention_weights", "max_num_seqs", "max_num_tokens",
+           "separate_prefill"]
 SYSTEMS = {"MI300X": "mi300x-platform", "MI325X": "mi325x-platform", "MI355X": "mi355x-platform"}
 
 

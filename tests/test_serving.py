@@ -597,6 +597,20 @@ def test_every_optional_column_is_read() -> None:
         assert not p.feasible and column in p.note, (column, p.note)
 
 
+def test_a_row_that_keeps_prompt_steps_apart_pauses_its_decodes() -> None:
+    """separate_prefill (SGLang's own default, enable_mixed_chunk False, which speculative decoding also forces)
+    turns the profile's mixes_prefill off for that row alone: DeepSeek-R1 on 8 x H200 at 128 clients of
+    3,200/800 (dstack's SGLang run) has every prompt step stall the decodes, so it puts out fewer tokens than
+    with the prompts mixed into decode steps, and the profile itself still mixes them."""
+    assert catalog.engine("sglang").mixes_prefill
+    base = {"model": "deepseek-r1", "system": "hgx-h200", "engine": "sglang", "weights": "fp8_block",
+            "isl": 3200, "osl": 800, "concurrency": 128, "tp": 8}
+    mixed, apart = predict_rows([base, {**base, "separate_prefill": "true"}])
+    assert "prefill mixed into decode steps" in mixed.note and "prefill steps pause decodes" in apart.note
+    assert apart.output_tokens_per_s_per_chip < mixed.output_tokens_per_s_per_chip
+    assert apart.tpot_s > mixed.tpot_s
+
+
 def test_random_lengths_are_served_at_their_mean() -> None:
     """benchmark_serving.py with --random-range-ratio 0.8 draws whole lengths from [floor(0.8 L), L]: a
     1,024-token prompt averages (819 + 1,024) / 2; a row with the ratio predicts as one of those mean

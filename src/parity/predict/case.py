@@ -82,9 +82,13 @@ _SETTING_COLUMNS["max_batch_size"] = ("max_num_seqs", "a whole number >= 1")
 # eager_prefill: steps with prompt tokens run without CUDA graphs while decode-only steps replay them (vLLM's
 # cudagraph_mode FULL_DECODE_ONLY), so the simulator's host floor on prompt steps applies;
 # normal_all_to_all: the expert all-to-all runs DeepEP's normal kernels in decode too (TensorRT-LLM's
-# TRTLLM_FORCE_ALLTOALL_METHOD=DeepEP)
+# TRTLLM_FORCE_ALLTOALL_METHOD=DeepEP);
+# separate_prefill: prompt steps pause decodes instead of sharing steps with them (SGLang's own default,
+# enable_mixed_chunk False, which speculative decoding also forces: python/sglang/srt/server_args.py), where the
+# engine profile mixes them (mixes_prefill, true for SGLang: aiconfigurator's generator sets enable_mixed_chunk)
 _FLAG_COLUMNS = (("eager", "cuda_graphs", False), ("offline", "kv_on_demand", False),
-                 ("eager_prefill", "sim_eager_prefill", True), ("normal_all_to_all", "normal_all_to_all", True))
+                 ("eager_prefill", "sim_eager_prefill", True), ("normal_all_to_all", "normal_all_to_all", True),
+                 ("separate_prefill", "mixes_prefill", False))
 
 
 def case_from_row(row: Mapping[str, object]) -> Case:
