@@ -76,3 +76,14 @@ def test_sglang_sets_it_and_tensorrt_llm_does_not() -> None:
     (fused_moe_cutlass forward_chunk: allgather before run_moe), so it stays off there."""
     assert catalog.engine("sglang").prompt_gather_all_reduce is True
     assert catalog.engine("trtllm").prompt_gather_all_reduce is False
+
+
+def test_the_gather_by_all_reduce_stays_on_cuda():
+    """SGLang's Ascend best-practice launches set an all-to-all backend (deepep): a stack profile starts without
+    the CUDA recipes' gather by all-reduce, and the stored CANN fit carries none."""
+    from parity.catalog import profiles
+    from parity.engine.profile import stack_prior
+    sglang = profiles.engine("sglang")
+    assert sglang.prompt_gather_all_reduce
+    assert not stack_prior(sglang, "cann").prompt_gather_all_reduce
+    assert not profiles.engine_for("sglang", "cann").prompt_gather_all_reduce

@@ -260,10 +260,13 @@ def stack_prior(profile: EngineProfile, stack: str) -> EngineProfile:
     multipliers compare the engine's own kernels on its stack (on CUDA: CUTLASS FP8 GEMMs, FlashInfer attention,
     a custom all-reduce) with parity's H200 microbenchmarks of the libraries; a ROCm or CANN build runs the
     vendor's libraries (vLLM's FP8 linear layers call torch._scaled_mm, hipBLASLt on ROCm), and those are what
-    the CDNA3 and Da Vinci family calibrations were fitted on (hipBLASLt GEMMs, rocBLAS skinny GEMMs, RCCL)."""
+    the CDNA3 and Da Vinci family calibrations were fitted on (hipBLASLt GEMMs, rocBLAS skinny GEMMs, RCCL).
+    prompt_gather_all_reduce stays on CUDA: it is what the CUDA recipes' launch (no MoE all-to-all backend) makes
+    SGLang do, while SGLang's Ascend best-practice commands set `--moe-a2a-backend deepep`
+    (sgl-project/sglang docs/platforms/ascend_npu_best_practice.md)."""
     if stack == profile.stack:
         return profile
-    return dataclasses.replace(profile, **{name: 1.0 for name in KERNEL_QUALITY})
+    return dataclasses.replace(profile, prompt_gather_all_reduce=False, **{name: 1.0 for name in KERNEL_QUALITY})
 
 
 def measured_stack_prior(profile: EngineProfile, stack: str, fitted: Iterable[EngineProfile]) -> EngineProfile:
