@@ -87,3 +87,15 @@ def test_the_gather_by_all_reduce_stays_on_cuda():
     assert sglang.prompt_gather_all_reduce
     assert not stack_prior(sglang, "cann").prompt_gather_all_reduce
     assert not profiles.engine_for("sglang", "cann").prompt_gather_all_reduce
+
+
+def test_a_row_run_with_an_all_to_all_backend_dispatches_its_prompts():
+    """moe_all_to_all (SGLang with --moe-a2a-backend deepep, as LMSYS's 4 x 8 H100 EP32 prefill runs): attention
+    DP 32 over four nodes gathers 32 ranks' prompt tokens by all-reduce without it, across the nodes' scale-out
+    links, so 4,096-token prompts wait over three times as long as when each rank dispatches its own tokens."""
+    from parity.predict import predict_rows
+    base = {"model": "deepseek-v3", "system": "hgx-h100", "engine": "sglang", "weights": "fp8_block", "isl": 4096,
+            "osl": 1, "concurrency": 64, "tp": 1, "attn_dp": 32, "moe_ep": 32, "max_num_tokens": 16384}
+    gathered, dispatched = predict_rows([base, {**base, "moe_all_to_all": "true"}])
+    assert gathered.feasible and dispatched.feasible
+    assert gathered.ttft_s / dispatched.ttft_s == pytest.approx(3.565, abs=0.01)

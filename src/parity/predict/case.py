@@ -85,10 +85,13 @@ _SETTING_COLUMNS["max_batch_size"] = ("max_num_seqs", "a whole number >= 1")
 # TRTLLM_FORCE_ALLTOALL_METHOD=DeepEP);
 # separate_prefill: prompt steps pause decodes instead of sharing steps with them (SGLang's own default,
 # enable_mixed_chunk False, which speculative decoding also forces: python/sglang/srt/server_args.py), where the
-# engine profile mixes them (mixes_prefill, true for SGLang: aiconfigurator's generator sets enable_mixed_chunk)
+# engine profile mixes them (mixes_prefill, true for SGLang: aiconfigurator's generator sets enable_mixed_chunk);
+# moe_all_to_all: the source ran SGLang with an expert all-to-all backend (--moe-a2a-backend deepep, earlier
+# --enable-deepep-moe), so attention-DP prompt steps dispatch tokens to the experts instead of gathering them by
+# all-reduce (prompt_gather_all_reduce, what SGLang does without such a backend: layers/communicator.py)
 _FLAG_COLUMNS = (("eager", "cuda_graphs", False), ("offline", "kv_on_demand", False),
                  ("eager_prefill", "sim_eager_prefill", True), ("normal_all_to_all", "normal_all_to_all", True),
-                 ("separate_prefill", "mixes_prefill", False))
+                 ("separate_prefill", "mixes_prefill", False), ("moe_all_to_all", "prompt_gather_all_reduce", False))
 
 
 def case_from_row(row: Mapping[str, object]) -> Case:
