@@ -262,8 +262,8 @@ def stack_prior(profile: EngineProfile, stack: str) -> EngineProfile:
     vendor's libraries (vLLM's FP8 linear layers call torch._scaled_mm, hipBLASLt on ROCm), and those are what
     the CDNA3 and Da Vinci family calibrations were fitted on (hipBLASLt GEMMs, rocBLAS skinny GEMMs, RCCL).
     prompt_gather_all_reduce stays on CUDA: it is what the CUDA recipes' launch (no MoE all-to-all backend) makes
-    SGLang do, while SGLang's Ascend best-practice commands set `--moe-a2a-backend deepep`
-    (sgl-project/sglang docs/platforms/ascend_npu_best_practice.md)."""
+    SGLang do, while every DeepSeek launch command of SGLang's Ascend docs sets `--moe-a2a-backend deepep`
+    (sgl-project/sglang docs/platforms/ascend_npu_deepseek_example.md, mixed and PD-disaggregated on Atlas 800I A3)."""
     if stack == profile.stack:
         return profile
     return dataclasses.replace(profile, prompt_gather_all_reduce=False, **{name: 1.0 for name in KERNEL_QUALITY})
