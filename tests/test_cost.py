@@ -275,26 +275,3 @@ def test_deepeps_sm_share_is_over_each_chips_own_sm_count(chip_id: str, units: i
     chip = catalog.chip(chip_id)
     assert chip.compute_units == units
     assert overlap_unit_share(chip) == pytest.approx(20.0 / units)
-
-
-def test_trtllm_gen_mxfp4_experts_run_padded_to_256() -> None:
-    """gpt-oss-120b's experts (hidden 2,880, intermediate 2,880, gated) through the trtllm-gen MXFP4 x MXFP8 MoE
-    kernels, whose weights both engines pad to multiples of 256 (dtypes.py, w4a8_mxfp4). One prefill token routed
-    to 4 experts: at MoE TP 1 expert_up is 4 x 2 x 3,072 x (2 x 3,072) = 150,994,944 FLOP (unpadded 132,710,400:
-    1.1378x); at MoE TP 8 each rank's intermediate 360 pads to 512: 4 x 2 x 3,072 x 1,024 = 25,165,824 FLOP against
-    16,588,800 (1.5170x), expert_down 4 x 2 x 512 x 3,072 = 12,582,912 against 8,294,400. The weights read grow alike; W4A16 formats are not padded."""
-    from parity import catalog
-    model = catalog.model("gpt-oss-120b")
-    batch = Batch(prefill_tokens=1, prefill_sequences=1)
-
-    def experts(fmt: str, tp: int) -> dict[str, Kernel]:
-        step = device_step(model, batch, Shard.of(Layout(tp=tp, moe_tp=tp)), Precision(expert_weights=fmt))
-        return {k.name: k for k in step.kernels if k.name in ("expert_up", "expert_down")}
-    tp1, tp8 = experts("w4a8_mxfp4", 1), experts("w4a8_mxfp4", 8)
-    assert float(tp1["expert_up"].flops) == pytest.approx(150_994_944)
-    assert float(tp8["expert_up"].flops) == pytest.approx(25_165_824)
-    assert float(tp8["expert_down"].flops) == pytest.approx(12_582_912)
-    plain = experts("w4a16_mxfp4", 8)
-    assert float(plain["expert_up"].flops) == pytest.approx(16_588_800)
-    assert float(tp8["expert_up"].weight_bytes) / float(plain["expert_up"].weight_bytes) == pytest.approx(1.5170,
-                                                                                                            rel=1e-4)

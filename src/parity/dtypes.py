@@ -32,9 +32,6 @@ class Format:
     (w4a8_mxfp4 is MXFP4 weights run against MXFP8 activations); empty: this format itself.
     dequant_efficiency: the GEMM math rate over that of the plain `math` format where the kernel widens the
     weights inside its main loop (1: no widening, or its cost not measured).
-    expert_alignment: [elements] the routed-expert kernel needs each expert matrix's dims on a rank (the hidden
-    size, the rank's slice of the intermediate size) padded up to a multiple of this; the zero padding is
-    stored, read and multiplied like the rest (0: no padding).
     """
 
     name: str
@@ -48,15 +45,12 @@ class Format:
     description: str = ""
     stored_as: str = ""
     dequant_efficiency: float = 1.0
-    expert_alignment: int = 0
 
     def __post_init__(self) -> None:
         if self.bytes_per_element <= 0:
             raise ValueError(f"bytes_per_element must be positive, got {self.bytes_per_element}")
         if not 0.0 < self.dequant_efficiency <= 1.0:
             raise ValueError(f"dequant_efficiency must be in (0, 1], got {self.dequant_efficiency}")
-        if self.expert_alignment < 0:
-            raise ValueError(f"expert_alignment must be >= 0, got {self.expert_alignment}")
         if self.math not in MATH_RATES:
             raise ValueError(f"math must be one of {sorted(MATH_RATES)}, got {self.math!r}")
 
@@ -99,21 +93,11 @@ FORMATS: dict[str, Format] = _formats(
     Format(name="mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="fp4", feature="mxfp4",
            scale="ue8m0 per 32", fallbacks=("fp8", "bf16"), description="OCP MXFP4 (E2M1, UE8M0 scale per 32)"),
     # MXFP4 weights as engines run them: against MXFP8 activations on Blackwell (W4A8_MXFP4_MXFP8: TensorRT-LLM's
-    # and FlashInfer's trtllm-gen MoE), against bf16 ones on Hopper (W4A16: Triton or Marlin kernels).
-    # The trtllm-gen MoE kernels take expert weights padded to multiples of 256 elements, in both engines that run
-    # them: TensorRT-LLM's TRTLLM MoE backend (tensorrt_llm/_torch/modules/fused_moe/quantization.py,
-    # MXFP4WeightTRTLLMGenFusedMoEMethod: weight_alignment = 256, "TRTLLM-Gen backend requires weight elements to
-    # be 256 aligned"; MXFP4WeightFusedMoEMethod.create_weights rounds the rank's intermediate size and the hidden
-    # size up to it; NVIDIA/TensorRT-LLM at 002366a4) and vLLM with VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1
-    # (vllm/model_executor/layers/quantization/mxfp4.py, Mxfp4MoEMethod.create_weights, backend
-    # SM100_FI_MXFP4_MXFP8_TRTLLM: round_up(intermediate_size_per_partition, 256), round_up(hidden_size, 256);
-    # vllm-project/vllm at 007d5005). gpt-oss-120b: hidden 2,880 -> 3,072, the intermediate 2,880 a rank at MoE
-    # TP 1 -> 3,072, 1,440 (TP 2) -> 1,536, 720 (TP 4) -> 768, 360 (TP 8) -> 512: 1.14x the expert math and bytes
-    # at TP 1-4 and 1.52x at TP 8.
+    # and FlashInfer's trtllm-gen MoE), against bf16 ones on Hopper (W4A16: Triton or Marlin kernels)
     Format(name="w4a8_mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="fp8", feature="fp8",
            scale="ue8m0 per 32", fallbacks=("bf16",), weight_only=True,
            description="MXFP4 weights multiplied with MXFP8 activations (W4A8, Blackwell MoE kernels)",
-           stored_as="mxfp4", expert_alignment=256),
+           stored_as="mxfp4"),
     # W4A16 widens each MXFP4 weight tile to bf16 in registers before the MMA (Hopper has no FP4 MMA): OpenAI's
     # triton_kernels matmul_ogs, the Hopper MoE kernel of vLLM and TensorRT-LLM for gpt-oss, reaches 49% of the H100's
     # dense bf16 peak on bench_mlp's 8192^3 bf16 x mxfp4 MLP (triton-lang/triton#6833, lezcano, 2025-05-15: "improves

@@ -194,7 +194,7 @@ def _mlp_ops(mlp: DenseMlp | MoeMlp | None, hidden: int, batch: Batch) -> list[G
         Gemm(name="router", tokens=t, rows=hidden, cols=mlp.num_experts, split="replicated", role="router"),
         # tokens = routed assignments from this rank; copies = experts (plan spreads them over EP ranks)
         Gemm(name="expert_up", tokens=t * mlp.experts_per_token, rows=width, cols=g * mlp.expert_intermediate_size,
-             copies=mlp.num_experts, split="expert_column", role="expert", gated=mlp.gated),
+             copies=mlp.num_experts, split="expert_column", role="expert"),
         Gemm(name="expert_down", tokens=t * mlp.experts_per_token, rows=mlp.expert_intermediate_size, cols=width,
              copies=mlp.num_experts, split="expert_row", role="expert"),
         Stream(name="moe_permute", bytes=4.0 * 2.0 * t * mlp.experts_per_token * width, split="moe_tokens"),

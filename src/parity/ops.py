@@ -80,7 +80,6 @@ class Gemm:
     copies: Num = 1
     per_head: bool = False
     fused: bool = False  # runs inside another GEMM's launch (same input, concatenated weights)
-    gated: bool = False  # cols are a gate and an up half side by side (a padded kernel pads each half)
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:

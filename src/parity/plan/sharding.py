@@ -37,11 +37,6 @@ def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Nu
     if op.split in ("expert_column", "expert_row"):
         rows = op.rows / (s.mt if op.split == "expert_row" else 1)
         cols = op.cols / (s.mt if op.split == "expert_column" else 1)
-        align = format_named(fmt).expert_alignment
-        if align:  # the kernel's padded weights (Format.expert_alignment): each gated half on its own
-            halves = 2 if op.gated else 1
-            rows = np.ceil(rows / align) * align
-            cols = np.ceil(cols / halves / align) * align * halves
         local_experts = s.slots if s.slots else op.copies / s.me
         # routed assignments reaching this device: all the group's tokens, 1/me of them, times imbalance
         assignments = moe_tokens / s.me * s.imbalance
