@@ -107,6 +107,18 @@ def test_zero3_gathers_weights_each_pass_and_hides_them_behind_compute() -> None
     assert r.step_s == pytest.approx(58.881472e-3)
 
 
+@pytest.mark.parametrize(("zero", "collectives"), [(1, 2), (2, 5), (3, 12)])
+def test_zero_stages_sync_once_a_step_or_every_microbatch(zero: int, collectives: int) -> None:
+    """The 16-chip layout above with 4 microbatches and nothing overlapped: every all-gather and
+    reduce-scatter of 1.280032 GB takes 19.20048 ms. ZeRO-1 reduce-scatters the accumulated gradients
+    and gathers the weights once a step (2); ZeRO-2 keeps only its gradient shard, so it reduce-scatters
+    after each of the 4 backwards, and gathers once (5); ZeRO-3 gathers before forward and backward and
+    reduce-scatters every microbatch (4 x 3 = 12)."""
+    r = train_step(square_model(), round_system(chips=16), 16, TrainingLayout(dp=16, seq_len=8000, global_batch=64,
+                   zero=zero, grad_overlap="none"), perfect_calibration(), exact_profile())
+    assert r.dp_comm_s == pytest.approx(collectives * 19.20048e-3)
+
+
 def test_zero3_loses_per_chip_throughput_as_dp_grows_at_a_fixed_global_batch() -> None:
     """Global batch 64, one microbatch per rank: doubling dp halves each chip's compute (74.0 -> 37.0 ms),
     while ZeRO-3 still gathers all the weights before forward and backward and reduce-scatters the
