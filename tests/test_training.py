@@ -119,6 +119,17 @@ def test_zero_stages_sync_once_a_step_or_every_microbatch(zero: int, collectives
     assert r.dp_comm_s == pytest.approx(collectives * 19.20048e-3)
 
 
+def test_deepspeed_2021_zero3_rows_hide_none_of_their_data_parallel_traffic() -> None:
+    """Narayanan et al. 2021's ZeRO-3 rows ran DeepSpeed before its ZeRO-3 gathers became asynchronous
+    (PR #1453): their `grad_overlap` column reads none; every other row keeps the overlap default."""
+    from parity.validate_training import training_cases
+    policy = {c.case_id: c.layout.grad_overlap for c in training_cases()}
+    assert {k for k, v in policy.items() if v == "none"} == {
+        f"megatron2021-t2-zero3-{size}" for size in ("175b-384", "175b-768", "175b-1536", "529.6b-640", "529.6b-1120",
+                                                      "529.6b-2240")}
+    assert set(policy.values()) == {"none", "overlap"}
+
+
 def test_zero3_loses_per_chip_throughput_as_dp_grows_at_a_fixed_global_batch() -> None:
     """Global batch 64, one microbatch per rank: doubling dp halves each chip's compute (74.0 -> 37.0 ms),
     while ZeRO-3 still gathers all the weights before forward and backward and reduce-scatters the
