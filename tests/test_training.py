@@ -92,6 +92,62 @@ def test_zero1_memory_of_a_layout() -> None:
     assert r.memory.optimizer_bytes == pytest.approx(1.920048e9)
 
 
+
+def test_zero3_gathers_weights_each_pass_and_hides_them_behind_compute() -> None:
+    """ZeRO-3 on 16 round chips (two 8-chip domains, 100 GB/s scale-up, 10 GB/s scale-out), one
+    microbatch of 8,000 tokens each. All-gather of the 1.280032 GB bf16 weights (and reduce-scatter of
+    as many gradient bytes): 7/8 x S / 100 GB/s inside the domain (11.20028 ms) + the 2-domain ring
+    S/2 / 10 GB/s spread over the 8 chips' NICs (8.0002 ms) = 19.20048 ms. Forward gather behind the
+    12.160128 ms forward: 7.040352 ms exposed; backward gather + reduce-scatter 38.40096 ms behind the
+    24.83232 ms backward: 13.56864 ms. Adam on 1/16 of the states 1.280032 ms. Step 58.881472 ms."""
+    r = train_step(square_model(), round_system(chips=16), 16, TrainingLayout(dp=16, seq_len=8000, global_batch=16,
+                   zero=3), perfect_calibration(), exact_profile())
+    assert r.dp_comm_s == pytest.approx(7.040352e-3 + 13.56864e-3)
+    assert r.optimizer_s == pytest.approx(1.280032e-3)
+    assert r.step_s == pytest.approx(58.881472e-3)
+
+
+@pytest.mark.parametrize(("zero", "collectives"), [(1, 2), (2, 5), (3, 12)])
+def test_zero_stages_sync_once_a_step_or_every_microbatch(zero: int, collectives: int) -> None:
+    """The 16-chip layout above with 4 microbatches and nothing overlapped: every all-gather and
+    reduce-scatter of 1.280032 GB takes 19.20048 ms. ZeRO-1 reduce-scatters the accumulated gradients
+    and gathers the weights once a step (2); ZeRO-2 keeps only its gradient shard, so it reduce-scatters
+    after each of the 4 backwards, and gathers once (5); ZeRO-3 gathers before forward and backward and
+    reduce-scatters every microbatch (4 x 3 = 12)."""
+    r = train_step(square_model(), round_system(chips=16), 16, TrainingLayout(dp=16, seq_len=8000, global_batch=64,
+                   zero=zero, grad_overlap="none"), perfect_calibration(), exact_profile())
+    assert r.dp_comm_s == pytest.approx(collectives * 19.20048e-3)
+
+
+def test_deepspeed_2021_zero3_rows_hide_none_of_their_data_parallel_traffic() -> None:
+    """Narayanan et al. 2021's ZeRO-3 rows ran DeepSpeed before its ZeRO-3 gathers became asynchronous
+    (PR #1453): their `grad_overlap` column reads none; every other row keeps the overlap default."""
+    from parity.validate_training import training_cases
+    policy = {c.case_id: c.layout.grad_overlap for c in training_cases()}
+    assert {k for k, v in policy.items() if v == "none"} == {
+        f"megatron2021-t2-zero3-{size}" for size in ("175b-384", "175b-768", "175b-1536", "529.6b-640", "529.6b-1120",
+                                                      "529.6b-2240")}
+    assert set(policy.values()) == {"none", "overlap"}
+
+
+def test_zero3_loses_per_chip_throughput_as_dp_grows_at_a_fixed_global_batch() -> None:
+    """Global batch 64, one microbatch per rank: doubling dp halves each chip's compute (74.0 -> 37.0 ms),
+    while ZeRO-3 still gathers all the weights before forward and backward and reduce-scatters the
+    gradients every microbatch, the same bytes per chip at any dp: from dp 32 to 64 its exposed traffic
+    rises from 0 to 38.6 ms, the step does not shrink and tokens/s per chip halves (Narayanan et al. 2021
+    Table 2's ZeRO-3 rows). ZeRO-1 leaves 13.4 ms of its once-a-step sync exposed and keeps 74%."""
+    def per_chip(dp: int, zero: int) -> tuple[float, float]:
+        r = train_step(square_model(), round_system(chips=dp), dp, TrainingLayout(dp=dp, micro_batch=64 // dp, seq_len=8000,
+                       global_batch=64, zero=zero), perfect_calibration(), exact_profile())
+        return float(r.tokens_per_s_per_chip), float(r.dp_comm_s)
+    (z3_32, dp3_32), (z3_64, dp3_64) = per_chip(32, 3), per_chip(64, 3)
+    (z1_32, _), (z1_64, _) = per_chip(32, 1), per_chip(64, 1)
+    assert dp3_32 == pytest.approx(0.0)
+    assert dp3_64 == pytest.approx(38.609e-3, rel=1e-4)
+    assert z3_64 / z3_32 == pytest.approx(0.4915, abs=0.001)
+    assert z1_64 / z1_32 == pytest.approx(0.7356, abs=0.001)
+
+
 S, B, H, A, T = 2048, 4, 8000, 8, 8
 KORTHIKANTI = dict(flash_attention=False, dropout=True, keys=S)
 

@@ -103,7 +103,8 @@ def training_cases(rows: Sequence[Mapping[str, str]] | None = None) -> list[Trai
                                 micro_batch=_int(row, "micro_batch", 1), global_batch=_int(row, "global_batch", 1),
                                 seq_len=_int(row, "seq_len", 2048), precision=row.get("precision") or "bf16",
                                 flash_attention=(row.get("attention") or "flash") == "flash",
-                                dropout=(row.get("dropout") or "false").lower() == "true")
+                                dropout=(row.get("dropout") or "false").lower() == "true",
+                                grad_overlap=row.get("grad_overlap") or "overlap")
         layout.check(model, _int(row, "chips", 1))
         out.append(TrainingCase(row=row, model=model, layout=layout,
                                 measured=measured_tokens_per_s_per_chip(row, model, system.chip.peak("bf16"))))

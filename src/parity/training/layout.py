@@ -44,7 +44,8 @@ class TrainingLayout:
     ranks and expert tensor slices (etp 0: tp when ep does not fill the tensor group, else 1).
     virtual_stages: model chunks per pipeline rank (interleaved 1F1B when > 1).
     zero: 0 plain data parallel, 1 optimizer states sharded (Megatron's distributed optimizer),
-    2 also gradients, 3 also weights (FSDP). sequence_parallel: norms and dropout split over tp.
+    2 also gradients (reduce-scattered after every microbatch's backward), 3 also weights (FSDP: gathered
+    before every forward and backward). sequence_parallel: norms and dropout split over tp.
     micro_batch, global_batch [sequences]; seq_len [tokens]; precision: one of PRECISIONS;
     grad_overlap: "overlap" hides gradient reduce-scatter and parameter all-gather behind the
     backward and forward passes, "none" runs them after the step. flash_attention: attention runs

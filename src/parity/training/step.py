@@ -241,13 +241,19 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     dg, da, dr = sync(dense_params, n_dense, t)
     eg, ea, er = sync(expert_params, n_expert, e * et) if moe else (0.0, 0.0, 0.0)
     grads_s, gather_s, reduce_s = dg + eg, da + ea, dr + er
+    grads_exposed = np.maximum(grads_s - window * b_s, 0.0)
+    gather_exposed = np.maximum(gather_s - window * f_s, 0.0)
+    # ZeRO-1 (Megatron's distributed optimizer) accumulates full gradients and syncs once a step; ZeRO-2
+    # keeps only its gradient shard, so it reduce-scatters after every microbatch's backward (DeepSpeed
+    # issue #2252: "for zero stage 2 (and 3), gradient reduction is required after every backward") and
+    # gathers the updated weights once a step
     per_step_dp = np.where(zero == 0, np.maximum(reduce_s - window * b_s, 0.0),
-                           np.maximum(grads_s - window * b_s, 0.0) + np.maximum(gather_s - window * f_s, 0.0))
+                           gather_exposed + np.where(zero == 2, 0.0, grads_exposed))
     # ZeRO-3 / FSDP gathers the weights before each forward and backward and reduce-scatters gradients
     # every microbatch, prefetching a layer ahead
     zero3_mb = (np.maximum((passes - 1.0) * gather_s - window * (passes - 1.0) * f_s, 0.0)
                 + np.maximum(gather_s + grads_s - window * b_s, 0.0))
-    dp_mb = np.where(zero >= 3, zero3_mb, 0.0)
+    dp_mb = np.where(zero >= 3, zero3_mb, np.where(zero == 2, grads_exposed, 0.0))
     dp_step = np.where(zero >= 3, 0.0, per_step_dp)
 
     stage_mb = (compute_mb + exposed_mb + dp_mb) * a["stage"]
