@@ -104,7 +104,8 @@ def training_cases(rows: Sequence[Mapping[str, str]] | None = None) -> list[Trai
                                 seq_len=_int(row, "seq_len", 2048), precision=row.get("precision") or "bf16",
                                 flash_attention=(row.get("attention") or "flash") == "flash",
                                 dropout=(row.get("dropout") or "false").lower() == "true",
-                                pp_layout=(row.get("pp_layout") or "").strip())
+                                pp_layout=(row.get("pp_layout") or "").strip(),
+                                moe_dispatcher=(row.get("moe_dispatcher") or "").strip() or "alltoall")
         layout.check(model, _int(row, "chips", 1))
         out.append(TrainingCase(row=row, model=model, layout=layout,
                                 measured=measured_tokens_per_s_per_chip(row, model, system.chip.peak("bf16"))))

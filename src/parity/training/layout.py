@@ -15,7 +15,7 @@ from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
 __all__ = ["TrainingLayout", "layout_chunks", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
-           "OPTIMIZER_STATES", "GRADIENT_FORMATS"]
+           "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
 PP_SCHEDULES = ("1f1b", "interleaved", "zb", "dualpipe")
@@ -25,6 +25,10 @@ GRAD_OVERLAP = ("none", "overlap")
 ACTIVATION_CACHES = ("auto", "fp8")
 OPTIMIZER_STATES = ("fp32", "bf16")  # AdamW moments (master weights fp32 either way)
 GRADIENT_FORMATS = ("bf16", "fp32")  # gradients accumulated over the microbatches
+# Megatron-Core's MoE token dispatchers: "alltoall" sends one row per (token, expert) (MoEAlltoAllTokenDispatcher);
+# "deepep" (moe_token_dispatcher_type "flex" with DeepEP) sends each token once per destination rank, once per
+# remote node over scale-out, forwarded inside it over NVLink
+MOE_DISPATCHERS = ("alltoall", "deepep")
 # training formats: bf16 mixed precision, FP8 with per-tensor scales (Transformer Engine "current/delayed
 # scaling"), FP8 with 128x128 weight / 1x128 activation blocks (DeepSeek-V3), MXFP8 (32-element UE8M0 blocks)
 PRECISIONS = ("bf16", "fp8", "fp8_block", "mxfp8")
@@ -98,6 +102,7 @@ class TrainingLayout:
     optimizer_states: str = "fp32"
     gradients: str = "bf16"
     pp_layout: str = ""
+    moe_dispatcher: str = "alltoall"
 
     def __post_init__(self) -> None:
         if self.pp_schedule not in ("", *PP_SCHEDULES):
@@ -117,7 +122,7 @@ class TrainingLayout:
         if self.precision not in PRECISIONS:
             raise InfeasiblePlan(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         for name, allowed in (("activation_cache", ACTIVATION_CACHES), ("optimizer_states", OPTIMIZER_STATES),
-                              ("gradients", GRADIENT_FORMATS)):
+                              ("gradients", GRADIENT_FORMATS), ("moe_dispatcher", MOE_DISPATCHERS)):
             if getattr(self, name) not in allowed:
                 raise InfeasiblePlan(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.grad_overlap not in GRAD_OVERLAP:
@@ -246,7 +251,8 @@ class TrainingLayout:
             parts.append(self.pp_schedule)
         parts += [tag for tag, on in (("act-fp8", self.activation_cache == "fp8"),
                                       ("os-bf16", self.optimizer_states == "bf16"),
-                                      ("grad-fp32", self.gradients == "fp32")) if on]
+                                      ("grad-fp32", self.gradients == "fp32"),
+                                      ("deepep", self.moe_dispatcher == "deepep")) if on]
         if self.pp_layout:
             parts.append(f"layout[{self.pp_layout}]")
         if self.uneven:

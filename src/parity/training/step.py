@@ -131,7 +131,7 @@ class TrainingResult:
 # t tp, p pp, dp, c cp, e ep, et expert tp, v virtual stages, zero, sp (0/1), rc recompute (0 none, 1 selective,
 # 2 full), mb micro batch, gb global batch, s seq_len, overlap (0/1)
 # sched: pipeline schedule (index in PP_SCHEDULES); stage: the busiest stage's layers over an even split;
-# optional (0 when absent): ac FP8 activation cache, os bf16 optimizer moments, ga fp32 gradients
+# optional (0 when absent): ac FP8 activation cache, os bf16 optimizer moments, ga fp32 gradients, dd DeepEP dispatch
 LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap", "sched")
 
 
@@ -146,13 +146,14 @@ def _arrays(layouts: Sequence[TrainingLayout]) -> dict[str, np.ndarray]:
             "overlap": col(lambda x: x.grad_overlap == "overlap"),
             "sched": col(lambda x: PP_SCHEDULES.index(x.schedule)),
             "ac": col(lambda x: x.activation_cache == "fp8"), "os": col(lambda x: x.optimizer_states == "bf16"),
-            "ga": col(lambda x: x.gradients == "fp32")}
+            "ga": col(lambda x: x.gradients == "fp32"), "dd": col(lambda x: x.moe_dispatcher == "deepep")}
 
 
-def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibration, stride: Num = 1.0) -> Num:
-    """[s] of one collective over `group` ranks spaced `stride` chips apart."""
+def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibration, stride: Num = 1.0,
+                fanout: Num | None = None) -> Num:
+    """[s] of one collective over `group` ranks spaced `stride` chips apart (`fanout`: see ops.Collective)."""
     per_domain = np.maximum(np.floor(system.scale_up_domain_chips / np.asarray(stride, dtype=float)), 1.0)
-    return collective_s(kind, size, group, system, cal.collective_efficiency, domain_ranks=per_domain)
+    return collective_s(kind, size, group, system, cal.collective_efficiency, fanout=fanout, domain_ranks=per_domain)
 
 
 def _layer_flops(model: Model, layer: Layer, seq_len: float) -> float:
@@ -233,12 +234,15 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     for col in collectives:
         if col.name in _EP_COLLECTIVES:
             # Megatron-Core runs MoE under tensor parallelism with sequence parallelism only: each TP rank
-            # dispatches its 1/tp share of the tokens; its all-to-all dispatcher (moe_token_dispatcher_type
-            # "alltoall", Megatron-Bridge 25.09's MoE recipes on B200 and GB200) permutes them into one row per
+            # dispatches its 1/tp share of the tokens (the collective's bytes already are that share:
+            # plan.sharding.moe_scatter divides by tp once experts are spread); its all-to-all dispatcher
+            # ("alltoall", which Megatron-Bridge 25.09's token-drop recipes need) permutes them into one row per
             # (token, expert) before the all-to-all, so each token crosses once per chosen expert
-            # (megatron/core/transformer/moe/token_dispatcher.py, MoEAlltoAllTokenDispatcher)
-            ep_s = ep_s + col.count * _collective(col.kind, col.bytes * (col.fanout or 1.0) / t, col.group, system,
-                                                  calibration, et)
+            # (megatron/core/transformer/moe/token_dispatcher.py, MoEAlltoAllTokenDispatcher); DeepEP's
+            # normal kernels send it once per destination rank and remote node (collective_s with a fanout)
+            rows = _collective(col.kind, col.bytes * (col.fanout or 1.0), col.group, system, calibration, et)
+            deepep = _collective(col.kind, col.bytes, col.group, system, calibration, et, col.fanout)
+            ep_s = ep_s + col.count * np.where(a.get("dd", 0.0) > 0, deepep, rows)
         elif col.name in _TP_COLLECTIVES:
             tp_s = tp_s + col.count * _collective(col.kind, col.bytes, col.group, system, calibration)
     cp_s: Num = 0.0
