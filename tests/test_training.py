@@ -324,3 +324,14 @@ def test_expert_all_to_all_dispatchers():
     assert ep_s("alltoall") / ep_s("deepep") == pytest.approx(8 / (8 * (1 - (7 / 8) ** 8)), rel=0.1)
     with pytest.raises(InfeasiblePlan, match="moe_dispatcher"):
         TrainingLayout(moe_dispatcher="flex")
+
+
+def test_cli_pipeline_layout_sets_the_virtual_stages():
+    """--pp-layout with no --vp: 32 chunks over pp 16 are 2 virtual stages; the layout and dispatcher reach the payload."""
+    result = CliRunner().invoke(cli, ["train", "--model", "deepseek-v3", "--system", "hgx-b200", "--chips", "256", "--pp", "16",
+                                      "--ep", "8", "--global-batch", "2048", "--precision", "fp8", "--recompute", "none",
+                                      "--pp-layout", "Et|(tt|)*30mL", "--moe-dispatcher", "deepep", "--show-infeasible",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    layout = json.loads(result.output)["layout"]
+    assert (layout["virtual_stages"], layout["pp_layout"], layout["moe_dispatcher"]) == (2, "Et|(tt|)*30mL", "deepep")

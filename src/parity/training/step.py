@@ -183,6 +183,14 @@ def _layout_stage(model: Model, layout: TrainingLayout) -> float:
     return max(ranks) / even
 
 
+def _layout_layers(layout: TrainingLayout) -> int:
+    """Layers and MTP modules of the pipeline rank holding most of them under `layout.pp_layout`."""
+    ranks = [0] * layout.pp
+    for c, chunk in enumerate(layout_chunks(layout.pp_layout)):
+        ranks[c % layout.pp] += chunk.count("t") + chunk.count("m")
+    return max(ranks)
+
+
 def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
                      profile: TrainingProfile | None = None) -> TrainingResult:
     """Price many layouts of one precision at once; every field of the result is an array over them."""
@@ -195,6 +203,10 @@ def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence
     arrays = _arrays(layouts)
     arrays["stage"] = np.array([_layout_stage(model, x) if x.pp_layout else
                                 max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers for x in layouts])
+    # memory: the busiest rank's layers (MTP modules counted as layers) over the even share
+    arrays["layers_stage"] = np.array([_layout_layers(x) * x.pp / model.num_layers if x.pp_layout else
+                                       max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers
+                                       for x in layouts])
     return evaluate_arrays(model, system, chips, arrays, calibration, profile, precision, flash, dropout)
 
 
