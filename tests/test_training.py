@@ -324,3 +324,70 @@ def test_overlapping_gradient_communication_never_slows_the_step(zero: int, pp: 
         return float(train_step(m, h100, 512, layout, catalog.calibration(h100.chip), catalog.training_profile()).step_s)
 
     assert step("overlap") <= step("none")
+
+
+def test_pipeline_layout_chunks_and_busiest_rank():
+    """Megatron-Bridge 25.09's DeepSeek-V3 layout "Et|(tt|)*30mL": 32 chunks, the 61 layers, then the MTP module
+    and the loss. Rank 15 of pp16 x vp2 holds chunk 15 (2 layers) and chunk 31 (MTP: one layer, a 2h x h
+    projection, the LM head again; and the LM head): with one layer ~1.33 GFLOP a token and the head
+    2 x 7168 x 129280 = 1.85 GFLOP, ~2 x 1.33 + 1.33 + 0.21 + 2 x 1.85 = 7.9 GFLOP against the even share
+    (61 x 1.33 + 1.85) / 16 = 5.2: 1.52."""
+    from parity.training.layout import layout_chunks
+    from parity.training.step import _layout_stage
+    chunks = layout_chunks("Et|(tt|)*30mL")
+    assert (len(chunks), chunks[0], chunks[1], chunks[-1]) == (32, "Et", "tt", "mL")
+    assert sum(c.count("t") for c in chunks) == 61
+    model = catalog.model("deepseek-v3")
+    stage = {(pp, vp): _layout_stage(model, TrainingLayout(pp=pp, virtual_stages=vp, pp_layout="Et|(tt|)*30mL"))
+             for pp, vp in ((16, 2), (8, 4), (4, 8))}
+    assert stage[(16, 2)] == pytest.approx(1.519, abs=0.005)
+    assert stage[(8, 4)] == pytest.approx(1.273, abs=0.005)
+    assert stage[(4, 8)] == pytest.approx(1.149, abs=0.005)
+    with pytest.raises(InfeasiblePlan, match="pp x virtual_stages"):
+        TrainingLayout(pp=16, dp=16, ep=8, pp_layout="Et|(tt|)*30mL").check(model, 256)
+    with pytest.raises(InfeasiblePlan, match="only E, t, m, L"):
+        layout_chunks("Et|x")
+
+
+def test_moe_glue_grows_with_tokens_not_microbatches():
+    """The routed tokens' glue is priced per token (moe_permute_scale), so at one global batch four times the
+    micro batch leaves the MoE time per token about where it was; the per-layer constant does not."""
+    model, system = catalog.model("qwen3-30b-a3b"), catalog.system("hgx-b200")
+    cal = perfect_calibration()
+
+    def compute_s(mb: int, **profile: object) -> float:
+        layout = TrainingLayout(dp=8, ep=8, micro_batch=mb, global_batch=512, seq_len=4096, precision="fp8")
+        return float(train_step(model, system, 8, layout, cal, exact_profile(**profile)).compute_s)
+
+    glue = compute_s(1, moe_permute_scale=6.0) - compute_s(1)
+    assert compute_s(4, moe_permute_scale=6.0) - compute_s(4) == pytest.approx(glue, rel=0.02)
+    # 48 MoE layers x 64 microbatches of 1 ms against 16 of them
+    assert compute_s(1, moe_layer_overhead_s=1e-3) - compute_s(1) == pytest.approx(48 * 64e-3, rel=1e-6)
+    assert compute_s(4, moe_layer_overhead_s=1e-3) - compute_s(4) == pytest.approx(48 * 16e-3, rel=1e-6)
+
+
+def test_expert_all_to_all_dispatchers():
+    """Megatron's alltoall dispatcher sends one row per (token, expert); DeepEP once per destination rank:
+    8 experts of 128 over 8 ranks reach 8 x (1 - (7/8)^8) = 5.25 ranks on average, so alltoall moves
+    8 / 5.25 = 1.52 times DeepEP's bytes inside one NVLink domain."""
+    model, system = catalog.model("qwen3-30b-a3b"), catalog.system("hgx-b200")
+    cal = perfect_calibration()
+
+    def ep_s(dispatcher: str) -> float:
+        layout = TrainingLayout(dp=8, ep=8, global_batch=64, seq_len=4096, precision="fp8", moe_dispatcher=dispatcher)
+        return float(train_step(model, system, 8, layout, cal, exact_profile()).ep_comm_s)
+
+    assert ep_s("alltoall") / ep_s("deepep") == pytest.approx(8 / (8 * (1 - (7 / 8) ** 8)), rel=0.1)
+    with pytest.raises(InfeasiblePlan, match="moe_dispatcher"):
+        TrainingLayout(moe_dispatcher="flex")
+
+
+def test_cli_pipeline_layout_sets_the_virtual_stages():
+    """--pp-layout with no --vp: 32 chunks over pp 16 are 2 virtual stages; the layout and dispatcher reach the payload."""
+    result = CliRunner().invoke(cli, ["train", "--model", "deepseek-v3", "--system", "hgx-b200", "--chips", "256", "--pp", "16",
+                                      "--ep", "8", "--global-batch", "2048", "--precision", "fp8", "--recompute", "none",
+                                      "--pp-layout", "Et|(tt|)*30mL", "--moe-dispatcher", "deepep", "--show-infeasible",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    layout = json.loads(result.output)["layout"]
+    assert (layout["virtual_stages"], layout["pp_layout"], layout["moe_dispatcher"]) == (2, "Et|(tt|)*30mL", "deepep")

@@ -1,7 +1,7 @@
 """Published training runs scored per chip vendor or per source with fits that never saw them.
 
 What fits a training prediction: the training profile's fitted factors (training.toml: gemm_scale and
-moe_layer_overhead_s, fitted on the `calibration` rows of training_published.csv) and each chip's
+moe_permute_scale, fitted on the `calibration` rows of training_published.csv) and each chip's
 calibration (family calibrations fitted on kernel figures; the H200's own microbenchmarks). Leaving a group
 out refits the profile from its documented prior on the calibration rows of the other groups (the prior
 itself where none remain); leaving a source out also drops the family calibrations fitted on its kernel

@@ -32,7 +32,7 @@ MEASUREMENTS = "training_published"
 METRIC = "tokens_per_s_per_chip"
 # profile factors the fit may move, with their bounds
 TRAINING_FIT_PARAMETERS: dict[str, tuple[float, float]] = {"gemm_scale": (0.5, 1.3),
-                                                             "moe_layer_overhead_s": (1e-5, 0.05)}
+                                                             "moe_permute_scale": (0.5, 50.0)}
 
 
 def megatron_eq3_flops_per_token(model: Model, seq_len: float) -> float:
@@ -104,7 +104,9 @@ def training_cases(rows: Sequence[Mapping[str, str]] | None = None) -> list[Trai
                                 seq_len=_int(row, "seq_len", 2048), precision=row.get("precision") or "bf16",
                                 flash_attention=(row.get("attention") or "flash") == "flash",
                                 dropout=(row.get("dropout") or "false").lower() == "true",
-                                grad_overlap=row.get("grad_overlap") or "overlap")
+                                grad_overlap=row.get("grad_overlap") or "overlap",
+                                pp_layout=(row.get("pp_layout") or "").strip(),
+                                moe_dispatcher=(row.get("moe_dispatcher") or "").strip() or "alltoall")
         layout.check(model, _int(row, "chips", 1))
         out.append(TrainingCase(row=row, model=model, layout=layout,
                                 measured=measured_tokens_per_s_per_chip(row, model, system.chip.peak("bf16"))))

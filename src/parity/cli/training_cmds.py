@@ -16,7 +16,7 @@ from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
-from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, OPTIMIZER_STATES, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
+from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_chunks, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
                              search_training, train_step)
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
@@ -47,7 +47,8 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
             "microbatches": layout.microbatches, "pp_schedule": layout.schedule,
             "pp_first_layers": layout.pp_first_layers, "pp_last_layers": layout.pp_last_layers,
             "activation_cache": layout.activation_cache, "optimizer_states": layout.optimizer_states,
-            "gradients": layout.gradients, "name": str(layout)},
+            "gradients": layout.gradients, "pp_layout": layout.pp_layout, "moe_dispatcher": layout.moe_dispatcher,
+            "name": str(layout)},
         "chips": r.chips, "step_s": float(r.step_s), "tokens_per_s": float(r.tokens_per_s),
         "tokens_per_s_per_chip": float(r.tokens_per_s_per_chip), "mfu": float(r.mfu),
         "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal),
@@ -136,6 +137,11 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @click.option("--gradients", type=click.Choice(GRADIENT_FORMATS), default="bf16", show_default=True,
               help="gradient accumulation format (fp32: 4 B per parameter)")
 @click.option("--no-sequence-parallel", is_flag=True, help="keep norms and dropout replicated over tp")
+@click.option("--pp-layout", default="", help="Megatron-Core pipeline_model_parallel_layout, e.g. 'Et|(tt|)*30mL' "
+              "(E embedding, t layer, m MTP module, L loss; chunks split by '|'; sets --vp to chunks / pp)")
+@click.option("--moe-dispatcher", type=click.Choice(MOE_DISPATCHERS), default="alltoall", show_default=True,
+              help="MoE all-to-all: alltoall (one copy per token and expert, Megatron's default) or deepep "
+                   "(once per destination rank and node)")
 @click.option("--tokens", type=Real(1.0, 1e18), default=1e12, show_default=True,
               help="tokens to train on (time, chip-hours)")
 @click.option("--search", is_flag=True, help="find the fastest layout that fits and show the top ones")
@@ -150,7 +156,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
           cp: int | None, ep: int | None, etp: int, virtual_stages: int | None, pp_schedule: str | None,
           pp_first_layers: int, pp_last_layers: int, seq_len: int, global_batch: int | None,
           micro_batch: int, show_infeasible: bool, recompute: str | None, zero: int, precision: str,
-          grad_overlap: str, activation_cache: str, optimizer_states: str, gradients: str, no_sequence_parallel: bool, tokens: float, search: bool, top: int,
+          grad_overlap: str, activation_cache: str, optimizer_states: str, gradients: str, no_sequence_parallel: bool,
+          pp_layout: str, moe_dispatcher: str, tokens: float, search: bool, top: int,
           validate_rows: bool, fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
     if validate_rows:
@@ -201,6 +208,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                   "lists them)" + ("" if chips or n == sizes[0] else f"; {n // the_system.chips} systems: the "
                                    "fewest on which a layout fits") + ". ")
     else:
+        if pp_layout and virtual_stages is None:
+            virtual_stages = max(len(layout_chunks(pp_layout)) // (pp or 1), 1)
         base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1,
                               dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
                               ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=zero,
@@ -209,7 +218,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                               grad_overlap=grad_overlap, pp_schedule=pp_schedule or "",
                               pp_first_layers=pp_first_layers, pp_last_layers=pp_last_layers,
                               activation_cache=activation_cache, optimizer_states=optimizer_states,
-                              gradients=gradients)
+                              gradients=gradients, pp_layout=pp_layout, moe_dispatcher=moe_dispatcher)
         result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
                                               vary_vp=virtual_stages is None, vary_recompute=recompute is None)
         if not bool(result.fits) and not show_infeasible:

@@ -35,7 +35,10 @@ class TrainingProfile:
     (fragmentation, CUDA context, communication buffers). step_overhead_s [s]: per step (data
     loading, logging, host sync). moe_layer_overhead_s [s]: per MoE layer and microbatch, forward and
     backward together: routing, token permutation and the host synchronisation of dropless experts
-    beyond the roofline of their kernels (fitted).
+    beyond the roofline of their kernels. moe_permute_scale: multiplier on the memory traffic of the
+    routed tokens' permutation and unpermutation (4 passes over tokens x top_k x hidden at 2 B): the
+    unfused glue around them (routing, probability multiply, padding to capacity) is further passes over
+    the same rows, so it grows with the tokens, not the layers (fitted).
     """
 
     id: str
@@ -62,6 +65,7 @@ class TrainingProfile:
     memory_reserve_bytes: float = 2e9
     step_overhead_s: float = 0.0
     moe_layer_overhead_s: float = 0.0
+    moe_permute_scale: float = 1.0
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -70,7 +74,7 @@ class TrainingProfile:
             limit = 2.0 if name.endswith("_scale") else 1.0
             if not 0 <= value <= limit:
                 raise ValueError(f"training profile {self.id}: {name} must be in [0, {limit:g}], got {value}")
-        for name in ("gemm_scale", "moe_scale", "attention_scale", "attention_backward_efficiency"):
+        for name in ("gemm_scale", "moe_scale", "attention_scale", "attention_backward_efficiency", "moe_permute_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"training profile {self.id}: {name} must be > 0, got {getattr(self, name)}")
         for name in ("gradient_bytes", "optimizer_state_bytes", "fp8_weight_copy_bytes", "fp8_cast_bytes",

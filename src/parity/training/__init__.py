@@ -2,7 +2,8 @@
 fastest layout that fits. Layout in `layout`, memory in `memory`, pipeline schedules in `pipeline`, one
 microbatch's passes in `passes`, the step in `step`, search in `search`."""
 
-from parity.training.layout import (ACTIVATION_CACHES, GRADIENT_FORMATS, GRAD_OVERLAP, OPTIMIZER_STATES, PP_SCHEDULES,
+from parity.training.layout import (ACTIVATION_CACHES, GRADIENT_FORMATS, GRAD_OVERLAP, MOE_DISPATCHERS, OPTIMIZER_STATES,
+                                    PP_SCHEDULES, layout_chunks,
                                     PRECISIONS, RECOMPUTE, TrainingLayout, training_precision)
 from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
                                     parameters_per_device)
@@ -17,4 +18,4 @@ __all__ = ["TrainingLayout", "TrainingMemory", "TrainingResult", "train_step", "
            "parameters_per_device", "training_precision", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
            "DEFAULT_PROFILE", "evaluate_arrays", "search_training", "SearchSpace", "TrainingSearch",
            "structural_layouts", "pick_training_layout", "pipeline_bubble_s", "PP_SCHEDULES", "ACTIVATION_CACHES",
-           "OPTIMIZER_STATES", "GRADIENT_FORMATS"]
+           "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS", "layout_chunks"]

@@ -7,14 +7,15 @@ Chips = tp x pp x cp x dp. Experts fold into the tp x cp x dp ranks of a stage a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
-__all__ = ["TrainingLayout", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
-           "OPTIMIZER_STATES", "GRADIENT_FORMATS"]
+__all__ = ["TrainingLayout", "layout_chunks", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
+           "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
 PP_SCHEDULES = ("1f1b", "interleaved", "zb", "dualpipe")
@@ -24,9 +25,28 @@ GRAD_OVERLAP = ("none", "overlap")
 ACTIVATION_CACHES = ("auto", "fp8")
 OPTIMIZER_STATES = ("fp32", "bf16")  # AdamW moments (master weights fp32 either way)
 GRADIENT_FORMATS = ("bf16", "fp32")  # gradients accumulated over the microbatches
+# Megatron-Core's MoE token dispatchers: "alltoall" sends one row per (token, expert) (MoEAlltoAllTokenDispatcher);
+# "deepep" (moe_token_dispatcher_type "flex" with DeepEP) sends each token once per destination rank, once per
+# remote node over scale-out, forwarded inside it over NVLink
+MOE_DISPATCHERS = ("alltoall", "deepep")
 # training formats: bf16 mixed precision, FP8 with per-tensor scales (Transformer Engine "current/delayed
 # scaling"), FP8 with 128x128 weight / 1x128 activation blocks (DeepSeek-V3), MXFP8 (32-element UE8M0 blocks)
 PRECISIONS = ("bf16", "fp8", "fp8_block", "mxfp8")
+
+
+def layout_chunks(text: str) -> tuple[str, ...]:
+    """The pipeline chunks of a Megatron-Core `pipeline_model_parallel_layout` string, e.g. "Et|(tt|)*30mL":
+    chunks split by "|", "(...)*n" repeated n times; in each, E the embedding, t a transformer layer, m a
+    multi-token-prediction module, L the LM head and loss (Megatron-Core
+    transformer/pipeline_parallel_layer_layout.py). Chunk c runs on pipeline rank c mod pp."""
+    flat = text.replace(" ", "")
+    pattern = re.compile(r"\(([^()]*)\)\*(\d+)")
+    while pattern.search(flat):
+        flat = pattern.sub(lambda match: match.group(1) * int(match.group(2)), flat)
+    chunks = tuple(flat.split("|"))
+    if any(set(chunk) - set("EtmL") for chunk in chunks):
+        raise InfeasiblePlan(f"pp_layout may hold only E, t, m, L, '|' and (...)*n, got {text!r}")
+    return chunks
 
 
 def training_precision(name: str) -> Precision:
@@ -82,6 +102,8 @@ class TrainingLayout:
     activation_cache: str = "auto"
     optimizer_states: str = "fp32"
     gradients: str = "bf16"
+    pp_layout: str = ""
+    moe_dispatcher: str = "alltoall"
 
     def __post_init__(self) -> None:
         if self.pp_schedule not in ("", *PP_SCHEDULES):
@@ -101,7 +123,7 @@ class TrainingLayout:
         if self.precision not in PRECISIONS:
             raise InfeasiblePlan(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         for name, allowed in (("activation_cache", ACTIVATION_CACHES), ("optimizer_states", OPTIMIZER_STATES),
-                              ("gradients", GRADIENT_FORMATS)):
+                              ("gradients", GRADIENT_FORMATS), ("moe_dispatcher", MOE_DISPATCHERS)):
             if getattr(self, name) not in allowed:
                 raise InfeasiblePlan(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.grad_overlap not in GRAD_OVERLAP:
@@ -157,7 +179,9 @@ class TrainingLayout:
         if self.virtual_stages > 1 and self.pp == 1:
             raise InfeasiblePlan(f"virtual_stages needs pipeline parallelism (pp > 1), got pp 1 and "
                                  f"virtual_stages {self.virtual_stages}")
-        if self.uneven:
+        if self.pp_layout:
+            self._check_layout(model)
+        elif self.uneven:
             self._check_stages(model.num_layers)
         elif self.pp * self.virtual_stages > model.num_layers:
             raise InfeasiblePlan(f"pp x virtual_stages must be at most the number of layers ({model.num_layers}), "
@@ -191,6 +215,18 @@ class TrainingLayout:
                                  f"a whole number of at least virtual_stages ({self.virtual_stages}) layers each of "
                                  f"the {num_layers}")
 
+    def _check_layout(self, model: Model) -> None:
+        chunks = layout_chunks(self.pp_layout)
+        if len(chunks) != self.pp * self.virtual_stages:
+            raise InfeasiblePlan(f"pp_layout must hold pp x virtual_stages ({self.pp} x {self.virtual_stages}) chunks, "
+                                 f"got {len(chunks)}")
+        layers = sum(chunk.count("t") for chunk in chunks)
+        mtp = sum(chunk.count("m") for chunk in chunks)
+        if layers != model.num_layers or mtp > len(model.mtp_layers):
+            raise InfeasiblePlan(f"pp_layout must place the {model.num_layers} layers (t) and at most the "
+                                 f"{len(model.mtp_layers)} multi-token-prediction modules (m) of {model.name}, "
+                                 f"got {layers} and {mtp}")
+
     def _check_experts(self, mlp: MoeMlp) -> None:
         group = self.ep * self.expert_tp
         check_expert_split(mlp, self.ep, self.expert_tp)
@@ -216,7 +252,10 @@ class TrainingLayout:
             parts.append(self.pp_schedule)
         parts += [tag for tag, on in (("act-fp8", self.activation_cache == "fp8"),
                                       ("os-bf16", self.optimizer_states == "bf16"),
-                                      ("grad-fp32", self.gradients == "fp32")) if on]
+                                      ("grad-fp32", self.gradients == "fp32"),
+                                      ("deepep", self.moe_dispatcher == "deepep")) if on]
+        if self.pp_layout:
+            parts.append(f"layout[{self.pp_layout}]")
         if self.uneven:
             parts.append(f"stages{self.pp_first_layers or '-'}/{self.pp_last_layers or '-'}")
         return "-".join(parts)

@@ -188,7 +188,7 @@ def training_memory(model: Model, capacity_bytes: float, a: dict[str, np.ndarray
     in_flight = np.minimum(m, p) * np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)
     # DualPipe: p + 1 microbatches of activations, and every rank holds two stages' parameters (Table 2)
     dual = np.asarray(a["sched"]) == 3
-    in_flight = np.where(dual, p + 1.0, in_flight) * a["stage"]
+    in_flight = np.where(dual, p + 1.0, in_flight) * a.get("layers_stage", a["stage"])
     copies = np.where(dual, 2.0, 1.0)
     logits = 4.0 * tokens * model.vocab_size / t  # fp32 logits of the cross entropy, last stage
     first = in_flight * tokens * per_token + np.where(p > 1, 0.0, logits)

@@ -54,11 +54,13 @@ def _materialised(model: Model, kernels: list[Kernel], tokens: Num, seq_len: Num
     return out
 
 
-def _kernels(model: Model, batch: Batch, shard: Shard, precision_name: str, tp: Num, cast_bytes: float
-             ) -> tuple[list[Kernel], list]:
-    """Forward kernels and collectives of one microbatch on one stage; the LM head sees every token."""
+def _kernels(model: Model, batch: Batch, shard: Shard, precision_name: str, tp: Num, cast_bytes: float,
+             permute_scale: float = 1.0) -> tuple[list[Kernel], list]:
+    """Forward kernels and collectives of one microbatch on one stage; the LM head sees every token; the
+    routed tokens' permutation traffic scaled by `permute_scale` (TrainingProfile.moe_permute_scale)."""
     step = device_step(model, batch, shard, training_precision(precision_name))
-    kernels = [k for k in step.kernels if k.name not in ("lm_head", "attention_decode")]
+    kernels = [dataclasses.replace(k, other_bytes=permute_scale * k.other_bytes) if k.name == "moe_permute" else k
+               for k in step.kernels if k.name not in ("lm_head", "attention_decode")]
     t, h, vocab = batch.prefill_tokens, float(model.hidden_size), float(model.vocab_size)
     kernels.append(Kernel(name="lm_head", kind="gemm", flops=2.0 * t * h * vocab / tp, weight_bytes=2.0 * h * vocab / tp,
                           other_bytes=2.0 * t * (h + vocab / tp), fmt="bf16", tokens=t, count=1.0 / shard.p))

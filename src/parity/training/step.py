@@ -20,10 +20,10 @@ from parity.cost import collective_s
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
-from parity.model import Model
+from parity.model import Layer, Model, MoeMlp
 from parity.ops import Batch, Num
 from parity.plan import Shard
-from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout
+from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, layout_chunks
 from parity.training.memory import TrainingMemory, parameters_per_device, training_memory
 from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materialised, _price_pass,
                                     _training_calibrations)
@@ -131,7 +131,7 @@ class TrainingResult:
 # t tp, p pp, dp, c cp, e ep, et expert tp, v virtual stages, zero, sp (0/1), rc recompute (0 none, 1 selective,
 # 2 full), mb micro batch, gb global batch, s seq_len, overlap (0/1)
 # sched: pipeline schedule (index in PP_SCHEDULES); stage: the busiest stage's layers over an even split;
-# optional (0 when absent): ac FP8 activation cache, os bf16 optimizer moments, ga fp32 gradients
+# optional (0 when absent): ac FP8 activation cache, os bf16 optimizer moments, ga fp32 gradients, dd DeepEP dispatch
 LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap", "sched")
 
 
@@ -146,13 +146,49 @@ def _arrays(layouts: Sequence[TrainingLayout]) -> dict[str, np.ndarray]:
             "overlap": col(lambda x: x.grad_overlap == "overlap"),
             "sched": col(lambda x: PP_SCHEDULES.index(x.schedule)),
             "ac": col(lambda x: x.activation_cache == "fp8"), "os": col(lambda x: x.optimizer_states == "bf16"),
-            "ga": col(lambda x: x.gradients == "fp32")}
+            "ga": col(lambda x: x.gradients == "fp32"), "dd": col(lambda x: x.moe_dispatcher == "deepep")}
 
 
-def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibration, stride: Num = 1.0) -> Num:
-    """[s] of one collective over `group` ranks spaced `stride` chips apart."""
+def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibration, stride: Num = 1.0,
+                fanout: Num | None = None) -> Num:
+    """[s] of one collective over `group` ranks spaced `stride` chips apart (`fanout`: see ops.Collective)."""
     per_domain = np.maximum(np.floor(system.scale_up_domain_chips / np.asarray(stride, dtype=float)), 1.0)
-    return collective_s(kind, size, group, system, cal.collective_efficiency, domain_ranks=per_domain)
+    return collective_s(kind, size, group, system, cal.collective_efficiency, fanout=fanout, domain_ranks=per_domain)
+
+
+def _layer_flops(model: Model, layer: Layer, seq_len: float) -> float:
+    """[FLOP] of one layer's forward for one token: its matmuls (routed experts experts_per_token times) and
+    its causal attention core (half the keys)."""
+    total = 0.0
+    for m in layer.matrices(model.hidden_size):
+        copies = layer.mlp.experts_per_token if m.expert and isinstance(layer.mlp, MoeMlp) else m.copies
+        total += 2.0 * m.rows * m.cols * copies
+    return total + (0.5 * layer.attention.score_flops_per_token(seq_len) if layer.attention is not None else 0.0)
+
+
+def _layout_stage(model: Model, layout: TrainingLayout) -> float:
+    """The busiest pipeline rank's forward FLOPs under `layout.pp_layout` over the even share that the step
+    prices (the layers and the LM head split evenly over pp). Chunk c runs on rank c mod pp; a
+    multi-token-prediction module (m) is one more layer, its 2h x h projection and the shared LM head again
+    (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2); L is the LM head (its cross entropy is left out, as is E's lookup)."""
+    h, seq = float(model.hidden_size), float(layout.seq_len)
+    layers = iter([_layer_flops(model, layer, seq) for layer in model.layers for _ in range(layer.count)])
+    head = 2.0 * h * model.vocab_size
+    mtp = iter([_layer_flops(model, layer, seq) + 2.0 * 2.0 * h * h + head for layer in model.mtp_layers])
+    ranks = [0.0] * layout.pp
+    for c, chunk in enumerate(layout_chunks(layout.pp_layout)):
+        ranks[c % layout.pp] += sum(next(layers) if part == "t" else next(mtp) if part == "m" else
+                                    head if part == "L" else 0.0 for part in chunk)
+    even = (sum(_layer_flops(model, layer, seq) * layer.count for layer in model.layers) + head) / layout.pp
+    return max(ranks) / even
+
+
+def _layout_layers(layout: TrainingLayout) -> int:
+    """Layers and MTP modules of the pipeline rank holding most of them under `layout.pp_layout`."""
+    ranks = [0] * layout.pp
+    for c, chunk in enumerate(layout_chunks(layout.pp_layout)):
+        ranks[c % layout.pp] += chunk.count("t") + chunk.count("m")
+    return max(ranks)
 
 
 def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
@@ -165,7 +201,12 @@ def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence
         raise InfeasiblePlan(f"evaluate_layouts prices one precision and attention kind at a time, got {sorted(kinds)}")
     precision, flash, dropout = kinds.pop()
     arrays = _arrays(layouts)
-    arrays["stage"] = np.array([max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers for x in layouts])
+    arrays["stage"] = np.array([_layout_stage(model, x) if x.pp_layout else
+                                max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers for x in layouts])
+    # memory: the busiest rank's layers (MTP modules counted as layers) over the even share
+    arrays["layers_stage"] = np.array([_layout_layers(x) * x.pp / model.num_layers if x.pp_layout else
+                                       max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers
+                                       for x in layouts])
     return evaluate_arrays(model, system, chips, arrays, calibration, profile, precision, flash, dropout)
 
 
@@ -185,7 +226,7 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     # context parallelism: each rank's queries see all keys; Megatron balances the causal work, so each
     # rank computes 1/cp of the pairs (prefix chosen so that pairs = s^2 / (2 cp) per sequence)
     batch = Batch(prefill_tokens=tokens, prefill_sequences=a["mb"], prefill_context=a["s"] * (c - 1.0) / (2.0 * c))
-    kernels, collectives = _kernels(model, batch, shard, precision, t, prof.fp8_cast_bytes)
+    kernels, collectives = _kernels(model, batch, shard, precision, t, prof.fp8_cast_bytes, prof.moe_permute_scale)
     if not flash:
         kernels = _materialised(model, kernels, tokens, a["s"], shard, dropout)
     priced = _price_pass(kernels, system, _training_calibrations(calibration, prof))
@@ -205,8 +246,15 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     for col in collectives:
         if col.name in _EP_COLLECTIVES:
             # Megatron-Core runs MoE under tensor parallelism with sequence parallelism only: each TP rank
-            # dispatches its 1/tp share of the tokens
-            ep_s = ep_s + col.count * _collective(col.kind, col.bytes / t, col.group, system, calibration, et)
+            # dispatches its 1/tp share of the tokens (the collective's bytes already are that share:
+            # plan.sharding.moe_scatter divides by tp once experts are spread); its all-to-all dispatcher
+            # ("alltoall", which Megatron-Bridge 25.09's token-drop recipes need) permutes them into one row per
+            # (token, expert) before the all-to-all, so each token crosses once per chosen expert
+            # (megatron/core/transformer/moe/token_dispatcher.py, MoEAlltoAllTokenDispatcher); DeepEP's
+            # normal kernels send it once per destination rank and remote node (collective_s with a fanout)
+            rows = _collective(col.kind, col.bytes * (col.fanout or 1.0), col.group, system, calibration, et)
+            deepep = _collective(col.kind, col.bytes, col.group, system, calibration, et, col.fanout)
+            ep_s = ep_s + col.count * np.where(a.get("dd", 0.0) > 0, deepep, rows)
         elif col.name in _TP_COLLECTIVES:
             tp_s = tp_s + col.count * _collective(col.kind, col.bytes, col.group, system, calibration)
     cp_s: Num = 0.0
