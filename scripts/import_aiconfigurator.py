@@ -183,6 +183,37 @@ SGLANG_DEEPSEEK_FP8_GEMM = "flashinfer_trtllm"
 # #214, 2026-03-12); the 1k/1k ones keep the per-file recipes.
 SGLANG_B200_FP8_DEEPGEMM_8K_SINCE = "2026-03-18"
 
+# InferenceX's TensorRT-LLM DeepSeek-R1 FP8 runs on B200 pick the fused-MoE backend in the launch (moe_config.backend;
+# the moe_backend columns, engine_kernels.toml prices it). Aggregated (benchmarks/dsr1_fp8_b200_trt.sh and
+# dsr1_fp8_b200_trt_mtp.sh, read at SemiAnalysisAI/InferenceX ec7bafaae~1): DEEPGEMM (TP 8 / EP 8) in every
+# 1.1.0rc2.post2 run; from 1.2.0rc6 (InferenceX #594, #632) TRTLLM with EP 1, DEEPGEMM only where attention DP is on.
+# Disaggregated (Dynamo 0.8.1.post2, which ships TensorRT-LLM 1.2.0rc6.post2; the recipes/trtllm/b200-fp8/*.yaml
+# InferenceX names, read at NVIDIA/srt-slurm 5063eb43): every 1k/1k prefill worker DEEPGEMM (EP 8, attention DP),
+# every 8k/1k one TRTLLM; decode workers DEEPGEMM where they run attention DP (the dep8 recipes) at 1k/1k and at
+# 8k/1k with MTP, else TRTLLM (the tp8 recipes and the 8k/1k STP dep8 ones).
+TRT_DSR1_FP8_DEEPGEMM_AGG_VERSIONS = ("1.1.0rc2.post2",)
+TRT_DSR1_FP8_DEEPGEMM_DP_VERSIONS = ("1.2.0rc6.post2", "1.2.0rc6.post3")
+TRT_DSR1_FP8_DISAGG_VERSION = "0.8.1.post2"
+
+
+def trt_dsr1_fp8_moe_backends(out: dict[str, str]) -> dict[str, str]:
+    """The moe_backend columns of an InferenceX TensorRT-LLM DeepSeek-R1 FP8 B200 row (see the comment above);
+    empty for every other row and where the recipe's backend is TensorRT-LLM's default-era TRTLLM one."""
+    if not (out["engine"] == "trtllm" and out["system"] == "hgx-b200" and out["model"].startswith("deepseek")
+            and out["weights"] == "fp8"):
+        return {}
+    if out["mode"] == "agg":
+        if (out["engine_version"] in TRT_DSR1_FP8_DEEPGEMM_AGG_VERSIONS
+                or (out["engine_version"] in TRT_DSR1_FP8_DEEPGEMM_DP_VERSIONS and int(out["attn_dp"] or 1) > 1)):
+            return {"moe_backend": "deepgemm"}
+        return {}
+    if out["engine_version"] != TRT_DSR1_FP8_DISAGG_VERSION:
+        return {}
+    short = out["isl"] == "1024"
+    decode_dp = int(out["decode_attn_dp"] or 1) > 1
+    return {"prefill_moe_backend": "deepgemm" if short else "",
+            "decode_moe_backend": "deepgemm" if decode_dp and (short or out.get("mtp_tokens")) else ""}
+
 # InferenceX's vLLM Llama-3.1-70B runs on H100 and B200, which the source lists without a version: its workflow
 # .github/workflows/70b-tmpl.yml names image vllm/vllm-openai:v0.10.2 for the h100 and b200 vLLM jobs in every version
 # from 26200a870 (2025-09-21) until #149 (2582bce40, 2025-10-29) removed the 70B runs, the day these rows were measured
@@ -272,7 +303,8 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
            "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "random_range_ratio",
            "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
-           "measured_tpot_s", "split", "measured_on", "note", "eager_prefill", "fp8_gemm", "normal_all_to_all"]
+           "measured_tpot_s", "split", "measured_on", "note", "eager_prefill", "fp8_gemm", "normal_all_to_all",
+           "moe_backend", "prefill_moe_backend", "decode_moe_backend"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -559,6 +591,7 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
             and out["model"].startswith("deepseek") and out["weights"] == "fp8"
             and (out["isl"] == "1024" or "" < out["measured_on"] < SGLANG_B200_FP8_DEEPGEMM_8K_SINCE)):
         out["fp8_gemm"] = SGLANG_DEEPSEEK_FP8_GEMM  # their recipes disable DeepGEMM
+    out["_inferencex"] = "1" if inferencex else ""  # main() sets the moe_backend columns once MTP is known
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
     group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",
                                               "moe_tp", "moe_ep", "prefill_tp", "prefill_attn_dp", "decode_tp",
@@ -584,7 +617,7 @@ def main(path: str) -> None:
     seen, rows = set(), []
     for row in converted:
         key = tuple({"deepseek-v3": "deepseek-r1"}.get(v, v) if k == "model" else v for k, v in row.items()
-                    if k not in ("case_id", "note", "split", "measured_on", "engine_version"))
+                    if k not in ("case_id", "note", "split", "measured_on", "engine_version", "_inferencex"))
         if key not in seen:
             seen.add(key)
             rows.append(row)
@@ -613,6 +646,9 @@ def main(path: str) -> None:
                 budget = trt_mtp_budget(tokens, int(row["concurrency"]), int(row["isl"]))
                 row["max_num_tokens"] = str(budget)
                 row["note"] += f"; step budget {budget} tokens as InferenceX's MTP script sizes it"
+    for row in rows:
+        if row["_inferencex"]:
+            row |= trt_dsr1_fp8_moe_backends(row)
     writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

@@ -204,7 +204,7 @@ def engine_kernels() -> tuple[EngineKernel, ...]:
         time_ratio=float(require(entry, "time_ratio", at)), stack=entry.get("stack", ""),
         features=tuple(entry.get("features", ())), weights=tuple(entry.get("weights", ())),
         families=tuple(entry.get("families", ())), fp8_gemm=tuple(entry.get("fp8_gemm", ())),
-        queries_per_kv=int(entry.get("queries_per_kv", 0)),
+        moe_backend=tuple(entry.get("moe_backend", ())), queries_per_kv=int(entry.get("queries_per_kv", 0)),
         implementation=require(entry, "implementation", at),
         source=require(entry, "source", at), derivation=require(entry, "derivation", at)))
 

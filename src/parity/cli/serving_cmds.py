@@ -258,7 +258,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     prefill_parts: list[dict[str, object]] = []
     if explain:
         scenario = scenario_of(case)
-        dep = deployment(scenario, scenario.decode_layout or scenario.layout)
+        dep = deployment(scenario, scenario.decode_layout or scenario.layout, decode=scenario.mode == "disagg")
         batch = Batch(decode_tokens=max(float(data.get("decode_batch", 1.0)), 1.0), decode_context=isl + osl / 2)
         parts = _parts(breakdown(dep, batch))
         # a prompt's first chunk alone: what its prefill costs before any queueing or batching

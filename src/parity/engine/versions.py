@@ -84,10 +84,14 @@ def version_defaults(defaults: Iterable[EngineDefault], engine: str, version: tu
 # launch: the fixed cost of every kernel (more, unfused kernels per op); attention_decode, attention_prefill,
 # grouped_gemm (routed experts), gemm (dense projections): the kernel's time over the calibrated kernel's;
 # gemm_math_fp8: dense projections on the FP8 unit where they are math-bound (their rate on that unit; memory-bound
-# projections, as in decode at small batches, keep the calibrated bandwidth)
-KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm", "gemm", "gemm_math_fp8")
+# projections, as in decode at small batches, keep the calibrated bandwidth); moe_expert_gemm: routed-expert GEMMs
+# math-bound and memory-bound alike (their math rate, measured or the dense one, and their bandwidth)
+KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm", "gemm", "gemm_math_fp8",
+              "moe_expert_gemm")
 # block-FP8 dense GEMMs a launch may pick (SGLang's names: DeepGEMM, FlashInfer's TRT-LLM groupwise kernel)
 FP8_GEMMS = ("deep_gemm", "flashinfer_trtllm")
+# fused-MoE backends a launch may pick (TensorRT-LLM's moe_config.backend, lower case)
+MOE_BACKENDS = ("deepgemm", "trtllm", "cutlass")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +104,8 @@ class EngineKernel:
     moe: e.g. DeepSeek's decode path); weights: dense weight formats it holds for, any of them (empty: any);
     families: chip families (data/families.toml) it holds on, any of them (empty: any; e.g. a kernel an engine
     picks on Blackwell alone); fp8_gemm: the block-FP8 dense GEMM settings it needs, any of them (a case's
-    fp8_gemm: a launch setting that departs from the engine's default; empty: any). op: one of KERNEL_OPS.
+    fp8_gemm: a launch setting that departs from the engine's default; empty: any); moe_backend: the fused-MoE
+    backends it needs, any of them (a case's moe_backend, a launch setting; empty: any). op: one of KERNEL_OPS.
     time_ratio: its time over the calibrated kernel's (2: half as fast; for launch, the fixed cost per kernel).
     queries_per_kv: 0 where time_ratio holds for any model; else the kernel runs one thread block per query head,
     each reading its K/V head's whole cache, so it reads the cache once per query head where the calibrated kernel
@@ -119,6 +124,7 @@ class EngineKernel:
     weights: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
     fp8_gemm: tuple[str, ...] = ()
+    moe_backend: tuple[str, ...] = ()
     queries_per_kv: int = 0
     implementation: str = ""
     source: str = ""
@@ -130,6 +136,9 @@ class EngineKernel:
         if any(g not in FP8_GEMMS for g in self.fp8_gemm):
             raise ValueError(f"engine kernel {self.engine} {self.op}: fp8_gemm must name one of {FP8_GEMMS}, got "
                              f"{self.fp8_gemm}")
+        if any(b not in MOE_BACKENDS for b in self.moe_backend):
+            raise ValueError(f"engine kernel {self.engine} {self.op}: moe_backend must name one of {MOE_BACKENDS}, "
+                             f"got {self.moe_backend}")
         if not 0.1 <= self.time_ratio <= 20:  # NaN too
             raise ValueError(f"engine kernel {self.engine} {self.op}: time_ratio must be in [0.1, 20], got "
                              f"{self.time_ratio}")
@@ -149,21 +158,24 @@ class EngineKernel:
         return self.time_ratio * queries_per_kv / self.queries_per_kv
 
     def holds(self, engine: str, version: tuple[int, ...], stack: str, features: frozenset[str],
-              weights: str = "", family: str = "", fp8_gemm: str = "") -> bool:
+              weights: str = "", family: str = "", fp8_gemm: str = "", moe_backend: str = "") -> bool:
         return (_covers(self, engine, version, stack) and set(self.features) <= features
                 and (not self.weights or weights in self.weights)
                 and (not self.families or family in self.families)
-                and (not self.fp8_gemm or fp8_gemm in self.fp8_gemm))
+                and (not self.fp8_gemm or fp8_gemm in self.fp8_gemm)
+                and (not self.moe_backend or moe_backend in self.moe_backend))
 
 
 def version_kernels(kernels: Iterable[EngineKernel], engine: str, version: tuple[int, ...], stack: str,
-                    features: frozenset[str], weights: str = "", family: str = "", fp8_gemm: str = ""
-                    ) -> tuple[EngineKernel, ...]:
+                    features: frozenset[str], weights: str = "", family: str = "", fp8_gemm: str = "",
+                    moe_backend: str = "") -> tuple[EngineKernel, ...]:
     """The kernels this version of the engine runs on this stack and chip family for a model with these features
-    and dense weights in this format, with this block-FP8 GEMM setting, one per op (the first entry that holds)."""
+    and dense weights in this format, with this block-FP8 GEMM setting and fused-MoE backend, one per op (the first
+    entry that holds)."""
     out: dict[str, EngineKernel] = {}
     for entry in kernels:
-        if entry.op not in out and entry.holds(engine, version, stack, features, weights, family, fp8_gemm):
+        if entry.op not in out and entry.holds(engine, version, stack, features, weights, family, fp8_gemm,
+                                               moe_backend):
             out[entry.op] = entry
     return tuple(out.values())
 

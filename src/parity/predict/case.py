@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from parity.engine import FP8_GEMMS
+from parity.engine import FP8_GEMMS, MOE_BACKENDS
 from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
@@ -63,6 +63,9 @@ class Case:
     engine_version: str = ""  # the engine's version as the source names it ('vLLM 0.7.3'): its defaults apply
     fp8_gemm: str = ""  # the block-FP8 dense GEMM the run picked (engine.FP8_GEMMS; empty: the engine's default),
     # where a launch setting departs from it; engine_kernels.toml entries may need it
+    moe_backend: str = ""  # the fused-MoE backend the run picked (engine.MOE_BACKENDS; empty: the engine's default):
+    # agg rows' moe_backend column, disaggregated rows' prefill_moe_backend (the prefill workers')
+    decode_moe_backend: str = ""  # disaggregated: the decode workers' (the decode_moe_backend column)
     offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
 
 
@@ -117,6 +120,11 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     fp8_gemm = _cell(row, "fp8_gemm")
     if fp8_gemm and fp8_gemm not in FP8_GEMMS:
         raise InfeasiblePlan(f"fp8_gemm must be one of {', '.join(FP8_GEMMS)} (or empty), got {fp8_gemm!r}")
+    moe_backends = [_cell(row, c) for c in
+                    (("prefill_moe_backend", "decode_moe_backend") if disagg else ("moe_backend",))]
+    for value in moe_backends:
+        if value and value not in MOE_BACKENDS:
+            raise InfeasiblePlan(f"moe_backend must be one of {', '.join(MOE_BACKENDS)} (or empty), got {value!r}")
     fixed = phase != "both"
     batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
     context = _int(row, "context", None if phase == "decode" else 0)
@@ -149,7 +157,8 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
                 mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"),
                 engine_version=_cell(row, "engine_version"), offline=_flag(row, "offline"),
-                fp8_gemm=fp8_gemm)
+                fp8_gemm=fp8_gemm, moe_backend=moe_backends[0],
+                decode_moe_backend=moe_backends[1] if disagg else "")
 
 
 def _missing(key: str) -> str:

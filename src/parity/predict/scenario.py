@@ -58,6 +58,7 @@ class Scenario:
     offload_kv: float = 0.0  # share of each device's KV cache kept in host memory (Deployment.offload_kv)
     offload_weights: float = 0.0  # share of each device's weights kept in host memory
     kernels: tuple[EngineKernel, ...] = ()  # what the row's engine version runs instead of the calibrated kernels
+    decode_kernels: tuple[EngineKernel, ...] | None = None  # disaggregated decode workers' where they differ
     host: EngineHost | None = None  # host work the row's engine version does beyond the calibrated profile's
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
@@ -72,7 +73,7 @@ class Scenario:
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
                 self.calibration and self.calibration.id, self.phase, self.batch, self.context,
                 self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights,
-                self.kernels, self.host)
+                self.kernels, self.decode_kernels, self.host)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,7 +184,16 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
            "attention_format": case.attention_format, "mla_decode": case.mla_decode,
            "attention_weights": case.attention_weights}
     precision, note = _precision(row, model, system, engine)
-    kernels, kernels_note = _version_kernels(engine, case, system, model, precision.weights)
+    kernels, kernels_note = _version_kernels(engine, case, system, model, precision.weights, case.moe_backend)
+    decode_kernels = None
+    if case.mode == "disagg" and case.decode_moe_backend != case.moe_backend:
+        decode_kernels, decode_note = _version_kernels(engine, case, system, model, precision.weights,
+                                                       case.decode_moe_backend)
+        if decode_kernels != kernels:
+            kernels_note = "; ".join(n for n in (kernels_note and f"prefill workers: {kernels_note}",
+                                                 decode_note and f"decode workers: {decode_note}") if n)
+        else:
+            decode_kernels = None
     host, host_note = _version_host(engine, case, system)
     if case.moe_overlap is not None and not 0.0 <= case.moe_overlap <= 1.0:
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
@@ -218,7 +228,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
                   random_range_ratio=case.random_range_ratio, engine_settings=settings,
                   row_settings=tuple(k for k, _ in case.engine_settings), calibration=calibration,
-                  offload_kv=case.offload_kv, offload_weights=case.offload_weights, kernels=kernels, host=host)
+                  offload_kv=case.offload_kv, offload_weights=case.offload_weights, kernels=kernels, host=host,
+                  decode_kernels=decode_kernels)
     notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note, host_note) if n)
     if case.mode == "agg":
         if case.prefill_system:
@@ -272,17 +283,18 @@ def _bare_version(engine: EngineProfile, case: Case) -> tuple[str, tuple[int, ..
     return name, engine_version(name, case.engine_version, bare=True)
 
 
-def _version_kernels(engine: EngineProfile, case: Case, system: System, model: Model, weights: str
-                     ) -> tuple[tuple[EngineKernel, ...], str]:
+def _version_kernels(engine: EngineProfile, case: Case, system: System, model: Model, weights: str,
+                     moe_backend: str = "") -> tuple[tuple[EngineKernel, ...], str]:
     """What the case's engine version runs instead of the calibrated kernels (catalog.engine_kernels) for dense
-    weights in format `weights` on the system's chip family with the case's block-FP8 GEMM setting, and a note naming
+    weights in format `weights` on the system's chip family with the case's block-FP8 GEMM setting and the workers'
+    fused-MoE backend `moe_backend`, and a note naming
     them; none where the case names no version of this engine (a bare version, as aiconfigurator's rows give it,
     names the row's own engine)."""
     name, version = _bare_version(engine, case)
     if version is None:
         return (), ""
     found = version_kernels(catalog.engine_kernels(), name, version, system.chip.software_stack, model.features,
-                            weights, system.chip.family, case.fp8_gemm)
+                            weights, system.chip.family, case.fp8_gemm, moe_backend)
     said = "; ".join(f"{k.op} x{k.ratio_for(model.queries_per_kv_head):.3g} ({k.implementation})" for k in found)
     return found, (f"{name} {'.'.join(map(str, version))} kernels: {said}" if found else "")
 
@@ -300,16 +312,18 @@ def _version_host(engine: EngineProfile, case: Case, system: System) -> tuple[En
                    f"{found.sequence_s * 1e3:.3g} ms a sequence, not overlapped ({found.implementation})")
 
 
-def deployment(scenario: Scenario, layout: Layout, system: System | None = None) -> Deployment:
-    """The deployment of one worker of a scenario (on `system`, default the scenario's), with its engine's
-    overheads and efficiencies."""
+def deployment(scenario: Scenario, layout: Layout, system: System | None = None, decode: bool = False
+               ) -> Deployment:
+    """The deployment of one worker of a scenario (on `system`, default the scenario's; decode: a disaggregated
+    decode worker, with its own kernels where they differ), with its engine's overheads and efficiencies."""
     if system is None or system.id == scenario.system.id:
         system, calibration = scenario.system, scenario.calibration or catalog.calibration(scenario.system.chip)
     else:
         calibration = catalog.calibration(system.chip)
     dep = engine_deployment(scenario.model, system, layout, scenario.precision, calibration, scenario.engine,
-                            scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance, scenario.kernels,
-                            scenario.host)
+                            scenario.moe_overlap, scenario.mtp_tokens, scenario.mtp_acceptance,
+                            scenario.decode_kernels if decode and scenario.decode_kernels is not None
+                            else scenario.kernels, scenario.host)
     if scenario.offload_kv or scenario.offload_weights:
         dep = dataclasses.replace(dep, offload_kv=scenario.offload_kv, offload_weights=scenario.offload_weights)
     return dep

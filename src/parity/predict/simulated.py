@@ -100,7 +100,8 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
             workers = (float(np.ravel(steady.prefill_workers)[0]), float(np.ravel(steady.decode_workers)[0]))
         pw, dw = pw or workers[0], dw or workers[1]
     engine, prefill_batch = disaggregated_deployment(scenario, bench)
-    return simulate_disaggregated(deployment(scenario, scenario.layout), deployment(scenario, scenario.decode_layout),
+    return simulate_disaggregated(deployment(scenario, scenario.layout),
+                                  deployment(scenario, scenario.decode_layout, decode=True),
                                   engine, bench, int(pw), int(dw), prefill_batch, scenario.decode_batch,
                                   timeline=timeline)
 

@@ -26,7 +26,7 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
         return serve_aggregated(deployment(first, first.layout), first.engine, workload)
     assert first.decode_layout is not None
     return serve_disaggregated(deployment(first, first.layout, first.prefill_system),
-                               deployment(first, first.decode_layout), first.engine,
+                               deployment(first, first.decode_layout, decode=True), first.engine,
                                workload, first.prefill_workers, first.decode_workers, first.prefill_batch,
                                first.decode_batch)
 
@@ -125,7 +125,8 @@ def _phase_prediction(s: Scenario) -> Prediction:
     """A fixed-batch decode or prefill step (phase.py) as a prediction; step_s and the input rate in extra."""
     reserve = 1.0 - s.engine.kv_memory_fraction
     if s.phase == "decode":
-        r: PhaseResult = decode_benchmark(deployment(s, s.decode_layout or s.layout), s.batch, s.context, reserve)
+        r: PhaseResult = decode_benchmark(deployment(s, s.decode_layout or s.layout, decode=s.mode == "disagg"),
+                                          s.batch, s.context, reserve)
     else:
         r = prefill_benchmark(deployment(s, s.layout, s.prefill_system), s.batch, s.isl, reserve,
                               s.engine.prefill_scale)

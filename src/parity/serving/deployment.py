@@ -38,7 +38,8 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
                  ) -> tuple[Calibration, EngineProfile]:
     """The calibration and profile of an engine version that runs other kernels than the calibrated ones: each
     kernel's efficiency divided by its time ratio (EngineKernel.ratio_for a model with `queries_per_kv` query
-    heads per K/V head; 0: the stored ratios; gemm_math_fp8 divides the FP8 unit's GEMM math rate alone), and the
+    heads per K/V head; 0: the stored ratios; gemm_math_fp8 divides the FP8 unit's GEMM math rate alone,
+    moe_expert_gemm the expert GEMMs' math rate and bandwidth), and the
     fixed cost per kernel (the profile's with CUDA graphs, the calibration's eager one without) multiplied by the
     launch ratio (engine.EngineKernel)."""
     ratio = {k.op: k.ratio_for(queries_per_kv) for k in kernels}
@@ -52,11 +53,19 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
     gemm = {k: slower(v, "gemm") for k, v in cal.gemm_efficiency.items()}
     if "gemm_math_fp8" in ratio:  # the FP8 unit's math rate alone: memory-bound projections keep their bandwidth
         gemm["fp8"] = float(min(slower(cal.gemm("fp8"), "gemm") / ratio["gemm_math_fp8"], 1.0))
+    grouped = {k: slower(v, "grouped_gemm") for k, v in cal.grouped_gemm_efficiency.items()}
+    expert = ratio.get("moe_expert_gemm", 1.0)
+    if expert != 1.0:  # the expert GEMMs' math rate per math key: the measured grouped rate, else the dense rate the
+        # engine profile gives them (engine_calibration keeps a grouped rate as stated); their bandwidth below
+        if cal.grouped_gemm_half_tokens and set(gemm) - set(grouped):
+            raise ValueError(f"calibration {cal.id}: moe_expert_gemm needs a grouped rate for every math key")
+        dense = {k: min(v * profile.gemm_scale, 1.0) for k, v in gemm.items()}
+        grouped = {k: float(min((grouped[k] if k in grouped else dense[k]) / expert, 1.0))
+                   for k in sorted({*gemm, *grouped})}
     cal = dataclasses.replace(
-        cal, gemm_efficiency=gemm,
-        grouped_gemm_efficiency={k: slower(v, "grouped_gemm") for k, v in cal.grouped_gemm_efficiency.items()},
+        cal, gemm_efficiency=gemm, grouped_gemm_efficiency=grouped,
         memory_efficiency=slower(cal.memory_efficiency, "gemm"),
-        grouped_gemm_memory_efficiency=slower(cal.grouped_gemm_memory_efficiency, "grouped_gemm"),
+        grouped_gemm_memory_efficiency=slower(cal.grouped_gemm_memory_efficiency, "grouped_gemm") / expert,
         attention_prefill_efficiency=slower(cal.attention_prefill_efficiency, "attention_prefill"),
         attention_decode_efficiency=slower(cal.attention_decode_efficiency, "attention_decode"),
         attention_decode_math_efficiency=decode_math or (
