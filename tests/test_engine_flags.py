@@ -74,3 +74,16 @@ def test_unknown_attention_weights_format_is_refused() -> None:
     with pytest.raises(Exception, match="fp7"):
         scenario_from_row({**ROW, "attention_weights": "fp7"})
     assert dataclasses.replace(Precision(), attention_weights="").of("attention") == "bf16"
+
+
+def test_sglang_prompt_budgets_of_a_launch_set_the_simulators_admission() -> None:
+    """--max-prefill-tokens and --chunked-prefill-size as row columns (SGLang's Ascend 2K/2K PD-mixed launch:
+    1,500 and -1, chunked prefill off): the engine's sim_max_prefill_tokens and sim_chunked_prefill_tokens."""
+    sglang = {**ROW, "engine": "sglang"}
+    case = case_from_row({**sglang, "max_prefill_tokens": "1500", "chunked_prefill_size": "-1"})
+    assert dict(case.engine_settings) == {"sim_max_prefill_tokens": 1500, "sim_chunked_prefill_tokens": -1}
+    s = scenario_from_row({**sglang, "max_prefill_tokens": "1500", "chunked_prefill_size": "-1"})
+    assert s.engine.sim_max_prefill_tokens == 1500 and s.engine.sim_chunked_prefill_tokens == -1
+    for bad in ("0", "-2"):
+        with pytest.raises(InfeasiblePlan, match="chunked_prefill_size"):
+            case_from_row({**sglang, "chunked_prefill_size": bad})

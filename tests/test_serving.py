@@ -300,6 +300,17 @@ def test_attention_dp_hold_lets_ranks_share_the_prefill_stall() -> None:
         assert not bad.feasible and "attention_dp_hold_steps" in bad.note
 
 
+def test_ranks_with_waiting_prompts_share_a_lockstep_prompt_step() -> None:
+    """Without a hold, a prompt step serves every attention-DP rank whose prompt group came during the step before:
+    1 + (ranks - 1)(1 - exp(-rate x step)). 16 ranks, a group per rank every 0.5 s, 0.5 ln 2 s steps: half of the
+    15 others join, 8.5 ranks a step; one rank or no other arrivals: 1; groups far faster than steps: all 16."""
+    from parity.serving.prefill import _ranks_per_prompt_step
+    assert _ranks_per_prompt_step(16, 2.0, 0.5 * math.log(2.0)) == pytest.approx(8.5)
+    assert _ranks_per_prompt_step(1, 2.0, 10.0) == pytest.approx(1.0)
+    assert _ranks_per_prompt_step(16, 0.0, 1.0) == pytest.approx(1.0)
+    assert _ranks_per_prompt_step(16, 100.0, 1.0) == pytest.approx(16.0)
+
+
 def test_on_demand_kv_cache_holds_half_the_output_per_sequence() -> None:
     """An engine that allocates KV pages as outputs grow holds isl + osl/2 tokens per sequence on average;
     one that reserves the whole request at admission holds isl + osl. Llama-3.1-70B fp8 on one B200 with

@@ -150,3 +150,27 @@ def test_engines_scheduler_lists_each_engines_named_policies_with_their_paramete
     params = {(p, n): v for p, n, v, _ in policy_parameters(sched)}
     assert params[("Mtp", "tokens")] == 1 and params[("KvAdmission", "capacity_tokens")] == 1000.0
     assert params[("OverlapScheduling", "on")] is False  # SGLang's MTP turns overlap off
+
+
+def test_chunked_prefill_off_runs_whole_prompts_under_the_input_budget_alone() -> None:
+    """--chunked-prefill-size -1 (sim_chunked_prefill_tokens -1) leaves SGLang's scheduler without a chunk budget,
+    and attention DP leaves it off (-1 // 16 is -1): on a 64 GB die (SGLang's default there 4,096) over 16
+    attention-DP ranks each rank's step budget stays the profile's 16,384 instead of 4,096 // 16 = 256, prompts run
+    whole, and --max-prefill-tokens 1,500 takes one 2,048-token prompt per rank and step (the first goes whatever
+    its length; the next, 2,048 >= -548 left, waits). Two clients on two ranks: one step of 10 + 0.01 x 2,048 =
+    30.48 ms prefills both, TTFT 30.48 ms; with the default, eight 256-token chunks of 12.56 ms: 100.48 ms."""
+    base = dataclasses.replace(catalog.engine("vllm"), max_num_tokens=16384, mixes_prefill=False,
+                               ttft_overhead_s=0.0, sim_first_token_steps=0.0, sim_max_prefill_tokens=1500)
+    off = scheduler_of(dataclasses.replace(base, sim_chunked_prefill_tokens=-1), 1e6, attn_dp=16,
+                       chip_memory_bytes=64e9)
+    default = scheduler_of(base, 1e6, attn_dp=16, chip_memory_bytes=64e9)
+    assert off.budget.max_num_tokens == 16384 and not off.budget.chunked
+    assert off.budget.prompt_admission == PromptAdmission(max_prefill_tokens=1500.0)
+    assert default.budget.max_num_tokens == 256 and default.budget.chunked
+    table = StepTable.of(linear, **GRID)
+
+    def ttft(sched) -> float:  # type: ignore[no-untyped-def]
+        sched = dataclasses.replace(sched, kv=dataclasses.replace(sched.kv, block_tokens=1))
+        return run_aggregated(table, sched, closed(2048, 2, 2), ranks=16).latency["ttft_s"]
+    assert ttft(off) == pytest.approx(0.03048)
+    assert ttft(default) == pytest.approx(0.10048)

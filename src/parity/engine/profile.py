@@ -125,7 +125,8 @@ class EngineProfile:
     16,384), a prompt not smaller than what is left of it waiting for the next step unless it is the first,
     and the step budget SGLang's chunked prefill size by GPU memory (at most max_num_tokens); 0: off.
     sim_chunked_prefill_tokens: SGLang's --chunked-prefill-size where the deployment sets it [tokens] (the
-    step budget with prompt admission, at most max_num_tokens); 0: SGLang's default by GPU memory.
+    step budget with prompt admission, at most max_num_tokens); 0: SGLang's default by GPU memory; -1: chunked
+    prefill off (--chunked-prefill-size -1: whole prompts, at most max_num_tokens a step).
     assumptions: what the profile assumes rather than fits, and where each assumption comes from.
     """
 
@@ -234,8 +235,8 @@ class EngineProfile:
         if self.sim_disagg_ttft_overhead_s is not None and not 0 <= self.sim_disagg_ttft_overhead_s <= 5:
             raise ValueError(f"engine {self.id}: sim_disagg_ttft_overhead must be in [0, 5 s], got "
                              f"{self.sim_disagg_ttft_overhead_s}")
-        if self.sim_chunked_prefill_tokens < 0:
-            raise ValueError(f"engine {self.id}: sim_chunked_prefill_tokens must be >= 0, got "
+        if self.sim_chunked_prefill_tokens < -1:
+            raise ValueError(f"engine {self.id}: sim_chunked_prefill_tokens must be >= -1, got "
                              f"{self.sim_chunked_prefill_tokens}")
         if self.sim_max_prefill_tokens < 0:
             raise ValueError(f"engine {self.id}: sim_max_prefill_tokens must be >= 0, got {self.sim_max_prefill_tokens}")

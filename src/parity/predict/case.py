@@ -109,6 +109,15 @@ def case_from_row(row: Mapping[str, object]) -> Case:
             settings[column] = _int(row, column)
     if _cell(row, "max_num_seqs"):  # the engine's cap on sequences run at once (vLLM max_num_seqs)
         settings["max_batch_size"] = _int(row, "max_num_seqs")
+    # SGLang's launch budgets for prompts: --max-prefill-tokens (PromptAdmission's input budget) and
+    # --chunked-prefill-size (-1: chunked prefill off; simulate.policies.scheduler_of)
+    if _cell(row, "max_prefill_tokens"):
+        settings["sim_max_prefill_tokens"] = _int(row, "max_prefill_tokens")
+    if _cell(row, "chunked_prefill_size"):
+        chunk = _int(row, "chunked_prefill_size", minimum=-1)
+        if chunk == 0:
+            raise InfeasiblePlan("chunked_prefill_size must be -1 (off) or a whole number >= 1, got 0")
+        settings["sim_chunked_prefill_tokens"] = chunk
     for column, field_name, value in _FLAG_COLUMNS:
         if _flag(row, column):
             settings[field_name] = value

@@ -9,8 +9,8 @@ from parity.engine import EngineProfile
 from parity.memory import MemoryPlan, kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.ops import Num
 from parity.plan import Shard
-from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait, _recv_wait,
-                                    prompt_group_size)
+from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait,
+                                    _ranks_per_prompt_step, _recv_wait, prompt_group_size)
 from parity.serving.workload import ServingResult, Workload
 from parity.step import Deployment, decode_step, deployment_memory, placement_note
 
@@ -67,11 +67,13 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         t_decode, per_step = decode_step(dep, batch, context)
         added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=t_decode)
-        # ranks step in lockstep: every rank's prompts stall all of them, unless the engine holds prompts
-        # until all ranks prefill in the same step
-        per_prompt = added / group * np.where(balanced, 1.0, d)
+        # ranks step in lockstep: a prompt step stalls all of them; it serves every rank whose prompts wait
+        # (_ranks_per_prompt_step), or all ranks where the engine holds prompts until all prefill in the same step
+        def per_prompt_of(lam: Num) -> Num:
+            return added / group * np.where(balanced, 1.0, d / _ranks_per_prompt_step(d, lam / group, added))
 
         def latency(lam: Num) -> tuple[Num, Num, Num]:
+            per_prompt = per_prompt_of(lam)
             u = np.minimum(lam * per_prompt, 0.999999)
             tpot = t_decode / (1.0 - u) / per_step
             inner = (profile.ttft_overhead_s + profile.first_token_steps * t_decode / (1.0 - u) + wall
@@ -88,7 +90,8 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
             ttft, tpot, _ = latency(lam)
             return lam * (ttft + (osl - 1.0) * tpot) - clients
 
-        lam = _bisect(residual, 0.0, 1.0 / np.maximum(per_prompt, 1e-12))
+        lam = _bisect(residual, 0.0, 1.0 / np.maximum(added / group, 1e-12))
+        per_prompt = per_prompt_of(lam)
         ttft, tpot, inner = latency(lam)
         decoding = (osl - 1.0) * tpot
         batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)

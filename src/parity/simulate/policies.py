@@ -47,6 +47,14 @@ def sglang_chunked_prefill_tokens(memory_bytes: float) -> int:
     return _SGLANG_CHUNKED_PREFILL_LARGEST
 
 
+# EngineProfile.sim_chunked_prefill_tokens for SGLang's --chunked-prefill-size -1: chunked prefill off. The
+# scheduler then has no chunk budget (python/sglang/srt/managers/scheduler.py: `if self.chunked_prefill_size <= 0:
+# # -1 means disable` -> None, so PrefillAdder's rem_chunk_tokens is None and every prompt runs whole), and
+# attention DP leaves it off (server_args._handle_data_parallelism: -1 // dp_size is -1 in Python), so a prompt
+# step takes whole prompts while --max-prefill-tokens lasts, the first whatever its length (PromptAdmission).
+_CHUNKED_PREFILL_OFF = -1
+
+
 def sglang_dp_chunk_tokens(chunked_prefill_tokens: int, attn_dp: int) -> int:
     """SGLang's chunked prefill size [tokens] per attention-DP rank: with --enable-dp-attention the server
     divides --chunked-prefill-size by the DP size ("DP attention is enabled. The chunked prefill size is adjusted
@@ -264,13 +272,16 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
     size (profile.sim_chunked_prefill_tokens), else SGLang's default on a chip of `chip_memory_bytes` [B], at
     most the profile's max_num_tokens; with attention DP over `attn_dp` ranks each rank's budget is that over
     attn_dp (sglang_dp_chunk_tokens) on a worker that runs prompts (`prompts` False: a disaggregated decode
-    worker, whose requests arrive prefilled, outside the prompt budget that the division serves)."""
+    worker, whose requests arrive prefilled, outside the prompt budget that the division serves). With chunked
+    prefill off (sim_chunked_prefill_tokens -1, _CHUNKED_PREFILL_OFF) a rank's prompt step takes whole prompts
+    under the prompt admission's input budget, at most max_num_tokens in all."""
     if kv_capacity_tokens < 1:
         raise ParityError("not even one token of KV cache fits beside the weights")
     d = int(attn_dp)
     step_tokens = int(profile.max_num_tokens)
     admission = None
-    if profile.sim_max_prefill_tokens > 0:
+    unchunked = profile.sim_chunked_prefill_tokens == _CHUNKED_PREFILL_OFF
+    if profile.sim_max_prefill_tokens > 0 and not unchunked:
         admission = PromptAdmission(max_prefill_tokens=float(profile.sim_max_prefill_tokens))
         if profile.sim_chunked_prefill_tokens > 0:
             step_tokens = min(step_tokens, int(profile.sim_chunked_prefill_tokens))
@@ -278,11 +289,13 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
             step_tokens = min(step_tokens, sglang_chunked_prefill_tokens(chip_memory_bytes))
         if prompts:
             step_tokens = sglang_dp_chunk_tokens(step_tokens, d)
+    elif profile.sim_max_prefill_tokens > 0:  # chunked prefill off: whole prompts under the input budget alone
+        admission = PromptAdmission(max_prefill_tokens=float(profile.sim_max_prefill_tokens))
     return Scheduler(
         budget=TokenBudget(max_num_tokens=step_tokens,
                            mixed=bool(profile.mixes_prefill) and not profile.sim_separate_prefill,
                            max_batch_size=int(profile.max_batch_size), prompt_admission=admission,
-                           chunked=bool(profile.sim_chunked_prefill)),
+                           chunked=bool(profile.sim_chunked_prefill) and not unchunked),
         kv=KvAdmission(capacity_tokens=float(kv_capacity_tokens), block_tokens=_BLOCKS.get(profile.id, 16),
                        on_demand=bool(profile.kv_on_demand)),
         overlap=OverlapScheduling(on=_OVERLAP.get(profile.id, False)
