@@ -21,7 +21,7 @@ PAIRS = [{"case_id": "LIB-x", "a": "mi300x", "b": "h100", "metric": "decode", "p
 @pytest.fixture
 def stubbed(monkeypatch):
     monkeypatch.setattr(crossvendor_cmd, "crossvendor_scores",
-                        lambda by, iterations, progress: {"scores": SCORES, "ratios": PAIRS})
+                        lambda by, iterations, progress, **kind: {"scores": SCORES, "ratios": PAIRS})
     monkeypatch.setattr(crossvendor_cmd, "training_scores", lambda by, progress: TRAINING)
 
 

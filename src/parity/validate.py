@@ -31,7 +31,8 @@ from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, covera
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
-           "published_errors", "DeploymentCheck", "deployment_checks", "mode_label", "error_statistics"]
+           "published_errors", "closed_loop", "DeploymentCheck", "deployment_checks", "mode_label",
+           "error_statistics"]
 
 METRICS = ("ttft_s", "tpot_s")
 PUBLISHED_METRICS = ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user", "prefill_tokens_per_s_per_chip")
@@ -323,15 +324,29 @@ def interval_coverage(errors: Iterable[CaseError], intervals: Intervals,
     return coverage(intervals, checked)
 
 
+def closed_loop(row: Mapping[str, str]) -> bool:
+    """A published serving figure measured by clients in a closed loop at the row's concurrency, what the
+    step-level simulator runs: a served metric (per user or per worker), neither an offline batch (`offline`:
+    every prompt submitted at once) nor a run at an unbounded request rate (`request_rate` inf: trtllm-bench's
+    3,000 requests queued at once)."""
+    return (row["metric"] != "prefill_tokens_per_s_per_chip"
+            and (row.get("offline") or "").strip().lower() not in ("1", "true", "yes")
+            and (row.get("request_rate") or "").strip().lower() != "inf")
+
+
 def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration | None = None,
-                     hook: Callable[[Scenario], Scenario] | None = None) -> list[CaseError]:
+                     hook: Callable[[Scenario], Scenario] | None = None, model_kind: str = "steady",
+                     processes: int = 1) -> list[CaseError]:
     """Published throughputs (measurements/serving_published.csv) against parity's predictions.
 
     output_tokens_per_s_per_worker: every request queued at once, the engine at its KV and batch
     limits; output_tokens_per_s_per_user: 1 / TPOT at the row's concurrency (speculative decoding
     with the row's MTP depth and acceptance); prefill_tokens_per_s_per_chip: steps of
     `batch_tokens` prompt tokens per attention rank. `calibration` replaces the catalog's for its chip;
-    `hook` rewrites each scenario (another calibration or engine profile) before it is priced.
+    `hook` rewrites each scenario (another calibration or engine profile) before it is priced. model_kind
+    'sim' prices the closed-loop figures (`closed_loop`) by the step-level simulator over `processes`
+    processes; offline and unbounded-rate throughputs stay with the steady-state model, whose operating point
+    (the engine at its KV and batch limits) is their definition, and prefill steps with step_cost.
     """
     cases: list[tuple[Mapping[str, str], Scenario]] = []
     for row in rows:
@@ -344,8 +359,11 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
         if row["metric"] not in PUBLISHED_METRICS:
             raise ParityError(f"serving_published.csv: unknown metric {row['metric']!r}")
         cases.append((row, hook(scenario) if hook else scenario))
-    served = [s for row, s in cases if row["metric"] != "prefill_tokens_per_s_per_chip"]
-    predicted_served = iter(predict_scenarios(served))
+    served = [(row, s) for row, s in cases if row["metric"] != "prefill_tokens_per_s_per_chip"]
+    simulate = [model_kind != "steady" and closed_loop(row) for row, _ in served]
+    steady = iter(predict_scenarios([s for (_, s), sim in zip(served, simulate) if not sim]))
+    simulated = iter(predict_scenarios([s for (_, s), sim in zip(served, simulate) if sim], model_kind, processes))
+    predicted_served = iter([next(simulated) if sim else next(steady) for sim in simulate])
     out = []
     for row, scenario in cases:
         metric = row["metric"]

@@ -42,11 +42,14 @@ def fit_stacks(iterations: int, write_to: str) -> None:
     click.echo(f"ratio bands for {len(bands)} vendors; wrote {path}", err=True)
 
 
-def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int) -> None:
+def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, model_kind: str = "sim",
+                       processes: int = 1) -> None:
     """The three tables (scores, training runs, cross-vendor pairs) as text or Markdown; all of it as JSON; or one
-    CSV of every row, its `table` column naming which of the three. With --out, written once and whole."""
+    CSV of every row, its `table` column naming which of the three. With --out, written once and whole.
+    `model_kind` prices the published rows (crossvendor_scores); the fits run the steady-state model."""
     fmt = output_format(fmt, out)
-    payload = crossvendor_scores(by, iterations, progress=lambda g: click.echo(f"left out {g}", err=True))
+    payload = crossvendor_scores(by, iterations, progress=lambda g: click.echo(f"left out {g}", err=True),
+                                 model_kind=model_kind, processes=processes)
     payload["training"] = training_scores(by, progress=lambda g: click.echo(f"left out {g} (training)", err=True))
     table, pairs, training = payload["scores"], payload["ratios"], payload["training"]
     if fmt in ("json", "csv"):
@@ -61,7 +64,10 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int) -> 
         "decode: output tokens/s per worker or per user (1/TPOT) and TPOT; prefill: prefill tokens/s and TTFT. "
         "before: the generic prior on every chip but the H200 and CUDA-fitted engine profiles on every stack. "
         "left out: every row of the group, scored with fits that never saw it. after: the stored fits on the rows "
-        "no fit used. held-out half: aiconfigurator's never-fitted TTFT/TPOT rows.")
+        "no fit used. held-out half: aiconfigurator's never-fitted TTFT/TPOT rows. "
+        + ("Closed-loop figures (per user, per worker at a concurrency) priced by the step-level simulator; offline "
+           "and unbounded-rate throughputs and prefill steps by the steady-state model, which every fit runs."
+           if model_kind == "sim" else "Every figure priced by the steady-state model."))
     training_caption = (
         "before: the generic prior on every chip but the H200, the stored training profile, every scored row. "
         "left out: the training profile refitted from its documented prior without the group's calibration rows "

@@ -80,8 +80,9 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         fit_stacks_(min(iterations, 60), write_to)
         if by not in ("source", "vendor"):
             return
+    published_kind = "steady" if model_kind == "steady" else "sim"  # 'both': the simulator scores published rows
     if by in ("source", "vendor"):
-        crossvendor_report(by, fmt, out, min(iterations, 60))
+        crossvendor_report(by, fmt, out, min(iterations, 60), published_kind, processes)
         return
     rows = catalog.measurements()
     fields = [f.strip() for f in by.split(",") if f.strip()]
@@ -129,7 +130,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     payload["repeat_spread"] = repeats
     side_by_side = [r.row() for r in system_ratios(rows, predictions)]
     payload["system_ratios"] = side_by_side
-    published = published_errors(catalog.measurements("serving_published"))
+    published = published_errors(catalog.measurements("serving_published"), model_kind=published_kind,
+                                 processes=processes)
     payload["published"] = [_case(e) for e in published]
     checks = deployment_checks(catalog.measurements("deployments_published"))
     payload["deployments"] = [{**dataclasses.asdict(c), "agrees": c.agrees} for c in checks]
@@ -143,7 +145,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if fmt == "md":
         if section == "all":
             never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced above
-            payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted)
+            payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted,
+                                                      model_kind=published_kind, processes=processes)
             payload["by_vendor"]["training"] = training_scores("vendor")
             payload["model_kind"] = model_kind
             payload["other_errors"] = _never_fitted_errors(rows, "steady" if model_kind == "sim" else "sim",

@@ -32,17 +32,24 @@ __all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "STAC
 
 
 def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None] | None = None,
-                       served_errors: Sequence[CaseError] | None = None) -> dict[str, list[dict[str, object]]]:
+                       served_errors: Sequence[CaseError] | None = None, model_kind: str = "sim",
+                       processes: int = 1) -> dict[str, list[dict[str, object]]]:
     """Published serving rows scored per source or vendor (`by`) before families and stack profiles, with
     every fit rebuilt without the group ('left out'), and with the stored fits on the rows no fit used;
     aiconfigurator's never-fitted rows as the in-source reference; and the pairs where two vendors ran the
     same work, with their predicted ratios under each setting. {'scores': [...], 'ratios': [...]}.
-    `served_errors`: aiconfigurator's never-fitted errors when the caller has already computed them."""
+    `served_errors`: aiconfigurator's never-fitted errors when the caller has already computed them. Every fit
+    (stack profiles, family calibrations) runs the steady-state model; `model_kind` prices the scored rows: 'sim'
+    (the default) simulates the closed-loop figures (validate.closed_loop: per-user and per-worker rates at a
+    concurrency) step by step and keeps offline and unbounded-rate throughputs and prefill steps on the
+    steady-state model (validate.published_errors)."""
     rows = catalog.measurements("serving_published")
     field = {"source": "source_id", "vendor": "vendor"}[by]
     group_of = {r["case_id"]: r[field] for r in rows}
-    before = published_errors(rows, hook=before_setting().apply)
-    after = published_errors(scored_rows(rows), hook=stored_setting().apply)
+    before = published_errors(rows, hook=before_setting().apply, model_kind=model_kind,
+                              processes=processes)
+    after = published_errors(scored_rows(rows), hook=stored_setting().apply, model_kind=model_kind,
+                             processes=processes)
     if served_errors is None:
         held = [r for r in catalog.measurements() if r["split"] in ("holdout", "unseen")]
         # aiconfigurator's rows: scored on its never-fitted half (the CUDA profiles were fitted on the other)
@@ -51,23 +58,23 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
                              lambda e: "aiconfigurator" if by == "source" else chip_of(e.system).vendor,
                              "held-out half", by, "profiles fitted on its calibration half; NVIDIA only")
     left_out = leave_one_out_errors(rows, catalog.measurements("kernels_published"), by, iterations,
-                                    progress=progress)
+                                    progress=progress, model_kind=model_kind, processes=processes)
     table = (group_scores(before, lambda e: group_of[e.case_id], "before", by)
              + [s for group, left, errors, _ in left_out
                 for s in group_scores(errors, lambda e, g=group: g, "left out", by, left)]
              + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by)
              + in_source)
     scores = sorted((s.row() for s in table), key=lambda r: (r["group"], r["kind"], r["setting"]))
-    pairs_before = {c.case_id: c for c in ratio_checks(rows, before_setting())}
+    pairs_before = {c.case_id: c for c in ratio_checks(rows, before_setting(), model_kind, processes)}
     pairs_left = {}  # each pair under the setting that left its group (source or vendor) out
     for group, _, _, setting in left_out:
         mine = [r for r in rows if r[field] == group or (r["case_id"].endswith("-nv") and group_of.get(
             r["case_id"].removesuffix("-nv")) == group)]
-        pairs_left |= {c.case_id: c for c in ratio_checks(mine, setting)}
+        pairs_left |= {c.case_id: c for c in ratio_checks(mine, setting, model_kind, processes)}
     split = {r["case_id"]: r["split"] for r in rows}
     nan = float("nan")
     pairs = [{**c.row(), "before": pairs_before[c.case_id].predicted if c.case_id in pairs_before else nan,
               "left_out": pairs_left[c.case_id].predicted if c.case_id in pairs_left else nan,
               "left_out_error": pairs_left[c.case_id].error if c.case_id in pairs_left else nan,
-              "split": split[c.case_id]} for c in ratio_checks(rows)]
+              "split": split[c.case_id]} for c in ratio_checks(rows, None, model_kind, processes)]
     return {"scores": scores, "ratios": pairs}

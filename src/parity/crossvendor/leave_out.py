@@ -125,7 +125,8 @@ def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mappi
 
 
 def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
-                         iterations: int = 60, progress: Callable[[str], None] | None = None
+                         iterations: int = 60, progress: Callable[[str], None] | None = None,
+                         model_kind: str = "steady", processes: int = 1
                          ) -> list[tuple[str, str, list[CaseError], Setting]]:
     """Every group's rows (by `source_id` or `vendor`; all splits) scored with a setting that never saw
     them: stack profiles refitted without the group's rows; by source, family calibrations fitted on the
@@ -133,7 +134,8 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
     STREAM, collectives) are what a chip family is calibrated from by design, before any serving result,
     and none of them is a scored figure. A stack left without rows of its own, and any (engine, stack) without a
     fit, takes engine.measured_stack_prior of its base profile over the fits that stand without the group.
-    Groups whose rows fitted nothing are scored with the stored setting."""
+    Groups whose rows fitted nothing are scored with the stored setting. The fits run the steady-state model;
+    `model_kind` prices the scored rows (published_errors: 'sim' simulates the closed-loop ones)."""
     field = {"source": "source_id", "vendor": "vendor"}[by]
     stacks = [p for p in catalog.engines() if p.base]
     out: list[tuple[str, str, list[CaseError], Setting]] = []
@@ -164,5 +166,6 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
             (f"dropped {', '.join(sorted(dropped))} from the family calibrations (refitted on their other rows, "
              "if any)") if dropped else "",
             "" if refit or dropped else "its rows fitted nothing"]))
-        out.append((group, left, published_errors(mine, hook=setting.apply), setting))
+        out.append((group, left, published_errors(mine, hook=setting.apply, model_kind=model_kind,
+                                                          processes=processes), setting))
     return out

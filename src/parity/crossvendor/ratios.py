@@ -38,12 +38,15 @@ class RatioCheck:
         return {**dataclasses.asdict(self), "error": self.error}
 
 
-def ratio_checks(rows: Sequence[Mapping[str, str]], setting: Setting | None = None) -> list[RatioCheck]:
-    """Rows with an NVIDIA twin (case_id + '-nv': same source, model, lengths and concurrency)."""
+def ratio_checks(rows: Sequence[Mapping[str, str]], setting: Setting | None = None, model_kind: str = "steady",
+                 processes: int = 1) -> list[RatioCheck]:
+    """Rows with an NVIDIA twin (case_id + '-nv': same source, model, lengths and concurrency), priced by
+    `model_kind` (published_errors: 'sim' simulates the closed-loop rows)."""
     by_id = {r["case_id"]: r for r in rows}
     pairs = [(by_id[i], by_id[f"{i}-nv"]) for i in by_id if f"{i}-nv" in by_id]
     flat = [r for pair in pairs for r in pair]
-    errors = {e.case_id: e for e in published_errors(flat, hook=(setting or stored_setting()).apply)}
+    errors = {e.case_id: e for e in published_errors(flat, hook=(setting or stored_setting()).apply,
+                                                      model_kind=model_kind, processes=processes)}
     out = []
     for a, b in pairs:
         ea, eb = errors.get(a["case_id"]), errors.get(b["case_id"])

@@ -238,7 +238,10 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
             "every chip but the H200, CUDA-fitted engine profiles on every stack; *left out*: every fit rebuilt "
             "without the vendor's rows (its stack profiles refitted on the others, family calibrations fitted "
             "on its kernel figures dropped); *after*: the stored fits on the rows no fit used. This is what a "
-            "user of a chip parity has no measurement of should expect.", "",
+            "user of a chip parity has no measurement of should expect. The figures measured by clients in a "
+            "closed loop (per-user rates, and per-worker rates at a concurrency) are priced by the step-level "
+            "simulator, what `parity serve` and `predict` run; offline and unbounded-rate throughputs (every "
+            "request queued at once) and prefill steps by the steady-state model, which every fit runs.", "",
             _table(["vendor", "metric", "fits", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"],
                    [[r["group"], r["kind"], r["setting"], f"{r['count']:,}", _pct(r["median_abs_error"]),
                      _pct(r["p90_abs_error"]), _signed(r["bias"])] for r in found["scores"]],
