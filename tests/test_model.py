@@ -104,3 +104,22 @@ def test_checkpoint_formats_are_read_from_quantization_config() -> None:
 def test_bad_configs_name_the_key(config: object, message: str) -> None:
     with pytest.raises(ModelConfigError, match=message):
         model_from_config(config, "bad")
+
+
+
+def test_identical_layers_are_priced_as_one_group_wherever_they_sit() -> None:
+    """gpt-oss-120b alternates sliding-window and full attention: 36 groups of one layer in the model, two groups of
+    18 in a step's graph (every aiconfigurator row predicts the same to 2e-14 either way); a model whose groups
+    differ keeps them, and no layer is lost."""
+    from parity.graph import forward
+    from parity.ops import Batch
+
+    batch = Batch(decode_tokens=8.0, decode_context=1024.0)
+    model = catalog.model("gpt-oss-120b")
+    assert len(model.layers) == 36
+    groups = [g for g in forward(model, batch) if g.layer is not None]
+    assert sorted(g.count for g in groups) == [18, 18] and all(g.layer.count == g.count for g in groups)
+    for name in ("deepseek-r1", "llama-3.1-70b", "qwen3-235b-a22b"):
+        m = catalog.model(name)
+        assert sum(g.count for g in forward(m, batch) if g.layer is not None) == m.num_layers
+    assert [g.count for g in forward(catalog.model("deepseek-r1"), batch) if g.layer is not None] == [3, 58]

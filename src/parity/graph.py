@@ -9,6 +9,7 @@ spreads them over expert-parallel ranks.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,8 +224,15 @@ def forward(model: Model, batch: Batch, mla_decode: str = "absorbed") -> tuple[L
     """Logical ops of one forward step: each layer group, then the embedding and LM head (MLA decode as
     `mla_decode` says, one of MLA_DECODE)."""
     h = model.hidden_size
-    groups = [LayerOps(count=layer.count, layer=layer, ops=tuple(_mixer_ops(layer, h, batch, mla_decode) + _mlp_ops(layer.mlp, h, batch)))
-              for layer in model.layers]
+    # identical layers cost the same wherever they sit: one group each (gpt-oss alternates sliding-window and full
+    # attention, 36 groups of one layer, priced as two)
+    counts: dict[Layer, int] = {}
+    for layer in model.layers:
+        key = dataclasses.replace(layer, count=1)
+        counts[key] = counts.get(key, 0) + layer.count
+    groups = [LayerOps(count=n, layer=dataclasses.replace(layer, count=n),
+                       ops=tuple(_mixer_ops(layer, h, batch, mla_decode) + _mlp_ops(layer.mlp, h, batch)))
+              for layer, n in counts.items()]
     head = LayerOps(count=1, ops=(
         Stream(name="embedding", bytes=2.0 * 2.0 * batch.tokens * h, fused=False),
         Gemm(name="lm_head", tokens=batch.sequences, rows=h, cols=model.vocab_size, split="vocab", role="head"),
