@@ -333,12 +333,12 @@ def test_pipeline_layout_chunks_and_busiest_rank():
     2 x 7168 x 129280 = 1.85 GFLOP, ~2 x 1.33 + 1.33 + 0.21 + 2 x 1.85 = 7.9 GFLOP against the even share
     (61 x 1.33 + 1.85) / 16 = 5.2: 1.52."""
     from parity.training.layout import layout_chunks
-    from parity.training.step import _layout_stage
+    from parity.training.step import _layout_shares
     chunks = layout_chunks("Et|(tt|)*30mL")
     assert (len(chunks), chunks[0], chunks[1], chunks[-1]) == (32, "Et", "tt", "mL")
     assert sum(c.count("t") for c in chunks) == 61
     model = catalog.model("deepseek-v3")
-    stage = {(pp, vp): _layout_stage(model, TrainingLayout(pp=pp, virtual_stages=vp, pp_layout="Et|(tt|)*30mL"))
+    stage = {(pp, vp): _layout_shares(model, TrainingLayout(pp=pp, virtual_stages=vp, pp_layout="Et|(tt|)*30mL"))[0]
              for pp, vp in ((16, 2), (8, 4), (4, 8))}
     assert stage[(16, 2)] == pytest.approx(1.519, abs=0.005)
     assert stage[(8, 4)] == pytest.approx(1.273, abs=0.005)

@@ -56,6 +56,15 @@ class Layer:
         """Weights of one such layer: matrices, biases and norms."""
         return sum(m.parameters for m in self.matrices(hidden_size)) + self.vector_parameters(hidden_size)
 
+    def matmul_flops_per_token(self, hidden_size: int) -> float:
+        """[FLOP] of one such layer's weight matmuls for one token: 2 x its matrices, routed experts
+        experts_per_token times."""
+        total = 0.0
+        for m in self.matrices(hidden_size):
+            copies = self.mlp.experts_per_token if m.expert and isinstance(self.mlp, MoeMlp) else m.copies
+            total += 2.0 * m.rows * m.cols * copies
+        return total
+
     def active_parameters(self, hidden_size: int) -> int:
         """Weights one token touches: routed experts count experts_per_token times, not num_experts."""
         total = self.parameters(hidden_size)
@@ -207,14 +216,8 @@ class Model:
         """[FLOP] of weight matmuls for one token: 2 x active matrix weights, head included, embedding
         lookup excluded (Kaplan et al. 2020, Sec. 2.1: C_forward ~ 2N)."""
         h = self.hidden_size
-        total = 2.0 * self.vocab_size * h  # LM head (also when tied: the product still happens)
-        for layer in self.layers:
-            for m in layer.matrices(h):
-                copies = m.copies
-                if m.expert and isinstance(layer.mlp, MoeMlp):
-                    copies = layer.mlp.experts_per_token
-                total += layer.count * 2.0 * m.rows * m.cols * copies
-        return total
+        # LM head (also when tied: the product still happens)
+        return 2.0 * self.vocab_size * h + sum(layer.count * layer.matmul_flops_per_token(h) for layer in self.layers)
 
     def attention_flops_per_token(self, context: float) -> float:
         """[FLOP] of the token mixers beyond their matmuls for one token that sees `context` earlier tokens:

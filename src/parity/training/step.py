@@ -20,7 +20,7 @@ from parity.cost import collective_s
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
-from parity.model import Layer, Model, MoeMlp
+from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
 from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, layout_chunks
@@ -157,38 +157,30 @@ def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibrati
 
 
 def _layer_flops(model: Model, layer: Layer, seq_len: float) -> float:
-    """[FLOP] of one layer's forward for one token: its matmuls (routed experts experts_per_token times) and
-    its causal attention core (half the keys)."""
-    total = 0.0
-    for m in layer.matrices(model.hidden_size):
-        copies = layer.mlp.experts_per_token if m.expert and isinstance(layer.mlp, MoeMlp) else m.copies
-        total += 2.0 * m.rows * m.cols * copies
-    return total + (0.5 * layer.attention.score_flops_per_token(seq_len) if layer.attention is not None else 0.0)
+    """[FLOP] of one layer's forward for one token: its matmuls (Layer.matmul_flops_per_token) and its causal
+    attention core (half the keys)."""
+    core = 0.5 * layer.attention.score_flops_per_token(seq_len) if layer.attention is not None else 0.0
+    return layer.matmul_flops_per_token(model.hidden_size) + core
 
 
-def _layout_stage(model: Model, layout: TrainingLayout) -> float:
-    """The busiest pipeline rank's forward FLOPs under `layout.pp_layout` over the even share that the step
-    prices (the layers and the LM head split evenly over pp). Chunk c runs on rank c mod pp; a
-    multi-token-prediction module (m) is one more layer, its 2h x h projection and the shared LM head again
-    (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2); L is the LM head (its cross entropy is left out, as is E's lookup)."""
+def _layout_shares(model: Model, layout: TrainingLayout) -> tuple[float, float]:
+    """The busiest pipeline rank under `layout.pp_layout` over the even share that the step prices (the layers
+    and the LM head split evenly over pp): (its forward FLOPs, its layers and MTP modules, the memory's share).
+    Chunk c runs on rank c mod pp; a multi-token-prediction module (m) is one more layer, its 2h x h projection
+    and the shared LM head again (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2); L is the LM head (its cross entropy
+    is left out, as is E's lookup)."""
     h, seq = float(model.hidden_size), float(layout.seq_len)
-    layers = iter([_layer_flops(model, layer, seq) for layer in model.layers for _ in range(layer.count)])
+    per_layer = [_layer_flops(model, layer, seq) for layer in model.layers for _ in range(layer.count)]
+    layers = iter(per_layer)
     head = 2.0 * h * model.vocab_size
     mtp = iter([_layer_flops(model, layer, seq) + 2.0 * 2.0 * h * h + head for layer in model.mtp_layers])
-    ranks = [0.0] * layout.pp
+    flops, held = [0.0] * layout.pp, [0] * layout.pp
     for c, chunk in enumerate(layout_chunks(layout.pp_layout)):
-        ranks[c % layout.pp] += sum(next(layers) if part == "t" else next(mtp) if part == "m" else
+        flops[c % layout.pp] += sum(next(layers) if part == "t" else next(mtp) if part == "m" else
                                     head if part == "L" else 0.0 for part in chunk)
-    even = (sum(_layer_flops(model, layer, seq) * layer.count for layer in model.layers) + head) / layout.pp
-    return max(ranks) / even
-
-
-def _layout_layers(layout: TrainingLayout) -> int:
-    """Layers and MTP modules of the pipeline rank holding most of them under `layout.pp_layout`."""
-    ranks = [0] * layout.pp
-    for c, chunk in enumerate(layout_chunks(layout.pp_layout)):
-        ranks[c % layout.pp] += chunk.count("t") + chunk.count("m")
-    return max(ranks)
+        held[c % layout.pp] += chunk.count("t") + chunk.count("m")
+    even = (sum(per_layer) + head) / layout.pp
+    return max(flops) / even, max(held) * layout.pp / model.num_layers
 
 
 def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
@@ -201,12 +193,11 @@ def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence
         raise InfeasiblePlan(f"evaluate_layouts prices one precision and attention kind at a time, got {sorted(kinds)}")
     precision, flash, dropout = kinds.pop()
     arrays = _arrays(layouts)
-    arrays["stage"] = np.array([_layout_stage(model, x) if x.pp_layout else
-                                max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers for x in layouts])
-    # memory: the busiest rank's layers (MTP modules counted as layers) over the even share
-    arrays["layers_stage"] = np.array([_layout_layers(x) * x.pp / model.num_layers if x.pp_layout else
-                                       max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers
-                                       for x in layouts])
+    # the busiest stage over the even split: its FLOPs (stage) and, for memory, its layers (MTP modules counted as
+    # layers; layers_stage), the same share unless a pp_layout places them
+    shares = np.array([_layout_shares(model, x) if x.pp_layout else
+                       (max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers,) * 2 for x in layouts])
+    arrays["stage"], arrays["layers_stage"] = shares[:, 0], shares[:, 1]
     return evaluate_arrays(model, system, chips, arrays, calibration, profile, precision, flash, dropout)
 
 
