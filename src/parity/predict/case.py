@@ -129,11 +129,11 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     fp8_gemm = _cell(row, "fp8_gemm")
     if fp8_gemm and fp8_gemm not in FP8_GEMMS:
         raise InfeasiblePlan(f"fp8_gemm must be one of {', '.join(FP8_GEMMS)} (or empty), got {fp8_gemm!r}")
+    for column in ("moe_backend", "prefill_moe_backend", "decode_moe_backend"):  # refused when bad in either mode
+        if (value := _cell(row, column)) and value not in MOE_BACKENDS:
+            raise InfeasiblePlan(f"{column} must be one of {', '.join(MOE_BACKENDS)} (or empty), got {value!r}")
     moe_backends = [_cell(row, c) for c in
                     (("prefill_moe_backend", "decode_moe_backend") if disagg else ("moe_backend",))]
-    for value in moe_backends:
-        if value and value not in MOE_BACKENDS:
-            raise InfeasiblePlan(f"moe_backend must be one of {', '.join(MOE_BACKENDS)} (or empty), got {value!r}")
     fixed = phase != "both"
     batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
     context = _int(row, "context", None if phase == "decode" else 0)

@@ -13,7 +13,8 @@ CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights"
                 "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep", "prefill_workers", "prefill_batch",
                 "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp", "prefill_moe_ep", "decode_workers",
                 "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp", "decode_moe_tp", "decode_moe_ep")
-# inputs a row may add; scenario_from_row reads each of them
+# inputs a row may add; scenario_from_row reads each of them. engine_version, also read, is not one: a free-text
+# label of the build that any cell passes, which crosscheck adds to its repeat-run key but not to its same-work key
 OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps", "max_num_tokens",
                     "random_range_ratio", "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio",
                     "scheduler_recv_interval", "redundant_experts", "shared_expert_replicas", "prefill_redundant_experts",
@@ -21,7 +22,8 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "rank_per_die", "phase", "batch", "context", "attention_format", "prefill_system",
                     "offload_kv", "offload_weights", "mla_decode", "attention_weights", "max_num_seqs", "eager",
                     "offline", "eager_prefill", "normal_all_to_all", "separate_prefill", "moe_all_to_all",
-                    "max_prefill_tokens", "chunked_prefill_size")
+                    "max_prefill_tokens", "chunked_prefill_size", "fp8_gemm", "moe_backend", "prefill_moe_backend",
+                    "decode_moe_backend")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
