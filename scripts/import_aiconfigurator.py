@@ -478,7 +478,11 @@ def apply_agreed_sides(out: dict[str, str], found: list[dict[str, str]]) -> None
             out[f"{side}_workers"] = workers.pop()
             said.append(f"{out[f'{side}_workers']} {side} worker(s)")
     if said:
-        out["note"] = "; ".join([out["note"], "every deployment agrees on " + ", ".join(said)])
+        out["note"] = out["note"].removesuffix("; worker counts left to parity")
+        out["note"] += "; every deployment agrees on " + ", ".join(said)
+        left = [side for side in ("prefill", "decode") if not out[f"{side}_workers"]]
+        if left:
+            out["note"] += f"; {' and '.join(left)} worker count{'s' if len(left) > 1 else ''} left to parity"
 
 
 def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:

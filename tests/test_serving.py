@@ -471,8 +471,9 @@ def test_the_later_b200_fp8_sglang_8k_runs_carry_the_consolidated_recipes_deploy
     (8k1k_{stp,mtp}_{lowlat,maxtpt}_N.yaml): one prefill worker of attention DP 8 with its experts in TP 8 (expert
     parallelism 1, as the rows of that day say), decoding on 3-6 TP-8 workers or 1-2 DEP-8 ones. Rows whose
     concurrency one deployment lists take it (8-64 clients: 6 decode workers; 160, 512, 1,024: 1-3 prefill
-    workers and one DEP-8 decode worker); 128 and 288 clients name 3 and 2 and stay sized by parity. The earlier
-    rows (expert parallelism 8) keep the per-file recipes' deployments."""
+    workers and one DEP-8 decode worker); 128 and 288 clients name 3 and 2, which all run one such prefill worker
+    (taken) and differ in their decode workers (left to parity). The earlier rows (expert parallelism 8) keep the
+    per-file recipes' deployments."""
     rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["mode"] == "disagg"
             and r["system"] == "hgx-b200" and r["weights"] == "fp8" and r["isl"] == "8192"
             and r["case_id"].startswith("2026_03_25_") and r["measured_on"] == "2026-03-18"]
@@ -489,6 +490,8 @@ def test_the_later_b200_fp8_sglang_8k_runs_carry_the_consolidated_recipes_deploy
     assert left == [("128", "InferenceX lists 3 deployments for this run"),
                     ("128", "InferenceX lists 3 deployments for this run"),
                     ("288", "InferenceX lists 2 deployments for this run")]
+    assert all((r["prefill_workers"], r["prefill_attn_dp"], r["decode_workers"]) == ("1", "8", "") and
+               "; decode worker count left to parity" in r["note"] for r in rows if r not in taken)
 
 
 def test_inferencex_deepseek_fp8_trt_runs_batch_wait_as_their_script_sets_it() -> None:
