@@ -455,6 +455,36 @@ def apply_database_batch(row: dict[str, str], out: dict[str, str], table: list[d
     out["note"] = "; ".join(filter(None, [out["note"], said]))
 
 
+def apply_agreed_sides(out: dict[str, str], found: list[dict[str, str]]) -> None:
+    """Where an SGLang row's matching entries name several deployments, take each side's worker layout (tp,
+    expert parallelism, attention DP) and each side's worker count that every one of them agrees on, the rest left
+    to parity: the source writes attention DP 1 for every worker (apply_inferencex), so e.g. the B200 FP8 1k/1k
+    runs at 512-4,096 clients, every candidate of which (`max-tpt-dep8-{1p5d,2p5d,1p2d}`) runs attention DP 8 on
+    both sides, were priced as attention TP 8. Not TensorRT-LLM rows: their candidates also differ in the recipes'
+    per-rank batch limits, which the import takes only where every recipe agrees (recipe_limits), and a worker
+    count without its limit misstates the capacity (H100 1k/1k at 462 clients: 3 decode workers of 8 DEP-16 or
+    128 TEP-16 sequences a rank, both 384 slots, where parity's own sizing stands in for the queue)."""
+    said = []
+    for side in ("prefill", "decode"):
+        shapes = {(e[f"{side}_tp"], e[f"{side}_ep"], e[f"{side}_dp_attn"]) for e in found}
+        if len(shapes) == 1:
+            tp, ep, dp_attn = shapes.pop()
+            cells = worker_layout(f"{side}_", tp, ep, dp_attn)
+            if any((out[k] or "1") != v for k, v in cells.items()):
+                said.append(f"{side} attention {'DP' if dp_attn == 'true' else 'TP'} {tp} with expert parallelism {ep}")
+            out |= cells
+        workers = {e[f"{side}_workers"] for e in found}
+        if len(workers) == 1:
+            out[f"{side}_workers"] = workers.pop()
+            said.append(f"{out[f'{side}_workers']} {side} worker(s)")
+    if said:
+        out["note"] = out["note"].removesuffix("; worker counts left to parity")
+        out["note"] += "; every deployment agrees on " + ", ".join(said)
+        left = [side for side in ("prefill", "decode") if not out[f"{side}_workers"]]
+        if left:
+            out["note"] += f"; {' and '.join(left)} worker count{'s' if len(left) > 1 else ''} left to parity"
+
+
 def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
     """Fill worker counts, attention DP and decoding mode from the benchmark's own configuration
     where every matching entry agrees; record the speculative-decoding setting for main() (also where the
@@ -487,6 +517,8 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
             specs = {x["spec_decoding"] for x in found}
             if len(specs) == 1 and specs != {"none"}:  # every deployment decodes with one MTP depth: it holds
                 out["_spec"] = specs.pop()
+            if row["backend"] == "sglang":  # see apply_agreed_sides for why not TensorRT-LLM
+                apply_agreed_sides(out, found)
             apply_recipe_prefill_ep(out, found)  # as the MTP depth: where every deployment's recipe agrees
             apply_recipe_alltoall(out, found)
         return

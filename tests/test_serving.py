@@ -471,8 +471,9 @@ def test_the_later_b200_fp8_sglang_8k_runs_carry_the_consolidated_recipes_deploy
     (8k1k_{stp,mtp}_{lowlat,maxtpt}_N.yaml): one prefill worker of attention DP 8 with its experts in TP 8 (expert
     parallelism 1, as the rows of that day say), decoding on 3-6 TP-8 workers or 1-2 DEP-8 ones. Rows whose
     concurrency one deployment lists take it (8-64 clients: 6 decode workers; 160, 512, 1,024: 1-3 prefill
-    workers and one DEP-8 decode worker); 128 and 288 clients name 3 and 2 and stay sized by parity. The earlier
-    rows (expert parallelism 8) keep the per-file recipes' deployments."""
+    workers and one DEP-8 decode worker); 128 and 288 clients name 3 and 2, which all run one such prefill worker
+    (taken) and differ in their decode workers (left to parity). The earlier rows (expert parallelism 8) keep the
+    per-file recipes' deployments."""
     rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["mode"] == "disagg"
             and r["system"] == "hgx-b200" and r["weights"] == "fp8" and r["isl"] == "8192"
             and r["case_id"].startswith("2026_03_25_") and r["measured_on"] == "2026-03-18"]
@@ -489,6 +490,8 @@ def test_the_later_b200_fp8_sglang_8k_runs_carry_the_consolidated_recipes_deploy
     assert left == [("128", "InferenceX lists 3 deployments for this run"),
                     ("128", "InferenceX lists 3 deployments for this run"),
                     ("288", "InferenceX lists 2 deployments for this run")]
+    assert all((r["prefill_workers"], r["prefill_attn_dp"], r["decode_workers"]) == ("1", "8", "") and
+               "; decode worker count left to parity" in r["note"] for r in rows if r not in taken)
 
 
 def test_inferencex_deepseek_fp8_trt_runs_batch_wait_as_their_script_sets_it() -> None:
@@ -718,3 +721,26 @@ def test_inferencex_trt_mtp_rows_carry_their_scripts_step_budget() -> None:
     assert ("1024", "128", "1600") in budget and ("1024", "4", "1152") in budget and ("8192", "4", "8320") in budget
     assert all(int(b) == ((4 * int(c) + int(i) + 127) // 64) * 64 for i, c, b in budget)
     assert all(bool(r["max_num_tokens"]) == (r["measured_on"] >= "2026-01-14") for r in rows)
+
+
+def test_sglang_rows_with_several_deployments_take_what_every_one_agrees_on() -> None:
+    """Where an SGLang DeepSeek row matches several InferenceX deployments, each side's layout and worker count
+    that all of them share is taken (apply_agreed_sides in scripts/import_aiconfigurator.py), the source's attention
+    DP 1 being lossy: the B200 FP8 1k/1k runs at 512-4,096 clients can only be `max-tpt-dep8-{1p5d,2p5d,1p2d}`
+    (srt-slurm recipes/b200-fp8/1k1k.yaml), attention DP 8 on both sides; at 4,096 clients every candidate decodes
+    on 5 workers, at 512 prefills on 1; the counts that differ stay parity's. TensorRT-LLM rows are left as they
+    were (their candidates' recipe limits differ): H100 1k/1k at 462 clients still has its workers sized."""
+    rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["system"] == "hgx-b200"
+            and r["mode"] == "disagg" and r["weights"] == "fp8" and r["isl"] == "1024"
+            and int(r["concurrency"]) >= 512]
+    assert sorted({int(r["concurrency"]) for r in rows}) == [512, 1024, 2048, 4096] and len(rows) == 15
+    for r in rows:
+        assert (r["prefill_tp"], r["prefill_attn_dp"], r["prefill_moe_ep"]) == ("1", "8", "8")
+        assert (r["decode_tp"], r["decode_attn_dp"], r["decode_moe_ep"]) == ("1", "8", "8")
+    workers = {(r["concurrency"], r["prefill_workers"], r["decode_workers"]) for r in rows}
+    assert workers == {("512", "1", ""), ("1024", "", ""), ("2048", "", ""), ("4096", "", "5")}
+    agreed = [r for r in catalog.measurements() if "every deployment agrees on" in r["note"]]
+    assert len(agreed) == 63 and {r["engine"] for r in agreed} == {"sglang"}
+    trt = [r for r in catalog.measurements() if r["engine"] == "trtllm" and r["system"] == "hgx-h100"
+           and r["mode"] == "disagg" and r["concurrency"] == "462"]
+    assert trt and all(not r["decode_workers"] and r["prefill_attn_dp"] == "1" for r in trt)

@@ -102,10 +102,10 @@ class Score:
 
 
 def mode_label(row: Mapping[str, str]) -> str:
-    """agg, disagg, or disagg (workers inferred) when the row does not give its worker counts."""
+    """agg, disagg, or disagg (workers inferred) when the row does not give both its worker counts."""
     if row.get("mode") != "disagg":
         return "agg"
-    return "disagg" if row.get("decode_workers") else "disagg (workers inferred)"
+    return "disagg" if row.get("prefill_workers") and row.get("decode_workers") else "disagg (workers inferred)"
 
 
 def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Prediction]) -> list[CaseError]:

@@ -48,7 +48,8 @@ def scenario_kind(scenario: Scenario) -> str:
     """The kind of case whose band an interval takes: agg, disagg, or disagg with its workers inferred, and the
     model's class where its bands stand apart (uncertainty.interval_kind)."""
     mode = "agg" if scenario.mode == "agg" else (
-        "disagg" if scenario.decode_workers is not None else "disagg (workers inferred)")
+        "disagg" if scenario.prefill_workers is not None and scenario.decode_workers is not None
+        else "disagg (workers inferred)")
     return interval_kind(mode, scenario.model)
 
 
