@@ -106,3 +106,49 @@ def test_a_refit_profile_keeps_the_host_floor_and_where_it_applies() -> None:
         data = flat_keys(tomllib.loads(engine_toml(catalog.engine(name), 100, 0.2, 0.1, "2026-12-03")))
         assert data["sim_prefill_host_launch"] == f"{host_s * 1e6:.3f} us"
         assert data.get("sim_eager_prefill", True) is eager
+
+
+def test_an_attention_dp_decode_step_lasts_at_least_its_tokens_host_time() -> None:
+    """The decode floor (EngineProfile.sim_decode_host_token_s): a B200 NVFP4 DEP 8 decode worker at 1 ms per token
+    (a what-if, far above the fitted 90 us) takes 1 ms x 64 = 64 ms for a step of 64 sequences, which the device
+    runs in well under that, and 1 ms x 64 x 4 = 256 ms for the same sequences with 3 MTP drafts each (4 tokens a
+    sequence verified); at 1 ns per token the device's time stands. A worker without attention DP (TP 8) is
+    unchanged at 1 ms per token."""
+    scenario = scenario_from_row(_row("dsr1_b200_trtllm_fp4_disagg_1024x1024_c4096_cfg309"))
+    dep = deployment(scenario, scenario.decode_layout, decode=True)
+    assert int(dep.layout.attn_dp) == 8 and dep.mtp_tokens == 0
+    plain = step_table(dep, 512.0, 2048.0, 0.0)
+    floored = step_table(dep, 512.0, 2048.0, 0.0, decode_host_token_s=1e-3)
+    tiny = step_table(dep, 512.0, 2048.0, 0.0, decode_host_token_s=1e-9)
+    assert plain.decode_time_s(64.0, 1500.0) < 0.064
+    assert floored.decode_time_s(64.0, 1500.0) == pytest.approx(0.064)
+    assert tiny.decode_time_s(64.0, 1500.0) == pytest.approx(plain.decode_time_s(64.0, 1500.0))
+    mtp = dataclasses.replace(dep, mtp_tokens=3, mtp_acceptance=1.82)
+    assert step_table(mtp, 512.0, 2048.0, 0.0, decode_host_token_s=1e-3).decode_time_s(64.0, 1500.0) == \
+        pytest.approx(0.256)
+    tp = scenario_from_row(_row("dsr1_b200_trtllm_fp8_disagg_8192x1024_c1_cfg556"))
+    tp_dep = deployment(tp, tp.decode_layout, decode=True)
+    assert int(tp_dep.layout.attn_dp) == 1
+    assert step_table(tp_dep, 64.0, 9000.0, 0.0, decode_host_token_s=1e-3).decode_time_s(32.0, 8500.0) == \
+        pytest.approx(step_table(tp_dep, 64.0, 9000.0, 0.0).decode_time_s(32.0, 8500.0))
+
+
+def test_tensorrt_llms_decode_floor_lengthens_a_large_attention_dp_batch() -> None:
+    """TensorRT-LLM's profile sets 90 us per decode token (fitted on the B200 NVFP4 DEP calibration rows): gpt-oss-120b
+    on a B200 worker of attention DP 2 at 256 clients (128 a rank) decodes slower with it than without (the device's
+    step at 128 a rank is shorter than 128 x 90 us = 11.5 ms); a value above 1 ms is refused with the field's name,
+    and a refit profile writes it back."""
+    import tomllib
+
+    from parity.catalog.engine_file import flat_keys
+    from parity.validate import engine_toml
+    trtllm = catalog.engine("trtllm")
+    assert trtllm.sim_decode_host_token_s == pytest.approx(90e-6)
+    row = scenario_from_row(_row("2026_03_25_gpt_oss_120b_b200_sxm_trtllm_fp4_agg_1024x1024_c256_tp2_0_ep2_0_1009"))
+    assert int(row.layout.attn_dp) == 2
+    without = dataclasses.replace(trtllm, sim_decode_host_token_s=0.0)
+    assert simulate_scenario(row).tpot_s > 1.1 * simulate_scenario(row.with_engine(without)).tpot_s
+    with pytest.raises(ValueError, match="sim_decode_host_token_s"):
+        dataclasses.replace(trtllm, sim_decode_host_token_s=2e-3)
+    data = flat_keys(tomllib.loads(engine_toml(trtllm, 100, 0.2, 0.1, "2026-12-04")))
+    assert data["sim_decode_host_token"] == "90.000 us"

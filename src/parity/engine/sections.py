@@ -92,7 +92,7 @@ PROFILE_SECTIONS = (
     ProfileSection(name="simulator", policy="", readers="simulator",
                    about="the step-level simulator's own fitted factors and client spread",
                    fields=("sim_prefill_scale", "sim_first_token_steps", "sim_prefill_launch_s",
-                           "sim_prefill_host_launch_s", "sim_eager_prefill", "sim_host_ops",
+                           "sim_prefill_host_launch_s", "sim_decode_host_token_s", "sim_eager_prefill", "sim_host_ops",
                            "sim_client_range_ratio",
                            "sim_disagg_prefill_scale")),
 )

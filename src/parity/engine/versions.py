@@ -92,6 +92,14 @@ KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm",
 FP8_GEMMS = ("deep_gemm", "flashinfer_trtllm")
 # fused-MoE backends a launch may pick (TensorRT-LLM's moe_config.backend, lower case)
 MOE_BACKENDS = ("deepgemm", "trtllm", "cutlass")
+# of those, the backends that under attention DP with the experts spread run no all-to-all: every rank all-gathers
+# the group's tokens (BF16, quantised after the permute), runs its experts' share of them and finalizes all of them,
+# and the outputs are reduce-scattered. TensorRT-LLM's DeepGemmFusedMoE.forward_chunk (`use_allgather = self.use_dp
+# and self.parallel_size > 1`, then `allgather([x, x_sf, token_selected_experts, token_final_scales], ...)`) and
+# forward_impl (`reducescatter_or_allreduce`), tensorrt_llm/_torch/modules/fused_moe/fused_moe_deepgemm.py, the same
+# from v1.1.0rc6 (Ataraksia/TensorRT-LLM a451bf93, upstream side) to xxi-nv/TensorRT-LLM fdfae150; it overrides
+# CutlassFusedMoE's forward, whose all-to-all it never calls
+GATHERING_MOE_BACKENDS = ("deepgemm",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

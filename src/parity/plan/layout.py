@@ -185,7 +185,9 @@ class Shard:
     counted as shared_weight routed assignments; normal_a2a: the expert all-to-all runs the normal
     (high-throughput) kernels at every batch, never the low-latency ones (an engine setting);
     prompt_all_reduce: with attention DP, a step with prompt tokens gathers and reduces the group's tokens by
-    all-reduces, experts sliced or spread (an engine setting, EngineProfile.prompt_gather_all_reduce).
+    all-reduces, experts sliced or spread (an engine setting, EngineProfile.prompt_gather_all_reduce);
+    moe_gather: with attention DP and the experts spread, every step all-gathers the group's tokens to every rank and
+    reduce-scatters the outputs instead of an all-to-all (a fused-MoE backend's, engine.GATHERING_MOE_BACKENDS).
     """
 
     t: Num
@@ -200,10 +202,12 @@ class Shard:
     shared_weight: Num = 0.0
     normal_a2a: Num = 0.0
     prompt_all_reduce: Num = 0.0
+    moe_gather: Num = 0.0
 
     @classmethod
     def of(cls, layout: Layout | LayoutGrid, imbalance: float = 1.0, moe_overlap: float = 0.0,
-           normal_a2a: bool = False, prompt_all_reduce: bool = False) -> Shard:
+           normal_a2a: bool = False, prompt_all_reduce: bool = False, moe_gather: bool = False) -> Shard:
         r = layout.resolved() if isinstance(layout, Layout) else layout
         return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance, moe_overlap,
-                   normal_a2a=float(normal_a2a), prompt_all_reduce=float(prompt_all_reduce))
+                   normal_a2a=float(normal_a2a), prompt_all_reduce=float(prompt_all_reduce),
+                   moe_gather=float(moe_gather))

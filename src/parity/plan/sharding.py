@@ -113,7 +113,10 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         expert_fmt = format_named(prec.expert_weights)
         dispatch = min(a, expert_fmt.bytes_per_element) if not expert_fmt.weight_only else a
         a2a_group = np.where(dp, s.me, 1.0)
-        gather_group = np.where(dp & (s.me <= 1), s.d * s.t, 1.0)
+        # a backend that gathers (s.moe_gather) moves the group's tokens as experts only sliced do, spread or not
+        spread_gather = dp & (s.me > 1) & (np.asarray(s.moe_gather, dtype=float) > 0)
+        gathers = (dp & (s.me <= 1)) | spread_gather
+        gather_group = np.where(gathers, s.d * s.t, 1.0)
         sent = batch.tokens / moe_scatter(s)  # tokens this rank sends to their experts
         # an engine told to run the normal kernels (s.normal_a2a) runs them at every batch
         low_latency = (sent <= LOW_LATENCY_TOKENS) & ~np.asarray(s.normal_a2a, dtype=bool)
@@ -134,7 +137,7 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         # v0.5.8.post1)
         gathered = tokens_bytes * s.d
         summed = np.asarray(s.prompt_all_reduce, dtype=float) * (np.asarray(batch.prefill_tokens) > 0) * dp
-        busiest = sent * s.imbalance * (1.0 - summed)
+        busiest = sent * s.imbalance * (1.0 - summed) * np.where(spread_gather, 0.0, 1.0)
         whole_group = np.where(dp, s.d * s.t, 1.0)
         out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=busiest * hidden * dispatch,
                            group=a2a_group, count=count, fanout=fanout, hidden=s.moe_overlap,

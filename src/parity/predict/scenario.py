@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 from parity import catalog
 from parity.cost import math_unit
 from parity.dtypes import format_named
-from parity.engine import (EngineHost, EngineKernel, EngineProfile, engine_version, version_defaults, version_host,
-                           version_kernels)
+from parity.engine import (GATHERING_MOE_BACKENDS, EngineHost, EngineKernel, EngineProfile, engine_version,
+                           version_defaults, version_host, version_kernels)
 from parity.errors import InfeasiblePlan, ParityError
 from parity.graph import MLA_DECODE
 from parity.hardware import Calibration, System, per_die
@@ -60,6 +60,8 @@ class Scenario:
     kernels: tuple[EngineKernel, ...] = ()  # what the row's engine version runs instead of the calibrated kernels
     decode_kernels: tuple[EngineKernel, ...] | None = None  # disaggregated decode workers' where they differ
     host: EngineHost | None = None  # host work the row's engine version does beyond the calibrated profile's
+    moe_gather: bool = False  # the fused-MoE backend gathers the attention-DP group's tokens (Deployment.moe_gather)
+    decode_moe_gather: bool = False  # disaggregated decode workers' (their own backend)
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -73,7 +75,7 @@ class Scenario:
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
                 self.calibration and self.calibration.id, self.phase, self.batch, self.context,
                 self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights,
-                self.kernels, self.decode_kernels, self.host)
+                self.kernels, self.decode_kernels, self.host, self.moe_gather, self.decode_moe_gather)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,8 +231,13 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                   random_range_ratio=case.random_range_ratio, engine_settings=settings,
                   row_settings=tuple(k for k, _ in case.engine_settings), calibration=calibration,
                   offload_kv=case.offload_kv, offload_weights=case.offload_weights, kernels=kernels, host=host,
-                  decode_kernels=decode_kernels)
-    notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note, host_note) if n)
+                  decode_kernels=decode_kernels, moe_gather=case.moe_backend in GATHERING_MOE_BACKENDS,
+                  decode_moe_gather=(case.decode_moe_backend if case.mode == "disagg" else case.moe_backend)
+                  in GATHERING_MOE_BACKENDS)
+    gathering = sorted({case.moe_backend, case.decode_moe_backend} & set(GATHERING_MOE_BACKENDS))
+    gather_note = (f"MoE backend {', '.join(gathering)}: under attention DP the group's tokens are all-gathered to "
+                   f"every rank and the outputs reduce-scattered, no all-to-all") if gathering else ""
+    notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note, host_note, gather_note) if n)
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
@@ -326,4 +333,6 @@ def deployment(scenario: Scenario, layout: Layout, system: System | None = None,
                             else scenario.kernels, scenario.host)
     if scenario.offload_kv or scenario.offload_weights:
         dep = dataclasses.replace(dep, offload_kv=scenario.offload_kv, offload_weights=scenario.offload_weights)
+    if scenario.decode_moe_gather if decode else scenario.moe_gather:
+        dep = dataclasses.replace(dep, moe_gather=True)
     return dep

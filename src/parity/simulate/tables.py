@@ -136,7 +136,8 @@ def host_bound_s(device_s: Num, launches: float, host_launch_s: float) -> Num:
 
 def step_table(dep: Deployment, most_batch: float, most_context: float, most_prefill: float,
                prefill_scale: float = 1.0, prefill_launch_s: float = 0.0, prompt_tokens: float = math.inf,
-               host_launch_s: float = 0.0, host_ops: float | None = None) -> StepTable:
+               host_launch_s: float = 0.0, host_ops: float | None = None,
+               decode_host_token_s: float = 0.0) -> StepTable:
     """Tabulate a deployment's step time once, vectorised (one call of the step model per rank case).
 
     The grid: decode batch 0 and 14 geometric points up to `most_batch`, context 8 points up to
@@ -150,10 +151,13 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     the engine's count from its source is given (simulate.host_ops.prompt_step_ops). A rank's prompt tokens up to
     `prompt_tokens` [tokens] (the nominal prompt length) are one sequence; more are whole prompts of that length
     side by side (p / prompt_tokens sequences), whose attention pairs add per prompt instead of growing with the
-    square of the step's tokens (two 8,192-token prompts: 2 x 8,192^2 / 2 pairs, not 16,384^2 / 2).
+    square of the step's tokens (two 8,192-token prompts: 2 x 8,192^2 / 2 pairs, not 16,384^2 / 2). A worker with
+    attention DP has its steps last at least decode_host_token_s [s] x its rank's decode tokens (sequences x
+    (1 + mtp_tokens)): the host work per request the engine's overlap scheduler cannot hide once it outgrows the
+    device step (EngineProfile.sim_decode_host_token_s).
     """
     key = (repr(dep), most_batch, most_context, most_prefill, prefill_scale, prefill_launch_s, prompt_tokens,
-           host_launch_s, host_ops)
+           host_launch_s, host_ops, decode_host_token_s)
     if (known := _tables.get(key)) is not None:
         return known
     batches = _axis(most_batch, 14)
@@ -188,6 +192,8 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         if host_launch_s:
             issued = _figures[launches] if host_ops is None else host_ops
             t = np.where(p > 0, host_bound_s(t, issued, host_launch_s), t)
+        if decode_host_token_s and ranks > 1:
+            t = np.maximum(t, decode_host_token_s * b * width)
         tables.append(tuple(tuple(tuple(row) for row in plane) for plane in t.tolist()))  # tolist: Python floats
     # attention of a chunk over its cached context: the slope of step time in prefill_context at the largest chunk
     big = float(prefills[-1])

@@ -57,7 +57,8 @@ def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: 
     issued = prompt_step_ops(dep.model, dep.precision, host_ops) if host_launch_s and host_ops is not None else None
     return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
                       profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s,
-                      prompt_tokens=float(bench.isl), host_launch_s=host_launch_s, host_ops=issued)
+                      prompt_tokens=float(bench.isl), host_launch_s=host_launch_s, host_ops=issued,
+                      decode_host_token_s=profile.sim_decode_host_token_s)
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark, prompts: bool = True
