@@ -85,9 +85,11 @@ def version_defaults(defaults: Iterable[EngineDefault], engine: str, version: tu
 # grouped_gemm (routed experts), gemm (dense projections): the kernel's time over the calibrated kernel's;
 # gemm_math_fp8: dense projections on the FP8 unit where they are math-bound (their rate on that unit; memory-bound
 # projections, as in decode at small batches, keep the calibrated bandwidth); moe_expert_gemm: routed-expert GEMMs
-# math-bound and memory-bound alike (their math rate, measured or the dense one, and their bandwidth)
+# math-bound and memory-bound alike (their math rate, measured or the dense one, and their bandwidth);
+# moe_expert_gemm_math: routed-expert GEMMs where they are math-bound (their math rate alone: memory-bound expert
+# GEMMs, as in decode, keep the calibrated bandwidth)
 KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm", "gemm", "gemm_math_fp8",
-              "moe_expert_gemm")
+              "moe_expert_gemm", "moe_expert_gemm_math")
 # block-FP8 dense GEMMs a launch may pick (SGLang's names: DeepGEMM, FlashInfer's TRT-LLM groupwise kernel)
 FP8_GEMMS = ("deep_gemm", "flashinfer_trtllm")
 # fused-MoE backends a launch may pick (TensorRT-LLM's moe_config.backend, lower case)

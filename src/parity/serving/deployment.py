@@ -39,7 +39,7 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
     """The calibration and profile of an engine version that runs other kernels than the calibrated ones: each
     kernel's efficiency divided by its time ratio (EngineKernel.ratio_for a model with `queries_per_kv` query
     heads per K/V head; 0: the stored ratios; gemm_math_fp8 divides the FP8 unit's GEMM math rate alone,
-    moe_expert_gemm the expert GEMMs' math rate and bandwidth), and the
+    moe_expert_gemm the expert GEMMs' math rate and bandwidth, moe_expert_gemm_math their math rate alone), and the
     fixed cost per kernel (the profile's with CUDA graphs, the calibration's eager one without) multiplied by the
     launch ratio (engine.EngineKernel)."""
     ratio = {k.op: k.ratio_for(queries_per_kv) for k in kernels}
@@ -55,12 +55,14 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
         gemm["fp8"] = float(min(slower(cal.gemm("fp8"), "gemm") / ratio["gemm_math_fp8"], 1.0))
     grouped = {k: slower(v, "grouped_gemm") for k, v in cal.grouped_gemm_efficiency.items()}
     expert = ratio.get("moe_expert_gemm", 1.0)
-    if expert != 1.0:  # the expert GEMMs' math rate per math key: the measured grouped rate, else the dense rate the
-        # engine profile gives them (engine_calibration keeps a grouped rate as stated); their bandwidth below
+    expert_math = expert * ratio.get("moe_expert_gemm_math", 1.0)
+    if expert_math != 1.0:  # the expert GEMMs' math rate per math key: the measured grouped rate, else the calibrated
+        # dense rate the engine profile gives them (engine_calibration keeps a grouped rate as stated), before any dense
+        # GEMM ratio above, so an entry for the dense GEMMs and one for the experts each apply once; bandwidth below
         if cal.grouped_gemm_half_tokens and set(gemm) - set(grouped):
             raise ValueError(f"calibration {cal.id}: moe_expert_gemm needs a grouped rate for every math key")
-        dense = {k: min(v * profile.gemm_scale, 1.0) for k, v in gemm.items()}
-        grouped = {k: float(min((grouped[k] if k in grouped else dense[k]) / expert, 1.0))
+        dense = {k: min(v * profile.gemm_scale, 1.0) for k, v in cal.gemm_efficiency.items()}
+        grouped = {k: float(min((grouped[k] if k in grouped else dense[k]) / expert_math, 1.0))
                    for k in sorted({*gemm, *grouped})}
     cal = dataclasses.replace(
         cal, gemm_efficiency=gemm, grouped_gemm_efficiency=grouped,
@@ -68,8 +70,11 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
         grouped_gemm_memory_efficiency=slower(cal.grouped_gemm_memory_efficiency, "grouped_gemm") / expert,
         attention_prefill_efficiency=slower(cal.attention_prefill_efficiency, "attention_prefill"),
         attention_decode_efficiency=slower(cal.attention_decode_efficiency, "attention_decode"),
+        # a calibration without a decode math rate prices decode attention's math at the prefill rate: keep it at
+        # the calibrated one where only the prefill kernel changes
         attention_decode_math_efficiency=decode_math or (
-            slower(cal.attention_prefill_efficiency, "attention_decode") if "attention_decode" in ratio else 0.0),
+            slower(cal.attention_prefill_efficiency, "attention_decode")
+            if {"attention_decode", "attention_prefill"} & set(ratio) else 0.0),
         kernel_overhead_s=cal.kernel_overhead_s * launch)
     return cal, dataclasses.replace(profile, kernel_overhead_s=profile.kernel_overhead_s * launch)
 
