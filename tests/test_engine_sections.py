@@ -105,13 +105,13 @@ def test_the_steady_models_stand_ins_reach_no_module_the_simulator_runs() -> Non
 
 
 def test_the_stand_ins_do_not_move_a_simulated_prediction_and_the_sizing_does() -> None:
-    """A disaggregated SGLang DeepSeek-R1 row at 512 clients that gives no worker counts, simulated: with every
+    """A disaggregated SGLang DeepSeek-R1 row at 1,024 clients that gives no worker counts, simulated: with every
     [steady] value changed (burstiness x 5, first wave 0.9, arrival sync 0.1, 4 first-token steps) its latencies
     are the same to the bit; with [disagg_sizing]'s prefill utilisation at 0.2 instead of 0.66 the steady model
     sizes more prefill workers and the simulated TTFT falls, which is why the sizing is a section of its own."""
     row = next(r for r in catalog.measurements()
-               if r["case_id"] == "2026_03_25_deepseek_r1_b200_sxm_sglang_fp8_disagg_1024x1024_c512_tp8_0_ep8_0_515")
-    assert not row["decode_workers"]
+               if r["case_id"] == "2026_03_25_deepseek_r1_b200_sxm_sglang_fp8_disagg_1024x1024_c1024_tp8_0_ep8_0_523")
+    assert not row["decode_workers"] and not row["prefill_workers"]
     scenario = scenario_from_row(row)
     engine = scenario.engine
     base = simulate_scenario(scenario)
