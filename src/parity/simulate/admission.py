@@ -19,12 +19,17 @@ class Admission:
 
     def _deliver(self, busy: bool) -> None:
         """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
-        seen = self._seen_s(busy)
-        if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
+        recv = self.recv_steps
+        if recv > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < recv:
             return
+        inbound = self.inbound
+        if not inbound:
+            self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
+            return
+        seen = self._seen_s(busy)
         took = False
         loads: list[int] | None = None
-        inbound, waiting, one = self.inbound, self.waiting, self.d == 1
+        waiting, one = self.waiting, self.d == 1
         while inbound and inbound[0][0] <= seen:
             _, _, req = heapq.heappop(inbound)
             if one:
@@ -38,25 +43,24 @@ class Admission:
                 loads[req.rank] += 1
             waiting[req.rank].append(req)
             took = True
-        if took or not inbound or self.s.recv.steps > 1:
-            self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
+        if took or not inbound or recv > 1:
+            self.since_recv = 0
 
     def _seen_s(self, busy: bool) -> float:
         """Arrivals up to this time are visible to the scheduler now: with overlap scheduling, those before
         the running step began."""
-        return self.prev_start if busy and self.s.overlap.on else self.now
+        return self.prev_start if busy and self.overlap else self.now
 
     def _gate(self) -> bool:
         """May new prompts be admitted in this step (the policies that hold them)?"""
-        s = self.s
         if not any(self.waiting):
             self.held_steps = 0
             return False
-        running = sum(self.n)
-        if s.balance.hold_steps > 0 and self.d > 1:
-            if not all(self.waiting) and self.held_steps < s.balance.hold_steps:
+        if self.hold_steps > 0 and self.d > 1:
+            if not all(self.waiting) and self.held_steps < self.hold_steps:
                 return False
-        if s.batch_wait.on and running > 0:
+        if self.batch_wait_on and (running := sum(self.n)) > 0:
+            s = self.s
             tokens = sum(q.prompt_left for w in self.waiting for q in w) + running * self.width
             if tokens < s.batch_wait.tokens_ratio * s.budget.max_num_tokens and self.held_steps < s.batch_wait.timeout_steps:
                 return False
@@ -81,7 +85,7 @@ class Admission:
         n, prefilling, waiting = self.n, self.prefilling, self.waiting
         budget, width, mixed, chunked = b.max_num_tokens, self.width, b.mixed, b.chunked
         max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
-            not self.s.kv.on_demand
+            not self.on_demand
         inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None and not decode else None
         input_left = 0.0
         for r in range(self.d):
@@ -100,14 +104,15 @@ class Admission:
             if inputs is not None:  # PromptAdmission's input budget: the step's prompt tokens so far come off it too
                 input_left = inputs - (n[r] * width if mixed else 0) - (room - left)
             while admit and left > 0 and wait_r and started < max_prefill:
-                if n[r] + len(pre_r) >= max_batch:
-                    break  # the rank is full (_admissible's first test, without the call)
+                held = n[r] + len(pre_r)
+                if held >= max_batch:
+                    break  # the rank is full
                 req = wait_r[0]
                 if inputs is not None and left < room and req.prompt_left >= input_left:
                     break  # PromptAdmission: a prompt not smaller than the input budget left waits, unless it is first
                 if not chunked and req.prompt_left > left and left < budget:
                     break  # a whole prompt per step (no chunking) and it does not fit beside this step's others
-                if not self._admissible(r, req):
+                if not self._kv_fits(r, req, held):
                     break
                 wait_r.popleft()
                 self.admitted += 1

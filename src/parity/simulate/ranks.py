@@ -40,17 +40,16 @@ class Ranks:
     KV cache and decoding sequences: admission room, reservation, decode start and end, preemption."""
 
     def kv_used(self, r: int) -> float:
-        if not self.s.kv.on_demand:
+        if not self.on_demand:
             return self.reserved[r]
         return self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
 
-    def _admissible(self, r: int, req: Request) -> bool:
-        if self.n[r] + len(self.prefilling[r]) >= self.max_batch:
-            return False
+    def _kv_fits(self, r: int, req: Request, held: int) -> bool:
+        """Does rank r, which holds `held` requests (decoding or prefilling), have KV room for the request?"""
         kv = self.s.kv
         # on demand: the prompt (and, after a preemption, the output so far) and one token; else the whole length
         need = kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
-        return self.kv_used(r) + need <= kv.capacity_tokens or (self.n[r] + len(self.prefilling[r]) == 0)
+        return self.kv_used(r) + need <= kv.capacity_tokens or held == 0
 
     def _reserve(self, r: int, req: Request) -> None:
         kv = self.s.kv
