@@ -38,7 +38,7 @@ class Admission:
                 req.rank = int(self.rng.integers(self.d))
             else:
                 if loads is None:
-                    loads = [self.n[r] + len(self.prefilling[r]) + len(waiting[r]) for r in range(self.d)]
+                    loads = [n + len(p) + len(w) for n, p, w in zip(self.n, self.prefilling, waiting)]
                 req.rank = loads.index(min(loads))
                 loads[req.rank] += 1
             waiting[req.rank].append(req)
@@ -86,6 +86,7 @@ class Admission:
         budget, width, mixed, chunked = b.max_num_tokens, self.width, b.mixed, b.chunked
         max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
             not self.on_demand
+        capacity = self.capacity
         inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None and not decode else None
         input_left = 0.0
         for r in range(self.d):
@@ -112,18 +113,21 @@ class Admission:
                     break  # PromptAdmission: a prompt not smaller than the input budget left waits, unless it is first
                 if not chunked and req.prompt_left > left and left < budget:
                     break  # a whole prompt per step (no chunking) and it does not fit beside this step's others
-                if not self._kv_fits(r, req, held):
-                    break
+                need = self._kv_need(req)
+                if not (self.kv_used(r) + need <= capacity or held == 0):
+                    break  # no KV room (an empty rank takes the request whatever it needs)
                 wait_r.popleft()
                 self.admitted += 1
                 req.order = self.admitted
-                if reserve:
-                    self._reserve(r, req)
+                if reserve:  # the whole length (_kv_need's)
+                    req.reserved = need
+                    self.reserved[r] += need
                 if decode:
                     if not self.s.handoff.first_token_at_prefill:  # else the token is out already (handed on)
                         if lag < 0.0:
                             lag = self._lag()
-                        req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
+                        sent = req.first_s if req.first_s < _INF else 0.0
+                        req.first_s = (self.now if self.now > sent else sent) + lag  # max(sent, now) + lag
                     self._start_decode(r, req)
                     continue
                 pre_r.append(req)

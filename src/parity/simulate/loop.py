@@ -73,6 +73,7 @@ class Engine(Admission, Idling, Ranks):
         self.idle_clock: list[float] = []  # clock values of the last idle run past other engines' turns (_idle)
         m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
         self.m, self.v = m, v
+        self.mtp_tokens = scheduler.mtp.tokens
         self.width = 1 + scheduler.mtp.tokens
         self._memo = (math.nan, math.nan, 0.0)  # the last decode step looked up: (batch, context, time [s])
 
@@ -90,7 +91,7 @@ class Engine(Admission, Idling, Ranks):
 
     def ready_s(self) -> float:
         """When this engine next has something to do."""
-        if self.has_work():
+        if any(self.n) or any(self.prefilling) or any(self.waiting):  # has_work(), asked after every step
             return self.now
         return max(self.now, self.inbound[0][0]) if self.inbound else _INF  # an idle clock never runs back
 
@@ -131,7 +132,11 @@ class Engine(Admission, Idling, Ranks):
         decoding = sum(self.n)
         decodes = max(self.n) if self.s.budget.mixed else 0
         ctx = self._mean_context() if decodes else 1.0
-        cached = sum(req.cached * c for req, c in chunks) / max(sum(c for _, c in chunks), 1.0)
+        tokens = cached = 0.0  # the chunks' tokens, and their cached context weighted by their tokens
+        for req, c in chunks:
+            tokens += c
+            cached += req.cached * c
+        cached /= max(tokens, 1.0)
         ranks = sum(1 for p in per_rank if p > 0)
         t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks)
         self.prev_start = self.now
@@ -200,10 +205,13 @@ class Engine(Admission, Idling, Ranks):
         if self.timeline is not None:
             self._record()
 
-    def _lag(self) -> float:
-        """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""
+    def _lag(self, context: float | None = None) -> float:
+        """What the engine's output path adds to a first token [s]: its lag in decode steps of now (context: the
+        mean context now, _mean_context(), where known)."""
         lag = self.s.first_token_lag_steps
-        return lag * self._decode_s(max(max(self.n), 1), self._mean_context()) if lag else 0.0
+        if not lag:
+            return 0.0
+        return lag * self._decode_s(max(max(self.n), 1), self._mean_context() if context is None else context)
 
     def _decode_s(self, batch: float, context: float) -> float:
         """One decode-only step [s] (the table's; a step asks for the same one several times)."""
@@ -238,8 +246,9 @@ class Engine(Admission, Idling, Ranks):
     def _output_delays(self) -> tuple[float, float]:
         """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
         if self._delays_at != self.now:
-            delay = self._decode_s(max(self.n), self._mean_context()) if self.overlap else 0.0
-            self._delays = (delay, self._lag() if self.role != "prefill" else 0.0)  # a prefill worker hands on
+            context = self._mean_context()
+            delay = self._decode_s(max(self.n), context) if self.overlap else 0.0
+            self._delays = (delay, self._lag(context) if self.role != "prefill" else 0.0)  # a prefill worker hands on
             self._delays_at = self.now
         return self._delays
 

@@ -44,17 +44,11 @@ class Ranks:
             return self.reserved[r]
         return self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
 
-    def _kv_fits(self, r: int, req: Request, held: int) -> bool:
-        """Does rank r, which holds `held` requests (decoding or prefilling), have KV room for the request?"""
+    def _kv_need(self, req: Request) -> float:
+        """KV tokens a request needs to be admitted: on demand, its prompt (and, after a preemption, the output so
+        far) and one token; else the whole length, which admission reserves."""
         kv = self.s.kv
-        # on demand: the prompt (and, after a preemption, the output so far) and one token; else the whole length
-        need = kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
-        return self.kv_used(r) + need <= kv.capacity_tokens or held == 0
-
-    def _reserve(self, r: int, req: Request) -> None:
-        kv = self.s.kv
-        req.reserved = kv.blocks(req.isl + req.osl)
-        self.reserved[r] += req.reserved
+        return kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
 
     def _start_decode(self, r: int, req: Request) -> None:
         """The request decodes from the next decode step on until its last token."""
@@ -65,12 +59,12 @@ class Ranks:
             self.on_done(req)
             self._release(r, req, decoding=False)
             return
-        if self.s.mtp.tokens:
+        if self.mtp_tokens:
             mean = left / self.m
             sd = math.sqrt(left * self.v / self.m ** 3)
             steps = max(int(round(self.rng.normal(mean, sd))), int(math.ceil(left / self.width)), 1)
         else:
-            steps = int(math.ceil(left))
+            steps = math.ceil(left)
         req.start_step = self.steps
         req.finish_step = self.steps + steps
         req.contrib = req.isl + (req.osl - left) - self.m * self.steps
@@ -108,7 +102,7 @@ class Ranks:
         self.preemptions += 1
 
     def _finish(self) -> None:
-        delay = lag = 0.0
+        out = 0.0  # when a last token reaches the client [s]
         looked = False
         finish_steps, steps = self.finish_steps, self.steps
         while finish_steps and finish_steps[0] <= steps:
@@ -121,9 +115,10 @@ class Ranks:
                     continue
                 if not looked:  # the output path delays the last token as it did the first (before any release)
                     delay, lag = self._output_delays()
+                    out = self.now + delay + lag
                     looked = True
                 req.finish_step = -1
                 self._release(req.rank, req)
-                req.done_s = max(self.now + delay + lag, req.first_s)
+                req.done_s = req.first_s if req.first_s > out else out  # max(out, first_s)
                 self.pending -= 1
                 self.on_done(req)

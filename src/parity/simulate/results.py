@@ -4,6 +4,7 @@ mean decode batch, preemptions and a timeline, summarised from the requests and 
 from __future__ import annotations
 
 import math
+from itertools import chain
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +82,7 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     e2e = finish - arrival
     many = osl > 1
     tpot = (finish[many] - first[many]) / (osl[many] - 1)
-    gaps = np.array([g for e in engines for g in e.itl], float).reshape(-1, 3)  # (gap [s], sequences, steps)
+    gaps = np.fromiter(chain.from_iterable(g for e in engines for g in e.itl), float).reshape(-1, 3)  # (gap [s], sequences, steps)
     itl_v = gaps[:, 0]
     itl_w = gaps[:, 1] * gaps[:, 2]
     latency: dict[str, float] = {}
