@@ -76,18 +76,53 @@ class Admission:
             left = min(left, s.batch_wait.timeout_steps - self.held_steps)
         return left
 
+    def _admit(self, r: int, req: Request, held: int, left: float) -> bool:
+        """Take the request at the head of rank r's queue if the rank has room for it beside the `held` requests it
+        runs, with `left` tokens of the step's budget left (the batch limit is the caller's test); KV is reserved
+        here where it does not grow on demand."""
+        b = self.s.budget
+        if not b.chunked and req.prompt_left > left and left < b.max_num_tokens:
+            return False  # a whole prompt per step (no chunking) and it does not fit beside this step's others
+        need = self._kv_need(req)
+        if not (self.kv_used(r) + need <= self.capacity or held == 0):
+            return False  # no KV room (an empty rank takes the request whatever it needs)
+        self.waiting[r].popleft()
+        self.admitted += 1
+        req.order = self.admitted
+        if not self.on_demand:  # the whole length (_kv_need's)
+            req.reserved = need
+            self.reserved[r] += need
+        return True
+
+    def _start_prefilled(self) -> None:
+        """A decode worker's admission: its waiting requests (prefilled by a prefill worker) start decoding on their
+        rank, first come first served, while the rank has room (_plan's tests; they have no prompt to run here)."""
+        b = self.s.budget
+        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
+        n, budget, width, mixed, max_batch = self.n, b.max_num_tokens, self.width, b.mixed, self.max_batch
+        at_prefill = self.s.handoff.first_token_at_prefill  # the first token is out already (handed on)
+        for r, wait_r in enumerate(self.waiting):
+            room = budget - (n[r] * width if mixed else 0)
+            while wait_r and room > 0 and n[r] < max_batch:
+                req = wait_r[0]
+                if not self._admit(r, req, n[r], room):
+                    break
+                if not at_prefill:
+                    if lag < 0.0:
+                        lag = self._lag()
+                    sent = req.first_s if req.first_s < _INF else 0.0
+                    req.first_s = (self.now if self.now > sent else sent) + lag  # max(sent, now) + lag
+                self._start_decode(r, req)
+
     def _plan(self, admit: bool) -> tuple[list[tuple[Request, float]], list[float]]:
-        """Prompt chunks of this step: (request, tokens) and prompt tokens per rank."""
+        """Prompt chunks of this step: (request, tokens) and prompt tokens per rank (a worker that runs prompts)."""
         chunks: list[tuple[Request, float]] = []
         per_rank = [0.0] * self.d
         b = self.s.budget
-        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
         n, prefilling, waiting = self.n, self.prefilling, self.waiting
-        budget, width, mixed, chunked = b.max_num_tokens, self.width, b.mixed, b.chunked
-        max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
-            not self.on_demand
-        capacity = self.capacity
-        inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None and not decode else None
+        budget, width, mixed = b.max_num_tokens, self.width, b.mixed
+        max_batch, max_prefill = self.max_batch, self.max_prefill
+        inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None else None
         input_left = 0.0
         for r in range(self.d):
             if not prefilling[r] and not (admit and waiting[r]):
@@ -111,25 +146,8 @@ class Admission:
                 req = wait_r[0]
                 if inputs is not None and left < room and req.prompt_left >= input_left:
                     break  # PromptAdmission: a prompt not smaller than the input budget left waits, unless it is first
-                if not chunked and req.prompt_left > left and left < budget:
-                    break  # a whole prompt per step (no chunking) and it does not fit beside this step's others
-                need = self._kv_need(req)
-                if not (self.kv_used(r) + need <= capacity or held == 0):
-                    break  # no KV room (an empty rank takes the request whatever it needs)
-                wait_r.popleft()
-                self.admitted += 1
-                req.order = self.admitted
-                if reserve:  # the whole length (_kv_need's)
-                    req.reserved = need
-                    self.reserved[r] += need
-                if decode:
-                    if not self.s.handoff.first_token_at_prefill:  # else the token is out already (handed on)
-                        if lag < 0.0:
-                            lag = self._lag()
-                        sent = req.first_s if req.first_s < _INF else 0.0
-                        req.first_s = (self.now if self.now > sent else sent) + lag  # max(sent, now) + lag
-                    self._start_decode(r, req)
-                    continue
+                if not self._admit(r, req, held, left):
+                    break
                 pre_r.append(req)
                 self.held_prompts[r] += req.prompt_left
                 c = min(req.prompt_left, left)

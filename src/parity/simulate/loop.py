@@ -107,9 +107,11 @@ class Engine(Admission, Idling, Ranks):
             self.now = max(self.now, self.inbound[0][0])
         self._deliver(busy)
         admit = self._gate()
-        if admit and self.role == "decode":
-            self.held_steps = 0
-        if admit or any(self.prefilling):
+        if self.role == "decode":  # requests arrive prefilled
+            if admit:
+                self.held_steps = 0
+                self._start_prefilled()
+        elif admit or any(self.prefilling):
             chunks, per_rank = self._plan(admit)
             prompt_tokens = max(per_rank)
             if prompt_tokens > 0:
