@@ -102,6 +102,8 @@ class Admission:
         n, budget, width, mixed, max_batch = self.n, b.max_num_tokens, self.width, b.mixed, self.max_batch
         at_prefill = self.s.handoff.first_token_at_prefill  # the first token is out already (handed on)
         for r, wait_r in enumerate(self.waiting):
+            if not wait_r:
+                continue
             room = budget - (n[r] * width if mixed else 0)
             while wait_r and room > 0 and n[r] < max_batch:
                 req = wait_r[0]

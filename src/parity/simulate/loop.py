@@ -165,6 +165,7 @@ class Engine(Admission, Idling, Ranks):
         decoding, busiest = sum(n), max(n)
         k = self.finish_steps[0] - steps if self.finish_steps else 1
         ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
+        t1: float | None = None
         if self.inbound or horizon < _INF:  # how many steps of the first one's length fit before them
             t1 = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.0)) / decoding)
             if self.inbound:
@@ -189,7 +190,10 @@ class Engine(Admission, Idling, Ranks):
                     k = min(k, max(int(room), 1))
         if k < 1:
             k = 1
-        t = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.5 * (k - 1))) / decoding)
+        if k == 1 and t1 is not None:  # a stretch of one step: the first step's time, looked up already
+            t = t1
+        else:
+            t = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.5 * (k - 1))) / decoding)
         self.prev_start = now + (k - 1) * t
         self.now = now + k * t
         self.steps = steps + k

@@ -75,7 +75,8 @@ class Ranks:
             heapq.heappush(self.finish_steps, req.finish_step)
         else:
             due.append(req)
-        self.started[r].append(req)
+        if self.on_demand:  # only a KV cache that grows on demand preempts (_preempt)
+            self.started[r].append(req)
 
     def _release(self, r: int, req: Request, decoding: bool = True) -> None:
         if decoding:
