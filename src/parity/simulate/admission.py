@@ -83,13 +83,18 @@ class Admission:
         b = self.s.budget
         if not b.chunked and req.prompt_left > left and left < b.max_num_tokens:
             return False  # a whole prompt per step (no chunking) and it does not fit beside this step's others
-        need = self._kv_need(req)
+        # KV it needs: on demand, its prompt (and, after a preemption, the output so far) and one token; else the
+        # whole length, which is reserved
+        if self.on_demand:
+            need = self.s.kv.blocks((req.isl if req.isl > req.prompt_left else req.prompt_left) + 1)  # max(...) + 1
+        else:
+            need = self.s.kv.blocks(req.isl + req.osl)
         if not (self.kv_used(r) + need <= self.capacity or held == 0):
             return False  # no KV room (an empty rank takes the request whatever it needs)
         self.waiting[r].popleft()
         self.admitted += 1
         req.order = self.admitted
-        if not self.on_demand:  # the whole length (_kv_need's)
+        if not self.on_demand:
             req.reserved = need
             self.reserved[r] += need
         return True

@@ -168,10 +168,10 @@ class Engine(Admission, Idling, Ranks):
         t1: float | None = None
         if self.inbound or horizon < _INF:  # how many steps of the first one's length fit before them
             t1 = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.0)) / decoding)
-            if self.inbound:
-                k = min(k, int((self.inbound[0][0] - now) / t1) + 1)
-            if horizon < _INF:
-                k = min(k, int((horizon - now) / t1) + 1)
+            if self.inbound and (fit := int((self.inbound[0][0] - now) / t1) + 1) < k:
+                k = fit
+            if horizon < _INF and (fit := int((horizon - now) / t1) + 1) < k:
+                k = fit
         queued = any(self.waiting)
         if queued:
             if self.hold_steps > 0:

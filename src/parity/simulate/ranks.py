@@ -44,12 +44,6 @@ class Ranks:
             return self.reserved[r]
         return self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
 
-    def _kv_need(self, req: Request) -> float:
-        """KV tokens a request needs to be admitted: on demand, its prompt (and, after a preemption, the output so
-        far) and one token; else the whole length, which admission reserves."""
-        kv = self.s.kv
-        return kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
-
     def _start_decode(self, r: int, req: Request) -> None:
         """The request decodes from the next decode step on until its last token."""
         left = req.decode_left
