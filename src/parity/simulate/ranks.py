@@ -59,14 +59,15 @@ class Ranks:
             steps = max(int(round(self.rng.normal(mean, sd))), int(math.ceil(left / self.width)), 1)
         else:
             steps = math.ceil(left)
-        req.start_step = self.steps
-        req.finish_step = self.steps + steps
-        req.contrib = req.isl + (req.osl - left) - self.m * self.steps
+        step = self.steps
+        finish = req.finish_step = step + steps
+        req.start_step = step
+        req.contrib = req.isl + (req.osl - left) - self.m * step
         self.n[r] += 1
         self.ctx[r] += req.contrib
-        if (due := self.finishing.get(req.finish_step)) is None:
-            self.finishing[req.finish_step] = [req]
-            heapq.heappush(self.finish_steps, req.finish_step)
+        if (due := self.finishing.get(finish)) is None:
+            self.finishing[finish] = [req]
+            heapq.heappush(self.finish_steps, finish)
         else:
             due.append(req)
         if self.on_demand:  # only a KV cache that grows on demand preempts (_preempt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from itertools import chain
+from operator import attrgetter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,10 +75,10 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     if not done:
         raise InfeasiblePlan("no request finished in the simulation")
     count = len(done)  # the requests' times as arrays, one pass each (the same float arithmetic as per request)
-    arrival = np.fromiter((r.arrival_s for r in done), float, count)
-    first = np.fromiter((r.first_s for r in done), float, count)
-    finish = np.fromiter((r.done_s for r in done), float, count)
-    osl = np.fromiter((r.osl for r in done), np.int64, count)
+    arrival = np.fromiter(map(attrgetter("arrival_s"), done), float, count)
+    first = np.fromiter(map(attrgetter("first_s"), done), float, count)
+    finish = np.fromiter(map(attrgetter("done_s"), done), float, count)
+    osl = np.fromiter(map(attrgetter("osl"), done), np.int64, count)
     ttft = first - arrival
     e2e = finish - arrival
     many = osl > 1
