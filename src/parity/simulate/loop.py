@@ -183,10 +183,11 @@ class Engine(Admission, Idling, Ranks):
             if s_recv > 1 and self.inbound:  # up to the next attempt: `steps` decode steps after the last
                 k = min(k, max(math.ceil(s_recv - self.since_recv), 1))
             cadence = s_recv > 1 and not self.inbound
-        if self.on_demand:
+        if self.on_demand:  # steps until a rank's KV cache is full (kv_used(r), written out: every rank, every step)
+            held, ctx, capacity = self.held_prompts, self.ctx, self.capacity
             for r, n_r in enumerate(n):
                 if n_r:
-                    room = (self.capacity - self.kv_used(r)) / (m * n_r)
+                    room = (capacity - (held[r] + ctx[r] + m * n_r * steps)) / (m * n_r)
                     k = min(k, max(int(room), 1))
         if k < 1:
             k = 1
@@ -203,9 +204,10 @@ class Engine(Admission, Idling, Ranks):
         if queued:
             self.held_steps += k
         self.itl.append((t, float(decoding), k))
-        if self.on_demand:
+        if self.on_demand:  # a rank whose KV cache outgrew it preempts its latest requests (kv_used(r) written out)
+            held, ctx, capacity, steps = self.held_prompts, self.ctx, self.capacity, self.steps
             for r in range(self.d):
-                while n[r] > 1 and self.kv_used(r) > self.capacity:
+                while n[r] > 1 and held[r] + ctx[r] + m * n[r] * steps > capacity:
                     self._preempt(r)
         self._finish()
         if self.timeline is not None:
