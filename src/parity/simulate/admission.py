@@ -15,7 +15,8 @@ _INF = math.inf
 
 class Admission:
     """The part of Engine (mixed into it; Engine.__init__ sets the state used here) that takes requests in:
-    delivery to a rank's queue, the policies' gate and hold, and the prompt chunks of a step."""
+    delivery to a rank's queue, the policies' gate and hold, taking a queue's head (its KV room and reservation),
+    a decode worker's admission, and the prompt chunks of a step."""
 
     def _deliver(self, busy: bool) -> None:
         """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""

@@ -37,7 +37,8 @@ class Request:
 
 class Ranks:
     """The part of Engine (mixed into it; Engine.__init__ sets the state used here) that keeps each rank's
-    KV cache and decoding sequences: admission room, reservation, decode start and end, preemption."""
+    KV cache and decoding sequences: KV in use, decode start and end, preemption (admission, which reserves KV,
+    is Admission._admit)."""
 
     def kv_used(self, r: int) -> float:
         if not self.on_demand:
