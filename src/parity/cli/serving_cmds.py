@@ -91,7 +91,7 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     # phase rows (decode or prefill benchmarks) add their step time and input rate; the simulator its percentiles
     phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
-    table = [{k: p.row().get(k, float("nan")) for k in columns} for p in predictions]
+    table = [{k: row.get(k, float("nan")) for k in columns} for row in (p.row() for p in predictions)]
     emit([interval_texts(r) for r in table] if fmt in ("table", "md") else table, PREDICTION_COLUMNS, fmt,
          title=f"{len(rows)} cases from {cases.name}", out=out)
 

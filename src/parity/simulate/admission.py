@@ -15,16 +15,22 @@ _INF = math.inf
 
 class Admission:
     """The part of Engine (mixed into it; Engine.__init__ sets the state used here) that takes requests in:
-    delivery to a rank's queue, the policies' gate and hold, and the prompt chunks of a step."""
+    delivery to a rank's queue, the policies' gate and hold, taking a queue's head (its KV room and reservation),
+    a decode worker's admission, and the prompt chunks of a step."""
 
     def _deliver(self, busy: bool) -> None:
         """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
-        seen = self._seen_s(busy)
-        if self.s.recv.steps > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < self.s.recv.steps:
+        recv = self.recv_steps
+        if recv > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < recv:
             return
+        inbound = self.inbound
+        if not inbound:
+            self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
+            return
+        seen = self._seen_s(busy)
         took = False
         loads: list[int] | None = None
-        inbound, waiting, one = self.inbound, self.waiting, self.d == 1
+        waiting, one = self.waiting, self.d == 1
         while inbound and inbound[0][0] <= seen:
             _, _, req = heapq.heappop(inbound)
             if one:
@@ -33,30 +39,29 @@ class Admission:
                 req.rank = int(self.rng.integers(self.d))
             else:
                 if loads is None:
-                    loads = [self.n[r] + len(self.prefilling[r]) + len(waiting[r]) for r in range(self.d)]
+                    loads = [n + len(p) + len(w) for n, p, w in zip(self.n, self.prefilling, waiting)]
                 req.rank = loads.index(min(loads))
                 loads[req.rank] += 1
             waiting[req.rank].append(req)
             took = True
-        if took or not inbound or self.s.recv.steps > 1:
-            self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
+        if took or not inbound or recv > 1:
+            self.since_recv = 0
 
     def _seen_s(self, busy: bool) -> float:
         """Arrivals up to this time are visible to the scheduler now: with overlap scheduling, those before
         the running step began."""
-        return self.prev_start if busy and self.s.overlap.on else self.now
+        return self.prev_start if busy and self.overlap else self.now
 
     def _gate(self) -> bool:
         """May new prompts be admitted in this step (the policies that hold them)?"""
-        s = self.s
         if not any(self.waiting):
             self.held_steps = 0
             return False
-        running = sum(self.n)
-        if s.balance.hold_steps > 0 and self.d > 1:
-            if not all(self.waiting) and self.held_steps < s.balance.hold_steps:
+        if self.hold_steps > 0 and self.d > 1:
+            if not all(self.waiting) and self.held_steps < self.hold_steps:
                 return False
-        if s.batch_wait.on and running > 0:
+        if self.batch_wait_on and (running := sum(self.n)) > 0:
+            s = self.s
             tokens = sum(q.prompt_left for w in self.waiting for q in w) + running * self.width
             if tokens < s.batch_wait.tokens_ratio * s.budget.max_num_tokens and self.held_steps < s.batch_wait.timeout_steps:
                 return False
@@ -72,17 +77,60 @@ class Admission:
             left = min(left, s.batch_wait.timeout_steps - self.held_steps)
         return left
 
+    def _admit(self, r: int, req: Request, held: int, left: float) -> bool:
+        """Take the request at the head of rank r's queue if the rank has room for it beside the `held` requests it
+        runs, with `left` tokens of the step's budget left (the batch limit is the caller's test); KV is reserved
+        here where it does not grow on demand."""
+        b = self.s.budget
+        if not b.chunked and req.prompt_left > left and left < b.max_num_tokens:
+            return False  # a whole prompt per step (no chunking) and it does not fit beside this step's others
+        # KV it needs: on demand, its prompt (and, after a preemption, the output so far) and one token; else the
+        # whole length, which is reserved
+        if self.on_demand:
+            need = self.s.kv.blocks((req.isl if req.isl > req.prompt_left else req.prompt_left) + 1)  # max(...) + 1
+        else:
+            need = self.s.kv.blocks(req.isl + req.osl)
+        if not (self.kv_used(r) + need <= self.capacity or held == 0):
+            return False  # no KV room (an empty rank takes the request whatever it needs)
+        self.waiting[r].popleft()
+        self.admitted += 1
+        req.order = self.admitted
+        if not self.on_demand:
+            req.reserved = need
+            self.reserved[r] += need
+        return True
+
+    def _start_prefilled(self) -> None:
+        """A decode worker's admission: its waiting requests (prefilled by a prefill worker) start decoding on their
+        rank, first come first served, while the rank has room (_plan's tests; they have no prompt to run here)."""
+        b = self.s.budget
+        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
+        n, budget, width, mixed, max_batch = self.n, b.max_num_tokens, self.width, b.mixed, self.max_batch
+        at_prefill = self.s.handoff.first_token_at_prefill  # the first token is out already (handed on)
+        for r, wait_r in enumerate(self.waiting):
+            if not wait_r:
+                continue
+            room = budget - (n[r] * width if mixed else 0)
+            while wait_r and room > 0 and n[r] < max_batch:
+                req = wait_r[0]
+                if not self._admit(r, req, n[r], room):
+                    break
+                if not at_prefill:
+                    if lag < 0.0:
+                        lag = self._lag()
+                    sent = req.first_s if req.first_s < _INF else 0.0
+                    req.first_s = (self.now if self.now > sent else sent) + lag  # max(sent, now) + lag
+                self._start_decode(r, req)
+
     def _plan(self, admit: bool) -> tuple[list[tuple[Request, float]], list[float]]:
-        """Prompt chunks of this step: (request, tokens) and prompt tokens per rank."""
+        """Prompt chunks of this step: (request, tokens) and prompt tokens per rank (a worker that runs prompts)."""
         chunks: list[tuple[Request, float]] = []
         per_rank = [0.0] * self.d
         b = self.s.budget
-        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
         n, prefilling, waiting = self.n, self.prefilling, self.waiting
-        budget, width, mixed, chunked = b.max_num_tokens, self.width, b.mixed, b.chunked
-        max_batch, max_prefill, decode, reserve = self.max_batch, self.max_prefill, self.role == "decode", \
-            not self.s.kv.on_demand
-        inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None and not decode else None
+        budget, width, mixed = b.max_num_tokens, self.width, b.mixed
+        max_batch, max_prefill = self.max_batch, self.max_prefill
+        inputs = b.prompt_admission.max_prefill_tokens if b.prompt_admission is not None else None
         input_left = 0.0
         for r in range(self.d):
             if not prefilling[r] and not (admit and waiting[r]):
@@ -100,27 +148,14 @@ class Admission:
             if inputs is not None:  # PromptAdmission's input budget: the step's prompt tokens so far come off it too
                 input_left = inputs - (n[r] * width if mixed else 0) - (room - left)
             while admit and left > 0 and wait_r and started < max_prefill:
-                if n[r] + len(pre_r) >= max_batch:
-                    break  # the rank is full (_admissible's first test, without the call)
+                held = n[r] + len(pre_r)
+                if held >= max_batch:
+                    break  # the rank is full
                 req = wait_r[0]
                 if inputs is not None and left < room and req.prompt_left >= input_left:
                     break  # PromptAdmission: a prompt not smaller than the input budget left waits, unless it is first
-                if not chunked and req.prompt_left > left and left < budget:
-                    break  # a whole prompt per step (no chunking) and it does not fit beside this step's others
-                if not self._admissible(r, req):
+                if not self._admit(r, req, held, left):
                     break
-                wait_r.popleft()
-                self.admitted += 1
-                req.order = self.admitted
-                if reserve:
-                    self._reserve(r, req)
-                if decode:
-                    if not self.s.handoff.first_token_at_prefill:  # else the token is out already (handed on)
-                        if lag < 0.0:
-                            lag = self._lag()
-                        req.first_s = max(req.first_s if req.first_s < _INF else 0.0, self.now) + lag
-                    self._start_decode(r, req)
-                    continue
                 pre_r.append(req)
                 self.held_prompts[r] += req.prompt_left
                 c = min(req.prompt_left, left)

@@ -55,16 +55,19 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
             others = min((engines[i].clock_seen_s(soonest, i < first) if i in ahead else ready[i]
                           for i in others_of[first]), default=math.inf)
         else:
-            others = min(map(ready.__getitem__, others_of[first]), default=math.inf)
+            others = math.inf
+            for i in others_of[first]:
+                if ready[i] < others:
+                    others = ready[i]
         engine = engines[first]
         engine.advance(others + lead_s[first], lambda: _due_s(ready, first))
         ready[first] = engine.ready_s()
         if engine.idle_clock:
             ahead.add(first)
-        else:
+        elif ahead:
             ahead.discard(first)
         if pushed:
-            for engine in dict.fromkeys(pushed):  # once per engine, however many requests it got
+            for engine in (pushed if len(pushed) == 1 else dict.fromkeys(pushed)):  # once per engine
                 ready[index[id(engine)]] = engine.ready_s()
             pushed.clear()
         elif touched is None:  # callers that do not say whom they pushed to: ask every engine

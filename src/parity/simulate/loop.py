@@ -35,6 +35,10 @@ class Engine(Admission, Idling, Ranks):
                  rng: np.random.Generator | None = None, max_batch: float | None = None,
                  max_prefill: float | None = None, timeline: list | None = None, name: str = "worker") -> None:
         self.table, self.s, self.d, self.role = table, scheduler, ranks, role
+        # the scheduler's figures that every step reads, as plain attributes (a policy object is frozen)
+        self.capacity, self.on_demand = scheduler.kv.capacity_tokens, scheduler.kv.on_demand
+        self.overlap, self.recv_steps = scheduler.overlap.on, scheduler.recv.steps
+        self.hold_steps, self.batch_wait_on = scheduler.balance.hold_steps, scheduler.batch_wait.on
         self.on_done, self.on_prefilled = on_done, on_prefilled
         self.rng = rng or np.random.default_rng(0)
         self.max_batch = min(scheduler.budget.max_batch_size, max_batch or _INF)
@@ -69,6 +73,7 @@ class Engine(Admission, Idling, Ranks):
         self.idle_clock: list[float] = []  # clock values of the last idle run past other engines' turns (_idle)
         m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
         self.m, self.v = m, v
+        self.mtp_tokens = scheduler.mtp.tokens
         self.width = 1 + scheduler.mtp.tokens
         self._memo = (math.nan, math.nan, 0.0)  # the last decode step looked up: (batch, context, time [s])
 
@@ -86,7 +91,7 @@ class Engine(Admission, Idling, Ranks):
 
     def ready_s(self) -> float:
         """When this engine next has something to do."""
-        if self.has_work():
+        if any(self.n) or any(self.prefilling) or any(self.waiting):  # has_work(), asked after every step
             return self.now
         return max(self.now, self.inbound[0][0]) if self.inbound else _INF  # an idle clock never runs back
 
@@ -102,89 +107,119 @@ class Engine(Admission, Idling, Ranks):
             self.now = max(self.now, self.inbound[0][0])
         self._deliver(busy)
         admit = self._gate()
-        chunks, per_rank = self._plan(admit) if (admit or any(self.prefilling)) else ([], [0.0] * self.d)
-        if self.role == "decode" and admit:
-            self.held_steps = 0
-        decoding = sum(self.n)
-        busiest = max(self.n)
-        prompt_tokens = max(per_rank)
-        if prompt_tokens > 0:
-            mixed = self.s.budget.mixed
-            decodes = busiest if mixed else 0
-            ctx = self._mean_context() if decodes else 1.0
-            cached = sum(req.cached * c for req, c in chunks) / max(sum(c for _, c in chunks), 1.0)
-            ranks = sum(1 for p in per_rank if p > 0)
-            t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks)
-            self.prev_start = self.now
-            self.now += t
-            self.held_steps = 0
-            self.last_had_prompts = True
-            if decodes:
-                self.itl.append((t, float(decoding), 1))
-                self.steps += 1
-                self.since_recv += 1
-            for req, c in chunks:
-                req.prompt_left -= c
-                req.cached += c
-                if req.prompt_left <= 0:
-                    self._prefilled(req)
-            self._finish()
-            self._record()
-            return
+        if self.role == "decode":  # requests arrive prefilled
+            if admit:
+                self.held_steps = 0
+                self._start_prefilled()
+        elif admit or any(self.prefilling):
+            chunks, per_rank = self._plan(admit)
+            prompt_tokens = max(per_rank)
+            if prompt_tokens > 0:
+                self._prompt_step(chunks, per_rank, prompt_tokens)
+                return
         self.last_had_prompts = False
-        if decoding == 0:  # nothing runs: prompts held by a policy, or waiting for admission they cannot get
-            nxt = self.inbound[0][0] if self.inbound else _INF
-            if any(self.waiting) and not admit:
-                self._idle(due_s() if due_s is not None else _INF)
-            else:
-                self.held_steps += 1
-                self.now = max(self.now, nxt if nxt < _INF else self.now)
+        if any(self.n):
+            self._decode_stretch(horizon)
             return
-        k = self.finish_steps[0] - self.steps if self.finish_steps else 1
+        # nothing runs: prompts held by a policy, or waiting for admission they cannot get
+        nxt = self.inbound[0][0] if self.inbound else _INF
+        if any(self.waiting) and not admit:
+            self._idle(due_s() if due_s is not None else _INF)
+        else:
+            self.held_steps += 1
+            self.now = max(self.now, nxt if nxt < _INF else self.now)
+
+    def _prompt_step(self, chunks: list[tuple[Request, float]], per_rank: list[float], prompt_tokens: float) -> None:
+        """One step with prompt chunks (_plan's): with mixed batching the decodes run in it too."""
+        decoding = sum(self.n)
+        decodes = max(self.n) if self.s.budget.mixed else 0
+        ctx = self._mean_context() if decodes else 1.0
+        tokens = cached = 0.0  # the chunks' tokens, and their cached context weighted by their tokens
+        for req, c in chunks:
+            tokens += c
+            cached += req.cached * c
+        cached /= max(tokens, 1.0)
+        ranks = sum(1 for p in per_rank if p > 0)
+        t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks)
+        self.prev_start = self.now
+        self.now += t
+        self.held_steps = 0
+        self.last_had_prompts = True
+        if decodes:
+            self.itl.append((t, float(decoding), 1))
+            self.steps += 1
+            self.since_recv += 1
+        for req, c in chunks:
+            req.prompt_left -= c
+            req.cached += c
+            if req.prompt_left <= 0:
+                self._prefilled(req)
+        self._finish()
+        if self.timeline is not None:
+            self._record()
+
+    def _decode_stretch(self, horizon: float) -> None:
+        """k plain decode steps up to the next event: a request's last token, an arrival becoming visible, the
+        end of a policy's hold, a receive attempt, the KV cache running out, or `horizon`."""
+        n, m, steps, now = self.n, self.m, self.steps, self.now
+        decoding, busiest = sum(n), max(n)
+        k = self.finish_steps[0] - steps if self.finish_steps else 1
         ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
-        t1 = self._decode_s(busiest, (ctx_sum + self.m * decoding * (self.steps + 0.0)) / decoding)
-        if self.inbound:
-            k = min(k, int((self.inbound[0][0] - self.now) / t1) + 1)
-        if horizon < _INF:
-            k = min(k, int((horizon - self.now) / t1) + 1)
+        t1: float | None = None
+        if self.inbound or horizon < _INF:  # how many steps of the first one's length fit before them
+            t1 = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.0)) / decoding)
+            if self.inbound and (fit := int((self.inbound[0][0] - now) / t1) + 1) < k:
+                k = fit
+            if horizon < _INF and (fit := int((horizon - now) / t1) + 1) < k:
+                k = fit
         queued = any(self.waiting)
         if queued:
-            s = self.s
-            if s.balance.hold_steps > 0:
-                k = min(k, int(s.balance.hold_steps - self.held_steps) + 1)
-            if s.batch_wait.on:
-                k = min(k, int(s.batch_wait.timeout_steps - self.held_steps) + 1)
+            if self.hold_steps > 0:
+                k = min(k, int(self.hold_steps - self.held_steps) + 1)
+            if self.batch_wait_on:
+                k = min(k, int(self.s.batch_wait.timeout_steps - self.held_steps) + 1)
         cadence = False  # RecvInterval: does this stretch pass receive attempts that find nothing?
-        if s_recv := self.s.recv.steps:
+        if s_recv := self.recv_steps:
             if s_recv > 1 and self.inbound:  # up to the next attempt: `steps` decode steps after the last
                 k = min(k, max(math.ceil(s_recv - self.since_recv), 1))
             cadence = s_recv > 1 and not self.inbound
-        if self.s.kv.on_demand:
-            for r in range(self.d):
-                if self.n[r]:
-                    room = (self.s.kv.capacity_tokens - self.kv_used(r)) / (self.m * self.n[r])
+        if self.on_demand:  # steps until a rank's KV cache is full (kv_used(r), written out: every rank, every step)
+            held, ctx, capacity = self.held_prompts, self.ctx, self.capacity
+            for r, n_r in enumerate(n):
+                if n_r:
+                    room = (capacity - (held[r] + ctx[r] + m * n_r * steps)) / (m * n_r)
                     k = min(k, max(int(room), 1))
-        k = max(k, 1)
-        t = self._decode_s(busiest, (ctx_sum + self.m * decoding * (self.steps + 0.5 * (k - 1))) / decoding)
-        self.prev_start = self.now + (k - 1) * t
-        self.now += k * t
-        self.steps += k
+        if k < 1:
+            k = 1
+        if k == 1 and t1 is not None:  # a stretch of one step: the first step's time, looked up already
+            t = t1
+        else:
+            t = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.5 * (k - 1))) / decoding)
+        self.prev_start = now + (k - 1) * t
+        self.now = now + k * t
+        self.steps = steps + k
         self.since_recv += k
-        if cadence and self.since_recv > self.s.recv.steps:  # attempts every `steps` steps found nothing
-            self.since_recv = (self.since_recv - 1) % self.s.recv.steps + 1
-        self.held_steps += k if queued else 0
+        if cadence and self.since_recv > s_recv:  # attempts every `steps` steps found nothing
+            self.since_recv = (self.since_recv - 1) % s_recv + 1
+        if queued:
+            self.held_steps += k
         self.itl.append((t, float(decoding), k))
-        if self.s.kv.on_demand:
+        if self.on_demand:  # a rank whose KV cache outgrew it preempts its latest requests (kv_used(r) written out)
+            held, ctx, capacity, steps = self.held_prompts, self.ctx, self.capacity, self.steps
             for r in range(self.d):
-                while self.n[r] > 1 and self.kv_used(r) > self.s.kv.capacity_tokens:
+                while n[r] > 1 and held[r] + ctx[r] + m * n[r] * steps > capacity:
                     self._preempt(r)
         self._finish()
-        self._record()
+        if self.timeline is not None:
+            self._record()
 
-    def _lag(self) -> float:
-        """What the engine's output path adds to a first token [s]: its lag in decode steps of now."""
+    def _lag(self, context: float | None = None) -> float:
+        """What the engine's output path adds to a first token [s]: its lag in decode steps of now (context: the
+        mean context now, _mean_context(), where known)."""
         lag = self.s.first_token_lag_steps
-        return lag * self._decode_s(max(max(self.n), 1), self._mean_context()) if lag else 0.0
+        if not lag:
+            return 0.0
+        return lag * self._decode_s(max(max(self.n), 1), self._mean_context() if context is None else context)
 
     def _decode_s(self, batch: float, context: float) -> float:
         """One decode-only step [s] (the table's; a step asks for the same one several times)."""
@@ -219,14 +254,14 @@ class Engine(Admission, Idling, Ranks):
     def _output_delays(self) -> tuple[float, float]:
         """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
         if self._delays_at != self.now:
-            delay = self._decode_s(max(self.n), self._mean_context()) if self.s.overlap.on else 0.0
-            self._delays = (delay, self._lag() if self.role != "prefill" else 0.0)  # a prefill worker hands on
+            context = self._mean_context()
+            delay = self._decode_s(max(self.n), context) if self.overlap else 0.0
+            self._delays = (delay, self._lag(context) if self.role != "prefill" else 0.0)  # a prefill worker hands on
             self._delays_at = self.now
         return self._delays
 
     def _record(self) -> None:
-        if self.timeline is None:
-            return
-        used = sum(self.kv_used(r) for r in range(self.d)) / (self.s.kv.capacity_tokens * self.d)
+        assert self.timeline is not None
+        used = sum(self.kv_used(r) for r in range(self.d)) / (self.capacity * self.d)
         self.timeline.append((self.now, self.name, sum(map(len, self.waiting)) + len(self.inbound),
                               sum(map(len, self.prefilling)), sum(self.n), used))

@@ -37,25 +37,13 @@ class Request:
 
 class Ranks:
     """The part of Engine (mixed into it; Engine.__init__ sets the state used here) that keeps each rank's
-    KV cache and decoding sequences: admission room, reservation, decode start and end, preemption."""
+    KV cache and decoding sequences: KV in use, decode start and end, preemption (admission, which reserves KV,
+    is Admission._admit)."""
 
     def kv_used(self, r: int) -> float:
-        if not self.s.kv.on_demand:
+        if not self.on_demand:
             return self.reserved[r]
         return self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
-
-    def _admissible(self, r: int, req: Request) -> bool:
-        if self.n[r] + len(self.prefilling[r]) >= self.max_batch:
-            return False
-        kv = self.s.kv
-        # on demand: the prompt (and, after a preemption, the output so far) and one token; else the whole length
-        need = kv.blocks(max(req.prompt_left, req.isl) + 1) if kv.on_demand else kv.blocks(req.isl + req.osl)
-        return self.kv_used(r) + need <= kv.capacity_tokens or (self.n[r] + len(self.prefilling[r]) == 0)
-
-    def _reserve(self, r: int, req: Request) -> None:
-        kv = self.s.kv
-        req.reserved = kv.blocks(req.isl + req.osl)
-        self.reserved[r] += req.reserved
 
     def _start_decode(self, r: int, req: Request) -> None:
         """The request decodes from the next decode step on until its last token."""
@@ -66,23 +54,25 @@ class Ranks:
             self.on_done(req)
             self._release(r, req, decoding=False)
             return
-        if self.s.mtp.tokens:
+        if self.mtp_tokens:
             mean = left / self.m
             sd = math.sqrt(left * self.v / self.m ** 3)
             steps = max(int(round(self.rng.normal(mean, sd))), int(math.ceil(left / self.width)), 1)
         else:
-            steps = int(math.ceil(left))
-        req.start_step = self.steps
-        req.finish_step = self.steps + steps
-        req.contrib = req.isl + (req.osl - left) - self.m * self.steps
+            steps = math.ceil(left)
+        step = self.steps
+        finish = req.finish_step = step + steps
+        req.start_step = step
+        req.contrib = req.isl + (req.osl - left) - self.m * step
         self.n[r] += 1
         self.ctx[r] += req.contrib
-        if (due := self.finishing.get(req.finish_step)) is None:
-            self.finishing[req.finish_step] = [req]
-            heapq.heappush(self.finish_steps, req.finish_step)
+        if (due := self.finishing.get(finish)) is None:
+            self.finishing[finish] = [req]
+            heapq.heappush(self.finish_steps, finish)
         else:
             due.append(req)
-        self.started[r].append(req)
+        if self.on_demand:  # only a KV cache that grows on demand preempts (_preempt)
+            self.started[r].append(req)
 
     def _release(self, r: int, req: Request, decoding: bool = True) -> None:
         if decoding:
@@ -109,7 +99,7 @@ class Ranks:
         self.preemptions += 1
 
     def _finish(self) -> None:
-        delay = lag = 0.0
+        out = 0.0  # when a last token reaches the client [s]
         looked = False
         finish_steps, steps = self.finish_steps, self.steps
         while finish_steps and finish_steps[0] <= steps:
@@ -122,9 +112,10 @@ class Ranks:
                     continue
                 if not looked:  # the output path delays the last token as it did the first (before any release)
                     delay, lag = self._output_delays()
+                    out = self.now + delay + lag
                     looked = True
                 req.finish_step = -1
                 self._release(req.rank, req)
-                req.done_s = max(self.now + delay + lag, req.first_s)
+                req.done_s = req.first_s if req.first_s > out else out  # max(out, first_s)
                 self.pending -= 1
                 self.on_done(req)

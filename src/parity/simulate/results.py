@@ -4,6 +4,8 @@ mean decode batch, preemptions and a timeline, summarised from the requests and 
 from __future__ import annotations
 
 import math
+from itertools import chain
+from operator import attrgetter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,15 +75,15 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     if not done:
         raise InfeasiblePlan("no request finished in the simulation")
     count = len(done)  # the requests' times as arrays, one pass each (the same float arithmetic as per request)
-    arrival = np.fromiter((r.arrival_s for r in done), float, count)
-    first = np.fromiter((r.first_s for r in done), float, count)
-    finish = np.fromiter((r.done_s for r in done), float, count)
-    osl = np.fromiter((r.osl for r in done), np.int64, count)
+    arrival = np.fromiter(map(attrgetter("arrival_s"), done), float, count)
+    first = np.fromiter(map(attrgetter("first_s"), done), float, count)
+    finish = np.fromiter(map(attrgetter("done_s"), done), float, count)
+    osl = np.fromiter(map(attrgetter("osl"), done), np.int64, count)
     ttft = first - arrival
     e2e = finish - arrival
     many = osl > 1
     tpot = (finish[many] - first[many]) / (osl[many] - 1)
-    gaps = np.array([g for e in engines for g in e.itl], float).reshape(-1, 3)  # (gap [s], sequences, steps)
+    gaps = np.fromiter(chain.from_iterable(g for e in engines for g in e.itl), float).reshape(-1, 3)  # (gap [s], sequences, steps)
     itl_v = gaps[:, 0]
     itl_w = gaps[:, 1] * gaps[:, 2]
     latency: dict[str, float] = {}

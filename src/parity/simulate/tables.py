@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,7 +59,9 @@ class StepTable:
     tokens of the ranks that carry them; equal where attention DP is 1). chunk_context_s_per_token
     [s/token^2]: what each cached-context token adds per prompt token of a chunk (the attention of a
     later chunk over earlier ones), taken from the step at the largest prefill. tokens_per_step:
-    output tokens a decoding sequence gains per step on average (1 + MTP acceptance).
+    output tokens a decoding sequence gains per step on average (1 + MTP acceptance). batch_cells: _cell of
+    each batch looked up so far (a step's batch is a whole number of sequences: few values, asked again and again);
+    decode_rows: the same with the decode-only times of the cell's two batches over the contexts.
     """
 
     batches: tuple[float, ...]
@@ -69,6 +71,21 @@ class StepTable:
     chunk_context_s_per_token: float
     ranks: int
     tokens_per_step: float
+    batch_cells: dict[float, tuple[int, float]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    decode_rows: dict[float, tuple[float, tuple[float, ...], tuple[float, ...]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    def _batch_cell(self, decode: float) -> tuple[int, float]:
+        if (cell := self.batch_cells.get(decode)) is None:
+            cell = self.batch_cells[decode] = _cell(self.batches, decode)
+        return cell
+
+    def _decode_row(self, decode: float) -> tuple[float, tuple[float, ...], tuple[float, ...]]:
+        """(weight of the upper batch, decode-only times of the lower and of the upper batch by context)."""
+        ib, wb = self._batch_cell(decode)
+        lower, upper = (tuple(by_context[0] for by_context in self.times[0][i]) for i in (ib, ib + 1))
+        row = self.decode_rows[decode] = (wb, lower, upper)
+        return row
 
     def time_s(self, decode: float, context: float, prefill: float = 0.0, prefill_context: float = 0.0,
                prefill_ranks: float = 1.0) -> float:
@@ -76,7 +93,7 @@ class StepTable:
         earlier `prefill_context` tokens are cached, on `prefill_ranks` of the ranks (trilinear)."""
         if prefill == 0.0 and prefill_ranks == 1.0 and self.prefills[0] == 0.0:
             return self.decode_time_s(decode, context)
-        ib, wb = _cell(self.batches, decode)
+        ib, wb = self.batch_cells.get(decode) or self._batch_cell(decode)
         ic, wc = _cell(self.contexts, context)
         ip, wp = _cell(self.prefills, prefill)
         out = 0.0
@@ -108,11 +125,10 @@ class StepTable:
         prefill point and all on rank case 0."""
         if self.prefills[0] != 0.0:
             return self.time_s(decode, context)
-        ib, wb = _cell(self.batches, decode)
+        wb, b0, b1 = self.decode_rows.get(decode) or self._decode_row(decode)
         ic, wc = _cell(self.contexts, context)
-        b0, b1 = self.times[0][ib], self.times[0][ib + 1]
-        lo, hi = b0[ic][0], b0[ic + 1][0]
-        lo1, hi1 = b1[ic][0], b1[ic + 1][0]
+        lo, hi = b0[ic], b0[ic + 1]
+        lo1, hi1 = b1[ic], b1[ic + 1]
         return (1.0 - wb) * (lo + wc * (hi - lo)) + wb * (lo1 + wc * (hi1 - lo1))
 
 
