@@ -69,3 +69,17 @@ def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() 
                 columns=120)
     line = next(line for line in out.splitlines() if line.startswith("hgx-h100"))
     assert " - " in line and " 0 " not in line and "does not fit" in line
+
+
+@pytest.mark.parametrize(("caption", "joined"), [("prices from press reports", "press reports. Not shown"),
+                                                 ("every source listed.", "listed. Not shown")])
+def test_the_note_on_columns_left_out_starts_a_sentence_of_its_own(caption: str, joined: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caption that ends without a full stop ('...per GPU', "'-': not refined") ran into 'Not shown at
+    80 columns' as one sentence."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "40")
+    columns = [Column("a", "first", plain, "left"), Column("b", "a wide column here", plain, wide=True)]
+    out = render_text([{"a": "x" * 30, "b": "y" * 30}], columns, caption=caption)
+    assert joined in " ".join(out.split())
