@@ -16,7 +16,8 @@ COMMANDS = [
     ("chips",), ("systems",), ("models",), ("engines",), ("show", "910c"), ("model", "deepseek-r1"), ("policy",),
     ("policy", "--at-threshold", "h100", "--model", "llama-3.1-8b"),
     ("fleet", "--model", "llama-3.1-8b", "--demand", "2e12 tokens/day"),
-    ("search", *LLAMA), ("train", *LLAMA), ("train", *LLAMA, "--search"), ("serve", *LLAMA, "--explain"),
+    ("search", *LLAMA), ("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0"),
+    ("train", *LLAMA), ("train", *LLAMA, "--search"), ("serve", *LLAMA, "--explain"),
     ("compare", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
     ("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "llama-3.1-8b"),
     ("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-70b", "--workload", "train"),
@@ -83,3 +84,10 @@ def test_the_note_on_columns_left_out_starts_a_sentence_of_its_own(caption: str,
     columns = [Column("a", "first", plain, "left"), Column("b", "a wide column here", plain, wide=True)]
     out = render_text([{"a": "x" * 30, "b": "y" * 30}], columns, caption=caption)
     assert joined in " ".join(out.split())
+
+
+def test_search_caption_separates_its_assumptions() -> None:
+    """The search's assumptions were joined by a space: '... chips per worker disaggregated prefill ...'."""
+    out = " ".join(table("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0",
+                         columns=120).split())
+    assert "1 to 64 chips per worker; disaggregated prefill workers" in out

@@ -26,7 +26,8 @@ COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "l
            Column("decode_layout", "decode", plain, "left"),
            Column("concurrency", "clients/worker", scaled(1), wide=True),
            Column("chips", "chips", scaled(1)), Column("tpot_s", "TPOT ms", scaled(1e-3)),
-           Column("ttft_s", "TTFT ms", scaled(1e-3)), Column("tokens_per_s_per_user", "tok/s/user", scaled(1)),
+           Column("ttft_s", "TTFT ms", scaled(1e-3)),
+           Column("tokens_per_s_per_user", "tok/s/user", scaled(1), wide=True),  # 1 / TPOT: gives way on a narrow terminal
            Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
            Column("meets_targets", "meets", lambda v: "yes" if v else "no")]
 # with --refine: the simulator's figures beside the steady-state ones ('-' on rows not refined)
@@ -149,7 +150,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   "has means only, screened by the mean at the same bound, and the simulator bisected the "
                   f"{len(ranked)} screened candidates by tok/s/chip in {len(refined)} runs, as a percentile grows "
                   "with load)" if percentiles else "")
-               + ". " + " ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
+               + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
                + (f". Model flags: {'; '.join(the_model.flags)}" if the_model.flags else "")
                + (f". sim: the step-level simulator on {len(refined)} candidate(s) ("
                   + ("the bisection's probes" if percentiles else "the best, meeting the targets first, by tok/s/chip")
