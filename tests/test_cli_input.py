@@ -199,3 +199,14 @@ def test_json_of_a_refused_train_layout_is_printed_with_show_infeasible() -> Non
     code, out, _ = run("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8", "--format", "json",
                        "--show-infeasible")
     assert code == 0 and not json.loads(out)["fits"]
+
+
+def test_a_bad_out_is_refused_before_a_timeline_or_plot_is_written(tmp_path: Path) -> None:
+    """serve --timeline and search --plot wrote their file, then --out was refused: exit 2 with a file left."""
+    timeline, plot = tmp_path / "timeline.csv", tmp_path / "frontier.png"
+    assert "unknown suffix .xyz" in refused("serve", *LLAMA, "--timeline", str(timeline), "--out",
+                                            str(tmp_path / "o.xyz"))
+    assert "contradicts --out" in refused("search", *LLAMA, "--refine", "0", "--plot", str(plot), "--format", "json",
+                                          "--out", str(tmp_path / "o.csv"))
+    assert "name the file .png" in refused("search", *LLAMA, "--refine", "0", "--plot", str(tmp_path / "f.txt"))
+    assert not list(tmp_path.iterdir())

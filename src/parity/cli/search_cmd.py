@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, format_option, out_option, output_format
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
@@ -77,6 +77,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     disaggregated serving: prints the throughput/interactivity frontier and the best under the targets.
     A target naming a percentile (--ttft p99:2s) screens the steady-state search by the mean at the same
     bound, and is checked by the simulator on the --refine candidates: the best is the refined one that meets it."""
+    output_format(fmt, out)  # a bad --out is refused before --plot writes anything
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise ParityError(f"--plot {plot.name}: the plot is a PNG; name the file .png")
     percentiles = targets.percentiles()
     if percentiles and (refine == 0 or prefill_system or prefill_chips or decode_chips):
         raise ParityError(f"{' and '.join(str(t) for t in percentiles)}: a percentile target is checked by the "

@@ -193,6 +193,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           ttft_target: str | None, tpot_target: str | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
     simulated step by step, with latency percentiles)."""
+    output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
     simulated = use_sim or model_kind == "sim"
     targets = [t for t in (latency_target(ttft_target, "ttft"), latency_target(tpot_target, "tpot")) if t]
     if not simulated and any(t.statistic != "mean" for t in targets):
