@@ -210,3 +210,17 @@ def test_a_bad_out_is_refused_before_a_timeline_or_plot_is_written(tmp_path: Pat
                                           "--out", str(tmp_path / "o.csv"))
     assert "name the file .png" in refused("search", *LLAMA, "--refine", "0", "--plot", str(tmp_path / "f.txt"))
     assert not list(tmp_path.iterdir())
+
+
+def test_predict_table_names_each_refused_case_and_why(tmp_path: Path) -> None:
+    """A bad row is a row reason, not a crash; the table showed refused rows as blank cases with chips 'nan' and
+    hid the reason in the note column, left out at 120 columns."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,engine,isl,osl,concurrency,tp\nllama-3.1-8b,hgx-h200,vllm,1024,128,8,1\n"
+                     "llama-3.1-8b,hgx-h200,vllm,abc,128,8,1\nllama-3.1-8b,hgx-h2000,vllm,1024,128,8,1\n")
+    result = CliRunner().invoke(cli, ["predict", str(cases), "--model-kind", "steady", "--format", "table"],
+                                env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert "Not feasible (2): case 2: isl must be a whole number, got 'abc'; case 3: unknown system or chip" in out
+    assert "nan" not in out and "case 1" in out

@@ -41,7 +41,7 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("tpot_text", "TPOT ms (80%)", plain, wrap=True),
                       Column("rate_text", "tok/s/chip (80%)", plain, wrap=True),
                       Column("output_tokens_per_s_per_user", "tok/s/user", scaled(1), wide=2),
-                      Column("chips", "chips", plain, wide=2),
+                      Column("chips", "chips", scaled(1), wide=2),
                       Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2),
                       Column("feasible", "feasible", plain, wide=1), Column("flags", "flags", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
@@ -92,8 +92,19 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
     table = [{k: p.row().get(k, float("nan")) for k in columns} for p in predictions]
-    emit([interval_texts(r) for r in table] if fmt in ("table", "md") else table, PREDICTION_COLUMNS, fmt,
-         title=f"{len(rows)} cases from {cases.name}", out=out)
+    if fmt not in ("table", "md"):
+        emit(table, PREDICTION_COLUMNS, fmt, out=out)
+        return
+    # for people: a case without an id is named by its place in the file, and every refusal says why
+    shown = [interval_texts({**r, "case_id": r["case_id"] or f"case {n}"}) for n, r in enumerate(table, start=1)]
+    refusals = [f"{r['case_id']}: {r['note']}" for r in shown if not r["feasible"]]
+    caption = (f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
+               + (f"; and {len(refusals) - _REFUSALS_SHOWN} more (the note column of --format csv)"
+                  if len(refusals) > _REFUSALS_SHOWN else "") + ".") if refusals else ""
+    emit(shown, PREDICTION_COLUMNS, fmt, title=f"{len(rows)} cases from {cases.name}", caption=caption, out=out)
+
+
+_REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's caption gives
 
 
 def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
