@@ -224,3 +224,12 @@ def test_predict_table_names_each_refused_case_and_why(tmp_path: Path) -> None:
     out = " ".join(result.stdout.split())
     assert "Not feasible (2): case 2: isl must be a whole number, got 'abc'; case 3: unknown system or chip" in out
     assert "nan" not in out and "case 1" in out
+
+
+def test_every_command_whose_table_can_leave_columns_out_takes_wide() -> None:
+    """'Not shown at 120 columns: note (--wide, ...)' under predict's table, whose command refused --wide."""
+    from parity.cli import COMMANDS  # noqa: PLC0415
+
+    for name in COMMANDS:
+        options = {o for p in cli.get_command(None, name).params for o in p.opts}  # type: ignore[arg-type]
+        assert "--format" not in options or "--wide" in options, name

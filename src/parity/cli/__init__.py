@@ -17,8 +17,8 @@ import click
 
 from parity.errors import ParityError
 
-__all__ = ["main", "cli", "emit", "render_output", "deliver", "format_option", "out_option", "output_format",
-           "COMMANDS", "TABLE_FORMATS"]
+__all__ = ["main", "cli", "emit", "render_output", "deliver", "format_option", "wide_option", "out_option",
+           "output_format", "COMMANDS", "TABLE_FORMATS"]
 
 # command -> (module that defines it, the one-line summary `parity --help` lists without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -113,10 +113,16 @@ def _remember_wide(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     return value
 
 
+def wide_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--wide: every column of the table, however wide the terminal (read by `render_output`; a table that
+    leaves columns out says to use it)."""
+    return click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                        help="every column of the table, however wide the terminal")(func)
+
+
 def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """--format, and --wide (every column of the table, however wide; read by `emit`)."""
-    func = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
-                        help="every column of the table, however wide the terminal")(func)
+    func = wide_option(func)
     return click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
                         help="table for people, md for Markdown; json or csv (SI units) for machines "
                              "(default with --out: the file's suffix)")(func)

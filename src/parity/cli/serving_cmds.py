@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from parity.cli import TABLE_FORMATS, cli, emit, format_option, out_option, output_format
+from parity.cli import TABLE_FORMATS, cli, emit, format_option, out_option, output_format, wide_option
 from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, ray_option
 from parity.errors import ParityError
@@ -73,6 +73,7 @@ def interval_texts(row: dict) -> dict:
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default=None,
               help="csv (default), json, table or md (default with --out: the file's suffix)")
+@wide_option
 @click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="sim", show_default=True,
               help="sim: the step-level simulator of engine and benchmark client (percentiles, ITL, E2E); "
                    "steady: the closed-form steady-state model (about 10x faster)")

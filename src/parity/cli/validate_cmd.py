@@ -15,7 +15,7 @@ from rich.progress import Progress
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, deliver, emit, format_option, out_option
+from parity.cli import cli, deliver, emit, format_option, out_option, wide_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
@@ -61,6 +61,7 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "m
 @ray_option("the simulator's runs (--model-kind sim or both)")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
               help="table for people; json or csv (SI units) for machines; md: the accuracy page (docs/accuracy.md)")
+@wide_option
 @out_option
 def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: int, section: str, model_kind: str,
              processes: int, ray: str | None, fmt: str,
