@@ -95,7 +95,11 @@ def show(name: str, fmt: str, out: Path | None) -> None:
     try:
         item: Chip | System = catalog.resolve(name, catalog.systems(), "system")
     except CatalogError:
-        item = catalog.chip(name)
+        try:
+            item = catalog.chip(name)
+        except CatalogError:
+            catalog.system(name)  # refuses it, suggesting the closest systems and chips alike
+            raise
     rows = _provenance_rows(item)
     if isinstance(item, System):
         rows = [{"field": "chip", "value": item.chip.id, "as_quoted": item.chip.id, "source_kind": "",
