@@ -70,6 +70,7 @@ def refused(*args: str) -> str:
     (("chips", "--format", "json", "--out", "table.csv"), "--format json contradicts --out table.csv"),
     (("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8"), "does not fit by"),
     (("show", "hgx-h2000"), "unknown system or chip 'hgx-h2000'; did you mean hgx-h200"),  # not only chips
+    (("validate", "--by", "vendr"), "(or 'source' or 'vendor' alone); got vendr"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

@@ -89,8 +89,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     fields = [f.strip() for f in by.split(",") if f.strip()]
     unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
     if unknown:
-        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split; got "
-                          f"{', '.join(sorted(unknown))}")
+        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split (or 'source' or 'vendor' "
+                          f"alone); got {', '.join(sorted(unknown))}")
     folder = destination(write_to, Path.cwd()) if fit else None
     if folder is not None and model_kind == "steady":  # engine profiles are fitted for the steady model
         date = datetime.date.today().isoformat()
