@@ -198,3 +198,22 @@ def test_serve_explain_shows_where_a_decode_step_and_a_prefill_step_go() -> None
     assert sum(p["seconds"] for p in data["decode_step_breakdown"]) < 0.05 < total
     code, table, _ = run(*args)
     assert code == 0 and "One decode step" in table and "One prefill step of 8192 prompt tokens" in table
+
+
+def test_every_option_is_explained_and_shows_its_default() -> None:
+    """`--help` of each command: an option without a help line (serve --tp, train --zero, fleet --isl, ...) or
+    with a default it does not show (serve --mtp 0) left the reader to guess."""
+    from parity.cli import COMMANDS  # noqa: PLC0415
+    import click  # noqa: PLC0415
+
+    missing = []
+    for name in COMMANDS:
+        for option in cli.get_command(None, name).params:  # type: ignore[arg-type, union-attr]
+            if not isinstance(option, click.Option) or option.hidden:
+                continue
+            plain = not (option.is_flag or option.multiple or option.required)
+            unstated = plain and option.default not in (None, "") and not option.show_default \
+                and "default" not in (option.help or "")
+            if not option.help or unstated:
+                missing.append(f"{name} {option.opts[0]}")
+    assert not missing, missing

@@ -58,14 +58,15 @@ def _mtp_caption(model: Model, mtp_tokens: int, chosen: bool) -> str:
 @click.argument("systems", nargs=-1)
 @click.option("--model", "models", multiple=True,
               help=f"catalog model or config.json (repeatable); default: {', '.join(DEFAULT_MODELS)}")
-@click.option("--workload", type=click.Choice(["serve", "train"]), default="serve", show_default=True)
+@click.option("--workload", type=click.Choice(["serve", "train"]), default="serve", show_default=True,
+              help="serve: serving throughput at the latency targets; train: training tokens/s per chip")
 @targets_options(ttft_default=DEFAULT_TTFT)
-@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens")
-@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens")
+@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
+@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
 @click.option("--weights", default=None, help="serving weight format for all systems (default: best native per chip)")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
 @click.option("--chips", type=CHIPS, default=None, help="training: chips (default: the system's)")
-@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence")
+@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
 @click.option("--global-batch", type=COUNT, default=1024, show_default=True,
               help="training: sequences per step")
 @click.option("--precision", "training_precision", default="bf16", show_default=True, help="training precision")

@@ -25,9 +25,9 @@ def _money(value: object) -> str:
 @click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
               help="comma-separated chip kinds")
 @targets_options()
-@click.option("--isl", type=TOKENS, default=1024, show_default=True)
-@click.option("--osl", type=TOKENS, default=1024, show_default=True)
-@click.option("--engine", default="generic", show_default=True)
+@click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
+@click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
+@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--peak-factor", type=Real(1.0, 1e3), default=2.0, show_default=True, help="peak over daily-mean demand")
 @click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True, help="spare capacity share")
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,

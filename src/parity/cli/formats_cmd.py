@@ -25,9 +25,9 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
               help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, w4a8_mxfp4, "
                    "w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w4a8)")
 @targets_options()
-@click.option("--isl", default=1024, show_default=True, type=TOKENS)
-@click.option("--osl", default=1024, show_default=True, type=TOKENS)
-@click.option("--engine", default="generic", show_default=True)
+@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
+@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
+@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @format_option
 @out_option
 def formats_command(systems: tuple[str, ...], model: str, names: str, targets: Targets,

@@ -27,7 +27,7 @@ COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "l
            Column("concurrency", "clients/worker", scaled(1), wide=True),
            Column("chips", "chips", scaled(1)), Column("tpot_s", "TPOT ms", scaled(1e-3)),
            Column("ttft_s", "TTFT ms", scaled(1e-3)),
-           Column("tokens_per_s_per_user", "tok/s/user", scaled(1), wide=True),  # 1 / TPOT: gives way on a narrow terminal
+           Column("tokens_per_s_per_user", "tok/s/user", scaled(1), wide=True),  # 1 / TPOT: gives way first
            Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
            Column("meets_targets", "meets", lambda v: "yes" if v else "no")]
 # with --refine: the simulator's figures beside the steady-state ones ('-' on rows not refined)
@@ -46,9 +46,9 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @click.option("--chips", type=CHIPS, default=None,
               help="chips per worker (default: every power of two up to the scale-up domain)")
 @targets_options(statistics=True)
-@click.option("--isl", type=TOKENS, default=1024, show_default=True)
-@click.option("--osl", type=TOKENS, default=1024, show_default=True)
-@click.option("--engine", default="generic", show_default=True)
+@click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
+@click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
+@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--weights", default=None, help="weight format (default: the narrowest native one)")
 @click.option("--mode", "modes", type=click.Choice(["agg", "disagg"]), multiple=True,
               help="serving modes to search (default both)")

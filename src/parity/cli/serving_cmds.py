@@ -121,15 +121,16 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
 @click.option("--attention-format", default="", help="format of the attention math, bf16 or fp8 (FP8 attention "
               "kernels such as FlashMLA-FP8; default: the engine's)")
-@click.option("--offload-kv", type=Real(0.0, 1.0), default=0.0,
+@click.option("--offload-kv", type=Real(0.0, 1.0), default=0.0, show_default=True,
               help="share of the KV cache kept in host CPU memory (systems with a chip-to-CPU link, e.g. GB200's "
                    "Grace over NVLink-C2C); each step reads it over that link")
-@click.option("--offload-weights", type=Real(0.0, 1.0), default=0.0,
+@click.option("--offload-weights", type=Real(0.0, 1.0), default=0.0, show_default=True,
               help="share of the weights kept in host CPU memory, read over the host link every step")
 @click.option("--mla-decode", type=click.Choice(["absorbed", "unabsorbed"]), default=None,
               help="MLA models: decode absorbed (FlashMLA, attention over the latent) or unabsorbed (K/V expanded "
                    "per head from the latent each step); default: the engine's (absorbed)")
-@click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
+@click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True,
+              help="agg: prefill and decode on the same workers; disagg: separate prefill and decode workers")
 @click.option("--phase", type=click.Choice(list(PHASES)), default="both", show_default=True,
               help="both: the closed-loop benchmark; decode or prefill: one step of a fixed --batch")
 @click.option("--scenario", type=click.Choice(["closed", "offline", "server"]), default="closed", show_default=True,
@@ -144,34 +145,38 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP "
                    "ranks")
 @click.option("--context", type=TOKENS, default=None, help="phase decode: KV tokens per sequence")
-@click.option("--isl", type=TOKENS, default=1024, show_default=True)
-@click.option("--osl", type=TOKENS, default=1024, show_default=True)
-@click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True)
+@click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
+@click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
+@click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True,
+              help="closed-loop clients, each sending its next request when the last one ends")
 @click.option("--random-range-ratio", type=Real(0.0, 1.0), default=1.0, show_default=True,
               help="request lengths drawn uniformly from [ratio x isl, isl] and [ratio x osl, osl], as "
                    "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths")
-@click.option("--tp", type=PARALLEL, default=1, show_default=True)
-@click.option("--pp", type=PARALLEL, default=1, show_default=True)
-@click.option("--attn-dp", type=PARALLEL, default=1, show_default=True)
+@click.option("--tp", type=PARALLEL, default=1, show_default=True, help="tensor-parallel ranks per worker")
+@click.option("--pp", type=PARALLEL, default=1, show_default=True, help="pipeline stages per worker")
+@click.option("--attn-dp", type=PARALLEL, default=1, show_default=True, help="attention data-parallel ranks per worker")
 @click.option("--moe-tp", type=PARALLEL, default=None, help="expert tensor parallel (default: experts split by "
                                                             "expert parallelism)")
 @click.option("--moe-ep", type=PARALLEL, default=None,
               help="expert-parallel ranks (any size up to the MoE ranks; default: what the layout leaves)")
-@click.option("--redundant-experts", type=Count(most=2**20, least=0), default=0,
+@click.option("--redundant-experts", type=Count(most=2**20, least=0), default=0, show_default=True,
               help="extra replicas of hot experts placed EPLB-style (DeepSeek's EPLB)")
-@click.option("--shared-expert-replicas", type=Count(most=2**20, least=0), default=0,
+@click.option("--shared-expert-replicas", type=Count(most=2**20, least=0), default=0, show_default=True,
               help="shared experts placed as this many expert instances instead of computed on every rank")
 @click.option("--rank-per-die", is_flag=True, help="each die of a multi-die package (Ascend 910C) is one rank")
-@click.option("--prefill-workers", type=PARALLEL, default=None)
-@click.option("--decode-workers", type=PARALLEL, default=None)
+@click.option("--prefill-workers", type=PARALLEL, default=None,
+              help="disagg: prefill workers (default: sized for the engine's prefill utilisation)")
+@click.option("--decode-workers", type=PARALLEL, default=None,
+              help="disagg: decode workers (default: sized for the engine's clients per decode rank)")
 @click.option("--prefill-system", default="", help="disagg: run the prefill workers on this system (a mixed fleet; "
               "the KV cache moves over scale-out links)")
 @click.option("--decode-tp", type=PARALLEL, default=None, help="disagg: decode layout (default: as --tp)")
-@click.option("--decode-attn-dp", type=PARALLEL, default=None)
+@click.option("--decode-attn-dp", type=PARALLEL, default=None,
+              help="disagg: decode attention-DP ranks (default: as --attn-dp)")
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
-@click.option("--mtp", "mtp_tokens", type=Count(most=64, least=0), default=0,
+@click.option("--mtp", "mtp_tokens", type=Count(most=64, least=0), default=0, show_default=True,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
-@click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0,
+@click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0, show_default=True,
               help="draft tokens accepted per step on average (e.g. 1.8 of 3; 0: the model's published "
                    "acceptance, data/speculation.toml)")
 @click.option("--adp-hold-steps", type=Real(0.0, 1e6), default=None,

@@ -115,20 +115,26 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
               help="virtual stages (interleaved 1F1B; default: the fastest that fits)")
 @click.option("--pp-schedule", type=click.Choice(PP_SCHEDULES), default=None,
               help="pipeline schedule (default: interleaved with --vp > 1, else 1f1b)")
-@click.option("--pp-first-layers", type=Count(most=2**20, least=0), default=0,
-              help="layers of the first pipeline stage when uneven (Megatron's decoder_first_pipeline_num_layers)")
-@click.option("--pp-last-layers", type=Count(most=2**20, least=0), default=0,
-              help="layers of the last pipeline stage")
-@click.option("--seq-len", type=TOKENS, default=4096, show_default=True)
+@click.option("--pp-first-layers", type=Count(most=2**20, least=0), default=0, show_default=True,
+              help="layers of the first pipeline stage when uneven (Megatron's decoder_first_pipeline_num_layers; "
+                   "0: even stages)")
+@click.option("--pp-last-layers", type=Count(most=2**20, least=0), default=0, show_default=True,
+              help="layers of the last pipeline stage when uneven (0: even stages)")
+@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="sequence length [tokens]")
 @click.option("--global-batch", type=COUNT, default=None, help="sequences per step (default: 4M tokens' worth)")
-@click.option("--micro-batch", type=COUNT, default=1, show_default=True)
+@click.option("--micro-batch", type=COUNT, default=1, show_default=True, help="sequences per micro-batch")
 @click.option("--show-infeasible", is_flag=True,
               help="print a layout that does not fit in memory (exit 0) instead of refusing it")
 @click.option("--recompute", type=click.Choice(RECOMPUTE), default=None,
               help="activation recomputation (default: the fastest that fits)")
-@click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True)
-@click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True)
+@click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True,
+              help="ZeRO stage: 0 plain data parallel, 1 optimizer states sharded, 2 also gradients, 3 also weights")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True,
+              help="format of the GEMMs (fp8: per-tensor scales; fp8_block: 128x128 blocks, DeepSeek-V3; "
+                   "mxfp8: MX blocks)")
+@click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True,
+              help="overlap: gradient reduce-scatter and parameter all-gather hidden behind backward and forward; "
+                   "none: run after the step")
 @click.option("--activation-cache", type=click.Choice(ACTIVATION_CACHES), default="auto", show_default=True,
               help="stored activations: auto (GEMM inputs in the precision's format) or fp8 (DeepSeek-V3 Sec. 3.3.2: "
                    "FP8 GEMM inputs, SwiGLU output recomputed)")
@@ -145,7 +151,7 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @click.option("--tokens", type=Real(1.0, 1e18), default=1e12, show_default=True,
               help="tokens to train on (time, chip-hours)")
 @click.option("--search", is_flag=True, help="find the fastest layout that fits and show the top ones")
-@click.option("--top", type=int, default=10, show_default=True)
+@click.option("--top", type=int, default=10, show_default=True, help="with --search: layouts shown")
 @click.option("--validate", "validate_rows", is_flag=True, help="score parity on the published training measurements")
 @click.option("--fit", is_flag=True, help="with --validate: refit the training profile on the calibration rows")
 @click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,
