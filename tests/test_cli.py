@@ -217,3 +217,13 @@ def test_every_option_is_explained_and_shows_its_default() -> None:
             if not option.help or unstated:
                 missing.append(f"{name} {option.opts[0]}")
     assert not missing, missing
+
+
+@pytest.mark.parametrize("args", [("formats", "hgx-h100", "--model", "llama-3.1-8b", "--formats", "bf16", "--format", "csv"),
+                                  ("predict", "{cases}", "--model-kind", "steady", "--format", "table")])
+def test_progress_bars_leave_stdout_to_the_output(args: tuple[str, ...], tmp_path: Path) -> None:
+    """formats' and predict's progress bars wrote a blank line to stdout: a CSV began with an empty row."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h100,1024,128,8\n")
+    code, out, _ = run(*(a.format(cases=cases) for a in args))
+    assert code == 0 and out.splitlines()[0].strip(), out[:200]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.progress import Progress
 
 from parity import catalog
@@ -42,7 +43,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
         raise ParityError("--formats names no format")
     the_model, profile = catalog.model(model), catalog.engine(engine)
     results = []
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, console=Console(stderr=True)) as progress:  # stdout carries only the output
         task = progress.add_task("searching each system and format", total=len(found))
         for system in found:
             results += compare_formats([system], the_model, profile, wanted, targets.tpot_s, targets.ttft_s, isl, osl)
