@@ -219,7 +219,8 @@ def test_every_option_is_explained_and_shows_its_default() -> None:
     assert not missing, missing
 
 
-@pytest.mark.parametrize("args", [("formats", "hgx-h100", "--model", "llama-3.1-8b", "--formats", "bf16", "--format", "csv"),
+@pytest.mark.parametrize("args", [("formats", "hgx-h100", "--model", "llama-3.1-8b", "--formats", "bf16",
+                                   "--format", "csv"),
                                   ("predict", "{cases}", "--model-kind", "steady", "--format", "table")])
 def test_progress_bars_leave_stdout_to_the_output(args: tuple[str, ...], tmp_path: Path) -> None:
     """formats' and predict's progress bars wrote a blank line to stdout: a CSV began with an empty row."""
