@@ -91,3 +91,11 @@ def test_search_caption_separates_its_assumptions() -> None:
     out = " ".join(table("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0",
                          columns=120).split())
     assert "1 to 64 chips per worker; disaggregated prefill workers" in out
+
+
+def test_fleet_for_a_power_budget_shows_what_it_serves() -> None:
+    """With --power-mw (or --units) and no demand, the tokens/day served is the answer: it was the column left out
+    at 80 and 120 columns, beside an 'of demand' column of '-'."""
+    out = table("fleet", "--model", "llama-3.1-8b", "--chips", "h100", "--power-mw", "10", columns=80)
+    header = out.splitlines()[1]
+    assert "T tokens/day served" in header and "of demand" not in out
