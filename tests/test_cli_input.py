@@ -69,6 +69,8 @@ def refused(*args: str) -> str:
     (("chips", "--out", "table.xlsx"), "unknown suffix .xlsx; use .csv, .json, .md or .txt"),
     (("chips", "--format", "json", "--out", "table.csv"), "--format json contradicts --out table.csv"),
     (("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8"), "does not fit by"),
+    (("serve", *LLAMA, "--decode-tp", "4"), "--decode-tp sets the disaggregated workers: add --mode disagg"),
+    (("serve", *LLAMA, "--prefill-workers", "2", "--prefill-system", "hgx-h200"), "or leave them out"),
     (("show", "hgx-h2000"), "unknown system or chip 'hgx-h2000'; did you mean hgx-h200"),  # not only chips
     (("validate", "--by", "vendr"), "(or 'source' or 'vendor' alone); got vendr"),
 ])

@@ -224,6 +224,13 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0,
                     redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
     disagg = mode == "disagg"
+    split_only = {"--prefill-workers": prefill_workers, "--decode-workers": decode_workers,
+                  "--prefill-system": prefill_system, "--decode-tp": decode_tp, "--decode-attn-dp": decode_attn_dp}
+    given = [name for name, value in split_only.items() if value]
+    if given and not disagg:
+        one = len(given) == 1
+        raise ParityError(f"{', '.join(given)} set{'s' if one else ''} the disaggregated workers: add --mode disagg, "
+                          f"or leave {'it' if one else 'them'} out")
     if phase != "both":
         if not batch:
             raise ParityError(f"--phase {phase} needs --batch")
