@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,17 @@ def test_every_command_whose_table_can_leave_columns_out_takes_wide() -> None:
     for name in COMMANDS:
         options = {o for p in cli.get_command(None, name).params for o in p.opts}  # type: ignore[arg-type]
         assert "--format" not in options or "--wide" in options, name
+
+
+@pytest.mark.parametrize(("out", "says"), [("out.json", "a sweep writes .csv or .parquet, got .json"),
+                                           ("out", "a sweep writes .csv or .parquet, got no suffix"),
+                                           ("out.parquet", "Parquet output needs pyarrow")])
+def test_a_sweep_out_it_cannot_write_is_refused_before_any_work(out: str, says: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """sweep --out results.json wrote CSV into results.json; --out x.parquet without pyarrow failed after the run."""
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the parquet extra were not installed
+    path = tmp_path / "spec.toml"
+    path.write_text('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    assert says in refused("sweep", str(path), "--out", str(tmp_path / out), "--workers", "1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
