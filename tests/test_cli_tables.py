@@ -99,3 +99,10 @@ def test_fleet_for_a_power_budget_shows_what_it_serves() -> None:
     out = table("fleet", "--model", "llama-3.1-8b", "--chips", "h100", "--power-mw", "10", columns=80)
     header = out.splitlines()[1]
     assert "T tokens/day served" in header and "of demand" not in out
+
+
+def test_train_search_counts_layouts_with_thousands_separators() -> None:
+    """'11616 layouts priced, 9265 fit' beside search's '12,012 configurations evaluated'."""
+    out = " ".join(table("train", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--chips", "1024",
+                         "--seq-len", "8192", "--global-batch", "512", "--search", columns=120).split())
+    assert "11,616 layouts priced, " in out

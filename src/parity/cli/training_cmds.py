@@ -196,7 +196,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         payload = {"model": the_model.name, "system": the_system.id, "chips": n, "candidates": found.candidates,
                    "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best]}
         emit(rows, SEARCH_COLUMNS, fmt, title=title, payload=payload, out=out,
-             caption=f"{found.candidates} layouts priced, {found.fitting} fit. Assumptions: "
+             caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit. Assumptions: "
                      + "; ".join(found.best[0].assumptions))
         return
     chosen, picked = "", ""
