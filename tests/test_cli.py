@@ -170,6 +170,8 @@ def test_serve_adp_hold_flag_overrides_the_engine() -> None:
     (("serv",), "No such command 'serv'"),
     (("serve", "--model", "llama-3.1-8b"), "Missing option '--system'"),
     (("--bogus",), "No such option '--bogus'"),
+    (("servee",), "No such command 'servee'; did you mean serve? (see 'parity --help')"),
+    (("compare", "--model"), "Option '--model' requires an argument. (see 'parity compare --help')"),
 ])
 def test_bad_options_give_one_line_and_exit_code_2(args: tuple[str, ...], says: str) -> None:
     """Click's usage errors come out as parity's other errors do: one line on stderr, exit code 2."""
@@ -228,3 +230,9 @@ def test_progress_bars_leave_stdout_to_the_output(args: tuple[str, ...], tmp_pat
     cases.write_text("model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h100,1024,128,8\n")
     code, out, _ = run(*(a.format(cases=cases) for a in args))
     assert code == 0 and out.splitlines()[0].strip(), out[:200]
+
+
+def test_parity_alone_prints_its_help_and_exits_0() -> None:
+    """Plain `parity` printed the whole help squeezed into one 'parity: error: Usage: ...' line, exit 2."""
+    code, out, err = run()
+    assert code == 0 and not err and out == run("--help")[1] and out.startswith("Usage: ")

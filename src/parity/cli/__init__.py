@@ -7,6 +7,7 @@ numpy, rich or matplotlib) is imported only when that command runs.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -68,11 +69,24 @@ class _Group(click.Group):
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
+        if not args:  # plain `parity`: the help, as --help prints it (not a usage error)
+            context = click.Context(self, info_name=info_name, parent=parent, **self.context_settings)
+            click.echo(self.get_help(context))
+            raise click.exceptions.Exit(0)
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as err:
             _usage_line(err)
             raise click.exceptions.Exit(2) from err
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                             list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else "."
+            ctx.fail(f"No such command {name!r}{hint}")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -80,8 +94,8 @@ class _Group(click.Group):
         except ParityError as err:
             click.echo(f"parity: error: {err}", err=True)
             ctx.exit(2)
-        except click.UsageError as err:
-            _usage_line(err)
+        except click.UsageError as err:  # a subcommand's option the parser refused names no context: name it here
+            _usage_line(err, f"parity {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "parity")
             ctx.exit(2)
         except OSError as err:  # a file that cannot be read or written: its name and the system's reason
             where = f"{err.filename}: " if err.filename else ""
@@ -89,9 +103,10 @@ class _Group(click.Group):
             ctx.exit(2)
 
 
-def _usage_line(err: click.UsageError) -> None:
-    """A bad option or argument as one line on stderr, naming the --help of the command it was given to."""
-    where = err.ctx.command_path if err.ctx is not None else "parity"
+def _usage_line(err: click.UsageError, command: str = "parity") -> None:
+    """A bad option or argument as one line on stderr, naming the --help of the command it was given to
+    (`command` when the error names none)."""
+    where = err.ctx.command_path if err.ctx is not None else command
     message = " ".join(err.format_message().split())
     click.echo(f"parity: error: {message} (see '{where} --help')", err=True)
 
