@@ -170,7 +170,7 @@ def test_serve_adp_hold_flag_overrides_the_engine() -> None:
     (("serv",), "No such command 'serv'"),
     (("serve", "--model", "llama-3.1-8b"), "Missing option '--system'"),
     (("--bogus",), "No such option '--bogus'"),
-    (("servee",), "No such command 'servee'; did you mean serve? (see 'parity --help')"),
+    (("servee",), "No such command 'servee'; did you mean serve?"),
     (("compare", "--model"), "Option '--model' requires an argument. (see 'parity compare --help')"),
 ])
 def test_bad_options_give_one_line_and_exit_code_2(args: tuple[str, ...], says: str) -> None:

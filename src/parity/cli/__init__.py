@@ -19,7 +19,7 @@ import click
 from parity.errors import ParityError
 
 __all__ = ["main", "cli", "emit", "render_output", "deliver", "format_option", "wide_option", "out_option",
-           "output_format", "COMMANDS", "TABLE_FORMATS"]
+           "output_format", "progress_bar", "COMMANDS", "TABLE_FORMATS"]
 
 # command -> (module that defines it, the one-line summary `parity --help` lists without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -198,6 +198,16 @@ def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Any], fmt: str, *,
     fmt = output_format(fmt, out)
     deliver(render_output(rows, columns, fmt, title=title, caption=caption, payload=payload, to_file=out is not None,
                           wide=wide), out)
+
+
+def progress_bar() -> Any:
+    """A transient rich progress bar on stderr, drawn only on a terminal: stdout carries only the output, and
+    a pipe or a log gets nothing (not even the blank line a finished bar leaves)."""
+    from rich.console import Console  # noqa: PLC0415 - rich loads only when a command runs
+    from rich.progress import Progress  # noqa: PLC0415
+
+    console = Console(stderr=True)
+    return Progress(transient=True, console=console, disable=not console.is_terminal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, format_option, out_option, progress_bar
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
@@ -43,7 +41,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
         raise ParityError("--formats names no format")
     the_model, profile = catalog.model(model), catalog.engine(engine)
     results = []
-    with Progress(transient=True, console=Console(stderr=True)) as progress:  # stdout carries only the output
+    with progress_bar() as progress:
         task = progress.add_task("searching each system and format", total=len(found))
         for system in found:
             results += compare_formats([system], the_model, profile, wanted, targets.tpot_s, targets.ttft_s, isl, osl)

@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
-from parity.cli import TABLE_FORMATS, cli, emit, format_option, out_option, output_format, wide_option
+from parity.cli import (TABLE_FORMATS, cli, emit, format_option, out_option, output_format, progress_bar,
+                        wide_option)
 from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, ray_option
 from parity.errors import ParityError
@@ -86,7 +85,7 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
     rows = _read_cases(cases)
-    with Progress(transient=True, disable=fmt != "table", console=Console(stderr=True)) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
                                    processes=processes, ray=ray)
