@@ -236,3 +236,12 @@ def test_parity_alone_prints_its_help_and_exits_0() -> None:
     """Plain `parity` printed the whole help squeezed into one 'parity: error: Usage: ...' line, exit 2."""
     code, out, err = run()
     assert code == 0 and not err and out == run("--help")[1] and out.startswith("Usage: ")
+
+
+def test_progress_bars_are_drawn_only_by_cli_progress_bar() -> None:
+    """report's and sweep's bars were rich Progress on stdout, leaving a blank line before 'wrote ...' in a pipe;
+    every command draws its bar through parity.cli.progress_bar (calibrate's GPU run aside)."""
+    folder = Path(__file__).parents[1] / "src" / "parity" / "cli"
+    drawing = sorted(p.name for p in folder.glob("*.py") if "Progress(" in p.read_text())
+    assert drawing == ["__init__.py", "calibrate_cmd.py"], drawing
+

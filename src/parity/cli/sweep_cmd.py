@@ -8,9 +8,8 @@ import tomllib
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
-from parity.cli import cli
+from parity.cli import cli, progress_bar
 from parity.cli.files import read_text
 from parity.cli.values import Count, ray_option
 from parity.errors import ParityError
@@ -63,7 +62,7 @@ def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int)
     spec = spec_from_toml(data)
     _writable(out)
     total = len(sweep_rows(spec))
-    with Progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"{total:,} scenarios", total=total)
         rows = run_sweep(spec, workers=workers, use_ray=ray is not None,
                          ray_address=None if ray in (None, RAY_LOCAL) else ray, chunk=chunk,

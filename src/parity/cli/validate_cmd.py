@@ -9,13 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, deliver, emit, format_option, out_option, wide_option
+from parity.cli import cli, deliver, emit, format_option, out_option, progress_bar, wide_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
@@ -98,7 +96,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if model_kind == "both":
         _models_side_by_side(rows, processes, fmt, out, ray)
         return
-    with Progress(transient=True, console=Console(stderr=True)) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("predicting measured cases", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
                                    processes=processes, ray=ray)
@@ -267,7 +265,7 @@ def _case(e) -> dict[str, object]:
 
 
 def _refit_engines(rows: list[dict[str, str]], iterations: int, date: str) -> list[Refit]:
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
+    with progress_bar() as bar:
         def progress(label: str, total: int) -> Callable[[float], None]:
             task = bar.add_task(label, total=total)
             return lambda _: bar.advance(task)
@@ -282,7 +280,7 @@ def _write(refits: list[Refit], folder: Path) -> None:
 def _never_fitted_errors(rows: list[dict[str, str]], kind: str, processes: int, ray: str | None) -> list[CaseError]:
     """One model's errors on the never-fitted (holdout and unseen) rows, with a progress bar."""
     scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]
-    with Progress(transient=True, console=Console(stderr=True)) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"predicting never-fitted cases ({kind})", total=len(scored))
         predictions = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind=kind,
                                    processes=processes, ray=ray if kind == "sim" else None)
