@@ -245,3 +245,13 @@ def test_progress_bars_are_drawn_only_by_cli_progress_bar() -> None:
     drawing = sorted(p.name for p in folder.glob("*.py") if "Progress(" in p.read_text())
     assert drawing == ["__init__.py", "calibrate_cmd.py"], drawing
 
+
+def test_validate_percentiles_csv_has_a_row_per_published_figure() -> None:
+    """--section percentiles --format csv printed nothing (the rows handed to CSV were empty; JSON got the payload)."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    code, out, _ = run("validate", "--section", "percentiles", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) > 10
+    assert {"case_id", "metric", "statistic", "measured_s", "predicted_s", "error"} <= set(rows[0])

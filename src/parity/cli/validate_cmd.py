@@ -152,8 +152,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                                                            processes, ray)
         deliver(accuracy_markdown(errors, training, payload), out)
         return
-    if fmt != "table":
-        emit([], [], fmt, payload=payload, out=out)
+    if fmt != "table":  # json: the whole payload; csv: one row per measured value against its prediction
+        emit(payload["cases"], [], fmt, payload=payload, out=out)
         return
     if section in ("serving", "all"):
         emit(table, columns, "table",
