@@ -255,3 +255,17 @@ def test_validate_percentiles_csv_has_a_row_per_published_figure() -> None:
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) > 10
     assert {"case_id", "metric", "statistic", "measured_s", "predicted_s", "error"} <= set(rows[0])
+
+
+def test_a_reader_that_leaves_stops_parity_quietly() -> None:
+    """`parity ... | head` ended in 'parity: error: Broken pipe' and exit 2, as if the input were bad."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    src = str(Path(__file__).parents[1] / "src")  # this checkout's parity, whatever is installed
+    child = subprocess.Popen([sys.executable, "-c", "import sys; from parity.cli import main; sys.exit(main(['chips']))"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": src})
+    child.stdout.close()  # type: ignore[union-attr] - closed before parity writes: its write finds no reader
+    err = child.stderr.read().decode()  # type: ignore[union-attr]
+    assert child.wait() == 141 and err == "", err

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import io
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -97,10 +99,23 @@ class _Group(click.Group):
         except click.UsageError as err:  # a subcommand's option the parser refused names no context: name it here
             _usage_line(err, f"parity {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "parity")
             ctx.exit(2)
+        except BrokenPipeError:  # the reader left (`parity chips | head -3`): stop quietly, as `yes | head` does
+            _stdout_to_devnull()
+            ctx.exit(141)  # 128 + SIGPIPE, what a shell reports for a command a closed pipe stopped
         except OSError as err:  # a file that cannot be read or written: its name and the system's reason
             where = f"{err.filename}: " if err.filename else ""
             click.echo(f"parity: error: {where}{err.strerror or err}", err=True)
             ctx.exit(2)
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit does not fail on the closed pipe
+    again (the Python documentation's recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a real file (a test's captured stream)
+        pass
 
 
 def _usage_line(err: click.UsageError, command: str = "parity") -> None:
