@@ -264,8 +264,9 @@ def test_a_reader_that_leaves_stops_parity_quietly() -> None:
     import sys  # noqa: PLC0415
 
     src = str(Path(__file__).parents[1] / "src")  # this checkout's parity, whatever is installed
-    child = subprocess.Popen([sys.executable, "-c", "import sys; from parity.cli import main; sys.exit(main(['chips']))"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": src})
+    code = "import sys; from parity.cli import main; sys.exit(main(['chips']))"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": src})
     child.stdout.close()  # type: ignore[union-attr] - closed before parity writes: its write finds no reader
     err = child.stderr.read().decode()  # type: ignore[union-attr]
     assert child.wait() == 141 and err == "", err
