@@ -87,6 +87,7 @@ def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tm
     (b"model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h100,1024,1024,\xe9\n", "not UTF-8 text"),
     (b"model,system\x00,isl\n", "NUL bytes"),
     (b"a,b\n1,2\n", "not a cases table"),
+    (b"model,system,isl,osl,concurrency\n", "a header and no cases"),  # was exit 0 with no output at all
 ])
 def test_cases_that_are_not_a_utf8_table_are_refused(content: bytes, says: str, tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"

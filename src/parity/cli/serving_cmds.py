@@ -30,10 +30,13 @@ from parity.report.tables import Column, plain, scaled, to_csv, with_interval, w
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
-    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column."""
-    return _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at least "
+    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column, and a case."""
+    rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at least "
                                                  f"model, system, isl, osl, concurrency; columns: "
                                                  f"{', '.join(CASE_COLUMNS)})")
+    if not rows:
+        raise ParityError(f"{path.name}: a header and no cases (one case a row below it)")
+    return rows
 
 
 PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
