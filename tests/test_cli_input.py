@@ -253,3 +253,17 @@ def test_a_sweep_out_it_cannot_write_is_refused_before_any_work(out: str, says: 
                     'concurrency = [8]\n')
     assert says in refused("sweep", str(path), "--out", str(tmp_path / out), "--workers", "1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_path: Path) -> None:
+    """A note with an unquoted comma spilled a cell past the header and the row was predicted as if whole."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,isl,osl,concurrency,note\nok,llama-3.1-8b,hgx-h100,1024,128,8,fine\n"
+                     "spilled,llama-3.1-8b,hgx-h100,1024,128,8,a, b\n")
+    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "csv")
+    rows = {r["case_id"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert code == 0 and rows["ok"]["feasible"] == "True" and rows["spilled"]["feasible"] == "False"
+    assert rows["spilled"]["note"].startswith("1 cell(s) beyond the header's columns (' b')")
