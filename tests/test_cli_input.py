@@ -72,6 +72,10 @@ def refused(*args: str) -> str:
     (("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8"), "does not fit by"),
     (("serve", *LLAMA, "--decode-tp", "4"), "--decode-tp sets the disaggregated workers: add --mode disagg"),
     (("serve", *LLAMA, "--prefill-workers", "2", "--prefill-system", "hgx-h200"), "or leave them out"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train", "--tpot", "20ms", "--isl", "10"),
+     "--tpot, --isl only apply with --workload serve"),  # they were ignored: training has no latency target
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--seq-len", "8192"), "--seq-len only applies with "
+                                                                               "--workload train"),
     (("show", "hgx-h2000"), "unknown system or chip 'hgx-h2000'; did you mean hgx-h200"),  # not only chips
     (("validate", "--by", "vendr"), "(or 'source' or 'vendor' alone); got vendr"),
 ])
