@@ -76,6 +76,7 @@ def refused(*args: str) -> str:
      "--tpot, --isl only apply with --workload serve"),  # they were ignored: training has no latency target
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--seq-len", "8192"), "--seq-len only applies with "
                                                                                "--workload train"),
+    (("train", *LLAMA, "--search", "--dp", "4"), "--search derives --dp"),  # it was ignored
     (("show", "hgx-h2000"), "unknown system or chip 'hgx-h2000'; did you mean hgx-h200"),  # not only chips
     (("validate", "--by", "vendr"), "(or 'source' or 'vendor' alone); got vendr"),
 ])

@@ -180,6 +180,9 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     if top < 1:
         raise ParityError(f"--top must be a whole number >= 1, got {top}")
     if search:
+        if dp:
+            raise ParityError("--search derives --dp from the chips and the layout it tries; pin --tp, --pp, --cp "
+                              "or --ep instead")
         space = SearchSpace(**{k: v for k, v in (("tp", _ints(str(tp)) if tp else None),
                                                   ("pp", _ints(str(pp)) if pp else None),
                                                   ("cp", _ints(str(cp)) if cp else None),
