@@ -270,3 +270,18 @@ def test_a_reader_that_leaves_stops_parity_quietly() -> None:
     child.stdout.close()  # type: ignore[union-attr] - closed before parity writes: its write finds no reader
     err = child.stderr.read().decode()  # type: ignore[union-attr]
     assert child.wait() == 141 and err == "", err
+
+
+@pytest.mark.parametrize(("args", "key"), [
+    (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady"), "tpot_s"),
+    (("train", "--model", "llama-3.1-8b", "--system", "hgx-h100"), "step_s"),
+    (("model", "llama-3.1-8b"), "parameters"),
+])
+def test_one_record_as_csv_is_one_row_in_si_units(args: tuple[str, ...], key: str) -> None:
+    """serve, train and model wrote their people's rows as CSV ('step time,45.437 s'), not SI values."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    code, out, _ = run(*args, "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and float(row[key]) > 0 and "quantity" not in row

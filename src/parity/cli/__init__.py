@@ -20,8 +20,8 @@ import click
 
 from parity.errors import ParityError
 
-__all__ = ["main", "cli", "emit", "render_output", "deliver", "format_option", "wide_option", "out_option",
-           "output_format", "progress_bar", "COMMANDS", "TABLE_FORMATS"]
+__all__ = ["main", "cli", "emit", "emit_record", "render_output", "deliver", "format_option", "wide_option",
+           "out_option", "output_format", "progress_bar", "COMMANDS", "TABLE_FORMATS"]
 
 # command -> (module that defines it, the one-line summary `parity --help` lists without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -223,6 +223,18 @@ def progress_bar() -> Any:
 
     console = Console(stderr=True)
     return Progress(transient=True, console=console, disable=not console.is_terminal)
+
+
+def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping[str, Any], title: str = "",
+                caption: str = "", out: Path | None = None, wrap: bool = False) -> None:
+    """One record (a serving scenario, a training layout, a model): for people a quantity/value table of
+    `rows` (figures written for reading); JSON the payload; CSV the payload as one row in SI units (nested
+    values as JSON cells), never the people's text such as '45.4 s'."""
+    from parity.report.tables import Column, plain  # noqa: PLC0415
+
+    columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=wrap)]
+    fmt = output_format(fmt, out)
+    emit([payload] if fmt == "csv" else rows, columns, fmt, title=title, caption=caption, payload=payload, out=out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from parity.cli import (TABLE_FORMATS, cli, emit, format_option, out_option, output_format, progress_bar,
-                        wide_option)
+from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
+                        progress_bar, wide_option)
 from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, ray_option
 from parity.errors import ParityError
@@ -294,9 +294,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
-    emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=True)], fmt,
-         title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
-         caption="Assumptions: " + data["note"], payload=data, out=out)
+    emit_record(rows, fmt, wrap=True,
+                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
+                caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
                         Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
@@ -326,11 +326,10 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
         shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
     shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
               ("outside what was validated", data["flags"] or "no")]
-    emit([{"quantity": k, "value": v} for k, v in shown],
-         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{case.model} on {case.system}: one {phase} step of {case.batch} "
-               f"{'sequences' if phase == 'decode' else 'prompts'}",
-         caption="Assumptions: " + str(data["note"]), payload=payload, out=out)
+    emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
+                title=f"{case.model} on {case.system}: one {phase} step of {case.batch} "
+                      f"{'sequences' if phase == 'decode' else 'prompts'}",
+                caption="Assumptions: " + str(data["note"]), payload=payload, out=out)
 
 
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
@@ -358,10 +357,9 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
              ("input tokens/s per chip", f"{result.input_tokens_per_s_per_chip:,.1f}"),
              ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"), ("decode batch per rank", f"{result.decode_batch:g}"),
              ("chips", f"{result.chips:g}"), ("requests", f"{result.requests}")]
-    emit([{"quantity": k, "value": v} for k, v in shown],
-         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{case.model} on {case.system}: offline over {result.requests} requests",
-         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+    emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
+                title=f"{case.model} on {case.system}: offline over {result.requests} requests",
+                caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
 def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | None, fmt: str,
@@ -383,10 +381,9 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
              ("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
              ("decode batch per rank", f"{result.decode_batch:,.1f}"),
              ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}")]
-    emit([{"quantity": k, "value": v} for k, v in shown],
-         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
-         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+    emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
+                title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
+                caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
 def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | None,

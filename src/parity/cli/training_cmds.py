@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, emit_record, format_option, out_option
 from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
@@ -236,9 +236,9 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens)}
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
-    emit(_one_layout_rows(data), [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data, out=out,
-         caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
+    emit_record(_one_layout_rows(data), fmt,
+                title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data,
+                out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
 
 def _no_fit(chips: int, found: Any) -> str:
