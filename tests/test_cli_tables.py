@@ -106,3 +106,10 @@ def test_train_search_counts_layouts_with_thousands_separators() -> None:
     out = " ".join(table("train", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--chips", "1024",
                          "--seq-len", "8192", "--global-batch", "512", "--search", columns=120).split())
     assert "11,616 layouts priced, " in out
+
+
+def test_a_table_too_wide_for_the_terminal_is_only_as_wide_as_its_longest_words() -> None:
+    """show gb200-nvl72 at 80 columns printed 432-character lines: past the terminal, the table took its widest
+    layout (every text on one line) instead of its narrowest one that cuts no word."""
+    out = table("show", "gb200-nvl72", columns=80)
+    assert "…" not in out and max(len(line) for line in out.splitlines()) < 90

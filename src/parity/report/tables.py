@@ -169,9 +169,9 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
             f"Not shown at {width} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
     table = _table(shown, cells, title)
     # a file gets the table at its full width; a terminal narrower than the columns that must show gets
-    # lines longer than it (wrapped by the terminal) rather than a cell cut off
+    # lines just as long as their longest words need (wrapped by the terminal) rather than a cell cut off
     needed = Console(width=100_000).measure(table)
-    width = needed.maximum if to_file or needed.minimum > width else width
+    width = needed.maximum if to_file else max(width, needed.minimum)
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
