@@ -96,8 +96,8 @@ def _ints(text: str | None) -> tuple[int, ...] | None:
 
 SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, "left"),
                   Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
-                  Column("mfu", "MFU", percent), Column("bubble_fraction", "bubble", percent),
-                  Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9))]
+                  Column("mfu", "MFU", percent), Column("bubble_fraction", "bubble", percent, wide=1),
+                  Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2)]  # every row listed fits
 
 
 @cli.command()
