@@ -170,6 +170,8 @@ def test_serve_adp_hold_flag_overrides_the_engine() -> None:
     (("serv",), "No such command 'serv'"),
     (("serve", "--model", "llama-3.1-8b"), "Missing option '--system'"),
     (("--bogus",), "No such option '--bogus'"),
+    (("servee",), "No such command 'servee'; did you mean serve?"),
+    (("compare", "--model"), "Option '--model' requires an argument. (see 'parity compare --help')"),
 ])
 def test_bad_options_give_one_line_and_exit_code_2(args: tuple[str, ...], says: str) -> None:
     """Click's usage errors come out as parity's other errors do: one line on stderr, exit code 2."""
@@ -198,3 +200,88 @@ def test_serve_explain_shows_where_a_decode_step_and_a_prefill_step_go() -> None
     assert sum(p["seconds"] for p in data["decode_step_breakdown"]) < 0.05 < total
     code, table, _ = run(*args)
     assert code == 0 and "One decode step" in table and "One prefill step of 8192 prompt tokens" in table
+
+
+def test_every_option_is_explained_and_shows_its_default() -> None:
+    """`--help` of each command: an option without a help line (serve --tp, train --zero, fleet --isl, ...) or
+    with a default it does not show (serve --mtp 0) left the reader to guess."""
+    from parity.cli import COMMANDS  # noqa: PLC0415
+    import click  # noqa: PLC0415
+
+    missing = []
+    for name in COMMANDS:
+        for option in cli.get_command(None, name).params:  # type: ignore[arg-type, union-attr]
+            if not isinstance(option, click.Option) or option.hidden:
+                continue
+            plain = not (option.is_flag or option.multiple or option.required)
+            unstated = plain and option.default not in (None, "") and not option.show_default \
+                and "default" not in (option.help or "")
+            if not option.help or unstated:
+                missing.append(f"{name} {option.opts[0]}")
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("args", [("formats", "hgx-h100", "--model", "llama-3.1-8b", "--formats", "bf16",
+                                   "--format", "csv"),
+                                  ("predict", "{cases}", "--model-kind", "steady", "--format", "table")])
+def test_progress_bars_leave_stdout_to_the_output(args: tuple[str, ...], tmp_path: Path) -> None:
+    """formats' and predict's progress bars wrote a blank line to stdout: a CSV began with an empty row."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h100,1024,128,8\n")
+    code, out, _ = run(*(a.format(cases=cases) for a in args))
+    assert code == 0 and out.splitlines()[0].strip(), out[:200]
+
+
+def test_parity_alone_prints_its_help_and_exits_0() -> None:
+    """Plain `parity` printed the whole help squeezed into one 'parity: error: Usage: ...' line, exit 2."""
+    code, out, err = run()
+    assert code == 0 and not err and out == run("--help")[1] and out.startswith("Usage: ")
+
+
+def test_progress_bars_are_drawn_only_by_cli_progress_bar() -> None:
+    """report's and sweep's bars were rich Progress on stdout, leaving a blank line before 'wrote ...' in a pipe;
+    every command draws its bar through parity.cli.progress_bar (calibrate's GPU run aside)."""
+    folder = Path(__file__).parents[1] / "src" / "parity" / "cli"
+    drawing = sorted(p.name for p in folder.glob("*.py") if "Progress(" in p.read_text())
+    assert drawing == ["__init__.py", "calibrate_cmd.py"], drawing
+
+
+def test_validate_percentiles_csv_has_a_row_per_published_figure() -> None:
+    """--section percentiles --format csv printed nothing (the rows handed to CSV were empty; JSON got the payload)."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    code, out, _ = run("validate", "--section", "percentiles", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) > 10
+    assert {"case_id", "metric", "statistic", "measured_s", "predicted_s", "error"} <= set(rows[0])
+
+
+def test_a_reader_that_leaves_stops_parity_quietly() -> None:
+    """`parity ... | head` ended in 'parity: error: Broken pipe' and exit 2, as if the input were bad."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    src = str(Path(__file__).parents[1] / "src")  # this checkout's parity, whatever is installed
+    code = "import sys; from parity.cli import main; sys.exit(main(['chips']))"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": src})
+    child.stdout.close()  # type: ignore[union-attr] - closed before parity writes: its write finds no reader
+    err = child.stderr.read().decode()  # type: ignore[union-attr]
+    assert child.wait() == 141 and err == "", err
+
+
+@pytest.mark.parametrize(("args", "key"), [
+    (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady"), "tpot_s"),
+    (("train", "--model", "llama-3.1-8b", "--system", "hgx-h100"), "step_s"),
+    (("model", "llama-3.1-8b"), "parameters"),
+])
+def test_one_record_as_csv_is_one_row_in_si_units(args: tuple[str, ...], key: str) -> None:
+    """serve, train and model wrote their people's rows as CSV ('step time,45.437 s'), not SI values."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    code, out, _ = run(*args, "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and float(row[key]) > 0 and "quantity" not in row

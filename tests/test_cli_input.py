@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,15 @@ def refused(*args: str) -> str:
     (("chips", "--out", "table.xlsx"), "unknown suffix .xlsx; use .csv, .json, .md or .txt"),
     (("chips", "--format", "json", "--out", "table.csv"), "--format json contradicts --out table.csv"),
     (("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8"), "does not fit by"),
+    (("serve", *LLAMA, "--decode-tp", "4"), "--decode-tp sets the disaggregated workers: add --mode disagg"),
+    (("serve", *LLAMA, "--prefill-workers", "2", "--prefill-system", "hgx-h200"), "or leave them out"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train", "--tpot", "20ms", "--isl", "10"),
+     "--tpot, --isl only apply with --workload serve"),  # they were ignored: training has no latency target
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--seq-len", "8192"), "--seq-len only applies with "
+                                                                               "--workload train"),
+    (("train", *LLAMA, "--search", "--dp", "4"), "--search derives --dp"),  # it was ignored
+    (("show", "hgx-h2000"), "unknown system or chip 'hgx-h2000'; did you mean hgx-h200"),  # not only chips
+    (("validate", "--by", "vendr"), "(or 'source' or 'vendor' alone); got vendr"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,6 +92,7 @@ def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tm
     (b"model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h100,1024,1024,\xe9\n", "not UTF-8 text"),
     (b"model,system\x00,isl\n", "NUL bytes"),
     (b"a,b\n1,2\n", "not a cases table"),
+    (b"model,system,isl,osl,concurrency\n", "a header and no cases"),  # was exit 0 with no output at all
 ])
 def test_cases_that_are_not_a_utf8_table_are_refused(content: bytes, says: str, tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"
@@ -199,3 +210,65 @@ def test_json_of_a_refused_train_layout_is_printed_with_show_infeasible() -> Non
     code, out, _ = run("train", "--model", "llama-3.1-405b", "--system", "hgx-h100", "--tp", "8", "--format", "json",
                        "--show-infeasible")
     assert code == 0 and not json.loads(out)["fits"]
+
+
+def test_a_bad_out_is_refused_before_a_timeline_or_plot_is_written(tmp_path: Path) -> None:
+    """serve --timeline and search --plot wrote their file, then --out was refused: exit 2 with a file left."""
+    timeline, plot = tmp_path / "timeline.csv", tmp_path / "frontier.png"
+    assert "unknown suffix .xyz" in refused("serve", *LLAMA, "--timeline", str(timeline), "--out",
+                                            str(tmp_path / "o.xyz"))
+    assert "contradicts --out" in refused("search", *LLAMA, "--refine", "0", "--plot", str(plot), "--format", "json",
+                                          "--out", str(tmp_path / "o.csv"))
+    assert "name the file .png" in refused("search", *LLAMA, "--refine", "0", "--plot", str(tmp_path / "f.txt"))
+    assert not list(tmp_path.iterdir())
+
+
+def test_predict_table_names_each_refused_case_and_why(tmp_path: Path) -> None:
+    """A bad row is a row reason, not a crash; the table showed refused rows as blank cases with chips 'nan' and
+    hid the reason in the note column, left out at 120 columns."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,engine,isl,osl,concurrency,tp\nllama-3.1-8b,hgx-h200,vllm,1024,128,8,1\n"
+                     "llama-3.1-8b,hgx-h200,vllm,abc,128,8,1\nllama-3.1-8b,hgx-h2000,vllm,1024,128,8,1\n")
+    result = CliRunner().invoke(cli, ["predict", str(cases), "--model-kind", "steady", "--format", "table"],
+                                env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert "Not feasible (2): case 2: isl must be a whole number, got 'abc'; case 3: unknown system or chip" in out
+    assert "nan" not in out and "case 1" in out
+
+
+def test_every_command_whose_table_can_leave_columns_out_takes_wide() -> None:
+    """'Not shown at 120 columns: note (--wide, ...)' under predict's table, whose command refused --wide."""
+    from parity.cli import COMMANDS  # noqa: PLC0415
+
+    for name in COMMANDS:
+        options = {o for p in cli.get_command(None, name).params for o in p.opts}  # type: ignore[arg-type]
+        assert "--format" not in options or "--wide" in options, name
+
+
+@pytest.mark.parametrize(("out", "says"), [("out.json", "a sweep writes .csv or .parquet, got .json"),
+                                           ("out", "a sweep writes .csv or .parquet, got no suffix"),
+                                           ("out.parquet", "Parquet output needs pyarrow")])
+def test_a_sweep_out_it_cannot_write_is_refused_before_any_work(out: str, says: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """sweep --out results.json wrote CSV into results.json; --out x.parquet without pyarrow failed after the run."""
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the parquet extra were not installed
+    path = tmp_path / "spec.toml"
+    path.write_text('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    assert says in refused("sweep", str(path), "--out", str(tmp_path / out), "--workers", "1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_path: Path) -> None:
+    """A note with an unquoted comma spilled a cell past the header and the row was predicted as if whole."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,isl,osl,concurrency,note\nok,llama-3.1-8b,hgx-h100,1024,128,8,fine\n"
+                     "spilled,llama-3.1-8b,hgx-h100,1024,128,8,a, b\n")
+    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "csv")
+    rows = {r["case_id"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert code == 0 and rows["ok"]["feasible"] == "True" and rows["spilled"]["feasible"] == "False"
+    assert rows["spilled"]["note"].startswith("1 cell(s) beyond the header's columns (' b')")

@@ -16,7 +16,10 @@ COMMANDS = [
     ("chips",), ("systems",), ("models",), ("engines",), ("show", "910c"), ("model", "deepseek-r1"), ("policy",),
     ("policy", "--at-threshold", "h100", "--model", "llama-3.1-8b"),
     ("fleet", "--model", "llama-3.1-8b", "--demand", "2e12 tokens/day"),
-    ("search", *LLAMA), ("train", *LLAMA), ("train", *LLAMA, "--search"), ("serve", *LLAMA, "--explain"),
+    ("search", *LLAMA), ("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0"),
+    ("train", *LLAMA), ("train", *LLAMA, "--search"),
+    ("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--search"),  # long layouts
+    ("serve", *LLAMA, "--explain"),
     ("compare", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
     ("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "llama-3.1-8b"),
     ("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-70b", "--workload", "train"),
@@ -69,3 +72,46 @@ def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() 
                 columns=120)
     line = next(line for line in out.splitlines() if line.startswith("hgx-h100"))
     assert " - " in line and " 0 " not in line and "does not fit" in line
+
+
+@pytest.mark.parametrize(("caption", "joined"), [("prices from press reports", "press reports. Not shown"),
+                                                 ("every source listed.", "listed. Not shown")])
+def test_the_note_on_columns_left_out_starts_a_sentence_of_its_own(caption: str, joined: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caption that ends without a full stop ('...per GPU', "'-': not refined") ran into 'Not shown at
+    80 columns' as one sentence."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "40")
+    columns = [Column("a", "first", plain, "left"), Column("b", "a wide column here", plain, wide=True)]
+    out = render_text([{"a": "x" * 30, "b": "y" * 30}], columns, caption=caption)
+    assert joined in " ".join(out.split())
+
+
+def test_search_caption_separates_its_assumptions() -> None:
+    """The search's assumptions were joined by a space: '... chips per worker disaggregated prefill ...'."""
+    out = " ".join(table("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0",
+                         columns=120).split())
+    assert "1 to 64 chips per worker; disaggregated prefill workers" in out
+
+
+def test_fleet_for_a_power_budget_shows_what_it_serves() -> None:
+    """With --power-mw (or --units) and no demand, the tokens/day served is the answer: it was the column left out
+    at 80 and 120 columns, beside an 'of demand' column of '-'."""
+    out = table("fleet", "--model", "llama-3.1-8b", "--chips", "h100", "--power-mw", "10", columns=80)
+    header = out.splitlines()[1]
+    assert "T tokens/day served" in header and "of demand" not in out
+
+
+def test_train_search_counts_layouts_with_thousands_separators() -> None:
+    """'11616 layouts priced, 9265 fit' beside search's '12,012 configurations evaluated'."""
+    out = " ".join(table("train", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--chips", "1024",
+                         "--seq-len", "8192", "--global-batch", "512", "--search", columns=120).split())
+    assert "11,616 layouts priced, " in out
+
+
+def test_a_table_too_wide_for_the_terminal_is_only_as_wide_as_its_longest_words() -> None:
+    """show gb200-nvl72 at 80 columns printed 432-character lines: past the terminal, the table took its widest
+    layout (every text on one line) instead of its narrowest one that cuts no word."""
+    out = table("show", "gb200-nvl72", columns=80)
+    assert "…" not in out and max(len(line) for line in out.splitlines()) < 90

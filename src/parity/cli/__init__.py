@@ -7,7 +7,10 @@ numpy, rich or matplotlib) is imported only when that command runs.
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import io
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -17,8 +20,8 @@ import click
 
 from parity.errors import ParityError
 
-__all__ = ["main", "cli", "emit", "render_output", "deliver", "format_option", "out_option", "output_format",
-           "COMMANDS", "TABLE_FORMATS"]
+__all__ = ["main", "cli", "emit", "emit_record", "render_output", "deliver", "format_option", "wide_option",
+           "out_option", "output_format", "progress_bar", "COMMANDS", "TABLE_FORMATS"]
 
 # command -> (module that defines it, the one-line summary `parity --help` lists without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,11 +71,24 @@ class _Group(click.Group):
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
+        if not args:  # plain `parity`: the help, as --help prints it (not a usage error)
+            context = click.Context(self, info_name=info_name, parent=parent, **self.context_settings)
+            click.echo(self.get_help(context))
+            raise click.exceptions.Exit(0)
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as err:
             _usage_line(err)
             raise click.exceptions.Exit(2) from err
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                             list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else "."
+            ctx.fail(f"No such command {name!r}{hint}")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -80,18 +96,32 @@ class _Group(click.Group):
         except ParityError as err:
             click.echo(f"parity: error: {err}", err=True)
             ctx.exit(2)
-        except click.UsageError as err:
-            _usage_line(err)
+        except click.UsageError as err:  # a subcommand's option the parser refused names no context: name it here
+            _usage_line(err, f"parity {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "parity")
             ctx.exit(2)
+        except BrokenPipeError:  # the reader left (`parity chips | head -3`): stop quietly, as `yes | head` does
+            _stdout_to_devnull()
+            ctx.exit(141)  # 128 + SIGPIPE, what a shell reports for a command a closed pipe stopped
         except OSError as err:  # a file that cannot be read or written: its name and the system's reason
             where = f"{err.filename}: " if err.filename else ""
             click.echo(f"parity: error: {where}{err.strerror or err}", err=True)
             ctx.exit(2)
 
 
-def _usage_line(err: click.UsageError) -> None:
-    """A bad option or argument as one line on stderr, naming the --help of the command it was given to."""
-    where = err.ctx.command_path if err.ctx is not None else "parity"
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit does not fail on the closed pipe
+    again (the Python documentation's recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a real file (a test's captured stream)
+        pass
+
+
+def _usage_line(err: click.UsageError, command: str = "parity") -> None:
+    """A bad option or argument as one line on stderr, naming the --help of the command it was given to
+    (`command` when the error names none)."""
+    where = err.ctx.command_path if err.ctx is not None else command
     message = " ".join(err.format_message().split())
     click.echo(f"parity: error: {message} (see '{where} --help')", err=True)
 
@@ -113,10 +143,16 @@ def _remember_wide(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     return value
 
 
+def wide_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--wide: every column of the table, however wide the terminal (read by `render_output`; a table that
+    leaves columns out says to use it)."""
+    return click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                        help="every column of the table, however wide the terminal")(func)
+
+
 def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """--format, and --wide (every column of the table, however wide; read by `emit`)."""
-    func = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
-                        help="every column of the table, however wide the terminal")(func)
+    func = wide_option(func)
     return click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
                         help="table for people, md for Markdown; json or csv (SI units) for machines "
                              "(default with --out: the file's suffix)")(func)
@@ -177,6 +213,28 @@ def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Any], fmt: str, *,
     fmt = output_format(fmt, out)
     deliver(render_output(rows, columns, fmt, title=title, caption=caption, payload=payload, to_file=out is not None,
                           wide=wide), out)
+
+
+def progress_bar() -> Any:
+    """A transient rich progress bar on stderr, drawn only on a terminal: stdout carries only the output, and
+    a pipe or a log gets nothing (not even the blank line a finished bar leaves)."""
+    from rich.console import Console  # noqa: PLC0415 - rich loads only when a command runs
+    from rich.progress import Progress  # noqa: PLC0415
+
+    console = Console(stderr=True)
+    return Progress(transient=True, console=console, disable=not console.is_terminal)
+
+
+def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping[str, Any], title: str = "",
+                caption: str = "", out: Path | None = None, wrap: bool = False) -> None:
+    """One record (a serving scenario, a training layout, a model): for people a quantity/value table of
+    `rows` (figures written for reading); JSON the payload; CSV the payload as one row in SI units (nested
+    values as JSON cells), never the people's text such as '45.4 s'."""
+    from parity.report.tables import Column, plain  # noqa: PLC0415
+
+    columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=wrap)]
+    fmt = output_format(fmt, out)
+    emit([payload] if fmt == "csv" else rows, columns, fmt, title=title, caption=caption, payload=payload, out=out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

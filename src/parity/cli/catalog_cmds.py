@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, emit_record, format_option, out_option
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
@@ -95,7 +95,11 @@ def show(name: str, fmt: str, out: Path | None) -> None:
     try:
         item: Chip | System = catalog.resolve(name, catalog.systems(), "system")
     except CatalogError:
-        item = catalog.chip(name)
+        try:
+            item = catalog.chip(name)
+        except CatalogError:
+            catalog.system(name)  # refuses it, suggesting the closest systems and chips alike
+            raise
     rows = _provenance_rows(item)
     if isinstance(item, System):
         rows = [{"field": "chip", "value": item.chip.id, "as_quoted": item.chip.id, "source_kind": "",
@@ -192,8 +196,8 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
     kinds = layer_kind_rows(m, float(context))
     payload |= {"vision_parameters": m.vision_parameters, "state_bytes_per_sequence": m.state_bytes_per_sequence,
                 "flags": list(m.flags), "layer_kinds": kinds}
-    emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{m.name}", payload=payload, out=out)
+    emit_record(rows, fmt,
+                title=f"{m.name}", payload=payload, out=out)
     if fmt == "table" and out is None:
         emit(kinds, [Column("kind", "layer kind", plain, "left"), Column("layers", "layers", plain),
                      Column("parameters", "params B", scaled(1e9)),

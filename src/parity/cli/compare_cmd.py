@@ -14,6 +14,7 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, r
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare, default_mtp, mtp_setting
+from parity.errors import ParityError
 from parity.model import Model
 from parity.report.tables import Column, plain, ratio, scaled
 
@@ -54,18 +55,37 @@ def _mtp_caption(model: Model, mtp_tokens: int, chosen: bool) -> str:
     return f"{mtp_setting(model, mtp_tokens)[1]}, on every chip{default}."
 
 
+# options only one workload reads (the other would ignore them): option -> its parameter
+_SERVING_ONLY = {"--tpot": "tpot_s", "--ttft": "ttft_s", "--isl": "isl", "--osl": "osl", "--weights": "weights",
+                 "--engine": "engine", "--mtp": "mtp_tokens"}
+_TRAINING_ONLY = {"--chips": "chips", "--seq-len": "seq_len", "--global-batch": "global_batch",
+                  "--precision": "training_precision"}
+
+
+def _refuse_other_workloads_options(workload: str) -> None:
+    """Refuse an option given on the command line that the chosen workload would silently ignore."""
+    context = click.get_current_context()
+    other = _TRAINING_ONLY if workload == "serve" else _SERVING_ONLY
+    given = [option for option, name in other.items()
+             if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if given:
+        needs = "--workload train" if workload == "serve" else "--workload serve (the default)"
+        raise ParityError(f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} with {needs}")
+
+
 @cli.command(name="compare")
 @click.argument("systems", nargs=-1)
 @click.option("--model", "models", multiple=True,
               help=f"catalog model or config.json (repeatable); default: {', '.join(DEFAULT_MODELS)}")
-@click.option("--workload", type=click.Choice(["serve", "train"]), default="serve", show_default=True)
+@click.option("--workload", type=click.Choice(["serve", "train"]), default="serve", show_default=True,
+              help="serve: serving throughput at the latency targets; train: training tokens/s per chip")
 @targets_options(ttft_default=DEFAULT_TTFT)
-@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens")
-@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens")
+@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
+@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
 @click.option("--weights", default=None, help="serving weight format for all systems (default: best native per chip)")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
 @click.option("--chips", type=CHIPS, default=None, help="training: chips (default: the system's)")
-@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence")
+@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
 @click.option("--global-batch", type=COUNT, default=1024, show_default=True,
               help="training: sequences per step")
 @click.option("--precision", "training_precision", default="bf16", show_default=True, help="training precision")
@@ -83,6 +103,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
+    _refuse_other_workloads_options(workload)
     found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
     base = catalog.system(baseline) if baseline else found[0]
     profile = catalog.engine(engine)

@@ -25,9 +25,9 @@ def _money(value: object) -> str:
 @click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
               help="comma-separated chip kinds")
 @targets_options()
-@click.option("--isl", type=TOKENS, default=1024, show_default=True)
-@click.option("--osl", type=TOKENS, default=1024, show_default=True)
-@click.option("--engine", default="generic", show_default=True)
+@click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
+@click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
+@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--peak-factor", type=Real(1.0, 1e3), default=2.0, show_default=True, help="peak over daily-mean demand")
 @click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True, help="spare capacity share")
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,
@@ -58,8 +58,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1), wide=True),
                Column("chips", "chips", scaled(1)), Column("systems", "systems", scaled(1), wide=True),
                Column("power_w", "MW", scaled(1e6)), Column("cost_usd", "chip cost", _money),
-               Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=True),
-               Column("served_share", "of demand", lambda v: "-" if v is None else percent(v)),
+               # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
+               Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=demand_tps is not None),
+               *([Column("served_share", "of demand", lambda v: "-" if v is None else percent(v))]
+                 if demand_tps is not None else []),
                Column("note", "note", plain, "left")]
     what = (f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps
             else f"{units:,.0f} chips" if units else f"{power_mw:g} MW")

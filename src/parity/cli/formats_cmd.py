@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, format_option, out_option, progress_bar
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
@@ -25,9 +24,9 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
               help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, w4a8_mxfp4, "
                    "w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w4a8)")
 @targets_options()
-@click.option("--isl", default=1024, show_default=True, type=TOKENS)
-@click.option("--osl", default=1024, show_default=True, type=TOKENS)
-@click.option("--engine", default="generic", show_default=True)
+@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
+@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
+@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @format_option
 @out_option
 def formats_command(systems: tuple[str, ...], model: str, names: str, targets: Targets,
@@ -42,7 +41,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
         raise ParityError("--formats names no format")
     the_model, profile = catalog.model(model), catalog.engine(engine)
     results = []
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("searching each system and format", total=len(found))
         for system in found:
             results += compare_formats([system], the_model, profile, wanted, targets.tpot_s, targets.ttft_s, isl, osl)

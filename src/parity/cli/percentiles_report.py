@@ -27,8 +27,8 @@ def percentiles_report(fmt: str, out: Path | None) -> None:
     payload = {"scores": table, "by_vendor": by_vendor, "cases": cases, "rows": len(rows),
                "sources": sorted({r.get("source_id", "") for r in rows}),
                "infeasible": [dataclasses.asdict(i) for i in infeasible]}
-    if fmt != "table":
-        emit([], [], fmt, payload=payload, out=out)
+    if fmt != "table":  # json: the whole payload; csv: one row per published figure
+        emit(cases, [], fmt, payload=payload, out=out)
         return
     counted = Counter(r.get("vendor", "") for r in rows)
     vendors = ", ".join(f"{v} {n}" for v, n in sorted(counted.items()))

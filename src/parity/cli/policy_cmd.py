@@ -66,8 +66,8 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
               help="with --at-threshold: system to put the chips in (default: CHIP's smallest system)")
 @click.option("--tpot", "tpot_s", type=DURATION, default=None,
               help="with --at-threshold: time-per-output-token target (default 50ms)")
-@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens")
-@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens")
+@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
+@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
 @format_option
 @out_option

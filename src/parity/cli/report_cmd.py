@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from parity.cli import cli
+from parity.cli import cli, progress_bar
 from parity.errors import ParityError
 
 
@@ -43,12 +43,10 @@ def _move_into(built: Path, out: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("parity-report"),
               show_default=True, help="folder for index.html and the PNG plots (written whole or not at all)")
 @click.option("--model", default="deepseek-r1", show_default=True, help="the MoE model of the comparisons")
-@click.option("--engine", default="generic", show_default=True)
+@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 def report(out: Path, model: str, engine: str) -> None:
     """Write a self-contained HTML report: CloudMatrix 384 vs GB200 NVL72, Atlas 950 vs Vera Rubin NVL144,
     the China-market nodes, number formats, Pareto frontiers, rooflines, a simulated run's queues and KV use over time, export controls, a fleet plan, and every source."""
-    from rich.progress import Progress  # noqa: PLC0415 - heavy: loaded only when the report is built
-
     from parity.report.html import ReportSpec, build_report  # noqa: PLC0415
 
     _check_target(out)
@@ -56,7 +54,7 @@ def report(out: Path, model: str, engine: str) -> None:
     out_parent = out.parent if not out.exists() else out
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out_parent))
     try:
-        with Progress(transient=True) as progress:
+        with progress_bar() as progress:
             task = progress.add_task("report", total=10)
             build_report(built, spec, lambda label: progress.update(task, advance=1, description=label))
         plots = sorted(p.name for p in built.glob("*.png"))

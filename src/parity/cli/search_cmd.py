@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, format_option, out_option, output_format
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
@@ -26,7 +26,8 @@ COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "l
            Column("decode_layout", "decode", plain, "left"),
            Column("concurrency", "clients/worker", scaled(1), wide=True),
            Column("chips", "chips", scaled(1)), Column("tpot_s", "TPOT ms", scaled(1e-3)),
-           Column("ttft_s", "TTFT ms", scaled(1e-3)), Column("tokens_per_s_per_user", "tok/s/user", scaled(1)),
+           Column("ttft_s", "TTFT ms", scaled(1e-3)),
+           Column("tokens_per_s_per_user", "tok/s/user", scaled(1), wide=True),  # 1 / TPOT: gives way first
            Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
            Column("meets_targets", "meets", lambda v: "yes" if v else "no")]
 # with --refine: the simulator's figures beside the steady-state ones ('-' on rows not refined)
@@ -45,9 +46,9 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @click.option("--chips", type=CHIPS, default=None,
               help="chips per worker (default: every power of two up to the scale-up domain)")
 @targets_options(statistics=True)
-@click.option("--isl", type=TOKENS, default=1024, show_default=True)
-@click.option("--osl", type=TOKENS, default=1024, show_default=True)
-@click.option("--engine", default="generic", show_default=True)
+@click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
+@click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
+@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--weights", default=None, help="weight format (default: the narrowest native one)")
 @click.option("--mode", "modes", type=click.Choice(["agg", "disagg"]), multiple=True,
               help="serving modes to search (default both)")
@@ -76,6 +77,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     disaggregated serving: prints the throughput/interactivity frontier and the best under the targets.
     A target naming a percentile (--ttft p99:2s) screens the steady-state search by the mean at the same
     bound, and is checked by the simulator on the --refine candidates: the best is the refined one that meets it."""
+    output_format(fmt, out)  # a bad --out is refused before --plot writes anything
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise ParityError(f"--plot {plot.name}: the plot is a PNG; name the file .png")
     percentiles = targets.percentiles()
     if percentiles and (refine == 0 or prefill_system or prefill_chips or decode_chips):
         raise ParityError(f"{' and '.join(str(t) for t in percentiles)}: a percentile target is checked by the "
@@ -149,7 +153,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   "has means only, screened by the mean at the same bound, and the simulator bisected the "
                   f"{len(ranked)} screened candidates by tok/s/chip in {len(refined)} runs, as a percentile grows "
                   "with load)" if percentiles else "")
-               + ". " + " ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
+               + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
                + (f". Model flags: {'; '.join(the_model.flags)}" if the_model.flags else "")
                + (f". sim: the step-level simulator on {len(refined)} candidate(s) ("
                   + ("the bisection's probes" if percentiles else "the best, meeting the targets first, by tok/s/chip")

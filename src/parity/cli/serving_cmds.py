@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
-from parity.cli import TABLE_FORMATS, cli, emit, format_option, out_option, output_format
+from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
+                        progress_bar, wide_option)
 from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, ray_option
 from parity.errors import ParityError
@@ -30,10 +30,13 @@ from parity.report.tables import Column, plain, scaled, to_csv, with_interval, w
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
-    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column."""
-    return _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at least "
+    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column, and a case."""
+    rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at least "
                                                  f"model, system, isl, osl, concurrency; columns: "
                                                  f"{', '.join(CASE_COLUMNS)})")
+    if not rows:
+        raise ParityError(f"{path.name}: a header and no cases (one case a row below it)")
+    return rows
 
 
 PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
@@ -41,7 +44,7 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("tpot_text", "TPOT ms (80%)", plain, wrap=True),
                       Column("rate_text", "tok/s/chip (80%)", plain, wrap=True),
                       Column("output_tokens_per_s_per_user", "tok/s/user", scaled(1), wide=2),
-                      Column("chips", "chips", plain, wide=2),
+                      Column("chips", "chips", scaled(1), wide=2),
                       Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2),
                       Column("feasible", "feasible", plain, wide=1), Column("flags", "flags", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
@@ -73,6 +76,7 @@ def interval_texts(row: dict) -> dict:
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default=None,
               help="csv (default), json, table or md (default with --out: the file's suffix)")
+@wide_option
 @click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="sim", show_default=True,
               help="sim: the step-level simulator of engine and benchmark client (percentiles, ITL, E2E); "
                    "steady: the closed-form steady-state model (about 10x faster)")
@@ -84,7 +88,7 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
     rows = _read_cases(cases)
-    with Progress(transient=True, disable=fmt != "table") as progress:
+    with progress_bar() as progress:
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
                                    processes=processes, ray=ray)
@@ -92,8 +96,19 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
     table = [{k: row.get(k, float("nan")) for k in columns} for row in (p.row() for p in predictions)]
-    emit([interval_texts(r) for r in table] if fmt in ("table", "md") else table, PREDICTION_COLUMNS, fmt,
-         title=f"{len(rows)} cases from {cases.name}", out=out)
+    if fmt not in ("table", "md"):
+        emit(table, PREDICTION_COLUMNS, fmt, out=out)
+        return
+    # for people: a case without an id is named by its place in the file, and every refusal says why
+    shown = [interval_texts({**r, "case_id": r["case_id"] or f"case {n}"}) for n, r in enumerate(table, start=1)]
+    refusals = [f"{r['case_id']}: {r['note']}" for r in shown if not r["feasible"]]
+    caption = (f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
+               + (f"; and {len(refusals) - _REFUSALS_SHOWN} more (the note column of --format csv)"
+                  if len(refusals) > _REFUSALS_SHOWN else "") + ".") if refusals else ""
+    emit(shown, PREDICTION_COLUMNS, fmt, title=f"{len(rows)} cases from {cases.name}", caption=caption, out=out)
+
+
+_REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's caption gives
 
 
 def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
@@ -109,15 +124,16 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
 @click.option("--attention-format", default="", help="format of the attention math, bf16 or fp8 (FP8 attention "
               "kernels such as FlashMLA-FP8; default: the engine's)")
-@click.option("--offload-kv", type=Real(0.0, 1.0), default=0.0,
+@click.option("--offload-kv", type=Real(0.0, 1.0), default=0.0, show_default=True,
               help="share of the KV cache kept in host CPU memory (systems with a chip-to-CPU link, e.g. GB200's "
                    "Grace over NVLink-C2C); each step reads it over that link")
-@click.option("--offload-weights", type=Real(0.0, 1.0), default=0.0,
+@click.option("--offload-weights", type=Real(0.0, 1.0), default=0.0, show_default=True,
               help="share of the weights kept in host CPU memory, read over the host link every step")
 @click.option("--mla-decode", type=click.Choice(["absorbed", "unabsorbed"]), default=None,
               help="MLA models: decode absorbed (FlashMLA, attention over the latent) or unabsorbed (K/V expanded "
                    "per head from the latent each step); default: the engine's (absorbed)")
-@click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True)
+@click.option("--mode", type=click.Choice(["agg", "disagg"]), default="agg", show_default=True,
+              help="agg: prefill and decode on the same workers; disagg: separate prefill and decode workers")
 @click.option("--phase", type=click.Choice(list(PHASES)), default="both", show_default=True,
               help="both: the closed-loop benchmark; decode or prefill: one step of a fixed --batch")
 @click.option("--scenario", type=click.Choice(["closed", "offline", "server"]), default="closed", show_default=True,
@@ -132,34 +148,38 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP "
                    "ranks")
 @click.option("--context", type=TOKENS, default=None, help="phase decode: KV tokens per sequence")
-@click.option("--isl", type=TOKENS, default=1024, show_default=True)
-@click.option("--osl", type=TOKENS, default=1024, show_default=True)
-@click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True)
+@click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
+@click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
+@click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True,
+              help="closed-loop clients, each sending its next request when the last one ends")
 @click.option("--random-range-ratio", type=Real(0.0, 1.0), default=1.0, show_default=True,
               help="request lengths drawn uniformly from [ratio x isl, isl] and [ratio x osl, osl], as "
                    "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths")
-@click.option("--tp", type=PARALLEL, default=1, show_default=True)
-@click.option("--pp", type=PARALLEL, default=1, show_default=True)
-@click.option("--attn-dp", type=PARALLEL, default=1, show_default=True)
+@click.option("--tp", type=PARALLEL, default=1, show_default=True, help="tensor-parallel ranks per worker")
+@click.option("--pp", type=PARALLEL, default=1, show_default=True, help="pipeline stages per worker")
+@click.option("--attn-dp", type=PARALLEL, default=1, show_default=True, help="attention data-parallel ranks per worker")
 @click.option("--moe-tp", type=PARALLEL, default=None, help="expert tensor parallel (default: experts split by "
                                                             "expert parallelism)")
 @click.option("--moe-ep", type=PARALLEL, default=None,
               help="expert-parallel ranks (any size up to the MoE ranks; default: what the layout leaves)")
-@click.option("--redundant-experts", type=Count(most=2**20, least=0), default=0,
+@click.option("--redundant-experts", type=Count(most=2**20, least=0), default=0, show_default=True,
               help="extra replicas of hot experts placed EPLB-style (DeepSeek's EPLB)")
-@click.option("--shared-expert-replicas", type=Count(most=2**20, least=0), default=0,
+@click.option("--shared-expert-replicas", type=Count(most=2**20, least=0), default=0, show_default=True,
               help="shared experts placed as this many expert instances instead of computed on every rank")
 @click.option("--rank-per-die", is_flag=True, help="each die of a multi-die package (Ascend 910C) is one rank")
-@click.option("--prefill-workers", type=PARALLEL, default=None)
-@click.option("--decode-workers", type=PARALLEL, default=None)
+@click.option("--prefill-workers", type=PARALLEL, default=None,
+              help="disagg: prefill workers (default: sized for the engine's prefill utilisation)")
+@click.option("--decode-workers", type=PARALLEL, default=None,
+              help="disagg: decode workers (default: sized for the engine's clients per decode rank)")
 @click.option("--prefill-system", default="", help="disagg: run the prefill workers on this system (a mixed fleet; "
               "the KV cache moves over scale-out links)")
 @click.option("--decode-tp", type=PARALLEL, default=None, help="disagg: decode layout (default: as --tp)")
-@click.option("--decode-attn-dp", type=PARALLEL, default=None)
+@click.option("--decode-attn-dp", type=PARALLEL, default=None,
+              help="disagg: decode attention-DP ranks (default: as --attn-dp)")
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
-@click.option("--mtp", "mtp_tokens", type=Count(most=64, least=0), default=0,
+@click.option("--mtp", "mtp_tokens", type=Count(most=64, least=0), default=0, show_default=True,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
-@click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0,
+@click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0, show_default=True,
               help="draft tokens accepted per step on average (e.g. 1.8 of 3; 0: the model's published "
                    "acceptance, data/speculation.toml)")
 @click.option("--adp-hold-steps", type=Real(0.0, 1e6), default=None,
@@ -193,6 +213,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           ttft_target: str | None, tpot_target: str | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
     simulated step by step, with latency percentiles)."""
+    output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
     simulated = use_sim or model_kind == "sim"
     targets = [t for t in (latency_target(ttft_target, "ttft"), latency_target(tpot_target, "tpot")) if t]
     if not simulated and any(t.statistic != "mean" for t in targets):
@@ -205,6 +226,13 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0,
                     redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
     disagg = mode == "disagg"
+    split_only = {"--prefill-workers": prefill_workers, "--decode-workers": decode_workers,
+                  "--prefill-system": prefill_system, "--decode-tp": decode_tp, "--decode-attn-dp": decode_attn_dp}
+    given = [name for name, value in split_only.items() if value]
+    if given and not disagg:
+        one = len(given) == 1
+        raise ParityError(f"{', '.join(given)} set{'s' if one else ''} the disaggregated workers: add --mode disagg, "
+                          f"or leave {'it' if one else 'them'} out")
     if phase != "both":
         if not batch:
             raise ParityError(f"--phase {phase} needs --batch")
@@ -266,9 +294,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
-    emit(rows, [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=True)], fmt,
-         title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
-         caption="Assumptions: " + data["note"], payload=data, out=out)
+    emit_record(rows, fmt, wrap=True,
+                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
+                caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
                         Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
@@ -298,11 +326,10 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
         shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
     shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
               ("outside what was validated", data["flags"] or "no")]
-    emit([{"quantity": k, "value": v} for k, v in shown],
-         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{case.model} on {case.system}: one {phase} step of {case.batch} "
-               f"{'sequences' if phase == 'decode' else 'prompts'}",
-         caption="Assumptions: " + str(data["note"]), payload=payload, out=out)
+    emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
+                title=f"{case.model} on {case.system}: one {phase} step of {case.batch} "
+                      f"{'sequences' if phase == 'decode' else 'prompts'}",
+                caption="Assumptions: " + str(data["note"]), payload=payload, out=out)
 
 
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
@@ -330,10 +357,9 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
              ("input tokens/s per chip", f"{result.input_tokens_per_s_per_chip:,.1f}"),
              ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"), ("decode batch per rank", f"{result.decode_batch:g}"),
              ("chips", f"{result.chips:g}"), ("requests", f"{result.requests}")]
-    emit([{"quantity": k, "value": v} for k, v in shown],
-         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{case.model} on {case.system}: offline over {result.requests} requests",
-         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+    emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
+                title=f"{case.model} on {case.system}: offline over {result.requests} requests",
+                caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
 def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | None, fmt: str,
@@ -355,10 +381,9 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
              ("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
              ("decode batch per rank", f"{result.decode_batch:,.1f}"),
              ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}")]
-    emit([{"quantity": k, "value": v} for k, v in shown],
-         [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
-         caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+    emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
+                title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
+                caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
 def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | None,

@@ -8,9 +8,8 @@ import tomllib
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
-from parity.cli import cli
+from parity.cli import cli, progress_bar
 from parity.cli.files import read_text
 from parity.cli.values import Count, ray_option
 from parity.errors import ParityError
@@ -19,13 +18,24 @@ from parity.report.tables import to_builtin, to_csv, write_atomic
 from parity.sweep import run_sweep, spec_from_toml, sweep_rows
 
 
-def _write(rows: list[dict], out: Path) -> None:
-    if out.suffix == ".parquet":
+def _writable(out: Path) -> None:
+    """Refuse, before any scenario runs, an --out the sweep cannot write: a suffix other than .csv or
+    .parquet, or .parquet without pyarrow."""
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ParityError(f"--out {out.name}: a sweep writes .csv or .parquet, got {suffix or 'no suffix'}")
+    if suffix == ".parquet":
         try:
-            import pyarrow as pa  # noqa: PLC0415 - optional extra
-            import pyarrow.parquet as pq  # noqa: PLC0415
+            import pyarrow  # noqa: F401, PLC0415 - optional extra
         except ImportError as err:
             raise ParityError("Parquet output needs pyarrow: pip install 'parity[parquet]' (or write .csv)") from err
+
+
+def _write(rows: list[dict], out: Path) -> None:
+    if out.suffix.lower() == ".parquet":
+        import pyarrow as pa  # noqa: PLC0415 - optional extra, checked by _writable
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
         buffer = io.BytesIO()
         columns = list(dict.fromkeys(k for r in rows for k in r))
         table = pa.table({k: [None if (v := to_builtin(r.get(k))) == "" else v for r in rows] for k in columns})
@@ -50,8 +60,9 @@ def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int)
     except tomllib.TOMLDecodeError as err:
         raise ParityError(f"{spec_path.name}: malformed TOML: {err}") from err
     spec = spec_from_toml(data)
+    _writable(out)
     total = len(sweep_rows(spec))
-    with Progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"{total:,} scenarios", total=total)
         rows = run_sweep(spec, workers=workers, use_ray=ray is not None,
                          ray_address=None if ray in (None, RAY_LOCAL) else ray, chunk=chunk,

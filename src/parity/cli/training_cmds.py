@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, emit_record, format_option, out_option
 from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
@@ -96,8 +96,8 @@ def _ints(text: str | None) -> tuple[int, ...] | None:
 
 SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, "left"),
                   Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
-                  Column("mfu", "MFU", percent), Column("bubble_fraction", "bubble", percent),
-                  Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9))]
+                  Column("mfu", "MFU", percent), Column("bubble_fraction", "bubble", percent, wide=1),
+                  Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2)]  # every row listed fits
 
 
 @cli.command()
@@ -115,20 +115,26 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
               help="virtual stages (interleaved 1F1B; default: the fastest that fits)")
 @click.option("--pp-schedule", type=click.Choice(PP_SCHEDULES), default=None,
               help="pipeline schedule (default: interleaved with --vp > 1, else 1f1b)")
-@click.option("--pp-first-layers", type=Count(most=2**20, least=0), default=0,
-              help="layers of the first pipeline stage when uneven (Megatron's decoder_first_pipeline_num_layers)")
-@click.option("--pp-last-layers", type=Count(most=2**20, least=0), default=0,
-              help="layers of the last pipeline stage")
-@click.option("--seq-len", type=TOKENS, default=4096, show_default=True)
+@click.option("--pp-first-layers", type=Count(most=2**20, least=0), default=0, show_default=True,
+              help="layers of the first pipeline stage when uneven (Megatron's decoder_first_pipeline_num_layers; "
+                   "0: even stages)")
+@click.option("--pp-last-layers", type=Count(most=2**20, least=0), default=0, show_default=True,
+              help="layers of the last pipeline stage when uneven (0: even stages)")
+@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="sequence length [tokens]")
 @click.option("--global-batch", type=COUNT, default=None, help="sequences per step (default: 4M tokens' worth)")
-@click.option("--micro-batch", type=COUNT, default=1, show_default=True)
+@click.option("--micro-batch", type=COUNT, default=1, show_default=True, help="sequences per micro-batch")
 @click.option("--show-infeasible", is_flag=True,
               help="print a layout that does not fit in memory (exit 0) instead of refusing it")
 @click.option("--recompute", type=click.Choice(RECOMPUTE), default=None,
               help="activation recomputation (default: the fastest that fits)")
-@click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True)
-@click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True)
+@click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True,
+              help="ZeRO stage: 0 plain data parallel, 1 optimizer states sharded, 2 also gradients, 3 also weights")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True,
+              help="format of the GEMMs (fp8: per-tensor scales; fp8_block: 128x128 blocks, DeepSeek-V3; "
+                   "mxfp8: MX blocks)")
+@click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True,
+              help="overlap: gradient reduce-scatter and parameter all-gather hidden behind backward and forward; "
+                   "none: run after the step")
 @click.option("--activation-cache", type=click.Choice(ACTIVATION_CACHES), default="auto", show_default=True,
               help="stored activations: auto (GEMM inputs in the precision's format) or fp8 (DeepSeek-V3 Sec. 3.3.2: "
                    "FP8 GEMM inputs, SwiGLU output recomputed)")
@@ -145,7 +151,7 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @click.option("--tokens", type=Real(1.0, 1e18), default=1e12, show_default=True,
               help="tokens to train on (time, chip-hours)")
 @click.option("--search", is_flag=True, help="find the fastest layout that fits and show the top ones")
-@click.option("--top", type=int, default=10, show_default=True)
+@click.option("--top", type=int, default=10, show_default=True, help="with --search: layouts shown")
 @click.option("--validate", "validate_rows", is_flag=True, help="score parity on the published training measurements")
 @click.option("--fit", is_flag=True, help="with --validate: refit the training profile on the calibration rows")
 @click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,
@@ -174,6 +180,9 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     if top < 1:
         raise ParityError(f"--top must be a whole number >= 1, got {top}")
     if search:
+        if dp:
+            raise ParityError("--search derives --dp from the chips and the layout it tries; pin --tp, --pp, --cp "
+                              "or --ep instead")
         space = SearchSpace(**{k: v for k, v in (("tp", _ints(str(tp)) if tp else None),
                                                   ("pp", _ints(str(pp)) if pp else None),
                                                   ("cp", _ints(str(cp)) if cp else None),
@@ -190,7 +199,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         payload = {"model": the_model.name, "system": the_system.id, "chips": n, "candidates": found.candidates,
                    "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best]}
         emit(rows, SEARCH_COLUMNS, fmt, title=title, payload=payload, out=out,
-             caption=f"{found.candidates} layouts priced, {found.fitting} fit. Assumptions: "
+             caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit. Assumptions: "
                      + "; ".join(found.best[0].assumptions))
         return
     chosen, picked = "", ""
@@ -227,9 +236,9 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens)}
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
-    emit(_one_layout_rows(data), [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain)], fmt,
-         title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data, out=out,
-         caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
+    emit_record(_one_layout_rows(data), fmt,
+                title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data,
+                out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
 
 def _no_fit(chips: int, found: Any) -> str:

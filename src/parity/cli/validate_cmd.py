@@ -9,13 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, deliver, emit, format_option, out_option
+from parity.cli import cli, deliver, emit, format_option, out_option, progress_bar, wide_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
@@ -61,6 +59,7 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "m
 @ray_option("the simulator's runs (--model-kind sim or both)")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
               help="table for people; json or csv (SI units) for machines; md: the accuracy page (docs/accuracy.md)")
+@wide_option
 @out_option
 def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: int, section: str, model_kind: str,
              processes: int, ray: str | None, fmt: str,
@@ -88,8 +87,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     fields = [f.strip() for f in by.split(",") if f.strip()]
     unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
     if unknown:
-        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split; got "
-                          f"{', '.join(sorted(unknown))}")
+        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split (or 'source' or 'vendor' "
+                          f"alone); got {', '.join(sorted(unknown))}")
     folder = destination(write_to, Path.cwd()) if fit else None
     if folder is not None and model_kind == "steady":  # engine profiles are fitted for the steady model
         date = datetime.date.today().isoformat()
@@ -97,7 +96,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if model_kind == "both":
         _models_side_by_side(rows, processes, fmt, out, ray)
         return
-    with Progress(transient=True, console=Console(stderr=True)) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("predicting measured cases", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
                                    processes=processes, ray=ray)
@@ -153,8 +152,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                                                            processes, ray)
         deliver(accuracy_markdown(errors, training, payload), out)
         return
-    if fmt != "table":
-        emit([], [], fmt, payload=payload, out=out)
+    if fmt != "table":  # json: the whole payload; csv: one row per measured value against its prediction
+        emit(payload["cases"], [], fmt, payload=payload, out=out)
         return
     if section in ("serving", "all"):
         emit(table, columns, "table",
@@ -266,7 +265,7 @@ def _case(e) -> dict[str, object]:
 
 
 def _refit_engines(rows: list[dict[str, str]], iterations: int, date: str) -> list[Refit]:
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
+    with progress_bar() as bar:
         def progress(label: str, total: int) -> Callable[[float], None]:
             task = bar.add_task(label, total=total)
             return lambda _: bar.advance(task)
@@ -281,7 +280,7 @@ def _write(refits: list[Refit], folder: Path) -> None:
 def _never_fitted_errors(rows: list[dict[str, str]], kind: str, processes: int, ray: str | None) -> list[CaseError]:
     """One model's errors on the never-fitted (holdout and unseen) rows, with a progress bar."""
     scored = [r for r in rows if r.get("split") in ("holdout", "unseen")]
-    with Progress(transient=True, console=Console(stderr=True)) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"predicting never-fitted cases ({kind})", total=len(scored))
         predictions = predict_rows(scored, progress=lambda n: progress.advance(task, n), model_kind=kind,
                                    processes=processes, ray=ray if kind == "sim" else None)

@@ -99,6 +99,10 @@ _FLAG_COLUMNS = (("eager", "cuda_graphs", False), ("offline", "kv_on_demand", Fa
 
 def case_from_row(row: Mapping[str, object]) -> Case:
     """A Case from one table row (every cell text or a number); raises ParityError naming the bad field."""
+    extra = row.get(None)  # type: ignore[call-overload] - csv.DictReader's key for cells beyond the header
+    if extra:
+        raise InfeasiblePlan(f"{len(extra)} cell(s) beyond the header's columns ({', '.join(map(repr, extra[:3]))}): "
+                             "an unquoted comma shifts every cell after it")
     settings: dict[str, float] = {}
     for column, field_name, rule in _ENGINE_COLUMNS:
         value = _number(row, column, rule)

@@ -149,6 +149,13 @@ def _fit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: in
     return shown, [[cells[id(c)][i] for c in shown] for i in range(len(rows))]
 
 
+def _sentence_end(text: str) -> str:
+    """The text ending as a sentence does (a full stop added unless it ends in . ! ? or a closing bracket's
+    full stop), so a note appended to it starts a sentence of its own."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?", ".)")) else text + "."
+
+
 def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "", caption: str = "",
                 wide: bool = False, to_file: bool = False) -> str:
     """Rows as a plain-text table for people, at the terminal's width (a file: every column, at the
@@ -158,13 +165,13 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     shown, cells = _fit(rows, columns, width, wide or to_file)
     left_out = [c.header for c in columns if c not in shown]
     if left_out:
-        caption = (caption + " " if caption else "") + (
+        caption = (_sentence_end(caption) + " " if caption else "") + (
             f"Not shown at {width} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
     table = _table(shown, cells, title)
     # a file gets the table at its full width; a terminal narrower than the columns that must show gets
-    # lines longer than it (wrapped by the terminal) rather than a cell cut off
+    # lines just as long as their longest words need (wrapped by the terminal) rather than a cell cut off
     needed = Console(width=100_000).measure(table)
-    width = needed.maximum if to_file or needed.minimum > width else width
+    width = needed.maximum if to_file else max(width, needed.minimum)
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
