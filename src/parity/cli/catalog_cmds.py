@@ -176,6 +176,7 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
                "parameters": m.parameters, "active_parameters": m.active_parameters,
                "mtp_parameters": m.mtp_parameters, "expert_parameters": m.expert_parameters,
                "layers": m.num_layers, "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
+               "context_window": m.context_window,
                "checkpoint_weights": m.weight_format, "checkpoint_expert_weights": m.expert_weight_format,
                "context_tokens": context, "kv_cache_bytes_per_token": kv,
                "flops_per_token": m.flops_per_token(float(context)),
@@ -184,6 +185,8 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
             {"quantity": "active parameters per token", "value": f"{m.active_parameters:,}"},
             {"quantity": "MTP module parameters (apart)", "value": f"{m.mtp_parameters:,}"},
             {"quantity": "layers", "value": str(m.num_layers)},
+            {"quantity": "context window [tokens] (config.json)",
+             "value": f"{m.context_window:,}" if m.context_window else "not stated"},
             {"quantity": "features", "value": ", ".join(sorted(m.features)) or "dense GQA"},
             {"quantity": "checkpoint formats (dense / experts)", "value": f"{m.weight_format} / {m.expert_weight_format}"}]
     rows += [{"quantity": f"KV cache per token, {f} [kB]", "value": f"{v / 1e3:,.1f}"} for f, v in kv.items()]
