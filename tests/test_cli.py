@@ -1,5 +1,7 @@
 """The command line: tables and machine formats, and one clear line with exit code 2 for user mistakes."""
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -149,6 +151,25 @@ def test_engines_lists_every_profile_parameter_and_how_it_was_obtained() -> None
     table = runner.invoke(cli, ["engines"], env={"COLUMNS": "200"}).stdout
     assert "[steady]" in table and "  first_token_steps" in table and "assumed" in table
     assert len(__import__("re").findall(r"\d+ rows", table)) == 6  # three CUDA fits, two ROCm and one CANN stack fit
+
+
+def test_engines_csv_is_one_record_per_parameter() -> None:
+    """`engines NAME --format csv` is for machines: engine, section, parameter (file key), value in SI units, unit
+    and how the profile was obtained, one row per parameter; no display rows ('fitted on', '[kernels]')."""
+    from parity.engine import PROFILE_SECTIONS
+
+    out = CliRunner().invoke(cli, ["engines", "vllm", "--format", "csv"]).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["engine", "section", "parameter", "value", "unit", "obtained"]
+    assert len(rows) == sum(len(s.fields) for s in PROFILE_SECTIONS)
+    assert {r["section"] for r in rows} == {s.name for s in PROFILE_SECTIONS}
+    assert not any(r["parameter"].startswith(("[", " ")) or r["parameter"] == "fitted on" for r in rows)
+    overhead = next(r for r in rows if r["parameter"] == "kernel_overhead_s")
+    assert overhead["section"] == "host" and overhead["unit"] == "s" and 1e-6 < float(overhead["value"]) < 1e-4
+    assert {r["obtained"] for r in rows} == {"72 rows"} and {r["engine"] for r in rows} == {"vllm"}
+    data = json.loads(CliRunner().invoke(cli, ["engines", "vllm", "--format", "json"]).stdout)
+    assert data[0]["parameters"][0] == {k: rows[0][k] for k in ("engine", "section", "parameter", "unit", "obtained")
+                                        } | {"value": data[0]["sections"]["kernels"]["gemm_scale"]}
 
 
 def test_serve_adp_hold_flag_overrides_the_engine() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, emit_record, format_option, out_option
+from parity.cli import cli, emit, emit_record, format_option, out_option, output_format
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
@@ -215,6 +216,16 @@ _ENGINE_TIMES = {"kernel_overhead_s": (1e-6, "us"), "collective_latency_s": (1e-
                  "sim_prefill_launch_s": (1e-6, "us"), "sim_prefill_host_launch_s": (1e-6, "us")}
 
 
+def _parameter_records(found: list[EngineProfile], fitted_on: Callable[[EngineProfile], str]
+                       ) -> list[dict[str, object]]:
+    """Each profile's parameters for machines: engine, section, parameter (its file key), value in SI units, unit
+    ("s" for times, "" for counts, fractions and switches) and how the profile was obtained ("260 rows": fitted on
+    that many calibration rows; "assumed")."""
+    return [{"engine": e.id, "section": section.name, "parameter": field, "value": getattr(e, field),
+             "unit": "s" if field.endswith("_s") else "", "obtained": fitted_on(e)}
+            for e in found for section in PROFILE_SECTIONS for field in section.fields]
+
+
 def _section_rows(found: list[EngineProfile]) -> list[dict[str, object]]:
     """Each profile by the sections of its file (engine.PROFILE_SECTIONS): a row naming the section, then a row per
     parameter under its file key, times with their unit (us, else ms), a column per engine."""
@@ -292,12 +303,16 @@ def engines(name: str | None, scheduler: bool, fmt: str, out: Path | None) -> No
         rows_ = re.search(r" on (\d+) calibration rows", e.method)
         return f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
 
-    rows: list[dict[str, object]] = [{"parameter": "fitted on", **{e.id: fitted_on(e) for e in found}}]
-    rows += _section_rows(found)
     payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
                 "assumptions": e.assumptions, "stack": e.stack, "base": e.base, "rows": list(e.rows),
                 **{f: getattr(e, f) for s in PROFILE_SECTIONS for f in s.fields},
-                "sections": {s.name: {f: getattr(e, f) for f in s.fields} for s in PROFILE_SECTIONS}} for e in found]
+                "sections": {s.name: {f: getattr(e, f) for f in s.fields} for s in PROFILE_SECTIONS},
+                "parameters": _parameter_records([e], fitted_on)} for e in found]
+    if output_format(fmt, out) == "csv":  # one record per engine and parameter, in SI units
+        emit(_parameter_records(found, fitted_on), [], fmt, payload=payload, out=out)
+        return
+    rows: list[dict[str, object]] = [{"parameter": "fitted on", **{e.id: fitted_on(e) for e in found}}]
+    rows += _section_rows(found)
     # stack profiles (vllm-rocm ...) show where the terminal has room, or with --wide; one named engine always
     columns = [Column("parameter", "parameter", plain, "left")] + [
         Column(e.id, e.id, plain, wide=bool(e.base) and len(found) > 1) for e in found]
