@@ -172,6 +172,38 @@ def test_engines_csv_is_one_record_per_parameter() -> None:
                                         } | {"value": data[0]["sections"]["kernels"]["gemm_scale"]}
 
 
+_PHASE = {"decode": ("--phase", "decode", "--batch", "64", "--context", "2048"),
+          "prefill": ("--phase", "prefill", "--batch", "4", "--isl", "2048")}
+
+
+@pytest.mark.parametrize(("phase", "extra", "named"), [
+    ("decode", ("--concurrency", "7"), "--concurrency is not read by --phase decode"),
+    ("decode", ("--osl", "99", "--isl", "4096"), "--osl, --isl are not read by --phase decode"),
+    ("decode", ("--explain", "--tpot", "10ms"), "--explain, --tpot are not read"),
+    ("decode", ("--model-kind", "sim"), "--model-kind sim is not read"),
+    ("decode", ("--mode", "disagg", "--prefill-system", "hgx-h200"), "--prefill-system is not read"),
+    ("prefill", ("--context", "8192"), "--context is not read by --phase prefill"),
+    ("prefill", ("--random-range-ratio", "0.5", "--seed", "3"), "--random-range-ratio, --seed are not read"),
+    ("prefill", ("--mode", "disagg", "--decode-tp", "1", "--decode-workers", "2"),
+     "--decode-workers, --decode-tp are not read"),
+    ("prefill", ("--scenario", "offline"), "--phase prefill is one fixed-batch step; --scenario offline"),
+])
+def test_serve_phase_refuses_options_it_would_ignore(phase: str, extra: tuple[str, ...], named: str) -> None:
+    """One fixed-batch step reads --batch and --context (decode) or --isl (prefill), the layout and formats: a
+    closed-loop option (clients, output length, targets, the simulator's) or the other phase's is refused."""
+    code, out, err = run("serve", "--model", "qwen3-30b-a3b", "--system", "hgx-h100", "--tp", "2", *_PHASE[phase],
+                         *extra)
+    assert code == 2 and err.count("\n") == 1 and named in err, err
+
+
+def test_serve_phase_still_reads_its_own_options() -> None:
+    code, out, err = run("serve", "--model", "qwen3-30b-a3b", "--system", "hgx-h100", "--tp", "2",
+                         *_PHASE["prefill"], "--mode", "disagg", "--prefill-system", "hgx-h200", "--model-kind",
+                         "steady", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["step_s"] > 0
+
+
 def test_serve_adp_hold_flag_overrides_the_engine() -> None:
     """--adp-hold-steps 0 turns TensorRT-LLM's attention-DP balancing off: a shorter TTFT at light load,
     and the assumption line says whether prompts are held."""
