@@ -41,12 +41,24 @@ def test_unknown_chip_names_close_matches() -> None:
     ("{not json", "malformed JSON at line 1"),
     ('{"hidden_size": 4096, "num_attention_heads": 32, "intermediate_size": 1, "vocab_size": 10}',
      "missing key 'num_hidden_layers'"),
+    ("[1, 2]", "parity: error: config.json: a config must be a JSON object {...}, got an array\n"),
 ])
 def test_malformed_or_incomplete_config_exits_2_naming_the_problem(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "config.json"
     path.write_text(content)
     code, _, err = run("model", str(path))
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_titles_and_captions_read_as_text() -> None:
+    """One client is singular in serve's title; compare's caption has no double space where a model without MTP
+    modules leaves its MTP sentence out."""
+    _, out, _ = run("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--concurrency", "1",
+                    "--model-kind", "steady", "--format", "md")
+    assert "(agg, 1024 in / 1024 out, 1 client)" in out
+    _, out, _ = run("compare", "hgx-h100", "--model", "llama-3.1-8b", "--format", "md")
+    caption = out.strip().splitlines()[-1]
+    assert "Engine profile: generic. tok/s:" in caption and "  " not in caption
 
 
 def test_model_reads_a_config_path(tmp_path: Path) -> None:

@@ -297,7 +297,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
     emit_record(rows, fmt, wrap=True,
-                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
+                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} "
+                      f"client{'' if concurrency == 1 else 's'})",
                 caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),

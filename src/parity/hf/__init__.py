@@ -27,7 +27,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     """The Model a config.json dict describes. `quant` is ModelOpt's hf_quant_config.json, if any."""
     where = source or name
     if not isinstance(config, dict):
-        raise ModelConfigError(f"{where}: config.json must hold a JSON object, got {type(config).__name__}")
+        raise ModelConfigError(f"{where}: a config must be a JSON object {{...}}, got {_json_kind(config)}")
     flags = _check_keys(config, where)
     inner, vision = _text_config(config)
     if inner is not config:
@@ -98,6 +98,13 @@ def context_window(config: dict[str, Any], where: str = "") -> int:
     return int(window * factor)
 
 
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words: an array, a string, a number, true/false, null."""
+    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str)
+            else "true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "null" if value is None else type(value).__name__)
+
+
 def _constant(name: str) -> float:
     """NaN and Infinity (which json accepts) become floats here; model_from_config refuses them by key."""
     return float(name.lower().replace("infinity", "inf"))
@@ -118,7 +125,7 @@ def read_config(path: Path) -> dict[str, Any]:
     except RecursionError as err:
         raise ModelConfigError(f"{path.name}: JSON nested too deeply to be a config") from err
     if not isinstance(data, dict):
-        raise ModelConfigError(f"{path.name}: config.json must hold a JSON object")
+        raise ModelConfigError(f"{path.name}: a config must be a JSON object {{...}}, got {_json_kind(data)}")
     return data
 
 
