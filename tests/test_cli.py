@@ -1,5 +1,7 @@
 """The command line: tables and machine formats, and one clear line with exit code 2 for user mistakes."""
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -39,12 +41,24 @@ def test_unknown_chip_names_close_matches() -> None:
     ("{not json", "malformed JSON at line 1"),
     ('{"hidden_size": 4096, "num_attention_heads": 32, "intermediate_size": 1, "vocab_size": 10}',
      "missing key 'num_hidden_layers'"),
+    ("[1, 2]", "parity: error: config.json: a config must be a JSON object {...}, got an array\n"),
 ])
 def test_malformed_or_incomplete_config_exits_2_naming_the_problem(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "config.json"
     path.write_text(content)
     code, _, err = run("model", str(path))
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_titles_and_captions_read_as_text() -> None:
+    """One client is singular in serve's title; compare's caption has no double space where a model without MTP
+    modules leaves its MTP sentence out."""
+    _, out, _ = run("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--concurrency", "1",
+                    "--model-kind", "steady", "--format", "md")
+    assert "(agg, 1024 in / 1024 out, 1 client)" in out
+    _, out, _ = run("compare", "hgx-h100", "--model", "llama-3.1-8b", "--format", "md")
+    caption = out.strip().splitlines()[-1]
+    assert "Engine profile: generic. tok/s:" in caption and "  " not in caption
 
 
 def test_model_reads_a_config_path(tmp_path: Path) -> None:
@@ -149,6 +163,57 @@ def test_engines_lists_every_profile_parameter_and_how_it_was_obtained() -> None
     table = runner.invoke(cli, ["engines"], env={"COLUMNS": "200"}).stdout
     assert "[steady]" in table and "  first_token_steps" in table and "assumed" in table
     assert len(__import__("re").findall(r"\d+ rows", table)) == 6  # three CUDA fits, two ROCm and one CANN stack fit
+
+
+def test_engines_csv_is_one_record_per_parameter() -> None:
+    """`engines NAME --format csv` is for machines: engine, section, parameter (file key), value in SI units, unit
+    and how the profile was obtained, one row per parameter; no display rows ('fitted on', '[kernels]')."""
+    from parity.engine import PROFILE_SECTIONS
+
+    out = CliRunner().invoke(cli, ["engines", "vllm", "--format", "csv"]).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["engine", "section", "parameter", "value", "unit", "obtained"]
+    assert len(rows) == sum(len(s.fields) for s in PROFILE_SECTIONS)
+    assert {r["section"] for r in rows} == {s.name for s in PROFILE_SECTIONS}
+    assert not any(r["parameter"].startswith(("[", " ")) or r["parameter"] == "fitted on" for r in rows)
+    overhead = next(r for r in rows if r["parameter"] == "kernel_overhead_s")
+    assert overhead["section"] == "host" and overhead["unit"] == "s" and 1e-6 < float(overhead["value"]) < 1e-4
+    assert {r["obtained"] for r in rows} == {"72 rows"} and {r["engine"] for r in rows} == {"vllm"}
+    data = json.loads(CliRunner().invoke(cli, ["engines", "vllm", "--format", "json"]).stdout)
+    assert data[0]["parameters"][0] == {k: rows[0][k] for k in ("engine", "section", "parameter", "unit", "obtained")
+                                        } | {"value": data[0]["sections"]["kernels"]["gemm_scale"]}
+
+
+_PHASE = {"decode": ("--phase", "decode", "--batch", "64", "--context", "2048"),
+          "prefill": ("--phase", "prefill", "--batch", "4", "--isl", "2048")}
+
+
+@pytest.mark.parametrize(("phase", "extra", "named"), [
+    ("decode", ("--concurrency", "7"), "--concurrency is not read by --phase decode"),
+    ("decode", ("--osl", "99", "--isl", "4096"), "--osl, --isl are not read by --phase decode"),
+    ("decode", ("--explain", "--tpot", "10ms"), "--explain, --tpot are not read"),
+    ("decode", ("--model-kind", "sim"), "--model-kind sim is not read"),
+    ("decode", ("--mode", "disagg", "--prefill-system", "hgx-h200"), "--prefill-system is not read"),
+    ("prefill", ("--context", "8192"), "--context is not read by --phase prefill"),
+    ("prefill", ("--random-range-ratio", "0.5", "--seed", "3"), "--random-range-ratio, --seed are not read"),
+    ("prefill", ("--mode", "disagg", "--decode-tp", "1", "--decode-workers", "2"),
+     "--decode-workers, --decode-tp are not read"),
+    ("prefill", ("--scenario", "offline"), "--phase prefill is one fixed-batch step; --scenario offline"),
+])
+def test_serve_phase_refuses_options_it_would_ignore(phase: str, extra: tuple[str, ...], named: str) -> None:
+    """One fixed-batch step reads --batch and --context (decode) or --isl (prefill), the layout and formats: a
+    closed-loop option (clients, output length, targets, the simulator's) or the other phase's is refused."""
+    code, out, err = run("serve", "--model", "qwen3-30b-a3b", "--system", "hgx-h100", "--tp", "2", *_PHASE[phase],
+                         *extra)
+    assert code == 2 and err.count("\n") == 1 and named in err, err
+
+
+def test_serve_phase_still_reads_its_own_options() -> None:
+    code, out, err = run("serve", "--model", "qwen3-30b-a3b", "--system", "hgx-h100", "--tp", "2",
+                         *_PHASE["prefill"], "--mode", "disagg", "--prefill-system", "hgx-h200", "--model-kind",
+                         "steady", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["step_s"] > 0
 
 
 def test_serve_adp_hold_flag_overrides_the_engine() -> None:

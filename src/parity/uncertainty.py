@@ -21,8 +21,8 @@ from parity.hardware import Calibration, System
 from parity.model import Model
 from parity.plan import Layout
 
-__all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "WIDEN_FLAGGED", "ratio_interval",
-           "bands_from", "interval_kind", "BANDED_APART"]
+__all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
+           "ratio_interval", "bands_from", "interval_kind", "BANDED_APART"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -137,11 +137,24 @@ def bands_from(residuals: Mapping[str, Sequence[float]], minimum: int = 5) -> di
     return out
 
 
+def context_flags(model: Model, tokens: float) -> list[str]:
+    """A flag when a request of `tokens` (prompt + output) runs past the model's context window (its config's,
+    RoPE scaling included: Model.context_window): the engine would refuse it unless started beyond its config
+    (e.g. with YaRN), so the prediction prices a run the model was not set up for. Nothing where the window is
+    unknown (0)."""
+    window = model.context_window
+    if window and tokens > window:
+        return [f"sequences of {tokens:,.0f} tokens past {model.name}'s context window of {window:,} (config.json)"]
+    return []
+
+
 def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,
-               layouts: Sequence[Layout], mtp_tokens: int = 0) -> tuple[str, ...]:
+               layouts: Sequence[Layout], mtp_tokens: int = 0, context_tokens: float = 0) -> tuple[str, ...]:
     """Ways a serving case (a model on these systems' workers of these layouts; each system with the
-    calibration the case uses, None for the catalog's) lies outside what the model was fitted and checked on."""
+    calibration the case uses, None for the catalog's; requests of `context_tokens` prompt + output tokens)
+    lies outside what the model was fitted and checked on."""
     out = list(model.flags)  # config keys parity does not model ("unmodelled: KEY")
+    out += context_flags(model, context_tokens)
     for system, cal in {s.id: (s, c) for s, c in systems}.values():
         chip = system.chip
         cal = cal or catalog.calibration(chip)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, emit_record, format_option, out_option
+from parity.cli import cli, emit, emit_record, format_option, out_option, output_format
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
@@ -176,6 +177,7 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
                "parameters": m.parameters, "active_parameters": m.active_parameters,
                "mtp_parameters": m.mtp_parameters, "expert_parameters": m.expert_parameters,
                "layers": m.num_layers, "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
+               "context_window": m.context_window,
                "checkpoint_weights": m.weight_format, "checkpoint_expert_weights": m.expert_weight_format,
                "context_tokens": context, "kv_cache_bytes_per_token": kv,
                "flops_per_token": m.flops_per_token(float(context)),
@@ -184,6 +186,8 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
             {"quantity": "active parameters per token", "value": f"{m.active_parameters:,}"},
             {"quantity": "MTP module parameters (apart)", "value": f"{m.mtp_parameters:,}"},
             {"quantity": "layers", "value": str(m.num_layers)},
+            {"quantity": "context window [tokens] (config.json)",
+             "value": f"{m.context_window:,}" if m.context_window else "not stated"},
             {"quantity": "features", "value": ", ".join(sorted(m.features)) or "dense GQA"},
             {"quantity": "checkpoint formats (dense / experts)", "value": f"{m.weight_format} / {m.expert_weight_format}"}]
     rows += [{"quantity": f"KV cache per token, {f} [kB]", "value": f"{v / 1e3:,.1f}"} for f, v in kv.items()]
@@ -210,6 +214,16 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
 # the unit a time field of an engine profile is shown in: (factor, name); every other field shows as it is
 _ENGINE_TIMES = {"kernel_overhead_s": (1e-6, "us"), "collective_latency_s": (1e-6, "us"),
                  "sim_prefill_launch_s": (1e-6, "us"), "sim_prefill_host_launch_s": (1e-6, "us")}
+
+
+def _parameter_records(found: list[EngineProfile], fitted_on: Callable[[EngineProfile], str]
+                       ) -> list[dict[str, object]]:
+    """Each profile's parameters for machines: engine, section, parameter (its file key), value in SI units, unit
+    ("s" for times, "" for counts, fractions and switches) and how the profile was obtained ("260 rows": fitted on
+    that many calibration rows; "assumed")."""
+    return [{"engine": e.id, "section": section.name, "parameter": field, "value": getattr(e, field),
+             "unit": "s" if field.endswith("_s") else "", "obtained": fitted_on(e)}
+            for e in found for section in PROFILE_SECTIONS for field in section.fields]
 
 
 def _section_rows(found: list[EngineProfile]) -> list[dict[str, object]]:
@@ -289,12 +303,16 @@ def engines(name: str | None, scheduler: bool, fmt: str, out: Path | None) -> No
         rows_ = re.search(r" on (\d+) calibration rows", e.method)
         return f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
 
-    rows: list[dict[str, object]] = [{"parameter": "fitted on", **{e.id: fitted_on(e) for e in found}}]
-    rows += _section_rows(found)
     payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
                 "assumptions": e.assumptions, "stack": e.stack, "base": e.base, "rows": list(e.rows),
                 **{f: getattr(e, f) for s in PROFILE_SECTIONS for f in s.fields},
-                "sections": {s.name: {f: getattr(e, f) for f in s.fields} for s in PROFILE_SECTIONS}} for e in found]
+                "sections": {s.name: {f: getattr(e, f) for f in s.fields} for s in PROFILE_SECTIONS},
+                "parameters": _parameter_records([e], fitted_on)} for e in found]
+    if output_format(fmt, out) == "csv":  # one record per engine and parameter, in SI units
+        emit(_parameter_records(found, fitted_on), [], fmt, payload=payload, out=out)
+        return
+    rows: list[dict[str, object]] = [{"parameter": "fitted on", **{e.id: fitted_on(e) for e in found}}]
+    rows += _section_rows(found)
     # stack profiles (vllm-rocm ...) show where the terminal has room, or with --wide; one named engine always
     columns = [Column("parameter", "parameter", plain, "left")] + [
         Column(e.id, e.id, plain, wide=bool(e.base) and len(found) > 1) for e in found]

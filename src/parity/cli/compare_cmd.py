@@ -163,10 +163,11 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         against = used if used == base.id else f"{used} ({base.id} cannot run it)"
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
+        mtp_text = _mtp_caption(model, drafts, mtp_tokens is not None) if workload == "serve" else ""
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. "
-             + (f"{_mtp_caption(model, drafts, mtp_tokens is not None)} " if workload == "serve" else "")
+             + (f"{mtp_text} " if mtp_text else "")
              + ("tok/s: output tokens per second. " if workload == "serve" else "")
              + "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's best "
              "configuration; per system = every chip of the system busy; per kW = per system over the system's "

@@ -16,6 +16,7 @@ from parity.predict.refine import bisect_percentiles, case_of_candidate, refine_
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
 from parity.search_split import search_split
+from parity.uncertainty import context_flags
 
 DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
 # without an explicit --refine, candidates with more clients than this are not simulated: a closed loop of
@@ -134,6 +135,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         frontier_png({f"{the_system.id} ({precision.weights})": points}, plot,
                      f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", targets.tpot_s)
     best = result.best.to_dict() if result.best else None
+    raised = list(the_model.flags) + context_flags(the_model, isl + osl)
     chosen = "tok/s/chip"
     if percentiles:
         passing = [rows[i] for i in refined if rows[i]["sim_meets_targets"]]
@@ -154,7 +156,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"{len(ranked)} screened candidates by tok/s/chip in {len(refined)} runs, as a percentile grows "
                   "with load)" if percentiles else "")
                + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
-               + (f". Model flags: {'; '.join(the_model.flags)}" if the_model.flags else "")
+               + (f". Flags: {'; '.join(raised)}" if raised else "")
                + (f". sim: the step-level simulator on {len(refined)} candidate(s) ("
                   + ("the bisection's probes" if percentiles else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
@@ -166,7 +168,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
                "best": best, "frontier": rows, "assumptions": list(result.assumptions),
-               "model_flags": list(the_model.flags), "model_features": sorted(the_model.features)}
+               "model_flags": raised, "model_features": sorted(the_model.features)}
     emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
          caption=caption, payload=payload, out=out)
 
@@ -193,11 +195,14 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
                              f"{decode_system.id} (decode) fits and meets {targets.text()}")
     rows = [s.to_dict() for s in found.best]
     best = found.best[0]
+    raised = list(model.flags) + context_flags(model, isl + osl)
     caption = (f"{found.evaluated:,} pairs of decode (layout, batch) and prefill layout evaluated. Best under "
                f"{targets.text()}: {best.output_tokens_per_s:,.0f} output tok/s from {best.prefill_chips} prefill and "
-               f"{best.decode_chips} decode chips (limited by {best.limited_by}). " + "; ".join(found.assumptions))
+               f"{best.decode_chips} decode chips (limited by {best.limited_by}). " + "; ".join(found.assumptions)
+               + (f". Flags: {'; '.join(raised)}" if raised else ""))
     payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
                "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
-               "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions)}
+               "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions),
+               "model_flags": raised}
     emit(rows, SPLIT_COLUMNS, fmt, title=f"Best splits: {model.name}, prefill on {prefill_system.id}, decode on "
          f"{decode_system.id}", caption=caption, payload=payload, out=out)

@@ -214,6 +214,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
     simulated step by step, with latency percentiles)."""
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
+    if phase != "both":
+        _refuse_options_a_phase_ignores(phase, scenario, model_kind)
     simulated = use_sim or model_kind == "sim"
     targets = [t for t in (latency_target(ttft_target, "ttft"), latency_target(tpot_target, "tpot")) if t]
     if not simulated and any(t.statistic != "mean" for t in targets):
@@ -295,7 +297,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
     emit_record(rows, fmt, wrap=True,
-                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} clients)",
+                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} "
+                      f"client{'' if concurrency == 1 else 's'})",
                 caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
@@ -306,6 +309,35 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         emit(prefill_parts, step_columns, "table",
              title=f"One prefill step of {prompt.prefill_tokens:g} prompt tokens on one device (no queueing; "
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
+
+
+# options of the closed-loop benchmark that one fixed-batch step of --phase decode|prefill leaves unread
+_CLOSED_LOOP_ONLY = {"--concurrency": "concurrency", "--osl": "osl", "--random-range-ratio": "random_range_ratio",
+                     "--prefill-workers": "prefill_workers", "--decode-workers": "decode_workers",
+                     "--adp-hold-steps": "adp_hold_steps", "--explain": "explain", "--ttft": "ttft_target",
+                     "--tpot": "tpot_target", "--sim": "use_sim", "--client": "client", "--num-prompts": "num_prompts",
+                     "--fixed-rate": "fixed_rate", "--request-rate": "request_rate", "--trace": "trace",
+                     "--timeline": "timeline", "--seed": "seed"}
+# and those the other phase reads: a decode step's sequences hold --context, a prefill step's prompts --isl
+_OTHER_PHASE_ONLY = {"decode": {"--isl": "isl", "--prefill-system": "prefill_system"},
+                     "prefill": {"--context": "context", "--decode-tp": "decode_tp", "--decode-attn-dp": "decode_attn_dp"}}
+
+
+def _refuse_options_a_phase_ignores(phase: str, scenario: str, model_kind: str) -> None:
+    """Refuse an option given on the command line that one fixed-batch --phase step would silently ignore."""
+    if scenario != "closed":
+        raise ParityError(f"--phase {phase} is one fixed-batch step; --scenario {scenario} runs whole requests: "
+                          "leave one out")
+    context = click.get_current_context()
+    given = [option for option, name in (_CLOSED_LOOP_ONLY | _OTHER_PHASE_ONLY[phase]).items()
+             if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if model_kind == "sim" and context.get_parameter_source("model_kind") is click.core.ParameterSource.COMMANDLINE:
+        given.append("--model-kind sim")
+    if given:
+        one = len(given) == 1
+        raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} not read by --phase {phase} (one step of "
+                          f"--batch {'sequences at --context' if phase == 'decode' else 'prompts of --isl'} tokens): "
+                          f"leave {'it' if one else 'them'} out")
 
 
 def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, _check_keys, _int, _key
+from parity.hf.keys import _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, _check_keys, \
+    _int, _key
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
 from parity.model import Layer, Model
 
-__all__ = ["ALIASES", "model_from_config", "read_config", "read_model"]
+__all__ = ["ALIASES", "context_window", "model_from_config", "read_config", "read_model"]
 
 
 def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | None = None,
@@ -26,7 +27,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     """The Model a config.json dict describes. `quant` is ModelOpt's hf_quant_config.json, if any."""
     where = source or name
     if not isinstance(config, dict):
-        raise ModelConfigError(f"{where}: config.json must hold a JSON object, got {type(config).__name__}")
+        raise ModelConfigError(f"{where}: a config must be a JSON object {{...}}, got {_json_kind(config)}")
     flags = _check_keys(config, where)
     inner, vision = _text_config(config)
     if inner is not config:
@@ -66,11 +67,42 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                      tie_word_embeddings=bool(model_type in _TIED_TYPES if tied is None else tied),
                      mtp_layers=mtp_layers,
                      max_position_embeddings=_int(config, "max_position_embeddings", 0, where),
+                     context_window=context_window(config, where),
                      weight_format=dense_format, expert_weight_format=expert_format, source=source,
                      architecture=model_type, vision_parameters=_vision_parameters(vision),
                      flags=tuple(dict.fromkeys(flags)))
     except ValueError as err:
         raise ModelConfigError(f"{where}: {err}") from err
+
+
+def context_window(config: dict[str, Any], where: str = "") -> int:
+    """[tokens] The longest sequence (prompt + output) a config supports, derived as vLLM derives max_model_len
+    (vllm/config.py _get_and_verify_max_len): the smallest of CONTEXT_KEYS present, then, unless the RoPE type
+    already counts its factor (UNSCALED_ROPE_TYPES: Llama 3.1's 131,072 stays), times rope_scaling's factor, from
+    original_max_position_embeddings for YaRN (DeepSeek-V3: 4,096 x 40 = 163,840). 0 where the config has none."""
+    found = [_int({key: config[key]}, "max_position_embeddings" if key in ALIASES["max_position_embeddings"] else key,
+                  where=where) for key in CONTEXT_KEYS if config.get(key) is not None]
+    window: float = min(found, default=0)
+    rope = config.get("rope_scaling") or config.get("rope_parameters")
+    kind = (rope.get("rope_type") or rope.get("type")) if isinstance(rope, dict) else None
+    if not window or not isinstance(kind, str) or kind in UNSCALED_ROPE_TYPES:
+        return int(window)
+    factor = rope.get("factor")
+    factor = 1.0 if factor is None else factor  # "default" RoPE states no factor (vLLM takes 1)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
+        raise ModelConfigError(f"{where or 'config.json'}: rope_scaling.factor must be a positive number, "
+                               f"got {factor!r}")
+    if kind == "yarn" and rope.get("original_max_position_embeddings") is not None:
+        window = _int({"original_max_position_embeddings": rope["original_max_position_embeddings"]},
+                      "original_max_position_embeddings", where=where)
+    return int(window * factor)
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words: an array, a string, a number, true/false, null."""
+    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str)
+            else "true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "null" if value is None else type(value).__name__)
 
 
 def _constant(name: str) -> float:
@@ -93,7 +125,7 @@ def read_config(path: Path) -> dict[str, Any]:
     except RecursionError as err:
         raise ModelConfigError(f"{path.name}: JSON nested too deeply to be a config") from err
     if not isinstance(data, dict):
-        raise ModelConfigError(f"{path.name}: config.json must hold a JSON object")
+        raise ModelConfigError(f"{path.name}: a config must be a JSON object {{...}}, got {_json_kind(data)}")
     return data
 
 

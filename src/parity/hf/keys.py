@@ -57,6 +57,12 @@ _BOUNDS = {"num_layers": 10_000, "hidden_size": 1_000_000, "vocab_size": 100_000
            "experts_per_token": 1_000_000, "num_shared_experts": 1_000, "shared_intermediate_size": 10_000_000,
            "first_dense_layers": 10_000, "max_position_embeddings": 1_000_000_000_000}
 _LIMIT = 100_000_000  # any other count parity reads
+# keys that bound the positions a model takes, the smallest present winning, as vLLM derives max_model_len
+# (vllm/config.py _get_and_verify_max_len, v0.6-v0.10; vllm/config/model.py since)
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length",
+                "max_target_positions", "max_sequence_length", "max_seq_length", "seq_len")
+# RoPE types whose factor is already inside max_position_embeddings (vLLM scales no further for these)
+UNSCALED_ROPE_TYPES = ("su", "longrope", "llama3")
 
 # keys whose meaning changes compute or memory in a way parity cannot model: the model is refused
 _REFUSED = {"block_configs": "per-layer block_configs (heterogeneous NAS layers)",
@@ -122,7 +128,7 @@ _UNDERSTOOD = {
     "repetition_penalty", "return_dict", "return_dict_in_generate", "suppress_tokens", "task_specific_params",
     "temperature", "tf_legacy_loss", "tie_encoder_decoder", "top_k", "top_p", "torchscript", "typical_p",
     "use_bfloat16",
-} | {key for keys in ALIASES.values() for key in keys}
+} | {key for keys in ALIASES.values() for key in keys} | set(CONTEXT_KEYS)
 # non-finite numbers are refused everywhere except here (Mamba's dt clamp is [0, inf) by design)
 _NONFINITE_OK = {"time_step_limit"}
 

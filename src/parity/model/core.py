@@ -104,6 +104,8 @@ class Model:
     matrices (e.g. fp8_block, mxfp4); a scenario may choose others.
     vision_parameters: weights of a vision tower that feeds the text model, counted apart (not in
     `parameters`); flags: what the config holds that parity does not model ("unmodelled: KEY").
+    context_window: [tokens] the longest sequence (prompt + output) the config supports, RoPE scaling included
+    (hf.context_window), 0 where the config states none.
     """
 
     name: str
@@ -113,6 +115,7 @@ class Model:
     tie_word_embeddings: bool = False
     mtp_layers: tuple[Layer, ...] = ()
     max_position_embeddings: int = 0
+    context_window: int = 0
     weight_format: str = "bf16"
     expert_weight_format: str = "bf16"
     source: str = ""

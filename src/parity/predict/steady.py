@@ -32,11 +32,13 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 
 
 def flags(scenario: Scenario) -> tuple[str, ...]:
-    """Ways a case lies outside what the model was fitted and checked on."""
+    """Ways a case lies outside what the model was fitted and checked on; its longest sequence is the prompt plus
+    the output (a decode step's: its context; a prefill step's: its prompt)."""
     layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
     systems = [(scenario.system, scenario.calibration)] + ([(scenario.prefill_system, None)]
                                                            if scenario.prefill_system else [])
-    return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens)
+    tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
+    return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens)
 
 
 def _intervals(model_kind: str = "steady") -> Intervals | None:

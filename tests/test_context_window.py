@@ -1,0 +1,85 @@
+"""The context window a config supports (as vLLM derives max_model_len) and the flag on requests past it."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.errors import ModelConfigError
+from parity.hf import context_window
+from parity.predict import flags, scenario_from_row
+
+MEASUREMENTS = Path(__file__).parents[1] / "src" / "parity" / "data" / "measurements"
+
+
+@pytest.mark.parametrize(("config", "window"), [
+    ({"max_position_embeddings": 40_960}, 40_960),  # Qwen3-32B as shipped
+    # Qwen3 with the YaRN its model card suggests: 32,768 x 4 = 131,072 (original_max_position_embeddings wins
+    # over max_position_embeddings for YaRN)
+    ({"max_position_embeddings": 40_960, "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+                                                          "original_max_position_embeddings": 32_768}}, 131_072),
+    # DeepSeek-V3's "type" spelling: 4,096 x 40 = 163,840
+    ({"max_position_embeddings": 163_840, "rope_scaling": {"type": "yarn", "factor": 40,
+                                                           "original_max_position_embeddings": 4_096}}, 163_840),
+    # Llama 3.1: the llama3 type's factor is already inside max_position_embeddings
+    ({"max_position_embeddings": 131_072, "rope_scaling": {"rope_type": "llama3", "factor": 8.0,
+                                                           "original_max_position_embeddings": 8_192}}, 131_072),
+    ({"max_position_embeddings": 4_096, "rope_scaling": {"type": "dynamic", "factor": 2.0}}, 8_192),
+    ({"max_position_embeddings": 4_096, "rope_parameters": {"rope_type": "default", "rope_theta": 1e6}}, 4_096),
+    ({"n_positions": 2_048, "max_seq_len": 1_024}, 1_024),  # the smallest bound present
+    ({"hidden_size": 8}, 0),  # none stated: unknown
+])
+def test_context_window_follows_vllms_max_model_len(config: dict, window: int) -> None:
+    assert context_window(config) == window
+
+
+def test_a_rope_factor_that_is_no_number_is_refused_by_name() -> None:
+    with pytest.raises(ModelConfigError, match="rope_scaling.factor must be a positive number, got 'x'"):
+        context_window({"max_position_embeddings": 4_096, "rope_scaling": {"type": "linear", "factor": "x"}})
+
+
+def test_catalog_models_carry_their_config_windows() -> None:
+    windows = {e.id: catalog.model(e.id).context_window for e in catalog.models()}
+    assert windows["llama-3.1-8b"] == 131_072 and windows["qwen3-32b"] == 40_960
+    assert windows["deepseek-v3"] == 163_840 and windows["kimi-k2"] == 131_072 and windows["gpt-oss-120b"] == 131_072
+    # BLOOM's config states no length (vLLM would assume 2,048); every other model has one
+    assert [m for m, w in windows.items() if not w] == ["bloom-176b"]
+    shown = CliRunner().invoke(cli, ["model", "deepseek-v3", "--format", "json"])
+    assert json.loads(shown.stdout)["context_window"] == 163_840
+
+
+def _row(model: str, isl: int, osl: int, **extra: object) -> dict:
+    return dict(case_id="x", model=model, system="hgx-h100", engine="", tp=1, isl=isl, osl=osl, concurrency=1,
+                **extra)
+
+
+def test_requests_past_the_window_are_flagged_not_refused() -> None:
+    past = flags(scenario_from_row(_row("llama-3.1-8b", 500_000, 1_024)))
+    assert "sequences of 501,024 tokens past llama-3.1-8b's context window of 131,072 (config.json)" in past
+    # GPUStack's 32k prompts on Qwen3-32B (PG03): 32,100 of 40,960
+    assert not any("context window" in f for f in flags(scenario_from_row(_row("qwen3-32b", 32_000, 100))))
+    # a decode step's sequence is its context, a prefill step's its prompt
+    decode = _row("llama-3.1-8b", 1_024, 1_024, phase="decode", batch=1, context=200_000)
+    assert any("200,000 tokens past" in f for f in flags(scenario_from_row(decode)))
+    prefill = _row("llama-3.1-8b", 131_072, 1_000_000, phase="prefill", batch=1)
+    assert not any("context window" in f for f in flags(scenario_from_row(prefill)))
+
+
+def test_serve_prints_the_flag() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "500000",
+                                      "--concurrency", "1", "--tp", "2", "--model-kind", "steady", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "past llama-3.1-8b's context window of 131,072" in json.loads(result.stdout)["flags"]
+
+
+def test_no_measured_serving_row_runs_past_its_models_window() -> None:
+    """Measured runs ran inside their models' windows, so none may carry the flag (PG03: 32,100 of 40,960)."""
+    for name in ("serving_aiconfigurator", "serving_published", "serving_percentiles"):
+        with (MEASUREMENTS / f"{name}.csv").open(newline="") as f:
+            for row in csv.DictReader(f):
+                window = catalog.model(row["model"]).context_window
+                assert int(row["isl"]) + int(row["osl"]) <= window, (name, row["case_id"])
