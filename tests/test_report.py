@@ -42,6 +42,15 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert re.search(r"id='cm-per-system'>\d+\.\d\dx<", text)
 
 
+def test_report_contents_link_every_section(report: Path) -> None:
+    """The page opens with a table of contents: one link per section heading, each to an id on the page."""
+    text = report.read_text()
+    links = re.findall(r"<li><a href='#([\w.-]+)'>", text)
+    headings = [h for h in re.findall(r"<h2 id='([\w.-]+)'>", text) if h != "contents"]
+    assert len(links) >= 10 and links == headings  # every section listed, in page order
+    assert "<h2>" not in text  # no section without an anchor
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
@@ -58,6 +67,12 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
     assert 'data-plots="loaded"' in dom.stdout, dom.stderr[-2000:]
     assert 'data-plot-count="3"' in dom.stdout and '<p id="plots-status"></p>' in dom.stdout
+    # at Chromium's narrowest window (500 px: phones are narrower still) nothing widens the page: plots
+    # shrink, wide tables scroll inside their own box, source URLs wrap
+    narrow = subprocess.run([browser, *flags, "--window-size=500,2000", "--dump-dom", report.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    width = re.search(r'data-page-width="(\d+)"', narrow.stdout)
+    assert width and int(width.group(1)) <= 500, narrow.stderr[-2000:]
     shot = tmp_path / "shot.png"
     subprocess.run([browser, *flags, "--window-size=1300,2000", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120)

@@ -66,8 +66,14 @@ class ReportSpec:
 @dataclass
 class _Page:
     sections: list[str] = field(default_factory=list)
+    contents: list[tuple[str, str]] = field(default_factory=list)  # (anchor, heading html) for the contents list
     sources: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id -> kind, title, url
     assumptions: list[str] = field(default_factory=list)
+
+    def section(self, anchor: str, heading: str, body: str) -> None:
+        """A section under an <h2 id=anchor>, listed in the page's contents (heading: HTML, already escaped)."""
+        self.contents.append((anchor, heading))
+        self.sections.append(f"<h2 id='{anchor}'>{heading}</h2>{body}")
 
     def cite(self, item: Chip | System) -> None:
         for record in item.provenance:
@@ -142,8 +148,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     headline = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1],
                        mtp_tokens=default_mtp(model))
     cm = headline[0]
-    page.sections.append(
-        "<h2>CloudMatrix 384 against GB200 NVL72</h2>"
+    page.section(
+        "cloudmatrix", "CloudMatrix 384 against GB200 NVL72",
         f"<p>Claim (SemiAnalysis, 2025-04-16): CloudMatrix 384 beats the NVL72 on system compute "
         f"({_x(cm.spec_ratios['system_bf16'])} BF16) and memory ({_x(cm.spec_ratios['system_memory'])}) at about "
         f"{_x(cm.spec_ratios['system_power'])} the power, with each 910C about {_x(cm.spec_ratios['bf16'])} of a "
@@ -159,8 +165,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     roadmap = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1],
                       mtp_tokens=default_mtp(model))
     atlas = roadmap[0]
-    page.sections.append(
-        "<h2>Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)</h2>"
+    page.section(
+        "atlas-950", "Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)",
         "<p>Huawei's claim (Huawei Connect 2025): 56.8x the NPUs, 6.7x the compute, 15x the memory of NVIDIA's "
         f"NVL144. From the catalog: {_x(atlas.spec_ratios['system_bf16'])} system BF16 and "
         f"{_x(atlas.spec_ratios['system_memory'])} memory. On {_e(model.name)} parity predicts "
@@ -169,13 +175,13 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         "here rests on keynote figures.</p>" + _comparison_table(roadmap, all_systems))
 
     step("China-market nodes")
-    for m in (dense, model):
+    for anchor, m in (("nodes-dense", dense), ("nodes-moe", model)):
         nodes = compare([all_systems[s] for s in spec.nodes], m, profile, spec.tpot_s, spec.isl, spec.osl,
                         mtp_tokens=default_mtp(m))
         used = nodes[0].baseline or spec.nodes[0]
         against = used if used == spec.nodes[0] else f"{used}; {spec.nodes[0]} cannot run it"
-        page.sections.append(f"<h2>8-chip nodes on {_e(m.name)} (ratios to {_e(against)})</h2>"
-                             + _comparison_table(nodes, all_systems))
+        page.section(anchor, f"8-chip nodes on {_e(m.name)} (ratios to {_e(against)})",
+                     _comparison_table(nodes, all_systems))
 
     step("Number formats")
     systems = [catalog.system(s) for s in spec.format_systems]
@@ -187,8 +193,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
              _num(r.comparison.tokens_per_s_per_chip if r.comparison and r.comparison.fits else float("nan")),
              f"{_x(r.ratio_to_baseline)} <small>vs {_e(r.baseline_format)}</small>", _e(r.note) or "&nbsp;"]
             for r in by_format]
-    page.sections.append(
-        f"<h2>Number formats: {_e(model.name)} weights in each format</h2>"
+    page.section(
+        "formats", f"Number formats: {_e(model.name)} weights in each format",
         "<p>DeepSeek says V3.1's UE8M0-scaled FP8 (MXFP8) suits next-generation domestic chips. A chip with "
         "no unit for a format still saves its memory but multiplies after dequantising to a wider unit "
         "('emulated'); x: output tokens/s per chip over the same system in the first format of the list "
@@ -214,16 +220,16 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     roofline_png(chips, roofline)
     for chip in chips:
         page.cite(chip)
-    page.sections.append("<h2>Throughput against interactivity, and rooflines</h2>"
-                         + _image(frontier, "Pareto frontier per system") + _image(roofline, "Roofline per chip"))
+    page.section("frontiers", "Throughput against interactivity, and rooflines",
+                 _image(frontier, "Pareto frontier per system") + _image(roofline, "Roofline per chip"))
 
     step("Simulated run")
     run = simulated_run(spec.dense_model, spec.timeline_system, spec.engine, spec.timeline_tp,
                         spec.timeline_concurrency, spec.isl, spec.osl)
     timeline = out / "timeline.png"
     timeline_png(run.result.timeline, timeline, run.title)
-    page.sections.append("<h2>A benchmark run over time, simulated step by step</h2>"
-                         f"<p>{_e(run.caption)}</p>" + _image(timeline, "Queues and KV use over time"))
+    page.section("timeline", "A benchmark run over time, simulated step by step",
+                 f"<p>{_e(run.caption)}</p>" + _image(timeline, "Queues and KV use over time"))
 
     step("Export controls")
     rows = []
@@ -234,8 +240,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         rows.append([_e(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.tpp_format),
                      _num(a.performance_density, 2) if a.performance_density else "-", _e(a.eccn_3a090 or "outside"),
                      "yes" if a.jan2026_zone else "no", _e("; ".join(a.notes))])
-    page.sections.append(
-        "<h2>US export-control metrics</h2><p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
+    page.section(
+        "export-controls", "US export-control metrics", "<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
         "(88 FR 73458); performance density = TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October "
         "2023; the January 2026 case-by-case zone is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684)."
         "</p>" + _table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "Jan-2026 zone", "notes"], rows, "numbers"))
@@ -246,14 +252,14 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),
                    _num(p.power_w / 1e6, 1), "-" if p.cost_usd is None else f"${p.cost_usd / 1e6:,.0f} M",
                    _e(p.price_source), _e(p.note)] for p in plans]
-    page.sections.append(
-        f"<h2>Fleet: {spec.fleet_demand_tokens_per_day:.0e} tokens/day of {_e(model.name)}</h2>"
+    page.section(
+        "fleet", f"Fleet: {spec.fleet_demand_tokens_per_day:.0e} tokens/day of {_e(model.name)}",
         f"<p>{_e('; '.join(plans[0].assumptions))}.</p>"
         + _table(["chip", "system", "format", "out tok/s/chip", "chips", "MW", "chip cost", "price source", "note"],
                  fleet_rows, "numbers"))
 
     step("Accuracy")
-    page.sections.append(_accuracy())
+    page.section("accuracy", "How accurate these numbers are", _accuracy())
 
     page.assumptions += list(headline[0].assumptions) + [
         f"engine profile {profile.id}: {profile.method}",
@@ -279,7 +285,7 @@ def _accuracy() -> str:
     verdict = ", ".join(f"{metric.removesuffix('_s').upper()} "
                         f"{'meets' if overall[metric].median_abs_error <= goal else 'misses'} its {goal:.0%}"
                         for metric, goal in (("tpot_s", 0.15), ("ttft_s", 0.25)))
-    return ("<h2>How accurate these numbers are</h2><p>Measured against predicted on rows no fit has seen "
+    return ("<p>Measured against predicted on rows no fit has seen "
             f"({_num(overall['ttft_s'].count)} closed-loop serving points of TensorRT-LLM, vLLM and SGLang on H100, "
             "B200 and B300 nodes; error = predicted / measured - 1). Against the project's median-error targets: "
             f"{verdict}. 'parity validate' prints these tables and more.</p>"
@@ -303,9 +309,17 @@ th { background: #f4f6fa; font-weight: 600; }
 td:last-child { min-width: 8rem; overflow-wrap: anywhere; }  /* notes wrap instead of running off the page */
 th, td { padding: .3rem .35rem; }
 table.numbers td:not(:first-child) { font-variant-numeric: tabular-nums; }
-figure { display: inline-block; margin: .5rem 1rem .5rem 0; } img { max-width: 560px; border: 1px solid #e3e7ef; }
-figcaption { font-size: .8rem; color: #4a5468; }
-.key { color: #0b5cad; } small { color: #6b7488; } ol.sources { font-size: .8rem; columns: 2; }
+td:first-child b { white-space: nowrap; }  /* a system's name is never broken at its hyphens */
+/* plots shrink to a narrow screen instead of widening the page */
+figure { display: inline-block; margin: .5rem 1rem .5rem 0; max-width: 100%; vertical-align: top; }
+img { max-width: min(560px, 100%); height: auto; border: 1px solid #e3e7ef; }
+figcaption { font-size: .8rem; color: #4a5468; max-width: 560px; }
+.key { color: #0b5cad; } small { color: #6b7488; }
+/* two columns of sources with room for the second column's numbers; long URLs wrap */
+ol.sources { font-size: .8rem; columns: 2; column-gap: 3rem; }
+ol.sources li { break-inside: avoid; overflow-wrap: anywhere; }
+ol.contents { columns: 2; column-gap: 3rem; } ol.contents li { break-inside: avoid; }
+@media (max-width: 720px) { ol.sources, ol.contents { columns: 1; } body { margin: 1rem auto; } }
 #plots-status { font-size: .75rem; color: #6b7488; }
 """
 
@@ -317,8 +331,17 @@ window.addEventListener('load', function () {
   status.textContent = ok ? '' : 'Some plots did not load: keep the PNG files next to index.html.';
   document.body.setAttribute('data-plots', ok ? 'loaded' : 'missing');
   document.body.setAttribute('data-plot-count', String(images.length));
+  // the page's own width: wider than the window means something pushes the page sideways
+  document.body.setAttribute('data-page-width', String(document.documentElement.scrollWidth));
 });
 """
+
+
+def _contents(page: _Page) -> str:
+    """The table of contents: a link to every section, then to the assumptions and the sources."""
+    entries = [*page.contents, ("assumptions", "Assumptions"), ("sources", "Sources")]
+    items = "".join(f"<li><a href='#{anchor}'>{heading}</a></li>" for anchor, heading in entries)
+    return f"<nav aria-label='Contents'><h2 id='contents'>Contents</h2><ol class='contents'>{items}</ol></nav>"
 
 
 def _render(page: _Page, spec: ReportSpec) -> str:
@@ -332,7 +355,8 @@ def _render(page: _Page, spec: ReportSpec) -> str:
             f"serving {spec.isl} prompt and {spec.osl} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
             f"time-per-output-token target; every chip in the narrowest number format it runs natively. Every "
             f"hardware number below has a source (listed at the end); predictions carry the assumptions listed.</p>"
-            f"<p id='plots-status'></p>"
+            f"<p id='plots-status'></p>" + _contents(page)
             + "".join(page.sections)
-            + f"<h2>Assumptions</h2><ul>{assumptions}</ul><h2>Sources</h2><ol class='sources'>{sources}</ol>"
+            + f"<h2 id='assumptions'>Assumptions</h2><ul>{assumptions}</ul>"
+            f"<h2 id='sources'>Sources</h2><ol class='sources'>{sources}</ol>"
             f"<script>{_SCRIPT}</script></body></html>")
