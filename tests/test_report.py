@@ -32,8 +32,14 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
                    "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%",
                    "hgx-h100 / hgx-b200"):
         assert needle in text
-    # the accuracy section's overall serving rows: 1,418 never-fitted points, medians as percentages
-    assert re.search(r"all scored</td><td>tpot_s</td><td>1,418</td><td>\d+\.\d%", text)
+    # the accuracy section's overall serving rows: 1,418 never-fitted points, metrics by name, medians as
+    # percentages, the bias signed; and it says what it is scored on: which model, file and splits
+    assert re.search(r"all never-fitted rows</td><td>TPOT</td><td>1,418</td><td>\d+\.\d%</td><td>\d+\.\d%</td>"
+                     r"<td>[+-]\d+\.\d%</td>", text)
+    assert re.search(r"Scored with the steady \(closed-form\) model.* rows of serving_aiconfigurator.csv that no fit has "
+                     r"seen \(splits holdout and unseen\).* Its 420 calibration rows, which fitted the engine "
+                     r"profiles, are left out", text)
+    assert "tpot_s" not in text and "ttft_s" not in text
     # the simulated run: its section, and a caption that says what was simulated
     assert "A benchmark run over time, simulated step by step" in text
     assert re.search(r"llama-3.1-70b on one hgx-h200 worker at TP4 .* 256 closed-loop clients of the aiconfigurator "
