@@ -40,6 +40,15 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
                      r"seen \(splits holdout and unseen\).* Its 420 calibration rows, which fitted the engine "
                      r"profiles, are left out", text)
     assert "tpot_s" not in text and "ttft_s" not in text
+    # numbers for people: the fleet's demand in words, no float spellings, no missing values
+    assert "Fleet: 2 trillion tokens a day of deepseek-r1" in text
+    words = re.sub(r"<[^>]+>", " ", re.sub(r"data:image/png;base64,[\w+/=]+", "", text))
+    assert not re.search(r"\d[eE][+-]\d|\bnan\b|\bNone\b", words)
+    # every plot says what it rests on: a prediction, a simulation, or datasheet arithmetic
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text)
+    assert [c.split(":")[0] for c in captions] == ["Predicted with the steady model, not measured",
+                                                   "Datasheet arithmetic, neither predicted nor measured",
+                                                   "Simulated, not measured"]
     # the simulated run: its section, and a caption that says what was simulated
     assert "A benchmark run over time, simulated step by step" in text
     assert re.search(r"llama-3.1-70b on one hgx-h200 worker at TP4 .* 256 closed-loop clients of the aiconfigurator "
@@ -55,6 +64,10 @@ def test_report_contents_link_every_section(report: Path) -> None:
     headings = [h for h in re.findall(r"<h2 id='([\w.-]+)'>", text) if h != "contents"]
     assert len(links) >= 10 and links == headings  # every section listed, in page order
     assert "<h2>" not in text  # no section without an anchor
+    ids = set(re.findall(r"id='([\w.-]+)'", text))
+    assert set(re.findall(r"href='#([^']*)'", text)) <= ids  # every link within the page lands somewhere
+    plots = set(re.findall(r'href="([\w.-]+\.png)"', text))  # the captions link the PNG files beside the page
+    assert plots == {p.name for p in report.parent.glob("*.png")}
 
 
 def _chromium() -> str | None:
@@ -73,6 +86,10 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
     assert 'data-plots="loaded"' in dom.stdout, dom.stderr[-2000:]
     assert 'data-plot-count="3"' in dom.stdout and '<p id="plots-status"></p>' in dom.stdout
+    # on a laptop screen (1366 px) every table fits the page: none needs its own scroll bar
+    laptop = subprocess.run([browser, *flags, "--window-size=1366,2000", "--dump-dom", report.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert 'data-scrolling-tables="0"' in laptop.stdout, laptop.stderr[-2000:]
     # at Chromium's narrowest window (500 px: phones are narrower still) nothing widens the page: plots
     # shrink, wide tables scroll inside their own box, source URLs wrap
     narrow = subprocess.run([browser, *flags, "--window-size=500,2000", "--dump-dom", report.as_uri()],

@@ -98,7 +98,8 @@ def _x(value: float) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    # a header may break after a slash ("memory/ system"), so units need not widen their column
+    head = "".join(f"<th>{_e(h).replace('/', '/<wbr>')}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     # a wide table scrolls inside its own box rather than pushing the page sideways
     return (f'<div class="wide"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
@@ -113,17 +114,33 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
                     _e(r.weights), _e(r.mode), _x(r.spec_ratios.get("bf16")), _x(r.spec_ratios.get("system_bf16")),
                     _x(r.spec_ratios.get("system_memory")), _x(r.spec_ratios.get("system_power")),
                     _num(r.tokens_per_s_per_chip), _num(r.tokens_per_s_per_system),
-                    _num(r.tokens_per_s_per_kw, 1), _x(r.ratios.get("per_chip")), _x(r.ratios.get("per_system")),
+                    _rate(r.tokens_per_s_per_kw), _x(r.ratios.get("per_chip")), _x(r.ratios.get("per_system")),
                     _x(r.ratios.get("per_kw")), _e(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
     return _table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
                    "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
                    "note"], out, "numbers")
 
 
-def _image(path: Path, alt: str) -> str:
+def _image(path: Path, alt: str, caption: str) -> str:
+    """A plot embedded in the page; `caption` (HTML) says what it shows and what it rests on."""
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}"><figcaption>{_e(alt)} ' \
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}"><figcaption>{caption} ' \
            f'(<a href="{_e(path.name)}">{_e(path.name)}</a>)</figcaption></figure>'
+
+
+def _count(value: float) -> str:
+    """A large count in words: 2e12 -> '2 trillion', 3.5e9 -> '3.5 billion'; below a million, digits."""
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            return f"{value / size:,.3g} {word}"
+    return _num(value)
+
+
+def _rate(value: float) -> str:
+    """A rate for people: whole numbers from 100 up (1,497), three significant figures below (43.2, 0.512)."""
+    if value is None or value != value:
+        return "-"
+    return _num(value) if abs(value) >= 100 else f"{value:.3g}"
 
 
 def _mtp_words(model: Model) -> str:
@@ -222,7 +239,15 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     for chip in chips:
         page.cite(chip)
     page.section("frontiers", "Throughput against interactivity, and rooflines",
-                 _image(frontier, "Pareto frontier per system") + _image(roofline, "Roofline per chip"))
+                 _image(frontier, "Pareto frontier per system",
+                        f"Predicted with the steady model, not measured: {_e(model.name)}'s best layouts on each "
+                        f"system (up to 128 chips of one scale-up domain, {spec.isl:,} prompt and {spec.osl:,} output "
+                        f"tokens, engine profile {_e(profile.id)}), each system in its narrowest native format. "
+                        "The model's error on measured rows: <a href='#accuracy'>How accurate these numbers are</a>")
+                 + _image(roofline, "Roofline per chip",
+                          "Datasheet arithmetic, neither predicted nor measured: each chip's dense BF16 peak and "
+                          "memory bandwidth from the catalog (<a href='#sources'>sources</a>); dotted lines mark "
+                          "typical arithmetic intensities"))
 
     step("Simulated run")
     run = simulated_run(spec.dense_model, spec.timeline_system, spec.engine, spec.timeline_tp,
@@ -230,7 +255,11 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     timeline = out / "timeline.png"
     timeline_png(run.result.timeline, timeline, run.title)
     page.section("timeline", "A benchmark run over time, simulated step by step",
-                 f"<p>{_e(run.caption)}</p>" + _image(timeline, "Queues and KV use over time"))
+                 f"<p>{_e(run.caption)}</p>" + _image(timeline, "Queues and KV use over time",
+                                                                "Simulated, not measured: requests queued, "
+                                                                "prefilling and decoding, and the KV cache in use, "
+                                                                "over the run; the simulator's error on never-fitted "
+                                                                "rows is in docs/accuracy.md"))
 
     step("Export controls")
     rows = []
@@ -251,11 +280,11 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     plans = plan_fleet(model, [catalog.chip(c) for c in spec.fleet_chips], profile,
                        spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl)
     fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),
-                   _num(p.power_w / 1e6, 1), "-" if p.cost_usd is None else f"${p.cost_usd / 1e6:,.0f} M",
+                   _num(p.power_w / 1e6, 1), "-" if p.cost_usd is None else f"${p.cost_usd / 1e6:,.0f}&nbsp;M",
                    _e(p.price_source), _e(p.note)] for p in plans]
     page.section(
-        "fleet", f"Fleet: {spec.fleet_demand_tokens_per_day:.0e} tokens/day of {_e(model.name)}",
-        f"<p>{_e('; '.join(plans[0].assumptions))}.</p>"
+        "fleet", f"Fleet: {_count(spec.fleet_demand_tokens_per_day)} tokens a day of {_e(model.name)}",
+        f"<p>{_e(_sentence('; '.join(plans[0].assumptions)))}</p>"
         + _table(["chip", "system", "format", "out tok/s/chip", "chips", "MW", "chip cost", "price source", "note"],
                  fleet_rows, "numbers"))
 
@@ -270,6 +299,12 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     target = out / "index.html"
     write_atomic(target, _render(page, spec))
     return target
+
+
+def _sentence(text: str) -> str:
+    """Text as a sentence: a capital first letter and a full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 def _signed(value: float) -> str:
@@ -328,9 +363,9 @@ th, td { padding: .3rem .35rem; }
 table.numbers td:not(:first-child) { font-variant-numeric: tabular-nums; }
 td:first-child b { white-space: nowrap; }  /* a system's name is never broken at its hyphens */
 /* plots shrink to a narrow screen instead of widening the page */
-figure { display: inline-block; margin: .5rem 1rem .5rem 0; max-width: 100%; vertical-align: top; }
-img { max-width: min(560px, 100%); height: auto; border: 1px solid #e3e7ef; }
-figcaption { font-size: .8rem; color: #4a5468; max-width: 560px; }
+figure { display: inline-block; margin: .5rem 1rem .5rem 0; width: 562px; max-width: 100%; vertical-align: top; }
+img { width: 100%; height: auto; border: 1px solid #e3e7ef; box-sizing: border-box; }
+figcaption { font-size: .8rem; color: #4a5468; }
 .key { color: #0b5cad; } small { color: #6b7488; }
 /* two columns of sources with room for the second column's numbers; long URLs wrap */
 ol.sources { font-size: .8rem; columns: 2; column-gap: 3rem; }
@@ -350,6 +385,9 @@ window.addEventListener('load', function () {
   document.body.setAttribute('data-plot-count', String(images.length));
   // the page's own width: wider than the window means something pushes the page sideways
   document.body.setAttribute('data-page-width', String(document.documentElement.scrollWidth));
+  var boxes = Array.prototype.slice.call(document.querySelectorAll('div.wide'));
+  document.body.setAttribute('data-scrolling-tables',
+    String(boxes.filter(function (b) { return b.scrollWidth > b.clientWidth; }).length));
 });
 """
 
@@ -369,7 +407,7 @@ def _render(page: _Page, spec: ReportSpec) -> str:
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>parity report</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_STYLE}</style></head><body>"
             f"<h1>parity: AI compute, side by side</h1><p class='lead'>Predicted with parity on {today}: "
-            f"serving {spec.isl} prompt and {spec.osl} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
+            f"serving {spec.isl:,} prompt and {spec.osl:,} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
             f"time-per-output-token target; every chip in the narrowest number format it runs natively. Every "
             f"hardware number below has a source (listed at the end); predictions carry the assumptions listed.</p>"
             f"<p id='plots-status'></p>" + _contents(page)
