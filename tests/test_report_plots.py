@@ -44,3 +44,14 @@ def test_the_frontier_axis_separates_thousands(drawn: list, tmp_path: Path) -> N
     (fig,) = drawn
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert "12,000" in labels and "10000" not in labels
+
+
+def test_the_frontier_target_label_sits_above_the_curves(drawn: list, tmp_path: Path) -> None:
+    """The TPOT target's label goes above the axes: inside, it lay on the fastest curves' first points."""
+    plots.frontier_png({"a (fp8)": [(12.0, 12_100.0), (20.0, 12_000.0), (100.0, 500.0)]}, tmp_path / "f.png",
+                       "frontier", 0.05)
+    (fig,) = drawn
+    ax = fig.axes[0]
+    (label,) = [t for t in ax.texts if t.get_text() == "TPOT 50 ms"]
+    renderer = fig.canvas.get_renderer()
+    assert label.get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1 - 1
