@@ -40,6 +40,9 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
                      r"seen \(splits holdout and unseen\).* Its 420 calibration rows, which fitted the engine "
                      r"profiles, are left out", text)
     assert "tpot_s" not in text and "ttft_s" not in text
+    # the listed assumptions of one comparison row say which row they belong to
+    assert re.search(r"<li>cloudmatrix-384, in the first comparison: calibration: measured on this chip: "
+                     r"family-davinci-910", text)
     # numbers for people: the fleet's demand in words, no float spellings, no missing values
     assert "Fleet: 2 trillion tokens a day of deepseek-r1" in text
     words = re.sub(r"<[^>]+>", " ", re.sub(r"data:image/png;base64,[\w+/=]+", "", text))

@@ -291,7 +291,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     step("Accuracy")
     page.section("accuracy", "How accurate these numbers are", _accuracy())
 
-    page.assumptions += list(headline[0].assumptions) + [
+    # a comparison row's assumptions are its own (its chip's calibration, its engine's stack): say whose they are
+    page.assumptions += [f"{cm.system}, in the first comparison: {a}" for a in cm.assumptions] + [
         f"engine profile {profile.id}: {profile.method}",
         *(f"calibration {c.id} ({c.date}, {'measured' if c.measured else 'prior'}): {c.method}"
           for c in catalog.calibrations())]
