@@ -24,6 +24,7 @@ from parity.model import Model
 from parity.policy import assess
 from parity.predict import predict_rows
 from parity.report.accuracy_page import METRIC_NAMES
+from parity.report.page import SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
 from parity.report.tables import percent, write_atomic
 from parity.report.timeline import simulated_run
@@ -350,49 +351,6 @@ def _accuracy() -> str:
               f"{percent(training.p90_abs_error)}.</p>")
 
 
-_STYLE = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1200px;
-       color: #1d2330; line-height: 1.45; padding: 0 1rem; }
-h1 { font-size: 1.7rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 2px solid #e3e7ef; }
-p.lead { color: #4a5468; }
-table { border-collapse: collapse; width: 100%; font-size: .8rem; margin: .8rem 0; }
-div.wide { overflow-x: auto; }
-th, td { border-bottom: 1px solid #e3e7ef; padding: .35rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f4f6fa; font-weight: 600; }
-td:last-child { min-width: 8rem; overflow-wrap: anywhere; }  /* notes wrap instead of running off the page */
-th, td { padding: .3rem .35rem; }
-table.numbers td:not(:first-child) { font-variant-numeric: tabular-nums; }
-td:first-child b { white-space: nowrap; }  /* a system's name is never broken at its hyphens */
-/* plots shrink to a narrow screen instead of widening the page */
-figure { display: inline-block; margin: .5rem 1rem .5rem 0; width: 562px; max-width: 100%; vertical-align: top; }
-img { width: 100%; height: auto; border: 1px solid #e3e7ef; box-sizing: border-box; }
-figcaption { font-size: .8rem; color: #4a5468; }
-.key { color: #0b5cad; } small { color: #6b7488; }
-/* two columns of sources with room for the second column's numbers; long URLs wrap */
-ol.sources { font-size: .8rem; columns: 2; column-gap: 3rem; }
-ol.sources li { break-inside: avoid; overflow-wrap: anywhere; }
-ol.contents { columns: 2; column-gap: 3rem; } ol.contents li { break-inside: avoid; }
-@media (max-width: 720px) { ol.sources, ol.contents { columns: 1; } body { margin: 1rem auto; } }
-#plots-status { font-size: .75rem; color: #6b7488; }
-"""
-
-_SCRIPT = """
-window.addEventListener('load', function () {
-  var images = Array.prototype.slice.call(document.images);
-  var ok = images.length > 0 && images.every(function (i) { return i.complete && i.naturalWidth > 0; });
-  var status = document.getElementById('plots-status');
-  status.textContent = ok ? '' : 'Some plots did not load: keep the PNG files next to index.html.';
-  document.body.setAttribute('data-plots', ok ? 'loaded' : 'missing');
-  document.body.setAttribute('data-plot-count', String(images.length));
-  // the page's own width: wider than the window means something pushes the page sideways
-  document.body.setAttribute('data-page-width', String(document.documentElement.scrollWidth));
-  var boxes = Array.prototype.slice.call(document.querySelectorAll('div.wide'));
-  document.body.setAttribute('data-scrolling-tables',
-    String(boxes.filter(function (b) { return b.scrollWidth > b.clientWidth; }).length));
-});
-"""
-
-
 def _contents(page: _Page) -> str:
     """The table of contents: a link to every section, then to the assumptions and the sources."""
     entries = [*page.contents, ("assumptions", "Assumptions"), ("sources", "Sources")]
@@ -406,7 +364,7 @@ def _render(page: _Page, spec: ReportSpec) -> str:
     assumptions = "".join(f"<li>{_e(a)}</li>" for a in page.assumptions)
     today = datetime.date.today().isoformat()
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>parity report</title>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_STYLE}</style></head><body>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{STYLE}</style></head><body>"
             f"<h1>parity: AI compute, side by side</h1><p class='lead'>Predicted with parity on {today}: "
             f"serving {spec.isl:,} prompt and {spec.osl:,} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
             f"time-per-output-token target; every chip in the narrowest number format it runs natively. Every "
@@ -415,4 +373,4 @@ def _render(page: _Page, spec: ReportSpec) -> str:
             + "".join(page.sections)
             + f"<h2 id='assumptions'>Assumptions</h2><ul>{assumptions}</ul>"
             f"<h2 id='sources'>Sources</h2><ol class='sources'>{sources}</ol>"
-            f"<script>{_SCRIPT}</script></body></html>")
+            f"<script>{SCRIPT}</script></body></html>")
