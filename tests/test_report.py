@@ -32,14 +32,45 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
                    "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%",
                    "hgx-h100 / hgx-b200"):
         assert needle in text
-    # the accuracy section's overall serving rows: 1,418 never-fitted points, medians as percentages
-    assert re.search(r"all scored</td><td>tpot_s</td><td>1,418</td><td>\d+\.\d%", text)
+    # the accuracy section's overall serving rows: 1,418 never-fitted points, metrics by name, medians as
+    # percentages, the bias signed; and it says what it is scored on: which model, file and splits
+    assert re.search(r"all never-fitted rows</td><td>TPOT</td><td>1,418</td><td>\d+\.\d%</td><td>\d+\.\d%</td>"
+                     r"<td>[+-]\d+\.\d%</td>", text)
+    assert re.search(r"Scored with the steady \(closed-form\) model.* rows of serving_aiconfigurator.csv that no fit has "
+                     r"seen \(splits holdout and unseen\).* Its 420 calibration rows, which fitted the engine "
+                     r"profiles, are left out", text)
+    assert "tpot_s" not in text and "ttft_s" not in text
+    # the listed assumptions of one comparison row say which row they belong to
+    assert re.search(r"<li>cloudmatrix-384, in the first comparison: calibration: measured on this chip: "
+                     r"family-davinci-910", text)
+    # numbers for people: the fleet's demand in words, no float spellings, no missing values
+    assert "Fleet: 2 trillion tokens a day of deepseek-r1" in text
+    words = re.sub(r"<[^>]+>", " ", re.sub(r"data:image/png;base64,[\w+/=]+", "", text))
+    assert not re.search(r"\d[eE][+-]\d|\bnan\b|\bNone\b", words)
+    # every plot says what it rests on: a prediction, a simulation, or datasheet arithmetic
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text)
+    assert [c.split(":")[0] for c in captions] == ["Predicted with the steady model, not measured",
+                                                   "Datasheet arithmetic, neither predicted nor measured",
+                                                   "Simulated, not measured"]
     # the simulated run: its section, and a caption that says what was simulated
     assert "A benchmark run over time, simulated step by step" in text
     assert re.search(r"llama-3.1-70b on one hgx-h200 worker at TP4 .* 256 closed-loop clients of the aiconfigurator "
                      r"client sending 2,560 counted requests", text)
     # the headline ratio is a number, e.g. 1.35x
     assert re.search(r"id='cm-per-system'>\d+\.\d\dx<", text)
+
+
+def test_report_contents_link_every_section(report: Path) -> None:
+    """The page opens with a table of contents: one link per section heading, each to an id on the page."""
+    text = report.read_text()
+    links = re.findall(r"<li><a href='#([\w.-]+)'>", text)
+    headings = [h for h in re.findall(r"<h2 id='([\w.-]+)'>", text) if h != "contents"]
+    assert len(links) >= 10 and links == headings  # every section listed, in page order
+    assert "<h2>" not in text  # no section without an anchor
+    ids = set(re.findall(r"id='([\w.-]+)'", text))
+    assert set(re.findall(r"href='#([^']*)'", text)) <= ids  # every link within the page lands somewhere
+    plots = set(re.findall(r'href="([\w.-]+\.png)"', text))  # the captions link the PNG files beside the page
+    assert plots == {p.name for p in report.parent.glob("*.png")}
 
 
 def _chromium() -> str | None:
@@ -58,6 +89,16 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
     assert 'data-plots="loaded"' in dom.stdout, dom.stderr[-2000:]
     assert 'data-plot-count="3"' in dom.stdout and '<p id="plots-status"></p>' in dom.stdout
+    # on a laptop screen (1366 px) every table fits the page: none needs its own scroll bar
+    laptop = subprocess.run([browser, *flags, "--window-size=1366,2000", "--dump-dom", report.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert 'data-scrolling-tables="0"' in laptop.stdout, laptop.stderr[-2000:]
+    # at Chromium's narrowest window (500 px: phones are narrower still) nothing widens the page: plots
+    # shrink, wide tables scroll inside their own box, source URLs wrap
+    narrow = subprocess.run([browser, *flags, "--window-size=500,2000", "--dump-dom", report.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    width = re.search(r'data-page-width="(\d+)"', narrow.stdout)
+    assert width and int(width.group(1)) <= 500, narrow.stderr[-2000:]
     shot = tmp_path / "shot.png"
     subprocess.run([browser, *flags, "--window-size=1300,2000", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120)

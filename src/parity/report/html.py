@@ -23,6 +23,8 @@ from parity.hardware import Chip, System
 from parity.model import Model
 from parity.policy import assess
 from parity.predict import predict_rows
+from parity.report.accuracy_page import METRIC_NAMES
+from parity.report.page import SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
 from parity.report.tables import percent, write_atomic
 from parity.report.timeline import simulated_run
@@ -66,8 +68,14 @@ class ReportSpec:
 @dataclass
 class _Page:
     sections: list[str] = field(default_factory=list)
+    contents: list[tuple[str, str]] = field(default_factory=list)  # (anchor, heading html) for the contents list
     sources: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id -> kind, title, url
     assumptions: list[str] = field(default_factory=list)
+
+    def section(self, anchor: str, heading: str, body: str) -> None:
+        """A section under an <h2 id=anchor>, listed in the page's contents (heading: HTML, already escaped)."""
+        self.contents.append((anchor, heading))
+        self.sections.append(f"<h2 id='{anchor}'>{heading}</h2>{body}")
 
     def cite(self, item: Chip | System) -> None:
         for record in item.provenance:
@@ -91,7 +99,8 @@ def _x(value: float) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    # a header may break after a slash ("memory/ system"), so units need not widen their column
+    head = "".join(f"<th>{_e(h).replace('/', '/<wbr>')}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     # a wide table scrolls inside its own box rather than pushing the page sideways
     return (f'<div class="wide"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
@@ -106,17 +115,33 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
                     _e(r.weights), _e(r.mode), _x(r.spec_ratios.get("bf16")), _x(r.spec_ratios.get("system_bf16")),
                     _x(r.spec_ratios.get("system_memory")), _x(r.spec_ratios.get("system_power")),
                     _num(r.tokens_per_s_per_chip), _num(r.tokens_per_s_per_system),
-                    _num(r.tokens_per_s_per_kw, 1), _x(r.ratios.get("per_chip")), _x(r.ratios.get("per_system")),
+                    _rate(r.tokens_per_s_per_kw), _x(r.ratios.get("per_chip")), _x(r.ratios.get("per_system")),
                     _x(r.ratios.get("per_kw")), _e(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
     return _table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
                    "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
                    "note"], out, "numbers")
 
 
-def _image(path: Path, alt: str) -> str:
+def _image(path: Path, alt: str, caption: str) -> str:
+    """A plot embedded in the page; `caption` (HTML) says what it shows and what it rests on."""
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}"><figcaption>{_e(alt)} ' \
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}"><figcaption>{caption} ' \
            f'(<a href="{_e(path.name)}">{_e(path.name)}</a>)</figcaption></figure>'
+
+
+def _count(value: float) -> str:
+    """A large count in words: 2e12 -> '2 trillion', 3.5e9 -> '3.5 billion'; below a million, digits."""
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            return f"{value / size:,.3g} {word}"
+    return _num(value)
+
+
+def _rate(value: float) -> str:
+    """A rate for people: whole numbers from 100 up (1,497), three significant figures below (43.2, 0.512)."""
+    if value is None or value != value:
+        return "-"
+    return _num(value) if abs(value) >= 100 else f"{value:.3g}"
 
 
 def _mtp_words(model: Model) -> str:
@@ -142,8 +167,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     headline = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1],
                        mtp_tokens=default_mtp(model))
     cm = headline[0]
-    page.sections.append(
-        "<h2>CloudMatrix 384 against GB200 NVL72</h2>"
+    page.section(
+        "cloudmatrix", "CloudMatrix 384 against GB200 NVL72",
         f"<p>Claim (SemiAnalysis, 2025-04-16): CloudMatrix 384 beats the NVL72 on system compute "
         f"({_x(cm.spec_ratios['system_bf16'])} BF16) and memory ({_x(cm.spec_ratios['system_memory'])}) at about "
         f"{_x(cm.spec_ratios['system_power'])} the power, with each 910C about {_x(cm.spec_ratios['bf16'])} of a "
@@ -159,8 +184,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     roadmap = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1],
                       mtp_tokens=default_mtp(model))
     atlas = roadmap[0]
-    page.sections.append(
-        "<h2>Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)</h2>"
+    page.section(
+        "atlas-950", "Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)",
         "<p>Huawei's claim (Huawei Connect 2025): 56.8x the NPUs, 6.7x the compute, 15x the memory of NVIDIA's "
         f"NVL144. From the catalog: {_x(atlas.spec_ratios['system_bf16'])} system BF16 and "
         f"{_x(atlas.spec_ratios['system_memory'])} memory. On {_e(model.name)} parity predicts "
@@ -169,13 +194,13 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         "here rests on keynote figures.</p>" + _comparison_table(roadmap, all_systems))
 
     step("China-market nodes")
-    for m in (dense, model):
+    for anchor, m in (("nodes-dense", dense), ("nodes-moe", model)):
         nodes = compare([all_systems[s] for s in spec.nodes], m, profile, spec.tpot_s, spec.isl, spec.osl,
                         mtp_tokens=default_mtp(m))
         used = nodes[0].baseline or spec.nodes[0]
         against = used if used == spec.nodes[0] else f"{used}; {spec.nodes[0]} cannot run it"
-        page.sections.append(f"<h2>8-chip nodes on {_e(m.name)} (ratios to {_e(against)})</h2>"
-                             + _comparison_table(nodes, all_systems))
+        page.section(anchor, f"8-chip nodes on {_e(m.name)} (ratios to {_e(against)})",
+                     _comparison_table(nodes, all_systems))
 
     step("Number formats")
     systems = [catalog.system(s) for s in spec.format_systems]
@@ -187,8 +212,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
              _num(r.comparison.tokens_per_s_per_chip if r.comparison and r.comparison.fits else float("nan")),
              f"{_x(r.ratio_to_baseline)} <small>vs {_e(r.baseline_format)}</small>", _e(r.note) or "&nbsp;"]
             for r in by_format]
-    page.sections.append(
-        f"<h2>Number formats: {_e(model.name)} weights in each format</h2>"
+    page.section(
+        "formats", f"Number formats: {_e(model.name)} weights in each format",
         "<p>DeepSeek says V3.1's UE8M0-scaled FP8 (MXFP8) suits next-generation domestic chips. A chip with "
         "no unit for a format still saves its memory but multiplies after dequantising to a wider unit "
         "('emulated'); x: output tokens/s per chip over the same system in the first format of the list "
@@ -214,16 +239,28 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     roofline_png(chips, roofline)
     for chip in chips:
         page.cite(chip)
-    page.sections.append("<h2>Throughput against interactivity, and rooflines</h2>"
-                         + _image(frontier, "Pareto frontier per system") + _image(roofline, "Roofline per chip"))
+    page.section("frontiers", "Throughput against interactivity, and rooflines",
+                 _image(frontier, "Pareto frontier per system",
+                        f"Predicted with the steady model, not measured: {_e(model.name)}'s best layouts on each "
+                        f"system (up to 128 chips of one scale-up domain, {spec.isl:,} prompt and {spec.osl:,} output "
+                        f"tokens, engine profile {_e(profile.id)}), each system in its narrowest native format. "
+                        "The model's error on measured rows: <a href='#accuracy'>How accurate these numbers are</a>")
+                 + _image(roofline, "Roofline per chip",
+                          "Datasheet arithmetic, neither predicted nor measured: each chip's dense BF16 peak and "
+                          "memory bandwidth from the catalog (<a href='#sources'>sources</a>); dotted lines mark "
+                          "typical arithmetic intensities"))
 
     step("Simulated run")
     run = simulated_run(spec.dense_model, spec.timeline_system, spec.engine, spec.timeline_tp,
                         spec.timeline_concurrency, spec.isl, spec.osl)
     timeline = out / "timeline.png"
     timeline_png(run.result.timeline, timeline, run.title)
-    page.sections.append("<h2>A benchmark run over time, simulated step by step</h2>"
-                         f"<p>{_e(run.caption)}</p>" + _image(timeline, "Queues and KV use over time"))
+    page.section("timeline", "A benchmark run over time, simulated step by step",
+                 f"<p>{_e(run.caption)}</p>" + _image(timeline, "Queues and KV use over time",
+                                                                "Simulated, not measured: requests queued, "
+                                                                "prefilling and decoding, and the KV cache in use, "
+                                                                "over the run; the simulator's error on never-fitted "
+                                                                "rows is in docs/accuracy.md"))
 
     step("Export controls")
     rows = []
@@ -234,8 +271,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         rows.append([_e(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.tpp_format),
                      _num(a.performance_density, 2) if a.performance_density else "-", _e(a.eccn_3a090 or "outside"),
                      "yes" if a.jan2026_zone else "no", _e("; ".join(a.notes))])
-    page.sections.append(
-        "<h2>US export-control metrics</h2><p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
+    page.section(
+        "export-controls", "US export-control metrics", "<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
         "(88 FR 73458); performance density = TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October "
         "2023; the January 2026 case-by-case zone is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684)."
         "</p>" + _table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "Jan-2026 zone", "notes"], rows, "numbers"))
@@ -244,18 +281,19 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     plans = plan_fleet(model, [catalog.chip(c) for c in spec.fleet_chips], profile,
                        spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl)
     fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),
-                   _num(p.power_w / 1e6, 1), "-" if p.cost_usd is None else f"${p.cost_usd / 1e6:,.0f} M",
+                   _num(p.power_w / 1e6, 1), "-" if p.cost_usd is None else f"${p.cost_usd / 1e6:,.0f}&nbsp;M",
                    _e(p.price_source), _e(p.note)] for p in plans]
-    page.sections.append(
-        f"<h2>Fleet: {spec.fleet_demand_tokens_per_day:.0e} tokens/day of {_e(model.name)}</h2>"
-        f"<p>{_e('; '.join(plans[0].assumptions))}.</p>"
+    page.section(
+        "fleet", f"Fleet: {_count(spec.fleet_demand_tokens_per_day)} tokens a day of {_e(model.name)}",
+        f"<p>{_e(_sentence('; '.join(plans[0].assumptions)))}</p>"
         + _table(["chip", "system", "format", "out tok/s/chip", "chips", "MW", "chip cost", "price source", "note"],
                  fleet_rows, "numbers"))
 
     step("Accuracy")
-    page.sections.append(_accuracy())
+    page.section("accuracy", "How accurate these numbers are", _accuracy())
 
-    page.assumptions += list(headline[0].assumptions) + [
+    # a comparison row's assumptions are its own (its chip's calibration, its engine's stack): say whose they are
+    page.assumptions += [f"{cm.system}, in the first comparison: {a}" for a in cm.assumptions] + [
         f"engine profile {profile.id}: {profile.method}",
         *(f"calibration {c.id} ({c.date}, {'measured' if c.measured else 'prior'}): {c.method}"
           for c in catalog.calibrations())]
@@ -265,60 +303,59 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     return target
 
 
+def _sentence(text: str) -> str:
+    """Text as a sentence: a capital first letter and a full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def _signed(value: float) -> str:
+    """A signed share for people: +1.1%, -9.0% (a bias's sign says which way the model leans)."""
+    return "-" if value is None or value != value else f"{100.0 * value:+.1f}%"
+
+
 def _accuracy() -> str:
-    """How far parity's predictions are from measurements it was never fitted on (parity validate)."""
-    rows = [r for r in catalog.measurements() if r.get("split") in SCORED_SPLITS]
-    predictions = predict_rows(rows)
+    """How far parity's predictions are from measurements it was never fitted on (parity validate), scored
+    with the steady model the report's comparisons, frontiers and fleet plan use."""
+    measured = catalog.measurements()
+    rows = [r for r in measured if r.get("split") in SCORED_SPLITS]
+    predictions = predict_rows(rows)  # the steady model, as compare, search and fleet price their work
     errors = case_errors(rows, predictions)
-    serving = [[_e(dict(s.group).get("mode", "all scored")), _e(s.metric), _num(s.count), percent(s.median_abs_error),
-                percent(s.p90_abs_error), percent(s.bias)] for s in scores(errors, ["mode"]) + scores(errors)]
-    ratios = [[_e(r.system_b + " / " + r.system_a), _e(r.engine), _e(r.metric), _num(r.count), _x(r.measured_ratio),
-               _x(r.predicted_ratio), percent(r.median_abs_error)] for r in system_ratios(rows, predictions)]
+    serving = [[_e(dict(s.group).get("mode", "all never-fitted rows")), _e(METRIC_NAMES.get(s.metric, s.metric)),
+                _num(s.count), percent(s.median_abs_error), percent(s.p90_abs_error), _signed(s.bias)]
+               for s in scores(errors, ["mode"]) + scores(errors)]
+    ratios = [[_e(r.system_b + " / " + r.system_a), _e(r.engine), _e(METRIC_NAMES.get(r.metric, r.metric)),
+               _num(r.count), _x(r.measured_ratio), _x(r.predicted_ratio), percent(r.median_abs_error)]
+              for r in system_ratios(rows, predictions)]
     (training,) = scores(training_case_errors(), splits=("holdout",))
     overall = {s.metric: s for s in scores(errors)}
-    verdict = ", ".join(f"{metric.removesuffix('_s').upper()} "
-                        f"{'meets' if overall[metric].median_abs_error <= goal else 'misses'} its {goal:.0%}"
-                        for metric, goal in (("tpot_s", 0.15), ("ttft_s", 0.25)))
-    return ("<h2>How accurate these numbers are</h2><p>Measured against predicted on rows no fit has seen "
-            f"({_num(overall['ttft_s'].count)} closed-loop serving points of TensorRT-LLM, vLLM and SGLang on H100, "
-            "B200 and B300 nodes; error = predicted / measured - 1). Against the project's median-error targets: "
-            f"{verdict}. 'parity validate' prints these tables and more.</p>"
+    verdict = ", ".join(f"{METRIC_NAMES[metric]} {'meets' if overall[metric].median_abs_error <= goal else 'misses'} "
+                        f"its {goal:.0%}" for metric, goal in (("tpot_s", 0.15), ("ttft_s", 0.25)))
+    calibration = sum(r.get("split") == "calibration" for r in measured)
+    return ("<p>Scored with the steady (closed-form) model, the one every comparison, frontier and fleet figure "
+            f"above uses, on the {_num(overall['ttft_s'].count)} rows of serving_aiconfigurator.csv that no fit has "
+            "seen (splits holdout and unseen): closed-loop TensorRT-LLM, vLLM and SGLang benchmarks on NVIDIA 8-GPU "
+            f"H100, B200 and B300 nodes. Its {_num(calibration)} calibration rows, which fitted the engine profiles, "
+            "are left out. These are claims about those NVIDIA nodes only: the other chips' predictions rest on "
+            "datasheets and, where published, their own kernel figures (see Assumptions). Error = predicted / measured - 1; bias = median signed "
+            f"error. Against the project's median-error targets: {verdict}. The step-by-step simulator of the "
+            "timeline above is scored separately in docs/accuracy.md; 'parity validate' prints these tables and "
+            "more.</p>"
             + _table(["mode", "metric", "rows", "median |error|", "p90 |error|", "bias"], serving, "numbers")
-            + "<p>The same work on two systems: what this report's ratios claim, checked where both were measured.</p>"
+            + "<p>The same work on two systems, on the same never-fitted rows: what this report's ratios claim, "
+              "checked where both systems were measured.</p>"
             + _table(["systems", "engine", "metric", "configurations", "measured ratio", "predicted ratio",
                       "median |error| of the ratio"], ratios, "numbers")
-            + f"<p>Training: tokens/s per chip of {training.count} published runs no fit has seen, median error "
-              f"{percent(training.median_abs_error)}.</p>")
+            + f"<p>Training: tokens/s per chip of the {training.count} published runs in the holdout split, which "
+              f"no fit has seen: median |error| {percent(training.median_abs_error)}, p90 "
+              f"{percent(training.p90_abs_error)}.</p>")
 
 
-_STYLE = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1200px;
-       color: #1d2330; line-height: 1.45; padding: 0 1rem; }
-h1 { font-size: 1.7rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 2px solid #e3e7ef; }
-p.lead { color: #4a5468; }
-table { border-collapse: collapse; width: 100%; font-size: .8rem; margin: .8rem 0; }
-div.wide { overflow-x: auto; }
-th, td { border-bottom: 1px solid #e3e7ef; padding: .35rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f4f6fa; font-weight: 600; }
-td:last-child { min-width: 8rem; overflow-wrap: anywhere; }  /* notes wrap instead of running off the page */
-th, td { padding: .3rem .35rem; }
-table.numbers td:not(:first-child) { font-variant-numeric: tabular-nums; }
-figure { display: inline-block; margin: .5rem 1rem .5rem 0; } img { max-width: 560px; border: 1px solid #e3e7ef; }
-figcaption { font-size: .8rem; color: #4a5468; }
-.key { color: #0b5cad; } small { color: #6b7488; } ol.sources { font-size: .8rem; columns: 2; }
-#plots-status { font-size: .75rem; color: #6b7488; }
-"""
-
-_SCRIPT = """
-window.addEventListener('load', function () {
-  var images = Array.prototype.slice.call(document.images);
-  var ok = images.length > 0 && images.every(function (i) { return i.complete && i.naturalWidth > 0; });
-  var status = document.getElementById('plots-status');
-  status.textContent = ok ? '' : 'Some plots did not load: keep the PNG files next to index.html.';
-  document.body.setAttribute('data-plots', ok ? 'loaded' : 'missing');
-  document.body.setAttribute('data-plot-count', String(images.length));
-});
-"""
+def _contents(page: _Page) -> str:
+    """The table of contents: a link to every section, then to the assumptions and the sources."""
+    entries = [*page.contents, ("assumptions", "Assumptions"), ("sources", "Sources")]
+    items = "".join(f"<li><a href='#{anchor}'>{heading}</a></li>" for anchor, heading in entries)
+    return f"<nav aria-label='Contents'><h2 id='contents'>Contents</h2><ol class='contents'>{items}</ol></nav>"
 
 
 def _render(page: _Page, spec: ReportSpec) -> str:
@@ -327,12 +364,13 @@ def _render(page: _Page, spec: ReportSpec) -> str:
     assumptions = "".join(f"<li>{_e(a)}</li>" for a in page.assumptions)
     today = datetime.date.today().isoformat()
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>parity report</title>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_STYLE}</style></head><body>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{STYLE}</style></head><body>"
             f"<h1>parity: AI compute, side by side</h1><p class='lead'>Predicted with parity on {today}: "
-            f"serving {spec.isl} prompt and {spec.osl} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
+            f"serving {spec.isl:,} prompt and {spec.osl:,} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
             f"time-per-output-token target; every chip in the narrowest number format it runs natively. Every "
             f"hardware number below has a source (listed at the end); predictions carry the assumptions listed.</p>"
-            f"<p id='plots-status'></p>"
+            f"<p id='plots-status'></p>" + _contents(page)
             + "".join(page.sections)
-            + f"<h2>Assumptions</h2><ul>{assumptions}</ul><h2>Sources</h2><ol class='sources'>{sources}</ol>"
-            f"<script>{_SCRIPT}</script></body></html>")
+            + f"<h2 id='assumptions'>Assumptions</h2><ul>{assumptions}</ul>"
+            f"<h2 id='sources'>Sources</h2><ol class='sources'>{sources}</ol>"
+            f"<script>{SCRIPT}</script></body></html>")

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import StrMethodFormatter  # noqa: E402
 
 from parity.hardware import Chip  # noqa: E402
 from parity.report.tables import write_atomic  # noqa: E402
@@ -21,7 +22,7 @@ __all__ = ["frontier_png", "roofline_png", "timeline_png"]
 
 def _save(fig: plt.Figure, path: Path) -> None:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight")  # tight: a legend below the axes is kept
     plt.close(fig)
     write_atomic(path, buffer.getvalue())
 
@@ -37,11 +38,13 @@ def frontier_png(curves: Mapping[str, Sequence[tuple[float, float]]], path: Path
         ax.plot(user, chip, marker="o", markersize=3, linewidth=1.6, label=label)
     if tpot_target_s:
         ax.axvline(1.0 / tpot_target_s, color="grey", linestyle="--", linewidth=1)
-        ax.annotate(f"TPOT {tpot_target_s * 1e3:g} ms", (1.0 / tpot_target_s, ax.get_ylim()[1] * 0.95),
-                    fontsize=8, color="grey", ha="left")
+        # above the axes (x in data, y in axes fraction): inside, the label would sit on the fastest curves
+        ax.annotate(f"TPOT {tpot_target_s * 1e3:g} ms", (1.0 / tpot_target_s, 1.0), xycoords=ax.get_xaxis_transform(),
+                    fontsize=8, color="grey", ha="center", va="bottom")
     ax.set_xlabel("output tokens/s per user (1 / TPOT)")
     ax.set_ylabel("output tokens/s per chip")
-    ax.set_title(title, fontsize=11)
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 12,000 rather than 12000
+    ax.set_title(title, fontsize=11, pad=14)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)
@@ -60,12 +63,11 @@ def roofline_png(chips: Sequence[Chip], path: Path, math: str = "bf16", efficien
         ax.axvline(x, color="grey", linestyle=":", linewidth=0.8)
         ax.annotate(label, (x, ax.get_ylim()[0] * 1.5), fontsize=7, color="grey", rotation=90)
     ax.set_xlabel("arithmetic intensity [FLOP/byte]")
-    ax.set_ylabel(f"attainable {math} TFLOP/s")
+    ax.set_ylabel(f"attainable {math} [TFLOP/s]")
     ax.set_title(f"Rooflines ({math} dense peak and memory bandwidth)", fontsize=11)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
     _save(fig, path)
-
 
 
 def timeline_png(records: Sequence[Mapping[str, object]], path: Path, title: str) -> None:
@@ -85,7 +87,9 @@ def timeline_png(records: Sequence[Mapping[str, object]], path: Path, title: str
     kv.set_ylabel("KV cache used [% of capacity]")
     kv.set_ylim(0.0, 105.0)
     lines = ax.get_legend_handles_labels()[0] + kv.get_legend_handles_labels()[0]
-    ax.legend(lines, [str(line.get_label()) for line in lines], fontsize=8, loc="upper right")
+    # below the axes: the decode batch runs along the top and drains at the right, where a legend inside would sit
+    ax.legend(lines, [str(line.get_label()) for line in lines], fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.14), ncol=len(lines), frameon=False)
     ax.set_title(title, fontsize=11)
     ax.grid(True, alpha=0.3)
     _save(fig, path)
