@@ -41,4 +41,4 @@ def test_the_fleet_caption_names_mtp_only_for_models_that_have_it() -> None:
     llama = CliRunner().invoke(cli, common + ["--model", "llama-3.1-70b"], env={"COLUMNS": "250"}).output
     deepseek = CliRunner().invoke(cli, common + ["--model", "deepseek-r1"], env={"COLUMNS": "250"}).output
     assert "multi-token" not in llama and "MTP" not in llama
-    assert "MTP 1 draft tokens a decode step" in " ".join(deepseek.split())
+    assert "MTP 1 draft token a decode step" in " ".join(deepseek.split())

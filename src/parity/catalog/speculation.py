@@ -100,4 +100,4 @@ def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
     if published is None:
         raise InfeasiblePlan(f"no published MTP acceptance is recorded for {model.name}")
     kept = published.accepted_tokens(mtp_tokens)
-    return (mtp_tokens, kept), f"MTP {mtp_tokens} draft tokens a decode step, {published.describe(mtp_tokens)}"
+    return (mtp_tokens, kept), f"MTP {mtp_tokens} draft token{'s' if mtp_tokens != 1 else ''} a decode step, {published.describe(mtp_tokens)}"

@@ -150,7 +150,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                f"{targets.text()}: "
                + (f"{float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']):,.0f} "
                   f"{chosen}, {' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
-                  f"{float(best['concurrency']):,.0f} clients per worker" if best else "none meets the targets")
+                  f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
+                  "per worker" if best else "none meets the targets")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
                   "has means only, screened by the mean at the same bound, and the simulator bisected the "
                   f"{len(ranked)} screened candidates by tok/s/chip in {len(refined)} runs, as a percentile grows "

@@ -29,7 +29,8 @@ def simulated_run(model: str, system: str, engine: str, tp: int, concurrency: in
     bench = benchmark_of(scenario)
     run = simulate_scenario(scenario, bench, timeline=True)
     lat = run.latency
-    title = f"{scenario.model.name} on {system} (TP{tp}, {scenario.engine.id}): {concurrency} clients"
+    title = (f"{scenario.model.name} on {system} (TP{tp}, {scenario.engine.id}): "
+             f"{concurrency} client{'s' if concurrency != 1 else ''}")
     caption = (f"Simulated step by step (parity serve --sim --timeline): {scenario.model.name} on one {system} "
                f"worker at TP{tp} ({scenario.precision.weights} weights, {scenario.precision.kv_cache} KV cache), "
                f"engine profile {scenario.engine.id}, {concurrency} closed-loop clients of the {bench.client.id} "
