@@ -13,7 +13,8 @@ from parity import catalog
 from parity.calibrate import Point, calibration_toml, fit_calibration
 from parity.errors import ParityError
 from parity.hardware import Calibration
-from parity.validate import SIZING_PARAMETERS, CaseError, engine_refit_text, fit_engine, intervals_from, scenarios_of
+from parity.validate import (SIZING_PARAMETERS, CaseError, engine_refit_text, fit_engine, intervals_from, scenarios_of,
+                             sizing_rows, unfitted)
 from parity.validate_training import TrainingCase, fit_training_profile, training_profile_toml
 
 __all__ = ["Refit", "refit_engines", "refit_intervals", "refit_training", "refit_calibration", "destination",
@@ -38,8 +39,9 @@ class Refit:
 def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
                   progress: Callable[[str, int], Callable[[float], None]] | None = None) -> list[Refit]:
     """Each engine profile refitted on its calibration rows: the step and TTFT parameters on aggregated
-    rows and disaggregated rows with known workers, then the sizing parameters on disaggregated rows
-    without them. `progress(label, total)` returns a callback the fit calls once per evaluation."""
+    rows and disaggregated rows with known workers, then the hand-off and sizing parameters on disaggregated
+    rows, each only where enough of them bear on it (validate.unfitted, validate.sizing_rows).
+    `progress(label, total)` returns a callback the fit calls once per evaluation."""
     calibration = [r for r in rows if r["split"] == "calibration"]
     made = []
     for engine_id in sorted({r["engine"] for r in calibration}):
@@ -48,10 +50,13 @@ def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
         disagg = scenarios_of([r for r in mine if r["mode"] == "disagg"])
         tick = progress(f"fitting {engine_id} on {len(known)} rows", iterations * 2) if progress else None
         fitted, before, after = fit_engine(catalog.engine(engine_id), known, iterations=iterations, progress=tick)
-        if disagg:
+        # each sizing parameter moves only where enough rows bear on it (unfitted); the others keep their stored values
+        sizing = sizing_rows(r for r, _ in disagg)
+        moved = tuple(p for p in SIZING_PARAMETERS if not unfitted(sizing[p], 1))
+        if moved:
             tick = progress(f"fitting disaggregated {engine_id} on {len(disagg)} rows", 100) if progress else None
-            fitted, _, _ = fit_engine(fitted, disagg, tuple(SIZING_PARAMETERS), iterations=50, progress=tick)
-        text = engine_refit_text(catalog.engine_text(engine_id), fitted, len(known), before, after, date)
+            fitted, _, _ = fit_engine(fitted, disagg, moved, iterations=50, progress=tick)
+        text = engine_refit_text(catalog.engine_text(engine_id), fitted, len(known), before, after, date, sizing)
         made.append(Refit(name=f"engines/{engine_id}.toml", text=text,
                           rows=len(known), loss_before=before, loss_after=after,
                           summary=f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "

@@ -31,7 +31,8 @@ from parity.step import step_cost
 from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, coverage, interval_kind
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
-           "fit_loss", "scenarios_of", "intervals_from", "interval_coverage", "interval_split",
+           "fit_loss", "MIN_FIT_ROWS", "unfitted", "sizing_rows", "scenarios_of", "intervals_from",
+           "interval_coverage", "interval_split",
            "published_errors", "closed_loop", "DeploymentCheck", "deployment_checks", "mode_label",
            "error_statistics"]
 
@@ -60,6 +61,32 @@ SIZING_PARAMETERS: dict[str, tuple[float, float]] = {
     "disagg_prefill_utilization": (0.2, 0.99),
 }
 BOUNDS = FIT_PARAMETERS | SIZING_PARAMETERS
+# a fit moves parameters only on as many rows as it moves parameters, and never on fewer than MIN_FIT_ROWS: with fewer
+# the loss is flat along some direction and Nelder-Mead wanders there (vLLM's hand-off and sizing, 3 parameters on
+# 1 row, went 15 ms -> 20 ms -> 1.95 s in two refits); 3 because the loss is a mean absolute log error, so a
+# one-parameter fit lands on the median of what its rows ask, which one outlying run sets alone with 2 rows, not with 3
+MIN_FIT_ROWS = 3
+
+
+def unfitted(rows: int, parameters: int) -> str:
+    """'' when `rows` rows can fit `parameters` parameters (MIN_FIT_ROWS), else why not: '1 row for 3 parameters'."""
+    if rows >= max(parameters, MIN_FIT_ROWS):
+        return ""
+    return f"{_rows(rows)} for {parameters} parameter{'' if parameters == 1 else 's'}"
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'' if count == 1 else 's'}"
+
+
+def sizing_rows(rows: Iterable[Mapping[str, str]]) -> dict[str, int]:
+    """How many disaggregated rows bear on each of SIZING_PARAMETERS: the hand-off on every one, the decode batch on
+    those without a decode worker count, the prefill utilisation on those without a prefill worker count (a row
+    that gives a count is priced with it, whatever the sizing parameter)."""
+    disagg = [r for r in rows if r.get("mode") == "disagg"]
+    return {"disagg_ttft_overhead_s": len(disagg),
+            "disagg_decode_batch": sum(not r.get("decode_workers") for r in disagg),
+            "disagg_prefill_utilization": sum(not r.get("prefill_workers") for r in disagg)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,7 +208,11 @@ def fit_loss(pairs: Sequence[tuple[Mapping[str, str], Scenario]], engine: Engine
 def fit_engine(engine: EngineProfile, pairs: Sequence[tuple[Mapping[str, str], Scenario]],
                parameters: Sequence[str] = tuple(FIT_PARAMETERS), iterations: int = 150,
                progress: Callable[[float], None] | None = None) -> tuple[EngineProfile, float, float]:
-    """The engine profile that best fits the calibration pairs: (fitted, loss before, loss after)."""
+    """The engine profile that best fits the calibration pairs: (fitted, loss before, loss after). With too few
+    pairs for the parameters (`unfitted`), `engine` as it is, its loss before and after alike."""
+    if not parameters or unfitted(len(pairs), len(parameters)):
+        before = fit_loss(pairs, engine)
+        return engine, before, before
     lows = np.log([BOUNDS[p][0] for p in parameters])
     highs = np.log([BOUNDS[p][1] for p in parameters])
 
@@ -216,11 +247,14 @@ def engine_toml(engine: EngineProfile, rows: int, before: float, after: float, d
                               comments=SECTION_COMMENTS)
 
 
-def engine_refit_text(text: str, engine: EngineProfile, rows: int, before: float, after: float, date: str) -> str:
+def engine_refit_text(text: str, engine: EngineProfile, rows: int, before: float, after: float, date: str,
+                      sizing: Mapping[str, int] | None = None) -> str:
     """`text` (the engine's current file) with the steady fit's parameters (FIT_PARAMETERS, SIZING_PARAMETERS),
-    date and method rewritten in place, each in its section (one the file lacks added there): comments, the simulator's fields and their sources stay as they are. The
-    method's account of the fits after the steady one (the simulator's) is kept behind the new figures."""
-    table = _engine_table(engine, rows, before, after, date)
+    date and method rewritten in place, each in its section (one the file lacks added there): comments, the
+    simulator's fields and their sources stay as they are. `sizing`: the rows that bore on each sizing parameter
+    (sizing_rows). The method's account of the fits after the steady one (the simulator's) is kept behind the new
+    figures."""
+    table = _engine_table(engine, rows, before, after, date, sizing)
     names = [n.removesuffix("_s") for n in (*FIT_PARAMETERS, *SIZING_PARAMETERS)]
     values = {k: table[k] for k in ("date", "method", *names) if k in table}
     old = str(tomllib.loads(text).get("method", ""))
@@ -229,12 +263,29 @@ def engine_refit_text(text: str, engine: EngineProfile, rows: int, before: float
     return tomlwrite.replace_values(text, {key_path(k): v for k, v in values.items()}, add=True)
 
 
-def _engine_table(engine: EngineProfile, rows: int, before: float, after: float, date: str) -> dict[str, object]:
-    method = (f"Nelder-Mead fit of {', '.join(FIT_PARAMETERS)} on {rows} calibration rows of "
-              f"serving_aiconfigurator.csv (aggregated and disaggregated with known workers), minimising the mean "
-              f"absolute log error of TTFT and TPOT: {before:.3f} before, {after:.3f} after; then "
-              f"{', '.join(SIZING_PARAMETERS)} on the calibration rows of disaggregated runs whose worker counts "
-              f"{_STEADY_METHOD_END}")
+def _steady_method(rows: int, before: float, after: float, sizing: Mapping[str, int]) -> str:
+    """The steady fit's method: what was refitted on how many rows, and what was not (unfitted), ending with
+    _STEADY_METHOD_END."""
+    short = unfitted(rows, len(FIT_PARAMETERS))
+    kept_main = f" (not refitted: {short}; the stored values kept)" if short else ""
+    main = (f"Nelder-Mead fit of {', '.join(FIT_PARAMETERS)}{kept_main} "
+            f"on {rows} calibration rows of serving_aiconfigurator.csv (aggregated and disaggregated with known "
+            f"workers), minimising the mean absolute log error of TTFT and TPOT: {before:.3f} before, "
+            f"{after:.3f} after")
+    moved = [p for p in SIZING_PARAMETERS if not unfitted(sizing.get(p, 0), 1)]
+    kept = [p for p in SIZING_PARAMETERS if p not in moved]
+    fitted = f"{', '.join(moved)} refitted on them" if moved else "nothing refitted"
+    left = (f"; {', '.join(f'{p} ({_rows(sizing.get(p, 0))})' for p in kept)} not refitted: fewer than "
+            f"{MIN_FIT_ROWS} rows bear on a parameter, the stored values kept") if kept else ""
+    counts = ", ".join(f"{sizing.get(p, 0)} for {p}" for p in SIZING_PARAMETERS)
+    return (f"{main}; then on the calibration rows of disaggregated runs ({counts}: "
+            f"the hand-off every one, the sizing those without the worker count): {fitted}{left}; the sizing prices "
+            f"runs whose worker counts {_STEADY_METHOD_END}")
+
+
+def _engine_table(engine: EngineProfile, rows: int, before: float, after: float, date: str,
+                  sizing: Mapping[str, int] | None = None) -> dict[str, object]:
+    method = _steady_method(rows, before, after, sizing or {})
     table: dict[str, object] = {
         "id": engine.id, "name": engine.name, "date": date, "measured": True, "method": method,
         "source": "parity validate --model-kind steady --fit (parity data: measurements/serving_aiconfigurator.csv)",

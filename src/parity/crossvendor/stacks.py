@@ -13,7 +13,7 @@ from parity import catalog
 from parity.crossvendor.setting import Setting
 from parity.engine import EngineProfile, stack_prior
 from parity.optimize import nelder_mead
-from parity.validate import published_errors
+from parity.validate import published_errors, unfitted
 
 __all__ = ["STACK_PARAMETERS", "STACK_PRIOR_WEIGHT", "stack_rows", "twin_offsets", "fit_stack", "stack_toml"]
 
@@ -61,7 +61,9 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
     published figures, relative to the NVIDIA twin among `twins` where one exists), moving
     STACK_PARAMETERS from base's values at STACK_PRIOR_WEIGHT / len(rows) per unit of log distance from them:
     (profile, loss before, loss after), the losses without the prior's term. The prior is base's profile as
-    engine.stack_prior carries it to `stack` (its kernel-quality multipliers at the vendor libraries' 1)."""
+    engine.stack_prior carries it to `stack` (its kernel-quality multipliers at the vendor libraries' 1). With fewer
+    rows than STACK_PARAMETERS (validate.unfitted) the prior itself: which of the four a short stack should move is
+    nothing its rows can say, and the prior's pull already holds them there (sglang-rocm's 3 rows: 0.234 -> 0.234)."""
     base = stack_prior(base, stack)
     names = list(STACK_PARAMETERS)
     lows = np.log([STACK_PARAMETERS[n][0] for n in names])
@@ -84,6 +86,10 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
         return (_loss(rows, with_profile(profile_at(x)), offsets) + prior * float(np.sum(np.abs(x - start)))
                 + float(np.sum(np.maximum(x - highs, 0) + np.maximum(lows - x, 0))))
 
+    if unfitted(len(rows), len(names)):
+        kept = dataclasses.replace(profile_at(start), **{n: getattr(base, n) for n in names})
+        before = _loss(rows, with_profile(kept), offsets)
+        return kept, before, before
     before = _loss(rows, with_profile(profile_at(start)), offsets)
     best, _ = nelder_mead(objective, start, iterations=iterations)
     fitted = profile_at(best)
@@ -93,8 +99,13 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
 def stack_toml(profile: EngineProfile, before: float, after: float, date: str) -> str:
     """A stack profile as TOML: the base profile's sections with the fitted values, and the stack, base and rows."""
     from parity.validate import engine_toml  # the same writer as the CUDA profiles
+    short = unfitted(len(profile.rows), len(STACK_PARAMETERS))
     method = (f"refit of {profile.base}'s {', '.join(STACK_PARAMETERS)} on {len(profile.rows)} calibration rows of "
               f"serving_published.csv run on {profile.stack} (mean absolute log error of the published figures: "
               f"{before:.3f} before, {after:.3f} after); every other value is {profile.base}'s")
+    if short:
+        method = (f"{', '.join(STACK_PARAMETERS)} not refitted: {short} (calibration rows of serving_published.csv "
+                  f"run on {profile.stack}; mean absolute log error of the published figures {before:.3f}), so every "
+                  f"value is {profile.base}'s as engine.stack_prior carries it to {profile.stack}")
     return engine_toml(profile, len(profile.rows), before, after, date, method=method,
                        source="parity validate --fit-stacks (measurements/serving_published.csv)")
