@@ -81,3 +81,15 @@ def test_sglang_on_rocm_three_rows_keep_the_prior() -> None:
     method = tomllib.loads(stack_toml(profile, before, after, "2026-12-04"))["method"]
     assert method.startswith("gemm_scale, memory_scale, step_overhead_s, collective_scale not refitted: "
                              "3 rows for 4 parameters")
+
+
+def test_a_vllm_refit_writes_its_stored_hand_off_and_sizing() -> None:
+    """refit_engines on vLLM's rows (one Nelder-Mead step, for speed): the file written keeps the stored hand-off
+    15.025 ms and sizing 64 / 0.7, and its summary says nothing was refitted on the 1 disaggregated row."""
+    from parity.fit import refit_engines
+    (refit,) = refit_engines([r for r in catalog.measurements() if r["engine"] == "vllm"], 1, "2026-12-04")
+    data = tomllib.loads(refit.text)
+    assert data["scheduler"]["disagg_handoff"] == {"disagg_ttft_overhead": "15.025 ms"}
+    assert data["disagg_sizing"] == {"disagg_decode_batch": 64.0, "disagg_prefill_utilization": 0.7}
+    assert refit.summary.endswith("(+ 1 disaggregated rows for the hand-off and sizing, refitted on them: none, "
+                                  "too few bear on each)")

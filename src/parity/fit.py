@@ -60,7 +60,8 @@ def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
         made.append(Refit(name=f"engines/{engine_id}.toml", text=text,
                           rows=len(known), loss_before=before, loss_after=after,
                           summary=f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
-                                  f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing)"))
+                                  f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing, refitted on "
+                                  f"them: {', '.join(moved) or 'none, too few bear on each'})"))
     return made
 
 
