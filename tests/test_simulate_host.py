@@ -152,3 +152,22 @@ def test_tensorrt_llms_decode_floor_lengthens_a_large_attention_dp_batch() -> No
         dataclasses.replace(trtllm, sim_decode_host_token_s=2e-3)
     data = flat_keys(tomllib.loads(engine_toml(trtllm, 100, 0.2, 0.1, "2026-12-04")))
     assert data["sim_decode_host_token"] == "90.000 us"
+
+
+def test_the_decode_floor_is_among_a_simulated_predictions_assumptions() -> None:
+    """Where the floor applies (an attention-DP worker) the step table says so in words, with the value and the
+    token it counts (a sequence, or a sequence's 1 + MTP drafts); a worker without attention DP says nothing of it,
+    and a simulated TensorRT-LLM row of attention DP 2 carries the sentence in its notes."""
+    scenario = scenario_from_row(_row("dsr1_b200_trtllm_fp4_disagg_1024x1024_c4096_cfg309"))
+    dep = deployment(scenario, scenario.decode_layout, decode=True)
+    assert step_table(dep, 512.0, 2048.0, 0.0).notes == ()
+    (note,) = step_table(dep, 512.0, 2048.0, 0.0, decode_host_token_s=90e-6).notes
+    assert "at least 90 us a sequence of its rank" in note
+    mtp = dataclasses.replace(dep, mtp_tokens=3, mtp_acceptance=1.82)
+    (note,) = step_table(mtp, 512.0, 2048.0, 0.0, decode_host_token_s=90e-6).notes
+    assert "at least 90 us a decode token (a sequence's 1 + MTP drafts) of its rank" in note
+    tp = scenario_from_row(_row("dsr1_b200_trtllm_fp8_disagg_8192x1024_c1_cfg556"))
+    assert step_table(deployment(tp, tp.decode_layout, decode=True), 64.0, 9000.0, 0.0,
+                      decode_host_token_s=90e-6).notes == ()
+    row = scenario_from_row(_row("2026_03_25_gpt_oss_120b_b200_sxm_trtllm_fp4_agg_1024x1024_c256_tp2_0_ep2_0_1009"))
+    assert any("attention-DP decode step lasts at least 90 us" in n for n in simulate_scenario(row).assumptions)

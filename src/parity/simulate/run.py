@@ -70,7 +70,7 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     client.start()
     everyone = tuple(range(workers))  # a request ending anywhere sends the next one to any worker
     _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers, touched)
-    notes = sched.describe() + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
+    notes = sched.describe() + table.notes + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
                                 + (f" (front end: {bench.client.front_end.source})" if bench.client.front_end else
                                    " (the engine profile's ttft_overhead_s)"),
                                 f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
@@ -139,7 +139,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
     _drive(pre + dec, [p_sched.ttft_overhead_s] * prefill_workers
            + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers,
            [decodes] * prefill_workers + [everyone] * decode_workers, touched)
-    notes = d_sched.describe() + (
+    notes = d_sched.describe() + d_table.notes + (
         f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",

@@ -59,7 +59,9 @@ class StepTable:
     tokens of the ranks that carry them; equal where attention DP is 1). chunk_context_s_per_token
     [s/token^2]: what each cached-context token adds per prompt token of a chunk (the attention of a
     later chunk over earlier ones), taken from the step at the largest prefill. tokens_per_step:
-    output tokens a decoding sequence gains per step on average (1 + MTP acceptance). batch_cells: _cell of
+    output tokens a decoding sequence gains per step on average (1 + MTP acceptance). notes: what the table
+    holds beyond the step model, in words, for a prediction's assumptions (the host floor on attention-DP decode
+    steps). batch_cells: _cell of
     each batch looked up so far (a step's batch is a whole number of sequences: few values, asked again and again);
     decode_rows: the same with the decode-only times of the cell's two batches over the contexts.
     """
@@ -71,6 +73,7 @@ class StepTable:
     chunk_context_s_per_token: float
     ranks: int
     tokens_per_step: float
+    notes: tuple[str, ...] = ()
     batch_cells: dict[float, tuple[int, float]] = field(default_factory=dict, init=False, repr=False, compare=False)
     decode_rows: dict[float, tuple[float, tuple[float, ...], tuple[float, ...]]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
@@ -222,4 +225,14 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     slope = prefill_scale * _figures[rise] / (big * ctx[1]) if big > 0 else 0.0
     return _remember(_tables, key, StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
                                              chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
-                                             tokens_per_step=1.0 + dep.mtp_acceptance))
+                                             tokens_per_step=1.0 + dep.mtp_acceptance,
+                                             notes=_floor_note(decode_host_token_s, ranks, width)))
+
+
+def _floor_note(decode_host_token_s: float, ranks: int, width: float) -> tuple[str, ...]:
+    """The host floor on attention-DP decode steps (step_table), in words; none where it does not apply."""
+    if not decode_host_token_s or ranks <= 1:
+        return ()
+    per = "decode token (a sequence's 1 + MTP drafts)" if width > 1 else "sequence"
+    return (f"an attention-DP decode step lasts at least {decode_host_token_s * 1e6:.0f} us a {per} of its rank "
+            f"(host work the overlap scheduler cannot hide: the engine profile's sim_decode_host_token)",)
