@@ -21,7 +21,7 @@ import click
 from parity.errors import ParityError
 
 __all__ = ["main", "cli", "emit", "emit_record", "render_output", "deliver", "format_option", "wide_option",
-           "out_option", "output_format", "progress_bar", "COMMANDS", "TABLE_FORMATS"]
+           "out_option", "output_format", "progress_bar", "typed_options", "COMMANDS", "TABLE_FORMATS"]
 
 # command -> (module that defines it, the one-line summary `parity --help` lists without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -213,6 +213,14 @@ def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Any], fmt: str, *,
     fmt = output_format(fmt, out)
     deliver(render_output(rows, columns, fmt, title=title, caption=caption, payload=payload, to_file=out is not None,
                           wide=wide), out)
+
+
+def typed_options(options: Mapping[str, str]) -> list[str]:
+    """Of `options` (option -> its parameter's name), those the user typed on the command line, in that order:
+    a default or an environment value does not count."""
+    context = click.get_current_context()
+    return [option for option, name in options.items()
+            if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
 
 
 def progress_bar() -> Any:

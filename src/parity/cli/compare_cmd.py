@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from parity import catalog
-from parity.cli import cli, deliver, format_option, out_option, output_format, render_output
+from parity.cli import cli, deliver, format_option, out_option, output_format, render_output, typed_options
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare, default_mtp, mtp_setting
@@ -64,10 +64,7 @@ _TRAINING_ONLY = {"--chips": "chips", "--seq-len": "seq_len", "--global-batch": 
 
 def _refuse_other_workloads_options(workload: str) -> None:
     """Refuse an option given on the command line that the chosen workload would silently ignore."""
-    context = click.get_current_context()
-    other = _TRAINING_ONLY if workload == "serve" else _SERVING_ONLY
-    given = [option for option, name in other.items()
-             if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    given = typed_options(_TRAINING_ONLY if workload == "serve" else _SERVING_ONLY)
     if given:
         needs = "--workload train" if workload == "serve" else "--workload serve (the default)"
         raise ParityError(f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} with {needs}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
-                        progress_bar, wide_option)
+                        progress_bar, typed_options, wide_option)
 from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, ray_option
 from parity.errors import ParityError
@@ -328,10 +328,8 @@ def _refuse_options_a_phase_ignores(phase: str, scenario: str, model_kind: str) 
     if scenario != "closed":
         raise ParityError(f"--phase {phase} is one fixed-batch step; --scenario {scenario} runs whole requests: "
                           "leave one out")
-    context = click.get_current_context()
-    given = [option for option, name in (_CLOSED_LOOP_ONLY | _OTHER_PHASE_ONLY[phase]).items()
-             if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
-    if model_kind == "sim" and context.get_parameter_source("model_kind") is click.core.ParameterSource.COMMANDLINE:
+    given = typed_options(_CLOSED_LOOP_ONLY | _OTHER_PHASE_ONLY[phase])
+    if model_kind == "sim" and typed_options({"--model-kind": "model_kind"}):
         given.append("--model-kind sim")
     if given:
         one = len(given) == 1
