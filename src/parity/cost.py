@@ -86,6 +86,10 @@ _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm
 # reach less of the tensor-core peak. Blackwell
 # shows the same: cuDNN's forward on B200 (Dao-AILab/flash-attention#2605 benchmark, batch 32, sequence 1024, no
 # mask) 980 TFLOP/s at head dim 64 and 1428 at 128, 0.69.
+# parity's own H200 run agrees (data/measurements/h200_sdpa_head_dim.json, 2026-12-04): cuDNN's causal forward
+# through PyTorch SDPA, head dim 64 over 128, 0.78 at 4k tokens and 0.74 at 8k; PyTorch's FlashAttention-2 build,
+# at about half the peak whatever the width, 0.97 and 0.92. Wider heads run faster still there (192: 1.06-1.09x,
+# 256: 1.11-1.15x with cuDNN), which parity leaves at 1.
 HEAD_DIM_64_ATTENTION_SCALE = 0.72
 CALIBRATED_HEAD_DIM = 128
 
