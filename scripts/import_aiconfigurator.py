@@ -173,6 +173,13 @@ def trt_mtp_budget(draft_tokens: int, concurrency: int, isl: int) -> int:
 # SGL_ENABLE_JIT_DEEPGEMM=false and SGLANG_ENABLE_FLASHINFER_GEMM=true: dense block-FP8 projections run FlashInfer's
 # TRT-LLM groupwise GEMM instead of SGLang's default DeepGEMM (the fp8_gemm column; engine_kernels.toml prices it).
 SGLANG_DEEPSEEK_FP8_GEMM = "flashinfer_trtllm"
+# Every InferenceX SGLang DeepSeek-R1 script of these rows starts the server with `--kv-cache-dtype fp8_e4m3`
+# (benchmarks/dsr1_fp4_b200_docker.sh and dsr1_fp8_b200_docker.sh at 61508c242, 2025-11-10;
+# single_node/dsr1_fp4_b200.sh and dsr1_fp8_b200.sh at 12ba0ae07, 2026-03-25; dsr1_fp4_b300.sh, dsr1_fp8_b300.sh at
+# 752685d00), while the source's rows leave the KV format blank (read as the engine default, bf16): the kv column says
+# fp8 on them. So do the disaggregated B200 runs: every SGLang recipe of NVIDIA/srt-slurm for B200 (recipes/b200-fp8/*
+# and recipes/b200-fp4/* at c88ef731) gives both its prefill and its decode workers `kv-cache-dtype: fp8_e4m3`.
+SGLANG_DEEPSEEK_KV = "fp8"
 # InferenceX's disaggregated SGLang DeepSeek-R1 FP8 runs on B200 (dsr1-fp8-b200-dynamo-sglang[-mtp]) launch srt-slurm
 # recipes of the ishandhanani/srt-slurm branch sa-submission-q1-2026 (runners/launch_b200-dgxc-slurm.sh checks it
 # out). Every one they named until 2026-03-18 (recipes/b200-fp8/{1k1k,8k1k}/{stp,mtp}/*.yaml, as NVIDIA/srt-slurm
@@ -619,10 +626,19 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
                     f"the client's tokenizer (transformers {SGLANG_TRANSFORMERS_V5[out['engine_version']]}) "
                     "inflated its prompts (InferenceX#937, #1381); KV cache fp8 as the script sets it")
             out["note"] = "; ".join(filter(None, [out["note"], said]))
+        if out["model"].startswith("deepseek") and not out["kv"]:
+            out["kv"] = SGLANG_DEEPSEEK_KV
+            out["note"] = "; ".join(filter(None, [out["note"], "KV cache fp8 as the script sets it "
+                                                  "(--kv-cache-dtype fp8_e4m3)"]))
     if (inferencex and out["engine"] == "sglang" and out["mode"] == "disagg" and out["system"] == "hgx-b200"
             and out["model"].startswith("deepseek") and out["weights"] == "fp8"
             and (out["isl"] == "1024" or "" < out["measured_on"] < SGLANG_B200_FP8_DEEPGEMM_8K_SINCE)):
         out["fp8_gemm"] = SGLANG_DEEPSEEK_FP8_GEMM  # their recipes disable DeepGEMM
+    if (inferencex and out["engine"] == "sglang" and out["mode"] == "disagg" and out["system"] == "hgx-b200"
+            and out["model"].startswith("deepseek") and not out["kv"]):
+        out["kv"] = SGLANG_DEEPSEEK_KV
+        out["note"] = "; ".join(filter(None, [out["note"], "KV cache fp8 as every B200 SGLang recipe of srt-slurm sets "
+                                              "it (kv-cache-dtype fp8_e4m3)"]))
     out["_inferencex"] = "1" if inferencex else ""  # main() sets the moe_backend columns once MTP is known
     family = {"deepseek-v3": "deepseek-r1"}.get(out["model"], out["model"])
     group = family + "|" + "|".join(out.get(k, "") for k in ("system", "engine", "mode", "isl", "osl", "tp", "attn_dp",

@@ -162,7 +162,8 @@ def test_engines_lists_every_profile_parameter_and_how_it_was_obtained() -> None
         assert 0.5 <= by_id[fitted]["first_token_steps"] <= 3.0
     table = runner.invoke(cli, ["engines"], env={"COLUMNS": "200"}).stdout
     assert "[steady]" in table and "  first_token_steps" in table and "assumed" in table
-    assert len(__import__("re").findall(r"\d+ rows", table)) == 6  # three CUDA fits, two ROCm and one CANN stack fit
+    # three CUDA fits, one ROCm and one CANN stack fit; sglang-rocm's 3 rows are too few for its 4 parameters
+    assert len(__import__("re").findall(r"\d+ rows", table)) == 5 and "sglang's" in table
 
 
 def test_engines_csv_is_one_record_per_parameter() -> None:

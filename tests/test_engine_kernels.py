@@ -38,14 +38,14 @@ def _step_s(system: str, version: str, batch: int, context: int, kernels: bool =
     return float(cost.time_s), float(cost.overhead_s)
 
 
-ROCM_PROMPT = {"gemm_math_fp8": 3.95, "moe_expert_gemm_math": 3.95, "attention_prefill": 3.95}
+ROCM_PROMPT = {"gemm_math_fp8": 3.93, "moe_expert_gemm_math": 3.93, "attention_prefill": 3.93}
 
 
 @pytest.mark.parametrize(("version", "stack", "features", "weights", "expected"), [
-    ((0, 4, 2), "rocm", R1, "fp8_block", {"launch": 4.14, **ROCM_PROMPT}),
-    ((0, 4, 2), "rocm", R1, "bf16", {"launch": 4.14}),
-    ((0, 4, 3), "cuda", R1, "fp8_block", {"launch": 3.75, "attention_prefill": 16.9}),
-    ((0, 4, 1), "cuda", R1, "fp8_block", {"launch": 3.75, "attention_prefill": 16.9}),
+    ((0, 4, 2), "rocm", R1, "fp8_block", {"launch": 4.02, **ROCM_PROMPT}),
+    ((0, 4, 2), "rocm", R1, "bf16", {"launch": 4.02}),
+    ((0, 4, 3), "cuda", R1, "fp8_block", {"launch": 3.65, "attention_prefill": 17.1}),
+    ((0, 4, 1), "cuda", R1, "fp8_block", {"launch": 3.65, "attention_prefill": 17.1}),
     ((0, 4, 4), "cuda", R1, "fp8_block", {}), ((0, 4, 0), "rocm", R1, "fp8_block", {}),
     ((0, 4, 2), "cann", R1, "fp8_block", {}), ((0, 4, 2), "rocm", frozenset({"moe"}), "fp8_block", {})])
 def test_which_sglang_versions_ran_the_early_deepseek_kernels(version, stack, features, weights, expected) -> None:
@@ -76,8 +76,8 @@ def test_no_ratio_comes_from_a_scored_serving_row() -> None:
 
 
 def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> None:
-    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 12.726 us per kernel
-    becomes 39.17 us and the calibration's eager cost triples; a faster kernel is capped at the peak (1)."""
+    """attention decode 2x slower: its bandwidth fraction halves; launch 3x: the profile's 12.885 us per kernel
+    becomes 38.66 us and the calibration's eager cost triples; a faster kernel is capped at the peak (1)."""
     cal, profile = catalog.calibration(catalog.chip("nvidia-h200-sxm")), catalog.engine("sglang")
     kernels = (EngineKernel(engine="sglang", since=(0,), until=(1,), op="attention_decode", time_ratio=2.0),
                EngineKernel(engine="sglang", since=(0,), until=(1,), op="launch", time_ratio=3.0),
@@ -85,7 +85,7 @@ def test_with_kernels_divides_efficiencies_and_multiplies_the_fixed_cost() -> No
     slow_cal, slow_profile = with_kernels(cal, profile, kernels)
     assert slow_cal.attention_decode_efficiency == pytest.approx(cal.attention_decode_efficiency / 2)
     assert slow_cal.attention_decode_math == pytest.approx(cal.attention_decode_math / 2)
-    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 12.726e-6, rel=1e-3)
+    assert slow_profile.kernel_overhead_s == pytest.approx(3 * 12.885e-6, rel=1e-3)
     assert slow_cal.kernel_overhead_s == pytest.approx(3 * cal.kernel_overhead_s)
     assert slow_cal.memory_efficiency == 1.0 and slow_cal.gemm_efficiency["default"] == 1.0
     assert slow_cal.grouped_gemm_memory_efficiency == cal.grouped_gemm_memory_efficiency
@@ -110,20 +110,20 @@ def test_the_expert_math_ratio_keeps_bandwidth_and_applies_once_beside_the_dense
 
 
 def test_the_launch_ratio_multiplies_only_the_fixed_cost() -> None:
-    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 12.726 us = 8.45 ms) x4.14, the step's
+    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 12.885 us = 8.56 ms) x4.02, the step's
     own overhead (0.07 ms) and everything else as calibrated."""
     with_, fixed = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176)
     without, fixed0 = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176, kernels=False)
     step = catalog.engine("sglang").step_overhead_s
-    assert fixed0 - step == pytest.approx(664 * 12.726e-6, rel=1e-3)
-    assert fixed - step == pytest.approx(4.14 * (fixed0 - step))
+    assert fixed0 - step == pytest.approx(664 * 12.885e-6, rel=1e-3)
+    assert fixed - step == pytest.approx(4.02 * (fixed0 - step))
     assert with_ - fixed == pytest.approx(without - fixed0)
 
 
 def test_the_stored_ratios_reproduce_the_published_decode_steps() -> None:
     """sglang#3237: 38.50 ms on 8x MI300X at batch 4, 2,176 KV tokens (the ratio's own derivation, to rounding);
     sglang#2643: 1/30.29 = 33.01 ms, 8/206.32 = 38.77 ms, 32/760.52 = 42.08 ms on 8x H200 at 256 KV tokens,
-    each within the 10% spread of its three ratios (3.35-3.97) around their median 3.75."""
+    each within the 10% spread of its three ratios (3.23-3.85) around their median 3.65."""
     assert _step_s("mi300x-platform", "SGLang 0.4.2", 4, 2176)[0] == pytest.approx(38.50e-3, rel=0.01)
     for batch, measured_s in ((1, 1 / 30.29), (8, 8 / 206.32), (32, 32 / 760.52)):
         assert _step_s("hgx-h200", "SGLang 0.4.1.post2", batch, 256)[0] == pytest.approx(measured_s, rel=0.10)
@@ -144,8 +144,8 @@ def _blog_run_s(extra: bool = True, kernels: bool = True) -> tuple[float, float]
 
 def test_the_rocm_prompt_ratio_reproduces_amds_before_and_after_aiter_run() -> None:
     """AMD's blog (Integrate AITER into SGLang, 2025-05-16): prefill 3.12678 s before AITER, 1.50748 s after, a
-    ratio of 2.074; parity's with the entries over the calibrated kernels 1.916 / 0.923 s = 2.075. The same run's
-    decode, 53.19 / 28.37 ms = 1.875, is the launch entry's (from sglang#3237) to within 1%: 57.02 / 30.15 ms, and
+    ratio of 2.074; parity's with the entries over the calibrated kernels 1.923 / 0.927 s = 2.074. The same run's
+    decode, 53.19 / 28.37 ms = 1.875, is the launch entry's (from sglang#3237) to within 1.5%: 56.73 / 30.56 ms, and
     the prompt-step entries move it by under 1%."""
     calibrated, with_ = _blog_run_s(kernels=False), _blog_run_s()
     assert with_[0] / calibrated[0] == pytest.approx(3.12678 / 1.50748, rel=0.005)
@@ -156,7 +156,7 @@ def test_the_rocm_prompt_ratio_reproduces_amds_before_and_after_aiter_run() -> N
 def test_the_cuda_prompt_attention_ratio_reproduces_the_triton_over_flashinfer_mla_run() -> None:
     """sglang#3550: DeepSeek-V3 TP8, 60 random prompts (input up to 32,000, output up to 100) at 1 request/s; the
     Triton backend's run took 10526.88 / 2679.07 = 3.929x the FlashInfer MLA backend's. Simulated with the stored
-    entries and without the prompt-attention one: 318.0 / 80.9 s."""
+    entries and without the prompt-attention one: 317.5 / 80.7 s."""
     row = {**_decode_row("hgx-h200", "SGLang 0.4.3", 60, 32000), "osl": "100", "model": "deepseek-v3",
            "separate_prefill": "true"}
     s = scenario_from_row(row)
@@ -173,7 +173,7 @@ def test_a_row_naming_its_version_gets_the_kernels_and_keeps_them_under_a_refitt
     row = next(r for r in catalog.measurements("serving_published") if r["case_id"] == "AMD-021")
     s = scenario_from_row(row)
     assert [k.op for k in s.kernels] == ["launch", *ROCM_PROMPT]
-    assert any(n.startswith("sglang 0.4.2 kernels: launch x4.14") for n in s.notes)
+    assert any(n.startswith("sglang 0.4.2 kernels: launch x4.02") for n in s.notes)
     assert s.with_engine(dataclasses.replace(catalog.engine("sglang"), gemm_scale=0.5)).kernels == s.kernels
     unversioned = scenario_from_row({**row, "engine_version": ""})
     assert unversioned.kernels == () and unversioned.group != s.group
@@ -402,6 +402,17 @@ def test_the_measured_rows_that_run_flashinfers_fp8_gemm_are_inferencexs_deepsee
              and r["engine"] == "sglang" and r["weights"] == "fp8" and r["isl"] == "8192"
              and r["measured_on"] >= "2026-03-18"]
     assert later and not any(r["fp8_gemm"] for r in later)
+
+
+def test_inferencexs_sglang_deepseek_rows_on_blackwell_say_the_fp8_kv_cache_their_launches_set() -> None:
+    """Every InferenceX SGLang DeepSeek script passes --kv-cache-dtype fp8_e4m3 (aggregated B200 124 and B300 31
+    rows) and every B200 SGLang recipe of srt-slurm gives both workers kv-cache-dtype fp8_e4m3 (disaggregated 103);
+    the H100 rows, launched by aiconfigurator, keep the engine default."""
+    rows = [r for r in catalog.measurements("serving_aiconfigurator") if r["engine"] == "sglang"]
+    blackwell = [r for r in rows if r["system"] in ("hgx-b200", "hgx-b300")]
+    assert len(blackwell) == 124 + 31 + 103 and {r["kv"] for r in blackwell} == {"fp8"}
+    assert all(r["model"].startswith("deepseek") for r in blackwell)
+    assert {r["kv"] for r in rows if r["system"] == "hgx-h100"} == {""}
 
 
 def test_a_bare_version_names_the_rows_own_engine_for_kernels_alone() -> None:

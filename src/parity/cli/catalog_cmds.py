@@ -301,6 +301,8 @@ def engines(name: str | None, scheduler: bool, fmt: str, out: Path | None) -> No
 
     def fitted_on(e: EngineProfile) -> str:
         rows_ = re.search(r" on (\d+) calibration rows", e.method)
+        if e.measured and e.base and " not refitted: " in e.method:  # a stack with too few rows keeps its base's
+            return f"{e.base}'s"
         return f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
 
     payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
