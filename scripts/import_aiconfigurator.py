@@ -546,6 +546,15 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     apply_recipe_alltoall(out, found)
 
 
+# A closed-loop run's TTFT and TPOT depend on its client count, and 15 rows of the source (Qwen3 4,000/1,000 on H100)
+# record none (no silicon_concurrency): the importer writes the largest batch the deployment holds (batch x attention
+# DP, or decode batch x workers x attention DP), an upper bound, not the run's. At that bound some rows cannot have
+# run as measured: Qwen3-32B FP8 at 448 clients on two TP4 decode workers reads 8 GB of weights and at least
+# 224 x 4,500 x 131 kB / 4 = 33 GB of an FP8 KV cache per GPU a step, >= 12.2 ms at the H100's 3.35 TB/s, against
+# 8.7 ms measured. Their split is `reference` (as for training runs): listed, never fitted or scored.
+UNRECORDED_CONCURRENCY = "concurrency not recorded"
+
+
 def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
     source = row["silicon_data_source"]
     match = re.search(r"silicon_concurrency=(\d+)", source)
@@ -554,11 +563,12 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         concurrency = match.group(1)
     elif row["mode"] == "agg":
         concurrency = str(int(row["batch_size"]) * int(row["attention_dp_size"] or 1))
-        note = "concurrency derived: batch x attention DP"
+        note = f"{UNRECORDED_CONCURRENCY}: at most batch x attention DP, the column; a reference row"
     else:
         concurrency = str(int(row["decode_batch_size"]) * int(row["decode_num_workers"] or 1)
                           * int(row["decode_attention_dp_size"] or 1))
-        note = "concurrency derived: decode batch x workers x attention DP"
+        note = (f"{UNRECORDED_CONCURRENCY}: at most decode batch x workers x attention DP, the column; "
+                "a reference row")
     measured = re.search(r"measured=([0-9-]+)", source)
     inferencex = bool(INFERENCEX_SOURCE.match(source))  # its harness and scripts: lengths, waits, intervals
     out = {
@@ -649,6 +659,8 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         out["split"] = "unseen"
     else:
         out["split"] = "calibration" if share < CALIBRATION_SHARE else "holdout"
+    if note.startswith(UNRECORDED_CONCURRENCY):
+        out["split"] = "reference"  # listed, never fitted or scored: see UNRECORDED_CONCURRENCY
     if inferencex:
         apply_sglang_b200_image(out)  # after the split: the split stays that of the source's layout
     if out["mode"] == "disagg" and not out["decode_workers"] and out["model"] == "deepseek-r1":

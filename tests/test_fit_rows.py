@@ -26,24 +26,27 @@ def test_a_fit_needs_a_row_a_parameter_and_three_at_least() -> None:
 
 def test_which_rows_bear_on_each_sizing_parameter() -> None:
     """The hand-off on every disaggregated row, the decode batch on those without a decode worker count, the
-    prefill utilisation on those without a prefill worker count: of the stored calibration rows, vLLM has 1
-    disaggregated row (both counts given), TensorRT-LLM 25 (both given), SGLang 16 (11 without decode workers)."""
-    assert sizing_rows(_calibration("vllm")) == {"disagg_ttft_overhead_s": 1, "disagg_decode_batch": 0,
+    prefill utilisation on those without a prefill worker count: of the stored calibration rows, vLLM has none (its
+    one disaggregated run records no client count: a reference row), TensorRT-LLM 25 (both given), SGLang 14 (11
+    without decode workers)."""
+    assert sizing_rows(_calibration("vllm")) == {"disagg_ttft_overhead_s": 0, "disagg_decode_batch": 0,
                                                  "disagg_prefill_utilization": 0}
     assert sizing_rows(_calibration("trtllm")) == {"disagg_ttft_overhead_s": 25, "disagg_decode_batch": 0,
                                                    "disagg_prefill_utilization": 0}
-    assert sizing_rows(_calibration("sglang")) == {"disagg_ttft_overhead_s": 16, "disagg_decode_batch": 11,
+    assert sizing_rows(_calibration("sglang")) == {"disagg_ttft_overhead_s": 14, "disagg_decode_batch": 11,
                                                    "disagg_prefill_utilization": 0}
     assert sizing_rows([{"mode": "agg"}, {"mode": "disagg", "prefill_workers": "2", "decode_workers": ""}]) == {
         "disagg_ttft_overhead_s": 1, "disagg_decode_batch": 1, "disagg_prefill_utilization": 0}
 
 
-def test_vllm_hand_off_on_its_one_row_keeps_the_stored_values() -> None:
-    """vLLM's disaggregated fit, 3 parameters on its 1 calibration row (two refits moved the hand-off 15 ms -> 20 ms
-    -> 1.95 s): the stored profile comes back unchanged (15.025 ms, 64 clients a rank, 0.7), loss before = after."""
+def test_vllm_hand_off_on_one_row_keeps_the_stored_values() -> None:
+    """vLLM's disaggregated fit, 3 parameters on 1 row (the run that was its one calibration row until it proved to
+    record no client count; two refits on it had moved the hand-off 15 ms -> 20 ms -> 1.95 s): the stored profile
+    comes back unchanged (15.025 ms, 64 clients a rank, 0.7), loss before = after."""
     vllm = catalog.engine("vllm")
-    pairs = scenarios_of([r for r in _calibration("vllm") if r["mode"] == "disagg"])
-    assert len(pairs) == 1
+    pairs = scenarios_of([r for r in catalog.measurements() if r["engine"] == "vllm" and r["mode"] == "disagg"
+                          and r["case_id"].endswith("qwen3_32b_h100_sxm_vllm_disagg_4000x1000_c_tp_epnone_2")])
+    assert len(pairs) == 1 and _calibration("vllm") and not any(r["mode"] == "disagg" for r in _calibration("vllm"))
     fitted, before, after = fit_engine(vllm, pairs, tuple(SIZING_PARAMETERS), iterations=50)
     assert fitted == vllm and before == after > 0
     assert (fitted.disagg_ttft_overhead_s, fitted.disagg_decode_batch, fitted.disagg_prefill_utilization) == (
@@ -62,7 +65,7 @@ def test_a_short_main_fit_keeps_the_profile_and_says_so() -> None:
                              sizing_rows(_calibration("vllm")))
     method = tomllib.loads(text)["method"]
     assert "(not refitted: 2 rows for 11 parameters; the stored values kept)" in method
-    assert ("disagg_ttft_overhead_s (1 row), disagg_decode_batch (0 rows), disagg_prefill_utilization (0 rows) "
+    assert ("disagg_ttft_overhead_s (0 rows), disagg_decode_batch (0 rows), disagg_prefill_utilization (0 rows) "
             "not refitted") in method
     assert "nothing refitted" in method and "sim_prefill_scale and sim_first_token_steps: grid search" in method
     assert method.count("the data does not give") == 1
@@ -85,11 +88,11 @@ def test_sglang_on_rocm_three_rows_keep_the_prior() -> None:
 
 def test_a_vllm_refit_writes_its_stored_hand_off_and_sizing() -> None:
     """refit_engines on vLLM's rows (one Nelder-Mead step, for speed): the file written keeps the stored hand-off
-    15.025 ms and sizing 64 / 0.7, and its summary says nothing was refitted on the 1 disaggregated row."""
+    15.025 ms and sizing 64 / 0.7, and its summary says nothing was refitted: no disaggregated calibration row."""
     from parity.fit import refit_engines
     (refit,) = refit_engines([r for r in catalog.measurements() if r["engine"] == "vllm"], 1, "2026-12-04")
     data = tomllib.loads(refit.text)
     assert data["scheduler"]["disagg_handoff"] == {"disagg_ttft_overhead": "15.025 ms"}
     assert data["disagg_sizing"] == {"disagg_decode_batch": 64.0, "disagg_prefill_utilization": 0.7}
-    assert refit.summary.endswith("(+ 1 disaggregated rows for the hand-off and sizing, refitted on them: none, "
+    assert refit.summary.endswith("(+ 0 disaggregated rows for the hand-off and sizing, refitted on them: none, "
                                   "too few bear on each)")

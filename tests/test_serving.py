@@ -745,3 +745,21 @@ def test_sglang_rows_with_several_deployments_take_what_every_one_agrees_on() ->
     trt = [r for r in catalog.measurements() if r["engine"] == "trtllm" and r["system"] == "hgx-h100"
            and r["mode"] == "disagg" and r["concurrency"] == "462"]
     assert trt and all(not r["decode_workers"] and r["prefill_attn_dp"] == "1" for r in trt)
+
+
+def test_rows_without_a_recorded_client_count_are_reference_rows() -> None:
+    """15 rows of the source (Qwen3 4,000/1,000 on H100) record no client count; the importer writes the largest
+    batch the deployment holds and lists them as `reference` rows, never fitted or scored. At that bound vLLM's
+    disaggregated Qwen3-32B FP8 run (448 clients on two TP4 decode workers of 224) could not have run as measured:
+    per GPU a step reads 8.2 GB of FP8 weights and 224 x 4,500 x 131,072 B / 4 = 33.0 GB of an FP8 KV cache,
+    12.3 ms at the H100's full 3.35 TB/s, against 8.7 ms measured."""
+    rows = [r for r in catalog.measurements() if r["split"] == "reference"]
+    assert len(rows) == 15 and all(r["note"].startswith("concurrency not recorded: at most") for r in rows)
+    assert {r["model"] for r in rows} == {"qwen3-32b", "qwen3-235b-a22b-fp8"} and {r["isl"] for r in rows} == {"4000"}
+    (run,) = [r for r in rows if r["engine"] == "vllm" and r["mode"] == "disagg" and r["model"] == "qwen3-32b"]
+    assert (run["concurrency"], run["decode_workers"], run["decode_batch"], run["decode_tp"]) == ("448", "2", "224", "4")
+    model, chip = catalog.model("qwen3-32b"), catalog.chip("nvidia-h100-sxm")
+    kv_fp8 = model.kv_elements_per_token()  # one byte an element
+    per_gpu = (model.parameters + 224 * 4500 * kv_fp8) / 4
+    assert kv_fp8 == 131072 and per_gpu / chip.memory_bytes_per_s == pytest.approx(12.3e-3, abs=0.1e-3)
+    assert per_gpu / chip.memory_bytes_per_s > float(run["measured_tpot_s"]) == pytest.approx(8.75e-3, abs=0.01e-3)
