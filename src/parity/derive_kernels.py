@@ -212,7 +212,7 @@ def _vllm_cuda(name: str, version: str, since: str, tok_s: float) -> Derived:
     with_ = vllm_r1_run_tok_s(version, r)
     return Derived(name=name, entries=tuple(("vllm", since, "cuda", op) for op in VLLM_OPS), ratio=r,
                    figures=(f"{calibrated[0]:,.0f} output tokens/s with the calibrated kernels; one shared r "
-                            f"reproduces {tok_s} at r = {r:.3f} (solved; TPOT {calibrated[1] * 1e3:.1f} -> "
+                            f"reproduces {tok_s:.2f} at r = {r:.3f} (solved; TPOT {calibrated[1] * 1e3:.1f} -> "
                             f"{with_[1] * 1e3:.1f} ms)"))
 
 
@@ -376,7 +376,8 @@ def rewrite(text: str, derived: Sequence[Derived]) -> str:
                 lines[i] = f"time_ratio = {d.ratio:.{decimals(raw['time_ratio'])}f}"
             elif lines[i].startswith("derivation = "):
                 prose = lines[i].removeprefix('derivation = "').removesuffix('"')
-                prose = prose.split(" " + SENTENCE)[0].split(SENTENCE)[0].rstrip()
+                prose = prose.split(SENTENCE)[0].rstrip()
+                prose = prose if prose.endswith(".") else prose + "."
                 figures = d.figures.replace('"', "'").replace("\\", "/")
-                lines[i] = f'derivation = "{prose} {SENTENCE}{figures}"'
+                lines[i] = f'derivation = "{prose} {SENTENCE}{figures}."'
     return "\n".join(lines)
