@@ -46,6 +46,8 @@ def main() -> int:
         if args.verbose:
             print(f"    {d.figures}")
     print(f"{len(derived)} derivations, {drifts} drifted past their rounding ({time.perf_counter() - start:.1f} s)")
+    if rewrite(text, derived) != text and not args.write:
+        print("the derivation texts quote other figures than today's (--write rewrites them)")
     if args.write:
         FILE.write_text(rewrite(text, derived))
         print(f"wrote {FILE}")
