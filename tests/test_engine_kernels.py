@@ -8,44 +8,33 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog
-from parity.engine import EngineKernel, engine_version, stack_prior, version_kernels
+from parity.derive_kernels import (aiter_run_s, generic_pa_batch_s, sglang_3550_run_s, sglang_decode_row, sglang_step_s,
+                                   vllm_r1_run_tok_s, vllm_rocm_batch_s)
+from parity.engine import EngineKernel, engine_version, version_kernels
 from parity.errors import InfeasiblePlan
-from parity.predict import predict_scenarios, scenario_from_row
+from parity.predict import scenario_from_row
 from parity.predict.case import case_from_row
 from parity.predict.scenario import deployment
-from parity.predict.simulated import simulate_scenario
-from parity.simulate import Benchmark, client_profile
 from parity.serving import with_kernels
 from parity.step import Batch, step_cost
 
 R1 = frozenset({"mla", "moe", "mtp"})
 
 
-def _decode_row(system: str, version: str, batch: int, context: int) -> dict[str, str]:
-    """A decode step of DeepSeek-R1 FP8 at TP8, as SGLang's bench_one_batch runs it."""
-    return {"case_id": "x", "model": "deepseek-r1", "system": system, "engine": "sglang", "weights": "fp8_block",
-            "mode": "agg", "isl": str(context), "osl": "1", "concurrency": str(batch), "tp": "8",
-            "metric": "tpot_s", "measured": "1", "engine_version": version}
-
-
 def _step_s(system: str, version: str, batch: int, context: int, kernels: bool = True) -> tuple[float, float]:
     """(step time, fixed kernel cost) [s] with the calibrated SGLang profile (the CUDA fit, as a row left out of
-    the ROCm stack fit gets it)."""
-    s = scenario_from_row(_decode_row(system, version, batch, context)).with_engine(catalog.engine("sglang"))
-    if not kernels:
-        s = dataclasses.replace(s, kernels=())
-    cost = step_cost(deployment(s, s.layout), Batch(decode_tokens=batch, decode_context=context))
-    return float(cost.time_s), float(cost.overhead_s)
+    the ROCm stack fit gets it), with the version's stored entries or none."""
+    return sglang_step_s(system, version, batch, context, () if kernels else None)
 
 
 ROCM_PROMPT = {"gemm_math_fp8": 3.93, "moe_expert_gemm_math": 3.93, "attention_prefill": 3.93}
 
 
 @pytest.mark.parametrize(("version", "stack", "features", "weights", "expected"), [
-    ((0, 4, 2), "rocm", R1, "fp8_block", {"launch": 4.02, **ROCM_PROMPT}),
-    ((0, 4, 2), "rocm", R1, "bf16", {"launch": 4.02}),
-    ((0, 4, 3), "cuda", R1, "fp8_block", {"launch": 3.65, "attention_prefill": 17.1}),
-    ((0, 4, 1), "cuda", R1, "fp8_block", {"launch": 3.65, "attention_prefill": 17.1}),
+    ((0, 4, 2), "rocm", R1, "fp8_block", {"launch": 4.04, **ROCM_PROMPT}),
+    ((0, 4, 2), "rocm", R1, "bf16", {"launch": 4.04}),
+    ((0, 4, 3), "cuda", R1, "fp8_block", {"launch": 3.67, "attention_prefill": 17.1}),
+    ((0, 4, 1), "cuda", R1, "fp8_block", {"launch": 3.67, "attention_prefill": 17.1}),
     ((0, 4, 4), "cuda", R1, "fp8_block", {}), ((0, 4, 0), "rocm", R1, "fp8_block", {}),
     ((0, 4, 2), "cann", R1, "fp8_block", {}), ((0, 4, 2), "rocm", frozenset({"moe"}), "fp8_block", {})])
 def test_which_sglang_versions_ran_the_early_deepseek_kernels(version, stack, features, weights, expected) -> None:
@@ -110,43 +99,38 @@ def test_the_expert_math_ratio_keeps_bandwidth_and_applies_once_beside_the_dense
 
 
 def test_the_launch_ratio_multiplies_only_the_fixed_cost() -> None:
-    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 12.885 us = 8.56 ms) x4.02, the step's
+    """SGLang 0.4.2 on MI300X: the step's fixed kernel cost (664 kernels x 12.885 us = 8.56 ms) x4.04, the step's
     own overhead (0.07 ms) and everything else as calibrated."""
     with_, fixed = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176)
     without, fixed0 = _step_s("mi300x-platform", "SGLang 0.4.2.post4", 4, 2176, kernels=False)
     step = catalog.engine("sglang").step_overhead_s
     assert fixed0 - step == pytest.approx(664 * 12.885e-6, rel=1e-3)
-    assert fixed - step == pytest.approx(4.02 * (fixed0 - step))
+    assert fixed - step == pytest.approx(4.04 * (fixed0 - step))
     assert with_ - fixed == pytest.approx(without - fixed0)
 
 
 def test_the_stored_ratios_reproduce_the_published_decode_steps() -> None:
     """sglang#3237: 38.50 ms on 8x MI300X at batch 4, 2,176 KV tokens (the ratio's own derivation, to rounding);
     sglang#2643: 1/30.29 = 33.01 ms, 8/206.32 = 38.77 ms, 32/760.52 = 42.08 ms on 8x H200 at 256 KV tokens,
-    each within the 10% spread of its three ratios (3.23-3.85) around their median 3.65."""
+    each within the 10% spread of its three ratios (3.24-3.87) around their median 3.67."""
     assert _step_s("mi300x-platform", "SGLang 0.4.2", 4, 2176)[0] == pytest.approx(38.50e-3, rel=0.01)
     for batch, measured_s in ((1, 1 / 30.29), (8, 8 / 206.32), (32, 32 / 760.52)):
         assert _step_s("hgx-h200", "SGLang 0.4.1.post2", batch, 256)[0] == pytest.approx(measured_s, rel=0.10)
 
 
 def _blog_run_s(extra: bool = True, kernels: bool = True) -> tuple[float, float]:
-    """(prefill [s], median decode step [s]) of AMD's bench_one_batch run on MI300X (DeepSeek-R1 TP8, batch 64,
-    input 512, output 32) with the CUDA-fitted SGLang profile, as a row left out of the ROCm stack fit gets it.
+    """(prefill [s], median decode step [s]) of AMD's bench_one_batch run on MI300X (derive_kernels.aiter_run_s).
     extra: with the prompt-step entries; kernels: with any of SGLang 0.4.3's entries."""
-    row = {**_decode_row("mi300x-platform", "SGLang 0.4.3", 64, 512), "model": "deepseek-r1"}
-    s = scenario_from_row(row).with_engine(catalog.engine("sglang"))
-    s = dataclasses.replace(s, kernels=tuple(k for k in s.kernels if kernels and (extra or k.op == "launch")))
-    dep = deployment(s, s.layout)
-    prefill = float(step_cost(dep, Batch(prefill_tokens=64 * 512, prefill_sequences=64)).time_s)
-    decode = sorted(float(step_cost(dep, Batch(decode_tokens=64, decode_context=512 + i)).time_s) for i in range(1, 32))
-    return prefill, decode[15]
+    stored = {k.op: k.time_ratio for k in version_kernels(catalog.engine_kernels(), "sglang", (0, 4, 3), "rocm", R1,
+                                                          "fp8_block")}
+    return aiter_run_s(None if not kernels else () if extra else {"launch": stored["launch"]})
 
 
 def test_the_rocm_prompt_ratio_reproduces_amds_before_and_after_aiter_run() -> None:
     """AMD's blog (Integrate AITER into SGLang, 2025-05-16): prefill 3.12678 s before AITER, 1.50748 s after, a
-    ratio of 2.074; parity's with the entries over the calibrated kernels 1.923 / 0.927 s = 2.074. The same run's
-    decode, 53.19 / 28.37 ms = 1.875, is the launch entry's (from sglang#3237) to within 1.5%: 56.73 / 30.56 ms, and
-    the prompt-step entries move it by under 1%."""
+    ratio of 2.074; parity's with the entries over the calibrated kernels 1.922 / 0.927 s = 2.074. The same run's
+    decode, 53.19 / 28.37 ms = 1.875, is the launch entry's (from sglang#3237) to within 1.5%: 56.90 / 30.56 ms =
+    1.862, and the prompt-step entries move it by under 1%."""
     calibrated, with_ = _blog_run_s(kernels=False), _blog_run_s()
     assert with_[0] / calibrated[0] == pytest.approx(3.12678 / 1.50748, rel=0.005)
     assert with_[1] / calibrated[1] == pytest.approx(53.19 / 28.37, rel=0.015)
@@ -156,15 +140,10 @@ def test_the_rocm_prompt_ratio_reproduces_amds_before_and_after_aiter_run() -> N
 def test_the_cuda_prompt_attention_ratio_reproduces_the_triton_over_flashinfer_mla_run() -> None:
     """sglang#3550: DeepSeek-V3 TP8, 60 random prompts (input up to 32,000, output up to 100) at 1 request/s; the
     Triton backend's run took 10526.88 / 2679.07 = 3.929x the FlashInfer MLA backend's. Simulated with the stored
-    entries and without the prompt-attention one: 317.5 / 80.7 s."""
-    row = {**_decode_row("hgx-h200", "SGLang 0.4.3", 60, 32000), "osl": "100", "model": "deepseek-v3",
-           "separate_prefill": "true"}
-    s = scenario_from_row(row)
-    bench = Benchmark(isl=32000, osl=100, concurrency=60, client=client_profile("sglang"), num_prompts=60,
-                      request_rate=1.0)
-    triton = simulate_scenario(s, bench).duration_s
-    flashinfer = simulate_scenario(dataclasses.replace(
-        s, kernels=tuple(k for k in s.kernels if k.op != "attention_prefill")), bench).duration_s
+    entries and without the prompt-attention one: 317.1 / 80.8 s."""
+    triton = sglang_3550_run_s()
+    stored = version_kernels(catalog.engine_kernels(), "sglang", (0, 4, 3), "cuda", R1, "fp8_block")
+    flashinfer = sglang_3550_run_s({k.op: k.time_ratio for k in stored if k.op != "attention_prefill"})
     assert triton / flashinfer == pytest.approx(10526.88 / 2679.07, rel=0.01)
     assert flashinfer == pytest.approx(89.26, rel=0.10)
 
@@ -173,7 +152,7 @@ def test_a_row_naming_its_version_gets_the_kernels_and_keeps_them_under_a_refitt
     row = next(r for r in catalog.measurements("serving_published") if r["case_id"] == "AMD-021")
     s = scenario_from_row(row)
     assert [k.op for k in s.kernels] == ["launch", *ROCM_PROMPT]
-    assert any(n.startswith("sglang 0.4.2 kernels: launch x4.02") for n in s.notes)
+    assert any(n.startswith("sglang 0.4.2 kernels: launch x4.04") for n in s.notes)
     assert s.with_engine(dataclasses.replace(catalog.engine("sglang"), gemm_scale=0.5)).kernels == s.kernels
     unversioned = scenario_from_row({**row, "engine_version": ""})
     assert unversioned.kernels == () and unversioned.group != s.group
@@ -183,7 +162,7 @@ def test_a_row_naming_its_version_gets_the_kernels_and_keeps_them_under_a_refitt
 @given(st.floats(0.5, 8.0), st.floats(0.5, 8.0))
 def test_a_slower_kernel_never_makes_the_step_faster(low, high) -> None:
     low, high = sorted((low, high))
-    s = scenario_from_row(_decode_row("hgx-h200", "", 16, 2048))
+    s = scenario_from_row(sglang_decode_row("hgx-h200", "", 16, 2048))
     times = []
     for ratio in (low, high):
         kernels = tuple(EngineKernel(engine="sglang", since=(0,), until=(1,), op=op, time_ratio=ratio)
@@ -206,8 +185,8 @@ VLLM_OPS = {"launch", "attention_decode", "grouped_gemm", "gemm"}
 
 
 @pytest.mark.parametrize(("version", "stack", "features", "expected"), [
-    ((0, 7, 1), "cuda", R1, 4.55), ((0, 7, 3), "cuda", R1, 4.55), ((0, 7, 4), "cuda", R1, 4.13), ((0, 7, 0), "cuda", R1, None),
-    ((0, 8, 0), "cuda", R1, None), ((0, 7, 3), "rocm", R1, 4.14), ((0, 7, 2), "rocm", R1, 4.14),
+    ((0, 7, 1), "cuda", R1, 4.51), ((0, 7, 3), "cuda", R1, 4.51), ((0, 7, 4), "cuda", R1, 4.10), ((0, 7, 0), "cuda", R1, None),
+    ((0, 8, 0), "cuda", R1, None), ((0, 7, 3), "rocm", R1, 4.18), ((0, 7, 2), "rocm", R1, 4.18),
     ((0, 7, 1), "rocm", R1, None), ((0, 7, 3), "cuda", frozenset({"moe"}), None)])
 def test_which_vllm_versions_ran_the_v0_deepseek_kernels(version, stack, features, expected) -> None:
     """MLA came to vLLM in 0.7.1 (TRITON_MLA in V0; on ROCm from 0.7.2), the 0.7.4 dev builds carry FLASHMLA and V1
@@ -220,47 +199,29 @@ def test_which_vllm_versions_ran_the_v0_deepseek_kernels(version, stack, feature
         assert {k.op for k in found} == VLLM_OPS and {k.time_ratio for k in found} == {expected}
 
 
-def _vllm_r1_run_tok_s(system: str, version: str, isl: int, osl: int, prompts: int) -> float:
-    """Output tokens/s of an offline benchmark_throughput run of DeepSeek-R1 FP8 at TP8, all prompts at once,
-    with the calibrated (CUDA) vLLM profile."""
-    row = {"case_id": "x", "model": "deepseek-r1", "system": system, "engine": "vllm", "weights": "fp8_block",
-           "mode": "agg", "isl": str(isl), "osl": str(osl), "concurrency": str(prompts), "tp": "8", "offline": "true",
-           "metric": "output_tokens_per_s_per_worker", "measured": "1", "engine_version": version}
-    s = scenario_from_row(row).with_engine(catalog.engine("vllm"))
-    p = predict_scenarios([s])[0]
-    return float(p.output_tokens_per_s_per_chip * p.chips)
-
-
 def test_the_vllm_cuda_ratio_reproduces_its_published_run() -> None:
     """vllm#13747: 100 prompts of 3000 in / 1000 out on 8x H200 with TRITON_MLA: 634.90 output tokens/s (a run of
     100 x 1000 / 634.90 = 157.5 s); parity with the 0.7 kernels reproduces it to 1%, and without them (a row that
-    names no version) predicts 2,151, 3.39x as fast."""
-    assert _vllm_r1_run_tok_s("hgx-h200", "vLLM 0.7.3", 3000, 1000, 100) == pytest.approx(634.90, rel=0.01)
-    assert _vllm_r1_run_tok_s("hgx-h200", "", 3000, 1000, 100) == pytest.approx(2151, rel=0.01)
+    names no version) predicts 2,136, 3.36x as fast."""
+    assert vllm_r1_run_tok_s("vLLM 0.7.3")[0] == pytest.approx(634.90, rel=0.01)
+    assert vllm_r1_run_tok_s("")[0] == pytest.approx(2136, rel=0.01)
 
 
 def test_the_flashmla_builds_reproduce_the_flashmla_run() -> None:
     """vllm#13747's FLASHMLA run of the same work: 692.34 output tokens/s (100 x 1000 / 692.34 = 144.4 s, 13.1 s
     less than TRITON_MLA's 157.5 s); the 0.7.4 dev builds reproduce it to 1%."""
-    assert _vllm_r1_run_tok_s("hgx-h200", "vLLM 0.7.4.dev181", 3000, 1000, 100) == pytest.approx(692.34, rel=0.01)
+    assert vllm_r1_run_tok_s("vLLM 0.7.4.dev181")[0] == pytest.approx(692.34, rel=0.01)
 
 
 def test_the_vllm_rocm_ratio_reproduces_its_published_batch() -> None:
     """vllm#13199: DeepSeek-V3 on 8x MI300X, batch 32, 128 in / 32 out: 2.547 s. parity with the 0.7.3 kernels,
     on the profile a row left out of the ROCm stack fit gets (CUDA's vLLM at the libraries' kernel rates): the
     prefill of 4,096 tokens plus 31 decode steps (contexts 129-159) add up to it within 1%; the calibrated
-    kernels take 0.784 s (the prefill 0.127 s, a decode step 21.2 ms)."""
-    row = {"case_id": "x", "model": "deepseek-v3", "system": "mi300x-platform", "engine": "vllm",
-           "weights": "fp8_block", "mode": "agg", "isl": "128", "osl": "32", "concurrency": "32", "tp": "8",
-           "metric": "tpot_s", "measured": "1", "engine_version": "vLLM 0.7.3"}
-    s = scenario_from_row(row).with_engine(stack_prior(catalog.engine("vllm"), "rocm"))
-    def batch_s(scenario) -> float:
-        dep = deployment(scenario, scenario.layout)
-        prefill = step_cost(dep, Batch(prefill_tokens=32 * 128, prefill_sequences=32)).time_s
-        return float(prefill + sum(step_cost(dep, Batch(decode_tokens=32, decode_context=128 + i)).time_s
-                                   for i in range(1, 32)))
-    assert batch_s(s) == pytest.approx(2.547, rel=0.01)
-    assert batch_s(dataclasses.replace(s, kernels=())) == pytest.approx(0.784, rel=0.01)
+    kernels take 0.781 s (the prefill 0.127 s, a decode step 21.1 ms)."""
+    def batch_s(calibrated: bool) -> float:
+        return vllm_rocm_batch_s(None if calibrated else ())[0]
+    assert batch_s(False) == pytest.approx(2.547, rel=0.01)
+    assert batch_s(True) == pytest.approx(0.781, rel=0.01)
 
 
 @pytest.mark.parametrize(("version", "stack", "weights", "expected"), [
@@ -317,34 +278,16 @@ def test_which_vllm_versions_ran_the_generic_paged_attention_on_rocm(version, st
     assert {k.op: k.time_ratio for k in found} == ({} if expected is None else {"attention_decode": expected})
 
 
-def _generic_pa_batch_s(ratio: float | None) -> tuple[float, float, float]:
-    """(prefill, decode, whole) [s] of vllm#16426's batch on one MI300X: 128 prompts of 2,048 tokens, 128 out, FP8
-    weights and KV cache, Llama-3.1-8B for Mistral-7B (the same layers; only the vocabulary differs), prefill in
-    steps of 16 prompts (V0's 32,768-token budget), on the profile a row left out of the ROCm stack fit gets; the
-    decode attention at `ratio` times the calibrated kernel's time (None: the calibrated kernels)."""
-    row = {"case_id": "x", "model": "llama-3.1-8b", "system": "mi300x-platform", "engine": "vllm", "weights": "fp8",
-           "kv": "fp8", "mode": "agg", "isl": "2048", "osl": "128", "concurrency": "128", "tp": "1",
-           "metric": "tpot_s", "measured": "1", "engine_version": ""}
-    s = scenario_from_row(row).with_engine(stack_prior(catalog.engine("vllm"), "rocm"))
-    if ratio is not None:
-        s = dataclasses.replace(s, kernels=(EngineKernel(engine="vllm", since=(0,), until=(1,), op="attention_decode",
-                                                         time_ratio=ratio),))
-    dep = deployment(s, s.layout)
-    prefill = 8 * float(step_cost(dep, Batch(prefill_tokens=16 * 2048, prefill_sequences=16)).time_s)
-    decode = sum(float(step_cost(dep, Batch(decode_tokens=128, decode_context=2048 + i)).time_s) for i in range(1, 128))
-    return prefill, decode, prefill + decode
-
-
 def test_the_generic_paged_attention_ratio_reproduces_amds_batch() -> None:
     """vllm#16426: the generic kernels made the batch 'about 2-3x' as long as AMD's custom kernel. parity with the
     calibrated kernels: prefill 3.886 s + 127 decode steps 0.858 s = 4.744 s; each unit of the attention ratio adds
     the calibrated decode attention, 0.487 s (r = 10: 4.744 + 9 x 0.487 = 9.127 s). The stored 15.6 makes the batch
     4.744 + 14.6 x 0.487 = 11.85 s, 2.5x; 2x would be r = 1 + 4.744 / 0.487 = 10.7, 3x r = 20.5."""
-    prefill, decode, whole = _generic_pa_batch_s(None)
+    prefill, decode, whole = generic_pa_batch_s(None)
     assert (prefill, decode) == (pytest.approx(3.886, rel=0.01), pytest.approx(0.858, rel=0.01))
-    assert _generic_pa_batch_s(10.0)[2] == pytest.approx(whole + 9 * 0.487, rel=0.01)
+    assert generic_pa_batch_s(10.0)[2] == pytest.approx(whole + 9 * 0.487, rel=0.01)
     (stored,) = version_kernels(catalog.engine_kernels(), "vllm", (0, 6, 1), "rocm", frozenset(), "fp16")
-    assert _generic_pa_batch_s(stored.time_ratio)[2] == pytest.approx(2.5 * whole, rel=0.01)
+    assert generic_pa_batch_s(stored.time_ratio)[2] == pytest.approx(2.5 * whole, rel=0.01)
 
 
 def test_a_rocm_row_of_vllm_0_6_1_gets_the_generic_paged_attention_and_its_nvidia_twin_does_not() -> None:

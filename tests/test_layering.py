@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("validate", "calibrate"),
     ("validate_training", "validate_percentiles", "validate_mlperf", "calibration_check", "crosscheck",
      "crossvendor"),  # built on validate's records, so just above it
-    ("fit", "crossvendor_training"),  # every refit as records, written to the user's folder or one named
+    ("fit", "crossvendor_training", "derive_kernels"),  # every refit as records, written to the user's folder or one named
     ("report",),
     ("cli",),
 ]
