@@ -99,3 +99,16 @@ def test_a_file_with_the_old_simulator_key_is_told_its_new_name() -> None:
     with pytest.raises(CatalogError, match=r"key 'sim_decode_host_token' in \[simulator\] is now 'decode_host_token' "
                                            r"in \[host\]"):
         profile_from(old, "engines/old.toml")
+
+
+def test_a_fixed_batch_decode_step_takes_the_floor_too() -> None:
+    """serve --phase decode's step (phase.decode_benchmark) on the DEP 8 decode worker: 4,096 sequences (512 a rank)
+    at 90 us a token take 46.08 ms and say so; without the floor the device's step is shorter."""
+    from parity.phase import decode_benchmark
+
+    scenario = _scenario(DEP8)
+    dep = deployment(scenario, scenario.decode_layout, decode=True)
+    floored = decode_benchmark(dep, 4096, 1536, host_token_s=90e-6)
+    assert float(floored.step_s) == pytest.approx(0.04608)
+    assert float(decode_benchmark(dep, 4096, 1536).step_s) < 0.040
+    assert any("at least 90 us a sequence of its rank" in n for n in floored.assumptions)

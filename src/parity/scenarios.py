@@ -68,7 +68,7 @@ def offline_throughput(dep: Deployment, profile: EngineProfile, lengths: Sequenc
     chips = float(dep.chips)
     notes = (f"offline: {len(lengths)} requests, mean {np.mean(isl):.0f} in / {np.mean(osl):.0f} out; decode steps of "
              f"{batch:g} sequences per rank (KV capacity at the mean length, engine cap {profile.max_batch_size})",
-             *decode_host_floor_note(dep, profile.decode_host_token_s))
+             *decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens))
     return OfflineResult(output_tokens_per_s_per_chip=float(np.sum(osl)) / total_s / chips,
                          input_tokens_per_s_per_chip=float(np.sum(isl)) / total_s / chips,
                          tpot_s=float(step_s) / float(kept), decode_batch=batch, chips=chips, requests=len(lengths),
@@ -142,7 +142,7 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
     mem = deployment_memory(dep, batch, isl + osl, profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     notes = (f"server: Poisson arrivals at {request_rate:g} requests/s, mean {isl:.0f} in / {osl:.0f} out; prompts use "
-             f"{u:.0%} of the engine (M/M/1 queue)", *decode_host_floor_note(dep, profile.decode_host_token_s))
+             f"{u:.0%} of the engine (M/M/1 queue)", *decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens))
     return ServerResult(ttft_s=service + wait + half_step, ttft_p99_s=service + tail + half_step, tpot_s=t,
                         output_tokens_per_s_per_chip=request_rate * osl / chips, decode_batch=batch,
                         prefill_utilization=u, chips=chips, feasible=bool(mem.fits), assumptions=notes)

@@ -246,12 +246,12 @@ def decode_host_floor(dep: Deployment, step_s: Num, sequences: Num, host_token_s
     return np.where(np.asarray(dep.layout.attn_dp) > 1, np.maximum(step_s, floor), step_s)
 
 
-def decode_host_floor_note(dep: Deployment, host_token_s: float) -> tuple[str, ...]:
+def decode_host_floor_note(host_token_s: float, attn_dp: Num, mtp_tokens: int = 0) -> tuple[str, ...]:
     """decode_host_floor in words, for a prediction's assumptions (both models name it alike); none where it does not
-    apply (no floor, or no layout with attention DP)."""
-    if not host_token_s or not np.any(np.asarray(dep.layout.attn_dp) > 1):
+    apply (no floor, or no layout with attention DP among `attn_dp`)."""
+    if not host_token_s or not np.any(np.asarray(attn_dp) > 1):
         return ()
-    per = "decode token (a sequence's 1 + MTP drafts)" if dep.mtp_tokens else "sequence"
+    per = "decode token (a sequence's 1 + MTP drafts)" if mtp_tokens else "sequence"
     return (f"an attention-DP decode step lasts at least {host_token_s * 1e6:.0f} us a {per} of its rank "
             f"(host work the overlap scheduler cannot hide: the engine profile's decode_host_token)",)
 

@@ -110,7 +110,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
                 if np.any(receives) else ""),
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
-             f"{profile.kv_memory_fraction:.0%} of memory") + decode_host_floor_note(dep, profile.decode_host_token_s)
+             f"{profile.kv_memory_fraction:.0%} of memory") + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
                          chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,
                          memory=mem, feasible=np.broadcast_to(fits, np.shape(ttft)), assumptions=notes)
@@ -202,7 +202,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
              + (f" ({'; '.join(sized)})" if sized else ""),
              f"engine {profile.id}; arrival burstiness {profile.burstiness:g}; KV moved over "
              f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")
-    notes += decode_host_floor_note(decode, profile.decode_host_token_s)
+    notes += decode_host_floor_note(profile.decode_host_token_s, dd, decode.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl, chips=chips, decode_batch=batch,
                          prefill_workers=prefill_workers, decode_workers=decode_workers,
                          prefill_utilization=lam / prefill_ranks * added / group, memory=mem,

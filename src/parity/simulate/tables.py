@@ -225,4 +225,4 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     return _remember(_tables, key, StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
                                              chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
                                              tokens_per_step=1.0 + dep.mtp_acceptance,
-                                             notes=decode_host_floor_note(dep, decode_host_token_s)))
+                                             notes=decode_host_floor_note(decode_host_token_s, ranks, dep.mtp_tokens)))
