@@ -109,7 +109,7 @@ def test_a_refit_profile_keeps_the_host_floor_and_where_it_applies() -> None:
 
 
 def test_an_attention_dp_decode_step_lasts_at_least_its_tokens_host_time() -> None:
-    """The decode floor (EngineProfile.sim_decode_host_token_s): a B200 NVFP4 DEP 8 decode worker at 1 ms per token
+    """The decode floor (EngineProfile.decode_host_token_s): a B200 NVFP4 DEP 8 decode worker at 1 ms per token
     (a what-if, far above the fitted 90 us) takes 1 ms x 64 = 64 ms for a step of 64 sequences, which the device
     runs in well under that, and 1 ms x 64 x 4 = 256 ms for the same sequences with 3 MTP drafts each (4 tokens a
     sequence verified); at 1 ns per token the device's time stands. A worker without attention DP (TP 8) is
@@ -143,15 +143,15 @@ def test_tensorrt_llms_decode_floor_lengthens_a_large_attention_dp_batch() -> No
     from parity.catalog.engine_file import flat_keys
     from parity.validate import engine_toml
     trtllm = catalog.engine("trtllm")
-    assert trtllm.sim_decode_host_token_s == pytest.approx(90e-6)
+    assert trtllm.decode_host_token_s == pytest.approx(90e-6)
     row = scenario_from_row(_row("2026_03_25_gpt_oss_120b_b200_sxm_trtllm_fp4_agg_1024x1024_c256_tp2_0_ep2_0_1009"))
     assert int(row.layout.attn_dp) == 2
-    without = dataclasses.replace(trtllm, sim_decode_host_token_s=0.0)
+    without = dataclasses.replace(trtllm, decode_host_token_s=0.0)
     assert simulate_scenario(row).tpot_s > 1.1 * simulate_scenario(row.with_engine(without)).tpot_s
-    with pytest.raises(ValueError, match="sim_decode_host_token_s"):
-        dataclasses.replace(trtllm, sim_decode_host_token_s=2e-3)
+    with pytest.raises(ValueError, match="decode_host_token_s"):
+        dataclasses.replace(trtllm, decode_host_token_s=2e-3)
     data = flat_keys(tomllib.loads(engine_toml(trtllm, 100, 0.2, 0.1, "2026-12-04")))
-    assert data["sim_decode_host_token"] == "90.000 us"
+    assert data["decode_host_token"] == "90.000 us"
 
 
 def test_the_decode_floor_is_among_a_simulated_predictions_assumptions() -> None:

@@ -13,7 +13,8 @@ import numpy as np
 
 from parity.memory import MemoryPlan
 from parity.ops import Batch, Num
-from parity.step import Deployment, decode_step, deployment_memory, placement_note, step_cost
+from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory,
+                         placement_note, step_cost)
 
 __all__ = ["PhaseResult", "decode_benchmark", "prefill_benchmark", "PHASES"]
 
@@ -45,20 +46,24 @@ def _expert_notes(dep: Deployment) -> tuple[str, ...]:
     return (placement_note(dep),) if "moe" in dep.model.features else ()
 
 
-def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction: float = 0.08) -> PhaseResult:
+def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction: float = 0.08,
+                     host_token_s: float = 0.0) -> PhaseResult:
     """One decode step of `batch` sequences over the deployment, `context` KV tokens each.
 
     Each attention-DP rank decodes batch / attn_dp sequences; with MTP the step verifies
     1 + mtp_tokens tokens a sequence and keeps 1 + mtp_acceptance (step.decode_step). The KV of
     context + the step's tokens must fit beside the weights, the runtime reserve and the activations.
+    With attention DP the step lasts at least host_token_s [s] a decode token of a rank (the engine's
+    decode_host_token_s, step.decode_host_floor).
     """
     d = dep.layout.attn_dp
     per_rank = np.asarray(batch, float) / d
     step_s, kept = decode_step(dep, per_rank, context)
+    step_s = decode_host_floor(dep, step_s, per_rank, host_token_s)
     mem = deployment_memory(dep, per_rank, context, per_rank * (1 + dep.mtp_tokens), reserve_fraction=reserve_fraction)
     notes = (f"decode benchmark: {per_rank:g} sequences per attention-DP rank ({d:g} ranks), {context:g} KV tokens each"
              if np.ndim(per_rank) == 0 else "decode benchmark",)
-    notes += _expert_notes(dep)
+    notes += _expert_notes(dep) + decode_host_floor_note(host_token_s, d, dep.mtp_tokens)
     if dep.mtp_tokens:
         notes += (f"MTP: {dep.mtp_tokens} draft token(s) a step, {dep.mtp_acceptance:g} accepted on average",)
     return PhaseResult(phase="decode", step_s=step_s, tpot_s=step_s / kept,

@@ -15,7 +15,7 @@ import numpy as np
 
 from parity.engine import EngineProfile
 from parity.serving import prefill_throughput
-from parity.step import Deployment, decode_step, deployment_memory
+from parity.step import Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory
 
 __all__ = ["OfflineResult", "offline_throughput", "ServerResult", "server_latency"]
 
@@ -61,12 +61,14 @@ def offline_throughput(dep: Deployment, profile: EngineProfile, lengths: Sequenc
                              assumptions=("not even one request's KV cache fits beside the weights",))
     d = dep.layout.attn_dp
     step_s, kept = decode_step(dep, batch, float(np.mean(isl + osl / 2.0)))
+    step_s = float(decode_host_floor(dep, step_s, batch, profile.decode_host_token_s))
     per_output_s = float(step_s) / (batch * d * kept)  # worker time per output token
     prefill_s = isl / np.asarray(prefill_throughput(dep, profile, isl), float) * profile.prefill_scale
     total_s = float(np.sum(prefill_s + osl * per_output_s))
     chips = float(dep.chips)
     notes = (f"offline: {len(lengths)} requests, mean {np.mean(isl):.0f} in / {np.mean(osl):.0f} out; decode steps of "
-             f"{batch:g} sequences per rank (KV capacity at the mean length, engine cap {profile.max_batch_size})",)
+             f"{batch:g} sequences per rank (KV capacity at the mean length, engine cap {profile.max_batch_size})",
+             *decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens))
     return OfflineResult(output_tokens_per_s_per_chip=float(np.sum(osl)) / total_s / chips,
                          input_tokens_per_s_per_chip=float(np.sum(isl)) / total_s / chips,
                          tpot_s=float(step_s) / float(kept), decode_batch=batch, chips=chips, requests=len(lengths),
@@ -121,6 +123,7 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
 
     def tpot(n: float) -> float:
         step_s, kept = decode_step(dep, max(n, 1.0), context)
+        step_s = decode_host_floor(dep, step_s, max(n, 1.0), profile.decode_host_token_s)
         return float(step_s) / float(kept) / (1.0 - u)
 
     lo, hi = 0.0, float(profile.max_batch_size)
@@ -139,7 +142,7 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
     mem = deployment_memory(dep, batch, isl + osl, profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     notes = (f"server: Poisson arrivals at {request_rate:g} requests/s, mean {isl:.0f} in / {osl:.0f} out; prompts use "
-             f"{u:.0%} of the engine (M/M/1 queue)",)
+             f"{u:.0%} of the engine (M/M/1 queue)", *decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens))
     return ServerResult(ttft_s=service + wait + half_step, ttft_p99_s=service + tail + half_step, tpot_s=t,
                         output_tokens_per_s_per_chip=request_rate * osl / chips, decode_batch=batch,
                         prefill_utilization=u, chips=chips, feasible=bool(mem.fits), assumptions=notes)

@@ -24,7 +24,7 @@ from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, serve_aggregated
-from parity.step import decode_step, deployment_memory, step_cost
+from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
            "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
@@ -193,7 +193,8 @@ def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Preci
 def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
                  profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
                  mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
-    """Decode workers of every layout x batch per rank: index (the layout), batch per rank, TPOT [s],
+    """Decode workers of every layout x batch per rank: index (the layout), batch per rank, TPOT [s] (at least the
+    engine's host floor under attention DP, step.decode_host_floor),
     output tokens/s per worker, chips, and whether it fits (KV of isl + osl tokens a sequence).
     mtp: (draft tokens a step, of which accepted on average); a step then keeps 1 + accepted tokens."""
     k, m = len(grid), len(concurrency)
@@ -203,7 +204,7 @@ def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Prec
     dep = engine_deployment(model, system, decode_grid, precision, cal, profile, mtp_tokens=mtp[0],
                             mtp_acceptance=mtp[1])
     step_s, kept = decode_step(dep, batch, np.full(k * m, isl + osl / 2.0))
-    tpot = np.asarray(step_s) / kept
+    tpot = np.asarray(decode_host_floor(dep, step_s, batch, profile.decode_host_token_s)) / kept
     mem = deployment_memory(dep, batch, np.full(k * m, float(isl + osl)), profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     fits = np.asarray(mem.fits) & (batch <= profile.max_batch_size)
@@ -333,7 +334,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker"
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
              f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching), their steps "
-             f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target")
+             f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target",
+             *decode_host_floor_note(profile.decode_host_token_s, grid.attn_dp, mtp[0]))
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
                         assumptions=notes, fastest_tpot_s=float(tpot[ok].min()) if ok.any() else float("inf"),

@@ -21,7 +21,8 @@ from parity.placement import ExpertPlacement
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
-__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "deployment_memory", "breakdown", "Part", "host_read_s"]
+__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "decode_host_floor", "decode_host_floor_note",
+           "deployment_memory", "breakdown", "Part", "host_read_s"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,6 +232,28 @@ def decode_step(dep: Deployment, sequences: Num, context: Num) -> tuple[Num, Num
                                           sequence_overhead_s=0.0),
                       Batch(decode_tokens=sequences, decode_context=context))
     return main.time_s + dep.mtp_tokens * draft.time_s, 1.0 + dep.mtp_acceptance
+
+
+def decode_host_floor(dep: Deployment, step_s: Num, sequences: Num, host_token_s: float) -> Num:
+    """A decode step [s] of `sequences` sequences a rank (decode_step's), at least host_token_s [s] x the rank's decode
+    tokens, sequences x (1 + mtp_tokens), where the deployment runs attention DP (attn_dp > 1, elementwise over a
+    search's layout grid): the engine's host work per request that its overlap scheduler cannot hide once it
+    outgrows the device step (EngineProfile.decode_host_token_s; the simulator's step table applies the same floor,
+    simulate.tables.step_table). 64 sequences with MTP 1 at 90 us a token: at least 11.5 ms."""
+    if not host_token_s:
+        return step_s
+    floor = host_token_s * np.asarray(sequences, float) * (1.0 + dep.mtp_tokens)
+    return np.where(np.asarray(dep.layout.attn_dp) > 1, np.maximum(step_s, floor), step_s)
+
+
+def decode_host_floor_note(host_token_s: float, attn_dp: Num, mtp_tokens: int = 0) -> tuple[str, ...]:
+    """decode_host_floor in words, for a prediction's assumptions (both models name it alike); none where it does not
+    apply (no floor, or no layout with attention DP among `attn_dp`)."""
+    if not host_token_s or not np.any(np.asarray(attn_dp) > 1):
+        return ()
+    per = "decode token (a sequence's 1 + MTP drafts)" if mtp_tokens else "sequence"
+    return (f"an attention-DP decode step lasts at least {host_token_s * 1e6:.0f} us a {per} of its rank "
+            f"(host work the overlap scheduler cannot hide: the engine profile's decode_host_token)",)
 
 
 def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens: Num,

@@ -311,8 +311,8 @@ def _engine_table(engine: EngineProfile, rows: int, before: float, after: float,
         table["sim_prefill_launch"] = f"{engine.sim_prefill_launch_s * 1e6:.3f} us"
     if engine.sim_prefill_host_launch_s:
         table["sim_prefill_host_launch"] = f"{engine.sim_prefill_host_launch_s * 1e6:.3f} us"
-    if engine.sim_decode_host_token_s:
-        table["sim_decode_host_token"] = f"{engine.sim_decode_host_token_s * 1e6:.3f} us"
+    if engine.decode_host_token_s:
+        table["decode_host_token"] = f"{engine.decode_host_token_s * 1e6:.3f} us"
     if not engine.sim_eager_prefill:
         table["sim_eager_prefill"] = False
     if engine.sim_host_ops:

@@ -35,6 +35,10 @@ def field_of(key: str, section: ProfileSection) -> str | None:
     return field if home is section else None
 
 
+# keys renamed since a file may have been written: the old key, its new name (its section from _BY_KEY)
+_RENAMED = {"sim_decode_host_token": "decode_host_token"}  # read by both models since 2026-12-04
+
+
 def _home(key: str) -> str:
     """Where a key belongs, for messages: [section], the top level, or nowhere."""
     if key in _BY_KEY:
@@ -45,6 +49,8 @@ def _home(key: str) -> str:
 def _misplaced(where: str, at: str, key: str) -> CatalogError:
     home = _home(key)
     said = f"belongs in {home}" if home else "is no engine-profile key"
+    if key in _RENAMED:
+        said = f"is now {_RENAMED[key]!r} in {_home(_RENAMED[key])}"
     return CatalogError(f"{where}: key {key!r} in {at} {said}")
 
 

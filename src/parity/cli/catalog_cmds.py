@@ -213,7 +213,8 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
 
 # the unit a time field of an engine profile is shown in: (factor, name); every other field shows as it is
 _ENGINE_TIMES = {"kernel_overhead_s": (1e-6, "us"), "collective_latency_s": (1e-6, "us"),
-                 "sim_prefill_launch_s": (1e-6, "us"), "sim_prefill_host_launch_s": (1e-6, "us")}
+                 "sim_prefill_launch_s": (1e-6, "us"), "sim_prefill_host_launch_s": (1e-6, "us"),
+                 "decode_host_token_s": (1e-6, "us")}
 
 
 def _parameter_records(found: list[EngineProfile], fitted_on: Callable[[EngineProfile], str]

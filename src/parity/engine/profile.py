@@ -26,6 +26,10 @@ class EngineProfile:
     kernel_overhead_s [s]: fixed cost per kernel inside the engine (CUDA graphs, fused kernels).
     step_overhead_s [s]: per forward step (scheduling, sampling, detokenising, host sync).
     ttft_overhead_s [s]: per request before its first token (HTTP, tokenising, admission).
+    decode_host_token_s [s]: host time per decode token (a sequence's verified tokens, 1 + MTP drafts) per
+    attention-DP rank that a step of an attention-DP worker cannot hide: the engine's overlap scheduler prepares the
+    next step while the device runs this one, so such a decode step lasts at least its tokens x this (a floor, in
+    both models: step.decode_host_floor). 0: none.
     max_num_tokens: the token budget of one step (the prefill chunk size).
     mixes_prefill: prompt chunks share steps with decodes (in-flight / chunked-prefill batching);
     if False, decodes pause while a prefill step runs (SGLang's default).
@@ -97,10 +101,6 @@ class EngineProfile:
     device has to do (simulate.tables.host_bound_s; a bound, where sim_prefill_launch_s adds). TensorRT-LLM
     runs context steps eagerly, its PyTorch modules calling one op after another from Python (cuda_graph_config
     captures generation-only batches), so a short prompt step of a many-layered model waits on the host. 0: none.
-    sim_decode_host_token_s [s]: host time per decode token (a sequence's verified tokens, 1 + MTP drafts) per
-    attention-DP rank that a step of an attention-DP worker cannot hide: the engine's overlap scheduler prepares the
-    next step while the device runs this one, so such a step lasts at least its tokens x this (a floor, in the
-    simulator only). 0: none.
     sim_host_ops: the floor above counts the ops the engine's model code issues, read from its source
     (data/host_ops.toml, simulate.host_ops.prompt_step_ops), instead of the kernels the step model prices;
     False (the default): the priced kernels.
@@ -172,11 +172,11 @@ class EngineProfile:
     mla_decode: str = "absorbed"
     kv_on_demand: bool = False
     cuda_graphs: bool = True
+    decode_host_token_s: float = 0.0
     sim_prefill_scale: float = 1.0
     sim_first_token_steps: float = 0.0
     sim_prefill_launch_s: float = 0.0
     sim_prefill_host_launch_s: float = 0.0
-    sim_decode_host_token_s: float = 0.0
     sim_eager_prefill: bool = True
     sim_host_ops: bool = False
     sim_separate_prefill: bool = False
@@ -248,9 +248,9 @@ class EngineProfile:
         if not 0 <= self.sim_prefill_launch_s <= 1e-3:
             raise ValueError(f"engine {self.id}: sim_prefill_launch_s must be in [0, 1 ms], got "
                              f"{self.sim_prefill_launch_s}")
-        if not 0 <= self.sim_decode_host_token_s <= 1e-3:
-            raise ValueError(f"engine {self.id}: sim_decode_host_token_s must be in [0, 1 ms], got "
-                             f"{self.sim_decode_host_token_s}")
+        if not 0 <= self.decode_host_token_s <= 1e-3:
+            raise ValueError(f"engine {self.id}: decode_host_token_s must be in [0, 1 ms], got "
+                             f"{self.decode_host_token_s}")
         if not 0 <= self.sim_prefill_host_launch_s <= 1e-3:
             raise ValueError(f"engine {self.id}: sim_prefill_host_launch_s must be in [0, 1 ms], got "
                              f"{self.sim_prefill_host_launch_s}")

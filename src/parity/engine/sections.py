@@ -54,9 +54,10 @@ PROFILE_SECTIONS = (
                            "mla_decode")),
     ProfileSection(name="host", policy="", readers="both",
                    about="what the engine's host side costs: per kernel (CUDA-graph replay, or eager launches "
-                         "without graphs), per step, per request before its first token; kept as fitted on "
-                         "another stack",
-                   fields=("kernel_overhead_s", "cuda_graphs", "step_overhead_s", "ttft_overhead_s")),
+                         "without graphs), per step, per request before its first token, per decode token of an "
+                         "attention-DP rank (a floor on its step); kept as fitted on another stack",
+                   fields=("kernel_overhead_s", "cuda_graphs", "step_overhead_s", "ttft_overhead_s",
+                           "decode_host_token_s")),
     ProfileSection(name="scheduler.token_budget", policy="TokenBudget", readers="both",
                    about="continuous batching with a token budget per step; sim_separate_prefill and "
                          "sim_chunked_prefill are the simulator's alone",
@@ -92,7 +93,7 @@ PROFILE_SECTIONS = (
     ProfileSection(name="simulator", policy="", readers="simulator",
                    about="the step-level simulator's own fitted factors and client spread",
                    fields=("sim_prefill_scale", "sim_first_token_steps", "sim_prefill_launch_s",
-                           "sim_prefill_host_launch_s", "sim_decode_host_token_s", "sim_eager_prefill", "sim_host_ops",
+                           "sim_prefill_host_launch_s", "sim_eager_prefill", "sim_host_ops",
                            "sim_client_range_ratio",
                            "sim_disagg_prefill_scale")),
 )

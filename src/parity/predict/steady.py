@@ -129,7 +129,7 @@ def _phase_prediction(s: Scenario) -> Prediction:
     reserve = 1.0 - s.engine.kv_memory_fraction
     if s.phase == "decode":
         r: PhaseResult = decode_benchmark(deployment(s, s.decode_layout or s.layout, decode=s.mode == "disagg"),
-                                          s.batch, s.context, reserve)
+                                          s.batch, s.context, reserve, s.engine.decode_host_token_s)
     else:
         r = prefill_benchmark(deployment(s, s.layout, s.prefill_system), s.batch, s.isl, reserve,
                               s.engine.prefill_scale)

@@ -12,7 +12,8 @@ from parity.plan import Shard
 from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait,
                                     _ranks_per_prompt_step, _recv_wait, prompt_group_size)
 from parity.serving.workload import ServingResult, Workload
-from parity.step import Deployment, decode_step, deployment_memory, placement_note
+from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory,
+                         placement_note)
 
 __all__ = ["serve_aggregated", "serve_disaggregated"]
 
@@ -65,8 +66,10 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     receives = (np.asarray(d) == 1) & (profile.recv_interval_steps > 1)
     harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
-        t_decode, per_step = decode_step(dep, batch, context)
-        added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=t_decode)
+        device_s, per_step = decode_step(dep, batch, context)
+        # the prompts' share is priced on the device step; the decode step itself waits for the host's floor
+        t_decode = decode_host_floor(dep, device_s, batch, profile.decode_host_token_s)
+        added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=device_s)
         # ranks step in lockstep: a prompt step stalls all of them; it serves every rank whose prompts wait
         # (_ranks_per_prompt_step), or all ranks where the engine holds prompts until all prefill in the same step
         def per_prompt_of(lam: Num) -> Num:
@@ -107,7 +110,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
                 if np.any(receives) else ""),
              f"{workers:g} aggregated worker(s) of {dep.chips} chips; KV cache gets "
-             f"{profile.kv_memory_fraction:.0%} of memory")
+             f"{profile.kv_memory_fraction:.0%} of memory") + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
                          chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,
                          memory=mem, feasible=np.broadcast_to(fits, np.shape(ttft)), assumptions=notes)
@@ -155,7 +158,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
 
     if prefill_workers is None:
         group, added, _ = prefill_groups(1.0)
-        t_decode = decode_step(decode, np.maximum(active, 1.0), context)[0]
+        t_decode = decode_host_floor(decode, decode_step(decode, np.maximum(active, 1.0), context)[0],
+                                     np.maximum(active, 1.0), profile.decode_host_token_s)
         rate = conc / ((osl - 1.0) * t_decode + profile.ttft_overhead_s + added)
         target = profile.disagg_prefill_utilization
         prefill_workers = np.maximum(1.0, np.ceil(rate * added / group / target))
@@ -174,6 +178,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     batch = np.maximum(active, 1.0)
     for _ in range(_ITERATIONS):
         step_s, per_step = decode_step(decode, batch, context)
+        step_s = decode_host_floor(decode, step_s, batch, profile.decode_host_token_s)
         tpot = step_s / per_step
 
         def ttft_of(lam_total: Num) -> tuple[Num, Num]:
@@ -197,6 +202,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
              + (f" ({'; '.join(sized)})" if sized else ""),
              f"engine {profile.id}; arrival burstiness {profile.burstiness:g}; KV moved over "
              f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")
+    notes += decode_host_floor_note(profile.decode_host_token_s, dd, decode.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl, chips=chips, decode_batch=batch,
                          prefill_workers=prefill_workers, decode_workers=decode_workers,
                          prefill_utilization=lam / prefill_ranks * added / group, memory=mem,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parity.ops import Batch, Num
-from parity.step import Deployment, step_cost
+from parity.step import Deployment, decode_host_floor, decode_host_floor_note, step_cost
 
 __all__ = ["StepTable", "step_table"]
 
@@ -173,7 +173,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     square of the step's tokens (two 8,192-token prompts: 2 x 8,192^2 / 2 pairs, not 16,384^2 / 2). A worker with
     attention DP has its steps last at least decode_host_token_s [s] x its rank's decode tokens (sequences x
     (1 + mtp_tokens)): the host work per request the engine's overlap scheduler cannot hide once it outgrows the
-    device step (EngineProfile.sim_decode_host_token_s).
+    device step (EngineProfile.decode_host_token_s; the steady-state model's step.decode_host_floor alike).
     """
     key = (repr(dep), most_batch, most_context, most_prefill, prefill_scale, prefill_launch_s, prompt_tokens,
            host_launch_s, host_ops, decode_host_token_s)
@@ -211,8 +211,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
         if host_launch_s:
             issued = _figures[launches] if host_ops is None else host_ops
             t = np.where(p > 0, host_bound_s(t, issued, host_launch_s), t)
-        if decode_host_token_s and ranks > 1:
-            t = np.maximum(t, decode_host_token_s * b * width)
+        t = decode_host_floor(dep, t, b, decode_host_token_s)
         tables.append(tuple(tuple(tuple(row) for row in plane) for plane in t.tolist()))  # tolist: Python floats
     # attention of a chunk over its cached context: the slope of step time in prefill_context at the largest chunk
     big = float(prefills[-1])
@@ -226,13 +225,4 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     return _remember(_tables, key, StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),
                                              chunk_context_s_per_token=max(slope, 0.0), ranks=ranks,
                                              tokens_per_step=1.0 + dep.mtp_acceptance,
-                                             notes=_floor_note(decode_host_token_s, ranks, width)))
-
-
-def _floor_note(decode_host_token_s: float, ranks: int, width: float) -> tuple[str, ...]:
-    """The host floor on attention-DP decode steps (step_table), in words; none where it does not apply."""
-    if not decode_host_token_s or ranks <= 1:
-        return ()
-    per = "decode token (a sequence's 1 + MTP drafts)" if width > 1 else "sequence"
-    return (f"an attention-DP decode step lasts at least {decode_host_token_s * 1e6:.0f} us a {per} of its rank "
-            f"(host work the overlap scheduler cannot hide: the engine profile's sim_decode_host_token)",)
+                                             notes=decode_host_floor_note(decode_host_token_s, ranks, dep.mtp_tokens)))

@@ -58,7 +58,7 @@ def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: 
     return step_table(dep, most, float(bench.isl + bench.osl), float(profile.max_num_tokens),
                       profile.prefill_scale * profile.sim_prefill_scale, profile.sim_prefill_launch_s,
                       prompt_tokens=float(bench.isl), host_launch_s=host_launch_s, host_ops=issued,
-                      decode_host_token_s=profile.sim_decode_host_token_s)
+                      decode_host_token_s=profile.decode_host_token_s)
 
 
 def _scheduler(dep: Deployment, profile: EngineProfile, bench: Benchmark, prompts: bool = True
