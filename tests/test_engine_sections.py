@@ -253,4 +253,4 @@ def test_engines_shows_each_profile_by_section() -> None:
     assert hold.split() == ["attention_dp_hold_steps", "60"] and one.splitlines()[1].split() == ["parameter", "trtllm"]
     data = json.loads(CliRunner().invoke(cli, ["engines", "sglang", "--format", "json"]).stdout)
     assert len(data) == 1 and data[0]["sections"]["scheduler.prompt_admission"]["sim_max_prefill_tokens"] == 16384
-    assert data[0]["sections"]["host"]["kernel_overhead_s"] == pytest.approx(12.885e-6)
+    assert data[0]["sections"]["host"]["kernel_overhead_s"] == pytest.approx(catalog.engine("sglang").kernel_overhead_s)
