@@ -492,6 +492,48 @@ def apply_agreed_sides(out: dict[str, str], found: list[dict[str, str]]) -> None
             out["note"] += f"; {' and '.join(left)} worker count{'s' if len(left) > 1 else ''} left to parity"
 
 
+def apply_agreed_limits(out: dict[str, str], found: list[dict[str, str]]) -> None:
+    """Where a TensorRT-LLM row's matching entries name several deployments, take each side whose workers every one
+    of them runs alike: the worker layout (tp, expert parallelism, attention DP) with the recipes' per-rank limits
+    of that side (prefill: max_batch_size and max_num_tokens, decode: max_batch_size; recipe_limits), and the worker
+    count where every entry agrees on it too. A side whose candidates differ in layout or limits stays as the
+    source gives it (a worker count without its limit misstates the capacity: apply_agreed_sides). The source writes
+    attention DP 1 for every worker (apply_inferencex), so e.g. the B300 FP8 runs at 256-3,072 clients, whose every
+    candidate prefills on attention DP 4 with experts in tensor parallelism (tp 4, ep 1, max_batch_size 8,
+    max_num_tokens 8,320: NVIDIA/srt-slurm recipes/trtllm/b300-fp8/*), were priced as attention TP 4 with one
+    prompt a step."""
+    said = []
+    for side, keys in (("prefill", ("prefill_max_batch_size", "prefill_max_num_tokens")),
+                       ("decode", ("decode_max_batch_size",))):
+        shapes = {(e[f"{side}_tp"], e[f"{side}_ep"], e[f"{side}_dp_attn"]) for e in found}
+        limits = {tuple(e.get(k, "") for k in keys) for e in found}
+        if len(shapes) != 1 or len(limits) != 1 or "" in next(iter(limits)):
+            continue
+        tp, ep, dp_attn = shapes.pop()
+        out |= worker_layout(f"{side}_", tp, ep, dp_attn)
+        limit = limits.pop()
+        if side == "prefill":
+            out["prefill_batch"], out["max_num_tokens"] = limit
+            said.append(f"prefill attention {'DP' if dp_attn == 'true' else 'TP'} {tp} with expert parallelism {ep}, "
+                        f"{limit[0]} prompts and {limit[1]} tokens a rank")
+        else:
+            out["decode_batch"] = limit[0]
+            said.append(f"decode attention {'DP' if dp_attn == 'true' else 'TP'} {tp} with expert parallelism {ep}, "
+                        f"{limit[0]} sequences a rank")
+        workers = {e[f"{side}_workers"] for e in found}
+        if len(workers) == 1:
+            out[f"{side}_workers"] = workers.pop()
+            said.append(f"{out[f'{side}_workers']} {side} worker(s)")
+    if not said:
+        return
+    out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
+    out["note"] = out["note"].removesuffix("; worker counts left to parity")
+    out["note"] += "; every deployment agrees on " + ", ".join(said) + " (the recipes' limits)"
+    left = [side for side in ("prefill", "decode") if not out[f"{side}_workers"]]
+    if left:
+        out["note"] += f"; {' and '.join(left)} worker count{'s' if len(left) > 1 else ''} left to parity"
+
+
 def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
     """Fill worker counts, attention DP and decoding mode from the benchmark's own configuration
     where every matching entry agrees; record the speculative-decoding setting for main() (also where the
@@ -526,6 +568,8 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
                 out["_spec"] = specs.pop()
             if row["backend"] == "sglang":  # see apply_agreed_sides for why not TensorRT-LLM
                 apply_agreed_sides(out, found)
+            else:
+                apply_agreed_limits(out, found)
             apply_recipe_prefill_ep(out, found)  # as the MTP depth: where every deployment's recipe agrees
             apply_recipe_alltoall(out, found)
         return

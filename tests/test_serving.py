@@ -729,8 +729,9 @@ def test_sglang_rows_with_several_deployments_take_what_every_one_agrees_on() ->
     that all of them share is taken (apply_agreed_sides in scripts/import_aiconfigurator.py), the source's attention
     DP 1 being lossy: the B200 FP8 1k/1k runs at 512-4,096 clients can only be `max-tpt-dep8-{1p5d,2p5d,1p2d}`
     (srt-slurm recipes/b200-fp8/1k1k.yaml), attention DP 8 on both sides; at 4,096 clients every candidate decodes
-    on 5 workers, at 512 prefills on 1; the counts that differ stay parity's. TensorRT-LLM rows are left as they
-    were (their candidates' recipe limits differ): H100 1k/1k at 462 clients still has its workers sized."""
+    on 5 workers, at 512 prefills on 1; the counts that differ stay parity's. TensorRT-LLM rows take a side only
+    with its recipes' limits (apply_agreed_limits, the next test): H100 1k/1k at 462 clients still has its decode
+    workers sized (3 workers of 8 DEP-16 or 128 TEP-16 sequences a rank)."""
     rows = [r for r in catalog.measurements() if r["engine"] == "sglang" and r["system"] == "hgx-b200"
             and r["mode"] == "disagg" and r["weights"] == "fp8" and r["isl"] == "1024"
             and int(r["concurrency"]) >= 512]
@@ -741,10 +742,33 @@ def test_sglang_rows_with_several_deployments_take_what_every_one_agrees_on() ->
     workers = {(r["concurrency"], r["prefill_workers"], r["decode_workers"]) for r in rows}
     assert workers == {("512", "1", ""), ("1024", "", ""), ("2048", "", ""), ("4096", "", "5")}
     agreed = [r for r in catalog.measurements() if "every deployment agrees on" in r["note"]]
-    assert len(agreed) == 63 and {r["engine"] for r in agreed} == {"sglang"}
+    assert len([r for r in agreed if r["engine"] == "sglang"]) == 63
     trt = [r for r in catalog.measurements() if r["engine"] == "trtllm" and r["system"] == "hgx-h100"
            and r["mode"] == "disagg" and r["concurrency"] == "462"]
-    assert trt and all(not r["decode_workers"] and r["prefill_attn_dp"] == "1" for r in trt)
+    assert trt and all(not r["decode_workers"] and r["decode_attn_dp"] == "1" for r in trt)
+
+
+def test_trtllm_rows_with_several_deployments_take_the_sides_whose_recipes_agree() -> None:
+    """Where a TensorRT-LLM DeepSeek row matches several InferenceX deployments, a side is taken only with its
+    recipes' per-rank limits, where every candidate agrees on both (apply_agreed_limits in
+    scripts/import_aiconfigurator.py). B300 FP8 1k/1k at 3,072 clients can be `ctx1_gen1_dp8_batch256_eplb0_mtp1`
+    or `ctx1_gen2_dp8_batch128_eplb0_mtp0` (NVIDIA/srt-slurm recipes/trtllm/b300-fp8/1k1k): one context worker of
+    attention DP 4 with experts in MoE TP 4 (max_batch_size 8, max_num_tokens 8,320) in both, decode workers and
+    batches that differ (left to parity); at 8k/1k and 512 clients (`ctx3_gen1_dp8_batch64_eplb0_mtp0`,
+    `ctx4_gen1_dp8_batch64_eplb0_mtp2`) the decode side agrees too (one DP 8 worker of 64 sequences a rank) and the
+    context worker count does not. 14 rows: 6 on B300, 5 on B200, 3 on H100."""
+    agreed = [r for r in catalog.measurements() if r["engine"] == "trtllm" and "every deployment agrees on" in r["note"]]
+    assert len(agreed) == 14
+    assert sorted(r["system"] for r in agreed).count("hgx-b300") == 6
+    b300 = {(r["isl"], r["concurrency"]): r for r in agreed if r["system"] == "hgx-b300"}
+    short = b300[("1024", "3072")]
+    assert (short["prefill_workers"], short["prefill_tp"], short["prefill_attn_dp"], short["prefill_moe_tp"],
+            short["prefill_moe_ep"], short["prefill_batch"], short["max_num_tokens"]) == ("1", "1", "4", "4", "1", "8",
+                                                                                          "8320")
+    assert (short["decode_workers"], short["decode_batch"], short["decode_attn_dp"]) == ("", "", "1")
+    long = b300[("8192", "512")]
+    assert (long["prefill_workers"], long["prefill_attn_dp"], long["decode_workers"], long["decode_attn_dp"],
+            long["decode_moe_tp"], long["decode_batch"]) == ("", "4", "1", "8", "8", "64")
 
 
 def test_rows_without_a_recorded_client_count_are_reference_rows() -> None:
