@@ -308,8 +308,9 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "isl", "osl", "concurrency", "tp", "pp", "attn_dp", "moe_tp", "moe_ep",
            "prefill_workers", "prefill_batch", "prefill_tp", "prefill_pp", "prefill_attn_dp", "prefill_moe_tp",
            "prefill_moe_ep", "decode_workers", "decode_batch", "decode_tp", "decode_pp", "decode_attn_dp",
-           "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "mtp_tokens", "mtp_acceptance", "random_range_ratio",
-           "batch_wait_timeout_iters", "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
+           "decode_moe_tp", "decode_moe_ep", "max_num_tokens", "max_prefill_tokens", "chunked_prefill_size",
+           "mtp_tokens", "mtp_acceptance", "random_range_ratio", "batch_wait_timeout_iters",
+           "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
            "measured_tpot_s", "split", "measured_on", "note", "eager_prefill", "fp8_gemm", "normal_all_to_all",
            "moe_backend", "prefill_moe_backend", "decode_moe_backend"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
@@ -326,11 +327,36 @@ def layout(row: dict[str, str], prefix: str) -> dict[str, str]:
     return out
 
 
+def sglang_recipe_paths(e: dict[str, str]) -> list[str]:
+    """The srt-slurm recipe files an InferenceX SGLang entry names (inferencex_sglang_recipes.csv): the consolidated
+    B200 FP8 8k/1k ones by name, the others under their lengths and decoding mode; an H100 entry, whose STP twin stands
+    commented out beside it (spec `either`), names its MTP recipe and the STP one of the same layout."""
+    name = e["recipe"]
+    if name.startswith("8k1k_"):
+        return [f"recipes/b200-fp8/{name}.yaml"]
+    _, precision, chip, *_ = e["config_key"].split("-")
+    lengths = {"1024": "1k", "8192": "8k"}[e["isl"]] + {"1024": "1k", "8192": "8k"}[e["osl"]]
+    if chip == "h100":
+        return [f"recipes/h100/{lengths}/mtp/{name}.yaml",
+                f"recipes/h100/{lengths}/stp/{name.removesuffix('-mtp')}.yaml"]
+    mode = "stp" if e["spec_decoding"] == "none" else "mtp"
+    return [f"recipes/{chip}-{precision}/{lengths}/{mode}/{name}.yaml"]
+
+
+# an SGLang recipe's prefill budgets, as the row columns that carry them (parity.predict.case: PromptAdmission's input
+# budget and the chunked prefill size, which the server divides over attention DP itself)
+SGLANG_PREFILL_BUDGETS = {"prefill_max_prefill_tokens": "max_prefill_tokens",
+                          "prefill_chunked_prefill_size": "chunked_prefill_size"}
+
+
 def inferencex_layouts() -> list[dict[str, str]]:
     """InferenceX's search-space entries; the TensorRT-LLM ones with their recipe's engine settings
-    (inferencex_recipes.csv; SGLang recipes are not kept)."""
+    (inferencex_recipes.csv), the SGLang ones with their recipes' prefill budgets where every recipe the entry names
+    agrees (inferencex_sglang_recipes.csv, SGLANG_PREFILL_BUDGETS; blank otherwise)."""
     with open(MEASUREMENTS / "inferencex_recipes.csv", newline="") as handle:
         recipes = {r["recipe_path"]: r for r in csv.DictReader(handle)}
+    with open(MEASUREMENTS / "inferencex_sglang_recipes.csv", newline="") as handle:
+        sglang = {r["recipe_path"]: r for r in csv.DictReader(handle)}
     with open(MEASUREMENTS / "inferencex_disagg_layouts.csv", newline="") as handle:
         table = list(csv.DictReader(handle))
     lengths = {"1024": "1k", "8192": "8k"}
@@ -342,7 +368,27 @@ def inferencex_layouts() -> list[dict[str, str]]:
         e |= {k: v for k, v in recipe.items() if k != "recipe_path"}
         # the recipe is what the engine ran where it and the benchmark list differ
         e["prefill_dp_attn"], e["decode_dp_attn"] = recipe["prefill_attention_dp"], recipe["decode_attention_dp"]
+    for e in [e for e in table if "-dynamo-sglang" in e["config_key"]]:
+        named = [sglang[path] for path in sglang_recipe_paths(e)]  # every recipe an SGLang entry names is kept
+        for key in SGLANG_PREFILL_BUDGETS:
+            values = {r[key] for r in named}
+            e[key] = values.pop() if len(values) == 1 else ""
     return table
+
+
+def apply_sglang_prefill_budgets(out: dict[str, str], found: list[dict[str, str]]) -> None:
+    """An InferenceX SGLang row's prefill --max-prefill-tokens and --chunked-prefill-size as every recipe of the
+    entries it matches sets them (one deployment or several), e.g. 2,048 and 2,048 in every H100 recipe
+    (NVIDIA/srt-slurm recipes/h100/*/*/h100-fp8-*.yaml), where the simulator otherwise takes the B200 recipes' 32,768
+    (parity.predict.simulated.INFERENCEX_SGLANG_PREFILL_TOKENS)."""
+    said = []
+    for key, column in SGLANG_PREFILL_BUDGETS.items():
+        values = {e.get(key, "") for e in found}
+        if len(values) == 1 and (value := values.pop()):
+            out[column] = value
+            said.append(f"{column.replace('_', '-')} {value}")
+    if said:
+        out["note"] = "; ".join(filter(None, [out["note"], "prefill " + ", ".join(said) + " as the recipes set them"]))
 
 
 def recipe_prefill_ep(found: list[dict[str, str]]) -> str:
@@ -568,6 +614,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
                 out["_spec"] = specs.pop()
             if row["backend"] == "sglang":  # see apply_agreed_sides for why not TensorRT-LLM
                 apply_agreed_sides(out, found)
+                apply_sglang_prefill_budgets(out, found)
             else:
                 apply_agreed_limits(out, found)
             apply_recipe_prefill_ep(out, found)  # as the MTP depth: where every deployment's recipe agrees
@@ -586,6 +633,8 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     out["note"] = "; ".join(filter(None, [out["note"], "workers and layout from InferenceX "
                                           f"{e['config_key']} ({'; '.join(sorted({x['recipe'] for x in found}))})"
                                           + said]))
+    if row["backend"] == "sglang":
+        apply_sglang_prefill_budgets(out, found)
     apply_recipe_prefill_ep(out, found)
     apply_recipe_alltoall(out, found)
 

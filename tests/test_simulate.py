@@ -4,6 +4,7 @@ with the steady-state model where both should hold."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -585,13 +586,20 @@ def test_a_step_of_several_whole_prompts_prices_their_attention_apart() -> None:
     assert split.time_s(0.0, 1.0, 1024.0) == pytest.approx(whole.time_s(0.0, 1.0, 1024.0), rel=1e-9)
 
 
-def test_inferencex_sglang_prefill_workers_take_32k_token_steps_and_no_inferred_batch_limit() -> None:
-    """InferenceX's disaggregated SGLang recipes run prefill workers with max-prefill-tokens and
-    chunked-prefill-size 32,768 (B200) or more (H100) and max-running-requests 512-1,024, so such a row is
-    simulated with a 32,768-token step and input budget (not SGLang's defaults: 16,384 input tokens, chunks of
-    8,192 on an 80 GB H100) and without the prefill batch of 1 its import inferred from aiconfigurator's
-    generator. aiconfigurator's own SGLang rows and other engines' InferenceX rows keep what they state."""
+def test_inferencex_sglang_prefill_workers_take_their_recipes_budgets_and_no_inferred_batch_limit() -> None:
+    """InferenceX's disaggregated SGLang rows carry their recipes' prefill --max-prefill-tokens and
+    --chunked-prefill-size where every recipe they match agrees (inferencex_sglang_recipes.csv, NVIDIA/srt-slurm
+    5063eb43 and 4a22a181): 2,048 and 2,048 on H100, 8,192 and 65,536 for the consolidated B200 FP8 8k/1k recipes
+    (8,192 a rank over attention DP 8), 32,768 and 32,768 for the other B200 ones, which is also what a row without
+    them takes (INFERENCEX_SGLANG_PREFILL_TOKENS); none keeps the prefill batch of 1 its import inferred from
+    aiconfigurator's generator. aiconfigurator's own SGLang rows and other engines' InferenceX rows keep what they
+    state."""
     from parity.predict.simulated import benchmark_of, disaggregated_deployment
+    recipes = catalog.measurements("inferencex_sglang_recipes")
+    assert len(recipes) == 66
+    h100 = [x for x in recipes if x["recipe_path"].startswith("recipes/h100/")]
+    assert len(h100) == 12
+    assert {(x["prefill_max_prefill_tokens"], x["prefill_chunked_prefill_size"]) for x in h100} == {("2048", "2048")}
     rows = [r for r in catalog.measurements() if r["mode"] == "disagg" and r["split"] != "calibration"]
     inferred = next(r for r in rows if r["engine"] == "sglang" and r["random_range_ratio"]
                     and r["prefill_batch"] == "1" and r["system"] == "hgx-h100")
@@ -599,11 +607,24 @@ def test_inferencex_sglang_prefill_workers_take_32k_token_steps_and_no_inferred_
     assert s.prefill_batch == 1.0
     engine, prefill_batch = disaggregated_deployment(s, benchmark_of(s))
     assert prefill_batch is None
-    assert (engine.max_num_tokens, engine.sim_max_prefill_tokens, engine.sim_chunked_prefill_tokens) == (32768,) * 3
-    h100 = deployment(s, s.layout).system.chip.memory_bytes
-    assert scheduler_of(s.engine, 1e6, chip_memory_bytes=h100).budget.max_num_tokens == 8192
-    assert scheduler_of(engine, 1e6, chip_memory_bytes=h100).budget.max_num_tokens == 32768
-    assert scheduler_of(engine, 1e6).budget.prompt_admission.max_prefill_tokens == 32768
+    assert (engine.max_num_tokens, engine.sim_max_prefill_tokens, engine.sim_chunked_prefill_tokens) == (2048,) * 3
+    assert scheduler_of(engine, 1e6).budget.max_num_tokens == 2048
+    assert scheduler_of(engine, 1e6).budget.prompt_admission.max_prefill_tokens == 2048
+    budgets = {}
+    for r in rows:
+        if r["engine"] == "sglang" and r["system"] == "hgx-b200" and r["random_range_ratio"]:
+            t = scenario_from_row(r)
+            e, _ = disaggregated_deployment(t, benchmark_of(t))
+            budgets[(r["max_prefill_tokens"], r["chunked_prefill_size"])] = (
+                e.sim_max_prefill_tokens, e.sim_chunked_prefill_tokens,
+                scheduler_of(e, 1e6, attn_dp=int(t.layout.attn_dp)).budget.max_num_tokens)
+    carried = Counter((r["system"], r["max_prefill_tokens"], r["chunked_prefill_size"]) for r in catalog.measurements()
+                      if r["engine"] == "sglang" and r["mode"] == "disagg" and r["random_range_ratio"])
+    assert carried == {("hgx-h100", "2048", "2048"): 30, ("hgx-b200", "32768", "32768"): 66,
+                       ("hgx-b200", "8192", "65536"): 14, ("hgx-b200", "", ""): 23}
+    # a blank row takes 32,768 for both; the consolidated 8k/1k recipes' 65,536-token chunk is 8,192 a DP-8 rank
+    assert budgets == {("", ""): (32768, 32768, 4096), ("32768", "32768"): (32768, 32768, 4096),
+                       ("8192", "65536"): (8192, 65536, 8192)}
     for own in (next(r for r in rows if r["engine"] == "sglang" and not r["random_range_ratio"]),
                 next(r for r in rows if r["engine"] == "trtllm" and r["random_range_ratio"])):
         t = scenario_from_row(own)

@@ -59,26 +59,30 @@ def deployed_engine(scenario: Scenario, bench: Benchmark) -> EngineProfile:
     return dataclasses.replace(scenario.engine, **changes)  # type: ignore[arg-type]
 
 
-# InferenceX's disaggregated SGLang runs (Dynamo images) deploy their prefill workers with max-running-requests
-# 512-1,024 and max-prefill-tokens / chunked-prefill-size 32,768 (B200) to 65,536 / 262,144 (H100):
-# ishandhanani/srt-slurm recipes/b200-fp8/1k1k-stp.yaml, recipes/b200-fp4/8k1k-stp.yaml,
-# recipes/h100/1k1k/stp/h100-fp8-2p4d-max-tp.yaml. The smallest, the B200 recipes', is taken.
+# InferenceX's disaggregated SGLang runs (Dynamo images) deploy their B200 prefill workers with max-running-requests
+# 512-1,024 and max-prefill-tokens / chunked-prefill-size 32,768 (NVIDIA/srt-slurm 5063eb43 recipes/b200-fp8/1k1k/stp/
+# max-tpt-dep8-1p5d.yaml and most others, measurements/inferencex_sglang_recipes.csv); the budget of a run whose row
+# does not give its recipe's.
 INFERENCEX_SGLANG_PREFILL_TOKENS = 32768
 
 
 def disaggregated_deployment(scenario: Scenario, bench: Benchmark) -> tuple[EngineProfile, float | None]:
     """(engine profile, prefill prompts per rank and step) of a disaggregated scenario as its benchmark deployed
-    it. An InferenceX SGLang run: its prefill step takes up to INFERENCEX_SGLANG_PREFILL_TOKENS prompt tokens
-    (SGLang's input and step budgets both), and no prefill batch limit a row states applies: the limit of
-    1 its import infers (aiconfigurator's generator writes max_batch_size 1 for prefill workers,
-    measurements/README.md) is that generator's, which did not configure these runs, and the recipes'
-    512-1,024 running requests are never reached by a step of 32,768 tokens. Other runs: as the row states."""
+    it. An InferenceX SGLang run: its prefill step takes the prompt tokens its recipe's --max-prefill-tokens and
+    --chunked-prefill-size allow where the row gives them (its max_prefill_tokens and chunked_prefill_size
+    columns: 2,048 and 2,048 on H100), else INFERENCEX_SGLANG_PREFILL_TOKENS for both, and no prefill batch
+    limit a row states applies: the limit of 1 its import infers (aiconfigurator's generator writes
+    max_batch_size 1 for prefill workers, measurements/README.md) is that generator's, which did not configure these
+    runs. Other runs: as the row states."""
     name = scenario.engine.base or scenario.engine.id
     if bench.client.id != "inferencex" or name != "sglang" or bench.request_rate or bench.trace:
         return scenario.engine, scenario.prefill_batch
-    tokens = INFERENCEX_SGLANG_PREFILL_TOKENS
-    return dataclasses.replace(scenario.engine, max_num_tokens=tokens, sim_max_prefill_tokens=tokens,
-                               sim_chunked_prefill_tokens=tokens), None
+    engine, stated = scenario.engine, set(scenario.row_settings)
+    inputs = engine.sim_max_prefill_tokens if "sim_max_prefill_tokens" in stated else INFERENCEX_SGLANG_PREFILL_TOKENS
+    chunk = (engine.sim_chunked_prefill_tokens if "sim_chunked_prefill_tokens" in stated
+             else INFERENCEX_SGLANG_PREFILL_TOKENS)
+    return dataclasses.replace(engine, max_num_tokens=chunk if chunk > 0 else inputs, sim_max_prefill_tokens=inputs,
+                               sim_chunked_prefill_tokens=chunk), None
 
 
 def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, workers: tuple[float, float] | None = None,
