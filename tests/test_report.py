@@ -32,13 +32,13 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
                    "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%",
                    "hgx-h100 / hgx-b200"):
         assert needle in text
-    # the accuracy section's overall serving rows: 1,418 never-fitted points, metrics by name, medians as
+    # the accuracy section's overall serving rows: 1,407 never-fitted points, metrics by name, medians as
     # percentages, the bias signed; and it says what it is scored on: which model, file and splits
-    assert re.search(r"all never-fitted rows</td><td>TPOT</td><td>1,418</td><td>\d+\.\d%</td><td>\d+\.\d%</td>"
+    assert re.search(r"all never-fitted rows</td><td>TPOT</td><td>1,407</td><td>\d+\.\d%</td><td>\d+\.\d%</td>"
                      r"<td>[+-]\d+\.\d%</td>", text)
     assert re.search(r"Scored with the steady \(closed-form\) model.* rows of serving_aiconfigurator.csv that no fit has "
-                     r"seen \(splits holdout and unseen\).* Its 420 calibration rows, which fitted the engine "
-                     r"profiles, are left out", text)
+                     r"seen \(splits holdout and unseen\).* Its 416 calibration rows, which fitted the engine "
+                     r"profiles, are left out, and so are 15 reference rows that record no client count", text)
     assert "tpot_s" not in text and "ttft_s" not in text
     # the listed assumptions of one comparison row say which row they belong to
     assert re.search(r"<li>cloudmatrix-384, in the first comparison: calibration: measured on this chip: "

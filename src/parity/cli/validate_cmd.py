@@ -158,7 +158,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if section in ("serving", "all"):
         emit(table, columns, "table",
              title=f"Serving: {counted['holdout'] + counted['unseen']} scored measured points "
-                   f"({counted['calibration']} calibration rows excluded)",
+                   f"({counted['calibration']} calibration rows excluded"
+                   + (f", {counted['reference']} reference rows too" if counted.get("reference") else "") + ")",
              caption="Error = (predicted - measured) / measured. 'unseen' rows (B300, gpt-oss-120b) were excluded "
                      f"from every fit. {infeasible} rows predicted infeasible are not scored. 80% intervals, as "
                      "predictions print them (twice as wide in log where flagged), contain the measured value on "

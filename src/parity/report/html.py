@@ -332,11 +332,12 @@ def _accuracy() -> str:
     verdict = ", ".join(f"{METRIC_NAMES[metric]} {'meets' if overall[metric].median_abs_error <= goal else 'misses'} "
                         f"its {goal:.0%}" for metric, goal in (("tpot_s", 0.15), ("ttft_s", 0.25)))
     calibration = sum(r.get("split") == "calibration" for r in measured)
+    reference = sum(r.get("split") == "reference" for r in measured)
     return ("<p>Scored with the steady (closed-form) model, the one every comparison, frontier and fleet figure "
             f"above uses, on the {_num(overall['ttft_s'].count)} rows of serving_aiconfigurator.csv that no fit has "
             "seen (splits holdout and unseen): closed-loop TensorRT-LLM, vLLM and SGLang benchmarks on NVIDIA 8-GPU "
             f"H100, B200 and B300 nodes. Its {_num(calibration)} calibration rows, which fitted the engine profiles, "
-            "are left out. These are claims about those NVIDIA nodes only: the other chips' predictions rest on "
+            f"are left out, and so are {_num(reference)} reference rows that record no client count. These are claims about those NVIDIA nodes only: the other chips' predictions rest on "
             "datasheets and, where published, their own kernel figures (see Assumptions). Error = predicted / measured - 1; bias = median signed "
             f"error. Against the project's median-error targets: {verdict}. The step-by-step simulator of the "
             "timeline above is scored separately in docs/accuracy.md; 'parity validate' prints these tables and "
