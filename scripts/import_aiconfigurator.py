@@ -422,6 +422,10 @@ def apply_recipe_alltoall(out: dict[str, str], found: list[dict[str, str]]) -> N
                                               "as the recipe forces (TRTLLM_FORCE_ALLTOALL_METHOD: DeepEP)"]))
 
 
+# what a disaggregated row's note says where the import set its prefill batch to 1 (removed where a recipe gives it)
+PREFILL_BATCH_INFERRED = "prefill batch 1 inferred (as every row that gives it)"
+
+
 def worker_layout(prefix: str, tp: str, ep: str, dp_attn: str) -> dict[str, str]:
     """parity's layout cells for an InferenceX worker: attention DP over the worker's GPUs when
     dp-attn is set (else tensor parallel), experts spread ep ways and split tp/ep ways."""
@@ -500,12 +504,39 @@ def apply_database_batch(row: dict[str, str], out: dict[str, str], table: list[d
         out["prefill_batch"], out["max_num_tokens"] = prefill_batch, budget
         apply_recipe_prefill_ep(out, found)
         apply_recipe_alltoall(out, found)
-        out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
+        out["note"] = out["note"].replace(PREFILL_BATCH_INFERRED, "").strip("; ")
         said += (f"; engine limits from InferenceX's recipe {'; '.join(sorted({x['recipe'] for x in found}))} "
                  f"(prefill batch {prefill_batch}, {budget} tokens; decode batch {decode_batch} per rank)")
     else:
         said += "; left to the engine's limit"
     out["note"] = "; ".join(filter(None, [out["note"], said]))
+
+
+def agreed_layout(found: list[dict[str, str]], side: str) -> tuple[str, str, str] | None:
+    """(tp, expert parallelism, dp-attn) of one side's workers where every matching entry runs them alike, else None."""
+    shapes = {(e[f"{side}_tp"], e[f"{side}_ep"], e[f"{side}_dp_attn"]) for e in found}
+    return shapes.pop() if len(shapes) == 1 else None
+
+
+def layout_words(side: str, tp: str, ep: str, dp_attn: str) -> str:
+    return f"{side} attention {'DP' if dp_attn == 'true' else 'TP'} {tp} with expert parallelism {ep}"
+
+
+def take_agreed_workers(out: dict[str, str], found: list[dict[str, str]], side: str, said: list[str]) -> None:
+    """The side's worker count where every matching entry agrees on it (said names it)."""
+    workers = {e[f"{side}_workers"] for e in found}
+    if len(workers) == 1:
+        out[f"{side}_workers"] = workers.pop()
+        said.append(f"{out[f'{side}_workers']} {side} worker(s)")
+
+
+def note_agreed(out: dict[str, str], said: list[str], tail: str = "") -> None:
+    """Close the row's note on what every deployment agrees on, and on the worker counts still left to parity."""
+    out["note"] = out["note"].removesuffix("; worker counts left to parity")
+    out["note"] += "; every deployment agrees on " + ", ".join(said) + tail
+    left = [side for side in ("prefill", "decode") if not out[f"{side}_workers"]]
+    if left:
+        out["note"] += f"; {' and '.join(left)} worker count{'s' if len(left) > 1 else ''} left to parity"
 
 
 def apply_agreed_sides(out: dict[str, str], found: list[dict[str, str]]) -> None:
@@ -514,28 +545,20 @@ def apply_agreed_sides(out: dict[str, str], found: list[dict[str, str]]) -> None
     to parity: the source writes attention DP 1 for every worker (apply_inferencex), so e.g. the B200 FP8 1k/1k
     runs at 512-4,096 clients, every candidate of which (`max-tpt-dep8-{1p5d,2p5d,1p2d}`) runs attention DP 8 on
     both sides, were priced as attention TP 8. Not TensorRT-LLM rows: their candidates also differ in the recipes'
-    per-rank batch limits, which the import takes only where every recipe agrees (recipe_limits), and a worker
+    per-rank batch limits, which the import takes only where every recipe agrees (apply_agreed_limits), and a worker
     count without its limit misstates the capacity (H100 1k/1k at 462 clients: 3 decode workers of 8 DEP-16 or
     128 TEP-16 sequences a rank, both 384 slots, where parity's own sizing stands in for the queue)."""
-    said = []
+    said: list[str] = []
     for side in ("prefill", "decode"):
-        shapes = {(e[f"{side}_tp"], e[f"{side}_ep"], e[f"{side}_dp_attn"]) for e in found}
-        if len(shapes) == 1:
-            tp, ep, dp_attn = shapes.pop()
-            cells = worker_layout(f"{side}_", tp, ep, dp_attn)
+        shape = agreed_layout(found, side)
+        if shape:
+            cells = worker_layout(f"{side}_", *shape)
             if any((out[k] or "1") != v for k, v in cells.items()):
-                said.append(f"{side} attention {'DP' if dp_attn == 'true' else 'TP'} {tp} with expert parallelism {ep}")
+                said.append(layout_words(side, *shape))
             out |= cells
-        workers = {e[f"{side}_workers"] for e in found}
-        if len(workers) == 1:
-            out[f"{side}_workers"] = workers.pop()
-            said.append(f"{out[f'{side}_workers']} {side} worker(s)")
+        take_agreed_workers(out, found, side, said)
     if said:
-        out["note"] = out["note"].removesuffix("; worker counts left to parity")
-        out["note"] += "; every deployment agrees on " + ", ".join(said)
-        left = [side for side in ("prefill", "decode") if not out[f"{side}_workers"]]
-        if left:
-            out["note"] += f"; {' and '.join(left)} worker count{'s' if len(left) > 1 else ''} left to parity"
+        note_agreed(out, said)
 
 
 def apply_agreed_limits(out: dict[str, str], found: list[dict[str, str]]) -> None:
@@ -548,36 +571,25 @@ def apply_agreed_limits(out: dict[str, str], found: list[dict[str, str]]) -> Non
     candidate prefills on attention DP 4 with experts in tensor parallelism (tp 4, ep 1, max_batch_size 8,
     max_num_tokens 8,320: NVIDIA/srt-slurm recipes/trtllm/b300-fp8/*), were priced as attention TP 4 with one
     prompt a step."""
-    said = []
+    said: list[str] = []
     for side, keys in (("prefill", ("prefill_max_batch_size", "prefill_max_num_tokens")),
                        ("decode", ("decode_max_batch_size",))):
-        shapes = {(e[f"{side}_tp"], e[f"{side}_ep"], e[f"{side}_dp_attn"]) for e in found}
+        shape = agreed_layout(found, side)
         limits = {tuple(e.get(k, "") for k in keys) for e in found}
-        if len(shapes) != 1 or len(limits) != 1 or "" in next(iter(limits)):
+        if shape is None or len(limits) != 1 or "" in next(iter(limits)):
             continue
-        tp, ep, dp_attn = shapes.pop()
-        out |= worker_layout(f"{side}_", tp, ep, dp_attn)
+        out |= worker_layout(f"{side}_", *shape)
         limit = limits.pop()
         if side == "prefill":
             out["prefill_batch"], out["max_num_tokens"] = limit
-            said.append(f"prefill attention {'DP' if dp_attn == 'true' else 'TP'} {tp} with expert parallelism {ep}, "
-                        f"{limit[0]} prompts and {limit[1]} tokens a rank")
+            said.append(f"{layout_words(side, *shape)}, {limit[0]} prompts and {limit[1]} tokens a rank")
         else:
             out["decode_batch"] = limit[0]
-            said.append(f"decode attention {'DP' if dp_attn == 'true' else 'TP'} {tp} with expert parallelism {ep}, "
-                        f"{limit[0]} sequences a rank")
-        workers = {e[f"{side}_workers"] for e in found}
-        if len(workers) == 1:
-            out[f"{side}_workers"] = workers.pop()
-            said.append(f"{out[f'{side}_workers']} {side} worker(s)")
-    if not said:
-        return
-    out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
-    out["note"] = out["note"].removesuffix("; worker counts left to parity")
-    out["note"] += "; every deployment agrees on " + ", ".join(said) + " (the recipes' limits)"
-    left = [side for side in ("prefill", "decode") if not out[f"{side}_workers"]]
-    if left:
-        out["note"] += f"; {' and '.join(left)} worker count{'s' if len(left) > 1 else ''} left to parity"
+            said.append(f"{layout_words(side, *shape)}, {limit[0]} sequences a rank")
+        take_agreed_workers(out, found, side, said)
+    if said:
+        out["note"] = out["note"].replace(PREFILL_BATCH_INFERRED, "").strip("; ")
+        note_agreed(out, said, " (the recipes' limits)")
 
 
 def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> None:
@@ -624,7 +636,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     out |= worker_layout("prefill_", e["prefill_tp"], e["prefill_ep"], e["prefill_dp_attn"])
     out |= worker_layout("decode_", e["decode_tp"], e["decode_ep"], e["decode_dp_attn"])
     out["prefill_workers"], out["decode_workers"] = e["prefill_workers"], e["decode_workers"]
-    out["note"] = out["note"].replace("prefill batch 1 inferred (as every row that gives it)", "").strip("; ")
+    out["note"] = out["note"].replace(PREFILL_BATCH_INFERRED, "").strip("; ")
     prefill_batch, budget, decode_batch = recipe_limits(found)
     # the recipe's per-rank limits; without a recipe the prefill batch is left to the step budget
     out["prefill_batch"], out["max_num_tokens"], out["decode_batch"] = prefill_batch, budget, decode_batch
@@ -699,7 +711,7 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         out |= layout(row, "prefill_") | layout(row, "decode_")
         if not out["prefill_batch"]:
             out["prefill_batch"] = "1"
-            out["note"] = "; ".join(filter(None, [out["note"], "prefill batch 1 inferred (as every row that gives it)"]))
+            out["note"] = "; ".join(filter(None, [out["note"], PREFILL_BATCH_INFERRED]))
     if (inferencex and out["model"] == "llama-3.1-70b" and out["system"] == "hgx-b200"
             and out["engine"] == "trtllm" and out["mode"] == "agg"):
         if (out["isl"], out["osl"]) == ("1024", "1024") and int(out["tp"] or 1) < 8:
