@@ -46,10 +46,11 @@ def main() -> int:
         if args.verbose:
             print(f"    {d.figures}")
     print(f"{len(derived)} derivations, {drifts} drifted past their rounding ({time.perf_counter() - start:.1f} s)")
-    if rewrite(text, derived) != text and not args.write:
+    rewritten = rewrite(text, derived)
+    if rewritten != text and not args.write:
         print("the derivation texts quote other figures than today's (--write rewrites them)")
     if args.write:
-        FILE.write_text(rewrite(text, derived))
+        FILE.write_text(rewritten)
         print(f"wrote {FILE}")
         return 0
     return 1 if drifts else 0

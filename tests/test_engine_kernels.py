@@ -2,8 +2,6 @@
 what it changes, and that each stored ratio reproduces the published measurement it was derived from."""
 
 import dataclasses
-import tomllib
-from importlib import resources
 
 import pytest
 from hypothesis import given, settings
@@ -30,13 +28,12 @@ def _step_s(system: str, version: str, batch: int, context: int, kernels: bool =
 
 
 def _stored(stack: str, op: str) -> float:
-    """The ratio engine_kernels.toml stores for SGLang 0.4.1-0.4.3 on `stack`, read from the file itself (the
-    derived ones move with every refit: scripts/derive_engine_kernels.py re-derives them, tests/test_derive_kernels.py
-    checks they are current, and the tests below reproduce the published figures from them)."""
-    text = resources.files("parity").joinpath("data/engine_kernels.toml").read_text(encoding="utf-8")
-    (ratio,) = {k["time_ratio"] for k in tomllib.loads(text)["kernel"]
-                if k["engine"] == "sglang" and k["since"] == "0.4.1" and k["stack"] == stack and k["op"] == op}
-    return float(ratio)
+    """The ratio the catalog stores for SGLang 0.4.1-0.4.3 on `stack` (the derived ones move with every refit:
+    scripts/derive_engine_kernels.py re-derives them, tests/test_derive_kernels.py checks they are current, and the
+    tests below reproduce the published figures from them)."""
+    (ratio,) = {k.time_ratio for k in catalog.engine_kernels()
+                if k.engine == "sglang" and k.since == (0, 4, 1) and k.stack == stack and k.op == op}
+    return ratio
 
 
 LAUNCH_CUDA, LAUNCH_ROCM = _stored("cuda", "launch"), _stored("rocm", "launch")
