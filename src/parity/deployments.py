@@ -19,7 +19,7 @@ from parity.engine import EngineProfile
 from parity.hardware import per_die
 from parity.memory import STARTUP_RESERVE_BYTES, STARTUP_RESERVE_FRACTION
 from parity.predict import layout_from_row
-from parity.predict.columns import _flag
+from parity.predict.columns import flag
 from parity.search import best_precision
 from parity.serving import engine_deployment
 from parity.step import deployment_memory
@@ -55,7 +55,7 @@ def _layout_shortfall(row: Mapping[str, str], profile: EngineProfile, tokens: in
     of `context` tokens; prefill rows hold `batch` prompts' tokens in one step, decode rows one token each."""
     model, system = catalog.model(row["model"]), catalog.system(row["system"])
     calibration = catalog.calibration(system.chip)
-    if _flag(row, "rank_per_die"):
+    if flag(row, "rank_per_die"):
         system = per_die(system)
     precision = best_precision(model, system.chip, row["weights"])
     if _cell(row, "kv"):

@@ -26,7 +26,7 @@ from parity.hardware import Calibration
 from parity.ops import Batch
 from parity.optimize import nelder_mead
 from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
-from parity.predict.columns import _flag
+from parity.predict.columns import flag
 from parity.step import step_cost
 from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, coverage, interval_kind
 
@@ -384,7 +384,7 @@ def closed_loop(row: Mapping[str, str]) -> bool:
     every prompt submitted at once) nor a run at an unbounded request rate (`request_rate` inf: trtllm-bench's
     3,000 requests queued at once)."""
     return (row["metric"] != "prefill_tokens_per_s_per_chip"
-            and not _flag(row, "offline")
+            and not flag(row, "offline")
             and (row.get("request_rate") or "").strip().lower() != "inf")
 
 

@@ -200,8 +200,7 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
     kinds = layer_kind_rows(m, float(context))
     payload |= {"vision_parameters": m.vision_parameters, "state_bytes_per_sequence": m.state_bytes_per_sequence,
                 "flags": list(m.flags), "layer_kinds": kinds}
-    emit_record(rows, fmt,
-                title=f"{m.name}", payload=payload, out=out)
+    emit_record(rows, fmt, title=m.name, payload=payload, out=out)
     if fmt == "table" and out is None:
         emit(kinds, [Column("kind", "layer kind", plain, "left"), Column("layers", "layers", plain),
                      Column("parameters", "params B", scaled(1e9)),

@@ -9,7 +9,7 @@ from parity.engine import FP8_GEMMS, MOE_BACKENDS
 from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
-from parity.predict.columns import _cell, _flag, _int, _number
+from parity.predict.columns import _cell, _int, _number, flag
 
 
 def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
@@ -123,7 +123,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
             raise InfeasiblePlan("chunked_prefill_size must be -1 (off) or a whole number >= 1, got 0")
         settings["sim_chunked_prefill_tokens"] = chunk
     for column, field_name, value in _FLAG_COLUMNS:
-        if _flag(row, column):
+        if flag(row, column):
             settings[field_name] = value
     mode = (_cell(row, "mode") or "agg").lower()
     disagg = mode == "disagg"
@@ -164,12 +164,12 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 mtp_acceptance=_number(row, "mtp_acceptance", "in [0, mtp_tokens]") or 0.0,
                 random_range_ratio=(r if (r := _number(row, "random_range_ratio", "in [0, 1]")) is not None else 1.0),
                 engine_settings=tuple(settings.items()), attention_format=_cell(row, "attention_format"),
-                rank_per_die=_flag(row, "rank_per_die"), phase=phase, batch=batch, context=context,
+                rank_per_die=flag(row, "rank_per_die"), phase=phase, batch=batch, context=context,
                 prefill_system=_cell(row, "prefill_system"),
                 offload_kv=_number(row, "offload_kv", "in [0, 1]") or 0.0,
                 offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
                 mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"),
-                engine_version=_cell(row, "engine_version"), offline=_flag(row, "offline"),
+                engine_version=_cell(row, "engine_version"), offline=flag(row, "offline"),
                 fp8_gemm=fp8_gemm, moe_backend=moe_backends[0],
                 decode_moe_backend=moe_backends[1] if disagg else "")
 

@@ -55,7 +55,8 @@ def _int(row: Mapping[str, object], key: str, default: int | None = None, minimu
     return int(value)
 
 
-def _flag(row: Mapping[str, object], key: str) -> bool:
+def flag(row: Mapping[str, object], key: str) -> bool:
+    """A true/false column of a case row: blank, 0, false or no is False; 1, true or yes True; else refused."""
     text = _cell(row, key).lower()
     if text in ("", "0", "false", "no"):
         return False

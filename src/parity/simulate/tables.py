@@ -61,9 +61,9 @@ class StepTable:
     later chunk over earlier ones), taken from the step at the largest prefill. tokens_per_step:
     output tokens a decoding sequence gains per step on average (1 + MTP acceptance). notes: what the table
     holds beyond the step model, in words, for a prediction's assumptions (the host floor on attention-DP decode
-    steps). batch_cells: _cell of
-    each batch looked up so far (a step's batch is a whole number of sequences: few values, asked again and again);
-    decode_rows: the same with the decode-only times of the cell's two batches over the contexts.
+    steps). batch_cells: _cell of each batch looked up so far (a step's batch is a whole number of sequences: few
+    values, asked again and again); decode_rows: the same with the decode-only times of the cell's two batches over
+    the contexts.
     """
 
     batches: tuple[float, ...]
