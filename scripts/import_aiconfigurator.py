@@ -37,7 +37,9 @@ its vLLM Llama-3.1-70B runs on B200 run prompt steps without CUDA graphs (the ea
 
 Engine versions from InferenceX's configuration (SGLANG_B200_UNVERSIONED): its aggregated SGLang DeepSeek-R1 runs on
 B200 of 2025-11-02/10 (FP4) and 2025-11-18 (FP8), which the source lists without a version, ran the images its
-configuration named at the time (0.5.3rc1, 0.5.5); the FP4 ones with --enable-ep-moe, experts spread over the TP ranks.
+configuration named at the time (0.5.3rc1, 0.5.5); the FP4 ones with --enable-ep-moe, experts spread over the TP ranks,
+each with its script's --chunked-prefill-size. Those runs measured a cold server (COLD_SERVER_TTFT): where the first
+wave of prompts passes the chunked-prefill size, their TTFT is not kept (the note keeps the measured value).
 Its vLLM Llama-3.1-70B runs on H100 and B200 (VLLM_LLAMA70B_IMAGE) ran vllm/vllm-openai:v0.10.2.
 
 Prompt lengths as the server saw them (SGLANG_TRANSFORMERS_V5): InferenceX's SGLang DeepSeek runs on SGLang
@@ -274,31 +276,54 @@ def server_prompt_length(isl: str) -> str:
 # FP8 from #204 until #242 (commit 189ae51cc, 2025-11-18 20:03 UTC): image lmsysorg/sglang:v0.5.5-cu129-amd64,
 # dsr1_fp8_b200_docker.sh passes --ep-size $EP_SIZE with ep 8 in the configuration (the database's EP 8; #242 set
 # it back to 1). Neither client warmed the server up (bench_serving's one single-prompt test request; warm-up came
-# with #480, 2026-01-21). Applied after the split, which stays that of the source's layout.
-# (weights, first day, last day, the database's expert parallelism, version, expert parallelism run, source)
+# with #480, 2026-01-21). The scripts' --chunked-prefill-size in that window: 16,384 (dsr1_fp4_b200_docker.sh) and
+# 32,768 (dsr1_fp8_b200_docker.sh), the same at e06929c70, 61508c242 and 0ba7aa3ff. Applied after the split, which
+# stays that of the source's layout.
+# (weights, first day, last day, the database's expert parallelism, version, expert parallelism run, chunked
+# prefill size, source)
 SGLANG_B200_UNVERSIONED = (
-    ("nvfp4", "2025-09-23", "2025-11-10", "1", "0.5.3rc1", "tp",
+    ("nvfp4", "2025-09-23", "2025-11-10", "1", "0.5.3rc1", "tp", "16384",
      "image lmsysorg/sglang:v0.5.3rc1-cu129-b200 with --enable-ep-moe (SGLang sets ep_size = tp_size) in "
      "InferenceX's configuration until #204 (d8fe8f73e, 2025-11-10); the source's EP 1 is the configuration's "
      "missing ep field"),
-    ("fp8", "2025-11-10", "2025-11-18", "8", "0.5.5", "8",
+    ("fp8", "2025-11-10", "2025-11-18", "8", "0.5.5", "8", "32768",
      "image lmsysorg/sglang:v0.5.5-cu129-amd64 with --ep-size 8 in InferenceX's configuration from #204 "
      "(d8fe8f73e, 2025-11-10) until #242 (189ae51cc, 2025-11-18) set EP 1"),
 )
+# A cold server's TTFT, not kept (measurements/README.md, "The 0.5.3rc1 TTFT cliff is a cold start"): on those two
+# images InferenceX's runs had no warm-up (the JIT warm-up of #38 deleted at dd7e38501, 2025-10-03; batch warm-ups
+# from #480, d053ae24e, 2026-01-21) and no persistent FlashInfer cache (dropped by #89, 15b7c00b0, 2025-10-06), and
+# the client's one test prompt never runs a chunked continuation, whose prefix-attention kernels (trtllm_mla's
+# trtllm_ragged_attention_deepseek with return_lse, and the state merge) are then first loaded inside the timed run:
+# where the first wave (concurrency x the mean drawn length, (1 + random_range_ratio) / 2 x isl) passes the
+# chunked-prefill size, the mean TTFT carries a one-time stall of about a minute spread over the run's prompts (44-97
+# s on every such row, 2-5 s on the others), which no deployment delivers and whose size no source gives. Those rows'
+# TTFT is left out (the note keeps it); their TPOT, within a few percent of the warm 0.5.9 runs', is kept.
+COLD_SERVER_TTFT = ("the measured TTFT, {ttft} s, is a cold server's (no warm-up, no FlashInfer cache; the first wave "
+                    "of {wave:,} prompt tokens passes --chunked-prefill-size {chunk}, so the run's first chunked "
+                    "continuation loads its kernels inside the timed run): not kept")
 
 
 def apply_sglang_b200_image(out: dict[str, str]) -> None:
     """Engine version and expert layout of an unversioned InferenceX SGLang B200 row (SGLANG_B200_UNVERSIONED)."""
     if (out["engine"], out["system"], out["mode"], out["engine_version"]) != ("sglang", "hgx-b200", "agg", ""):
         return
-    for weights, first, last, source_ep, version, ep, said in SGLANG_B200_UNVERSIONED:
+    for weights, first, last, source_ep, version, ep, chunk, said in SGLANG_B200_UNVERSIONED:
         if out["weights"] == weights and first <= out["measured_on"] <= last and (out["moe_ep"] or "1") == source_ep:
             out["engine_version"] = version
             if ep == "tp":
                 experts = str(int(out["tp"] or 1) * int(out["attn_dp"] or 1))
                 said += f"; experts {experts} ways by expert parallelism (the source: moe_tp {out['moe_tp']}, moe_ep 1)"
                 out["moe_tp"], out["moe_ep"] = "1", experts
-            out["note"] = "; ".join(filter(None, [out["note"], f"SGLang {version} (the source names none): {said}"]))
+            out["chunked_prefill_size"] = out.get("chunked_prefill_size") or chunk
+            notes = [out["note"], f"SGLang {version} (the source names none): {said}"]
+            ratio = float(out["random_range_ratio"] or 1)
+            wave = round(int(out["concurrency"]) * (1 + ratio) / 2 * int(out["isl"]))
+            if wave > int(out["chunked_prefill_size"]):
+                notes.append(COLD_SERVER_TTFT.format(ttft=out["measured_ttft_s"], wave=wave,
+                                                     chunk=out["chunked_prefill_size"]))
+                out["measured_ttft_s"] = ""
+            out["note"] = "; ".join(filter(None, notes))
             return
 
 

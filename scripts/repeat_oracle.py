@@ -41,8 +41,12 @@ def main() -> int:
                 continue
             group = (r["engine"], mode_label(r))
             for metric in ("ttft", "tpot"):
+                if not r[f"measured_{metric}_s"]:  # a metric the row does not keep
+                    continue
                 meas = float(r[f"measured_{metric}_s"])
-                others = [float(o[f"measured_{metric}_s"]) for o in same if o is not r]
+                others = [float(o[f"measured_{metric}_s"]) for o in same if o is not r and o[f"measured_{metric}_s"]]
+                if not others:
+                    continue
                 cols = {"oracle": float(np.median(others))}
                 m = model.get(r["case_id"])
                 if m and m[f"steady_{metric}"] and m[f"sim_{metric}"]:

@@ -192,13 +192,16 @@ TRIM = 0.1  # share of the worst residuals a fit ignores (measurement outliers s
 
 def fit_loss(pairs: Sequence[tuple[Mapping[str, str], Scenario]], engine: EngineProfile) -> float:
     """Trimmed mean absolute log error of TTFT and TPOT under an engine profile (infeasible: 3); the
-    worst TRIM of residuals per metric are left out so that outliers do not steer the fit."""
+    worst TRIM of residuals per metric are left out so that outliers do not steer the fit. A row without a
+    measured value of a metric counts for the other only."""
     scenarios = [s.with_engine(engine) for _, s in pairs]
     predictions = predict_scenarios(scenarios)
     losses: dict[str, list[float]] = {metric: [] for metric in METRICS}
     for (row, _), p in zip(pairs, predictions):
         for metric in METRICS:
-            measured = float(row[f"measured_{metric}"])
+            measured = float(row.get(f"measured_{metric}") or "nan")
+            if not measured > 0:  # a metric the row does not keep (e.g. TTFT measured on a cold server)
+                continue
             value = float(getattr(p, metric))
             losses[metric].append(abs(math.log(value / measured)) if p.feasible and value > 0 else 3.0)
     kept = [np.sort(v)[: max(1, int(round(len(v) * (1 - TRIM))))] for v in losses.values() if v]
