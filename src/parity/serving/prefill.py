@@ -53,9 +53,11 @@ def _ranks_per_prompt_step(ranks: Num, group_rate: Num, step_s: Num) -> Num:
     holds prompts to align them: a step starts when one rank has a group, and every other rank whose group came
     during the step before (length step_s [s], groups arriving at group_rate [1/s] per rank, Poisson) prefills in
     it too, since all ranks stop for it anyway: 1 + (ranks - 1) (1 - exp(-group_rate x step_s)). SGLang builds each
-    rank's prefill batch in the same scheduler iteration and runs them in one synchronised forward, the ranks
-    without one idle ("prefill and decode batches will not be mixed when spec and dp-attn is enabled",
-    python/sglang/srt/managers/scheduler.py get_next_batch_to_run; prepare_mlp_sync_batch_raw's idle batch); each
+    rank's prefill batch in the same scheduler iteration and runs them in one synchronised forward; the ranks
+    without one run an idle batch where speculative decoding is on ("prefill and decode batches will not be mixed
+    when spec and dp-attn is enabled", python/sglang/srt/managers/scheduler.py get_next_batch_to_run;
+    prepare_mlp_sync_batch_raw's idle batch) and, without it, their decode batch in the same forward, which neither
+    this nor the simulator models (the step is as long either way; those ranks' decodes do not wait); each
     TensorRT-LLM rank likewise schedules its own waiting context requests every iteration where attention_dp_config
     does not hold them; the simulator's lockstep steps do the same (simulate.admission._plan). 16 ranks, one group
     per rank in each step's time ln 2: half the other ranks join, 8.5 ranks a step. The step is priced as one rank's

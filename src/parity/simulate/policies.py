@@ -59,9 +59,12 @@ def sglang_dp_chunk_tokens(chunked_prefill_tokens: int, attn_dp: int) -> int:
     """SGLang's chunked prefill size [tokens] per attention-DP rank: with --enable-dp-attention the server
     divides --chunked-prefill-size by the DP size ("DP attention is enabled. The chunked prefill size is adjusted
     to ... to avoid MoE kernel issues"), and each rank's scheduler takes its prompts under that share.
-    sgl-project/sglang python/sglang/srt/server_args.py (__post_init__ in v0.4.x, _handle_data_parallelism in
+    sgl-project/sglang python/sglang/srt/server_args.py (__post_init__ from v0.4.4.post1, _handle_data_parallelism in
     v0.5.x: `self.chunked_prefill_size = self.chunked_prefill_size // self.dp_size`). B200's 16,384 over DP 8:
-    2,048 a rank."""
+    2,048 a rank. Up to 0.4.4 the server halved it instead (the 0.4.3.post2 wheel), which this does not model: the
+    only rows it touches, dstack's H200 SGLang 0.4.3.post2 runs at DP 8, are priced with 1,024 a rank where 4,096
+    ran (halved, they come out 4 points further over: measurements/README.md, "dstack's SGLang 0.4.3.post2
+    attention-DP rows on H200")."""
     return max(int(chunked_prefill_tokens) // max(int(attn_dp), 1), 1)
 
 
