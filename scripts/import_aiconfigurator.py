@@ -339,7 +339,8 @@ INFERENCEX_WARMUP_SINCE = "2026-01-21"  # #480: --num-warmups 2 x CONC
 SA_BENCH_TEN_SINCE = "2026-01-23"  # srt-slurm 88ff268d: 10 x concurrency, warm-up 2 x
 B200_DOCKER_RULE = ("2025-10-06", INFERENCEX_WARMUP_SINCE)  # #89 until #480: the runners' DeepSeek rule
 # the name each SGLang DeepSeek-R1 job ran under, and the day it stopped (#145 renamed the FP4 one FP4-V2)
-B200_DOCKER_MODELS = {"nvfp4": ("nvidia/DeepSeek-R1-0528-FP4", "2025-11-03"), "fp8": ("deepseek-ai/DeepSeek-R1-0528", "")}
+B200_DOCKER_MODELS = {"nvfp4": ("nvidia/DeepSeek-R1-0528-FP4", "2025-11-03"),
+                      "fp8": ("deepseek-ai/DeepSeek-R1-0528", "")}
 B200_SGLANG_DOCKER_ONLY = ("2025-11-03", "2025-12-31")  # runners.yaml from #145; #379 adds the SLURM nodes
 
 
