@@ -30,6 +30,13 @@ InferenceX's runs (dated sweep files, results database) draw request lengths uni
 the nominal ones (INFERENCEX_RANGE_RATIO, with its sources); their rows say so in random_range_ratio, which
 parity turns into mean lengths.
 
+How many prompts InferenceX's client sent (inferencex_client; the num_prompts column): 10 x concurrency in every run
+but InferenceX's SGLang DeepSeek-R1 FP8 runs on B200 of 2025-11-18, which its B200 Docker runner sent 50 x (20 x at
+output length 8,192) for that model name from #89 (15b7c00b0, 2025-10-06) until #480 (d053ae24e, 2026-01-21); the
+rows where the runner or the day leaves the count open (the FP4 runs of 2025-11-02, one FP8 run of 2025-12-31) keep
+the client profile's. Single-node runs had no warm-up before #480, 2 x concurrency warm-up requests after; the
+disaggregated runs (srt-slurm's sa-bench, from 2026-01-23 on) warm up with 2 x concurrency requests.
+
 Engine settings from InferenceX's scripts: its TensorRT-LLM Llama-3.1-70B runs on B200 batch-wait at 1k/1k
 below TP 8 (LLAMA70B_TRT_BATCH_WAIT; stated in each affected row's note), and its aggregated SGLang DeepSeek runs
 take in new requests every 10 or 30 decode steps (sglang_recv_interval; the scheduler_recv_interval column), and
@@ -327,6 +334,80 @@ def apply_sglang_b200_image(out: dict[str, str]) -> None:
             return
 
 
+# How many prompts InferenceX's benchmark client sent in a run, and whether it warmed the server up first, as its code
+# (SemiAnalysisAI/InferenceX) said at the row's date; the num_prompts column is that count. Single-node runs
+# (kimbochen/bench_serving's benchmark_serving.py, --max-concurrency CONC):
+# - every runner script sends --num-prompts 10 x CONC (benchmarks/*_slurm.sh and *_docker.sh, runners/launch_h100-cr.sh,
+#   from 2026-01-22 benchmarks/*.sh, single_node/*.sh after #666), except
+# - the B200 Docker runners (runners/launch_b200-nvd.sh from #89, 15b7c00b0, 2025-10-06; launch_b200-dgxc.sh from #245,
+#   3c3d1999b, 2025-11-29) until #480 (d053ae24e, 2026-01-21) dropped it: 20 x CONC at OSL 8192 and 50 x CONC otherwise
+#   when $MODEL is exactly nvidia/DeepSeek-R1-0528-FP4 or deepseek-ai/DeepSeek-R1-0528, else 10 x (exported to the
+#   benchmarks/*_b200_docker.sh scripts from #227, d22bf9ca9, 2025-11-21). Of the rows, only SGLang DeepSeek-R1 on B200
+#   ran there under such a name: #145 (17d5e204f, 2025-11-03) renamed the FP4 model nvidia/DeepSeek-R1-0528-FP4-V2 (so
+#   10 x), the FP8 one stayed deepseek-ai/DeepSeek-R1-0528. TensorRT-LLM jobs (runner b200-trt) had only SLURM
+#   scripts (benchmarks/dsr1_*_b200_trt_slurm.sh, 10 x), gpt-oss and Llama are other names (10 x).
+# - Which machines ran the SGLang jobs (runner b200): .github/configs/runners.yaml from #145 (2025-11-03) lists
+#   b200-nb (SLURM, which had no SGLang script before #379, so no such job ran there) and b200-nvd, from #185
+#   (403857f68, 2025-11-06) b200-nvd alone, from #245 also b200-dgxc (same rule), and from #379 (ea181ae6d, 2025-12-31)
+#   also the SLURM nodes b200-nv / b200-nb, whose new benchmarks/dsr1_fp*_b200_slurm.sh send 10 x: from then until
+#   #480 a DeepSeek SGLang row may have run either way. Before runners.yaml the repository does not say which machines
+#   carried the b200 label; runner-test.yml lists b200-tg_0, whose launcher (runners/launch_b200-tg.sh) sends 10 x.
+# - Warm-up: none before #480 (the client's one single-prompt test request, then the timed run); from #480
+#   benchmarks/benchmark_lib.sh run_benchmark_serving passes --num-warmups 2 x CONC (requests with the test prompt).
+# Multi-node (disaggregated) runs launch NVIDIA srt-slurm recipes (branch sa-submission-q1-2026 of ishandhanani/
+# srt-slurm) whose benchmark is sa-bench: src/srtctl/benchmarks/scripts/sa-bench/bench.sh sends 10 x concurrency
+# prompts after a separate warm-up run of 2 x concurrency random prompts from 88ff268d / a1b2d35b (2026-01-23; 8 x
+# with the warm-ups before, 55698764), unchanged through 31c3e59c (2026-04-08); every InferenceX disaggregated row is
+# later. A row measured on a day one of these changed, or whose runner is not known where runners differ, keeps the
+# client profile's count (num_prompts blank) and says so.
+INFERENCEX_WARMUP_SINCE = "2026-01-21"  # #480: --num-warmups 2 x CONC
+SA_BENCH_TEN_SINCE = "2026-01-23"  # srt-slurm 88ff268d: 10 x concurrency, warm-up 2 x
+B200_DOCKER_RULE = ("2025-10-06", INFERENCEX_WARMUP_SINCE)  # #89 until #480: the runners' DeepSeek rule
+# the name each SGLang DeepSeek-R1 job ran under, and the day it stopped (#145 renamed the FP4 one FP4-V2)
+B200_DOCKER_MODELS = {"nvfp4": ("nvidia/DeepSeek-R1-0528-FP4", "2025-11-03"),
+                      "fp8": ("deepseek-ai/DeepSeek-R1-0528", "")}
+B200_SGLANG_DOCKER_ONLY = ("2025-11-03", "2025-12-31")  # runners.yaml from #145; #379 adds the SLURM nodes
+
+
+def inferencex_client(out: dict[str, str]) -> tuple[int | None, bool | None, str]:
+    """(prompts per client, warm-up before the timed run, why unknown) of an InferenceX row as its runner's code said
+    at the row's date (see the comment above); None where a rule changed that day or the runner is not known."""
+    day = out["measured_on"]
+    if out["mode"] == "disagg":
+        if day > SA_BENCH_TEN_SINCE:
+            return 10, True, ""
+        return None, None, f"sa-bench changed its prompt count on {SA_BENCH_TEN_SINCE}" if day else "no date"
+    if not day or day == INFERENCEX_WARMUP_SINCE:
+        return None, None, "measured the day InferenceX #480 changed the client"
+    warm = day > INFERENCEX_WARMUP_SINCE
+    first, last = B200_DOCKER_RULE
+    if not (out["engine"] == "sglang" and out["system"] == "hgx-b200" and out["model"].startswith("deepseek")
+            and out["weights"] in B200_DOCKER_MODELS and first <= day < last):
+        return 10, warm, ""
+    model, renamed = B200_DOCKER_MODELS[out["weights"]]
+    if renamed and day >= renamed:
+        return (None, warm, "measured the day #145 renamed the model") if day == renamed else (10, warm, "")
+    start, slurm = B200_SGLANG_DOCKER_ONLY
+    if not start <= day < slurm:
+        return None, warm, (f"the runner is not known: B200 Docker runners sent {model} 50 / 20 x concurrency "
+                            "prompts, " + ("the SLURM nodes (#379) 10 x" if day >= slurm else "b200-tg 10 x"))
+    return (20 if out["osl"] == "8192" else 50), warm, ""
+
+
+def apply_inferencex_client(out: dict[str, str]) -> None:
+    """The num_prompts column of an InferenceX row (inferencex_client), with a note where it is not 10 x concurrency
+    or not known."""
+    per_client, warm, unknown = inferencex_client(out)
+    if per_client is None:
+        out["note"] = "; ".join(filter(None, [out["note"], f"prompt count left to the client profile ({unknown})"]))
+        return
+    out["num_prompts"] = str(per_client * int(out["concurrency"]))
+    if per_client != 10:
+        out["note"] = "; ".join(filter(None, [out["note"], f"{per_client} x concurrency prompts "
+                                              f"{'after' if warm else 'without'} a warm-up (InferenceX's B200 Docker "
+                                              f"runner for {B200_DOCKER_MODELS[out['weights']][0]}, #89 to #480)"]))
+
+
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "src/parity/data/measurements"
 
 COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
@@ -337,7 +418,7 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "mtp_tokens", "mtp_acceptance", "random_range_ratio", "batch_wait_timeout_iters",
            "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
            "measured_tpot_s", "split", "measured_on", "note", "eager_prefill", "fp8_gemm", "normal_all_to_all",
-           "moe_backend", "prefill_moe_backend", "decode_moe_backend"]
+           "moe_backend", "prefill_moe_backend", "decode_moe_backend", "num_prompts"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -793,6 +874,7 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         out["split"] = "reference"  # listed, never fitted or scored: see UNRECORDED_CONCURRENCY
     if inferencex:
         apply_sglang_b200_image(out)  # after the split: the split stays that of the source's layout
+        apply_inferencex_client(out)
     if out["mode"] == "disagg" and not out["decode_workers"] and out["model"] == "deepseek-r1":
         apply_inferencex(row, out, table)  # after the split: the split stays that of the source's layout
     if out["mode"] == "disagg" and DATABASE_SOURCE.match(source):

@@ -87,3 +87,18 @@ def test_sglang_prompt_budgets_of_a_launch_set_the_simulators_admission() -> Non
     for bad in ("0", "-2"):
         with pytest.raises(InfeasiblePlan, match="chunked_prefill_size"):
             case_from_row({**sglang, "chunked_prefill_size": bad})
+
+
+def test_a_rows_prompt_count_reaches_the_simulated_client() -> None:
+    """num_prompts (requests the benchmark client sent) replaces the client profile's count: an InferenceX-style row
+    (random lengths: the inferencex client, 10 x concurrency) at 16 clients sends 160 prompts, with num_prompts 800
+    it sends 800; a count that is not a whole number >= 1 is refused."""
+    from parity.predict.simulated import benchmark_of
+
+    row = {**ROW, "concurrency": 16, "random_range_ratio": "0.8"}
+    assert case_from_row({**row, "num_prompts": "800"}).num_prompts == 800
+    assert benchmark_of(scenario_from_row(row)).arrivals().num_prompts == 160
+    assert benchmark_of(scenario_from_row({**row, "num_prompts": "800"})).arrivals().num_prompts == 800
+    for bad in ("0", "12.5", "many"):
+        with pytest.raises(InfeasiblePlan, match="num_prompts"):
+            case_from_row({**row, "num_prompts": bad})

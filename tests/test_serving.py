@@ -495,6 +495,31 @@ def test_a_cold_servers_ttft_is_not_kept() -> None:
     assert fit_loss([(row, scenario)], scenario.engine) == pytest.approx(abs(math.log(tpot / 0.0263861)), rel=1e-9)
 
 
+def test_inferencex_rows_carry_the_prompt_count_their_runner_sent() -> None:
+    """num_prompts as InferenceX's code said at each row's date (inferencex_client in scripts/import_aiconfigurator.py).
+    SGLang DeepSeek-R1 FP8 on B200 of 2025-11-18: .github/configs/runners.yaml at 189ae51cc gives the b200 runner
+    type to b200-nvd_0..3 alone, and runners/launch_b200-nvd.sh there sends deepseek-ai/DeepSeek-R1-0528 (its model
+    in nvidia-master.yaml) NUM_PROMPTS = CONC x 50, CONC x 20 at OSL 8192: 64 clients of 1k/1k 3,200 prompts, 4 of
+    1k/8k 80. The FP4 runs of 2025-11-10 ran nvidia/DeepSeek-R1-0528-FP4-V2 (#145), which the same script sends
+    CONC x 10: 640 at 64 clients. The FP4 runs of 2025-11-02 (before runners.yaml; b200-tg_0 sent 10 x) and the FP8
+    run of 2025-12-31 (#379 added SLURM nodes sending 10 x that day) are left blank; a B300 disaggregated run of
+    2026-01-28 (srt-slurm sa-bench from 88ff268d: concurrency x 10) at 8 clients sent 80. Every other InferenceX
+    row sent 10 x concurrency."""
+    rows = {r["case_id"]: r for r in catalog.measurements()}
+    assert rows["dsr1_b200_sglang_fp8_agg_1024x1024_c64_cfg199"]["num_prompts"] == "3200"
+    assert rows["dsr1_b200_sglang_fp8_agg_1024x8192_c4_cfg199"]["num_prompts"] == "80"
+    assert rows["dsr1_b200_sglang_fp4_agg_1024x1024_c64_cfg99"]["num_prompts"] == "640"
+    disagg = rows["2026_03_25_deepseek_r1_b300_sxm_trtllm_fp4_disagg_8192x1024_c8_tp2_0_ep2_0_1237"]
+    assert (disagg["measured_on"], disagg["num_prompts"]) == ("2026-01-28", "80")
+    inferencex = [r for r in rows.values() if r["random_range_ratio"] == "0.8"]
+    blank = [r for r in inferencex if not r["num_prompts"]]
+    assert sorted(r["measured_on"] for r in blank) == ["2025-11-02"] * 3 + ["2025-12-31"]
+    assert all("prompt count left to the client profile" in r["note"] for r in blank)
+    other = [r for r in inferencex if r["num_prompts"] and int(r["num_prompts"]) != 10 * int(r["concurrency"])]
+    assert len(other) == 15 and {r["measured_on"] for r in other} == {"2025-11-18"}
+    assert not any(r["num_prompts"] for r in rows.values() if r["random_range_ratio"] != "0.8")
+
+
 def test_the_later_b200_fp8_sglang_8k_runs_carry_the_consolidated_recipes_deployments() -> None:
     """InferenceX #907 (2026-03-18) moved the B200 FP8 SGLang 8k/1k entries to the consolidated srt-slurm recipes
     (8k1k_{stp,mtp}_{lowlat,maxtpt}_N.yaml): one prefill worker of attention DP 8 with its experts in TP 8 (expert

@@ -67,6 +67,7 @@ class Case:
     # agg rows' moe_backend column, disaggregated rows' prefill_moe_backend (the prefill workers')
     decode_moe_backend: str = ""  # disaggregated: the decode workers' (the decode_moe_backend column)
     offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
+    num_prompts: int = 0  # requests the benchmark client sent in the run (0: its client profile's count)
 
 
 # optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
@@ -171,7 +172,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"),
                 engine_version=_cell(row, "engine_version"), offline=flag(row, "offline"),
                 fp8_gemm=fp8_gemm, moe_backend=moe_backends[0],
-                decode_moe_backend=moe_backends[1] if disagg else "")
+                decode_moe_backend=moe_backends[1] if disagg else "", num_prompts=_int(row, "num_prompts", 0))
 
 
 def _missing(key: str) -> str:

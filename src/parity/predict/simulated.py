@@ -20,13 +20,15 @@ def benchmark_of(scenario: Scenario, client: str | None = None, **options: objec
     """The benchmark a row describes: its lengths and clients, from the named client profile (default:
     InferenceX's where the row draws lengths at random, aiconfigurator's otherwise); a row's
     random_range_ratio below 1 replaces the profile's, and an engine's sim_client_range_ratio replaces the
-    aiconfigurator client's."""
+    aiconfigurator client's; a row's num_prompts replaces the profile's prompt count."""
     name = client or ("inferencex" if scenario.random_range_ratio < 1.0 else "aiconfigurator")
     profile = client_profile(name)
     if scenario.random_range_ratio < 1.0:
         profile = dataclasses.replace(profile, range_ratio=scenario.random_range_ratio)
     elif profile.id == "aiconfigurator" and scenario.engine.sim_client_range_ratio > 0:
         profile = dataclasses.replace(profile, range_ratio=scenario.engine.sim_client_range_ratio)
+    if scenario.num_prompts and not options.get("num_prompts") and not options.get("trace"):
+        options = {**options, "num_prompts": scenario.num_prompts}
     return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
                      **options)  # type: ignore[arg-type]
 
@@ -149,7 +151,8 @@ def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:
 
 def _workload_key(scenario: Scenario) -> tuple[object, ...]:
     """Everything a simulation reads from a scenario (all but its case id): equal keys, equal runs."""
-    return (scenario.group, scenario.isl, scenario.osl, scenario.concurrency, scenario.random_range_ratio)
+    return (scenario.group, scenario.isl, scenario.osl, scenario.concurrency, scenario.random_range_ratio,
+            scenario.num_prompts)
 
 
 def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int,

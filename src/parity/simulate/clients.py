@@ -146,8 +146,12 @@ CLIENT_PROFILES: dict[str, ClientProfile] = {p.id: p for p in (
     ClientProfile(id="inferencex", prompts_per_client=10.0, range_ratio=0.8, front_end=ENGINE_SERVER,
                   source="InferenceX benchmark-tmpl.yml / benchmark_lib.sh: benchmark_serving.py with num prompts "
                          "10 x concurrency and --random-range-ratio 0.8 (parity's InferenceX rows carry "
-                         "random_range_ratio 0.8); warm-up requests before the measured run, which starts with "
-                         "every client at once"),
+                         "random_range_ratio 0.8, and num_prompts where a run sent another count: its B200 Docker "
+                         "runners sent 50 x, 20 x at osl 8192, for two DeepSeek-R1 model names from #89 to #480, "
+                         "2025-10-06 to 2026-01-21); no warm-up before #480 (d053ae24e: one single-prompt test "
+                         "request, then the timed run), --num-warmups 2 x concurrency after it, and a 2 x concurrency "
+                         "warm-up run before each disaggregated one (srt-slurm sa-bench bench.sh, from 2026-01-23); the "
+                         "measured run starts with every client at once, and no cold start is modelled"),
     ClientProfile(id="sglang", num_prompts=1000, range_ratio=0.0,
                   source="SGLang python/sglang/bench_serving.py: --num-prompts default 1000, --random-range-ratio "
                          "default 0.0 (lengths uniform in [1, nominal]), --max-concurrency clients"),
