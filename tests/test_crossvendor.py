@@ -77,24 +77,24 @@ def test_an_unfitted_stack_runs_its_base_engines_host_side_at_the_libraries_kern
 
 def test_an_unfitted_stack_runs_at_the_software_maturity_the_measured_stacks_show() -> None:
     """engine.measured_stack_prior, as catalog.engine_for uses it where an engine has no profile on a stack.
-    vLLM on CANN: the stack's one fit, sglang-cann (4 rows: gemm 0.993834, memory 0.57711, collective 0.998023,
+    vLLM on CANN: the stack's one fit, sglang-cann (4 rows: gemm 1.00187, memory 0.578985, collective 0.995552,
     attention 1). The generic engine on ROCm: vllm-rocm (22 rows: 0.680365, 0.853668, 0.678665) and sglang-rocm
     (3 rows, all 1), weighted by rows: gemm exp(22 ln 0.680365 / 25) = 0.71255, memory 0.87003, collective
     0.71098 (the stack's own fits: each multiplier apart). On XLA, which has no fit: one level from every non-CUDA
-    fit (29 rows): gemm exp((22 ln 0.680365 + 4 ln 0.993834) / 29) = 0.74601, memory 0.82214, collective 0.74503,
-    their geometric mean exp((-0.29302 - 0.19585 - 0.29434) / 3) = 0.77023 set on all three. The host side stays
+    fit (29 rows): gemm exp((22 ln 0.680365 + 4 ln 1.00187) / 29) = 0.74684, memory 0.82251, collective 0.74477,
+    their geometric mean exp((-0.29191 - 0.19540 - 0.29468) / 3) = 0.77054 set on all three. The host side stays
     the base engine's; on its own stack a profile is itself."""
     vllm, generic = catalog.engine("vllm"), catalog.engine("generic")
     on_cann = catalog.engine_for("vllm", "cann")
     assert on_cann.id == "vllm" and on_cann.step_overhead_s == vllm.step_overhead_s
     assert (on_cann.gemm_scale, on_cann.memory_scale, on_cann.collective_scale, on_cann.attention_scale) == \
-        pytest.approx((0.993834, 0.57711, 0.998023, 1.0), rel=1e-6)
+        pytest.approx((1.00187, 0.578985, 0.995552, 1.0), rel=1e-6)
     on_rocm = catalog.engine_for("generic", "rocm")
     assert (on_rocm.gemm_scale, on_rocm.memory_scale, on_rocm.collective_scale) == \
         pytest.approx((0.71255, 0.87003, 0.71098), rel=1e-4)
     on_xla = catalog.engine_for("generic", "xla")
     assert (on_xla.gemm_scale, on_xla.memory_scale, on_xla.collective_scale) == \
-        pytest.approx((0.77023, 0.77023, 0.77023), rel=1e-4)
+        pytest.approx((0.77054, 0.77054, 0.77054), rel=1e-4)
     assert on_xla.step_overhead_s == generic.step_overhead_s
     assert on_xla.name == ("Generic engine (no measured profile) on xla, at the software maturity of sglang-cann, "
                            "sglang-rocm, vllm-rocm (their level, 0.77 of CUDA)")

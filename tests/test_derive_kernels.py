@@ -47,7 +47,8 @@ def test_write_edits_the_ratio_and_replaces_the_sentence_and_nothing_else(derive
     assert changed[1][1].split(SENTENCE)[0] == changed[1][0].split(SENTENCE)[0]
     before, after = tomllib.loads(TEXT), tomllib.loads(text)
     launch = after["kernel"][0]
-    assert (launch["op"], launch["stack"], launch["time_ratio"]) == ("launch", "cuda", float(old_ratio) + 0.5)
+    assert (launch["op"], launch["stack"]) == ("launch", "cuda")
+    assert launch["time_ratio"] == pytest.approx(float(old_ratio) + 0.5)
     assert after["kernel"][1:] == before["kernel"][1:] and after.keys() == before.keys()
     assert rewrite(rewrite(TEXT, moved), derived) == TEXT
 

@@ -121,7 +121,9 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "fails when this page differs from what the command prints, so every figure here is current. Error = "
         "predicted / measured - 1; |err| its size; bias the median signed error. **Calibration rows** are the "
         "only rows any fitted number has seen (their scores are in-sample, for reference); **holdout** and "
-        "**unseen** rows were never fitted on.",
+        "**unseen** rows were never fitted on. A row keeps no TTFT where its source measured a cold server (no "
+        "warm-up, kernels loaded inside the timed run: `src/parity/data/measurements/README.md`), so TTFT counts "
+        "fewer rows than TPOT.",
         "",
         "**What the figures are claims about.** Each comes from one source's rows and split, and says nothing "
         "beyond them: the serving scores are NVIDIA H100, B200 and B300 nodes running three engines; they are "
