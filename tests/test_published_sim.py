@@ -15,13 +15,14 @@ def _rows(*ids: str) -> list[dict[str, str]]:
 
 def test_closed_loop_rows_are_the_per_user_and_concurrency_bound_rates() -> None:
     """24 per-user rates and 13 per-worker rates at a concurrency (dstack's R1 runs at 4 and 128, SGLang's Ascend
-    PD run, vLLM-Kunlun's README at 16); the 103 offline or unbounded-rate throughputs (trtllm-bench's 3,000
-    requests, `request_rate` inf, on all 28 perf-overview rows) and the 6 prefill steps are not."""
+    PD run, vLLM-Kunlun's README at 16); the 119 offline or unbounded-rate throughputs (trtllm-bench's 3,000
+    requests, `request_rate` inf, on all 28 perf-overview rows; AMD's MI355X blog's 16,384-prompt batches and
+    500-prompt bursts, `RW46-*`; OCI's 405B batch latencies, `OCI-*`) and the 6 prefill steps are not."""
     rows = catalog.measurements("serving_published")
     looped = [r for r in rows if closed_loop(r)]
     assert sum(r["metric"] == "output_tokens_per_s_per_user" for r in looped) == 24
     assert sum(r["metric"] == "output_tokens_per_s_per_worker" for r in looped) == 13
-    assert len(rows) - len(looped) == 103 + 6
+    assert len(rows) - len(looped) == 119 + 6
     assert {r["request_rate"] for r in rows if r["source_id"] == "trtllm-perf-overview-v1.0"} == {"inf"}
 
 
