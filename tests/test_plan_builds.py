@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 
 from parity import catalog
+from parity.predict.case import case_from_row
 from parity.simulate import (Benchmark, ClientProfile, PlanBuilds, StepTable, TraceRequest, cudnn_fp4_plan_builds,
                              run_aggregated, scheduler_of)
 from parity.simulate.loop import Engine
@@ -69,3 +70,27 @@ def test_deepseek_r1_builds_three_shapes_on_its_own_tokens_and_two_on_the_groups
     with pytest.raises(ValueError, match="must be >= 0"):
         PlanBuilds(build_s=-1.0, own_shapes=3, gathered_shapes=2)
 
+
+def test_the_cudnn_rows_are_the_1k1k_stp_nvfp4_recipes() -> None:
+    """The import marks the rows whose recipes leave SGLang's --fp4-gemm-backend unset on the prefill workers under a
+    -cu130 image (NVIDIA/srt-slurm 5063eb43 recipes/b200-fp4/1k1k/stp/*: auto, cuDNN under CUDA 13): the 5 InferenceX
+    DeepSeek-R1 1k/1k STP runs (DEP 4 prefill, 16-256 clients) and the 2 results-database runs of the STP max-tpt
+    recipes (512 clients, 1 and 2 DEP 8 decode workers); their MTP twins' recipes set flashinfer_trtllm."""
+    rows = list(catalog.measurements("serving_aiconfigurator"))
+    cudnn = [r for r in rows if r["prefill_fp4_gemm"] == "cudnn"]
+    assert len(cudnn) == 7 and {r["prefill_fp4_gemm"] for r in rows} == {"", "cudnn"}
+    assert {(r["engine"], r["system"], r["mode"], r["weights"], r["isl"], r["osl"], r["mtp_tokens"],
+             r["prefill_attn_dp"]) for r in cudnn} == {("sglang", "hgx-b200", "disagg", "nvfp4", "1024", "1024", "",
+                                                        "4")}
+    assert sorted(int(r["concurrency"]) for r in cudnn) == [16, 32, 64, 128, 256, 512, 512]
+    assert not any(r["split"] == "calibration" for r in cudnn)
+    twins = [r for r in rows if r["engine"] == "sglang" and r["weights"] == "nvfp4" and r["mtp_tokens"]
+             and r["isl"] == "1024" and r["prefill_attn_dp"] == "4"]
+    assert twins and not any(r["prefill_fp4_gemm"] for r in twins)
+    recipes = {r["recipe_path"]: r["prefill_fp4_gemm_backend"]
+               for r in catalog.measurements("inferencex_sglang_recipes")}
+    assert {v for k, v in recipes.items() if k.startswith("recipes/b200-fp4/1k1k/stp/")} == {""}
+    assert {v for k, v in recipes.items() if k.startswith("recipes/b200-fp4/1k1k/mtp/")} == {"flashinfer_trtllm"}
+    row = cudnn[0]
+    assert case_from_row(row).prefill_fp4_gemm == "cudnn"
+    assert case_from_row({**row, "mode": "agg"}).prefill_fp4_gemm == ""  # a prefill workers' setting
