@@ -207,6 +207,33 @@ SGLANG_B200_FP8_DEEPGEMM_8K_SINCE = "2026-03-18"
 # InferenceX names, read at NVIDIA/srt-slurm 5063eb43): every 1k/1k prefill worker DEEPGEMM (EP 8, attention DP),
 # every 8k/1k one TRTLLM; decode workers DEEPGEMM where they run attention DP (the dep8 recipes) at 1k/1k and at
 # 8k/1k with MTP, else TRTLLM (the tp8 recipes and the 8k/1k STP dep8 ones).
+# The FP4 GEMM of SGLang's disaggregated prefill workers (the prefill_fp4_gemm column; parity.simulate.policies
+# PlanBuilds prices it). SGLang 0.5.8.post1 (the PyPI wheel, which pins flashinfer_python 0.6.1) runs an NVFP4
+# checkpoint's dense linears with FlashInfer's mm_fp4 and hands it --fp4-gemm-backend (default auto; where unset, the
+# deprecated SGLANG_FLASHINFER_FP4_GEMM_BACKEND): layers/quantization/fp4_utils.py initialize_fp4_gemm_config,
+# modelopt_quant.fp4_gemm (`backend=fp4_backend.get_flashinfer_backend()`). FlashInfer 0.6.1 resolves auto to cuDNN
+# first under CUDA 13 with cuDNN 9.15 or later (flashinfer/gemm/gemm_base.py _heuristic_func_mm_fp4), which the runs'
+# -cu130 images are (SGLang's CUDA 13 images force-install nvidia-cudnn-cu13 9.16.0.29 for torch 2.9.1, whose
+# cuDNN-9.14-or-older conv3d bug 0.5.8.post1's server_args warns about at launch). The B200 NVFP4 recipes InferenceX
+# names (NVIDIA/srt-slurm 5063eb43 recipes/b200-fp4/*, inferencex_sglang_recipes.csv prefill_fp4_gemm_backend) leave
+# the prefill workers' backend unset in the four 1k/1k STP ones ({low-latency-dep4-1p-tep8-5d,6d,
+# max-tpt-dep4-1p-dep8-1d,2d}: their decode workers set cutlass by the environment or replay CUDA graphs), where the
+# 1k/1k MTP ones and the 8k/1k ones set flashinfer_trtllm (flashinfer_cutlass in max-tpt-dep4-7p-dep8-2d; the 8k/1k
+# MTP max-tpt-dep4-4p-dep8-1d leaves it unset too, and no row runs it).
+SGLANG_FP4_AUTO_CUDNN_IMAGES = ("sglang:v0.5.8.post1-cu130", "sglang:v0.5.8.post1-cu130-runtime")
+
+
+def apply_prefill_fp4_gemm(out: dict[str, str], found: list[dict[str, str]]) -> None:
+    """Mark an NVFP4 SGLang disaggregated row whose every matching InferenceX entry launches its prefill workers with
+    FlashInfer's cuDNN FP4 GEMM (no fp4-gemm-backend in any of its recipes, on an image where auto means cuDNN:
+    SGLANG_FP4_AUTO_CUDNN_IMAGES); any other row keeps the column blank."""
+    if not found or out["weights"] != "nvfp4" or out["engine"] != "sglang":
+        return
+    if all(e.get("prefill_fp4_gemm_backend") == "" and e["image"] in SGLANG_FP4_AUTO_CUDNN_IMAGES for e in found):
+        out["prefill_fp4_gemm"] = "cudnn"
+        out["note"] = "; ".join(filter(None, [out["note"], "prefill FP4 GEMMs on FlashInfer's cuDNN backend (the "
+                                              "recipes set no fp4-gemm-backend: auto, cuDNN under CUDA 13)"]))
+
 TRT_DSR1_FP8_DEEPGEMM_AGG_VERSIONS = ("1.1.0rc2.post2",)
 TRT_DSR1_FP8_DEEPGEMM_DP_VERSIONS = ("1.2.0rc6.post2", "1.2.0rc6.post3")
 TRT_DSR1_FP8_DISAGG_VERSION = "0.8.1.post2"
@@ -418,7 +445,7 @@ COLUMNS = ["case_id", "model", "system", "engine", "engine_version", "weights", 
            "mtp_tokens", "mtp_acceptance", "random_range_ratio", "batch_wait_timeout_iters",
            "batch_wait_max_tokens_ratio", "scheduler_recv_interval", "measured_ttft_s",
            "measured_tpot_s", "split", "measured_on", "note", "eager_prefill", "fp8_gemm", "normal_all_to_all",
-           "moe_backend", "prefill_moe_backend", "decode_moe_backend", "num_prompts"]
+           "moe_backend", "prefill_moe_backend", "decode_moe_backend", "num_prompts", "prefill_fp4_gemm"]
 RENAME = {"batch_size": "batch", "tp_size": "tp", "pp_size": "pp", "attention_dp_size": "attn_dp",
           "moe_tp_size": "moe_tp", "moe_ep_size": "moe_ep"}
 
@@ -479,6 +506,8 @@ def inferencex_layouts() -> list[dict[str, str]]:
         for key in SGLANG_PREFILL_BUDGETS:
             values = {r[key] for r in named}
             e[key] = values.pop() if len(values) == 1 else ""
+        backends = {r["prefill_fp4_gemm_backend"] for r in named}  # blank: the recipe sets none (SGLang's auto)
+        e["prefill_fp4_gemm_backend"] = ",".join(sorted(backends))  # where they differ, each (never blank)
     return table
 
 
@@ -564,11 +593,12 @@ def inferencex_match(row: dict[str, str], out: dict[str, str], table: list[dict[
 
 
 def database_match(row: dict[str, str], out: dict[str, str], table: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The InferenceX TensorRT-LLM entries a disaggregated row of aiconfigurator's results database (db-dump,
-    which gives worker counts and attention DP) can have run: same chip, precision, image (the source's last
-    field), lengths, a concurrency the entry lists, worker counts, GPUs per worker, expert parallelism and
-    attention DP on or off, prefill and decode."""
-    if row["backend"] != "trtllm":
+    """The InferenceX TensorRT-LLM or SGLang entries a disaggregated row of aiconfigurator's results database
+    (db-dump, which gives worker counts and attention DP) can have run: same chip, framework, precision, image (the
+    source's last field), lengths, a concurrency the entry lists, worker counts, GPUs per worker, expert parallelism
+    and attention DP on or off, prefill and decode. SGLang entries carry no recipe limits (recipe_limits: blanks)."""
+    framework = {"trtllm": "trt", "sglang": "sglang"}.get(row["backend"])
+    if framework is None:
         return []
     image_name = row["silicon_data_source"].rsplit(";", 1)[-1].strip().rsplit("/", 1)[-1]
     chip = row["system"].split("_")[0]
@@ -581,7 +611,8 @@ def database_match(row: dict[str, str], out: dict[str, str], table: list[dict[st
     shape = ("prefill_workers", "prefill_tp", "prefill_ep", "prefill_dp_attn", "decode_workers", "decode_tp",
              "decode_ep", "decode_dp_attn")
     return [e for e in table
-            if e["config_key"].startswith(f"dsr1-{row['precision']}-{chip}-dynamo-trt") and e["image"] == image_name
+            if e["config_key"].startswith(f"dsr1-{row['precision']}-{chip}-dynamo-{framework}")
+            and e["image"] == image_name
             and e["isl"] == out["isl"] and e["osl"] == out["osl"] and out["concurrency"] in e["concurrencies"].split()
             and tuple(e[k] for k in shape) == want]
 
@@ -737,6 +768,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
                 apply_agreed_limits(out, found)
             apply_recipe_prefill_ep(out, found)  # as the MTP depth: where every deployment's recipe agrees
             apply_recipe_alltoall(out, found)
+            apply_prefill_fp4_gemm(out, found)
         return
     e = found[0]
     out |= worker_layout("prefill_", e["prefill_tp"], e["prefill_ep"], e["prefill_dp_attn"])
@@ -755,6 +787,7 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
         apply_sglang_prefill_budgets(out, found)
     apply_recipe_prefill_ep(out, found)
     apply_recipe_alltoall(out, found)
+    apply_prefill_fp4_gemm(out, found)
 
 
 # A closed-loop run's TTFT and TPOT depend on its client count, and 15 rows of the source (Qwen3 4,000/1,000 on H100)
@@ -879,6 +912,7 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         apply_inferencex(row, out, table)  # after the split: the split stays that of the source's layout
     if out["mode"] == "disagg" and DATABASE_SOURCE.match(source):
         apply_database_batch(row, out, table)
+        apply_prefill_fp4_gemm(out, database_match(row, out, table))
     return out
 
 

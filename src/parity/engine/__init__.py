@@ -7,11 +7,12 @@ from parity.engine.profile import (KERNEL_QUALITY, MLA_DECODE, STACK_QUALITY, En
                                    stack_prior)
 from parity.engine.sections import IDENTITY, PROFILE_SECTIONS, ProfileSection, section_of
 from parity.engine.training import TrainingProfile
-from parity.engine.versions import (DEFAULT_FIELDS, FP8_GEMMS, GATHERING_MOE_BACKENDS, KERNEL_OPS, MOE_BACKENDS,
-                                    EngineDefault, EngineHost, EngineKernel, engine_version, version_defaults,
-                                    version_host, version_kernels)
+from parity.engine.versions import (DEFAULT_FIELDS, FP4_GEMMS, FP8_GEMMS, GATHERING_MOE_BACKENDS, KERNEL_OPS,
+                                    MOE_BACKENDS, EngineDefault, EngineHost, EngineKernel, engine_version,
+                                    version_defaults, version_host, version_kernels)
 
 __all__ = ["EngineProfile", "HostOps", "TrainingProfile", "MLA_DECODE", "EngineDefault", "DEFAULT_FIELDS",
-           "engine_version", "version_defaults", "KERNEL_OPS", "FP8_GEMMS", "MOE_BACKENDS", "GATHERING_MOE_BACKENDS",
+           "engine_version", "version_defaults", "KERNEL_OPS", "FP8_GEMMS", "FP4_GEMMS", "MOE_BACKENDS",
+           "GATHERING_MOE_BACKENDS",
            "EngineKernel", "version_kernels", "EngineHost", "version_host", "KERNEL_QUALITY", "STACK_QUALITY",
            "stack_prior", "measured_stack_prior", "ProfileSection", "PROFILE_SECTIONS", "IDENTITY", "section_of"]

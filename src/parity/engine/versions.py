@@ -92,6 +92,9 @@ KERNEL_OPS = ("launch", "attention_decode", "attention_prefill", "grouped_gemm",
               "moe_expert_gemm", "moe_expert_gemm_math")
 # block-FP8 dense GEMMs a launch may pick (SGLang's names: DeepGEMM, FlashInfer's TRT-LLM groupwise kernel)
 FP8_GEMMS = ("deep_gemm", "flashinfer_trtllm")
+# FlashInfer's NVFP4 GEMM backends (mm_fp4's `backend`) a launch may run SGLang's prefill workers on; cudnn builds its
+# plans per new shape on the host (parity.simulate.PlanBuilds), the others are priced as the calibrated FP4 GEMM
+FP4_GEMMS = ("cudnn", "cutlass", "trtllm")
 # fused-MoE backends a launch may pick (TensorRT-LLM's moe_config.backend, lower case)
 MOE_BACKENDS = ("deepgemm", "trtllm", "cutlass")
 # of those, the backends that under attention DP with the experts spread run no all-to-all: every rank all-gathers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from parity.engine import FP8_GEMMS, MOE_BACKENDS
+from parity.engine import FP4_GEMMS, FP8_GEMMS, MOE_BACKENDS
 from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
@@ -68,6 +68,8 @@ class Case:
     decode_moe_backend: str = ""  # disaggregated: the decode workers' (the decode_moe_backend column)
     offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
     num_prompts: int = 0  # requests the benchmark client sent in the run (0: its client profile's count)
+    prefill_fp4_gemm: str = ""  # disaggregated: FlashInfer's FP4 GEMM backend the prefill workers ran
+    # (engine.FP4_GEMMS; empty: the calibrated FP4 GEMM); cudnn builds plans per new token count (simulate.PlanBuilds)
 
 
 # optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
@@ -137,6 +139,9 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     for column in ("moe_backend", "prefill_moe_backend", "decode_moe_backend"):  # refused when bad in either mode
         if (value := _cell(row, column)) and value not in MOE_BACKENDS:
             raise InfeasiblePlan(f"{column} must be one of {', '.join(MOE_BACKENDS)} (or empty), got {value!r}")
+    fp4_gemm = _cell(row, "prefill_fp4_gemm")  # refused when bad in either mode, read for disaggregated rows
+    if fp4_gemm and fp4_gemm not in FP4_GEMMS:
+        raise InfeasiblePlan(f"prefill_fp4_gemm must be one of {', '.join(FP4_GEMMS)} (or empty), got {fp4_gemm!r}")
     moe_backends = [_cell(row, c) for c in
                     (("prefill_moe_backend", "decode_moe_backend") if disagg else ("moe_backend",))]
     fixed = phase != "both"
@@ -172,7 +177,8 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 mla_decode=_cell(row, "mla_decode"), attention_weights=_cell(row, "attention_weights"),
                 engine_version=_cell(row, "engine_version"), offline=flag(row, "offline"),
                 fp8_gemm=fp8_gemm, moe_backend=moe_backends[0],
-                decode_moe_backend=moe_backends[1] if disagg else "", num_prompts=_int(row, "num_prompts", 0))
+                decode_moe_backend=moe_backends[1] if disagg else "", num_prompts=_int(row, "num_prompts", 0),
+                prefill_fp4_gemm=fp4_gemm if disagg else "")
 
 
 def _missing(key: str) -> str:

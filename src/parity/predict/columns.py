@@ -23,7 +23,7 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "offload_kv", "offload_weights", "mla_decode", "attention_weights", "max_num_seqs", "eager",
                     "offline", "eager_prefill", "normal_all_to_all", "separate_prefill", "moe_all_to_all",
                     "max_prefill_tokens", "chunked_prefill_size", "fp8_gemm", "moe_backend", "prefill_moe_backend",
-                    "decode_moe_backend", "num_prompts")
+                    "decode_moe_backend", "num_prompts", "prefill_fp4_gemm")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")

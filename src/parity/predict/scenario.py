@@ -63,6 +63,7 @@ class Scenario:
     host: EngineHost | None = None  # host work the row's engine version does beyond the calibrated profile's
     moe_gather: bool = False  # the fused-MoE backend gathers the attention-DP group's tokens (Deployment.moe_gather)
     decode_moe_gather: bool = False  # disaggregated decode workers' (their own backend)
+    prefill_fp4_gemm: str = ""  # disaggregated prefill workers' FlashInfer FP4 GEMM backend (Case.prefill_fp4_gemm)
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -76,7 +77,8 @@ class Scenario:
                 self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
                 self.calibration and self.calibration.id, self.phase, self.batch, self.context,
                 self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights,
-                self.kernels, self.decode_kernels, self.host, self.moe_gather, self.decode_moe_gather)
+                self.kernels, self.decode_kernels, self.host, self.moe_gather, self.decode_moe_gather,
+                self.prefill_fp4_gemm)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,7 +267,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                     prefill_workers=None if case.prefill_workers is None else float(case.prefill_workers),
                     decode_workers=decode_workers,
                     prefill_batch=None if case.prefill_batch is None else float(case.prefill_batch),
-                    decode_batch=decode_batch, prefill_system=prefill_system, notes=notes)
+                    decode_batch=decode_batch, prefill_system=prefill_system, prefill_fp4_gemm=case.prefill_fp4_gemm,
+                    notes=notes)
 
 
 def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tuple[tuple[tuple[str, float], ...], str]:

@@ -13,7 +13,8 @@ from parity.errors import ParityError
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.predict.steady import _solve, interval_bounds, interval_note
-from parity.simulate import LATENCY_KEYS, Benchmark, SimResult, client_profile, simulate_aggregated, simulate_disaggregated
+from parity.simulate import (LATENCY_KEYS, Benchmark, SimResult, client_profile, cudnn_fp4_plan_builds,
+                             simulate_aggregated, simulate_disaggregated)
 
 
 def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
@@ -106,10 +107,11 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
             workers = (float(np.ravel(steady.prefill_workers)[0]), float(np.ravel(steady.decode_workers)[0]))
         pw, dw = pw or workers[0], dw or workers[1]
     engine, prefill_batch = disaggregated_deployment(scenario, bench)
+    builds = cudnn_fp4_plan_builds(scenario.model) if scenario.prefill_fp4_gemm == "cudnn" else None
     return simulate_disaggregated(deployment(scenario, scenario.layout),
                                   deployment(scenario, scenario.decode_layout, decode=True),
                                   engine, bench, int(pw), int(dw), prefill_batch, scenario.decode_batch,
-                                  timeline=timeline)
+                                  timeline=timeline, prefill_plan_builds=builds)
 
 
 def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: Scenario, intervals: bool) -> str:

@@ -76,6 +76,10 @@ class Engine(Admission, Idling, Ranks):
         self.mtp_tokens = scheduler.mtp.tokens
         self.width = 1 + scheduler.mtp.tokens
         self._memo = (math.nan, math.nan, 0.0)  # the last decode step looked up: (batch, context, time [s])
+        # PlanBuilds: the token counts each rank's own-token GEMMs have met, and the group's gathered sums
+        self.builds = scheduler.plan_builds
+        self.counts_met: list[set[int]] = [set() for _ in range(ranks)]
+        self.sums_met: set[int] = set()
 
     # ---- arrivals ---------------------------------------------------------------------------------
     def push(self, time_s: float, req: Request) -> None:
@@ -141,6 +145,8 @@ class Engine(Admission, Idling, Ranks):
         cached /= max(tokens, 1.0)
         ranks = sum(1 for p in per_rank if p > 0)
         t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks)
+        if self.builds is not None:
+            t += self._plan_build_s(per_rank)
         self.prev_start = self.now
         self.now += t
         self.held_steps = 0
@@ -157,6 +163,19 @@ class Engine(Admission, Idling, Ranks):
         self._finish()
         if self.timeline is not None:
             self._record()
+
+    def _plan_build_s(self, per_rank: list[float]) -> float:
+        """Host time this prompt step spends building GEMM plans (PlanBuilds) [s]: a rank with tokens meets its count
+        for the first time, or the group its sum; both are kept as met."""
+        new_own = False
+        for met, tokens in zip(self.counts_met, per_rank):
+            if tokens > 0 and (count := round(tokens)) not in met:
+                met.add(count)
+                new_own = True
+        total = round(sum(per_rank))
+        new_sum = total not in self.sums_met
+        self.sums_met.add(total)
+        return self.builds.step_s(new_own, new_sum) if self.builds is not None else 0.0
 
     def _decode_stretch(self, horizon: float) -> None:
         """k plain decode steps up to the next event: a request's last token, an arrival becoming visible, the

@@ -8,9 +8,11 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 
 from parity.engine import EngineProfile
 from parity.errors import ParityError
+from parity.model import Model
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "sglang_dp_chunk_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
-           "Mtp", "DisaggHandOff", "DpRouting", "Scheduler", "scheduler_of", "policy_parameters",
+           "Mtp", "DisaggHandOff", "DpRouting", "PlanBuilds", "cudnn_fp4_plan_builds", "Scheduler", "scheduler_of",
+           "policy_parameters",
            "prefill_worker_scheduler",
            "decode_worker_scheduler"]
 
@@ -218,6 +220,73 @@ class DpRouting:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PlanBuilds:
+    """A GEMM library that builds its plans on the host for each new problem shape, inside the step that first
+    meets it, and keeps them per process: a prompt step pays `build_s` [s] for each of `own_shapes` weight shapes
+    whose GEMMs run on a rank's own tokens when that rank meets a token count it has not run before, and for each
+    of `gathered_shapes` whose GEMMs run on the attention-DP group's tokens gathered (their sum) when the group
+    meets a new sum. The ranks step together, so a step waits for the rank that builds. Decode steps replay CUDA
+    graphs captured (and their plans built) at startup and pay nothing; the worker's prompt steps carry its
+    prompt tokens alone (a disaggregated prefill worker). A run starts with no count met, though a warm-up before
+    it (srt-slurm's sa-bench sends 2 x concurrency prompts) meets some. The steady-state model, which prices one
+    mean step, has no cache of the counts met so far and leaves it out."""
+
+    build_s: float
+    own_shapes: int
+    gathered_shapes: int
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.build_s < 0 or self.own_shapes < 0 or self.gathered_shapes < 0:
+            raise ValueError(f"build_s, own_shapes and gathered_shapes must be >= 0, got {self.build_s}, "
+                             f"{self.own_shapes}, {self.gathered_shapes}")
+
+    def step_s(self, new_own: bool, new_gathered: bool) -> float:
+        """Host time a prompt step builds plans [s]: some rank met a new count of its own tokens (new_own), the
+        group a new sum (new_gathered)."""
+        return self.build_s * (self.own_shapes * new_own + self.gathered_shapes * new_gathered)
+
+
+# FlashInfer's cuDNN FP4 GEMM (mm_fp4 with backend cudnn, or auto under CUDA 13 with cuDNN >= 9.15; FlashInfer 0.6.1,
+# flashinfer/gemm/gemm_base.py) builds a cuDNN graph with heur_mode A and B (create_cudnn_execution_plans_fp4_gemm)
+# and its execution plans (build_plans_cudnn_fp4_gemm_graph), each functools.cache'd on the exact shapes: once per
+# (token count, weight shape) and process. flashinfer-ai/flashinfer#2545 (YangXu1990uiuc, 2026-02-12) measures
+# "Static (A+B): 262ms per shape" on Blackwell sm100 with cuDNN 9.21.0.
+CUDNN_FP4_PLAN_BUILD_S = 0.262
+# The linears an NVFP4 ModelOpt checkpoint of a DeepSeek-V3-like model runs as FP4 GEMMs: every dense linear but the
+# attention input projections and lm_head, which nvidia/DeepSeek-V3.1-NVFP4's hf_quant_config.json excludes
+# (exclude_modules: lm_head, self_attn.{q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj} of every layer, layer 61,
+# the MTP module), and not the router (a plain matrix, not a quantised linear) or the routed experts (the fused-MoE
+# kernel): the attention output projection and the dense MLP on a rank's own tokens (SGLang with attention DP and
+# --moe-dense-tp-size 1, as the B200 recipes set it), the shared experts on the group's gathered tokens (SGLang
+# 0.5.8.post1 gathers them for the MoE layer without an all-to-all backend: layers/dp_attention.py, SUM_LEN).
+_FP4_OWN_TOKEN_MATRICES = ("o", "up", "down")
+_FP4_GATHERED_MATRICES = ("shared_up", "shared_down")
+
+
+def cudnn_fp4_plan_builds(model: Model) -> PlanBuilds:
+    """PlanBuilds of FlashInfer's cuDNN FP4 GEMM for a model's NVFP4 checkpoint laid out as DeepSeek's (the linears
+    _FP4_OWN_TOKEN_MATRICES and _FP4_GATHERED_MATRICES name; another checkpoint may quantise others, e.g. a Llama's
+    qkv_proj): CUDNN_FP4_PLAN_BUILD_S a shape, over the distinct weight shapes (rows, cols) of those linears, on a
+    rank's own tokens and on the gathered ones (every layer of one kind shares a shape, and so a plan).
+    DeepSeek-R1: o_proj 16,384 x 7,168, the 3 dense layers' gate_up 7,168 x 36,864 and down 18,432 x 7,168 (3 own);
+    the shared expert's gate_up 7,168 x 4,096 and down 2,048 x 7,168 (2 gathered)."""
+    own: set[tuple[int, int]] = set()
+    gathered: set[tuple[int, int]] = set()
+    for layer in model.layers:
+        for part in (layer.attention, layer.mlp):
+            for m in part.matrices(model.hidden_size) if part is not None else ():
+                if m.name in _FP4_OWN_TOKEN_MATRICES:
+                    own.add((m.rows, m.cols))
+                elif m.name in _FP4_GATHERED_MATRICES:
+                    gathered.add((m.rows, m.cols))
+    return PlanBuilds(build_s=CUDNN_FP4_PLAN_BUILD_S, own_shapes=len(own), gathered_shapes=len(gathered),
+                      source="FlashInfer 0.6.1 mm_fp4 cuDNN backend: a graph and its plans per new shape "
+                             "(flashinfer-ai/flashinfer#2545: 262 ms a shape, sm100, cuDNN 9.21); FP4 linears per "
+                             "nvidia/DeepSeek-V3.1-NVFP4 hf_quant_config.json")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scheduler:
     """One engine's scheduling habits, as the simulator runs them."""
 
@@ -232,6 +301,7 @@ class Scheduler:
     handoff: DisaggHandOff = DisaggHandOff()
     dp_routing: DpRouting = DpRouting()
     first_token_lag_steps: float = 0.0  # decode steps between a prompt's last chunk and its first token at the client
+    plan_builds: PlanBuilds | None = None  # a GEMM library's per-shape plan builds in prompt steps (None: none)
 
     @property
     def disagg_ttft_overhead_s(self) -> float:
@@ -255,7 +325,10 @@ class Scheduler:
                    if self.batch_wait.on else "")
                 + (f"; requests taken in every {self.recv.steps:g} decode steps" if self.recv.steps > 1 else "")
                 + (f"; MTP {self.mtp.tokens} drafts, {self.mtp.acceptance:g} accepted per step" if self.mtp.tokens
-                   else ""))
+                   else "")
+                + (f"; prompt steps build GEMM plans for new token counts ({self.plan_builds.own_shapes} + "
+                   f"{self.plan_builds.gathered_shapes} shapes, {self.plan_builds.build_s * 1e3:.0f} ms each)"
+                   if self.plan_builds else ""))
 
 
 _BLOCKS = {"vllm": 16, "sglang": 1, "trtllm": 32}
@@ -324,6 +397,8 @@ def policy_parameters(scheduler: Scheduler) -> list[tuple[str, str, object, str]
     timing = []
     for f in fields(scheduler):
         value = getattr(scheduler, f.name)
+        if value is None:  # an optional policy the engine does not have
+            continue
         if not is_dataclass(value):
             timing.append(("timing", f.name, value, "engine profile (ttft_overhead_s, sim_first_token_steps)"))
             continue

@@ -14,7 +14,7 @@ from parity.engine import EngineProfile, HostOps
 from parity.simulate.benchmark import Benchmark, _Client
 from parity.simulate.drive import _drive, _push_to_least_outstanding
 from parity.simulate.loop import Engine, Request
-from parity.simulate.policies import Scheduler, decode_worker_scheduler, prefill_worker_scheduler
+from parity.simulate.policies import PlanBuilds, Scheduler, decode_worker_scheduler, prefill_worker_scheduler
 from parity.simulate.results import SimResult, _result
 from parity.simulate.tables import StepTable
 from parity.simulate.workers import _scheduler, _table, kv_transfer_s
@@ -82,12 +82,15 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
 
 def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, bench: Benchmark,
                            prefill_workers: int, decode_workers: int, prefill_batch: float | None = None,
-                           decode_batch: float | None = None, timeline: bool = False) -> SimResult:
+                           decode_batch: float | None = None, timeline: bool = False,
+                           prefill_plan_builds: PlanBuilds | None = None) -> SimResult:
     """A benchmark run on separate prefill and decode workers of two deployments (run_disaggregated),
-    the KV cache moved over the links (kv_transfer_s)."""
+    the KV cache moved over the links (kv_transfer_s); prefill_plan_builds: the prefill workers' GEMM plan builds
+    (PlanBuilds, None: none)."""
     p_sched, p_cap = _scheduler(prefill, profile, bench)
     d_sched, d_cap = _scheduler(decode, profile, bench, prompts=False)
     p_sched, d_sched = prefill_worker_scheduler(p_sched, profile), decode_worker_scheduler(d_sched)
+    p_sched = dataclasses.replace(p_sched, plan_builds=prefill_plan_builds)
     prompts_only = dataclasses.replace(profile, sim_prefill_scale=profile.sim_prefill_scale * profile.sim_disagg_prefill_scale)
     # the host's floor on eager prompt steps (sim_prefill_host_launch_s) is fitted on aggregated rows; the prefill
     # workers' prompt time is fitted as a whole (sim_disagg_prefill_scale) on disaggregated rows without it
@@ -144,6 +147,10 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
         f"simulated {len(client.requests)} requests from client profile {bench.client.id}")
+    if (builds := p_sched.plan_builds) is not None:
+        notes += (f"prefill workers build GEMM plans for each new token count: {builds.own_shapes} shapes on a rank's "
+                  f"own tokens, {builds.gathered_shapes} on the group's, {builds.build_s * 1e3:.0f} ms each "
+                  f"({builds.source})",)
     chips = prefill_chips * prefill_workers + decode_chips * decode_workers
     result = _result(client, pre + dec, chips, d_sched.kv.capacity_tokens, notes, records)
     pre.clear()  # the send callbacks hold the lists: emptied, the run's objects are freed as it returns
