@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from parity import catalog
+from parity.hardware import Calibration
 from parity.calibrate.family import (architecture_priors, chip_calibration, family_calibration, family_toml,
                                     figures_from_rows)
 
@@ -22,7 +23,12 @@ FITTED = {"cdna3": ("AMD-063", "AMD-064", "AZ-gemm-fp8-16384", "AZ-gemm-fp8-3276
           # Da Vinci: the 910C's per-die figures (B06) and the 910B's (LIM-*: same-test twins on an A800, and HCCL
           # all-reduce over HCCS; ARS: an eager kernel launch on CANN); the 910B and 910C share the family's (the 910C is two 910B-class dies)
           "davinci-910": ("B06-int8-gemm", "B06-mla-compute", "B06-mla-memory", "LIM-910b-bf16-gemm",
-                          "LIM-910b-exp-membw", "LIM-910b-allreduce-8", "ARS-910b3-launch")}
+                          "LIM-910b-exp-membw", "LIM-910b-allreduce-8", "ARS-910b3-launch"),
+          # cdna4, relative to its parent's family-cdna3 (fitted first): HipKittens' BF16 (PyTorch matmul) and FP8
+          # (hipBLASLt) GEMMs on an MI355X at M = N = K of 4096 to 16384 (1024 and 2048 are checks: a per-call floor),
+          # utilizations with no twin; memory, collectives, launch cost and decode attention stay CDNA3's (no figure)
+          "cdna4": ("HK-mi355x-bf16-4096", "HK-mi355x-bf16-8192", "HK-mi355x-bf16-16384",
+                    "HK-mi355x-fp8-4096", "HK-mi355x-fp8-8192", "HK-mi355x-fp8-16384")}
 # Blackwell has no family file: TRT-LLM's routed-expert op on a B300 (rows FI5301-*, FI4985-*: flashinfer#5301 and #4985)
 # fits a grouped-GEMM rate (parity.calibrate.family.grouped_gemm_fit on FI5301-nvfp4-1, -8192, -16384: NVFP4 0.2254 of
 # peak, half at 132.5 tokens per expert) that reproduces the kernel figures but made the never-fitted aiconfigurator
@@ -37,16 +43,20 @@ def main(date: str) -> None:
     figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
     chips = {c.id: c for c in catalog.chips()}
     base = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
-    made = []
+    made: dict[str, Calibration] = {}
+    tree = catalog.families()
     for family, ids in FITTED.items():
-        cal = family_calibration(family, base, [figures[i] for i in ids], chips, date)
+        parent = made.get(tree[family].parent)  # a child family moves from its parent's fit, not the H200's
+        cal = family_calibration(family, parent or base, [figures[i] for i in ids], chips, date)
         (catalog.data_dir() / "calibration" / f"family-{family}.toml").write_text(family_toml(cal))
-        made.append(cal)
+        made[family] = cal
+    # the derived priors average root families only: a child fitted from its parent would count one stack twice
+    roots = [c for f, c in made.items() if tree[f].parent not in made]
     for chip, ids in CHIP_FITTED.items():
         cal = chip_calibration(chip, base, [figures[i] for i in ids], chips, date)
         (catalog.data_dir() / "calibration" / f"{chip}.toml").write_text(
             "# GEMM and attention rates published for this chip; the rest inherited (scripts/fit_families.py)\n" + family_toml(cal))
-    for architecture, prior in architecture_priors(base, made, catalog.families(), date).items():
+    for architecture, prior in architecture_priors(base, roots, tree, date).items():
         whose = (f"of the {architecture} architecture class" if architecture else
                  "whose architecture class is not stated or has no measured family")
         (catalog.data_dir() / "calibration" / f"{prior.id}.toml").write_text(

@@ -132,7 +132,7 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     if not figures:
         raise ParityError(f"family {family}: no kernel figures to fit")
     scale = {"compute": [], "bandwidth": []}  # type: dict[str, list[float]]
-    absolute: dict[str, float] = {}
+    absolute_shapes: dict[str, list[float]] = {}  # GEMM math key: its utilizations (several shapes combine)
     gemm: dict[str, float] = dict(base.gemm_efficiency)
     twin_ratios: dict[str, list[float]] = {}  # GEMM math key: its figures' ratios (several shapes combine)
     latency: list[float] = []
@@ -161,7 +161,7 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
             skinny.append(r)
             continue
         if f.kind.startswith("gemm_") and not f.twin:  # a utilization: the efficiency itself
-            absolute[f.kind.removeprefix("gemm_").removesuffix("_fraction")] = r
+            absolute_shapes.setdefault(f.kind.removeprefix("gemm_").removesuffix("_fraction"), []).append(r)
             continue
         if f.kind.startswith("gemm_"):
             twin_ratios.setdefault(f.kind.removeprefix("gemm_"), []).append(r)
@@ -180,6 +180,7 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
             scale["bandwidth"].append(r)
         else:
             raise ParityError(f"{f.case_id}: unknown kernel figure kind {f.kind!r}")
+    absolute = {m: _mean(rs) for m, rs in absolute_shapes.items()}
     if absolute:  # a measured utilization fixes the GEMM level; the base's other keys keep their shape
         level = math.exp(sum(math.log(v) for v in absolute.values()) / len(absolute))
         gemm = {k: min(level * v / base.gemm("default"), 1.0) for k, v in base.gemm_efficiency.items()}

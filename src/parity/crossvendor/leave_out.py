@@ -77,8 +77,9 @@ def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
     kept = [c for c in files if c.family not in gone]
     measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
     tree = catalog.families()
+    roots = [c for c in kept if not (c.family in tree and any(k.family == tree[c.family].parent for k in kept))]
     priors = {k: dataclasses.replace(p, id=f"{p.id}-without-{'-'.join(sorted(gone))}")
-              for k, p in architecture_priors(measured, kept, tree, measured.date).items()}
+              for k, p in architecture_priors(measured, roots, tree, measured.date).items()}
     generic = dataclasses.replace(catalog.prior_calibration(), id=f"derived-prior-without-{'-'.join(sorted(gone))}")
     cals = dict(setting.calibrations)
     for chip in catalog.chips():
@@ -92,10 +93,14 @@ def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
 
 
 def _refit_family(cal: Calibration, rows: Sequence[str]) -> Calibration:
-    """A family calibration refitted (as scripts/fit_families.py fits it) on some of its kernel rows."""
+    """A family calibration refitted (as scripts/fit_families.py fits it) on some of its kernel rows: relative to
+    its parent family's stored calibration where there is one (CDNA4 from CDNA3), else to the H200's."""
     figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
-    measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
-    fitted = family_calibration(cal.family, measured, [figures[r] for r in rows], {c.id: c for c in catalog.chips()},
+    tree = catalog.families()
+    parent = tree[cal.family].parent if cal.family in tree else ""
+    base = next((c for c in catalog.calibrations() if parent and c.family == parent),
+                catalog.calibration(catalog.chip("nvidia-h200-sxm")))
+    fitted = family_calibration(cal.family, base, [figures[r] for r in rows], {c.id: c for c in catalog.chips()},
                                 cal.date)
     return dataclasses.replace(fitted, id=f"{cal.id}-on-{'-'.join(rows)}")
 
