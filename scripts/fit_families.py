@@ -6,6 +6,7 @@ Which figures fit which family: FITTED below; the other figures are kept to chec
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from parity import catalog
@@ -48,6 +49,11 @@ def main(date: str) -> None:
     for family, ids in FITTED.items():
         parent = made.get(tree[family].parent)  # a child family moves from its parent's fit, not the H200's
         cal = family_calibration(family, parent or base, [figures[i] for i in ids], chips, date)
+        if parent:
+            kinds = sorted({figures[i].kind for i in ids})
+            cal = dataclasses.replace(cal, basis=(f"{', '.join(kinds)} measured; other GEMM formats and compute-bound "
+                                                   f"kinds moved from {parent.id}'s by the GEMM ratio; bandwidth, "
+                                                   f"collectives and launch cost inherited from it"))
         (catalog.data_dir() / "calibration" / f"family-{family}.toml").write_text(family_toml(cal))
         made[family] = cal
     # the derived priors average root families only: a child fitted from its parent would count one stack twice

@@ -144,6 +144,12 @@ def test_cdna4_gemm_is_hipkittens_mi355x_utilizations_and_the_rest_is_cdna3s() -
     assert rows - set(FITTED_CDNA4) == {"HK-mi355x-bf16-1024", "HK-mi355x-bf16-2048", "HK-mi355x-fp8-1024",
                                         "HK-mi355x-fp8-2048"}
     assert not rows & set(catalog.derived_prior().rows) and not rows & set(catalog.derived_prior("gpu").rows)
+    # the fit rows are kernel figures only: the MI355X serving rows it is scored on (RW46-*) fitted nothing
+    from parity.crossvendor import fitted_row_ids, scored_rows
+    published = catalog.measurements("serving_published")
+    scored = {r["case_id"] for r in scored_rows(published) if r["system"] == "mi355x-platform"}
+    assert set(FITTED_CDNA4) <= fitted_row_ids() and {r for r in scored if r.startswith("RW46-")}
+    assert not scored & fitted_row_ids() and not set(FITTED_CDNA4) & {r["case_id"] for r in published}
 
 
 def test_the_checks_are_kept_out_of_the_fit() -> None:
