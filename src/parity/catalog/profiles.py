@@ -100,8 +100,9 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
         if fitted:
             best = max(fitted, key=lambda c: c.date)
             if chip_id in best.measured_chips:
+                said = f"; {best.basis}" if best.basis else ""
                 return dataclasses.replace(best, basis=f"measured on this chip: {best.id} ({name} family; rows "
-                                                       f"{', '.join(best.rows)})" + (f"; {best.basis}" if best.basis else ""))
+                                                       f"{', '.join(best.rows)}){said}")
             best, via = _own_generation(best, step, name, via)
             return dataclasses.replace(best, measured=False, basis=(
                 f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
