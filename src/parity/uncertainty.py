@@ -17,12 +17,14 @@ import numpy as np
 
 from parity import catalog, tomlwrite
 from parity.engine import EngineProfile
-from parity.hardware import Calibration, System
+from parity.cost import math_unit
+from parity.dtypes import format_named
+from parity.hardware import Calibration, Chip, System
 from parity.model import Model
 from parity.plan import Layout
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
-           "ratio_interval", "bands_from", "interval_kind", "BANDED_APART"]
+           "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -149,10 +151,11 @@ def context_flags(model: Model, tokens: float) -> list[str]:
 
 
 def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,
-               layouts: Sequence[Layout], mtp_tokens: int = 0, context_tokens: float = 0) -> tuple[str, ...]:
+               layouts: Sequence[Layout], mtp_tokens: int = 0, context_tokens: float = 0,
+               weights: str = "") -> tuple[str, ...]:
     """Ways a serving case (a model on these systems' workers of these layouts; each system with the
-    calibration the case uses, None for the catalog's; requests of `context_tokens` prompt + output tokens)
-    lies outside what the model was fitted and checked on."""
+    calibration the case uses, None for the catalog's; requests of `context_tokens` prompt + output tokens;
+    `weights` its weight format) lies outside what the model was fitted and checked on."""
     out = list(model.flags)  # config keys parity does not model ("unmodelled: KEY")
     out += context_flags(model, context_tokens)
     for system, cal in {s.id: (s, c) for s, c in systems}.values():
@@ -160,6 +163,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         cal = cal or catalog.calibration(chip)
         if not cal.measured and chip.id not in catalog.fitted_chips():
             out.append(f"uncalibrated chip {chip.id} (calibration: {cal.basis or cal.id})")
+        elif weights and (unmeasured := unmeasured_gemm(cal, chip, weights)):
+            out.append(unmeasured)
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     unseen = sorted(used - catalog.validated_features())
     if unseen:
@@ -173,6 +178,18 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out.append(f"engine profile {engine.id} fitted on {engine.stack}, not on {chip.software_stack}")
     out += _mtp_beyond_fit(engine, mtp_tokens)
     return tuple(out)
+
+
+def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> str:
+    """A flag when the GEMM math a weight format runs on a chip is not among those the chip's fitted calibration
+    measured (catalog.measured_gemm_formats: its rate was moved with the measured ones, e.g. CDNA4's FP4 with its
+    BF16 and FP8), else ''. A calibration measured otherwise (parity calibrate's microbenchmarks) names no format."""
+    measured = catalog.measured_gemm_formats(cal.rows)
+    math, _ = math_unit(format_named(weights), chip)
+    if not measured or math in measured:
+        return ""
+    return (f"{math} GEMM rate not measured on {chip.id} ({cal.id} measures {', '.join(sorted(measured))}; "
+            f"{math} moved with them)")
 
 
 def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[str]:

@@ -71,6 +71,20 @@ def fitted_chips() -> frozenset[str]:
     return frozenset(system(r["system"]).chip.id for r in rows if r.get("split") == "calibration")
 
 
+def measured_gemm_formats(rows: tuple[str, ...]) -> frozenset[str]:
+    """The GEMM math keys (bf16, fp8, int8...) that published kernel figures among `rows` (a calibration's fitting
+    rows) measure: a fitted calibration's other GEMM keys were moved with these, not measured. Empty where no row
+    is a kernels_published.csv GEMM figure (a calibration measured another way, or a prior)."""
+    return _gemm_formats_of(frozenset(rows))
+
+
+@cache
+def _gemm_formats_of(rows: frozenset[str]) -> frozenset[str]:
+    kinds = {r["case_id"]: r["kind"] for r in measurements("kernels_published")}
+    return frozenset(kinds[r].removeprefix("gemm_").removesuffix("_fraction") for r in rows
+                     if kinds.get(r, "").startswith("gemm_") and kinds[r] != "gemm_memory")
+
+
 @cache
 def validated_features() -> frozenset[str]:
     """Architecture features of the models the fit has seen (calibration rows), MTP decoding included

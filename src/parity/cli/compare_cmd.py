@@ -173,7 +173,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
              "N/chip': a model that fits one system stays on one, though workers over two deliver N per chip "
              "(1.25x or more); a multi-die package (Ascend 910C) runs one rank per die; 'uncalibrated': "
              "no measured calibration of the chip itself (it inherits its family's or runs on the derived prior; "
-             "'parity show CHIP'). 80% interval of the per-chip ratio: from the cross-source residuals of both "
+             "'parity show CHIP')"
+             + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and this one's "
+                "rate moved with them" if any("GEMM rate not measured" in r.note for r in results) else "")
+             + ". 80% interval of the per-chip ratio: from the cross-source residuals of both "
              "chips' vendors (parity validate --by source); per system and per kW ratios share it. Assumptions: "
              "'parity show SYSTEM', --format json."))
     deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

@@ -38,7 +38,8 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
     systems = [(scenario.system, scenario.calibration)] + ([(scenario.prefill_system, None)]
                                                            if scenario.prefill_system else [])
     tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
-    return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens)
+    return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens,
+                      scenario.precision.weights)
 
 
 def _intervals(model_kind: str = "steady") -> Intervals | None:
