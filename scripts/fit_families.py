@@ -56,13 +56,11 @@ def main(date: str) -> None:
                                                    f"collectives and launch cost inherited from it"))
         (catalog.data_dir() / "calibration" / f"family-{family}.toml").write_text(family_toml(cal))
         made[family] = cal
-    # the derived priors average root families only: a child fitted from its parent would count one stack twice
-    roots = [c for f, c in made.items() if tree[f].parent not in made]
     for chip, ids in CHIP_FITTED.items():
         cal = chip_calibration(chip, base, [figures[i] for i in ids], chips, date)
         (catalog.data_dir() / "calibration" / f"{chip}.toml").write_text(
             "# GEMM and attention rates published for this chip; the rest inherited (scripts/fit_families.py)\n" + family_toml(cal))
-    for architecture, prior in architecture_priors(base, roots, tree, date).items():
+    for architecture, prior in architecture_priors(base, list(made.values()), tree, date).items():
         whose = (f"of the {architecture} architecture class" if architecture else
                  "whose architecture class is not stated or has no measured family")
         (catalog.data_dir() / "calibration" / f"{prior.id}.toml").write_text(

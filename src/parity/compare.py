@@ -32,7 +32,7 @@ from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, context_flags, interval_kind, \
-    ratio_interval, unmeasured_gemm
+    ratio_interval
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "memory_shortfall", "mtp_setting", "spec_ratios", "vendor_bands"]
@@ -171,14 +171,13 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
-    unmeasured = unmeasured_gemm(cal, chip, precision.weights) if common["calibrated"] else ""
     beyond = next((f"{profile.id} fitted only on runs {'with' if ' with MTP' in f else 'without'} MTP"
                    for f in raised if "fitted only on runs" in f), "")
     past = (f"{isl + osl:,} tokens past the {model.context_window:,}-token context window"
             if context_flags(model, isl + osl) else "")
     note = "; ".join(filter(None, [
         past, "" if common["calibrated"] else f"uncalibrated ({_short_basis(cal.basis)})",
-        unmeasured.split(" on ")[0],
+        next((f.split(" on ")[0] for f in raised if "GEMM rate not measured" in f), ""),
         f"spans {span} systems" if span > 1 else "", beyond,
         _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp, best.tokens_per_s_per_chip / dies,
                dies) if span == 1 else ""]))

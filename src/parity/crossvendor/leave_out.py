@@ -77,9 +77,8 @@ def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
     kept = [c for c in files if c.family not in gone]
     measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
     tree = catalog.families()
-    roots = [c for c in kept if not (c.family in tree and any(k.family == tree[c.family].parent for k in kept))]
     priors = {k: dataclasses.replace(p, id=f"{p.id}-without-{'-'.join(sorted(gone))}")
-              for k, p in architecture_priors(measured, roots, tree, measured.date).items()}
+              for k, p in architecture_priors(measured, kept, tree, measured.date).items()}
     generic = dataclasses.replace(catalog.prior_calibration(), id=f"derived-prior-without-{'-'.join(sorted(gone))}")
     cals = dict(setting.calibrations)
     for chip in catalog.chips():

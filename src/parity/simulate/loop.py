@@ -175,7 +175,7 @@ class Engine(Admission, Idling, Ranks):
         total = round(sum(per_rank))
         new_sum = total not in self.sums_met
         self.sums_met.add(total)
-        return self.builds.step_s(new_own, new_sum) if self.builds is not None else 0.0
+        return self.builds.step_s(new_own, new_sum)
 
     def _decode_stretch(self, horizon: float) -> None:
         """k plain decode steps up to the next event: a request's last token, an arrival becoming visible, the
