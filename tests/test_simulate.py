@@ -629,3 +629,25 @@ def test_inferencex_sglang_prefill_workers_take_their_recipes_budgets_and_no_inf
                 next(r for r in rows if r["engine"] == "trtllm" and r["random_range_ratio"])):
         t = scenario_from_row(own)
         assert disaggregated_deployment(t, benchmark_of(t)) == (t.engine, t.prefill_batch)
+
+
+def test_serve_request_rate_inf_sends_every_request_at_once() -> None:
+    """`--request-rate inf` (vLLM's and SGLang's clients: every request at once) is the open loop whose arrivals
+    are all at t = 0: the same run as 12 clients sending 12 prompts, so the same mean TTFT and TPOT; the MLPerf
+    server scenario needs a finite rate and refuses it with exit code 2."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "vllm", "--isl", "512",
+            "--osl", "64", "--num-prompts", "12", "--client", "vllm", "--format", "json"]
+    burst = CliRunner().invoke(cli, base + ["--request-rate", "inf"])
+    closed = CliRunner().invoke(cli, base + ["--concurrency", "12"])
+    assert burst.exit_code == 0 and closed.exit_code == 0, burst.output + closed.output
+    b, c = json.loads(burst.stdout), json.loads(closed.stdout)
+    assert b["ttft_s"] == pytest.approx(c["ttft_s"], rel=1e-9) and b["tpot_s"] == pytest.approx(c["tpot_s"], rel=1e-9)
+    assert b["requests"] == 12
+    server = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
+                                      "server", "--request-rate", "inf"])
+    assert server.exit_code == 2 and "finite --request-rate" in server.output

@@ -14,7 +14,7 @@ import click
 from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
                         progress_bar, typed_options, wide_option)
 from parity.cli.files import read_text
-from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, ray_option
+from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, ray_option
 from parity.errors import ParityError
 from parity.ops import Batch
 from parity.phase import PHASES
@@ -141,9 +141,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "server (Poisson arrivals at --request-rate) over --lengths")
 @click.option("--lengths", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="offline/server: a CSV of isl,osl pairs, one request a row (default: --isl, --osl)")
-@click.option("--request-rate", type=Real(0.0, 1e9, open_least=True), default=None,
+@click.option("--request-rate", type=RequestRate(), default=None,
               help="server: requests per second one worker receives; --sim: open-loop arrivals at this rate "
-                   "(Poisson unless --fixed-rate)")
+                   "(Poisson unless --fixed-rate), or inf: every request at once (vLLM's --request-rate inf)")
 @click.option("--batch", type=CONCURRENCY, default=None,
               help="phase decode/prefill: sequences (prompts) over the whole deployment, split over its attention-DP "
                    "ranks")
@@ -395,8 +395,8 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
 def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | None, fmt: str,
                   out: Path | None) -> None:
     """MLPerf-style server scenario: one worker under Poisson arrivals, mean and p99 TTFT, TPOT."""
-    if rate is None:
-        raise ParityError("--scenario server needs --request-rate (requests per second per worker)")
+    if rate is None or math.isinf(rate):
+        raise ParityError("--scenario server needs a finite --request-rate (requests per second per worker)")
     scenario = scenario_of(case)
     result = server_latency(deployment(scenario, scenario.layout), scenario.engine, pairs, rate)
     if not result.feasible:

@@ -99,6 +99,19 @@ class Real(click.ParamType):
         return number
 
 
+class RequestRate(Real):
+    """Requests per second, in (0, 1e9], or 'inf' as vLLM's and SGLang's clients take it (--request-rate inf:
+    every request sent at once)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 1e9, open_least=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
+            return math.inf
+        return super().convert(value, param, ctx)
+
+
 class Quantity(click.ParamType):
     """A positive, finite quantity with a unit ('2e12 tokens/day', '5M tokens/s') in SI base units."""
 
