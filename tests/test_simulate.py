@@ -633,8 +633,8 @@ def test_inferencex_sglang_prefill_workers_take_their_recipes_budgets_and_no_inf
 
 def test_serve_request_rate_inf_sends_every_request_at_once() -> None:
     """`--request-rate inf` (vLLM's and SGLang's clients: every request at once) is the open loop whose arrivals
-    are all at t = 0: the same run as 12 clients sending 12 prompts, so the same mean TTFT and TPOT; the MLPerf
-    server scenario needs a finite rate and refuses it with exit code 2."""
+    are all at t = 0: the same run as 12 clients sending 12 prompts, so the same mean TTFT and TPOT, and the
+    table's title says so; the MLPerf server scenario needs a finite rate and refuses it with exit code 2."""
     import json
 
     from click.testing import CliRunner
@@ -648,6 +648,8 @@ def test_serve_request_rate_inf_sends_every_request_at_once() -> None:
     b, c = json.loads(burst.stdout), json.loads(closed.stdout)
     assert b["ttft_s"] == pytest.approx(c["ttft_s"], rel=1e-9) and b["tpot_s"] == pytest.approx(c["tpot_s"], rel=1e-9)
     assert b["requests"] == 12
+    table = CliRunner().invoke(cli, base[:-2] + ["--request-rate", "inf"], env={"COLUMNS": "160"})
+    assert "(agg, 512 in / 64 out, 12 requests at once)" in " ".join(table.output.split())
     server = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
                                       "server", "--request-rate", "inf"])
     assert server.exit_code == 2 and "finite --request-rate" in server.output

@@ -297,8 +297,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
     emit_record(rows, fmt, wrap=True,
-                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, {concurrency} "
-                      f"client{'' if concurrency == 1 else 's'})",
+                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, "
+                      f"{_load(concurrency, request_rate if simulated else None, trace, data.get('requests'))})",
                 caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
@@ -390,6 +390,16 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: offline over {result.requests} requests",
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+
+
+def _load(concurrency: int, request_rate: float | None, trace: Path | None, requests: float | None) -> str:
+    """How the run's requests arrive, for its title: closed-loop clients, an open-loop rate, a trace."""
+    if trace is not None:
+        return f"trace {trace.name}"
+    if request_rate is None:
+        return f"{concurrency} client{'' if concurrency == 1 else 's'}"
+    sent = f"{requests:,.0f} requests" if requests else "requests"
+    return f"{sent} at once" if math.isinf(request_rate) else f"{sent} at {request_rate:g}/s"
 
 
 def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | None, fmt: str,
