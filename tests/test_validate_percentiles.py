@@ -95,7 +95,7 @@ def test_section_percentiles_reports_every_source() -> None:
     result = CliRunner().invoke(cli, ["validate", "--section", "percentiles", "--format", "json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert len(payload["sources"]) == 10 and payload["rows"] == 18
+    assert len(payload["sources"]) == 11 and payload["rows"] == 21
     assert {s["model_kind"] for s in payload["scores"]} == {"sim", "steady"}
 
 
