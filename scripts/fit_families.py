@@ -27,9 +27,12 @@ FITTED = {"cdna3": ("AMD-063", "AMD-064", "AZ-gemm-fp8-16384", "AZ-gemm-fp8-3276
                           "LIM-910b-exp-membw", "LIM-910b-allreduce-8", "ARS-910b3-launch"),
           # cdna4, relative to its parent's family-cdna3 (fitted first): HipKittens' BF16 (PyTorch matmul) and FP8
           # (hipBLASLt) GEMMs on an MI355X at M = N = K of 4096 to 16384 (1024 and 2048 are checks: a per-call floor),
-          # utilizations with no twin; memory, collectives, launch cost and decode attention stay CDNA3's (no figure)
+          # utilizations with no twin; AITER's tuned MXFP4 GEMM (gemm_a4w4, asm f4gemm) at the same M = N = K sets FP4
+          # alone (parity.calibrate.family.OWN_RATE; the Llama-3.1-8B shapes, M = 1 and the older CK kernel are checks);
+          # memory, collectives, launch cost and decode attention stay CDNA3's (no figure)
           "cdna4": ("HK-mi355x-bf16-4096", "HK-mi355x-bf16-8192", "HK-mi355x-bf16-16384",
-                    "HK-mi355x-fp8-4096", "HK-mi355x-fp8-8192", "HK-mi355x-fp8-16384")}
+                    "HK-mi355x-fp8-4096", "HK-mi355x-fp8-8192", "HK-mi355x-fp8-16384",
+                    "AITER-mi355x-fp4-4096", "AITER-mi355x-fp4-8192", "AITER-mi355x-fp4-16384")}
 # Blackwell has no family file: TRT-LLM's routed-expert op on a B300 (rows FI5301-*, FI4985-*: flashinfer#5301 and #4985)
 # fits a grouped-GEMM rate (parity.calibrate.family.grouped_gemm_fit on FI5301-nvfp4-1, -8192, -16384: NVFP4 0.2254 of
 # peak, half at 132.5 tokens per expert) that reproduces the kernel figures but made the never-fitted aiconfigurator

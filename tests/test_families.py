@@ -114,7 +114,8 @@ def test_cdna3_gemm_is_the_mean_ratio_over_every_large_shape_and_its_own_figures
 
 
 FITTED_CDNA4 = ("HK-mi355x-bf16-4096", "HK-mi355x-bf16-8192", "HK-mi355x-bf16-16384", "HK-mi355x-fp8-4096",
-                "HK-mi355x-fp8-8192", "HK-mi355x-fp8-16384")
+                "HK-mi355x-fp8-8192", "HK-mi355x-fp8-16384", "AITER-mi355x-fp4-4096", "AITER-mi355x-fp4-8192",
+                "AITER-mi355x-fp4-16384")
 
 
 def test_cdna4_gemm_is_hipkittens_mi355x_utilizations_and_the_rest_is_cdna3s() -> None:
@@ -123,15 +124,18 @@ def test_cdna4_gemm_is_hipkittens_mi355x_utilizations_and_the_rest_is_cdna3s() -
     BF16 (PyTorch matmul) 4096 1,138.53, 8192 1,521.25, 16384 1,559.81 TFLOP/s: 0.45251, 0.60463, 0.61996,
     geometric mean 0.55356; FP8 (hipBLASLt) 2,748.78, 3,233.19, 3,293.23: 0.54615, 0.64240, 0.65433, mean 0.61231.
     The formats' mean (0.55356 x 0.61231)^0.5 = 0.58219 over CDNA3's default 0.4086 = 1.42485 moves the formats
-    and compute-bound kinds no MI355X figure measures: fp4 0.3659 x 1.42485 = 0.5214, prefill attention 0.3047 x
-    1.42485 = 0.4342. No bandwidth, collective or launch figure: those stay CDNA3's (inherited, stated)."""
+    and compute-bound kinds no MI355X figure measures: prefill attention 0.3047 x 1.42485 = 0.4342. FP4 is AITER's
+    tuned gemm_a4w4 (asm f4gemm) at the same shapes, of the 10,066 TFLOP/s dense MXFP4 peak: 2 x 4096^3 in 37.9223 us
+    = 3,624.23 TFLOP/s, 0.36005; 8192^3 in 216.0155 us = 5,089.97, 0.50566; 16384^3 in 1,563.1208 us = 5,627.26,
+    0.55904; geometric mean 0.4669 (it was 0.3659 x 1.42485 = 0.5214, moved), and it moves nothing else (OWN_RATE).
+    No bandwidth, collective or launch figure: those stay CDNA3's (inherited, stated)."""
     from parity.calibrate.family import family_calibration, figures_from_rows
     figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
     chips = {c.id: c for c in catalog.chips()}
     cdna3 = catalog.calibration(catalog.chip("mi300x"))
     cal = family_calibration("cdna4", cdna3, [figures[i] for i in FITTED_CDNA4], chips, "d")
     assert cal.gemm("bf16") == pytest.approx(0.5536, abs=1e-4) and cal.gemm("fp8") == pytest.approx(0.6123, abs=1e-4)
-    assert cal.gemm("fp4") == pytest.approx(0.5214, abs=1e-4)
+    assert cal.gemm("fp4") == pytest.approx(0.4669, abs=1e-4) and cal.gemm("default") == pytest.approx(0.5822, abs=1e-4)
     assert cal.attention_prefill_efficiency == pytest.approx(0.4342, abs=1e-4)
     for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_decode_efficiency",
                  "stream_efficiency", "collective_efficiency", "collective_latency_factor", "kernel_overhead_s"):
@@ -142,7 +146,9 @@ def test_cdna4_gemm_is_hipkittens_mi355x_utilizations_and_the_rest_is_cdna3s() -
     # MI355X's smaller GEMMs are checks; a child family stays out of the derived priors (CDNA's stack counted once)
     rows = {r["case_id"] for r in catalog.measurements("kernels_published") if r["chip"] == "amd-mi355x"}
     assert rows - set(FITTED_CDNA4) == {"HK-mi355x-bf16-1024", "HK-mi355x-bf16-2048", "HK-mi355x-fp8-1024",
-                                        "HK-mi355x-fp8-2048"}
+                                        "HK-mi355x-fp8-2048", "AITER-mi355x-fp4-l8b-qkv", "AITER-mi355x-fp4-l8b-o",
+                                        "AITER-mi355x-fp4-l8b-gateup", "AITER-mi355x-fp4-l8b-down",
+                                        "AITER-mi355x-fp4-l8b-down-m1", "AITER-mi355x-fp4-ck-16384"}
     assert not rows & set(catalog.derived_prior().rows) and not rows & set(catalog.derived_prior("gpu").rows)
     # the fit rows are kernel figures only: the MI355X serving rows it is scored on (RW46-*) fitted nothing
     from parity.crossvendor import fitted_row_ids, scored_rows
@@ -150,6 +156,30 @@ def test_cdna4_gemm_is_hipkittens_mi355x_utilizations_and_the_rest_is_cdna3s() -
     scored = {r["case_id"] for r in scored_rows(published) if r["system"] == "mi355x-platform"}
     assert set(FITTED_CDNA4) <= fitted_row_ids() and {r for r in scored if r.startswith("RW46-")}
     assert not scored & fitted_row_ids() and not set(FITTED_CDNA4) & {r["case_id"] for r in published}
+
+
+def test_a_measured_fp4_rate_sets_fp4_alone() -> None:
+    """OWN_RATE (hand-derived, on family-cdna3 as the base: default 0.4086, fp8 0.4126, fp4 0.3659, prefill attention
+    0.3047): an MXFP4 GEMM at 5,033 of the MI355X's 10,066 TFLOP/s sets fp4 = 0.5 and moves nothing else; beside a BF16
+    GEMM at 1,509.6 of 2,516 TFLOP/s (0.6) the level is BF16's alone: 0.6 / 0.4086 = 1.46843, so fp8 0.4126 x 1.46843
+    = 0.6059 and prefill attention 0.3047 x 1.46843 = 0.4474, while fp4 stays 0.5 (with the old rule the level would
+    have been (0.6 x 0.5)^0.5 = 0.5477 and fp8 0.5531)."""
+    from parity.calibrate.family import KernelFigure, family_calibration
+    chips = {c.id: c for c in catalog.chips()}
+    cdna3 = catalog.calibration(catalog.chip("mi300x"))
+    fp4 = KernelFigure(case_id="x-fp4", chip="amd-mi355x", kind="gemm_fp4", achieved=5.033e15)
+    bf16 = KernelFigure(case_id="x-bf16", chip="amd-mi355x", kind="gemm_bf16", achieved=1.5096e15)
+    alone = family_calibration("t", cdna3, [fp4], chips, "d")
+    assert alone.gemm_efficiency == {**cdna3.gemm_efficiency, "fp4": 0.5}
+    assert alone.attention_prefill_efficiency == cdna3.attention_prefill_efficiency
+    both = family_calibration("t", cdna3, [bf16, fp4], chips, "d")
+    assert both.gemm("fp4") == 0.5 and both.gemm("bf16") == pytest.approx(0.6, abs=1e-4)
+    assert both.gemm("fp8") == pytest.approx(0.6059, abs=1e-4)
+    assert both.attention_prefill_efficiency == pytest.approx(0.4474, abs=1e-4)
+    without = family_calibration("t", cdna3, [bf16], chips, "d")
+    assert {k: v for k, v in both.gemm_efficiency.items() if k != "fp4"} == {
+        k: v for k, v in without.gemm_efficiency.items() if k != "fp4"}
+    assert "fp4 measured on its own kernels (fp4 0.5000) sets that format only" in both.method
 
 
 def test_the_checks_are_kept_out_of_the_fit() -> None:

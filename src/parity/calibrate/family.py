@@ -12,6 +12,9 @@ all-reduce's time beside the twin's in the same test (8-64 KB, where the bytes t
 collective latency factor: engine profiles' collective latencies were fitted on the twin's fabric. Several figures
 of one kind (GEMM shapes, message sizes) combine by their geometric mean. A memory-bound GEMM's bandwidth (M = 1,
 weights read once) stated with no twin is the memory efficiency itself, and moves grouped expert GEMMs with it.
+A sub-byte GEMM format measured on its own kernels (OWN_RATE: FP4, whose kernels pack two values a byte, read a block
+scale every 32 values and run their own kernel family: AITER's asm f4gemm, Triton dot_scaled) sets that format's rate
+only: it moves no other format and no other compute-bound kind, whose level comes from the byte-wide formats' figures.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from parity.hardware import ARCHITECTURES, Calibration, Chip, Family
 
 __all__ = ["KernelFigure", "figures_from_rows", "family_calibration", "grouped_gemm_fit", "chip_calibration", "derived_prior",
            "architecture_priors",
-           "family_toml", "COMPUTE", "BANDWIDTH"]
+           "family_toml", "COMPUTE", "BANDWIDTH", "OWN_RATE"]
 
 COMPUTE = ("gemm", "attention_prefill")
+OWN_RATE = ("fp4",)  # GEMM math keys whose measured rate sets themselves only (module docstring)
 BANDWIDTH = ("memory", "attention_decode")
 
 
@@ -38,7 +42,7 @@ class KernelFigure:
 
     case_id: str
     chip: str
-    kind: str  # gemm_fp8, gemm_int8_fraction, gemm_memory, memory, attention_prefill(_fraction),
+    kind: str  # gemm_fp8, gemm_fp4, gemm_int8_fraction, gemm_memory, memory, attention_prefill(_fraction),
     # attention_decode_fraction, allreduce_busbw, allreduce_latency, launch_overhead (one small kernel's launch and
     # completion, eager, wall clock [s])
     achieved: float
@@ -54,8 +58,8 @@ class KernelFigure:
         return "compute" if self.kind.startswith(COMPUTE) and self.kind != "gemm_memory" else "bandwidth"
 
 
-KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "gemm_memory", "memory", "attention_prefill",
-         "attention_prefill_fraction", "attention_decode_fraction", "allreduce_busbw", "allreduce_latency",
+KINDS = ("gemm_fp8", "gemm_fp4", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "gemm_memory", "memory",
+         "attention_prefill", "attention_prefill_fraction", "attention_decode_fraction", "allreduce_busbw", "allreduce_latency",
          "launch_overhead", "grouped_gemm_fp4", "grouped_gemm_fp8", "grouped_gemm_bf16")
 GROUPED = "grouped_gemm_"  # a routed-expert op's median latency [s] at tokens_per_expert (grouped_gemm_fit)
 
@@ -181,13 +185,15 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         else:
             raise ParityError(f"{f.case_id}: unknown kernel figure kind {f.kind!r}")
     absolute = {m: _mean(rs) for m, rs in absolute_shapes.items()}
-    if absolute:  # a measured utilization fixes the GEMM level; the base's other keys keep their shape
-        level = math.exp(sum(math.log(v) for v in absolute.values()) / len(absolute))
+    leveled = [v for m, v in absolute.items() if m not in OWN_RATE]  # the formats that set the level
+    level = _mean(leveled)
+    if leveled:  # a measured utilization fixes the GEMM level; the base's other keys keep their shape
         gemm = {k: min(level * v / base.gemm("default"), 1.0) for k, v in base.gemm_efficiency.items()}
-        gemm |= absolute
         scale["compute"].append(level / base.gemm("default"))
+    gemm |= absolute
     twinned = {m: base.gemm(m) * _mean(rs) for m, rs in twin_ratios.items()}
-    scale["compute"] += [_mean(rs) for rs in twin_ratios.values()]
+    moving = [m for m in twinned if m not in OWN_RATE]  # twinned formats whose ratio moves the others
+    scale["compute"] += [_mean(twin_ratios[m]) for m in moving]
     if skinny:
         fields["memory_efficiency"] = min(_mean(skinny), 1.0)
         fields["grouped_gemm_memory_efficiency"] = min(
@@ -197,18 +203,23 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     mixed = ""
     if twinned and absolute:  # both kinds of GEMM figure: each measured format keeps its own value, the
         # others move by the geometric mean of the measured formats' ratios to the base (an assumption, stated)
-        factor = _mean([level / base.gemm("default")] + [twinned[m] / base.gemm(m) for m in twinned])
+        factor = _mean([level / base.gemm("default")] * bool(leveled) + [twinned[m] / base.gemm(m) for m in moving])
         gemm = {k: v * factor for k, v in base.gemm_efficiency.items()} | twinned | absolute
         mixed = f"GEMM formats without a figure of their own move by {factor:.4f} (the measured formats' mean ratio)"
     elif twinned:  # math keys without a figure move by the measured keys' ratio (an assumption, stated)
-        gemm = {k: v * _mean(twinned[m] / base.gemm(m) for m in twinned) for k, v in gemm.items()} | twinned
-    elif not absolute:
-        gemm = {k: v * compute for k, v in gemm.items()}
+        gemm = {k: v * _mean(twinned[m] / base.gemm(m) for m in moving) for k, v in gemm.items()} | twinned
+    elif not leveled:  # no byte-wide GEMM figure: the formats move with the compute-bound kinds' figures
+        gemm = {k: v * compute for k, v in gemm.items()} | absolute
     def moved(name: str, factor: float) -> float:
         return fields.get(name, min(getattr(base, name) * factor, 1.0))
     inferred = [*([mixed, f"compute-bound kinds not measured move by {compute:.4f}"] if mixed else
                   [f"GEMM formats and compute-bound kinds not measured move by {compute:.4f}"]),
                 f"bandwidth-bound ones by {bandwidth:.4f}"]
+    own = sorted(m for m in (*absolute, *twinned) if m in OWN_RATE)
+    if own:
+        rates = ", ".join(f"{m} {gemm[m]:.4f}" for m in own)
+        inferred.append(f"{', '.join(own)} measured on its own kernels ({rates}) sets that format only: it moves no "
+                        "other format or kind (parity.calibrate.family.OWN_RATE)")
     if skinny:
         inferred.append(f"memory-bound GEMMs reach {fields['memory_efficiency']:.4f} of the memory bandwidth "
                         f"(mean of {len(skinny)} figures) and grouped expert GEMMs move with them")
