@@ -99,3 +99,27 @@ def test_the_accuracy_page_lists_training_per_vendor() -> None:
     lines = _by_vendor({"by_vendor": {"ratios": [], "scores": [], "training": training}})
     assert any(line.startswith("Training runs per vendor") for line in lines)
     assert any("| AMD | left out | 3 | 58.4% | 71.8% |" in line for line in lines)
+
+
+def test_the_accuracy_page_lists_every_source_left_out_and_names_those_over_the_bar() -> None:
+    """The by-source section keeps the 'left out' rows only (one per source and kind of metric) and names, worst
+    first, the sources whose decode median |error| passes SOURCE_DECODE_TARGET (20%): 24.7% and 21.3% do, 19.9% and
+    a 35.4% prefill figure do not."""
+    from parity.report.accuracy_page import SOURCE_DECODE_TARGET, _by_source
+
+    def row(group: str, kind: str, setting: str, median: float) -> dict[str, object]:
+        return {"group": group, "kind": kind, "setting": setting, "count": 2, "median_abs_error": median,
+                "p90_abs_error": median, "bias": median}
+    scores = [row("a", "decode", "left out", 0.213), row("a", "decode", "before", 0.9), row("b", "decode", "left out", 0.199),
+              row("c", "prefill", "left out", 0.354), row("d", "decode", "left out", 0.247),
+              row("aiconfigurator", "decode", "held-out half", 0.102)]
+    assert SOURCE_DECODE_TARGET == 0.20
+    lines = _by_source({"by_source": {"scores": scores, "ratios": []}})
+    text = "\n".join(lines)
+    assert "2 of 3 sources' decode figures miss 20.0% median with their rows left out: `d`, `a`." in text
+    assert [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| `")] == ["| `a`", "| `b`", "| `c`", "| `d`"]
+    assert _by_source({}) == []
+    from parity.report.accuracy_page import summary_rows
+    assert summary_rows([], [], [], by_source=scores) == [[
+        "published decode throughput / TPOT", "the worst of 3 sources, each left out of every fit (`d`; 2 over 20.0%)",
+        "2", "24.7%", "24.7%"]]

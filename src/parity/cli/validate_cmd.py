@@ -147,6 +147,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted,
                                                       model_kind=published_kind, processes=processes)
             payload["by_vendor"]["training"] = training_scores("vendor")
+            payload["by_source"] = crossvendor_scores("source", min(iterations, 60), served_errors=never_fitted,
+                                                      model_kind=published_kind, processes=processes)
             payload["model_kind"] = model_kind
             payload["other_errors"] = _never_fitted_errors(rows, "steady" if model_kind == "sim" else "sim",
                                                            processes, ray)
