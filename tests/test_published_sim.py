@@ -50,3 +50,21 @@ def test_a_left_out_group_is_scored_by_the_simulator_with_the_steady_fits() -> N
     assert all("refitted sglang-cann" in found[1] for found in left.values())
     assert left["steady"][2][0].predicted == pytest.approx(61.183, rel=1e-3)
     assert left["sim"][2][0].predicted == pytest.approx(54.827, rel=1e-3)
+
+
+def test_a_published_prefill_rate_is_one_step_times_the_engines_prefill_factor() -> None:
+    """LMSYS's SGLang prefill of DeepSeek-V3 on H100 at 1,024-token prompts (C02, 7,209 tokens/s per chip): 16,384
+    prompt tokens a rank in one step, whose time the SGLang profile's prefill_scale stretches as the steady model
+    and `serve --phase prefill` do; DeepSeek's own profile row (A05, engine generic: factor 1) keeps the bare step."""
+    from parity.ops import Batch
+    from parity.predict.scenario import deployment, scenario_from_row
+    from parity.step import step_cost
+    rows = _rows("C02-h100-prefill-1k", "A05-h800-prefill")
+    found = {e.case_id: e for e in published_errors(rows)}
+    for row in rows:
+        scenario = scenario_from_row(row)
+        isl = float(scenario.isl)
+        step = float(step_cost(deployment(scenario, scenario.layout), Batch(
+            prefill_tokens=16384.0, prefill_sequences=16384.0 / isl, prefill_context=0.0)).time_s)
+        assert found[row["case_id"]].predicted == pytest.approx(16384.0 / (step * scenario.engine.prefill_scale), rel=1e-9)
+    assert catalog.engine("sglang").prefill_scale > 1.1 and catalog.engine("generic").prefill_scale == 1.0
