@@ -239,3 +239,32 @@ def test_a_family_with_an_unknown_architecture_class_is_refused(tmp_path, monkey
         catalog_hardware.families.cache_clear()
     with pytest.raises(ValueError, match="architecture must be one of"):
         Family(id="x", vendor="V", stack="s", architecture="fpga")
+
+
+def test_an_fp4_gemm_figure_is_a_utilization_of_the_fp4_peak() -> None:
+    """gemm_fp4: GB200 FP4 16384^3, 7,627.6 TFLOP/s over the dense 10,000 = 0.76276, the fp4 efficiency itself
+    (no twin: Hopper has no FP4 unit); the H200's other formats move by 0.76276 / 0.67 = 1.13845 (bf16 0.7102 ->
+    0.8085)."""
+    from parity.calibrate.family import family_calibration, figures_from_rows
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("h200"))
+    cal = family_calibration("blackwell", base, [figures["AZ-gb200-fp4-16384"]], chips, "d")
+    assert cal.gemm("fp4") == pytest.approx(0.7628, abs=1e-4) and cal.gemm("bf16") == pytest.approx(0.8085, abs=1e-4)
+
+
+def test_a_child_of_the_measured_chips_family_stays_out_of_the_priors() -> None:
+    """A family fitted relative to the H200 whose parent is the H200's own family (Blackwell of Hopper) would count
+    the CUDA stack twice in the derived priors: architecture_priors leaves it out when told the measured chip's family,
+    and keeps it otherwise."""
+    from parity.calibrate.family import architecture_priors, family_calibration, figures_from_rows
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("h200"))
+    blackwell = family_calibration("blackwell", base, [figures["AZ-gb200-fp4-16384"]], chips, "d")
+    cdna3 = catalog.calibration(catalog.chip("mi300x"))
+    tree = catalog.families()
+    kept = architecture_priors(base, [cdna3, blackwell], tree, "d")
+    left = architecture_priors(base, [cdna3, blackwell], tree, "d", catalog.chip("h200").family)
+    assert "AZ-gb200-fp4-16384" in kept[""].rows and "AZ-gb200-fp4-16384" in kept["gpu"].rows
+    assert left[""].rows == left["gpu"].rows == cdna3.rows

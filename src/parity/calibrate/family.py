@@ -38,7 +38,7 @@ class KernelFigure:
 
     case_id: str
     chip: str
-    kind: str  # gemm_fp8, gemm_int8_fraction, gemm_memory, memory, attention_prefill(_fraction),
+    kind: str  # gemm_fp8, gemm_fp4, gemm_int8_fraction, gemm_memory, memory, attention_prefill(_fraction),
     # attention_decode_fraction, allreduce_busbw, allreduce_latency, launch_overhead (one small kernel's launch and
     # completion, eager, wall clock [s])
     achieved: float
@@ -54,7 +54,7 @@ class KernelFigure:
         return "compute" if self.kind.startswith(COMPUTE) and self.kind != "gemm_memory" else "bandwidth"
 
 
-KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "gemm_memory", "memory", "attention_prefill",
+KINDS = ("gemm_fp8", "gemm_int8", "gemm_bf16", "gemm_fp4", "gemm_int8_fraction", "gemm_memory", "memory", "attention_prefill",
          "attention_prefill_fraction", "attention_decode_fraction", "allreduce_busbw", "allreduce_latency",
          "launch_overhead", "grouped_gemm_fp4", "grouped_gemm_fp8", "grouped_gemm_bf16")
 GROUPED = "grouped_gemm_"  # a routed-expert op's median latency [s] at tokens_per_expert (grouped_gemm_fit)
@@ -349,13 +349,14 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
 
 
 def architecture_priors(measured: Calibration, families: Sequence[Calibration], tree: Mapping[str, Family],
-                        date: str) -> dict[str, Calibration]:
+                        date: str, measured_family: str = "") -> dict[str, Calibration]:
     """The derived prior of each architecture class (hardware.ARCHITECTURES) that holds a measured family, over
     that class's measured families alone (id derived-prior-CLASS), and under '' the prior over all of them
     (derived-prior): a chip without measurements inherits what measured chips of its own class reach. A child
-    family fitted from its parent among `families` (CDNA4 from CDNA3) is left out: it would count one stack twice."""
-    families = [c for c in families
-                if not (c.family in tree and any(k.family == tree[c.family].parent for k in families))]
+    family fitted from its parent among `families` (CDNA4 from CDNA3), or from the measured chip's own family
+    `measured_family` (Blackwell from Hopper's H200), is left out: it would count one stack twice."""
+    parents = {k.family for k in families} | ({measured_family} - {""})
+    families = [c for c in families if not (c.family in tree and tree[c.family].parent in parents)]
     out = {"": derived_prior(measured, families, date)} if families else {}
     for architecture in ARCHITECTURES:
         mine = [c for c in families if c.family in tree and tree[c.family].architecture == architecture]
