@@ -33,12 +33,21 @@ FITTED = {"cdna3": ("AMD-063", "AMD-064", "AZ-gemm-fp8-16384", "AZ-gemm-fp8-3276
           "cdna4": ("HK-mi355x-bf16-4096", "HK-mi355x-bf16-8192", "HK-mi355x-bf16-16384",
                     "HK-mi355x-fp8-4096", "HK-mi355x-fp8-8192", "HK-mi355x-fp8-16384",
                     "AITER-mi355x-fp4-4096", "AITER-mi355x-fp4-8192", "AITER-mi355x-fp4-16384")}
-# Blackwell has no family file: TRT-LLM's routed-expert op on a B300 (rows FI5301-*, FI4985-*: flashinfer#5301 and #4985)
-# fits a grouped-GEMM rate (parity.calibrate.family.grouped_gemm_fit on FI5301-nvfp4-1, -8192, -16384: NVFP4 0.2254 of
-# peak, half at 132.5 tokens per expert) that reproduces the kernel figures but made the never-fitted aiconfigurator
-# rows worse with the engine profiles as fitted (measurements/README.md); the rows stay checks. To apply it, add
-# "blackwell": ("FI5301-nvfp4-1", "FI5301-nvfp4-8192", "FI5301-nvfp4-16384") to FITTED and keep that family out of the
-# derived priors (its other efficiencies are the H200's).
+# blackwell, relative to the H200 (the parent Hopper family's measured chip): Azure's cuBLASLt FP8 GEMMs on GB200 and GB300
+# beside the H200's in the same harness (shapes of at least 4096 a side; smaller and n=192 ones are checks), their FP4
+# GEMMs as utilizations (8192 and up: FP4 4096^3 takes ~25 us, a per-call floor), GB300 cuBLAS BF16 at M = N = 8192
+# (K 4096-16384), and NCCL's all-reduce over a GB200 NVL72 rack. Checks: Azure's 4-GPU ring all-reduce and its small
+# messages (four ranks on a forced ring against eight on NVLS), FlashMLA's B200 attention figures (a fitted one would
+# move the MLA-decode rate, which none measures), memory-bound GEMMs under 100 us (flashinfer#1732, sglang#32787) and
+# the routed-expert rows FI5301-*, FI4985-* (their grouped_gemm_fit, NVFP4 0.2254 of peak with half at 132.5 tokens
+# per expert, made the never-fitted aiconfigurator rows worse: measurements/README.md). Memory, stream, decode
+# attention, launch cost and the collective latency stay the H200's: no Blackwell figure meets the rules above.
+FITTED["blackwell"] = ("AZ-gb200-fp8-4096", "AZ-gb200-fp8-8192", "AZ-gb200-fp8-16384", "AZ-gb200-fp8-32768",
+                       "AZ-gb300-fp8-4096", "AZ-gb300-fp8-8192", "AZ-gb300-fp8-16384", "AZ-gb300-fp8-32768",
+                       "AZ-gb200-fp4-8192", "AZ-gb200-fp4-16384", "AZ-gb200-fp4-32768",
+                       "AZ-gb300-fp4-8192", "AZ-gb300-fp4-16384", "AZ-gb300-fp4-32768",
+                       "TLX740-gb300-bf16-k4096", "TLX740-gb300-bf16-k8192",
+                       "TLX740-gb300-bf16-k16384", "CW43-gb200-allreduce-8g")
 # chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
 CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}
 
@@ -63,7 +72,8 @@ def main(date: str) -> None:
         cal = chip_calibration(chip, base, [figures[i] for i in ids], chips, date)
         (catalog.data_dir() / "calibration" / f"{chip}.toml").write_text(
             "# GEMM and attention rates published for this chip; the rest inherited (scripts/fit_families.py)\n" + family_toml(cal))
-    for architecture, prior in architecture_priors(base, list(made.values()), tree, date).items():
+    for architecture, prior in architecture_priors(base, list(made.values()), tree, date,
+                                                   catalog.chip(base.chip).family).items():
         whose = (f"of the {architecture} architecture class" if architecture else
                  "whose architecture class is not stated or has no measured family")
         (catalog.data_dir() / "calibration" / f"{prior.id}.toml").write_text(

@@ -37,10 +37,12 @@ def test_the_h20_gets_its_own_gemm_and_flashmla_rates_and_the_h200_s_everything_
 
 
 def test_a_chip_calibration_built_from_figures_is_not_inherited_by_siblings() -> None:
-    """H100, H800 and the Blackwell chips keep inheriting the H200's microbenchmark calibration, not the
-    H20's newer published-figure file."""
-    for chip in ("nvidia-h100-sxm", "nvidia-h800-sxm", "nvidia-b200-sxm", "nvidia-gb200"):
+    """H100 and H800 keep inheriting the H200's microbenchmark calibration, not the H20's newer published-figure
+    file; the Blackwell chips take their own family's (family-blackwell), not the H20's either."""
+    for chip in ("nvidia-h100-sxm", "nvidia-h800-sxm"):
         assert catalog.calibration(catalog.chip(chip)).id == "nvidia-h200-sxm-measured", chip
+    for chip in ("nvidia-b200-sxm", "nvidia-gb200"):
+        assert catalog.calibration(catalog.chip(chip)).id == "family-blackwell", chip
 
 
 def test_a_chip_calibration_takes_only_figures_measured_on_that_chip() -> None:

@@ -38,11 +38,16 @@ def test_hopper_siblings_inherit_the_measured_h200() -> None:
 
 
 def test_a_family_without_measurements_inherits_its_parents() -> None:
-    """Blackwell holds no microbenchmark; its parent Hopper does, so B200 takes the H200's and says why."""
-    cal = catalog.calibration(catalog.chip("b200"))
-    assert cal.gemm("bf16") == 0.7102
-    assert "inherited from nvidia-h200-sxm (hopper family)" in cal.basis
-    assert "blackwell has no measurement of its own" in cal.basis
+    """Rubin holds no measurement; its parent Blackwell has a family file (family-blackwell), so Rubin takes that
+    and says why. Ampere's parent Hopper has no family file but a measured chip, the H200, whose it takes."""
+    cal = catalog.calibration(catalog.chip("nvidia-rubin"))
+    assert cal.id == "family-blackwell" and not cal.measured and cal.gemm("bf16") == 0.7046
+    assert "inherited from family-blackwell" in cal.basis
+    assert "rubin has no measurement of its own, so it inherits from its parent blackwell" in cal.basis
+    a100 = catalog.calibration(catalog.chip("nvidia-a100-sxm"))
+    assert a100.gemm("bf16") == 0.7102
+    assert "inherited from nvidia-h200-sxm (hopper family)" in a100.basis
+    assert "ampere has no measurement of its own" in a100.basis
     assert catalog.family_chain("cdna4") == ("cdna4", "cdna3")
     assert catalog.family_chain("rubin") == ("rubin", "blackwell", "hopper")
 
@@ -269,3 +274,92 @@ def test_a_family_with_an_unknown_architecture_class_is_refused(tmp_path, monkey
         catalog_hardware.families.cache_clear()
     with pytest.raises(ValueError, match="architecture must be one of"):
         Family(id="x", vendor="V", stack="s", architecture="fpga")
+
+
+FITTED_BLACKWELL = ("AZ-gb200-fp8-4096", "AZ-gb200-fp8-8192", "AZ-gb200-fp8-16384", "AZ-gb200-fp8-32768",
+                    "AZ-gb300-fp8-4096", "AZ-gb300-fp8-8192", "AZ-gb300-fp8-16384", "AZ-gb300-fp8-32768",
+                    "AZ-gb200-fp4-8192", "AZ-gb200-fp4-16384", "AZ-gb200-fp4-32768",
+                    "AZ-gb300-fp4-8192", "AZ-gb300-fp4-16384", "AZ-gb300-fp4-32768",
+                    "TLX740-gb300-bf16-k4096", "TLX740-gb300-bf16-k8192",
+                    "TLX740-gb300-bf16-k16384", "CW43-gb200-allreduce-8g")
+
+
+def test_blackwell_gemm_rates_are_azures_gb200_and_gb300_figures_beside_the_h200() -> None:
+    """The stored family-blackwell is what its rows give relative to the H200 (hand-derived):
+    FP8 cuBLASLt in Azure's harness, over the dense 5,000 TFLOP/s, against the H200's over 1,979 (CUDA 12.8 both):
+    GB200 4096^3 2,834.6 vs 1,249.2 -> 0.56692 / 0.63123 = 0.89812; 8192^3 2,876.6 vs 1,269.4 -> 0.89693; 16384^3
+    2,906.9 vs 1,305.0 -> 0.88165; 32768^3 2,825.6 vs 1,333.2 -> 0.83886; GB300 3,257.0 / 3,286.3 / 3,308.5 /
+    3,271.3 -> 1.03196, 1.02467, 1.00345, 0.97118; geometric mean 0.94084, so fp8 0.6765 x 0.94084 = 0.6365.
+    FP4 (no twin, of the dense 10,000 on GB200 and 15,000 on GB300): 7,535.6 / 7,627.6 / 7,487.2 -> 0.75356,
+    0.76276, 0.74872; 8,155.9 / 8,640.3 / 8,555.1 -> 0.54373, 0.57602, 0.57034; mean 0.65207. BF16 on a GB300
+    (of 2,500): 1,756.31 / 1,717.37 / 1,812.09 -> 0.70252, 0.68695, 0.72484; mean 0.70460. The absolute level
+    (0.65207 x 0.70460)^0.5 = 0.67783 over the H200's default 0.67 is 1.01168; with fp8's 0.94084 the formats'
+    mean ratio is 0.97562: int8 and default 0.67 x 0.97562 = 0.6537, fp32 0.7805, tf32 0.6829, prefill attention
+    0.4996 x 0.97562 = 0.4874. NCCL all-reduce of 8 GB over a GB200 NVL72 rack: 846.82 GB/s over 900 = 0.9409, the
+    collective efficiency. No memory, launch or small-message figure: those stay the H200's."""
+    from parity.calibrate.family import family_calibration, figures_from_rows
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("h200"))
+    cal = family_calibration("blackwell", base, [figures[i] for i in FITTED_BLACKWELL], chips, "d")
+    expected = {"fp8": 0.6365, "fp4": 0.6521, "bf16": 0.7046, "int8": 0.6537, "default": 0.6537, "fp32": 0.7805,
+                "tf32": 0.6829}
+    assert dict(cal.gemm_efficiency) == pytest.approx(expected, abs=1e-4)
+    assert cal.attention_prefill_efficiency == pytest.approx(0.4874, abs=1e-4)
+    assert cal.collective_efficiency == pytest.approx(846.82 / 900, abs=1e-4)
+    for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_decode_efficiency",
+                 "stream_efficiency", "collective_latency_factor", "kernel_overhead_s"):
+        assert getattr(cal, name) == getattr(base, name), name
+    assert cal.attention_decode_math_efficiency == 0.0
+    stored = catalog.calibration(catalog.chip("gb200"))
+    assert stored.rows == FITTED_BLACKWELL and stored.measured_chips == ("nvidia-gb200", "nvidia-gb300")
+    assert dataclasses.replace(stored, date="d", basis="") == dataclasses.replace(cal, basis="")
+    # B200 and B300 inherit it, stated; a child of the measured chip's own family stays out of the derived priors
+    for chip in ("b200", "b300"):
+        inherited = catalog.calibration(catalog.chip(chip))
+        assert inherited.id == "family-blackwell" and not inherited.measured
+        assert inherited.basis.startswith("inherited from family-blackwell (measured on nvidia-gb200, nvidia-gb300")
+    assert not set(FITTED_BLACKWELL) & set(catalog.derived_prior().rows)
+    assert not set(FITTED_BLACKWELL) & set(catalog.derived_prior("gpu").rows)
+
+
+def test_an_fp4_gemm_figure_is_a_utilization_of_the_fp4_peak() -> None:
+    """gemm_fp4: GB200 FP4 16384^3, 7,627.6 TFLOP/s over the dense 10,000 = 0.76276, the fp4 efficiency itself
+    (no twin: Hopper has no FP4 unit); the H200's other formats move by 0.76276 / 0.67 = 1.13845 (bf16 0.7102 ->
+    0.8085)."""
+    from parity.calibrate.family import family_calibration, figures_from_rows
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("h200"))
+    cal = family_calibration("blackwell", base, [figures["AZ-gb200-fp4-16384"]], chips, "d")
+    assert cal.gemm("fp4") == pytest.approx(0.7628, abs=1e-4) and cal.gemm("bf16") == pytest.approx(0.8085, abs=1e-4)
+
+
+def test_blackwell_checks_are_kept_out_of_the_fit() -> None:
+    """Azure's smaller and n=192 GEMMs, FP4 at 4096^3 (~25 us, a per-call floor), the 4-GPU forced-ring all-reduce
+    and its small messages (not the H200's 8-GPU NVLS test), FlashMLA's B200 attention figures, memory-bound GEMMs
+    under 100 us and the routed-expert op rows are checks, and checks only."""
+    blackwell = {c.id for c in catalog.chips() if c.family == "blackwell"}
+    rows = {r["case_id"] for r in catalog.measurements("kernels_published") if r["chip"] in blackwell}
+    checks = rows - set(FITTED_BLACKWELL)
+    assert {"AZ-gb200-fp4-4096", "AZ-gb300-fp4-4096", "AZ-gb200-fp8-2048", "AZ-gb200-allreduce-8g",
+            "AZ-gb200-allreduce-8k", "FlashMLA-b200-dsa-prefill", "FI1732-b200-nvfp4-m1-8192",
+            "SGL32787-gb200-fp8-m1-tp8", "FI5301-nvfp4-16384"} <= checks
+    assert not checks & set(catalog.calibration(catalog.chip("gb200")).rows)
+
+
+def test_a_child_of_the_measured_chips_family_stays_out_of_the_priors() -> None:
+    """A family fitted relative to the H200 whose parent is the H200's own family (Blackwell of Hopper) would count
+    the CUDA stack twice in the derived priors: architecture_priors leaves it out when told the measured chip's family,
+    and keeps it otherwise."""
+    from parity.calibrate.family import architecture_priors, family_calibration, figures_from_rows
+    figures = {f.case_id: f for f in figures_from_rows(catalog.measurements("kernels_published"))}
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("h200"))
+    blackwell = family_calibration("blackwell", base, [figures["AZ-gb200-fp4-16384"]], chips, "d")
+    cdna3 = catalog.calibration(catalog.chip("mi300x"))
+    tree = catalog.families()
+    kept = architecture_priors(base, [cdna3, blackwell], tree, "d")
+    left = architecture_priors(base, [cdna3, blackwell], tree, "d", catalog.chip("h200").family)
+    assert "AZ-gb200-fp4-16384" in kept[""].rows and "AZ-gb200-fp4-16384" in kept["gpu"].rows
+    assert left[""].rows == left["gpu"].rows == cdna3.rows

@@ -43,7 +43,8 @@ def _fitted():
 
 def test_the_fit_moves_only_the_grouped_rate_and_is_not_applied() -> None:
     """A family fitted on the three rows is the H200's calibration with the grouped fp4 rate 0.2254 and half 132.5;
-    the B200 and B300 keep inheriting the H200's (no family-blackwell file: the rows are checks), so they state none."""
+    the stored family-blackwell is fitted on other rows (the rows are checks), so the B200 and B300 state no grouped
+    rate and price grouped fp4 GEMMs at its dense fp4 rate, 0.6521."""
     fitted = _fitted()
     base = catalog.calibration(catalog.chip("h200"))
     assert dict(fitted.grouped_gemm_efficiency) == {"fp4": 0.2254} and fitted.grouped_gemm_half_tokens == 132.5
@@ -52,8 +53,8 @@ def test_the_fit_moves_only_the_grouped_rate_and_is_not_applied() -> None:
     assert fitted.rows == FITTED and "grouped_gemm_fit on FI5301-nvfp4-1" in fitted.method
     for chip in ("b200", "b300"):
         cal = catalog.calibration(catalog.chip(chip))
-        assert cal.id == "nvidia-h200-sxm-measured" and not cal.grouped_gemm_efficiency
-        assert cal.grouped_gemm("fp4", 512) == cal.gemm("fp4") == 0.6
+        assert cal.id == "family-blackwell" and not cal.grouped_gemm_efficiency
+        assert cal.grouped_gemm("fp4", 512) == cal.gemm("fp4") == 0.6521
     assert not any(r.startswith("FI") for c in catalog.calibrations() for r in c.rows)
 
 

@@ -360,13 +360,14 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
 
 
 def architecture_priors(measured: Calibration, families: Sequence[Calibration], tree: Mapping[str, Family],
-                        date: str) -> dict[str, Calibration]:
+                        date: str, measured_family: str = "") -> dict[str, Calibration]:
     """The derived prior of each architecture class (hardware.ARCHITECTURES) that holds a measured family, over
     that class's measured families alone (id derived-prior-CLASS), and under '' the prior over all of them
     (derived-prior): a chip without measurements inherits what measured chips of its own class reach. A child
-    family fitted from its parent among `families` (CDNA4 from CDNA3) is left out: it would count one stack twice."""
-    families = [c for c in families
-                if not (c.family in tree and any(k.family == tree[c.family].parent for k in families))]
+    family fitted from its parent among `families` (CDNA4 from CDNA3), or from the measured chip's own family
+    `measured_family` (Blackwell from Hopper's H200), is left out: it would count one stack twice."""
+    parents = {k.family for k in families} | ({measured_family} - {""})
+    families = [c for c in families if not (c.family in tree and tree[c.family].parent in parents)]
     out = {"": derived_prior(measured, families, date)} if families else {}
     for architecture in ARCHITECTURES:
         mine = [c for c in families if c.family in tree and tree[c.family].architecture == architecture]

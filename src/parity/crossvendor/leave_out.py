@@ -78,7 +78,8 @@ def without_kernel_fits(setting: Setting, dropped: set[str]) -> Setting:
     measured = catalog.calibration(catalog.chip("nvidia-h200-sxm"))
     tree = catalog.families()
     priors = {k: dataclasses.replace(p, id=f"{p.id}-without-{'-'.join(sorted(gone))}")
-              for k, p in architecture_priors(measured, kept, tree, measured.date).items()}
+              for k, p in architecture_priors(measured, kept, tree, measured.date,
+                                               catalog.chip(measured.chip).family).items()}
     generic = dataclasses.replace(catalog.prior_calibration(), id=f"derived-prior-without-{'-'.join(sorted(gone))}")
     cals = dict(setting.calibrations)
     for chip in catalog.chips():
