@@ -40,14 +40,19 @@ FITTED = {"cdna3": ("AMD-063", "AMD-064", "AZ-gemm-fp8-16384", "AZ-gemm-fp8-3276
 # messages (four ranks on a forced ring against eight on NVLS), FlashMLA's B200 attention figures (a fitted one would
 # move the MLA-decode rate, which none measures), memory-bound GEMMs under 100 us (flashinfer#1732, sglang#32787) and
 # the routed-expert rows FI5301-*, FI4985-* (their grouped_gemm_fit, NVFP4 0.2254 of peak with half at 132.5 tokens
-# per expert, made the never-fitted aiconfigurator rows worse: measurements/README.md). Memory, stream, decode
-# attention, launch cost and the collective latency stay the H200's: no Blackwell figure meets the rules above.
+# per expert, made the never-fitted aiconfigurator rows worse: measurements/README.md). The HBM: aiconfigurator's per-op
+# GEMM database times TensorRT-LLM 1.2.0rc5's BF16 and FP8 GEMMs at M = 1 over 1.3-6.7 GB of weights (0.45-1.1 ms) on a
+# B200 and on an H100 in the same collector: weights streamed once, a memory test with a twin (kind memory), so
+# memory, stream, grouped-GEMM memory and decode attention move by its ratio (NVFP4's M = 1 rows are checks: their rate
+# is the format's, which parity does not model apart). Launch cost and the collective latency stay the H200's.
 FITTED["blackwell"] = ("AZ-gb200-fp8-4096", "AZ-gb200-fp8-8192", "AZ-gb200-fp8-16384", "AZ-gb200-fp8-32768",
                        "AZ-gb300-fp8-4096", "AZ-gb300-fp8-8192", "AZ-gb300-fp8-16384", "AZ-gb300-fp8-32768",
                        "AZ-gb200-fp4-8192", "AZ-gb200-fp4-16384", "AZ-gb200-fp4-32768",
                        "AZ-gb300-fp4-8192", "AZ-gb300-fp4-16384", "AZ-gb300-fp4-32768",
                        "TLX740-gb300-bf16-k4096", "TLX740-gb300-bf16-k8192",
-                       "TLX740-gb300-bf16-k16384", "CW43-gb200-allreduce-8g")
+                       "TLX740-gb300-bf16-k16384", "CW43-gb200-allreduce-8g",
+                       "AIC-b200-bf16-m1-65536x51200", "AIC-b200-bf16-m1-51200x65536", "AIC-b200-bf16-m1-51200x51200",
+                       "AIC-b200-fp8-m1-65536x51200", "AIC-b200-fp8-m1-51200x65536", "AIC-b200-fp8-m1-51200x51200")
 # chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
 CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}
 

@@ -141,6 +141,7 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     twin_ratios: dict[str, list[float]] = {}  # GEMM math key: its figures' ratios (several shapes combine)
     latency: list[float] = []
     skinny: list[float] = []
+    ratios: dict[str, list[float]] = {}  # attention_prefill, attention_decode, memory: their figures' ratios
     fields: dict[str, float] = {}
     grouped = [f for f in figures if f.kind.startswith(GROUPED)]
     if len({f.chip for f in grouped}) > 1:
@@ -169,21 +170,23 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
             continue
         if f.kind.startswith("gemm_"):
             twin_ratios.setdefault(f.kind.removeprefix("gemm_"), []).append(r)
-        elif f.kind in ("attention_prefill", "attention_prefill_fraction"):
+        elif f.kind in ("attention_prefill", "attention_prefill_fraction", "attention_decode_fraction", "memory"):
+            ratios.setdefault(f.kind.removesuffix("_fraction"), []).append(r)
+        else:
+            raise ParityError(f"{f.case_id}: unknown kernel figure kind {f.kind!r}")
+    for kind, rs in ratios.items():  # several figures of one kind (shapes, sizes): their geometric mean
+        r = _mean(rs)
+        if kind == "attention_prefill":
             # an attention-math figure (the CloudMatrix paper's MLA compute-bound utilization against FlashMLA)
             # moves prefill attention and compute-bound decode attention (absorbed MLA) alike
             fields["attention_prefill_efficiency"] = base.attention_prefill_efficiency * r
             if base.attention_decode_math_efficiency:
                 fields["attention_decode_math_efficiency"] = base.attention_decode_math_efficiency * r
             scale["compute"].append(r)
-        elif f.kind == "attention_decode_fraction":
-            fields["attention_decode_efficiency"] = base.attention_decode_efficiency * r
-            scale["bandwidth"].append(r)
-        elif f.kind == "memory":
-            fields["memory_efficiency"] = base.memory_efficiency * r
-            scale["bandwidth"].append(r)
         else:
-            raise ParityError(f"{f.case_id}: unknown kernel figure kind {f.kind!r}")
+            name = "attention_decode_efficiency" if kind == "attention_decode" else "memory_efficiency"
+            fields[name] = getattr(base, name) * r
+            scale["bandwidth"].append(r)
     absolute = {m: _mean(rs) for m, rs in absolute_shapes.items()}
     leveled = [v for m, v in absolute.items() if m not in OWN_RATE]  # the formats that set the level
     level = _mean(leveled)
