@@ -20,7 +20,7 @@ from parity.cli.mlperf_report import mlperf_report
 from parity.cli.percentiles_report import percentiles_report
 from parity.cli.values import ray_option
 from parity.crosscheck import repeat_spread, system_ratios
-from parity.crossvendor import crossvendor_scores
+from parity.crossvendor import crossvendor_scores, leave_one_out
 from parity.crossvendor_training import training_scores
 from parity.errors import ParityError
 from parity.predict import MODEL_KINDS, predict_rows
@@ -147,8 +147,12 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted,
                                                       model_kind=published_kind, processes=processes)
             payload["by_vendor"]["training"] = training_scores("vendor")
-            payload["by_source"] = crossvendor_scores("source", min(iterations, 60), served_errors=never_fitted,
-                                                      model_kind=published_kind, processes=processes)
+            # the page lists each source left out, nothing else of crossvendor_scores' (before, after, pairs)
+            left_out = leave_one_out(catalog.measurements("serving_published"),
+                                     catalog.measurements("kernels_published"), "source", min(iterations, 60),
+                                     model_kind=published_kind, processes=processes)
+            payload["by_source"] = {"scores": sorted((s.row() for s in left_out),
+                                                     key=lambda r: (r["group"], r["kind"], r["setting"]))}
             payload["model_kind"] = model_kind
             payload["other_errors"] = _never_fitted_errors(rows, "steady" if model_kind == "sim" else "sim",
                                                            processes, ray)

@@ -121,10 +121,12 @@ def chip_files() -> list[Calibration]:
 
 
 def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
-                  iterations: int = 60, progress: Callable[[str], None] | None = None) -> list[GroupScore]:
+                  iterations: int = 60, progress: Callable[[str], None] | None = None, model_kind: str = "steady",
+                  processes: int = 1) -> list[GroupScore]:
     """Scores of `leave_one_out_errors`, per group and kind of metric."""
     out = []
-    for group, left, errors, _ in leave_one_out_errors(rows, kernel_rows, by, iterations, progress):
+    for group, left, errors, _ in leave_one_out_errors(rows, kernel_rows, by, iterations, progress, model_kind,
+                                                       processes):
         out += group_scores(errors, lambda e: group, "left out", by, left)
     return out
 
