@@ -33,9 +33,17 @@ FITTED = {"cdna3": ("AMD-063", "AMD-064", "AZ-gemm-fp8-16384", "AZ-gemm-fp8-3276
           "cdna4": ("HK-mi355x-bf16-4096", "HK-mi355x-bf16-8192", "HK-mi355x-bf16-16384",
                     "HK-mi355x-fp8-4096", "HK-mi355x-fp8-8192", "HK-mi355x-fp8-16384",
                     "AITER-mi355x-fp4-4096", "AITER-mi355x-fp4-8192", "AITER-mi355x-fp4-16384")}
+# Blackwell's FP4: each engine's NVFP4 linear layer beside its per-tensor FP8 one at the same shapes (M = 8,192; N, K of
+# 8,192 and 16,384) in aiconfigurator's GEMM database (scripts/aic_fp4_rows.py; kind gemm_fp4_of_fp8), TensorRT-LLM
+# 1.3.0rc20 on all four chips, vLLM 0.24.0 on all four, SGLang 0.5.14 on the three it has apart (its B300 table is the
+# GB300's). Azure's cuBLASLt FP4 GEMMs are checks: a bare GEMM on operands quantised beforehand, at 1.31x its FP8
+# efficiency on the GB200 (0.83x on the GB300, whose FP4 peak is 3x its FP8), where the engines' layers, which
+# quantise their input, run at 0.51-1.04x (geometric mean 0.73; Blackwell Ultra's 1.5x FP4 peak shows in none).
+AIC_FP4 = {"trtllm": ("b200", "b300", "gb200", "gb300"), "vllm": ("b200", "b300", "gb200", "gb300"),
+           "sglang": ("b200", "gb200", "gb300")}
 # blackwell, relative to the H200 (the parent Hopper family's measured chip): Azure's cuBLASLt FP8 GEMMs on GB200 and GB300
-# beside the H200's in the same harness (shapes of at least 4096 a side; smaller and n=192 ones are checks), their FP4
-# GEMMs as utilizations (8192 and up: FP4 4096^3 takes ~25 us, a per-call floor), GB300 cuBLAS BF16 at M = N = 8192
+# beside the H200's in the same harness (shapes of at least 4096 a side; smaller and n=192 ones are checks), the
+# engines' FP4 layers beside their FP8 ones (above), GB300 cuBLAS BF16 at M = N = 8192
 # (K 4096-16384), and NCCL's all-reduce over a GB200 NVL72 rack. Checks: Azure's 4-GPU ring all-reduce and its small
 # messages (four ranks on a forced ring against eight on NVLS), FlashMLA's B200 attention figures (a fitted one would
 # move the MLA-decode rate, which none measures), memory-bound GEMMs under 100 us (flashinfer#1732, sglang#32787) and
@@ -47,12 +55,12 @@ FITTED = {"cdna3": ("AMD-063", "AMD-064", "AZ-gemm-fp8-16384", "AZ-gemm-fp8-3276
 # is the format's, which parity does not model apart). Launch cost and the collective latency stay the H200's.
 FITTED["blackwell"] = ("AZ-gb200-fp8-4096", "AZ-gb200-fp8-8192", "AZ-gb200-fp8-16384", "AZ-gb200-fp8-32768",
                        "AZ-gb300-fp8-4096", "AZ-gb300-fp8-8192", "AZ-gb300-fp8-16384", "AZ-gb300-fp8-32768",
-                       "AZ-gb200-fp4-8192", "AZ-gb200-fp4-16384", "AZ-gb200-fp4-32768",
-                       "AZ-gb300-fp4-8192", "AZ-gb300-fp4-16384", "AZ-gb300-fp4-32768",
                        "TLX740-gb300-bf16-k4096", "TLX740-gb300-bf16-k8192",
                        "TLX740-gb300-bf16-k16384", "CW43-gb200-allreduce-8g",
                        "AIC-b200-bf16-m1-65536x51200", "AIC-b200-bf16-m1-51200x65536", "AIC-b200-bf16-m1-51200x51200",
-                       "AIC-b200-fp8-m1-65536x51200", "AIC-b200-fp8-m1-51200x65536", "AIC-b200-fp8-m1-51200x51200")
+                       "AIC-b200-fp8-m1-65536x51200", "AIC-b200-fp8-m1-51200x65536", "AIC-b200-fp8-m1-51200x51200",
+                       *(f"AIC-{engine}-{chip}-fp4x8-{n}x{k}" for engine, chips in AIC_FP4.items() for chip in chips
+                         for n in (8192, 16384) for k in (8192, 16384)))
 # chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
 CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}
 

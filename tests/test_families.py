@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
+from parity.errors import ParityError
 from parity.predict import flags, predict_scenarios, scenario_from_row
 
 
@@ -278,12 +280,14 @@ def test_a_family_with_an_unknown_architecture_class_is_refused(tmp_path, monkey
 
 FITTED_BLACKWELL = ("AZ-gb200-fp8-4096", "AZ-gb200-fp8-8192", "AZ-gb200-fp8-16384", "AZ-gb200-fp8-32768",
                     "AZ-gb300-fp8-4096", "AZ-gb300-fp8-8192", "AZ-gb300-fp8-16384", "AZ-gb300-fp8-32768",
-                    "AZ-gb200-fp4-8192", "AZ-gb200-fp4-16384", "AZ-gb200-fp4-32768",
-                    "AZ-gb300-fp4-8192", "AZ-gb300-fp4-16384", "AZ-gb300-fp4-32768",
                     "TLX740-gb300-bf16-k4096", "TLX740-gb300-bf16-k8192",
                     "TLX740-gb300-bf16-k16384", "CW43-gb200-allreduce-8g",
                     "AIC-b200-bf16-m1-65536x51200", "AIC-b200-bf16-m1-51200x65536", "AIC-b200-bf16-m1-51200x51200",
-                    "AIC-b200-fp8-m1-65536x51200", "AIC-b200-fp8-m1-51200x65536", "AIC-b200-fp8-m1-51200x51200")
+                    "AIC-b200-fp8-m1-65536x51200", "AIC-b200-fp8-m1-51200x65536", "AIC-b200-fp8-m1-51200x51200",
+                    *(f"AIC-{engine}-{chip}-fp4x8-{n}x{k}" for engine, chips in (
+                        ("trtllm", ("b200", "b300", "gb200", "gb300")), ("vllm", ("b200", "b300", "gb200", "gb300")),
+                        ("sglang", ("b200", "gb200", "gb300"))) for chip in chips for n in (8192, 16384)
+                      for k in (8192, 16384)))
 
 
 def test_blackwell_gemm_rates_are_azures_gb200_and_gb300_figures_beside_the_h200() -> None:
@@ -292,9 +296,9 @@ def test_blackwell_gemm_rates_are_azures_gb200_and_gb300_figures_beside_the_h200
     GB200 4096^3 2,834.6 vs 1,249.2 -> 0.56692 / 0.63123 = 0.89812; 8192^3 2,876.6 vs 1,269.4 -> 0.89693; 16384^3
     2,906.9 vs 1,305.0 -> 0.88165; 32768^3 2,825.6 vs 1,333.2 -> 0.83886; GB300 3,257.0 / 3,286.3 / 3,308.5 /
     3,271.3 -> 1.03196, 1.02467, 1.00345, 0.97118; geometric mean 0.94084, so fp8 0.6765 x 0.94084 = 0.6365.
-    FP4 (no twin, of the dense 10,000 on GB200 and 15,000 on GB300): 7,535.6 / 7,627.6 / 7,487.2 -> 0.75356,
-    0.76276, 0.74872; 8,155.9 / 8,640.3 / 8,555.1 -> 0.54373, 0.57602, 0.57034; mean 0.65207, which sets fp4 alone
-    (OWN_RATE). BF16 on a GB300 (of 2,500): 1,756.31 / 1,717.37 / 1,812.09 -> 0.70252, 0.68695, 0.72484; mean 0.70460,
+    FP4: the engines' NVFP4 layers beside their FP8 ones in aiconfigurator's tables (44 shapes, engines and chips;
+    each (fp4 / fp4 peak) / (fp8 / fp8 peak), recomputed from the rows below) have a geometric mean of 0.7319, so
+    fp4 0.6365 x 0.7319 = 0.4658, set alone (OWN_RATE). BF16 on a GB300 (of 2,500): 1,756.31 / 1,717.37 / 1,812.09 -> 0.70252, 0.68695, 0.72484; mean 0.70460,
     the absolute level, over the H200's default 0.67 is 1.05164; with fp8's 0.94084 the byte-wide formats' mean
     ratio is 0.99470: int8 and default 0.67 x 0.99470 = 0.6664, fp32 0.8 x 0.99470 = 0.7958, tf32 0.7 x 0.99470 =
     0.6963, prefill attention 0.4996 x 0.99470 = 0.4970. NCCL all-reduce of 8 GB over a GB200 NVL72 rack: 846.82
@@ -308,7 +312,11 @@ def test_blackwell_gemm_rates_are_azures_gb200_and_gb300_figures_beside_the_h200
     chips = {c.id: c for c in catalog.chips()}
     base = catalog.calibration(catalog.chip("h200"))
     cal = family_calibration("blackwell", base, [figures[i] for i in FITTED_BLACKWELL], chips, "d")
-    expected = {"fp8": 0.6365, "fp4": 0.6521, "bf16": 0.7046, "int8": 0.6664, "default": 0.6664, "fp32": 0.7958,
+    peak = {c.id: (c.peak("fp4"), c.peak("fp8")) for c in chips.values() if c.family == "blackwell"}
+    of_fp8 = [(f.achieved / peak[f.chip][0]) / (f.twin_achieved / peak[f.chip][1])
+              for f in (figures[i] for i in FITTED_BLACKWELL) if f.kind == "gemm_fp4_of_fp8"]
+    assert len(of_fp8) == 44 and math.exp(sum(map(math.log, of_fp8)) / 44) == pytest.approx(0.7319, abs=1e-4)
+    expected = {"fp8": 0.6365, "fp4": 0.4658, "bf16": 0.7046, "int8": 0.6664, "default": 0.6664, "fp32": 0.7958,
                 "tf32": 0.6963}
     assert dict(cal.gemm_efficiency) == pytest.approx(expected, abs=1e-4)
     assert cal.attention_prefill_efficiency == pytest.approx(0.4970, abs=1e-4)
@@ -321,15 +329,16 @@ def test_blackwell_gemm_rates_are_azures_gb200_and_gb300_figures_beside_the_h200
         assert getattr(cal, name) == getattr(base, name), name
     assert cal.attention_decode_math_efficiency == 0.0
     stored = catalog.calibration(catalog.chip("gb200"))
-    assert stored.rows == FITTED_BLACKWELL and stored.measured_chips == ("nvidia-b200-sxm", "nvidia-gb200", "nvidia-gb300")
+    assert stored.rows == FITTED_BLACKWELL and stored.measured_chips == (
+        "nvidia-b200-sxm", "nvidia-b300-sxm", "nvidia-gb200", "nvidia-gb300")
     assert dataclasses.replace(stored, date="d", basis="") == dataclasses.replace(cal, basis="")
-    # the B200 is measured (its HBM figures), the B300 inherits it, stated; a child of the measured chip's own family
-    # stays out of the derived priors
-    assert catalog.calibration(catalog.chip("b200")).measured
-    inherited = catalog.calibration(catalog.chip("b300"))
+    # the B200 (its HBM figures) and the B300 (its FP4 layers) are measured, the B30A inherits it, stated; a child of
+    # the measured chip's own family stays out of the derived priors
+    assert catalog.calibration(catalog.chip("b200")).measured and catalog.calibration(catalog.chip("b300")).measured
+    inherited = catalog.calibration(catalog.chip("nvidia-b30a"))
     assert inherited.id == "family-blackwell" and not inherited.measured
-    assert inherited.basis.startswith("inherited from family-blackwell (measured on nvidia-b200-sxm, nvidia-gb200, "
-                                      "nvidia-gb300")
+    assert inherited.basis.startswith("inherited from family-blackwell (measured on nvidia-b200-sxm, nvidia-b300-sxm, "
+                                      "nvidia-gb200, nvidia-gb300")
     assert not set(FITTED_BLACKWELL) & set(catalog.derived_prior().rows)
     assert not set(FITTED_BLACKWELL) & set(catalog.derived_prior("gpu").rows)
 
@@ -346,6 +355,28 @@ def test_an_fp4_gemm_figure_is_a_utilization_of_the_fp4_peak() -> None:
     assert cal.gemm("fp4") == pytest.approx(0.7628, abs=1e-4) and cal.gemm("bf16") == pytest.approx(0.7102, abs=1e-4)
 
 
+def test_an_fp4_layer_beside_an_fp8_one_sets_fp4_from_the_fp8_rate() -> None:
+    """gemm_fp4_of_fp8 (hand-derived): TensorRT-LLM 1.3.0rc20's NVFP4 layer at M = N = K = 8,192 on a B200, 3,864.0
+    TFLOP/s of the dense 9,000 = 0.42933, beside its FP8 layer, 2,335.1 of 4,500 = 0.51891: 0.82738 of FP8's efficiency;
+    on the H200 as the base (fp8 0.6765) fp4 = 0.6765 x 0.82738 = 0.5597, and nothing else moves. A figure whose FP8
+    layer ran on another chip, or FP4 set twice (beside a gemm_fp4 utilization), is refused."""
+    from parity.calibrate.family import KernelFigure, family_calibration
+    chips = {c.id: c for c in catalog.chips()}
+    base = catalog.calibration(catalog.chip("h200"))
+    fig = KernelFigure(case_id="x", chip="nvidia-b200-sxm", kind="gemm_fp4_of_fp8", achieved=3.864e15,
+                       twin="nvidia-b200-sxm", twin_achieved=2.3351e15)
+    cal = family_calibration("t", base, [fig], chips, "d")
+    assert cal.gemm("fp4") == pytest.approx(0.6765 * 0.82738, abs=1e-4)
+    assert {k: v for k, v in cal.gemm_efficiency.items() if k != "fp4"} == {
+        k: v for k, v in base.gemm_efficiency.items() if k != "fp4"}
+    assert cal.attention_prefill_efficiency == base.attention_prefill_efficiency
+    with pytest.raises(ParityError, match="same chip"):
+        family_calibration("t", base, [dataclasses.replace(fig, twin="nvidia-h200-sxm")], chips, "d")
+    utilization = KernelFigure(case_id="y", chip="nvidia-gb200", kind="gemm_fp4", achieved=7.5e15)
+    with pytest.raises(ParityError, match="FP4 set twice"):
+        family_calibration("t", base, [fig, utilization], chips, "d")
+
+
 def test_blackwell_checks_are_kept_out_of_the_fit() -> None:
     """Azure's smaller and n=192 GEMMs, FP4 at 4096^3 (~25 us, a per-call floor), the 4-GPU forced-ring all-reduce
     and its small messages (not the H200's 8-GPU NVLS test), FlashMLA's B200 attention figures, memory-bound GEMMs
@@ -354,7 +385,7 @@ def test_blackwell_checks_are_kept_out_of_the_fit() -> None:
     blackwell = {c.id for c in catalog.chips() if c.family == "blackwell"}
     rows = {r["case_id"] for r in catalog.measurements("kernels_published") if r["chip"] in blackwell}
     checks = rows - set(FITTED_BLACKWELL)
-    assert {"AZ-gb200-fp4-4096", "AZ-gb300-fp4-4096", "AZ-gb200-fp8-2048", "AZ-gb200-allreduce-8g",
+    assert {"AZ-gb200-fp4-4096", "AZ-gb300-fp4-4096", "AZ-gb200-fp4-8192", "AZ-gb300-fp4-32768", "AZ-gb200-fp8-2048", "AZ-gb200-allreduce-8g",
             "AZ-gb200-allreduce-8k", "FlashMLA-b200-dsa-prefill", "FI1732-b200-nvfp4-m1-8192",
             "SGL32787-gb200-fp8-m1-tp8", "FI5301-nvfp4-16384", "AIC-b200-nvfp4-m1-65536x51200"} <= checks
     assert not checks & set(catalog.calibration(catalog.chip("gb200")).rows)

@@ -44,7 +44,7 @@ def _fitted():
 def test_the_fit_moves_only_the_grouped_rate_and_is_not_applied() -> None:
     """A family fitted on the three rows is the H200's calibration with the grouped fp4 rate 0.2254 and half 132.5;
     the stored family-blackwell is fitted on other rows (the rows are checks), so the B200 and B300 state no grouped
-    rate and price grouped fp4 GEMMs at its dense fp4 rate, 0.6521."""
+    rate and price grouped fp4 GEMMs at its dense fp4 rate, 0.4658."""
     fitted = _fitted()
     base = catalog.calibration(catalog.chip("h200"))
     assert dict(fitted.grouped_gemm_efficiency) == {"fp4": 0.2254} and fitted.grouped_gemm_half_tokens == 132.5
@@ -54,7 +54,7 @@ def test_the_fit_moves_only_the_grouped_rate_and_is_not_applied() -> None:
     for chip in ("b200", "b300"):
         cal = catalog.calibration(catalog.chip(chip))
         assert cal.id == "family-blackwell" and not cal.grouped_gemm_efficiency
-        assert cal.grouped_gemm("fp4", 512) == cal.gemm("fp4") == 0.6521
+        assert cal.grouped_gemm("fp4", 512) == cal.gemm("fp4") == 0.4658
     assert not any(r.startswith("FI") for c in catalog.calibrations() for r in c.rows)
 
 

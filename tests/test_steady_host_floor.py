@@ -39,7 +39,7 @@ def test_the_floor_is_the_ranks_decode_tokens_times_the_host_time() -> None:
     dep = deployment(scenario, scenario.decode_layout, decode=True)
     assert int(dep.layout.attn_dp) == 8
     big, _ = decode_step(dep, 512.0, 1536.0)
-    assert float(big) < 0.040
+    assert float(big) < 0.042
     assert float(decode_host_floor(dep, big, 512.0, 90e-6)) == pytest.approx(0.04608)
     mtp = dataclasses.replace(dep, mtp_tokens=3, mtp_acceptance=1.82)
     assert float(decode_host_floor(mtp, decode_step(mtp, 512.0, 1536.0)[0], 512.0, 90e-6)) == pytest.approx(0.18432)
@@ -51,22 +51,22 @@ def test_the_floor_is_the_ranks_decode_tokens_times_the_host_time() -> None:
 
 
 def test_the_steady_decode_waits_for_the_floor_at_a_large_batch_and_not_at_a_small_one() -> None:
-    """The calibration row at 4,096 clients on one decode worker (about 490 a rank): steady TPOT 35.7 ms without the
-    floor, 44.0 ms with it (measured 44.9 ms), and its assumptions name the floor; at 64 clients (8 a rank) the floor
+    """The calibration row at 4,096 clients on one decode worker (about 490 a rank): steady TPOT 37.4 ms without the
+    floor, 44.1 ms with it (measured 44.9 ms), and its assumptions name the floor; at 64 clients (8 a rank) the floor
     does not bind and TPOT is the same to the bit."""
     scenario = _scenario(DEP8)
     floored, plain = _solve([scenario]), _solve([_without_floor(scenario)])
-    assert float(plain.tpot_s[0]) == pytest.approx(0.0357, rel=0.01)
-    assert float(floored.tpot_s[0]) == pytest.approx(0.0440, rel=0.01)
+    assert float(plain.tpot_s[0]) == pytest.approx(0.0374, rel=0.01)
+    assert float(floored.tpot_s[0]) == pytest.approx(0.0441, rel=0.01)
     assert any("attention-DP decode step lasts at least 90 us a sequence of its rank" in n for n in floored.assumptions)
     few = dataclasses.replace(scenario, concurrency=64)
     assert float(_solve([few]).tpot_s[0]) == float(_solve([_without_floor(few)]).tpot_s[0])
 
 
 def test_the_steady_model_and_the_simulator_agree_where_the_floor_binds() -> None:
-    """With the floor in both models, steady and simulated TPOT agree within 2.5%: the DEP 8 row at 4,096 clients 44.0
-    against 44.3 ms (the steady model 19% short without it: 35.7 ms), gpt-oss-120b at attention DP 2 and 256 clients
-    11.9 against 12.2 ms (9.8 ms without; 2% until Blackwell's HBM was measured, the simulator's mixed steps feeling
+    """With the floor in both models, steady and simulated TPOT agree within 2.5%: the DEP 8 row at 4,096 clients 44.1
+    against 44.2 ms (the steady model 15% short without it: 37.4 ms), gpt-oss-120b at attention DP 2 and 256 clients
+    11.8 against 12.1 ms (9.7 ms without; 2% until Blackwell's HBM was measured, the simulator's mixed steps feeling
     the slower decode attention more than the steady model's mean step)."""
     for case_id, short in ((DEP8, 0.85), (GPT_OSS, 0.85)):
         scenario = _scenario(case_id)
@@ -111,5 +111,5 @@ def test_a_fixed_batch_decode_step_takes_the_floor_too() -> None:
     dep = deployment(scenario, scenario.decode_layout, decode=True)
     floored = decode_benchmark(dep, 4096, 1536, host_token_s=90e-6)
     assert float(floored.step_s) == pytest.approx(0.04608)
-    assert float(decode_benchmark(dep, 4096, 1536).step_s) < 0.040
+    assert float(decode_benchmark(dep, 4096, 1536).step_s) < 0.042
     assert any("at least 90 us a sequence of its rank" in n for n in floored.assumptions)

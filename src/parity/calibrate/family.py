@@ -15,6 +15,11 @@ weights read once) stated with no twin is the memory efficiency itself, and move
 A sub-byte GEMM format measured on its own kernels (OWN_RATE: FP4, whose kernels pack two values a byte, read a block
 scale every 32 values and run their own kernel family: AITER's asm f4gemm, Triton dot_scaled) sets that format's rate
 only: it moves no other format and no other compute-bound kind, whose level comes from the byte-wide formats' figures.
+An FP4 layer timed beside the same chip's FP8 layer at the same shape in the same harness (kind gemm_fp4_of_fp8:
+aiconfigurator's collectors time each engine's Linear forward, activation quantisation included) sets FP4 as the
+family's FP8 efficiency times the FP4 layer's fraction of the FP4 peak over the FP8 layer's of the FP8 peak (their
+geometric mean over shapes, engines and chips): the harness's own bias cancels as a twin's does, and no other figure
+of FP4 may be fitted beside it.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ class KernelFigure:
 
     case_id: str
     chip: str
-    kind: str  # gemm_fp8, gemm_fp4, gemm_int8_fraction, gemm_memory, memory, attention_prefill(_fraction),
+    kind: str  # gemm_fp8, gemm_fp4, gemm_fp4_of_fp8, gemm_int8_fraction, gemm_memory, memory, attention_prefill(_fraction),
     # attention_decode_fraction, allreduce_busbw, allreduce_latency, launch_overhead (one small kernel's launch and
     # completion, eager, wall clock [s])
     achieved: float
@@ -60,7 +65,7 @@ class KernelFigure:
 
 KINDS = ("gemm_fp8", "gemm_fp4", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "gemm_memory", "memory",
          "attention_prefill", "attention_prefill_fraction", "attention_decode_fraction", "allreduce_busbw", "allreduce_latency",
-         "launch_overhead", "grouped_gemm_fp4", "grouped_gemm_fp8", "grouped_gemm_bf16")
+         "launch_overhead", "grouped_gemm_fp4", "grouped_gemm_fp8", "grouped_gemm_bf16", "gemm_fp4_of_fp8")
 GROUPED = "grouped_gemm_"  # a routed-expert op's median latency [s] at tokens_per_expert (grouped_gemm_fit)
 
 
@@ -116,6 +121,14 @@ def _fraction(figure: KernelFigure, chip: Chip, achieved: float) -> float:
     return achieved / chip.memory_bytes_per_s
 
 
+def _of_fp8(figure: KernelFigure, chips: Mapping[str, Chip]) -> float:
+    """An FP4 layer's fraction of the FP4 peak over the same chip's FP8 layer's fraction of the FP8 peak."""
+    if figure.twin != figure.chip:
+        raise ParityError(f"{figure.case_id}: an FP4-beside-FP8 figure needs the FP8 layer on the same chip (twin_chip)")
+    chip = chips[figure.chip]
+    return (figure.achieved / chip.peak("fp4")) / (figure.twin_achieved / chip.peak("fp8"))
+
+
 def _ratio(figure: KernelFigure, chips: Mapping[str, Chip]) -> float:
     """Efficiency of the figure's chip relative to its twin (1 where there is no twin)."""
     own = _fraction(figure, chips[figure.chip], figure.achieved)
@@ -147,7 +160,8 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     if len({f.chip for f in grouped}) > 1:
         raise ParityError(f"family {family}: grouped-GEMM latencies of one chip only ({', '.join(f.case_id for f in grouped)})")
     grouped_rates, half = grouped_gemm_fit(grouped, chips[grouped[0].chip]) if grouped else ({}, 0.0)
-    for f in (f for f in figures if not f.kind.startswith(GROUPED)):
+    of_fp8 = [_of_fp8(f, chips) for f in figures if f.kind == "gemm_fp4_of_fp8"]
+    for f in (f for f in figures if not f.kind.startswith(GROUPED) and f.kind != "gemm_fp4_of_fp8"):
         r = _ratio(f, chips)
         if f.kind == "allreduce_busbw":  # the collective efficiency itself (module docstring)
             fields["collective_efficiency"] = min(_fraction(f, chips[f.chip], f.achieved), 1.0)
@@ -218,6 +232,12 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
     inferred = [*([mixed, f"compute-bound kinds not measured move by {compute:.4f}"] if mixed else
                   [f"GEMM formats and compute-bound kinds not measured move by {compute:.4f}"]),
                 f"bandwidth-bound ones by {bandwidth:.4f}"]
+    if of_fp8:
+        if "fp4" in absolute or "fp4" in twinned:
+            raise ParityError(f"family {family}: FP4 set twice (gemm_fp4 and gemm_fp4_of_fp8 figures both fitted)")
+        gemm["fp4"] = gemm["fp8"] * _mean(of_fp8)
+        inferred.append(f"fp4 is {_mean(of_fp8):.4f}x the fp8 efficiency ({len(of_fp8)} FP4 layers beside FP8 ones at the "
+                        f"same shape, fp4 {gemm['fp4']:.4f}): it moves no other format or kind")
     own = sorted(m for m in (*absolute, *twinned) if m in OWN_RATE)
     if own:
         rates = ", ".join(f"{m} {gemm[m]:.4f}" for m in own)
@@ -296,6 +316,8 @@ def grouped_gemm_fit(figures: Sequence[KernelFigure], chip: Chip) -> tuple[dict[
 def _described(f: KernelFigure, chips: Mapping[str, Chip]) -> str:
     if f.kind == "launch_overhead" or f.kind.startswith(GROUPED):
         return f"{f.case_id} {f.kind} {f.achieved * 1e6:.1f} us"
+    if f.kind == "gemm_fp4_of_fp8":
+        return f"{f.case_id} {f.kind} {_of_fp8(f, chips):.4f}"
     return f"{f.case_id} {f.kind} ratio {_ratio(f, chips):.4f}"
 
 

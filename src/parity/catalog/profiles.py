@@ -87,6 +87,18 @@ def _own_generation(cal: Calibration, step: int, name: str, via: str) -> tuple[C
             via + f" (not its {name} MLA-decode kernel rate)")
 
 
+def _rows_said(rows: tuple[str, ...]) -> str:
+    """A calibration's rows as a basis states them: each id up to six, else those of one source tag (the id's first
+    part: AZ, AIC) as 'tag-* (count)', in their order; the file itself names every row."""
+    if len(rows) <= 6:
+        return ", ".join(rows)
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        groups.setdefault(row.split("-", 1)[0], []).append(row)
+    return f"{len(rows)}: " + ", ".join(ids[0] if len(ids) == 1 else f"{prefix}-* ({len(ids)})"
+                                        for prefix, ids in groups.items())
+
+
 @cache
 def _calibration_of(chip_id: str, family: str) -> Calibration:
     own = [c for c in calibrations() if c.chip == chip_id]
@@ -102,11 +114,11 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
             if chip_id in best.measured_chips:
                 said = f"; {best.basis}" if best.basis else ""
                 return dataclasses.replace(best, basis=f"measured on this chip: {best.id} ({name} family; rows "
-                                                       f"{', '.join(best.rows)}){said}")
+                                                       f"{_rows_said(best.rows)}){said}")
             best, via = _own_generation(best, step, name, via)
             return dataclasses.replace(best, measured=False, basis=(
                 f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
-                f"{', '.join(best.rows)}){via}"))
+                f"{_rows_said(best.rows)}){via}"))
         siblings = {c.id for c in chips() if c.family == name}
         # a sibling's microbenchmark calibration passes on; one built from a few published figures on that
         # chip alone (rows named, e.g. the H20's attention rates) describes only that chip
