@@ -1,7 +1,7 @@
 """Print the kernels_published.csv rows of NVFP4 GEMMs beside FP8 GEMMs from aiconfigurator's per-op GEMM database.
 
-Usage: python scripts/aic_fp4_rows.py MIRROR  (MIRROR: a checkout of ai-dynamo/aiconfigurator; needs pyarrow, which parity
-does not depend on: run it by hand when the database moves, then paste its rows into the CSV).
+Usage: python scripts/aic_fp4_rows.py MIRROR  (MIRROR: a checkout of ai-dynamo/aiconfigurator; needs pyarrow, which
+parity does not depend on: run it by hand when the database moves, then paste its rows into the CSV).
 
 Each row is one shape (M = 8,192 tokens, N and K of 8,192 and 16,384) of one engine's linear layer on one Blackwell
 chip: the NVFP4 layer's rate beside the same table's per-tensor FP8 layer at the same shape (kind gemm_fp4_of_fp8,
@@ -48,14 +48,16 @@ def main(mirror: str) -> None:
             for m, n, k in SHAPES:
                 fp4, fp8 = ms[("nvfp4", m, n, k)], ms[("fp8", m, n, k)]
                 flop = 2.0 * m * n * k
-                label = (f"NVFP4 GEMM M={m:,} N={n:,} K={k:,} ({KERNELS[engine]} {version}: {sources['nvfp4']}, BF16 input "
-                         f"quantised in the op) on an {rows[0]['device']}: {flop / fp4 / 1e12:,.1f} TFLOP/s ({fp4 * 1e6:,.1f} us), "
-                         f"beside the same table's per-tensor FP8 GEMM ({sources['fp8']}): {flop / fp8 / 1e12:,.1f} TFLOP/s "
-                         f"({fp8 * 1e6:,.1f} us)")
-                source = (f"NVIDIA aiconfigurator's per-op GEMM database (Apache-2.0; ai-dynamo/aiconfigurator @ {head[:9]}, "
-                          f"{path}: the collector's timing of the engine's Linear forward per (dtype, m, n, k), latency in ms)")
-                row = [f"AIC-{engine}-{SHORT[chip]}-fp4x8-{n}x{k}", chip, "gemm_fp4_of_fp8", label, f"{flop / fp4:.5e}", chip,
-                       f"{flop / fp8:.5e}", "flop_per_s", "", "aiconfigurator-gemm-db", source, "", ""]
+                fp4_tf, fp8_tf = flop / fp4 / 1e12, flop / fp8 / 1e12
+                label = (f"NVFP4 GEMM M={m:,} N={n:,} K={k:,} ({KERNELS[engine]} {version}: {sources['nvfp4']}, "
+                         f"BF16 input quantised in the op) on an {rows[0]['device']}: {fp4_tf:,.1f} TFLOP/s "
+                         f"({fp4 * 1e6:,.1f} us), beside the same table's per-tensor FP8 GEMM ({sources['fp8']}): "
+                         f"{fp8_tf:,.1f} TFLOP/s ({fp8 * 1e6:,.1f} us)")
+                source = ("NVIDIA aiconfigurator's per-op GEMM database (Apache-2.0; ai-dynamo/aiconfigurator @ "
+                          f"{head[:9]}, {path}: the collector's timing of the engine's Linear forward per (dtype, m, n, "
+                          "k), latency in ms)")
+                row = [f"AIC-{engine}-{SHORT[chip]}-fp4x8-{n}x{k}", chip, "gemm_fp4_of_fp8", label, f"{flop / fp4:.5e}",
+                       chip, f"{flop / fp8:.5e}", "flop_per_s", "", "aiconfigurator-gemm-db", source, "", ""]
                 sys.stdout.write(",".join(f'"{c}"' if "," in c else c for c in row) + "\n")
 
 

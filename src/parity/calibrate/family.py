@@ -47,8 +47,8 @@ class KernelFigure:
 
     case_id: str
     chip: str
-    kind: str  # gemm_fp8, gemm_fp4, gemm_fp4_of_fp8, gemm_int8_fraction, gemm_memory, memory, attention_prefill(_fraction),
-    # attention_decode_fraction, allreduce_busbw, allreduce_latency, launch_overhead (one small kernel's launch and
+    kind: str  # gemm_fp8, gemm_fp4, gemm_fp4_of_fp8, gemm_int8_fraction, gemm_memory, memory,
+    # attention_prefill(_fraction), attention_decode_fraction, allreduce_busbw, allreduce_latency, launch_overhead (one small kernel's launch and
     # completion, eager, wall clock [s])
     achieved: float
     twin: str = ""
@@ -124,7 +124,8 @@ def _fraction(figure: KernelFigure, chip: Chip, achieved: float) -> float:
 def _of_fp8(figure: KernelFigure, chips: Mapping[str, Chip]) -> float:
     """An FP4 layer's fraction of the FP4 peak over the same chip's FP8 layer's fraction of the FP8 peak."""
     if figure.twin != figure.chip:
-        raise ParityError(f"{figure.case_id}: an FP4-beside-FP8 figure needs the FP8 layer on the same chip (twin_chip)")
+        raise ParityError(f"{figure.case_id}: an FP4-beside-FP8 figure needs the FP8 layer on the same chip "
+                          "(twin_chip)")
     chip = chips[figure.chip]
     return (figure.achieved / chip.peak("fp4")) / (figure.twin_achieved / chip.peak("fp8"))
 
@@ -236,8 +237,8 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         if "fp4" in absolute or "fp4" in twinned:
             raise ParityError(f"family {family}: FP4 set twice (gemm_fp4 and gemm_fp4_of_fp8 figures both fitted)")
         gemm["fp4"] = gemm["fp8"] * _mean(of_fp8)
-        inferred.append(f"fp4 is {_mean(of_fp8):.4f}x the fp8 efficiency ({len(of_fp8)} FP4 layers beside FP8 ones at the "
-                        f"same shape, fp4 {gemm['fp4']:.4f}): it moves no other format or kind")
+        inferred.append(f"fp4 is {_mean(of_fp8):.4f}x the fp8 efficiency ({len(of_fp8)} FP4 layers beside FP8 ones "
+                        f"at the same shape, fp4 {gemm['fp4']:.4f}): it moves no other format or kind")
     own = sorted(m for m in (*absolute, *twinned) if m in OWN_RATE)
     if own:
         rates = ", ".join(f"{m} {gemm[m]:.4f}" for m in own)
