@@ -48,8 +48,8 @@ class KernelFigure:
     case_id: str
     chip: str
     kind: str  # gemm_fp8, gemm_fp4, gemm_fp4_of_fp8, gemm_int8_fraction, gemm_memory, memory,
-    # attention_prefill(_fraction), attention_decode_fraction, allreduce_busbw, allreduce_latency, launch_overhead (one small kernel's launch and
-    # completion, eager, wall clock [s])
+    # attention_prefill(_fraction), attention_decode_fraction, allreduce_busbw, allreduce_latency, launch_overhead
+    # (one small kernel's launch and completion, eager, wall clock [s])
     achieved: float
     twin: str = ""
     twin_achieved: float = 0.0
@@ -63,9 +63,9 @@ class KernelFigure:
         return "compute" if self.kind.startswith(COMPUTE) and self.kind != "gemm_memory" else "bandwidth"
 
 
-KINDS = ("gemm_fp8", "gemm_fp4", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "gemm_memory", "memory",
-         "attention_prefill", "attention_prefill_fraction", "attention_decode_fraction", "allreduce_busbw", "allreduce_latency",
-         "launch_overhead", "grouped_gemm_fp4", "grouped_gemm_fp8", "grouped_gemm_bf16", "gemm_fp4_of_fp8")
+KINDS = ("gemm_fp8", "gemm_fp4", "gemm_fp4_of_fp8", "gemm_int8", "gemm_bf16", "gemm_int8_fraction", "gemm_memory",
+         "memory", "attention_prefill", "attention_prefill_fraction", "attention_decode_fraction", "allreduce_busbw",
+         "allreduce_latency", "launch_overhead", "grouped_gemm_fp4", "grouped_gemm_fp8", "grouped_gemm_bf16")
 GROUPED = "grouped_gemm_"  # a routed-expert op's median latency [s] at tokens_per_expert (grouped_gemm_fit)
 
 
