@@ -338,7 +338,8 @@ def test_blackwell_gemm_rates_are_azures_gb200_and_gb300_figures_beside_the_h200
     inherited = catalog.calibration(catalog.chip("nvidia-b30a"))
     assert inherited.id == "family-blackwell" and not inherited.measured
     assert inherited.basis.startswith("inherited from family-blackwell (measured on nvidia-b200-sxm, nvidia-b300-sxm, "
-                                      "nvidia-gb200, nvidia-gb300")
+                                      "nvidia-gb200, nvidia-gb300; rows 62: AZ-* (8), TLX740-* (3), "
+                                      "CW43-gb200-allreduce-8g, AIC-* (50))")
     assert not set(FITTED_BLACKWELL) & set(catalog.derived_prior().rows)
     assert not set(FITTED_BLACKWELL) & set(catalog.derived_prior("gpu").rows)
 
