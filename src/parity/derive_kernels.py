@@ -15,11 +15,13 @@ from parity.predict import predict_scenarios, scenario_from_row
 from parity.predict.scenario import Scenario, deployment
 from parity.predict.simulated import simulate_scenario
 from parity.simulate import Benchmark, client_profile
-from parity.step import Batch, step_cost
+from parity.plan.layout import Layout
+from parity.step import Batch, breakdown, step_cost
 
 __all__ = ["Derived", "derive_all", "decimals", "stored_ratios", "drifted", "rewrite",
            "SENTENCE", "sglang_decode_row", "with_ratio", "sglang_step_s", "aiter_run_s", "sglang_3550_run_s",
-           "vllm_r1_run_tok_s", "vllm_rocm_batch_s", "generic_pa_batch_s"]
+           "vllm_r1_run_tok_s", "vllm_rocm_batch_s", "generic_pa_batch_s", "DEEPGEMM_MOE_MS",
+           "trtllm_deepgemm_moe_ms"]
 
 # The machine-written sentence that closes each derived entry's derivation text, replaced on every --write.
 SENTENCE = "Derived against the stored profile (scripts/derive_engine_kernels.py): "
@@ -301,6 +303,60 @@ def vllm_sm100_cutlass() -> Derived:
                    figures=f"calibrated B200 FP8 rate {rate / 1e15:.3f} PFLOP/s; {'; '.join(parts)}; mean {ratio:.3f}")
 
 
+# TensorRT-LLM's DeepGemmFusedMoE on B200 at DeepSeek's shapes, prompt-sized --------------------------------------
+
+# aiconfigurator's B200 table of TensorRT-LLM 1.2.0rc5's fused MoE (ai-dynamo/aiconfigurator @ 095f58a51,
+# aic-core/src/aiconfigurator_core/systems/data/b200_sxm/moe/trtllm/1.2.0rc5/moe_perf.parquet; collector
+# collector/trtllm/collect_moe.py: create_moe with moe_backend deepgemm, CUDA graphs, the module's forward on one GPU
+# holding its expert-parallel share): kernel_source deepgemm, moe_dtype fp8_block, hidden 7,168, intermediate 2,048,
+# 256 experts, top 8, balanced routing, moe_tp 1, moe_ep 16 (the smallest expert-parallel size that version's table
+# times this kernel at), tokens into the module -> latency [ms]; the prompt-sized points, where the grouped GEMMs run
+# at a math rate
+DEEPGEMM_MOE_MS = {4096: 0.3322507, 6144: 0.4380640, 8192: 0.5069120, 12288: 0.7052534, 16384: 0.9136373}
+DEEPGEMM_MOE_EP = 16
+
+
+def trtllm_deepgemm_moe_ms(ratios: Mapping[str, float] | None = None) -> dict[int, float]:
+    """parity's time [ms] for one DeepSeek-R1 MoE layer's routed experts (both expert GEMMs and the token permute,
+    what the module runs between dispatch and combine) at each of DEEPGEMM_MOE_MS's token counts, on a B200 rank of
+    an expert-parallel group of DEEPGEMM_MOE_EP, TensorRT-LLM 1.2 with moe_backend deepgemm: the stored entries, or
+    `ratios` for them (with_ratio)."""
+    row = {"case_id": "x", "model": "deepseek-r1", "system": "hgx-b200", "engine": "trtllm", "weights": "fp8",
+           "mode": "agg", "isl": "1024", "osl": "1", "concurrency": "1", "tp": "1", "attn_dp": "8", "moe_ep": "8",
+           "moe_backend": "deepgemm", "metric": "tpot_s", "measured": "1", "engine_version": "1.2.0rc6.post3"}
+    s = scenario_from_row(row)
+    if ratios is not None:
+        s = with_ratio(s, ratios)
+    ep = DEEPGEMM_MOE_EP
+    dep = deployment(s, Layout(tp=1, attn_dp=ep, moe_ep=ep))
+    layers = sum(layer.count for layer in s.model.layers if layer.moe)
+    out = {}
+    for tokens in DEEPGEMM_MOE_MS:
+        parts = {p.name: p.seconds for p in breakdown(dep, Batch(prefill_tokens=tokens / ep,
+                                                                 prefill_sequences=tokens / ep / 1024))}
+        out[tokens] = (parts["expert_up"] + parts["expert_down"] + parts.get("moe_permute", 0.0)) / layers * 1e3
+    return out
+
+
+def trtllm_deepgemm_moe(bandwidth: float) -> Derived:
+    """aiconfigurator's TensorRT-LLM 1.2.0rc5 DeepGemmFusedMoE on B200 (DEEPGEMM_MOE_MS): the math ratio that,
+    beside the stored moe_expert_gemm ratio `bandwidth` (fitted on the decode-long calibration rows), makes
+    parity's routed-expert time at the table's prompt-sized token counts add up to the measured total."""
+    calibrated = trtllm_deepgemm_moe_ms({"moe_expert_gemm": 1.0, "moe_expert_gemm_math": 1.0})
+    before = trtllm_deepgemm_moe_ms({"moe_expert_gemm": bandwidth, "moe_expert_gemm_math": 1.0})
+    target = sum(DEEPGEMM_MOE_MS.values())
+    r = _solve(lambda x: sum(trtllm_deepgemm_moe_ms({"moe_expert_gemm": bandwidth,
+                                                      "moe_expert_gemm_math": x}).values()), target)
+    after = trtllm_deepgemm_moe_ms({"moe_expert_gemm": bandwidth, "moe_expert_gemm_math": r})
+    each = "; ".join(f"{n:,} tokens {DEEPGEMM_MOE_MS[n]:.3f} ms measured, {calibrated[n]:.3f} calibrated, "
+                     f"{before[n]:.3f} at x{bandwidth:g}, {after[n]:.3f} with r" for n in DEEPGEMM_MOE_MS)
+    return Derived(name="AIC DeepGEMM MoE",
+                   entries=(("trtllm", "0.8.1", "cuda", "moe_expert_gemm_math"),), ratio=r,
+                   figures=(f"a B200 rank of EP {DEEPGEMM_MOE_EP}, DeepSeek-R1's routed experts and permute a layer: "
+                            f"{each}; totals {target:.3f} ms measured, {sum(before.values()):.3f} at x{bandwidth:g} "
+                            f"alone, r = {r:.3f} (solved)"))
+
+
 def _rounded(ratio: float, stored: Mapping[tuple[str, str, str, str], str], entry: tuple[str, str, str, str]) -> float:
     return round(ratio, decimals(stored[entry]))
 
@@ -311,7 +367,8 @@ def derive_all(stored: Mapping[tuple[str, str, str, str], str]) -> list[Derived]
     cuda, rocm = sglang_launch_cuda(), sglang_launch_rocm()
     return [cuda, rocm, aiter_prompt(_rounded(rocm.ratio, stored, rocm.entries[0])),
             sglang_prompt_attention(_rounded(cuda.ratio, stored, cuda.entries[0])),
-            vllm_triton_mla(), vllm_flashmla(), vllm_rocm(), vllm_generic_paged_attention(), vllm_sm100_cutlass()]
+            vllm_triton_mla(), vllm_flashmla(), vllm_rocm(), vllm_generic_paged_attention(), vllm_sm100_cutlass(),
+            trtllm_deepgemm_moe(float(stored[("trtllm", "0.8.1", "cuda", "moe_expert_gemm")]))]
 
 
 # The file: entries found and rewritten line by line, so its comments and layout stay -----------------------------
