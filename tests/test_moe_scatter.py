@@ -7,7 +7,7 @@ import pytest
 
 from parity import catalog
 from parity.ops import Batch
-from parity.plan import Layout, Precision, Shard, device_step, moe_scatter
+from parity.plan import Layout, Precision, Shard, device_step, moe_routes_share, moe_scatter
 
 
 def _step(layout: Layout, tokens: float):
@@ -58,3 +58,24 @@ def test_the_expert_all_to_all_is_priced_on_the_busiest_ranks_tokens() -> None:
     assert float(_one(step, "moe_dispatch").bytes) == pytest.approx(15_680_000.0)
     assert float(_one(step, "moe_combine").bytes) == pytest.approx(31_360_000.0)
     assert not bool(_one(step, "moe_dispatch").low_latency)
+
+
+def test_a_ranks_permute_moves_the_routes_its_expert_gemms_run_in_every_layout() -> None:
+    """8,192 tokens on each attention rank, DeepSeek-R1 (hidden 7,168, top 8), 16-bit activations: the permute
+    moves 4 x 2 x routes x 7,168 B, with the routes those the rank's expert GEMMs run (its tokens' 65,536 routes x d /
+    me). TP 8, EP 8 (every rank holds every token, its experts get 1/8 of the routes): 8,192 routes, 469,762,048 B
+    (it moved all 65,536 before 2026-12-05); attention DP 8, EP 8: 65,536, a rank's own routes' worth; TP 8 with the
+    experts sliced (EP 1): all 65,536; attention DP 8 with the experts sliced: the group's 8 x 65,536, gathered
+    (30,064,771,072 B). Each equals the routes of the up-projection's grouped GEMM (its FLOPs over 2 x 7,168 x 4,096 /
+    mt)."""
+    model = catalog.model("deepseek-r1")
+    for layout, routes in ((Layout(tp=8, moe_ep=8), 8192.0), (Layout(tp=1, attn_dp=8, moe_ep=8), 65536.0),
+                           (Layout(tp=8, moe_tp=8, moe_ep=1), 65536.0),
+                           (Layout(tp=1, attn_dp=8, moe_tp=8, moe_ep=1), 8 * 65536.0)):
+        shard = Shard.of(layout)
+        step = device_step(model, Batch(prefill_tokens=8192.0, prefill_sequences=8.0), shard, Precision())
+        assert float(moe_routes_share(shard)) == routes / 65536.0
+        assert float(_one(step, "moe_permute").other_bytes) == pytest.approx(4 * 2 * routes * 7168)
+        up = _one(step, "expert_up")
+        assert float(up.flops) / (2 * 7168 * 2 * 2048 / float(shard.mt)) == pytest.approx(routes), str(layout)
+    assert 4 * 2 * 8192 * 7168 == 469_762_048 and 4 * 2 * 8 * 65536 * 7168 == 30_064_771_072

@@ -118,8 +118,8 @@ class Stream:
     fused: the serving engines fold it into a neighbouring kernel (an RMSNorm into the residual add
     and the next GEMM's quantisation, the KV write into the attention kernel), so it moves its bytes
     but costs no launch of its own. split: "replicated" (every rank moves the bytes), "kv" (elements of
-    the KV cache, in its format, shared over TP by KV heads) or "moe_tokens" (routed assignments: the
-    attention-TP ranks of one attention-DP rank split them before an expert all-to-all).
+    the KV cache, in its format, shared over TP by KV heads) or "moe_tokens" (routed assignments of the
+    rank's tokens: a rank moves those its experts handle, plan.sharding.moe_routes_share).
     """
 
     name: str

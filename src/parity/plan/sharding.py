@@ -15,7 +15,8 @@ from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream
 from parity.plan.layout import Shard
 from parity.plan.precision import Precision
 
-__all__ = ["DeviceStep", "device_step", "weight_matrices_per_device", "moe_scatter", "LOW_LATENCY_TOKENS"]
+__all__ = ["DeviceStep", "device_step", "weight_matrices_per_device", "moe_scatter", "moe_routes_share",
+           "LOW_LATENCY_TOKENS"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,10 +81,22 @@ def moe_scatter(s: Shard) -> Num:
     return np.where((s.d > 1) & (s.me > 1), s.t, 1.0)
 
 
+def moe_routes_share(s: Shard) -> Num:
+    """The routed (token, expert) rows one rank's experts handle, over those of the tokens its attention rank holds
+    (Batch.tokens: an attention-DP rank's, shared by its attention-TP ranks): d / me. The MoE group (t x d ranks, mt x
+    me of them) runs the routes of all d attention-DP ranks' tokens, each expert-parallel rank those of its 1/me of
+    the experts. Experts spread without attention DP (TP 8, EP 8): every rank holds every token and handles the 1/8
+    routed to its experts; experts sliced (EP 1): every rank handles every route of the group's tokens, gathered
+    where attention runs data-parallel; attention DP with the experts spread as widely (DP 8, EP 8): a rank's own
+    routes' worth. Equal to 1 / moe_scatter wherever the group is d x t ranks of EP d x t (every expert-parallel
+    layout with attention DP the serving engines run)."""
+    return s.d / s.me
+
+
 def _stream_kernel(op: Stream, s: Shard, prec: Precision, kv_share: Num, count: Num) -> Kernel:
     moved = op.bytes * _bytes(prec.kv_cache) * kv_share if op.split == "kv" else op.bytes
     if op.split == "moe_tokens":
-        moved = moved / moe_scatter(s)
+        moved = moved * moe_routes_share(s)
     return Kernel(name=op.name, kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=moved,
                   fmt=prec.activations, count=count, launches=0.0 if op.fused else 1.0)
 
