@@ -11,11 +11,11 @@ from statistics import median
 
 from parity import catalog
 from parity.engine import EngineKernel, stack_prior
+from parity.plan.layout import Layout
 from parity.predict import predict_scenarios, scenario_from_row
 from parity.predict.scenario import Scenario, deployment
 from parity.predict.simulated import simulate_scenario
 from parity.simulate import Benchmark, client_profile
-from parity.plan.layout import Layout
 from parity.step import Batch, breakdown, step_cost
 
 __all__ = ["Derived", "derive_all", "decimals", "stored_ratios", "drifted", "rewrite",
