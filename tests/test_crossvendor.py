@@ -223,3 +223,16 @@ def test_a_vendor_left_out_runs_at_the_maturity_of_the_other_vendors_stacks() ->
     for row in (next(r for r in rows if r["engine"] == "sglang"), next(r for r in rows if r["engine"] == "generic")):
         engine = setting.apply(scenario_from_row(row)).engine
         assert (engine.gemm_scale, engine.memory_scale, engine.collective_scale) == expected, row["case_id"]
+
+
+def test_a_refitted_family_is_named_by_its_row_set_in_few_characters() -> None:
+    """A family refitted without some kernel rows gets an id per row set: the rows kept counted and digested
+    (joining every id ran to ~2,000 characters with Blackwell's 62 rows); the same set, the same id."""
+    from parity.crossvendor.leave_out import _refit_family
+    cal = catalog.calibration(catalog.chip("nvidia-b200-sxm"))
+    rows = list(cal.rows)
+    assert cal.id == "family-blackwell" and len(rows) == 62
+    first, other = _refit_family(cal, rows[:-1]), _refit_family(cal, rows[1:])
+    assert first.id.startswith("family-blackwell-on-61-of-62-rows-") and len(first.id) == len(
+        "family-blackwell-on-61-of-62-rows-") + 10
+    assert first.id != other.id and _refit_family(cal, rows[:-1]).id == first.id

@@ -4,6 +4,7 @@ refitted without them and, by source, the family calibrations fitted on its kern
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence, Mapping
 from dataclasses import dataclass
@@ -102,7 +103,9 @@ def _refit_family(cal: Calibration, rows: Sequence[str]) -> Calibration:
                 catalog.calibration(catalog.chip("nvidia-h200-sxm")))
     fitted = family_calibration(cal.family, base, [figures[r] for r in rows], {c.id: c for c in catalog.chips()},
                                 cal.date)
-    return dataclasses.replace(fitted, id=f"{cal.id}-on-{'-'.join(rows)}")
+    # an id per row set, short: the rows kept counted and digested (every id joined ran to ~2,000 characters)
+    digest = hashlib.sha1("\n".join(rows).encode()).hexdigest()[:10]
+    return dataclasses.replace(fitted, id=f"{cal.id}-on-{len(rows)}-of-{len(cal.rows)}-rows-{digest}")
 
 
 def kernel_fits_of_source(kernel_rows: Sequence[Mapping[str, str]], group: str, by: str) -> set[str]:
