@@ -23,7 +23,7 @@ __all__ = ["Cost", "math_unit", "head_dim_scale", "price_kernel", "price_collect
            "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
            "two_shot_all_reduce_s", "direct_all_to_all_s",
            "ring_all_gather_s", "collective_s", "OVERLAP_UNITS", "overlap_unit_share",
-           "TBO_CYCLES", "two_batch_layer_s"]
+           "TBO_CYCLES", "two_batch_layer_s", "EXPERT_KERNELS"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from statistics import median
 
 from parity import catalog
+from parity.cost import EXPERT_KERNELS
 from parity.engine import EngineKernel, stack_prior
 from parity.plan.layout import Layout
 from parity.predict import predict_scenarios, scenario_from_row
@@ -334,7 +335,7 @@ def trtllm_deepgemm_moe_ms(ratios: Mapping[str, float] | None = None) -> dict[in
     for tokens in DEEPGEMM_MOE_MS:
         parts = {p.name: p.seconds for p in breakdown(dep, Batch(prefill_tokens=tokens / ep,
                                                                  prefill_sequences=tokens / ep / 1024))}
-        out[tokens] = (parts["expert_up"] + parts["expert_down"] + parts.get("moe_permute", 0.0)) / layers * 1e3
+        out[tokens] = sum(parts.get(name, 0.0) for name in EXPERT_KERNELS) / layers * 1e3
     return out
 
 

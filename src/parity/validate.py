@@ -400,7 +400,8 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
     limits; output_tokens_per_s_per_user: 1 / TPOT at the row's concurrency (speculative decoding
     with the row's MTP depth and acceptance); prefill_tokens_per_s_per_chip: steps of
     `batch_tokens` prompt tokens per attention rank, their time multiplied by the engine's prefill_scale as the
-    steady-state model prices prompt work (what the step model's prefill misses, fitted on calibration rows). `calibration` replaces the catalog's for its chip;
+    steady-state model prices prompt work (what the step model's prefill misses, fitted on calibration rows).
+    `calibration` replaces the catalog's for its chip;
     `hook` rewrites each scenario (another calibration or engine profile) before it is priced. model_kind
     'sim' prices the closed-loop figures (`closed_loop`) by the step-level simulator over `processes`
     processes; offline and unbounded-rate throughputs stay with the steady-state model, whose operating point
