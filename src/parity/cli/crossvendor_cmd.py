@@ -15,9 +15,16 @@ from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, leave
                                 stack_rows, stack_toml, stored_setting, vendor_bands)
 from parity.crossvendor_training import training_scores
 from parity.fit import destination
-from parity.report.tables import Column, percent, plain, ratio, write_atomic
+from parity.report.tables import Column, percent, plain, ratio, scaled, write_atomic
 
 __all__ = ["crossvendor_report", "fit_stacks"]
+
+WORST_ROWS = 15  # rows of the text view's last table (all of them in CSV and JSON)
+
+
+def _per_what(metric: str) -> str:
+    """A published metric in a few words: 'per worker', 'per user', 'prefill per chip'."""
+    return metric.replace("output_tokens_per_s_", "").replace("_tokens_per_s_", " ").replace("_", " ")
 
 
 def fit_stacks(iterations: int, write_to: str) -> None:
@@ -51,10 +58,10 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
     payload = crossvendor_scores(by, iterations, progress=lambda g: click.echo(f"left out {g}", err=True),
                                  model_kind=model_kind, processes=processes)
     payload["training"] = training_scores(by, progress=lambda g: click.echo(f"left out {g} (training)", err=True))
-    table, pairs, training = payload["scores"], payload["ratios"], payload["training"]
+    table, pairs, training, per_row = payload["scores"], payload["ratios"], payload["training"], payload["rows"]
     if fmt in ("json", "csv"):
-        rows = [{"table": name, **row}
-                for name, part in (("scores", table), ("training", training), ("pairs", pairs)) for row in part]
+        rows = [{"table": name, **row} for name, part in (("scores", table), ("training", training), ("pairs", pairs),
+                                                           ("rows", per_row)) for row in part]
         deliver(render_output(rows, [], fmt, payload=payload), out)
         return
     scored = [Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
@@ -93,7 +100,16 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
                  Column("left_out", f"{by} left out", ratio), Column("left_out_error", "its error", percent),
                  Column("predicted", "predicted now", ratio), Column("error", "ratio error", percent),
                  Column("split", "split", plain, "left")],
-         "The same work on two vendors' chips (same source, model, lengths, concurrency)", pairs_caption)]
+         "The same work on two vendors' chips (same source, model, lengths, concurrency)", pairs_caption),
+        (per_row[:WORST_ROWS], [Column("case_id", "case", plain, "left"), Column("group", by, plain, "left"),
+                               Column("system", "system", plain, "left"),
+                               Column("metric", "tokens/s", _per_what, "left"), Column("measured", "published", scaled(1.0, 4)),
+                               Column("left_out", f"{by} left out", scaled(1.0, 4)),
+                               Column("left_out_error", "its error", percent), Column("now", "now", scaled(1.0, 4), wide=1),
+                               Column("split", "split", plain, "left", wide=2)],
+         f"The {min(WORST_ROWS, len(per_row))} published rows furthest off with their {by} left out",
+         f"Of {len(per_row)} rows scored; every one, with its prediction before and now, in --format csv or json "
+         "(table 'rows'). now: the stored fits ('-' where the row fitted something).")]
     texts = [render_output(rows, columns, fmt, title=title, caption=caption, to_file=out is not None)
              for rows, columns, title, caption in parts]
     deliver("\n".join(text.rstrip("\n") + "\n" for text in texts), out)

@@ -24,7 +24,7 @@ from parity.crossvendor.stacks import STACK_PARAMETERS, STACK_PRIOR_WEIGHT, fit_
 from parity.predict import predict_rows
 from parity.validate import CaseError, case_errors, published_errors
 
-__all__ = ["crossvendor_scores", "ratio_error_median", "STACK_PARAMETERS", "STACK_PRIOR_WEIGHT", "Setting",
+__all__ = ["crossvendor_scores", "row_errors", "ratio_error_median", "STACK_PARAMETERS", "STACK_PRIOR_WEIGHT", "Setting",
            "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_rows",
            "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml",
            "RatioCheck", "ratio_checks", "metric_kind", "stack_toml", "without_kernel_fits", "kernel_fits_of_source",
@@ -65,6 +65,7 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
              + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by)
              + in_source)
     scores = sorted((s.row() for s in table), key=lambda r: (r["group"], r["kind"], r["setting"]))
+    per_row = row_errors(before, left_out, after)
     pairs_before = {c.case_id: c for c in ratio_checks(rows, before_setting(), model_kind, processes)}
     pairs_left = {}  # each pair under the setting that left its group (source or vendor) out
     for group, _, _, setting in left_out:
@@ -77,4 +78,22 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
               "left_out": pairs_left[c.case_id].predicted if c.case_id in pairs_left else nan,
               "left_out_error": pairs_left[c.case_id].error if c.case_id in pairs_left else nan,
               "split": split[c.case_id]} for c in ratio_checks(rows, None, model_kind, processes)]
-    return {"scores": scores, "ratios": pairs}
+    return {"scores": scores, "ratios": pairs, "rows": per_row}
+
+
+def row_errors(before: Sequence[CaseError], left_out: Sequence[tuple[str, str, list[CaseError], Setting]],
+               after: Sequence[CaseError]) -> list[dict[str, object]]:
+    """Every published row scored with its group left out (`leave_one_out_errors`), with its prediction under the
+    other settings beside: before (the generic prior and CUDA-fitted profiles) and now (the stored fits; NaN where
+    the row fitted something); largest |left-out error| first, so the rows that make a group's median lead."""
+    then = {e.case_id: e.predicted for e in before}
+    now = {e.case_id: e.predicted for e in after}
+    nan = float("nan")
+    out = []
+    for group, _, errors, _ in left_out:
+        for e in errors:
+            out.append({"group": group, "case_id": e.case_id, "system": e.system, "engine": e.engine,
+                        "model": e.model, "metric": e.metric, "kind": metric_kind(e.metric),
+                        "split": e.split, "measured": e.measured, "before": then.get(e.case_id, nan),
+                        "left_out": e.predicted, "left_out_error": e.error, "now": now.get(e.case_id, nan)})
+    return sorted(out, key=lambda r: -abs(float(r["left_out_error"])))
