@@ -38,10 +38,10 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
                  ) -> tuple[Calibration, EngineProfile]:
     """The calibration and profile of an engine version that runs other kernels than the calibrated ones: each
     kernel's efficiency divided by its time ratio (EngineKernel.ratio_for a model with `queries_per_kv` query
-    heads per K/V head; 0: the stored ratios; gemm_math_fp8 divides the FP8 unit's GEMM math rate alone,
-    moe_expert_gemm the expert GEMMs' math rate and bandwidth, moe_expert_gemm_math their math rate alone), and the
-    fixed cost per kernel (the profile's with CUDA graphs, the calibration's eager one without) multiplied by the
-    launch ratio (engine.EngineKernel)."""
+    heads per K/V head; 0: the stored ratios; gemm_math_fp8 divides the FP8 unit's GEMM math rate, which expert GEMMs
+    without a grouped rate or an expert entry share, moe_expert_gemm the expert GEMMs' math rate and bandwidth,
+    moe_expert_gemm_math their math rate alone), and the fixed cost per kernel (the profile's with CUDA graphs, the
+    calibration's eager one without) multiplied by the launch ratio (engine.EngineKernel)."""
     ratio = {k.op: k.ratio_for(queries_per_kv) for k in kernels}
     if not ratio:
         return cal, profile
@@ -51,7 +51,10 @@ def with_kernels(cal: Calibration, profile: EngineProfile, kernels: Iterable[Eng
     decode_math = cal.attention_decode_math_efficiency and slower(cal.attention_decode_math_efficiency,
                                                                   "attention_decode")
     gemm = {k: slower(v, "gemm") for k, v in cal.gemm_efficiency.items()}
-    if "gemm_math_fp8" in ratio:  # the FP8 unit's math rate alone: memory-bound projections keep their bandwidth
+    if "gemm_math_fp8" in ratio:  # the FP8 unit's math rate alone: memory-bound projections keep their bandwidth.
+        # Expert GEMMs without a grouped rate of their own fall back to this dense rate and move with it unless an
+        # expert entry pins them below (SGLang's FlashInfer entry slows them too: pinned, with the whole refit,
+        # never-fitted TTFT 17.5 -> 17.8%, measurements README 2026-12-05; kept as fitted)
         gemm["fp8"] = float(min(slower(cal.gemm("fp8"), "gemm") / ratio["gemm_math_fp8"], 1.0))
     grouped = {k: slower(v, "grouped_gemm") for k, v in cal.grouped_gemm_efficiency.items()}
     expert = ratio.get("moe_expert_gemm", 1.0)
