@@ -103,9 +103,11 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
          "The same work on two vendors' chips (same source, model, lengths, concurrency)", pairs_caption),
         (per_row[:WORST_ROWS], [Column("case_id", "case", plain, "left"), Column("group", by, plain, "left"),
                                Column("system", "system", plain, "left"),
-                               Column("metric", "tokens/s", _per_what, "left"), Column("measured", "published", scaled(1.0, 4)),
+                               Column("metric", "tokens/s", _per_what, "left"),
+                               Column("measured", "published", scaled(1.0, 4)),
                                Column("left_out", f"{by} left out", scaled(1.0, 4)),
-                               Column("left_out_error", "its error", percent), Column("now", "now", scaled(1.0, 4), wide=1),
+                               Column("left_out_error", "its error", percent),
+                               Column("now", "now", scaled(1.0, 4), wide=1),
                                Column("split", "split", plain, "left", wide=2)],
          f"The {min(WORST_ROWS, len(per_row))} published rows furthest off with their {by} left out",
          f"Of {len(per_row)} rows scored; every one, with its prediction before and now, in --format csv or json "

@@ -24,8 +24,8 @@ from parity.crossvendor.stacks import STACK_PARAMETERS, STACK_PRIOR_WEIGHT, fit_
 from parity.predict import predict_rows
 from parity.validate import CaseError, case_errors, published_errors
 
-__all__ = ["crossvendor_scores", "row_errors", "ratio_error_median", "STACK_PARAMETERS", "STACK_PRIOR_WEIGHT", "Setting",
-           "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_rows",
+__all__ = ["crossvendor_scores", "row_errors", "ratio_error_median", "STACK_PARAMETERS", "STACK_PRIOR_WEIGHT",
+           "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_rows",
            "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml",
            "RatioCheck", "ratio_checks", "metric_kind", "stack_toml", "without_kernel_fits", "kernel_fits_of_source",
            "chip_files", "chip_of"]
