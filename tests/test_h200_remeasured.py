@@ -49,7 +49,10 @@ def test_head_dim_64_runs_slower_on_the_h200s_cudnn_attention_as_parity_prices_i
     assert cudnn[(128, 8192)] > 1.9 * fa2[(128, 8192)]
 
 
-def test_wider_heads_are_priced_at_the_calibrated_rate_though_the_h200_runs_them_faster() -> None:
+def test_wider_heads_are_priced_as_fast_as_the_h200s_cudnn_runs_them() -> None:
+    """Head dim 192 over 128: 1.088 (4k tokens) and 1.063 (8k), mean 1.076; 256: 1.147 and 1.112, mean 1.130."""
     cudnn = _rates("CUDNN_ATTENTION")
-    assert all(1.05 < cudnn[(hd, s)] / cudnn[(128, s)] < 1.16 for hd in (192, 256) for s in (4096, 8192))
-    assert head_dim_scale(192) == head_dim_scale(256) == 1.0
+    for hd in (192, 256):
+        ratios = [cudnn[(hd, s)] / cudnn[(128, s)] for s in (4096, 8192)]
+        assert head_dim_scale(hd) == pytest.approx(statistics.mean(ratios), abs=0.0005)
+    assert head_dim_scale(192) == pytest.approx(1.076) and head_dim_scale(256) == pytest.approx(1.130)

@@ -20,14 +20,14 @@ def _seconds(dep: Deployment, batch: Batch) -> dict[str, float]:
 def test_mla_prefill_attention_and_kv_b_on_a_round_chip() -> None:
     """DeepSeek-V3, one prompt of 8,192 tokens at TP 8 on 1 PFLOP/s bf16 chips, every efficiency 1.
     Attention: 61 layers x 16 heads a rank x 2 x (128 + 64 + 128) FLOP x 8,192 x 8,193 / 2 causal pairs
-    = 20.962 TFLOP: 20.962 ms. kv_b expands each prompt token's 512-wide latent to 16 heads x (128 + 128):
-    61 x 2 x 8,192 x 512 x 4,096 = 2.0959 TFLOP (2.0959 ms), but it moves more than that at 1 TB/s: per layer
-    the latents 8,192 x 512 x 2 B, the weights 512 x 4,096 x 2 B and the expanded K/V 8,192 x 4,096 x 2 B,
-    79,691,776 B, x 61 = 4.8612 GB: 4.8612 ms, memory-bound."""
+    = 20.962 TFLOP at 1.076 PFLOP/s (192-wide query/key heads, cost.head_dim_scale): 19.481 ms. kv_b expands each
+    prompt token's 512-wide latent to 16 heads x (128 + 128): 61 x 2 x 8,192 x 512 x 4,096 = 2.0959 TFLOP (2.0959 ms),
+    but it moves more than that at 1 TB/s: per layer the latents 8,192 x 512 x 2 B, the weights 512 x 4,096 x 2 B and
+    the expanded K/V 8,192 x 4,096 x 2 B, 79,691,776 B, x 61 = 4.8612 GB: 4.8612 ms, memory-bound."""
     dep = Deployment(model=catalog.model("deepseek-v3"), system=round_system(), layout=Layout(tp=8),
                      precision=Precision(), calibration=perfect_calibration())
     parts = _seconds(dep, Batch(prefill_tokens=8192, prefill_sequences=1))
-    assert parts["mla_prefill"] == pytest.approx(20.962e-3, rel=1e-4)
+    assert parts["mla_prefill"] == pytest.approx(19.481e-3, rel=1e-4)
     assert parts["kv_b"] == pytest.approx(4.8612e-3, rel=1e-4)
 
 
@@ -39,13 +39,15 @@ def _b200_trtllm_prefill(isl: int) -> dict[str, float]:
 
 
 def test_mla_prefill_attention_is_a_small_share_of_a_deepseek_prefill_step_on_b200() -> None:
-    """The catalog's B200 (the H200's prefill-attention efficiency, 0.4996 of 2.25 PFLOP/s bf16) at TP 8 under
-    TensorRT-LLM's profile: MLA attention is 0.78 ms of a 1,024-token prefill step of about 30 ms and 19 ms of an
-    8,192-token step of about 104 ms (about 130 ms while a rank's permute moved every route of its tokens, not only
-    those its experts handle). The measured DeepSeek TTFT gap on these rows is a fixed ~70 ms a request at
-    either length (measurements README), which attention at this size cannot carry even at half its rate."""
+    """The catalog's B200 at TP 8 under TensorRT-LLM's profile (FP8 cache): MLA's prompt path (the attention in FP8,
+    the rotary/concatenation pass and the cast to FP8, graph._mla_prompt_passes) is 2.06 ms of a 1,024-token prefill
+    step of about 32 ms (0.78 ms of 30 before the passes) and 17.5 ms of an 8,192-token step of about 102 ms (19.2 of
+    104). The measured DeepSeek TTFT gap on these rows is a fixed ~70 ms a request at either length (measurements
+    README), which attention at this size cannot carry even at half its rate."""
     short, long = _b200_trtllm_prefill(1024), _b200_trtllm_prefill(8192)
-    assert short["mla_prefill"] == pytest.approx(0.78e-3, rel=0.05)
-    assert long["mla_prefill"] == pytest.approx(19.2e-3, rel=0.05)
-    assert short["mla_prefill"] / sum(short.values()) < 0.03
-    assert 0.1 < long["mla_prefill"] / sum(long.values()) < 0.2
+    mla_short = sum(v for k, v in short.items() if k.startswith("mla_prefill"))
+    mla_long = sum(v for k, v in long.items() if k.startswith("mla_prefill"))
+    assert mla_short == pytest.approx(2.06e-3, rel=0.05)
+    assert mla_long == pytest.approx(17.5e-3, rel=0.05)
+    assert mla_short / sum(short.values()) < 0.08
+    assert 0.1 < mla_long / sum(long.values()) < 0.2

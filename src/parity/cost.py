@@ -88,19 +88,34 @@ _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm
 # mask) 980 TFLOP/s at head dim 64 and 1428 at 128, 0.69.
 # parity's own H200 run agrees (data/measurements/h200_sdpa_head_dim.json, 2026-12-04): cuDNN's causal forward
 # through PyTorch SDPA, head dim 64 over 128, 0.78 at 4k tokens and 0.74 at 8k; PyTorch's FlashAttention-2 build,
-# at about half the peak whatever the width, 0.97 and 0.92. Wider heads run faster still there (192: 1.06-1.09x,
-# 256: 1.11-1.15x with cuDNN), which parity leaves at 1.
+# at about half the peak whatever the width, 0.97 and 0.92. Wider heads run faster there, and parity prices them so
+# from that run (the calibrated prefill points ran cuDNN): head dim 192 over 128, 571.3 / 525.2 = 1.088 at 4k and
+# 646.7 / 608.2 = 1.063 at 8k, mean 1.076 (MLA's 192-wide query/key heads); 256, 602.5 / 525.2 = 1.147 and
+# 676.6 / 608.2 = 1.112, mean 1.130. Linear between the measured widths, flat beyond 256.
 HEAD_DIM_64_ATTENTION_SCALE = 0.72
+HEAD_DIM_192_ATTENTION_SCALE = 1.076
+HEAD_DIM_256_ATTENTION_SCALE = 1.130
 CALIBRATED_HEAD_DIM = 128
 
 
 def head_dim_scale(head_dim: int) -> float:
     """Flash-attention prefill math rate at `head_dim` over the calibrated one (128): 0.72 at 64 and below
-    (HEAD_DIM_64_ATTENTION_SCALE), linear between 64 and 128, 1 from 128 up or where the width is not stated (0)."""
-    if head_dim <= 0 or head_dim >= CALIBRATED_HEAD_DIM:
+    (HEAD_DIM_64_ATTENTION_SCALE), 1.076 at 192 and 1.130 from 256 up (measured on the H200), linear between those
+    widths, 1 where the width is not stated (0)."""
+    if head_dim <= 0:
         return 1.0
-    share = max(head_dim - 64, 0) / (CALIBRATED_HEAD_DIM - 64)
-    return HEAD_DIM_64_ATTENTION_SCALE + (1.0 - HEAD_DIM_64_ATTENTION_SCALE) * share
+    return float(np.interp(head_dim, (64, CALIBRATED_HEAD_DIM, 192, 256),
+                           (HEAD_DIM_64_ATTENTION_SCALE, 1.0, HEAD_DIM_192_ATTENTION_SCALE,
+                            HEAD_DIM_256_ATTENTION_SCALE)))
+
+
+# FP8 flash attention (the prompt attention the engines run on an FP8 KV cache, graph._mla_prompt_passes) over BF16 at
+# the same shapes, from aiconfigurator's context-MLA timings (data/measurements/aiconfigurator_context_mla.json: each
+# system's grid fitted as 24 us + a cost per token and head + causal math at one rate), the FP8 cache's rate over the
+# BF16 cache's: GB200 2.03 / 1.48 PFLOP/s = 1.37, B200 1.84 / 1.35 = 1.37, B300 2.24 / 1.45 = 1.55, H100 0.81 / 0.62
+# = 1.30, H200 0.79 / 0.61 = 1.29; median 1.37, on chips whose FP8 peak is twice their BF16 one. The FP8 kernel runs
+# at this multiple of the BF16 attention rate, not at the FP8 peak's share.
+FP8_ATTENTION_SPEEDUP = 1.37
 
 
 def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float | None = None) -> Cost:
@@ -108,7 +123,8 @@ def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float
 
     Math runs at the chip's peak for its unit times the calibrated efficiency of the kernel kind, times the
     emulation efficiency on a wider unit, the format's dequantisation efficiency (weights widened inside the GEMM's
-    main loop, dtypes.Format.dequant_efficiency) and, for prefill attention, head_dim_scale; grouped expert GEMMs
+    main loop, dtypes.Format.dequant_efficiency) and, for prefill attention, head_dim_scale (and in FP8,
+    FP8_ATTENTION_SPEEDUP times the BF16 rate rather than the FP8 peak's share); grouped expert GEMMs
     run at the calibration's grouped rate for their tokens per expert (Calibration.grouped_gemm)."""
     fmt = format_named(kernel.fmt)
     math, emulated = math_unit(fmt, chip)
@@ -117,6 +133,8 @@ def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float
                   if kernel.kind == "attention_prefill" else
                   cal.grouped_gemm(math, kernel.tokens) * fmt.dequant_efficiency if kernel.kind == "grouped_gemm"
                   else cal.gemm(math) * fmt.dequant_efficiency)
+    if kernel.kind == "attention_prefill" and math == "fp8" and not emulated and chip.peak("bf16") > 0:
+        efficiency *= FP8_ATTENTION_SPEEDUP * chip.peak("bf16") / chip.peak("fp8")
     rate = chip.peak(math) * efficiency * (cal.emulation_efficiency if emulated else 1.0)
     bandwidth = chip.memory_bytes_per_s * getattr(cal, _MEMORY_EFFICIENCY[kernel.kind])
     moved = kernel.bytes

@@ -111,6 +111,29 @@ def _unabsorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num,
                       kv_bytes_per_kv_head=decode_keys * (nope + rope + v), queries=batch.decode_queries)]
 
 
+def _mla_prompt_passes(spec: AttentionSpec, queries: Num, keys: Num) -> list[Gemm | Attention | Stream]:
+    """The memory passes of MLA's prompt path beside its flash attention, for `queries` prompt tokens against
+    `keys` expanded keys (prompt and cached prefix), one launch each.
+
+    Rotary and concatenation in 16-bit: each query head's rotary part read and written, each key head built from
+    its expanded no-position part and the latent's shared rotary key (TensorRT-LLM's MLA context preprocessing,
+    SGLang's and vLLM's torch.cat of k_nope and the broadcast k_pe), and the attention output written. With a
+    narrower (FP8) KV cache the engines run the prompt's flash attention in that format and first cast every
+    query, key and value head to it (split "heads_kv_cast"). Per head: 2 x 64 x 2 + 128 x 2 = 512 B a query,
+    (128 + 192) x 2 = 640 B a key, 192 + 192 + 128 elements cast; 1,152 B a prompt token in 16-bit, 2,688 B in FP8.
+    aiconfigurator's timings of these context-MLA operators (TensorRT-LLM 1.2.0rc5 and 1.3.0rc10 on H100, H200,
+    B200, B300, GB200; data/measurements/aiconfigurator_context_mla.json) take 0.22-0.35 ns a prompt token and head
+    beyond their attention math with a 16-bit cache and 0.49-0.89 ns with an FP8 one: 1.1-1.7 kB and 2.7-3.4 kB at
+    parity's calibrated streaming rates, the flash attention's own reads of its inputs included."""
+    rope, nope, v = spec.qk_rope_head_dim, spec.qk_nope_head_dim, spec.v_head_dim
+    heads = spec.num_attention_heads
+    per_query, per_key = 2 * 2.0 * rope + 2.0 * v, 2.0 * (nope + nope + rope)
+    return [Stream(name="mla_prefill_rope", bytes=heads * (per_query * queries + per_key * keys), split="heads",
+                   fused=False),
+            Stream(name="mla_prefill_cast", bytes=heads * ((nope + rope) * queries + (nope + rope + v) * keys),
+                   split="heads_kv_cast", fused=False)]
+
+
 def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
                    mla_decode: str = "absorbed") -> list[Gemm | Attention | Stream]:
     t = batch.tokens
@@ -153,10 +176,11 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
         expanded = batch.prefill_tokens + prefill_cached_keys
         ops += [Gemm(name="kv_b", tokens=expanded, rows=lora, cols=heads * (nope + v), split="column",
                      role="attention"),
+                *_mla_prompt_passes(spec, batch.prefill_tokens, expanded),
                 Attention(name="mla_prefill", phase="prefill", heads=heads, kv_heads=heads,
                           flops_per_head=2.0 * (nope + rope + v) * prefill_pairs,
                           kv_bytes_per_kv_head=prefill_cached_keys * (lora + rope) / heads,
-                          queries=batch.prefill_tokens)]
+                          queries=batch.prefill_tokens, head_dim=nope + rope, in_kv_format=True)]
         ops.append(Gemm(name="o", tokens=t, rows=heads * v, cols=hidden, split="row", role="attention"))
     else:
         d, dv, kv = spec.head_dim, spec.value_head_dim, spec.num_key_value_heads

@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Gemm", "Attention", "Stream", "Kernel", "Collective", "SPLITS", "COLLECTIVES", "Batch"]
+__all__ = ["Gemm", "Attention", "Stream", "Kernel", "Collective", "SPLITS", "STREAM_SPLITS", "COLLECTIVES", "Batch"]
 
 Num = Any  # a float or a numpy array of floats (one value per candidate)
 
 # How tensor parallelism splits a matrix: columns (output features), rows (input features),
 # not at all; `expert` matrices are split by expert parallelism, and `moe_tp` inside an expert.
 SPLITS = ("column", "row", "replicated", "expert_column", "expert_row", "vocab")
+STREAM_SPLITS = ("replicated", "kv", "moe_tokens", "heads", "heads_kv_cast")
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
 
 
@@ -97,6 +98,8 @@ class Attention:
     own format (not the KV-cache format).
     head_dim: the query/key width of each head of a flash-attention kernel (its tile shape, cost.head_dim_scale);
     0 where not stated.
+    in_kv_format: the kernel runs in the KV cache's format where that is narrower than the attention format (MLA's
+    prompt attention with an FP8 cache: its inputs cast first, graph._mla_prompt_passes).
     """
 
     name: str
@@ -109,6 +112,7 @@ class Attention:
     latent: bool = False
     state_bytes_per_kv_head: Num = 0.0
     head_dim: int = 0
+    in_kv_format: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,14 +122,21 @@ class Stream:
     fused: the serving engines fold it into a neighbouring kernel (an RMSNorm into the residual add
     and the next GEMM's quantisation, the KV write into the attention kernel), so it moves its bytes
     but costs no launch of its own. split: "replicated" (every rank moves the bytes), "kv" (elements of
-    the KV cache, in its format, shared over TP by KV heads) or "moe_tokens" (routed assignments of the
-    rank's tokens: a rank moves those its experts handle, plan.sharding.moe_routes_share).
+    the KV cache, in its format, shared over TP by KV heads), "moe_tokens" (routed assignments of the
+    rank's tokens: a rank moves those its experts handle, plan.sharding.moe_routes_share), "heads" (bytes of
+    per-head tensors: each TP rank moves its heads' share) or "heads_kv_cast" (elements of per-head tensors cast
+    to the KV cache's format before attention, split as "heads": read in the activations' format and written in
+    the cache's, nothing where the cache is as wide).
     """
 
     name: str
     bytes: Num
     split: str = "replicated"
     fused: bool = True
+
+    def __post_init__(self) -> None:
+        if self.split not in STREAM_SPLITS:
+            raise ValueError(f"stream split must be one of {STREAM_SPLITS}, got {self.split!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

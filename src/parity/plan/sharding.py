@@ -65,9 +65,10 @@ def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> K
     heads = op.heads / s.t
     kv_heads = op.kv_heads if op.latent else np.maximum(op.kv_heads / s.t, 1.0)
     kv = _bytes(prec.kv_cache)
+    fmt = prec.kv_cache if op.in_kv_format and format_named(prec.kv_cache).math == "fp8" else prec.attention
     return Kernel(name=op.name, kind=f"attention_{op.phase}", flops=op.flops_per_head * heads,
                   weight_bytes=0.0, other_bytes=(op.kv_bytes_per_kv_head * kv + op.state_bytes_per_kv_head) * kv_heads,
-                  fmt=prec.attention, tokens=op.queries, count=count, head_dim=op.head_dim)
+                  fmt=fmt, tokens=op.queries, count=count, head_dim=op.head_dim)
 
 
 def moe_scatter(s: Shard) -> Num:
@@ -97,6 +98,11 @@ def _stream_kernel(op: Stream, s: Shard, prec: Precision, kv_share: Num, count: 
     moved = op.bytes * _bytes(prec.kv_cache) * kv_share if op.split == "kv" else op.bytes
     if op.split == "moe_tokens":
         moved = moved * moe_routes_share(s)
+    elif op.split == "heads_kv_cast":
+        a, kv = _bytes(prec.activations), _bytes(prec.kv_cache)
+        moved = op.bytes * (a + kv) / s.t if format_named(prec.kv_cache).math == "fp8" and kv < a else 0.0
+    elif op.split == "heads":
+        moved = op.bytes / s.t
     return Kernel(name=op.name, kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=moved,
                   fmt=prec.activations, count=count, launches=0.0 if op.fused else 1.0)
 
