@@ -198,8 +198,8 @@ VLLM_OPS = {"launch", "attention_decode", "grouped_gemm", "gemm"}
 
 
 @pytest.mark.parametrize(("version", "stack", "features", "expected"), [
-    ((0, 7, 1), "cuda", R1, 4.82), ((0, 7, 3), "cuda", R1, 4.82), ((0, 7, 4), "cuda", R1, 4.39), ((0, 7, 0), "cuda", R1, None),
-    ((0, 8, 0), "cuda", R1, None), ((0, 7, 3), "rocm", R1, 4.40), ((0, 7, 2), "rocm", R1, 4.40),
+    ((0, 7, 1), "cuda", R1, 4.81), ((0, 7, 3), "cuda", R1, 4.81), ((0, 7, 4), "cuda", R1, 4.38), ((0, 7, 0), "cuda", R1, None),
+    ((0, 8, 0), "cuda", R1, None), ((0, 7, 3), "rocm", R1, 4.41), ((0, 7, 2), "rocm", R1, 4.41),
     ((0, 7, 1), "rocm", R1, None), ((0, 7, 3), "cuda", frozenset({"moe"}), None)])
 def test_which_vllm_versions_ran_the_v0_deepseek_kernels(version, stack, features, expected) -> None:
     """MLA came to vLLM in 0.7.1 (TRITON_MLA in V0; on ROCm from 0.7.2), the 0.7.4 dev builds carry FLASHMLA and V1

@@ -98,4 +98,4 @@ def test_a_row_run_with_an_all_to_all_backend_dispatches_its_prompts():
             "osl": 1, "concurrency": 64, "tp": 1, "attn_dp": 32, "moe_ep": 32, "max_num_tokens": 16384}
     gathered, dispatched = predict_rows([base, {**base, "moe_all_to_all": "true"}])
     assert gathered.feasible and dispatched.feasible
-    assert gathered.ttft_s / dispatched.ttft_s == pytest.approx(3.554, abs=0.01)
+    assert gathered.ttft_s / dispatched.ttft_s == pytest.approx(3.519, abs=0.01)

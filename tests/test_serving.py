@@ -292,7 +292,7 @@ def test_attention_dp_hold_lets_ranks_share_the_prefill_stall() -> None:
     nvfp4 DEP8, 8192/1024 at 256 clients: TPOT 30 ms) and the TTFT is shorter too."""
     case = _adp_case(weights="nvfp4", isl=8192, osl=1024, concurrency=256)
     free, held = predict_rows([{**case, "attention_dp_hold_steps": 0}, {**case, "attention_dp_hold_steps": 60}])
-    assert held.tpot_s < free.tpot_s / 2
+    assert held.tpot_s == pytest.approx(free.tpot_s / 2, rel=0.05)  # 0.50 of it
     assert 0.020 < held.tpot_s < 0.040
     assert held.ttft_s < free.ttft_s
     assert catalog.engine("trtllm").attention_dp_hold_steps == 60  # NVIDIA's recipes: timeout_iters 60

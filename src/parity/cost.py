@@ -91,7 +91,8 @@ _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm
 # at about half the peak whatever the width, 0.97 and 0.92. Wider heads run faster there, and parity prices them so
 # from that run (the calibrated prefill points ran cuDNN): head dim 192 over 128, 571.3 / 525.2 = 1.088 at 4k and
 # 646.7 / 608.2 = 1.063 at 8k, mean 1.076 (MLA's 192-wide query/key heads); 256, 602.5 / 525.2 = 1.147 and
-# 676.6 / 608.2 = 1.112, mean 1.130. Linear between the measured widths, flat beyond 256.
+# 676.6 / 608.2 = 1.112, mean 1.130. Linear between the measured widths; wider than 256 no flash-attention kernel of
+# the engines runs (FlashAttention-2/3, cuDNN and TensorRT-LLM's FMHA stop there), so nothing is measured: 1.
 HEAD_DIM_64_ATTENTION_SCALE = 0.72
 HEAD_DIM_192_ATTENTION_SCALE = 1.076
 HEAD_DIM_256_ATTENTION_SCALE = 1.130
@@ -100,9 +101,9 @@ CALIBRATED_HEAD_DIM = 128
 
 def head_dim_scale(head_dim: int) -> float:
     """Flash-attention prefill math rate at `head_dim` over the calibrated one (128): 0.72 at 64 and below
-    (HEAD_DIM_64_ATTENTION_SCALE), 1.076 at 192 and 1.130 from 256 up (measured on the H200), linear between those
-    widths, 1 where the width is not stated (0)."""
-    if head_dim <= 0:
+    (HEAD_DIM_64_ATTENTION_SCALE), 1.076 at 192 and 1.130 at 256 (measured on the H200), linear between those
+    widths, 1 where the width is not stated (0) or past 256 (not measured)."""
+    if head_dim <= 0 or head_dim > 256:
         return 1.0
     return float(np.interp(head_dim, (64, CALIBRATED_HEAD_DIM, 192, 256),
                            (HEAD_DIM_64_ATTENTION_SCALE, 1.0, HEAD_DIM_192_ATTENTION_SCALE,

@@ -98,8 +98,8 @@ class Attention:
     own format (not the KV-cache format).
     head_dim: the query/key width of each head of a flash-attention kernel (its tile shape, cost.head_dim_scale);
     0 where not stated.
-    in_kv_format: the kernel runs in the KV cache's format where that is narrower than the attention format (MLA's
-    prompt attention with an FP8 cache: its inputs cast first, graph._mla_prompt_passes).
+    in_kv_format: the kernel runs in FP8 where the KV cache is FP8, whatever the attention format (MLA's prompt
+    attention with an FP8 cache: its inputs cast first, graph._mla_prompt_passes).
     """
 
     name: str
@@ -125,8 +125,8 @@ class Stream:
     the KV cache, in its format, shared over TP by KV heads), "moe_tokens" (routed assignments of the
     rank's tokens: a rank moves those its experts handle, plan.sharding.moe_routes_share), "heads" (bytes of
     per-head tensors: each TP rank moves its heads' share) or "heads_kv_cast" (elements of per-head tensors cast
-    to the KV cache's format before attention, split as "heads": read in the activations' format and written in
-    the cache's, nothing where the cache is as wide).
+    to an FP8 KV cache's format before attention, split as "heads": read in the activations' format and written in
+    the cache's, nothing where the cache is not FP8).
     """
 
     name: str
