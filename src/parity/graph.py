@@ -111,7 +111,7 @@ def _unabsorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num,
                       kv_bytes_per_kv_head=decode_keys * (nope + rope + v), queries=batch.decode_queries)]
 
 
-def _mla_prompt_passes(spec: AttentionSpec, queries: Num, keys: Num) -> list[Gemm | Attention | Stream]:
+def _mla_prompt_passes(spec: AttentionSpec, queries: Num, keys: Num) -> list[Stream]:
     """The memory passes of MLA's prompt path beside its flash attention, for `queries` prompt tokens against
     `keys` expanded keys (prompt and cached prefix), one launch each.
 

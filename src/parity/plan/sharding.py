@@ -31,6 +31,12 @@ def _bytes(fmt: str) -> float:
     return format_named(fmt).bytes_per_element
 
 
+def _fp8_cache(prec: Precision) -> bool:
+    """Whether the KV cache is FP8, so the prompt attention that follows its format (Attention.in_kv_format) runs in
+    FP8 after its inputs are cast (Stream split "heads_kv_cast")."""
+    return format_named(prec.kv_cache).math == "fp8"
+
+
 def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Num) -> Kernel:
     """One GEMM on one device. moe_tokens: routed (token, expert) assignments of the MoE group."""
     fmt = prec.of(op.role)
@@ -65,7 +71,7 @@ def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> K
     heads = op.heads / s.t
     kv_heads = op.kv_heads if op.latent else np.maximum(op.kv_heads / s.t, 1.0)
     kv = _bytes(prec.kv_cache)
-    fmt = prec.kv_cache if op.in_kv_format and format_named(prec.kv_cache).math == "fp8" else prec.attention
+    fmt = prec.kv_cache if op.in_kv_format and _fp8_cache(prec) else prec.attention
     return Kernel(name=op.name, kind=f"attention_{op.phase}", flops=op.flops_per_head * heads,
                   weight_bytes=0.0, other_bytes=(op.kv_bytes_per_kv_head * kv + op.state_bytes_per_kv_head) * kv_heads,
                   fmt=fmt, tokens=op.queries, count=count, head_dim=op.head_dim)
@@ -100,7 +106,7 @@ def _stream_kernel(op: Stream, s: Shard, prec: Precision, kv_share: Num, count: 
         moved = moved * moe_routes_share(s)
     elif op.split == "heads_kv_cast":
         a, kv = _bytes(prec.activations), _bytes(prec.kv_cache)
-        moved = op.bytes * (a + kv) / s.t if format_named(prec.kv_cache).math == "fp8" and kv < a else 0.0
+        moved = op.bytes * (a + kv) / s.t if _fp8_cache(prec) and kv < a else 0.0
     elif op.split == "heads":
         moved = op.bytes / s.t
     return Kernel(name=op.name, kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=moved,
