@@ -61,8 +61,21 @@ FITTED["blackwell"] = ("AZ-gb200-fp8-4096", "AZ-gb200-fp8-8192", "AZ-gb200-fp8-1
                        "AIC-b200-fp8-m1-65536x51200", "AIC-b200-fp8-m1-51200x65536", "AIC-b200-fp8-m1-51200x51200",
                        *(f"AIC-{engine}-{chip}-fp4x8-{n}x{k}" for engine, chips in AIC_FP4.items() for chip in chips
                          for n in (8192, 16384) for k in (8192, 16384)))
-# chips whose own GEMM and attention figures set those rates; everything else is the H200's measured calibration
-CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute")}
+# chips whose own GEMM and attention figures set those rates; everything else is their family's calibration (the
+# H20: the H200's measured one, Hopper having no family file). Blackwell Ultra (B300, GB300): the same tensor-core
+# BF16/FP8 peaks as Blackwell with twice the exponent throughput of the softmax, so each gets its prompt attention
+# (GQA and MLA) and BF16/FP8 GEMMs from TensorRT-LLM 1.3.0rc20's kernels beside its Blackwell sibling's in
+# aiconfigurator's collector (scripts/aic_ultra_rows.py), and its FP4 layers beside its own FP8 ones (AIC_FP4 rows of
+# that chip; the family's FP4 is the mean over all four chips, where the Ultra chips' 1.5x FP4 peak shows in none)
+ULTRA = {"nvidia-b300-sxm": "b300", "nvidia-gb300": "gb300"}
+CHIP_FITTED = {"nvidia-h20": ("torch-h20-bf16-gemm", "FlashMLA-h20-compute"),
+               **{chip: (*(f"AIC-trtllm-{short}-attn-gqa{h}x8-{s}" for h in (32, 64) for s in (8192, 16384)),
+                         *(f"AIC-trtllm-{short}-attn-mla{h}-{s}" for h in (128, 16) for s in (8192, 16384)),
+                         *(f"AIC-trtllm-{short}-{fmt}-{n}x{k}" for fmt in ("bf16", "fp8") for n in (8192, 16384)
+                           for k in (8192, 16384)),
+                         *(f"AIC-{engine}-{short}-fp4x8-{n}x{k}" for engine, chips in AIC_FP4.items()
+                           if short in chips for n in (8192, 16384) for k in (8192, 16384)))
+                  for chip, short in ULTRA.items()}}
 
 
 def main(date: str) -> None:
@@ -82,7 +95,8 @@ def main(date: str) -> None:
         (catalog.data_dir() / "calibration" / f"family-{family}.toml").write_text(family_toml(cal))
         made[family] = cal
     for chip, ids in CHIP_FITTED.items():
-        cal = chip_calibration(chip, base, [figures[i] for i in ids], chips, date)
+        family = made.get(chips[chip].family)  # relative to its family's fit where it has one
+        cal = chip_calibration(chip, family or base, [figures[i] for i in ids], chips, date)
         (catalog.data_dir() / "calibration" / f"{chip}.toml").write_text(
             "# GEMM and attention rates published for this chip; the rest inherited (scripts/fit_families.py)\n" + family_toml(cal))
     for architecture, prior in architecture_priors(base, list(made.values()), tree, date,

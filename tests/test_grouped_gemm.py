@@ -44,17 +44,18 @@ def _fitted():
 def test_the_fit_moves_only_the_grouped_rate_and_is_not_applied() -> None:
     """A family fitted on the three rows is the H200's calibration with the grouped fp4 rate 0.2254 and half 132.5;
     the stored family-blackwell is fitted on other rows (the rows are checks), so the B200 and B300 state no grouped
-    rate and price grouped fp4 GEMMs at its dense fp4 rate, 0.4658."""
+    rate and price grouped fp4 GEMMs at their dense fp4 rate: the family's 0.4658 on the B200, the B300's own file's
+    0.3982 (its FP4 layers beside its FP8 ones, scripts/fit_families.py ULTRA)."""
     fitted = _fitted()
     base = catalog.calibration(catalog.chip("h200"))
     assert dict(fitted.grouped_gemm_efficiency) == {"fp4": 0.2254} and fitted.grouped_gemm_half_tokens == 132.5
     assert dict(fitted.gemm_efficiency) == dict(base.gemm_efficiency)
     assert fitted.grouped_gemm_memory_efficiency == base.grouped_gemm_memory_efficiency
     assert fitted.rows == FITTED and "grouped_gemm_fit on FI5301-nvfp4-1" in fitted.method
-    for chip in ("b200", "b300"):
+    for chip, stored, fp4 in (("b200", "family-blackwell", 0.4658), ("b300", "nvidia-b300-sxm-published", 0.3982)):
         cal = catalog.calibration(catalog.chip(chip))
-        assert cal.id == "family-blackwell" and not cal.grouped_gemm_efficiency
-        assert cal.grouped_gemm("fp4", 512) == cal.gemm("fp4") == 0.4658
+        assert cal.id == stored and not cal.grouped_gemm_efficiency
+        assert cal.grouped_gemm("fp4", 512) == cal.gemm("fp4") == fp4
     assert not any(r.startswith("FI") for c in catalog.calibrations() for r in c.rows)
 
 

@@ -225,7 +225,9 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         gemm = {k: v * factor for k, v in base.gemm_efficiency.items()} | twinned | absolute
         mixed = f"GEMM formats without a figure of their own move by {factor:.4f} (the measured formats' mean ratio)"
     elif twinned:  # math keys without a figure move by the measured keys' ratio (an assumption, stated)
-        gemm = {k: v * _mean(twinned[m] / base.gemm(m) for m in moving) for k, v in gemm.items()} | twinned
+        factor = _mean(twinned[m] / base.gemm(m) for m in moving)
+        gemm = {k: v * factor for k, v in gemm.items()} | twinned
+        mixed = f"GEMM formats without a figure of their own move by {factor:.4f} (the measured formats' mean ratio)"
     elif not leveled:  # no byte-wide GEMM figure: the formats move with the compute-bound kinds' figures
         gemm = {k: v * compute for k, v in gemm.items()} | absolute
     def moved(name: str, factor: float) -> float:
@@ -325,7 +327,8 @@ def _described(f: KernelFigure, chips: Mapping[str, Chip]) -> str:
 def chip_calibration(chip: str, base: Calibration, figures: Sequence[KernelFigure], chips: Mapping[str, Chip],
                      date: str) -> Calibration:
     """One chip's own calibration where published GEMM and attention figures measure that chip alone inside a
-    family whose measured sibling (`base`) it otherwise shares: GEMM formats and attention rates move as
+    family whose calibration (`base`: a measured sibling's, the H20 on the H200's, or the family's own fit, Blackwell
+    Ultra on family-blackwell) it otherwise shares: GEMM formats and attention rates move as
     family_calibration moves them (twinned figures as ratios to the twin's), memory, stream and collective
     efficiencies stay base's (no figure measures them).
 
@@ -338,20 +341,25 @@ def chip_calibration(chip: str, base: Calibration, figures: Sequence[KernelFigur
         raise ParityError(f"a chip calibration of {chip} takes GEMM and attention figures measured on {chip} only")
     moved = family_calibration(chip, base, figures, chips, date)
     kept = "memory, grouped-GEMM memory, stream and collective efficiencies"
+    inherited = (f"{base.chip} ({chips[base.chip].family} family)" if base.chip in chips
+                 else f"{base.id} (the {base.family} family's fit)")
     return dataclasses.replace(
         base, id=f"{chip}-published", chip=chip, family="", date=date, measured=True,
-        method=(f"GEMM and attention rates from published kernel figures on this chip relative to {base.id} (see "
-                f"parity.calibrate.family): " + "; ".join(f"{f.case_id} {f.kind} ratio {_ratio(f, chips):.4f}"
-                                                          for f in figures)
-                + f"; GEMM formats without a figure move by the measured formats' ratio; {kept} are {base.id}'s "
-                  "(inherited: no figure on this chip measures them)"),
+        method=("GEMM and attention rates from published kernel figures on this chip "
+                + moved.method.removeprefix("from published kernel figures ")
+                + f"; {kept} are {base.id}'s (inherited: no figure on this chip measures them)"),
         source="data/measurements/kernels_published.csv", rows=moved.rows, measured_chips=(chip,),
-        basis=(f"GEMM and attention measured on this chip ({', '.join(moved.rows)}); the rest inherited from "
-               f"{base.chip} ({chips[base.chip].family} family)"),
+        basis=(f"GEMM and attention measured on this chip ({_rows_named(moved.rows)}); the rest inherited from "
+               f"{inherited}"),
         gemm_efficiency=moved.gemm_efficiency,
         attention_prefill_efficiency=moved.attention_prefill_efficiency,
         attention_decode_efficiency=moved.attention_decode_efficiency,
         attention_decode_math_efficiency=moved.attention_decode_math_efficiency, points=())
+
+
+def _rows_named(rows: Sequence[str]) -> str:
+    """Row ids for a one-line basis: all of them up to four, else the first two and how many more."""
+    return ", ".join(rows) if len(rows) <= 4 else f"{rows[0]}, {rows[1]} and {len(rows) - 2} more"
 
 
 def _mean(values: Iterable[float]) -> float:
