@@ -482,6 +482,25 @@ SGLANG_PREFILL_BUDGETS = {"prefill_max_prefill_tokens": "max_prefill_tokens",
                           "prefill_chunked_prefill_size": "chunked_prefill_size"}
 
 
+def copied_recipe_batch(name: str, recipe: dict[str, str]) -> dict[str, str]:
+    """The decode batch limit of a recipe file that is a copy of another run's: where the file's own benchmark
+    section lists concurrencies (benchmark_concurrencies) without the one its name ends in, and its decode
+    max_batch_size is not the batch its name says, the name's batch ({'decode_max_batch_size': ..., 'copied_from':
+    the file's own settings}); else nothing (the settings, not the name, are what a recipe ran: module docstring).
+    connorcarpenter15/srt-slurm's b300-fp8 `..._batch64_eplb0_mtp0_12` and `..._batch2_eplb0_mtp0_16` carry the
+    decode max_batch_size 1 and `concurrencies: [10]` of `..._batch1_..._10`; their runs' TTFT (0.18 s at 12 clients
+    over 8 decode workers of 1,024 / 1,024 tokens; 1.04 s at 16 of 8,192 / 1,024) is a free decode slot's, where one
+    sequence a worker would hold 4 (8) of them a whole request's decode, ~8 s."""
+    ran = recipe.get("benchmark_concurrencies", "").split()
+    named = re.fullmatch(r".*_batch(\d+)_.*_(\d+)", name)
+    if not ran or not named or named.group(2) in ran or named.group(1) == recipe["decode_max_batch_size"]:
+        return {}
+    return {"decode_max_batch_size": named.group(1),
+            "copied_from": (f"the recipe file's decode batch {recipe['decode_max_batch_size']} and benchmark "
+                            f"concurrencies {', '.join(ran)} are another run's: its name's batch {named.group(1)} "
+                            "taken")}
+
+
 def inferencex_layouts() -> list[dict[str, str]]:
     """InferenceX's search-space entries; the TensorRT-LLM ones with their recipe's engine settings
     (inferencex_recipes.csv), the SGLang ones with their recipes' prefill budgets where every recipe the entry names
@@ -499,6 +518,7 @@ def inferencex_layouts() -> list[dict[str, str]]:
         path = f"recipes/trtllm/{chip}-{precision}/{lengths[e['isl']]}{lengths[e['osl']]}/{mode}/{e['recipe']}.yaml"
         recipe = recipes[path]  # every TensorRT-LLM entry's recipe is kept
         e |= {k: v for k, v in recipe.items() if k != "recipe_path"}
+        e |= copied_recipe_batch(e["recipe"], recipe)
         # the recipe is what the engine ran where it and the benchmark list differ
         e["prefill_dp_attn"], e["decode_dp_attn"] = recipe["prefill_attention_dp"], recipe["decode_attention_dp"]
     for e in [e for e in table if "-dynamo-sglang" in e["config_key"]]:
@@ -780,9 +800,10 @@ def apply_inferencex(row: dict[str, str], out: dict[str, str], table: list[dict[
     out["prefill_batch"], out["max_num_tokens"], out["decode_batch"] = prefill_batch, budget, decode_batch
     specs = {x["spec_decoding"] for x in found}
     out["_spec"] = specs.pop() if len(specs) == 1 else "either"
+    copied = sorted({x["copied_from"] for x in found if x.get("copied_from")})
     out["note"] = "; ".join(filter(None, [out["note"], "workers and layout from InferenceX "
                                           f"{e['config_key']} ({'; '.join(sorted({x['recipe'] for x in found}))})"
-                                          + said]))
+                                          + said, *copied]))
     if row["backend"] == "sglang":
         apply_sglang_prefill_budgets(out, found)
     apply_recipe_prefill_ep(out, found)

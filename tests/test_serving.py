@@ -415,6 +415,26 @@ def test_inferencex_deployments_match_their_recipes_and_reach_the_rows() -> None
     assert sum(1 for r in rows if r["decode_batch"]) == 132
 
 
+def test_a_recipe_file_copied_from_another_run_gives_its_name_s_decode_batch() -> None:
+    """Two B300 FP8 recipes (connorcarpenter15/srt-slurm 5a156f6b, ..._batch64_eplb0_mtp0_12 and
+    ..._batch2_eplb0_mtp0_16) hold the settings of a run at 10 clients (`concurrencies: [10]`, decode max_batch_size
+    1). Their runs measured a free decode slot's TTFT (0.18 s at 12 clients on 8 decode workers, 1,024 / 1,024
+    tokens): the rows take their names' batch, 64 and 2, and say so. Recipes whose benchmark lists their run's
+    concurrency, or whose settings agree with their names, keep their settings (ctx1_gen4_dep8_batch256_..._1024
+    runs 32 a rank; ctx1_gen4_tp8_batch1_eplb0_mtp3_8, written for 5 clients, ran 8 on 4 workers of one each: TTFT
+    3.76 s)."""
+    recipes = {x["recipe_path"].rsplit("/", 1)[-1]: x for x in catalog.measurements("inferencex_recipes")}
+    copied = sorted(name for name, x in recipes.items()
+                    if x["benchmark_concurrencies"] and name.removesuffix(".yaml").rsplit("_", 1)[-1].isdigit()
+                    and name.removesuffix(".yaml").rsplit("_", 1)[-1] not in x["benchmark_concurrencies"].split()
+                    and f"_batch{x['decode_max_batch_size']}_" not in name)
+    assert copied == ["ctx1_gen8_tp8_batch2_eplb0_mtp0_16.yaml", "ctx1_gen8_tp8_batch64_eplb0_mtp0_12.yaml"]
+    rows = {r["concurrency"]: r for r in catalog.measurements() if r["system"] == "hgx-b300"
+            and r["engine"] == "trtllm" and r["weights"] == "fp8" and "ctx1_gen" in r["note"] and "_tp8_batch" in r["note"]}
+    assert (rows["12"]["decode_batch"], rows["16"]["decode_batch"], rows["8"]["decode_batch"]) == ("64", "2", "1")
+    assert "its name's batch 64 taken" in rows["12"]["note"] and "name's batch" not in rows["8"]["note"]
+
+
 def test_inferencex_prefill_experts_follow_the_recipe() -> None:
     """The prefill experts are spread as the recipe sets them (inferencex_recipes.csv prefill_moe_ep, read from
     NVIDIA/srt-slurm 5063eb43): every TensorRT-LLM recipe agrees with InferenceX's configuration but the 15 B200 FP8
