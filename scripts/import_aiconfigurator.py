@@ -264,6 +264,24 @@ def trt_dsr1_fp8_moe_backends(out: dict[str, str]) -> dict[str, str]:
 VLLM_LLAMA70B_IMAGE = ("2025-09-21", "2025-10-29", "0.10.2")
 
 
+# InferenceX's vLLM scripts that set `kv-cache-dtype: fp8` (vLLM's default is the model's 16-bit format), with the
+# dates from which they did: (model, system) -> first date. Llama-3.1-70B: benchmarks/70b_fp8_b200_docker.sh and
+# 70b_fp4_b200_docker.sh from their first versions (2025-09-12, 2025-09-21), 70b_fp8_h100_docker.sh and _slurm.sh from
+# 2a205bb3 (2025-09-23) until the scripts' removal (2025-10-29); gpt-oss-120b on B200: benchmarks/gptoss_fp4_b200*.sh
+# from 7da989d2 ('Upgrade vLLM to v0.11.2', 2025-11-19). Its H100 gpt-oss scripts set none.
+VLLM_FP8_KV_SINCE = {("llama-3.1-70b", "hgx-b200"): "2025-09-12", ("llama-3.1-70b", "hgx-h100"): "2025-09-23",
+                     ("gpt-oss-120b", "hgx-b200"): "2025-11-19"}
+
+
+def apply_vllm_fp8_kv(out: dict[str, str]) -> None:
+    """KV cache fp8 on an InferenceX vLLM row whose script set it at the row's date (VLLM_FP8_KV_SINCE)."""
+    since = VLLM_FP8_KV_SINCE.get((out["model"], out["system"]))
+    if out["engine"] == "vllm" and out["mode"] == "agg" and not out["kv"] and since and out["measured_on"] >= since:
+        out["kv"] = "fp8"
+        out["note"] = "; ".join(filter(None, [out["note"], "KV cache fp8 as InferenceX's vLLM script sets it "
+                                              "(kv-cache-dtype: fp8)"]))
+
+
 def apply_vllm_llama70b_image(out: dict[str, str]) -> None:
     """Engine version of an unversioned InferenceX vLLM Llama-3.1-70B row (VLLM_LLAMA70B_IMAGE)."""
     first, last, version = VLLM_LLAMA70B_IMAGE
@@ -890,6 +908,7 @@ def convert(row: dict[str, str], table: list[dict[str, str]]) -> dict[str, str]:
         out["eager_prefill"] = "1"  # cudagraph_mode FULL_DECODE_ONLY (see sglang_recv_interval's comment block)
     if inferencex:
         apply_vllm_llama70b_image(out)
+        apply_vllm_fp8_kv(out)
     if inferencex and out["engine"] == "sglang" and out["mode"] == "agg":
         out["scheduler_recv_interval"] = sglang_recv_interval(out["weights"], out["tp"], out["concurrency"])
         if out["model"].startswith("deepseek") and out["weights"] == "fp8":

@@ -50,15 +50,15 @@ def test_stack_profiles_apply_on_their_stack_only() -> None:
 def test_a_stack_fit_without_rows_is_its_base_engines_stack_prior() -> None:
     """With no rows the loss is the constant 3.0, so only the prior's 0.15 x |ln(value / prior)| is left to
     minimise: every fitted parameter comes back as the prior of an unmeasured stack, CUDA's vLLM with its kernels
-    at the vendor libraries' rates (gemm, memory and collective scale 1, not CUDA's 1.191, 0.910 and 1) and its
-    host side as fitted (step overhead 0.1722 ms)."""
+    at the vendor libraries' rates (gemm, memory and collective scale 1, not CUDA's 1.200, 0.915 and 1) and its
+    host side as fitted (step overhead 0.2482 ms)."""
     assert STACK_PRIOR_WEIGHT == 0.15
     base = catalog.engine("vllm")
     profile, before, after = fit_stack(base, "rocm", [], stored_setting(), iterations=40)
     assert before == after == 3.0
     expected = {"gemm_scale": 1.0, "memory_scale": 1.0, "collective_scale": 1.0,
                 "step_overhead_s": base.step_overhead_s}
-    assert base.step_overhead_s == pytest.approx(0.1722e-3) and base.gemm_scale == pytest.approx(1.19078)
+    assert base.step_overhead_s == pytest.approx(0.2482e-3) and base.gemm_scale == pytest.approx(1.19987)
     for name in STACK_PARAMETERS:
         assert getattr(profile, name) == pytest.approx(expected[name], rel=1e-6), name
 
@@ -78,11 +78,11 @@ def test_an_unfitted_stack_runs_its_base_engines_host_side_at_the_libraries_kern
 def test_an_unfitted_stack_runs_at_the_software_maturity_the_measured_stacks_show() -> None:
     """engine.measured_stack_prior, as catalog.engine_for uses it where an engine has no profile on a stack.
     vLLM on CANN: the stack's one fit, sglang-cann (4 rows: gemm 1.01087, memory 0.573507, collective 0.993547,
-    attention 1). The generic engine on ROCm: vllm-rocm (22 rows: 0.686881, 0.846357, 0.635352) and sglang-rocm
-    (3 rows, all 1), weighted by rows: gemm exp(22 ln 0.686881 / 25) = 0.71855, memory 0.86347, collective
-    0.67089 (the stack's own fits: each multiplier apart). On XLA, which has no fit: one level from every non-CUDA
-    fit (29 rows): gemm exp((22 ln 0.686881 + 4 ln 1.01087) / 29) = 0.75319, memory 0.81609, collective 0.70823,
-    their geometric mean exp((-0.28344 - 0.20324 - 0.34499) / 3) = 0.75789 set on all three. The host side stays
+    attention 1). The generic engine on ROCm: vllm-rocm (22 rows: 0.604252, 0.887955, 0.784806) and sglang-rocm
+    (3 rows, all 1), weighted by rows: gemm exp(22 ln 0.604252 / 25) = 0.64191, memory 0.90071, collective
+    0.80796 (the stack's own fits: each multiplier apart). On XLA, which has no fit: one level from every non-CUDA
+    fit (29 rows): gemm exp((22 ln 0.604252 + 4 ln 1.01087) / 29) = 0.68340, memory 0.84634, collective 0.83134,
+    their geometric mean exp((-0.38067 - 0.16684 - 0.18472) / 3) = 0.78343 set on all three. The host side stays
     the base engine's; on its own stack a profile is itself."""
     vllm, generic = catalog.engine("vllm"), catalog.engine("generic")
     on_cann = catalog.engine_for("vllm", "cann")
@@ -91,13 +91,13 @@ def test_an_unfitted_stack_runs_at_the_software_maturity_the_measured_stacks_sho
         pytest.approx((1.01087, 0.573507, 0.993547, 1.0), rel=1e-6)
     on_rocm = catalog.engine_for("generic", "rocm")
     assert (on_rocm.gemm_scale, on_rocm.memory_scale, on_rocm.collective_scale) == \
-        pytest.approx((0.71855, 0.86347, 0.67089), rel=1e-4)
+        pytest.approx((0.64191, 0.90071, 0.80796), rel=1e-4)
     on_xla = catalog.engine_for("generic", "xla")
     assert (on_xla.gemm_scale, on_xla.memory_scale, on_xla.collective_scale) == \
-        pytest.approx((0.75789, 0.75789, 0.75789), rel=1e-4)
+        pytest.approx((0.78343, 0.78343, 0.78343), rel=1e-4)
     assert on_xla.step_overhead_s == generic.step_overhead_s
     assert on_xla.name == ("Generic engine (no measured profile) on xla, at the software maturity of sglang-cann, "
-                           "sglang-rocm, vllm-rocm (their level, 0.76 of CUDA)")
+                           "sglang-rocm, vllm-rocm (their level, 0.78 of CUDA)")
     assert catalog.engine_for("generic", "cuda") is generic
     assert measured_stack_prior(vllm, "rocm", ()) == stack_prior(vllm, "rocm")
 
@@ -211,15 +211,15 @@ def test_a_vendor_left_out_keeps_its_kernel_microbenchmarks_a_source_left_out_do
 def test_a_vendor_left_out_runs_at_the_maturity_of_the_other_vendors_stacks() -> None:
     """Huawei's rows left out: sglang-cann (fitted on four of them) goes, and CANN has no other fit, so SGLang on
     CANN and the generic engine on CANN (the CloudMatrix prefill row) both run at the ROCm fits' level of maturity,
-    none of the CANN fit's: gemm exp(22 ln 0.645254 / 25) = 0.68008, memory 0.86906, collective 0.70439 (vllm-rocm's
-    22 rows against sglang-rocm's 3 at 1), one level exp((-0.38554 - 0.14034 - 0.35042) / 3) = 0.74669 on all three,
-    never sglang-cann's memory 0.577358."""
+    none of the CANN fit's: gemm exp(22 ln 0.604252 / 25) = 0.64191, memory 0.90071, collective 0.80796 (vllm-rocm's
+    22 rows against sglang-rocm's 3 at 1), one level exp((-0.44331 - 0.10457 - 0.21324) / 3) = 0.77592 on all three,
+    never sglang-cann's memory 0.573507."""
     from parity.crossvendor import leave_one_out_errors
     rows = [r for r in catalog.measurements("serving_published") if r["vendor"] == "Huawei"]
     ((group, left, errors, setting),) = leave_one_out_errors(rows, [], "vendor", iterations=1)
     assert group == "Huawei" and "refitted sglang-cann" in left and len(errors) == len(rows)
     assert [p.id for p in setting.stacks or ()] == ["sglang-rocm", "vllm-rocm"]
-    expected = pytest.approx((0.74669, 0.74669, 0.74669), rel=1e-4)
+    expected = pytest.approx((0.77592, 0.77592, 0.77592), rel=1e-4)
     for row in (next(r for r in rows if r["engine"] == "sglang"), next(r for r in rows if r["engine"] == "generic")):
         engine = setting.apply(scenario_from_row(row)).engine
         assert (engine.gemm_scale, engine.memory_scale, engine.collective_scale) == expected, row["case_id"]

@@ -593,6 +593,22 @@ def test_inferencex_vllm_llama_runs_carry_the_image_they_ran() -> None:
     assert all("image vllm/vllm-openai:v0.10.2 in InferenceX's 70b-tmpl.yml" in r["note"] for r in rows)
 
 
+def test_inferencex_vllm_runs_keep_the_fp8_kv_cache_their_scripts_set() -> None:
+    """InferenceX's vLLM scripts set `kv-cache-dtype: fp8` for Llama-3.1-70B on B200 and H100 (every run, 2025-10-29)
+    and for gpt-oss-120b on B200 from vLLM 0.11.2 (2025-11-19; VLLM_FP8_KV_SINCE in scripts/import_aiconfigurator.py):
+    221 rows, where vLLM's default is the model's BF16. Its H100 gpt-oss script and the earlier B200 one set none.
+    With the BF16 cache one B200 of Llama-3.1-70B FP8 holds 257k tokens of KV and 64 clients of 1,024 / 8,192 tokens
+    preempt each other 781 times (simulated TTFT 18.5 s against 0.38 s measured); with FP8, 515k and none."""
+    rows = [r for r in catalog.measurements() if r["engine"] == "vllm" and r["model"] in ("llama-3.1-70b", "gpt-oss-120b")]
+    fp8 = [r for r in rows if r["kv"] == "fp8"]
+    assert len(fp8) == 221 and all("kv-cache-dtype: fp8" in r["note"] for r in fp8)
+    assert {(r["model"], r["system"], r["measured_on"]) for r in rows if r["kv"] != "fp8"} == {
+        ("gpt-oss-120b", "hgx-b200", "2025-11-02"), ("gpt-oss-120b", "hgx-h100", "2025-11-02"),
+        ("gpt-oss-120b", "hgx-h100", "2025-12-05"), ("gpt-oss-120b", "hgx-h100", "2025-12-08"),
+        ("gpt-oss-120b", "hgx-h100", "2026-03-27")}
+    assert all(r["model"] == "gpt-oss-120b" or r["kv"] == "fp8" for r in rows)
+
+
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
     """The source's B200 FP8 TensorRT-LLM 8k/1k sweep of 2026-03-23 says expert parallelism 1 on both sides;
     every InferenceX entry at those concurrencies says EP 8 on the prefill side, so the strict match finds none.
