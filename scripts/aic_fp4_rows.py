@@ -12,6 +12,7 @@ once, under the chip its `device` column names.
 
 from __future__ import annotations
 
+import csv
 import io
 import subprocess
 import sys
@@ -33,6 +34,7 @@ def _git(mirror: str, *args: str) -> bytes:
 
 def main(mirror: str) -> None:
     head = _git(mirror, "rev-parse", "HEAD").decode().strip()
+    out = csv.writer(sys.stdout, lineterminator="\n")
     seen: set[str] = set()
     for engine, version in TABLES.items():
         for system in SYSTEMS:
@@ -58,7 +60,7 @@ def main(mirror: str) -> None:
                           "k), latency in ms)")
                 row = [f"AIC-{engine}-{SHORT[chip]}-fp4x8-{n}x{k}", chip, "gemm_fp4_of_fp8", label, f"{flop / fp4:.5e}",
                        chip, f"{flop / fp8:.5e}", "flop_per_s", "", "aiconfigurator-gemm-db", source, "", ""]
-                sys.stdout.write(",".join(f'"{c}"' if "," in c else c for c in row) + "\n")
+                out.writerow(row)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,13 @@ FLOPs: causal attention 2 b s^2 h d (GQA, d = 128), b s^2 h (192 + 128) (MLA); a
 
 from __future__ import annotations
 
+import csv
 import io
-import subprocess
 import sys
 
 import pyarrow.parquet as pq
+
+from aic_fp4_rows import _git  # the same mirror read (scripts/ is on the path when a script runs)
 
 VERSION = "1.3.0rc20"
 PAIRS = (("b300_sxm", "b200_sxm"), ("gb300", "gb200"))  # (Ultra, its Blackwell sibling)
@@ -34,10 +36,6 @@ GEMM = [(fmt, 8192, n, k) for fmt in ("bfloat16", "fp8") for n in (8192, 16384) 
 TABLES = {"attention": "attention/trtllm/{v}/context_attention_perf.parquet",
           "mla": "mla/trtllm/{v}/context_mla_perf.parquet", "gemm": "gemm/trtllm/{v}/gemm_perf.parquet"}
 ROOT = "aic-core/src/aiconfigurator_core/systems/data"
-
-
-def _git(mirror: str, *args: str) -> bytes:
-    return subprocess.run(["git", "-C", mirror, *args], check=True, capture_output=True).stdout
 
 
 def _table(mirror: str, system: str, kind: str) -> tuple[str, list[dict]]:
@@ -53,14 +51,14 @@ def _latency_s(rows: list[dict], **match: object) -> float:
 
 
 def _row(case_id: str, chip: str, kind: str, label: str, flop: float, mine: float, twin: str, theirs: float,
-         source_id: str, source: str) -> str:
-    cells = [case_id, chip, kind, label, f"{flop / mine:.5e}", twin, f"{flop / theirs:.5e}", "flop_per_s", "",
-             source_id, source, "", ""]
-    return ",".join(f'"{c}"' if "," in c else c for c in cells)
+         source_id: str, source: str) -> list[str]:
+    return [case_id, chip, kind, label, f"{flop / mine:.5e}", twin, f"{flop / theirs:.5e}", "flop_per_s", "",
+            source_id, source, "", ""]
 
 
 def main(mirror: str) -> None:
     head = _git(mirror, "rev-parse", "HEAD").decode().strip()[:9]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
     for ultra, sibling in PAIRS:
         tables = {kind: {s: _table(mirror, s, kind) for s in (ultra, sibling)} for kind in TABLES}
         chip, twin = CHIPS[ultra], CHIPS[sibling]
@@ -99,7 +97,7 @@ def main(mirror: str) -> None:
                      f"against {t[sibling] * 1e6:,.1f} us on an {name[sibling]} in the same collector")
             out.append(_row(f"AIC-trtllm-{SHORT[ultra]}-{short}-{n}x{k}", chip, f"gemm_{short}", label, 2.0 * m * n * k,
                             t[ultra], twin, t[sibling], "aiconfigurator-gemm-db", source("gemm")))
-        sys.stdout.write("\n".join(out) + "\n")
+        writer.writerows(out)
 
 
 if __name__ == "__main__":

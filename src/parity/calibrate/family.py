@@ -218,21 +218,19 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
             base.grouped_gemm_memory_efficiency * fields["memory_efficiency"] / base.memory_efficiency, 1.0)
     compute = _mean(scale["compute"])
     bandwidth = _mean(scale["bandwidth"])
-    mixed = ""
     if twinned and absolute:  # both kinds of GEMM figure: each measured format keeps its own value, the
         # others move by the geometric mean of the measured formats' ratios to the base (an assumption, stated)
         factor = _mean([level / base.gemm("default")] * bool(leveled) + [twinned[m] / base.gemm(m) for m in moving])
         gemm = {k: v * factor for k, v in base.gemm_efficiency.items()} | twinned | absolute
-        mixed = f"GEMM formats without a figure of their own move by {factor:.4f} (the measured formats' mean ratio)"
     elif twinned:  # math keys without a figure move by the measured keys' ratio (an assumption, stated)
         factor = _mean(twinned[m] / base.gemm(m) for m in moving)
         gemm = {k: v * factor for k, v in gemm.items()} | twinned
-        mixed = f"GEMM formats without a figure of their own move by {factor:.4f} (the measured formats' mean ratio)"
     elif not leveled:  # no byte-wide GEMM figure: the formats move with the compute-bound kinds' figures
         gemm = {k: v * compute for k, v in gemm.items()} | absolute
     def moved(name: str, factor: float) -> float:
         return fields.get(name, min(getattr(base, name) * factor, 1.0))
-    inferred = [*([mixed, f"compute-bound kinds not measured move by {compute:.4f}"] if mixed else
+    inferred = [*([f"GEMM formats without a figure of their own move by {factor:.4f} (the measured formats' mean "
+                   f"ratio)", f"compute-bound kinds not measured move by {compute:.4f}"] if twinned else
                   [f"GEMM formats and compute-bound kinds not measured move by {compute:.4f}"]),
                 f"bandwidth-bound ones by {bandwidth:.4f}"]
     if of_fp8:
