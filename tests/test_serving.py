@@ -609,6 +609,36 @@ def test_inferencex_vllm_runs_keep_the_fp8_kv_cache_their_scripts_set() -> None:
     assert all(r["model"] == "gpt-oss-120b" or r["kv"] == "fp8" for r in rows)
 
 
+def _importer():  # type: ignore[no-untyped-def]
+    """scripts/import_aiconfigurator.py as a module (it runs by hand; its rules are checked against the rows here)."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scripts" / "import_aiconfigurator.py"
+    spec = importlib.util.spec_from_file_location("import_aiconfigurator", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_the_import_rules_reproduce_the_rows_they_wrote() -> None:
+    """The importer's rules, run again on the stored data: apply_vllm_fp8_kv gives back every vLLM Llama-3.1-70B and
+    gpt-oss-120b row's kv cell and note from the row with them taken off, and inferencex_layouts gives the two copied
+    B300 recipes their names' decode batch (64, 2) and every other TensorRT-LLM entry its recipe file's."""
+    importer = _importer()
+    for row in catalog.measurements():
+        if row["engine"] == "vllm" and row["model"] in ("llama-3.1-70b", "gpt-oss-120b"):
+            note = row["note"].replace("; KV cache fp8 as InferenceX's vLLM script sets it (kv-cache-dtype: fp8)", "")
+            bare = {**row, "kv": "", "note": note}
+            importer.apply_vllm_fp8_kv(bare)
+            assert (bare["kv"], bare["note"]) == (row["kv"], row["note"]), row["case_id"]
+    recipes = {x["recipe_path"].rsplit("/", 1)[-1].removesuffix(".yaml"): x
+               for x in catalog.measurements("inferencex_recipes")}
+    batches = {e["recipe"]: e["decode_max_batch_size"] for e in importer.inferencex_layouts()
+               if e["config_key"].endswith("-dynamo-trt")}
+    taken = {name: batch for name, batch in batches.items() if batch != recipes[name]["decode_max_batch_size"]}
+    assert taken == {"ctx1_gen8_tp8_batch64_eplb0_mtp0_12": "64", "ctx1_gen8_tp8_batch2_eplb0_mtp0_16": "2"}
+
+
 def test_inferencex_deployments_reach_rows_whose_expert_parallelism_the_source_garbles() -> None:
     """The source's B200 FP8 TensorRT-LLM 8k/1k sweep of 2026-03-23 says expert parallelism 1 on both sides;
     every InferenceX entry at those concurrencies says EP 8 on the prefill side, so the strict match finds none.
