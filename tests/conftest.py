@@ -1,5 +1,5 @@
 """Shared fixtures: a made-up chip with round numbers, so hand-derived times are exact; the
-validation tier's targets and its serving errors, computed once."""
+validation tier's targets, its serving errors and the simulator's predictions, computed once."""
 
 import os
 from typing import Any
@@ -82,3 +82,13 @@ def serving_errors() -> list[Any]:
 
     rows = catalog.measurements()
     return case_errors(rows, predict_rows(rows))
+
+
+@pytest.fixture(scope="session")
+def simulated_predictions() -> list[Any]:
+    """The step-level simulator's predictions of every serving measurement, as `parity validate` makes them (two
+    processes), computed once for the validation tier: the accuracy page and the serving targets score them."""
+    from parity import catalog
+    from parity.predict import predict_rows
+
+    return predict_rows(catalog.measurements(), model_kind="sim", processes=2)

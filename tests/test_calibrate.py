@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from conftest import perfect_calibration, round_chip
 
 from parity import catalog
-from parity.calibrate import Point, fit_calibration, points_from_benchmark
+from parity.calibrate import Point, fit_calibration, point_times, points_from_benchmark
 from parity.calibrate.sweep import TINY_PLAN, NumpyBackend, run_sweep
 from parity.cli import cli
 from parity.cost import price_kernel
@@ -22,6 +22,20 @@ def test_the_sweep_runs_on_the_cpu_and_reads_back_as_points() -> None:
     points = points_from_benchmark(json.loads(json.dumps(doc)))
     assert {p.kind for p in points} == {"gemm", "grouped_gemm", "attention_prefill", "attention_decode", "stream"}
     assert all(p.seconds > 0 for p in points)
+
+
+def test_points_priced_a_group_at_a_time_cost_what_each_costs_alone() -> None:
+    """The fits price points in stacks (one kernel of array-valued work per kind, format, head width, count and
+    launches): the same numbers, to the bit, as price_kernel on each point's kernel, on every kind of point the
+    H200 reference holds and on three calibrations."""
+    from parity.calibration_check import reference_points, roofline_calibration
+
+    chip = catalog.chip("nvidia-h200-sxm")
+    points = reference_points()
+    assert {p.kind for p in points} >= {"gemm", "grouped_gemm", "attention_prefill", "attention_decode", "stream"}
+    for cal in (roofline_calibration(chip), catalog.prior_calibration(), catalog.calibration(chip)):
+        alone = [float(price_kernel(p.kernel, chip, cal).time_s) for p in points]
+        assert point_times(points, chip, cal).tolist() == alone
 
 
 def test_the_fit_recovers_a_known_calibration() -> None:

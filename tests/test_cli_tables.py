@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parity.cli import cli
 
@@ -115,3 +117,25 @@ def test_a_table_too_wide_for_the_terminal_is_only_as_wide_as_its_longest_words(
     layout (every text on one line) instead of its narrowest one that cuts no word."""
     out = table("show", "gb200-nvl72", columns=80)
     assert "…" not in out and max(len(line) for line in out.splitlines()) < 90
+
+
+words = st.text(alphabet="ab1.-[]/ ", min_size=0, max_size=14)
+
+
+@settings(max_examples=60, deadline=None)
+@given(headers=st.lists(st.text(alphabet="xyz %", min_size=1, max_size=9), min_size=1, max_size=6),
+       data=st.data())
+def test_the_narrowest_table_is_its_columns_measured_alone_plus_the_gaps(headers: list[str], data: st.DataObject
+                                                                         ) -> None:
+    """_fit measures each column once, alone, and sums: the sum and COLUMN_GAP between columns is rich's own
+    minimum of the whole table, for names, numbers and free text that wraps alike."""
+    from rich.console import Console
+
+    from parity.report.tables import Column, _minimum_width, _table
+
+    columns = [Column(f"k{i}", h, wrap=data.draw(st.booleans())) for i, h in enumerate(headers)]
+    cells = data.draw(st.lists(st.lists(words, min_size=len(columns), max_size=len(columns)), min_size=1,
+                               max_size=5))
+    measure = Console(width=100_000).measure
+    singles = [measure(_table([c], [[line[i]] for line in cells], "")).minimum for i, c in enumerate(columns)]
+    assert _minimum_width(singles) == measure(_table(columns, cells, "")).minimum

@@ -37,7 +37,7 @@ def _commands() -> list[list[str]]:
 def test_first_lines_hold_the_two_commands() -> None:
     lines = _blocks("bash")[0].strip().splitlines()
     assert lines[0] == "pip install . && parity compare"
-    assert lines[1] == "pip install '.[test]' && python -m pytest"
+    assert lines[1] == "pip install '.[test]' && python -m pytest -n auto"
     ci = (ROOT / ".ci" / "run").read_text()
     assert lines[1] in ci, ".ci/run must run the README's test command"
     assert "python -m pytest -m validation" in ci and "python -m pytest -m e2e" in ci

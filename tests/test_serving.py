@@ -196,19 +196,18 @@ def test_repeat_runs_measure_the_floor_under_any_model() -> None:
 
 
 @pytest.mark.validation
-def test_validate_scores_only_never_fitted_rows_and_meets_the_targets(targets: dict) -> None:
-    """`parity validate`: scores per engine version, calibration rows left out, TPOT and TTFT medians within
-    the targets stored beside the data (targets.toml [serving]: 15% and 25%)."""
-    import json
-
+def test_validate_scores_only_never_fitted_rows_and_meets_the_targets(targets: dict,
+                                                                      simulated_predictions: list) -> None:
+    """`parity validate`'s serving section (the simulator's predictions the validation tier makes once): scores
+    per engine version, calibration rows left out, TPOT and TTFT medians within the targets stored beside the
+    data (targets.toml [serving])."""
     from click.testing import CliRunner
 
     from parity.cli import cli
+    from parity.cli.validate_cmd import validation_payload
 
-    result = CliRunner().invoke(cli, ["validate", "--section", "serving", "--by", "engine,engine_version",
-                                      "--format", "json"])
-    assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    _, payload, _ = validation_payload(catalog.measurements(), simulated_predictions, ["engine", "engine_version"],
+                                       "serving", "sim", 2)
     overall = {s["metric"]: s for s in payload["scores"] if s["engine"] == "all scored"}
     t = targets["serving"]
     assert overall["tpot_s"]["median_abs_error"] <= t["tpot_median_abs_error_max"]

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity import catalog
-from parity.calibrate import Point, fit_calibration, points_from_benchmark
-from parity.cost import price_kernel
+from parity.calibrate import Point, fit_calibration, point_times, points_from_benchmark
 from parity.hardware import Calibration, Chip
 from parity.predict import predict_scenarios
 from parity.validate import CaseError, case_errors, published_errors, scenarios_of
@@ -98,8 +97,7 @@ def split_points(points: Sequence[Point]) -> tuple[list[Point], list[Point]]:
 
 
 def _kernel_errors(points: Sequence[Point], chip: Chip, cal: Calibration) -> np.ndarray:
-    predicted = np.array([float(price_kernel(p.kernel, chip, cal).time_s) for p in points])
-    return np.abs(predicted / np.array([p.seconds for p in points]) - 1.0)
+    return np.abs(point_times(points, chip, cal) / np.array([p.seconds for p in points]) - 1.0)
 
 
 def kernel_check(chip: Chip, points: Sequence[Point], iterations: int = 300) -> list[KernelCheck]:

@@ -23,7 +23,8 @@ from parity.hardware import Calibration, Chip
 from parity.ops import Kernel
 from parity.optimize import nelder_mead
 
-__all__ = ["Point", "points_from_benchmark", "fit_calibration", "calibration_toml", "FITTED"]
+__all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "calibration_toml",
+           "FITTED"]
 
 # Calibration fields the fit moves, with bounds; gemm_efficiency entries are per math key.
 RESTARTS = 8  # fresh simplices from the best point, at most (see fit_calibration)
@@ -116,10 +117,33 @@ def _with(cal: Calibration, name: str, value: float) -> Calibration:
     return dataclasses.replace(cal, **{name: value})
 
 
-def _errors(points: Sequence[Point], chip: Chip, cal: Calibration) -> np.ndarray:
-    predicted = np.array([float(price_kernel(p.kernel, chip, cal).time_s) for p in points])
-    measured = np.array([p.seconds for p in points])
-    return np.log(predicted / measured)
+def stack_points(points: Sequence[Point]) -> tuple[tuple[np.ndarray, Kernel], ...]:
+    """The points as (their indices, one kernel with array-valued work) per kind, format, head width, count and
+    launches: what `point_times` prices, built once where a fit prices the same points hundreds of times."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, p in enumerate(points):
+        k = p.kernel
+        groups.setdefault((k.kind, k.fmt, k.head_dim, k.count, k.launches), []).append(i)
+    return tuple((np.array(index), Kernel(name=kind, kind=kind, fmt=fmt, head_dim=head_dim, count=count,
+                                          launches=launches,
+                                          **{f: np.array([getattr(points[i].kernel, f) for i in index], dtype=float)
+                                             for f in ("flops", "weight_bytes", "other_bytes", "tokens")}))
+                 for (kind, fmt, head_dim, count, launches), index in groups.items())
+
+
+def point_times(points: Sequence[Point], chip: Chip, cal: Calibration,
+                stacks: tuple[tuple[np.ndarray, Kernel], ...] | None = None) -> np.ndarray:
+    """The kernel time `price_kernel` gives each point [s], priced a group at a time (`stack_points`; pass
+    `stacks` to reuse them): the same numbers as pricing each point's kernel alone."""
+    times = np.empty(len(points))
+    for index, kernel in stacks or stack_points(points):
+        times[index] = price_kernel(kernel, chip, cal).time_s
+    return times
+
+
+def _errors(points: Sequence[Point], chip: Chip, cal: Calibration,
+            stacks: tuple[tuple[np.ndarray, Kernel], ...] | None = None) -> np.ndarray:
+    return np.log(point_times(points, chip, cal, stacks) / np.array([p.seconds for p in points]))
 
 
 def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, date: str, method: str,
@@ -152,11 +176,13 @@ def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, dat
         return cal
 
     kind_of = np.array([p.kind for p in points])
+    masks = [kind_of == k for k in kinds]
+    stacks = stack_points(points)
 
     def loss(x: np.ndarray) -> float:
         # every kind of kernel weighs the same, however many points it has
-        errors = np.abs(_errors(points, chip, build(x)))
-        per_kind = [float(np.mean(errors[kind_of == k])) for k in kinds]
+        errors = np.abs(_errors(points, chip, build(x), stacks))
+        per_kind = [float(np.mean(errors[mask])) for mask in masks]
         return float(np.mean(per_kind)) + float(np.sum(np.maximum(x - highs, 0) + np.maximum(lows - x, 0)))
 
     start = np.log([min(max(current(n, base), FITTED[n][0]), FITTED[n][1]) for n in relevant])
@@ -172,8 +198,8 @@ def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, dat
         best, value = again, again_value
     fitted = build(best)
     after = float(np.mean(np.abs(_errors(points, chip, fitted))))
-    raw = tuple({"kind": p.kind, "label": p.label, "seconds": p.seconds,
-                 "predicted_seconds": float(price_kernel(p.kernel, chip, fitted).time_s)} for p in points)
+    raw = tuple({"kind": p.kind, "label": p.label, "seconds": p.seconds, "predicted_seconds": float(t)}
+                for p, t in zip(points, point_times(points, chip, fitted)))
     return dataclasses.replace(fitted, points=raw), before, after
 
 

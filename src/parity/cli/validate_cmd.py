@@ -7,6 +7,7 @@ import datetime
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ from parity.crosscheck import repeat_spread, system_ratios
 from parity.crossvendor import crossvendor_scores, leave_one_out
 from parity.crossvendor_training import training_scores
 from parity.errors import ParityError
-from parity.predict import MODEL_KINDS, predict_rows
+from parity.predict import MODEL_KINDS, Prediction, predict_rows
 from parity.report.accuracy_page import accuracy_markdown
 from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
@@ -103,61 +104,18 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     errors = case_errors(rows, predictions)
     if folder is not None:
         _write([refit_intervals(errors, datetime.date.today().isoformat(), model_kind)], folder)
-    table_ = catalog.uncertainty_table(model_kind)
-    stored = Intervals.from_table(table_) if table_ else None
-    covered = interval_coverage(errors, stored) if stored else {}
-    covered_by_split = ({part: interval_coverage(errors, stored, (part,)) for part in ("check", "unseen")}
-                        if stored else {})
-    counted = Counter(r["split"] for r in rows)
-    infeasible = sum(not p.feasible for p in predictions)
-    overall = scores(errors)
-    table = [s.row() for s in scores(errors, fields)] + [
-        {**s.row(), **{f: "all scored" for f in fields}} for s in overall]
+    table, payload, training = validation_payload(rows, predictions, fields, section, model_kind, processes)
+    if fmt == "md":
+        if section == "all":
+            payload = page_payload(rows, errors, payload, model_kind, processes, iterations, ray)
+        deliver(accuracy_markdown(errors, training, payload), out)
+        return
+    counted, infeasible, agree = Counter(r["split"] for r in rows), payload["infeasible"], payload["deployments"]
+    covered, covered_by_split = payload["interval_coverage"], payload["interval_coverage_by_split"]
+    transfer, repeats, side_by_side = payload["transfer"], payload["repeat_spread"], payload["system_ratios"]
     columns = [Column("metric", "metric", plain, "left")] + [Column(f, f, plain, "left") for f in fields] + [
         Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
         Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent)]
-    payload = {"scores": table, "by_split": [s.row() for s in scores(errors, ["split"],
-                                                                     splits=("calibration", "holdout", "unseen"))],
-               "rows": dict(counted), "infeasible": infeasible, "interval_coverage": covered,
-               "interval_coverage_by_split": covered_by_split,
-               "cases": [{"case_id": e.case_id, "split": e.split, "metric": e.metric, "measured": e.measured,
-                          "predicted": e.predicted, "error": e.error} for e in errors]}
-    transfer = [s.row() for s in scores([e for e in errors if e.split == "unseen"], ["system", "model"],
-                                        splits=("unseen",))]
-    payload["transfer"] = transfer
-    repeats = [s.row() for s in repeat_spread(rows)]
-    payload["repeat_spread"] = repeats
-    side_by_side = [r.row() for r in system_ratios(rows, predictions)]
-    payload["system_ratios"] = side_by_side
-    published = published_errors(catalog.measurements("serving_published"), model_kind=published_kind,
-                                 processes=processes)
-    payload["published"] = [_case(e) for e in published]
-    checks = deployment_checks(catalog.measurements("deployments_published"))
-    payload["deployments"] = [{**dataclasses.asdict(c), "agrees": c.agrees} for c in checks]
-    training = training_case_errors() if section in ("training", "all") else []
-    payload["training"] = [_case(e) for e in training]
-    payload["training_scores"] = [s.row() for s in scores(training, ["split"], splits=("calibration", "holdout"))]
-    kernels, campaigns, serving = _calibration_checks() if section in ("calibration", "all") else ([], [], [])
-    payload["calibration_kernels"] = [dataclasses.asdict(k) for k in kernels]
-    payload["calibration_campaigns"] = campaigns
-    payload["calibration_serving"] = [dataclasses.asdict(s) for s in serving]
-    if fmt == "md":
-        if section == "all":
-            never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced above
-            payload["by_vendor"] = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted,
-                                                      model_kind=published_kind, processes=processes)
-            payload["by_vendor"]["training"] = training_scores("vendor")
-            # the page lists each source left out, nothing else of crossvendor_scores' (before, after, pairs)
-            left_out = leave_one_out(catalog.measurements("serving_published"),
-                                     catalog.measurements("kernels_published"), "source", min(iterations, 60),
-                                     model_kind=published_kind, processes=processes)
-            payload["by_source"] = {"scores": sorted((s.row() for s in left_out),
-                                                     key=lambda r: (r["group"], r["kind"], r["setting"]))}
-            payload["model_kind"] = model_kind
-            payload["other_errors"] = _never_fitted_errors(rows, "steady" if model_kind == "sim" else "sim",
-                                                           processes, ray)
-        deliver(accuracy_markdown(errors, training, payload), out)
-        return
     if fmt != "table":  # json: the whole payload; csv: one row per measured value against its prediction
         emit(payload["cases"], [], fmt, payload=payload, out=out)
         return
@@ -208,7 +166,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
               Column("expected_fits", "published", yes_no, "left"), Column("predicted_fits", "parity", yes_no, "left"),
               Column("margin", "margin GB/chip", scaled(1e9, 1)), Column("agrees", "agrees", plain, "left")],
              "table", title="Published deployments: does the model fit where its engine's docs say it runs?",
-             caption=f"{sum(c.agrees for c in checks)} of {len(checks)} agree. Smallest-footprint layout of that "
+             caption=f"{sum(d['agrees'] for d in agree)} of {len(agree)} agree. Smallest-footprint layout of that "
                      "many chips (pipeline stages across nodes), one 2,048-token sequence, the engine's memory "
                      "reserve; margin < 0: short by that much.")
     if section in ("training", "all"):
@@ -243,6 +201,69 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              caption="hgx-h200: published throughputs (none fitted). hgx-h100: never-fitted serving points on "
                      "the same Hopper die (H100 = H200 compute with less memory); the engine profiles were fitted "
                      "on top of the generic prior, so there the calibration changes little.")
+
+
+def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction], fields: list[str], section: str,
+                       model_kind: str, processes: int
+                       ) -> tuple[list[dict[str, object]], dict[str, Any], list[CaseError]]:
+    """What `parity validate` reports of `predictions` of `rows` (catalog.measurements(), priced by `model_kind`):
+    (the score table by `fields`, the whole payload, the training errors). The published rows, deployments,
+    training runs and H200 calibration checks of `section` are priced here."""
+    errors = case_errors(rows, predictions)
+    table_ = catalog.uncertainty_table(model_kind)
+    stored = Intervals.from_table(table_) if table_ else None
+    covered = interval_coverage(errors, stored) if stored else {}
+    covered_by_split = ({part: interval_coverage(errors, stored, (part,)) for part in ("check", "unseen")}
+                        if stored else {})
+    counted = Counter(r["split"] for r in rows)
+    infeasible = sum(not p.feasible for p in predictions)
+    overall = scores(errors)
+    table = [s.row() for s in scores(errors, fields)] + [
+        {**s.row(), **{f: "all scored" for f in fields}} for s in overall]
+    payload: dict[str, Any] = {
+        "scores": table, "by_split": [s.row() for s in scores(errors, ["split"],
+                                                              splits=("calibration", "holdout", "unseen"))],
+        "rows": dict(counted), "infeasible": infeasible, "interval_coverage": covered,
+        "interval_coverage_by_split": covered_by_split,
+        "cases": [{"case_id": e.case_id, "split": e.split, "metric": e.metric, "measured": e.measured,
+                   "predicted": e.predicted, "error": e.error} for e in errors]}
+    payload["transfer"] = [s.row() for s in scores([e for e in errors if e.split == "unseen"], ["system", "model"],
+                                                   splits=("unseen",))]
+    payload["repeat_spread"] = [s.row() for s in repeat_spread(rows)]
+    payload["system_ratios"] = [r.row() for r in system_ratios(rows, predictions)]
+    published_kind = "steady" if model_kind == "steady" else "sim"  # 'both': the simulator scores published rows
+    published = published_errors(catalog.measurements("serving_published"), model_kind=published_kind,
+                                 processes=processes)
+    payload["published"] = [_case(e) for e in published]
+    checks = deployment_checks(catalog.measurements("deployments_published"))
+    payload["deployments"] = [{**dataclasses.asdict(c), "agrees": c.agrees} for c in checks]
+    training = training_case_errors() if section in ("training", "all") else []
+    payload["training"] = [_case(e) for e in training]
+    payload["training_scores"] = [s.row() for s in scores(training, ["split"], splits=("calibration", "holdout"))]
+    kernels, campaigns, serving = _calibration_checks() if section in ("calibration", "all") else ([], [], [])
+    payload["calibration_kernels"] = [dataclasses.asdict(k) for k in kernels]
+    payload["calibration_campaigns"] = campaigns
+    payload["calibration_serving"] = [dataclasses.asdict(s) for s in serving]
+    return table, payload, training
+
+
+def page_payload(rows: list[dict[str, str]], errors: list[CaseError], payload: dict[str, Any], model_kind: str,
+                 processes: int, iterations: int, ray: str | None = None) -> dict[str, Any]:
+    """`validation_payload`'s payload with what the accuracy page adds: scores with each vendor and each source
+    left out of every fit, and the other serving model's errors on the never-fitted rows."""
+    published_kind = "steady" if model_kind == "steady" else "sim"
+    never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced
+    by_vendor = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted,
+                                   model_kind=published_kind, processes=processes)
+    by_vendor["training"] = training_scores("vendor")
+    # the page lists each source left out, nothing else of crossvendor_scores' (before, after, pairs)
+    left_out = leave_one_out(catalog.measurements("serving_published"), catalog.measurements("kernels_published"),
+                             "source", min(iterations, 60), model_kind=published_kind, processes=processes)
+    return {**payload, "by_vendor": by_vendor,
+            "by_source": {"scores": sorted((s.row() for s in left_out),
+                                           key=lambda r: (r["group"], r["kind"], r["setting"]))},
+            "model_kind": model_kind,
+            "other_errors": _never_fitted_errors(rows, "steady" if model_kind == "sim" else "sim", processes, ray)}
 
 
 def _calibration_checks() -> tuple[list[KernelCheck], list[dict[str, object]], list[ServingCheck]]:

@@ -4,6 +4,7 @@ refitted without them and, by source, the family calibrations fitted on its kern
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence, Mapping
@@ -15,6 +16,7 @@ from parity.crossvendor.setting import Setting, metric_kind, stored_setting
 from parity.crossvendor.stacks import fit_stack, stack_rows
 from parity.engine import measured_stack_prior
 from parity.hardware import Calibration
+from parity.parallel import map_chunks
 from parity.validate import CaseError, error_statistics, published_errors
 
 __all__ = ["GroupScore", "group_scores", "without_kernel_fits", "kernel_fits_of_source", "chip_files", "leave_one_out",
@@ -147,35 +149,41 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
     Groups whose rows fitted nothing are scored with the stored setting. The fits run the steady-state model;
     `model_kind` prices the scored rows (published_errors: 'sim' simulates the closed-loop ones)."""
     field = {"source": "source_id", "vendor": "vendor"}[by]
+    groups = sorted({r[field] for r in rows})
+    # each group's refits and scores are independent of the others': one group a process (its simulator runs then
+    # stay in that process), in order, the same numbers as one after another
+    each = functools.partial(_left_out, rows=rows, kernel_rows=kernel_rows, by=by, iterations=iterations,
+                             model_kind=model_kind, processes=1 if processes > 1 and len(groups) > 1 else processes)
+    return map_chunks(each, groups, processes, progress=(lambda found: progress(found[0])) if progress else None)
+
+
+def _left_out(group: str, rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
+              iterations: int, model_kind: str, processes: int) -> tuple[str, str, list[CaseError], Setting]:
+    """One group of `leave_one_out_errors`: (group, what was left out, its rows' errors, the setting)."""
+    field = {"source": "source_id", "vendor": "vendor"}[by]
     stacks = [p for p in catalog.engines() if p.base]
-    out: list[tuple[str, str, list[CaseError], Setting]] = []
-    for group in sorted({r[field] for r in rows}):
-        mine = [r for r in rows if r[field] == group]
-        ids = {r["case_id"] for r in mine}
-        dropped = kernel_fits_of_source(kernel_rows, group, by)
-        setting = without_kernel_fits(stored_setting(), dropped)
-        refit = [p for p in stacks if ids & set(p.rows)]
-        emptied = []
-        for p in refit:
-            others = [r for r in stack_rows(rows, p.base, p.stack) if r["case_id"] not in ids]
-            if others:
-                profile, _, _ = fit_stack(catalog.engine(p.base), p.stack, others, setting, iterations,
-                                          twins=[r for r in rows if r["case_id"] not in ids])
-                setting = dataclasses.replace(setting, engines={**setting.engines, (p.base, p.stack): profile})
-            else:
-                emptied.append(p)
-        # the fits that stand without the group: an (engine, stack) left without rows, and any without a fit of
-        # its own, takes the software maturity these show (measured_stack_prior), never the group's
-        fitted = tuple(setting.engines.get((p.base, p.stack), p) for p in stacks if p not in emptied)
-        setting = dataclasses.replace(setting, stacks=fitted, engines={**setting.engines, **{
-            (p.base, p.stack): measured_stack_prior(catalog.engine(p.base), p.stack, fitted) for p in emptied}})
-        if progress:
-            progress(group)
-        left = "; ".join(filter(None, [
-            f"refitted {', '.join(p.id for p in refit)} without its rows" if refit else "",
-            (f"dropped {', '.join(sorted(dropped))} from the family calibrations (refitted on their other rows, "
-             "if any)") if dropped else "",
-            "" if refit or dropped else "its rows fitted nothing"]))
-        out.append((group, left, published_errors(mine, hook=setting.apply, model_kind=model_kind,
-                                                          processes=processes), setting))
-    return out
+    mine = [r for r in rows if r[field] == group]
+    ids = {r["case_id"] for r in mine}
+    dropped = kernel_fits_of_source(kernel_rows, group, by)
+    setting = without_kernel_fits(stored_setting(), dropped)
+    refit = [p for p in stacks if ids & set(p.rows)]
+    emptied = []
+    for p in refit:
+        others = [r for r in stack_rows(rows, p.base, p.stack) if r["case_id"] not in ids]
+        if others:
+            profile, _, _ = fit_stack(catalog.engine(p.base), p.stack, others, setting, iterations,
+                                      twins=[r for r in rows if r["case_id"] not in ids])
+            setting = dataclasses.replace(setting, engines={**setting.engines, (p.base, p.stack): profile})
+        else:
+            emptied.append(p)
+    # the fits that stand without the group: an (engine, stack) left without rows, and any without a fit of
+    # its own, takes the software maturity these show (measured_stack_prior), never the group's
+    fitted = tuple(setting.engines.get((p.base, p.stack), p) for p in stacks if p not in emptied)
+    setting = dataclasses.replace(setting, stacks=fitted, engines={**setting.engines, **{
+        (p.base, p.stack): measured_stack_prior(catalog.engine(p.base), p.stack, fitted) for p in emptied}})
+    left = "; ".join(filter(None, [
+        f"refitted {', '.join(p.id for p in refit)} without its rows" if refit else "",
+        (f"dropped {', '.join(sorted(dropped))} from the family calibrations (refitted on their other rows, "
+         "if any)") if dropped else "",
+        "" if refit or dropped else "its rows fitted nothing"]))
+    return group, left, published_errors(mine, hook=setting.apply, model_kind=model_kind, processes=processes), setting

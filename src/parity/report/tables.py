@@ -128,23 +128,31 @@ def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str
     return table
 
 
+# what each column beyond the first adds to a table's minimum width: one space of padding on either side of the
+# column break (_table: box.SIMPLE_HEAD with no edges, pad_edge=False, collapse_padding=True); a test holds
+# `_minimum_width` to rich's own measurement of the whole table
+COLUMN_GAP = 2
+
+
+def _minimum_width(singles: Sequence[int]) -> int:
+    """The narrowest table of columns whose one-column tables are `singles` wide at their narrowest."""
+    return sum(singles) + COLUMN_GAP * max(len(singles) - 1, 0)
+
+
 def _fit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: int,
          wide: bool) -> tuple[list[Column], list[list[str]]]:
     """The columns shown at `width`: every column not marked wide, then each wide one, in order, that
-    still fits (all of them with `wide`); with their cells."""
+    still fits (all of them with `wide`); with their cells. Each column is measured once, alone."""
     cells = {id(c): [c.show(row.get(c.key)) for row in rows] for c in columns}
-
-    def table_of(chosen: list[Column]) -> Table:
-        return _table(chosen, [[cells[id(c)][i] for c in chosen] for i in range(len(rows))], "")
-
     measure = Console(width=100_000).measure
+    single = {id(c): measure(_table([c], [[v] for v in cells[id(c)]], "")).minimum for c in columns}
     # free text keeps room for a readable line (up to 24 characters) before a wide column is added
     room = sum(max(0, min(max((len(v) for v in cells[id(c)]), default=0), 24) - _min_width(c, cells[id(c)]))
                for c in columns if _wraps(c))
     shown = [c for c in columns if not c.wide]
     for c in sorted((c for c in columns if c.wide), key=lambda c: (int(c.wide), columns.index(c))):
         trial = sorted(shown + [c], key=columns.index)
-        if wide or measure(table_of(trial)).minimum + room <= width:
+        if wide or _minimum_width([single[id(t)] for t in trial]) + room <= width:
             shown = trial
     return shown, [[cells[id(c)][i] for c in shown] for i in range(len(rows))]
 
