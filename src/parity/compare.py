@@ -11,6 +11,7 @@ can be read against the workload ratio it buys.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,7 @@ from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, Chip, System, per_die
 from parity.model import Model
+from parity.parallel import map_chunks
 from parity.ops import Batch
 from parity.plan import Layout, Precision
 from parity.search import MAX_WORKER_CHIPS, Candidate, best_precision, layout_grid, search_spanning
@@ -286,18 +288,21 @@ def _train(system: System, model: Model, chips: int, seq_len: int, global_batch:
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,
             isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
             ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
-            global_batch: int = 1024, training_precision: str = "bf16", mtp_tokens: int = 0) -> list[Comparison]:
+            global_batch: int = 1024, training_precision: str = "bf16", mtp_tokens: int = 0,
+            processes: int = 1) -> list[Comparison]:
     """Every system on `model`, with ratios to `baseline` (default: the first system); when the baseline
     cannot run the workload (does not fit), ratios are to the first system that can, named in `baseline`.
-    mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off)."""
+    mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off). The systems are
+    searched on `processes` processes (the same numbers as one after another)."""
     if not systems:
         raise InfeasiblePlan("compare needs at least one system")
     if workload not in ("serve", "train"):
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
     base = baseline or systems[0]
-    # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
-    rows = [(_serve(s, model, catalog.engine_on(profile, s.chip.software_stack), tpot_s, ttft_s, isl, osl, weights, mtp_tokens) if workload == "serve"
-             else _train(s, model, chips or s.chips, seq_len, global_batch, training_precision)) for s in systems]
+    each = functools.partial(_row, model=model, profile=profile, tpot_s=tpot_s, ttft_s=ttft_s, isl=isl, osl=osl,
+                             weights=weights, mtp_tokens=mtp_tokens, workload=workload, chips=chips, seq_len=seq_len,
+                             global_batch=global_batch, training_precision=training_precision)
+    rows = map_chunks(each, list(systems), processes)
     ref = next((r for r in rows if r.system == base.id), rows[0])
     if not ref.fits:
         ref = next((r for r in rows if r.fits), ref)
@@ -320,6 +325,17 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios,
                                  "baseline": base.id, "ratio_interval": interval, "note": note}))
     return out
+
+
+def _row(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
+         osl: int, weights: str | None, mtp_tokens: int, workload: str, chips: int | None, seq_len: int,
+         global_batch: int, training_precision: str) -> Comparison:
+    """One system's row of `compare`, before ratios."""
+    if workload == "train":
+        return _train(system, model, chips or system.chips, seq_len, global_batch, training_precision)
+    # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
+    return _serve(system, model, catalog.engine_on(profile, system.chip.software_stack), tpot_s, ttft_s, isl, osl,
+                  weights, mtp_tokens)
 
 
 def vendor_bands() -> dict[str, Band]:

@@ -91,12 +91,14 @@ def _refuse_other_workloads_options(workload: str) -> None:
               help="serving: multi-token prediction, draft tokens a decode step on models with MTP layers "
                    "(DeepSeek-R1), at the model's published acceptance; 0: off (default: 1 on models that ship "
                    "MTP modules with a published acceptance, as they are deployed; else 0)")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="worker processes the systems are searched on")
 @format_option
 @out_option
 def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
-                    global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int | None, fmt: str,
-                    out: Path | None) -> None:
+                    global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int | None,
+                    processes: int, fmt: str, out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
@@ -109,8 +111,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     for name in models or DEFAULT_MODELS:
         model = catalog.model(name)
         drafts = default_mtp(model) if mtp_tokens is None else mtp_tokens
-        results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips, seq_len,
-                          global_batch, training_precision, drafts)
+        results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips,
+                          seq_len, global_batch, training_precision, drafts, processes)
         rows = [_flatten(r.to_dict()) for r in results]
         payload += [r.to_dict() for r in results]
         if fmt not in ("table", "md"):
