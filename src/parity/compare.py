@@ -10,7 +10,6 @@ can be read against the workload ratio it buys.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from collections.abc import Sequence

@@ -14,7 +14,7 @@ import click
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, deliver, emit, format_option, out_option, progress_bar, wide_option
+from parity.cli import cli, deliver, emit, out_option, progress_bar, wide_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
