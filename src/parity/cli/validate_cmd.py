@@ -80,9 +80,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         fit_stacks_(min(iterations, 60), write_to)
         if by not in ("source", "vendor"):
             return
-    published_kind = "steady" if model_kind == "steady" else "sim"  # 'both': the simulator scores published rows
     if by in ("source", "vendor"):
-        crossvendor_report(by, fmt, out, min(iterations, 60), published_kind, processes)
+        crossvendor_report(by, fmt, out, min(iterations, 60), _published_kind(model_kind), processes)
         return
     rows = catalog.measurements()
     fields = [f.strip() for f in by.split(",") if f.strip()]
@@ -203,6 +202,11 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                      "on top of the generic prior, so there the calibration changes little.")
 
 
+def _published_kind(model_kind: str) -> str:
+    """The model that scores the published rows under `model_kind`: 'both' scores them with the simulator."""
+    return "steady" if model_kind == "steady" else "sim"
+
+
 def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction], fields: list[str], section: str,
                        model_kind: str, processes: int
                        ) -> tuple[list[dict[str, object]], dict[str, Any], list[CaseError]]:
@@ -231,8 +235,7 @@ def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction]
                                                    splits=("unseen",))]
     payload["repeat_spread"] = [s.row() for s in repeat_spread(rows)]
     payload["system_ratios"] = [r.row() for r in system_ratios(rows, predictions)]
-    published_kind = "steady" if model_kind == "steady" else "sim"  # 'both': the simulator scores published rows
-    published = published_errors(catalog.measurements("serving_published"), model_kind=published_kind,
+    published = published_errors(catalog.measurements("serving_published"), model_kind=_published_kind(model_kind),
                                  processes=processes)
     payload["published"] = [_case(e) for e in published]
     checks = deployment_checks(catalog.measurements("deployments_published"))
@@ -251,7 +254,7 @@ def page_payload(rows: list[dict[str, str]], errors: list[CaseError], payload: d
                  processes: int, iterations: int, ray: str | None = None) -> dict[str, Any]:
     """`validation_payload`'s payload with what the accuracy page adds: scores with each vendor and each source
     left out of every fit, and the other serving model's errors on the never-fitted rows."""
-    published_kind = "steady" if model_kind == "steady" else "sim"
+    published_kind = _published_kind(model_kind)
     never_fitted = [e for e in errors if e.split in ("holdout", "unseen")]  # already priced
     by_vendor = crossvendor_scores("vendor", min(iterations, 60), served_errors=never_fitted,
                                    model_kind=published_kind, processes=processes)
