@@ -112,3 +112,48 @@ def test_a_prediction_says_which_residuals_its_intervals_come_from() -> None:
     (p,) = predict_rows([H100], model_kind="steady")
     assert p.note.endswith("; 80% intervals from held-out residuals of aggregated runs")
     assert p.note.count("80% intervals") == 1
+
+
+def test_a_kv_bound_simulated_run_is_flagged_and_its_interval_widened() -> None:
+    """Llama-3.1-70B FP8 on two H100s (vLLM) at 128 clients of 2,048 + 512 tokens outgrows its KV cache: the
+    simulated run says so in its flags, and its TTFT interval is twice as wide in log as the band it takes;
+    at 8 clients the same deployment has room and no KV flag."""
+    import math
+    row = {"case_id": "kv", "model": "llama-3.1-70b", "system": "hgx-h100", "engine": "vllm", "weights": "fp8",
+           "isl": 2048, "osl": 512, "tp": 2}
+    bound, roomy = predict_rows([{**row, "concurrency": 128}, {**row, "concurrency": 8}], model_kind="sim")
+    assert "KV-bound run (" in bound.flags and "preempted): its TTFT turns on the KV capacity" in bound.flags
+    assert "KV-bound" not in roomy.flags
+    intervals = Intervals.from_table(catalog.uncertainty_table("sim"))
+    band = intervals.band("ttft_s", "agg")
+    low, high = bound.interval("ttft_s")
+    assert math.log(high / low) == pytest.approx(WIDEN_FLAGGED * (band.q_high - band.q_low))
+
+
+def test_flag_kinds_split_flags_outside_their_parentheses() -> None:
+    """A flag's own parentheses may hold '; ' (a calibration's measured formats): kinds are the words before each
+    flag's ':' or ' (', once each."""
+    from parity.validate import flag_kinds
+    flags = ("fp4 GEMM rate not measured on nvidia-b200-sxm (family-blackwell measures bf16, fp8; fp4 moved with "
+             "them); features never validated: mla; KV-bound run (3 of 9 requests waited for KV room, 0 preempted): "
+             "its TTFT turns on the KV capacity; features never validated: mtp")
+    assert flag_kinds(flags) == ("fp4 GEMM rate not measured on nvidia-b200-sxm", "features never validated",
+                                 "KV-bound run")
+    assert flag_kinds("") == ()
+
+
+def test_flag_scores_count_a_row_under_each_of_its_flags() -> None:
+    """Three never-fitted TTFT rows: +10% unflagged, -50% KV-bound, +20% KV-bound and uncalibrated; a calibration
+    row is not scored. KV-bound: 2 rows, median |error| 35%, bias -15%; none: 1 row at +10%."""
+    from parity.validate import CaseError, flag_scores
+    def case(split: str, predicted: float, flags: str) -> CaseError:
+        return CaseError(case_id="c", split=split, system="s", engine="e", model="m", mode="agg", metric="ttft_s",
+                         measured=1.0, predicted=predicted, flags=flags)
+    kv = "KV-bound run (1 of 2 requests waited for KV room, 0 preempted): its TTFT turns on the KV capacity"
+    found = {dict(s.group)["flag"]: s for s in flag_scores([
+        case("holdout", 1.1, ""), case("holdout", 0.5, kv), case("unseen", 1.2, f"uncalibrated chip x; {kv}"),
+        case("calibration", 9.0, kv)])}
+    assert set(found) == {"none", "KV-bound run", "uncalibrated chip x"}
+    assert (found["KV-bound run"].count, found["KV-bound run"].median_abs_error) == (2, pytest.approx(0.35))
+    assert found["KV-bound run"].bias == pytest.approx(-0.15)
+    assert (found["none"].count, found["none"].bias) == (1, pytest.approx(0.1))

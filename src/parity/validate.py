@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import re
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,7 +35,7 @@ __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine
            "fit_loss", "MIN_FIT_ROWS", "unfitted", "sizing_rows", "scenarios_of", "intervals_from",
            "interval_coverage", "interval_split",
            "published_errors", "closed_loop", "DeploymentCheck", "deployment_checks", "mode_label",
-           "error_statistics"]
+           "error_statistics", "flag_kinds", "flag_scores"]
 
 METRICS = ("ttft_s", "tpot_s")
 PUBLISHED_METRICS = ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user", "prefill_tokens_per_s_per_chip")
@@ -103,11 +104,16 @@ class CaseError:
     measured: float
     predicted: float
     engine_version: str = ""
-    flagged: bool = False  # outside what the model was checked on: its interval is widened (WIDEN_FLAGGED)
+    flags: str = ""  # the prediction's flags ("; "-joined): where the case lies outside what was checked
 
     @property
     def error(self) -> float:
         return (self.predicted - self.measured) / self.measured
+
+    @property
+    def flagged(self) -> bool:
+        """Outside what the model was checked on: its interval is widened (WIDEN_FLAGGED)."""
+        return bool(self.flags)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,8 +154,34 @@ def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predict
             out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
                                  engine=row.get("engine") or "generic", model=row["model"], mode=mode_label(row),
                                  metric=metric, measured=measured, predicted=float(getattr(p, metric)),
-                                 engine_version=row.get("engine_version") or "unknown", flagged=bool(p.flags)))
+                                 engine_version=row.get("engine_version") or "unknown", flags=p.flags))
     return out
+
+
+def flag_kinds(flags: str) -> tuple[str, ...]:
+    """The kinds of a prediction's flags ("; "-joined, a flag's own parentheses may hold "; "): each flag's words
+    before its first ':' or ' (', e.g. "KV-bound run", "features never validated"."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(flags):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and flags.startswith("; ", i):
+            parts.append(flags[start:i])
+            start = i + 2
+    parts.append(flags[start:])
+    kinds = (re.split(r":| \(", part, maxsplit=1)[0].strip() for part in parts)
+    return tuple(dict.fromkeys(k for k in kinds if k))
+
+
+def flag_scores(errors: Iterable[CaseError], splits: Sequence[str] = SCORED_SPLITS) -> list[Score]:
+    """Scores per metric and flag kind (flag_kinds; a row with several flags counts under each, "none" for the
+    rows without one): what a printed flag means for the error to expect."""
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for e in errors:
+        if e.split in splits:
+            for kind in flag_kinds(e.flags) or ("none",):
+                groups[(e.metric, kind)].append(e.error)
+    return [Score(metric=metric, group=(("flag", kind),), count=len(values), **error_statistics(values))
+            for (metric, kind), values in sorted(groups.items())]
 
 
 def error_statistics(signed: Sequence[float]) -> dict[str, float]:

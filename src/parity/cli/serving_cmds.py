@@ -21,7 +21,7 @@ from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, benchmark_of, deployment,
                             interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario,
-                            simulated_note)
+                            simulated_flags, simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, trace_of
 from parity.simulate.targets import latency_target
@@ -444,12 +444,12 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions, "requests": sim.requests,
-           "duration_s": sim.duration_s}
+           "duration_s": sim.duration_s, "flags": simulated_flags(data["flags"], sim)}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
     own = {} if (request_rate is not None or trace is not None) else interval_bounds(
-        scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(data["flags"]), "sim")
+        scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(out["flags"]), "sim")
     out |= nan | own | {"note": simulated_note(data["note"], sim.assumptions, scenario, bool(own))}
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
               "value": " / ".join(f"{sim.latency[k] * 1e3:,.1f}" for k in LATENCY_KEYS if k.startswith(name + "_"))}

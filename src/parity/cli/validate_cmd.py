@@ -29,7 +29,8 @@ from parity.report.accuracy_page import accuracy_markdown
 from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
 from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals, write_refits
-from parity.validate import CaseError, case_errors, deployment_checks, interval_coverage, published_errors, scores
+from parity.validate import (CaseError, case_errors, deployment_checks, flag_scores, interval_coverage, published_errors,
+                             scores)
 from parity.validate_training import training_case_errors
 
 SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "mlperf", "all")
@@ -227,6 +228,7 @@ def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction]
     payload: dict[str, Any] = {
         "scores": table, "by_split": [s.row() for s in scores(errors, ["split"],
                                                               splits=("calibration", "holdout", "unseen"))],
+        "by_flag": [s.row() for s in flag_scores(errors)],
         "rows": dict(counted), "infeasible": infeasible, "interval_coverage": covered,
         "interval_coverage_by_split": covered_by_split,
         "cases": [{"case_id": e.case_id, "split": e.split, "metric": e.metric, "measured": e.measured,

@@ -125,10 +125,16 @@ def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: S
                                    "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 
 
+def simulated_flags(steady_flags: str, sim: SimResult) -> str:
+    """A simulated row's flags: the closed-form model's (what the case lies outside of) and the run's own
+    (SimResult.kv_flag: KV-bound)."""
+    return "; ".join(filter(None, (steady_flags, sim.kv_flag())))
+
+
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     """A steady-state prediction's TTFT, TPOT and throughput replaced by the simulator's, with its
     percentiles added and its 80% intervals from the simulator's own residual bands (uncertainty_sim.toml;
-    memory and flags stay the steady model's). Phase benchmarks (one fixed-batch step) have no client to
+    memory stays the steady model's, and its flags gain the run's own, simulated_flags). Phase benchmarks (one fixed-batch step) have no client to
     simulate and stay as they are."""
     if not p.feasible or scenario.phase != "both":
         return p
@@ -140,8 +146,9 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}  # the steady model's bands
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
               "decode_batch": sim.decode_batch}
-    bounds = interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(p.flags), "sim")
-    return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s,
+    flags = simulated_flags(p.flags, sim)
+    bounds = interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(flags), "sim")
+    return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s, flags=flags,
                                output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
                                output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
                                note=simulated_note(p.note, sim.assumptions, scenario, bool(bounds)), extra=extra | bounds)

@@ -91,6 +91,7 @@ class Admission:
         else:
             need = self.s.kv.blocks(req.isl + req.osl)
         if not (self.kv_used(r) + need <= self.capacity or held == 0):
+            req.kv_waited = True
             return False  # no KV room (an empty rank takes the request whatever it needs)
         self.waiting[r].popleft()
         self.admitted += 1

@@ -17,7 +17,7 @@ class Request:
     """One request's life (mutable simulation state, not a domain value)."""
 
     __slots__ = ("id", "arrival_s", "isl", "osl", "rank", "prompt_left", "cached", "first_s", "done_s", "finish_step",
-                 "start_step", "contrib", "order", "decode_left", "counted", "reserved", "prefilled_s")
+                 "start_step", "contrib", "order", "decode_left", "counted", "reserved", "prefilled_s", "kv_waited")
 
     def __init__(self, id: int, arrival_s: float, isl: int, osl: int, counted: bool = True) -> None:
         self.id, self.arrival_s, self.isl, self.osl, self.counted = id, arrival_s, isl, osl, counted
@@ -33,6 +33,7 @@ class Request:
         self.order = 0
         self.decode_left = float(osl - 1)  # output tokens still to decode after the first
         self.reserved = 0.0
+        self.kv_waited = False  # refused admission for KV room at least once (Admission._admit)
 
 
 class Ranks:

@@ -14,9 +14,14 @@ from parity.errors import InfeasiblePlan
 from parity.simulate.benchmark import _Client
 from parity.simulate.loop import Engine
 
-__all__ = ["SimResult", "LATENCY_KEYS"]
+__all__ = ["SimResult", "LATENCY_KEYS", "KV_BOUND_SHARE"]
 
 LATENCY_KEYS = tuple(f"{m}_{s}s" for m in ("ttft", "tpot", "itl", "e2e") for s in ("", "p50_", "p90_", "p99_"))
+
+# a run is KV-bound (SimResult.kv_flag) when it preempts, or when at least this share of its requests waited for KV
+# room: on such measured runs the simulated TTFT misses far more than on the others (docs/accuracy.md, flagged runs),
+# since who waits, and how long, turns on a KV capacity parity estimates from memory arithmetic
+KV_BOUND_SHARE = 0.01
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +30,7 @@ class SimResult:
     percentiles over counted requests; itl over every gap between output chunks). output_tokens_per_s:
     counted output tokens over the run's duration (first send to last token); chips: all chips;
     decode_batch: mean sequences per decode step and rank; preemptions: requests evicted for KV;
+    kv_waited: counted requests refused admission for KV room at least once;
     timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction)."""
 
     latency: dict[str, float]
@@ -35,6 +41,7 @@ class SimResult:
     decode_batch: float
     preemptions: int
     kv_capacity_tokens: float
+    kv_waited: int = 0
     assumptions: tuple[str, ...] = ()
     timeline: tuple[dict[str, object], ...] = field(default=())
 
@@ -54,6 +61,14 @@ class SimResult:
     def output_tokens_per_s_per_user(self) -> float:
         """Decode speed one user sees [tokens/s]: 1 / mean TPOT."""
         return 1.0 / self.tpot_s
+
+    def kv_flag(self) -> str:
+        """A flag when the run is KV-bound (it preempted, or KV_BOUND_SHARE of its requests waited for KV room),
+        else ''."""
+        if not self.preemptions and self.kv_waited < KV_BOUND_SHARE * self.requests:
+            return ""
+        return (f"KV-bound run ({self.kv_waited:,} of {self.requests:,} requests waited for KV room, "
+                f"{self.preemptions:,} preempted): its TTFT turns on the KV capacity")
 
 
 def _percentiles(values: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float, float]:
@@ -100,4 +115,5 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
                      duration_s=duration, requests=len(done), decode_batch=batch,
                      preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,
+                     kv_waited=sum(r.kv_waited for r in done),
                      assumptions=notes, timeline=records)
