@@ -187,3 +187,21 @@ def test_percentile_targets_that_cannot_be_checked_fail_in_one_line(args: tuple,
     result = CliRunner().invoke(cli, [*SEARCH, *args])
     assert result.exit_code == 2
     assert says in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_refined_candidate_that_outgrows_its_kv_cache_says_so() -> None:
+    """Llama-3.1-70B FP8 on two H100s at 128 clients of 2,048 + 512 tokens is KV-bound in the simulator: its refined
+    row carries the run's flag (as `serve --sim` prints it) and the search's caption names it; at 8 clients the
+    row has no flag."""
+    from parity.plan import Precision
+    from parity.predict.refine import refine_candidate
+    precision = Precision(weights="fp8", expert_weights="fp8", kv_cache="bf16")
+    def row(clients: float) -> dict:
+        c = Candidate(mode="agg", layout=Layout(tp=2), decode_layout=None, concurrency=clients, chips=2.0,
+                      prefill_workers_per_decode_worker=0.0, ttft_s=1.0, tpot_s=0.05, tokens_per_s_per_chip=1.0,
+                      tokens_per_s_per_user=20.0, meets_targets=True)
+        return refine_candidate(c, "llama-3.1-70b", "hgx-h100", "vllm", precision, 2048, 512)
+    bound, roomy = row(128.0), row(8.0)
+    assert bound["sim_flags"].startswith("KV-bound run (") and "preempted): its TTFT turns on the KV capacity" in \
+        bound["sim_flags"]
+    assert roomy["sim_flags"] == ""

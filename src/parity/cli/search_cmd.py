@@ -162,6 +162,10 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   + ("the bisection's probes" if percentiles else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
                   "the engine's profile for the chip's software stack; '-': not refined" if refined else "")
+               + "".join(f". Refined {rows[i]['mode']} {rows[i]['layout']}"
+                         f"{' / ' + str(rows[i]['decode_layout']) if rows[i]['decode_layout'] else ''} at "
+                         f"{float(rows[i]['concurrency']):,.0f} clients: {rows[i]['sim_flags']}"
+                         for i in refined if rows[i].get("sim_flags"))
                + (f". {skipped} of the {'screened' if percentiles else f'{DEFAULT_REFINE} best'} not simulated: over "
                   f"{DEFAULT_REFINE_MAX_CLIENTS:,} clients each (seconds of simulation; an explicit --refine K runs "
                   "them)" if skipped else ""))

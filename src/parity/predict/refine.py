@@ -22,7 +22,7 @@ __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candida
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
                "sim_tpot_p90_s", "sim_tpot_p99_s", "sim_tokens_per_s_per_chip", "sim_tokens_per_s_per_user",
-               "sim_chips", "sim_case")
+               "sim_chips", "sim_case", "sim_flags")
 MAX_DECODE_WORKERS = 8  # a disaggregated candidate is simulated on at most this many decode workers
 
 
@@ -71,20 +71,21 @@ def _described(case: Case) -> str:
 def refine_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,
                      osl: int) -> dict[str, object]:
     """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips
-    (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN)."""
+    (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the
+    run's own flag (SimResult.kv_flag: KV-bound), '' where none."""
     row = candidate.to_dict()
     case = case_of_candidate(candidate, model, system, engine, precision, isl, osl)
     nan = math.nan
     try:
         sim = simulate_scenario(scenario_of(case))
     except (ParityError, ValueError, ArithmeticError) as err:
-        return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}"}
+        return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}", "sim_flags": ""}
     latency = sim.latency
     return {**row, **{f"sim_{k}": latency[k] for k in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_s",
                                                        "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
             "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": sim.chips,
-            "sim_case": _described(case)}
+            "sim_case": _described(case), "sim_flags": sim.kv_flag()}
 
 
 def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, precision: Precision, isl: int,
