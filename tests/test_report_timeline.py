@@ -21,3 +21,12 @@ def test_the_simulated_run_caption_states_the_run_and_its_timeline_is_plotted(tm
     path = tmp_path / "timeline.png"
     timeline_png(records, path, run.title)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_caption_carries_the_runs_kv_flag_when_it_outgrows_its_cache() -> None:
+    """Llama-3.1-8B on one H100 at 256 clients of 4,096 + 512 tokens outgrows its KV cache: the caption ends with the
+    simulator's flag, word for word; the report's own run (Llama-3.1-70B, H200 TP4, 256 clients of 1k/1k) has none."""
+    bound = simulated_run("llama-3.1-8b", "hgx-h100", "vllm", 1, 256, 4096, 512)
+    assert bound.result.kv_flag() and bound.caption.endswith(f" Flagged: {bound.result.kv_flag()}.")
+    roomy = simulated_run("llama-3.1-70b", "hgx-h200", "generic", 4, 256, 1024, 1024)
+    assert not roomy.result.kv_flag() and "Flagged" not in roomy.caption

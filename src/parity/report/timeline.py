@@ -40,5 +40,6 @@ def simulated_run(model: str, system: str, engine: str, tp: int, concurrency: in
                f"tokens the worker holds. TTFT mean {lat['ttft_s'] * 1e3:,.0f} ms (p99 "
                f"{lat['ttft_p99_s'] * 1e3:,.0f} ms), TPOT mean {lat['tpot_s'] * 1e3:,.1f} ms (p99 "
                f"{lat['tpot_p99_s'] * 1e3:,.1f} ms), {run.preemptions:,} preemptions, "
-               f"{run.output_tokens_per_s_per_chip:,.0f} output tokens/s per chip.")
+               f"{run.output_tokens_per_s_per_chip:,.0f} output tokens/s per chip."
+               + (f" Flagged: {run.kv_flag()}." if run.kv_flag() else ""))
     return TimelineRun(result=run, title=title, caption=caption)
