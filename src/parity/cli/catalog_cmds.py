@@ -14,11 +14,11 @@ from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import PROFILE_SECTIONS, EngineProfile
-from parity.errors import CatalogError
+from parity.errors import CatalogError, ParityError
 from parity.hardware import Chip, System
 from parity.model import Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
-from parity.simulate import policy_parameters, scheduler_of
+from parity.simulate import CLIENT_PROFILES, policy_parameters, scheduler_of
 
 
 def chip_row(c: Chip) -> dict[str, object]:
@@ -278,16 +278,42 @@ def _scheduler_rows(found: list[EngineProfile]) -> tuple[list[dict[str, object]]
     return sorted(rows.values(), key=lambda r: order.get((r["policy"], r["parameter"]), len(order))), payload
 
 
+def _client_rows() -> list[dict[str, object]]:
+    """The simulator's benchmark clients: each profile's settings, its front end's per-request times and the
+    sources of both (simulate.CLIENT_PROFILES)."""
+    return [{"client": p.id, "sends": p.describe(),
+             "front_end_s": ", ".join(f"{e} {s * 1e3:g} ms" for e, s in p.front_end.ttft_overhead_s)
+             + "".join(f", {e} with {f} +{s * 1e3:g} ms" for e, f, s in p.front_end.feature_overhead_s)
+             if p.front_end else "",
+             "source": "; ".join(filter(None, (p.source, f"front end {p.front_end.id}: {p.front_end.source}"
+                                               if p.front_end else "",
+                                               f"deploys: {p.deploys.source}" if p.deploys else "")))}
+            for p in CLIENT_PROFILES.values()]
+
+
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--scheduler", is_flag=True, help="the simulator's view: each engine's named scheduler policies "
                                                "and their parameters (sources in --format json)")
+@click.option("--clients", is_flag=True, help="the simulator's benchmark clients (--client of serve): what each "
+                                             "sends, its front end, and the sources of both")
 @format_option
 @out_option
-def engines(name: str | None, scheduler: bool, fmt: str, out: Path | None) -> None:
+def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Path | None) -> None:
     """The serving-engine profiles (TensorRT-LLM, vLLM, SGLang, generic), or the one NAME names: every parameter
     a serving prediction rests on, by the sections of the profile's file, and how it was obtained (fitted on
     which rows, or assumed)."""
+    if clients:
+        if name or scheduler:
+            raise ParityError("--clients lists every benchmark client; give it alone (no NAME, no --scheduler)")
+        emit(_client_rows(), [Column("client", "client", plain, "left"),
+                              Column("sends", "sends", plain, "left", wrap=True),
+                              Column("front_end_s", "front end", plain, "left", wrap=True),
+                              Column("source", "source", plain, "left", wide=True, wrap=True)], fmt,
+             title="Benchmark clients the simulator runs (serve --client)", out=out,
+             caption="A run's client: the row's benchmark (InferenceX where its lengths are drawn from a range, "
+                     "aiconfigurator otherwise) or --client. Sources: --wide, or --format json/md.")
+        return
     found = [catalog.engine(name)] if name else list(catalog.engines())
     if scheduler:
         rows_, payload_ = _scheduler_rows(found)

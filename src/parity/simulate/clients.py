@@ -98,6 +98,18 @@ class ClientProfile:
         n = self.num_prompts or int(math.ceil(self.prompts_per_client * concurrency))
         return max(n, concurrency)
 
+    def describe(self) -> str:
+        """What the profile sends, in a line (its sources: `source`, `parity engines --clients`)."""
+        count = f"{self.num_prompts:,} prompts" if self.num_prompts else f"{self.prompts_per_client:g} prompts a client"
+        lengths = ("fixed lengths" if self.range_ratio >= 1.0 else
+                   f"lengths uniform in [{self.range_ratio:g}, 1] x nominal")
+        parts = [count, lengths, "first wave scored" if self.first_wave_counted else "first wave not scored"]
+        if self.deploys is not None:
+            parts.append(f"its generator's engine limits on {', '.join(self.deploys.engines)}")
+        if self.front_end is not None:
+            parts.append(f"front end {self.front_end.id}")
+        return ", ".join(parts)
+
 
 # aiconfigurator's generator (src/aiconfigurator/generator: backends/trtllm.py "max_num_tokens heuristic" in
 # v0.3, Oct 2025; rule_plugin/trtllm.rule and vllm.rule from Dec 2025, "agg max_num_tokens = max_batch_size +

@@ -71,10 +71,10 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     everyone = tuple(range(workers))  # a request ending anywhere sends the next one to any worker
     _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers, touched)
     notes = sched.describe() + table.notes + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
-                                + (f" (front end: {bench.client.front_end.source})" if bench.client.front_end else
+                                + (f" (front end: {bench.client.front_end.id})" if bench.client.front_end else
                                    " (the engine profile's ttft_overhead_s)"),
                                 f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
-                                f"({bench.client.source})")
+                                f"({bench.client.describe()}; sources: parity engines --clients)")
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
     engines.clear()  # the send callback holds the list: emptied, the run's objects are freed as it returns
     return result
