@@ -157,3 +157,19 @@ def test_flag_scores_count_a_row_under_each_of_its_flags() -> None:
     assert (found["KV-bound run"].count, found["KV-bound run"].median_abs_error) == (2, pytest.approx(0.35))
     assert found["KV-bound run"].bias == pytest.approx(-0.15)
     assert (found["none"].count, found["none"].bias) == (1, pytest.approx(0.1))
+
+
+def test_validate_by_flag_groups_the_scores_by_flag_kind() -> None:
+    """`parity validate --by flag`: one row per metric and flag kind (a row with two flags under each), then every
+    scored row together; a calibration row is not scored. Any other field beside 'flag' is refused in one line."""
+    from parity.cli.validate_cmd import score_table
+    from parity.validate import CaseError
+    def case(split: str, predicted: float, flags: str) -> CaseError:
+        return CaseError(case_id="c", split=split, system="s", engine="e", model="m", mode="agg", metric="ttft_s",
+                         measured=1.0, predicted=predicted, flags=flags)
+    table = score_table([case("holdout", 1.1, ""), case("holdout", 0.5, "KV-bound run (x); uncalibrated chip y"),
+                         case("calibration", 3.0, "")], ["flag"])
+    assert [(r["flag"], r["count"]) for r in table] == [("KV-bound run", 1), ("none", 1), ("uncalibrated chip y", 1),
+                                                         ("all scored", 2)]
+    bad = CliRunner().invoke(cli, ["validate", "--by", "flag,engine"])
+    assert bad.exit_code == 2 and "(or 'flag', 'source' or 'vendor' alone); got flag" in bad.output

@@ -38,8 +38,9 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "m
 
 @cli.command()
 @click.option("--by", default="system,engine", show_default=True,
-              help="group scores by these fields (system, engine, engine_version, model, mode, split); 'source' or "
-                   "'vendor' alone: published figures scored leaving each source or vendor out of every fit")
+              help="group scores by these fields (system, engine, engine_version, model, mode, split); 'flag' alone: "
+                   "by the kind of flag the predictions carry; 'source' or 'vendor' alone: published figures scored "
+                   "leaving each source or vendor out of every fit")
 @click.option("--fit-stacks", is_flag=True,
               help="refit the engine profiles of non-CUDA stacks on their calibration rows, and the ratio bands")
 @click.option("--fit", is_flag=True, help="refit the engine profiles and the intervals on the calibration rows "
@@ -87,9 +88,9 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     rows = catalog.measurements()
     fields = [f.strip() for f in by.split(",") if f.strip()]
     unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
-    if unknown:
-        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split (or 'source' or 'vendor' "
-                          f"alone); got {', '.join(sorted(unknown))}")
+    if unknown and fields != ["flag"]:
+        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split (or 'flag', 'source' or "
+                          f"'vendor' alone); got {', '.join(sorted(unknown))}")
     folder = destination(write_to, Path.cwd()) if fit else None
     if folder is not None and model_kind == "steady":  # engine profiles are fitted for the steady model
         date = datetime.date.today().isoformat()
@@ -208,6 +209,13 @@ def _published_kind(model_kind: str) -> str:
     return "steady" if model_kind == "steady" else "sim"
 
 
+def score_table(errors: list[CaseError], fields: list[str]) -> list[dict[str, object]]:
+    """The score rows of `validate --by FIELDS` (never-fitted rows; ['flag']: by the kind of flag the predictions
+    carry, validate.flag_scores), then every scored row together ("all scored" in each field)."""
+    grouped = flag_scores(errors) if fields == ["flag"] else scores(errors, fields)
+    return [s.row() for s in grouped] + [{**s.row(), **{f: "all scored" for f in fields}} for s in scores(errors)]
+
+
 def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction], fields: list[str], section: str,
                        model_kind: str, processes: int
                        ) -> tuple[list[dict[str, object]], dict[str, Any], list[CaseError]]:
@@ -222,9 +230,7 @@ def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction]
                         if stored else {})
     counted = Counter(r["split"] for r in rows)
     infeasible = sum(not p.feasible for p in predictions)
-    overall = scores(errors)
-    table = [s.row() for s in scores(errors, fields)] + [
-        {**s.row(), **{f: "all scored" for f in fields}} for s in overall]
+    table = score_table(errors, fields)
     payload: dict[str, Any] = {
         "scores": table, "by_split": [s.row() for s in scores(errors, ["split"],
                                                               splits=("calibration", "holdout", "unseen"))],
