@@ -29,8 +29,8 @@ from parity.report.accuracy_page import accuracy_markdown
 from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled, write_atomic
 from parity.uncertainty import Intervals
 from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals, write_refits
-from parity.validate import (CaseError, case_errors, deployment_checks, flag_scores, interval_coverage, published_errors,
-                             scores)
+from parity.validate import (CaseError, case_errors, deployment_checks, flag_scores, interval_coverage,
+                             published_errors, scores)
 from parity.validate_training import training_case_errors
 
 SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "mlperf", "all")

@@ -134,8 +134,8 @@ def simulated_flags(steady_flags: str, sim: SimResult) -> str:
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     """A steady-state prediction's TTFT, TPOT and throughput replaced by the simulator's, with its
     percentiles added and its 80% intervals from the simulator's own residual bands (uncertainty_sim.toml;
-    memory stays the steady model's, and its flags gain the run's own, simulated_flags). Phase benchmarks (one fixed-batch step) have no client to
-    simulate and stay as they are."""
+    memory stays the steady model's, and its flags gain the run's own, simulated_flags). Phase benchmarks (one
+    fixed-batch step) have no client to simulate and stay as they are."""
     if not p.feasible or scenario.phase != "both":
         return p
     try:

@@ -19,7 +19,7 @@ __all__ = ["SimResult", "LATENCY_KEYS", "KV_BOUND_SHARE"]
 LATENCY_KEYS = tuple(f"{m}_{s}s" for m in ("ttft", "tpot", "itl", "e2e") for s in ("", "p50_", "p90_", "p99_"))
 
 # a run is KV-bound (SimResult.kv_flag) when it preempts, or when at least this share of its requests waited for KV
-# room: on such measured runs the simulated TTFT misses far more than on the others (docs/accuracy.md, flagged runs),
+# room: on such measured runs the simulated TTFT misses far more than on the others (docs/accuracy.md, "By flag"),
 # since who waits, and how long, turns on a KV capacity parity estimates from memory arithmetic
 KV_BOUND_SHARE = 0.01
 
