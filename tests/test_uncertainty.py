@@ -124,6 +124,8 @@ def test_a_kv_bound_simulated_run_is_flagged_and_its_interval_widened() -> None:
     bound, roomy = predict_rows([{**row, "concurrency": 128}, {**row, "concurrency": 8}], model_kind="sim")
     assert "KV-bound run (" in bound.flags and "preempted): its TTFT turns on the KV capacity" in bound.flags
     assert "KV-bound" not in roomy.flags
+    waited = int(bound.flags.split("KV-bound run (")[1].split(" of ")[0].replace(",", ""))
+    assert bound.extra["kv_waited"] == waited > 0 and roomy.extra["kv_waited"] == 0.0  # predict's kv_waited column
     intervals = Intervals.from_table(catalog.uncertainty_table("sim"))
     band = intervals.band("ttft_s", "agg")
     low, high = bound.interval("ttft_s")

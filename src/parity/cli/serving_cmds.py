@@ -443,7 +443,8 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
-           "decode_batch": sim.decode_batch, "preemptions": sim.preemptions, "requests": sim.requests,
+           "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
+           "kv_waited": sim.kv_waited, "requests": sim.requests,
            "duration_s": sim.duration_s, "flags": simulated_flags(data["flags"], sim)}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}

@@ -28,8 +28,9 @@ OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
 
-# what the simulator adds (percentiles, ITL, E2E, preemptions); NaN under the steady-state model
-SIM_COLUMNS = tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + ("preemptions",)
+# what the simulator adds (percentiles, ITL, E2E, preemptions, requests that waited for KV room); NaN under the
+# steady-state model
+SIM_COLUMNS = tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + ("preemptions", "kv_waited")
 MODEL_KINDS = ("steady", "sim")
 
 

@@ -145,6 +145,7 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
         return _failed(scenario.case_id, f"simulation: {err}")
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}  # the steady model's bands
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
+              "kv_waited": float(sim.kv_waited),
               "decode_batch": sim.decode_batch}
     flags = simulated_flags(p.flags, sim)
     bounds = interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(flags), "sim")
