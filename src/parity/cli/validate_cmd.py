@@ -111,7 +111,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             payload = page_payload(rows, errors, payload, model_kind, processes, iterations, ray)
         deliver(accuracy_markdown(errors, training, payload), out)
         return
-    counted, infeasible, agree = Counter(r["split"] for r in rows), payload["infeasible"], payload["deployments"]
+    counted, infeasible, agree = Counter(payload["rows"]), payload["infeasible"], payload["deployments"]
     covered, covered_by_split = payload["interval_coverage"], payload["interval_coverage_by_split"]
     transfer, repeats, side_by_side = payload["transfer"], payload["repeat_spread"], payload["system_ratios"]
     columns = [Column("metric", "metric", plain, "left")] + [Column(f, f, plain, "left") for f in fields] + [

@@ -28,7 +28,7 @@ def simulated_run(model: str, system: str, engine: str, tp: int, concurrency: in
                                 concurrency=concurrency, layout=Layout(tp=tp)))
     bench = benchmark_of(scenario)
     run = simulate_scenario(scenario, bench, timeline=True)
-    lat = run.latency
+    lat, flag = run.latency, run.kv_flag()
     title = (f"{scenario.model.name} on {system} (TP{tp}, {scenario.engine.id}): "
              f"{concurrency} client{'s' if concurrency != 1 else ''}")
     caption = (f"Simulated step by step (parity serve --sim --timeline): {scenario.model.name} on one {system} "
@@ -41,5 +41,5 @@ def simulated_run(model: str, system: str, engine: str, tp: int, concurrency: in
                f"{lat['ttft_p99_s'] * 1e3:,.0f} ms), TPOT mean {lat['tpot_s'] * 1e3:,.1f} ms (p99 "
                f"{lat['tpot_p99_s'] * 1e3:,.1f} ms), {run.preemptions:,} preemptions, "
                f"{run.output_tokens_per_s_per_chip:,.0f} output tokens/s per chip."
-               + (f" Flagged: {run.kv_flag()}." if run.kv_flag() else ""))
+               + (f" Flagged: {flag}." if flag else ""))
     return TimelineRun(result=run, title=title, caption=caption)
