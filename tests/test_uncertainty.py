@@ -122,9 +122,11 @@ def test_a_kv_bound_simulated_run_is_flagged_and_its_interval_widened() -> None:
     row = {"case_id": "kv", "model": "llama-3.1-70b", "system": "hgx-h100", "engine": "vllm", "weights": "fp8",
            "isl": 2048, "osl": 512, "tp": 2}
     bound, roomy = predict_rows([{**row, "concurrency": 128}, {**row, "concurrency": 8}], model_kind="sim")
-    assert "KV-bound run (" in bound.flags and "preempted): its TTFT turns on the KV capacity" in bound.flags
-    assert "KV-bound" not in roomy.flags
-    waited = int(bound.flags.split("KV-bound run (")[1].split(" of ")[0].replace(",", ""))
+    (kv,) = (f for f in bound.flags if f.startswith("KV-bound run ("))  # one flag, its own entry
+    assert kv.endswith("preempted): its TTFT turns on the KV capacity")
+    assert not any("KV-bound" in f for f in roomy.flags)
+    assert kv in bound.row()["flags"].split("; ")  # predict's flags column joins them
+    waited = int(kv.split("KV-bound run (")[1].split(" of ")[0].replace(",", ""))
     assert bound.extra["kv_waited"] == waited > 0 and roomy.extra["kv_waited"] == 0.0  # predict's kv_waited column
     intervals = Intervals.from_table(catalog.uncertainty_table("sim"))
     band = intervals.band("ttft_s", "agg")
@@ -132,28 +134,28 @@ def test_a_kv_bound_simulated_run_is_flagged_and_its_interval_widened() -> None:
     assert math.log(high / low) == pytest.approx(WIDEN_FLAGGED * (band.q_high - band.q_low))
 
 
-def test_flag_kinds_split_flags_outside_their_parentheses() -> None:
-    """A flag's own parentheses may hold '; ' (a calibration's measured formats): kinds are the words before each
-    flag's ':' or ' (', once each."""
+def test_flag_kinds_are_the_words_before_each_flags_detail() -> None:
+    """A flag's kind is its words before its ':' or ' (' (its parentheses may hold '; ', as a calibration's
+    measured formats do), once each."""
     from parity.validate import flag_kinds
     flags = ("fp4 GEMM rate not measured on nvidia-b200-sxm (family-blackwell measures bf16, fp8; fp4 moved with "
-             "them); features never validated: mla; KV-bound run (3 of 9 requests waited for KV room, 0 preempted): "
-             "its TTFT turns on the KV capacity; features never validated: mtp")
+             "them)", "features never validated: mla", "KV-bound run (3 of 9 requests waited for KV room, 0 "
+             "preempted): its TTFT turns on the KV capacity", "features never validated: mtp")
     assert flag_kinds(flags) == ("fp4 GEMM rate not measured on nvidia-b200-sxm", "features never validated",
                                  "KV-bound run")
-    assert flag_kinds("") == ()
+    assert flag_kinds(()) == ()
 
 
 def test_flag_scores_count_a_row_under_each_of_its_flags() -> None:
     """Three never-fitted TTFT rows: +10% unflagged, -50% KV-bound, +20% KV-bound and uncalibrated; a calibration
     row is not scored. KV-bound: 2 rows, median |error| 35%, bias -15%; none: 1 row at +10%."""
     from parity.validate import CaseError, flag_scores
-    def case(split: str, predicted: float, flags: str) -> CaseError:
+    def case(split: str, predicted: float, *flags: str) -> CaseError:
         return CaseError(case_id="c", split=split, system="s", engine="e", model="m", mode="agg", metric="ttft_s",
                          measured=1.0, predicted=predicted, flags=flags)
     kv = "KV-bound run (1 of 2 requests waited for KV room, 0 preempted): its TTFT turns on the KV capacity"
     found = {dict(s.group)["flag"]: s for s in flag_scores([
-        case("holdout", 1.1, ""), case("holdout", 0.5, kv), case("unseen", 1.2, f"uncalibrated chip x; {kv}"),
+        case("holdout", 1.1), case("holdout", 0.5, kv), case("unseen", 1.2, "uncalibrated chip x", kv),
         case("calibration", 9.0, kv)])}
     assert set(found) == {"none", "KV-bound run", "uncalibrated chip x"}
     assert (found["KV-bound run"].count, found["KV-bound run"].median_abs_error) == (2, pytest.approx(0.35))
@@ -166,11 +168,11 @@ def test_validate_by_flag_groups_the_scores_by_flag_kind() -> None:
     scored row together; a calibration row is not scored. Any other field beside 'flag' is refused in one line."""
     from parity.cli.validate_cmd import score_table
     from parity.validate import CaseError
-    def case(split: str, predicted: float, flags: str) -> CaseError:
+    def case(split: str, predicted: float, *flags: str) -> CaseError:
         return CaseError(case_id="c", split=split, system="s", engine="e", model="m", mode="agg", metric="ttft_s",
                          measured=1.0, predicted=predicted, flags=flags)
-    table = score_table([case("holdout", 1.1, ""), case("holdout", 0.5, "KV-bound run (x); uncalibrated chip y"),
-                         case("calibration", 3.0, "")], ["flag"])
+    table = score_table([case("holdout", 1.1), case("holdout", 0.5, "KV-bound run (x)", "uncalibrated chip y"),
+                         case("calibration", 3.0)], ["flag"])
     assert [(r["flag"], r["count"]) for r in table] == [("KV-bound run", 1), ("none", 1), ("uncalibrated chip y", 1),
                                                          ("all scored", 2)]
     bad = CliRunner().invoke(cli, ["validate", "--by", "flag,engine"])

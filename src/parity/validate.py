@@ -104,7 +104,7 @@ class CaseError:
     measured: float
     predicted: float
     engine_version: str = ""
-    flags: str = ""  # the prediction's flags ("; "-joined): where the case lies outside what was checked
+    flags: tuple[str, ...] = ()  # the prediction's flags: where the case lies outside what was checked
 
     @property
     def error(self) -> float:
@@ -158,17 +158,10 @@ def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predict
     return out
 
 
-def flag_kinds(flags: str) -> tuple[str, ...]:
-    """The kinds of a prediction's flags ("; "-joined, a flag's own parentheses may hold "; "): each flag's words
-    before its first ':' or ' (', e.g. "KV-bound run", "features never validated"."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(flags):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and flags.startswith("; ", i):
-            parts.append(flags[start:i])
-            start = i + 2
-    parts.append(flags[start:])
-    kinds = (re.split(r":| \(", part, maxsplit=1)[0].strip() for part in parts)
+def flag_kinds(flags: Sequence[str]) -> tuple[str, ...]:
+    """The kinds of a prediction's flags: each flag's words before its first ':' or ' (', once each, e.g.
+    "KV-bound run", "features never validated"."""
+    kinds = (re.split(r":| \(", flag, maxsplit=1)[0].strip() for flag in flags)
     return tuple(dict.fromkeys(k for k in kinds if k))
 
 

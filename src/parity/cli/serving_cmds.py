@@ -19,8 +19,8 @@ from parity.errors import ParityError
 from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
-from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, benchmark_of, deployment,
-                            interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario,
+from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction, benchmark_of,
+                            deployment, interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario,
                             simulated_flags, simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, trace_of
@@ -267,8 +267,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     data = prediction.row()
     percentile_rows: list[dict[str, object]] = []
     if simulated:
-        data, percentile_rows = _simulated(case, data, client, num_prompts, request_rate, fixed_rate, trace, timeline,
-                                           seed)
+        data, percentile_rows = _simulated(case, prediction, client, num_prompts, request_rate, fixed_rate, trace,
+                                           timeline, seed)
     texts = interval_texts(data)
     band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (
@@ -426,11 +426,11 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
-def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | None,
+def _simulated(case: Case, prediction: Prediction, client: str | None, num_prompts: int | None,
                request_rate: float | None, fixed_rate: bool, trace: Path | None, timeline: Path | None,
                seed: int) -> tuple[dict, list[dict[str, object]]]:
     """The steady prediction's row with the simulator's figures, and table rows of its percentiles."""
-    scenario = scenario_of(case)
+    scenario, data = scenario_of(case), prediction.row()
     options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate, "poisson": not fixed_rate,
                                   "seed": seed}
     if trace is not None:
@@ -445,7 +445,7 @@ def _simulated(case: Case, data: dict, client: str | None, num_prompts: int | No
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
-           "duration_s": sim.duration_s, "flags": simulated_flags(data["flags"], sim)}
+           "duration_s": sim.duration_s, "flags": "; ".join(simulated_flags(prediction.flags, sim))}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on

@@ -94,13 +94,14 @@ class Prediction:
     memory_bytes_per_chip: float
     feasible: bool
     note: str
-    flags: str = ""
+    flags: tuple[str, ...] = ()  # where the case lies outside what parity was checked on
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
         """Every output column (interval bounds NaN where unknown) plus the extra figures."""
         out = asdict(self)
         out.update(out.pop("extra"))
+        out["flags"] = "; ".join(self.flags)  # one cell of a table or CSV
         for column in OUTPUT_COLUMNS:
             out.setdefault(column, float("nan"))
         return out

@@ -125,10 +125,10 @@ def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: S
                                    "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 
 
-def simulated_flags(steady_flags: str, sim: SimResult) -> str:
+def simulated_flags(steady_flags: Sequence[str], sim: SimResult) -> tuple[str, ...]:
     """A simulated row's flags: the closed-form model's (what the case lies outside of) and the run's own
     (SimResult.kv_flag: KV-bound)."""
-    return "; ".join(filter(None, (steady_flags, sim.kv_flag())))
+    return tuple(steady_flags) + tuple(filter(None, (sim.kv_flag(),)))
 
 
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:

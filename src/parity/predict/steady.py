@@ -92,7 +92,7 @@ def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
     bounds = interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, bool(raised))
     note = "; ".join(filter(None, (p.note, interval_note(scenario) if bounds else "")))
-    return dataclasses.replace(p, extra=extra | bounds, flags="; ".join(raised), note=note)
+    return dataclasses.replace(p, extra=extra | bounds, flags=tuple(raised), note=note)
 
 
 def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Prediction]:
@@ -143,7 +143,7 @@ def _phase_prediction(s: Scenario) -> Prediction:
                       output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
                       output_tokens_per_s_per_user=1.0 / float(r.tpot_s), chips=float(r.chips),
                       memory_bytes_per_chip=float(mem.used_bytes), feasible=True,
-                      note="; ".join(s.notes + r.assumptions), flags="; ".join(flags(s)),
+                      note="; ".join(s.notes + r.assumptions), flags=tuple(flags(s)),
                       extra={"step_s": step, "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip),
                              "batch_per_rank": float(r.batch_per_rank)})
 
