@@ -35,13 +35,35 @@ def test_vectorised_aggregated_equals_the_scalar_path(case, chips, pick, concurr
     i = (pick % len(grid)) * 2 + 1
     layout = grid.at(int(r["index"][i]))
     dep = engine_deployment(m, s, layout, precision, cal, profile)
-    scalar = serve_aggregated(dep, profile, Workload(isl=isl, osl=osl, concurrency=concurrency * layout.attn_dp))
+    # the search runs a layout at most at its KV capacity (its clients of the worker, test below)
+    scalar = serve_aggregated(dep, profile, Workload(isl=isl, osl=osl, concurrency=float(r["concurrency"][i])))
     if not bool(np.asarray(scalar.feasible)):
         assert not r["fits"][i]
         return
     assert r["ttft"][i] == pytest.approx(float(scalar.ttft_s), rel=1e-9)
     assert r["tpot"][i] == pytest.approx(float(scalar.tpot_s), rel=1e-9)
     assert r["per_chip"][i] == pytest.approx(float(scalar.output_tokens_per_s) / layout.chips, rel=1e-9)
+
+
+def test_a_load_beyond_the_kv_capacity_runs_at_the_capacity() -> None:
+    """Llama-3.1-70B FP8 on two H100s (TensorRT-LLM, tp 2), 4,096 + 1,024 tokens: the KV cache holds 74
+    sequences. At 64 clients the search runs 64; at 256 and 1,024 it runs 74, with the TPOT and throughput of
+    all 256 or 1,024 (the others only queue for a slot) but the TTFT of 74 clients (1.97 s), not the queue's
+    (135 s and 699 s)."""
+    m, s, profile, cal, precision = setup("llama-3.1-70b", "hgx-h100", "trtllm")
+    grid = layout_grid(m, 2)
+    i = next(n for n in range(len(grid)) if str(grid.at(n)) == "tp2")
+    dep = engine_deployment(m, s, grid.at(i), precision, cal, profile)
+    r = _aggregated(m, s, grid.take(np.array([i])), precision, cal, profile, 4096, 1024, np.array([64.0, 256.0, 1024.0]))
+    assert list(r["concurrency"]) == [64.0, 74.0, 74.0]
+    for j, clients in enumerate((64.0, 256.0, 1024.0)):
+        everyone = serve_aggregated(dep, profile, Workload(isl=4096, osl=1024, concurrency=clients))
+        assert r["tpot"][j] == pytest.approx(float(everyone.tpot_s), rel=1e-9)
+        assert r["per_chip"][j] == pytest.approx(float(everyone.output_tokens_per_s) / 2, rel=1e-9)
+    queued = [float(serve_aggregated(dep, profile, Workload(isl=4096, osl=1024, concurrency=c)).ttft_s)
+              for c in (256.0, 1024.0)]
+    assert r["ttft"][1] == r["ttft"][2] == pytest.approx(1.966, rel=1e-3)
+    assert queued == [pytest.approx(135.5, rel=1e-3), pytest.approx(698.9, rel=1e-3)]
 
 
 @settings(max_examples=15, deadline=None)

@@ -23,7 +23,7 @@ from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequenc
 from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
-from parity.serving import Workload, engine_deployment, serve_aggregated
+from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
 from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
@@ -183,6 +183,10 @@ def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Preci
     grid_km = grid.take(index)
     conc = np.tile(concurrency, k) * grid_km.attn_dp  # concurrency per attention rank stays on the grid
     dep = engine_deployment(model, system, grid_km, precision, cal, profile, mtp_tokens=mtp[0], mtp_acceptance=mtp[1])
+    # clients beyond what a rank's KV cache holds only queue for a slot (the same TPOT and throughput, a TTFT longer
+    # by the queue): each layout runs at most at its KV capacity, the load a loose TPOT target's best lands on
+    _, slots = kv_capacity(dep, profile, conc / grid_km.attn_dp, float(isl), float(osl))
+    conc = np.minimum(conc, np.maximum(slots, 1.0) * grid_km.attn_dp)
     result = serve_aggregated(dep, profile, Workload(isl=np.full(k * m, float(isl)), osl=np.full(k * m, float(osl)),
                                                      concurrency=conc))
     return {"index": index, "concurrency": conc, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
@@ -203,6 +207,10 @@ def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Prec
     batch = np.tile(concurrency, k).astype(float)  # sequences per decode rank
     dep = engine_deployment(model, system, decode_grid, precision, cal, profile, mtp_tokens=mtp[0],
                             mtp_acceptance=mtp[1])
+    # a rank decodes at most the sequences its KV cache holds (as the aggregated search runs its clients)
+    room = deployment_memory(dep, batch, np.full(k * m, float(isl + osl)), profile.max_num_tokens,
+                             reserve_fraction=1.0 - profile.kv_memory_fraction).kv_token_capacity
+    batch = np.minimum(batch, np.maximum(np.floor(room / (isl + osl)), 1.0))
     step_s, kept = decode_step(dep, batch, np.full(k * m, isl + osl / 2.0))
     tpot = np.asarray(decode_host_floor(dep, step_s, batch, profile.decode_host_token_s)) / kept
     mem = deployment_memory(dep, batch, np.full(k * m, float(isl + osl)), profile.max_num_tokens,

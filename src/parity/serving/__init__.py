@@ -20,8 +20,8 @@ The workload and result in `workload`, the engine's worker in `deployment`, prom
 
 from parity.serving.deployment import engine_calibration, engine_deployment, with_kernels
 from parity.serving.prefill import _group_prefill, prefill_throughput, prompt_group_size  # noqa: F401 (tests import it from here)
-from parity.serving.steady import serve_aggregated, serve_disaggregated
+from parity.serving.steady import kv_capacity, serve_aggregated, serve_disaggregated
 from parity.serving.workload import ServingResult, Workload, mean_length
 
 __all__ = ["prefill_throughput", "Workload", "ServingResult", "mean_length", "serve_aggregated", "serve_disaggregated", "engine_calibration",
-           "engine_deployment", "prompt_group_size", "with_kernels"]
+           "engine_deployment", "kv_capacity", "prompt_group_size", "with_kernels"]

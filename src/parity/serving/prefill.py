@@ -42,7 +42,9 @@ def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num
         # the same decodes alone (with MTP not decode_step_s, which adds the drafts the mixed step leaves out)
         without = decode_step_s if decode_step_s is not None and not dep.mtp_tokens else step_cost(
             dep, Batch(decode_tokens=decode, decode_context=context, decode_width=width)).time_s
-        added = (with_prompts - without) * steps
+        # never below zero: where the mixed step's pricing comes out under the decodes' own (decode_step prices
+        # them apart, e.g. gpt-oss-120b's 128-token prompts beside 512 decodes on 16 B200s), prompts cost nothing
+        added = np.maximum(with_prompts - without, 0.0) * steps
     else:
         added = with_prompts * steps
     return added * profile.prefill_scale, with_prompts * steps * profile.prefill_scale

@@ -32,7 +32,7 @@ def _bisect(residual, low: Num, high: Num, iterations: int = 32) -> Num:
     return 0.5 * (lo + hi)
 
 
-def _capacity(dep: Deployment, profile: EngineProfile, sequences: Num, isl: Num, osl: Num) -> tuple[MemoryPlan, Num]:
+def kv_capacity(dep: Deployment, profile: EngineProfile, sequences: Num, isl: Num, osl: Num) -> tuple[MemoryPlan, Num]:
     """Memory of one device and the sequences whose KV fits per attention-DP rank: each holds isl + osl
     tokens where the engine reserves a request's whole length at admission, isl + osl / 2 on average
     where it allocates pages as the output grows (profile.kv_on_demand)."""
@@ -51,7 +51,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     isl, osl = workload.lengths()
     clients = np.asarray(workload.concurrency, float) / (workers * d)  # per attention-DP rank
     context = isl + osl / 2.0
-    mem, slots = _capacity(dep, profile, clients, isl, osl)
+    mem, slots = kv_capacity(dep, profile, clients, isl, osl)
     fits = slots >= 1
     mixed = profile.mixes_prefill
     active = np.minimum(clients, np.maximum(slots, 1.0))  # clients holding KV-cache slots
@@ -138,10 +138,10 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         decode_workers = np.maximum(1.0, np.round(conc / (dd * profile.disagg_decode_batch)))
         sized.append(f"decode workers sized for {profile.disagg_decode_batch:g} clients per rank")
     clients = conc / (decode_workers * dd)
-    mem, slots = _capacity(decode, profile, clients, isl, osl)
+    mem, slots = kv_capacity(decode, profile, clients, isl, osl)
     if decode_batch is not None:
         slots = np.minimum(slots, decode_batch)
-    p_mem, _ = _capacity(prefill, profile, np.ones_like(isl), isl, np.ones_like(osl))
+    p_mem, _ = kv_capacity(prefill, profile, np.ones_like(isl), isl, np.ones_like(osl))
     fits = (slots >= 1) & p_mem.fits
     active = np.minimum(clients, np.maximum(slots, 1.0))  # per decode rank
     waiting = (clients - active) * decode_workers * dd  # all workers: clients queued for a KV slot
