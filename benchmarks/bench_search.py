@@ -50,7 +50,7 @@ def exhaustive_check() -> None:
     import numpy as np
 
     from parity.search import DEFAULT_CONCURRENCY, LayoutGrid, _disaggregated, layout_grid
-    from parity.serving import Workload, engine_deployment, serve_aggregated
+    from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
 
     model, system = catalog.model("deepseek-r1"), catalog.system("gb200-nvl72")
     profile, cal = catalog.engine("trtllm"), catalog.calibration(system.chip)
@@ -71,7 +71,9 @@ def exhaustive_check() -> None:
     for k in range(len(grid)):
         layout = grid.at(k)
         dep = engine_deployment(model, system, layout, precision, cal, profile)
-        for c in DEFAULT_CONCURRENCY:
+        for c in DEFAULT_CONCURRENCY:  # at most the clients the rank's KV cache holds, as the search runs them
+            _, slots = kv_capacity(dep, profile, float(c), 1024.0, 1024.0)
+            c = min(float(c), max(float(slots), 1.0))
             r = serve_aggregated(dep, profile, Workload(isl=1024, osl=1024, concurrency=c * layout.attn_dp))
             evaluated += 1
             if bool(np.asarray(r.feasible)) and float(r.tpot_s) <= 0.05:

@@ -157,7 +157,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
              f"workload {isl} in / {osl} out; targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
-             "domain, loads, aggregated and disaggregated serving")
+             "domain, loads up to each layout's KV capacity, aggregated and disaggregated serving")
     if result is None or result.best is None:
         domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
         widest = memory_shortfall(model, ranks, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)

@@ -343,6 +343,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
              f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching), their steps "
              f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target",
+             "a load is at most what a rank's KV cache holds (more clients would only queue for a slot), so a "
+             "layout's largest load is its KV capacity where that lies within the concurrency grid",
              *decode_host_floor_note(profile.decode_host_token_s, grid.attn_dp, mtp[0]))
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
