@@ -78,7 +78,8 @@ def refused(*args: str) -> str:
                                                                                "--workload train"),
     (("train", *LLAMA, "--search", "--dp", "4"), "--search derives --dp"),  # it was ignored
     (("show", "hgx-h2000"), "unknown system or chip 'hgx-h2000'; did you mean hgx-h200"),  # not only chips
-    (("validate", "--by", "vendr"), "(or 'flag', 'source' or 'vendor' alone); got vendr"),
+    (("validate", "--by", "vendr"), "(or 'flag', 'source' or 'vendor' alone); got 'vendr' (vendr: no such field)"),
+    (("validate", "--by", "flag,engine"), "alone); got 'flag,engine' (flag: only alone)"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

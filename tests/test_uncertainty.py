@@ -176,4 +176,4 @@ def test_validate_by_flag_groups_the_scores_by_flag_kind() -> None:
     assert [(r["flag"], r["count"]) for r in table] == [("KV-bound run", 1), ("none", 1), ("uncalibrated chip y", 1),
                                                          ("all scored", 2)]
     bad = CliRunner().invoke(cli, ["validate", "--by", "flag,engine"])
-    assert bad.exit_code == 2 and "(or 'flag', 'source' or 'vendor' alone); got flag" in bad.output
+    assert bad.exit_code == 2 and "alone); got 'flag,engine' (flag: only alone)" in bad.output

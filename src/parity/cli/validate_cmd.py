@@ -89,8 +89,10 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     fields = [f.strip() for f in by.split(",") if f.strip()]
     unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
     if unknown and fields != ["flag"]:
+        why = "; ".join(f"{f}: {'only alone' if f in ('flag', 'source', 'vendor') else 'no such field'}"
+                        for f in sorted(unknown))
         raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split (or 'flag', 'source' or "
-                          f"'vendor' alone); got {', '.join(sorted(unknown))}")
+                          f"'vendor' alone); got {by!r} ({why})")
     folder = destination(write_to, Path.cwd()) if fit else None
     if folder is not None and model_kind == "steady":  # engine profiles are fitted for the steady model
         date = datetime.date.today().isoformat()
