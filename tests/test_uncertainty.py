@@ -134,6 +134,24 @@ def test_a_kv_bound_simulated_run_is_flagged_and_its_interval_widened() -> None:
     assert math.log(high / low) == pytest.approx(WIDEN_FLAGGED * (band.q_high - band.q_low))
 
 
+def test_a_kv_bound_load_is_flagged_by_the_steady_model_and_replaced_by_the_simulated_runs_flag() -> None:
+    """The same deployment under the steady model: its KV cache holds 83 of the 128 clients (45 queue for a slot,
+    the TTFT 15.9 s of which that queue is most), so the prediction is flagged and its TTFT interval widened; at 8
+    clients nothing queues. The simulator's run of the same case drops that flag for its own."""
+    import math
+    row = {"case_id": "kv", "model": "llama-3.1-70b", "system": "hgx-h100", "engine": "vllm", "weights": "fp8",
+           "isl": 2048, "osl": 512, "tp": 2}
+    bound, roomy = predict_rows([{**row, "concurrency": 128}, {**row, "concurrency": 8}], model_kind="steady")
+    assert bound.flags == ("KV-bound load (45 of 128 clients wait for a KV-cache slot): its TTFT is mostly that "
+                           "queue",)
+    assert bound.ttft_s == pytest.approx(15.86, rel=1e-3) and roomy.flags == ()
+    band = Intervals.from_table(catalog.uncertainty_table("steady")).band("ttft_s", "agg")
+    low, high = bound.interval("ttft_s")
+    assert math.log(high / low) == pytest.approx(WIDEN_FLAGGED * (band.q_high - band.q_low))
+    (simulated,) = predict_rows([{**row, "concurrency": 128}], model_kind="sim")
+    assert [f.split(" (")[0] for f in simulated.flags] == ["KV-bound run"]
+
+
 def test_flag_kinds_are_the_words_before_each_flags_detail() -> None:
     """A flag's kind is its words before its ':' or ' (' (its parentheses may hold '; ', as a calibration's
     measured formats do), once each."""

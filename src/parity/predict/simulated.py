@@ -12,7 +12,7 @@ from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
-from parity.predict.steady import _solve, interval_bounds, interval_note
+from parity.predict.steady import KV_LOAD_FLAG, _solve, interval_bounds, interval_note
 from parity.simulate import (LATENCY_KEYS, Benchmark, SimResult, client_profile, cudnn_fp4_plan_builds,
                              simulate_aggregated, simulate_disaggregated)
 
@@ -126,9 +126,9 @@ def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: S
 
 
 def simulated_flags(steady_flags: Sequence[str], sim: SimResult) -> tuple[str, ...]:
-    """A simulated row's flags: the closed-form model's (what the case lies outside of) and the run's own
-    (SimResult.kv_flag: KV-bound)."""
-    return tuple(steady_flags) + tuple(filter(None, (sim.kv_flag(),)))
+    """A simulated row's flags: the closed-form model's (what the case lies outside of) but its KV-bound load,
+    which the run's own (SimResult.kv_flag: KV-bound run) replaces."""
+    return tuple(f for f in steady_flags if not f.startswith(KV_LOAD_FLAG)) + tuple(filter(None, (sim.kv_flag(),)))
 
 
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:

@@ -14,7 +14,10 @@ from parity.errors import ParityError
 from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
+from parity.simulate import KV_BOUND_SHARE
 from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags, interval_kind
+
+KV_LOAD_FLAG = "KV-bound load"  # the steady model's flag for clients queued for a KV slot (kv_load_flag)
 
 
 def _solve(group: Sequence[Scenario]) -> ServingResult:
@@ -40,6 +43,15 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
     tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
     return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens,
                       scenario.precision.weights)
+
+
+def kv_load_flag(waiting: float, clients: float) -> str:
+    """The steady model's flag where more clients than the KV caches hold queue for a slot: at least KV_BOUND_SHARE
+    of them (the simulator's threshold for its own `KV-bound run`) and one whole client, else ''."""
+    if not waiting >= max(KV_BOUND_SHARE * clients, 1.0):
+        return ""
+    return (f"{KV_LOAD_FLAG} ({waiting:,.0f} of {clients:,.0f} clients wait for a KV-cache slot): its TTFT is mostly "
+            "that queue")
 
 
 def _intervals(model_kind: str = "steady") -> Intervals | None:
@@ -87,8 +99,9 @@ def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: floa
 
 
 def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
-    """The steady model's prediction with its 80% intervals (interval_bounds) and its flags."""
-    raised = flags(scenario)
+    """The steady model's prediction with its 80% intervals (interval_bounds) and its flags: the case's (flags)
+    and the solution's own (a KV-bound load)."""
+    raised = flags(scenario) + p.flags
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
     bounds = interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, bool(raised))
     note = "; ".join(filter(None, (p.note, interval_note(scenario) if bounds else "")))
@@ -120,6 +133,7 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
             output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
             output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
             memory_bytes_per_chip=min(used, at(mem.capacity_bytes)), feasible=True, note="; ".join(notes),
+            flags=tuple(filter(None, (kv_load_flag(at(result.kv_waiting), s.concurrency),))),
             extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
                    "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}))
     return out

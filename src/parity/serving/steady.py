@@ -113,7 +113,8 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              f"{profile.kv_memory_fraction:.0%} of memory") + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
                          chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,
-                         memory=mem, feasible=np.broadcast_to(fits, np.shape(ttft)), assumptions=notes)
+                         memory=mem, feasible=np.broadcast_to(fits, np.shape(ttft)),
+                         kv_waiting=waiting * d * workers, assumptions=notes)
 
 
 def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: EngineProfile, workload: Workload,
@@ -206,5 +207,5 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl, chips=chips, decode_batch=batch,
                          prefill_workers=prefill_workers, decode_workers=decode_workers,
                          prefill_utilization=lam / prefill_ranks * added / group, memory=mem,
-                         feasible=np.broadcast_to(fits, np.shape(ttft)),
+                         feasible=np.broadcast_to(fits, np.shape(ttft)), kv_waiting=waiting,
                          assumptions=notes)

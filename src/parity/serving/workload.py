@@ -51,7 +51,8 @@ class ServingResult:
     ttft_s, tpot_s [s]; output_tokens_per_s [tokens/s] of all workers; chips: all chips used;
     decode_batch: sequences per decode step per attention-DP rank; prefill_utilization: share of
     engine time spent on prompts (of the prefill workers when disaggregated); prefill_workers and
-    decode_workers: of a disaggregated deployment (0 when aggregated).
+    decode_workers: of a disaggregated deployment (0 when aggregated); kv_waiting: clients of all workers
+    queued for a KV-cache slot (more clients than the KV caches hold: their TTFT is mostly that queue).
     """
 
     ttft_s: Num
@@ -64,6 +65,7 @@ class ServingResult:
     feasible: Num
     prefill_workers: Num = 0.0
     decode_workers: Num = 0.0
+    kv_waiting: Num = 0.0
     assumptions: tuple[str, ...] = field(default=())
 
     @property
