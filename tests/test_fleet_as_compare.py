@@ -42,3 +42,34 @@ def test_the_fleet_caption_names_mtp_only_for_models_that_have_it() -> None:
     deepseek = CliRunner().invoke(cli, common + ["--model", "deepseek-r1"], env={"COLUMNS": "250"}).output
     assert "multi-token" not in llama and "MTP" not in llama
     assert "MTP 1 draft token a decode step" in " ".join(deepseek.split())
+
+
+def test_fleet_names_what_compare_flags_and_why_no_configuration_is_chosen() -> None:
+    """Llama-3.1-8B with 300,000-token prompts (past its 131,072-token window) on the H800, which inherits the
+    H200's calibration: fleet carries compare's flags and names the two in its note as compare does. With
+    compare's default 5 s TTFT target no configuration is chosen, and both say the TTFT target binds (the fastest
+    configuration reaches 22.1 s) rather than blaming the TPOT target."""
+    model, engine = catalog.model("llama-3.1-8b"), catalog.engine("generic")
+    (plan,) = plan_fleet(model, [catalog.chip("nvidia-h800-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=1000.0)
+    (row,) = compare([catalog.system("hgx-h800")], model, engine, 0.05, 300_000, 1024, ttft_s=1000.0)
+    assert plan.flags == row.flags and plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip)
+    assert plan.note == row.note == ("301,024 tokens past the 131,072-token context window; uncalibrated (inherits "
+                                     "h200-sxm)")
+    (missed,) = compare([catalog.system("hgx-h100")], model, engine, 0.05, 300_000, 1024, ttft_s=5.0)
+    (short,) = plan_fleet(model, [catalog.chip("nvidia-h100-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=5.0)
+    assert not missed.fits and short.configuration == "-"
+    assert missed.note == short.note == "the TTFT target 5 s binds: the fastest configuration that fits reaches 22.1 s"
+
+
+def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
+    from parity.uncertainty import flag_note
+    raised = ("sequences of 301,024 tokens past llama-3.1-8b's context window of 131,072 (config.json)",
+              "uncalibrated chip kunlunxin-p800 (calibration: derived-prior-npu: the kunlun-xpu family and its "
+              "parents hold no measurement)", "fp4 GEMM rate not measured on nvidia-b200-sxm (family-blackwell "
+              "measures bf16, fp8; fp4 moved with them)", "engine profile generic not fitted to measurements",
+              "engine profile sglang-cann fitted only on runs with MTP")
+    assert flag_note(raised, "sglang-cann") == [
+        "301,024 tokens past the 131,072-token context window", "uncalibrated (derived prior)",
+        "fp4 GEMM rate not measured", "sglang-cann fitted only on runs with MTP"]
+    assert flag_note(("uncalibrated chip nvidia-h800-sxm (calibration: inherited from nvidia-h200-sxm (hopper "
+                      "family))",), "generic") == ["uncalibrated (inherits h200-sxm)"]

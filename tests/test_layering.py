@@ -22,8 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("step",),
     ("serving", "training", "phase", "simulate"),
     ("search", "uncertainty", "scenarios"),
-    ("compare", "predict", "fleet", "policy", "search_split"),
-    ("sweep", "deployments"),
+    ("compare", "predict", "policy", "search_split"),
+    ("sweep", "deployments", "fleet"),  # fleet sizes each chip as compare runs it
     ("validate", "calibrate"),
     ("validate_training", "validate_percentiles", "validate_mlperf", "calibration_check", "crosscheck",
      "crossvendor"),  # built on validate's records, so just above it

@@ -32,11 +32,12 @@ from parity.search import MAX_WORKER_CHIPS, Candidate, best_precision, layout_gr
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
-from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, context_flags, interval_kind, \
+from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, flag_note, interval_kind, \
     ratio_interval
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
-           "compare", "compare_formats", "default_mtp", "memory_shortfall", "mtp_setting", "spec_ratios", "vendor_bands"]
+           "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
+           "serving_spans", "spec_ratios", "vendor_bands"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -142,12 +143,10 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
     # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
     ranks, dies = per_die(system), chip.dies
-    shortfall = _shortfall(model, ranks, profile, precision, isl + osl)
-    # a model too big for one scale-up domain spans systems over scale-out; one that fits but misses
-    # the targets is not helped by more systems
+    shortfall = domain_shortfall(model, ranks, profile, precision, isl + osl)
     mtp, mtp_note = mtp_setting(model, mtp_tokens)
     result, span = search_spanning(model, ranks, profile, cal, precision, isl, osl, tpot_s, ttft_s,
-                                   spans=(1,) if shortfall <= 0 else (1, 2, 4), mtp=mtp)
+                                   spans=serving_spans(shortfall), mtp=mtp)
     die_note = (f"one rank per die ({dies} a package; layouts count dies, rates are per package)"
                 if dies > 1 else "")
     engine_note = f"engine profile {profile.id}" + (
@@ -161,10 +160,10 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     if result is None or result.best is None:
         domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
         widest = memory_shortfall(model, ranks, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
-        why = (f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
+        why = (result.binding() if result is not None and result.feasible else
+               f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
                + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
-               if shortfall > 0
-               else f"no configuration meets TPOT {tpot_s * 1e3:g} ms" if tpot_s else "no feasible configuration")
+               if shortfall > 0 else "no feasible configuration")
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
@@ -172,16 +171,10 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
-    beyond = next((f"{profile.id} fitted only on runs {'with' if ' with MTP' in f else 'without'} MTP"
-                   for f in raised if "fitted only on runs" in f), "")
-    past = (f"{isl + osl:,} tokens past the {model.context_window:,}-token context window"
-            if context_flags(model, isl + osl) else "")
     note = "; ".join(filter(None, [
-        past, "" if common["calibrated"] else f"uncalibrated ({_short_basis(cal.basis)})",
-        next((f.split(" on ")[0] for f in raised if "GEMM rate not measured" in f), ""),
-        f"spans {span} systems" if span > 1 else "", beyond,
-        _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp, best.tokens_per_s_per_chip / dies,
-               dies) if span == 1 else ""]))
+        *flag_note(raised, profile.id), f"spans {span} systems" if span > 1 else "",
+        _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp,
+               best.tokens_per_s_per_chip / dies, dies) if span == 1 else ""]))
     return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
@@ -207,14 +200,6 @@ def _wider(model: Model, ranks: System, profile: EngineProfile, cal: Calibration
     return f"over 2 systems {found.best.tokens_per_s_per_chip * dies:,.0f}/chip"
 
 
-def _short_basis(basis: str) -> str:
-    """'inherits nvidia-h200-sxm' or 'derived prior' from a calibration's basis."""
-    if basis.startswith("inherited from "):
-        chip = basis.removeprefix("inherited from ").split(" ")[0]
-        return "inherits " + chip.split("-", 1)[-1]  # without the vendor, so the note wraps at 80 columns
-    return "derived prior" if "derived" in basis else basis.split(":")[0]
-
-
 def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:
     """The 80% intervals of a configuration's TTFT, TPOT and throughput per chip, as predictions carry them
     (the bands of its mode and model class; twice as wide in log where the case is flagged); empty when no
@@ -236,7 +221,14 @@ def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[s
     return out
 
 
-def _shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, tokens: int) -> float:
+def serving_spans(shortfall_bytes: float) -> tuple[int, ...]:
+    """The systems a serving worker may span (search_spanning's spans), from domain_shortfall: a model too big for one
+    scale-up domain spans 2 or 4 systems over scale-out; one that fits stays on one system even where it misses the
+    targets there (compare's note names a worker over two systems that delivers WIDER_GAIN x more per chip)."""
+    return (1,) if shortfall_bytes <= 0 else (1, 2, 4)
+
+
+def domain_shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, tokens: int) -> float:
     """Bytes per chip the smallest-footprint layout of one scale-up domain lacks for one sequence."""
     chips = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
     return memory_shortfall(model, system, profile, precision, 1 << (chips.bit_length() - 1), tokens)

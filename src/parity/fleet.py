@@ -18,7 +18,9 @@ from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Chip, per_die
 from parity.model import Model
+from parity.compare import domain_shortfall, serving_spans
 from parity.search import best_precision, search_spanning
+from parity.uncertainty import case_flags, flag_note
 
 __all__ = ["FleetPlan", "plan_fleet", "SECONDS_PER_DAY"]
 
@@ -34,6 +36,8 @@ class FleetPlan:
     chips, systems: needed for the demand at its peak with spare capacity; power_w: their system
     power; cost_usd: chips x unit price (None without a price in the catalog).
     served_tokens_per_day: what `units` chips (or the power cap) serve, when given.
+    flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
+    `compare` gives them); the note names the ones that matter most in a few words (uncertainty.flag_note).
     """
 
     chip: str
@@ -52,6 +56,7 @@ class FleetPlan:
     served_tokens_per_day: float | None = None
     served_share: float | None = None
     note: str = ""
+    flags: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, object]:
@@ -89,8 +94,10 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         system = catalog.system_for(chip)
         precision = best_precision(model, chip)
         # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
-        found, spans = search_spanning(model, per_die(system), catalog.engine_on(profile, chip.software_stack),
-                                       catalog.calibration(chip), precision, isl, osl, tpot_s, ttft_s, mtp=mtp)
+        engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
+        spans = serving_spans(domain_shortfall(model, ranks, engine, precision, isl + osl))  # as compare's
+        found, spans = search_spanning(model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s,
+                                       ttft_s, spans=spans, mtp=mtp)
         best = found.best.per_package(chip.dies) if found is not None and found.best is not None else None
         price, price_source = _price(chip)
         if best is None:
@@ -98,7 +105,8 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
                                  configuration="-", tokens_per_s_per_chip=0.0, served_tokens_per_s_per_chip=0.0,
                                  demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
-                                 note="no configuration fits or meets the targets", assumptions=notes))
+                                 note=found.binding() if found is not None else "no layout divides the model",
+                                 assumptions=notes))
             continue
         served = best.tokens_per_s_per_chip * per_output
         capacity = served / (peak_factor * (1.0 + spare))  # daily-mean tokens/s one chip covers
@@ -116,13 +124,17 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
         spanning = f"workers span up to {spans} systems over scale-out" if spans > 1 else ""
+        raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
+                                                                             else []), mtp[0], isl + osl,
+                            precision.weights)
         out.append(FleetPlan(
             chip=chip.id, system=system.id, model=model.name, weights=precision.weights, configuration=layout,
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served,
             demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             served_tokens_per_day=served_day, served_share=share,
-            note="; ".join(filter(None, [spanning, "" if share is None or share >= 1
+            note="; ".join(filter(None, [*flag_note(raised, engine.id), spanning,
+                                         "" if share is None or share >= 1
                                          else f"serves {share:.0%} of the demand within the limits"])),
-            assumptions=notes))
+            flags=raised, assumptions=notes))
     return out

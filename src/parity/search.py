@@ -112,13 +112,18 @@ class SearchResult:
         if not self.feasible:
             return f"none of {self.evaluated:,} configurations fits in memory"
         if self.fastest_tpot_s > tpot_s:
-            return (f"the TPOT target {tpot_s * 1e3:g} ms binds: the fastest configuration that fits reaches "
-                    f"{self.fastest_tpot_s * 1e3:,.3g} ms")
+            return (f"the TPOT target {_duration(tpot_s)} binds: the fastest configuration that fits reaches "
+                    f"{_duration(self.fastest_tpot_s)}")
         if self.fastest_ttft_s > ttft_s:
-            return (f"the TTFT target {ttft_s * 1e3:g} ms binds: the fastest configuration that fits reaches "
-                    f"{self.fastest_ttft_s * 1e3:,.4g} ms")
-        return (f"the TPOT ({tpot_s * 1e3:g} ms) and TTFT ({ttft_s * 1e3:g} ms) targets bind together: each alone "
+            return (f"the TTFT target {_duration(ttft_s)} binds: the fastest configuration that fits reaches "
+                    f"{_duration(self.fastest_ttft_s)}")
+        return (f"the TPOT ({_duration(tpot_s)}) and TTFT ({_duration(ttft_s)}) targets bind together: each alone "
                 "is met, never both")
+
+
+def _duration(seconds: float) -> str:
+    """A latency as people read it: '0.001 ms', '45.2 ms', '5 s', '22.1 s' (three significant digits)."""
+    return f"{seconds * 1e3:,.3g} ms" if seconds < 1 else f"{seconds:,.3g} s"
 
 
 def _powers_of_two(limit: int) -> list[int]:
@@ -357,9 +362,11 @@ def search_spanning(model: Model, system: System, profile: EngineProfile, calibr
                     ttft_s: float | None = None, spans: tuple[int, ...] = (1, 2, 4),
                     mtp: tuple[int, float] = (0, 0.0)) -> tuple[SearchResult | None, int]:
     """`search_serving` with workers of up to one scale-up domain, else of up to 2, 4 ... domains
-    (`spans`) over scale-out: (the first result with a best configuration, the systems it spans), or
-    (None, 1) when no span gives one."""
+    (`spans`) over scale-out: (the first result with a best configuration, the systems it spans); where no span
+    gives one, the widest searched result in which a configuration fits (else the first searched), with no best:
+    its binding() says which target or memory stops it; (None, 1) when no layout of any span divides the model."""
     domain = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
+    closest: tuple[SearchResult | None, int] = (None, 1)
     for span in spans:
         try:
             found = search_serving(model, system, profile, calibration, precision, isl, osl, tpot_s, ttft_s,
@@ -368,4 +375,6 @@ def search_spanning(model: Model, system: System, profile: EngineProfile, calibr
             continue
         if found.best is not None:
             return found, span
-    return None, 1
+        if closest[0] is None or found.feasible:
+            closest = (found, span)
+    return closest

@@ -24,7 +24,8 @@ from parity.model import Model
 from parity.plan import Layout
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
-           "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm"]
+           "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm", "flag_note",
+           "short_basis"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -148,6 +149,33 @@ def context_flags(model: Model, tokens: float) -> list[str]:
     if window and tokens > window:
         return [f"sequences of {tokens:,.0f} tokens past {model.name}'s context window of {window:,} (config.json)"]
     return []
+
+
+def short_basis(basis: str) -> str:
+    """'inherits h200-sxm' or 'derived prior' from a calibration's basis."""
+    if basis.startswith("inherited from "):
+        chip = basis.removeprefix("inherited from ").split(" ")[0]
+        return "inherits " + chip.split("-", 1)[-1]  # without the vendor, so the note wraps at 80 columns
+    return "derived prior" if "derived" in basis else basis.split(":")[0]
+
+
+def flag_note(raised: Sequence[str], engine_id: str) -> list[str]:
+    """case_flags of a best configuration in the few words a table's note gives them (`compare`, `fleet`; the
+    whole flags are in their JSON): past the context window, an uncalibrated chip and its basis, a GEMM format's
+    rate not measured, an engine profile fitted only with or without MTP. Other flags (the generic engine, a far
+    layout) hold for most rows of such tables and are left to the JSON."""
+    out = []
+    for f in raised:
+        if f.startswith("sequences of ") and "context window" in f:
+            tokens, window = f.removeprefix("sequences of ").split(" tokens")[0], f.rsplit(" of ", 1)[1].split(" ")[0]
+            out.append(f"{tokens} tokens past the {window}-token context window")
+        elif f.startswith("uncalibrated chip "):
+            out.append(f"uncalibrated ({short_basis(f.split('(calibration: ', 1)[1].removesuffix(')'))})")
+        elif "GEMM rate not measured" in f:
+            out.append(f.split(" on ")[0])
+        elif "fitted only on runs" in f:
+            out.append(f"{engine_id} fitted only on runs {'with' if ' with MTP' in f else 'without'} MTP")
+    return out
 
 
 def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,
