@@ -148,7 +148,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     caption = ("layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"{targets.text()}: "
-               + (f"{float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']):,.0f} "
+               + (f"{scaled(1)(float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']))} "
                   f"{chosen}, {' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
                   "per worker" if best else "none meets the targets")
