@@ -160,10 +160,10 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     if result is None or result.best is None:
         domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
         widest = memory_shortfall(model, ranks, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
-        why = (result.binding() if result is not None and result.feasible else
+        why = (result.binding() if result is not None and (result.feasible or shortfall <= 0) else
                f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
                + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
-               if shortfall > 0 else "no feasible configuration")
+               if shortfall > 0 else "no layout divides the model")
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)

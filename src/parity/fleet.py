@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
+from parity.compare import domain_shortfall, serving_spans
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Chip, per_die
 from parity.model import Model
-from parity.compare import domain_shortfall, serving_spans
 from parity.search import best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
 
@@ -95,9 +95,9 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         precision = best_precision(model, chip)
         # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
         engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
-        spans = serving_spans(domain_shortfall(model, ranks, engine, precision, isl + osl))  # as compare's
+        allowed = serving_spans(domain_shortfall(model, ranks, engine, precision, isl + osl))  # as compare's
         found, spans = search_spanning(model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s,
-                                       ttft_s, spans=spans, mtp=mtp)
+                                       ttft_s, spans=allowed, mtp=mtp)
         best = found.best.per_package(chip.dies) if found is not None and found.best is not None else None
         price, price_source = _price(chip)
         if best is None:
