@@ -21,8 +21,8 @@ from parity.placement import ExpertPlacement
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
-__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "decode_host_floor", "decode_host_floor_note",
-           "deployment_memory", "breakdown", "Part", "host_read_s"]
+__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "drafter_deployment", "decode_host_floor",
+           "decode_host_floor_note", "deployment_memory", "breakdown", "Part", "host_read_s"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,16 +222,24 @@ def decode_step(dep: Deployment, sequences: Num, context: Num) -> tuple[Num, Num
 
     With multi-token prediction (DeepSeek-V3 Sec. 2.2; speculative decoding) the MTP module drafts
     `mtp_tokens` tokens one after another, the model verifies them all in one step, and on average
-    1 + mtp_acceptance tokens are kept.
+    1 + mtp_acceptance tokens are kept (the drafts priced on drafter_deployment).
     """
     if not dep.mtp_tokens:
         return step_cost(dep, Batch(decode_tokens=sequences, decode_context=context)).time_s, 1.0
     main = step_cost(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens))
-    drafter = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
-    draft = step_cost(dataclasses.replace(dep, model=drafter, mtp_tokens=0, step_overhead_s=0.0,
-                                          sequence_overhead_s=0.0),
-                      Batch(decode_tokens=sequences, decode_context=context))
+    draft = step_cost(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context))
     return main.time_s + dep.mtp_tokens * draft.time_s, 1.0 + dep.mtp_acceptance
+
+
+def drafter_deployment(dep: Deployment) -> Deployment:
+    """The deployment one MTP draft runs on: the model's multi-token-prediction layers alone, without the step's
+    fixed overheads (the main step pays them), on the worker's devices; under pipeline parallelism the MTP module
+    sits on the last stage and drafts for every sequence there, so it runs unpipelined (pp 1)."""
+    model = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
+    layout = dep.layout
+    last_stage = dataclasses.replace(layout, pp=1 if isinstance(layout, Layout) else np.ones_like(layout.pp))
+    return dataclasses.replace(dep, model=model, layout=last_stage, mtp_tokens=0, step_overhead_s=0.0,
+                               sequence_overhead_s=0.0)
 
 
 def decode_host_floor(dep: Deployment, step_s: Num, sequences: Num, host_token_s: float) -> Num:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parity.ops import Batch, Num
-from parity.step import Deployment, decode_host_floor, decode_host_floor_note, step_cost
+from parity.step import Deployment, decode_host_floor, decode_host_floor_note, drafter_deployment, step_cost
 
 __all__ = ["StepTable", "step_table"]
 
@@ -184,10 +184,7 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     prefills = _axis(most_prefill, 12)
     b, c, p = np.meshgrid(np.array(batches), np.array(contexts), np.array(prefills), indexing="ij")
     width = 1.0 + dep.mtp_tokens
-    drafter = None
-    if dep.mtp_tokens:
-        model = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
-        drafter = dataclasses.replace(dep, model=model, mtp_tokens=0, step_overhead_s=0.0, sequence_overhead_s=0.0)
+    drafter = drafter_deployment(dep) if dep.mtp_tokens else None
     ranks = int(dep.layout.attn_dp)
     # what does not depend on the rank case, priced once
     launches = ("launches", key[0], float(prefills[-1]))
