@@ -36,10 +36,11 @@ def test_refine_order_puts_those_meeting_the_targets_first_by_rate() -> None:
 
 
 @pytest.mark.parametrize(("ratio", "workers"), [
-    (0.26, (1, 4)),  # round(1 / 0.26) = round(3.85) = 4 decode workers; round(4 x 0.26) = round(1.04) = 1 prefill
-    (0.02, (1, 8)),  # 1 / 0.02 = 50 decode workers, capped at 8; round(8 x 0.02) = 0, at least 1 prefill
-    (1.6, (2, 1)),  # round(1.6) = 2 prefill workers for one decode worker
+    (0.26, (1, 3)),  # 1/3 = 0.333 is the fewest workers within [0.26, 0.39]; 1/4 = 0.25 would starve the prefill
+    (0.02, (1, 8)),  # none within [0.02, 0.03] at up to 8 decode workers: the nearest above, 1/8
+    (1.6, (2, 1)),  # 2 prefill workers for one decode worker: 2.0 within [1.6, 2.4]
     (0.5, (1, 2)),
+    (0.6, (2, 3)),  # 1/1 and 2/2 are over 0.9; 2/3 = 0.667 (1/2 = 0.5 would starve the prefill)
 ])
 def test_disaggregated_candidates_run_on_whole_workers_near_their_ratio(ratio: float, workers: tuple) -> None:
     assert _workers(_candidate(1.0, True, ratio)) == workers

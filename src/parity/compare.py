@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -101,6 +101,9 @@ class Comparison:
     calibrated: bool = False
     assumptions: tuple[str, ...] = field(default=())
     baseline: str = ""  # the system every ratio divides by
+    # the best serving configuration as searched (layouts count dies of a multi-die package; its clients per
+    # worker are `clients_per_worker` in to_dict), for `compare --refine` to simulate; None where none is chosen
+    configuration: Candidate | None = None
 
     # compatibility names used by the node comparison of `parity compare`
     @property
@@ -113,6 +116,8 @@ class Comparison:
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
+        del out["configuration"]
+        out["clients_per_worker"] = self.configuration.concurrency if self.configuration else float("nan")
         out["decode_tokens_per_s_per_chip"] = self.tokens_per_s_per_chip
         out["decode_ratio"] = self.decode_ratio
         return out
@@ -176,6 +181,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp,
                best.tokens_per_s_per_chip / dies, dies) if span == 1 else ""]))
     return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
+                      configuration=result.best,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,
@@ -313,8 +319,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         spans = interval[0] < 1.0 < interval[1]
         even = "1 lies inside the 80% interval: no clear winner"
         note = "; ".join(filter(None, [row.note, even if spans else ""]))
-        out.append(Comparison(**{**asdict(row), "spec_ratios": spec_ratios(system, base), "ratios": ratios,
-                                 "baseline": base.id, "ratio_interval": interval, "note": note}))
+        out.append(replace(row, spec_ratios=spec_ratios(system, base), ratios=ratios, baseline=base.id,
+                           ratio_interval=interval, note=note))
     return out
 
 

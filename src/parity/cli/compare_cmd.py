@@ -13,10 +13,13 @@ from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output, typed_options
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
-from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare, default_mtp, mtp_setting
+from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, default_mtp, mtp_setting
 from parity.errors import ParityError
 from parity.model import Model
+from parity.parallel import map_chunks
+from parity.predict.refine import REFINE_KEYS, refine_candidate
 from parity.report.tables import Column, plain, ratio, scaled
+from parity.search import best_precision
 
 DEFAULT_TTFT = "5s"  # a prompt answered within seconds: no layout that makes users wait 20 s is ranked
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
@@ -33,6 +36,16 @@ def _fitting(show: Callable[[Any], str]) -> Callable[[Any], str]:
     never a 0 that reads as a measurement."""
     return lambda value: "-" if value is None or value == 0 or (isinstance(value, float) and math.isnan(value)) \
         else show(value)
+
+
+def _refine_caption(results: list[Comparison], sims: list[dict[str, object]]) -> str:
+    """What --refine adds, for the caption: what the simulator ran and each run it flags or could not make."""
+    said = [f"{r.system}: {s['sim_flags'] or s['sim_case']}" for r, s in zip(results, sims)
+            if r.fits and (s["sim_flags"] or str(s["sim_case"]).startswith("simulation failed"))]
+    return ("sim: the step-level simulator re-ran each system's best configuration as `parity serve --sim` would "
+            "(the benchmark client's prompts, the same layouts, formats and MTP; how each model scores on measured "
+            "runs: docs/accuracy.md); the configuration is the steady-state model's choice. "
+            + (f"Simulated runs flagged: {'; '.join(said)}. " if said else ""))
 
 
 def _flatten(row: dict) -> dict:
@@ -55,9 +68,23 @@ def _mtp_caption(model: Model, mtp_tokens: int, chosen: bool) -> str:
     return f"{mtp_setting(model, mtp_tokens)[1]}, on every chip{default}."
 
 
+def _refined(job: tuple[Comparison, str, str, int, int, int, str | None]) -> dict[str, object]:
+    """One system's best serving configuration re-run by the step-level simulator as `parity serve --sim` would
+    (refine_candidate: MTP as compared, one rank per die of a multi-die package, rates per package as the
+    deployment counts them); NaN figures where no configuration was chosen or the simulation fails (sim_case says
+    why)."""
+    row, model_name, engine, isl, osl, mtp_tokens, weights = job
+    if row.configuration is None:
+        return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": ""}
+    chip, model = catalog.system(row.system).chip, catalog.model(model_name)
+    out = refine_candidate(row.configuration, model_name, row.system, engine, best_precision(model, chip, weights),
+                           isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1)
+    return {k: v for k, v in out.items() if k in REFINE_KEYS}
+
+
 # options only one workload reads (the other would ignore them): option -> its parameter
 _SERVING_ONLY = {"--tpot": "tpot_s", "--ttft": "ttft_s", "--isl": "isl", "--osl": "osl", "--weights": "weights",
-                 "--engine": "engine", "--mtp": "mtp_tokens"}
+                 "--engine": "engine", "--mtp": "mtp_tokens", "--refine": "refine"}
 _TRAINING_ONLY = {"--chips": "chips", "--seq-len": "seq_len", "--global-batch": "global_batch",
                   "--precision": "training_precision"}
 
@@ -91,14 +118,18 @@ def _refuse_other_workloads_options(workload: str) -> None:
               help="serving: multi-token prediction, draft tokens a decode step on models with MTP layers "
                    "(DeepSeek-R1), at the model's published acceptance; 0: off (default: 1 on models that ship "
                    "MTP modules with a published acceptance, as they are deployed; else 0)")
+@click.option("--refine", is_flag=True,
+              help="serving: re-run each system's best configuration with the step-level simulator, as `parity "
+                   "serve --sim` would, and show its TTFT, TPOT and tokens/s per chip beside the steady-state "
+                   "model's, which chose the configuration (seconds more)")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
-              help="worker processes the systems are searched on")
+              help="worker processes the systems are searched (and simulated) on")
 @format_option
 @out_option
 def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
                     global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int | None,
-                    processes: int, fmt: str, out: Path | None) -> None:
+                    refine: bool, processes: int, fmt: str, out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
@@ -113,8 +144,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         drafts = default_mtp(model) if mtp_tokens is None else mtp_tokens
         results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips,
                           seq_len, global_batch, training_precision, drafts, processes)
-        rows = [_flatten(r.to_dict()) for r in results]
-        payload += [r.to_dict() for r in results]
+        sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights) for r in results], processes)
+                if refine else [{} for _ in results])
+        rows = [_flatten(r.to_dict()) | s for r, s in zip(results, sims)]
+        payload += [r.to_dict() | s for r, s in zip(results, sims)]
         if fmt not in ("table", "md"):
             continue
         varied = any(sys_.chips != found[0].chips for sys_ in found)
@@ -131,9 +164,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS]
         if workload == "serve":
             columns += [Column("ttft_s", "TTFT ms", _fitting(scaled(1e-3))),
+                        *([Column("sim_ttft_s", "sim TTFT ms", _fitting(scaled(1e-3)))] if refine else []),
                         Column("tpot_s", "TPOT ms", _fitting(scaled(1e-3)), wide=2),
+                        *([Column("sim_tpot_s", "sim TPOT ms", _fitting(scaled(1e-3)), wide=2)] if refine else []),
                         Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", _fitting(scaled(1)), wide=3)]
         columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", _fitting(scaled(1))),
+                    *([Column("sim_tokens_per_s_per_chip", f"sim {unit}/chip", _fitting(scaled(1)), wide=1)]
+                      if refine else []),
                     Column("ratio_per_chip", "x/chip", ratio)]
         if workload == "serve":
             columns.append(Column("ratio_interval", "80% interval", _interval, "left", wide=1))
@@ -179,6 +216,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
              + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and this one's "
                 "rate moved with them" if any("GEMM rate not measured" in r.note for r in results) else "")
              + ". 80% interval of the per-chip ratio: from the cross-source residuals of both "
-             "chips' vendors (parity validate --by source); per system and per kW ratios share it. Assumptions: "
-             "'parity show SYSTEM', --format json."))
+             "chips' vendors (parity validate --by source); per system and per kW ratios share it. "
+             + (_refine_caption(results, sims) if refine else "")
+             + "Assumptions: 'parity show SYSTEM', --format json."))
     deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

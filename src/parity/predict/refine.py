@@ -24,6 +24,9 @@ REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s
                "sim_tpot_p90_s", "sim_tpot_p99_s", "sim_tokens_per_s_per_chip", "sim_tokens_per_s_per_user",
                "sim_chips", "sim_case", "sim_flags")
 MAX_DECODE_WORKERS = 8  # a disaggregated candidate is simulated on at most this many decode workers
+# and with at most this many times the prefill workers per decode worker the search sized (at 80% utilisation: at
+# least 53% busy), so that a small ratio does not need many decode workers to be met in whole workers
+OVER_PROVISION = 1.5
 
 
 def refine_order(frontier: Sequence[Candidate]) -> list[int]:
@@ -34,21 +37,25 @@ def refine_order(frontier: Sequence[Candidate]) -> list[int]:
 
 
 def _workers(candidate: Candidate) -> tuple[int, int]:
-    """(prefill, decode) whole workers nearest the candidate's prefill-per-decode ratio: one prefill
-    worker and round(1 / ratio) decode workers (at most MAX_DECODE_WORKERS) when the ratio is below one,
-    else round(ratio) prefill workers for one decode worker."""
+    """(prefill, decode) whole workers for the candidate's prefill-per-decode ratio, never fewer prefill workers
+    than it asks: fewer would take prompts faster than they can prefill them, a queue that grows as long as the
+    run. The fewest workers (at most MAX_DECODE_WORKERS decode) whose ratio is at least the candidate's and at most
+    OVER_PROVISION times it; where none is, the ratio nearest above it."""
     ratio = candidate.prefill_workers_per_decode_worker
-    if ratio >= 1.0:
-        return max(1, round(ratio)), 1
-    decode = min(MAX_DECODE_WORKERS, max(1, round(1.0 / ratio))) if ratio > 0 else 1
-    return max(1, round(decode * ratio)), decode
+    if ratio <= 0:
+        return 1, 1
+    pairs = [(max(1, math.ceil(ratio * d - 1e-9)), d) for d in range(1, MAX_DECODE_WORKERS + 1)]
+    close = [pair for pair in pairs if pair[0] / pair[1] <= OVER_PROVISION * ratio]
+    return min(close, key=sum) if close else min(pairs, key=lambda pair: (pair[0] / pair[1], sum(pair)))
 
 
 def case_of_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,
-                      osl: int) -> Case:
+                      osl: int, mtp_tokens: int = 0, rank_per_die: bool = False) -> Case:
     """The `parity serve` case of a search candidate: its layouts, formats and clients (all the decode
-    workers' clients when disaggregated, on whole workers: _workers)."""
-    formats = dict(weights=precision.weights, moe_weights=precision.expert_weights, kv=precision.kv_cache)
+    workers' clients when disaggregated, on whole workers: _workers); `mtp_tokens` drafts a decode step at the
+    model's published acceptance, and one rank per die of a multi-die package (`rank_per_die`), as the search ran."""
+    formats = dict(weights=precision.weights, moe_weights=precision.expert_weights, kv=precision.kv_cache,
+                   mtp_tokens=mtp_tokens, rank_per_die=rank_per_die)
     if candidate.mode == "agg":
         return Case(case_id="refine", model=model, system=system, engine=engine, isl=isl, osl=osl,
                     concurrency=max(1, round(candidate.concurrency)), layout=candidate.layout, **formats)
@@ -69,12 +76,12 @@ def _described(case: Case) -> str:
 
 
 def refine_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,
-                     osl: int) -> dict[str, object]:
+                     osl: int, mtp_tokens: int = 0, rank_per_die: bool = False) -> dict[str, object]:
     """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips
     (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the
     run's own flag (SimResult.kv_flag: KV-bound), '' where none."""
     row = candidate.to_dict()
-    case = case_of_candidate(candidate, model, system, engine, precision, isl, osl)
+    case = case_of_candidate(candidate, model, system, engine, precision, isl, osl, mtp_tokens, rank_per_die)
     nan = math.nan
     try:
         sim = simulate_scenario(scenario_of(case))
