@@ -402,3 +402,22 @@ def test_a_key_that_only_matters_with_another_is_flagged_only_then() -> None:
         ("unmodelled: shared_intermediate_size", "unmodelled: shared_moe_mode")
     m1 = catalog.model("minimax-m1")
     assert not m1.flags and sum(l.count for l in m1.layers if l.attention.kind == "lightning") == 70
+
+
+def test_a_lightning_attention_model_is_sharded_and_served() -> None:
+    """MiniMax-M1 (lightning attention in 70 of its 80 layers): its q, k, v projection splits over tensor parallelism
+    like any other (no key-value heads to replicate), so 8 H200s hold 1/8 of its 456 B bf16 parameters each (the
+    router and norms aside) and `serve` prices it; it crashed ('LightningAttention' has no 'output_gate')."""
+    from parity.memory import weight_bytes_per_device
+    from parity.plan import Layout
+    from parity.predict import predict_rows
+    from parity.search import best_precision
+    from parity.serving import engine_deployment
+    model, system = catalog.model("minimax-m1"), catalog.system("hgx-h200")
+    dep = engine_deployment(model, system, Layout(tp=8).check(model), best_precision(model, system.chip, "bf16"),
+                            catalog.calibration(system.chip), catalog.engine("generic"))
+    per_device = float(weight_bytes_per_device(dep.model, dep.shard, dep.precision))
+    assert 8 * per_device == pytest.approx(2 * 456.09e9, rel=0.01)
+    (p,) = predict_rows([{"case_id": "m1", "model": "minimax-m1", "system": "hgx-h200", "tp": 8, "isl": 1024,
+                          "osl": 1024, "concurrency": 8}], model_kind="steady")
+    assert p.feasible, p.note
