@@ -421,3 +421,12 @@ def test_a_lightning_attention_model_is_sharded_and_served() -> None:
     (p,) = predict_rows([{"case_id": "m1", "model": "minimax-m1", "system": "hgx-h200", "tp": 8, "isl": 1024,
                           "osl": 1024, "concurrency": 8}], model_kind="steady")
     assert p.feasible, p.note
+
+
+def test_a_model_with_attention_free_layers_trains() -> None:
+    """Nemotron-H-56B's MLP-only and Mamba layers have no attention, where the training search and step asked every
+    layer's attention whether it is MLA (AttributeError); its training comparison now runs (54.3% MFU on H200s)."""
+    from parity.compare import compare
+    (row,) = compare([catalog.system("hgx-h200")], catalog.model("nemotron-h-56b"), catalog.engine("generic"),
+                     workload="train")
+    assert row.fits and row.mfu == pytest.approx(0.543, abs=0.005)

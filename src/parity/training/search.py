@@ -112,7 +112,7 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     """
     space = space or SearchSpace()
     # with flash attention selective recomputation changes nothing unless MLA's up-projections are recomputed
-    mla = any(layer.attention.mla for layer in model.layers)
+    mla = "mla" in model.features
     recompute = [r for r in space.recompute if not (r == "selective" and flash_attention and not mla)] or ["none"]
     rows = []
     for tp, cp, pp, dp, vp, ep, etp in structural_layouts(model, system, chips, seq_len, space):

@@ -225,7 +225,7 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     rc = a["rc"]
     # selective recomputation reruns the attention core (Korthikanti et al. 2022, Sec. 5; flash attention's
     # backward already does) and, for MLA, the norms and up-projections as DeepSeek-V3 does (Sec. 3.2.3)
-    mla = any(layer.attention.mla for layer in model.layers)
+    mla = "mla" in model.features
     selective_s = (0.0 if flash else attn_s) + (priced.up_s if mla else 0.0)
     recompute_s = np.where(rc >= 2, f_s, np.where(rc == 1, selective_s, 0.0))
     moe_layers = sum(layer.count for layer in model.layers if layer.moe)
