@@ -101,3 +101,12 @@ def test_a_system_name_where_a_chip_is_expected_gives_its_chip() -> None:
     assert catalog.system("gb200").id == "gb200-nvl72"
     with pytest.raises(CatalogError, match="unknown chip 'h2o'; did you mean h20"):
         catalog.chip("h2o")
+
+
+def test_a_chip_resolves_to_its_system_or_says_it_is_in_none() -> None:
+    """`compare b30a` runs the reported B30A in its assumed 8-GPU node (it said 'unknown system or chip', suggesting
+    b30a itself); a chip no system holds (the Ascend 970, a 2028 roadmap part) says so."""
+    from parity import catalog
+    assert catalog.system("b30a").id == "hgx-b30a" and catalog.system("b30a").status == "reported"
+    with pytest.raises(CatalogError, match="no system in the catalog uses chip 'huawei-ascend-970' \\(roadmap\\)"):
+        catalog.system("huawei-ascend-970")

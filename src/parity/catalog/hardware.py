@@ -261,7 +261,8 @@ def system_for(the_chip: Chip) -> System:
     """The default system of a chip: the smallest catalog system built from it."""
     candidates = [s for s in systems() if s.chip.id == the_chip.id]
     if not candidates:
-        raise CatalogError(f"no system in the catalog uses chip {the_chip.id!r}")
+        raise CatalogError(f"no system in the catalog uses chip {the_chip.id!r} ({the_chip.status}); a system file "
+                           f"in data/systems would put it in one ('parity systems' lists them)")
     return min(candidates, key=lambda s: (s.chips, s.id))
 
 
@@ -271,7 +272,7 @@ def system(name: str) -> System:
         found = resolve(name, systems(), "system")
     except CatalogError as system_error:
         try:
-            return system_for(chip(name))
+            the_chip = chip(name)
         except CatalogError:
             names = [n for item in (*systems(), *chips()) for n in (item.id, *item.aliases)]
             hints = close_matches(name, names)
@@ -279,5 +280,6 @@ def system(name: str) -> System:
                 raise CatalogError(f"unknown system or chip {name!r}; did you mean {', '.join(hints)}?") \
                     from system_error
             raise CatalogError(f"unknown system or chip {name!r}; see 'parity systems'") from system_error
+        return system_for(the_chip)  # a chip in no system says so
     assert isinstance(found, System)
     return found
