@@ -391,3 +391,23 @@ def test_cli_pipeline_layout_sets_the_virtual_stages():
     assert result.exit_code == 0, result.output
     layout = json.loads(result.output)["layout"]
     assert (layout["virtual_stages"], layout["pp_layout"], layout["moe_dispatcher"]) == (2, "Et|(tt|)*30mL", "deepep")
+
+
+def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
+    """Training predictions on a chip with no measured calibration, or of a family no published training run was
+    measured on, say so as serving ones do: the MTT S5000 both (its MUSA family has no run), the Atlas 800 A3 the
+    family (DaVinci 910: no Ascend training run in the data), the H100 nothing. `train` gives them in its table and
+    JSON, `compare --workload train` in its note."""
+    from parity.compare import compare
+    from parity.uncertainty import training_flags
+    s5000, a3, h100 = (catalog.system(s) for s in ("mtt-s5000-8card", "atlas-800-a3", "hgx-h100"))
+    assert [f.split(" (")[0] for f in training_flags(s5000)] == [
+        "uncalibrated chip moorethreads-mtt-s5000", "training never checked on the musa family"]
+    assert [f.split(" (")[0] for f in training_flags(a3)] == ["training never checked on the davinci-910 family"]
+    assert training_flags(h100) == ()
+    out = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "mtt-s5000-8card", "--format",
+                                   "json"])
+    assert json.loads(out.stdout)["flags"] == list(training_flags(s5000))
+    rows = compare([h100, a3, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
+    assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family",
+                                      "uncalibrated (derived prior); training unchecked on the musa family"]

@@ -33,7 +33,7 @@ from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, flag_note, interval_kind, \
-    ratio_interval
+    ratio_interval, training_flags
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
@@ -260,8 +260,9 @@ def memory_shortfall(model: Model, system: System, profile: EngineProfile, preci
 
 def _train(system: System, model: Model, chips: int, seq_len: int, global_batch: int, precision: str) -> Comparison:
     chip = system.chip
+    raised = training_flags(system)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
-                  kv_cache="-", mode="train", calibrated=catalog.calibration(chip).measured)
+                  kv_cache="-", mode="train", calibrated=catalog.calibration(chip).measured, flags=raised)
     try:
         found = search_training(model, system, chips, seq_len, global_batch, catalog.calibration(chip),
                                 precision=precision, top=1)
@@ -279,7 +280,7 @@ def _train(system: System, model: Model, chips: int, seq_len: int, global_batch:
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=chips, fits=True,
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
-                      mfu=float(best.mfu), note="", assumptions=tuple(best.assumptions))
+                      mfu=float(best.mfu), note="; ".join(flag_note(raised, "")), assumptions=tuple(best.assumptions))
 
 
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,

@@ -25,7 +25,7 @@ from parity.plan import Layout
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm", "flag_note",
-           "short_basis"]
+           "short_basis", "training_flags"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -175,7 +175,28 @@ def flag_note(raised: Sequence[str], engine_id: str) -> list[str]:
             out.append(f.split(" on ")[0])
         elif "fitted only on runs" in f:
             out.append(f"{engine_id} fitted only on runs {'with' if ' with MTP' in f else 'without'} MTP")
+        elif f.startswith("training never checked on "):
+            out.append(f.split(" (")[0].replace("training never checked on ", "training unchecked on "))
     return out
+
+
+def _uncalibrated(chip: Chip, cal: Calibration) -> str:
+    """The flag of a chip whose predictions rest on no measurement of its own, or ''."""
+    if not cal.measured and chip.id not in catalog.fitted_chips():
+        return f"uncalibrated chip {chip.id} (calibration: {cal.basis or cal.id})"
+    return ""
+
+
+def training_flags(system: System) -> tuple[str, ...]:
+    """Ways a training prediction on `system` lies outside what parity was checked on: a chip with no measured
+    calibration (as case_flags says it for serving), and a chip family no published training run was measured on
+    (catalog.training_families)."""
+    chip = system.chip
+    out = [_uncalibrated(chip, catalog.calibration(chip))]
+    if chip.family not in catalog.training_families():
+        out.append(f"training never checked on the {chip.family} family (published runs measured on "
+                   f"{', '.join(sorted(catalog.training_families()))})")
+    return tuple(f for f in out if f)
 
 
 def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,
@@ -189,8 +210,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
     for system, cal in {s.id: (s, c) for s, c in systems}.values():
         chip = system.chip
         cal = cal or catalog.calibration(chip)
-        if not cal.measured and chip.id not in catalog.fitted_chips():
-            out.append(f"uncalibrated chip {chip.id} (calibration: {cal.basis or cal.id})")
+        if uncalibrated := _uncalibrated(chip, cal):
+            out.append(uncalibrated)
         elif weights and (unmeasured := unmeasured_gemm(cal, chip, weights)):
             out.append(unmeasured)
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag

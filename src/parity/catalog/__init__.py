@@ -3,7 +3,7 @@ parity's data folder (and the user's) into frozen values. This package is the on
 
 from parity.catalog.files import close_matches, data_dir, user_dir
 from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
-from parity.catalog.measurements import (fitted_chips, measured_gemm_formats, measurements, microbenchmarks, ratio_uncertainty_table,
+from parity.catalog.measurements import (fitted_chips, measured_gemm_formats, measurements, training_families, microbenchmarks, ratio_uncertainty_table,
                                          uncertainty_table, validated_features, validation_targets)
 from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_defaults,
@@ -18,5 +18,5 @@ __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sour
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
            "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
-           "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
+           "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "training_families", "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
            "training_profile_text", "validation_targets", "MtpAcceptance", "mtp_acceptance", "default_mtp", "mtp_setting"]

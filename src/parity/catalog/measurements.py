@@ -71,6 +71,13 @@ def fitted_chips() -> frozenset[str]:
     return frozenset(system(r["system"]).chip.id for r in rows if r.get("split") == "calibration")
 
 
+@cache
+def training_families() -> frozenset[str]:
+    """Chip families the published training runs were measured on (training_published.csv, every split): where
+    parity's training predictions have been checked."""
+    return frozenset(system(r["system"]).chip.family for r in measurements("training_published"))
+
+
 def measured_gemm_formats(rows: tuple[str, ...]) -> frozenset[str]:
     """The GEMM math keys (bf16, fp8, int8...) that published kernel figures among `rows` (a calibration's fitting
     rows) measure: a fitted calibration's other GEMM keys were moved with these, not measured. Empty where no row

@@ -18,6 +18,7 @@ from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_chunks, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
                              search_training, train_step)
+from parity.uncertainty import training_flags
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
 
@@ -81,7 +82,8 @@ def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
     rows += [("fits", "yes" if data["fits"] else data["note"]),
              (f"time to train {data['train_tokens']:.3g} tokens", f"{data['time_to_train_s'] / 86400:,.1f} days"),
              ("chip-hours", f"{data['chip_hours']:,.0f}"),
-             ("energy at chip TDP", f"{data['energy_j_at_tdp'] / 3.6e9:,.1f} MWh")]
+             ("energy at chip TDP", f"{data['energy_j_at_tdp'] / 3.6e9:,.1f} MWh"),
+             ("outside what was validated", "; ".join(data.get("flags", ())) or "no")]
     return [{"quantity": k, "value": v} for k, v in rows]
 
 
@@ -196,10 +198,13 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                                                              if k in ("step_s", "tokens_per_s_per_chip", "mfu",
                                                                       "bubble_fraction", "memory_bytes_per_chip")}}
                 for i, r in enumerate(found.best)]
+        raised = training_flags(the_system)
         payload = {"model": the_model.name, "system": the_system.id, "chips": n, "candidates": found.candidates,
-                   "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best]}
+                   "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best],
+                   "flags": list(raised)}
         emit(rows, SEARCH_COLUMNS, fmt, title=title, payload=payload, out=out,
-             caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit. Assumptions: "
+             caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit. "
+                     + (f"Outside what was validated: {'; '.join(raised)}. " if raised else "") + "Assumptions: "
                      + "; ".join(found.best[0].assumptions))
         return
     chosen, picked = "", ""
@@ -233,10 +238,11 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         if not bool(result.fits) and not show_infeasible:
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
-    data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens)}
+    data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens),
+            "flags": list(training_flags(the_system))}
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
-    emit_record(_one_layout_rows(data), fmt,
+    emit_record(_one_layout_rows(data), fmt, wrap=True,
                 title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data,
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
