@@ -142,8 +142,8 @@ def test_a_kv_bound_load_is_flagged_by_the_steady_model_and_replaced_by_the_simu
     row = {"case_id": "kv", "model": "llama-3.1-70b", "system": "hgx-h100", "engine": "vllm", "weights": "fp8",
            "isl": 2048, "osl": 512, "tp": 2}
     bound, roomy = predict_rows([{**row, "concurrency": 128}, {**row, "concurrency": 8}], model_kind="steady")
-    assert bound.flags == ("KV-bound load (45 of 128 clients wait for a KV-cache slot): its TTFT is mostly that "
-                           "queue",)
+    assert bound.flags == ("KV-bound load (45 of 128 clients wait for a KV-cache slot, 83 hold one): its TTFT is "
+                           "mostly that queue",)
     assert bound.ttft_s == pytest.approx(15.86, rel=1e-3) and roomy.flags == ()
     band = Intervals.from_table(catalog.uncertainty_table("steady")).band("ttft_s", "agg")
     low, high = bound.interval("ttft_s")

@@ -50,8 +50,8 @@ def kv_load_flag(waiting: float, clients: float) -> str:
     of them (the simulator's threshold for its own `KV-bound run`) and one whole client, else ''."""
     if not waiting >= max(KV_BOUND_SHARE * clients, 1.0):
         return ""
-    return (f"{KV_LOAD_FLAG} ({waiting:,.0f} of {clients:,.0f} clients wait for a KV-cache slot): its TTFT is mostly "
-            "that queue")
+    return (f"{KV_LOAD_FLAG} ({waiting:,.0f} of {clients:,.0f} clients wait for a KV-cache slot, "
+            f"{clients - waiting:,.0f} hold one): its TTFT is mostly that queue")
 
 
 def _intervals(model_kind: str = "steady") -> Intervals | None:
