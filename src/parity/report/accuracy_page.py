@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from parity.crossvendor import ratio_error_median
+from parity.simulate import KV_BOUND_SHARE
 from parity.validate import CaseError, Score, flag_scores, scores
 
 __all__ = ["accuracy_markdown", "summary_table", "SUMMARY_START", "SUMMARY_END", "METRIC_NAMES"]
@@ -185,7 +186,8 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "",
         "A prediction names the ways its case lies outside what parity was checked on (`outside what was validated` "
         "in `serve`, the `flags` column of `predict`), and its 80% interval is then twice as wide in log. "
-        "`KV-bound run` is the simulator's own: the run preempted, or at least 1% of its requests waited for KV room. "
+        f"`KV-bound run` is the simulator's own: the run preempted, or at least {KV_BOUND_SHARE:.0%} of its requests "
+        "waited for KV room. "
         "A row with several flags counts under each; none: rows without a flag.",
         "",
         _score_table(flag_scores(errors), lambda s: [dict(s.group)["flag"]], ["flag"]),
