@@ -113,3 +113,28 @@ def test_the_frontier_is_pareto() -> None:
     chips = [c.tokens_per_s_per_chip for c in frontier]
     assert users == sorted(users, reverse=True) and chips == sorted(chips)
     assert len(frontier) >= 5
+
+
+def test_a_group_of_prompts_never_makes_a_mixed_step_cheaper() -> None:
+    """gpt-oss-120b on 16 B200s (tp2-dp8-ep16, vLLM): a 128-token prompt beside 256 decodes prices the mixed step
+    under the decodes alone (the MoE all-to-all changes mode when prompts join); the engine time the prompt adds
+    is then zero, not negative (a negative share sent the search's bisection to overflow), while the group's wall
+    time is the mixed step's own (6.06 ms)."""
+    from parity.serving import _group_prefill
+    m, s, profile, cal, precision = setup("gpt-oss-120b", "hgx-b200", "vllm")
+    grid = layout_grid(m, 16)
+    layout = next(grid.at(i) for i in range(len(grid)) if str(grid.at(i)) == "tp2-dp8-ep16")
+    dep = engine_deployment(m, s, layout, precision, cal, profile)
+    added, wall = _group_prefill(dep, profile, 128.0, 1.0, 256.0, 160.0, True)
+    assert float(added) == 0.0 and float(wall) == pytest.approx(6.064e-3, rel=1e-3)
+
+
+def test_the_search_caption_gives_a_small_best_rate_in_three_figures() -> None:
+    """Llama-3.1-8B with 2,000,000-token prompts on an H100 node: the best delivers 0.376 tok/s/chip, which the
+    caption printed as 0."""
+    from click.testing import CliRunner
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "2000000",
+                                   "--refine", "0"])
+    assert out.exit_code == 0, out.output
+    assert "Best under TPOT 50 ms: 0.376 tok/s/chip" in " ".join(out.output.split())
