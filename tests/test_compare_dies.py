@@ -10,6 +10,7 @@ from parity.compare import compare
 from parity.hardware import per_die
 from parity.search import best_precision, search_spanning
 from parity.uncertainty import case_flags
+from parity.flags import texts
 
 
 def test_a3_runs_sixteen_die_ranks_and_reports_per_package() -> None:
@@ -33,8 +34,8 @@ def test_profile_fitted_only_on_mtp_runs_is_flagged_without_mtp() -> None:
     """sglang-cann was fitted on four B12 rows, all with NEXTN 3 (MTP): run without MTP it is outside them."""
     system, model = catalog.system("atlas-800-a3"), catalog.model("deepseek-r1")
     profile = catalog.engine_for("sglang", "cann")
-    off = case_flags([(system, None)], model, profile, [], 0)
-    on = case_flags([(system, None)], model, profile, [], 2)
+    off = texts(case_flags([(system, None)], model, profile, [], 0))
+    on = texts(case_flags([(system, None)], model, profile, [], 2))
     assert "engine profile sglang-cann fitted only on runs with MTP (4 rows), run here without" in off
     assert not any("fitted only on runs" in f for f in on)
     (row,) = compare([system], model, profile, ttft_s=5.0)

@@ -11,7 +11,8 @@ from parity import catalog
 from parity.cli import cli
 from parity.errors import ModelConfigError
 from parity.hf import context_window
-from parity.predict import flags, scenario_from_row
+from parity.flags import texts
+from parity.predict import Scenario, flags, scenario_from_row
 
 MEASUREMENTS = Path(__file__).parents[1] / "src" / "parity" / "data" / "measurements"
 
@@ -57,16 +58,20 @@ def _row(model: str, isl: int, osl: int, **extra: object) -> dict:
                 **extra)
 
 
+def said(scenario: Scenario) -> list[str]:
+    return texts(flags(scenario))
+
+
 def test_requests_past_the_window_are_flagged_not_refused() -> None:
-    past = flags(scenario_from_row(_row("llama-3.1-8b", 500_000, 1_024)))
+    past = said(scenario_from_row(_row("llama-3.1-8b", 500_000, 1_024)))
     assert "sequences of 501,024 tokens past llama-3.1-8b's context window of 131,072 (config.json)" in past
     # GPUStack's 32k prompts on Qwen3-32B (PG03): 32,100 of 40,960
-    assert not any("context window" in f for f in flags(scenario_from_row(_row("qwen3-32b", 32_000, 100))))
+    assert not any("context window" in f for f in said(scenario_from_row(_row("qwen3-32b", 32_000, 100))))
     # a decode step's sequence is its context, a prefill step's its prompt
     decode = _row("llama-3.1-8b", 1_024, 1_024, phase="decode", batch=1, context=200_000)
-    assert any("200,000 tokens past" in f for f in flags(scenario_from_row(decode)))
+    assert any("200,000 tokens past" in f for f in said(scenario_from_row(decode)))
     prefill = _row("llama-3.1-8b", 131_072, 1_000_000, phase="prefill", batch=1)
-    assert not any("context window" in f for f in flags(scenario_from_row(prefill)))
+    assert not any("context window" in f for f in said(scenario_from_row(prefill)))
 
 
 def test_serve_prints_the_flag() -> None:

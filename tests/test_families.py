@@ -70,7 +70,7 @@ def test_inheritance_is_stated_in_predictions_and_show() -> None:
     raised = flags(scenario)
     (predicted,) = predict_scenarios([scenario])
     assert "calibration: inherited from nvidia-h200-sxm (hopper family)" in predicted.note
-    assert any(f.startswith("uncalibrated chip nvidia-h800-sxm (calibration: inherited from nvidia-h200-sxm")
+    assert any(f.text.startswith("uncalibrated chip nvidia-h800-sxm (calibration: inherited from nvidia-h200-sxm")
                for f in raised)
 
 

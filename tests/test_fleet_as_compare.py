@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from parity import catalog
 from parity.cli import cli
 from parity.compare import compare
+from parity.flags import texts
 from parity.fleet import plan_fleet
 
 
@@ -62,14 +63,15 @@ def test_fleet_names_what_compare_flags_and_why_no_configuration_is_chosen() -> 
 
 
 def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
-    from parity.uncertainty import flag_note
-    raised = ("sequences of 301,024 tokens past llama-3.1-8b's context window of 131,072 (config.json)",
-              "uncalibrated chip kunlunxin-p800 (calibration: derived-prior-npu: the kunlun-xpu family and its "
-              "parents hold no measurement)", "fp4 GEMM rate not measured on nvidia-b200-sxm (family-blackwell "
-              "measures bf16, fp8; fp4 moved with them)", "engine profile generic not fitted to measurements",
-              "engine profile sglang-cann fitted only on runs with MTP")
-    assert flag_note(raised, "sglang-cann") == [
+    from parity.uncertainty import case_flags, flag_note
+    model, generic = catalog.model("llama-3.1-8b"), catalog.engine("generic")
+    raised = (*case_flags([(catalog.system("kunlun-p800-8card"), None)], model, generic, [], 0, 301_024),
+              *case_flags([(catalog.system("hgx-b200"), None)], model, generic, [], 0, 0, "nvfp4"),
+              *case_flags([(catalog.system("atlas-800-a3"), None)], catalog.model("deepseek-r1"),
+                          catalog.engine_for("sglang", "cann"), [], 0))
+    assert "engine profile generic not fitted to measurements" in texts(raised)  # left to the JSON
+    assert flag_note(raised) == [
         "301,024 tokens past the 131,072-token context window", "uncalibrated (derived prior)",
         "fp4 GEMM rate not measured", "sglang-cann fitted only on runs with MTP"]
-    assert flag_note(("uncalibrated chip nvidia-h800-sxm (calibration: inherited from nvidia-h200-sxm (hopper "
-                      "family))",), "generic") == ["uncalibrated (inherits h200-sxm)"]
+    h800 = case_flags([(catalog.system("hgx-h800"), None)], model, generic, [], 0)
+    assert flag_note(h800) == ["uncalibrated (inherits h200-sxm)"]

@@ -10,7 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "parity"
 # lowest first; modules in one tuple are peers and may not import each other
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
-    ("units", "dtypes", "optimize", "tomlwrite", "parallel"),
+    ("units", "dtypes", "optimize", "tomlwrite", "parallel", "flags"),
     ("hardware", "model", "engine"),
     ("hf",),
     ("catalog",),

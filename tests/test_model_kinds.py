@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from parity import catalog
 from parity.dtypes import FORMATS
 from parity.errors import ModelConfigError
+from parity.flags import Flag
 from parity.hf import model_from_config
 from parity.model import Attention, Layer
 
@@ -216,7 +217,7 @@ def test_qwen35_nested_config_loads_and_unknown_keys_are_flagged() -> None:
     m = catalog.model("qwen3.5-397b-a17b")
     assert "linear_attention" in m.features and not m.flags
     flagged = model_from_config({**BASE, "mystery_width": 4096})
-    assert flagged.flags == ("unmodelled: mystery_width",)
+    assert flagged.flags == (Flag("unmodelled", "unmodelled: mystery_width"),)
     assert model_from_config({**BASE, "layer_types": ["full_attention", "full_attention"]}).flags == ()
 
 
@@ -225,7 +226,7 @@ def test_model_flags_reach_predictions() -> None:
 
     s = scenario_from_row(dict(case_id="x", model="gemma-4-26b-a4b", system="hgx-h100", engine="", tp=1,
                                isl=1024, osl=128, concurrency=1))
-    assert any(f.startswith("unmodelled: attention_k_eq_v") for f in flags(s))
+    assert any(f.text.startswith("unmodelled: attention_k_eq_v") for f in flags(s))
 
 
 def test_granite4_spelling_of_mamba2_keys_and_refused_hybrids() -> None:
@@ -399,7 +400,7 @@ def test_a_key_that_only_matters_with_another_is_flagged_only_then() -> None:
     """MiniMax-M1 names shared_moe_mode 'sigmoid' but has no shared expert (shared_intermediate_size 0): moot."""
     assert model_from_config({**BASE, "shared_moe_mode": "sigmoid", "shared_intermediate_size": 0}).flags == ()
     assert model_from_config({**BASE, "shared_moe_mode": "sigmoid", "shared_intermediate_size": 64}).flags == \
-        ("unmodelled: shared_intermediate_size", "unmodelled: shared_moe_mode")
+        tuple(Flag("unmodelled", f"unmodelled: {key}") for key in ("shared_intermediate_size", "shared_moe_mode"))
     m1 = catalog.model("minimax-m1")
     assert not m1.flags and sum(l.count for l in m1.layers if l.attention.kind == "lightning") == 70
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from parity import catalog
 from parity.errors import ParityError
+from parity.flags import Flag
 from parity.memory import kv_bytes_per_token_per_device
 from parity.plan import Shard
 from parity.predict import deployment, predict_scenarios, scenario_from_row, simulate_scenario
@@ -82,8 +83,8 @@ def test_kv_exhaustion_preempts_the_latest_request_once() -> None:
     assert r.latency["e2e_s"] == pytest.approx(14.270, rel=0.002)
     # the preempted request waited for KV room to come back: the run is KV-bound, and says so
     assert r.kv_waited == 1
-    assert r.kv_flag() == ("KV-bound run (1 of 2 requests waited for KV room, 1 preempted): its TTFT turns on the "
-                           "KV capacity")
+    assert r.kv_flag() == Flag("KV-bound run", "KV-bound run (1 of 2 requests waited for KV room, 1 preempted): its "
+                                               "TTFT turns on the KV capacity")
 
 
 def test_reserved_kv_never_preempts_and_queues_instead() -> None:
@@ -96,7 +97,7 @@ def test_reserved_kv_never_preempts_and_queues_instead() -> None:
     assert r.preemptions == 0
     assert r.latency["ttft_s"] == pytest.approx(5.5245, rel=1e-3)
     assert r.kv_waited == 1  # the second request, refused until the first ended
-    assert r.kv_flag().startswith("KV-bound run (1 of 2 requests waited for KV room, 0 preempted)")
+    assert r.kv_flag().text.startswith("KV-bound run (1 of 2 requests waited for KV room, 0 preempted)")
 
 
 def test_a_run_with_kv_room_to_spare_is_not_flagged() -> None:
@@ -105,7 +106,7 @@ def test_a_run_with_kv_room_to_spare_is_not_flagged() -> None:
     table = StepTable.of(linear, **GRID)
     for on_demand in (True, False):
         r = run_aggregated(table, scheduler(capacity=5000, on_demand=on_demand), bench(1000, 1000, 2, 2))
-        assert (r.preemptions, r.kv_waited, r.kv_flag()) == (0, 0, "")
+        assert (r.preemptions, r.kv_waited, r.kv_flag()) == (0, 0, None)
 
 
 def test_disaggregated_first_token_waits_for_the_kv_transfer() -> None:

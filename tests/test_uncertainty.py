@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
+from parity.flags import Flag
 from parity.predict import predict_rows
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, build_intervals, coverage, interval_kind
 from parity.validate import interval_coverage
@@ -122,9 +123,9 @@ def test_a_kv_bound_simulated_run_is_flagged_and_its_interval_widened() -> None:
     row = {"case_id": "kv", "model": "llama-3.1-70b", "system": "hgx-h100", "engine": "vllm", "weights": "fp8",
            "isl": 2048, "osl": 512, "tp": 2}
     bound, roomy = predict_rows([{**row, "concurrency": 128}, {**row, "concurrency": 8}], model_kind="sim")
-    (kv,) = (f for f in bound.flags if f.startswith("KV-bound run ("))  # one flag, its own entry
+    (kv,) = (f.text for f in bound.flags if f.kind == "KV-bound run")  # one flag, its own entry
     assert kv.endswith("preempted): its TTFT turns on the KV capacity")
-    assert not any("KV-bound" in f for f in roomy.flags)
+    assert not any("KV-bound" in f.kind for f in roomy.flags)
     assert kv in bound.row()["flags"].split("; ")  # predict's flags column joins them
     waited = int(kv.split("KV-bound run (")[1].split(" of ")[0].replace(",", ""))
     assert bound.extra["kv_waited"] == waited > 0 and roomy.extra["kv_waited"] == 0.0  # predict's kv_waited column
@@ -142,25 +143,30 @@ def test_a_kv_bound_load_is_flagged_by_the_steady_model_and_replaced_by_the_simu
     row = {"case_id": "kv", "model": "llama-3.1-70b", "system": "hgx-h100", "engine": "vllm", "weights": "fp8",
            "isl": 2048, "osl": 512, "tp": 2}
     bound, roomy = predict_rows([{**row, "concurrency": 128}, {**row, "concurrency": 8}], model_kind="steady")
-    assert bound.flags == ("KV-bound load (45 of 128 clients wait for a KV-cache slot, 83 hold one): its TTFT is "
-                           "mostly that queue",)
+    assert [f.text for f in bound.flags] == ["KV-bound load (45 of 128 clients wait for a KV-cache slot, 83 hold "
+                                             "one): its TTFT is mostly that queue"]
     assert bound.ttft_s == pytest.approx(15.86, rel=1e-3) and roomy.flags == ()
     band = Intervals.from_table(catalog.uncertainty_table("steady")).band("ttft_s", "agg")
     low, high = bound.interval("ttft_s")
     assert math.log(high / low) == pytest.approx(WIDEN_FLAGGED * (band.q_high - band.q_low))
     (simulated,) = predict_rows([{**row, "concurrency": 128}], model_kind="sim")
-    assert [f.split(" (")[0] for f in simulated.flags] == ["KV-bound run"]
+    assert [f.kind for f in simulated.flags] == ["KV-bound run"]
 
 
-def test_flag_kinds_are_the_words_before_each_flags_detail() -> None:
-    """A flag's kind is its words before its ':' or ' (' (its parentheses may hold '; ', as a calibration's
-    measured formats do), once each."""
+def test_flag_kinds_are_each_flags_kind_once() -> None:
+    """The kinds `validate --by flag` groups by are those the producers name, once each in order: the B200's FP4
+    GEMM rate (unmeasured on its own chip), a feature never validated (Qwen3.5's linear attention) and the generic
+    engine; a run past the context window adds its own."""
     from parity.validate import flag_kinds
-    flags = ("fp4 GEMM rate not measured on nvidia-b200-sxm (family-blackwell measures bf16, fp8; fp4 moved with "
-             "them)", "features never validated: mla", "KV-bound run (3 of 9 requests waited for KV room, 0 "
-             "preempted): its TTFT turns on the KV capacity", "features never validated: mtp")
-    assert flag_kinds(flags) == ("fp4 GEMM rate not measured on nvidia-b200-sxm", "features never validated",
-                                 "KV-bound run")
+    from parity.uncertainty import case_flags
+    raised = case_flags([(catalog.system("hgx-b200"), None)], catalog.model("qwen3.5-397b-a17b"),
+                        catalog.engine("generic"), [], 0, 0, "nvfp4")
+    assert flag_kinds(raised) == ("fp4 GEMM rate not measured on nvidia-b200-sxm", "features never validated",
+                                  "engine profile generic not fitted to measurements")
+    assert flag_kinds(raised + raised) == flag_kinds(raised)
+    past = case_flags([(catalog.system("hgx-b200"), None)], catalog.model("llama-3.1-8b"),
+                      catalog.engine("generic"), [], 0, 200_000)
+    assert flag_kinds(past)[0] == "past the context window"
     assert flag_kinds(()) == ()
 
 
@@ -168,10 +174,10 @@ def test_flag_scores_count_a_row_under_each_of_its_flags() -> None:
     """Three never-fitted TTFT rows: +10% unflagged, -50% KV-bound, +20% KV-bound and uncalibrated; a calibration
     row is not scored. KV-bound: 2 rows, median |error| 35%, bias -15%; none: 1 row at +10%."""
     from parity.validate import CaseError, flag_scores
-    def case(split: str, predicted: float, *flags: str) -> CaseError:
+    def case(split: str, predicted: float, *kinds: str) -> CaseError:
         return CaseError(case_id="c", split=split, system="s", engine="e", model="m", mode="agg", metric="ttft_s",
-                         measured=1.0, predicted=predicted, flags=flags)
-    kv = "KV-bound run (1 of 2 requests waited for KV room, 0 preempted): its TTFT turns on the KV capacity"
+                         measured=1.0, predicted=predicted, flags=tuple(Flag(k, f"{k} (detail)") for k in kinds))
+    kv = "KV-bound run"
     found = {dict(s.group)["flag"]: s for s in flag_scores([
         case("holdout", 1.1), case("holdout", 0.5, kv), case("unseen", 1.2, "uncalibrated chip x", kv),
         case("calibration", 9.0, kv)])}
@@ -186,10 +192,10 @@ def test_validate_by_flag_groups_the_scores_by_flag_kind() -> None:
     scored row together; a calibration row is not scored. Any other field beside 'flag' is refused in one line."""
     from parity.cli.validate_cmd import score_table
     from parity.validate import CaseError
-    def case(split: str, predicted: float, *flags: str) -> CaseError:
+    def case(split: str, predicted: float, *kinds: str) -> CaseError:
         return CaseError(case_id="c", split=split, system="s", engine="e", model="m", mode="agg", metric="ttft_s",
-                         measured=1.0, predicted=predicted, flags=flags)
-    table = score_table([case("holdout", 1.1), case("holdout", 0.5, "KV-bound run (x)", "uncalibrated chip y"),
+                         measured=1.0, predicted=predicted, flags=tuple(Flag(k, f"{k} (detail)") for k in kinds))
+    table = score_table([case("holdout", 1.1), case("holdout", 0.5, "KV-bound run", "uncalibrated chip y"),
                          case("calibration", 3.0)], ["flag"])
     assert [(r["flag"], r["count"]) for r in table] == [("KV-bound run", 1), ("none", 1), ("uncalibrated chip y", 1),
                                                          ("all scored", 2)]

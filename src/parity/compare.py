@@ -23,6 +23,7 @@ from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
+from parity.flags import Flag, texts
 from parity.hardware import Calibration, Chip, System, per_die
 from parity.model import Model
 from parity.parallel import map_chunks
@@ -92,7 +93,7 @@ class Comparison:
     tpot_s_high: float = float("nan")
     tokens_per_s_per_chip_low: float = float("nan")
     tokens_per_s_per_chip_high: float = float("nan")
-    flags: tuple[str, ...] = ()  # ways the case lies outside what parity was checked on
+    flags: tuple[Flag, ...] = ()  # ways the case lies outside what parity was checked on
     mfu: float = float("nan")
     spec_ratios: dict[str, float] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
@@ -120,6 +121,7 @@ class Comparison:
         out["clients_per_worker"] = self.configuration.concurrency if self.configuration else float("nan")
         out["decode_tokens_per_s_per_chip"] = self.tokens_per_s_per_chip
         out["decode_ratio"] = self.decode_ratio
+        out["flags"] = texts(self.flags)
         return out
 
 
@@ -177,7 +179,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
     note = "; ".join(filter(None, [
-        *flag_note(raised, profile.id), f"spans {span} systems" if span > 1 else "",
+        *flag_note(raised), f"spans {span} systems" if span > 1 else "",
         _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp,
                best.tokens_per_s_per_chip / dies, dies) if span == 1 else ""]))
     return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
@@ -280,7 +282,7 @@ def _train(system: System, model: Model, chips: int, seq_len: int, global_batch:
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=chips, fits=True,
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
-                      mfu=float(best.mfu), note="; ".join(flag_note(raised, "")), assumptions=tuple(best.assumptions))
+                      mfu=float(best.mfu), note="; ".join(flag_note(raised)), assumptions=tuple(best.assumptions))
 
 
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,

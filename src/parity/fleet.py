@@ -17,6 +17,7 @@ from parity import catalog
 from parity.compare import domain_shortfall, serving_spans
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
+from parity.flags import Flag, texts
 from parity.hardware import Chip, per_die
 from parity.model import Model
 from parity.search import best_precision, search_spanning
@@ -56,11 +57,11 @@ class FleetPlan:
     served_tokens_per_day: float | None = None
     served_share: float | None = None
     note: str = ""
-    flags: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
     assumptions: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return asdict(self) | {"flags": texts(self.flags)}
 
 
 def _price(chip: Chip) -> tuple[float | None, str]:
@@ -133,7 +134,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             served_tokens_per_day=served_day, served_share=share,
-            note="; ".join(filter(None, [*flag_note(raised, engine.id), spanning,
+            note="; ".join(filter(None, [*flag_note(raised), spanning,
                                          "" if share is None or share >= 1
                                          else f"serves {share:.0%} of the demand within the limits"])),
             flags=raised, assumptions=notes))

@@ -19,6 +19,7 @@ from parity import catalog, tomlwrite
 from parity.engine import EngineProfile
 from parity.cost import math_unit
 from parity.dtypes import format_named
+from parity.flags import Flag
 from parity.hardware import Calibration, Chip, System
 from parity.model import Model
 from parity.plan import Layout
@@ -140,14 +141,16 @@ def bands_from(residuals: Mapping[str, Sequence[float]], minimum: int = 5) -> di
     return out
 
 
-def context_flags(model: Model, tokens: float) -> list[str]:
+def context_flags(model: Model, tokens: float) -> list[Flag]:
     """A flag when a request of `tokens` (prompt + output) runs past the model's context window (its config's,
     RoPE scaling included: Model.context_window): the engine would refuse it unless started beyond its config
     (e.g. with YaRN), so the prediction prices a run the model was not set up for. Nothing where the window is
     unknown (0)."""
     window = model.context_window
     if window and tokens > window:
-        return [f"sequences of {tokens:,.0f} tokens past {model.name}'s context window of {window:,} (config.json)"]
+        return [Flag("past the context window",
+                     f"sequences of {tokens:,.0f} tokens past {model.name}'s context window of {window:,} (config.json)",
+                     f"{tokens:,.0f} tokens past the {window:,}-token context window")]
     return []
 
 
@@ -159,49 +162,41 @@ def short_basis(basis: str) -> str:
     return "derived prior" if "derived" in basis else basis.split(":")[0]
 
 
-def flag_note(raised: Sequence[str], engine_id: str) -> list[str]:
+def flag_note(raised: Sequence[Flag]) -> list[str]:
     """case_flags of a best configuration in the few words a table's note gives them (`compare`, `fleet`; the
-    whole flags are in their JSON): past the context window, an uncalibrated chip and its basis, a GEMM format's
-    rate not measured, an engine profile fitted only with or without MTP. Other flags (the generic engine, a far
-    layout) hold for most rows of such tables and are left to the JSON."""
-    out = []
-    for f in raised:
-        if f.startswith("sequences of ") and "context window" in f:
-            tokens, window = f.removeprefix("sequences of ").split(" tokens")[0], f.rsplit(" of ", 1)[1].split(" ")[0]
-            out.append(f"{tokens} tokens past the {window}-token context window")
-        elif f.startswith("uncalibrated chip "):
-            out.append(f"uncalibrated ({short_basis(f.split('(calibration: ', 1)[1].removesuffix(')'))})")
-        elif "GEMM rate not measured" in f:
-            out.append(f.split(" on ")[0])
-        elif "fitted only on runs" in f:
-            out.append(f"{engine_id} fitted only on runs {'with' if ' with MTP' in f else 'without'} MTP")
-        elif f.startswith("training never checked on "):
-            out.append(f.split(" (")[0].replace("training never checked on ", "training unchecked on "))
-    return out
+    whole flags are in their JSON): the flags with a brief (past the context window, an uncalibrated chip and its
+    basis, a GEMM format's rate not measured, an engine profile fitted only with or without MTP, training never
+    checked on the family). Other flags (the generic engine, a far layout) hold for most rows of such tables and
+    are left to the JSON."""
+    return list(dict.fromkeys(f.brief for f in raised if f.brief))
 
 
-def _uncalibrated(chip: Chip, cal: Calibration) -> str:
-    """The flag of a chip whose predictions rest on no measurement of its own, or ''."""
+def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
+    """The flag of a chip whose predictions rest on no measurement of its own, or None."""
     if not cal.measured and chip.id not in catalog.fitted_chips():
-        return f"uncalibrated chip {chip.id} (calibration: {cal.basis or cal.id})"
-    return ""
+        basis = cal.basis or cal.id
+        return Flag("uncalibrated chip", f"uncalibrated chip {chip.id} (calibration: {basis})",
+                    f"uncalibrated ({short_basis(basis)})")
+    return None
 
 
-def training_flags(system: System) -> tuple[str, ...]:
+def training_flags(system: System) -> tuple[Flag, ...]:
     """Ways a training prediction on `system` lies outside what parity was checked on: a chip with no measured
     calibration (as case_flags says it for serving), and a chip family no published training run was measured on
     (catalog.training_families)."""
     chip = system.chip
     out = [_uncalibrated(chip, catalog.calibration(chip))]
     if chip.family not in catalog.training_families():
-        out.append(f"training never checked on the {chip.family} family (published runs measured on "
-                   f"{', '.join(sorted(catalog.training_families()))})")
+        out.append(Flag(f"training never checked on the {chip.family} family",
+                        f"training never checked on the {chip.family} family (published runs measured on "
+                        f"{', '.join(sorted(catalog.training_families()))})",
+                        f"training unchecked on the {chip.family} family"))
     return tuple(f for f in out if f)
 
 
 def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,
                layouts: Sequence[Layout], mtp_tokens: int = 0, context_tokens: float = 0,
-               weights: str = "") -> tuple[str, ...]:
+               weights: str = "") -> tuple[Flag, ...]:
     """Ways a serving case (a model on these systems' workers of these layouts; each system with the
     calibration the case uses, None for the catalog's; requests of `context_tokens` prompt + output tokens;
     `weights` its weight format) lies outside what the model was fitted and checked on."""
@@ -217,31 +212,35 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     unseen = sorted(used - catalog.validated_features())
     if unseen:
-        out.append(f"features never validated: {', '.join(unseen)}")
+        out.append(Flag("features never validated", f"features never validated: {', '.join(unseen)}"))
     if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
-        out.append("layout far from measured ones (pipeline parallel or over 64 chips per worker)")
+        out.append(Flag("layout far from measured ones",
+                        "layout far from measured ones (pipeline parallel or over 64 chips per worker)"))
     chip = systems[0][0].chip
     if engine.id == "generic" or not engine.measured:
-        out.append(f"engine profile {engine.id} not fitted to measurements")
+        said = f"engine profile {engine.id} not fitted to measurements"
+        out.append(Flag(said, said))
     elif chip.software_stack and engine.stack != chip.software_stack:
-        out.append(f"engine profile {engine.id} fitted on {engine.stack}, not on {chip.software_stack}")
+        said = f"engine profile {engine.id} fitted on {engine.stack}, not on {chip.software_stack}"
+        out.append(Flag(said, said))
     out += _mtp_beyond_fit(engine, mtp_tokens)
     return tuple(out)
 
 
-def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> str:
+def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     """A flag when the GEMM math a weight format runs on a chip is not among those the chip's fitted calibration
     measured (catalog.measured_gemm_formats: its rate was moved with the measured ones, e.g. CDNA4's FP4 with its
-    BF16 and FP8), else ''. A calibration measured otherwise (parity calibrate's microbenchmarks) names no format."""
+    BF16 and FP8), else None. A calibration measured otherwise (parity calibrate's microbenchmarks) names no format."""
     measured = catalog.measured_gemm_formats(cal.rows)
     math, _ = math_unit(format_named(weights), chip)
     if not measured or math in measured:
-        return ""
-    return (f"{math} GEMM rate not measured on {chip.id} ({cal.id} measures {', '.join(sorted(measured))}; "
-            f"{math} moved with them)")
+        return None
+    kind = f"{math} GEMM rate not measured on {chip.id}"
+    return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} moved with them)",
+                f"{math} GEMM rate not measured")
 
 
-def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[str]:
+def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[Flag]:
     """A flag when a stack profile's fitting rows all ran multi-token prediction and the case does not, or the
     reverse: its step-time scales absorbed the assumed MTP acceptance, which the case then leaves out (or adds)."""
     fitted = [r for r in catalog.measurements("serving_published") if r["case_id"] in set(engine.rows)]
@@ -249,7 +248,10 @@ def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[str]:
         return []
     with_mtp = [float(r.get("mtp_tokens") or 0) > 0 for r in fitted]
     if all(with_mtp) and not mtp_tokens:
-        return [f"engine profile {engine.id} fitted only on runs with MTP ({len(fitted)} rows), run here without"]
-    if not any(with_mtp) and mtp_tokens:
-        return [f"engine profile {engine.id} fitted only on runs without MTP ({len(fitted)} rows), run here with"]
-    return []
+        fitted_with, here = "with", "without"
+    elif not any(with_mtp) and mtp_tokens:
+        fitted_with, here = "without", "with"
+    else:
+        return []
+    kind = f"engine profile {engine.id} fitted only on runs {fitted_with} MTP"
+    return [Flag(kind, f"{kind} ({len(fitted)} rows), run here {here}", f"{engine.id} fitted only on runs {fitted_with} MTP")]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import re
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from parity.catalog.engine_file import SECTION_COMMENTS, key_path, sectioned
 from parity.deployments import DeploymentCheck, deployment_checks
 from parity.engine import EngineProfile
 from parity.errors import ParityError
+from parity.flags import Flag
 from parity.hardware import Calibration
 from parity.ops import Batch
 from parity.optimize import nelder_mead
@@ -104,7 +104,7 @@ class CaseError:
     measured: float
     predicted: float
     engine_version: str = ""
-    flags: tuple[str, ...] = ()  # the prediction's flags: where the case lies outside what was checked
+    flags: tuple[Flag, ...] = ()  # the prediction's flags: where the case lies outside what was checked
 
     @property
     def error(self) -> float:
@@ -158,11 +158,9 @@ def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predict
     return out
 
 
-def flag_kinds(flags: Sequence[str]) -> tuple[str, ...]:
-    """The kinds of a prediction's flags: each flag's words before its first ':' or ' (', once each, e.g.
-    "KV-bound run", "features never validated"."""
-    kinds = (re.split(r":| \(", flag, maxsplit=1)[0].strip() for flag in flags)
-    return tuple(dict.fromkeys(k for k in kinds if k))
+def flag_kinds(flags: Sequence[Flag]) -> tuple[str, ...]:
+    """The kinds of a prediction's flags, once each, e.g. "KV-bound run", "features never validated"."""
+    return tuple(dict.fromkeys(f.kind for f in flags))
 
 
 def flag_scores(errors: Iterable[CaseError], splits: Sequence[str] = SCORED_SPLITS) -> list[Score]:

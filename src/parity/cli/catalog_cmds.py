@@ -15,6 +15,7 @@ from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import PROFILE_SECTIONS, EngineProfile
 from parity.errors import CatalogError, ParityError
+from parity.flags import joined, texts
 from parity.hardware import Chip, System
 from parity.model import Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
@@ -135,7 +136,7 @@ def models(fmt: str, out: Path | None) -> None:
         rows.append({"id": entry.id, "hf": entry.hf, "parameters": m.parameters,
                      "active_parameters": m.active_parameters, "layers": m.num_layers,
                      "features": " ".join(sorted(m.features)), "weights": f"{m.weight_format}/{m.expert_weight_format}",
-                     "flags": "; ".join(m.flags)})
+                     "flags": joined(m.flags)})
     columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left", wide=True),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", plain, "left"),
@@ -196,10 +197,10 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
              {"quantity": "of which weight matmuls [GFLOP]", "value": f"{m.matmul_flops_per_token() / 1e9:,.2f}"}]
     rows += [{"quantity": "vision tower parameters (apart, estimated)", "value": f"{m.vision_parameters:,}"},
              {"quantity": "fixed state per sequence [MB]", "value": f"{m.state_bytes_per_sequence / 1e6:,.2f}"},
-             {"quantity": "flags", "value": "; ".join(m.flags) or "none"}]
+             {"quantity": "flags", "value": joined(m.flags) or "none"}]
     kinds = layer_kind_rows(m, float(context))
     payload |= {"vision_parameters": m.vision_parameters, "state_bytes_per_sequence": m.state_bytes_per_sequence,
-                "flags": list(m.flags), "layer_kinds": kinds}
+                "flags": texts(m.flags), "layer_kinds": kinds}
     emit_record(rows, fmt, title=m.name, payload=payload, out=out)
     if fmt == "table" and out is None:
         emit(kinds, [Column("kind", "layer kind", plain, "left"), Column("layers", "layers", plain),

@@ -12,6 +12,7 @@ from parity.cli import cli, emit, format_option, out_option, output_format
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
+from parity.flags import joined, texts
 from parity.predict.refine import bisect_percentiles, case_of_candidate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.search import search_serving
@@ -157,7 +158,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"{len(ranked)} screened candidates by tok/s/chip in {len(refined)} runs, as a percentile grows "
                   "with load)" if percentiles else "")
                + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
-               + (f". Flags: {'; '.join(raised)}" if raised else "")
+               + (f". Flags: {joined(raised)}" if raised else "")
                + (f". sim: the step-level simulator on {len(refined)} candidate(s) ("
                   + ("the bisection's probes" if percentiles else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
@@ -173,7 +174,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
                "best": best, "frontier": rows, "assumptions": list(result.assumptions),
-               "model_flags": raised, "model_features": sorted(the_model.features)}
+               "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
          caption=caption, payload=payload, out=out)
 
@@ -204,10 +205,10 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
     caption = (f"{found.evaluated:,} pairs of decode (layout, batch) and prefill layout evaluated. Best under "
                f"{targets.text()}: {best.output_tokens_per_s:,.0f} output tok/s from {best.prefill_chips} prefill and "
                f"{best.decode_chips} decode chips (limited by {best.limited_by}). " + "; ".join(found.assumptions)
-               + (f". Flags: {'; '.join(raised)}" if raised else ""))
+               + (f". Flags: {joined(raised)}" if raised else ""))
     payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
                "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
                "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions),
-               "model_flags": raised}
+               "model_flags": texts(raised)}
     emit(rows, SPLIT_COLUMNS, fmt, title=f"Best splits: {model.name}, prefill on {prefill_system.id}, decode on "
          f"{decode_system.id}", caption=caption, payload=payload, out=out)

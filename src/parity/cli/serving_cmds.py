@@ -16,6 +16,7 @@ from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, ou
 from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, ray_option
 from parity.errors import ParityError
+from parity.flags import joined
 from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
@@ -445,7 +446,7 @@ def _simulated(case: Case, prediction: Prediction, client: str | None, num_promp
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
-           "duration_s": sim.duration_s, "flags": "; ".join(simulated_flags(prediction.flags, sim))}
+           "duration_s": sim.duration_s, "flags": joined(simulated_flags(prediction.flags, sim))}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on

@@ -15,6 +15,7 @@ from parity.cli import cli, emit, emit_record, format_option, out_option
 from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
+from parity.flags import joined, texts
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_chunks, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
                              search_training, train_step)
@@ -201,10 +202,10 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         raised = training_flags(the_system)
         payload = {"model": the_model.name, "system": the_system.id, "chips": n, "candidates": found.candidates,
                    "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best],
-                   "flags": list(raised)}
+                   "flags": texts(raised)}
         emit(rows, SEARCH_COLUMNS, fmt, title=title, payload=payload, out=out,
              caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit. "
-                     + (f"Outside what was validated: {'; '.join(raised)}. " if raised else "") + "Assumptions: "
+                     + (f"Outside what was validated: {joined(raised)}. " if raised else "") + "Assumptions: "
                      + "; ".join(found.best[0].assumptions))
         return
     chosen, picked = "", ""
@@ -239,7 +240,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
     data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens),
-            "flags": list(training_flags(the_system))}
+            "flags": texts(training_flags(the_system))}
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data), fmt, wrap=True,

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from parity.errors import ModelConfigError
+from parity.flags import Flag
 
 __all__ = ["ALIASES"]
 
@@ -179,7 +180,7 @@ def _nonfinite(value: Any, path: str) -> str | None:
     return None
 
 
-def _check_keys(config: dict[str, Any], where: str) -> tuple[str, ...]:
+def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
     """Refuse NaN/Infinity and keys parity cannot model; flag keys it does not know."""
     for key, value in config.items():
         if key in _NONFINITE_OK:
@@ -190,6 +191,6 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[str, ...]:
     for key, what in _REFUSED.items():
         if config.get(key):
             raise ModelConfigError(f"{_where(where)}: {key} ({what}) is not modelled by parity")
-    return tuple(f"unmodelled: {key}" for key in sorted(config) if key not in _UNDERSTOOD
+    return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
                  and config[key] not in (None, False, 0, [], {})
                  and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))

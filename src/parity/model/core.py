@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from parity.dtypes import Format
+from parity.flags import Flag
 from parity.model.mixers import Attention, Matrix
 from parity.model.recurrent import Mixer
 from parity.model.mlp import DenseMlp, MoeMlp
@@ -122,7 +123,7 @@ class Model:
     architecture: str = ""
     notes: tuple[str, ...] = field(default=())
     vision_parameters: int = 0
-    flags: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
 
     def __post_init__(self) -> None:
         if self.hidden_size < 1 or self.vocab_size < 1:

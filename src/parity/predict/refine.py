@@ -8,6 +8,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 
 from parity.errors import ParityError
+from parity.flags import joined
 from parity.parallel import map_chunks
 from parity.plan import Precision
 from parity.predict.case import Case
@@ -92,7 +93,7 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
                                                        "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
             "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": sim.chips,
-            "sim_case": _described(case), "sim_flags": sim.kv_flag()}
+            "sim_case": _described(case), "sim_flags": joined(filter(None, (sim.kv_flag(),)))}
 
 
 def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, precision: Precision, isl: int,

@@ -13,6 +13,7 @@ from parity.dtypes import format_named
 from parity.engine import (GATHERING_MOE_BACKENDS, EngineHost, EngineKernel, EngineProfile, engine_version,
                            version_defaults, version_host, version_kernels)
 from parity.errors import InfeasiblePlan, ParityError
+from parity.flags import Flag, joined
 from parity.graph import MLA_DECODE
 from parity.hardware import Calibration, System, per_die
 from parity.model import Model
@@ -94,14 +95,14 @@ class Prediction:
     memory_bytes_per_chip: float
     feasible: bool
     note: str
-    flags: tuple[str, ...] = ()  # where the case lies outside what parity was checked on
+    flags: tuple[Flag, ...] = ()  # where the case lies outside what parity was checked on
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
         """Every output column (interval bounds NaN where unknown) plus the extra figures."""
         out = asdict(self)
         out.update(out.pop("extra"))
-        out["flags"] = "; ".join(self.flags)  # one cell of a table or CSV
+        out["flags"] = joined(self.flags)  # one cell of a table or CSV
         for column in OUTPUT_COLUMNS:
             out.setdefault(column, float("nan"))
         return out

@@ -10,6 +10,7 @@ import numpy as np
 from parity import catalog
 from parity.engine import EngineProfile
 from parity.errors import ParityError
+from parity.flags import Flag
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.predict.steady import KV_LOAD_FLAG, _solve, interval_bounds, interval_note
@@ -125,10 +126,10 @@ def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: S
                                    "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 
 
-def simulated_flags(steady_flags: Sequence[str], sim: SimResult) -> tuple[str, ...]:
+def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult) -> tuple[Flag, ...]:
     """A simulated row's flags: the closed-form model's (what the case lies outside of) but its KV-bound load,
     which the run's own (SimResult.kv_flag: KV-bound run) replaces."""
-    return tuple(f for f in steady_flags if not f.startswith(KV_LOAD_FLAG)) + tuple(filter(None, (sim.kv_flag(),)))
+    return tuple(f for f in steady_flags if f.kind != KV_LOAD_FLAG) + tuple(filter(None, (sim.kv_flag(),)))
 
 
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:

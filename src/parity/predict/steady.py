@@ -11,6 +11,7 @@ import numpy as np
 
 from parity import catalog
 from parity.errors import ParityError
+from parity.flags import Flag
 from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
@@ -34,7 +35,7 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
                                first.decode_batch)
 
 
-def flags(scenario: Scenario) -> tuple[str, ...]:
+def flags(scenario: Scenario) -> tuple[Flag, ...]:
     """Ways a case lies outside what the model was fitted and checked on; its longest sequence is the prompt plus
     the output (a decode step's: its context; a prefill step's: its prompt)."""
     layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
@@ -45,13 +46,13 @@ def flags(scenario: Scenario) -> tuple[str, ...]:
                       scenario.precision.weights)
 
 
-def kv_load_flag(waiting: float, clients: float) -> str:
+def kv_load_flag(waiting: float, clients: float) -> Flag | None:
     """The steady model's flag where more clients than the KV caches hold queue for a slot: at least KV_BOUND_SHARE
     of them (the simulator's threshold for its own `KV-bound run`) and one whole client, else ''."""
     if not waiting >= max(KV_BOUND_SHARE * clients, 1.0):
-        return ""
-    return (f"{KV_LOAD_FLAG} ({waiting:,.0f} of {clients:,.0f} clients wait for a KV-cache slot, "
-            f"{clients - waiting:,.0f} hold one): its TTFT is mostly that queue")
+        return None
+    return Flag(KV_LOAD_FLAG, f"{KV_LOAD_FLAG} ({waiting:,.0f} of {clients:,.0f} clients wait for a KV-cache slot, "
+                              f"{clients - waiting:,.0f} hold one): its TTFT is mostly that queue")
 
 
 def _intervals(model_kind: str = "steady") -> Intervals | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parity.errors import InfeasiblePlan
+from parity.flags import Flag
 from parity.simulate.benchmark import _Client
 from parity.simulate.loop import Engine
 
@@ -62,13 +63,13 @@ class SimResult:
         """Decode speed one user sees [tokens/s]: 1 / mean TPOT."""
         return 1.0 / self.tpot_s
 
-    def kv_flag(self) -> str:
+    def kv_flag(self) -> Flag | None:
         """A flag when the run is KV-bound (it preempted, or KV_BOUND_SHARE of its requests waited for KV room),
-        else ''."""
+        else None."""
         if not self.preemptions and self.kv_waited < KV_BOUND_SHARE * self.requests:
-            return ""
-        return (f"KV-bound run ({self.kv_waited:,} of {self.requests:,} requests waited for KV room, "
-                f"{self.preemptions:,} preempted): its TTFT turns on the KV capacity")
+            return None
+        return Flag("KV-bound run", f"KV-bound run ({self.kv_waited:,} of {self.requests:,} requests waited for KV "
+                                    f"room, {self.preemptions:,} preempted): its TTFT turns on the KV capacity")
 
 
 def _percentiles(values: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float, float]:

@@ -1,0 +1,37 @@
+"""Flags: the ways a prediction lies outside what parity was fitted and checked on, as records.
+
+A flag is said three ways: its whole sentence (`serve`'s "outside what was validated", the `flags` column of
+`predict`, every JSON), its kind (what `validate --by flag` scores it under) and, for the few that matter most in a
+side-by-side, a brief (the note of `compare` and `fleet`). Each producer states all three, so no reader parses
+another's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Flag", "joined", "texts"]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One way a case lies outside what was checked: `kind` groups it (e.g. "uncalibrated chip"), `text` says it
+    whole, `brief` is the few words a table's note gives it ("" leaves it to the whole text)."""
+
+    kind: str
+    text: str
+    brief: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def texts(flags: Iterable[Flag]) -> list[str]:
+    """The flags' whole sentences, once each in order (a JSON list)."""
+    return list(dict.fromkeys(f.text for f in flags))
+
+
+def joined(flags: Iterable[Flag]) -> str:
+    """The flags' whole sentences in one table or CSV cell."""
+    return "; ".join(texts(flags))
