@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -29,7 +29,7 @@ from parity.model import Model
 from parity.parallel import map_chunks
 from parity.ops import Batch
 from parity.plan import Layout, Precision
-from parity.search import MAX_WORKER_CHIPS, Candidate, best_precision, layout_grid, search_spanning
+from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, layout_grid, search_spanning
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
@@ -44,6 +44,9 @@ DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "h
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
 DEFAULT_MODELS = ("llama-3.1-70b", "deepseek-r1")
 DEFAULT_FORMATS = ("bf16", "fp8", "fp8_block", "mxfp8", "int8", "nvfp4", "mxfp4")
+# a second judge of a system's configurations (percentile targets, which the steady model cannot check): given the
+# system and its search (means within the targets' bounds), the configuration it chooses, or why none passes
+Choose = Callable[[System, SearchResult], "Candidate | str"]
 
 def spec_ratios(system: System, baseline: System) -> dict[str, float]:
     """Datasheet ratios against a baseline, per chip (bf16 and 8-bit math, memory, bandwidth, TDP) and per
@@ -141,7 +144,7 @@ def _prefill_rate(model: Model, system: System, profile: EngineProfile, precisio
 
 
 def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
-           osl: int, weights: str | None, mtp_tokens: int = 0) -> Comparison:
+           osl: int, weights: str | None, mtp_tokens: int = 0, choose: Choose | None = None) -> Comparison:
     chip = system.chip
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
@@ -164,26 +167,32 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
              "domain, loads up to each layout's KV capacity, aggregated and disaggregated serving")
-    if result is None or result.best is None:
-        domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
-        widest = memory_shortfall(model, ranks, profile, precision, 4 * (1 << (domain.bit_length() - 1)), isl + osl)
-        why = (result.binding() if result is not None and (result.feasible or shortfall <= 0) else
-               f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
-               + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
-               if shortfall > 0 else "no layout divides the model")
+    chosen, why = (result.best if result is not None else None), ""
+    if chosen is not None and choose is not None:
+        picked = choose(system, result)
+        chosen, why = (None, picked) if isinstance(picked, str) else (picked, "")
+    if chosen is None:
+        if not why:
+            domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
+            widest = memory_shortfall(model, ranks, profile, precision, 4 * (1 << (domain.bit_length() - 1)),
+                                      isl + osl)
+            why = (result.binding() if result is not None and (result.feasible or shortfall <= 0) else
+                   f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
+                   + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
+                   if shortfall > 0 else "no layout divides the model")
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
-    best = result.best.per_package(dies)
+    best = chosen.per_package(dies)
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
     note = "; ".join(filter(None, [
         *flag_note(raised), f"spans {span} systems" if span > 1 else "",
         _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp,
-               best.tokens_per_s_per_chip / dies, dies) if span == 1 else ""]))
+               best.tokens_per_s_per_chip / dies, dies) if span == 1 and choose is None else ""]))
     return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
-                      configuration=result.best,
+                      configuration=chosen,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
                       chips=system.chips, fits=True, tokens_per_s_per_chip=best.tokens_per_s_per_chip,
@@ -289,11 +298,12 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
             isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
             ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
             global_batch: int = 1024, training_precision: str = "bf16", mtp_tokens: int = 0,
-            processes: int = 1) -> list[Comparison]:
+            processes: int = 1, choose: Choose | None = None) -> list[Comparison]:
     """Every system on `model`, with ratios to `baseline` (default: the first system); when the baseline
     cannot run the workload (does not fit), ratios are to the first system that can, named in `baseline`.
     mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off). The systems are
-    searched on `processes` processes (the same numbers as one after another)."""
+    searched on `processes` processes (the same numbers as one after another). choose: serving, a second judge
+    of each system's search (Choose), whose configuration the row reports instead of the search's best."""
     if not systems:
         raise InfeasiblePlan("compare needs at least one system")
     if workload not in ("serve", "train"):
@@ -301,7 +311,7 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     base = baseline or systems[0]
     each = functools.partial(_row, model=model, profile=profile, tpot_s=tpot_s, ttft_s=ttft_s, isl=isl, osl=osl,
                              weights=weights, mtp_tokens=mtp_tokens, workload=workload, chips=chips, seq_len=seq_len,
-                             global_batch=global_batch, training_precision=training_precision)
+                             global_batch=global_batch, training_precision=training_precision, choose=choose)
     rows = map_chunks(each, list(systems), processes)
     ref = next((r for r in rows if r.system == base.id), rows[0])
     if not ref.fits:
@@ -329,13 +339,13 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
 
 def _row(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
          osl: int, weights: str | None, mtp_tokens: int, workload: str, chips: int | None, seq_len: int,
-         global_batch: int, training_precision: str) -> Comparison:
+         global_batch: int, training_precision: str, choose: Choose | None = None) -> Comparison:
     """One system's row of `compare`, before ratios."""
     if workload == "train":
         return _train(system, model, chips or system.chips, seq_len, global_batch, training_precision)
     # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
     return _serve(system, model, catalog.engine_on(profile, system.chip.software_stack), tpot_s, ttft_s, isl, osl,
-                  weights, mtp_tokens)
+                  weights, mtp_tokens, choose)
 
 
 def vendor_bands() -> dict[str, Band]:

@@ -25,6 +25,7 @@ from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
 from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
+from parity.units import duration_text
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
            "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
@@ -95,7 +96,8 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchResult:
-    """Every evaluated configuration's summary, the Pareto frontier and the best under the targets."""
+    """Every evaluated configuration's summary, the Pareto frontier (of every configuration that fits, joined by
+    that of the ones meeting the targets, which holds the best) and the best under the targets."""
 
     evaluated: int
     feasible: int
@@ -112,18 +114,13 @@ class SearchResult:
         if not self.feasible:
             return f"none of {self.evaluated:,} configurations fits in memory"
         if self.fastest_tpot_s > tpot_s:
-            return (f"the TPOT target {_duration(tpot_s)} binds: the fastest configuration that fits reaches "
-                    f"{_duration(self.fastest_tpot_s)}")
+            return (f"the TPOT target {duration_text(tpot_s)} binds: the fastest configuration that fits reaches "
+                    f"{duration_text(self.fastest_tpot_s)}")
         if self.fastest_ttft_s > ttft_s:
-            return (f"the TTFT target {_duration(ttft_s)} binds: the fastest configuration that fits reaches "
-                    f"{_duration(self.fastest_ttft_s)}")
-        return (f"the TPOT ({_duration(tpot_s)}) and TTFT ({_duration(ttft_s)}) targets bind together: each alone "
+            return (f"the TTFT target {duration_text(ttft_s)} binds: the fastest configuration that fits reaches "
+                    f"{duration_text(self.fastest_ttft_s)}")
+        return (f"the TPOT ({duration_text(tpot_s)}) and TTFT ({duration_text(ttft_s)}) targets bind together: each alone "
                 "is met, never both")
-
-
-def _duration(seconds: float) -> str:
-    """A latency as people read it: '0.001 ms', '45.2 ms', '5 s', '22.1 s' (three significant digits)."""
-    return f"{seconds * 1e3:,.3g} ms" if seconds < 1 else f"{seconds:,.3g} s"
 
 
 def _powers_of_two(limit: int) -> list[int]:
@@ -341,8 +338,12 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
                          ttft_s=float(ttft[i]), tpot_s=float(tpot[i]), tokens_per_s_per_chip=float(per_chip[i]),
                          tokens_per_s_per_user=1.0 / float(tpot[i]), meets_targets=bool(meets[i]))
 
-    feasible = np.flatnonzero(ok)
-    frontier = tuple(candidate(int(i)) for i in feasible[_frontier_mask(1.0 / tpot[feasible], per_chip[feasible])])
+    # the frontier of every configuration that fits, and of those meeting the targets (their best among them,
+    # which the first may miss when a TTFT target rules out its points): what --refine and a percentile target rank
+    on_frontier = [index[_frontier_mask(1.0 / tpot[index], per_chip[index])]
+                   for index in (np.flatnonzero(ok), np.flatnonzero(meets))]
+    union = np.unique(np.concatenate(on_frontier))
+    frontier = tuple(candidate(int(i)) for i in union[np.lexsort((-per_chip[union], tpot[union]))])
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
     notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker"
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),

@@ -12,7 +12,7 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["parse", "duration_s", "format_si", "DIMENSIONS"]
+__all__ = ["parse", "duration_s", "duration_text", "format_si", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -125,6 +125,11 @@ def duration_s(text: str) -> float:
         return parse(text, "s")
     except UnitError as err:
         raise UnitError(f"{err} (write e.g. 50ms, 2s or 1.5min)") from err
+
+
+def duration_text(seconds: float) -> str:
+    """A latency as people read it: '0.001 ms', '45.2 ms', '5 s', '22.1 s' (three significant digits)."""
+    return f"{seconds * 1e3:,.3g} ms" if seconds < 1 else f"{seconds:,.3g} s"
 
 
 _REPORT_UNITS = {"flop_per_s": "FLOP/s", "bytes": "B", "bytes_per_s": "B/s", "w": "W", "flops": "FLOP",

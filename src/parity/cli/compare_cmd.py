@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,14 @@ from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, default_mtp, mtp_setting
 from parity.errors import ParityError
+from parity.hardware import System
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.predict.refine import REFINE_KEYS, refine_candidate
+from parity.predict.refine import REFINE_KEYS, bisect_percentiles, refine_candidate, refine_order
 from parity.report.tables import Column, plain, ratio, scaled
-from parity.search import best_precision
+from parity.search import Candidate, SearchResult, best_precision
+from parity.simulate.targets import LatencyTarget
+from parity.units import duration_text
 
 DEFAULT_TTFT = "5s"  # a prompt answered within seconds: no layout that makes users wait 20 s is ranked
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
@@ -38,13 +43,20 @@ def _fitting(show: Callable[[Any], str]) -> Callable[[Any], str]:
         else show(value)
 
 
-def _refine_caption(results: list[Comparison], sims: list[dict[str, object]]) -> str:
+def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
+                    percentiles: Sequence[LatencyTarget]) -> str:
     """What --refine adds, for the caption: what the simulator ran and each run it flags or could not make."""
     said = [f"{r.system}: {s['sim_flags'] or s['sim_case']}" for r, s in zip(results, sims)
             if r.fits and (s["sim_flags"] or str(s["sim_case"]).startswith("simulation failed"))]
+    chosen = ("the configuration is the steady-state model's choice" if not percentiles else
+              f"{' and '.join(_bound(t) for t in percentiles)}: the steady-state model, which has means only, "
+              "screened each system's configurations by the mean at the same bound, and the simulator bisected "
+              "them by tok/s/chip for the first whose percentiles meet it (as `parity search` does; a percentile "
+              "grows with the load), so a system's configuration is the fastest the simulator passes; the "
+              "throughputs and ratios are the steady-state model's for it")
     return ("sim: the step-level simulator re-ran each system's best configuration as `parity serve --sim` would "
             "(the benchmark client's prompts, the same layouts, formats and MTP; how each model scores on measured "
-            "runs: docs/accuracy.md); the configuration is the steady-state model's choice. "
+            f"runs: docs/accuracy.md); {chosen}. "
             + (f"Simulated runs flagged: {'; '.join(said)}. " if said else ""))
 
 
@@ -82,6 +94,42 @@ def _refined(job: tuple[Comparison, str, str, int, int, int, str | None]) -> dic
     return {k: v for k, v in out.items() if k in REFINE_KEYS}
 
 
+def _percentile_choice(system: System, result: SearchResult, model_name: str, engine: str, isl: int, osl: int,
+                       mtp_tokens: int, weights: str | None,
+                       percentiles: Sequence[LatencyTarget]) -> Candidate | str:
+    """compare's second judge for percentile targets (compare.Choose): of the configurations whose means meet the
+    targets' bounds, by tok/s/chip, the first whose simulated percentiles meet them too, found by bisection as
+    `parity search` does (a percentile grows with the load; about log2 of their number simulations, each as
+    `parity serve --sim` runs the configuration); or why none does."""
+    ranked = [result.frontier[i] for i in refine_order(result.frontier) if result.frontier[i].meets_targets]
+    chip, model = system.chip, catalog.model(model_name)
+    precision, drafts = best_precision(model, chip, weights), mtp_setting(model, mtp_tokens)[0][0]
+
+    def simulate(i: int) -> dict[str, object]:
+        return refine_candidate(ranked[i], model_name, system.id, engine, precision, isl, osl, drafts,
+                                rank_per_die=chip.dies > 1)
+
+    probed = bisect_percentiles(range(len(ranked)), simulate, percentiles,
+                                max(1, math.ceil(math.log2(len(ranked) + 1))))
+    met = sorted(i for i, row in probed.items() if row["sim_meets_targets"])
+    if met:
+        return ranked[met[0]]
+    if not probed:
+        return "no configuration to simulate"
+    row = probed[max(probed)]  # the lightest load simulated: the percentiles' best chance
+    if str(row["sim_case"]).startswith("simulation failed"):
+        return str(row["sim_case"])
+    reached = ", ".join(f"{t.metric.upper()} {t.statistic} {duration_text(float(row[f'sim_{t.key}']))}"  # type: ignore[arg-type]
+                        for t in percentiles)
+    return (f"no configuration meets {' and '.join(_bound(t) for t in percentiles)}: of the {len(ranked)} whose "
+            f"means do, the lightest-loaded simulated reaches {reached}")
+
+
+def _bound(target: LatencyTarget) -> str:
+    """'TTFT p99 2 s'."""
+    return f"{target.metric.upper()} {target.statistic} {duration_text(target.seconds)}"
+
+
 # options only one workload reads (the other would ignore them): option -> its parameter
 _SERVING_ONLY = {"--tpot": "tpot_s", "--ttft": "ttft_s", "--isl": "isl", "--osl": "osl", "--weights": "weights",
                  "--engine": "engine", "--mtp": "mtp_tokens", "--refine": "refine"}
@@ -103,7 +151,7 @@ def _refuse_other_workloads_options(workload: str) -> None:
               help=f"catalog model or config.json (repeatable); default: {', '.join(DEFAULT_MODELS)}")
 @click.option("--workload", type=click.Choice(["serve", "train"]), default="serve", show_default=True,
               help="serve: serving throughput at the latency targets; train: training tokens/s per chip")
-@targets_options(ttft_default=DEFAULT_TTFT)
+@targets_options(ttft_default=DEFAULT_TTFT, statistics=True)
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
 @click.option("--weights", default=None, help="serving weight format for all systems (default: best native per chip)")
@@ -121,7 +169,8 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @click.option("--refine", is_flag=True,
               help="serving: re-run each system's best configuration with the step-level simulator, as `parity "
                    "serve --sim` would, and show its TTFT, TPOT and tokens/s per chip beside the steady-state "
-                   "model's, which chose the configuration (seconds more)")
+                   "model's, which chose the configuration (seconds more); needed by a percentile target "
+                   "(--ttft p99:2s), which the simulator checks (a minute or so more)")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes the systems are searched (and simulated) on")
 @format_option
@@ -134,6 +183,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
     _refuse_other_workloads_options(workload)
+    percentiles = targets.percentiles()
+    if percentiles and not refine:
+        raise ParityError(f"{' and '.join(_bound(t) for t in percentiles)}: a percentile target is checked by the "
+                          "step-level simulator, so it needs --refine (or give the mean's bound, e.g. --ttft 2s)")
     found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
     base = catalog.system(baseline) if baseline else found[0]
     profile = catalog.engine(engine)
@@ -142,8 +195,14 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     for name in models or DEFAULT_MODELS:
         model = catalog.model(name)
         drafts = default_mtp(model) if mtp_tokens is None else mtp_tokens
+        choose = functools.partial(_percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
+                                   mtp_tokens=drafts, weights=weights, percentiles=percentiles) if percentiles else None
         results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips,
-                          seq_len, global_batch, training_precision, drafts, processes)
+                          seq_len, global_batch, training_precision, drafts, processes, choose)
+        if percentiles:
+            judged = (f"configuration: the fastest whose simulated {' and '.join(_bound(t) for t in percentiles)} "
+                      "hold, among those whose means meet the same bounds")
+            results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
         sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights) for r in results], processes)
                 if refine else [{} for _ in results])
         rows = [_flatten(r.to_dict()) | s for r, s in zip(results, sims)]
@@ -165,6 +224,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         if workload == "serve":
             columns += [Column("ttft_s", "TTFT ms", _fitting(scaled(1e-3))),
                         *([Column("sim_ttft_s", "sim TTFT ms", _fitting(scaled(1e-3)))] if refine else []),
+                        *[Column(f"sim_{t.key}", f"sim {t.metric.upper()} {t.statistic} ms", _fitting(scaled(1e-3)))
+                          for t in sorted(percentiles, key=lambda t: t.metric != "ttft")],
                         Column("tpot_s", "TPOT ms", _fitting(scaled(1e-3)), wide=2),
                         *([Column("sim_tpot_s", "sim TPOT ms", _fitting(scaled(1e-3)), wide=2)] if refine else []),
                         Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", _fitting(scaled(1)), wide=3)]
@@ -217,6 +278,6 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                 "rate moved with them" if any("GEMM rate not measured" in r.note for r in results) else "")
              + ". 80% interval of the per-chip ratio: from the cross-source residuals of both "
              "chips' vendors (parity validate --by source); per system and per kW ratios share it. "
-             + (_refine_caption(results, sims) if refine else "")
+             + (_refine_caption(results, sims, percentiles) if refine else "")
              + "Assumptions: 'parity show SYSTEM', --format json."))
     deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

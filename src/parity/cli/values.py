@@ -159,8 +159,8 @@ class StatisticTarget(click.ParamType):
         assert target is not None
         if self.means_only and target.statistic != "mean":
             self.fail(f"{text!r}: this command's steady-state model gives means only; a percentile target is "
-                      f"checked by the simulator in `parity search` and `parity serve` (or give the mean's bound, "
-                      f"e.g. {target.seconds:g}s)", param, ctx)
+                      "checked by the simulator in `parity search`, `parity serve` and `parity compare --refine` (or "
+                      f"give the mean's bound, e.g. {target.seconds:g}s)", param, ctx)
         if target.seconds > DURATION.most_s:
             self.fail(f"must be a positive duration of at most {DURATION.most_text}, got {text!r}", param, ctx)
         return target

@@ -1,0 +1,70 @@
+"""`parity compare --refine` under a percentile target (--ttft p99:2s): each system's configuration is the one
+`parity search` picks under the same target (the steady search screens by the mean at the bound, the simulator
+bisects the screened configurations for the fastest whose percentile holds); and the search's frontier holds its
+best under the targets."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.search import best_precision, search_serving
+
+LLAMA_H100 = ["--model", "llama-3.1-70b"]
+
+
+def _json(*args: str) -> object:
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_compare_under_a_percentile_chooses_what_search_chooses() -> None:
+    """Llama-3.1-70B on an H100 node at TTFT p99 2 s (TPOT 50 ms mean): the closed-loop client's first wave makes
+    the p99 far longer than the mean under load (512 clients on tp2-pp2: mean 0.94 s, p99 14.4 s), so the fastest
+    configuration that holds it is a disaggregated tp1-pp2 / tp8 pair at 4 clients a decode worker: 72.1 simulated
+    tok/s/chip, p99 1.64 s; `parity search` under the same targets picks the same."""
+    (row,) = _json("compare", "hgx-h100", *LLAMA_H100, "--ttft", "p99:2s", "--refine", "--processes", "1")
+    found = _json("search", *LLAMA_H100, "--system", "hgx-h100", "--weights", "fp8", "--ttft", "p99:2s")
+    best = found["best"]  # type: ignore[index]
+    assert (row["mode"], row["layout"], row["clients_per_worker"]) == (
+        best["mode"], f"P {best['layout']} / D {best['decode_layout']}", best["concurrency"]) == (
+        "disagg", "P tp1-pp2 / D tp8", 4.0)
+    assert row["sim_tokens_per_s_per_chip"] == best["sim_tokens_per_s_per_chip"]
+    assert round(row["sim_tokens_per_s_per_chip"], 1) == 72.1 and round(row["sim_ttft_p99_s"], 2) == 1.64
+    assert row["ttft_s"] <= 2.0 and row["fits"]
+    assert "the fastest whose simulated TTFT p99 2 s hold" in row["assumptions"][-1]
+
+
+def test_a_percentile_no_configuration_holds_is_named_with_how_close_it_comes() -> None:
+    """TTFT p99 112 ms: configurations at one client pass the mean's screen (109 ms), but the simulated p99 of the
+    lightest load is 127 ms, so the H100 row does not fit and says so; the ratios go to the H20, which holds it."""
+    h100, h20 = _json("compare", "hgx-h100", "hgx-h20", *LLAMA_H100, "--ttft", "p99:112ms", "--refine",
+                      "--processes", "1")  # type: ignore[misc]
+    assert not h100["fits"] and h100["note"].startswith("no configuration meets TTFT p99 112 ms: of the ")
+    assert h100["note"].endswith("the lightest-loaded simulated reaches TTFT p99 127 ms")
+    assert h20["fits"] and h20["sim_ttft_p99_s"] <= 0.112 and h20["baseline"] == "hgx-h20"
+
+
+def test_a_percentile_without_refine_is_refused_in_one_line() -> None:
+    result = CliRunner().invoke(cli, ["compare", "hgx-h100", *LLAMA_H100, "--ttft", "p99:2s"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "TTFT p99 2 s: a percentile target is checked by the step-level simulator, so it needs --refine" \
+        in result.output
+
+
+def test_the_frontier_holds_the_best_under_the_targets() -> None:
+    """Llama-3.1-70B on an H20 node at TPOT 40 ms, TTFT 150 ms: the frontier of every configuration that fits is
+    disaggregated one-chip prefill at 24.8 s TTFT; the best under the targets (aggregated tp8, one client, 21.8
+    tok/s/chip) is dominated there but joins the frontier as the one of those meeting the targets, so --refine and a
+    percentile target rank it."""
+    model, system = catalog.model("llama-3.1-70b"), catalog.system("hgx-h20")
+    result = search_serving(model, system, catalog.engine("generic"), catalog.calibration(system.chip),
+                            best_precision(model, system.chip, None), 1024, 1024, 0.04, 0.15)
+    assert result.best is not None and round(result.best.tokens_per_s_per_chip, 1) == 21.8
+    assert result.best in result.frontier and [c for c in result.frontier if c.meets_targets] == [result.best]
+    rates = [1 / c.tpot_s for c in result.frontier]
+    assert rates == sorted(rates, reverse=True)  # fastest user first
