@@ -125,31 +125,38 @@ def test_default_refine_skips_candidates_with_more_clients_than_the_budget() -> 
     assert max(row["concurrency"] for row in best) > DEFAULT_REFINE_MAX_CLIENTS
 
 
-def _probe_rows(p99_s: list[float], screened: bool = True):
-    """A simulate stand-in: candidate i's row has TTFT p99 p99_s[i] and its steady screen `screened`."""
-    calls: list[int] = []
-
-    def simulate(i: int) -> dict:
-        calls.append(i)
-        return {"meets_targets": screened, "sim_ttft_p99_s": p99_s[i]}
-    return simulate, calls
+def _load(tp: int, per_chip: float) -> Candidate:
+    """An aggregated tp`tp` configuration whose steady rate is `per_chip` (its load grows with it)."""
+    return Candidate(mode="agg", layout=Layout(tp=tp), decode_layout=None, concurrency=per_chip / 10, chips=tp,
+                     prefill_workers_per_decode_worker=0.0, ttft_s=0.1, tpot_s=0.01, tokens_per_s_per_chip=per_chip,
+                     tokens_per_s_per_user=100.0, meets_targets=True)
 
 
-def test_bisection_finds_the_fastest_candidate_meeting_a_percentile_in_log2_runs() -> None:
-    """Ranked best first, p99 TTFT 9, 7, 5, 3, 1.5, 0.9, 0.4 s against a 1 s bound: the first meeting is
-    index 5. Halving [0, 7): probe 3 (3 s, misses) -> [4, 7); probe 5 (0.9 s, meets) -> [4, 5); probe 4
-    (1.5 s, misses) -> [5, 5): three runs, ceil(log2(8)) = 3."""
-    from parity.predict.refine import bisect_percentiles
+def test_each_layouts_loads_are_bisected_and_a_layout_that_cannot_beat_the_best_costs_one_run() -> None:
+    """Two layouts whose means pass a p99 TTFT of 1 s: tp1 at 100-500 tok/s/chip, whose p99 holds up to 300, and
+    tp2 at 50-250, whose p99 always holds. tp1 (the faster at its heaviest) goes first: its lightest load (100)
+    holds, so its loads are halved: 400 misses, 300 holds (best 300). Of tp2 only 250 could come within
+    SIM_RATE_MARGIN (0.8) of 300: one run, which holds but is slower. Four runs; the best is tp1 at 300. A budget
+    of two stops after tp1's second run; a failed (NaN) simulation meets nothing."""
+    from parity.predict.refine import SIM_RATE_MARGIN, percentile_probes
     from parity.simulate.targets import latency_target
 
-    target = latency_target("p99:1s", "ttft")
-    simulate, calls = _probe_rows([9.0, 7.0, 5.0, 3.0, 1.5, 0.9, 0.4])
-    probed = bisect_percentiles(list(range(7)), simulate, [target], budget=10)
-    assert calls == [3, 5, 4]
-    assert [i for i, row in probed.items() if row["sim_ttft_p99_s"] <= 1.0] == [5]
-    # a budget of one run stops after the first probe, which misses: nothing found, nothing invented
-    simulate, calls = _probe_rows([9.0, 7.0, 5.0, 3.0, 1.5, 0.9, 0.4])
-    assert list(bisect_percentiles(list(range(7)), simulate, [target], budget=1)) == [3]
+    target = [latency_target("p99:1s", "ttft")]
+    tp1, tp2 = [_load(1, r) for r in (100, 200, 300, 400, 500)], [_load(2, r) for r in (50, 100, 150, 200, 250)]
+    holds = {c: c.layout.tp == 2 or c.tokens_per_s_per_chip <= 300 for c in tp1 + tp2}
+
+    def simulate(c: Candidate) -> dict:
+        return {"meets_targets": True, "sim_ttft_p99_s": 0.5 if holds[c] else 2.0,
+                "sim_tokens_per_s_per_chip": c.tokens_per_s_per_chip}
+
+    assert SIM_RATE_MARGIN == 0.8
+    probes = percentile_probes(tp2 + tp1, simulate, target, budget=10)
+    assert [(c.layout.tp, c.tokens_per_s_per_chip, row["sim_meets_targets"]) for c, row in probes] == [
+        (1, 100, True), (1, 400, False), (1, 300, True), (2, 250, True)]
+    assert [c.layout.tp for c, _ in percentile_probes(tp2 + tp1, simulate, target, budget=2)] == [1, 1]
+    failed = percentile_probes(tp1[:1], lambda c: {"meets_targets": True, "sim_ttft_p99_s": float("nan"),
+                                                   "sim_tokens_per_s_per_chip": float("nan")}, target, budget=10)
+    assert [row["sim_meets_targets"] for _, row in failed] == [False]
 
 
 def test_a_percentile_is_met_only_within_its_bound_after_the_mean_screen() -> None:

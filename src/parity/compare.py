@@ -156,7 +156,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     shortfall = domain_shortfall(model, ranks, profile, precision, isl + osl)
     mtp, mtp_note = mtp_setting(model, mtp_tokens)
     result, span = search_spanning(model, ranks, profile, cal, precision, isl, osl, tpot_s, ttft_s,
-                                   spans=serving_spans(shortfall), mtp=mtp)
+                                   spans=serving_spans(shortfall), mtp=mtp, meeting=choose is not None)
     die_note = (f"one rank per die ({dies} a package; layouts count dies, rates are per package)"
                 if dies > 1 else "")
     engine_note = f"engine profile {profile.id}" + (

@@ -97,12 +97,14 @@ class Candidate:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchResult:
     """Every evaluated configuration's summary, the Pareto frontier (of every configuration that fits, joined by
-    that of the ones meeting the targets, which holds the best) and the best under the targets."""
+    that of the ones meeting the targets, which holds the best) and the best under the targets; `meeting`: every
+    configuration meeting the targets, where the search was asked for them (percentile targets rank them)."""
 
     evaluated: int
     feasible: int
     frontier: tuple[Candidate, ...]
     best: Candidate | None
+    meeting: tuple[Candidate, ...] = ()
     targets: dict[str, float] = field(default_factory=dict)
     assumptions: tuple[str, ...] = ()
     fastest_tpot_s: float = float("inf")  # the lowest TPOT [s] of any configuration that fits
@@ -301,11 +303,13 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
                    precision: Precision, isl: int, osl: int, tpot_s: float | None = None, ttft_s: float | None = None,
                    chips: int | None = None, modes: tuple[str, ...] = ("agg", "disagg"),
                    concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY, max_chips: int | None = None,
-                   pipeline: tuple[int, ...] = (1, 2, 4), mtp: tuple[int, float] = (0, 0.0)) -> SearchResult:
+                   pipeline: tuple[int, ...] = (1, 2, 4), mtp: tuple[int, float] = (0, 0.0),
+                   meeting: bool = False) -> SearchResult:
     """Search layouts, loads and modes; the best configuration is the most tokens/s per chip among
     those meeting the TPOT and TTFT targets. `chips`: chips per worker (default: every power of two
     up to one scale-up domain, or up to `max_chips`); `pipeline`: pipeline-parallel degrees to try;
-    `mtp`: multi-token prediction (draft tokens a decode step, accepted on average), (0, 0) off."""
+    `mtp`: multi-token prediction (draft tokens a decode step, accepted on average), (0, 0) off; `meeting`:
+    keep every configuration that meets the targets (SearchResult.meeting)."""
     conc = np.asarray(concurrency, dtype=float)
     sizes = worker_sizes(system, chips, max_chips)
     grid = grid_of_sizes(model, sizes, pipeline)
@@ -353,6 +357,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
              "layout's largest load is its KV capacity where that lies within the concurrency grid",
              *decode_host_floor_note(profile.decode_host_token_s, grid.attn_dp, mtp[0]))
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
+                        meeting=tuple(candidate(int(i)) for i in np.flatnonzero(meets)) if meeting else (),
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
                         assumptions=notes, fastest_tpot_s=float(tpot[ok].min()) if ok.any() else float("inf"),
                         fastest_ttft_s=float(ttft[ok].min()) if ok.any() else float("inf"))
@@ -361,17 +366,18 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
 def search_spanning(model: Model, system: System, profile: EngineProfile, calibration: Calibration,
                     precision: Precision, isl: int, osl: int, tpot_s: float | None = None,
                     ttft_s: float | None = None, spans: tuple[int, ...] = (1, 2, 4),
-                    mtp: tuple[int, float] = (0, 0.0)) -> tuple[SearchResult | None, int]:
+                    mtp: tuple[int, float] = (0, 0.0), meeting: bool = False) -> tuple[SearchResult | None, int]:
     """`search_serving` with workers of up to one scale-up domain, else of up to 2, 4 ... domains
     (`spans`) over scale-out: (the first result with a best configuration, the systems it spans); where no span
     gives one, the widest searched result in which a configuration fits (else the first searched), with no best:
-    its binding() says which target or memory stops it; (None, 1) when no layout of any span divides the model."""
+    its binding() says which target or memory stops it; (None, 1) when no layout of any span divides the model.
+    `meeting`: as search_serving's."""
     domain = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
     closest: tuple[SearchResult | None, int] = (None, 1)
     for span in spans:
         try:
             found = search_serving(model, system, profile, calibration, precision, isl, osl, tpot_s, ttft_s,
-                                   max_chips=domain * span, mtp=mtp)
+                                   max_chips=domain * span, mtp=mtp, meeting=meeting)
         except InfeasiblePlan:
             continue
         if found.best is not None:

@@ -20,7 +20,7 @@ from parity.errors import ParityError
 from parity.hardware import System
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.predict.refine import REFINE_KEYS, bisect_percentiles, refine_candidate, refine_order
+from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, percentile_probes, refine_candidate
 from parity.report.tables import Column, plain, ratio, scaled
 from parity.search import Candidate, SearchResult, best_precision
 from parity.simulate.targets import LatencyTarget
@@ -51,9 +51,10 @@ def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
     chosen = ("the configuration is the steady-state model's choice" if not percentiles else
               f"{' and '.join(_bound(t) for t in percentiles)}: the steady-state model, which has means only, "
               "screened each system's configurations by the mean at the same bound, and the simulator bisected "
-              "them by tok/s/chip for the first whose percentiles meet it (as `parity search` does; a percentile "
-              "grows with the load), so a system's configuration is the fastest the simulator passes; the "
-              "throughputs and ratios are the steady-state model's for it")
+              "each layout's loads for the heaviest whose percentiles hold (as `parity search` does; a percentile "
+              f"grows with the load on one layout), at most {PERCENTILE_RUNS} runs a system, so a system's "
+              "configuration is the fastest the simulator passes; the throughputs and ratios are the steady-state "
+              "model's for it")
     return ("sim: the step-level simulator re-ran each system's best configuration as `parity serve --sim` would "
             "(the benchmark client's prompts, the same layouts, formats and MTP; how each model scores on measured "
             f"runs: docs/accuracy.md); {chosen}. "
@@ -98,31 +99,29 @@ def _percentile_choice(system: System, result: SearchResult, model_name: str, en
                        mtp_tokens: int, weights: str | None,
                        percentiles: Sequence[LatencyTarget]) -> Candidate | str:
     """compare's second judge for percentile targets (compare.Choose): of the configurations whose means meet the
-    targets' bounds, by tok/s/chip, the first whose simulated percentiles meet them too, found by bisection as
-    `parity search` does (a percentile grows with the load; about log2 of their number simulations, each as
+    targets' bounds, the fastest by simulated tok/s/chip whose simulated percentiles meet them too, each layout's
+    loads bisected as `parity search` does (percentile_probes: at most PERCENTILE_RUNS simulations, each as
     `parity serve --sim` runs the configuration); or why none does."""
-    ranked = [result.frontier[i] for i in refine_order(result.frontier) if result.frontier[i].meets_targets]
     chip, model = system.chip, catalog.model(model_name)
     precision, drafts = best_precision(model, chip, weights), mtp_setting(model, mtp_tokens)[0][0]
 
-    def simulate(i: int) -> dict[str, object]:
-        return refine_candidate(ranked[i], model_name, system.id, engine, precision, isl, osl, drafts,
+    def simulate(candidate: Candidate) -> dict[str, object]:
+        return refine_candidate(candidate, model_name, system.id, engine, precision, isl, osl, drafts,
                                 rank_per_die=chip.dies > 1)
 
-    probed = bisect_percentiles(range(len(ranked)), simulate, percentiles,
-                                max(1, math.ceil(math.log2(len(ranked) + 1))))
-    met = sorted(i for i, row in probed.items() if row["sim_meets_targets"])
-    if met:
-        return ranked[met[0]]
-    if not probed:
+    probes = percentile_probes(result.meeting, simulate, percentiles, PERCENTILE_RUNS)
+    passed = [(c, row) for c, row in probes if row["sim_meets_targets"]]
+    if passed:
+        return max(passed, key=lambda p: float(p[1]["sim_tokens_per_s_per_chip"]))[0]  # type: ignore[arg-type]
+    if not probes:
         return "no configuration to simulate"
-    row = probed[max(probed)]  # the lightest load simulated: the percentiles' best chance
+    candidate, row = min(probes, key=lambda p: p[0].tokens_per_s_per_chip)  # the lightest load simulated
     if str(row["sim_case"]).startswith("simulation failed"):
         return str(row["sim_case"])
     reached = ", ".join(f"{t.metric.upper()} {t.statistic} {duration_text(float(row[f'sim_{t.key}']))}"  # type: ignore[arg-type]
                         for t in percentiles)
-    return (f"no configuration meets {' and '.join(_bound(t) for t in percentiles)}: of the {len(ranked)} whose "
-            f"means do, the lightest-loaded simulated reaches {reached}")
+    return (f"no configuration meets {' and '.join(_bound(t) for t in percentiles)}: of the {len(result.meeting)} "
+            f"whose means do, the lightest-loaded of the {len(probes)} simulated reaches {reached}")
 
 
 def _bound(target: LatencyTarget) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -13,9 +13,10 @@ from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
-from parity.predict.refine import bisect_percentiles, case_of_candidate, refine_candidates, refine_order
+from parity.predict.refine import PERCENTILE_RUNS, case_of_candidate, percentile_probes, refine_candidates, \
+    refine_order
 from parity.report.tables import Column, plain, scaled
-from parity.search import search_serving
+from parity.search import Candidate, search_serving
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
 
@@ -66,7 +67,8 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @click.option("--refine", type=Count(most=100, least=0, what="candidates"), default=DEFAULT_REFINE, show_default=True,
               help="re-run the frontier's best K candidates (those meeting the targets first, by tok/s/chip) with "
                    "the step-level simulator, as `parity serve --sim` would, and show its TTFT and TPOT (mean, p50, "
-                   "p90, p99) beside the steady-state figures; 0: off")
+                   "p90, p99) beside the steady-state figures; 0: off. With a percentile target: at most K "
+                   f"simulations in search of the best (default {PERCENTILE_RUNS})")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes for the --refine simulations")
 @format_option
@@ -78,7 +80,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     """Search tensor, pipeline, attention-DP and expert layouts, concurrency, aggregated and
     disaggregated serving: prints the throughput/interactivity frontier and the best under the targets.
     A target naming a percentile (--ttft p99:2s) screens the steady-state search by the mean at the same
-    bound, and is checked by the simulator on the --refine candidates: the best is the refined one that meets it."""
+    bound, and is checked by the simulator, each layout's loads bisected: the best is the simulated one that meets
+    it."""
     output_format(fmt, out)  # a bad --out is refused before --plot writes anything
     if plot is not None and plot.suffix.lower() != ".png":
         raise ParityError(f"--plot {plot.name}: the plot is a PNG; name the file .png")
@@ -98,33 +101,39 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         return
     precision = best_precision(the_model, the_system.chip, weights)
     result = search_serving(the_model, the_system, profile, catalog.calibration(the_system.chip), precision, isl, osl,
-                            targets.tpot_s, targets.ttft_s, chips, modes or ("agg", "disagg"))
+                            targets.tpot_s, targets.ttft_s, chips, modes or ("agg", "disagg"),
+                            meeting=bool(percentiles))
     if result.best is None and not show_infeasible:
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
     rows = [c.to_dict() for c in result.frontier]
     default_refine = click.get_current_context().get_parameter_source("refine") is click.core.ParameterSource.DEFAULT
 
-    def simulable(indices: list[int]) -> list[int]:
+    def simulable(candidates: Sequence[Candidate]) -> list[Candidate]:
         """Without an explicit --refine, candidates over DEFAULT_REFINE_MAX_CLIENTS clients are not simulated."""
-        return indices if not default_refine else [
-            i for i in indices if case_of_candidate(result.frontier[i], model, system, engine, precision, isl,
-                                                    osl).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
+        return list(candidates) if not default_refine else [
+            c for c in candidates
+            if case_of_candidate(c, model, system, engine, precision, isl, osl).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
 
-    if percentiles:  # bisect the screened candidates for the best one the simulator says meets the percentiles
-        screened = [i for i in refine_order(result.frontier) if result.frontier[i].meets_targets]
-        ranked = simulable(screened)
-        skipped = len(screened) - len(ranked)
-        budget = max(1, math.ceil(math.log2(len(ranked) + 1))) if default_refine else refine
-        probed = bisect_percentiles(ranked, lambda i: refine_candidates([result.frontier[i]], model, system, engine,
-                                                                        precision, isl, osl)[0], percentiles, budget)
-        for i, row in probed.items():
-            rows[i] = row
-        refined = sorted(probed)
+    if percentiles:  # each layout's loads bisected for the fastest the simulator says meets the percentiles
+        ranked = simulable(result.meeting)
+        skipped = len(result.meeting) - len(ranked)
+        budget = PERCENTILE_RUNS if default_refine else refine
+        probes = percentile_probes(ranked, lambda c: refine_candidates([c], model, system, engine, precision, isl,
+                                                                       osl)[0], percentiles, budget)
+        at = {c: i for i, c in enumerate(result.frontier)}
+        for c, row in probes:  # a probe off the frontier gets a row after the frontier's
+            if c not in at:
+                at[c] = len(rows)
+                rows.append(row)
+            rows[at[c]] = row
+        refined = sorted({at[c] for c, _ in probes})
+        layouts = len({(c.mode, c.layout, c.decode_layout) for c in ranked})
     else:
-        order = refine_order(result.frontier)[:refine]
-        kept = simulable(order)
-        skipped, refined = len(order) - len(kept), sorted(kept)
+        order = [result.frontier[i] for i in refine_order(result.frontier)[:refine]]
+        kept = set(simulable(order))
+        skipped = len(order) - len(kept)
+        refined = sorted(i for i, c in enumerate(result.frontier) if c in kept)
         simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl,
                                       osl, processes)
         for i, row in zip(refined, simulated):
@@ -154,13 +163,17 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
                   "per worker" if best else "none meets the targets")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
-                  "has means only, screened by the mean at the same bound, and the simulator bisected the "
-                  f"{len(ranked)} screened candidates by tok/s/chip in {len(refined)} runs, as a percentile grows "
-                  "with load)" if percentiles else "")
+                  f"has means only, screened by the mean at the same bound; of the {len(ranked):,} configurations "
+                  f"that passed, on {layouts} layouts, the simulator bisected each layout's loads, as a percentile "
+                  f"grows with the load on one layout, in {len(refined)} runs, skipping the loads and layouts that "
+                  "could not beat the best found"
+                  + (f"; it stopped at its budget of {budget} runs (--refine K: at most K)" if len(refined) >= budget
+                     else "") + ")" if percentiles else "")
                + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
                + (f". Flags: {joined(raised)}" if raised else "")
                + (f". sim: the step-level simulator on {len(refined)} candidate(s) ("
-                  + ("the bisection's probes" if percentiles else "the best, meeting the targets first, by tok/s/chip")
+                  + ("the bisection's probes; those off the frontier follow its rows" if percentiles
+                     else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
                   "the engine's profile for the chip's software stack; '-': not refined" if refined else "")
                + "".join(f". Refined {rows[i]['mode']} {rows[i]['layout']}"

@@ -18,7 +18,7 @@ from parity.search import Candidate
 from parity.simulate.targets import LatencyTarget
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
-           "refine_candidates", "sim_meets", "bisect_percentiles"]
+           "refine_candidates", "sim_meets", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -28,6 +28,11 @@ MAX_DECODE_WORKERS = 8  # a disaggregated candidate is simulated on at most this
 # and with at most this many times the prefill workers per decode worker the search sized (at 80% utilisation: at
 # least 53% busy), so that a small ratio does not need many decode workers to be met in whole workers
 OVER_PROVISION = 1.5
+# a configuration is worth simulating against percentile targets when its steady rate is at least this share of the
+# best simulated rate found: the simulated rate of a configuration runs near its steady one, not always below it
+SIM_RATE_MARGIN = 0.8
+# simulations one system's configurations get under percentile targets unless told otherwise (seconds to a minute)
+PERCENTILE_RUNS = 48
 
 
 def refine_order(frontier: Sequence[Candidate]) -> list[int]:
@@ -117,21 +122,42 @@ def sim_meets(row: Mapping[str, object], percentiles: Sequence[LatencyTarget]) -
     return bool(row["meets_targets"]) and all(math.isfinite(v) and v <= t.seconds for v, t in zip(values, percentiles))
 
 
-def bisect_percentiles(ranked: Sequence[int], simulate: Callable[[int], dict[str, object]],
-                       percentiles: Sequence[LatencyTarget], budget: int) -> dict[int, dict[str, object]]:
-    """Simulated rows of the candidates a bisection probes, by index, each with `sim_meets_targets` (sim_meets):
-    `ranked` holds the candidates the steady-state screen passed, best tok/s/chip first; a percentile grows with
-    the load, so the first of them to meet the targets is sought by halving (at most `budget` simulations, about
-    log2 of their number). Every row returned is a simulation; if the ranking is not monotone in the percentile
-    the bisection may settle on a slower candidate than the best, never on one that misses."""
-    probed: dict[int, dict[str, object]] = {}
-    low, high = 0, len(ranked)  # every candidate before `low` misses; `high`: the first known to meet (or end)
-    while low < high and len(probed) < budget:
-        middle = (low + high) // 2
-        row = simulate(ranked[middle])
-        row = probed[ranked[middle]] = {**row, "sim_meets_targets": sim_meets(row, percentiles)}
+def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candidate], dict[str, object]],
+                      percentiles: Sequence[LatencyTarget], budget: int) -> list[tuple[Candidate, dict[str, object]]]:
+    """Each configuration probed in search of the fastest (by simulated tok/s/chip) that meets percentile targets,
+    with its simulated row and `sim_meets_targets` (sim_meets), in the order run; `candidates`: those whose means
+    meet the targets' bounds. A percentile grows with the load on one layout but not across layouts (a
+    disaggregated pair with one prefill worker takes a closed loop's first wave of prompts far slower than an
+    aggregated worker at a tenth of its rate), so each layout (mode and worker layouts) is searched apart, best
+    steady rate first: of its loads, those that could beat the best simulated rate found so far (a steady rate of
+    at least SIM_RATE_MARGIN of it) are bisected for the heaviest that meets the targets, the lightest probed
+    first, so a layout that cannot beat the best costs one run. At most `budget` runs; a failed simulation meets
+    nothing."""
+    layouts: dict[tuple[object, ...], list[Candidate]] = {}
+    for c in candidates:
+        layouts.setdefault((c.mode, c.layout, c.decode_layout), []).append(c)
+    probes: list[tuple[Candidate, dict[str, object]]] = []
+    best = 0.0
+
+    def meets(c: Candidate) -> bool:
+        nonlocal best
+        row = simulate(c)
+        row = {**row, "sim_meets_targets": sim_meets(row, percentiles)}
+        probes.append((c, row))
         if row["sim_meets_targets"]:
-            high = middle
-        else:
-            low = middle + 1
-    return probed
+            best = max(best, float(row["sim_tokens_per_s_per_chip"]))  # type: ignore[arg-type]
+        return bool(row["sim_meets_targets"])
+
+    for group in sorted(layouts.values(), key=lambda g: -max(c.tokens_per_s_per_chip for c in g)):
+        hopeful = sorted((c for c in group if c.tokens_per_s_per_chip >= SIM_RATE_MARGIN * best),
+                         key=lambda c: c.tokens_per_s_per_chip)
+        if not hopeful or len(probes) >= budget or not meets(hopeful[0]):
+            continue
+        low, high = 1, len(hopeful)  # hopeful[:low] meet; hopeful[high:] miss
+        while low < high and len(probes) < budget:
+            middle = (low + high) // 2
+            if meets(hopeful[middle]):
+                low = middle + 1
+            else:
+                high = middle
+    return probes
