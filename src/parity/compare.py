@@ -299,8 +299,9 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
             ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
             global_batch: int = 1024, training_precision: str = "bf16", mtp_tokens: int = 0,
             processes: int = 1, choose: Choose | None = None) -> list[Comparison]:
-    """Every system on `model`, with ratios to `baseline` (default: the first system); when the baseline
-    cannot run the workload (does not fit), ratios are to the first system that can, named in `baseline`.
+    """Every system on `model`, with ratios to `baseline` (default: the first system; one not among `systems`
+    joins them first, so that it is run and shown); when the baseline cannot run the workload (does not fit),
+    ratios are to the first system that can, named in `baseline`.
     mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off). The systems are
     searched on `processes` processes (the same numbers as one after another). choose: serving, a second judge
     of each system's search (Choose), whose configuration the row reports instead of the search's best."""
@@ -309,6 +310,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     if workload not in ("serve", "train"):
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
     base = baseline or systems[0]
+    if base.id not in {s.id for s in systems}:
+        systems = [base, *systems]
     each = functools.partial(_row, model=model, profile=profile, tpot_s=tpot_s, ttft_s=ttft_s, isl=isl, osl=osl,
                              weights=weights, mtp_tokens=mtp_tokens, workload=workload, chips=chips, seq_len=seq_len,
                              global_batch=global_batch, training_precision=training_precision, choose=choose)

@@ -247,9 +247,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         target = targets.text(ttft_always=True)
         pair = ""
         if len(results) == 2 and results[1].fits and results[0].fits:
-            a, b = results
-            spec = {k: 1.0 / v if v else float("nan") for k, v in b.spec_ratios.items()}
-            got = {k: 1.0 / v if v else float("nan") for k, v in b.ratios.items()}
+            a, b = results  # each's ratios are to the same baseline, whichever it is: a / b is their quotient
+            spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
+            got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
             pair = (f"{a.system} against {b.system}: {spec['system_bf16']:.2f}x the system BF16, "
                     f"{spec['system_memory']:.2f}x the memory, {spec['system_power']:.2f}x the power, "
                     f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the output tokens/s "
