@@ -45,8 +45,9 @@ DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "h
 DEFAULT_MODELS = ("llama-3.1-70b", "deepseek-r1")
 DEFAULT_FORMATS = ("bf16", "fp8", "fp8_block", "mxfp8", "int8", "nvfp4", "mxfp4")
 # a second judge of a system's configurations (percentile targets, which the steady model cannot check): given the
-# system and its search (means within the targets' bounds), the configuration it chooses, or why none passes
-Choose = Callable[[System, SearchResult], "Candidate | str"]
+# system and its search (means within the targets' bounds), the configuration it chooses (None: none passes) and
+# what the row's note should say of its choice ('' for nothing; why, where none passes)
+Choose = Callable[[System, SearchResult], "tuple[Candidate | None, str]"]
 
 def spec_ratios(system: System, baseline: System) -> dict[str, float]:
     """Datasheet ratios against a baseline, per chip (bf16 and 8-bit math, memory, bandwidth, TDP) and per
@@ -169,8 +170,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
              "domain, loads up to each layout's KV capacity, aggregated and disaggregated serving")
     chosen, why = (result.best if result is not None else None), ""
     if chosen is not None and choose is not None:
-        picked = choose(system, result)
-        chosen, why = (None, picked) if isinstance(picked, str) else (picked, "")
+        chosen, why = choose(system, result)
     if chosen is None:
         if not why:
             domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
@@ -188,7 +188,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
     note = "; ".join(filter(None, [
-        *flag_note(raised), f"spans {span} systems" if span > 1 else "",
+        *flag_note(raised), f"spans {span} systems" if span > 1 else "", why,
         _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp,
                best.tokens_per_s_per_chip / dies, dies) if span == 1 and choose is None else ""]))
     return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,

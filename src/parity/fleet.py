@@ -112,8 +112,9 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         served = best.tokens_per_s_per_chip * per_output
         capacity = served / (peak_factor * (1.0 + spare))  # daily-mean tokens/s one chip covers
         watts = system.power_w / system.chips
+        worker = best.chips  # chips of one worker (with a disaggregated one's share of its prefill workers)
         if demand_tokens_per_s is not None:
-            n = math.ceil(demand_tokens_per_s / capacity)
+            n = max(math.ceil(demand_tokens_per_s / capacity), math.ceil(worker))
             n = math.ceil(n / system.chips) * system.chips  # whole systems
         else:
             n = units or math.floor((power_budget_w or 0.0) / watts)
@@ -121,7 +122,12 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             n = min(n, math.floor(power_budget_w / watts / system.chips) * system.chips)
         if units is not None and demand_tokens_per_s is not None:
             n = min(n, units)
-        served_day = n * capacity * SECONDS_PER_DAY
+        # fewer chips than one worker serve nothing; more serve in proportion (a fleet's prefill and decode
+        # workers come in whole numbers near the sized ratio, which per-chip capacity averages over)
+        working = n if n >= worker - 1e-9 else 0
+        idle = (f"the power budget runs no whole {system.id} ({system.power_w / 1e3:,.3g} kW)" if n == 0 else
+                f"{n:,.0f} chip{' holds' if n == 1 else 's hold'} no worker of {worker:,.3g}" if not working else "")
+        served_day = working * capacity * SECONDS_PER_DAY
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
         spanning = f"workers span up to {spans} systems over scale-out" if spans > 1 else ""
@@ -134,7 +140,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             served_tokens_per_day=served_day, served_share=share,
-            note="; ".join(filter(None, [*flag_note(raised), spanning,
+            note="; ".join(filter(None, [*flag_note(raised), spanning, idle,
                                          "" if share is None or share >= 1
                                          else f"serves {share:.0%} of the demand within the limits"])),
             flags=raised, assumptions=notes))

@@ -97,11 +97,12 @@ def _refined(job: tuple[Comparison, str, str, int, int, int, str | None]) -> dic
 
 def _percentile_choice(system: System, result: SearchResult, model_name: str, engine: str, isl: int, osl: int,
                        mtp_tokens: int, weights: str | None,
-                       percentiles: Sequence[LatencyTarget]) -> Candidate | str:
+                       percentiles: Sequence[LatencyTarget]) -> tuple[Candidate | None, str]:
     """compare's second judge for percentile targets (compare.Choose): of the configurations whose means meet the
     targets' bounds, the fastest by simulated tok/s/chip whose simulated percentiles meet them too, each layout's
     loads bisected as `parity search` does (percentile_probes: at most PERCENTILE_RUNS simulations, each as
-    `parity serve --sim` runs the configuration); or why none does."""
+    `parity serve --sim` runs the configuration), with a note where the runs ran out before every layout was
+    tried; or None and why none does."""
     chip, model = system.chip, catalog.model(model_name)
     precision, drafts = best_precision(model, chip, weights), mtp_setting(model, mtp_tokens)[0][0]
 
@@ -110,18 +111,23 @@ def _percentile_choice(system: System, result: SearchResult, model_name: str, en
                                 rank_per_die=chip.dies > 1)
 
     probes = percentile_probes(result.meeting, simulate, percentiles, PERCENTILE_RUNS)
+    layouts = {(c.mode, c.layout, c.decode_layout) for c in result.meeting}
+    tried = {(c.mode, c.layout, c.decode_layout) for c, _ in probes}
+    spent = (f"the simulator's {PERCENTILE_RUNS} runs tried {len(tried)} of {len(layouts)} layouts"
+             if len(probes) >= PERCENTILE_RUNS and len(tried) < len(layouts) else "")
     passed = [(c, row) for c, row in probes if row["sim_meets_targets"]]
     if passed:
-        return max(passed, key=lambda p: float(p[1]["sim_tokens_per_s_per_chip"]))[0]  # type: ignore[arg-type]
+        return max(passed, key=lambda p: float(p[1]["sim_tokens_per_s_per_chip"]))[0], spent  # type: ignore[arg-type]
     if not probes:
-        return "no configuration to simulate"
+        return None, "no configuration to simulate"
     candidate, row = min(probes, key=lambda p: p[0].tokens_per_s_per_chip)  # the lightest load simulated
     if str(row["sim_case"]).startswith("simulation failed"):
-        return str(row["sim_case"])
+        return None, str(row["sim_case"])
     reached = ", ".join(f"{t.metric.upper()} {t.statistic} {duration_text(float(row[f'sim_{t.key}']))}"  # type: ignore[arg-type]
                         for t in percentiles)
-    return (f"no configuration meets {' and '.join(_bound(t) for t in percentiles)}: of the {len(result.meeting)} "
-            f"whose means do, the lightest-loaded of the {len(probes)} simulated reaches {reached}")
+    return None, (f"no configuration meets {' and '.join(_bound(t) for t in percentiles)}: of the "
+                  f"{len(result.meeting)} whose means do, the lightest-loaded of the {len(probes)} simulated reaches "
+                  f"{reached}" + (f" ({spent})" if spent else ""))
 
 
 def _bound(target: LatencyTarget) -> str:

@@ -20,7 +20,7 @@ def read_text(path: Path, what: str = "text") -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise ParityError(f"{path.name}: not UTF-8 text (byte {err.start:,} is 0x{data[err.start]:02x}); save it "
-                          f"as UTF-8 {what}") from err
+                          f"as {what} in UTF-8") from err
     if "\0" in text:
         raise ParityError(f"{path.name}: holds NUL bytes, so it is not {what}")
     return text

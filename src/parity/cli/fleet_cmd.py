@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
-from parity.cli.values import TOKENS, Quantity, Real, Targets, targets_options
+from parity.cli.values import CHIPS, TOKENS, Quantity, Real, Targets, targets_options
+from parity.errors import ParityError
 from parity.fleet import plan_fleet
 from parity.report.tables import Column, percent, plain, scaled
+
+
+def _sized(show: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A size or rate cell: '-' for a chip that cannot serve the model under the targets (no configuration: its
+    note says why), never 0 or inf that reads as a figure."""
+    return lambda value: "-" if value is None or not math.isfinite(float(value)) or value == 0 else show(value)
 
 
 def _money(value: object) -> str:
@@ -32,7 +42,7 @@ def _money(value: object) -> str:
 @click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True, help="spare capacity share")
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,
               help="what the demand counts: prompt + output tokens, or output tokens only")
-@click.option("--units", type=Real(1.0, 1e9), default=None,
+@click.option("--units", type=CHIPS, default=None,
               help="chips available (e.g. a year's production): report what they serve")
 @click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]")
 @click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=None,
@@ -49,15 +59,18 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     found = catalog.model(model)
     drafts = catalog.default_mtp(found) if mtp_tokens is None else mtp_tokens
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
-    plans = plan_fleet(found, [catalog.chip(n) for n in chip_names.split(",") if n.strip()],
+    kinds = [catalog.chip(n.strip()) for n in chip_names.split(",") if n.strip()]
+    if not kinds:
+        raise ParityError(f"--chips {chip_names!r}: name at least one chip kind (parity chips lists them)")
+    plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s, drafts)
     rows = [p.to_dict() for p in plans]
     columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
                Column("weights", "format", plain, "left", wide=True),
-               Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1), wide=True),
-               Column("chips", "chips", scaled(1)), Column("systems", "systems", scaled(1), wide=True),
-               Column("power_w", "MW", scaled(1e6)), Column("cost_usd", "chip cost", _money),
+               Column("tokens_per_s_per_chip", "out tok/s/chip", _sized(scaled(1)), wide=True),
+               Column("chips", "chips", _sized(scaled(1))), Column("systems", "systems", _sized(scaled(1)), wide=True),
+               Column("power_w", "MW", _sized(scaled(1e6))), Column("cost_usd", "chip cost", _money),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else percent(v))]

@@ -24,7 +24,7 @@ from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUM
                             deployment, interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario,
                             simulated_flags, simulated_note)
 from parity.scenarios import offline_throughput, server_latency
-from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, trace_of
+from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, to_csv, with_interval, write_atomic
@@ -62,6 +62,12 @@ def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> list[
         return [dict(row) for row in reader]
     except csv.Error as err:
         raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
+
+
+def _number(value: float, unit: float) -> str:
+    """A figure in `unit` to one decimal; '-' where it is undefined (NaN: TPOT, ITL and the per-user rate of
+    one-token outputs, which have no decode step)."""
+    return "-" if math.isnan(value) else f"{value / unit:,.1f}"
 
 
 def interval_texts(row: dict) -> dict:
@@ -198,7 +204,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="sim: replay a CSV trace with columns arrival_s, isl, osl")
 @click.option("--timeline", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sim: write queue length, running batch and KV use over time to this CSV")
-@click.option("--seed", type=int, default=0, show_default=True, help="sim: seed of the length and MTP draws")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="sim: seed of the length and MTP draws")
 @click.option("--ttft", "ttft_target", default=None, help="TTFT target, a statistic may be named: 2s, p99:2s")
 @click.option("--tpot", "tpot_target", default=None, help="TPOT target, e.g. 50ms or p90:60ms")
 @format_option
@@ -252,6 +259,12 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 engine_settings=settings, rank_per_die=rank_per_die, phase=phase, batch=batch or 0,
                 context=context or 0, offload_kv=offload_kv, offload_weights=offload_weights,
                 mla_decode=mla_decode or "")
+    requests = ()
+    if trace is not None:  # each request's lengths: the longest prompt and output are what must fit and be flagged
+        if given := typed_options({"--isl": "isl", "--osl": "osl"}):
+            raise ParityError(f"{' and '.join(given)} with --trace: the trace gives each request's lengths")
+        requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl")))
+        case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
     if scenario != "closed":
         pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
         if scenario == "offline":
@@ -264,18 +277,19 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         return
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
-        raise ParityError(prediction.note)
+        raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
+                                             f"output {case.osl:,})" if requests else ""))
     data = prediction.row()
     percentile_rows: list[dict[str, object]] = []
     if simulated:
-        data, percentile_rows = _simulated(case, prediction, client, num_prompts, request_rate, fixed_rate, trace,
-                                           timeline, seed)
+        data, percentile_rows = _simulated(case, prediction, client, num_prompts, request_rate, fixed_rate,
+                                           requests, timeline, seed)
     texts = interval_texts(data)
     band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (
         (f"TTFT [ms]{band}", texts["ttft_text"]), (f"TPOT [ms]{band}", texts["tpot_text"]),
         (f"output tokens/s per chip{band}", texts["rate_text"]),
-        ("output tokens/s per user", f"{data['output_tokens_per_s_per_user']:,.1f}"),
+        ("output tokens/s per user", _number(data["output_tokens_per_s_per_user"], 1.0)),
         ("chips", f"{data['chips']:g}"), ("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
@@ -364,11 +378,19 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
 
 
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
-    rows = _read_table(path, ("isl", "osl"))
-    try:
-        return [(float(r["isl"]), float(r["osl"])) for r in rows]
-    except (TypeError, ValueError) as err:
-        raise ParityError(f"{path.name}: isl and osl must be numbers ({err})") from err
+    """(prompt, output) tokens of each row of a lengths table, each a finite number of at least 1."""
+    out = []
+    for i, row in enumerate(_read_table(path, ("isl", "osl"))):
+        try:
+            isl, osl = float(row["isl"]), float(row["osl"])  # type: ignore[arg-type]
+        except (TypeError, ValueError) as err:
+            raise ParityError(f"{path.name} row {i + 1}: isl and osl must be numbers, got "
+                              f"{row.get('isl')!r}, {row.get('osl')!r}") from err
+        if not (1 <= isl <= TOKENS.most and 1 <= osl <= TOKENS.most):
+            raise ParityError(f"{path.name} row {i + 1}: isl and osl must be token counts of 1 to {TOKENS.most:,}, "
+                              f"got {row['isl']}, {row['osl']}")
+        out.append((isl, osl))
+    return out
 
 
 def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: Path | None) -> None:
@@ -428,14 +450,15 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
 
 
 def _simulated(case: Case, prediction: Prediction, client: str | None, num_prompts: int | None,
-               request_rate: float | None, fixed_rate: bool, trace: Path | None, timeline: Path | None,
+               request_rate: float | None, fixed_rate: bool, trace: Sequence[TraceRequest], timeline: Path | None,
                seed: int) -> tuple[dict, list[dict[str, object]]]:
-    """The steady prediction's row with the simulator's figures, and table rows of its percentiles."""
+    """The steady prediction's row with the simulator's figures, and table rows of its percentiles; `trace`: the
+    requests of a trace, or none."""
     scenario, data = scenario_of(case), prediction.row()
     options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate, "poisson": not fixed_rate,
                                   "seed": seed}
-    if trace is not None:
-        options["trace"] = trace_of(_read_table(trace, ()))
+    if trace:
+        options["trace"] = tuple(trace)
     bench = benchmark_of(scenario, client, **options)
     workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
     sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None)
@@ -450,11 +473,11 @@ def _simulated(case: Case, prediction: Prediction, client: str | None, num_promp
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
-    own = {} if (request_rate is not None or trace is not None) else interval_bounds(
+    own = {} if (request_rate is not None or trace) else interval_bounds(
         scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(out["flags"]), "sim")
     out |= nan | own | {"note": simulated_note(data["note"], sim.assumptions, scenario, bool(own))}
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
-              "value": " / ".join(f"{sim.latency[k] * 1e3:,.1f}" for k in LATENCY_KEYS if k.startswith(name + "_"))}
+              "value": " / ".join(_number(sim.latency[k], 1e-3) for k in LATENCY_KEYS if k.startswith(name + "_"))}
              for name in ("ttft", "tpot", "itl", "e2e")]
     table += [{"quantity": "simulated requests (preempted)", "value": f"{sim.requests:,} ({sim.preemptions:,})"}]
     return out, table

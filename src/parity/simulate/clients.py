@@ -209,18 +209,21 @@ def draw_lengths(nominal: float, range_ratio: float, count: int, rng: np.random.
     return rng.integers(low, high + 1, size=count).tolist()  # Python ints
 
 
+MAX_ARRIVAL_S = 1e7  # a trace's latest arrival [s] (about 16 weeks): later ones are typing errors, not traces
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TraceRequest:
-    """One request of a trace: when it arrives [s], its prompt and output tokens."""
+    """One request of a trace: when it arrives [s], at most MAX_ARRIVAL_S, its prompt and output tokens."""
 
     arrival_s: float
     isl: int
     osl: int
 
     def __post_init__(self) -> None:
-        if self.arrival_s < 0 or self.isl < 1 or self.osl < 1:
-            raise ParityError(f"trace request needs arrival_s >= 0, isl >= 1, osl >= 1; got {self.arrival_s}, "
-                              f"{self.isl}, {self.osl}")
+        if not (0 <= self.arrival_s <= MAX_ARRIVAL_S and self.isl >= 1 and self.osl >= 1):
+            raise ParityError(f"trace request needs 0 <= arrival_s <= {MAX_ARRIVAL_S:,.0f}, isl >= 1, osl >= 1; got "
+                              f"{self.arrival_s:g}, {self.isl}, {self.osl}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,15 +257,23 @@ class Arrivals:
         return [i / self.request_rate for i in range(self.num_prompts)]
 
 
-def trace_of(rows: Sequence[dict[str, str]]) -> tuple[TraceRequest, ...]:
+def trace_of(rows: Sequence[dict[str, str | None]]) -> tuple[TraceRequest, ...]:
     """Trace requests from CSV rows with arrival_s, isl, osl (sorted by arrival)."""
     out = []
     for i, row in enumerate(rows):
+        values = [row.get(key) for key in ("arrival_s", "isl", "osl")]
         try:
-            out.append(TraceRequest(arrival_s=float(row["arrival_s"]), isl=int(float(row["isl"])),
-                                    osl=int(float(row["osl"]))))
-        except (KeyError, ValueError) as err:
-            raise ParityError(f"trace row {i + 1}: needs numbers in arrival_s, isl, osl ({err})") from err
+            arrival, isl, osl = (float(v) for v in values)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as err:
+            raise ParityError(f"trace row {i + 1}: arrival_s, isl and osl must be numbers, got "
+                              f"{', '.join(repr(v) if v is not None else 'nothing' for v in values)}") from err
+        if not all(math.isfinite(v) for v in (arrival, isl, osl)) or isl != int(isl) or osl != int(osl):
+            raise ParityError(f"trace row {i + 1}: arrival_s must be a finite number and isl, osl whole numbers, got "
+                              f"{', '.join(str(v) for v in values)}")
+        try:
+            out.append(TraceRequest(arrival_s=arrival, isl=int(isl), osl=int(osl)))
+        except ParityError as err:
+            raise ParityError(f"trace row {i + 1}: {err}") from err
     if not out:
         raise ParityError("trace has no requests")
     return tuple(sorted(out, key=lambda r: r.arrival_s))

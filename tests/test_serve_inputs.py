@@ -1,0 +1,84 @@
+"""Inputs `serve` and `fleet` took without a word, or crashed on (found by running random command lines): trace
+rows, length tables, one-token outputs, fleets smaller than one worker and chips that cannot serve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+
+SERVE = ["serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--tp", "8"]
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "120"})
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(("rows", "says"), [
+    ("0,100\n", "trace row 1: arrival_s, isl and osl must be numbers, got '0', '100', nothing"),
+    ("nan,100,100\n", "trace row 1: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
+    ("1e300,100,100\n", "trace row 1: trace request needs 0 <= arrival_s <= 10,000,000"),
+    ("0,100,100000000\n", "(the trace's longest prompt is 100 tokens, its longest output 100,000,000)"),
+    ("", "needs a header with arrival_s, isl, osl"),
+])
+def test_a_bad_trace_is_refused_in_one_line_and_writes_no_timeline(rows: str, says: str, tmp_path: Path) -> None:
+    """A short row crashed (TypeError), a NaN arrival ran for minutes, an arrival at 1e300 s divided by zero and
+    left its timeline written, a 100M-token output simulated for minutes where --osl is refused at once."""
+    trace, timeline = tmp_path / "t.csv", tmp_path / "tl.csv"
+    trace.write_text("arrival_s,isl,osl\n" + rows if rows else "")
+    code, output = _invoke(*SERVE, "--trace", str(trace), "--timeline", str(timeline))
+    assert code == 2 and says in output and len(output.strip().splitlines()) == 1
+    assert not timeline.exists()
+
+
+def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
+    """A 200,000-token prompt among short ones runs past Llama-3.1-70B's 131,072-token window: flagged as --isl
+    would be (the case took the default 1,024 + 1,024 tokens); --isl beside --trace is refused."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,200000,100\n1,100,100\n")
+    code, output = _invoke(*SERVE, "--trace", str(trace), "--format", "json")
+    assert code == 0, output
+    assert "sequences of 200,100 tokens past llama-3.1-70b's context window" in json.loads(output)["flags"]
+    code, output = _invoke(*SERVE, "--trace", str(trace), "--isl", "5")
+    assert code == 2 and "--isl with --trace: the trace gives each request's lengths" in output
+
+
+def test_one_token_outputs_print_no_nan() -> None:
+    """With one output token there is no decode step: TPOT, ITL and tokens/s per user are '-', never 'nan'."""
+    code, output = _invoke(*SERVE, "--isl", "1", "--osl", "1")
+    assert code == 0 and "nan" not in output
+    assert "TPOT mean / p50 / p90 / p99 [ms]" in output and "- / - / - / -" in output
+
+
+def test_a_length_table_with_nan_or_a_short_row_is_refused(tmp_path: Path) -> None:
+    lengths = tmp_path / "l.csv"
+    for rows, says in (("nan,5\n", "l.csv row 1: isl and osl must be token counts of 1 to 100,000,000, got nan, 5"),
+                       ("5\n", "l.csv row 1: isl and osl must be numbers, got '5', None")):
+        lengths.write_text("isl,osl\n" + rows)
+        code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario", "offline",
+                               "--lengths", str(lengths))
+        assert code == 2 and says in output
+
+
+def test_a_fleet_smaller_than_one_worker_serves_nothing_and_says_so() -> None:
+    """One H20 cannot hold DeepSeek-R1 (its worker takes 27.4 chips over two systems): it served 6.7e-5 T tokens a
+    day, in proportion; now none, with the reason. A budget that powers no system says so too."""
+    code, output = _invoke("fleet", "--model", "deepseek-r1", "--units", "1", "--chips", "nvidia-h20", "--format",
+                           "json")
+    (plan,) = json.loads(output)
+    assert code == 0 and plan["served_tokens_per_day"] == 0 and "1 chip holds no worker of 27.4" in plan["note"]
+    code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--power-mw", "0.001", "--chips", "nvidia-h20",
+                           "--format", "json")
+    (plan,) = json.loads(output)
+    assert plan["chips"] == 0 and "the power budget runs no whole hgx-h20 (4.64 kW)" in plan["note"]
+
+
+def test_a_chip_that_cannot_serve_shows_dashes_not_inf() -> None:
+    code, output = _invoke("fleet", "--model", "deepseek-r1", "--demand", "1e12tokens/day", "--tpot", "1ms",
+                           "--chips", "nvidia-h20")
+    assert code == 0 and "inf" not in output and "the TPOT target 1 ms binds" in " ".join(output.split())
