@@ -84,6 +84,8 @@ def refused(*args: str) -> str:
     (("show", "hgx-h2000"), "unknown system or chip 'hgx-h2000'; did you mean hgx-h200"),  # not only chips
     (("validate", "--by", "vendr"), "(or 'flag', 'source' or 'vendor' alone); got 'vendr' (vendr: no such field)"),
     (("validate", "--by", "flag,engine"), "alone); got 'flag,engine' (flag: only alone)"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train", "--precision", "junk"),
+     "'junk' is not one of 'bf16', 'fp8', 'fp8_block', 'mxfp8'"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

@@ -431,3 +431,12 @@ def test_a_model_with_attention_free_layers_trains() -> None:
     (row,) = compare([catalog.system("hgx-h200")], catalog.model("nemotron-h-56b"), catalog.engine("generic"),
                      workload="train")
     assert row.fits and row.mfu == pytest.approx(0.543, abs=0.005)
+
+
+def test_a_config_error_names_its_file_once() -> None:
+    """A key's own check names the config; the layer's and the model's wrappers named it again ('config.json: layer 0:
+    config.json: config.json: num_experts_per_tok must be >= 1, got 0')."""
+    moe = {**BASE, "num_local_experts": 8, "num_experts_per_tok": 0}
+    with pytest.raises(ModelConfigError) as err:
+        model_from_config(moe)
+    assert str(err.value) == "model: num_experts_per_tok must be >= 1, got 0"  # the name it was given

@@ -43,6 +43,20 @@ def test_h20_prefill_h200_decode_split_stays_in_budget_and_grows_with_it() -> No
     assert large.best[0].output_tokens_per_s <= 2 * best.output_tokens_per_s * (1 + 1e-9)
 
 
+def test_the_best_splits_are_distinct_fleets() -> None:
+    """Llama-3.1-70B prefilled on 16 H20s, decoded on 8 H100s: loads past a decode layout's KV capacity run at
+    that capacity, so the grid's larger loads gave the same fleet again (ten identical rows); each fleet is listed
+    once, the best first (tp1 prefill, 3 x tp2 decode at 187 clients: 21,126 tok/s)."""
+    model, prefill, decode = catalog.model("llama-3.1-70b"), catalog.system("hgx-h20"), catalog.system("hgx-h100")
+    found = search_split(model, prefill, decode, catalog.engine("generic"), catalog.calibration(prefill.chip),
+                         catalog.calibration(decode.chip), best_precision(model, prefill.chip),
+                         best_precision(model, decode.chip), 1024, 1024, 16, 8, 0.05)
+    assert len(found.best) == len(set(found.best)) == 10
+    first = found.best[0]
+    assert (str(first.decode_layout), first.decode_workers, first.clients_per_decode_worker) == ("tp2", 3, 187.0)
+    assert round(first.output_tokens_per_s) == 21_126
+
+
 def test_cli_split_needs_both_budgets() -> None:
     result = CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system",
                                       "hgx-h20", "--prefill-chips", "32"])

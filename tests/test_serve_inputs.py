@@ -82,3 +82,22 @@ def test_a_chip_that_cannot_serve_shows_dashes_not_inf() -> None:
     code, output = _invoke("fleet", "--model", "deepseek-r1", "--demand", "1e12tokens/day", "--tpot", "1ms",
                            "--chips", "nvidia-h20")
     assert code == 0 and "inf" not in output and "the TPOT target 1 ms binds" in " ".join(output.split())
+
+
+def test_a_timeline_is_a_csv_file_of_its_own(tmp_path: Path) -> None:
+    """--timeline t.json wrote CSV under a JSON name, and --timeline x.csv --out x.csv overwrote the timeline."""
+    code, output = _invoke(*SERVE, "--timeline", str(tmp_path / "t.json"))
+    assert code == 2 and "--timeline t.json: the timeline is a CSV table; name the file .csv" in output
+    same = str(tmp_path / "x.csv")
+    code, output = _invoke(*SERVE, "--timeline", same, "--out", same)
+    assert code == 2 and "--timeline and --out both name x.csv" in output
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_prefill_worker_that_does_not_fit_is_named() -> None:
+    """DeepSeek-R1 decoded on a GB200 NVL72 fits there; its prefill worker of eight H100s does not (671 GB of FP8
+    weights): the refusal said 'not even one sequence's KV cache fits' without saying which worker."""
+    code, output = _invoke("serve", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--mode", "disagg", "--tp",
+                           "8", "--prefill-system", "hgx-h100")
+    assert code == 2 and ("does not fit: the prefill worker (tp8-ep8 on hgx-h100) needs 16.8 GB more per chip "
+                          "(weights is the largest term)") in output

@@ -109,17 +109,20 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
     ttft = np.broadcast_to(ttft_p[None, :], ok.shape)
     # the most tokens/s; then the fewest chips; then the lowest TPOT, then TTFT
     keys = (ttft.ravel()[flat], tpot.ravel()[flat], chips.ravel()[flat], -rate.ravel()[flat])
-    order = flat[np.lexsort(keys)][:top]
-    best = []
-    for k in order:
+    best: list[Split] = []
+    for k in flat[np.lexsort(keys)]:
+        if len(best) == top:
+            break
         i, j = (int(x) for x in np.unravel_index(int(k), ok.shape))
         dl, workers_d, workers_p = dgrid.at(int(d["index"][i])), int(used_d[i, j]), int(used_p[i, j])
-        best.append(Split(prefill_layout=pgrid.at(j), decode_layout=dl, prefill_workers=workers_p,
+        split = Split(prefill_layout=pgrid.at(j), decode_layout=dl, prefill_workers=workers_p,
                           decode_workers=workers_d, prefill_chips=workers_p * int(pgrid.chips[j]),
                           decode_chips=workers_d * int(d["chips"][i]),
                           clients_per_decode_worker=float(d["batch"][i] * dl.attn_dp),
                           output_tokens_per_s=float(rate[i, j]), ttft_s=float(ttft_p[j]), tpot_s=float(d["tpot"][i]),
-                          limited_by="prefill" if prefill_bound[i, j] else "decode", meets_targets=True))
+                          limited_by="prefill" if prefill_bound[i, j] else "decode", meets_targets=True)
+        if split not in best:  # loads past a layout's KV capacity run at that capacity: the same fleet again
+            best.append(split)
     notes = (f"engine profile {profile.id}; prefill on {prefill_system.id} ({prefill_precision.weights}), decode on "
              f"{decode_system.id} ({decode_precision.weights})",
              f"prefill workers run at {PREFILL_UTILIZATION:.0%} utilisation; KV over the slower scale-out link "

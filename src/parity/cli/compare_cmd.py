@@ -24,6 +24,7 @@ from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, percentile_probe
 from parity.report.tables import Column, plain, ratio, scaled
 from parity.search import Candidate, SearchResult, best_precision
 from parity.simulate.targets import LatencyTarget
+from parity.training import PRECISIONS
 from parity.units import duration_text
 
 DEFAULT_TTFT = "5s"  # a prompt answered within seconds: no layout that makes users wait 20 s is ranked
@@ -165,7 +166,8 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
 @click.option("--global-batch", type=COUNT, default=1024, show_default=True,
               help="training: sequences per step")
-@click.option("--precision", "training_precision", default="bf16", show_default=True, help="training precision")
+@click.option("--precision", "training_precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True,
+              help="training precision")
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
 @click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=None,
               help="serving: multi-token prediction, draft tokens a decode step on models with MTP layers "

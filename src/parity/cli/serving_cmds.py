@@ -222,6 +222,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
     simulated step by step, with latency percentiles)."""
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
+    if timeline is not None and timeline.suffix.lower() != ".csv":
+        raise ParityError(f"--timeline {timeline.name}: the timeline is a CSV table; name the file .csv")
+    if timeline is not None and out is not None and timeline.resolve() == out.resolve():
+        raise ParityError(f"--timeline and --out both name {out.name}: the report would overwrite the timeline")
     if phase != "both":
         _refuse_options_a_phase_ignores(phase, scenario, model_kind)
     simulated = use_sim or model_kind == "sim"

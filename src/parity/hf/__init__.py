@@ -14,7 +14,7 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, _check_keys, \
-    _int, _key
+    _int, _key, _named
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
 from parity.model import Layer, Model
@@ -54,7 +54,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                                 norms=1 if "hybrid_override_pattern" in config else
                                 4 if str(config.get("model_type", "")) in _FOUR_NORM_TYPES else 2))
         except ValueError as err:
-            raise ModelConfigError(f"{where}: layer {i}: {err}") from err
+            raise _named(err, f"{where}: layer {i}") from err
     mtp = (_int(config, "num_nextn_predict_layers", 0, where) or _int(config, "mtp_num_hidden_layers", 0, where)
            or _int(config, "num_mtp_modules", 0, where))
     last = next(layer for layer in reversed(layers) if layer.attention is not None and layer.mlp is not None) \
@@ -72,7 +72,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                      architecture=model_type, vision_parameters=_vision_parameters(vision),
                      flags=tuple(dict.fromkeys(flags)))
     except ValueError as err:
-        raise ModelConfigError(f"{where}: {err}") from err
+        raise _named(err, where) from err
 
 
 def context_window(config: dict[str, Any], where: str = "") -> int:

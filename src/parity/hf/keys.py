@@ -138,6 +138,11 @@ def _where(where: str) -> str:
     return where or "config.json"
 
 
+def _named(err: ValueError, where: str) -> ModelConfigError:
+    """`err` as a config error that says where it is, once: one raised by a key's own check already does."""
+    return err if isinstance(err, ModelConfigError) else ModelConfigError(f"{where}: {err}")
+
+
 def _get(config: dict[str, Any], name: str, default: Any = ..., where: str = "") -> Any:
     for key in ALIASES.get(name, (name,)):
         if key in config and config[key] is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, \
-    _get, _int
+    _get, _int, _named
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
 def _formats(config: dict[str, Any], quant: dict[str, Any] | None) -> tuple[str, str]:
@@ -92,7 +92,7 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
     try:
         return Attention(**common)
     except ValueError as err:
-        raise ModelConfigError(f"{where}: {err}") from err
+        raise _named(err, where) from err
 
 
 def _linear(config: dict[str, Any], where: str, state_format: str) -> LinearAttention | LightningAttention:
@@ -112,7 +112,7 @@ def _linear(config: dict[str, Any], where: str, state_format: str) -> LinearAtte
             conv_kernel=_int(config, "linear_conv_kernel_dim", where=where, positive=True),
             state_format=state_format)
     except ValueError as err:
-        raise ModelConfigError(f"{where}: {err}") from err
+        raise _named(err, where) from err
 
 
 def _mamba(config: dict[str, Any], where: str, state_format: str) -> Mamba:
@@ -128,7 +128,7 @@ def _mamba(config: dict[str, Any], where: str, state_format: str) -> Mamba:
                      proj_bias=bool(config.get("mamba_proj_bias", config.get("use_bias", False))),
                      state_format=state_format)
     except ValueError as err:
-        raise ModelConfigError(f"{where}: {err}") from err
+        raise _named(err, where) from err
 
 
 _LAYER_TYPES = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
@@ -240,7 +240,7 @@ def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp 
                       router_bias=model_type in ("gpt_oss", "nemotron_h") or config.get("topk_method") == "noaux_tc"
                       or bool(config.get("use_routing_bias") or config.get("use_moe_router_bias")))
     except ValueError as err:
-        raise ModelConfigError(f"{where}: {err}") from err
+        raise _named(err, where) from err
 
 
 def _group(layers: list[Layer]) -> tuple[Layer, ...]:

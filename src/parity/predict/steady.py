@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -109,6 +109,16 @@ def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
     return dataclasses.replace(p, extra=extra | bounds, flags=tuple(raised), note=note)
 
 
+def _unfit(s: Scenario, result: ServingResult, at: Callable[[object], float]) -> str:
+    """Why a case does not fit: the memory its decode (or only) worker lacks per chip, or its prefill worker's."""
+    prefill = result.prefill_memory
+    mem, where = ((prefill, f"the prefill worker ({s.layout} on {(s.prefill_system or s.system).id}) ")
+                  if prefill is not None and not bool(at(prefill.fits)) else (result.memory, ""))
+    short = -at(mem.free_bytes) if at(mem.free_bytes) < 0 else 0.0
+    return (f"does not fit: {where}needs {short / 1e9:.1f} GB more per chip ({mem.largest_term()} is the largest term)"
+            if short else f"does not fit: {where}not even one sequence's KV cache fits beside the weights")
+
+
 def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Prediction]:
     out = []
     mem = result.memory
@@ -122,11 +132,7 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
             if stack and s.engine.stack != stack and s.engine.measured else [])
         feasible = bool(at(result.feasible))
         if not feasible:
-            short = -at(mem.free_bytes) if at(mem.free_bytes) < 0 else 0.0
-            largest = mem.largest_term()
-            reason = (f"does not fit: needs {short / 1e9:.1f} GB more per chip ({largest} is the largest term)"
-                      if short else "does not fit: not even one sequence's KV cache fits beside the weights")
-            out.append(_failed(s.case_id, reason))
+            out.append(_failed(s.case_id, _unfit(s, result, at)))
             continue
         used = at(mem.weight_bytes) + at(mem.reserve_bytes) + at(mem.activation_bytes) + at(mem.kv_bytes)
         out.append(Prediction(

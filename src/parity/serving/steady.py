@@ -208,4 +208,4 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
                          prefill_workers=prefill_workers, decode_workers=decode_workers,
                          prefill_utilization=lam / prefill_ranks * added / group, memory=mem,
                          feasible=np.broadcast_to(fits, np.shape(ttft)), kv_waiting=waiting,
-                         assumptions=notes)
+                         assumptions=notes, prefill_memory=p_mem)

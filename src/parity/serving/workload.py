@@ -67,6 +67,7 @@ class ServingResult:
     decode_workers: Num = 0.0
     kv_waiting: Num = 0.0
     assumptions: tuple[str, ...] = field(default=())
+    prefill_memory: MemoryPlan | None = None  # a disaggregated deployment's prefill worker's (memory: decode's)
 
     @property
     def output_tokens_per_s_per_chip(self) -> Num:
