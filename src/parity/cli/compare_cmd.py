@@ -74,7 +74,7 @@ def _flatten(row: dict) -> dict:
 def _mtp_caption(model: Model, mtp_tokens: int, chosen: bool) -> str:
     """What the comparison assumes about multi-token prediction, for the table's caption."""
     if not model.mtp_layers:
-        return ""
+        return f"--mtp {mtp_tokens} does not apply: {model.name} has no MTP layers." if mtp_tokens and chosen else ""
     if not mtp_tokens:
         return (f"No multi-token prediction (published {model.name} serving runs mostly use it: --mtp N; engine "
                 "profiles fitted only on MTP runs are applied here beyond them).")

@@ -58,7 +58,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     (a production volume) or a power budget serves."""
     found = catalog.model(model)
     drafts = catalog.default_mtp(found) if mtp_tokens is None else mtp_tokens
-    mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
+    mtp_words = (f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else
+                 f"--mtp {drafts} does not apply: {found.name} has no MTP layers. " if drafts else "")
     kinds = [catalog.chip(n.strip()) for n in chip_names.split(",") if n.strip()]
     if not kinds:
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind (parity chips lists them)")

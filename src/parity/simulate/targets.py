@@ -39,13 +39,13 @@ class LatencyTarget:
 
 
 def latency_target(text: str | None, metric: str) -> LatencyTarget | None:
-    """'2s' -> mean <= 2 s; 'p99:2s' -> 99th percentile <= 2 s; empty -> None."""
-    if not text:
+    """'2s' -> mean <= 2 s; 'p99:2s' -> 99th percentile <= 2 s; empty or 'none' -> None."""
+    if not text or text.strip().lower() == "none":
         return None
     if metric not in METRICS:
         raise ParityError(f"latency targets bound one of {', '.join(METRICS)}, got {metric!r}")
-    statistic, _, bound = text.strip().rpartition(":")
-    statistic = statistic.strip().lower() or "mean"
+    statistic, colon, bound = text.strip().rpartition(":")
+    statistic = statistic.strip().lower() or ("" if colon else "mean")
     if statistic not in STATISTICS:
         raise ParityError(f"--{metric} {text!r}: the statistic must be one of {', '.join(STATISTICS)} "
                           f"(e.g. p99:2s)")
