@@ -10,7 +10,7 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import points_from_benchmark
+from parity.calibrate import Point, points_from_benchmark
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import cli, emit, format_option
 from parity.cli.files import read_text
@@ -20,10 +20,29 @@ from parity.report.tables import Column, plain, write_atomic
 
 
 def _read_json(path: Path) -> dict:
+    """A microbenchmark document: a JSON object whose meta, if any, is an object with a text name."""
     try:
-        return json.loads(read_text(path, "JSON"))
+        document = json.loads(read_text(path, "JSON"))
     except json.JSONDecodeError as err:
         raise ParityError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+    except RecursionError as err:
+        raise ParityError(f"{path.name}: JSON nested too deeply to be microbenchmarks") from err
+    if not isinstance(document, dict):
+        raise ParityError(f"{path.name}: a microbenchmark file must hold a JSON object")
+    meta = document.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ParityError(f"{path.name}: meta must be an object, got {json.dumps(meta)[:60]}")
+    if not isinstance(meta.get("name", ""), str | None):
+        raise ParityError(f"{path.name}: meta.name must be the GPU's name as text, got {json.dumps(meta['name'])[:60]}")
+    return document
+
+
+def _points(path: Path, document: dict) -> list[Point]:
+    """The document's points; a refusal names the file."""
+    try:
+        return points_from_benchmark(document)
+    except ParityError as err:
+        raise ParityError(f"{path.name}: {err}") from err
 
 
 def _chip_of(name: str | None, documents: list[dict]) -> str:
@@ -68,7 +87,8 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
         if save_raw:
             write_atomic(save_raw, json.dumps(documents[0], indent=1))
     chip_id = _chip_of(chip, documents)
-    points = [p for d in documents for p in points_from_benchmark(d)]
+    points = ([p for path, d in zip(imports, documents) for p in _points(path, d)] if imports
+              else points_from_benchmark(documents[0]))
     meta = {k: str(v) for d in documents for k, v in d.get("meta", {}).items() if k in ("name", "torch", "cuda",
                                                                                           "numpy", "backend", "timing")}
     date = datetime.date.today().isoformat()
