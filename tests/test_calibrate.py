@@ -83,6 +83,20 @@ def test_import_writes_a_calibration_file(tmp_path: Path) -> None:
     assert "measured = true" in target.read_text()
 
 
+@pytest.mark.parametrize("name", ["cal.json", "cal.csv", "cal"])
+def test_out_other_than_toml_is_refused_before_any_work(name: str, tmp_path: Path) -> None:
+    """--out cal.json wrote TOML into it, while --format's help said the suffix picks the format; the calibration
+    is TOML whatever --format prints, so a name that says otherwise is refused, as is --out without --import (the
+    refusal comes before any measuring)."""
+    source = tmp_path / "bench.json"
+    source.write_text(json.dumps(run_sweep(NumpyBackend(repeats=1), TINY_PLAN)))
+    for imports in (["--import", str(source)], []):
+        result = CliRunner().invoke(cli, ["calibrate", *imports, "--chip", "h200_sxm", "--out", str(tmp_path / name)])
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+        assert f"'--out': a calibration file is TOML: name it cal.toml, not {name}" in result.stderr
+        assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]
+
+
 def test_without_a_gpu_calibrate_says_so_in_one_line() -> None:
     pytest.importorskip("numpy")
     try:

@@ -12,7 +12,7 @@ from rich.progress import Progress
 from parity import catalog
 from parity.calibrate import Point, points_from_benchmark
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
-from parity.cli import cli, emit, format_option
+from parity.cli import TABLE_FORMATS, cli, emit, wide_option
 from parity.cli.files import read_text
 from parity.errors import CatalogError, ParityError
 from parity.fit import refit_calibration, write_refits
@@ -59,17 +59,29 @@ def _chip_of(name: str | None, documents: list[dict]) -> str:
     raise CatalogError(f"cannot tell which catalog chip {reported!r} is: give --chip")
 
 
+def _toml_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """--out names the calibration file, which is TOML whatever its name: any other suffix is refused."""
+    if value is not None and value.suffix.lower() != ".toml":
+        raise click.BadParameter(f"a calibration file is TOML: name it {value.stem or 'CHIP'}.toml, not {value.name} "
+                                 "(--format picks how the summary is printed)", ctx, param)
+    return value
+
+
 @cli.command()
 @click.option("--import", "imports", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="read measurements in parity's microbenchmark JSON format instead of measuring (repeatable)")
 @click.option("--chip", default=None, help="catalog chip the measurements belong to (default: the GPU's name)")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="calibration file to write (default: ~/.parity/calibration/CHIP.toml, used by every prediction)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_toml_path,
+              help="calibration file to write, TOML, named .toml (default: ~/.parity/calibration/CHIP.toml, used by "
+                   "every prediction)")
 @click.option("--save-raw", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="also write the raw measurements as JSON")
 @click.option("--eager", is_flag=True,
               help="time each eager launch, launch cost included (default: CUDA-graph replays, as engines run)")
-@format_option
+@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
+              help="how the summary is printed: table for people, md for Markdown; json or csv (SI units) for "
+                   "machines (the --out file is TOML in every format)")
+@wide_option
 def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, save_raw: Path | None, eager: bool,
               fmt: str) -> None:
     """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (seconds to
