@@ -1,17 +1,21 @@
 """Calibration: the sweep logic on the CPU with tiny shapes, the import format, and the fit."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import perfect_calibration, round_chip
 
 from parity import catalog
-from parity.calibrate import Point, fit_calibration, point_times, points_from_benchmark
+from parity.calibrate import SHORTEST_KERNEL_S, Point, fit_calibration, point_times, points_from_benchmark
 from parity.calibrate.sweep import TINY_PLAN, NumpyBackend, run_sweep
 from parity.cli import cli
 from parity.cost import price_kernel
+from parity.errors import ParityError
 from parity.ops import Kernel
 
 
@@ -79,6 +83,20 @@ def test_import_writes_a_calibration_file(tmp_path: Path) -> None:
     assert "measured = true" in target.read_text()
 
 
+@pytest.mark.parametrize("name", ["cal.json", "cal.csv", "cal"])
+def test_out_other_than_toml_is_refused_before_any_work(name: str, tmp_path: Path) -> None:
+    """--out cal.json wrote TOML into it, while --format's help said the suffix picks the format; the calibration
+    is TOML whatever --format prints, so a name that says otherwise is refused, as is --out without --import (the
+    refusal comes before any measuring)."""
+    source = tmp_path / "bench.json"
+    source.write_text(json.dumps(run_sweep(NumpyBackend(repeats=1), TINY_PLAN)))
+    for imports in (["--import", str(source)], []):
+        result = CliRunner().invoke(cli, ["calibrate", *imports, "--chip", "h200_sxm", "--out", str(tmp_path / name)])
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+        assert f"'--out': a calibration file is TOML: name it cal.toml, not {name}" in result.stderr
+        assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]
+
+
 def test_without_a_gpu_calibrate_says_so_in_one_line() -> None:
     pytest.importorskip("numpy")
     try:
@@ -97,6 +115,78 @@ def test_malformed_import_exits_2(tmp_path: Path) -> None:
     bad.write_text("{oops")
     result = CliRunner().invoke(cli, ["calibrate", "--import", str(bad), "--chip", "h200_sxm"])
     assert result.exit_code == 2 and "malformed JSON" in result.stderr
+
+
+_GEMM = '"m": 64, "n": 64, "k": 64'
+_TIME = "must be a kernel time in seconds, finite and at least 1e-09 (one clock cycle at 1 GHz), got"
+
+
+@pytest.mark.parametrize(("document", "says"), [
+    ('{"gemm": {"m": 1}}', 'gemm must be a list of measured points, got {"m": 1}'),
+    ('{"gemm": null}', "gemm must be a list of measured points, got null"),
+    ('{"gemm": [5]}', "gemm row 1: a point must be an object of named numbers, got 5"),
+    ('{"gemm": [{"m": "abc", "n": 1, "k": 1, "s": 1e-3}]}', 'gemm row 1: m must be a finite number > 0, got "abc"'),
+    ('{"gemm_bf16": [{%s, "s": 1e-3}, {"m": 64, "n": 64, "s": 1e-3}]}' % _GEMM, "gemm_bf16 row 2: a point lacks k"),
+    ('{"grouped": [{"experts": 8, "tokens_per_expert": 4, "n": 16, "k": 16}]}',
+     "grouped row 1: a point lacks a time, s_grouped or s_bmm"),
+    ('{"copy": [{"bytes_each_way": "1e9", "s": 1e-3}]}', 'copy row 1: bytes_each_way must be a finite number > 0, got "1e9"'),
+    ('{"attn_decode": [{"batch": 1, "heads": 8, "kv_heads": 0, "head_dim": 128, "ctx": 10, "s": 1e-5}]}',
+     "attn_decode row 1: kv_heads must be a finite number > 0, got 0"),
+    ('{"gemm": [{"m": 1e200, "n": 1e200, "k": 1e200, "s": 1e-3}]}', "gemm row 1: its sizes overflow"),
+    ('{"meta": [1], "gemm": [{%s, "s": 1e-3}]}' % _GEMM, "meta must be an object, got [1]"),
+    ("[1]", "a microbenchmark file must hold a JSON object"),
+])
+def test_a_malformed_import_is_one_line_naming_file_row_and_key(document: str, says: str, tmp_path: Path) -> None:
+    """Sections that are not lists, rows that are not objects, sizes that are not numbers > 0: each was a
+    Python traceback (exit 1); now one line naming the file, the section's row and the key, and no file."""
+    source, target = tmp_path / "bench.json", tmp_path / "cal.toml"
+    source.write_text(document)
+    result = CliRunner().invoke(cli, ["calibrate", "--import", str(source), "--chip", "nvidia-h100-sxm",
+                                      "--out", str(target)])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"parity: error: bench.json: {says}"), result.stderr
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(("row", "says"), [
+    ('"gemm": [{%s, "s": 0}]' % _GEMM, f"gemm row 1: s {_TIME} 0"),
+    ('"gemm": [{%s, "s": 1e-3}, {%s, "s": -1e-3}]' % (_GEMM, _GEMM), f"gemm row 2: s {_TIME} -0.001"),
+    ('"gemm": [{%s, "s": NaN}]' % _GEMM, f"gemm row 1: s {_TIME} NaN"),
+    ('"gemm": [{%s, "s": 1e-300}]' % _GEMM, f"gemm row 1: s {_TIME} 1e-300"),
+    ('"fp8_gemm": [{%s, "s_tensor": Infinity}]' % _GEMM, f"fp8_gemm row 1: s_tensor {_TIME} Infinity"),
+    ('"grouped": [{"experts": 8, "tokens_per_expert": 4, "n": 16, "k": 16, "s_grouped": 1e-4, "s_bmm": 0}]',
+     f"grouped row 1: s_bmm {_TIME} 0"),
+    ('"copy": [{"bytes_each_way": 1e9, "s": 0}]', f"copy row 1: s {_TIME} 0"),
+])
+def test_impossible_measured_times_are_refused(row: str, says: str, tmp_path: Path) -> None:
+    """A time of 0, below 0, NaN or shorter than a clock cycle fitted to a calibration headed 'error nan%'
+    (predicted_seconds = nan) and exit 0; now one line and no file."""
+    source, target = tmp_path / "bench.json", tmp_path / "cal.toml"
+    source.write_text("{%s}" % row)
+    result = CliRunner().invoke(cli, ["calibrate", "--import", str(source), "--chip", "nvidia-h100-sxm",
+                                      "--out", str(target)])
+    assert result.exit_code == 2 and result.stderr == f"parity: error: bench.json: {says}\n", result.output
+    assert not target.exists()
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.floats() | st.integers(-10, 10**6) | st.text(max_size=4),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                     max_leaves=8)
+_KEYS = st.sampled_from(["m", "n", "k", "s", "s_tensor", "s_grouped", "s_bmm", "experts", "tokens_per_expert", "batch",
+                         "heads", "kv_heads", "head_dim", "seq", "ctx", "bytes_each_way", "read_bytes"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(section=st.sampled_from(["gemm", "gemm_bf16", "fp8_gemm", "gemm_fp8", "grouped", "attn_prefill", "attn_decode",
+                                "copy"]),
+       rows=st.lists(st.dictionaries(_KEYS, st.floats() | st.integers(-5, 10**9) | _JSON, max_size=8) | _JSON,
+                     max_size=3))
+def test_any_document_gives_points_with_real_times_or_a_parity_error(section: str, rows: list) -> None:
+    try:
+        points = points_from_benchmark({section: rows})
+    except ParityError:
+        return
+    assert all(SHORTEST_KERNEL_S <= p.seconds < math.inf and math.isfinite(p.kernel.flops) for p in points)
 
 
 @pytest.mark.validation

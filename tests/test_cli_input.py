@@ -86,12 +86,21 @@ def refused(*args: str) -> str:
     (("validate", "--by", "flag,engine"), "alone); got 'flag,engine' (flag: only alone)"),
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train", "--precision", "junk"),
      "'junk' is not one of 'bf16', 'fp8', 'fp8_block', 'mxfp8'"),
+    (("validate", "--iterations", "0"), "'--iterations': must be a whole number >= 1, got 0"),
+    (("validate", "--iterations", "-5"), "'--iterations': must be a whole number >= 1, got -5"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert says in refused(*args)
     assert not list(tmp_path.iterdir())  # nothing left behind
+
+
+def test_a_fit_of_no_iterations_is_refused_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate --fit --iterations 0 wrote refits fitted by no step at all; now it writes nothing."""
+    monkeypatch.setenv("PARITY_HOME", str(tmp_path))
+    assert "'--iterations': must be a whole number >= 1, got 0" in refused("validate", "--fit", "--iterations", "0")
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(("content", "says"), [

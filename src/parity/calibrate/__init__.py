@@ -10,7 +10,9 @@ minimise the mean absolute log error of the predicted kernel times.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,9 @@ from parity.ops import Kernel
 from parity.optimize import nelder_mead
 
 __all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "calibration_toml",
-           "FITTED"]
+           "FITTED", "SHORTEST_KERNEL_S"]
+
+SHORTEST_KERNEL_S = 1e-9  # one clock cycle of a 1 GHz chip: no kernel finishes sooner, so a shorter time is a slip
 
 # Calibration fields the fit moves, with bounds; gemm_efficiency entries are per math key.
 RESTARTS = 8  # fresh simplices from the best point, at most (see fit_calibration)
@@ -59,52 +63,118 @@ def _gemm(kind: str, label: str, m: float, n: float, k: float, fmt: str, seconds
     return Point(kind=kind, label=label, kernel=kernel, seconds=seconds)
 
 
+def _shown(value: Any) -> str:
+    """A value as the file spells it (JSON), cut short for a one-line message."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _rows(data: Mapping[str, Any], *sections: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The rows of the named sections (absent ones hold none), each with where it is: 'gemm row 3'."""
+    for section in sections:
+        rows = data.get(section, [])
+        if not isinstance(rows, list):
+            raise ParityError(f"{section} must be a list of measured points, got {_shown(rows)}")
+        for i, row in enumerate(rows, 1):
+            if not isinstance(row, Mapping):
+                raise ParityError(f"{section} row {i}: a point must be an object of named numbers, got {_shown(row)}")
+            yield f"{section} row {i}", row
+
+
 def _need(row: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
     missing = [k for k in keys if k not in row]
     if missing:
-        raise ParityError(f"{where}: a point lacks {', '.join(missing)}: {dict(row)}")
+        raise ParityError(f"{where}: a point lacks {', '.join(missing)}: {_shown(row)}")
+
+
+def _size(row: Mapping[str, Any], key: str, where: str) -> float:
+    """row[key] as a size (a dimension, a count, bytes): a finite number > 0, ints kept for the labels."""
+    value = row[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ParityError(f"{where}: {key} must be a finite number > 0, got {_shown(value)}")
+    return value
+
+
+def _seconds(row: Mapping[str, Any], key: str, where: str) -> float:
+    """row[key] as a measured kernel time [s]: finite and at least SHORTEST_KERNEL_S."""
+    value = row[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= SHORTEST_KERNEL_S \
+            or not math.isfinite(value):
+        raise ParityError(f"{where}: {key} must be a kernel time in seconds, finite and at least "
+                          f"{SHORTEST_KERNEL_S:g} (one clock cycle at 1 GHz), got {_shown(value)}")
+    return float(value)
+
+
+def _sizes(row: Mapping[str, Any], keys: Sequence[str], where: str) -> list[float]:
+    return [_size(row, k, where) for k in keys]
+
+
+def _times(row: Mapping[str, Any], keys: Sequence[str], where: str) -> list[float]:
+    """The times among `keys` the row gives (absent or null: not measured), each checked."""
+    return [_seconds(row, k, where) for k in keys if row.get(k) is not None]
+
+
+def _checked(point: Point, where: str) -> Point:
+    work = (point.kernel.flops, point.kernel.weight_bytes, point.kernel.other_bytes)
+    if not all(math.isfinite(w) for w in work):
+        raise ParityError(f"{where}: its sizes overflow the work a float can count: {point.label}")
+    return point
 
 
 def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
     """Points from a microbenchmark document (the format of parity's H200 reference files: sections
-    copy, gemm, fp8_gemm, attn_prefill, attn_decode, and gemm_bf16, gemm_fp8, grouped)."""
+    copy, gemm, fp8_gemm, attn_prefill, attn_decode, and gemm_bf16, gemm_fp8, grouped). Sizes must be
+    finite numbers > 0 and times [s] finite and at least SHORTEST_KERNEL_S; fp8 rows without a time (s or
+    s_tensor) and copy rows without s or bytes are skipped; any other row that lacks a key, or a value
+    that is not such a number, is refused naming its section, row and key."""
     if not isinstance(data, Mapping):
         raise ParityError("a microbenchmark file must hold a JSON object")
     points: list[Point] = []
-    for row in data.get("gemm", []) + data.get("gemm_bf16", []):
-        _need(row, ("m", "n", "k", "s"), "gemm")
-        points.append(_gemm("gemm", f"bf16 {row['m']}x{row['n']}x{row['k']}", row["m"], row["n"], row["k"], "bf16",
-                            row["s"]))
-    for row in data.get("fp8_gemm", []) + data.get("gemm_fp8", []):
-        seconds = row.get("s", row.get("s_tensor"))
-        _need(row, ("m", "n", "k"), "fp8 gemm")
+    for where, row in _rows(data, "gemm", "gemm_bf16"):
+        _need(row, ("m", "n", "k", "s"), where)
+        m, n, k = _sizes(row, ("m", "n", "k"), where)
+        points.append(_checked(_gemm("gemm", f"bf16 {m}x{n}x{k}", m, n, k, "bf16", _seconds(row, "s", where)), where))
+    for where, row in _rows(data, "fp8_gemm", "gemm_fp8"):
+        _need(row, ("m", "n", "k"), where)
+        m, n, k = _sizes(row, ("m", "n", "k"), where)
+        seconds = _times(row, ("s", "s_tensor"), where)
         if seconds:
-            points.append(_gemm("gemm", f"fp8 {row['m']}x{row['n']}x{row['k']}", row["m"], row["n"], row["k"], "fp8",
-                                seconds))
-    for row in data.get("grouped", []):
-        _need(row, ("experts", "tokens_per_expert", "n", "k"), "grouped")
-        seconds = min(v for v in (row.get("s_grouped"), row.get("s_bmm")) if v)
-        points.append(_gemm("grouped_gemm", f"grouped {row['experts']}x{row['tokens_per_expert']}",
-                            row["tokens_per_expert"], row["n"], row["k"], "bf16", seconds, row["experts"]))
-    for row in data.get("attn_prefill", []):
-        _need(row, ("batch", "heads", "head_dim", "seq", "s"), "attn_prefill")
-        b, h, d, s = row["batch"], row["heads"], row["head_dim"], row["seq"]
+            points.append(_checked(_gemm("gemm", f"fp8 {m}x{n}x{k}", m, n, k, "fp8", seconds[0]), where))
+    for where, row in _rows(data, "grouped"):
+        _need(row, ("experts", "tokens_per_expert", "n", "k"), where)
+        experts, tokens, n, k = _sizes(row, ("experts", "tokens_per_expert", "n", "k"), where)
+        seconds = _times(row, ("s_grouped", "s_bmm"), where)
+        if not seconds:
+            raise ParityError(f"{where}: a point lacks a time, s_grouped or s_bmm: {_shown(row)}")
+        points.append(_checked(_gemm("grouped_gemm", f"grouped {experts}x{tokens}", tokens, n, k, "bf16",
+                                     min(seconds), experts), where))
+    for where, row in _rows(data, "attn_prefill"):
+        _need(row, ("batch", "heads", "head_dim", "seq", "s"), where)
+        b, h, d, s = _sizes(row, ("batch", "heads", "head_dim", "seq"), where)
         kernel = Kernel(name="attn_prefill", kind="attention_prefill", flops=4.0 * b * h * d * s * s / 2.0,
                         weight_bytes=0.0, other_bytes=4.0 * b * s * h * d * 2.0, fmt="bf16", tokens=b * s,
                         head_dim=d)
-        points.append(Point(kind="attention_prefill", label=f"prefill b{b} s{s}", kernel=kernel, seconds=row["s"]))
-    for row in data.get("attn_decode", []):
-        _need(row, ("batch", "heads", "kv_heads", "head_dim", "ctx", "s"), "attn_decode")
-        b, h, kv, d, c = row["batch"], row["heads"], row["kv_heads"], row["head_dim"], row["ctx"]
+        points.append(_checked(Point(kind="attention_prefill", label=f"prefill b{b} s{s}", kernel=kernel,
+                                     seconds=_seconds(row, "s", where)), where))
+    for where, row in _rows(data, "attn_decode"):
+        _need(row, ("batch", "heads", "kv_heads", "head_dim", "ctx", "s"), where)
+        b, h, kv, d, c = _sizes(row, ("batch", "heads", "kv_heads", "head_dim", "ctx"), where)
         kernel = Kernel(name="attn_decode", kind="attention_decode", flops=4.0 * b * h * d * c, weight_bytes=0.0,
                         other_bytes=2.0 * b * c * kv * d * 2.0, fmt="bf16", tokens=b)
-        points.append(Point(kind="attention_decode", label=f"decode b{b} ctx{c}", kernel=kernel, seconds=row["s"]))
-    for row in data.get("copy", []):
-        moved = 2.0 * row["bytes_each_way"] if "bytes_each_way" in row else row.get("read_bytes")
-        if moved and row.get("s"):
-            kernel = Kernel(name="copy", kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=float(moved),
-                            fmt="bf16")
-            points.append(Point(kind="stream", label=f"copy {moved / 1e9:.1f} GB", kernel=kernel, seconds=row["s"]))
+        points.append(_checked(Point(kind="attention_decode", label=f"decode b{b} ctx{c}", kernel=kernel,
+                                     seconds=_seconds(row, "s", where)), where))
+    for where, row in _rows(data, "copy"):
+        if row.get("bytes_each_way") is not None:
+            moved = 2.0 * _size(row, "bytes_each_way", where)
+        elif row.get("read_bytes") is not None:
+            moved = float(_size(row, "read_bytes", where))
+        else:
+            continue
+        seconds = _times(row, ("s",), where)
+        if seconds:
+            kernel = Kernel(name="copy", kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=moved, fmt="bf16")
+            points.append(_checked(Point(kind="stream", label=f"copy {moved / 1e9:.1f} GB", kernel=kernel,
+                                         seconds=seconds[0]), where))
     if not points:
         raise ParityError("no microbenchmark points found (expected sections gemm, fp8_gemm, attn_prefill, ...)")
     return points

@@ -10,9 +10,9 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import points_from_benchmark
+from parity.calibrate import Point, points_from_benchmark
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
-from parity.cli import cli, emit, format_option
+from parity.cli import TABLE_FORMATS, cli, emit, wide_option
 from parity.cli.files import read_text
 from parity.errors import CatalogError, ParityError
 from parity.fit import refit_calibration, write_refits
@@ -20,10 +20,29 @@ from parity.report.tables import Column, plain, write_atomic
 
 
 def _read_json(path: Path) -> dict:
+    """A microbenchmark document: a JSON object whose meta, if any, is an object with a text name."""
     try:
-        return json.loads(read_text(path, "JSON"))
+        document = json.loads(read_text(path, "JSON"))
     except json.JSONDecodeError as err:
         raise ParityError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+    except RecursionError as err:
+        raise ParityError(f"{path.name}: JSON nested too deeply to be microbenchmarks") from err
+    if not isinstance(document, dict):
+        raise ParityError(f"{path.name}: a microbenchmark file must hold a JSON object")
+    meta = document.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ParityError(f"{path.name}: meta must be an object, got {json.dumps(meta)[:60]}")
+    if not isinstance(meta.get("name", ""), str | None):
+        raise ParityError(f"{path.name}: meta.name must be the GPU's name as text, got {json.dumps(meta['name'])[:60]}")
+    return document
+
+
+def _points(path: Path, document: dict) -> list[Point]:
+    """The document's points; a refusal names the file."""
+    try:
+        return points_from_benchmark(document)
+    except ParityError as err:
+        raise ParityError(f"{path.name}: {err}") from err
 
 
 def _chip_of(name: str | None, documents: list[dict]) -> str:
@@ -40,17 +59,29 @@ def _chip_of(name: str | None, documents: list[dict]) -> str:
     raise CatalogError(f"cannot tell which catalog chip {reported!r} is: give --chip")
 
 
+def _toml_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """--out names the calibration file, which is TOML whatever its name: any other suffix is refused."""
+    if value is not None and value.suffix.lower() != ".toml":
+        raise click.BadParameter(f"a calibration file is TOML: name it {value.stem or 'CHIP'}.toml, not {value.name} "
+                                 "(--format picks how the summary is printed)", ctx, param)
+    return value
+
+
 @cli.command()
 @click.option("--import", "imports", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="read measurements in parity's microbenchmark JSON format instead of measuring (repeatable)")
 @click.option("--chip", default=None, help="catalog chip the measurements belong to (default: the GPU's name)")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="calibration file to write (default: ~/.parity/calibration/CHIP.toml, used by every prediction)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_toml_path,
+              help="calibration file to write, TOML, named .toml (default: ~/.parity/calibration/CHIP.toml, used by "
+                   "every prediction)")
 @click.option("--save-raw", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="also write the raw measurements as JSON")
 @click.option("--eager", is_flag=True,
               help="time each eager launch, launch cost included (default: CUDA-graph replays, as engines run)")
-@format_option
+@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
+              help="how the summary is printed: table for people, md for Markdown; json or csv (SI units) for "
+                   "machines (the --out file is TOML in every format)")
+@wide_option
 def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, save_raw: Path | None, eager: bool,
               fmt: str) -> None:
     """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (seconds to
@@ -68,7 +99,8 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
         if save_raw:
             write_atomic(save_raw, json.dumps(documents[0], indent=1))
     chip_id = _chip_of(chip, documents)
-    points = [p for d in documents for p in points_from_benchmark(d)]
+    points = ([p for path, d in zip(imports, documents) for p in _points(path, d)] if imports
+              else points_from_benchmark(documents[0]))
     meta = {k: str(v) for d in documents for k, v in d.get("meta", {}).items() if k in ("name", "torch", "cuda",
                                                                                           "numpy", "backend", "timing")}
     date = datetime.date.today().isoformat()

@@ -19,7 +19,7 @@ from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
 from parity.cli.percentiles_report import percentiles_report
-from parity.cli.values import ray_option
+from parity.cli.values import Count, ray_option
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.crossvendor import crossvendor_scores, leave_one_out
 from parity.crossvendor_training import training_scores
@@ -48,7 +48,8 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "m
 @click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,
               help="with --fit: 'user' writes to ~/.parity (or $PARITY_HOME), which predictions read before "
                    "parity's own data; 'repo' writes into the checkout's src/parity/data")
-@click.option("--iterations", default=150, show_default=True, help="Nelder-Mead iterations per engine (--fit)")
+@click.option("--iterations", type=Count(most=100_000, what="any fit's iterations"), default=150, show_default=True,
+              help="Nelder-Mead iterations per engine (--fit)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, published latency percentiles against the simulator, MLPerf Inference "
