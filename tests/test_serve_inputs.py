@@ -101,3 +101,20 @@ def test_a_prefill_worker_that_does_not_fit_is_named() -> None:
                            "8", "--prefill-system", "hgx-h100")
     assert code == 2 and ("does not fit: the prefill worker (tp8-ep8 on hgx-h100) needs 16.8 GB more per chip "
                           "(weights is the largest term)") in output
+
+
+def test_targets_read_alike_in_every_command() -> None:
+    """':2s' (an empty statistic) was read as the mean; serve refused 'none', which the others take."""
+    for command in (SERVE, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100"]):
+        code, output = _invoke(*command, "--ttft", ":2s")
+        assert code == 2 and "the statistic must be one of mean, p50, p90, p99" in output
+    code, output = _invoke(*SERVE, "--ttft", "none", "--format", "json")
+    assert code == 0, output
+
+
+def test_mtp_on_a_model_without_mtp_layers_is_said_not_applied() -> None:
+    code, output = _invoke("compare", "hgx-h100", "--model", "llama-3.1-8b", "--mtp", "1", "--processes", "1")
+    assert code == 0 and "--mtp 1 does not apply: llama-3.1-8b has no MTP layers." in " ".join(output.split())
+    code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--mtp", "1", "--chips", "nvidia-h100-sxm",
+                           "--demand", "1e12tokens/day")
+    assert code == 0 and "--mtp 1 does not apply: llama-3.1-8b has no MTP layers." in " ".join(output.split())
