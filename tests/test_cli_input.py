@@ -86,6 +86,11 @@ def refused(*args: str) -> str:
     (("validate", "--by", "flag,engine"), "alone); got 'flag,engine' (flag: only alone)"),
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train", "--precision", "junk"),
      "'junk' is not one of 'bf16', 'fp8', 'fp8_block', 'mxfp8'"),
+    (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--fixed-rate"), "give --request-rate too"),
+    (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--lengths", "l.csv"),
+     "--lengths is read by --scenario offline or server"),
+    (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--mla-decode", "absorbed"),
+     "--mla-decode applies to models with MLA attention"),
     (("validate", "--iterations", "0"), "'--iterations': must be a whole number >= 1, got 0"),
     (("validate", "--iterations", "-5"), "'--iterations': must be a whole number >= 1, got -5"),
 ])

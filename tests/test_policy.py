@@ -282,3 +282,23 @@ def test_cli_at_threshold_compares_the_variant_with_the_original() -> None:
     assert variant["bf16_flop_per_s"] < original["bf16_flop_per_s"]
     assert 0 < variant["prefill_tokens_per_s_per_chip"] < original["prefill_tokens_per_s_per_chip"]
     assert 0 < variant["decode_tokens_per_s_per_chip"] <= original["decode_tokens_per_s_per_chip"]
+
+
+def test_at_threshold_gives_the_prefill_ratio_and_no_zero_rates() -> None:
+    """An H100 derated to sit just under 3A090 (rates x0.15): Llama-3.1-70B prefill 1,393 against 7,795 tok/s/chip
+    (0.18x; the column was always '-'); at a TPOT no configuration meets, the rates are '-', not 0."""
+    import json
+    import re
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    found = json.loads(CliRunner().invoke(cli, ["policy", "--at-threshold", "nvidia-h100-sxm", "--format",
+                                                "json"]).stdout)
+    original, derated = found["rows"]
+    assert original["prefill_ratio"] == 1.0 and round(derated["prefill_ratio"], 2) == 0.18
+    table = CliRunner().invoke(cli, ["policy", "--at-threshold", "nvidia-h100-sxm", "--tpot", "1ms"],
+                               env={"COLUMNS": "120"}).stdout
+    assert "the TPOT target 1 ms binds" in " ".join(table.split())
+    rows = [line for line in table.splitlines() if line.startswith("hgx-h100")]
+    assert len(rows) == 2 and all(re.search(r"3\.35\s+-\s+-\s+the TPOT", line) for line in rows)  # mem TB/s, rate, x

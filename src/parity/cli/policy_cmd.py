@@ -4,6 +4,8 @@ line would deliver on a workload."""
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,11 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str |
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
 
 
+def _served(show: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A rate cell: '-' where no configuration meets the targets (the note says why), never a 0 read as a figure."""
+    return lambda value: "-" if not value or math.isnan(float(value)) else show(value)
+
+
 def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot_s: float, isl: int,
                osl: int, engine: str, tf32_bits: int, fmt: str, out: Path | None) -> None:
     chip = catalog.chip(chip_name)
@@ -118,7 +125,9 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
             "tpp": tpp(c, tf32_bits).tpp, "performance_density": performance_density(c, tf32_bits),
             "eccn_3a090": a.eccn_3a090, "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
             "memory_bytes_per_s": c.memory_bytes_per_s,
-            "rate_factor": found.rate_factor if c is found.chip else 1.0})
+            "rate_factor": found.rate_factor if c is found.chip else 1.0,
+            "prefill_ratio": (result.prefill_tokens_per_s_per_chip / results[0].prefill_tokens_per_s_per_chip
+                              if result.fits and results[0].fits else float("nan"))})
     summary = {"rule": found.rule, "chip": chip.id, "variant": found.chip.id, "rate_factor": found.rate_factor,
                "memory_factor": found.memory_factor, "tpp": found.tpp,
                "performance_density": found.performance_density, "eccn_3a090": found.eccn_3a090,
@@ -131,8 +140,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("memory_bytes_per_s", "mem TB/s", scaled(1e12), wide=True),
                Column("weights", "weights", plain, "left", wide=True),
                Column("layout", "layout", plain, "left", wide=True),
-               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", scaled(1), wide=True),
-               Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", scaled(1)),
+               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", _served(scaled(1)), wide=True),
+               Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", _served(scaled(1))),
                Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
     emit(rows, columns, fmt, title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at TPOT {tpot_s * 1e3:g} ms",

@@ -60,8 +60,8 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @click.option("--show-infeasible", is_flag=True,
               help="when no configuration meets the targets, print the frontier (exit 0) instead of refusing")
 @click.option("--prefill-system", default="",
-              help="disaggregated over two kinds: prefill on this system, decode on --system; with --prefill-chips "
-                   "and --decode-chips (the budgets) prints the best splits")
+              help="disaggregated over two kinds: prefill on this system, decode on --system, within the budgets "
+                   "--prefill-chips and --decode-chips (both needed); prints the best splits")
 @click.option("--prefill-chips", type=CHIPS, default=None, help="with --prefill-system: chips of it to use at most")
 @click.option("--decode-chips", type=CHIPS, default=None, help="with --prefill-system: chips of --system at most")
 @click.option("--refine", type=Count(most=100, least=0, what="candidates"), default=DEFAULT_REFINE, show_default=True,

@@ -13,6 +13,7 @@ import click
 
 from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
                         progress_bar, typed_options, wide_option)
+from parity import catalog
 from parity.cli.files import read_text
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, ray_option
 from parity.errors import ParityError
@@ -236,6 +237,14 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not simulated and (trace or timeline or num_prompts or client or (request_rate and scenario == "closed")):
         raise ParityError("--client, --num-prompts, --request-rate, --trace and --timeline need the simulator "
                           "(the default, not --model-kind steady; or --request-rate with --scenario server)")
+    if mla_decode and "mla" not in catalog.model(model).features:
+        raise ParityError(f"--mla-decode applies to models with MLA attention (DeepSeek-V3/R1, Kimi K2); {model} has "
+                          "none")
+    if fixed_rate and request_rate is None:
+        raise ParityError("--fixed-rate spaces the arrivals of --request-rate evenly: give --request-rate too")
+    if lengths is not None and scenario == "closed":
+        raise ParityError("--lengths is read by --scenario offline or server; a closed loop draws lengths around "
+                          "--isl and --osl (--random-range-ratio), or replays --trace")
     settings = () if adp_hold_steps is None else (("attention_dp_hold_steps", adp_hold_steps),)
     layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0,
                     redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
