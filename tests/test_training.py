@@ -411,3 +411,25 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
     rows = compare([h100, a3, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
     assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family",
                                       "uncalibrated (derived prior); training unchecked on the musa family"]
+
+
+@pytest.mark.parametrize("layout", ["(t|)*99999999999999999999", "(t|)*1000000000", "((t)*1000000)*0"])
+def test_cli_pipeline_layout_is_bounded_before_it_is_expanded(layout: str) -> None:
+    """A layout of DeepSeek-V3 holds at most 2 x (61 layers + 1 MTP module + E + L) = 128 entries; a repeat count
+    past that is refused in one line from the counts alone (it overflowed an index, or took minutes and GBs)."""
+    code, out, err = run("train", "--model", "deepseek-v3", "--system", "gb200-nvl72", "--pp", "2", "--pp-layout", layout)
+    assert code == 2 and not out and err.count("\n") == 1
+    assert err.startswith("parity: error: pp_layout may expand to at most 128 entries (E, t, m, L, '|'), got "), err
+
+
+def test_pipeline_layout_counts_without_expanding() -> None:
+    """"Et|(tt|)*30mL": E, t, then 30 x (t, t, |), m, L: 61 t, 31 '|' (32 chunks); a group of 10^30 is counted,
+    never built, and refused past the bound."""
+    from parity.training.layout import layout_chunks, layout_counts
+    assert layout_counts("Et|(tt|)*30mL") == {"E": 1, "t": 61, "m": 1, "L": 1, "|": 31}
+    assert layout_counts("((t)*2|)*3") == {"E": 0, "t": 6, "m": 0, "L": 0, "|": 3}
+    assert layout_chunks("((t)*2|)*3t") == ("tt", "tt", "tt", "t")
+    with pytest.raises(InfeasiblePlan, match="at most 100 entries .* got a group of 1,000,000,000,000,000,000,000,000,000,000 in"):
+        layout_counts("E(t)*" + "1" + "0" * 30, most_entries=100)
+    with pytest.raises(InfeasiblePlan, match="nest"):
+        layout_counts("(" * 40 + "t" + ")*2" * 40)

@@ -17,7 +17,7 @@ from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
-from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_chunks, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
+from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
                              search_training, train_step)
 from parity.uncertainty import training_flags
 from parity.validate import scores
@@ -224,7 +224,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                                    "fewest on which a layout fits") + ". ")
     else:
         if pp_layout and virtual_stages is None:
-            virtual_stages = max(len(layout_chunks(pp_layout)) // (pp or 1), 1)
+            virtual_stages = max((layout_counts(pp_layout, most_layout_entries(the_model))["|"] + 1) // (pp or 1), 1)
         base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1,
                               dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
                               ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=zero,

@@ -23,7 +23,7 @@ from parity.hardware import Calibration, System
 from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
-from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, layout_chunks
+from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, layout_chunks, most_layout_entries
 from parity.training.memory import TrainingMemory, parameters_per_device, training_memory
 from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materialised, _price_pass,
                                     _training_calibrations)
@@ -175,7 +175,7 @@ def _layout_shares(model: Model, layout: TrainingLayout) -> tuple[float, float]:
     head = 2.0 * h * model.vocab_size
     mtp = iter([_layer_flops(model, layer, seq) + 2.0 * 2.0 * h * h + head for layer in model.mtp_layers])
     flops, held = [0.0] * layout.pp, [0] * layout.pp
-    for c, chunk in enumerate(layout_chunks(layout.pp_layout)):
+    for c, chunk in enumerate(layout_chunks(layout.pp_layout, most_layout_entries(model))):
         flops[c % layout.pp] += sum(next(layers) if part == "t" else next(mtp) if part == "m" else
                                     head if part == "L" else 0.0 for part in chunk)
         held[c % layout.pp] += chunk.count("t") + chunk.count("m")
