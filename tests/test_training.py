@@ -433,3 +433,27 @@ def test_pipeline_layout_counts_without_expanding() -> None:
         layout_counts("E(t)*" + "1" + "0" * 30, most_entries=100)
     with pytest.raises(InfeasiblePlan, match="nest"):
         layout_counts("(" * 40 + "t" + ")*2" * 40)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--pp", "2", "--pp-first-layers", "40"),
+     "pp_first_layers (40) must leave the last stage at least 1 layer of the 32 layers; it takes 40 of them"),
+    (("--pp", "2", "--pp-last-layers", "32"),
+     "pp_last_layers (32) must leave the first stage at least 1 layer of the 32 layers; it leaves 0"),
+    (("--pp", "2", "--pp-first-layers", "10", "--pp-last-layers", "10"),
+     "pp_first_layers + pp_last_layers (10 + 10) must add up to the 32 layers: pp 2 has no other stage to take the rest"),
+    (("--pp", "3", "--pp-first-layers", "10", "--pp-last-layers", "25"),
+     "pp_first_layers + pp_last_layers (10 + 25) must leave the middle stage at least 1 layer of the 32 layers; "
+     "it takes 35 of them"),
+    (("--pp", "4", "--pp-first-layers", "9"),
+     "pp_first_layers (9) must leave the 3 other stages a whole number of at least 1 layer each of the 32 layers; "
+     "it leaves 23"),
+    (("--pp", "4", "--vp", "8", "--pp-first-layers", "10", "--pp-last-layers", "10"),
+     "pp_first_layers + pp_last_layers (10 + 10) must leave the 2 middle stages a whole number of at least 8 layers "
+     "each (one per virtual stage) of the 32 layers; it leaves 12"),
+])
+def test_uneven_stages_name_the_stages_that_take_the_rest(args: tuple[str, ...], message: str) -> None:
+    """Llama-3.1-8B's 32 layers: with pp 2 and one stage given the other takes the rest (it said 'the 1 middle
+    stages'); with both given there is nothing left to take; pp 4 with 10 + 10 leaves 12, 6 a stage, short of vp 8."""
+    code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args)
+    assert code == 2 and not out and err == f"parity: error: {message}\n"

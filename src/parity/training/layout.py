@@ -268,17 +268,29 @@ class TrainingLayout:
         return self
 
     def _check_stages(self, num_layers: int) -> None:
-        """Uneven stages: the given first/last layers leave a whole number of layers for each middle stage,
+        """Uneven stages: the given first/last layers leave a whole number of layers for each other stage,
         at least one per virtual stage."""
         if self.pp < 2:
             raise InfeasiblePlan(f"pp_first_layers and pp_last_layers need pp >= 2, got pp {self.pp}")
-        given = self.pp_first_layers + self.pp_last_layers
-        inner = self.pp - bool(self.pp_first_layers) - bool(self.pp_last_layers)
+        first, last = self.pp_first_layers, self.pp_last_layers
+        given = first + last
+        inner = self.pp - bool(first) - bool(last)
         rest = num_layers - given
-        if rest < 0 or (inner and (rest % inner or rest // inner < self.virtual_stages)) or (not inner and rest):
-            raise InfeasiblePlan(f"pp_first_layers + pp_last_layers ({given}) must leave the {inner} middle stages "
-                                 f"a whole number of at least virtual_stages ({self.virtual_stages}) layers each of "
-                                 f"the {num_layers}")
+        if rest >= 0 and (rest % inner == 0 and rest // inner >= self.virtual_stages if inner else rest == 0):
+            return
+        what = (f"pp_first_layers + pp_last_layers ({first} + {last})" if first and last else
+                f"pp_first_layers ({first})" if first else f"pp_last_layers ({last})")
+        if not inner:
+            raise InfeasiblePlan(f"{what} must add up to the {num_layers} layers: pp {self.pp} has no other stage "
+                                 f"to take the rest")
+        # the stages that share the rest: between the given ones, or, with one given, all the others
+        others = ("the middle stage" if first and last else "the last stage" if first else "the first stage"
+                  ) if inner == 1 else f"the {inner} {'middle' if first and last else 'other'} stages"
+        each = (f"at least {self.virtual_stages} layer{'s' if self.virtual_stages > 1 else ''}" if inner == 1 else
+                f"a whole number of at least {self.virtual_stages} layer{'s' if self.virtual_stages > 1 else ''} each")
+        per_chunk = " (one per virtual stage)" if self.virtual_stages > 1 else ""
+        raise InfeasiblePlan(f"{what} must leave {others} {each}{per_chunk} of the {num_layers} layers; "
+                             + (f"it takes {given} of them" if rest < 0 else f"it leaves {rest}"))
 
     def _check_layout(self, model: Model) -> None:
         counts = layout_counts(self.pp_layout, most_layout_entries(model))
