@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from parity import catalog
 from parity.cli import cli, emit, emit_record, format_option, out_option
@@ -53,8 +52,8 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
             "name": str(layout)},
         "chips": r.chips, "step_s": float(r.step_s), "tokens_per_s": float(r.tokens_per_s),
         "tokens_per_s_per_chip": float(r.tokens_per_s_per_chip), "mfu": float(r.mfu),
-        "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal),
-        "mfu_fp8": None if np.isnan(r.mfu_fp8) else float(r.mfu_fp8),
+        "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal), "mfu_peak": r.peak_math,
+        "mfu_bf16": float(r.mfu_bf16),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
         "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN} | {"recompute_s": float(r.recompute_s)},
         "memory_bytes_per_chip": float(r.memory.total_bytes), "memory_capacity_bytes": float(r.memory.capacity_bytes),
@@ -73,10 +72,12 @@ def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
              ("tokens/s per chip", f"{data['tokens_per_s_per_chip']:,.1f}"),
-             ("MFU (bf16; 6N + 12LHQT, every key: PaLM, Megatron)", f"{data['mfu']:.1%}"),
+             (f"MFU of the {data['mfu_peak'].upper()} peak (6N + 12LHQT, every key: PaLM, Megatron)",
+              f"{data['mfu']:.1%}"),
              ("MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", f"{data['mfu_causal']:.1%}")]
-    if data["mfu_fp8"] is not None:
-        rows.append(("MFU against the FP8 peak", f"{data['mfu_fp8']:.1%}"))
+    if data["mfu_peak"] != "bf16":
+        rows.append((f"model FLOP/s over the BF16 peak (how {data['mfu_peak'].upper()} runs often quote MFU; "
+                     "a ratio, not a utilisation)", f"{data['mfu_bf16']:.1%}"))
     rows += [("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
                                  f"{data['memory_capacity_bytes'] / 1e9:,.1f} GB")]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
