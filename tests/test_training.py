@@ -490,3 +490,19 @@ def test_fp8_emulated_on_bf16_units_has_its_mfu_of_the_bf16_peak() -> None:
                        "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["mfu_peak"] == "bf16" and data["mfu_bf16"] == data["mfu"] and 0 < data["mfu"] < 1
+
+
+def test_a_pinned_search_prices_its_layouts_as_the_step_does() -> None:
+    """The fixed choices reach the search's arrays: each listed layout, priced alone, takes the same step and memory."""
+    from parity.training import SearchSpace
+    model, system = catalog.model("llama-3.1-8b"), catalog.system("hgx-h100")
+    cal, profile = catalog.calibration(system.chip), catalog.training_profile()
+    space = SearchSpace(pp_schedule="zb", optimizer_states="bf16", gradients="fp32", grad_overlap="none",
+                        sequence_parallel=False, recompute=("selective",))
+    found = search_training(model, system, 8, 4096, 1024, cal, profile, "bf16", space, top=3)
+    assert len(found.best) == 3
+    for r in found.best:
+        assert r.layout is not None and r.layout.schedule == "zb" and r.layout.pp > 1
+        alone = train_step(model, system, 8, r.layout, cal, profile)
+        assert float(alone.step_s) == float(r.step_s) and float(alone.memory.total_bytes) == float(r.memory.total_bytes)
+        assert alone.assumptions == r.assumptions

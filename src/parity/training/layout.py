@@ -14,7 +14,8 @@ from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
-__all__ = ["TrainingLayout", "layout_chunks", "layout_counts", "most_layout_entries", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
+__all__ = ["TrainingLayout", "layout_chunks", "layout_counts", "most_layout_entries", "check_dense_experts",
+           "check_micro_batch", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
            "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
@@ -112,6 +113,20 @@ def layout_chunks(text: str, most_entries: int = _MOST_ENTRIES) -> tuple[str, ..
         return "".join(item if isinstance(item, str) else expand(item[0]) * item[1] if item[1] else ""
                        for item in items)
     return tuple(expand(_parse_layout(text, most_entries)[0]).split("|"))
+
+
+def check_dense_experts(model: Model, ep: int, etp: int) -> None:
+    """Expert degrees on a model without experts: InfeasiblePlan unless both are 1 (etp 0: the default)."""
+    if "moe" not in model.features and (ep > 1 or etp > 1):
+        raise InfeasiblePlan(f"ep and etp apply to mixture-of-experts models only; {model.name} is dense "
+                             f"(got ep {ep}, etp {etp})")
+
+
+def check_micro_batch(global_batch: int, micro_batches: tuple[int, ...]) -> None:
+    """InfeasiblePlan unless one of the micro-batch sizes divides the global batch [sequences]."""
+    if all(global_batch % mb for mb in micro_batches):
+        raise InfeasiblePlan(f"micro_batch must divide global_batch ({global_batch}), got "
+                             f"{', '.join(map(str, micro_batches))}")
 
 
 def training_precision(name: str) -> Precision:
@@ -237,9 +252,7 @@ class TrainingLayout:
         for layer in model.layers:
             if isinstance(layer.mlp, MoeMlp):
                 self._check_experts(layer.mlp)
-        if "moe" not in model.features and (self.ep > 1 or self.etp > 1):
-            raise InfeasiblePlan(f"ep and etp apply to mixture-of-experts models only; {model.name} is dense "
-                                 f"(got ep {self.ep}, etp {self.etp})")
+        check_dense_experts(model, self.ep, self.etp)
         check_pipeline_split(model, self.pp)
         if self.virtual_stages > 1 and self.pp == 1:
             raise InfeasiblePlan(f"virtual_stages needs pipeline parallelism (pp > 1), got pp 1 and "
@@ -259,6 +272,7 @@ class TrainingLayout:
             raise InfeasiblePlan("pp_schedule interleaved needs virtual_stages > 1")
         if self.seq_len % self.cp:
             raise InfeasiblePlan(f"cp must divide seq_len ({self.seq_len}), got {self.cp}")
+        check_micro_batch(self.global_batch, (self.micro_batch,))
         if self.global_batch % (self.dp * self.micro_batch):
             raise InfeasiblePlan(f"global_batch must be a multiple of dp x micro_batch ({self.dp * self.micro_batch}), "
                                  f"got {self.global_batch}")

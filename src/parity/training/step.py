@@ -31,7 +31,7 @@ from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materia
 from parity.training.pipeline import pipeline_bubble_s
 
 __all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token",
-           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS"]
+           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "format_notes"]
 
 DEFAULT_PROFILE = TrainingProfile(id="default", name="documented defaults", date="", method="defaults of TrainingProfile",
                                   measured=False)
@@ -353,9 +353,13 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
     """
     layout.check(model, chips)
     result = evaluate_layouts(model, system, chips, [layout], calibration, profile).at(0)
-    formats = tuple(note for note, on in (
+    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + format_notes(layout))
+
+
+def format_notes(layout: TrainingLayout) -> tuple[str, ...]:
+    """The assumptions a layout's storage formats add to its result."""
+    return tuple(note for note, on in (
         ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
          "output recomputed)", layout.activation_cache == "fp8"),
         ("AdamW moments in bf16 (8 B of optimizer state per parameter)", layout.optimizer_states == "bf16"),
         ("gradients accumulated in fp32 (4 B per parameter)", layout.gradients == "fp32")) if on)
-    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + formats)
