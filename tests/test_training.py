@@ -492,6 +492,29 @@ def test_fp8_emulated_on_bf16_units_has_its_mfu_of_the_bf16_peak() -> None:
     assert code == 0 and data["mfu_peak"] == "bf16" and data["mfu_bf16"] == data["mfu"] and 0 < data["mfu"] < 1
 
 
+@pytest.mark.parametrize("args, field, value", [
+    (("--zero", "0"), "zero", 0),
+    (("--micro-batch", "4"), "micro_batch", 4),
+    (("--recompute", "full"), "recompute", "full"),
+    (("--recompute", "selective"), "recompute", "selective"),
+    (("--vp", "4"), "virtual_stages", 4),
+    (("--pp-schedule", "zb"), "pp_schedule", "zb"),
+    (("--optimizer-states", "bf16"), "optimizer_states", "bf16"),
+    (("--grad-overlap", "none"), "grad_overlap", "none"),
+])
+def test_train_without_a_layout_honours_the_options_given(args: tuple[str, ...], field: str, value: object) -> None:
+    """With no --tp/--pp/--dp/--cp the fastest layout is picked under what the user typed (--zero 0 showed zero2);
+    a pinned pipeline schedule or virtual stages ask for a pipeline; the caption says what was pinned."""
+    code, out, _ = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args, "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["layout"][field] == value and data["fits"]
+    if field in ("pp_schedule", "virtual_stages"):
+        assert data["layout"]["pp"] > 1
+    code, out, _ = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args, "--search", "--top", "3",
+                       "--format", "json")
+    assert code == 0 and all(r["layout"][field] == value for r in json.loads(out)["best"])
+
+
 def test_a_pinned_search_prices_its_layouts_as_the_step_does() -> None:
     """The fixed choices reach the search's arrays: each listed layout, priced alone, takes the same step and memory."""
     from parity.training import SearchSpace
@@ -506,3 +529,25 @@ def test_a_pinned_search_prices_its_layouts_as_the_step_does() -> None:
         alone = train_step(model, system, 8, r.layout, cal, profile)
         assert float(alone.step_s) == float(r.step_s) and float(alone.memory.total_bytes) == float(r.memory.total_bytes)
         assert alone.assumptions == r.assumptions
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--micro-batch", "1000"), "micro_batch must divide global_batch (1024), got 1000"),
+    (("--etp", "2"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 1, etp 2)"),
+    (("--pp-layout", "garbage"), "pp_layout may hold only E, t, m, L, '|' and (...)*n, got 'garbage'"),
+])
+@pytest.mark.parametrize("layout", [(), ("--tp", "1"), ("--search",)])
+def test_an_option_is_refused_alike_with_or_without_a_layout(args: tuple[str, ...], message: str,
+                                                             layout: tuple[str, ...]) -> None:
+    """--micro-batch 1000, --etp 2 on a dense model and a malformed --pp-layout were accepted (and ignored) when
+    train picked the layout and refused once --tp was given; now one line, exit 2, the same words either way."""
+    code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *layout, *args)
+    assert code == 2 and not out and err == f"parity: error: {message}\n"
+
+
+@pytest.mark.parametrize("search, hint", [((), "add --pp (and --tp, --dp, --cp as needed)"),
+                                          (("--search",), "give it without --search")])
+def test_stage_placement_without_a_pipeline_says_what_to_add(search: tuple[str, ...], hint: str) -> None:
+    code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp-layout", "Et|(tt|)*15L",
+                         *search)
+    assert code == 2 and not out and err == f"parity: error: --pp-layout places the layers of a pipeline you give: {hint}\n"
