@@ -551,3 +551,18 @@ def test_stage_placement_without_a_pipeline_says_what_to_add(search: tuple[str, 
     code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp-layout", "Et|(tt|)*15L",
                          *search)
     assert code == 2 and not out and err == f"parity: error: --pp-layout places the layers of a pipeline you give: {hint}\n"
+
+
+def test_search_tries_the_chip_counts_the_plain_command_tried() -> None:
+    """DeepSeek-V3 fits no 8-chip H100 layout; `train` picks the fewest systems on which one fits (32, 256 chips) and
+    says --search lists them, which refused 'no layout of 8 chips fits': it now searches the same counts and its first
+    layout is the one picked."""
+    base = ("train", "--model", "deepseek-v3", "--system", "hgx-h100", "--format", "json")
+    code, out, _ = run(*base)
+    picked = json.loads(out)
+    assert code == 0 and picked["chips"] == 256
+    code, out, _ = run(*base, "--search", "--top", "1")
+    listed = json.loads(out)
+    assert code == 0 and listed["chips"] == 256 and listed["best"][0]["layout"]["name"] == picked["layout"]["name"]
+    code, out, err = run(*base, "--search", "--chips", "8")
+    assert code == 2 and err.startswith("parity: error: no layout of 8 chips fits: the closest")

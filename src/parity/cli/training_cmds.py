@@ -211,7 +211,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                             grad_overlap=grad_overlap, activation_cache=activation_cache,
                             optimizer_states=optimizer_states, gradients=gradients, moe_dispatcher=moe_dispatcher)
         # without --chips, the fewest whole systems (1, 2, 4 ...) on which some layout fits
-        sizes = [n] if chips or search else [the_system.chips * k for k in (1, 2, 4, 8, 16, 32, 64, 128)]
+        sizes = [n] if chips else [the_system.chips * k for k in (1, 2, 4, 8, 16, 32, 64, 128)]
         n, found = _fewest_chips(sizes, lambda k: search_training(the_model, the_system, k, seq_len, batch, cal,
                                                                   profile, precision, space, top if search else 1))
         systems = "" if chips or n == sizes[0] else f"{n // the_system.chips} systems: the fewest on which a layout fits"
