@@ -411,3 +411,158 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
     rows = compare([h100, a3, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
     assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family",
                                       "uncalibrated (derived prior); training unchecked on the musa family"]
+
+
+@pytest.mark.parametrize("layout", ["(t|)*99999999999999999999", "(t|)*1000000000", "((t)*1000000)*0"])
+def test_cli_pipeline_layout_is_bounded_before_it_is_expanded(layout: str) -> None:
+    """A layout of DeepSeek-V3 holds at most 2 x (61 layers + 1 MTP module + E + L) = 128 entries; a repeat count
+    past that is refused in one line from the counts alone (it overflowed an index, or took minutes and GBs)."""
+    code, out, err = run("train", "--model", "deepseek-v3", "--system", "gb200-nvl72", "--pp", "2", "--pp-layout", layout)
+    assert code == 2 and not out and err.count("\n") == 1
+    assert err.startswith("parity: error: pp_layout may expand to at most 128 entries (E, t, m, L, '|'), got "), err
+
+
+def test_pipeline_layout_counts_without_expanding() -> None:
+    """"Et|(tt|)*30mL": E, t, then 30 x (t, t, |), m, L: 61 t, 31 '|' (32 chunks); a group of 10^30 is counted,
+    never built, and refused past the bound."""
+    from parity.training.layout import layout_chunks, layout_counts
+    assert layout_counts("Et|(tt|)*30mL") == {"E": 1, "t": 61, "m": 1, "L": 1, "|": 31}
+    assert layout_counts("((t)*2|)*3") == {"E": 0, "t": 6, "m": 0, "L": 0, "|": 3}
+    assert layout_chunks("((t)*2|)*3t") == ("tt", "tt", "tt", "t")
+    with pytest.raises(InfeasiblePlan, match="at most 100 entries .* got a group of 1,000,000,000,000,000,000,000,000,000,000 in"):
+        layout_counts("E(t)*" + "1" + "0" * 30, most_entries=100)
+    with pytest.raises(InfeasiblePlan, match="nest"):
+        layout_counts("(" * 40 + "t" + ")*2" * 40)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--pp", "2", "--pp-first-layers", "40"),
+     "pp_first_layers (40) must leave the last stage at least 1 layer of the 32 layers; it takes 40 of them"),
+    (("--pp", "2", "--pp-last-layers", "32"),
+     "pp_last_layers (32) must leave the first stage at least 1 layer of the 32 layers; it leaves 0"),
+    (("--pp", "2", "--pp-first-layers", "10", "--pp-last-layers", "10"),
+     "pp_first_layers + pp_last_layers (10 + 10) must add up to the 32 layers: pp 2 has no other stage to take the rest"),
+    (("--pp", "3", "--pp-first-layers", "10", "--pp-last-layers", "25"),
+     "pp_first_layers + pp_last_layers (10 + 25) must leave the middle stage at least 1 layer of the 32 layers; "
+     "it takes 35 of them"),
+    (("--pp", "4", "--pp-first-layers", "9"),
+     "pp_first_layers (9) must leave the 3 other stages a whole number of at least 1 layer each of the 32 layers; "
+     "it leaves 23"),
+    (("--pp", "4", "--vp", "8", "--pp-first-layers", "10", "--pp-last-layers", "10"),
+     "pp_first_layers + pp_last_layers (10 + 10) must leave the 2 middle stages a whole number of at least 8 layers "
+     "each (one per virtual stage) of the 32 layers; it leaves 12"),
+])
+def test_uneven_stages_name_the_stages_that_take_the_rest(args: tuple[str, ...], message: str) -> None:
+    """Llama-3.1-8B's 32 layers: with pp 2 and one stage given the other takes the rest (it said 'the 1 middle
+    stages'); with both given there is nothing left to take; pp 4 with 10 + 10 leaves 12, 6 a stage, short of vp 8."""
+    code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args)
+    assert code == 2 and not out and err == f"parity: error: {message}\n"
+
+
+@pytest.mark.parametrize("model, system, peak_ratio, mfu", [
+    ("gpt3-175b", "gb300-nvl72", 2.0, 0.522),      # GB300: 5.0 PFLOP/s dense FP8 over 2.5 BF16
+    ("llama-3.1-70b", "tpu7x-cube", 2.0, 0.513),   # TPU7x: 4,614 TFLOP/s FP8 over 2,307 BF16
+])
+def test_fp8_mfu_is_of_the_fp8_peak_and_the_bf16_ratio_is_labelled_as_one(model: str, system: str, peak_ratio: float,
+                                                                         mfu: float) -> None:
+    """MFU is of the peak the GEMMs run at: FP8 training on GB300 used 52% of the FP8 peak, and was printed as
+    "MFU (bf16 ...) 104.5%", the FP8 model FLOP/s over the BF16 peak. That ratio (how FP8 runs often quote MFU)
+    is still given, twice the MFU here, labelled a ratio; no printed MFU passes 100%."""
+    args = ("train", "--model", model, "--system", system, "--precision", "fp8")
+    code, out, _ = run(*args, "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["mfu_peak"] == "fp8"
+    assert data["mfu"] == pytest.approx(mfu, abs=0.01) and data["mfu"] < 1
+    assert data["mfu_bf16"] == pytest.approx(peak_ratio * data["mfu"]) and data["mfu_bf16"] > 1
+    assert data["mfu_causal"] < data["mfu"]
+    out = CliRunner().invoke(cli, list(args), env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in out.splitlines()) <= 80
+    rows = {line.rsplit(None, 1)[0].strip(): float(line.rsplit(None, 1)[1].rstrip("%")) for line in out.splitlines()
+            if line.startswith(("MFU", "model FLOP/s"))}
+    assert rows["MFU of the FP8 peak (6N + 12LHQT: PaLM, Megatron)"] == pytest.approx(100 * data["mfu"], abs=0.05)
+    assert all(v <= 100 for k, v in rows.items() if k.startswith("MFU"))
+    assert rows["model FLOP/s / BF16 peak (FP8 papers' MFU; a ratio)"] == pytest.approx(100 * data["mfu_bf16"], abs=0.05)
+
+
+def test_fp8_emulated_on_bf16_units_has_its_mfu_of_the_bf16_peak() -> None:
+    """The A100 has no FP8 units: FP8 GEMMs run as BF16, so MFU is of the BF16 peak and there is no other ratio."""
+    code, out, _ = run("train", "--model", "llama-3.1-8b", "--system", "hgx-a100", "--precision", "fp8", "--tp", "1",
+                       "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["mfu_peak"] == "bf16" and data["mfu_bf16"] == data["mfu"] and 0 < data["mfu"] < 1
+
+
+@pytest.mark.parametrize("args, field, value", [
+    (("--zero", "0"), "zero", 0),
+    (("--micro-batch", "4"), "micro_batch", 4),
+    (("--recompute", "full"), "recompute", "full"),
+    (("--recompute", "selective"), "recompute", "selective"),
+    (("--vp", "4"), "virtual_stages", 4),
+    (("--pp-schedule", "zb"), "pp_schedule", "zb"),
+    (("--optimizer-states", "bf16"), "optimizer_states", "bf16"),
+    (("--grad-overlap", "none"), "grad_overlap", "none"),
+])
+def test_train_without_a_layout_honours_the_options_given(args: tuple[str, ...], field: str, value: object) -> None:
+    """With no --tp/--pp/--dp/--cp the fastest layout is picked under what the user typed (--zero 0 showed zero2);
+    a pinned pipeline schedule or virtual stages ask for a pipeline; the caption says what was pinned."""
+    code, out, _ = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args, "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["layout"][field] == value and data["fits"]
+    if field in ("pp_schedule", "virtual_stages"):
+        assert data["layout"]["pp"] > 1
+    code, out, _ = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args, "--search", "--top", "3",
+                       "--format", "json")
+    assert code == 0 and all(r["layout"][field] == value for r in json.loads(out)["best"])
+
+
+def test_a_pinned_search_prices_its_layouts_as_the_step_does() -> None:
+    """The fixed choices reach the search's arrays: each listed layout, priced alone, takes the same step and memory."""
+    from parity.training import SearchSpace
+    model, system = catalog.model("llama-3.1-8b"), catalog.system("hgx-h100")
+    cal, profile = catalog.calibration(system.chip), catalog.training_profile()
+    space = SearchSpace(pp_schedule="zb", optimizer_states="bf16", gradients="fp32", grad_overlap="none",
+                        sequence_parallel=False, recompute=("selective",))
+    found = search_training(model, system, 8, 4096, 1024, cal, profile, "bf16", space, top=3)
+    assert len(found.best) == 3
+    for r in found.best:
+        assert r.layout is not None and r.layout.schedule == "zb" and r.layout.pp > 1
+        alone = train_step(model, system, 8, r.layout, cal, profile)
+        assert float(alone.step_s) == float(r.step_s) and float(alone.memory.total_bytes) == float(r.memory.total_bytes)
+        assert alone.assumptions == r.assumptions
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--micro-batch", "1000"), "micro_batch must divide global_batch (1024), got 1000"),
+    (("--etp", "2"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 1, etp 2)"),
+    (("--pp-layout", "garbage"), "pp_layout may hold only E, t, m, L, '|' and (...)*n, got 'garbage'"),
+])
+@pytest.mark.parametrize("layout", [(), ("--tp", "1"), ("--search",)])
+def test_an_option_is_refused_alike_with_or_without_a_layout(args: tuple[str, ...], message: str,
+                                                             layout: tuple[str, ...]) -> None:
+    """--micro-batch 1000, --etp 2 on a dense model and a malformed --pp-layout were accepted (and ignored) when
+    train picked the layout and refused once --tp was given; now one line, exit 2, the same words either way."""
+    code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *layout, *args)
+    assert code == 2 and not out and err == f"parity: error: {message}\n"
+
+
+@pytest.mark.parametrize("search, hint", [((), "add --pp (and --tp, --dp, --cp as needed)"),
+                                          (("--search",), "give it without --search")])
+def test_stage_placement_without_a_pipeline_says_what_to_add(search: tuple[str, ...], hint: str) -> None:
+    code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp-layout", "Et|(tt|)*15L",
+                         *search)
+    assert code == 2 and not out and err == f"parity: error: --pp-layout places the layers of a pipeline you give: {hint}\n"
+
+
+def test_search_tries_the_chip_counts_the_plain_command_tried() -> None:
+    """DeepSeek-V3 fits no 8-chip H100 layout; `train` picks the fewest systems on which one fits (32, 256 chips) and
+    says --search lists them, which refused 'no layout of 8 chips fits': it now searches the same counts and its first
+    layout is the one picked."""
+    base = ("train", "--model", "deepseek-v3", "--system", "hgx-h100", "--format", "json")
+    code, out, _ = run(*base)
+    picked = json.loads(out)
+    assert code == 0 and picked["chips"] == 256
+    code, out, _ = run(*base, "--search", "--top", "1")
+    listed = json.loads(out)
+    assert code == 0 and listed["chips"] == 256 and listed["best"][0]["layout"]["name"] == picked["layout"]["name"]
+    code, out, err = run(*base, "--search", "--chips", "8")
+    assert code == 2 and err.startswith("parity: error: no layout of 8 chips fits: the closest")

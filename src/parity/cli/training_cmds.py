@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
-import numpy as np
 
 from parity import catalog
 from parity.cli import cli, emit, emit_record, format_option, out_option
@@ -17,7 +16,7 @@ from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
-from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_chunks, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult,
+from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
                              search_training, train_step)
 from parity.uncertainty import training_flags
 from parity.validate import scores
@@ -53,8 +52,8 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
             "name": str(layout)},
         "chips": r.chips, "step_s": float(r.step_s), "tokens_per_s": float(r.tokens_per_s),
         "tokens_per_s_per_chip": float(r.tokens_per_s_per_chip), "mfu": float(r.mfu),
-        "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal),
-        "mfu_fp8": None if np.isnan(r.mfu_fp8) else float(r.mfu_fp8),
+        "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal), "mfu_peak": r.peak_math,
+        "mfu_bf16": float(r.mfu_bf16),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
         "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN} | {"recompute_s": float(r.recompute_s)},
         "memory_bytes_per_chip": float(r.memory.total_bytes), "memory_capacity_bytes": float(r.memory.capacity_bytes),
@@ -73,10 +72,11 @@ def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
              ("tokens/s per chip", f"{data['tokens_per_s_per_chip']:,.1f}"),
-             ("MFU (bf16; 6N + 12LHQT, every key: PaLM, Megatron)", f"{data['mfu']:.1%}"),
+             (f"MFU of the {data['mfu_peak'].upper()} peak (6N + 12LHQT: PaLM, Megatron)", f"{data['mfu']:.1%}"),
              ("MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", f"{data['mfu_causal']:.1%}")]
-    if data["mfu_fp8"] is not None:
-        rows.append(("MFU against the FP8 peak", f"{data['mfu_fp8']:.1%}"))
+    if data["mfu_peak"] != "bf16":  # FP8 reports divide by the BF16 peak: above 100% when FP8 runs faster
+        rows.append((f"model FLOP/s / BF16 peak ({data['mfu_peak'].upper()} papers' MFU; a ratio)",
+                     f"{data['mfu_bf16']:.1%}"))
     rows += [("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
                                  f"{data['memory_capacity_bytes'] / 1e9:,.1f} GB")]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
@@ -107,7 +107,8 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @click.option("--model", default=None, help="catalog model or config.json")
 @click.option("--system", default=None, help="catalog system (or a chip: its default node)")
 @click.option("--chips", type=CHIPS, default=None, help="chips in all (may span many systems; default: one system)")
-@click.option("--tp", type=PARALLEL, default=None, help="tensor parallel (with --search: pin it)")
+@click.option("--tp", type=PARALLEL, default=None, help="tensor parallel (with --search: pin it); without --tp, --pp, "
+              "--dp, --cp and --ep train picks the fastest layout that fits, holding the other options given")
 @click.option("--pp", type=PARALLEL, default=None, help="pipeline parallel (with --search: pin it)")
 @click.option("--dp", type=PARALLEL, default=None, help="data parallel (default: chips / (tp x pp x cp))")
 @click.option("--cp", type=PARALLEL, default=None, help="context parallel (with --search: pin it)")
@@ -125,13 +126,15 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
               help="layers of the last pipeline stage when uneven (0: even stages)")
 @click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="sequence length [tokens]")
 @click.option("--global-batch", type=COUNT, default=None, help="sequences per step (default: 4M tokens' worth)")
-@click.option("--micro-batch", type=COUNT, default=1, show_default=True, help="sequences per micro-batch")
+@click.option("--micro-batch", type=COUNT, default=None,
+              help="sequences per micro-batch (default: 1 in a layout you give, else the fastest that fits)")
 @click.option("--show-infeasible", is_flag=True,
               help="print a layout that does not fit in memory (exit 0) instead of refusing it")
 @click.option("--recompute", type=click.Choice(RECOMPUTE), default=None,
               help="activation recomputation (default: the fastest that fits)")
-@click.option("--zero", type=click.IntRange(0, 3), default=1, show_default=True,
-              help="ZeRO stage: 0 plain data parallel, 1 optimizer states sharded, 2 also gradients, 3 also weights")
+@click.option("--zero", type=click.IntRange(0, 3), default=None,
+              help="ZeRO stage: 0 plain data parallel, 1 optimizer states sharded, 2 also gradients, 3 also weights "
+                   "(default: 1 in a layout you give, else the fastest that fits)")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True,
               help="format of the GEMMs (fp8: per-tensor scales; fp8_block: 128x128 blocks, DeepSeek-V3; "
                    "mxfp8: MX blocks)")
@@ -164,7 +167,7 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 def train(model: str | None, system: str | None, chips: int | None, tp: int | None, pp: int | None, dp: int | None,
           cp: int | None, ep: int | None, etp: int, virtual_stages: int | None, pp_schedule: str | None,
           pp_first_layers: int, pp_last_layers: int, seq_len: int, global_batch: int | None,
-          micro_batch: int, show_infeasible: bool, recompute: str | None, zero: int, precision: str,
+          micro_batch: int | None, show_infeasible: bool, recompute: str | None, zero: int | None, precision: str,
           grad_overlap: str, activation_cache: str, optimizer_states: str, gradients: str, no_sequence_parallel: bool,
           pp_layout: str, moe_dispatcher: str, tokens: float, search: bool, top: int,
           validate_rows: bool, fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
@@ -182,54 +185,51 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     profile = catalog.training_profile()
     if top < 1:
         raise ParityError(f"--top must be a whole number >= 1, got {top}")
-    if search:
-        if dp:
+    if pp_layout:  # read the same way whether it is used or refused below
+        layout_counts(pp_layout, most_layout_entries(the_model))
+    chosen, picked = "", ""
+    if search or all(v is None for v in (tp, pp, dp, cp, ep)):
+        if search and dp:
             raise ParityError("--search derives --dp from the chips and the layout it tries; pin --tp, --pp, --cp "
                               "or --ep instead")
+        stages = [option for option, value in (("--pp-layout", pp_layout), ("--pp-first-layers", pp_first_layers),
+                                                ("--pp-last-layers", pp_last_layers)) if value]
+        if stages:
+            raise ParityError(f"{' and '.join(stages)} place{'s' if len(stages) == 1 else ''} the layers of a pipeline "
+                              "you give: " + ("give it without --search" if search else
+                                              "add --pp (and --tp, --dp, --cp as needed)"))
+        # what the user typed pins the search: the layout picked, or the layouts listed, honour it
         space = SearchSpace(**{k: v for k, v in (("tp", _ints(str(tp)) if tp else None),
                                                   ("pp", _ints(str(pp)) if pp else None),
                                                   ("cp", _ints(str(cp)) if cp else None),
-                                                  ("ep", _ints(str(ep)) if ep else None)) if v})
-        found = search_training(the_model, the_system, n, seq_len, batch, cal, profile, precision, space, top)
-        title = (f"Fastest layouts of {the_model.name} on {n} x {the_system.chip.id} ({the_system.id}), "
-                 f"seq {seq_len}, batch {batch}, {precision}")
-        if not found.best:
-            raise InfeasiblePlan(_no_fit(n, found))
-        rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
-                                                             if k in ("step_s", "tokens_per_s_per_chip", "mfu",
-                                                                      "bubble_fraction", "memory_bytes_per_chip")}}
-                for i, r in enumerate(found.best)]
-        raised = training_flags(the_system)
-        payload = {"model": the_model.name, "system": the_system.id, "chips": n, "candidates": found.candidates,
-                   "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best],
-                   "flags": texts(raised)}
-        emit(rows, SEARCH_COLUMNS, fmt, title=title, payload=payload, out=out,
-             caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit. "
-                     + (f"Outside what was validated: {joined(raised)}. " if raised else "") + "Assumptions: "
-                     + "; ".join(found.best[0].assumptions))
-        return
-    chosen, picked = "", ""
-    if all(v is None for v in (tp, pp, dp, cp, ep)):  # no layout given: the fastest that fits
+                                                  ("ep", _ints(str(ep)) if ep else None)) if v},
+                            **{k: (v,) for k, v in (("zero", zero), ("micro_batch", micro_batch),
+                                                    ("recompute", recompute), ("virtual_stages", virtual_stages))
+                               if v is not None},
+                            etp=etp, pp_schedule=pp_schedule or "", sequence_parallel=not no_sequence_parallel,
+                            grad_overlap=grad_overlap, activation_cache=activation_cache,
+                            optimizer_states=optimizer_states, gradients=gradients, moe_dispatcher=moe_dispatcher)
         # without --chips, the fewest whole systems (1, 2, 4 ...) on which some layout fits
         sizes = [n] if chips else [the_system.chips * k for k in (1, 2, 4, 8, 16, 32, 64, 128)]
-        for n in sizes:
-            found = search_training(the_model, the_system, n, seq_len, batch, cal, profile, precision, SearchSpace(), 1)
-            if found.best:
-                break
-        if not found.best:
-            raise InfeasiblePlan(_no_fit(n, found))
+        n, found = _fewest_chips(sizes, lambda k: search_training(the_model, the_system, k, seq_len, batch, cal,
+                                                                  profile, precision, space, top if search else 1))
+        systems = "" if chips or n == sizes[0] else f"{n // the_system.chips} systems: the fewest on which a layout fits"
+        if search:
+            _emit_search(the_model, the_system, n, found, space.pinned(), systems,
+                         f"seq {seq_len}, batch {batch}, {precision}", tokens, fmt, out)
+            return
         result = found.best[0]
-        chosen = (f"Layout: the fastest of {found.candidates:,} on {n:,} chips ({found.fitting:,} fit; --search "
-                  "lists them)" + ("" if chips or n == sizes[0] else f"; {n // the_system.chips} systems: the "
-                                   "fewest on which a layout fits") + ". ")
+        chosen = (f"Layout: the fastest of {found.candidates:,} on {n:,} chips"
+                  + (f" with {space.pinned()}" if space.pinned() else "")
+                  + f" ({found.fitting:,} fit; --search lists them)" + (f"; {systems}" if systems else "") + ". ")
     else:
         if pp_layout and virtual_stages is None:
-            virtual_stages = max(len(layout_chunks(pp_layout)) // (pp or 1), 1)
+            virtual_stages = max((layout_counts(pp_layout, most_layout_entries(the_model))["|"] + 1) // (pp or 1), 1)
         base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1,
                               dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
-                              ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=zero,
+                              ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=1 if zero is None else zero,
                               sequence_parallel=not no_sequence_parallel, recompute=recompute or "none",
-                              micro_batch=micro_batch, global_batch=batch, seq_len=seq_len, precision=precision,
+                              micro_batch=micro_batch or 1, global_batch=batch, seq_len=seq_len, precision=precision,
                               grad_overlap=grad_overlap, pp_schedule=pp_schedule or "",
                               pp_first_layers=pp_first_layers, pp_last_layers=pp_last_layers,
                               activation_cache=activation_cache, optimizer_states=optimizer_states,
@@ -246,6 +246,43 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     emit_record(_one_layout_rows(data), fmt, wrap=True,
                 title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data,
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
+
+
+def _emit_search(model: Any, system: Any, chips: int, found: TrainingSearch, pinned: str, systems: str, workload: str,
+                 tokens: float, fmt: str, out: Path | None) -> None:
+    """The table (or JSON) of the fastest layouts found."""
+    rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
+                                                         if k in ("step_s", "tokens_per_s_per_chip", "mfu",
+                                                                  "bubble_fraction", "memory_bytes_per_chip")}}
+            for i, r in enumerate(found.best)]
+    raised = training_flags(system)
+    payload = {"model": model.name, "system": system.id, "chips": chips, "candidates": found.candidates,
+               "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
+    emit(rows, SEARCH_COLUMNS, fmt, title=f"Fastest layouts of {model.name} on {chips} x {system.chip.id} ({system.id}), "
+                                          f"{workload}", payload=payload, out=out,
+         caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit" + (f" ({pinned})" if pinned else "")
+                 + (f"; {systems}" if systems else "") + ". "
+                 + (f"Outside what was validated: {joined(raised)}. " if raised else "")
+                 + "Assumptions: " + "; ".join(found.best[0].assumptions))
+
+
+def _fewest_chips(sizes: list[int], price: Callable[[int], TrainingSearch]) -> tuple[int, TrainingSearch]:
+    """The first chip count of `sizes` on which a layout fits, and its search; InfeasiblePlan naming the closest
+    layout of the last count priced, or why no count had a layout to price."""
+    refusal, last = None, None
+    for n in sizes:
+        try:
+            found = price(n)
+        except InfeasiblePlan as err:
+            refusal = refusal or err
+            continue
+        if found.best:
+            return n, found
+        last = n, found
+    if last is None:
+        assert refusal is not None
+        raise refusal
+    raise InfeasiblePlan(_no_fit(*last))
 
 
 def _no_fit(chips: int, found: Any) -> str:

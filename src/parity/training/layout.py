@@ -14,7 +14,8 @@ from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
-__all__ = ["TrainingLayout", "layout_chunks", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
+__all__ = ["TrainingLayout", "layout_chunks", "layout_counts", "most_layout_entries", "check_dense_experts",
+           "check_micro_batch", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
            "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
@@ -34,19 +35,98 @@ MOE_DISPATCHERS = ("alltoall", "deepep")
 PRECISIONS = ("bf16", "fp8", "fp8_block", "mxfp8")
 
 
-def layout_chunks(text: str) -> tuple[str, ...]:
+_REPEAT = re.compile(r"\*(\d+)")
+_ENTRIES = "EtmL|"
+# a layout of any model in the catalog expands to at most a few hundred entries; this bound only keeps a
+# caller that gives no model's bound from expanding a typo like "(t|)*10000000000" into memory
+_MOST_ENTRIES = 1 << 20
+_MOST_NESTING = 32
+
+# a parsed layout: entries and (group, times) pairs
+_Items = list["str | tuple[_Items, int]"]
+
+
+def _parse_layout(text: str, most_entries: int) -> tuple[_Items, dict[str, int]]:
+    """The items of a layout string and how many of each entry it expands to, counted without expanding;
+    InfeasiblePlan if it is not a layout or it, or any group in it, expands past `most_entries` entries."""
+    flat = text.replace(" ", "")
+    brief = repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+    malformed = f"pp_layout may hold only E, t, m, L, '|' and (...)*n, got {brief}"
+    stack: list[tuple[_Items, dict[str, int]]] = [([], dict.fromkeys(_ENTRIES, 0))]
+    i = 0
+    while i < len(flat):
+        char = flat[i]
+        repeat = _REPEAT.match(flat, i + 1) if char == ")" and len(stack) > 1 else None
+        if char in _ENTRIES:
+            stack[-1][0].append(char)
+            stack[-1][1][char] += 1
+        elif char == "(":
+            if len(stack) > _MOST_NESTING:
+                raise InfeasiblePlan(f"pp_layout may nest (...) at most {_MOST_NESTING} deep, got {brief}")
+            stack.append(([], dict.fromkeys(_ENTRIES, 0)))
+        elif repeat is not None:
+            items, inner = stack.pop()
+            if len(repeat.group(1)) > 4000:  # past int()'s 4,300 digits and any bound
+                raise InfeasiblePlan(f"pp_layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
+                                     f"got a repeat count of {len(repeat.group(1)):,} digits in {brief}")
+            times = int(repeat.group(1))
+            if sum(inner.values()) * times > most_entries:
+                raise InfeasiblePlan(f"pp_layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
+                                     f"got a group of {sum(inner.values()) * times:,} in {brief}")
+            stack[-1][0].append((items, times))
+            for key, count in inner.items():
+                stack[-1][1][key] += count * times
+            i = repeat.end()
+            continue
+        else:
+            raise InfeasiblePlan(malformed)
+        i += 1
+    if len(stack) != 1:
+        raise InfeasiblePlan(malformed)
+    items, counts = stack[0]
+    if sum(counts.values()) > most_entries:
+        raise InfeasiblePlan(f"pp_layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
+                             f"got {sum(counts.values()):,} in {brief}")
+    return items, counts
+
+
+def layout_counts(text: str, most_entries: int = _MOST_ENTRIES) -> dict[str, int]:
+    """How many of each entry (E, t, m, L and the '|' between chunks) a `pipeline_model_parallel_layout`
+    string holds once its "(...)*n" groups are repeated, counted without expanding them; InfeasiblePlan if
+    the text is not such a layout or it, or any group in it, expands past `most_entries` entries."""
+    return _parse_layout(text, most_entries)[1]
+
+
+def most_layout_entries(model: Model) -> int:
+    """The most entries a pipeline layout of `model` can hold: its layers, its multi-token-prediction modules,
+    one embedding and one loss, each followed by at most one '|' (an empty chunk after each)."""
+    return 2 * (model.num_layers + len(model.mtp_layers) + 2)
+
+
+def layout_chunks(text: str, most_entries: int = _MOST_ENTRIES) -> tuple[str, ...]:
     """The pipeline chunks of a Megatron-Core `pipeline_model_parallel_layout` string, e.g. "Et|(tt|)*30mL":
     chunks split by "|", "(...)*n" repeated n times; in each, E the embedding, t a transformer layer, m a
     multi-token-prediction module, L the LM head and loss (Megatron-Core
-    transformer/pipeline_parallel_layer_layout.py). Chunk c runs on pipeline rank c mod pp."""
-    flat = text.replace(" ", "")
-    pattern = re.compile(r"\(([^()]*)\)\*(\d+)")
-    while pattern.search(flat):
-        flat = pattern.sub(lambda match: match.group(1) * int(match.group(2)), flat)
-    chunks = tuple(flat.split("|"))
-    if any(set(chunk) - set("EtmL") for chunk in chunks):
-        raise InfeasiblePlan(f"pp_layout may hold only E, t, m, L, '|' and (...)*n, got {text!r}")
-    return chunks
+    transformer/pipeline_parallel_layer_layout.py). Chunk c runs on pipeline rank c mod pp. The text is
+    counted before it is expanded: nothing past `most_entries` entries is ever built."""
+    def expand(items: _Items) -> str:
+        return "".join(item if isinstance(item, str) else expand(item[0]) * item[1] if item[1] else ""
+                       for item in items)
+    return tuple(expand(_parse_layout(text, most_entries)[0]).split("|"))
+
+
+def check_dense_experts(model: Model, ep: int, etp: int) -> None:
+    """Expert degrees on a model without experts: InfeasiblePlan unless both are 1 (etp 0: the default)."""
+    if "moe" not in model.features and (ep > 1 or etp > 1):
+        raise InfeasiblePlan(f"ep and etp apply to mixture-of-experts models only; {model.name} is dense "
+                             f"(got ep {ep}, etp {etp})")
+
+
+def check_micro_batch(global_batch: int, micro_batches: tuple[int, ...]) -> None:
+    """InfeasiblePlan unless one of the micro-batch sizes divides the global batch [sequences]."""
+    if all(global_batch % mb for mb in micro_batches):
+        raise InfeasiblePlan(f"micro_batch must divide global_batch ({global_batch}), got "
+                             f"{', '.join(map(str, micro_batches))}")
 
 
 def training_precision(name: str) -> Precision:
@@ -172,9 +252,7 @@ class TrainingLayout:
         for layer in model.layers:
             if isinstance(layer.mlp, MoeMlp):
                 self._check_experts(layer.mlp)
-        if "moe" not in model.features and (self.ep > 1 or self.etp > 1):
-            raise InfeasiblePlan(f"ep and etp apply to mixture-of-experts models only; {model.name} is dense "
-                                 f"(got ep {self.ep}, etp {self.etp})")
+        check_dense_experts(model, self.ep, self.etp)
         check_pipeline_split(model, self.pp)
         if self.virtual_stages > 1 and self.pp == 1:
             raise InfeasiblePlan(f"virtual_stages needs pipeline parallelism (pp > 1), got pp 1 and "
@@ -194,6 +272,7 @@ class TrainingLayout:
             raise InfeasiblePlan("pp_schedule interleaved needs virtual_stages > 1")
         if self.seq_len % self.cp:
             raise InfeasiblePlan(f"cp must divide seq_len ({self.seq_len}), got {self.cp}")
+        check_micro_batch(self.global_batch, (self.micro_batch,))
         if self.global_batch % (self.dp * self.micro_batch):
             raise InfeasiblePlan(f"global_batch must be a multiple of dp x micro_batch ({self.dp * self.micro_batch}), "
                                  f"got {self.global_batch}")
@@ -203,29 +282,39 @@ class TrainingLayout:
         return self
 
     def _check_stages(self, num_layers: int) -> None:
-        """Uneven stages: the given first/last layers leave a whole number of layers for each middle stage,
+        """Uneven stages: the given first/last layers leave a whole number of layers for each other stage,
         at least one per virtual stage."""
         if self.pp < 2:
             raise InfeasiblePlan(f"pp_first_layers and pp_last_layers need pp >= 2, got pp {self.pp}")
-        given = self.pp_first_layers + self.pp_last_layers
-        inner = self.pp - bool(self.pp_first_layers) - bool(self.pp_last_layers)
+        first, last = self.pp_first_layers, self.pp_last_layers
+        given = first + last
+        inner = self.pp - bool(first) - bool(last)
         rest = num_layers - given
-        if rest < 0 or (inner and (rest % inner or rest // inner < self.virtual_stages)) or (not inner and rest):
-            raise InfeasiblePlan(f"pp_first_layers + pp_last_layers ({given}) must leave the {inner} middle stages "
-                                 f"a whole number of at least virtual_stages ({self.virtual_stages}) layers each of "
-                                 f"the {num_layers}")
+        if rest >= 0 and (rest % inner == 0 and rest // inner >= self.virtual_stages if inner else rest == 0):
+            return
+        what = (f"pp_first_layers + pp_last_layers ({first} + {last})" if first and last else
+                f"pp_first_layers ({first})" if first else f"pp_last_layers ({last})")
+        if not inner:
+            raise InfeasiblePlan(f"{what} must add up to the {num_layers} layers: pp {self.pp} has no other stage "
+                                 f"to take the rest")
+        # the stages that share the rest: between the given ones, or, with one given, all the others
+        others = ("the middle stage" if first and last else "the last stage" if first else "the first stage"
+                  ) if inner == 1 else f"the {inner} {'middle' if first and last else 'other'} stages"
+        each = (f"at least {self.virtual_stages} layer{'s' if self.virtual_stages > 1 else ''}" if inner == 1 else
+                f"a whole number of at least {self.virtual_stages} layer{'s' if self.virtual_stages > 1 else ''} each")
+        per_chunk = " (one per virtual stage)" if self.virtual_stages > 1 else ""
+        raise InfeasiblePlan(f"{what} must leave {others} {each}{per_chunk} of the {num_layers} layers; "
+                             + (f"it takes {given} of them" if rest < 0 else f"it leaves {rest}"))
 
     def _check_layout(self, model: Model) -> None:
-        chunks = layout_chunks(self.pp_layout)
-        if len(chunks) != self.pp * self.virtual_stages:
+        counts = layout_counts(self.pp_layout, most_layout_entries(model))
+        if counts["|"] + 1 != self.pp * self.virtual_stages:
             raise InfeasiblePlan(f"pp_layout must hold pp x virtual_stages ({self.pp} x {self.virtual_stages}) chunks, "
-                                 f"got {len(chunks)}")
-        layers = sum(chunk.count("t") for chunk in chunks)
-        mtp = sum(chunk.count("m") for chunk in chunks)
-        if layers != model.num_layers or mtp > len(model.mtp_layers):
+                                 f"got {counts['|'] + 1}")
+        if counts["t"] != model.num_layers or counts["m"] > len(model.mtp_layers):
             raise InfeasiblePlan(f"pp_layout must place the {model.num_layers} layers (t) and at most the "
                                  f"{len(model.mtp_layers)} multi-token-prediction modules (m) of {model.name}, "
-                                 f"got {layers} and {mtp}")
+                                 f"got {counts['t']} and {counts['m']}")
 
     def _check_experts(self, mlp: MoeMlp) -> None:
         group = self.ep * self.expert_tp

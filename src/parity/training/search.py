@@ -5,7 +5,7 @@ crossed with micro-batch sizes, ZeRO stages and recomputation, priced at once as
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -13,8 +13,8 @@ from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
 from parity.model import DenseMlp, Model, MoeMlp
-from parity.training.layout import RECOMPUTE, TrainingLayout
-from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, train_step
+from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, check_dense_experts, check_micro_batch
+from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, format_notes, train_step
 
 __all__ = ["SearchSpace", "TrainingSearch", "search_training", "structural_layouts", "pick_training_layout"]
 
@@ -24,7 +24,13 @@ _VIRTUAL = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchSpace:
-    """What the search may choose; a fixed value (e.g. tp=(8,)) pins a degree."""
+    """What the search may choose; a fixed value (e.g. tp=(8,)) pins a degree.
+
+    The rest is the same for every layout tried, as TrainingLayout names it: etp (0: the default rule),
+    pp_schedule ("": interleaved where virtual stages > 1, else 1f1b; a schedule asks for a pipeline, pp > 1,
+    and, unless virtual_stages is pinned, interleaved takes vp > 1 and the others vp 1), sequence_parallel,
+    grad_overlap and the storage formats and dispatcher.
+    """
 
     tp: tuple[int, ...] = _POWERS[:7]
     pp: tuple[int, ...] | None = None  # None: every divisor of the chips left
@@ -34,6 +40,43 @@ class SearchSpace:
     micro_batch: tuple[int, ...] = (1, 2, 4, 8)
     zero: tuple[int, ...] = (0, 1, 2, 3)
     recompute: tuple[str, ...] = RECOMPUTE
+    etp: int = 0
+    pp_schedule: str = ""
+    sequence_parallel: bool = True
+    grad_overlap: str = "overlap"
+    activation_cache: str = "auto"
+    optimizer_states: str = "fp32"
+    gradients: str = "bf16"
+    moe_dispatcher: str = "alltoall"
+
+    def __post_init__(self) -> None:
+        self.fixed()  # the same refusals, in the same words, as a layout given whole
+        for name in ("zero", "recompute", "virtual_stages", "micro_batch"):
+            for value in getattr(self, name):
+                TrainingLayout(**{name: value})
+
+    def fixed(self, **degrees: object) -> TrainingLayout:
+        """A layout of `degrees` with what the search does not vary."""
+        return TrainingLayout(etp=self.etp, pp_schedule=self.pp_schedule, sequence_parallel=self.sequence_parallel,
+                              grad_overlap=self.grad_overlap, activation_cache=self.activation_cache,
+                              optimizer_states=self.optimizer_states, gradients=self.gradients,
+                              moe_dispatcher=self.moe_dispatcher, **degrees)  # type: ignore[arg-type]
+
+    def pinned(self) -> str:
+        """What differs from the default space, e.g. "zero 0, pp_schedule zb" ("" when nothing)."""
+        def show(value: object) -> str:
+            return "/".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        return ", ".join(f"{f.name} {show(getattr(self, f.name))}" for f in fields(self)
+                         if getattr(self, f.name) != f.default)
+
+    def virtual(self, pp: int) -> list[int]:
+        """The virtual stages tried with `pp` pipeline stages."""
+        vps = [v for v in self.virtual_stages if pp > 1 or v == 1]
+        if self.pp_schedule == "interleaved":
+            return [v for v in vps if v > 1]
+        if self.pp_schedule and 1 in vps:
+            return [1]
+        return vps
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,9 +105,10 @@ def _tp_ok(model: Model, tp: int) -> bool:
     return True
 
 
-def _expert_tp(model: Model, tp: int, ep: int, cp: int, dp: int) -> int | None:
-    """etp of (tp, ep) if the MoE group folds into the tp x cp x dp ranks, else None."""
-    etp = 1 if ep % tp == 0 else tp
+def _expert_tp(model: Model, tp: int, ep: int, cp: int, dp: int, given: int = 0) -> int | None:
+    """etp of (tp, ep) (`given`, or by default 1 when ep fills the tensor group, else tp) if the MoE group folds
+    into the tp x cp x dp ranks, else None."""
+    etp = given or (1 if ep % tp == 0 else tp)
     for layer in model.layers:
         if isinstance(layer.mlp, MoeMlp):
             m = layer.mlp
@@ -89,14 +133,15 @@ def structural_layouts(model: Model, system: System, chips: int, seq_len: int, s
                 continue
             rest = chips // (tp * cp)
             for pp in space.pp or _divisors(rest):
-                if rest % pp or pp > layers:
+                if rest % pp or pp > layers or (space.pp_schedule and pp == 1) or \
+                        (space.pp_schedule == "dualpipe" and pp % 2):
                     continue
                 dp = rest // pp
-                for vp in space.virtual_stages if pp > 1 else (1,):
+                for vp in space.virtual(pp):
                     if vp > 1 and layers % (pp * vp):
                         continue
                     for ep in space.ep if moe else (1,):
-                        etp = _expert_tp(model, tp, ep, cp, dp) if moe else tp
+                        etp = _expert_tp(model, tp, ep, cp, dp, space.etp) if moe else tp
                         if etp is not None:
                             out.append((tp, cp, pp, dp, vp, ep, etp))
     return out
@@ -111,33 +156,49 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     stages and the recomputation choices, and all of them are priced in one vectorised call.
     """
     space = space or SearchSpace()
+    check_dense_experts(model, 1, space.etp)
+    check_micro_batch(global_batch, space.micro_batch)
     # with flash attention selective recomputation changes nothing unless MLA's up-projections are recomputed
+    # (so it is skipped as a choice, and priced when it is the only one asked for)
     mla = "mla" in model.features
-    recompute = [r for r in space.recompute if not (r == "selective" and flash_attention and not mla)] or ["none"]
+    recompute = [r for r in space.recompute
+                 if not (r == "selective" and flash_attention and not mla and len(space.recompute) > 1)]
     rows = []
     for tp, cp, pp, dp, vp, ep, etp in structural_layouts(model, system, chips, seq_len, space):
+        sched = PP_SCHEDULES.index(space.fixed(pp=pp, virtual_stages=vp).schedule)
         for mb, zero, rc in itertools.product(space.micro_batch, space.zero, recompute):
-            if global_batch % (dp * mb):
+            if global_batch % (dp * mb) or (space.pp_schedule == "dualpipe" and global_batch // (dp * mb) < pp):
                 continue
-            rows.append((tp, pp, dp, cp, ep, etp, vp, zero, tp > 1, RECOMPUTE.index(rc), mb, global_batch, seq_len, 1))
+            rows.append((tp, pp, dp, cp, ep, etp, vp, zero, space.sequence_parallel and tp > 1, RECOMPUTE.index(rc), mb,
+                         global_batch, seq_len, space.grad_overlap == "overlap", sched))
     if not rows:
+        pinned = space.pinned()
         raise InfeasiblePlan(f"no layout of {chips} chips divides {model.name} with global batch {global_batch} and "
-                             f"seq_len {seq_len} (try a global batch that is a multiple of the data-parallel degrees)")
+                             f"seq_len {seq_len}" + (f" under {pinned}" if pinned else "")
+                             + " (try a global batch that is a multiple of the data-parallel degrees"
+                             + (", or pin fewer choices" if pinned else "") + ")")
     table = np.array(rows, dtype=float)
     arrays = dict(zip(LAYOUT_ARRAYS, table.T))
+    formats = space.fixed()
+    arrays |= {key: np.full(len(rows), float(on)) for key, on in (
+        ("ac", formats.activation_cache == "fp8"), ("os", formats.optimizer_states == "bf16"),
+        ("ga", formats.gradients == "fp32"), ("dd", formats.moe_dispatcher == "deepep"))}
     result = evaluate_arrays(model, system, chips, arrays, calibration, profile, precision, flash_attention)
     fits = np.asarray(result.fits)
     step = np.where(fits, result.step_s, np.inf)
     order = [int(i) for i in np.argsort(step, kind="stable")[: top] if np.isfinite(step[i])]
 
     def layout(i: int) -> TrainingLayout:
-        tp, pp, dp, cp, ep, etp, vp, zero, _, rc, mb, gb, s, _ = (int(x) for x in table[i])
-        return TrainingLayout(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, etp=etp if ep > 1 else 0, virtual_stages=vp, zero=zero,
-                              recompute=RECOMPUTE[rc], micro_batch=mb, global_batch=gb, seq_len=s, precision=precision,
-                              flash_attention=flash_attention)
+        tp, pp, dp, cp, ep, etp, vp, zero, _, rc, mb, gb, s, _, _ = (int(x) for x in table[i])
+        return replace(space.fixed(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, virtual_stages=vp, zero=zero,
+                                   recompute=RECOMPUTE[rc], micro_batch=mb, global_batch=gb, seq_len=s,
+                                   precision=precision, flash_attention=flash_attention),
+                       etp=space.etp or (etp if ep > 1 else 0))
 
     def picked(i: int) -> TrainingResult:
-        return replace(result.at(i), layout=layout(i))
+        chosen = layout(i)
+        found = result.at(i)
+        return replace(found, layout=chosen, assumptions=found.assumptions + format_notes(chosen))
 
     best = tuple(picked(i) for i in order)
     closest = None

@@ -16,21 +16,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from parity.cost import collective_s
+from parity.cost import collective_s, math_unit
+from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
 from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
-from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, layout_chunks
+from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, layout_chunks, most_layout_entries
 from parity.training.memory import TrainingMemory, parameters_per_device, training_memory
 from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materialised, _price_pass,
                                     _training_calibrations)
 from parity.training.pipeline import pipeline_bubble_s
 
 __all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token",
-           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS"]
+           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "format_notes"]
 
 DEFAULT_PROFILE = TrainingProfile(id="default", name="documented defaults", date="", method="defaults of TrainingProfile",
                                   measured=False)
@@ -59,9 +60,12 @@ class TrainingResult:
 
     step_s = compute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + bubble_s + optimizer_s + overhead_s.
     recompute_s: the part of compute_s spent recomputing activations. mfu: model FLOP/s per chip over
-    the dense bf16 peak counting every key of a query (PaLM's and Megatron-LM's convention, also as
-    mfu_noncausal); mfu_causal counts the causal half of the attention (FlashAttention, torchtitan);
-    mfu_fp8 over the FP8 peak (NaN when training in bf16).
+    the dense peak of the math unit the step's matrix multiplies run on (`peak_math`: bf16 for bf16, fp8 for
+    the 8-bit formats where the chip has FP8 units), counting every key of a query (PaLM's and Megatron-LM's
+    convention, also as mfu_noncausal); mfu_causal counts the causal half of the attention (FlashAttention,
+    torchtitan), over the same peak. mfu_bf16: model FLOP/s over the dense BF16 peak whatever the format,
+    as FP8 training reports usually quote MFU; it passes 1 when FP8 math runs faster than the BF16 peak, so it
+    is a ratio, not a utilisation (equal to mfu when peak_math is bf16).
     """
 
     step_s: Num
@@ -79,7 +83,7 @@ class TrainingResult:
     tokens_per_s_per_chip: Num
     model_flops_per_token: Num
     mfu: Num
-    mfu_fp8: Num
+    mfu_bf16: Num
     mfu_causal: Num
     chips: int
     microbatches: Num
@@ -87,6 +91,7 @@ class TrainingResult:
     tdp_w: float
     layout: TrainingLayout | None = None
     assumptions: tuple[str, ...] = field(default=())
+    peak_math: str = "bf16"
 
     @property
     def mfu_noncausal(self) -> Num:
@@ -123,7 +128,7 @@ class TrainingResult:
             arr = np.asarray(value)
             return arr.item() if arr.ndim == 0 else arr.reshape(-1)[i].item()
         scalars = {f.name: pick(getattr(self, f.name)) for f in dataclasses.fields(self)
-                   if f.name not in ("memory", "layout", "assumptions", "chips", "tdp_w")}
+                   if f.name not in ("memory", "layout", "assumptions", "chips", "tdp_w", "peak_math")}
         memory = TrainingMemory(**{f.name: pick(getattr(self.memory, f.name)) for f in dataclasses.fields(TrainingMemory)})
         return dataclasses.replace(self, memory=memory, **scalars)
 
@@ -175,7 +180,7 @@ def _layout_shares(model: Model, layout: TrainingLayout) -> tuple[float, float]:
     head = 2.0 * h * model.vocab_size
     mtp = iter([_layer_flops(model, layer, seq) + 2.0 * 2.0 * h * h + head for layer in model.mtp_layers])
     flops, held = [0.0] * layout.pp, [0] * layout.pp
-    for c, chunk in enumerate(layout_chunks(layout.pp_layout)):
+    for c, chunk in enumerate(layout_chunks(layout.pp_layout, most_layout_entries(model))):
         flops[c % layout.pp] += sum(next(layers) if part == "t" else next(mtp) if part == "m" else
                                     head if part == "L" else 0.0 for part in chunk)
         held[c % layout.pp] += chunk.count("t") + chunk.count("m")
@@ -309,16 +314,19 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     per_chip = tokens_per_s / chips
     flops = model_flops_per_token(model, a["s"])
     chip = system.chip
-    mfu_fp8 = per_chip * flops / chip.peak("fp8") if chip.peak("fp8") > 0 and precision != "bf16" else np.nan * per_chip
+    # the unit the GEMMs run on (an 8-bit format on a chip without FP8 units runs as bf16)
+    peak_math = math_unit(format_named(precision), chip)[0]
+    peak = chip.peak(peak_math)
+    bf16_peak = chip.peak("bf16") or np.nan
     return TrainingResult(
         step_s=step_s, compute_s=m * compute_mb, recompute_s=m * recompute_s, tp_comm_s=m * prof.tp_comm_exposed * passes * tp_s,
         cp_comm_s=m * prof.cp_comm_exposed * (passes + 1.0) * cp_s, ep_comm_s=m * prof.ep_comm_exposed * passes * ep_s,
         pp_comm_s=m * prof.pp_comm_exposed * pp_s, dp_comm_s=m * dp_mb + dp_step, bubble_s=bubble_s,
         optimizer_s=optimizer_s, overhead_s=prof.step_overhead_s + 0.0 * step_s, tokens_per_s=tokens_per_s,
-        tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / chip.peak("bf16"),
-        mfu_causal=per_chip * model_flops_per_token(model, a["s"], causal=True) / chip.peak("bf16"),
-        mfu_fp8=mfu_fp8, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
-        assumptions=_assumptions(prof, model))
+        tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / peak,
+        mfu_causal=per_chip * model_flops_per_token(model, a["s"], causal=True) / peak,
+        mfu_bf16=per_chip * flops / bf16_peak, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
+        assumptions=_assumptions(prof, model), peak_math=peak_math)
 
 
 def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
@@ -345,9 +353,13 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
     """
     layout.check(model, chips)
     result = evaluate_layouts(model, system, chips, [layout], calibration, profile).at(0)
-    formats = tuple(note for note, on in (
+    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + format_notes(layout))
+
+
+def format_notes(layout: TrainingLayout) -> tuple[str, ...]:
+    """The assumptions a layout's storage formats add to its result."""
+    return tuple(note for note, on in (
         ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
          "output recomputed)", layout.activation_cache == "fp8"),
         ("AdamW moments in bf16 (8 B of optimizer state per parameter)", layout.optimizer_states == "bf16"),
         ("gradients accumulated in fp32 (4 B per parameter)", layout.gradients == "fp32")) if on)
-    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + formats)
