@@ -234,7 +234,7 @@ def progress_bar() -> Any:
 
 
 def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping[str, Any], title: str = "",
-                caption: str = "", out: Path | None = None, wrap: bool = False) -> None:
+                caption: str = "", out: Path | None = None, wrap: bool = True) -> None:
     """One record (a serving scenario, a training layout, a model): for people a quantity/value table of
     `rows` (figures written for reading); JSON the payload; CSV the payload as one row in SI units (nested
     values as JSON cells), never the people's text such as '45.4 s'."""

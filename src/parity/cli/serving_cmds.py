@@ -324,7 +324,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
-    emit_record(rows, fmt, wrap=True,
+    emit_record(rows, fmt,
                 title=f"{model} on {system} ({mode}, {isl} in / {osl} out, "
                       f"{_load(concurrency, request_rate if simulated else None, trace, data.get('requests'))})",
                 caption="Assumptions: " + data["note"], payload=data, out=out)

@@ -243,7 +243,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
             "flags": texts(training_flags(the_system))}
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
-    emit_record(_one_layout_rows(data), fmt, wrap=True,
+    emit_record(_one_layout_rows(data), fmt,
                 title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data,
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 

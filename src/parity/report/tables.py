@@ -184,7 +184,7 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
     if caption:
-        buffer.write(textwrap.fill(caption, width=max(min(width, 100), 20), break_long_words=False,
+        buffer.write(textwrap.fill(caption, width=max(min(width, 100), 20), break_long_words=True,
                                    break_on_hyphens=False) + "\n")
     return buffer.getvalue()
 
