@@ -1,9 +1,12 @@
 """Sweeps: grid and random cases, what-if variants, and identical results on processes and on Ray."""
 
 import json
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from parity.cli import cli
 from parity.errors import ParityError
 from parity.sweep import SweepSpec, Variant, run_sweep, spec_from_toml, sweep_rows
 
@@ -59,3 +62,43 @@ def test_bad_specs_name_the_problem() -> None:
         SweepSpec(axes={"colour": ["red"]})
     with pytest.raises(ParityError, match="needs an \\[axes\\] table"):
         spec_from_toml({"sweep": {}})
+
+
+def refused(spec: str, tmp_path: Path, *extra: str) -> str:
+    """Run `parity sweep` on a spec that must be refused: exit 2, one line on stderr, no output file; the line."""
+    path = tmp_path / "spec.toml"
+    path.write_text(spec)
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(tmp_path / "out.csv"), "--workers", "1",
+                                      *extra])
+    assert not (result.exception and not isinstance(result.exception, SystemExit)), result.exception
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("parity: error: "), result.stderr
+    assert not (tmp_path / "out.csv").exists()
+    return lines[0]
+
+
+AXES = '[axes]\nvariant = ["v"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\nconcurrency = [8]\n'
+
+
+def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") -> str:
+    return f'[[variant]]\nname = "{name}"\nchip = "{chip}"\n{change}\n' + AXES.replace('"v"', f'"{name}"')
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ("values = { memory_bytes = 0 }", "variant v: values.memory_bytes must be a finite number > 0 [B], got 0"),
+    ("values = { memory_bytes_per_s = 0 }", "variant v: values.memory_bytes_per_s must be a finite number > 0"),
+    ("values = { peak_flop_per_s = 5 }", "variant v: values.peak_flop_per_s must be a table of format -> FLOP/s"),
+    ("values = { peak_flop_per_s = { fp9 = 1e15 } }", "values.peak_flop_per_s has no format 'fp9'; formats: fp64"),
+    ("values = { peak_flop_per_s = { bf16 = 0, fp8 = 0, int8 = 0, tf32 = 0, fp32 = 0, fp64 = 0 } }",
+     "variant v: chip nvidia-h100-sxm: needs at least one positive peak rate"),
+    ("scale = { native = 2 }", "variant v: scale has no key 'native'; a variant changes peak_flop_per_s, memory_bytes"),
+    ("values = { dies = 2 }", "variant v: values has no key 'dies'"),
+    ('values = { memory_bytes = "80 GB" }', "variant v: values.memory_bytes must be a finite number > 0 [B], got '80 GB'"),
+    ("scales = { memory_bytes = 2 }", "variant v: unknown key 'scales'; a [[variant]] has name, chip, scale and values"),
+    ("scale = { memory_bytes = 1e300 }", "variant v: scale.memory_bytes must be a number in [1e-06, 1e+06] (a factor"),
+    ("scale = { peak_flop_per_s = inf }", "scale.peak_flop_per_s must be a number in [1e-06, 1e+06]"),
+    ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e+300 is beyond 1e+06 times chip nvidia-h100-sxm's"),
+])
+def test_bad_variant_keys_and_values_are_one_line_before_any_case(change: str, says: str, tmp_path: Path) -> None:
+    assert says in refused(h100_variant(change), tmp_path)
+
