@@ -102,3 +102,18 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
 def test_bad_variant_keys_and_values_are_one_line_before_any_case(change: str, says: str, tmp_path: Path) -> None:
     assert says in refused(h100_variant(change), tmp_path)
 
+
+@pytest.mark.parametrize(("name", "kind"), [("hgx-h100", "system hgx-h100"), ("nvidia-h100-sxm", "chip nvidia-h100-sxm"),
+                                            ("HGX_H100", "system hgx-h100")])
+def test_a_variant_may_not_take_a_catalog_name(name: str, kind: str, tmp_path: Path) -> None:
+    """A 910C variant called hgx-h100 would put 910C numbers in rows labelled hgx-h100."""
+    spec = h100_variant("scale = { memory_bytes_per_s = 1.0 }", name, chip="huawei-ascend-910c")
+    assert f"variant {name}: the name is the catalog {kind}'s" in refused(spec, tmp_path)
+
+
+def test_variant_names_are_unique_and_defined(tmp_path: Path) -> None:
+    twice = h100_variant("") + '[[variant]]\nname = "v"\nchip = "nvidia-h20"\n'
+    assert "two [[variant]] tables are named v" in refused(twice, tmp_path)
+    assert "sweep axis variant names 'w', which no [[variant]] defines (defined: v)" in refused(
+        h100_variant("").replace('variant = ["v"]', 'variant = ["v", "w"]'), tmp_path)
+

@@ -6,7 +6,7 @@ A spec is TOML:
     [sweep]
     mode = "grid"            # or "random", with `samples` and `seed`
     [[variant]]              # what-if chips: a catalog chip with fields (VARIANT_FIELDS) scaled or set
-    name = "910c-2x-bw"
+    name = "910c-2x-bw"      # a name of its own, not a catalog system's or chip's
     chip = "huawei-ascend-910c"
     scale = { memory_bytes_per_s = 2.0 }             # factors in [1e-6, 1e6]
     values = { peak_flop_per_s = { fp8 = 1.6e15 } }  # SI units; peak rates per format
@@ -161,11 +161,32 @@ class SweepSpec:
         cases = self.samples if self.mode == "random" else math.prod(len(v) for v in self.axes.values())
         if not 1 <= cases <= MOST_CASES:
             raise ParityError(f"a sweep must have 1 to {MOST_CASES:,} cases, this one has {cases:,}")
-        _check_variants(self.variants)
+        _check_variants(self.variants, self.axes.get("variant", ()))
 
 
-def _check_variants(variants: Sequence[Variant]) -> None:
-    """Refuse, before any case runs, a variant that cannot be built."""
+def _check_variants(variants: Sequence[Variant], named: Sequence[Any]) -> None:
+    """Refuse, before any case runs, a variant named as a catalog system or chip is (its rows would carry that
+    name with another chip's numbers), two variants of one name, a variant axis naming none, and a variant that
+    cannot be built."""
+    def norm(name: str) -> str:  # as the catalog matches names
+        return name.strip().lower().replace("_", "-")
+
+    taken = {norm(n): (kind, item.id) for kind, items in (("chip", catalog.chips()), ("system", catalog.systems()))
+             for item in items for n in (item.id, *item.aliases)}
+    seen: set[str] = set()
+    for variant in variants:
+        if norm(variant.name) in taken:
+            kind, found = taken[norm(variant.name)]
+            raise ParityError(f"variant {variant.name}: the name is the catalog {kind} {found}'s, so its rows would "
+                              f"pass for the real one; give the variant a name of its own")
+        if norm(variant.name) in seen:
+            raise ParityError(f"two [[variant]] tables are named {variant.name}; give each a name of its own")
+        seen.add(norm(variant.name))
+    defined = {v.name for v in variants}
+    for name in named:
+        if name not in defined:
+            raise ParityError(f"sweep axis variant names {name!r}, which no [[variant]] defines"
+                              + (f" (defined: {', '.join(sorted(defined))})" if defined else ""))
     for variant in variants:
         variant.system()
 
