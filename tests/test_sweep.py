@@ -117,3 +117,12 @@ def test_variant_names_are_unique_and_defined(tmp_path: Path) -> None:
     assert "sweep axis variant names 'w', which no [[variant]] defines (defined: v)" in refused(
         h100_variant("").replace('variant = ["v"]', 'variant = ["v", "w"]'), tmp_path)
 
+
+def test_a_variant_changes_its_systems_links_too() -> None:
+    """The system states each link per chip, so a chip's slower scale-up link slows the TP all-reduces."""
+    axes = {"variant": ["v"], "model": ["llama-3.1-70b"], "isl": [1024], "osl": [256], "concurrency": [64], "tp": [8]}
+    same_links, slow_links = (run_sweep(SweepSpec(axes=axes, variants=(
+        Variant(name="v", chip="nvidia-h100-sxm", scale=scale),)))[0] for scale in ({}, {"scale_up_bytes_per_s": 0.01}))
+    assert Variant(name="v", chip="nvidia-h100-sxm", values={"scale_up_bytes_per_s": 1e11}).system(
+        ).scale_up_bytes_per_s == 1e11
+    assert slow_links["tpot_s"] > same_links["tpot_s"]

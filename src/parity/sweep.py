@@ -51,6 +51,7 @@ VARIANT_FIELDS: dict[str, tuple[str, str]] = {
     "scale_up_bytes_per_s": ("> 0", "B/s"), "scale_out_bytes_per_s": ("> 0", "B/s"), "tdp_w": ("> 0", "W"),
     "die_area_m2": ("> 0", "m^2"), "unit_price_usd": ("> 0", "USD"), "compute_units": ("> 0", "units"),
 }
+LINK_FIELDS = ("scale_up_bytes_per_s", "scale_out_bytes_per_s")  # per chip, stated by the system as well
 MOST_FACTOR = 1e6  # a what-if stays within this factor of the catalog chip: beyond it no model holds
 
 
@@ -61,7 +62,7 @@ def _is_number(value: object) -> bool:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Variant:
     """A what-if chip: `chip` with fields multiplied (`scale`) or replaced (`values`, SI units), each one of
-    VARIANT_FIELDS."""
+    VARIANT_FIELDS. Link bandwidths change the chip's system too (its links are the chip's)."""
 
     name: str
     chip: str
@@ -126,7 +127,10 @@ class Variant:
             chip = what_if(base, self.name, **changes)
         except ValueError as err:  # an invariant of the chip, e.g. no positive peak rate left
             raise ParityError(f"variant {self.name}: {err}") from err
-        return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node")
+        # the system states each link per chip; it keeps its ratio to the chip's (1 throughout the catalog)
+        links = {key: changes[key] * getattr(home, key) / getattr(base, key) if getattr(base, key) else changes[key]
+                 for key in LINK_FIELDS if key in changes}
+        return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
 
     def _within(self, key: str, value: float, old: float | None, chip_id: str) -> None:
         if old and value > MOST_FACTOR * old:
