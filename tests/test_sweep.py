@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from parity.cli import cli
 from parity.errors import ParityError
+from parity.predict import predict_rows
 from parity.sweep import SweepSpec, Variant, run_sweep, spec_from_toml, sweep_rows
 
 SPEC = spec_from_toml({
@@ -126,3 +127,23 @@ def test_a_variant_changes_its_systems_links_too() -> None:
     assert Variant(name="v", chip="nvidia-h100-sxm", values={"scale_up_bytes_per_s": 1e11}).system(
         ).scale_up_bytes_per_s == 1e11
     assert slow_links["tpot_s"] > same_links["tpot_s"]
+
+
+@pytest.mark.parametrize(("drafts", "says"), [
+    ("99", "sweep axis mtp_tokens: 99 is beyond any sensible value (at most 64)"),
+    ("1000000000", "sweep axis mtp_tokens: 1,000,000,000 is beyond any sensible value (at most 64)"),
+    ("-1", "sweep axis mtp_tokens: expected whole numbers >= 0, got -1"),
+    ("1.5", "sweep axis mtp_tokens: expected whole numbers >= 0, got 1.5"),
+])
+def test_mtp_draft_tokens_are_bounded_as_serve_bounds_them(drafts: str, says: str, tmp_path: Path) -> None:
+    """`parity serve --mtp` takes at most 64 draft tokens; a sweep of a billion priced forever."""
+    spec = AXES.replace('variant = ["v"]', 'system = ["hgx-h200"]') + f"mtp_tokens = [0, {drafts}]\n"
+    assert says in refused(spec.replace("llama-3.1-8b", "deepseek-r1"), tmp_path)
+
+
+def test_a_predict_row_with_too_many_draft_tokens_is_refused() -> None:
+    row = {"case_id": "a", "model": "deepseek-r1", "system": "hgx-h200", "isl": 1024, "osl": 256, "concurrency": 8,
+           "tp": 8, "mtp_tokens": 10**9}
+    [prediction] = predict_rows([row])
+    assert not prediction.feasible and "mtp_tokens 1,000,000,000 is beyond any sensible value (at most 64)" in \
+        prediction.note

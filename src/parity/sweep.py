@@ -35,7 +35,7 @@ from parity.dtypes import MATH_RATES
 from parity.errors import ParityError
 from parity.hardware import System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
-from parity.predict import CASE_COLUMNS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
+from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
 
@@ -162,6 +162,12 @@ class SweepSpec:
         for name, values in self.axes.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ParityError(f"sweep axis {name!r} must be a non-empty list")
+        for drafts in self.axes.get("mtp_tokens", ()):  # bounded as `parity serve --mtp` is
+            if isinstance(drafts, bool) or not isinstance(drafts, int) or drafts < 0:
+                raise ParityError(f"sweep axis mtp_tokens: expected whole numbers >= 0, got {drafts!r}")
+            if drafts > MOST_MTP_TOKENS:
+                raise ParityError(f"sweep axis mtp_tokens: {drafts:,} is beyond any sensible value "
+                                  f"(at most {MOST_MTP_TOKENS})")
         cases = self.samples if self.mode == "random" else math.prod(len(v) for v in self.axes.values())
         if not 1 <= cases <= MOST_CASES:
             raise ParityError(f"a sweep must have 1 to {MOST_CASES:,} cases, this one has {cases:,}")
