@@ -1,6 +1,8 @@
 """Sweeps: grid and random cases, what-if variants, and identical results on processes and on Ray."""
 
 import json
+import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +149,18 @@ def test_a_predict_row_with_too_many_draft_tokens_is_refused() -> None:
     [prediction] = predict_rows([row])
     assert not prediction.feasible and "mtp_tokens 1,000,000,000 is beyond any sensible value (at most 64)" in \
         prediction.note
+
+
+def test_ray_missing_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    assert "--ray needs Ray: pip install 'parity[ray]'" in refused(h100_variant(""), tmp_path, "--ray")
+
+
+def test_an_unreachable_ray_address_is_one_line(tmp_path: Path) -> None:
+    """Ray retried for 20 s and logged a line a second; a closed port is refused at once, in one line."""
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    says = refused(h100_variant(""), tmp_path, "--ray", f"127.0.0.1:{port}")
+    assert f"--ray 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)" in says
