@@ -1,10 +1,16 @@
 """Sweeps: grid and random cases, what-if variants, and identical results on processes and on Ray."""
 
 import json
+import socket
+import sys
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from parity.cli import cli
 from parity.errors import ParityError
+from parity.predict import predict_rows
 from parity.sweep import SweepSpec, Variant, run_sweep, spec_from_toml, sweep_rows
 
 SPEC = spec_from_toml({
@@ -59,3 +65,102 @@ def test_bad_specs_name_the_problem() -> None:
         SweepSpec(axes={"colour": ["red"]})
     with pytest.raises(ParityError, match="needs an \\[axes\\] table"):
         spec_from_toml({"sweep": {}})
+
+
+def refused(spec: str, tmp_path: Path, *extra: str) -> str:
+    """Run `parity sweep` on a spec that must be refused: exit 2, one line on stderr, no output file; the line."""
+    path = tmp_path / "spec.toml"
+    path.write_text(spec)
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(tmp_path / "out.csv"), "--workers", "1",
+                                      *extra])
+    assert not (result.exception and not isinstance(result.exception, SystemExit)), result.exception
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("parity: error: "), result.stderr
+    assert not (tmp_path / "out.csv").exists()
+    return lines[0]
+
+
+AXES = '[axes]\nvariant = ["v"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\nconcurrency = [8]\n'
+
+
+def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") -> str:
+    return f'[[variant]]\nname = "{name}"\nchip = "{chip}"\n{change}\n' + AXES.replace('"v"', f'"{name}"')
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ("values = { memory_bytes = 0 }", "variant v: values.memory_bytes must be a finite number > 0 [B], got 0"),
+    ("values = { memory_bytes_per_s = 0 }", "variant v: values.memory_bytes_per_s must be a finite number > 0"),
+    ("values = { peak_flop_per_s = 5 }", "variant v: values.peak_flop_per_s must be a table of format -> FLOP/s"),
+    ("values = { peak_flop_per_s = { fp9 = 1e15 } }", "values.peak_flop_per_s has no format 'fp9'; formats: fp64"),
+    ("values = { peak_flop_per_s = { bf16 = 0, fp8 = 0, int8 = 0, tf32 = 0, fp32 = 0, fp64 = 0 } }",
+     "variant v: chip nvidia-h100-sxm: needs at least one positive peak rate"),
+    ("scale = { native = 2 }", "variant v: scale has no key 'native'; a variant changes peak_flop_per_s, memory_bytes"),
+    ("values = { dies = 2 }", "variant v: values has no key 'dies'"),
+    ('values = { memory_bytes = "80 GB" }', "variant v: values.memory_bytes must be a finite number > 0 [B], got '80 GB'"),
+    ("scales = { memory_bytes = 2 }", "variant v: unknown key 'scales'; a [[variant]] has name, chip, scale and values"),
+    ("scale = { memory_bytes = 1e300 }", "variant v: scale.memory_bytes must be a number in [1e-06, 1e+06] (a factor"),
+    ("scale = { peak_flop_per_s = inf }", "scale.peak_flop_per_s must be a number in [1e-06, 1e+06]"),
+    ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e+300 is beyond 1e+06 times chip nvidia-h100-sxm's"),
+])
+def test_bad_variant_keys_and_values_are_one_line_before_any_case(change: str, says: str, tmp_path: Path) -> None:
+    assert says in refused(h100_variant(change), tmp_path)
+
+
+@pytest.mark.parametrize(("name", "kind"), [("hgx-h100", "system hgx-h100"), ("nvidia-h100-sxm", "chip nvidia-h100-sxm"),
+                                            ("HGX_H100", "system hgx-h100")])
+def test_a_variant_may_not_take_a_catalog_name(name: str, kind: str, tmp_path: Path) -> None:
+    """A 910C variant called hgx-h100 would put 910C numbers in rows labelled hgx-h100."""
+    spec = h100_variant("scale = { memory_bytes_per_s = 1.0 }", name, chip="huawei-ascend-910c")
+    assert f"variant {name}: the name is the catalog {kind}'s" in refused(spec, tmp_path)
+
+
+def test_variant_names_are_unique_and_defined(tmp_path: Path) -> None:
+    twice = h100_variant("") + '[[variant]]\nname = "v"\nchip = "nvidia-h20"\n'
+    assert "two [[variant]] tables are named v" in refused(twice, tmp_path)
+    assert "sweep axis variant names 'w', which no [[variant]] defines (defined: v)" in refused(
+        h100_variant("").replace('variant = ["v"]', 'variant = ["v", "w"]'), tmp_path)
+
+
+def test_a_variant_changes_its_systems_links_too() -> None:
+    """The system states each link per chip, so a chip's slower scale-up link slows the TP all-reduces."""
+    axes = {"variant": ["v"], "model": ["llama-3.1-70b"], "isl": [1024], "osl": [256], "concurrency": [64], "tp": [8]}
+    same_links, slow_links = (run_sweep(SweepSpec(axes=axes, variants=(
+        Variant(name="v", chip="nvidia-h100-sxm", scale=scale),)))[0] for scale in ({}, {"scale_up_bytes_per_s": 0.01}))
+    assert Variant(name="v", chip="nvidia-h100-sxm", values={"scale_up_bytes_per_s": 1e11}).system(
+        ).scale_up_bytes_per_s == 1e11
+    assert slow_links["tpot_s"] > same_links["tpot_s"]
+
+
+@pytest.mark.parametrize(("drafts", "says"), [
+    ("99", "sweep axis mtp_tokens: 99 is beyond any sensible value (at most 64)"),
+    ("1000000000", "sweep axis mtp_tokens: 1,000,000,000 is beyond any sensible value (at most 64)"),
+    ("-1", "sweep axis mtp_tokens: expected whole numbers >= 0, got -1"),
+    ("1.5", "sweep axis mtp_tokens: expected whole numbers >= 0, got 1.5"),
+])
+def test_mtp_draft_tokens_are_bounded_as_serve_bounds_them(drafts: str, says: str, tmp_path: Path) -> None:
+    """`parity serve --mtp` takes at most 64 draft tokens; a sweep of a billion priced forever."""
+    spec = AXES.replace('variant = ["v"]', 'system = ["hgx-h200"]') + f"mtp_tokens = [0, {drafts}]\n"
+    assert says in refused(spec.replace("llama-3.1-8b", "deepseek-r1"), tmp_path)
+
+
+def test_a_predict_row_with_too_many_draft_tokens_is_refused() -> None:
+    row = {"case_id": "a", "model": "deepseek-r1", "system": "hgx-h200", "isl": 1024, "osl": 256, "concurrency": 8,
+           "tp": 8, "mtp_tokens": 10**9}
+    [prediction] = predict_rows([row])
+    assert not prediction.feasible and "mtp_tokens 1,000,000,000 is beyond any sensible value (at most 64)" in \
+        prediction.note
+
+
+def test_ray_missing_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    assert "--ray needs Ray: pip install 'parity[ray]'" in refused(h100_variant(""), tmp_path, "--ray")
+
+
+def test_an_unreachable_ray_address_is_one_line(tmp_path: Path) -> None:
+    """Ray retried for 20 s and logged a line a second; a closed port is refused at once, in one line."""
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    says = refused(h100_variant(""), tmp_path, "--ray", f"127.0.0.1:{port}")
+    assert f"--ray 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)" in says

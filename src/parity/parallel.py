@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import logging
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -11,6 +16,7 @@ from parity.errors import ParityError
 __all__ = ["map_chunks", "RAY_LOCAL"]
 
 RAY_LOCAL = "local"  # `ray` value that starts (and afterwards stops) a Ray instance on this machine
+RAY_CONNECT_S = 3  # [s] a cluster's head answers at once; past this its address is taken as wrong or down
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,7 +57,10 @@ def _on_ray(fn: Callable[[T], R], chunks: Sequence[T], address: str | None, took
         raise ParityError("--ray needs Ray: pip install 'parity[ray]'") from err
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        if address is None:
+            ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        else:
+            _join(ray, address)
     try:
         task = ray.remote(_apply)
         pending = [task.remote(fn, chunk) for chunk in chunks]
@@ -60,3 +69,48 @@ def _on_ray(fn: Callable[[T], R], chunks: Sequence[T], address: str | None, took
     finally:
         if started:
             ray.shutdown()
+
+
+def _join(ray: Any, address: str) -> None:
+    """ray.init(address) that fails in one line within about RAY_CONNECT_S: the head's port is tried first, Ray
+    retries once a second for RAY_CONNECT_S seconds instead of 20 (unless RAY_gcs_server_port_wait_time_s says
+    otherwise), and what its C++ core writes to stderr while it retries is kept back unless it joins."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if host and port.isdigit():  # 'auto' and the like are Ray's to read
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_S).close()
+        except OSError as err:
+            raise ParityError(f"--ray {address}: no Ray cluster answers there ({err.strerror or err})") from err
+    wait = "RAY_gcs_server_port_wait_time_s"
+    told = os.environ.get(wait)
+    os.environ[wait] = told or str(RAY_CONNECT_S)
+    try:
+        with _stderr_held() as held:
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+                         logging_level=logging.WARNING)
+            except (ConnectionError, RuntimeError) as err:
+                held.truncate(0)
+                raise ParityError(f"--ray {address}: cannot join a Ray cluster there ({str(err).splitlines()[0]})") \
+                    from err
+    finally:
+        if told is None:
+            del os.environ[wait]
+
+
+@contextlib.contextmanager
+def _stderr_held() -> Iterator[Any]:
+    """File descriptor 2 (where Ray's C++ core logs) into a temporary file, written out afterwards unless the
+    caller truncates it."""
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield held
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read()
+            if text:
+                os.write(2, text)

@@ -5,10 +5,11 @@ A spec is TOML:
 
     [sweep]
     mode = "grid"            # or "random", with `samples` and `seed`
-    [[variant]]              # what-if chips: a catalog chip with fields scaled or set
-    name = "910c-2x-bw"
+    [[variant]]              # what-if chips: a catalog chip with fields (VARIANT_FIELDS) scaled or set
+    name = "910c-2x-bw"      # a name of its own, not a catalog system's or chip's
     chip = "huawei-ascend-910c"
-    scale = { memory_bytes_per_s = 2.0 }
+    scale = { memory_bytes_per_s = 2.0 }             # factors in [1e-6, 1e6]
+    values = { peak_flop_per_s = { fp8 = 1.6e15 } }  # SI units; peak rates per format
     [axes]                   # every key is a predict column (or `variant`); each a list of values
     system = ["atlas-800-a3", "hgx-h20"]
     variant = ["910c-2x-bw"]  # run in the chip's default system
@@ -30,10 +31,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from parity import catalog
+from parity.dtypes import MATH_RATES
 from parity.errors import ParityError
 from parity.hardware import System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
-from parity.predict import CASE_COLUMNS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
+from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
 
@@ -42,41 +44,98 @@ REQUIRED_AXES = ("model", "isl", "osl", "concurrency")  # and a system or a vari
 MOST_CASES = 10_000_000  # about a day on one core
 
 
+# chip fields a variant may scale or set: field -> (the least value a chip takes, its unit). peak_flop_per_s is a
+# table of math key (dtypes.MATH_RATES) -> FLOP/s: a scale multiplies every rate, values set the formats they name
+VARIANT_FIELDS: dict[str, tuple[str, str]] = {
+    "peak_flop_per_s": (">= 0", "FLOP/s"), "memory_bytes": ("> 0", "B"), "memory_bytes_per_s": ("> 0", "B/s"),
+    "scale_up_bytes_per_s": ("> 0", "B/s"), "scale_out_bytes_per_s": ("> 0", "B/s"), "tdp_w": ("> 0", "W"),
+    "die_area_m2": ("> 0", "m^2"), "unit_price_usd": ("> 0", "USD"), "compute_units": ("> 0", "units"),
+}
+LINK_FIELDS = ("scale_up_bytes_per_s", "scale_out_bytes_per_s")  # per chip, stated by the system as well
+MOST_FACTOR = 1e6  # a what-if stays within this factor of the catalog chip: beyond it no model holds
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Variant:
-    """A what-if chip: `chip` with fields multiplied (`scale`) or replaced (`values`, SI units)."""
+    """A what-if chip: `chip` with fields multiplied (`scale`) or replaced (`values`, SI units), each one of
+    VARIANT_FIELDS. Link bandwidths change the chip's system too (its links are the chip's)."""
 
     name: str
     chip: str
     scale: Mapping[str, float] = dataclasses.field(default_factory=dict)
-    values: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for kind, table, least in (("scale", self.scale, "> 0"), ("values", self.values, ">= 0")):
+        if not self.name.strip():
+            raise ParityError("every [[variant]] needs a non-empty name")
+        for kind, table in (("scale", self.scale), ("values", self.values)):
             if not isinstance(table, Mapping):
-                raise ParityError(f"variant {self.name}: {kind} must be a table of field = number")
-            for field, number in table.items():
-                if (isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number)
-                        or number < 0 or (kind == "scale" and number == 0)):
-                    raise ParityError(f"variant {self.name}: {kind}.{field} must be a finite number {least}, "
-                                      f"got {number!r}")
+                raise ParityError(f"variant {self.name}: {kind} must be a table of field = number, got {table!r}")
+            for key, number in table.items():
+                self._check(kind, key, number)
+
+    def _check(self, kind: str, key: str, number: object) -> None:
+        where = f"variant {self.name}: {kind}.{key}"
+        if key not in VARIANT_FIELDS:
+            raise ParityError(f"variant {self.name}: {kind} has no key {key!r}; a variant changes "
+                              f"{', '.join(VARIANT_FIELDS)}")
+        if kind == "scale":
+            if not (_is_number(number) and 1 / MOST_FACTOR <= number <= MOST_FACTOR):
+                raise ParityError(f"{where} must be a number in [{1 / MOST_FACTOR:g}, {MOST_FACTOR:g}] (a factor on "
+                                  f"the chip's value), got {number!r}")
+        elif key == "peak_flop_per_s":
+            if not isinstance(number, Mapping):
+                raise ParityError(f"{where} must be a table of format -> FLOP/s, e.g. {{ fp8 = 2e15 }} (formats "
+                                  f"{', '.join(MATH_RATES)}), got {number!r}")
+            for math_key, rate in number.items():
+                if math_key not in MATH_RATES:
+                    raise ParityError(f"{where} has no format {math_key!r}; formats: {', '.join(MATH_RATES)}")
+                if not (_is_number(rate) and math.isfinite(rate) and rate >= 0):
+                    raise ParityError(f"{where}.{math_key} must be a finite number >= 0 [FLOP/s], got {rate!r}")
+        else:
+            least, unit = VARIANT_FIELDS[key]
+            if not (_is_number(number) and math.isfinite(number) and number > 0):
+                raise ParityError(f"{where} must be a finite number {least} [{unit}], got {number!r}")
 
     def system(self) -> System:
+        """The variant's chip in the catalog chip's default system. A set value beyond MOST_FACTOR times the
+        catalog chip's is refused as a scale beyond it is (so every result is finite)."""
         base = catalog.chip(self.chip)
+        home = catalog.system_for(base)
         changes: dict[str, Any] = {}
-        for field, factor in self.scale.items():
-            if field == "peak_flop_per_s":
-                changes[field] = {k: v * factor for k, v in base.peak_flop_per_s.items()}
-            elif not hasattr(base, field):
-                raise ParityError(f"variant {self.name}: chip has no field {field!r}")
+        for key, factor in self.scale.items():
+            if key == "peak_flop_per_s":
+                changes[key] = {k: v * factor for k, v in base.peak_flop_per_s.items()}
+            elif getattr(base, key) is None:
+                raise ParityError(f"variant {self.name}: chip {base.id} states no {key} to scale; set it with "
+                                  f"values = {{ {key} = ... }}")
             else:
-                changes[field] = getattr(base, field) * factor
-        for field, value in self.values.items():
-            if not hasattr(base, field):
-                raise ParityError(f"variant {self.name}: chip has no field {field!r}")
-            changes[field] = value
-        chip = what_if(base, self.name, **changes)
-        return dataclasses.replace(catalog.system_for(base), chip=chip, id=self.name, name=f"{self.name} node")
+                changes[key] = getattr(base, key) * factor
+        for key, value in self.values.items():
+            if key == "peak_flop_per_s":
+                for math_key, rate in value.items():
+                    self._within(f"{key}.{math_key}", rate, base.peak(math_key), base.id)
+                changes[key] = {**changes.get(key, base.peak_flop_per_s), **value}
+            else:
+                self._within(key, value, getattr(base, key), base.id)
+                changes[key] = value
+        try:
+            chip = what_if(base, self.name, **changes)
+        except ValueError as err:  # an invariant of the chip, e.g. no positive peak rate left
+            raise ParityError(f"variant {self.name}: {err}") from err
+        # the system states each link per chip; it keeps its ratio to the chip's (1 throughout the catalog)
+        links = {key: changes[key] * getattr(home, key) / getattr(base, key) if getattr(base, key) else changes[key]
+                 for key in LINK_FIELDS if key in changes}
+        return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
+
+    def _within(self, key: str, value: float, old: float | None, chip_id: str) -> None:
+        if old and value > MOST_FACTOR * old:
+            raise ParityError(f"variant {self.name}: values.{key} = {value:g} is beyond {MOST_FACTOR:g} times chip "
+                              f"{chip_id}'s {old:g}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,14 +162,53 @@ class SweepSpec:
         for name, values in self.axes.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ParityError(f"sweep axis {name!r} must be a non-empty list")
+        for drafts in self.axes.get("mtp_tokens", ()):  # bounded as `parity serve --mtp` is
+            if isinstance(drafts, bool) or not isinstance(drafts, int) or drafts < 0:
+                raise ParityError(f"sweep axis mtp_tokens: expected whole numbers >= 0, got {drafts!r}")
+            if drafts > MOST_MTP_TOKENS:
+                raise ParityError(f"sweep axis mtp_tokens: {drafts:,} is beyond any sensible value "
+                                  f"(at most {MOST_MTP_TOKENS})")
         cases = self.samples if self.mode == "random" else math.prod(len(v) for v in self.axes.values())
         if not 1 <= cases <= MOST_CASES:
             raise ParityError(f"a sweep must have 1 to {MOST_CASES:,} cases, this one has {cases:,}")
+        _check_variants(self.variants, self.axes.get("variant", ()))
+
+
+def _check_variants(variants: Sequence[Variant], named: Sequence[Any]) -> None:
+    """Refuse, before any case runs, a variant named as a catalog system or chip is (its rows would carry that
+    name with another chip's numbers), two variants of one name, a variant axis naming none, and a variant that
+    cannot be built."""
+    def norm(name: str) -> str:  # as the catalog matches names
+        return name.strip().lower().replace("_", "-")
+
+    taken = {norm(n): (kind, item.id) for kind, items in (("chip", catalog.chips()), ("system", catalog.systems()))
+             for item in items for n in (item.id, *item.aliases)}
+    seen: set[str] = set()
+    for variant in variants:
+        if norm(variant.name) in taken:
+            kind, found = taken[norm(variant.name)]
+            raise ParityError(f"variant {variant.name}: the name is the catalog {kind} {found}'s, so its rows would "
+                              f"pass for the real one; give the variant a name of its own")
+        if norm(variant.name) in seen:
+            raise ParityError(f"two [[variant]] tables are named {variant.name}; give each a name of its own")
+        seen.add(norm(variant.name))
+    defined = {v.name for v in variants}
+    for name in named:
+        if name not in defined:
+            raise ParityError(f"sweep axis variant names {name!r}, which no [[variant]] defines"
+                              + (f" (defined: {', '.join(sorted(defined))})" if defined else ""))
+    for variant in variants:
+        variant.system()
 
 
 def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
     """A SweepSpec from a parsed TOML document."""
     head = data.get("sweep", {})
+    for table in data.get("variant", []):
+        unknown = sorted(set(table) - {"name", "chip", "scale", "values"}) if isinstance(table, Mapping) else []
+        if unknown:
+            raise ParityError(f"variant {table.get('name', '(unnamed)')}: unknown key {unknown[0]!r}; a [[variant]] "
+                              "has name, chip, scale and values")
     try:
         variants = tuple(Variant(name=str(v["name"]), chip=str(v["chip"]), scale=v.get("scale", {}),
                                  values=v.get("values", {})) for v in data.get("variant", []))

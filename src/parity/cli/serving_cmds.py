@@ -21,9 +21,9 @@ from parity.flags import joined
 from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
-from parity.predict import (CASE_COLUMNS, MODEL_KINDS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction, benchmark_of,
-                            deployment, interval_bounds, predict_cases, predict_rows, scenario_of, simulate_scenario,
-                            simulated_flags, simulated_note)
+from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
+                            benchmark_of, deployment, interval_bounds, predict_cases, predict_rows, scenario_of,
+                            simulate_scenario, simulated_flags, simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
@@ -185,7 +185,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--decode-attn-dp", type=PARALLEL, default=None,
               help="disagg: decode attention-DP ranks (default: as --attn-dp)")
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
-@click.option("--mtp", "mtp_tokens", type=Count(most=64, least=0), default=0, show_default=True,
+@click.option("--mtp", "mtp_tokens", type=Count(most=MOST_MTP_TOKENS, least=0), default=0, show_default=True,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
 @click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0, show_default=True,
               help="draft tokens accepted per step on average (e.g. 1.8 of 3; 0: the model's published "

@@ -9,7 +9,7 @@ from parity.engine import FP4_GEMMS, FP8_GEMMS, MOE_BACKENDS
 from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
-from parity.predict.columns import _cell, _int, _number, flag
+from parity.predict.columns import MOST_MTP_TOKENS, _cell, _int, _number, flag
 
 
 def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
@@ -142,6 +142,9 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     fp4_gemm = _cell(row, "prefill_fp4_gemm")  # refused when bad in either mode, read for disaggregated rows
     if fp4_gemm and fp4_gemm not in FP4_GEMMS:
         raise InfeasiblePlan(f"prefill_fp4_gemm must be one of {', '.join(FP4_GEMMS)} (or empty), got {fp4_gemm!r}")
+    mtp_tokens = _int(row, "mtp_tokens", 0, 0)
+    if mtp_tokens > MOST_MTP_TOKENS:
+        raise InfeasiblePlan(f"mtp_tokens {mtp_tokens:,} is beyond any sensible value (at most {MOST_MTP_TOKENS})")
     moe_backends = [_cell(row, c) for c in
                     (("prefill_moe_backend", "decode_moe_backend") if disagg else ("moe_backend",))]
     fixed = phase != "both"
@@ -166,7 +169,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 decode_workers=optional("decode_workers") if disagg else None,
                 prefill_batch=optional("prefill_batch") if disagg else None,
                 decode_batch=optional("decode_batch") if disagg else None,
-                moe_overlap=_number(row, "moe_overlap", "in [0, 1]"), mtp_tokens=_int(row, "mtp_tokens", 0, 0),
+                moe_overlap=_number(row, "moe_overlap", "in [0, 1]"), mtp_tokens=mtp_tokens,
                 mtp_acceptance=_number(row, "mtp_acceptance", "in [0, mtp_tokens]") or 0.0,
                 random_range_ratio=(r if (r := _number(row, "random_range_ratio", "in [0, 1]")) is not None else 1.0),
                 engine_settings=tuple(settings.items()), attention_format=_cell(row, "attention_format"),

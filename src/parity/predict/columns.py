@@ -30,6 +30,10 @@ OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip",
 
 # what the simulator adds (percentiles, ITL, E2E, preemptions, requests that waited for KV room); NaN under the
 # steady-state model
+# draft tokens a decode step may carry with multi-token prediction (`parity serve --mtp`, a row's mtp_tokens, a sweep
+# axis): the deepest published runs draft 3 to 4; the bound keeps a mistyped count from pricing forever
+MOST_MTP_TOKENS = 64
+
 SIM_COLUMNS = tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + ("preemptions", "kv_waited")
 MODEL_KINDS = ("steady", "sim")
 
