@@ -26,6 +26,9 @@ COMMANDS = [
     ("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "llama-3.1-8b"),
     ("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-70b", "--workload", "train"),
     ("formats", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
+    ("show", "cloudmatrix-384"), ("train", "--model", "glm-5", "--system", "cloudmatrix-384"),  # long words, layouts
+    ("serve", "--model", "llama-3.1-8b", "--system", "trn2-48xlarge", "--tp", "8", "--phase", "decode", "--batch", "8",
+     "--context", "1"),  # a long flags row
 ]
 
 
@@ -125,17 +128,22 @@ words = st.text(alphabet="ab1.-[]/ ", min_size=0, max_size=14)
 @settings(max_examples=60, deadline=None)
 @given(headers=st.lists(st.text(alphabet="xyz %", min_size=1, max_size=9), min_size=1, max_size=6),
        data=st.data())
-def test_the_narrowest_table_is_its_columns_measured_alone_plus_the_gaps(headers: list[str], data: st.DataObject
-                                                                         ) -> None:
-    """_fit measures each column once, alone, and sums: the sum and COLUMN_GAP between columns is rich's own
-    minimum of the whole table, for names, numbers and free text that wraps alike."""
-    from rich.console import Console
-
-    from parity.report.tables import Column, _minimum_width, _table
+def test_the_narrowest_table_is_its_columns_least_widths_plus_the_gaps(headers: list[str], data: st.DataObject
+                                                                       ) -> None:
+    """_fit and render_text lay columns out themselves: at a terminal too narrow for them every line of the table is
+    the columns' least widths (a name or number its longest line, free text its longest word up to
+    LONGEST_UNBROKEN_WORD) plus COLUMN_GAP between columns, never wider, and no character is lost."""
+    from parity.report.tables import Column, _min_width, _minimum_width, render_text
 
     columns = [Column(f"k{i}", h, wrap=data.draw(st.booleans())) for i, h in enumerate(headers)]
     cells = data.draw(st.lists(st.lists(words, min_size=len(columns), max_size=len(columns)), min_size=1,
                                max_size=5))
-    measure = Console(width=100_000).measure
-    singles = [measure(_table([c], [[line[i]] for line in cells], "")).minimum for i, c in enumerate(columns)]
-    assert _minimum_width(singles) == measure(_table(columns, cells, "")).minimum
+    rows = [{f"k{i}": v for i, v in enumerate(line)} for line in cells]
+    least = [_min_width(c, [line[i] for line in cells]) for i, c in enumerate(columns)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "1")
+        out = render_text(rows, columns)
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= _minimum_width(least)
+    shown = sorted(ch for ch in out if not ch.isspace() and ch != "\u2500")
+    assert shown == sorted(ch for text in [*headers, *(v for line in cells for v in line)] for ch in text
+                           if not ch.isspace())

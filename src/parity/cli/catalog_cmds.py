@@ -114,9 +114,9 @@ def show(name: str, fmt: str, out: Path | None) -> None:
               "data/calibration", "url": "", "note": ""} for key, value in stated.items()]
     columns = [Column("field", "field", plain, "left"), Column("as_quoted", "as quoted", plain, "left"),
                Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left",
-                      wrap=True, wide=True),
-               Column("source_kind", "kind", plain, "left"), Column("source", "source", plain, "left"),
-               Column("note", "note", plain, "left", wide=True)]
+                      wrap=True, wide=2),
+               Column("source_kind", "kind", plain, "left", wide=1), Column("source", "source", plain, "left"),
+               Column("note", "note", plain, "left", wide=3)]
     payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes,
                "family": the_chip.family, "software_stack": the_chip.software_stack,
                "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows)},
@@ -269,7 +269,7 @@ def _scheduler_rows(found: list[EngineProfile]) -> tuple[list[dict[str, object]]
         params = [(p, n, v if p == "AttentionDpBalance" else alone.get((p, n), v), s)
                   for p, n, v, s in policy_parameters(scheduler_of(e, kv_capacity_tokens=1.0, attn_dp=2))]
         for policy, name, value, source in params:
-            shown = "by deployment" if policy == "Mtp" or name == "capacity_tokens" else value
+            shown = "per case" if policy == "Mtp" or name == "capacity_tokens" else value
             rows.setdefault((policy, name), {"policy": policy, "parameter": name})[e.id] = shown
         payload.append({"id": e.id, "policies": [{"policy": p, "parameter": n, "source": s,
                                                   "value": None if p == "Mtp" or n == "capacity_tokens" else v}
@@ -323,7 +323,8 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
         emit(rows_, columns, fmt, title="Scheduler policies the simulator runs, per engine", payload=payload_,
              out=out, caption="Read from each profile by parity.simulate.scheduler_of; SGLang's step budget "
                               "follows the GPU's memory (16,384 tokens here, 8,192 on 80-141 GB GPUs); '-': the "
-                              "engine has no such policy. Sources per policy: --format json.")
+                              "engine has no such policy; 'per case': set by each deployment (its KV cache, its "
+                              "MTP). Sources per policy: --format json.")
         return
 
     def fitted_on(e: EngineProfile) -> str:

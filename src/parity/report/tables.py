@@ -107,22 +107,32 @@ def _wraps(column: Column) -> bool:
     return column.wrap or column.key in FREE_TEXT
 
 
+# free text is never narrower than its longest word up to this many characters; a longer word (a path, a URL)
+# folds across lines rather than widen the table past the terminal
+LONGEST_UNBROKEN_WORD = 24
+
+
 def _min_width(column: Column, values: Sequence[str]) -> int:
-    """The narrowest a column may be: its longest word (free text) or its longest cell line and header."""
+    """The narrowest a column may be: its longest word up to LONGEST_UNBROKEN_WORD (free text) or its longest
+    cell line and header."""
     if _wraps(column):
-        return max([len(w) for v in [column.header, *values] for w in v.split()], default=1)
+        return max([min(len(w), LONGEST_UNBROKEN_WORD) for v in [*values] for w in v.split()]
+                   + [len(column.header)], default=1)
     return max(len(line) for v in [column.header, *values] for line in v.split("\n"))
 
 
-def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str) -> Table:
+def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str,
+           widths: Sequence[int] | None = None) -> Table:
     """A rich table whose cells are never cut short: names and numbers keep their width, free text wraps
-    at spaces; a cell folds onto a second line only if the terminal is narrower than the shown columns."""
+    at spaces; a cell folds onto a second line only if the terminal is narrower than the shown columns.
+    `widths`: each column's width, laid out beforehand (_widths); else rich lays them out."""
     table = Table(title=escape(title) or None, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, collapse_padding=True)
     for i, column in enumerate(columns):
         table.add_column(escape(column.header), justify=column.justify,  # type: ignore[arg-type]
                          overflow="fold", no_wrap=not _wraps(column),
-                         min_width=_min_width(column, [line[i] for line in cells]))
+                         min_width=_min_width(column, [line[i] for line in cells]),
+                         width=widths[i] if widths else None)
     for line in cells:
         table.add_row(*(escape(v) for v in line))
     return table
@@ -132,6 +142,30 @@ def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str
 # column break (_table: box.SIMPLE_HEAD with no edges, pad_edge=False, collapse_padding=True); a test holds
 # `_minimum_width` to rich's own measurement of the whole table
 COLUMN_GAP = 2
+
+
+def _widths(columns: Sequence[Column], cells: Sequence[Sequence[str]], width: int) -> list[int]:
+    """Each column's width in a table `width` wide (wider where its narrowest columns need more): a name or
+    number column its longest line, a free-text column its longest word, and the room left shared among the
+    free-text columns by how much longer their text runs, none past its longest line. Laid out here, not by
+    rich, whose own layout of columns with minimum widths can exceed the console and crop cells."""
+    longest = [max(len(line) for v in [c.header, *(row[i] for row in cells)] for line in v.split("\n"))
+               for i, c in enumerate(columns)]
+    least = [_min_width(c, [row[i] for row in cells]) for i, c in enumerate(columns)]
+    out = list(least)
+    room = width - _minimum_width(least)
+    while room > 0:
+        grow = [i for i, c in enumerate(columns) if _wraps(c) and out[i] < longest[i]]
+        if not grow:
+            break
+        need = sum(longest[i] - out[i] for i in grow)
+        for i in grow:
+            step = min(longest[i] - out[i], max(1, room * (longest[i] - out[i]) // need))
+            out[i] += step
+            room -= step
+            if room <= 0:
+                break
+    return out
 
 
 def _minimum_width(singles: Sequence[int]) -> int:
@@ -144,15 +178,14 @@ def _fit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: in
     """The columns shown at `width`: every column not marked wide, then each wide one, in order, that
     still fits (all of them with `wide`); with their cells. Each column is measured once, alone."""
     cells = {id(c): [c.show(row.get(c.key)) for row in rows] for c in columns}
-    measure = Console(width=100_000).measure
-    single = {id(c): measure(_table([c], [[v] for v in cells[id(c)]], "")).minimum for c in columns}
+    single = {id(c): _min_width(c, cells[id(c)]) for c in columns}
     # free text keeps room for a readable line (up to 24 characters) before a wide column is added
-    room = sum(max(0, min(max((len(v) for v in cells[id(c)]), default=0), 24) - _min_width(c, cells[id(c)]))
-               for c in columns if _wraps(c))
+    room = {id(c): max(0, min(max((len(v) for v in cells[id(c)]), default=0), 24) - single[id(c)])
+            for c in columns if _wraps(c)}
     shown = [c for c in columns if not c.wide]
     for c in sorted((c for c in columns if c.wide), key=lambda c: (int(c.wide), columns.index(c))):
         trial = sorted(shown + [c], key=columns.index)
-        if wide or _minimum_width([single[id(t)] for t in trial]) + room <= width:
+        if wide or _minimum_width([single[id(t)] for t in trial]) + sum(room.get(id(t), 0) for t in trial) <= width:
             shown = trial
     return shown, [[cells[id(c)][i] for c in shown] for i in range(len(rows))]
 
@@ -175,11 +208,11 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     if left_out:
         caption = (_sentence_end(caption) + " " if caption else "") + (
             f"Not shown at {width} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
-    table = _table(shown, cells, title)
     # a file gets the table at its full width; a terminal narrower than the columns that must show gets
     # lines just as long as their longest words need (wrapped by the terminal) rather than a cell cut off
-    needed = Console(width=100_000).measure(table)
-    width = needed.maximum if to_file else max(width, needed.minimum)
+    widths = _widths(shown, cells, 1_000_000 if to_file else width)
+    table = _table(shown, cells, title, widths)
+    width = _minimum_width(widths)
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
