@@ -132,27 +132,28 @@ def _load(tp: int, per_chip: float) -> Candidate:
                      tokens_per_s_per_user=100.0, meets_targets=True)
 
 
-def test_each_layouts_loads_are_bisected_and_a_layout_that_cannot_beat_the_best_costs_one_run() -> None:
-    """Two layouts whose means pass a p99 TTFT of 1 s: tp1 at 100-500 tok/s/chip, whose p99 holds up to 300, and
-    tp2 at 50-250, whose p99 always holds. tp1 (the faster at its heaviest) goes first: its lightest load (100)
-    holds, so its loads are halved: 400 misses, 300 holds (best 300). Of tp2 only 250 could come within
-    SIM_RATE_MARGIN (0.8) of 300: one run, which holds but is slower. Four runs; the best is tp1 at 300. A budget
-    of two stops after tp1's second run; a failed (NaN) simulation meets nothing."""
+def test_each_layouts_loads_are_searched_along_its_percentile_and_a_layout_that_cannot_beat_the_best_costs_one_run(
+        ) -> None:
+    """Two layouts whose means pass a p99 TTFT of 1 s, their p99 growing with the load as a closed loop's first wave
+    does: tp1 at 100-500 tok/s/chip (10-50 clients, p99 = clients / 31 s), tp2 at 50-250 (p99 = clients / 1000 s).
+    tp1 (the faster at its heaviest) goes first: its lightest load holds (0.32 s), the line through it and zero
+    reaches 1 s at 31 clients, so 30 clients (300 tok/s/chip, 0.97 s) is probed next and holds, then 40 (1.29 s)
+    misses. Of tp2 only 250 could come within SIM_RATE_MARGIN (0.8) of 300: one run, which holds but is slower. A
+    budget of two stops after tp1's second run; a failed (NaN) simulation meets nothing."""
     from parity.predict.refine import SIM_RATE_MARGIN, percentile_probes
     from parity.simulate.targets import latency_target
 
     target = [latency_target("p99:1s", "ttft")]
     tp1, tp2 = [_load(1, r) for r in (100, 200, 300, 400, 500)], [_load(2, r) for r in (50, 100, 150, 200, 250)]
-    holds = {c: c.layout.tp == 2 or c.tokens_per_s_per_chip <= 300 for c in tp1 + tp2}
 
     def simulate(c: Candidate) -> dict:
-        return {"meets_targets": True, "sim_ttft_p99_s": 0.5 if holds[c] else 2.0,
+        return {"meets_targets": True, "sim_ttft_p99_s": c.concurrency / (31 if c.layout.tp == 1 else 1000),
                 "sim_tokens_per_s_per_chip": c.tokens_per_s_per_chip}
 
     assert SIM_RATE_MARGIN == 0.8
     probes = percentile_probes(tp2 + tp1, simulate, target, budget=10)
     assert [(c.layout.tp, c.tokens_per_s_per_chip, row["sim_meets_targets"]) for c, row in probes] == [
-        (1, 100, True), (1, 400, False), (1, 300, True), (2, 250, True)]
+        (1, 100, True), (1, 300, True), (1, 400, False), (2, 250, True)]
     assert [c.layout.tp for c, _ in percentile_probes(tp2 + tp1, simulate, target, budget=2)] == [1, 1]
     failed = percentile_probes(tp1[:1], lambda c: {"meets_targets": True, "sim_ttft_p99_s": float("nan"),
                                                    "sim_tokens_per_s_per_chip": float("nan")}, target, budget=10)

@@ -130,34 +130,46 @@ def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candi
     disaggregated pair with one prefill worker takes a closed loop's first wave of prompts far slower than an
     aggregated worker at a tenth of its rate), so each layout (mode and worker layouts) is searched apart, best
     steady rate first: of its loads, those that could beat the best simulated rate found so far (a steady rate of
-    at least SIM_RATE_MARGIN of it) are bisected for the heaviest that meets the targets, the lightest probed
-    first, so a layout that cannot beat the best costs one run. At most `budget` runs; a failed simulation meets
-    nothing."""
+    at least SIM_RATE_MARGIN of it) are searched for the heaviest that meets the targets, the lightest probed
+    first, so a layout that cannot beat the best costs one run. The next load probed is where the percentile,
+    drawn as a line through the load's probes (through zero from a single one: a closed loop's first wave grows
+    with its clients), reaches its bound, within the loads not yet decided (halving them where the line says
+    nothing). At most `budget` runs; a failed simulation meets nothing."""
     layouts: dict[tuple[object, ...], list[Candidate]] = {}
     for c in candidates:
         layouts.setdefault((c.mode, c.layout, c.decode_layout), []).append(c)
     probes: list[tuple[Candidate, dict[str, object]]] = []
     best = 0.0
 
-    def meets(c: Candidate) -> bool:
+    def probe(c: Candidate) -> float:
+        """The candidate's worst percentile over its bound (1: at the bound; NaN: the simulation failed)."""
         nonlocal best
         row = simulate(c)
         row = {**row, "sim_meets_targets": sim_meets(row, percentiles)}
         probes.append((c, row))
         if row["sim_meets_targets"]:
             best = max(best, float(row["sim_tokens_per_s_per_chip"]))  # type: ignore[arg-type]
-        return bool(row["sim_meets_targets"])
+        over = max(float(row[f"sim_{t.key}"]) / t.seconds for t in percentiles)  # type: ignore[arg-type]
+        return over if row["sim_meets_targets"] or not over <= 1 else math.inf  # a failed screen misses
 
     for group in sorted(layouts.values(), key=lambda g: -max(c.tokens_per_s_per_chip for c in g)):
         hopeful = sorted((c for c in group if c.tokens_per_s_per_chip >= SIM_RATE_MARGIN * best),
                          key=lambda c: c.tokens_per_s_per_chip)
-        if not hopeful or len(probes) >= budget or not meets(hopeful[0]):
+        if not hopeful or len(probes) >= budget:
             continue
+        met = (hopeful[0].concurrency, probe(hopeful[0]))
+        if not met[1] <= 1:
+            continue
+        missed: tuple[float, float] | None = None
         low, high = 1, len(hopeful)  # hopeful[:low] meet; hopeful[high:] miss
         while low < high and len(probes) < budget:
-            middle = (low + high) // 2
-            if meets(hopeful[middle]):
-                low = middle + 1
+            (l0, r0), (l1, r1) = (0.0, 0.0) if missed is None else met, missed or met
+            reach = l0 + (1.0 - r0) * (l1 - l0) / (r1 - r0) if r1 > r0 and math.isfinite(r1) else math.nan
+            under = [i for i in range(low, high) if hopeful[i].concurrency <= reach]
+            middle = under[-1] if under else low if math.isfinite(reach) else (low + high) // 2
+            over = probe(hopeful[middle])
+            if over <= 1:
+                low, met = middle + 1, (hopeful[middle].concurrency, over)
             else:
-                high = middle
+                high, missed = middle, (hopeful[middle].concurrency, over)
     return probes
