@@ -166,7 +166,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         yes_no = lambda v: "fits" if v else "does not fit"  # noqa: E731
         emit([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],
              [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),
-              Column("chips", "chips", plain), Column("weights", "weights", plain, "left"),
+              Column("chips", "chips", plain), Column("weights", "weights", plain, "left", wide=1),
               Column("expected_fits", "published", yes_no, "left"), Column("predicted_fits", "parity", yes_no, "left"),
               Column("margin", "margin GB/chip", scaled(1e9, 1)), Column("agrees", "agrees", plain, "left")],
              "table", title="Published deployments: does the model fit where its engine's docs say it runs?",
