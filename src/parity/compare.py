@@ -158,6 +158,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     mtp, mtp_note = mtp_setting(model, mtp_tokens)
     result, span = search_spanning(model, ranks, profile, cal, precision, isl, osl, tpot_s, ttft_s,
                                    spans=serving_spans(shortfall), mtp=mtp, meeting=choose is not None)
+    result = result.per_package(dies) if result is not None else None  # rates per package, layouts in dies
     die_note = (f"one rank per die ({dies} a package; layouts count dies, rates are per package)"
                 if dies > 1 else "")
     engine_note = f"engine profile {profile.id}" + (
@@ -183,7 +184,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
-    best = chosen.per_package(dies)
+    best = chosen
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)

@@ -110,6 +110,15 @@ class SearchResult:
     fastest_tpot_s: float = float("inf")  # the lowest TPOT [s] of any configuration that fits
     fastest_ttft_s: float = float("inf")  # the lowest TTFT [s] of any configuration that fits
 
+    def per_package(self, dies: int) -> SearchResult:
+        """This search, run one rank per die (hardware.per_die), with every configuration counted per package of
+        `dies` dies (Candidate.per_package)."""
+        if dies == 1:
+            return self
+        return replace(self, frontier=tuple(c.per_package(dies) for c in self.frontier),
+                       best=self.best.per_package(dies) if self.best else None,
+                       meeting=tuple(c.per_package(dies) for c in self.meeting))
+
     def binding(self) -> str:
         """Why no configuration meets the targets: the constraint that binds, with the closest figure."""
         tpot_s, ttft_s = self.targets.get("tpot_s", float("inf")), self.targets.get("ttft_s", float("inf"))

@@ -16,6 +16,7 @@ from parity.flags import joined, texts
 from parity.predict.refine import PERCENTILE_RUNS, case_of_candidate, percentile_probes, refine_candidates, \
     refine_order
 from parity.report.tables import Column, plain, scaled
+from parity.hardware import per_die
 from parity.search import Candidate, search_serving
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
@@ -91,7 +92,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                           "step-level simulator on the refined candidates, so it needs --refine 1 or more and no "
                           "--prefill-system split (or give the mean's bound, e.g. --ttft 2s)")
     the_model, the_system = catalog.model(model), catalog.system(system)
-    profile = catalog.engine(engine)
+    # the engine as it runs on the chip's software stack (vllm on ROCm: vllm-rocm), as compare and fleet run it
+    # and as the refined candidates' simulations do
+    profile = catalog.engine_on(catalog.engine(engine), the_system.chip.software_stack)
     if prefill_system or prefill_chips or decode_chips:
         if not (prefill_system and prefill_chips and decode_chips):
             raise ParityError("--prefill-system, --prefill-chips and --decode-chips go together (a split of two kinds "
@@ -100,9 +103,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                prefill_chips, decode_chips, fmt, out)
         return
     precision = best_precision(the_model, the_system.chip, weights)
-    result = search_serving(the_model, the_system, profile, catalog.calibration(the_system.chip), precision, isl, osl,
-                            targets.tpot_s, targets.ttft_s, chips, modes or ("agg", "disagg"),
-                            meeting=bool(percentiles))
+    # a multi-die package (the Ascend 910C) runs one rank per die, as compare runs it; rates come back per package
+    dies = the_system.chip.dies
+    result = search_serving(the_model, per_die(the_system), profile, catalog.calibration(the_system.chip), precision,
+                            isl, osl, targets.tpot_s, targets.ttft_s, chips * dies if chips else None,
+                            modes or ("agg", "disagg"), meeting=bool(percentiles)).per_package(dies)
     if result.best is None and not show_infeasible:
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
@@ -113,14 +118,16 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         """Without an explicit --refine, candidates over DEFAULT_REFINE_MAX_CLIENTS clients are not simulated."""
         return list(candidates) if not default_refine else [
             c for c in candidates
-            if case_of_candidate(c, model, system, engine, precision, isl, osl).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
+            if case_of_candidate(c, model, system, engine, precision, isl, osl,
+                                 rank_per_die=dies > 1).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
 
     if percentiles:  # each layout's loads bisected for the fastest the simulator says meets the percentiles
         ranked = simulable(result.meeting)
         skipped = len(result.meeting) - len(ranked)
         budget = PERCENTILE_RUNS if default_refine else refine
         probes = percentile_probes(ranked, lambda c: refine_candidates([c], model, system, engine, precision, isl,
-                                                                       osl)[0], percentiles, budget)
+                                                                       osl, rank_per_die=dies > 1)[0],
+                                   percentiles, budget)
         at = {c: i for i, c in enumerate(result.frontier)}
         for c, row in probes:  # a probe off the frontier gets a row after the frontier's
             if c not in at:
@@ -135,7 +142,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         skipped = len(order) - len(kept)
         refined = sorted(i for i, c in enumerate(result.frontier) if c in kept)
         simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl,
-                                      osl, processes)
+                                      osl, processes, rank_per_die=dies > 1)
         for i, row in zip(refined, simulated):
             rows[i] = row
     if plot is not None:

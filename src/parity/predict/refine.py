@@ -102,15 +102,16 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
 
 
 def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, precision: Precision, isl: int,
-                  osl: int) -> list[dict[str, object]]:
-    return [refine_candidate(c, model, system, engine, precision, isl, osl) for c in chunk]
+                  osl: int, rank_per_die: bool) -> list[dict[str, object]]:
+    return [refine_candidate(c, model, system, engine, precision, isl, osl, rank_per_die=rank_per_die) for c in chunk]
 
 
 def refine_candidates(candidates: Sequence[Candidate], model: str, system: str, engine: str, precision: Precision,
-                      isl: int, osl: int, processes: int = 1) -> list[dict[str, object]]:
-    """refine_candidate of each candidate, in order, one simulation per task over `processes` processes."""
+                      isl: int, osl: int, processes: int = 1, rank_per_die: bool = False) -> list[dict[str, object]]:
+    """refine_candidate of each candidate, in order, one simulation per task over `processes` processes; one rank
+    per die of a multi-die package with `rank_per_die`."""
     run = functools.partial(_refine_chunk, model=model, system=system, engine=engine, precision=precision, isl=isl,
-                            osl=osl)
+                            osl=osl, rank_per_die=rank_per_die)
     return [row for part in map_chunks(run, [[c] for c in candidates], processes) for row in part]
 
 
