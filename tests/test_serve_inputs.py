@@ -118,3 +118,19 @@ def test_mtp_on_a_model_without_mtp_layers_is_said_not_applied() -> None:
     code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--mtp", "1", "--chips", "nvidia-h100-sxm",
                            "--demand", "1e12tokens/day")
     assert code == 0 and "--mtp 1 does not apply: llama-3.1-8b has no MTP layers." in " ".join(output.split())
+
+
+def test_the_simulator_prefills_on_the_prefill_system() -> None:
+    """Llama-3.1-70B FP8 decoded on an H100 node, prefilled on a tp8 worker of H100s, H20s or L20s: the simulator
+    ran every prefill on the H100s (identical figures) and moved the KV over NVLink between the two systems; now the
+    mean TTFT follows the prefill chip (0.106, 0.338, 0.846 s) and the TPOT stays the H100's."""
+    ttft, tpot = [], []
+    for prefill in ("hgx-h100", "hgx-h20", "l20-server"):
+        code, output = _invoke("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--mode", "disagg", "--tp",
+                               "8", "--weights", "fp8", "--prefill-system", prefill, "--format", "json")
+        assert code == 0, output
+        data = json.loads(output)
+        ttft.append(round(data["ttft_s"], 3))
+        tpot.append(data["tpot_s"])
+    assert ttft == [0.106, 0.338, 0.846]
+    assert max(tpot) / min(tpot) < 1.02

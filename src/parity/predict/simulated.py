@@ -109,7 +109,7 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
         pw, dw = pw or workers[0], dw or workers[1]
     engine, prefill_batch = disaggregated_deployment(scenario, bench)
     builds = cudnn_fp4_plan_builds(scenario.model) if scenario.prefill_fp4_gemm == "cudnn" else None
-    return simulate_disaggregated(deployment(scenario, scenario.layout),
+    return simulate_disaggregated(deployment(scenario, scenario.layout, scenario.prefill_system),
                                   deployment(scenario, scenario.decode_layout, decode=True),
                                   engine, bench, int(pw), int(dw), prefill_batch, scenario.decode_batch,
                                   timeline=timeline, prefill_plan_builds=builds)

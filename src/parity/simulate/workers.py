@@ -38,10 +38,13 @@ def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
     per_device = float(kv_bytes_per_token_per_device(decode.model, Shard(r.tp, 1, 1, 1, r.pp), decode.precision))
     kv_total = isl * per_device * float(r.tp * r.pp)
     system = decode.system
-    same = float(prefill.chips + decode.chips) <= system.scale_up_domain_chips
+    # the two workers share a scale-up domain only on one system; across two systems (a mixed fleet) the KV moves
+    # over the slower of their scale-out links, as the steady model moves it
+    same = float(prefill.chips + decode.chips) <= system.scale_up_domain_chips and prefill.system.id == system.id
     senders = float(prefill.chips) / max(float(prefill.layout.resolved().attn_dp), 1.0)
-    link = (system.scale_up_bytes_per_s if same else system.scale_out_bytes_per_s) * senders
-    return kv_total / max(link, 1.0) + system.scale_out_latency_s
+    scale_out = min(system.scale_out_bytes_per_s, prefill.system.scale_out_bytes_per_s)
+    link = (system.scale_up_bytes_per_s if same else scale_out) * senders
+    return kv_total / max(link, 1.0) + max(system.scale_out_latency_s, prefill.system.scale_out_latency_s)
 
 
 def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float,
