@@ -45,7 +45,7 @@ def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
     assert code == 0, output
     assert "sequences of 200,100 tokens past llama-3.1-70b's context window" in json.loads(output)["flags"]
     code, output = _invoke(*SERVE, "--trace", str(trace), "--isl", "5")
-    assert code == 2 and "--isl with --trace: the trace gives each request's lengths" in output
+    assert code == 2 and "--isl with --trace: the trace gives each request's arrival and lengths" in output
 
 
 def test_one_token_outputs_print_no_nan() -> None:
@@ -134,3 +134,26 @@ def test_the_simulator_prefills_on_the_prefill_system() -> None:
         tpot.append(data["tpot_s"])
     assert ttft == [0.106, 0.338, 0.846]
     assert max(tpot) / min(tpot) < 1.02
+
+
+def test_a_trace_run_refuses_what_the_trace_replaces(tmp_path: Path) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,100,100\n1,100,100\n")
+    code, output = _invoke(*SERVE, "--trace", str(trace), "--request-rate", "5")
+    assert code == 2 and "--request-rate with --trace: the trace gives each request's arrival and lengths" in output
+    code, output = _invoke(*SERVE, "--trace", str(trace), "--scenario", "offline")
+    assert code == 2 and "--trace with --scenario offline" in output
+
+
+def test_too_many_clients_to_simulate_are_refused_at_once(tmp_path: Path) -> None:
+    """Ten million clients (a hundred million requests) ran out of memory after minutes; a predict row of a
+    hundred million was killed. Both now say what the simulator runs at most (a million requests)."""
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--concurrency", "10000000")
+    assert code == 2 and "are more than it runs (1,000,000)" in output
+    cases = tmp_path / "c.csv"
+    cases.write_text("case_id,model,system,isl,osl,concurrency,tp\nx,llama-3.1-8b,hgx-h100,1024,1024,100000000,1\n")
+    code, output = _invoke("predict", str(cases), "--format", "json")
+    (row,) = json.loads(output)
+    assert code == 0 and not row["feasible"] and "are more than it runs (1,000,000)" in row["note"]
+    code, output = _invoke("predict", str(cases), "--out", str(cases))
+    assert code == 2 and "is the cases table itself" in output

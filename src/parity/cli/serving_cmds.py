@@ -95,6 +95,8 @@ def interval_texts(row: dict) -> dict:
 def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: str | None, out: Path | None) -> None:
     """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
+    if out is not None and out.resolve() == cases.resolve():
+        raise ParityError(f"--out {out.name} is the cases table itself: the predictions would overwrite it")
     rows = _read_cases(cases)
     with progress_bar() as progress:
         task = progress.add_task("predicting", total=len(rows))
@@ -274,8 +276,13 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 mla_decode=mla_decode or "")
     requests = ()
     if trace is not None:  # each request's lengths: the longest prompt and output are what must fit and be flagged
-        if given := typed_options({"--isl": "isl", "--osl": "osl"}):
-            raise ParityError(f"{' and '.join(given)} with --trace: the trace gives each request's lengths")
+        if given := typed_options({"--isl": "isl", "--osl": "osl", "--random-range-ratio": "random_range_ratio",
+                                   "--request-rate": "request_rate", "--fixed-rate": "fixed_rate",
+                                   "--num-prompts": "num_prompts"}):
+            raise ParityError(f"{', '.join(given)} with --trace: the trace gives each request's arrival and lengths")
+        if scenario != "closed":
+            raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
+                              "runs are the closed-loop scenario's (the default)")
         requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl")))
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
     if scenario != "closed":

@@ -14,6 +14,11 @@ from parity.simulate.ranks import Request
 __all__ = ["Benchmark"]
 
 
+# the most requests one simulation replays: about 25 s and a few GB at 1,000,000 (100,000 closed-loop clients of
+# 10 prompts); more ran out of memory (24 GB at 100,000,000 clients)
+MAX_SIMULATED_REQUESTS = 1_000_000
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Benchmark:
     """What the client sends: nominal prompt and output lengths [tokens], clients, and how requests
@@ -32,6 +37,11 @@ class Benchmark:
     def __post_init__(self) -> None:
         if self.isl < 1 or self.osl < 1 or self.concurrency < 1:
             raise ParityError(f"isl, osl and concurrency must be >= 1, got {self.isl}, {self.osl}, {self.concurrency}")
+        requests = self.arrivals().num_prompts
+        if requests > MAX_SIMULATED_REQUESTS:
+            raise ParityError(f"the simulator replays every request, and {requests:,} ({self.concurrency:,} clients) "
+                              f"are more than it runs ({MAX_SIMULATED_REQUESTS:,}): give fewer (--num-prompts) or "
+                              "use the steady-state model (--model-kind steady)")
 
     def arrivals(self) -> Arrivals:
         n = self.num_prompts or (len(self.trace) if self.trace else self.client.prompts(self.concurrency))
