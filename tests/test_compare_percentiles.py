@@ -76,3 +76,11 @@ def test_the_frontier_holds_the_best_under_the_targets() -> None:
     assert result.best in result.frontier and [c for c in result.frontier if c.meets_targets] == [result.best]
     rates = [1 / c.tpot_s for c in result.frontier]
     assert rates == sorted(rates, reverse=True)  # fastest user first
+
+
+def test_the_percentile_table_fits_80_columns() -> None:
+    """Two percentile targets added two columns to the table: 111 characters at 80 columns."""
+    result = CliRunner().invoke(cli, ["compare", "hgx-h100", "hgx-h200", *LLAMA_H100, "--ttft", "p99:2s", "--tpot",
+                                      "p90:60ms", "--refine"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "p99 ms" in result.stdout and "p90 ms" in result.stdout

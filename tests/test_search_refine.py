@@ -115,7 +115,7 @@ def test_refine_adds_the_sim_columns_to_the_table_and_csv() -> None:
 def test_default_refine_skips_candidates_with_more_clients_than_the_budget() -> None:
     """DeepSeek-R1 on GB200 NVL72 at 50 ms: the best candidates run over 2,048 clients each (12,288 per
     worker), so a plain search (no --refine given) simulates none of them."""
-    from parity.cli.search_cmd import DEFAULT_REFINE_MAX_CLIENTS
+    from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS
 
     base = ("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--tpot", "50ms", "--format", "json")
     plain = _run(*base)

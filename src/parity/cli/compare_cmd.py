@@ -20,7 +20,8 @@ from parity.errors import ParityError
 from parity.hardware import System
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, percentile_probes, refine_candidate
+from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, \
+    percentile_probes, refine_candidate
 from parity.report.tables import Column, plain, ratio, scaled
 from parity.search import Candidate, SearchResult, best_precision
 from parity.simulate.targets import LatencyTarget
@@ -111,7 +112,10 @@ def _percentile_choice(system: System, result: SearchResult, model_name: str, en
         return refine_candidate(candidate, model_name, system.id, engine, precision, isl, osl, drafts,
                                 rank_per_die=chip.dies > 1)
 
-    probes = percentile_probes(result.meeting, simulate, percentiles, PERCENTILE_RUNS)
+    simulable = [c for c in result.meeting  # as search screens them without an explicit --refine K
+                 if case_of_candidate(c, model_name, system.id, engine, precision, isl, osl, drafts,
+                                      rank_per_die=chip.dies > 1).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
+    probes = percentile_probes(simulable, simulate, percentiles, PERCENTILE_RUNS)
     layouts = {(c.mode, c.layout, c.decode_layout) for c in result.meeting}
     tried = {(c.mode, c.layout, c.decode_layout) for c, _ in probes}
     spent = (f"the simulator's {PERCENTILE_RUNS} runs tried {len(tried)} of {len(layouts)} layouts"
@@ -195,6 +199,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         raise ParityError(f"{' and '.join(_bound(t) for t in percentiles)}: a percentile target is checked by the "
                           "step-level simulator, so it needs --refine (or give the mean's bound, e.g. --ttft 2s)")
     found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
+    if twice := sorted({s.id for s in found if sum(t.id == s.id for t in found) > 1}):
+        raise ParityError(f"{', '.join(twice)} named twice: each system is compared once")
     base = catalog.system(baseline) if baseline else found[0]
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)
@@ -229,9 +235,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         else:
             columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS]
         if workload == "serve":
-            columns += [Column("ttft_s", "TTFT ms", _fitting(scaled(1e-3))),
-                        *([Column("sim_ttft_s", "sim TTFT ms", _fitting(scaled(1e-3)))] if refine else []),
-                        *[Column(f"sim_{t.key}", f"sim {t.metric.upper()} {t.statistic} ms", _fitting(scaled(1e-3)))
+            columns += [Column("ttft_s", "TTFT ms", _fitting(scaled(1e-3)), wide=3 if percentiles else False),
+                        *([Column("sim_ttft_s", "sim TTFT ms", _fitting(scaled(1e-3)), wide=2 if percentiles else False)]
+                          if refine else []),
+                        *[Column(f"sim_{t.key}", f"sim {t.metric.upper()}\n{t.statistic} ms", _fitting(scaled(1e-3)))
                           for t in sorted(percentiles, key=lambda t: t.metric != "ttft")],
                         Column("tpot_s", "TPOT ms", _fitting(scaled(1e-3)), wide=2),
                         *([Column("sim_tpot_s", "sim TPOT ms", _fitting(scaled(1e-3)), wide=2)] if refine else []),

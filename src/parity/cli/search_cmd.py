@@ -13,7 +13,7 @@ from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
-from parity.predict.refine import PERCENTILE_RUNS, case_of_candidate, percentile_probes, refine_candidates, \
+from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, refine_candidates, \
     refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.hardware import per_die
@@ -22,9 +22,6 @@ from parity.search_split import search_split
 from parity.uncertainty import context_flags
 
 DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
-# without an explicit --refine, candidates with more clients than this are not simulated: a closed loop of
-# 10 requests per client at 16k clients takes seconds, and a plain search should stay well under one
-DEFAULT_REFINE_MAX_CLIENTS = 2048
 
 COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "layout", plain, "left"),
            Column("decode_layout", "decode", plain, "left"),

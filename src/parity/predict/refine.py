@@ -18,7 +18,7 @@ from parity.search import Candidate
 from parity.simulate.targets import LatencyTarget
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
-           "refine_candidates", "sim_meets", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS"]
+           "refine_candidates", "sim_meets", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -33,6 +33,9 @@ OVER_PROVISION = 1.5
 SIM_RATE_MARGIN = 0.8
 # simulations one system's configurations get under percentile targets unless told otherwise (seconds to a minute)
 PERCENTILE_RUNS = 48
+# unless told otherwise, candidates with more clients than this are not simulated: a closed loop of 10 requests per
+# client at 16k clients takes seconds, and a plain search should stay well under one
+DEFAULT_REFINE_MAX_CLIENTS = 2048
 
 
 def refine_order(frontier: Sequence[Candidate]) -> list[int]:
