@@ -88,6 +88,8 @@ def refused(*args: str) -> str:
      "'junk' is not one of 'bf16', 'fp8', 'fp8_block', 'mxfp8'"),
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--fixed-rate"), "give --request-rate too"),
     (("compare", "hgx-h100", "h100", "--model", "llama-3.1-8b"), "hgx-h100 named twice"),
+    (("validate", "--write-to", "user"), "--write-to says where --fit or --fit-stacks write their refits"),
+    (("validate", "--fit-stacks", "--format", "json"), "--format with --fit-stacks: it writes refits"),
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--lengths", "l.csv"),
      "--lengths is read by --scenario offline or server"),
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--mla-decode", "absorbed"),

@@ -14,7 +14,7 @@ import click
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, deliver, emit, out_option, progress_bar, wide_option
+from parity.cli import cli, deliver, emit, out_option, progress_bar, typed_options, wide_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
@@ -42,14 +42,15 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "m
                    "by the kind of flag the predictions carry; 'source' or 'vendor' alone: published figures scored "
                    "leaving each source or vendor out of every fit")
 @click.option("--fit-stacks", is_flag=True,
-              help="refit the engine profiles of non-CUDA stacks on their calibration rows, and the ratio bands")
+              help="refit the engine profiles of non-CUDA stacks on their calibration rows, and the ratio bands, "
+                   "and write them (see --write-to)")
 @click.option("--fit", is_flag=True, help="refit the engine profiles and the intervals on the calibration rows "
                                           "and write them (see --write-to)")
 @click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,
-              help="with --fit: 'user' writes to ~/.parity (or $PARITY_HOME), which predictions read before "
-                   "parity's own data; 'repo' writes into the checkout's src/parity/data")
+              help="with --fit or --fit-stacks: 'user' writes to ~/.parity (or $PARITY_HOME), which predictions "
+                   "read before parity's own data; 'repo' writes into the checkout's src/parity/data")
 @click.option("--iterations", type=Count(most=100_000, what="any fit's iterations"), default=150, show_default=True,
-              help="Nelder-Mead iterations per engine (--fit)")
+              help="Nelder-Mead iterations per engine (--fit, --fit-stacks, --by source|vendor)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, published latency percentiles against the simulator, MLPerf Inference "
@@ -73,6 +74,12 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     measured H200 calibration changes against the datasheet roofline and the generic prior."""
     if ray is not None and model_kind == "steady":
         raise ParityError("--ray runs the simulator's runs: it needs --model-kind sim")
+    if not (fit or fit_stacks) and (given := typed_options({"--write-to": "write_to"})):
+        raise ParityError(f"{given[0]} says where --fit or --fit-stacks write their refits: add one of them")
+    if fit_stacks and by not in ("source", "vendor") and (
+            given := typed_options({"--section": "section", "--format": "fmt", "--out": "out"})):
+        raise ParityError(f"{', '.join(given)} with --fit-stacks: it writes refits and prints no scores (add --by "
+                          "source or --by vendor to score with them)")
     if section == "percentiles":
         percentiles_report(fmt, out)
         return
