@@ -63,7 +63,9 @@ def test_refine_zero_leaves_the_output_as_the_steady_search_and_two_refines_exac
         if i in with_sim:
             assert set(REFINE_KEYS) <= set(after)
             assert after["sim_ttft_p50_s"] <= after["sim_ttft_p90_s"] <= after["sim_ttft_p99_s"]
-    assert {k: v for k, v in refined.items() if k != "frontier"} == {k: v for k, v in plain.items() if k != "frontier"}
+    unrefined = {k: v for k, v in refined.items() if k not in ("frontier", "best")}
+    assert unrefined == {k: v for k, v in plain.items() if k not in ("frontier", "best")}
+    assert {k: v for k, v in refined["best"].items() if k not in REFINE_KEYS} == plain["best"]  # + the sim figures
 
 
 def test_refined_numbers_are_what_serve_sim_reports_for_the_same_layout() -> None:
@@ -214,3 +216,10 @@ def test_a_refined_candidate_that_outgrows_its_kv_cache_says_so() -> None:
     assert bound["sim_flags"].startswith("KV-bound run (") and "preempted): its TTFT turns on the KV capacity" in \
         bound["sim_flags"]
     assert roomy["sim_flags"] == ""
+
+
+def test_the_json_best_carries_its_simulated_figures() -> None:
+    """--refine 1 simulates the best; its JSON `best` lacked the sim_ fields its frontier row had."""
+    found = _run(*SEARCH, "--refine", "1")
+    best = found["best"]
+    assert best["sim_tokens_per_s_per_chip"] > 0 and best in found["frontier"]

@@ -148,7 +148,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         points = [(c.tokens_per_s_per_user, c.tokens_per_s_per_chip) for c in result.frontier]
         frontier_png({f"{the_system.id} ({precision.weights})": points}, plot,
                      f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", targets.tpot_s)
-    best = result.best.to_dict() if result.best else None
+    # the best's row of the table (the frontier holds it), with the simulator's figures where it was refined
+    best = rows[result.frontier.index(result.best)] if result.best in result.frontier else (
+        result.best.to_dict() if result.best else None)
     raised = list(the_model.flags) + context_flags(the_model, isl + osl)
     chosen = "tok/s/chip"
     if percentiles:
