@@ -157,3 +157,12 @@ def test_too_many_clients_to_simulate_are_refused_at_once(tmp_path: Path) -> Non
     assert code == 0 and not row["feasible"] and "are more than it runs (1,000,000)" in row["note"]
     code, output = _invoke("predict", str(cases), "--out", str(cases))
     assert code == 2 and "is the cases table itself" in output
+
+
+def test_a_power_budget_under_the_units_says_it_binds() -> None:
+    """10,000 H100s and 5 MW: the budget powers 3,920 (whole nodes at 10.2 kW); the title said 10,000 chips and
+    nothing said why 3,920 were used."""
+    code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--units", "10000", "--power-mw", "5", "--chips",
+                           "nvidia-h100-sxm", "--format", "json")
+    (plan,) = json.loads(output)
+    assert code == 0 and plan["chips"] == 3920 and "the power budget runs 3,920 of the 10,000 chips" in plan["note"]

@@ -118,8 +118,11 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             n = math.ceil(n / system.chips) * system.chips  # whole systems
         else:
             n = units or math.floor((power_budget_w or 0.0) / watts)
+        wanted = n
         if power_budget_w is not None:
             n = min(n, math.floor(power_budget_w / watts / system.chips) * system.chips)
+        powered = (f"the power budget runs {n:,.0f} of the {wanted:,.0f} chips" if 0 < n < wanted and units is not None
+                   else "")
         if units is not None and demand_tokens_per_s is not None:
             n = min(n, units)
         # fewer chips than one worker serve nothing; more serve in proportion (a fleet's prefill and decode
@@ -140,7 +143,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             served_tokens_per_day=served_day, served_share=share,
-            note="; ".join(filter(None, [*flag_note(raised), spanning, idle,
+            note="; ".join(filter(None, [*flag_note(raised), spanning, idle, powered,
                                          "" if share is None or share >= 1
                                          else f"serves {share:.0%} of the demand within the limits"])),
             flags=raised, assumptions=notes))
