@@ -89,6 +89,8 @@ def refused(*args: str) -> str:
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--fixed-rate"), "give --request-rate too"),
     (("compare", "hgx-h100", "h100", "--model", "llama-3.1-8b"), "hgx-h100 named twice"),
     (("validate", "--write-to", "user"), "--write-to says where --fit or --fit-stacks write their refits"),
+    (("validate", "--section", "training", "--format", "md"), "--format md writes the whole accuracy page"),
+    (("validate", "--section", "training", "--format", "csv"), "--format csv writes the serving points"),
     (("validate", "--fit-stacks", "--format", "json"), "--format with --fit-stacks: it writes refits"),
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--lengths", "l.csv"),
      "--lengths is read by --scenario offline or server"),

@@ -14,7 +14,7 @@ import click
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, deliver, emit, out_option, progress_bar, typed_options, wide_option
+from parity.cli import cli, deliver, emit, out_option, output_format, progress_bar, typed_options, wide_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
@@ -80,6 +80,14 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             given := typed_options({"--section": "section", "--format": "fmt", "--out": "out"})):
         raise ParityError(f"{', '.join(given)} with --fit-stacks: it writes refits and prints no scores (add --by "
                           "source or --by vendor to score with them)")
+    resolved = output_format(fmt, out)  # --format, or the suffix of --out
+    if resolved == "md" and section not in ("all", "percentiles", "mlperf") and by not in ("source", "vendor"):
+        raise ParityError(f"--format md writes the whole accuracy page (docs/accuracy.md): leave out --section "
+                          f"{section}, or give --format table or json")
+    if resolved == "csv" and section not in ("all", "serving", "percentiles", "mlperf") and by not in ("source",
+                                                                                                      "vendor"):
+        raise ParityError(f"--format csv writes the serving points, one row per measured value: --section {section} "
+                          "is shown as a table or in --format json")
     if section == "percentiles":
         percentiles_report(fmt, out)
         return
