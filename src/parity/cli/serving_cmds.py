@@ -242,8 +242,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if mla_decode and "mla" not in catalog.model(model).features:
         raise ParityError(f"--mla-decode applies to models with MLA attention (DeepSeek-V3/R1, Kimi K2); {model} has "
                           "none")
-    if fixed_rate and request_rate is None:
-        raise ParityError("--fixed-rate spaces the arrivals of --request-rate evenly: give --request-rate too")
+    if fixed_rate and (request_rate is None or math.isinf(request_rate)):
+        raise ParityError("--fixed-rate spaces the arrivals of --request-rate evenly: give it a finite --request-rate "
+                          "(inf sends every request at once)")
     if lengths is not None and scenario == "closed":
         raise ParityError("--lengths is read by --scenario offline or server; a closed loop draws lengths around "
                           "--isl and --osl (--random-range-ratio), or replays --trace")
