@@ -90,6 +90,8 @@ def refused(*args: str) -> str:
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--fixed-rate", "--request-rate", "inf"),
      "(inf sends every request at once)"),
     (("compare", "hgx-h100", "h100", "--model", "llama-3.1-8b"), "hgx-h100 named twice"),
+    (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady", "--sim"),
+     "--sim and --model-kind steady name two different models"),
     (("validate", "--write-to", "user"), "--write-to says where --fit or --fit-stacks write their refits"),
     (("validate", "--section", "training", "--format", "md"), "--format md writes the whole accuracy page"),
     (("validate", "--section", "training", "--format", "csv"), "--format csv writes the serving points"),

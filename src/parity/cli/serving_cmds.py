@@ -231,6 +231,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         raise ParityError(f"--timeline and --out both name {out.name}: the report would overwrite the timeline")
     if phase != "both":
         _refuse_options_a_phase_ignores(phase, scenario, model_kind)
+    if use_sim and model_kind == "steady" and typed_options({"--model-kind": "model_kind"}):
+        raise ParityError("--sim and --model-kind steady name two different models: give one of them")
     simulated = use_sim or model_kind == "sim"
     targets = [t for t in (latency_target(ttft_target, "ttft"), latency_target(tpot_target, "tpot")) if t]
     if not simulated and any(t.statistic != "mean" for t in targets):
