@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -22,7 +21,7 @@ from parity.model import Model
 from parity.parallel import map_chunks
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, \
     percentile_probes, refine_candidate
-from parity.report.tables import Column, plain, ratio, scaled
+from parity.report.tables import Column, plain, ratio, reached, scaled
 from parity.search import Candidate, SearchResult, best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.training import PRECISIONS
@@ -36,13 +35,6 @@ SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), (
 def _interval(value: object) -> str:
     low, high = value  # type: ignore[misc]
     return "-" if math.isnan(low) else f"{low:.2f}-{high:.2f}x"
-
-
-def _fitting(show: Callable[[Any], str]) -> Callable[[Any], str]:
-    """A throughput or latency cell: '-' for a system that cannot run the workload (its note says why),
-    never a 0 that reads as a measurement."""
-    return lambda value: "-" if value is None or value == 0 or (isinstance(value, float) and math.isnan(value)) \
-        else show(value)
 
 
 def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
@@ -235,24 +227,24 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         else:
             columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS]
         if workload == "serve":
-            columns += [Column("ttft_s", "TTFT ms", _fitting(scaled(1e-3)), wide=3 if percentiles else False),
-                        *([Column("sim_ttft_s", "sim TTFT ms", _fitting(scaled(1e-3)), wide=2 if percentiles else False)]
+            columns += [Column("ttft_s", "TTFT ms", reached(scaled(1e-3)), wide=3 if percentiles else False),
+                        *([Column("sim_ttft_s", "sim TTFT ms", reached(scaled(1e-3)), wide=2 if percentiles else False)]
                           if refine else []),
-                        *[Column(f"sim_{t.key}", f"sim {t.metric.upper()}\n{t.statistic} ms", _fitting(scaled(1e-3)))
+                        *[Column(f"sim_{t.key}", f"sim {t.metric.upper()}\n{t.statistic} ms", reached(scaled(1e-3)))
                           for t in sorted(percentiles, key=lambda t: t.metric != "ttft")],
-                        Column("tpot_s", "TPOT ms", _fitting(scaled(1e-3)), wide=2),
-                        *([Column("sim_tpot_s", "sim TPOT ms", _fitting(scaled(1e-3)), wide=2)] if refine else []),
-                        Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", _fitting(scaled(1)), wide=3)]
-        columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", _fitting(scaled(1))),
-                    *([Column("sim_tokens_per_s_per_chip", f"sim {unit}/chip", _fitting(scaled(1)), wide=1)]
+                        Column("tpot_s", "TPOT ms", reached(scaled(1e-3)), wide=2),
+                        *([Column("sim_tpot_s", "sim TPOT ms", reached(scaled(1e-3)), wide=2)] if refine else []),
+                        Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", reached(scaled(1)), wide=3)]
+        columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", reached(scaled(1))),
+                    *([Column("sim_tokens_per_s_per_chip", f"sim {unit}/chip", reached(scaled(1)), wide=1)]
                       if refine else []),
                     Column("ratio_per_chip", "x/chip", ratio)]
         if workload == "serve":
             columns.append(Column("ratio_interval", "80% interval", _interval, "left", wide=1))
         if varied:
-            columns += [Column("tokens_per_s_per_system", f"{unit}/system", _fitting(scaled(1)), wide=2),
+            columns += [Column("tokens_per_s_per_system", f"{unit}/system", reached(scaled(1)), wide=2),
                         Column("ratio_per_system", "x/system", ratio)]
-        columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", _fitting(scaled(1)), wide=3),
+        columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", reached(scaled(1)), wide=3),
                     Column("ratio_per_kw", "x/kW", ratio, wide=True)]
         if varied:
             columns.append(Column("ratio_per_gb", "x/GB", ratio, wide=True))

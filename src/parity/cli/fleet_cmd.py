@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -14,13 +11,7 @@ from parity.cli import cli, emit, format_option, out_option
 from parity.cli.values import CHIPS, TOKENS, Quantity, Real, Targets, targets_options
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
-from parity.report.tables import Column, percent, plain, scaled
-
-
-def _sized(show: Callable[[Any], str]) -> Callable[[Any], str]:
-    """A size or rate cell: '-' for a chip that cannot serve the model under the targets (no configuration: its
-    note says why), never 0 or inf that reads as a figure."""
-    return lambda value: "-" if value is None or not math.isfinite(float(value)) or value == 0 else show(value)
+from parity.report.tables import Column, percent, plain, reached, scaled
 
 
 def _money(value: object) -> str:
@@ -69,9 +60,9 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     rows = [p.to_dict() for p in plans]
     columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
                Column("weights", "format", plain, "left", wide=True),
-               Column("tokens_per_s_per_chip", "out tok/s/chip", _sized(scaled(1)), wide=True),
-               Column("chips", "chips", _sized(scaled(1))), Column("systems", "systems", _sized(scaled(1)), wide=True),
-               Column("power_w", "MW", _sized(scaled(1e6))), Column("cost_usd", "chip cost", _money),
+               Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
+               Column("chips", "chips", reached(scaled(1))), Column("systems", "systems", reached(scaled(1)), wide=True),
+               Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", _money),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else percent(v))]

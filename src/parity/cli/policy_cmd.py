@@ -4,8 +4,6 @@ line would deliver on a workload."""
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
 from parity.policy import performance_density
-from parity.report.tables import Column, plain, ratio, scaled
+from parity.report.tables import Column, plain, ratio, reached, scaled
 
 
 def _number(digits: int) -> Any:
@@ -103,11 +101,6 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str |
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
 
 
-def _served(show: Callable[[Any], str]) -> Callable[[Any], str]:
-    """A rate cell: '-' where no configuration meets the targets (the note says why), never a 0 read as a figure."""
-    return lambda value: "-" if not value or math.isnan(float(value)) else show(value)
-
-
 def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot_s: float, isl: int,
                osl: int, engine: str, tf32_bits: int, fmt: str, out: Path | None) -> None:
     chip = catalog.chip(chip_name)
@@ -140,8 +133,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("memory_bytes_per_s", "mem TB/s", scaled(1e12), wide=True),
                Column("weights", "weights", plain, "left", wide=True),
                Column("layout", "layout", plain, "left", wide=True),
-               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", _served(scaled(1)), wide=True),
-               Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", _served(scaled(1))),
+               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", reached(scaled(1)), wide=True),
+               Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", reached(scaled(1))),
                Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
     emit(rows, columns, fmt, title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at TPOT {tpot_s * 1e3:g} ms",

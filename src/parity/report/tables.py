@@ -60,6 +60,16 @@ class Column:
     wrap: bool = False  # free text that may wrap at spaces (so are the FREE_TEXT keys)
 
 
+def reached(show: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A throughput, latency or size cell of a configuration that may not exist: '-' where there is none (None, 0,
+    NaN or infinite: its note says why), never a 0 or inf that reads as a figure."""
+    def cell(value: Any) -> str:
+        if value is None or (not isinstance(value, str) and (value == 0 or not math.isfinite(float(value)))):
+            return "-"
+        return show(value)
+    return cell
+
+
 def plain(value: Any) -> str:
     return "" if value is None else str(value)
 
