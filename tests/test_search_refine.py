@@ -162,6 +162,37 @@ def test_each_layouts_loads_are_searched_along_its_percentile_and_a_layout_that_
     assert [row["sim_meets_targets"] for _, row in failed] == [False]
 
 
+def test_a_p99_ttft_bound_orders_layouts_by_their_first_wave_and_skips_loads_it_rules_out() -> None:
+    """A closed loop's p99 TTFT is about its first wave: every client's prompt at the workers' prompt rate
+    (first_wave_s). tp1 reaches 500 tok/s/chip at 50 clients but prefills 10 prompts/s (first waves of 1-5 s);
+    tp2 reaches 250 at 25 clients and prefills 100/s (0.05-0.25 s). Under p99 1 s the steady rates alone would run
+    tp1 first; the first waves put tp2 first, at its heaviest load, which holds (0.23 s): one run. tp1's loads over
+    1 / FIRST_WAVE_LEAST_SHARE of the bound (20 clients and up: 2 s) are not run, and its 10 clients cannot come
+    within SIM_RATE_MARGIN of 250. Without a prompt rate (0) a candidate has no estimate (NaN)."""
+    from dataclasses import replace
+
+    from parity.predict.refine import FIRST_WAVE_LEAST_SHARE, first_wave_s, percentile_probes
+    from parity.simulate.targets import latency_target
+
+    tp1 = [replace(_load(1, r), prefill_prompts_per_s=10.0) for r in (100, 200, 300, 400, 500)]
+    tp2 = [replace(_load(2, r), prefill_prompts_per_s=100.0) for r in (50, 100, 150, 200, 250)]
+    assert [first_wave_s(c) for c in tp1] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert first_wave_s(tp2[-1]) == 0.25 and FIRST_WAVE_LEAST_SHARE == 0.75
+    assert first_wave_s(_load(1, 100)) != first_wave_s(_load(1, 100))  # NaN
+
+    def simulate(c: Candidate) -> dict:
+        return {"meets_targets": True, "sim_ttft_p99_s": 0.9 * first_wave_s(c),
+                "sim_tokens_per_s_per_chip": c.tokens_per_s_per_chip}
+
+    probes = percentile_probes(tp1 + tp2, simulate, [latency_target("p99:1s", "ttft")], budget=10)
+    assert [(c.layout.tp, c.tokens_per_s_per_chip, round(row["sim_ttft_p99_s"], 3)) for c, row in probes] == [
+        (2, 250, 0.225)]
+    # a disaggregated candidate's first wave is its clients over its whole prefill workers' rate: a ratio of 0.6
+    # runs 2 prefill workers for 3 decode workers (_workers), 3 x 8 clients at 2 x 4 prompts/s
+    disagg = replace(_candidate(100.0, True, ratio=0.6), prefill_prompts_per_s=4.0)
+    assert _workers(disagg) == (2, 3) and first_wave_s(disagg) == 3.0
+
+
 def test_a_percentile_is_met_only_within_its_bound_after_the_mean_screen() -> None:
     """sim_meets: p99 0.9 s under 1 s meets; the same with a failed steady screen, or a failed (NaN)
     simulation, does not."""

@@ -75,6 +75,7 @@ class Candidate:
     prefill_workers_per_decode_worker: float
     ttft_s: float
     prefill_tokens_per_step: float = 0.0  # disaggregated: prompt tokens per prefill step and rank
+    prefill_prompts_per_s: float = 0.0  # prompts/s one worker that prefills takes in full steps (aggregated or prefill)
     tpot_s: float
     tokens_per_s_per_chip: float
     tokens_per_s_per_user: float
@@ -202,7 +203,8 @@ def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Preci
     conc = np.minimum(conc, np.maximum(slots, 1.0) * grid_km.attn_dp)
     result = serve_aggregated(dep, profile, Workload(isl=np.full(k * m, float(isl)), osl=np.full(k * m, float(osl)),
                                                      concurrency=conc))
-    return {"index": index, "concurrency": conc, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
+    prompt_rate = prefill_rates(model, system, grid, precision, cal, profile, isl)["prompt_rate"][index]
+    return {"index": index, "concurrency": conc, "prompt_rate": prompt_rate, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
             "per_chip": np.asarray(result.output_tokens_per_s) / grid_km.chips, "chips": grid_km.chips,
             "fits": np.asarray(result.feasible) & (np.asarray(result.decode_batch) >= 1)}
 
@@ -298,7 +300,7 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     chips = d["chips"] + ratio * prefill_chips[best_prefill]
     return {"index": d["index"], "prefill_index": layout_of[best_prefill], "prefill_tokens": chunk_of[best_prefill],
             "concurrency": d["batch"] * grid.attn_dp[d["index"]], "ttft": option_ttft[best_prefill], "tpot": d["tpot"],
-            "per_chip": per_chip, "chips": chips, "ratio": ratio, "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0)}
+            "per_chip": per_chip, "chips": chips, "ratio": ratio, "prompt_rate": p["prompt_rate"][best_prefill], "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0)}
 
 
 def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
@@ -348,6 +350,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
                          concurrency=float(r["concurrency"][j]), chips=float(r["chips"][j]),
                          prefill_workers_per_decode_worker=float(r["ratio"][j]) if prefill else 0.0,
                          prefill_tokens_per_step=float(r["prefill_tokens"][j]) if prefill else 0.0,
+                         prefill_prompts_per_s=float(r["prompt_rate"][j]),
                          ttft_s=float(ttft[i]), tpot_s=float(tpot[i]), tokens_per_s_per_chip=float(per_chip[i]),
                          tokens_per_s_per_user=1.0 / float(tpot[i]), meets_targets=bool(meets[i]))
 

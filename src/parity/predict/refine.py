@@ -18,7 +18,7 @@ from parity.search import Candidate
 from parity.simulate.targets import LatencyTarget
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
-           "refine_candidates", "sim_meets", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS"]
+           "refine_candidates", "sim_meets", "first_wave_s", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -126,22 +126,62 @@ def sim_meets(row: Mapping[str, object], percentiles: Sequence[LatencyTarget]) -
     return bool(row["meets_targets"]) and all(math.isfinite(v) and v <= t.seconds for v, t in zip(values, percentiles))
 
 
+def first_wave_s(candidate: Candidate) -> float:
+    """[s] to prefill a closed loop's first wave, every client's prompt at once, at the full-step prompt rate of the
+    workers that prefill (Candidate.prefill_prompts_per_s; the disaggregated ones in whole workers, _workers): about
+    a benchmark run's p99 TTFT, whose first wave is a tenth of its requests (InferenceX's ten prompts a client at
+    0.8-1 x the prompt length: 142 simulated runs of DeepSeek-R1 on H20 layouts measured 0.84-0.93 of it, median
+    0.88, 2026-12-05). NaN where the candidate carries no prompt rate."""
+    rate = candidate.prefill_prompts_per_s
+    if not rate > 0:
+        return math.nan
+    if candidate.mode == "agg":
+        return candidate.concurrency / rate
+    prefill, decode = _workers(candidate)
+    return candidate.concurrency * decode / (prefill * rate)
+
+
+# a p99 TTFT below this share of the first wave's prefill (first_wave_s) is not expected: a load whose first wave
+# takes longer than its bound over this share is not simulated (the simulator's runs measured 0.84 at least)
+FIRST_WAVE_LEAST_SHARE = 0.75
+
+
+def _first_wave_bound(percentiles: Sequence[LatencyTarget]) -> float:
+    """The tightest p99 TTFT bound among the targets [s] (inf: none), the one first_wave_s estimates."""
+    return min((t.seconds for t in percentiles if t.metric == "ttft" and t.statistic == "p99"), default=math.inf)
+
+
 def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candidate], dict[str, object]],
                       percentiles: Sequence[LatencyTarget], budget: int) -> list[tuple[Candidate, dict[str, object]]]:
     """Each configuration probed in search of the fastest (by simulated tok/s/chip) that meets percentile targets,
     with its simulated row and `sim_meets_targets` (sim_meets), in the order run; `candidates`: those whose means
     meet the targets' bounds. A percentile grows with the load on one layout but not across layouts (a
     disaggregated pair with one prefill worker takes a closed loop's first wave of prompts far slower than an
-    aggregated worker at a tenth of its rate), so each layout (mode and worker layouts) is searched apart, best
-    steady rate first: of its loads, those that could beat the best simulated rate found so far (a steady rate of
-    at least SIM_RATE_MARGIN of it) are searched for the heaviest that meets the targets, the lightest probed
-    first, so a layout that cannot beat the best costs one run. The next load probed is where the percentile,
-    drawn as a line through the load's probes (through zero from a single one: a closed loop's first wave grows
-    with its clients), reaches its bound, within the loads not yet decided (halving them where the line says
-    nothing). At most `budget` runs; a failed simulation meets nothing."""
+    aggregated worker at a tenth of its rate), so each layout (mode and worker layouts) is searched apart. Under a
+    p99 TTFT bound, the closed loop's first wave (first_wave_s) estimates each load's percentile: layouts go best
+    estimated rate first (the most tok/s/chip of a load whose first wave fits the bound), each starting at that
+    load, and loads whose first wave exceeds the bound by more than 1 / FIRST_WAVE_LEAST_SHARE are not run; without
+    such a bound, best steady rate first, from the lightest load. Of a layout's loads, those that could beat the best
+    simulated rate found so far (a steady rate of at least SIM_RATE_MARGIN of it) are searched for the heaviest
+    that meets the targets. The next load probed is where the percentile, drawn as a line through the nearest
+    loads that met and missed (through zero from a single one: a closed loop's first wave grows with its clients),
+    reaches its bound, within the loads not yet decided (halving them where the line says nothing); a layout whose
+    lighter load misses by as much as a heavier one is left. At most `budget` runs; a failed simulation meets
+    nothing."""
+    bound = _first_wave_bound(percentiles)
+    wave = {id(c): first_wave_s(c) for c in candidates} if math.isfinite(bound) else {}
+
+    def plausible(c: Candidate) -> bool:
+        return not wave.get(id(c), 0.0) * FIRST_WAVE_LEAST_SHARE > bound  # NaN and no estimate: plausible
+
+    def estimated(group: list[Candidate]) -> float:
+        """The group's best steady rate at a load whose first wave fits the bound (its best rate, no bound)."""
+        return max((c.tokens_per_s_per_chip for c in group if not wave or wave[id(c)] <= bound), default=0.0)
+
     layouts: dict[tuple[object, ...], list[Candidate]] = {}
     for c in candidates:
-        layouts.setdefault((c.mode, c.layout, c.decode_layout), []).append(c)
+        if plausible(c):
+            layouts.setdefault((c.mode, c.layout, c.decode_layout), []).append(c)
     probes: list[tuple[Candidate, dict[str, object]]] = []
     best = 0.0
 
@@ -156,24 +196,29 @@ def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candi
         over = max(float(row[f"sim_{t.key}"]) / t.seconds for t in percentiles)  # type: ignore[arg-type]
         return over if row["sim_meets_targets"] or not over <= 1 else math.inf  # a failed screen misses
 
-    for group in sorted(layouts.values(), key=lambda g: -max(c.tokens_per_s_per_chip for c in g)):
+    for group in sorted(layouts.values(), key=lambda g: (-estimated(g), -max(c.tokens_per_s_per_chip for c in g))):
         hopeful = sorted((c for c in group if c.tokens_per_s_per_chip >= SIM_RATE_MARGIN * best),
                          key=lambda c: c.tokens_per_s_per_chip)
         if not hopeful or len(probes) >= budget:
             continue
-        met = (hopeful[0].concurrency, probe(hopeful[0]))
-        if not met[1] <= 1:
-            continue
+        fits = [i for i, c in enumerate(hopeful) if wave and wave[id(c)] <= bound]
+        first = fits[-1] if fits else 0  # the heaviest load whose first wave fits, else the lightest
+        met: tuple[float, float] | None = None
         missed: tuple[float, float] | None = None
-        low, high = 1, len(hopeful)  # hopeful[:low] meet; hopeful[high:] miss
-        while low < high and len(probes) < budget:
-            (l0, r0), (l1, r1) = (0.0, 0.0) if missed is None else met, missed or met
-            reach = l0 + (1.0 - r0) * (l1 - l0) / (r1 - r0) if r1 > r0 and math.isfinite(r1) else math.nan
-            under = [i for i in range(low, high) if hopeful[i].concurrency <= reach]
-            middle = under[-1] if under else low if math.isfinite(reach) else (low + high) // 2
+        low, high = 0, len(hopeful)  # hopeful[:low] meet; hopeful[high:] miss
+        middle = first
+        while True:
             over = probe(hopeful[middle])
             if over <= 1:
                 low, met = middle + 1, (hopeful[middle].concurrency, over)
+            elif missed and met is None and not over < missed[1]:
+                break  # a lighter load missed by as much: the percentile does not fall with the load here
             else:
                 high, missed = middle, (hopeful[middle].concurrency, over)
+            if low >= high or len(probes) >= budget:
+                break
+            (l0, r0), (l1, r1) = (met if met and missed else (0.0, 0.0)), (missed or met)  # type: ignore[misc]
+            reach = l0 + (1.0 - r0) * (l1 - l0) / (r1 - r0) if r1 > r0 and math.isfinite(r1) else math.nan
+            under = [i for i in range(low, high) if hopeful[i].concurrency <= reach]
+            middle = under[-1] if under else low if math.isfinite(reach) else (low + high) // 2
     return probes
