@@ -22,8 +22,8 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            benchmark_of, deployment, interval_bounds, predict_cases, predict_rows, scenario_of,
-                            simulate_scenario, simulated_flags, simulated_note)
+                            benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases, predict_rows,
+                            scenario_of, simulate_scenario, simulated_flags, simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
@@ -32,12 +32,14 @@ from parity.report.tables import Column, plain, scaled, to_csv, with_interval, w
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
-    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column, and a case."""
-    rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at least "
-                                                 f"model, system, isl, osl, concurrency; columns: "
-                                                 f"{', '.join(CASE_COLUMNS)})")
+    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column and no column
+    predict does not know (check_case_columns), and a case."""
+    header, rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
+                                                         f"least model, system, isl, osl, concurrency; columns: "
+                                                         f"{', '.join(CASE_COLUMNS)})")
     if not rows:
         raise ParityError(f"{path.name}: a header and no cases (one case a row below it)")
+    check_case_columns(path.name, header, rows)
     return rows
 
 
@@ -52,15 +54,15 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> list[dict[str, str]]:
-    """The rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError with
-    `refusal`, by default naming the columns)."""
+def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError
+    with `refusal`, by default naming the columns)."""
     text = read_text(path, "a CSV table")
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
             raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}")
-        return [dict(row) for row in reader]
+        return list(reader.fieldnames), [dict(row) for row in reader]
     except csv.Error as err:
         raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
 
@@ -93,7 +95,8 @@ def interval_texts(row: dict) -> dict:
 @ray_option("the simulator's runs (--model-kind sim)")
 @out_option
 def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: str | None, out: Path | None) -> None:
-    """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
+    """Predict every serving case of a CSV table (columns: docs/model.md, "parity predict input"; one it does not
+    read is refused); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
     if out is not None and out.resolve() == cases.resolve():
         raise ParityError(f"--out {out.name} is the cases table itself: the predictions would overwrite it")
@@ -286,7 +289,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         if scenario != "closed":
             raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
                               "runs are the closed-loop scenario's (the default)")
-        requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl")))
+        requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl"))[1])
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
     if scenario != "closed":
         pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
@@ -403,7 +406,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
     """(prompt, output) tokens of each row of a lengths table, each a finite number of at least 1."""
     out = []
-    for i, row in enumerate(_read_table(path, ("isl", "osl"))):
+    for i, row in enumerate(_read_table(path, ("isl", "osl"))[1]):
         try:
             isl, osl = float(row["isl"]), float(row["osl"])  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
