@@ -202,8 +202,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="sim: the step-level simulator (percentiles); steady: the closed-form steady-state model")
 @click.option("--sim", "use_sim", is_flag=True, help="--model-kind sim (the default)")
 @click.option("--client", type=click.Choice(sorted(CLIENT_PROFILES)), default=None,
-              help="sim: benchmark client profile (prompt count, length range); default: inferencex when "
-                   "--random-range-ratio < 1, else aiconfigurator")
+              help="sim: benchmark client profile (prompt count, length range, front end; with --trace, aggregated: "
+                   "its front end only); default: inferencex when --random-range-ratio < 1, else aiconfigurator")
 @click.option("--num-prompts", type=click.IntRange(min=1), default=None, help="sim: requests of the run")
 @click.option("--fixed-rate", is_flag=True, help="sim: with --request-rate, evenly spaced arrivals")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -280,17 +280,23 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 engine_settings=settings, rank_per_die=rank_per_die, phase=phase, batch=batch or 0,
                 context=context or 0, offload_kv=offload_kv, offload_weights=offload_weights,
                 mla_decode=mla_decode or "")
-    requests = ()
+    requests: tuple[TraceRequest, ...] = ()
+    lengths_and_load = ""  # the title's workload: lengths and how requests arrive
     if trace is not None:  # each request's lengths: the longest prompt and output are what must fit and be flagged
-        if given := typed_options({"--isl": "isl", "--osl": "osl", "--random-range-ratio": "random_range_ratio",
-                                   "--request-rate": "request_rate", "--fixed-rate": "fixed_rate",
-                                   "--num-prompts": "num_prompts"}):
+        if given := typed_options(_TRACE_REPLACES):
             raise ParityError(f"{', '.join(given)} with --trace: the trace gives each request's arrival and lengths")
+        if disagg and client is not None:
+            raise ParityError("--client with --trace and --mode disagg: the trace gives each request's arrival and "
+                              "lengths, and a client's front end applies to aggregated runs only")
         if scenario != "closed":
             raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
                               "runs are the closed-loop scenario's (the default)")
         requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl"))[1])
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
+        lengths_and_load = _trace_text(trace, requests)
+        # --explain prices a typical request's steps: the trace's mean lengths
+        isl, osl = (round(sum(r.isl for r in requests) / len(requests)),
+                    round(sum(r.osl for r in requests) / len(requests)))
     if scenario != "closed":
         pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
         if scenario == "offline":
@@ -338,8 +344,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
     emit_record(rows, fmt,
-                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, "
-                      f"{_load(concurrency, request_rate if simulated else None, trace, data.get('requests'))})",
+                title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, "
+                      f"{_load(concurrency, request_rate if simulated else None, data.get('requests'))}") + ")",
                 caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
@@ -350,6 +356,22 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         emit(prefill_parts, step_columns, "table",
              title=f"One prefill step of {prompt.prefill_tokens:g} prompt tokens on one device (no queueing; "
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
+
+
+# options whose requests a --trace replaces (its arrivals and lengths): option -> its parameter
+_TRACE_REPLACES = {"--isl": "isl", "--osl": "osl", "--concurrency": "concurrency",
+                   "--random-range-ratio": "random_range_ratio", "--request-rate": "request_rate",
+                   "--fixed-rate": "fixed_rate", "--num-prompts": "num_prompts"}
+
+
+def _trace_text(trace: Path, requests: Sequence[TraceRequest]) -> str:
+    """A trace for a title: 'trace t.csv: 40 requests over 9.8 s, 1,032 in (at most 1,990) / 231 out (at most 398)',
+    mean lengths."""
+    n = len(requests)
+    isl, osl = [r.isl for r in requests], [r.osl for r in requests]
+    span = requests[-1].arrival_s - requests[0].arrival_s  # trace_of sorts them by arrival
+    return (f"trace {trace.name}: {n:,} request{'s' if n != 1 else ''}" + (f" over {span:,.1f} s" if span else "")
+            + f", {sum(isl) / n:,.0f} in (at most {max(isl):,}) / {sum(osl) / n:,.0f} out (at most {max(osl):,})")
 
 
 # options of the closed-loop benchmark that one fixed-batch step of --phase decode|prefill leaves unread
@@ -441,10 +463,8 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
-def _load(concurrency: int, request_rate: float | None, trace: Path | None, requests: float | None) -> str:
-    """How the run's requests arrive, for its title: closed-loop clients, an open-loop rate, a trace."""
-    if trace is not None:
-        return f"trace {trace.name}"
+def _load(concurrency: int, request_rate: float | None, requests: float | None) -> str:
+    """How the run's requests arrive, for its title: closed-loop clients or an open-loop rate."""
     if request_rate is None:
         return f"{concurrency} client{'' if concurrency == 1 else 's'}"
     sent = f"{requests:,.0f} requests" if requests else "requests"
