@@ -310,6 +310,7 @@ def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_pa
     ("TP", "unknown column 'TP' (did you mean 'tp'?)"),
     ("concurency", "unknown column 'concurency' (did you mean 'concurrency'?)"),
     ("request_rate", "unknown column 'request_rate'; no case reads it"),  # an input predict has not: no hint
+    ("chips", "unknown column 'chips'; no case reads it"),  # nor a far one ('isl')
     ("tp", "column 'tp' is named twice"),  # the second's cells replaced the first's
 ])
 def test_a_cases_column_predict_does_not_read_is_refused(column: str, says: str, tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
 
-from parity.catalog.files import close_matches
 from parity.errors import InfeasiblePlan, ParityError
 from parity.simulate import LATENCY_KEYS
 
@@ -106,7 +106,8 @@ def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping
                 raise ParityError(f"{table}: a column without a name holds cells (name it, or delete its cells)")
             continue
         name = column.strip().lower()  # a column cut short ('mtp') means the one it begins, not the nearest ('tp')
-        close = [c for c in READ_COLUMNS if c.startswith(name)] + close_matches(name, READ_COLUMNS, n=1)
+        # then a near spelling only (catalog.close_matches, at 0.5, offered 'isl' for 'chips')
+        close = [c for c in READ_COLUMNS if c.startswith(name)] + difflib.get_close_matches(name, READ_COLUMNS, 1, 0.7)
         raise ParityError(f"{table}: unknown column {column!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                           + "; no case reads it, so each would take that input's default (the columns: docs/model.md; "
                           "measured_*, note, split, source and the like are kept unread)")
