@@ -302,3 +302,38 @@ def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_pa
     rows = {r["case_id"]: r for r in csv.DictReader(io.StringIO(out))}
     assert code == 0 and rows["ok"]["feasible"] == "True" and rows["spilled"]["feasible"] == "False"
     assert rows["spilled"]["note"].startswith("1 cell(s) beyond the header's columns (' b')")
+
+
+@pytest.mark.parametrize(("column", "says"), [
+    ("mtp_token", "unknown column 'mtp_token' (did you mean 'mtp_tokens'?)"),  # the draft count fell back to 0
+    ("mtp", "unknown column 'mtp' (did you mean 'mtp_tokens'?)"),  # cut short: the column it begins, not 'tp'
+    ("TP", "unknown column 'TP' (did you mean 'tp'?)"),
+    ("concurency", "unknown column 'concurency' (did you mean 'concurrency'?)"),
+    ("request_rate", "unknown column 'request_rate'; no case reads it"),  # an input predict has not: no hint
+    ("chips", "unknown column 'chips'; no case reads it"),  # nor a far one ('isl')
+    ("tp", "column 'tp' is named twice"),  # the second's cells replaced the first's
+])
+def test_a_cases_column_predict_does_not_read_is_refused(column: str, says: str, tmp_path: Path) -> None:
+    """A misspelled column was ignored without a word and every case took that input's default."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text(f"model,system,isl,osl,concurrency,tp,{column}\nllama-3.1-8b,hgx-h100,1024,128,8,1,1\n")
+    assert refused("predict", str(cases), "--model-kind", "steady").startswith(f"parity: error: cases.csv: {says}")
+
+
+def test_predict_keeps_what_a_measurement_table_adds_to_its_cases(tmp_path: Path) -> None:
+    """The worked example, serving_aiconfigurator.csv, carries measured_* figures, split and note beside each case:
+    its first two rows are predicted (the 8,192/1,024 DeepSeek-V3 disaggregated case at 128 clients feasible), as is
+    a table whose header ends in an empty column (a spreadsheet's trailing comma); an unnamed column with a cell is
+    refused."""
+    from parity import catalog  # noqa: PLC0415
+
+    lines = (catalog.data_dir() / "measurements" / "serving_aiconfigurator.csv").read_text().splitlines()
+    cases = tmp_path / "cases.csv"
+    cases.write_text("\n".join(lines[:3]) + "\n")
+    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    assert code == 0 and [r["feasible"] for r in json.loads(out)] == [True, True]
+    cases.write_text("model,system,isl,osl,concurrency,\nllama-3.1-8b,hgx-h100,1024,128,8,\n")
+    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["feasible"]
+    cases.write_text("model,system,isl,osl,concurrency,\nllama-3.1-8b,hgx-h100,1024,128,8,4\n")
+    assert "a column without a name holds cells" in refused("predict", str(cases))

@@ -94,10 +94,12 @@ def test_the_note_on_columns_left_out_starts_a_sentence_of_its_own(caption: str,
 
 
 def test_search_caption_separates_its_assumptions() -> None:
-    """The search's assumptions were joined by a space: '... chips per worker disaggregated prefill ...'."""
+    """The search's assumptions were joined by a space: '... chips per worker disaggregated prefill ...' (DeepSeek-R1
+    drafts one MTP token unless told, as compare runs it)."""
     out = " ".join(table("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0",
                          columns=120).split())
-    assert "1 to 64 chips per worker; disaggregated prefill workers" in out
+    assert ("1 to 64 chips per worker; MTP 1 draft tokens, 0.92 accepted a step; disaggregated prefill workers"
+            in out)
 
 
 def test_fleet_for_a_power_budget_shows_what_it_serves() -> None:

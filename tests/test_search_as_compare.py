@@ -17,14 +17,49 @@ def _json(*args: str) -> object:
     return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize(("system", "engine", "per_chip"), [
-    ("mi300x-platform", "vllm", 1573),  # search priced the CUDA vllm profile: 2,894
-    ("atlas-800-a3", "generic", 1105),  # search ran one rank per package: 1,270
+@pytest.mark.parametrize(("system", "model", "engine", "per_chip"), [
+    ("mi300x-platform", "llama-3.1-70b", "vllm", 1573),  # search priced the CUDA vllm profile: 2,894
+    ("atlas-800-a3", "llama-3.1-70b", "generic", 1105),  # search ran one rank per package: 1,270
+    ("hgx-h200", "deepseek-r1", "generic", 3911),  # search ran no MTP draft where compare drafts one: 3,331
 ])
-def test_search_and_compare_agree_on_the_best(system: str, engine: str, per_chip: int) -> None:
-    """Llama-3.1-70B at TPOT 50 ms, TTFT 5 s."""
-    (row,) = _json("compare", system, "--model", "llama-3.1-70b", "--engine", engine, "--processes", "1")
-    best = _json("search", "--model", "llama-3.1-70b", "--system", system, "--engine", engine, "--ttft", "5s",
+def test_search_and_compare_agree_on_the_best(system: str, model: str, engine: str, per_chip: int) -> None:
+    """At TPOT 50 ms, TTFT 5 s."""
+    (row,) = _json("compare", system, "--model", model, "--engine", engine, "--processes", "1")
+    best = _json("search", "--model", model, "--system", system, "--engine", engine, "--ttft", "5s",
                  "--refine", "0")["best"]  # type: ignore[index]
     assert round(row["tokens_per_s_per_chip"]) == round(best["tokens_per_s_per_chip"]) == per_chip
     assert row["clients_per_worker"] == best["concurrency"]
+
+
+def test_search_drafts_mtp_as_compare_does_in_its_search_and_its_simulations() -> None:
+    """DeepSeek-R1 on an HGX H200 at TPOT 50 ms, TTFT 5 s: both draft one MTP token by default (0.92 accepted a
+    step, data/speculation.toml), choose the same disaggregated configuration (3,911 tok/s/chip) and simulate it
+    alike (3,338 tok/s/chip); --mtp 0 on both drops the search to 3,331."""
+    (row,) = _json("compare", "hgx-h200", "--model", "deepseek-r1", "--refine", "--processes", "1")
+    found = _json("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--ttft", "5s", "--refine", "1")
+    best = found["best"]  # type: ignore[index]
+    assert (found["mtp_tokens"], found["mtp_accepted_tokens"]) == (1, pytest.approx(0.92))  # type: ignore[index]
+    assert round(row["tokens_per_s_per_chip"]) == round(best["tokens_per_s_per_chip"]) == 3911
+    assert round(row["sim_tokens_per_s_per_chip"]) == round(best["sim_tokens_per_s_per_chip"]) == 3338
+    (off,) = _json("compare", "hgx-h200", "--model", "deepseek-r1", "--mtp", "0", "--processes", "1")
+    found = _json("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--ttft", "5s", "--refine", "0",
+                  "--mtp", "0")
+    assert found["mtp_tokens"] == 0  # type: ignore[index]
+    assert round(off["tokens_per_s_per_chip"]) == round(found["best"]["tokens_per_s_per_chip"]) == 3331  # type: ignore[index]
+
+
+def test_search_says_the_mtp_it_drafts() -> None:
+    """In the title and the caption; a model without MTP layers says nothing unless --mtp asked for drafts."""
+    def text(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["search", "--ttft", "5s", "--refine", "0", "--format", "md", *args])
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    deepseek = text("--model", "deepseek-r1", "--system", "hgx-h200")
+    assert "deepseek-r1 on hgx-h200 (fp8_block, MTP 1)" in deepseek
+    assert "MTP 1 draft token a decode step" in deepseek and "(the default for deepseek-r1" in deepseek
+    assert "No multi-token prediction" in text("--model", "deepseek-r1", "--system", "hgx-h200", "--mtp", "0")
+    llama = text("--model", "llama-3.1-8b", "--system", "hgx-h100")
+    assert "MTP" not in llama and "multi-token" not in llama
+    assert "--mtp 2 does not apply: llama-3.1-8b has no MTP layers" in text("--model", "llama-3.1-8b", "--system",
+                                                                            "hgx-h100", "--mtp", "2")

@@ -68,3 +68,14 @@ def test_cli_split_needs_both_budgets() -> None:
     import json
     data = json.loads(result.output)
     assert data["prefill_system"] == "hgx-h20" and data["best"][0]["prefill_chips"] <= 32
+    # the decode workers draft one MTP token, as compare runs DeepSeek-R1: the prefill-bound fleet delivers the
+    # same 31,317 tok/s either way, its decode workers at 29.3 ms TPOT with the draft and 47.3 ms without
+    assert data["mtp_tokens"] == 1 and "MTP 1 draft tokens, 0.92 accepted a step" in data["assumptions"][0]
+    off = CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system",
+                                   "hgx-h20", "--prefill-chips", "32", "--decode-chips", "16", "--isl", "2000",
+                                   "--osl", "1000", "--mtp", "0", "--format", "json"])
+    assert off.exit_code == 0, off.output
+    without = json.loads(off.output)
+    assert without["mtp_tokens"] == 0
+    assert [round(d["best"][0]["output_tokens_per_s"]) for d in (data, without)] == [31_317, 31_317]
+    assert [round(d["best"][0]["tpot_s"] * 1e3, 1) for d in (data, without)] == [29.3, 47.3]

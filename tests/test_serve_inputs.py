@@ -143,6 +143,36 @@ def test_a_trace_run_refuses_what_the_trace_replaces(tmp_path: Path) -> None:
     assert code == 2 and "--request-rate with --trace: the trace gives each request's arrival and lengths" in output
     code, output = _invoke(*SERVE, "--trace", str(trace), "--scenario", "offline")
     assert code == 2 and "--trace with --scenario offline" in output
+    # the clients of a closed loop: the trace's requests arrive at its times (the simulator sent them all the same)
+    code, output = _invoke(*SERVE, "--trace", str(trace), "--concurrency", "4")
+    assert code == 2 and "--concurrency with --trace: the trace gives each request's arrival and lengths" in output
+    # a client's front end is what a trace run keeps of it, and only an aggregated run has one
+    code, output = _invoke(*SERVE, "--trace", str(trace), "--client", "vllm", "--mode", "disagg")
+    assert code == 2 and "--client with --trace and --mode disagg" in output and len(output.splitlines()) == 1
+
+
+def test_a_trace_run_is_titled_by_its_trace_and_keeps_a_clients_front_end(tmp_path: Path) -> None:
+    """The title said '1024 in / 1024 out' (the --isl and --osl defaults) of a trace of 100- to 3,000-token
+    prompts; and --client, which sets the front end requests pass through, was described by the prompts and lengths
+    the trace replaced. Llama-3.1-8B on one H100 with TensorRT-LLM: behind aiconfigurator's Dynamo front end a
+    request reaches the engine 60 ms after it is sent, behind InferenceX's engine server at once, 60 ms off the
+    mean TTFT. --explain prices the trace's mean lengths (it priced the --isl default)."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,100,50\n0.5,3000,150\n2.5,200,100\n")
+    args = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "trtllm", "--trace", str(trace))
+    code, output = _invoke(*args, "--explain")  # a typical request's steps: the trace's mean lengths, not 1,024
+    assert code == 0, output
+    assert "One prefill step of 1100 prompt tokens" in " ".join(output.split())
+    title = " ".join(output.split("quantity")[0].split())
+    assert title == ("llama-3.1-8b on hgx-h100 (agg, trace t.csv: 3 requests over 2.5 s, 1,100 in (at most 3,000) / "
+                     "100 out (at most 150))")
+    ttft = []
+    for client in ("aiconfigurator", "inferencex"):
+        code, output = _invoke(*args, "--client", client, "--format", "json")
+        data = json.loads(output)
+        assert f"simulated 3 requests of a trace (client profile {client}: its front end only)" in data["note"]
+        ttft.append(data["ttft_s"])
+    assert ttft[0] - ttft[1] == pytest.approx(0.060, abs=1e-9)
 
 
 def test_too_many_clients_to_simulate_are_refused_at_once(tmp_path: Path) -> None:

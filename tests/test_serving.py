@@ -906,3 +906,23 @@ def test_rows_without_a_recorded_client_count_are_reference_rows() -> None:
     per_gpu = (model.parameters + 224 * 4500 * kv_fp8) / 4
     assert kv_fp8 == 131072 and per_gpu / chip.memory_bytes_per_s == pytest.approx(12.3e-3, abs=0.1e-3)
     assert per_gpu / chip.memory_bytes_per_s > float(run["measured_tpot_s"]) == pytest.approx(8.75e-3, abs=0.01e-3)
+
+
+def test_predict_knows_every_column_a_case_reads() -> None:
+    """READ_COLUMNS, which `parity predict` checks a cases table's header against, is what case_from_row reads of
+    an aggregated, a disaggregated and a decode-phase row, no more and no less: a column read but not listed would
+    be refused, one listed but not read accepted and ignored."""
+    from parity.predict.case import case_from_row  # noqa: PLC0415
+    from parity.predict.columns import READ_COLUMNS  # noqa: PLC0415
+
+    seen: set[object] = set()
+
+    class Recording(dict):
+        def get(self, key: object, default: object = None) -> object:
+            seen.add(key)
+            return super().get(key, default)
+
+    base = {"model": "deepseek-r1", "system": "hgx-h200", "isl": 1024, "osl": 128, "concurrency": 8, "tp": 8}
+    for extra in ({}, {"mode": "disagg"}, {"phase": "decode", "batch": 8, "context": 100}):
+        case_from_row(Recording({**base, **extra}))
+    assert seen - {None} == set(READ_COLUMNS)  # None: csv's key for cells past the header

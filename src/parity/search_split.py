@@ -80,16 +80,17 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
                  decode_precision: Precision, isl: int, osl: int, prefill_budget: int, decode_budget: int,
                  tpot_s: float | None = None, ttft_s: float | None = None,
                  concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY, pipeline: tuple[int, ...] = (1, 2, 4),
-                 top: int = 10) -> SplitSearch:
+                 top: int = 10, mtp: tuple[int, float] = (0, 0.0)) -> SplitSearch:
     """The `top` fleets of prefill workers on `prefill_system` (at most `prefill_budget` chips) and decode
     workers on `decode_system` (at most `decode_budget` chips) with the most output tokens/s meeting the
-    TPOT and TTFT targets. KV moves over the slower of the two systems' scale-out links."""
+    TPOT and TTFT targets. KV moves over the slower of the two systems' scale-out links. `mtp`: the decode
+    workers' multi-token prediction (draft tokens a step, accepted on average), (0, 0) off."""
     if prefill_budget < 1 or decode_budget < 1:
         raise InfeasiblePlan(f"the chip budgets must be >= 1, got prefill {prefill_budget}, decode {decode_budget}")
     dgrid = _grid(model, decode_system, decode_budget, pipeline)
     pgrid = _grid(model, prefill_system, prefill_budget, pipeline)
     d = decode_rates(model, decode_system, dgrid, decode_precision, decode_calibration, profile, isl, osl,
-                     np.asarray(concurrency, dtype=float))
+                     np.asarray(concurrency, dtype=float), mtp)
     p = prefill_rates(model, prefill_system, pgrid, prefill_precision, prefill_calibration, profile, isl)
     link = min(prefill_system.scale_out_bytes_per_s, decode_system.scale_out_bytes_per_s)
     latency = max(prefill_system.scale_out_latency_s, decode_system.scale_out_latency_s)
@@ -124,7 +125,8 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
         if split not in best:  # loads past a layout's KV capacity run at that capacity: the same fleet again
             best.append(split)
     notes = (f"engine profile {profile.id}; prefill on {prefill_system.id} ({prefill_precision.weights}), decode on "
-             f"{decode_system.id} ({decode_precision.weights})",
+             f"{decode_system.id} ({decode_precision.weights})"
+             + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
              f"prefill workers run at {PREFILL_UTILIZATION:.0%} utilisation; KV over the slower scale-out link "
              f"({link / 1e9:g} GB/s per chip)")
     return SplitSearch(evaluated=int(ok.size), best=tuple(best), assumptions=notes)

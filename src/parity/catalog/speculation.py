@@ -89,6 +89,12 @@ def default_mtp(model: Model) -> int:
     return 1 if model.mtp_layers and mtp_acceptance(model.name) is not None else 0
 
 
+def mtp_drafts(model: Model, mtp_tokens: int | None) -> int:
+    """Draft tokens a decode step for an --mtp option (`compare`, `fleet`, `search`): as given, else the model's
+    default_mtp."""
+    return default_mtp(model) if mtp_tokens is None else mtp_tokens
+
+
 def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
     """((draft tokens, accepted a step), a note) for `mtp_tokens` MTP drafts on `model`, at the model's published
     acceptance (data/speculation.toml); (0, 0) when off or when the model has no MTP layers."""

@@ -14,10 +14,10 @@ from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output, typed_options
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
-from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, default_mtp, mtp_setting
+from parity.cli.mtp import mtp_caption, mtp_option
+from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
 from parity.errors import ParityError
 from parity.hardware import System
-from parity.model import Model
 from parity.parallel import map_chunks
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, \
     percentile_probes, refine_candidate
@@ -62,17 +62,6 @@ def _flatten(row: dict) -> dict:
     for key, value in row["ratios"].items():
         out[f"ratio_{key}"] = value
     return out
-
-
-def _mtp_caption(model: Model, mtp_tokens: int, chosen: bool) -> str:
-    """What the comparison assumes about multi-token prediction, for the table's caption."""
-    if not model.mtp_layers:
-        return f"--mtp {mtp_tokens} does not apply: {model.name} has no MTP layers." if mtp_tokens and chosen else ""
-    if not mtp_tokens:
-        return (f"No multi-token prediction (published {model.name} serving runs mostly use it: --mtp N; engine "
-                "profiles fitted only on MTP runs are applied here beyond them).")
-    default = "" if chosen else f" (the default for {model.name}, which ships MTP modules; --mtp 0: off)"
-    return f"{mtp_setting(model, mtp_tokens)[1]}, on every chip{default}."
 
 
 def _refined(job: tuple[Comparison, str, str, int, int, int, str | None]) -> dict[str, object]:
@@ -165,10 +154,7 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @click.option("--precision", "training_precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True,
               help="training precision")
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
-@click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=None,
-              help="serving: multi-token prediction, draft tokens a decode step on models with MTP layers "
-                   "(DeepSeek-R1), at the model's published acceptance; 0: off (default: 1 on models that ship "
-                   "MTP modules with a published acceptance, as they are deployed; else 0)")
+@mtp_option("serving: ")
 @click.option("--refine", is_flag=True,
               help="serving: re-run each system's best configuration with the step-level simulator, as `parity "
                    "serve --sim` would, and show its TTFT, TPOT and tokens/s per chip beside the steady-state "
@@ -199,7 +185,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     payload, texts = [], []
     for name in models or DEFAULT_MODELS:
         model = catalog.model(name)
-        drafts = default_mtp(model) if mtp_tokens is None else mtp_tokens
+        drafts = catalog.mtp_drafts(model, mtp_tokens)
         choose = functools.partial(_percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
                                    mtp_tokens=drafts, weights=weights, percentiles=percentiles) if percentiles else None
         results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips,
@@ -266,7 +252,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         against = used if used == base.id else f"{used} ({base.id} cannot run it)"
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
-        mtp_text = _mtp_caption(model, drafts, mtp_tokens is not None) if workload == "serve" else ""
+        mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
              caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. "

@@ -8,6 +8,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.mtp import mtp_option
 from parity.cli.values import CHIPS, TOKENS, Quantity, Real, Targets, targets_options
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
@@ -36,9 +37,7 @@ def _money(value: object) -> str:
 @click.option("--units", type=CHIPS, default=None,
               help="chips available (e.g. a year's production): report what they serve")
 @click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]")
-@click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=None,
-              help="multi-token prediction, draft tokens a decode step on models with MTP layers, at the model's "
-                   "published acceptance; 0: off (default: as compare, 1 on models that ship MTP modules)")
+@mtp_option()
 @format_option
 @out_option
 def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
@@ -48,7 +47,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves."""
     found = catalog.model(model)
-    drafts = catalog.default_mtp(found) if mtp_tokens is None else mtp_tokens
+    drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = (f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else
                  f"--mtp {drafts} does not apply: {found.name} has no MTP layers. " if drafts else "")
     kinds = [catalog.chip(n.strip()) for n in chip_names.split(",") if n.strip()]

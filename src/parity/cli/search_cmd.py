@@ -9,6 +9,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format
+from parity.cli.mtp import mtp_caption, mtp_option
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
@@ -51,6 +52,7 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--weights", default=None, help="weight format (default: the narrowest native one)")
+@mtp_option()
 @click.option("--mode", "modes", type=click.Choice(["agg", "disagg"]), multiple=True,
               help="serving modes to search (default both)")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -72,7 +74,8 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @format_option
 @out_option
 def search(model: str, system: str, chips: int | None, targets: Targets, isl: int, osl: int,
-           engine: str, weights: str | None, modes: tuple[str, ...], plot: Path | None, show_infeasible: bool,
+           engine: str, weights: str | None, mtp_tokens: int | None, modes: tuple[str, ...], plot: Path | None,
+           show_infeasible: bool,
            prefill_system: str, prefill_chips: int | None, decode_chips: int | None, refine: int,
            processes: int, fmt: str, out: Path | None) -> None:
     """Search tensor, pipeline, attention-DP and expert layouts, concurrency, aggregated and
@@ -89,6 +92,10 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                           "step-level simulator on the refined candidates, so it needs --refine 1 or more and no "
                           "--prefill-system split (or give the mean's bound, e.g. --ttft 2s)")
     the_model, the_system = catalog.model(model), catalog.system(system)
+    # multi-token prediction as compare and fleet run it (one draft on DeepSeek-R1 unless told), in the steady-state
+    # search and in the refined candidates' simulations alike
+    drafts = catalog.mtp_drafts(the_model, mtp_tokens)
+    mtp, mtp_text = catalog.mtp_setting(the_model, drafts)[0], mtp_caption(the_model, drafts, mtp_tokens is not None)
     # the engine as it runs on the chip's software stack (vllm on ROCm: vllm-rocm), as compare and fleet run it
     # and as the refined candidates' simulations do
     profile = catalog.engine_on(catalog.engine(engine), the_system.chip.software_stack)
@@ -97,14 +104,14 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
             raise ParityError("--prefill-system, --prefill-chips and --decode-chips go together (a split of two kinds "
                               "of system under a budget of each)")
         _split(the_model, catalog.system(prefill_system), the_system, profile, weights, targets, isl, osl,
-               prefill_chips, decode_chips, fmt, out)
+               prefill_chips, decode_chips, mtp, mtp_text, fmt, out)
         return
     precision = best_precision(the_model, the_system.chip, weights)
     # a multi-die package (the Ascend 910C) runs one rank per die, as compare runs it; rates come back per package
     dies = the_system.chip.dies
     result = search_serving(the_model, per_die(the_system), profile, catalog.calibration(the_system.chip), precision,
                             isl, osl, targets.tpot_s, targets.ttft_s, chips * dies if chips else None,
-                            modes or ("agg", "disagg"), meeting=bool(percentiles)).per_package(dies)
+                            modes or ("agg", "disagg"), mtp=mtp, meeting=bool(percentiles)).per_package(dies)
     if result.best is None and not show_infeasible:
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
@@ -115,7 +122,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         """Without an explicit --refine, candidates over DEFAULT_REFINE_MAX_CLIENTS clients are not simulated."""
         return list(candidates) if not default_refine else [
             c for c in candidates
-            if case_of_candidate(c, model, system, engine, precision, isl, osl,
+            if case_of_candidate(c, model, system, engine, precision, isl, osl, mtp[0],
                                  rank_per_die=dies > 1).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
 
     if percentiles:  # each layout's loads bisected for the fastest the simulator says meets the percentiles
@@ -123,7 +130,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         skipped = len(result.meeting) - len(ranked)
         budget = PERCENTILE_RUNS if default_refine else refine
         probes = percentile_probes(ranked, lambda c: refine_candidates([c], model, system, engine, precision, isl,
-                                                                       osl, rank_per_die=dies > 1)[0],
+                                                                       osl, mtp_tokens=mtp[0],
+                                                                       rank_per_die=dies > 1)[0],
                                    percentiles, budget)
         at = {c: i for i, c in enumerate(result.frontier)}
         for c, row in probes:  # a probe off the frontier gets a row after the frontier's
@@ -139,7 +147,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         skipped = len(order) - len(kept)
         refined = sorted(i for i, c in enumerate(result.frontier) if c in kept)
         simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl,
-                                      osl, processes, rank_per_die=dies > 1)
+                                      osl, processes, mtp[0], rank_per_die=dies > 1)
         for i, row in zip(refined, simulated):
             rows[i] = row
     if plot is not None:
@@ -161,7 +169,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
             raise InfeasiblePlan(f"none of the {len(refined)} refined candidate(s) of {the_model.name} on "
                                  f"{the_system.id} meets {targets.text()} by the simulator (--refine K checks more; "
                                  "--show-infeasible prints the frontier anyway)")
-    caption = ("layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
+    caption = ((f"{mtp_text} " if mtp_text else "")
+               + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"{targets.text()}: "
                + (f"{scaled(1)(float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']))} "
@@ -190,11 +199,13 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"{DEFAULT_REFINE_MAX_CLIENTS:,} clients each (seconds of simulation; an explicit --refine K runs "
                   "them)" if skipped else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
+               "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
                "best": best, "frontier": rows, "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
-    emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt, title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights})",
+    emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
+         title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
 
 
@@ -208,26 +219,34 @@ SPLIT_COLUMNS = [Column("prefill_layout", "prefill", plain, "left"), Column("pre
                  Column("limited_by", "limited by", plain, "left", wide=True)]
 
 
+def _mtp_words(mtp: tuple[int, float]) -> str:
+    """', MTP 1' for a title, '' without drafts."""
+    return f", MTP {mtp[0]}" if mtp[0] else ""
+
+
 def _split(model, prefill_system, decode_system, profile, weights: str | None, targets: Targets, isl: int, osl: int,
-           prefill_chips: int, decode_chips: int, fmt: str, out: Path | None) -> None:
+           prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
+           out: Path | None) -> None:
     """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets."""
     found = search_split(model, prefill_system, decode_system, profile, catalog.calibration(prefill_system.chip),
                          catalog.calibration(decode_system.chip), best_precision(model, prefill_system.chip, weights),
                          best_precision(model, decode_system.chip, weights), isl, osl, prefill_chips, decode_chips,
-                         targets.tpot_s, targets.ttft_s)
+                         targets.tpot_s, targets.ttft_s, mtp=mtp)
     if not found.best:
         raise InfeasiblePlan(f"no split of {prefill_chips} x {prefill_system.id} (prefill) and {decode_chips} x "
                              f"{decode_system.id} (decode) fits and meets {targets.text()}")
     rows = [s.to_dict() for s in found.best]
     best = found.best[0]
     raised = list(model.flags) + context_flags(model, isl + osl)
-    caption = (f"{found.evaluated:,} pairs of decode (layout, batch) and prefill layout evaluated. Best under "
+    caption = ((f"{mtp_text} " if mtp_text else "")
+               + f"{found.evaluated:,} pairs of decode (layout, batch) and prefill layout evaluated. Best under "
                f"{targets.text()}: {best.output_tokens_per_s:,.0f} output tok/s from {best.prefill_chips} prefill and "
                f"{best.decode_chips} decode chips (limited by {best.limited_by}). " + "; ".join(found.assumptions)
                + (f". Flags: {joined(raised)}" if raised else ""))
     payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
+               "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
                "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
                "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions),
                "model_flags": texts(raised)}
     emit(rows, SPLIT_COLUMNS, fmt, title=f"Best splits: {model.name}, prefill on {prefill_system.id}, decode on "
-         f"{decode_system.id}", caption=caption, payload=payload, out=out)
+         f"{decode_system.id}{_mtp_words(mtp)}", caption=caption, payload=payload, out=out)

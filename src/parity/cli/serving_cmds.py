@@ -22,8 +22,8 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            benchmark_of, deployment, interval_bounds, predict_cases, predict_rows, scenario_of,
-                            simulate_scenario, simulated_flags, simulated_note)
+                            benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases, predict_rows,
+                            scenario_of, simulate_scenario, simulated_flags, simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
@@ -32,12 +32,14 @@ from parity.report.tables import Column, plain, scaled, to_csv, with_interval, w
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
-    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column, and a case."""
-    rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at least "
-                                                 f"model, system, isl, osl, concurrency; columns: "
-                                                 f"{', '.join(CASE_COLUMNS)})")
+    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column and no column
+    predict does not know (check_case_columns), and a case."""
+    header, rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
+                                                         f"least model, system, isl, osl, concurrency; columns: "
+                                                         f"{', '.join(CASE_COLUMNS)})")
     if not rows:
         raise ParityError(f"{path.name}: a header and no cases (one case a row below it)")
+    check_case_columns(path.name, header, rows)
     return rows
 
 
@@ -52,15 +54,15 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> list[dict[str, str]]:
-    """The rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError with
-    `refusal`, by default naming the columns)."""
+def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError
+    with `refusal`, by default naming the columns)."""
     text = read_text(path, "a CSV table")
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
             raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}")
-        return [dict(row) for row in reader]
+        return list(reader.fieldnames), [dict(row) for row in reader]
     except csv.Error as err:
         raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
 
@@ -93,7 +95,8 @@ def interval_texts(row: dict) -> dict:
 @ray_option("the simulator's runs (--model-kind sim)")
 @out_option
 def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: str | None, out: Path | None) -> None:
-    """Predict every serving case of a CSV table (columns: see the README); bad rows get feasible=false."""
+    """Predict every serving case of a CSV table (columns: docs/model.md, "parity predict input"; one it does not
+    read is refused); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
     if out is not None and out.resolve() == cases.resolve():
         raise ParityError(f"--out {out.name} is the cases table itself: the predictions would overwrite it")
@@ -199,8 +202,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="sim: the step-level simulator (percentiles); steady: the closed-form steady-state model")
 @click.option("--sim", "use_sim", is_flag=True, help="--model-kind sim (the default)")
 @click.option("--client", type=click.Choice(sorted(CLIENT_PROFILES)), default=None,
-              help="sim: benchmark client profile (prompt count, length range); default: inferencex when "
-                   "--random-range-ratio < 1, else aiconfigurator")
+              help="sim: benchmark client profile (prompt count, length range, front end; with --trace, aggregated: "
+                   "its front end only); default: inferencex when --random-range-ratio < 1, else aiconfigurator")
 @click.option("--num-prompts", type=click.IntRange(min=1), default=None, help="sim: requests of the run")
 @click.option("--fixed-rate", is_flag=True, help="sim: with --request-rate, evenly spaced arrivals")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -277,17 +280,23 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 engine_settings=settings, rank_per_die=rank_per_die, phase=phase, batch=batch or 0,
                 context=context or 0, offload_kv=offload_kv, offload_weights=offload_weights,
                 mla_decode=mla_decode or "")
-    requests = ()
+    requests: tuple[TraceRequest, ...] = ()
+    lengths_and_load = ""  # the title's workload: lengths and how requests arrive
     if trace is not None:  # each request's lengths: the longest prompt and output are what must fit and be flagged
-        if given := typed_options({"--isl": "isl", "--osl": "osl", "--random-range-ratio": "random_range_ratio",
-                                   "--request-rate": "request_rate", "--fixed-rate": "fixed_rate",
-                                   "--num-prompts": "num_prompts"}):
+        if given := typed_options(_TRACE_REPLACES):
             raise ParityError(f"{', '.join(given)} with --trace: the trace gives each request's arrival and lengths")
+        if disagg and client is not None:
+            raise ParityError("--client with --trace and --mode disagg: the trace gives each request's arrival and "
+                              "lengths, and a client's front end applies to aggregated runs only")
         if scenario != "closed":
             raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
                               "runs are the closed-loop scenario's (the default)")
-        requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl")))
+        requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl"))[1])
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
+        lengths_and_load = _trace_text(trace, requests)
+        # --explain prices a typical request's steps: the trace's mean lengths
+        isl, osl = (round(sum(r.isl for r in requests) / len(requests)),
+                    round(sum(r.osl for r in requests) / len(requests)))
     if scenario != "closed":
         pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
         if scenario == "offline":
@@ -335,8 +344,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
     emit_record(rows, fmt,
-                title=f"{model} on {system} ({mode}, {isl} in / {osl} out, "
-                      f"{_load(concurrency, request_rate if simulated else None, trace, data.get('requests'))})",
+                title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, "
+                      f"{_load(concurrency, request_rate if simulated else None, data.get('requests'))}") + ")",
                 caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
@@ -347,6 +356,22 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         emit(prefill_parts, step_columns, "table",
              title=f"One prefill step of {prompt.prefill_tokens:g} prompt tokens on one device (no queueing; "
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
+
+
+# options whose requests a --trace replaces (its arrivals and lengths): option -> its parameter
+_TRACE_REPLACES = {"--isl": "isl", "--osl": "osl", "--concurrency": "concurrency",
+                   "--random-range-ratio": "random_range_ratio", "--request-rate": "request_rate",
+                   "--fixed-rate": "fixed_rate", "--num-prompts": "num_prompts"}
+
+
+def _trace_text(trace: Path, requests: Sequence[TraceRequest]) -> str:
+    """A trace for a title: 'trace t.csv: 40 requests over 9.8 s, 1,032 in (at most 1,990) / 231 out (at most 398)',
+    mean lengths."""
+    n = len(requests)
+    isl, osl = [r.isl for r in requests], [r.osl for r in requests]
+    span = requests[-1].arrival_s - requests[0].arrival_s  # trace_of sorts them by arrival
+    return (f"trace {trace.name}: {n:,} request{'s' if n != 1 else ''}" + (f" over {span:,.1f} s" if span else "")
+            + f", {sum(isl) / n:,.0f} in (at most {max(isl):,}) / {sum(osl) / n:,.0f} out (at most {max(osl):,})")
 
 
 # options of the closed-loop benchmark that one fixed-batch step of --phase decode|prefill leaves unread
@@ -403,7 +428,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
     """(prompt, output) tokens of each row of a lengths table, each a finite number of at least 1."""
     out = []
-    for i, row in enumerate(_read_table(path, ("isl", "osl"))):
+    for i, row in enumerate(_read_table(path, ("isl", "osl"))[1]):
         try:
             isl, osl = float(row["isl"]), float(row["osl"])  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
@@ -438,10 +463,8 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
-def _load(concurrency: int, request_rate: float | None, trace: Path | None, requests: float | None) -> str:
-    """How the run's requests arrive, for its title: closed-loop clients, an open-loop rate, a trace."""
-    if trace is not None:
-        return f"trace {trace.name}"
+def _load(concurrency: int, request_rate: float | None, requests: float | None) -> str:
+    """How the run's requests arrive, for its title: closed-loop clients or an open-loop rate."""
     if request_rate is None:
         return f"{concurrency} client{'' if concurrency == 1 else 's'}"
     sent = f"{requests:,.0f} requests" if requests else "requests"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from parity.errors import InfeasiblePlan
+from parity.errors import InfeasiblePlan, ParityError
 from parity.simulate import LATENCY_KEYS
 
 
@@ -24,6 +25,13 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "offline", "eager_prefill", "normal_all_to_all", "separate_prefill", "moe_all_to_all",
                     "max_prefill_tokens", "chunked_prefill_size", "fp8_gemm", "moe_backend", "prefill_moe_backend",
                     "decode_moe_backend", "num_prompts", "prefill_fp4_gemm")
+# every column case_from_row reads: engine_version (above) and max_batch_size (the engine's sequence cap, as
+# max_num_seqs) besides the case's and the optional ones
+READ_COLUMNS = CASE_COLUMNS + OPTIONAL_COLUMNS + ("engine_version", "max_batch_size")
+# what a measurement table keeps beside each case, which a cases table may carry and nothing reads (the worked example
+# serving_aiconfigurator.csv among them): what was measured (these and every measured_* column) and where it comes from
+MEASUREMENT_COLUMNS = ("measured", "metric", "note", "notes", "split", "source", "source_id", "url", "date", "vendor",
+                       "quoted", "unstated")
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -81,3 +89,25 @@ def _number(row: Mapping[str, object], key: str, rule: str) -> float | None:
     if not math.isfinite(value):
         raise InfeasiblePlan(f"{key} must be a finite number {rule}, got {text!r}")
     return value
+
+
+def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:
+    """Refuse a column of the cases table `table` (its name, for the message) that case_from_row does not read
+    (READ_COLUMNS) and that is no measurement's own (MEASUREMENT_COLUMNS, measured_*): a misspelled input
+    ('mtp_token') would take its default without a word. A column named twice is refused too (its second cells
+    would replace the first), and an unnamed one (a trailing comma in the header) where it holds a cell."""
+    for column in header:
+        if header.count(column) > 1:
+            raise ParityError(f"{table}: column {column!r} is named twice (the second's cells would replace the first's)")
+        if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column.startswith("measured_"):
+            continue
+        if not column.strip():
+            if any(_cell(row, column) for row in rows):
+                raise ParityError(f"{table}: a column without a name holds cells (name it, or delete its cells)")
+            continue
+        name = column.strip().lower()  # a column cut short ('mtp') means the one it begins, not the nearest ('tp')
+        # then a near spelling only (catalog.close_matches, at 0.5, offered 'isl' for 'chips')
+        close = [c for c in READ_COLUMNS if c.startswith(name)] + difflib.get_close_matches(name, READ_COLUMNS, 1, 0.7)
+        raise ParityError(f"{table}: unknown column {column!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                          + "; no case reads it, so each would take that input's default (the columns: docs/model.md; "
+                          "measured_*, note, split, source and the like are kept unread)")

@@ -105,16 +105,18 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
 
 
 def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, precision: Precision, isl: int,
-                  osl: int, rank_per_die: bool) -> list[dict[str, object]]:
-    return [refine_candidate(c, model, system, engine, precision, isl, osl, rank_per_die=rank_per_die) for c in chunk]
+                  osl: int, mtp_tokens: int, rank_per_die: bool) -> list[dict[str, object]]:
+    return [refine_candidate(c, model, system, engine, precision, isl, osl, mtp_tokens, rank_per_die) for c in chunk]
 
 
 def refine_candidates(candidates: Sequence[Candidate], model: str, system: str, engine: str, precision: Precision,
-                      isl: int, osl: int, processes: int = 1, rank_per_die: bool = False) -> list[dict[str, object]]:
-    """refine_candidate of each candidate, in order, one simulation per task over `processes` processes; one rank
-    per die of a multi-die package with `rank_per_die`."""
+                      isl: int, osl: int, processes: int = 1, mtp_tokens: int = 0,
+                      rank_per_die: bool = False) -> list[dict[str, object]]:
+    """refine_candidate of each candidate, in order, one simulation per task over `processes` processes;
+    `mtp_tokens` drafts a decode step, and one rank per die of a multi-die package with `rank_per_die`, as the
+    search ran."""
     run = functools.partial(_refine_chunk, model=model, system=system, engine=engine, precision=precision, isl=isl,
-                            osl=osl, rank_per_die=rank_per_die)
+                            osl=osl, mtp_tokens=mtp_tokens, rank_per_die=rank_per_die)
     return [row for part in map_chunks(run, [[c] for c in candidates], processes) for row in part]
 
 

@@ -73,6 +73,8 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     notes = sched.describe() + table.notes + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
                                 + (f" (front end: {bench.client.front_end.id})" if bench.client.front_end else
                                    " (the engine profile's ttft_overhead_s)"),
+                                f"simulated {len(client.requests)} requests of a trace (client profile "
+                                f"{bench.client.id}: its front end only)" if bench.trace else
                                 f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
                                 f"({bench.client.describe()}; sources: parity engines --clients)")
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
@@ -146,7 +148,8 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
-        f"simulated {len(client.requests)} requests from client profile {bench.client.id}")
+        f"simulated {len(client.requests)} requests "
+        + ("of a trace" if bench.trace else f"from client profile {bench.client.id}"))
     if (builds := p_sched.plan_builds) is not None:
         notes += (f"prefill workers build GEMM plans for each new token count: {builds.own_shapes} shapes on a rank's "
                   f"own tokens, {builds.gathered_shapes} on the group's, {builds.build_s * 1e3:.0f} ms each "
