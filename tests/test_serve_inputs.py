@@ -196,3 +196,41 @@ def test_a_power_budget_under_the_units_says_it_binds() -> None:
                            "nvidia-h100-sxm", "--format", "json")
     (plan,) = json.loads(output)
     assert code == 0 and plan["chips"] == 3920 and "the power budget runs 3,920 of the 10,000 chips" in plan["note"]
+
+
+def test_a_trace_runs_its_closed_form_rows_at_its_own_peak_load(tmp_path: Path) -> None:
+    """Memory per chip, the prefill share and the disaggregated worker sizing came from the closed-form model at
+    --concurrency's default 32 clients, which a trace replaces: 41.5 GB for three requests that never overlap on
+    Llama-3.1-8B and one H100. They now come from the trace's peak of requests in flight (here 1): the same
+    28.7 GB and 6% as `serve` at one client of its longest request (3,000 in, 150 out)."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,100,50\n0.5,3000,150\n2.5,200,100\n")
+    base = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "trtllm", "--format", "json")
+    code, output = _invoke(*base, "--trace", str(trace))
+    assert code == 0, output
+    replayed = json.loads(output)
+    code, output = _invoke(*base, "--isl", "3000", "--osl", "150", "--concurrency", "1")
+    one = json.loads(output)
+    assert replayed["memory_bytes_per_chip"] == one["memory_bytes_per_chip"] == pytest.approx(28.74e9, rel=1e-3)
+    assert replayed["prefill_utilization"] == one["prefill_utilization"] == pytest.approx(0.055, abs=1e-3)
+    assert replayed["note"].endswith("closed-form rows (memory per chip, prefill share) at the trace's peak of 1 "
+                                     "request in flight")
+
+
+def test_the_peak_in_flight_sums_the_workers_latest_records() -> None:
+    """Requests prefilling or running at once over every worker, each worker as of its latest record: 3 on the
+    prefill worker and 2 decoding (5), then the prefill worker drains to 1 while decodes reach 3 (4); NaN
+    without a timeline."""
+    from parity.simulate.results import SimResult
+
+    def record(t: float, worker: str, prefilling: int, running: int) -> dict:
+        return {"time_s": t, "worker": worker, "queued": 0, "prefilling": prefilling, "running": running,
+                "kv_used_fraction": 0.0}
+
+    timeline = (record(0.2, "decode 0", 0, 2), record(0.1, "prefill 0", 3, 0), record(0.3, "prefill 0", 1, 0),
+                record(0.4, "decode 0", 0, 3))
+    result = SimResult(latency={}, output_tokens_per_s=0.0, chips=1.0, duration_s=1.0, requests=4, decode_batch=1.0,
+                       preemptions=0, kv_capacity_tokens=1.0, timeline=timeline)
+    assert result.peak_in_flight() == 5.0
+    assert SimResult(latency={}, output_tokens_per_s=0.0, chips=1.0, duration_s=1.0, requests=4, decode_batch=1.0,
+                     preemptions=0, kv_capacity_tokens=1.0).peak_in_flight() != 0.0  # NaN

@@ -507,7 +507,18 @@ def _simulated(case: Case, prediction: Prediction, client: str | None, num_promp
         options["trace"] = tuple(trace)
     bench = benchmark_of(scenario, client, **options)
     workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
-    sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None)
+    sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None or bool(trace))
+    at_peak = ""
+    if trace:  # the closed-form rows (memory, prefill share, worker sizing) at the trace's own load, not --concurrency's
+        peak = max(1, math.ceil(sim.peak_in_flight()))
+        (again,) = predict_cases([dataclasses.replace(case, concurrency=peak)])
+        if again.feasible:
+            prediction, data = again, again.row()
+            sized = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
+            if sized != workers:
+                sim = simulate_scenario(scenario, bench, workers=sized, timeline=timeline is not None)
+            at_peak = (f"closed-form rows (memory per chip, prefill share{', worker sizing' if case.mode == 'disagg' else ''})"
+                       f" at the trace's peak of {peak:,} request{'s' if peak != 1 else ''} in flight")
     if timeline is not None:
         write_atomic(timeline, to_csv(sim.timeline) if sim.timeline else "time_s\n")
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
@@ -521,7 +532,8 @@ def _simulated(case: Case, prediction: Prediction, client: str | None, num_promp
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
     own = {} if (request_rate is not None or trace) else interval_bounds(
         scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(out["flags"]), "sim")
-    out |= nan | own | {"note": simulated_note(data["note"], sim.assumptions, scenario, bool(own))}
+    out |= nan | own | {"note": simulated_note(data["note"], (*sim.assumptions, at_peak) if at_peak else sim.assumptions,
+                                               scenario, bool(own))}
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
               "value": " / ".join(_number(sim.latency[k], 1e-3) for k in LATENCY_KEYS if k.startswith(name + "_"))}
              for name in ("ttft", "tpot", "itl", "e2e")]

@@ -63,6 +63,18 @@ class SimResult:
         """Decode speed one user sees [tokens/s]: 1 / mean TPOT."""
         return 1.0 / self.tpot_s
 
+    def peak_in_flight(self) -> float:
+        """Most requests prefilling or running at once over every worker, read from the timeline (NaN without
+        one); a request moving its KV between workers counts on neither."""
+        if not self.timeline:
+            return math.nan
+        now: dict[object, float] = {}
+        peak = 0.0
+        for record in sorted(self.timeline, key=lambda r: float(r["time_s"])):  # type: ignore[arg-type]
+            now[record["worker"]] = float(record["prefilling"]) + float(record["running"])  # type: ignore[arg-type]
+            peak = max(peak, sum(now.values()))
+        return peak
+
     def kv_flag(self) -> Flag | None:
         """A flag when the run is KV-bound (it preempted, or KV_BOUND_SHARE of its requests waited for KV room),
         else None."""
