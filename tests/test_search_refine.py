@@ -193,6 +193,28 @@ def test_a_p99_ttft_bound_orders_layouts_by_their_first_wave_and_skips_loads_it_
     assert _workers(disagg) == (2, 3) and first_wave_s(disagg) == 3.0
 
 
+def test_a_disaggregated_layout_is_also_tried_with_prefill_enough_for_its_first_wave() -> None:
+    """A disaggregated candidate of 8 clients a decode worker at 0.6 prefill workers each (4 prompts/s a prefill
+    worker: a 3 s first wave) under p99 TTFT 1 s: the same decode with 8 / (1 s x 4/s) = 2 prefill workers a decode
+    worker (one-chip workers: 1.6 chips -> 3.0, 100 -> 53.3 tok/s/chip), its first wave 1 s. Searched as a layout of
+    its own, the variant is what meets the bound (the stand-in p99 is 0.9 of the first wave); the original is
+    not run (3 s x FIRST_WAVE_LEAST_SHARE is over 1 s)."""
+    from dataclasses import replace
+
+    from parity.predict.refine import first_wave_s, percentile_probes, prefill_for_first_wave
+    from parity.simulate.targets import latency_target
+
+    disagg = replace(_candidate(100.0, True, ratio=0.6), chips=1.6, prefill_prompts_per_s=4.0)
+    more = prefill_for_first_wave(disagg, 1.0)
+    assert more is not None and more.prefill_workers_per_decode_worker == 2.0 and more.chips == pytest.approx(3.0)
+    assert more.tokens_per_s_per_chip == pytest.approx(53.33, abs=0.01) and first_wave_s(more) == 1.0
+    assert prefill_for_first_wave(disagg, 5.0) is None and prefill_for_first_wave(_load(1, 100), 1.0) is None
+    probes = percentile_probes([disagg], lambda c: {"meets_targets": True, "sim_ttft_p99_s": 0.9 * first_wave_s(c),
+                                                    "sim_tokens_per_s_per_chip": c.tokens_per_s_per_chip},
+                               [latency_target("p99:1s", "ttft")], budget=10)
+    assert [(c.prefill_workers_per_decode_worker, row["sim_meets_targets"]) for c, row in probes] == [(2.0, True)]
+
+
 def test_a_percentile_is_met_only_within_its_bound_after_the_mean_screen() -> None:
     """sim_meets: p99 0.9 s under 1 s meets; the same with a failed steady screen, or a failed (NaN)
     simulation, does not."""

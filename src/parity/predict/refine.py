@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from parity.errors import ParityError
 from parity.flags import joined
@@ -18,7 +19,7 @@ from parity.search import Candidate
 from parity.simulate.targets import LatencyTarget
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
-           "refine_candidates", "sim_meets", "first_wave_s", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS"]
+           "refine_candidates", "sim_meets", "first_wave_s", "prefill_for_first_wave", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -148,6 +149,20 @@ def first_wave_s(candidate: Candidate) -> float:
 FIRST_WAVE_LEAST_SHARE = 0.75
 
 
+def prefill_for_first_wave(candidate: Candidate, bound_s: float) -> Candidate | None:
+    """A disaggregated candidate whose first wave (first_wave_s) exceeds `bound_s` [s], with prefill workers enough
+    for it to fit: the prefill workers per decode worker raised to clients / (bound x prompt rate), their chips added
+    and its tok/s per chip lowered in proportion (more prefill only shortens the TTFT; the decode is the same). None
+    where the candidate is aggregated, has no prompt rate, or its first wave already fits."""
+    rate = candidate.prefill_prompts_per_s
+    if candidate.mode != "disagg" or not rate > 0 or not first_wave_s(candidate) > bound_s:
+        return None
+    ratio = candidate.concurrency / (bound_s * rate)
+    chips = candidate.chips + (ratio - candidate.prefill_workers_per_decode_worker) * candidate.layout.chips
+    return replace(candidate, prefill_workers_per_decode_worker=ratio, chips=chips,
+                   tokens_per_s_per_chip=candidate.tokens_per_s_per_chip * candidate.chips / chips)
+
+
 def _first_wave_bound(percentiles: Sequence[LatencyTarget]) -> float:
     """The tightest p99 TTFT bound among the targets [s] (inf: none), the one first_wave_s estimates."""
     return min((t.seconds for t in percentiles if t.metric == "ttft" and t.statistic == "p99"), default=math.inf)
@@ -163,7 +178,8 @@ def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candi
     p99 TTFT bound, the closed loop's first wave (first_wave_s) estimates each load's percentile: layouts go best
     estimated rate first (the most tok/s/chip of a load whose first wave fits the bound), each starting at that
     load, and loads whose first wave exceeds the bound by more than 1 / FIRST_WAVE_LEAST_SHARE are not run; without
-    such a bound, best steady rate first, from the lightest load. Of a layout's loads, those that could beat the best
+    such a bound, best steady rate first, from the lightest load. A disaggregated layout is also searched with
+    prefill workers enough for each load's first wave to fit the bound (prefill_for_first_wave), a layout of its own. Of a layout's loads, those that could beat the best
     simulated rate found so far (a steady rate of at least SIM_RATE_MARGIN of it) are searched for the heaviest
     that meets the targets. The next load probed is where the percentile, drawn as a line through the nearest
     loads that met and missed (through zero from a single one: a closed loop's first wave grows with its clients),
@@ -184,6 +200,9 @@ def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candi
     for c in candidates:
         if plausible(c):
             layouts.setdefault((c.mode, c.layout, c.decode_layout), []).append(c)
+        if (more := prefill_for_first_wave(c, bound)) is not None:  # its loads apart: fewer tok/s/chip each
+            wave[id(more)] = first_wave_s(more)
+            layouts.setdefault((c.mode, c.layout, c.decode_layout, "first wave"), []).append(more)
     probes: list[tuple[Candidate, dict[str, object]]] = []
     best = 0.0
 
