@@ -138,3 +138,21 @@ def test_the_search_caption_gives_a_small_best_rate_in_three_figures() -> None:
                                    "--refine", "0"])
     assert out.exit_code == 0, out.output
     assert "Best under TPOT 50 ms: 0.376 tok/s/chip" in " ".join(out.output.split())
+
+
+def test_a_missed_ttft_target_names_the_fastest_ttft_a_prefill_sized_for_speed_reaches() -> None:
+    """Llama-3.1-8B, disaggregated workers of one H100, generic engine. With no prefill option meeting the TTFT
+    target, each decode layout keeps its cheapest prefill (the full 8,192-token step: 500 ms), but a prefill of one
+    1,024-token prompt a step reaches 81.1 ms: the figure a refusal names, whatever the target, and a target just
+    above it is met."""
+    m, s, profile, cal, precision = setup("llama-3.1-8b", "hgx-h100", "generic")
+
+    def search(ttft_s: float):
+        return search_serving(m, s, profile, cal, precision, 1024, 1024, 0.05, ttft_s, chips=1, modes=("disagg",))
+
+    tight, tighter = search(0.080), search(0.010)
+    assert tight.best is None and tighter.best is None
+    assert tight.fastest_ttft_s == tighter.fastest_ttft_s == pytest.approx(0.0811, abs=5e-5)
+    assert tight.binding() == "the TTFT target 80 ms binds: the fastest configuration that fits reaches 81.1 ms"
+    met = search(tight.fastest_ttft_s * (1 + 1e-9))
+    assert met.best is not None and met.best.ttft_s <= tight.fastest_ttft_s * (1 + 1e-9)
