@@ -4,8 +4,8 @@ the best configuration under latency targets.
 
 Aggregated candidates run the full closed-loop serving model (`serving.serve_aggregated`) on arrays
 of (layout, concurrency). Disaggregated candidates pair a decode layout and batch with the prefill
-layout that serves its prompts on the fewest chips (rate matching: prefill workers sized to a target
-utilisation), the usual way such deployments are planned.
+layout that serves its prompts on the fewest chips (rate matching: prefill workers sized to the engine's
+`disagg_prefill_utilization`, as `parity serve` sizes them), the usual way such deployments are planned.
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ from parity.units import duration_text
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
            "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
            "DEFAULT_CONCURRENCY",
-           "MAX_WORKER_CHIPS",
-           "PREFILL_UTILIZATION"]
+           "MAX_WORKER_CHIPS"]
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
                        4096)
-PREFILL_UTILIZATION = 0.8  # disaggregated prefill workers sized to run this busy (an assumption)
 MAX_WORKER_CHIPS = 128  # serving workers searched up to this many chips (or the scale-up domain)
 
 # narrowest first: the format a deployment uses if the chip runs it natively
@@ -260,7 +258,8 @@ def prefill_rates(model: Model, system: System, grid: LayoutGrid, precision: Pre
                                     reserve_fraction=1.0 - profile.kv_memory_fraction)
     # a prompt waits for a rank (M/M/1-like at the target utilisation, scaled by the profile's burstiness)
     service = step / grid.attn_dp
-    wait = profile.burstiness * PREFILL_UTILIZATION / (1 - PREFILL_UTILIZATION) * service
+    busy = profile.disagg_prefill_utilization
+    wait = profile.burstiness * busy / (1 - busy) * service
     return {"step": step, "prompt_rate": prompt_rate, "wait": wait, "fits": np.asarray(prefill_mem.fits)}
 
 
@@ -292,10 +291,10 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
         usable = usable & (option_ttft <= ttft_s)
     # chips per output token/s: decode chips + prefill chips for the prompts that rate needs
     per_rate = (d["chips"] / d["out_rate"])[:, None] + np.where(
-        usable, prefill_chips / (osl * p["prompt_rate"] * PREFILL_UTILIZATION), np.inf)[None, :]
+        usable, prefill_chips / (osl * p["prompt_rate"] * profile.disagg_prefill_utilization), np.inf)[None, :]
     best_prefill = np.argmin(per_rate, axis=1)
     per_chip = 1.0 / per_rate[np.arange(n), best_prefill]
-    ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best_prefill] * PREFILL_UTILIZATION)
+    ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best_prefill] * profile.disagg_prefill_utilization)
     chips = d["chips"] + ratio * prefill_chips[best_prefill]
     return {"index": d["index"], "prefill_index": layout_of[best_prefill], "prefill_tokens": chunk_of[best_prefill],
             "concurrency": d["batch"] * grid.attn_dp[d["index"]], "ttft": option_ttft[best_prefill], "tpot": d["tpot"],
@@ -365,7 +364,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
     notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker"
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
-             f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching), their steps "
+             f"disaggregated prefill workers sized for {profile.disagg_prefill_utilization:.0%} utilisation (the engine's "
+             "disagg_prefill_utilization, rate matching), their steps "
              f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target",
              "a load is at most what a rank's KV cache holds (more clients would only queue for a slot), so a "
              "layout's largest load is its KV capacity where that lies within the concurrency grid",
