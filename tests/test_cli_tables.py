@@ -12,12 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity.cli import cli
+from parity.report.tables import count, money, scaled
 
 LLAMA = ("--model", "llama-3.1-8b", "--system", "hgx-h100")
 COMMANDS = [
     ("chips",), ("systems",), ("models",), ("engines",), ("show", "910c"), ("model", "deepseek-r1"), ("policy",),
     ("policy", "--at-threshold", "h100", "--model", "llama-3.1-8b"),
     ("fleet", "--model", "llama-3.1-8b", "--demand", "2e12 tokens/day"),
+    ("fleet", "--model", "llama-3.1-70b", "--demand", "1e15 tokens/s"),  # the largest demand: 1.5 T chips
+    ("fleet", "--model", "llama-3.1-70b", "--power-mw", "1000000"),  # the largest power budget, 1 TW
     ("search", *LLAMA), ("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0"),
     ("train", *LLAMA), ("train", *LLAMA, "--search"),
     ("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--search"),  # long layouts
@@ -108,6 +111,24 @@ def test_fleet_for_a_power_budget_shows_what_it_serves() -> None:
     out = table("fleet", "--model", "llama-3.1-8b", "--chips", "h100", "--power-mw", "10", columns=80)
     header = out.splitlines()[1]
     assert "T tokens/day served" in header and "of demand" not in out
+
+
+def test_counts_and_money_read_in_three_figures_at_any_magnitude() -> None:
+    """Fleet cells: whole below a million, then M, B, T (short scale) and an exponent past a thousand trillion;
+    dollars keep their cents' worth of M and B as before. Figures rounded first: 999.6 M chips read 1 B."""
+    assert [count(v) for v in (8, 31_752.4, 1_234_567, 686_695_272, 999.6e6, 1.53e12, 1.5e15)] == [
+        "8", "31,752", "1.23 M", "687 M", "1 B", "1.53 T", "1.5e+15"]
+    assert [money(v) for v in (None, 13_500, 404.6e6, 1.3849e9, 23.28e12, 2.07e16)] == [
+        "-", "$13,500", "$404.6 M", "$1.38 B", "$23.28 T", "$2.07e+16"]
+    assert [scaled(1)(v) for v in (999_999_999.0, 1_483_758_838.0)] == ["999,999,999", "1.48e+09"]
+
+
+def test_fleet_at_the_largest_demand_prints_chips_and_dollars_a_reader_can_read() -> None:
+    """Llama-3.1-70B at 1e15 tokens/s (the --demand ceiling): 1,533,766,728,672 H20s costing
+    "$20,705,850.84 B" in a table 91 columns wide at 80; now 1.53 T chips and $2.07e+16 within 80."""
+    out = table("fleet", "--model", "llama-3.1-70b", "--demand", "1e15 tokens/s", columns=80)
+    (h20,) = [line for line in out.splitlines() if line.startswith("nvidia-h20 ")]
+    assert h20.split()[1:3] == ["1.53", "T"] and "$2.07e+16" in h20
 
 
 def test_train_search_counts_layouts_with_thousands_separators() -> None:

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parity import catalog
 from parity.cli import cli
@@ -61,6 +63,52 @@ def test_all_kv_offloaded_is_bounded_by_host_memory() -> None:
     dep = dataclasses.replace(_dep(offload_weights=1.0), system=small)
     with pytest.raises(InfeasiblePlan, match="exceeds the host memory"):
         deployment_memory(dep, 1.0, 1000.0, 1.0)
+
+
+def test_device_keeps_only_its_share_where_the_host_bounds_capacity() -> None:
+    """offload_kv 0.75 on the 100 GB round chip: ~89 GB of room for the device's 1,000 B a token and the
+    host's 200 GB for its 3,000 B a token, so the host bounds capacity at 200e9 / 3,000 = 66,666,667 tokens
+    (the device alone would hold ~89 M). The 10 x 1,000 tokens of 4,000 B still keep only a quarter,
+    10 MB, on the device and 30 MB on the host: the host bound limits capacity, it is not device memory."""
+    plain = deployment_memory(_dep(), 10.0, 1000.0, 10.0)
+    moved = deployment_memory(_dep(offload_kv=0.75), 10.0, 1000.0, 10.0)
+    assert float(moved.kv_bytes) == pytest.approx(10e6) and float(moved.host_kv_bytes) == pytest.approx(30e6)
+    assert float(plain.used_bytes - moved.used_bytes) == pytest.approx(30e6)
+    assert float(moved.kv_token_capacity) == pytest.approx(200e9 / 3000)
+    everything = deployment_memory(_dep(offload_kv=1.0), 10.0, 1000.0, 10.0)
+    assert float(everything.kv_bytes) == 0.0
+    assert float(plain.used_bytes - everything.used_bytes) == pytest.approx(40e6)
+    over = deployment_memory(_dep(offload_kv=1.0), 10.0, 6e6, 10.0)  # 240 GB of KV for the host's 200 GB
+    assert not bool(over.fits) and float(over.free_bytes) == pytest.approx(200e9 - 240e9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(low=st.floats(0.0, 1.0), high=st.floats(0.0, 1.0), weights=st.floats(0.0, 1.0),
+       sequences=st.floats(1.0, 1e4), context=st.floats(1.0, 1e6))
+def test_device_memory_never_grows_with_the_offloaded_kv_share(low: float, high: float, weights: float,
+                                                               sequences: float, context: float) -> None:
+    """For the same sequences, more KV offloaded never raises device memory, and the KV on the device and
+    on the host add up to the whole cache."""
+    low, high = min(low, high), max(low, high)
+    less = deployment_memory(_dep(offload_kv=low, offload_weights=weights), sequences, context, 10.0)
+    more = deployment_memory(_dep(offload_kv=high, offload_weights=weights), sequences, context, 10.0)
+    assert float(more.used_bytes) <= float(less.used_bytes) * (1 + 1e-12)
+    whole = sequences * context * 4000.0
+    for plan in (less, more):
+        assert float(plan.kv_bytes + plan.host_kv_bytes) == pytest.approx(whole, rel=1e-9)
+
+
+def test_gb200_llama_70b_memory_falls_in_step_with_the_offloaded_share() -> None:
+    """Llama-3.1-70B at tp 4, bf16 KV: 80 layers x 8 heads x 128 x 2 (K, V) x 2 B / 4 ranks = 81,920 B a token
+    per chip. 32 clients of 1,024 + 1,024 tokens hold 1,024 + 512 each on average (pages allocated as the
+    output grows): 32 x 1,536 x 81,920 B = 4.027 GB a chip, of which 0.75 and 1 leave the device."""
+    row = {"model": "llama-3.1-70b", "system": "gb200-nvl72", "tp": 4, "isl": 1024, "osl": 1024, "concurrency": 32}
+    shares = (0.0, 0.25, 0.75, 1.0)
+    memory = [p.memory_bytes_per_chip for p in
+              predict_rows([{**row, "offload_kv": share} for share in shares], model_kind="steady")]
+    kv = 32 * 1536 * 81920
+    for share, used in zip(shares, memory):
+        assert memory[0] - used == pytest.approx(share * kv, rel=1e-9)
 
 
 def test_a_system_without_host_link_refuses_offload() -> None:

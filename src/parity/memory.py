@@ -31,7 +31,12 @@ STARTUP_RESERVE_BYTES = 2e9
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemoryPlan:
-    """Memory of one device [B]. kv_bytes is what the workload's sequences need."""
+    """Memory of one device [B]. kv_bytes is the KV cache the workload's sequences keep on the device.
+
+    host_kv_bytes [B]: the share of that KV cache kept in host CPU memory instead (offload), and
+    host_room_bytes [B]: the host memory the device may fill with it (infinite without offload); the
+    per-token figures split the same way. Device memory (used_bytes) counts only what stays on the device.
+    """
 
     capacity_bytes: Num
     weight_bytes: Num
@@ -39,15 +44,20 @@ class MemoryPlan:
     activation_bytes: Num
     kv_bytes: Num
     kv_bytes_per_token: Num
+    host_kv_bytes: Num = 0.0
+    host_kv_bytes_per_token: Num = 0.0
+    host_room_bytes: Num = float("inf")
 
     @property
     def used_bytes(self) -> Num:
+        """[B] of device memory in use: weights, reserve, activations and the KV kept on the device."""
         return self.weight_bytes + self.reserve_bytes + self.activation_bytes + self.kv_bytes
 
     @property
     def free_bytes(self) -> Num:
-        """Room left for KV cache beyond what the workload needs (negative: does not fit)."""
-        return self.capacity_bytes - self.used_bytes
+        """Room left for KV cache beyond what the workload needs, on the device or in the host memory it
+        offloads to, whichever is tighter (negative: does not fit) [B]."""
+        return np.minimum(self.capacity_bytes - self.used_bytes, self.host_room_bytes - self.host_kv_bytes)
 
     @property
     def fits(self) -> Num:
@@ -55,9 +65,12 @@ class MemoryPlan:
 
     @property
     def kv_token_capacity(self) -> Num:
-        """Tokens of KV cache the device can hold next to its weights [tokens]."""
+        """Tokens of KV cache the device can hold next to its weights, with the share it offloads bounded by
+        the host memory [tokens]."""
         room = self.capacity_bytes - self.weight_bytes - self.reserve_bytes - self.activation_bytes
-        return np.maximum(room, 0.0) / np.maximum(self.kv_bytes_per_token, 1e-30)
+        device = np.maximum(room, 0.0) / np.maximum(self.kv_bytes_per_token, 1e-30)
+        host = np.maximum(self.host_room_bytes, 0.0) / np.maximum(self.host_kv_bytes_per_token, 1e-30)
+        return np.minimum(device, host)
 
     def largest_term(self) -> str:
         terms = {"weights": self.weight_bytes, "KV cache": self.kv_bytes, "activations": self.activation_bytes,

@@ -4,8 +4,8 @@ the best configuration under latency targets.
 
 Aggregated candidates run the full closed-loop serving model (`serving.serve_aggregated`) on arrays
 of (layout, concurrency). Disaggregated candidates pair a decode layout and batch with the prefill
-layout that serves its prompts on the fewest chips (rate matching: prefill workers sized to a target
-utilisation), the usual way such deployments are planned.
+layout that serves its prompts on the fewest chips (rate matching: prefill workers sized to the engine's
+`disagg_prefill_utilization`, as `parity serve` sizes them), the usual way such deployments are planned.
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ from parity.units import duration_text
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
            "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
            "DEFAULT_CONCURRENCY",
-           "MAX_WORKER_CHIPS",
-           "PREFILL_UTILIZATION"]
+           "MAX_WORKER_CHIPS"]
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
                        4096)
-PREFILL_UTILIZATION = 0.8  # disaggregated prefill workers sized to run this busy (an assumption)
 MAX_WORKER_CHIPS = 128  # serving workers searched up to this many chips (or the scale-up domain)
 
 # narrowest first: the format a deployment uses if the chip runs it natively
@@ -109,7 +107,7 @@ class SearchResult:
     targets: dict[str, float] = field(default_factory=dict)
     assumptions: tuple[str, ...] = ()
     fastest_tpot_s: float = float("inf")  # the lowest TPOT [s] of any configuration that fits
-    fastest_ttft_s: float = float("inf")  # the lowest TTFT [s] of any configuration that fits
+    fastest_ttft_s: float = float("inf")  # the lowest TTFT [s] any configuration that fits reaches
 
     def per_package(self, dies: int) -> SearchResult:
         """This search, run one rank per die (hardware.per_die), with every configuration counted per package of
@@ -262,7 +260,8 @@ def prefill_rates(model: Model, system: System, grid: LayoutGrid, precision: Pre
                                     reserve_fraction=1.0 - profile.kv_memory_fraction)
     # a prompt waits for a rank (M/M/1-like at the target utilisation, scaled by the profile's burstiness)
     service = step / grid.attn_dp
-    wait = profile.burstiness * PREFILL_UTILIZATION / (1 - PREFILL_UTILIZATION) * service
+    busy = profile.disagg_prefill_utilization
+    wait = profile.burstiness * busy / (1 - busy) * service
     return {"step": step, "prompt_rate": prompt_rate, "wait": wait, "fits": np.asarray(prefill_mem.fits)}
 
 
@@ -277,7 +276,8 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
                    profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
                    ttft_s: float | None = None, mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
     """Decode layouts x batches, each with its best prefill layout and step size (fewest chips per prompt/s
-    among those whose TTFT meets `ttft_s`, when any does)."""
+    among those whose TTFT meets `ttft_s`, when any does). fastest_ttft: the lowest TTFT [s] of any prefill option
+    that fits, whichever the target picked (a candidate's ttft is that of the option sized for the target)."""
     d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency, mtp)
     chunks = prefill_chunks(profile, isl)
     runs = [prefill_rates(model, system, grid, precision, cal, profile, isl, tokens) for tokens in chunks]
@@ -293,14 +293,16 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
         usable = usable & (option_ttft <= ttft_s)
     # chips per output token/s: decode chips + prefill chips for the prompts that rate needs
     per_rate = (d["chips"] / d["out_rate"])[:, None] + np.where(
-        usable, prefill_chips / (osl * p["prompt_rate"] * PREFILL_UTILIZATION), np.inf)[None, :]
+        usable, prefill_chips / (osl * p["prompt_rate"] * profile.disagg_prefill_utilization), np.inf)[None, :]
     best_prefill = np.argmin(per_rate, axis=1)
     per_chip = 1.0 / per_rate[np.arange(n), best_prefill]
-    ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best_prefill] * PREFILL_UTILIZATION)
+    ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best_prefill] * profile.disagg_prefill_utilization)
     chips = d["chips"] + ratio * prefill_chips[best_prefill]
     return {"index": d["index"], "prefill_index": layout_of[best_prefill], "prefill_tokens": chunk_of[best_prefill],
             "concurrency": d["batch"] * grid.attn_dp[d["index"]], "ttft": option_ttft[best_prefill], "tpot": d["tpot"],
-            "per_chip": per_chip, "chips": chips, "ratio": ratio, "prompt_rate": p["prompt_rate"][best_prefill], "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0)}
+            "per_chip": per_chip, "chips": chips, "ratio": ratio, "prompt_rate": p["prompt_rate"][best_prefill],
+            "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0),
+            "fastest_ttft": np.full(n, option_ttft[p["fits"]].min() if p["fits"].any() else np.inf)}
 
 
 def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
@@ -339,6 +341,9 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         return np.concatenate([np.asarray(r.get(key, np.zeros(len(r["index"]))), dtype=float) for r in runs.values()])
 
     ttft, tpot, per_chip = column("ttft"), column("tpot"), column("per_chip")
+    # the lowest TTFT each configuration can reach: a disaggregated one's with its prefill sized for speed, not
+    # for the target (which keeps the cheapest prefill when none meets it)
+    quickest = np.concatenate([np.asarray(r.get("fastest_ttft", r["ttft"]), dtype=float) for r in runs.values()])
     ok = column("fits").astype(bool) & np.isfinite(tpot) & np.isfinite(ttft) & (per_chip > 0)
     meets = ok & (tpot <= (tpot_s or np.inf)) & (ttft <= (ttft_s or np.inf))
 
@@ -363,7 +368,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
     notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker"
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
-             f"disaggregated prefill workers sized for {PREFILL_UTILIZATION:.0%} utilisation (rate matching), their steps "
+             f"disaggregated prefill workers sized for {profile.disagg_prefill_utilization:.0%} utilisation (the engine's "
+             "disagg_prefill_utilization, rate matching), their steps "
              f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target",
              "a load is at most what a rank's KV cache holds (more clients would only queue for a slot), so a "
              "layout's largest load is its KV capacity where that lies within the concurrency grid",
@@ -372,7 +378,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
                         meeting=tuple(candidate(int(i)) for i in np.flatnonzero(meets)) if meeting else (),
                         targets={"tpot_s": tpot_s or float("inf"), "ttft_s": ttft_s or float("inf")},
                         assumptions=notes, fastest_tpot_s=float(tpot[ok].min()) if ok.any() else float("inf"),
-                        fastest_ttft_s=float(ttft[ok].min()) if ok.any() else float("inf"))
+                        fastest_ttft_s=float(quickest[ok].min()) if ok.any() else float("inf"))
 
 
 def search_spanning(model: Model, system: System, profile: EngineProfile, calibration: Calibration,

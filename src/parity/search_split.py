@@ -16,7 +16,7 @@ from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision
-from parity.search import (DEFAULT_CONCURRENCY, MAX_WORKER_CHIPS, PREFILL_UTILIZATION, decode_rates, grid_of_sizes,
+from parity.search import (DEFAULT_CONCURRENCY, MAX_WORKER_CHIPS, decode_rates, grid_of_sizes,
                            kv_transfer_s, prefill_rates, worker_sizes)
 
 __all__ = ["Split", "SplitSearch", "search_split", "fleet_output_rate"]
@@ -58,11 +58,12 @@ class SplitSearch:
 
 
 def fleet_output_rate(decode_workers: np.ndarray, out_rate: np.ndarray, prefill_workers: np.ndarray,
-                      prompt_rate: np.ndarray, osl: float) -> tuple[np.ndarray, np.ndarray]:
+                      prompt_rate: np.ndarray, osl: float, utilization: float) -> tuple[np.ndarray, np.ndarray]:
     """(output tokens/s of the fleet, True where prefill limits it): min(decode workers x their output
-    rate, prefill workers x their prompt rate x the rate-matching utilisation x osl tokens per prompt)."""
+    rate, prefill workers x their prompt rate x the rate-matching `utilization` (the engine's
+    disagg_prefill_utilization) x osl tokens per prompt)."""
     decode = decode_workers * out_rate
-    prefill = prefill_workers * prompt_rate * PREFILL_UTILIZATION * osl
+    prefill = prefill_workers * prompt_rate * utilization * osl
     return np.minimum(decode, prefill), prefill < decode
 
 
@@ -98,10 +99,11 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
               + kv_transfer_s(model, prefill_precision, isl, link, pgrid.chips))
     n_d = np.floor(decode_budget / d["chips"])[:, None]
     n_p = np.floor(prefill_budget / pgrid.chips)[None, :]
-    rate, prefill_bound = fleet_output_rate(n_d, d["out_rate"][:, None], n_p, p["prompt_rate"][None, :], osl)
+    busy = profile.disagg_prefill_utilization
+    rate, prefill_bound = fleet_output_rate(n_d, d["out_rate"][:, None], n_p, p["prompt_rate"][None, :], osl, busy)
     # the side with room to spare uses only the workers the other side keeps busy
     used_d = np.minimum(n_d, np.ceil(rate / d["out_rate"][:, None] - 1e-9))
-    used_p = np.minimum(n_p, np.ceil(rate / (p["prompt_rate"][None, :] * PREFILL_UTILIZATION * osl) - 1e-9))
+    used_p = np.minimum(n_p, np.ceil(rate / (p["prompt_rate"][None, :] * busy * osl) - 1e-9))
     chips = used_d * d["chips"][:, None] + used_p * pgrid.chips[None, :]
     ok = (d["fits"][:, None] & p["fits"][None, :] & (n_d >= 1) & (n_p >= 1) & np.isfinite(rate) & (rate > 0)
           & (d["tpot"][:, None] <= (tpot_s or np.inf)) & (ttft_p[None, :] <= (ttft_s or np.inf)))
@@ -127,6 +129,6 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
     notes = (f"engine profile {profile.id}; prefill on {prefill_system.id} ({prefill_precision.weights}), decode on "
              f"{decode_system.id} ({decode_precision.weights})"
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
-             f"prefill workers run at {PREFILL_UTILIZATION:.0%} utilisation; KV over the slower scale-out link "
-             f"({link / 1e9:g} GB/s per chip)")
+             f"prefill workers run at {busy:.0%} utilisation (the engine's disagg_prefill_utilization); KV over the "
+             f"slower scale-out link ({link / 1e9:g} GB/s per chip)")
     return SplitSearch(evaluated=int(ok.size), best=tuple(best), assumptions=notes)

@@ -276,16 +276,15 @@ def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens
                           step_tokens, reserve_fraction, reserve_bytes)
     if not (dep.offload_kv or dep.offload_weights):
         return plan
-    # the offloaded shares live in host memory: the device keeps 1 - share of each. The KV a device can
-    # hold is then bounded by its own room and by the host memory left after the offloaded weights; the
-    # per-token charge is the larger of the two rates so that kv_token_capacity and fits honour both
+    # the offloaded shares live in host memory: the device keeps 1 - share of each. The offloaded KV fills
+    # the host memory the offloaded weights leave, which bounds the KV a device can hold beside its own room
     full = plan.weight_bytes
-    plan = dataclasses.replace(plan, weight_bytes=full * (1.0 - dep.offload_weights))
-    room = np.maximum(plan.capacity_bytes - plan.weight_bytes - plan.reserve_bytes - plan.activation_bytes, 0.0)
     host_room = dep.system.host_memory_bytes - dep.offload_weights * full
     if np.any(host_room < 0):
         raise InfeasiblePlan(f"offload_weights: {dep.offload_weights:.0%} of the weights exceeds the host memory "
                              f"({dep.system.host_memory_bytes / 1e9:,.0f} GB per chip)")
-    rate = np.maximum(1.0 - dep.offload_kv, dep.offload_kv * room / np.maximum(host_room, 1e-30))
-    return dataclasses.replace(plan, kv_bytes=plan.kv_bytes * rate,
-                               kv_bytes_per_token=np.maximum(plan.kv_bytes_per_token * rate, 1e-30))
+    kept, moved = 1.0 - dep.offload_kv, dep.offload_kv
+    return dataclasses.replace(plan, weight_bytes=full * (1.0 - dep.offload_weights),
+                               kv_bytes=kept * plan.kv_bytes, host_kv_bytes=moved * plan.kv_bytes,
+                               kv_bytes_per_token=kept * plan.kv_bytes_per_token,
+                               host_kv_bytes_per_token=moved * plan.kv_bytes_per_token, host_room_bytes=host_room)

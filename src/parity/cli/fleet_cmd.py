@@ -12,18 +12,14 @@ from parity.cli.mtp import mtp_option
 from parity.cli.values import CHIPS, TOKENS, Quantity, Real, Targets, targets_options
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
-from parity.report.tables import Column, percent, plain, reached, scaled
-
-
-def _money(value: object) -> str:
-    return "-" if value is None else f"${float(value) / 1e9:,.2f} B" if float(value) >= 1e9 else \
-        f"${float(value) / 1e6:,.1f} M"
+from parity.report.tables import Column, money, percent, plain, reached, scaled
+from parity.report.tables import count as count_cell  # --count names the demand's tokens here
 
 
 @cli.command()
 @click.option("--model", required=True, help="catalog model or config.json")
 @click.option("--demand", "demand_tps", type=Quantity("tokens_per_s", "2e12 tokens/day", most=1e15), default=None,
-              help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean)')
+              help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean; at most 1e15 tokens/s)')
 @click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
               help="comma-separated chip kinds")
 @targets_options()
@@ -60,8 +56,9 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
                Column("weights", "format", plain, "left", wide=True),
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
-               Column("chips", "chips", reached(scaled(1))), Column("systems", "systems", reached(scaled(1)), wide=True),
-               Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", _money),
+               Column("chips", "chips", reached(count_cell)),
+               Column("systems", "systems", reached(count_cell), wide=True),
+               Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", money),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else percent(v))]

@@ -75,7 +75,8 @@ class EngineProfile:
     prefill itself (KV-transfer setup, the router's hand-off between workers, polling).
     disagg_decode_batch: sequences per decode rank a disaggregated deployment is sized for when the
     number of decode workers is not given (workers = clients / (this x attention DP));
-    disagg_prefill_utilization: how busy prompts keep prefill workers when their number is not given.
+    disagg_prefill_utilization: how busy prompts keep prefill workers when their number is not given (serve) and
+    the utilisation the layout search sizes prefill workers for (search.search_serving, search_split).
     fp8_kv_cache: by default the engine stores KV in FP8 when the weights are 8-bit or narrower.
     attention_format: the number format the engine's attention math runs in by default (bf16: KV
     read in its storage format and dequantised; fp8: FP8 attention kernels, e.g. FlashMLA-FP8).

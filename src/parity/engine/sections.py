@@ -12,7 +12,7 @@ __all__ = ["ProfileSection", "IDENTITY", "PROFILE_SECTIONS", "section_of"]
 _READERS = {"both": "read by both models (parity.serving, parity.simulate)",
             "steady": "read by the steady-state model (parity.serving) alone",
             "sizing": ("read by the steady-state model (parity.serving), whose worker counts a simulated prediction "
-                       "runs (predict.simulated)"),
+                       "runs (predict.simulated), and by the layout search (parity.search) sizing prefill workers"),
             "simulator": "read by the simulator (parity.simulate) alone"}
 
 

@@ -26,8 +26,9 @@ REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s
                "sim_tpot_p90_s", "sim_tpot_p99_s", "sim_tokens_per_s_per_chip", "sim_tokens_per_s_per_user",
                "sim_chips", "sim_case", "sim_flags")
 MAX_DECODE_WORKERS = 8  # a disaggregated candidate is simulated on at most this many decode workers
-# and with at most this many times the prefill workers per decode worker the search sized (at 80% utilisation: at
-# least 53% busy), so that a small ratio does not need many decode workers to be met in whole workers
+# and with at most this many times the prefill workers per decode worker the search sized (at the engine's
+# disagg_prefill_utilization u: at least u / 1.5 busy, 47% for the generic engine's 70%), so that a small ratio does
+# not need many decode workers to be met in whole workers
 OVER_PROVISION = 1.5
 # a configuration is worth simulating against percentile targets when its steady rate is at least this share of the
 # best simulated rate found: the simulated rate of a configuration runs near its steady one, not always below it

@@ -134,12 +134,12 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
         if not feasible:
             out.append(_failed(s.case_id, _unfit(s, result, at)))
             continue
-        used = at(mem.weight_bytes) + at(mem.reserve_bytes) + at(mem.activation_bytes) + at(mem.kv_bytes)
         out.append(Prediction(
             case_id=s.case_id, ttft_s=at(result.ttft_s), tpot_s=at(result.tpot_s),
             output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
             output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
-            memory_bytes_per_chip=min(used, at(mem.capacity_bytes)), feasible=True, note="; ".join(notes),
+            memory_bytes_per_chip=min(at(mem.used_bytes), at(mem.capacity_bytes)), feasible=True,
+            note="; ".join(notes),
             flags=tuple(filter(None, (kv_load_flag(at(result.kv_waiting), s.concurrency),))),
             extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
                    "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}))

@@ -26,7 +26,7 @@ from parity.predict import predict_rows
 from parity.report.accuracy_page import METRIC_NAMES
 from parity.report.page import SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
-from parity.report.tables import percent, write_atomic
+from parity.report.tables import money, percent, write_atomic
 from parity.report.timeline import simulated_run
 from parity.search import best_precision, search_serving
 from parity.validate import SCORED_SPLITS, case_errors, scores
@@ -281,7 +281,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     plans = plan_fleet(model, [catalog.chip(c) for c in spec.fleet_chips], profile,
                        spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl)
     fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),
-                   _num(p.power_w / 1e6, 1), "-" if p.cost_usd is None else f"${p.cost_usd / 1e6:,.0f}&nbsp;M",
+                   _num(p.power_w / 1e6, 1), money(p.cost_usd).replace(" ", "&nbsp;"),
                    _e(p.price_source), _e(p.note)] for p in plans]
     page.section(
         "fleet", f"Fleet: {_count(spec.fleet_demand_tokens_per_day)} tokens a day of {_e(model.name)}",

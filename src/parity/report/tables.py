@@ -27,7 +27,8 @@ from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["Column", "render_text", "to_markdown", "to_json", "to_csv", "write_atomic", "FORMATS",
-           "plain", "scaled", "ratio", "percent", "to_builtin", "with_interval", "terminal_width"]
+           "plain", "scaled", "count", "money", "ratio", "percent", "to_builtin", "with_interval", "terminal_width",
+           "DIGITS_SHOWN_WHOLE"]
 
 FORMATS = ("table", "json", "csv")
 
@@ -74,16 +75,58 @@ def plain(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+# a figure is written whole (31,752) up to this many integer digits, and with its significant figures and an
+# exponent beyond (1.53e+12): thirteen digits of a chip count or a price claim a precision no model has, and widen
+# a table past any terminal
+DIGITS_SHOWN_WHOLE = 9
+
+
 def scaled(factor: float, digits: int = 3) -> Callable[[Any], str]:
-    """Formatter that divides by `factor` (e.g. 1e12 for a TFLOP/s column) and keeps `digits` figures."""
+    """Formatter that divides by `factor` (e.g. 1e12 for a TFLOP/s column) and keeps `digits` figures (whole
+    numbers up to DIGITS_SHOWN_WHOLE digits)."""
     def show(value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "-"
         if isinstance(value, str):
             return value
         x = float(value) / factor
+        if abs(x) >= 10 ** DIGITS_SHOWN_WHOLE:
+            return f"{x:.{digits}g}"
         return f"{x:,.0f}" if abs(x) >= 10 ** digits else f"{x:.{digits}g}"
     return show
+
+
+# the word-prefixes of large counts and sums, largest first (short scale: B is 1e9); past a thousand of the
+# largest a figure takes an exponent
+_LARGE = ((1e12, "T"), (1e9, "B"), (1e6, "M"))
+
+
+def count(value: Any) -> str:
+    """A large count for people in three figures: 31,752 whole below a million, then 1.72 M, 687 M, 1.53 B,
+    4.2 T, and 1.5e+15 past a thousand trillion; '-' where there is none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    x = float(f"{float(value):.3g}")  # rounded first, so 999.6 M reads 1 B, not 1e+03 M
+    if abs(x) < 1e6:
+        return f"{float(value):,.0f}"
+    if abs(x) >= 1e15:
+        return f"{x:.3g}"
+    unit, name = next((u, n) for u, n in _LARGE if abs(x) >= u)
+    return f"{x / unit:.3g} {name}"
+
+
+def money(value: Any) -> str:
+    """US dollars for people [USD]: $12,000, $404.6 M, $1.38 B, $4.57 T, and $2.07e+16 past a thousand trillion;
+    '-' where there is no price."""
+    if value is None:
+        return "-"
+    usd = float(value)
+    if abs(usd) >= 1e15:
+        return f"${usd:.3g}"
+    for (unit, name), decimals in zip(_LARGE, (2, 2, 1)):
+        if abs(usd) >= unit:
+            return f"${usd / unit:,.{decimals}f} {name}"
+    return f"${usd:,.0f}"
 
 
 def with_interval(value: float, low: float, high: float, factor: float = 1.0, digits: int = 3) -> str:
