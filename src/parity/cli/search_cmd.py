@@ -182,6 +182,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"that passed, on {layouts} layouts, the simulator bisected each layout's loads, as a percentile "
                   f"grows with the load on one layout, in {len(refined)} runs, skipping the loads and layouts that "
                   "could not beat the best found"
+                  + ("; a p99 TTFT bound took the layouts by their first wave (every client's prompt at the "
+                     "prefill rate: the closed loop's p99), disaggregated ones also with prefill workers enough "
+                     "for it" if any(t.metric == "ttft" and t.statistic == "p99" for t in percentiles) else "")
                   + (f"; it stopped at its budget of {budget} runs (--refine K: at most K)" if len(refined) >= budget
                      else "") + ")" if percentiles else "")
                + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
