@@ -53,7 +53,8 @@ _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("traini
               help="with --fit or --fit-stacks: 'user' writes to ~/.parity (or $PARITY_HOME), which predictions "
                    "read before parity's own data; 'repo' writes into the checkout's src/parity/data")
 @click.option("--iterations", type=Count(most=100_000, what="any fit's iterations"), default=150, show_default=True,
-              help="Nelder-Mead iterations per engine (--fit, --fit-stacks, --by source|vendor)")
+              help="Nelder-Mead iterations per engine (--fit with --model-kind steady, --fit-stacks, --by "
+                   "source|vendor, and the accuracy page's fits: --format md)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, published latency percentiles against the simulator, MLPerf Inference "
@@ -84,6 +85,13 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         raise ParityError(f"{', '.join(given)} with --fit-stacks: it writes refits and prints no scores (add --by "
                           "source or --by vendor to score with them)")
     resolved = output_format(fmt, out)  # --format, or the suffix of --out
+    fits = section not in ("percentiles", "mlperf") and (  # the runs that read --iterations, as below
+        fit_stacks or by in ("source", "vendor") or (fit and model_kind == "steady")
+        or (fmt == "md" and section == "all" and model_kind != "both"))
+    if not fits and typed_options({"--iterations": "iterations"}):
+        raise ParityError("--iterations sets the Nelder-Mead steps of a fit: it is read by --fit with --model-kind "
+                          "steady, --fit-stacks, --by source|vendor and the accuracy page (--format md); add one of "
+                          "them, or leave it out")
     if resolved == "md" and section not in ("all", "percentiles", "mlperf") and by not in ("source", "vendor"):
         raise ParityError(f"--format md writes the whole accuracy page (docs/accuracy.md): leave out --section "
                           f"{section}, or give --format table or json")
