@@ -26,6 +26,8 @@ COMMANDS = [
     ("train", *LLAMA), ("train", *LLAMA, "--search"),
     ("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--search"),  # long layouts
     ("serve", *LLAMA, "--explain"),
+    ("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system", "hgx-h20", "--prefill-chips", "32",
+     "--decode-chips", "16"),  # the split table: 119 columns wide at every width, none gave way
     ("compare", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
     ("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "llama-3.1-8b"),
     ("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-70b", "--workload", "train"),
@@ -147,6 +149,28 @@ def test_fleet_note_and_column_give_the_same_share_at_any_size(demand: str, shar
     (h20,) = [line for line in table("fleet", "--model", "llama-3.1-8b", "--chips", "h20", "--units", "8", "--demand",
                                      demand, columns=120).splitlines() if line.startswith("nvidia-h20 ")]
     assert f" {share} " in h20
+
+
+def test_the_split_table_fits_80_columns_and_names_what_gave_way() -> None:
+    """`search --prefill-system` printed ten columns 119 wide at COLUMNS=80 (none could give way). Each side's
+    workers now share a cell with their layout and the chips of both one cell; the fleet's rate (tok/s/chip x
+    chips), the clients per decode worker and the side that limits give way, listed as not shown; --wide and
+    JSON keep every field."""
+    args = ("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system", "hgx-h20",
+            "--prefill-chips", "32", "--decode-chips", "16")
+    out = table(*args, columns=80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[1].split() == ["prefill", "workers", "decode", "workers", "chips", "TPOT", "ms", "TTFT", "ms",
+                                "tok/s/chip"]
+    assert lines[3].split()[:5] == ["2x", "tp1-pp4-dp4-ep4", "1x", "tp1-dp16-ep8-etp2", "32+16"]
+    assert ("Not shown at 80 columns: clients/D worker, tok/s (fleet), limited by (--wide, or --format csv/json)."
+            in " ".join(out.split()))
+    wide = table(*args, "--wide", columns=80).splitlines()[1]
+    assert "clients/D worker" in wide and "tok/s (fleet)" in wide and "limited by" in wide
+    best = json.loads(table(*args, "--format", "json", columns=80))["best"][0]
+    assert (best["prefill_workers"], best["prefill_chips"], best["decode_workers"], best["decode_chips"]) == (2, 32, 1, 16)
+    assert "chips_text" not in best
 
 
 def test_train_search_counts_layouts_with_thousands_separators() -> None:
