@@ -48,7 +48,7 @@ def refused(*args: str) -> str:
     (("train", *LLAMA, "--seq-len", "0"), "got 0"),
     (("train", *LLAMA, "--tokens", "nan"), "finite"),
     (("train", *LLAMA, "--tokens", "-1"), "must be in"),
-    (("train", *LLAMA, "--top", "0"), "--top"),
+    (("train", *LLAMA, "--search", "--top", "0"), "'--top': must be a whole number >= 1, got 0"),
     (("train", *LLAMA, "--tp", "-1"), "got -1"),
     (("train", *LLAMA, "--chips", "100000000000"), "beyond any fleet's chips"),
     (("serve", *LLAMA, "--concurrency", "1e20"), "expected a whole number"),
@@ -102,6 +102,30 @@ def refused(*args: str) -> str:
      "--mla-decode applies to models with MLA attention"),
     (("validate", "--iterations", "0"), "'--iterations': must be a whole number >= 1, got 0"),
     (("validate", "--iterations", "-5"), "'--iterations': must be a whole number >= 1, got -5"),
+    # options that were accepted and did nothing: refused, naming what reads them
+    (("serve", *LLAMA, "--model-kind", "steady", "--seed", "7"), "--seed needs the simulator (the default, not "
+                                                                "--model-kind steady): the steady-state model runs no"),
+    (("serve", *LLAMA, "--model-kind", "steady", "--client", "vllm", "--timeline", "t.csv"),
+     "--client, --timeline need the simulator"),
+    (("serve", *LLAMA, "--scenario", "server", "--request-rate", "2", "--seed", "7", "--fixed-rate"),
+     "--fixed-rate, --seed are read by the simulator, which runs the closed-loop scenario; --scenario server is "
+     "priced in closed form: leave them out"),
+    (("serve", *LLAMA, "--adp-hold-steps", "30"), "--adp-hold-steps holds new prompts until every attention-DP rank "
+                                                  "has one: at --attn-dp 1 a worker has one rank and nothing is held"),
+    (("serve", *LLAMA, "--adp-hold-steps", "0", "--mode", "disagg", "--decode-tp", "2"),
+     "at --attn-dp 1 (and --decode-attn-dp 1) a worker has one rank"),
+    (("validate", "--iterations", "20"), "--iterations sets the Nelder-Mead steps of a fit: it is read by --fit with "
+                                         "--model-kind steady, --fit-stacks, --by source|vendor"),
+    (("validate", "--iterations", "20", "--fit"), "--iterations sets the Nelder-Mead steps"),  # sim refits bands only
+    (("validate", "--iterations", "20", "--section", "percentiles", "--by", "vendor"), "--iterations sets"),
+    (("train", *LLAMA, "--show-infeasible"), "--show-infeasible prints a layout you give (--tp, --pp, --dp, --cp, "
+                                             "--ep) that does not fit; without one, train picks only layouts that fit"),
+    (("train", *LLAMA, "--search", "--show-infeasible"), "; --search lists only layouts that fit"),
+    (("train", *LLAMA, "--tp", "2", "--top", "3"), "--top sets how many layouts --search lists: add --search"),
+    (("train", *LLAMA, "--tp", "2", "--fit", "--write-to", "repo"), "--fit, --write-to refit the training profile "
+                                                                     "on the published runs: add --validate"),
+    (("calibrate", "--import", "m.json", "--save-raw", "raw.json"),
+     "--save-raw writes the measurements this GPU takes; with --import nothing is measured (m.json holds"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

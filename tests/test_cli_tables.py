@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from parity.cli import cli
 from parity.report.tables import count, money, scaled
+from parity.units import share_text
 
 LLAMA = ("--model", "llama-3.1-8b", "--system", "hgx-h100")
 COMMANDS = [
@@ -25,6 +26,8 @@ COMMANDS = [
     ("train", *LLAMA), ("train", *LLAMA, "--search"),
     ("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--search"),  # long layouts
     ("serve", *LLAMA, "--explain"),
+    ("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system", "hgx-h20", "--prefill-chips", "32",
+     "--decode-chips", "16"),  # the split table: 119 columns wide at every width, none gave way
     ("compare", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
     ("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "llama-3.1-8b"),
     ("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-70b", "--workload", "train"),
@@ -129,6 +132,45 @@ def test_fleet_at_the_largest_demand_prints_chips_and_dollars_a_reader_can_read(
     out = table("fleet", "--model", "llama-3.1-70b", "--demand", "1e15 tokens/s", columns=80)
     (h20,) = [line for line in out.splitlines() if line.startswith("nvidia-h20 ")]
     assert h20.split()[1:3] == ["1.53", "T"] and "$2.07e+16" in h20
+
+
+@pytest.mark.parametrize(("demand", "share"), [("3e12 tokens/day", "0.1%"), ("3e9 tokens/day", "126.4%"),
+                                               ("1e5 tokens/day", "37,929x")])
+def test_fleet_note_and_column_give_the_same_share_at_any_size(demand: str, share: str) -> None:
+    """Eight H20s serving Llama-3.1-8B: 12,072.4 tokens/s a chip at peak, / (peak factor 2 x 1.1 spare) x 8 chips
+    x 86,400 s = 3.793e9 tokens a day. Of 3e12 a day that is 0.126%: the note said 'serves 0%' beside a column of
+    0.1%; both now read 0.1%. Of 3e9, 126.4%; of 1e5 a day the column printed 3792927.7%, now 37,929x."""
+    rows = json.loads(table("fleet", "--model", "llama-3.1-8b", "--chips", "h20", "--units", "8", "--demand", demand,
+                            "--format", "json", columns=120))
+    assert rows[0]["served_tokens_per_day"] == pytest.approx(8 * 12_072.4 / 2.2 * 86_400, rel=1e-4)
+    assert share_text(rows[0]["served_share"]) == share
+    assert ("serves 0.1% of the demand within the limits" in rows[0]["note"]) == (share == "0.1%")
+    assert "of the demand" not in rows[0]["note"] or rows[0]["served_share"] < 1
+    (h20,) = [line for line in table("fleet", "--model", "llama-3.1-8b", "--chips", "h20", "--units", "8", "--demand",
+                                     demand, columns=120).splitlines() if line.startswith("nvidia-h20 ")]
+    assert f" {share} " in h20
+
+
+def test_the_split_table_fits_80_columns_and_names_what_gave_way() -> None:
+    """`search --prefill-system` printed ten columns 119 wide at COLUMNS=80 (none could give way). Each side's
+    workers now share a cell with their layout and the chips of both one cell; the fleet's rate (tok/s/chip x
+    chips), the clients per decode worker and the side that limits give way, listed as not shown; --wide and
+    JSON keep every field."""
+    args = ("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system", "hgx-h20",
+            "--prefill-chips", "32", "--decode-chips", "16")
+    out = table(*args, columns=80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[1].split() == ["prefill", "workers", "decode", "workers", "chips", "TPOT", "ms", "TTFT", "ms",
+                                "tok/s/chip"]
+    assert lines[3].split()[:5] == ["2x", "tp1-pp4-dp4-ep4", "1x", "tp1-dp16-ep8-etp2", "32+16"]
+    assert ("Not shown at 80 columns: clients/D worker, tok/s (fleet), limited by (--wide, or --format csv/json)."
+            in " ".join(out.split()))
+    wide = table(*args, "--wide", columns=80).splitlines()[1]
+    assert "clients/D worker" in wide and "tok/s (fleet)" in wide and "limited by" in wide
+    best = json.loads(table(*args, "--format", "json", columns=80))["best"][0]
+    assert (best["prefill_workers"], best["prefill_chips"], best["decode_workers"], best["decode_chips"]) == (2, 32, 1, 16)
+    assert "chips_text" not in best
 
 
 def test_train_search_counts_layouts_with_thousands_separators() -> None:

@@ -73,3 +73,15 @@ def test_row_errors_sorts_by_left_out_error_and_blanks_fitted_rows():
     assert b["group"] == "src2" and b["left_out_error"] == pytest.approx(-0.3) and b["before"] == 90.0
     assert math.isnan(b["now"]) and b["split"] == "calibration" and b["kind"] == "decode"
     assert a["left_out"] == 110.0 and a["now"] == 105.0 and a["before"] == 150.0
+
+
+def test_iterations_are_taken_where_a_fit_reads_them(stubbed, monkeypatch):
+    """--by source|vendor refits with --iterations (capped at 60), so it is accepted there; without a fit that
+    reads it the option is refused (test_cli_input)."""
+    seen = []
+    monkeypatch.setattr(crossvendor_cmd, "crossvendor_scores", lambda by, iterations, progress, **kind: (
+        seen.append(iterations) or {"scores": SCORES, "ratios": PAIRS, "rows": ROWS}))
+    for iterations in ("5", "500"):
+        result = CliRunner().invoke(cli, ["validate", "--by", "vendor", "--iterations", iterations, "--format", "json"])
+        assert result.exit_code == 0, result.output
+    assert seen == [5, 60]

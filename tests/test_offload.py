@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from parity import catalog
 from parity.cli import cli
 from parity.errors import InfeasiblePlan
+from parity.memory import HOST_RESERVE_BYTES
 from parity.ops import Batch
 from parity.plan import Layout, Precision
 from parity.predict import predict_rows
@@ -52,12 +53,13 @@ def test_device_memory_falls_by_the_offloaded_share() -> None:
 
 
 def test_all_kv_offloaded_is_bounded_by_host_memory() -> None:
-    """offload_kv 1: the device keeps none of the KV, so the host's 200 GB bounds it: 200e9 / 4,000 B = 5e7
-    tokens; with the 36 MB of weights offloaded too, (200e9 - 36e6) / 4,000 = 49,991,000 tokens. Weights
-    larger than the host memory are refused."""
-    assert float(deployment_memory(_dep(offload_kv=1.0), 1.0, 1000.0, 1.0).kv_token_capacity) == pytest.approx(5e7)
+    """offload_kv 1: the device keeps none of the KV, so the host's 200 GB less its 10 GB reserve
+    (HOST_RESERVE_BYTES) bounds it: 190e9 / 4,000 B = 4.75e7 tokens; with the 36 MB of weights offloaded too,
+    (190e9 - 36e6) / 4,000 = 47,491,000 tokens. Weights larger than the host memory are refused."""
+    assert HOST_RESERVE_BYTES == 10e9
+    assert float(deployment_memory(_dep(offload_kv=1.0), 1.0, 1000.0, 1.0).kv_token_capacity) == pytest.approx(4.75e7)
     both = deployment_memory(_dep(offload_kv=1.0, offload_weights=1.0), 1.0, 1000.0, 1.0)
-    assert float(both.kv_token_capacity) == pytest.approx(49_991_000)
+    assert float(both.kv_token_capacity) == pytest.approx(47_491_000)
     assert float(both.weight_bytes) == 0.0
     small = dataclasses.replace(HOSTED, host_memory_bytes=10e6)
     dep = dataclasses.replace(_dep(offload_weights=1.0), system=small)
@@ -67,19 +69,20 @@ def test_all_kv_offloaded_is_bounded_by_host_memory() -> None:
 
 def test_device_keeps_only_its_share_where_the_host_bounds_capacity() -> None:
     """offload_kv 0.75 on the 100 GB round chip: ~89 GB of room for the device's 1,000 B a token and the
-    host's 200 GB for its 3,000 B a token, so the host bounds capacity at 200e9 / 3,000 = 66,666,667 tokens
-    (the device alone would hold ~89 M). The 10 x 1,000 tokens of 4,000 B still keep only a quarter,
+    host's 200 GB (less its 10 GB reserve) for its 3,000 B a token, so the host bounds capacity at
+    190e9 / 3,000 = 63,333,333 tokens (the device alone would hold ~89 M). The 10 x 1,000 tokens of 4,000 B still keep only a quarter,
     10 MB, on the device and 30 MB on the host: the host bound limits capacity, it is not device memory."""
     plain = deployment_memory(_dep(), 10.0, 1000.0, 10.0)
     moved = deployment_memory(_dep(offload_kv=0.75), 10.0, 1000.0, 10.0)
     assert float(moved.kv_bytes) == pytest.approx(10e6) and float(moved.host_kv_bytes) == pytest.approx(30e6)
     assert float(plain.used_bytes - moved.used_bytes) == pytest.approx(30e6)
-    assert float(moved.kv_token_capacity) == pytest.approx(200e9 / 3000)
+    assert float(moved.kv_token_capacity) == pytest.approx(190e9 / 3000)
     everything = deployment_memory(_dep(offload_kv=1.0), 10.0, 1000.0, 10.0)
     assert float(everything.kv_bytes) == 0.0
     assert float(plain.used_bytes - everything.used_bytes) == pytest.approx(40e6)
-    over = deployment_memory(_dep(offload_kv=1.0), 10.0, 6e6, 10.0)  # 240 GB of KV for the host's 200 GB
-    assert not bool(over.fits) and float(over.free_bytes) == pytest.approx(200e9 - 240e9)
+    over = deployment_memory(_dep(offload_kv=1.0), 10.0, 6e6, 10.0)  # 240 GB of KV for the host's 190 GB
+    assert not bool(over.fits) and float(over.free_bytes) == pytest.approx(190e9 - 240e9)
+    assert bool(over.host_binds) and not bool(moved.host_binds)
 
 
 @settings(max_examples=60, deadline=None)
@@ -155,3 +158,22 @@ def test_serve_option_matches_the_column() -> None:
     row = {"model": "deepseek-r1", "system": "gb200-nvl72", "phase": "decode", "batch": 1024, "context": 8192,
            "attn_dp": 16, "moe_ep": 16, "kv": "bf16", "offload_kv": 0.5}
     assert json.loads(result.output)["step_s"] == pytest.approx(predict_rows([row])[0].extra["step_s"])
+
+
+def test_a_refusal_names_host_memory_where_the_host_binds() -> None:
+    """Llama-3.1-70B at tp 4 on GB200, one decode step of 32 sequences of 100,000 tokens: 32 x 100,000 x 81,920 B
+    = 262.1 GB of KV a chip. All of it offloaded, the host's 240 - 10 GB reserve = 230 GB is 32.1 GB short while
+    the device (weights only) has room: the refusal named the device ("needs 22.1 GB more per chip (weights is the
+    largest term)"). 90% offloaded: 235.9 GB, 5.9 GB short. Half offloaded the device binds, and says so."""
+    row = {"model": "llama-3.1-70b", "system": "gb200-nvl72", "tp": 4, "phase": "decode", "batch": 32,
+           "context": 100_000, "kv": "bf16"}
+    whole, most, half = predict_rows([{**row, "offload_kv": share} for share in (1.0, 0.9, 0.5)])
+    assert not whole.feasible and whole.note == (
+        "does not fit: host memory is the limit: the offloaded KV cache (262.1 GB per chip) needs 32.1 GB more than "
+        "the 230.0 GB of host memory per chip left for it")
+    assert "(235.9 GB per chip) needs 5.9 GB more than the 230.0 GB" in most.note
+    assert not half.feasible and "host" not in half.note and "GB more per chip (KV cache is the largest term)" in half.note
+    result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-70b", "--system", "gb200-nvl72", "--tp", "4",
+                                      "--kv", "bf16", "--offload-kv", "1", "--phase", "decode", "--batch", "32",
+                                      "--context", "100000"])
+    assert result.exit_code == 2 and result.output == f"parity: error: {whole.note}\n"

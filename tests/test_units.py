@@ -44,3 +44,11 @@ def test_parse_rejects_ambiguous_or_wrong(text: str, dimension: str, hint: str) 
 def test_format_then_parse_round_trips_to_three_figures(value: float) -> None:
     shown = units.format_si(value * 1e12, "flop_per_s", digits=6)
     assert units.parse(shown, "flop_per_s") == pytest.approx(value * 1e12, rel=1e-5)
+
+
+def test_share_text_reads_at_any_size() -> None:
+    """Nothing that is not zero reads 0%, nothing short of all reads 100%, and ten times the whole on is a
+    multiplier, not 2310262.0%."""
+    shares = (0.0, 0.0004, 0.001, 0.375, 0.9996, 1.0, 2.5, 9.999, 23.1, 23_102.62, 1.3e7)
+    assert [units.share_text(v) for v in shares] == [
+        "0%", "<0.1%", "0.1%", "37.5%", ">99.9%", "100.0%", "250.0%", "999.9%", "23.1x", "23,103x", "1.3e+07x"]

@@ -22,6 +22,7 @@ from parity.hardware import Chip, per_die
 from parity.model import Model
 from parity.search import best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
+from parity.units import share_text
 
 __all__ = ["FleetPlan", "plan_fleet", "SECONDS_PER_DAY"]
 
@@ -145,6 +146,6 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             served_tokens_per_day=served_day, served_share=share,
             note="; ".join(filter(None, [*flag_note(raised), spanning, idle, powered,
                                          "" if share is None or share >= 1
-                                         else f"serves {share:.0%} of the demand within the limits"])),
+                                         else f"serves {share_text(share)} of the demand within the limits"])),
             flags=raised, assumptions=notes))
     return out

@@ -17,7 +17,7 @@ from parity.plan import Precision, Shard, weight_matrices_per_device
 
 __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "state_bytes_per_sequence_per_device",
            "cache_bytes_per_sequence_per_device", "weight_bytes_per_device",
-           "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES"]
+           "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES", "HOST_RESERVE_BYTES"]
 
 # The least a serving runtime keeps beside weights, KV cache and activations to run at all (whether a
 # deployment fits, as opposed to the KV share an engine gives by default): the CUDA context and kernels
@@ -28,14 +28,22 @@ __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "sta
 STARTUP_RESERVE_FRACTION = 0.03
 STARTUP_RESERVE_BYTES = 2e9
 
+# Host CPU memory a chip's offloaded KV cache and weights may not fill [B per chip]: the operating system, the
+# engine's process for that chip (Python, the CUDA driver's host side, pinned staging buffers) and the margin an
+# engine leaves (SGLang allocates its host KV pool only within MemAvailable - 10 GiB, python/sglang/srt/mem_cache/
+# memory_pool_host.py). An assumption, 10 GB a chip (4% of a GB200's 240 GB); the device's counterpart is the
+# engine's kv_memory_fraction with the startup reserve above, an engine setting the host has no analogue of.
+HOST_RESERVE_BYTES = 10e9
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemoryPlan:
     """Memory of one device [B]. kv_bytes is the KV cache the workload's sequences keep on the device.
 
     host_kv_bytes [B]: the share of that KV cache kept in host CPU memory instead (offload), and
-    host_room_bytes [B]: the host memory the device may fill with it (infinite without offload); the
-    per-token figures split the same way. Device memory (used_bytes) counts only what stays on the device.
+    host_room_bytes [B]: the host memory the device may fill with it, beside the offloaded weights and the
+    host's reserve (infinite without offload); the per-token figures split the same way. Device memory
+    (used_bytes) counts only what stays on the device.
     """
 
     capacity_bytes: Num
@@ -58,6 +66,12 @@ class MemoryPlan:
         """Room left for KV cache beyond what the workload needs, on the device or in the host memory it
         offloads to, whichever is tighter (negative: does not fit) [B]."""
         return np.minimum(self.capacity_bytes - self.used_bytes, self.host_room_bytes - self.host_kv_bytes)
+
+    @property
+    def host_binds(self) -> Num:
+        """Whether the host memory the offloaded KV cache fills, not the device, leaves the less room (and so
+        is what a shortfall lacks) [bool]."""
+        return self.host_room_bytes - self.host_kv_bytes < self.capacity_bytes - self.used_bytes
 
     @property
     def fits(self) -> Num:

@@ -14,7 +14,8 @@ import numpy as np
 
 from parity.cost import Cost, collective_algorithm, price_collective, price_kernel, price_step
 from parity.hardware import Calibration, System
-from parity.memory import MemoryPlan, cache_bytes_per_sequence_per_device, serving_memory, weight_bytes_per_device
+from parity.memory import (HOST_RESERVE_BYTES, MemoryPlan, cache_bytes_per_sequence_per_device, serving_memory,
+                           weight_bytes_per_device)
 from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.placement import ExpertPlacement
@@ -277,12 +278,14 @@ def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens
     if not (dep.offload_kv or dep.offload_weights):
         return plan
     # the offloaded shares live in host memory: the device keeps 1 - share of each. The offloaded KV fills
-    # the host memory the offloaded weights leave, which bounds the KV a device can hold beside its own room
+    # the host memory the offloaded weights and the host's reserve leave, which bounds the KV a device can hold
+    # beside its own room
     full = plan.weight_bytes
-    host_room = dep.system.host_memory_bytes - dep.offload_weights * full
-    if np.any(host_room < 0):
+    host_room = dep.system.host_memory_bytes - HOST_RESERVE_BYTES - dep.offload_weights * full
+    if dep.offload_weights and np.any(host_room < 0):
         raise InfeasiblePlan(f"offload_weights: {dep.offload_weights:.0%} of the weights exceeds the host memory "
-                             f"({dep.system.host_memory_bytes / 1e9:,.0f} GB per chip)")
+                             f"({dep.system.host_memory_bytes / 1e9:,.0f} GB per chip, "
+                             f"{HOST_RESERVE_BYTES / 1e9:,.0f} GB of it kept for the host's own use)")
     kept, moved = 1.0 - dep.offload_kv, dep.offload_kv
     return dataclasses.replace(plan, weight_bytes=full * (1.0 - dep.offload_weights),
                                kv_bytes=kept * plan.kv_bytes, host_kv_bytes=moved * plan.kv_bytes,

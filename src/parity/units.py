@@ -12,7 +12,7 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["parse", "duration_s", "duration_text", "format_si", "DIMENSIONS"]
+__all__ = ["parse", "duration_s", "duration_text", "share_text", "format_si", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -130,6 +130,21 @@ def duration_s(text: str) -> float:
 def duration_text(seconds: float) -> str:
     """A latency as people read it: '0.001 ms', '45.2 ms', '5 s', '22.1 s' (three significant digits)."""
     return f"{seconds * 1e3:,.3g} ms" if seconds < 1 else f"{seconds:,.3g} s"
+
+
+def share_text(fraction: float) -> str:
+    """A share of a whole as people read it, the same in a table cell and in a sentence: '0%', '<0.1%', '37.5%',
+    '>99.9%' (short of all, though it rounds to 100), '250.0%'; from ten times the whole on a multiplier in three
+    figures or whole: '23.1x', '23,103x', '1.33e+07x'."""
+    if fraction == 0:
+        return "0%"
+    if fraction < 0.001:
+        return "<0.1%"
+    if fraction < 1 and f"{100.0 * fraction:.1f}" == "100.0":
+        return ">99.9%"
+    if fraction < 10:
+        return f"{100.0 * fraction:.1f}%"
+    return f"{fraction:,.0f}x" if 1e3 <= fraction < 1e6 else f"{fraction:.3g}x"
 
 
 _REPORT_UNITS = {"flop_per_s": "FLOP/s", "bytes": "B", "bytes_per_s": "B/s", "w": "W", "flops": "FLOP",

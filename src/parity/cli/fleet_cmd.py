@@ -12,7 +12,8 @@ from parity.cli.mtp import mtp_option
 from parity.cli.values import CHIPS, TOKENS, Quantity, Real, Targets, targets_options
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
-from parity.report.tables import Column, money, percent, plain, reached, scaled
+from parity.units import share_text
+from parity.report.tables import Column, money, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
 
 
@@ -61,7 +62,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", money),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=demand_tps is not None),
-               *([Column("served_share", "of demand", lambda v: "-" if v is None else percent(v))]
+               *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
                  if demand_tps is not None else []),
                Column("note", "note", plain, "left")]
     what = (f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps

@@ -212,14 +212,17 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
          caption=caption, payload=payload, out=out)
 
 
-SPLIT_COLUMNS = [Column("prefill_layout", "prefill", plain, "left"), Column("prefill_workers", "P workers", scaled(1)),
-                 Column("prefill_chips", "P chips", scaled(1)), Column("decode_layout", "decode", plain, "left"),
-                 Column("decode_workers", "D workers", scaled(1)), Column("decode_chips", "D chips", scaled(1)),
-                 Column("clients_per_decode_worker", "clients/D worker", scaled(1), wide=True),
+# a split for people: each side's workers in one cell ('2x tp1-pp4-dp4-ep4') and the chips of both in another
+# ('32+16'), the core within 80 columns; what follows from them (the fleet's rate: tok/s/chip x chips) and the
+# detail give way, in their rank's order
+SPLIT_COLUMNS = [Column("prefill_workers_text", "prefill workers", plain, "left"),
+                 Column("decode_workers_text", "decode workers", plain, "left"),
+                 Column("chips_text", "chips", plain, wide=1),
+                 Column("clients_per_decode_worker", "clients/D worker", scaled(1), wide=3),
                  Column("tpot_s", "TPOT ms", scaled(1e-3)), Column("ttft_s", "TTFT ms", scaled(1e-3)),
-                 Column("output_tokens_per_s", "tok/s (fleet)", scaled(1)),
+                 Column("output_tokens_per_s", "tok/s (fleet)", scaled(1), wide=2),
                  Column("output_tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
-                 Column("limited_by", "limited by", plain, "left", wide=True)]
+                 Column("limited_by", "limited by", plain, "left", wide=2)]
 
 
 def _mtp_words(mtp: tuple[int, float]) -> str:
@@ -251,5 +254,10 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
                "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
                "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions),
                "model_flags": texts(raised)}
+    if output_format(fmt, out) in ("table", "md"):  # json and csv keep the fields apart
+        rows = [{**r, "prefill_workers_text": f"{r['prefill_workers']:,}x {r['prefill_layout']}",
+                 "decode_workers_text": f"{r['decode_workers']:,}x {r['decode_layout']}",
+                 "chips_text": f"{r['prefill_chips']:,}+{r['decode_chips']:,}"} for r in rows]
+        caption = "chips: the prefill workers' + the decode workers'. " + caption
     emit(rows, SPLIT_COLUMNS, fmt, title=f"Best splits: {model.name}, prefill on {prefill_system.id}, decode on "
          f"{decode_system.id}{_mtp_words(mtp)}", caption=caption, payload=payload, out=out)

@@ -241,9 +241,16 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not simulated and any(t.statistic != "mean" for t in targets):
         raise ParityError("percentile targets need the simulator (the default, not --model-kind steady): the "
                           "steady-state model gives means only")
-    if not simulated and (trace or timeline or num_prompts or client or (request_rate and scenario == "closed")):
-        raise ParityError("--client, --num-prompts, --request-rate, --trace and --timeline need the simulator "
-                          "(the default, not --model-kind steady; or --request-rate with --scenario server)")
+    if not simulated and (given := typed_options(_SIMULATOR_ONLY | {"--trace": "trace"})
+                          + (["--request-rate"] if request_rate and scenario == "closed" else [])):
+        server = "; or --request-rate with --scenario server" if "--request-rate" in given else ""
+        raise ParityError(f"{', '.join(given)} need{'s' if len(given) == 1 else ''} the simulator (the default, not "
+                          f"--model-kind steady{server}): the steady-state model runs no requests and draws nothing")
+    if simulated and scenario != "closed" and (given := typed_options(_SIMULATOR_ONLY | {"--sim": "use_sim"})):
+        one = len(given) == 1
+        raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} read by the simulator, which runs the "
+                          f"closed-loop scenario; --scenario {scenario} is priced in closed form: leave "
+                          f"{'it' if one else 'them'} out")
     if mla_decode and "mla" not in catalog.model(model).features:
         raise ParityError(f"--mla-decode applies to models with MLA attention (DeepSeek-V3/R1, Kimi K2); {model} has "
                           "none")
@@ -264,6 +271,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         one = len(given) == 1
         raise ParityError(f"{', '.join(given)} set{'s' if one else ''} the disaggregated workers: add --mode disagg, "
                           f"or leave {'it' if one else 'them'} out")
+    if typed_options({"--adp-hold-steps": "adp_hold_steps"}) and max(attn_dp, decode_attn_dp or attn_dp) == 1:
+        raise ParityError("--adp-hold-steps holds new prompts until every attention-DP rank has one: at --attn-dp 1 "
+                          + ("(and --decode-attn-dp 1) " if disagg else "")
+                          + "a worker has one rank and nothing is held; add --attn-dp, or leave it out")
     if phase != "both":
         if not batch:
             raise ParityError(f"--phase {phase} needs --batch")
@@ -358,6 +369,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
 
 
+# options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter
+_SIMULATOR_ONLY = {"--client": "client", "--num-prompts": "num_prompts", "--fixed-rate": "fixed_rate",
+                   "--timeline": "timeline", "--seed": "seed"}
 # options whose requests a --trace replaces (its arrivals and lengths): option -> its parameter
 _TRACE_REPLACES = {"--isl": "isl", "--osl": "osl", "--concurrency": "concurrency",
                    "--random-range-ratio": "random_range_ratio", "--request-rate": "request_rate",

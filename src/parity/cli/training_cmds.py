@@ -10,7 +10,7 @@ from typing import Any, Callable
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, emit_record, format_option, out_option
+from parity.cli import cli, emit, emit_record, format_option, out_option, typed_options
 from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
@@ -157,7 +157,7 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
 @click.option("--tokens", type=Real(1.0, 1e18), default=1e12, show_default=True,
               help="tokens to train on (time, chip-hours)")
 @click.option("--search", is_flag=True, help="find the fastest layout that fits and show the top ones")
-@click.option("--top", type=int, default=10, show_default=True, help="with --search: layouts shown")
+@click.option("--top", type=COUNT, default=10, show_default=True, help="with --search: layouts shown")
 @click.option("--validate", "validate_rows", is_flag=True, help="score parity on the published training measurements")
 @click.option("--fit", is_flag=True, help="with --validate: refit the training profile on the calibration rows")
 @click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,
@@ -175,6 +175,16 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     if validate_rows:
         _validate(fit, write_to, fmt, out)
         return
+    if given := typed_options({"--fit": "fit", "--write-to": "write_to"}):
+        raise ParityError(f"{', '.join(given)} refit{'s' if len(given) == 1 else ''} the training profile on the "
+                          "published runs: add --validate, or leave it out")
+    searching = search or all(v is None for v in (tp, pp, dp, cp, ep))
+    if searching and typed_options({"--show-infeasible": "show_infeasible"}):
+        raise ParityError("--show-infeasible prints a layout you give (--tp, --pp, --dp, --cp, --ep) that does not "
+                          "fit; " + ("--search lists" if search else "without one, train picks") + " only layouts "
+                          "that fit")
+    if not search and typed_options({"--top": "top"}):
+        raise ParityError("--top sets how many layouts --search lists: add --search, or leave it out")
     if not model or not system:
         raise ParityError("--model and --system are required (or use --validate)")
     the_model = catalog.model(model)
@@ -183,12 +193,10 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     batch = global_batch or max(1, round(4_194_304 / seq_len))
     cal = catalog.calibration(the_system.chip)
     profile = catalog.training_profile()
-    if top < 1:
-        raise ParityError(f"--top must be a whole number >= 1, got {top}")
     if pp_layout:  # read the same way whether it is used or refused below
         layout_counts(pp_layout, most_layout_entries(the_model))
     chosen, picked = "", ""
-    if search or all(v is None for v in (tp, pp, dp, cp, ep)):
+    if searching:
         if search and dp:
             raise ParityError("--search derives --dp from the chips and the layout it tries; pin --tp, --pp, --cp "
                               "or --ep instead")

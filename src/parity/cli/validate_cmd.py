@@ -34,6 +34,9 @@ from parity.validate import (CaseError, case_errors, deployment_checks, flag_sco
 from parity.validate_training import training_case_errors
 
 SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "mlperf", "all")
+# the keys of validation_payload's payload each section shows; every other key is the serving section's
+_SECTION_KEYS = {"published": ("published", "deployments"), "training": ("training", "training_scores"),
+                 "calibration": ("calibration_kernels", "calibration_campaigns", "calibration_serving")}
 
 
 @cli.command()
@@ -50,7 +53,8 @@ SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "m
               help="with --fit or --fit-stacks: 'user' writes to ~/.parity (or $PARITY_HOME), which predictions "
                    "read before parity's own data; 'repo' writes into the checkout's src/parity/data")
 @click.option("--iterations", type=Count(most=100_000, what="any fit's iterations"), default=150, show_default=True,
-              help="Nelder-Mead iterations per engine (--fit, --fit-stacks, --by source|vendor)")
+              help="Nelder-Mead iterations per engine (--fit with --model-kind steady, --fit-stacks, --by "
+                   "source|vendor, and the accuracy page's fits: --format md)")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, published latency percentiles against the simulator, MLPerf Inference "
@@ -81,6 +85,13 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         raise ParityError(f"{', '.join(given)} with --fit-stacks: it writes refits and prints no scores (add --by "
                           "source or --by vendor to score with them)")
     resolved = output_format(fmt, out)  # --format, or the suffix of --out
+    fits = section not in ("percentiles", "mlperf") and (  # the runs that read --iterations, as below
+        fit_stacks or by in ("source", "vendor") or (fit and model_kind == "steady")
+        or (fmt == "md" and section == "all" and model_kind != "both"))
+    if not fits and typed_options({"--iterations": "iterations"}):
+        raise ParityError("--iterations sets the Nelder-Mead steps of a fit: it is read by --fit with --model-kind "
+                          "steady, --fit-stacks, --by source|vendor and the accuracy page (--format md); add one of "
+                          "them, or leave it out")
     if resolved == "md" and section not in ("all", "percentiles", "mlperf") and by not in ("source", "vendor"):
         raise ParityError(f"--format md writes the whole accuracy page (docs/accuracy.md): leave out --section "
                           f"{section}, or give --format table or json")
@@ -135,8 +146,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     columns = [Column("metric", "metric", plain, "left")] + [Column(f, f, plain, "left") for f in fields] + [
         Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
         Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent)]
-    if fmt != "table":  # json: the whole payload; csv: one row per measured value against its prediction
-        emit(payload["cases"], [], fmt, payload=payload, out=out)
+    if fmt != "table":  # json: the section's part of the payload; csv: one row per measured value
+        emit(payload["cases"], [], fmt, payload=section_payload(payload, section), out=out)
         return
     if section in ("serving", "all"):
         emit(table, columns, "table",
@@ -222,6 +233,16 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                      "on top of the generic prior, so there the calibration changes little.")
 
 
+def section_payload(payload: dict[str, Any], section: str) -> dict[str, Any]:
+    """The part of validation_payload's `payload` that `section` shows ('all': the whole payload): the published,
+    training or calibration keys of _SECTION_KEYS, or for serving every key no other section names."""
+    if section == "all":
+        return payload
+    others = {key for keys in _SECTION_KEYS.values() for key in keys}
+    keys = _SECTION_KEYS.get(section) or tuple(key for key in payload if key not in others)
+    return {key: payload[key] for key in keys}
+
+
 def _published_kind(model_kind: str) -> str:
     """The model that scores the published rows under `model_kind`: 'both' scores them with the simulator."""
     return "steady" if model_kind == "steady" else "sim"
@@ -261,10 +282,11 @@ def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction]
                                                    splits=("unseen",))]
     payload["repeat_spread"] = [s.row() for s in repeat_spread(rows)]
     payload["system_ratios"] = [r.row() for r in system_ratios(rows, predictions)]
+    shown = section in ("published", "all")  # the published rows are simulated: priced only where shown
     published = published_errors(catalog.measurements("serving_published"), model_kind=_published_kind(model_kind),
-                                 processes=processes)
+                                 processes=processes) if shown else []
     payload["published"] = [_case(e) for e in published]
-    checks = deployment_checks(catalog.measurements("deployments_published"))
+    checks = deployment_checks(catalog.measurements("deployments_published")) if shown else []
     payload["deployments"] = [{**dataclasses.asdict(c), "agrees": c.agrees} for c in checks]
     training = training_case_errors() if section in ("training", "all") else []
     payload["training"] = [_case(e) for e in training]

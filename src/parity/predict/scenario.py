@@ -16,6 +16,7 @@ from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import Flag, joined
 from parity.graph import MLA_DECODE
 from parity.hardware import Calibration, System, per_die
+from parity.memory import HOST_RESERVE_BYTES
 from parity.model import Model
 from parity.phase import PHASES
 from parity.plan import Layout, Precision
@@ -229,7 +230,9 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         note = "; ".join(n for n in (note, f"offloaded to host memory: KV {case.offload_kv:.0%}, weights "
                                            f"{case.offload_weights:.0%}, read each step over "
                                            f"{system.host_link_bytes_per_s / 1e9:,.0f} GB/s per chip, not "
-                                           f"overlapped") if n)
+                                           f"overlapped; {HOST_RESERVE_BYTES / 1e9:,.0f} GB of the host's "
+                                           f"{system.host_memory_bytes / 1e9:,.0f} GB per chip kept for its own use")
+                                     if n)
     common = dict(case_id=case.case_id, model=model, system=system, engine=engine, precision=precision,
                   isl=case.isl, osl=case.osl, concurrency=case.concurrency, phase=case.phase, batch=case.batch,
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,

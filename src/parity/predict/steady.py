@@ -12,6 +12,7 @@ import numpy as np
 from parity import catalog
 from parity.errors import ParityError
 from parity.flags import Flag
+from parity.memory import MemoryPlan
 from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
@@ -114,7 +115,19 @@ def _unfit(s: Scenario, result: ServingResult, at: Callable[[object], float]) ->
     prefill = result.prefill_memory
     mem, where = ((prefill, f"the prefill worker ({s.layout} on {(s.prefill_system or s.system).id}) ")
                   if prefill is not None and not bool(at(prefill.fits)) else (result.memory, ""))
-    short = -at(mem.free_bytes) if at(mem.free_bytes) < 0 else 0.0
+    return _shortfall(mem, at, where)
+
+
+def _shortfall(mem: MemoryPlan, at: Callable[[object], float] = float, where: str = "") -> str:
+    """Why `mem` does not fit, in words: the memory its device lacks per chip and its largest term, or, where the
+    host memory its offloaded KV cache fills is the tighter bound (MemoryPlan.host_binds), what the host lacks."""
+    short = max(-at(mem.free_bytes), 0.0)
+    if at(mem.host_binds):
+        limit = f"does not fit: host memory is the limit{' for ' + where.strip() if where else ''}"
+        room = f"the {max(at(mem.host_room_bytes), 0.0) / 1e9:,.1f} GB of host memory per chip left for it"
+        return (f"{limit}: the offloaded KV cache ({at(mem.host_kv_bytes) / 1e9:,.1f} GB per chip) needs "
+                f"{short / 1e9:,.1f} GB more than {room}" if short else
+                f"{limit}: not even one sequence's offloaded KV cache fits in {room}")
     return (f"does not fit: {where}needs {short / 1e9:.1f} GB more per chip ({mem.largest_term()} is the largest term)"
             if short else f"does not fit: {where}not even one sequence's KV cache fits beside the weights")
 
@@ -157,8 +170,7 @@ def _phase_prediction(s: Scenario) -> Prediction:
                               s.engine.prefill_scale)
     mem = r.memory
     if not bool(r.feasible):
-        return _failed(s.case_id, f"does not fit: needs {-float(mem.free_bytes) / 1e9:.1f} GB more per chip "
-                                  f"({mem.largest_term()} is the largest term)")
+        return _failed(s.case_id, _shortfall(mem))
     step, nan = float(r.step_s), float("nan")
     return Prediction(case_id=s.case_id, ttft_s=step if s.phase == "prefill" else nan, tpot_s=float(r.tpot_s),
                       output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),

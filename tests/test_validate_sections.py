@@ -1,0 +1,53 @@
+"""`parity validate --section X --format json` prints section X's part of the payload only (it printed every
+section); the predictions and the payload are stubbed: the sections themselves are scored in the validation tier."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli, validate_cmd
+
+# validation_payload's keys (those the command reads before printing, and one or more of every section), each
+# holding its own marker
+SERVING = {"scores": [1], "rows": {"holdout": 1}, "infeasible": 0, "interval_coverage": {},
+           "interval_coverage_by_split": {}, "cases": [{"case_id": "c", "split": "holdout", "metric": "tpot_s",
+                                                         "measured": 1.0, "predicted": 1.1, "error": 0.1}],
+           "transfer": [2], "repeat_spread": [3], "system_ratios": [4]}
+PAYLOAD = {**SERVING, "published": [5], "deployments": [6], "training": [7], "training_scores": [8],
+           "calibration_kernels": [9], "calibration_campaigns": [10], "calibration_serving": [11]}
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """No prediction is made and the payload is PAYLOAD; the list collects the section each call prices."""
+    priced: list[str] = []
+    monkeypatch.setattr(validate_cmd, "predict_rows", lambda rows, **kwargs: [])
+
+    def payload(rows, predictions, fields, section, model_kind, processes):
+        priced.append(section)
+        return [], dict(PAYLOAD), []
+    monkeypatch.setattr(validate_cmd, "validation_payload", payload)
+    return priced
+
+
+@pytest.mark.parametrize(("section", "keys"), [
+    ("serving", list(SERVING)),
+    ("published", ["published", "deployments"]),
+    ("training", ["training", "training_scores"]),
+    ("calibration", ["calibration_kernels", "calibration_campaigns", "calibration_serving"]),
+    ("all", list(PAYLOAD)),
+])
+def test_json_holds_only_the_section_asked_for(stubbed: list[str], section: str, keys: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["validate", "--section", section, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert list(payload) == keys and all(payload[k] == PAYLOAD[k] for k in keys)
+    assert stubbed == [section]
+
+
+def test_csv_of_the_serving_section_is_still_one_row_per_measured_value(stubbed: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["validate", "--section", "serving", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.strip().splitlines()
+    assert header.startswith("case_id,split,metric") and row.startswith("c,holdout,tpot_s,1.0,1.1")
