@@ -351,3 +351,12 @@ def test_one_record_as_csv_is_one_row_in_si_units(args: tuple[str, ...], key: st
     code, out, _ = run(*args, "--format", "csv")
     (row,) = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and float(row[key]) > 0 and "quantity" not in row
+
+
+def test_python_dash_m_parity_runs_the_command() -> None:
+    """`python -m parity` is the `parity` command (it failed: no __main__ module)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "parity", "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("parity, version ")

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("fit", "crossvendor_training", "derive_kernels"),  # every refit as records, written to the user's folder or one named
     ("report",),
     ("cli",),
+    ("__main__",),  # `python -m parity`: the command line
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
