@@ -51,3 +51,22 @@ def test_csv_of_the_serving_section_is_still_one_row_per_measured_value(stubbed:
     assert result.exit_code == 0, result.output
     header, row = result.stdout.strip().splitlines()
     assert header.startswith("case_id,split,metric") and row.startswith("c,holdout,tpot_s,1.0,1.1")
+
+
+def test_tables_go_whole_to_out_and_its_suffix_picks_the_format(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """`--out FILE` with the table format wrote nothing (the tables went to the terminal), and `--out page.md`
+    without `--format md` ignored the suffix. The training section's table is now written whole to the file."""
+    row = {"case_id": "t1", "system": "s", "model": "m", "metric": "tokens/s", "measured": 100.0, "predicted": 110.0,
+           "error": 0.1, "split": "holdout"}
+    payload = {**PAYLOAD, "training": [row], "training_scores": [{"split": "holdout", "median_abs_error": 0.1,
+                                                                  "count": 1}]}
+    monkeypatch.setattr(validate_cmd, "predict_rows", lambda rows, **kwargs: [])
+    monkeypatch.setattr(validate_cmd, "validation_payload", lambda *args: ([], dict(payload), []))
+    out = tmp_path / "training.txt"
+    result = CliRunner().invoke(cli, ["validate", "--section", "training", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and f"wrote {out}" in result.stderr
+    text = out.read_text()
+    assert "Published training runs: tokens/s per chip" in text and "t1" in text and "10.0%" in text
+    md = CliRunner().invoke(cli, ["validate", "--section", "training", "--out", str(tmp_path / "page.md")])
+    assert md.exit_code == 2 and "--format md writes the whole accuracy page" in md.output

@@ -14,7 +14,8 @@ import click
 from parity import catalog
 from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
-from parity.cli import cli, deliver, emit, out_option, output_format, progress_bar, typed_options, wide_option
+from parity.cli import cli, deliver, emit, out_option, output_format, progress_bar, render_output, typed_options, \
+    wide_option
 from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
@@ -84,7 +85,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             given := typed_options({"--section": "section", "--format": "fmt", "--out": "out"})):
         raise ParityError(f"{', '.join(given)} with --fit-stacks: it writes refits and prints no scores (add --by "
                           "source or --by vendor to score with them)")
-    resolved = output_format(fmt, out)  # --format, or the suffix of --out
+    resolved = fmt = output_format(fmt, out)  # --format, or the suffix of --out
     fits = section not in ("percentiles", "mlperf") and (  # the runs that read --iterations, as below
         fit_stacks or by in ("source", "vendor") or (fit and model_kind == "steady")
         or (fmt == "md" and section == "all" and model_kind != "both"))
@@ -149,8 +150,13 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if fmt != "table":  # json: the section's part of the payload; csv: one row per measured value
         emit(payload["cases"], [], fmt, payload=section_payload(payload, section), out=out)
         return
+    shown: list[str] = []  # every table of the section, printed or written whole to --out at the end
+
+    def show(rows: list[Any], columns: list[Column], fmt: str, *, title: str = "", caption: str = "") -> None:
+        shown.append(render_output(rows, columns, fmt, title=title, caption=caption, to_file=out is not None))
+
     if section in ("serving", "all"):
-        emit(table, columns, "table",
+        show(table, columns, "table",
              title=f"Serving: {counted['holdout'] + counted['unseen']} scored measured points "
                    f"({counted['calibration']} calibration rows excluded"
                    + (f", {counted['reference']} reference rows too" if counted.get("reference") else "") + ")",
@@ -161,18 +167,18 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                      + ("; ".join(f"{m} {v:.0%} (holdout half {covered_by_split['check'][m]:.0%}, unseen "
                                   f"{covered_by_split['unseen'][m]:.0%})" for m, v in covered.items())
                         or "no intervals yet (parity validate --fit)"))
-        emit(transfer, [Column("metric", "metric", plain, "left"), Column("system", "system", plain, "left"),
+        show(transfer, [Column("metric", "metric", plain, "left"), Column("system", "system", plain, "left"),
                         Column("model", "model", plain, "left"), Column("count", "rows", plain),
                         Column("median_abs_error", "median |err|", percent), Column("bias", "bias", percent)],
              "table", title="Carry-over: the system and the model no fit has seen (B300, gpt-oss-120b)")
-        emit(repeats, [Column("metric", "metric", plain, "left"), Column("mode", "mode", plain, "left"),
+        show(repeats, [Column("metric", "metric", plain, "left"), Column("mode", "mode", plain, "left"),
                        Column("count", "run pairs", plain), Column("median_abs_error", "median |a/b - 1|", percent),
                        Column("p90_abs_error", "p90", percent)],
              "table", title="Repeat runs: one run of a configuration against another run of the very same inputs",
              caption="The floor under any model's error on these rows: the source lists some configurations more "
                      "than once, with different measurements (mostly disaggregated runs whose worker counts it "
                      "omits, so the runs may differ in what is not recorded).")
-        emit(side_by_side, [Column("systems", "systems", plain, "left"), Column("engine", "engine", plain, "left"),
+        show(side_by_side, [Column("systems", "systems", plain, "left"), Column("engine", "engine", plain, "left"),
                             Column("metric", "metric", plain, "left"), Column("count", "configs", plain),
                             Column("measured_ratio", "measured ratio", ratio),
                             Column("predicted_ratio", "predicted ratio", ratio),
@@ -186,11 +192,11 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
              Column("error", "error", percent), Column("split", "split", plain, "left")]
     if section in ("published", "all"):
-        emit(payload["published"], cases, "table",
+        show(payload["published"], cases, "table",
              title="Published serving throughputs (split 'calibration': fitted the ROCm stack profiles; "
                    "scores by source and vendor: --by source, --by vendor)")
         yes_no = lambda v: "fits" if v else "does not fit"  # noqa: E731
-        emit([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],
+        show([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],
              [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),
               Column("chips", "chips", plain), Column("weights", "weights", plain, "left", wide=1),
               Column("expected_fits", "published", yes_no, "left"), Column("predicted_fits", "parity", yes_no, "left"),
@@ -200,7 +206,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                      "many chips (pipeline stages across nodes), one 2,048-token sequence, the engine's memory "
                      "reserve; margin < 0: short by that much.")
     if section in ("training", "all"):
-        emit(payload["training"], cases, "table", title="Published training runs: tokens/s per chip",
+        show(payload["training"], cases, "table", title="Published training runs: tokens/s per chip",
              caption="; ".join(f"{s['split']}: median |err| {s['median_abs_error']:.1%} over {s['count']} rows"
                                for s in payload["training_scores"]))
     if section in ("calibration", "all"):
@@ -208,13 +214,13 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                  Column("measured_error", "measured H200", percent)]
         kernel_columns = [Column("kind", "kernel kind", plain, "left"), Column("fitted_points", "points fitted", plain),
                           Column("scored_points", "points scored", plain), *three]
-        emit(payload["calibration_kernels"], kernel_columns,
+        show(payload["calibration_kernels"], kernel_columns,
              "table", title="H200 calibration: median |err| of kernel times on microbenchmark points not fitted on",
              caption="The measured column is a calibration fitted from the roofline on the other half of the "
                      "points (split by a hash of each label). Roofline: every datasheet peak reached, no "
                      "per-kernel cost. Generic prior: parity's efficiencies for chips without measurements, "
                      "themselves shaped by these H200 measurements.")
-        emit(payload["calibration_campaigns"], [Column("fitted_on", "fitted on", plain, "left"),
+        show(payload["calibration_campaigns"], [Column("fitted_on", "fitted on", plain, "left"),
                                                 Column("scored_on", "scored on", plain, "left"),
                                                 Column("kernels", "kernels", plain, "left"), *kernel_columns],
              "table", title="H200 calibration across measurement campaigns: median |err| of kernel times",
@@ -224,13 +230,14 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                      "points). Fitted from the roofline on all of one, scored on the other. Eager against eager: "
                      f"all kernels; against graph replays only kernels of {LAUNCH_BOUND_S * 1e6:.0f} us or more, "
                      "since shorter ones time the launch (24-38 us eager, about 8 us replayed) as much as the chip.")
-        emit(payload["calibration_serving"], [Column("group", "system", plain, "left"),
+        show(payload["calibration_serving"], [Column("group", "system", plain, "left"),
                                               Column("metric", "metric", plain, "left"), Column("rows", "rows", plain),
                                               *three],
              "table", title="H200 calibration: median |err| on serving rows with each calibration in place",
              caption="hgx-h200: published throughputs (none fitted). hgx-h100: never-fitted serving points on "
                      "the same Hopper die (H100 = H200 compute with less memory); the engine profiles were fitted "
                      "on top of the generic prior, so there the calibration changes little.")
+    deliver("\n".join(shown), out)
 
 
 def section_payload(payload: dict[str, Any], section: str) -> dict[str, Any]:
