@@ -70,3 +70,15 @@ def test_tables_go_whole_to_out_and_its_suffix_picks_the_format(monkeypatch: pyt
     assert "Published training runs: tokens/s per chip" in text and "t1" in text and "10.0%" in text
     md = CliRunner().invoke(cli, ["validate", "--section", "training", "--out", str(tmp_path / "page.md")])
     assert md.exit_code == 2 and "--format md writes the whole accuracy page" in md.output
+
+
+@pytest.mark.parametrize("section", ["published", "training", "calibration"])
+def test_a_section_without_the_serving_points_does_not_price_them(monkeypatch: pytest.MonkeyPatch,
+                                                                 section: str) -> None:
+    """`validate --section training` predicted all 1,848 serving points first (minutes) and showed none of them."""
+    def refuse(rows, **kwargs):
+        raise AssertionError("priced the serving points")
+    monkeypatch.setattr(validate_cmd, "predict_rows", refuse)
+    monkeypatch.setattr(validate_cmd, "validation_payload", lambda rows, *args: (rows, dict(PAYLOAD), []))
+    result = CliRunner().invoke(cli, ["validate", "--section", section, "--format", "json"])
+    assert result.exit_code == 0, result.output

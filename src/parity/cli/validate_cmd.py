@@ -128,10 +128,12 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if model_kind == "both":
         _models_side_by_side(rows, processes, fmt, out, ray)
         return
+    # the serving points are priced where they are shown or refitted, not for another section alone (minutes)
+    rows = rows if section in ("serving", "all") or folder is not None else []
     with progress_bar() as progress:
         task = progress.add_task("predicting measured cases", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
-                                   processes=processes, ray=ray)
+                                   processes=processes, ray=ray) if rows else []
     errors = case_errors(rows, predictions)
     if folder is not None:
         _write([refit_intervals(errors, datetime.date.today().isoformat(), model_kind)], folder)
