@@ -234,3 +234,11 @@ def test_the_peak_in_flight_sums_the_workers_latest_records() -> None:
     assert result.peak_in_flight() == 5.0
     assert SimResult(latency={}, output_tokens_per_s=0.0, chips=1.0, duration_s=1.0, requests=4, decode_batch=1.0,
                      preemptions=0, kv_capacity_tokens=1.0).peak_in_flight() != 0.0  # NaN
+
+
+def test_train_validate_refuses_the_options_of_one_layout() -> None:
+    """`train --validate` scores the published runs, each at its own model, system and layout: a --model or --tp
+    beside it was ignored without a word."""
+    code, output = _invoke("train", "--validate", "--model", "llama-3.1-70b", "--tp", "8")
+    assert code == 2 and len(output.strip().splitlines()) == 1
+    assert "--model, --tp with --validate: it scores the published training runs" in output

@@ -82,3 +82,14 @@ def test_a_section_without_the_serving_points_does_not_price_them(monkeypatch: p
     monkeypatch.setattr(validate_cmd, "validation_payload", lambda rows, *args: (rows, dict(PAYLOAD), []))
     result = CliRunner().invoke(cli, ["validate", "--section", section, "--format", "json"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--section", "mlperf"], "--fit refits on the serving points, which --section mlperf does not score"),
+    (["--section", "percentiles"], "which --section percentiles does not score"),
+    (["--by", "vendor"], "--fit with --by vendor: leaving each vendor out refits its own fits and writes none"),
+])
+def test_fit_where_nothing_refits_is_refused_in_one_line(args: list[str], says: str) -> None:
+    """--fit was ignored by the percentile and MLPerf sections and by leave-one-out scoring."""
+    result = CliRunner().invoke(cli, ["validate", "--fit", *args])
+    assert result.exit_code == 2 and says in result.output and len(result.output.strip().splitlines()) == 1

@@ -103,6 +103,10 @@ SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, 
                   Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2)]  # every row listed fits
 
 
+# what `train --validate` reads: every other option is about one layout, which the published runs each give
+_VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
+
+
 @cli.command()
 @click.option("--model", default=None, help="catalog model or config.json")
 @click.option("--system", default=None, help="catalog system (or a chip: its default node)")
@@ -173,6 +177,11 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
           validate_rows: bool, fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
     if validate_rows:
+        context = click.get_current_context()
+        if given := [p.opts[0] for p in context.command.params if p.name not in _VALIDATE_READS
+                     and context.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]:
+            raise ParityError(f"{', '.join(given)} with --validate: it scores the published training runs, each at "
+                              f"its own model, system and layout; leave {'it' if len(given) == 1 else 'them'} out")
         _validate(fit, write_to, fmt, out)
         return
     if given := typed_options({"--fit": "fit", "--write-to": "write_to"}):

@@ -86,6 +86,11 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         raise ParityError(f"{', '.join(given)} with --fit-stacks: it writes refits and prints no scores (add --by "
                           "source or --by vendor to score with them)")
     resolved = fmt = output_format(fmt, out)  # --format, or the suffix of --out
+    if fit and (section in ("percentiles", "mlperf") or by in ("source", "vendor")):
+        raise ParityError(f"--fit refits on the serving points, which --section {section} does not score: drop one "
+                          "of them" if section in ("percentiles", "mlperf") else
+                          f"--fit with --by {by}: leaving each {by} out refits its own fits and writes none: drop one "
+                          "of them")
     fits = section not in ("percentiles", "mlperf") and (  # the runs that read --iterations, as below
         fit_stacks or by in ("source", "vendor") or (fit and model_kind == "steady")
         or (fmt == "md" and section == "all" and model_kind != "both"))
