@@ -153,13 +153,16 @@ FIRST_WAVE_LEAST_SHARE = 0.75
 def prefill_for_first_wave(candidate: Candidate, bound_s: float) -> Candidate | None:
     """A disaggregated candidate whose first wave (first_wave_s) exceeds `bound_s` [s], with prefill workers enough
     for it to fit: the prefill workers per decode worker raised to clients / (bound x prompt rate), their chips added
-    and its tok/s per chip lowered in proportion (more prefill only shortens the TTFT; the decode is the same). None
+    (counted as the candidate counts them: packages where it was searched a rank per die) and its tok/s per chip
+    lowered in proportion (more prefill only shortens the TTFT; the decode is the same). None
     where the candidate is aggregated, has no prompt rate, or its first wave already fits."""
     rate = candidate.prefill_prompts_per_s
     if candidate.mode != "disagg" or not rate > 0 or not first_wave_s(candidate) > bound_s:
         return None
-    ratio = candidate.concurrency / (bound_s * rate)
-    chips = candidate.chips + (ratio - candidate.prefill_workers_per_decode_worker) * candidate.layout.chips
+    ratio, before = candidate.concurrency / (bound_s * rate), candidate.prefill_workers_per_decode_worker
+    # chips in the candidate's own count (packages of a multi-die chip searched a rank per die: per_package)
+    unit = candidate.chips / (candidate.decode_layout.chips + before * candidate.layout.chips)  # type: ignore[union-attr]
+    chips = candidate.chips + (ratio - before) * candidate.layout.chips * unit
     return replace(candidate, prefill_workers_per_decode_worker=ratio, chips=chips,
                    tokens_per_s_per_chip=candidate.tokens_per_s_per_chip * candidate.chips / chips)
 
