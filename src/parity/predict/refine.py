@@ -14,12 +14,12 @@ from parity.parallel import map_chunks
 from parity.plan import Precision
 from parity.predict.case import Case
 from parity.predict.scenario import scenario_of
-from parity.predict.simulated import simulate_scenario
+from parity.predict.simulated import benchmark_of, simulate_scenario
 from parity.search import Candidate
 from parity.simulate.targets import LatencyTarget
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
-           "refine_candidates", "sim_meets", "first_wave_s", "prefill_for_first_wave", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS"]
+           "refine_candidates", "sim_meets", "first_wave_s", "prefill_for_first_wave", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS", "ARRIVALS", "poisson_rate"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -38,6 +38,8 @@ PERCENTILE_RUNS = 48
 # unless told otherwise, candidates with more clients than this are not simulated: a closed loop of 10 requests per
 # client at 16k clients takes seconds, and a plain search should stay well under one
 DEFAULT_REFINE_MAX_CLIENTS = 2048
+# how a refined candidate's requests arrive (refine_candidate): the benchmark's closed loop, or Poisson arrivals
+ARRIVALS = ("closed", "poisson")
 
 
 def refine_order(frontier: Sequence[Candidate]) -> list[int]:
@@ -86,16 +88,32 @@ def _described(case: Case) -> str:
     return f"{workers}, {case.concurrency} clients, {case.weights} weights, {case.kv} KV"
 
 
+def poisson_rate(candidate: Candidate, case: Case) -> float:
+    """[requests/s] the candidate's deployment (the case's clients on its whole workers) sustains in the steady
+    model, each client a request at a time: clients / (TTFT + osl x TPOT)."""
+    return case.concurrency / (candidate.ttft_s + case.osl * candidate.tpot_s)
+
+
 def refine_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,
-                     osl: int, mtp_tokens: int = 0, rank_per_die: bool = False) -> dict[str, object]:
+                     osl: int, mtp_tokens: int = 0, rank_per_die: bool = False,
+                     arrivals: str = "closed") -> dict[str, object]:
     """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips
     (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the
-    run's own flag (SimResult.kv_flag: KV-bound), '' where none."""
+    run's own flag (SimResult.kv_flag: KV-bound), '' where none. `arrivals`: "closed", the benchmark's clients in a
+    closed loop (its first wave, every client at once, counted); "poisson", the same number of requests arriving at
+    random at the rate the configuration sustains (poisson_rate), as production traffic does."""
+    if arrivals not in ARRIVALS:
+        raise ParityError(f"arrivals must be one of {', '.join(ARRIVALS)}, got {arrivals!r}")
     row = candidate.to_dict()
     case = case_of_candidate(candidate, model, system, engine, precision, isl, osl, mtp_tokens, rank_per_die)
     nan = math.nan
     try:
-        sim = simulate_scenario(scenario_of(case))
+        scenario = scenario_of(case)
+        if arrivals == "poisson":
+            rate = poisson_rate(candidate, case)
+            bench = benchmark_of(scenario, request_rate=rate, poisson=True,
+                                 num_prompts=benchmark_of(scenario).arrivals().num_prompts)
+        sim = simulate_scenario(scenario, bench if arrivals == "poisson" else None)
     except (ParityError, ValueError, ArithmeticError) as err:
         return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}", "sim_flags": ""}
     latency = sim.latency
@@ -103,22 +121,25 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
                                                        "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
             "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": sim.chips,
-            "sim_case": _described(case), "sim_flags": joined(filter(None, (sim.kv_flag(),)))}
+            "sim_case": _described(case) + (f", Poisson arrivals at {rate:,.3g} requests/s" if arrivals == "poisson"
+                                            else ""),
+            "sim_flags": joined(filter(None, (sim.kv_flag(),)))}
 
 
 def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, precision: Precision, isl: int,
-                  osl: int, mtp_tokens: int, rank_per_die: bool) -> list[dict[str, object]]:
-    return [refine_candidate(c, model, system, engine, precision, isl, osl, mtp_tokens, rank_per_die) for c in chunk]
+                  osl: int, mtp_tokens: int, rank_per_die: bool, arrivals: str) -> list[dict[str, object]]:
+    return [refine_candidate(c, model, system, engine, precision, isl, osl, mtp_tokens, rank_per_die, arrivals)
+            for c in chunk]
 
 
 def refine_candidates(candidates: Sequence[Candidate], model: str, system: str, engine: str, precision: Precision,
                       isl: int, osl: int, processes: int = 1, mtp_tokens: int = 0,
-                      rank_per_die: bool = False) -> list[dict[str, object]]:
+                      rank_per_die: bool = False, arrivals: str = "closed") -> list[dict[str, object]]:
     """refine_candidate of each candidate, in order, one simulation per task over `processes` processes;
     `mtp_tokens` drafts a decode step, and one rank per die of a multi-die package with `rank_per_die`, as the
-    search ran."""
+    search ran; `arrivals` as refine_candidate's."""
     run = functools.partial(_refine_chunk, model=model, system=system, engine=engine, precision=precision, isl=isl,
-                            osl=osl, mtp_tokens=mtp_tokens, rank_per_die=rank_per_die)
+                            osl=osl, mtp_tokens=mtp_tokens, rank_per_die=rank_per_die, arrivals=arrivals)
     return [row for part in map_chunks(run, [[c] for c in candidates], processes) for row in part]
 
 
@@ -173,7 +194,8 @@ def _first_wave_bound(percentiles: Sequence[LatencyTarget]) -> float:
 
 
 def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candidate], dict[str, object]],
-                      percentiles: Sequence[LatencyTarget], budget: int) -> list[tuple[Candidate, dict[str, object]]]:
+                      percentiles: Sequence[LatencyTarget], budget: int,
+                      closed_loop: bool = True) -> list[tuple[Candidate, dict[str, object]]]:
     """Each configuration probed in search of the fastest (by simulated tok/s/chip) that meets percentile targets,
     with its simulated row and `sim_meets_targets` (sim_meets), in the order run; `candidates`: those whose means
     meet the targets' bounds. A percentile grows with the load on one layout but not across layouts (a
@@ -187,10 +209,11 @@ def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candi
     simulated rate found so far (a steady rate of at least SIM_RATE_MARGIN of it) are searched for the heaviest
     that meets the targets. The next load probed is where the percentile, drawn as a line through the nearest
     loads that met and missed (through zero from a single one: a closed loop's first wave grows with its clients),
-    reaches its bound, within the loads not yet decided (halving them where the line says nothing); a layout whose
+    reaches its bound, within the loads not yet decided (halving them where the line says nothing; `closed_loop`
+    False: the simulations' requests arrive at random, with no first wave to estimate); a layout whose
     lighter load misses by as much as a heavier one is left. At most `budget` runs; a failed simulation meets
     nothing."""
-    bound = _first_wave_bound(percentiles)
+    bound = _first_wave_bound(percentiles) if closed_loop else math.inf  # open-loop arrivals have no first wave
     wave = {id(c): first_wave_s(c) for c in candidates} if math.isfinite(bound) else {}
 
     def plausible(c: Candidate) -> bool:
