@@ -13,7 +13,7 @@ import click
 from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output, typed_options
 from parity.cli.labels import system_label
-from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
+from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, arrivals_option, arrivals_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
 from parity.errors import ParityError
@@ -64,23 +64,24 @@ def _flatten(row: dict) -> dict:
     return out
 
 
-def _refined(job: tuple[Comparison, str, str, int, int, int, str | None]) -> dict[str, object]:
+def _refined(job: tuple[Comparison, str, str, int, int, int, str | None, str]) -> dict[str, object]:
     """One system's best serving configuration re-run by the step-level simulator as `parity serve --sim` would
     (refine_candidate: MTP as compared, one rank per die of a multi-die package, rates per package as the
     deployment counts them); NaN figures where no configuration was chosen or the simulation fails (sim_case says
     why)."""
-    row, model_name, engine, isl, osl, mtp_tokens, weights = job
+    row, model_name, engine, isl, osl, mtp_tokens, weights, arrivals = job
     if row.configuration is None:
         return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": ""}
     chip, model = catalog.system(row.system).chip, catalog.model(model_name)
     out = refine_candidate(row.configuration, model_name, row.system, engine, best_precision(model, chip, weights),
-                           isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1)
+                           isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1,
+                           arrivals=arrivals)
     return {k: v for k, v in out.items() if k in REFINE_KEYS}
 
 
 def _percentile_choice(system: System, result: SearchResult, model_name: str, engine: str, isl: int, osl: int,
-                       mtp_tokens: int, weights: str | None,
-                       percentiles: Sequence[LatencyTarget]) -> tuple[Candidate | None, str]:
+                       mtp_tokens: int, weights: str | None, percentiles: Sequence[LatencyTarget],
+                       arrivals: str = "closed") -> tuple[Candidate | None, str]:
     """compare's second judge for percentile targets (compare.Choose): of the configurations whose means meet the
     targets' bounds, the fastest by simulated tok/s/chip whose simulated percentiles meet them too, each layout's
     loads bisected as `parity search` does (percentile_probes: at most PERCENTILE_RUNS simulations, each as
@@ -91,12 +92,12 @@ def _percentile_choice(system: System, result: SearchResult, model_name: str, en
 
     def simulate(candidate: Candidate) -> dict[str, object]:
         return refine_candidate(candidate, model_name, system.id, engine, precision, isl, osl, drafts,
-                                rank_per_die=chip.dies > 1)
+                                rank_per_die=chip.dies > 1, arrivals=arrivals)
 
     simulable = [c for c in result.meeting  # as search screens them without an explicit --refine K
                  if case_of_candidate(c, model_name, system.id, engine, precision, isl, osl, drafts,
                                       rank_per_die=chip.dies > 1).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
-    probes = percentile_probes(simulable, simulate, percentiles, PERCENTILE_RUNS)
+    probes = percentile_probes(simulable, simulate, percentiles, PERCENTILE_RUNS, closed_loop=arrivals == "closed")
     layouts = {(c.mode, c.layout, c.decode_layout) for c in result.meeting}
     tried = {(c.mode, c.layout, c.decode_layout) for c, _ in probes}
     spent = (f"the simulator's {PERCENTILE_RUNS} runs tried {len(tried)} of {len(layouts)} layouts"
@@ -123,7 +124,7 @@ def _bound(target: LatencyTarget) -> str:
 
 # options only one workload reads (the other would ignore them): option -> its parameter
 _SERVING_ONLY = {"--tpot": "tpot_s", "--ttft": "ttft_s", "--isl": "isl", "--osl": "osl", "--weights": "weights",
-                 "--engine": "engine", "--mtp": "mtp_tokens", "--refine": "refine"}
+                 "--engine": "engine", "--mtp": "mtp_tokens", "--refine": "refine", "--arrivals": "arrivals"}
 _TRAINING_ONLY = {"--chips": "chips", "--seq-len": "seq_len", "--global-batch": "global_batch",
                   "--precision": "training_precision"}
 
@@ -160,6 +161,7 @@ def _refuse_other_workloads_options(workload: str) -> None:
                    "serve --sim` would, and show its TTFT, TPOT and tokens/s per chip beside the steady-state "
                    "model's, which chose the configuration (seconds more); needed by a percentile target "
                    "(--ttft p99:2s), which the simulator checks (a minute or so more)")
+@arrivals_option()
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes the systems are searched (and simulated) on")
 @format_option
@@ -167,7 +169,7 @@ def _refuse_other_workloads_options(workload: str) -> None:
 def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
                     global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int | None,
-                    refine: bool, processes: int, fmt: str, out: Path | None) -> None:
+                    refine: bool, arrivals: str, processes: int, fmt: str, out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
@@ -176,6 +178,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     if percentiles and not refine:
         raise ParityError(f"{' and '.join(_bound(t) for t in percentiles)}: a percentile target is checked by the "
                           "step-level simulator, so it needs --refine (or give the mean's bound, e.g. --ttft 2s)")
+    if not refine and typed_options({"--arrivals": "arrivals"}):
+        raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine")
     found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
     if twice := sorted({s.id for s in found if sum(t.id == s.id for t in found) > 1}):
         raise ParityError(f"{', '.join(twice)} named twice: each system is compared once")
@@ -187,14 +191,16 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         model = catalog.model(name)
         drafts = catalog.mtp_drafts(model, mtp_tokens)
         choose = functools.partial(_percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
-                                   mtp_tokens=drafts, weights=weights, percentiles=percentiles) if percentiles else None
+                                   mtp_tokens=drafts, weights=weights, percentiles=percentiles,
+                                   arrivals=arrivals) if percentiles else None
         results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips,
                           seq_len, global_batch, training_precision, drafts, processes, choose)
         if percentiles:
             judged = (f"configuration: the fastest whose simulated {' and '.join(_bound(t) for t in percentiles)} "
-                      "hold, among those whose means meet the same bounds")
+                      "hold, among those whose means meet the same bounds" + arrivals_text(arrivals))
             results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
-        sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights) for r in results], processes)
+        sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights, arrivals) for r in results],
+                           processes)
                 if refine else [{} for _ in results])
         rows = [_flatten(r.to_dict()) | s for r, s in zip(results, sims)]
         payload += [r.to_dict() | s for r, s in zip(results, sims)]

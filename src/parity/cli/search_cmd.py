@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format
+from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
 from parity.cli.mtp import mtp_caption, mtp_option
-from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
+from parity.cli.values import CHIPS, TOKENS, Count, Targets, arrivals_option, arrivals_text, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
@@ -69,6 +69,7 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
                    "the step-level simulator, as `parity serve --sim` would, and show its TTFT and TPOT (mean, p50, "
                    "p90, p99) beside the steady-state figures; 0: off. With a percentile target: at most K "
                    f"simulations in search of the best (default {PERCENTILE_RUNS})")
+@arrivals_option()
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes for the --refine simulations")
 @format_option
@@ -77,7 +78,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
            engine: str, weights: str | None, mtp_tokens: int | None, modes: tuple[str, ...], plot: Path | None,
            show_infeasible: bool,
            prefill_system: str, prefill_chips: int | None, decode_chips: int | None, refine: int,
-           processes: int, fmt: str, out: Path | None) -> None:
+           arrivals: str, processes: int, fmt: str, out: Path | None) -> None:
     """Search tensor, pipeline, attention-DP and expert layouts, concurrency, aggregated and
     disaggregated serving: prints the throughput/interactivity frontier and the best under the targets.
     A target naming a percentile (--ttft p99:2s) screens the steady-state search by the mean at the same
@@ -91,6 +92,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         raise ParityError(f"{' and '.join(str(t) for t in percentiles)}: a percentile target is checked by the "
                           "step-level simulator on the refined candidates, so it needs --refine 1 or more and no "
                           "--prefill-system split (or give the mean's bound, e.g. --ttft 2s)")
+    if (refine == 0 or prefill_system) and typed_options({"--arrivals": "arrivals"}):
+        raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine 1 or more and no "
+                          "--prefill-system split")
     the_model, the_system = catalog.model(model), catalog.system(system)
     # multi-token prediction as compare and fleet run it (one draft on DeepSeek-R1 unless told), in the steady-state
     # search and in the refined candidates' simulations alike
@@ -131,8 +135,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         budget = PERCENTILE_RUNS if default_refine else refine
         probes = percentile_probes(ranked, lambda c: refine_candidates([c], model, system, engine, precision, isl,
                                                                        osl, mtp_tokens=mtp[0],
-                                                                       rank_per_die=dies > 1)[0],
-                                   percentiles, budget)
+                                                                       rank_per_die=dies > 1, arrivals=arrivals)[0],
+                                   percentiles, budget, closed_loop=arrivals == "closed")
         at = {c: i for i, c in enumerate(result.frontier)}
         for c, row in probes:  # a probe off the frontier gets a row after the frontier's
             if c not in at:
@@ -147,7 +151,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         skipped = len(order) - len(kept)
         refined = sorted(i for i, c in enumerate(result.frontier) if c in kept)
         simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl,
-                                      osl, processes, mtp[0], rank_per_die=dies > 1)
+                                      osl, processes, mtp[0], rank_per_die=dies > 1, arrivals=arrivals)
         for i, row in zip(refined, simulated):
             rows[i] = row
     if plot is not None:
@@ -193,7 +197,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   + ("the bisection's probes; those off the frontier follow its rows" if percentiles
                      else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
-                  "the engine's profile for the chip's software stack; '-': not refined" if refined else "")
+                  "the engine's profile for the chip's software stack" + arrivals_text(arrivals) + "; '-': not refined"
+                  if refined else "")
                + "".join(f". Refined {rows[i]['mode']} {rows[i]['layout']}"
                          f"{' / ' + str(rows[i]['decode_layout']) if rows[i]['decode_layout'] else ''} at "
                          f"{float(rows[i]['concurrency']):,.0f} clients: {rows[i]['sim_flags']}"

@@ -204,6 +204,24 @@ class Targets:
         return tuple(LatencyTarget(metric=m, statistic=s, seconds=v) for m, v, s in pairs if v and s != "mean")
 
 
+def arrivals_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--arrivals: how the simulator's requests arrive where a command re-runs its configurations (--refine)."""
+    from parity.predict.refine import ARRIVALS  # noqa: PLC0415 - the simulator loads only where a command runs
+
+    return click.option("--arrivals", type=click.Choice(ARRIVALS), default="closed", show_default=True,
+                        help="with --refine: how the simulated requests arrive: closed, the benchmark's clients in a "
+                             "closed loop, every one sending at once to start (a benchmark's percentiles: its p99 "
+                             "TTFT is that first wave); poisson, as many requests arriving at random at the rate "
+                             "each configuration sustains (production traffic's percentiles)")
+
+
+def arrivals_text(arrivals: str) -> str:
+    """What a caption says of Poisson arrivals ('' for the closed loop, the default)."""
+    return ("; the simulated requests arrive at random (Poisson) at the rate each configuration sustains in the "
+            "steady-state model, as production traffic does, not as a benchmark's closed loop"
+            if arrivals == "poisson" else "")
+
+
 def targets_options(ttft_default: str | None = None,
                     statistics: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """--tpot and --ttft, read as durations (or 'none') and handed to the command as one `targets` record;
