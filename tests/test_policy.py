@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity import catalog, policy
+from parity.compare import compare
 from parity.errors import PolicyError
 from parity.hardware import what_if
 from parity.policy import RULES, VERDICTS, assess, at_threshold, eccn_3a090, performance_density, tpp
@@ -302,3 +303,36 @@ def test_at_threshold_gives_the_prefill_ratio_and_no_zero_rates() -> None:
     assert "the TPOT target 1 ms binds" in " ".join(table.split())
     rows = [line for line in table.splitlines() if line.startswith("hgx-h100")]
     assert len(rows) == 2 and all(re.search(r"3\.35\s+-\s+-\s+the TPOT", line) for line in rows)  # mem TB/s, rate, x
+
+
+def test_a_chip_scaled_to_the_line_keeps_its_calibration() -> None:
+    """The H20 scaled to just under 3A090 (rates x2,399 / 2,368 = x1.0131) lost its own calibration (measured GEMM
+    and attention rates) for the Hopper family's and fell from 717 to 643 output tok/s/chip on Llama-3.1-70B;
+    keeping it, it delivers 721.5 (prefill 1,647 -> 1,668). Margins that put the line at x1.0 reproduce the H20
+    exactly, and output never falls as the factor grows (x0.887: 653.8, x0.971: 707.5)."""
+    h20, model, engine = catalog.chip("h20"), catalog.model("llama-3.1-70b"), catalog.engine("generic")
+    node = catalog.system_for(h20)
+    rates = []
+    for margin in (2_400 - 2_368, 300, 100, 1):
+        found = at_threshold(h20, tpp_margin=margin)
+        assert catalog.calibration(found.chip) == catalog.calibration(h20)
+        variant = dataclasses.replace(node, id="variant", chip=found.chip)
+        original, scaled = compare([node, variant], model, engine, 0.05, 1024, 1024)
+        rates.append((found.rate_factor, scaled.tokens_per_s_per_chip))
+        if margin == 2_400 - 2_368:
+            assert found.rate_factor == 1.0 and scaled.tokens_per_s_per_chip == original.tokens_per_s_per_chip
+            assert scaled.prefill_tokens_per_s_per_chip == original.prefill_tokens_per_s_per_chip
+    assert original.tokens_per_s_per_chip == pytest.approx(717.2, abs=0.1)
+    assert [round(rate, 1) for _, rate in rates] == [717.2, 653.8, 707.5, 721.5]
+    by_factor = [rate for _, rate in sorted(rates)]
+    assert by_factor == sorted(by_factor)
+
+
+def test_cli_at_threshold_h20_gains_what_its_rates_gain() -> None:
+    """`policy --at-threshold nvidia-h20`: x1.0131 on every rate, 717 -> 722 tok/s/chip (was 643, 0.90x), and the
+    variant is not flagged uncalibrated."""
+    code, out, _ = _run("--at-threshold", "nvidia-h20", "--format", "json")
+    original, variant = json.loads(out)["rows"]
+    assert code == 0 and variant["rate_factor"] == pytest.approx(2_399 / 2_368)
+    assert (round(original["tokens_per_s_per_chip"]), round(variant["tokens_per_s_per_chip"])) == (717, 722)
+    assert not any("uncalibrated" in flag for flag in variant["flags"])

@@ -121,7 +121,7 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
             "rate_factor": found.rate_factor if c is found.chip else 1.0,
             "prefill_ratio": (result.prefill_tokens_per_s_per_chip / results[0].prefill_tokens_per_s_per_chip
                               if result.fits and results[0].fits else float("nan"))})
-    summary = {"rule": found.rule, "chip": chip.id, "variant": found.chip.id, "rate_factor": found.rate_factor,
+    summary = {"rule": found.rule, "chip": chip.id, "variant": f"{chip.id}@{found.rule}", "rate_factor": found.rate_factor,
                "memory_factor": found.memory_factor, "tpp": found.tpp,
                "performance_density": found.performance_density, "eccn_3a090": found.eccn_3a090,
                "binding": found.binding, "description": found.description}
