@@ -336,3 +336,13 @@ def test_cli_at_threshold_h20_gains_what_its_rates_gain() -> None:
     assert code == 0 and variant["rate_factor"] == pytest.approx(2_399 / 2_368)
     assert (round(original["tokens_per_s_per_chip"]), round(variant["tokens_per_s_per_chip"])) == (717, 722)
     assert not any("uncalibrated" in flag for flag in variant["flags"])
+
+
+def test_cli_at_threshold_refuses_a_system_of_another_chip() -> None:
+    """H100s in a GB200 NVL72 ran on the rack's links and power under the row name gb200-nvl72; a system of the
+    chip being scaled is taken, any other refused."""
+    code, _, err = _run("--at-threshold", "nvidia-h100-sxm", "--system", "gb200-nvl72")
+    assert code == 2 and err == ("parity: error: --system gb200-nvl72 holds nvidia-gb200, not nvidia-h100-sxm: give a "
+                                 "system of nvidia-h100-sxm (hgx-h100)\n")
+    code, out, _ = _run("--at-threshold", "h100", "--system", "hgx-h100", "--model", "llama-3.1-8b", "--format", "json")
+    assert code == 0 and [r["system"] for r in json.loads(out)["rows"]] == ["hgx-h100", "hgx-h100@3a090"]

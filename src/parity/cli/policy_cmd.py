@@ -63,7 +63,7 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
 @click.option("--model", default=None, help=f"with --at-threshold: catalog model or config.json "
               f"(default {DEFAULT_MODELS[0]})")
 @click.option("--system", "system_name", default=None,
-              help="with --at-threshold: system to put the chips in (default: CHIP's smallest system)")
+              help="with --at-threshold: a system of CHIP to put the chips in (default: CHIP's smallest system)")
 @click.option("--tpot", "tpot_s", type=DURATION, default=None,
               help="with --at-threshold: time-per-output-token target (default 50ms)")
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
@@ -106,6 +106,12 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     chip = catalog.chip(chip_name)
     found = at_threshold(chip, rule, tf32_bits=tf32_bits)
     base = catalog.system(system_name) if system_name else catalog.system_for(chip)
+    if base.chip.id != chip.id:
+        # a system's links, scale-up domain and power are stated for its own chip: another chip in it is a machine
+        # nobody built, and its row would carry the system's name
+        own = sorted(s.id for s in catalog.systems() if s.chip.id == chip.id)
+        raise ParityError(f"--system {base.id} holds {base.chip.id}, not {chip.id}: give a system of {chip.id} "
+                          f"({', '.join(own) or 'none in the catalog'})")
     original = dataclasses.replace(base, chip=chip)
     variant = dataclasses.replace(base, id=f"{base.id}@{found.rule}", chip=found.chip)
     model = catalog.model(model_name)
