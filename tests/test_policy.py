@@ -180,7 +180,7 @@ def test_hbm_rule_and_h20_letter_are_notes_not_verdicts() -> None:
 
 def test_assessment_to_dict() -> None:
     d = assess(catalog.chip("h20")).to_dict()
-    assert d["tpp"] == pytest.approx(2_368) and d["eccn_3a090"] is None
+    assert d["tpp"] == pytest.approx(2_368) and d["eccn_3a090"] == "outside" and d["eccn_3a090_possible"] == ["outside"]
     assert d["verdicts"][1] == {"rule": "3a090", "status": "outside", "reason": "outside 3A090"}
 
 
@@ -256,7 +256,7 @@ def test_cli_policy_json_rows() -> None:
     rows = json.loads(out)
     assert code == 0 and [r["chip"] for r in rows] == ["nvidia-h100-sxm", "nvidia-h20"]
     assert {"tpp", "performance_density", "eccn_3a090"} <= set(rows[0])
-    assert rows[0]["tpp"] == pytest.approx(15_832) and rows[1]["eccn_3a090"] is None
+    assert rows[0]["tpp"] == pytest.approx(15_832) and rows[1]["eccn_3a090"] == "outside"  # as the table says it
 
 
 def test_cli_policy_defaults_to_every_chip_and_takes_tf32_bits() -> None:
@@ -268,7 +268,8 @@ def test_cli_policy_defaults_to_every_chip_and_takes_tf32_bits() -> None:
 
 
 @pytest.mark.parametrize("args", [("no-such-chip",), ("--at-threshold", "h10"), ("h100", "--tf32-bits", "16"),
-                                  ("h100", "--rule", "jan2026"), ("h100", "--at-threshold", "h20")])
+                                  ("h100", "--rule", "jan2026"), ("h100", "--at-threshold", "h20"),
+                                  ("--at-threshold", "h20", "--engine", "nosuch")])
 def test_cli_policy_mistakes_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     code, out, err = _run(*args)
     assert code == 2 and err.startswith("parity: error: ") and err.count("\n") == 1, err
@@ -279,7 +280,8 @@ def test_cli_at_threshold_compares_the_variant_with_the_original() -> None:
     payload = json.loads(out)
     original, variant = payload["rows"]
     assert code == 0 and payload["threshold"]["tpp"] == pytest.approx(2_399)
-    assert variant["system"] == "hgx-h100@3a090" and variant["tpp"] < 4_800 and variant["eccn_3a090"] is None
+    assert variant["system"] == "hgx-h100@3a090" and variant["tpp"] < 4_800 and variant["eccn_3a090"] == "outside"
+    assert payload["threshold"]["eccn_3a090"] == "outside" and original["eccn_3a090"] == "3A090.a.1"
     assert variant["bf16_flop_per_s"] < original["bf16_flop_per_s"]
     assert 0 < variant["prefill_tokens_per_s_per_chip"] < original["prefill_tokens_per_s_per_chip"]
     assert 0 < variant["decode_tokens_per_s_per_chip"] <= original["decode_tokens_per_s_per_chip"]
@@ -346,3 +348,18 @@ def test_cli_at_threshold_refuses_a_system_of_another_chip() -> None:
                                  "system of nvidia-h100-sxm (hgx-h100)\n")
     code, out, _ = _run("--at-threshold", "h100", "--system", "hgx-h100", "--model", "llama-3.1-8b", "--format", "json")
     assert code == 0 and [r["system"] for r in json.loads(out)["rows"]] == ["hgx-h100", "hgx-h100@3a090"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--isl", "5"), "--isl only applies with --at-threshold CHIP"),
+    (("--osl", "7"), "--osl only applies with --at-threshold CHIP"),
+    (("--engine", "nosuch"), "--engine only applies with --at-threshold CHIP"),
+    (("h100", "--rule", "3a090", "--tpot", "40ms"), "--rule, --tpot only apply with --at-threshold CHIP"),
+    (("nvidia-h100-sxm", "h100", "h20"), "nvidia-h100-sxm named twice: each chip is assessed once"),
+])
+def test_cli_policy_refuses_what_it_would_not_read(args: tuple[str, ...], message: str) -> None:
+    """The workload options are read only with --at-threshold (--isl, --osl and --engine were accepted and ignored
+    without it while --model and --tpot were refused), and a chip is assessed once as compare compares a system
+    once."""
+    code, out, err = _run(*args)
+    assert code == 2 and out == "" and err == f"parity: error: {message}\n"

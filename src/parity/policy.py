@@ -267,7 +267,9 @@ class Assessment:
     notes: tuple[str, ...]
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The record for JSON, 'outside' where a class is None (outside 3A090), as the tables say it."""
+        return asdict(self) | {"eccn_3a090": self.eccn_3a090 or "outside",
+                               "eccn_3a090_possible": [p or "outside" for p in self.eccn_3a090_possible]}
 
 
 def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
