@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity import catalog, policy
+from parity.compare import compare
 from parity.errors import PolicyError
 from parity.hardware import what_if
 from parity.policy import RULES, VERDICTS, assess, at_threshold, eccn_3a090, performance_density, tpp
@@ -179,7 +180,7 @@ def test_hbm_rule_and_h20_letter_are_notes_not_verdicts() -> None:
 
 def test_assessment_to_dict() -> None:
     d = assess(catalog.chip("h20")).to_dict()
-    assert d["tpp"] == pytest.approx(2_368) and d["eccn_3a090"] is None
+    assert d["tpp"] == pytest.approx(2_368) and d["eccn_3a090"] == "outside" and d["eccn_3a090_possible"] == ["outside"]
     assert d["verdicts"][1] == {"rule": "3a090", "status": "outside", "reason": "outside 3A090"}
 
 
@@ -255,7 +256,7 @@ def test_cli_policy_json_rows() -> None:
     rows = json.loads(out)
     assert code == 0 and [r["chip"] for r in rows] == ["nvidia-h100-sxm", "nvidia-h20"]
     assert {"tpp", "performance_density", "eccn_3a090"} <= set(rows[0])
-    assert rows[0]["tpp"] == pytest.approx(15_832) and rows[1]["eccn_3a090"] is None
+    assert rows[0]["tpp"] == pytest.approx(15_832) and rows[1]["eccn_3a090"] == "outside"  # as the table says it
 
 
 def test_cli_policy_defaults_to_every_chip_and_takes_tf32_bits() -> None:
@@ -267,7 +268,8 @@ def test_cli_policy_defaults_to_every_chip_and_takes_tf32_bits() -> None:
 
 
 @pytest.mark.parametrize("args", [("no-such-chip",), ("--at-threshold", "h10"), ("h100", "--tf32-bits", "16"),
-                                  ("h100", "--rule", "jan2026"), ("h100", "--at-threshold", "h20")])
+                                  ("h100", "--rule", "jan2026"), ("h100", "--at-threshold", "h20"),
+                                  ("--at-threshold", "h20", "--engine", "nosuch")])
 def test_cli_policy_mistakes_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     code, out, err = _run(*args)
     assert code == 2 and err.startswith("parity: error: ") and err.count("\n") == 1, err
@@ -278,7 +280,8 @@ def test_cli_at_threshold_compares_the_variant_with_the_original() -> None:
     payload = json.loads(out)
     original, variant = payload["rows"]
     assert code == 0 and payload["threshold"]["tpp"] == pytest.approx(2_399)
-    assert variant["system"] == "hgx-h100@3a090" and variant["tpp"] < 4_800 and variant["eccn_3a090"] is None
+    assert variant["system"] == "hgx-h100@3a090" and variant["tpp"] < 4_800 and variant["eccn_3a090"] == "outside"
+    assert payload["threshold"]["eccn_3a090"] == "outside" and original["eccn_3a090"] == "3A090.a.1"
     assert variant["bf16_flop_per_s"] < original["bf16_flop_per_s"]
     assert 0 < variant["prefill_tokens_per_s_per_chip"] < original["prefill_tokens_per_s_per_chip"]
     assert 0 < variant["decode_tokens_per_s_per_chip"] <= original["decode_tokens_per_s_per_chip"]
@@ -302,3 +305,61 @@ def test_at_threshold_gives_the_prefill_ratio_and_no_zero_rates() -> None:
     assert "the TPOT target 1 ms binds" in " ".join(table.split())
     rows = [line for line in table.splitlines() if line.startswith("hgx-h100")]
     assert len(rows) == 2 and all(re.search(r"3\.35\s+-\s+-\s+the TPOT", line) for line in rows)  # mem TB/s, rate, x
+
+
+def test_a_chip_scaled_to_the_line_keeps_its_calibration() -> None:
+    """The H20 scaled to just under 3A090 (rates x2,399 / 2,368 = x1.0131) lost its own calibration (measured GEMM
+    and attention rates) for the Hopper family's and fell from 717 to 643 output tok/s/chip on Llama-3.1-70B;
+    keeping it, it delivers 721.5 (prefill 1,647 -> 1,668). Margins that put the line at x1.0 reproduce the H20
+    exactly, and output never falls as the factor grows (x0.887: 653.8, x0.971: 707.5)."""
+    h20, model, engine = catalog.chip("h20"), catalog.model("llama-3.1-70b"), catalog.engine("generic")
+    node = catalog.system_for(h20)
+    rates = []
+    for margin in (2_400 - 2_368, 300, 100, 1):
+        found = at_threshold(h20, tpp_margin=margin)
+        assert catalog.calibration(found.chip) == catalog.calibration(h20)
+        variant = dataclasses.replace(node, id="variant", chip=found.chip)
+        original, scaled = compare([node, variant], model, engine, 0.05, 1024, 1024)
+        rates.append((found.rate_factor, scaled.tokens_per_s_per_chip))
+        if margin == 2_400 - 2_368:
+            assert found.rate_factor == 1.0 and scaled.tokens_per_s_per_chip == original.tokens_per_s_per_chip
+            assert scaled.prefill_tokens_per_s_per_chip == original.prefill_tokens_per_s_per_chip
+    assert original.tokens_per_s_per_chip == pytest.approx(717.2, abs=0.1)
+    assert [round(rate, 1) for _, rate in rates] == [717.2, 653.8, 707.5, 721.5]
+    by_factor = [rate for _, rate in sorted(rates)]
+    assert by_factor == sorted(by_factor)
+
+
+def test_cli_at_threshold_h20_gains_what_its_rates_gain() -> None:
+    """`policy --at-threshold nvidia-h20`: x1.0131 on every rate, 717 -> 722 tok/s/chip (was 643, 0.90x), and the
+    variant is not flagged uncalibrated."""
+    code, out, _ = _run("--at-threshold", "nvidia-h20", "--format", "json")
+    original, variant = json.loads(out)["rows"]
+    assert code == 0 and variant["rate_factor"] == pytest.approx(2_399 / 2_368)
+    assert (round(original["tokens_per_s_per_chip"]), round(variant["tokens_per_s_per_chip"])) == (717, 722)
+    assert not any("uncalibrated" in flag for flag in variant["flags"])
+
+
+def test_cli_at_threshold_refuses_a_system_of_another_chip() -> None:
+    """H100s in a GB200 NVL72 ran on the rack's links and power under the row name gb200-nvl72; a system of the
+    chip being scaled is taken, any other refused."""
+    code, _, err = _run("--at-threshold", "nvidia-h100-sxm", "--system", "gb200-nvl72")
+    assert code == 2 and err == ("parity: error: --system gb200-nvl72 holds nvidia-gb200, not nvidia-h100-sxm: give a "
+                                 "system of nvidia-h100-sxm (hgx-h100)\n")
+    code, out, _ = _run("--at-threshold", "h100", "--system", "hgx-h100", "--model", "llama-3.1-8b", "--format", "json")
+    assert code == 0 and [r["system"] for r in json.loads(out)["rows"]] == ["hgx-h100", "hgx-h100@3a090"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--isl", "5"), "--isl only applies with --at-threshold CHIP"),
+    (("--osl", "7"), "--osl only applies with --at-threshold CHIP"),
+    (("--engine", "nosuch"), "--engine only applies with --at-threshold CHIP"),
+    (("h100", "--rule", "3a090", "--tpot", "40ms"), "--rule, --tpot only apply with --at-threshold CHIP"),
+    (("nvidia-h100-sxm", "h100", "h20"), "nvidia-h100-sxm named twice: each chip is assessed once"),
+])
+def test_cli_policy_refuses_what_it_would_not_read(args: tuple[str, ...], message: str) -> None:
+    """The workload options are read only with --at-threshold (--isl, --osl and --engine were accepted and ignored
+    without it while --model and --tpot were refused), and a chip is assessed once as compare compares a system
+    once."""
+    code, out, err = _run(*args)
+    assert code == 2 and out == "" and err == f"parity: error: {message}\n"

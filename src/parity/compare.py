@@ -389,20 +389,24 @@ class FormatResult:
 
 def compare_formats(systems: Sequence[System], model: Model, profile: EngineProfile,
                     formats: Sequence[str] = DEFAULT_FORMATS, tpot_s: float | None = 0.05, ttft_s: float | None = None,
-                    isl: int = 1024, osl: int = 1024) -> list[FormatResult]:
+                    isl: int = 1024, osl: int = 1024, mtp_tokens: int = 0) -> list[FormatResult]:
     """Each system serving `model` with its weights (experts included) in each format, at its best
-    configuration under the targets; a format the chip lacks runs emulated (dequantised to its
-    first fallback at `emulation_efficiency`). Ratios are to the same system in the first of
+    configuration under the targets, run as `compare` runs it (the engine at its stack's maturity, a rank per
+    die of a multi-die package, `mtp_tokens` MTP drafts a decode step); a format the chip lacks runs emulated
+    (dequantised to its first fallback at `emulation_efficiency`). Ratios are to the same system in the first of
     `formats` that fits it (bf16 when the model fits in bf16)."""
+    mtp_setting(model, mtp_tokens)  # a model without a published acceptance is refused once, not per format
     out = []
     for system in systems:
+        engine = catalog.engine_on(profile, system.chip.software_stack)
         rows = []
         for name in formats:
             fmt = format_named(name)
             try:
                 unit, emulated = math_unit(fmt, system.chip)
                 runs_on = f"emulated on {unit}" if emulated else f"native {unit}"
-                result: Comparison | None = _serve(system, model, profile, tpot_s, ttft_s, isl, osl, fmt.name)
+                result: Comparison | None = _serve(system, model, engine, tpot_s, ttft_s, isl, osl, fmt.name,
+                                                   mtp_tokens)
             except InfeasiblePlan as err:
                 unit, emulated, runs_on, result = "", True, "cannot run", None
                 note = str(err)

@@ -267,7 +267,9 @@ class Assessment:
     notes: tuple[str, ...]
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The record for JSON, 'outside' where a class is None (outside 3A090), as the tables say it."""
+        return asdict(self) | {"eccn_3a090": self.eccn_3a090 or "outside",
+                               "eccn_3a090_possible": [p or "outside" for p in self.eccn_3a090_possible]}
 
 
 def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
@@ -302,7 +304,8 @@ THRESHOLD_RULES = ("3a090", "3a090.a", "jan2026")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Threshold:
-    """The fastest variant of a chip, all its peak rates scaled by one factor, just under a rule's line.
+    """The fastest variant of a chip, all its peak rates scaled by one factor, just under a rule's line; the
+    variant keeps the original's id (so its calibration) and is told apart by its name and provenance.
 
     rate_factor: variant peak / original peak (> 1 when the original had headroom);
     memory_factor: variant / original memory bandwidth (< 1 only for the jan2026 DRAM limb);
@@ -381,7 +384,10 @@ def at_threshold(chip: Chip, rule: str = "3a090", *, tf32_bits: int = 0, tpp_mar
         note += f"; memory bandwidth x{memory_factor:.4f}"
     variant = what_if(chip, note, **changes)
     assert isinstance(variant, Chip)
-    variant = replace(variant, id=f"{chip.id}@{key}", name=f"{chip.name} at the {key} line")
+    # the variant keeps the chip's id, as sweep's variants do, so it keeps the chip's calibration: its measured
+    # efficiencies are fractions of peak and apply to the scaled peaks (a new id would fall back to the family's
+    # calibration, and a chip scaled x1.01 would lose 10% of its throughput to another chip's fractions)
+    variant = replace(variant, name=f"{chip.name} at the {key} line")
     value = tpp(variant, tf32_bits).tpp
     pd = performance_density(variant, tf32_bits)
     eccn, _, _ = _classify(variant, tf32_bits)

@@ -9,6 +9,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, progress_bar
 from parity.cli.labels import system_label
+from parity.cli.mtp import mtp_caption, mtp_option
 from parity.cli.values import TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.errors import ParityError
@@ -27,24 +28,30 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
+@mtp_option()
 @format_option
 @out_option
 def formats_command(systems: tuple[str, ...], model: str, names: str, targets: Targets,
                     isl: int, osl: int,
-                    engine: str, fmt: str, out: Path | None) -> None:
+                    engine: str, mtp_tokens: int | None, fmt: str, out: Path | None) -> None:
     """Serve a model with its weights in each number format (BF16, FP8 per-tensor or block-scaled,
     UE8M0-scaled MXFP8, INT8, FP4 ...) on each system (default: 8-chip H20, H100, B200, Ascend 910C and
-    Ascend 950PR nodes): whether the chip runs the format natively or emulated, and what it buys."""
+    Ascend 950PR nodes): whether the chip runs the format natively or emulated, and what it buys. Each system
+    runs as `compare` runs it: the engine at its software stack's maturity, a rank per die of a multi-die package,
+    and the model's MTP default."""
     found = [catalog.system(name) for name in (systems or DEFAULT)]
     wanted = tuple(n.strip() for n in names.split(",") if n.strip())
     if not wanted:
         raise ParityError("--formats names no format")
     the_model, profile = catalog.model(model), catalog.engine(engine)
+    drafts = catalog.mtp_drafts(the_model, mtp_tokens)
+    mtp_text = mtp_caption(the_model, drafts, mtp_tokens is not None, "on every chip")
     results = []
     with progress_bar() as progress:
         task = progress.add_task("searching each system and format", total=len(found))
         for system in found:
-            results += compare_formats([system], the_model, profile, wanted, targets.tpot_s, targets.ttft_s, isl, osl)
+            results += compare_formats([system], the_model, profile, wanted, targets.tpot_s, targets.ttft_s, isl, osl,
+                                       drafts)
             progress.advance(task)
     labels = {system.id: f"{system.id}\n{system_label(system)}" for system in found}
     rows = [r.to_dict() for r in results]
@@ -63,4 +70,5 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
                  "dequantised and multiplied on X at the calibration's emulation efficiency, keeping the "
                  "memory saving. x: output tokens/s per chip over the same system in the 'vs' format, the first "
                  "of the list that fits it. "
-                 f"Engine profile: {profile.id}.")
+                 f"Engine profile: {profile.id}, at each chip's software-stack maturity as compare runs it. "
+                 + (f"{mtp_text}" if mtp_text else ""))

@@ -25,10 +25,6 @@ def _number(digits: int) -> Any:
     return show
 
 
-def _eccn(value: Any) -> str:
-    return "outside" if value is None else str(value)
-
-
 def _yes(value: Any) -> str:
     return "yes" if value else "no"
 
@@ -63,30 +59,34 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
 @click.option("--model", default=None, help=f"with --at-threshold: catalog model or config.json "
               f"(default {DEFAULT_MODELS[0]})")
 @click.option("--system", "system_name", default=None,
-              help="with --at-threshold: system to put the chips in (default: CHIP's smallest system)")
+              help="with --at-threshold: a system of CHIP to put the chips in (default: CHIP's smallest system)")
 @click.option("--tpot", "tpot_s", type=DURATION, default=None,
               help="with --at-threshold: time-per-output-token target (default 50ms)")
-@click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
-@click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
-@click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
+@click.option("--isl", default=None, type=TOKENS, help="with --at-threshold: prompt tokens per request (default 1024)")
+@click.option("--osl", default=None, type=TOKENS, help="with --at-threshold: output tokens per request (default 1024)")
+@click.option("--engine", default=None, help="with --at-threshold: serving-engine profile (default generic)")
 @format_option
 @out_option
 def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str | None, rule: str | None,
-                   model: str | None, system_name: str | None, tpot_s: float | None, isl: int, osl: int, engine: str,
-                   fmt: str, out: Path | None) -> None:
+                   model: str | None, system_name: str | None, tpot_s: float | None, isl: int | None,
+                   osl: int | None, engine: str | None, fmt: str, out: Path | None) -> None:
     """US export-control metrics (TPP, performance density, ECCN 3A090, Jan-2026 case-by-case zone) of
     CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule."""
     if threshold_chip is not None:
         if chips:
             raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")
         _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, tpot_s or 0.05,
-                   isl, osl, engine, tf32_bits, fmt, out)
+                   1024 if isl is None else isl, 1024 if osl is None else osl, engine or "generic", tf32_bits, fmt,
+                   out)
         return
     given = [name for name, value in (("--rule", rule), ("--model", model), ("--system", system_name),
-                                      ("--tpot", tpot_s)) if value is not None]
+                                      ("--tpot", tpot_s), ("--isl", isl), ("--osl", osl), ("--engine", engine))
+             if value is not None]
     if given:
-        raise ParityError(f"{', '.join(given)} only apply with --at-threshold CHIP")
+        raise ParityError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --at-threshold CHIP")
     found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
+    if twice := sorted({c.id for c in found if sum(d.id == c.id for d in found) > 1}):
+        raise ParityError(f"{', '.join(twice)} named twice: each chip is assessed once")
     results = [assess(c, tf32_bits) for c in found]
     rows = [_row(a) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
@@ -103,31 +103,36 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str |
 
 def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot_s: float, isl: int,
                osl: int, engine: str, tf32_bits: int, fmt: str, out: Path | None) -> None:
-    chip = catalog.chip(chip_name)
+    chip, model, profile = catalog.chip(chip_name), catalog.model(model_name), catalog.engine(engine)
     found = at_threshold(chip, rule, tf32_bits=tf32_bits)
     base = catalog.system(system_name) if system_name else catalog.system_for(chip)
+    if base.chip.id != chip.id:
+        # a system's links, scale-up domain and power are stated for its own chip: another chip in it is a machine
+        # nobody built, and its row would carry the system's name
+        own = sorted(s.id for s in catalog.systems() if s.chip.id == chip.id)
+        raise ParityError(f"--system {base.id} holds {base.chip.id}, not {chip.id}: give a system of {chip.id} "
+                          f"({', '.join(own) or 'none in the catalog'})")
     original = dataclasses.replace(base, chip=chip)
     variant = dataclasses.replace(base, id=f"{base.id}@{found.rule}", chip=found.chip)
-    model = catalog.model(model_name)
-    results = compare([original, variant], model, catalog.engine(engine), tpot_s, isl, osl, None, original)
+    results = compare([original, variant], model, profile, tpot_s, isl, osl, None, original)
     rows = []
     for system, result in zip((original, variant), results):
         c = system.chip
         a = assess(c, tf32_bits)
         rows.append(result.to_dict() | {
             "tpp": tpp(c, tf32_bits).tpp, "performance_density": performance_density(c, tf32_bits),
-            "eccn_3a090": a.eccn_3a090, "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
+            "eccn_3a090": a.eccn_3a090 or "outside", "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
             "memory_bytes_per_s": c.memory_bytes_per_s,
             "rate_factor": found.rate_factor if c is found.chip else 1.0,
             "prefill_ratio": (result.prefill_tokens_per_s_per_chip / results[0].prefill_tokens_per_s_per_chip
                               if result.fits and results[0].fits else float("nan"))})
-    summary = {"rule": found.rule, "chip": chip.id, "variant": found.chip.id, "rate_factor": found.rate_factor,
+    summary = {"rule": found.rule, "chip": chip.id, "variant": f"{chip.id}@{found.rule}", "rate_factor": found.rate_factor,
                "memory_factor": found.memory_factor, "tpp": found.tpp,
-               "performance_density": found.performance_density, "eccn_3a090": found.eccn_3a090,
+               "performance_density": found.performance_density, "eccn_3a090": found.eccn_3a090 or "outside",
                "binding": found.binding, "description": found.description}
     columns = [Column("system", "system", plain, "left"), Column("tpp", "TPP", _number(0)),
                Column("performance_density", "PD /mm2", _number(2), wide=True),
-               Column("eccn_3a090", "ECCN 3A090", _eccn),
+               Column("eccn_3a090", "ECCN 3A090", plain),
                Column("rate_factor", "rates x", ratio, wide=True),
                Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12), wide=True),
                Column("memory_bytes_per_s", "mem TB/s", scaled(1e12), wide=True),

@@ -206,7 +206,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     systems = [catalog.system(s) for s in spec.format_systems]
     for system in systems:
         page.cite(system)
-    by_format = compare_formats(systems, model, profile, spec.formats, spec.tpot_s, None, spec.isl, spec.osl)
+    by_format = compare_formats(systems, model, profile, spec.formats, spec.tpot_s, None, spec.isl, spec.osl,
+                                default_mtp(model))
     rows = [[f"<b>{_e(r.system)}</b><br><small>{_e(r.chip)}</small>", _e(r.format), _e(r.scale),
              _num(r.bytes_per_parameter, 2), _e(r.runs_on),
              _num(r.comparison.tokens_per_s_per_chip if r.comparison and r.comparison.fits else float("nan")),
@@ -217,7 +218,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         "<p>DeepSeek says V3.1's UE8M0-scaled FP8 (MXFP8) suits next-generation domestic chips. A chip with "
         "no unit for a format still saves its memory but multiplies after dequantising to a wider unit "
         "('emulated'); x: output tokens/s per chip over the same system in the first format of the list "
-        f"that fits it, at a {spec.tpot_s * 1e3:g} ms TPOT target.</p>"
+        f"that fits it, at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(model).rstrip(',')}; each chip runs "
+        "the engine at its software stack's maturity, as in the comparisons.</p>"
         + _table(["system", "format", "scales", "B/param", "runs on", "out tok/s/chip", "x", "note"], rows,
                  "numbers"))
 
@@ -279,7 +281,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
 
     step("Fleet")
     plans = plan_fleet(model, [catalog.chip(c) for c in spec.fleet_chips], profile,
-                       spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl)
+                       spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl,
+                       mtp_tokens=default_mtp(model))  # as the comparisons and formats run it
     fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),
                    _num(p.power_w / 1e6, 1), money(p.cost_usd).replace(" ", "&nbsp;"),
                    _e(p.price_source), _e(p.note)] for p in plans]

@@ -1,0 +1,38 @@
+"""`parity formats` runs each system as `compare` runs it: the engine at the chip's stack maturity, one rank per die
+of a multi-die package, and the model's MTP default."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.compare import compare, compare_formats
+
+
+@pytest.mark.parametrize(("system", "weights", "mtp", "expected"), [
+    ("atlas-800-a3", "int8", 0, 84.8), ("atlas-800-a3", "nvfp4", 0, 241.4), ("atlas-800-a3", "int8", 1, 509.6),
+    ("atlas-350-server", "mxfp4", 0, 60.1)])
+def test_formats_deliver_on_an_ascend_node_what_compare_says(system: str, weights: str, mtp: int,
+                                                             expected: float) -> None:
+    """DeepSeek-R1 at 50 ms TPOT and 5 s TTFT: formats ran the CUDA generic profile on every chip (atlas-800-a3 int8
+    330, nvfp4 1,229; atlas-350-server mxfp4 228 tok/s/chip) where compare runs generic at CANN's measured maturity
+    (84.8, 241.4, 60.1; 509.6 on the A3 with one MTP draft, as fleet's test finds)."""
+    model, engine, node = catalog.model("deepseek-r1"), catalog.engine("generic"), catalog.system(system)
+    (row,) = compare_formats([node], model, engine, (weights,), 0.05, 5.0, 1024, 1024, mtp)
+    (same,) = compare([node], model, engine, 0.05, 1024, 1024, weights, ttft_s=5.0, mtp_tokens=mtp)
+    assert row.comparison is not None and row.comparison.layout == same.layout
+    assert row.comparison.tokens_per_s_per_chip == pytest.approx(same.tokens_per_s_per_chip, rel=1e-12)
+    assert row.comparison.tokens_per_s_per_chip == pytest.approx(expected, abs=0.1)
+
+
+def test_formats_runs_deepseek_with_one_draft_unless_told() -> None:
+    args = ["formats", "atlas-800-a3", "--model", "deepseek-r1", "--formats", "int8", "--ttft", "5s", "--format", "json"]
+    default, one, off = (CliRunner().invoke(cli, args + extra) for extra in ([], ["--mtp", "1"], ["--mtp", "0"]))
+    assert default.exit_code == one.exit_code == off.exit_code == 0
+    assert default.stdout == one.stdout
+    rates = [json.loads(r.stdout)[0]["tokens_per_s_per_chip"] for r in (one, off)]
+    assert rates == [pytest.approx(509.6, abs=0.1), pytest.approx(84.8, abs=0.1)]
