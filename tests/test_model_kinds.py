@@ -440,3 +440,19 @@ def test_a_config_error_names_its_file_once() -> None:
     with pytest.raises(ModelConfigError) as err:
         model_from_config(moe)
     assert str(err.value) == "model: num_experts_per_tok must be >= 1, got 0"  # the name it was given
+
+
+def test_kv_heads_replicate_in_the_weights_where_tensor_parallelism_exceeds_them() -> None:
+    """Llama-3.1-70B has 8 KV heads: at TP 16 each device holds an eighth of the k and v projections, not a
+    sixteenth (80 layers x 8,192 x 2 x 8 x 128 BF16 weights: 2.68 GB; an eighth less a sixteenth, 0.168 GB more a
+    device). The check named the op graph's Attention where it meant the model's, so it never held (since fff9765)."""
+    from parity import catalog
+    from parity.plan import Precision, Shard
+    from parity.plan.sharding import weight_matrices_per_device
+
+    model = catalog.model("llama-3.1-70b")
+    bf16 = Precision(weights="bf16", expert_weights="bf16", kv_cache="bf16")
+    tp8, tp16 = (sum(float(b) for _, b in weight_matrices_per_device(model, Shard(t, 1, 1, 1, 1), bf16))
+                 for t in (8, 16))
+    kv = 80 * 8192 * 2 * 8 * 128 * 2.0
+    assert tp16 - tp8 / 2 == pytest.approx(kv / 8 - kv / 16, rel=1e-9)

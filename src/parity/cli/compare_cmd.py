@@ -13,7 +13,8 @@ import click
 from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output, typed_options
 from parity.cli.labels import system_label
-from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, arrivals_option, arrivals_text, targets_options
+from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
+    targets_options
 from parity.cli.mtp import mtp_caption, mtp_option
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
 from parity.errors import ParityError
@@ -27,7 +28,6 @@ from parity.simulate.targets import LatencyTarget
 from parity.training import PRECISIONS
 from parity.units import duration_text
 
-DEFAULT_TTFT = "5s"  # a prompt answered within seconds: no layout that makes users wait 20 s is ranked
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
 

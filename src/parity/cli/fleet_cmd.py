@@ -9,7 +9,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
 from parity.cli.mtp import mtp_option
-from parity.cli.values import CHIPS, TOKENS, Quantity, Real, Targets, targets_options
+from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, targets_options
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
 from parity.units import share_text
@@ -23,7 +23,7 @@ from parity.report.tables import count as count_cell  # --count names the demand
               help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean; at most 1e15 tokens/s)')
 @click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
               help="comma-separated chip kinds")
-@targets_options()
+@targets_options(ttft_default=DEFAULT_TTFT)
 @click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")

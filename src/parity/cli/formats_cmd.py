@@ -10,7 +10,7 @@ from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, progress_bar
 from parity.cli.labels import system_label
 from parity.cli.mtp import mtp_caption, mtp_option
-from parity.cli.values import TOKENS, Targets, targets_options
+from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.errors import ParityError
 from parity.report.tables import Column, plain, ratio, scaled
@@ -24,7 +24,7 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 @click.option("--formats", "names", default=",".join(DEFAULT_FORMATS), show_default=True,
               help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, w4a8_mxfp4, "
                    "w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w4a8)")
-@targets_options()
+@targets_options(ttft_default=DEFAULT_TTFT)
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")

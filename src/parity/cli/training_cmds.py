@@ -17,7 +17,7 @@ from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
-                             search_training, train_step)
+                             search_training)
 from parity.uncertainty import training_flags
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases

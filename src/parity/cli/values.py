@@ -204,6 +204,11 @@ class Targets:
         return tuple(LatencyTarget(metric=m, statistic=s, seconds=v) for m, v, s in pairs if v and s != "mean")
 
 
+# the TTFT target of the commands that rank a system's configurations (compare, formats, fleet) unless told: a prompt
+# answered within seconds, so no layout that makes users wait 20 s is ranked; the three agree for the same question
+DEFAULT_TTFT = "5s"
+
+
 def arrivals_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """--arrivals: how the simulator's requests arrive where a command re-runs its configurations (--refine)."""
     from parity.predict.refine import ARRIVALS  # noqa: PLC0415 - the simulator loads only where a command runs

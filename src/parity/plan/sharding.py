@@ -10,7 +10,7 @@ import numpy as np
 
 from parity.dtypes import format_named
 from parity.graph import LayerOps, forward
-from parity.model import Attention, Model, MoeMlp
+from parity.model import Attention as SoftmaxAttention, Model, MoeMlp
 from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream
 from parity.plan.layout import Shard
 from parity.plan.precision import Precision
@@ -240,7 +240,7 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision)
                 size = size / m.copies * s.slots / s.mt if s.slots else size / (s.mt * s.me)
             elif m.name in ("q_a", "kv_a", "router", "latent_down", "latent_up"):
                 pass  # replicated on every TP rank
-            elif m.name == "qkv" and isinstance(layer.attention, Attention) and not layer.attention.mla:
+            elif m.name == "qkv" and isinstance(layer.attention, SoftmaxAttention) and not layer.attention.mla:
                 a = layer.attention  # softmax attention: its KV heads replicate where TP exceeds them
                 q = (2 if a.output_gate else 1) * a.num_attention_heads * a.head_dim
                 kv = a.num_key_value_heads * (a.head_dim + a.value_head_dim)
