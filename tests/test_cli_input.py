@@ -103,6 +103,16 @@ def refused(*args: str) -> str:
     (("validate", "--iterations", "0"), "'--iterations': must be a whole number >= 1, got 0"),
     (("validate", "--iterations", "-5"), "'--iterations': must be a whole number >= 1, got -5"),
     # options that were accepted and did nothing: refused, naming what reads them
+    (("serve", *LLAMA, "--batch", "8"), "--batch sets the fixed batch of one --phase decode|prefill step; the closed "
+                                        "loop runs whole requests"),
+    (("serve", *LLAMA, "--context", "100", "--scenario", "offline"), "--context sets the fixed batch"),
+    (("serve", *LLAMA, "--moe-weights", "fp8", "--moe-tp", "2", "--moe-ep", "2"),
+     "--moe-weights, --moe-tp, --moe-ep set how experts are stored or placed; llama-3.1-8b is dense (no experts)"),
+    (("serve", *LLAMA, "--redundant-experts", "2"), "--redundant-experts sets how experts are stored or placed"),
+    (("search", *LLAMA, "--prefill-system", "hgx-h200", "--prefill-chips", "8", "--decode-chips", "16", "--mode",
+      "agg"), "--mode agg is not read by a --prefill-system split (disaggregated by nature"),
+    (("search", *LLAMA, "--prefill-system", "hgx-h200", "--prefill-chips", "8", "--decode-chips", "16", "--chips",
+      "4", "--refine", "2"), "--chips, --refine are not read by a --prefill-system split"),
     (("serve", *LLAMA, "--model-kind", "steady", "--seed", "7"), "--seed needs the simulator (the default, not "
                                                                 "--model-kind steady): the steady-state model runs no"),
     (("serve", *LLAMA, "--model-kind", "steady", "--client", "vllm", "--timeline", "t.csv"),
@@ -124,6 +134,8 @@ def refused(*args: str) -> str:
     (("train", *LLAMA, "--tp", "2", "--top", "3"), "--top sets how many layouts --search lists: add --search"),
     (("train", *LLAMA, "--tp", "2", "--fit", "--write-to", "repo"), "--fit, --write-to refit the training profile "
                                                                      "on the published runs: add --validate"),
+    (("calibrate", "--import", "m.json", "--eager"), "--eager sets how this GPU's kernels are timed; with --import "
+                                                      "nothing is measured (m.json says how its times were taken"),
     (("calibrate", "--import", "m.json", "--save-raw", "raw.json"),
      "--save-raw writes the measurements this GPU takes; with --import nothing is measured (m.json holds"),
 ])

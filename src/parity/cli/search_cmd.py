@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format
+from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
 from parity.cli.mtp import mtp_caption, mtp_option
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
@@ -103,6 +103,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         if not (prefill_system and prefill_chips and decode_chips):
             raise ParityError("--prefill-system, --prefill-chips and --decode-chips go together (a split of two kinds "
                               "of system under a budget of each)")
+        if given := typed_options(_WHOLE_WORKER_ONLY) + (["--mode agg"] if "agg" in modes else []):
+            one = len(given) == 1
+            raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} not read by a --prefill-system split "
+                              "(disaggregated by nature: the best fleets of prefill and decode workers under the "
+                              f"two budgets, in closed form): leave {'it' if one else 'them'} out")
         _split(the_model, catalog.system(prefill_system), the_system, profile, weights, targets, isl, osl,
                prefill_chips, decode_chips, mtp, mtp_text, fmt, out)
         return
@@ -210,6 +215,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+# options of the one-system search that a --prefill-system split leaves unread: option -> its parameter
+_WHOLE_WORKER_ONLY = {"--chips": "chips", "--plot": "plot", "--show-infeasible": "show_infeasible",
+                      "--refine": "refine", "--processes": "processes"}
 
 
 # a split for people: each side's workers in one cell ('2x tp1-pp4-dp4-ep4') and the chips of both in another

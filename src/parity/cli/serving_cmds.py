@@ -234,6 +234,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         raise ParityError(f"--timeline and --out both name {out.name}: the report would overwrite the timeline")
     if phase != "both":
         _refuse_options_a_phase_ignores(phase, scenario, model_kind)
+    elif given := typed_options({"--batch": "batch", "--context": "context"}):
+        one = len(given) == 1
+        raise ParityError(f"{', '.join(given)} set{'s' if one else ''} the fixed batch of one --phase decode|prefill "
+                          f"step; {'the closed loop' if scenario == 'closed' else f'--scenario {scenario}'} runs whole "
+                          f"requests of --isl and --osl: add --phase, or leave {'it' if one else 'them'} out")
     if use_sim and model_kind == "steady" and typed_options({"--model-kind": "model_kind"}):
         raise ParityError("--sim and --model-kind steady name two different models: give one of them")
     simulated = use_sim or model_kind == "sim"
@@ -251,6 +256,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} read by the simulator, which runs the "
                           f"closed-loop scenario; --scenario {scenario} is priced in closed form: leave "
                           f"{'it' if one else 'them'} out")
+    if "moe" not in catalog.model(model).features and (given := typed_options(_EXPERTS_ONLY)):
+        one = len(given) == 1
+        raise ParityError(f"{', '.join(given)} set{'s' if one else ''} how experts are stored or placed; "
+                          f"{catalog.model(model).name} is dense (no experts): leave {'it' if one else 'them'} out")
     if mla_decode and "mla" not in catalog.model(model).features:
         raise ParityError(f"--mla-decode applies to models with MLA attention (DeepSeek-V3/R1, Kimi K2); {model} has "
                           "none")
@@ -372,6 +381,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter
 _SIMULATOR_ONLY = {"--client": "client", "--num-prompts": "num_prompts", "--fixed-rate": "fixed_rate",
                    "--timeline": "timeline", "--seed": "seed"}
+# options of a mixture-of-experts model's experts, which a dense model has none of: option -> its parameter
+_EXPERTS_ONLY = {"--moe-weights": "moe_weights", "--moe-tp": "moe_tp", "--moe-ep": "moe_ep",
+                 "--redundant-experts": "redundant_experts", "--shared-expert-replicas": "shared_expert_replicas"}
 # options whose requests a --trace replaces (its arrivals and lengths): option -> its parameter
 _TRACE_REPLACES = {"--isl": "isl", "--osl": "osl", "--concurrency": "concurrency",
                    "--random-range-ratio": "random_range_ratio", "--request-rate": "request_rate",
