@@ -191,6 +191,21 @@ def test_configs_with_nan_infinity_or_absurd_sizes_are_refused_fast(config: str,
     ('[[variant]]\nchip = "nvidia-h20"\n[axes]\nmodel = ["x"]\n', "every [[variant]] needs a name and a chip"),
     ('[sweep]\nmode = "random"\nsamples = 100000000000\n[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\n'
      'isl = [1]\nosl = [1]\nconcurrency = [1]\n', "a sweep must have 1 to 10,000,000 cases"),
+    *(("[axes]\n" + "\n".join(f"{k} = {v}" for k, v in ({"system": '["hgx-h100"]', "model": '["llama-3.1-8b"]',
+                                                          "isl": "[1]", "osl": "[16]", "concurrency": "[4]"}
+                                                         | {axis: value}).items()) + "\n", says)
+      for axis, value, says in (
+          ("isl", '["abc"]', "sweep axis isl = 'abc': expected a whole number, got 'abc'"),
+          ("isl", "[128.7]", "sweep axis isl = 128.7: expected a whole number, got 128.7"),
+          ("isl", "[true]", "sweep axis isl = True: expected a whole number"),
+          ("system", '["hgx-h1000"]', "sweep axis system = 'hgx-h1000': unknown system or chip"),
+          ("model", '["llama-3.1-8bb"]', "sweep axis model = 'llama-3.1-8bb': unknown model"),
+          ("max_num_tokens", "[1.5]", "sweep axis max_num_tokens = 1.5: max_num_tokens must be a whole"),
+          ("weights", '["fp9"]', "sweep axis weights = 'fp9': unknown number format 'fp9'"))),
+    ('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [1]\nosl = [1]\nconcurrency = [0]\n',
+     "sweep axis concurrency = 0: must be a whole number >= 1, got 0"),
+    ('[sweep]\nmode = "random"\n[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nisl = [1]\nosl = [1]\n'
+     'concurrency = [1]\n', "random mode draws 100 distinct cases ([sweep] samples, default 100) and the grid holds 1"),
     ("\x00\x01binary", "holds NUL bytes, so it is not TOML"),
     ("[axes\nmodel = 1", "malformed TOML"),
 ])
@@ -373,3 +388,4 @@ def test_predict_keeps_what_a_measurement_table_adds_to_its_cases(tmp_path: Path
     assert code == 0 and json.loads(out)[0]["feasible"]
     cases.write_text("model,system,isl,osl,concurrency,\nllama-3.1-8b,hgx-h100,1024,128,8,4\n")
     assert "a column without a name holds cells" in refused("predict", str(cases))
+
