@@ -389,3 +389,12 @@ def test_predict_keeps_what_a_measurement_table_adds_to_its_cases(tmp_path: Path
     cases.write_text("model,system,isl,osl,concurrency,\nllama-3.1-8b,hgx-h100,1024,128,8,4\n")
     assert "a column without a name holds cells" in refused("predict", str(cases))
 
+
+def test_report_refuses_a_dense_model_before_any_work(tmp_path: Path) -> None:
+    """--model llama-3.1-70b printed the "8-chip nodes on llama-3.1-70b" table twice: the report sets its MoE model
+    beside its dense one (Llama-3.1-70B), and a dense --model made both the same. Refused before a folder is made."""
+    assert ("--model llama-3.1-70b is dense; the report sets a mixture-of-experts model (such as deepseek-r1) beside "
+            "its dense one, llama-3.1-70b" in refused("report", "--model", "llama-3.1-70b", "--out",
+                                                     str(tmp_path / "r")))
+    assert "unknown engine 'vlm'" in refused("report", "--engine", "vlm", "--out", str(tmp_path / "r"))
+    assert not list(tmp_path.iterdir())
