@@ -360,8 +360,12 @@ def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_pa
     ("mtp", "unknown column 'mtp' (did you mean 'mtp_tokens'?)"),  # cut short: the column it begins, not 'tp'
     ("TP", "unknown column 'TP' (did you mean 'tp'?)"),
     ("concurency", "unknown column 'concurency' (did you mean 'concurrency'?)"),
+    ("batch_tokens", "unknown column 'batch_tokens' (did you mean 'max_num_tokens'?)"),  # not 'mtp_tokens'
+    ("max_num_batched_tokens", "unknown column 'max_num_batched_tokens' (did you mean 'max_num_tokens'?)"),  # vLLM's name for the step token budget
+    ("prefil_tp", "unknown column 'prefil_tp' (did you mean 'prefill_tp'?)"),
+    ("kv_tokens", "unknown column 'kv_tokens'; no case reads it"),  # a word in common only: no hint
     ("request_rate", "unknown column 'request_rate'; no case reads it"),  # an input predict has not: no hint
-    ("chips", "unknown column 'chips'; no case reads it"),  # nor a far one ('isl')
+    ("gpus", "unknown column 'gpus'; no case reads it"),  # nor a far one ('tp')
     ("tp", "column 'tp' is named twice"),  # the second's cells replaced the first's
 ])
 def test_a_cases_column_predict_does_not_read_is_refused(column: str, says: str, tmp_path: Path) -> None:
@@ -398,3 +402,36 @@ def test_report_refuses_a_dense_model_before_any_work(tmp_path: Path) -> None:
                                                      str(tmp_path / "r")))
     assert "unknown engine 'vlm'" in refused("report", "--engine", "vlm", "--out", str(tmp_path / "r"))
     assert not list(tmp_path.iterdir())
+
+
+def test_predict_keeps_its_own_output_columns_in_a_cases_table_unread(tmp_path: Path) -> None:
+    """A cases table carrying a former run's predictions beside its cases (ttft_s, feasible) was refused as unknown
+    columns; they are predict's outputs, which it writes to a table of its own, so they are kept unread as
+    measured_* columns are, and the case is priced from its inputs alone."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,isl,osl,concurrency,ttft_s,feasible\nllama-3.1-8b,hgx-h100,1024,128,8,99,False\n")
+    code, out, err = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    (row,) = json.loads(out)
+    assert code == 0 and row["feasible"] and row["ttft_s"] < 1, err
+
+
+@pytest.mark.parametrize(("option", "header", "says"), [
+    ("--trace", "arrival_s,isl,osl,priority", "t.csv: unknown column 'priority'; it takes arrival_s, isl, osl only"),
+    ("--trace", "arrival_s,isl,osl,osl_tokens", "unknown column 'osl_tokens'"),
+    ("--lengths", "isl,osl,ISL", "l.csv: unknown column 'ISL' (did you mean 'isl'?); it takes isl, osl only"),
+])
+def test_a_trace_or_lengths_column_nothing_reads_is_refused(option: str, header: str, says: str,
+                                                           tmp_path: Path) -> None:
+    """A trace's or a lengths table's extra column was dropped without a word, where predict refuses one."""
+    path = tmp_path / ("t.csv" if option == "--trace" else "l.csv")
+    path.write_text(header + "\n" + ",".join(["0", "100", "50", "1"][-len(header.split(",")):]) + "\n")
+    scenario = ("--scenario", "offline") if option == "--lengths" else ()
+    assert says in refused("serve", *LLAMA, *scenario, option, str(path))
+
+
+@pytest.mark.parametrize("command", [("show", ""), ("show", " "), ("model", ""), ("serve", "--model", "",
+                                                                                 "--system", "hgx-h100")])
+def test_an_empty_name_is_refused_plainly(command: tuple[str, ...]) -> None:
+    """`parity show ""` suggested "atlas-350-server, 950pr-node, ..." (every name is a little like the empty one)."""
+    line = refused(*command)
+    assert "name given: name one" in line and "did you mean" not in line

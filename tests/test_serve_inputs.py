@@ -261,3 +261,13 @@ def test_every_limit_given_together_is_read_and_named(limits: tuple[str, ...], c
     code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h200-sxm", *limits)
     title = output.splitlines()[0]
     assert ("chips" in title) == ("--units" in limits) and ("MW" in title) == ("--power-mw" in limits)
+
+
+def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note() -> None:
+    """With --rank-per-die the note said "prefill workers of 4.0 chips": 8 ranks of the Ascend 910C, two dies a
+    package, are 4 packages."""
+    code, output = _invoke("serve", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--mode", "disagg",
+                           "--rank-per-die", "--tp", "8", "--model-kind", "steady", "--format", "json")
+    assert code == 0, output
+    note = json.loads(output)["note"]
+    assert "prefill workers of 4 chips, decode workers of 4 chips" in note and "4.0 chips" not in note

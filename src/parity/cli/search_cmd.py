@@ -171,7 +171,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         best = max(passing, key=lambda r: float(r["sim_tokens_per_s_per_chip"])) if passing else None
         chosen = "sim tok/s/chip"
         if best is None and not show_infeasible:
-            raise InfeasiblePlan(f"none of the {len(refined)} refined candidate(s) of {the_model.name} on "
+            raise InfeasiblePlan(f"none of the {len(refined):,} refined candidate(s) of {the_model.name} on "
                                  f"{the_system.id} meets {targets.text()} by the simulator (--refine K checks more; "
                                  "--show-infeasible prints the frontier anyway)")
     caption = ((f"{mtp_text} " if mtp_text else "")
@@ -184,8 +184,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   "per worker" if best else "none meets the targets")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
                   f"has means only, screened by the mean at the same bound; of the {len(ranked):,} configurations "
-                  f"that passed, on {layouts} layouts, the simulator bisected each layout's loads, as a percentile "
-                  f"grows with the load on one layout, in {len(refined)} runs, skipping the loads and layouts that "
+                  f"that passed, on {layouts:,} layouts, the simulator bisected each layout's loads, as a percentile "
+                  f"grows with the load on one layout, in {len(refined):,} runs, skipping the loads and layouts that "
                   "could not beat the best found"
                   + ("; a p99 TTFT bound took the layouts by their first wave (every client's prompt at the "
                      "prefill rate: the closed loop's p99), disaggregated ones also with prefill workers enough "
@@ -194,7 +194,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                      else "") + ")" if percentiles else "")
                + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
                + (f". Flags: {joined(raised)}" if raised else "")
-               + (f". sim: the step-level simulator on {len(refined)} candidate(s) ("
+               + (f". sim: the step-level simulator on {len(refined):,} candidate(s) ("
                   + ("the bisection's probes; those off the frontier follow its rows" if percentiles
                      else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
@@ -203,7 +203,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                          f"{' / ' + str(rows[i]['decode_layout']) if rows[i]['decode_layout'] else ''} at "
                          f"{float(rows[i]['concurrency']):,.0f} clients: {rows[i]['sim_flags']}"
                          for i in refined if rows[i].get("sim_flags"))
-               + (f". {skipped} of the {'screened' if percentiles else f'{DEFAULT_REFINE} best'} not simulated: over "
+               + (f". {skipped:,} of the {'screened' if percentiles else f'{DEFAULT_REFINE} best'} not simulated: over "
                   f"{DEFAULT_REFINE_MAX_CLIENTS:,} clients each (seconds of simulation; an explicit --refine K runs "
                   "them)" if skipped else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,

@@ -22,8 +22,8 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases, predict_rows,
-                            scenario_of, simulate_scenario, simulated_flags, simulated_note)
+                            benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
+                            predict_rows, scenario_of, simulate_scenario, simulated_flags, simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
@@ -65,6 +65,18 @@ def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> tuple
         return list(reader.fieldnames), [dict(row) for row in reader]
     except csv.Error as err:
         raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
+
+
+def _read_columns(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV table of exactly `columns` (a trace, a lengths table): a column beyond them is refused, as
+    predict refuses one it does not read, since each of its cells would be dropped without a word."""
+    header, rows = _read_table(path, columns)
+    for column in header:
+        if column not in columns and (column.strip() or any(row.get(column) for row in rows)):
+            close = close_column(column, columns)
+            raise ParityError(f"{path.name}: unknown column {column!r}" + (f" (did you mean {close!r}?)" if close else "")
+                              + f"; it takes {', '.join(columns)} only (a column beyond them would be dropped without a word)")
+    return rows
 
 
 def _number(value: float, unit: float) -> str:
@@ -311,7 +323,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         if scenario != "closed":
             raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
                               "runs are the closed-loop scenario's (the default)")
-        requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl"))[1])
+        requests = trace_of(_read_columns(trace, ("arrival_s", "isl", "osl")))
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
         lengths_and_load = _trace_text(trace, requests)
         # --explain prices a typical request's steps: the trace's mean lengths
@@ -454,7 +466,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
     """(prompt, output) tokens of each row of a lengths table, each a finite number of at least 1."""
     out = []
-    for i, row in enumerate(_read_table(path, ("isl", "osl"))[1]):
+    for i, row in enumerate(_read_columns(path, ("isl", "osl"))):
         try:
             isl, osl = float(row["isl"]), float(row["osl"])  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
