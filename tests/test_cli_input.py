@@ -103,6 +103,16 @@ def refused(*args: str) -> str:
     (("validate", "--iterations", "0"), "'--iterations': must be a whole number >= 1, got 0"),
     (("validate", "--iterations", "-5"), "'--iterations': must be a whole number >= 1, got -5"),
     # options that were accepted and did nothing: refused, naming what reads them
+    (("serve", *LLAMA, "--batch", "8"), "--batch sets the fixed batch of one --phase decode|prefill step; the closed "
+                                        "loop runs whole requests"),
+    (("serve", *LLAMA, "--context", "100", "--scenario", "offline"), "--context sets the fixed batch"),
+    (("serve", *LLAMA, "--moe-weights", "fp8", "--moe-tp", "2", "--moe-ep", "2"),
+     "--moe-weights, --moe-tp, --moe-ep set how experts are stored or placed; llama-3.1-8b is dense (no experts)"),
+    (("serve", *LLAMA, "--redundant-experts", "2"), "--redundant-experts sets how experts are stored or placed"),
+    (("search", *LLAMA, "--prefill-system", "hgx-h200", "--prefill-chips", "8", "--decode-chips", "16", "--mode",
+      "agg"), "--mode agg is not read by a --prefill-system split (disaggregated by nature"),
+    (("search", *LLAMA, "--prefill-system", "hgx-h200", "--prefill-chips", "8", "--decode-chips", "16", "--chips",
+      "4", "--refine", "2"), "--chips, --refine are not read by a --prefill-system split"),
     (("serve", *LLAMA, "--model-kind", "steady", "--seed", "7"), "--seed needs the simulator (the default, not "
                                                                 "--model-kind steady): the steady-state model runs no"),
     (("serve", *LLAMA, "--model-kind", "steady", "--client", "vllm", "--timeline", "t.csv"),
@@ -124,6 +134,8 @@ def refused(*args: str) -> str:
     (("train", *LLAMA, "--tp", "2", "--top", "3"), "--top sets how many layouts --search lists: add --search"),
     (("train", *LLAMA, "--tp", "2", "--fit", "--write-to", "repo"), "--fit, --write-to refit the training profile "
                                                                      "on the published runs: add --validate"),
+    (("calibrate", "--import", "m.json", "--eager"), "--eager sets how this GPU's kernels are timed; with --import "
+                                                      "nothing is measured (m.json says how its times were taken"),
     (("calibrate", "--import", "m.json", "--save-raw", "raw.json"),
      "--save-raw writes the measurements this GPU takes; with --import nothing is measured (m.json holds"),
 ])
@@ -179,6 +191,21 @@ def test_configs_with_nan_infinity_or_absurd_sizes_are_refused_fast(config: str,
     ('[[variant]]\nchip = "nvidia-h20"\n[axes]\nmodel = ["x"]\n', "every [[variant]] needs a name and a chip"),
     ('[sweep]\nmode = "random"\nsamples = 100000000000\n[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\n'
      'isl = [1]\nosl = [1]\nconcurrency = [1]\n', "a sweep must have 1 to 10,000,000 cases"),
+    *(("[axes]\n" + "\n".join(f"{k} = {v}" for k, v in ({"system": '["hgx-h100"]', "model": '["llama-3.1-8b"]',
+                                                          "isl": "[1]", "osl": "[16]", "concurrency": "[4]"}
+                                                         | {axis: value}).items()) + "\n", says)
+      for axis, value, says in (
+          ("isl", '["abc"]', "sweep axis isl = 'abc': expected a whole number, got 'abc'"),
+          ("isl", "[128.7]", "sweep axis isl = 128.7: expected a whole number, got 128.7"),
+          ("isl", "[true]", "sweep axis isl = True: expected a whole number"),
+          ("system", '["hgx-h1000"]', "sweep axis system = 'hgx-h1000': unknown system or chip"),
+          ("model", '["llama-3.1-8bb"]', "sweep axis model = 'llama-3.1-8bb': unknown model"),
+          ("max_num_tokens", "[1.5]", "sweep axis max_num_tokens = 1.5: max_num_tokens must be a whole"),
+          ("weights", '["fp9"]', "sweep axis weights = 'fp9': unknown number format 'fp9'"))),
+    ('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [1]\nosl = [1]\nconcurrency = [0]\n',
+     "sweep axis concurrency = 0: must be a whole number >= 1, got 0"),
+    ('[sweep]\nmode = "random"\n[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nisl = [1]\nosl = [1]\n'
+     'concurrency = [1]\n', "random mode draws 100 distinct cases ([sweep] samples, default 100) and the grid holds 1"),
     ("\x00\x01binary", "holds NUL bytes, so it is not TOML"),
     ("[axes\nmodel = 1", "malformed TOML"),
 ])
@@ -333,8 +360,12 @@ def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_pa
     ("mtp", "unknown column 'mtp' (did you mean 'mtp_tokens'?)"),  # cut short: the column it begins, not 'tp'
     ("TP", "unknown column 'TP' (did you mean 'tp'?)"),
     ("concurency", "unknown column 'concurency' (did you mean 'concurrency'?)"),
+    ("batch_tokens", "unknown column 'batch_tokens' (did you mean 'max_num_tokens'?)"),  # not 'mtp_tokens'
+    ("max_num_batched_tokens", "unknown column 'max_num_batched_tokens' (did you mean 'max_num_tokens'?)"),  # vLLM's name for the step token budget
+    ("prefil_tp", "unknown column 'prefil_tp' (did you mean 'prefill_tp'?)"),
+    ("kv_tokens", "unknown column 'kv_tokens'; no case reads it"),  # a word in common only: no hint
     ("request_rate", "unknown column 'request_rate'; no case reads it"),  # an input predict has not: no hint
-    ("chips", "unknown column 'chips'; no case reads it"),  # nor a far one ('isl')
+    ("gpus", "unknown column 'gpus'; no case reads it"),  # nor a far one ('tp')
     ("tp", "column 'tp' is named twice"),  # the second's cells replaced the first's
 ])
 def test_a_cases_column_predict_does_not_read_is_refused(column: str, says: str, tmp_path: Path) -> None:
@@ -361,3 +392,46 @@ def test_predict_keeps_what_a_measurement_table_adds_to_its_cases(tmp_path: Path
     assert code == 0 and json.loads(out)[0]["feasible"]
     cases.write_text("model,system,isl,osl,concurrency,\nllama-3.1-8b,hgx-h100,1024,128,8,4\n")
     assert "a column without a name holds cells" in refused("predict", str(cases))
+
+
+def test_report_refuses_a_dense_model_before_any_work(tmp_path: Path) -> None:
+    """--model llama-3.1-70b printed the "8-chip nodes on llama-3.1-70b" table twice: the report sets its MoE model
+    beside its dense one (Llama-3.1-70B), and a dense --model made both the same. Refused before a folder is made."""
+    assert ("--model llama-3.1-70b is dense; the report sets a mixture-of-experts model (such as deepseek-r1) beside "
+            "its dense one, llama-3.1-70b" in refused("report", "--model", "llama-3.1-70b", "--out",
+                                                     str(tmp_path / "r")))
+    assert "unknown engine 'vlm'" in refused("report", "--engine", "vlm", "--out", str(tmp_path / "r"))
+    assert not list(tmp_path.iterdir())
+
+
+def test_predict_keeps_its_own_output_columns_in_a_cases_table_unread(tmp_path: Path) -> None:
+    """A cases table carrying a former run's predictions beside its cases (ttft_s, feasible) was refused as unknown
+    columns; they are predict's outputs, which it writes to a table of its own, so they are kept unread as
+    measured_* columns are, and the case is priced from its inputs alone."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,isl,osl,concurrency,ttft_s,feasible\nllama-3.1-8b,hgx-h100,1024,128,8,99,False\n")
+    code, out, err = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    (row,) = json.loads(out)
+    assert code == 0 and row["feasible"] and row["ttft_s"] < 1, err
+
+
+@pytest.mark.parametrize(("option", "header", "says"), [
+    ("--trace", "arrival_s,isl,osl,priority", "t.csv: unknown column 'priority'; it takes arrival_s, isl, osl only"),
+    ("--trace", "arrival_s,isl,osl,osl_tokens", "unknown column 'osl_tokens'"),
+    ("--lengths", "isl,osl,ISL", "l.csv: unknown column 'ISL' (did you mean 'isl'?); it takes isl, osl only"),
+])
+def test_a_trace_or_lengths_column_nothing_reads_is_refused(option: str, header: str, says: str,
+                                                           tmp_path: Path) -> None:
+    """A trace's or a lengths table's extra column was dropped without a word, where predict refuses one."""
+    path = tmp_path / ("t.csv" if option == "--trace" else "l.csv")
+    path.write_text(header + "\n" + ",".join(["0", "100", "50", "1"][-len(header.split(",")):]) + "\n")
+    scenario = ("--scenario", "offline") if option == "--lengths" else ()
+    assert says in refused("serve", *LLAMA, *scenario, option, str(path))
+
+
+@pytest.mark.parametrize("command", [("show", ""), ("show", " "), ("model", ""), ("serve", "--model", "",
+                                                                                 "--system", "hgx-h100")])
+def test_an_empty_name_is_refused_plainly(command: tuple[str, ...]) -> None:
+    """`parity show ""` suggested "atlas-350-server, 950pr-node, ..." (every name is a little like the empty one)."""
+    line = refused(*command)
+    assert "name given: name one" in line and "did you mean" not in line

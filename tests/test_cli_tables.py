@@ -3,6 +3,8 @@ wider than the terminal; the columns left out are named, and --wide or a file sh
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -212,3 +214,69 @@ def test_the_narrowest_table_is_its_columns_least_widths_plus_the_gaps(headers: 
     shown = sorted(ch for ch in out if not ch.isspace() and ch != "\u2500")
     assert shown == sorted(ch for text in [*headers, *(v for line in cells for v in line)] for ch in text
                            if not ch.isspace())
+
+
+@pytest.mark.parametrize("name", ["gpt-oss-120b", "gpt-oss-20b", "llama-4-scout", "llama-4-maverick", "mimo-v2-flash",
+                                  "gemma-4-26b-a4b", "step-3.7-flash"])
+def test_a_models_layer_kinds_fit_80_columns(name: str) -> None:
+    """The layer-kind table was 84-85 columns at COLUMNS=80 ('attention chunked 8192 + moe' on one line): a
+    kind wraps at its spaces now, every figure whole."""
+    out = table("model", name, columns=80)
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    assert "state MB/seq" in out
+
+
+def _mlperf_stubs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate --section mlperf on two runs and a pair of the longest names it prints (pricing them takes ~10 s)."""
+    from parity.cli import mlperf_report
+    from parity.validate_mlperf import Bracket, PairRatio
+
+    a, b = "MLP41-AMD-8xMI300X-offline", "MLP50-NV-8xH100-offline"
+    brackets = [Bracket(model_kind=kind, case_id=f"MLP41-AMD-8xMI300X-{scenario}", vendor="AMD", system="mi300x",
+                        scenario=scenario, metric=metric, measured=measured, predicted=predicted)
+                for kind, scenario, metric, measured, predicted in (
+                    ("steady", "offline", "output_tokens_per_s", 23_514.8, (36_160.0, 16_959.0, 11_030.0, 8_157.0,
+                                                                            6_467.0)),
+                    ("sim", "server", "ttft_p99_s", 1.6042, (0.1357, 33.5439, 209.911, 466.684, 638.0232)))]
+    pairs = [PairRatio(a=a, b=b, published=0.96, predicted=(0.58, 0.59, 0.6, 0.61, 0.62))]
+    monkeypatch.setattr(mlperf_report, "bracket_checks", lambda rows: brackets)
+    monkeypatch.setattr(mlperf_report, "pair_ratios", lambda rows, hook=None: pairs)
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_the_mlperf_tables_fit_and_their_csv_carries_the_pairs(columns: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`validate --section mlperf` was 154 columns at COLUMNS=80 and 100 (eleven columns, none could give way, and
+    runs named in 52 characters a pair); its CSV left out the cross-vendor pairs that JSON has."""
+    _mlperf_stubs(monkeypatch)
+    out = table("validate", "--section", "mlperf", columns=columns)
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= columns
+    assert "sim TTFT p99" in out and "MLP41-AMD-8xMI300X-offline /" in out and "Not shown at" in out
+    rows = list(csv.DictReader(io.StringIO(table("validate", "--section", "mlperf", "--format", "csv",
+                                                 columns=columns))))
+    assert [r["table"] for r in rows] == ["runs", "runs", "pairs stored", "pairs before"]
+    assert float(rows[2]["error_isl_1"]) == pytest.approx(0.58 / 0.96 - 1)
+
+
+def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`validate --section calibration` printed its campaigns table 130 columns wide at COLUMNS=80 (and its first
+    title ended "...points not fitted on"); the section takes ~70 s, so its tables are laid out here on stub rows
+    with its longest names."""
+    from parity.cli.validate_cmd import calibration_tables
+    from parity.report.tables import render_text
+
+    kernel = {"kind": "attention_prefill", "fitted_points": 251, "scored_points": 252, "roofline_error": 0.4123,
+              "prior_error": 0.1234, "measured_error": 0.0567}
+    payload = {"calibration_kernels": [kernel, {**kernel, "kind": "all"}],
+               "calibration_campaigns": [{"fitted_on": "sweep (graphs)", "scored_on": "reference", "kernels": ">= 40 us",
+                                          **kernel}, {"fitted_on": "reference", "scored_on": "sweep (eager)",
+                                                      "kernels": "all", **kernel, "kind": "all"}],
+               "calibration_serving": [{"group": "hgx-h200", "metric": "output_tokens_per_s_per_chip", "rows": 1234,
+                                        "roofline_error": 0.5, "prior_error": 0.25, "measured_error": 0.125}]}
+    monkeypatch.setenv("COLUMNS", "80")
+    tables = calibration_tables(payload)
+    assert [t[2] for t in tables][0].endswith("on held-out microbenchmark points")
+    for rows, columns, title, caption in tables:
+        out = render_text(rows, columns, title=title, caption=caption)
+        assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80, out
+        assert ("12.3%" in out and "5.7%" in out) if "kind" in out else "25.0%" in out

@@ -242,3 +242,32 @@ def test_train_validate_refuses_the_options_of_one_layout() -> None:
     code, output = _invoke("train", "--validate", "--model", "llama-3.1-70b", "--tp", "8")
     assert code == 2 and len(output.strip().splitlines()) == 1
     assert "--model, --tp with --validate: it scores the published training runs" in output
+
+
+@pytest.mark.parametrize(("limits", "chips", "says"), [
+    (("--demand", "1e12tokens/day", "--units", "10000"), 600, "the demand needs 600 of the 10,000 chips available"),
+    (("--demand", "1e12tokens/day", "--units", "100"), 100, "the demand needs 600 chips, 100 are available"),
+    (("--units", "1000", "--power-mw", "10"), 1000, "the fleet draws 1.27 of the 10 MW budget"),
+    (("--demand", "1e12tokens/day", "--power-mw", "0.5"), 392, "the power budget runs 392 of the 600 chips"),
+])
+def test_every_limit_given_together_is_read_and_named(limits: tuple[str, ...], chips: int, says: str) -> None:
+    """1e12 tokens/day of Llama-3.1-8B takes 600 H200s (75 nodes at 1.27 kW a chip); --units 10000 beside it, or
+    --power-mw 10 beside --units 1000, gave the answer of the other option alone without a word. Each limit now
+    caps the fleet and the note says whether it binds; the title names every limit."""
+    code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h200-sxm", *limits, "--format",
+                           "json")
+    (plan,) = json.loads(output)
+    assert code == 0 and plan["chips"] == chips and says in plan["note"]
+    code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h200-sxm", *limits)
+    title = output.splitlines()[0]
+    assert ("chips" in title) == ("--units" in limits) and ("MW" in title) == ("--power-mw" in limits)
+
+
+def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note() -> None:
+    """With --rank-per-die the note said "prefill workers of 4.0 chips": 8 ranks of the Ascend 910C, two dies a
+    package, are 4 packages."""
+    code, output = _invoke("serve", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--mode", "disagg",
+                           "--rank-per-die", "--tp", "8", "--model-kind", "steady", "--format", "json")
+    assert code == 0, output
+    note = json.loads(output)["note"]
+    assert "prefill workers of 4 chips, decode workers of 4 chips" in note and "4.0 chips" not in note

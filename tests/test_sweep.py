@@ -32,6 +32,19 @@ def test_random_sampling_is_seeded() -> None:
     assert sweep_rows(spec) == sweep_rows(spec) and len(sweep_rows(spec)) == 7
 
 
+def test_random_sampling_draws_distinct_cases_of_the_grid() -> None:
+    """Draws with replacement wrote 100 identical rows of a one-case grid (a case predicts the same each time):
+    random mode now draws distinct cases, all 32 of the grid (the variant among its systems) at samples = 32,
+    and refuses more than the grid holds."""
+    def key(row: dict) -> tuple:
+        return tuple(sorted((k, v) for k, v in row.items() if k != "case_id"))
+
+    every = SweepSpec(axes=dict(SPEC.axes), variants=SPEC.variants, mode="random", samples=32, seed=3)
+    assert {key(r) for r in sweep_rows(every)} == {key(r) for r in sweep_rows(SPEC)}
+    with pytest.raises(ParityError, match="random mode draws 33 distinct cases .* and the grid holds 32"):
+        SweepSpec(axes=dict(SPEC.axes), variants=SPEC.variants, mode="random", samples=33)
+
+
 def test_variants_change_the_chip_and_record_the_what_if() -> None:
     system = Variant(name="v", chip="nvidia-h20", scale={"memory_bytes_per_s": 2.0}).system()
     assert system.chip.memory_bytes_per_s == pytest.approx(8e12)

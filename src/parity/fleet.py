@@ -72,6 +72,34 @@ def _price(chip: Chip) -> tuple[float | None, str]:
     return chip.unit_price_usd, f"{record.source.kind}: {record.source.title}"
 
 
+def _chips_within(demand_tokens_per_s: float | None, capacity: float, worker: float, per_system: int, watts: float,
+                  units: float | None, power_budget_w: float | None) -> tuple[float, list[str]]:
+    """The chips a fleet runs and a note on each limit given beside the question: a demand [tokens/s, daily
+    mean] is sized in whole systems of `per_system` chips, each covering `capacity`; with `units` the fleet is at
+    most those chips, and with a power budget [W] at most the whole systems it powers at `watts` a chip. Alone,
+    units or a power budget is the fleet itself. Every limit that takes part is named, binding or not, so a
+    limit the answer did not reach is seen to have been read."""
+    if demand_tokens_per_s is not None:
+        n = max(math.ceil(demand_tokens_per_s / capacity), math.ceil(worker))
+        n = math.ceil(n / per_system) * per_system  # whole systems
+    else:
+        n = units if units is not None else math.floor((power_budget_w or 0.0) / watts)
+    limits = []
+    if units is not None and demand_tokens_per_s is not None:
+        limits.append(f"the demand needs {n:,.0f} chips, {units:,.0f} are available" if units < n else
+                      f"the demand needs {n:,.0f} of the {units:,.0f} chips available")
+        n = min(n, units)
+    if power_budget_w is not None:
+        powered = math.floor(power_budget_w / watts / per_system) * per_system
+        if powered < n:
+            if powered > 0 and (demand_tokens_per_s is not None or units is not None):
+                limits.append(f"the power budget runs {powered:,.0f} of the {n:,.0f} chips")
+            n = powered
+        elif demand_tokens_per_s is not None or units is not None:
+            limits.append(f"the fleet draws {n * watts / 1e6:,.3g} of the {power_budget_w / 1e6:,.3g} MW budget")
+    return n, limits
+
+
 def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: float | None = None, power_budget_w: float | None = None,
@@ -114,18 +142,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         capacity = served / (peak_factor * (1.0 + spare))  # daily-mean tokens/s one chip covers
         watts = system.power_w / system.chips
         worker = best.chips  # chips of one worker (with a disaggregated one's share of its prefill workers)
-        if demand_tokens_per_s is not None:
-            n = max(math.ceil(demand_tokens_per_s / capacity), math.ceil(worker))
-            n = math.ceil(n / system.chips) * system.chips  # whole systems
-        else:
-            n = units or math.floor((power_budget_w or 0.0) / watts)
-        wanted = n
-        if power_budget_w is not None:
-            n = min(n, math.floor(power_budget_w / watts / system.chips) * system.chips)
-        powered = (f"the power budget runs {n:,.0f} of the {wanted:,.0f} chips" if 0 < n < wanted and units is not None
-                   else "")
-        if units is not None and demand_tokens_per_s is not None:
-            n = min(n, units)
+        n, limits = _chips_within(demand_tokens_per_s, capacity, worker, system.chips, watts, units, power_budget_w)
         # fewer chips than one worker serve nothing; more serve in proportion (a fleet's prefill and decode
         # workers come in whole numbers near the sized ratio, which per-chip capacity averages over)
         working = n if n >= worker - 1e-9 else 0
@@ -144,7 +161,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             served_tokens_per_day=served_day, served_share=share,
-            note="; ".join(filter(None, [*flag_note(raised), spanning, idle, powered,
+            note="; ".join(filter(None, [*flag_note(raised), spanning, idle, *limits,
                                          "" if share is None or share >= 1
                                          else f"serves {share_text(share)} of the demand within the limits"])),
             flags=raised, assumptions=notes))

@@ -168,9 +168,14 @@ class SweepSpec:
             if drafts > MOST_MTP_TOKENS:
                 raise ParityError(f"sweep axis mtp_tokens: {drafts:,} is beyond any sensible value "
                                   f"(at most {MOST_MTP_TOKENS})")
-        cases = self.samples if self.mode == "random" else math.prod(len(v) for v in self.axes.values())
+        grid = math.prod(len(v) for v in _grid_axes(self.axes).values())
+        cases = self.samples if self.mode == "random" else grid
         if not 1 <= cases <= MOST_CASES:
             raise ParityError(f"a sweep must have 1 to {MOST_CASES:,} cases, this one has {cases:,}")
+        if cases > grid:  # a case predicts the same each time: a repeat is a duplicate row and no information
+            raise ParityError(f"random mode draws {self.samples:,} distinct cases ([sweep] samples, default 100) "
+                              f"and the grid holds {grid:,}: give samples <= {grid:,}, or mode = \"grid\" to run "
+                              "every case")
         _check_variants(self.variants, self.axes.get("variant", ()))
 
 
@@ -225,18 +230,35 @@ def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
     return SweepSpec(axes=axes, variants=variants, mode=head.get("mode", "grid"), samples=samples, seed=seed)
 
 
+def _grid_axes(axes: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """The axes as the grid runs them: a 'variant' axis joins the systems (both fill the 'system' column)."""
+    found = {k: list(v) for k, v in axes.items()}
+    if "variant" in found:
+        found["system"] = found.get("system", []) + found.pop("variant")
+    return found
+
+
 def sweep_rows(spec: SweepSpec) -> list[dict[str, Any]]:
-    """The cases of a sweep as predict rows (a 'variant' axis becomes the row's system)."""
-    axes = {k: list(v) for k, v in spec.axes.items()}
-    if "variant" in axes:  # variants and catalog systems share the 'system' column
-        axes["system"] = axes.get("system", []) + axes.pop("variant")
+    """The cases of a sweep as predict rows (a 'variant' axis becomes the row's system). Random mode draws
+    `samples` distinct cases of the grid (without replacement), seeded."""
+    axes = _grid_axes(spec.axes)
     names = list(axes)
     if spec.mode == "grid":
         combos = list(itertools.product(*(axes[n] for n in names)))
     else:
-        rng = random.Random(spec.seed)
-        combos = [tuple(rng.choice(axes[n]) for n in names) for _ in range(spec.samples)]
+        sizes = [len(axes[n]) for n in names]
+        picks = random.Random(spec.seed).sample(range(math.prod(sizes)), spec.samples)
+        combos = [_combo(index, [axes[n] for n in names]) for index in picks]
     return [{"case_id": f"sweep-{i}", **dict(zip(names, combo))} for i, combo in enumerate(combos)]
+
+
+def _combo(index: int, axes: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
+    """The grid's case number `index` (the order itertools.product gives: the last axis varies fastest)."""
+    picked = []
+    for values in reversed(axes):
+        index, at = divmod(index, len(values))
+        picked.append(values[at])
+    return tuple(reversed(picked))
 
 
 def _predict_chunk(rows: list[dict[str, Any]], variants: tuple[Variant, ...]) -> list[dict[str, Any]]:

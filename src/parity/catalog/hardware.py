@@ -235,6 +235,8 @@ def resolve(name: str, items: Iterable[Entry], kind: str) -> Entry:
         return text.strip().lower().replace("_", "-")
 
     wanted = norm(name)
+    if not wanted:  # an empty name is like every name a little: no hints, a plain refusal
+        raise CatalogError(f"no {kind} name given: name one ('parity {kind}s' lists them)")
     for item in pool:
         if wanted in {norm(n) for n in (item.id, *item.aliases)}:
             return item
@@ -274,6 +276,9 @@ def system(name: str) -> System:
         try:
             the_chip = chip(name)
         except CatalogError:
+            if not name.strip():
+                raise CatalogError("no system or chip name given: name one ('parity systems' and 'parity chips' "
+                                   "list them)") from None
             names = [n for item in (*systems(), *chips()) for n in (item.id, *item.aliases)]
             hints = close_matches(name, names)
             if hints:

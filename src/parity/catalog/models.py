@@ -69,6 +69,8 @@ def _catalog_model(entry_id: str) -> Model:
 
 def model(name: str) -> Model:
     """A model by catalog name or Hugging Face repository name, or from a path to a config.json."""
+    if not name.strip():  # not the folder '.' an empty path names
+        raise CatalogError("no model name given: name one ('parity models' lists them), or a config.json")
     path = Path(name).expanduser()
     if name.endswith(".json") or path.is_dir() or path.exists():
         if path.is_dir():

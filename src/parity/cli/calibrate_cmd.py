@@ -89,6 +89,9 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     if imports and typed_options({"--save-raw": "save_raw"}):
         raise ParityError(f"--save-raw writes the measurements this GPU takes; with --import nothing is measured "
                           f"({imports[0].name} holds the measurements already): leave one of them out")
+    if imports and typed_options({"--eager": "eager"}):
+        raise ParityError(f"--eager sets how this GPU's kernels are timed; with --import nothing is measured "
+                          f"({imports[0].name} says how its times were taken, in meta.timing): leave one of them out")
     if imports:
         documents = [_read_json(p) for p in imports]
         method = f"fit to imported microbenchmarks: {', '.join(p.name for p in imports)}"

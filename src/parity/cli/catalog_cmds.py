@@ -203,7 +203,8 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
                 "flags": texts(m.flags), "layer_kinds": kinds}
     emit_record(rows, fmt, title=m.name, payload=payload, out=out)
     if fmt == "table" and out is None:
-        emit(kinds, [Column("kind", "layer kind", plain, "left"), Column("layers", "layers", plain),
+        # a kind ("attention chunked 8192 + moe") wraps at its spaces, so the six columns fit 80
+        emit(kinds, [Column("kind", "layer kind", plain, "left", wrap=True), Column("layers", "layers", plain),
                      Column("parameters", "params B", scaled(1e9)),
                      Column("flops_per_token", "GFLOP/token", scaled(1e9)),
                      Column("kv_bytes_per_token", "KV B/token", lambda v: f"{v:,.0f}"),

@@ -32,8 +32,10 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,
               help="what the demand counts: prompt + output tokens, or output tokens only")
 @click.option("--units", type=CHIPS, default=None,
-              help="chips available (e.g. a year's production): report what they serve")
-@click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]")
+              help="chips available (e.g. a year's production): alone, what they serve; with --demand, the fleet the "
+                   "demand needs, at most these chips (the note says which binds)")
+@click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]: alone, what the whole systems it powers serve; with --demand or --units, "
+                   "a cap on that fleet (the note says whether it binds)")
 @mtp_option()
 @format_option
 @out_option
@@ -42,7 +44,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
           engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
           mtp_tokens: int | None, fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
-    (a production volume) or a power budget serves."""
+    (a production volume) or a power budget serves. Given together, each is a limit on the others: the
+    demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
     found = catalog.model(model)
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = (f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else
@@ -65,8 +68,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
                  if demand_tps is not None else []),
                Column("note", "note", plain, "left")]
-    what = (f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps
-            else f"{units:,.0f} chips" if units else f"{power_mw:g} MW")
+    what = ", ".join(filter(None, [f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps else "",
+                                   "" if units is None else f"{'at most ' if demand_tps else ''}{units:,.0f} chips",
+                                   "" if power_mw is None else
+                                   f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
                   f"/ {osl} out. {mtp_words}Note: what the best configuration lies outside of, as `compare` names it "

@@ -42,15 +42,18 @@ def _move_into(built: Path, out: Path) -> None:
 @cli.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("parity-report"),
               show_default=True, help="folder for index.html and the PNG plots (written whole or not at all)")
-@click.option("--model", default="deepseek-r1", show_default=True, help="the MoE model of the comparisons")
+@click.option("--model", default="deepseek-r1", show_default=True,
+              help="the mixture-of-experts model of the comparisons (a dense one is refused: the report sets "
+                   "Llama-3.1-70B beside it)")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 def report(out: Path, model: str, engine: str) -> None:
     """Write a self-contained HTML report: CloudMatrix 384 vs GB200 NVL72, Atlas 950 vs Vera Rubin NVL144,
     the China-market nodes, number formats, Pareto frontiers, rooflines, a simulated run's queues and KV use over time, export controls, a fleet plan, and every source."""
-    from parity.report.html import ReportSpec, build_report  # noqa: PLC0415
+    from parity.report.html import ReportSpec, build_report, check_spec  # noqa: PLC0415
 
     _check_target(out)
     spec = ReportSpec(model=model, engine=engine)
+    check_spec(spec)  # before any work or folder
     out_parent = out.parent if not out.exists() else out
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out_parent))
     try:

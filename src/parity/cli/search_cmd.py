@@ -107,6 +107,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         if not (prefill_system and prefill_chips and decode_chips):
             raise ParityError("--prefill-system, --prefill-chips and --decode-chips go together (a split of two kinds "
                               "of system under a budget of each)")
+        if given := typed_options(_WHOLE_WORKER_ONLY) + (["--mode agg"] if "agg" in modes else []):
+            one = len(given) == 1
+            raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} not read by a --prefill-system split "
+                              "(disaggregated by nature: the best fleets of prefill and decode workers under the "
+                              f"two budgets, in closed form): leave {'it' if one else 'them'} out")
         _split(the_model, catalog.system(prefill_system), the_system, profile, weights, targets, isl, osl,
                prefill_chips, decode_chips, mtp, mtp_text, fmt, out)
         return
@@ -170,7 +175,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         best = max(passing, key=lambda r: float(r["sim_tokens_per_s_per_chip"])) if passing else None
         chosen = "sim tok/s/chip"
         if best is None and not show_infeasible:
-            raise InfeasiblePlan(f"none of the {len(refined)} refined candidate(s) of {the_model.name} on "
+            raise InfeasiblePlan(f"none of the {len(refined):,} refined candidate(s) of {the_model.name} on "
                                  f"{the_system.id} meets {targets.text()} by the simulator (--refine K checks more; "
                                  "--show-infeasible prints the frontier anyway)")
     caption = ((f"{mtp_text} " if mtp_text else "")
@@ -183,8 +188,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   "per worker" if best else "none meets the targets")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
                   f"has means only, screened by the mean at the same bound; of the {len(ranked):,} configurations "
-                  f"that passed, on {layouts} layouts, the simulator bisected each layout's loads, as a percentile "
-                  f"grows with the load on one layout, in {len(refined)} runs, skipping the loads and layouts that "
+                  f"that passed, on {layouts:,} layouts, the simulator bisected each layout's loads, as a percentile "
+                  f"grows with the load on one layout, in {len(refined):,} runs, skipping the loads and layouts that "
                   "could not beat the best found"
                   + ("; a p99 TTFT bound took the layouts by their first wave (every client's prompt at the "
                      "prefill rate: the closed loop's p99), disaggregated ones also with prefill workers enough "
@@ -193,7 +198,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                      else "") + ")" if percentiles else "")
                + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
                + (f". Flags: {joined(raised)}" if raised else "")
-               + (f". sim: the step-level simulator on {len(refined)} candidate(s) ("
+               + (f". sim: the step-level simulator on {len(refined):,} candidate(s) ("
                   + ("the bisection's probes; those off the frontier follow its rows" if percentiles
                      else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
@@ -203,7 +208,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                          f"{' / ' + str(rows[i]['decode_layout']) if rows[i]['decode_layout'] else ''} at "
                          f"{float(rows[i]['concurrency']):,.0f} clients: {rows[i]['sim_flags']}"
                          for i in refined if rows[i].get("sim_flags"))
-               + (f". {skipped} of the {'screened' if percentiles else f'{DEFAULT_REFINE} best'} not simulated: over "
+               + (f". {skipped:,} of the {'screened' if percentiles else f'{DEFAULT_REFINE} best'} not simulated: over "
                   f"{DEFAULT_REFINE_MAX_CLIENTS:,} clients each (seconds of simulation; an explicit --refine K runs "
                   "them)" if skipped else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
@@ -215,6 +220,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+# options of the one-system search that a --prefill-system split leaves unread: option -> its parameter
+_WHOLE_WORKER_ONLY = {"--chips": "chips", "--plot": "plot", "--show-infeasible": "show_infeasible",
+                      "--refine": "refine", "--processes": "processes"}
 
 
 # a split for people: each side's workers in one cell ('2x tp1-pp4-dp4-ep4') and the chips of both in another

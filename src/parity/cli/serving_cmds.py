@@ -22,8 +22,8 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases, predict_rows,
-                            scenario_of, simulate_scenario, simulated_flags, simulated_note)
+                            benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
+                            predict_rows, scenario_of, simulate_scenario, simulated_flags, simulated_note)
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
@@ -65,6 +65,18 @@ def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> tuple
         return list(reader.fieldnames), [dict(row) for row in reader]
     except csv.Error as err:
         raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
+
+
+def _read_columns(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV table of exactly `columns` (a trace, a lengths table): a column beyond them is refused, as
+    predict refuses one it does not read, since each of its cells would be dropped without a word."""
+    header, rows = _read_table(path, columns)
+    for column in header:
+        if column not in columns and (column.strip() or any(row.get(column) for row in rows)):
+            close = close_column(column, columns)
+            raise ParityError(f"{path.name}: unknown column {column!r}" + (f" (did you mean {close!r}?)" if close else "")
+                              + f"; it takes {', '.join(columns)} only (a column beyond them would be dropped without a word)")
+    return rows
 
 
 def _number(value: float, unit: float) -> str:
@@ -234,6 +246,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         raise ParityError(f"--timeline and --out both name {out.name}: the report would overwrite the timeline")
     if phase != "both":
         _refuse_options_a_phase_ignores(phase, scenario, model_kind)
+    elif given := typed_options({"--batch": "batch", "--context": "context"}):
+        one = len(given) == 1
+        raise ParityError(f"{', '.join(given)} set{'s' if one else ''} the fixed batch of one --phase decode|prefill "
+                          f"step; {'the closed loop' if scenario == 'closed' else f'--scenario {scenario}'} runs whole "
+                          f"requests of --isl and --osl: add --phase, or leave {'it' if one else 'them'} out")
     if use_sim and model_kind == "steady" and typed_options({"--model-kind": "model_kind"}):
         raise ParityError("--sim and --model-kind steady name two different models: give one of them")
     simulated = use_sim or model_kind == "sim"
@@ -251,6 +268,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} read by the simulator, which runs the "
                           f"closed-loop scenario; --scenario {scenario} is priced in closed form: leave "
                           f"{'it' if one else 'them'} out")
+    if "moe" not in catalog.model(model).features and (given := typed_options(_EXPERTS_ONLY)):
+        one = len(given) == 1
+        raise ParityError(f"{', '.join(given)} set{'s' if one else ''} how experts are stored or placed; "
+                          f"{catalog.model(model).name} is dense (no experts): leave {'it' if one else 'them'} out")
     if mla_decode and "mla" not in catalog.model(model).features:
         raise ParityError(f"--mla-decode applies to models with MLA attention (DeepSeek-V3/R1, Kimi K2); {model} has "
                           "none")
@@ -302,7 +323,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         if scenario != "closed":
             raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
                               "runs are the closed-loop scenario's (the default)")
-        requests = trace_of(_read_table(trace, ("arrival_s", "isl", "osl"))[1])
+        requests = trace_of(_read_columns(trace, ("arrival_s", "isl", "osl")))
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
         lengths_and_load = _trace_text(trace, requests)
         # --explain prices a typical request's steps: the trace's mean lengths
@@ -372,6 +393,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter
 _SIMULATOR_ONLY = {"--client": "client", "--num-prompts": "num_prompts", "--fixed-rate": "fixed_rate",
                    "--timeline": "timeline", "--seed": "seed"}
+# options of a mixture-of-experts model's experts, which a dense model has none of: option -> its parameter
+_EXPERTS_ONLY = {"--moe-weights": "moe_weights", "--moe-tp": "moe_tp", "--moe-ep": "moe_ep",
+                 "--redundant-experts": "redundant_experts", "--shared-expert-replicas": "shared_expert_replicas"}
 # options whose requests a --trace replaces (its arrivals and lengths): option -> its parameter
 _TRACE_REPLACES = {"--isl": "isl", "--osl": "osl", "--concurrency": "concurrency",
                    "--random-range-ratio": "random_range_ratio", "--request-rate": "request_rate",
@@ -442,7 +466,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
     """(prompt, output) tokens of each row of a lengths table, each a finite number of at least 1."""
     out = []
-    for i, row in enumerate(_read_table(path, ("isl", "osl"))[1]):
+    for i, row in enumerate(_read_columns(path, ("isl", "osl"))):
         try:
             isl, osl = float(row["isl"]), float(row["osl"])  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:

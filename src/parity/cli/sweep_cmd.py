@@ -5,17 +5,22 @@ from __future__ import annotations
 import io
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from parity import catalog
 from parity.cli import cli, progress_bar
 from parity.cli.files import read_text
 from parity.cli.values import Count, ray_option
+from parity.dtypes import format_named
 from parity.errors import ParityError
+from parity.predict import case_from_row
 from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
-from parity.sweep import run_sweep, spec_from_toml, sweep_rows
+from parity.sweep import SweepSpec, run_sweep, spec_from_toml, sweep_rows
 
 
 def _writable(out: Path) -> None:
@@ -45,6 +50,58 @@ def _write(rows: list[dict], out: Path) -> None:
         write_atomic(out, to_csv(rows))
 
 
+# what a sweep axis takes where `parity serve` has an option of its name (or of its name less prefill_ / decode_):
+# that option's click type, so an axis is bounded as the option is (--isl 128.7, --concurrency 0 are refused)
+def _serve_types() -> dict[str, click.ParamType]:
+    from parity.cli.serving_cmds import serve  # noqa: PLC0415 - the engine loads only when a sweep runs
+
+    return {p.name: p.type for p in serve.params if isinstance(p, click.Option) and p.name}
+
+
+def _axis_reader(axis: str, serve_types: dict[str, click.ParamType], variants: set[str]) -> Callable[[Any], object]:
+    """How one value of `axis` is read: a catalog name (model, system, engine), a number format, the click type
+    of serve's option of that name, or else predict's own reader of the column (case_from_row)."""
+    if axis == "model":
+        return lambda v: catalog.model(_text(v))
+    if axis in ("system", "prefill_system"):
+        return lambda v: _text(v) in variants or catalog.system(v)
+    if axis == "engine":
+        return lambda v: catalog.engine(_text(v))
+    if axis in ("weights", "moe_weights", "kv", "attention_format", "attention_weights"):
+        return lambda v: _text(v) == "" or format_named(_text(v))
+    option = axis.removeprefix("prefill_").removeprefix("decode_")
+    if (found := serve_types.get(axis) or serve_types.get(option)) is not None:
+        return lambda v: found.convert(v, None, None)
+    # the rest are engine settings and flags predict reads alone: read the value as a case of its own would be
+    other = {"model": "m", "system": "s", "isl": "1", "osl": "1", "concurrency": "1"}
+    return lambda v: case_from_row({**other, "mode": "disagg" if axis.startswith(("prefill_", "decode_")) else "",
+                                    axis: "" if v is None else str(v).lower() if isinstance(v, bool) else v})
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ParityError(f"expected a name, got {value!r}")
+    return value
+
+
+def _check_axis_values(spec: SweepSpec) -> None:
+    """Refuse, before any case runs, an axis value its option or column would refuse (an axis isl = ['abc'] ran
+    every case as an infeasible row and exited 0), in one line naming the axis and the value."""
+    serve_types, variants = _serve_types(), {v.name for v in spec.variants}
+    for axis, values in spec.axes.items():
+        if axis == "variant":  # spec_from_toml checked each against the [[variant]] tables
+            continue
+        read = _axis_reader(axis, serve_types, variants)
+        for value in values:
+            try:
+                read(value)
+            except click.ClickException as err:  # an option's words, less its hint about leaving the option out
+                said = err.message.replace(" (leave the option out for the default)", "")
+                raise ParityError(f"sweep axis {axis} = {value!r}: {said}") from err
+            except ParityError as err:
+                raise ParityError(f"sweep axis {axis} = {value!r}: {err}") from err
+
+
 @cli.command()
 @click.argument("spec_path", metavar="SPEC.toml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("sweep.csv"),
@@ -60,6 +117,7 @@ def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int)
     except tomllib.TOMLDecodeError as err:
         raise ParityError(f"{spec_path.name}: malformed TOML: {err}") from err
     spec = spec_from_toml(data)
+    _check_axis_values(spec)
     _writable(out)
     total = len(sweep_rows(spec))
     with progress_bar() as progress:

@@ -217,34 +217,47 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              caption="; ".join(f"{s['split']}: median |err| {s['median_abs_error']:.1%} over {s['count']} rows"
                                for s in payload["training_scores"]))
     if section in ("calibration", "all"):
-        three = [Column("roofline_error", "roofline", percent), Column("prior_error", "generic prior", percent),
-                 Column("measured_error", "measured H200", percent)]
-        kernel_columns = [Column("kind", "kernel kind", plain, "left"), Column("fitted_points", "points fitted", plain),
-                          Column("scored_points", "points scored", plain), *three]
-        show(payload["calibration_kernels"], kernel_columns,
-             "table", title="H200 calibration: median |err| of kernel times on microbenchmark points not fitted on",
-             caption="The measured column is a calibration fitted from the roofline on the other half of the "
-                     "points (split by a hash of each label). Roofline: every datasheet peak reached, no "
-                     "per-kernel cost. Generic prior: parity's efficiencies for chips without measurements, "
-                     "themselves shaped by these H200 measurements.")
-        show(payload["calibration_campaigns"], [Column("fitted_on", "fitted on", plain, "left"),
-                                                Column("scored_on", "scored on", plain, "left"),
-                                                Column("kernels", "kernels", plain, "left"), *kernel_columns],
-             "table", title="H200 calibration across measurement campaigns: median |err| of kernel times",
-             caption="sweep: `parity calibrate` on a real H200 SXM, 282 points timed as CUDA-graph replays (its "
-                     "default) and again as eager launches (--eager), data/measurements/h200_parity_sweep*.json; "
-                     "reference: parity's H200 reference microbenchmarks, eager launches on another H200 SXM (503 "
-                     "points). Fitted from the roofline on all of one, scored on the other. Eager against eager: "
-                     f"all kernels; against graph replays only kernels of {LAUNCH_BOUND_S * 1e6:.0f} us or more, "
-                     "since shorter ones time the launch (24-38 us eager, about 8 us replayed) as much as the chip.")
-        show(payload["calibration_serving"], [Column("group", "system", plain, "left"),
-                                              Column("metric", "metric", plain, "left"), Column("rows", "rows", plain),
-                                              *three],
-             "table", title="H200 calibration: median |err| on serving rows with each calibration in place",
-             caption="hgx-h200: published throughputs (none fitted). hgx-h100: never-fitted serving points on "
-                     "the same Hopper die (H100 = H200 compute with less memory); the engine profiles were fitted "
-                     "on top of the generic prior, so there the calibration changes little.")
+        for rows, columns, title, caption in calibration_tables(payload):
+            show(rows, columns, "table", title=title, caption=caption)
     deliver("\n".join(shown), out)
+
+
+def calibration_tables(payload: dict[str, Any]) -> list[tuple[list[Any], list[Column], str, str]]:
+    """The H200 calibration checks for people, (rows, columns, title, caption) a table: kernel times on held-out
+    points, across measurement campaigns, and on serving rows. Each fits 80 columns: the point counts give way
+    first, and a campaign's name wraps at its space ("sweep (graphs)")."""
+    three = [Column("roofline_error", "roofline", percent), Column("prior_error", "prior", percent),
+             Column("measured_error", "measured", percent)]
+    kernel_columns = [Column("kind", "kernel kind", plain, "left"),
+                      Column("fitted_points", "fitted", plain, wide=1), Column("scored_points", "scored", plain,
+                                                                               wide=1), *three]
+    errors = ("roofline: every datasheet peak reached, no per-kernel cost; prior: parity's generic efficiencies for "
+              "chips without measurements, themselves shaped by these H200 measurements; measured: ")
+    return [
+        (payload["calibration_kernels"], kernel_columns,
+         "H200 calibration: median |err| of kernel times on held-out microbenchmark points",
+         "fitted, scored: microbenchmark points; the calibration is fitted on one half of them (split by a hash of "
+         "each label) and every calibration scored on the other. " + errors + "the calibration fitted from the "
+         "roofline on the fitted half."),
+        (payload["calibration_campaigns"],
+         [Column("fitted_on", "fitted on", plain, "left", wrap=True),
+          Column("scored_on", "scored on", plain, "left", wrap=True),
+          Column("kernels", "kernels", plain, "left", wrap=True), *kernel_columns],
+         "H200 calibration across measurement campaigns: median |err| of kernel times",
+         "sweep: `parity calibrate` on a real H200 SXM, 282 points timed as CUDA-graph replays (its default) and "
+         "again as eager launches (--eager), data/measurements/h200_parity_sweep*.json; reference: parity's H200 "
+         "reference microbenchmarks, eager launches on another H200 SXM (503 points). Fitted from the roofline on "
+         "all of one, scored on the other. Eager against eager: all kernels; against graph replays only kernels of "
+         f"{LAUNCH_BOUND_S * 1e6:.0f} us or more, since shorter ones time the launch (24-38 us eager, about 8 us "
+         "replayed) as much as the chip. " + errors + "fitted on the campaign named."),
+        (payload["calibration_serving"], [Column("group", "system", plain, "left"),
+                                          Column("metric", "metric", plain, "left"), Column("rows", "rows", plain),
+                                          *three],
+         "H200 calibration: median |err| on serving rows with each calibration in place",
+         "hgx-h200: published throughputs (none fitted). hgx-h100: never-fitted serving points on the same Hopper "
+         "die (H100 = H200 compute with less memory); the engine profiles were fitted on top of the generic prior, "
+         "so there the calibration changes little. " + errors + "the H200's measured calibration."),
+    ]
 
 
 def section_payload(payload: dict[str, Any], section: str) -> dict[str, Any]:

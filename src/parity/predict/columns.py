@@ -43,6 +43,10 @@ OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip",
 MOST_MTP_TOKENS = 64
 
 SIM_COLUMNS = tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + ("preemptions", "kv_waited")
+# every column predict writes (a phase row adds step_s and its input rate): a cases table that carries a former run's
+# predictions beside its cases (to set them against a new run) keeps them unread, as it keeps measured_* columns;
+# predict writes its own to a table of its own, so nothing of the input is overwritten
+PREDICTED_COLUMNS = OUTPUT_COLUMNS + SIM_COLUMNS + ("step_s", "input_tokens_per_s_per_chip")
 MODEL_KINDS = ("steady", "sim")
 
 
@@ -94,20 +98,54 @@ def _number(row: Mapping[str, object], key: str, rule: str) -> float | None:
 def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:
     """Refuse a column of the cases table `table` (its name, for the message) that case_from_row does not read
     (READ_COLUMNS) and that is no measurement's own (MEASUREMENT_COLUMNS, measured_*): a misspelled input
-    ('mtp_token') would take its default without a word. A column named twice is refused too (its second cells
+    ('mtp_token') would take its default without a word; predict's own outputs (PREDICTED_COLUMNS) are kept
+    unread as measurements are. A column named twice is refused too (its second cells
     would replace the first), and an unnamed one (a trailing comma in the header) where it holds a cell."""
     for column in header:
         if header.count(column) > 1:
             raise ParityError(f"{table}: column {column!r} is named twice (the second's cells would replace the first's)")
-        if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column.startswith("measured_"):
+        if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column in PREDICTED_COLUMNS or \
+                column.startswith("measured_"):
             continue
         if not column.strip():
             if any(_cell(row, column) for row in rows):
                 raise ParityError(f"{table}: a column without a name holds cells (name it, or delete its cells)")
             continue
-        name = column.strip().lower()  # a column cut short ('mtp') means the one it begins, not the nearest ('tp')
-        # then a near spelling only (catalog.close_matches, at 0.5, offered 'isl' for 'chips')
-        close = [c for c in READ_COLUMNS if c.startswith(name)] + difflib.get_close_matches(name, READ_COLUMNS, 1, 0.7)
-        raise ParityError(f"{table}: unknown column {column!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        close = close_column(column, READ_COLUMNS, FOREIGN_COLUMNS)
+        raise ParityError(f"{table}: unknown column {column!r}" + (f" (did you mean {close!r}?)" if close else "")
                           + "; no case reads it, so each would take that input's default (the columns: docs/model.md; "
                           "measured_*, note, split, source and the like are kept unread)")
+
+
+# what engines call the inputs predict reads under other names (a hint's words are matched against these too)
+FOREIGN_COLUMNS = {"max_num_batched_tokens": "max_num_tokens",  # vLLM's step token budget
+                   "max_running_requests": "max_num_seqs",  # SGLang's cap on sequences run at once
+                   "tensor_parallel_size": "tp", "pipeline_parallel_size": "pp",
+                   "input_len": "isl", "output_len": "osl", "max_concurrency": "concurrency"}
+
+
+def _alike(a: str, b: str, cutoff: float = 0.75) -> bool:
+    return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= cutoff
+
+
+def close_column(column: str, columns: Sequence[str], foreign: Mapping[str, str] | None = None) -> str:
+    """The column `column` was probably meant as, or '' where none is close enough to name: one it begins
+    ('mtp' -> 'mtp_tokens', not the nearest, 'tp'); one of as many words, each alike ('mtp_token', 'concurency');
+    or one whose words hold each of its words, directly or under an engine's name for it in `foreign`
+    ('batch_tokens' -> 'max_num_tokens', vLLM's max_num_batched_tokens). A column that shares only a word
+    ('batch_tokens' and 'mtp_tokens') or letters ('chips' and 'isl') gets no hint: a weak hint misleads."""
+    name = column.strip().lower()
+    if not name:
+        return ""
+    words = name.split("_")
+    named = {c: c for c in columns} | {k: v for k, v in (foreign or {}).items() if v in columns}
+    for rule in (lambda c: c.startswith(name),
+                 lambda c: len(c.split("_")) == len(words) and all(map(_alike, words, c.split("_")))):
+        found = [named[c] for c in named if rule(c)]
+        if found:
+            return found[0]
+    # the fewest words beside the ones it holds; two columns as close: no hint
+    holding = sorted((len(c.split("_")), named[c]) for c in named
+                     if len(words) > 1 and all(any(_alike(w, x) for x in c.split("_")) for w in words))
+    fewest = {target for size, target in holding if size == holding[0][0]} if holding else set()
+    return fewest.pop() if len(fewest) == 1 else ""

@@ -18,6 +18,7 @@ from pathlib import Path
 from parity import catalog
 from parity.compare import Comparison, compare, compare_formats, default_mtp
 from parity.crosscheck import system_ratios
+from parity.errors import ParityError
 from parity.fleet import plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
@@ -32,7 +33,7 @@ from parity.search import best_precision, search_serving
 from parity.validate import SCORED_SPLITS, case_errors, scores
 from parity.validate_training import training_case_errors
 
-__all__ = ["ReportSpec", "build_report"]
+__all__ = ["ReportSpec", "build_report", "check_spec"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,13 +151,24 @@ def _mtp_words(model: Model) -> str:
     return f", with {drafts} MTP draft token{'s' if drafts > 1 else ''} a decode step as it is deployed," if drafts else ""
 
 
+def check_spec(spec: ReportSpec) -> tuple[Model, Model]:
+    """The report's MoE model and its dense one, refused where the MoE model has no experts: the report sets
+    one beside the other (a dense --model printed the dense model's node table twice)."""
+    model, dense = catalog.model(spec.model), catalog.model(spec.dense_model)
+    if "moe" not in model.features:
+        raise ParityError(f"--model {model.name} is dense; the report sets a mixture-of-experts model (such as "
+                          f"deepseek-r1) beside its dense one, {dense.name}: give an MoE model")
+    catalog.engine(spec.engine)
+    return model, dense
+
+
 def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                  progress: Callable[[str], None] | None = None) -> Path:
     """Run the report's analyses, write PNGs and index.html into `out`; returns the page's path."""
     step = progress or (lambda _: None)
     page = _Page()
+    model, dense = check_spec(spec)
     profile = catalog.engine(spec.engine)
-    model, dense = catalog.model(spec.model), catalog.model(spec.dense_model)
     all_systems = {s: catalog.system(s) for s in (*spec.supernodes, *spec.roadmap, *spec.nodes,
                                                   *spec.frontier_systems)}
     for system in all_systems.values():
