@@ -42,14 +42,14 @@ def test_a_percentile_no_configuration_holds_is_named_with_how_close_it_comes(mo
     """A system whose every simulated configuration misses the percentile does not fit, and its note says how
     close the lightest load simulated comes (here a stand-in simulator that puts every p99 at 3 s); the ratios go
     to the next system that holds it."""
-    from parity.cli import compare_cmd
-    real = compare_cmd.refine_candidate
+    from parity.cli import percentile_choice
+    real = percentile_choice.refine_candidate
 
     def slow_on_h100(candidate, model, system, *args, **kwargs):
         row = real(candidate, model, system, *args, **kwargs)
         return {**row, "sim_ttft_p99_s": 3.0} if system == "hgx-h100" else row
 
-    monkeypatch.setattr(compare_cmd, "refine_candidate", slow_on_h100)
+    monkeypatch.setattr(percentile_choice, "refine_candidate", slow_on_h100)
     h100, h200 = _json("compare", "hgx-h100", "hgx-h200", *LLAMA_H100, "--ttft", "p99:2s", "--refine",
                        "--processes", "1")  # type: ignore[misc]
     assert not h100["fits"] and h100["note"].startswith("no configuration meets TTFT p99 2 s: of the ")

@@ -16,17 +16,15 @@ from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
     targets_options
 from parity.cli.mtp import mtp_caption, mtp_option
+from parity.cli.percentile_choice import bound_text, percentile_choice
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
 from parity.errors import ParityError
-from parity.hardware import System
 from parity.parallel import map_chunks
-from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, \
-    percentile_probes, refine_candidate
+from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, refine_candidate
 from parity.report.tables import Column, plain, ratio, reached, scaled
-from parity.search import Candidate, SearchResult, best_precision
+from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.training import PRECISIONS
-from parity.units import duration_text
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
@@ -43,7 +41,7 @@ def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
     said = [f"{r.system}: {s['sim_flags'] or s['sim_case']}" for r, s in zip(results, sims)
             if r.fits and (s["sim_flags"] or str(s["sim_case"]).startswith("simulation failed"))]
     chosen = ("the configuration is the steady-state model's choice" if not percentiles else
-              f"{' and '.join(_bound(t) for t in percentiles)}: the steady-state model, which has means only, "
+              f"{' and '.join(bound_text(t) for t in percentiles)}: the steady-state model, which has means only, "
               "screened each system's configurations by the mean at the same bound, and the simulator bisected "
               "each layout's loads for the heaviest whose percentiles hold (as `parity search` does; a percentile "
               f"grows with the load on one layout), at most {PERCENTILE_RUNS} runs a system, so a system's "
@@ -77,49 +75,6 @@ def _refined(job: tuple[Comparison, str, str, int, int, int, str | None, str]) -
                            isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1,
                            arrivals=arrivals)
     return {k: v for k, v in out.items() if k in REFINE_KEYS}
-
-
-def _percentile_choice(system: System, result: SearchResult, model_name: str, engine: str, isl: int, osl: int,
-                       mtp_tokens: int, weights: str | None, percentiles: Sequence[LatencyTarget],
-                       arrivals: str = "closed") -> tuple[Candidate | None, str]:
-    """compare's second judge for percentile targets (compare.Choose): of the configurations whose means meet the
-    targets' bounds, the fastest by simulated tok/s/chip whose simulated percentiles meet them too, each layout's
-    loads bisected as `parity search` does (percentile_probes: at most PERCENTILE_RUNS simulations, each as
-    `parity serve --sim` runs the configuration), with a note where the runs ran out before every layout was
-    tried; or None and why none does."""
-    chip, model = system.chip, catalog.model(model_name)
-    precision, drafts = best_precision(model, chip, weights), mtp_setting(model, mtp_tokens)[0][0]
-
-    def simulate(candidate: Candidate) -> dict[str, object]:
-        return refine_candidate(candidate, model_name, system.id, engine, precision, isl, osl, drafts,
-                                rank_per_die=chip.dies > 1, arrivals=arrivals)
-
-    simulable = [c for c in result.meeting  # as search screens them without an explicit --refine K
-                 if case_of_candidate(c, model_name, system.id, engine, precision, isl, osl, drafts,
-                                      rank_per_die=chip.dies > 1).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
-    probes = percentile_probes(simulable, simulate, percentiles, PERCENTILE_RUNS, closed_loop=arrivals == "closed")
-    layouts = {(c.mode, c.layout, c.decode_layout) for c in result.meeting}
-    tried = {(c.mode, c.layout, c.decode_layout) for c, _ in probes}
-    spent = (f"the simulator's {PERCENTILE_RUNS} runs tried {len(tried)} of {len(layouts)} layouts"
-             if len(probes) >= PERCENTILE_RUNS and len(tried) < len(layouts) else "")
-    passed = [(c, row) for c, row in probes if row["sim_meets_targets"]]
-    if passed:
-        return max(passed, key=lambda p: float(p[1]["sim_tokens_per_s_per_chip"]))[0], spent  # type: ignore[arg-type]
-    if not probes:
-        return None, "no configuration to simulate"
-    candidate, row = min(probes, key=lambda p: p[0].tokens_per_s_per_chip)  # the lightest load simulated
-    if str(row["sim_case"]).startswith("simulation failed"):
-        return None, str(row["sim_case"])
-    reached = ", ".join(f"{t.metric.upper()} {t.statistic} {duration_text(float(row[f'sim_{t.key}']))}"  # type: ignore[arg-type]
-                        for t in percentiles)
-    return None, (f"no configuration meets {' and '.join(_bound(t) for t in percentiles)}: of the "
-                  f"{len(result.meeting)} whose means do, the lightest-loaded of the {len(probes)} simulated reaches "
-                  f"{reached}" + (f" ({spent})" if spent else ""))
-
-
-def _bound(target: LatencyTarget) -> str:
-    """'TTFT p99 2 s'."""
-    return f"{target.metric.upper()} {target.statistic} {duration_text(target.seconds)}"
 
 
 # options only one workload reads (the other would ignore them): option -> its parameter
@@ -176,7 +131,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     _refuse_other_workloads_options(workload)
     percentiles = targets.percentiles()
     if percentiles and not refine:
-        raise ParityError(f"{' and '.join(_bound(t) for t in percentiles)}: a percentile target is checked by the "
+        raise ParityError(f"{' and '.join(bound_text(t) for t in percentiles)}: a percentile target is checked by the "
                           "step-level simulator, so it needs --refine (or give the mean's bound, e.g. --ttft 2s)")
     if not refine and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine")
@@ -190,13 +145,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     for name in models or DEFAULT_MODELS:
         model = catalog.model(name)
         drafts = catalog.mtp_drafts(model, mtp_tokens)
-        choose = functools.partial(_percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
+        choose = functools.partial(percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
                                    mtp_tokens=drafts, weights=weights, percentiles=percentiles,
                                    arrivals=arrivals) if percentiles else None
         results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips,
                           seq_len, global_batch, training_precision, drafts, processes, choose)
         if percentiles:
-            judged = (f"configuration: the fastest whose simulated {' and '.join(_bound(t) for t in percentiles)} "
+            judged = (f"configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
                       "hold, among those whose means meet the same bounds" + arrivals_text(arrivals))
             results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
         sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights, arrivals) for r in results],

@@ -1,0 +1,60 @@
+"""A system's configuration under percentile targets (compare.Choose), as `compare --refine` and `fleet` choose it:
+each layout's loads bisected with the simulator (refine.percentile_probes), as `parity search` does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from parity import catalog
+from parity.compare import mtp_setting
+from parity.hardware import System
+from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
+    refine_candidate
+from parity.search import Candidate, SearchResult, best_precision
+from parity.simulate.targets import LatencyTarget
+from parity.units import duration_text
+
+__all__ = ["percentile_choice", "bound_text"]
+
+
+def percentile_choice(system: System, result: SearchResult, model_name: str, engine: str, isl: int, osl: int,
+                       mtp_tokens: int, weights: str | None, percentiles: Sequence[LatencyTarget],
+                       arrivals: str = "closed") -> tuple[Candidate | None, str]:
+    """compare's second judge for percentile targets (compare.Choose): of the configurations whose means meet the
+    targets' bounds, the fastest by simulated tok/s/chip whose simulated percentiles meet them too, each layout's
+    loads bisected as `parity search` does (percentile_probes: at most PERCENTILE_RUNS simulations, each as
+    `parity serve --sim` runs the configuration), with a note where the runs ran out before every layout was
+    tried; or None and why none does."""
+    chip, model = system.chip, catalog.model(model_name)
+    precision, drafts = best_precision(model, chip, weights), mtp_setting(model, mtp_tokens)[0][0]
+
+    def simulate(candidate: Candidate) -> dict[str, object]:
+        return refine_candidate(candidate, model_name, system.id, engine, precision, isl, osl, drafts,
+                                rank_per_die=chip.dies > 1, arrivals=arrivals)
+
+    simulable = [c for c in result.meeting  # as search screens them without an explicit --refine K
+                 if case_of_candidate(c, model_name, system.id, engine, precision, isl, osl, drafts,
+                                      rank_per_die=chip.dies > 1).concurrency <= DEFAULT_REFINE_MAX_CLIENTS]
+    probes = percentile_probes(simulable, simulate, percentiles, PERCENTILE_RUNS, closed_loop=arrivals == "closed")
+    layouts = {(c.mode, c.layout, c.decode_layout) for c in result.meeting}
+    tried = {(c.mode, c.layout, c.decode_layout) for c, _ in probes}
+    spent = (f"the simulator's {PERCENTILE_RUNS} runs tried {len(tried)} of {len(layouts)} layouts"
+             if len(probes) >= PERCENTILE_RUNS and len(tried) < len(layouts) else "")
+    passed = [(c, row) for c, row in probes if row["sim_meets_targets"]]
+    if passed:
+        return max(passed, key=lambda p: float(p[1]["sim_tokens_per_s_per_chip"]))[0], spent  # type: ignore[arg-type]
+    if not probes:
+        return None, "no configuration to simulate"
+    candidate, row = min(probes, key=lambda p: p[0].tokens_per_s_per_chip)  # the lightest load simulated
+    if str(row["sim_case"]).startswith("simulation failed"):
+        return None, str(row["sim_case"])
+    reached = ", ".join(f"{t.metric.upper()} {t.statistic} {duration_text(float(row[f'sim_{t.key}']))}"  # type: ignore[arg-type]
+                        for t in percentiles)
+    return None, (f"no configuration meets {' and '.join(bound_text(t) for t in percentiles)}: of the "
+                  f"{len(result.meeting)} whose means do, the lightest-loaded of the {len(probes)} simulated reaches "
+                  f"{reached}" + (f" ({spent})" if spent else ""))
+
+
+def bound_text(target: LatencyTarget) -> str:
+    """'TTFT p99 2 s'."""
+    return f"{target.metric.upper()} {target.statistic} {duration_text(target.seconds)}"
