@@ -13,7 +13,7 @@ from parity import catalog
 from parity.calibrate import Point, points_from_benchmark
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import TABLE_FORMATS, cli, emit, typed_options, wide_option
-from parity.cli.files import read_text
+from parity.cli.files import read_text, refuse_overwrite
 from parity.errors import CatalogError, ParityError
 from parity.fit import refit_calibration, write_refits
 from parity.report.tables import Column, plain, write_atomic
@@ -86,6 +86,7 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
               fmt: str) -> None:
     """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (seconds to
     a minute), or --import measurements; fit the efficiencies and write a dated calibration file."""
+    refuse_overwrite([("--import", p) for p in imports], [("--out", out), ("--save-raw", save_raw)])
     if imports and typed_options({"--save-raw": "save_raw"}):
         raise ParityError(f"--save-raw writes the measurements this GPU takes; with --import nothing is measured "
                           f"({imports[0].name} holds the measurements already): leave one of them out")

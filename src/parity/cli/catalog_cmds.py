@@ -10,6 +10,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, emit_record, format_option, out_option, output_format
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
@@ -172,6 +173,7 @@ def layer_kind_rows(m: Model, context: float) -> list[dict[str, object]]:
 @out_option
 def model(name: str, context: int, fmt: str, out: Path | None) -> None:
     """Parameters, KV-cache bytes per token and FLOPs per token of a model (catalog name or config.json)."""
+    refuse_overwrite([("NAME", model_file(name))], [("--out", out)])
     m = catalog.model(name)
     kv = {f: m.kv_cache_bytes_per_token(NUMBER_FORMATS[f], float(context)) for f in ("bf16", "fp8", "int8", "nvfp4")}
     payload = {"name": m.name, "architecture": m.architecture, "features": sorted(m.features),

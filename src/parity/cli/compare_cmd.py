@@ -12,6 +12,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output, typed_options
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, TOKENS, Targets, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option
@@ -172,6 +173,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
     _refuse_other_workloads_options(workload)
+    refuse_overwrite([("--model", model_file(m)) for m in models], [("--out", out)])
     percentiles = targets.percentiles()
     if percentiles and not refine:
         raise ParityError(f"{' and '.join(_bound(t) for t in percentiles)}: a percentile target is checked by the "

@@ -8,6 +8,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option
 from parity.cli.values import CHIPS, TOKENS, Quantity, Real, Targets, targets_options
 from parity.errors import ParityError
@@ -43,6 +44,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
           mtp_tokens: int | None, fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves."""
+    refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     found = catalog.model(model)
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = (f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else

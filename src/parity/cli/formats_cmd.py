@@ -8,6 +8,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, progress_bar
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
@@ -35,6 +36,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     """Serve a model with its weights in each number format (BF16, FP8 per-tensor or block-scaled,
     UE8M0-scaled MXFP8, INT8, FP4 ...) on each system (default: 8-chip H20, H100, B200, Ascend 910C and
     Ascend 950PR nodes): whether the chip runs the format natively or emulated, and what it buys."""
+    refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     found = [catalog.system(name) for name in (systems or DEFAULT)]
     wanted = tuple(n.strip() for n in names.split(",") if n.strip())
     if not wanted:

@@ -9,6 +9,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, targets_options
 from parity.search import best_precision
@@ -86,6 +87,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     output_format(fmt, out)  # a bad --out is refused before --plot writes anything
     if plot is not None and plot.suffix.lower() != ".png":
         raise ParityError(f"--plot {plot.name}: the plot is a PNG; name the file .png")
+    refuse_overwrite([("--model", model_file(model))], [("--out", out), ("--plot", plot)])
     percentiles = targets.percentiles()
     if percentiles and (refine == 0 or prefill_system or prefill_chips or decode_chips):
         raise ParityError(f"{' and '.join(str(t) for t in percentiles)}: a percentile target is checked by the "

@@ -14,7 +14,7 @@ import click
 from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
                         progress_bar, typed_options, wide_option)
 from parity import catalog
-from parity.cli.files import read_text
+from parity.cli.files import model_file, read_text, refuse_overwrite
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, ray_option
 from parity.errors import ParityError
 from parity.flags import joined
@@ -98,8 +98,7 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     """Predict every serving case of a CSV table (columns: docs/model.md, "parity predict input"; one it does not
     read is refused); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
-    if out is not None and out.resolve() == cases.resolve():
-        raise ParityError(f"--out {out.name} is the cases table itself: the predictions would overwrite it")
+    refuse_overwrite([("CASES", cases)], [("--out", out)])
     rows = _read_cases(cases)
     with progress_bar() as progress:
         task = progress.add_task("predicting", total=len(rows))
@@ -230,8 +229,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
     if timeline is not None and timeline.suffix.lower() != ".csv":
         raise ParityError(f"--timeline {timeline.name}: the timeline is a CSV table; name the file .csv")
-    if timeline is not None and out is not None and timeline.resolve() == out.resolve():
-        raise ParityError(f"--timeline and --out both name {out.name}: the report would overwrite the timeline")
+    refuse_overwrite([("--model", model_file(model)), ("--trace", trace), ("--lengths", lengths)],
+                     [("--out", out), ("--timeline", timeline)])
     if phase != "both":
         _refuse_options_a_phase_ignores(phase, scenario, model_kind)
     if use_sim and model_kind == "steady" and typed_options({"--model-kind": "model_kind"}):

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from parity.cli import cli, progress_bar
-from parity.cli.files import read_text
+from parity.cli.files import read_text, refuse_overwrite
 from parity.cli.values import Count, ray_option
 from parity.errors import ParityError
 from parity.parallel import RAY_LOCAL
@@ -55,6 +55,7 @@ def _write(rows: list[dict], out: Path) -> None:
 @click.option("--chunk", type=Count(most=10**6), default=64, show_default=True, help="cases per task")
 def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
+    refuse_overwrite([("SPEC.toml", spec_path)], [("--out", out)])
     try:
         data = tomllib.loads(read_text(spec_path, "TOML"))
     except tomllib.TOMLDecodeError as err:
