@@ -256,7 +256,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-             caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
+             caption=pair + ("Formats: the narrowest weights each chip runs natively, and an FP8 KV cache where the chip has FP8 "
+                             "(bf16 otherwise; `parity serve` needs --kv fp8 for the same). " if workload == "serve"
+                             else "")
              + f"Engine profile: {profile.id}. "
              + (f"{mtp_text} " if mtp_text else "")
              + ("tok/s: output tokens per second. " if workload == "serve" else "")

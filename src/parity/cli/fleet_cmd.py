@@ -71,8 +71,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
             else f"{units:,.0f} chips" if units else f"{power_mw:g} MW")
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
-                  f"/ {osl} out. {mtp_words}Note: what the best configuration lies outside of, as `compare` names it "
-                  "('uncalibrated': no measured calibration of the chip itself; 'X GEMM rate not measured': its "
+                  f"/ {osl} out. Formats: the narrowest weights each chip runs natively, and an FP8 KV cache where "
+                  f"the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8 for the same). {mtp_words}Note: "
+                  "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
+                  "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats); every flag in --format json. Prices: "
                   + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
 
