@@ -234,7 +234,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                                                                   profile, precision, space, top if search else 1))
         systems = "" if chips or n == sizes[0] else f"{n // the_system.chips} systems: the fewest on which a layout fits"
         if search:
-            _emit_search(the_model, the_system, n, found, space.pinned(), systems,
+            _emit_search(the_model, the_system, n, seq_len, found, space.pinned(), systems,
                          f"seq {seq_len}, batch {batch}, {precision}", tokens, fmt, out)
             return
         result = found.best[0]
@@ -259,7 +259,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
     data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens),
-            "flags": texts(training_flags(the_system))}
+            "flags": texts(training_flags(the_system, the_model, seq_len))}
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data), fmt,
@@ -267,14 +267,14 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
 
-def _emit_search(model: Any, system: Any, chips: int, found: TrainingSearch, pinned: str, systems: str, workload: str,
-                 tokens: float, fmt: str, out: Path | None) -> None:
+def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: TrainingSearch, pinned: str, systems: str,
+                 workload: str, tokens: float, fmt: str, out: Path | None) -> None:
     """The table (or JSON) of the fastest layouts found."""
     rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
                                                          if k in ("step_s", "tokens_per_s_per_chip", "mfu",
                                                                   "bubble_fraction", "memory_bytes_per_chip")}}
             for i, r in enumerate(found.best)]
-    raised = training_flags(system)
+    raised = training_flags(system, model, seq_len)
     payload = {"model": model.name, "system": system.id, "chips": chips, "candidates": found.candidates,
                "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
     emit(rows, SEARCH_COLUMNS, fmt, title=f"Fastest layouts of {model.name} on {chips} x {system.chip.id} ({system.id}), "
