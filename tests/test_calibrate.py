@@ -71,11 +71,14 @@ def test_h200_reference_calibration_is_measured_and_dated() -> None:
     assert not catalog.calibration(catalog.chip("h800")).measured  # a sibling with no figure of its own
 
 
+H200_BENCH = Path(__file__).parents[1] / "src" / "parity" / "data" / "measurements" / "h200_microbench.json"
+
+
 def test_import_writes_a_calibration_file(tmp_path: Path) -> None:
-    doc = run_sweep(NumpyBackend(repeats=1), TINY_PLAN)
-    doc["meta"]["name"] = "NVIDIA H200"
+    """parity's H200 reference sweep (its meta names the GPU): a calibration of nvidia-h200-sxm. (CPU times of the
+    tiny sweep under an H200's name are now refused as implausible.)"""
     source = tmp_path / "bench.json"
-    source.write_text(json.dumps(doc))
+    source.write_text(H200_BENCH.read_text())
     target = tmp_path / "cal.toml"
     result = CliRunner().invoke(cli, ["calibrate", "--import", str(source), "--out", str(target), "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -246,3 +249,38 @@ def test_a_calibration_from_the_real_gpu_sweep_predicts_the_other_h200_campaign(
     graphs = campaign_check(chip, sweep_points(), reference_points(), min_seconds=LAUNCH_BOUND_S)
     assert 200 < graphs[-1].scored_points < 503 and graphs[-1].measured_error < t["graphs_measured_error_max"]
     assert t["graphs_roofline_error_min"] < graphs[-1].roofline_error
+
+
+def _scaled(factor: float, sections: tuple[str, ...] = ("gemm", "fp8_gemm")) -> dict:
+    """The H200 reference sweep with its GEMM times multiplied by `factor`."""
+    doc = json.loads(H200_BENCH.read_text())
+    for section in sections:
+        for row in doc[section]:
+            for key in ("s", "s_tensor"):
+                if isinstance(row.get(key), (int, float)):
+                    row[key] *= factor
+    return doc
+
+
+@pytest.mark.parametrize(("doc", "chip", "says"), [
+    # 100x faster than measured: 2.1x the H200's bf16 datasheet peak on the fastest point (fitted before at the
+    # efficiency bound of 1, silently)
+    (_scaled(0.01), [], "bf16 16x4096x4096: 2.58e-07 s is 2.08e+15 FLOP/s, 2.1x nvidia-h200-sxm's datasheet bf16 "
+                        "peak of 9.9e+14 FLOP/s (at most 1.10x is plausible)"),
+    # 1000x slower: the efficiencies sit at their lower bounds and still miss by 507% (written before as measured)
+    (_scaled(1000.0), [], "the fitted calibration misses the measured kernel times by 507% (mean |log error|; at "
+                          "most 50% is accepted)"),
+    # one GEMM fitted memory streaming and the GEMM efficiency at '0% fitted'
+    ({"meta": {"name": "NVIDIA H200"}, "gemm": [json.loads(H200_BENCH.read_text())["gemm"][5]]}, [],
+     "too few points to fit bf16 GEMM (1): each kind of kernel needs at least 2"),
+    # H200 measurements imported as an MI300X's
+    (json.loads(H200_BENCH.read_text()), ["--chip", "amd-mi300x"],
+     "--chip amd-mi300x is amd-mi300x, but the measurements were taken on 'NVIDIA H200' (nvidia-h200-sxm)"),
+])
+def test_implausible_imports_are_refused_and_write_nothing(doc: dict, chip: list[str], says: str,
+                                                           tmp_path: Path) -> None:
+    source, target = tmp_path / "bench.json", tmp_path / "cal.toml"
+    source.write_text(json.dumps(doc))
+    result = CliRunner().invoke(cli, ["calibrate", "--import", str(source), *chip, "--out", str(target)])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and says in result.stderr, result.output
+    assert not target.exists()

@@ -6,6 +6,7 @@ the targets."""
 from __future__ import annotations
 
 import json
+import shlex
 
 from click.testing import CliRunner
 
@@ -114,6 +115,11 @@ def test_poisson_arrivals_judge_a_percentile_as_production_traffic_would() -> No
     assert round(row["tokens_per_s_per_chip"]) == 2798 and round(row["sim_ttft_p99_s"], 2) == 0.20
     assert row["sim_case"].endswith("Poisson arrivals at 10.9 requests/s")
     assert "arrive at random (Poisson)" in row["assumptions"][-1]
+    # the serve line search prints runs the same requests at the same rate: the same percentile
+    line = found["best_serve_command"]  # type: ignore[index]
+    assert "--request-rate 10.92" in line
+    rerun = _json(*shlex.split(line)[1:])
+    assert rerun["ttft_p99_s"] == best["sim_ttft_p99_s"]  # type: ignore[index]
     result = CliRunner().invoke(cli, ["compare", "hgx-h100", *LLAMA_H100, "--arrivals", "poisson"])
     assert result.exit_code == 2 and "--arrivals says how the simulator's requests arrive: it needs --refine" in \
         result.output

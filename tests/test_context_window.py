@@ -81,6 +81,26 @@ def test_serve_prints_the_flag() -> None:
     assert "past llama-3.1-8b's context window of 131,072" in json.loads(result.stdout)["flags"]
 
 
+PAST = "sequences of 1,000,000 tokens past llama-3.1-8b's context window of 131,072 (config.json)"
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--seq-len", "{tokens}"],
+    ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--seq-len", "{tokens}", "--search", "--top", "1"],
+    ["model", "llama-3.1-8b", "--context", "{tokens}"],
+])
+def test_train_and_model_flag_sequences_past_the_window_as_serve_does(command: list[str]) -> None:
+    """`train --seq-len 1000000` said "outside what was validated: no" and `model --context 1000000` "flags none"
+    for Llama-3.1-8B, whose window is 131,072 tokens; at the window itself nothing is flagged."""
+    def flags_at(tokens: int) -> list[str]:
+        result = CliRunner().invoke(cli, [a.format(tokens=tokens) for a in command] + ["--format", "json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["flags"]
+
+    assert PAST in flags_at(1_000_000)
+    assert not any("context window" in f for f in flags_at(131_072))
+
+
 def test_no_measured_serving_row_runs_past_its_models_window() -> None:
     """Measured runs ran inside their models' windows, so none may carry the flag (PG03: 32,100 of 40,960)."""
     for name in ("serving_aiconfigurator", "serving_published", "serving_percentiles"):

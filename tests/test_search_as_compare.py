@@ -56,7 +56,7 @@ def test_search_says_the_mtp_it_drafts() -> None:
         return " ".join(result.output.split())
 
     deepseek = text("--model", "deepseek-r1", "--system", "hgx-h200")
-    assert "deepseek-r1 on hgx-h200 (fp8_block, MTP 1)" in deepseek
+    assert "deepseek-r1 on hgx-h200 (fp8_block weights, fp8 KV, MTP 1)" in deepseek
     assert "MTP 1 draft token a decode step" in deepseek and "(the default for deepseek-r1" in deepseek
     assert "No multi-token prediction" in text("--model", "deepseek-r1", "--system", "hgx-h200", "--mtp", "0")
     llama = text("--model", "llama-3.1-8b", "--system", "hgx-h100")

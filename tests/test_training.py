@@ -401,13 +401,14 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
     from parity.compare import compare
     from parity.uncertainty import training_flags
     s5000, a3, h100 = (catalog.system(s) for s in ("mtt-s5000-8card", "atlas-800-a3", "hgx-h100"))
-    assert [f.text.split(" (")[0] for f in training_flags(s5000)] == [
+    llama = catalog.model("llama-3.1-8b")
+    assert [f.text.split(" (")[0] for f in training_flags(s5000, llama, 4096)] == [
         "uncalibrated chip moorethreads-mtt-s5000", "training never checked on the musa family"]
-    assert [f.kind for f in training_flags(a3)] == ["training never checked on the davinci-910 family"]
-    assert training_flags(h100) == ()
+    assert [f.kind for f in training_flags(a3, llama, 4096)] == ["training never checked on the davinci-910 family"]
+    assert training_flags(h100, llama, 4096) == ()
     out = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "mtt-s5000-8card", "--format",
                                    "json"])
-    assert json.loads(out.stdout)["flags"] == [f.text for f in training_flags(s5000)]
+    assert json.loads(out.stdout)["flags"] == [f.text for f in training_flags(s5000, llama, 4096)]
     rows = compare([h100, a3, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
     assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family",
                                       "uncalibrated (derived prior); training unchecked on the musa family"]

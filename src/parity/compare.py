@@ -272,7 +272,7 @@ def memory_shortfall(model: Model, system: System, profile: EngineProfile, preci
 
 def _train(system: System, model: Model, chips: int, seq_len: int, global_batch: int, precision: str) -> Comparison:
     chip = system.chip
-    raised = training_flags(system)
+    raised = training_flags(system, model, seq_len)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   kv_cache="-", mode="train", calibrated=catalog.calibration(chip).measured, flags=raised)
     try:

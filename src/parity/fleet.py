@@ -46,6 +46,7 @@ class FleetPlan:
     system: str
     model: str
     weights: str
+    kv_cache: str  # the KV cache's format (FP8 where the chip has FP8, as search and compare price it)
     configuration: str
     tokens_per_s_per_chip: float
     served_tokens_per_s_per_chip: float
@@ -132,7 +133,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         price, price_source = _price(chip)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
-                                 configuration="-", tokens_per_s_per_chip=0.0, served_tokens_per_s_per_chip=0.0,
+                                 kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=0.0, served_tokens_per_s_per_chip=0.0,
                                  demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
                                  note=found.binding() if found is not None else "no layout divides the model",
@@ -156,7 +157,8 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
                                                                              else []), mtp[0], isl + osl,
                             precision.weights)
         out.append(FleetPlan(
-            chip=chip.id, system=system.id, model=model.name, weights=precision.weights, configuration=layout,
+            chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
+            kv_cache=precision.kv_cache, configuration=layout,
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served,
             demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,

@@ -180,12 +180,13 @@ def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     return None
 
 
-def training_flags(system: System) -> tuple[Flag, ...]:
-    """Ways a training prediction on `system` lies outside what parity was checked on: a chip with no measured
-    calibration (as case_flags says it for serving), and a chip family no published training run was measured on
-    (catalog.training_families)."""
+def training_flags(system: System, model: Model, seq_len: float) -> tuple[Flag, ...]:
+    """Ways a training prediction of `model` on `system` at sequences of `seq_len` tokens lies outside what parity
+    was checked on: sequences past the model's context window (context_flags, as serving says it), a chip with no
+    measured calibration (as case_flags says it for serving), and a chip family no published training run was
+    measured on (catalog.training_families)."""
     chip = system.chip
-    out = [_uncalibrated(chip, catalog.calibration(chip))]
+    out = [*context_flags(model, seq_len), _uncalibrated(chip, catalog.calibration(chip))]
     if chip.family not in catalog.training_families():
         out.append(Flag(f"training never checked on the {chip.family} family",
                         f"training never checked on the {chip.family} family (published runs measured on "

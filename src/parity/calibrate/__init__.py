@@ -26,9 +26,21 @@ from parity.ops import Kernel
 from parity.optimize import nelder_mead
 
 __all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "calibration_toml",
-           "FITTED", "SHORTEST_KERNEL_S"]
+           "check_plausible", "check_fit", "FITTED", "SHORTEST_KERNEL_S", "PEAK_TOLERANCE", "MAX_FIT_ERROR",
+           "MIN_POINTS_PER_KIND"]
 
 SHORTEST_KERNEL_S = 1e-9  # one clock cycle of a 1 GHz chip: no kernel finishes sooner, so a shorter time is a slip
+
+# What imported measurements must satisfy before a calibration is written from them (`calibrate --import`):
+# a kernel may beat the datasheet peak (FLOP/s of its format; bytes/s of memory for a copy) by this share at most:
+# boost clocks over the rated one and timer jitter on short kernels, no more; faster is another chip or a unit slip
+PEAK_TOLERANCE = 0.10
+# the mean |log error| of the fitted kernel times at most: parity's H200 reference sweep fits to 0.093; beyond 0.5
+# (times off by 1.65x on average) the efficiencies sit at their bounds and describe no chip (1000x slow GEMMs: 4.5)
+MAX_FIT_ERROR = 0.5
+# points a kind of kernel (a GEMM format, attention prefill or decode, grouped GEMMs, copies) needs at least: one
+# point fits its efficiency exactly, so a 0% error says nothing about the chip
+MIN_POINTS_PER_KIND = 2
 
 # Calibration fields the fit moves, with bounds; gemm_efficiency entries are per math key.
 RESTARTS = 8  # fresh simplices from the best point, at most (see fit_calibration)
@@ -178,6 +190,41 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
     if not points:
         raise ParityError("no microbenchmark points found (expected sections gemm, fp8_gemm, attn_prefill, ...)")
     return points
+
+
+def _kind_name(point: Point) -> str:
+    """'bf16 GEMM', 'attention_prefill': a kind of kernel as check_plausible counts and names it."""
+    return f"{point.kernel.fmt} GEMM" if point.kind == "gemm" else point.kind
+
+
+def check_plausible(points: Sequence[Point], chip: Chip) -> None:
+    """Refuse (ParityError, one line) measurements no `chip` can have taken: a kernel faster than the datasheet
+    peak of its format (memory bandwidth for a copy) by more than PEAK_TOLERANCE, or a kind of kernel resting on
+    fewer than MIN_POINTS_PER_KIND points."""
+    for p in points:
+        peak = chip.peak(p.kernel.fmt) if p.kernel.flops > 0 else 0.0
+        rate, limit, unit = ((p.kernel.flops / p.seconds, peak, "FLOP/s") if peak > 0 else
+                             (p.kernel.other_bytes / p.seconds, chip.memory_bytes_per_s, "B/s") if p.kind == "stream"
+                             else (0.0, 0.0, ""))
+        if limit and rate > limit * (1.0 + PEAK_TOLERANCE):
+            what = f"{p.kernel.fmt} peak" if unit == "FLOP/s" else "memory bandwidth"
+            raise ParityError(f"{p.label}: {p.seconds:.3g} s is {rate:.3g} {unit}, {rate / limit:,.3g}x {chip.id}'s "
+                              f"datasheet {what} of {limit:.3g} {unit} (at most {1 + PEAK_TOLERANCE:.2f}x is "
+                              "plausible): measurements of another chip, or times in another unit?")
+    counts: dict[str, int] = {}
+    for p in points:
+        counts[_kind_name(p)] = counts.get(_kind_name(p), 0) + 1
+    if few := sorted(f"{kind} ({n})" for kind, n in counts.items() if n < MIN_POINTS_PER_KIND):
+        raise ParityError(f"too few points to fit {', '.join(few)}: each kind of kernel needs at least "
+                          f"{MIN_POINTS_PER_KIND} (one point fits its efficiency exactly, whatever it holds)")
+
+
+def check_fit(error_after: float, chip: Chip) -> None:
+    """Refuse a fit whose kernel times miss the measurements by more than MAX_FIT_ERROR (mean |log error|)."""
+    if not error_after <= MAX_FIT_ERROR:
+        raise ParityError(f"the fitted calibration misses the measured kernel times by {error_after:.0%} (mean |log "
+                          f"error|; at most {MAX_FIT_ERROR:.0%} is accepted): the times do not look like "
+                          f"{chip.id}'s, so no calibration was written")
 
 
 def _with(cal: Calibration, name: str, value: float) -> Calibration:

@@ -10,10 +10,10 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import Point, points_from_benchmark
+from parity.calibrate import Point, check_fit, check_plausible, points_from_benchmark
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import TABLE_FORMATS, cli, emit, typed_options, wide_option
-from parity.cli.files import read_text
+from parity.cli.files import read_text, refuse_overwrite
 from parity.errors import CatalogError, ParityError
 from parity.fit import refit_calibration, write_refits
 from parity.report.tables import Column, plain, write_atomic
@@ -45,17 +45,29 @@ def _points(path: Path, document: dict) -> list[Point]:
         raise ParityError(f"{path.name}: {err}") from err
 
 
-def _chip_of(name: str | None, documents: list[dict]) -> str:
-    if name:
-        return catalog.chip(name).id
-    reported = next((d.get("meta", {}).get("name") for d in documents if d.get("meta", {}).get("name")), None)
-    if not reported:
-        raise ParityError("the measurements do not name their GPU: give --chip")
+def _named_chip(reported: str) -> str | None:
+    """The catalog chip a GPU's reported name ('NVIDIA H200') is, or None where none matches."""
     words = reported.lower().replace("nvidia", "").split()
     for chip in catalog.chips():
         names = {n.lower() for n in (chip.id, *chip.aliases)}
         if "-".join(words) in names or "".join(words) in names or any(w in names for w in words):
             return chip.id
+    return None
+
+
+def _chip_of(name: str | None, documents: list[dict]) -> str:
+    """--chip, or the chip the measurements name; --chip naming another chip than a file records is refused."""
+    reported = next((d.get("meta", {}).get("name") for d in documents if d.get("meta", {}).get("name")), None)
+    if name:
+        chip_id = catalog.chip(name).id
+        if reported and (named := _named_chip(reported)) and named != chip_id:
+            raise ParityError(f"--chip {name} is {chip_id}, but the measurements were taken on {reported!r} "
+                              f"({named}): give --chip {named}, or measurements of {chip_id}")
+        return chip_id
+    if not reported:
+        raise ParityError("the measurements do not name their GPU: give --chip")
+    if named := _named_chip(reported):
+        return named
     raise CatalogError(f"cannot tell which catalog chip {reported!r} is: give --chip")
 
 
@@ -86,6 +98,7 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
               fmt: str) -> None:
     """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (seconds to
     a minute), or --import measurements; fit the efficiencies and write a dated calibration file."""
+    refuse_overwrite([("--import", p) for p in imports], [("--out", out), ("--save-raw", save_raw)])
     if imports and typed_options({"--save-raw": "save_raw"}):
         raise ParityError(f"--save-raw writes the measurements this GPU takes; with --import nothing is measured "
                           f"({imports[0].name} holds the measurements already): leave one of them out")
@@ -107,6 +120,8 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     chip_id = _chip_of(chip, documents)
     points = ([p for path, d in zip(imports, documents) for p in _points(path, d)] if imports
               else points_from_benchmark(documents[0]))
+    if imports:  # another's measurements: refused where no such chip could have taken them
+        check_plausible(points, catalog.chip(chip_id))
     meta = {k: str(v) for d in documents for k, v in d.get("meta", {}).items() if k in ("name", "torch", "cuda",
                                                                                           "numpy", "backend", "timing")}
     date = datetime.date.today().isoformat()
@@ -115,6 +130,8 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
                                       f"{method}; {len(points)} points; Nelder-Mead on log kernel times, "
                                       "restarted until a restart gains nothing", meta)
     before, after = refit.loss_before, refit.loss_after
+    if imports:
+        check_fit(after, catalog.chip(chip_id))
     if out is not None:
         write_atomic(out, refit.text)
         target = out

@@ -10,6 +10,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, emit_record, format_option, out_option, output_format
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
@@ -20,6 +21,7 @@ from parity.hardware import Chip, System
 from parity.model import Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
 from parity.simulate import CLIENT_PROFILES, policy_parameters, scheduler_of
+from parity.uncertainty import context_flags
 
 
 def chip_row(c: Chip) -> dict[str, object]:
@@ -172,7 +174,9 @@ def layer_kind_rows(m: Model, context: float) -> list[dict[str, object]]:
 @out_option
 def model(name: str, context: int, fmt: str, out: Path | None) -> None:
     """Parameters, KV-cache bytes per token and FLOPs per token of a model (catalog name or config.json)."""
+    refuse_overwrite([("NAME", model_file(name))], [("--out", out)])
     m = catalog.model(name)
+    raised = [*m.flags, *context_flags(m, context)]  # --context past the window, as serve flags a request past it
     kv = {f: m.kv_cache_bytes_per_token(NUMBER_FORMATS[f], float(context)) for f in ("bf16", "fp8", "int8", "nvfp4")}
     payload = {"name": m.name, "architecture": m.architecture, "features": sorted(m.features),
                "parameters": m.parameters, "active_parameters": m.active_parameters,
@@ -197,10 +201,10 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
              {"quantity": "of which weight matmuls [GFLOP]", "value": f"{m.matmul_flops_per_token() / 1e9:,.2f}"}]
     rows += [{"quantity": "vision tower parameters (apart, estimated)", "value": f"{m.vision_parameters:,}"},
              {"quantity": "fixed state per sequence [MB]", "value": f"{m.state_bytes_per_sequence / 1e6:,.2f}"},
-             {"quantity": "flags", "value": joined(m.flags) or "none"}]
+             {"quantity": "flags", "value": joined(raised) or "none"}]
     kinds = layer_kind_rows(m, float(context))
     payload |= {"vision_parameters": m.vision_parameters, "state_bytes_per_sequence": m.state_bytes_per_sequence,
-                "flags": texts(m.flags), "layer_kinds": kinds}
+                "flags": texts(raised), "layer_kinds": kinds}
     emit_record(rows, fmt, title=m.name, payload=payload, out=out)
     if fmt == "table" and out is None:
         # a kind ("attention chunked 8192 + moe") wraps at its spaces, so the six columns fit 80

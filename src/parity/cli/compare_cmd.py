@@ -12,6 +12,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, render_output, typed_options
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
     targets_options
@@ -129,6 +130,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
     _refuse_other_workloads_options(workload)
+    refuse_overwrite([("--model", model_file(m)) for m in models], [("--out", out)])
     percentiles = targets.percentiles()
     if percentiles and not refine:
         raise ParityError(f"{' and '.join(bound_text(t) for t in percentiles)}: a percentile target is checked by the "
@@ -215,7 +217,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-             caption=pair + ("Formats: the narrowest each chip runs natively. " if workload == "serve" else "")
+             caption=pair + ("Formats: the narrowest weights each chip runs natively, and an FP8 KV cache where the chip has FP8 "
+                             "(bf16 otherwise; `parity serve` needs --kv fp8 for the same). " if workload == "serve"
+                             else "")
              + f"Engine profile: {profile.id}. "
              + (f"{mtp_text} " if mtp_text else "")
              + ("tok/s: output tokens per second. " if workload == "serve" else "")

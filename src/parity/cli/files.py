@@ -1,12 +1,15 @@
-"""Input files at the edge: read whole as UTF-8 text, or refused in one line naming the file and why."""
+"""Files at the edge: inputs read whole as UTF-8 text, and outputs refused where they would overwrite an input or
+each other, each refusal one line naming the file and why."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from parity.errors import ParityError
 
-__all__ = ["read_text"]
+__all__ = ["read_text", "refuse_overwrite", "model_file"]
 
 
 def read_text(path: Path, what: str = "text") -> str:
@@ -24,3 +27,43 @@ def read_text(path: Path, what: str = "text") -> str:
     if "\0" in text:
         raise ParityError(f"{path.name}: holds NUL bytes, so it is not {what}")
     return text
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same absolute path once links are followed, or (when both exist)
+    the same file by device and inode, as a hard link or a bind mount makes it."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet: then they are not one file
+        return False
+
+
+def model_file(name: str | None) -> Path | None:
+    """The config.json a --model value reads when it names a file or a folder (catalog.model's rule), else None."""
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path / "config.json"
+    return path if name.endswith(".json") or path.exists() else None
+
+
+def refuse_overwrite(inputs: Iterable[tuple[str, Path | None]], outputs: Iterable[tuple[str, Path | None]]) -> None:
+    """Refuse, before anything is read or written, an output that is the same file as an input (writing it would
+    replace what was read) or as another output (one would overwrite the other). Each pair is an option's name as
+    typed (`--out`, `CASES`) and its path, one pair per use of an option given many times; a None path is an option
+    not given."""
+    given_in = [(name, path) for name, path in inputs if path is not None]
+    given_out = [(name, path) for name, path in outputs if path is not None]
+    for out_name, out in given_out:
+        for in_name, source in given_in:
+            if _same_file(out, source):
+                raise ParityError(f"{out_name} {out} is the same file as {in_name} {source}: writing it would "
+                                  f"overwrite the input; name another file")
+    for i, (first_name, first) in enumerate(given_out):
+        for second_name, second in given_out[i + 1:]:
+            if _same_file(first, second):
+                raise ParityError(f"{first_name} {first} and {second_name} {second} name the same file: one output "
+                                  f"would overwrite the other; name two files")

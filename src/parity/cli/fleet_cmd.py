@@ -8,6 +8,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option
 from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, targets_options
 from parity.errors import ParityError
@@ -46,6 +47,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves. Given together, each is a limit on the others: the
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
+    refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     found = catalog.model(model)
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = (f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else
@@ -74,8 +76,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
-                  f"/ {osl} out. {mtp_words}Note: what the best configuration lies outside of, as `compare` names it "
-                  "('uncalibrated': no measured calibration of the chip itself; 'X GEMM rate not measured': its "
+                  f"/ {osl} out. Formats: the narrowest weights each chip runs natively, and an FP8 KV cache where "
+                  f"the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8 for the same). {mtp_words}Note: "
+                  "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
+                  "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats); every flag in --format json. Prices: "
                   + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
 

@@ -8,6 +8,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, progress_bar
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.mtp import mtp_caption, mtp_option
 from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
@@ -39,6 +40,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     Ascend 950PR nodes): whether the chip runs the format natively or emulated, and what it buys. Each system
     runs as `compare` runs it: the engine at its software stack's maturity, a rank per die of a multi-die package,
     and the model's MTP default."""
+    refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     found = [catalog.system(name) for name in (systems or DEFAULT)]
     wanted = tuple(n.strip() for n in names.split(",") if n.strip())
     if not wanted:

@@ -9,15 +9,18 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option
+from parity.cli.serve_line import serve_command
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, arrivals_option, arrivals_text, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
-from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, refine_candidates, \
-    refine_order
+from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
+    poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.hardware import per_die
+from parity.plan import Precision
 from parity.search import Candidate, search_serving
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
@@ -87,6 +90,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     output_format(fmt, out)  # a bad --out is refused before --plot writes anything
     if plot is not None and plot.suffix.lower() != ".png":
         raise ParityError(f"--plot {plot.name}: the plot is a PNG; name the file .png")
+    refuse_overwrite([("--model", model_file(model))], [("--out", out), ("--plot", plot)])
     percentiles = targets.percentiles()
     if percentiles and (refine == 0 or prefill_system or prefill_chips or decode_chips):
         raise ParityError(f"{' and '.join(str(t) for t in percentiles)}: a percentile target is checked by the "
@@ -170,14 +174,26 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         result.best.to_dict() if result.best else None)
     raised = list(the_model.flags) + context_flags(the_model, isl + osl)
     chosen = "tok/s/chip"
+    best_candidate = result.best
     if percentiles:
-        passing = [rows[i] for i in refined if rows[i]["sim_meets_targets"]]
-        best = max(passing, key=lambda r: float(r["sim_tokens_per_s_per_chip"])) if passing else None
+        passing = [(c, row) for c, row in probes if row["sim_meets_targets"]]
+        best_candidate, best = max(passing, key=lambda p: float(p[1]["sim_tokens_per_s_per_chip"])) if passing \
+            else (None, None)
         chosen = "sim tok/s/chip"
         if best is None and not show_infeasible:
             raise InfeasiblePlan(f"none of the {len(refined):,} refined candidate(s) of {the_model.name} on "
                                  f"{the_system.id} meets {targets.text()} by the simulator (--refine K checks more; "
                                  "--show-infeasible prints the frontier anyway)")
+    # the best as `parity serve` runs it: the steady-state model's figures, or the simulator's for a percentile
+    case = case_of_candidate(best_candidate, model, system, engine, precision, isl, osl, mtp[0],
+                             rank_per_die=dies > 1) if best_candidate else None
+    rerun = serve_command(case, moe="moe" in the_model.features, model_kind="sim" if percentiles else "steady",
+                          request_rate=poisson_rate(best_candidate, case) if percentiles and arrivals == "poisson"
+                          else None) if case and best_candidate else ""
+    # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker
+    whole = (f" (on whole workers: {case.prefill_workers} prefill per {case.decode_workers} decode for the search's "
+             f"{best_candidate.prefill_workers_per_decode_worker:.3g} per decode worker, so more chips a decode worker "
+             "and fewer tok/s/chip)" if case and case.mode == "disagg" else "")
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
@@ -185,7 +201,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                + (f"{scaled(1)(float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']))} "
                   f"{chosen}, {' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
-                  "per worker" if best else "none meets the targets")
+                  f"per worker; to run it: {rerun}{whole}" if best else "none meets the targets")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
                   f"has means only, screened by the mean at the same bound; of the {len(ranked):,} configurations "
                   f"that passed, on {layouts:,} layouts, the simulator bisected each layout's loads, as a percentile "
@@ -212,13 +228,13 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"{DEFAULT_REFINE_MAX_CLIENTS:,} clients each (seconds of simulation; an explicit --refine K runs "
                   "them)" if skipped else ""))
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
-               "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
+               "expert_weights": precision.expert_weights, "kv_cache": precision.kv_cache, "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
-               "best": best, "frontier": rows, "assumptions": list(result.assumptions),
+               "best": best, "best_serve_command": rerun, "frontier": rows, "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
-         title=f"Pareto frontier: {the_model.name} on {the_system.id} ({precision.weights}{_mtp_words(mtp)})",
+         title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
 
 
@@ -240,6 +256,12 @@ SPLIT_COLUMNS = [Column("prefill_workers_text", "prefill workers", plain, "left"
                  Column("limited_by", "limited by", plain, "left", wide=2)]
 
 
+def _formats(precision: Precision) -> str:
+    """'fp8 weights, fp8 KV' for a title: the formats the search priced (serve's --weights and --kv)."""
+    experts = f", {precision.expert_weights} experts" if precision.expert_weights != precision.weights else ""
+    return f"{precision.weights} weights{experts}, {precision.kv_cache} KV"
+
+
 def _mtp_words(mtp: tuple[int, float]) -> str:
     """', MTP 1' for a title, '' without drafts."""
     return f", MTP {mtp[0]}" if mtp[0] else ""
@@ -249,10 +271,11 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
            prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
            out: Path | None) -> None:
     """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets."""
+    prefill_precision = best_precision(model, prefill_system.chip, weights)
+    decode_precision = best_precision(model, decode_system.chip, weights)
     found = search_split(model, prefill_system, decode_system, profile, catalog.calibration(prefill_system.chip),
-                         catalog.calibration(decode_system.chip), best_precision(model, prefill_system.chip, weights),
-                         best_precision(model, decode_system.chip, weights), isl, osl, prefill_chips, decode_chips,
-                         targets.tpot_s, targets.ttft_s, mtp=mtp)
+                         catalog.calibration(decode_system.chip), prefill_precision, decode_precision, isl, osl,
+                         prefill_chips, decode_chips, targets.tpot_s, targets.ttft_s, mtp=mtp)
     if not found.best:
         raise InfeasiblePlan(f"no split of {prefill_chips} x {prefill_system.id} (prefill) and {decode_chips} x "
                              f"{decode_system.id} (decode) fits and meets {targets.text()}")
@@ -265,6 +288,8 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
                f"{best.decode_chips} decode chips (limited by {best.limited_by}). " + "; ".join(found.assumptions)
                + (f". Flags: {joined(raised)}" if raised else ""))
     payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
+               "prefill_weights": prefill_precision.weights, "prefill_kv_cache": prefill_precision.kv_cache,
+               "decode_weights": decode_precision.weights, "decode_kv_cache": decode_precision.kv_cache,
                "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
                "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
                "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions),
@@ -274,5 +299,6 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
                  "decode_workers_text": f"{r['decode_workers']:,}x {r['decode_layout']}",
                  "chips_text": f"{r['prefill_chips']:,}+{r['decode_chips']:,}"} for r in rows]
         caption = "chips: the prefill workers' + the decode workers'. " + caption
+    caption += f". Formats: prefill {_formats(prefill_precision)}; decode {_formats(decode_precision)}"
     emit(rows, SPLIT_COLUMNS, fmt, title=f"Best splits: {model.name}, prefill on {prefill_system.id}, decode on "
          f"{decode_system.id}{_mtp_words(mtp)}", caption=caption, payload=payload, out=out)

@@ -14,7 +14,7 @@ import click
 from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
                         progress_bar, typed_options, wide_option)
 from parity import catalog
-from parity.cli.files import read_text
+from parity.cli.files import model_file, read_text, refuse_overwrite
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, ray_option
 from parity.errors import ParityError
 from parity.flags import joined
@@ -110,8 +110,7 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     """Predict every serving case of a CSV table (columns: docs/model.md, "parity predict input"; one it does not
     read is refused); bad rows get feasible=false."""
     fmt = output_format(fmt, out, default="csv")
-    if out is not None and out.resolve() == cases.resolve():
-        raise ParityError(f"--out {out.name} is the cases table itself: the predictions would overwrite it")
+    refuse_overwrite([("CASES", cases)], [("--out", out)])
     rows = _read_cases(cases)
     with progress_bar() as progress:
         task = progress.add_task("predicting", total=len(rows))
@@ -199,8 +198,13 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--prefill-system", default="", help="disagg: run the prefill workers on this system (a mixed fleet; "
               "the KV cache moves over scale-out links)")
 @click.option("--decode-tp", type=PARALLEL, default=None, help="disagg: decode layout (default: as --tp)")
+@click.option("--decode-pp", type=PARALLEL, default=None, help="disagg: decode pipeline stages (default: as --pp)")
 @click.option("--decode-attn-dp", type=PARALLEL, default=None,
               help="disagg: decode attention-DP ranks (default: as --attn-dp)")
+@click.option("--decode-moe-tp", type=PARALLEL, default=None, help="disagg: decode expert tensor parallel (default: "
+                                                                   "as --moe-tp)")
+@click.option("--decode-moe-ep", type=PARALLEL, default=None,
+              help="disagg: decode expert-parallel ranks (default: as --moe-ep)")
 @click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
 @click.option("--mtp", "mtp_tokens", type=Count(most=MOST_MTP_TOKENS, least=0), default=0, show_default=True,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
@@ -233,7 +237,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float,
           tp: int, pp: int, attn_dp: int, moe_tp: int | None, moe_ep: int | None, redundant_experts: int,
           shared_expert_replicas: int, rank_per_die: bool, prefill_workers: int | None, decode_workers: int | None,
-          prefill_system: str, decode_tp: int | None, decode_attn_dp: int | None, explain: bool, mtp_tokens: int,
+          prefill_system: str, decode_tp: int | None, decode_pp: int | None, decode_attn_dp: int | None,
+          decode_moe_tp: int | None, decode_moe_ep: int | None, explain: bool, mtp_tokens: int,
           mtp_acceptance: float, adp_hold_steps: float | None, model_kind: str, use_sim: bool, client: str | None,
           num_prompts: int | None, fixed_rate: bool, trace: Path | None, timeline: Path | None, seed: int,
           ttft_target: str | None, tpot_target: str | None, fmt: str, out: Path | None) -> None:
@@ -242,8 +247,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
     if timeline is not None and timeline.suffix.lower() != ".csv":
         raise ParityError(f"--timeline {timeline.name}: the timeline is a CSV table; name the file .csv")
-    if timeline is not None and out is not None and timeline.resolve() == out.resolve():
-        raise ParityError(f"--timeline and --out both name {out.name}: the report would overwrite the timeline")
+    refuse_overwrite([("--model", model_file(model)), ("--trace", trace), ("--lengths", lengths)],
+                     [("--out", out), ("--timeline", timeline)])
     if phase != "both":
         _refuse_options_a_phase_ignores(phase, scenario, model_kind)
     elif given := typed_options({"--batch": "batch", "--context": "context"}):
@@ -286,7 +291,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                     redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
     disagg = mode == "disagg"
     split_only = {"--prefill-workers": prefill_workers, "--decode-workers": decode_workers,
-                  "--prefill-system": prefill_system, "--decode-tp": decode_tp, "--decode-attn-dp": decode_attn_dp}
+                  "--prefill-system": prefill_system, "--decode-tp": decode_tp, "--decode-pp": decode_pp,
+                  "--decode-attn-dp": decode_attn_dp, "--decode-moe-tp": decode_moe_tp, "--decode-moe-ep": decode_moe_ep}
     given = [name for name, value in split_only.items() if value]
     if given and not disagg:
         one = len(given) == 1
@@ -304,8 +310,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     case = Case(case_id="scenario", model=model, system=system, engine=engine, weights=weights,
                 moe_weights=moe_weights, kv=kv, attention_format=attention_format, mode=mode,
                 isl=isl, osl=osl, concurrency=concurrency, layout=layout,
-                decode_layout=dataclasses.replace(layout, tp=decode_tp or tp, attn_dp=decode_attn_dp or attn_dp)
-                if disagg else None,
+                decode_layout=dataclasses.replace(layout, tp=decode_tp or tp, pp=decode_pp or pp,
+                                                  attn_dp=decode_attn_dp or attn_dp, moe_tp=decode_moe_tp or moe_tp or 0,
+                                                  moe_ep=decode_moe_ep or moe_ep or 0) if disagg else None,
                 prefill_workers=prefill_workers if disagg else None, decode_workers=decode_workers if disagg else None,
                 prefill_system=prefill_system if disagg else "",
                 mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, random_range_ratio=random_range_ratio,
@@ -421,7 +428,9 @@ _CLOSED_LOOP_ONLY = {"--concurrency": "concurrency", "--osl": "osl", "--random-r
                      "--timeline": "timeline", "--seed": "seed"}
 # and those the other phase reads: a decode step's sequences hold --context, a prefill step's prompts --isl
 _OTHER_PHASE_ONLY = {"decode": {"--isl": "isl", "--prefill-system": "prefill_system"},
-                     "prefill": {"--context": "context", "--decode-tp": "decode_tp", "--decode-attn-dp": "decode_attn_dp"}}
+                     "prefill": {"--context": "context", "--decode-tp": "decode_tp", "--decode-pp": "decode_pp",
+                                 "--decode-attn-dp": "decode_attn_dp", "--decode-moe-tp": "decode_moe_tp",
+                                 "--decode-moe-ep": "decode_moe_ep"}}
 
 
 def _refuse_options_a_phase_ignores(phase: str, scenario: str, model_kind: str) -> None:

@@ -13,7 +13,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, progress_bar
-from parity.cli.files import read_text
+from parity.cli.files import read_text, refuse_overwrite
 from parity.cli.values import Count, ray_option
 from parity.dtypes import format_named
 from parity.errors import ParityError
@@ -112,6 +112,7 @@ def _check_axis_values(spec: SweepSpec) -> None:
 @click.option("--chunk", type=Count(most=10**6), default=64, show_default=True, help="cases per task")
 def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
+    refuse_overwrite([("SPEC.toml", spec_path)], [("--out", out)])
     try:
         data = tomllib.loads(read_text(spec_path, "TOML"))
     except tomllib.TOMLDecodeError as err:

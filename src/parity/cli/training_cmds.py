@@ -11,6 +11,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, emit, emit_record, format_option, out_option, typed_options
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
@@ -176,6 +177,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
           pp_layout: str, moe_dispatcher: str, tokens: float, search: bool, top: int,
           validate_rows: bool, fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
+    refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     if validate_rows:
         context = click.get_current_context()
         if given := [p.opts[0] for p in context.command.params if p.name not in _VALIDATE_READS
@@ -232,7 +234,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                                                                   profile, precision, space, top if search else 1))
         systems = "" if chips or n == sizes[0] else f"{n // the_system.chips} systems: the fewest on which a layout fits"
         if search:
-            _emit_search(the_model, the_system, n, found, space.pinned(), systems,
+            _emit_search(the_model, the_system, n, seq_len, found, space.pinned(), systems,
                          f"seq {seq_len}, batch {batch}, {precision}", tokens, fmt, out)
             return
         result = found.best[0]
@@ -257,7 +259,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
     data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens),
-            "flags": texts(training_flags(the_system))}
+            "flags": texts(training_flags(the_system, the_model, seq_len))}
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data), fmt,
@@ -265,14 +267,14 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
 
-def _emit_search(model: Any, system: Any, chips: int, found: TrainingSearch, pinned: str, systems: str, workload: str,
-                 tokens: float, fmt: str, out: Path | None) -> None:
+def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: TrainingSearch, pinned: str, systems: str,
+                 workload: str, tokens: float, fmt: str, out: Path | None) -> None:
     """The table (or JSON) of the fastest layouts found."""
     rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
                                                          if k in ("step_s", "tokens_per_s_per_chip", "mfu",
                                                                   "bubble_fraction", "memory_bytes_per_chip")}}
             for i, r in enumerate(found.best)]
-    raised = training_flags(system)
+    raised = training_flags(system, model, seq_len)
     payload = {"model": model.name, "system": system.id, "chips": chips, "candidates": found.candidates,
                "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
     emit(rows, SEARCH_COLUMNS, fmt, title=f"Fastest layouts of {model.name} on {chips} x {system.chip.id} ({system.id}), "

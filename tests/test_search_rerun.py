@@ -1,0 +1,78 @@
+"""`search` states the formats it priced and the `parity serve` line that runs its best again (it used an FP8 KV
+cache where the chip has FP8 while serve defaults to the engine's bf16: Llama-3.1-70B on an HGX H100, agg tp2-pp2
+at 512 clients, was 2,798 tok/s/chip in search and 2,167 in serve without --kv fp8). Disaggregated bests need
+serve's --decode-pp (and --decode-moe-ep): the search pairs a tp1-pp2 prefill worker with a tp2-pp4 decode one."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+
+
+def _json(*args: str) -> dict:
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _search(model: str, mode: str, *more: str) -> dict:
+    return _json("search", "--model", model, "--system", "hgx-h100", "--mode", mode, "--refine", "0", *more)
+
+
+def _rerun(found: dict) -> dict:
+    words = shlex.split(found["best_serve_command"])
+    assert words[:2] == ["parity", "serve"]
+    return _json(*words[1:])
+
+
+def test_search_states_its_formats_and_serve_reproduces_its_best_exactly() -> None:
+    found = _search("llama-3.1-70b", "agg")
+    assert (found["weights"], found["kv_cache"]) == ("fp8", "fp8")
+    assert "--weights fp8 --kv fp8" in found["best_serve_command"]
+    best, served = found["best"], _rerun(found)
+    assert (best["layout"], best["concurrency"]) == ("tp2-pp2", 512)
+    assert best["tokens_per_s_per_chip"] == pytest.approx(2798.24, abs=0.01)
+    for search_key, serve_key in (("ttft_s", "ttft_s"), ("tpot_s", "tpot_s"),
+                                  ("tokens_per_s_per_chip", "output_tokens_per_s_per_chip"), ("chips", "chips")):
+        assert served[serve_key] == pytest.approx(best[search_key], rel=1e-9)
+    table = CliRunner().invoke(cli, ["search", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--mode", "agg",
+                                     "--refine", "0"], env={"COLUMNS": "200"}).output
+    assert "llama-3.1-70b on hgx-h100 (fp8 weights, fp8 KV)" in table
+    assert "to run it: parity serve --model llama-3.1-70b" in " ".join(table.split())
+
+
+@pytest.mark.parametrize(("model", "layouts", "decode_options"), [
+    ("llama-3.1-70b", ("tp1-pp2", "tp2-pp4"), "--decode-tp 2 --decode-pp 4"),
+    ("qwen3-30b-a3b", ("tp1", "tp1-pp2-dp4-ep4"), "--decode-pp 2 --decode-attn-dp 4 --decode-moe-ep 4"),
+])
+def test_serve_reproduces_a_disaggregated_best_on_whole_workers(model: str, layouts: tuple[str, str],
+                                                                decode_options: str) -> None:
+    """The search prices a share of a prefill worker per decode worker (2.81 for Llama-3.1-70B, 2.42 for
+    Qwen3-30B-A3B); serve runs whole ones (3 per decode worker), so it counts more chips (14 for 13.6, 11 for 10.4)
+    and fewer tok/s/chip. The decode worker's TPOT and the tokens/s of a worker pair agree within 5% (measured
+    3.3% and 1.6% for Llama, 2.1% and 1.4% for Qwen: serve's decode batch settles a little under the clients)."""
+    found = _search(model, "disagg")
+    best, served = found["best"], _rerun(found)
+    assert (best["layout"], best["decode_layout"]) == layouts and decode_options in found["best_serve_command"]
+    assert "--prefill-workers 3 --decode-workers 1" in found["best_serve_command"]
+    assert best["prefill_workers_per_decode_worker"] < 3 <= best["prefill_workers_per_decode_worker"] + 1
+    assert served["chips"] > best["chips"]
+    assert served["tpot_s"] == pytest.approx(best["tpot_s"], rel=0.05)
+    assert served["output_tokens_per_s_per_chip"] * served["chips"] == pytest.approx(
+        best["tokens_per_s_per_chip"] * best["chips"], rel=0.05)
+
+
+def test_fleet_and_compare_state_the_kv_format_they_priced() -> None:
+    """fleet's JSON carried the weights' format only; both captions said 'the narrowest each chip runs natively'
+    without naming the FP8 KV cache that serve does not default to."""
+    (plan,) = _json("fleet", "--model", "llama-3.1-8b", "--demand", "1e9tokens/day", "--chips", "nvidia-h100-sxm")
+    assert (plan["weights"], plan["kv_cache"]) == ("fp8", "fp8")
+    for command in (["fleet", "--model", "llama-3.1-8b", "--demand", "1e9tokens/day", "--chips", "nvidia-h100-sxm"],
+                    ["compare", "hgx-h100", "--model", "llama-3.1-8b"]):
+        text = " ".join(CliRunner().invoke(cli, command, env={"COLUMNS": "200"}).output.split())
+        assert "an FP8 KV cache where the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8" in text
