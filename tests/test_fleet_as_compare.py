@@ -3,6 +3,8 @@ chip's stack maturity, and the model's MTP default."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -75,3 +77,27 @@ def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
         "fp4 GEMM rate not measured", "sglang-cann fitted only on runs with MTP"]
     h800 = case_flags([(catalog.system("hgx-h800"), None)], model, generic, [], 0)
     assert flag_note(h800) == ["uncalibrated (inherits h200-sxm)"]
+
+
+def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
+    """Llama-3.1-70B on H200s for 1M tokens/s at TTFT p99 2 s: fleet takes compare's configuration under the
+    percentile (tp1-pp4, 3,177 tok/s/chip, requests arriving at random by default: 352 chips); a benchmark's
+    closed loop, whose p99 is its first wave, holds it only at 1,116 (tp2-pp4: 992 chips). fleet refused percentile
+    targets before; --arrivals needs one."""
+    args = ["fleet", "--model", "llama-3.1-70b", "--chips", "nvidia-h200-sxm", "--demand", "1M tokens/s", "--ttft",
+            "p99:2s", "--format", "json"]
+    (poisson,) = json.loads(_invoke(*args).stdout)
+    (closed,) = json.loads(_invoke(*args, "--arrivals", "closed").stdout)
+    (row,) = json.loads(_invoke("compare", "hgx-h200", "--model", "llama-3.1-70b", "--ttft", "p99:2s", "--refine",
+                                "--arrivals", "poisson", "--format", "json").stdout)
+    assert (poisson["configuration"], poisson["tokens_per_s_per_chip"]) == ("agg " + row["layout"],
+                                                                             row["tokens_per_s_per_chip"])
+    assert row["layout"] == "tp1-pp4" and round(poisson["tokens_per_s_per_chip"]) == 3177 and poisson["chips"] == 352
+    assert (closed["configuration"], round(closed["tokens_per_s_per_chip"]), closed["chips"]) == (
+        "agg tp2-pp4", 1116, 992)
+    refused = _invoke("fleet", "--model", "llama-3.1-70b", "--demand", "1M tokens/s", "--arrivals", "closed")
+    assert refused.exit_code == 2 and "it needs a percentile target" in refused.output
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.compare import domain_shortfall, serving_spans
+from parity.compare import Choose, domain_shortfall, serving_spans
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
@@ -104,11 +104,12 @@ def _chips_within(demand_tokens_per_s: float | None, capacity: float, worker: fl
 def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: float | None = None, power_budget_w: float | None = None,
-               ttft_s: float | None = None, mtp_tokens: int = 0) -> list[FleetPlan]:
+               ttft_s: float | None = None, mtp_tokens: int = 0, choose: Choose | None = None) -> list[FleetPlan]:
     """Size a fleet of each chip kind for a demand [tokens/s, daily mean], or report what `units`
     chips (or a power budget) can serve. Each chip runs `profile` at its stack's software maturity
     (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at the model's published acceptance, as
-    `compare` runs them."""
+    `compare` runs them; `choose` picks each chip's configuration among those meeting the targets' means, as
+    `compare --refine` does under percentile targets (compare.Choose; None: the steady search's best)."""
     if count not in ("total", "output"):
         raise InfeasiblePlan(f"count must be total or output, got {count!r}")
     if peak_factor < 1 or spare < 0:
@@ -128,15 +129,18 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
         allowed = serving_spans(domain_shortfall(model, ranks, engine, precision, isl + osl))  # as compare's
         found, spans = search_spanning(model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s,
-                                       ttft_s, spans=allowed, mtp=mtp)
-        best = found.best.per_package(chip.dies) if found is not None and found.best is not None else None
+                                       ttft_s, spans=allowed, mtp=mtp, meeting=choose is not None)
+        found = found.per_package(chip.dies) if found is not None else None
+        best, why = (found.best if found is not None else None), ""
+        if best is not None and choose is not None:
+            best, why = choose(system, found)  # type: ignore[arg-type]
         price, price_source = _price(chip)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
                                  kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=0.0, served_tokens_per_s_per_chip=0.0,
                                  demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
-                                 note=found.binding() if found is not None else "no layout divides the model",
+                                 note=why or (found.binding() if found is not None else "no layout divides the model"),
                                  assumptions=notes))
             continue
         served = best.tokens_per_s_per_chip * per_output
@@ -163,7 +167,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             served_tokens_per_day=served_day, served_share=share,
-            note="; ".join(filter(None, [*flag_note(raised), spanning, idle, *limits,
+            note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,
                                          "" if share is None or share >= 1
                                          else f"serves {share_text(share)} of the demand within the limits"])),
             flags=raised, assumptions=notes))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, format_option, out_option, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option
-from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, targets_options
+from parity.cli.percentile_choice import bound_text, percentile_choice
+from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
+    targets_options
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
 from parity.units import share_text
@@ -24,7 +27,7 @@ from parity.report.tables import count as count_cell  # --count names the demand
               help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean; at most 1e15 tokens/s)')
 @click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
               help="comma-separated chip kinds")
-@targets_options(ttft_default=DEFAULT_TTFT)
+@targets_options(ttft_default=DEFAULT_TTFT, statistics=True)
 @click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
@@ -38,16 +41,21 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]: alone, what the whole systems it powers serve; with --demand or --units, "
                    "a cap on that fleet (the note says whether it binds)")
 @mtp_option()
+@arrivals_option(default="poisson", when="with a percentile target (--ttft p99:2s), which the simulator checks")
 @format_option
 @out_option
 def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
           osl: int,
           engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
-          mtp_tokens: int | None, fmt: str, out: Path | None) -> None:
+          mtp_tokens: int | None, arrivals: str, fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves. Given together, each is a limit on the others: the
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
+    percentiles = targets.percentiles()
+    if not percentiles and typed_options({"--arrivals": "arrivals"}):
+        raise ParityError("--arrivals says how the simulator's requests arrive: it needs a percentile target "
+                          "(--ttft p99:2s)")
     found = catalog.model(model)
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = (f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else
@@ -57,7 +65,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind (parity chips lists them)")
     plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
-                       count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s, drafts)
+                       count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s, drafts,
+                       functools.partial(percentile_choice, model_name=model, engine=engine, isl=isl, osl=osl,
+                                         mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals)
+                       if percentiles else None)
     rows = [p.to_dict() for p in plans]
     columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
                Column("weights", "format", plain, "left", wide=True),
@@ -77,7 +88,11 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
                   f"/ {osl} out. Formats: the narrowest weights each chip runs natively, and an FP8 KV cache where "
-                  f"the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8 for the same). {mtp_words}Note: "
+                  f"the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8 for the same). {mtp_words}"
+                  + (f"Configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
+                     "hold, among those whose means meet the same bounds, each layout's loads bisected as `parity "
+                     f"search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "
+                     if percentiles else "") + "Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats); every flag in --format json. Prices: "

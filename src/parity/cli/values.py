@@ -159,7 +159,7 @@ class StatisticTarget(click.ParamType):
         assert target is not None
         if self.means_only and target.statistic != "mean":
             self.fail(f"{text!r}: this command's steady-state model gives means only; a percentile target is "
-                      "checked by the simulator in `parity search`, `parity serve` and `parity compare --refine` (or "
+                      "checked by the simulator in `parity search`, `parity serve`, `parity compare --refine` and `parity fleet` (or "
                       f"give the mean's bound, e.g. {target.seconds:g}s)", param, ctx)
         if target.seconds > DURATION.most_s:
             self.fail(f"must be a positive duration of at most {DURATION.most_text}, got {text!r}", param, ctx)
@@ -209,12 +209,12 @@ class Targets:
 DEFAULT_TTFT = "5s"
 
 
-def arrivals_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--arrivals: how the simulator's requests arrive where a command re-runs its configurations (--refine)."""
+def arrivals_option(default: str = "closed", when: str = "with --refine") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--arrivals: how the simulator's requests arrive where a command re-runs its configurations (`when`)."""
     from parity.predict.refine import ARRIVALS  # noqa: PLC0415 - the simulator loads only where a command runs
 
-    return click.option("--arrivals", type=click.Choice(ARRIVALS), default="closed", show_default=True,
-                        help="with --refine: how the simulated requests arrive: closed, the benchmark's clients in a "
+    return click.option("--arrivals", type=click.Choice(ARRIVALS), default=default, show_default=True,
+                        help=f"{when}: how the simulated requests arrive: closed, the benchmark's clients in a "
                              "closed loop, every one sending at once to start (a benchmark's percentiles: its p99 "
                              "TTFT is that first wave); poisson, as many requests arriving at random at the rate "
                              "each configuration sustains (production traffic's percentiles)")
