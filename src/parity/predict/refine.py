@@ -19,7 +19,8 @@ from parity.search import Candidate
 from parity.simulate.targets import LatencyTarget
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
-           "refine_candidates", "sim_meets", "first_wave_s", "prefill_for_first_wave", "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS", "ARRIVALS", "poisson_rate"]
+           "refine_candidates", "sim_meets", "first_wave_s", "prefill_for_first_wave", "percentile_probes",
+           "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS", "ARRIVALS", "poisson_rate"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -109,11 +110,10 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
     nan = math.nan
     try:
         scenario = scenario_of(case)
-        if arrivals == "poisson":
-            rate = poisson_rate(candidate, case)
-            bench = benchmark_of(scenario, request_rate=rate, poisson=True,
-                                 num_prompts=benchmark_of(scenario).arrivals().num_prompts)
-        sim = simulate_scenario(scenario, bench if arrivals == "poisson" else None)
+        rate = poisson_rate(candidate, case) if arrivals == "poisson" else None
+        bench = benchmark_of(scenario, request_rate=rate, poisson=True,  # the closed loop's number of requests
+                             num_prompts=benchmark_of(scenario).arrivals().num_prompts) if rate else None
+        sim = simulate_scenario(scenario, bench)
     except (ParityError, ValueError, ArithmeticError) as err:
         return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}", "sim_flags": ""}
     latency = sim.latency
@@ -121,8 +121,7 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
                                                        "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
             "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": sim.chips,
-            "sim_case": _described(case) + (f", Poisson arrivals at {rate:,.3g} requests/s" if arrivals == "poisson"
-                                            else ""),
+            "sim_case": _described(case) + (f", Poisson arrivals at {rate:,.3g} requests/s" if rate else ""),
             "sim_flags": joined(filter(None, (sim.kv_flag(),)))}
 
 
@@ -175,14 +174,15 @@ def prefill_for_first_wave(candidate: Candidate, bound_s: float) -> Candidate | 
     """A disaggregated candidate whose first wave (first_wave_s) exceeds `bound_s` [s], with prefill workers enough
     for it to fit: the prefill workers per decode worker raised to clients / (bound x prompt rate), their chips added
     (counted as the candidate counts them: packages where it was searched a rank per die) and its tok/s per chip
-    lowered in proportion (more prefill only shortens the TTFT; the decode is the same). None
-    where the candidate is aggregated, has no prompt rate, or its first wave already fits."""
+    lowered in proportion (more prefill only shortens the TTFT; the decode is the same). None where the candidate
+    is aggregated, has no prompt rate, or its first wave already fits."""
     rate = candidate.prefill_prompts_per_s
     if candidate.mode != "disagg" or not rate > 0 or not first_wave_s(candidate) > bound_s:
         return None
     ratio, before = candidate.concurrency / (bound_s * rate), candidate.prefill_workers_per_decode_worker
     # chips in the candidate's own count (packages of a multi-die chip searched a rank per die: per_package)
-    unit = candidate.chips / (candidate.decode_layout.chips + before * candidate.layout.chips)  # type: ignore[union-attr]
+    decode_chips = candidate.decode_layout.chips  # type: ignore[union-attr]
+    unit = candidate.chips / (decode_chips + before * candidate.layout.chips)
     chips = candidate.chips + (ratio - before) * candidate.layout.chips * unit
     return replace(candidate, prefill_workers_per_decode_worker=ratio, chips=chips,
                    tokens_per_s_per_chip=candidate.tokens_per_s_per_chip * candidate.chips / chips)
@@ -205,14 +205,14 @@ def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candi
     estimated rate first (the most tok/s/chip of a load whose first wave fits the bound), each starting at that
     load, and loads whose first wave exceeds the bound by more than 1 / FIRST_WAVE_LEAST_SHARE are not run; without
     such a bound, best steady rate first, from the lightest load. A disaggregated layout is also searched with
-    prefill workers enough for each load's first wave to fit the bound (prefill_for_first_wave), a layout of its own. Of a layout's loads, those that could beat the best
-    simulated rate found so far (a steady rate of at least SIM_RATE_MARGIN of it) are searched for the heaviest
-    that meets the targets. The next load probed is where the percentile, drawn as a line through the nearest
-    loads that met and missed (through zero from a single one: a closed loop's first wave grows with its clients),
-    reaches its bound, within the loads not yet decided (halving them where the line says nothing; `closed_loop`
-    False: the simulations' requests arrive at random, with no first wave to estimate); a layout whose
-    lighter load misses by as much as a heavier one is left. At most `budget` runs; a failed simulation meets
-    nothing."""
+    prefill workers enough for each load's first wave to fit the bound (prefill_for_first_wave), a layout of its
+    own. Of a layout's loads, those that could beat the best simulated rate found so far (a steady rate of at least
+    SIM_RATE_MARGIN of it) are searched for the heaviest that meets the targets. The next load probed is where the
+    percentile, drawn as a line through the nearest loads that met and missed (through zero from a single one: a
+    closed loop's first wave grows with its clients), reaches its bound, within the loads not yet decided (halving
+    them where the line says nothing); a layout whose lighter load misses by as much as a heavier one is left.
+    `closed_loop` False: the simulations' requests arrive at random, with no first wave to estimate. At most
+    `budget` runs; a failed simulation meets nothing."""
     bound = _first_wave_bound(percentiles) if closed_loop else math.inf  # open-loop arrivals have no first wave
     wave = {id(c): first_wave_s(c) for c in candidates} if math.isfinite(bound) else {}
 
