@@ -271,3 +271,14 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
     assert code == 0, output
     note = json.loads(output)["note"]
     assert "prefill workers of 4 chips, decode workers of 4 chips" in note and "4.0 chips" not in note
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["formats", "hgx-h100", "hgx-h100"], "hgx-h100 named twice: each system is shown once"),
+    (["fleet", "--model", "llama-3.1-8b", "--demand", "1M tokens/s", "--chips", "h20,nvidia-h20"],
+     "nvidia-h20 named twice: each chip kind is sized once"),
+])
+def test_an_entry_named_twice_is_refused_as_compare_refuses_it(args: list[str], says: str) -> None:
+    """formats printed a system's rows twice and fleet sized a chip kind twice (two names of one chip)."""
+    code, output = _invoke(*args)
+    assert code == 2 and says in output and len(output.strip().splitlines()) == 1

@@ -223,6 +223,13 @@ def typed_options(options: Mapping[str, str]) -> list[str]:
             if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
 
 
+def refuse_repeats(ids: Sequence[str], each: str) -> None:
+    """Refuse a catalog entry named twice on one command line (two names of one chip count as one entry): `each`
+    says what the command does once per entry ('each system is compared once')."""
+    if twice := sorted({i for i in ids if list(ids).count(i) > 1}):
+        raise ParityError(f"{', '.join(twice)} named twice: {each}")
+
+
 def progress_bar() -> Any:
     """A transient rich progress bar on stderr, drawn only on a terminal: stdout carries only the output, and
     a pipe or a log gets nothing (not even the blank line a finished bar leaves)."""

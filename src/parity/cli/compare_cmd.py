@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, deliver, format_option, out_option, output_format, render_output, typed_options
+from parity.cli import cli, deliver, format_option, out_option, output_format, refuse_repeats, render_output, \
+    typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
@@ -138,8 +139,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     if not refine and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine")
     found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
-    if twice := sorted({s.id for s in found if sum(t.id == s.id for t in found) > 1}):
-        raise ParityError(f"{', '.join(twice)} named twice: each system is compared once")
+    refuse_repeats([s.id for s in found], "each system is compared once")
     base = catalog.system(baseline) if baseline else found[0]
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, typed_options
+from parity.cli import cli, emit, format_option, out_option, refuse_repeats, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option
 from parity.cli.percentile_choice import bound_text, percentile_choice
@@ -63,6 +63,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     kinds = [catalog.chip(n.strip()) for n in chip_names.split(",") if n.strip()]
     if not kinds:
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind (parity chips lists them)")
+    refuse_repeats([c.id for c in kinds], "each chip kind is sized once")
     plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s, drafts,

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option
+from parity.cli import cli, emit, format_option, out_option, refuse_repeats
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.values import DURATION, TOKENS
 from parity.compare import DEFAULT_MODELS, compare
@@ -87,8 +87,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str |
     if given:
         raise ParityError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --at-threshold CHIP")
     found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
-    if twice := sorted({c.id for c in found if sum(d.id == c.id for d in found) > 1}):
-        raise ParityError(f"{', '.join(twice)} named twice: each chip is assessed once")
+    refuse_repeats([c.id for c in found], "each chip is assessed once")
     results = [assess(c, tf32_bits) for c in found]
     rows = [_row(a) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
