@@ -213,8 +213,8 @@ def test_a_trace_runs_its_closed_form_rows_at_its_own_peak_load(tmp_path: Path) 
     one = json.loads(output)
     assert replayed["memory_bytes_per_chip"] == one["memory_bytes_per_chip"] == pytest.approx(28.74e9, rel=1e-3)
     assert replayed["prefill_utilization"] == one["prefill_utilization"] == pytest.approx(0.055, abs=1e-3)
-    assert replayed["note"].endswith("closed-form rows (memory per chip, prefill share) at the trace's peak of 1 "
-                                     "request in flight")
+    assert replayed["note"].endswith("closed-form rows (memory per chip, prefill share) at the simulated run's peak "
+                                     "of 1 request in flight (prefilling or decoding)")
 
 
 def test_the_peak_in_flight_sums_the_workers_latest_records() -> None:

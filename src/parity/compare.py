@@ -165,7 +165,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         "" if profile.name == catalog.engine(profile.id).name else f" ({profile.name})")
     notes = tuple(filter(None, (engine_note, f"calibration: {cal.basis or cal.id}", mtp_note,
                                 die_note))) + (
-             f"workload {isl} in / {osl} out; targets TPOT "
+             f"workload {isl} in / {osl} out; mean targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
              "domain, loads up to each layout's KV capacity, aggregated and disaggregated serving")

@@ -18,7 +18,7 @@ from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
     targets_options
 from parity.cli.mtp import mtp_caption, mtp_option
-from parity.cli.percentile_choice import bound_text, percentile_choice
+from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
 from parity.errors import ParityError
 from parity.parallel import map_chunks
@@ -150,11 +150,12 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         choose = functools.partial(percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
                                    mtp_tokens=drafts, weights=weights, percentiles=percentiles,
                                    arrivals=arrivals) if percentiles else None
-        results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base, targets.ttft_s, workload, chips,
-                          seq_len, global_batch, training_precision, drafts, processes, choose)
+        results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base,
+                          targets.screen_ttft_s(arrivals), workload, chips, seq_len, global_batch, training_precision,
+                          drafts, processes, choose)
         if percentiles:
             judged = (f"configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
-                      "hold, among those whose means meet the same bounds" + arrivals_text(arrivals))
+                      f"hold, among those whose {screened(targets, arrivals)}" + arrivals_text(arrivals))
             results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
         sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights, arrivals) for r in results],
                            processes)

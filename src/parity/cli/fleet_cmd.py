@@ -11,7 +11,7 @@ from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, refuse_repeats, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option
-from parity.cli.percentile_choice import bound_text, percentile_choice
+from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
     targets_options
 from parity.errors import ParityError
@@ -66,7 +66,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     refuse_repeats([c.id for c in kinds], "each chip kind is sized once")
     plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
-                       count, units, power_mw * 1e6 if power_mw else None, targets.ttft_s, drafts,
+                       count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
                        functools.partial(percentile_choice, model_name=model, engine=engine, isl=isl, osl=osl,
                                          mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals)
                        if percentiles else None)
@@ -91,8 +91,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                   f"/ {osl} out. Formats: the narrowest weights each chip runs natively, and an FP8 KV cache where "
                   f"the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8 for the same). {mtp_words}"
                   + (f"Configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
-                     "hold, among those whose means meet the same bounds, each layout's loads bisected as `parity "
-                     f"search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "
+                     f"hold, among those whose {screened(targets, arrivals)}, each layout's loads bisected as "
+                     f"`parity search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "
                      if percentiles else "") + "Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "

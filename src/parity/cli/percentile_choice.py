@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from parity import catalog
+from parity.cli.values import Targets
 from parity.compare import mtp_setting
 from parity.hardware import System
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
@@ -14,7 +15,7 @@ from parity.search import Candidate, SearchResult, best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import duration_text
 
-__all__ = ["percentile_choice", "bound_text"]
+__all__ = ["percentile_choice", "bound_text", "screened"]
 
 
 def percentile_choice(system: System, result: SearchResult, model_name: str, engine: str, isl: int, osl: int,
@@ -58,3 +59,11 @@ def percentile_choice(system: System, result: SearchResult, model_name: str, eng
 def bound_text(target: LatencyTarget) -> str:
     """'TTFT p99 2 s'."""
     return f"{target.metric.upper()} {target.statistic} {duration_text(target.seconds)}"
+
+
+def screened(targets: Targets, arrivals: str) -> str:
+    """What the steady-state search screened the simulated configurations by: 'means meet the same bounds', or
+    under Poisson arrivals with a TTFT percentile (Targets.screen_ttft_s) 'mean TPOT meets its bound'."""
+    if targets.screen_ttft_s(arrivals) == targets.ttft_s:
+        return "means meet the same bounds"
+    return "mean TPOT meets its bound" if targets.tpot_s else "configurations fit"

@@ -11,6 +11,7 @@ from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option
+from parity.cli.percentile_choice import screened
 from parity.cli.serve_line import serve_command
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, arrivals_option, arrivals_text, targets_options
 from parity.search import best_precision
@@ -123,7 +124,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     # a multi-die package (the Ascend 910C) runs one rank per die, as compare runs it; rates come back per package
     dies = the_system.chip.dies
     result = search_serving(the_model, per_die(the_system), profile, catalog.calibration(the_system.chip), precision,
-                            isl, osl, targets.tpot_s, targets.ttft_s, chips * dies if chips else None,
+                            isl, osl, targets.tpot_s, targets.screen_ttft_s(arrivals), chips * dies if chips else None,
                             modes or ("agg", "disagg"), mtp=mtp, meeting=bool(percentiles)).per_package(dies)
     if result.best is None and not show_infeasible:
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
@@ -203,13 +204,15 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
                   f"per worker; to run it: {rerun}{whole}" if best else "none meets the targets")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
-                  f"has means only, screened by the mean at the same bound; of the {len(ranked):,} configurations "
+                  f"has means only, screened those whose {screened(targets, arrivals)}; of the {len(ranked):,} "
+                  "configurations "
                   f"that passed, on {layouts:,} layouts, the simulator bisected each layout's loads, as a percentile "
                   f"grows with the load on one layout, in {len(refined):,} runs, skipping the loads and layouts that "
                   "could not beat the best found"
                   + ("; a p99 TTFT bound took the layouts by their first wave (every client's prompt at the "
                      "prefill rate: the closed loop's p99), disaggregated ones also with prefill workers enough "
-                     "for it" if any(t.metric == "ttft" and t.statistic == "p99" for t in percentiles) else "")
+                     "for it" if arrivals == "closed" and any(t.metric == "ttft" and t.statistic == "p99"
+                                                                for t in percentiles) else "")
                   + (f"; it stopped at its budget of {budget} runs (--refine K: at most K)" if len(refined) >= budget
                      else "") + ")" if percentiles else "")
                + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")

@@ -564,8 +564,9 @@ def _simulated(case: Case, prediction: Prediction, client: str | None, num_promp
             sized = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
             if sized != workers:
                 sim = simulate_scenario(scenario, bench, workers=sized, timeline=timeline is not None)
-            at_peak = (f"closed-form rows (memory per chip, prefill share{', worker sizing' if case.mode == 'disagg' else ''})"
-                       f" at the trace's peak of {peak:,} request{'s' if peak != 1 else ''} in flight")
+            sizing = ", worker sizing" if case.mode == "disagg" else ""
+            at_peak = (f"closed-form rows (memory per chip, prefill share{sizing}) at the simulated run's peak of "
+                       f"{peak:,} request{'s' if peak != 1 else ''} in flight (prefilling or decoding)")
     if timeline is not None:
         write_atomic(timeline, to_csv(sim.timeline) if sim.timeline else "time_s\n")
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,

@@ -198,6 +198,12 @@ class Targets:
         ttft = f", {target_text('TTFT', self.ttft_s, self.ttft_statistic)}" if self.ttft_s or ttft_always else ""
         return tpot + ttft
 
+    def screen_ttft_s(self, arrivals: str) -> float | None:
+        """The TTFT bound [s] the steady-state search screens configurations by: the target's, a percentile's at the
+        same bound (a closed loop's mean is at most its p99), but none for a percentile under Poisson arrivals,
+        whose TTFT the closed-loop steady model does not price (the simulator checks it alone)."""
+        return None if arrivals == "poisson" and self.ttft_statistic != "mean" else self.ttft_s
+
     def percentiles(self) -> tuple[LatencyTarget, ...]:
         """The targets that bound a percentile rather than the mean (checked by the simulator)."""
         pairs = (("tpot", self.tpot_s, self.tpot_statistic), ("ttft", self.ttft_s, self.ttft_statistic))

@@ -16,6 +16,7 @@ from parity.predict.case import Case
 from parity.predict.scenario import scenario_of
 from parity.predict.simulated import benchmark_of, simulate_scenario
 from parity.search import Candidate
+from parity.simulate.clients import mean_length
 from parity.simulate.targets import LatencyTarget
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
@@ -90,9 +91,12 @@ def _described(case: Case) -> str:
 
 
 def poisson_rate(candidate: Candidate, case: Case) -> float:
-    """[requests/s] the candidate's deployment (the case's clients on its whole workers) sustains in the steady
-    model, each client a request at a time: clients / (TTFT + osl x TPOT)."""
-    return case.concurrency / (candidate.ttft_s + case.osl * candidate.tpot_s)
+    """[requests/s] at which the benchmark's requests carry the output tokens/s the candidate's deployment (the
+    case's clients on its whole workers) sustains in the steady model, each client a request of osl tokens at a
+    time: clients x osl / (TTFT + osl x TPOT), over the mean output length the client draws (0.9 x osl for lengths
+    in [0.8, 1] x nominal), so the simulated load is the load the configuration is credited with."""
+    drawn = mean_length(case.osl, benchmark_of(scenario_of(case)).client.range_ratio)
+    return case.concurrency * case.osl / (candidate.ttft_s + case.osl * candidate.tpot_s) / drawn
 
 
 def refine_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,

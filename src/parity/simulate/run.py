@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import math
 
 import numpy as np
 
@@ -50,6 +51,15 @@ def _without_gc(run):
     return paused
 
 
+def _arriving(bench: Benchmark) -> str:
+    """How an open-loop run's requests arrive (' arriving at random at 12.1 requests/s'); '' for a closed loop."""
+    if not bench.request_rate:
+        return ""
+    how = "all at once" if math.isinf(bench.request_rate) else (
+        f"{'at random' if bench.poisson else 'evenly'} at {bench.request_rate:,.3g} requests/s")
+    return f" arriving {how}"
+
+
 @_without_gc
 def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: int = 1, workers: int = 1,
                    chips_per_worker: float = 1.0, timeline: bool = False) -> SimResult:
@@ -75,8 +85,9 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
                                    " (the engine profile's ttft_overhead_s)"),
                                 f"simulated {len(client.requests)} requests of a trace (client profile "
                                 f"{bench.client.id}: its front end only)" if bench.trace else
-                                f"simulated {len(client.requests)} requests from client profile {bench.client.id} "
-                                f"({bench.client.describe()}; sources: parity engines --clients)")
+                                f"simulated {len(client.requests)} requests{_arriving(bench)} from client profile "
+                                f"{bench.client.id} ({bench.client.describe(bool(bench.request_rate))}; sources: parity "
+                                "engines --clients)")
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
     engines.clear()  # the send callback holds the list: emptied, the run's objects are freed as it returns
     return result
@@ -149,7 +160,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
         f"simulated {len(client.requests)} requests "
-        + ("of a trace" if bench.trace else f"from client profile {bench.client.id}"))
+        + ("of a trace" if bench.trace else f"{_arriving(bench).lstrip()} from client profile {bench.client.id}"))
     if (builds := p_sched.plan_builds) is not None:
         notes += (f"prefill workers build GEMM plans for each new token count: {builds.own_shapes} shapes on a rank's "
                   f"own tokens, {builds.gathered_shapes} on the group's, {builds.build_s * 1e3:.0f} ms each "
