@@ -65,6 +65,11 @@ def test_serve_reproduces_a_disaggregated_best_on_whole_workers(model: str, layo
     assert served["tpot_s"] == pytest.approx(best["tpot_s"], rel=0.05)
     assert served["output_tokens_per_s_per_chip"] * served["chips"] == pytest.approx(
         best["tokens_per_s_per_chip"] * best["chips"], rel=0.05)
+    # what serve says of the line is stated beside it (its TTFT need not meet the search's: serve queues prompts at
+    # the prefill workers of the whole deployment, the search at a rate-matched share)
+    prices = found["best_serve_prices"]
+    assert (prices["ttft_s"], prices["tokens_per_s_per_chip"]) == (served["ttft_s"],
+                                                                   served["output_tokens_per_s_per_chip"])
 
 
 def test_fleet_and_compare_state_the_kv_format_they_priced() -> None:

@@ -23,6 +23,8 @@ from parity.report.tables import Column, plain, scaled
 from parity.hardware import per_die
 from parity.plan import Precision
 from parity.search import Candidate, search_serving
+from parity.predict import predict_cases
+from parity.units import duration_text
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
 
@@ -191,10 +193,19 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     rerun = serve_command(case, moe="moe" in the_model.features, model_kind="sim" if percentiles else "steady",
                           request_rate=poisson_rate(best_candidate, case) if percentiles and arrivals == "poisson"
                           else None) if case and best_candidate else ""
-    # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker
-    whole = (f" (on whole workers: {case.prefill_workers} prefill per {case.decode_workers} decode for the search's "
-             f"{best_candidate.prefill_workers_per_decode_worker:.3g} per decode worker, so more chips a decode worker "
-             "and fewer tok/s/chip)" if case and case.mode == "disagg" else "")
+    # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker,
+    # and its steady model queues prompts at the prefill workers as a whole deployment: what it says of the line
+    whole, rerun_prices = "", {}
+    if case and case.mode == "disagg" and best_candidate:
+        served = predict_cases([case])[0] if not percentiles else None
+        if served is not None and served.feasible:
+            rerun_prices = {"ttft_s": served.ttft_s, "tpot_s": served.tpot_s,
+                            "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
+        whole = (f" (on whole workers: {case.prefill_workers} prefill per {case.decode_workers} decode for the "
+                 f"search's {best_candidate.prefill_workers_per_decode_worker:.3g} per decode worker"
+                 + (f"; serve's steady model prices it at TTFT {duration_text(rerun_prices['ttft_s'])}, "
+                    f"{rerun_prices['tokens_per_s_per_chip']:,.0f} tok/s/chip, where the search's rate-matched "
+                    f"prefill gives {duration_text(best_candidate.ttft_s)}" if rerun_prices else "") + ")")
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
@@ -234,7 +245,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "expert_weights": precision.expert_weights, "kv_cache": precision.kv_cache, "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
-               "best": best, "best_serve_command": rerun, "frontier": rows, "assumptions": list(result.assumptions),
+               "best": best, "best_serve_command": rerun, "best_serve_prices": rerun_prices, "frontier": rows, "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
