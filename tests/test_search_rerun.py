@@ -81,3 +81,18 @@ def test_fleet_and_compare_state_the_kv_format_they_priced() -> None:
                     ["compare", "hgx-h100", "--model", "llama-3.1-8b"]):
         text = " ".join(CliRunner().invoke(cli, command, env={"COLUMNS": "200"}).output.split())
         assert "an FP8 KV cache where the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8" in text
+
+
+def test_machine_outputs_mark_the_best_and_its_load() -> None:
+    """search's CSV had no marker for the best row (only the JSON's `best` said which), and fleet's JSON no load
+    for its configuration; both now carry them."""
+    import csv
+    import io
+
+    text = CliRunner().invoke(cli, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "1",
+                                    "--refine", "0", "--format", "csv"]).stdout
+    marked = [r for r in csv.DictReader(io.StringIO(text)) if r["is_best"] == "True"]
+    found = _json("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "1", "--refine", "0")
+    assert len(marked) == 1 and float(marked[0]["concurrency"]) == found["best"]["concurrency"]
+    (plan,) = _json("fleet", "--model", "llama-3.1-70b", "--demand", "1M tokens/s", "--chips", "nvidia-h200-sxm")
+    assert (plan["configuration"], plan["clients_per_worker"]) == ("agg tp1-pp4", 512.0)

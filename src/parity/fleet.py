@@ -56,6 +56,7 @@ class FleetPlan:
     power_w: float
     cost_usd: float | None
     price_source: str
+    clients_per_worker: float = 0.0  # the best configuration's load (clients per decode worker when disaggregated)
     served_tokens_per_day: float | None = None
     served_share: float | None = None
     note: str = ""
@@ -162,7 +163,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
                             precision.weights)
         out.append(FleetPlan(
             chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
-            kv_cache=precision.kv_cache, configuration=layout,
+            kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=best.concurrency,
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served,
             demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,

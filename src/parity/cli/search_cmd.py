@@ -241,11 +241,15 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                + (f". {skipped:,} of the {'screened' if percentiles else f'{DEFAULT_REFINE} best'} not simulated: over "
                   f"{DEFAULT_REFINE_MAX_CLIENTS:,} clients each (seconds of simulation; an explicit --refine K runs "
                   "them)" if skipped else ""))
+    rows = [{**row, "is_best": row is best} for row in rows]  # which row is the best, in CSV as in JSON
+    best = next((row for row in rows if row["is_best"]), None if best is None else {**best, "is_best": True})
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
-               "expert_weights": precision.expert_weights, "kv_cache": precision.kv_cache, "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
+               "expert_weights": precision.expert_weights, "kv_cache": precision.kv_cache, "mtp_tokens": mtp[0],
+               "mtp_accepted_tokens": mtp[1],
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
-               "best": best, "best_serve_command": rerun, "best_serve_prices": rerun_prices, "frontier": rows, "assumptions": list(result.assumptions),
+               "best": best, "best_serve_command": rerun, "best_serve_prices": rerun_prices, "frontier": rows,
+               "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
