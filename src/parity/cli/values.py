@@ -229,7 +229,9 @@ def arrivals_option(default: str = "closed", when: str = "with --refine") -> Cal
 def arrivals_text(arrivals: str) -> str:
     """What a caption says of Poisson arrivals ('' for the closed loop, the default)."""
     return ("; the simulated requests arrive at random (Poisson) at the rate each configuration sustains in the "
-            "steady-state model, as production traffic does, not as a benchmark's closed loop"
+            "steady-state model, as production traffic does, not as a benchmark's closed loop (no measured open-loop "
+            "run validates these percentiles yet: the two published ones were capped by the client's "
+            "--max-concurrency, which the simulator does not model)"
             if arrivals == "poisson" else "")
 
 
