@@ -232,8 +232,9 @@ class TraceRequest:
 class Arrivals:
     """Where requests come from: a closed loop of `concurrency` clients (request_rate None, trace
     empty), open-loop arrivals at `request_rate` per second (Poisson, or evenly spaced when
-    `poisson` is False; concurrency then caps requests in flight as --max-concurrency does), or a
-    trace. num_prompts: requests of the run."""
+    `poisson` is False; every request is sent at its time: a client's --max-concurrency cap on requests in flight
+    is not modelled, and concurrency then only sets the closed loop's count of prompts), or a trace. num_prompts:
+    requests of the run."""
 
     concurrency: int
     num_prompts: int
