@@ -414,6 +414,26 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
                                       "uncalibrated (derived prior); training unchecked on the musa family"]
 
 
+def test_compare_trains_with_the_profile_train_uses() -> None:
+    """`compare --workload train` and `train` price Llama-3.1-70B on 64 H100s alike: the same layout (tp1-pp16-vp5-
+    cp2-dp2), tokens/s per chip and MFU (compare searched with the default profile, 1,478.9 tok/s/chip at MFU 67.1%,
+    where train's fitted profile gives 1,315.7 at 59.7%). `calibrated` is the chip's calibration in both workloads:
+    true for the H100 (serving measurements fitted it), false for the MTT S5000 (derived prior)."""
+    from parity.compare import compare
+    h100, s5000 = catalog.system("hgx-h100"), catalog.system("mtt-s5000-8card")
+    llama = catalog.model("llama-3.1-70b")
+    (row,) = compare([h100], llama, catalog.engine("generic"), workload="train", chips=64)
+    code, out, _ = run("train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and row.layout == data["layout"]["name"]
+    assert row.tokens_per_s_per_chip == pytest.approx(data["tokens_per_s_per_chip"], rel=1e-12)
+    assert row.mfu == pytest.approx(data["mfu"], rel=1e-12)
+    assert row.tokens_per_s_per_chip == pytest.approx(1315.7, abs=0.1)
+    trained = compare([h100, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
+    served = compare([h100, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"))
+    assert [r.calibrated for r in trained] == [r.calibrated for r in served] == [True, False]
+
+
 @pytest.mark.parametrize("layout", ["(t|)*99999999999999999999", "(t|)*1000000000", "((t)*1000000)*0"])
 def test_cli_pipeline_layout_is_bounded_before_it_is_expanded(layout: str) -> None:
     """A layout of DeepSeek-V3 holds at most 2 x (61 layers + 1 MTP module + E + L) = 128 entries; a repeat count
