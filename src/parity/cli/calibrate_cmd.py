@@ -99,6 +99,11 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (seconds to
     a minute), or --import measurements; fit the efficiencies and write a dated calibration file."""
     refuse_overwrite([("--import", p) for p in imports], [("--out", out), ("--save-raw", save_raw)])
+    seen: dict[Path, Path] = {}
+    for path in imports:  # one file's points fitted twice would weigh it double (two names of one file count)
+        if (first := seen.setdefault(path.resolve(), path)) is not path:
+            same = "" if first == path else f" (as {first})"
+            raise ParityError(f"--import {path} named twice{same}: each file's measurements are fitted once")
     if imports and typed_options({"--save-raw": "save_raw"}):
         raise ParityError(f"--save-raw writes the measurements this GPU takes; with --import nothing is measured "
                           f"({imports[0].name} holds the measurements already): leave one of them out")
