@@ -247,6 +247,23 @@ def test_out_picks_the_format_from_the_suffix(suffix: str, starts: str, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
 
 
+@pytest.mark.parametrize("command", [("chips",), ("model", "llama-3.1-8b"), ("validate", "--section", "percentiles"),
+                                     ("serve", *LLAMA, "--model-kind", "steady"), ("train", *LLAMA, "--tp", "8")])
+def test_a_typed_format_table_is_checked_against_the_suffix(command: tuple[str, ...], tmp_path: Path) -> None:
+    """--format table --out s.json wrote JSON (table counted as 'not given'): a typed --format is checked against
+    the suffix whatever it names, and refused when they differ; --out alone still takes the suffix's format, and
+    --format table agrees with .txt."""
+    target = tmp_path / "s.json"
+    says = refused(*command, "--format", "table", "--out", str(target))
+    assert says == "parity: error: --format table contradicts --out s.json (a json file); drop one of them"
+    assert not target.exists()
+    code, _, _ = run(*command, "--out", str(target))
+    assert code == 0 and json.loads(target.read_text())
+    text = tmp_path / "s.txt"
+    code, _, _ = run(*command, "--format", "table", "--out", str(text))
+    assert code == 0 and text.read_text().strip() and not text.read_text().lstrip().startswith(("{", "["))
+
+
 _VALUE = st.one_of(st.integers(-10**25, 10**25).map(str), st.floats().map(repr), st.text(max_size=6),
                    st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e20", "50", "50ms", "2 s", "1,024", "0x10",
                                     "none", ""]))

@@ -135,3 +135,10 @@ def test_placement_refusals_name_the_field() -> None:
         Layout(attn_dp=320, moe_ep=320).check(model)
     with pytest.raises(InfeasiblePlan, match="no experts to place"):
         Layout(tp=8, redundant_experts=8).check(catalog.model("llama-3.1-70b"))
+
+
+def test_an_expert_group_that_misses_says_which_degree_was_derived() -> None:
+    """Layout(tp=8, moe_tp=3) on Qwen3-235B: moe_ep is derived as 8 // 3 = 2, and 3 x 2 misses the 8 chips."""
+    with pytest.raises(InfeasiblePlan, match=r"^moe_tp x moe_ep must equal tp x attn_dp \(8\), got 3 x 2 "
+                                             r"\(moe_ep derived as 8 // 3\)$"):
+        Layout(tp=8, moe_tp=3).check(catalog.model("qwen3-235b-a22b-fp8"))

@@ -282,3 +282,29 @@ def test_an_entry_named_twice_is_refused_as_compare_refuses_it(args: list[str], 
     """formats printed a system's rows twice and fleet sized a chip kind twice (two names of one chip)."""
     code, output = _invoke(*args)
     assert code == 2 and says in output and len(output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--mode", "disagg", "--decode-moe-tp", "3"), "--decode-moe-tp must divide --tp x --attn-dp (8 x 1 = 8), got 3: "
+     "--decode-moe-ep, not given, is derived as 8 // 3 = 2, and 3 x 2 = 6"),
+    (("--moe-ep", "5"), "--moe-ep must divide --tp x --attn-dp (8 x 1 = 8), got 5: --moe-tp, not given, is derived "
+     "as 8 // 5 = 1, and 5 x 1 = 5"),
+    (("--moe-tp", "2", "--moe-ep", "2"), "--moe-tp x --moe-ep must equal --tp x --attn-dp (8 x 1 = 8), got 2 x 2"),
+    (("--mode", "disagg", "--moe-tp", "3", "--decode-tp", "4"), "--moe-tp must divide --tp x --attn-dp (8 x 1 = 8), "
+     "got 3: --moe-ep, not given, is derived as 8 // 3 = 2, and 3 x 2 = 6"),
+    (("--mode", "disagg", "--decode-tp", "4", "--decode-moe-tp", "2", "--decode-moe-ep", "8"),
+     "--decode-moe-tp x --decode-moe-ep must equal --decode-tp x --attn-dp (4 x 1 = 4), got 2 x 8"),
+])
+def test_expert_degrees_that_miss_the_group_name_the_options_given(args: tuple[str, ...], says: str) -> None:
+    """Qwen3-235B on 8 H100s: expert degrees that do not fill tp x attn_dp are refused naming the options typed and
+    the degree derived from them (it said 'moe_tp x moe_ep must equal tp x attn_dp (8), got 3 x 2', which names no
+    option and leaves the 2 unexplained)."""
+    code, output = _invoke("serve", "--model", "qwen3-235b-a22b-fp8", "--system", "hgx-h100", "--tp", "8", *args)
+    assert code == 2 and output == f"parity: error: {says}\n"
+
+
+def test_decode_expert_degrees_on_a_dense_model_are_refused() -> None:
+    """--decode-moe-tp on Llama-3.1-8B (no experts) was ignored; --moe-tp was refused."""
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--mode", "disagg",
+                           "--decode-moe-tp", "2")
+    assert code == 2 and "--decode-moe-tp sets how experts are stored or placed; llama-3.1-8b is dense" in output

@@ -183,6 +183,8 @@ def test_does_not_fit_names_the_shortfall_and_biggest_term() -> None:
     (dict(tp=48, dp=1), "tp must divide num_attention_heads (64), got 48"),
     (dict(tp=8, dp=4, global_batch=30), "global_batch must be a multiple of dp x micro_batch (4), got 30"),
     (dict(tp=8, dp=8), "tp x pp x cp x dp must equal the chips (32)"),
+    # 64 sequences over dp 3 do not divide either, but the product missing the chips is the mistake to name
+    (dict(tp=8, pp=2, dp=3), "tp x pp x cp x dp must equal the chips (32), got 8 x 2 x 1 x 3 = 48"),
     (dict(tp=8, dp=4, ep=2), "ep and etp apply to mixture-of-experts models only"),
 ])
 def test_bad_layouts_name_the_field(changes: dict, message: str) -> None:
@@ -414,6 +416,26 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
                                       "uncalibrated (derived prior); training unchecked on the musa family"]
 
 
+def test_compare_trains_with_the_profile_train_uses() -> None:
+    """`compare --workload train` and `train` price Llama-3.1-70B on 64 H100s alike: the same layout (tp1-pp16-vp5-
+    cp2-dp2), tokens/s per chip and MFU (compare searched with the default profile, 1,478.9 tok/s/chip at MFU 67.1%,
+    where train's fitted profile gives 1,315.7 at 59.7%). `calibrated` is the chip's calibration in both workloads:
+    true for the H100 (serving measurements fitted it), false for the MTT S5000 (derived prior)."""
+    from parity.compare import compare
+    h100, s5000 = catalog.system("hgx-h100"), catalog.system("mtt-s5000-8card")
+    llama = catalog.model("llama-3.1-70b")
+    (row,) = compare([h100], llama, catalog.engine("generic"), workload="train", chips=64)
+    code, out, _ = run("train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and row.layout == data["layout"]["name"]
+    assert row.tokens_per_s_per_chip == pytest.approx(data["tokens_per_s_per_chip"], rel=1e-12)
+    assert row.mfu == pytest.approx(data["mfu"], rel=1e-12)
+    assert row.tokens_per_s_per_chip == pytest.approx(1315.7, abs=0.1)
+    trained = compare([h100, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
+    served = compare([h100, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"))
+    assert [r.calibrated for r in trained] == [r.calibrated for r in served] == [True, False]
+
+
 @pytest.mark.parametrize("layout", ["(t|)*99999999999999999999", "(t|)*1000000000", "((t)*1000000)*0"])
 def test_cli_pipeline_layout_is_bounded_before_it_is_expanded(layout: str) -> None:
     """A layout of DeepSeek-V3 holds at most 2 x (61 layers + 1 MTP module + E + L) = 128 entries; a repeat count
@@ -535,15 +557,25 @@ def test_a_pinned_search_prices_its_layouts_as_the_step_does() -> None:
 @pytest.mark.parametrize("args, message", [
     (("--micro-batch", "1000"), "micro_batch must divide global_batch (1024), got 1000"),
     (("--etp", "2"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 1, etp 2)"),
+    (("--ep", "8"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 8, etp 0)"),
     (("--pp-layout", "garbage"), "pp_layout may hold only E, t, m, L, '|' and (...)*n, got 'garbage'"),
 ])
 @pytest.mark.parametrize("layout", [(), ("--tp", "1"), ("--search",)])
 def test_an_option_is_refused_alike_with_or_without_a_layout(args: tuple[str, ...], message: str,
                                                              layout: tuple[str, ...]) -> None:
     """--micro-batch 1000, --etp 2 on a dense model and a malformed --pp-layout were accepted (and ignored) when
-    train picked the layout and refused once --tp was given; now one line, exit 2, the same words either way."""
+    train picked the layout and refused once --tp was given, --ep 8 on a dense model with --search; now one line,
+    exit 2, the same words either way."""
     code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *layout, *args)
     assert code == 2 and not out and err == f"parity: error: {message}\n"
+
+
+def test_a_layout_that_misses_the_chips_names_both() -> None:
+    """--tp 8 --pp 2 --dp 3 on 64 chips is 48: said so, where it said the batch must be a multiple of dp (3)."""
+    code, out, err = run("train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--tp", "8",
+                         "--pp", "2", "--dp", "3")
+    assert code == 2 and not out
+    assert err == "parity: error: tp x pp x cp x dp must equal the chips (64), got 8 x 2 x 1 x 3 = 48\n"
 
 
 @pytest.mark.parametrize("search, hint", [((), "add --pp (and --tp, --dp, --cp as needed)"),

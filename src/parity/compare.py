@@ -33,7 +33,7 @@ from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precis
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
-from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, flag_note, interval_kind, \
+from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
     ratio_interval, training_flags
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
@@ -103,7 +103,7 @@ class Comparison:
     ratios: dict[str, float] = field(default_factory=dict)
     note: str = ""
     ratio_interval: tuple[float, float] = (float("nan"), float("nan"))  # 80% interval of ratios["per_chip"]
-    calibrated: bool = False
+    calibrated: bool = False  # uncertainty.chip_calibrated: the chip itself measured or fitted (either workload)
     assumptions: tuple[str, ...] = field(default=())
     baseline: str = ""  # the system every ratio divides by
     # the best serving configuration as searched (layouts count dies of a multi-die package; its clients per
@@ -150,7 +150,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
-                  kv_cache=precision.kv_cache, calibrated=cal.measured or chip.id in catalog.fitted_chips())
+                  kv_cache=precision.kv_cache, calibrated=chip_calibrated(chip, cal))
     # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
     # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
     ranks, dies = per_die(system), chip.dies
@@ -272,11 +272,12 @@ def memory_shortfall(model: Model, system: System, profile: EngineProfile, preci
 
 def _train(system: System, model: Model, chips: int, seq_len: int, global_batch: int, precision: str) -> Comparison:
     chip = system.chip
+    cal = catalog.calibration(chip)
     raised = training_flags(system, model, seq_len)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
-                  kv_cache="-", mode="train", calibrated=catalog.calibration(chip).measured, flags=raised)
-    try:
-        found = search_training(model, system, chips, seq_len, global_batch, catalog.calibration(chip),
+                  kv_cache="-", mode="train", calibrated=chip_calibrated(chip, cal), flags=raised)
+    try:  # the fitted training profile, as `parity train` prices the same layouts
+        found = search_training(model, system, chips, seq_len, global_batch, cal, catalog.training_profile(),
                                 precision=precision, top=1)
     except InfeasiblePlan:
         found = None

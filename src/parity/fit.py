@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from parity import catalog
-from parity.calibrate import Point, calibration_toml, fit_calibration
+from parity.calibrate import Point, calibration_toml, fit_calibration, kind_error
 from parity.errors import ParityError
 from parity.hardware import Calibration
 from parity.validate import (SIZING_PARAMETERS, CaseError, engine_refit_text, fit_engine, intervals_from, scenarios_of,
@@ -26,7 +26,8 @@ WRITE_TO = ("user", "repo")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Refit:
     """One refitted file: `name` is its path under a data folder (engines/trtllm.toml), `text` its TOML;
-    the fit's loss (mean |ln(predicted / measured)|) before and after, on `rows` calibration rows."""
+    the fit's loss (mean |ln(predicted / measured)|) before and after, on `rows` calibration rows (a chip
+    calibration's: the mean over its points, where the fit weighs each kind of kernel alike; its summary says both)."""
 
     name: str
     text: str
@@ -96,10 +97,16 @@ def refit_calibration(chip_id: str, points: Sequence[Point], date: str, method: 
     (calibration/CHIP.toml), and the fitted Calibration."""
     prior = catalog.prior_calibration()
     source = "; ".join(f"{k}={v}" for k, v in software.items()) or "measured"
-    fitted, before, after = fit_calibration(catalog.chip(chip_id), points, prior, date, method, source)
-    return (Refit(name=f"calibration/{chip_id}.toml", text=calibration_toml(fitted, before, after, software),
+    chip = catalog.chip(chip_id)
+    fitted, before, after = fit_calibration(chip, points, prior, date, method, source)
+    # what the fit minimises weighs each kind of kernel alike; the mean over points may rise while it falls
+    by_kind = kind_error(points, chip, prior), kind_error(points, chip, fitted)
+    return (Refit(name=f"calibration/{chip_id}.toml", text=calibration_toml(fitted, before, after, software, by_kind),
                   rows=len(points), loss_before=before, loss_after=after,
-                  summary=f"{chip_id}: kernel-time error {before:.0%} with the prior, {after:.0%} fitted"), fitted)
+                  summary=f"{chip_id}: {len(points)} points; kernel-time error (mean |log|) over the points "
+                          f"{before:.0%} with the prior, {after:.0%} fitted; over the {len({p.kind for p in points})} "
+                          f"kinds of kernel alike, which the fit minimises, {by_kind[0]:.0%} and {by_kind[1]:.0%}"),
+            fitted)
 
 
 def repo_data_dir(start: Path) -> Path:

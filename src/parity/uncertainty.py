@@ -25,8 +25,8 @@ from parity.model import Model
 from parity.plan import Layout
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
-           "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm", "flag_note",
-           "short_basis", "training_flags"]
+           "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm",
+           "flag_note", "short_basis", "training_flags"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -171,9 +171,16 @@ def flag_note(raised: Sequence[Flag]) -> list[str]:
     return list(dict.fromkeys(f.brief for f in raised if f.brief))
 
 
+def chip_calibrated(chip: Chip, cal: Calibration) -> bool:
+    """Whether predictions on `chip` rest on a measurement of the chip itself: its calibration was measured, or
+    parity's serving measurements fitted it (catalog.fitted_chips). A chip that is not is flagged "uncalibrated
+    chip", in serving and in training alike."""
+    return cal.measured or chip.id in catalog.fitted_chips()
+
+
 def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     """The flag of a chip whose predictions rest on no measurement of its own, or None."""
-    if not cal.measured and chip.id not in catalog.fitted_chips():
+    if not chip_calibrated(chip, cal):
         basis = cal.basis or cal.id
         return Flag("uncalibrated chip", f"uncalibrated chip {chip.id} (calibration: {basis})",
                     f"uncalibrated ({short_basis(basis)})")

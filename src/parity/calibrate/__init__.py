@@ -26,14 +26,15 @@ from parity.ops import Kernel
 from parity.optimize import nelder_mead
 
 __all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "calibration_toml",
-           "check_plausible", "check_fit", "FITTED", "SHORTEST_KERNEL_S", "PEAK_TOLERANCE", "MAX_FIT_ERROR",
-           "MIN_POINTS_PER_KIND"]
+           "check_plausible", "check_fit", "kind_error", "FITTED", "SHORTEST_KERNEL_S", "PEAK_TOLERANCE",
+           "MAX_FIT_ERROR", "MIN_POINTS_PER_KIND"]
 
 SHORTEST_KERNEL_S = 1e-9  # one clock cycle of a 1 GHz chip: no kernel finishes sooner, so a shorter time is a slip
 
 # What imported measurements must satisfy before a calibration is written from them (`calibrate --import`):
-# a kernel may beat the datasheet peak (FLOP/s of its format; bytes/s of memory for a copy) by this share at most:
-# boost clocks over the rated one and timer jitter on short kernels, no more; faster is another chip or a unit slip
+# a kernel may beat the datasheet peaks (FLOP/s of its format; memory bandwidth for the bytes it moves) by this share
+# at most: boost clocks over the rated one and timer jitter on short kernels, no more; faster is another chip or a
+# unit slip
 PEAK_TOLERANCE = 0.10
 # the mean |log error| of the fitted kernel times at most: parity's H200 reference sweep fits to 0.093; beyond 0.5
 # (times off by 1.65x on average) the efficiencies sit at their bounds and describe no chip (1000x slow GEMMs: 4.5)
@@ -199,18 +200,20 @@ def _kind_name(point: Point) -> str:
 
 def check_plausible(points: Sequence[Point], chip: Chip) -> None:
     """Refuse (ParityError, one line) measurements no `chip` can have taken: a kernel faster than the datasheet
-    peak of its format (memory bandwidth for a copy) by more than PEAK_TOLERANCE, or a kind of kernel resting on
-    fewer than MIN_POINTS_PER_KIND points."""
+    peak of its format, or moving its bytes (weights and activations or KV cache, as the roofline counts them)
+    faster than the chip's memory bandwidth, by more than PEAK_TOLERANCE; or a kind of kernel resting on fewer
+    than MIN_POINTS_PER_KIND points. Parity models no on-chip cache (the roofline reads every byte from device
+    memory), so no kernel is let past the bandwidth for being small: the shipped H200 sweeps reach 0.97x at most."""
     for p in points:
         peak = chip.peak(p.kernel.fmt) if p.kernel.flops > 0 else 0.0
-        rate, limit, unit = ((p.kernel.flops / p.seconds, peak, "FLOP/s") if peak > 0 else
-                             (p.kernel.other_bytes / p.seconds, chip.memory_bytes_per_s, "B/s") if p.kind == "stream"
-                             else (0.0, 0.0, ""))
-        if limit and rate > limit * (1.0 + PEAK_TOLERANCE):
-            what = f"{p.kernel.fmt} peak" if unit == "FLOP/s" else "memory bandwidth"
-            raise ParityError(f"{p.label}: {p.seconds:.3g} s is {rate:.3g} {unit}, {rate / limit:,.3g}x {chip.id}'s "
-                              f"datasheet {what} of {limit:.3g} {unit} (at most {1 + PEAK_TOLERANCE:.2f}x is "
-                              "plausible): measurements of another chip, or times in another unit?")
+        for rate, limit, unit, what in ((p.kernel.flops / p.seconds, peak, "FLOP/s", f"{p.kernel.fmt} peak"),
+                                        (p.kernel.bytes / p.seconds, chip.memory_bytes_per_s, "B/s",
+                                         "memory bandwidth")):
+            if limit and rate > limit * (1.0 + PEAK_TOLERANCE):
+                raise ParityError(f"{p.label}: {p.seconds:.3g} s is {rate:.3g} {unit}, {rate / limit:,.3g}x "
+                                  f"{chip.id}'s datasheet {what} of {limit:.3g} {unit} (at most "
+                                  f"{1 + PEAK_TOLERANCE:.2f}x is plausible): measurements of another chip, or times "
+                                  "in another unit?")
     counts: dict[str, int] = {}
     for p in points:
         counts[_kind_name(p)] = counts.get(_kind_name(p), 0) + 1
@@ -263,10 +266,22 @@ def _errors(points: Sequence[Point], chip: Chip, cal: Calibration,
     return np.log(point_times(points, chip, cal, stacks) / np.array([p.seconds for p in points]))
 
 
+def kind_error(points: Sequence[Point], chip: Chip, cal: Calibration,
+               stacks: tuple[tuple[np.ndarray, Kernel], ...] | None = None) -> float:
+    """The loss fit_calibration minimises: the mean over kinds of kernel (GEMMs, grouped GEMMs, attention prefill and
+    decode, copies) of each kind's mean |log error|, every kind weighing the same however many points it has. It
+    differs from the mean over points: on the shipped H200 sweep 255 of the 282 points are GEMMs, and the fit
+    trades a little of their error (9.4% -> 11.7%) for the other kinds' (attention decode 13% -> 0.9%)."""
+    errors = np.abs(_errors(points, chip, cal, stacks))
+    kinds = np.array([p.kind for p in points])
+    return float(np.mean([np.mean(errors[kinds == k]) for k in dict.fromkeys(kinds.tolist())]))
+
+
 def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, date: str, method: str,
                     source: str, iterations: int = 300) -> tuple[Calibration, float, float]:
-    """The calibration of `chip` that best prices the points: (fitted, error before, error after), the
-    errors being mean absolute log errors of the kernel times. Fields without points keep the prior."""
+    """The calibration of `chip` that best prices the points (least kind_error): (fitted, error before, error
+    after), the errors being mean absolute log errors of the kernel times over the points (not the loss minimised:
+    it weighs each kind of kernel alike, so the mean over points may rise). Fields without points keep the prior."""
     kinds = {p.kind for p in points}
     maths = {p.kernel.fmt for p in points if p.kind == "gemm"}
     relevant = [name for name in FITTED if (
@@ -292,15 +307,11 @@ def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, dat
             cal = _with(cal, name, float(value))
         return cal
 
-    kind_of = np.array([p.kind for p in points])
-    masks = [kind_of == k for k in kinds]
     stacks = stack_points(points)
 
     def loss(x: np.ndarray) -> float:
-        # every kind of kernel weighs the same, however many points it has
-        errors = np.abs(_errors(points, chip, build(x), stacks))
-        per_kind = [float(np.mean(errors[mask])) for mask in masks]
-        return float(np.mean(per_kind)) + float(np.sum(np.maximum(x - highs, 0) + np.maximum(lows - x, 0)))
+        return kind_error(points, chip, build(x), stacks) + float(np.sum(np.maximum(x - highs, 0)
+                                                                          + np.maximum(lows - x, 0)))
 
     start = np.log([min(max(current(n, base), FITTED[n][0]), FITTED[n][1]) for n in relevant])
     before = float(np.mean(np.abs(_errors(points, chip, base))))
@@ -320,8 +331,10 @@ def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, dat
     return dataclasses.replace(fitted, points=raw), before, after
 
 
-def calibration_toml(cal: Calibration, before: float, after: float, software: Mapping[str, str]) -> str:
-    """The TOML text of a measured calibration, raw points included, for data/calibration/."""
+def calibration_toml(cal: Calibration, before: float, after: float, software: Mapping[str, str],
+                     by_kind: tuple[float, float] | None = None) -> str:
+    """The TOML text of a measured calibration, raw points included, for data/calibration/; `by_kind`: the fit's
+    loss (kind_error) before and after, said beside the mean over points."""
     table: dict[str, Any] = {"id": cal.id, "chip": cal.chip, "date": cal.date, "measured": True, "method": cal.method,
                              "source": cal.source, "kernel_overhead": f"{cal.kernel_overhead_s * 1e6:.3f} us"}
     for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
@@ -331,5 +344,7 @@ def calibration_toml(cal: Calibration, before: float, after: float, software: Ma
     table["gemm_efficiency"] = {k: round(v, 4) for k, v in cal.gemm_efficiency.items()}
     table["points"] = [{k: tomlwrite.significant(v) if isinstance(v, float) else v for k, v in point.items()}
                        for point in cal.points]
+    loss = "" if by_kind is None else (f" The fit weighs each kind of kernel alike: {by_kind[0]:.1%} before, "
+                                       f"{by_kind[1]:.1%} after.")
     return tomlwrite.document(table, f"Measured calibration of {cal.chip}; kernel-time error {before:.1%} before "
-                                     f"the fit, {after:.1%} after.")
+                                     f"the fit, {after:.1%} after (mean |log error| over the points).{loss}")

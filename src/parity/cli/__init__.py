@@ -166,16 +166,27 @@ def out_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def output_format(fmt: str | None, out: Path | None, default: str = "table") -> str:
     """The format to write: --format, or with --out the file's suffix (.txt: the table); a suffix that
-    names no format, or one that contradicts an explicit --format, is refused."""
+    names no format, or one that contradicts a --format typed on the command line (`--format table --out s.json`
+    as much as `--format csv --out s.json`), is refused."""
     if out is None:
         return fmt or default
     suffix = out.suffix.lower()
     if suffix not in SUFFIXES:
         raise ParityError(f"--out {out.name}: unknown suffix {suffix or '(none)'}; use .csv, .json, .md or .txt")
     chosen = SUFFIXES[suffix]
-    if fmt not in (None, "table", chosen):
+    if _typed_format(fmt) and fmt != chosen:
         raise ParityError(f"--format {fmt} contradicts --out {out.name} (a {chosen} file); drop one of them")
     return chosen
+
+
+def _typed_format(fmt: str | None) -> bool:
+    """Whether `fmt` is the --format the user typed (not its default, nor a format the command chose). Outside a
+    command (a library caller) any format other than the default table counts as given."""
+    context = click.get_current_context(silent=True)
+    if context is None or "fmt" not in context.params:
+        return fmt not in (None, "table")
+    return (context.get_parameter_source("fmt") is click.core.ParameterSource.COMMANDLINE
+            and context.params["fmt"] == fmt)
 
 
 def render_output(rows: Sequence[Mapping[str, Any]], columns: Sequence[Any], fmt: str, *, title: str = "",

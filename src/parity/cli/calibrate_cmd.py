@@ -10,7 +10,7 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import Point, check_fit, check_plausible, points_from_benchmark
+from parity.calibrate import Point, check_fit, check_plausible, kind_error, points_from_benchmark
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import TABLE_FORMATS, cli, emit, typed_options, wide_option
 from parity.cli.files import read_text, refuse_overwrite
@@ -99,6 +99,11 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     """Calibrate a chip: measure GEMMs, grouped GEMMs, attention and copies on this GPU with PyTorch (seconds to
     a minute), or --import measurements; fit the efficiencies and write a dated calibration file."""
     refuse_overwrite([("--import", p) for p in imports], [("--out", out), ("--save-raw", save_raw)])
+    seen: dict[Path, Path] = {}
+    for path in imports:  # one file's points fitted twice would weigh it double (two names of one file count)
+        if (first := seen.setdefault(path.resolve(), path)) is not path:
+            same = "" if first == path else f" (as {first})"
+            raise ParityError(f"--import {path} named twice{same}: each file's measurements are fitted once")
     if imports and typed_options({"--save-raw": "save_raw"}):
         raise ParityError(f"--save-raw writes the measurements this GPU takes; with --import nothing is measured "
                           f"({imports[0].name} holds the measurements already): leave one of them out")
@@ -147,8 +152,15 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
         ("attention decode bandwidth", prior.attention_decode_efficiency, fitted.attention_decode_efficiency),
         ("copy bandwidth", prior.stream_efficiency, fitted.stream_efficiency),
         ("kernel overhead [us]", prior.kernel_overhead_s * 1e6, fitted.kernel_overhead_s * 1e6))]
+    kinds = {kind: sum(p.kind == kind for p in points) for kind in dict.fromkeys(p.kind for p in points)}
+    by_kind = kind_error(points, catalog.chip(chip_id), prior), kind_error(points, catalog.chip(chip_id), fitted)
     emit(rows, [Column("efficiency", "efficiency", plain, "left"), Column("prior", "prior", plain),
                 Column("measured", "measured", plain)], fmt,
-         title=f"{chip_id}: {len(points)} points, kernel-time error {before:.0%} with the prior, {after:.0%} fitted",
-         caption=f"wrote {target}", payload={"chip": chip_id, "file": str(target), "error_before": before,
-                                             "error_after": after, "efficiencies": rows})
+         title=f"{chip_id}: {len(points)} points, kernel-time error {by_kind[0]:.0%} with the prior, "
+               f"{by_kind[1]:.0%} fitted",
+         caption=f"Kernel-time error: mean |log(predicted / measured)| of each of the {len(kinds)} kinds of kernel "
+                 f"({', '.join(kinds)}), averaged alike: what the fit minimises. Over the points, where the "
+                 f"{max(kinds.values())} {max(kinds, key=kinds.get)} points weigh most: {before:.0%} with the prior, "
+                 f"{after:.0%} fitted. Wrote {target}",
+         payload={"chip": chip_id, "file": str(target), "error_before": before, "error_after": after,
+                  "error_by_kind_before": by_kind[0], "error_by_kind_after": by_kind[1], "efficiencies": rows})

@@ -185,7 +185,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--moe-tp", type=PARALLEL, default=None, help="expert tensor parallel (default: experts split by "
                                                             "expert parallelism)")
 @click.option("--moe-ep", type=PARALLEL, default=None,
-              help="expert-parallel ranks (any size up to the MoE ranks; default: what the layout leaves)")
+              help="expert-parallel ranks: --moe-tp x --moe-ep must equal --tp x --attn-dp, so a divisor of it, at "
+                   "most the experts (with placed replicas: the expert slots), need not divide them (default: "
+                   "tp x attn_dp / --moe-tp)")
 @click.option("--redundant-experts", type=Count(most=2**20, least=0), default=0, show_default=True,
               help="extra replicas of hot experts placed EPLB-style (DeepSeek's EPLB)")
 @click.option("--shared-expert-replicas", type=Count(most=2**20, least=0), default=0, show_default=True,
@@ -289,6 +291,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     settings = () if adp_hold_steps is None else (("attention_dp_hold_steps", adp_hold_steps),)
     layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0,
                     redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
+    _refuse_expert_group(layout, {"tp": "--tp", "attn_dp": "--attn-dp", "moe_tp": "--moe-tp", "moe_ep": "--moe-ep"})
     disagg = mode == "disagg"
     split_only = {"--prefill-workers": prefill_workers, "--decode-workers": decode_workers,
                   "--prefill-system": prefill_system, "--decode-tp": decode_tp, "--decode-pp": decode_pp,
@@ -307,12 +310,19 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
             raise ParityError(f"--phase {phase} needs --batch")
         if phase == "decode" and not context:
             raise ParityError("--phase decode needs --context")
+    decode_layout = dataclasses.replace(layout, tp=decode_tp or tp, pp=decode_pp or pp,
+                                        attn_dp=decode_attn_dp or attn_dp, moe_tp=decode_moe_tp or moe_tp or 0,
+                                        moe_ep=decode_moe_ep or moe_ep or 0)
+    if disagg:  # each degree named by the option that set it: the decode one, or the one it defaults to
+        _refuse_expert_group(decode_layout, {
+            "tp": "--decode-tp" if decode_tp else "--tp",
+            "attn_dp": "--decode-attn-dp" if decode_attn_dp else "--attn-dp",
+            "moe_tp": "--moe-tp" if moe_tp and not decode_moe_tp else "--decode-moe-tp",
+            "moe_ep": "--moe-ep" if moe_ep and not decode_moe_ep else "--decode-moe-ep"})
     case = Case(case_id="scenario", model=model, system=system, engine=engine, weights=weights,
                 moe_weights=moe_weights, kv=kv, attention_format=attention_format, mode=mode,
                 isl=isl, osl=osl, concurrency=concurrency, layout=layout,
-                decode_layout=dataclasses.replace(layout, tp=decode_tp or tp, pp=decode_pp or pp,
-                                                  attn_dp=decode_attn_dp or attn_dp, moe_tp=decode_moe_tp or moe_tp or 0,
-                                                  moe_ep=decode_moe_ep or moe_ep or 0) if disagg else None,
+                decode_layout=decode_layout if disagg else None,
                 prefill_workers=prefill_workers if disagg else None, decode_workers=decode_workers if disagg else None,
                 prefill_system=prefill_system if disagg else "",
                 mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, random_range_ratio=random_range_ratio,
@@ -402,7 +412,26 @@ _SIMULATOR_ONLY = {"--client": "client", "--num-prompts": "num_prompts", "--fixe
                    "--timeline": "timeline", "--seed": "seed"}
 # options of a mixture-of-experts model's experts, which a dense model has none of: option -> its parameter
 _EXPERTS_ONLY = {"--moe-weights": "moe_weights", "--moe-tp": "moe_tp", "--moe-ep": "moe_ep",
-                 "--redundant-experts": "redundant_experts", "--shared-expert-replicas": "shared_expert_replicas"}
+                 "--redundant-experts": "redundant_experts", "--shared-expert-replicas": "shared_expert_replicas",
+                 "--decode-moe-tp": "decode_moe_tp", "--decode-moe-ep": "decode_moe_ep"}
+
+
+def _refuse_expert_group(layout: Layout, options: dict[str, str]) -> None:
+    """Refuse expert degrees that do not fill a worker's MoE group (tp x attn_dp), naming the options that set
+    them (`options`: Layout field -> option) and the degree derived from the other when only one was given."""
+    if not (layout.moe_tp or layout.moe_ep):
+        return
+    r = layout.resolved()
+    if r.moe_tp * r.moe_ep == r.moe_group:
+        return
+    group = f"{options['tp']} x {options['attn_dp']} ({layout.tp} x {layout.attn_dp} = {layout.moe_group})"
+    if layout.moe_tp and layout.moe_ep:
+        raise ParityError(f"{options['moe_tp']} x {options['moe_ep']} must equal {group}, got "
+                          f"{layout.moe_tp} x {layout.moe_ep}")
+    given, derived = ("moe_tp", "moe_ep") if layout.moe_tp else ("moe_ep", "moe_tp")
+    value, other = getattr(layout, given), getattr(r, derived)
+    raise ParityError(f"{options[given]} must divide {group}, got {value}: {options[derived]}, not given, is derived "
+                      f"as {layout.moe_group} // {value} = {other}, and {value} x {other} = {value * other}")
 # options whose requests a --trace replaces (its arrivals and lengths): option -> its parameter
 _TRACE_REPLACES = {"--isl": "isl", "--osl": "osl", "--concurrency": "concurrency",
                    "--random-range-ratio": "random_range_ratio", "--request-rate": "request_rate",

@@ -247,7 +247,8 @@ class TrainingLayout:
         return self.global_batch // (self.dp * self.micro_batch)
 
     def check(self, model: Model, chips: int | None = None) -> TrainingLayout:
-        """This layout if it divides the model, the batch and the chips; else InfeasiblePlan naming why."""
+        """This layout if it divides the model, the chips and the batch; else InfeasiblePlan naming why (the chips
+        before the batch: a product that misses them is the mistake, whatever the batch divides)."""
         check_tensor_split(model, self.tp, dense_mlp=True)
         for layer in model.layers:
             if isinstance(layer.mlp, MoeMlp):
@@ -272,13 +273,13 @@ class TrainingLayout:
             raise InfeasiblePlan("pp_schedule interleaved needs virtual_stages > 1")
         if self.seq_len % self.cp:
             raise InfeasiblePlan(f"cp must divide seq_len ({self.seq_len}), got {self.cp}")
+        if chips is not None and self.chips != chips:
+            raise InfeasiblePlan(f"tp x pp x cp x dp must equal the chips ({chips}), got "
+                                 f"{self.tp} x {self.pp} x {self.cp} x {self.dp} = {self.chips}")
         check_micro_batch(self.global_batch, (self.micro_batch,))
         if self.global_batch % (self.dp * self.micro_batch):
             raise InfeasiblePlan(f"global_batch must be a multiple of dp x micro_batch ({self.dp * self.micro_batch}), "
                                  f"got {self.global_batch}")
-        if chips is not None and self.chips != chips:
-            raise InfeasiblePlan(f"tp x pp x cp x dp must equal the chips ({chips}), got "
-                                 f"{self.tp} x {self.pp} x {self.cp} x {self.dp} = {self.chips}")
         return self
 
     def _check_stages(self, num_layers: int) -> None:

@@ -156,7 +156,8 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     stages and the recomputation choices, and all of them are priced in one vectorised call.
     """
     space = space or SearchSpace()
-    check_dense_experts(model, 1, space.etp)
+    # a dense model searches ep 1 only; expert degrees the caller pinned are refused as in a layout given whole
+    check_dense_experts(model, 1 if space.ep == _POWERS else max(space.ep), space.etp)
     check_micro_batch(global_batch, space.micro_batch)
     # with flash attention selective recomputation changes nothing unless MLA's up-projections are recomputed
     # (so it is skipped as a choice, and priced when it is the only one asked for)
