@@ -37,6 +37,7 @@ COMMANDS = [
     ("show", "cloudmatrix-384"), ("train", "--model", "glm-5", "--system", "cloudmatrix-384"),  # long words, layouts
     ("serve", "--model", "llama-3.1-8b", "--system", "trn2-48xlarge", "--tp", "8", "--phase", "decode", "--batch", "8",
      "--context", "1"),  # a long flags row
+    ("validate", "--section", "training"), ("validate", "--section", "percentiles"),  # 45-character case ids: 99, 100
 ]
 
 

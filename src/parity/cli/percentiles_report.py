@@ -47,8 +47,8 @@ def percentiles_report(fmt: str, out: Path | None) -> None:
                          Column("metric", "metric", plain, "left"), Column("count", "rows", plain),
                          Column("median_abs_error", "median |err|", percent), Column("bias", "bias", percent)], "table",
              title="Mean TTFT and TPOT by vendor: the simulator and the steady-state model on the same runs")
-        emit(cases, [Column("case_id", "case", plain, "left"), Column("model_kind", "model", plain, "left"),
+        emit(cases, [Column("case_id", "case", plain, "left", wrap=True), Column("model_kind", "model", plain, "left"),
                      Column("metric", "metric", plain, "left"), Column("statistic", "stat", plain, "left"),
-                     Column("measured_s", "measured ms", scaled(1e-3, 4)),
-                     Column("predicted_s", "predicted ms", scaled(1e-3, 4)), Column("error", "error", percent)],
-             "table", title="Every published figure")
+                     Column("measured_s", "meas. ms", scaled(1e-3, 4)),
+                     Column("predicted_s", "pred. ms", scaled(1e-3, 4)), Column("error", "error", percent)],
+             "table", title="Every published figure: measured and predicted")

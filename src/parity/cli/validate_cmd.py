@@ -194,10 +194,10 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              caption="Ratios are medians over the configurations both systems ran; the error is the median of "
                      "|predicted ratio / measured ratio - 1| over them; both rows of a pair are never-fitted rows. "
                      "The ratio is what 'parity compare' reports.")
-    cases = [Column("case_id", "case", plain, "left"), Column("system", "system", plain, "left"),
+    cases = [Column("case_id", "case", plain, "left", wrap=True), Column("system", "system", plain, "left"),
              Column("model", "model", plain, "left", wide=2), Column("metric", "metric", plain, "left", wide=1),
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
-             Column("error", "error", percent), Column("split", "split", plain, "left")]
+             Column("error", "error", percent), Column("split", "split", plain, "left", wide=3)]
     if section in ("published", "all"):
         show(payload["published"], cases, "table",
              title="Published serving throughputs (split 'calibration': fitted the ROCm stack profiles; "
