@@ -93,3 +93,20 @@ def test_fit_where_nothing_refits_is_refused_in_one_line(args: list[str], says: 
     """--fit was ignored by the percentile and MLPerf sections and by leave-one-out scoring."""
     result = CliRunner().invoke(cli, ["validate", "--fit", *args])
     assert result.exit_code == 2 and says in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_the_published_section_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deployments table was 100 columns wide at 80 (case ids that do not fold, 'does not fit' twice)."""
+    case = {"case_id": "dstack-r1-h200-mi300x-AMD-023-nv-long-id", "system": "mi300x-platform", "model": "deepseek-r1",
+            "metric": "output_tokens_per_s_per_worker", "measured": 957.7, "predicted": 1642.3, "error": 0.71,
+            "split": "holdout"}
+    deployment = {"case_id": "vllm-docs-deepseek-r1-on-eight-mi300x-long-id", "system": "mi300x-platform",
+                  "chips": 8, "weights": "fp8_block", "expected_fits": True, "predicted_fits": False,
+                  "shortfall_bytes_per_chip": 12.3e9, "agrees": False}
+    payload = {**PAYLOAD, "published": [case], "deployments": [deployment]}
+    monkeypatch.setattr(validate_cmd, "predict_rows", lambda rows, **kwargs: [])
+    monkeypatch.setattr(validate_cmd, "validation_payload", lambda *args: ([], dict(payload), []))
+    result = CliRunner().invoke(cli, ["validate", "--section", "published"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80 and "…" not in result.stdout
+    assert "fits       no          -12" in result.stdout
