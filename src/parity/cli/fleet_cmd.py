@@ -38,8 +38,9 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--units", type=CHIPS, default=None,
               help="chips available (e.g. a year's production): alone, what they serve; with --demand, the fleet the "
                    "demand needs, at most these chips (the note says which binds)")
-@click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None, help="power budget [MW]: alone, what the whole systems it powers serve; with --demand or --units, "
-                   "a cap on that fleet (the note says whether it binds)")
+@click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None,
+              help="power budget [MW]: alone, what the whole systems it powers serve; with --demand or --units, a "
+                   "cap on that fleet (the note says whether it binds)")
 @mtp_option()
 @arrivals_option(default="poisson", when="with a percentile target (--ttft p99:2s), which the simulator checks")
 @format_option
