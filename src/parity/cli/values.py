@@ -230,8 +230,8 @@ def arrivals_text(arrivals: str) -> str:
     """What a caption says of Poisson arrivals ('' for the closed loop, the default)."""
     return ("; the simulated requests arrive at random (Poisson) at the rate each configuration sustains in the "
             "steady-state model, as production traffic does, not as a benchmark's closed loop (no measured open-loop "
-            "run validates these percentiles yet: the two published ones were capped by the client's "
-            "--max-concurrency, which the simulator does not model)"
+            "run validates these percentiles yet: of the two published, parity prices DeepSeek-V3.2 on H20s as not "
+            "fitting and puts GLM-5.1's TTFT on H200s 80% low; `parity validate --section percentiles`)"
             if arrivals == "poisson" else "")
 
 
