@@ -12,6 +12,7 @@ import importlib
 import io
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,7 @@ def typed_options(options: Mapping[str, str]) -> list[str]:
 def refuse_repeats(ids: Sequence[str], each: str) -> None:
     """Refuse a catalog entry named twice on one command line (two names of one chip count as one entry): `each`
     says what the command does once per entry ('each system is compared once')."""
-    if twice := sorted({i for i in ids if list(ids).count(i) > 1}):
+    if twice := sorted(i for i, n in Counter(ids).items() if n > 1):
         raise ParityError(f"{', '.join(twice)} named twice: {each}")
 
 

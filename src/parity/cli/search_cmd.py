@@ -192,11 +192,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                              rank_per_die=dies > 1) if best_candidate else None
     rerun = serve_command(case, moe="moe" in the_model.features, model_kind="sim" if percentiles else "steady",
                           request_rate=poisson_rate(best_candidate, case) if percentiles and arrivals == "poisson"
-                          else None) if case and best_candidate else ""
+                          else None) if case else ""
     # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker,
     # and its steady model queues prompts at the prefill workers as a whole deployment: what it says of the line
     whole, rerun_prices = "", {}
-    if case and case.mode == "disagg" and best_candidate:
+    if case and case.mode == "disagg":
         served = predict_cases([case])[0] if not percentiles else None
         if served is not None and served.feasible:
             rerun_prices = {"ttft_s": served.ttft_s, "tpot_s": served.tpot_s,

@@ -275,11 +275,12 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} read by the simulator, which runs the "
                           f"closed-loop scenario; --scenario {scenario} is priced in closed form: leave "
                           f"{'it' if one else 'them'} out")
-    if "moe" not in catalog.model(model).features and (given := typed_options(_EXPERTS_ONLY)):
+    the_model = catalog.model(model)  # read once: a config.json is a file
+    if "moe" not in the_model.features and (given := typed_options(_EXPERTS_ONLY)):
         one = len(given) == 1
         raise ParityError(f"{', '.join(given)} set{'s' if one else ''} how experts are stored or placed; "
-                          f"{catalog.model(model).name} is dense (no experts): leave {'it' if one else 'them'} out")
-    if mla_decode and "mla" not in catalog.model(model).features:
+                          f"{the_model.name} is dense (no experts): leave {'it' if one else 'them'} out")
+    if mla_decode and "mla" not in the_model.features:
         raise ParityError(f"--mla-decode applies to models with MLA attention (DeepSeek-V3/R1, Kimi K2); {model} has "
                           "none")
     if fixed_rate and (request_rate is None or math.isinf(request_rate)):
@@ -432,6 +433,8 @@ def _refuse_expert_group(layout: Layout, options: dict[str, str]) -> None:
     value, other = getattr(layout, given), getattr(r, derived)
     raise ParityError(f"{options[given]} must divide {group}, got {value}: {options[derived]}, not given, is derived "
                       f"as {layout.moe_group} // {value} = {other}, and {value} x {other} = {value * other}")
+
+
 # options whose requests a --trace replaces (its arrivals and lengths): option -> its parameter
 _TRACE_REPLACES = {"--isl": "isl", "--osl": "osl", "--concurrency": "concurrency",
                    "--random-range-ratio": "random_range_ratio", "--request-rate": "request_rate",

@@ -16,6 +16,7 @@ from parity.predict.case import Case
 from parity.predict.scenario import scenario_of
 from parity.predict.simulated import benchmark_of, simulate_scenario
 from parity.search import Candidate
+from parity.simulate.benchmark import Benchmark
 from parity.simulate.clients import mean_length
 from parity.simulate.targets import LatencyTarget
 
@@ -90,12 +91,14 @@ def _described(case: Case) -> str:
     return f"{workers}, {case.concurrency} clients, {case.weights} weights, {case.kv} KV"
 
 
-def poisson_rate(candidate: Candidate, case: Case) -> float:
+def poisson_rate(candidate: Candidate, case: Case, closed: Benchmark | None = None) -> float:
     """[requests/s] at which the benchmark's requests carry the output tokens/s the candidate's deployment (the
     case's clients on its whole workers) sustains in the steady model, each client a request of osl tokens at a
     time: clients x osl / (TTFT + osl x TPOT), over the mean output length the client draws (0.9 x osl for lengths
-    in [0.8, 1] x nominal), so the simulated load is the load the configuration is credited with."""
-    drawn = mean_length(case.osl, benchmark_of(scenario_of(case)).client.range_ratio)
+    in [0.8, 1] x nominal), so the simulated load is the load the configuration is credited with. `closed`: the
+    case's closed-loop benchmark, where the caller has it (else drawn up here)."""
+    client = (closed or benchmark_of(scenario_of(case))).client
+    drawn = mean_length(case.osl, client.range_ratio)
     return case.concurrency * case.osl / (candidate.ttft_s + case.osl * candidate.tpot_s) / drawn
 
 
@@ -114,9 +117,10 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
     nan = math.nan
     try:
         scenario = scenario_of(case)
-        rate = poisson_rate(candidate, case) if arrivals == "poisson" else None
+        closed = benchmark_of(scenario)
+        rate = poisson_rate(candidate, case, closed) if arrivals == "poisson" else None
         bench = benchmark_of(scenario, request_rate=rate, poisson=True,  # the closed loop's number of requests
-                             num_prompts=benchmark_of(scenario).arrivals().num_prompts) if rate else None
+                             num_prompts=closed.arrivals().num_prompts) if rate else closed
         sim = simulate_scenario(scenario, bench)
     except (ParityError, ValueError, ArithmeticError) as err:
         return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}", "sim_flags": ""}
