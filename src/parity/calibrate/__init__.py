@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -214,9 +215,7 @@ def check_plausible(points: Sequence[Point], chip: Chip) -> None:
                                   f"{chip.id}'s datasheet {what} of {limit:.3g} {unit} (at most "
                                   f"{1 + PEAK_TOLERANCE:.2f}x is plausible): measurements of another chip, or times "
                                   "in another unit?")
-    counts: dict[str, int] = {}
-    for p in points:
-        counts[_kind_name(p)] = counts.get(_kind_name(p), 0) + 1
+    counts = Counter(_kind_name(p) for p in points)
     if few := sorted(f"{kind} ({n})" for kind, n in counts.items() if n < MIN_POINTS_PER_KIND):
         raise ParityError(f"too few points to fit {', '.join(few)}: each kind of kernel needs at least "
                           f"{MIN_POINTS_PER_KIND} (one point fits its efficiency exactly, whatever it holds)")
