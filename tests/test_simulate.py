@@ -669,3 +669,66 @@ def test_serve_request_rate_inf_sends_every_request_at_once() -> None:
     server = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
                                       "server", "--request-rate", "inf"])
     assert server.exit_code == 2 and "finite --request-rate" in server.output
+
+
+def test_an_unbounded_rate_capped_at_n_in_flight_is_the_closed_loop_of_n_clients() -> None:
+    """vLLM's and SGLang's --max-concurrency caps an open loop's requests in flight (a semaphore around the request
+    function). At --request-rate inf every request is due at once, so each one waits for one in flight to end: the
+    closed loop of n clients, with the same draws, gives the same run to the last digit."""
+    table = StepTable.of(linear, **GRID)
+    profile = dataclasses.replace(FIXED, range_ratio=0.5)
+    closed = Benchmark(isl=1000, osl=50, concurrency=4, client=profile, num_prompts=20)
+    capped = dataclasses.replace(closed, request_rate=float("inf"), max_concurrency=4)
+    a, b = run_aggregated(table, scheduler(), closed), run_aggregated(table, scheduler(), capped)
+    assert b.latency == a.latency and b.duration_s == a.duration_s and b.requests == a.requests == 20
+    assert "at most 4 in flight" in " ".join(b.assumptions)
+
+
+def test_a_capped_open_loop_counts_ttft_from_the_send_after_the_wait() -> None:
+    """Three requests due at 0, 1 ms and 2 ms (fixed rate 1,000/s), one in flight at most: each waits for the last
+    to end and is then alone on the engine, so each TTFT is one lone prefill step (10 + 0.01 x 1,000 = 20 ms) and
+    each E2E 20 + 10 x 11 = 130 ms, the run lasting 3 x 130 ms. Uncapped, the second and third queue behind the
+    first prompt instead, and their TTFT counts that wait."""
+    table = StepTable.of(linear, **GRID)
+    base = Benchmark(isl=1000, osl=11, concurrency=1, client=FIXED, num_prompts=3, request_rate=1000.0,
+                     poisson=False)
+    capped = run_aggregated(table, scheduler(budget=1000, mixed=False), dataclasses.replace(base, max_concurrency=1))
+    assert capped.latency["ttft_p99_s"] == pytest.approx(0.020)
+    assert capped.latency["e2e_s"] == pytest.approx(0.130)
+    assert capped.duration_s == pytest.approx(0.390)
+    free = run_aggregated(table, scheduler(budget=1000, mixed=False), base)
+    assert free.latency["ttft_p99_s"] > 0.030 and free.duration_s < 0.3
+
+
+def test_a_cap_needs_an_open_loop() -> None:
+    with pytest.raises(ParityError, match="open loop"):
+        Benchmark(isl=10, osl=10, concurrency=2, client=FIXED, max_concurrency=2).arrivals()
+    with pytest.raises(ParityError, match=">= 1"):
+        Benchmark(isl=10, osl=10, concurrency=2, client=FIXED, request_rate=1.0, max_concurrency=0).arrivals()
+
+
+def test_serve_max_concurrency_caps_an_open_loop_and_prices_memory_at_its_peak() -> None:
+    """`serve --request-rate inf --max-concurrency 12` is the closed loop of 12 clients (same TTFT and TPOT); at a
+    finite rate the cap shows in the title and bounds the run's peak in flight, at which memory is priced; a cap
+    without an open loop, or beside --concurrency, is refused in one line with exit code 2."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "vllm", "--isl", "512",
+            "--osl", "64", "--num-prompts", "48", "--client", "vllm"]
+    capped = CliRunner().invoke(cli, base + ["--request-rate", "inf", "--max-concurrency", "12", "--format", "json"])
+    closed = CliRunner().invoke(cli, base + ["--concurrency", "12", "--format", "json"])
+    assert capped.exit_code == 0 and closed.exit_code == 0, capped.output + closed.output
+    c, d = json.loads(capped.stdout), json.loads(closed.stdout)
+    assert c["ttft_p99_s"] == pytest.approx(d["ttft_p99_s"], rel=1e-9) and c["tpot_s"] == pytest.approx(d["tpot_s"])
+    assert c["memory_bytes_per_chip"] == pytest.approx(d["memory_bytes_per_chip"])  # priced at 12 in flight
+    slow = CliRunner().invoke(cli, base + ["--request-rate", "100", "--max-concurrency", "3"], env={"COLUMNS": "160"})
+    text = " ".join(slow.output.split())
+    assert "48 requests at 100/s, at most 3 in flight)" in text and "peak of 3 requests in flight" in text
+    for extra, words in ((["--max-concurrency", "4"], "caps the requests in flight of an open loop"),
+                         (["--request-rate", "5", "--max-concurrency", "4", "--concurrency", "8"], "give one of them"),
+                         (["--max-concurrency", "0", "--request-rate", "5"], "0 is not in the range")):
+        bad = CliRunner().invoke(cli, base + extra)
+        assert bad.exit_code == 2 and words in bad.output, bad.output

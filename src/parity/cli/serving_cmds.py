@@ -224,6 +224,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "its front end only); default: inferencex when --random-range-ratio < 1, else aiconfigurator")
 @click.option("--num-prompts", type=click.IntRange(min=1), default=None, help="sim: requests of the run")
 @click.option("--fixed-rate", is_flag=True, help="sim: with --request-rate, evenly spaced arrivals")
+@click.option("--max-concurrency", type=click.IntRange(min=1), default=None,
+              help="sim: with --request-rate or --trace, requests in flight at most (vLLM's and SGLang's "
+                   "--max-concurrency): later ones wait, and their TTFT counts from when they are sent")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sim: replay a CSV trace with columns arrival_s, isl, osl")
 @click.option("--timeline", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -242,8 +245,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           prefill_system: str, decode_tp: int | None, decode_pp: int | None, decode_attn_dp: int | None,
           decode_moe_tp: int | None, decode_moe_ep: int | None, explain: bool, mtp_tokens: int,
           mtp_acceptance: float, adp_hold_steps: float | None, model_kind: str, use_sim: bool, client: str | None,
-          num_prompts: int | None, fixed_rate: bool, trace: Path | None, timeline: Path | None, seed: int,
-          ttft_target: str | None, tpot_target: str | None, fmt: str, out: Path | None) -> None:
+          num_prompts: int | None, fixed_rate: bool, max_concurrency: int | None, trace: Path | None,
+          timeline: Path | None, seed: int, ttft_target: str | None, tpot_target: str | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
     simulated step by step, with latency percentiles)."""
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
@@ -283,6 +286,14 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if mla_decode and "mla" not in the_model.features:
         raise ParityError(f"--mla-decode applies to models with MLA attention (DeepSeek-V3/R1, Kimi K2); {model} has "
                           "none")
+    if max_concurrency is not None and request_rate is None and trace is None:
+        raise ParityError("--max-concurrency caps the requests in flight of an open loop (--request-rate or --trace); "
+                          "a closed loop's clients are --concurrency")
+    if max_concurrency is not None and typed_options({"--concurrency": "concurrency"}):
+        raise ParityError("--concurrency with --max-concurrency: an open loop's clients are its cap on requests in "
+                          "flight (--max-concurrency), which also sets the client profile's count of prompts; give "
+                          "one of them")
+    concurrency = max_concurrency or concurrency
     if fixed_rate and (request_rate is None or math.isinf(request_rate)):
         raise ParityError("--fixed-rate spaces the arrivals of --request-rate evenly: give it a finite --request-rate "
                           "(inf sends every request at once)")
@@ -365,7 +376,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     percentile_rows: list[dict[str, object]] = []
     if simulated:
         data, percentile_rows = _simulated(case, prediction, client, num_prompts, request_rate, fixed_rate,
-                                           requests, timeline, seed)
+                                           max_concurrency, requests, timeline, seed)
     texts = interval_texts(data)
     band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (
@@ -395,7 +406,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
     emit_record(rows, fmt,
                 title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, "
-                      f"{_load(concurrency, request_rate if simulated else None, data.get('requests'))}") + ")",
+                      f"{_load(concurrency, request_rate if simulated else None, data.get('requests'), max_concurrency)}") + ")",
                 caption="Assumptions: " + data["note"], payload=data, out=out)
     if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
@@ -410,7 +421,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter
 _SIMULATOR_ONLY = {"--client": "client", "--num-prompts": "num_prompts", "--fixed-rate": "fixed_rate",
-                   "--timeline": "timeline", "--seed": "seed"}
+                   "--max-concurrency": "max_concurrency", "--timeline": "timeline", "--seed": "seed"}
 # options of a mixture-of-experts model's experts, which a dense model has none of: option -> its parameter
 _EXPERTS_ONLY = {"--moe-weights": "moe_weights", "--moe-tp": "moe_tp", "--moe-ep": "moe_ep",
                  "--redundant-experts": "redundant_experts", "--shared-expert-replicas": "shared_expert_replicas",
@@ -457,7 +468,7 @@ _CLOSED_LOOP_ONLY = {"--concurrency": "concurrency", "--osl": "osl", "--random-r
                      "--adp-hold-steps": "adp_hold_steps", "--explain": "explain", "--ttft": "ttft_target",
                      "--tpot": "tpot_target", "--sim": "use_sim", "--client": "client", "--num-prompts": "num_prompts",
                      "--fixed-rate": "fixed_rate", "--request-rate": "request_rate", "--trace": "trace",
-                     "--timeline": "timeline", "--seed": "seed"}
+                     "--max-concurrency": "max_concurrency", "--timeline": "timeline", "--seed": "seed"}
 # and those the other phase reads: a decode step's sequences hold --context, a prefill step's prompts --isl
 _OTHER_PHASE_ONLY = {"decode": {"--isl": "isl", "--prefill-system": "prefill_system"},
                      "prefill": {"--context": "context", "--decode-tp": "decode_tp", "--decode-pp": "decode_pp",
@@ -542,12 +553,14 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
-def _load(concurrency: int, request_rate: float | None, requests: float | None) -> str:
-    """How the run's requests arrive, for its title: closed-loop clients or an open-loop rate."""
+def _load(concurrency: int, request_rate: float | None, requests: float | None, cap: int | None = None) -> str:
+    """How the run's requests arrive, for its title: closed-loop clients or an open-loop rate (and its cap on
+    requests in flight)."""
     if request_rate is None:
         return f"{concurrency} client{'' if concurrency == 1 else 's'}"
     sent = f"{requests:,.0f} requests" if requests else "requests"
-    return f"{sent} at once" if math.isinf(request_rate) else f"{sent} at {request_rate:g}/s"
+    capped = "" if cap is None else f", at most {cap:,} in flight"
+    return (f"{sent} at once" if math.isinf(request_rate) else f"{sent} at {request_rate:g}/s") + capped
 
 
 def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | None, fmt: str,
@@ -575,30 +588,36 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
 
 
 def _simulated(case: Case, prediction: Prediction, client: str | None, num_prompts: int | None,
-               request_rate: float | None, fixed_rate: bool, trace: Sequence[TraceRequest], timeline: Path | None,
+               request_rate: float | None, fixed_rate: bool, max_concurrency: int | None,
+               trace: Sequence[TraceRequest], timeline: Path | None,
                seed: int) -> tuple[dict, list[dict[str, object]]]:
     """The steady prediction's row with the simulator's figures, and table rows of its percentiles; `trace`: the
     requests of a trace, or none."""
     scenario, data = scenario_of(case), prediction.row()
     options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate, "poisson": not fixed_rate,
-                                  "seed": seed}
+                                  "seed": seed, "max_concurrency": max_concurrency}
     if trace:
         options["trace"] = tuple(trace)
     bench = benchmark_of(scenario, client, **options)
     workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
-    sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None or bool(trace))
+    open_loop = bool(trace) or request_rate is not None
+    sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None or open_loop)
     at_peak = ""
-    if trace:  # the closed-form rows (memory, prefill share, worker sizing) at the trace's own load, not --concurrency's
+    if open_loop:  # an open loop's closed-form rows (memory, prefill share, worker sizing)
+        # at its own load, not at --concurrency's
         peak = max(1, math.ceil(sim.peak_in_flight()))
         (again,) = predict_cases([dataclasses.replace(case, concurrency=peak)])
+        sizing = ", worker sizing" if case.mode == "disagg" else ""
+        in_flight = f"{peak:,} request{'s' if peak != 1 else ''} in flight (prefilling or decoding)"
         if again.feasible:
             prediction, data = again, again.row()
             sized = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
             if sized != workers:
                 sim = simulate_scenario(scenario, bench, workers=sized, timeline=timeline is not None)
-            sizing = ", worker sizing" if case.mode == "disagg" else ""
-            at_peak = (f"closed-form rows (memory per chip, prefill share{sizing}) at the simulated run's peak of "
-                       f"{peak:,} request{'s' if peak != 1 else ''} in flight (prefilling or decoding)")
+            at_peak = f"closed-form rows (memory per chip, prefill share{sizing}) at the simulated run's peak of {in_flight}"
+        else:
+            at_peak = (f"closed-form rows (memory per chip, prefill share{sizing}) at {case.concurrency:,} clients: at "
+                       f"the simulated run's peak of {in_flight} they do not fit ({again.note})")
     if timeline is not None:
         write_atomic(timeline, to_csv(sim.timeline) if sim.timeline else "time_s\n")
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,

@@ -22,7 +22,8 @@ MAX_SIMULATED_REQUESTS = 1_000_000
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Benchmark:
     """What the client sends: nominal prompt and output lengths [tokens], clients, and how requests
-    arrive (Arrivals; default: the client profile's closed loop). seed: of the length and MTP draws."""
+    arrive (Arrivals; default: the client profile's closed loop). seed: of the length and MTP draws.
+    max_concurrency: an open loop's cap on requests in flight (Arrivals.max_concurrency)."""
 
     isl: int
     osl: int
@@ -33,6 +34,7 @@ class Benchmark:
     poisson: bool = True
     trace: tuple = ()
     seed: int = 0
+    max_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         if self.isl < 1 or self.osl < 1 or self.concurrency < 1:
@@ -46,7 +48,7 @@ class Benchmark:
     def arrivals(self) -> Arrivals:
         n = self.num_prompts or (len(self.trace) if self.trace else self.client.prompts(self.concurrency))
         return Arrivals(concurrency=self.concurrency, num_prompts=n, request_rate=self.request_rate,
-                        poisson=self.poisson, trace=self.trace)
+                        poisson=self.poisson, trace=self.trace, max_concurrency=self.max_concurrency)
 
 
 class _Client:
@@ -68,14 +70,15 @@ class _Client:
         self.next = 0
         self.times = arrivals.open_times(rng)
         self.limit = bench.concurrency
+        self.cap = arrivals.max_concurrency  # an open loop's requests in flight at most (None: no cap)
         self.in_flight = 0
 
     def start(self) -> None:
         if self.times is None:
             for _ in range(min(self.limit, len(self.requests))):
                 self._send(0.0)
-        else:  # open loop: every request at its time (the --max-concurrency cap is not modelled)
-            for t in self.times:
+        else:  # open loop: every request at its time, the first `cap` of them where requests in flight are capped
+            for t in self.times if self.cap is None else self.times[:self.cap]:
                 self._send(t)
 
     def _send(self, t: float) -> None:
@@ -91,3 +94,6 @@ class _Client:
         self.in_flight -= 1
         if self.times is None:
             self._send(req.done_s)
+        elif self.cap is not None and self.next < len(self.requests):  # the next in arrival order takes the slot
+            due = self.times[self.next]
+            self._send(due if due > req.done_s else req.done_s)

@@ -232,21 +232,31 @@ class TraceRequest:
 class Arrivals:
     """Where requests come from: a closed loop of `concurrency` clients (request_rate None, trace
     empty), open-loop arrivals at `request_rate` per second (Poisson, or evenly spaced when
-    `poisson` is False; every request is sent at its time: a client's --max-concurrency cap on requests in flight
-    is not modelled, and concurrency then only sets the closed loop's count of prompts), or a trace. num_prompts:
-    requests of the run."""
+    `poisson` is False; concurrency then only sets the profile's count of prompts), or a trace. num_prompts:
+    requests of the run. max_concurrency: an open loop's cap on requests in flight (None: none), as vLLM's and
+    SGLang's benchmark clients apply --max-concurrency: a request whose time has come waits, in arrival order,
+    for one in flight to end, and its TTFT counts from when it is sent (benchmarks/benchmark_serving.py and
+    sglang bench_serving.py: `async with semaphore` around the request function, whose timer starts inside);
+    at an unbounded rate that is a closed loop of max_concurrency clients."""
 
     concurrency: int
     num_prompts: int
     request_rate: float | None = None
     poisson: bool = True
     trace: tuple[TraceRequest, ...] = ()
+    max_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.num_prompts < 1:
             raise ParityError(f"concurrency and num_prompts must be >= 1, got {self.concurrency}, {self.num_prompts}")
         if self.request_rate is not None and not self.request_rate > 0:
             raise ParityError(f"request rate must be > 0 requests/s, got {self.request_rate}")
+        if self.max_concurrency is not None:
+            if self.max_concurrency < 1:
+                raise ParityError(f"max_concurrency must be >= 1 requests in flight, got {self.max_concurrency}")
+            if self.request_rate is None and not self.trace:
+                raise ParityError("max_concurrency caps an open loop's requests in flight (a request rate or a "
+                                  "trace); a closed loop's clients are its concurrency")
 
     def open_times(self, rng: np.random.Generator) -> list[float] | None:
         """Arrival times [s] of an open-loop run, None for a closed loop."""

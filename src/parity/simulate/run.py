@@ -57,7 +57,15 @@ def _arriving(bench: Benchmark) -> str:
         return ""
     how = "all at once" if math.isinf(bench.request_rate) else (
         f"{'at random' if bench.poisson else 'evenly'} at {bench.request_rate:,.3g} requests/s")
-    return f" arriving {how}"
+    return f" arriving {how}{_capped(bench)}"
+
+
+def _capped(bench: Benchmark) -> str:
+    """An open loop's cap on requests in flight, for a note (', at most 64 in flight ...'); '' where none."""
+    if bench.max_concurrency is None:
+        return ""
+    return (f", at most {bench.max_concurrency:,} in flight (the client's --max-concurrency: later ones wait, and "
+            "their TTFT counts from when they are sent)")
 
 
 @_without_gc
@@ -83,7 +91,7 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     notes = sched.describe() + table.notes + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
                                 + (f" (front end: {bench.client.front_end.id})" if bench.client.front_end else
                                    " (the engine profile's ttft_overhead_s)"),
-                                f"simulated {len(client.requests)} requests of a trace (client profile "
+                                f"simulated {len(client.requests)} requests of a trace{_capped(bench)} (client profile "
                                 f"{bench.client.id}: its front end only)" if bench.trace else
                                 f"simulated {len(client.requests)} requests{_arriving(bench)} from client profile "
                                 f"{bench.client.id} ({bench.client.describe(bool(bench.request_rate))}; sources: parity "
@@ -160,7 +168,8 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
         f"simulated {len(client.requests)} requests "
-        + ("of a trace" if bench.trace else f"{_arriving(bench).lstrip()} from client profile {bench.client.id}"))
+        + (f"of a trace{_capped(bench)}" if bench.trace else
+           f"{_arriving(bench).lstrip()} from client profile {bench.client.id}"))
     if (builds := p_sched.plan_builds) is not None:
         notes += (f"prefill workers build GEMM plans for each new token count: {builds.own_shapes} shapes on a rank's "
                   f"own tokens, {builds.gathered_shapes} on the group's, {builds.build_s * 1e3:.0f} ms each "
