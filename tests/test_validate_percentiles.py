@@ -40,6 +40,8 @@ def test_a_row_names_its_client_prompts_and_request_rate() -> None:
     a row's random_range_ratio 0.5 replaces the profile's 1."""
     bench = benchmark_of_row(ROW, scenario_from_row(ROW))
     assert (bench.client.id, bench.num_prompts, bench.request_rate, bench.concurrency) == ("vllm", 100, 4.0, 100)
+    assert bench.max_concurrency == 100 and benchmark_of_row({**ROW, "request_rate": ""}, scenario_from_row(ROW)
+                                                             ).max_concurrency is None  # a closed loop has no cap
     assert bench.client.range_ratio == 1.0
     ranged = {**ROW, "random_range_ratio": "0.5", "client": "sglang"}
     assert benchmark_of_row(ranged, scenario_from_row(ranged)).client.range_ratio == 0.5

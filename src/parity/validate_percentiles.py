@@ -91,14 +91,16 @@ def _number(row: Mapping[str, str], key: str) -> float | None:
 def benchmark_of_row(row: Mapping[str, str], scenario: Scenario) -> Benchmark:
     """The benchmark a row publishes: its client profile (`client`), prompt count (`num_prompts`; default the
     profile's) and, for open-loop runs, `request_rate` [requests/s] (Poisson arrivals, as vLLM's and SGLang's
-    clients draw them at their default burstiness); `concurrency` caps requests in flight. A row's
+    clients draw them at their default burstiness); `concurrency` caps an open loop's requests in flight
+    (--max-concurrency, Arrivals.max_concurrency). A row's
     `random_range_ratio` replaces the profile's length range."""
     profile = client_profile(row.get("client") or "vllm")
     if row.get("random_range_ratio"):
         profile = dataclasses.replace(profile, range_ratio=scenario.random_range_ratio)
-    prompts = _number(row, "num_prompts")
+    prompts, rate = _number(row, "num_prompts"), _number(row, "request_rate")
     return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
-                     num_prompts=int(prompts) if prompts else None, request_rate=_number(row, "request_rate"))
+                     num_prompts=int(prompts) if prompts else None, request_rate=rate,
+                     max_concurrency=scenario.concurrency if rate else None)
 
 
 def _published(row: Mapping[str, str]) -> dict[tuple[str, str], float]:
