@@ -381,7 +381,7 @@ def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_pa
     ("max_num_batched_tokens", "unknown column 'max_num_batched_tokens' (did you mean 'max_num_tokens'?)"),  # vLLM's name for the step token budget
     ("prefil_tp", "unknown column 'prefil_tp' (did you mean 'prefill_tp'?)"),
     ("kv_tokens", "unknown column 'kv_tokens'; no case reads it"),  # a word in common only: no hint
-    ("request_rate", "unknown column 'request_rate'; no case reads it"),  # an input predict has not: no hint
+    ("burstiness", "unknown column 'burstiness'; no case reads it"),  # an input predict has not: no hint
     ("gpus", "unknown column 'gpus'; no case reads it"),  # nor a far one ('tp')
     ("tp", "column 'tp' is named twice"),  # the second's cells replaced the first's
 ])

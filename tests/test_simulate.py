@@ -4,6 +4,7 @@ with the steady-state model where both should hold."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 
 import numpy as np
@@ -732,3 +733,38 @@ def test_serve_max_concurrency_caps_an_open_loop_and_prices_memory_at_its_peak()
                          (["--max-concurrency", "0", "--request-rate", "5"], "0 is not in the range")):
         bad = CliRunner().invoke(cli, base + extra)
         assert bad.exit_code == 2 and words in bad.output, bad.output
+
+
+def test_predict_rows_with_a_request_rate_run_the_open_loop_they_describe(tmp_path) -> None:
+    """A cases table's request_rate (and max_concurrency) make the simulated run the open loop of `serve
+    --request-rate`: inf capped at 12 is the closed loop of 12 clients of the same profile (the vllm client, whose
+    engine limits are the engine's own in both); a finite rate capped at 3 keeps 3 in flight and prices memory at that
+    peak; without a simulator the row is unpriced with the reason, and a cap without a rate is refused."""
+    import csv
+    import io
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    from parity.predict import predict_rows
+    base = {"model": "llama-3.1-8b", "system": "hgx-h100", "engine": "vllm", "isl": "512", "osl": "64",
+            "num_prompts": "48", "random_range_ratio": "0"}
+    rows = [{**base, "case_id": "closed", "concurrency": "12"},
+            {**base, "case_id": "burst", "concurrency": "12", "request_rate": "inf", "max_concurrency": "12"},
+            {**base, "case_id": "rate", "request_rate": "100", "max_concurrency": "3"},
+            {**base, "case_id": "uncapped", "concurrency": "3", "request_rate": "100"}]
+    closed, burst, rate, uncapped = predict_rows(rows, model_kind="sim")
+    assert burst.ttft_s == pytest.approx(closed.ttft_s, rel=1e-9) and burst.tpot_s == pytest.approx(closed.tpot_s)
+    assert rate.feasible and "at the run's peak of 3 requests in flight" in rate.note
+    assert uncapped.extra["ttft_p99_s"] != rate.extra["ttft_p99_s"]  # the cap changes the run
+    assert math.isnan(rate.extra.get("ttft_s_low", math.nan))  # no closed-loop bands on an open loop
+    cases = tmp_path / "open.csv"
+    with cases.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["case_id", *base, "concurrency", "request_rate", "max_concurrency"])
+        w.writeheader()
+        w.writerows(rows + [{**base, "case_id": "capped only", "concurrency": "4", "max_concurrency": "4"}])
+    steady = CliRunner().invoke(cli, ["predict", str(cases), "--model-kind", "steady"])
+    notes = {r["case_id"]: r for r in csv.DictReader(io.StringIO(steady.stdout))}
+    assert steady.exit_code == 0 and notes["closed"]["feasible"] == notes["burst"]["feasible"] == "True"
+    assert notes["rate"]["feasible"] == "False" and "open-loop arrivals need the simulator" in notes["rate"]["note"]
+    assert notes["capped only"]["note"].startswith("max_concurrency caps an open loop's requests in flight")

@@ -24,6 +24,8 @@ from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
                             benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
                             predict_rows, scenario_of, simulate_scenario, simulated_flags, simulated_note)
+from parity.predict.columns import request_rate
+from parity.predict.scenario import _failed
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
@@ -116,6 +118,8 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
                                    processes=processes, ray=ray)
+    if model_kind == "steady":
+        predictions = [_closed_loop_only(row, p) for row, p in zip(rows, predictions)]
     # phase rows (decode or prefill benchmarks) add their step time and input rate; the simulator its percentiles
     phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
@@ -133,6 +137,20 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
 
 
 _REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's caption gives
+
+
+def _closed_loop_only(row: dict[str, str], p: Prediction) -> Prediction:
+    """A steady-state prediction, or feasible=false where the row's requests arrive at a finite request_rate: the
+    closed form prices a closed loop of its concurrency, not those arrivals (inf, every request at once, is that
+    loop: trtllm-bench's convention, as validate scores it)."""
+    try:
+        rate = request_rate(row)
+    except ParityError:
+        return p  # the row's own refusal says why
+    if not rate or math.isinf(rate) or not p.feasible:
+        return p
+    return _failed(p.case_id, f"request_rate {rate:g}/s: open-loop arrivals need the simulator (--model-kind sim, "
+                              "the default); the steady-state model prices a closed loop of the row's concurrency")
 
 
 def _parts(found: Sequence[Part]) -> list[dict[str, object]]:

@@ -9,7 +9,7 @@ from parity.engine import FP4_GEMMS, FP8_GEMMS, MOE_BACKENDS
 from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
-from parity.predict.columns import MOST_MTP_TOKENS, _cell, _int, _number, flag
+from parity.predict.columns import MOST_MTP_TOKENS, _cell, _int, _number, flag, request_rate
 
 
 def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
@@ -68,6 +68,8 @@ class Case:
     decode_moe_backend: str = ""  # disaggregated: the decode workers' (the decode_moe_backend column)
     offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
     num_prompts: int = 0  # requests the benchmark client sent in the run (0: its client profile's count)
+    request_rate: float = 0.0  # open-loop arrivals [requests/s] (0: the closed loop; inf: every request at once)
+    max_concurrency: int = 0  # an open loop's cap on requests in flight (0: none), as vLLM's --max-concurrency
     prefill_fp4_gemm: str = ""  # disaggregated: FlashInfer's FP4 GEMM backend the prefill workers ran
     # (engine.FP4_GEMMS; empty: the calibrated FP4 GEMM); cudnn builds plans per new token count (simulate.PlanBuilds)
 
@@ -158,11 +160,18 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     def optional(key: str) -> int | None:
         return _int(row, key) if _cell(row, key) else None
 
+    rate, cap = request_rate(row), _int(row, "max_concurrency", 0)
+    if cap and not rate:
+        raise InfeasiblePlan("max_concurrency caps an open loop's requests in flight: give the row a request_rate "
+                             "(a closed loop's clients are its concurrency)")
+    if rate and fixed:
+        raise InfeasiblePlan(f"request_rate with phase {phase}: a fixed-batch step has no arrivals")
+
     return Case(case_id=_cell(row, "case_id"), model=_cell(row, "model") or _missing("model"),
                 system=_cell(row, "system") or _missing("system"), engine=_cell(row, "engine"),
                 weights=_cell(row, "weights"), moe_weights=_cell(row, "moe_weights"), kv=_cell(row, "kv"), mode=mode,
                 isl=_int(row, "isl", (context or None) if fixed else None),
-                osl=_int(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or None),
+                osl=_int(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or cap or None),
                 layout=layout_from_row(row, "prefill_" if disagg else ""),
                 decode_layout=layout_from_row(row, "decode_") if disagg else None,
                 prefill_workers=optional("prefill_workers") if disagg else None,
@@ -181,6 +190,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 engine_version=_cell(row, "engine_version"), offline=flag(row, "offline"),
                 fp8_gemm=fp8_gemm, moe_backend=moe_backends[0],
                 decode_moe_backend=moe_backends[1] if disagg else "", num_prompts=_int(row, "num_prompts", 0),
+                request_rate=rate, max_concurrency=cap,
                 prefill_fp4_gemm=fp4_gemm if disagg else "")
 
 

@@ -24,7 +24,7 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "offload_kv", "offload_weights", "mla_decode", "attention_weights", "max_num_seqs", "eager",
                     "offline", "eager_prefill", "normal_all_to_all", "separate_prefill", "moe_all_to_all",
                     "max_prefill_tokens", "chunked_prefill_size", "fp8_gemm", "moe_backend", "prefill_moe_backend",
-                    "decode_moe_backend", "num_prompts", "prefill_fp4_gemm")
+                    "decode_moe_backend", "num_prompts", "prefill_fp4_gemm", "request_rate", "max_concurrency")
 # every column case_from_row reads: engine_version (above) and max_batch_size (the engine's sequence cap, as
 # max_num_seqs) besides the case's and the optional ones
 READ_COLUMNS = CASE_COLUMNS + OPTIONAL_COLUMNS + ("engine_version", "max_batch_size")
@@ -95,6 +95,21 @@ def _number(row: Mapping[str, object], key: str, rule: str) -> float | None:
     return value
 
 
+def request_rate(row: Mapping[str, object]) -> float:
+    """An open-loop row's arrivals [requests/s]: a number > 0, or inf (every request at once); 0 where the cell is
+    blank (a closed loop)."""
+    text = _cell(row, "request_rate")
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise InfeasiblePlan(f"request_rate must be a number > 0 requests/s or inf, got {text!r}") from err
+    if math.isnan(value) or value <= 0:
+        raise InfeasiblePlan(f"request_rate must be a number > 0 requests/s or inf, got {text!r}")
+    return value
+
+
 def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:
     """Refuse a column of the cases table `table` (its name, for the message) that case_from_row does not read
     (READ_COLUMNS) and that is no measurement's own (MEASUREMENT_COLUMNS, measured_*): a misspelled input
@@ -121,7 +136,7 @@ def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping
 FOREIGN_COLUMNS = {"max_num_batched_tokens": "max_num_tokens",  # vLLM's step token budget
                    "max_running_requests": "max_num_seqs",  # SGLang's cap on sequences run at once
                    "tensor_parallel_size": "tp", "pipeline_parallel_size": "pp",
-                   "input_len": "isl", "output_len": "osl", "max_concurrency": "concurrency"}
+                   "input_len": "isl", "output_len": "osl"}
 
 
 def _alike(a: str, b: str, cutoff: float = 0.75) -> bool:

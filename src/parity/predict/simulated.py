@@ -13,7 +13,7 @@ from parity.errors import ParityError
 from parity.flags import Flag
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
-from parity.predict.steady import KV_LOAD_FLAG, _solve, interval_bounds, interval_note
+from parity.predict.steady import KV_LOAD_FLAG, _predict_steady, _solve, interval_bounds, interval_note
 from parity.simulate import (LATENCY_KEYS, Benchmark, SimResult, client_profile, cudnn_fp4_plan_builds,
                              simulate_aggregated, simulate_disaggregated)
 
@@ -22,7 +22,8 @@ def benchmark_of(scenario: Scenario, client: str | None = None, **options: objec
     """The benchmark a row describes: its lengths and clients, from the named client profile (default:
     InferenceX's where the row draws lengths at random, aiconfigurator's otherwise); a row's
     random_range_ratio below 1 replaces the profile's, and an engine's sim_client_range_ratio replaces the
-    aiconfigurator client's; a row's num_prompts replaces the profile's prompt count."""
+    aiconfigurator client's; a row's num_prompts replaces the profile's prompt count, and its request_rate (and
+    max_concurrency) make the run an open loop where `options` name no arrivals of their own."""
     name = client or ("inferencex" if scenario.random_range_ratio < 1.0 else "aiconfigurator")
     profile = client_profile(name)
     if scenario.random_range_ratio < 1.0:
@@ -31,6 +32,9 @@ def benchmark_of(scenario: Scenario, client: str | None = None, **options: objec
         profile = dataclasses.replace(profile, range_ratio=scenario.engine.sim_client_range_ratio)
     if scenario.num_prompts and not options.get("num_prompts") and not options.get("trace"):
         options = {**options, "num_prompts": scenario.num_prompts}
+    if scenario.request_rate and "request_rate" not in options and not options.get("trace"):  # the row's open loop
+        options = {**options, "request_rate": scenario.request_rate,
+                   "max_concurrency": scenario.max_concurrency or None}
     return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
                      **options)  # type: ignore[arg-type]
 
@@ -135,13 +139,19 @@ def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult) -> tuple[Flag,
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     """A steady-state prediction's TTFT, TPOT and throughput replaced by the simulator's, with its
     percentiles added and its 80% intervals from the simulator's own residual bands (uncertainty_sim.toml;
-    memory stays the steady model's, and its flags gain the run's own, simulated_flags). Phase benchmarks (one
-    fixed-batch step) have no client to simulate and stay as they are."""
+    memory stays the steady model's, and its flags gain the run's own, simulated_flags). An open-loop row
+    (request_rate) has no bands (they were built on closed loops), and its closed-form figures (memory, prefill
+    share, worker sizing) are the steady model's at the run's peak of requests in flight, as `serve` prices them.
+    Phase benchmarks (one fixed-batch step) have no client to simulate and stay as they are."""
     if not p.feasible or scenario.phase != "both":
         return p
+    open_loop = bool(scenario.request_rate)
     try:
         sim = simulate_scenario(scenario, workers=(p.extra.get("prefill_workers", 0.0),
-                                                   p.extra.get("decode_workers", 0.0)))
+                                                   p.extra.get("decode_workers", 0.0)), timeline=open_loop)
+        if open_loop:
+            p, sim, peak_note = _at_peak(p, scenario, sim)
+            sim = dataclasses.replace(sim, assumptions=sim.assumptions + (peak_note,))
     except (ParityError, ValueError, ArithmeticError) as err:
         return _failed(scenario.case_id, f"simulation: {err}")
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}  # the steady model's bands
@@ -149,11 +159,29 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
               "kv_waited": float(sim.kv_waited),
               "decode_batch": sim.decode_batch}
     flags = simulated_flags(p.flags, sim)
-    bounds = interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(flags), "sim")
+    bounds = {} if open_loop else interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
+                                                  bool(flags), "sim")
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s, flags=flags,
                                output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
                                output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
                                note=simulated_note(p.note, sim.assumptions, scenario, bool(bounds)), extra=extra | bounds)
+
+
+def _at_peak(p: Prediction, scenario: Scenario, sim: SimResult) -> tuple[Prediction, SimResult, str]:
+    """An open-loop run's closed-form prediction at its peak of requests in flight (the steady model's at the row's
+    concurrency where that peak does not fit), the run re-simulated where the peak sizes other disaggregated
+    workers, and a note saying which."""
+    peak = max(1, int(np.ceil(sim.peak_in_flight())))
+    (again,) = _predict_steady([dataclasses.replace(scenario, concurrency=peak)])
+    in_flight = f"{peak:,} request{'s' if peak != 1 else ''} in flight (prefilling or decoding)"
+    sizing = ", worker sizing" if scenario.mode == "disagg" else ""
+    if not again.feasible:
+        return p, sim, (f"closed-form rows (memory per chip, prefill share{sizing}) at the row's concurrency of "
+                        f"{scenario.concurrency:,}: at the run's peak of {in_flight} they do not fit ({again.note})")
+    workers = tuple(again.extra.get(k, 0.0) for k in ("prefill_workers", "decode_workers"))
+    if workers != tuple(p.extra.get(k, 0.0) for k in ("prefill_workers", "decode_workers")):
+        sim = simulate_scenario(scenario, workers=workers)  # type: ignore[arg-type]
+    return again, sim, f"closed-form rows (memory per chip, prefill share{sizing}) at the run's peak of {in_flight}"
 
 
 def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:
@@ -163,7 +191,7 @@ def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:
 def _workload_key(scenario: Scenario) -> tuple[object, ...]:
     """Everything a simulation reads from a scenario (all but its case id): equal keys, equal runs."""
     return (scenario.group, scenario.isl, scenario.osl, scenario.concurrency, scenario.random_range_ratio,
-            scenario.num_prompts)
+            scenario.num_prompts, scenario.request_rate, scenario.max_concurrency)
 
 
 def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int,
