@@ -768,3 +768,31 @@ def test_predict_rows_with_a_request_rate_run_the_open_loop_they_describe(tmp_pa
     assert steady.exit_code == 0 and notes["closed"]["feasible"] == notes["burst"]["feasible"] == "True"
     assert notes["rate"]["feasible"] == "False" and "open-loop arrivals need the simulator" in notes["rate"]["note"]
     assert notes["capped only"]["note"].startswith("max_concurrency caps an open loop's requests in flight")
+
+
+def test_an_open_loop_asking_more_than_the_deployment_completes_is_flagged_overloaded() -> None:
+    """Llama-3.1-8B on one H100 completes at most about 8,960 output tokens/s (the steady model with every KV slot
+    busy). 200 requests/s of 921.5 tokens on average (the aiconfigurator client draws 819-1,024) ask for 184,300: the
+    run is flagged, its latencies growing with --num-prompts; 2 a second (1,843) is not, however short the run, nor a
+    run capped at 64 in flight (its backlog waits in the client) or all at once (a burst, as its title says)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json"]
+
+    def flags(*extra: str) -> str:
+        run = CliRunner().invoke(cli, base + list(extra))
+        assert run.exit_code == 0, run.output
+        return json.loads(run.stdout)["flags"]
+    flagged = flags("--request-rate", "200", "--num-prompts", "60")
+    assert "overloaded run: its requests ask for 184,300 output tokens/s" in flagged
+    assert "completes at most about 8,961" in flagged
+    for extra in (("--request-rate", "2", "--num-prompts", "5"), ("--request-rate", "200", "--num-prompts", "60",
+                  "--max-concurrency", "16"), ("--request-rate", "inf", "--num-prompts", "60")):
+        assert "overloaded" not in flags(*extra)
+    bench = Benchmark(isl=100, osl=100, concurrency=1, client=dataclasses.replace(FIXED, range_ratio=0.5),
+                      request_rate=3.0)
+    assert bench.offered_output_tokens_per_s() == pytest.approx(3.0 * 75)  # lengths uniform in [50, 100]
+    assert dataclasses.replace(bench, max_concurrency=4).offered_output_tokens_per_s() is None

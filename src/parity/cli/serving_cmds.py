@@ -23,7 +23,8 @@ from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
                             benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
-                            predict_rows, scenario_of, simulate_scenario, simulated_flags, simulated_note)
+                            overload_flag, predict_rows, scenario_of, simulate_scenario, simulated_flags,
+                            simulated_note)
 from parity.predict.columns import request_rate
 from parity.predict.scenario import _failed
 from parity.scenarios import offline_throughput, server_latency
@@ -643,7 +644,9 @@ def _simulated(case: Case, prediction: Prediction, client: str | None, num_promp
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
-           "duration_s": sim.duration_s, "flags": joined(simulated_flags(prediction.flags, sim))}
+           "duration_s": sim.duration_s,
+           "flags": joined(simulated_flags(prediction.flags, sim) + tuple(filter(None, (overload_flag(
+               bench, scenario, (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))),))))}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -130,6 +131,31 @@ def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: S
                                    "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 
 
+# an open loop is overloaded (overload_flag) when it asks for more output tokens a second than the deployment completes
+# at most (the steady model's rate with every KV slot taken) by more than this share (the steady model's own error)
+OVERLOAD_MARGIN = 0.1
+SATURATING_CLIENTS = 1_000_000  # a closed loop of this many clients holds every KV slot of any deployment priced
+
+
+def overload_flag(bench: Benchmark, scenario: Scenario, workers: tuple[float, float]) -> Flag | None:
+    """A flag where an uncapped open loop (Benchmark.offered_output_tokens_per_s) asks for more output tokens a
+    second than the deployment of `scenario` on `workers` (prefill, decode; disaggregated) completes at most, the
+    steady model's rate with every KV slot taken: its backlog then grows as long as requests come, and its latencies
+    with the run's length. None otherwise."""
+    offered = bench.offered_output_tokens_per_s()
+    if offered is None:
+        return None
+    fixed = {"prefill_workers": workers[0], "decode_workers": workers[1]} if scenario.mode == "disagg" else {}
+    (full,) = _predict_steady([dataclasses.replace(scenario, concurrency=SATURATING_CLIENTS, **fixed)])
+    most = full.output_tokens_per_s_per_chip * full.chips if full.feasible else math.nan
+    if not offered > (1.0 + OVERLOAD_MARGIN) * most:
+        return None
+    return Flag("overloaded run", f"overloaded run: its requests ask for {offered:,.0f} output tokens/s and the "
+                                  f"deployment completes at most about {most:,.0f} (every KV slot busy), so the backlog "
+                                  "grows as long as they come: its latencies grow with the run's length "
+                                  "(--num-prompts) and describe no steady state")
+
+
 def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult) -> tuple[Flag, ...]:
     """A simulated row's flags: the closed-form model's (what the case lies outside of) but its KV-bound load,
     which the run's own (SimResult.kv_flag: KV-bound run) replaces."""
@@ -152,13 +178,15 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
         if open_loop:
             p, sim, peak_note = _at_peak(p, scenario, sim)
             sim = dataclasses.replace(sim, assumptions=sim.assumptions + (peak_note,))
+            overload = overload_flag(benchmark_of(scenario), scenario,
+                                     (p.extra.get("prefill_workers", 0.0), p.extra.get("decode_workers", 0.0)))
     except (ParityError, ValueError, ArithmeticError) as err:
         return _failed(scenario.case_id, f"simulation: {err}")
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}  # the steady model's bands
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
               "kv_waited": float(sim.kv_waited),
               "decode_batch": sim.decode_batch}
-    flags = simulated_flags(p.flags, sim)
+    flags = simulated_flags(p.flags, sim) + ((overload,) if open_loop and overload else ())
     bounds = {} if open_loop else interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
                                                   bool(flags), "sim")
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s, flags=flags,

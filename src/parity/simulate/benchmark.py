@@ -3,12 +3,13 @@ simulated engines, in a closed loop or at given times."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from parity.errors import ParityError
-from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths
+from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths, mean_length
 from parity.simulate.ranks import Request
 
 __all__ = ["Benchmark"]
@@ -44,6 +45,21 @@ class Benchmark:
             raise ParityError(f"the simulator replays every request, and {requests:,} ({self.concurrency:,} clients) "
                               f"are more than it runs ({MAX_SIMULATED_REQUESTS:,}): give fewer (--num-prompts) or "
                               "use the steady-state model (--model-kind steady)")
+
+    def offered_output_tokens_per_s(self) -> float | None:
+        """Output tokens a second an uncapped open loop asks for: its request rate times the mean output length it
+        draws (a trace's requests over their span); None for a closed loop, requests all at once, or a cap on
+        requests in flight (which then wait in the client)."""
+        if self.max_concurrency is not None:
+            return None
+        if self.trace:
+            span = self.trace[-1].arrival_s - self.trace[0].arrival_s
+            if len(self.trace) < 2 or not span > 0:
+                return None
+            return (len(self.trace) - 1) / span * sum(r.osl for r in self.trace) / len(self.trace)
+        if self.request_rate is None or not math.isfinite(self.request_rate):
+            return None
+        return self.request_rate * mean_length(self.osl, self.client.range_ratio)
 
     def arrivals(self) -> Arrivals:
         n = self.num_prompts or (len(self.trace) if self.trace else self.client.prompts(self.concurrency))
