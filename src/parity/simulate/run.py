@@ -60,6 +60,15 @@ def _arriving(bench: Benchmark) -> str:
     return f" arriving {how}{_capped(bench)}"
 
 
+def _throughput_note(bench: Benchmark) -> tuple[str, ...]:
+    """How an uncapped open loop's throughput reads, for its notes (none for other runs)."""
+    offered = bench.offered_output_tokens_per_s()
+    if offered is None:
+        return ()
+    return (f"output tokens/s: the run's over its duration (first send to last token), as vLLM's benchmark reports "
+            f"it, ramp and drain included; in a steady state its arrivals ask for {offered:,.0f} a second in all",)
+
+
 def _capped(bench: Benchmark) -> str:
     """An open loop's cap on requests in flight, for a note (', at most 64 in flight ...'); '' where none."""
     if bench.max_concurrency is None:
@@ -95,7 +104,7 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
                                 f"{bench.client.id}: its front end only)" if bench.trace else
                                 f"simulated {len(client.requests)} requests{_arriving(bench)} from client profile "
                                 f"{bench.client.id} ({bench.client.describe(bool(bench.request_rate))}; sources: parity "
-                                "engines --clients)")
+                                "engines --clients)") + _throughput_note(bench)
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
     engines.clear()  # the send callback holds the list: emptied, the run's objects are freed as it returns
     return result
@@ -169,7 +178,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
         f"simulated {len(client.requests)} requests "
         + (f"of a trace{_capped(bench)}" if bench.trace else
-           f"{_arriving(bench).lstrip()} from client profile {bench.client.id}"))
+           f"{_arriving(bench).lstrip()} from client profile {bench.client.id}")) + _throughput_note(bench)
     if (builds := p_sched.plan_builds) is not None:
         notes += (f"prefill workers build GEMM plans for each new token count: {builds.own_shapes} shapes on a rank's "
                   f"own tokens, {builds.gathered_shapes} on the group's, {builds.build_s * 1e3:.0f} ms each "
