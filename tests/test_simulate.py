@@ -772,9 +772,10 @@ def test_predict_rows_with_a_request_rate_run_the_open_loop_they_describe(tmp_pa
 
 def test_an_open_loop_asking_more_than_the_deployment_completes_is_flagged_overloaded() -> None:
     """Llama-3.1-8B on one H100 completes at most about 8,960 output tokens/s (the steady model with every KV slot
-    busy). 200 requests/s of 921.5 tokens on average (the aiconfigurator client draws 819-1,024) ask for 184,300: the
-    run is flagged, its latencies growing with --num-prompts; 2 a second (1,843) is not, however short the run, nor a
-    run capped at 64 in flight (its backlog waits in the client) or all at once (a burst, as its title says)."""
+    busy). 200 requests/s of 1,024 tokens (vLLM's client, serve's for an open loop, at fixed lengths) ask for
+    204,800: the run is flagged, its latencies growing with --num-prompts; 2 a second (2,048) is not, however short
+    the run, nor a run capped at 16 in flight (its backlog waits in the client) or all at once (a burst, as its title
+    says)."""
     import json
 
     from click.testing import CliRunner
@@ -787,7 +788,7 @@ def test_an_open_loop_asking_more_than_the_deployment_completes_is_flagged_overl
         assert run.exit_code == 0, run.output
         return json.loads(run.stdout)["flags"]
     flagged = flags("--request-rate", "200", "--num-prompts", "60")
-    assert "overloaded run: its requests ask for 184,300 output tokens/s" in flagged
+    assert "overloaded run: its requests ask for 204,800 output tokens/s" in flagged
     assert "completes at most about 8,961" in flagged
     for extra in (("--request-rate", "2", "--num-prompts", "5"), ("--request-rate", "200", "--num-prompts", "60",
                   "--max-concurrency", "16"), ("--request-rate", "inf", "--num-prompts", "60")):

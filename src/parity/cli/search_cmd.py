@@ -23,7 +23,7 @@ from parity.report.tables import Column, plain, scaled
 from parity.hardware import per_die
 from parity.plan import Precision
 from parity.search import Candidate, search_serving
-from parity.predict import predict_cases
+from parity.predict import benchmark_of, predict_cases, scenario_of
 from parity.units import duration_text
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
@@ -190,9 +190,10 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     # the best as `parity serve` runs it: the steady-state model's figures, or the simulator's for a percentile
     case = case_of_candidate(best_candidate, model, system, engine, precision, isl, osl, mtp[0],
                              rank_per_die=dies > 1) if best_candidate else None
+    poisson = case is not None and percentiles and arrivals == "poisson"
     rerun = serve_command(case, moe="moe" in the_model.features, model_kind="sim" if percentiles else "steady",
-                          request_rate=poisson_rate(best_candidate, case) if percentiles and arrivals == "poisson"
-                          else None) if case else ""
+                          request_rate=poisson_rate(best_candidate, case) if poisson else None,
+                          client=benchmark_of(scenario_of(case)).client.id if poisson else "") if case else ""
     # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker,
     # and its steady model queues prompts at the prefill workers as a whole deployment: what it says of the line
     whole, rerun_prices = "", {}

@@ -23,10 +23,13 @@ def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
     return options
 
 
-def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None) -> str:
+def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None,
+                  client: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
     formats, lengths, layouts, clients and whole workers); `moe`: the model has experts (their split is stated);
-    `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts)."""
+    `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts);
+    `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
+    vLLM's)."""
     options = ["--model", case.model, "--system", case.system]
     if case.engine:
         options += ["--engine", case.engine]
@@ -45,6 +48,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
         options += ["--decode-workers", str(case.decode_workers)]
     options += ["--concurrency", str(case.concurrency)]
     options += ["--request-rate", repr(float(request_rate))] if request_rate else []  # exact: the same draws
+    options += ["--client", client] if client else []
     options += ["--mtp", str(case.mtp_tokens)] if case.mtp_tokens else []
     options += ["--rank-per-die"] if case.rank_per_die else []
     options += ["--model-kind", model_kind]

@@ -240,7 +240,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--sim", "use_sim", is_flag=True, help="--model-kind sim (the default)")
 @click.option("--client", type=click.Choice(sorted(CLIENT_PROFILES)), default=None,
               help="sim: benchmark client profile (prompt count, length range, front end; with --trace, aggregated: "
-                   "its front end only); default: inferencex when --random-range-ratio < 1, else aiconfigurator")
+                   "its front end only); default: inferencex when --random-range-ratio < 1, else vllm for "
+                   "--request-rate or --trace (vLLM's benchmark, whose --request-rate this is), else aiconfigurator")
 @click.option("--num-prompts", type=click.IntRange(min=1), default=None, help="sim: requests of the run")
 @click.option("--fixed-rate", is_flag=True, help="sim: with --request-rate, evenly spaced arrivals")
 @click.option("--max-concurrency", type=click.IntRange(min=1), default=None,
@@ -313,6 +314,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                           "flight (--max-concurrency), which also sets the client profile's count of prompts; give "
                           "one of them")
     concurrency = max_concurrency or concurrency
+    if client is None and random_range_ratio >= 1.0 and (request_rate is not None or trace is not None):
+        client = "vllm"  # an open loop is vLLM's benchmark (its --request-rate); aiconfigurator's runs closed loops
     if fixed_rate and (request_rate is None or math.isinf(request_rate)):
         raise ParityError("--fixed-rate spaces the arrivals of --request-rate evenly: give it a finite --request-rate "
                           "(inf sends every request at once)")
