@@ -308,3 +308,16 @@ def test_decode_expert_degrees_on_a_dense_model_are_refused() -> None:
     code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--mode", "disagg",
                            "--decode-moe-tp", "2")
     assert code == 2 and "--decode-moe-tp sets how experts are stored or placed; llama-3.1-8b is dense" in output
+
+
+def test_a_trace_replays_with_vllms_client_aggregated_and_no_client_disaggregated(tmp_path: Path) -> None:
+    """A trace is an open loop: aggregated, it takes vLLM's client (the engine's own server, no Dynamo front end) where
+    none is named; disaggregated, no client profile applies and none is taken, so no --client is implied (that run
+    was refused as if --client had been given)."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,100,50\n0.5,300,40\n")
+    base = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--trace", str(trace), "--format", "json")
+    code, output = _invoke(*base)
+    assert code == 0 and "(client profile vllm: its front end only)" in json.loads(output)["note"], output
+    code, output = _invoke(*base, "--mode", "disagg")
+    assert code == 0 and json.loads(output)["requests"] == 2, output

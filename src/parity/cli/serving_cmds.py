@@ -314,7 +314,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                           "flight (--max-concurrency), which also sets the client profile's count of prompts; give "
                           "one of them")
     concurrency = max_concurrency or concurrency
-    if client is None and random_range_ratio >= 1.0 and (request_rate is not None or trace is not None):
+    if client is None and random_range_ratio >= 1.0 and (request_rate is not None or (trace is not None and not
+                                                                                  mode == "disagg")):
         client = "vllm"  # an open loop is vLLM's benchmark (its --request-rate); aiconfigurator's runs closed loops
     if fixed_rate and (request_rate is None or math.isinf(request_rate)):
         raise ParityError("--fixed-rate spaces the arrivals of --request-rate evenly: give it a finite --request-rate "
