@@ -158,8 +158,8 @@ def test_decode_step_time_grows_far_less_for_a_hybrid() -> None:
     assert times["hybrid"][1] - times["hybrid"][0] < 0.4 * (times["full"][1] - times["full"][0])
 
 
-BASE = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
-        "vocab_size": 100}
+BASE = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+        "intermediate_size": 128, "vocab_size": 100}
 
 
 BAD = [
@@ -171,6 +171,12 @@ BAD = [
     (json.dumps({**BASE, "block_configs": [{}]}), "block_configs"),
     (json.dumps({**BASE, "num_attention_heads": 3}), "num_attention_heads \\(3\\) must divide hidden_size \\(64\\)"),
     ("[1, 2]", "JSON object"),
+    (json.dumps({**BASE, "model_type": "deepseek_v3", "kv_lora_rank": 0}), "kv_lora_rank must be >= 1, got 0"),
+    (json.dumps({**BASE, "use_sliding_window": True, "sliding_window": 0}), "sliding_window must be >= 1, got 0"),
+    (json.dumps({**BASE, "sliding_window": -10}), "sliding_window must be a non-negative integer, got -10"),
+    (json.dumps({**BASE, "max_position_embeddings": 0}), "max_position_embeddings must be >= 1, got 0"),
+    (json.dumps({**BASE, "torch_dtype": "complex128"}), "torch_dtype 'complex128' is not a weight format parity "
+                                                        "models"),
 ]
 
 

@@ -3,7 +3,8 @@
 Key names differ between architectures (n_routed_experts vs num_local_experts ...); `hf.keys` lists
 each name parity accepts, the keys it refuses and the sanity bounds; `hf.layers` translates layers.
 A missing, non-finite, out-of-bound or unmodellable key raises ModelConfigError naming the key; a key
-parity does not know loads with the flag "unmodelled: KEY".
+parity does not know loads with the flag "unmodelled: KEY", a model_type it does not know with "unknown
+architecture"; a key a known class leaves out takes the class's Hugging Face default (`hf.keys.CLASS_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, _check_keys, \
-    _int, _key, _named
+    _int, _key, _named, _unknown_architecture, _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
 from parity.model import Layer, Model
@@ -32,7 +33,8 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     inner, vision = _text_config(config)
     if inner is not config:
         flags += _check_keys(inner, where)
-    config = inner
+    flags += _unknown_architecture(inner, config)
+    config = _with_class_defaults(inner)
     num_layers = _int(config, "num_layers", where=where, positive=True)
     hidden = _int(config, "hidden_size", where=where, positive=True)
     vocab = _int(config, "vocab_size", where=where, positive=True)
@@ -41,7 +43,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     if any(key in config and config[key] is not None and _int(config, "num_key_value_heads", 0, where) == 0
            for key in ALIASES["num_key_value_heads"]):
         raise ModelConfigError(f"{where}: {_key(config, 'num_key_value_heads')} must be >= 1, got 0")
-    dense_format, expert_format = _formats(config, quant)
+    dense_format, expert_format = _formats(config, quant, where)
     state_format = _state_format(config, dense_format)
     kinds = _kinds(config, num_layers, where)
     layers = []
@@ -81,7 +83,7 @@ def context_window(config: dict[str, Any], where: str = "") -> int:
     already counts its factor (UNSCALED_ROPE_TYPES: Llama 3.1's 131,072 stays), times rope_scaling's factor, from
     original_max_position_embeddings for YaRN (DeepSeek-V3: 4,096 x 40 = 163,840). 0 where the config has none."""
     found = [_int({key: config[key]}, "max_position_embeddings" if key in ALIASES["max_position_embeddings"] else key,
-                  where=where) for key in CONTEXT_KEYS if config.get(key) is not None]
+                  where=where, positive=True) for key in CONTEXT_KEYS if config.get(key) is not None]
     window: float = min(found, default=0)
     rope = config.get("rope_scaling") or config.get("rope_parameters")
     kind = (rope.get("rope_type") or rope.get("type")) if isinstance(rope, dict) else None

@@ -1,5 +1,6 @@
 """Hugging Face key names: the alias table, the keys parity reads or knows to be harmless, the keys it refuses,
-sanity bounds, and the checked readers of counts (`_int`) every other part of `hf` uses."""
+sanity bounds, the model types it knows and their classes' defaults, and the checked readers of counts (`_int`)
+every other part of `hf` uses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from parity.errors import ModelConfigError
 from parity.flags import Flag
 
-__all__ = ["ALIASES"]
+__all__ = ["ALIASES", "CLASS_DEFAULTS", "KNOWN_TYPES"]
 
 # parity name -> accepted HF keys, first found wins
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -51,6 +52,29 @@ _FOUR_NORM_TYPES = {"gemma2", "gemma3", "gemma3_text"}
 # a sigmoid gate on the shared expert's output (Qwen2-MoE lineage)
 _SHARED_GATE_TYPES = {"qwen2_moe", "qwen3_next", "qwen3_5_moe_text"}
 
+# model types whose layers parity translates knowingly: those of the catalog's verbatim configs (and their
+# multimodal wrappers) and those the tables above name; any other is read from its keys alone, and flagged
+KNOWN_TYPES = frozenset({
+    "bloom", "deepseek_v3", "deepseek_v32", "gemma", "gemma2", "gemma3", "gemma3_text", "gemma4", "gemma4_text",
+    "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "gpt2", "gpt_neox", "gpt_oss", "granitemoehybrid", "hunyuan",
+    "kimi_k2", "kimi_k25", "llama", "llama4", "llama4_text", "mimo", "mimo_v2_flash", "minimax", "minimax_m1",
+    "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2", "qwen2_moe", "qwen3",
+    "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_moe", "qwen3_next", "qwen3_vl",
+    "qwen3_vl_text", "qwen3_vl_moe", "qwen3_vl_moe_text", "step3p7"})
+# Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
+_MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
+# Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
+# key takes as from_pretrained gives it (transformers' configuration_<model>.py: DeepseekV3Config, Qwen3MoeConfig,
+# MixtralConfig). The sizes every decoder states (hidden_size, layers, heads, vocab) stay required.
+CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "deepseek_v3": {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
+                    "v_head_dim": 128, "moe_intermediate_size": 2048, "n_routed_experts": 256,
+                    "num_experts_per_tok": 8, "n_shared_experts": 1, "first_k_dense_replace": 3},
+    "qwen3_moe": {"moe_intermediate_size": 768, "num_experts": 128, "num_experts_per_tok": 8,
+                  "decoder_sparse_step": 1, "num_key_value_heads": 4, "use_sliding_window": False},
+    "mixtral": {"num_local_experts": 8, "num_experts_per_tok": 2, "num_key_value_heads": 8},
+}
+
 # sanity bounds, checked before anything is built per layer: a config past them is a typo or an attack
 _BOUNDS = {"num_layers": 10_000, "hidden_size": 1_000_000, "vocab_size": 100_000_000,
            "num_attention_heads": 100_000, "num_key_value_heads": 100_000, "head_dim": 100_000,
@@ -73,8 +97,8 @@ _REFUSED = {"block_configs": "per-layer block_configs (heterogeneous NAS layers)
             "use_cla": "cross-layer attention sharing K and V between layers (Hunyuan CLA)"}
 # keys that matter only when another key is set: moot (neither read nor flagged) while that key is 0 or false
 _MOOT_UNLESS = {"shared_moe_mode": "shared_intermediate_size", "cla_share_factor": "use_cla"}
-# keys read, or known not to change compute or memory (ids, init, dropout, RoPE, losses, runtime options)
-_UNDERSTOOD = {
+# keys read (besides ALIASES and CONTEXT_KEYS)
+_READ = {
     "model_type", "architectures", "text_config", "vision_config", "language_config", "llm_config",
     "quantization_config", "torch_dtype", "dtype", "tie_word_embeddings", "layer_types", "sliding_window",
     "use_sliding_window", "max_window_layers", "sliding_window_pattern", "full_attention_interval",
@@ -92,8 +116,9 @@ _UNDERSTOOD = {
     "hybrid_layer_pattern", "swa_num_attention_heads", "swa_num_key_value_heads", "swa_head_dim",
     "swa_v_head_dim", "sliding_window_size", "add_swa_attention_sink_bias", "add_full_attention_sink_bias",
     "chunk_size", "enable_moe_block", "top_k_experts", "initial_context_length", "swiglu_limit",
-    "n_shared_experts", "experts_per_token", "moe_latent_size",
-    # no effect on weights, FLOPs or memory
+    "n_shared_experts", "experts_per_token", "moe_latent_size"}
+# keys known not to change compute or memory (ids, init, dropout, RoPE, losses, runtime options)
+_HARMLESS = {
     "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "image_token_id",
     "video_token_id", "audio_token_id", "vision_start_token_id", "vision_end_token_id", "media_placeholder_token_id",
     "boi_token_id", "eoi_token_id", "boa_token_id", "eoa_token_id", "eoa_token_index", "ignore_index",
@@ -128,8 +153,8 @@ _UNDERSTOOD = {
     "output_hidden_states", "output_scores", "prefix", "problem_type", "pruned_heads", "remove_invalid_values",
     "repetition_penalty", "return_dict", "return_dict_in_generate", "suppress_tokens", "task_specific_params",
     "temperature", "tf_legacy_loss", "tie_encoder_decoder", "top_k", "top_p", "torchscript", "typical_p",
-    "use_bfloat16",
-} | {key for keys in ALIASES.values() for key in keys} | set(CONTEXT_KEYS)
+    "use_bfloat16"}
+_UNDERSTOOD = _READ | _HARMLESS | {key for keys in ALIASES.values() for key in keys} | set(CONTEXT_KEYS)
 # non-finite numbers are refused everywhere except here (Mamba's dt clamp is [0, inf) by design)
 _NONFINITE_OK = {"time_step_limit"}
 
@@ -199,3 +224,35 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
     return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
                  and config[key] not in (None, False, 0, [], {})
                  and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))
+
+
+def _with_class_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with its class's defaults (CLASS_DEFAULTS) for the keys it leaves out under every alias; a key
+    present, even as null, keeps its own value."""
+    defaults = CLASS_DEFAULTS.get(str(config.get("model_type", "")), {})
+    absent = {key: value for key, value in defaults.items()
+              if not any(k in config for k in next((keys for keys in ALIASES.values() if key in keys), (key,)))}
+    return {**config, **absent} if absent else config
+
+
+# keys that name or wrap a config, and the sizes every decoder states: left out of what an unknown one was read from
+_PLAIN = {"model_type", "architectures", "text_config", "vision_config", "language_config", "llm_config",
+          "torch_dtype", "dtype", "quantization_config", "hidden_act", "tie_word_embeddings"} | {
+    key for name in ("hidden_size", "num_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+                     "intermediate_size", "vocab_size", "max_position_embeddings") for key in ALIASES[name]}
+
+
+def _unknown_architecture(config: dict[str, Any], top: dict[str, Any]) -> tuple[Flag, ...]:
+    """A flag when the model type of `config` (the translated, text config; `top` the file's own) is not one of
+    KNOWN_TYPES: its layers were then guessed from the keys present, naming those beyond the plain sizes."""
+    model_type = config.get("model_type") or top.get("model_type")
+    if model_type in KNOWN_TYPES:
+        return ()
+    names = top.get("architectures") or config.get("architectures")
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
+    label = f"{name} ({f'model_type {model_type!r}' if model_type else 'no model_type'})".strip()
+    read = sorted(k for k, v in config.items() if k in _UNDERSTOOD - _HARMLESS - _PLAIN and v not in (None, False))
+    return (Flag("unknown architecture",
+                 f"unknown architecture {label}: guessed from its keys ("
+                 + (", ".join(read) if read else "the plain sizes only") + "); what its class adds unstated "
+                 "(defaults, q/k norms, biases) is missing", "unknown architecture"),)

@@ -6,11 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, \
-    _get, _int, _named
+from parity.hf.keys import _MLA_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, \
+    _SHARED_GATE_TYPES, _get, _int, _named
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
-def _formats(config: dict[str, Any], quant: dict[str, Any] | None) -> tuple[str, str]:
+# a checkpoint's torch dtype (config.json's torch_dtype, or dtype since transformers 4.56) -> its weight format
+_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32", "float": "fp32",
+           "float8_e4m3fn": "fp8"}
+
+
+def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = "") -> tuple[str, str]:
     """(dense weight format, expert weight format) of the checkpoint."""
     q = config.get("quantization_config") or {}
     if quant:  # ModelOpt's hf_quant_config.json overrides what config.json says
@@ -38,8 +43,12 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None) -> tuple[str,
         return "int4", "int4"
     if method:
         raise ModelConfigError(f"quantization_config: quant_method {method!r} is not modelled")
-    dtype = str(config.get("torch_dtype", config.get("dtype", "bfloat16"))).lower()
-    fmt = {"float16": "fp16", "float32": "fp32"}.get(dtype, "bf16")
+    dtype = config.get("torch_dtype", config.get("dtype")) or "bfloat16"
+    fmt = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
+    if fmt is None:
+        key = "torch_dtype" if "torch_dtype" in config else "dtype"
+        raise ModelConfigError(f"{where or 'config.json'}: {key} {dtype!r} is not a weight format parity models "
+                               f"(one of {', '.join(_DTYPES)})")
     return fmt, fmt
 
 
@@ -75,7 +84,7 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
     }
     bias = bool(config.get("attention_bias", config.get("enable_bias", model_type in _BIASED_TYPES)))
     common |= {"qkv_bias": bias or model_type in _QKV_BIAS_TYPES or bool(config.get("qkv_bias")), "o_bias": bias}
-    if config.get("kv_lora_rank"):
+    if config.get("kv_lora_rank") or model_type in _MLA_TYPES:
         common |= {
             "q_lora_rank": _int(config, "q_lora_rank", None, where) or None,
             "kv_lora_rank": _int(config, "kv_lora_rank", where=where, positive=True),
@@ -170,7 +179,8 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
                                                 for i in range(num_layers)]
         return [("chunked" if nope[i] else "full", "auto") for i in range(num_layers)]
     window = config.get("sliding_window")
-    if window and config.get("use_sliding_window", True):
+    if window is not None and config.get("use_sliding_window", True):
+        _int(config, "sliding_window", where=where, positive=True)  # on, a window of 0 or less is no window
         every = _int(config, "sliding_window_pattern", 0, where)
         first = _int(config, "max_window_layers", 0, where) if "use_sliding_window" in config else 0
         return [("full" if (every and (i + 1) % every == 0) or i < first else "sliding", "auto")
@@ -181,7 +191,7 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
 def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     """Whether layer `index` holds experts: first-k dense, mlp_only_layers, DeepSeek's moe_layer_freq
     (an int or a per-layer list), Qwen's decoder_sparse_step and Llama 4's interleave_moe_layer_step."""
-    if _int(config, "num_experts", 0, where) <= 1:
+    if _int(config, "num_experts", 0, where) < 1:
         return False
     if index < _int(config, "first_dense_layers", 0, where) or index in set(config.get("mlp_only_layers") or ()):
         return False

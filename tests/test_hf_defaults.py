@@ -1,0 +1,92 @@
+"""Configs that leave keys out, or that name no architecture parity knows, read as Hugging Face builds them or say so.
+
+DeepSeek-R1 without kv_lora_rank: DeepseekV3Config's default 512 keeps MLA, 61 layers x (512 + 64) latent and RoPE
+  key elements = 35,136 per token (70,272 B in bf16), 671,026,419,200 parameters (it read as MHA: 2,873 kB, 680 B).
+Qwen3-30B-A3B without moe_intermediate_size: Qwen3MoeConfig's default 768 gives back 30,532,122,624 parameters
+  (it read experts of intermediate_size 6,144: 233 B).
+Qwen3-30B-A3B with num_experts 1, top-1: one expert of 768 and a router of 2,048 x 1 a layer, where 128 experts
+  and a router of 2,048 x 128 were: 30,532,122,624 - 48 x (127 x 3 x 2,048 x 768 + 2,048 x 127) = 1,755,101,184
+  (it read a dense MLP of 6,144: 3,340,449,792).
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from parity.catalog.files import data_dir
+from parity.errors import ModelConfigError
+from parity.flags import Flag
+from parity.hf import model_from_config
+from parity.model import MoeMlp
+
+
+def _config(name: str, **changes: object) -> dict:
+    """The catalog's verbatim config `name`, keys in `changes` set (None: removed)."""
+    config = json.loads((data_dir() / "models" / f"{name}_config.json").read_text())
+    config.update(changes)
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def test_deepseek_without_kv_lora_rank_keeps_mla() -> None:
+    m = model_from_config(_config("deepseek-ai--DeepSeek-R1", kv_lora_rank=None))
+    assert (m.parameters, m.kv_elements_per_token()) == (671_026_419_200, 35_136)
+    assert m.features == {"mla", "moe", "mtp"} and m.flags == ()
+
+
+@pytest.mark.parametrize(("value", "message"), [(0, "kv_lora_rank must be >= 1, got 0"),
+                                                (None, "missing key 'kv_lora_rank'")])
+def test_deepseek_with_a_zero_or_null_latent_rank_is_refused(value: object, message: str) -> None:
+    config = {**_config("deepseek-ai--DeepSeek-R1"), "kv_lora_rank": value}
+    with pytest.raises(ModelConfigError, match=f"^model: {message}$"):
+        model_from_config(config)
+
+
+def test_qwen3_moe_without_moe_intermediate_size_takes_its_class_default() -> None:
+    m = model_from_config(_config("Qwen--Qwen3-30B-A3B", moe_intermediate_size=None))
+    assert m.parameters == 30_532_122_624
+
+
+def test_a_stated_alias_wins_over_the_class_default() -> None:
+    """Mixtral names its experts num_local_experts; a deepseek_v3 config may too (HF maps it to n_routed_experts):
+    the 16 stated, not the class's 256."""
+    config = _config("deepseek-ai--DeepSeek-R1", n_routed_experts=None, num_local_experts=16)
+    assert {l.mlp.num_experts for l in model_from_config(config).layers if l.moe} == {16}
+
+
+def test_one_expert_is_a_mixture_of_one_expert() -> None:
+    m = model_from_config(_config("Qwen--Qwen3-30B-A3B", num_experts=1, num_experts_per_tok=1))
+    assert m.parameters == 1_755_101_184
+    assert {(l.mlp.num_experts, l.mlp.expert_intermediate_size) for l in m.layers if isinstance(l.mlp, MoeMlp)} == \
+        {(1, 768)}
+
+
+def test_an_unknown_architecture_is_flagged_with_the_keys_it_was_guessed_from() -> None:
+    """Qwen3-32B renamed: read as before less the q/k norms its class implies (64 layers x 2 x 128 = 16,384)."""
+    m = model_from_config(_config("Qwen--Qwen3-32B", architectures=["FooBarForCausalLM"], model_type="foobar"))
+    assert m.parameters == 32_762_123_264 - 16_384
+    assert m.flags == (Flag("unknown architecture", "unknown architecture FooBarForCausalLM (model_type 'foobar'): "
+                            "guessed from its keys (max_window_layers); what its class adds unstated (defaults, q/k "
+                            "norms, biases) is missing", "unknown architecture"),)
+    mla = model_from_config(_config("deepseek-ai--DeepSeek-R1", architectures=["MyMLAForCausalLM"], model_type=None))
+    assert mla.flags[0].text.startswith("unknown architecture MyMLAForCausalLM (no model_type): guessed from its keys "
+                                        "(first_k_dense_replace, kv_lora_rank, moe_intermediate_size, ")
+
+
+def test_the_unknown_architecture_reaches_search_output(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(_config("Qwen--Qwen3-8B", model_type="foobar")))
+    done = CliRunner().invoke(cli, ["search", "--model", str(path), "--system", "hgx-h100", "--format", "json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["model_flags"][0].startswith("unknown architecture Qwen3ForCausalLM (model_type "
+                                                                "'foobar'): guessed from its keys")
+
+
+@pytest.mark.parametrize(("dtype", "formats"), [("float8_e4m3fn", ("fp8", "fp8")), ("float16", ("fp16", "fp16"))])
+def test_a_checkpoint_dtype_gives_its_format(dtype: str, formats: tuple[str, str]) -> None:
+    m = model_from_config(_config("Qwen--Qwen3-8B", torch_dtype=dtype))
+    assert (m.weight_format, m.expert_weight_format) == formats
