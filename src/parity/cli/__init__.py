@@ -8,9 +8,11 @@ numpy, rich or matplotlib) is imported only when that command runs.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import io
 import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -265,12 +267,26 @@ def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script. SIGTERM (`timeout`, `kill`) stops a command as Ctrl-C does, through its
+    cleanup: a report's staging folder or a half-written temporary file is removed, then exit 143 (128 + 15)."""
+    previous = signal.signal(signal.SIGTERM, functools.partial(_terminate, os.getpid()))
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="parity", standalone_mode=True)
     except SystemExit as done:
         return int(done.code or 0)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _terminate(pid: int, signum: int, _frame: Any) -> None:
+    """SIGTERM in the command's process: leave through every `finally` (SystemExit). In a worker process forked from
+    it (which inherits the handler): die of the signal at once, as a worker always has."""
+    if os.getpid() != pid:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":
