@@ -49,3 +49,46 @@ def test_a_report_stopped_by_sigterm_leaves_no_staging_folder(tmp_path: Path) ->
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=30) == 143
     assert list(tmp_path.iterdir()) == []
+
+
+def _no_work(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("the command began its work before refusing its output")
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("fleet", "--model", "llama-3.1-70b", "--chips", "h100", "--units", "8", "--ttft", "p99:2s", "--out", "x.parquet"),
+     "--out x.parquet: unknown suffix .parquet; use .csv, .json, .md or .txt"),
+    (("formats", "--out", "x.parquet"), "--out x.parquet: unknown suffix .parquet; use .csv, .json, .md or .txt"),
+    (("fleet", "--model", "llama-3.1-70b", "--chips", "h100", "--format", "csv", "--out", "x.json"),
+     "--format csv contradicts --out x.json (a json file); drop one of them"),
+    (("formats", "--format", "md", "--out", "x.csv"), "--format md contradicts --out x.csv (a csv file); drop one of them"),
+    (("policy", "--at-threshold", "h100", "--format", "json", "--out", "x.md"),
+     "--format json contradicts --out x.md (a md file); drop one of them"),
+    (("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "csv", "--out", "x.txt"),
+     "--format csv contradicts --out x.txt (a table file); drop one of them"),
+    (("compare", "--refine", "--ttft", "p99:2s", "--out", "{file}/y.csv"), "--out {file}/y.csv: {file} is a file, not a folder"),
+    (("formats", "hgx-h100", "--out", "{file}/deeper/x.csv"), "--out {file}/deeper/x.csv: {file} is a file, not a folder"),
+    (("search", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--plot", "{file}/p.png"),
+     "--plot {file}/p.png: {file} is a file, not a folder"),
+    (("validate", "--section", "training", "--out", "{dir}/new/x.csv"),
+     "--out {dir}/new/x.csv: no folder {dir}/new; create it first"),
+    (("sweep", "{dir}/spec.toml", "--out", "{dir}/new/x.csv"), "--out {dir}/new/x.csv: no folder {dir}/new; create it first"),
+    (("calibrate", "--import", "{dir}/m.json", "--save-raw", "{dir}/new/raw.json"),
+     "--save-raw {dir}/new/raw.json: no folder {dir}/new; create it first"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(args: tuple[str, ...], says: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """fleet and formats refused --out x.parquet after their whole run (5-8 s), and no command checked that the
+    output's folder exists and is a folder before its run (compare --refine: 12.8 s, then 'a file is in the way').
+    Every --out (and --plot, --save-raw) is refused before any catalog entry is read; nothing is written."""
+    from parity import catalog  # noqa: PLC0415
+
+    for name in ("model", "system", "chip", "measurements", "engine"):
+        monkeypatch.setattr(catalog, name, _no_work)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    fill = {"file": str(tmp_path / "a-file"), "dir": str(tmp_path)}
+    result = CliRunner().invoke(cli, [a.format(**fill) for a in args])
+    assert not (result.exception and not isinstance(result.exception, SystemExit)), result.exception
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"parity: error: {says.format(**fill)}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from parity.cli.files import check_output_path
 from parity.errors import ParityError
 
 __all__ = ["main", "cli", "emit", "emit_record", "render_output", "deliver", "format_option", "wide_option",
@@ -162,9 +163,16 @@ def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def out_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    """--out FILE, refused as it is read (before any work) when its suffix names no format or it has no folder."""
+    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_check_out,
                         help="write the output to this file, whole or not at all; the suffix picks the format "
                              "(.csv, .json, .md, .txt)")(func)
+
+
+def _check_out(_ctx: click.Context, _param: click.Parameter, out: Path | None) -> Path | None:
+    output_format(None, out)  # the suffix (a --format it contradicts is refused by output_format in the command)
+    check_output_path("--out", out)
+    return out
 
 
 def output_format(fmt: str | None, out: Path | None, default: str = "table") -> str:
