@@ -221,7 +221,8 @@ def test_output_paths_that_cannot_be_written_are_one_line_and_leave_nothing(tmp_
     index.html is a folder (refused before any plot is drawn)."""
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    assert "a file is in the way of the folder" in refused("chips", "--format", "json", "--out", str(blocker / "x.json"))
+    assert refused("chips", "--format", "json", "--out", str(blocker / "x.json")) == (
+        f"parity: error: --out {blocker / 'x.json'}: {blocker} is a file, not a folder")
     assert "/proc/x.json" in refused("chips", "--format", "json", "--out", "/proc/x.json")
     assert "/sys/x.json: " in refused("chips", "--format", "json", "--out", "/sys/x.json")  # no new files there, even for root
     (tmp_path / "folder.json").mkdir()

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 
 from parity.cli import cli
 from parity.errors import ParityError
-from parity.parallel import RAY_LOCAL, map_chunks
+from parity import parallel
+from parity.parallel import RAY_LOCAL, map_chunks, pool_size
 
 
 def _square_all(chunk: list[int]) -> list[int]:
@@ -24,6 +25,33 @@ def test_chunks_come_back_in_order_with_progress_per_chunk(processes: int) -> No
     assert map_chunks(_square_all, CHUNKS, processes, progress=lambda r: seen.append(len(r))) == [
         [1, 4], [9], [16, 25, 36]]
     assert sorted(seen) == [1, 2, 3]
+
+
+def test_processes_are_capped_at_the_tasks_and_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """search --processes 1000 --refine 2 started 1000 processes for a few simulations (12 s instead of 1 s): a pool
+    gets at most one process per task and per CPU, and none at all when that leaves one."""
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: set(range(8)))
+    assert [pool_size(1000, 3), pool_size(1000, 50), pool_size(4, 50), pool_size(1, 50), pool_size(8, 0)] == [
+        3, 8, 4, 1, 1]
+    started: list[int] = []
+
+    class Pool:
+        def __init__(self, max_workers: int) -> None:
+            started.append(max_workers)
+
+        def __enter__(self) -> "Pool":
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            pass
+
+        def map(self, fn, chunks):  # type: ignore[no-untyped-def]
+            return map(fn, chunks)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
+    assert map_chunks(_square_all, CHUNKS, 1000) == [[1, 4], [9], [16, 25, 36]]
+    assert map_chunks(_square_all, CHUNKS[:1], 1000) == [[1, 4]]  # one task: run here, no pool
+    assert started == [3]
 
 
 def test_ray_without_ray_installed_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -95,6 +95,62 @@ def test_fit_where_nothing_refits_is_refused_in_one_line(args: list[str], says: 
     assert result.exit_code == 2 and says in result.output and len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("args", "says"), [
+    (["--model-kind", "both", "--section", "training"],
+     "--model-kind both scores the serving points with each model side by side: --section training does not show "
+     "them; leave it out"),
+    (["--model-kind", "both", "--section", "published"],
+     "--model-kind both scores the serving points with each model side by side: --section published does not show "
+     "them; leave it out"),
+    (["--model-kind", "both", "--fit"],
+     "--model-kind both scores the serving points with each model side by side: --fit refits one model; name it "
+     "(sim or steady)"),
+    (["--model-kind", "both", "--by", "vendor"],
+     "--model-kind both scores the serving points with each model side by side: --by vendor scores with one model; "
+     "name it (sim or steady)"),
+    *((["--model-kind", kind, "--section", section],
+       f"--model-kind picks the model that prices the serving points and published throughputs: --section {section} "
+       "does not read it; leave it out")
+      for kind, section in (("steady", "training"), ("sim", "calibration"), ("steady", "percentiles"),
+                            ("sim", "mlperf"))),
+    *((["--by", "model", "--section", section],
+       f"--by model groups the serving points' scores: --section {section} does not read it; leave it out")
+      for section in ("published", "training", "calibration", "percentiles", "mlperf")),
+    *((["--by", "source", "--section", section], "--by source scores the published figures and training runs with "
+       f"each source left out of every fit: --section {section} does not read it; leave it out")
+      for section in ("calibration", "percentiles", "mlperf")),
+    (["--by", "flag", "--model-kind", "both"],
+     "--by flag with --model-kind both: the two models are scored side by side by engine and mode; leave out --by"),
+])
+def test_options_a_section_does_not_read_are_refused_in_one_line(args: list[str], says: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """--model-kind both --section training ran the serving models side by side for 63 s (rc 0) and --by left the
+    mlperf, percentiles and training sections unchanged: each is refused before any work."""
+    def work(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the command began its work")
+    for name in ("predict_rows", "validation_payload", "percentiles_report", "mlperf_report", "crossvendor_report",
+                 "_models_side_by_side"):
+        monkeypatch.setattr(validate_cmd, name, work)
+    result = CliRunner().invoke(cli, ["validate", *args])
+    assert (result.exit_code, result.output) == (2, f"parity: error: {says}\n")
+
+
+@pytest.mark.parametrize("args", [["--model-kind", "steady", "--section", "published"],
+                                  ["--model-kind", "both", "--section", "serving"],
+                                  ["--by", "model", "--section", "serving"], ["--by", "vendor", "--section", "training"],
+                                  ["--model-kind", "steady", "--section", "training", "--by", "vendor"]])
+def test_options_a_section_reads_are_taken(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the section reads --model-kind or --by, the run goes ahead (stubbed at its first step)."""
+    class Began(Exception):
+        pass
+
+    def began(*_args: object, **_kwargs: object) -> None:
+        raise Began
+    for name in ("predict_rows", "validation_payload", "crossvendor_report", "_models_side_by_side"):
+        monkeypatch.setattr(validate_cmd, name, began)
+    assert isinstance(CliRunner().invoke(cli, ["validate", *args]).exception, Began)
+
+
 def test_the_published_section_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     """The deployments table was 100 columns wide at 80 (case ids that do not fold, 'does not fit' twice)."""
     case = {"case_id": "dstack-r1-h200-mi300x-AMD-023-nv-long-id", "system": "mi300x-platform", "model": "deepseek-r1",

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from parity.errors import ParityError
 
-__all__ = ["map_chunks", "RAY_LOCAL"]
+__all__ = ["map_chunks", "pool_size", "RAY_LOCAL"]
 
 RAY_LOCAL = "local"  # `ray` value that starts (and afterwards stops) a Ray instance on this machine
 RAY_CONNECT_S = 3  # [s] a cluster's head answers at once; past this its address is taken as wrong or down
@@ -26,7 +26,8 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], processes: int = 1, ra
                progress: Callable[[R], None] | None = None) -> list[R]:
     """[fn(chunk) for chunk in chunks], in order: here when processes is 1, on `processes` local
     processes, or as Ray tasks when `ray` is given (RAY_LOCAL: a local instance; else the address of a
-    cluster). fn and the chunks must pickle. progress(result) is called as each result comes back."""
+    cluster). fn and the chunks must pickle. progress(result) is called as each result comes back. Local processes
+    are capped at the chunks and at the CPUs (`pool_size`): more would only cost their start-up."""
     done: list[R] = []
 
     def took(result: R) -> None:
@@ -36,14 +37,25 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], processes: int = 1, ra
 
     if ray is not None and chunks:
         _on_ray(fn, chunks, None if ray == RAY_LOCAL else ray, took)
-    elif processes > 1 and len(chunks) > 1:
-        with ProcessPoolExecutor(max_workers=processes) as pool:
+    elif (workers := pool_size(processes, len(chunks))) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
             for result in pool.map(fn, chunks):
                 took(result)
     else:
         for chunk in chunks:
             took(fn(chunk))
     return done
+
+
+def pool_size(processes: int, tasks: int) -> int:
+    """The local processes worth starting for `tasks` tasks when `processes` are asked for: no more than the tasks
+    (a process without one only starts up), nor than the CPUs this process may run on (CPU-bound tasks gain nothing
+    from more), and at least 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(processes, tasks, cpus))
 
 
 def _apply(fn: Callable[[Any], Any], chunk: Any) -> Any:

@@ -8,9 +8,11 @@ numpy, rich or matplotlib) is imported only when that command runs.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import io
 import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +21,7 @@ from typing import Any
 
 import click
 
+from parity.cli.files import check_output_path
 from parity.errors import ParityError
 
 __all__ = ["main", "cli", "emit", "emit_record", "render_output", "deliver", "format_option", "wide_option",
@@ -160,9 +163,16 @@ def format_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def out_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    """--out FILE, refused as it is read (before any work) when its suffix names no format or it has no folder."""
+    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_check_out,
                         help="write the output to this file, whole or not at all; the suffix picks the format "
                              "(.csv, .json, .md, .txt)")(func)
+
+
+def _check_out(_ctx: click.Context, _param: click.Parameter, out: Path | None) -> Path | None:
+    output_format(None, out)  # the suffix (a --format it contradicts is refused by output_format in the command)
+    check_output_path("--out", out)
+    return out
 
 
 def output_format(fmt: str | None, out: Path | None, default: str = "table") -> str:
@@ -265,12 +275,26 @@ def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script. SIGTERM (`timeout`, `kill`) stops a command as Ctrl-C does, through its
+    cleanup: a report's staging folder or a half-written temporary file is removed, then exit 143 (128 + 15)."""
+    previous = signal.signal(signal.SIGTERM, functools.partial(_terminate, os.getpid()))
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="parity", standalone_mode=True)
     except SystemExit as done:
         return int(done.code or 0)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _terminate(pid: int, signum: int, _frame: Any) -> None:
+    """SIGTERM in the command's process: leave through every `finally` (SystemExit). In a worker process forked from
+    it (which inherits the handler): die of the signal at once, as a worker always has."""
+    if os.getpid() != pid:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Files at the edge: inputs read whole as UTF-8 text, and outputs refused where they would overwrite an input or
-each other, each refusal one line naming the file and why."""
+each other or have no folder to go in, each refusal one line naming the file and why."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from parity.errors import ParityError
 
-__all__ = ["read_text", "refuse_overwrite", "model_file"]
+__all__ = ["read_text", "refuse_overwrite", "check_output_path", "model_file"]
 
 
 def read_text(path: Path, what: str = "text") -> str:
@@ -54,9 +54,11 @@ def refuse_overwrite(inputs: Iterable[tuple[str, Path | None]], outputs: Iterabl
     """Refuse, before anything is read or written, an output that is the same file as an input (writing it would
     replace what was read) or as another output (one would overwrite the other). Each pair is an option's name as
     typed (`--out`, `CASES`) and its path, one pair per use of an option given many times; a None path is an option
-    not given."""
+    not given. Each output's folder is checked too (check_output_path)."""
     given_in = [(name, path) for name, path in inputs if path is not None]
     given_out = [(name, path) for name, path in outputs if path is not None]
+    for out_name, out in given_out:
+        check_output_path(out_name, out)
     for out_name, out in given_out:
         for in_name, source in given_in:
             if _same_file(out, source):
@@ -67,3 +69,18 @@ def refuse_overwrite(inputs: Iterable[tuple[str, Path | None]], outputs: Iterabl
             if _same_file(first, second):
                 raise ParityError(f"{first_name} {first} and {second_name} {second} name the same file: one output "
                                   f"would overwrite the other; name two files")
+
+
+def check_output_path(option: str, path: Path | None) -> None:
+    """Refuse, before any work, an output file (`option` as typed, e.g. --out, and its path; None: not given) that
+    has no folder to go in: its folder does not exist (it is not created), or a file stands where the folder
+    should be. The write itself still reports what only writing finds (a read-only folder, a full disk)."""
+    if path is None:
+        return
+    folder = path.parent
+    if folder.is_dir():
+        return
+    blocker = next((p for p in folder.parents if p.exists()), None) if not folder.exists() else folder
+    if blocker is not None and not blocker.is_dir():
+        raise ParityError(f"{option} {path}: {blocker} is a file, not a folder")
+    raise ParityError(f"{option} {path}: no folder {folder}; create it first")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, refuse_repeats, typed_options
+from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -53,6 +53,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     (a production volume) or a power budget serves. Given together, each is a limit on the others: the
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
+    output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     percentiles = targets.percentiles()
     if not percentiles and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs a percentile target "

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, progress_bar, refuse_repeats
+from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, refuse_repeats
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.mtp import mtp_caption, mtp_option
@@ -41,6 +41,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     runs as `compare` runs it: the engine at its software stack's maturity, a rank per die of a multi-die package,
     and the model's MTP default."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
+    output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     found = [catalog.system(name) for name in (systems or DEFAULT)]
     refuse_repeats([s.id for s in found], "each system is shown once")
     wanted = tuple(n.strip() for n in names.split(",") if n.strip())

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, refuse_repeats
+from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.values import DURATION, TOKENS
 from parity.compare import DEFAULT_MODELS, compare
@@ -74,6 +74,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str |
     """US export-control metrics (TPP, performance density, ECCN 3A090, Jan-2026 case-by-case zone) of
     CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
+    output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     if threshold_chip is not None:
         if chips:
             raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")

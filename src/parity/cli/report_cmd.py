@@ -65,4 +65,4 @@ def report(out: Path, model: str, engine: str) -> None:
     finally:
         if built.exists():
             shutil.rmtree(built, ignore_errors=True)
-    click.echo(f"wrote {out / 'index.html'} (plots: {', '.join(plots)})")
+    click.echo(f"wrote {out / 'index.html'} (plots: {', '.join(plots)})", err=True)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, emit_record, format_option, out_option, typed_options
+from parity.cli import cli, emit, emit_record, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
 from parity.errors import InfeasiblePlan, ParityError
@@ -178,6 +178,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
           validate_rows: bool, fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     """Training: step time, breakdown, MFU and memory per chip of one layout, or --search for the best."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
+    output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     if validate_rows:
         context = click.get_current_context()
         if given := [p.opts[0] for p in context.command.params if p.name not in _VALIDATE_READS

@@ -105,6 +105,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                                                                                                       "vendor"):
         raise ParityError(f"--format csv writes the serving points, one row per measured value: --section {section} "
                           "is shown as a table or in --format json")
+    _refuse_unread(section, by, model_kind, fit)
     if section == "percentiles":
         percentiles_report(fmt, out)
         return
@@ -220,6 +221,34 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         for rows, columns, title, caption in calibration_tables(payload):
             show(rows, columns, "table", title=title, caption=caption)
     deliver("\n".join(shown), out)
+
+
+def _refuse_unread(section: str, by: str, model_kind: str, fit: bool) -> None:
+    """Refuse, before any work, a typed --model-kind or --by the run would not read: --model-kind both under --section
+    training ran the serving side by side for a minute instead, and --by left --section mlperf, percentiles and
+    training unchanged. --model-kind prices the serving points (and the published throughputs, and the refits);
+    --by groups the serving points' scores, or with source or vendor scores the published figures and training
+    runs with each left out of every fit."""
+    typed = typed_options({"--model-kind": "model_kind", "--by": "by"})
+    left_out = by in ("source", "vendor")
+    if "--model-kind" in typed and model_kind == "both":
+        why = ("--fit refits one model; name it (sim or steady)" if fit else
+               f"--by {by} scores with one model; name it (sim or steady)" if left_out else
+               "" if section in ("serving", "all") else f"--section {section} does not show them; leave it out")
+        if why:
+            raise ParityError(f"--model-kind both scores the serving points with each model side by side: {why}")
+    elif "--model-kind" in typed and section not in ("serving", "published", "all") and not (fit or left_out):
+        raise ParityError(f"--model-kind picks the model that prices the serving points and published throughputs: "
+                          f"--section {section} does not read it; leave it out")
+    if "--by" in typed:
+        grouped = ("serving", "published", "training", "all") if left_out else ("serving", "all")
+        if section not in grouped:
+            what = (f"scores the published figures and training runs with each {by} left out of every fit"
+                    if left_out else "groups the serving points' scores")
+            raise ParityError(f"--by {by} {what}: --section {section} does not read it; leave it out")
+        if model_kind == "both" and not left_out:
+            raise ParityError(f"--by {by} with --model-kind both: the two models are scored side by side by engine "
+                              f"and mode; leave out --by")
 
 
 def calibration_tables(payload: dict[str, Any]) -> list[tuple[list[Any], list[Column], str, str]]:

@@ -1,0 +1,94 @@
+"""What commands leave behind: 'wrote ...' on stderr (stdout carries only output), and nothing half-written when
+a command is stopped by SIGTERM."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")  # this checkout's parity, whatever is installed
+
+
+def _fake_build(folder: Path, _spec: object, _progress: object) -> None:
+    (folder / "a.png").write_bytes(b"png")
+    (folder / "index.html").write_text("<html></html>")
+
+
+def test_sweep_and_report_say_wrote_on_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sweep and report printed 'wrote ...' on stdout, every other command on stderr."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / "out.csv"), "--workers", "1"])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == f"wrote {tmp_path / 'out.csv'}: 1 scenarios, 1 feasible\n"
+    monkeypatch.setattr("parity.report.html.build_report", _fake_build)
+    result = CliRunner().invoke(cli, ["report", "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == f"wrote {tmp_path / 'rep' / 'index.html'} (plots: a.png)\n"
+
+
+def test_a_report_stopped_by_sigterm_leaves_no_staging_folder(tmp_path: Path) -> None:
+    """`timeout 3 parity report --out rep` left an empty hidden '.rep.<random>.tmp' beside the target (Ctrl-C
+    removed it): SIGTERM now leaves through the same cleanup, exit 143."""
+    code = ("import time, parity.report.html as html; html.build_report = lambda *a: time.sleep(60); "
+            f"from parity.cli import main; raise SystemExit(main(['report', '--out', {str(tmp_path / 'rep')!r}]))")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": SRC})
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.iterdir()) and time.monotonic() < deadline:  # the staging folder is being built
+        time.sleep(0.05)
+    assert [p.name.startswith(".rep.") for p in tmp_path.iterdir()] == [True]
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 143
+    assert list(tmp_path.iterdir()) == []
+
+
+def _no_work(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("the command began its work before refusing its output")
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("fleet", "--model", "llama-3.1-70b", "--chips", "h100", "--units", "8", "--ttft", "p99:2s", "--out", "x.parquet"),
+     "--out x.parquet: unknown suffix .parquet; use .csv, .json, .md or .txt"),
+    (("formats", "--out", "x.parquet"), "--out x.parquet: unknown suffix .parquet; use .csv, .json, .md or .txt"),
+    (("fleet", "--model", "llama-3.1-70b", "--chips", "h100", "--format", "csv", "--out", "x.json"),
+     "--format csv contradicts --out x.json (a json file); drop one of them"),
+    (("formats", "--format", "md", "--out", "x.csv"), "--format md contradicts --out x.csv (a csv file); drop one of them"),
+    (("policy", "--at-threshold", "h100", "--format", "json", "--out", "x.md"),
+     "--format json contradicts --out x.md (a md file); drop one of them"),
+    (("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "csv", "--out", "x.txt"),
+     "--format csv contradicts --out x.txt (a table file); drop one of them"),
+    (("compare", "--refine", "--ttft", "p99:2s", "--out", "{file}/y.csv"), "--out {file}/y.csv: {file} is a file, not a folder"),
+    (("formats", "hgx-h100", "--out", "{file}/deeper/x.csv"), "--out {file}/deeper/x.csv: {file} is a file, not a folder"),
+    (("search", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--plot", "{file}/p.png"),
+     "--plot {file}/p.png: {file} is a file, not a folder"),
+    (("validate", "--section", "training", "--out", "{dir}/new/x.csv"),
+     "--out {dir}/new/x.csv: no folder {dir}/new; create it first"),
+    (("sweep", "{dir}/spec.toml", "--out", "{dir}/new/x.csv"), "--out {dir}/new/x.csv: no folder {dir}/new; create it first"),
+    (("calibrate", "--import", "{dir}/m.json", "--save-raw", "{dir}/new/raw.json"),
+     "--save-raw {dir}/new/raw.json: no folder {dir}/new; create it first"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(args: tuple[str, ...], says: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """fleet and formats refused --out x.parquet after their whole run (5-8 s), and no command checked that the
+    output's folder exists and is a folder before its run (compare --refine: 12.8 s, then 'a file is in the way').
+    Every --out (and --plot, --save-raw) is refused before any catalog entry is read; nothing is written."""
+    from parity import catalog  # noqa: PLC0415
+
+    for name in ("model", "system", "chip", "measurements", "engine"):
+        monkeypatch.setattr(catalog, name, _no_work)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    fill = {"file": str(tmp_path / "a-file"), "dir": str(tmp_path)}
+    result = CliRunner().invoke(cli, [a.format(**fill) for a in args])
+    assert not (result.exception and not isinstance(result.exception, SystemExit)), result.exception
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"parity: error: {says.format(**fill)}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
