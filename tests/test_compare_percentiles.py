@@ -63,6 +63,9 @@ def test_a_percentile_without_refine_is_refused_in_one_line() -> None:
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "TTFT p99 2 s: a percentile target is checked by the step-level simulator, so it needs --refine" \
         in result.output
+    # the mean's bound named --ttft for a TPOT percentile
+    result = CliRunner().invoke(cli, ["compare", "hgx-h100", *LLAMA_H100, "--tpot", "p90:50ms"])
+    assert result.exit_code == 2 and result.output.endswith("(or give the mean's bound, e.g. --tpot 0.05s)\n")
 
 
 def test_the_frontier_holds_the_best_under_the_targets() -> None:

@@ -128,6 +128,14 @@ def test_mtp_on_a_model_without_mtp_layers_is_refused_as_serve_refuses_it() -> N
     assert code == 0 and "--mtp 1 does not apply: llama-3.1-8b has no MTP layers." in " ".join(output.split())
 
 
+def test_an_mtp_acceptance_beyond_the_drafts_names_the_options() -> None:
+    """It read 'mtp_acceptance must be in [0, mtp_tokens=3]', the library's names."""
+    code, output = _invoke("serve", "--model", "deepseek-r1", "--system", "hgx-h200", "--tp", "8", "--mtp", "3",
+                           "--mtp-acceptance", "4")
+    assert code == 2 and output == ("parity: error: --mtp-acceptance 4 must be in [0, 3]: a step accepts at most the "
+                                    "--mtp 3 tokens it drafts (a cases table's mtp_acceptance and mtp_tokens)\n")
+
+
 def test_the_simulator_prefills_on_the_prefill_system() -> None:
     """Llama-3.1-70B FP8 decoded on an H100 node, prefilled on a tp8 worker of H100s, H20s or L20s: the simulator
     ran every prefill on the H100s (identical figures) and moved the KV over NVLink between the two systems; now the

@@ -135,7 +135,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     percentiles = targets.percentiles()
     if percentiles and not refine:
         raise ParityError(f"{' and '.join(bound_text(t) for t in percentiles)}: a percentile target is checked by the "
-                          "step-level simulator, so it needs --refine (or give the mean's bound, e.g. --ttft 2s)")
+                          "step-level simulator, so it needs --refine (or give the mean's bound, e.g. "
+                          f"--{percentiles[0].metric} {percentiles[0].seconds:g}s)")
     if not refine and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine")
     found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
