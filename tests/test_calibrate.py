@@ -267,6 +267,13 @@ def _scaled(factor: float, sections: tuple[str, ...] = ("gemm", "fp8_gemm"), lea
     return doc
 
 
+def _one_gemm_at(seconds: float) -> dict:
+    """The H200 reference sweep with its third bf16 GEMM (16 tokens) taking `seconds`."""
+    doc = json.loads(H200_BENCH.read_text())
+    doc["gemm"][2]["s"] = seconds
+    return doc
+
+
 @pytest.mark.parametrize(("doc", "chip", "says"), [
     # 100x faster than measured (GEMMs of 16 tokens and more): 2.1x the H200's bf16 datasheet peak on the fastest
     # point (fitted before at the efficiency bound of 1, silently)
@@ -278,9 +285,18 @@ def _scaled(factor: float, sections: tuple[str, ...] = ("gemm", "fp8_gemm"), lea
      "nvidia-h200-sxm's datasheet memory bandwidth of 4.8e+12 B/s (at most 1.10x is plausible)"),
     (_scaled(0.1, ("attn_decode",), bench=H200_SWEEP), [], "decode b1 ctx4096: 1.18e-06 s is 1.42e+13 B/s, 2.97x "
      "nvidia-h200-sxm's datasheet memory bandwidth of 4.8e+12 B/s"),
-    # 1000x slower: the efficiencies sit at their lower bounds and still miss by 507% (written before as measured)
-    (_scaled(1000.0), [], "the fitted calibration misses the measured kernel times by 507% (mean |log error|; at "
-                          "most 50% is accepted)"),
+    # 30x slower: the efficiencies sit at their lower bounds and still miss by 196% (written before as measured)
+    (_scaled(30.0), [], "the fitted calibration misses the measured kernel times by 196% (mean |log error|; at "
+                        "most 50% is accepted)"),
+    # 1000x slower (ms read as s): the first GEMM is beyond anything a calibration prices
+    (_scaled(1000.0), [], "bf16 1x4096x4096: 0.0269 s is 402x its roofline time on nvidia-h200-sxm plus the longest "
+                          "launch a calibration allows (at most 100x, 0.0067 s, is plausible)"),
+    # one GEMM of 11.6 days moved the fit (kernel-time error 6% -> 24%) without a word
+    (_one_gemm_at(1e6), [], "bf16 16x4096x4096: 1e+06 s is 1.49e+10x its roofline time on nvidia-h200-sxm"),
+    # an unknown section was ignored without a word
+    (json.loads(H200_BENCH.read_text()) | {"bogus": [1]}, [],
+     "bench.json: unknown section 'bogus': a microbenchmark file holds meta and gemm, gemm_bf16, fp8_gemm, gemm_fp8, "
+     "grouped, attn_prefill, attn_decode, copy"),
     # one GEMM fitted memory streaming and the GEMM efficiency at '0% fitted'
     ({"meta": {"name": "NVIDIA H200"}, "gemm": [json.loads(H200_BENCH.read_text())["gemm"][5]]}, [],
      "too few points to fit bf16 GEMM (1): each kind of kernel needs at least 2"),

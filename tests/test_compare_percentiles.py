@@ -63,6 +63,9 @@ def test_a_percentile_without_refine_is_refused_in_one_line() -> None:
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "TTFT p99 2 s: a percentile target is checked by the step-level simulator, so it needs --refine" \
         in result.output
+    # the mean's bound named --ttft for a TPOT percentile
+    result = CliRunner().invoke(cli, ["compare", "hgx-h100", *LLAMA_H100, "--tpot", "p90:50ms"])
+    assert result.exit_code == 2 and result.output.endswith("(or give the mean's bound, e.g. --tpot 0.05s)\n")
 
 
 def test_the_frontier_holds_the_best_under_the_targets() -> None:
@@ -123,3 +126,34 @@ def test_poisson_arrivals_judge_a_percentile_as_production_traffic_would() -> No
     result = CliRunner().invoke(cli, ["compare", "hgx-h100", *LLAMA_H100, "--arrivals", "poisson"])
     assert result.exit_code == 2 and "--arrivals says how the simulator's requests arrive: it needs --refine" in \
         result.output
+
+
+def test_a_ttft_percentile_below_any_lone_request_is_said_before_simulating(monkeypatch) -> None:
+    """TTFT p99 1 us under Poisson arrivals (which drop the mean screen): fleet simulated for 3-16 s, then said 'of
+    the 298 whose means do' though no mean is under 37.6 ms; now no percentile of TTFTs can be below the fastest
+    lone request's, which is said at once, as the closed loop's screen says it."""
+    from parity.cli import percentile_choice
+
+    def never(*args, **kwargs):
+        raise AssertionError("simulated")
+
+    monkeypatch.setattr(percentile_choice, "refine_candidate", never)
+    for arrivals in ("poisson", "closed"):
+        (row,) = _json("fleet", *LLAMA_H100, "--chips", "h100", "--units", "64", "--ttft", "p99:1us", "--arrivals",
+                       arrivals)
+        assert row["note"].startswith("the TTFT ") and row["note"].endswith(
+            "target 0.001 ms binds: the fastest configuration that fits reaches 37.6 ms" + (
+                " for a lone request" if arrivals == "poisson" else "")), row["note"]
+
+
+def test_under_poisson_arrivals_no_mean_ttft_screens_what_is_simulated(monkeypatch) -> None:
+    """The note said 'of the N whose means do' where Poisson arrivals screened by the mean TPOT alone (a stand-in
+    simulator puts every p99 at 3 s)."""
+    from parity.cli import percentile_choice
+    real = percentile_choice.refine_candidate
+    monkeypatch.setattr(percentile_choice, "refine_candidate",
+                        lambda *args, **kwargs: {**real(*args, **kwargs), "sim_ttft_p99_s": 3.0})
+    (row,) = _json("fleet", *LLAMA_H100, "--chips", "h100", "--units", "64", "--ttft", "p99:2s")
+    assert row["note"].startswith("no configuration meets TTFT p99 2 s: of the 298 whose mean TPOT meets its bound, "
+                                  "the lightest-loaded of the "), row["note"]
+    assert row["note"].endswith("simulated reaches TTFT p99 3 s")

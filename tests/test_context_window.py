@@ -50,7 +50,7 @@ def test_catalog_models_carry_their_config_windows() -> None:
     # BLOOM's config states no length (vLLM would assume 2,048); every other model has one
     assert [m for m, w in windows.items() if not w] == ["bloom-176b"]
     shown = CliRunner().invoke(cli, ["model", "deepseek-v3", "--format", "json"])
-    assert json.loads(shown.stdout)["context_window"] == 163_840
+    assert json.loads(shown.stdout)["context_window_tokens"] == 163_840
 
 
 def _row(model: str, isl: int, osl: int, **extra: object) -> dict:

@@ -113,3 +113,17 @@ def test_under_poisson_arrivals_a_tighter_p99_costs_no_configuration_the_simulat
                                      "--demand", "1M tokens/s", "--format", "json").stdout)
         plans.append((plan["configuration"], round(plan["tokens_per_s_per_chip"]), plan["chips"]))
     assert plans == [("agg tp1", 1514, 728.0)] * 2
+
+
+def test_without_a_demand_the_demand_is_null_not_zero() -> None:
+    """--units alone: the CSV read demand_tokens_per_s 0.0, a demand of nothing; the title reads a long TTFT bound
+    in hours ('TTFT 8.28e+04 s')."""
+    result = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "8", "--ttft",
+                     "23h", "--format", "csv")
+    header, row = result.stdout.splitlines()[:2]
+    assert result.exit_code == 0 and dict(zip(header.split(","), row.split(",")))["demand_tokens_per_s"] == ""
+    (plan,) = json.loads(_invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "8",
+                                 "--format", "json").stdout)
+    assert plan["demand_tokens_per_s"] is None
+    table = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "8", "--ttft", "23h")
+    assert "Fleet for llama-3.1-8b: 8 chips at TPOT 50 ms, TTFT 23 h" in table.stdout

@@ -255,7 +255,7 @@ def test_cli_policy_json_rows() -> None:
     code, out, _ = _run("h100", "h20", "--format", "json")
     rows = json.loads(out)
     assert code == 0 and [r["chip"] for r in rows] == ["nvidia-h100-sxm", "nvidia-h20"]
-    assert {"tpp", "performance_density", "eccn_3a090"} <= set(rows[0])
+    assert {"tpp", "performance_density_tpp_per_mm2", "eccn_3a090"} <= set(rows[0])
     assert rows[0]["tpp"] == pytest.approx(15_832) and rows[1]["eccn_3a090"] == "outside"  # as the table says it
 
 
@@ -363,3 +363,23 @@ def test_cli_policy_refuses_what_it_would_not_read(args: tuple[str, ...], messag
     once."""
     code, out, err = _run(*args)
     assert code == 2 and out == "" and err == f"parity: error: {message}\n"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    # the library's name: 'tf32_bits must be one of (0, 19, 32)'
+    (("h100", "--tf32-bits", "16"), "Invalid value for '--tf32-bits': '16' is not one of '0', '19', '32'."),
+    # 'cannot read 'p99:50ms'': the steady model's means only, as formats says it
+    (("--at-threshold", "h100", "--tpot", "p99:50ms"), "'p99:50ms': this command's steady-state model gives means "
+     "only; a percentile target is checked by the simulator"),
+])
+def test_cli_policy_mistakes_name_the_option(args: tuple[str, ...], says: str) -> None:
+    code, _, err = _run(*args)
+    assert code == 2 and says in err and err.count("\n") == 1, err
+
+
+def test_cli_policy_names_the_performance_densitys_unit() -> None:
+    """The key read 'performance_density', without its unit (TPP per mm^2 of logic die)."""
+    code, out, _ = _run("h100", "--format", "json")
+    (row,) = json.loads(out)
+    assert code == 0 and row["performance_density_tpp_per_mm2"] == pytest.approx(19.45, abs=0.005)
+    assert "performance_density" not in row

@@ -112,12 +112,28 @@ def test_targets_read_alike_in_every_command() -> None:
     assert code == 0, output
 
 
-def test_mtp_on_a_model_without_mtp_layers_is_said_not_applied() -> None:
-    code, output = _invoke("compare", "hgx-h100", "--model", "llama-3.1-8b", "--mtp", "1", "--processes", "1")
+def test_mtp_on_a_model_without_mtp_layers_is_refused_as_serve_refuses_it() -> None:
+    """compare, fleet and formats said '--mtp 1 does not apply' and exited 0 where serve refused: an option that does
+    nothing is refused where no model of the run has MTP layers; beside one that has, the caption says it."""
+    for args in (["compare", "hgx-h100", "--model", "llama-3.1-8b"],
+                 ["fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--demand", "1e12tokens/day"],
+                 ["formats", "hgx-h100", "--model", "llama-3.1-8b"]):
+        code, output = _invoke(*args, "--mtp", "1")
+        assert code == 2 and output.strip() == ("parity: error: --mtp 1 does nothing here: llama-3.1-8b has no MTP "
+                                                "layers (drop --mtp)"), output
+    code, output = _invoke("compare", "hgx-h100", "--model", "llama-3.1-8b", "--model", "qwen3-32b", "--mtp", "2")
+    assert code == 2 and "llama-3.1-8b, qwen3-32b have no MTP layers" in output
+    code, output = _invoke("compare", "hgx-h200", "--model", "llama-3.1-8b", "--model", "deepseek-r1", "--mtp", "1",
+                           "--processes", "1", "--format", "md")
     assert code == 0 and "--mtp 1 does not apply: llama-3.1-8b has no MTP layers." in " ".join(output.split())
-    code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--mtp", "1", "--chips", "nvidia-h100-sxm",
-                           "--demand", "1e12tokens/day")
-    assert code == 0 and "--mtp 1 does not apply: llama-3.1-8b has no MTP layers." in " ".join(output.split())
+
+
+def test_an_mtp_acceptance_beyond_the_drafts_names_the_options() -> None:
+    """It read 'mtp_acceptance must be in [0, mtp_tokens=3]', the library's names."""
+    code, output = _invoke("serve", "--model", "deepseek-r1", "--system", "hgx-h200", "--tp", "8", "--mtp", "3",
+                           "--mtp-acceptance", "4")
+    assert code == 2 and output == ("parity: error: --mtp-acceptance 4 must be in [0, 3]: a step accepts at most the "
+                                    "--mtp 3 tokens it drafts (a cases table's mtp_acceptance and mtp_tokens)\n")
 
 
 def test_the_simulator_prefills_on_the_prefill_system() -> None:
@@ -275,6 +291,9 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
 
 @pytest.mark.parametrize(("args", "says"), [
     (["formats", "hgx-h100", "hgx-h100"], "hgx-h100 named twice: each system is shown once"),
+    (["formats", "hgx-h100", "--formats", "fp8,bf16,fp8"], "fp8 named twice: each format is shown once"),
+    (["compare", "hgx-h100", "--model", "llama-3.1-8b", "--model", "llama-3.1-8b"],
+     "llama-3.1-8b named twice: each model is compared once"),
     (["fleet", "--model", "llama-3.1-8b", "--demand", "1M tokens/s", "--chips", "h20,nvidia-h20"],
      "nvidia-h20 named twice: each chip kind is sized once"),
 ])

@@ -31,7 +31,11 @@ def test_parse_reads_si(text: str, dimension: str, expected: float) -> None:
     ("4.8 TBps", "bytes_per_s", "TB/s"),
     ("400 Gbps", "bytes_per_s", "Gb/s"),
     ("80 gb", "bytes", "unknown unit"),
-    ("80 GB", "bytes_per_s", "is a bytes"),
+    ("80 GB", "bytes_per_s", "'80 GB' is a size, expected a bandwidth"),
+    # the dimension's name read 'for a s', and the unit lost its space ('Mtokens/min')
+    ("2S", "s", "unknown unit 'S' in '2S' for a duration$"),
+    ("5M tokens/min", "tokens_per_s", "unknown unit 'M tokens/min' in '5M tokens/min' for a token rate; write "
+     "tokens/s, tokens/day or tokens/h, after a prefix such as k or M$"),
     ("fast", "s", "cannot read"),
     ("12", "w", "needs a unit"),
 ])
@@ -52,3 +56,11 @@ def test_share_text_reads_at_any_size() -> None:
     shares = (0.0, 0.0004, 0.001, 0.375, 0.9996, 1.0, 2.5, 9.999, 23.1, 23_102.62, 1.3e7)
     assert [units.share_text(v) for v in shares] == [
         "0%", "<0.1%", "0.1%", "37.5%", ">99.9%", "100.0%", "250.0%", "999.9%", "23.1x", "23,103x", "1.3e+07x"]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (1e-6, "0.001 ms"), (0.05, "50 ms"), (2.0, "2 s"), (999.0, "999 s"), (1000.0, "16.7 min"), (3600.0, "60 min"),
+    (82_800.0, "23 h"),  # read '8.28e+04 s' in a title
+])
+def test_duration_text_reads_long_durations_in_minutes_and_hours(seconds: float, text: str) -> None:
+    assert units.duration_text(seconds) == text

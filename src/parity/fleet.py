@@ -37,7 +37,8 @@ class FleetPlan:
     served_tokens_per_s_per_chip: the same counted as the demand counts (prompt + output, or output).
     chips, systems: needed for the demand at its peak with spare capacity; power_w: their system
     power; cost_usd: chips x unit price (None without a price in the catalog).
-    served_tokens_per_day: what `units` chips (or the power cap) serve, when given.
+    served_tokens_per_day: what `units` chips (or the power cap) serve, when given. demand_tokens_per_s: the demand
+    sized for, None where none was given.
     flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
     `compare` gives them); the note names the ones that matter most in a few words (uncertainty.flag_note).
     """
@@ -50,7 +51,7 @@ class FleetPlan:
     configuration: str
     tokens_per_s_per_chip: float
     served_tokens_per_s_per_chip: float
-    demand_tokens_per_s: float
+    demand_tokens_per_s: float | None  # None where no demand was given (--units or --power-mw alone)
     chips: float
     systems: float
     power_w: float
@@ -139,7 +140,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
                                  kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=0.0, served_tokens_per_s_per_chip=0.0,
-                                 demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=math.inf, systems=math.inf,
+                                 demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
                                  note=why or (found.binding() if found is not None else "no layout divides the model"),
                                  assumptions=notes))
@@ -165,7 +166,7 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
             chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=best.concurrency,
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served,
-            demand_tokens_per_s=demand_tokens_per_s or 0.0, chips=float(n), systems=n / system.chips,
+            demand_tokens_per_s=demand_tokens_per_s, chips=float(n), systems=n / system.chips,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             served_tokens_per_day=served_day, served_share=share,
             note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,

@@ -15,7 +15,7 @@ from parity.errors import PolicyError
 from parity.hardware import Chip, what_if
 
 __all__ = ["TppResult", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
-           "TF32_BITS", "tpp", "performance_density", "eccn_3a090", "paragraphs_3a090", "possible_3a090",
+           "TF32_BITS", "tpp", "performance_density", "PD_KEY", "eccn_3a090", "paragraphs_3a090", "possible_3a090",
            "license_exception_nac", "jan2026_zone", "assess", "at_threshold"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
@@ -75,6 +75,10 @@ def tpp(chip: Chip, tf32_bits: int = 0) -> TppResult:
         else:
             note = f"TF32 counted at {tf32_bits} bits; not counting it gives TPP {other:,.0f}"
     return TppResult(tpp=value, format=tied[0], tied=tied, tf32_bits=tf32_bits, note=note)
+
+
+# the performance density's key in output records, with its unit: TPP per mm^2 of logic die
+PD_KEY = "performance_density_tpp_per_mm2"
 
 
 def performance_density(chip: Chip, tf32_bits: int = 0) -> float | None:
@@ -267,9 +271,11 @@ class Assessment:
     notes: tuple[str, ...]
 
     def to_dict(self) -> dict[str, object]:
-        """The record for JSON, 'outside' where a class is None (outside 3A090), as the tables say it."""
-        return asdict(self) | {"eccn_3a090": self.eccn_3a090 or "outside",
-                               "eccn_3a090_possible": [p or "outside" for p in self.eccn_3a090_possible]}
+        """The record for JSON, 'outside' where a class is None (outside 3A090), as the tables say it; the
+        performance density named with its unit (PD_KEY)."""
+        return {PD_KEY if k == "performance_density" else k: v for k, v in asdict(self).items()} | {
+            "eccn_3a090": self.eccn_3a090 or "outside",
+            "eccn_3a090_possible": [p or "outside" for p in self.eccn_3a090_possible]}
 
 
 def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:

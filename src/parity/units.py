@@ -45,6 +45,9 @@ _AMBIGUOUS = {
     "TBps": "write 'TB/s' for bytes per second",
 }
 DIMENSIONS = frozenset({d for d, _ in _SYMBOLS.values()} | {"m2", "count"})
+# each dimension as a message names it ('unknown unit ... for a duration')
+_NAMES = {"flop_per_s": "compute rate", "flops": "FLOP count", "bytes": "size", "bytes_per_s": "bandwidth",
+          "w": "power", "s": "duration", "tokens_per_s": "token rate", "usd": "price", "m2": "area", "count": "count"}
 
 _NUMBER = r"[-+]?(?:\d[\d,_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PATTERN = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>.*?)\s*$")
@@ -66,11 +69,11 @@ def parse(text: str | float | int, dimension: str) -> float:
     if dimension not in DIMENSIONS:
         raise UnitError(f"unknown dimension {dimension!r}; expected one of {sorted(DIMENSIONS)}")
     if isinstance(text, bool):
-        raise UnitError(f"expected a {dimension} quantity, got {text!r}")
+        raise UnitError(f"expected a {_NAMES[dimension]}, got {text!r}")
     if isinstance(text, (int, float)):
         if dimension == "count":
             return float(text)
-        raise UnitError(f"a {dimension} needs a unit, got the bare number {text!r}")
+        raise UnitError(f"a {_NAMES[dimension]} needs a unit, got the bare number {text!r}")
     match = _PATTERN.match(text)
     if not match:
         raise UnitError(f"cannot read {text!r} as '<number> <unit>'")
@@ -101,13 +104,16 @@ def parse(text: str | float | int, dimension: str) -> float:
         else:
             continue
         if dim != dimension:
-            raise UnitError(f"{text!r} is a {dim}, expected a {dimension}")
+            raise UnitError(f"{text!r} is a {_NAMES[dim]}, expected a {_NAMES[dimension]}")
         if symbol == "USD" and prefix:
             raise UnitError(f"write money as a plain number of USD, got {text!r}")
         return value * scale * factor
     if dimension == "usd" and text.strip().startswith("$"):
         return _number(text.strip()[1:], text)
-    raise UnitError(f"unknown unit {unit!r} in {text!r} for a {dimension}")
+    known = [symbol for symbol, (dim, _) in _SYMBOLS.items() if dim == dimension]
+    units = (f"; write {', '.join(known[:-1])} or {known[-1]}, after a prefix such as k or M" if len(known) > 1 and
+             dimension != "s" else "")
+    raise UnitError(f"unknown unit {match['unit']!r} in {text!r} for a {_NAMES[dimension]}{units}")
 
 
 _BARE_NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -128,8 +134,13 @@ def duration_s(text: str) -> float:
 
 
 def duration_text(seconds: float) -> str:
-    """A latency as people read it: '0.001 ms', '45.2 ms', '5 s', '22.1 s' (three significant digits)."""
-    return f"{seconds * 1e3:,.3g} ms" if seconds < 1 else f"{seconds:,.3g} s"
+    """A latency as people read it: '0.001 ms', '45.2 ms', '5 s', '22.1 s', '16.7 min', '23 h' (three significant
+    digits; minutes and hours from 1,000 s, where seconds would read '8.28e+04 s')."""
+    if seconds < 1:
+        return f"{seconds * 1e3:,.3g} ms"
+    if seconds < 1e3:
+        return f"{seconds:,.3g} s"
+    return f"{seconds / 60:,.3g} min" if seconds < 6e3 else f"{seconds / 3600:,.3g} h"
 
 
 def share_text(fraction: float) -> str:

@@ -28,7 +28,7 @@ from parity.optimize import nelder_mead
 
 __all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "calibration_toml",
            "check_plausible", "check_fit", "kind_error", "FITTED", "SHORTEST_KERNEL_S", "PEAK_TOLERANCE",
-           "MAX_FIT_ERROR", "MIN_POINTS_PER_KIND"]
+           "SLOW_TOLERANCE", "MAX_FIT_ERROR", "MIN_POINTS_PER_KIND", "SECTIONS"]
 
 SHORTEST_KERNEL_S = 1e-9  # one clock cycle of a 1 GHz chip: no kernel finishes sooner, so a shorter time is a slip
 
@@ -37,6 +37,11 @@ SHORTEST_KERNEL_S = 1e-9  # one clock cycle of a 1 GHz chip: no kernel finishes 
 # at most: boost clocks over the rated one and timer jitter on short kernels, no more; faster is another chip or a
 # unit slip
 PEAK_TOLERANCE = 0.10
+# and may be slower than its roofline time plus the longest launch the fit allows (FITTED's kernel_overhead_s bound)
+# by this factor at most: the fit's lowest efficiencies (0.1 of peak) price a kernel at 10x that time at most, and
+# parity's H200 reference sweeps reach 1.74x; a point 100x over is 10x beyond anything a calibration can price and
+# only drags every efficiency to its bound (times in ms read as s, a stalled run)
+SLOW_TOLERANCE = 100.0
 # the mean |log error| of the fitted kernel times at most: parity's H200 reference sweep fits to 0.093; beyond 0.5
 # (times off by 1.65x on average) the efficiencies sit at their bounds and describe no chip (1000x slow GEMMs: 4.5)
 MAX_FIT_ERROR = 0.5
@@ -81,6 +86,10 @@ def _shown(value: Any) -> str:
     """A value as the file spells it (JSON), cut short for a one-line message."""
     text = json.dumps(value, default=str)
     return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+# the top-level keys of a microbenchmark document: its measured sections, and meta (where and how it was measured)
+SECTIONS = ("gemm", "gemm_bf16", "fp8_gemm", "gemm_fp8", "grouped", "attn_prefill", "attn_decode", "copy")
 
 
 def _rows(data: Mapping[str, Any], *sections: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -143,6 +152,9 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
     that is not such a number, is refused naming its section, row and key."""
     if not isinstance(data, Mapping):
         raise ParityError("a microbenchmark file must hold a JSON object")
+    if unknown := sorted(str(key) for key in data if key not in (*SECTIONS, "meta")):
+        raise ParityError(f"unknown section{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: a "
+                          f"microbenchmark file holds meta and {', '.join(SECTIONS)}")
     points: list[Point] = []
     for where, row in _rows(data, "gemm", "gemm_bf16"):
         _need(row, ("m", "n", "k", "s"), where)
@@ -202,8 +214,9 @@ def _kind_name(point: Point) -> str:
 def check_plausible(points: Sequence[Point], chip: Chip) -> None:
     """Refuse (ParityError, one line) measurements no `chip` can have taken: a kernel faster than the datasheet
     peak of its format, or moving its bytes (weights and activations or KV cache, as the roofline counts them)
-    faster than the chip's memory bandwidth, by more than PEAK_TOLERANCE; or a kind of kernel resting on fewer
-    than MIN_POINTS_PER_KIND points. Parity models no on-chip cache (the roofline reads every byte from device
+    faster than the chip's memory bandwidth, by more than PEAK_TOLERANCE; a kernel slower than SLOW_TOLERANCE
+    times its roofline time (BF16's peak for a format the chip has no unit for) plus the longest launch the fit
+    allows; or a kind of kernel resting on fewer than MIN_POINTS_PER_KIND points. Parity models no on-chip cache (the roofline reads every byte from device
     memory), so no kernel is let past the bandwidth for being small: the shipped H200 sweeps reach 0.97x at most."""
     for p in points:
         peak = chip.peak(p.kernel.fmt) if p.kernel.flops > 0 else 0.0
@@ -215,10 +228,23 @@ def check_plausible(points: Sequence[Point], chip: Chip) -> None:
                                   f"{chip.id}'s datasheet {what} of {limit:.3g} {unit} (at most "
                                   f"{1 + PEAK_TOLERANCE:.2f}x is plausible): measurements of another chip, or times "
                                   "in another unit?")
+        slowest = SLOW_TOLERANCE * (_roofline_s(p.kernel, chip) + FITTED["kernel_overhead_s"][1])
+        if p.seconds > slowest:
+            raise ParityError(f"{p.label}: {p.seconds:.3g} s is {p.seconds / slowest * SLOW_TOLERANCE:,.3g}x its "
+                              f"roofline time on {chip.id} plus the longest launch a calibration allows (at most "
+                              f"{SLOW_TOLERANCE:g}x, {slowest:.3g} s, is plausible): times in another unit, or a "
+                              "stalled run?")
     counts = Counter(_kind_name(p) for p in points)
     if few := sorted(f"{kind} ({n})" for kind, n in counts.items() if n < MIN_POINTS_PER_KIND):
         raise ParityError(f"too few points to fit {', '.join(few)}: each kind of kernel needs at least "
                           f"{MIN_POINTS_PER_KIND} (one point fits its efficiency exactly, whatever it holds)")
+
+
+def _roofline_s(kernel: Kernel, chip: Chip) -> float:
+    """The least time [s] `chip`'s datasheet allows `kernel`: its FLOPs at the peak of its format (BF16's where the
+    chip has no unit for it, as emulation runs), or its bytes at the memory bandwidth, whichever is longer."""
+    peak = chip.peak(kernel.fmt) or chip.peak("bf16")
+    return max(kernel.flops / peak if peak else 0.0, kernel.bytes / chip.memory_bytes_per_s)
 
 
 def check_fit(error_after: float, chip: Chip) -> None:

@@ -182,7 +182,7 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
                "parameters": m.parameters, "active_parameters": m.active_parameters,
                "mtp_parameters": m.mtp_parameters, "expert_parameters": m.expert_parameters,
                "layers": m.num_layers, "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
-               "context_window": m.context_window,
+               "context_window_tokens": m.context_window,
                "checkpoint_weights": m.weight_format, "checkpoint_expert_weights": m.expert_weight_format,
                "context_tokens": context, "kv_cache_bytes_per_token": kv,
                "flops_per_token": m.flops_per_token(float(context)),

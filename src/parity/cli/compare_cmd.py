@@ -17,7 +17,7 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
     targets_options
-from parity.cli.mtp import mtp_caption, mtp_option
+from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
 from parity.errors import ParityError
@@ -135,17 +135,20 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     percentiles = targets.percentiles()
     if percentiles and not refine:
         raise ParityError(f"{' and '.join(bound_text(t) for t in percentiles)}: a percentile target is checked by the "
-                          "step-level simulator, so it needs --refine (or give the mean's bound, e.g. --ttft 2s)")
+                          "step-level simulator, so it needs --refine (or give the mean's bound, e.g. "
+                          f"--{percentiles[0].metric} {percentiles[0].seconds:g}s)")
     if not refine and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine")
     found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
     refuse_repeats([s.id for s in found], "each system is compared once")
+    named = [(name, catalog.model(name)) for name in models or DEFAULT_MODELS]
+    refuse_repeats([m.name for _, m in named], "each model is compared once")
+    refuse_mtp_without_layers([m for _, m in named], mtp_tokens)
     base = catalog.system(baseline) if baseline else found[0]
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)
     payload, texts = [], []
-    for name in models or DEFAULT_MODELS:
-        model = catalog.model(name)
+    for name, model in named:
         drafts = catalog.mtp_drafts(model, mtp_tokens)
         choose = functools.partial(percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
                                    mtp_tokens=drafts, weights=weights, percentiles=percentiles,

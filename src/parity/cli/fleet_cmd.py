@@ -10,7 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.mtp import mtp_option
+from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
     targets_options
@@ -59,9 +59,9 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs a percentile target "
                           "(--ttft p99:2s)")
     found = catalog.model(model)
+    refuse_mtp_without_layers([found], mtp_tokens)
     drafts = catalog.mtp_drafts(found, mtp_tokens)
-    mtp_words = (f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else
-                 f"--mtp {drafts} does not apply: {found.name} has no MTP layers. " if drafts else "")
+    mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     kinds = [catalog.chip(n.strip()) for n in chip_names.split(",") if n.strip()]
     if not kinds:
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind (parity chips lists them)")

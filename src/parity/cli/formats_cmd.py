@@ -10,7 +10,7 @@ from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, refuse_repeats
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
-from parity.cli.mtp import mtp_caption, mtp_option
+from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.errors import ParityError
@@ -47,7 +47,9 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     wanted = tuple(n.strip() for n in names.split(",") if n.strip())
     if not wanted:
         raise ParityError("--formats names no format")
+    refuse_repeats(wanted, "each format is shown once")
     the_model, profile = catalog.model(model), catalog.engine(engine)
+    refuse_mtp_without_layers([the_model], mtp_tokens)
     drafts = catalog.mtp_drafts(the_model, mtp_tokens)
     mtp_text = mtp_caption(the_model, drafts, mtp_tokens is not None, "on every chip")
     results = []

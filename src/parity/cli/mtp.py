@@ -3,15 +3,16 @@ the caption's sentence on what was assumed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
 from parity.catalog import mtp_setting
+from parity.errors import ParityError
 from parity.model import Model
 
-__all__ = ["mtp_option", "mtp_caption"]
+__all__ = ["mtp_option", "mtp_caption", "refuse_mtp_without_layers"]
 
 
 def mtp_option(scope: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -20,6 +21,15 @@ def mtp_option(scope: str = "") -> Callable[[Callable[..., Any]], Callable[..., 
                         help=f"{scope}multi-token prediction, draft tokens a decode step on models with MTP layers "
                              "(DeepSeek-R1), at the model's published acceptance; 0: off (default: 1 on models that "
                              "ship MTP modules with a published acceptance, as they are deployed; else 0)")
+
+
+def refuse_mtp_without_layers(models: Sequence[Model], mtp_tokens: int | None) -> None:
+    """Refuse --mtp N (N > 0) where no model of the run has MTP layers: the option would change nothing, and `serve`
+    refuses it alike. Where some model has them, the others' captions say it does not apply to them."""
+    if mtp_tokens and not any(model.mtp_layers for model in models):
+        names = ", ".join(model.name for model in models)
+        raise ParityError(f"--mtp {mtp_tokens} does nothing here: {names} {'has' if len(models) == 1 else 'have'} "
+                          "no MTP layers (drop --mtp)")
 
 
 def mtp_caption(model: Model, mtp_tokens: int, chosen: bool, where: str = "") -> str:

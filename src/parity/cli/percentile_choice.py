@@ -3,6 +3,7 @@ each layout's loads bisected with the simulator (refine.percentile_probes), as `
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from parity import catalog
@@ -15,7 +16,7 @@ from parity.search import Candidate, SearchResult, best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import duration_text
 
-__all__ = ["percentile_choice", "bound_text", "screened"]
+__all__ = ["percentile_choice", "bound_text", "screened", "unreachable_ttft"]
 
 
 def percentile_choice(system: System, result: SearchResult, model_name: str, engine: str, isl: int, osl: int,
@@ -25,7 +26,10 @@ def percentile_choice(system: System, result: SearchResult, model_name: str, eng
     targets' bounds, the fastest by simulated tok/s/chip whose simulated percentiles meet them too, each layout's
     loads bisected as `parity search` does (percentile_probes: at most PERCENTILE_RUNS simulations, each as
     `parity serve --sim` runs the configuration), with a note where the runs ran out before every layout was
-    tried; or None and why none does."""
+    tried; or None and why none does (before any simulation where a TTFT percentile's bound is below the fastest
+    TTFT any configuration reaches for a lone request, result.fastest_ttft_s)."""
+    if why := unreachable_ttft(result, percentiles):
+        return None, why
     chip, model = system.chip, catalog.model(model_name)
     precision, drafts = best_precision(model, chip, weights), mtp_setting(model, mtp_tokens)[0][0]
 
@@ -51,9 +55,22 @@ def percentile_choice(system: System, result: SearchResult, model_name: str, eng
         return None, str(row["sim_case"])
     reached = ", ".join(f"{t.metric.upper()} {t.statistic} {duration_text(float(row[f'sim_{t.key}']))}"  # type: ignore[arg-type]
                         for t in percentiles)
+    screen = ("whose means do" if arrivals == "closed" or all(t.metric != "ttft" for t in percentiles) else
+              "whose mean TPOT meets its bound" if result.targets.get("tpot_s", math.inf) < math.inf else "that fit")
     return None, (f"no configuration meets {' and '.join(bound_text(t) for t in percentiles)}: of the "
-                  f"{len(result.meeting)} whose means do, the lightest-loaded of the {len(probes)} simulated reaches "
+                  f"{len(result.meeting)} {screen}, the lightest-loaded of the {len(probes)} simulated reaches "
                   f"{reached}" + (f" ({spent})" if spent else ""))
+
+
+def unreachable_ttft(result: SearchResult, percentiles: Sequence[LatencyTarget]) -> str:
+    """Why no configuration of `result` can meet a TTFT percentile, before any simulation: its bound is below the
+    fastest TTFT any configuration reaches for a lone request (result.fastest_ttft_s), which no request's TTFT, and
+    so no percentile of them, is below; '' where every bound is above it. The closed loop's mean screen says as
+    much; Poisson arrivals drop that screen (Targets.screen_ttft_s)."""
+    slower = [t for t in percentiles if t.metric == "ttft" and t.seconds < result.fastest_ttft_s]
+    return (f"the TTFT {slower[0].statistic} target {duration_text(slower[0].seconds)} binds: the fastest "
+            f"configuration that fits reaches {duration_text(result.fastest_ttft_s)} for a lone request"
+            if slower else "")
 
 
 def bound_text(target: LatencyTarget) -> str:

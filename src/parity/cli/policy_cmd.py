@@ -12,11 +12,11 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.values import DURATION, TOKENS
+from parity.cli.values import TOKENS, MeanBound
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import performance_density
+from parity.policy import PD_KEY, performance_density
 from parity.report.tables import Column, plain, ratio, reached, scaled
 
 
@@ -33,7 +33,7 @@ def _yes(value: Any) -> str:
 def _row(a: Assessment) -> dict[str, Any]:
     """A flat row for tables and CSV; JSON keeps the whole assessment."""
     row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": "/".join(a.tpp_tied),
-                           "performance_density": a.performance_density,
+                           PD_KEY: a.performance_density,
                            "eccn_3a090": a.eccn_3a090 or "outside", "license_exception_nac": a.license_exception_nac,
                            "jan2026_zone": a.jan2026_zone, "notes": "; ".join(a.notes)}
     if a.eccn_3a090 == "unknown":
@@ -51,7 +51,7 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
 
 @cli.command(name="policy")
 @click.argument("chips", nargs=-1)
-@click.option("--tf32-bits", default=0, show_default=True, type=int,
+@click.option("--tf32-bits", default="0", show_default=True, type=click.Choice([str(b) for b in TF32_BITS]),
               help=f"bit length TF32 counts at in TPP, one of {TF32_BITS} (0: not counted; no BIS ruling)")
 @click.option("--at-threshold", "threshold_chip", default=None, metavar="CHIP",
               help="scale CHIP's peak rates to just under --rule and compare it with CHIP on a workload")
@@ -61,20 +61,21 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
               f"(default {DEFAULT_MODELS[0]})")
 @click.option("--system", "system_name", default=None,
               help="with --at-threshold: a system of CHIP to put the chips in (default: CHIP's smallest system)")
-@click.option("--tpot", "tpot_s", type=DURATION, default=None,
+@click.option("--tpot", "tpot_s", type=MeanBound("tpot"), default=None,
               help="with --at-threshold: time-per-output-token target (default 50ms)")
 @click.option("--isl", default=None, type=TOKENS, help="with --at-threshold: prompt tokens per request (default 1024)")
 @click.option("--osl", default=None, type=TOKENS, help="with --at-threshold: output tokens per request (default 1024)")
 @click.option("--engine", default=None, help="with --at-threshold: serving-engine profile (default generic)")
 @format_option
 @out_option
-def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str | None, rule: str | None,
+def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip: str | None, rule: str | None,
                    model: str | None, system_name: str | None, tpot_s: float | None, isl: int | None,
                    osl: int | None, engine: str | None, fmt: str, out: Path | None) -> None:
     """US export-control metrics (TPP, performance density, ECCN 3A090, Jan-2026 case-by-case zone) of
     CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
+    tf32_bits = int(tf32_bits)  # one of TF32_BITS, as --tf32-bits names them
     if threshold_chip is not None:
         if chips:
             raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")
@@ -93,7 +94,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int, threshold_chip: str |
     rows = [_row(a) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
                Column("tpp_format", "set by", plain, "left", wide=True),
-               Column("performance_density", "PD /mm2", _number(2)),
+               Column(PD_KEY, "PD /mm2", _number(2)),
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
                Column("license_exception_nac", "NAC", _yes, wide=True),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=True),
@@ -122,7 +123,7 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
         c = system.chip
         a = assess(c, tf32_bits)
         rows.append(result.to_dict() | {
-            "tpp": tpp(c, tf32_bits).tpp, "performance_density": performance_density(c, tf32_bits),
+            "tpp": tpp(c, tf32_bits).tpp, PD_KEY: performance_density(c, tf32_bits),
             "eccn_3a090": a.eccn_3a090 or "outside", "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
             "memory_bytes_per_s": c.memory_bytes_per_s,
             "rate_factor": found.rate_factor if c is found.chip else 1.0,
@@ -130,10 +131,10 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                               if result.fits and results[0].fits else float("nan"))})
     summary = {"rule": found.rule, "chip": chip.id, "variant": f"{chip.id}@{found.rule}", "rate_factor": found.rate_factor,
                "memory_factor": found.memory_factor, "tpp": found.tpp,
-               "performance_density": found.performance_density, "eccn_3a090": found.eccn_3a090 or "outside",
+               PD_KEY: found.performance_density, "eccn_3a090": found.eccn_3a090 or "outside",
                "binding": found.binding, "description": found.description}
     columns = [Column("system", "system", plain, "left"), Column("tpp", "TPP", _number(0)),
-               Column("performance_density", "PD /mm2", _number(2), wide=True),
+               Column(PD_KEY, "PD /mm2", _number(2), wide=True),
                Column("eccn_3a090", "ECCN 3A090", plain),
                Column("rate_factor", "rates x", ratio, wide=True),
                Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12), wide=True),

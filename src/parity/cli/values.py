@@ -166,6 +166,26 @@ class StatisticTarget(click.ParamType):
         return target
 
 
+class MeanBound(StatisticTarget):
+    """A latency target a steady-state command reads as its mean's bound [s] ('50ms', 'mean:50ms'): a percentile
+    is refused as StatisticTarget(means_only=True) refuses it (it was 'cannot read'), and so is 'none' where the
+    command has a default target instead."""
+
+    name = "duration"
+
+    def __init__(self, metric: str) -> None:
+        super().__init__(metric, means_only=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:  # type: ignore[override]
+        if isinstance(value, float):
+            return value
+        target = super().convert(value, param, ctx)
+        if target is None:
+            self.fail(f"give a duration such as 50ms, got {value!r} (leave the option out for the default)",
+                      param, ctx)
+        return target.seconds
+
+
 DURATION = Duration()
 COUNT = Count(most=10**9)
 TOKENS = Count(most=10**8, what="any context length")  # prompt and output lengths
@@ -177,7 +197,7 @@ PARALLEL = Count(most=2**20, what="any parallel degree")
 def target_text(name: str, seconds: float | None, statistic: str = "mean") -> str:
     """A latency target for titles: 'TPOT 50 ms', 'TTFT p99 2 s', or 'no TTFT target'."""
     named = "" if statistic == "mean" else f" {statistic}"
-    return f"{name}{named} {units.format_si(seconds, 's')}" if seconds else f"no {name} target"
+    return f"{name}{named} {units.duration_text(seconds)}" if seconds else f"no {name} target"
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,7 +218,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         mtp_acceptance = published.accepted_tokens(mtp)
         mtp_note = f"MTP acceptance: {published.describe(mtp)} (default: {published.source}; {published.note})"
     if not 0.0 <= mtp_acceptance <= mtp:
-        raise InfeasiblePlan(f"mtp_acceptance must be in [0, mtp_tokens={mtp}], got {case.mtp_acceptance:g}")
+        raise InfeasiblePlan(f"--mtp-acceptance {case.mtp_acceptance:g} must be in [0, {mtp}]: a step accepts at "
+                             f"most the --mtp {mtp} tokens it drafts (a cases table's mtp_acceptance and mtp_tokens)")
     if not 0.0 <= case.random_range_ratio <= 1.0:
         raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {case.random_range_ratio:g}")
     if case.phase not in PHASES:
