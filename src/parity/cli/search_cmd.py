@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -23,7 +24,7 @@ from parity.report.tables import Column, plain, scaled
 from parity.hardware import per_die
 from parity.plan import Precision
 from parity.search import Candidate, search_serving
-from parity.predict import benchmark_of, predict_cases, scenario_of
+from parity.predict import Case, benchmark_of, predict_cases, scenario_of
 from parity.units import duration_text
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
@@ -120,7 +121,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                               "(disaggregated by nature: the best fleets of prefill and decode workers under the "
                               f"two budgets, in closed form): leave {'it' if one else 'them'} out")
         _split(the_model, catalog.system(prefill_system), the_system, profile, weights, targets, isl, osl,
-               prefill_chips, decode_chips, mtp, mtp_text, fmt, out)
+               prefill_chips, decode_chips, mtp, mtp_text, fmt, out, Case(model=model, system=system, engine=engine,
+                                                                         isl=isl, osl=osl, concurrency=1))
         return
     precision = best_precision(the_model, the_system.chip, weights)
     # a multi-die package (the Ascend 910C) runs one rank per die, as compare runs it; rates come back per package
@@ -288,8 +290,9 @@ def _mtp_words(mtp: tuple[int, float]) -> str:
 
 def _split(model, prefill_system, decode_system, profile, weights: str | None, targets: Targets, isl: int, osl: int,
            prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
-           out: Path | None) -> None:
-    """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets."""
+           out: Path | None, named: Case) -> None:
+    """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets; `named`: the
+    model, system and engine as the command line named them (for the best's serve line)."""
     prefill_precision = best_precision(model, prefill_system.chip, weights)
     decode_precision = best_precision(model, decode_system.chip, weights)
     found = search_split(model, prefill_system, decode_system, profile, catalog.calibration(prefill_system.chip),
@@ -301,17 +304,28 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
     rows = [s.to_dict() for s in found.best]
     best = found.best[0]
     raised = list(model.flags) + context_flags(model, isl + osl)
+    # serve runs one set of formats on both kinds of worker: the best's line where the two sides' agree
+    rerun = serve_command(replace(
+        named, concurrency=round(best.clients_per_decode_worker * best.decode_workers), weights=decode_precision.weights,
+        moe_weights=decode_precision.expert_weights, kv=decode_precision.kv_cache, mode="disagg",
+        layout=best.prefill_layout, decode_layout=best.decode_layout, prefill_workers=best.prefill_workers,
+        decode_workers=best.decode_workers, mtp_tokens=mtp[0], prefill_system=prefill_system.id),
+        moe="moe" in model.features) if prefill_precision == decode_precision else ""
     caption = ((f"{mtp_text} " if mtp_text else "")
                + f"{found.evaluated:,} pairs of decode (layout, batch) and prefill layout evaluated. Best under "
                f"{targets.text()}: {best.output_tokens_per_s:,.0f} output tok/s from {best.prefill_chips} prefill and "
-               f"{best.decode_chips} decode chips (limited by {best.limited_by}). " + "; ".join(found.assumptions)
-               + (f". Flags: {joined(raised)}" if raised else ""))
+               f"{best.decode_chips} decode chips (limited by {best.limited_by}); "
+               + (f"to run it: {rerun}" if rerun else "no `parity serve` line runs it: serve runs one set of formats "
+                  f"on both kinds of worker, and these prefill workers run {_formats(prefill_precision)}, the "
+                  f"decode workers {_formats(decode_precision)}")
+               + ". " + "; ".join(found.assumptions) + (f". Flags: {joined(raised)}" if raised else ""))
     payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
                "prefill_weights": prefill_precision.weights, "prefill_kv_cache": prefill_precision.kv_cache,
                "decode_weights": decode_precision.weights, "decode_kv_cache": decode_precision.kv_cache,
                "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
                "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
-               "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions),
+               "evaluated": found.evaluated, "best": rows, "best_serve_command": rerun,
+               "assumptions": list(found.assumptions),
                "model_flags": texts(raised)}
     if output_format(fmt, out) in ("table", "md"):  # json and csv keep the fields apart
         rows = [{**r, "prefill_workers_text": f"{r['prefill_workers']:,}x {r['prefill_layout']}",
