@@ -24,7 +24,7 @@ from parity.report.tables import Column, plain, scaled
 from parity.hardware import per_die
 from parity.plan import Precision
 from parity.search import Candidate, search_serving
-from parity.predict import Case, benchmark_of, predict_cases, scenario_of
+from parity.predict import Case, Prediction, benchmark_of, predict_cases, scenario_of
 from parity.units import duration_text
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
@@ -197,7 +197,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                           request_rate=poisson_rate(best_candidate, case) if poisson else None,
                           client=benchmark_of(scenario_of(case)).client.id if poisson else "") if case else ""
     # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker,
-    # and its steady model queues prompts at the prefill workers as a whole deployment: what it says of the line
+    # and its steady model prices the prompts' queue otherwise: what it says of the line, and why
     whole, rerun_prices = "", {}
     if case and case.mode == "disagg":
         served = predict_cases([case])[0] if not percentiles else None
@@ -206,9 +206,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                             "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
         whole = (f" (on whole workers: {case.prefill_workers} prefill per {case.decode_workers} decode for the "
                  f"search's {best_candidate.prefill_workers_per_decode_worker:.3g} per decode worker"
-                 + (f"; serve's steady model prices it at TTFT {duration_text(rerun_prices['ttft_s'])}, "
-                    f"{rerun_prices['tokens_per_s_per_chip']:,.0f} tok/s/chip, where the search's rate-matched "
-                    f"prefill gives {duration_text(best_candidate.ttft_s)}" if rerun_prices else "") + ")")
+                 + (f"; {serve_differs(best_candidate, case, served, profile.disagg_prefill_utilization)}"
+                    if rerun_prices else "") + ")")
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
@@ -251,12 +250,35 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "mtp_accepted_tokens": mtp[1],
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
-               "best": best, "best_serve_command": rerun, "best_serve_prices": rerun_prices, "frontier": rows,
+               "best": best, "best_serve_command": rerun, "best_serve_prices": rerun_prices,
+               "best_serve_note": whole.strip()[1:-1], "frontier": rows,
                "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+def serve_differs(candidate: Candidate, case: Case, served: Prediction, utilization: float) -> str:
+    """What serve's steady model says of a disaggregated best's serve line and why it differs from the search's
+    figures: the two steady models price the prompts' queue differently (neither is the rounding to whole workers,
+    which leaves serve more prefill capacity, not less), and serve's decode batch leaves out the clients still
+    waiting for their first token where the search's decode workers run every client. `utilization`: the engine's
+    disagg_prefill_utilization, at which the search sizes its prefill share."""
+    decode = case.decode_layout or case.layout
+    clients = case.concurrency / (case.decode_workers * decode.attn_dp)  # per decode rank
+    tpot = (f"; TPOT {duration_text(served.tpot_s)} for the search's {duration_text(candidate.tpot_s)}: serve's "
+            f"decode batch leaves out the clients waiting for their first token ({served.extra['decode_batch']:,.1f} "
+            f"of {clients:,.0f} a rank), the search's decode workers run all their clients"
+            if abs(served.tpot_s / candidate.tpot_s - 1.0) >= 0.005 else "")
+    return (f"serve's steady model prices it at TTFT {duration_text(served.ttft_s)}, "
+            f"{served.output_tokens_per_s_per_chip:,.0f} tok/s/chip, where the search gives "
+            f"{duration_text(candidate.ttft_s)}, {candidate.tokens_per_s_per_chip:,.0f}: the two steady models price "
+            f"the prompts' queue differently, the search a step of {candidate.prefill_tokens_per_step:,.0f} prompt "
+            f"tokens a rank and Kingman's wait at the rate-matched {utilization:.0%} utilisation, serve the prompt "
+            f"groups its clients send, Kingman's wait at its own utilisation "
+            f"({served.extra['prefill_utilization']:.0%}), the closed loop's first wave (every client's prompt sent "
+            f"at once) and any clients queued for a decode slot{tpot}")
 
 
 # options of the one-system search that a --prefill-system split leaves unread: option -> its parameter
