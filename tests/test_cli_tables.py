@@ -280,3 +280,39 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
         out = render_text(rows, columns, title=title, caption=caption)
         assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80, out
         assert ("12.3%" in out and "5.7%" in out) if "kind" in out else "25.0%" in out
+
+
+@pytest.mark.parametrize(("args", "header", "left_out"), [
+    # long MoE layouts beside 'sim meets': 88 columns; 'meets' (the means' screen, whose verdict 'sim meets' gives)
+    # and 'chips' give way (under Poisson arrivals, 97 columns with longer decode layouts, the steady mean TTFT of a
+    # TTFT p99 target goes too)
+    (("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--ttft", "p99:3s", "--refine", "2"),
+     "layout decode TPOT ms TTFT ms tok/s/chip sim meets", "mode, clients/worker, chips, tok/s/user, meets"),
+    # CloudMatrix's 128-chip decode layouts: 81 columns with 'chips' and 'meets' both required
+    (("search", "--model", "deepseek-r1", "--system", "cloudmatrix-384", "--refine", "0"),
+     "layout decode TPOT ms TTFT ms tok/s/chip meets", "mode, clients/worker, chips, tok/s/user"),
+    # 86 columns with the simulator's mean TTFT required beside the steady one: it gives way as sim tok/s/chip does
+    (("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1", "--refine"),
+     "system format TTFT ms tok/s/chip x/chip x/system note", "sim TTFT ms"),
+])
+def test_search_and_compare_with_long_layouts_fit_80_columns(args: tuple[str, ...], header: str,
+                                                             left_out: str) -> None:
+    """Found at COLUMNS=80 in a real terminal: these tables ran 81 to 97 columns wide, every column they showed
+    required. They fit now, and the caption names what gave way."""
+    out = table(*args, columns=80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert " ".join(next(lines[i - 1] for i, line in enumerate(lines) if line.startswith("──")).split()) == header
+    assert left_out in " ".join(out.split()).split("Not shown at 80 columns: ")[1]
+
+
+def test_a_percentile_target_lets_its_metrics_steady_mean_give_way() -> None:
+    """Under a TTFT p99 target the steady mean TTFT only screens the configurations ('sim meets' is the verdict): at
+    70 columns it gives way where the layouts leave no room, while the mean TPOT, bounded by a mean, stays."""
+    out = table("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--ttft", "p99:3s", "--refine", "2",
+                columns=70)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 70
+    assert " ".join(next(lines[i - 1] for i, line in enumerate(lines) if line.startswith("──")).split()) == (
+        "layout decode TPOT ms tok/s/chip sim meets")
+    assert "TTFT ms" in " ".join(out.split()).split("Not shown at 70 columns: ")[1]

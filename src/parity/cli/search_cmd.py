@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -31,14 +31,17 @@ from parity.uncertainty import context_flags
 
 DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
 
-COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "layout", plain, "left"),
+# what must show at 80 columns: the layouts, TPOT, TTFT and tok/s/chip (and with a percentile target, whether the
+# simulator says it is met); the rest gives way in its rank's order: meets, then chips (a disaggregated worker pair's
+# share of prefill chips), then the mode (a blank decode cell says agg) and the load, tok/s/user (1 / TPOT) first
+COLUMNS = [Column("mode", "mode", plain, "left", wide=3), Column("layout", "layout", plain, "left"),
            Column("decode_layout", "decode", plain, "left"),
-           Column("concurrency", "clients/worker", scaled(1), wide=True),
-           Column("chips", "chips", scaled(1)), Column("tpot_s", "TPOT ms", scaled(1e-3)),
+           Column("concurrency", "clients/worker", scaled(1), wide=3),
+           Column("chips", "chips", scaled(1), wide=2), Column("tpot_s", "TPOT ms", scaled(1e-3)),
            Column("ttft_s", "TTFT ms", scaled(1e-3)),
-           Column("tokens_per_s_per_user", "tok/s/user", scaled(1), wide=True),  # 1 / TPOT: gives way first
+           Column("tokens_per_s_per_user", "tok/s/user", scaled(1), wide=4),
            Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
-           Column("meets_targets", "meets", lambda v: "yes" if v else "no")]
+           Column("meets_targets", "meets", lambda v: "yes" if v else "no", wide=1)]
 # with --refine: the simulator's figures beside the steady-state ones ('-' on rows not refined)
 REFINE_COLUMNS = [Column("sim_ttft_s", "sim TTFT ms", scaled(1e-3), wide=1),
                   Column("sim_ttft_p99_s", "sim TTFT p99", scaled(1e-3), wide=3),
@@ -254,7 +257,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "best_serve_note": whole.strip()[1:-1], "frontier": rows,
                "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
-    emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
+    # under a percentile target the simulator's verdict stands for the metric it bounds: that metric's steady-state
+    # mean (only the screen) gives way first where 80 columns cannot hold long layouts beside it
+    bounded = {f"{t.metric}_s" for t in percentiles} if refined else set()
+    columns = [dataclasses.replace(c, wide=1) if c.key in bounded else c for c in COLUMNS]
+    emit(rows, columns + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
 
@@ -327,7 +334,7 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
     best = found.best[0]
     raised = list(model.flags) + context_flags(model, isl + osl)
     # serve runs one set of formats on both kinds of worker: the best's line where the two sides' agree
-    rerun = serve_command(replace(
+    rerun = serve_command(dataclasses.replace(
         named, concurrency=round(best.clients_per_decode_worker * best.decode_workers), weights=decode_precision.weights,
         moe_weights=decode_precision.expert_weights, kv=decode_precision.kv_cache, mode="disagg",
         layout=best.prefill_layout, decode_layout=best.decode_layout, prefill_workers=best.prefill_workers,
