@@ -89,7 +89,8 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
                  top: int = 10, mtp: tuple[int, float] = (0, 0.0)) -> SplitSearch:
     """The `top` fleets of prefill workers on `prefill_system` (at most `prefill_budget` chips) and decode
     workers on `decode_system` (at most `decode_budget` chips) with the most output tokens/s meeting the
-    TPOT and TTFT targets. KV moves over the slower of the two systems' scale-out links. `mtp`: the decode
+    TPOT and TTFT targets, priced as serve prices them, their prefill workers at most as busy as the engine's
+    disagg_prefill_utilization. KV moves over the slower of the two systems' scale-out links. `mtp`: the decode
     workers' multi-token prediction (draft tokens a step, accepted on average), (0, 0) off."""
     if prefill_budget < 1 or decode_budget < 1:
         raise InfeasiblePlan(f"the chip budgets must be >= 1, got prefill {prefill_budget}, decode {decode_budget}")
@@ -118,7 +119,8 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
              f"workers sized by rate matching (prefill workers at {busy:.0%} utilisation, the engine's "
              "disagg_prefill_utilization, in steps of its full token budget), each fleet then priced as `parity "
              "serve` prices it (its clients in a closed loop, prompts in groups, Kingman's queue and the first "
-             f"wave at the prefill workers); KV over the slower scale-out link ({link / 1e9:g} GB/s per chip)")
+             f"wave at the prefill workers), those whose prefill workers it finds busier than {busy:.0%} left out; KV "
+             f"over the slower scale-out link ({link / 1e9:g} GB/s per chip)")
     if not len(i):
         return SplitSearch(evaluated=int(sized.size), best=(), assumptions=notes)
     workers_d, workers_p = used_d[i, j], used_p[i, j]
