@@ -1,8 +1,10 @@
 """Disaggregated serving over two kinds of system under a chip budget of each: prefill workers on one
-kind, decode workers on the other. Every decode layout and batch is paired with every prefill layout;
-as many workers of each as the budgets hold; the fleet delivers the lesser of what its decode workers
-emit and what its prefill workers feed them (prompts at the rate-matching utilisation, `osl` tokens
-each). The best split is the most output tokens/s of the fleet among those meeting the targets.
+kind, decode workers on the other. Every decode layout and batch is paired with every prefill layout,
+with as many workers of each as the budgets hold, sized by rate matching (the lesser of what the decode
+workers emit and what the prefill workers feed them at the engine's disaggregated prefill utilisation),
+then priced as `parity serve` prices that deployment (serving.serve_disaggregated), so that a fleet's
+TTFT, TPOT and throughput are one closed loop's. The best split is the most output tokens/s of the fleet
+among those meeting the targets.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision
-from parity.search import (DEFAULT_CONCURRENCY, MAX_WORKER_CHIPS, decode_rates, grid_of_sizes,
-                           kv_transfer_s, prefill_rates, worker_sizes)
+from parity.search import (DEFAULT_CONCURRENCY, MAX_WORKER_CHIPS, decode_rates, grid_of_sizes, prefill_rates,
+                           worker_sizes)
+from parity.serving import Workload, engine_deployment, serve_disaggregated
 
 __all__ = ["Split", "SplitSearch", "search_split", "fleet_output_rate"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Split:
-    """One fleet: its workers of each kind, the chips they take of each budget, and what it delivers."""
+    """One fleet: its workers of each kind, the chips they take of each budget, and what it delivers as `parity
+    serve` prices it (its clients_per_decode_worker x decode_workers clients in a closed loop)."""
 
     prefill_layout: Layout
     decode_layout: Layout
@@ -36,7 +40,8 @@ class Split:
     output_tokens_per_s: float  # the whole fleet
     ttft_s: float
     tpot_s: float
-    limited_by: str  # "prefill" or "decode": the side whose capacity sets the fleet's rate
+    prefill_utilization: float  # share of the prefill workers' time spent on prompts, as serve prices it
+    limited_by: str  # "prefill" or "decode": the side whose capacity sized the other's workers (rate matching)
     meets_targets: bool
 
     @property
@@ -84,7 +89,8 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
                  top: int = 10, mtp: tuple[int, float] = (0, 0.0)) -> SplitSearch:
     """The `top` fleets of prefill workers on `prefill_system` (at most `prefill_budget` chips) and decode
     workers on `decode_system` (at most `decode_budget` chips) with the most output tokens/s meeting the
-    TPOT and TTFT targets. KV moves over the slower of the two systems' scale-out links. `mtp`: the decode
+    TPOT and TTFT targets, priced as serve prices them, their prefill workers at most as busy as the engine's
+    disagg_prefill_utilization. KV moves over the slower of the two systems' scale-out links. `mtp`: the decode
     workers' multi-token prediction (draft tokens a step, accepted on average), (0, 0) off."""
     if prefill_budget < 1 or decode_budget < 1:
         raise InfeasiblePlan(f"the chip budgets must be >= 1, got prefill {prefill_budget}, decode {decode_budget}")
@@ -93,42 +99,60 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
     d = decode_rates(model, decode_system, dgrid, decode_precision, decode_calibration, profile, isl, osl,
                      np.asarray(concurrency, dtype=float), mtp)
     p = prefill_rates(model, prefill_system, pgrid, prefill_precision, prefill_calibration, profile, isl)
-    link = min(prefill_system.scale_out_bytes_per_s, decode_system.scale_out_bytes_per_s)
-    latency = max(prefill_system.scale_out_latency_s, decode_system.scale_out_latency_s)
-    ttft_p = (profile.ttft_overhead_s + p["step"] + p["wait"] + latency
-              + kv_transfer_s(model, prefill_precision, isl, link, pgrid.chips))
+    # sizing: as many workers of each kind as the budgets hold, rate-matched (prefill at the engine's
+    # disagg_prefill_utilization with full-budget steps); the side with room to spare uses only the workers the
+    # other side keeps busy
     n_d = np.floor(decode_budget / d["chips"])[:, None]
     n_p = np.floor(prefill_budget / pgrid.chips)[None, :]
     busy = profile.disagg_prefill_utilization
     rate, prefill_bound = fleet_output_rate(n_d, d["out_rate"][:, None], n_p, p["prompt_rate"][None, :], osl, busy)
-    # the side with room to spare uses only the workers the other side keeps busy
     used_d = np.minimum(n_d, np.ceil(rate / d["out_rate"][:, None] - 1e-9))
     used_p = np.minimum(n_p, np.ceil(rate / (p["prompt_rate"][None, :] * busy * osl) - 1e-9))
-    chips = used_d * d["chips"][:, None] + used_p * pgrid.chips[None, :]
-    ok = (d["fits"][:, None] & p["fits"][None, :] & (n_d >= 1) & (n_p >= 1) & np.isfinite(rate) & (rate > 0)
-          & (d["tpot"][:, None] <= (tpot_s or np.inf)) & (ttft_p[None, :] <= (ttft_s or np.inf)))
-    flat = np.flatnonzero(ok)
-    tpot = np.broadcast_to(d["tpot"][:, None], ok.shape)
-    ttft = np.broadcast_to(ttft_p[None, :], ok.shape)
-    # the most tokens/s; then the fewest chips; then the lowest TPOT, then TTFT
-    keys = (ttft.ravel()[flat], tpot.ravel()[flat], chips.ravel()[flat], -rate.ravel()[flat])
-    best: list[Split] = []
-    for k in flat[np.lexsort(keys)]:
-        if len(best) == top:
-            break
-        i, j = (int(x) for x in np.unravel_index(int(k), ok.shape))
-        dl, workers_d, workers_p = dgrid.at(int(d["index"][i])), int(used_d[i, j]), int(used_p[i, j])
-        split = Split(prefill_layout=pgrid.at(j), decode_layout=dl, prefill_workers=workers_p,
-                          decode_workers=workers_d, prefill_chips=workers_p * int(pgrid.chips[j]),
-                          decode_chips=workers_d * int(d["chips"][i]),
-                          clients_per_decode_worker=float(d["batch"][i] * dl.attn_dp),
-                          output_tokens_per_s=float(rate[i, j]), ttft_s=float(ttft_p[j]), tpot_s=float(d["tpot"][i]),
-                          limited_by="prefill" if prefill_bound[i, j] else "decode", meets_targets=True)
-        if split not in best:  # loads past a layout's KV capacity run at that capacity: the same fleet again
-            best.append(split)
+    sized = (d["fits"][:, None] & p["fits"][None, :] & (n_d >= 1) & (n_p >= 1) & np.isfinite(rate) & (rate > 0))
+    i, j = np.nonzero(sized)
+    # pricing: each sized fleet as `parity serve` prices it (serve_disaggregated: its clients in a closed loop), so
+    # that its TTFT, TPOT and throughput hold together (Little's law) and its serve line gives the same figures
+    link = min(prefill_system.scale_out_bytes_per_s, decode_system.scale_out_bytes_per_s)
     notes = (f"engine profile {profile.id}; prefill on {prefill_system.id} ({prefill_precision.weights}), decode on "
              f"{decode_system.id} ({decode_precision.weights})"
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
-             f"prefill workers run at {busy:.0%} utilisation (the engine's disagg_prefill_utilization); KV over the "
-             f"slower scale-out link ({link / 1e9:g} GB/s per chip)")
-    return SplitSearch(evaluated=int(ok.size), best=tuple(best), assumptions=notes)
+             f"workers sized by rate matching (prefill workers at {busy:.0%} utilisation, the engine's "
+             "disagg_prefill_utilization, in steps of its full token budget), each fleet then priced as `parity "
+             "serve` prices it (its clients in a closed loop, prompts in groups, Kingman's queue and the first "
+             f"wave at the prefill workers), those whose prefill workers it finds busier than {busy:.0%} left out; KV "
+             f"over the slower scale-out link ({link / 1e9:g} GB/s per chip)")
+    if not len(i):
+        return SplitSearch(evaluated=int(sized.size), best=(), assumptions=notes)
+    workers_d, workers_p = used_d[i, j], used_p[i, j]
+    clients = d["batch"][i] * dgrid.attn_dp[d["index"][i]] * workers_d
+    served = serve_disaggregated(
+        engine_deployment(model, prefill_system, pgrid.take(j), prefill_precision, prefill_calibration, profile,
+                          mtp_tokens=mtp[0], mtp_acceptance=mtp[1]),
+        engine_deployment(model, decode_system, dgrid.take(d["index"][i]), decode_precision, decode_calibration,
+                          profile, mtp_tokens=mtp[0], mtp_acceptance=mtp[1]),
+        profile, Workload(isl=np.full(len(i), float(isl)), osl=np.full(len(i), float(osl)), concurrency=clients),
+        workers_p, workers_d)
+    ttft, tpot = np.asarray(served.ttft_s), np.asarray(served.tpot_s)
+    out, chips = np.asarray(served.output_tokens_per_s), np.asarray(served.chips)
+    # a fleet whose clients keep its prefill workers busier than the engine's disaggregated utilisation only
+    # queues prompts (TTFT grows with every client, throughput barely): left out, as rate matching leaves it out
+    u = np.asarray(served.prefill_utilization)
+    ok = (np.asarray(served.feasible) & (out > 0) & (u <= busy + 1e-9) & (tpot <= (tpot_s or np.inf))
+          & (ttft <= (ttft_s or np.inf)))
+    flat = np.flatnonzero(ok)
+    # the most tokens/s; then the fewest chips; then the lowest TPOT, then TTFT
+    best: list[Split] = []
+    for k in flat[np.lexsort((ttft[flat], tpot[flat], chips[flat], -out[flat]))]:
+        if len(best) == top:
+            break
+        dl, pl = dgrid.at(int(d["index"][i[k]])), pgrid.at(int(j[k]))
+        split = Split(prefill_layout=pl, decode_layout=dl, prefill_workers=int(workers_p[k]),
+                      decode_workers=int(workers_d[k]), prefill_chips=int(workers_p[k] * pgrid.chips[j[k]]),
+                      decode_chips=int(workers_d[k] * d["chips"][i[k]]),
+                      clients_per_decode_worker=float(d["batch"][i[k]] * dl.attn_dp),
+                      output_tokens_per_s=float(out[k]), ttft_s=float(ttft[k]), tpot_s=float(tpot[k]),
+                      prefill_utilization=float(u[k]),
+                      limited_by="prefill" if prefill_bound[i[k], j[k]] else "decode", meets_targets=True)
+        if split not in best:  # loads past a layout's KV capacity run at that capacity: the same fleet again
+            best.append(split)
+    return SplitSearch(evaluated=int(sized.size), best=tuple(best), assumptions=notes)

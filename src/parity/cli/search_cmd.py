@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,21 +24,24 @@ from parity.report.tables import Column, plain, scaled
 from parity.hardware import per_die
 from parity.plan import Precision
 from parity.search import Candidate, search_serving
-from parity.predict import benchmark_of, predict_cases, scenario_of
+from parity.predict import Case, Prediction, benchmark_of, predict_cases, scenario_of
 from parity.units import duration_text
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
 
 DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
 
-COLUMNS = [Column("mode", "mode", plain, "left", wide=True), Column("layout", "layout", plain, "left"),
+# what must show at 80 columns: the layouts, TPOT, TTFT and tok/s/chip (and with a percentile target, whether the
+# simulator says it is met); the rest gives way in its rank's order: meets, then chips (a disaggregated worker pair's
+# share of prefill chips), then the mode (a blank decode cell says agg) and the load, tok/s/user (1 / TPOT) first
+COLUMNS = [Column("mode", "mode", plain, "left", wide=3), Column("layout", "layout", plain, "left"),
            Column("decode_layout", "decode", plain, "left"),
-           Column("concurrency", "clients/worker", scaled(1), wide=True),
-           Column("chips", "chips", scaled(1)), Column("tpot_s", "TPOT ms", scaled(1e-3)),
+           Column("concurrency", "clients/worker", scaled(1), wide=3),
+           Column("chips", "chips", scaled(1), wide=2), Column("tpot_s", "TPOT ms", scaled(1e-3)),
            Column("ttft_s", "TTFT ms", scaled(1e-3)),
-           Column("tokens_per_s_per_user", "tok/s/user", scaled(1), wide=True),  # 1 / TPOT: gives way first
+           Column("tokens_per_s_per_user", "tok/s/user", scaled(1), wide=4),
            Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
-           Column("meets_targets", "meets", lambda v: "yes" if v else "no")]
+           Column("meets_targets", "meets", lambda v: "yes" if v else "no", wide=1)]
 # with --refine: the simulator's figures beside the steady-state ones ('-' on rows not refined)
 REFINE_COLUMNS = [Column("sim_ttft_s", "sim TTFT ms", scaled(1e-3), wide=1),
                   Column("sim_ttft_p99_s", "sim TTFT p99", scaled(1e-3), wide=3),
@@ -120,7 +124,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                               "(disaggregated by nature: the best fleets of prefill and decode workers under the "
                               f"two budgets, in closed form): leave {'it' if one else 'them'} out")
         _split(the_model, catalog.system(prefill_system), the_system, profile, weights, targets, isl, osl,
-               prefill_chips, decode_chips, mtp, mtp_text, fmt, out)
+               prefill_chips, decode_chips, mtp, mtp_text, fmt, out, Case(model=model, system=system, engine=engine,
+                                                                         isl=isl, osl=osl, concurrency=1))
         return
     precision = best_precision(the_model, the_system.chip, weights)
     # a multi-die package (the Ascend 910C) runs one rank per die, as compare runs it; rates come back per package
@@ -195,7 +200,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                           request_rate=poisson_rate(best_candidate, case) if poisson else None,
                           client=benchmark_of(scenario_of(case)).client.id if poisson else "") if case else ""
     # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker,
-    # and its steady model queues prompts at the prefill workers as a whole deployment: what it says of the line
+    # and its steady model prices the prompts' queue otherwise: what it says of the line, and why
     whole, rerun_prices = "", {}
     if case and case.mode == "disagg":
         served = predict_cases([case])[0] if not percentiles else None
@@ -204,9 +209,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                             "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
         whole = (f" (on whole workers: {case.prefill_workers} prefill per {case.decode_workers} decode for the "
                  f"search's {best_candidate.prefill_workers_per_decode_worker:.3g} per decode worker"
-                 + (f"; serve's steady model prices it at TTFT {duration_text(rerun_prices['ttft_s'])}, "
-                    f"{rerun_prices['tokens_per_s_per_chip']:,.0f} tok/s/chip, where the search's rate-matched "
-                    f"prefill gives {duration_text(best_candidate.ttft_s)}" if rerun_prices else "") + ")")
+                 + (f"; {serve_differs(best_candidate, case, served, profile.disagg_prefill_utilization)}"
+                    if rerun_prices else "") + ")")
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
@@ -249,12 +253,39 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "mtp_accepted_tokens": mtp[1],
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
-               "best": best, "best_serve_command": rerun, "best_serve_prices": rerun_prices, "frontier": rows,
+               "best": best, "best_serve_command": rerun, "best_serve_prices": rerun_prices,
+               "best_serve_note": whole.strip()[1:-1], "frontier": rows,
                "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
-    emit(rows, COLUMNS + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
+    # under a percentile target the simulator's verdict stands for the metric it bounds: that metric's steady-state
+    # mean (only the screen) gives way first where 80 columns cannot hold long layouts beside it
+    bounded = {f"{t.metric}_s" for t in percentiles} if refined else set()
+    columns = [dataclasses.replace(c, wide=1) if c.key in bounded else c for c in COLUMNS]
+    emit(rows, columns + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+def serve_differs(candidate: Candidate, case: Case, served: Prediction, utilization: float) -> str:
+    """What serve's steady model says of a disaggregated best's serve line and why it differs from the search's
+    figures: the two steady models price the prompts' queue differently (neither is the rounding to whole workers,
+    which leaves serve more prefill capacity, not less), and serve's decode batch leaves out the clients still
+    waiting for their first token where the search's decode workers run every client. `utilization`: the engine's
+    disagg_prefill_utilization, at which the search sizes its prefill share."""
+    decode = case.decode_layout or case.layout
+    clients = case.concurrency / (case.decode_workers * decode.attn_dp)  # per decode rank
+    tpot = (f"; TPOT {duration_text(served.tpot_s)} for the search's {duration_text(candidate.tpot_s)}: serve's "
+            f"decode batch leaves out the clients waiting for their first token ({served.extra['decode_batch']:,.1f} "
+            f"of {clients:,.0f} a rank), the search's decode workers run all their clients"
+            if abs(served.tpot_s / candidate.tpot_s - 1.0) >= 0.005 else "")
+    return (f"serve's steady model prices it at TTFT {duration_text(served.ttft_s)}, "
+            f"{served.output_tokens_per_s_per_chip:,.0f} tok/s/chip, where the search gives "
+            f"{duration_text(candidate.ttft_s)}, {candidate.tokens_per_s_per_chip:,.0f}: the two steady models price "
+            f"the prompts' queue differently, the search a step of {candidate.prefill_tokens_per_step:,.0f} prompt "
+            f"tokens a rank and Kingman's wait at the rate-matched {utilization:.0%} utilisation, serve the prompt "
+            f"groups its clients send, Kingman's wait at its own utilisation "
+            f"({served.extra['prefill_utilization']:.0%}), the closed loop's first wave (every client's prompt sent "
+            f"at once) and any clients queued for a decode slot{tpot}")
 
 
 # options of the one-system search that a --prefill-system split leaves unread: option -> its parameter
@@ -288,8 +319,9 @@ def _mtp_words(mtp: tuple[int, float]) -> str:
 
 def _split(model, prefill_system, decode_system, profile, weights: str | None, targets: Targets, isl: int, osl: int,
            prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
-           out: Path | None) -> None:
-    """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets."""
+           out: Path | None, named: Case) -> None:
+    """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets; `named`: the
+    model, system and engine as the command line named them (for the best's serve line)."""
     prefill_precision = best_precision(model, prefill_system.chip, weights)
     decode_precision = best_precision(model, decode_system.chip, weights)
     found = search_split(model, prefill_system, decode_system, profile, catalog.calibration(prefill_system.chip),
@@ -301,17 +333,28 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
     rows = [s.to_dict() for s in found.best]
     best = found.best[0]
     raised = list(model.flags) + context_flags(model, isl + osl)
+    # serve runs one set of formats on both kinds of worker: the best's line where the two sides' agree
+    rerun = serve_command(dataclasses.replace(
+        named, concurrency=round(best.clients_per_decode_worker * best.decode_workers), weights=decode_precision.weights,
+        moe_weights=decode_precision.expert_weights, kv=decode_precision.kv_cache, mode="disagg",
+        layout=best.prefill_layout, decode_layout=best.decode_layout, prefill_workers=best.prefill_workers,
+        decode_workers=best.decode_workers, mtp_tokens=mtp[0], prefill_system=prefill_system.id),
+        moe="moe" in model.features) if prefill_precision == decode_precision else ""
     caption = ((f"{mtp_text} " if mtp_text else "")
                + f"{found.evaluated:,} pairs of decode (layout, batch) and prefill layout evaluated. Best under "
                f"{targets.text()}: {best.output_tokens_per_s:,.0f} output tok/s from {best.prefill_chips} prefill and "
-               f"{best.decode_chips} decode chips (limited by {best.limited_by}). " + "; ".join(found.assumptions)
-               + (f". Flags: {joined(raised)}" if raised else ""))
+               f"{best.decode_chips} decode chips (limited by {best.limited_by}); "
+               + (f"to run it: {rerun}" if rerun else "no `parity serve` line runs it: serve runs one set of formats "
+                  f"on both kinds of worker, and these prefill workers run {_formats(prefill_precision)}, the "
+                  f"decode workers {_formats(decode_precision)}")
+               + ". " + "; ".join(found.assumptions) + (f". Flags: {joined(raised)}" if raised else ""))
     payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
                "prefill_weights": prefill_precision.weights, "prefill_kv_cache": prefill_precision.kv_cache,
                "decode_weights": decode_precision.weights, "decode_kv_cache": decode_precision.kv_cache,
                "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
                "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
-               "evaluated": found.evaluated, "best": rows, "assumptions": list(found.assumptions),
+               "evaluated": found.evaluated, "best": rows, "best_serve_command": rerun,
+               "assumptions": list(found.assumptions),
                "model_flags": texts(raised)}
     if output_format(fmt, out) in ("table", "md"):  # json and csv keep the fields apart
         rows = [{**r, "prefill_workers_text": f"{r['prefill_workers']:,}x {r['prefill_layout']}",

@@ -159,7 +159,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         per_rank = prompt_group_size(profile, isl, per_worker / dp)
         if prefill_batch is not None:
             per_rank = np.minimum(per_rank, prefill_batch)
-        busy = np.clip(per_worker, 1.0, float(dp))
+        busy = np.clip(per_worker, 1.0, np.asarray(dp, float))
         group = per_rank * busy
         return (group, *_group_prefill(prefill, profile, isl, group, 0.0, 0.0, False, busy))
 
