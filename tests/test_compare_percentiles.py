@@ -157,3 +157,21 @@ def test_under_poisson_arrivals_no_mean_ttft_screens_what_is_simulated(monkeypat
     assert row["note"].startswith("no configuration meets TTFT p99 2 s: of the 298 whose mean TPOT meets its bound, "
                                   "the lightest-loaded of the "), row["note"]
     assert row["note"].endswith("simulated reaches TTFT p99 3 s")
+
+
+def test_search_says_an_unreachable_ttft_percentile_before_simulating(monkeypatch) -> None:
+    """A p99 TTFT of 1 us is below the fastest lone request's TTFT (37.6 ms for Llama-3.1-70B on an H100 node), so
+    no percentile can meet it: search refuses it in one line under Poisson arrivals too, with no simulation (it
+    simulated 3-12 s first)."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    from parity.predict import refine
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("simulated an unreachable target")
+    monkeypatch.setattr(refine, "refine_candidate", no_simulation)
+    result = CliRunner().invoke(cli, ["search", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--ttft", "p99:1us",
+                                      "--arrivals", "poisson"])
+    assert result.exit_code == 2
+    assert "the TTFT p99 target 0.001 ms binds: the fastest configuration that fits reaches 37.6 ms" in result.output

@@ -49,7 +49,8 @@ def test_search_drafts_mtp_as_compare_does_in_its_search_and_its_simulations() -
 
 
 def test_search_says_the_mtp_it_drafts() -> None:
-    """In the title and the caption; a model without MTP layers says nothing unless --mtp asked for drafts."""
+    """In the title and the caption; a model without MTP layers says nothing, and --mtp asking drafts of it is refused
+    in one line, as compare, fleet, formats and serve refuse it."""
     def text(*args: str) -> str:
         result = CliRunner().invoke(cli, ["search", "--ttft", "5s", "--refine", "0", "--format", "md", *args])
         assert result.exit_code == 0, result.output
@@ -61,5 +62,6 @@ def test_search_says_the_mtp_it_drafts() -> None:
     assert "No multi-token prediction" in text("--model", "deepseek-r1", "--system", "hgx-h200", "--mtp", "0")
     llama = text("--model", "llama-3.1-8b", "--system", "hgx-h100")
     assert "MTP" not in llama and "multi-token" not in llama
-    assert "--mtp 2 does not apply: llama-3.1-8b has no MTP layers" in text("--model", "llama-3.1-8b", "--system",
-                                                                            "hgx-h100", "--mtp", "2")
+    refused = CliRunner().invoke(cli, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--mtp", "2"])
+    assert refused.exit_code == 2
+    assert "--mtp 2 does nothing here: llama-3.1-8b has no MTP layers (drop --mtp)" in refused.output

@@ -11,8 +11,8 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.mtp import mtp_caption, mtp_option
-from parity.cli.percentile_choice import screened
+from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
+from parity.cli.percentile_choice import screened, unreachable_ttft
 from parity.cli.serve_line import serve_command
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, arrivals_option, arrivals_text, targets_options
 from parity.search import best_precision
@@ -102,11 +102,13 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     if percentiles and (refine == 0 or prefill_system or prefill_chips or decode_chips):
         raise ParityError(f"{' and '.join(str(t) for t in percentiles)}: a percentile target is checked by the "
                           "step-level simulator on the refined candidates, so it needs --refine 1 or more and no "
-                          "--prefill-system split (or give the mean's bound, e.g. --ttft 2s)")
+                          "--prefill-system split (or give the mean's bound, e.g. "
+                          f"--{percentiles[0].metric} {percentiles[0].seconds:g}s)")
     if (refine == 0 or prefill_system) and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine 1 or more and no "
                           "--prefill-system split")
     the_model, the_system = catalog.model(model), catalog.system(system)
+    refuse_mtp_without_layers([the_model], mtp_tokens)
     # multi-token prediction as compare and fleet run it (one draft on DeepSeek-R1 unless told), in the steady-state
     # search and in the refined candidates' simulations alike
     drafts = catalog.mtp_drafts(the_model, mtp_tokens)
@@ -136,6 +138,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     if result.best is None and not show_infeasible:
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
                              f"{result.binding()} (--show-infeasible prints the frontier anyway)")
+    if percentiles and (why := unreachable_ttft(result, percentiles)) and not show_infeasible:
+        raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: {why} "
+                             "(--show-infeasible prints the frontier anyway)")  # said before any simulation
     rows = [c.to_dict() for c in result.frontier]
     default_refine = click.get_current_context().get_parameter_source("refine") is click.core.ParameterSource.DEFAULT
 

@@ -572,7 +572,8 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
              ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"), ("decode batch per rank", f"{result.decode_batch:g}"),
              ("chips", f"{result.chips:g}"), ("requests", f"{result.requests}")]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
-                title=f"{case.model} on {case.system}: offline over {result.requests} requests",
+                title=f"{case.model} on {case.system}: offline over {result.requests} request"
+                      f"{'s' if result.requests != 1 else ''}",
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
