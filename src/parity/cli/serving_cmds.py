@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
+from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_option, out_option, output_format,
                         progress_bar, typed_options, wide_option)
 from parity import catalog
 from parity.cli.files import model_file, read_text, refuse_overwrite
@@ -31,7 +31,7 @@ from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
 from parity.step import Part, breakdown
-from parity.report.tables import Column, plain, scaled, to_csv, with_interval, write_atomic
+from parity.report.tables import Column, plain, scaled, to_csv, with_interval
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
@@ -642,7 +642,7 @@ def _simulated(case: Case, prediction: Prediction, client: str | None, num_promp
             at_peak = (f"closed-form rows (memory per chip, prefill share{sizing}) at {case.concurrency:,} clients: at "
                        f"the simulated run's peak of {in_flight} they do not fit ({again.note})")
     if timeline is not None:
-        write_atomic(timeline, to_csv(sim.timeline) if sim.timeline else "time_s\n")
+        deliver(to_csv(sim.timeline) if sim.timeline else "time_s\n", timeline)  # whole, and 'wrote ...' as --out
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
