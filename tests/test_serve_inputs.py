@@ -321,3 +321,19 @@ def test_a_trace_replays_with_vllms_client_aggregated_and_no_client_disaggregate
     assert code == 0 and "(client profile vllm: its front end only)" in json.loads(output)["note"], output
     code, output = _invoke(*base, "--mode", "disagg")
     assert code == 0 and json.loads(output)["requests"] == 2, output
+
+
+
+def test_a_disaggregated_run_shows_each_workers_memory_per_chip() -> None:
+    """It showed the decode worker's 23.4 GB per chip only, while the tp2 prefill worker holds 35.3 GB of FP8 weights
+    per chip (70.6 B parameters over 2 chips) and 48.7 GB with its reserve, activations and one prompt's KV."""
+    args = ("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--mode", "disagg", "--tp", "2",
+            "--decode-tp", "2", "--decode-pp", "4", "--weights", "fp8", "--kv", "fp8", "--concurrency", "64",
+            "--model-kind", "steady")
+    code, table = _invoke(*args)
+    assert code == 0 and "memory per chip (prefill / decode)" in table and "48.7 / 23.4 GB" in table
+    code, output = _invoke(*args, "--format", "json")
+    data = json.loads(output)
+    assert data["prefill_memory_bytes_per_chip"] == pytest.approx(48.68e9, rel=1e-3)
+    assert data["decode_memory_bytes_per_chip"] == pytest.approx(23.36e9, rel=1e-3)
+    assert data["memory_bytes_per_chip"] == data["prefill_memory_bytes_per_chip"]  # the most any chip holds
