@@ -159,6 +159,13 @@ def test_a_fit_of_no_iterations_is_refused_before_writing(tmp_path: Path, monkey
     (b"model,system\x00,isl\n", "NUL bytes"),
     (b"a,b\n1,2\n", "not a cases table"),
     (b"model,system,isl,osl,concurrency\n", "a header and no cases"),  # was exit 0 with no output at all
+    # was exit 0, every row feasible=false 'isl is required'
+    (b"model,system\nllama-3.1-8b,hgx-h100\n", "cases.csv: not a cases table (needs a header with at least model, "
+                                                "system, isl, osl, concurrency; it lacks isl, osl, concurrency)"),
+    (b"model,phase,batch\nllama-3.1-8b,decode,8\n", "(needs a header with at least model, system; it lacks system)"),
+    (b"case_id,model,system,isl,osl,concurrency\na,llama-3.1-8b,hgx-h100,128,128,1\nb,llama-3.1-8b,hgx-h100,128,128,2\n"
+     b"a,llama-3.1-8b,hgx-h100,128,128,4\n", "cases.csv: case_id 'a' names rows 1 and 3; case ids name the output's "
+                                              "rows: give each its own (or leave it empty)"),
 ])
 def test_cases_that_are_not_a_utf8_table_are_refused(content: bytes, says: str, tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"

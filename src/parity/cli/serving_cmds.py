@@ -35,14 +35,28 @@ from parity.report.tables import Column, plain, scaled, to_csv, with_interval
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
-    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column and no column
-    predict does not know (check_case_columns), and a case."""
+    """The rows of a cases table: UTF-8 CSV text with a header naming the columns every case needs (model, system,
+    isl, osl, concurrency; a table with a phase column may give its rows' batch and context instead of the last
+    three, and max_concurrency stands for concurrency) and no column predict does not know (check_case_columns),
+    at least one case, and no case id twice (case ids name the output's rows)."""
     header, rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
                                                          f"least model, system, isl, osl, concurrency; columns: "
                                                          f"{', '.join(CASE_COLUMNS)})")
+    needed = ["model", "system"] + ([] if "phase" in header else ["isl", "osl"] + (
+        [] if "max_concurrency" in header else ["concurrency"]))
+    if missing := [c for c in needed if c not in header]:
+        raise ParityError(f"{path.name}: not a cases table (needs a header with at least {', '.join(needed)}; it lacks "
+                          f"{', '.join(missing)})")
     if not rows:
         raise ParityError(f"{path.name}: a header and no cases (one case a row below it)")
     check_case_columns(path.name, header, rows)
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, start=1):
+        if case_id := (row.get("case_id") or "").strip():
+            if case_id in seen:
+                raise ParityError(f"{path.name}: case_id {case_id!r} names rows {seen[case_id]} and {number}; case ids "
+                                  "name the output's rows: give each its own (or leave it empty)")
+            seen[case_id] = number
     return rows
 
 
