@@ -315,11 +315,14 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         server = "; or --request-rate with --scenario server" if "--request-rate" in given else ""
         raise ParityError(f"{', '.join(given)} need{'s' if len(given) == 1 else ''} the simulator (the default, not "
                           f"--model-kind steady{server}): the steady-state model runs no requests and draws nothing")
-    if simulated and scenario != "closed" and (given := typed_options(_SIMULATOR_ONLY | {"--sim": "use_sim"})):
+    if simulated and scenario != "closed" and (given := typed_options(_SIMULATOR_ONLY | {"--sim": "use_sim"}) + (
+            ["--model-kind sim"] if typed_options({"--model-kind": "model_kind"}) else [])):
         one = len(given) == 1
         raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} read by the simulator, which runs the "
                           f"closed-loop scenario; --scenario {scenario} is priced in closed form: leave "
                           f"{'it' if one else 'them'} out")
+    if scenario != "closed":
+        _refuse_options_a_scenario_ignores(scenario, lengths is not None, mode)
     the_model = catalog.model(model)  # read once: a config.json is a file
     if "moe" not in the_model.features and (given := typed_options(_EXPERTS_ONLY)):
         one = len(given) == 1
@@ -534,6 +537,27 @@ def _refuse_options_a_phase_ignores(phase: str, scenario: str, model_kind: str) 
         raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} not read by --phase {phase} (one step of "
                           f"--batch {'sequences at --context' if phase == 'decode' else 'prompts of --isl'} tokens): "
                           f"leave {'it' if one else 'them'} out")
+
+
+# options of the closed-loop benchmark that --scenario offline|server (one aggregated worker priced in closed form)
+# leave unread: option -> its parameter
+_NOT_SCENARIO = {"--concurrency": "concurrency", "--random-range-ratio": "random_range_ratio", "--explain": "explain",
+                 "--ttft": "ttft_target", "--tpot": "tpot_target"}
+
+
+def _refuse_options_a_scenario_ignores(scenario: str, lengths: bool, mode: str) -> None:
+    """Refuse an option given on the command line that --scenario offline or server would silently ignore: the
+    closed loop's clients, length draws, targets and step breakdown, its disaggregated workers, --isl and --osl
+    beside --lengths (whose rows are the requests), and --request-rate where the worker is saturated (offline)."""
+    given = typed_options(_NOT_SCENARIO | ({"--isl": "isl", "--osl": "osl"} if lengths else {})
+                          | ({"--request-rate": "request_rate"} if scenario == "offline" else {}))
+    given += ["--mode disagg"] if mode == "disagg" else []
+    if given:
+        one = len(given) == 1
+        runs = "a saturated worker" if scenario == "offline" else "one worker under Poisson arrivals at --request-rate"
+        raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} not read by --scenario {scenario} ({runs}, "
+                          f"aggregated, over {'the requests of --lengths' if lengths else 'requests of --isl and --osl'})"
+                          f": leave {'it' if one else 'them'} out")
 
 
 def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
