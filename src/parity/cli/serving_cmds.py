@@ -28,7 +28,7 @@ from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_C
 from parity.predict.columns import request_rate
 from parity.predict.scenario import _failed
 from parity.scenarios import offline_throughput, server_latency
-from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
+from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, to_csv, with_interval
@@ -420,11 +420,16 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not prediction.feasible:
         raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
                                              f"output {case.osl:,})" if requests else ""))
+    bench = None
+    if simulated:
+        options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
+                                      "poisson": not fixed_rate, "seed": seed, "max_concurrency": max_concurrency}
+        bench = benchmark_of(scenario_of(case), client, **options, **({"trace": requests} if requests else {}))
+    _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
     percentile_rows: list[dict[str, object]] = []
-    if simulated:
-        data, percentile_rows = _simulated(case, prediction, client, num_prompts, request_rate, fixed_rate,
-                                           max_concurrency, requests, timeline, seed)
+    if bench is not None:
+        data, percentile_rows = _simulated(case, prediction, bench, timeline)
     texts = interval_texts(data)
     band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (
@@ -656,18 +661,38 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
-def _simulated(case: Case, prediction: Prediction, client: str | None, num_prompts: int | None,
-               request_rate: float | None, fixed_rate: bool, max_concurrency: int | None,
-               trace: Sequence[TraceRequest], timeline: Path | None,
-               seed: int) -> tuple[dict, list[dict[str, object]]]:
-    """The steady prediction's row with the simulator's figures, and table rows of its percentiles; `trace`: the
-    requests of a trace, or none."""
+def _refuse_what_the_run_cannot_use(case: Case, bench: Benchmark | None) -> None:
+    """Refuse an open loop's cap on requests in flight above the requests it sends (it caps nothing), and
+    disaggregated workers beyond the requests the run can have in flight (`bench`: the simulated run, None: the
+    steady model's closed loop of case.concurrency): a decode worker holds at least one client's sequence and a
+    prefill worker at least one prompt, so one beyond them never runs, yet its chips count in every per-chip figure
+    and the simulator steps it (1,000 decode workers for 32 clients ran 20 s)."""
+    clients, held, more = case.concurrency, f"{case.concurrency:,} client{'s' if case.concurrency != 1 else ''}", \
+        "more --concurrency"
+    if bench is not None and (bench.request_rate is not None or bench.trace):
+        sent = bench.arrivals().num_prompts
+        source = "the trace's" if bench.trace else "--num-prompts" if bench.num_prompts else \
+            f"client profile {bench.client.id}'s"
+        cap = bench.max_concurrency
+        if cap is not None and cap > sent:
+            raise ParityError(f"--max-concurrency {cap:,} is above the {sent:,} requests the run sends ({source}), "
+                              f"so it caps nothing: give at most {sent:,}, or leave it out")
+        clients = min(cap or sent, sent)
+        held, more = ((f"at most {cap:,} requests in flight (--max-concurrency)", "a higher --max-concurrency") if cap
+                      else (f"the run's {sent:,} requests ({source})", "a longer trace" if bench.trace
+                            else "more --num-prompts"))
+    for role, workers, what in (("prefill", case.prefill_workers, "prompt"), ("decode", case.decode_workers, "client")):
+        if workers is not None and workers > clients:
+            raise ParityError(f"--{role}-workers {workers:,} with {held}: at most {clients:,} {role} workers can each "
+                              f"hold a {what}; give fewer workers or {more}")
+
+
+def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
+               timeline: Path | None) -> tuple[dict, list[dict[str, object]]]:
+    """The steady prediction's row with the simulator's figures for the run `bench`, and table rows of its
+    percentiles."""
     scenario, data = scenario_of(case), prediction.row()
-    options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate, "poisson": not fixed_rate,
-                                  "seed": seed, "max_concurrency": max_concurrency}
-    if trace:
-        options["trace"] = tuple(trace)
-    bench = benchmark_of(scenario, client, **options)
+    request_rate, trace = bench.request_rate, bench.trace
     workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
     open_loop = bool(trace) or request_rate is not None
     sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None or open_loop)
