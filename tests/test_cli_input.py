@@ -124,6 +124,22 @@ def refused(*args: str) -> str:
                                                   "has one: at --attn-dp 1 a worker has one rank and nothing is held"),
     (("serve", *LLAMA, "--adp-hold-steps", "0", "--mode", "disagg", "--decode-tp", "2"),
      "at --attn-dp 1 (and --decode-attn-dp 1) a worker has one rank"),
+    # --scenario offline|server price one aggregated worker in closed form: the closed loop's options were ignored
+    # (the JSON was byte for byte the same at --concurrency 5 and 5000)
+    (("serve", *LLAMA, "--scenario", "offline", "--concurrency", "5000", "--random-range-ratio", "0.3"),
+     "--concurrency, --random-range-ratio are not read by --scenario offline (a saturated worker, aggregated, over "
+     "requests of --isl and --osl): leave them out"),
+    (("serve", *LLAMA, "--scenario", "offline", "--isl", "5", "--osl", "5", "--lengths", "l.csv"),
+     "--isl, --osl are not read by --scenario offline (a saturated worker, aggregated, over the requests of "
+     "--lengths): leave them out"),
+    (("serve", *LLAMA, "--scenario", "server", "--request-rate", "2", "--concurrency", "1"),
+     "--concurrency is not read by --scenario server (one worker under Poisson arrivals at --request-rate, "
+     "aggregated, over requests of --isl and --osl): leave it out"),
+    (("serve", *LLAMA, "--scenario", "offline", "--request-rate", "3", "--mode", "disagg"),
+     "--request-rate, --mode disagg are not read by --scenario offline"),
+    (("serve", *LLAMA, "--scenario", "server", "--request-rate", "2", "--model-kind", "sim"),
+     "--model-kind sim is read by the simulator, which runs the closed-loop scenario; --scenario server is priced in "
+     "closed form: leave it out"),  # as --sim was
     (("validate", "--iterations", "20"), "--iterations sets the Nelder-Mead steps of a fit: it is read by --fit with "
                                          "--model-kind steady, --fit-stacks, --by source|vendor"),
     (("validate", "--iterations", "20", "--fit"), "--iterations sets the Nelder-Mead steps"),  # sim refits bands only
@@ -159,6 +175,13 @@ def test_a_fit_of_no_iterations_is_refused_before_writing(tmp_path: Path, monkey
     (b"model,system\x00,isl\n", "NUL bytes"),
     (b"a,b\n1,2\n", "not a cases table"),
     (b"model,system,isl,osl,concurrency\n", "a header and no cases"),  # was exit 0 with no output at all
+    # was exit 0, every row feasible=false 'isl is required'
+    (b"model,system\nllama-3.1-8b,hgx-h100\n", "cases.csv: not a cases table (needs a header with at least model, "
+                                                "system, isl, osl, concurrency; it lacks isl, osl, concurrency)"),
+    (b"model,phase,batch\nllama-3.1-8b,decode,8\n", "(needs a header with at least model, system; it lacks system)"),
+    (b"case_id,model,system,isl,osl,concurrency\na,llama-3.1-8b,hgx-h100,128,128,1\nb,llama-3.1-8b,hgx-h100,128,128,2\n"
+     b"a,llama-3.1-8b,hgx-h100,128,128,4\n", "cases.csv: case_id 'a' names rows 1 and 3; case ids name the output's "
+                                              "rows: give each its own (or leave it empty)"),
 ])
 def test_cases_that_are_not_a_utf8_table_are_refused(content: bytes, says: str, tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"

@@ -340,3 +340,51 @@ def test_a_trace_replays_with_vllms_client_aggregated_and_no_client_disaggregate
     assert code == 0 and "(client profile vllm: its front end only)" in json.loads(output)["note"], output
     code, output = _invoke(*base, "--mode", "disagg")
     assert code == 0 and json.loads(output)["requests"] == 2, output
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    # 1,000 decode workers for 32 clients simulated for 20 s (10,000: minutes), 968 of them never running
+    (("--decode-workers", "1000"), "--decode-workers 1,000 with 32 clients: at most 32 decode workers can each hold a "
+                                   "client; give fewer workers or more --concurrency"),
+    (("--prefill-workers", "33", "--model-kind", "steady"),
+     "--prefill-workers 33 with 32 clients: at most 32 prefill workers can each hold a prompt; give fewer workers or "
+     "more --concurrency"),
+    # an open loop's clients: its cap on requests in flight, else the requests it sends
+    (("--decode-workers", "5", "--request-rate", "5", "--max-concurrency", "4"),
+     "--decode-workers 5 with at most 4 requests in flight (--max-concurrency): at most 4 decode workers can each "
+     "hold a client; give fewer workers or a higher --max-concurrency"),
+    (("--decode-workers", "11", "--request-rate", "5", "--num-prompts", "10"),
+     "--decode-workers 11 with the run's 10 requests (--num-prompts): at most 10 decode workers can each hold a "
+     "client; give fewer workers or more --num-prompts"),
+])
+def test_disaggregated_workers_beyond_the_clients_are_refused(args: tuple[str, ...], says: str) -> None:
+    code, output = _invoke(*SERVE, "--mode", "disagg", *args)
+    assert code == 2 and output == f"parity: error: {says}\n"
+
+
+def test_workers_as_many_as_the_clients_are_priced() -> None:
+    code, output = _invoke(*SERVE, "--mode", "disagg", "--decode-workers", "32", "--prefill-workers", "32",
+                           "--model-kind", "steady", "--format", "json")
+    assert code == 0 and json.loads(output)["chips"] == 64 * 8
+
+
+def test_a_cap_above_the_requests_sent_is_refused() -> None:
+    """--max-concurrency 500 over 100 prompts capped nothing and was taken without a word."""
+    code, output = _invoke(*SERVE, "--request-rate", "5", "--num-prompts", "100", "--max-concurrency", "500")
+    assert code == 2 and output == ("parity: error: --max-concurrency 500 is above the 100 requests the run sends "
+                                    "(--num-prompts), so it caps nothing: give at most 100, or leave it out\n")
+
+
+def test_a_disaggregated_run_shows_each_workers_memory_per_chip() -> None:
+    """It showed the decode worker's 23.4 GB per chip only, while the tp2 prefill worker holds 35.3 GB of FP8 weights
+    per chip (70.6 B parameters over 2 chips) and 48.7 GB with its reserve, activations and one prompt's KV."""
+    args = ("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--mode", "disagg", "--tp", "2",
+            "--decode-tp", "2", "--decode-pp", "4", "--weights", "fp8", "--kv", "fp8", "--concurrency", "64",
+            "--model-kind", "steady")
+    code, table = _invoke(*args)
+    assert code == 0 and "memory per chip (prefill / decode)" in table and "48.7 / 23.4 GB" in table
+    code, output = _invoke(*args, "--format", "json")
+    data = json.loads(output)
+    assert data["prefill_memory_bytes_per_chip"] == pytest.approx(48.68e9, rel=1e-3)
+    assert data["decode_memory_bytes_per_chip"] == pytest.approx(23.36e9, rel=1e-3)
+    assert data["memory_bytes_per_chip"] == data["prefill_memory_bytes_per_chip"]  # the most any chip holds

@@ -224,7 +224,8 @@ def test_serve_sim_prints_percentiles_and_refuses_percentiles_without_it(tmp_pat
     result = CliRunner().invoke(cli, base + ["--sim", "--num-prompts", "12", "--timeline", str(timeline),
                                              "--ttft", "p99:5s", "--format", "json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stderr says where the timeline went, as --out's does
+    assert result.stderr == f"wrote {timeline}\n"
     assert data["ttft_p50_s"] <= data["ttft_p99_s"] and data["requests"] == 12
     assert data["meets_ttft_p99_s"] is True
     assert timeline.read_text().startswith("time_s,worker,queued,prefilling,running,kv_used_fraction")

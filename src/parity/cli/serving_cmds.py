@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from parity.cli import (TABLE_FORMATS, cli, emit, emit_record, format_option, out_option, output_format,
+from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_option, out_option, output_format,
                         progress_bar, typed_options, wide_option)
 from parity import catalog
 from parity.cli.files import model_file, read_text, refuse_overwrite
@@ -28,21 +28,35 @@ from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_C
 from parity.predict.columns import request_rate
 from parity.predict.scenario import _failed
 from parity.scenarios import offline_throughput, server_latency
-from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, TraceRequest, trace_of
+from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
 from parity.simulate.targets import latency_target
 from parity.step import Part, breakdown
-from parity.report.tables import Column, plain, scaled, to_csv, with_interval, write_atomic
+from parity.report.tables import Column, plain, scaled, to_csv, with_interval
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
-    """The rows of a cases table: UTF-8 CSV text with a header naming at least the model column and no column
-    predict does not know (check_case_columns), and a case."""
+    """The rows of a cases table: UTF-8 CSV text with a header naming the columns every case needs (model, system,
+    isl, osl, concurrency; a table with a phase column may give its rows' batch and context instead of the last
+    three, and max_concurrency stands for concurrency) and no column predict does not know (check_case_columns),
+    at least one case, and no case id twice (case ids name the output's rows)."""
     header, rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
                                                          f"least model, system, isl, osl, concurrency; columns: "
                                                          f"{', '.join(CASE_COLUMNS)})")
+    needed = ["model", "system"] + ([] if "phase" in header else ["isl", "osl"] + (
+        [] if "max_concurrency" in header else ["concurrency"]))
+    if missing := [c for c in needed if c not in header]:
+        raise ParityError(f"{path.name}: not a cases table (needs a header with at least {', '.join(needed)}; it lacks "
+                          f"{', '.join(missing)})")
     if not rows:
         raise ParityError(f"{path.name}: a header and no cases (one case a row below it)")
     check_case_columns(path.name, header, rows)
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, start=1):
+        if case_id := (row.get("case_id") or "").strip():
+            if case_id in seen:
+                raise ParityError(f"{path.name}: case_id {case_id!r} names rows {seen[case_id]} and {number}; case ids "
+                                  "name the output's rows: give each its own (or leave it empty)")
+            seen[case_id] = number
     return rows
 
 
@@ -80,6 +94,14 @@ def _read_columns(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
             raise ParityError(f"{path.name}: unknown column {column!r}" + (f" (did you mean {close!r}?)" if close else "")
                               + f"; it takes {', '.join(columns)} only (a column beyond them would be dropped without a word)")
     return rows
+
+
+def _memory_row(data: dict) -> tuple[str, str]:
+    """The memory per chip a run's table shows: each worker's where prefill and decode workers are apart."""
+    if "prefill_memory_bytes_per_chip" not in data:
+        return "memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"
+    return ("memory per chip (prefill / decode)", f"{data['prefill_memory_bytes_per_chip'] / 1e9:,.1f} / "
+                                                  f"{data['decode_memory_bytes_per_chip'] / 1e9:,.1f} GB")
 
 
 def _number(value: float, unit: float) -> str:
@@ -293,11 +315,14 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         server = "; or --request-rate with --scenario server" if "--request-rate" in given else ""
         raise ParityError(f"{', '.join(given)} need{'s' if len(given) == 1 else ''} the simulator (the default, not "
                           f"--model-kind steady{server}): the steady-state model runs no requests and draws nothing")
-    if simulated and scenario != "closed" and (given := typed_options(_SIMULATOR_ONLY | {"--sim": "use_sim"})):
+    if simulated and scenario != "closed" and (given := typed_options(_SIMULATOR_ONLY | {"--sim": "use_sim"}) + (
+            ["--model-kind sim"] if typed_options({"--model-kind": "model_kind"}) else [])):
         one = len(given) == 1
         raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} read by the simulator, which runs the "
                           f"closed-loop scenario; --scenario {scenario} is priced in closed form: leave "
                           f"{'it' if one else 'them'} out")
+    if scenario != "closed":
+        _refuse_options_a_scenario_ignores(scenario, lengths is not None, mode)
     the_model = catalog.model(model)  # read once: a config.json is a file
     if "moe" not in the_model.features and (given := typed_options(_EXPERTS_ONLY)):
         one = len(given) == 1
@@ -395,18 +420,23 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not prediction.feasible:
         raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
                                              f"output {case.osl:,})" if requests else ""))
+    bench = None
+    if simulated:
+        options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
+                                      "poisson": not fixed_rate, "seed": seed, "max_concurrency": max_concurrency}
+        bench = benchmark_of(scenario_of(case), client, **options, **({"trace": requests} if requests else {}))
+    _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
     percentile_rows: list[dict[str, object]] = []
-    if simulated:
-        data, percentile_rows = _simulated(case, prediction, client, num_prompts, request_rate, fixed_rate,
-                                           max_concurrency, requests, timeline, seed)
+    if bench is not None:
+        data, percentile_rows = _simulated(case, prediction, bench, timeline)
     texts = interval_texts(data)
     band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (
         (f"TTFT [ms]{band}", texts["ttft_text"]), (f"TPOT [ms]{band}", texts["tpot_text"]),
         (f"output tokens/s per chip{band}", texts["rate_text"]),
         ("output tokens/s per user", _number(data["output_tokens_per_s_per_user"], 1.0)),
-        ("chips", f"{data['chips']:g}"), ("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
+        ("chips", f"{data['chips']:g}"), _memory_row(data),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
         ("outside what was validated", data["flags"] or "no"))] + percentile_rows
@@ -514,6 +544,27 @@ def _refuse_options_a_phase_ignores(phase: str, scenario: str, model_kind: str) 
                           f"leave {'it' if one else 'them'} out")
 
 
+# options of the closed-loop benchmark that --scenario offline|server (one aggregated worker priced in closed form)
+# leave unread: option -> its parameter
+_NOT_SCENARIO = {"--concurrency": "concurrency", "--random-range-ratio": "random_range_ratio", "--explain": "explain",
+                 "--ttft": "ttft_target", "--tpot": "tpot_target"}
+
+
+def _refuse_options_a_scenario_ignores(scenario: str, lengths: bool, mode: str) -> None:
+    """Refuse an option given on the command line that --scenario offline or server would silently ignore: the
+    closed loop's clients, length draws, targets and step breakdown, its disaggregated workers, --isl and --osl
+    beside --lengths (whose rows are the requests), and --request-rate where the worker is saturated (offline)."""
+    given = typed_options(_NOT_SCENARIO | ({"--isl": "isl", "--osl": "osl"} if lengths else {})
+                          | ({"--request-rate": "request_rate"} if scenario == "offline" else {}))
+    given += ["--mode disagg"] if mode == "disagg" else []
+    if given:
+        one = len(given) == 1
+        runs = "a saturated worker" if scenario == "offline" else "one worker under Poisson arrivals at --request-rate"
+        raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} not read by --scenario {scenario} ({runs}, "
+                          f"aggregated, over {'the requests of --lengths' if lengths else 'requests of --isl and --osl'})"
+                          f": leave {'it' if one else 'them'} out")
+
+
 def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     """One fixed-batch decode or prefill step: step time, TPOT and the rates per chip."""
     phase = case.phase
@@ -611,18 +662,38 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
-def _simulated(case: Case, prediction: Prediction, client: str | None, num_prompts: int | None,
-               request_rate: float | None, fixed_rate: bool, max_concurrency: int | None,
-               trace: Sequence[TraceRequest], timeline: Path | None,
-               seed: int) -> tuple[dict, list[dict[str, object]]]:
-    """The steady prediction's row with the simulator's figures, and table rows of its percentiles; `trace`: the
-    requests of a trace, or none."""
+def _refuse_what_the_run_cannot_use(case: Case, bench: Benchmark | None) -> None:
+    """Refuse an open loop's cap on requests in flight above the requests it sends (it caps nothing), and
+    disaggregated workers beyond the requests the run can have in flight (`bench`: the simulated run, None: the
+    steady model's closed loop of case.concurrency): a decode worker holds at least one client's sequence and a
+    prefill worker at least one prompt, so one beyond them never runs, yet its chips count in every per-chip figure
+    and the simulator steps it (1,000 decode workers for 32 clients ran 20 s)."""
+    clients, held, more = case.concurrency, f"{case.concurrency:,} client{'s' if case.concurrency != 1 else ''}", \
+        "more --concurrency"
+    if bench is not None and (bench.request_rate is not None or bench.trace):
+        sent = bench.arrivals().num_prompts
+        source = "the trace's" if bench.trace else "--num-prompts" if bench.num_prompts else \
+            f"client profile {bench.client.id}'s"
+        cap = bench.max_concurrency
+        if cap is not None and cap > sent:
+            raise ParityError(f"--max-concurrency {cap:,} is above the {sent:,} requests the run sends ({source}), "
+                              f"so it caps nothing: give at most {sent:,}, or leave it out")
+        clients = min(cap or sent, sent)
+        held, more = ((f"at most {cap:,} requests in flight (--max-concurrency)", "a higher --max-concurrency") if cap
+                      else (f"the run's {sent:,} requests ({source})", "a longer trace" if bench.trace
+                            else "more --num-prompts"))
+    for role, workers, what in (("prefill", case.prefill_workers, "prompt"), ("decode", case.decode_workers, "client")):
+        if workers is not None and workers > clients:
+            raise ParityError(f"--{role}-workers {workers:,} with {held}: at most {clients:,} {role} workers can each "
+                              f"hold a {what}; give fewer workers or {more}")
+
+
+def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
+               timeline: Path | None) -> tuple[dict, list[dict[str, object]]]:
+    """The steady prediction's row with the simulator's figures for the run `bench`, and table rows of its
+    percentiles."""
     scenario, data = scenario_of(case), prediction.row()
-    options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate, "poisson": not fixed_rate,
-                                  "seed": seed, "max_concurrency": max_concurrency}
-    if trace:
-        options["trace"] = tuple(trace)
-    bench = benchmark_of(scenario, client, **options)
+    request_rate, trace = bench.request_rate, bench.trace
     workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
     open_loop = bool(trace) or request_rate is not None
     sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None or open_loop)
@@ -643,7 +714,7 @@ def _simulated(case: Case, prediction: Prediction, client: str | None, num_promp
             at_peak = (f"closed-form rows (memory per chip, prefill share{sizing}) at {case.concurrency:,} clients: at "
                        f"the simulated run's peak of {in_flight} they do not fit ({again.note})")
     if timeline is not None:
-        write_atomic(timeline, to_csv(sim.timeline) if sim.timeline else "time_s\n")
+        deliver(to_csv(sim.timeline) if sim.timeline else "time_s\n", timeline)  # whole, and 'wrote ...' as --out
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,

@@ -147,15 +147,19 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
         if not feasible:
             out.append(_failed(s.case_id, _unfit(s, result, at)))
             continue
+        # a disaggregated deployment's chips hold two workers' memory: memory_bytes_per_chip is the most any holds
+        held = {"decode_memory_bytes_per_chip": min(at(mem.used_bytes), at(mem.capacity_bytes))}
+        if (prefill := result.prefill_memory) is not None:
+            held["prefill_memory_bytes_per_chip"] = min(at(prefill.used_bytes), at(prefill.capacity_bytes))
         out.append(Prediction(
             case_id=s.case_id, ttft_s=at(result.ttft_s), tpot_s=at(result.tpot_s),
             output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
             output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
-            memory_bytes_per_chip=min(at(mem.used_bytes), at(mem.capacity_bytes)), feasible=True,
-            note="; ".join(notes),
+            memory_bytes_per_chip=max(held.values()), feasible=True, note="; ".join(notes),
             flags=tuple(filter(None, (kv_load_flag(at(result.kv_waiting), s.concurrency),))),
             extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
-                   "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}))
+                   "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}
+            | (held if prefill is not None else {})))
     return out
 
 
