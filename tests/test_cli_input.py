@@ -103,9 +103,10 @@ def refused(*args: str) -> str:
     (("validate", "--iterations", "0"), "'--iterations': must be a whole number >= 1, got 0"),
     (("validate", "--iterations", "-5"), "'--iterations': must be a whole number >= 1, got -5"),
     # options that were accepted and did nothing: refused, naming what reads them
-    (("serve", *LLAMA, "--batch", "8"), "--batch sets the fixed batch of one --phase decode|prefill step; the closed "
-                                        "loop runs whole requests"),
-    (("serve", *LLAMA, "--context", "100", "--scenario", "offline"), "--context sets the fixed batch"),
+    (("serve", *LLAMA, "--batch", "8"), "--batch sets the fixed batch (--batch) or the KV context (--context) of one "
+                                        "--phase decode|prefill step; the closed loop runs whole requests"),
+    (("serve", *LLAMA, "--context", "100", "--scenario", "offline"), "--context sets the fixed batch (--batch) or the "
+                                                                     "KV context (--context)"),
     (("serve", *LLAMA, "--moe-weights", "fp8", "--moe-tp", "2", "--moe-ep", "2"),
      "--moe-weights, --moe-tp, --moe-ep set how experts are stored or placed; llama-3.1-8b is dense (no experts)"),
     (("serve", *LLAMA, "--redundant-experts", "2"), "--redundant-experts sets how experts are stored or placed"),

@@ -16,7 +16,7 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, r
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
-    targets_options
+    formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
@@ -222,9 +222,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-             caption=pair + ("Formats: the narrowest weights each chip runs natively, and an FP8 KV cache where the chip has FP8 "
-                             "(bf16 otherwise; `parity serve` needs --kv fp8 for the same). " if workload == "serve"
-                             else "")
+             caption=pair + (f"Formats: {formats_text(weights)}. " if workload == "serve" else "")
              + f"Engine profile: {profile.id}. "
              + (f"{mtp_text} " if mtp_text else "")
              + ("tok/s: output tokens per second. " if workload == "serve" else "")

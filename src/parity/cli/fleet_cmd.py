@@ -13,7 +13,7 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
-    targets_options
+    formats_text, targets_options
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
 from parity.units import share_text
@@ -90,8 +90,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
-                  f"/ {osl} out. Formats: the narrowest weights each chip runs natively, and an FP8 KV cache where "
-                  f"the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8 for the same). {mtp_words}"
+                  f"/ {osl} out. Formats: {formats_text(None)}. {mtp_words}"
                   + (f"Configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
                      f"hold, among those whose {screened(targets, arrivals)}, each layout's loads bisected as "
                      f"`parity search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "

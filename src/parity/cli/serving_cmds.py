@@ -300,8 +300,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         _refuse_options_a_phase_ignores(phase, scenario, model_kind)
     elif given := typed_options({"--batch": "batch", "--context": "context"}):
         one = len(given) == 1
-        raise ParityError(f"{', '.join(given)} set{'s' if one else ''} the fixed batch of one --phase decode|prefill "
-                          f"step; {'the closed loop' if scenario == 'closed' else f'--scenario {scenario}'} runs whole "
+        raise ParityError(f"{', '.join(given)} set{'s' if one else ''} the fixed batch (--batch) or the KV context "
+                          f"(--context) of one --phase decode|prefill step; {'the closed loop' if scenario == 'closed' else f'--scenario {scenario}'} runs whole "
                           f"requests of --isl and --osl: add --phase, or leave {'it' if one else 'them'} out")
     if use_sim and model_kind == "steady" and typed_options({"--model-kind": "model_kind"}):
         raise ParityError("--sim and --model-kind steady name two different models: give one of them")

@@ -246,6 +246,15 @@ def arrivals_option(default: str = "closed", when: str = "with --refine") -> Cal
                              "each configuration sustains (production traffic's percentiles)")
 
 
+def formats_text(weights: str | None) -> str:
+    """What a caption says of the formats compare and fleet run (search.best_precision): --weights on every chip
+    where given, else the narrowest each chip runs natively; an FP8 KV cache where the chip has FP8."""
+    chosen = (f"{weights} weights on every chip (--weights)" if weights else
+              "the narrowest weights each chip runs natively")
+    return (f"{chosen}, and an FP8 KV cache where the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8 for "
+            "the same)")
+
+
 def arrivals_text(arrivals: str) -> str:
     """What a caption says of Poisson arrivals ('' for the closed loop, the default)."""
     return ("; the simulated requests arrive at random (Poisson) at the rate each configuration sustains in the "
