@@ -138,3 +138,31 @@ def test_split_with_two_sets_of_formats_names_no_serve_line() -> None:
     assert ("no `parity serve` line runs it: serve runs one set of formats on both kinds of worker, and these prefill "
             "workers run int8 weights, bf16 KV, the decode workers fp8 weights, fp8 KV") in " ".join(table.output.split())
     assert json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).output)["best_serve_command"] == ""
+
+
+def test_fleets_bounded_below_the_best_are_not_priced_and_the_best_stays(monkeypatch) -> None:
+    """The split prices its fleets in order of the decode side's capacity (no fleet delivers more than its decode
+    ranks emit at full batch) and stops where that bound falls below the top-th best: Llama-3.1-70B over 16 H20 and
+    16 H200 gives the same ten fleets as pricing all 2,880, from six chunks of 256 (DeepSeek-R1 over 32 H20 and 16
+    H200: 3.0 -> 0.55 s)."""
+    import parity.search_split as split
+    from parity.search import best_precision
+    model, prefill, decode = catalog.model("llama-3.1-70b"), catalog.system("hgx-h20"), catalog.system("hgx-h200")
+    args = (model, prefill, decode, catalog.engine("generic"), catalog.calibration(prefill.chip),
+            catalog.calibration(decode.chip), best_precision(model, prefill.chip), best_precision(model, decode.chip),
+            1024, 1024, 16, 16, 0.05)
+    priced: list[int] = []
+    every = split._priced
+
+    def counted(*a, **k):
+        priced.append(len(a[14]))
+        return every(*a, **k)
+    monkeypatch.setattr(split, "_priced", counted)
+    monkeypatch.setattr(split, "_PRICED_AT_ONCE", 256)  # its 2,880 fleets in chunks, as a large split's 366,000
+    pruned = split.search_split(*args)
+    some = sum(priced)
+    monkeypatch.setattr(split, "_PRICED_AT_ONCE", 10**9)
+    priced.clear()
+    full = split.search_split(*args)
+    assert pruned.best == full.best and len(full.best) == 10
+    assert round(full.best[0].output_tokens_per_s) == 18_387 and (some, sum(priced)) == (1_536, 2_880)

@@ -72,6 +72,36 @@ def fleet_output_rate(decode_workers: np.ndarray, out_rate: np.ndarray, prefill_
     return np.minimum(decode, prefill), prefill < decode
 
 
+_PRICED_AT_ONCE = 8192  # fleets priced in one call of serve_disaggregated (arrays of that length)
+_BOUND_SLACK = 0.01  # the decode-side bound's margin over what serve's fixed-point iterations may overshoot it by
+
+
+def _priced(model: Model, prefill_system: System, decode_system: System, pgrid: LayoutGrid, dgrid: LayoutGrid,
+            d: dict[str, np.ndarray], profile: EngineProfile, prefill_precision: Precision,
+            decode_precision: Precision, prefill_calibration: Calibration, decode_calibration: Calibration,
+            isl: int, osl: int, mtp: tuple[int, float], i: np.ndarray, j: np.ndarray, workers_p: np.ndarray,
+            workers_d: np.ndarray, busy: float, tpot_s: float | None,
+            ttft_s: float | None) -> tuple[np.ndarray, ...]:
+    """Fleets (decode candidate i, prefill layout j, their workers) as `parity serve` prices them: (output tokens/s,
+    chips, TTFT, TPOT, whether they meet the targets, prefill utilisation). A fleet whose clients keep its prefill
+    workers busier than the engine's disaggregated utilisation `busy` only queues prompts (TTFT grows with every
+    client, throughput barely): it meets nothing, as rate matching leaves it out."""
+    clients = d["batch"][i] * dgrid.attn_dp[d["index"][i]] * workers_d
+    served = serve_disaggregated(
+        engine_deployment(model, prefill_system, pgrid.take(j), prefill_precision, prefill_calibration, profile,
+                          mtp_tokens=mtp[0], mtp_acceptance=mtp[1]),
+        engine_deployment(model, decode_system, dgrid.take(d["index"][i]), decode_precision, decode_calibration,
+                          profile, mtp_tokens=mtp[0], mtp_acceptance=mtp[1]),
+        profile, Workload(isl=np.full(len(i), float(isl)), osl=np.full(len(i), float(osl)), concurrency=clients),
+        workers_p, workers_d)
+    ttft, tpot = np.asarray(served.ttft_s), np.asarray(served.tpot_s)
+    out, chips = np.asarray(served.output_tokens_per_s), np.asarray(served.chips)
+    u = np.asarray(served.prefill_utilization)
+    ok = (np.asarray(served.feasible) & (out > 0) & (u <= busy + 1e-9) & (tpot <= (tpot_s or np.inf))
+          & (ttft <= (ttft_s or np.inf)))
+    return out, chips, ttft, tpot, ok, u
+
+
 def _grid(model: Model, system: System, budget: int, pipeline: tuple[int, ...]) -> LayoutGrid:
     """Workers of every power of two of chips up to the budget (beyond one scale-up domain over scale-out)."""
     sizes = worker_sizes(system, None, min(budget, MAX_WORKER_CHIPS))
@@ -123,22 +153,26 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
              f"over the slower scale-out link ({link / 1e9:g} GB/s per chip)")
     if not len(i):
         return SplitSearch(evaluated=int(sized.size), best=(), assumptions=notes)
+    # the decode side at its full batch bounds what serve finds a fleet delivers (a decode rank emits at most its
+    # clients' tokens a step, and fewer decoding makes no faster fleet): fleets are priced in order of that bound,
+    # and those whose bound is below the top-th best priced so far are never priced
+    ceiling = used_d[i, j] * d["out_rate"][i] * osl / max(osl - 1.0, 1.0) * (1.0 + _BOUND_SLACK)
+    order = np.argsort(-ceiling, kind="stable")
+    parts: list[tuple[np.ndarray, ...]] = []
+    kth = -np.inf
+    for start in range(0, len(order), _PRICED_AT_ONCE):
+        chunk = order[start:start + _PRICED_AT_ONCE]
+        if ceiling[chunk[0]] < kth:
+            break
+        parts.append((chunk, *_priced(model, prefill_system, decode_system, pgrid, dgrid, d, profile,
+                                      prefill_precision, decode_precision, prefill_calibration, decode_calibration,
+                                      isl, osl, mtp, i[chunk], j[chunk], used_p[i[chunk], j[chunk]],
+                                      used_d[i[chunk], j[chunk]], busy, tpot_s, ttft_s)))
+        meeting = np.unique(np.concatenate([part[1][part[5]] for part in parts]))
+        kth = meeting[-top] if len(meeting) >= top else -np.inf
+    keep, out, chips, ttft, tpot, ok, u = (np.concatenate(column) for column in zip(*parts))
+    i, j = i[keep], j[keep]
     workers_d, workers_p = used_d[i, j], used_p[i, j]
-    clients = d["batch"][i] * dgrid.attn_dp[d["index"][i]] * workers_d
-    served = serve_disaggregated(
-        engine_deployment(model, prefill_system, pgrid.take(j), prefill_precision, prefill_calibration, profile,
-                          mtp_tokens=mtp[0], mtp_acceptance=mtp[1]),
-        engine_deployment(model, decode_system, dgrid.take(d["index"][i]), decode_precision, decode_calibration,
-                          profile, mtp_tokens=mtp[0], mtp_acceptance=mtp[1]),
-        profile, Workload(isl=np.full(len(i), float(isl)), osl=np.full(len(i), float(osl)), concurrency=clients),
-        workers_p, workers_d)
-    ttft, tpot = np.asarray(served.ttft_s), np.asarray(served.tpot_s)
-    out, chips = np.asarray(served.output_tokens_per_s), np.asarray(served.chips)
-    # a fleet whose clients keep its prefill workers busier than the engine's disaggregated utilisation only
-    # queues prompts (TTFT grows with every client, throughput barely): left out, as rate matching leaves it out
-    u = np.asarray(served.prefill_utilization)
-    ok = (np.asarray(served.feasible) & (out > 0) & (u <= busy + 1e-9) & (tpot <= (tpot_s or np.inf))
-          & (ttft <= (ttft_s or np.inf)))
     flat = np.flatnonzero(ok)
     # the most tokens/s; then the fewest chips; then the lowest TPOT, then TTFT
     best: list[Split] = []
