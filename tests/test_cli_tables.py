@@ -168,11 +168,9 @@ def test_the_split_table_fits_80_columns_and_names_what_gave_way() -> None:
     assert lines[3].split()[:4] == ["2x", "tp1-pp4-dp4-ep4", "2x", "tp4-dp2-ep4-etp2"]
     assert ("Not shown at 80 columns: chips, clients/D worker, tok/s (fleet), limited by (--wide, or --format "
             "csv/json)." in " ".join(out.split()))
-    wide = table(*args, "--wide", columns=80).splitlines()[1]
-    assert "chips" in wide and "clients/D worker" in wide and "tok/s (fleet)" in wide and "limited by" in wide
-    best = json.loads(table(*args, "--format", "json", columns=80))["best"][0]
-    assert (best["prefill_workers"], best["prefill_chips"], best["decode_workers"], best["decode_chips"]) == (2, 32, 2, 16)
-    assert "chips_text" not in best
+    wide = table(*args, "--wide", columns=80).splitlines()
+    assert all(name in wide[1] for name in ("chips", "clients/D worker", "tok/s (fleet)", "limited by"))
+    assert wide[3].split()[4] == "32+16"  # the chips of each budget the best takes (JSON: test_search_split)
 
 
 def test_train_search_counts_layouts_with_thousands_separators() -> None:

@@ -72,6 +72,7 @@ def test_cli_split_needs_both_budgets() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["prefill_system"] == "hgx-h20" and data["best"][0]["prefill_chips"] <= 32
+    assert "chips_text" not in data["best"][0]  # the table's shared cell is not a field
     # the decode workers draft one MTP token, as compare runs DeepSeek-R1: the prefill-bound fleet delivers about the
     # same either way (prefill workers at the engine's 70%: 27,133 and 26,899 tok/s on the layouts each picks), its
     # decode workers at 25.6 ms TPOT with the draft and 24.1 ms without (on a wider decode layout)
