@@ -27,6 +27,30 @@ def test_chunks_come_back_in_order_with_progress_per_chunk(processes: int) -> No
     assert sorted(seen) == [1, 2, 3]
 
 
+def _fail_or_finish_late(chunk: tuple[str, str]) -> str:
+    """Chunk ("fail", _) raises at once; ("late", path) writes path after a second."""
+    import pathlib
+    import time
+    kind, path = chunk
+    if kind == "fail":
+        raise ValueError("the first chunk fails")
+    time.sleep(1.0)
+    pathlib.Path(path).write_text("finished")
+    return path
+
+
+def test_a_stopped_map_stops_its_workers_instead_of_waiting_for_every_chunk(tmp_path, monkeypatch) -> None:
+    """A pool's `with` block waited for every chunk submitted before an exception (or SIGTERM's SystemExit) left it:
+    `timeout 8 parity validate ...` ran on for minutes. Now the workers are stopped: the late chunk never finishes."""
+    monkeypatch.setattr(parallel, "pool_size", lambda processes, tasks: 2)
+    late = tmp_path / "late.txt"
+    with pytest.raises(ValueError, match="the first chunk fails"):
+        map_chunks(_fail_or_finish_late, [("fail", ""), ("late", str(late))], processes=2)
+    import time
+    time.sleep(1.5)
+    assert not late.exists()
+
+
 def test_processes_are_capped_at_the_tasks_and_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     """search --processes 1000 --refine 2 started 1000 processes for a few simulations (12 s instead of 1 s): a pool
     gets at most one process per task and per CPU, and none at all when that leaves one."""
@@ -39,10 +63,7 @@ def test_processes_are_capped_at_the_tasks_and_the_cpus(monkeypatch: pytest.Monk
         def __init__(self, max_workers: int) -> None:
             started.append(max_workers)
 
-        def __enter__(self) -> "Pool":
-            return self
-
-        def __exit__(self, *_: object) -> None:
+        def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
             pass
 
         def map(self, fn, chunks):  # type: ignore[no-untyped-def]

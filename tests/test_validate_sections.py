@@ -121,6 +121,12 @@ def test_fit_where_nothing_refits_is_refused_in_one_line(args: list[str], says: 
       for section in ("calibration", "percentiles", "mlperf")),
     (["--by", "flag", "--model-kind", "both"],
      "--by flag with --model-kind both: the two models are scored side by side by engine and mode; leave out --by"),
+    (["--by", "model", "--format", "csv"],
+     "--by model groups the scores of the table and of --format json; --format csv writes one row per measured "
+     "value, each with its fields: leave out --by, or give --format table or json"),
+    (["--by", "mode", "--format", "md"],
+     "--by mode groups the scores of the table and of --format json; --format md writes the whole accuracy page "
+     "(docs/accuracy.md), grouped as it is: leave out --by, or give --format table or json"),
 ])
 def test_options_a_section_does_not_read_are_refused_in_one_line(args: list[str], says: str,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:

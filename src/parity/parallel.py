@@ -38,13 +38,29 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], processes: int = 1, ra
     if ray is not None and chunks:
         _on_ray(fn, chunks, None if ray == RAY_LOCAL else ray, took)
     elif (workers := pool_size(processes, len(chunks))) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        try:
             for result in pool.map(fn, chunks):
                 took(result)
+        except BaseException:  # stopped (SIGTERM, Ctrl-C) or failed: the workers stop too, not after every chunk
+            _stop(pool)
+            raise
+        pool.shutdown()
     else:
         for chunk in chunks:
             took(fn(chunk))
     return done
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End a pool now: its queued chunks cancelled and its workers terminated (a `with` block's shutdown would wait for
+    every chunk submitted, minutes of a validation after its command was told to stop)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # the executor keeps no public list
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(timeout=5)
 
 
 def pool_size(processes: int, tasks: int) -> int:

@@ -105,7 +105,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                                                                                                       "vendor"):
         raise ParityError(f"--format csv writes the serving points, one row per measured value: --section {section} "
                           "is shown as a table or in --format json")
-    _refuse_unread(section, by, model_kind, fit)
+    _refuse_unread(section, by, model_kind, fit, resolved)
     if section == "percentiles":
         percentiles_report(fmt, out)
         return
@@ -223,12 +223,13 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     deliver("\n".join(shown), out)
 
 
-def _refuse_unread(section: str, by: str, model_kind: str, fit: bool) -> None:
+def _refuse_unread(section: str, by: str, model_kind: str, fit: bool, fmt: str = "table") -> None:
     """Refuse, before any work, a typed --model-kind or --by the run would not read: --model-kind both under --section
     training ran the serving side by side for a minute instead, and --by left --section mlperf, percentiles and
     training unchanged. --model-kind prices the serving points (and the published throughputs, and the refits);
     --by groups the serving points' scores, or with source or vendor scores the published figures and training
-    runs with each left out of every fit."""
+    runs with each left out of every fit; it groups the table's and JSON's scores, not the CSV's rows (one a
+    measured value) nor the accuracy page (`fmt`: the format written)."""
     typed = typed_options({"--model-kind": "model_kind", "--by": "by"})
     left_out = by in ("source", "vendor")
     if "--model-kind" in typed and model_kind == "both":
@@ -249,6 +250,11 @@ def _refuse_unread(section: str, by: str, model_kind: str, fit: bool) -> None:
         if model_kind == "both" and not left_out:
             raise ParityError(f"--by {by} with --model-kind both: the two models are scored side by side by engine "
                               f"and mode; leave out --by")
+        if fmt in ("csv", "md") and not left_out:
+            written = ("one row per measured value, each with its fields" if fmt == "csv" else
+                       "the whole accuracy page (docs/accuracy.md), grouped as it is")
+            raise ParityError(f"--by {by} groups the scores of the table and of --format json; --format {fmt} writes "
+                              f"{written}: leave out --by, or give --format table or json")
 
 
 def calibration_tables(payload: dict[str, Any]) -> list[tuple[list[Any], list[Column], str, str]]:
