@@ -39,22 +39,28 @@ def test_compare_under_a_percentile_chooses_what_search_chooses() -> None:
     assert "the fastest whose simulated TTFT p99 2 s hold" in row["assumptions"][-1]
 
 
+def _every_probe_at_p99(real, p99_s: float):
+    """A stand-in simulator of probes that all miss: one real run's figures (from `real`, refine_candidate) for each
+    probe, its TTFT p99 at `p99_s`. The probes' count and order stay the search's; the simulator's cost is one run."""
+    simulated: dict[str, object] = {}
+
+    def missing(candidate, *args, **kwargs):
+        simulated.update(simulated or real(candidate, *args, **kwargs))
+        return {**candidate.to_dict(), **{k: v for k, v in simulated.items() if k.startswith("sim_")},
+                "sim_ttft_p99_s": p99_s}
+    return missing
+
+
 def test_a_percentile_no_configuration_holds_is_named_with_how_close_it_comes(monkeypatch) -> None:
     """A system whose every simulated configuration misses the percentile does not fit, and its note says how
     close the lightest load simulated comes (here a stand-in simulator that puts every p99 at 3 s); the ratios go
     to the next system that holds it."""
     from parity.cli import percentile_choice
     real = percentile_choice.refine_candidate
-    simulated: dict[str, object] = {}
+    missing = _every_probe_at_p99(real, 3.0)
 
     def slow_on_h100(candidate, model, system, *args, **kwargs):
-        if system != "hgx-h100":
-            return real(candidate, model, system, *args, **kwargs)
-        # one real run's figures for each of the H100's probes (they all miss), its p99 at 3 s: the probes' count
-        # and order are the search's, the simulator's cost one run
-        simulated.update(simulated or real(candidate, model, system, *args, **kwargs))
-        return {**candidate.to_dict(), **{k: v for k, v in simulated.items() if k.startswith("sim_")},
-                "sim_ttft_p99_s": 3.0}
+        return (missing if system == "hgx-h100" else real)(candidate, model, system, *args, **kwargs)
 
     monkeypatch.setattr(percentile_choice, "refine_candidate", slow_on_h100)
     h100, h200 = _json("compare", "hgx-h100", "hgx-h200", *LLAMA_H100, "--ttft", "p99:2s", "--refine",
@@ -156,9 +162,8 @@ def test_under_poisson_arrivals_no_mean_ttft_screens_what_is_simulated(monkeypat
     """The note said 'of the N whose means do' where Poisson arrivals screened by the mean TPOT alone (a stand-in
     simulator puts every p99 at 3 s)."""
     from parity.cli import percentile_choice
-    real = percentile_choice.refine_candidate
-    monkeypatch.setattr(percentile_choice, "refine_candidate",
-                        lambda *args, **kwargs: {**real(*args, **kwargs), "sim_ttft_p99_s": 3.0})
+    monkeypatch.setattr(percentile_choice, "refine_candidate", _every_probe_at_p99(percentile_choice.refine_candidate,
+                                                                                   3.0))
     (row,) = _json("fleet", *LLAMA_H100, "--chips", "h100", "--units", "64", "--ttft", "p99:2s")
     assert row["note"].startswith("no configuration meets TTFT p99 2 s: of the 298 whose mean TPOT meets its bound, "
                                   "the lightest-loaded of the "), row["note"]
