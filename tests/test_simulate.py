@@ -756,7 +756,7 @@ def test_predict_rows_with_a_request_rate_run_the_open_loop_they_describe(tmp_pa
             {**base, "case_id": "uncapped", "concurrency": "3", "request_rate": "100"}]
     closed, burst, rate, uncapped = predict_rows(rows, model_kind="sim")
     assert burst.ttft_s == pytest.approx(closed.ttft_s, rel=1e-9) and burst.tpot_s == pytest.approx(closed.tpot_s)
-    assert rate.feasible and "at the run's peak of 3 requests in flight" in rate.note
+    assert rate.feasible and "at the simulated run's peak of 3 requests in flight" in rate.note
     assert uncapped.extra["ttft_p99_s"] != rate.extra["ttft_p99_s"]  # the cap changes the run
     assert math.isnan(rate.extra.get("ttft_s_low", math.nan))  # no closed-loop bands on an open loop
     cases = tmp_path / "open.csv"

@@ -23,7 +23,7 @@ from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
                             benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
-                            overload_flag, predict_rows, scenario_of, simulate_scenario, simulated_flags,
+                            open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
 from parity.predict.columns import request_rate
 from parity.predict.scenario import _failed
@@ -697,22 +697,10 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
     workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
     open_loop = bool(trace) or request_rate is not None
     sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None or open_loop)
-    at_peak = ""
-    if open_loop:  # an open loop's closed-form rows (memory, prefill share, worker sizing)
-        # at its own load, not at --concurrency's
-        peak = max(1, math.ceil(sim.peak_in_flight()))
-        (again,) = predict_cases([dataclasses.replace(case, concurrency=peak)])
-        sizing = ", worker sizing" if case.mode == "disagg" else ""
-        in_flight = f"{peak:,} request{'s' if peak != 1 else ''} in flight (prefilling or decoding)"
-        if again.feasible:
-            prediction, data = again, again.row()
-            sized = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
-            if sized != workers:
-                sim = simulate_scenario(scenario, bench, workers=sized, timeline=timeline is not None)
-            at_peak = f"closed-form rows (memory per chip, prefill share{sizing}) at the simulated run's peak of {in_flight}"
-        else:
-            at_peak = (f"closed-form rows (memory per chip, prefill share{sizing}) at {case.concurrency:,} clients: at "
-                       f"the simulated run's peak of {in_flight} they do not fit ({again.note})")
+    overload = None
+    if open_loop:  # its closed-form rows (memory, prefill share, worker sizing) at its own load, not --concurrency's
+        prediction, sim, overload = open_loop_at_peak(prediction, scenario, sim, bench, timeline is not None)
+        data = prediction.row()
     if timeline is not None:
         deliver(to_csv(sim.timeline) if sim.timeline else "time_s\n", timeline)  # whole, and 'wrote ...' as --out
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
@@ -721,15 +709,13 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
            "duration_s": sim.duration_s,
-           "flags": joined(simulated_flags(prediction.flags, sim) + tuple(filter(None, (overload_flag(
-               bench, scenario, (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))),))))}
+           "flags": joined(simulated_flags(prediction.flags, sim) + ((overload,) if overload else ()))}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
     own = {} if (request_rate is not None or trace) else interval_bounds(
         scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(out["flags"]), "sim")
-    out |= nan | own | {"note": simulated_note(data["note"], (*sim.assumptions, at_peak) if at_peak else sim.assumptions,
-                                               scenario, bool(own))}
+    out |= nan | own | {"note": simulated_note(data["note"], sim.assumptions, scenario, bool(own))}
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
               "value": " / ".join(_number(sim.latency[k], 1e-3) for k in LATENCY_KEYS if k.startswith(name + "_"))}
              for name in ("ttft", "tpot", "itl", "e2e")]

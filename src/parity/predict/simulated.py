@@ -175,21 +175,19 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     if not p.feasible or scenario.phase != "both":
         return p
     open_loop = bool(scenario.request_rate)
+    overload = None
     try:
-        sim = simulate_scenario(scenario, workers=(p.extra.get("prefill_workers", 0.0),
-                                                   p.extra.get("decode_workers", 0.0)), timeline=open_loop)
+        bench = benchmark_of(scenario)
+        sim = simulate_scenario(scenario, bench, workers=_workers(p), timeline=open_loop)
         if open_loop:
-            p, sim, peak_note = _at_peak(p, scenario, sim)
-            sim = dataclasses.replace(sim, assumptions=sim.assumptions + (peak_note,))
-            overload = overload_flag(benchmark_of(scenario), scenario,
-                                     (p.extra.get("prefill_workers", 0.0), p.extra.get("decode_workers", 0.0)))
+            p, sim, overload = open_loop_at_peak(p, scenario, sim, bench)
     except (ParityError, ValueError, ArithmeticError) as err:
         return _failed(scenario.case_id, f"simulation: {err}")
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}  # the steady model's bands
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
               "kv_waited": float(sim.kv_waited),
               "decode_batch": sim.decode_batch}
-    flags = simulated_flags(p.flags, sim) + ((overload,) if open_loop and overload else ())
+    flags = simulated_flags(p.flags, sim) + ((overload,) if overload else ())
     bounds = {} if open_loop else interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
                                                   bool(flags), "sim")
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s, flags=flags,
@@ -198,21 +196,31 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
                                note=simulated_note(p.note, sim.assumptions, scenario, bool(bounds)), extra=extra | bounds)
 
 
-def _at_peak(p: Prediction, scenario: Scenario, sim: SimResult) -> tuple[Prediction, SimResult, str]:
-    """An open-loop run's closed-form prediction at its peak of requests in flight (the steady model's at the row's
-    concurrency where that peak does not fit), the run re-simulated where the peak sizes other disaggregated
-    workers, and a note saying which."""
+def _workers(p: Prediction) -> tuple[float, float]:
+    """(prefill, decode) workers the steady model sized for a prediction (0, 0 aggregated)."""
+    return p.extra.get("prefill_workers", 0.0), p.extra.get("decode_workers", 0.0)
+
+
+def open_loop_at_peak(p: Prediction, scenario: Scenario, sim: SimResult, bench: Benchmark,
+                      timeline: bool = False) -> tuple[Prediction, SimResult, Flag | None]:
+    """An open-loop run `sim` (of `bench`, with a timeline) priced at its own load, as `serve` and `predict` price it:
+    the steady model's closed-form figures (memory, prefill share, worker sizing) at the run's peak of requests in
+    flight, not at the scenario's concurrency (kept, and said, where that peak does not fit); the run re-simulated
+    (`timeline`: keeping one) where the peak sizes other disaggregated workers; a note saying which among its
+    assumptions; and its overload flag (overload_flag), None where it keeps up."""
     peak = max(1, int(np.ceil(sim.peak_in_flight())))
     (again,) = _predict_steady([dataclasses.replace(scenario, concurrency=peak)])
     in_flight = f"{peak:,} request{'s' if peak != 1 else ''} in flight (prefilling or decoding)"
-    sizing = ", worker sizing" if scenario.mode == "disagg" else ""
-    if not again.feasible:
-        return p, sim, (f"closed-form rows (memory per chip, prefill share{sizing}) at the row's concurrency of "
-                        f"{scenario.concurrency:,}: at the run's peak of {in_flight} they do not fit ({again.note})")
-    workers = tuple(again.extra.get(k, 0.0) for k in ("prefill_workers", "decode_workers"))
-    if workers != tuple(p.extra.get(k, 0.0) for k in ("prefill_workers", "decode_workers")):
-        sim = simulate_scenario(scenario, workers=workers)  # type: ignore[arg-type]
-    return again, sim, f"closed-form rows (memory per chip, prefill share{sizing}) at the run's peak of {in_flight}"
+    rows = f"closed-form rows (memory per chip, prefill share{', worker sizing' if scenario.mode == 'disagg' else ''})"
+    if again.feasible:
+        if _workers(again) != _workers(p):
+            sim = simulate_scenario(scenario, bench, workers=_workers(again), timeline=timeline)
+        p, note = again, f"{rows} at the simulated run's peak of {in_flight}"
+    else:
+        note = (f"{rows} at {scenario.concurrency:,} clients: at the simulated run's peak of {in_flight} they do not "
+                f"fit ({again.note})")
+    sim = dataclasses.replace(sim, assumptions=sim.assumptions + (note,))
+    return p, sim, overload_flag(bench, scenario, _workers(p))
 
 
 def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:
