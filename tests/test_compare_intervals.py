@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -44,6 +45,25 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands() -> Non
         assert ("1 lies inside the 80% interval" in row["note"]) == (low < 1.0 < high), system
     assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(0.635, abs=0.005)
     assert rows["atlas-800-a3"]["ratio_interval"][1] == pytest.approx(0.635 * 1.158, abs=0.01)
+
+
+def test_the_table_prints_each_interval_under_its_ratio_at_80_columns() -> None:
+    """The interval is what says whether a ratio is a win, so the table shows it at any width: on the line under the
+    per-chip ratio (the baseline has none), in a table that fits 80 columns, its header and caption saying so."""
+    out = CliRunner().invoke(cli, ["compare", *SYSTEMS, "--model", "deepseek-r1"], env={"COLUMNS": "80"}).output
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    rows = {r["system"]: r for r in json.loads(CliRunner().invoke(
+        cli, ["compare", *SYSTEMS, "--model", "deepseek-r1", "--format", "json"]).stdout)}
+    for system in SYSTEMS[1:]:
+        at = next(i for i, line in enumerate(lines) if line.startswith(system + " "))
+        (low, high), ratio = rows[system]["ratio_interval"], rows[system]["ratios"]["per_chip"]
+        assert f"{ratio:.2f}x" in lines[at].split() and f"{low:.2f}-{high:.2f}" in lines[at + 1].split(), system
+    base = next(i for i, line in enumerate(lines) if line.startswith("hgx-h20 "))
+    assert not re.search(r"\d\.\d\d-\d", lines[base + 1]), lines[base + 1]  # the baseline: its ratio alone
+    text = " ".join(out.split())
+    assert "x/chip" in text and "80% int." in text
+    assert "80% int.: the 80% interval of the per-chip ratio (under it)" in text
 
 
 def test_models_that_ship_mtp_modules_are_compared_with_one_draft_unless_told() -> None:

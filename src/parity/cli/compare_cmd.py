@@ -32,9 +32,12 @@ SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("ba
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
 
 
-def _interval(value: object) -> str:
-    low, high = value  # type: ignore[misc]
-    return "-" if math.isnan(low) else f"{low:.2f}-{high:.2f}x"
+def _ratio_cell(row: dict[str, object]) -> str:
+    """The per-chip ratio for people with its 80% interval on the line below ('0.64x' over '0.49-0.74'), so the
+    interval is read wherever the ratio is, at any terminal width; none (the baseline, training): the ratio alone."""
+    low, high = row.get("ratio_interval", (math.nan, math.nan))  # type: ignore[misc]
+    shown = ratio(row["ratio_per_chip"])
+    return shown if low is None or math.isnan(low) else f"{shown}\n{low:.2f}-{high:.2f}"
 
 
 def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
@@ -169,7 +172,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             continue
         varied = any(sys_.chips != found[0].chips for sys_ in found)
         labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in found}
-        rows = [{**r, "system_label": labels.get(r["system"], r["system"]),
+        rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
                  "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
         unit = "tok/s" if workload == "serve" else "train tok/s"
         columns = [Column("system_label", "system", plain, "left"), Column("weights", "format", plain, "left"),
@@ -180,7 +183,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         else:
             columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS]
         if workload == "serve":
-            columns += [Column("ttft_s", "TTFT ms", reached(scaled(1e-3)), wide=3 if percentiles else False),
+            columns += [Column("ttft_s", "TTFT ms", reached(scaled(1e-3)), wide=3 if percentiles else 1),
                         # the simulator's mean TTFT beside the steady one gives way first (as its tok/s/chip does)
                         *([Column("sim_ttft_s", "sim TTFT ms", reached(scaled(1e-3)), wide=2 if percentiles else 1)]
                           if refine else []),
@@ -192,9 +195,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", reached(scaled(1))),
                     *([Column("sim_tokens_per_s_per_chip", f"sim {unit}/chip", reached(scaled(1)), wide=1)]
                       if refine else []),
-                    Column("ratio_per_chip", "x/chip", ratio)]
-        if workload == "serve":
-            columns.append(Column("ratio_interval", "80% interval", _interval, "left", wide=1))
+                    Column("ratio_cell", "x/chip\n80% int." if workload == "serve" else "x/chip", plain)]
         if varied:
             columns += [Column("tokens_per_s_per_system", f"{unit}/system", reached(scaled(1)), wide=2),
                         Column("ratio_per_system", "x/system", ratio)]
@@ -236,7 +237,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
              "'parity show CHIP')"
              + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and this one's "
                 "rate moved with them" if any("GEMM rate not measured" in r.note for r in results) else "")
-             + ". 80% interval of the per-chip ratio: from the cross-source residuals of both "
+             + ". 80% int.: the 80% interval of the per-chip ratio (under it), from the cross-source residuals of both "
              "chips' vendors (parity validate --by source); per system and per kW ratios share it. "
              + (_refine_caption(results, sims, percentiles) if refine else "")
              + "Assumptions: 'parity show SYSTEM', --format json."))
