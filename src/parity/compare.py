@@ -326,7 +326,9 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     def ratio(a: float, b: float) -> float:
         return a / b if b and not math.isnan(a) and not math.isnan(b) and a > 0 else float("nan")
 
-    bands = vendor_bands()
+    # the vendors' bands are cross-source residuals of serving decode figures: they say nothing of training, whose
+    # ratios carry no interval (and no "no clear winner" from one)
+    bands = vendor_bands() if workload == "serve" else {}
     out = []
     for system, row in zip(systems, rows):
         ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}"))
