@@ -145,7 +145,9 @@ def test_engines_scheduler_lists_each_engines_named_policies_with_their_paramete
     assert ("PromptAdmission", "max_prefill_tokens") not in found["vllm"]
     assert found["vllm"][("KvAdmission", "capacity_tokens")] is None
     table = CliRunner().invoke(cli, ["engines", "--scheduler"], env={"COLUMNS": "200"})
-    assert "PromptAdmission" in table.stdout and "per case" in table.stdout
+    assert "PromptAdmission" in table.stdout and "per run" in table.stdout
+    narrow = CliRunner().invoke(cli, ["engines", "--scheduler"], env={"COLUMNS": "80"}).stdout
+    assert max(map(len, narrow.splitlines())) <= 80 and "first_token_at_prefill" in narrow  # was 82 (fuzz round 6)
     sched = scheduler_of(catalog.engine("sglang"), kv_capacity_tokens=1000.0, mtp_tokens=1, mtp_acceptance=0.9)
     params = {(p, n): v for p, n, v, _ in policy_parameters(sched)}
     assert params[("Mtp", "tokens")] == 1 and params[("KvAdmission", "capacity_tokens")] == 1000.0

@@ -274,7 +274,7 @@ def _scheduler_rows(found: list[EngineProfile]) -> tuple[list[dict[str, object]]
         params = [(p, n, v if p == "AttentionDpBalance" else alone.get((p, n), v), s)
                   for p, n, v, s in policy_parameters(scheduler_of(e, kv_capacity_tokens=1.0, attn_dp=2))]
         for policy, name, value, source in params:
-            shown = "per case" if policy == "Mtp" or name == "capacity_tokens" else value
+            shown = "per run" if policy == "Mtp" or name == "capacity_tokens" else value
             rows.setdefault((policy, name), {"policy": policy, "parameter": name})[e.id] = shown
         payload.append({"id": e.id, "policies": [{"policy": p, "parameter": n, "source": s,
                                                   "value": None if p == "Mtp" or n == "capacity_tokens" else v}
@@ -328,7 +328,7 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
         emit(rows_, columns, fmt, title="Scheduler policies the simulator runs, per engine", payload=payload_,
              out=out, caption="Read from each profile by parity.simulate.scheduler_of; SGLang's step budget "
                               "follows the GPU's memory (16,384 tokens here, 8,192 on 80-141 GB GPUs); '-': the "
-                              "engine has no such policy; 'per case': set by each deployment (its KV cache, its "
+                              "engine has no such policy; 'per run': set by each deployment (its KV cache, its "
                               "MTP). Sources per policy: --format json.")
         return
 
