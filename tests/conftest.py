@@ -92,3 +92,30 @@ def simulated_predictions() -> list[Any]:
     from parity.predict import predict_rows
 
     return predict_rows(catalog.measurements(), model_kind="sim", processes=2)
+
+
+@pytest.fixture
+def simulations_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within one test, each refined configuration simulated once: refine_candidate memoised on its arguments
+    wherever a command calls it (search, compare --refine, fleet under a percentile). Where a test runs two commands
+    that probe the same configurations (fleet and compare, compare and search, two bounds) the second reads the
+    first's runs; the simulator is deterministic (seeded draws), so every figure is the one a fresh run gives."""
+    import inspect
+
+    from parity.cli import compare_cmd, percentile_choice
+    from parity.predict import refine
+
+    real = refine.refine_candidate
+    signature = inspect.signature(real)
+    runs: dict[tuple[tuple[str, Any], ...], dict[str, object]] = {}
+
+    def once(*args: Any, **kwargs: Any) -> dict[str, object]:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        key = tuple(bound.arguments.items())
+        if key not in runs:
+            runs[key] = real(*args, **kwargs)
+        return dict(runs[key])
+
+    for module in (refine, percentile_choice, compare_cmd):
+        monkeypatch.setattr(module, "refine_candidate", once)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -47,13 +48,42 @@ def table(*args: str, columns: int) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("columns", [80, 100, 120])
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
-def test_tables_fit_without_cutting_a_name_or_a_number(args: tuple[str, ...], columns: int) -> None:
-    out = table(*args, columns=columns)
-    assert "…" not in out
-    assert max(len(line) for line in out.splitlines()) <= columns
+def test_tables_fit_without_cutting_a_name_or_a_number(args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each command runs once, at 80 columns; at 100 and 120 its output is the same with each table laid out again
+    at that width in its place (tables.render_text, the only reader of the terminal's width)."""
+    from parity.report import tables
 
+    real, laid_out = tables.render_text, []
+
+    def recorded(rows: Any, *layout: Any, **options: Any) -> str:
+        rows = list(rows)
+        laid_out.append((rows, layout, options, real(rows, *layout, **options)))
+        return laid_out[-1][-1]
+
+    monkeypatch.setattr(tables, "render_text", recorded)
+    printed = table(*args, columns=80)
+    for columns in (80, 100, 120):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        out = printed
+        for rows, layout, options, text in laid_out:
+            assert text in out
+            out = out.replace(text, real(rows, *layout, **options), 1)
+        assert "…" not in out
+        assert max(len(line) for line in out.splitlines()) <= columns, (columns, out)
+
+
+
+def test_only_render_text_reads_the_terminal_width() -> None:
+    """What lets the test above lay a command's tables out at 100 and 120 columns without running it again: no other
+    module reads the terminal's width or $COLUMNS (a Console on stdout would)."""
+    import re
+
+    import parity
+    reader = re.compile(r"get_terminal_size|terminal_width\(\)|[\"']COLUMNS[\"']|Console\((?!stderr=True)")
+    readers = sorted(str(path.relative_to(Path(parity.__file__).parent)) for path in
+                     Path(parity.__file__).parent.rglob("*.py") if reader.search(path.read_text()))
+    assert readers == ["report/tables.py"]
 
 def test_the_default_compare_fits_80_columns_and_states_its_ttft_target() -> None:
     """The issue's worst case: the default compare printed 277 ellipses and needed about 220 columns."""

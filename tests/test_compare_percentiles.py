@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shlex
 
+import pytest
 from click.testing import CliRunner
 
 from parity import catalog
@@ -23,6 +24,7 @@ def _json(*args: str) -> object:
     return json.loads(result.stdout)
 
 
+@pytest.mark.usefixtures("simulations_once")  # its commands probe the same configurations
 def test_compare_under_a_percentile_chooses_what_search_chooses() -> None:
     """Llama-3.1-70B on an H100 node at TTFT p99 2 s (TPOT 50 ms mean): the closed-loop client's first wave makes
     the p99 far longer than the mean under load (249 clients on tp2: mean 1.23 s, p99 13.7 s), so the fastest
@@ -117,6 +119,7 @@ def test_a_p99_ttft_bound_finds_the_layouts_whose_first_wave_fits_it() -> None:
     assert "runs tried" not in mi300x["note"]
 
 
+@pytest.mark.usefixtures("simulations_once")  # its commands probe the same configurations
 def test_poisson_arrivals_judge_a_percentile_as_production_traffic_would() -> None:
     """Llama-3.1-70B on an H100 node at TTFT p99 2 s: the benchmark's closed loop holds it at 96 clients on tp4-pp2
     (916 steady tok/s/chip: its p99 is the first wave); requests arriving at random at the rate a configuration
