@@ -4,7 +4,7 @@ with where it sets nothing itself."""
 import dataclasses
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog
@@ -64,6 +64,7 @@ def test_a_refitted_profile_keeps_the_versions_defaults() -> None:
     assert s.with_engine(dataclasses.replace(catalog.engine("vllm"), gemm_scale=0.7)).engine.max_batch_size == 256
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.tuples(st.integers(0, 2), st.integers(0, 20), st.integers(0, 9)), st.floats(1e9, 1e12),
        st.booleans())
 def test_at_most_one_value_per_field_and_never_zero(version, memory, offline) -> None:

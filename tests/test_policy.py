@@ -5,7 +5,7 @@ import dataclasses
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog, policy
@@ -125,6 +125,7 @@ def test_unknown_die_area_gives_the_possible_classes() -> None:
     assert assess(catalog.chip("mi355x")).eccn_3a090 == "3A090.a.1"
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.floats(0, 10_000), st.floats(0, 20), st.booleans(), st.floats(0, 1), st.floats(0, 1))
 def test_outside_is_closed_under_less_performance(value: float, pd: float, datacenter: bool, a: float,
                                                   b: float) -> None:
@@ -230,6 +231,7 @@ def test_at_threshold_rejects_an_unknown_rule() -> None:
         at_threshold(catalog.chip("h100"), "oct2022")
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.floats(100, 5_000), st.floats(0.1, 5.0), st.sampled_from(["3a090", "3a090.a"]))
 def test_at_threshold_is_the_fastest_under_the_line(area_mm2: float, pflop_per_s: float, rule: str) -> None:
     """The variant is under the line, and 1% more on every rate puts it over."""

@@ -25,10 +25,11 @@ def deployment(model: str, system: str, tp: int, **chip_changes: float) -> Deplo
     return Deployment(model=m, system=s, layout=Layout(tp=tp), precision=Precision(), calibration=catalog.calibration(s.chip))
 
 
-settings.register_profile("parity", max_examples=40, deadline=None)
-settings.load_profile("parity")
+# this module's examples per property, on its own tests only (a loaded profile would set every module's)
+EXAMPLES = settings(max_examples=40, deadline=None)
 
 
+@EXAMPLES
 @given(model=st.sampled_from(MODELS), system=st.sampled_from(SYSTEMS), tp=st.sampled_from([1, 2, 4, 8]),
        batch=st.integers(1, 512), more=st.integers(1, 512), context=st.integers(1, 32768), longer=st.integers(0, 32768))
 def test_decode_step_never_gets_faster_with_more_work(model: str, system: str, tp: int, batch: int, more: int,
@@ -39,6 +40,7 @@ def test_decode_step_never_gets_faster_with_more_work(model: str, system: str, t
     assert step_cost(dep, Batch(decode_tokens=batch, decode_context=context + longer)).time_s >= base
 
 
+@EXAMPLES
 @given(model=st.sampled_from(MODELS), system=st.sampled_from(SYSTEMS), batch=st.integers(1, 1024),
        context=st.integers(1, 32768), factor=st.floats(1.0, 8.0))
 def test_decode_step_never_gets_slower_with_faster_hardware(model: str, system: str, batch: int, context: int,
@@ -53,6 +55,7 @@ def test_decode_step_never_gets_slower_with_faster_hardware(model: str, system: 
     assert step_cost(faster_math, batch_).time_s <= base * (1 + 1e-12)
 
 
+@EXAMPLES
 @given(model=st.sampled_from(MODELS))
 def test_weight_memory_per_chip_never_grows_with_more_tensor_parallelism(model: str) -> None:
     m = catalog.model(model)
@@ -60,6 +63,7 @@ def test_weight_memory_per_chip_never_grows_with_more_tensor_parallelism(model: 
     assert all(a >= b for a, b in zip(sizes, sizes[1:]))
 
 
+@EXAMPLES
 @given(model=st.sampled_from(["llama-3.1-8b", "qwen3-32b", "llama-3.1-70b"]), tp=st.sampled_from([1, 2, 4, 8]),
        tokens=st.integers(1, 4096))
 def test_matmul_flops_are_conserved_across_tensor_parallel_shards(model: str, tp: int, tokens: int) -> None:

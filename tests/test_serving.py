@@ -14,8 +14,8 @@ from parity.serving import Workload, mean_length, prompt_group_size, serve_aggre
 from parity.predict import deployment
 from parity.validate import case_errors, fit_loss, scenarios_of
 
-settings.register_profile("serving", max_examples=30, deadline=None)
-settings.load_profile("serving")
+# this module's examples per property, on its own tests only (a loaded profile would set every module's)
+EXAMPLES = settings(max_examples=30, deadline=None)
 
 CASES = [
     dict(model="llama-3.1-8b", system="hgx-h100", engine="trtllm", weights="fp8", tp=1),
@@ -31,6 +31,7 @@ def predicted(case: dict, isl: float, osl: float, concurrency: np.ndarray, **eng
     return serve_aggregated(deployment(s, s.layout), s.engine, Workload(isl=isl, osl=osl, concurrency=concurrency))
 
 
+@EXAMPLES
 @given(case=st.sampled_from(CASES), isl=st.sampled_from([128, 1024, 4096, 8192]), osl=st.sampled_from([128, 1024]))
 def test_ttft_and_tpot_never_fall_as_concurrency_grows(case: dict, isl: int, osl: int) -> None:
     """More clients never make a token come sooner. Two exceptions, on purpose: an engine that holds prompts
@@ -50,6 +51,7 @@ def test_ttft_and_tpot_never_fall_as_concurrency_grows(case: dict, isl: int, osl
         assert np.all(np.diff(r.tpot_s[ok]) >= -1e-9 * r.tpot_s[ok][1:])
 
 
+@EXAMPLES
 @given(case=st.sampled_from(CASES), concurrency=st.sampled_from([1, 4, 32, 128]), osl=st.sampled_from([128, 1024]))
 def test_ttft_and_tpot_never_fall_as_prompts_grow(case: dict, concurrency: int, osl: int) -> None:
     """Longer prompts never make a token come sooner; the lengths are one array, as search prices them. TPOT

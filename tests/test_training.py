@@ -18,8 +18,8 @@ from parity.model import Attention, DenseMlp, Layer, Model
 from parity.training import (TrainingLayout, adam_bytes_per_parameter, layer_activation_bytes_per_token,
                              model_flops_per_token, search_training, train_step)
 
-settings.register_profile("training", max_examples=25, deadline=None)
-settings.load_profile("training")
+# this module's examples per property, on its own tests only (a loaded profile would set every module's)
+EXAMPLES = settings(max_examples=25, deadline=None)
 
 
 def gpt_layer(h: int = 8000, heads: int = 8, mlp: int = 2) -> Layer:
@@ -196,6 +196,7 @@ def test_bad_layouts_name_the_field(changes: dict, message: str) -> None:
 DENSE = ["llama-3.1-8b", "llama-3.1-70b", "qwen3-32b"]
 
 
+@EXAMPLES
 @given(model=st.sampled_from(DENSE), zero=st.integers(0, 3), recompute=st.sampled_from(["none", "full"]),
        precision=st.sampled_from(["bf16", "fp8"]))
 def test_memory_per_chip_never_grows_with_more_tensor_parallelism(model: str, zero: int, recompute: str,
@@ -209,6 +210,7 @@ def test_memory_per_chip_never_grows_with_more_tensor_parallelism(model: str, ze
     assert all(a >= b * (1 - 1e-12) for a, b in zip(sizes, sizes[1:])), sizes
 
 
+@EXAMPLES
 @given(model=st.sampled_from(DENSE + ["qwen3-30b-a3b"]), tp=st.sampled_from([1, 2, 4]), dp=st.sampled_from([2, 4, 8]))
 def test_memory_per_chip_never_grows_with_a_higher_zero_stage(model: str, tp: int, dp: int) -> None:
     m, h100 = catalog.model(model), catalog.system("hgx-h100")
@@ -220,6 +222,7 @@ def test_memory_per_chip_never_grows_with_a_higher_zero_stage(model: str, tp: in
     assert all(a >= b for a, b in zip(sizes, sizes[1:])), sizes
 
 
+@EXAMPLES
 @given(model=st.sampled_from(DENSE + ["deepseek-v3"]), system=st.sampled_from(["hgx-h100", "atlas-800-a3", "gb200-nvl72"]),
        pp=st.sampled_from([1, 2, 4]), zero=st.integers(0, 3), k=st.integers(1, 8), more=st.integers(1, 8))
 def test_step_time_never_falls_when_the_global_batch_grows(model: str, system: str, pp: int, zero: int, k: int,
@@ -317,6 +320,7 @@ def test_fp8_is_faster_where_native_and_emulated_where_not() -> None:
     assert step("atlas-800-a3", "fp8") >= step("atlas-800-a3", "bf16")
 
 
+@EXAMPLES
 @given(zero=st.integers(0, 3), pp=st.sampled_from([1, 4]))
 def test_overlapping_gradient_communication_never_slows_the_step(zero: int, pp: int) -> None:
     m, h100 = catalog.model("llama-3.1-70b"), catalog.system("hgx-h100")

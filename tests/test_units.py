@@ -1,7 +1,7 @@
 """The unit module reads quantities into SI base units and rejects spellings that need guessing."""
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import units
@@ -44,6 +44,7 @@ def test_parse_rejects_ambiguous_or_wrong(text: str, dimension: str, hint: str) 
         units.parse(text, dimension) if text != "12" else units.parse(12, dimension)
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.floats(min_value=1e-3, max_value=1e6, allow_nan=False))
 def test_format_then_parse_round_trips_to_three_figures(value: float) -> None:
     shown = units.format_si(value * 1e12, "flop_per_s", digits=6)
