@@ -65,7 +65,11 @@ KNOWN_TYPES = frozenset({
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
 # key takes as from_pretrained gives it (transformers' configuration_<model>.py: DeepseekV3Config, Qwen3MoeConfig,
-# MixtralConfig). The sizes every decoder states (hidden_size, layers, heads, vocab) stay required.
+# MixtralConfig, GptOssConfig, Gemma2Config, Gemma3TextConfig, Cohere2Config). The sizes every decoder states
+# (hidden_size, layers, heads, vocab) stay required. A class that fills an absent layer_types in __post_init__ with
+# `"sliding_attention" if (i + 1) % N else "full_attention"` (every N-th layer full) has that N here as
+# sliding_window_pattern, the key Gemma 3 and Cohere2 configs state it by: 2 for GptOssConfig and Gemma2Config,
+# Gemma3TextConfig's sliding_window_pattern=6, Cohere2Config's 4.
 CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "deepseek_v3": {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
                     "v_head_dim": 128, "moe_intermediate_size": 2048, "n_routed_experts": 256,
@@ -73,6 +77,11 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen3_moe": {"moe_intermediate_size": 768, "num_experts": 128, "num_experts_per_tok": 8,
                   "decoder_sparse_step": 1, "num_key_value_heads": 4, "use_sliding_window": False},
     "mixtral": {"num_local_experts": 8, "num_experts_per_tok": 2, "num_key_value_heads": 8},
+    "gpt_oss": {"num_local_experts": 128, "num_experts_per_tok": 4, "head_dim": 64, "num_key_value_heads": 8,
+                "sliding_window": 128, "sliding_window_pattern": 2, "attention_bias": True},
+    "gemma2": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 2},
+    "gemma3_text": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 6},
+    "cohere2": {"sliding_window": 4096, "sliding_window_pattern": 4},
 }
 
 # sanity bounds, checked before anything is built per layer: a config past them is a typo or an attack
