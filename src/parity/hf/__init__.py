@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, _check_keys, \
-    _int, _key, _named, _unknown_architecture, _with_class_defaults
+from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, \
+    _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
 from parity.model import Layer, Model
@@ -98,13 +98,6 @@ def context_window(config: dict[str, Any], where: str = "") -> int:
         window = _int({"original_max_position_embeddings": rope["original_max_position_embeddings"]},
                       "original_max_position_embeddings", where=where)
     return int(window * factor)
-
-
-def _json_kind(value: Any) -> str:
-    """What a JSON value is, in JSON's words: an array, a string, a number, true/false, null."""
-    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str)
-            else "true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
-            else "null" if value is None else type(value).__name__)
 
 
 def _constant(name: str) -> float:

@@ -187,6 +187,30 @@ def _get(config: dict[str, Any], name: str, default: Any = ..., where: str = "")
     return default
 
 
+def _bool(config: dict[str, Any], key: str, default: bool, where: str = "") -> bool:
+    """A true/false key: `default` where absent or null; any other JSON value ("yes", 1) is refused."""
+    value = config.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ModelConfigError(f"{_where(where)}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words: an array, a string, a number, true/false, null."""
+    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str)
+            else "true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "null" if value is None else type(value).__name__)
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """`value` where it is a JSON object; else refused, `what` naming the file and key."""
+    if not isinstance(value, dict):
+        raise ModelConfigError(f"{what} must be a JSON object {{...}}, got {_json_kind(value)}")
+    return value
+
+
 def _key(config: dict[str, Any], name: str) -> str:
     return next((k for k in ALIASES.get(name, (name,)) if config.get(k) is not None), name)
 

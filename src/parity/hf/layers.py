@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _MLA_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, \
-    _SHARED_GATE_TYPES, _get, _int, _named
+from parity.hf.keys import ALIASES, _MLA_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, \
+    _SHARED_GATE_TYPES, _get, _int, _named, _object
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
 # a checkpoint's torch dtype (config.json's torch_dtype, or dtype since transformers 4.56) -> its weight format
@@ -15,34 +15,74 @@ _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp
            "float8_e4m3fn": "fp8"}
 
 
+# GPTQ and AutoAWQ weights (weight-only, multiplied in bf16) by their bit width: `bits` (AutoAWQ: `w_bit` first, as
+# vLLM's AWQConfig.from_config reads ["w_bit", "bits"]); AWQ states 4 where it leaves both out (transformers' AwqConfig)
+_WEIGHT_ONLY_INT = {4: "int4", 8: "w8a16"}
+
+
+def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """(method, record) of the checkpoint's quantization, ModelOpt's two spellings read as one: a sibling
+    hf_quant_config.json (`quant`) {"quantization": {"quant_algo", "exclude_modules", ...}}, which overrides what
+    config.json says, and config.json's {"quant_method": "modelopt", "quant_algo", "ignore", ...} (vLLM's
+    ModelOptQuantConfigBase.from_config reads both); ModelOpt's method is its quant_algo, lower case. ("", {}) where
+    the checkpoint states none."""
+    q = config.get("quantization_config")
+    q = {} if q is None else _object(q, f"{where or 'config.json'}: quantization_config")
+    if quant is not None:
+        if "quantization" not in quant:
+            raise ModelConfigError("hf_quant_config.json: missing key 'quantization'")
+        q = _object(quant["quantization"], "hf_quant_config.json: quantization")
+    method = str(q.get("quant_method") or "").lower()
+    if method in ("", "modelopt"):
+        algo = str(q.get("quant_algo") or "").lower()
+        if method and not algo:
+            raise ModelConfigError(f"{where or 'config.json'}: quantization_config of quant_method 'modelopt' "
+                                   "names no quant_algo")
+        method = algo
+    return method, q
+
+
+def _names(value: Any) -> str:
+    """The module names a skip list holds, joined by spaces (a string or a list of strings)."""
+    return " ".join(str(v) for v in value) if isinstance(value, list) else str(value or "")
+
+
 def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = "") -> tuple[str, str]:
     """(dense weight format, expert weight format) of the checkpoint."""
-    q = config.get("quantization_config") or {}
-    if quant:  # ModelOpt's hf_quant_config.json overrides what config.json says
-        q = dict(quant.get("quantization", {}))
-    method = str(q.get("quant_method") or q.get("quant_algo") or "").lower()
+    method, q = _quantization(config, quant, where)
+    at = f"{where or 'config.json'}: quantization_config"
     if method == "compressed-tensors":  # (vLLM's llm-compressor) its first config group names the numbers
-        groups = q.get("config_groups") or {}
-        weights = next(iter(groups.values()), {}).get("weights", {}) if groups else {}
+        groups = _object(q.get("config_groups") or {}, f"{at}.config_groups")
+        group = _object(next(iter(groups.values()), {}), f"{at}.config_groups entry")
+        weights = _object(group.get("weights") or {}, f"{at}.config_groups weights")
         bits, kind = weights.get("num_bits"), str(weights.get("type", ""))
         fmt = {(8, "float"): "fp8", (8, "int"): "int8", (4, "int"): "int4", (4, "float"): "nvfp4"}.get((bits, kind))
         if fmt is None:
-            raise ModelConfigError(f"quantization_config: compressed-tensors weights of {bits} bits {kind!r} "
-                                   "are not modelled")
+            raise ModelConfigError(f"{at}: compressed-tensors weights of {bits} bits {kind!r} are not modelled")
+        if fmt == "int8" and group.get("input_activations") is None:  # W8A16: activations stay bf16
+            fmt = "w8a16"
         return fmt, fmt
     if method == "fp8":
         fmt = "fp8_block" if q.get("weight_block_size") else "fp8"
         return fmt, fmt
     if method == "mxfp4":
-        skipped = " ".join(q.get("modules_to_not_convert", []))
+        skipped = _names(q.get("modules_to_not_convert"))
         return ("bf16" if "self_attn" in skipped else "mxfp4"), "mxfp4"
-    if method == "nvfp4":
-        skipped = " ".join(q.get("exclude_modules", []))
+    if method == "nvfp4":  # ModelOpt: hf_quant_config.json's exclude_modules, config.json's ignore
+        skipped = _names(q.get("exclude_modules", q.get("ignore")))
         return ("bf16" if "self_attn" in skipped else "nvfp4"), "nvfp4"
     if method in {"awq", "gptq"}:
-        return "int4", "int4"
+        key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
+        if key is None and method == "gptq":
+            raise ModelConfigError(f"{at} of quant_method 'gptq' states no bits")
+        bits = q[key] if key else 4
+        fmt = _WEIGHT_ONLY_INT.get(bits) if isinstance(bits, int) and not isinstance(bits, bool) else None
+        if fmt is None:
+            raise ModelConfigError(f"{at}.{key} {bits!r}: {method} weights of other than 4 or 8 bits are not "
+                                   "modelled")
+        return fmt, fmt
     if method:
-        raise ModelConfigError(f"quantization_config: quant_method {method!r} is not modelled")
+        raise ModelConfigError(f"{at}: quant_method {method!r} is not modelled")
     dtype = config.get("torch_dtype", config.get("dtype")) or "bfloat16"
     fmt = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
     if fmt is None:
