@@ -85,11 +85,14 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 # sanity bounds, checked before anything is built per layer: a config past them is a typo or an attack
+# (the largest released: 512 routed experts, Qwen3-Next; an MLA latent of 512 and query rank of 1,536, DeepSeek-V3)
 _BOUNDS = {"num_layers": 10_000, "hidden_size": 1_000_000, "vocab_size": 100_000_000,
            "num_attention_heads": 100_000, "num_key_value_heads": 100_000, "head_dim": 100_000,
-           "intermediate_size": 10_000_000, "expert_intermediate_size": 10_000_000, "num_experts": 1_000_000,
-           "experts_per_token": 1_000_000, "num_shared_experts": 1_000, "shared_intermediate_size": 10_000_000,
-           "first_dense_layers": 10_000, "max_position_embeddings": 1_000_000_000_000}
+           "intermediate_size": 10_000_000, "expert_intermediate_size": 10_000_000, "num_experts": 10_000,
+           "experts_per_token": 10_000, "num_shared_experts": 1_000, "shared_intermediate_size": 10_000_000,
+           "first_dense_layers": 10_000, "max_position_embeddings": 1_000_000_000_000,
+           "kv_lora_rank": 100_000, "q_lora_rank": 100_000, "qk_nope_head_dim": 100_000,
+           "qk_rope_head_dim": 100_000, "v_head_dim": 100_000}
 _LIMIT = 100_000_000  # any other count parity reads
 # keys that bound the positions a model takes, the smallest present winning, as vLLM derives max_model_len
 # (vllm/config.py _get_and_verify_max_len, v0.6-v0.10; vllm/config/model.py since)
@@ -178,10 +181,15 @@ def _named(err: ValueError, where: str) -> ModelConfigError:
 
 
 def _get(config: dict[str, Any], name: str, default: Any = ..., where: str = "") -> Any:
+    """The value of the first of `name`'s keys that is set; `default` where none is (none given: refused, a key
+    present as null said to be null)."""
     for key in ALIASES.get(name, (name,)):
         if key in config and config[key] is not None:
             return config[key]
     if default is ...:
+        null = next((k for k in ALIASES.get(name, (name,)) if k in config), None)
+        if null is not None:
+            raise ModelConfigError(f"{_where(where)}: {null} is null; parity needs its value here")
         keys = " or ".join(repr(k) for k in ALIASES.get(name, (name,)))
         raise ModelConfigError(f"{_where(where)}: missing key {keys}")
     return default

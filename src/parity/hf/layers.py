@@ -144,11 +144,20 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
         raise _named(err, where) from err
 
 
+_LINEAR_SIZES = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim",
+                 "linear_conv_kernel_dim")
+
+
 def _linear(config: dict[str, Any], where: str, state_format: str) -> LinearAttention | LightningAttention:
-    """Gated DeltaNet when the config sizes its heads (linear_num_value_heads ...), else MiniMax's lightning
-    attention, which reuses the attention heads' count and width."""
+    """Gated DeltaNet when the config sizes its heads (linear_num_value_heads ...); MiniMax's lightning attention,
+    which reuses the attention heads' count and width, in a MiniMax config (attn_type_list, or a minimax model type)
+    that does not. Any other config must size its linear attention: its linear_* keys are required."""
+    minimax = "attn_type_list" in config or str(config.get("model_type", "")).startswith("minimax")
+    if not minimax and not any(key in config for key in _LINEAR_SIZES):
+        raise ModelConfigError(f"{where}: linear-attention layers, but the config sizes none (no "
+                               f"{', '.join(_LINEAR_SIZES)}); parity does not invent them")
     try:
-        if config.get("linear_num_value_heads") is None:
+        if config.get("linear_num_value_heads") is None and minimax:
             heads = _int(config, "num_attention_heads", where=where, positive=True)
             hidden = _int(config, "hidden_size", where=where, positive=True)
             return LightningAttention(num_heads=heads, head_dim=_int(config, "head_dim", hidden // heads, where,
@@ -208,8 +217,9 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
         if not isinstance(attn_types, list) or len(attn_types) != num_layers or set(attn_types) - {0, 1}:
             raise ModelConfigError(f"{where}: attn_type_list must hold {num_layers} entries of 0 or 1")
         return [("full" if t else "linear", "auto") for t in attn_types]
-    interval = _int(config, "full_attention_interval", 0, where)
-    if interval:  # Qwen3-Next: every interval-th layer full attention, the others Gated DeltaNet
+    if config.get("full_attention_interval") is not None:  # Qwen3-Next: every interval-th layer full attention,
+        # the others Gated DeltaNet; HF takes (i + 1) % full_attention_interval, so 0 is no model
+        interval = _int(config, "full_attention_interval", where=where, positive=True)
         return [("full" if (i + 1) % interval == 0 else "linear", "auto") for i in range(num_layers)]
     hybrid = config.get("hybrid_layer_pattern")
     if isinstance(hybrid, list) and len(hybrid) == num_layers:  # MiMo-V2: 1 marks a sliding-window layer
@@ -238,10 +248,10 @@ def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     freq = config.get("moe_layer_freq")
     if isinstance(freq, list):
         return bool(freq[index]) if index < len(freq) else False
-    if freq:
-        return index % _int(config, "moe_layer_freq", 1, where, positive=True) == 0
-    step = _int(config, "decoder_sparse_step", 0, where) or _int(config, "interleave_moe_layer_step", 1, where) or 1
-    return (index + 1) % step == 0
+    if freq is not None:  # HF takes layer_idx % moe_layer_freq: 0 is no model
+        return index % _int(config, "moe_layer_freq", where=where, positive=True) == 0
+    step_key = "decoder_sparse_step" if config.get("decoder_sparse_step") is not None else "interleave_moe_layer_step"
+    return (index + 1) % _int(config, step_key, 1, where, positive=True) == 0
 
 
 # MoE sizes Hunyuan lists per layer; a layer reads its own entry
@@ -326,13 +336,17 @@ def _vision_parameters(vision: Any) -> int:
     return channels * temporal * patch * patch * h + depth * block + merged * merged + merged * out
 
 
-def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The language model's config of a multimodal wrapper (text_config, language_config, llm_config),
-    the top level's quantization and dtype carried in; and the vision config, if any."""
+def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
+    """The language model's config of a multimodal wrapper (text_config, language_config, llm_config), the top
+    level's quantization and dtype carried in; the vision config, if any; and the key it sits under ("": the top
+    level). A nested config that states a hidden size is read, whatever the top level says, as transformers' wrapper
+    classes build the language model from it alone (LlavaConfig, Qwen2_5_VLConfig: sizes beside it go unused); one
+    that states none is read unless the top level states hidden_size and num_hidden_layers itself."""
     for key in ("text_config", "language_config", "llm_config"):
         inner = config.get(key)
-        if isinstance(inner, dict) and ("hidden_size" not in config or "num_hidden_layers" not in config):
+        if isinstance(inner, dict) and (any(k in inner for k in ALIASES["hidden_size"])
+                                        or "hidden_size" not in config or "num_hidden_layers" not in config):
             carried = {k: config[k] for k in ("quantization_config", "torch_dtype", "dtype", "tie_word_embeddings")
                        if k in config and k not in inner}
-            return {**inner, **carried}, config.get("vision_config")
-    return config, None
+            return {**inner, **carried}, config.get("vision_config"), key
+    return config, None, ""
