@@ -207,6 +207,93 @@ def test_configs_with_nan_infinity_or_absurd_sizes_are_refused_fast(config: str,
     assert says in refused("serve", "--model", str(path), "--system", "hgx-h100")
 
 
+def _llama(**changes: object) -> dict:
+    """The catalog's verbatim Llama-3.1-8B config.json, keys in `changes` set."""
+    from parity.catalog.files import data_dir
+
+    return json.loads((data_dir() / "models" / "meta-llama--Meta-Llama-3.1-8B_config.json").read_text()) | changes
+
+
+_LINEAR = ["linear_attention"] * 32
+
+
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"quantization_config": [1, 2]}, "config.json: quantization_config must be a JSON object {...}, got an array"),
+    ({"quantization_config": {"quant_method": "gptq", "bits": 3}},
+     "config.json: quantization_config.bits 3: gptq weights of other than 4 or 8 bits are not modelled"),
+    ({"tie_word_embeddings": "yes"}, "config.json: tie_word_embeddings must be true or false, got 'yes'"),
+    ({"num_local_experts": 100_000, "num_experts_per_tok": 2},
+     "config.json: num_local_experts = 100000 is past parity's sanity bound (10,000)"),
+    ({"rope_scaling": {"rope_type": "linear", "factor": 1e30}}, "config.json: rope_scaling.factor 1e+30 x 131,072 "
+                                                                "positions = 1.31e+35 tokens is past parity's sanity "
+                                                                "bound (1,000,000,000,000)"),
+    ({"model_type": "deepseek_v3", "kv_lora_rank": 1e6},
+     "config.json: kv_lora_rank = 1e+06 is past parity's sanity bound (100,000)"),
+    ({"model_type": "deepseek_v3", "moe_layer_freq": 0}, "config.json: moe_layer_freq must be >= 1, got 0"),
+    ({"full_attention_interval": 0}, "config.json: full_attention_interval must be >= 1, got 0"),
+    ({"layer_types": ["sliding_attention"] * 32, "sliding_window": None},
+     "config.json: sliding_window is null; parity needs its value here"),
+    ({"layer_types": _LINEAR}, "config.json: linear-attention layers, but the config sizes none (no "
+                               "linear_num_key_heads, linear_num_value_heads, linear_key_head_dim, "
+                               "linear_value_head_dim, linear_conv_kernel_dim); parity does not invent them"),
+    ({"text_config": {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2}},
+     "config.json text_config: missing key 'vocab_size' or 'padded_vocab_size'"),
+])
+def test_configs_read_silently_or_with_a_traceback_before_are_refused_by_key(changes: dict, says: str,
+                                                                             tmp_path: Path) -> None:
+    """Each was read with no flag (bits 3 as int4, "yes" as true, moe_layer_freq 0 as 1, 100,000 experts as 564 T
+    parameters, a window of 1.3e35 tokens, linear attention sized from nothing) or ended in a traceback (a list as
+    quantization_config); a null key was called missing; a text_config beside top-level sizes went unread unnamed."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(_llama(**changes)))
+    assert refused("model", str(path)) == f"parity: error: {says}"
+    assert refused("serve", "--model", str(path), "--system", "hgx-h100") == f"parity: error: {says}"
+
+
+@pytest.mark.parametrize("quantization", ["null", '"abc"'])
+def test_a_sibling_hf_quant_config_without_a_quantization_object_is_one_line(quantization: str,
+                                                                             tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(_llama()))
+    (tmp_path / "hf_quant_config.json").write_text(f'{{"quantization": {quantization}}}')
+    kind = "null" if quantization == "null" else "a string"
+    assert refused("model", str(tmp_path / "config.json")) == \
+        f"parity: error: hf_quant_config.json: quantization must be a JSON object {{...}}, got {kind}"
+
+
+def test_a_wrapper_reads_its_text_config_over_top_level_sizes(tmp_path: Path) -> None:
+    """A llava-style wrapper whose text_config is Llama-3.1-8B and whose top level says hidden_size 999 and 2
+    layers: read as transformers' LlavaConfig builds it, from text_config (8,030,261,248 parameters)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "llava", "text_config": _llama(), "hidden_size": 999,
+                                "num_hidden_layers": 2}))
+    code, out, _ = run("model", str(path), "--format", "json")
+    assert code == 0 and json.loads(out)["parameters"] == 8_030_261_248
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_as_config_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """It blocked until killed: open() of a FIFO waits for a writer. (Should it block again, a writer comes after
+    5 s and the empty read fails the test rather than hanging it.)"""
+    import threading
+
+    path = tmp_path / "config.json"
+    os.mkfifo(path)
+
+    def unblock() -> None:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader waiting: nothing to unblock
+            pass
+
+    writer = threading.Timer(5.0, unblock)
+    writer.start()
+    try:
+        line = refused("model", str(path))
+    finally:
+        writer.cancel()
+    assert line == f"parity: error: {path}: not a regular file but a named pipe (FIFO); give a config.json file"
+
+
 @pytest.mark.parametrize(("spec", "says"), [
     ('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nosl = [128]\nconcurrency = [8]\n', "needs the axes isl"),
     ('[[variant]]\nname = "v"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = -2.0 }\n[axes]\nvariant = ["v"]\n'

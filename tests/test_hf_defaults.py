@@ -35,7 +35,7 @@ def test_deepseek_without_kv_lora_rank_keeps_mla() -> None:
 
 
 @pytest.mark.parametrize(("value", "message"), [(0, "kv_lora_rank must be >= 1, got 0"),
-                                                (None, "missing key 'kv_lora_rank'")])
+                                                (None, "kv_lora_rank is null; parity needs its value here")])
 def test_deepseek_with_a_zero_or_null_latent_rank_is_refused(value: object, message: str) -> None:
     config = {**_config("deepseek-ai--DeepSeek-R1"), "kv_lora_rank": value}
     with pytest.raises(ModelConfigError, match=f"^model: {message}$"):
@@ -90,3 +90,34 @@ def test_the_unknown_architecture_reaches_search_output(tmp_path: Path) -> None:
 def test_a_checkpoint_dtype_gives_its_format(dtype: str, formats: tuple[str, str]) -> None:
     m = model_from_config(_config("Qwen--Qwen3-8B", torch_dtype=dtype))
     assert (m.weight_format, m.expert_weight_format) == formats
+
+
+def test_gpt_oss_without_its_attention_keys_reads_as_its_class_fills_them() -> None:
+    """gpt-oss-120b without layer_types, head_dim, num_key_value_heads, sliding_window, its expert counts and
+    attention_bias: GptOssConfig's defaults (layer_types alternating sliding and full from layer 0, head_dim 64, 8 KV
+    heads, a window of 128, 128 experts, top-4, biased attention) give back the stated model. 18 full and 18 sliding
+    layers keep 2 x 8 x 64 = 1,024 elements each, so at 4,096 tokens a token keeps 18 x 1,024 + 18 x 1,024 x
+    128/4,096 = 19,008 (without layer_types alone it read all 36 layers as sliding: 36 x 1,024 x 128/4,096 = 1,152)."""
+    stated = model_from_config(_config("openai--gpt-oss-120b"))
+    bare = model_from_config(_config("openai--gpt-oss-120b", layer_types=None, head_dim=None, num_key_value_heads=None,
+                                     sliding_window=None, num_local_experts=None, experts_per_token=None,
+                                     num_experts_per_tok=None, attention_bias=None))
+    assert bare.layers == stated.layers and bare.parameters == stated.parameters == 116_829_156_672
+    assert bare.kv_elements_per_token(4096.0) == 19_008
+
+
+@pytest.mark.parametrize(("model_type", "layers", "full"), [("gemma2", 4, [1, 3]), ("gemma3_text", 12, [5, 11]),
+                                                            ("cohere2", 8, [3, 7]), ("gpt_oss", 4, [1, 3])])
+def test_a_class_that_patterns_its_layers_does_so_when_layer_types_is_left_out(model_type: str, layers: int,
+                                                                               full: list[int]) -> None:
+    """Without layer_types (or sliding_window_pattern) every N-th layer is full attention and the others slide, as
+    the class's __post_init__ fills layer_types: N = 2 for Gemma2Config and GptOssConfig, 6 for Gemma3TextConfig, 4
+    for Cohere2Config; each class's default window (4,096; gpt-oss 128) where the config states none."""
+    config = {"model_type": model_type, "num_hidden_layers": layers, "hidden_size": 64, "num_attention_heads": 4,
+              "num_key_value_heads": 1, "head_dim": 16, "intermediate_size": 128, "vocab_size": 100}
+    if model_type == "gpt_oss":
+        config |= {"num_local_experts": 4, "num_experts_per_tok": 2}
+    m = model_from_config(config)
+    windows = [layer.attention.sliding_window for layer in m.layers for _ in range(layer.count)]
+    window = 128 if model_type == "gpt_oss" else 4096
+    assert windows == [None if i in full else window for i in range(layers)]

@@ -263,17 +263,63 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
      ("fp8", "fp8")),
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int"}}}},
      ("int4", "int4")),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 8, "type": "int"}, "input_activations": {"num_bits": 8, "type": "int"}}}},
+     ("int8", "int8")),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 8, "type": "int"}, "input_activations": None}}}, ("w8a16", "w8a16")),
     ({"quant_method": "awq", "bits": 4}, ("int4", "int4")),
+    ({"quant_method": "awq", "w_bit": 8, "q_group_size": 128, "zero_point": True}, ("w8a16", "w8a16")),
+    ({"quant_method": "awq"}, ("int4", "int4")),  # transformers' AwqConfig: bits=4
+    ({"quant_method": "gptq", "bits": 8, "group_size": 128}, ("w8a16", "w8a16")),  # Qwen2.5-*-GPTQ-Int8
+    ({"quant_method": "gptq", "bits": 4, "group_size": 128}, ("int4", "int4")),
     ({"quant_method": "fp8", "weight_block_size": [128, 128]}, ("fp8_block", "fp8_block")),
+    # NVIDIA ModelOpt checkpoints in config.json, read as their hf_quant_config.json is (vLLM reads both spellings)
+    ({"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}, ("fp8", "fp8")),
+    ({"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16, "ignore": ["lm_head"]}, ("nvfp4", "nvfp4")),
+    ({"quant_method": "modelopt", "quant_algo": "NVFP4", "ignore": ["lm_head", "model.layers.*.self_attn*"]},
+     ("bf16", "nvfp4")),
 ])
 def test_quantization_configs_give_the_stored_formats(quantization: dict, formats: tuple[str, str]) -> None:
     m = model_from_config({**BASE, "quantization_config": quantization})
     assert (m.weight_format, m.expert_weight_format) == formats
 
 
-def test_an_unknown_quantization_method_is_refused() -> None:
-    with pytest.raises(ModelConfigError, match="quant_method 'hqq' is not modelled"):
-        model_from_config({**BASE, "quantization_config": {"quant_method": "hqq"}})
+def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json() -> None:
+    """DeepSeek-R1-FP4's hf_quant_config.json {"quantization": {"quant_algo": "NVFP4", "exclude_modules": [...]}}
+    and the same record in config.json as {"quant_method": "modelopt", "quant_algo": "NVFP4", "ignore": [...]}."""
+    skipped = ["lm_head", "model.layers.0.self_attn*"]
+    sibling = model_from_config(BASE, quant={"quantization": {"quant_algo": "NVFP4", "exclude_modules": skipped}})
+    inline = model_from_config({**BASE, "quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4",
+                                                                "ignore": skipped}})
+    assert (sibling.weight_format, sibling.expert_weight_format) == (inline.weight_format,
+                                                                     inline.expert_weight_format) == ("bf16", "nvfp4")
+
+
+@pytest.mark.parametrize(("quantization", "quant", "message"), [
+    ({"quant_method": "hqq"}, None, "model: quantization_config: quant_method 'hqq' is not modelled"),
+    ([1, 2], None, "model: quantization_config must be a JSON object {...}, got an array"),
+    ("gptq", None, "model: quantization_config must be a JSON object {...}, got a string"),
+    ({"quant_method": "gptq", "bits": 3}, None,
+     "model: quantization_config.bits 3: gptq weights of other than 4 or 8 bits are not modelled"),
+    ({"quant_method": "gptq", "bits": "four"}, None,
+     "model: quantization_config.bits 'four': gptq weights of other than 4 or 8 bits are not modelled"),
+    ({"quant_method": "awq", "w_bit": True}, None,
+     "model: quantization_config.w_bit True: awq weights of other than 4 or 8 bits are not modelled"),
+    ({"quant_method": "gptq"}, None, "model: quantization_config of quant_method 'gptq' states no bits"),
+    ({"quant_method": "modelopt"}, None, "model: quantization_config of quant_method 'modelopt' names no quant_algo"),
+    ({"quant_method": "compressed-tensors", "config_groups": [1]}, None,
+     "model: quantization_config.config_groups must be a JSON object {...}, got an array"),
+    (None, {"quantization": None}, "hf_quant_config.json: quantization must be a JSON object {...}, got null"),
+    (None, {"quantization": "abc"}, "hf_quant_config.json: quantization must be a JSON object {...}, got a string"),
+    (None, {"producer": {"name": "modelopt"}}, "hf_quant_config.json: missing key 'quantization'"),
+])
+def test_a_quantization_parity_cannot_read_is_refused_by_file_and_key(quantization: object, quant: object,
+                                                                      message: str) -> None:
+    config = BASE if quantization is None else {**BASE, "quantization_config": quantization}
+    with pytest.raises(ModelConfigError) as err:
+        model_from_config(config, quant=quant)
+    assert str(err.value) == message
 
 
 def test_qwen3_next_at_128k_fits_where_the_all_attention_reading_does_not() -> None:

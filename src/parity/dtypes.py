@@ -125,14 +125,18 @@ FORMATS: dict[str, Format] = _formats(
     Format(name="int4", bits=4, bytes_per_element=0.5 + 2.0 / 128, math="bf16", feature="bf16",
            scale="fp16 per 128", fallbacks=("fp32",), weight_only=True,
            description="INT4 weight-only, FP16 scale per group of 128; multiplies in bf16"),
+    # Weight-only INT8 (8-bit GPTQ/AWQ, compressed-tensors W8A16): group of 128 shares an FP16 scale; math in bf16.
+    Format(name="w8a16", bits=8, bytes_per_element=1.0 + 2.0 / 128, math="bf16", feature="bf16",
+           scale="fp16 per 128", fallbacks=("fp32",), weight_only=True,
+           description="INT8 weight-only, FP16 scale per group of 128; multiplies in bf16"),
     Format(name="w4a8", bits=4, bytes_per_element=0.5 + 2.0 / 128, math="int8", feature="int8",
            scale="fp16 per 128", fallbacks=("bf16",), weight_only=True,
            description="INT4 weights, INT8 activations (Ascend W4A8)"),
 )
 
 _ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8",
-            "fp4": "nvfp4", "w8a8": "int8", "int4_wo": "int4", "fp8-block": "fp8_block", "ue8m0": "mxfp8",
-            "w4a8_mxfp4_mxfp8": "w4a8_mxfp4"}
+            "fp4": "nvfp4", "w8a8": "int8", "int4_wo": "int4", "int8_wo": "w8a16", "fp8-block": "fp8_block",
+            "ue8m0": "mxfp8", "w4a8_mxfp4_mxfp8": "w4a8_mxfp4"}
 
 
 def format_named(name: str) -> Format:

@@ -10,12 +10,13 @@ architecture"; a key a known class leaves out takes the class's Hugging Face def
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, _check_keys, \
-    _int, _key, _named, _unknown_architecture, _with_class_defaults
+from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, \
+    _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
 from parity.model import Layer, Model
@@ -30,8 +31,10 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     if not isinstance(config, dict):
         raise ModelConfigError(f"{where}: a config must be a JSON object {{...}}, got {_json_kind(config)}")
     flags = _check_keys(config, where)
-    inner, vision = _text_config(config)
+    file_where = where
+    inner, vision, nested_key = _text_config(config)
     if inner is not config:
+        where = f"{where} {nested_key}"
         flags += _check_keys(inner, where)
     flags += _unknown_architecture(inner, config)
     config = _with_class_defaults(inner)
@@ -43,7 +46,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     if any(key in config and config[key] is not None and _int(config, "num_key_value_heads", 0, where) == 0
            for key in ALIASES["num_key_value_heads"]):
         raise ModelConfigError(f"{where}: {_key(config, 'num_key_value_heads')} must be >= 1, got 0")
-    dense_format, expert_format = _formats(config, quant, where)
+    dense_format, expert_format = _formats(config, quant, file_where)
     state_format = _state_format(config, dense_format)
     kinds = _kinds(config, num_layers, where)
     layers = []
@@ -63,10 +66,10 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
         if any(layer.attention is not None and layer.mlp is not None for layer in layers) else layers[-1]
     mtp_layers = (Layer(attention=last.attention, mlp=last.mlp, count=mtp, norms=last.norms),) if mtp else ()
     model_type = str(config.get("model_type", ""))
-    tied = config.get("tie_word_embeddings")
+    tied = _bool(config, "tie_word_embeddings", model_type in _TIED_TYPES, where)
     try:
         return Model(name=name, hidden_size=hidden, vocab_size=vocab, layers=_group(layers),
-                     tie_word_embeddings=bool(model_type in _TIED_TYPES if tied is None else tied),
+                     tie_word_embeddings=tied,
                      mtp_layers=mtp_layers,
                      max_position_embeddings=_int(config, "max_position_embeddings", 0, where),
                      context_window=context_window(config, where),
@@ -97,14 +100,11 @@ def context_window(config: dict[str, Any], where: str = "") -> int:
     if kind == "yarn" and rope.get("original_max_position_embeddings") is not None:
         window = _int({"original_max_position_embeddings": rope["original_max_position_embeddings"]},
                       "original_max_position_embeddings", where=where)
+    bound = _BOUNDS["max_position_embeddings"]
+    if window * factor > bound:
+        raise ModelConfigError(f"{where or 'config.json'}: rope_scaling.factor {factor:g} x {int(window):,} positions "
+                               f"= {window * factor:.3g} tokens is past parity's sanity bound ({bound:,})")
     return int(window * factor)
-
-
-def _json_kind(value: Any) -> str:
-    """What a JSON value is, in JSON's words: an array, a string, a number, true/false, null."""
-    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str)
-            else "true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
-            else "null" if value is None else type(value).__name__)
 
 
 def _constant(name: str) -> float:
@@ -112,9 +112,19 @@ def _constant(name: str) -> float:
     return float(name.lower().replace("infinity", "inf"))
 
 
+# pipes the shell has already opened, with their writer attached: `parity model <(cat config.json)`
+_OPEN_PIPES = ("/dev/fd/", "/proc/self/fd/", "/dev/stdin")
+
+
 def read_config(path: Path) -> dict[str, Any]:
-    """Parse a config.json file; malformed JSON is a ModelConfigError naming the file and line."""
+    """Parse a config.json file; malformed JSON is a ModelConfigError naming the file and line. Only a regular file
+    (or a pipe the shell opened, _OPEN_PIPES) is read: a named pipe with no writer would block, a device never end."""
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode) and not (stat.S_ISFIFO(mode) and str(path).startswith(_OPEN_PIPES)):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode)
+                    else "a device or socket")
+            raise ModelConfigError(f"{path}: not a regular file but {kind}; give a config.json file")
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ModelConfigError(f"cannot read {path}: {err.strerror or err}") from err

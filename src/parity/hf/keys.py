@@ -65,7 +65,11 @@ KNOWN_TYPES = frozenset({
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
 # key takes as from_pretrained gives it (transformers' configuration_<model>.py: DeepseekV3Config, Qwen3MoeConfig,
-# MixtralConfig). The sizes every decoder states (hidden_size, layers, heads, vocab) stay required.
+# MixtralConfig, GptOssConfig, Gemma2Config, Gemma3TextConfig, Cohere2Config). The sizes every decoder states
+# (hidden_size, layers, heads, vocab) stay required. A class that fills an absent layer_types in __post_init__ with
+# `"sliding_attention" if (i + 1) % N else "full_attention"` (every N-th layer full) has that N here as
+# sliding_window_pattern, the key Gemma 3 and Cohere2 configs state it by: 2 for GptOssConfig and Gemma2Config,
+# Gemma3TextConfig's sliding_window_pattern=6, Cohere2Config's 4.
 CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "deepseek_v3": {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
                     "v_head_dim": 128, "moe_intermediate_size": 2048, "n_routed_experts": 256,
@@ -73,14 +77,22 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "qwen3_moe": {"moe_intermediate_size": 768, "num_experts": 128, "num_experts_per_tok": 8,
                   "decoder_sparse_step": 1, "num_key_value_heads": 4, "use_sliding_window": False},
     "mixtral": {"num_local_experts": 8, "num_experts_per_tok": 2, "num_key_value_heads": 8},
+    "gpt_oss": {"num_local_experts": 128, "num_experts_per_tok": 4, "head_dim": 64, "num_key_value_heads": 8,
+                "sliding_window": 128, "sliding_window_pattern": 2, "attention_bias": True},
+    "gemma2": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 2},
+    "gemma3_text": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 6},
+    "cohere2": {"sliding_window": 4096, "sliding_window_pattern": 4},
 }
 
 # sanity bounds, checked before anything is built per layer: a config past them is a typo or an attack
+# (the largest released: 512 routed experts, Qwen3-Next; an MLA latent of 512 and query rank of 1,536, DeepSeek-V3)
 _BOUNDS = {"num_layers": 10_000, "hidden_size": 1_000_000, "vocab_size": 100_000_000,
            "num_attention_heads": 100_000, "num_key_value_heads": 100_000, "head_dim": 100_000,
-           "intermediate_size": 10_000_000, "expert_intermediate_size": 10_000_000, "num_experts": 1_000_000,
-           "experts_per_token": 1_000_000, "num_shared_experts": 1_000, "shared_intermediate_size": 10_000_000,
-           "first_dense_layers": 10_000, "max_position_embeddings": 1_000_000_000_000}
+           "intermediate_size": 10_000_000, "expert_intermediate_size": 10_000_000, "num_experts": 10_000,
+           "experts_per_token": 10_000, "num_shared_experts": 1_000, "shared_intermediate_size": 10_000_000,
+           "first_dense_layers": 10_000, "max_position_embeddings": 1_000_000_000_000,
+           "kv_lora_rank": 100_000, "q_lora_rank": 100_000, "qk_nope_head_dim": 100_000,
+           "qk_rope_head_dim": 100_000, "v_head_dim": 100_000}
 _LIMIT = 100_000_000  # any other count parity reads
 # keys that bound the positions a model takes, the smallest present winning, as vLLM derives max_model_len
 # (vllm/config.py _get_and_verify_max_len, v0.6-v0.10; vllm/config/model.py since)
@@ -169,13 +181,42 @@ def _named(err: ValueError, where: str) -> ModelConfigError:
 
 
 def _get(config: dict[str, Any], name: str, default: Any = ..., where: str = "") -> Any:
+    """The value of the first of `name`'s keys that is set; `default` where none is (none given: refused, a key
+    present as null said to be null)."""
     for key in ALIASES.get(name, (name,)):
         if key in config and config[key] is not None:
             return config[key]
     if default is ...:
+        null = next((k for k in ALIASES.get(name, (name,)) if k in config), None)
+        if null is not None:
+            raise ModelConfigError(f"{_where(where)}: {null} is null; parity needs its value here")
         keys = " or ".join(repr(k) for k in ALIASES.get(name, (name,)))
         raise ModelConfigError(f"{_where(where)}: missing key {keys}")
     return default
+
+
+def _bool(config: dict[str, Any], key: str, default: bool, where: str = "") -> bool:
+    """A true/false key: `default` where absent or null; any other JSON value ("yes", 1) is refused."""
+    value = config.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ModelConfigError(f"{_where(where)}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words: an array, a string, a number, true/false, null."""
+    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str)
+            else "true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "null" if value is None else type(value).__name__)
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """`value` where it is a JSON object; else refused, `what` naming the file and key."""
+    if not isinstance(value, dict):
+        raise ModelConfigError(f"{what} must be a JSON object {{...}}, got {_json_kind(value)}")
+    return value
 
 
 def _key(config: dict[str, Any], name: str) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _MLA_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, \
-    _SHARED_GATE_TYPES, _get, _int, _named
+from parity.hf.keys import ALIASES, _MLA_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, \
+    _SHARED_GATE_TYPES, _get, _int, _named, _object
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
 # a checkpoint's torch dtype (config.json's torch_dtype, or dtype since transformers 4.56) -> its weight format
@@ -15,34 +15,74 @@ _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp
            "float8_e4m3fn": "fp8"}
 
 
+# GPTQ and AutoAWQ weights (weight-only, multiplied in bf16) by their bit width: `bits` (AutoAWQ: `w_bit` first, as
+# vLLM's AWQConfig.from_config reads ["w_bit", "bits"]); AWQ states 4 where it leaves both out (transformers' AwqConfig)
+_WEIGHT_ONLY_INT = {4: "int4", 8: "w8a16"}
+
+
+def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """(method, record) of the checkpoint's quantization, ModelOpt's two spellings read as one: a sibling
+    hf_quant_config.json (`quant`) {"quantization": {"quant_algo", "exclude_modules", ...}}, which overrides what
+    config.json says, and config.json's {"quant_method": "modelopt", "quant_algo", "ignore", ...} (vLLM's
+    ModelOptQuantConfigBase.from_config reads both); ModelOpt's method is its quant_algo, lower case. ("", {}) where
+    the checkpoint states none."""
+    q = config.get("quantization_config")
+    q = {} if q is None else _object(q, f"{where or 'config.json'}: quantization_config")
+    if quant is not None:
+        if "quantization" not in quant:
+            raise ModelConfigError("hf_quant_config.json: missing key 'quantization'")
+        q = _object(quant["quantization"], "hf_quant_config.json: quantization")
+    method = str(q.get("quant_method") or "").lower()
+    if method in ("", "modelopt"):
+        algo = str(q.get("quant_algo") or "").lower()
+        if method and not algo:
+            raise ModelConfigError(f"{where or 'config.json'}: quantization_config of quant_method 'modelopt' "
+                                   "names no quant_algo")
+        method = algo
+    return method, q
+
+
+def _names(value: Any) -> str:
+    """The module names a skip list holds, joined by spaces (a string or a list of strings)."""
+    return " ".join(str(v) for v in value) if isinstance(value, list) else str(value or "")
+
+
 def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = "") -> tuple[str, str]:
     """(dense weight format, expert weight format) of the checkpoint."""
-    q = config.get("quantization_config") or {}
-    if quant:  # ModelOpt's hf_quant_config.json overrides what config.json says
-        q = dict(quant.get("quantization", {}))
-    method = str(q.get("quant_method") or q.get("quant_algo") or "").lower()
+    method, q = _quantization(config, quant, where)
+    at = f"{where or 'config.json'}: quantization_config"
     if method == "compressed-tensors":  # (vLLM's llm-compressor) its first config group names the numbers
-        groups = q.get("config_groups") or {}
-        weights = next(iter(groups.values()), {}).get("weights", {}) if groups else {}
+        groups = _object(q.get("config_groups") or {}, f"{at}.config_groups")
+        group = _object(next(iter(groups.values()), {}), f"{at}.config_groups entry")
+        weights = _object(group.get("weights") or {}, f"{at}.config_groups weights")
         bits, kind = weights.get("num_bits"), str(weights.get("type", ""))
         fmt = {(8, "float"): "fp8", (8, "int"): "int8", (4, "int"): "int4", (4, "float"): "nvfp4"}.get((bits, kind))
         if fmt is None:
-            raise ModelConfigError(f"quantization_config: compressed-tensors weights of {bits} bits {kind!r} "
-                                   "are not modelled")
+            raise ModelConfigError(f"{at}: compressed-tensors weights of {bits} bits {kind!r} are not modelled")
+        if fmt == "int8" and group.get("input_activations") is None:  # W8A16: activations stay bf16
+            fmt = "w8a16"
         return fmt, fmt
     if method == "fp8":
         fmt = "fp8_block" if q.get("weight_block_size") else "fp8"
         return fmt, fmt
     if method == "mxfp4":
-        skipped = " ".join(q.get("modules_to_not_convert", []))
+        skipped = _names(q.get("modules_to_not_convert"))
         return ("bf16" if "self_attn" in skipped else "mxfp4"), "mxfp4"
-    if method == "nvfp4":
-        skipped = " ".join(q.get("exclude_modules", []))
+    if method == "nvfp4":  # ModelOpt: hf_quant_config.json's exclude_modules, config.json's ignore
+        skipped = _names(q.get("exclude_modules", q.get("ignore")))
         return ("bf16" if "self_attn" in skipped else "nvfp4"), "nvfp4"
     if method in {"awq", "gptq"}:
-        return "int4", "int4"
+        key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
+        if key is None and method == "gptq":
+            raise ModelConfigError(f"{at} of quant_method 'gptq' states no bits")
+        bits = q[key] if key else 4
+        fmt = _WEIGHT_ONLY_INT.get(bits) if isinstance(bits, int) and not isinstance(bits, bool) else None
+        if fmt is None:
+            raise ModelConfigError(f"{at}.{key} {bits!r}: {method} weights of other than 4 or 8 bits are not "
+                                   "modelled")
+        return fmt, fmt
     if method:
-        raise ModelConfigError(f"quantization_config: quant_method {method!r} is not modelled")
+        raise ModelConfigError(f"{at}: quant_method {method!r} is not modelled")
     dtype = config.get("torch_dtype", config.get("dtype")) or "bfloat16"
     fmt = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
     if fmt is None:
@@ -104,11 +144,20 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
         raise _named(err, where) from err
 
 
+_LINEAR_SIZES = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim",
+                 "linear_conv_kernel_dim")
+
+
 def _linear(config: dict[str, Any], where: str, state_format: str) -> LinearAttention | LightningAttention:
-    """Gated DeltaNet when the config sizes its heads (linear_num_value_heads ...), else MiniMax's lightning
-    attention, which reuses the attention heads' count and width."""
+    """Gated DeltaNet when the config sizes its heads (linear_num_value_heads ...); MiniMax's lightning attention,
+    which reuses the attention heads' count and width, in a MiniMax config (attn_type_list, or a minimax model type)
+    that does not. Any other config must size its linear attention: its linear_* keys are required."""
+    minimax = "attn_type_list" in config or str(config.get("model_type", "")).startswith("minimax")
+    if not minimax and not any(key in config for key in _LINEAR_SIZES):
+        raise ModelConfigError(f"{where}: linear-attention layers, but the config sizes none (no "
+                               f"{', '.join(_LINEAR_SIZES)}); parity does not invent them")
     try:
-        if config.get("linear_num_value_heads") is None:
+        if config.get("linear_num_value_heads") is None and minimax:
             heads = _int(config, "num_attention_heads", where=where, positive=True)
             hidden = _int(config, "hidden_size", where=where, positive=True)
             return LightningAttention(num_heads=heads, head_dim=_int(config, "head_dim", hidden // heads, where,
@@ -168,8 +217,9 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
         if not isinstance(attn_types, list) or len(attn_types) != num_layers or set(attn_types) - {0, 1}:
             raise ModelConfigError(f"{where}: attn_type_list must hold {num_layers} entries of 0 or 1")
         return [("full" if t else "linear", "auto") for t in attn_types]
-    interval = _int(config, "full_attention_interval", 0, where)
-    if interval:  # Qwen3-Next: every interval-th layer full attention, the others Gated DeltaNet
+    if config.get("full_attention_interval") is not None:  # Qwen3-Next: every interval-th layer full attention,
+        # the others Gated DeltaNet; HF takes (i + 1) % full_attention_interval, so 0 is no model
+        interval = _int(config, "full_attention_interval", where=where, positive=True)
         return [("full" if (i + 1) % interval == 0 else "linear", "auto") for i in range(num_layers)]
     hybrid = config.get("hybrid_layer_pattern")
     if isinstance(hybrid, list) and len(hybrid) == num_layers:  # MiMo-V2: 1 marks a sliding-window layer
@@ -198,10 +248,10 @@ def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     freq = config.get("moe_layer_freq")
     if isinstance(freq, list):
         return bool(freq[index]) if index < len(freq) else False
-    if freq:
-        return index % _int(config, "moe_layer_freq", 1, where, positive=True) == 0
-    step = _int(config, "decoder_sparse_step", 0, where) or _int(config, "interleave_moe_layer_step", 1, where) or 1
-    return (index + 1) % step == 0
+    if freq is not None:  # HF takes layer_idx % moe_layer_freq: 0 is no model
+        return index % _int(config, "moe_layer_freq", where=where, positive=True) == 0
+    step_key = "decoder_sparse_step" if config.get("decoder_sparse_step") is not None else "interleave_moe_layer_step"
+    return (index + 1) % _int(config, step_key, 1, where, positive=True) == 0
 
 
 # MoE sizes Hunyuan lists per layer; a layer reads its own entry
@@ -286,13 +336,17 @@ def _vision_parameters(vision: Any) -> int:
     return channels * temporal * patch * patch * h + depth * block + merged * merged + merged * out
 
 
-def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The language model's config of a multimodal wrapper (text_config, language_config, llm_config),
-    the top level's quantization and dtype carried in; and the vision config, if any."""
+def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
+    """The language model's config of a multimodal wrapper (text_config, language_config, llm_config), the top
+    level's quantization and dtype carried in; the vision config, if any; and the key it sits under ("": the top
+    level). A nested config that states a hidden size is read, whatever the top level says, as transformers' wrapper
+    classes build the language model from it alone (LlavaConfig, Qwen2_5_VLConfig: sizes beside it go unused); one
+    that states none is read unless the top level states hidden_size and num_hidden_layers itself."""
     for key in ("text_config", "language_config", "llm_config"):
         inner = config.get(key)
-        if isinstance(inner, dict) and ("hidden_size" not in config or "num_hidden_layers" not in config):
+        if isinstance(inner, dict) and (any(k in inner for k in ALIASES["hidden_size"])
+                                        or "hidden_size" not in config or "num_hidden_layers" not in config):
             carried = {k: config[k] for k in ("quantization_config", "torch_dtype", "dtype", "tie_word_embeddings")
                        if k in config and k not in inner}
-            return {**inner, **carried}, config.get("vision_config")
-    return config, None
+            return {**inner, **carried}, config.get("vision_config"), key
+    return config, None, ""
