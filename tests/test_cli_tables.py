@@ -75,7 +75,7 @@ def test_wide_and_files_show_every_column(tmp_path: Path) -> None:
 
 def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() -> None:
     """Each serving row carries its 80% interval bounds (low <= value <= high) and the flags the README
-    promises; a system that cannot train the model shows '-' and 'does not fit', never 0 tok/s."""
+    promises; a system that cannot train the model on the chips given shows '-' and 'does not fit', never 0 tok/s."""
     rows = json.loads(table("compare", "hgx-h100", "kunlun-p800-8card", "--model", "llama-3.1-8b", "--format", "json",
                             columns=120))
     for row in rows:
@@ -83,7 +83,7 @@ def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() 
             assert row[f"{metric}_low"] <= row[metric] <= row[f"{metric}_high"]
     assert any(f.startswith("uncalibrated chip kunlunxin-p800") for f in rows[1]["flags"]), rows[1]["flags"]
     out = table("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-405b", "--workload", "train",
-                columns=120)
+                "--chips", "8", columns=120)
     line = next(line for line in out.splitlines() if line.startswith("hgx-h100"))
     assert " - " in line and " 0 " not in line and "does not fit" in line
 
