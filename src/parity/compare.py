@@ -415,7 +415,9 @@ def compare_formats(systems: Sequence[System], model: Model, profile: EngineProf
             fmt = format_named(name)
             try:
                 unit, emulated = math_unit(fmt, system.chip)
-                runs_on = f"emulated on {unit}" if emulated else f"native {unit}"
+                runs_on = (f"native {unit}" if not emulated else f"emulated on {unit}"
+                           + (f" ({fmt.feature} native, rate unpublished)"
+                              if fmt.feature in system.chip.native_rate_unpublished else ""))
                 result: Comparison | None = _serve(system, model, engine, tpot_s, ttft_s, isl, osl, fmt.name,
                                                    mtp_tokens)
             except InfeasiblePlan as err:
