@@ -129,6 +129,13 @@ def test_counts_and_money_read_in_three_figures_at_any_magnitude() -> None:
     assert [scaled(1)(v) for v in (999_999_999.0, 1_483_758_838.0)] == ["999,999,999", "1.48e+09"]
 
 
+def test_a_fraction_keeps_its_three_figures() -> None:
+    """`policy --at-threshold h100 --isl 2000000` printed decode tok/s/chip 0.0654 over 0.01 (0.0099957 to three
+    figures, its trailing zeros dropped): a fraction now keeps them, 0.0100; whole-ish figures are unchanged."""
+    assert [scaled(1)(v) for v in (0.0654, 0.0099957, 0.5, 28.0, 2.5, 184.0, 0.0)] == [
+        "0.0654", "0.0100", "0.500", "28", "2.5", "184", "0"]
+
+
 def test_fleet_at_the_largest_demand_prints_chips_and_dollars_a_reader_can_read() -> None:
     """Llama-3.1-70B at 1e15 tokens/s (the --demand ceiling): 1,533,766,728,672 H20s costing
     "$20,705,850.84 B" in a table 91 columns wide at 80; now 1.53 T chips and $2.07e+16 within 80."""
