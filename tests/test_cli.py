@@ -135,6 +135,27 @@ def test_formats_shows_native_and_emulated_formats_and_what_fp4_buys() -> None:
     assert rows[("atlas-800-a3", "fp8")]["tokens_per_s_per_chip"] < rows[("atlas-800-a3", "int8")]["tokens_per_s_per_chip"]
 
 
+def test_chips_and_formats_agree_on_a_native_format_with_no_published_rate() -> None:
+    """The B30A and the T-Head PPU list int8 as native, but no source gives their INT8 rate (int8_op_per_s 0), so
+    parity runs INT8 on BF16: `chips` listed int8 as native while `formats` said 'emulated on bf16'. Both now say
+    it from one definition (Chip.runs_natively): `chips` moves it to native_rate_unpublished, `formats` names it
+    beside the emulation. The H100 publishes every rate; the Trainium3's FP8 rate is its MXFP8 rate (native
+    mxfp8, not per-tensor fp8), so nothing moves there."""
+    code, out, _ = run("chips", "--format", "json")
+    chips = {r["id"]: r for r in json.loads(out)}
+    assert code == 0 and chips["nvidia-b30a"]["int8_op_per_s"] == 0
+    assert (chips["nvidia-b30a"]["native"], chips["nvidia-b30a"]["native_rate_unpublished"]) == (
+        "bf16 fp16 fp8 mxfp4 mxfp6 mxfp8 nvfp4 tf32", "fp32 int8")
+    assert (chips["alibaba-t-head-ppu"]["native"], chips["alibaba-t-head-ppu"]["native_rate_unpublished"]) == (
+        "bf16 fp16", "fp32 int8")
+    assert chips["nvidia-h100-sxm"]["native_rate_unpublished"] == ""
+    assert "mxfp8" in chips["aws-trainium3"]["native"].split() and chips["aws-trainium3"]["fp8_flop_per_s"] > 0
+    code, out, _ = run("formats", "hgx-b30a", "hgx-h100", "--model", "llama-3.1-8b", "--formats", "int8", "--format",
+                       "json")
+    b30a, h100 = json.loads(out)
+    assert b30a["runs_on"] == "emulated on bf16 (int8 native, rate unpublished)" and h100["runs_on"] == "native int8"
+
+
 def test_compare_divides_by_the_first_system_that_runs_the_model_when_the_baseline_cannot() -> None:
     code, out, _ = run("compare", "l20-server", "hgx-h200", "--model", "kimi-k2", "--weights", "bf16",
                        "--format", "json")

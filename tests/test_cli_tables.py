@@ -105,7 +105,7 @@ def test_wide_and_files_show_every_column(tmp_path: Path) -> None:
 
 def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() -> None:
     """Each serving row carries its 80% interval bounds (low <= value <= high) and the flags the README
-    promises; a system that cannot train the model shows '-' and 'does not fit', never 0 tok/s."""
+    promises; a system that cannot train the model on the chips given shows '-' and 'does not fit', never 0 tok/s."""
     rows = json.loads(table("compare", "hgx-h100", "kunlun-p800-8card", "--model", "llama-3.1-8b", "--format", "json",
                             columns=120))
     for row in rows:
@@ -113,7 +113,7 @@ def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() 
             assert row[f"{metric}_low"] <= row[metric] <= row[f"{metric}_high"]
     assert any(f.startswith("uncalibrated chip kunlunxin-p800") for f in rows[1]["flags"]), rows[1]["flags"]
     out = table("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-405b", "--workload", "train",
-                columns=120)
+                "--chips", "8", columns=120)
     line = next(line for line in out.splitlines() if line.startswith("hgx-h100"))
     assert " - " in line and " 0 " not in line and "does not fit" in line
 
@@ -157,6 +157,13 @@ def test_counts_and_money_read_in_three_figures_at_any_magnitude() -> None:
     assert [money(v) for v in (None, 13_500, 404.6e6, 1.3849e9, 23.28e12, 2.07e16)] == [
         "-", "$13,500", "$404.6 M", "$1.38 B", "$23.28 T", "$2.07e+16"]
     assert [scaled(1)(v) for v in (999_999_999.0, 1_483_758_838.0)] == ["999,999,999", "1.48e+09"]
+
+
+def test_a_fraction_keeps_its_three_figures() -> None:
+    """`policy --at-threshold h100 --isl 2000000` printed decode tok/s/chip 0.0654 over 0.01 (0.0099957 to three
+    figures, its trailing zeros dropped): a fraction now keeps them, 0.0100; whole-ish figures are unchanged."""
+    assert [scaled(1)(v) for v in (0.0654, 0.0099957, 0.5, 28.0, 2.5, 184.0, 0.0)] == [
+        "0.0654", "0.0100", "0.500", "28", "2.5", "184", "0"]
 
 
 def test_fleet_at_the_largest_demand_prints_chips_and_dollars_a_reader_can_read() -> None:

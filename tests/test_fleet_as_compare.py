@@ -129,3 +129,37 @@ def test_without_a_demand_the_demand_is_null_not_zero() -> None:
     assert plan["demand_tokens_per_s"] is None
     table = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "8", "--ttft", "23h")
     assert "Fleet for llama-3.1-8b: 8 chips at TPOT 50 ms, TTFT 23 h" in table.stdout
+
+
+def _fleet(*args: str) -> dict:
+    result = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "h20", *args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (plan,) = json.loads(result.stdout)
+    return plan
+
+
+def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
+    """DeepSeek-R1 on the H20 runs disaggregated: a 16-chip decode worker with 0.813 of a 16-chip prefill worker,
+    29.006 chips a unit. A deployment is whole workers: one decode worker and one prefill worker, 32 chips. 24 chips
+    serve nothing (they did), and 40 chips serve that one deployment's 29.006 chips' worth, not 40 chips' worth
+    (2.52e9 tokens/day, priced per chip), the 8 left over named. The demand's fleet is sized in the same whole
+    units: 2e12 tokens/day needs 1,095 decode and 891 prefill workers, 31,776 chips in 3,972 systems (31,752
+    and 3,969 before, which whole workers do not fill), and serves all of it."""
+    none, one = _fleet("--units", "24"), _fleet("--units", "40")
+    assert none["served_tokens_per_day"] == 0
+    assert none["note"].endswith("24 chips hold no whole deployment (a decode worker of 16 chips and 1 prefill "
+                                 "worker of 16)")
+    assert one["served_tokens_per_day"] / (one["served_tokens_per_s_per_chip"] / 2.2 * 86_400) == pytest.approx(
+        29.006, abs=1e-3)
+    assert one["served_tokens_per_day"] == pytest.approx(_fleet("--units", "32")["served_tokens_per_day"], rel=1e-12)
+    assert one["note"].endswith("8 chips left over serve nothing") and one["cost_usd"] == 40 * 13_500
+    sized = _fleet("--demand", "2e12 tokens/day")
+    assert (sized["chips"], sized["systems"]) == (31_776, 3_972) and 1 <= sized["served_share"] < 1.001
+
+
+def test_a_fleet_with_no_chips_prices_none() -> None:
+    """1 kW powers no whole HGX H100: chips and MW read '-', and so does the chip cost (it read $0)."""
+    out = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h100", "--power-mw", "0.001"],
+                             env={"COLUMNS": "200"}).output
+    (row,) = [line for line in out.splitlines() if line.startswith("nvidia-h100-sxm ")]
+    assert row.split()[4:8] == ["-", "-", "-", "-"] and "$0" not in row

@@ -385,3 +385,14 @@ def test_cli_policy_names_the_performance_densitys_unit() -> None:
     (row,) = json.loads(out)
     assert code == 0 and row["performance_density_tpp_per_mm2"] == pytest.approx(19.45, abs=0.005)
     assert "performance_density" not in row
+
+
+def test_the_report_and_the_policy_table_name_every_format_that_sets_the_tpp() -> None:
+    """The H100's TPP of 15,832 is set by BF16, FP8 and INT8 alike (989.5 x 16 = 1,979 x 8): `policy` said
+    'bf16/fp8/int8' and the report's export-control table 'bf16' (its first format); both now read Assessment.set_by
+    (the report's page is checked end to end in test_report)."""
+    h100 = assess(catalog.chip("nvidia-h100-sxm"))
+    assert (h100.tpp_format, h100.set_by) == ("bf16", "bf16/fp8/int8")
+    assert assess(catalog.chip("huawei-ascend-910b")).set_by == "bf16/int8"
+    code, out, _ = _run("nvidia-h100-sxm", "--format", "csv")
+    assert code == 0 and ",bf16/fp8/int8," in out

@@ -30,7 +30,7 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert text.count("data:image/png;base64,") == 3  # self-contained
     for needle in ("CloudMatrix 384 against GB200 NVL72", "15,832", "2,368", "3A090.a.1", "Sources",
                    "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%",
-                   "hgx-h100 / hgx-b200"):
+                   "hgx-h100 / hgx-b200", "<td>bf16/fp8/int8</td>"):
         assert needle in text
     # the accuracy section's overall serving rows: 1,407 never-fitted points, metrics by name, medians as
     # percentages, the bias signed; and it says what it is scored on: which model, file and splits

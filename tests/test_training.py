@@ -440,6 +440,38 @@ def test_compare_trains_with_the_profile_train_uses() -> None:
     assert [r.calibrated for r in trained] == [r.calibrated for r in served] == [True, False]
 
 
+def test_compare_sizes_a_training_job_as_train_does() -> None:
+    """Without --chips, `compare --workload train` trains each system on the fewest whole systems on which a layout
+    fits, as `train` does (it kept one system, so 7 of the 9 default systems "did not fit" Llama-3.1-70B): on HGX
+    H100 2 systems (16 chips), the same layout and tokens/s per chip as `train`, on one B200 system still one. The
+    caption speaks of training (no output tokens, engine profile or spanning workers) and says how jobs were sized;
+    --chips keeps every system at the count given."""
+    from parity.compare import compare
+    h100, b200 = catalog.system("hgx-h100"), catalog.system("hgx-b200")
+    llama = catalog.model("llama-3.1-70b")
+    sized = compare([h100, b200], llama, catalog.engine("generic"), workload="train")
+    code, out, _ = run("train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--global-batch", "1024",
+                       "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and [r.chips for r in sized] == [16, 8] and [r.note for r in sized] == ["on 2 systems", ""]
+    assert sized[0].layout == data["layout"]["name"]
+    assert sized[0].tokens_per_s_per_chip == pytest.approx(data["tokens_per_s_per_chip"], rel=1e-12)
+    assert sized[0].tokens_per_s_per_chip == pytest.approx(998.4, abs=0.1)
+    pinned = compare([h100], llama, catalog.engine("generic"), workload="train", chips=8)
+    assert pinned[0].chips == 8 and pinned[0].note.startswith("does not fit: ")
+    code, out, _ = run("compare", "hgx-h100", "hgx-b200", "--model", "llama-3.1-70b", "--workload", "train")
+    text = " ".join(out.split())
+    assert code == 0 and "the training tokens/s per system" in text
+    assert ("'on N systems': the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity train' "
+            "sizes a job") in text
+    for serving in ("output tokens", "Engine profile", "spans N systems", "80% int."):
+        assert serving not in text
+    code, out, _ = run("compare", "hgx-h100", "--model", "llama-3.1-70b", "--workload", "train", "--chips", "8")
+    assert "every system trains on 8 chips (--chips)" in " ".join(out.split())
+    code, out, _ = run("train", "--help")
+    assert "default: the fewest whole systems, 1, 2, 4 ... 128, on which a layout fits" in " ".join(out.split())
+
+
 @pytest.mark.parametrize("layout", ["(t|)*99999999999999999999", "(t|)*1000000000", "((t)*1000000)*0"])
 def test_cli_pipeline_layout_is_bounded_before_it_is_expanded(layout: str) -> None:
     """A layout of DeepSeek-V3 holds at most 2 x (61 layers + 1 MTP module + E + L) = 128 entries; a repeat count

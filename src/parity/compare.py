@@ -2,10 +2,11 @@
 
 Serving: each system's best configuration under the latency targets (`search.search_serving` over
 layouts, loads, aggregated and disaggregated), in the narrowest number format its chips run
-natively. Training: each system's fastest layout that fits (`training.search_training`). Results
-per chip, per system (the whole system running the workload), per kW of system power and per GB of
-memory, with ratios to a baseline next to the datasheet ratios, so a claim like "1.7x the compute"
-can be read against the workload ratio it buys.
+natively. Training: each system's fastest layout that fits, on the fewest whole systems on which one
+does (`training.search_fewest_systems`, as `parity train` sizes a job). Results per chip, per system
+(the whole system running the workload), per kW of system power and per GB of memory, with ratios
+to a baseline next to the datasheet ratios, so a claim like "1.7x the compute" can be read against
+the workload ratio it buys.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from parity.plan import Layout, Precision
 from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, layout_grid, search_spanning
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
-from parity.training.search import search_training
+from parity.training.search import search_fewest_systems
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
     ratio_interval, training_flags
 
@@ -270,30 +271,36 @@ def memory_shortfall(model: Model, system: System, profile: EngineProfile, preci
     return float(np.min(-np.asarray(mem.free_bytes)))
 
 
-def _train(system: System, model: Model, chips: int, seq_len: int, global_batch: int, precision: str) -> Comparison:
+def _train(system: System, model: Model, chips: int | None, seq_len: int, global_batch: int,
+           precision: str) -> Comparison:
+    """One system's training row: its fastest layout on `chips` chips or, where None, on the fewest whole systems
+    on which a layout fits (as `parity train` sizes a job; the note says how many where more than one)."""
     chip = system.chip
     cal = catalog.calibration(chip)
     raised = training_flags(system, model, seq_len)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   kv_cache="-", mode="train", calibrated=chip_calibrated(chip, cal), flags=raised)
     try:  # the fitted training profile, as `parity train` prices the same layouts
-        found = search_training(model, system, chips, seq_len, global_batch, cal, catalog.training_profile(),
-                                precision=precision, top=1)
+        n, found = search_fewest_systems(model, system, seq_len, global_batch, cal, catalog.training_profile(),
+                                         precision=precision, top=1, chips=chips)
     except InfeasiblePlan:
-        found = None
+        n, found = chips or system.chips, None
+    systems = f"on {n // system.chips} systems" if not chips and n > system.chips else ""
     if found is None or not found.best:
-        why = (f"does not fit: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB more per chip needed"
-               if found is not None and found.closest is not None else "no layout divides the model")
-        return Comparison(**common, layout="-", chips=chips, fits=False, tokens_per_s_per_chip=0.0,
+        why = (f"does not fit{' ' + systems if systems else ''}: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB "
+               "more per chip needed" if found is not None and found.closest is not None
+               else "no layout divides the model")
+        return Comparison(**common, layout="-", chips=n, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=float("nan"), tokens_per_s_per_system=0.0,
                           tokens_per_s_per_kw=0.0, tokens_per_s_per_gb=0.0, note=why)
     best = found.best[0]
     per_chip = float(best.tokens_per_s_per_chip)
     whole, per_kw, per_gb = _per_system(system, per_chip)
-    return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=chips, fits=True,
+    return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
-                      mfu=float(best.mfu), note="; ".join(flag_note(raised)), assumptions=tuple(best.assumptions))
+                      mfu=float(best.mfu), note="; ".join(filter(None, [systems, *flag_note(raised)])),
+                      assumptions=tuple(best.assumptions))
 
 
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,
@@ -306,7 +313,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     ratios are to the first system that can, named in `baseline`.
     mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off). The systems are
     searched on `processes` processes (the same numbers as one after another). choose: serving, a second judge
-    of each system's search (Choose), whose configuration the row reports instead of the search's best."""
+    of each system's search (Choose), whose configuration the row reports instead of the search's best. chips:
+    training, the chips each system trains on (None: the fewest whole systems on which a layout fits)."""
     if not systems:
         raise InfeasiblePlan("compare needs at least one system")
     if workload not in ("serve", "train"):
@@ -349,7 +357,7 @@ def _row(system: System, model: Model, profile: EngineProfile, tpot_s: float | N
          global_batch: int, training_precision: str, choose: Choose | None = None) -> Comparison:
     """One system's row of `compare`, before ratios."""
     if workload == "train":
-        return _train(system, model, chips or system.chips, seq_len, global_batch, training_precision)
+        return _train(system, model, chips, seq_len, global_batch, training_precision)
     # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
     return _serve(system, model, catalog.engine_on(profile, system.chip.software_stack), tpot_s, ttft_s, isl, osl,
                   weights, mtp_tokens, choose)
@@ -407,7 +415,9 @@ def compare_formats(systems: Sequence[System], model: Model, profile: EngineProf
             fmt = format_named(name)
             try:
                 unit, emulated = math_unit(fmt, system.chip)
-                runs_on = f"emulated on {unit}" if emulated else f"native {unit}"
+                runs_on = (f"native {unit}" if not emulated else f"emulated on {unit}"
+                           + (f" ({fmt.feature} native, rate unpublished)"
+                              if fmt.feature in system.chip.native_rate_unpublished else ""))
                 result: Comparison | None = _serve(system, model, engine, tpot_s, ttft_s, isl, osl, fmt.name,
                                                    mtp_tokens)
             except InfeasiblePlan as err:

@@ -62,11 +62,12 @@ class Cost:
 
 def math_unit(fmt: Format, chip: Chip) -> tuple[str, bool]:
     """(math key, emulated?) that runs a format on a chip: its own unit if native, else the first
-    fallback the chip has (e.g. fp8 weights on an Ascend 910C run as bf16 after dequantising)."""
-    if fmt.feature in chip.native and chip.peak(fmt.math) > 0:
+    fallback the chip has (e.g. fp8 weights on an Ascend 910C run as bf16 after dequantising; a format the chip
+    lists with no published rate, Chip.native_rate_unpublished, runs on its fallback too)."""
+    if chip.runs_natively(fmt.feature, fmt.math):
         return fmt.math, False
     for fallback in fmt.fallbacks:
-        if fallback in chip.native and chip.peak(fallback) > 0:
+        if chip.runs_natively(fallback, fallback):
             return fallback, True
     raise InfeasiblePlan(f"chip {chip.id} cannot run format {fmt.name} (native: {', '.join(sorted(chip.native))})")
 

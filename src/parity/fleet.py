@@ -4,7 +4,8 @@ kind at a latency target, or what a production volume of chips can serve.
 Each chip kind runs in its default system (its 8-chip node, or its rack) in the best serving
 configuration `search.search_serving` finds. Demand counts prompt and output tokens by default (as
 provider statistics do: DeepSeek reported 608 B input and 168 B output tokens a day); a diurnal
-peak factor and spare capacity are named inputs.
+peak factor and spare capacity are named inputs. A fleet serves in whole deployment units (aggregated
+workers, or decode workers with whole prefill workers at the sized ratio); chips past them serve nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
 from parity.hardware import Chip, per_die
 from parity.model import Model
-from parity.search import best_precision, search_spanning
+from parity.search import Candidate, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
 from parity.units import share_text
 
@@ -35,10 +36,11 @@ class FleetPlan:
 
     tokens_per_s_per_chip: output tokens/s per chip in the best configuration under the targets;
     served_tokens_per_s_per_chip: the same counted as the demand counts (prompt + output, or output).
-    chips, systems: needed for the demand at its peak with spare capacity; power_w: their system
-    power; cost_usd: chips x unit price (None without a price in the catalog).
-    served_tokens_per_day: what `units` chips (or the power cap) serve, when given. demand_tokens_per_s: the demand
-    sized for, None where none was given.
+    chips, systems: needed for the demand at its peak with spare capacity, in whole deployment units (aggregated
+    workers, or decode workers with whole prefill workers) rounded up to whole systems; power_w: their system
+    power; cost_usd: chips x unit price (None without a price in the catalog), idle chips included.
+    served_tokens_per_day: what the whole deployment units of the fleet serve (chips past them serve nothing).
+    demand_tokens_per_s: the demand sized for, None where none was given.
     flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
     `compare` gives them); the note names the ones that matter most in a few words (uncertainty.flag_note).
     """
@@ -75,32 +77,52 @@ def _price(chip: Chip) -> tuple[float | None, str]:
     return chip.unit_price_usd, f"{record.source.kind}: {record.source.title}"
 
 
-def _chips_within(demand_tokens_per_s: float | None, capacity: float, worker: float, per_system: int, watts: float,
-                  units: float | None, power_budget_w: float | None) -> tuple[float, list[str]]:
-    """The chips a fleet runs and a note on each limit given beside the question: a demand [tokens/s, daily
-    mean] is sized in whole systems of `per_system` chips, each covering `capacity`; with `units` the fleet is at
+def _chips_within(demand_chips: float | None, per_system: int, watts: float, units: float | None,
+                  power_budget_w: float | None) -> tuple[float, list[str]]:
+    """The chips a fleet runs and a note on each limit given beside the question: the `demand_chips` a demand
+    needs (whole deployment units) are sized in whole systems of `per_system` chips; with `units` the fleet is at
     most those chips, and with a power budget [W] at most the whole systems it powers at `watts` a chip. Alone,
     units or a power budget is the fleet itself. Every limit that takes part is named, binding or not, so a
     limit the answer did not reach is seen to have been read."""
-    if demand_tokens_per_s is not None:
-        n = max(math.ceil(demand_tokens_per_s / capacity), math.ceil(worker))
-        n = math.ceil(n / per_system) * per_system  # whole systems
+    demand = demand_chips is not None
+    if demand_chips is not None:
+        n = math.ceil(demand_chips / per_system - 1e-9) * per_system  # whole systems
     else:
         n = units if units is not None else math.floor((power_budget_w or 0.0) / watts)
     limits = []
-    if units is not None and demand_tokens_per_s is not None:
+    if units is not None and demand:
         limits.append(f"the demand needs {n:,.0f} chips, {units:,.0f} are available" if units < n else
                       f"the demand needs {n:,.0f} of the {units:,.0f} chips available")
         n = min(n, units)
     if power_budget_w is not None:
         powered = math.floor(power_budget_w / watts / per_system) * per_system
         if powered < n:
-            if powered > 0 and (demand_tokens_per_s is not None or units is not None):
+            if powered > 0 and (demand or units is not None):
                 limits.append(f"the power budget runs {powered:,.0f} of the {n:,.0f} chips")
             n = powered
-        elif demand_tokens_per_s is not None or units is not None:
+        elif demand or units is not None:
             limits.append(f"the fleet draws {n * watts / 1e6:,.3g} of the {power_budget_w / 1e6:,.3g} MW budget")
     return n, limits
+
+
+def _unit_text(best: Candidate) -> str:
+    """One whole deployment unit in words: 'a worker of 4 chips', or 'a decode worker of 16 chips and 1 prefill
+    worker of 16'."""
+    decode, prefill = best.worker_chips()
+    if not prefill:
+        return f"a worker of {decode:,.3g} chips"
+    p = best.prefill_workers(1)
+    return f"a decode worker of {decode:,.3g} chips and {p:,} prefill worker{'s' if p != 1 else ''} of {prefill:,.3g}"
+
+
+def _idle_note(best: Candidate, chips: float, held: int) -> str:
+    """What of `chips` chips holding `held` whole deployment units serves nothing ('' where every chip serves)."""
+    if not held:
+        return f"{chips:,.0f} chip{' holds' if chips == 1 else 's hold'} no whole deployment ({_unit_text(best)})"
+    rest = chips - best.unit_chips(held)
+    if rest < 1e-9:
+        return ""
+    return f"{rest:,.0f} chip{' left over serves' if rest == 1 else 's left over serve'} nothing"
 
 
 def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, demand_tokens_per_s: float | None,
@@ -148,14 +170,15 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         served = best.tokens_per_s_per_chip * per_output
         capacity = served / (peak_factor * (1.0 + spare))  # daily-mean tokens/s one chip covers
         watts = system.power_w / system.chips
-        worker = best.chips  # chips of one worker (with a disaggregated one's share of its prefill workers)
-        n, limits = _chips_within(demand_tokens_per_s, capacity, worker, system.chips, watts, units, power_budget_w)
-        # fewer chips than one worker serve nothing; more serve in proportion (a fleet's prefill and decode
-        # workers come in whole numbers near the sized ratio, which per-chip capacity averages over)
-        working = n if n >= worker - 1e-9 else 0
+        # a fleet serves in whole deployment units: aggregated workers, or decode workers with whole prefill
+        # workers at the sized ratio; chips beyond the units they hold serve nothing
+        needed = None if demand_tokens_per_s is None else best.unit_chips(
+            max(1, math.ceil(demand_tokens_per_s / (capacity * best.chips) - 1e-9)))
+        n, limits = _chips_within(needed, system.chips, watts, units, power_budget_w)
+        held = best.units_within(n)
         idle = (f"the power budget runs no whole {system.id} ({system.power_w / 1e3:,.3g} kW)" if n == 0 else
-                f"{n:,.0f} chip{' holds' if n == 1 else 's hold'} no worker of {worker:,.3g}" if not working else "")
-        served_day = working * capacity * SECONDS_PER_DAY
+                _idle_note(best, n, held) if demand_tokens_per_s is None or not held else "")
+        served_day = held * best.chips * capacity * SECONDS_PER_DAY
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
         spanning = f"workers span up to {spans} systems over scale-out" if spans > 1 else ""

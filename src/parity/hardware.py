@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from parity.dtypes import MATH_RATES
+from parity.dtypes import FORMATS, MATH_RATES
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
            "per_die", "Family", "what_if"]
@@ -123,6 +123,17 @@ class Chip:
     def peak(self, math: str) -> float:
         """Dense peak [FLOP/s] for a math key; 0.0 where the chip has no such unit."""
         return float(self.peak_flop_per_s.get(math, 0.0))
+
+    def runs_natively(self, feature: str, math: str) -> bool:
+        """Whether the matrix units run `feature` (a name of the `native` list) at the `math` rate: the chip lists
+        it and its rate is published. A listed format with no rate is priced on a fallback, as emulated."""
+        return feature in self.native and self.peak(math) > 0
+
+    @property
+    def native_rate_unpublished(self) -> tuple[str, ...]:
+        """Formats the chip lists as native whose math rate (dtypes.FORMATS) no source gives: parity runs them
+        emulated on a fallback rather than invent a rate."""
+        return tuple(sorted(f for f in self.native if f in FORMATS and not self.runs_natively(f, FORMATS[f].math)))
 
     def source_of(self, field_name: str) -> Provenance | None:
         """The provenance record of one field (e.g. 'peak_flop_per_s.bf16'), if any."""

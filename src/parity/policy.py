@@ -270,6 +270,12 @@ class Assessment:
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...]
 
+    @property
+    def set_by(self) -> str:
+        """The formats that set the TPP, every one tied at the maximum ('bf16/fp8/int8' on the H100), as the
+        policy table and the report both say it."""
+        return "/".join(self.tpp_tied)
+
     def to_dict(self) -> dict[str, object]:
         """The record for JSON, 'outside' where a class is None (outside 3A090), as the tables say it; the
         performance density named with its unit (PD_KEY)."""

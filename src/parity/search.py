@@ -10,6 +10,7 @@ layout that serves its prompts on the fewest chips (rate matching: prefill worke
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -83,6 +84,31 @@ class Candidate:
         out = asdict(self)
         out["layout"], out["decode_layout"] = str(self.layout), str(self.decode_layout or "")
         return out
+
+    def worker_chips(self) -> tuple[float, float]:
+        """Chips of one (decode) worker and of one prefill worker (0 aggregated), counted as `chips` counts them
+        (packages where it was searched a rank per die)."""
+        prefill = self.prefill_workers_per_decode_worker * self.layout.chips if self.decode_layout else 0.0
+        unit = self.chips / ((self.decode_layout or self.layout).chips + prefill)
+        return (self.decode_layout or self.layout).chips * unit, (self.layout.chips * unit if prefill else 0.0)
+
+    def prefill_workers(self, units: int) -> int:
+        """Whole prefill workers `units` decode workers need at the sized ratio, never fewer (fewer would take
+        prompts faster than they prefill them); 0 aggregated."""
+        return math.ceil(units * self.prefill_workers_per_decode_worker - 1e-9) if self.decode_layout else 0
+
+    def unit_chips(self, units: int) -> float:
+        """Chips of `units` whole deployment units: aggregated workers, or decode workers with their whole prefill
+        workers (prefill_workers). `chips` is one unit's share, a decode worker with a fraction of a prefill one."""
+        decode, prefill = self.worker_chips()
+        return units * decode + self.prefill_workers(units) * prefill
+
+    def units_within(self, chips: float) -> int:
+        """The most whole deployment units (unit_chips) `chips` chips hold."""
+        units = math.floor(chips / self.chips + 1e-9)  # each unit takes at least its share, `chips`
+        while units > 0 and self.unit_chips(units) > chips + 1e-9:
+            units -= 1
+        return units
 
     def per_package(self, dies: int) -> Candidate:
         """This configuration, searched one rank per die (hardware.per_die), counted per package of `dies` dies:

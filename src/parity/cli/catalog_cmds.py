@@ -29,7 +29,8 @@ def chip_row(c: Chip) -> dict[str, object]:
             "bf16_flop_per_s": c.peak("bf16"), "fp8_flop_per_s": c.peak("fp8"), "int8_op_per_s": c.peak("int8"),
             "fp4_flop_per_s": c.peak("fp4"), "memory_bytes": c.memory_bytes,
             "memory_bytes_per_s": c.memory_bytes_per_s, "scale_up_bytes_per_s": c.scale_up_bytes_per_s,
-            "tdp_w": c.tdp_w, "native": " ".join(sorted(c.native)),
+            "tdp_w": c.tdp_w, "native": " ".join(sorted(set(c.native) - set(c.native_rate_unpublished))),
+            "native_rate_unpublished": " ".join(c.native_rate_unpublished),
             "calibrated": catalog.calibration(c).measured,
             "weakest_source": min((p.source.kind for p in c.provenance), key=_confidence_rank, default="")}
 

@@ -108,7 +108,9 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
 @click.option("--weights", default=None, help="serving weight format for all systems (default: best native per chip)")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
-@click.option("--chips", type=CHIPS, default=None, help="training: chips (default: the system's)")
+@click.option("--chips", type=CHIPS, default=None,
+              help="training: chips each system trains on (default: the fewest whole systems on which a layout "
+                   "fits, as train sizes a job)")
 @click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
 @click.option("--global-batch", type=COUNT, default=1024, show_default=True,
               help="training: sequences per step")
@@ -212,9 +214,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             a, b = results  # each's ratios are to the same baseline, whichever it is: a / b is their quotient
             spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
             got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
+            tokens = "output" if workload == "serve" else "training"
             pair = (f"{a.system} against {b.system}: {spec['system_bf16']:.2f}x the system BF16, "
                     f"{spec['system_memory']:.2f}x the memory, {spec['system_power']:.2f}x the power, "
-                    f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the output tokens/s "
+                    f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the {tokens} tokens/s "
                     f"per system, {got['per_chip']:.2f}x per chip, {got['per_kw']:.2f}x per kW, "
                     f"{got['per_gb']:.2f}x per GB of memory. ")
         used = results[0].baseline or base.id
@@ -222,23 +225,32 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
+        per = ("per system = every chip of the system busy; per kW = per system over the system's power (all-in "
+               "where published); per GB = per system over its memory; ")
+        uncalibrated = ("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
+                        "runs on the derived prior; 'parity show CHIP')"
+                        + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and "
+                           "this one's rate moved with them" if any("GEMM rate not measured" in r.note
+                                                                    for r in results) else ""))
+        if workload == "serve":
+            caption = (f"Formats: {formats_text(weights)}. Engine profile: {profile.id}. "
+                       + (f"{mtp_text} " if mtp_text else "")
+                       + "tok/s: output tokens per second. Spec ratios from datasheets (x = times the baseline); "
+                       f"throughput predicted in each system's best configuration; {per}'spans N systems': the model "
+                       "does not fit one, its workers span N over scale-out; 'over 2 systems N/chip': a model that "
+                       "fits one system stays on one, though workers over two deliver N per chip (1.25x or more); a "
+                       f"multi-die package (Ascend 910C) runs one rank per die; {uncalibrated}. 80% int.: the 80% "
+                       "interval of the per-chip ratio (under it), from the cross-source residuals of both chips' "
+                       "vendors (parity validate --by source); per system and per kW ratios share it. "
+                       + (_refine_caption(results, sims, percentiles) if refine else ""))
+        else:
+            sized = (f"every system trains on {chips:,} chips (--chips)" if chips else
+                     "'on N systems': the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity "
+                     "train' sizes a job (one system where a layout fits one; --chips sets the count)")
+            caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
+                       "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's "
+                       f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
+                       f"{uncalibrated}. ")
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-             caption=pair + (f"Formats: {formats_text(weights)}. " if workload == "serve" else "")
-             + f"Engine profile: {profile.id}. "
-             + (f"{mtp_text} " if mtp_text else "")
-             + ("tok/s: output tokens per second. " if workload == "serve" else "")
-             + "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's best "
-             "configuration; per system = every chip of the system busy; per kW = per system over the system's "
-             "power (all-in where published); per GB = per system over its memory; "
-             "'spans N systems': the model does not fit one, its workers span N over scale-out; 'over 2 systems "
-             "N/chip': a model that fits one system stays on one, though workers over two deliver N per chip "
-             "(1.25x or more); a multi-die package (Ascend 910C) runs one rank per die; 'uncalibrated': "
-             "no measured calibration of the chip itself (it inherits its family's or runs on the derived prior; "
-             "'parity show CHIP')"
-             + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and this one's "
-                "rate moved with them" if any("GEMM rate not measured" in r.note for r in results) else "")
-             + ". 80% int.: the 80% interval of the per-chip ratio (under it), from the cross-source residuals of both "
-             "chips' vendors (parity validate --by source); per system and per kW ratios share it. "
-             + (_refine_caption(results, sims, percentiles) if refine else "")
-             + "Assumptions: 'parity show SYSTEM', --format json."))
+                                   caption=pair + caption + "Assumptions: 'parity show SYSTEM', --format json."))
     deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

@@ -78,7 +78,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("chips", "chips", reached(count_cell)),
                Column("systems", "systems", reached(count_cell), wide=True),
-               Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", money),
+               Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
@@ -94,7 +94,9 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                   + (f"Configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
                      f"hold, among those whose {screened(targets, arrivals)}, each layout's loads bisected as "
                      f"`parity search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "
-                     if percentiles else "") + "Note: "
+                     if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
+                  "workers with whole prefill workers at the sized ratio); chips, MW and chip cost count every chip "
+                  "of the fleet, those that hold none included (the note says how many). Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats); every flag in --format json. Prices: "

@@ -72,8 +72,8 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     emit(rows, columns, fmt, payload=rows, out=out,
          title=f"{the_model.name}: weights in each format, serving {isl} in / {osl} out at {target}",
          caption="Each system in its best configuration per format (experts in the same format; KV cache FP8 "
-                 "where the chip has FP8). 'emulated on X': the chip has no unit for the format, so weights are "
-                 "dequantised and multiplied on X at the calibration's emulation efficiency, keeping the "
+                 "where the chip has FP8). 'emulated on X': the chip has no unit for the format (or lists one whose "
+                 "rate no source gives: 'rate unpublished'), so weights are dequantised and multiplied on X at the calibration's emulation efficiency, keeping the "
                  "memory saving. x: output tokens/s per chip over the same system in the 'vs' format, the first "
                  "of the list that fits it. "
                  f"Engine profile: {profile.id}, at each chip's software-stack maturity as compare runs it. "

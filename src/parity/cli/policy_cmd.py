@@ -32,7 +32,7 @@ def _yes(value: Any) -> str:
 
 def _row(a: Assessment) -> dict[str, Any]:
     """A flat row for tables and CSV; JSON keeps the whole assessment."""
-    row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": "/".join(a.tpp_tied),
+    row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
                            PD_KEY: a.performance_density,
                            "eccn_3a090": a.eccn_3a090 or "outside", "license_exception_nac": a.license_exception_nac,
                            "jan2026_zone": a.jan2026_zone, "notes": "; ".join(a.notes)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -18,7 +18,7 @@ from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.report.tables import Column, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
-                             search_training)
+                             search_fewest_systems)
 from parity.uncertainty import training_flags
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
@@ -111,7 +111,8 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
 @cli.command()
 @click.option("--model", default=None, help="catalog model or config.json")
 @click.option("--system", default=None, help="catalog system (or a chip: its default node)")
-@click.option("--chips", type=CHIPS, default=None, help="chips in all (may span many systems; default: one system)")
+@click.option("--chips", type=CHIPS, default=None, help="chips in all (may span many systems; default: the fewest whole "
+              "systems, 1, 2, 4 ... 128, on which a layout fits, or one system with a layout given)")
 @click.option("--tp", type=PARALLEL, default=None, help="tensor parallel (with --search: pin it); without --tp, --pp, "
               "--dp, --cp and --ep train picks the fastest layout that fits, holding the other options given")
 @click.option("--pp", type=PARALLEL, default=None, help="pipeline parallel (with --search: pin it)")
@@ -230,10 +231,11 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                             grad_overlap=grad_overlap, activation_cache=activation_cache,
                             optimizer_states=optimizer_states, gradients=gradients, moe_dispatcher=moe_dispatcher)
         # without --chips, the fewest whole systems (1, 2, 4 ...) on which some layout fits
-        sizes = [n] if chips else [the_system.chips * k for k in (1, 2, 4, 8, 16, 32, 64, 128)]
-        n, found = _fewest_chips(sizes, lambda k: search_training(the_model, the_system, k, seq_len, batch, cal,
-                                                                  profile, precision, space, top if search else 1))
-        systems = "" if chips or n == sizes[0] else f"{n // the_system.chips} systems: the fewest on which a layout fits"
+        n, found = search_fewest_systems(the_model, the_system, seq_len, batch, cal, profile, precision, space,
+                                         top if search else 1, chips)
+        if not found.best:
+            raise InfeasiblePlan(_no_fit(n, found))
+        systems = "" if chips or n == the_system.chips else f"{n // the_system.chips} systems: the fewest on which a layout fits"
         if search:
             _emit_search(the_model, the_system, n, seq_len, found, space.pinned(), systems,
                          f"seq {seq_len}, batch {batch}, {precision}", tokens, fmt, out)
@@ -284,25 +286,6 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: Train
                  + (f"; {systems}" if systems else "") + ". "
                  + (f"Outside what was validated: {joined(raised)}. " if raised else "")
                  + "Assumptions: " + "; ".join(found.best[0].assumptions))
-
-
-def _fewest_chips(sizes: list[int], price: Callable[[int], TrainingSearch]) -> tuple[int, TrainingSearch]:
-    """The first chip count of `sizes` on which a layout fits, and its search; InfeasiblePlan naming the closest
-    layout of the last count priced, or why no count had a layout to price."""
-    refusal, last = None, None
-    for n in sizes:
-        try:
-            found = price(n)
-        except InfeasiblePlan as err:
-            refusal = refusal or err
-            continue
-        if found.best:
-            return n, found
-        last = n, found
-    if last is None:
-        assert refusal is not None
-        raise refusal
-    raise InfeasiblePlan(_no_fit(*last))
 
 
 def _no_fit(chips: int, found: Any) -> str:

@@ -282,7 +282,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         chip = catalog.chip(name)
         page.cite(chip)
         a = assess(chip)
-        rows.append([_e(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.tpp_format),
+        rows.append([_e(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.set_by),
                      _num(a.performance_density, 2) if a.performance_density else "-", _e(a.eccn_3a090 or "outside"),
                      "yes" if a.jan2026_zone else "no", _e("; ".join(a.notes))])
     page.section(

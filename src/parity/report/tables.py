@@ -92,7 +92,11 @@ def scaled(factor: float, digits: int = 3) -> Callable[[Any], str]:
         x = float(value) / factor
         if abs(x) >= 10 ** DIGITS_SHOWN_WHOLE:
             return f"{x:.{digits}g}"
-        return f"{x:,.0f}" if abs(x) >= 10 ** digits else f"{x:.{digits}g}"
+        if abs(x) >= 10 ** digits:
+            return f"{x:,.0f}"
+        # below 1 the trailing zeros are kept, so a column reads 0.0654 beside 0.0100 (not 0.01): one rule, three
+        # significant figures, for every fraction
+        return f"{x:#.{digits}g}" if 0 < abs(x) < 1 else f"{x:.{digits}g}"
     return show
 
 

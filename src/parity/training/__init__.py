@@ -7,8 +7,8 @@ from parity.training.layout import (ACTIVATION_CACHES, GRADIENT_FORMATS, GRAD_OV
                                     PRECISIONS, RECOMPUTE, TrainingLayout, training_precision)
 from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
                                     parameters_per_device)
-from parity.training.search import (SearchSpace, TrainingSearch, pick_training_layout, search_training,
-                                    structural_layouts)
+from parity.training.search import (SYSTEM_MULTIPLES, SearchSpace, TrainingSearch, pick_training_layout,
+                                    search_fewest_systems, search_training, structural_layouts)
 from parity.training.step import (DEFAULT_PROFILE, TrainingResult, evaluate_arrays, evaluate_layouts,
                                   model_flops_per_token, train_step)
 from parity.training.pipeline import pipeline_bubble_s
@@ -16,7 +16,7 @@ from parity.training.pipeline import pipeline_bubble_s
 __all__ = ["TrainingLayout", "TrainingMemory", "TrainingResult", "train_step", "evaluate_layouts",
            "model_flops_per_token", "adam_bytes_per_parameter", "layer_activation_bytes_per_token",
            "parameters_per_device", "training_precision", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
-           "DEFAULT_PROFILE", "evaluate_arrays", "search_training", "SearchSpace", "TrainingSearch",
+           "DEFAULT_PROFILE", "evaluate_arrays", "search_training", "search_fewest_systems", "SYSTEM_MULTIPLES", "SearchSpace", "TrainingSearch",
            "structural_layouts", "pick_training_layout", "pipeline_bubble_s", "PP_SCHEDULES", "ACTIVATION_CACHES",
            "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS", "layout_chunks",
            "layout_counts", "most_layout_entries"]

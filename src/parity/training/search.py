@@ -16,9 +16,12 @@ from parity.model import DenseMlp, Model, MoeMlp
 from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, check_dense_experts, check_micro_batch
 from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, format_notes, train_step
 
-__all__ = ["SearchSpace", "TrainingSearch", "search_training", "structural_layouts", "pick_training_layout"]
+__all__ = ["SearchSpace", "SYSTEM_MULTIPLES", "TrainingSearch", "search_fewest_systems", "search_training",
+           "structural_layouts", "pick_training_layout"]
 
 _POWERS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# whole systems a job is sized to when no chip count is given: the first on which a layout fits
+SYSTEM_MULTIPLES = (1, 2, 4, 8, 16, 32, 64, 128)
 _VIRTUAL = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 
 
@@ -207,6 +210,31 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
         closest = picked(int(np.argmin(np.asarray(result.shortfall_bytes))))
     return TrainingSearch(candidates=len(rows), fitting=int(fits.sum()), best=best, closest=closest,
                           notes=(f"{len(rows)} layouts priced, {int(fits.sum())} fit",))
+
+
+def search_fewest_systems(model: Model, system: System, seq_len: int, global_batch: int, calibration: Calibration,
+                          profile: TrainingProfile | None = None, precision: str = "bf16",
+                          space: SearchSpace | None = None, top: int = 10, chips: int | None = None
+                          ) -> tuple[int, TrainingSearch]:
+    """The search on `chips` chips or, where None, on the fewest whole systems (SYSTEM_MULTIPLES of them) on which
+    a layout fits, with the chip count searched. Where no count has a layout that fits: the last count that had
+    layouts to price, whose search has no best and names the closest; InfeasiblePlan (the first count's) where no
+    count had a layout to price."""
+    refusal, last = None, None
+    for n in [chips] if chips else [system.chips * k for k in SYSTEM_MULTIPLES]:
+        try:
+            found = search_training(model, system, n, seq_len, global_batch, calibration, profile, precision, space,
+                                    top)
+        except InfeasiblePlan as err:
+            refusal = refusal or err
+            continue
+        if found.best:
+            return n, found
+        last = n, found
+    if last is None:
+        assert refusal is not None
+        raise refusal
+    return last
 
 
 def pick_training_layout(model: Model, system: System, chips: int, base: TrainingLayout, calibration: Calibration,
