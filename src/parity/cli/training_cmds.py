@@ -26,7 +26,7 @@ from parity.validate_training import training_case_errors, training_cases
 _BREAKDOWN = (("compute_s", "compute (incl. recomputation)"), ("tp_comm_s", "exposed TP/SP communication"),
               ("cp_comm_s", "exposed CP communication"), ("ep_comm_s", "exposed EP all-to-all"),
               ("pp_comm_s", "exposed PP send/receive"), ("dp_comm_s", "exposed DP/ZeRO communication"),
-              ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
+              ("imbalance_s", "uneven pipeline stages (idle)"), ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
 
 
 def _fit_note(r: TrainingResult) -> str:
