@@ -416,6 +416,23 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
                                       "uncalibrated (derived prior); training unchecked on the musa family"]
 
 
+def test_fp8_training_on_a_chip_without_fp8_says_it_is_emulated() -> None:
+    """The A100 and the Ascend 910B have no FP8 math (rate 0): --precision fp8 runs its GEMMs at the BF16 rate, and
+    `train` and `compare --workload train` printed "fp8" without a word; now a note, and the format column says what
+    it runs on. The H100 has FP8 units: no note."""
+    from parity.compare import compare
+    a100, a2, h100 = (catalog.system(s) for s in ("hgx-a100", "atlas-800-a2", "hgx-h100"))
+    llama = catalog.model("llama-3.1-8b")
+    layout = TrainingLayout(global_batch=64, dp=8, precision="fp8")
+    notes = [train_step(llama, s, 8, layout, catalog.calibration(s.chip), catalog.training_profile()).assumptions
+             for s in (a100, h100)]
+    assert "fp8 emulated on bf16 (nvidia-a100-sxm has no FP8 math)" in notes[0]
+    assert not any("emulated" in note for note in notes[1])
+    rows = compare([a100, a2, h100], llama, catalog.engine("generic"), workload="train", training_precision="fp8")
+    assert [r.weights for r in rows] == ["fp8 on bf16", "fp8 on bf16", "fp8"]
+    assert [r.note.endswith("emulated on bf16 (" + r.chip + " has no FP8 math)") for r in rows] == [True, True, False]
+
+
 def test_compare_trains_with_the_profile_train_uses() -> None:
     """`compare --workload train` and `train` price Llama-3.1-70B on 64 H100s alike: the same layout (tp1-pp16-vp5-
     cp2-dp2), tokens/s per chip and MFU (compare searched with the default profile, 1,478.9 tok/s/chip at MFU 67.1%,

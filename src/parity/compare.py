@@ -33,6 +33,7 @@ from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precis
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_training
+from parity.training.step import emulation_note
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
     ratio_interval, training_flags
 
@@ -274,7 +275,9 @@ def _train(system: System, model: Model, chips: int, seq_len: int, global_batch:
     chip = system.chip
     cal = catalog.calibration(chip)
     raised = training_flags(system, model, seq_len)
-    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
+    emulated = emulation_note(precision, chip)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train",
+                  weights=f"{precision} on {math_unit(format_named(precision), chip)[0]}" if emulated else precision,
                   kv_cache="-", mode="train", calibrated=chip_calibrated(chip, cal), flags=raised)
     try:  # the fitted training profile, as `parity train` prices the same layouts
         found = search_training(model, system, chips, seq_len, global_batch, cal, catalog.training_profile(),
@@ -293,7 +296,8 @@ def _train(system: System, model: Model, chips: int, seq_len: int, global_batch:
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=chips, fits=True,
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
-                      mfu=float(best.mfu), note="; ".join(flag_note(raised)), assumptions=tuple(best.assumptions))
+                      mfu=float(best.mfu), note="; ".join([*flag_note(raised), *filter(None, [emulated])]),
+                      assumptions=tuple(best.assumptions))
 
 
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,

@@ -326,7 +326,7 @@ def _validate(fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     table = [{"case_id": e.case_id, "split": e.split, "model": e.model, "system": e.system, "precision": e.mode,
               "measured": e.measured, "predicted": e.predicted, "error": e.error} for e in errors]
     overall = scores(errors, ["split"], splits=("calibration", "holdout", "reference"))
-    columns = [Column("case_id", "case", plain, "left"), Column("split", "split", plain, "left"),
+    columns = [Column("case_id", "case", plain, "left", wrap=True), Column("split", "split", plain, "left"),
                Column("measured", "measured tok/s/chip", scaled(1)), Column("predicted", "predicted", scaled(1)),
                Column("error", "error", percent)]
     caption = " ".join(f"{s.group[0][1]}: median |err| {s.median_abs_error:.1%} over {s.count} rows (bias "
