@@ -39,6 +39,7 @@ COMMANDS = [
     ("serve", "--model", "llama-3.1-8b", "--system", "trn2-48xlarge", "--tp", "8", "--phase", "decode", "--batch", "8",
      "--context", "1"),  # a long flags row
     ("validate", "--section", "training"), ("validate", "--section", "percentiles"),  # 45-character case ids: 99, 100
+    ("train", "--validate"),  # 40-character case ids: 91 at 80
 ]
 
 
@@ -259,6 +260,18 @@ def test_a_models_layer_kinds_fit_80_columns(name: str) -> None:
     out = table("model", name, columns=80)
     assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
     assert "state MB/seq" in out
+
+
+def test_a_long_layout_name_breaks_between_its_parts() -> None:
+    """At 80 columns train's value column broke 'tp1-pp2-dp4-mb1-zero1-stag' / 'es31/-' inside a part; it breaks
+    after a '-' now, and the lines join back into the name."""
+    out = table("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "8", "--tp", "1", "--pp", "2",
+                "--dp", "4", "--pp-first-layers", "31", "--recompute", "none", "--vp", "1", "--show-infeasible",
+                columns=80)
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("layout "))
+    parts = [lines[start].split()[-1]] + [line.strip() for line in lines[start + 1:start + 2]]
+    assert parts == ["tp1-pp2-dp4-mb1-zero1-", "stages31/-"], parts
 
 
 def _mlperf_stubs(monkeypatch: pytest.MonkeyPatch) -> None:

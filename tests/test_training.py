@@ -181,7 +181,7 @@ def test_does_not_fit_names_the_shortfall_and_biggest_term() -> None:
 
 @pytest.mark.parametrize(("changes", "message"), [
     (dict(tp=48, dp=1), "tp must divide num_attention_heads (64), got 48"),
-    (dict(tp=8, dp=4, global_batch=30), "global_batch must be a multiple of dp x micro_batch (4), got 30"),
+    (dict(tp=8, dp=4, global_batch=30), "--global-batch must be a multiple of --dp x --micro-batch (4 x 1 = 4), got 30"),
     (dict(tp=8, dp=8), "tp x pp x cp x dp must equal the chips (32)"),
     # 64 sequences over dp 3 do not divide either, but the product missing the chips is the mistake to name
     (dict(tp=8, pp=2, dp=3), "tp x pp x cp x dp must equal the chips (32), got 8 x 2 x 1 x 3 = 48"),
@@ -339,17 +339,17 @@ def test_pipeline_layout_chunks_and_busiest_rank():
     2 x 7168 x 129280 = 1.85 GFLOP, ~2 x 1.33 + 1.33 + 0.21 + 2 x 1.85 = 7.9 GFLOP against the even share
     (61 x 1.33 + 1.85) / 16 = 5.2: 1.52."""
     from parity.training.layout import layout_chunks
-    from parity.training.step import _layout_shares
+    from parity.training.step import _rank_flops_share
     chunks = layout_chunks("Et|(tt|)*30mL")
     assert (len(chunks), chunks[0], chunks[1], chunks[-1]) == (32, "Et", "tt", "mL")
     assert sum(c.count("t") for c in chunks) == 61
     model = catalog.model("deepseek-v3")
-    stage = {(pp, vp): _layout_shares(model, TrainingLayout(pp=pp, virtual_stages=vp, pp_layout="Et|(tt|)*30mL"))[0]
-             for pp, vp in ((16, 2), (8, 4), (4, 8))}
+    stage = {(pp, vp): _rank_flops_share(model, TrainingLayout(pp=pp, virtual_stages=vp, pp_layout="Et|(tt|)*30mL")
+                                         .pipeline_ranks(model), 4096.0) for pp, vp in ((16, 2), (8, 4), (4, 8))}
     assert stage[(16, 2)] == pytest.approx(1.519, abs=0.005)
     assert stage[(8, 4)] == pytest.approx(1.273, abs=0.005)
     assert stage[(4, 8)] == pytest.approx(1.149, abs=0.005)
-    with pytest.raises(InfeasiblePlan, match="pp x virtual_stages"):
+    with pytest.raises(InfeasiblePlan, match=r"--pp x --vp \(16 x 1\) chunks, got 32 \(--vp 2 for these"):
         TrainingLayout(pp=16, dp=16, ep=8, pp_layout="Et|(tt|)*30mL").check(model, 256)
     with pytest.raises(InfeasiblePlan, match="only E, t, m, L"):
         layout_chunks("Et|x")
@@ -418,6 +418,23 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
     rows = compare([h100, a3, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
     assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family",
                                       "uncalibrated (derived prior); training unchecked on the musa family"]
+
+
+def test_fp8_training_on_a_chip_without_fp8_says_it_is_emulated() -> None:
+    """The A100 and the Ascend 910B have no FP8 math (rate 0): --precision fp8 runs its GEMMs at the BF16 rate, and
+    `train` and `compare --workload train` printed "fp8" without a word; now a note, and the format column says what
+    it runs on. The H100 has FP8 units: no note."""
+    from parity.compare import compare
+    a100, a2, h100 = (catalog.system(s) for s in ("hgx-a100", "atlas-800-a2", "hgx-h100"))
+    llama = catalog.model("llama-3.1-8b")
+    layout = TrainingLayout(global_batch=64, dp=8, precision="fp8")
+    notes = [train_step(llama, s, 8, layout, catalog.calibration(s.chip), catalog.training_profile()).assumptions
+             for s in (a100, h100)]
+    assert "fp8 emulated on bf16 (nvidia-a100-sxm has no FP8 math)" in notes[0]
+    assert not any("emulated" in note for note in notes[1])
+    rows = compare([a100, a2, h100], llama, catalog.engine("generic"), workload="train", training_precision="fp8")
+    assert [r.weights for r in rows] == ["fp8 on bf16", "fp8 on bf16", "fp8"]
+    assert [r.note.endswith("emulated on bf16 (" + r.chip + " has no FP8 math)") for r in rows] == [True, True, False]
 
 
 def test_compare_trains_with_the_profile_train_uses() -> None:
@@ -496,19 +513,19 @@ def test_pipeline_layout_counts_without_expanding() -> None:
 
 @pytest.mark.parametrize("args, message", [
     (("--pp", "2", "--pp-first-layers", "40"),
-     "pp_first_layers (40) must leave the last stage at least 1 layer of the 32 layers; it takes 40 of them"),
+     "--pp-first-layers (40) must leave the last stage at least 1 layer of the 32 layers; it takes 40 of them"),
     (("--pp", "2", "--pp-last-layers", "32"),
-     "pp_last_layers (32) must leave the first stage at least 1 layer of the 32 layers; it leaves 0"),
+     "--pp-last-layers (32) must leave the first stage at least 1 layer of the 32 layers; it leaves 0"),
     (("--pp", "2", "--pp-first-layers", "10", "--pp-last-layers", "10"),
-     "pp_first_layers + pp_last_layers (10 + 10) must add up to the 32 layers: pp 2 has no other stage to take the rest"),
+     "--pp-first-layers + --pp-last-layers (10 + 10) must add up to the 32 layers: --pp 2 has no other stage to take the rest"),
     (("--pp", "3", "--pp-first-layers", "10", "--pp-last-layers", "25"),
-     "pp_first_layers + pp_last_layers (10 + 25) must leave the middle stage at least 1 layer of the 32 layers; "
+     "--pp-first-layers + --pp-last-layers (10 + 25) must leave the middle stage at least 1 layer of the 32 layers; "
      "it takes 35 of them"),
     (("--pp", "4", "--pp-first-layers", "9"),
-     "pp_first_layers (9) must leave the 3 other stages a whole number of at least 1 layer each of the 32 layers; "
+     "--pp-first-layers (9) must leave the 3 other stages a whole number of at least 1 layer each of the 32 layers; "
      "it leaves 23"),
     (("--pp", "4", "--vp", "8", "--pp-first-layers", "10", "--pp-last-layers", "10"),
-     "pp_first_layers + pp_last_layers (10 + 10) must leave the 2 middle stages a whole number of at least 8 layers "
+     "--pp-first-layers + --pp-last-layers (10 + 10) must leave the 2 middle stages a whole number of at least 8 layers "
      "each (one per virtual stage) of the 32 layers; it leaves 12"),
 ])
 def test_uneven_stages_name_the_stages_that_take_the_rest(args: tuple[str, ...], message: str) -> None:
@@ -591,7 +608,7 @@ def test_a_pinned_search_prices_its_layouts_as_the_step_does() -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--micro-batch", "1000"), "micro_batch must divide global_batch (1024), got 1000"),
+    (("--micro-batch", "1000"), "--micro-batch must divide --global-batch (1024), got 1000"),
     (("--etp", "2"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 1, etp 2)"),
     (("--ep", "8"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 8, etp 0)"),
     (("--pp-layout", "garbage"), "pp_layout may hold only E, t, m, L, '|' and (...)*n, got 'garbage'"),

@@ -75,7 +75,7 @@ def test_dualpipe_holds_two_stages_of_parameters_and_p_plus_1_microbatches() -> 
     assert dual.memory.optimizer_bytes == pytest.approx(2 * one.memory.optimizer_bytes)
     assert dual.memory.activation_bytes == pytest.approx(5 / 4 * one.memory.activation_bytes)
     assert dual.bubble_s < one.bubble_s
-    with pytest.raises(InfeasiblePlan, match="dualpipe needs an even pp"):
+    with pytest.raises(InfeasiblePlan, match="dualpipe needs an even --pp"):
         TrainingLayout(pp=3, dp=1, global_batch=8, pp_schedule="dualpipe").check(square_model(layers=16))
 
 
@@ -85,12 +85,59 @@ def test_uneven_stages_allow_interleave_8_on_126_layers_of_pp16() -> None:
     against 126 / 16 = 7.875: its work is 8 / 7.875 = 1.0159 of an even split."""
     model = catalog.model("llama-3.1-405b")
     base = dict(tp=8, pp=16, dp=64, virtual_stages=8, seq_len=8192, global_batch=2048)
-    with pytest.raises(InfeasiblePlan, match="pp_first_layers"):
+    with pytest.raises(InfeasiblePlan, match="--pp-first-layers"):
         TrainingLayout(**base).check(model, 8192)
     layout = TrainingLayout(**base, pp_first_layers=7, pp_last_layers=7).check(model, 8192)
     assert layout.stage_layers(126) == (7.0, 8.0, 7.0)
     with pytest.raises(InfeasiblePlan, match="whole number"):
         TrainingLayout(**base, pp_first_layers=6, pp_last_layers=7).check(model, 8192)
+
+
+_BREAKDOWN_FIELDS = ("compute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s", "pp_comm_s", "dp_comm_s", "imbalance_s",
+                     "bubble_s", "optimizer_s", "overhead_s")
+
+
+_LAYER, _VOCAB = 218_112_000, 525_336_576  # Llama-3.1-8B: parameters of a layer; of the embedding, as many in the head
+
+
+@pytest.mark.parametrize("stages, pp, heavy", [
+    (dict(pp_first_layers=31), 2, 31 * _LAYER + _VOCAB), (dict(pp_layout="E" + "t" * 31 + "|tL"), 2, 31 * _LAYER + _VOCAB),
+    (dict(pp_last_layers=31), 2, 31 * _LAYER + _VOCAB), (dict(pp_first_layers=15), 2, 15 * _LAYER + _VOCAB),
+    (dict(pp_layout="Et|t|t|" + "t" * 29 + "L"), 4, 29 * _LAYER + _VOCAB),
+    (dict(), 2, (32 * _LAYER + 2 * _VOCAB) / 2)])
+def test_uneven_stages_price_the_fullest_rank_and_the_whole_step(stages: dict, pp: int, heavy: float) -> None:
+    """Llama-3.1-8B on 8 H100, pp x dp = 8, ZeRO-1: 31 layers and the embedding on one rank are 31 x 218,112,000 +
+    525,336,576 = 7,286,808,576 parameters (the LM head on the other rank is as big): 14.57 GB of bf16 weights, as
+    many gradients and 12 B / 4 (over dp 4) = 21.86 GB of optimizer states, where it said the even split's
+    8.0 / 8.0 / 12.0 GB and "fits" at 69.5 GB. The step's rows add up to it (the other ranks' idle time is a row;
+    half the step was missing), the memory terms to the total, and fits is total <= capacity. The fullest rank is the
+    one with the most memory in all: with 15 layers the first (2 microbatches in flight) outweighs the last's 17 (one
+    microbatch and the logits)."""
+    model, system = catalog.model("llama-3.1-8b"), catalog.system("hgx-h100")
+    layout = TrainingLayout(tp=1, pp=pp, dp=8 // pp, global_batch=1024, **stages)
+    r = train_step(model, system, 8, layout, catalog.calibration(system.chip), catalog.training_profile())
+    assert sum(getattr(r, f) for f in _BREAKDOWN_FIELDS) == pytest.approx(r.step_s, rel=1e-12)
+    assert sum(r.memory.terms().values()) == pytest.approx(r.memory.total_bytes, rel=1e-12)
+    assert bool(r.fits) == (r.memory.total_bytes <= r.memory.capacity_bytes)
+    assert (r.memory.weight_bytes, r.memory.gradient_bytes, r.memory.optimizer_bytes) == pytest.approx(
+        (2 * heavy, 2 * heavy, 12 * heavy / (8 // pp)), rel=1e-9)
+    assert (r.imbalance_s > 0) == bool(stages)
+    if stages == dict(pp_first_layers=31):  # with 2 microbatches of 31 layers in flight: 92.4 GB, over 80
+        assert float(r.memory.total_bytes) == pytest.approx(92.41e9, rel=1e-3) and not bool(r.fits)
+        assert r.imbalance_s == pytest.approx(0.446 * r.step_s, abs=0.001)
+    assert r.assumptions[-1].startswith("pipeline stages " + ("as" if stages else "balanced"))
+
+
+def test_a_pipeline_rank_without_layers_is_refused() -> None:
+    """All 32 layers in the first chunk of pp 2 left rank 1 only an empty chunk: it was priced (as an even split's
+    memory, 'fits'); a layout of 17 chunks with pp 2 and no --vp was said to need 'pp x virtual_stages (2 x 8)'."""
+    for layout, message in (("E" + "t" * 32 + "L|", "--pp-layout must give every pipeline rank a layer (t or m); "
+                                                     "rank 1 of --pp 2 holds ''"),
+                            ("Et|(tt|)*15L", "--pp-layout must hold a multiple of --pp (2) chunks (split by '|'), "
+                                             "one per rank and virtual stage, got 17")):
+        result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1",
+                                          "--pp", "2", "--pp-layout", layout])
+        assert result.exit_code == 2 and result.output == f"parity: error: {message}\n", result.output
 
 
 def test_mfu_on_both_attention_conventions() -> None:

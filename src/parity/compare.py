@@ -34,6 +34,7 @@ from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precis
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_fewest_systems
+from parity.training.step import emulation_note
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
     ratio_interval, training_flags
 
@@ -278,7 +279,9 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     chip = system.chip
     cal = catalog.calibration(chip)
     raised = training_flags(system, model, seq_len)
-    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
+    emulated = emulation_note(precision, chip)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train",
+                  weights=f"{precision} on {math_unit(format_named(precision), chip)[0]}" if emulated else precision,
                   kv_cache="-", mode="train", calibrated=chip_calibrated(chip, cal), flags=raised)
     try:  # the fitted training profile, as `parity train` prices the same layouts
         n, found = search_fewest_systems(model, system, seq_len, global_batch, cal, catalog.training_profile(),
@@ -299,7 +302,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
-                      mfu=float(best.mfu), note="; ".join(filter(None, [systems, *flag_note(raised)])),
+                      mfu=float(best.mfu), note="; ".join(filter(None, [systems, *flag_note(raised), emulated])),
                       assumptions=tuple(best.assumptions))
 
 

@@ -26,7 +26,7 @@ from parity.validate_training import training_case_errors, training_cases
 _BREAKDOWN = (("compute_s", "compute (incl. recomputation)"), ("tp_comm_s", "exposed TP/SP communication"),
               ("cp_comm_s", "exposed CP communication"), ("ep_comm_s", "exposed EP all-to-all"),
               ("pp_comm_s", "exposed PP send/receive"), ("dp_comm_s", "exposed DP/ZeRO communication"),
-              ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
+              ("imbalance_s", "uneven pipeline stages (idle)"), ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
 
 
 def _fit_note(r: TrainingResult) -> str:
@@ -309,7 +309,7 @@ def _validate(fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     table = [{"case_id": e.case_id, "split": e.split, "model": e.model, "system": e.system, "precision": e.mode,
               "measured": e.measured, "predicted": e.predicted, "error": e.error} for e in errors]
     overall = scores(errors, ["split"], splits=("calibration", "holdout", "reference"))
-    columns = [Column("case_id", "case", plain, "left"), Column("split", "split", plain, "left"),
+    columns = [Column("case_id", "case", plain, "left", wrap=True), Column("split", "split", plain, "left"),
                Column("measured", "measured tok/s/chip", scaled(1)), Column("predicted", "predicted", scaled(1)),
                Column("error", "error", percent)]
     caption = " ".join(f"{s.group[0][1]}: median |err| {s.median_abs_error:.1%} over {s.count} rows (bias "

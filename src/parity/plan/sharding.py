@@ -3,7 +3,7 @@ matrices it stores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,13 +222,16 @@ def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) 
     return DeviceStep(kernels=tuple(kernels), collectives=tuple(collectives))
 
 
-def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision) -> Iterable[tuple[str, Num]]:
+def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision,
+                               stage: tuple[Sequence[Num], Num, Num] | None = None) -> Iterable[tuple[str, Num]]:
     """(role, bytes) of every weight matrix one device stores: all its local experts, its slice of
-    the dense weights (a stage's share of the layers under pipeline parallelism)."""
+    the dense weights (a stage's share of the layers under pipeline parallelism). stage: what its pipeline
+    stage holds, (layers of each of model.layers' groups, share of the embedding, share of the LM head);
+    None: 1/p of everything (stages balanced around the embedding and LM head)."""
     s = shard
     h = model.hidden_size
-    for layer in model.layers:
-        per_stage = layer.count / s.p
+    layers, embedding, head = stage or ([layer.count / s.p for layer in model.layers], 1.0 / s.p, 1.0 / s.p)
+    for layer, per_stage in zip(model.layers, layers):
         mixer = layer.attention.matrices(h) if layer.attention is not None else ()
         for m in layer.matrices(h):
             role = "expert" if m.expert else ("router" if m.name == "router" else
@@ -249,5 +252,5 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision)
                 size = size / s.t
             yield role, per_stage * size * _bytes(precision.of(role))
     vocab = model.vocab_size * h / s.t
-    yield "head", vocab * _bytes(precision.of("head")) / s.p
-    yield "embedding", model.vocab_size * h * _bytes("bf16") / s.t / s.p
+    yield "head", vocab * _bytes(precision.of("head")) * head
+    yield "embedding", vocab * _bytes("bf16") * embedding

@@ -178,6 +178,14 @@ def _min_width(column: Column, values: Sequence[str]) -> int:
     return max(len(line) for v in [column.header, *values] for line in v.split("\n"))
 
 
+def _hyphenated(text: str, width: int) -> str:
+    """A free-text cell as it is where its words fit `width`; else its lines wrapped at `width`, after a hyphen where
+    a word has one, so a long name (a layout, a case id) breaks between its parts, not inside one."""
+    if all(len(word) <= width for word in text.split()):
+        return text
+    return "\n".join(textwrap.fill(line, width, break_on_hyphens=True) for line in text.split("\n"))
+
+
 def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str,
            widths: Sequence[int] | None = None) -> Table:
     """A rich table whose cells are never cut short: names and numbers keep their width, free text wraps
@@ -268,6 +276,8 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     # a file gets the table at its full width; a terminal narrower than the columns that must show gets
     # lines just as long as their longest words need (wrapped by the terminal) rather than a cell cut off
     widths = _widths(shown, cells, 1_000_000 if to_file else width)
+    cells = [[_hyphenated(v, widths[i]) if _wraps(c) else v for i, (c, v) in enumerate(zip(shown, row))]
+             for row in cells]
     table = _table(shown, cells, title, widths)
     width = _minimum_width(widths)
     buffer = io.StringIO()

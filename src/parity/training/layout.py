@@ -125,7 +125,7 @@ def check_dense_experts(model: Model, ep: int, etp: int) -> None:
 def check_micro_batch(global_batch: int, micro_batches: tuple[int, ...]) -> None:
     """InfeasiblePlan unless one of the micro-batch sizes divides the global batch [sequences]."""
     if all(global_batch % mb for mb in micro_batches):
-        raise InfeasiblePlan(f"micro_batch must divide global_batch ({global_batch}), got "
+        raise InfeasiblePlan(f"--micro-batch must divide --global-batch ({global_batch}), got "
                              f"{', '.join(map(str, micro_batches))}")
 
 
@@ -134,6 +134,17 @@ def training_precision(name: str) -> Precision:
     if name not in PRECISIONS:
         raise InfeasiblePlan(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
     return Precision(weights=name, expert_weights=name, kv_cache="bf16", activations="bf16", attention="bf16")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineRank:
+    """What one pipeline rank holds of an unevenly split model: its layers of each of `model.layers`' groups,
+    its multi-token-prediction modules, and whether it holds the embedding and the LM head with the loss."""
+
+    layers: tuple[int, ...]
+    mtp: int = 0
+    embedding: bool = False
+    head: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,11 +231,36 @@ class TrainingLayout:
 
     @property
     def uneven(self) -> bool:
-        return bool(self.pp_first_layers or self.pp_last_layers)
+        """Whether the stages are given (--pp-first-layers, --pp-last-layers, --pp-layout), not an even split."""
+        return bool(self.pp_first_layers or self.pp_last_layers or self.pp_layout)
+
+    def pipeline_ranks(self, model: Model) -> tuple[PipelineRank, ...]:
+        """What each of the pp ranks holds when the stages are given (() for an even split): a pp_layout's
+        chunks, chunk c on rank c mod pp; or the first and last stages' layers with the rest split evenly, the
+        embedding on the first rank and the LM head on the last (Megatron's decoder_first/last_pipeline_num_layers)."""
+        if not self.uneven:
+            return ()
+        group = [g for g, layer in enumerate(model.layers) for _ in range(layer.count)]
+        if self.pp_layout:
+            chunks = layout_chunks(self.pp_layout, most_layout_entries(model))
+            ranks = [chunks[r::self.pp] for r in range(self.pp)]
+        else:
+            first, middle, last = self.stage_layers(model.num_layers)
+            sizes = [int(first)] + [int(middle)] * (self.pp - 2) + [int(last)]
+            ranks = [("E" if r == 0 else "") + "t" * size + ("L" if r == self.pp - 1 else "")
+                     for r, size in enumerate(sizes)]
+        held, start = [], 0
+        for parts in ranks:
+            text = "".join(parts)
+            end = start + text.count("t")
+            held.append(PipelineRank(layers=tuple(group[start:end].count(g) for g in range(len(model.layers))),
+                                     mtp=text.count("m"), embedding="E" in text, head="L" in text))
+            start = end
+        return tuple(held)
 
     def stage_layers(self, num_layers: int) -> tuple[float, float, float]:
         """(first, middle, last) stage layers: as given, the rest split evenly over the middle stages."""
-        if not self.uneven:
+        if not (self.pp_first_layers or self.pp_last_layers):
             even = num_layers / self.pp
             return even, even, even
         first = self.pp_first_layers or None
@@ -256,47 +292,47 @@ class TrainingLayout:
         check_dense_experts(model, self.ep, self.etp)
         check_pipeline_split(model, self.pp)
         if self.virtual_stages > 1 and self.pp == 1:
-            raise InfeasiblePlan(f"virtual_stages needs pipeline parallelism (pp > 1), got pp 1 and "
-                                 f"virtual_stages {self.virtual_stages}")
+            raise InfeasiblePlan(f"--vp needs pipeline parallelism (--pp > 1), got --pp 1 and --vp "
+                                 f"{self.virtual_stages}")
         if self.pp_layout:
             self._check_layout(model)
-        elif self.uneven:
+        elif self.pp_first_layers or self.pp_last_layers:
             self._check_stages(model.num_layers)
         elif self.pp * self.virtual_stages > model.num_layers:
-            raise InfeasiblePlan(f"pp x virtual_stages must be at most the number of layers ({model.num_layers}), "
+            raise InfeasiblePlan(f"--pp x --vp must be at most the number of layers ({model.num_layers}), "
                                  f"got {self.pp} x {self.virtual_stages} (uneven first and last stages: "
-                                 f"pp_first_layers, pp_last_layers)")
+                                 f"--pp-first-layers, --pp-last-layers)")
         if self.schedule == "dualpipe" and (self.pp % 2 or self.microbatches < self.pp):
-            raise InfeasiblePlan(f"dualpipe needs an even pp and at least pp microbatches, got pp {self.pp} and "
+            raise InfeasiblePlan(f"dualpipe needs an even --pp and at least pp microbatches, got --pp {self.pp} and "
                                  f"{self.microbatches} microbatches")
         if self.schedule == "interleaved" and self.virtual_stages == 1:
-            raise InfeasiblePlan("pp_schedule interleaved needs virtual_stages > 1")
+            raise InfeasiblePlan("--pp-schedule interleaved needs --vp > 1")
         if self.seq_len % self.cp:
-            raise InfeasiblePlan(f"cp must divide seq_len ({self.seq_len}), got {self.cp}")
+            raise InfeasiblePlan(f"--cp must divide --seq-len ({self.seq_len}), got {self.cp}")
         if chips is not None and self.chips != chips:
             raise InfeasiblePlan(f"tp x pp x cp x dp must equal the chips ({chips}), got "
                                  f"{self.tp} x {self.pp} x {self.cp} x {self.dp} = {self.chips}")
         check_micro_batch(self.global_batch, (self.micro_batch,))
         if self.global_batch % (self.dp * self.micro_batch):
-            raise InfeasiblePlan(f"global_batch must be a multiple of dp x micro_batch ({self.dp * self.micro_batch}), "
-                                 f"got {self.global_batch}")
+            raise InfeasiblePlan(f"--global-batch must be a multiple of --dp x --micro-batch ({self.dp} x "
+                                 f"{self.micro_batch} = {self.dp * self.micro_batch}), got {self.global_batch}")
         return self
 
     def _check_stages(self, num_layers: int) -> None:
         """Uneven stages: the given first/last layers leave a whole number of layers for each other stage,
         at least one per virtual stage."""
         if self.pp < 2:
-            raise InfeasiblePlan(f"pp_first_layers and pp_last_layers need pp >= 2, got pp {self.pp}")
+            raise InfeasiblePlan(f"--pp-first-layers and --pp-last-layers need --pp >= 2, got --pp {self.pp}")
         first, last = self.pp_first_layers, self.pp_last_layers
         given = first + last
         inner = self.pp - bool(first) - bool(last)
         rest = num_layers - given
         if rest >= 0 and (rest % inner == 0 and rest // inner >= self.virtual_stages if inner else rest == 0):
             return
-        what = (f"pp_first_layers + pp_last_layers ({first} + {last})" if first and last else
-                f"pp_first_layers ({first})" if first else f"pp_last_layers ({last})")
+        what = (f"--pp-first-layers + --pp-last-layers ({first} + {last})" if first and last else
+                f"--pp-first-layers ({first})" if first else f"--pp-last-layers ({last})")
         if not inner:
-            raise InfeasiblePlan(f"{what} must add up to the {num_layers} layers: pp {self.pp} has no other stage "
+            raise InfeasiblePlan(f"{what} must add up to the {num_layers} layers: --pp {self.pp} has no other stage "
                                  f"to take the rest")
         # the stages that share the rest: between the given ones, or, with one given, all the others
         others = ("the middle stage" if first and last else "the last stage" if first else "the first stage"
@@ -309,22 +345,36 @@ class TrainingLayout:
 
     def _check_layout(self, model: Model) -> None:
         counts = layout_counts(self.pp_layout, most_layout_entries(model))
-        if counts["|"] + 1 != self.pp * self.virtual_stages:
-            raise InfeasiblePlan(f"pp_layout must hold pp x virtual_stages ({self.pp} x {self.virtual_stages}) chunks, "
-                                 f"got {counts['|'] + 1}")
+        chunks = counts["|"] + 1
+        if chunks % self.pp:
+            raise InfeasiblePlan(f"--pp-layout must hold a multiple of --pp ({self.pp}) chunks (split by '|'), one per "
+                                 f"rank and virtual stage, got {chunks}")
+        if chunks != self.pp * self.virtual_stages:
+            raise InfeasiblePlan(f"--pp-layout must hold --pp x --vp ({self.pp} x {self.virtual_stages}) chunks, got "
+                                 f"{chunks} (--vp {chunks // self.pp} for these, or leave --vp out)")
         if counts["t"] != model.num_layers or counts["m"] > len(model.mtp_layers):
-            raise InfeasiblePlan(f"pp_layout must place the {model.num_layers} layers (t) and at most the "
+            raise InfeasiblePlan(f"--pp-layout must place the {model.num_layers} layers (t) and at most the "
                                  f"{len(model.mtp_layers)} multi-token-prediction modules (m) of {model.name}, "
                                  f"got {counts['t']} and {counts['m']}")
+        for r, rank in enumerate(self.pipeline_ranks(model)):
+            if not (sum(rank.layers) or rank.mtp):
+                held = "|".join(layout_chunks(self.pp_layout, most_layout_entries(model))[r::self.pp])
+                raise InfeasiblePlan(f"--pp-layout must give every pipeline rank a layer (t or m); rank {r} of "
+                                     f"--pp {self.pp} holds {held!r}")
 
     def _check_experts(self, mlp: MoeMlp) -> None:
         group = self.ep * self.expert_tp
         check_expert_split(mlp, self.ep, self.expert_tp)
         if group % self.tp:
-            raise InfeasiblePlan(f"ep x etp must be a multiple of tp ({self.tp}), got {self.ep} x {self.expert_tp}")
+            raise InfeasiblePlan(f"--ep x --etp must be a multiple of --tp ({self.tp}), got {self.ep} x "
+                                 f"{self._etp_given()}")
         if (self.tp * self.cp * self.dp) % group:
-            raise InfeasiblePlan(f"ep x etp must divide tp x cp x dp ({self.tp * self.cp * self.dp}), "
-                                 f"got {self.ep} x {self.expert_tp}")
+            raise InfeasiblePlan(f"--ep x --etp must divide --tp x --cp x --dp ({self.tp} x {self.cp} x {self.dp} = "
+                                 f"{self.tp * self.cp * self.dp}), got {self.ep} x {self._etp_given()}")
+
+    def _etp_given(self) -> str:
+        """The expert slices as a message shows them: the default named when --etp was left at 0."""
+        return str(self.etp) if self.etp else f"{self.expert_tp} (--etp 0: the default)"
 
     def __str__(self) -> str:
         parts = [f"tp{self.tp}", f"pp{self.pp}"]
@@ -346,6 +396,6 @@ class TrainingLayout:
                                       ("deepep", self.moe_dispatcher == "deepep")) if on]
         if self.pp_layout:
             parts.append(f"layout[{self.pp_layout}]")
-        if self.uneven:
+        if self.pp_first_layers or self.pp_last_layers:
             parts.append(f"stages{self.pp_first_layers or '-'}/{self.pp_last_layers or '-'}")
         return "-".join(parts)

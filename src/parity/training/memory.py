@@ -5,6 +5,7 @@ the pipeline schedule, and the allocator's reserve.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,18 +82,21 @@ def adam_bytes_per_parameter(zero: Num, shards: Num, profile: TrainingProfile, f
     return weights, grads, states
 
 
-def parameters_per_device(model: Model, shard: Shard) -> tuple[Num, Num]:
-    """(dense, expert) parameters one chip of a model-parallel group holds (its stage, its slices)."""
+def parameters_per_device(model: Model, shard: Shard, stage: tuple[Sequence[Num], Num, Num] | None = None
+                          ) -> tuple[Num, Num]:
+    """(dense, expert) parameters one chip of a model-parallel group holds (its stage, its slices); stage: what
+    its pipeline stage holds (plan.weight_matrices_per_device), None an even 1/p of everything."""
     dense: Num = 0.0
     expert: Num = 0.0
-    for role, size in weight_matrices_per_device(model, shard, Precision()):
+    for role, size in weight_matrices_per_device(model, shard, Precision(), stage):
         if role == "expert":
             expert = expert + size / 2.0
         else:
             dense = dense + size / 2.0
     # norms and biases, split like the layers they belong to (small)
-    vectors = sum(layer.count * layer.vector_parameters(model.hidden_size) for layer in model.layers)
-    return dense + vectors / shard.p, expert
+    layers = stage[0] if stage else [layer.count / shard.p for layer in model.layers]
+    vectors = sum(n * layer.vector_parameters(model.hidden_size) for n, layer in zip(layers, model.layers))
+    return dense + vectors, expert
 
 
 def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequence_parallel: Num, expert_tp: Num,
@@ -169,33 +173,51 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
 
 
 def training_memory(model: Model, capacity_bytes: float, a: dict[str, np.ndarray], shard: Shard, tokens: Num, m: Num,
-                    prof: TrainingProfile, dense: Num, expert: Num, n_dense: Num, n_expert: Num, precision: str,
-                    flash: bool, dropout: bool) -> TrainingMemory:
-    """Memory of the busiest chip of layouts given as arrays (training.step.LAYOUT_ARRAYS, plus "stage"):
-    ZeRO-split Adam state, activations of the microbatches its schedule holds, the reserve."""
+                    prof: TrainingProfile, n_dense: Num, n_expert: Num, precision: str, flash: bool,
+                    dropout: bool) -> TrainingMemory:
+    """Memory of the fullest chip of layouts given as arrays (training.step.LAYOUT_ARRAYS, plus the pipeline ranks'
+    "rank_*" arrays of training.step.rank_arrays): on every rank, the ZeRO-split Adam state of its layers (with
+    the embedding and LM head where they sit) and the activations of the microbatches its schedule holds; the rank
+    with the most, plus the reserve."""
     t, p, v = a["t"], a["p"], a["v"]
     fp8 = format_named(precision).bits <= 8
     formats = (a.get("os", 0.0), a.get("ga", 0.0))  # bf16 moments, fp32 gradients (0/1)
     w_d, g_d, o_d = adam_bytes_per_parameter(a["zero"], n_dense, prof, fp8, *formats)
     w_e, g_e, o_e = adam_bytes_per_parameter(a["zero"], n_expert, prof, fp8, *formats)
-    per_token: Num = 0.0
-    for layer in model.layers:
-        per_token = per_token + layer.count / p * layer_activation_bytes_per_token(
+
+    def activations(layer: Layer) -> Num:  # [B per token] one such layer keeps
+        return layer_activation_bytes_per_token(
             layer, model.hidden_size, t, a["sp"] > 0, a["et"] if isinstance(layer.mlp, MoeMlp) else t, a["rc"],
             a["s"], flash, dropout, 1.0 if fp8 else 2.0, a.get("ac", 0.0))
-    # 1F1B: the first stage holds min(m, p) microbatches in flight; interleaving adds (p - 1)/(p v) of it
-    # (Korthikanti et al. 2022, Sec. 4.2.3)
-    in_flight = np.minimum(m, p) * np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)
-    # DualPipe: p + 1 microbatches of activations, and every rank holds two stages' parameters (Table 2)
+    per_layer = [activations(layer) for layer in model.layers]
+    per_mtp = activations(model.mtp_layers[0]) if model.mtp_layers else 0.0
+    # 1F1B: rank r holds min(m, p - r) microbatches in flight, the first min(m, p); interleaving adds (p - 1)/(p v)
+    # of it on the first (Korthikanti et al. 2022, Sec. 4.2.3), here on every rank (a bound for the others)
+    ahead = np.maximum(p[:, None] - a["rank_position"], 1.0)
+    in_flight = np.minimum(m[:, None], ahead) * np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)[:, None]
+    # DualPipe: p + 1 microbatches of activations, and every rank holds two stages (r and p - 1 - r) (Table 2)
     dual = np.asarray(a["sched"]) == 3
-    in_flight = np.where(dual, p + 1.0, in_flight) * a.get("layers_stage", a["stage"])
-    copies = np.where(dual, 2.0, 1.0)
-    logits = 4.0 * tokens * model.vocab_size / t  # fp32 logits of the cross entropy, last stage
-    first = in_flight * tokens * per_token + np.where(p > 1, 0.0, logits)
-    last = tokens * per_token + logits
-    capacity = capacity_bytes
-    return TrainingMemory(capacity_bytes=capacity + 0.0 * t, weight_bytes=copies * (dense * w_d + expert * w_e),
-                          gradient_bytes=copies * (dense * g_d + expert * g_e),
-                          optimizer_bytes=copies * (dense * o_d + expert * o_e),
-                          activation_bytes=np.maximum(first, last),
-                          reserve_bytes=prof.memory_reserve_fraction * capacity + prof.memory_reserve_bytes + 0.0 * t)
+    in_flight = np.where(dual[:, None], p[:, None] + 1.0, in_flight)
+    logits = 4.0 * tokens * model.vocab_size / t  # fp32 logits of the cross entropy, on the rank with the loss
+    ranks = a["rank_loss"].shape[1]
+    states, held = [], []
+    for r in range(ranks):
+        stage = ([a["rank_layers"][:, r, g] for g in range(len(model.layers))], a["rank_embedding"][:, r],
+                 a["rank_head"][:, r])
+        dense, expert = parameters_per_device(model, shard, stage)
+        states.append(np.stack(np.broadcast_arrays(dense * w_d + expert * w_e, dense * g_d + expert * g_e,
+                                                   dense * o_d + expert * o_e)))
+        held.append(tokens * (sum(n * b for n, b in zip(stage[0], per_layer)) + a["rank_mtp"][:, r] * per_mtp)
+                    + 0.0 * t)
+    states_rank, held_rank = np.stack(states, axis=-1), np.stack(held, axis=-1)  # (3, N, ranks), (N, ranks)
+    mirror = a["rank_mirror"].astype(int)
+    pair = np.take_along_axis(held_rank, mirror, axis=-1)
+    states_rank = states_rank + np.where(dual[:, None], np.take_along_axis(states_rank, mirror[None], axis=-1), 0.0)
+    flight = in_flight * np.where(dual[:, None], (held_rank + pair) / 2.0, held_rank)
+    acts = np.where(a["rank_loss"] > 0, np.maximum(flight, held_rank + logits[:, None]), flight)
+    fullest = np.argmax(states_rank.sum(axis=0) + acts, axis=-1)[:, None]
+    weights, gradients, optimizer = (np.take_along_axis(x, fullest, axis=-1)[:, 0] for x in states_rank)
+    return TrainingMemory(capacity_bytes=capacity_bytes + 0.0 * t, weight_bytes=weights, gradient_bytes=gradients,
+                          optimizer_bytes=optimizer, activation_bytes=np.take_along_axis(acts, fullest, axis=-1)[:, 0],
+                          reserve_bytes=prof.memory_reserve_fraction * capacity_bytes + prof.memory_reserve_bytes
+                          + 0.0 * t)

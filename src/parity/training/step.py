@@ -20,18 +20,18 @@ from parity.cost import collective_s, math_unit
 from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Calibration, System
+from parity.hardware import Calibration, Chip, System
 from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
-from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, layout_chunks, most_layout_entries
+from parity.training.layout import PP_SCHEDULES, RECOMPUTE, PipelineRank, TrainingLayout
 from parity.training.memory import TrainingMemory, parameters_per_device, training_memory
 from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materialised, _price_pass,
                                     _training_calibrations)
 from parity.training.pipeline import pipeline_bubble_s
 
-__all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token",
-           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "format_notes"]
+__all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token", "rank_arrays",
+           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "format_notes", "emulation_note"]
 
 DEFAULT_PROFILE = TrainingProfile(id="default", name="documented defaults", date="", method="defaults of TrainingProfile",
                                   measured=False)
@@ -58,7 +58,9 @@ def model_flops_per_token(model: Model, seq_len: Num, causal: bool = False) -> N
 class TrainingResult:
     """One training step on `chips` chips [s], its breakdown, throughput, MFU and memory per chip.
 
-    step_s = compute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + bubble_s + optimizer_s + overhead_s.
+    step_s = compute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + imbalance_s + bubble_s + optimizer_s + overhead_s.
+    compute_s and the communication are an even stage's; imbalance_s: what the busiest stage of uneven ones adds
+    (the others idle meanwhile).
     recompute_s: the part of compute_s spent recomputing activations. mfu: model FLOP/s per chip over
     the dense peak of the math unit the step's matrix multiplies run on (`peak_math`: bf16 for bf16, fp8 for
     the 8-bit formats where the chip has FP8 units), counting every key of a query (PaLM's and Megatron-LM's
@@ -76,6 +78,7 @@ class TrainingResult:
     ep_comm_s: Num
     pp_comm_s: Num
     dp_comm_s: Num
+    imbalance_s: Num
     bubble_s: Num
     optimizer_s: Num
     overhead_s: Num
@@ -135,7 +138,7 @@ class TrainingResult:
 
 # t tp, p pp, dp, c cp, e ep, et expert tp, v virtual stages, zero, sp (0/1), rc recompute (0 none, 1 selective,
 # 2 full), mb micro batch, gb global batch, s seq_len, overlap (0/1)
-# sched: pipeline schedule (index in PP_SCHEDULES); stage: the busiest stage's layers over an even split;
+# sched: pipeline schedule (index in PP_SCHEDULES); stage and rank_*: the pipeline ranks (rank_arrays; default even);
 # optional (0 when absent): ac FP8 activation cache, os bf16 optimizer moments, ga fp32 gradients, dd DeepEP dispatch
 LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap", "sched")
 
@@ -168,24 +171,52 @@ def _layer_flops(model: Model, layer: Layer, seq_len: float) -> float:
     return layer.matmul_flops_per_token(model.hidden_size) + core
 
 
-def _layout_shares(model: Model, layout: TrainingLayout) -> tuple[float, float]:
-    """The busiest pipeline rank under `layout.pp_layout` over the even share that the step prices (the layers
-    and the LM head split evenly over pp): (its forward FLOPs, its layers and MTP modules, the memory's share).
-    Chunk c runs on rank c mod pp; a multi-token-prediction module (m) is one more layer, its 2h x h projection
-    and the shared LM head again (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2); L is the LM head (its cross entropy
-    is left out, as is E's lookup)."""
-    h, seq = float(model.hidden_size), float(layout.seq_len)
-    per_layer = [_layer_flops(model, layer, seq) for layer in model.layers for _ in range(layer.count)]
-    layers = iter(per_layer)
+def _rank_flops_share(model: Model, ranks: Sequence[PipelineRank], seq_len: float) -> float:
+    """The busiest of given pipeline ranks over the even share that the step prices (the layers and the LM head
+    split evenly over pp), in forward FLOPs. A multi-token-prediction module (m) is one more layer, its 2h x h
+    projection and the shared LM head again (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2); the LM head's cross entropy
+    is left out, as is the embedding's lookup."""
+    h = float(model.hidden_size)
     head = 2.0 * h * model.vocab_size
-    mtp = iter([_layer_flops(model, layer, seq) + 2.0 * 2.0 * h * h + head for layer in model.mtp_layers])
-    flops, held = [0.0] * layout.pp, [0] * layout.pp
-    for c, chunk in enumerate(layout_chunks(layout.pp_layout, most_layout_entries(model))):
-        flops[c % layout.pp] += sum(next(layers) if part == "t" else next(mtp) if part == "m" else
-                                    head if part == "L" else 0.0 for part in chunk)
-        held[c % layout.pp] += chunk.count("t") + chunk.count("m")
-    even = (sum(per_layer) + head) / layout.pp
-    return max(flops) / even, max(held) * layout.pp / model.num_layers
+    per_group = [_layer_flops(model, layer, seq_len) for layer in model.layers]
+    mtp = iter([_layer_flops(model, layer, seq_len) + 2.0 * 2.0 * h * h + head for layer in model.mtp_layers])
+    flops = [sum(n * f for n, f in zip(rank.layers, per_group)) + sum(next(mtp) for _ in range(rank.mtp))
+             + head * rank.head for rank in ranks]
+    even = (sum(layer.count * f for layer, f in zip(model.layers, per_group)) + head) / len(ranks)
+    return max(flops) / even
+
+
+def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, pp: np.ndarray | None = None
+                ) -> dict[str, np.ndarray]:
+    """What the pipeline ranks of each layout hold, as arrays over (layout, rank), padded with empty ranks:
+    "rank_layers" (layout, rank, layer group) layers, "rank_mtp" MTP modules, "rank_embedding" and "rank_head"
+    their shares, "rank_loss" 1 where the loss is, "rank_position" its place in the pipeline (0 first), "rank_mirror"
+    the rank DualPipe pairs it with; and "stage", the
+    busiest rank's forward FLOPs over the even share. An even split (every layout when only `pp` is given) is two
+    ranks, the first and the last, each with 1/pp of every layer group, the embedding and the LM head."""
+    rows: list[list[tuple[list[float], float, float, float, float]]] = []
+    stage = []
+    for i, pp_i in enumerate(np.asarray(pp if layouts is None else [x.pp for x in layouts], dtype=float)):
+        given = layouts[i].pipeline_ranks(model) if layouts is not None else ()
+        if given:
+            rows.append([([float(n) for n in rank.layers], rank.mtp, rank.embedding, rank.head, rank.head)
+                         for rank in given])
+            stage.append(_rank_flops_share(model, given, float(layouts[i].seq_len)))  # type: ignore[index]
+        else:
+            even = ([layer.count / pp_i for layer in model.layers], 0.0, 1.0 / pp_i, 1.0 / pp_i)
+            rows.append([(*even, 0.0), (*even, 1.0)])
+            stage.append(1.0)
+    width = max(len(r) for r in rows)
+    empty = ([0.0] * len(model.layers), 0.0, 0.0, 0.0, 0.0)
+    padded = [r + [empty] * (width - len(r)) for r in rows]
+    mirror = [[len(r) - 1 - k if k < len(r) else k for k in range(width)] for r in rows]
+    position = [[(p_i - 1.0 if len(r) == 2 and k == 1 else float(k)) for k in range(width)]  # an even split's last
+                for r, p_i in zip(rows, (float(x) for x in (pp if layouts is None else [x.pp for x in layouts])))]
+    return {"rank_layers": np.array([[rank[0] for rank in r] for r in padded], dtype=float).reshape(len(rows), width, -1),
+            **{key: np.array([[rank[k] for rank in r] for r in padded], dtype=float)
+               for k, key in enumerate(("rank_mtp", "rank_embedding", "rank_head", "rank_loss"), start=1)},
+            "rank_mirror": np.array(mirror, dtype=float), "rank_position": np.array(position),
+            "stage": np.array(stage)}
 
 
 def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
@@ -197,12 +228,7 @@ def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence
     if len(kinds) != 1:
         raise InfeasiblePlan(f"evaluate_layouts prices one precision and attention kind at a time, got {sorted(kinds)}")
     precision, flash, dropout = kinds.pop()
-    arrays = _arrays(layouts)
-    # the busiest stage over the even split: its FLOPs (stage) and, for memory, its layers (MTP modules counted as
-    # layers; layers_stage), the same share unless a pp_layout places them
-    shares = np.array([_layout_shares(model, x) if x.pp_layout else
-                       (max(x.stage_layers(model.num_layers)) * x.pp / model.num_layers,) * 2 for x in layouts])
-    arrays["stage"], arrays["layers_stage"] = shares[:, 0], shares[:, 1]
+    arrays = _arrays(layouts) | rank_arrays(model, layouts)
     return evaluate_arrays(model, system, chips, arrays, calibration, profile, precision, flash, dropout)
 
 
@@ -212,7 +238,7 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     """Price layouts given as arrays of their fields (keys of `LAYOUT_ARRAYS`), already checked."""
     prof = profile or DEFAULT_PROFILE
     # defaults: interleaved 1F1B where there are virtual stages, else 1F1B; even stages
-    a = {"sched": np.where(a["v"] > 1, 1.0, 0.0), "stage": np.ones_like(a["v"]), **a}
+    a = {"sched": np.where(a["v"] > 1, 1.0, 0.0), **({} if "stage" in a else rank_arrays(model, pp=a["p"])), **a}
     t, p, dp, c, e, et, v = a["t"], a["p"], a["dp"], a["c"], a["e"], a["et"], a["v"]
     moe = "moe" in model.features
     group_d = np.where(moe, e * et / t, 1.0)
@@ -301,6 +327,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     dp_step = np.where(zero >= 3, 0.0, per_step_dp)
 
     stage_mb = (compute_mb + exposed_mb + dp_mb) * a["stage"]
+    # the other ranks wait on the busiest one every microbatch
+    imbalance_s = m * (compute_mb + exposed_mb + dp_mb) * (a["stage"] - 1.0)
     bubble_s = pipeline_bubble_s(a["sched"], p, v, stage_mb, b_s * a["stage"], priced.w_s * a["stage"])
     shards_dense = np.where(zero >= 1, n_dense, 1.0)
     shards_expert = np.where(zero >= 1, n_expert, 1.0)
@@ -308,8 +336,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
                    / (system.chip.memory_bytes_per_s * calibration.stream_efficiency))
     step_s = m * stage_mb + bubble_s + dp_step + optimizer_s + prof.step_overhead_s
 
-    memory = training_memory(model, system.chip.memory_bytes, a, shard, tokens, m, prof, dense_params, expert_params,
-                             n_dense, n_expert, precision, flash, dropout)
+    memory = training_memory(model, system.chip.memory_bytes, a, shard, tokens, m, prof, n_dense, n_expert, precision,
+                             flash, dropout)
     tokens_per_s = a["gb"] * a["s"] / step_s
     per_chip = tokens_per_s / chips
     flops = model_flops_per_token(model, a["s"])
@@ -321,12 +349,20 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     return TrainingResult(
         step_s=step_s, compute_s=m * compute_mb, recompute_s=m * recompute_s, tp_comm_s=m * prof.tp_comm_exposed * passes * tp_s,
         cp_comm_s=m * prof.cp_comm_exposed * (passes + 1.0) * cp_s, ep_comm_s=m * prof.ep_comm_exposed * passes * ep_s,
-        pp_comm_s=m * prof.pp_comm_exposed * pp_s, dp_comm_s=m * dp_mb + dp_step, bubble_s=bubble_s,
+        pp_comm_s=m * prof.pp_comm_exposed * pp_s, dp_comm_s=m * dp_mb + dp_step, imbalance_s=imbalance_s, bubble_s=bubble_s,
         optimizer_s=optimizer_s, overhead_s=prof.step_overhead_s + 0.0 * step_s, tokens_per_s=tokens_per_s,
         tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / peak,
         mfu_causal=per_chip * model_flops_per_token(model, a["s"], causal=True) / peak,
         mfu_bf16=per_chip * flops / bf16_peak, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
-        assumptions=_assumptions(prof, model), peak_math=peak_math)
+        assumptions=_assumptions(prof, model) + tuple(filter(None, [emulation_note(precision, chip)])),
+        peak_math=peak_math)
+
+
+def emulation_note(precision: str, chip: Chip) -> str:
+    """What a training format runs on where the chip has no math unit of its own for it ("" where it has)."""
+    unit, emulated = math_unit(format_named(precision), chip)
+    return (f"{precision} emulated on {unit} ({chip.id} has no {format_named(precision).math.upper()} math)"
+            if emulated else "")
 
 
 def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
@@ -335,8 +371,7 @@ def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
              f"EP {prof.ep_comm_exposed:.0%}, PP {prof.pp_comm_exposed:.0%}",
              f"Adam: {2:g} + {prof.gradient_bytes:g} + {prof.optimizer_state_bytes:g} B per parameter (ZeRO paper)",
              f"memory reserve {prof.memory_reserve_fraction:.0%} + {prof.memory_reserve_bytes / 1e9:g} GB "
-             "(allocator fragmentation, context, buffers)",
-             "pipeline stages balanced around the embedding and LM head"]
+             "(allocator fragmentation, context, buffers)"]
     if "moe" in model.features:
         notes.append(f"expert load imbalance {prof.expert_imbalance:g}")
     if model.mtp_layers:
@@ -357,8 +392,11 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
 
 
 def format_notes(layout: TrainingLayout) -> tuple[str, ...]:
-    """The assumptions a layout's storage formats add to its result."""
-    return tuple(note for note, on in (
+    """The assumptions a layout's pipeline stages and storage formats add to its result."""
+    stages = ("pipeline stages as --pp-layout places them" if layout.pp_layout else
+              "pipeline stages as given, the embedding on the first and the LM head on the last" if layout.uneven else
+              "pipeline stages balanced around the embedding and LM head")
+    return (stages,) + tuple(note for note, on in (
         ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
          "output recomputed)", layout.activation_cache == "fp8"),
         ("AdamW moments in bf16 (8 B of optimizer state per parameter)", layout.optimizer_states == "bf16"),
