@@ -1,6 +1,7 @@
 """Work mapped over processes or Ray (parity.parallel), and `predict`/`validate --ray` for the simulator."""
 
 import sys
+from concurrent.futures import Future
 
 import pytest
 from click.testing import CliRunner
@@ -60,14 +61,16 @@ def test_processes_are_capped_at_the_tasks_and_the_cpus(monkeypatch: pytest.Monk
     started: list[int] = []
 
     class Pool:
-        def __init__(self, max_workers: int) -> None:
+        def __init__(self, max_workers: int, **_options: object) -> None:
             started.append(max_workers)
 
         def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
             pass
 
-        def map(self, fn, chunks):  # type: ignore[no-untyped-def]
-            return map(fn, chunks)
+        def submit(self, fn, chunk):  # type: ignore[no-untyped-def]
+            future: Future[object] = Future()
+            future.set_result(fn(chunk))
+            return future
 
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
     assert map_chunks(_square_all, CHUNKS, 1000) == [[1, 4], [9], [16, 25, 36]]
