@@ -338,6 +338,21 @@ def test_a_reader_that_leaves_stops_parity_quietly() -> None:
     assert child.wait() == 141 and err == "", err
 
 
+def test_ctrl_c_is_one_parity_line_and_exit_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during a sweep (or any command) printed click's 'Aborted!' and exit 1, where SIGTERM exits 143 and every
+    other stop is a 'parity:' line: now 'parity: interrupted' and 130 (128 + SIGINT), nothing written."""
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("parity.cli.sweep_cmd.run_sweep", interrupted)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / "out.csv")])
+    assert (result.exit_code, result.stdout, result.stderr) == (130, "", "parity: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
+
+
 @pytest.mark.parametrize(("args", "key"), [
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady"), "tpot_s"),
     (("train", "--model", "llama-3.1-8b", "--system", "hgx-h100"), "step_s"),
