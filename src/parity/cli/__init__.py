@@ -269,7 +269,7 @@ def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping
                 caption: str = "", out: Path | None = None, wrap: bool = True) -> None:
     """One record (a serving scenario, a training layout, a model): for people a quantity/value table of
     `rows` (figures written for reading); JSON the payload; CSV the payload as one row in SI units (nested
-    values as JSON cells), never the people's text such as '45.4 s'."""
+    mappings spread over parent_child columns, lists as JSON cells), never the people's text such as '45.4 s'."""
     from parity.report.tables import Column, plain  # noqa: PLC0415
 
     columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=wrap)]
