@@ -52,8 +52,8 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], processes: int = 1, ra
 def _on_pool(fn: Callable[[T], R], chunks: Sequence[T], workers: int, took: Callable[[R], None]) -> None:
     """took(fn(chunk)) for each chunk, in order, on a pool of `workers` local processes. SIGTERM and Ctrl-C are held
     while the pool runs (`_signals_held`) and act between two waits, where no lock of the executor is taken: a
-    SystemExit raised inside its waits could leave a future's lock taken (a hang at exit), and raced the executor's
-    own cleanup of workers the same signal killed (a thread's InvalidStateError traceback)."""
+    SystemExit raised inside its waits raced the executor's own cleanup of workers the same signal killed (its
+    thread's InvalidStateError traceback, `timeout` on a sweep's process group)."""
     with _signals_held() as held:
         pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_signals)
         finished = False
@@ -83,11 +83,17 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         if worker.is_alive():
             worker.kill()
             worker.join()
+    # A worker killed while it sent a result leaves half a message in the result pipe, and the executor's thread
+    # waits for the rest for ever (Python's exit joins that thread: a hang). With every worker dead, this process
+    # holds the pipe's last write end: closed, the wait ends (end of file), which the executor takes as a broken pool.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        writer.close()
 
 
 def _worker_signals() -> None:
     """In a pool's worker: SIGTERM kills it at once, and Ctrl-C (sent to the terminal's whole process group) is left
-    to the parent, which stops its workers (a KeyboardInterrupt here printed a traceback per worker)."""
+    to the parent, which stops its workers, instead of ending the chunk at hand with a KeyboardInterrupt."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
