@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,26 @@ def test_import_writes_a_calibration_file(tmp_path: Path) -> None:
     assert "measured = true" in target.read_text()
 
 
+def test_a_field_no_point_measures_reads_as_not_measured(tmp_path: Path) -> None:
+    """The H200 sweep with an empty gemm section (its fp8 GEMMs kept) printed 'bf16 GEMM (of peak) prior 0.71
+    measured 0.71': the prior's value, which the file keeps, shown as measured. Now a dash (JSON: null), as for the
+    grouped GEMMs no section of it holds; a size written 4096.0 is a whole number and is read."""
+    document = json.loads(H200_BENCH.read_text())
+    document["gemm"] = []
+    document["fp8_gemm"][0]["m"] = float(document["fp8_gemm"][0]["m"])
+    source = tmp_path / "bench.json"
+    source.write_text(json.dumps(document))
+    args = ["calibrate", "--import", str(source), "--out", str(tmp_path / "cal.toml")]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    measured = {row["efficiency"]: row["measured"] for row in json.loads(result.stdout)["efficiencies"]}
+    assert [name for name, value in measured.items() if value is None] == ["bf16 GEMM (of peak)",
+                                                                         "grouped expert GEMM streaming"]
+    table = CliRunner().invoke(cli, [*args, "--wide"]).stdout
+    assert re.search(r"bf16 GEMM \(of peak\) +0\.71 +- *\n", table) and "fp8 GEMM (of peak)" in table
+    assert "A dash: no point measures it, so the file keeps the prior's value." in " ".join(table.split())
+
+
 @pytest.mark.parametrize("name", ["cal.json", "cal.csv", "cal"])
 def test_out_other_than_toml_is_refused_before_any_work(name: str, tmp_path: Path) -> None:
     """--out cal.json wrote TOML into it, while --format's help said the suffix picks the format; the calibration
@@ -129,20 +150,26 @@ _TIME = "must be a kernel time in seconds, finite and at least 1e-09 (one clock 
     ('{"gemm": {"m": 1}}', 'gemm must be a list of measured points, got {"m": 1}'),
     ('{"gemm": null}', "gemm must be a list of measured points, got null"),
     ('{"gemm": [5]}', "gemm row 1: a point must be an object of named numbers, got 5"),
-    ('{"gemm": [{"m": "abc", "n": 1, "k": 1, "s": 1e-3}]}', 'gemm row 1: m must be a finite number > 0, got "abc"'),
+    ('{"gemm": [{"m": "abc", "n": 1, "k": 1, "s": 1e-3}]}', 'gemm row 1: m must be a whole number > 0, got "abc"'),
+    ('{"gemm": [{"m": 1.5, "n": 1, "k": 1, "s": 1e-3}]}', "gemm row 1: m must be a whole number > 0, got 1.5"),
     ('{"gemm_bf16": [{%s, "s": 1e-3}, {"m": 64, "n": 64, "s": 1e-3}]}' % _GEMM, "gemm_bf16 row 2: a point lacks k"),
     ('{"grouped": [{"experts": 8, "tokens_per_expert": 4, "n": 16, "k": 16}]}',
      "grouped row 1: a point lacks a time, s_grouped or s_bmm"),
-    ('{"copy": [{"bytes_each_way": "1e9", "s": 1e-3}]}', 'copy row 1: bytes_each_way must be a finite number > 0, got "1e9"'),
+    ('{"copy": [{"bytes_each_way": "1e9", "s": 1e-3}]}', 'copy row 1: bytes_each_way must be a whole number > 0, got "1e9"'),
     ('{"attn_decode": [{"batch": 1, "heads": 8, "kv_heads": 0, "head_dim": 128, "ctx": 10, "s": 1e-5}]}',
-     "attn_decode row 1: kv_heads must be a finite number > 0, got 0"),
+     "attn_decode row 1: kv_heads must be a whole number > 0, got 0"),
+    ('{"attn_decode": [{"batch": 1, "heads": 32, "kv_heads": 3, "head_dim": 128, "ctx": 10, "s": 1e-5}]}',
+     "attn_decode row 1: kv_heads must divide heads (32), got 3"),
+    ('{"attn_prefill": [{"batch": 1, "heads": 32, "kv_heads": 3, "head_dim": 128, "seq": 10, "s": 1e-5}]}',
+     "attn_prefill row 1: kv_heads must divide heads (32), got 3"),
     ('{"gemm": [{"m": 1e200, "n": 1e200, "k": 1e200, "s": 1e-3}]}', "gemm row 1: its sizes overflow"),
     ('{"meta": [1], "gemm": [{%s, "s": 1e-3}]}' % _GEMM, "meta must be an object, got [1]"),
     ("[1]", "a microbenchmark file must hold a JSON object"),
 ])
 def test_a_malformed_import_is_one_line_naming_file_row_and_key(document: str, says: str, tmp_path: Path) -> None:
     """Sections that are not lists, rows that are not objects, sizes that are not numbers > 0: each was a
-    Python traceback (exit 1); now one line naming the file, the section's row and the key, and no file."""
+    Python traceback (exit 1); now one line naming the file, the section's row and the key, and no file. A fractional
+    size (m 1.5) and KV heads that do not divide the heads (3 of 32) were fitted as given."""
     source, target = tmp_path / "bench.json", tmp_path / "cal.toml"
     source.write_text(document)
     result = CliRunner().invoke(cli, ["calibrate", "--import", str(source), "--chip", "nvidia-h100-sxm",

@@ -359,6 +359,21 @@ def test_a_reader_that_leaves_stops_parity_quietly() -> None:
     assert child.wait() == 141 and err == "", err
 
 
+def test_ctrl_c_is_one_parity_line_and_exit_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during a sweep (or any command) printed click's 'Aborted!' and exit 1, where SIGTERM exits 143 and every
+    other stop is a 'parity:' line: now 'parity: interrupted' and 130 (128 + SIGINT), nothing written."""
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("parity.cli.sweep_cmd.run_sweep", interrupted)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / "out.csv")])
+    assert (result.exit_code, result.stdout, result.stderr) == (130, "", "parity: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
+
+
 @pytest.mark.parametrize(("args", "key"), [
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady"), "tpot_s"),
     (("train", "--model", "llama-3.1-8b", "--system", "hgx-h100"), "step_s"),
@@ -372,6 +387,25 @@ def test_one_record_as_csv_is_one_row_in_si_units(args: tuple[str, ...], key: st
     code, out, _ = run(*args, "--format", "csv")
     (row,) = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and float(row[key]) > 0 and "quantity" not in row
+
+
+@pytest.mark.parametrize(("args", "numbers"), [
+    (("train", "--model", "llama-3.1-8b", "--system", "hgx-h100"),
+     ("breakdown_compute_s", "memory_weights_bytes", "layout_tp")),
+    (("model", "llama-3.1-8b"), ("kv_cache_bytes_per_token_bf16",)),
+    (("compare", "hgx-h100", "hgx-h200", "--model", "llama-3.1-8b"),
+     ("ratios_per_chip", "spec_ratios_bf16")),
+])
+def test_csv_spreads_nested_values_over_columns(args: tuple[str, ...], numbers: tuple[str, ...]) -> None:
+    """train's breakdown and memory, model's kv_cache_bytes_per_token and compare's ratios were JSON objects in one
+    CSV cell ('{"per_chip": 1.0, ...}'), which no spreadsheet reads: each is now a column named parent_child.
+    Llama-3.1-8B holds 32 layers x 8 KV heads x 128 x 2 (K and V) x 2 B = 131,072 B of bf16 KV cache a token."""
+    code, out, _ = run(*args, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and all(float(row[key]) >= 0 for row in rows for key in numbers)
+    assert not any(cell.startswith("{") for row in rows for cell in row.values())  # lists stay JSON text
+    if args[0] == "model":
+        assert float(rows[0]["kv_cache_bytes_per_token_bf16"]) == 131072
 
 
 def test_python_dash_m_parity_runs_the_command() -> None:

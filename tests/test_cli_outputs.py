@@ -1,6 +1,7 @@
 """What commands leave behind: 'wrote ...' on stderr (stdout carries only output), and nothing half-written when
 a command is stopped by SIGTERM."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,13 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from parity.cli import cli
+from parity.report.page import GENERATOR
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")  # this checkout's parity, whatever is installed
 
 
 def _fake_build(folder: Path, _spec: object, _progress: object) -> None:
     (folder / "a.png").write_bytes(b"png")
-    (folder / "index.html").write_text("<html></html>")
+    (folder / "index.html").write_text(f"<html><head>{GENERATOR}</head></html>")
 
 
 def test_sweep_and_report_say_wrote_on_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,6 +51,50 @@ def test_a_report_stopped_by_sigterm_leaves_no_staging_folder(tmp_path: Path) ->
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=30) == 143
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("out", "says"), [
+    ("", "--out is empty: name the report's folder"),
+    (".", "--out .: index.html is not a report parity wrote; name a new or empty folder"),
+    ("mine", "--out mine: mine/index.html is not a report parity wrote; name a new or empty folder"),
+    ("kept", "--out kept: the folder holds files and no report; name a new or empty folder"),
+])
+def test_a_report_never_replaces_files_parity_did_not_write(out: str, says: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`report --out ""` (and `--out .`, or any folder) replaced the index.html there with rc 0 and put its PNGs
+    beside it: an empty --out is refused, and an existing folder must be empty or hold a report parity wrote.
+    Refused before any work; nothing is written."""
+    monkeypatch.setattr("parity.report.html.build_report", _no_work)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "index.html").write_text("MY OWN INDEX")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "index.html").write_text("<title>my page</title>")
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "keep.txt").write_text("keep")
+    before = sorted((p.relative_to(tmp_path), p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file())
+    result = CliRunner().invoke(cli, ["report", "--out", out])
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"parity: error: {says}\n")
+    assert sorted((p.relative_to(tmp_path), p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file()) == before
+
+
+@pytest.mark.parametrize("page", [f"<html><head>{GENERATOR}<title>parity report</title>",
+                                  "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>parity report"
+                                  "</title>"])  # a report written before the generator mark
+def test_a_report_replaces_one_parity_wrote_and_a_new_folder_gets_the_umask_mode(
+        page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder holding parity's own report is written again; a new folder was created 0700 (the staging folder's
+    mode, renamed), where a folder made under umask 022 is 0755."""
+    monkeypatch.setattr("parity.report.html.build_report", _fake_build)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "index.html").write_text(page)
+    assert CliRunner().invoke(cli, ["report", "--out", str(tmp_path / "old")]).exit_code == 0
+    assert GENERATOR in (tmp_path / "old" / "index.html").read_text()
+    umask = os.umask(0o022)
+    try:
+        assert CliRunner().invoke(cli, ["report", "--out", str(tmp_path / "new")]).exit_code == 0
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o755
 
 
 def _no_work(*_args: object, **_kwargs: object) -> None:
@@ -92,3 +138,37 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(args: tuple
     assert not (result.exception and not isinstance(result.exception, SystemExit)), result.exception
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"parity: error: {says.format(**fill)}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads a process's children from Linux's /proc")
+def test_a_sweep_whose_process_group_gets_sigterm_exits_143_at_once_without_a_traceback(tmp_path: Path) -> None:
+    """`timeout 20 parity sweep huge.toml` (SIGTERM to the whole group, workers included) printed the executor
+    thread's InvalidStateError traceback in 6 of 8 tries (this test failed in about half its runs) and once hung at
+    exit: SystemExit was raised inside the pool's waits while the executor cleaned up after its killed workers. Now
+    the signal acts between two waits: exit 143, nothing on stderr, within seconds, and no output file."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h100", "hgx-h200"]\nmodel = ["llama-3.1-8b", "qwen3-30b-a3b"]\n'
+                    'isl = [128, 256, 512, 1024, 2048, 4096, 8192, 16384]\nosl = [16, 64, 256, 1024, 4096]\n'
+                    'concurrency = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]\ntp = [1, 2, 4, 8]\n')  # 6,400 chunks of one case: results stream back while it stops
+    out = tmp_path / "out.csv"
+    child = subprocess.Popen([sys.executable, "-m", "parity", "sweep", str(spec), "--out", str(out), "--workers", "2",
+                              "--chunk", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": SRC}, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while len(_children(child.pid)) < 2 and time.monotonic() < deadline:  # both workers have started
+        time.sleep(0.02)
+    time.sleep(0.5)
+    os.killpg(child.pid, signal.SIGTERM)
+    sent = time.monotonic()
+    try:
+        _, stderr = child.communicate(timeout=20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+    assert (child.returncode, stderr.decode()) == (143, "")
+    assert time.monotonic() - sent < 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]

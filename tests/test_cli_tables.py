@@ -365,3 +365,15 @@ def test_a_percentile_target_lets_its_metrics_steady_mean_give_way() -> None:
     assert " ".join(next(lines[i - 1] for i, line in enumerate(lines) if line.startswith("──")).split()) == (
         "layout decode TPOT ms tok/s/chip sim meets")
     assert "TTFT ms" in " ".join(out.split()).split("Not shown at 70 columns: ")[1]
+
+
+def test_csv_spreads_mappings_at_any_depth_and_keeps_lists_zeros_and_falses() -> None:
+    """The one CSV writer every command shares: a nested mapping becomes parent_child columns, an empty one an empty
+    cell; a list stays JSON text; 0 and False are values, not blanks; a spread name that is another field's is a
+    bug, refused rather than overwritten."""
+    from parity.report.tables import to_csv
+
+    rows = [{"a": {"b_s": 0.0, "c": {"d": False}}, "e": [1, 2], "f": {}, "g": 0}]
+    assert to_csv(rows) == 'a_b_s,a_c_d,e,f,g\n0.0,False,"[1, 2]",,0\n'
+    with pytest.raises(ValueError, match="CSV column a_b twice"):
+        to_csv([{"a": {"b": 1}, "a_b": 2}])

@@ -1,6 +1,13 @@
 """Work mapped over processes or Ray (parity.parallel), and `predict`/`validate --ray` for the simulator."""
 
+import contextlib
+import os
+import signal
+import subprocess
 import sys
+import time
+from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -9,6 +16,8 @@ from parity.cli import cli
 from parity.errors import ParityError
 from parity import parallel
 from parity.parallel import RAY_LOCAL, map_chunks, pool_size
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")  # this checkout's parity, whatever is installed
 
 
 def _square_all(chunk: list[int]) -> list[int]:
@@ -60,14 +69,16 @@ def test_processes_are_capped_at_the_tasks_and_the_cpus(monkeypatch: pytest.Monk
     started: list[int] = []
 
     class Pool:
-        def __init__(self, max_workers: int) -> None:
+        def __init__(self, max_workers: int, **_options: object) -> None:
             started.append(max_workers)
 
         def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
             pass
 
-        def map(self, fn, chunks):  # type: ignore[no-untyped-def]
-            return map(fn, chunks)
+        def submit(self, fn, chunk):  # type: ignore[no-untyped-def]
+            future: Future[object] = Future()
+            future.set_result(fn(chunk))
+            return future
 
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
     assert map_chunks(_square_all, CHUNKS, 1000) == [[1, 4], [9], [16, 25, 36]]
@@ -120,3 +131,28 @@ def test_validate_ray_needs_the_simulator_too() -> None:
     result = CliRunner().invoke(cli, ["validate", "--section", "serving", "--model-kind", "steady", "--ray"])
     assert result.exit_code == 2
     assert result.stderr == "parity: error: --ray runs the simulator's runs: it needs --model-kind sim\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads a process's children from Linux's /proc")
+def test_a_pool_stopped_while_a_worker_sends_its_result_does_not_hang() -> None:
+    """A worker killed by SIGTERM while it sent a result (here 50 MB of zeros, which takes a pipe some milliseconds)
+    left half a message in the result pipe; the executor's thread waited for the rest for ever, and so did Python's
+    exit, which joins it (`timeout 25 parity sweep huge.toml` never ended). Here it hung in every run; now exit 143
+    at once, nothing on stderr."""
+    code = ("import signal; from parity.parallel import map_chunks; "
+            "signal.signal(signal.SIGTERM, lambda signum, frame: exec('raise SystemExit(143)')); "
+            "map_chunks(bytes, [50_000_000] * 400, 2)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": SRC}, start_new_session=True)
+    deadline = time.monotonic() + 30
+    children = Path(f"/proc/{child.pid}/task/{child.pid}/children")
+    while len(children.read_text().split()) < 2 and time.monotonic() < deadline:  # both workers have started
+        time.sleep(0.02)
+    time.sleep(0.3)  # results are streaming back
+    os.killpg(child.pid, signal.SIGTERM)
+    try:
+        _, stderr = child.communicate(timeout=20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # a hung run, and its workers
+            os.killpg(child.pid, signal.SIGKILL)
+    assert (child.returncode, stderr.decode()) == (143, "")

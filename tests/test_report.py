@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from parity.report.html import ReportSpec, build_report
+from parity.report.page import written_by_parity
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +29,7 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
                                                          "timeline.png"}
     text = report.read_text()
     assert text.count("data:image/png;base64,") == 3  # self-contained
+    assert written_by_parity(text[:4096])  # a later report may replace it (parity.cli.report_cmd reads 4096 bytes)
     for needle in ("CloudMatrix 384 against GB200 NVL72", "15,832", "2,368", "3A090.a.1", "Sources",
                    "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%",
                    "hgx-h100 / hgx-b200", "<td>bf16/fp8/int8</td>"):

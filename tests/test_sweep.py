@@ -177,3 +177,19 @@ def test_an_unreachable_ray_address_is_one_line(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     says = refused(h100_variant(""), tmp_path, "--ray", f"127.0.0.1:{port}")
     assert f"--ray 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)" in says
+
+
+def test_chips_is_an_integer_column_in_parquet_and_csv(tmp_path: Path) -> None:
+    """A sweep's Parquet stored chips as double (1.0), its CSV wrote '1.0': a chip count is whole, an int64 column
+    with nulls where a case does not fit (Llama-3.1-405B in bf16 on one H100 node)."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b", "llama-3.1-405b"]\nisl = [128]\n'
+                    'osl = [128]\nconcurrency = [8]\n')
+    for name in ("out.parquet", "out.csv"):
+        result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / name), "--workers", "1"])
+        assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert (str(table.schema.field("chips").type), table.column("chips").to_pylist()) == ("int64", [1, None])
+    header, *rows = (tmp_path / "out.csv").read_text().splitlines()
+    assert [row.split(",")[header.split(",").index("chips")] for row in rows] == ["1", ""]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
 from parity.errors import ParityError
@@ -16,6 +18,8 @@ from parity.errors import ParityError
 __all__ = ["map_chunks", "pool_size", "RAY_LOCAL"]
 
 RAY_LOCAL = "local"  # `ray` value that starts (and afterwards stops) a Ray instance on this machine
+_POLL_S = 0.2  # [s] a pool's results are awaited in waits this long, between which a held signal acts
+_STOP_S = 5  # [s] a terminated worker that has not died after this is killed
 RAY_CONNECT_S = 3  # [s] a cluster's head answers at once; past this its address is taken as wrong or down
 
 T = TypeVar("T")
@@ -38,29 +42,91 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], processes: int = 1, ra
     if ray is not None and chunks:
         _on_ray(fn, chunks, None if ray == RAY_LOCAL else ray, took)
     elif (workers := pool_size(processes, len(chunks))) > 1:
-        pool = ProcessPoolExecutor(max_workers=workers)
-        try:
-            for result in pool.map(fn, chunks):
-                took(result)
-        except BaseException:  # stopped (SIGTERM, Ctrl-C) or failed: the workers stop too, not after every chunk
-            _stop(pool)
-            raise
-        pool.shutdown()
+        _on_pool(fn, chunks, workers, took)
     else:
         for chunk in chunks:
             took(fn(chunk))
     return done
 
 
+def _on_pool(fn: Callable[[T], R], chunks: Sequence[T], workers: int, took: Callable[[R], None]) -> None:
+    """took(fn(chunk)) for each chunk, in order, on a pool of `workers` local processes. SIGTERM and Ctrl-C are held
+    while the pool runs (`_signals_held`) and act between two waits, where no lock of the executor is taken: a
+    SystemExit raised inside its waits raced the executor's own cleanup of workers the same signal killed (its
+    thread's InvalidStateError traceback, `timeout` on a sweep's process group)."""
+    with _signals_held() as held:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_signals)
+        finished = False
+        try:
+            for future in [pool.submit(fn, chunk) for chunk in chunks]:
+                while not (held or future.done()):
+                    wait([future], timeout=_POLL_S)
+                if held:
+                    break
+                took(future.result())
+            finished = not held
+        finally:
+            if not finished:  # stopped or failed: the workers stop too, not after every chunk
+                _stop(pool)
+            pool.shutdown()
+
+
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """End a pool now: its queued chunks cancelled and its workers terminated (a `with` block's shutdown would wait for
-    every chunk submitted, minutes of a validation after its command was told to stop)."""
+    """End a pool's workers now; the executor's thread then fails the chunks left (BrokenProcessPool) and ends within
+    milliseconds (a `with` block's shutdown waited for every chunk submitted, minutes of a validation after its
+    command was told to stop; cancelling the chunks left from here raced that thread)."""
     workers = list((getattr(pool, "_processes", None) or {}).values())  # the executor keeps no public list
-    pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
         worker.terminate()
     for worker in workers:
-        worker.join(timeout=5)
+        worker.join(timeout=_STOP_S)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+    # A worker killed while it sent a result leaves half a message in the result pipe, and the executor's thread
+    # waits for the rest for ever (Python's exit joins that thread: a hang). With every worker dead, this process
+    # holds the pipe's last write end: closed, the wait ends (end of file), which the executor takes as a broken pool.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        writer.close()
+
+
+def _worker_signals() -> None:
+    """In a pool's worker: SIGTERM kills it at once, and Ctrl-C (sent to the terminal's whole process group) is left
+    to the parent, which stops its workers, instead of ending the chunk at hand with a KeyboardInterrupt."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """SIGTERM and SIGINT noted in the list yielded instead of acted on, then, on leaving, delivered again to the
+    handlers they had before (parity's SIGTERM handler exits 143; Python's SIGINT handler raises KeyboardInterrupt).
+    A signal that was ignored stays ignored; outside the main thread, where handlers cannot be set, nothing is held."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    owner = os.getpid()
+
+    def hold(signum: int, _frame: Any) -> None:
+        if os.getpid() == owner:
+            held.append(signum)
+        else:  # a worker forked before its initializer ran
+            _worker_signals()
+            signal.raise_signal(signum)
+
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    previous = {signum: handler for signum, handler in previous.items() if handler not in (signal.SIG_IGN, None)}
+    for signum in previous:
+        signal.signal(signum, hold)
+    try:
+        yield held
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
 
 
 def pool_size(processes: int, tasks: int) -> int:

@@ -26,7 +26,8 @@ from parity.hardware import Calibration, Chip
 from parity.ops import Kernel
 from parity.optimize import nelder_mead
 
-__all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "calibration_toml",
+__all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "fitted_fields",
+           "calibration_toml",
            "check_plausible", "check_fit", "kind_error", "FITTED", "SHORTEST_KERNEL_S", "PEAK_TOLERANCE",
            "SLOW_TOLERANCE", "MAX_FIT_ERROR", "MIN_POINTS_PER_KIND", "SECTIONS"]
 
@@ -111,11 +112,20 @@ def _need(row: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
 
 
 def _size(row: Mapping[str, Any], key: str, where: str) -> float:
-    """row[key] as a size (a dimension, a count, bytes): a finite number > 0, ints kept for the labels."""
+    """row[key] as a size (a dimension, a count, bytes): a whole number > 0 (4096.0 is one, 1.5 is not), ints kept
+    for the labels."""
     value = row[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ParityError(f"{where}: {key} must be a finite number > 0, got {_shown(value)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+            or (isinstance(value, float) and not value.is_integer()):
+        raise ParityError(f"{where}: {key} must be a whole number > 0, got {_shown(value)}")
     return value
+
+
+def _check_kv_heads(row: Mapping[str, Any], heads: float, where: str) -> None:
+    """Refuse KV heads that do not divide the query heads (each KV head serves a whole group of them); a prefill row
+    may leave kv_heads out."""
+    if row.get("kv_heads") is not None and heads % (kv_heads := _size(row, "kv_heads", where)):
+        raise ParityError(f"{where}: kv_heads must divide heads ({heads:g}), got {kv_heads:g}")
 
 
 def _seconds(row: Mapping[str, Any], key: str, where: str) -> float:
@@ -177,6 +187,7 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
     for where, row in _rows(data, "attn_prefill"):
         _need(row, ("batch", "heads", "head_dim", "seq", "s"), where)
         b, h, d, s = _sizes(row, ("batch", "heads", "head_dim", "seq"), where)
+        _check_kv_heads(row, h, where)
         kernel = Kernel(name="attn_prefill", kind="attention_prefill", flops=4.0 * b * h * d * s * s / 2.0,
                         weight_bytes=0.0, other_bytes=4.0 * b * s * h * d * 2.0, fmt="bf16", tokens=b * s,
                         head_dim=d)
@@ -185,6 +196,7 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
     for where, row in _rows(data, "attn_decode"):
         _need(row, ("batch", "heads", "kv_heads", "head_dim", "ctx", "s"), where)
         b, h, kv, d, c = _sizes(row, ("batch", "heads", "kv_heads", "head_dim", "ctx"), where)
+        _check_kv_heads(row, h, where)
         kernel = Kernel(name="attn_decode", kind="attention_decode", flops=4.0 * b * h * d * c, weight_bytes=0.0,
                         other_bytes=2.0 * b * c * kv * d * 2.0, fmt="bf16", tokens=b)
         points.append(_checked(Point(kind="attention_decode", label=f"decode b{b} ctx{c}", kernel=kernel,
@@ -302,19 +314,25 @@ def kind_error(points: Sequence[Point], chip: Chip, cal: Calibration,
     return float(np.mean([np.mean(errors[kinds == k]) for k in dict.fromkeys(kinds.tolist())]))
 
 
-def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, date: str, method: str,
-                    source: str, iterations: int = 300) -> tuple[Calibration, float, float]:
-    """The calibration of `chip` that best prices the points (least kind_error): (fitted, error before, error
-    after), the errors being mean absolute log errors of the kernel times over the points (not the loss minimised:
-    it weighs each kind of kernel alike, so the mean over points may rise). Fields without points keep the prior."""
+def fitted_fields(points: Sequence[Point]) -> list[str]:
+    """The fields of FITTED that the points measure (bf16 GEMMs the bf16 GEMM efficiency, and so on); the launch
+    cost is in every kernel. A fit keeps the prior's value of the others."""
     kinds = {p.kind for p in points}
     maths = {p.kernel.fmt for p in points if p.kind == "gemm"}
-    relevant = [name for name in FITTED if (
+    return [name for name in FITTED if (
         (name == "gemm_efficiency.bf16" and "bf16" in maths) or (name == "gemm_efficiency.fp8" and "fp8" in maths)
         or (name == "memory_efficiency" and "gemm" in kinds) or (name.startswith("grouped") and "grouped_gemm" in kinds)
         or (name.startswith("attention_prefill") and "attention_prefill" in kinds)
         or (name.startswith("attention_decode") and "attention_decode" in kinds)
         or (name == "stream_efficiency" and "stream" in kinds) or name == "kernel_overhead_s")]
+
+
+def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, date: str, method: str,
+                    source: str, iterations: int = 300) -> tuple[Calibration, float, float]:
+    """The calibration of `chip` that best prices the points (least kind_error): (fitted, error before, error
+    after), the errors being mean absolute log errors of the kernel times over the points (not the loss minimised:
+    it weighs each kind of kernel alike, so the mean over points may rise). Fields without points keep the prior."""
+    relevant = fitted_fields(points)
     base = dataclasses.replace(prior, id=f"{chip.id}-measured", chip=chip.id, date=date, method=method,
                                measured=True, source=source)
 

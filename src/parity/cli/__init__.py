@@ -103,6 +103,9 @@ class _Group(click.Group):
         except click.UsageError as err:  # a subcommand's option the parser refused names no context: name it here
             _usage_line(err, f"parity {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "parity")
             ctx.exit(2)
+        except KeyboardInterrupt:  # Ctrl-C: one line, as SIGTERM's exit is one code (click printed 'Aborted!', exit 1)
+            click.echo(("\n" if sys.stderr.isatty() else "") + "parity: interrupted", err=True)  # past the echoed ^C
+            ctx.exit(130)  # 128 + SIGINT
         except BrokenPipeError:  # the reader left (`parity chips | head -3`): stop quietly, as `yes | head` does
             _stdout_to_devnull()
             ctx.exit(141)  # 128 + SIGPIPE, what a shell reports for a command a closed pipe stopped
@@ -266,7 +269,7 @@ def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping
                 caption: str = "", out: Path | None = None, wrap: bool = True) -> None:
     """One record (a serving scenario, a training layout, a model): for people a quantity/value table of
     `rows` (figures written for reading); JSON the payload; CSV the payload as one row in SI units (nested
-    values as JSON cells), never the people's text such as '45.4 s'."""
+    mappings spread over parent_child columns, lists as JSON cells), never the people's text such as '45.4 s'."""
     from parity.report.tables import Column, plain  # noqa: PLC0415
 
     columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=wrap)]

@@ -10,7 +10,8 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import Point, check_fit, check_plausible, kind_error, points_from_benchmark
+from parity.calibrate import (Point, check_fit, check_plausible, fitted_fields, kind_error,
+                              points_from_benchmark)
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import TABLE_FORMATS, cli, emit, typed_options, wide_option
 from parity.cli.files import read_text, refuse_overwrite
@@ -143,24 +144,31 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     else:
         (target,) = write_refits([refit], catalog.user_dir(), write_atomic)
     catalog.calibrations.cache_clear()
-    rows = [{"efficiency": name, "prior": f"{old:.3g}", "measured": f"{new:.3g}"} for name, old, new in (
-        ("bf16 GEMM (of peak)", prior.gemm("bf16"), fitted.gemm("bf16")),
-        ("fp8 GEMM (of peak)", prior.gemm("fp8"), fitted.gemm("fp8")),
-        ("memory streaming (of peak)", prior.memory_efficiency, fitted.memory_efficiency),
-        ("grouped expert GEMM streaming", prior.grouped_gemm_memory_efficiency, fitted.grouped_gemm_memory_efficiency),
-        ("attention prefill math", prior.attention_prefill_efficiency, fitted.attention_prefill_efficiency),
-        ("attention decode bandwidth", prior.attention_decode_efficiency, fitted.attention_decode_efficiency),
-        ("copy bandwidth", prior.stream_efficiency, fitted.stream_efficiency),
-        ("kernel overhead [us]", prior.kernel_overhead_s * 1e6, fitted.kernel_overhead_s * 1e6))]
+    measured = fitted_fields(points)
+    rows = [{"efficiency": name, "prior": f"{old:.3g}", "measured": f"{new:.3g}" if field in measured else None}
+            for name, field, old, new in (
+        ("bf16 GEMM (of peak)", "gemm_efficiency.bf16", prior.gemm("bf16"), fitted.gemm("bf16")),
+        ("fp8 GEMM (of peak)", "gemm_efficiency.fp8", prior.gemm("fp8"), fitted.gemm("fp8")),
+        ("memory streaming (of peak)", "memory_efficiency", prior.memory_efficiency, fitted.memory_efficiency),
+        ("grouped expert GEMM streaming", "grouped_gemm_memory_efficiency", prior.grouped_gemm_memory_efficiency,
+         fitted.grouped_gemm_memory_efficiency),
+        ("attention prefill math", "attention_prefill_efficiency", prior.attention_prefill_efficiency,
+         fitted.attention_prefill_efficiency),
+        ("attention decode bandwidth", "attention_decode_efficiency", prior.attention_decode_efficiency,
+         fitted.attention_decode_efficiency),
+        ("copy bandwidth", "stream_efficiency", prior.stream_efficiency, fitted.stream_efficiency),
+        ("kernel overhead [us]", "kernel_overhead_s", prior.kernel_overhead_s * 1e6, fitted.kernel_overhead_s * 1e6))]
+    unmeasured = (" A dash: no point measures it, so the file keeps the prior's value."
+                  if any(r["measured"] is None for r in rows) else "")
     kinds = {kind: sum(p.kind == kind for p in points) for kind in dict.fromkeys(p.kind for p in points)}
     by_kind = kind_error(points, catalog.chip(chip_id), prior), kind_error(points, catalog.chip(chip_id), fitted)
     emit(rows, [Column("efficiency", "efficiency", plain, "left"), Column("prior", "prior", plain),
-                Column("measured", "measured", plain)], fmt,
+                Column("measured", "measured", lambda value: "-" if value is None else value)], fmt,
          title=f"{chip_id}: {len(points)} points, kernel-time error {by_kind[0]:.0%} with the prior, "
                f"{by_kind[1]:.0%} fitted",
          caption=f"Kernel-time error: mean |log(predicted / measured)| of each of the {len(kinds)} kinds of kernel "
                  f"({', '.join(kinds)}), averaged alike: what the fit minimises. Over the points, where the "
                  f"{max(kinds.values())} {max(kinds, key=kinds.get)} points weigh most: {before:.0%} with the prior, "
-                 f"{after:.0%} fitted. Wrote {target}",
+                 f"{after:.0%} fitted.{unmeasured} Wrote {target}",
          payload={"chip": chip_id, "file": str(target), "error_before": before, "error_after": after,
                   "error_by_kind_before": by_kind[0], "error_by_kind_after": by_kind[1], "efficiencies": rows})

@@ -11,15 +11,31 @@ import click
 
 from parity.cli import cli, progress_bar
 from parity.errors import ParityError
+from parity.report.page import written_by_parity
+
+_HEAD_BYTES = 4096  # [bytes] read of an existing index.html: its <head>, where a report's mark is
+
+
+def _folder(_ctx: click.Context, _param: click.Parameter, out: str) -> Path:
+    """--out as a path; an empty one is refused (as a path it would be the current folder)."""
+    if not out:
+        raise ParityError("--out is empty: name the report's folder")
+    return Path(out)
 
 
 def _check_target(out: Path) -> None:
-    """Refuse, before any work, a folder the report could not be written into."""
+    """Refuse, before any work, a folder the report could not be written into, or one that holds files of its own
+    (the report would replace an index.html or PNGs parity did not write): an existing folder must be empty or hold
+    a report parity wrote."""
     if out.exists() and not out.is_dir():
         raise ParityError(f"--out {out}: exists and is not a folder")
     page = out / "index.html"
     if page.is_dir():
         raise ParityError(f"--out {out}: {page} is a folder, so the report page cannot be written there")
+    if page.exists() and not _parity_page(page):
+        raise ParityError(f"--out {out}: {page} is not a report parity wrote; name a new or empty folder")
+    if out.is_dir() and not page.exists() and any(out.iterdir()):
+        raise ParityError(f"--out {out}: the folder holds files and no report; name a new or empty folder")
     parent = out.parent if not out.exists() else out
     if not parent.is_dir():
         raise ParityError(f"--out {out}: {parent} is not a folder")
@@ -27,10 +43,20 @@ def _check_target(out: Path) -> None:
         raise ParityError(f"--out {out}: {parent} is not writable")
 
 
+def _parity_page(page: Path) -> bool:
+    """Whether `page` is a report page parity wrote (its <head> says so)."""
+    with open(page, "rb") as file:
+        return written_by_parity(file.read(_HEAD_BYTES).decode("utf-8", errors="replace"))
+
+
 def _move_into(built: Path, out: Path) -> None:
-    """Put the built files in place: the whole folder renamed when `out` is new, else file by file (each
-    an atomic rename), the page last so a reader never sees a page without its plots."""
+    """Put the built files in place: the whole folder renamed when `out` is new (with the mode a new folder gets,
+    where the staging folder had 0700), else file by file (each an atomic rename), the page last so a reader never
+    sees a page without its plots."""
     if not out.exists():
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(built, 0o777 & ~umask)
         os.rename(built, out)
         return
     names = sorted((p.name for p in built.iterdir()), key=lambda name: name == "index.html")
@@ -40,7 +66,7 @@ def _move_into(built: Path, out: Path) -> None:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("parity-report"),
+@click.option("--out", type=click.Path(file_okay=False), default="parity-report", callback=_folder,
               show_default=True, help="folder for index.html and the PNG plots (written whole or not at all)")
 @click.option("--model", default="deepseek-r1", show_default=True,
               help="the mixture-of-experts model of the comparisons (a dense one is refused: the report sets "

@@ -106,6 +106,8 @@ class Prediction:
         out = asdict(self)
         out.update(out.pop("extra"))
         out["flags"] = joined(self.flags)  # one cell of a table or CSV
+        if float(self.chips).is_integer():  # a count (workers of whole chips): an integer column of CSV and Parquet
+            out["chips"] = int(self.chips)
         for column in OUTPUT_COLUMNS:
             out.setdefault(column, float("nan"))
         return out

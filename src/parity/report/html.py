@@ -25,7 +25,7 @@ from parity.model import Model
 from parity.policy import assess
 from parity.predict import predict_rows
 from parity.report.accuracy_page import METRIC_NAMES
-from parity.report.page import SCRIPT, STYLE
+from parity.report.page import GENERATOR, SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
 from parity.report.tables import money, percent, write_atomic
 from parity.report.timeline import simulated_run
@@ -379,7 +379,7 @@ def _render(page: _Page, spec: ReportSpec) -> str:
                       + "</li>" for kind, title, url in sorted(page.sources.values()))
     assumptions = "".join(f"<li>{_e(a)}</li>" for a in page.assumptions)
     today = datetime.date.today().isoformat()
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>parity report</title>"
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{GENERATOR}<title>parity report</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{STYLE}</style></head><body>"
             f"<h1>parity: AI compute, side by side</h1><p class='lead'>Predicted with parity on {today}: "
             f"serving {spec.isl:,} prompt and {spec.osl:,} output tokens per request at a {spec.tpot_s * 1e3:g} ms "

@@ -1,7 +1,16 @@
-"""The report page's look and its self-check: the style sheet, and a script that records on <body> whether
-the plots loaded and whether anything widens the page (the report's browser test reads these)."""
+"""The report page's look and its self-check: the style sheet, a script that records on <body> whether
+the plots loaded and whether anything widens the page (the report's browser test reads these), and the mark by
+which a later report knows a page parity wrote (and may replace it)."""
 
-__all__ = ["SCRIPT", "STYLE"]
+__all__ = ["GENERATOR", "SCRIPT", "STYLE", "written_by_parity"]
+
+GENERATOR = "<meta name='generator' content='parity'>"  # in the page's <head>
+_TITLE = "<title>parity report</title>"  # every report's title, the mark of those written before GENERATOR was
+
+
+def written_by_parity(head: str) -> bool:
+    """Whether a page whose first characters are `head` (its <head>) is a report parity wrote."""
+    return GENERATOR in head or _TITLE in head
 
 STYLE = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1200px;

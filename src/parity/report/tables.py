@@ -309,7 +309,10 @@ def to_json(payload: Any) -> str:
 
 
 def to_csv(rows: Iterable[Mapping[str, Any]], keys: Sequence[str] | None = None) -> str:
-    rows = list(rows)
+    """CSV of the rows, one column per key (`keys`, or every key of the rows in order). A nested mapping is spread
+    over columns named parent_child (ratios.per_chip -> ratios_per_chip, breakdown.compute_s -> breakdown_compute_s),
+    so a spreadsheet reads each number; a list stays one cell of JSON text."""
+    rows = [_flat(row) for row in rows]
     keys = list(keys or dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
@@ -319,9 +322,23 @@ def to_csv(rows: Iterable[Mapping[str, Any]], keys: Sequence[str] | None = None)
     return out.getvalue()
 
 
+def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The row with each non-empty nested mapping spread over keys `prefix`parent_child, at any depth."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name, value = f"{prefix}{key}", to_builtin(value)
+        if isinstance(value, dict):
+            spread = _flat(value, f"{name}_") if value else {name: None}  # an empty one: an empty cell
+        else:
+            spread = {name: value}
+        if twice := sorted(set(spread) & set(flat)):
+            raise ValueError(f"CSV column {twice[0]} twice: a nested field's name is another field's")
+        flat.update(spread)
+    return flat
+
+
 def _csv_cell(value: Any) -> Any:
-    value = to_builtin(value)
-    if isinstance(value, (list, dict)):
+    if isinstance(value, list):
         return json.dumps(value)
     return "" if value is None else value
 
