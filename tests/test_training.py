@@ -435,6 +435,10 @@ def test_fp8_training_on_a_chip_without_fp8_says_it_is_emulated() -> None:
     rows = compare([a100, a2, h100], llama, catalog.engine("generic"), workload="train", training_precision="fp8")
     assert [r.weights for r in rows] == ["fp8 on bf16", "fp8 on bf16", "fp8"]
     assert [r.note.endswith("emulated on bf16 (" + r.chip + " has no FP8 math)") for r in rows] == [True, True, False]
+    # serving says it the same way (compare --weights fp8: the A100 dequantises onto its BF16 units)
+    served = compare([a100, h100], llama, catalog.engine("generic"), weights="fp8")
+    assert [r.weights for r in served] == ["fp8 on bf16", "fp8"]
+    assert ["fp8 emulated on bf16 (nvidia-a100-sxm has no FP8 math)" in r.note for r in served] == [True, False]
 
 
 def test_compare_trains_with_the_profile_train_uses() -> None:

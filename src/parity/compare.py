@@ -20,7 +20,7 @@ import numpy as np
 
 from parity import catalog
 from parity.catalog import default_mtp, mtp_setting
-from parity.cost import math_unit
+from parity.cost import emulation_note, math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
@@ -34,7 +34,6 @@ from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precis
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_fewest_systems
-from parity.training.step import emulation_note
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
     ratio_interval, training_flags
 
@@ -146,12 +145,22 @@ def _prefill_rate(model: Model, system: System, profile: EngineProfile, precisio
     return tokens * layout.attn_dp / t / layout.chips
 
 
+def _format_label(name: str, chip: Chip) -> tuple[str, str]:
+    """A row's format as people read it and its note: 'fp8' and '' where the chip runs it on its own math unit,
+    'fp8 on bf16' and 'fp8 emulated on bf16 (... has no FP8 math)' where it dequantises onto another (serving and
+    training alike)."""
+    fmt = format_named(name)
+    note = emulation_note(fmt, chip)
+    return (f"{name} on {math_unit(fmt, chip)[0]}" if note else name), note
+
+
 def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
            osl: int, weights: str | None, mtp_tokens: int = 0, choose: Choose | None = None) -> Comparison:
     chip = system.chip
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
-    common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
+    label, emulated = _format_label(precision.weights, chip)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=label,
                   kv_cache=precision.kv_cache, calibrated=chip_calibrated(chip, cal))
     # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
     # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
@@ -191,7 +200,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
     note = "; ".join(filter(None, [
-        *flag_note(raised), f"spans {span} systems" if span > 1 else "", why,
+        *flag_note(raised), emulated, f"spans {span} systems" if span > 1 else "", why,
         _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp,
                best.tokens_per_s_per_chip / dies, dies) if span == 1 and choose is None else ""]))
     return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
@@ -279,9 +288,8 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     chip = system.chip
     cal = catalog.calibration(chip)
     raised = training_flags(system, model, seq_len)
-    emulated = emulation_note(precision, chip)
-    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train",
-                  weights=f"{precision} on {math_unit(format_named(precision), chip)[0]}" if emulated else precision,
+    label, emulated = _format_label(precision, chip)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=label,
                   kv_cache="-", mode="train", calibrated=chip_calibrated(chip, cal), flags=raised)
     try:  # the fitted training profile, as `parity train` prices the same layouts
         n, found = search_fewest_systems(model, system, seq_len, global_batch, cal, catalog.training_profile(),
@@ -426,8 +434,9 @@ def compare_formats(systems: Sequence[System], model: Model, profile: EngineProf
             except InfeasiblePlan as err:
                 unit, emulated, runs_on, result = "", True, "cannot run", None
                 note = str(err)
-            else:
-                note = result.note
+            else:  # the emulation is the runs-on column's, not the note's
+                said = emulation_note(fmt, system.chip)
+                note = "; ".join(part for part in result.note.split("; ") if part and part != said)
             rows.append((fmt, runs_on, not emulated, result, note))
         base_format, base = next(((f.name, r) for f, _, _, r, _ in rows if r is not None and r.fits), ("-", None))
         for fmt, runs_on, native, result, note in rows:

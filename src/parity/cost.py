@@ -19,7 +19,7 @@ from parity.hardware import Calibration, Chip, System
 from parity.ops import Collective, Kernel, Num, expected_distinct
 from parity.plan import DeviceStep
 
-__all__ = ["Cost", "math_unit", "head_dim_scale", "price_kernel", "price_collective", "price_step",
+__all__ = ["Cost", "math_unit", "emulation_note", "head_dim_scale", "price_kernel", "price_collective", "price_step",
            "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
            "two_shot_all_reduce_s", "direct_all_to_all_s",
            "ring_all_gather_s", "collective_s", "OVERLAP_UNITS", "overlap_unit_share",
@@ -71,6 +71,13 @@ def math_unit(fmt: Format, chip: Chip) -> tuple[str, bool]:
             return fallback, True
     raise InfeasiblePlan(f"chip {chip.id} cannot run format {fmt.name} (native: {', '.join(sorted(chip.native))})")
 
+
+
+def emulation_note(fmt: Format, chip: Chip) -> str:
+    """What a format runs on where the chip has no math unit of its own for it, e.g. 'fp8 emulated on bf16
+    (nvidia-a100-sxm has no FP8 math)'; '' where it has (training and serving rows say it the same way)."""
+    unit, emulated = math_unit(fmt, chip)
+    return f"{fmt.name} emulated on {unit} ({chip.id} has no {fmt.math.upper()} math)" if emulated else ""
 
 _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm_memory_efficiency",
                       "attention_decode": "attention_decode_efficiency",

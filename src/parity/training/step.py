@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from parity.cost import collective_s, math_unit
+from parity.cost import collective_s, emulation_note, math_unit
 from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Calibration, Chip, System
+from parity.hardware import Calibration, System
 from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
@@ -31,7 +31,7 @@ from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materia
 from parity.training.pipeline import pipeline_bubble_s
 
 __all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token", "rank_arrays",
-           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "format_notes", "emulation_note"]
+           "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "format_notes"]
 
 DEFAULT_PROFILE = TrainingProfile(id="default", name="documented defaults", date="", method="defaults of TrainingProfile",
                                   measured=False)
@@ -354,15 +354,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
         tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / peak,
         mfu_causal=per_chip * model_flops_per_token(model, a["s"], causal=True) / peak,
         mfu_bf16=per_chip * flops / bf16_peak, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
-        assumptions=_assumptions(prof, model) + tuple(filter(None, [emulation_note(precision, chip)])),
+        assumptions=_assumptions(prof, model) + tuple(filter(None, [emulation_note(format_named(precision), chip)])),
         peak_math=peak_math)
-
-
-def emulation_note(precision: str, chip: Chip) -> str:
-    """What a training format runs on where the chip has no math unit of its own for it ("" where it has)."""
-    unit, emulated = math_unit(format_named(precision), chip)
-    return (f"{precision} emulated on {unit} ({chip.id} has no {format_named(precision).math.upper()} math)"
-            if emulated else "")
 
 
 def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
