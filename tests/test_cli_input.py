@@ -294,6 +294,24 @@ def test_a_named_pipe_as_config_is_refused_not_waited_on(tmp_path: Path) -> None
     assert line == f"parity: error: {path}: not a regular file but a named pipe (FIFO); give a config.json file"
 
 
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="/dev/fd names open descriptors on Linux and macOS")
+def test_a_config_from_a_shell_pipe_serves_though_serve_asks_for_its_model_twice() -> None:
+    """`serve --model <(cat config.json)` failed '63: malformed JSON': serve reads its model twice and a pipe is
+    empty the second time. A pipe's model is read once in a process (model and the other commands read it once)."""
+    from parity import catalog
+    text = catalog.data_dir().joinpath("models", "Qwen--Qwen3-0.6B_config.json").read_bytes()
+    r, w = os.pipe()
+    os.write(w, text)  # 1 kB: within the pipe's buffer
+    os.close(w)
+    try:
+        code, out, err = run("serve", "--model", f"/dev/fd/{r}", "--system", "hgx-h100", "--model-kind", "steady",
+                             "--format", "json")
+    finally:
+        os.close(r)
+    assert code == 0, err
+    assert json.loads(out)["output_tokens_per_s_per_chip"] > 0
+
+
 @pytest.mark.parametrize(("spec", "says"), [
     ('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\nosl = [128]\nconcurrency = [8]\n', "needs the axes isl"),
     ('[[variant]]\nname = "v"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = -2.0 }\n[axes]\nvariant = ["v"]\n'

@@ -34,6 +34,8 @@ COMMANDS = [
     ("compare", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
     ("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "llama-3.1-8b"),
     ("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-70b", "--workload", "train"),
+    ("compare", "hgx-a100", "atlas-800-a2", "--model", "llama-3.1-70b", "--workload", "train", "--precision",
+     "fp8_block"),  # 'fp8_block on bf16': 88 at 80
     ("formats", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
     ("show", "cloudmatrix-384"), ("train", "--model", "glm-5", "--system", "cloudmatrix-384"),  # long words, layouts
     ("serve", "--model", "llama-3.1-8b", "--system", "trn2-48xlarge", "--tp", "8", "--phase", "decode", "--batch", "8",

@@ -68,7 +68,7 @@ def test_the_table_prints_each_interval_under_its_ratio_at_80_columns(five: dict
     assert not re.search(r"\d\.\d\d-\d", lines[base + 1]), lines[base + 1]  # the baseline: its ratio alone
     text = " ".join(out.split())
     assert "x/chip" in text and "80% int." in text
-    assert "80% int.: the 80% interval of the per-chip ratio (under it)" in text
+    assert "80% int.: the 80% interval of the per-chip ratio (under it; beside it in Markdown)" in text
 
 
 def test_models_that_ship_mtp_modules_are_compared_with_one_draft_unless_told() -> None:

@@ -499,7 +499,7 @@ def test_cli_pipeline_layout_is_bounded_before_it_is_expanded(layout: str) -> No
     past that is refused in one line from the counts alone (it overflowed an index, or took minutes and GBs)."""
     code, out, err = run("train", "--model", "deepseek-v3", "--system", "gb200-nvl72", "--pp", "2", "--pp-layout", layout)
     assert code == 2 and not out and err.count("\n") == 1
-    assert err.startswith("parity: error: pp_layout may expand to at most 128 entries (E, t, m, L, '|'), got "), err
+    assert err.startswith("parity: error: --pp-layout may expand to at most 128 entries (E, t, m, L, '|'), got "), err
 
 
 def test_pipeline_layout_counts_without_expanding() -> None:
@@ -615,7 +615,7 @@ def test_a_pinned_search_prices_its_layouts_as_the_step_does() -> None:
     (("--micro-batch", "1000"), "--micro-batch must divide --global-batch (1024), got 1000"),
     (("--etp", "2"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 1, etp 2)"),
     (("--ep", "8"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 8, etp 0)"),
-    (("--pp-layout", "garbage"), "pp_layout may hold only E, t, m, L, '|' and (...)*n, got 'garbage'"),
+    (("--pp-layout", "garbage"), "--pp-layout may hold only E, t, m, L, '|' and (...)*n, got 'garbage'"),
 ])
 @pytest.mark.parametrize("layout", [(), ("--tp", "1"), ("--search",)])
 def test_an_option_is_refused_alike_with_or_without_a_layout(args: tuple[str, ...], message: str,

@@ -67,6 +67,9 @@ def _catalog_model(entry_id: str) -> Model:
     return dataclasses.replace(found, **changes) if changes else found
 
 
+_PIPED: dict[str, Model] = {}  # models read from pipes, by path, in this process
+
+
 def model(name: str) -> Model:
     """A model by catalog name or Hugging Face repository name, or from a path to a config.json."""
     if not name.strip():  # not the folder '.' an empty path names
@@ -77,7 +80,13 @@ def model(name: str) -> Model:
             path = path / "config.json"
         if not path.exists():
             raise ModelConfigError(f"no such config file: {path}")
-        return hf.read_model(path)
+        if path.is_file():
+            return hf.read_model(path)
+        # a pipe the shell opened (`--model <(cat config.json)`) can be read once: a command that asks for its
+        # model twice gets the first reading
+        if str(path) not in _PIPED:
+            _PIPED[str(path)] = hf.read_model(path)
+        return _PIPED[str(path)]
 
     def norm(text: str) -> str:
         return text.strip().lower().replace("_", "-")

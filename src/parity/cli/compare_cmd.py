@@ -177,7 +177,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
                  "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
         unit = "tok/s" if workload == "serve" else "train tok/s"
-        columns = [Column("system_label", "system", plain, "left"), Column("weights", "format", plain, "left"),
+        columns = [Column("system_label", "system", plain, "left"),
+                   Column("weights", "format", plain, "left", wrap=True),  # 'fp8 on bf16' over two lines
                    Column("mode", "mode", plain, "left", wide=3)]
         if varied:  # systems of different sizes: per-chip compute and memory, then whole-system ratios
             columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS[:1] + SPECS[2:3]]
@@ -240,8 +241,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        "does not fit one, its workers span N over scale-out; 'over 2 systems N/chip': a model that "
                        "fits one system stays on one, though workers over two deliver N per chip (1.25x or more); a "
                        f"multi-die package (Ascend 910C) runs one rank per die; {uncalibrated}. 80% int.: the 80% "
-                       "interval of the per-chip ratio (under it), from the cross-source residuals of both chips' "
-                       "vendors (parity validate --by source); per system and per kW ratios share it. "
+                       "interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
+                       "residuals of both chips' vendors (parity validate --by source); per system and per kW ratios "
+                       "share it. "
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
             sized = (f"every system trains on {chips:,} chips (--chips)" if chips else

@@ -51,7 +51,7 @@ def _parse_layout(text: str, most_entries: int) -> tuple[_Items, dict[str, int]]
     InfeasiblePlan if it is not a layout or it, or any group in it, expands past `most_entries` entries."""
     flat = text.replace(" ", "")
     brief = repr(text) if len(text) <= 60 else repr(text[:57] + "...")
-    malformed = f"pp_layout may hold only E, t, m, L, '|' and (...)*n, got {brief}"
+    malformed = f"--pp-layout may hold only E, t, m, L, '|' and (...)*n, got {brief}"
     stack: list[tuple[_Items, dict[str, int]]] = [([], dict.fromkeys(_ENTRIES, 0))]
     i = 0
     while i < len(flat):
@@ -62,16 +62,16 @@ def _parse_layout(text: str, most_entries: int) -> tuple[_Items, dict[str, int]]
             stack[-1][1][char] += 1
         elif char == "(":
             if len(stack) > _MOST_NESTING:
-                raise InfeasiblePlan(f"pp_layout may nest (...) at most {_MOST_NESTING} deep, got {brief}")
+                raise InfeasiblePlan(f"--pp-layout may nest (...) at most {_MOST_NESTING} deep, got {brief}")
             stack.append(([], dict.fromkeys(_ENTRIES, 0)))
         elif repeat is not None:
             items, inner = stack.pop()
             if len(repeat.group(1)) > 4000:  # past int()'s 4,300 digits and any bound
-                raise InfeasiblePlan(f"pp_layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
+                raise InfeasiblePlan(f"--pp-layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
                                      f"got a repeat count of {len(repeat.group(1)):,} digits in {brief}")
             times = int(repeat.group(1))
             if sum(inner.values()) * times > most_entries:
-                raise InfeasiblePlan(f"pp_layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
+                raise InfeasiblePlan(f"--pp-layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
                                      f"got a group of {sum(inner.values()) * times:,} in {brief}")
             stack[-1][0].append((items, times))
             for key, count in inner.items():
@@ -85,7 +85,7 @@ def _parse_layout(text: str, most_entries: int) -> tuple[_Items, dict[str, int]]
         raise InfeasiblePlan(malformed)
     items, counts = stack[0]
     if sum(counts.values()) > most_entries:
-        raise InfeasiblePlan(f"pp_layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
+        raise InfeasiblePlan(f"--pp-layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
                              f"got {sum(counts.values()):,} in {brief}")
     return items, counts
 
