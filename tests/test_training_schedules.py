@@ -130,11 +130,17 @@ def test_uneven_stages_price_the_fullest_rank_and_the_whole_step(stages: dict, p
 
 def test_a_pipeline_rank_without_layers_is_refused() -> None:
     """All 32 layers in the first chunk of pp 2 left rank 1 only an empty chunk: it was priced (as an even split's
-    memory, 'fits'); a layout of 17 chunks with pp 2 and no --vp was said to need 'pp x virtual_stages (2 x 8)'."""
+    memory, 'fits'); a layout of 17 chunks with pp 2 and no --vp was said to need 'pp x virtual_stages (2 x 8)'. A
+    layout holds one embedding, in its first chunk, and one loss, in its last, as Megatron-Core requires."""
     for layout, message in (("E" + "t" * 32 + "L|", "--pp-layout must give every pipeline rank a layer (t or m); "
                                                      "rank 1 of --pp 2 holds ''"),
                             ("Et|(tt|)*15L", "--pp-layout must hold a multiple of --pp (2) chunks (split by '|'), "
-                                             "one per rank and virtual stage, got 17")):
+                                             "one per rank and virtual stage, got 17"),
+                            # without E and L it was priced 43.4 s against the balanced 46.3 s, its idle row -3.0 s
+                            ("(t)*16|(t)*16", "--pp-layout must hold one embedding (E), in its first chunk; got 0"),
+                            ("EE(t)*16|(t)*16L", "--pp-layout must hold one embedding (E), in its first chunk; got 2"),
+                            ("E(t)*16L|(t)*16", "--pp-layout must hold one LM head and loss (L), in its last chunk; "
+                                                "got 1, last chunk 'tttttttttttttttt'")):
         result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1",
                                           "--pp", "2", "--pp-layout", layout])
         assert result.exit_code == 2 and result.output == f"parity: error: {message}\n", result.output
