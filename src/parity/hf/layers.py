@@ -77,6 +77,9 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
             raise ModelConfigError(f"{at} of quant_method 'gptq' states no bits")
         bits = q[key] if key else 4
         fmt = _WEIGHT_ONLY_INT.get(bits) if isinstance(bits, int) and not isinstance(bits, bool) else None
+        if fmt is None and not isinstance(bits, bool) and str(bits).strip() in ("4", "8", "4.0", "8.0"):  # "8", 8.0
+            raise ModelConfigError(f"{at}.{key} {bits!r}: must be the integer 4 or 8 (a JSON number without a "
+                                   "fraction)")
         if fmt is None:
             raise ModelConfigError(f"{at}.{key} {bits!r}: {method} weights of other than 4 or 8 bits are not "
                                    "modelled")
@@ -231,7 +234,9 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
     window = config.get("sliding_window")
     if window is not None and config.get("use_sliding_window", True):
         _int(config, "sliding_window", where=where, positive=True)  # on, a window of 0 or less is no window
-        every = _int(config, "sliding_window_pattern", 0, where)
+        # a pattern stated is every how many layers one is full (0 would divide by zero in its HF class); none: all
+        every = (_int(config, "sliding_window_pattern", where=where, positive=True)
+                 if config.get("sliding_window_pattern") is not None else 0)
         first = _int(config, "max_window_layers", 0, where) if "use_sliding_window" in config else 0
         return [("full" if (every and (i + 1) % every == 0) or i < first else "sliding", "auto")
                 for i in range(num_layers)]
