@@ -96,12 +96,10 @@ def test_fit_where_nothing_refits_is_refused_in_one_line(args: list[str], says: 
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    (["--model-kind", "both", "--section", "training"],
-     "--model-kind both scores the serving points with each model side by side: --section training does not show "
-     "them; leave it out"),
-    (["--model-kind", "both", "--section", "published"],
-     "--model-kind both scores the serving points with each model side by side: --section published does not show "
-     "them; leave it out"),
+    *((["--model-kind", "both", "--section", section],
+       f"--model-kind both scores the serving points with each model side by side: --section {section} does not "
+       "show them; leave it out")
+      for section in ("training", "published")),
     (["--model-kind", "both", "--fit"],
      "--model-kind both scores the serving points with each model side by side: --fit refits one model; name it "
      "(sim or steady)"),

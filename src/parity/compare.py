@@ -155,7 +155,10 @@ def _format_label(name: str, chip: Chip) -> tuple[str, str]:
 
 
 def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
-           osl: int, weights: str | None, mtp_tokens: int = 0, choose: Choose | None = None) -> Comparison:
+           osl: int, weights: str | None, mtp_tokens: int = 0, choose: Choose | None = None,
+           note_emulation: bool = True) -> Comparison:
+    """One system's serving row, before ratios; note_emulation False: its note leaves out that the chip emulates the
+    format (compare_formats says it in its own column)."""
     chip = system.chip
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
@@ -200,7 +203,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
     note = "; ".join(filter(None, [
-        *flag_note(raised), emulated, f"spans {span} systems" if span > 1 else "", why,
+        *flag_note(raised), emulated if note_emulation else "", f"spans {span} systems" if span > 1 else "", why,
         _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp,
                best.tokens_per_s_per_chip / dies, dies) if span == 1 and choose is None else ""]))
     return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
@@ -430,13 +433,12 @@ def compare_formats(systems: Sequence[System], model: Model, profile: EngineProf
                            + (f" ({fmt.feature} native, rate unpublished)"
                               if fmt.feature in system.chip.native_rate_unpublished else ""))
                 result: Comparison | None = _serve(system, model, engine, tpot_s, ttft_s, isl, osl, fmt.name,
-                                                   mtp_tokens)
+                                                   mtp_tokens, note_emulation=False)  # runs_on says it
             except InfeasiblePlan as err:
                 unit, emulated, runs_on, result = "", True, "cannot run", None
                 note = str(err)
-            else:  # the emulation is the runs-on column's, not the note's
-                said = emulation_note(fmt, system.chip)
-                note = "; ".join(part for part in result.note.split("; ") if part and part != said)
+            else:
+                note = result.note
             rows.append((fmt, runs_on, not emulated, result, note))
         base_format, base = next(((f.name, r) for f, _, _, r, _ in rows if r is not None and r.fits), ("-", None))
         for fmt, runs_on, native, result, note in rows:

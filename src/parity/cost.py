@@ -72,12 +72,12 @@ def math_unit(fmt: Format, chip: Chip) -> tuple[str, bool]:
     raise InfeasiblePlan(f"chip {chip.id} cannot run format {fmt.name} (native: {', '.join(sorted(chip.native))})")
 
 
-
 def emulation_note(fmt: Format, chip: Chip) -> str:
     """What a format runs on where the chip has no math unit of its own for it, e.g. 'fp8 emulated on bf16
     (nvidia-a100-sxm has no FP8 math)'; '' where it has (training and serving rows say it the same way)."""
     unit, emulated = math_unit(fmt, chip)
     return f"{fmt.name} emulated on {unit} ({chip.id} has no {fmt.math.upper()} math)" if emulated else ""
+
 
 _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm_memory_efficiency",
                       "attention_decode": "attention_decode_efficiency",

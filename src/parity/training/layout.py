@@ -356,20 +356,19 @@ class TrainingLayout:
             raise InfeasiblePlan(f"--pp-layout must place the {model.num_layers} layers (t) and at most the "
                                  f"{len(model.mtp_layers)} multi-token-prediction modules (m) of {model.name}, "
                                  f"got {counts['t']} and {counts['m']}")
+        parts = layout_chunks(self.pp_layout, most_layout_entries(model))
         for r, rank in enumerate(self.pipeline_ranks(model)):
             if not (sum(rank.layers) or rank.mtp):
-                held = "|".join(layout_chunks(self.pp_layout, most_layout_entries(model))[r::self.pp])
                 raise InfeasiblePlan(f"--pp-layout must give every pipeline rank a layer (t or m); rank {r} of "
-                                     f"--pp {self.pp} holds {held!r}")
+                                     f"--pp {self.pp} holds {'|'.join(parts[r::self.pp])!r}")
         # one embedding first and one loss last, as Megatron-Core's layout validation requires (without them a
         # stage was priced lighter than the model is, and the imbalance came out negative)
-        ends = layout_chunks(self.pp_layout, most_layout_entries(model))
-        if counts["E"] != 1 or "E" not in ends[0]:
+        if counts["E"] != 1 or "E" not in parts[0]:
             raise InfeasiblePlan(f"--pp-layout must hold one embedding (E), in its first chunk; got {counts['E']}"
-                                 + (f", first chunk {ends[0]!r}" if counts["E"] == 1 else ""))
-        if counts["L"] != 1 or "L" not in ends[-1]:
+                                 + (f", first chunk {parts[0]!r}" if counts["E"] == 1 else ""))
+        if counts["L"] != 1 or "L" not in parts[-1]:
             raise InfeasiblePlan(f"--pp-layout must hold one LM head and loss (L), in its last chunk; got "
-                                 f"{counts['L']}" + (f", last chunk {ends[-1]!r}" if counts["L"] == 1 else ""))
+                                 f"{counts['L']}" + (f", last chunk {parts[-1]!r}" if counts["L"] == 1 else ""))
 
     def _check_experts(self, mlp: MoeMlp) -> None:
         group = self.ep * self.expert_tp
