@@ -58,11 +58,14 @@ def test_a_report_stopped_by_sigterm_leaves_no_staging_folder(tmp_path: Path) ->
     (".", "--out .: index.html is not a report parity wrote; name a new or empty folder"),
     ("mine", "--out mine: mine/index.html is not a report parity wrote; name a new or empty folder"),
     ("kept", "--out kept: the folder holds files and no report; name a new or empty folder"),
+    ("r.HTML", "--out r.HTML: the report is a folder (index.html and its PNG plots), not one page; name a folder, "
+               "e.g. --out r"),
 ])
 def test_a_report_never_replaces_files_parity_did_not_write(out: str, says: str, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """`report --out ""` (and `--out .`, or any folder) replaced the index.html there with rc 0 and put its PNGs
     beside it: an empty --out is refused, and an existing folder must be empty or hold a report parity wrote.
+    `--out r.html` made a folder named r.html: a new page's name is refused.
     Refused before any work; nothing is written."""
     monkeypatch.setattr("parity.report.html.build_report", _no_work)
     monkeypatch.chdir(tmp_path)

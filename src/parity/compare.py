@@ -121,13 +121,24 @@ class Comparison:
         return self.ratios.get("per_chip", float("nan"))
 
     def to_dict(self) -> dict[str, object]:
+        """The record's fields for JSON and CSV, each workload's own: a training row has no KV cache, TTFT, TPOT,
+        prefill rate, clients or serving intervals (they were all null), a serving row no MFU."""
         out = asdict(self)
         del out["configuration"]
+        out["flags"] = texts(self.flags)
+        if self.workload == "train":
+            return {k: v for k, v in out.items() if k not in _SERVING_ONLY}
+        del out["mfu"]
         out["clients_per_worker"] = self.configuration.concurrency if self.configuration else float("nan")
         out["decode_tokens_per_s_per_chip"] = self.tokens_per_s_per_chip
         out["decode_ratio"] = self.decode_ratio
-        out["flags"] = texts(self.flags)
         return out
+
+
+# Comparison fields that only serving fills (to_dict leaves them out of a training row)
+_SERVING_ONLY = frozenset({"kv_cache", "prefill_tokens_per_s_per_chip", "tpot_s", "ttft_s", "ttft_s_low",
+                           "ttft_s_high", "tpot_s_low", "tpot_s_high", "tokens_per_s_per_chip_low",
+                           "tokens_per_s_per_chip_high", "ratio_interval"})
 
 
 def _per_system(system: System, per_chip: float) -> tuple[float, float, float]:

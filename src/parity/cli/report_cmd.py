@@ -29,6 +29,9 @@ def _check_target(out: Path) -> None:
     a report parity wrote."""
     if out.exists() and not out.is_dir():
         raise ParityError(f"--out {out}: exists and is not a folder")
+    if not out.exists() and out.suffix.lower() in (".html", ".htm"):  # a page's name: it would become a folder
+        raise ParityError(f"--out {out}: the report is a folder (index.html and its PNG plots), not one page; "
+                          f"name a folder, e.g. --out {out.with_suffix('')}")
     page = out / "index.html"
     if page.is_dir():
         raise ParityError(f"--out {out}: {page} is a folder, so the report page cannot be written there")
