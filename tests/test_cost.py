@@ -278,3 +278,12 @@ def test_deepeps_sm_share_is_over_each_chips_own_sm_count(chip_id: str, units: i
     chip = catalog.chip(chip_id)
     assert chip.compute_units == units
     assert overlap_unit_share(chip) == pytest.approx(20.0 / units)
+
+
+def test_ue8m0_fp8_is_deepseeks_block_format_not_mx() -> None:
+    """DeepSeek-V3.1's "UE8M0 FP8" is 128x128 weight blocks with power-of-two scales (its config.json: scale_fmt
+    ue8m0, weight_block_size [128, 128]), which Hopper runs at its FP8 rate: `ue8m0` read as OCP MXFP8 (32-element
+    scales) made it 'emulated on fp8' on H20 and H100 at 0.85-0.90x the block format (eighth fuzz round)."""
+    fmt = format_named("ue8m0")
+    assert (fmt.name, fmt.math, fmt.feature) == ("fp8_block", "fp8", "fp8")
+    assert "DeepSeek-V3.1" not in format_named("mxfp8").description

@@ -75,14 +75,18 @@ FORMATS: dict[str, Format] = _formats(
     Format(name="fp8_channel", bits=8, bytes_per_element=1.0, math="fp8", feature="fp8",
            scale="per-channel fp32 (per-token activations)", fallbacks=("bf16",),
            description="FP8 E4M3 with FP32 scales per weight channel and per activation token (FBGEMM, PTPC)"),
-    # DeepSeek-V3 recipe: 128x128 weight blocks and 1x128 activation tiles, FP32 scales.
+    # DeepSeek-V3 recipe: 128x128 weight blocks and 1x128 activation tiles, FP32 scales. DeepSeek-V3.1's "UE8M0 FP8"
+    # is the same blocks with power-of-two scales (its config.json: "scale_fmt": "ue8m0", "weight_block_size":
+    # [128, 128]; DeepGEMM takes UE8M0 scales on Blackwell and either kind on Hopper, and engines requantise FP32
+    # scales to UE8M0 for Blackwell at load), so `ue8m0` names this format: the scales' bytes (1 or 4 per 16,384
+    # weights) differ by 0.02%, and the GEMM runs at the FP8 rate either way.
     Format(name="fp8_block", bits=8, bytes_per_element=1.0 + 4.0 / (128 * 128), math="fp8", feature="fp8",
-           scale="block-128x128 fp32", fallbacks=("bf16",),
-           description="FP8 E4M3 with FP32 scales per 128x128 weight block (DeepSeek-V3)"),
+           scale="block-128x128 fp32/ue8m0", fallbacks=("bf16",),
+           description="FP8 E4M3 with a scale per 128x128 weight block: FP32 (DeepSeek-V3) or UE8M0 (DeepSeek-V3.1)"),
     # OCP MX v1.0: a UE8M0 scale (1 B) shared by 32 elements.
     Format(name="mxfp8", bits=8, bytes_per_element=1.0 + 1.0 / 32, math="fp8", feature="mxfp8",
            scale="ue8m0 per 32", fallbacks=("fp8", "bf16"),
-           description="FP8 E4M3 with UE8M0 power-of-two scales per 32 elements (OCP MX; DeepSeek-V3.1)"),
+           description="FP8 E4M3 with UE8M0 power-of-two scales per 32 elements (OCP MX)"),
     Format(name="hif8", bits=8, bytes_per_element=1.0, math="fp8", feature="hif8", scale="none",
            fallbacks=("fp8", "bf16"), description="Huawei HiFloat8 tapered-precision 8-bit float"),
     Format(name="int8", bits=8, bytes_per_element=1.0, math="int8", feature="int8", scale="per-channel",
@@ -136,7 +140,7 @@ FORMATS: dict[str, Format] = _formats(
 
 _ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8",
             "fp4": "nvfp4", "w8a8": "int8", "int4_wo": "int4", "int8_wo": "w8a16", "fp8-block": "fp8_block",
-            "ue8m0": "mxfp8", "w4a8_mxfp4_mxfp8": "w4a8_mxfp4"}
+            "ue8m0": "fp8_block", "w4a8_mxfp4_mxfp8": "w4a8_mxfp4"}
 
 
 def format_named(name: str) -> Format:
