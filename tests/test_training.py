@@ -515,6 +515,40 @@ def test_pipeline_layout_counts_without_expanding() -> None:
         layout_counts("(" * 40 + "t" + ")*2" * 40)
 
 
+
+def test_pipeline_layout_reads_megatron_core_repeats_and_commas() -> None:
+    """Megatron-Core's own DeepSeek-V3 example "Et*3|(tt|)*29,m|L" (docs/user-guide/features/
+    pipeline_parallel_layout.md): "t*3" repeats one entry, the comma is cosmetic (parse_str_to_list drops it
+    before anything else, so it splits nothing), giving Ettt, 29 x tt, m, L: 32 chunks, 61 layers. It was
+    refused as not a layout; it now prices exactly as its expansion does."""
+    from parity.training.layout import layout_chunks, layout_counts
+    expanded = "Ettt|" + "tt|" * 29 + "m|L"
+    assert layout_chunks("Et*3|(tt|)*29,m|L") == layout_chunks(expanded) == ("Ettt",) + ("tt",) * 29 + ("m", "L")
+    assert layout_counts("Et*3|(tt|)*29,m|L") == {"E": 1, "t": 61, "m": 1, "L": 1, "|": 31}
+    assert layout_chunks("(t*2|)*2,E*0|*2t") == ("tt", "tt", "", "", "t")  # tt|tt| then || then t
+    outputs = []
+    for layout in ("Et*3|(tt|)*29,m|L", expanded):
+        code, out, err = run("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "1024", "--pp", "16",
+                             "--ep", "64", "--pp-layout", layout, "--format", "json")
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert outputs[0]["step_s"] == pytest.approx(10.956, abs=0.001)
+    same = ("step_s", "breakdown", "memory_bytes_per_chip", "memory")
+    assert [outputs[0][key] for key in same] == [outputs[1][key] for key in same]
+
+
+@pytest.mark.parametrize("layout, at", [("Et|(t)*2*3L", "*3L"), ("Et*2*3L", "*3L"), ("E()*3tL", "()*3tL"),
+                                        ("E(,)*3tL", "()*3tL"), ("Et*L", "*L"), ("E(tt|L", "(tt|L"),
+                                        ("E(tt|)L", ")L"), ("Et)*2L", ")*2L"), ("Et|x", "x")])
+def test_pipeline_layout_refusals_name_the_offending_part(layout: str, at: str) -> None:
+    """What Megatron-Core's parser refuses is refused in one line naming where it goes wrong: a repeat of a
+    repeat (Megatron-Core reads "(t)*2*3" as "t" then "t"*3, "t*2*3" not at all), an empty group, "*" with no
+    count, a group never closed or closed without "*n", a stray ")" or letter."""
+    code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp", "2", "--pp-layout", layout)
+    assert code == 2 and not out
+    assert err == (f"parity: error: --pp-layout may hold only E, t, m, L, '|', commas and repeats x*n or (...)*n, "
+                   f"got {layout!r} (at {at!r})\n")
+
 @pytest.mark.parametrize("args, message", [
     (("--pp", "2", "--pp-first-layers", "40"),
      "--pp-first-layers (40) must leave the last stage at least 1 layer of the 32 layers; it takes 40 of them"),
@@ -615,7 +649,8 @@ def test_a_pinned_search_prices_its_layouts_as_the_step_does() -> None:
     (("--micro-batch", "1000"), "--micro-batch must divide --global-batch (1024), got 1000"),
     (("--etp", "2"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 1, etp 2)"),
     (("--ep", "8"), "ep and etp apply to mixture-of-experts models only; llama-3.1-8b is dense (got ep 8, etp 0)"),
-    (("--pp-layout", "garbage"), "--pp-layout may hold only E, t, m, L, '|' and (...)*n, got 'garbage'"),
+    (("--pp-layout", "garbage"), "--pp-layout may hold only E, t, m, L, '|', commas and repeats x*n or (...)*n, "
+                                 "got 'garbage' (at 'garbage')"),
 ])
 @pytest.mark.parametrize("layout", [(), ("--tp", "1"), ("--search",)])
 def test_an_option_is_refused_alike_with_or_without_a_layout(args: tuple[str, ...], message: str,

@@ -155,8 +155,9 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
 @click.option("--gradients", type=click.Choice(GRADIENT_FORMATS), default="bf16", show_default=True,
               help="gradient accumulation format (fp32: 4 B per parameter)")
 @click.option("--no-sequence-parallel", is_flag=True, help="keep norms and dropout replicated over tp")
-@click.option("--pp-layout", default="", help="Megatron-Core pipeline_model_parallel_layout, e.g. 'Et|(tt|)*30mL' "
-              "(E embedding, t layer, m MTP module, L loss; chunks split by '|'; sets --vp to chunks / pp)")
+@click.option("--pp-layout", default="", help="Megatron-Core pipeline_model_parallel_layout, e.g. 'Et*3|(tt|)*29,m|L' "
+              "(E embedding, t layer, m MTP module, L loss; chunks split by '|'; t*3 and (...)*n repeat, commas are "
+              "cosmetic; sets --vp to chunks / pp)")
 @click.option("--moe-dispatcher", type=click.Choice(MOE_DISPATCHERS), default="alltoall", show_default=True,
               help="MoE all-to-all: alltoall (one copy per token and expert, Megatron's default) or deepep "
                    "(once per destination rank and node)")

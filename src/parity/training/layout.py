@@ -48,42 +48,54 @@ _Items = list["str | tuple[_Items, int]"]
 
 def _parse_layout(text: str, most_entries: int) -> tuple[_Items, dict[str, int]]:
     """The items of a layout string and how many of each entry it expands to, counted without expanding;
-    InfeasiblePlan if it is not a layout or it, or any group in it, expands past `most_entries` entries."""
-    flat = text.replace(" ", "")
+    InfeasiblePlan if it is not a layout or it, or any group in it, expands past `most_entries` entries.
+
+    The grammar is Megatron-Core's (PipelineParallelLayerLayout.parse_str_to_list): commas are cosmetic and
+    dropped first, an entry or a non-empty "(...)" may be repeated with "*n"; "(...)" must be. Spaces are
+    dropped too and groups may nest, which Megatron-Core refuses; a repeat of a repeat, which it reads oddly
+    ("(t)*2*3" as "t" then "t"*3) or not at all ("t*2*3"), is refused."""
+    flat = text.replace(" ", "").replace(",", "")
     brief = repr(text) if len(text) <= 60 else repr(text[:57] + "...")
-    malformed = f"--pp-layout may hold only E, t, m, L, '|' and (...)*n, got {brief}"
-    stack: list[tuple[_Items, dict[str, int]]] = [([], dict.fromkeys(_ENTRIES, 0))]
+
+    def malformed(at: int) -> InfeasiblePlan:
+        part = flat[at:at + 20] + ("..." if len(flat) > at + 20 else "")
+        return InfeasiblePlan(f"--pp-layout may hold only E, t, m, L, '|', commas and repeats x*n or (...)*n, "
+                              f"got {brief} (at {part!r})")
+    # per open group: its items, its counts and where its "(" stands
+    stack: list[tuple[_Items, dict[str, int], int]] = [([], dict.fromkeys(_ENTRIES, 0), 0)]
     i = 0
     while i < len(flat):
         char = flat[i]
-        repeat = _REPEAT.match(flat, i + 1) if char == ")" and len(stack) > 1 else None
-        if char in _ENTRIES:
-            stack[-1][0].append(char)
-            stack[-1][1][char] += 1
-        elif char == "(":
+        if char == "(":
             if len(stack) > _MOST_NESTING:
                 raise InfeasiblePlan(f"--pp-layout may nest (...) at most {_MOST_NESTING} deep, got {brief}")
-            stack.append(([], dict.fromkeys(_ENTRIES, 0)))
-        elif repeat is not None:
-            items, inner = stack.pop()
-            if len(repeat.group(1)) > 4000:  # past int()'s 4,300 digits and any bound
-                raise InfeasiblePlan(f"--pp-layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
-                                     f"got a repeat count of {len(repeat.group(1)):,} digits in {brief}")
-            times = int(repeat.group(1))
-            if sum(inner.values()) * times > most_entries:
-                raise InfeasiblePlan(f"--pp-layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
-                                     f"got a group of {sum(inner.values()) * times:,} in {brief}")
-            stack[-1][0].append((items, times))
-            for key, count in inner.items():
-                stack[-1][1][key] += count * times
-            i = repeat.end()
+            stack.append(([], dict.fromkeys(_ENTRIES, 0), i))
+            i += 1
             continue
+        if char in _ENTRIES:
+            items, inner = [char], {**dict.fromkeys(_ENTRIES, 0), char: 1}
+        elif char == ")" and len(stack) > 1 and stack[-1][0]:
+            items, inner, _ = stack.pop()
         else:
-            raise InfeasiblePlan(malformed)
-        i += 1
+            raise malformed(stack[-1][2] if char == ")" and len(stack) > 1 else i)
+        repeat = _REPEAT.match(flat, i + 1)
+        if repeat is None and char == ")":
+            raise malformed(i)
+        digits = repeat.group(1) if repeat else "1"
+        if len(digits) > 4000:  # past int()'s 4,300 digits and any bound
+            raise InfeasiblePlan(f"--pp-layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
+                                 f"got a repeat count of {len(digits):,} digits in {brief}")
+        times = int(digits)
+        if sum(inner.values()) * times > most_entries:
+            raise InfeasiblePlan(f"--pp-layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
+                                 f"got a group of {sum(inner.values()) * times:,} in {brief}")
+        stack[-1][0].append(char if repeat is None else (items, times))
+        for key, count in inner.items():
+            stack[-1][1][key] += count * times
+        i = repeat.end() if repeat else i + 1
     if len(stack) != 1:
-        raise InfeasiblePlan(malformed)
-    items, counts = stack[0]
+        raise malformed(stack[-1][2])
+    items, counts, _ = stack[0]
     if sum(counts.values()) > most_entries:
         raise InfeasiblePlan(f"--pp-layout may expand to at most {most_entries:,} entries (E, t, m, L, '|'), "
                              f"got {sum(counts.values()):,} in {brief}")
@@ -92,8 +104,9 @@ def _parse_layout(text: str, most_entries: int) -> tuple[_Items, dict[str, int]]
 
 def layout_counts(text: str, most_entries: int = _MOST_ENTRIES) -> dict[str, int]:
     """How many of each entry (E, t, m, L and the '|' between chunks) a `pipeline_model_parallel_layout`
-    string holds once its "(...)*n" groups are repeated, counted without expanding them; InfeasiblePlan if
-    the text is not such a layout or it, or any group in it, expands past `most_entries` entries."""
+    string holds once its "x*n" and "(...)*n" repeats are applied, counted without expanding them;
+    InfeasiblePlan if the text is not such a layout or it, or any group in it, expands past `most_entries`
+    entries."""
     return _parse_layout(text, most_entries)[1]
 
 
@@ -105,8 +118,8 @@ def most_layout_entries(model: Model) -> int:
 
 def layout_chunks(text: str, most_entries: int = _MOST_ENTRIES) -> tuple[str, ...]:
     """The pipeline chunks of a Megatron-Core `pipeline_model_parallel_layout` string, e.g. "Et|(tt|)*30mL":
-    chunks split by "|", "(...)*n" repeated n times; in each, E the embedding, t a transformer layer, m a
-    multi-token-prediction module, L the LM head and loss (Megatron-Core
+    chunks split by "|", "x*n" and "(...)*n" repeated n times, commas dropped; in each, E the embedding,
+    t a transformer layer, m a multi-token-prediction module, L the LM head and loss (Megatron-Core
     transformer/pipeline_parallel_layer_layout.py). Chunk c runs on pipeline rank c mod pp. The text is
     counted before it is expanded: nothing past `most_entries` entries is ever built."""
     def expand(items: _Items) -> str:
