@@ -15,21 +15,35 @@ from parity.flags import texts
 from parity.fleet import plan_fleet
 
 
-def test_a_910c_fleet_delivers_per_package_what_compare_says() -> None:
-    """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: fleet and compare search the same
-    16-die A3 node with the generic engine at CANN's measured maturity and agree to the token (509.6 tok/s per
-    package, disaggregated with a tp4-dp4-ep16 decode worker of dies); without MTP on one node only small
-    batches meet 50 ms (84.8)."""
+def test_a_910c_fleet_spans_systems_where_compare_keeps_one_and_says_so() -> None:
+    """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: compare keeps a model that fits one
+    16-die A3 node on one (509.6 tok/s per package) and notes what two deliver (1,539/chip); a fleet of thousands has
+    no such reason, so it takes workers over up to 4 systems, as a model too big for one may span, where they deliver
+    1.25x or more (1,616.5, a tp2-dp32-ep16-etp4 decode worker of dies), and its note gives the one-system figure.
+    It had sized fleets at 509.6, 3.2x the chips (eighth fuzz round). Without MTP: 84.8 on one node, 847.3 over four."""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
     (plan,) = plan_fleet(model, [catalog.chip("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
-    assert plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip, rel=1e-12)
-    assert plan.tokens_per_s_per_chip == pytest.approx(509.6, abs=0.1)
-    assert plan.configuration.endswith("tp4-dp4-ep16")
+    assert row.tokens_per_s_per_chip == pytest.approx(509.6, abs=0.1)
+    assert row.note == "over 2 systems 1,539/chip"
+    assert plan.tokens_per_s_per_chip == pytest.approx(1616.5, abs=0.1)
+    assert plan.configuration.endswith("tp2-dp32-ep16-etp4")
+    assert plan.note == "workers span up to 4 systems over scale-out (510/chip on one)"
     (off,) = plan_fleet(model, [catalog.chip("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0)
-    assert off.tokens_per_s_per_chip == pytest.approx(84.8, abs=0.1)
-    assert "no multi-token prediction" in off.assumptions[-1]
+    assert off.tokens_per_s_per_chip == pytest.approx(847.3, abs=0.1)
+    assert "(85/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
+
+
+def test_a_fleet_keeps_one_system_where_wider_workers_gain_little() -> None:
+    """The H200 serves DeepSeek-R1 as well on one node as over four (3,687 tok/s/chip at one MTP draft), so its fleet
+    stays on one, as compare does, and agrees with it to the token."""
+    model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
+    (plan,) = plan_fleet(model, [catalog.chip("nvidia-h200-sxm")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
+                         mtp_tokens=1)
+    (row,) = compare([catalog.system("hgx-h200")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
+    assert plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip, rel=1e-12)
+    assert (round(plan.tokens_per_s_per_chip), plan.note) == (3687, "")
 
 
 def test_fleet_runs_deepseek_with_one_draft_unless_told() -> None:

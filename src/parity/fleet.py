@@ -2,7 +2,8 @@
 kind at a latency target, or what a production volume of chips can serve.
 
 Each chip kind runs in its default system (its 8-chip node, or its rack) in the best serving
-configuration `search.search_serving` finds. Demand counts prompt and output tokens by default (as
+configuration `search.search_serving` finds, with workers over up to four systems where they deliver 1.25x or more
+per chip (compare keeps a model that fits one system on one, and notes that figure). Demand counts prompt and output tokens by default (as
 provider statistics do: DeepSeek reported 608 B input and 168 B output tokens a day); a diurnal
 peak factor and spare capacity are named inputs. A fleet serves in whole deployment units (aggregated
 workers, or decode workers with whole prefill workers at the sized ratio); chips past them serve nothing.
@@ -10,18 +11,19 @@ workers, or decode workers with whole prefill workers at the sized ratio); chips
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.compare import Choose, domain_shortfall, serving_spans
+from parity.compare import WIDER_GAIN, Choose, domain_shortfall, serving_spans
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
-from parity.hardware import Chip, per_die
+from parity.hardware import Chip, System, per_die
 from parity.model import Model
-from parity.search import Candidate, best_precision, search_spanning
+from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
 from parity.units import share_text
 
@@ -125,6 +127,27 @@ def _idle_note(best: Candidate, chips: float, held: int) -> str:
     return f"{rest:,.0f} chip{' left over serves' if rest == 1 else 's left over serve'} nothing"
 
 
+def _wider_when_worth_it(search: Callable[..., tuple[SearchResult | None, int]], found: SearchResult | None,
+                         spans: int, ranks: System) -> tuple[SearchResult | None, int, float]:
+    """(result, systems spanned, tokens/s per rank on the narrower span or 0) with workers over as many systems as
+    a model too big for one may span (serving_spans, within MAX_WORKER_CHIPS) when they deliver WIDER_GAIN x more
+    per chip than the narrower best: a fleet has no reason to keep a model that fits one system on one (compare
+    does, and notes the wider figure), and a MoE model's experts spread over more ranks each read fewer weights a
+    step (DeepSeek-R1 on 910C: 510 -> 1,617 tok/s/chip)."""
+    domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
+    widest = max(spans, min(max(serving_spans(math.inf)), MAX_WORKER_CHIPS // domain))
+    if widest <= spans:
+        return found, spans, 0.0
+    wider, wider_spans = search(spans=(widest,))
+    if wider is None or wider.best is None:
+        return found, spans, 0.0
+    if found is not None and found.best is not None:
+        if wider.best.tokens_per_s_per_chip < WIDER_GAIN * found.best.tokens_per_s_per_chip:
+            return found, spans, 0.0
+        return wider, wider_spans, found.best.tokens_per_s_per_chip
+    return wider, wider_spans, 0.0
+
+
 def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: float | None = None, power_budget_w: float | None = None,
@@ -152,8 +175,10 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
         engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
         allowed = serving_spans(domain_shortfall(model, ranks, engine, precision, isl + osl))  # as compare's
-        found, spans = search_spanning(model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s,
-                                       ttft_s, spans=allowed, mtp=mtp, meeting=choose is not None)
+        search = functools.partial(search_spanning, model, ranks, engine, catalog.calibration(chip), precision, isl,
+                                   osl, tpot_s, ttft_s, mtp=mtp, meeting=choose is not None)
+        found, spans = search(spans=allowed)
+        found, spans, narrow = _wider_when_worth_it(search, found, spans, ranks)
         found = found.per_package(chip.dies) if found is not None else None
         best, why = (found.best if found is not None else None), ""
         if best is not None and choose is not None:
@@ -181,7 +206,8 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
         served_day = held * best.chips * capacity * SECONDS_PER_DAY
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
-        spanning = f"workers span up to {spans} systems over scale-out" if spans > 1 else ""
+        spanning = (f"workers span up to {spans} systems over scale-out" if spans > 1 else "") + (
+            f" ({narrow * chip.dies:,.0f}/chip on one)" if narrow else "")
         raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
                                                                              else []), mtp[0], isl + osl,
                             precision.weights)

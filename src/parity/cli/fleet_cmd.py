@@ -80,7 +80,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                Column("systems", "systems", reached(count_cell), wide=True),
                Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
-               Column("served_tokens_per_day", "T tokens/day served", scaled(1e12), wide=demand_tps is not None),
+               Column("served_tokens_per_day", "T tokens/day served", scaled(1e12, zeros=True), wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
                  if demand_tps is not None else []),
                Column("note", "note", plain, "left")]

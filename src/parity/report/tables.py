@@ -81,9 +81,10 @@ def plain(value: Any) -> str:
 DIGITS_SHOWN_WHOLE = 9
 
 
-def scaled(factor: float, digits: int = 3) -> Callable[[Any], str]:
+def scaled(factor: float, digits: int = 3, zeros: bool = False) -> Callable[[Any], str]:
     """Formatter that divides by `factor` (e.g. 1e12 for a TFLOP/s column) and keeps `digits` figures (whole
-    numbers up to DIGITS_SHOWN_WHOLE digits)."""
+    numbers up to DIGITS_SHOWN_WHOLE digits); `zeros`: trailing zeros kept above 1 too (2.00, not 2), for a column
+    whose figures sit near a round number (the tokens a fleet serves against its demand)."""
     def show(value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "-"
@@ -96,7 +97,7 @@ def scaled(factor: float, digits: int = 3) -> Callable[[Any], str]:
             return f"{x:,.0f}"
         # below 1 the trailing zeros are kept, so a column reads 0.0654 beside 0.0100 (not 0.01): one rule, three
         # significant figures, for every fraction
-        return f"{x:#.{digits}g}" if 0 < abs(x) < 1 else f"{x:.{digits}g}"
+        return f"{x:#.{digits}g}" if 0 < abs(x) < 1 or zeros else f"{x:.{digits}g}"
     return show
 
 
