@@ -35,8 +35,8 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 def formats_command(systems: tuple[str, ...], model: str, names: str, targets: Targets,
                     isl: int, osl: int,
                     engine: str, mtp_tokens: int | None, fmt: str, out: Path | None) -> None:
-    """Serve a model with its weights in each number format (BF16, FP8 per-tensor or block-scaled,
-    UE8M0-scaled MXFP8, INT8, FP4 ...) on each system (default: 8-chip H20, H100, B200, Ascend 910C and
+    """Serve a model with its weights in each number format (BF16, FP8 per-tensor or block-scaled with FP32 or
+    UE8M0 scales, MXFP8, INT8, FP4 ...) on each system (default: 8-chip H20, H100, B200, Ascend 910C and
     Ascend 950PR nodes): whether the chip runs the format natively or emulated, and what it buys. Each system
     runs as `compare` runs it: the engine at its software stack's maturity, a rank per die of a multi-die package,
     and the model's MTP default."""

@@ -116,11 +116,27 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
                     _e(r.weights), _e(r.mode), _x(r.spec_ratios.get("bf16")), _x(r.spec_ratios.get("system_bf16")),
                     _x(r.spec_ratios.get("system_memory")), _x(r.spec_ratios.get("system_power")),
                     _num(r.tokens_per_s_per_chip), _num(r.tokens_per_s_per_system),
-                    _rate(r.tokens_per_s_per_kw), _x(r.ratios.get("per_chip")), _x(r.ratios.get("per_system")),
-                    _x(r.ratios.get("per_kw")), _e(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
+                    _rate(r.tokens_per_s_per_kw), _x(r.ratios.get("per_chip")) + _interval(r),
+                    _x(r.ratios.get("per_system")), _x(r.ratios.get("per_kw")), _e(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
+    shown = any(_interval(r) for r in rows)
     return _table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
                    "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
-                   "note"], out, "numbers")
+                   "note"], out, "numbers") + (
+        "<p><small>Under each per-chip ratio, its 80% interval: from the cross-source residuals of both "
+        "chips' vendors (parity validate --by source); per system and per kW ratios share it.</small></p>"
+        if shown else "")
+
+
+def _interval_words(row: Comparison) -> str:
+    """' (80% interval 0.16-0.28x)' after a per-chip ratio in prose; '' where there is none."""
+    low, high = row.ratio_interval
+    return "" if low != low or high != high else f" (80% interval {low:.2f}-{high:.2f}x)"
+
+
+def _interval(row: Comparison) -> str:
+    """The per-chip ratio's 80% interval, on the line under it ('' where none: the baseline, training)."""
+    low, high = row.ratio_interval
+    return "" if low != low or high != high else f"<br><small style='white-space:nowrap'>{low:.2f}-{high:.2f}</small>"
 
 
 def _image(path: Path, alt: str, caption: str) -> str:
@@ -187,7 +203,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         f"Blackwell GPU in BF16. On {_e(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
         f"{_mtp_words(model)} parity predicts "
         f"<b class='key' id='cm-per-system'>{_x(cm.ratios['per_system'])}</b> the output tokens/s per system, "
-        f"<b>{_x(cm.ratios['per_chip'])}</b> per chip and <b>{_x(cm.ratios['per_kw'])}</b> per kW "
+        f"<b>{_x(cm.ratios['per_chip'])}</b> per chip{_interval_words(cm)} and <b>{_x(cm.ratios['per_kw'])}</b> "
+        "per kW "
         f"(ratios to {_e(spec.supernodes[1])}; the table's x columns divide by it).</p>"
         + _comparison_table(headline, all_systems))
 
@@ -227,7 +244,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
             for r in by_format]
     page.section(
         "formats", f"Number formats: {_e(model.name)} weights in each format",
-        "<p>DeepSeek says V3.1's UE8M0-scaled FP8 (MXFP8) suits next-generation domestic chips. A chip with "
+        "<p>DeepSeek says V3.1's UE8M0 FP8 (128x128 weight blocks with power-of-two scales: fp8_block here) suits "
+        "next-generation domestic chips; MXFP8 puts such a scale on every 32 weights. A chip with "
         "no unit for a format still saves its memory but multiplies after dequantising to a wider unit "
         "('emulated'); x: output tokens/s per chip over the same system in the first format of the list "
         f"that fits it, at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(model).rstrip(',')}; each chip runs "
