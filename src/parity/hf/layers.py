@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import ALIASES, _MLA_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, \
-    _SHARED_GATE_TYPES, _get, _int, _named, _object
+from parity.hf.keys import ALIASES, _MLA_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, \
+    _UNGATED_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _get, _int, _named, _object
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
 # a checkpoint's torch dtype (config.json's torch_dtype, or dtype since transformers 4.56) -> its weight format
@@ -121,6 +121,7 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
     common: dict[str, Any] = {
         "num_attention_heads": heads, "num_key_value_heads": kv_heads, "head_dim": head_dim,
         "qk_norm": model_type in _QK_NORM_TYPES or bool(config.get("use_qk_norm")), "sliding_window": window,
+        "qk_norm_per_head": model_type in _PER_HEAD_QK_NORM_TYPES,
         "chunk_size": _int(config, "attention_chunk_size", where=where, positive=True) if kind == "chunked" else None,
         "sinks": model_type == "gpt_oss" or bool(config.get(sink_key)),
         "output_gate": bool(config.get("attn_output_gate", model_type == "qwen3_next")),  # Qwen3-Next always gates
