@@ -279,6 +279,25 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
     ({"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16, "ignore": ["lm_head"]}, ("nvfp4", "nvfp4")),
     ({"quant_method": "modelopt", "quant_algo": "NVFP4", "ignore": ["lm_head", "model.layers.*.self_attn*"]},
      ("bf16", "nvfp4")),
+    # the algorithms vLLM's modelopt.py runs: per-channel/per-token FP8 (PTPC), FP8 in 128x128 blocks (DeepSeek's
+    # recipe: vLLM quantizes the activations in 1x128 groups), MXFP8; any spelling of case
+    ({"quant_method": "modelopt", "quant_algo": "FP8_PER_CHANNEL_PER_TOKEN"}, ("fp8_channel", "fp8_channel")),
+    ({"quant_method": "modelopt", "quant_algo": "fp8_pb_wo", "ignore": ["lm_head"]}, ("fp8_block", "fp8_block")),
+    ({"quant_method": "modelopt", "quant_algo": "MXFP8"}, ("mxfp8", "mxfp8")),
+    # hf_quant_config.json's record nested in config.json, with or without quant_method (vLLM reads it either way)
+    ({"quant_method": "modelopt", "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": "FP8",
+                                                   "exclude_modules": ["lm_head"]}}, ("fp8", "fp8")),
+    ({"producer": {"name": "modelopt", "version": "0.29.0"},
+      "quantization": {"quant_algo": "NVFP4", "exclude_modules": ["lm_head", "model.layers.0.self_attn*"]}},
+     ("bf16", "nvfp4")),
+    # MIXED_PRECISION: each layer's algorithm; routed experts apart from the rest, the head aside
+    ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION", "quantized_layers": {
+        "model.layers.0.self_attn.q_proj": {"quant_algo": "FP8"},
+        "model.layers.0.mlp.shared_experts.up_proj": {"quant_algo": "FP8"},
+        "model.layers.0.mlp.experts.0.up_proj": {"quant_algo": "NVFP4", "group_size": 16},
+        "lm_head": {"quant_algo": "NVFP4"}}}, ("fp8", "nvfp4")),
+    ({"quantization": {"quant_algo": "MIXED_PRECISION", "quantized_layers": {
+        "model.layers.0.mlp.experts.0.up_proj": {"quant_algo": "NVFP4"}}}}, ("bf16", "nvfp4")),
 ])
 def test_quantization_configs_give_the_stored_formats(quantization: dict, formats: tuple[str, str]) -> None:
     m = model_from_config({**BASE, "quantization_config": quantization})
@@ -308,6 +327,21 @@ def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json()
      "model: quantization_config.w_bit True: awq weights of other than 4 or 8 bits are not modelled"),
     ({"quant_method": "gptq"}, None, "model: quantization_config of quant_method 'gptq' states no bits"),
     ({"quant_method": "modelopt"}, None, "model: quantization_config of quant_method 'modelopt' names no quant_algo"),
+    ({"quant_method": "modelopt", "quantization": {"kv_cache_quant_algo": "FP8"}}, None,
+     "model: quantization_config.quantization of quant_method 'modelopt' names no quant_algo"),
+    ({"quant_method": "modelopt", "quant_algo": "W4A16_NVFP4"}, None,
+     "model: quantization_config: ModelOpt quant_algo 'W4A16_NVFP4' is not modelled (parity reads FP8, "
+     "FP8_PER_CHANNEL_PER_TOKEN, FP8_PB_WO, NVFP4, MXFP8 and MIXED_PRECISION)"),
+    (None, {"quantization": {"quant_algo": "W4A8_AWQ"}},
+     "hf_quant_config.json: quantization: ModelOpt quant_algo 'W4A8_AWQ' is not modelled (parity reads FP8, "
+     "FP8_PER_CHANNEL_PER_TOKEN, FP8_PB_WO, NVFP4, MXFP8 and MIXED_PRECISION)"),
+    ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION"}, None,
+     "model: quantization_config: quant_algo MIXED_PRECISION names no quantized_layers"),
+    ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION", "quantized_layers": {
+        "model.layers.0.mlp.experts.0.up_proj": {"quant_algo": "NVFP4"},
+        "model.layers.1.mlp.experts.0.up_proj": {"quant_algo": "FP8"}}}, None,
+     "model: quantization_config.quantized_layers: the routed experts mix fp8 and nvfp4; parity holds one format "
+     "for them"),
     ({"quant_method": "compressed-tensors", "config_groups": [1]}, None,
      "model: quantization_config.config_groups must be a JSON object {...}, got an array"),
     (None, {"quantization": None}, "hf_quant_config.json: quantization must be a JSON object {...}, got null"),

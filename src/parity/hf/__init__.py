@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, \
-    _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _with_class_defaults
+from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, \
+    UNSCALED_ROPE_TYPES, _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
 from parity.model import Layer, Model
@@ -49,15 +49,16 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     dense_format, expert_format = _formats(config, quant, file_where)
     state_format = _state_format(config, dense_format)
     kinds = _kinds(config, num_layers, where)
+    model_type = str(config.get("model_type", ""))
+    norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES
+             else 4 if model_type in _FOUR_NORM_TYPES else 2)
     layers = []
     for i, (mixer_kind, mlp_kind) in enumerate(kinds):
         mixer = (None if not mixer_kind else _linear(config, where, state_format) if mixer_kind == "linear"
                  else _mamba(config, where, state_format) if mixer_kind == "mamba"
                  else _attention(config, where, mixer_kind))
         try:
-            layers.append(Layer(attention=mixer, mlp=_mlp(config, mlp_kind, i, where),
-                                norms=1 if "hybrid_override_pattern" in config else
-                                4 if str(config.get("model_type", "")) in _FOUR_NORM_TYPES else 2))
+            layers.append(Layer(attention=mixer, mlp=_mlp(config, mlp_kind, i, where), norms=norms))
         except ValueError as err:
             raise _named(err, f"{where}: layer {i}") from err
     mtp = (_int(config, "num_nextn_predict_layers", 0, where) or _int(config, "mtp_num_hidden_layers", 0, where)
@@ -65,7 +66,6 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     last = next(layer for layer in reversed(layers) if layer.attention is not None and layer.mlp is not None) \
         if any(layer.attention is not None and layer.mlp is not None for layer in layers) else layers[-1]
     mtp_layers = (Layer(attention=last.attention, mlp=last.mlp, count=mtp, norms=last.norms),) if mtp else ()
-    model_type = str(config.get("model_type", ""))
     tied = _bool(config, "tie_word_embeddings", model_type in _TIED_TYPES, where)
     try:
         return Model(name=name, hidden_size=hidden, vocab_size=vocab, layers=_group(layers),

@@ -41,25 +41,30 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 _QK_NORM_TYPES = {"qwen3", "qwen3_moe", "olmo2", "gemma3", "gemma3_text", "qwen3_next", "qwen3_5_text",
                   "qwen3_5_moe_text", "qwen3_vl_text", "qwen3_vl_moe_text", "step3p7", "mimo_v2_flash"}
+# Cohere's q and k LayerNorms (use_qk_norm) hold a weight per head, (heads, head_dim), not one head_dim shared
+_PER_HEAD_QK_NORM_TYPES = {"cohere"}
 _QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"}
 # GPT-2-style blocks: a plain (not gated) MLP of 4 x hidden unless stated, biases on every linear layer
 _UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron"}
 _BIASED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox"}
 # Hugging Face's own default for these classes ties the LM head to the embedding when the key is absent
-_TIED_TYPES = {"gpt2", "bloom", "opt", "gemma", "gemma2", "gemma3", "gemma3_text"}
+_TIED_TYPES = {"gpt2", "bloom", "opt", "gemma", "gemma2", "gemma3", "gemma3_text", "cohere", "cohere2"}
 # sandwich norms: an RMSNorm before and after both the attention and the MLP (Gemma 2 and 3)
 _FOUR_NORM_TYPES = {"gemma2", "gemma3", "gemma3_text"}
+# parallel blocks: one LayerNorm (weight, no bias) feeds both the attention and the MLP, whose outputs are added to
+# the residual together (transformers' CohereDecoderLayer, Cohere2DecoderLayer): the same matmuls, one norm
+_PARALLEL_TYPES = {"cohere", "cohere2"}
 # a sigmoid gate on the shared expert's output (Qwen2-MoE lineage)
 _SHARED_GATE_TYPES = {"qwen2_moe", "qwen3_next", "qwen3_5_moe_text"}
 
 # model types whose layers parity translates knowingly: those of the catalog's verbatim configs (and their
 # multimodal wrappers) and those the tables above name; any other is read from its keys alone, and flagged
 KNOWN_TYPES = frozenset({
-    "bloom", "deepseek_v3", "deepseek_v32", "gemma", "gemma2", "gemma3", "gemma3_text", "gemma4", "gemma4_text",
-    "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "gpt2", "gpt_neox", "gpt_oss", "granitemoehybrid", "hunyuan",
-    "kimi_k2", "kimi_k25", "llama", "llama4", "llama4_text", "mimo", "mimo_v2_flash", "minimax", "minimax_m1",
-    "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2", "qwen2_moe", "qwen3",
-    "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_moe", "qwen3_next", "qwen3_vl",
+    "bloom", "cohere", "cohere2", "deepseek_v3", "deepseek_v32", "gemma", "gemma2", "gemma3", "gemma3_text", "gemma4",
+    "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "gpt2", "gpt_neox", "gpt_oss", "granitemoehybrid",
+    "hunyuan", "kimi_k2", "kimi_k25", "llama", "llama4", "llama4_text", "mimo", "mimo_v2_flash", "minimax",
+    "minimax_m1", "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2", "qwen2_moe",
+    "qwen3", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_moe", "qwen3_next", "qwen3_vl",
     "qwen3_vl_text", "qwen3_vl_moe", "qwen3_vl_moe_text", "step3p7"})
 # Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
@@ -150,7 +155,12 @@ _HARMLESS = {
     "attn_logit_softcapping", "cache_implementation", "attn_type_list", "postnorm", "block_size",
     "layernorm_full_attention_alpha", "layernorm_full_attention_beta", "layernorm_linear_attention_alpha",
     "layernorm_linear_attention_beta", "layernorm_mlp_alpha", "layernorm_mlp_beta", "use_mixed_mlp_moe",
-    "norm_type", "use_rotary_pos_emb", "dense_list", "org_vocab_size", "pool_type",
+    "norm_type", "use_rotary_pos_emb", "dense_list", "org_vocab_size", "pool_type", "layer_norm_eps",
+    # Cohere: logit_scale multiplies the logits by a constant; the original release's keys below state what
+    # transformers' and vLLM's Cohere classes hard-code and never read (parallel block, SwiGLU, full interleaved
+    # RoPE, tied embedding, layer_switch = sliding_window_pattern, sliding layers first in each group)
+    "logit_scale", "use_parallel_block", "use_parallel_embedding", "use_embedding_sharing", "use_gated_activation",
+    "rotary_pct", "layer_switch", "order_of_interleaved_layers",
     # Hunyuan's special-token ids and the options of a vision tower that its text checkpoints leave out
     # (vit_type and vit_path stay flagged: set, they would add one)
     "eod_token_id", "pad_id", "im_start_id", "im_end_id", "im_newline_id", "text_start_id", "text_end_id",

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import ALIASES, _MLA_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, _UNGATED_TYPES, _BIASED_TYPES, \
-    _SHARED_GATE_TYPES, _get, _int, _named, _object
+from parity.hf.keys import ALIASES, _MLA_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, \
+    _UNGATED_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _get, _int, _named, _object
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
 # a checkpoint's torch dtype (config.json's torch_dtype, or dtype since transformers 4.56) -> its weight format
@@ -20,26 +20,71 @@ _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp
 _WEIGHT_ONLY_INT = {4: "int4", 8: "w8a16"}
 
 
-def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, dict[str, Any]]:
-    """(method, record) of the checkpoint's quantization, ModelOpt's two spellings read as one: a sibling
-    hf_quant_config.json (`quant`) {"quantization": {"quant_algo", "exclude_modules", ...}}, which overrides what
-    config.json says, and config.json's {"quant_method": "modelopt", "quant_algo", "ignore", ...} (vLLM's
-    ModelOptQuantConfigBase.from_config reads both); ModelOpt's method is its quant_algo, lower case. ("", {}) where
-    the checkpoint states none."""
+def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, dict[str, Any], str]:
+    """(method, record, where the record sits) of the checkpoint's quantization; ("", {}, ...) where it states none.
+    ModelOpt's record, method 'modelopt', is read in each spelling vLLM's ModelOptQuantConfigBase.from_config reads:
+    a sibling hf_quant_config.json {"quantization": {"quant_algo", "exclude_modules", ...}} (`quant`), which overrides
+    config.json; config.json's quantization_config holding that same {"quantization": {...}} record, with a
+    quant_method of 'modelopt...' or none (the producer/quantization layout inlined); or the flat
+    {"quant_method": "modelopt", "quant_algo", "ignore", ...}."""
+    at = f"{where or 'config.json'}: quantization_config"
     q = config.get("quantization_config")
-    q = {} if q is None else _object(q, f"{where or 'config.json'}: quantization_config")
+    q = {} if q is None else _object(q, at)
+    method = str(q.get("quant_method") or "").lower()
     if quant is not None:
         if "quantization" not in quant:
             raise ModelConfigError("hf_quant_config.json: missing key 'quantization'")
-        q = _object(quant["quantization"], "hf_quant_config.json: quantization")
-    method = str(q.get("quant_method") or "").lower()
-    if method in ("", "modelopt"):
-        algo = str(q.get("quant_algo") or "").lower()
-        if method and not algo:
-            raise ModelConfigError(f"{where or 'config.json'}: quantization_config of quant_method 'modelopt' "
-                                   "names no quant_algo")
-        method = algo
-    return method, q
+        at = "hf_quant_config.json: quantization"
+        q = _object(quant["quantization"], at)
+        return ("modelopt" if q.get("quant_algo") else ""), q, at  # a KV-cache-only record quantizes no weight
+    if "quantization" in q and (not method or method.startswith("modelopt")):
+        q, at, method = _object(q["quantization"], f"{at}.quantization"), f"{at}.quantization", "modelopt"
+    if method.startswith("modelopt"):
+        if not q.get("quant_algo"):
+            raise ModelConfigError(f"{at} of quant_method 'modelopt' names no quant_algo")
+        method = "modelopt"
+    return method, q, at
+
+
+# ModelOpt's quant_algo -> the format its weights run in, as vLLM's modelopt.py runs them: FP8 per tensor;
+# FP8_PER_CHANNEL_PER_TOKEN per-channel weight scales against dynamic per-token activation scales
+# (ModelOptFp8PcPtLinearMethod); FP8_PB_WO FP8 weights in 128x128 blocks against dynamic 1x128 activation groups, the
+# DeepSeek-V3 recipe, despite "weight-only" in its name (ModelOptFp8PbWoLinearMethod); NVFP4 W4A4; MXFP8. Others
+# (W4A16_NVFP4: NVFP4 weights multiplied in bf16; NVFP4_AWQ, W4A8_AWQ, which vLLM does not load) hold no parity format
+_MODELOPT = {"FP8": "fp8", "FP8_PER_CHANNEL_PER_TOKEN": "fp8_channel", "FP8_PB_WO": "fp8_block", "NVFP4": "nvfp4",
+             "MXFP8": "mxfp8"}
+
+
+def _modelopt_format(algo: Any, at: str) -> str:
+    fmt = _MODELOPT.get(str(algo).upper())
+    if fmt is None:
+        raise ModelConfigError(f"{at}: ModelOpt quant_algo {str(algo)!r} is not modelled (parity reads "
+                               f"{', '.join(_MODELOPT)} and MIXED_PRECISION)")
+    return fmt
+
+
+def _modelopt_formats(q: dict[str, Any], at: str) -> tuple[str, str]:
+    """(dense, expert) formats of a ModelOpt record. MIXED_PRECISION names each layer's quant_algo in
+    quantized_layers, as vLLM's ModelOptMixedPrecisionConfig reads it: routed experts (".experts." in the name) take
+    theirs, the other layers theirs (the head aside), a layer it leaves out stays bf16; each side must be one format.
+    Otherwise the dense layers are bf16 where the skip list (exclude_modules; config.json's ignore) names self_attn."""
+    if str(q["quant_algo"]).upper() != "MIXED_PRECISION":
+        fmt = _modelopt_format(q["quant_algo"], at)
+        return ("bf16" if "self_attn" in _names(q.get("exclude_modules", q.get("ignore"))) else fmt), fmt
+    layers = _object(q.get("quantized_layers") or {}, f"{at}.quantized_layers")
+    if not layers:
+        raise ModelConfigError(f"{at}: quant_algo MIXED_PRECISION names no quantized_layers")
+    found: dict[bool, set[str]] = {False: set(), True: set()}
+    for name, entry in layers.items():
+        if not name.endswith("lm_head"):
+            algo = _object(entry, f"{at}.quantized_layers[{name!r}]").get("quant_algo")
+            found[".experts." in name].add(_modelopt_format(algo, f"{at}.quantized_layers[{name!r}]"))
+    for experts, formats in found.items():
+        if len(formats) > 1:
+            raise ModelConfigError(f"{at}.quantized_layers: the {'routed experts' if experts else 'dense layers'} "
+                                   f"mix {' and '.join(sorted(formats))}; parity holds one format for them")
+    dense = next(iter(found[False]), "bf16")
+    return dense, next(iter(found[True]), dense)
 
 
 def _names(value: Any) -> str:
@@ -49,8 +94,9 @@ def _names(value: Any) -> str:
 
 def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = "") -> tuple[str, str]:
     """(dense weight format, expert weight format) of the checkpoint."""
-    method, q = _quantization(config, quant, where)
-    at = f"{where or 'config.json'}: quantization_config"
+    method, q, at = _quantization(config, quant, where)
+    if method == "modelopt":
+        return _modelopt_formats(q, at)
     if method == "compressed-tensors":  # (vLLM's llm-compressor) its first config group names the numbers
         groups = _object(q.get("config_groups") or {}, f"{at}.config_groups")
         group = _object(next(iter(groups.values()), {}), f"{at}.config_groups entry")
@@ -68,9 +114,6 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
     if method == "mxfp4":
         skipped = _names(q.get("modules_to_not_convert"))
         return ("bf16" if "self_attn" in skipped else "mxfp4"), "mxfp4"
-    if method == "nvfp4":  # ModelOpt: hf_quant_config.json's exclude_modules, config.json's ignore
-        skipped = _names(q.get("exclude_modules", q.get("ignore")))
-        return ("bf16" if "self_attn" in skipped else "nvfp4"), "nvfp4"
     if method in {"awq", "gptq"}:
         key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
         if key is None and method == "gptq":
@@ -121,6 +164,7 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
     common: dict[str, Any] = {
         "num_attention_heads": heads, "num_key_value_heads": kv_heads, "head_dim": head_dim,
         "qk_norm": model_type in _QK_NORM_TYPES or bool(config.get("use_qk_norm")), "sliding_window": window,
+        "qk_norm_per_head": model_type in _PER_HEAD_QK_NORM_TYPES,
         "chunk_size": _int(config, "attention_chunk_size", where=where, positive=True) if kind == "chunked" else None,
         "sinks": model_type == "gpt_oss" or bool(config.get(sink_key)),
         "output_gate": bool(config.get("attn_output_gate", model_type == "qwen3_next")),  # Qwen3-Next always gates

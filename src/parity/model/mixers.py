@@ -47,6 +47,8 @@ class Attention:
     qk_rope_head_dim per token (DeepSeek-V2 paper, Sec. 2.1).
     sliding_window: keys a query sees (None = all); chunk_size: Llama 4's chunked local attention, a
     query sees only its own chunk (at most chunk_size keys, which bounds the cache the same way);
+    qk_norm: a norm of head_dim on each query and key head, one weight shared by the heads (Qwen3), or one per
+    head when qk_norm_per_head (Cohere's LayerNorms of (heads, head_dim));
     sinks: one learned logit per head (gpt-oss); output_gate: a sigmoid gate per query feature (Qwen3-Next
     attn_output_gate), which doubles the query projection.
     DeepSeek Sparse Attention (V3.2, GLM-5) when index_heads is set: a lightning indexer of index_heads
@@ -60,6 +62,7 @@ class Attention:
     qkv_bias: bool = False
     o_bias: bool = False
     qk_norm: bool = False
+    qk_norm_per_head: bool = False
     sliding_window: int | None = None
     chunk_size: int | None = None
     sinks: bool = False
@@ -147,7 +150,8 @@ class Attention:
         if self.o_bias:
             count += hidden_size
         if self.qk_norm:
-            count += 2 * self.head_dim
+            count += (self.num_attention_heads + self.num_key_value_heads if self.qk_norm_per_head else 2) \
+                * self.head_dim
         if self.sinks:
             count += self.num_attention_heads
         if self.mla:
