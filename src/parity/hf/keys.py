@@ -41,8 +41,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 _QK_NORM_TYPES = {"qwen3", "qwen3_moe", "olmo2", "gemma3", "gemma3_text", "qwen3_next", "qwen3_5_text",
                   "qwen3_5_moe_text", "qwen3_vl_text", "qwen3_vl_moe_text", "step3p7", "mimo_v2_flash"}
-# Cohere's q and k LayerNorms (use_qk_norm) hold a weight per head, (heads, head_dim), not one head_dim shared
-_PER_HEAD_QK_NORM_TYPES = {"cohere"}
+# q and k norms with a weight per head, not one head_dim shared: Cohere's LayerNorms (use_qk_norm) of (heads,
+# head_dim); OLMo 2's RMSNorms over the whole projection (transformers Olmo2Attention: q_norm of num_attention_heads
+# x head_dim, k_norm of num_key_value_heads x head_dim)
+_PER_HEAD_QK_NORM_TYPES = {"cohere", "olmo2"}
 _QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"}
 # GPT-2-style blocks: a plain (not gated) MLP of 4 x hidden unless stated, biases on every linear layer
 _UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron"}

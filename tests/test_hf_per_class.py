@@ -1,4 +1,5 @@
-"""Cohere's Command models read as transformers builds them (CohereForCausalLM, Cohere2ForCausalLM).
+"""Models whose Hugging Face class adds what config.json leaves unsaid: Cohere's Command models read as transformers
+builds them (CohereForCausalLM, Cohere2ForCausalLM), and OLMo 2's q/k norms.
 
 Each decoder layer holds one LayerNorm (a weight of hidden_size, no bias) that feeds the attention and the MLP in
 parallel; the embedding is tied to the head; Command R+ adds LayerNorms of (heads, head_dim) on the queries and
@@ -70,3 +71,16 @@ def test_an_untied_cohere_export_counts_its_head() -> None:
     """tie_word_embeddings false, stated, adds the head: 256,000 x 4,096 = 1,048,576,000 weights."""
     untied = model_from_config({**COMMAND_R7B, "tie_word_embeddings": False})
     assert untied.parameters - model_from_config(COMMAND_R7B).parameters == 1_048_576_000
+
+
+def test_olmo2_norms_each_head_of_its_queries_and_keys() -> None:
+    """OLMo 2's q_norm and k_norm are RMSNorms over the whole projection (transformers Olmo2Attention: heads x
+    head_dim and kv_heads x head_dim), not one head_dim each. OLMo-2-1124-7B (h 4,096, 32 layers of 32 heads, MLP
+    11,008, vocabulary 100,352, untied): a layer 4 h^2 + 3 h f + 2 h (its two post-norms) + 2 h (q and k norms) =
+    202,391,552; 32 of them, two 411,041,792 embeddings and the final norm: 7,298,617,344 (7.30 B published; it read
+    7,298,363,392, 2 x 128 norm weights a layer)."""
+    olmo2 = {"architectures": ["Olmo2ForCausalLM"], "model_type": "olmo2", "hidden_size": 4096,
+             "intermediate_size": 11008, "num_attention_heads": 32, "num_key_value_heads": 32, "num_hidden_layers": 32,
+             "vocab_size": 100352, "max_position_embeddings": 4096, "rms_norm_eps": 1e-06, "rope_theta": 500000,
+             "tie_word_embeddings": False, "attention_bias": False, "hidden_act": "silu", "torch_dtype": "float32"}
+    assert model_from_config(olmo2).parameters == 7_298_617_344
