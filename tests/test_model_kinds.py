@@ -263,6 +263,16 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
      ("fp8", "fp8")),
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int"}}}},
      ("int4", "int4")),
+    # RedHatAI's FP8-dynamic checkpoints: per-channel weight scales, per-token activations (vLLM's
+    # CompressedTensorsW8A8Fp8 with channel strategy: the CUTLASS scaled GEMM of PTPC-FP8)
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": "channel"},
+        "input_activations": {"num_bits": 8, "type": "float", "strategy": "token", "dynamic": True}}}},
+     ("fp8_channel", "fp8_channel")),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128]},
+        "input_activations": {"num_bits": 8, "type": "float", "strategy": "group", "group_size": 128}}}},
+     ("fp8_block", "fp8_block")),
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
         "weights": {"num_bits": 8, "type": "int"}, "input_activations": {"num_bits": 8, "type": "int"}}}},
      ("int8", "int8")),

@@ -107,6 +107,8 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
             raise ModelConfigError(f"{at}: compressed-tensors weights of {bits} bits {kind!r} are not modelled")
         if fmt == "int8" and group.get("input_activations") is None:  # W8A16: activations stay bf16
             fmt = "w8a16"
+        if fmt == "fp8":  # FP8 scales per weight channel (FP8-dynamic: per-token activations) or 128x128 block
+            fmt = {"channel": "fp8_channel", "block": "fp8_block"}.get(str(weights.get("strategy", "")), fmt)
         return fmt, fmt
     if method == "fp8":
         fmt = "fp8_block" if q.get("weight_block_size") else "fp8"
