@@ -296,7 +296,7 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
     (["compare", "hgx-h100", "--model", "llama-3.1-8b", "--model", "llama-3.1-8b"],
      "llama-3.1-8b named twice: each model is compared once"),
     (["fleet", "--model", "llama-3.1-8b", "--demand", "1M tokens/s", "--chips", "h20,nvidia-h20"],
-     "nvidia-h20 named twice: each chip kind is sized once"),
+     "hgx-h20 named twice: each system is sized once"),
 ])
 def test_an_entry_named_twice_is_refused_as_compare_refuses_it(args: list[str], says: str) -> None:
     """formats printed a system's rows twice and fleet sized a chip kind twice (two names of one chip)."""
