@@ -10,6 +10,7 @@ from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict.columns import MOST_MTP_TOKENS, _cell, _int, _number, flag, request_rate
+from parity.simulate import CLIENT_PROFILES
 
 
 def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
@@ -68,6 +69,7 @@ class Case:
     decode_moe_backend: str = ""  # disaggregated: the decode workers' (the decode_moe_backend column)
     offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
     num_prompts: int = 0  # requests the benchmark client sent in the run (0: its client profile's count)
+    client: str = ""  # the benchmark client profile the run used (simulate.CLIENT_PROFILES; empty: benchmark_of's)
     request_rate: float = 0.0  # open-loop arrivals [requests/s] (0: the closed loop; inf: every request at once)
     max_concurrency: int = 0  # an open loop's cap on requests in flight (0: none), as vLLM's --max-concurrency
     prefill_fp4_gemm: str = ""  # disaggregated: FlashInfer's FP4 GEMM backend the prefill workers ran
@@ -160,6 +162,9 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     def optional(key: str) -> int | None:
         return _int(row, key) if _cell(row, key) else None
 
+    client = _cell(row, "client").lower()
+    if client and client not in CLIENT_PROFILES:
+        raise InfeasiblePlan(f"client must be one of {', '.join(CLIENT_PROFILES)} (or empty), got {client!r}")
     rate, cap = request_rate(row), _int(row, "max_concurrency", 0)
     if cap and not rate:
         raise InfeasiblePlan("max_concurrency caps an open loop's requests in flight: give the row a request_rate "
@@ -190,7 +195,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 engine_version=_cell(row, "engine_version"), offline=flag(row, "offline"),
                 fp8_gemm=fp8_gemm, moe_backend=moe_backends[0],
                 decode_moe_backend=moe_backends[1] if disagg else "", num_prompts=_int(row, "num_prompts", 0),
-                request_rate=rate, max_concurrency=cap,
+                client=client,                request_rate=rate, max_concurrency=cap,
                 prefill_fp4_gemm=fp4_gemm if disagg else "")
 
 
