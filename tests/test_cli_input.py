@@ -56,6 +56,9 @@ def refused(*args: str) -> str:
     (("serve", *LLAMA, "--concurrency", "0"), "got 0"),
     (("serve", *LLAMA, "--isl", "-5"), "got -5"),
     (("serve", *LLAMA, "--isl", "1000000000"), "beyond any context length"),
+    # serve read its targets apart and took p99:1e9s ('<= 1e+12 ms'); as compare's, at most a day
+    (("serve", *LLAMA, "--ttft", "p99:1e9s"), "Invalid value for '--ttft': must be a positive duration of at most 1 day"),
+    (("serve", *LLAMA, "--tpot", "2e5s"), "Invalid value for '--tpot': must be a positive duration of at most 1 day"),
     (("serve", *LLAMA, "--mtp-acceptance", "nan"), "finite"),
     (("serve", *LLAMA, "--random-range-ratio", "inf"), "finite"),
     (("fleet", "--model", "llama-3.1-8b", "--demand", "nan tokens/s"), "finite"),
@@ -565,6 +568,17 @@ def test_a_cases_row_names_its_benchmark_client(tmp_path: Path) -> None:
     code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
     assert code == 0 and json.loads(out)[0]["note"] == ("client must be one of vllm, inferencex, sglang, "
                                                         "aiconfigurator (or empty), got 'vlm'")
+
+
+def test_a_cases_row_longer_than_any_context_is_its_reason(tmp_path: Path) -> None:
+    """A 1e23-token prompt was priced ('needs 52428799999999991808.0 GB more per chip'); it is past --isl's bound."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,isl,osl,concurrency\na,llama-3.1-8b,hgx-h100,1e23,100,4\n"
+                     "b,llama-3.1-8b,hgx-h100,100,100000001,4\n")
+    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    assert code == 0 and [r["note"] for r in json.loads(out)] == [
+        "isl 99,999,999,999,999,991,611,392 is beyond any context length (at most 100,000,000)",
+        "osl 100,000,001 is beyond any context length (at most 100,000,000)"]
 
 
 def test_report_refuses_a_dense_model_before_any_work(tmp_path: Path) -> None:

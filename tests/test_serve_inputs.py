@@ -24,6 +24,10 @@ def _invoke(*args: str) -> tuple[int, str]:
     ("nan,100,100\n", "trace row 1: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
     ("1e300,100,100\n", "trace row 1: trace request needs 0 <= arrival_s <= 10,000,000"),
     ("0,100,100000000\n", "(the trace's longest prompt is 100 tokens, its longest output 100,000,000)"),
+    # a 1e23-token prompt printed 'needs 419430399999999934464.0 GB more per chip': past --isl's bound, refused
+    ("0,1e23,50\n", "trace row 1: trace request needs 0 <= arrival_s <= 10,000,000 and 1 <= isl, osl <= 100,000,000 "
+                    "(beyond any context length); got 0, 99,999,999,999,999,991,611,392, 50"),
+    ("0,50,100000001\n", "1 <= isl, osl <= 100,000,000 (beyond any context length); got 0, 50, 100,000,001"),
     ("", "needs a header with arrival_s, isl, osl"),
 ])
 def test_a_bad_trace_is_refused_in_one_line_and_writes_no_timeline(rows: str, says: str, tmp_path: Path) -> None:
@@ -86,9 +90,10 @@ def test_a_chip_that_cannot_serve_shows_dashes_not_inf() -> None:
 
 
 def test_a_timeline_is_a_csv_file_of_its_own(tmp_path: Path) -> None:
-    """--timeline t.json wrote CSV under a JSON name, and --timeline x.csv --out x.csv overwrote the timeline."""
+    """--timeline t.json wrote CSV under a JSON name, and --timeline x.csv --out x.csv overwrote the timeline. The
+    message names the path as given (it named the file alone: '--timeline version' for /proc/version)."""
     code, output = _invoke(*SERVE, "--timeline", str(tmp_path / "t.json"))
-    assert code == 2 and "--timeline t.json: the timeline is a CSV table; name the file .csv" in output
+    assert code == 2 and f"--timeline {tmp_path / 't.json'}: the timeline is a CSV table; name the file .csv" in output
     same = str(tmp_path / "x.csv")
     code, output = _invoke(*SERVE, "--timeline", same, "--out", same)
     assert code == 2 and f"--out {same} and --timeline {same} name the same file" in output

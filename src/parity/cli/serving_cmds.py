@@ -15,7 +15,7 @@ from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_o
                         progress_bar, typed_options, wide_option)
 from parity import catalog
 from parity.cli.files import model_file, read_text, refuse_overwrite
-from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, ray_option
+from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
 from parity.flags import joined
 from parity.ops import Batch
@@ -29,7 +29,7 @@ from parity.predict.columns import request_rate
 from parity.predict.scenario import _failed
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
-from parity.simulate.targets import latency_target
+from parity.simulate.targets import LatencyTarget
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, to_csv, with_interval
 
@@ -275,8 +275,10 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="sim: write queue length, running batch and KV use over time to this CSV")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="sim: seed of the length and MTP draws")
-@click.option("--ttft", "ttft_target", default=None, help="TTFT target, a statistic may be named: 2s, p99:2s")
-@click.option("--tpot", "tpot_target", default=None, help="TPOT target, e.g. 50ms or p90:60ms")
+@click.option("--ttft", "ttft_target", type=StatisticTarget("ttft"), default=None,
+              help="TTFT target, a statistic may be named: 2s, p99:2s")
+@click.option("--tpot", "tpot_target", type=StatisticTarget("tpot"), default=None,
+              help="TPOT target, e.g. 50ms or p90:60ms")
 @format_option
 @out_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
@@ -288,12 +290,12 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           decode_moe_tp: int | None, decode_moe_ep: int | None, explain: bool, mtp_tokens: int,
           mtp_acceptance: float, adp_hold_steps: float | None, model_kind: str, use_sim: bool, client: str | None,
           num_prompts: int | None, fixed_rate: bool, max_concurrency: int | None, trace: Path | None,
-          timeline: Path | None, seed: int, ttft_target: str | None, tpot_target: str | None, fmt: str, out: Path | None) -> None:
+          timeline: Path | None, seed: int, ttft_target: LatencyTarget | None, tpot_target: LatencyTarget | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
     simulated step by step, with latency percentiles)."""
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
     if timeline is not None and timeline.suffix.lower() != ".csv":
-        raise ParityError(f"--timeline {timeline.name}: the timeline is a CSV table; name the file .csv")
+        raise ParityError(f"--timeline {timeline}: the timeline is a CSV table; name the file .csv")
     refuse_overwrite([("--model", model_file(model)), ("--trace", trace), ("--lengths", lengths)],
                      [("--out", out), ("--timeline", timeline)])
     if phase != "both":
@@ -306,7 +308,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if use_sim and model_kind == "steady" and typed_options({"--model-kind": "model_kind"}):
         raise ParityError("--sim and --model-kind steady name two different models: give one of them")
     simulated = use_sim or model_kind == "sim"
-    targets = [t for t in (latency_target(ttft_target, "ttft"), latency_target(tpot_target, "tpot")) if t]
+    targets = [t for t in (ttft_target, tpot_target) if t]
     if not simulated and any(t.statistic != "mean" for t in targets):
         raise ParityError("percentile targets need the simulator (the default, not --model-kind steady): the "
                           "steady-state model gives means only")
