@@ -394,3 +394,20 @@ def test_a_disaggregated_run_shows_each_workers_memory_per_chip() -> None:
     assert data["prefill_memory_bytes_per_chip"] == pytest.approx(48.68e9, rel=1e-3)
     assert data["decode_memory_bytes_per_chip"] == pytest.approx(23.36e9, rel=1e-3)
     assert data["memory_bytes_per_chip"] == data["prefill_memory_bytes_per_chip"]  # the most any chip holds
+
+
+def test_the_length_range_is_the_clients_unless_given() -> None:
+    """--random-range-ratio showed '[default: 1.0]' and '1: fixed lengths', yet the default aiconfigurator client drew
+    lengths in [0.8, 1] x nominal, with the option left out and with 1 given alike. Left out, the client profile's
+    range holds and the help says so; given, it replaces the profile's, 1 included."""
+    common = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--concurrency", "4", "--num-prompts", "40"]
+    _, default = _invoke(*common)
+    _, fixed = _invoke(*common, "--random-range-ratio", "1")
+    _, wider = _invoke(*common, "--random-range-ratio", "0.5")
+    default, fixed, wider = (" ".join(text.split()) for text in (default, fixed, wider))
+    assert "client profile aiconfigurator (10 prompts a client, lengths uniform in [0.8, 1] x nominal" in default
+    assert "client profile aiconfigurator (10 prompts a client, fixed lengths" in fixed
+    assert "client profile inferencex (10 prompts a client, lengths uniform in [0.5, 1] x nominal" in wider
+    _, usage = _invoke("serve", "--help")
+    assert ("1: fixed lengths; default: the client profile's range (aiconfigurator's 0.8, 1 on SGLang engines; "
+            "inferencex's 0.8, vllm's 1, sglang's 0; parity engines --clients)") in " ".join(usage.split())

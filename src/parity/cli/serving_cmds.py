@@ -217,9 +217,11 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True,
               help="closed-loop clients, each sending its next request when the last one ends")
-@click.option("--random-range-ratio", type=Real(0.0, 1.0), default=1.0, show_default=True,
+@click.option("--random-range-ratio", type=Real(0.0, 1.0), default=None,
               help="request lengths drawn uniformly from [ratio x isl, isl] and [ratio x osl, osl], as "
-                   "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths")
+                   "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths; default: "
+                   "the client profile's range (aiconfigurator's 0.8, 1 on SGLang engines; inferencex's 0.8, vllm's 1, "
+                   "sglang's 0; parity engines --clients)")
 @click.option("--tp", type=PARALLEL, default=1, show_default=True, help="tensor-parallel ranks per worker")
 @click.option("--pp", type=PARALLEL, default=1, show_default=True, help="pipeline stages per worker")
 @click.option("--attn-dp", type=PARALLEL, default=1, show_default=True, help="attention data-parallel ranks per worker")
@@ -283,7 +285,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @out_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
           offload_kv: float, offload_weights: float, mla_decode: str | None, mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
-          batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float,
+          batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float | None,
           tp: int, pp: int, attn_dp: int, moe_tp: int | None, moe_ep: int | None, redundant_experts: int,
           shared_expert_replicas: int, rank_per_die: bool, prefill_workers: int | None, decode_workers: int | None,
           prefill_system: str, decode_tp: int | None, decode_pp: int | None, decode_attn_dp: int | None,
@@ -341,6 +343,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                           "flight (--max-concurrency), which also sets the client profile's count of prompts; give "
                           "one of them")
     concurrency = max_concurrency or concurrency
+    given_range, random_range_ratio = random_range_ratio, 1.0 if random_range_ratio is None else random_range_ratio
     if client is None and random_range_ratio >= 1.0 and (request_rate is not None or (trace is not None and not
                                                                                   mode == "disagg")):
         client = "vllm"  # an open loop is vLLM's benchmark (its --request-rate); aiconfigurator's runs closed loops
@@ -427,6 +430,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
                                       "poisson": not fixed_rate, "seed": seed, "max_concurrency": max_concurrency}
         bench = benchmark_of(scenario_of(case), client, **options, **({"trace": requests} if requests else {}))
+        if given_range is not None and bench.client.range_ratio != given_range:  # 1 given: fixed lengths, whatever
+            # the client profile draws (a case's ratio replaces the profile's only below 1)
+            bench = dataclasses.replace(bench, client=dataclasses.replace(bench.client, range_ratio=given_range))
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
     percentile_rows: list[dict[str, object]] = []
