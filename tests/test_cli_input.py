@@ -56,6 +56,9 @@ def refused(*args: str) -> str:
     (("serve", *LLAMA, "--concurrency", "0"), "got 0"),
     (("serve", *LLAMA, "--isl", "-5"), "got -5"),
     (("serve", *LLAMA, "--isl", "1000000000"), "beyond any context length"),
+    # serve read its targets apart and took p99:1e9s ('<= 1e+12 ms'); as compare's, at most a day
+    (("serve", *LLAMA, "--ttft", "p99:1e9s"), "Invalid value for '--ttft': must be a positive duration of at most 1 day"),
+    (("serve", *LLAMA, "--tpot", "2e5s"), "Invalid value for '--tpot': must be a positive duration of at most 1 day"),
     (("serve", *LLAMA, "--mtp-acceptance", "nan"), "finite"),
     (("serve", *LLAMA, "--random-range-ratio", "inf"), "finite"),
     (("fleet", "--model", "llama-3.1-8b", "--demand", "nan tokens/s"), "finite"),
@@ -533,16 +536,49 @@ def test_predict_keeps_what_a_measurement_table_adds_to_its_cases(tmp_path: Path
     refused."""
     from parity import catalog  # noqa: PLC0415
 
-    lines = (catalog.data_dir() / "measurements" / "serving_aiconfigurator.csv").read_text().splitlines()
     cases = tmp_path / "cases.csv"
-    cases.write_text("\n".join(lines[:3]) + "\n")
-    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
-    assert code == 0 and [r["feasible"] for r in json.loads(out)] == [True, True]
+    for table in ("serving_aiconfigurator", "serving_percentiles", "serving_published"):
+        # the percentiles table's client and the published one's batch_tokens (beside its metric) were refused
+        lines = (catalog.data_dir() / "measurements" / f"{table}.csv").read_text().splitlines()
+        cases.write_text("\n".join(lines[:3]) + "\n")
+        code, out, err = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+        assert code == 0 and [r["feasible"] for r in json.loads(out)] == [True, True], (table, err)
     cases.write_text("model,system,isl,osl,concurrency,\nllama-3.1-8b,hgx-h100,1024,128,8,\n")
     code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
     assert code == 0 and json.loads(out)[0]["feasible"]
     cases.write_text("model,system,isl,osl,concurrency,\nllama-3.1-8b,hgx-h100,1024,128,8,4\n")
     assert "a column without a name holds cells" in refused("predict", str(cases))
+
+
+def test_a_cases_row_names_its_benchmark_client(tmp_path: Path) -> None:
+    """serving_percentiles.csv's rows name the client that ran them (vllm: `vllm bench serve`, 500 prompts), as
+    `serve --client` and validate read it; predict refused the column. A row's client and num_prompts now make its
+    simulated benchmark (aiconfigurator's client, 10 x 8 = 80 prompts, without them); an unknown client is the
+    row's reason."""
+    from parity.predict import case_from_row, scenario_of  # noqa: PLC0415
+    from parity.predict.simulated import benchmark_of  # noqa: PLC0415
+
+    row = {"model": "llama-3.1-8b", "system": "hgx-h100", "isl": "1024", "osl": "128", "concurrency": "8"}
+    plain = benchmark_of(scenario_of(case_from_row(row)))
+    named = benchmark_of(scenario_of(case_from_row(row | {"client": "vllm", "num_prompts": "500"})))
+    assert (plain.client.id, plain.arrivals().num_prompts) == ("aiconfigurator", 80)
+    assert (named.client.id, named.arrivals().num_prompts) == ("vllm", 500)
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,isl,osl,concurrency,client\nllama-3.1-8b,hgx-h100,1024,128,8,vlm\n")
+    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["note"] == ("client must be one of vllm, inferencex, sglang, "
+                                                        "aiconfigurator (or empty), got 'vlm'")
+
+
+def test_a_cases_row_longer_than_any_context_is_its_reason(tmp_path: Path) -> None:
+    """A 1e23-token prompt was priced ('needs 52428799999999991808.0 GB more per chip'); it is past --isl's bound."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,isl,osl,concurrency\na,llama-3.1-8b,hgx-h100,1e23,100,4\n"
+                     "b,llama-3.1-8b,hgx-h100,100,100000001,4\n")
+    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    assert code == 0 and [r["note"] for r in json.loads(out)] == [
+        "isl 99,999,999,999,999,991,611,392 is beyond any context length (at most 100,000,000)",
+        "osl 100,000,001 is beyond any context length (at most 100,000,000)"]
 
 
 def test_report_refuses_a_dense_model_before_any_work(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def test_a_910c_fleet_spans_systems_where_compare_keeps_one_and_says_so() -> Non
     1.25x or more (1,616.5, a tp2-dp32-ep16-etp4 decode worker of dies), and its note gives the one-system figure.
     It had sized fleets at 509.6, 3.2x the chips (eighth fuzz round). Without MTP: 84.8 on one node, 847.3 over four."""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
-    (plan,) = plan_fleet(model, [catalog.chip("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
+    (plan,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
     assert row.tokens_per_s_per_chip == pytest.approx(509.6, abs=0.1)
@@ -30,7 +30,7 @@ def test_a_910c_fleet_spans_systems_where_compare_keeps_one_and_says_so() -> Non
     assert plan.tokens_per_s_per_chip == pytest.approx(1616.5, abs=0.1)
     assert plan.configuration.endswith("tp2-dp32-ep16-etp4")
     assert plan.note == "workers span up to 4 systems over scale-out (510/chip on one)"
-    (off,) = plan_fleet(model, [catalog.chip("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0)
+    (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0)
     assert off.tokens_per_s_per_chip == pytest.approx(847.3, abs=0.1)
     assert "(85/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
 
@@ -39,7 +39,7 @@ def test_a_fleet_keeps_one_system_where_wider_workers_gain_little() -> None:
     """The H200 serves DeepSeek-R1 as well on one node as over four (3,687 tok/s/chip at one MTP draft), so its fleet
     stays on one, as compare does, and agrees with it to the token."""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
-    (plan,) = plan_fleet(model, [catalog.chip("nvidia-h200-sxm")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
+    (plan,) = plan_fleet(model, [catalog.system("nvidia-h200-sxm")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                          mtp_tokens=1)
     (row,) = compare([catalog.system("hgx-h200")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
     assert plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip, rel=1e-12)
@@ -67,13 +67,13 @@ def test_fleet_names_what_compare_flags_and_why_no_configuration_is_chosen() -> 
     compare's default 5 s TTFT target no configuration is chosen, and both say the TTFT target binds (the fastest
     configuration reaches 21.8 s) rather than blaming the TPOT target."""
     model, engine = catalog.model("llama-3.1-8b"), catalog.engine("generic")
-    (plan,) = plan_fleet(model, [catalog.chip("nvidia-h800-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=1000.0)
+    (plan,) = plan_fleet(model, [catalog.system("nvidia-h800-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=1000.0)
     (row,) = compare([catalog.system("hgx-h800")], model, engine, 0.05, 300_000, 1024, ttft_s=1000.0)
     assert plan.flags == row.flags and plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip)
     assert plan.note == row.note == ("301,024 tokens past the 131,072-token context window; uncalibrated (inherits "
                                      "h200-sxm)")
     (missed,) = compare([catalog.system("hgx-h100")], model, engine, 0.05, 300_000, 1024, ttft_s=5.0)
-    (short,) = plan_fleet(model, [catalog.chip("nvidia-h100-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=5.0)
+    (short,) = plan_fleet(model, [catalog.system("nvidia-h100-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=5.0)
     assert not missed.fits and short.configuration == "-"
     assert missed.note == short.note == "the TTFT target 5 s binds: the fastest configuration that fits reaches 21.8 s"
 
@@ -177,3 +177,23 @@ def test_a_fleet_with_no_chips_prices_none() -> None:
                              env={"COLUMNS": "200"}).output
     (row,) = [line for line in out.splitlines() if line.startswith("nvidia-h100-sxm ")]
     assert row.split()[4:8] == ["-", "-", "-", "-"] and "$0" not in row
+
+
+def test_fleet_sizes_in_a_system_named_in_chips() -> None:
+    """`fleet --chips cloudmatrix-384` sized in 8-chip Atlas 800 A3 servers (the 910C's default system, 510
+    tok/s/chip): a system named is sized in, at compare's 2,049 tok/s/chip for DeepSeek-R1 at its default targets,
+    in whole 384-chip systems; beside a chip kind, and with the system column kept at any width."""
+    args = ["fleet", "--model", "deepseek-r1", "--demand", "1e12 tokens/day", "--format", "json"]
+    (row,) = json.loads(CliRunner().invoke(cli, args + ["--chips", "cloudmatrix-384"]).stdout)
+    (compared,) = json.loads(CliRunner().invoke(cli, ["compare", "cloudmatrix-384", "--model", "deepseek-r1",
+                                                      "--format", "json"]).stdout)
+    assert (row["chip"], row["system"]) == ("huawei-ascend-910c", "cloudmatrix-384")
+    assert row["tokens_per_s_per_chip"] == pytest.approx(compared["tokens_per_s_per_chip"], rel=1e-12)
+    assert round(row["tokens_per_s_per_chip"]) == 2_049 and row["chips"] % 384 == 0
+    mixed = json.loads(CliRunner().invoke(cli, args + ["--chips", "h20,cloudmatrix-384"]).stdout)
+    assert [(r["chip"], r["system"]) for r in mixed] == [("nvidia-h20", "hgx-h20"),
+                                                         ("huawei-ascend-910c", "cloudmatrix-384")]
+    table = CliRunner().invoke(cli, args[:-2] + ["--chips", "h20,cloudmatrix-384"], env={"COLUMNS": "80"}).stdout
+    assert "cloudmatrix-384" in table
+    twice = CliRunner().invoke(cli, args + ["--chips", "h20,hgx-h20"])
+    assert twice.exit_code == 2 and "hgx-h20 named twice: each system is sized once" in twice.stderr

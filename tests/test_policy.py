@@ -396,3 +396,36 @@ def test_the_report_and_the_policy_table_name_every_format_that_sets_the_tpp() -
     assert assess(catalog.chip("huawei-ascend-910b")).set_by == "bf16/int8"
     code, out, _ = _run("nvidia-h100-sxm", "--format", "csv")
     assert code == 0 and ",bf16/fp8/int8," in out
+
+
+def test_cli_at_threshold_serves_as_compare_does() -> None:
+    """`policy --at-threshold h100 --model deepseek-r1` ran MTP off and without a TTFT target (2,356 tok/s/chip)
+    where compare runs the model's MTP default (1 draft) at TTFT 5 s (3,101); both now run compare's workload, the
+    title and caption say so, and --mtp 0 --ttft none gives the former figure."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    compared = json.loads(CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "deepseek-r1", "--format",
+                                                   "json"]).stdout)
+    code, out, _ = _run("--at-threshold", "h100", "--model", "deepseek-r1", "--format", "json")
+    original, _ = json.loads(out)["rows"]
+    assert code == 0 and original["tokens_per_s_per_chip"] == compared[0]["tokens_per_s_per_chip"]
+    assert round(original["tokens_per_s_per_chip"]) == 3_101
+    code, out, _ = _run("--at-threshold", "h100", "--model", "deepseek-r1", "--mtp", "0", "--ttft", "none",
+                        "--format", "json")
+    assert code == 0 and round(json.loads(out)["rows"][0]["tokens_per_s_per_chip"]) == 2_356
+    code, table, _ = _run("--at-threshold", "h100", "--model", "deepseek-r1")
+    words = " ".join(table.split())
+    assert "at TPOT 50 ms, TTFT 5 s" in words and "MTP 1 draft token a decode step" in words
+    assert "(the default for deepseek-r1, which ships MTP modules; --mtp 0: off)" in words
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("h100", "--mtp", "1"), "--mtp only applies with --at-threshold CHIP"),
+    (("h100", "--ttft", "2s"), "--ttft only applies with --at-threshold CHIP"),
+    (("--at-threshold", "h100", "--model", "llama-3.1-8b", "--mtp", "1"),
+     "--mtp 1 does nothing here: llama-3.1-8b has no MTP layers (drop --mtp)"),
+])
+def test_cli_policy_reads_mtp_and_ttft_only_at_threshold(args: tuple[str, ...], message: str) -> None:
+    code, out, err = _run(*args)
+    assert code == 2 and out == "" and err == f"parity: error: {message}\n"

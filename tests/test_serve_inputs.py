@@ -24,6 +24,10 @@ def _invoke(*args: str) -> tuple[int, str]:
     ("nan,100,100\n", "trace row 1: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
     ("1e300,100,100\n", "trace row 1: trace request needs 0 <= arrival_s <= 10,000,000"),
     ("0,100,100000000\n", "(the trace's longest prompt is 100 tokens, its longest output 100,000,000)"),
+    # a 1e23-token prompt printed 'needs 419430399999999934464.0 GB more per chip': past --isl's bound, refused
+    ("0,1e23,50\n", "trace row 1: trace request needs 0 <= arrival_s <= 10,000,000 and 1 <= isl, osl <= 100,000,000 "
+                    "(beyond any context length); got 0, 99,999,999,999,999,991,611,392, 50"),
+    ("0,50,100000001\n", "1 <= isl, osl <= 100,000,000 (beyond any context length); got 0, 50, 100,000,001"),
     ("", "needs a header with arrival_s, isl, osl"),
 ])
 def test_a_bad_trace_is_refused_in_one_line_and_writes_no_timeline(rows: str, says: str, tmp_path: Path) -> None:
@@ -86,9 +90,10 @@ def test_a_chip_that_cannot_serve_shows_dashes_not_inf() -> None:
 
 
 def test_a_timeline_is_a_csv_file_of_its_own(tmp_path: Path) -> None:
-    """--timeline t.json wrote CSV under a JSON name, and --timeline x.csv --out x.csv overwrote the timeline."""
+    """--timeline t.json wrote CSV under a JSON name, and --timeline x.csv --out x.csv overwrote the timeline. The
+    message names the path as given (it named the file alone: '--timeline version' for /proc/version)."""
     code, output = _invoke(*SERVE, "--timeline", str(tmp_path / "t.json"))
-    assert code == 2 and "--timeline t.json: the timeline is a CSV table; name the file .csv" in output
+    assert code == 2 and f"--timeline {tmp_path / 't.json'}: the timeline is a CSV table; name the file .csv" in output
     same = str(tmp_path / "x.csv")
     code, output = _invoke(*SERVE, "--timeline", same, "--out", same)
     assert code == 2 and f"--out {same} and --timeline {same} name the same file" in output
@@ -296,7 +301,7 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
     (["compare", "hgx-h100", "--model", "llama-3.1-8b", "--model", "llama-3.1-8b"],
      "llama-3.1-8b named twice: each model is compared once"),
     (["fleet", "--model", "llama-3.1-8b", "--demand", "1M tokens/s", "--chips", "h20,nvidia-h20"],
-     "nvidia-h20 named twice: each chip kind is sized once"),
+     "hgx-h20 named twice: each system is sized once"),
 ])
 def test_an_entry_named_twice_is_refused_as_compare_refuses_it(args: list[str], says: str) -> None:
     """formats printed a system's rows twice and fleet sized a chip kind twice (two names of one chip)."""
@@ -389,3 +394,20 @@ def test_a_disaggregated_run_shows_each_workers_memory_per_chip() -> None:
     assert data["prefill_memory_bytes_per_chip"] == pytest.approx(48.68e9, rel=1e-3)
     assert data["decode_memory_bytes_per_chip"] == pytest.approx(23.36e9, rel=1e-3)
     assert data["memory_bytes_per_chip"] == data["prefill_memory_bytes_per_chip"]  # the most any chip holds
+
+
+def test_the_length_range_is_the_clients_unless_given() -> None:
+    """--random-range-ratio showed '[default: 1.0]' and '1: fixed lengths', yet the default aiconfigurator client drew
+    lengths in [0.8, 1] x nominal, with the option left out and with 1 given alike. Left out, the client profile's
+    range holds and the help says so; given, it replaces the profile's, 1 included."""
+    common = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--concurrency", "4", "--num-prompts", "40"]
+    _, default = _invoke(*common)
+    _, fixed = _invoke(*common, "--random-range-ratio", "1")
+    _, wider = _invoke(*common, "--random-range-ratio", "0.5")
+    default, fixed, wider = (" ".join(text.split()) for text in (default, fixed, wider))
+    assert "client profile aiconfigurator (10 prompts a client, lengths uniform in [0.8, 1] x nominal" in default
+    assert "client profile aiconfigurator (10 prompts a client, fixed lengths" in fixed
+    assert "client profile inferencex (10 prompts a client, lengths uniform in [0.5, 1] x nominal" in wider
+    _, usage = _invoke("serve", "--help")
+    assert ("1: fixed lengths; default: the client profile's range (aiconfigurator's 0.8, 1 on SGLang engines; "
+            "inferencex's 0.8, vllm's 1, sglang's 0; parity engines --clients)") in " ".join(usage.split())

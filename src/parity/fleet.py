@@ -1,7 +1,7 @@
 """Fleet planning: how many chips, systems, megawatts and dollars a token demand needs on each chip
 kind at a latency target, or what a production volume of chips can serve.
 
-Each chip kind runs in its default system (its 8-chip node, or its rack) in the best serving
+Each chip kind runs in a system (its default, the 8-chip node or the rack, or one named) in the best serving
 configuration `search.search_serving` finds, with workers over up to four systems where they deliver 1.25x or more
 per chip (compare keeps a model that fits one system on one, and notes that figure). Demand counts prompt and output tokens by default (as
 provider statistics do: DeepSeek reported 608 B input and 168 B output tokens a day); a diurnal
@@ -148,12 +148,12 @@ def _wider_when_worth_it(search: Callable[..., tuple[SearchResult | None, int]],
     return wider, wider_spans, 0.0
 
 
-def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, demand_tokens_per_s: float | None,
+def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: float | None = None, power_budget_w: float | None = None,
                ttft_s: float | None = None, mtp_tokens: int = 0, choose: Choose | None = None) -> list[FleetPlan]:
-    """Size a fleet of each chip kind for a demand [tokens/s, daily mean], or report what `units`
-    chips (or a power budget) can serve. Each chip runs `profile` at its stack's software maturity
+    """Size a fleet of each of `systems` (a chip kind in a system: its chips, power per chip and scale-up domain)
+    for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs `profile` at its stack's software maturity
     (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at the model's published acceptance, as
     `compare` runs them; `choose` picks each chip's configuration among those meeting the targets' means, as
     `compare --refine` does under percentile targets (compare.Choose; None: the steady search's best)."""
@@ -167,10 +167,10 @@ def plan_fleet(model: Model, chips: Sequence[Chip], profile: EngineProfile, dema
     mtp, mtp_note = catalog.mtp_setting(model, mtp_tokens)
     notes = (f"demand counts {'prompt + output' if count == 'total' else 'output'} tokens; peak = {peak_factor:g} x the "
              f"daily mean; {spare:.0%} spare capacity", f"workload {isl} in / {osl} out; engine profile {profile.id}",
-             "power: the default system's power per chip (all-in where published)", mtp_note)
+             "power: the system's power per chip (all-in where published)", mtp_note)
     out = []
-    for chip in chips:
-        system = catalog.system_for(chip)
+    for system in systems:
+        chip = system.chip
         precision = best_precision(model, chip)
         # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
         engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)

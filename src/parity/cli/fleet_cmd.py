@@ -26,7 +26,8 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--demand", "demand_tps", type=Quantity("tokens_per_s", "2e12 tokens/day", most=1e15), default=None,
               help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean; at most 1e15 tokens/s)')
 @click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
-              help="comma-separated chip kinds")
+              help="comma-separated chip kinds, each in its default system (its 8-chip node or rack), or systems "
+                   "to size in (cloudmatrix-384: its chips, power per chip and scale-up domain)")
 @targets_options(ttft_default=DEFAULT_TTFT, statistics=True)
 @click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
@@ -62,10 +63,12 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     refuse_mtp_without_layers([found], mtp_tokens)
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
-    kinds = [catalog.chip(n.strip()) for n in chip_names.split(",") if n.strip()]
+    # a chip names its default system (catalog.system), a system itself
+    kinds = [catalog.system(n.strip()) for n in chip_names.split(",") if n.strip()]
     if not kinds:
-        raise ParityError(f"--chips {chip_names!r}: name at least one chip kind (parity chips lists them)")
-    refuse_repeats([c.id for c in kinds], "each chip kind is sized once")
+        raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
+                          "systems list them)")
+    refuse_repeats([s.id for s in kinds], "each system is sized once")
     plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
@@ -73,7 +76,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                                          mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals)
                        if percentiles else None)
     rows = [p.to_dict() for p in plans]
-    columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left", wide=True),
+    columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left",
+                                                        wide=all(s.id == catalog.system_for(s.chip).id for s in kinds)),
                Column("weights", "format", plain, "left", wide=True),
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("chips", "chips", reached(count_cell)),

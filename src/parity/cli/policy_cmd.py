@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats
+from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.values import TOKENS, MeanBound
+from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
+from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
@@ -61,31 +62,32 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
               f"(default {DEFAULT_MODELS[0]})")
 @click.option("--system", "system_name", default=None,
               help="with --at-threshold: a system of CHIP to put the chips in (default: CHIP's smallest system)")
-@click.option("--tpot", "tpot_s", type=MeanBound("tpot"), default=None,
-              help="with --at-threshold: time-per-output-token target (default 50ms)")
+@targets_options(ttft_default=DEFAULT_TTFT)
 @click.option("--isl", default=None, type=TOKENS, help="with --at-threshold: prompt tokens per request (default 1024)")
 @click.option("--osl", default=None, type=TOKENS, help="with --at-threshold: output tokens per request (default 1024)")
 @click.option("--engine", default=None, help="with --at-threshold: serving-engine profile (default generic)")
+@mtp_option("with --at-threshold: ")
 @format_option
 @out_option
 def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip: str | None, rule: str | None,
-                   model: str | None, system_name: str | None, tpot_s: float | None, isl: int | None,
-                   osl: int | None, engine: str | None, fmt: str, out: Path | None) -> None:
+                   model: str | None, system_name: str | None, targets: Targets, isl: int | None,
+                   osl: int | None, engine: str | None, mtp_tokens: int | None, fmt: str, out: Path | None) -> None:
     """US export-control metrics (TPP, performance density, ECCN 3A090, Jan-2026 case-by-case zone) of
-    CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule."""
+    CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule, serving
+    the workload as `compare` serves it (its targets and the model's MTP default)."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     tf32_bits = int(tf32_bits)  # one of TF32_BITS, as --tf32-bits names them
     if threshold_chip is not None:
         if chips:
             raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")
-        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, tpot_s or 0.05,
-                   1024 if isl is None else isl, 1024 if osl is None else osl, engine or "generic", tf32_bits, fmt,
-                   out)
+        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, targets,
+                   1024 if isl is None else isl, 1024 if osl is None else osl, engine or "generic", mtp_tokens,
+                   tf32_bits, fmt, out)
         return
     given = [name for name, value in (("--rule", rule), ("--model", model), ("--system", system_name),
-                                      ("--tpot", tpot_s), ("--isl", isl), ("--osl", osl), ("--engine", engine))
-             if value is not None]
+                                      ("--isl", isl), ("--osl", osl), ("--engine", engine), ("--mtp", mtp_tokens))
+             if value is not None] + typed_options({"--tpot": "tpot_s", "--ttft": "ttft_s"})
     if given:
         raise ParityError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --at-threshold CHIP")
     found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
@@ -104,9 +106,11 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
 
 
-def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, tpot_s: float, isl: int,
-               osl: int, engine: str, tf32_bits: int, fmt: str, out: Path | None) -> None:
+def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, targets: Targets, isl: int,
+               osl: int, engine: str, mtp_tokens: int | None, tf32_bits: int, fmt: str, out: Path | None) -> None:
     chip, model, profile = catalog.chip(chip_name), catalog.model(model_name), catalog.engine(engine)
+    refuse_mtp_without_layers([model], mtp_tokens)
+    drafts = catalog.mtp_drafts(model, mtp_tokens)
     found = at_threshold(chip, rule, tf32_bits=tf32_bits)
     base = catalog.system(system_name) if system_name else catalog.system_for(chip)
     if base.chip.id != chip.id:
@@ -117,7 +121,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                           f"({', '.join(own) or 'none in the catalog'})")
     original = dataclasses.replace(base, chip=chip)
     variant = dataclasses.replace(base, id=f"{base.id}@{found.rule}", chip=found.chip)
-    results = compare([original, variant], model, profile, tpot_s, isl, osl, None, original)
+    results = compare([original, variant], model, profile, targets.tpot_s, isl, osl, None, original, targets.ttft_s,
+                      mtp_tokens=drafts)
     rows = []
     for system, result in zip((original, variant), results):
         c = system.chip
@@ -145,5 +150,7 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", reached(scaled(1))),
                Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
-    emit(rows, columns, fmt, title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at TPOT {tpot_s * 1e3:g} ms",
-         caption=found.description, payload={"threshold": summary, "rows": rows}, out=out)
+    mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
+    emit(rows, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
+         title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",
+         caption=f"{found.description}. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))

@@ -15,7 +15,7 @@ from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_o
                         progress_bar, typed_options, wide_option)
 from parity import catalog
 from parity.cli.files import model_file, read_text, refuse_overwrite
-from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, ray_option
+from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
 from parity.flags import joined
 from parity.ops import Batch
@@ -29,7 +29,7 @@ from parity.predict.columns import request_rate
 from parity.predict.scenario import _failed
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
-from parity.simulate.targets import latency_target
+from parity.simulate.targets import LatencyTarget
 from parity.step import Part, breakdown
 from parity.report.tables import Column, plain, scaled, to_csv, with_interval
 
@@ -217,9 +217,11 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True,
               help="closed-loop clients, each sending its next request when the last one ends")
-@click.option("--random-range-ratio", type=Real(0.0, 1.0), default=1.0, show_default=True,
+@click.option("--random-range-ratio", type=Real(0.0, 1.0), default=None,
               help="request lengths drawn uniformly from [ratio x isl, isl] and [ratio x osl, osl], as "
-                   "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths")
+                   "benchmark_serving.py's --random-range-ratio (InferenceX runs 0.8); 1: fixed lengths; default: "
+                   "the client profile's range (aiconfigurator's 0.8, 1 on SGLang engines; inferencex's 0.8, vllm's 1, "
+                   "sglang's 0; parity engines --clients)")
 @click.option("--tp", type=PARALLEL, default=1, show_default=True, help="tensor-parallel ranks per worker")
 @click.option("--pp", type=PARALLEL, default=1, show_default=True, help="pipeline stages per worker")
 @click.option("--attn-dp", type=PARALLEL, default=1, show_default=True, help="attention data-parallel ranks per worker")
@@ -275,25 +277,27 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="sim: write queue length, running batch and KV use over time to this CSV")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="sim: seed of the length and MTP draws")
-@click.option("--ttft", "ttft_target", default=None, help="TTFT target, a statistic may be named: 2s, p99:2s")
-@click.option("--tpot", "tpot_target", default=None, help="TPOT target, e.g. 50ms or p90:60ms")
+@click.option("--ttft", "ttft_target", type=StatisticTarget("ttft"), default=None,
+              help="TTFT target, a statistic may be named: 2s, p99:2s")
+@click.option("--tpot", "tpot_target", type=StatisticTarget("tpot"), default=None,
+              help="TPOT target, e.g. 50ms or p90:60ms")
 @format_option
 @out_option
 def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
           offload_kv: float, offload_weights: float, mla_decode: str | None, mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
-          batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float,
+          batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float | None,
           tp: int, pp: int, attn_dp: int, moe_tp: int | None, moe_ep: int | None, redundant_experts: int,
           shared_expert_replicas: int, rank_per_die: bool, prefill_workers: int | None, decode_workers: int | None,
           prefill_system: str, decode_tp: int | None, decode_pp: int | None, decode_attn_dp: int | None,
           decode_moe_tp: int | None, decode_moe_ep: int | None, explain: bool, mtp_tokens: int,
           mtp_acceptance: float, adp_hold_steps: float | None, model_kind: str, use_sim: bool, client: str | None,
           num_prompts: int | None, fixed_rate: bool, max_concurrency: int | None, trace: Path | None,
-          timeline: Path | None, seed: int, ttft_target: str | None, tpot_target: str | None, fmt: str, out: Path | None) -> None:
+          timeline: Path | None, seed: int, ttft_target: LatencyTarget | None, tpot_target: LatencyTarget | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
     simulated step by step, with latency percentiles)."""
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
     if timeline is not None and timeline.suffix.lower() != ".csv":
-        raise ParityError(f"--timeline {timeline.name}: the timeline is a CSV table; name the file .csv")
+        raise ParityError(f"--timeline {timeline}: the timeline is a CSV table; name the file .csv")
     refuse_overwrite([("--model", model_file(model)), ("--trace", trace), ("--lengths", lengths)],
                      [("--out", out), ("--timeline", timeline)])
     if phase != "both":
@@ -306,7 +310,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if use_sim and model_kind == "steady" and typed_options({"--model-kind": "model_kind"}):
         raise ParityError("--sim and --model-kind steady name two different models: give one of them")
     simulated = use_sim or model_kind == "sim"
-    targets = [t for t in (latency_target(ttft_target, "ttft"), latency_target(tpot_target, "tpot")) if t]
+    targets = [t for t in (ttft_target, tpot_target) if t]
     if not simulated and any(t.statistic != "mean" for t in targets):
         raise ParityError("percentile targets need the simulator (the default, not --model-kind steady): the "
                           "steady-state model gives means only")
@@ -339,6 +343,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                           "flight (--max-concurrency), which also sets the client profile's count of prompts; give "
                           "one of them")
     concurrency = max_concurrency or concurrency
+    given_range, random_range_ratio = random_range_ratio, 1.0 if random_range_ratio is None else random_range_ratio
     if client is None and random_range_ratio >= 1.0 and (request_rate is not None or (trace is not None and not
                                                                                   mode == "disagg")):
         client = "vllm"  # an open loop is vLLM's benchmark (its --request-rate); aiconfigurator's runs closed loops
@@ -425,6 +430,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
                                       "poisson": not fixed_rate, "seed": seed, "max_concurrency": max_concurrency}
         bench = benchmark_of(scenario_of(case), client, **options, **({"trace": requests} if requests else {}))
+        if given_range is not None and bench.client.range_ratio != given_range:  # 1 given: fixed lengths, whatever
+            # the client profile draws (a case's ratio replaces the profile's only below 1)
+            bench = dataclasses.replace(bench, client=dataclasses.replace(bench.client, range_ratio=given_range))
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
     percentile_rows: list[dict[str, object]] = []

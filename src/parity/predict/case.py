@@ -10,6 +10,8 @@ from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict.columns import MOST_MTP_TOKENS, _cell, _int, _number, flag, request_rate
+from parity.simulate import CLIENT_PROFILES
+from parity.simulate.clients import MOST_REQUEST_TOKENS
 
 
 def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
@@ -68,6 +70,7 @@ class Case:
     decode_moe_backend: str = ""  # disaggregated: the decode workers' (the decode_moe_backend column)
     offline: bool = False  # every request submitted at once (vLLM's LLM class): the engine's offline defaults
     num_prompts: int = 0  # requests the benchmark client sent in the run (0: its client profile's count)
+    client: str = ""  # the benchmark client profile the run used (simulate.CLIENT_PROFILES; empty: benchmark_of's)
     request_rate: float = 0.0  # open-loop arrivals [requests/s] (0: the closed loop; inf: every request at once)
     max_concurrency: int = 0  # an open loop's cap on requests in flight (0: none), as vLLM's --max-concurrency
     prefill_fp4_gemm: str = ""  # disaggregated: FlashInfer's FP4 GEMM backend the prefill workers ran
@@ -151,7 +154,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                     (("prefill_moe_backend", "decode_moe_backend") if disagg else ("moe_backend",))]
     fixed = phase != "both"
     batch = _int(row, "batch", None if fixed else 0)  # read (and refused when bad) in every phase
-    context = _int(row, "context", None if phase == "decode" else 0)
+    context = _length(row, "context", None if phase == "decode" else 0)
     if not disagg:
         for column in ("prefill_redundant_experts", "prefill_shared_expert_replicas", "decode_redundant_experts",
                        "decode_shared_expert_replicas"):
@@ -160,6 +163,9 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     def optional(key: str) -> int | None:
         return _int(row, key) if _cell(row, key) else None
 
+    client = _cell(row, "client").lower()
+    if client and client not in CLIENT_PROFILES:
+        raise InfeasiblePlan(f"client must be one of {', '.join(CLIENT_PROFILES)} (or empty), got {client!r}")
     rate, cap = request_rate(row), _int(row, "max_concurrency", 0)
     if cap and not rate:
         raise InfeasiblePlan("max_concurrency caps an open loop's requests in flight: give the row a request_rate "
@@ -170,8 +176,8 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     return Case(case_id=_cell(row, "case_id"), model=_cell(row, "model") or _missing("model"),
                 system=_cell(row, "system") or _missing("system"), engine=_cell(row, "engine"),
                 weights=_cell(row, "weights"), moe_weights=_cell(row, "moe_weights"), kv=_cell(row, "kv"), mode=mode,
-                isl=_int(row, "isl", (context or None) if fixed else None),
-                osl=_int(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or cap or None),
+                isl=_length(row, "isl", (context or None) if fixed else None),
+                osl=_length(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or cap or None),
                 layout=layout_from_row(row, "prefill_" if disagg else ""),
                 decode_layout=layout_from_row(row, "decode_") if disagg else None,
                 prefill_workers=optional("prefill_workers") if disagg else None,
@@ -190,8 +196,16 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 engine_version=_cell(row, "engine_version"), offline=flag(row, "offline"),
                 fp8_gemm=fp8_gemm, moe_backend=moe_backends[0],
                 decode_moe_backend=moe_backends[1] if disagg else "", num_prompts=_int(row, "num_prompts", 0),
-                request_rate=rate, max_concurrency=cap,
+                client=client,                request_rate=rate, max_concurrency=cap,
                 prefill_fp4_gemm=fp4_gemm if disagg else "")
+
+
+def _length(row: Mapping[str, object], key: str, default: int | None) -> int:
+    """A length in tokens (isl, osl, context): a whole number, at most MOST_REQUEST_TOKENS, as --isl takes it."""
+    value = _int(row, key, default)
+    if value > MOST_REQUEST_TOKENS:
+        raise InfeasiblePlan(f"{key} {value:,} is beyond any context length (at most {MOST_REQUEST_TOKENS:,})")
+    return value
 
 
 def _missing(key: str) -> str:

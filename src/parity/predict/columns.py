@@ -24,7 +24,8 @@ OPTIONAL_COLUMNS = ("mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp
                     "offload_kv", "offload_weights", "mla_decode", "attention_weights", "max_num_seqs", "eager",
                     "offline", "eager_prefill", "normal_all_to_all", "separate_prefill", "moe_all_to_all",
                     "max_prefill_tokens", "chunked_prefill_size", "fp8_gemm", "moe_backend", "prefill_moe_backend",
-                    "decode_moe_backend", "num_prompts", "prefill_fp4_gemm", "request_rate", "max_concurrency")
+                    "decode_moe_backend", "num_prompts", "prefill_fp4_gemm", "request_rate", "max_concurrency",
+                    "client")
 # every column case_from_row reads: engine_version (above) and max_batch_size (the engine's sequence cap, as
 # max_num_seqs) besides the case's and the optional ones
 READ_COLUMNS = CASE_COLUMNS + OPTIONAL_COLUMNS + ("engine_version", "max_batch_size")
@@ -32,6 +33,10 @@ READ_COLUMNS = CASE_COLUMNS + OPTIONAL_COLUMNS + ("engine_version", "max_batch_s
 # serving_aiconfigurator.csv among them): what was measured (these and every measured_* column) and where it comes from
 MEASUREMENT_COLUMNS = ("measured", "metric", "note", "notes", "split", "source", "source_id", "url", "date", "vendor",
                        "quoted", "unstated")
+# what qualifies a measurement's `metric` (kept unread where the table has one): batch_tokens, the prompt tokens per
+# attention rank a step of a prefill_tokens_per_s_per_chip figure holds (serving_published.csv; validate prices that
+# step). It is not the engine's step budget (max_num_tokens), which a table without a metric is pointed to
+METRIC_COLUMNS = ("batch_tokens",)
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags")
@@ -115,12 +120,13 @@ def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping
     (READ_COLUMNS) and that is no measurement's own (MEASUREMENT_COLUMNS, measured_*): a misspelled input
     ('mtp_token') would take its default without a word; predict's own outputs (PREDICTED_COLUMNS) are kept
     unread as measurements are. A column named twice is refused too (its second cells
-    would replace the first), and an unnamed one (a trailing comma in the header) where it holds a cell."""
+    would replace the first), and an unnamed one (a trailing comma in the header) where it holds a cell. A column
+    that qualifies a measured metric (METRIC_COLUMNS) is kept unread beside a `metric` column."""
     for column in header:
         if header.count(column) > 1:
             raise ParityError(f"{table}: column {column!r} is named twice (the second's cells would replace the first's)")
         if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column in PREDICTED_COLUMNS or \
-                column.startswith("measured_"):
+                column.startswith("measured_") or (column in METRIC_COLUMNS and "metric" in header):
             continue
         if not column.strip():
             if any(_cell(row, column) for row in rows):

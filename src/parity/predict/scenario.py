@@ -50,6 +50,7 @@ class Scenario:
     mtp_acceptance: float = 0.0
     random_range_ratio: float = 1.0  # request lengths uniform in [ratio x isl, isl] (and osl); 1: fixed
     num_prompts: int = 0  # requests the benchmark client sends (0: its client profile's count)
+    client: str = ""  # the benchmark client profile the row names (empty: benchmark_of's default)
     request_rate: float = 0.0  # open-loop arrivals [requests/s] (0: the closed loop; inf: every request at once)
     max_concurrency: int = 0  # an open loop's cap on requests in flight (0: none)
     engine_settings: tuple[tuple[str, float], ...] = ()  # the row's own engine settings, already in `engine`
@@ -241,7 +242,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     common = dict(case_id=case.case_id, model=model, system=system, engine=engine, precision=precision,
                   isl=case.isl, osl=case.osl, concurrency=case.concurrency, phase=case.phase, batch=case.batch,
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
-                  random_range_ratio=case.random_range_ratio, num_prompts=case.num_prompts,
+                  random_range_ratio=case.random_range_ratio, num_prompts=case.num_prompts, client=case.client,
                   request_rate=case.request_rate, max_concurrency=case.max_concurrency, engine_settings=settings,
                   row_settings=tuple(k for k, _ in case.engine_settings), calibration=calibration,
                   offload_kv=case.offload_kv, offload_weights=case.offload_weights, kernels=kernels, host=host,

@@ -310,7 +310,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         "</p>" + _table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "Jan-2026 zone", "notes"], rows, "numbers"))
 
     step("Fleet")
-    plans = plan_fleet(model, [catalog.chip(c) for c in spec.fleet_chips], profile,
+    plans = plan_fleet(model, [catalog.system(c) for c in spec.fleet_chips], profile,
                        spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl,
                        mtp_tokens=default_mtp(model))  # as the comparisons and formats run it
     fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),

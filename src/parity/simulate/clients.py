@@ -213,20 +213,26 @@ def draw_lengths(nominal: float, range_ratio: float, count: int, rng: np.random.
 
 
 MAX_ARRIVAL_S = 1e7  # a trace's latest arrival [s] (about 16 weeks): later ones are typing errors, not traces
+# a request's prompt or output tokens at most: beyond any context length (the longest windows are ~1e7), so a longer
+# one is a typing error; --isl, --osl and a cases table's lengths are held to it too
+MOST_REQUEST_TOKENS = 10**8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TraceRequest:
-    """One request of a trace: when it arrives [s], at most MAX_ARRIVAL_S, its prompt and output tokens."""
+    """One request of a trace: when it arrives [s], at most MAX_ARRIVAL_S, its prompt and output tokens (each at
+    most MOST_REQUEST_TOKENS)."""
 
     arrival_s: float
     isl: int
     osl: int
 
     def __post_init__(self) -> None:
-        if not (0 <= self.arrival_s <= MAX_ARRIVAL_S and self.isl >= 1 and self.osl >= 1):
-            raise ParityError(f"trace request needs 0 <= arrival_s <= {MAX_ARRIVAL_S:,.0f}, isl >= 1, osl >= 1; got "
-                              f"{self.arrival_s:g}, {self.isl}, {self.osl}")
+        if not (0 <= self.arrival_s <= MAX_ARRIVAL_S and 1 <= self.isl <= MOST_REQUEST_TOKENS
+                and 1 <= self.osl <= MOST_REQUEST_TOKENS):
+            raise ParityError(f"trace request needs 0 <= arrival_s <= {MAX_ARRIVAL_S:,.0f} and 1 <= isl, osl <= "
+                              f"{MOST_REQUEST_TOKENS:,} (beyond any context length); got {self.arrival_s:g}, "
+                              f"{self.isl:,}, {self.osl:,}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
