@@ -153,8 +153,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                count: str = "total", units: float | None = None, power_budget_w: float | None = None,
                ttft_s: float | None = None, mtp_tokens: int = 0, choose: Choose | None = None) -> list[FleetPlan]:
     """Size a fleet of each of `systems` (a chip kind in a system: its chips, power per chip and scale-up domain)
-    for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs `profile` at its stack's software maturity
-    (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at the model's published acceptance, as
+    for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs
+    `profile` at its stack's software maturity (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at the model's published acceptance, as
     `compare` runs them; `choose` picks each chip's configuration among those meeting the targets' means, as
     `compare --refine` does under percentile targets (compare.Choose; None: the steady search's best)."""
     if count not in ("total", "output"):
