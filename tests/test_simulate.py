@@ -88,6 +88,58 @@ def test_kv_exhaustion_preempts_the_latest_request_once() -> None:
                                                "TTFT turns on the KV capacity")
 
 
+def test_a_preempted_requests_wait_out_of_the_batch_is_one_long_gap_between_its_chunks() -> None:
+    """Two clients, isl 1000, osl 30, on-demand KV of 2,020 tokens: one prompt step (30 ms) gives both their first
+    token; they hold 2,002 + 2 per decode step of 12 ms, over 2,020 at step 10 (t = 150 ms): the later one is
+    preempted with 11 tokens out. The other ends 19 steps of 11 ms later (359 ms); the preempted one's prompt and
+    output so far (1,010 tokens) are prefilled again (10 + 10.1 ms) and its next chunk comes one 11 ms step later,
+    at 390.1 ms: a gap of 240.1 ms, as a benchmark client times it. Its 18 later gaps are 11 ms (done at
+    588.1 ms). Gaps: 20 of 12 ms, 37 of 11 ms, one of 240.1 ms: mean 887.1 / 58 = 15.295 ms, which is the mean
+    TPOT ((359 - 30) / 29 and (588.1 - 30) / 29); p50 11 ms, p90 12 ms, p99 240.1 ms (the 58th of 58 gaps)."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, scheduler(capacity=2020, on_demand=True), bench(1000, 30, 2, 2))
+    assert r.preemptions == 1
+    assert r.latency["tpot_s"] == pytest.approx(0.8871 / 58)
+    assert [r.latency[k] for k in ("itl_s", "itl_p50_s", "itl_p90_s", "itl_p99_s")] == pytest.approx(
+        [0.8871 / 58, 0.011, 0.012, 0.2401])
+
+
+def test_prompt_steps_apart_from_decodes_stall_every_decoding_request_for_one_gap() -> None:
+    """The six clients of 1,000-token prompts with a 2,000-token budget, prompt steps apart from decodes, osl 2:
+    prompt steps of 30 ms end at 30, 60 and 90 ms, then one decode step of six sequences (16 ms) ends at 106 ms.
+    The groups' one gap each is 76, 46 and 16 ms, the time since their first token (not the 16 ms step alone):
+    ITL mean 46 ms = TPOT, p50 46 ms, p90 76 ms."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, scheduler(budget=2000, mixed=False), bench(1000, 2, 6, 6))
+    assert [r.latency[k] for k in ("tpot_s", "itl_s", "itl_p50_s", "itl_p90_s")] == pytest.approx(
+        [0.046, 0.046, 0.046, 0.076])
+
+
+def test_with_mtp_a_gap_is_timed_once_per_chunk_as_vllms_client_does() -> None:
+    """One drafted token always accepted: each 11 ms decode step streams a chunk of two tokens. vLLM's
+    benchmark client times one gap per chunk (11 ms), while TPOT spreads the time over the tokens (5.5 ms)."""
+    table = StepTable.of(linear, **GRID)
+    r = run_aggregated(table, dataclasses.replace(scheduler(), mtp=Mtp(tokens=1, acceptance=1.0)),
+                       bench(1000, 101, 1, 1))
+    assert (r.latency["tpot_s"], r.latency["itl_s"], r.latency["itl_p99_s"]) == pytest.approx((0.0055, 0.011, 0.011))
+
+
+@pytest.mark.parametrize("engine, model, system", [("vllm", "qwen3-32b", "hgx-h20"),  # preempts
+                                                   ("sglang", "qwen3-32b", "hgx-h20"),  # preempts, overlap, lag
+                                                   ("trtllm", "llama-3.1-8b", "hgx-h100")])
+def test_fixed_lengths_make_the_mean_gap_the_mean_tpot(engine: str, model: str, system: str) -> None:
+    """Every request of a fixed output length has osl - 1 gaps adding up to its E2E less its TTFT, so the mean
+    over every gap is the mean TPOT (within the uncounted first wave and the output path's drift), stalls and
+    preemptions included; the percentiles are in order."""
+    row = dict(model=model, system=system, engine=engine, isl=128, osl=2048, concurrency=64, tp=1)
+    r = simulate_scenario(scenario_from_row(row), Benchmark(isl=128, osl=2048, concurrency=64, client=FIXED,
+                                                            num_prompts=256))
+    lat = r.latency
+    assert lat["itl_s"] == pytest.approx(lat["tpot_s"], rel=0.01)
+    assert lat["itl_p50_s"] <= lat["itl_p90_s"] <= lat["itl_p99_s"]
+    assert (r.preemptions > 0) == (engine != "trtllm")
+
+
 def test_reserved_kv_never_preempts_and_queues_instead() -> None:
     """The same run with the whole length reserved at admission (2,000 tokens each, 3,000 free): the
     second request waits for the first to end; nothing is preempted. Its TTFT is the first request's
@@ -308,6 +360,23 @@ def test_first_token_at_prefill_moves_the_decode_queue_from_ttft_to_tpot() -> No
                                    decode_batch=1)
     assert at_prefill.latency["ttft_s"] == pytest.approx(0.080)
     assert at_prefill.latency["tpot_s"] == pytest.approx(0.0165)
+    # the second's first gap is its wait for the decode slot: 1.191 - 0.080 = 1.111 s, then 199 gaps of 11 ms in
+    # all: mean ITL (1.111 + 199 x 0.011) / 200 = 16.5 ms, as TPOT
+    assert (at_prefill.latency["itl_s"], at_prefill.latency["itl_p99_s"]) == pytest.approx((0.0165, 0.011))
+
+
+def test_a_request_preempted_on_a_decode_worker_keeps_its_first_token_and_waits_one_long_gap() -> None:
+    """Two clients, isl 1000, osl 30, transfer 50 ms, a decode worker with on-demand KV of 2,020 tokens: both first
+    tokens at 80 ms (the prefill step's 30 ms and the transfer), steps of 12 ms to the preemption at step 10 (200 ms);
+    the other ends 19 steps of 11 ms later (409 ms), the preempted one is taken back then and ends at 409 + 19 x 11
+    = 618 ms. Its TTFT stays 80 ms (it was reset to its return, 409 ms, before); its gap over the preemption is
+    409 + 11 - 200 = 220 ms; mean TPOT = mean ITL = (329 + 538) / 58 = 14.948 ms."""
+    table = StepTable.of(linear, **GRID)
+    r = run_disaggregated(table, scheduler(), table, scheduler(capacity=2020, on_demand=True), bench(1000, 30, 2, 2),
+                          transfer_s=0.050)
+    assert r.preemptions == 1
+    assert [r.latency[k] for k in ("ttft_s", "ttft_p99_s", "tpot_s", "itl_s", "itl_p99_s")] == pytest.approx(
+        [0.080, 0.080, 0.867 / 58, 0.867 / 58, 0.220])
 
 
 def test_the_hand_off_overhead_adds_to_one_clients_ttft_and_the_simulator_may_have_its_own() -> None:

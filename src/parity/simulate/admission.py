@@ -105,7 +105,8 @@ class Admission:
         """A decode worker's admission: its waiting requests (prefilled by a prefill worker) start decoding on their
         rank, first come first served, while the rank has room (_plan's tests; they have no prompt to run here)."""
         b = self.s.budget
-        lag = -1.0  # the output path's lag, looked up at the first admission (nothing before it changes it)
+        delay = lag = -1.0  # the output path's delays (_delays_now), looked up at the first admission (nothing before
+        # it changes them)
         n, budget, width, mixed, max_batch = self.n, b.max_num_tokens, self.width, b.mixed, self.max_batch
         at_prefill = self.s.handoff.first_token_at_prefill  # the first token is out already (handed on)
         for r, wait_r in enumerate(self.waiting):
@@ -116,11 +117,13 @@ class Admission:
                 req = wait_r[0]
                 if not self._admit(r, req, n[r], room):
                     break
-                if not at_prefill:
+                if req.last_s == _INF:  # its first decode here (not back after a preemption)
                     if lag < 0.0:
-                        lag = self._lag()
-                    sent = req.first_s if req.first_s < _INF else 0.0
-                    req.first_s = (self.now if self.now > sent else sent) + lag  # max(sent, now) + lag
+                        delay, lag = self._delays_now()
+                    if not at_prefill:
+                        sent = req.first_s if req.first_s < _INF else 0.0
+                        req.first_s = (self.now if self.now > sent else sent) + lag  # max(sent, now) + lag
+                    req.last_s = req.first_s - delay - lag  # the first token in this engine's clock (_token_gaps)
                 self._start_decode(r, req)
 
     def _plan(self, admit: bool) -> tuple[list[tuple[Request, float]], list[float]]:

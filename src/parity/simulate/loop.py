@@ -69,7 +69,12 @@ class Engine(Admission, Idling, Ranks):
         self.since_recv = 0
         self.last_had_prompts = False
         self.prev_start = 0.0
-        self.itl: list[tuple[float, float, int]] = []  # (gap [s], sequences that saw it, steps)
+        # the token gaps every client sees, as a benchmark client measures them from chunk to chunk: (gap [s], chunks
+        # that came that long after the one before); _token_gaps
+        self.itl: list[tuple[float, float]] = []
+        self.sequence_steps = 0.0  # decoding sequences summed over the decode steps (the mean decode batch's)
+        self.decoded_s = 0.0  # when the last decode step ended (every sequence in it had a chunk out then)
+        self.joined: list[float] = []  # the last chunk's time of each request that started decoding since then
         self.idle_clock: list[float] = []  # clock values of the last idle run past other engines' turns (_idle)
         m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
         self.m, self.v = m, v
@@ -152,7 +157,7 @@ class Engine(Admission, Idling, Ranks):
         self.held_steps = 0
         self.last_had_prompts = True
         if decodes:
-            self.itl.append((t, float(decoding), 1))
+            self._token_gaps(self.prev_start, t, decoding, 1)
             self.steps += 1
             self.since_recv += 1
         for req, c in chunks:
@@ -222,7 +227,7 @@ class Engine(Admission, Idling, Ranks):
             self.since_recv = (self.since_recv - 1) % s_recv + 1
         if queued:
             self.held_steps += k
-        self.itl.append((t, float(decoding), k))
+        self._token_gaps(now, t, decoding, k)
         if self.on_demand:  # a rank whose KV cache outgrew it preempts its latest requests (kv_used(r) written out)
             held, ctx, capacity, steps = self.held_prompts, self.ctx, self.capacity, self.steps
             for r in range(self.d):
@@ -231,6 +236,29 @@ class Engine(Admission, Idling, Ranks):
         self._finish()
         if self.timeline is not None:
             self._record()
+
+    def _token_gaps(self, start_s: float, step_s: float, decoding: int, k: int) -> None:
+        """The chunk gaps of k decode steps of step_s each from start_s, run by `decoding` sequences (in itl): a
+        step's chunk comes one step after the one before, but a sequence's first chunk here comes after its last
+        one, whenever that was. Sequences that decoded in the last decode step waited out any steps between (a
+        prompt step that pauses decodes); a request that started decoding since (joined) waited from its first
+        token, or from its last chunk before a preemption (its recompute in between), or on a decode worker from
+        the first token it brings along (the KV transfer). So one request's gaps add up to its E2E less its TTFT,
+        as a benchmark client's do."""
+        itl, joined = self.itl, self.joined
+        if joined or start_s != self.decoded_s:
+            carried = decoding - len(joined)
+            if carried:
+                itl.append((step_s + (start_s - self.decoded_s), float(carried)))
+            end = start_s + step_s
+            itl.extend((end - last_s, 1.0) for last_s in joined)
+            joined.clear()
+            if k > 1:
+                itl.append((step_s, float(decoding * (k - 1))))
+        else:
+            itl.append((step_s, float(decoding * k)))
+        self.decoded_s = self.now
+        self.sequence_steps += decoding * k
 
     def _lag(self, context: float | None = None) -> float:
         """What the engine's output path adds to a first token [s]: its lag in decode steps of now (context: the
@@ -268,16 +296,21 @@ class Engine(Admission, Idling, Ranks):
             return
         if req.first_s == _INF:
             req.first_s = self.now + delay + lag
+            req.last_s = self.now  # the first token's step, in the clock the later chunks' steps end by
         self._start_decode(r, req)
 
     def _output_delays(self) -> tuple[float, float]:
         """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
         if self._delays_at != self.now:
-            context = self._mean_context()
-            delay = self._decode_s(max(self.n), context) if self.overlap else 0.0
-            self._delays = (delay, self._lag(context) if self.role != "prefill" else 0.0)  # a prefill worker hands on
+            self._delays = self._delays_now()
             self._delays_at = self.now
         return self._delays
+
+    def _delays_now(self) -> tuple[float, float]:
+        """_output_delays' figures, looked up afresh."""
+        context = self._mean_context()
+        delay = self._decode_s(max(self.n), context) if self.overlap else 0.0
+        return delay, (self._lag(context) if self.role != "prefill" else 0.0)  # a prefill worker hands on
 
     def _record(self) -> None:
         assert self.timeline is not None

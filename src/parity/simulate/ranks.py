@@ -17,7 +17,8 @@ class Request:
     """One request's life (mutable simulation state, not a domain value)."""
 
     __slots__ = ("id", "arrival_s", "isl", "osl", "rank", "prompt_left", "cached", "first_s", "done_s", "finish_step",
-                 "start_step", "contrib", "order", "decode_left", "counted", "reserved", "prefilled_s", "kv_waited")
+                 "start_step", "contrib", "order", "decode_left", "counted", "reserved", "prefilled_s", "kv_waited",
+                 "last_s")
 
     def __init__(self, id: int, arrival_s: float, isl: int, osl: int, counted: bool = True) -> None:
         self.id, self.arrival_s, self.isl, self.osl, self.counted = id, arrival_s, isl, osl, counted
@@ -34,6 +35,8 @@ class Request:
         self.decode_left = float(osl - 1)  # output tokens still to decode after the first
         self.reserved = 0.0
         self.kv_waited = False  # refused admission for KV room at least once (Admission._admit)
+        # when its last chunk came out, in the clock of the engine decoding it (Engine._token_gaps; inf: none yet)
+        self.last_s = _INF
 
 
 class Ranks:
@@ -74,6 +77,7 @@ class Ranks:
             due.append(req)
         if self.on_demand:  # only a KV cache that grows on demand preempts (_preempt)
             self.started[r].append(req)
+        self.joined.append(req.last_s)
 
     def _release(self, r: int, req: Request, decoding: bool = True) -> None:
         if decoding:
@@ -93,6 +97,7 @@ class Ranks:
         done = self.m * (self.steps - req.start_step)
         self._release(r, req)
         req.finish_step = -1
+        req.last_s = self.now  # its last chunk came out of the step that just ended
         req.decode_left = max(req.decode_left - done, 0.0)
         req.prompt_left = req.isl + (req.osl - 1 - req.decode_left)  # prompt and output so far, prefilled again
         req.cached = 0.0

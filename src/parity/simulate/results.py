@@ -28,7 +28,8 @@ KV_BOUND_SHARE = 0.01
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimResult:
     """What a benchmark of the simulated run reports. latency: LATENCY_KEYS -> seconds (means and
-    percentiles over counted requests; itl over every gap between output chunks). output_tokens_per_s:
+    percentiles over counted requests; itl over every gap between a request's output chunks, a stall out of the batch
+    one long gap, as a benchmark client measures it). output_tokens_per_s:
     counted output tokens over the run's duration (first send to last token); chips: all chips;
     decode_batch: mean sequences per decode step and rank; preemptions: requests evicted for KV;
     kv_waited: counted requests refused admission for KV room at least once;
@@ -111,9 +112,9 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     e2e = finish - arrival
     many = osl > 1
     tpot = (finish[many] - first[many]) / (osl[many] - 1)
-    gaps = np.fromiter(chain.from_iterable(g for e in engines for g in e.itl), float).reshape(-1, 3)  # (gap [s], sequences, steps)
+    gaps = np.fromiter(chain.from_iterable(g for e in engines for g in e.itl), float).reshape(-1, 2)  # gap [s], chunks
     itl_v = gaps[:, 0]
-    itl_w = gaps[:, 1] * gaps[:, 2]
+    itl_w = gaps[:, 1]
     latency: dict[str, float] = {}
     for name, values, weights in (("ttft", ttft, None), ("tpot", tpot, None), ("itl", itl_v, itl_w), ("e2e", e2e, None)):
         mean, p50, p90, p99 = _percentiles(values, weights)
@@ -121,8 +122,8 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     start = float(arrival.min())
     end = float(finish.max())
     duration = max(end - start, 1e-12)
-    steps = int(gaps[:, 2].sum())  # whole step counts: exact as floats
-    batch = sum(itl_w.tolist()) / steps / max(engines[-1].d, 1) if steps else 0.0  # summed in step order
+    steps = sum(e.steps for e in engines)
+    batch = sum(e.sequence_steps for e in engines) / steps / max(engines[-1].d, 1) if steps else 0.0  # whole counts
     records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
                     for t, w, q, p, n, u in (timeline or ()))
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
