@@ -1,7 +1,10 @@
 """Shared fixtures: a made-up chip with round numbers, so hand-derived times are exact; the
 validation tier's targets, its serving errors and the simulator's predictions, computed once."""
 
+import contextlib
+import importlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -119,3 +122,38 @@ def simulations_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for module in (refine, percentile_choice, compare_cmd):
         monkeypatch.setattr(module, "refine_candidate", once)
+
+
+_COMPARED: dict[str, Any] = {}  # compare's rows by system and settings, shared by the tests that ask (compared_once)
+
+
+@contextlib.contextmanager
+def compare_rows_once() -> Iterator[None]:
+    """Within it, `compare` searches each system once a test session for given settings: its rows (frozen
+    Comparisons, before ratios) are kept by the system's and the settings' repr, and a later compare of the same
+    system and settings, in any command and output format, reads the row kept; the systems it has not seen are
+    searched as before (on its processes). The search is deterministic, so every row is the one a fresh search gives.
+    Only for tests that leave the catalog, the engines and PARITY_HOME as they are: the calibrations a row is
+    priced with are not in its key."""
+    module = importlib.import_module("parity.compare")  # the module: the package exports its function `compare`
+    real = module.map_chunks
+
+    def once(fn: Any, chunks: Any, processes: int = 1, *args: Any, **kwargs: Any) -> list[Any]:
+        if getattr(fn, "func", None) is not module._row or args or kwargs:
+            return real(fn, chunks, processes, *args, **kwargs)
+        settings = repr(sorted(fn.keywords.items()))
+        keys = [repr(system) + settings for system in chunks]
+        missing = {key: system for key, system in zip(keys, chunks) if key not in _COMPARED}
+        _COMPARED.update(zip(missing, real(fn, list(missing.values()), processes)))
+        return [_COMPARED[key] for key in keys]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "map_chunks", once)
+        yield
+
+
+@pytest.fixture
+def compared_once() -> Iterator[None]:
+    """compare_rows_once for one test: a module whose commands compare the same systems again asks for it."""
+    with compare_rows_once():
+        yield

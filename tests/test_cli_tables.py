@@ -18,6 +18,7 @@ from parity.cli import cli
 from parity.report.tables import count, money, scaled
 from parity.units import share_text
 
+pytestmark = pytest.mark.usefixtures("compared_once")  # its tables compare the systems other tables compare
 LLAMA = ("--model", "llama-3.1-8b", "--system", "hgx-h100")
 COMMANDS = [
     ("chips",), ("systems",), ("models",), ("engines",), ("show", "910c"), ("model", "deepseek-r1"), ("policy",),

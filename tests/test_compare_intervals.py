@@ -9,17 +9,20 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import compare_rows_once
 
 from parity.cli import cli
 from parity.compare import vendor_bands
 
 SYSTEMS = ["hgx-h20", "atlas-800-a3", "cloudmatrix-384", "gb200-nvl72", "mi300x-platform"]
+pytestmark = pytest.mark.usefixtures("compared_once")  # the tables compare the systems the JSON compared
 
 
 @pytest.fixture(scope="module")
 def five() -> dict[str, dict]:
     """The issue's comparison as JSON, by system (run once for the module's tests)."""
-    out = CliRunner().invoke(cli, ["compare", *SYSTEMS, "--model", "deepseek-r1", "--format", "json"])
+    with compare_rows_once():
+        out = CliRunner().invoke(cli, ["compare", *SYSTEMS, "--model", "deepseek-r1", "--format", "json"])
     assert out.exit_code == 0, out.output
     return {r["system"]: r for r in json.loads(out.stdout)}
 

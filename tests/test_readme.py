@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from parity.cli import cli
 from parity.report.accuracy_page import SUMMARY_END, SUMMARY_START
 
+pytestmark = pytest.mark.usefixtures("compared_once")  # its pasted comparisons are ones the tables' tests run
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -194,6 +194,8 @@ def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, p
     the rank DualPipe pairs it with; and "stage", the
     busiest rank's forward FLOPs over the even share. An even split (every layout when only `pp` is given) is two
     ranks, the first and the last, each with 1/pp of every layer group, the embedding and the LM head."""
+    if layouts is None:
+        return _even_rank_arrays(model, np.asarray(pp, dtype=float))
     rows: list[list[tuple[list[float], float, float, float, float]]] = []
     stage = []
     for i, pp_i in enumerate(np.asarray(pp if layouts is None else [x.pp for x in layouts], dtype=float)):
@@ -217,6 +219,18 @@ def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, p
                for k, key in enumerate(("rank_mtp", "rank_embedding", "rank_head", "rank_loss"), start=1)},
             "rank_mirror": np.array(mirror, dtype=float), "rank_position": np.array(position),
             "stage": np.array(stage)}
+
+
+def _even_rank_arrays(model: Model, pp: np.ndarray) -> dict[str, np.ndarray]:
+    """rank_arrays of even splits over `pp` stages, built as arrays: a search prices hundreds of thousands of layouts
+    at once, and building them rank by rank in Python took most of its time."""
+    n = len(pp)
+    share = np.repeat((1.0 / pp)[:, None], 2, axis=1)  # (layout, rank): the first rank and the last
+    counts = np.array([layer.count for layer in model.layers], dtype=float)
+    return {"rank_layers": np.repeat((counts / pp[:, None])[:, None, :], 2, axis=1), "rank_mtp": np.zeros((n, 2)),
+            "rank_embedding": share, "rank_head": share.copy(), "rank_loss": np.tile([0.0, 1.0], (n, 1)),
+            "rank_mirror": np.tile([1.0, 0.0], (n, 1)), "rank_position": np.stack([np.zeros(n), pp - 1.0], axis=1),
+            "stage": np.ones(n)}
 
 
 def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
