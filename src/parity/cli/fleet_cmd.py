@@ -25,7 +25,7 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--model", required=True, help="catalog model or config.json")
 @click.option("--demand", "demand_tps", type=Quantity("tokens_per_s", "2e12 tokens/day", most=1e15), default=None,
               help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean; at most 1e15 tokens/s)')
-@click.option("--chips", "chip_names", default="h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
+@click.option("--chips", "chip_names", default="nvidia-h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
               help="comma-separated chip kinds, each in its default system (its 8-chip node or rack), or systems "
                    "to size in (cloudmatrix-384: its chips, power per chip and scale-up domain)")
 @targets_options(ttft_default=DEFAULT_TTFT, statistics=True)
