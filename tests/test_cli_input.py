@@ -3,6 +3,8 @@ random option values and random bytes as input files end in exit 0 or 2, never a
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
 import sys
@@ -568,6 +570,26 @@ def test_a_cases_row_names_its_benchmark_client(tmp_path: Path) -> None:
     code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
     assert code == 0 and json.loads(out)[0]["note"] == ("client must be one of vllm, inferencex, sglang, "
                                                         "aiconfigurator (or empty), got 'vlm'")
+
+
+def test_rows_that_differ_only_in_their_client_are_simulated_each_with_its_own(tmp_path: Path) -> None:
+    """predict simulates rows that differ only in their case id once; the key left out the client, so a vllm row and
+    an aiconfigurator row both ran the first one's client (TTFT 0.2725 s for both; the second alone 0.0651 s: ninth
+    fuzz round). Every Scenario field is now either in the deployment group or in the workload key, or named here
+    as neither (a new field must be placed)."""
+    from parity.predict.scenario import Scenario  # noqa: PLC0415
+    from parity.predict.simulated import _workload_key  # noqa: PLC0415
+
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,isl,osl,concurrency,tp,client\n"
+                     "a,llama-3.1-8b,hgx-h100,1024,64,4,1,vllm\nb,llama-3.1-8b,hgx-h100,1024,64,4,1,aiconfigurator\n")
+    code, out, _ = run("predict", str(cases), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and ["client profile vllm" in rows[0]["note"], "client profile aiconfigurator" in rows[1]["note"]] \
+        == [True, True] and rows[0]["ttft_s"] != rows[1]["ttft_s"]
+    source = inspect.getsource(Scenario.group.fget) + inspect.getsource(_workload_key)  # type: ignore[union-attr]
+    keyed = {f.name for f in dataclasses.fields(Scenario) if f"self.{f.name}" in source or f"scenario.{f.name}" in source}
+    assert {f.name for f in dataclasses.fields(Scenario)} - keyed == {"case_id", "engine_settings", "row_settings"}
 
 
 def test_a_cases_row_longer_than_any_context_is_its_reason(tmp_path: Path) -> None:

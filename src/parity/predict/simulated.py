@@ -230,7 +230,7 @@ def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:
 def _workload_key(scenario: Scenario) -> tuple[object, ...]:
     """Everything a simulation reads from a scenario (all but its case id): equal keys, equal runs."""
     return (scenario.group, scenario.isl, scenario.osl, scenario.concurrency, scenario.random_range_ratio,
-            scenario.num_prompts, scenario.request_rate, scenario.max_concurrency)
+            scenario.num_prompts, scenario.client, scenario.request_rate, scenario.max_concurrency)
 
 
 def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int,
