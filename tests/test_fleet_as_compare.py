@@ -196,4 +196,5 @@ def test_fleet_sizes_in_a_system_named_in_chips() -> None:
     table = CliRunner().invoke(cli, args[:-2] + ["--chips", "h20,cloudmatrix-384"], env={"COLUMNS": "80"}).stdout
     assert "cloudmatrix-384" in table
     twice = CliRunner().invoke(cli, args + ["--chips", "h20,hgx-h20"])
-    assert twice.exit_code == 2 and "hgx-h20 named twice: each system is sized once" in twice.stderr
+    assert twice.exit_code == 2 and ("nvidia-h20 (in its default system hgx-h20) and hgx-h20 name the same system: "
+                                     "each system is sized once") in twice.stderr

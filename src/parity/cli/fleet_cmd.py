@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats, typed_options
+from parity.cli import cli, emit, format_option, out_option, output_format, systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -64,11 +64,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     # a chip names its default system (catalog.system), a system itself
-    kinds = [catalog.system(n.strip()) for n in chip_names.split(",") if n.strip()]
+    kinds = systems_named([n.strip() for n in chip_names.split(",") if n.strip()], "each system is sized once")
     if not kinds:
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
                           "systems list them)")
-    refuse_repeats([s.id for s in kinds], "each system is sized once")
     plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
