@@ -71,12 +71,18 @@ def test_a_length_table_with_nan_or_a_short_row_is_refused(tmp_path: Path) -> No
 
 def test_a_fleet_smaller_than_one_worker_serves_nothing_and_says_so() -> None:
     """One H20 cannot hold DeepSeek-R1 (a whole deployment is a 16-chip decode worker and a 16-chip prefill worker
-    over four systems): it served 6.7e-5 T tokens a day, in proportion; now none, with the reason. A budget that powers no system says so too."""
+    over four systems): it served 6.7e-5 T tokens a day, in proportion; now none, with the reason (one chip is no
+    whole 8-chip node, and 8 chips hold no deployment). A budget that powers no system says so too."""
     code, output = _invoke("fleet", "--model", "deepseek-r1", "--units", "1", "--chips", "nvidia-h20", "--format",
                            "json")
     (plan,) = json.loads(output)
     assert code == 0 and plan["served_tokens_per_day"] == 0 and plan["note"].endswith(
-        "1 chip holds no whole deployment (a decode worker of 16 chips and 1 prefill worker of 16)")
+        "1 chip holds no whole hgx-h20 (8 chips)")
+    code, output = _invoke("fleet", "--model", "deepseek-r1", "--units", "8", "--chips", "nvidia-h20", "--format",
+                           "json")
+    (plan,) = json.loads(output)
+    assert code == 0 and plan["served_tokens_per_day"] == 0 and plan["note"].endswith(
+        "8 chips hold no whole deployment (a decode worker of 16 chips and 1 prefill worker of 16)")
     code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--power-mw", "0.001", "--chips", "nvidia-h20",
                            "--format", "json")
     (plan,) = json.loads(output)

@@ -88,7 +88,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                  if demand_tps is not None else []),
                Column("note", "note", plain, "left")]
     what = ", ".join(filter(None, [f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps else "",
-                                   "" if units is None else f"{'at most ' if demand_tps else ''}{units:,.0f} chips",
+                                   "" if units is None else
+                                   f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
@@ -98,7 +99,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                      f"hold, among those whose {screened(targets, arrivals)}, each layout's loads bisected as "
                      f"`parity search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
-                  "workers with whole prefill workers at the sized ratio); chips, MW and chip cost count every chip "
+                  "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
+                  "worker of its scale-up domain); chips, MW and chip cost count every chip "
                   "of the fleet, those that hold none included (the note says how many). Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
