@@ -75,15 +75,19 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                                          mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals)
                        if percentiles else None)
     rows = [p.to_dict() for p in plans]
-    columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left",
-                                                        wide=all(s.id == catalog.system_for(s.chip).id for s in kinds)),
+    # where a system other than a chip's default is named, the system column shows, and the chip (which each
+    # system names: parity show) gives way first at a narrow terminal
+    defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
+    columns = [Column("chip", "chip", plain, "left", wide=not defaults),
+               Column("system", "in system", plain, "left", wide=defaults),
                Column("weights", "format", plain, "left", wide=True),
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("chips", "chips", reached(count_cell)),
                Column("systems", "systems", reached(count_cell), wide=True),
                Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
-               Column("served_tokens_per_day", "T tokens/day served", scaled(1e12, zeros=True), wide=demand_tps is not None),
+               Column("served_tokens_per_day", "T tokens/day\nserved", scaled(1e12, zeros=True),
+                      wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
                  if demand_tps is not None else []),
                Column("note", "note", plain, "left")]
