@@ -26,6 +26,9 @@ COMMANDS = [
     ("fleet", "--model", "llama-3.1-8b", "--demand", "2e12 tokens/day"),
     ("fleet", "--model", "llama-3.1-70b", "--demand", "1e15 tokens/s"),  # the largest demand: 1.5 T chips
     ("fleet", "--model", "llama-3.1-70b", "--power-mw", "1000000"),  # the largest power budget, 1 TW
+    # a system named beside 'T tokens/day served' or a long note: 81 to 95 columns at 80
+    ("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384,hgx-h20", "--demand", "1e12 tokens/day"),
+    ("fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod,cloudmatrix-384", "--units", "1000"),
     ("search", *LLAMA), ("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0"),
     ("train", *LLAMA), ("train", *LLAMA, "--search"),
     ("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--search"),  # long layouts
@@ -149,8 +152,8 @@ def test_fleet_for_a_power_budget_shows_what_it_serves() -> None:
     """With --power-mw (or --units) and no demand, the tokens/day served is the answer: it was the column left out
     at 80 and 120 columns, beside an 'of demand' column of '-'."""
     out = table("fleet", "--model", "llama-3.1-8b", "--chips", "h100", "--power-mw", "10", columns=80)
-    header = out.splitlines()[1]
-    assert "T tokens/day served" in header and "of demand" not in out
+    header = out.splitlines()[1:3]
+    assert "T tokens/day" in header[0] and "served" in header[1] and "of demand" not in out
 
 
 def test_counts_and_money_read_in_three_figures_at_any_magnitude() -> None:
@@ -346,6 +349,10 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
     # and so does the steady TTFT, where the per-chip ratio's 80% interval (on its second line) stays
     (("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1", "--refine"),
      "system format tok/s/chip 80% int. x/system note", "TTFT ms, sim TTFT ms"),
+    # 95 columns with a system named beside 'T tokens/day served' and a long note: the chip, which the system names,
+    # gives way first, and the served figure's header takes two lines
+    (("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384", "--units", "1"),
+     "in system chips MW chip cost served note", "chip, format, out tok/s/chip, systems"),
 ])
 def test_search_and_compare_with_long_layouts_fit_80_columns(args: tuple[str, ...], header: str,
                                                              left_out: str) -> None:

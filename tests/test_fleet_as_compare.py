@@ -3,6 +3,8 @@ chip's stack maturity, and the model's MTP default."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -143,6 +145,8 @@ def test_without_a_demand_the_demand_is_null_not_zero() -> None:
     assert plan["demand_tokens_per_s"] is None
     table = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "8", "--ttft", "23h")
     assert "Fleet for llama-3.1-8b: 8 chips at TPOT 50 ms, TTFT 23 h" in table.stdout
+    one = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "1")
+    assert "Fleet for llama-3.1-8b: 1 chip at TPOT 50 ms, TTFT 5 s" in one.stdout  # it said '1 chips'
 
 
 def _fleet(*args: str) -> dict:
@@ -196,4 +200,47 @@ def test_fleet_sizes_in_a_system_named_in_chips() -> None:
     table = CliRunner().invoke(cli, args[:-2] + ["--chips", "h20,cloudmatrix-384"], env={"COLUMNS": "80"}).stdout
     assert "cloudmatrix-384" in table
     twice = CliRunner().invoke(cli, args + ["--chips", "h20,hgx-h20"])
-    assert twice.exit_code == 2 and "hgx-h20 named twice: each system is sized once" in twice.stderr
+    assert twice.exit_code == 2 and ("nvidia-h20 (in its default system hgx-h20) and hgx-h20 name the same system: "
+                                     "each system is sized once") in twice.stderr
+
+
+def _cloudmatrix(*args: str, fmt: str = "json") -> dict:
+    result = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384", *args,
+                                      "--format", fmt])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)[0] if fmt == "json" else dict(zip(*csv.reader(io.StringIO(result.stdout))))
+
+
+def test_units_fill_whole_systems_and_count_every_chip() -> None:
+    """383 CloudMatrix chips were 0.997 of a system and served 0.0473 T tokens/day, 1,000 chips 2.6 systems (0.158 T):
+    a part of a 384-chip supernode runs none of the 128-chip decode workers of its UB domain. Chips fill whole
+    systems as a demand's or a power budget's do: 383 chips hold none and serve nothing; 1,000 fill two (the 768
+    chips' 0.110 T, 80 idle in them) and 232 are past them. Chips, MW and cost count all the chips given (idle ones
+    included, as everywhere in fleet); chips and systems are whole numbers in JSON and CSV (1000, not 1000.0)."""
+    none, two, whole = _cloudmatrix("--units", "383"), _cloudmatrix("--units", "1000"), _cloudmatrix("--units", "768")
+    assert (none["chips"], none["systems"], none["served_tokens_per_day"]) == (383, 0, 0)
+    assert none["note"].endswith("383 chips hold no whole cloudmatrix-384 (384 chips)")
+    assert none["cost_usd"] == 383 * 28_000 and none["power_w"] == pytest.approx(383 / 384 * 559e3, rel=1e-3)
+    assert (two["chips"], two["systems"]) == (1000, 2) and isinstance(two["chips"], int)
+    assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.110e12, rel=5e-3)
+    assert two["note"].endswith("312 chips left over serve nothing (232 past 2 whole cloudmatrix-384)")
+    assert whole["note"].endswith("80 chips left over serve nothing") and two["cost_usd"] == 1000 * 28_000
+    capped = _cloudmatrix("--units", "1000", "--demand", "1e12 tokens/day", fmt="csv")
+    assert (capped["chips"], capped["systems"]) == ("1000", "2")
+    assert capped["note"].startswith("232 chips past 2 whole cloudmatrix-384 serve nothing; the demand needs 6,528 "
+                                     "chips, 1,000 are available")
+    superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod", "--units",
+                                        "100", "--format", "json"])
+    (plan,) = json.loads(superpod.stdout)
+    assert plan["served_tokens_per_day"] == 0 and "100 chips hold no whole atlas-950-superpod (8,192 chips)" in plan[
+        "note"]
+
+
+def test_the_narrower_figure_names_the_systems_it_spans() -> None:
+    """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 277 tok/s/chip): the note said
+    '(277/chip on one)'. It names the systems of the narrower figure; the A3's, which fits one, stays 'on one'."""
+    plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
+                                                "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
+                                                "--format", "json"]).stdout)
+    assert [p["note"] for p in plans] == ["workers span up to 4 systems over scale-out (277/chip on 2)",
+                                          "workers span up to 4 systems over scale-out (510/chip on one)"]

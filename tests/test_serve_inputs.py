@@ -71,12 +71,18 @@ def test_a_length_table_with_nan_or_a_short_row_is_refused(tmp_path: Path) -> No
 
 def test_a_fleet_smaller_than_one_worker_serves_nothing_and_says_so() -> None:
     """One H20 cannot hold DeepSeek-R1 (a whole deployment is a 16-chip decode worker and a 16-chip prefill worker
-    over four systems): it served 6.7e-5 T tokens a day, in proportion; now none, with the reason. A budget that powers no system says so too."""
+    over four systems): it served 6.7e-5 T tokens a day, in proportion; now none, with the reason (one chip is no
+    whole 8-chip node, and 8 chips hold no deployment). A budget that powers no system says so too."""
     code, output = _invoke("fleet", "--model", "deepseek-r1", "--units", "1", "--chips", "nvidia-h20", "--format",
                            "json")
     (plan,) = json.loads(output)
     assert code == 0 and plan["served_tokens_per_day"] == 0 and plan["note"].endswith(
-        "1 chip holds no whole deployment (a decode worker of 16 chips and 1 prefill worker of 16)")
+        "1 chip holds no whole hgx-h20 (8 chips)")
+    code, output = _invoke("fleet", "--model", "deepseek-r1", "--units", "8", "--chips", "nvidia-h20", "--format",
+                           "json")
+    (plan,) = json.loads(output)
+    assert code == 0 and plan["served_tokens_per_day"] == 0 and plan["note"].endswith(
+        "8 chips hold no whole deployment (a decode worker of 16 chips and 1 prefill worker of 16)")
     code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--power-mw", "0.001", "--chips", "nvidia-h20",
                            "--format", "json")
     (plan,) = json.loads(output)
@@ -301,10 +307,18 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
     (["compare", "hgx-h100", "--model", "llama-3.1-8b", "--model", "llama-3.1-8b"],
      "llama-3.1-8b named twice: each model is compared once"),
     (["fleet", "--model", "llama-3.1-8b", "--demand", "1M tokens/s", "--chips", "h20,nvidia-h20"],
-     "hgx-h20 named twice: each system is sized once"),
+     "nvidia-h20 (in its default system hgx-h20) named twice: each system is sized once"),
+    (["fleet", "--model", "llama-3.1-8b", "--demand", "1M tokens/s", "--chips", "910c,atlas-800-a3"],
+     "huawei-ascend-910c (in its default system atlas-800-a3) and atlas-800-a3 name the same system: each system "
+     "is sized once"),
+    (["compare", "h100", "hgx-h100", "hgx-h20", "HGX-H20", "--model", "llama-3.1-8b"],
+     "nvidia-h100-sxm (in its default system hgx-h100) and hgx-h100 name the same system; hgx-h20 named twice: "
+     "each system is compared once"),
 ])
 def test_an_entry_named_twice_is_refused_as_compare_refuses_it(args: list[str], says: str) -> None:
-    """formats printed a system's rows twice and fleet sized a chip kind twice (two names of one chip)."""
+    """formats printed a system's rows twice and fleet sized a chip kind twice (two names of one chip). A chip
+    beside its own default system said 'atlas-800-a3 named twice' where 910c was typed: the message says which
+    system the chip stands for."""
     code, output = _invoke(*args)
     assert code == 2 and says in output and len(output.strip().splitlines()) == 1
 

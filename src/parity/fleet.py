@@ -38,10 +38,12 @@ class FleetPlan:
 
     tokens_per_s_per_chip: output tokens/s per chip in the best configuration under the targets;
     served_tokens_per_s_per_chip: the same counted as the demand counts (prompt + output, or output).
-    chips, systems: needed for the demand at its peak with spare capacity, in whole deployment units (aggregated
-    workers, or decode workers with whole prefill workers) rounded up to whole systems; power_w: their system
-    power; cost_usd: chips x unit price (None without a price in the catalog), idle chips included.
-    served_tokens_per_day: what the whole deployment units of the fleet serve (chips past them serve nothing).
+    chips: needed for the demand at its peak with spare capacity, in whole deployment units (aggregated workers,
+    or decode workers with whole prefill workers) rounded up to whole systems, else the chips given (units) or
+    the whole systems a power budget runs; systems: the whole systems among them (only those serve: a part of
+    one runs no worker of its scale-up domain); power_w: the chips' system power, cost_usd: chips x unit price
+    (None without a price in the catalog), idle chips included in both.
+    served_tokens_per_day: what the whole deployment units in the whole systems serve (other chips serve nothing).
     demand_tokens_per_s: the demand sized for, None where none was given.
     flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
     `compare` gives them); the note names the ones that matter most in a few words (uncertainty.flag_note).
@@ -56,8 +58,8 @@ class FleetPlan:
     tokens_per_s_per_chip: float
     served_tokens_per_s_per_chip: float
     demand_tokens_per_s: float | None  # None where no demand was given (--units or --power-mw alone)
-    chips: float
-    systems: float
+    chips: int | float  # whole chips; inf where no configuration serves (as systems)
+    systems: int | float
     power_w: float
     cost_usd: float | None
     price_source: str
@@ -79,8 +81,8 @@ def _price(chip: Chip) -> tuple[float | None, str]:
     return chip.unit_price_usd, f"{record.source.kind}: {record.source.title}"
 
 
-def _chips_within(demand_chips: float | None, per_system: int, watts: float, units: float | None,
-                  power_budget_w: float | None) -> tuple[float, list[str]]:
+def _chips_within(demand_chips: float | None, per_system: int, watts: float, units: int | None,
+                  power_budget_w: float | None) -> tuple[int, list[str]]:
     """The chips a fleet runs and a note on each limit given beside the question: the `demand_chips` a demand
     needs (whole deployment units) are sized in whole systems of `per_system` chips; with `units` the fleet is at
     most those chips, and with a power budget [W] at most the whole systems it powers at `watts` a chip. Alone,
@@ -117,40 +119,49 @@ def _unit_text(best: Candidate) -> str:
     return f"a decode worker of {decode:,.3g} chips and {p:,} prefill worker{'s' if p != 1 else ''} of {prefill:,.3g}"
 
 
-def _idle_note(best: Candidate, chips: float, held: int) -> str:
-    """What of `chips` chips holding `held` whole deployment units serves nothing ('' where every chip serves)."""
+def _idle_note(best: Candidate, chips: int, system: System, held: int, demand: bool) -> str:
+    """What of a fleet of `chips` chips serves nothing ('' where every chip serves): the chips past the whole
+    systems they fill (a part of a system runs none of the workers of its scale-up domain) and, where no demand
+    sized the fleet (its rounding up is no news) or none is `held`, those past the whole deployment units the
+    systems hold."""
+    systems = chips // system.chips
+    if not systems:
+        return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole {system.id} ({system.chips:,} chips)"
     if not held:
-        return f"{chips:,.0f} chip{' holds' if chips == 1 else 's hold'} no whole deployment ({_unit_text(best)})"
-    rest = chips - best.unit_chips(held)
-    if rest < 1e-9:
+        return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole deployment ({_unit_text(best)})"
+    past = chips - systems * system.chips
+    rest = past if demand else round(chips - best.unit_chips(held))
+    if not rest:
         return ""
-    return f"{rest:,.0f} chip{' left over serves' if rest == 1 else 's left over serve'} nothing"
+    beyond = f"past {systems:,} whole {system.id}"
+    what = f"{rest:,} chip{'' if rest == 1 else 's'} " + (beyond if rest == past else "left over")
+    return f"{what} serve{'s' if rest == 1 else ''} nothing" + (f" ({past:,} {beyond})" if 0 < past < rest else "")
 
 
 def _wider_when_worth_it(search: Callable[..., tuple[SearchResult | None, int]], found: SearchResult | None,
-                         spans: int, ranks: System) -> tuple[SearchResult | None, int, float]:
-    """(result, systems spanned, tokens/s per rank on the narrower span or 0) with workers over as many systems as
-    a model too big for one may span (serving_spans, within MAX_WORKER_CHIPS) when they deliver WIDER_GAIN x more
-    per chip than the narrower best: a fleet has no reason to keep a model that fits one system on one (compare
-    does, and notes the wider figure), and a MoE model's experts spread over more ranks each read fewer weights a
-    step (DeepSeek-R1 on 910C: 510 -> 1,617 tok/s/chip)."""
+                         spans: int, ranks: System) -> tuple[SearchResult | None, int, tuple[float, int] | None]:
+    """(result, systems spanned, (tokens/s per rank, systems spanned) of the narrower best it replaces, or None)
+    with workers over as many systems as a model too big for one may span (serving_spans, within MAX_WORKER_CHIPS)
+    when they deliver WIDER_GAIN x more per chip than the narrower best: a fleet has no reason to keep a model that
+    fits one system on one (compare does, and notes the wider figure), and a MoE model's experts spread over more
+    ranks each read fewer weights a step (DeepSeek-R1 on 910C: 510 -> 1,617 tok/s/chip)."""
     domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
     widest = max(spans, min(max(serving_spans(math.inf)), MAX_WORKER_CHIPS // domain))
     if widest <= spans:
-        return found, spans, 0.0
+        return found, spans, None
     wider, wider_spans = search(spans=(widest,))
     if wider is None or wider.best is None:
-        return found, spans, 0.0
+        return found, spans, None
     if found is not None and found.best is not None:
         if wider.best.tokens_per_s_per_chip < WIDER_GAIN * found.best.tokens_per_s_per_chip:
-            return found, spans, 0.0
-        return wider, wider_spans, found.best.tokens_per_s_per_chip
-    return wider, wider_spans, 0.0
+            return found, spans, None
+        return wider, wider_spans, (found.best.tokens_per_s_per_chip, spans)
+    return wider, wider_spans, None
 
 
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
-               count: str = "total", units: float | None = None, power_budget_w: float | None = None,
+               count: str = "total", units: int | None = None, power_budget_w: float | None = None,
                ttft_s: float | None = None, mtp_tokens: int = 0, choose: Choose | None = None) -> list[FleetPlan]:
     """Size a fleet of each of `systems` (a chip kind in a system: its chips, power per chip and scale-up domain)
     for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs
@@ -200,14 +211,15 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         needed = None if demand_tokens_per_s is None else best.unit_chips(
             max(1, math.ceil(demand_tokens_per_s / (capacity * best.chips) - 1e-9)))
         n, limits = _chips_within(needed, system.chips, watts, units, power_budget_w)
-        held = best.units_within(n)
+        whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
+        held = best.units_within(whole * system.chips)
         idle = (f"the power budget runs no whole {system.id} ({system.power_w / 1e3:,.3g} kW)" if n == 0 else
-                _idle_note(best, n, held) if demand_tokens_per_s is None or not held else "")
+                _idle_note(best, n, system, held, demand_tokens_per_s is not None))
         served_day = held * best.chips * capacity * SECONDS_PER_DAY
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
         spanning = (f"workers span up to {spans} systems over scale-out" if spans > 1 else "") + (
-            f" ({narrow * chip.dies:,.0f}/chip on one)" if narrow else "")
+            f" ({narrow[0] * chip.dies:,.0f}/chip on {'one' if narrow[1] == 1 else narrow[1]})" if narrow else "")
         raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
                                                                              else []), mtp[0], isl + osl,
                             precision.weights)
@@ -215,7 +227,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=best.concurrency,
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served,
-            demand_tokens_per_s=demand_tokens_per_s, chips=float(n), systems=n / system.chips,
+            demand_tokens_per_s=demand_tokens_per_s, chips=n, systems=whole,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             served_tokens_per_day=served_day, served_share=share,
             note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,

@@ -17,12 +17,15 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from parity.cli.files import check_output_path
-from parity.errors import ParityError
+from parity.errors import CatalogError, ParityError
+
+if TYPE_CHECKING:
+    from parity.hardware import System
 
 __all__ = ["main", "cli", "emit", "emit_record", "render_output", "deliver", "format_option", "wide_option",
            "out_option", "output_format", "progress_bar", "typed_options", "COMMANDS", "TABLE_FORMATS"]
@@ -253,6 +256,29 @@ def refuse_repeats(ids: Sequence[str], each: str) -> None:
     says what the command does once per entry ('each system is compared once')."""
     if twice := sorted(i for i, n in Counter(ids).items() if n > 1):
         raise ParityError(f"{', '.join(twice)} named twice: {each}")
+
+
+def systems_named(names: Sequence[str], each: str) -> list[System]:
+    """The catalog systems `names` name (a chip name its default system), one system named twice refused: `each`
+    says what the command does once per system. Where a chip stands for a system also named, the message says
+    so ('huawei-ascend-910c (in its default system atlas-800-a3) and atlas-800-a3 name the same system')."""
+    from parity import catalog  # noqa: PLC0415 - the catalog loads only when a command runs
+
+    def entry(name: str, system: System) -> str:
+        try:
+            catalog.resolve(name, catalog.systems(), "system")
+        except CatalogError:
+            return f"{system.chip.id} (in its default system {system.id})"
+        return system.id
+
+    found = [catalog.system(name) for name in names]
+    typed: dict[str, list[str]] = {}
+    for name, system in zip(names, found, strict=True):
+        typed.setdefault(system.id, []).append(entry(name, system))
+    if twice := [list(dict.fromkeys(t)) for t in typed.values() if len(t) > 1]:
+        raise ParityError("; ".join(f"{' and '.join(t)} name the same system" if len(t) > 1 else f"{t[0]} named twice"
+                                    for t in twice) + f": {each}")
+    return found
 
 
 def progress_bar() -> Any:

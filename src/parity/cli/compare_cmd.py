@@ -12,7 +12,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, refuse_repeats, render_output, \
-    typed_options
+    systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
@@ -144,8 +144,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           f"--{percentiles[0].metric} {percentiles[0].seconds:g}s)")
     if not refine and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine")
-    found = [catalog.system(name) for name in (systems or DEFAULT_SYSTEMS)]
-    refuse_repeats([s.id for s in found], "each system is compared once")
+    found = systems_named(systems or DEFAULT_SYSTEMS, "each system is compared once")
     named = [(name, catalog.model(name)) for name in models or DEFAULT_MODELS]
     refuse_repeats([m.name for _, m in named], "each model is compared once")
     refuse_mtp_without_layers([m for _, m in named], mtp_tokens)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats, typed_options
+from parity.cli import cli, emit, format_option, out_option, output_format, systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -64,11 +64,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     # a chip names its default system (catalog.system), a system itself
-    kinds = [catalog.system(n.strip()) for n in chip_names.split(",") if n.strip()]
+    kinds = systems_named([n.strip() for n in chip_names.split(",") if n.strip()], "each system is sized once")
     if not kinds:
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
                           "systems list them)")
-    refuse_repeats([s.id for s in kinds], "each system is sized once")
     plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
@@ -76,20 +75,25 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                                          mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals)
                        if percentiles else None)
     rows = [p.to_dict() for p in plans]
-    columns = [Column("chip", "chip", plain, "left"), Column("system", "in system", plain, "left",
-                                                        wide=all(s.id == catalog.system_for(s.chip).id for s in kinds)),
+    # where a system other than a chip's default is named, the system column shows, and the chip (which each
+    # system names: parity show) gives way first at a narrow terminal
+    defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
+    columns = [Column("chip", "chip", plain, "left", wide=not defaults),
+               Column("system", "in system", plain, "left", wide=defaults),
                Column("weights", "format", plain, "left", wide=True),
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("chips", "chips", reached(count_cell)),
                Column("systems", "systems", reached(count_cell), wide=True),
                Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
-               Column("served_tokens_per_day", "T tokens/day served", scaled(1e12, zeros=True), wide=demand_tps is not None),
+               Column("served_tokens_per_day", "T tokens/day\nserved", scaled(1e12, zeros=True),
+                      wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
                  if demand_tps is not None else []),
                Column("note", "note", plain, "left")]
     what = ", ".join(filter(None, [f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps else "",
-                                   "" if units is None else f"{'at most ' if demand_tps else ''}{units:,.0f} chips",
+                                   "" if units is None else
+                                   f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
@@ -99,7 +103,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                      f"hold, among those whose {screened(targets, arrivals)}, each layout's loads bisected as "
                      f"`parity search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
-                  "workers with whole prefill workers at the sized ratio); chips, MW and chip cost count every chip "
+                  "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
+                  "worker of its scale-up domain); chips, MW and chip cost count every chip "
                   "of the fleet, those that hold none included (the note says how many). Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, refuse_repeats
+from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, refuse_repeats, systems_named
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
@@ -42,8 +42,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     and the model's MTP default."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
-    found = [catalog.system(name) for name in (systems or DEFAULT)]
-    refuse_repeats([s.id for s in found], "each system is shown once")
+    found = systems_named(systems or DEFAULT, "each system is shown once")
     wanted = tuple(n.strip() for n in names.split(",") if n.strip())
     if not wanted:
         raise ParityError("--formats names no format")
