@@ -386,7 +386,7 @@ def test_a_disaggregated_run_shows_each_workers_memory_per_chip() -> None:
     per chip (70.6 B parameters over 2 chips) and 48.7 GB with its reserve, activations and one prompt's KV."""
     args = ("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--mode", "disagg", "--tp", "2",
             "--decode-tp", "2", "--decode-pp", "4", "--weights", "fp8", "--kv", "fp8", "--concurrency", "64",
-            "--model-kind", "steady")
+            "--model-kind", "steady", "--random-range-ratio", "1")
     code, table = _invoke(*args)
     assert code == 0 and "memory per chip (prefill / decode)" in table and "48.7 / 23.4 GB" in table
     code, output = _invoke(*args, "--format", "json")
@@ -411,3 +411,17 @@ def test_the_length_range_is_the_clients_unless_given() -> None:
     _, usage = _invoke("serve", "--help")
     assert ("1: fixed lengths; default: the client profile's range (aiconfigurator's 0.8, 1 on SGLang engines; "
             "inferencex's 0.8, vllm's 1, sglang's 0; parity engines --clients)") in " ".join(usage.split())
+
+
+def test_the_steady_model_draws_the_clients_length_range_unless_given() -> None:
+    """--model-kind steady with --random-range-ratio left out priced fixed lengths (TTFT 157.1 ms, the same as 1
+    given), where the simulator and --help take the client profile's range: aiconfigurator's [0.8, 1] x nominal
+    (142.6 ms, the same as 0.8 given); the note says which range it took."""
+    common = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady", "--format", "json"]
+    default, fixed, spread = (json.loads(_invoke(*common, *ratio)[1]) for ratio in
+                              ((), ("--random-range-ratio", "1"), ("--random-range-ratio", "0.8")))
+    assert default["ttft_s"] == spread["ttft_s"] == pytest.approx(0.142585, rel=1e-5)
+    assert fixed["ttft_s"] == pytest.approx(0.157059, rel=1e-5)
+    assert default["note"].endswith("; lengths uniform in [0.8, 1] x nominal (the aiconfigurator client profile's, "
+                                    "as --sim draws them)")
+    assert "lengths" not in fixed["note"]
