@@ -298,6 +298,10 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
 @pytest.mark.parametrize(("args", "says"), [
     (["formats", "hgx-h100", "hgx-h100"], "hgx-h100 named twice: each system is shown once"),
     (["formats", "hgx-h100", "--formats", "fp8,bf16,fp8"], "fp8 named twice: each format is shown once"),
+    # an alias is its format: ue8m0 printed a second fp8_block row, e4m3 a second fp8 row
+    (["formats", "hgx-h100", "--formats", "ue8m0,fp8_block"],
+     "fp8_block named twice (ue8m0, fp8_block): each format is shown once"),
+    (["formats", "hgx-h100", "--formats", "fp8,E4M3"], "fp8 named twice (fp8, E4M3): each format is shown once"),
     (["compare", "hgx-h100", "--model", "llama-3.1-8b", "--model", "llama-3.1-8b"],
      "llama-3.1-8b named twice: each model is compared once"),
     (["fleet", "--model", "llama-3.1-8b", "--demand", "1M tokens/s", "--chips", "h20,nvidia-h20"],
@@ -425,3 +429,17 @@ def test_the_steady_model_draws_the_clients_length_range_unless_given() -> None:
     assert default["note"].endswith("; lengths uniform in [0.8, 1] x nominal (the aiconfigurator client profile's, "
                                     "as --sim draws them)")
     assert "lengths" not in fixed["note"]
+
+
+def test_a_format_alias_is_read_and_shown_as_its_format() -> None:
+    """train --precision ue8m0 was refused (a list of choices without the alias), and compare --weights ue8m0 or E4M3
+    labelled its rows with the typed spelling where formats shows fp8_block and fp8: both now read the alias as its
+    format, the same numbers and the format's own name."""
+    train = ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json", "--precision"]
+    alias, block = (json.loads(_invoke(*train, name)[1]) for name in ("UE8M0", "fp8_block"))
+    assert alias == block and alias["layout"]["precision"] == "fp8_block"
+    compare = ["compare", "hgx-h100", "--model", "llama-3.1-8b", "--format", "json", "--weights"]
+    for typed, name in (("ue8m0", "fp8_block"), ("E4M3", "fp8")):
+        (row,) = json.loads(_invoke(*compare, typed)[1])
+        (same,) = json.loads(_invoke(*compare, name)[1])
+        assert row["weights"] == name and row == same

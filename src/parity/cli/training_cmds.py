@@ -12,7 +12,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, emit_record, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
+from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, FormatChoice, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
@@ -141,8 +141,8 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
 @click.option("--zero", type=click.IntRange(0, 3), default=None,
               help="ZeRO stage: 0 plain data parallel, 1 optimizer states sharded, 2 also gradients, 3 also weights "
                    "(default: 1 in a layout you give, else the fastest that fits)")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True,
-              help="format of the GEMMs (fp8: per-tensor scales; fp8_block: 128x128 blocks, DeepSeek-V3; "
+@click.option("--precision", type=FormatChoice(PRECISIONS), default="bf16", show_default=True,
+              help="format of the GEMMs (fp8: per-tensor scales; fp8_block, alias ue8m0: 128x128 blocks, DeepSeek-V3; "
                    "mxfp8: MX blocks)")
 @click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True,
               help="overlap: gradient reduce-scatter and parameter all-gather hidden behind backward and forward; "
