@@ -207,7 +207,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     batch = global_batch or max(1, round(4_194_304 / seq_len))
     cal = catalog.calibration(the_system.chip)
     profile = catalog.training_profile()
-    if pp_layout:  # read the same way whether it is used or refused below
+    if pp_layout or typed_options({"--pp-layout": "pp_layout"}):  # read the same way whether it is used or refused
+        # below; an empty one typed is refused, not read as none
         layout_counts(pp_layout, most_layout_entries(the_model))
     chosen, picked = "", ""
     if searching:
