@@ -443,3 +443,15 @@ def test_a_format_alias_is_read_and_shown_as_its_format() -> None:
         (row,) = json.loads(_invoke(*compare, typed)[1])
         (same,) = json.loads(_invoke(*compare, name)[1])
         assert row["weights"] == name and row == same
+
+
+def test_an_open_loop_says_where_a_per_client_count_of_prompts_comes_from() -> None:
+    """InferenceX sends 10 prompts x its --max-concurrency; an open loop at --request-rate 5 without that cap sent
+    320 requests, 10 x the closed loop's default of 32 clients, and said nothing of where 320 came from."""
+    common = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--request-rate", "5", "--client",
+              "inferencex", "--format", "json"]
+    uncapped, capped = (json.loads(_invoke(*common, *cap)[1]) for cap in ((), ("--max-concurrency", "8")))
+    assert (uncapped["requests"], capped["requests"]) == (320, 80)
+    assert ("simulated 320 requests (10 a client x --concurrency 32, as no --max-concurrency sets the open loop's "
+            "clients) arriving at random at 5 requests/s from client profile inferencex") in uncapped["note"]
+    assert "simulated 80 requests (10 a client x the 8 in flight) arriving at random" in capped["note"]
