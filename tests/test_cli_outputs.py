@@ -60,12 +60,17 @@ def test_a_report_stopped_by_sigterm_leaves_no_staging_folder(tmp_path: Path) ->
     ("kept", "--out kept: the folder holds files and no report; name a new or empty folder"),
     ("r.HTML", "--out r.HTML: the report is a folder (index.html and its PNG plots), not one page; name a folder, "
                "e.g. --out r"),
+    # a suffix that names a file's format to every other --out made a folder called x.md
+    *((f"x{suffix}", f"--out x{suffix}: the report is a folder (index.html and its PNG plots), not a "
+                     f"{suffix.lower()} file; name a folder, e.g. --out x") for suffix in (".md", ".JSON", ".csv",
+                                                                                          ".txt", ".parquet")),
 ])
 def test_a_report_never_replaces_files_parity_did_not_write(out: str, says: str, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """`report --out ""` (and `--out .`, or any folder) replaced the index.html there with rc 0 and put its PNGs
     beside it: an empty --out is refused, and an existing folder must be empty or hold a report parity wrote.
-    `--out r.html` made a folder named r.html: a new page's name is refused.
+    `--out r.html` made a folder named r.html (and `--out x.md` one named x.md): a new page's or file's name is
+    refused.
     Refused before any work; nothing is written."""
     monkeypatch.setattr("parity.report.html.build_report", _no_work)
     monkeypatch.chdir(tmp_path)

@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from conftest import perfect_calibration, round_chip, round_system, tiny_model
 
-from parity.cost import (Cost, collective_s, direct_all_to_all_s, head_dim_scale, math_unit, price_kernel,
-                         ring_all_gather_s, ring_all_reduce_s)
+from parity import catalog
+from parity.cost import (Cost, collective_s, direct_all_to_all_s, emulation_note, head_dim_scale, math_unit,
+                         price_kernel, ring_all_gather_s, ring_all_reduce_s)
 from parity.dtypes import FORMATS, format_named, stored_format
 from parity.errors import InfeasiblePlan
 from parity.ops import Batch, Kernel
@@ -51,6 +52,19 @@ def test_formats_without_hardware_support_are_emulated() -> None:
     assert price_kernel(gemm(1e4, 1e4, 1e4, "nvfp4"), round_chip(), cal).time_s == pytest.approx(2e-3)
     with pytest.raises(InfeasiblePlan, match="cannot run format nvfp4"):
         math_unit(FORMATS["nvfp4"], round_chip(native=frozenset({"int8"}), peak_flop_per_s={"int8": 1e15}))
+
+
+def test_the_emulation_note_names_what_the_chip_lacks() -> None:
+    """An H20 runs MXFP8 on its FP8 math: the note said it 'has no FP8 math' (the math the format falls back to);
+    it lacks the block-scaled MXFP8 unit. Where the format's unit is its math, the math is named; where the chip
+    lists the unit but no source gives its rate, that is named."""
+    notes = [emulation_note(FORMATS[f], catalog.chip(c)) for f, c in (
+        ("mxfp8", "nvidia-h20"), ("nvfp4", "nvidia-h100-sxm"), ("fp8", "nvidia-a100-sxm"),
+        ("int8", "alibaba-t-head-ppu"), ("fp8", "nvidia-h100-sxm"))]
+    assert notes == ["mxfp8 emulated on fp8 (nvidia-h20 has no MXFP8 unit)",
+                     "nvfp4 emulated on fp8 (nvidia-h100-sxm has no NVFP4 unit)",
+                     "fp8 emulated on bf16 (nvidia-a100-sxm has no FP8 math)",
+                     "int8 emulated on bf16 (alibaba-t-head-ppu has no published INT8 rate)", ""]
 
 
 def test_mxfp4_weights_run_at_the_rate_of_their_activations() -> None:

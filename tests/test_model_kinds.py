@@ -308,10 +308,24 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
         "lm_head": {"quant_algo": "NVFP4"}}}, ("fp8", "nvfp4")),
     ({"quantization": {"quant_algo": "MIXED_PRECISION", "quantized_layers": {
         "model.layers.0.mlp.experts.0.up_proj": {"quant_algo": "NVFP4"}}}}, ("bf16", "nvfp4")),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": "TENSOR"}}}}, ("fp8", "fp8")),
 ])
 def test_quantization_configs_give_the_stored_formats(quantization: dict, formats: tuple[str, str]) -> None:
     m = model_from_config({**BASE, "quantization_config": quantization})
     assert (m.weight_format, m.expert_weight_format) == formats
+
+
+def test_mixed_precision_leaves_experts_it_does_not_list_in_bf16() -> None:
+    """A Qwen3-MoE-shaped checkpoint whose quantized_layers lists only the attention projections as FP8: the routed
+    experts are not listed, so vLLM loads them unquantized (bf16), as parity now reads them (it read fp8 before); its
+    layers hold no dense MLP, so the listed attention covers every dense weight."""
+    moe = {**BASE, "model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+           "decoder_sparse_step": 1, "mlp_only_layers": []}
+    listed = {f"model.layers.{i}.self_attn.{p}_proj": {"quant_algo": "FP8"} for i in range(2) for p in "qkvo"}
+    m = model_from_config({**moe, "quantization_config": {"quant_method": "modelopt", "quantization": {
+        "quant_algo": "MIXED_PRECISION", "quantized_layers": listed}}})
+    assert (m.weight_format, m.expert_weight_format) == ("fp8", "bf16")
 
 
 def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json() -> None:
@@ -352,6 +366,20 @@ def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json()
         "model.layers.1.mlp.experts.0.up_proj": {"quant_algo": "FP8"}}}, None,
      "model: quantization_config.quantized_layers: the routed experts mix fp8 and nvfp4; parity holds one format "
      "for them"),
+    # a dense layer left out of quantized_layers is bf16 in vLLM: listing Llama's MLPs but not its attention mixes two
+    ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION", "quantized_layers": {
+        f"model.layers.{i}.mlp.{p}_proj": {"quant_algo": "NVFP4"} for i in range(2) for p in ("gate", "up", "down")}},
+     None, "model: quantization_config.quantized_layers: the dense layers mix nvfp4 (the MLP projections) and bf16 "
+     "(the attention projections, not listed); parity holds one format for them"),
+    ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION", "quantized_layers": {
+        "model.layers.0.self_attn.q_proj": {"quant_algo": "FP8"}}}, None,
+     "model: quantization_config.quantized_layers: the dense layers mix fp8 (the attention projections) and bf16 "
+     "(the MLP projections, not listed); parity holds one format for them"),
+    # compressed-tensors FP8 weights: vLLM runs the tensor, channel and block strategies only
+    *(({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": strategy}}}}, None,
+       f"model: quantization_config: compressed-tensors FP8 weights of strategy {strategy!r} are not modelled "
+       "(parity reads tensor, channel, block)") for strategy in ("group", "token", "BOGUS")),
     ({"quant_method": "compressed-tensors", "config_groups": [1]}, None,
      "model: quantization_config.config_groups must be a JSON object {...}, got an array"),
     (None, {"quantization": None}, "hf_quant_config.json: quantization must be a JSON object {...}, got null"),

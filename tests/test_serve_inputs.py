@@ -304,6 +304,10 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
 @pytest.mark.parametrize(("args", "says"), [
     (["formats", "hgx-h100", "hgx-h100"], "hgx-h100 named twice: each system is shown once"),
     (["formats", "hgx-h100", "--formats", "fp8,bf16,fp8"], "fp8 named twice: each format is shown once"),
+    # an alias is its format: ue8m0 printed a second fp8_block row, e4m3 a second fp8 row
+    (["formats", "hgx-h100", "--formats", "ue8m0,fp8_block"],
+     "fp8_block named twice (ue8m0, fp8_block): each format is shown once"),
+    (["formats", "hgx-h100", "--formats", "fp8,E4M3"], "fp8 named twice (fp8, E4M3): each format is shown once"),
     (["compare", "hgx-h100", "--model", "llama-3.1-8b", "--model", "llama-3.1-8b"],
      "llama-3.1-8b named twice: each model is compared once"),
     (["fleet", "--model", "llama-3.1-8b", "--demand", "1M tokens/s", "--chips", "h20,nvidia-h20"],
@@ -400,7 +404,7 @@ def test_a_disaggregated_run_shows_each_workers_memory_per_chip() -> None:
     per chip (70.6 B parameters over 2 chips) and 48.7 GB with its reserve, activations and one prompt's KV."""
     args = ("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--mode", "disagg", "--tp", "2",
             "--decode-tp", "2", "--decode-pp", "4", "--weights", "fp8", "--kv", "fp8", "--concurrency", "64",
-            "--model-kind", "steady")
+            "--model-kind", "steady", "--random-range-ratio", "1")
     code, table = _invoke(*args)
     assert code == 0 and "memory per chip (prefill / decode)" in table and "48.7 / 23.4 GB" in table
     code, output = _invoke(*args, "--format", "json")
@@ -425,3 +429,43 @@ def test_the_length_range_is_the_clients_unless_given() -> None:
     _, usage = _invoke("serve", "--help")
     assert ("1: fixed lengths; default: the client profile's range (aiconfigurator's 0.8, 1 on SGLang engines; "
             "inferencex's 0.8, vllm's 1, sglang's 0; parity engines --clients)") in " ".join(usage.split())
+
+
+def test_the_steady_model_draws_the_clients_length_range_unless_given() -> None:
+    """--model-kind steady with --random-range-ratio left out priced fixed lengths (TTFT 157.1 ms, the same as 1
+    given), where the simulator and --help take the client profile's range: aiconfigurator's [0.8, 1] x nominal
+    (142.6 ms, the same as 0.8 given); the note says which range it took."""
+    common = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady", "--format", "json"]
+    default, fixed, spread = (json.loads(_invoke(*common, *ratio)[1]) for ratio in
+                              ((), ("--random-range-ratio", "1"), ("--random-range-ratio", "0.8")))
+    assert default["ttft_s"] == spread["ttft_s"] == pytest.approx(0.142585, rel=1e-5)
+    assert fixed["ttft_s"] == pytest.approx(0.157059, rel=1e-5)
+    assert default["note"].endswith("; lengths uniform in [0.8, 1] x nominal (the aiconfigurator client profile's, "
+                                    "as --sim draws them)")
+    assert "lengths" not in fixed["note"]
+
+
+def test_a_format_alias_is_read_and_shown_as_its_format() -> None:
+    """train --precision ue8m0 was refused (a list of choices without the alias), and compare --weights ue8m0 or E4M3
+    labelled its rows with the typed spelling where formats shows fp8_block and fp8: both now read the alias as its
+    format, the same numbers and the format's own name."""
+    train = ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json", "--precision"]
+    alias, block = (json.loads(_invoke(*train, name)[1]) for name in ("UE8M0", "fp8_block"))
+    assert alias == block and alias["layout"]["precision"] == "fp8_block"
+    compare = ["compare", "hgx-h100", "--model", "llama-3.1-8b", "--format", "json", "--weights"]
+    for typed, name in (("ue8m0", "fp8_block"), ("E4M3", "fp8")):
+        (row,) = json.loads(_invoke(*compare, typed)[1])
+        (same,) = json.loads(_invoke(*compare, name)[1])
+        assert row["weights"] == name and row == same
+
+
+def test_an_open_loop_says_where_a_per_client_count_of_prompts_comes_from() -> None:
+    """InferenceX sends 10 prompts x its --max-concurrency; an open loop at --request-rate 5 without that cap sent
+    320 requests, 10 x the closed loop's default of 32 clients, and said nothing of where 320 came from."""
+    common = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--request-rate", "5", "--client",
+              "inferencex", "--format", "json"]
+    uncapped, capped = (json.loads(_invoke(*common, *cap)[1]) for cap in ((), ("--max-concurrency", "8")))
+    assert (uncapped["requests"], capped["requests"]) == (320, 80)
+    assert ("simulated 320 requests (10 a client x --concurrency 32, as no --max-concurrency sets the open loop's "
+            "clients) arriving at random at 5 requests/s from client profile inferencex") in uncapped["note"]
+    assert "simulated 80 requests (10 a client x the 8 in flight) arriving at random" in capped["note"]

@@ -134,6 +134,17 @@ def test_variant_names_are_unique_and_defined(tmp_path: Path) -> None:
         h100_variant("").replace('variant = ["v"]', 'variant = ["v", "w"]'), tmp_path)
 
 
+@pytest.mark.parametrize(("weights", "says"), [
+    ('["ue8m0", "fp8_block", "UE8M0"]', "sweep axis weights: fp8_block named 3 times (ue8m0, fp8_block, UE8M0): each "
+                                        "case runs once"),
+    ('["fp8", "bf16", "fp8"]', "sweep axis weights: fp8 named twice: each case runs once"),
+])
+def test_one_format_named_twice_on_an_axis_is_refused(weights: str, says: str, tmp_path: Path) -> None:
+    """An alias (ue8m0 is fp8_block) or a plain repeat on a format axis ran the same case twice or three times."""
+    spec = AXES.replace('variant = ["v"]', 'system = ["hgx-h100"]') + f"weights = {weights}\n"
+    assert refused(spec, tmp_path).endswith(says)
+
+
 def test_a_variant_changes_its_systems_links_too() -> None:
     """The system states each link per chip, so a chip's slower scale-up link slows the TP all-reduces."""
     axes = {"variant": ["v"], "model": ["llama-3.1-70b"], "isl": [1024], "osl": [256], "concurrency": [64], "tp": [8]}

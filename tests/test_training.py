@@ -538,16 +538,27 @@ def test_pipeline_layout_reads_megatron_core_repeats_and_commas() -> None:
 
 
 @pytest.mark.parametrize("layout, at", [("Et|(t)*2*3L", "*3L"), ("Et*2*3L", "*3L"), ("E()*3tL", "()*3tL"),
-                                        ("E(,)*3tL", "()*3tL"), ("Et*L", "*L"), ("E(tt|L", "(tt|L"),
-                                        ("E(tt|)L", ")L"), ("Et)*2L", ")*2L"), ("Et|x", "x")])
+                                        ("E(,)*3tL", "(,)*3tL"), ("Et*L", "*L"), ("E(tt|L", "(tt|L"),
+                                        ("E(tt|)L", ")L"), ("Et)*2L", ")*2L"), ("Et|x", "x"),
+                                        ("E, t*8|t*4 x", "x"), ("Et*８|t*24L", "*８|t*24L")])
 def test_pipeline_layout_refusals_name_the_offending_part(layout: str, at: str) -> None:
     """What Megatron-Core's parser refuses is refused in one line naming where it goes wrong: a repeat of a
     repeat (Megatron-Core reads "(t)*2*3" as "t" then "t"*3, "t*2*3" not at all), an empty group, "*" with no
-    count, a group never closed or closed without "*n", a stray ")" or letter."""
+    count, a group never closed or closed without "*n", a stray ")" or letter, a full-width digit (read as 8
+    before: int() takes any Unicode digit). The part is quoted as typed (the empty group's comma was left out)."""
     code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp", "2", "--pp-layout", layout)
     assert code == 2 and not out
     assert err == (f"parity: error: --pp-layout may hold only E, t, m, L, '|', commas and repeats x*n or (...)*n, "
                    f"got {layout!r} (at {at!r})\n")
+
+@pytest.mark.parametrize("layout", ["", " ", ",", " , "])
+def test_an_empty_pipeline_layout_is_refused_not_read_as_none(layout: str) -> None:
+    """`--pp-layout ''` ran the balanced layout, as if no layout had been given."""
+    code, out, err = run("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp", "4", "--pp-layout", layout)
+    given = f" ({layout!r})" if layout else ""
+    assert (code, out, err) == (2, "", f"parity: error: --pp-layout is empty{given}: give a layout such as "
+                                       "'Et*3|(tt|)*29,m|L', or leave it out\n")
+
 
 @pytest.mark.parametrize("args, message", [
     (("--pp", "2", "--pp-first-layers", "40"),

@@ -73,10 +73,16 @@ def math_unit(fmt: Format, chip: Chip) -> tuple[str, bool]:
 
 
 def emulation_note(fmt: Format, chip: Chip) -> str:
-    """What a format runs on where the chip has no math unit of its own for it, e.g. 'fp8 emulated on bf16
-    (nvidia-a100-sxm has no FP8 math)'; '' where it has (training and serving rows say it the same way)."""
+    """What a format runs on where the chip has no math unit of its own for it, naming what it lacks: the math
+    itself ('fp8 emulated on bf16 (nvidia-a100-sxm has no FP8 math)'), the format's own unit where that is apart from
+    its math ('mxfp8 emulated on fp8 (nvidia-h20 has no MXFP8 unit)': block-scaled FP8 on FP8 math), or the rate
+    of a unit it lists with none published; '' where it has one (training and serving rows say it the same way)."""
     unit, emulated = math_unit(fmt, chip)
-    return f"{fmt.name} emulated on {unit} ({chip.id} has no {fmt.math.upper()} math)" if emulated else ""
+    if not emulated:
+        return ""
+    lacks = (f"no published {fmt.math.upper()} rate" if fmt.feature in chip.native
+             else f"no {fmt.math.upper()} math" if fmt.feature == fmt.math else f"no {fmt.feature.upper()} unit")
+    return f"{fmt.name} emulated on {unit} ({chip.id} has {lacks})"
 
 
 _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm_memory_efficiency",

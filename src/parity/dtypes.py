@@ -7,11 +7,12 @@ chip without that feature (emulation). Bytes per element are floats: fp4 is 0.5 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from parity.errors import ParityError
 
-__all__ = ["Format", "FORMATS", "MATH_RATES", "format_named", "stored_format"]
+__all__ = ["Format", "FORMATS", "MATH_RATES", "format_named", "refuse_repeated_formats", "stored_format"]
 
 # Keys of a chip's peak table, with the bit length the US export rules use for TPP.
 MATH_RATES: dict[str, int] = {
@@ -150,6 +151,26 @@ def format_named(name: str) -> Format:
     if key not in FORMATS:
         raise ParityError(f"unknown number format {name!r}; known: {', '.join(FORMATS)}")
     return FORMATS[key]
+
+
+def refuse_repeated_formats(names: Sequence[object], each: str, where: str = "") -> tuple[str, ...]:
+    """`names` as their formats' own names (ue8m0 is fp8_block, E4M3 fp8; one format_named does not know stays as
+    given, for its reader to refuse), refusing a format named twice under any of its names: `each` says what is done
+    once per format ('each format is shown once'), `where` prefixes where the names stand ('sweep axis weights: ')."""
+    def canonical(name: object) -> object:
+        try:
+            return format_named(name).name if isinstance(name, str) else repr(name)
+        except ParityError:
+            return name
+
+    found = [canonical(name) for name in names]
+    for name in dict.fromkeys(found):
+        typed = [str(n) for n, f in zip(names, found) if f == name]
+        if len(typed) > 1:
+            spelled = f" ({', '.join(typed)})" if set(typed) != {name} else ""
+            times = "twice" if len(typed) == 2 else f"{len(typed)} times"
+            raise ParityError(f"{where}{name} named {times}{spelled}: {each}")
+    return tuple(str(f) for f in found)
 
 
 def stored_format(name: str) -> str:

@@ -50,7 +50,9 @@ def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Prec
         except InfeasiblePlan:
             return False
 
-    if weights is None:
+    if weights is not None:  # an alias reads as its format's own name (ue8m0: fp8_block), in every row it labels
+        weights = format_named(weights).name
+    else:
         weights = next(name for name in _WEIGHT_PREFERENCE if native(name))
         if weights == "fp8" and "fp8_block" in (model.weight_format, model.expert_weight_format):
             weights = "fp8_block"

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parity import catalog
-from parity.dtypes import MATH_RATES
+from parity.dtypes import MATH_RATES, refuse_repeated_formats
 from parity.errors import ParityError
 from parity.hardware import System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
@@ -138,6 +138,10 @@ class Variant:
                               f"{chip_id}'s {old:g}")
 
 
+# the axes that name number formats (dtypes.format_named reads each, aliases included)
+_FORMAT_AXES = {"weights", "moe_weights", "kv", "attention_format", "attention_weights"}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SweepSpec:
     """Axes of a sweep, its variants, and grid or random sampling."""
@@ -162,6 +166,8 @@ class SweepSpec:
         for name, values in self.axes.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ParityError(f"sweep axis {name!r} must be a non-empty list")
+        for name in _FORMAT_AXES & set(self.axes):  # one format under two names is one case run twice
+            refuse_repeated_formats(self.axes[name], "each case runs once", f"sweep axis {name}: ")
         for drafts in self.axes.get("mtp_tokens", ()):  # bounded as `parity serve --mtp` is
             if isinstance(drafts, bool) or not isinstance(drafts, int) or drafts < 0:
                 raise ParityError(f"sweep axis mtp_tokens: expected whole numbers >= 0, got {drafts!r}")

@@ -15,8 +15,8 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, r
     systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
-from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, Targets, arrivals_option, arrivals_text, \
-    formats_text, targets_options
+from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, FormatChoice, Targets, arrivals_option, \
+    arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
@@ -114,8 +114,8 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
 @click.option("--global-batch", type=COUNT, default=1024, show_default=True,
               help="training: sequences per step")
-@click.option("--precision", "training_precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True,
-              help="training precision")
+@click.option("--precision", "training_precision", type=FormatChoice(PRECISIONS), default="bf16", show_default=True,
+              help="training precision (fp8_block also as its alias ue8m0)")
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
 @mtp_option("serving: ")
 @click.option("--refine", is_flag=True,

@@ -13,6 +13,7 @@ from parity.cli.labels import system_label
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
+from parity.dtypes import refuse_repeated_formats
 from parity.errors import ParityError
 from parity.report.tables import Column, plain, ratio, scaled
 
@@ -23,8 +24,8 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 @click.argument("systems", nargs=-1)
 @click.option("--model", default="deepseek-r1", show_default=True, help="catalog model or config.json")
 @click.option("--formats", "names", default=",".join(DEFAULT_FORMATS), show_default=True,
-              help="comma-separated weight formats (bf16, fp8, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, w4a8_mxfp4, "
-                   "w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w8a16, w4a8)")
+              help="comma-separated weight formats (bf16, fp8, fp8_block or its alias ue8m0, mxfp8, hif8, int8, nvfp4, "
+                   "mxfp4, w4a8_mxfp4, w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w8a16, w4a8)")
 @targets_options(ttft_default=DEFAULT_TTFT)
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
@@ -46,7 +47,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     wanted = tuple(n.strip() for n in names.split(",") if n.strip())
     if not wanted:
         raise ParityError("--formats names no format")
-    refuse_repeats(wanted, "each format is shown once")
+    wanted = refuse_repeated_formats(wanted, "each format is shown once")
     the_model, profile = catalog.model(model), catalog.engine(engine)
     refuse_mtp_without_layers([the_model], mtp_tokens)
     drafts = catalog.mtp_drafts(the_model, mtp_tokens)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from parity.cli import cli, progress_bar
+from parity.cli import SUFFIXES, cli, progress_bar
 from parity.errors import ParityError
 from parity.report.page import written_by_parity
 
@@ -23,14 +23,20 @@ def _folder(_ctx: click.Context, _param: click.Parameter, out: str) -> Path:
     return Path(out)
 
 
+# the suffixes that name a file to parity: a web page, and what --out writes elsewhere (SUFFIXES; sweep's .parquet)
+_FILE_SUFFIXES = {".html", ".htm", ".parquet", *SUFFIXES}
+
+
 def _check_target(out: Path) -> None:
     """Refuse, before any work, a folder the report could not be written into, or one that holds files of its own
     (the report would replace an index.html or PNGs parity did not write): an existing folder must be empty or hold
     a report parity wrote."""
     if out.exists() and not out.is_dir():
         raise ParityError(f"--out {out}: exists and is not a folder")
-    if not out.exists() and out.suffix.lower() in (".html", ".htm"):  # a page's name: it would become a folder
-        raise ParityError(f"--out {out}: the report is a folder (index.html and its PNG plots), not one page; "
+    suffix = out.suffix.lower()
+    if not out.exists() and suffix in _FILE_SUFFIXES:  # a page's or a file's name: it would become a folder
+        raise ParityError(f"--out {out}: the report is a folder (index.html and its PNG plots), not "
+                          f"{'one page' if suffix in ('.html', '.htm') else f'a {suffix} file'}; "
                           f"name a folder, e.g. --out {out.with_suffix('')}")
     page = out / "index.html"
     if page.is_dir():

@@ -26,7 +26,7 @@ def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
 def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None,
                   client: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
-    formats, lengths, layouts, clients, whole workers and the prefill workers' system); `moe`: the model has experts (their split is stated);
+    formats, lengths and their spread, layouts, clients, whole workers and the prefill workers' system); `moe`: the model has experts (their split is stated);
     `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts);
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
     vLLM's)."""
@@ -52,5 +52,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--client", client] if client else []
     options += ["--mtp", str(case.mtp_tokens)] if case.mtp_tokens else []
     options += ["--rank-per-die"] if case.rank_per_die else []
+    if model_kind == "steady":  # the case's own lengths (fixed in a search), where serve's default draws the client's
+        options += ["--random-range-ratio", f"{case.random_range_ratio:g}"]
     options += ["--model-kind", model_kind]
     return "parity serve " + shlex.join(options)

@@ -421,6 +421,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if phase != "both":
         _serve_phase(case, fmt, out)
         return
+    lengths_note = ""
+    if not simulated and given_range is None:  # the steady model draws lengths as the simulator's default client does
+        default_client = benchmark_of(scenario_of(case)).client
+        case = dataclasses.replace(case, random_range_ratio=default_client.range_ratio)
+        lengths_note = f"; {default_client.lengths} (the {default_client.id} client profile's, as --sim draws them)"
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
         raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
@@ -435,6 +440,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
             bench = dataclasses.replace(bench, client=dataclasses.replace(bench.client, range_ratio=given_range))
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
+    data = {**data, "note": data["note"] + lengths_note}
     percentile_rows: list[dict[str, object]] = []
     if bench is not None:
         data, percentile_rows = _simulated(case, prediction, bench, timeline)

@@ -12,7 +12,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, emit_record, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, Real
+from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, FormatChoice, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
@@ -141,8 +141,8 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
 @click.option("--zero", type=click.IntRange(0, 3), default=None,
               help="ZeRO stage: 0 plain data parallel, 1 optimizer states sharded, 2 also gradients, 3 also weights "
                    "(default: 1 in a layout you give, else the fastest that fits)")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="bf16", show_default=True,
-              help="format of the GEMMs (fp8: per-tensor scales; fp8_block: 128x128 blocks, DeepSeek-V3; "
+@click.option("--precision", type=FormatChoice(PRECISIONS), default="bf16", show_default=True,
+              help="format of the GEMMs (fp8: per-tensor scales; fp8_block, alias ue8m0: 128x128 blocks, DeepSeek-V3; "
                    "mxfp8: MX blocks)")
 @click.option("--grad-overlap", type=click.Choice(GRAD_OVERLAP), default="overlap", show_default=True,
               help="overlap: gradient reduce-scatter and parameter all-gather hidden behind backward and forward; "
@@ -207,7 +207,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     batch = global_batch or max(1, round(4_194_304 / seq_len))
     cal = catalog.calibration(the_system.chip)
     profile = catalog.training_profile()
-    if pp_layout:  # read the same way whether it is used or refused below
+    if pp_layout or typed_options({"--pp-layout": "pp_layout"}):  # read the same way whether it is used or refused
+        # below; an empty one typed is refused, not read as none
         layout_counts(pp_layout, most_layout_entries(the_model))
     chosen, picked = "", ""
     if searching:

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from parity import units
+from parity.dtypes import format_named
 from parity.errors import ParityError, UnitError
 from parity.parallel import RAY_LOCAL
 from parity.simulate.clients import MOST_REQUEST_TOKENS
@@ -110,6 +111,18 @@ class RequestRate(Real):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         if isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
             return math.inf
+        return super().convert(value, param, ctx)
+
+
+class FormatChoice(click.Choice):
+    """One of `choices`, number formats, by any of its names (dtypes.format_named: ue8m0 is fp8_block, e4m3 fp8),
+    read as the format's own name."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            value = format_named(value).name if isinstance(value, str) else value
+        except ParityError:
+            pass  # not a format: click.Choice refuses it, listing the choices
         return super().convert(value, param, ctx)
 
 

@@ -19,7 +19,7 @@ from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYP
     UNSCALED_ROPE_TYPES, _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
-from parity.model import Layer, Model
+from parity.model import DenseMlp, Layer, Model, MoeMlp
 
 __all__ = ["ALIASES", "context_window", "model_from_config", "read_config", "read_model"]
 
@@ -46,19 +46,23 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     if any(key in config and config[key] is not None and _int(config, "num_key_value_heads", 0, where) == 0
            for key in ALIASES["num_key_value_heads"]):
         raise ModelConfigError(f"{where}: {_key(config, 'num_key_value_heads')} must be >= 1, got 0")
-    dense_format, expert_format = _formats(config, quant, file_where)
-    state_format = _state_format(config, dense_format)
     kinds = _kinds(config, num_layers, where)
+    mlps = [_mlp(config, mlp_kind, i, where) for i, (_, mlp_kind) in enumerate(kinds)]
+    dense_parts = frozenset({"attention"} if any(mixer for mixer, _ in kinds) else ()) | frozenset(
+        {"MLP"} if any(isinstance(mlp, DenseMlp) or (isinstance(mlp, MoeMlp) and mlp.num_shared_experts)
+                       for mlp in mlps) else ())
+    dense_format, expert_format = _formats(config, quant, file_where, dense_parts)
+    state_format = _state_format(config, dense_format)
     model_type = str(config.get("model_type", ""))
     norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES
              else 4 if model_type in _FOUR_NORM_TYPES else 2)
     layers = []
-    for i, (mixer_kind, mlp_kind) in enumerate(kinds):
+    for i, ((mixer_kind, _), mlp) in enumerate(zip(kinds, mlps)):
         mixer = (None if not mixer_kind else _linear(config, where, state_format) if mixer_kind == "linear"
                  else _mamba(config, where, state_format) if mixer_kind == "mamba"
                  else _attention(config, where, mixer_kind))
         try:
-            layers.append(Layer(attention=mixer, mlp=_mlp(config, mlp_kind, i, where), norms=norms))
+            layers.append(Layer(attention=mixer, mlp=mlp, norms=norms))
         except ValueError as err:
             raise _named(err, f"{where}: layer {i}") from err
     mtp = (_int(config, "num_nextn_predict_layers", 0, where) or _int(config, "mtp_num_hidden_layers", 0, where)

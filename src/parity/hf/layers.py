@@ -63,11 +63,24 @@ def _modelopt_format(algo: Any, at: str) -> str:
     return fmt
 
 
-def _modelopt_formats(q: dict[str, Any], at: str) -> tuple[str, str]:
+# the last part of a ModelOpt layer name that names an MLP projection (Nemotron-H names its MLP modules `mixer` too)
+_MLP_PROJECTIONS = {"gate_proj", "up_proj", "down_proj", "gate_up_proj", "fc1", "fc2", "w1", "w2", "w3"}
+
+
+def _dense_part(name: str) -> str:
+    """Which dense weights a quantized layer's name belongs to: 'MLP' (dense or shared-expert MLPs) or 'attention'
+    (any token mixer: attention, Mamba, linear attention)."""
+    mlp = ".mlp." in name or "shared_expert" in name or name.rsplit(".", 1)[-1] in _MLP_PROJECTIONS
+    return "MLP" if mlp else "attention"
+
+
+def _modelopt_formats(q: dict[str, Any], at: str, dense_parts: frozenset[str]) -> tuple[str, str]:
     """(dense, expert) formats of a ModelOpt record. MIXED_PRECISION names each layer's quant_algo in
     quantized_layers, as vLLM's ModelOptMixedPrecisionConfig reads it: routed experts (".experts." in the name) take
-    theirs, the other layers theirs (the head aside), a layer it leaves out stays bf16; each side must be one format.
-    Otherwise the dense layers are bf16 where the skip list (exclude_modules; config.json's ignore) names self_attn."""
+    theirs, the other layers theirs (the head aside), a layer it leaves out stays bf16 (vLLM's unquantized method);
+    each side must be one format, so dense layers listed for some of the model's dense parts (`dense_parts`:
+    'attention', 'MLP') and left out for others are refused. Otherwise the dense layers are bf16 where the skip list
+    (exclude_modules; config.json's ignore) names self_attn."""
     if str(q["quant_algo"]).upper() != "MIXED_PRECISION":
         fmt = _modelopt_format(q["quant_algo"], at)
         return ("bf16" if "self_attn" in _names(q.get("exclude_modules", q.get("ignore"))) else fmt), fmt
@@ -75,16 +88,22 @@ def _modelopt_formats(q: dict[str, Any], at: str) -> tuple[str, str]:
     if not layers:
         raise ModelConfigError(f"{at}: quant_algo MIXED_PRECISION names no quantized_layers")
     found: dict[bool, set[str]] = {False: set(), True: set()}
+    listed: set[str] = set()
     for name, entry in layers.items():
         if not name.endswith("lm_head"):
             algo = _object(entry, f"{at}.quantized_layers[{name!r}]").get("quant_algo")
             found[".experts." in name].add(_modelopt_format(algo, f"{at}.quantized_layers[{name!r}]"))
+            listed |= set() if ".experts." in name else {_dense_part(name)}
     for experts, formats in found.items():
         if len(formats) > 1:
             raise ModelConfigError(f"{at}.quantized_layers: the {'routed experts' if experts else 'dense layers'} "
                                    f"mix {' and '.join(sorted(formats))}; parity holds one format for them")
-    dense = next(iter(found[False]), "bf16")
-    return dense, next(iter(found[True]), dense)
+    unlisted = sorted(dense_parts - listed)
+    if listed and unlisted:
+        raise ModelConfigError(f"{at}.quantized_layers: the dense layers mix {next(iter(found[False]))} (the "
+                               f"{' and '.join(sorted(listed))} projections) and bf16 (the {' and '.join(unlisted)} "
+                               "projections, not listed); parity holds one format for them")
+    return next(iter(found[False]), "bf16"), next(iter(found[True]), "bf16")
 
 
 def _names(value: Any) -> str:
@@ -92,11 +111,18 @@ def _names(value: Any) -> str:
     return " ".join(str(v) for v in value) if isinstance(value, list) else str(value or "")
 
 
-def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = "") -> tuple[str, str]:
-    """(dense weight format, expert weight format) of the checkpoint."""
+# compressed-tensors' FP8 weight strategy -> the format its weights run in
+_CT_FP8 = {"tensor": "fp8", "channel": "fp8_channel", "block": "fp8_block"}
+
+
+def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = "",
+             dense_parts: frozenset[str] = frozenset({"attention", "MLP"})) -> tuple[str, str]:
+    """(dense weight format, expert weight format) of the checkpoint; `dense_parts` are the model's weights outside
+    the routed experts ('attention': any token mixer; 'MLP': dense or shared-expert MLPs), which a ModelOpt
+    MIXED_PRECISION record must quantize all alike or leave all out."""
     method, q, at = _quantization(config, quant, where)
     if method == "modelopt":
-        return _modelopt_formats(q, at)
+        return _modelopt_formats(q, at, dense_parts)
     if method == "compressed-tensors":  # (vLLM's llm-compressor) its first config group names the numbers
         groups = _object(q.get("config_groups") or {}, f"{at}.config_groups")
         group = _object(next(iter(groups.values()), {}), f"{at}.config_groups entry")
@@ -107,8 +133,13 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
             raise ModelConfigError(f"{at}: compressed-tensors weights of {bits} bits {kind!r} are not modelled")
         if fmt == "int8" and group.get("input_activations") is None:  # W8A16: activations stay bf16
             fmt = "w8a16"
-        if fmt == "fp8":  # FP8 scales per weight channel (FP8-dynamic: per-token activations) or 128x128 block
-            fmt = {"channel": "fp8_channel", "block": "fp8_block"}.get(str(weights.get("strategy", "")), fmt)
+        if fmt == "fp8":  # FP8 scales per tensor, per weight channel (FP8-dynamic: per-token activations) or per
+            # 128x128 block, the weight strategies vLLM's CompressedTensorsW8A8Fp8 runs; none stated is per tensor
+            strategy = weights.get("strategy") or "tensor"
+            fmt = _CT_FP8.get(str(strategy).lower(), "")
+            if not fmt:
+                raise ModelConfigError(f"{at}: compressed-tensors FP8 weights of strategy {strategy!r} are not "
+                                       f"modelled (parity reads {', '.join(_CT_FP8)})")
         return fmt, fmt
     if method == "fp8":
         fmt = "fp8_block" if q.get("weight_block_size") else "fp8"

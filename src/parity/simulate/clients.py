@@ -98,15 +98,18 @@ class ClientProfile:
         n = self.num_prompts or int(math.ceil(self.prompts_per_client * concurrency))
         return max(n, concurrency)
 
+    @property
+    def lengths(self) -> str:
+        """How it draws request lengths, in words: 'fixed lengths' or 'lengths uniform in [0.8, 1] x nominal'."""
+        return "fixed lengths" if self.range_ratio >= 1.0 else f"lengths uniform in [{self.range_ratio:g}, 1] x nominal"
+
     def describe(self, open_loop: bool = False) -> str:
         """What the profile sends, in a line (its sources: `source`, `parity engines --clients`); `open_loop`: the
         requests arrive at given times, so its closed loop's clients and first wave do not apply, nor its generator's
         engine limits (written for the closed loop it benchmarks: predict.simulated.deployed_engine)."""
         count = f"{self.num_prompts:,} prompts" if self.num_prompts else f"{self.prompts_per_client:g} prompts a client"
-        lengths = ("fixed lengths" if self.range_ratio >= 1.0 else
-                   f"lengths uniform in [{self.range_ratio:g}, 1] x nominal")
-        parts = [lengths] if open_loop else [
-            count, lengths, "first wave scored" if self.first_wave_counted else "first wave not scored"]
+        parts = [self.lengths] if open_loop else [
+            count, self.lengths, "first wave scored" if self.first_wave_counted else "first wave not scored"]
         if self.deploys is not None and not open_loop:
             parts.append(f"its generator's engine limits on {', '.join(self.deploys.engines)}")
         if self.front_end is not None:

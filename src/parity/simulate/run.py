@@ -60,6 +60,17 @@ def _arriving(bench: Benchmark) -> str:
     return f" arriving {how}{_capped(bench)}"
 
 
+def _counted(bench: Benchmark) -> str:
+    """Where an open loop's request count comes from when its client profile counts prompts per client (InferenceX
+    sends 10 x its --max-concurrency, aiconfigurator 10 x its clients): the cap on requests in flight, else the
+    closed loop's --concurrency, which an uncapped open loop has no other use for; '' where a count is given."""
+    if not bench.request_rate or bench.num_prompts or bench.trace or bench.client.num_prompts:
+        return ""
+    clients = (f"the {bench.concurrency:,} in flight" if bench.max_concurrency is not None else
+               f"--concurrency {bench.concurrency:,}, as no --max-concurrency sets the open loop's clients")
+    return f" ({bench.client.prompts_per_client:g} a client x {clients})"
+
+
 def _throughput_note(bench: Benchmark) -> tuple[str, ...]:
     """How an uncapped open loop's throughput reads, for its notes (none for other runs)."""
     offered = bench.offered_output_tokens_per_s()
@@ -102,7 +113,8 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
                                    " (the engine profile's ttft_overhead_s)"),
                                 f"simulated {len(client.requests)} requests of a trace{_capped(bench)} (client profile "
                                 f"{bench.client.id}: its front end only)" if bench.trace else
-                                f"simulated {len(client.requests)} requests{_arriving(bench)} from client profile "
+                                f"simulated {len(client.requests)} requests{_counted(bench)}{_arriving(bench)} from "
+                                f"client profile "
                                 f"{bench.client.id} ({bench.client.describe(bool(bench.request_rate))}; sources: parity "
                                 "engines --clients)") + _throughput_note(bench)
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
@@ -176,9 +188,9 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
-        f"simulated {len(client.requests)} requests "
-        + (f"of a trace{_capped(bench)}" if bench.trace else
-           f"{_arriving(bench).lstrip()} from client profile {bench.client.id}")) + _throughput_note(bench)
+        f"simulated {len(client.requests)} requests"
+        + (f" of a trace{_capped(bench)}" if bench.trace else
+           f"{_counted(bench)}{_arriving(bench)} from client profile {bench.client.id}")) + _throughput_note(bench)
     if (builds := p_sched.plan_builds) is not None:
         notes += (f"prefill workers build GEMM plans for each new token count: {builds.own_shapes} shapes on a rank's "
                   f"own tokens, {builds.gathered_shapes} on the group's, {builds.build_s * 1e3:.0f} ms each "

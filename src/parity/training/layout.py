@@ -35,7 +35,7 @@ MOE_DISPATCHERS = ("alltoall", "deepep")
 PRECISIONS = ("bf16", "fp8", "fp8_block", "mxfp8")
 
 
-_REPEAT = re.compile(r"\*(\d+)")
+_REPEAT = re.compile(r"\*([0-9]+)")  # ASCII digits only: \d takes a full-width '４' as 4
 _ENTRIES = "EtmL|"
 # a layout of any model in the catalog expands to at most a few hundred entries; this bound only keeps a
 # caller that gives no model's bound from expanding a typo like "(t|)*10000000000" into memory
@@ -54,11 +54,16 @@ def _parse_layout(text: str, most_entries: int) -> tuple[_Items, dict[str, int]]
     dropped first, an entry or a non-empty "(...)" may be repeated with "*n"; "(...)" must be. Spaces are
     dropped too and groups may nest, which Megatron-Core refuses; a repeat of a repeat, which it reads oddly
     ("(t)*2*3" as "t" then "t"*3) or not at all ("t*2*3"), is refused."""
-    flat = text.replace(" ", "").replace(",", "")
+    kept = [i for i, char in enumerate(text) if char not in " ,"]  # where each character of `flat` stands in `text`
+    flat = "".join(text[i] for i in kept)
     brief = repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+    if not flat:
+        raise InfeasiblePlan(f"--pp-layout is empty{f' ({brief})' if text else ''}: give a layout such as "
+                             "'Et*3|(tt|)*29,m|L', or leave it out")
 
-    def malformed(at: int) -> InfeasiblePlan:
-        part = flat[at:at + 20] + ("..." if len(flat) > at + 20 else "")
+    def malformed(at: int) -> InfeasiblePlan:  # quoting the text as typed, from the character at flat[at]
+        start = kept[at] if at < len(kept) else len(text)
+        part = text[start:start + 20] + ("..." if len(text) > start + 20 else "")
         return InfeasiblePlan(f"--pp-layout may hold only E, t, m, L, '|', commas and repeats x*n or (...)*n, "
                               f"got {brief} (at {part!r})")
     # per open group: its items, its counts and where its "(" stands
