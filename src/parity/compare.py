@@ -234,13 +234,18 @@ WIDER_GAIN = 1.25  # a worker over two systems worth a note when it delivers thi
 def _wider(model: Model, ranks: System, profile: EngineProfile, cal: Calibration, precision: Precision,
            lengths: tuple[int, int], targets: tuple[float | None, float | None], mtp: tuple[int, float],
            per_rank: float, dies: int) -> str:
-    """A note when workers spanning two systems over scale-out deliver WIDER_GAIN x more per chip than the
-    best of one system (a MoE model's experts spread over twice the ranks, each reading half the weights),
-    which compare does not choose for a model that fits one system; '' otherwise."""
-    found, _ = search_spanning(model, ranks, profile, cal, precision, *lengths, *targets, spans=(2,), mtp=mtp)
+    """A note when workers spanning more systems over scale-out (up to as many as a model too big for one may span,
+    within MAX_WORKER_CHIPS, as fleet takes them) deliver WIDER_GAIN x more per chip than the best of one system (a
+    MoE model's experts spread over more ranks, each reading fewer weights), which compare does not choose for a
+    model that fits one system; '' otherwise."""
+    widest = widest_span(ranks)
+    if widest < 2:
+        return ""
+    found, _ = search_spanning(model, ranks, profile, cal, precision, *lengths, *targets, spans=(widest,), mtp=mtp)
     if found is None or found.best is None or found.best.tokens_per_s_per_chip < WIDER_GAIN * per_rank:
         return ""
-    return f"over 2 systems {found.best.tokens_per_s_per_chip * dies:,.0f}/chip"
+    spanned = math.ceil(found.best.worker_chips()[0] / ranks.chips - 1e-9)  # the systems its (decode) worker spans
+    return f"over {spanned} systems {found.best.tokens_per_s_per_chip * dies:,.0f}/chip"
 
 
 def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:
@@ -262,6 +267,13 @@ def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[s
         out["tokens_per_s_per_chip_low"] = rate * best.tpot_s / out["tpot_s_high"]
         out["tokens_per_s_per_chip_high"] = rate * best.tpot_s / out["tpot_s_low"]
     return out
+
+
+def widest_span(ranks: System) -> int:
+    """The most systems a serving worker spans over scale-out: as many as a model too big for one may span
+    (serving_spans), within MAX_WORKER_CHIPS (1 for a scale-up domain of 128 chips or more)."""
+    domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
+    return min(max(serving_spans(math.inf)), MAX_WORKER_CHIPS // domain)
 
 
 def serving_spans(shortfall_bytes: float) -> tuple[int, ...]:

@@ -17,13 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.compare import WIDER_GAIN, Choose, domain_shortfall, serving_spans
+from parity.compare import WIDER_GAIN, Choose, domain_shortfall, serving_spans, widest_span
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
 from parity.hardware import Chip, System, per_die
 from parity.model import Model
-from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, search_spanning
+from parity.search import Candidate, SearchResult, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
 from parity.units import share_text
 
@@ -141,12 +141,11 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, demand: b
 def _wider_when_worth_it(search: Callable[..., tuple[SearchResult | None, int]], found: SearchResult | None,
                          spans: int, ranks: System) -> tuple[SearchResult | None, int, tuple[float, int] | None]:
     """(result, systems spanned, (tokens/s per rank, systems spanned) of the narrower best it replaces, or None)
-    with workers over as many systems as a model too big for one may span (serving_spans, within MAX_WORKER_CHIPS)
+    with workers over as many systems as a model too big for one may span (compare.widest_span)
     when they deliver WIDER_GAIN x more per chip than the narrower best: a fleet has no reason to keep a model that
     fits one system on one (compare does, and notes the wider figure), and a MoE model's experts spread over more
     ranks each read fewer weights a step (DeepSeek-R1 on 910C: 510 -> 1,617 tok/s/chip)."""
-    domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
-    widest = max(spans, min(max(serving_spans(math.inf)), MAX_WORKER_CHIPS // domain))
+    widest = max(spans, widest_span(ranks))
     if widest <= spans:
         return found, spans, None
     wider, wider_spans = search(spans=(widest,))
@@ -165,8 +164,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                ttft_s: float | None = None, mtp_tokens: int = 0, choose: Choose | None = None) -> list[FleetPlan]:
     """Size a fleet of each of `systems` (a chip kind in a system: its chips, power per chip and scale-up domain)
     for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs
-    `profile` at its stack's software maturity (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at the model's published acceptance, as
-    `compare` runs them; `choose` picks each chip's configuration among those meeting the targets' means, as
+    `profile` at its stack's software maturity (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at
+    the model's published acceptance, as `compare` runs them; `choose` picks each chip's configuration among those meeting the targets' means, as
     `compare --refine` does under percentile targets (compare.Choose; None: the steady search's best)."""
     if count not in ("total", "output"):
         raise InfeasiblePlan(f"count must be total or output, got {count!r}")

@@ -237,8 +237,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        + (f"{mtp_text} " if mtp_text else "")
                        + "tok/s: output tokens per second. Spec ratios from datasheets (x = times the baseline); "
                        f"throughput predicted in each system's best configuration; {per}'spans N systems': the model "
-                       "does not fit one, its workers span N over scale-out; 'over 2 systems N/chip': a model that "
-                       "fits one system stays on one, though workers over two deliver N per chip (1.25x or more); a "
+                       "does not fit one, its workers span N over scale-out; 'over K systems N/chip': a model that "
+                       "fits one system stays on one, though workers over K (up to 4, as `parity fleet` takes them) "
+                       "deliver N per chip (1.25x or more); a "
                        f"multi-die package (Ascend 910C) runs one rank per die; {uncalibrated}. 80% int.: the 80% "
                        "interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
                        "residuals of both chips' vendors (parity validate --by source); per system and per kW ratios "
