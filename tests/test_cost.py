@@ -67,6 +67,26 @@ def test_the_emulation_note_names_what_the_chip_lacks() -> None:
                      "int8 emulated on bf16 (alibaba-t-head-ppu has no published INT8 rate)", ""]
 
 
+def test_no_chip_with_a_math_rate_is_said_to_lack_that_math() -> None:
+    """Trainium3 lists 2,517 FP8 TFLOP/s but listed only MXFP8 native, so fp8, fp8_block and w4a8_mxfp4 ran 'emulated
+    on bf16 (aws-trainium3 has no FP8 math)' at 671 TFLOP/s. AWS Neuron documents E4M3FN as native on Trn3: every
+    FP8 format now runs on its FP8 math, and nvfp4 and hif8 fall back onto it rather than bf16. No chip with a
+    published rate for a math is said to have none of it."""
+    trn3 = catalog.chip("trainium3")
+    assert [math_unit(FORMATS[f], trn3) for f in ("fp8", "fp8_block", "w4a8_mxfp4", "nvfp4", "hif8")] == [
+        ("fp8", False), ("fp8", False), ("fp8", False), ("fp8", True), ("fp8", True)]
+    wrong = []
+    for chip in catalog.chips():
+        for name, fmt in FORMATS.items():
+            try:
+                note = emulation_note(fmt, chip)
+            except InfeasiblePlan:  # e.g. fp16 on a TPU v4: refused, not mislabelled
+                continue
+            if chip.peak(fmt.math) > 0 and f"no {fmt.math.upper()} math" in note:
+                wrong.append((chip.id, name))
+    assert wrong == []
+
+
 def test_mxfp4_weights_run_at_the_rate_of_their_activations() -> None:
     """MXFP4 experts as engines run them: 4.25 bits a weight either way, multiplied at the fp8 rate against
     MXFP8 activations (W4A8, native on the MMA) or the bf16 rate against bf16 ones (W4A16), where widening the

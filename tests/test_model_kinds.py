@@ -15,6 +15,7 @@ DeepSeek-V3.2 (DSA): per layer 2 x 128 heads x (192 + 128) x min(context, 2048) 
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import time
@@ -158,6 +159,7 @@ def test_decode_step_time_grows_far_less_for_a_hybrid() -> None:
     assert times["hybrid"][1] - times["hybrid"][0] < 0.4 * (times["full"][1] - times["full"][0])
 
 
+FP8_ACTIVATIONS = {"input_activations": {"num_bits": 8, "type": "float"}}
 BASE = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
         "intermediate_size": 128, "vocab_size": 100}
 
@@ -259,8 +261,8 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
 
 
 @pytest.mark.parametrize(("quantization", "formats"), [
-    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "type": "float"}}}},
-     ("fp8", "fp8")),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "type": "float"},
+                                                                         **FP8_ACTIVATIONS}}}, ("fp8", "fp8")),
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int"}}}},
      ("int4", "int4")),
     # RedHatAI's FP8-dynamic checkpoints: per-channel weight scales, per-token activations (vLLM's
@@ -302,14 +304,18 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
      ("bf16", "nvfp4")),
     # MIXED_PRECISION: each layer's algorithm; routed experts apart from the rest, the head aside
     ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION", "quantized_layers": {
-        "model.layers.0.self_attn.q_proj": {"quant_algo": "FP8"},
-        "model.layers.0.mlp.shared_experts.up_proj": {"quant_algo": "FP8"},
-        "model.layers.0.mlp.experts.0.up_proj": {"quant_algo": "NVFP4", "group_size": 16},
-        "lm_head": {"quant_algo": "NVFP4"}}}, ("fp8", "nvfp4")),
-    ({"quantization": {"quant_algo": "MIXED_PRECISION", "quantized_layers": {
-        "model.layers.0.mlp.experts.0.up_proj": {"quant_algo": "NVFP4"}}}}, ("bf16", "nvfp4")),
+        **{f"model.layers.{i}.self_attn.{p}_proj": {"quant_algo": "FP8"} for i in range(2) for p in "qkvo"},
+        **{f"model.layers.{i}.mlp.{p}_proj": {"quant_algo": "FP8"} for i in range(2) for p in ("gate", "up", "down")},
+        "lm_head": {"quant_algo": "NVFP4"}}}, ("fp8", "bf16")),
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
-        "weights": {"num_bits": 8, "type": "float", "strategy": "TENSOR"}}}}, ("fp8", "fp8")),
+        "weights": {"num_bits": 8, "type": "float", "strategy": "TENSOR"}, **FP8_ACTIVATIONS}}}, ("fp8", "fp8")),
+    # an ignore list naming the attention leaves it bf16, as ModelOpt's exclude_modules (Kimi-K2.5's int4 experts)
+    ({"quant_method": "compressed-tensors", "ignore": ["lm_head", "re:.*self_attn.*"], "config_groups": {"group_0": {
+        "weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 32}}}}, ("bf16", "int4")),
+    # groups naming the same numbers are one format
+    ({"quant_method": "compressed-tensors", "config_groups": {g: {
+        "weights": {"num_bits": 4, "type": "int", "strategy": "group"}} for g in ("group_0", "group_1")}},
+     ("int4", "int4")),
 ])
 def test_quantization_configs_give_the_stored_formats(quantization: dict, formats: tuple[str, str]) -> None:
     m = model_from_config({**BASE, "quantization_config": quantization})
@@ -326,6 +332,47 @@ def test_mixed_precision_leaves_experts_it_does_not_list_in_bf16() -> None:
     m = model_from_config({**moe, "quantization_config": {"quant_method": "modelopt", "quantization": {
         "quant_algo": "MIXED_PRECISION", "quantized_layers": listed}}})
     assert (m.weight_format, m.expert_weight_format) == ("fp8", "bf16")
+
+
+MOE = {**BASE, "model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+       "decoder_sparse_step": 1, "mlp_only_layers": []}
+ATTENTION_FP8 = {f"model.layers.{i}.self_attn.{p}_proj": {"quant_algo": "FP8"} for i in range(2) for p in "qkvo"}
+MLP_FP8 = {f"model.layers.{i}.mlp.{p}_proj": {"quant_algo": "FP8"} for i in range(2) for p in ("gate", "up", "down")}
+
+
+def _experts(layers: range, experts: range) -> dict:
+    return {f"model.layers.{i}.mlp.experts.{e}.{p}_proj": {"quant_algo": "NVFP4"}
+            for i in layers for e in experts for p in ("gate", "up", "down")}
+
+
+@pytest.mark.parametrize(("config", "listed", "message"), [
+    # one layer's attention of two: vLLM runs layer 1's in bf16 (31 of Llama-8B's 32 layers, before: read fp8)
+    (BASE, {**{k: v for k, v in ATTENTION_FP8.items() if ".0." in k},
+            **MLP_FP8},
+     "lists the attention of 1 of the 2 layers holding them"),
+    # q_proj only: k/v/o_proj stay bf16
+    (BASE, {**{k: v for k, v in ATTENTION_FP8.items() if "q_proj" in k},
+            **MLP_FP8},
+     "layer 0's attention lists 1 of its 4 projections (q_proj; not k_proj, o_proj, v_proj)"),
+    # the experts of layer 0 only (Qwen3-30B-A3B: 47 of 48 layers' experts, ~28 B parameters, stay bf16)
+    (MOE, {**ATTENTION_FP8, **_experts(range(1), range(4))},
+     "lists the routed experts of 1 of the 2 layers holding them"),
+    (MOE, {**ATTENTION_FP8, **_experts(range(2), range(3))}, "layer 0 lists 3 of its 4 routed experts"),
+    # a dense first layer (DeepSeek-V3's first 3) unlisted while the experts and attention are: its MLP stays bf16
+    ({**MOE, "mlp_only_layers": [0]}, {**ATTENTION_FP8, **_experts(range(1, 2), range(4))},
+     "the dense layers mix fp8 (the attention projections) and bf16 (the MLP projections, not listed)"),
+])
+def test_mixed_precision_refuses_a_part_listed_for_some_layers_projections_or_experts(
+        config: dict, listed: dict, message: str) -> None:
+    """MIXED_PRECISION coverage was checked by part: one listed layer, or q_proj alone, made the whole part quantized
+    (weight memory under-read up to ~3.5x on the expert side, no flag). Each part must be listed whole."""
+    with pytest.raises(ModelConfigError, match=re.escape(message)):
+        model_from_config({**config, "quantization_config": {"quant_method": "modelopt", "quantization": {
+            "quant_algo": "MIXED_PRECISION", "quantized_layers": listed}}})
+    whole = {**ATTENTION_FP8, **_experts(range(2), range(4))}
+    m = model_from_config({**MOE, "quantization_config": {"quant_method": "modelopt", "quantization": {
+        "quant_algo": "MIXED_PRECISION", "quantized_layers": whole}}})
+    assert (m.weight_format, m.expert_weight_format) == ("fp8", "nvfp4")
 
 
 def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json() -> None:
@@ -377,9 +424,24 @@ def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json()
      "(the MLP projections, not listed); parity holds one format for them"),
     # compressed-tensors FP8 weights: vLLM runs the tensor, channel and block strategies only
     *(({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
-        "weights": {"num_bits": 8, "type": "float", "strategy": strategy}}}}, None,
+        "weights": {"num_bits": 8, "type": "float", "strategy": strategy}, **FP8_ACTIVATIONS}}}, None,
        f"model: quantization_config: compressed-tensors FP8 weights of strategy {strategy!r} are not modelled "
        "(parity reads tensor, channel, block)") for strategy in ("group", "token", "BOGUS")),
+    # every type's strategy is checked (int8 or nvfp4 'bogus' read as int8/nvfp4 before); FP8 weight-only refused;
+    # groups of different numbers (NVFP4 MLPs beside FP8 attention) refused, not read from the first
+    *(({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": bits, "type": kind, "strategy": "bogus"}}}}, None,
+       f"model: quantization_config: compressed-tensors {bits}-bit {kind} weights of strategy 'bogus' are not "
+       f"modelled (parity reads {reads})") for bits, kind, reads in (
+           (8, "int", "channel, group, tensor"), (4, "int", "channel, group, tensor"), (4, "float", "tensor_group"))),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}}, None,
+     "model: quantization_config: compressed-tensors FP8 weights with no input_activations (FP8 weight-only, W8A16 "
+     "FP8) are not modelled"),
+    ({"quant_method": "compressed-tensors", "config_groups": {
+        "group_0": {"weights": {"num_bits": 8, "type": "float"}, **FP8_ACTIVATIONS},
+        "group_1": {"weights": {"num_bits": 4, "type": "float", "strategy": "tensor_group"}}}}, None,
+     "model: quantization_config.config_groups: the groups mix fp8 and nvfp4; parity holds one format for the weights"),
     ({"quant_method": "compressed-tensors", "config_groups": [1]}, None,
      "model: quantization_config.config_groups must be a JSON object {...}, got an array"),
     (None, {"quantization": None}, "hf_quant_config.json: quantization must be a JSON object {...}, got null"),

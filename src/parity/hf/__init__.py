@@ -48,10 +48,11 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
         raise ModelConfigError(f"{where}: {_key(config, 'num_key_value_heads')} must be >= 1, got 0")
     kinds = _kinds(config, num_layers, where)
     mlps = [_mlp(config, mlp_kind, i, where) for i, (_, mlp_kind) in enumerate(kinds)]
-    dense_parts = frozenset({"attention"} if any(mixer for mixer, _ in kinds) else ()) | frozenset(
-        {"MLP"} if any(isinstance(mlp, DenseMlp) or (isinstance(mlp, MoeMlp) and mlp.num_shared_experts)
-                       for mlp in mlps) else ())
-    dense_format, expert_format = _formats(config, quant, file_where, dense_parts)
+    layer_parts = tuple(frozenset({"attention"} if mixer else ()) | frozenset(
+        {"MLP"} if isinstance(mlp, DenseMlp) or (isinstance(mlp, MoeMlp) and mlp.num_shared_experts) else ())
+        | frozenset({"experts"} if isinstance(mlp, MoeMlp) else ()) for (mixer, _), mlp in zip(kinds, mlps))
+    num_experts = max((mlp.num_experts for mlp in mlps if isinstance(mlp, MoeMlp)), default=0)
+    dense_format, expert_format = _formats(config, quant, file_where, layer_parts, num_experts)
     state_format = _state_format(config, dense_format)
     model_type = str(config.get("model_type", ""))
     norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES

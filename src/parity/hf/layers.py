@@ -3,6 +3,7 @@ the checkpoint's formats and a vision tower's size."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from parity.errors import ModelConfigError
@@ -74,12 +75,67 @@ def _dense_part(name: str) -> str:
     return "MLP" if mlp else "attention"
 
 
-def _modelopt_formats(q: dict[str, Any], at: str, dense_parts: frozenset[str]) -> tuple[str, str]:
+# the projections that make one part of a layer whole, in the names checkpoints give them (standard and fused
+# attention, MLA with and without a query LoRA, Mamba; gated, fused-gated and ungated MLPs): a part listed with some
+# of one set's names and no whole set is listed in part
+_WHOLE_PARTS = {"attention": ({"q_proj", "k_proj", "v_proj", "o_proj"}, {"qkv_proj", "o_proj"},
+                              {"q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"},
+                              {"q_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"}, {"in_proj", "out_proj"}),
+                "MLP": ({"gate_proj", "up_proj", "down_proj"}, {"gate_up_proj", "down_proj"}, {"fc1", "fc2"},
+                        {"w1", "w2", "w3"})}
+_WHOLE_PARTS["experts"] = _WHOLE_PARTS["MLP"]
+_LAYER_INDEX = re.compile(r"layers\.(\d+)\.")
+_EXPERT_INDEX = re.compile(r"\.experts\.(\d+)\.")
+
+
+def _part_of(name: str) -> str:
+    return "experts" if ".experts." in name else _dense_part(name)
+
+
+def _check_coverage(names: list[str], at: str, layer_parts: tuple[frozenset[str], ...], num_experts: int) -> None:
+    """Refuse a part (attention, MLP, experts) that quantized_layers lists for only some of the layers that hold it,
+    only some of its projections in a layer, or only some of a layer's routed experts: vLLM runs the rest in bf16,
+    and parity holds one format per part. Names with no layer index ('model.layers.N.') are not counted."""
+    seen: dict[str, dict[int, set[str]]] = {}
+    experts: dict[int, set[str]] = {}
+    for name in names:
+        index = _LAYER_INDEX.search(name)
+        if index is None:
+            continue
+        part, layer = _part_of(name), int(index.group(1))
+        seen.setdefault(part, {}).setdefault(layer, set()).add(name.rsplit(".", 1)[-1])
+        expert = _EXPERT_INDEX.search(name)
+        if expert:
+            experts.setdefault(layer, set()).add(expert.group(1))
+    for part, layers in sorted(seen.items()):
+        holding = [i for i, parts in enumerate(layer_parts) if part in parts]
+        if len(set(holding) & set(layers)) < len(holding):
+            raise ModelConfigError(f"{at}.quantized_layers: lists the {part.replace('experts', 'routed experts')} "
+                                   f"of {len(set(holding) & set(layers))} of the {len(holding)} layers holding them "
+                                   "(vLLM runs the others in bf16); parity holds one format for them")
+        for layer, projections in sorted(layers.items()):
+            known = [whole for whole in _WHOLE_PARTS[part] if whole & projections]
+            if known and not any(whole <= projections for whole in known):
+                whole = max(known, key=lambda w: len(w & projections))
+                raise ModelConfigError(
+                    f"{at}.quantized_layers: layer {layer}'s {part.replace('experts', 'routed experts')} lists "
+                    f"{len(whole & projections)} of its {len(whole)} projections ("
+                    f"{', '.join(sorted(whole & projections))}; not {', '.join(sorted(whole - projections))}); "
+                    "parity holds one format for it")
+    for layer, listed in sorted(experts.items()):
+        if num_experts and len(listed) < num_experts:
+            raise ModelConfigError(f"{at}.quantized_layers: layer {layer} lists {len(listed)} of its {num_experts} "
+                                   "routed experts (vLLM runs the others in bf16); parity holds one format for them")
+
+
+def _modelopt_formats(q: dict[str, Any], at: str, layer_parts: tuple[frozenset[str], ...],
+                      num_experts: int) -> tuple[str, str]:
     """(dense, expert) formats of a ModelOpt record. MIXED_PRECISION names each layer's quant_algo in
     quantized_layers, as vLLM's ModelOptMixedPrecisionConfig reads it: routed experts (".experts." in the name) take
     theirs, the other layers theirs (the head aside), a layer it leaves out stays bf16 (vLLM's unquantized method);
-    each side must be one format, so dense layers listed for some of the model's dense parts (`dense_parts`:
-    'attention', 'MLP') and left out for others are refused. Otherwise the dense layers are bf16 where the skip list
+    each side must be one format, so dense layers listed for some of the model's dense parts ('attention', 'MLP',
+    from `layer_parts`, each layer's parts) and left out for others are refused, as is a part listed for only some
+    of its layers, projections or experts (_check_coverage). Otherwise the dense layers are bf16 where the skip list
     (exclude_modules; config.json's ignore) names self_attn."""
     if str(q["quant_algo"]).upper() != "MIXED_PRECISION":
         fmt = _modelopt_format(q["quant_algo"], at)
@@ -98,11 +154,13 @@ def _modelopt_formats(q: dict[str, Any], at: str, dense_parts: frozenset[str]) -
         if len(formats) > 1:
             raise ModelConfigError(f"{at}.quantized_layers: the {'routed experts' if experts else 'dense layers'} "
                                    f"mix {' and '.join(sorted(formats))}; parity holds one format for them")
+    dense_parts = frozenset().union(*layer_parts) - {"experts"}
     unlisted = sorted(dense_parts - listed)
     if listed and unlisted:
         raise ModelConfigError(f"{at}.quantized_layers: the dense layers mix {next(iter(found[False]))} (the "
                                f"{' and '.join(sorted(listed))} projections) and bf16 (the {' and '.join(unlisted)} "
                                "projections, not listed); parity holds one format for them")
+    _check_coverage([name for name in layers if not name.endswith("lm_head")], at, layer_parts, num_experts)
     return next(iter(found[False]), "bf16"), next(iter(found[True]), "bf16")
 
 
@@ -115,32 +173,58 @@ def _names(value: Any) -> str:
 _CT_FP8 = {"tensor": "fp8", "channel": "fp8_channel", "block": "fp8_block"}
 
 
+# compressed-tensors' weight strategies each type runs in vLLM (int: W8A8/W4A16/W8A16 per tensor, channel or group;
+# NVFP4: 16-element groups under a global scale, 'tensor_group'); FP8's (_CT_FP8) pick the format
+_CT_STRATEGIES = {"int8": {"tensor", "channel", "group"}, "int4": {"tensor", "channel", "group"},
+                  "nvfp4": {"tensor_group"}}
+
+
+def _ct_format(group: dict[str, Any], at: str) -> str:
+    """The format of one compressed-tensors config group: its weights' bits, type and strategy, and whether it
+    quantizes the activations (W8A16 int8 is 'w8a16'; FP8 weight-only, which vLLM runs as W8A16 FP8 through Marlin,
+    has no parity format and is refused)."""
+    weights = _object(group.get("weights") or {}, f"{at}.config_groups weights")
+    bits, kind = weights.get("num_bits"), str(weights.get("type", ""))
+    fmt = {(8, "float"): "fp8", (8, "int"): "int8", (4, "int"): "int4", (4, "float"): "nvfp4"}.get((bits, kind))
+    if fmt is None:
+        raise ModelConfigError(f"{at}: compressed-tensors weights of {bits} bits {kind!r} are not modelled")
+    strategy = weights.get("strategy")
+    if fmt == "fp8":  # FP8 scales per tensor, per weight channel (FP8-dynamic: per-token activations) or per
+        # 128x128 block, the weight strategies vLLM's CompressedTensorsW8A8Fp8 runs; none stated is per tensor
+        strategy = strategy or "tensor"
+        if str(strategy).lower() not in _CT_FP8:
+            raise ModelConfigError(f"{at}: compressed-tensors FP8 weights of strategy {strategy!r} are not "
+                                   f"modelled (parity reads {', '.join(_CT_FP8)})")
+        if group.get("input_activations") is None:
+            raise ModelConfigError(f"{at}: compressed-tensors FP8 weights with no input_activations (FP8 "
+                                   "weight-only, W8A16 FP8) are not modelled")
+        return _CT_FP8[str(strategy).lower()]
+    if strategy is not None and str(strategy).lower() not in _CT_STRATEGIES[fmt]:
+        raise ModelConfigError(f"{at}: compressed-tensors {bits}-bit {kind} weights of strategy {strategy!r} are "
+                               f"not modelled (parity reads {', '.join(sorted(_CT_STRATEGIES[fmt]))})")
+    if fmt == "int8" and group.get("input_activations") is None:  # W8A16: activations stay bf16
+        return "w8a16"
+    return fmt
+
+
 def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = "",
-             dense_parts: frozenset[str] = frozenset({"attention", "MLP"})) -> tuple[str, str]:
-    """(dense weight format, expert weight format) of the checkpoint; `dense_parts` are the model's weights outside
-    the routed experts ('attention': any token mixer; 'MLP': dense or shared-expert MLPs), which a ModelOpt
-    MIXED_PRECISION record must quantize all alike or leave all out."""
+             layer_parts: tuple[frozenset[str], ...] = (frozenset({"attention", "MLP"}),),
+             num_experts: int = 0) -> tuple[str, str]:
+    """(dense weight format, expert weight format) of the checkpoint; `layer_parts` are each layer's parts
+    ('attention': any token mixer; 'MLP': dense or shared-expert MLPs; 'experts': routed experts, `num_experts` a
+    layer), which a ModelOpt MIXED_PRECISION record must quantize all alike or leave all out."""
     method, q, at = _quantization(config, quant, where)
     if method == "modelopt":
-        return _modelopt_formats(q, at, dense_parts)
-    if method == "compressed-tensors":  # (vLLM's llm-compressor) its first config group names the numbers
+        return _modelopt_formats(q, at, layer_parts, num_experts)
+    if method == "compressed-tensors":  # (vLLM's llm-compressor) every config group must name the same numbers
         groups = _object(q.get("config_groups") or {}, f"{at}.config_groups")
-        group = _object(next(iter(groups.values()), {}), f"{at}.config_groups entry")
-        weights = _object(group.get("weights") or {}, f"{at}.config_groups weights")
-        bits, kind = weights.get("num_bits"), str(weights.get("type", ""))
-        fmt = {(8, "float"): "fp8", (8, "int"): "int8", (4, "int"): "int4", (4, "float"): "nvfp4"}.get((bits, kind))
-        if fmt is None:
-            raise ModelConfigError(f"{at}: compressed-tensors weights of {bits} bits {kind!r} are not modelled")
-        if fmt == "int8" and group.get("input_activations") is None:  # W8A16: activations stay bf16
-            fmt = "w8a16"
-        if fmt == "fp8":  # FP8 scales per tensor, per weight channel (FP8-dynamic: per-token activations) or per
-            # 128x128 block, the weight strategies vLLM's CompressedTensorsW8A8Fp8 runs; none stated is per tensor
-            strategy = weights.get("strategy") or "tensor"
-            fmt = _CT_FP8.get(str(strategy).lower(), "")
-            if not fmt:
-                raise ModelConfigError(f"{at}: compressed-tensors FP8 weights of strategy {strategy!r} are not "
-                                       f"modelled (parity reads {', '.join(_CT_FP8)})")
-        return fmt, fmt
+        formats = {_ct_format(_object(group, f"{at}.config_groups entry"), at) for group in groups.values()} or {
+            _ct_format({}, at)}
+        if len(formats) > 1:
+            raise ModelConfigError(f"{at}.config_groups: the groups mix {' and '.join(sorted(formats))}; parity holds "
+                                   "one format for the weights")
+        fmt = next(iter(formats))
+        return ("bf16" if "self_attn" in _names(q.get("ignore")) else fmt), fmt
     if method == "fp8":
         fmt = "fp8_block" if q.get("weight_block_size") else "fp8"
         return fmt, fmt
