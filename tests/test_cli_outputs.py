@@ -63,7 +63,9 @@ def test_a_report_stopped_by_sigterm_leaves_no_staging_folder(tmp_path: Path) ->
     # a suffix that names a file's format to every other --out made a folder called x.md
     *((f"x{suffix}", f"--out x{suffix}: the report is a folder (index.html and its PNG plots), not a "
                      f"{suffix.lower()} file; name a folder, e.g. --out x") for suffix in (".md", ".JSON", ".csv",
-                                                                                          ".txt", ".parquet")),
+                                                                                          ".txt", ".parquet", ".png",
+                                                                                          ".pq", ".tsv")),
+    ("x.md ", "--out 'x.md ': begins or ends with a space; name the folder without it"),  # a folder 'x.md '
 ])
 def test_a_report_never_replaces_files_parity_did_not_write(out: str, says: str, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:

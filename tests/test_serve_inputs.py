@@ -457,6 +457,9 @@ def test_a_format_alias_is_read_and_shown_as_its_format() -> None:
         (row,) = json.loads(_invoke(*compare, typed)[1])
         (same,) = json.loads(_invoke(*compare, name)[1])
         assert row["weights"] == name and row == same
+    code, out = _invoke(*train, "fp4")  # an alias of a format train does not take: what was typed, and what it is
+    assert code == 2 and ("Invalid value for '--precision': 'fp4' (nvfp4) is not one of 'bf16', 'fp8', 'fp8_block', "
+                          "'mxfp8'") in out
 
 
 def test_an_open_loop_says_where_a_per_client_count_of_prompts_comes_from() -> None:

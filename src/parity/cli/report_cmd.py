@@ -20,11 +20,15 @@ def _folder(_ctx: click.Context, _param: click.Parameter, out: str) -> Path:
     """--out as a path; an empty one is refused (as a path it would be the current folder)."""
     if not out:
         raise ParityError("--out is empty: name the report's folder")
+    if out != out.strip():  # 'x.md ' would make a folder named with its space
+        raise ParityError(f"--out {out!r}: begins or ends with a space; name the folder without it")
     return Path(out)
 
 
-# the suffixes that name a file to parity: a web page, and what --out writes elsewhere (SUFFIXES; sweep's .parquet)
-_FILE_SUFFIXES = {".html", ".htm", ".parquet", *SUFFIXES}
+# the suffixes that name a file: a web page, what --out writes elsewhere (SUFFIXES; sweep's .parquet and .pq,
+# --plot's .png) and the usual data, document and archive files
+_FILE_SUFFIXES = {".html", ".htm", ".parquet", ".pq", ".png", ".svg", ".pdf", ".jsonl", ".tsv", ".xlsx", ".markdown",
+                  ".zip", ".tar", ".gz", *SUFFIXES}
 
 
 def _check_target(out: Path) -> None:

@@ -120,10 +120,12 @@ class FormatChoice(click.Choice):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
-            value = format_named(value).name if isinstance(value, str) else value
+            name = format_named(value).name if isinstance(value, str) else value
         except ParityError:
-            pass  # not a format: click.Choice refuses it, listing the choices
-        return super().convert(value, param, ctx)
+            name = value  # not a format: click.Choice refuses it, listing the choices
+        if name not in self.choices and name != value:  # a format this option does not take: say what was typed
+            self.fail(f"{value!r} ({name}) is not one of {', '.join(map(repr, self.choices))}", param, ctx)
+        return super().convert(name, param, ctx)
 
 
 class Quantity(click.ParamType):
