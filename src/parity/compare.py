@@ -39,7 +39,7 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
-           "serving_spans", "spec_ratios", "vendor_bands"]
+           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "widest_span"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -81,6 +81,7 @@ class Comparison:
     weights: str
     kv_cache: str
     mode: str
+    emulated_on: str = ""  # the math unit the chip emulates `weights` on ('' where it runs them natively)
     layout: str
     chips: int
     fits: bool
@@ -156,13 +157,18 @@ def _prefill_rate(model: Model, system: System, profile: EngineProfile, precisio
     return tokens * layout.attn_dp / t / layout.chips
 
 
-def _format_label(name: str, chip: Chip) -> tuple[str, str]:
-    """A row's format as people read it and its note: 'fp8' and '' where the chip runs it on its own math unit,
-    'fp8 on bf16' and 'fp8 emulated on bf16 (... has no FP8 math)' where it dequantises onto another (serving and
-    training alike)."""
+def _emulation(name: str, chip: Chip) -> tuple[str, str]:
+    """The math unit a row's format is emulated on and its note: '' and '' where the chip runs it on its own math
+    unit, 'bf16' and 'fp8 emulated on bf16 (... has no FP8 math)' where it dequantises onto another (serving and
+    training alike; people read the row's format as 'fp8 on bf16', format_label)."""
     fmt = format_named(name)
     note = emulation_note(fmt, chip)
-    return (f"{name} on {math_unit(fmt, chip)[0]}" if note else name), note
+    return (math_unit(fmt, chip)[0] if note else ""), note
+
+
+def format_label(weights: str, emulated_on: str) -> str:
+    """A row's format as people read it: 'fp8', or 'fp8 on bf16' where the chip emulates it on bf16."""
+    return f"{weights} on {emulated_on}" if emulated_on else weights
 
 
 def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,
@@ -173,8 +179,9 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     chip = system.chip
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
-    label, emulated = _format_label(precision.weights, chip)
-    common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=label,
+    emulated_on, emulated = _emulation(precision.weights, chip)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
+                  emulated_on=emulated_on,
                   kv_cache=precision.kv_cache, calibrated=chip_calibrated(chip, cal))
     # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
     # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
@@ -314,8 +321,9 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     chip = system.chip
     cal = catalog.calibration(chip)
     raised = training_flags(system, model, seq_len)
-    label, emulated = _format_label(precision, chip)
-    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=label,
+    emulated_on, emulated = _emulation(precision, chip)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
+                  emulated_on=emulated_on,
                   kv_cache="-", mode="train", calibrated=chip_calibrated(chip, cal), flags=raised)
     try:  # the fitted training profile, as `parity train` prices the same layouts
         n, found = search_fewest_systems(model, system, seq_len, global_batch, cal, catalog.training_profile(),

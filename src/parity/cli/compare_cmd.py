@@ -19,7 +19,7 @@ from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, FormatChoice, 
     arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
-from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, mtp_setting
+from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, format_label, mtp_setting
 from parity.errors import ParityError
 from parity.parallel import map_chunks
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, refine_candidate
@@ -174,10 +174,11 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         varied = any(sys_.chips != found[0].chips for sys_ in found)
         labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in found}
         rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
+                 "format_label": format_label(r["weights"], r["emulated_on"]),
                  "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
         unit = "tok/s" if workload == "serve" else "train tok/s"
         columns = [Column("system_label", "system", plain, "left"),
-                   Column("weights", "format", plain, "left", wrap=True),  # 'fp8 on bf16' over two lines
+                   Column("format_label", "format", plain, "left", wrap=True),  # 'fp8 on bf16' over two lines
                    Column("mode", "mode", plain, "left", wide=3)]
         if varied:  # systems of different sizes: per-chip compute and memory, then whole-system ratios
             columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS[:1] + SPECS[2:3]]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity import catalog
-from parity.compare import Comparison, compare, compare_formats, default_mtp
+from parity.compare import Comparison, compare, compare_formats, default_mtp, format_label
 from parity.crosscheck import system_ratios
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
@@ -113,7 +113,7 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
     for r in rows:
         s = systems[r.system]
         out.append([f"<b>{_e(r.system)}</b><br><small>{_e(s.chips)} x {_e(r.chip)}, {_e(s.status)}</small>",
-                    _e(r.weights), _e(r.mode), _x(r.spec_ratios.get("bf16")), _x(r.spec_ratios.get("system_bf16")),
+                    _e(format_label(r.weights, r.emulated_on)), _e(r.mode), _x(r.spec_ratios.get("bf16")), _x(r.spec_ratios.get("system_bf16")),
                     _x(r.spec_ratios.get("system_memory")), _x(r.spec_ratios.get("system_power")),
                     _num(r.tokens_per_s_per_chip), _num(r.tokens_per_s_per_system),
                     _rate(r.tokens_per_s_per_kw), _x(r.ratios.get("per_chip")) + _interval(r),
