@@ -25,13 +25,14 @@ import dataclasses
 import functools
 import itertools
 import math
+import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from parity import catalog
-from parity.dtypes import MATH_RATES, refuse_repeated_formats
+from parity.dtypes import MATH_RATES, format_named, refuse_repeated_formats
 from parity.errors import ParityError
 from parity.hardware import System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
@@ -226,7 +227,7 @@ def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
     except (KeyError, TypeError, AttributeError) as err:
         raise ParityError(f"every [[variant]] needs a name and a chip (and optional scale and values tables): "
                           f"{err}") from err
-    axes = dict(data.get("axes", {}))
+    axes = _canonical_axes(dict(data.get("axes", {})))
     if not axes:
         raise ParityError("a sweep spec needs an [axes] table")
     samples, seed = head.get("samples", 100), head.get("seed", 0)
@@ -234,6 +235,38 @@ def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParityError(f"[sweep] {name} must be a whole number, got {value!r}")
     return SweepSpec(axes=axes, variants=variants, mode=head.get("mode", "grid"), samples=samples, seed=seed)
+
+
+def _canonical_axes(axes: dict[str, Any]) -> dict[str, Any]:
+    """The axes with catalog names as the catalog spells them (a system by its id, a catalog model by its name, a
+    format by its own name), so a case is written once in one spelling; a value named twice under two spellings is
+    refused (it would run one case twice). A name the catalog does not know stays as given, for its rows to refuse."""
+    def canonical(name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            if name == "system":
+                return catalog.system(value).id
+            if name == "model" and not value.endswith(".json") and os.sep not in value:  # not a config.json's path
+                return catalog.model(value).name
+            return format_named(value).name if name in _FORMAT_AXES else value
+        except ParityError:
+            return value
+
+    out = {}
+    for name, values in axes.items():
+        if not isinstance(values, list):
+            out[name] = values
+            continue
+        if name in _FORMAT_AXES:
+            refuse_repeated_formats(values, "each case runs once", f"sweep axis {name}: ")
+        out[name] = [canonical(name, v) for v in values]
+        for value in dict.fromkeys(v for v in out[name] if isinstance(v, str)):
+            typed = [str(t) for t, v in zip(values, out[name]) if v == value]
+            if len(typed) > 1:
+                times = "twice" if len(typed) == 2 else f"{len(typed)} times"
+                raise ParityError(f"sweep axis {name}: {value} named {times} ({', '.join(typed)}): each case runs once")
+    return out
 
 
 def _grid_axes(axes: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
