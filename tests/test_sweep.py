@@ -153,15 +153,16 @@ def test_one_format_named_twice_on_an_axis_is_refused(weights: str, says: str, t
 def test_a_system_or_model_named_twice_on_an_axis_is_refused(axis: str, says: str, tmp_path: Path) -> None:
     """A chip and its system, or a model's name in another case, ran one case twice (tenth fuzz round)."""
     spec = AXES.replace('variant = ["v"]\n', "").replace('model = ["llama-3.1-8b"]\n', "")
-    spec = spec.replace("[axes]\n", "[axes]\n" + axis + "\n" + ("" if "model" in axis else 'model = ["llama-3.1-8b"]\n'))
+    model = "" if "model" in axis else 'model = ["llama-3.1-8b"]\n'
+    spec = spec.replace("[axes]\n", f"[axes]\n{axis}\n{model}")
     assert refused(spec, tmp_path).endswith(says)
 
 
 def test_an_axis_is_written_in_the_catalogs_spelling(tmp_path: Path) -> None:
     """The CSV kept what was typed (h20, Llama-3.1-8B, UE8M0): it holds the catalog's names, as every other output."""
     spec = tmp_path / "spec.toml"
-    spec.write_text('[axes]\nsystem = ["h20"]\nmodel = ["Llama-3.1-8B"]\nweights = ["UE8M0"]\nisl = [128]\nosl = [128]\n'
-                    "concurrency = [8]\n")
+    spec.write_text('[axes]\nsystem = ["h20"]\nmodel = ["Llama-3.1-8B"]\nweights = ["UE8M0"]\nisl = [128]\n'
+                    "osl = [128]\nconcurrency = [8]\n")
     out = tmp_path / "out.csv"
     assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--workers", "1"]).exit_code == 0
     row = out.read_text().splitlines()[1].split(",")
