@@ -867,3 +867,19 @@ def test_an_open_loop_asking_more_than_the_deployment_completes_is_flagged_overl
                       request_rate=3.0)
     assert bench.offered_output_tokens_per_s() == pytest.approx(3.0 * 75)  # lengths uniform in [50, 100]
     assert dataclasses.replace(bench, max_concurrency=4).offered_output_tokens_per_s() is None
+
+
+def test_a_rows_random_range_ratio_of_1_asks_for_fixed_lengths() -> None:
+    """A cases table's random_range_ratio 1 was read as an empty cell: the row kept its client profile's range (sglang's
+    [0, 1] x nominal, TTFT 33.0 ms) where `serve --random-range-ratio 1` and validate's rows price fixed lengths
+    (272.5 ms). A ratio given replaces the profile's, 1 included; an empty cell keeps the profile's."""
+    from parity.predict import predict_rows
+    base = {"model": "llama-3.1-8b", "system": "hgx-h100", "isl": "1024", "osl": "256", "concurrency": "16",
+            "tp": "1", "client": "sglang"}
+    profile, fixed, aic = predict_rows([{**base, "case_id": "sg", "random_range_ratio": ""},
+                                        {**base, "case_id": "sg1", "random_range_ratio": "1"},
+                                        {**base, "case_id": "aic1", "client": "aiconfigurator",
+                                         "random_range_ratio": "1"}], model_kind="sim")
+    assert profile.ttft_s == pytest.approx(0.0329965, rel=1e-5) and "in [0, 1] x nominal" in profile.note
+    assert fixed.ttft_s == pytest.approx(0.272452, rel=1e-5) and fixed.tpot_s == pytest.approx(0.00760559, rel=1e-5)
+    assert aic.ttft_s == pytest.approx(0.273160, rel=1e-5) and "fixed lengths" in fixed.note + aic.note
