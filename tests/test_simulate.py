@@ -883,3 +883,25 @@ def test_a_rows_random_range_ratio_of_1_asks_for_fixed_lengths() -> None:
     assert profile.ttft_s == pytest.approx(0.0329965, rel=1e-5) and "in [0, 1] x nominal" in profile.note
     assert fixed.ttft_s == pytest.approx(0.272452, rel=1e-5) and fixed.tpot_s == pytest.approx(0.00760559, rel=1e-5)
     assert aic.ttft_s == pytest.approx(0.273160, rel=1e-5) and "fixed lengths" in fixed.note + aic.note
+
+
+def test_a_rows_open_loop_names_its_columns_and_refuses_two_client_counts() -> None:
+    """A row with concurrency 16 and max_concurrency 8 simulated 160 requests, '10 a client x the 16 in flight', with
+    at most 8 in flight, where serve refuses --concurrency with --max-concurrency; and a row's note named serve's
+    options ('x --concurrency 32'). The row is refused with the reason (the same number in both is one count), and
+    its notes name the row's columns."""
+    from parity.predict import predict_rows
+    base = {"model": "llama-3.1-8b", "system": "hgx-h100", "isl": "1024", "osl": "256", "tp": "1",
+            "client": "inferencex", "request_rate": "5"}
+    uncapped, capped, both = predict_rows([{**base, "case_id": "o1", "concurrency": "32"},
+                                           {**base, "case_id": "o2", "max_concurrency": "8"},
+                                           {**base, "case_id": "o3", "concurrency": "16", "max_concurrency": "8"}],
+                                          model_kind="sim")
+    assert ("simulated 320 requests (10 a client x the row's concurrency 32, as no max_concurrency sets the open "
+            "loop's clients)") in uncapped.note
+    assert ("simulated 80 requests (10 a client x the 8 in flight) arriving at random at 5 requests/s, at most 8 in "
+            "flight (the row's max_concurrency: later ones wait") in capped.note
+    assert not both.feasible and both.note == (
+        "concurrency 16 with max_concurrency 8: an open loop's clients are its cap on requests in flight "
+        "(max_concurrency), which also sets the client profile's count of prompts; give one of them, or the same "
+        "number in both")

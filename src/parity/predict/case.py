@@ -170,6 +170,10 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     if cap and not rate:
         raise InfeasiblePlan("max_concurrency caps an open loop's requests in flight: give the row a request_rate "
                              "(a closed loop's clients are its concurrency)")
+    if cap and _cell(row, "concurrency") and _int(row, "concurrency") != cap:
+        raise InfeasiblePlan(f"concurrency {_int(row, 'concurrency'):,} with max_concurrency {cap:,}: an open loop's "
+                             "clients are its cap on requests in flight (max_concurrency), which also sets the client "
+                             "profile's count of prompts; give one of them, or the same number in both")
     if rate and fixed:
         raise InfeasiblePlan(f"request_rate with phase {phase}: a fixed-batch step has no arrivals")
 

@@ -39,7 +39,7 @@ def benchmark_of(scenario: Scenario, client: str | None = None, **options: objec
         options = {**options, "num_prompts": scenario.num_prompts}
     if scenario.request_rate and "request_rate" not in options and not options.get("trace"):  # the row's open loop
         options = {**options, "request_rate": scenario.request_rate,
-                   "max_concurrency": scenario.max_concurrency or None}
+                   "max_concurrency": scenario.max_concurrency or None, "from_row": True}
     return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
                      **options)  # type: ignore[arg-type]
 
