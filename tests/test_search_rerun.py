@@ -74,13 +74,17 @@ def test_serve_reproduces_a_disaggregated_best_on_whole_workers(model: str, layo
 
 def test_fleet_and_compare_state_the_kv_format_they_priced() -> None:
     """fleet's JSON carried the weights' format only; both captions said 'the narrowest each chip runs natively'
-    without naming the FP8 KV cache that serve does not default to."""
+    without naming the FP8 KV cache that serve does not default to, and then only '--kv fp8', where serve's steady
+    model also needs --random-range-ratio 1 (Llama-8B on an H200 at 1,024 clients: 22,260 tok/s/chip without it,
+    compare's 21,220 with it) and the weights shown."""
     (plan,) = _json("fleet", "--model", "llama-3.1-8b", "--demand", "1e9tokens/day", "--chips", "nvidia-h100-sxm")
     assert (plan["weights"], plan["kv_cache"]) == ("fp8", "fp8")
     for command in (["fleet", "--model", "llama-3.1-8b", "--demand", "1e9tokens/day", "--chips", "nvidia-h100-sxm"],
                     ["compare", "hgx-h100", "--model", "llama-3.1-8b"]):
         text = " ".join(CliRunner().invoke(cli, command, env={"COLUMNS": "200"}).output.split())
-        assert "an FP8 KV cache where the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8" in text
+        assert ("an FP8 KV cache where the chip has FP8 (bf16 otherwise); the steady-state figures are at fixed prompt "
+                "and output lengths: `parity serve --model-kind steady` needs --weights (the format shown), --kv fp8 "
+                "and --random-range-ratio 1 for the same") in text
 
 
 def test_machine_outputs_mark_the_best_and_its_load() -> None:
@@ -127,3 +131,22 @@ def test_the_serve_note_names_a_tpot_gap_and_its_cause() -> None:
     assert note.endswith("; TPOT 34.5 ms for the search's 36.5 ms: serve's decode batch leaves out the clients waiting "
                          "for their first token (307.9 of 341 a rank), the search's decode workers run all their "
                          "clients")
+
+
+def test_a_refined_search_prints_the_line_its_sim_columns_reproduce() -> None:
+    """search --refine's sim columns draw the client profile's lengths, while its serve line prices the steady
+    columns' fixed ones (--random-range-ratio 1): the note said the sim columns ran 'as parity serve --sim', and the
+    line with --sim for --model-kind steady kept the fixed lengths. The best's own sim line is printed beside it, and
+    reproduces its sim figures exactly (Llama-8B on one H100: 593.9 ms TTFT, 17,527 tok/s/chip)."""
+    args = ("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "1", "--refine", "1")
+    found = _json(*args)
+    line, best = found["best_sim_serve_command"], found["best"]
+    assert "--random-range-ratio" not in line and line.endswith("--concurrency 582 --model-kind sim")
+    assert "--random-range-ratio 1 --model-kind steady" in found["best_serve_command"]
+    served = _json(*shlex.split(line)[1:])
+    assert (served["ttft_s"], served["tpot_s"], served["output_tokens_per_s_per_chip"]) == (
+        best["sim_ttft_s"], best["sim_tpot_s"], best["sim_tokens_per_s_per_chip"])
+    assert best["sim_ttft_s"] == pytest.approx(0.593909, rel=1e-5)
+    text = " ".join(CliRunner().invoke(cli, list(args), env={"COLUMNS": "200"}).output.split())
+    assert ("the engine's profile for the chip's software stack and the client profile's lengths, where the "
+            f"steady-state columns' are fixed; the best's sim figures: {line}; '-': not refined") in text

@@ -867,3 +867,41 @@ def test_an_open_loop_asking_more_than_the_deployment_completes_is_flagged_overl
                       request_rate=3.0)
     assert bench.offered_output_tokens_per_s() == pytest.approx(3.0 * 75)  # lengths uniform in [50, 100]
     assert dataclasses.replace(bench, max_concurrency=4).offered_output_tokens_per_s() is None
+
+
+def test_a_rows_random_range_ratio_of_1_asks_for_fixed_lengths() -> None:
+    """A cases table's random_range_ratio 1 was read as an empty cell: the row kept its client profile's range (sglang's
+    [0, 1] x nominal, TTFT 33.0 ms) where `serve --random-range-ratio 1` and validate's rows price fixed lengths
+    (272.5 ms). A ratio given replaces the profile's, 1 included; an empty cell keeps the profile's."""
+    from parity.predict import predict_rows
+    base = {"model": "llama-3.1-8b", "system": "hgx-h100", "isl": "1024", "osl": "256", "concurrency": "16",
+            "tp": "1", "client": "sglang"}
+    profile, fixed, aic = predict_rows([{**base, "case_id": "sg", "random_range_ratio": ""},
+                                        {**base, "case_id": "sg1", "random_range_ratio": "1"},
+                                        {**base, "case_id": "aic1", "client": "aiconfigurator",
+                                         "random_range_ratio": "1"}], model_kind="sim")
+    assert profile.ttft_s == pytest.approx(0.0329965, rel=1e-5) and "in [0, 1] x nominal" in profile.note
+    assert fixed.ttft_s == pytest.approx(0.272452, rel=1e-5) and fixed.tpot_s == pytest.approx(0.00760559, rel=1e-5)
+    assert aic.ttft_s == pytest.approx(0.273160, rel=1e-5) and "fixed lengths" in fixed.note + aic.note
+
+
+def test_a_rows_open_loop_names_its_columns_and_refuses_two_client_counts() -> None:
+    """A row with concurrency 16 and max_concurrency 8 simulated 160 requests, '10 a client x the 16 in flight', with
+    at most 8 in flight, where serve refuses --concurrency with --max-concurrency; and a row's note named serve's
+    options ('x --concurrency 32'). The row is refused with the reason (the same number in both is one count), and
+    its notes name the row's columns."""
+    from parity.predict import predict_rows
+    base = {"model": "llama-3.1-8b", "system": "hgx-h100", "isl": "1024", "osl": "256", "tp": "1",
+            "client": "inferencex", "request_rate": "5"}
+    uncapped, capped, both = predict_rows([{**base, "case_id": "o1", "concurrency": "32"},
+                                           {**base, "case_id": "o2", "max_concurrency": "8"},
+                                           {**base, "case_id": "o3", "concurrency": "16", "max_concurrency": "8"}],
+                                          model_kind="sim")
+    assert ("simulated 320 requests (10 a client x the row's concurrency 32, as no max_concurrency sets the open "
+            "loop's clients)") in uncapped.note
+    assert ("simulated 80 requests (10 a client x the 8 in flight) arriving at random at 5 requests/s, at most 8 in "
+            "flight (the row's max_concurrency: later ones wait") in capped.note
+    assert not both.feasible and both.note == (
+        "concurrency 16 with max_concurrency 8: an open loop's clients are its cap on requests in flight "
+        "(max_concurrency), which also sets the client profile's count of prompts; give one of them, or the same "
+        "number in both")

@@ -25,7 +25,7 @@ from parity.hardware import Chip, System, per_die
 from parity.model import Model
 from parity.search import Candidate, SearchResult, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
-from parity.units import share_text
+from parity.units import format_si, share_text
 
 __all__ = ["FleetPlan", "plan_fleet", "SECONDS_PER_DAY"]
 
@@ -82,8 +82,9 @@ def _price(chip: Chip) -> tuple[float | None, str]:
 
 
 def _chips_within(demand_chips: float | None, per_system: int, watts: float, units: int | None,
-                  power_budget_w: float | None) -> tuple[int, list[str]]:
-    """The chips a fleet runs and a note on each limit given beside the question: the `demand_chips` a demand
+                  power_budget_w: float | None) -> tuple[int, list[str], bool]:
+    """The chips a fleet runs, a note on each limit given beside the question, and whether a limit (not the demand)
+    set the chips: the `demand_chips` a demand
     needs (whole deployment units) are sized in whole systems of `per_system` chips; with `units` the fleet is at
     most those chips, and with a power budget [W] at most the whole systems it powers at `watts` a chip. Alone,
     units or a power budget is the fleet itself. Every limit that takes part is named, binding or not, so a
@@ -93,7 +94,7 @@ def _chips_within(demand_chips: float | None, per_system: int, watts: float, uni
         n = math.ceil(demand_chips / per_system - 1e-9) * per_system  # whole systems
     else:
         n = units if units is not None else math.floor((power_budget_w or 0.0) / watts)
-    limits = []
+    sized, limits = n, []
     if units is not None and demand:
         limits.append(f"the demand needs {n:,.0f} chips, {units:,.0f} are available" if units < n else
                       f"the demand needs {n:,.0f} of the {units:,.0f} chips available")
@@ -106,7 +107,7 @@ def _chips_within(demand_chips: float | None, per_system: int, watts: float, uni
             n = powered
         elif demand or units is not None:
             limits.append(f"the fleet draws {n * watts / 1e6:,.3g} of the {power_budget_w / 1e6:,.3g} MW budget")
-    return n, limits
+    return n, limits, n < sized or not demand
 
 
 def _unit_text(best: Candidate) -> str:
@@ -119,18 +120,18 @@ def _unit_text(best: Candidate) -> str:
     return f"a decode worker of {decode:,.3g} chips and {p:,} prefill worker{'s' if p != 1 else ''} of {prefill:,.3g}"
 
 
-def _idle_note(best: Candidate, chips: int, system: System, held: int, demand: bool) -> str:
+def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: bool) -> str:
     """What of a fleet of `chips` chips serves nothing ('' where every chip serves): the chips past the whole
-    systems they fill (a part of a system runs none of the workers of its scale-up domain) and, where no demand
-    sized the fleet (its rounding up is no news) or none is `held`, those past the whole deployment units the
-    systems hold."""
+    systems they fill (a part of a system runs none of the workers of its scale-up domain) and, where a limit
+    (units, a power budget) rather than a demand set the chips (a demand's rounding up is no news) or none is
+    `held`, those past the whole deployment units the systems hold."""
     systems = chips // system.chips
     if not systems:
         return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole {system.id} ({system.chips:,} chips)"
     if not held:
         return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole deployment ({_unit_text(best)})"
     past = chips - systems * system.chips
-    rest = past if demand else round(chips - best.unit_chips(held))
+    rest = round(chips - best.unit_chips(held)) if limited else past
     if not rest:
         return ""
     beyond = f"past {systems:,} whole {system.id}"
@@ -209,11 +210,11 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         # workers at the sized ratio; chips beyond the units they hold serve nothing
         needed = None if demand_tokens_per_s is None else best.unit_chips(
             max(1, math.ceil(demand_tokens_per_s / (capacity * best.chips) - 1e-9)))
-        n, limits = _chips_within(needed, system.chips, watts, units, power_budget_w)
+        n, limits, limited = _chips_within(needed, system.chips, watts, units, power_budget_w)
         whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
         held = best.units_within(whole * system.chips)
-        idle = (f"the power budget runs no whole {system.id} ({system.power_w / 1e3:,.3g} kW)" if n == 0 else
-                _idle_note(best, n, system, held, demand_tokens_per_s is not None))
+        idle = (f"the power budget runs no whole {system.id} ({format_si(system.power_w, 'w')})" if n == 0 else
+                _idle_note(best, n, system, held, limited))
         served_day = held * best.chips * capacity * SECONDS_PER_DAY
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")

@@ -200,10 +200,20 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     # the best as `parity serve` runs it: the steady-state model's figures, or the simulator's for a percentile
     case = case_of_candidate(best_candidate, model, system, engine, precision, isl, osl, mtp[0],
                              rank_per_die=dies > 1) if best_candidate else None
-    poisson = case is not None and percentiles and arrivals == "poisson"
-    rerun = serve_command(case, moe="moe" in the_model.features, model_kind="sim" if percentiles else "steady",
-                          request_rate=poisson_rate(best_candidate, case) if poisson else None,
-                          client=benchmark_of(scenario_of(case)).client.id if poisson else "") if case else ""
+
+    def serve_line(model_kind: str) -> str:
+        """The best's `parity serve` line for one model: the steady model's at the search's fixed lengths, or the
+        simulator's with the client profile's (and its Poisson arrivals where the search's are)."""
+        assert case is not None
+        poisson = model_kind == "sim" and arrivals == "poisson"
+        return serve_command(case, moe="moe" in the_model.features, model_kind=model_kind,
+                             request_rate=poisson_rate(best_candidate, case) if poisson else None,
+                             client=benchmark_of(scenario_of(case)).client.id if poisson else "")
+
+    rerun = serve_line("sim" if percentiles else "steady") if case else ""
+    # the steady line's --random-range-ratio 1 is not what the sim columns ran: the best's own sim line, where refined
+    sim_rerun = (serve_line("sim") if case and not percentiles and result.best in result.frontier
+                 and result.frontier.index(result.best) in refined else "")
     # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker,
     # and its steady model prices the prompts' queue otherwise: what it says of the line, and why
     whole, rerun_prices = "", {}
@@ -241,8 +251,10 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                + (f". sim: the step-level simulator on {len(refined):,} candidate(s) ("
                   + ("the bisection's probes; those off the frontier follow its rows" if percentiles
                      else "the best, meeting the targets first, by tok/s/chip")
-                  + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers) and "
-                  "the engine's profile for the chip's software stack" + arrivals_text(arrivals) + "; '-': not refined"
+                  + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers), "
+                  "the engine's profile for the chip's software stack and the client profile's lengths, where the "
+                  "steady-state columns' are fixed" + arrivals_text(arrivals)
+                  + (f"; the best's sim figures: {sim_rerun}" if sim_rerun else "") + "; '-': not refined"
                   if refined else "")
                + "".join(f". Refined {rows[i]['mode']} {rows[i]['layout']}"
                          f"{' / ' + str(rows[i]['decode_layout']) if rows[i]['decode_layout'] else ''} at "
@@ -258,7 +270,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "mtp_accepted_tokens": mtp[1],
                "evaluated": result.evaluated, "feasible": result.feasible, "targets": result.targets,
                "target_statistics": {"tpot": targets.tpot_statistic, "ttft": targets.ttft_statistic},
-               "best": best, "best_serve_command": rerun, "best_serve_prices": rerun_prices,
+               "best": best, "best_serve_command": rerun, "best_sim_serve_command": sim_rerun,
+               "best_serve_prices": rerun_prices,
                "best_serve_note": whole.strip()[1:-1], "frontier": rows,
                "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}

@@ -53,6 +53,6 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--mtp", str(case.mtp_tokens)] if case.mtp_tokens else []
     options += ["--rank-per-die"] if case.rank_per_die else []
     if model_kind == "steady":  # the case's own lengths (fixed in a search), where serve's default draws the client's
-        options += ["--random-range-ratio", f"{case.random_range_ratio:g}"]
+        options += ["--random-range-ratio", f"{1.0 if case.random_range_ratio is None else case.random_range_ratio:g}"]
     options += ["--model-kind", model_kind]
     return "parity serve " + shlex.join(options)

@@ -390,7 +390,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 decode_layout=decode_layout if disagg else None,
                 prefill_workers=prefill_workers if disagg else None, decode_workers=decode_workers if disagg else None,
                 prefill_system=prefill_system if disagg else "",
-                mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, random_range_ratio=random_range_ratio,
+                mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, random_range_ratio=given_range,
                 engine_settings=settings, rank_per_die=rank_per_die, phase=phase, batch=batch or 0,
                 context=context or 0, offload_kv=offload_kv, offload_weights=offload_weights,
                 mla_decode=mla_decode or "")
@@ -435,9 +435,6 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
                                       "poisson": not fixed_rate, "seed": seed, "max_concurrency": max_concurrency}
         bench = benchmark_of(scenario_of(case), client, **options, **({"trace": requests} if requests else {}))
-        if given_range is not None and bench.client.range_ratio != given_range:  # 1 given: fixed lengths, whatever
-            # the client profile draws (a case's ratio replaces the profile's only below 1)
-            bench = dataclasses.replace(bench, client=dataclasses.replace(bench.client, range_ratio=given_range))
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
     data = {**data, "note": data["note"] + lengths_note}

@@ -264,11 +264,14 @@ def arrivals_option(default: str = "closed", when: str = "with --refine") -> Cal
 
 def formats_text(weights: str | None) -> str:
     """What a caption says of the formats compare and fleet run (search.best_precision): --weights on every chip
-    where given, else the narrowest each chip runs natively; an FP8 KV cache where the chip has FP8."""
+    where given, else the narrowest each chip runs natively; an FP8 KV cache where the chip has FP8; and what
+    `parity serve` needs for the same steady-state figures: those formats, and fixed lengths (its steady model
+    draws the client profile's unless --random-range-ratio is given)."""
     chosen = (f"{weights} weights on every chip (--weights)" if weights else
               "the narrowest weights each chip runs natively")
-    return (f"{chosen}, and an FP8 KV cache where the chip has FP8 (bf16 otherwise; `parity serve` needs --kv fp8 for "
-            "the same)")
+    return (f"{chosen}, and an FP8 KV cache where the chip has FP8 (bf16 otherwise); the steady-state figures are at "
+            f"fixed prompt and output lengths: `parity serve --model-kind steady` needs --weights "
+            f"{weights or '(the format shown)'}, --kv fp8 and --random-range-ratio 1 for the same")
 
 
 def arrivals_text(arrivals: str) -> str:

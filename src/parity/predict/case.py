@@ -50,7 +50,7 @@ class Case:
     moe_overlap: float | None = None
     mtp_tokens: int = 0
     mtp_acceptance: float = 0.0
-    random_range_ratio: float = 1.0
+    random_range_ratio: float | None = None  # None: the client profile's range (sim), fixed lengths (steady)
     engine_settings: tuple[tuple[str, float], ...] = ()  # EngineProfile field -> value the case sets
     attention_format: str = ""  # empty: the engine's default
     rank_per_die: bool = False  # each die of a multi-die package one rank
@@ -170,6 +170,10 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     if cap and not rate:
         raise InfeasiblePlan("max_concurrency caps an open loop's requests in flight: give the row a request_rate "
                              "(a closed loop's clients are its concurrency)")
+    if cap and _cell(row, "concurrency") and _int(row, "concurrency") != cap:
+        raise InfeasiblePlan(f"concurrency {_int(row, 'concurrency'):,} with max_concurrency {cap:,}: an open loop's "
+                             "clients are its cap on requests in flight (max_concurrency), which also sets the client "
+                             "profile's count of prompts; give one of them, or the same number in both")
     if rate and fixed:
         raise InfeasiblePlan(f"request_rate with phase {phase}: a fixed-batch step has no arrivals")
 
@@ -186,7 +190,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 decode_batch=optional("decode_batch") if disagg else None,
                 moe_overlap=_number(row, "moe_overlap", "in [0, 1]"), mtp_tokens=mtp_tokens,
                 mtp_acceptance=_number(row, "mtp_acceptance", "in [0, mtp_tokens]") or 0.0,
-                random_range_ratio=(r if (r := _number(row, "random_range_ratio", "in [0, 1]")) is not None else 1.0),
+                random_range_ratio=_number(row, "random_range_ratio", "in [0, 1]"),
                 engine_settings=tuple(settings.items()), attention_format=_cell(row, "attention_format"),
                 rank_per_die=flag(row, "rank_per_die"), phase=phase, batch=batch, context=context,
                 prefill_system=_cell(row, "prefill_system"),

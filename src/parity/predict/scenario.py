@@ -48,7 +48,9 @@ class Scenario:
     moe_overlap: float | None = None
     mtp_tokens: int = 0
     mtp_acceptance: float = 0.0
-    random_range_ratio: float = 1.0  # request lengths uniform in [ratio x isl, isl] (and osl); 1: fixed
+    # request lengths uniform in [ratio x isl, isl] (and osl); 1: fixed; None (not given): the client profile's
+    # range in the simulator, fixed lengths in the steady model
+    random_range_ratio: float | None = None
     num_prompts: int = 0  # requests the benchmark client sends (0: its client profile's count)
     client: str = ""  # the benchmark client profile the row names (empty: benchmark_of's default)
     request_rate: float = 0.0  # open-loop arrivals [requests/s] (0: the closed loop; inf: every request at once)
@@ -223,7 +225,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     if not 0.0 <= mtp_acceptance <= mtp:
         raise InfeasiblePlan(f"--mtp-acceptance {case.mtp_acceptance:g} must be in [0, {mtp}]: a step accepts at "
                              f"most the --mtp {mtp} tokens it drafts (a cases table's mtp_acceptance and mtp_tokens)")
-    if not 0.0 <= case.random_range_ratio <= 1.0:
+    if case.random_range_ratio is not None and not 0.0 <= case.random_range_ratio <= 1.0:
         raise InfeasiblePlan(f"random_range_ratio must be in [0, 1], got {case.random_range_ratio:g}")
     if case.phase not in PHASES:
         raise InfeasiblePlan(f"phase must be one of {', '.join(PHASES)}, got {case.phase!r}")

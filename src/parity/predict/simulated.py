@@ -23,22 +23,23 @@ def benchmark_of(scenario: Scenario, client: str | None = None, **options: objec
     """The benchmark a row describes: its lengths and clients, from the named client profile (`client`, else the
     row's own, else InferenceX's where the row draws lengths at random, vLLM's for a row's open loop, aiconfigurator's
     otherwise); a row's
-    random_range_ratio below 1 replaces the profile's, and an engine's sim_client_range_ratio replaces the
-    aiconfigurator client's; a row's num_prompts replaces the profile's prompt count, and its request_rate (and
+    random_range_ratio, where it gives one (1: fixed lengths), replaces the profile's, and otherwise an engine's
+    sim_client_range_ratio replaces the aiconfigurator client's; a row's num_prompts replaces the profile's prompt count, and its request_rate (and
     max_concurrency) make the run an open loop where `options` name no arrivals of their own."""
     row_open_loop = scenario.request_rate and "request_rate" not in options  # vLLM's benchmark: its --request-rate
-    name = client or scenario.client or ("inferencex" if scenario.random_range_ratio < 1.0 else "vllm" if row_open_loop else
-                      "aiconfigurator")
+    ratio = scenario.random_range_ratio
+    name = client or scenario.client or ("inferencex" if ratio is not None and ratio < 1.0 else
+                                         "vllm" if row_open_loop else "aiconfigurator")
     profile = client_profile(name)
-    if scenario.random_range_ratio < 1.0:
-        profile = dataclasses.replace(profile, range_ratio=scenario.random_range_ratio)
+    if ratio is not None:
+        profile = dataclasses.replace(profile, range_ratio=ratio)
     elif profile.id == "aiconfigurator" and scenario.engine.sim_client_range_ratio > 0:
         profile = dataclasses.replace(profile, range_ratio=scenario.engine.sim_client_range_ratio)
     if scenario.num_prompts and not options.get("num_prompts") and not options.get("trace"):
         options = {**options, "num_prompts": scenario.num_prompts}
     if scenario.request_rate and "request_rate" not in options and not options.get("trace"):  # the row's open loop
         options = {**options, "request_rate": scenario.request_rate,
-                   "max_concurrency": scenario.max_concurrency or None}
+                   "max_concurrency": scenario.max_concurrency or None, "from_row": True}
     return Benchmark(isl=scenario.isl, osl=scenario.osl, concurrency=scenario.concurrency, client=profile,
                      **options)  # type: ignore[arg-type]
 

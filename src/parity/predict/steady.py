@@ -26,7 +26,8 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
     first = group[0]
     workload = Workload(isl=np.array([s.isl for s in group], float), osl=np.array([s.osl for s in group], float),
                         concurrency=np.array([s.concurrency for s in group], float),
-                        range_ratio=np.array([s.random_range_ratio for s in group], float))
+                        range_ratio=np.array([1.0 if s.random_range_ratio is None else s.random_range_ratio
+                                              for s in group], float))
     if first.mode == "agg":
         return serve_aggregated(deployment(first, first.layout), first.engine, workload)
     assert first.decode_layout is not None

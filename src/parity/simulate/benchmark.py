@@ -24,7 +24,8 @@ MAX_SIMULATED_REQUESTS = 1_000_000
 class Benchmark:
     """What the client sends: nominal prompt and output lengths [tokens], clients, and how requests
     arrive (Arrivals; default: the client profile's closed loop). seed: of the length and MTP draws.
-    max_concurrency: an open loop's cap on requests in flight (Arrivals.max_concurrency)."""
+    max_concurrency: an open loop's cap on requests in flight (Arrivals.max_concurrency). from_row: a cases table
+    row's open loop, whose notes name the row's columns (concurrency, max_concurrency), not serve's options."""
 
     isl: int
     osl: int
@@ -36,6 +37,7 @@ class Benchmark:
     trace: tuple = ()
     seed: int = 0
     max_concurrency: int | None = None
+    from_row: bool = False
 
     def __post_init__(self) -> None:
         if self.isl < 1 or self.osl < 1 or self.concurrency < 1:

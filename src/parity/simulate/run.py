@@ -63,11 +63,14 @@ def _arriving(bench: Benchmark) -> str:
 def _counted(bench: Benchmark) -> str:
     """Where an open loop's request count comes from when its client profile counts prompts per client (InferenceX
     sends 10 x its --max-concurrency, aiconfigurator 10 x its clients): the cap on requests in flight, else the
-    closed loop's --concurrency, which an uncapped open loop has no other use for; '' where a count is given."""
+    closed loop's --concurrency (a row's concurrency), which an uncapped open loop has no other use for; '' where a
+    count is given."""
     if not bench.request_rate or bench.num_prompts or bench.trace or bench.client.num_prompts:
         return ""
+    clients, cap = (("the row's concurrency", "max_concurrency") if bench.from_row else
+                    ("--concurrency", "--max-concurrency"))
     clients = (f"the {bench.concurrency:,} in flight" if bench.max_concurrency is not None else
-               f"--concurrency {bench.concurrency:,}, as no --max-concurrency sets the open loop's clients")
+               f"{clients} {bench.concurrency:,}, as no {cap} sets the open loop's clients")
     return f" ({bench.client.prompts_per_client:g} a client x {clients})"
 
 
@@ -84,8 +87,9 @@ def _capped(bench: Benchmark) -> str:
     """An open loop's cap on requests in flight, for a note (', at most 64 in flight ...'); '' where none."""
     if bench.max_concurrency is None:
         return ""
-    return (f", at most {bench.max_concurrency:,} in flight (the client's --max-concurrency: later ones wait, and "
-            "their TTFT counts from when they are sent)")
+    cap = "the row's max_concurrency" if bench.from_row else "the client's --max-concurrency"
+    return (f", at most {bench.max_concurrency:,} in flight ({cap}: later ones wait, and their TTFT counts from when "
+            "they are sent)")
 
 
 @_without_gc
