@@ -149,6 +149,8 @@ def test_one_format_named_twice_on_an_axis_is_refused(weights: str, says: str, t
     ('system = ["h20", "hgx-h20"]', "sweep axis system: hgx-h20 named twice (h20, hgx-h20): each case runs once"),
     ('system = ["hgx-h100"]\nmodel = ["llama-3.1-8b", "Llama-3.1-8B"]',
      "sweep axis model: llama-3.1-8b named twice (llama-3.1-8b, Llama-3.1-8B): each case runs once"),
+    ('system = ["hgx-h100"]\nmodel = ["meta-llama/Llama-3.1-8B", "llama-3.1-8b"]',
+     "sweep axis model: llama-3.1-8b named twice (meta-llama/Llama-3.1-8B, llama-3.1-8b): each case runs once"),
 ])
 def test_a_system_or_model_named_twice_on_an_axis_is_refused(axis: str, says: str, tmp_path: Path) -> None:
     """A chip and its system, or a model's name in another case, ran one case twice (tenth fuzz round)."""

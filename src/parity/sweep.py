@@ -247,8 +247,8 @@ def _canonical_axes(axes: dict[str, Any]) -> dict[str, Any]:
         try:
             if name == "system":
                 return catalog.system(value).id
-            if name == "model" and not value.endswith(".json") and os.sep not in value:  # not a config.json's path
-                return catalog.model(value).name
+            if name == "model" and not value.endswith(".json") and not os.path.exists(value):  # not a config's path
+                return catalog.model(value).name  # a catalog name or Hugging Face id (meta-llama/Llama-3.1-8B)
             return format_named(value).name if name in _FORMAT_AXES else value
         except ParityError:
             return value

@@ -224,7 +224,12 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
             raise ModelConfigError(f"{at}.config_groups: the groups mix {' and '.join(sorted(formats))}; parity holds "
                                    "one format for the weights")
         fmt = next(iter(formats))
-        return ("bf16" if "self_attn" in _names(q.get("ignore")) else fmt), fmt
+        if "self_attn" not in _names(q.get("ignore")):
+            return fmt, fmt
+        if not any("experts" in parts for parts in layer_parts):  # a dense model's MLPs are most of its weights
+            raise ModelConfigError(f"{at}.ignore leaves the attention bf16 and quantizes the MLPs {fmt}; parity holds "
+                                   "one format for a dense model's layers")
+        return "bf16", fmt  # a MoE model: its dense layers are mostly attention, its MLPs routed experts
     if method == "fp8":
         fmt = "fp8_block" if q.get("weight_block_size") else "fp8"
         return fmt, fmt
