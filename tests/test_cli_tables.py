@@ -29,6 +29,10 @@ COMMANDS = [
     # a system named beside 'T tokens/day served' or a long note: 81 to 95 columns at 80
     ("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384,hgx-h20", "--demand", "1e12 tokens/day"),
     ("fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod,cloudmatrix-384", "--units", "1000"),
+    # columns that must show wider than 80 at their longest words (83 and 84): the note folds below them
+    ("compare", "hgx-a100", "cloudmatrix-384", "--model", "deepseek-r1", "--weights", "w4a8_mxfp4"),
+    ("compare", "trn2-48xlarge", "trn3-ultraserver", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train",
+     "--precision", "mxfp8"),
     ("search", *LLAMA), ("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0"),
     ("train", *LLAMA), ("train", *LLAMA, "--search"),
     ("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--search"),  # long layouts

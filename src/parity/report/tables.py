@@ -168,6 +168,8 @@ def _wraps(column: Column) -> bool:
 # free text is never narrower than its longest word up to this many characters; a longer word (a path, a URL)
 # folds across lines rather than widen the table past the terminal
 LONGEST_UNBROKEN_WORD = 24
+# where the columns that must show are wider than the terminal, free text folds down to this width at the least
+FOLDED_WIDTH = 10
 
 
 def _min_width(column: Column, values: Sequence[str]) -> int:
@@ -197,7 +199,7 @@ def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str
     for i, column in enumerate(columns):
         table.add_column(escape(column.header), justify=column.justify,  # type: ignore[arg-type]
                          overflow="fold", no_wrap=not _wraps(column),
-                         min_width=_min_width(column, [line[i] for line in cells]),
+                         min_width=widths[i] if widths else _min_width(column, [line[i] for line in cells]),
                          width=widths[i] if widths else None)
     for line in cells:
         table.add_row(*(escape(v) for v in line))
@@ -220,6 +222,14 @@ def _widths(columns: Sequence[Column], cells: Sequence[Sequence[str]], width: in
     least = [_min_width(c, [row[i] for row in cells]) for i, c in enumerate(columns)]
     out = list(least)
     room = width - _minimum_width(least)
+    # the columns that must show are wider than the terminal: free text folds below its longest word (_hyphenated
+    # breaks a word after a hyphen where it has one, else inside it), widest first, down to FOLDED_WIDTH
+    for i in sorted((i for i, c in enumerate(columns) if _wraps(c)), key=lambda i: -out[i]):
+        if room >= 0:
+            break
+        give = min(-room, max(out[i] - FOLDED_WIDTH, 0))
+        out[i] -= give
+        room += give
     while room > 0:
         grow = [i for i, c in enumerate(columns) if _wraps(c) and out[i] < longest[i]]
         if not grow:
@@ -274,8 +284,9 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     if left_out:
         caption = (_sentence_end(caption) + " " if caption else "") + (
             f"Not shown at {width} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
-    # a file gets the table at its full width; a terminal narrower than the columns that must show gets
-    # lines just as long as their longest words need (wrapped by the terminal) rather than a cell cut off
+    # a file gets the table at its full width; a terminal narrower than the columns that must show gets their free
+    # text folded below its longest words (_widths), and past that lines as long as the names and numbers need
+    # (wrapped by the terminal) rather than a cell cut off
     widths = _widths(shown, cells, 1_000_000 if to_file else width)
     cells = [[_hyphenated(v, widths[i]) if _wraps(c) else v for i, (c, v) in enumerate(zip(shown, row))]
              for row in cells]
