@@ -39,7 +39,7 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
-           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "widest_span"]
+           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "wider_workers", "widest_span"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -245,11 +245,9 @@ def _wider(model: Model, ranks: System, profile: EngineProfile, cal: Calibration
     within MAX_WORKER_CHIPS, as fleet takes them) deliver WIDER_GAIN x more per chip than the best of one system (a
     MoE model's experts spread over more ranks, each reading fewer weights), which compare does not choose for a
     model that fits one system; '' otherwise."""
-    widest = widest_span(ranks)
-    if widest < 2:
-        return ""
-    found, _ = search_spanning(model, ranks, profile, cal, precision, *lengths, *targets, spans=(widest,), mtp=mtp)
-    if found is None or found.best is None or found.best.tokens_per_s_per_chip < WIDER_GAIN * per_rank:
+    found = wider_workers(functools.partial(search_spanning, model, ranks, profile, cal, precision, *lengths,
+                                            *targets, mtp=mtp), ranks, per_rank)
+    if found is None:
         return ""
     spanned = math.ceil(found.best.worker_chips()[0] / ranks.chips - 1e-9)  # the systems its (decode) worker spans
     return f"over {spanned} systems {found.best.tokens_per_s_per_chip * dies:,.0f}/chip"
@@ -274,6 +272,20 @@ def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[s
         out["tokens_per_s_per_chip_low"] = rate * best.tpot_s / out["tpot_s_high"]
         out["tokens_per_s_per_chip_high"] = rate * best.tpot_s / out["tpot_s_low"]
     return out
+
+
+def wider_workers(search: Callable[..., tuple[SearchResult | None, int]], ranks: System,
+                  per_rank: float) -> SearchResult | None:
+    """`search` (search_spanning with all but its spans) with workers over widest_span(ranks) systems, where its best
+    delivers WIDER_GAIN x `per_rank` [tokens/s per rank] or more (0: any best); None where no wider span exists or
+    it gains less. compare notes it; fleet takes it."""
+    widest = widest_span(ranks)
+    if widest < 2:
+        return None
+    found, _ = search(spans=(widest,))
+    if found is None or found.best is None or found.best.tokens_per_s_per_chip < WIDER_GAIN * per_rank:
+        return None
+    return found
 
 
 def widest_span(ranks: System) -> int:

@@ -3,9 +3,9 @@ kind at a latency target, or what a production volume of chips can serve.
 
 Each chip kind runs in a system (its default, the 8-chip node or the rack, or one named) in the best serving
 configuration `search.search_serving` finds, with workers over up to four systems where they deliver 1.25x or more
-per chip (compare keeps a model that fits one system on one, and notes that figure). Demand counts prompt and output tokens by default (as
-provider statistics do: DeepSeek reported 608 B input and 168 B output tokens a day); a diurnal
-peak factor and spare capacity are named inputs. A fleet serves in whole deployment units (aggregated
+per chip (compare keeps a model that fits one system on one, and notes that figure). Demand counts prompt and output
+tokens by default (as provider statistics do: DeepSeek reported 608 B input and 168 B output tokens a day); a
+diurnal peak factor and spare capacity are named inputs. A fleet serves in whole deployment units (aggregated
 workers, or decode workers with whole prefill workers at the sized ratio); chips past them serve nothing.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.compare import WIDER_GAIN, Choose, domain_shortfall, serving_spans, widest_span
+from parity.compare import Choose, domain_shortfall, serving_spans, wider_workers, widest_span
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
@@ -142,21 +142,17 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
 def _wider_when_worth_it(search: Callable[..., tuple[SearchResult | None, int]], found: SearchResult | None,
                          spans: int, ranks: System) -> tuple[SearchResult | None, int, tuple[float, int] | None]:
     """(result, systems spanned, (tokens/s per rank, systems spanned) of the narrower best it replaces, or None)
-    with workers over as many systems as a model too big for one may span (compare.widest_span)
-    when they deliver WIDER_GAIN x more per chip than the narrower best: a fleet has no reason to keep a model that
-    fits one system on one (compare does, and notes the wider figure), and a MoE model's experts spread over more
-    ranks each read fewer weights a step (DeepSeek-R1 on 910C: 510 -> 1,617 tok/s/chip)."""
-    widest = max(spans, widest_span(ranks))
-    if widest <= spans:
+    with workers over as many systems as a model too big for one may span (compare.wider_workers) when they deliver
+    WIDER_GAIN x more per chip than the narrower best: a fleet has no reason to keep a model that fits one system on
+    one (compare does, and notes the wider figure), and a MoE model's experts spread over more ranks each read fewer
+    weights a step (DeepSeek-R1 on 910C: 510 -> 1,617 tok/s/chip)."""
+    if spans >= widest_span(ranks):
         return found, spans, None
-    wider, wider_spans = search(spans=(widest,))
-    if wider is None or wider.best is None:
+    narrow = found.best.tokens_per_s_per_chip if found is not None and found.best is not None else 0.0
+    wider = wider_workers(search, ranks, narrow)
+    if wider is None:
         return found, spans, None
-    if found is not None and found.best is not None:
-        if wider.best.tokens_per_s_per_chip < WIDER_GAIN * found.best.tokens_per_s_per_chip:
-            return found, spans, None
-        return wider, wider_spans, (found.best.tokens_per_s_per_chip, spans)
-    return wider, wider_spans, None
+    return wider, widest_span(ranks), (narrow, spans) if narrow else None
 
 
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
@@ -166,8 +162,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
     """Size a fleet of each of `systems` (a chip kind in a system: its chips, power per chip and scale-up domain)
     for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs
     `profile` at its stack's software maturity (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at
-    the model's published acceptance, as `compare` runs them; `choose` picks each chip's configuration among those meeting the targets' means, as
-    `compare --refine` does under percentile targets (compare.Choose; None: the steady search's best)."""
+    the model's published acceptance, as `compare` runs them; `choose` picks each chip's configuration among those
+    meeting the targets' means, as `compare --refine` does under percentile targets (compare.Choose; None: the steady search's best)."""
     if count not in ("total", "output"):
         raise InfeasiblePlan(f"count must be total or output, got {count!r}")
     if peak_factor < 1 or spare < 0:
