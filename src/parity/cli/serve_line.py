@@ -26,7 +26,8 @@ def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
 def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None,
                   client: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
-    formats, lengths and their spread, layouts, clients, whole workers and the prefill workers' system); `moe`: the model has experts (their split is stated);
+    formats, lengths and their spread, layouts, clients, whole workers and the prefill workers' system); `moe`: the
+    model has experts (their split is stated);
     `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts);
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
     vLLM's)."""

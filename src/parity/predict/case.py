@@ -200,7 +200,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 engine_version=_cell(row, "engine_version"), offline=flag(row, "offline"),
                 fp8_gemm=fp8_gemm, moe_backend=moe_backends[0],
                 decode_moe_backend=moe_backends[1] if disagg else "", num_prompts=_int(row, "num_prompts", 0),
-                client=client,                request_rate=rate, max_concurrency=cap,
+                client=client, request_rate=rate, max_concurrency=cap,
                 prefill_fp4_gemm=fp4_gemm if disagg else "")
 
 
