@@ -198,12 +198,12 @@ def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, p
         return _even_rank_arrays(model, np.asarray(pp, dtype=float))
     rows: list[list[tuple[list[float], float, float, float, float]]] = []
     stage = []
-    for i, pp_i in enumerate(np.asarray(pp if layouts is None else [x.pp for x in layouts], dtype=float)):
-        given = layouts[i].pipeline_ranks(model) if layouts is not None else ()
-        if given:
+    for layout in layouts:
+        pp_i = float(layout.pp)
+        if given := layout.pipeline_ranks(model):
             rows.append([([float(n) for n in rank.layers], rank.mtp, rank.embedding, rank.head, rank.head)
                          for rank in given])
-            stage.append(_rank_flops_share(model, given, float(layouts[i].seq_len)))  # type: ignore[index]
+            stage.append(_rank_flops_share(model, given, float(layout.seq_len)))
         else:
             even = ([layer.count / pp_i for layer in model.layers], 0.0, 1.0 / pp_i, 1.0 / pp_i)
             rows.append([(*even, 0.0), (*even, 1.0)])
@@ -212,8 +212,8 @@ def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, p
     empty = ([0.0] * len(model.layers), 0.0, 0.0, 0.0, 0.0)
     padded = [r + [empty] * (width - len(r)) for r in rows]
     mirror = [[len(r) - 1 - k if k < len(r) else k for k in range(width)] for r in rows]
-    position = [[(p_i - 1.0 if len(r) == 2 and k == 1 else float(k)) for k in range(width)]  # an even split's last
-                for r, p_i in zip(rows, (float(x) for x in (pp if layouts is None else [x.pp for x in layouts])))]
+    position = [[(layout.pp - 1.0 if len(r) == 2 and k == 1 else float(k)) for k in range(width)]  # an even split's
+                for r, layout in zip(rows, layouts)]  # last rank is the pipeline's last
     return {"rank_layers": np.array([[rank[0] for rank in r] for r in padded], dtype=float).reshape(len(rows), width, -1),
             **{key: np.array([[rank[k] for rank in r] for r in padded], dtype=float)
                for k, key in enumerate(("rank_mtp", "rank_embedding", "rank_head", "rank_loss"), start=1)},
