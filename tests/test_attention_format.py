@@ -59,3 +59,14 @@ def test_every_engine_profile_states_its_attention_format() -> None:
     assert {e.id: e.attention_format for e in catalog.engines()} == {
         "generic": "bf16", "sglang": "bf16", "trtllm": "bf16", "vllm": "bf16", "sglang-rocm": "bf16",
         "vllm-rocm": "bf16", "sglang-cann": "bf16"}
+
+
+def test_breakdown_names_the_kv_format_beside_the_attention_math() -> None:
+    """`serve --explain` lists attention by its math format; over an FP8 cache it says so, and the cache write
+    names the KV format, not the activations' (it read 'bf16' for an FP8 cache before)."""
+    dep = Deployment(model=tiny_model(), system=round_system(), layout=Layout(),
+                     precision=Precision(kv_cache="fp8"), calibration=perfect_calibration())
+    details = {p.name: p.detail for p in breakdown(dep, Batch(decode_tokens=1, decode_context=1000))}
+    assert details["attention_decode"].startswith("bf16, KV fp8, ")
+    assert details["kv_write"].startswith("KV fp8, ")
+    assert details["qkv"].startswith("bf16, ")

@@ -19,7 +19,7 @@ from parity.memory import (HOST_RESERVE_BYTES, MemoryPlan, cache_bytes_per_seque
 from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.placement import ExpertPlacement
-from parity.ops import Batch, Num
+from parity.ops import Batch, Kernel, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 
 __all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "drafter_deployment", "decode_host_floor",
@@ -178,6 +178,16 @@ class Part:
     detail: str = ""
 
 
+def _formats(kernel: Kernel, precision: Precision) -> str:
+    """The formats a breakdown line names: the math unit's, and the KV cache's where the op reads or writes it
+    (attention math may run in bf16 over an fp8 cache, and the cache write moves KV, not activations)."""
+    if kernel.name == "kv_write":
+        return f"KV {precision.kv_cache}"
+    if kernel.kind.startswith("attention"):
+        return f"{kernel.fmt}, KV {precision.kv_cache}"
+    return kernel.fmt
+
+
 def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
     """Where one step's time goes on one device, largest first (scalar layouts and batches)."""
     if not isinstance(dep.layout, Layout):
@@ -192,7 +202,7 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
         parts.setdefault(kernel.name, []).append(float(cost.time_s))
         bounds[kernel.name] = "math" if float(cost.compute_s) > float(cost.memory_s) else "memory"
         runs[kernel.name] = runs.get(kernel.name, 0.0) + float(kernel.count)
-        details[kernel.name] = f"{kernel.fmt}, {runs[kernel.name]:g} per step"
+        details[kernel.name] = f"{_formats(kernel, dep.precision)}, {runs[kernel.name]:g} per step"
     for c in step.collectives:
         cost, hidden = price_collective(c, dep.system, dep.calibration)
         seconds = float(cost.time_s) + float(hidden)
