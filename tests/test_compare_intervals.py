@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 
 import pytest
 from click.testing import CliRunner
@@ -103,3 +104,35 @@ def test_training_ratios_carry_no_interval_from_the_serving_bands() -> None:
     assert not any("80% interval" in r["note"] for r in rows)
     table = CliRunner().invoke(cli, args, env={"COLUMNS": "120"}).output
     assert not re.search(r"\d\.\d\d-\d", table), table
+
+
+def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[str, dict]) -> None:
+    """Every row's configuration as one `parity serve` line (serve_command, JSON and CSV). These five are
+    disaggregated: serve runs whole workers where the search prices a rate-matched prefill share, and prices the
+    prompts' queue otherwise, so serve_note says what the line runs and serve's own figures (the H20's: 1 prefill per
+    1 decode worker for the search's 0.813; 715 tok/s/chip where the search gives 802), which the line reproduces."""
+    h20 = five["hgx-h20"]
+    line = h20["serve_command"]
+    assert line.startswith("parity serve --model deepseek-r1 --system hgx-h20 --engine generic --weights fp8_block "
+                           "--kv fp8 --isl 1024 --osl 1024 --mode disagg ") and line.endswith(
+        "--mtp 1 --random-range-ratio 1 --model-kind steady")
+    assert h20["serve_note"].startswith("on whole workers: 1 prefill per 1 decode for the search's 0.813 per decode "
+                                        "worker; serve's steady model prices it at TTFT 2.34 s, 715 tok/s/chip, where "
+                                        "the search gives 1.28 s, 802: ")
+    served = CliRunner().invoke(cli, [*shlex.split(line)[1:], "--format", "json"])
+    assert served.exit_code == 0, served.output
+    assert f"{json.loads(served.stdout)['output_tokens_per_s_per_chip']:,.0f} tok/s/chip" in h20["serve_note"]
+    assert "--rank-per-die" in five["atlas-800-a3"]["serve_command"]  # one rank per die, as compare ran the 910C
+
+
+def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
+    """Llama-3.1-70B on an H100 node: tp2-pp2 at 512 clients, 2,798 tok/s/chip; its serve line prices the same."""
+    out = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-70b", "--format", "json"])
+    (row,) = json.loads(out.stdout)
+    assert row["serve_note"] == "" and row["serve_command"] == (
+        "parity serve --model llama-3.1-70b --system hgx-h100 --engine generic --weights fp8 --kv fp8 --isl 1024 "
+        "--osl 1024 --tp 2 --pp 2 --concurrency 512 --random-range-ratio 1 --model-kind steady")
+    served = json.loads(CliRunner().invoke(cli, [*shlex.split(row["serve_command"])[1:], "--format", "json"]).stdout)
+    assert (served["output_tokens_per_s_per_chip"], served["ttft_s"], served["tpot_s"]) == (
+        row["tokens_per_s_per_chip"], row["ttft_s"], row["tpot_s"])
+    assert round(row["tokens_per_s_per_chip"]) == 2798

@@ -22,7 +22,8 @@ from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, format_label, mtp_setting
 from parity.errors import ParityError
 from parity.parallel import map_chunks
-from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, refine_candidate
+from parity.cli.serve_line import disagg_rerun, serve_command
+from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate
 from parity.report.tables import Column, plain, ratio, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
@@ -80,6 +81,23 @@ def _refined(job: tuple[Comparison, str, str, int, int, int, str | None, str]) -
                            isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1,
                            arrivals=arrivals)
     return {k: v for k, v in out.items() if k in REFINE_KEYS}
+
+
+def _rerun(row: Comparison, model_name: str, engine: str, isl: int, osl: int, mtp_tokens: int,
+           weights: str | None) -> dict[str, str]:
+    """A serving row's `parity serve --model-kind steady` line (serve_command: its layouts, formats, MTP, one rank per
+    die, clients and fixed lengths, as `_refined` simulates it, which gives the row's figures for an aggregated
+    configuration) and, for a disaggregated one, what the line runs on whole workers and what serve's steady model
+    prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why); both '' where no
+    configuration was chosen."""
+    if row.configuration is None:
+        return {"serve_command": "", "serve_note": ""}
+    chip, model = catalog.system(row.system).chip, catalog.model(model_name)
+    case = case_of_candidate(row.configuration, model_name, row.system, engine, best_precision(model, chip, weights),
+                             isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1)
+    said = "" if case.mode == "agg" else disagg_rerun(row.configuration, case,
+                                                      catalog.engine(engine).disagg_prefill_utilization)[0]
+    return {"serve_command": serve_command(case, moe="moe" in model.features), "serve_note": said}
 
 
 # options only one workload reads (the other would ignore them): option -> its parameter
@@ -167,8 +185,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights, arrivals) for r in results],
                            processes)
                 if refine else [{} for _ in results])
-        rows = [_flatten(r.to_dict()) | s for r, s in zip(results, sims)]
-        payload += [r.to_dict() | s for r, s in zip(results, sims)]
+        reruns = [_rerun(r, name, engine, isl, osl, drafts, weights) if workload == "serve" else {} for r in results]
+        rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]
+        payload += [r.to_dict() | s | again for r, s, again in zip(results, sims, reruns)]
         if fmt not in ("table", "md"):
             continue
         varied = any(sys_.chips != found[0].chips for sys_ in found)
@@ -234,7 +253,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            "this one's rate moved with them" if any("GEMM rate not measured" in r.note
                                                                     for r in results) else ""))
         if workload == "serve":
-            caption = (f"Formats: {formats_text(weights)}. Engine profile: {profile.id}. "
+            caption = (f"Formats: {formats_text(weights)} (each row's whole line: serve_command in --format json or "
+                       f"csv). Engine profile: {profile.id}. "
                        + (f"{mtp_text} " if mtp_text else "")
                        + "tok/s: output tokens per second. Spec ratios from datasheets (x = times the baseline); "
                        f"throughput predicted in each system's best configuration; {per}'spans N systems': the model "

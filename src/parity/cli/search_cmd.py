@@ -13,7 +13,7 @@ from parity.cli import cli, emit, format_option, out_option, output_format, type
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import screened, unreachable_ttft
-from parity.cli.serve_line import serve_command
+from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.cli.values import CHIPS, TOKENS, Count, Targets, arrivals_option, arrivals_text, targets_options
 from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
@@ -24,8 +24,7 @@ from parity.report.tables import Column, plain, scaled
 from parity.hardware import per_die
 from parity.plan import Precision
 from parity.search import Candidate, search_serving
-from parity.predict import Case, Prediction, benchmark_of, predict_cases, scenario_of
-from parity.units import duration_text
+from parity.predict import Case, benchmark_of, scenario_of
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
 
@@ -218,14 +217,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     # and its steady model prices the prompts' queue otherwise: what it says of the line, and why
     whole, rerun_prices = "", {}
     if case and case.mode == "disagg":
-        served = predict_cases([case])[0] if not percentiles else None
-        if served is not None and served.feasible:
-            rerun_prices = {"ttft_s": served.ttft_s, "tpot_s": served.tpot_s,
-                            "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
-        whole = (f" (on whole workers: {case.prefill_workers} prefill per {case.decode_workers} decode for the "
-                 f"search's {best_candidate.prefill_workers_per_decode_worker:.3g} per decode worker"
-                 + (f"; {serve_differs(best_candidate, case, served, profile.disagg_prefill_utilization)}"
-                    if rerun_prices else "") + ")")
+        said, rerun_prices = disagg_rerun(best_candidate, case, profile.disagg_prefill_utilization, priced=not percentiles)
+        whole = f" ({said})"
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
@@ -282,28 +275,6 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     emit(rows, columns + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
-
-
-def serve_differs(candidate: Candidate, case: Case, served: Prediction, utilization: float) -> str:
-    """What serve's steady model says of a disaggregated best's serve line and why it differs from the search's
-    figures: the two steady models price the prompts' queue differently (neither is the rounding to whole workers,
-    which leaves serve more prefill capacity, not less), and serve's decode batch leaves out the clients still
-    waiting for their first token where the search's decode workers run every client. `utilization`: the engine's
-    disagg_prefill_utilization, at which the search sizes its prefill share."""
-    decode = case.decode_layout or case.layout
-    clients = case.concurrency / (case.decode_workers * decode.attn_dp)  # per decode rank
-    tpot = (f"; TPOT {duration_text(served.tpot_s)} for the search's {duration_text(candidate.tpot_s)}: serve's "
-            f"decode batch leaves out the clients waiting for their first token ({served.extra['decode_batch']:,.1f} "
-            f"of {clients:,.0f} a rank), the search's decode workers run all their clients"
-            if abs(served.tpot_s / candidate.tpot_s - 1.0) >= 0.005 else "")
-    return (f"serve's steady model prices it at TTFT {duration_text(served.ttft_s)}, "
-            f"{served.output_tokens_per_s_per_chip:,.0f} tok/s/chip, where the search gives "
-            f"{duration_text(candidate.ttft_s)}, {candidate.tokens_per_s_per_chip:,.0f}: the two steady models price "
-            f"the prompts' queue differently, the search a step of {candidate.prefill_tokens_per_step:,.0f} prompt "
-            f"tokens a rank and Kingman's wait at the rate-matched {utilization:.0%} utilisation, serve the prompt "
-            f"groups its clients send, Kingman's wait at its own utilisation "
-            f"({served.extra['prefill_utilization']:.0%}), the closed loop's first wave (every client's prompt sent "
-            f"at once) and any clients queued for a decode slot{tpot}")
 
 
 # options of the one-system search that a --prefill-system split leaves unread: option -> its parameter

@@ -5,9 +5,11 @@ from __future__ import annotations
 import shlex
 
 from parity.plan import Layout
-from parity.predict import Case
+from parity.predict import Case, Prediction, predict_cases
+from parity.search import Candidate
+from parity.units import duration_text
 
-__all__ = ["serve_command"]
+__all__ = ["serve_command", "disagg_rerun"]
 
 
 def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
@@ -57,3 +59,40 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
         options += ["--random-range-ratio", f"{1.0 if case.random_range_ratio is None else case.random_range_ratio:g}"]
     options += ["--model-kind", model_kind]
     return "parity serve " + shlex.join(options)
+
+
+def disagg_rerun(candidate: Candidate, case: Case, utilization: float, priced: bool = True) -> tuple[str, dict[str, float]]:
+    """What a disaggregated candidate's serve line (`case`, case_of_candidate) runs and prices, said beside the
+    search's figures: whole workers in place of the search's rate-matched share of a prefill worker per decode worker
+    ('on whole workers: 3 prefill per 2 decode for the search's 1.38 per decode worker'), and, where `priced`, serve's
+    steady figures for it (TTFT, TPOT, tokens/s per chip) and why they differ (_serve_differs). `utilization`: the
+    engine's disagg_prefill_utilization."""
+    said = (f"on whole workers: {case.prefill_workers} prefill per {case.decode_workers} decode for the search's "
+            f"{candidate.prefill_workers_per_decode_worker:.3g} per decode worker")
+    served = predict_cases([case])[0] if priced else None
+    if served is None or not served.feasible:
+        return said, {}
+    prices = {"ttft_s": served.ttft_s, "tpot_s": served.tpot_s, "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
+    return f"{said}; {_serve_differs(candidate, case, served, utilization)}", prices
+
+
+def _serve_differs(candidate: Candidate, case: Case, served: Prediction, utilization: float) -> str:
+    """What serve's steady model says of a disaggregated best's serve line and why it differs from the search's
+    figures: the two steady models price the prompts' queue differently (neither is the rounding to whole workers,
+    which leaves serve more prefill capacity, not less), and serve's decode batch leaves out the clients still
+    waiting for their first token where the search's decode workers run every client. `utilization`: the engine's
+    disagg_prefill_utilization, at which the search sizes its prefill share."""
+    decode = case.decode_layout or case.layout
+    clients = case.concurrency / (case.decode_workers * decode.attn_dp)  # per decode rank
+    tpot = (f"; TPOT {duration_text(served.tpot_s)} for the search's {duration_text(candidate.tpot_s)}: serve's "
+            f"decode batch leaves out the clients waiting for their first token ({served.extra['decode_batch']:,.1f} "
+            f"of {clients:,.0f} a rank), the search's decode workers run all their clients"
+            if abs(served.tpot_s / candidate.tpot_s - 1.0) >= 0.005 else "")
+    return (f"serve's steady model prices it at TTFT {duration_text(served.ttft_s)}, "
+            f"{served.output_tokens_per_s_per_chip:,.0f} tok/s/chip, where the search gives "
+            f"{duration_text(candidate.ttft_s)}, {candidate.tokens_per_s_per_chip:,.0f}: the two steady models price "
+            f"the prompts' queue differently, the search a step of {candidate.prefill_tokens_per_step:,.0f} prompt "
+            f"tokens a rank and Kingman's wait at the rate-matched {utilization:.0%} utilisation, serve the prompt "
+            f"groups its clients send, Kingman's wait at its own utilisation "
+            f"({served.extra['prefill_utilization']:.0%}), the closed loop's first wave (every client's prompt sent "
+            f"at once) and any clients queued for a decode slot{tpot}")
