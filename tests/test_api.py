@@ -40,7 +40,7 @@ def test_typed_entry_points_are_pinned() -> None:
     assert {"Case", "case_from_row", "scenario_of", "predict_cases"} <= set(parity.predict.__all__)
     assert parity.cli.values.__all__ == ["Duration", "Count", "Real", "Quantity", "DURATION", "COUNT",
                                          "TOKENS", "CONCURRENCY", "CHIPS", "PARALLEL", "StatisticTarget", "Targets",
-                                         "targets_options", "target_text", "ray_option"]
+                                         "targets_options", "target_text", "ray_option", "listed"]
 
 
 def test_the_lazy_command_list_matches_the_registered_commands() -> None:

@@ -645,3 +645,14 @@ def test_an_empty_name_is_refused_plainly(command: tuple[str, ...]) -> None:
     """`parity show ""` suggested "atlas-350-server, 950pr-node, ..." (every name is a little like the empty one)."""
     line = refused(*command)
     assert "name given: name one" in line and "did you mean" not in line
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    (("fleet", "--model", "deepseek-r1", "--chips", "910c,", "--units", "100"), "--chips '910c,'"),
+    (("formats", "--formats", "fp8,,bf16"), "--formats 'fp8,,bf16'"),
+    (("validate", "--by", "model,"), "--by 'model,'"),
+])
+def test_an_empty_entry_in_a_comma_list_is_refused(command: tuple[str, ...], says: str) -> None:
+    """'910c,' was read as 910c alone (twelfth round): a comma too many may be a name left out, so it is refused."""
+    assert refused(*command) == (f"parity: error: {says}: an empty entry between commas; name each one, separated "
+                                 "by one comma")

@@ -391,3 +391,9 @@ def test_csv_spreads_mappings_at_any_depth_and_keeps_lists_zeros_and_falses() ->
     assert to_csv(rows) == 'a_b_s,a_c_d,e,f,g\n0.0,False,"[1, 2]",,0\n'
     with pytest.raises(ValueError, match="CSV column a_b twice"):
         to_csv([{"a": {"b": 1}, "a_b": 2}])
+
+
+def test_a_column_that_keeps_trailing_zeros_prints_whole_figures_without_a_point() -> None:
+    """fleet's served column keeps trailing zeros (2.00 beside 1.95), and printed 330 as '330.' (twelfth round)."""
+    show = scaled(1e12, zeros=True)
+    assert [show(v) for v in (330e12, 84.5e12, 2e12, 0.5e12, 1234e12)] == ["330", "84.5", "2.00", "0.500", "1,234"]

@@ -86,6 +86,11 @@ def test_accuracy_table_is_the_generated_one() -> None:
     assert summary(README) == summary(page), "copy the summary of docs/accuracy.md into the README"
 
 
-def test_python_example_runs() -> None:
+def test_python_example_prints_what_its_comment_says(capsys: pytest.CaptureFixture[str]) -> None:
+    """The example runs, and its print gives the list the comment after it states (it said [630, 636] long after
+    the figures had moved to [717, 747]: twelfth fuzz round)."""
     (code,) = _blocks("python")
+    stated = re.search(r"print\(.*\)\s*#\s*(\[[^\]]*\])", code)
+    assert stated, "the example's print states what it prints in a comment"
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README
+    assert capsys.readouterr().out.strip() == stated.group(1)

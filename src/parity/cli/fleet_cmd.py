@@ -13,7 +13,7 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
-    formats_text, targets_options
+    formats_text, listed, targets_options
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
 from parity.units import share_text
@@ -64,7 +64,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     # a chip names its default system (catalog.system), a system itself
-    kinds = systems_named([n.strip() for n in chip_names.split(",") if n.strip()], "each system is sized once")
+    kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once")
     if not kinds:
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
                           "systems list them)")

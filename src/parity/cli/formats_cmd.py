@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, refuse_repeats, systems_named
+from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, systems_named
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
-from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
+from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, listed, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.dtypes import refuse_repeated_formats
 from parity.errors import ParityError
@@ -44,7 +44,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
     output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     found = systems_named(systems or DEFAULT, "each system is shown once")
-    wanted = tuple(n.strip() for n in names.split(",") if n.strip())
+    wanted = listed(names, "--formats")
     if not wanted:
         raise ParityError("--formats names no format")
     wanted = refuse_repeated_formats(wanted, "each format is shown once")

@@ -20,7 +20,7 @@ from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
 from parity.cli.percentiles_report import percentiles_report
-from parity.cli.values import Count, ray_option
+from parity.cli.values import Count, listed, ray_option
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.crossvendor import crossvendor_scores, leave_one_out
 from parity.crossvendor_training import training_scores
@@ -120,7 +120,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         crossvendor_report(by, fmt, out, min(iterations, 60), _published_kind(model_kind), processes)
         return
     rows = catalog.measurements()
-    fields = [f.strip() for f in by.split(",") if f.strip()]
+    fields = list(listed(by, "--by"))
     unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
     if unknown and fields != ["flag"]:
         why = "; ".join(f"{f}: {'only alone' if f in ('flag', 'source', 'vendor') else 'no such field'}"

@@ -24,7 +24,19 @@ from parity.simulate.clients import MOST_REQUEST_TOKENS
 from parity.simulate.targets import LatencyTarget, latency_target
 
 __all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "COUNT", "TOKENS", "CONCURRENCY",
-           "CHIPS", "PARALLEL", "StatisticTarget", "Targets", "targets_options", "target_text", "ray_option"]
+           "CHIPS", "PARALLEL", "StatisticTarget", "Targets", "targets_options", "target_text", "ray_option",
+           "listed"]
+
+
+def listed(text: str, option: str) -> tuple[str, ...]:
+    """The comma-separated entries of an option's value, stripped; an empty entry ('910c,', 'a,,b') refused, since
+    what was meant is not known (they were dropped), and a value of no entry gives ()."""
+    if not text.strip():
+        return ()
+    entries = tuple(entry.strip() for entry in text.split(","))
+    if not all(entries):
+        raise ParityError(f"{option} {text!r}: an empty entry between commas; name each one, separated by one comma")
+    return entries
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)

@@ -97,7 +97,8 @@ def scaled(factor: float, digits: int = 3, zeros: bool = False) -> Callable[[Any
             return f"{x:,.0f}"
         # below 1 the trailing zeros are kept, so a column reads 0.0654 beside 0.0100 (not 0.01): one rule, three
         # significant figures, for every fraction
-        return f"{x:#.{digits}g}" if 0 < abs(x) < 1 or zeros else f"{x:.{digits}g}"
+        kept = f"{x:#.{digits}g}" if 0 < abs(x) < 1 or zeros else f"{x:.{digits}g}"
+        return kept.removesuffix(".")  # '#' keeps the point of a whole figure ('330.'): it says nothing more
     return show
 
 
