@@ -94,3 +94,4 @@ def test_python_example_prints_what_its_comment_says(capsys: pytest.CaptureFixtu
     assert stated, "the example's print states what it prints in a comment"
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README
     assert capsys.readouterr().out.strip() == stated.group(1)
+

@@ -42,6 +42,8 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
                      r"seen \(splits holdout and unseen\).* Its 416 calibration rows, which fitted the engine "
                      r"profiles, are left out, and so are 15 reference rows that record no client count", text)
     assert "tpot_s" not in text and "ttft_s" not in text
+    # priced at compare's TTFT default, and said so (it ran with none: twelfth round)
+    assert "at a 50 ms time-per-output-token target and a 5 s mean time-to-first-token bound;" in text
     # the listed assumptions of one comparison row say which row they belong to
     assert re.search(r"<li>cloudmatrix-384, in the first comparison: calibration: measured on this chip: "
                      r"family-davinci-910", text)

@@ -1,5 +1,8 @@
-"""The report's simulated run: what its caption states is what was simulated, and its plot is written."""
+"""The report's simulated run: what its caption states is what was simulated, and its plot is written; and the
+targets the report prices at."""
 
+from parity.cli.values import DEFAULT_TTFT, DURATION
+from parity.report.html import ReportSpec
 from parity.report.plots import timeline_png
 from parity.report.timeline import simulated_run
 
@@ -30,3 +33,9 @@ def test_the_caption_carries_the_runs_kv_flag_when_it_outgrows_its_cache() -> No
     assert bound.result.kv_flag() and bound.caption.endswith(f" Flagged: {bound.result.kv_flag()}.")
     roomy = simulated_run("llama-3.1-70b", "hgx-h200", "generic", 4, 256, 1024, 1024)
     assert not roomy.result.kv_flag() and "Flagged" not in roomy.caption
+
+
+def test_the_report_prices_at_the_commands_default_targets() -> None:
+    """The report's comparisons, formats and fleet run at the TTFT bound compare, formats and fleet default to (its
+    node table read 591 tok/s/chip where `compare` printed 590: it ran with no TTFT bound)."""
+    assert ReportSpec().ttft_s == DURATION.convert(DEFAULT_TTFT, None, None)

@@ -65,3 +65,14 @@ def test_search_says_the_mtp_it_drafts() -> None:
     refused = CliRunner().invoke(cli, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--mtp", "2"])
     assert refused.exit_code == 2
     assert "--mtp 2 does nothing here: llama-3.1-8b has no MTP layers (drop --mtp)" in refused.output
+
+
+def test_a_model_no_worker_of_one_system_holds_is_pointed_at_the_span_compare_takes() -> None:
+    """DeepSeek-R1 on an HGX H20 fits no worker of one 8-chip system: search said only that nothing fits, where compare
+    spans two systems on its own (802 tok/s/chip); the refusal now names the --chips that searches them."""
+    result = CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "hgx-h20"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "parity: error: no configuration of deepseek-r1 on hgx-h20 meets the targets: none of 2,058 configurations "
+        "fits in memory; deepseek-r1 fits no worker of one hgx-h20: --chips 16 searches workers over 2 systems, as "
+        "compare spans them (--show-infeasible prints the frontier anyway)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,9 +22,12 @@ from parity.flags import joined, texts
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
     poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
-from parity.hardware import per_die
+from parity.compare import domain_shortfall, memory_shortfall, serving_spans
+from parity.engine import EngineProfile
+from parity.hardware import System, per_die
+from parity.model import Model
 from parity.plan import Precision
-from parity.search import Candidate, search_serving
+from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, search_serving
 from parity.predict import Case, benchmark_of, scenario_of
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
@@ -136,7 +140,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                             modes or ("agg", "disagg"), mtp=mtp, meeting=bool(percentiles)).per_package(dies)
     if result.best is None and not show_infeasible:
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: "
-                             f"{result.binding()} (--show-infeasible prints the frontier anyway)")
+                             f"{result.binding()}"
+                             f"{_wider_hint(result, the_model, the_system, profile, precision, chips, isl + osl)} "
+                             "(--show-infeasible prints the frontier anyway)")
     if percentiles and (why := unreachable_ttft(result, percentiles)) and not show_infeasible:
         raise InfeasiblePlan(f"no configuration of {the_model.name} on {the_system.id} meets the targets: {why} "
                              "(--show-infeasible prints the frontier anyway)")  # said before any simulation
@@ -275,6 +281,22 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     emit(rows, columns + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
+                chips: int | None, tokens: int) -> str:
+    """Where nothing fits one system's scale-up domain and no --chips was given: the workers over scale-out that
+    compare would span (compare.serving_spans), as a --chips to try; '' otherwise."""
+    ranks = per_die(system)
+    if result.feasible or chips or domain_shortfall(model, ranks, profile, precision, tokens) <= 0:
+        return ""
+    domain = 1 << (min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS).bit_length() - 1)
+    spans = [n for n in serving_spans(math.inf)[1:]
+             if memory_shortfall(model, ranks, profile, precision, n * domain, tokens) <= 0]
+    if not spans:
+        return ""
+    return (f"; {model.name} fits no worker of one {system.id}: --chips {spans[0] * system.chips} searches workers "
+            f"over {spans[0]} systems, as compare spans them")
 
 
 # options of the one-system search that a --prefill-system split leaves unread: option -> its parameter

@@ -43,6 +43,7 @@ class ReportSpec:
     model: str = "deepseek-r1"
     dense_model: str = "llama-3.1-70b"
     tpot_s: float = 0.05
+    ttft_s: float | None = 5.0  # the mean TTFT bound, as compare's, fleet's and formats' --ttft default (5s)
     isl: int = 1024
     osl: int = 1024
     engine: str = "generic"
@@ -64,6 +65,11 @@ class ReportSpec:
     timeline_system: str = "hgx-h200"
     timeline_tp: int = 4
     timeline_concurrency: int = 256
+
+
+def _ttft_words(ttft_s: float | None) -> str:
+    """The TTFT bound beside the TPOT target in the report's lead ('' where none)."""
+    return f" and a {ttft_s:g} s mean time-to-first-token bound" if ttft_s else ""
 
 
 @dataclass
@@ -192,7 +198,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
 
     step("CloudMatrix 384 vs GB200 NVL72")
     pair = [all_systems[s] for s in spec.supernodes]
-    headline = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1],
+    headline = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1], ttft_s=spec.ttft_s,
                        mtp_tokens=default_mtp(model))
     cm = headline[0]
     page.section(
@@ -210,7 +216,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
 
     step("Atlas 950 SuperPoD vs Vera Rubin NVL144")
     pair = [all_systems[s] for s in spec.roadmap]
-    roadmap = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1],
+    roadmap = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1], ttft_s=spec.ttft_s,
                       mtp_tokens=default_mtp(model))
     atlas = roadmap[0]
     page.section(
@@ -225,7 +231,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     step("China-market nodes")
     for anchor, m in (("nodes-dense", dense), ("nodes-moe", model)):
         nodes = compare([all_systems[s] for s in spec.nodes], m, profile, spec.tpot_s, spec.isl, spec.osl,
-                        mtp_tokens=default_mtp(m))
+                        ttft_s=spec.ttft_s, mtp_tokens=default_mtp(m))
         used = nodes[0].baseline or spec.nodes[0]
         against = used if used == spec.nodes[0] else f"{used}; {spec.nodes[0]} cannot run it"
         page.section(anchor, f"8-chip nodes on {_e(m.name)} (ratios to {_e(against)})",
@@ -235,7 +241,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     systems = [catalog.system(s) for s in spec.format_systems]
     for system in systems:
         page.cite(system)
-    by_format = compare_formats(systems, model, profile, spec.formats, spec.tpot_s, None, spec.isl, spec.osl,
+    by_format = compare_formats(systems, model, profile, spec.formats, spec.tpot_s, spec.ttft_s, spec.isl, spec.osl,
                                 default_mtp(model))
     rows = [[f"<b>{_e(r.system)}</b><br><small>{_e(r.chip)}</small>", _e(r.format), _e(r.scale),
              _num(r.bytes_per_parameter, 2), _e(r.runs_on),
@@ -312,7 +318,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     step("Fleet")
     plans = plan_fleet(model, [catalog.system(c) for c in spec.fleet_chips], profile,
                        spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl,
-                       mtp_tokens=default_mtp(model))  # as the comparisons and formats run it
+                       ttft_s=spec.ttft_s, mtp_tokens=default_mtp(model))  # as the comparisons and formats run it
     fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),
                    _num(p.power_w / 1e6, 1), money(p.cost_usd).replace(" ", "&nbsp;"),
                    _e(p.price_source), _e(p.note)] for p in plans]
@@ -401,7 +407,7 @@ def _render(page: _Page, spec: ReportSpec) -> str:
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{STYLE}</style></head><body>"
             f"<h1>parity: AI compute, side by side</h1><p class='lead'>Predicted with parity on {today}: "
             f"serving {spec.isl:,} prompt and {spec.osl:,} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
-            f"time-per-output-token target; every chip in the narrowest number format it runs natively. Every "
+            f"time-per-output-token target{_ttft_words(spec.ttft_s)}; every chip in the narrowest number format it runs natively. Every "
             f"hardware number below has a source (listed at the end); predictions carry the assumptions listed.</p>"
             f"<p id='plots-status'></p>" + _contents(page)
             + "".join(page.sections)
