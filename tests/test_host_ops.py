@@ -56,6 +56,16 @@ def test_a_models_prompt_step_issues_the_hand_counted_ops(model: str, weights: s
     assert prompt_step_ops(catalog.model(model), precision, catalog.host_ops("trtllm")) == ops
 
 
+def test_a_checkpoints_unquantized_projections_quantise_nothing() -> None:
+    """nvidia/DeepSeek-V3.1-NVFP4 keeps q_a, q_b, kv_a and kv_b bf16: of the MLA projections only o_proj quantises
+    (it read the whole attention and the dense MLPs bf16, 1,151 ops). 3 dense layers: 2 norms + MLA (q_a 1, q_b 1,
+    kv_b 1, o 2, attention 1, its own 4 = 10) + MLP 5 = 17; 58 MoE layers: 2 + 10 + routing 3 + experts 1 + shared
+    MLP 5 + add 1 = 22; 3 x 17 + 58 x 22 + 7 = 1,334."""
+    model = catalog.model("deepseek-v3.1-nvfp4")
+    own = Precision(weights="nvfp4", expert_weights="nvfp4", unquantized=model.unquantized_matrices)
+    assert prompt_step_ops(model, own, catalog.host_ops("trtllm")) == 1334.0
+
+
 def test_a_token_mixer_without_a_count_gives_none() -> None:
     """Qwen3-Next's Gated DeltaNet layers have no count read from the source: None (the floor then counts the
     step model's kernels)."""

@@ -86,9 +86,10 @@ def test_checkpoint_formats_are_read_from_quantization_config() -> None:
     assert (catalog.model("deepseek-r1").weight_format, catalog.model("deepseek-r1").expert_weight_format) == \
         ("fp8_block", "fp8_block")
     gpt = catalog.model("gpt-oss-120b")
-    assert (gpt.weight_format, gpt.expert_weight_format) == ("bf16", "mxfp4")
-    nv = catalog.model("nvidia/DeepSeek-R1-NVFP4")
-    assert (nv.weight_format, nv.expert_weight_format) == ("bf16", "nvfp4")
+    assert (gpt.weight_format, gpt.expert_weight_format, gpt.unquantized_matrices) == ("bf16", "mxfp4", frozenset())
+    nv = catalog.model("nvidia/DeepSeek-R1-NVFP4")  # its skip list names the attention's input projections only
+    assert (nv.weight_format, nv.expert_weight_format) == ("nvfp4", "nvfp4")
+    assert nv.unquantized_matrices == {"q_a", "q_b", "kv_a", "kv_b"}
 
 
 @pytest.mark.parametrize(("config", "message"), [

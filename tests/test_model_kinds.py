@@ -289,8 +289,9 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
     # NVIDIA ModelOpt checkpoints in config.json, read as their hf_quant_config.json is (vLLM reads both spellings)
     ({"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}, ("fp8", "fp8")),
     ({"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16, "ignore": ["lm_head"]}, ("nvfp4", "nvfp4")),
+    # a dense model's attention skipped: its MLPs stay NVFP4, qkv and o bf16 apart (test_skip_list)
     ({"quant_method": "modelopt", "quant_algo": "NVFP4", "ignore": ["lm_head", "model.layers.*.self_attn*"]},
-     ("bf16", "nvfp4")),
+     ("nvfp4", "nvfp4")),
     # the algorithms vLLM's modelopt.py runs: per-channel/per-token FP8 (PTPC), FP8 in 128x128 blocks (DeepSeek's
     # recipe: vLLM quantizes the activations in 1x128 groups), MXFP8; any spelling of case
     ({"quant_method": "modelopt", "quant_algo": "FP8_PER_CHANNEL_PER_TOKEN"}, ("fp8_channel", "fp8_channel")),
@@ -300,8 +301,8 @@ def test_latent_moe_experts_work_in_the_latent_width() -> None:
     ({"quant_method": "modelopt", "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": "FP8",
                                                    "exclude_modules": ["lm_head"]}}, ("fp8", "fp8")),
     ({"producer": {"name": "modelopt", "version": "0.29.0"},
-      "quantization": {"quant_algo": "NVFP4", "exclude_modules": ["lm_head", "model.layers.0.self_attn*"]}},
-     ("bf16", "nvfp4")),
+      "quantization": {"quant_algo": "NVFP4", "exclude_modules": ["lm_head", "model.layers.*.self_attn*"]}},
+     ("nvfp4", "nvfp4")),
     # MIXED_PRECISION: each layer's algorithm; routed experts apart from the rest, the head aside
     ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION", "quantized_layers": {
         **{f"model.layers.{i}.self_attn.{p}_proj": {"quant_algo": "FP8"} for i in range(2) for p in "qkvo"},
@@ -320,18 +321,18 @@ def test_quantization_configs_give_the_stored_formats(quantization: dict, format
 
 
 def test_a_compressed_tensors_ignore_list_naming_the_attention() -> None:
-    """An ignore list naming the attention leaves a MoE model's dense layers bf16, as ModelOpt's exclude_modules
-    (Kimi-K2.5's int4 experts); a dense model's MLPs, most of its weights, stay quantized, which one dense format
-    cannot hold: refused (it read the whole model bf16, the FP8 MLPs' bytes doubled: eleventh fuzz round)."""
+    """An ignore list naming the attention leaves a MoE model's dense layers bf16 when the attention (and the router)
+    are all they hold (Kimi-K2.5's int4 experts); a dense model's MLPs, most of its weights, stay int4 and its qkv
+    and o are kept bf16 apart (it was refused)."""
     ignore = {"quant_method": "compressed-tensors", "ignore": ["lm_head", "re:.*self_attn.*"], "config_groups": {
         "group_0": {"weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 32}}}}
     moe = {**BASE, "model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
            "decoder_sparse_step": 1, "mlp_only_layers": []}
     m = model_from_config({**moe, "quantization_config": ignore})
-    assert (m.weight_format, m.expert_weight_format) == ("bf16", "int4")
-    with pytest.raises(ModelConfigError, match=r"quantization_config.ignore leaves the attention bf16 and quantizes "
-                                               r"the MLPs int4; parity holds one format for a dense model's layers"):
-        model_from_config({**BASE, "quantization_config": ignore})
+    assert (m.weight_format, m.expert_weight_format, m.unquantized_matrices) == ("bf16", "int4", frozenset())
+    dense = model_from_config({**BASE, "quantization_config": ignore})
+    assert (dense.weight_format, dense.expert_weight_format, dense.unquantized_matrices) == ("int4", "int4",
+                                                                                           {"qkv", "o"})
 
 
 def test_mixed_precision_leaves_experts_it_does_not_list_in_bf16() -> None:
@@ -390,12 +391,13 @@ def test_mixed_precision_refuses_a_part_listed_for_some_layers_projections_or_ex
 def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json() -> None:
     """DeepSeek-R1-FP4's hf_quant_config.json {"quantization": {"quant_algo": "NVFP4", "exclude_modules": [...]}}
     and the same record in config.json as {"quant_method": "modelopt", "quant_algo": "NVFP4", "ignore": [...]}."""
-    skipped = ["lm_head", "model.layers.0.self_attn*"]
+    skipped = ["lm_head", "model.layers.*.self_attn*"]
     sibling = model_from_config(BASE, quant={"quantization": {"quant_algo": "NVFP4", "exclude_modules": skipped}})
     inline = model_from_config({**BASE, "quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4",
                                                                 "ignore": skipped}})
-    assert (sibling.weight_format, sibling.expert_weight_format) == (inline.weight_format,
-                                                                     inline.expert_weight_format) == ("bf16", "nvfp4")
+    assert (sibling.weight_format, sibling.expert_weight_format, sibling.unquantized_matrices) == (
+        inline.weight_format, inline.expert_weight_format, inline.unquantized_matrices) == ("nvfp4", "nvfp4",
+                                                                                            {"qkv", "o"})
 
 
 @pytest.mark.parametrize(("quantization", "quant", "message"), [

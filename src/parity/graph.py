@@ -87,13 +87,13 @@ def _absorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num, decode
     lora, rope, nope, v = spec.kv_lora_rank, spec.qk_rope_head_dim, spec.qk_nope_head_dim, spec.v_head_dim
     heads = spec.num_attention_heads
     return [Gemm(name="q_absorb", tokens=batch.decode_queries, rows=nope, cols=lora, copies=heads,
-                 split="column", role="attention", per_head=True),
+                 split="column", role="attention", per_head=True, matrix="kv_b"),
             Attention(name="mla_decode", phase="decode", heads=heads, kv_heads=1,
                       flops_per_head=2.0 * (lora + rope + lora) * decode_pairs,
                       kv_bytes_per_kv_head=decode_keys * (lora + rope), queries=batch.decode_queries,
                       latent=True),
             Gemm(name="v_absorb", tokens=batch.decode_queries, rows=lora, cols=v, copies=heads, split="column",
-                 role="attention", per_head=True)]
+                 role="attention", per_head=True, matrix="kv_b")]
 
 
 def _unabsorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num,
@@ -105,7 +105,7 @@ def _unabsorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num,
     lora, rope, nope, v = spec.kv_lora_rank, spec.qk_rope_head_dim, spec.qk_nope_head_dim, spec.v_head_dim
     heads = spec.num_attention_heads
     return [Gemm(name="kv_b_decode", tokens=decode_keys, rows=lora, cols=heads * (nope + v), split="column",
-                 role="attention"),
+                 role="attention", matrix="kv_b"),
             Attention(name="mla_decode_unabsorbed", phase="decode", heads=heads, kv_heads=heads,
                       flops_per_head=2.0 * (nope + rope + v) * decode_pairs,
                       kv_bytes_per_kv_head=decode_keys * (nope + rope + v), queries=batch.decode_queries)]
@@ -212,8 +212,9 @@ def _mlp_ops(mlp: DenseMlp | MoeMlp | None, hidden: int, batch: Batch) -> list[G
     g = 2 if mlp.gated else 1
     if isinstance(mlp, DenseMlp):
         return [Gemm(name="mlp_up", tokens=t, rows=hidden, cols=g * mlp.intermediate_size, split="column",
-                     role="mlp"),
-                Gemm(name="mlp_down", tokens=t, rows=mlp.intermediate_size, cols=hidden, split="row", role="mlp")]
+                     role="mlp", matrix="up"),
+                Gemm(name="mlp_down", tokens=t, rows=mlp.intermediate_size, cols=hidden, split="row", role="mlp",
+                     matrix="down")]
     width = mlp.latent_size or hidden  # latent MoE: experts (and their dispatch) work in the latent space
     ops: list[Gemm | Attention | Stream] = [
         Gemm(name="router", tokens=t, rows=hidden, cols=mlp.num_experts, split="replicated", role="router"),

@@ -69,6 +69,8 @@ class Gemm:
     """y[m, cols] = x[m, rows] W[rows, cols], `copies` independent matrices (experts, heads).
 
     role: which weights these are ("attention", "mlp", "expert", "head"), for their number format.
+    matrix: the model's weight matrix (Layer.matrices' name) multiplied, where it is not `name` (the dense MLP's
+    mlp_up is `up`; MLA decode's q_absorb, v_absorb and kv_b_decode are pieces of `kv_b`), for its format.
     tokens: rows of x per copy [tokens]; for experts the tokens routed to each expert.
     """
 
@@ -81,6 +83,12 @@ class Gemm:
     copies: Num = 1
     per_head: bool = False
     fused: bool = False  # runs inside another GEMM's launch (same input, concatenated weights)
+    matrix: str = ""
+
+    @property
+    def weights(self) -> str:
+        """The model's weight matrix this multiplies (Layer.matrices' name)."""
+        return self.matrix or self.name
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:

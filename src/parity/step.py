@@ -246,7 +246,9 @@ def drafter_deployment(dep: Deployment) -> Deployment:
     """The deployment one MTP draft runs on: the model's multi-token-prediction layers alone, without the step's
     fixed overheads (the main step pays them), on the worker's devices; under pipeline parallelism the MTP module
     sits on the last stage and drafts for every sequence there, so it runs unpipelined (pp 1)."""
-    model = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=())
+    # (the deployment's Precision holds the formats; the MTP layers may lack a matrix the main ones leave unquantized)
+    model = dataclasses.replace(dep.model, name=f"{dep.model.name}-mtp", layers=dep.model.mtp_layers, mtp_layers=(),
+                                unquantized_matrices=frozenset())
     layout = dep.layout
     last_stage = dataclasses.replace(layout, pp=1 if isinstance(layout, Layout) else np.ones_like(layout.pp))
     return dataclasses.replace(dep, model=model, layout=last_stage, mtp_tokens=0, step_overhead_s=0.0,

@@ -185,6 +185,8 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
                "layers": m.num_layers, "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
                "context_window_tokens": m.context_window,
                "checkpoint_weights": m.weight_format, "checkpoint_expert_weights": m.expert_weight_format,
+               "unquantized_matrices": sorted(m.unquantized_matrices),
+               "unquantized_parameters": m.unquantized_parameters,
                "context_tokens": context, "kv_cache_bytes_per_token": kv,
                "flops_per_token": m.flops_per_token(float(context)),
                "matmul_flops_per_token": m.matmul_flops_per_token()}
@@ -195,7 +197,9 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
             {"quantity": "context window [tokens] (config.json)",
              "value": f"{m.context_window:,}" if m.context_window else "not stated"},
             {"quantity": "features", "value": ", ".join(sorted(m.features)) or "dense GQA"},
-            {"quantity": "checkpoint formats (dense / experts)", "value": f"{m.weight_format} / {m.expert_weight_format}"}]
+            {"quantity": "checkpoint formats (dense / experts)", "value": f"{m.weight_format} / {m.expert_weight_format}"},
+            {"quantity": "left in bf16 (skip list)", "value": f"{', '.join(sorted(m.unquantized_matrices))} "
+             f"({m.unquantized_parameters / 1e9:.3g} B params)" if m.unquantized_matrices else "none"}]
     rows += [{"quantity": f"KV cache per token, {f} [kB]", "value": f"{v / 1e3:,.1f}"} for f, v in kv.items()]
     rows += [{"quantity": f"FLOPs per token at context {context} [GFLOP]",
               "value": f"{m.flops_per_token(float(context)) / 1e9:,.2f}"},

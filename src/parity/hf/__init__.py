@@ -19,6 +19,7 @@ from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYP
     UNSCALED_ROPE_TYPES, _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
     _text_config, _vision_parameters
+from parity.hf.skips import settled, unquantized_matrices
 from parity.model import DenseMlp, Layer, Model, MoeMlp
 
 __all__ = ["ALIASES", "context_window", "model_from_config", "read_config", "read_model"]
@@ -52,7 +53,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
         {"MLP"} if isinstance(mlp, DenseMlp) or (isinstance(mlp, MoeMlp) and mlp.num_shared_experts) else ())
         | frozenset({"experts"} if isinstance(mlp, MoeMlp) else ()) for (mixer, _), mlp in zip(kinds, mlps))
     num_experts = max((mlp.num_experts for mlp in mlps if isinstance(mlp, MoeMlp)), default=0)
-    dense_format, expert_format = _formats(config, quant, file_where, layer_parts, num_experts)
+    dense_format, expert_format, skip_list, skip_at = _formats(config, quant, file_where, layer_parts, num_experts)
     state_format = _state_format(config, dense_format)
     model_type = str(config.get("model_type", ""))
     norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES
@@ -66,6 +67,8 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
             layers.append(Layer(attention=mixer, mlp=mlp, norms=norms))
         except ValueError as err:
             raise _named(err, f"{where}: layer {i}") from err
+    dense_format, expert_format, unquantized = settled(
+        dense_format, expert_format, unquantized_matrices(skip_list, skip_at, layers, hidden), layers, hidden)
     mtp = (_int(config, "num_nextn_predict_layers", 0, where) or _int(config, "mtp_num_hidden_layers", 0, where)
            or _int(config, "num_mtp_modules", 0, where))
     last = next(layer for layer in reversed(layers) if layer.attention is not None and layer.mlp is not None) \
@@ -78,7 +81,8 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                      mtp_layers=mtp_layers,
                      max_position_embeddings=_int(config, "max_position_embeddings", 0, where),
                      context_window=context_window(config, where),
-                     weight_format=dense_format, expert_weight_format=expert_format, source=source,
+                     weight_format=dense_format, expert_weight_format=expert_format,
+                     unquantized_matrices=unquantized, source=source,
                      architecture=model_type, vision_parameters=_vision_parameters(vision),
                      flags=tuple(dict.fromkeys(flags)))
     except ValueError as err:

@@ -103,6 +103,10 @@ class Model:
     head are shared with the main model).
     weight_format, expert_weight_format: the checkpoint's own formats of its dense and routed-expert
     matrices (e.g. fp8_block, mxfp4); a scenario may choose others.
+    unquantized_matrices: the weight matrices (Layer.matrices' names: q_a, kv_b, o, up, shared_up, expert_up ...) the
+    checkpoint's skip list leaves unquantized in every layer that holds them, read bf16 beside the others in their
+    side's format (nvidia/DeepSeek-V3.1-NVFP4 keeps q_a, q_b, kv_a, kv_b bf16 and its o, dense MLPs and shared
+    experts NVFP4); empty where none is skipped or where a whole side is (its format is then bf16).
     vision_parameters: weights of a vision tower that feeds the text model, counted apart (not in
     `parameters`); flags: what the config holds that parity does not model ("unmodelled: KEY").
     context_window: [tokens] the longest sequence (prompt + output) the config supports, RoPE scaling included
@@ -119,6 +123,7 @@ class Model:
     context_window: int = 0
     weight_format: str = "bf16"
     expert_weight_format: str = "bf16"
+    unquantized_matrices: frozenset[str] = frozenset()
     source: str = ""
     architecture: str = ""
     notes: tuple[str, ...] = field(default=())
@@ -130,6 +135,16 @@ class Model:
             raise ValueError(f"hidden_size and vocab_size must be >= 1, got {self.hidden_size}, {self.vocab_size}")
         if not self.layers:
             raise ValueError("a model needs at least one layer")
+        held = {m.name for layer in self.layers for m in layer.matrices(self.hidden_size)}
+        for name in sorted(self.unquantized_matrices - held):
+            raise ValueError(f"unquantized_matrices: {name!r} names no weight matrix of the model (it holds "
+                             f"{', '.join(sorted(held))})")
+
+    @property
+    def unquantized_parameters(self) -> int:
+        """Weights of the matrices the checkpoint leaves unquantized (unquantized_matrices), over all layers."""
+        return sum(layer.count * m.parameters for layer in self.layers for m in layer.matrices(self.hidden_size)
+                   if m.name in self.unquantized_matrices)
 
     @property
     def num_layers(self) -> int:

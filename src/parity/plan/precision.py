@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from parity.dtypes import format_named
 from parity.errors import InfeasiblePlan
 from parity.graph import MLA_DECODE
-from parity.model import Model
 
 __all__ = ["Precision"]
 
@@ -18,7 +17,9 @@ class Precision:
     and how MLA decode runs (mla_decode, see MLA_DECODE): absorbed in the latent space (FlashMLA), or
     unabsorbed with each step's cached latents expanded to per-head K and V. attention_weights: the
     attention projections' format where a checkpoint keeps them apart (Meta's Llama-3.1 FP8 checkpoints
-    quantise the MLP only); empty: the dense weights' format."""
+    quantise the MLP only); empty: the dense weights' format. unquantized: the weight matrices (Layer.matrices' names)
+    kept bf16 beside their role's format, as a checkpoint's skip list leaves them (Model.unquantized_matrices; a
+    format the deployment names itself quantizes every matrix of its role, so it carries none)."""
 
     weights: str = "bf16"
     expert_weights: str = "bf16"
@@ -27,6 +28,7 @@ class Precision:
     attention: str = "bf16"
     mla_decode: str = "absorbed"
     attention_weights: str = ""
+    unquantized: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("weights", "expert_weights", "kv_cache", "activations", "attention"):
@@ -36,14 +38,10 @@ class Precision:
         if self.mla_decode not in MLA_DECODE:
             raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {self.mla_decode!r}")
 
-    def of(self, role: str) -> str:
-        """The format of the weights with a given role (attention, mlp, expert, router, head)."""
+    def of(self, role: str, matrix: str = "") -> str:
+        """The format of the weights with a given role (attention, mlp, expert, router, head): bf16 for a matrix
+        (Layer.matrices' name) the checkpoint leaves unquantized."""
+        if matrix in self.unquantized:
+            return "bf16"
         return {"expert": self.expert_weights, "router": "bf16", "head": "bf16",
                 "attention": self.attention_weights or self.weights}.get(role, self.weights)
-
-    @classmethod
-    def for_model(cls, model: Model, kv_cache: str | None = None) -> Precision:
-        """The checkpoint's own formats; KV in fp8 when weights are 8-bit or narrower, else bf16."""
-        narrow = format_named(model.weight_format).bits <= 8 or format_named(model.expert_weight_format).bits <= 8
-        return cls(weights=model.weight_format, expert_weights=model.expert_weight_format,
-                   kv_cache=kv_cache or ("fp8" if narrow else "bf16"))

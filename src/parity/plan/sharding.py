@@ -39,7 +39,7 @@ def _fp8_cache(prec: Precision) -> bool:
 
 def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Num) -> Kernel:
     """One GEMM on one device. moe_tokens: routed (token, expert) assignments of the MoE group."""
-    fmt = prec.of(op.role)
+    fmt = prec.of(op.role, op.weights)
     w, a = _bytes(fmt), _bytes(prec.activations)
     if op.split in ("expert_column", "expert_row"):
         rows = op.rows / (s.mt if op.split == "expert_row" else 1)
@@ -250,7 +250,7 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision,
                 size = h * (q / s.t + kv * np.maximum(a.num_key_value_heads / s.t, 1.0) / a.num_key_value_heads)
             else:
                 size = size / s.t
-            yield role, per_stage * size * _bytes(precision.of(role))
+            yield role, per_stage * size * _bytes(precision.of(role, m.name))
     vocab = model.vocab_size * h / s.t
     yield "head", vocab * _bytes(precision.of("head")) * head
     yield "embedding", vocab * _bytes("bf16") * embedding

@@ -128,7 +128,19 @@ def _failed(case_id: str, reason: str) -> Prediction:
                       note=reason)
 
 
+def _unquantized(row: Mapping[str, object], model: Model) -> frozenset[str]:
+    """The matrices the checkpoint leaves unquantized (Model.unquantized_matrices) on each side whose format the
+    row takes from the checkpoint: a format the row names (weights; moe_weights, or weights, for the routed
+    experts) is the checkpoint re-quantized, every matrix of that side in it, so its skip list does not apply."""
+    experts = {m.name for layer in model.layers for m in layer.matrices(model.hidden_size) if m.expert}
+    dense_own = not _cell(row, "weights")
+    experts_own = dense_own and not _cell(row, "moe_weights")
+    return frozenset(name for name in model.unquantized_matrices if (experts_own if name in experts else dense_own))
+
+
 def _precision(row: Mapping[str, object], model: Model, system: System, engine: EngineProfile) -> tuple[Precision, str]:
+    """The row's formats; those it leaves empty are the checkpoint's own, its skip list's matrices bf16 beside them
+    (_unquantized)."""
     weights = _cell(row, "weights") or model.weight_format
     experts = _cell(row, "moe_weights") or (_cell(row, "weights") or model.expert_weight_format)
     for name in (weights, experts):
@@ -164,9 +176,13 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
         math_unit(projections, system.chip)  # raises if the chip cannot run it at all
         attention_weights = projections.name
         note = "; ".join(n for n in (note, f"attention projections in {attention_weights}") if n)
+    unquantized = _unquantized(row, model)
+    if unquantized:
+        note = "; ".join(n for n in (note, f"{', '.join(sorted(unquantized))} in bf16 (the checkpoint's skip list)")
+                         if n)
     return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
                      kv_cache=format_named(kv).name, attention=attention.name, mla_decode=mla_decode,
-                     attention_weights=attention_weights), note
+                     attention_weights=attention_weights, unquantized=unquantized), note
 
 
 def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:

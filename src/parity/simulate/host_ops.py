@@ -19,25 +19,32 @@ def _quantizes(fmt: str) -> bool:
 
 
 def _mlp_ops(mlp: DenseMlp | MoeMlp, precision: Precision, ops: HostOps) -> float:
-    """One MLP block's ops beyond its norm: gated projections with the activation between them; an MoE's routing
-    and fused experts, and its shared experts (a gated MLP) with the add of their output."""
-    projection = ops.linear + (ops.quantize if _quantizes(precision.of("mlp")) else 0.0)
-    dense = 2 * projection + ops.activation
+    """One MLP block's ops beyond its norm: gated projections (each quantising where its format does) with the
+    activation between them; an MoE's routing and fused experts, and its shared experts (a gated MLP) with the add
+    of their output."""
+    def gated(prefix: str) -> float:
+        return ops.activation + sum(ops.linear + (ops.quantize if _quantizes(precision.of("mlp", prefix + name))
+                                                  else 0.0) for name in ("up", "down"))
+
     if isinstance(mlp, DenseMlp):
-        return dense
-    return ops.moe_routing + ops.moe_experts + ((dense + ops.shared_add) if mlp.num_shared_experts else 0.0)
+        return gated("")
+    return ops.moe_routing + ops.moe_experts + ((gated("shared_") + ops.shared_add) if mlp.num_shared_experts
+                                                else 0.0)
 
 
 def _attention_ops(attention: Attention, precision: Precision, ops: HostOps) -> float:
     """One attention block's ops beyond its norm. GQA: qkv_proj (quantising where its format does), the attention
     op, o_proj on the op's already quantised output, the q and k norms where the model has them. MLA (a context
     step without cached KV): its projections (q_a fused with kv_a where q_lora_rank is set, q_b, kv_b, o_proj,
-    each quantising), the attention op and its own ops (HostOps.mla)."""
-    quantize = ops.quantize if _quantizes(precision.of("attention")) else 0.0
+    each quantising where its format does: a checkpoint may keep some bf16), the attention op and its own ops
+    (HostOps.mla)."""
+    def projection(matrix: str) -> float:
+        return ops.linear + (ops.quantize if _quantizes(precision.of("attention", matrix)) else 0.0)
+
     if attention.mla:
-        projections = 4 if attention.q_lora_rank else 3
-        return projections * (ops.linear + quantize) + ops.attention + ops.mla
-    return (ops.linear + quantize) + ops.attention + ops.linear + (ops.qk_norm if attention.qk_norm else 0.0)
+        projections = ("q_a", "q_b", "kv_b", "o") if attention.q_lora_rank else ("q", "kv_b", "o")
+        return sum(projection(name) for name in projections) + ops.attention + ops.mla
+    return projection("qkv") + ops.attention + ops.linear + (ops.qk_norm if attention.qk_norm else 0.0)
 
 
 def prompt_step_ops(model: Model, precision: Precision, ops: HostOps) -> float | None:
