@@ -106,17 +106,81 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
     ("values = { peak_flop_per_s = 5 }", "variant v: values.peak_flop_per_s must be a table of format -> FLOP/s"),
     ("values = { peak_flop_per_s = { fp9 = 1e15 } }", "values.peak_flop_per_s has no format 'fp9'; formats: fp64"),
     ("values = { peak_flop_per_s = { bf16 = 0, fp8 = 0, int8 = 0, tf32 = 0, fp32 = 0, fp64 = 0 } }",
-     "variant v: chip nvidia-h100-sxm: needs at least one positive peak rate"),
+     "variant v: values.peak_flop_per_s.bf16 = 0, but chip nvidia-h100-sxm runs bf16 and fp16 natively"),
+    # a native format's rate set to 0 ran, and its note said "nvidia-h20 has no bf16 math (native: bf16, ...)"
+    ("values = { peak_flop_per_s = { fp8 = 0 } }", "variant v: values.peak_flop_per_s.fp8 = 0, but chip nvidia-h100-sxm "
+     "runs fp8 natively on its fp8 unit and a variant cannot change the native formats; give a rate > 0 (a slower "
+     "unit) or leave fp8 out"),
     ("scale = { native = 2 }", "variant v: scale has no key 'native'; a variant changes peak_flop_per_s, memory_bytes"),
     ("values = { dies = 2 }", "variant v: values has no key 'dies'"),
     ('values = { memory_bytes = "80 GB" }', "variant v: values.memory_bytes must be a finite number > 0 [B], got '80 GB'"),
-    ("scales = { memory_bytes = 2 }", "variant v: unknown key 'scales'; a [[variant]] has name, chip, scale and values"),
+    ("scales = { memory_bytes = 2 }",
+     "variant v: unknown key 'scales' (did you mean 'scale'?); a [[variant]] has name, chip, scale and values"),
+    # both on one key: the scale was dropped without a word (46.12 tok/s per user with it or without)
+    ("scale = { memory_bytes_per_s = 2.0 }\nvalues = { memory_bytes_per_s = 1e12 }",
+     "variant v: memory_bytes_per_s is both scaled and set (scale.memory_bytes_per_s and values.memory_bytes_per_s); "
+     "give one of them"),
+    # no sweep column reads a price: five identical rows with it scaled 10x
+    ("scale = { unit_price_usd = 10.0 }", "variant v: scale.unit_price_usd would change nothing: no sweep column reads "
+     "a chip's price (parity fleet's cost_usd does, for catalog chips)"),
     ("scale = { memory_bytes = 1e300 }", "variant v: scale.memory_bytes must be a number in [1e-06, 1e+06] (a factor"),
     ("scale = { peak_flop_per_s = inf }", "scale.peak_flop_per_s must be a number in [1e-06, 1e+06]"),
     ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e+300 is beyond 1e+06 times chip nvidia-h100-sxm's"),
 ])
 def test_bad_variant_keys_and_values_are_one_line_before_any_case(change: str, says: str, tmp_path: Path) -> None:
     assert says in refused(h100_variant(change), tmp_path)
+
+
+def test_a_variant_of_a_chip_with_no_overlap_units_may_not_change_them(tmp_path: Path) -> None:
+    """Compute units price only an overlapped all-to-all's hold on a CUDA chip's SMs (cost.OVERLAP_UNITS)."""
+    spec = h100_variant("values = { compute_units = 40 }", chip="huawei-ascend-910c")
+    assert ("variant v: compute_units would change nothing on chip huawei-ascend-910c (stack cann): only an overlapped "
+            "all-to-all on cuda holds compute units") in refused(spec, tmp_path)
+
+
+@pytest.mark.parametrize(("spec", "says"), [
+    ('[sweep]\nmdoe = "random"\nsampels = 2\n' + AXES,
+     "[sweep]: unknown key 'mdoe' (did you mean 'mode'?); [sweep] has mode, samples and seed"),
+    ('[[varaint]]\nname = "v"\nchip = "h20"\n' + AXES.replace('variant = ["v"]', 'system = ["hgx-h20"]'),
+     "sweep spec: unknown key 'varaint' (did you mean 'variant'?); a spec has the tables [sweep], [[variant]] and "
+     "[axes]"),
+    ('mode = "random"\n' + AXES, "sweep spec: unknown key 'mode'; a spec has the tables [sweep], [[variant]] and [axes]"),
+    ('sweep = "random"\n' + AXES, "sweep spec: sweep must be a [sweep] table, got 'random'"),
+])
+def test_a_misspelt_key_or_table_is_refused(spec: str, says: str, tmp_path: Path) -> None:
+    """`mdoe = "random"` ran the whole grid (8 cases, not 2 samples) and a [[varaint]] table was ignored, rc 0."""
+    assert says in refused(spec, tmp_path)
+
+
+def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
+    """tdp_w, die_area_m2 and the peak rates changed no sweep column (identical rows). The H20 row: 359.23 output
+    tokens/s per chip on 4,640 W / 8 chips is 619.37 per kW; TPP 296e12 x 8 bits / 1e12 = 2,368 over 814 mm^2 is
+    2.909. Twice the TDP doubles the system's power (it keeps its ratio, 8 x 400 W x 1.45); half the die doubles the
+    density; twice the FP8 rate doubles the TPP."""
+    variants = (Variant(name="tdp2", chip="h20", scale={"tdp_w": 2.0}),
+                Variant(name="die-half", chip="h20", scale={"die_area_m2": 0.5}),
+                Variant(name="fp8x2", chip="h20", values={"peak_flop_per_s": {"fp8": 592e12}}))
+    axes = {"system": ["hgx-h20"], "variant": [v.name for v in variants], "model": ["llama-3.1-70b"], "isl": [1024],
+            "osl": [1024], "concurrency": [64], "tp": [4]}
+    rows = {r["system"]: r for r in run_sweep(SweepSpec(axes=axes, variants=variants))}
+    base = rows["hgx-h20"]
+    assert base["output_tokens_per_s_per_chip"] == pytest.approx(359.233, rel=1e-4)
+    assert (base["output_tokens_per_s_per_kw"], base["tpp"], base["performance_density_tpp_per_mm2"]) == \
+        pytest.approx((359.233 / 0.58, 2368.0, 2368 / 814), rel=1e-4)
+    assert rows["tdp2"]["output_tokens_per_s_per_kw"] == pytest.approx(base["output_tokens_per_s_per_kw"] / 2)
+    assert rows["die-half"]["performance_density_tpp_per_mm2"] == pytest.approx(2 * 2368 / 814)
+    assert rows["fp8x2"]["tpp"] == pytest.approx(2 * 2368.0)
+
+
+def test_compute_units_change_an_overlapped_moe_step() -> None:
+    """compute_units feeds the engine: the SMs an overlapped normal-kernel all-to-all holds (20 of the H200's 132);
+    with half the units it holds twice the share, and the MoE step slows."""
+    axes = {"system": ["hgx-h200"], "variant": ["half-sms"], "model": ["deepseek-r1"], "isl": [4096], "osl": [1024],
+            "concurrency": [256], "tp": [1], "attn_dp": [8], "moe_ep": [8], "moe_overlap": [1.0],
+            "normal_all_to_all": [True]}
+    base, half = run_sweep(SweepSpec(axes=axes, variants=(Variant(name="half-sms", chip="h200",
+                                                                  scale={"compute_units": 0.5}),)))
+    assert half["tpot_s"] > base["tpot_s"]
 
 
 @pytest.mark.parametrize(("name", "kind"), [("hgx-h100", "system hgx-h100"), ("nvidia-h100-sxm", "chip nvidia-h100-sxm"),

@@ -32,15 +32,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from parity import catalog
-from parity.dtypes import MATH_RATES, format_named, refuse_repeated_formats
+from parity.cost import OVERLAP_UNITS
+from parity.dtypes import FORMATS, MATH_RATES, format_named, refuse_repeated_formats
 from parity.errors import ParityError
-from parity.hardware import System, what_if
+from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
+from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
 
-RESULT_COLUMNS = OUTPUT_COLUMNS[1:]
+# a row's figures of its system's chip (CHIP_COLUMNS, after the prediction's): tokens per kW of the system's power
+# (compare's figure: the system's power shared by its chips, so a variant's tdp_w shows), and the chip's TPP and
+# performance density (policy: its peak rates and die area); NaN where unknown
+CHIP_COLUMNS = ("output_tokens_per_s_per_kw", "tpp", PD_KEY)
+RESULT_COLUMNS = OUTPUT_COLUMNS[1:] + CHIP_COLUMNS
 REQUIRED_AXES = ("model", "isl", "osl", "concurrency")  # and a system or a variant
 MOST_CASES = 10_000_000  # about a day on one core
 
@@ -50,8 +56,11 @@ MOST_CASES = 10_000_000  # about a day on one core
 VARIANT_FIELDS: dict[str, tuple[str, str]] = {
     "peak_flop_per_s": (">= 0", "FLOP/s"), "memory_bytes": ("> 0", "B"), "memory_bytes_per_s": ("> 0", "B/s"),
     "scale_up_bytes_per_s": ("> 0", "B/s"), "scale_out_bytes_per_s": ("> 0", "B/s"), "tdp_w": ("> 0", "W"),
-    "die_area_m2": ("> 0", "m^2"), "unit_price_usd": ("> 0", "USD"), "compute_units": ("> 0", "units"),
+    "die_area_m2": ("> 0", "m^2"), "compute_units": ("> 0", "units"),
 }
+# chip fields no sweep column reads, and why a variant may not change them (its rows would not differ)
+UNREAD_FIELDS = {"unit_price_usd": "no sweep column reads a chip's price (parity fleet's cost_usd does, for catalog "
+                                   "chips)"}
 LINK_FIELDS = ("scale_up_bytes_per_s", "scale_out_bytes_per_s")  # per chip, stated by the system as well
 MOST_FACTOR = 1e6  # a what-if stays within this factor of the catalog chip: beyond it no model holds
 
@@ -78,9 +87,14 @@ class Variant:
                 raise ParityError(f"variant {self.name}: {kind} must be a table of field = number, got {table!r}")
             for key, number in table.items():
                 self._check(kind, key, number)
+        for key in sorted((set(self.scale) & set(self.values)) - {"peak_flop_per_s"}):  # a rate table may take both
+            raise ParityError(f"variant {self.name}: {key} is both scaled and set (scale.{key} and values.{key}); "
+                              "give one of them")
 
     def _check(self, kind: str, key: str, number: object) -> None:
         where = f"variant {self.name}: {kind}.{key}"
+        if key in UNREAD_FIELDS:
+            raise ParityError(f"{where} would change nothing: {UNREAD_FIELDS[key]}")
         if key not in VARIANT_FIELDS:
             raise ParityError(f"variant {self.name}: {kind} has no key {key!r}; a variant changes "
                               f"{', '.join(VARIANT_FIELDS)}")
@@ -104,7 +118,8 @@ class Variant:
 
     def system(self) -> System:
         """The variant's chip in the catalog chip's default system. A set value beyond MOST_FACTOR times the
-        catalog chip's is refused as a scale beyond it is (so every result is finite)."""
+        catalog chip's is refused as a scale beyond it is (so every result is finite), and compute units on a
+        stack whose kernels hold none (cost.OVERLAP_UNITS) as changing nothing."""
         base = catalog.chip(self.chip)
         home = catalog.system_for(base)
         changes: dict[str, Any] = {}
@@ -120,10 +135,15 @@ class Variant:
             if key == "peak_flop_per_s":
                 for math_key, rate in value.items():
                     self._within(f"{key}.{math_key}", rate, base.peak(math_key), base.id)
+                    self._keeps_native(base, math_key, rate)
                 changes[key] = {**changes.get(key, base.peak_flop_per_s), **value}
             else:
                 self._within(key, value, getattr(base, key), base.id)
                 changes[key] = value
+        if "compute_units" in changes and not OVERLAP_UNITS.get(base.software_stack):
+            raise ParityError(f"variant {self.name}: compute_units would change nothing on chip {base.id} (stack "
+                              f"{base.software_stack or 'unstated'}): only an overlapped all-to-all on "
+                              f"{', '.join(OVERLAP_UNITS)} holds compute units")
         try:
             chip = what_if(base, self.name, **changes)
         except ValueError as err:  # an invariant of the chip, e.g. no positive peak rate left
@@ -131,7 +151,20 @@ class Variant:
         # the system states each link per chip; it keeps its ratio to the chip's (1 throughout the catalog)
         links = {key: changes[key] * getattr(home, key) / getattr(base, key) if getattr(base, key) else changes[key]
                  for key in LINK_FIELDS if key in changes}
-        return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
+        # and its power its ratio to the chips' TDP (most catalog systems state chips x TDP x 1.45)
+        power_w = home.power_w * chip.tdp_w / base.tdp_w
+        return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", power_w=power_w, **links)
+
+    def _keeps_native(self, base: Chip, math_key: str, rate: float) -> None:
+        """Refuse a zero rate of a format the chip runs natively: a variant cannot change `native`, so its rows
+        would price that format as a unit the chip lists and has not (a note said 'nvidia-h20 has no bf16 math
+        (native: bf16, ...)')."""
+        lost = sorted(f for f in base.native if f in FORMATS and FORMATS[f].math == math_key
+                      and base.runs_natively(f, math_key))
+        if rate == 0 and lost:
+            raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} = 0, but chip {base.id} runs "
+                              f"{' and '.join(lost)} natively on its {math_key} unit and a variant cannot change the "
+                              f"native formats; give a rate > 0 (a slower unit) or leave {math_key} out")
 
     def _within(self, key: str, value: float, old: float | None, chip_id: str) -> None:
         if old and value > MOST_FACTOR * old:
@@ -213,14 +246,33 @@ def _check_variants(variants: Sequence[Variant], named: Sequence[Any]) -> None:
         variant.system()
 
 
+# what a spec holds: its tables, the keys of [sweep], the keys of each [[variant]]
+SPEC_TABLES = ("sweep", "variant", "axes")
+SWEEP_KEYS = ("mode", "samples", "seed")
+VARIANT_KEYS = ("name", "chip", "scale", "values")
+
+
+def _refuse_unknown_keys(table: Mapping[str, Any], known: Sequence[str], where: str, holds: str) -> None:
+    """Refuse a key of `table` outside `known` (a misspelt `mdoe` or `[[varaint]]` was read as absent, and its
+    default ran), naming the closest known key and what the table holds."""
+    for key in table:
+        if key not in known:
+            close = catalog.close_matches(key, known, n=1)
+            raise ParityError(f"{where}unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                              + f"; {holds}")
+
+
 def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
     """A SweepSpec from a parsed TOML document."""
+    _refuse_unknown_keys(data, SPEC_TABLES, "sweep spec: ", "a spec has the tables [sweep], [[variant]] and [axes]")
     head = data.get("sweep", {})
+    if not isinstance(head, Mapping):
+        raise ParityError(f"sweep spec: sweep must be a [sweep] table, got {head!r}")
+    _refuse_unknown_keys(head, SWEEP_KEYS, "[sweep]: ", "[sweep] has mode, samples and seed")
     for table in data.get("variant", []):
-        unknown = sorted(set(table) - {"name", "chip", "scale", "values"}) if isinstance(table, Mapping) else []
-        if unknown:
-            raise ParityError(f"variant {table.get('name', '(unnamed)')}: unknown key {unknown[0]!r}; a [[variant]] "
-                              "has name, chip, scale and values")
+        if isinstance(table, Mapping):
+            _refuse_unknown_keys(table, VARIANT_KEYS, f"variant {table.get('name', '(unnamed)')}: ",
+                                 "a [[variant]] has name, chip, scale and values")
     try:
         variants = tuple(Variant(name=str(v["name"]), chip=str(v["chip"]), scale=v.get("scale", {}),
                                  values=v.get("values", {})) for v in data.get("variant", []))
@@ -302,8 +354,34 @@ def _combo(index: int, axes: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
 
 def _predict_chunk(rows: list[dict[str, Any]], variants: tuple[Variant, ...]) -> list[dict[str, Any]]:
     systems = {v.name: v.system() for v in variants}
-    return [{**row, **{k: p.row()[k] for k in RESULT_COLUMNS}} for row, p in
-            zip(rows, predict_rows(rows, systems=systems))]
+    out = []
+    for row, prediction in zip(rows, predict_rows(rows, systems=systems)):
+        predicted = prediction.row()
+        chip = _chip_columns(_system_named(row.get("system"), systems), _system_named(row.get("prefill_system"),
+                             systems), predicted["output_tokens_per_s_per_chip"])
+        out.append({**row, **{k: predicted[k] for k in OUTPUT_COLUMNS[1:]}, **chip})
+    return out
+
+
+def _system_named(name: object, variants: Mapping[str, System]) -> System | None:
+    """The system a row's cell names (a variant's, or the catalog's); None where it names none."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return variants[name] if name in variants else catalog.system(name)
+    except ParityError:
+        return None
+
+
+def _chip_columns(system: System | None, prefill: System | None, per_chip: float) -> dict[str, float]:
+    """CHIP_COLUMNS of a row on `system` (prefill workers on `prefill`, if another) at `per_chip` output
+    tokens/s: tokens per kW only where every chip of the row draws the system's power per chip."""
+    if system is None:
+        return dict.fromkeys(CHIP_COLUMNS, math.nan)
+    one_power = prefill is None or prefill.power_w_per_chip == system.power_w_per_chip
+    density = performance_density(system.chip)
+    return {"output_tokens_per_s_per_kw": per_chip / (system.power_w_per_chip / 1e3) if one_power else math.nan,
+            "tpp": tpp(system.chip).tpp, PD_KEY: math.nan if density is None else density}
 
 
 def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
