@@ -17,7 +17,7 @@ from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import PD_KEY, performance_density
+from parity.policy import PD_KEY, ZONE_SHOWN, performance_density
 from parity.report.tables import Column, plain, ratio, reached, scaled
 
 
@@ -46,8 +46,9 @@ def _row(a: Assessment) -> dict[str, Any]:
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
-            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter's thresholds are unpublished. 2026 zone: "
-              "inside the January 2026 case-by-case review zone.")
+            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter names the H20; its thresholds for other chips are unpublished. 2026 zone: "
+              "TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case review line; n/a outside 3A090 (no "
+              "licence to review).")
 
 
 @cli.command(name="policy")
@@ -100,7 +101,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
                Column("license_exception_nac", "NAC", _yes, wide=True),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=True),
-               Column("jan2026_zone", "2026 zone", _yes), Column("notes", "notes", plain, "left", wide=True)]
+               Column("jan2026_zone", "2026 zone", ZONE_SHOWN.get), Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
     emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})", caption=_CAPTION,
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
