@@ -390,6 +390,18 @@ def test_cli_policy_refuses_what_it_would_not_read(args: tuple[str, ...], messag
     assert code == 2 and out == "" and err == f"parity: error: {message}\n"
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (("--at-threshold", "h100", "--system", ""), "no system or chip name given: name one ('parity systems' and "
+     "'parity chips' list them)"),
+    (("--at-threshold", "h100", "--model", ""), "no model name given: name one ('parity models' lists them), or a "
+     "config.json"),
+])
+def test_cli_at_threshold_refuses_an_empty_name(args: tuple[str, ...], message: str) -> None:
+    """An empty --system (or --model) ran on the default system (model), rc 0; it is refused as compare refuses it."""
+    code, out, err = _run(*args)
+    assert code == 2 and out == "" and err == f"parity: error: {message}\n"
+
+
 @pytest.mark.parametrize(("args", "says"), [
     # the library's name: 'tf32_bits must be one of (0, 19, 32)'
     (("h100", "--tf32-bits", "16"), "Invalid value for '--tf32-bits': '16' is not one of '0', '19', '32'."),

@@ -46,9 +46,9 @@ def _row(a: Assessment) -> dict[str, Any]:
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
-            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter names the H20; its thresholds for other chips are unpublished. 2026 zone: "
-              "TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case review line; n/a outside 3A090 (no "
-              "licence to review).")
+            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter names the H20; its thresholds for other "
+              "chips are unpublished. 2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case "
+              "review line; n/a outside 3A090 (no licence to review).")
 
 
 @cli.command(name="policy")
@@ -82,8 +82,8 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     if threshold_chip is not None:
         if chips:
             raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")
-        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, targets,
-                   1024 if isl is None else isl, 1024 if osl is None else osl, engine or "generic", mtp_tokens,
+        _threshold(threshold_chip, rule or "3a090", DEFAULT_MODELS[0] if model is None else model, system_name,
+                   targets, 1024 if isl is None else isl, 1024 if osl is None else osl, engine or "generic", mtp_tokens,
                    tf32_bits, fmt, out)
         return
     given = [name for name, value in (("--rule", rule), ("--model", model), ("--system", system_name),
@@ -113,7 +113,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     refuse_mtp_without_layers([model], mtp_tokens)
     drafts = catalog.mtp_drafts(model, mtp_tokens)
     found = at_threshold(chip, rule, tf32_bits=tf32_bits)
-    base = catalog.system(system_name) if system_name else catalog.system_for(chip)
+    # an empty --system is a mistake, refused by the catalog, not the default
+    base = catalog.system_for(chip) if system_name is None else catalog.system(system_name)
     if base.chip.id != chip.id:
         # a system's links, scale-up domain and power are stated for its own chip: another chip in it is a machine
         # nobody built, and its row would carry the system's name
