@@ -140,7 +140,10 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                "memory_factor": found.memory_factor, "tpp": found.tpp,
                PD_KEY: found.performance_density, "eccn_3a090": found.eccn_3a090 or "outside",
                "binding": found.binding, "description": found.description}
-    columns = [Column("system", "system", plain, "left"), Column("tpp", "TPP", _number(0)),
+    # the variant's rule under its system's id ('hgx-h100' over '@3a090'), as compare puts a system over two lines,
+    # and the decode header over two, so the note keeps room for its longest word at 80 columns
+    columns = [Column("system", "system", lambda name: name.replace("@", "\n@"), "left"),
+               Column("tpp", "TPP", _number(0)),
                Column(PD_KEY, "PD /mm2", _number(2), wide=True),
                Column("eccn_3a090", "ECCN 3A090", plain),
                Column("rate_factor", "rates x", ratio, wide=True),
@@ -148,8 +151,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("memory_bytes_per_s", "mem TB/s", scaled(1e12), wide=True),
                Column("weights", "weights", plain, "left", wide=True),
                Column("layout", "layout", plain, "left", wide=True),
-               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", reached(scaled(1)), wide=True),
-               Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", reached(scaled(1))),
+               Column("prefill_tokens_per_s_per_chip", "prefill\ntok/s/chip", reached(scaled(1)), wide=True),
+               Column("decode_tokens_per_s_per_chip", "decode\ntok/s/chip", reached(scaled(1))),
                Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
