@@ -108,5 +108,28 @@ def test_a_chip_resolves_to_its_system_or_says_it_is_in_none() -> None:
     b30a itself); a chip no system holds (the Ascend 970, a 2028 roadmap part) says so."""
     from parity import catalog
     assert catalog.system("b30a").id == "hgx-b30a" and catalog.system("b30a").status == "reported"
-    with pytest.raises(CatalogError, match="no system in the catalog uses chip 'huawei-ascend-970' \\(roadmap\\)"):
+    with pytest.raises(CatalogError, match="no system in the catalog uses chip 'huawei-ascend-970' "
+                                           "\\(status: roadmap\\)"):
         catalog.system("huawei-ascend-970")
+
+
+def test_a_chip_in_no_system_says_what_a_user_can_do() -> None:
+    """The message said 'a system file in data/systems would put it in one': inside the installed package, which a user
+    does not edit (a user folder adds no system). It names the Python call that puts the chip in another chip's system,
+    and that call, filled in, runs."""
+    import re
+
+    import parity
+    from parity import catalog
+    with pytest.raises(CatalogError) as caught:
+        catalog.system_for(catalog.chip("huawei-ascend-970"))
+    said = str(caught.value)
+    assert "data/systems" not in said and "commands run a chip only in a catalog system" in said
+    call = re.search(r"from Python, (parity\.what_if\(.*\)) puts it in another chip's system$", said)
+    assert call, said
+    filled = call.group(1).replace("SYSTEM", "atlas-950-superpod").replace("NOTE", "a 970 pod").replace("NEW-ID",
+                                                                                                       "pod-970")
+    pod = eval(filled, {"parity": parity})  # noqa: S307 - the message's own line
+    assert (pod.id, pod.chip.id, pod.chips) == ("pod-970", "huawei-ascend-970", 8_192)
+    (row,) = parity.compare([pod], catalog.model("llama-3.1-8b"), catalog.engine("generic"), 0.05, 1024, 1024)
+    assert row.system == "pod-970" and row.tokens_per_s_per_chip > 0

@@ -85,6 +85,23 @@ def test_tables_fit_without_cutting_a_name_or_a_number(args: tuple[str, ...], mo
 
 
 
+@pytest.mark.parametrize("args", [
+    ("rtx-pro-6000d",), ("rubin", "--rule", "jan2026", "--model", "llama-3.1-8b"),
+    ("huawei-ascend-950dt", "--rule", "jan2026", "--model", "deepseek-r1"), ("trainium3",)], ids=" ".join)
+def test_policy_at_threshold_fits_80_columns_with_the_notes_words_whole(args: tuple[str, ...]) -> None:
+    """`policy --at-threshold` ran 83 to 87 columns at 80 (the system 'rtx-pro-6000d-server@3a090' and the header
+    'decode tok/s/chip' on one line each) and folded its note inside a word ('uncalibrat' over 'ed'); the rule goes
+    under the system's id and the header over two lines, and every word of each row's note prints whole."""
+    out = table("policy", "--at-threshold", *args, columns=80)
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80, out
+    words = set(out.split())
+    rows = json.loads(table("policy", "--at-threshold", *args, "--format", "json", columns=80))["rows"]
+    base, rule = rows[1]["system"].split("@")  # the variant's '@rule' on a line of its own, under its system's id
+    assert f"{base}@" not in out and any(line.startswith(f"@{rule} ") for line in out.splitlines())
+    for row in rows:
+        assert row["note"] and all(word in words for word in row["note"].split()), (row["note"], out)
+
+
 def test_only_render_text_reads_the_terminal_width() -> None:
     """What lets the test above lay a command's tables out at 100 and 120 columns without running it again: no other
     module reads the terminal's width or $COLUMNS (a Console on stdout would)."""

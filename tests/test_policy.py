@@ -145,6 +145,19 @@ def test_jan2026_case_by_case_zone(name: str, expected: bool) -> None:
     assert next(v for v in a.verdicts if v.rule == "jan2026").status == ("applies" if expected else "outside")
 
 
+@pytest.mark.parametrize("name", ["nvidia-h20", "nvidia-l20", "nvidia-rtx-pro-6000d"])
+def test_jan2026_zone_is_none_outside_3a090(name: str) -> None:
+    """H20, L20 and RTX Pro 6000D are outside 3A090, so the jan2026 rule is 'not applicable': their zone read True
+    ('2026 zone yes') beside that verdict; it is None (JSON null, 'n/a' in the table)."""
+    a = assess(catalog.chip(name))
+    assert a.eccn_3a090 is None and a.jan2026_zone is None and a.to_dict()["jan2026_zone"] is None
+    assert next(v for v in a.verdicts if v.rule == "jan2026").status == "not applicable"
+    code, out, _ = _run(name)
+    row = next(line for line in out.splitlines() if line.startswith(name))
+    assert code == 0 and " n/a" in row and " yes" not in row, row
+    assert "2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s" in " ".join(out.split())
+
+
 def test_jan2026_zone_depends_on_the_tf32_choice_for_trainium3() -> None:
     """Trainium3: 2,517 x 8 = 20,136 < 21,000, but 671 TF32 x 32 = 21,472."""
     chip = catalog.chip("trainium3")
@@ -172,11 +185,21 @@ def test_october_2022_needed_both_limbs(name: str, expected: str) -> None:
     assert verdict.status == expected and "scale-up bandwidth x 2" in verdict.reason
 
 
-def test_hbm_rule_and_h20_letter_are_notes_not_verdicts() -> None:
+def test_hbm_rule_is_a_note_and_the_h20_letter_applies_to_the_chip_it_names() -> None:
+    """The letter's thresholds are unpublished, but NVIDIA's 8-K names the H20: 'applies' to it (it read 'unknown'),
+    'unknown' for every other chip and for a what-if variant of the H20."""
     verdicts = {v.rule: v for v in assess(catalog.chip("h20")).verdicts}
     assert verdicts["dec2024-hbm"].status == "not applicable" and "HBM stacks" in verdicts["dec2024-hbm"].reason
-    assert verdicts["apr2025-h20"].status == "unknown"
-    assert verdicts["apr2025-h20"].reason.startswith("unknown thresholds; H20-class memory/interconnect bandwidth")
+    assert (verdicts["apr2025-h20"].status, verdicts["apr2025-h20"].reason) == (
+        "applies", "named in NVIDIA's 8-K of 2025-04-15")
+    letter = next(r for r in RULES if r.id == "apr2025-h20")
+    assert letter.named == ("nvidia-h20",)
+    for chip in (catalog.chip("h100"), catalog.chip("l20"), what_if(catalog.chip("h20"), "half the bandwidth",
+                                                                    memory_bytes_per_s=2e12)):
+        other = letter.verdict(chip)
+        assert other.status == "unknown", chip.id
+        assert other.reason.startswith("unknown thresholds; H20-class memory/interconnect bandwidth")
+    assert {r.id for r in RULES if r.named} == {"apr2025-h20"}
 
 
 def test_assessment_to_dict() -> None:
@@ -363,6 +386,18 @@ def test_cli_policy_refuses_what_it_would_not_read(args: tuple[str, ...], messag
     """The workload options are read only with --at-threshold (--isl, --osl and --engine were accepted and ignored
     without it while --model and --tpot were refused), and a chip is assessed once as compare compares a system
     once."""
+    code, out, err = _run(*args)
+    assert code == 2 and out == "" and err == f"parity: error: {message}\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--at-threshold", "h100", "--system", ""), "no system or chip name given: name one ('parity systems' and "
+     "'parity chips' list them)"),
+    (("--at-threshold", "h100", "--model", ""), "no model name given: name one ('parity models' lists them), or a "
+     "config.json"),
+])
+def test_cli_at_threshold_refuses_an_empty_name(args: tuple[str, ...], message: str) -> None:
+    """An empty --system (or --model) ran on the default system (model), rc 0; it is refused as compare refuses it."""
     code, out, err = _run(*args)
     assert code == 2 and out == "" and err == f"parity: error: {message}\n"
 

@@ -16,7 +16,7 @@ from parity.hardware import Chip, what_if
 
 __all__ = ["TppResult", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "tpp", "performance_density", "PD_KEY", "eccn_3a090", "paragraphs_3a090", "possible_3a090",
-           "license_exception_nac", "jan2026_zone", "assess", "at_threshold"]
+           "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "assess", "at_threshold"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -30,6 +30,8 @@ JAN2026_TPP = 21_000.0               # 91 FR 1684: TPP < 21,000 ...
 JAN2026_DRAM_BYTES_PER_S = 6_500e9   # ... and 'total DRAM bandwidth' < 6,500 GB/s
 
 VERDICTS = ("applies", "outside", "not applicable", "unknown")
+# an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no licence, so no review)
+ZONE_SHOWN = {True: "yes", False: "no", None: "n/a"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,7 +158,8 @@ class Verdict:
 class Rule:
     """A US export-control rule: its date, Federal Register citation and a check of one chip.
 
-    check(chip, tf32_bits) returns (status, reason).
+    check(chip, tf32_bits) returns (status, reason). named: the catalog chips the rule's source names, to which it
+    applies whatever its thresholds (`named_in` says where); a what-if variant of one is checked, not named.
     """
 
     id: str
@@ -165,8 +168,12 @@ class Rule:
     citation: str
     check: Callable[[Chip, int], tuple[str, str]]
     superseded: str = ""
+    named: tuple[str, ...] = ()
+    named_in: str = ""
 
     def verdict(self, chip: Chip, tf32_bits: int = 0) -> Verdict:
+        if chip.id in self.named and not any(p.source.id == "what-if" for p in chip.provenance):
+            return Verdict(rule=self.id, status="applies", reason=f"named in {self.named_in}")
         status, reason = self.check(chip, tf32_bits)
         return Verdict(rule=self.id, status=status, reason=reason)
 
@@ -228,7 +235,8 @@ RULES: tuple[Rule, ...] = (
     Rule(id="dec2024-hbm", title="3A090.c high-bandwidth memory (> 2 GB/s/mm2)", date="2024-12-02",
          citation="89 FR 96790 (FR Doc 2024-28270)", check=_check_hbm),
     Rule(id="apr2025-h20", title="'Is-informed' letter to NVIDIA on H20-class bandwidth", date="2025-04-09",
-         citation="NVIDIA Form 8-K filed 2025-04-15 (not a Federal Register rule)", check=_check_h20_letter),
+         citation="NVIDIA Form 8-K filed 2025-04-15 (not a Federal Register rule)", check=_check_h20_letter,
+         named=("nvidia-h20",), named_in="NVIDIA's 8-K of 2025-04-15"),
     Rule(id="jan2026", title="Case-by-case review for TPP < 21,000 and DRAM < 6,500 GB/s", date="2026-01-15",
          citation="91 FR 1684 (FR Doc 2026-00789)", check=_check_jan2026),
 )
@@ -251,6 +259,8 @@ class Assessment:
     tpp: TOPS x bits; performance_density [TPP/mm^2] or None; eccn_3a090: '3A090.a.1' ... or None
     (outside), or 'unknown' when the answer needs a die area the catalog lacks (see eccn_3a090_possible).
     paragraphs_met: every 3A090 paragraph whose parameters are met (910B: a.1 and a.2).
+    jan2026_zone: TPP < 21,000 and DRAM < 6,500 GB/s (91 FR 1684); None outside 3A090, where there is no licence to
+    review (the jan2026 verdict: not applicable).
     """
 
     chip: str
@@ -266,7 +276,7 @@ class Assessment:
     eccn_3a090_possible: tuple[str | None, ...]
     paragraphs_met: tuple[str, ...]
     license_exception_nac: bool
-    jan2026_zone: bool
+    jan2026_zone: bool | None
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...]
 
@@ -307,7 +317,7 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
         tpp_format=result.format, tpp_tied=result.tied, performance_density=pd,
         die_area_mm2=None if chip.die_area_m2 is None else chip.die_area_m2 * MM2_PER_M2,
         eccn_3a090=eccn, eccn_3a090_possible=possible, paragraphs_met=met, license_exception_nac=nac,
-        jan2026_zone=jan2026_zone(result.tpp, chip.memory_bytes_per_s),
+        jan2026_zone=None if eccn is None else jan2026_zone(result.tpp, chip.memory_bytes_per_s),
         verdicts=tuple(rule.verdict(chip, tf32_bits) for rule in RULES), notes=tuple(notes))
 
 

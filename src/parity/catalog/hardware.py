@@ -262,9 +262,11 @@ def chip(name: str) -> Chip:
 def system_for(the_chip: Chip) -> System:
     """The default system of a chip: the smallest catalog system built from it."""
     candidates = [s for s in systems() if s.chip.id == the_chip.id]
-    if not candidates:
-        raise CatalogError(f"no system in the catalog uses chip {the_chip.id!r} ({the_chip.status}); a system file "
-                           f"in data/systems would put it in one ('parity systems' lists them)")
+    if not candidates:  # what a user can do: the catalog is parity's own, a user folder adds no system to it
+        raise CatalogError(f"no system in the catalog uses chip {the_chip.id!r} (status: {the_chip.status}), and "
+                           "commands run a chip only in a catalog system ('parity systems' lists them); from Python, "
+                           "parity.what_if(parity.catalog.system('SYSTEM'), 'NOTE', chip=parity.catalog.chip("
+                           f"{the_chip.id!r}), id='NEW-ID') puts it in another chip's system")
     return min(candidates, key=lambda s: (s.chips, s.id))
 
 

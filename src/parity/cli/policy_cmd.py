@@ -17,7 +17,7 @@ from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import PD_KEY, performance_density
+from parity.policy import PD_KEY, ZONE_SHOWN, performance_density
 from parity.report.tables import Column, plain, ratio, reached, scaled
 
 
@@ -46,8 +46,9 @@ def _row(a: Assessment) -> dict[str, Any]:
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
-            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter's thresholds are unpublished. 2026 zone: "
-              "inside the January 2026 case-by-case review zone.")
+            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter names the H20; its thresholds for other "
+              "chips are unpublished. 2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case "
+              "review line; n/a outside 3A090 (no licence to review).")
 
 
 @cli.command(name="policy")
@@ -81,8 +82,8 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     if threshold_chip is not None:
         if chips:
             raise ParityError(f"give chips or --at-threshold, not both (got {', '.join(chips)})")
-        _threshold(threshold_chip, rule or "3a090", model or DEFAULT_MODELS[0], system_name, targets,
-                   1024 if isl is None else isl, 1024 if osl is None else osl, engine or "generic", mtp_tokens,
+        _threshold(threshold_chip, rule or "3a090", DEFAULT_MODELS[0] if model is None else model, system_name,
+                   targets, 1024 if isl is None else isl, 1024 if osl is None else osl, engine or "generic", mtp_tokens,
                    tf32_bits, fmt, out)
         return
     given = [name for name, value in (("--rule", rule), ("--model", model), ("--system", system_name),
@@ -100,7 +101,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
                Column("license_exception_nac", "NAC", _yes, wide=True),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=True),
-               Column("jan2026_zone", "2026 zone", _yes), Column("notes", "notes", plain, "left", wide=True)]
+               Column("jan2026_zone", "2026 zone", ZONE_SHOWN.get), Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
     emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})", caption=_CAPTION,
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
@@ -112,7 +113,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     refuse_mtp_without_layers([model], mtp_tokens)
     drafts = catalog.mtp_drafts(model, mtp_tokens)
     found = at_threshold(chip, rule, tf32_bits=tf32_bits)
-    base = catalog.system(system_name) if system_name else catalog.system_for(chip)
+    # an empty --system is a mistake, refused by the catalog, not the default
+    base = catalog.system_for(chip) if system_name is None else catalog.system(system_name)
     if base.chip.id != chip.id:
         # a system's links, scale-up domain and power are stated for its own chip: another chip in it is a machine
         # nobody built, and its row would carry the system's name
@@ -138,7 +140,10 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                "memory_factor": found.memory_factor, "tpp": found.tpp,
                PD_KEY: found.performance_density, "eccn_3a090": found.eccn_3a090 or "outside",
                "binding": found.binding, "description": found.description}
-    columns = [Column("system", "system", plain, "left"), Column("tpp", "TPP", _number(0)),
+    # the variant's rule under its system's id ('hgx-h100' over '@3a090'), as compare puts a system over two lines,
+    # and the decode header over two, so the note keeps room for its longest word at 80 columns
+    columns = [Column("system", "system", lambda name: name.replace("@", "\n@"), "left"),
+               Column("tpp", "TPP", _number(0)),
                Column(PD_KEY, "PD /mm2", _number(2), wide=True),
                Column("eccn_3a090", "ECCN 3A090", plain),
                Column("rate_factor", "rates x", ratio, wide=True),
@@ -146,8 +151,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("memory_bytes_per_s", "mem TB/s", scaled(1e12), wide=True),
                Column("weights", "weights", plain, "left", wide=True),
                Column("layout", "layout", plain, "left", wide=True),
-               Column("prefill_tokens_per_s_per_chip", "prefill tok/s/chip", reached(scaled(1)), wide=True),
-               Column("decode_tokens_per_s_per_chip", "decode tok/s/chip", reached(scaled(1))),
+               Column("prefill_tokens_per_s_per_chip", "prefill\ntok/s/chip", reached(scaled(1)), wide=True),
+               Column("decode_tokens_per_s_per_chip", "decode\ntok/s/chip", reached(scaled(1))),
                Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
