@@ -75,6 +75,20 @@ def test_pasted_output_is_what_the_command_prints(block: str, monkeypatch: pytes
     assert result.exit_code == 0, result.output
     missing = [n for n in _numbers("\n".join(shown)) if n not in result.output]
     assert not missing, f"{command}: not in the output now: {missing}"
+    # and each pasted line's words: a table row's in the output's row that starts as it does, in order (a pasted
+    # table may leave columns out), a line of prose as it runs in the output, however wrapped; a word that changed
+    # ('yes' -> 'n/a') is caught as a number is
+    lines = [line.split() for line in result.output.splitlines()]
+    prose = " ".join(result.output.split())
+    for words in (line.split() for line in shown if line.strip()):
+        assert " ".join(words) in prose or any(words[0] == out[0] and _in_order(words, out) for out in lines if out), \
+            f"{command}: the pasted line {' '.join(words)!r} is not what it prints now"
+
+
+def _in_order(words: list[str], line: list[str]) -> bool:
+    """Whether `words` appear in `line`, in order (others may sit between them)."""
+    rest = iter(line)
+    return all(word in rest for word in words)
 
 
 def test_accuracy_table_is_the_generated_one() -> None:
