@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.cost import math_unit
+from parity.cost import emulation, math_unit
 from parity.dtypes import format_named
 from parity.engine import (GATHERING_MOE_BACKENDS, EngineHost, EngineKernel, EngineProfile, engine_version,
                            version_defaults, version_host, version_kernels)
@@ -72,6 +72,13 @@ class Scenario:
     decode_moe_gather: bool = False  # disaggregated decode workers' (their own backend)
     prefill_fp4_gemm: str = ""  # disaggregated prefill workers' FlashInfer FP4 GEMM backend (Case.prefill_fp4_gemm)
 
+    @property
+    def emulated_on(self) -> str:
+        """The math unit the chip emulates the weights' format on ('bf16' for fp8 on an Ascend 910B), '' where it
+        runs it natively: a prediction's `emulated_on` (compare's rows say it so; the experts' format, where it
+        differs, is in the notes)."""
+        return emulation(self.precision.weights, self.system.chip)[0]
+
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
         return dataclasses.replace(self, engine=dataclasses.replace(profile, **dict(self.engine_settings)))
@@ -102,6 +109,7 @@ class Prediction:
     feasible: bool
     note: str
     flags: tuple[Flag, ...] = ()  # where the case lies outside what parity was checked on
+    emulated_on: str = ""  # the math unit the chip emulates the weights' format on ('' where native: Scenario's)
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
@@ -254,7 +262,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     gathering = sorted({case.moe_backend, case.decode_moe_backend} & set(GATHERING_MOE_BACKENDS))
     gather_note = (f"MoE backend {', '.join(gathering)}: under attention DP the group's tokens are all-gathered to "
                    f"every rank and the outputs reduce-scattered, no all-to-all") if gathering else ""
-    notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note, host_note, gather_note) if n)
+    notes = tuple(n for n in (*_emulated(precision, system), note, mtp_note, defaults_note, kernels_note, host_note,
+                              gather_note) if n)
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
@@ -266,6 +275,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         prefill_system = (systems or {}).get(case.prefill_system) or catalog.system(case.prefill_system)
         for fmt in (precision.weights, precision.expert_weights):
             math_unit(format_named(fmt), prefill_system.chip)  # raises if the prefill chip cannot run it at all
+        if prefill_system.chip.id != system.chip.id:
+            notes = (*_emulated(precision, prefill_system), *notes)
     prefill = case.layout.check(model)
     decode = (case.decode_layout or case.layout).check(model)
     decode_batch = None
@@ -283,6 +294,13 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                     prefill_batch=None if case.prefill_batch is None else float(case.prefill_batch),
                     decode_batch=decode_batch, prefill_system=prefill_system, prefill_fp4_gemm=case.prefill_fp4_gemm,
                     notes=notes)
+
+
+def _emulated(precision: Precision, system: System) -> tuple[str, ...]:
+    """What the system's chip runs the weights and the experts' weights on where it has no math unit of their own
+    format ('fp8 emulated on bf16 (ascend-910b has no FP8 math)'; cost.emulation), once a format; () where native."""
+    return tuple(filter(None, (emulation(name, system.chip)[1]
+                               for name in dict.fromkeys((precision.weights, precision.expert_weights)))))
 
 
 def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tuple[tuple[tuple[str, float], ...], str]:
