@@ -59,3 +59,56 @@ def test_sweep_rows_say_emulated_on_in_csv_and_parquet_alike(tmp_path: Path) -> 
     assert table.column_names == list(rows[0])
     assert table.column("emulated_on").to_pylist() == ["bf16", None]
     assert [r["emulated_on"] for r in rows] == ["bf16", ""]
+
+
+DISAGG = ["serve", "--model", "deepseek-r1", "--system", "hgx-h200", "--mode", "disagg", "--tp", "8", "--decode-tp",
+          "8", "--moe-ep", "8", "--prefill-workers", "1", "--decode-workers", "2", "--concurrency", "64",
+          "--model-kind", "steady"]
+
+
+def test_serve_records_its_inputs_and_the_line_that_reruns_it() -> None:
+    """serve --format json|csv carried none of its inputs (case_id the constant 'scenario'): rows of many runs could
+    not be joined. Its formats are as resolved (the checkpoint's fp8_block, the engine's KV format), and its
+    serve_command gives the same figures again."""
+    data = json.loads(_run(*DISAGG, "--format", "json"))
+    assert {k: data[k] for k in ("model", "system", "engine", "mode", "layout", "decode_layout", "concurrency", "isl",
+                                 "osl", "weights", "moe_weights", "kv_cache", "mtp_tokens")} == {
+        "model": "deepseek-r1", "system": "hgx-h200", "engine": "generic", "mode": "disagg", "layout": "tp8-ep8",
+        "decode_layout": "tp8-ep8", "concurrency": 64, "isl": 1024, "osl": 1024, "weights": "fp8_block",
+        "moe_weights": "fp8_block", "kv_cache": "bf16", "mtp_tokens": 0}
+    assert data["serve_command"] == (
+        "parity serve --model deepseek-r1 --system hgx-h200 --isl 1024 --osl 1024 --mode disagg --tp 8 --moe-ep 8 "
+        "--decode-tp 8 --decode-pp 1 --decode-attn-dp 1 --decode-moe-ep 8 --prefill-workers 1 --decode-workers 2 "
+        "--concurrency 64 --random-range-ratio 0.8 --model-kind steady")
+    again = json.loads(_run(*data["serve_command"].split()[1:], "--format", "json"))
+    assert (again["tpot_s"], again["serve_command"]) == (data["tpot_s"], data["serve_command"])
+    row = next(csv.DictReader(io.StringIO(_run(*FP8_ON_910B, "--format", "csv"))))
+    assert {k: row[k] for k in ("model", "system", "mode", "layout", "decode_layout", "weights", "concurrency")} == {
+        "model": "llama-3.1-8b", "system": "atlas-800-a2", "mode": "agg", "layout": "tp1", "decode_layout": "",
+        "weights": "fp8", "concurrency": "4"}
+
+
+def test_a_simulated_serve_line_keeps_the_simulator_options() -> None:
+    data = json.loads(_run(*FP8_ON_910B[:-2], "--seed", "3", "--num-prompts", "20", "--random-range-ratio", "0.5",
+                           "--format", "json"))
+    assert data["serve_command"] == (
+        "parity serve --model llama-3.1-8b --system atlas-800-a2 --weights fp8 --isl 1024 --osl 128 --tp 1 "
+        "--concurrency 4 --random-range-ratio 0.5 --model-kind sim --num-prompts 20 --seed 3")
+    again = json.loads(_run(*data["serve_command"].split()[1:], "--format", "json"))
+    assert again["ttft_p99_s"] == data["ttft_p99_s"]
+
+
+def test_counts_are_integers_and_an_aggregated_run_has_no_worker_counts() -> None:
+    """serve wrote chips 8.0 and, aggregated, prefill_workers 0.0 and decode_workers 0.0 ('no workers'); search
+    wrote concurrency 512.0 and chips 4.0. Counts are integers; an aggregated run's worker counts are null (empty in
+    CSV): its one kind of worker is neither, and chips counts it."""
+    agg = json.loads(_run(*FP8_ON_910B[:-2], "--format", "json"))  # the simulator's run
+    assert (agg["chips"], agg["prefill_workers"], agg["decode_workers"]) == (1, None, None)
+    assert isinstance(agg["chips"], int)
+    row = next(csv.DictReader(io.StringIO(_run(*FP8_ON_910B, "--format", "csv"))))
+    assert (row["chips"], row["prefill_workers"], row["decode_workers"]) == ("1", "", "")
+    disagg = json.loads(_run(*DISAGG, "--format", "json"))
+    assert [(disagg[k], type(disagg[k])) for k in ("chips", "prefill_workers", "decode_workers")] == [
+        (24, int), (1, int), (2, int)]
+    best = json.loads(_run("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json"))["best"]
+    assert [(best[k], type(best[k])) for k in ("concurrency", "chips")] == [(1255, int), (2, int)]

@@ -24,6 +24,7 @@ from parity.predict.case import _SETTING_COLUMNS, Case, case_from_row
 from parity.predict.columns import OUTPUT_COLUMNS, _cell
 from parity.serving import engine_deployment
 from parity.step import Deployment
+from parity.units import whole
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,12 +114,16 @@ class Prediction:
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
-        """Every output column (interval bounds NaN where unknown) plus the extra figures."""
+        """Every output column (interval bounds NaN where unknown) plus the extra figures; counts (chips, and a
+        disaggregated deployment's prefill_workers and decode_workers) as integers where whole, and the workers None
+        where the deployment is aggregated (its one kind of worker is neither; chips counts it)."""
         out = asdict(self)
         out.update(out.pop("extra"))
         out["flags"] = joined(self.flags)  # one cell of a table or CSV
-        if float(self.chips).is_integer():  # a count (workers of whole chips): an integer column of CSV and Parquet
-            out["chips"] = int(self.chips)
+        out["chips"] = whole(self.chips)  # a count (workers of whole chips): an integer column of CSV and Parquet
+        for workers in ("prefill_workers", "decode_workers"):  # an aggregated deployment has neither kind: None
+            if workers in out:
+                out[workers] = whole(out[workers]) if out[workers] else None
         for column in OUTPUT_COLUMNS:
             out.setdefault(column, float("nan"))
         return out
