@@ -112,3 +112,16 @@ def test_counts_are_integers_and_an_aggregated_run_has_no_worker_counts() -> Non
         (24, int), (1, int), (2, int)]
     best = json.loads(_run("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json"))["best"]
     assert [(best[k], type(best[k])) for k in ("concurrency", "chips")] == [(1255, int), (2, int)]
+
+
+def test_a_worker_wider_than_one_system_says_it_spans_systems() -> None:
+    """serve --tp 16 on an 8-chip HGX H100 priced its all-reduces over scale-out and said nothing of it, where
+    compare says 'spans 2 systems'; a disaggregated run says it of each worker that spans."""
+    said = "the worker spans 2 hgx-h100 systems over scale-out"
+    wide = json.loads(_run("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--tp", "16", "--model-kind",
+                           "steady", "--format", "json"))
+    assert said in wide["note"]
+    assert "spans" not in json.loads(_run("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--tp", "8",
+                                          "--model-kind", "steady", "--format", "json"))["note"]
+    disagg = json.loads(_run(*DISAGG[:10], "16", *DISAGG[11:], "--format", "json"))["note"]
+    assert "the decode worker spans 2 hgx-h200 systems over scale-out" in disagg and "prefill worker spans" not in disagg

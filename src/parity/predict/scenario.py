@@ -272,7 +272,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
-        return Scenario(**common, mode="agg", layout=case.layout.check(model), notes=notes)  # type: ignore[arg-type]
+        layout = case.layout.check(model)
+        return Scenario(**common, mode="agg", layout=layout, notes=notes + _spanning("worker", layout, system))  # type: ignore[arg-type]
     if case.mode != "disagg":
         raise InfeasiblePlan(f"mode must be agg or disagg, got {case.mode!r}")
     prefill_system = None
@@ -298,7 +299,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                     decode_workers=decode_workers,
                     prefill_batch=None if case.prefill_batch is None else float(case.prefill_batch),
                     decode_batch=decode_batch, prefill_system=prefill_system, prefill_fp4_gemm=case.prefill_fp4_gemm,
-                    notes=notes)
+                    notes=notes + _spanning("prefill worker", prefill, prefill_system or system)
+                    + _spanning("decode worker", decode, system))
 
 
 def _emulated(precision: Precision, system: System) -> tuple[str, ...]:
@@ -306,6 +308,18 @@ def _emulated(precision: Precision, system: System) -> tuple[str, ...]:
     format ('fp8 emulated on bf16 (ascend-910b has no FP8 math)'; cost.emulation), once a format; () where native."""
     return tuple(filter(None, (emulation(name, system.chip)[1]
                                for name in dict.fromkeys((precision.weights, precision.expert_weights)))))
+
+
+def _spanning(worker: str, layout: Layout, system: System) -> tuple[str, ...]:
+    """A note where one worker is wider than the system's scale-up domain ('the worker spans 2 hgx-h100 systems
+    over scale-out', as compare's 'spans 2 systems'): its collectives run hierarchically, the links between domains
+    the slower; () where it fits in one."""
+    domain = system.scale_up_domain_chips
+    if layout.chips <= domain:
+        return ()
+    count = -(-layout.chips // domain)
+    unit = f"{system.id} systems" if domain == system.chips else f"{domain}-chip scale-up domains of {system.id}"
+    return (f"the {worker} spans {count} {unit} over scale-out",)
 
 
 def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tuple[tuple[tuple[str, float], ...], str]:
