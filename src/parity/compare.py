@@ -20,7 +20,7 @@ import numpy as np
 
 from parity import catalog
 from parity.catalog import default_mtp, mtp_setting
-from parity.cost import emulation_note, math_unit
+from parity.cost import emulation, math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
@@ -157,15 +157,6 @@ def _prefill_rate(model: Model, system: System, profile: EngineProfile, precisio
     return tokens * layout.attn_dp / t / layout.chips
 
 
-def _emulation(name: str, chip: Chip) -> tuple[str, str]:
-    """The math unit a row's format is emulated on and its note: '' and '' where the chip runs it on its own math
-    unit, 'bf16' and 'fp8 emulated on bf16 (... has no FP8 math)' where it dequantises onto another (serving and
-    training alike; people read the row's format as 'fp8 on bf16', format_label)."""
-    fmt = format_named(name)
-    note = emulation_note(fmt, chip)
-    return (math_unit(fmt, chip)[0] if note else ""), note
-
-
 def format_label(weights: str, emulated_on: str) -> str:
     """A row's format as people read it: 'fp8', or 'fp8 on bf16' where the chip emulates it on bf16."""
     return f"{weights} on {emulated_on}" if emulated_on else weights
@@ -179,7 +170,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     chip = system.chip
     cal = catalog.calibration(chip)
     precision = best_precision(model, chip, weights)
-    emulated_on, emulated = _emulation(precision.weights, chip)
+    emulated_on, emulated = emulation(precision.weights, chip)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   emulated_on=emulated_on,
                   kv_cache=precision.kv_cache, calibrated=chip_calibrated(chip, cal))
@@ -333,7 +324,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     chip = system.chip
     cal = catalog.calibration(chip)
     raised = training_flags(system, model, seq_len)
-    emulated_on, emulated = _emulation(precision, chip)
+    emulated_on, emulated = emulation(precision, chip)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   emulated_on=emulated_on,
                   kv_cache="-", mode="train", calibrated=chip_calibrated(chip, cal), flags=raised)

@@ -19,7 +19,7 @@ from parity.hardware import Calibration, Chip, System
 from parity.ops import Collective, Kernel, Num, expected_distinct
 from parity.plan import DeviceStep
 
-__all__ = ["Cost", "math_unit", "emulation_note", "head_dim_scale", "price_kernel", "price_collective", "price_step",
+__all__ = ["Cost", "math_unit", "emulation_note", "emulation", "head_dim_scale", "price_kernel", "price_collective", "price_step",
            "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
            "two_shot_all_reduce_s", "direct_all_to_all_s",
            "ring_all_gather_s", "collective_s", "OVERLAP_UNITS", "overlap_unit_share",
@@ -83,6 +83,16 @@ def emulation_note(fmt: Format, chip: Chip) -> str:
     lacks = (f"no published {fmt.math.upper()} rate" if fmt.feature in chip.native
              else f"no {fmt.math.upper()} math" if fmt.feature == fmt.math else f"no {fmt.feature.upper()} unit")
     return f"{fmt.name} emulated on {unit} ({chip.id} has {lacks})"
+
+
+def emulation(name: str, chip: Chip) -> tuple[str, str]:
+    """The math unit the format `name` is emulated on and its note (emulation_note): '' and '' where the chip runs
+    it on its own math unit, 'bf16' and 'fp8 emulated on bf16 (... has no FP8 math)' where it dequantises onto
+    another. compare's rows, serve, predict and sweep say it so (their `emulated_on`; people read the row's format
+    as 'fp8 on bf16')."""
+    fmt = format_named(name)
+    note = emulation_note(fmt, chip)
+    return (math_unit(fmt, chip)[0] if note else ""), note
 
 
 _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm_memory_efficiency",

@@ -26,7 +26,7 @@ from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
 from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
-from parity.units import duration_text
+from parity.units import duration_text, whole
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
            "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
@@ -85,6 +85,7 @@ class Candidate:
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["layout"], out["decode_layout"] = str(self.layout), str(self.decode_layout or "")
+        out["concurrency"], out["chips"] = whole(self.concurrency), whole(self.chips)  # counts where whole
         return out
 
     def worker_chips(self) -> tuple[float, float]:

@@ -12,7 +12,7 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["parse", "duration_s", "duration_text", "share_text", "format_si", "DIMENSIONS"]
+__all__ = ["parse", "duration_s", "duration_text", "share_text", "format_si", "whole", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -118,6 +118,12 @@ def parse(text: str | float | int, dimension: str) -> float:
 
 _BARE_NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _NOT_FINITE = re.compile(r"nan|inf", re.IGNORECASE)
+
+
+def whole(count: float) -> int | float:
+    """A count as an integer where it is whole (chips 4, not 4.0, in JSON, CSV and Parquet), else as it is (a
+    disaggregated search's rate-matched chips, 13.5; NaN where a case does not fit)."""
+    return int(count) if float(count).is_integer() else count
 
 
 def duration_s(text: str) -> float:

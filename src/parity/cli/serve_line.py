@@ -5,11 +5,11 @@ from __future__ import annotations
 import shlex
 
 from parity.plan import Layout
-from parity.predict import Case, Prediction, predict_cases
+from parity.predict import Case, Prediction, Scenario, predict_cases
 from parity.search import Candidate
 from parity.units import duration_text
 
-__all__ = ["serve_command", "disagg_rerun"]
+__all__ = ["serve_command", "serve_inputs", "disagg_rerun"]
 
 
 def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
@@ -22,13 +22,18 @@ def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
         options += [f"--{prefix}attn-dp", str(layout.attn_dp)]
     if moe and layout.moe_ep:
         options += [f"--{prefix}moe-ep", str(layout.moe_ep)]
+    if not prefix:  # serve places experts alike in both workers (the decode layout takes the prefill's)
+        options += ["--redundant-experts", str(layout.redundant_experts)] if layout.redundant_experts else []
+        options += (["--shared-expert-replicas", str(layout.shared_expert_replicas)]
+                    if layout.shared_expert_replicas else [])
     return options
 
 
 def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None,
                   client: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
-    formats, lengths and their spread, layouts, clients, whole workers and the prefill workers' system); `moe`: the
+    formats, attention and offload settings, lengths and their spread, layouts and expert placement, clients, whole
+    workers, the prefill workers' system, MTP and its acceptance); `moe`: the
     model has experts (their split is stated);
     `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts);
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
@@ -39,6 +44,10 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--weights", case.weights] if case.weights else []
     options += ["--moe-weights", case.moe_weights] if case.moe_weights and case.moe_weights != case.weights else []
     options += ["--kv", case.kv] if case.kv else []
+    options += ["--attention-format", case.attention_format] if case.attention_format else []
+    options += ["--mla-decode", case.mla_decode] if case.mla_decode else []
+    for option, share in (("--offload-kv", case.offload_kv), ("--offload-weights", case.offload_weights)):
+        options += [option, repr(float(share))] if share else []
     options += ["--isl", str(case.isl), "--osl", str(case.osl)]
     if case.mode == "disagg":
         options += ["--mode", "disagg"]
@@ -54,11 +63,27 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--request-rate", repr(float(request_rate))] if request_rate else []  # exact: the same draws
     options += ["--client", client] if client else []
     options += ["--mtp", str(case.mtp_tokens)] if case.mtp_tokens else []
+    options += ["--mtp-acceptance", repr(float(case.mtp_acceptance))] if case.mtp_acceptance else []
+    hold = dict(case.engine_settings).get("attention_dp_hold_steps")
+    options += ["--adp-hold-steps", repr(float(hold))] if hold is not None else []
     options += ["--rank-per-die"] if case.rank_per_die else []
-    if model_kind == "steady":  # the case's own lengths (fixed in a search), where serve's default draws the client's
+    # the case's own spread of lengths (fixed in a search), where serve's default draws the client profile's
+    if model_kind == "steady" or case.random_range_ratio is not None:
         options += ["--random-range-ratio", f"{1.0 if case.random_range_ratio is None else case.random_range_ratio:g}"]
     options += ["--model-kind", model_kind]
     return "parity serve " + shlex.join(options)
+
+
+def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object]:
+    """What a `parity serve` record states of its own run, so that the rows of many runs join and tell apart: the
+    case's names and workload, its formats as resolved (the checkpoint's where none was given, the engine's KV
+    format), its layouts ('' the decode layout of an aggregated run) and `rerun`, its serve_command."""
+    precision = scenario.precision
+    return {"model": case.model, "system": case.system, "engine": scenario.engine.id, "mode": case.mode,
+            "layout": str(case.layout), "decode_layout": "" if case.decode_layout is None else str(case.decode_layout),
+            "concurrency": case.concurrency, "isl": case.isl, "osl": case.osl, "weights": precision.weights,
+            "moe_weights": precision.expert_weights, "kv_cache": precision.kv_cache, "mtp_tokens": case.mtp_tokens,
+            "serve_command": rerun}
 
 
 def disagg_rerun(candidate: Candidate, case: Case, utilization: float, priced: bool = True) -> tuple[str, dict[str, float]]:

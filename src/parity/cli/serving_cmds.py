@@ -15,6 +15,7 @@ from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_o
                         progress_bar, typed_options, wide_option)
 from parity import catalog
 from parity.cli.files import model_file, read_text, refuse_overwrite
+from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
 from parity.flags import joined
@@ -27,6 +28,8 @@ from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_C
                             simulated_note)
 from parity.predict.columns import request_rate
 from parity.predict.scenario import _failed
+from parity.predict.simulated import _workers
+from parity.units import whole
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
 from parity.simulate.targets import LatencyTarget
@@ -437,10 +440,17 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         bench = benchmark_of(scenario_of(case), client, **options, **({"trace": requests} if requests else {}))
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
+    # the line that runs it again; none where it replays a trace or caps an open loop, which a case cannot state
+    rerun = "" if requests or max_concurrency else serve_command(
+        case, moe="moe" in the_model.features, model_kind="sim" if simulated else "steady",
+        request_rate=request_rate if simulated else None, client=client or "") + "".join(
+        f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
+                                           (f"--seed {seed}", seed)) if simulated and typed)
     data = {**data, "note": data["note"] + lengths_note}
     percentile_rows: list[dict[str, object]] = []
     if bench is not None:
         data, percentile_rows = _simulated(case, prediction, bench, timeline)
+    data = {"case_id": data["case_id"], **serve_inputs(case, scenario_of(case), rerun), **data}
     texts = interval_texts(data)
     band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (
@@ -705,7 +715,7 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
     percentiles."""
     scenario, data = scenario_of(case), prediction.row()
     request_rate, trace = bench.request_rate, bench.trace
-    workers = (data.get("prefill_workers", 0.0), data.get("decode_workers", 0.0))
+    workers = _workers(prediction)
     open_loop = bool(trace) or request_rate is not None
     sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None or open_loop)
     overload = None
@@ -716,7 +726,7 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
         deliver(to_csv(sim.timeline) if sim.timeline else "time_s\n", timeline)  # whole, and 'wrote ...' as --out
     out = {**data, **sim.latency, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
            "output_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
-           "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": sim.chips,
+           "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": whole(sim.chips),
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
            "duration_s": sim.duration_s,

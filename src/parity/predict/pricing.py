@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from parity.errors import ParityError
 from parity.hardware import System
@@ -23,7 +24,8 @@ def predict_scenarios(scenarios: Sequence[Scenario], model_kind: str = "steady",
     if ray is not None and model_kind != "sim":
         raise ParityError("--ray runs the simulator's runs: it needs --model-kind sim")
     steady = _predict_steady(scenarios)
-    return steady if model_kind == "steady" else _simulated(steady, scenarios, processes, ray)
+    priced = steady if model_kind == "steady" else _simulated(steady, scenarios, processes, ray)
+    return [replace(p, emulated_on=s.emulated_on) for p, s in zip(priced, scenarios)]
 
 
 def predict_cases(cases: Sequence[Case], systems: Mapping[str, System] | None = None) -> list[Prediction]:

@@ -19,6 +19,7 @@ from parity.search import Candidate
 from parity.simulate.benchmark import Benchmark
 from parity.simulate.clients import mean_length
 from parity.simulate.targets import LatencyTarget
+from parity.units import whole
 
 __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
            "refine_candidates", "sim_meets", "first_wave_s", "prefill_for_first_wave", "percentile_probes",
@@ -128,7 +129,7 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
     return {**row, **{f"sim_{k}": latency[k] for k in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_s",
                                                        "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
-            "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": sim.chips,
+            "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": whole(sim.chips),
             "sim_case": _described(case) + (f", Poisson arrivals at {rate:,.3g} requests/s" if rate else ""),
             "sim_flags": joined(filter(None, (sim.kv_flag(),)))}
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.cost import math_unit
+from parity.cost import emulation, math_unit
 from parity.dtypes import format_named
 from parity.engine import (GATHERING_MOE_BACKENDS, EngineHost, EngineKernel, EngineProfile, engine_version,
                            version_defaults, version_host, version_kernels)
@@ -24,6 +24,7 @@ from parity.predict.case import _SETTING_COLUMNS, Case, case_from_row
 from parity.predict.columns import OUTPUT_COLUMNS, _cell
 from parity.serving import engine_deployment
 from parity.step import Deployment
+from parity.units import whole
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +73,13 @@ class Scenario:
     decode_moe_gather: bool = False  # disaggregated decode workers' (their own backend)
     prefill_fp4_gemm: str = ""  # disaggregated prefill workers' FlashInfer FP4 GEMM backend (Case.prefill_fp4_gemm)
 
+    @property
+    def emulated_on(self) -> str:
+        """The math unit the chip emulates the weights' format on ('bf16' for fp8 on an Ascend 910B), '' where it
+        runs it natively: a prediction's `emulated_on` (compare's rows say it so; the experts' format, where it
+        differs, is in the notes)."""
+        return emulation(self.precision.weights, self.system.chip)[0]
+
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
         return dataclasses.replace(self, engine=dataclasses.replace(profile, **dict(self.engine_settings)))
@@ -102,15 +110,20 @@ class Prediction:
     feasible: bool
     note: str
     flags: tuple[Flag, ...] = ()  # where the case lies outside what parity was checked on
+    emulated_on: str = ""  # the math unit the chip emulates the weights' format on ('' where native: Scenario's)
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
-        """Every output column (interval bounds NaN where unknown) plus the extra figures."""
+        """Every output column (interval bounds NaN where unknown) plus the extra figures; counts (chips, and a
+        disaggregated deployment's prefill_workers and decode_workers) as integers where whole, and the workers None
+        where the deployment is aggregated (its one kind of worker is neither; chips counts it)."""
         out = asdict(self)
         out.update(out.pop("extra"))
         out["flags"] = joined(self.flags)  # one cell of a table or CSV
-        if float(self.chips).is_integer():  # a count (workers of whole chips): an integer column of CSV and Parquet
-            out["chips"] = int(self.chips)
+        out["chips"] = whole(self.chips)  # a count (workers of whole chips): an integer column of CSV and Parquet
+        for workers in ("prefill_workers", "decode_workers"):  # an aggregated deployment has neither kind: None
+            if workers in out:
+                out[workers] = whole(out[workers]) if out[workers] else None
         for column in OUTPUT_COLUMNS:
             out.setdefault(column, float("nan"))
         return out
@@ -270,11 +283,13 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     gathering = sorted({case.moe_backend, case.decode_moe_backend} & set(GATHERING_MOE_BACKENDS))
     gather_note = (f"MoE backend {', '.join(gathering)}: under attention DP the group's tokens are all-gathered to "
                    f"every rank and the outputs reduce-scattered, no all-to-all") if gathering else ""
-    notes = tuple(n for n in (note, mtp_note, defaults_note, kernels_note, host_note, gather_note) if n)
+    notes = tuple(n for n in (*_emulated(precision, system), note, mtp_note, defaults_note, kernels_note, host_note,
+                              gather_note) if n)
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
-        return Scenario(**common, mode="agg", layout=case.layout.check(model), notes=notes)  # type: ignore[arg-type]
+        layout = case.layout.check(model)
+        return Scenario(**common, mode="agg", layout=layout, notes=notes + _spanning("worker", layout, system))  # type: ignore[arg-type]
     if case.mode != "disagg":
         raise InfeasiblePlan(f"mode must be agg or disagg, got {case.mode!r}")
     prefill_system = None
@@ -282,6 +297,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         prefill_system = (systems or {}).get(case.prefill_system) or catalog.system(case.prefill_system)
         for fmt in (precision.weights, precision.expert_weights):
             math_unit(format_named(fmt), prefill_system.chip)  # raises if the prefill chip cannot run it at all
+        if prefill_system.chip.id != system.chip.id:
+            notes = (*_emulated(precision, prefill_system), *notes)
     prefill = case.layout.check(model)
     decode = (case.decode_layout or case.layout).check(model)
     decode_batch = None
@@ -298,7 +315,27 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                     decode_workers=decode_workers,
                     prefill_batch=None if case.prefill_batch is None else float(case.prefill_batch),
                     decode_batch=decode_batch, prefill_system=prefill_system, prefill_fp4_gemm=case.prefill_fp4_gemm,
-                    notes=notes)
+                    notes=notes + _spanning("prefill worker", prefill, prefill_system or system)
+                    + _spanning("decode worker", decode, system))
+
+
+def _emulated(precision: Precision, system: System) -> tuple[str, ...]:
+    """What the system's chip runs the weights and the experts' weights on where it has no math unit of their own
+    format ('fp8 emulated on bf16 (ascend-910b has no FP8 math)'; cost.emulation), once a format; () where native."""
+    return tuple(filter(None, (emulation(name, system.chip)[1]
+                               for name in dict.fromkeys((precision.weights, precision.expert_weights)))))
+
+
+def _spanning(worker: str, layout: Layout, system: System) -> tuple[str, ...]:
+    """A note where one worker is wider than the system's scale-up domain ('the worker spans 2 hgx-h100 systems
+    over scale-out', as compare's 'spans 2 systems'): its collectives run hierarchically, the links between domains
+    the slower; () where it fits in one."""
+    domain = system.scale_up_domain_chips
+    if layout.chips <= domain:
+        return ()
+    count = -(-layout.chips // domain)
+    unit = f"{system.id} systems" if domain == system.chips else f"{domain}-chip scale-up domains of {system.id}"
+    return (f"the {worker} spans {count} {unit} over scale-out",)
 
 
 def _version_defaults(engine: EngineProfile, case: Case, system: System) -> tuple[tuple[tuple[str, float], ...], str]:

@@ -1,0 +1,127 @@
+"""What `serve`, `predict` and `sweep` records say of their own run: the math a format is emulated on, the inputs
+that make a row joinable, whole counts as integers, and a worker wider than one system."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.cost import emulation
+
+FP8_ON_910B = ["serve", "--system", "atlas-800-a2", "--weights", "fp8", "--model", "llama-3.1-8b", "--concurrency", "4",
+               "--osl", "128", "--model-kind", "steady"]
+
+
+def _run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_serve_says_a_format_runs_emulated_as_compare_does() -> None:
+    """fp8 on a 910B runs dequantised on bf16; serve's JSON and notes said nothing of it ('emul' 0 times) where
+    compare and formats say 'fp8 emulated on bf16'. Its note is compare's own (cost.emulation)."""
+    said = "fp8 emulated on bf16 (huawei-ascend-910b has no FP8 math)"
+    assert emulation("fp8", catalog.system("atlas-800-a2").chip) == ("bf16", said)
+    data = json.loads(_run(*FP8_ON_910B, "--format", "json"))
+    assert (data["emulated_on"], said in data["note"]) == ("bf16", True)
+    assert said in _run(*FP8_ON_910B)  # the table's assumptions
+    native = json.loads(_run(*FP8_ON_910B[:2], "hgx-h100", *FP8_ON_910B[3:], "--format", "json"))
+    assert (native["emulated_on"], "emulated" in native["note"]) == ("", False)
+
+
+def test_predict_has_an_emulated_on_column(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,weights,isl,osl,concurrency\n"
+                     "a,llama-3.1-8b,atlas-800-a2,fp8,1024,128,4\nb,llama-3.1-8b,hgx-h100,fp8,1024,128,4\n")
+    rows = list(csv.DictReader(io.StringIO(_run("predict", str(cases), "--format", "csv"))))
+    assert [(r["case_id"], r["emulated_on"]) for r in rows] == [("a", "bf16"), ("b", "")]
+    assert "fp8 emulated on bf16 (huawei-ascend-910b has no FP8 math)" in rows[0]["note"]
+
+
+def test_sweep_rows_say_emulated_on_in_csv_and_parquet_alike(tmp_path: Path) -> None:
+    """A sweep of fp8 on a 910B and an H100: the 910B's rows run on bf16; CSV and Parquet keep one set of columns."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["atlas-800-a2", "hgx-h100"]\nmodel = ["llama-3.1-8b"]\nweights = ["fp8"]\n'
+                    'isl = [1024]\nosl = [128]\nconcurrency = [4]\n')
+    for name in ("out.parquet", "out.csv"):
+        _run("sweep", str(spec), "--out", str(tmp_path / name), "--workers", "1")
+    table = pq.read_table(tmp_path / "out.parquet")
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert table.column_names == list(rows[0])
+    assert table.column("emulated_on").to_pylist() == ["bf16", None]
+    assert [r["emulated_on"] for r in rows] == ["bf16", ""]
+
+
+DISAGG = ["serve", "--model", "deepseek-r1", "--system", "hgx-h200", "--mode", "disagg", "--tp", "8", "--decode-tp",
+          "8", "--moe-ep", "8", "--prefill-workers", "1", "--decode-workers", "2", "--concurrency", "64",
+          "--model-kind", "steady"]
+
+
+def test_serve_records_its_inputs_and_the_line_that_reruns_it() -> None:
+    """serve --format json|csv carried none of its inputs (case_id the constant 'scenario'): rows of many runs could
+    not be joined. Its formats are as resolved (the checkpoint's fp8_block, the engine's KV format), and its
+    serve_command gives the same figures again."""
+    data = json.loads(_run(*DISAGG, "--format", "json"))
+    assert {k: data[k] for k in ("model", "system", "engine", "mode", "layout", "decode_layout", "concurrency", "isl",
+                                 "osl", "weights", "moe_weights", "kv_cache", "mtp_tokens")} == {
+        "model": "deepseek-r1", "system": "hgx-h200", "engine": "generic", "mode": "disagg", "layout": "tp8-ep8",
+        "decode_layout": "tp8-ep8", "concurrency": 64, "isl": 1024, "osl": 1024, "weights": "fp8_block",
+        "moe_weights": "fp8_block", "kv_cache": "bf16", "mtp_tokens": 0}
+    assert data["serve_command"] == (
+        "parity serve --model deepseek-r1 --system hgx-h200 --isl 1024 --osl 1024 --mode disagg --tp 8 --moe-ep 8 "
+        "--decode-tp 8 --decode-pp 1 --decode-attn-dp 1 --decode-moe-ep 8 --prefill-workers 1 --decode-workers 2 "
+        "--concurrency 64 --random-range-ratio 0.8 --model-kind steady")
+    again = json.loads(_run(*data["serve_command"].split()[1:], "--format", "json"))
+    assert (again["tpot_s"], again["serve_command"]) == (data["tpot_s"], data["serve_command"])
+    row = next(csv.DictReader(io.StringIO(_run(*FP8_ON_910B, "--format", "csv"))))
+    assert {k: row[k] for k in ("model", "system", "mode", "layout", "decode_layout", "weights", "concurrency")} == {
+        "model": "llama-3.1-8b", "system": "atlas-800-a2", "mode": "agg", "layout": "tp1", "decode_layout": "",
+        "weights": "fp8", "concurrency": "4"}
+
+
+def test_a_simulated_serve_line_keeps_the_simulator_options() -> None:
+    data = json.loads(_run(*FP8_ON_910B[:-2], "--seed", "3", "--num-prompts", "20", "--random-range-ratio", "0.5",
+                           "--format", "json"))
+    assert data["serve_command"] == (
+        "parity serve --model llama-3.1-8b --system atlas-800-a2 --weights fp8 --isl 1024 --osl 128 --tp 1 "
+        "--concurrency 4 --random-range-ratio 0.5 --model-kind sim --num-prompts 20 --seed 3")
+    again = json.loads(_run(*data["serve_command"].split()[1:], "--format", "json"))
+    assert again["ttft_p99_s"] == data["ttft_p99_s"]
+
+
+def test_counts_are_integers_and_an_aggregated_run_has_no_worker_counts() -> None:
+    """serve wrote chips 8.0 and, aggregated, prefill_workers 0.0 and decode_workers 0.0 ('no workers'); search
+    wrote concurrency 512.0 and chips 4.0. Counts are integers; an aggregated run's worker counts are null (empty in
+    CSV): its one kind of worker is neither, and chips counts it."""
+    agg = json.loads(_run(*FP8_ON_910B[:-2], "--format", "json"))  # the simulator's run
+    assert (agg["chips"], agg["prefill_workers"], agg["decode_workers"]) == (1, None, None)
+    assert isinstance(agg["chips"], int)
+    row = next(csv.DictReader(io.StringIO(_run(*FP8_ON_910B, "--format", "csv"))))
+    assert (row["chips"], row["prefill_workers"], row["decode_workers"]) == ("1", "", "")
+    disagg = json.loads(_run(*DISAGG, "--format", "json"))
+    assert [(disagg[k], type(disagg[k])) for k in ("chips", "prefill_workers", "decode_workers")] == [
+        (24, int), (1, int), (2, int)]
+    best = json.loads(_run("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json"))["best"]
+    assert [(best[k], type(best[k])) for k in ("concurrency", "chips")] == [(1255, int), (2, int)]
+
+
+def test_a_worker_wider_than_one_system_says_it_spans_systems() -> None:
+    """serve --tp 16 on an 8-chip HGX H100 priced its all-reduces over scale-out and said nothing of it, where
+    compare says 'spans 2 systems'; a disaggregated run says it of each worker that spans."""
+    said = "the worker spans 2 hgx-h100 systems over scale-out"
+    wide = json.loads(_run("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--tp", "16", "--model-kind",
+                           "steady", "--format", "json"))
+    assert said in wide["note"]
+    assert "spans" not in json.loads(_run("serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--tp", "8",
+                                          "--model-kind", "steady", "--format", "json"))["note"]
+    disagg = json.loads(_run(*DISAGG[:10], "16", *DISAGG[11:], "--format", "json"))["note"]
+    assert "the decode worker spans 2 hgx-h200 systems over scale-out" in disagg and "prefill worker spans" not in disagg
