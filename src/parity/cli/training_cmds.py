@@ -122,7 +122,8 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
 @click.option("--etp", type=Count(most=2**20, least=0), default=0, show_default=True,
               help="expert tensor parallel (0: default)")
 @click.option("--vp", "virtual_stages", type=PARALLEL, default=None,
-              help="virtual stages (interleaved 1F1B; default: the fastest that fits)")
+              help="virtual stages (interleaved 1F1B; one that divides every pipeline stage's layers, or as "
+                   "--pp-layout gives them; default: the fastest that fits)")
 @click.option("--pp-schedule", type=click.Choice(PP_SCHEDULES), default=None,
               help="pipeline schedule (default: interleaved with --vp > 1, else 1f1b)")
 @click.option("--pp-first-layers", type=Count(most=2**20, least=0), default=0, show_default=True,
