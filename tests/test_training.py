@@ -82,6 +82,26 @@ def test_adam_memory_per_zero_stage_as_the_zero_paper() -> None:
     assert adam_bytes_per_parameter(3, 64, prof) == (2.0 / 64, 2.0 / 64, 0.1875)
 
 
+@pytest.mark.parametrize("formats, note", [
+    (dict(), "Adam: 2 + 2 + 12 B per parameter (ZeRO paper)"),
+    (dict(optimizer_states="bf16", gradients="fp32"),
+     "Adam: 2 + 4 + 8 B per parameter (ZeRO paper, with bf16 moments, fp32 gradients)"),
+    (dict(optimizer_states="bf16"), "Adam: 2 + 2 + 8 B per parameter (ZeRO paper, with bf16 moments)"),
+    (dict(precision="fp8"), "Adam: 3 + 2 + 12 B per parameter (ZeRO paper, with a 1 B FP8 weight copy)"),
+])
+def test_the_adam_note_names_the_bytes_the_memory_counts(formats: dict, note: str) -> None:
+    """The assumptions said "Adam: 2 + 2 + 12 B per parameter" whatever the formats, beside "AdamW moments in bf16
+    (8 B ...)" and "gradients accumulated in fp32 (4 B ...)": they name the terms the memory holds. Llama-3.1-8B on
+    one H100, ZeRO 0: weights, gradients and optimizer states are the note's bytes times one parameter count."""
+    model, system = catalog.model("llama-3.1-8b"), catalog.system("hgx-h100")
+    r = train_step(model, system, 1, TrainingLayout(zero=0, global_batch=8, **formats),
+                   catalog.calibration(system.chip), catalog.training_profile())
+    assert [a for a in r.assumptions if a.startswith(("Adam", "AdamW", "gradients"))] == [note]
+    terms = [float(b) for b in note.split(": ")[1].split(" B")[0].split(" + ")]
+    memory = (r.memory.weight_bytes, r.memory.gradient_bytes, r.memory.optimizer_bytes)
+    assert memory == pytest.approx([b * memory[0] / terms[0] for b in terms], rel=1e-12)
+
+
 def test_zero1_memory_of_a_layout() -> None:
     """640,016,000 parameters on 4 data-parallel chips, ZeRO-1: weights 2 B, gradients 2 B each
     (1.280032 GB), optimizer states 12 / 4 = 3 B (1.920048 GB)."""
