@@ -146,7 +146,7 @@ def test_train_picks_and_searches_only_virtual_stages_that_divide_a_stage() -> N
     assert given.check(model, 64).check_chunks(model) is given
 
 
-_BREAKDOWN_FIELDS = ("compute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s", "pp_comm_s", "dp_comm_s", "imbalance_s",
+_BREAKDOWN_FIELDS = ("compute_s", "recompute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s", "pp_comm_s", "dp_comm_s", "imbalance_s",
                      "bubble_s", "optimizer_s", "overhead_s")
 
 

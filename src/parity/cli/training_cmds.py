@@ -23,10 +23,12 @@ from parity.uncertainty import training_flags
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
 
-_BREAKDOWN = (("compute_s", "compute (incl. recomputation)"), ("tp_comm_s", "exposed TP/SP communication"),
-              ("cp_comm_s", "exposed CP communication"), ("ep_comm_s", "exposed EP all-to-all"),
-              ("pp_comm_s", "exposed PP send/receive"), ("dp_comm_s", "exposed DP/ZeRO communication"),
-              ("imbalance_s", "uneven pipeline stages (idle)"), ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
+# the rows of a step: they add up to step_s
+_BREAKDOWN = (("compute_s", "compute (forward and backward)"), ("recompute_s", "recomputation"),
+              ("tp_comm_s", "exposed TP/SP communication"), ("cp_comm_s", "exposed CP communication"),
+              ("ep_comm_s", "exposed EP all-to-all"), ("pp_comm_s", "exposed PP send/receive"),
+              ("dp_comm_s", "exposed DP/ZeRO communication"), ("imbalance_s", "uneven pipeline stages (idle)"),
+              ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
 
 
 def _fit_note(r: TrainingResult) -> str:
@@ -56,7 +58,7 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
         "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal), "mfu_peak": r.peak_math,
         "mfu_bf16": float(r.mfu_bf16),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
-        "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN} | {"recompute_s": float(r.recompute_s)},
+        "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN},
         "memory_bytes_per_chip": float(r.memory.total_bytes), "memory_capacity_bytes": float(r.memory.capacity_bytes),
         "memory": memory, "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
         "biggest_memory_term": r.memory.biggest_term(), "note": _fit_note(r),

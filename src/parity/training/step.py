@@ -59,10 +59,10 @@ def model_flops_per_token(model: Model, seq_len: Num, causal: bool = False) -> N
 class TrainingResult:
     """One training step on `chips` chips [s], its breakdown, throughput, MFU and memory per chip.
 
-    step_s = compute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + imbalance_s + bubble_s + optimizer_s + overhead_s.
-    compute_s and the communication are an even stage's; imbalance_s: what the busiest stage of uneven ones adds
-    (the others idle meanwhile).
-    recompute_s: the part of compute_s spent recomputing activations. mfu: model FLOP/s per chip over
+    step_s = compute_s + recompute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + imbalance_s + bubble_s + optimizer_s
+    + overhead_s: the breakdown adds up. compute_s: the forward and backward passes; recompute_s: the forward work
+    run again to recompute activations, beside it. Both and the communication are an even stage's; imbalance_s:
+    what the busiest stage of uneven ones adds (the others idle meanwhile). mfu: model FLOP/s per chip over
     the dense peak of the math unit the step's matrix multiplies run on (`peak_math`: bf16 for bf16, fp8 for
     the 8-bit formats where the chip has FP8 units), counting every key of a query (PaLM's and Megatron-LM's
     convention, also as mfu_noncausal); mfu_causal counts the causal half of the attention (FlashAttention,
@@ -362,7 +362,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     peak = chip.peak(peak_math)
     bf16_peak = chip.peak("bf16") or np.nan
     return TrainingResult(
-        step_s=step_s, compute_s=m * compute_mb, recompute_s=m * recompute_s, tp_comm_s=m * prof.tp_comm_exposed * passes * tp_s,
+        step_s=step_s, compute_s=m * (compute_mb - recompute_s), recompute_s=m * recompute_s,
+        tp_comm_s=m * prof.tp_comm_exposed * passes * tp_s,
         cp_comm_s=m * prof.cp_comm_exposed * (passes + 1.0) * cp_s, ep_comm_s=m * prof.ep_comm_exposed * passes * ep_s,
         pp_comm_s=m * prof.pp_comm_exposed * pp_s, dp_comm_s=m * dp_mb + dp_step, imbalance_s=imbalance_s, bubble_s=bubble_s,
         optimizer_s=optimizer_s, overhead_s=prof.step_overhead_s + 0.0 * step_s, tokens_per_s=tokens_per_s,
