@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -312,6 +313,23 @@ def test_train_breakdown_adds_up_to_the_step(args: tuple[str, ...]) -> None:
     code, out, _ = run("train", *args)
     shares = [float(line.rsplit("(", 1)[1].rstrip("%)")) for line in out.splitlines() if line.endswith("%)")]
     assert "  recomputation " in out and sum(shares) == pytest.approx(100, abs=0.1 * len(shares))
+
+
+def test_train_search_csv_has_the_single_run_columns_after_the_rank(tmp_path: Path) -> None:
+    """`train --search --format csv` had 7 columns (rank, layout, step_s, ...) against the single run's 66: no
+    layout_tp, no fits, no memory terms or breakdown to filter on. Each row is now the single run's CSV record after
+    its rank; the first is the layout `train` picks without --search, at the same step time. --out x.csv alike."""
+    args = ("train", "--model", "llama-3.1-8b", "--system", "hgx-h100")
+    code, out, _ = run(*args, "--search", "--top", "3", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    _, single, _ = run(*args, "--format", "csv")
+    (one,) = csv.DictReader(io.StringIO(single))
+    assert code == 0 and len(rows) == 3 and list(rows[0]) == ["rank", *one] and len(one) == 66
+    assert [r["rank"] for r in rows] == ["1", "2", "3"] and all(r["fits"] == "True" for r in rows)
+    assert (rows[0]["layout_name"], rows[0]["step_s"], rows[0]["breakdown_compute_s"]) == (
+        one["layout_name"], one["step_s"], one["breakdown_compute_s"])
+    run(*args, "--search", "--top", "3", "--out", str(tmp_path / "s.csv"))
+    assert (tmp_path / "s.csv").read_text() == out
 
 
 def test_train_says_does_not_fit_by_how_much() -> None:

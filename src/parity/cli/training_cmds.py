@@ -266,8 +266,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         if not bool(result.fits) and not show_infeasible:
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
-    data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens),
-            "flags": texts(training_flags(the_system, the_model, seq_len))}
+    data = _record(the_model, the_system, result, tokens, training_flags(the_system, the_model, seq_len))
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data), fmt,
@@ -275,14 +274,22 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
 
+def _record(model: Any, system: Any, result: TrainingResult, tokens: float, raised: Any) -> dict[str, Any]:
+    """One priced layout as `train` writes it (JSON; CSV spreads it over layout_*, breakdown_*, memory_* columns)."""
+    return {"model": model.name, "system": system.id, **result_payload(result, tokens), "flags": texts(raised)}
+
+
 def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: TrainingSearch, pinned: str, systems: str,
                  workload: str, tokens: float, fmt: str, out: Path | None) -> None:
-    """The table (or JSON) of the fastest layouts found."""
-    rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
-                                                         if k in ("step_s", "tokens_per_s_per_chip", "mfu",
-                                                                  "bubble_fraction", "memory_bytes_per_chip")}}
-            for i, r in enumerate(found.best)]
+    """The table (or JSON) of the fastest layouts found; as CSV each row is a single run's columns after its rank."""
     raised = training_flags(system, model, seq_len)
+    if output_format(fmt, out) == "csv":
+        rows = [{"rank": i + 1, **_record(model, system, r, tokens, raised)} for i, r in enumerate(found.best)]
+    else:
+        rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
+                                                             if k in ("step_s", "tokens_per_s_per_chip", "mfu",
+                                                                      "bubble_fraction", "memory_bytes_per_chip")}}
+                for i, r in enumerate(found.best)]
     payload = {"model": model.name, "system": system.id, "chips": chips, "candidates": found.candidates,
                "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
     emit(rows, SEARCH_COLUMNS, fmt, title=f"Fastest layouts of {model.name} on {chips} x {system.chip.id} ({system.id}), "
