@@ -1,7 +1,10 @@
 """Training: hand-derived step times, the pipeline bubble, ZeRO and activation memory, properties, CLI."""
 
+import csv
 import dataclasses
+import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,6 +83,26 @@ def test_adam_memory_per_zero_stage_as_the_zero_paper() -> None:
     assert adam_bytes_per_parameter(1, 64, prof) == (2.0, 2.0, 0.1875)
     assert adam_bytes_per_parameter(2, 64, prof) == (2.0, 2.0 / 64, 0.1875)
     assert adam_bytes_per_parameter(3, 64, prof) == (2.0 / 64, 2.0 / 64, 0.1875)
+
+
+@pytest.mark.parametrize("formats, note", [
+    (dict(), "Adam: 2 + 2 + 12 B per parameter (ZeRO paper)"),
+    (dict(optimizer_states="bf16", gradients="fp32"),
+     "Adam: 2 + 4 + 8 B per parameter (ZeRO paper, with bf16 moments, fp32 gradients)"),
+    (dict(optimizer_states="bf16"), "Adam: 2 + 2 + 8 B per parameter (ZeRO paper, with bf16 moments)"),
+    (dict(precision="fp8"), "Adam: 3 + 2 + 12 B per parameter (ZeRO paper, with a 1 B FP8 weight copy)"),
+])
+def test_the_adam_note_names_the_bytes_the_memory_counts(formats: dict, note: str) -> None:
+    """The assumptions said "Adam: 2 + 2 + 12 B per parameter" whatever the formats, beside "AdamW moments in bf16
+    (8 B ...)" and "gradients accumulated in fp32 (4 B ...)": they name the terms the memory holds. Llama-3.1-8B on
+    one H100, ZeRO 0: weights, gradients and optimizer states are the note's bytes times one parameter count."""
+    model, system = catalog.model("llama-3.1-8b"), catalog.system("hgx-h100")
+    r = train_step(model, system, 1, TrainingLayout(zero=0, global_batch=8, **formats),
+                   catalog.calibration(system.chip), catalog.training_profile())
+    assert [a for a in r.assumptions if a.startswith(("Adam", "AdamW", "gradients"))] == [note]
+    terms = [float(b) for b in note.split(": ")[1].split(" B")[0].split(" + ")]
+    memory = (r.memory.weight_bytes, r.memory.gradient_bytes, r.memory.optimizer_bytes)
+    assert memory == pytest.approx([b * memory[0] / terms[0] for b in terms], rel=1e-12)
 
 
 def test_zero1_memory_of_a_layout() -> None:
@@ -264,7 +287,49 @@ def test_train_json_has_the_documented_keys() -> None:
     assert {"step_s", "tokens_per_s", "mfu", "memory_bytes_per_chip", "fits", "breakdown", "time_to_train_s",
             "chip_hours", "energy_j_at_tdp"} <= set(data)
     assert data["layout"]["dp"] == 4 and 0 < data["mfu"] < 1
-    assert data["step_s"] == pytest.approx(sum(data["breakdown"][k] for k in data["breakdown"] if k != "recompute_s"))
+    assert data["step_s"] == pytest.approx(sum(data["breakdown"].values()))
+
+
+@pytest.mark.parametrize("args", [
+    ("--model", "deepseek-v3", "--system", "hgx-b200", "--chips", "64", "--global-batch", "512"),
+    ("--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--tp", "8", "--pp", "4", "--vp", "5",
+     "--global-batch", "256", "--recompute", "full", "--micro-batch", "4"),
+    ("--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--pp", "2", "--pp-first-layers", "15",
+     "--global-batch", "64", "--recompute", "full", "--zero", "3", "--grad-overlap", "none"),
+])
+def test_train_breakdown_adds_up_to_the_step(args: tuple[str, ...]) -> None:
+    """Every breakdown key is a slice of the step: recompute_s was inside compute_s, so the keys summed to 21.38 s
+    against a 17.87 s DeepSeek-V3 step (recomputation counted twice). Now compute_s is the forward and backward
+    passes and recompute_s stands beside it, in JSON, in CSV and in the table, with recomputation, pipeline
+    bubbles, uneven stages and ZeRO-3 traffic."""
+    code, out, _ = run("train", *args, "--format", "json")
+    data = json.loads(out)
+    breakdown = data["breakdown"]
+    assert code == 0 and breakdown["recompute_s"] > 0 and breakdown["bubble_s"] > 0
+    assert sum(breakdown.values()) == pytest.approx(data["step_s"], rel=1e-12)
+    code, out, _ = run("train", *args, "--format", "csv")
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert sum(float(v) for k, v in row.items() if k.startswith("breakdown_")) == pytest.approx(data["step_s"])
+    code, out, _ = run("train", *args)
+    shares = [float(line.rsplit("(", 1)[1].rstrip("%)")) for line in out.splitlines() if line.endswith("%)")]
+    assert "  recomputation " in out and sum(shares) == pytest.approx(100, abs=0.1 * len(shares))
+
+
+def test_train_search_csv_has_the_single_run_columns_after_the_rank(tmp_path: Path) -> None:
+    """`train --search --format csv` had 7 columns (rank, layout, step_s, ...) against the single run's 66: no
+    layout_tp, no fits, no memory terms or breakdown to filter on. Each row is now the single run's CSV record after
+    its rank; the first is the layout `train` picks without --search, at the same step time. --out x.csv alike."""
+    args = ("train", "--model", "llama-3.1-8b", "--system", "hgx-h100")
+    code, out, _ = run(*args, "--search", "--top", "3", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    _, single, _ = run(*args, "--format", "csv")
+    (one,) = csv.DictReader(io.StringIO(single))
+    assert code == 0 and len(rows) == 3 and list(rows[0]) == ["rank", *one] and len(one) == 66
+    assert [r["rank"] for r in rows] == ["1", "2", "3"] and all(r["fits"] == "True" for r in rows)
+    assert (rows[0]["layout_name"], rows[0]["step_s"], rows[0]["breakdown_compute_s"]) == (
+        one["layout_name"], one["step_s"], one["breakdown_compute_s"])
+    run(*args, "--search", "--top", "3", "--out", str(tmp_path / "s.csv"))
+    assert (tmp_path / "s.csv").read_text() == out
 
 
 def test_train_says_does_not_fit_by_how_much() -> None:

@@ -13,7 +13,7 @@ from parity import catalog
 from parity.cli import cli
 from parity.errors import InfeasiblePlan
 from parity.training.step import rank_arrays
-from parity.training import (TrainingLayout, layer_activation_bytes_per_token, model_flops_per_token,
+from parity.training import (TrainingLayout, chunk_choices, layer_activation_bytes_per_token, model_flops_per_token,
                              pipeline_bubble_s, train_step)
 
 
@@ -95,7 +95,58 @@ def test_uneven_stages_allow_interleave_8_on_126_layers_of_pp16() -> None:
         TrainingLayout(**base, pp_first_layers=6, pp_last_layers=7).check(model, 8192)
 
 
-_BREAKDOWN_FIELDS = ("compute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s", "pp_comm_s", "dp_comm_s", "imbalance_s",
+@pytest.mark.parametrize("layers, pp, first, last, choices", [
+    (80, 4, 0, 0, (1, 2, 4, 5, 10, 20)),  # Llama-3.1-70B: 20 layers a stage
+    (126, 8, 0, 0, (1, 2, 4, 8, 16)),     # Llama-3.1-405B: (126 + embedding + loss) / 8 = 16 (Megatron-Bridge's vp 8)
+    (61, 16, 0, 0, (1,)),                 # DeepSeek-V3: 61, 62 and 63 over 16 stages leave no whole split
+    (126, 16, 7, 7, (1, 2, 4, 8)),        # 7 + embedding, 8 a middle stage, 7 + loss
+    (80, 4, 18, 18, (1, 2)), (80, 4, 19, 19, (1,)), (32, 1, 0, 0, (1,))])
+def test_chunk_choices_divide_every_stage_as_megatron_core(layers: int, pp: int, first: int, last: int,
+                                                           choices: tuple[int, ...]) -> None:
+    """Megatron-Core builds num_layers_per_pipeline_rank / vp layers a chunk and asserts that it divides (the first
+    and last stages' too), the embedding and the loss counting as a layer where account_for_*_in_pipeline_split
+    says so."""
+    assert chunk_choices(layers, pp, first, last) == choices
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--pp", "4", "--vp", "7"),
+     "--vp 7 must divide the 20 layers of each pipeline stage (1, 2, 4, 5, 10, 20), or give --pp-layout"),
+    (("--pp", "4", "--vp", "3"),
+     "--vp 3 must divide the 20 layers of each pipeline stage (1, 2, 4, 5, 10, 20), or give --pp-layout"),
+    (("--pp", "4", "--vp", "4", "--pp-first-layers", "18", "--pp-last-layers", "18"),
+     "--vp 4 must divide the layers of each pipeline stage, first 18, middle 22, last 18 (1, 2 do, the embedding and "
+     "the loss counted as a layer each or not), or give --pp-layout"),
+    (("--pp", "4", "--vp", "2", "--pp-first-layers", "19", "--pp-last-layers", "19"),
+     "--vp 2 must divide the layers of each pipeline stage, first 19, middle 21, last 19 (only 1 does, the embedding "
+     "and the loss counted as a layer each or not), or give --pp-layout"),
+])
+def test_train_refuses_virtual_stages_that_do_not_divide_a_stage(args: tuple[str, ...], message: str) -> None:
+    """Llama-3.1-70B on pp 4 has 20 layers a stage: --vp 7 was priced as 20 / 7 even chunks (rc 0), a layout
+    Megatron-Core refuses ("num_layers_per_pipeline_rank 20 should be divisible by vp_size 7")."""
+    result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64",
+                                      "--tp", "8", *args, "--global-batch", "256"])
+    assert result.exit_code == 2 and not result.stdout and result.stderr == f"parity: error: {message}\n"
+
+
+def test_train_picks_and_searches_only_virtual_stages_that_divide_a_stage() -> None:
+    """Llama-3.1-70B, tp 8, pp 4 (20 layers a stage): the pick without --vp took vp 7 of 8 choices (61.67 s at mb 4,
+    selective); of 1 to 8 only 1, 2, 4 and 5 divide 20, and 5 is the fastest. The search lists none that does not
+    divide; a --pp-layout gives chunks of any size (7 and 6 layers, vp 3)."""
+    args = ["train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--tp", "8", "--pp", "4",
+            "--global-batch", "256", "--recompute", "selective", "--micro-batch", "4", "--format", "json"]
+    data = json.loads(CliRunner().invoke(cli, args).stdout)
+    assert data["layout"]["virtual_stages"] == 5
+    assert data["assumptions"][0] == "picked virtual stages 5: the fastest that fits of 4 choices"
+    found = json.loads(CliRunner().invoke(cli, [*args, "--search", "--top", "30"]).stdout)["best"]
+    assert {r["layout"]["virtual_stages"] for r in found} <= {1, 2, 4, 5, 10, 20} and len(found) == 30
+    model = catalog.model("llama-3.1-70b")
+    given = TrainingLayout(tp=8, pp=4, dp=2, virtual_stages=3, global_batch=256,
+                           pp_layout="Et*7|(t*7|)*7(t*6|)*3t*6L")
+    assert given.check(model, 64).check_chunks(model) is given
+
+
+_BREAKDOWN_FIELDS = ("compute_s", "recompute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s", "pp_comm_s", "dp_comm_s", "imbalance_s",
                      "bubble_s", "optimizer_s", "overhead_s")
 
 

@@ -23,10 +23,12 @@ from parity.uncertainty import training_flags
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
 
-_BREAKDOWN = (("compute_s", "compute (incl. recomputation)"), ("tp_comm_s", "exposed TP/SP communication"),
-              ("cp_comm_s", "exposed CP communication"), ("ep_comm_s", "exposed EP all-to-all"),
-              ("pp_comm_s", "exposed PP send/receive"), ("dp_comm_s", "exposed DP/ZeRO communication"),
-              ("imbalance_s", "uneven pipeline stages (idle)"), ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
+# the rows of a step: they add up to step_s
+_BREAKDOWN = (("compute_s", "compute (forward and backward)"), ("recompute_s", "recomputation"),
+              ("tp_comm_s", "exposed TP/SP communication"), ("cp_comm_s", "exposed CP communication"),
+              ("ep_comm_s", "exposed EP all-to-all"), ("pp_comm_s", "exposed PP send/receive"),
+              ("dp_comm_s", "exposed DP/ZeRO communication"), ("imbalance_s", "uneven pipeline stages (idle)"),
+              ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
 
 
 def _fit_note(r: TrainingResult) -> str:
@@ -56,7 +58,7 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
         "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal), "mfu_peak": r.peak_math,
         "mfu_bf16": float(r.mfu_bf16),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
-        "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN} | {"recompute_s": float(r.recompute_s)},
+        "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN},
         "memory_bytes_per_chip": float(r.memory.total_bytes), "memory_capacity_bytes": float(r.memory.capacity_bytes),
         "memory": memory, "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
         "biggest_memory_term": r.memory.biggest_term(), "note": _fit_note(r),
@@ -122,7 +124,8 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
 @click.option("--etp", type=Count(most=2**20, least=0), default=0, show_default=True,
               help="expert tensor parallel (0: default)")
 @click.option("--vp", "virtual_stages", type=PARALLEL, default=None,
-              help="virtual stages (interleaved 1F1B; default: the fastest that fits)")
+              help="virtual stages (interleaved 1F1B; one that divides every pipeline stage's layers, or as "
+                   "--pp-layout gives them; default: the fastest that fits)")
 @click.option("--pp-schedule", type=click.Choice(PP_SCHEDULES), default=None,
               help="pipeline schedule (default: interleaved with --vp > 1, else 1f1b)")
 @click.option("--pp-first-layers", type=Count(most=2**20, least=0), default=0, show_default=True,
@@ -263,8 +266,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         if not bool(result.fits) and not show_infeasible:
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
-    data = {"model": the_model.name, "system": the_system.id, **result_payload(result, tokens),
-            "flags": texts(training_flags(the_system, the_model, seq_len))}
+    data = _record(the_model, the_system, result, tokens, training_flags(the_system, the_model, seq_len))
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data), fmt,
@@ -272,14 +274,22 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
 
+def _record(model: Any, system: Any, result: TrainingResult, tokens: float, raised: Any) -> dict[str, Any]:
+    """One priced layout as `train` writes it (JSON; CSV spreads it over layout_*, breakdown_*, memory_* columns)."""
+    return {"model": model.name, "system": system.id, **result_payload(result, tokens), "flags": texts(raised)}
+
+
 def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: TrainingSearch, pinned: str, systems: str,
                  workload: str, tokens: float, fmt: str, out: Path | None) -> None:
-    """The table (or JSON) of the fastest layouts found."""
-    rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
-                                                         if k in ("step_s", "tokens_per_s_per_chip", "mfu",
-                                                                  "bubble_fraction", "memory_bytes_per_chip")}}
-            for i, r in enumerate(found.best)]
+    """The table (or JSON) of the fastest layouts found; as CSV each row is a single run's columns after its rank."""
     raised = training_flags(system, model, seq_len)
+    if output_format(fmt, out) == "csv":
+        rows = [{"rank": i + 1, **_record(model, system, r, tokens, raised)} for i, r in enumerate(found.best)]
+    else:
+        rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
+                                                             if k in ("step_s", "tokens_per_s_per_chip", "mfu",
+                                                                      "bubble_fraction", "memory_bytes_per_chip")}}
+                for i, r in enumerate(found.best)]
     payload = {"model": model.name, "system": system.id, "chips": chips, "candidates": found.candidates,
                "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
     emit(rows, SEARCH_COLUMNS, fmt, title=f"Fastest layouts of {model.name} on {chips} x {system.chip.id} ({system.id}), "

@@ -7,6 +7,7 @@ Chips = tp x pp x cp x dp. Experts fold into the tp x cp x dp ranks of a stage a
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -14,8 +15,8 @@ from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
-__all__ = ["TrainingLayout", "layout_chunks", "layout_counts", "most_layout_entries", "check_dense_experts",
-           "check_micro_batch", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
+__all__ = ["TrainingLayout", "chunk_choices", "layout_chunks", "layout_counts", "most_layout_entries",
+           "check_dense_experts", "check_micro_batch", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
            "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
@@ -131,6 +132,33 @@ def layout_chunks(text: str, most_entries: int = _MOST_ENTRIES) -> tuple[str, ..
         return "".join(item if isinstance(item, str) else expand(item[0]) * item[1] if item[1] else ""
                        for item in items)
     return tuple(expand(_parse_layout(text, most_entries)[0]).split("|"))
+
+
+def chunk_choices(num_layers: int, pp: int, first: int = 0, last: int = 0) -> tuple[int, ...]:
+    """The virtual stages (model chunks per pipeline rank, 1 included) that split the layers of every pipeline stage
+    evenly, as Megatron-Core builds them: get_num_layers_to_build asserts num_layers_per_pipeline_rank % vp_size
+    == 0, and TransformerConfig refuses first and last stages (decoder_first/last_pipeline_num_layers) whose layers
+    vp does not divide. The embedding (first stage) and the loss (last) may each count as one layer where that
+    makes the split whole (account_for_embedding_in_pipeline_split, account_for_loss_in_pipeline_split: how
+    Megatron-Bridge runs Llama-3.1-405B's 126 layers as pp 8 x vp 8, 128 / 64 = 2 a chunk; with given first and
+    last stages a --pp-layout gives such chunks). first, last: the given first and last stages' layers (0: even)."""
+    if pp == 1:
+        return (1,)
+    inner = pp - bool(first) - bool(last)
+    rest = num_layers - first - last
+    common = set()
+    for embedding, loss in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        if first or last:
+            if inner and rest % inner:
+                continue
+            sizes = [first + embedding] * bool(first) + [rest // max(inner, 1)] * bool(inner) + \
+                [last + loss] * bool(last)
+        elif (num_layers + embedding + loss) % pp == 0:
+            sizes = [(num_layers + embedding + loss) // pp]
+        else:
+            continue
+        common.add(math.gcd(*sizes))
+    return tuple(v for v in range(1, max(common, default=1) + 1) if v == 1 or any(g % v == 0 for g in common))
 
 
 def check_dense_experts(model: Model, ep: int, etp: int) -> None:
@@ -335,6 +363,34 @@ class TrainingLayout:
             raise InfeasiblePlan(f"--global-batch must be a multiple of --dp x --micro-batch ({self.dp} x "
                                  f"{self.micro_batch} = {self.dp * self.micro_batch}), got {self.global_batch}")
         return self
+
+    def check_chunks(self, model: Model) -> TrainingLayout:
+        """This layout if its virtual stages split every pipeline stage's layers evenly (`chunk_choices`) or a
+        --pp-layout gives the chunks; else InfeasiblePlan naming the virtual stages that do. `check` leaves this
+        out: a published run outside Megatron-Core (DeepSeek-V3's 61 layers over pp 16 x 2 DualPipe chunks) is
+        priced with the chunks it ran, as even ones; the layouts parity picks or is given follow Megatron-Core."""
+        vp, layers = self.virtual_stages, model.num_layers
+        choices = chunk_choices(layers, self.pp, self.pp_first_layers, self.pp_last_layers)
+        if self.pp_layout or vp in choices:
+            return self
+        first, middle, last = self.stage_layers(layers)
+        inner = self.pp - bool(self.pp_first_layers) - bool(self.pp_last_layers)
+        if not self.uneven:
+            what = (f"the {int(middle)} layers of each pipeline stage" if layers % self.pp == 0 else
+                    f"the layers of each pipeline stage, --pp {self.pp} over {layers} layers")
+        else:
+            others = "middle" if self.pp_first_layers and self.pp_last_layers else "others"
+            stages = (("first", first, self.pp_first_layers), (others, middle, inner),
+                      ("last", last, self.pp_last_layers))
+            what = "the layers of each pipeline stage, " + ", ".join(
+                f"{name} {int(count)}" for name, count, given in stages if given)
+        listed = ", ".join(map(str, choices))
+        if not self.uneven and choices == tuple(v for v in range(1, layers + 1) if layers % (self.pp * v) == 0):
+            ways = f"({listed})"  # the layers alone, no embedding or loss counted
+        else:
+            ways = f"({listed} do, " if len(choices) > 1 else "(only 1 does, "
+            ways += "the embedding and the loss counted as a layer each or not)"
+        raise InfeasiblePlan(f"--vp {vp} must divide {what} {ways}, or give --pp-layout")
 
     def _check_stages(self, num_layers: int) -> None:
         """Uneven stages: the given first/last layers leave a whole number of layers for each other stage,

@@ -13,7 +13,8 @@ from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
 from parity.model import DenseMlp, Model, MoeMlp
-from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout, check_dense_experts, check_micro_batch
+from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, TrainingLayout, check_dense_experts, check_micro_batch,
+                                    chunk_choices)
 from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, format_notes, train_step
 
 __all__ = ["SearchSpace", "SYSTEM_MULTIPLES", "TrainingSearch", "search_fewest_systems", "search_training",
@@ -140,8 +141,9 @@ def structural_layouts(model: Model, system: System, chips: int, seq_len: int, s
                         (space.pp_schedule == "dualpipe" and pp % 2):
                     continue
                 dp = rest // pp
+                chunks = chunk_choices(layers, pp)
                 for vp in space.virtual(pp):
-                    if vp > 1 and layers % (pp * vp):
+                    if vp not in chunks:
                         continue
                     for ep in space.ep if moe else (1,):
                         etp = _expert_tp(model, tp, ep, cp, dp, space.etp) if moe else tp
@@ -202,7 +204,7 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     def picked(i: int) -> TrainingResult:
         chosen = layout(i)
         found = result.at(i)
-        return replace(found, layout=chosen, assumptions=found.assumptions + format_notes(chosen))
+        return replace(found, layout=chosen, assumptions=found.assumptions + format_notes(chosen, profile))
 
     best = tuple(picked(i) for i in order)
     closest = None
@@ -242,7 +244,8 @@ def pick_training_layout(model: Model, system: System, chips: int, base: Trainin
                          vary_recompute: bool = False) -> tuple[TrainingResult, str]:
     """`base` priced, or, where its virtual stages or recomputation are left open, the fastest choice of
     them that fits (the fastest of all when none fits), with a sentence saying what was picked ("" if
-    nothing was left open)."""
+    nothing was left open). Virtual stages, given or picked, split every pipeline stage evenly
+    (TrainingLayout.check_chunks)."""
     vps = [v for v in range(1, 9) if base.pp > 1 and base.schedule != "dualpipe" or v == 1] if vary_vp else \
         [base.virtual_stages]
     recomputes = list(RECOMPUTE) if vary_recompute else [base.recompute]
@@ -251,7 +254,8 @@ def pick_training_layout(model: Model, system: System, chips: int, base: Trainin
     for v, rc in itertools.product(vps, recomputes):
         layout = replace(base, virtual_stages=v, recompute=rc)
         try:
-            candidates.append(train_step(model, system, chips, layout.check(model, chips), calibration, profile))
+            layout = layout.check(model, chips).check_chunks(model)
+            candidates.append(train_step(model, system, chips, layout, calibration, profile))
         except InfeasiblePlan as err:
             refusals.append(err)
     if not candidates:

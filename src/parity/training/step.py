@@ -25,7 +25,8 @@ from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
 from parity.training.layout import PP_SCHEDULES, RECOMPUTE, PipelineRank, TrainingLayout
-from parity.training.memory import TrainingMemory, parameters_per_device, training_memory
+from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, parameters_per_device,
+                                    training_memory)
 from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materialised, _price_pass,
                                     _training_calibrations)
 from parity.training.pipeline import pipeline_bubble_s
@@ -58,10 +59,10 @@ def model_flops_per_token(model: Model, seq_len: Num, causal: bool = False) -> N
 class TrainingResult:
     """One training step on `chips` chips [s], its breakdown, throughput, MFU and memory per chip.
 
-    step_s = compute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + imbalance_s + bubble_s + optimizer_s + overhead_s.
-    compute_s and the communication are an even stage's; imbalance_s: what the busiest stage of uneven ones adds
-    (the others idle meanwhile).
-    recompute_s: the part of compute_s spent recomputing activations. mfu: model FLOP/s per chip over
+    step_s = compute_s + recompute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + imbalance_s + bubble_s + optimizer_s
+    + overhead_s: the breakdown adds up. compute_s: the forward and backward passes; recompute_s: the forward work
+    run again to recompute activations, beside it. Both and the communication are an even stage's; imbalance_s:
+    what the busiest stage of uneven ones adds (the others idle meanwhile). mfu: model FLOP/s per chip over
     the dense peak of the math unit the step's matrix multiplies run on (`peak_math`: bf16 for bf16, fp8 for
     the 8-bit formats where the chip has FP8 units), counting every key of a query (PaLM's and Megatron-LM's
     convention, also as mfu_noncausal); mfu_causal counts the causal half of the attention (FlashAttention,
@@ -361,7 +362,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     peak = chip.peak(peak_math)
     bf16_peak = chip.peak("bf16") or np.nan
     return TrainingResult(
-        step_s=step_s, compute_s=m * compute_mb, recompute_s=m * recompute_s, tp_comm_s=m * prof.tp_comm_exposed * passes * tp_s,
+        step_s=step_s, compute_s=m * (compute_mb - recompute_s), recompute_s=m * recompute_s,
+        tp_comm_s=m * prof.tp_comm_exposed * passes * tp_s,
         cp_comm_s=m * prof.cp_comm_exposed * (passes + 1.0) * cp_s, ep_comm_s=m * prof.ep_comm_exposed * passes * ep_s,
         pp_comm_s=m * prof.pp_comm_exposed * pp_s, dp_comm_s=m * dp_mb + dp_step, imbalance_s=imbalance_s, bubble_s=bubble_s,
         optimizer_s=optimizer_s, overhead_s=prof.step_overhead_s + 0.0 * step_s, tokens_per_s=tokens_per_s,
@@ -376,7 +378,6 @@ def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
     notes = [f"training profile {prof.id} ({'fitted' if prof.measured else 'prior'})",
              f"exposed communication: TP {prof.tp_comm_exposed:.0%}, CP {prof.cp_comm_exposed:.0%}, "
              f"EP {prof.ep_comm_exposed:.0%}, PP {prof.pp_comm_exposed:.0%}",
-             f"Adam: {2:g} + {prof.gradient_bytes:g} + {prof.optimizer_state_bytes:g} B per parameter (ZeRO paper)",
              f"memory reserve {prof.memory_reserve_fraction:.0%} + {prof.memory_reserve_bytes / 1e9:g} GB "
              "(allocator fragmentation, context, buffers)"]
     if "moe" in model.features:
@@ -395,16 +396,23 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
     """
     layout.check(model, chips)
     result = evaluate_layouts(model, system, chips, [layout], calibration, profile).at(0)
-    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + format_notes(layout))
+    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + format_notes(layout, profile))
 
 
-def format_notes(layout: TrainingLayout) -> tuple[str, ...]:
-    """The assumptions a layout's pipeline stages and storage formats add to its result."""
+def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None) -> tuple[str, ...]:
+    """The assumptions a layout's storage formats and pipeline stages add to its result: Adam's bytes per
+    parameter as training_memory counts them (2 + 2 + 12 in the ZeRO paper; an FP8 weight copy, bf16 moments
+    and fp32 gradients change the terms)."""
+    prof = profile or DEFAULT_PROFILE
+    fp8, moments, gradients = (format_named(layout.precision).bits <= 8, layout.optimizer_states == "bf16",
+                               layout.gradients == "fp32")
+    terms = adam_bytes_per_parameter(0, 1.0, prof, fp8, float(moments), float(gradients))
+    changes = [change for change, on in ((f"a {prof.fp8_weight_copy_bytes:g} B FP8 weight copy", fp8),
+                                         ("bf16 moments", moments), ("fp32 gradients", gradients)) if on]
+    adam = (f"Adam: {' + '.join(f'{float(b):g}' for b in terms)} B per parameter (ZeRO paper"
+            + (f", with {', '.join(changes)})" if changes else ")"))
     stages = ("pipeline stages as --pp-layout places them" if layout.pp_layout else
               "pipeline stages as given, the embedding on the first and the LM head on the last" if layout.uneven else
               "pipeline stages balanced around the embedding and LM head")
-    return (stages,) + tuple(note for note, on in (
-        ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
-         "output recomputed)", layout.activation_cache == "fp8"),
-        ("AdamW moments in bf16 (8 B of optimizer state per parameter)", layout.optimizer_states == "bf16"),
-        ("gradients accumulated in fp32 (4 B per parameter)", layout.gradients == "fp32")) if on)
+    return (adam, stages) + (("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU "
+                              "inputs FP8 and output recomputed)",) if layout.activation_cache == "fp8" else ())
