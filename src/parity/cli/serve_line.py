@@ -86,7 +86,8 @@ def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object
             "serve_command": rerun}
 
 
-def disagg_rerun(candidate: Candidate, case: Case, utilization: float, priced: bool = True) -> tuple[str, dict[str, float]]:
+def disagg_rerun(candidate: Candidate, case: Case, utilization: float,
+                 priced: bool = True) -> tuple[str, dict[str, float]]:
     """What a disaggregated candidate's serve line (`case`, case_of_candidate) runs and prices, said beside the
     search's figures: whole workers in place of the search's rate-matched share of a prefill worker per decode worker
     ('on whole workers: 3 prefill per 2 decode for the search's 1.38 per decode worker'), and, where `priced`, serve's
@@ -97,7 +98,8 @@ def disagg_rerun(candidate: Candidate, case: Case, utilization: float, priced: b
     served = predict_cases([case])[0] if priced else None
     if served is None or not served.feasible:
         return said, {}
-    prices = {"ttft_s": served.ttft_s, "tpot_s": served.tpot_s, "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
+    prices = {"ttft_s": served.ttft_s, "tpot_s": served.tpot_s,
+              "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
     return f"{said}; {_serve_differs(candidate, case, served, utilization)}", prices
 
 

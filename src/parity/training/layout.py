@@ -16,8 +16,8 @@ from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
 __all__ = ["TrainingLayout", "chunk_choices", "layout_chunks", "layout_counts", "most_layout_entries",
-           "check_dense_experts", "check_micro_batch", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision", "ACTIVATION_CACHES",
-           "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
+           "check_dense_experts", "check_micro_batch", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision",
+           "ACTIVATION_CACHES", "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
 PP_SCHEDULES = ("1f1b", "interleaved", "zb", "dualpipe")
