@@ -54,6 +54,15 @@ def refused(*args: str) -> str:
     (("train", *LLAMA, "--tp", "-1"), "got -1"),
     (("train", *LLAMA, "--chips", "100000000000"), "beyond any fleet's chips"),
     (("serve", *LLAMA, "--concurrency", "1e20"), "expected a whole number"),
+    # separators only in threes: '6,4' ran as 64 clients and `train --tp 1,2` as tp 12 (a regression round)
+    (("serve", *LLAMA, "--concurrency", "6,4"), "expected a whole number (digits grouped in threes, if at all: "
+                                                "1,024), got '6,4'"),
+    (("serve", *LLAMA, "--concurrency", "64,"), "got '64,'"),
+    (("serve", *LLAMA, "--concurrency", "6_4"), "got '6_4'"),
+    (("train", *LLAMA, "--search", "--tp", "1,2"), "Invalid value for '--tp': expected a whole number (digits "
+                                                   "grouped in threes, if at all: 1,024), got '1,2'"),
+    (("fleet", "--model", "llama-3.1-8b", "--demand", "2,00 tokens/s"), "group its digits in threes (1,024)"),
+    (("validate", "--by", ""), "--by '' names no field"),
     (("serve", *LLAMA, "--concurrency", "100000000000000"), "beyond any deployment's concurrent requests"),
     (("serve", *LLAMA, "--concurrency", "0"), "got 0"),
     (("serve", *LLAMA, "--isl", "-5"), "got -5"),

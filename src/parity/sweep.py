@@ -151,8 +151,10 @@ class Variant:
         # the system states each link per chip; it keeps its ratio to the chip's (1 throughout the catalog)
         links = {key: changes[key] * getattr(home, key) / getattr(base, key) if getattr(base, key) else changes[key]
                  for key in LINK_FIELDS if key in changes}
-        # and its power its ratio to the chips' TDP (most catalog systems state chips x TDP x 1.45)
-        power_w = home.power_w * chip.tdp_w / base.tdp_w
+        # and its power changes by its chips' change of TDP, the rest of it (hosts, networking, fans) as it was: a
+        # system stated as chips x TDP x 1.45 scaled whole put half the TDP at 0.29 kW a chip where the chip's
+        # share alone gives 0.38 (a twelfth-round regression check)
+        power_w = home.power_w + home.chips * (chip.tdp_w - base.tdp_w)
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", power_w=power_w, **links)
 
     def _keeps_native(self, base: Chip, math_key: str, rate: float) -> None:

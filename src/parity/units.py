@@ -12,7 +12,7 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["parse", "duration_s", "duration_text", "share_text", "format_si", "whole", "DIMENSIONS"]
+__all__ = ["parse", "read_number", "duration_s", "duration_text", "share_text", "format_si", "whole", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -53,11 +53,26 @@ _NUMBER = r"[-+]?(?:\d[\d,_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PATTERN = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>.*?)\s*$")
 
 
+# a number's whole part, bare or grouped in threes by commas or by underscores (1,024 or 1_000_000)
+_WHOLE_PART = re.compile(r"\d+|\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+")
+
+
 def _number(text: str, raw: str) -> float:
+    """The number `text` (of `raw`, as typed), its whole part bare or grouped in threes; a separator elsewhere is
+    refused: '6,4' or '1,2' is more likely a list or a slip than 64 or 12."""
+    whole_part = re.match(r"[-+]?([\d,_]*)", text.strip())[1]  # type: ignore[index]
+    if whole_part and not _WHOLE_PART.fullmatch(whole_part) or re.search(r"[,_]", text.strip()[len(whole_part):]):
+        raise UnitError(f"cannot read a number in {raw!r}: group its digits in threes (1,024) or not at all")
     try:
         return float(text.replace(",", "").replace("_", ""))
     except ValueError as err:
         raise UnitError(f"cannot read a number in {raw!r}") from err
+
+
+def read_number(text: str) -> float:
+    """A bare number as a person types it ('1,024', '2.5e3'), its whole part bare or grouped in threes; UnitError
+    otherwise."""
+    return _number(text, text)
 
 
 def parse(text: str | float | int, dimension: str) -> float:

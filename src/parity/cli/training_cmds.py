@@ -91,15 +91,6 @@ def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
     return [{"quantity": k, "value": v} for k, v in rows]
 
 
-def _ints(text: str | None) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError as err:
-        raise ParityError(f"expected comma-separated whole numbers, got {text!r}") from err
-
-
 SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, "left"),
                   Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
                   Column("mfu", "MFU", percent), Column("bubble_fraction", "bubble", percent, wide=1),
@@ -225,10 +216,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                               "you give: " + ("give it without --search" if search else
                                               "add --pp (and --tp, --dp, --cp as needed)"))
         # what the user typed pins the search: the layout picked, or the layouts listed, honour it
-        space = SearchSpace(**{k: v for k, v in (("tp", _ints(str(tp)) if tp else None),
-                                                  ("pp", _ints(str(pp)) if pp else None),
-                                                  ("cp", _ints(str(cp)) if cp else None),
-                                                  ("ep", _ints(str(ep)) if ep else None)) if v},
+        space = SearchSpace(**{k: (v,) for k, v in (("tp", tp), ("pp", pp), ("cp", cp), ("ep", ep)) if v},
                             **{k: (v,) for k, v in (("zero", zero), ("micro_batch", micro_batch),
                                                     ("recompute", recompute), ("virtual_stages", virtual_stages))
                                if v is not None},

@@ -86,6 +86,9 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         raise ParityError(f"{', '.join(given)} with --fit-stacks: it writes refits and prints no scores (add --by "
                           "source or --by vendor to score with them)")
     resolved = fmt = output_format(fmt, out)  # --format, or the suffix of --out
+    if not listed(by, "--by"):
+        raise ParityError("--by '' names no field: give the fields to group by (system, engine, engine_version, model, "
+                          "mode, split), or 'flag', 'source' or 'vendor' alone")
     if fit and (section in ("percentiles", "mlperf") or by in ("source", "vendor")):
         raise ParityError(f"--fit refits on the serving points, which --section {section} does not score: drop one "
                           "of them" if section in ("percentiles", "mlperf") else

@@ -78,11 +78,14 @@ class Count(click.ParamType):
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
-            text = str(value).strip().replace("_", "").replace(",", "")
             try:
-                number = int(text)
-            except ValueError:
+                read = units.read_number(str(value))
+            except UnitError:
+                grouped = " (digits grouped in threes, if at all: 1,024)" if re.search(r"[,_]", str(value)) else ""
+                self.fail(f"expected a whole number{grouped}, got {value!r}", param, ctx)
+            if not read.is_integer() or not re.fullmatch(r"\s*[-+]?[\d,_]+\s*", str(value)):
                 self.fail(f"expected a whole number, got {value!r}", param, ctx)
+            number = int(read)
         if number < self.least:
             hint = " (leave the option out for the default)" if number == 0 and self.least > 0 else ""
             self.fail(f"must be a whole number >= {self.least}, got {number}{hint}", param, ctx)
