@@ -125,3 +125,13 @@ def test_a_worker_wider_than_one_system_says_it_spans_systems() -> None:
                                           "--model-kind", "steady", "--format", "json"))["note"]
     disagg = json.loads(_run(*DISAGG[:10], "16", *DISAGG[11:], "--format", "json"))["note"]
     assert "the decode worker spans 2 hgx-h200 systems over scale-out" in disagg and "prefill worker spans" not in disagg
+
+
+def test_serve_records_the_matrices_a_checkpoints_skip_list_keeps_bf16() -> None:
+    """DeepSeek-V3.1-NVFP4 from its checkpoint keeps q_a, q_b, kv_a and kv_b bf16 (its skip list); a format named with
+    --weights re-quantizes the dense side, and the record says so by listing none (the two runs read weights nvfp4
+    alike)."""
+    run = ["serve", "--model", "deepseek-v3.1-nvfp4", "--system", "hgx-b200", "--tp", "8", "--moe-ep", "8",
+           "--concurrency", "64", "--model-kind", "steady", "--format", "json"]
+    assert json.loads(_run(*run))["unquantized_matrices"] == "kv_a kv_b q_a q_b"
+    assert json.loads(_run(*run, "--weights", "nvfp4"))["unquantized_matrices"] == ""
