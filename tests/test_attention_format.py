@@ -7,7 +7,7 @@ from parity import catalog
 from parity.ops import Batch
 from parity.phase import decode_benchmark
 from parity.plan import Layout, Precision
-from parity.predict import predict_rows
+from parity.predict import predict_rows, scenario_from_row
 from parity.step import Deployment, breakdown
 
 from conftest import perfect_calibration, round_chip, round_system, tiny_model
@@ -70,3 +70,14 @@ def test_breakdown_names_the_kv_format_beside_the_attention_math() -> None:
     assert details["attention_decode"].startswith("bf16, KV fp8, ")
     assert details["kv_write"].startswith("KV fp8, ")
     assert details["qkv"].startswith("bf16, ")
+
+
+def test_a_serve_over_an_fp8_cache_says_its_mla_prompt_attention_runs_in_fp8() -> None:
+    """With an FP8 KV cache, MLA's prompt attention runs in fp8 (its inputs cast first) while decode stays bf16: the
+    breakdown showed it and the assumptions did not (a regression round); a GQA model's do not say it."""
+    row = {"case_id": "x", "model": "deepseek-r1", "system": "hgx-h200", "mode": "agg", "isl": "1024", "osl": "1024",
+           "concurrency": "8", "tp": "8", "kv": "fp8"}
+    said = "MLA prompt attention in fp8 over the fp8 KV cache (its inputs cast first)"
+    def says(changes: dict[str, str]) -> bool:
+        return any(said in note for note in scenario_from_row({**row, **changes}).notes)
+    assert says({}) and not says({"kv": "bf16"}) and not says({"model": "llama-3.1-8b", "tp": "1"})
