@@ -136,3 +136,12 @@ def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
     assert (served["output_tokens_per_s_per_chip"], served["ttft_s"], served["tpot_s"]) == (
         row["tokens_per_s_per_chip"], row["ttft_s"], row["tpot_s"])
     assert round(row["tokens_per_s_per_chip"]) == 2798
+
+
+def test_a_serve_note_says_when_serves_own_figures_miss_a_mean_target() -> None:
+    """Qwen3-235B-A22B at TPOT 20 ms, TTFT 1 s: the H20's disaggregated pick serves at 1.06 s by serve's steady model,
+    which its note stated without saying it misses the target (a regression round)."""
+    out = CliRunner().invoke(cli, ["compare", "hgx-h20", "--model", "qwen3-235b-a22b", "--tpot", "20ms", "--ttft",
+                                   "1s", "--format", "json"])
+    (row,) = json.loads(out.stdout)
+    assert row["mode"] == "disagg" and row["serve_note"].endswith("; serve's figures miss the TTFT target 1 s")

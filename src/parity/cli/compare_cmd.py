@@ -27,6 +27,7 @@ from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidat
 from parity.report.tables import Column, plain, ratio, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
+from parity.units import duration_text
 from parity.training import PRECISIONS
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
@@ -84,19 +85,24 @@ def _refined(job: tuple[Comparison, str, str, int, int, int, str | None, str]) -
 
 
 def _rerun(row: Comparison, model_name: str, engine: str, isl: int, osl: int, mtp_tokens: int,
-           weights: str | None) -> dict[str, str]:
+           weights: str | None, targets: Targets) -> dict[str, str]:
     """A serving row's `parity serve --model-kind steady` line (serve_command: its layouts, formats, MTP, one rank per
     die, clients and fixed lengths, as `_refined` simulates it, which gives the row's figures for an aggregated
     configuration) and, for a disaggregated one, what the line runs on whole workers and what serve's steady model
-    prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why); both '' where no
-    configuration was chosen."""
+    prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why, and where they miss
+    a mean target, which); both '' where no configuration was chosen."""
     if row.configuration is None:
         return {"serve_command": "", "serve_note": ""}
     chip, model = catalog.system(row.system).chip, catalog.model(model_name)
     case = case_of_candidate(row.configuration, model_name, row.system, engine, best_precision(model, chip, weights),
                              isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1)
-    said = "" if case.mode == "agg" else disagg_rerun(row.configuration, case,
-                                                      catalog.engine(engine).disagg_prefill_utilization)[0]
+    said, prices = ("", {}) if case.mode == "agg" else disagg_rerun(
+        row.configuration, case, catalog.engine(engine).disagg_prefill_utilization)
+    missed = [f"the {metric.upper()} target {duration_text(bound)}"
+              for metric, bound, statistic in (("ttft", targets.ttft_s, targets.ttft_statistic),
+                                               ("tpot", targets.tpot_s, targets.tpot_statistic))
+              if statistic == "mean" and bound and prices.get(f"{metric}_s", 0.0) > bound]
+    said += f"; serve's figures miss {' and '.join(missed)}" if missed else ""
     return {"serve_command": serve_command(case, moe="moe" in model.features), "serve_note": said}
 
 
@@ -185,7 +191,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights, arrivals) for r in results],
                            processes)
                 if refine else [{} for _ in results])
-        reruns = [_rerun(r, name, engine, isl, osl, drafts, weights) if workload == "serve" else {} for r in results]
+        reruns = [_rerun(r, name, engine, isl, osl, drafts, weights, targets) if workload == "serve" else {}
+                  for r in results]
         rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]
         payload += [r.to_dict() | s | again for r, s, again in zip(results, sims, reruns)]
         if fmt not in ("table", "md"):
