@@ -89,8 +89,14 @@ _LAYER_INDEX = re.compile(r"layers\.(\d+)\.")
 _EXPERT_INDEX = re.compile(r"\.experts\.(\d+)\.")
 
 
+def _routed(name: str) -> bool:
+    """Whether a quantized_layers name is of routed experts: one expert's ('...mlp.experts.0.gate_proj') or a
+    layer's fused experts as vLLM's FusedMoE names them ('...mlp.experts', which vLLM looks up directly)."""
+    return ".experts." in name or name.endswith(".experts")
+
+
 def _part_of(name: str) -> str:
-    return "experts" if ".experts." in name else _dense_part(name)
+    return "experts" if _routed(name) else _dense_part(name)
 
 
 def _check_coverage(names: list[str], at: str, layer_parts: tuple[frozenset[str], ...], num_experts: int) -> None:
@@ -132,8 +138,8 @@ def _check_coverage(names: list[str], at: str, layer_parts: tuple[frozenset[str]
 def _modelopt_formats(q: dict[str, Any], at: str, layer_parts: tuple[frozenset[str], ...],
                       num_experts: int) -> tuple[str, str, SkipList | None]:
     """(dense, expert) formats of a ModelOpt record. MIXED_PRECISION names each layer's quant_algo in
-    quantized_layers, as vLLM's ModelOptMixedPrecisionConfig reads it: routed experts (".experts." in the name) take
-    theirs, the other layers theirs (the head aside), a layer it leaves out stays bf16 (vLLM's unquantized method);
+    quantized_layers, as vLLM's ModelOptMixedPrecisionConfig reads it: routed experts (_routed) take theirs, the
+    other layers theirs (the head aside), a layer it leaves out stays bf16 (vLLM's unquantized method);
     each side must be one format, so dense layers listed for some of the model's dense parts ('attention', 'MLP',
     from `layer_parts`, each layer's parts) and left out for others are refused, as is a part listed for only some
     of its layers, projections or experts (_check_coverage). Otherwise every weight is in quant_algo's format but
@@ -150,8 +156,8 @@ def _modelopt_formats(q: dict[str, Any], at: str, layer_parts: tuple[frozenset[s
     for name, entry in layers.items():
         if not name.endswith("lm_head"):
             algo = _object(entry, f"{at}.quantized_layers[{name!r}]").get("quant_algo")
-            found[".experts." in name].add(_modelopt_format(algo, f"{at}.quantized_layers[{name!r}]"))
-            listed |= set() if ".experts." in name else {_dense_part(name)}
+            found[_routed(name)].add(_modelopt_format(algo, f"{at}.quantized_layers[{name!r}]"))
+            listed |= set() if _routed(name) else {_dense_part(name)}
     for experts, formats in found.items():
         if len(formats) > 1:
             raise ModelConfigError(f"{at}.quantized_layers: the {'routed experts' if experts else 'dense layers'} "
