@@ -388,6 +388,22 @@ def test_mixed_precision_refuses_a_part_listed_for_some_layers_projections_or_ex
     assert (m.weight_format, m.expert_weight_format) == ("fp8", "nvfp4")
 
 
+def test_mixed_precision_reads_a_layers_fused_experts_name_as_its_routed_experts() -> None:
+    """vLLM's ModelOptMixedPrecisionConfig looks a layer's FusedMoE prefix ('model.layers.N.mlp.experts') up in
+    quantized_layers directly: that name lists the routed experts (parity read it as dense MLP projections, and
+    refused one layer's experts as 'the dense layers mix nvfp4 (the MLP projections) and bf16 (the attention ...)')."""
+    fused = {f"model.layers.{i}.mlp.experts": {"quant_algo": "NVFP4"} for i in range(2)}
+    m = model_from_config({**MOE, "quantization_config": {"quant_method": "modelopt", "quantization": {
+        "quant_algo": "MIXED_PRECISION", "quantized_layers": {**ATTENTION_FP8, **fused}}}})
+    assert (m.weight_format, m.expert_weight_format) == ("fp8", "nvfp4")
+    with pytest.raises(ModelConfigError, match=re.escape(
+            "model: quantization_config.quantization.quantized_layers: lists the routed experts of 1 of the 2 layers "
+            "holding them (vLLM runs the others in bf16); parity holds one format for them")):
+        model_from_config({**MOE, "quantization_config": {"quant_method": "modelopt", "quantization": {
+            "quant_algo": "MIXED_PRECISION", "quantized_layers": {"model.layers.1.mlp.experts": fused[
+                "model.layers.1.mlp.experts"]}}}})
+
+
 def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json() -> None:
     """DeepSeek-R1-FP4's hf_quant_config.json {"quantization": {"quant_algo": "NVFP4", "exclude_modules": [...]}}
     and the same record in config.json as {"quant_method": "modelopt", "quant_algo": "NVFP4", "ignore": [...]}."""

@@ -10,6 +10,7 @@ from parity.catalog.files import data_dir
 from parity.errors import ModelConfigError
 from parity.graph import forward
 from parity.hf import model_from_config, read_config
+from parity.hf import skips
 from parity.memory import weight_bytes_per_device
 from parity.ops import Batch, Gemm
 from parity.plan import Layout, Precision, Shard
@@ -20,8 +21,18 @@ BASE = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_a
         "intermediate_size": 128, "vocab_size": 100}
 
 
-def _nvfp4(config: dict, skipped: list[str]):
+MOE = {**BASE, "model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+       "decoder_sparse_step": 1, "mlp_only_layers": []}
+
+
+def _nvfp4(config: dict, skipped: object):
     return model_from_config(config, quant={"quantization": {"quant_algo": "NVFP4", "exclude_modules": skipped}})
+
+
+def _compressed(config: dict, ignore: list[str]):
+    """The config as a compressed-tensors NVFP4 checkpoint whose ignore list is `ignore`."""
+    return model_from_config({**config, "quantization_config": {"quant_method": "compressed-tensors", "ignore": ignore,
+                              "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float"}}}}})
 
 
 def test_deepseek_v3_1_nvfp4_keeps_only_the_attention_input_projections_bf16() -> None:
@@ -74,7 +85,6 @@ def test_a_dense_llama_with_its_attention_skipped_keeps_its_mlps_quantized() -> 
 
 
 @pytest.mark.parametrize(("skipped", "expected"), [
-    (["re:.*self_attn\\.(q|k|v)_proj$"], {"qkv"}),  # compressed-tensors regexes, all three of the fused qkv
     (["model.layers.*.mlp"], {"up", "down"}),
     (["o_proj", "model.embed_tokens", "lm_head", "model.norm", "vision_tower.blocks.0.attn"], {"o"}),
     (["language_model.model.layers.0.mlp", "language_model.model.layers.1.mlp"], {"up", "down"}),
@@ -117,3 +127,73 @@ def test_every_gemm_names_the_matrix_it_multiplies(model: str, mla_decode: str) 
     batch = Batch(decode_tokens=8.0, decode_context=1024.0, prefill_tokens=512.0, prefill_sequences=1.0)
     names = {op.weights for group in forward(m, batch, mla_decode) for op in group.ops if isinstance(op, Gemm)}
     assert names <= held
+
+
+def test_re_entries_are_regexes_only_where_the_format_reads_them() -> None:
+    """'re:' is compressed-tensors' syntax (vLLM's should_ignore_layer); ModelOpt's exclude_modules are fnmatch
+    wildcards and fp8's modules_to_not_convert names, where vLLM reads 're:...' as text that names no module (parity
+    read it as a regex in every list: the ModelOpt list below left qkv bf16)."""
+    regex = ["re:.*self_attn\\.(q|k|v)_proj$"]  # all three of the fused qkv
+    assert _compressed(BASE, regex).unquantized_matrices == {"qkv"}
+    assert _nvfp4(BASE, regex).unquantized_matrices == frozenset()
+    fp8 = model_from_config({**BASE, "quantization_config": {"quant_method": "fp8", "modules_to_not_convert": regex}})
+    assert fp8.unquantized_matrices == frozenset()
+
+
+@pytest.mark.parametrize(("entry", "reason"), [
+    ("re:[", "unterminated character set at position 0"),
+    ("re:*", "nothing to repeat at position 0"),
+    ("re:((", "missing ), unterminated subpattern at position 1"),
+])
+def test_a_regex_that_does_not_compile_is_refused_in_one_line(entry: str, reason: str) -> None:
+    """A bad compressed-tensors regex raised re.error with a traceback (exit 1); ModelOpt reads the same text as a
+    name, which names nothing."""
+    with pytest.raises(ModelConfigError, match=re.escape(
+            f"model: quantization_config.ignore: {entry!r} is not a valid regular expression ({reason})")):
+        _compressed(BASE, ["lm_head", entry])
+    assert _nvfp4(BASE, [entry]).unquantized_matrices == frozenset()
+
+
+@pytest.mark.parametrize(("skipped", "message"), [
+    (5, "exclude_modules must be a list of module names (strings), got 5 (a number)"),  # read as layer 5's modules
+    ({"x": 1}, 'exclude_modules must be a list of module names (strings), got {"x": 1} (an object)'),  # read as none
+    ([0, False, None], "exclude_modules[0] must be a module name (a string), got 0 (a number)"),
+    (["lm_head", None], "exclude_modules[1] must be a module name (a string), got null"),
+    ([["self_attn"]], 'exclude_modules[0] must be a module name (a string), got ["self_attn"] (an array)'),
+])
+def test_a_skip_list_that_is_not_a_list_of_names_is_refused(skipped: object, message: str) -> None:
+    """Entries were turned into text: 0 named layer 0's modules (a refusal blaming that layer), an object or a nested
+    list passed as naming nothing. A list of strings, or one string, is read; anything else is refused, naming the
+    entry and what it is."""
+    with pytest.raises(ModelConfigError, match=re.escape(f"hf_quant_config.json: quantization.{message}")):
+        _nvfp4(BASE, skipped)
+    assert _nvfp4(BASE, "model.layers.*.mlp").unquantized_matrices == {"up", "down"}  # one name
+
+
+def test_a_per_expert_entry_is_refused_unless_the_fused_experts_are_named() -> None:
+    """vLLM loads a layer's routed experts as one module (FusedMoE, model.layers.N.mlp.experts): an entry under it
+    runs the whole module bf16 (ModelOpt, fp8) or is refused unless expert 0's gate, up and down agree
+    (compressed-tensors). A list naming each expert's gate_proj (not up_proj) was passed over and the experts read
+    NVFP4; it is refused as a fused set named in part is. Naming the module itself leaves the experts bf16."""
+    per_expert = [f"model.layers.{i}.mlp.experts.{e}.gate_proj" for i in range(2) for e in range(4)]
+    with pytest.raises(ModelConfigError, match=re.escape(
+            "hf_quant_config.json: quantization.exclude_modules names 'model.layers.0.mlp.experts.0.gate_proj', "
+            "inside layer 0's routed experts, but not the experts whole (model.layers.0.mlp.experts): vLLM loads them "
+            "as one fused module; parity holds one format for them")):
+        _nvfp4(MOE, per_expert)
+    m = _nvfp4(MOE, [f"model.layers.{i}.mlp.experts" for i in range(2)])
+    assert (m.weight_format, m.expert_weight_format, m.unquantized_matrices) == ("nvfp4", "bf16", frozenset())
+
+
+def test_twenty_thousand_wildcards_compile_no_pattern_per_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each wildcard was compiled and tried on every matrix path of every layer (DeepSeek-V3.1: 4.5 ms an entry,
+    20,000 entries 85 s). Wildcards are looked up by the text before or after their '*' (what a path must hold
+    for them to match), so 20,000 that name nothing the model holds compile no pattern, and the list reads as the
+    real list alone does."""
+    compiled: list[str] = []
+    real_compile = re.compile
+    monkeypatch.setattr(skips.re, "compile", lambda pattern, *a: compiled.append(pattern) or real_compile(pattern, *a))
+    listed = ["lm_head", "model.layers.*.self_attn*"] + [f"foo.bar{i}*" for i in range(10_000)] + [
+        f"*baz{i}" for i in range(10_000)]
+    assert _nvfp4(BASE, listed).unquantized_matrices == {"qkv", "o"}
+    assert len(compiled) <= 2

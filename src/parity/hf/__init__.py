@@ -53,7 +53,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
         {"MLP"} if isinstance(mlp, DenseMlp) or (isinstance(mlp, MoeMlp) and mlp.num_shared_experts) else ())
         | frozenset({"experts"} if isinstance(mlp, MoeMlp) else ()) for (mixer, _), mlp in zip(kinds, mlps))
     num_experts = max((mlp.num_experts for mlp in mlps if isinstance(mlp, MoeMlp)), default=0)
-    dense_format, expert_format, skip_list, skip_at = _formats(config, quant, file_where, layer_parts, num_experts)
+    dense_format, expert_format, skip_list = _formats(config, quant, file_where, layer_parts, num_experts)
     state_format = _state_format(config, dense_format)
     model_type = str(config.get("model_type", ""))
     norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES
@@ -68,7 +68,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
         except ValueError as err:
             raise _named(err, f"{where}: layer {i}") from err
     dense_format, expert_format, unquantized = settled(
-        dense_format, expert_format, unquantized_matrices(skip_list, skip_at, layers, hidden), layers, hidden)
+        dense_format, expert_format, unquantized_matrices(skip_list, layers, hidden), layers, hidden)
     mtp = (_int(config, "num_nextn_predict_layers", 0, where) or _int(config, "mtp_num_hidden_layers", 0, where)
            or _int(config, "num_mtp_modules", 0, where))
     last = next(layer for layer in reversed(layers) if layer.attention is not None and layer.mlp is not None) \

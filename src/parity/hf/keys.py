@@ -218,8 +218,9 @@ def _bool(config: dict[str, Any], key: str, default: bool, where: str = "") -> b
 
 
 def _json_kind(value: Any) -> str:
-    """What a JSON value is, in JSON's words: an array, a string, a number, true/false, null."""
-    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str)
+    """What a JSON value is, in JSON's words: an array, an object, a string, a number, true/false, null."""
+    return ("an array" if isinstance(value, list) else "an object" if isinstance(value, dict)
+            else "a string" if isinstance(value, str)
             else "true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
             else "null" if value is None else type(value).__name__)
 

@@ -9,6 +9,7 @@ from typing import Any
 from parity.errors import ModelConfigError
 from parity.hf.keys import ALIASES, _MLA_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, \
     _UNGATED_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _get, _int, _named, _object
+from parity.hf.skips import SkipList
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
 # a checkpoint's torch dtype (config.json's torch_dtype, or dtype since transformers 4.56) -> its weight format
@@ -88,8 +89,14 @@ _LAYER_INDEX = re.compile(r"layers\.(\d+)\.")
 _EXPERT_INDEX = re.compile(r"\.experts\.(\d+)\.")
 
 
+def _routed(name: str) -> bool:
+    """Whether a quantized_layers name is of routed experts: one expert's ('...mlp.experts.0.gate_proj') or a
+    layer's fused experts as vLLM's FusedMoE names them ('...mlp.experts', which vLLM looks up directly)."""
+    return ".experts." in name or name.endswith(".experts")
+
+
 def _part_of(name: str) -> str:
-    return "experts" if ".experts." in name else _dense_part(name)
+    return "experts" if _routed(name) else _dense_part(name)
 
 
 def _check_coverage(names: list[str], at: str, layer_parts: tuple[frozenset[str], ...], num_experts: int) -> None:
@@ -129,18 +136,18 @@ def _check_coverage(names: list[str], at: str, layer_parts: tuple[frozenset[str]
 
 
 def _modelopt_formats(q: dict[str, Any], at: str, layer_parts: tuple[frozenset[str], ...],
-                      num_experts: int) -> tuple[str, str, Any, str]:
+                      num_experts: int) -> tuple[str, str, SkipList | None]:
     """(dense, expert) formats of a ModelOpt record. MIXED_PRECISION names each layer's quant_algo in
-    quantized_layers, as vLLM's ModelOptMixedPrecisionConfig reads it: routed experts (".experts." in the name) take
-    theirs, the other layers theirs (the head aside), a layer it leaves out stays bf16 (vLLM's unquantized method);
+    quantized_layers, as vLLM's ModelOptMixedPrecisionConfig reads it: routed experts (_routed) take theirs, the
+    other layers theirs (the head aside), a layer it leaves out stays bf16 (vLLM's unquantized method);
     each side must be one format, so dense layers listed for some of the model's dense parts ('attention', 'MLP',
     from `layer_parts`, each layer's parts) and left out for others are refused, as is a part listed for only some
     of its layers, projections or experts (_check_coverage). Otherwise every weight is in quant_algo's format but
-    what the skip list (exclude_modules; config.json's ignore), returned with where it sits, names."""
+    what the skip list (exclude_modules; config.json's ignore: fnmatch wildcards, 're:' read as text) names."""
     if str(q["quant_algo"]).upper() != "MIXED_PRECISION":
         fmt = _modelopt_format(q["quant_algo"], at)
         key = "exclude_modules" if "exclude_modules" in q else "ignore"
-        return fmt, fmt, q.get(key), f"{at}.{key}"
+        return fmt, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
     layers = _object(q.get("quantized_layers") or {}, f"{at}.quantized_layers")
     if not layers:
         raise ModelConfigError(f"{at}: quant_algo MIXED_PRECISION names no quantized_layers")
@@ -149,8 +156,8 @@ def _modelopt_formats(q: dict[str, Any], at: str, layer_parts: tuple[frozenset[s
     for name, entry in layers.items():
         if not name.endswith("lm_head"):
             algo = _object(entry, f"{at}.quantized_layers[{name!r}]").get("quant_algo")
-            found[".experts." in name].add(_modelopt_format(algo, f"{at}.quantized_layers[{name!r}]"))
-            listed |= set() if ".experts." in name else {_dense_part(name)}
+            found[_routed(name)].add(_modelopt_format(algo, f"{at}.quantized_layers[{name!r}]"))
+            listed |= set() if _routed(name) else {_dense_part(name)}
     for experts, formats in found.items():
         if len(formats) > 1:
             raise ModelConfigError(f"{at}.quantized_layers: the {'routed experts' if experts else 'dense layers'} "
@@ -162,7 +169,7 @@ def _modelopt_formats(q: dict[str, Any], at: str, layer_parts: tuple[frozenset[s
                                f"{' and '.join(sorted(listed))} projections) and bf16 (the {' and '.join(unlisted)} "
                                "projections, not listed); parity holds one format for them")
     _check_coverage([name for name in layers if not name.endswith("lm_head")], at, layer_parts, num_experts)
-    return next(iter(found[False]), "bf16"), next(iter(found[True]), "bf16"), None, ""
+    return next(iter(found[False]), "bf16"), next(iter(found[True]), "bf16"), None
 
 
 # compressed-tensors' FP8 weight strategy -> the format its weights run in
@@ -205,12 +212,13 @@ def _ct_format(group: dict[str, Any], at: str) -> str:
 
 def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = "",
              layer_parts: tuple[frozenset[str], ...] = (frozenset({"attention", "MLP"}),),
-             num_experts: int = 0) -> tuple[str, str, Any, str]:
-    """(dense weight format, expert weight format, skip list, where the list sits) of the checkpoint; the skip list
-    (ModelOpt's exclude_modules, compressed-tensors' ignore, modules_to_not_convert; None where there is none) names
-    the modules left unquantized (hf.skips reads it). `layer_parts` are each layer's parts ('attention': any token
-    mixer; 'MLP': dense or shared-expert MLPs; 'experts': routed experts, `num_experts` a layer), which a ModelOpt
-    MIXED_PRECISION record must quantize all alike or leave all out."""
+             num_experts: int = 0) -> tuple[str, str, SkipList | None]:
+    """(dense weight format, expert weight format, skip list) of the checkpoint; the skip list (ModelOpt's
+    exclude_modules, compressed-tensors' ignore, modules_to_not_convert; None where there is none) names the modules
+    left unquantized (hf.skips reads it; only compressed-tensors reads 're:' entries as regexes, as vLLM does).
+    `layer_parts` are each layer's parts ('attention': any token mixer; 'MLP': dense or shared-expert MLPs;
+    'experts': routed experts, `num_experts` a layer), which a ModelOpt MIXED_PRECISION record must quantize all
+    alike or leave all out."""
     method, q, at = _quantization(config, quant, where)
     if method == "modelopt":
         return _modelopt_formats(q, at, layer_parts, num_experts)
@@ -222,11 +230,11 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
             raise ModelConfigError(f"{at}.config_groups: the groups mix {' and '.join(sorted(formats))}; parity holds "
                                    "one format for the weights")
         fmt = next(iter(formats))
-        return fmt, fmt, q.get("ignore"), f"{at}.ignore"
+        return fmt, fmt, SkipList(entries=q.get("ignore"), at=f"{at}.ignore", regex=True)
     if method in ("fp8", "mxfp4"):  # vLLM's Fp8Config reads ignored_layers, else modules_to_not_convert
         fmt = "mxfp4" if method == "mxfp4" else "fp8_block" if q.get("weight_block_size") else "fp8"
         key = "ignored_layers" if method == "fp8" and q.get("ignored_layers") else "modules_to_not_convert"
-        return fmt, fmt, q.get(key), f"{at}.{key}"
+        return fmt, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
     if method in {"awq", "gptq"}:
         key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
         if key is None and method == "gptq":
@@ -239,7 +247,7 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
         if fmt is None:
             raise ModelConfigError(f"{at}.{key} {bits!r}: {method} weights of other than 4 or 8 bits are not "
                                    "modelled")
-        return fmt, fmt, None, ""
+        return fmt, fmt, None
     if method:
         raise ModelConfigError(f"{at}: quant_method {method!r} is not modelled")
     dtype = config.get("torch_dtype", config.get("dtype")) or "bfloat16"
@@ -248,7 +256,7 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
         key = "torch_dtype" if "torch_dtype" in config else "dtype"
         raise ModelConfigError(f"{where or 'config.json'}: {key} {dtype!r} is not a weight format parity models "
                                f"(one of {', '.join(_DTYPES)})")
-    return fmt, fmt, None, ""
+    return fmt, fmt, None
 
 
 def _state_format(config: dict[str, Any], model_format: str) -> str:

@@ -3,11 +3,15 @@ read as the weight matrices parity holds (Layer.matrices' names) that the checkp
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from parity.errors import ModelConfigError
+from parity.hf.keys import _json_kind
 from parity.model import Layer
 
 # the blocks a layer's token mixer and MLP sit under in checkpoints (Nemotron-H names both `mixer`)
@@ -43,25 +47,117 @@ _MODULES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
 # where checkpoints put the text model's layers (multimodal wrappers, Nemotron-H's backbone): read as model.layers.
 _LAYER_PREFIXES = ("language_model.model.layers.", "model.language_model.layers.", "language_model.layers.",
                    "backbone.layers.")
-_LAYER_INDEX = re.compile(r"^model\.layers\.(\d+)(?:\.|$)")
+# a name reaching inside one layer's routed experts (one expert, or one expert's projection), which vLLM loads as one
+# fused module (FusedMoE, prefix model.layers.N.mlp.experts)
+_INSIDE_EXPERTS = re.compile(rf"model\.layers\.(\d+)\.(?:{'|'.join(_MLP_BLOCKS)})\.experts\.")
 
 
-def _entries(value: Any) -> tuple[str, ...]:
-    """The module names a skip list holds (a list of names, or one name)."""
-    return tuple(str(v) for v in value) if isinstance(value, list) else ((str(value),) if value else ())
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SkipList:
+    """A checkpoint's skip list as its config states it: `entries` (a list of module names, one name, or None),
+    where it sits (`at`, which messages name) and whether its format reads 're:' entries as regular expressions
+    (`regex`: compressed-tensors' ignore, vLLM's should_ignore_layer). ModelOpt's exclude_modules are fnmatch
+    wildcards and fp8's ignored_layers / modules_to_not_convert names, where vLLM reads 're:' as text."""
+    entries: Any
+    at: str
+    regex: bool = False
 
 
-def _matcher(entry: str) -> Callable[[str], bool]:
-    """Whether a module path is skipped by `entry`: a compressed-tensors `re:` regex matched from the path's start;
-    otherwise a name with `*` wildcards (ModelOpt's fnmatch) that names the module, an enclosing one, or the end of
-    either at a dot ('self_attn' covers model.layers.3.self_attn.q_proj, 'gate' model.layers.3.mlp.gate)."""
-    if entry.startswith("re:"):
-        regex = re.compile(entry[3:])
-        return lambda path: regex.match(path) is not None
-    if "*" not in entry:
-        return lambda path: f".{entry}." in f".{path}."
-    glob = re.compile(r"(?:.*\.)?" + ".*".join(re.escape(part) for part in entry.split("*")) + r"(?:\..*)?")
-    return lambda path: glob.fullmatch(path) is not None
+def _names(skips: SkipList) -> tuple[str, ...]:
+    """The distinct module names a skip list holds: a list of strings, or one string (None, "" or []: none). Any
+    other value is refused, naming the entry: read as text, a number 5 would name layer 5's modules."""
+    value, at = skips.entries, skips.at
+    if value is None or isinstance(value, str):
+        return (value,) if value else ()
+    if not isinstance(value, list):
+        raise ModelConfigError(f"{at} must be a list of module names (strings), got {_shown(value)}")
+    for i, entry in enumerate(value):
+        if not isinstance(entry, str):
+            raise ModelConfigError(f"{at}[{i}] must be a module name (a string), got {_shown(entry)}")
+    return tuple(dict.fromkeys(value))
+
+
+def _shown(value: Any) -> str:
+    """A JSON value as a message shows it: its text (cut at 40 characters) and what it is."""
+    text = json.dumps(value)
+    return "null" if value is None else f"{text if len(text) <= 40 else text[:37] + '...'} ({_json_kind(value)})"
+
+
+# a regex that refers to its groups by number or name (a backreference, a conditional), whose meaning joining shifts
+_GROUP_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+
+
+def _alternation(regexes: Sequence[re.Pattern[str]]) -> list[re.Pattern[str]]:
+    """`regexes` as few patterns as match the same paths: one alternation of those that join, the others apart (a
+    regex that names its groups' numbers; a pattern-wide flag such as '(?i)', which Python refuses inside one)."""
+    joined: list[re.Pattern[str]] = []
+    apart: list[re.Pattern[str]] = []
+    for r in regexes:
+        (apart if _GROUP_REFERENCE.search(r.pattern) else joined).append(r)
+    if len(joined) < 2:
+        return list(regexes)
+    try:
+        return [re.compile("|".join(f"(?:{r.pattern})" for r in joined)), *apart]
+    except re.error:
+        return list(regexes)
+
+
+def _matcher(names: Sequence[str], at: str, regex: bool) -> Callable[[str], bool]:
+    """Whether a module path is skipped by any of `names`, each path tried once. An entry is a regex after 're:'
+    where `regex` (matched from the path's start, as compressed-tensors' re.match); otherwise a name with '*'
+    wildcards (ModelOpt's fnmatch) that names the module, an enclosing one, or the end of either at a dot
+    ('self_attn' covers model.layers.3.self_attn.q_proj, 'gate' model.layers.3.mlp.gate). Plain names are looked up
+    by the path's dot-separated runs; a wildcard by its text after the last '*', which must end such a run, or else
+    before the first, which must start one; '*x*' by a search for x; the regexes are one alternation. So a list of
+    20,000 names or wildcards costs a few lookups per path, not 20,000 tries."""
+    plain: set[str] = set()
+    ends: dict[str, list[str]] = {}  # the text after the last '*' -> the wildcards' regexes
+    starts: dict[str, list[str]] = {}  # the text before the first '*', of wildcards ending in one
+    inner: list[str] = []  # the text between, of wildcards starting and ending in one ('*self_attn*')
+    regexes: list[re.Pattern[str]] = []
+    for name in names:
+        if regex and name.startswith("re:"):
+            try:
+                regexes.append(re.compile(name[3:]))
+            except re.error as err:
+                raise ModelConfigError(f"{at}: {name!r} is not a valid regular expression ({err})") from None
+        elif "*" in name:
+            head, *_, tail = name.split("*")
+            glob = ".*".join(re.escape(part) for part in (name[1:-1] if not head and not tail else name).split("*"))
+            (ends.setdefault(tail, []) if tail else starts.setdefault(head, []) if head else inner).append(glob)
+        else:
+            plain.add(name)
+    last_parts = {name.rsplit(".", 1)[-1] for name in plain}
+    tails = sorted({len(tail) for tail in ends})
+    heads = sorted({len(head) for head in starts})
+    patterns = _alternation(regexes)
+    anywhere = re.compile("|".join(f"(?:{glob})" for glob in inner)) if inner else None  # found anywhere
+
+    @functools.cache
+    def ending(tail: str) -> re.Pattern[str]:
+        return re.compile(rf"(?:.*\.)?(?:{'|'.join(ends[tail])})")
+
+    @functools.cache
+    def starting(head: str) -> re.Pattern[str]:
+        return re.compile(rf"(?:{'|'.join(starts[head])})(?:\..*)?\Z")
+
+    @functools.cache
+    def hit(path: str) -> bool:
+        parts = path.split(".")
+        if any(".".join(parts[i:j]) in plain for j in range(1, len(parts) + 1) if parts[j - 1] in last_parts
+               for i in range(j)):
+            return True
+        dots = [i for i, c in enumerate(path) if c == "."]
+        if any(path[end - size:end] in ends and ending(path[end - size:end]).fullmatch(path, 0, end)
+               for end in [*dots, len(path)] for size in tails if size <= end):
+            return True
+        if any(path[start:start + size] in starts and starting(path[start:start + size]).match(path, start)
+               for start in [0] + [i + 1 for i in dots] for size in heads):
+            return True
+        return (anywhere is not None and anywhere.search(path) is not None) or any(
+            pattern.match(path) for pattern in patterns)
+
+    return hit
 
 
 def _spellings(name: str, layer: Layer) -> tuple[tuple[str, ...], ...]:
@@ -72,35 +168,41 @@ def _spellings(name: str, layer: Layer) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(f"{block}.{module}" for module in spelling) for block in blocks for spelling in spellings)
 
 
-def unquantized_matrices(value: Any, at: str, layers: Sequence[Layer], hidden_size: int) -> frozenset[str]:
-    """The matrices (Layer.matrices' names) skip list `value` leaves unquantized in the main layers `layers` (one per
+def unquantized_matrices(skips: SkipList | None, layers: Sequence[Layer], hidden_size: int) -> frozenset[str]:
+    """The matrices (Layer.matrices' names) skip list `skips` leaves unquantized in the main layers `layers` (one per
     layer index, as model.layers.N counts them; the MTP layers past them, DeepSeek's "model.layers.61*", are not
     read). A matrix must be skipped in every layer that holds it or in none, and whole (all of q/k/v_proj): vLLM runs
-    the rest in another format and parity holds one format per matrix, so a list naming it in part is refused. The
-    router, embedding and head, which parity keeps bf16 anyway, may be named; entries that name no matrix parity
-    holds (norms, biases, a vision tower, an unknown spelling) are passed over, as vLLM loads nothing by them."""
-    entries = _entries(value)
-    if not entries:
+    the rest in another format and parity holds one format per matrix, so a list naming it in part is refused. A
+    layer's routed experts are one module in vLLM (FusedMoE, model.layers.N.mlp.experts): a name inside them (one
+    expert, or an expert's gate_proj) that leaves the module itself unnamed is refused too, as vLLM runs the whole
+    module bf16 on it (ModelOpt, fp8: an entry under its prefix) or refuses unless expert 0's gate, up and down agree
+    (compressed-tensors), where the checkpoint stores the rest quantized. The router, embedding and head, which
+    parity keeps bf16 anyway, may be named; entries that name no matrix parity holds (norms, biases, a vision tower,
+    an unknown spelling) are passed over, as vLLM loads nothing by them."""
+    names = _names(skips) if skips is not None else ()
+    if not names:
         return frozenset()
-    anywhere: list[Callable[[str], bool]] = []
-    by_layer: dict[int, list[Callable[[str], bool]]] = {}
-    for entry in entries:
-        named = next((f"model.layers.{entry[len(p):]}" for p in _LAYER_PREFIXES if entry.startswith(p)), entry)
-        index = _LAYER_INDEX.match(named)  # a name of one layer is tried on that layer's modules alone
-        (by_layer.setdefault(int(index.group(1)), []) if index else anywhere).append(_matcher(named))
+    at = skips.at
+    named = [next((f"model.layers.{name[len(p):]}" for p in _LAYER_PREFIXES if name.startswith(p)), name)
+             for name in names]
+    hit = _matcher(named, at, skips.regex)
+    inside = {int(m.group(1)): name for name, spelt in reversed(list(zip(names, named)))
+              if not (skips.regex and name.startswith("re:")) and (m := _INSIDE_EXPERTS.match(spelt))}
     holding: dict[str, int] = {}
     skipped: dict[str, int] = {}
     for i, layer in enumerate(layers):
-        matchers = anywhere + by_layer.get(i, [])
         for name in dict.fromkeys(m.name for m in layer.matrices(hidden_size)):
             holding[name] = holding.get(name, 0) + 1
-            if not matchers:
-                continue
             spellings = [tuple(f"model.layers.{i}.{module}" for module in spelling)
                          for spelling in _spellings(name, layer)]
-            hits = [[path for path in spelling if any(hit(path) for hit in matchers)] for spelling in spellings]
+            hits = [[path for path in spelling if hit(path)] for spelling in spellings]
             if any(len(found) == len(spelling) for found, spelling in zip(hits, spellings)):
                 skipped[name] = skipped.get(name, 0) + 1
+            elif name in ("expert_up", "expert_down") and i in inside:
+                raise ModelConfigError(
+                    f"{at} names {inside[i]!r}, inside layer {i}'s routed experts, but not the experts whole "
+                    f"(model.layers.{i}.mlp.experts): vLLM loads them as one fused module; parity holds one format "
+                    "for them")
             elif any(hits) and name != "router":
                 found, spelling = max(zip(hits, spellings), key=lambda pair: len(pair[0]))
                 raise ModelConfigError(
