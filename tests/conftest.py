@@ -115,7 +115,8 @@ def simulations_once(monkeypatch: pytest.MonkeyPatch) -> None:
     def once(*args: Any, **kwargs: Any) -> dict[str, object]:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        key = tuple(bound.arguments.items())
+        # `systems` (what-if variants by name) is a dict of unhashable Systems: keyed by what it prints
+        key = tuple((name, repr(value) if name == "systems" else value) for name, value in bound.arguments.items())
         if key not in runs:
             runs[key] = real(*args, **kwargs)
         return dict(runs[key])

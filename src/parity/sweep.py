@@ -39,8 +39,9 @@ from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
 from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
+from parity.units import format_si
 
-__all__ = ["SweepSpec", "Variant", "spec_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
+__all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
 
 # a row's figures of its system's chip (CHIP_COLUMNS, after the prediction's): tokens per kW of the system's power
 # (compare's figure: the system's power shared by its chips, so a variant's tdp_w shows), and the chip's TPP and
@@ -61,6 +62,7 @@ VARIANT_FIELDS: dict[str, tuple[str, str]] = {
 # chip fields no sweep column reads, and why a variant may not change them (its rows would not differ)
 UNREAD_FIELDS = {"unit_price_usd": "no sweep column reads a chip's price (parity fleet's cost_usd does, for catalog "
                                    "chips)"}
+_SI_DIMENSIONS = {"FLOP/s": "flop_per_s", "B": "bytes", "B/s": "bytes_per_s", "W": "w", "m^2": "m2"}  # format_si's
 LINK_FIELDS = ("scale_up_bytes_per_s", "scale_out_bytes_per_s")  # per chip, stated by the system as well
 MOST_FACTOR = 1e6  # a what-if stays within this factor of the catalog chip: beyond it no model holds
 
@@ -116,6 +118,17 @@ class Variant:
             if not (_is_number(number) and math.isfinite(number) and number > 0):
                 raise ParityError(f"{where} must be a finite number {least} [{unit}], got {number!r}")
 
+    def changes_text(self) -> str:
+        """What the variant changes, as its chip's what-if note says it: 'memory_bytes_per_s x2,
+        peak_flop_per_s.fp8 = 1.6 PFLOP/s'."""
+        said = [f"{key} x{factor:g}" for key, factor in self.scale.items()]
+        for key, value in self.values.items():
+            if key == "peak_flop_per_s":
+                said += [f"{key}.{math_key} = {format_si(rate, 'flop_per_s')}" for math_key, rate in value.items()]
+            else:
+                said.append(f"{key} = {format_si(value, _SI_DIMENSIONS.get(VARIANT_FIELDS[key][1], ''))}")
+        return ", ".join(said) or "no change"
+
     def system(self) -> System:
         """The variant's chip in the catalog chip's default system. A set value beyond MOST_FACTOR times the
         catalog chip's is refused as a scale beyond it is (so every result is finite), and compute units on a
@@ -145,7 +158,7 @@ class Variant:
                               f"{base.software_stack or 'unstated'}): only an overlapped all-to-all on "
                               f"{', '.join(OVERLAP_UNITS)} holds compute units")
         try:
-            chip = what_if(base, self.name, **changes)
+            chip = what_if(base, self.changes_text(), **changes)
         except ValueError as err:  # an invariant of the chip, e.g. no positive peak rate left
             raise ParityError(f"variant {self.name}: {err}") from err
         # the system states each link per chip; it keeps its ratio to the chip's (1 throughout the catalog)
@@ -264,23 +277,43 @@ def _refuse_unknown_keys(table: Mapping[str, Any], known: Sequence[str], where: 
                               + f"; {holds}")
 
 
-def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
-    """A SweepSpec from a parsed TOML document."""
+def _variants(data: Mapping[str, Any]) -> tuple[Variant, ...]:
+    """The [[variant]] tables of a parsed spec as Variants (each checked alone; _check_variants checks them
+    together), after refusing a top-level key outside SPEC_TABLES and a variant key outside VARIANT_KEYS."""
     _refuse_unknown_keys(data, SPEC_TABLES, "sweep spec: ", "a spec has the tables [sweep], [[variant]] and [axes]")
-    head = data.get("sweep", {})
-    if not isinstance(head, Mapping):
-        raise ParityError(f"sweep spec: sweep must be a [sweep] table, got {head!r}")
-    _refuse_unknown_keys(head, SWEEP_KEYS, "[sweep]: ", "[sweep] has mode, samples and seed")
-    for table in data.get("variant", []):
+    tables = data.get("variant", [])
+    if not isinstance(tables, list):
+        raise ParityError(f"sweep spec: variant must be [[variant]] tables, got {tables!r}")
+    for table in tables:
         if isinstance(table, Mapping):
             _refuse_unknown_keys(table, VARIANT_KEYS, f"variant {table.get('name', '(unnamed)')}: ",
                                  "a [[variant]] has name, chip, scale and values")
     try:
-        variants = tuple(Variant(name=str(v["name"]), chip=str(v["chip"]), scale=v.get("scale", {}),
-                                 values=v.get("values", {})) for v in data.get("variant", []))
+        return tuple(Variant(name=str(v["name"]), chip=str(v["chip"]), scale=v.get("scale", {}),
+                             values=v.get("values", {})) for v in tables)
     except (KeyError, TypeError, AttributeError) as err:
         raise ParityError(f"every [[variant]] needs a name and a chip (and optional scale and values tables): "
                           f"{err}") from err
+
+
+def variants_from_toml(data: Mapping[str, Any]) -> tuple[Variant, ...]:
+    """The what-if chips of a parsed TOML document of [[variant]] tables, as a sweep spec writes them and checked as
+    a sweep checks them (a whole sweep spec is taken too: its [sweep] and [axes] are not read); at least one."""
+    variants = _variants(data)
+    if not variants:
+        raise ParityError("no [[variant]] table: a variants file holds [[variant]] tables with name, chip and scale "
+                          "or values, as a sweep spec writes them")
+    _check_variants(variants, ())
+    return variants
+
+
+def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
+    """A SweepSpec from a parsed TOML document."""
+    variants = _variants(data)
+    head = data.get("sweep", {})
+    if not isinstance(head, Mapping):
+        raise ParityError(f"sweep spec: sweep must be a [sweep] table, got {head!r}")
+    _refuse_unknown_keys(head, SWEEP_KEYS, "[sweep]: ", "[sweep] has mode, samples and seed")
     axes = _canonical_axes(dict(data.get("axes", {})))
     if not axes:
         raise ParityError("a sweep spec needs an [axes] table")

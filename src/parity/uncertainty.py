@@ -26,7 +26,7 @@ from parity.plan import Layout
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm",
-           "flag_note", "short_basis", "training_flags"]
+           "flag_note", "short_basis", "training_flags", "what_if_changes", "what_if_flag"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -178,6 +178,25 @@ def chip_calibrated(chip: Chip, cal: Calibration) -> bool:
     return cal.measured or chip.id in catalog.fitted_chips()
 
 
+def what_if_changes(system: System) -> str:
+    """What hardware.what_if changed of a system or its chip (a `[[variant]]`'s, or the Python API's), as its notes
+    say it: 'memory_bytes_per_s x2 of nvidia-h20'; '' where neither is changed."""
+    notes = dict.fromkeys(r.note for item in (system.chip, system) for r in item.provenance
+                          if r.source.id == "what-if")
+    return f"{'; '.join(notes)} of {system.chip.id}" if notes else ""
+
+
+def what_if_flag(system: System) -> Flag | None:
+    """The flag of a what-if system or chip (what_if_changes): nothing measured it, and it is priced with the
+    calibration of the catalog chip whose id it keeps; None where neither is changed."""
+    changes = what_if_changes(system)
+    if not changes:
+        return None
+    chip = system.chip.id
+    return Flag("what-if chip", f"what-if: {changes}, priced with {chip}'s calibration (nothing measured the "
+                "what-if)", "what-if")
+
+
 def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     """The flag of a chip whose predictions rest on no measurement of its own, or None."""
     if not chip_calibrated(chip, cal):
@@ -193,7 +212,7 @@ def training_flags(system: System, model: Model, seq_len: float) -> tuple[Flag, 
     measured calibration (as case_flags says it for serving), and a chip family no published training run was
     measured on (catalog.training_families)."""
     chip = system.chip
-    out = [*context_flags(model, seq_len), _uncalibrated(chip, catalog.calibration(chip))]
+    out = [*context_flags(model, seq_len), what_if_flag(system), _uncalibrated(chip, catalog.calibration(chip))]
     if chip.family not in catalog.training_families():
         out.append(Flag(f"training never checked on the {chip.family} family",
                         f"training never checked on the {chip.family} family (published runs measured on "
@@ -213,6 +232,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
     for system, cal in {s.id: (s, c) for s, c in systems}.values():
         chip = system.chip
         cal = cal or catalog.calibration(chip)
+        if changed := what_if_flag(system):
+            out.append(changed)
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
         elif weights and (unmeasured := unmeasured_gemm(cal, chip, weights)):

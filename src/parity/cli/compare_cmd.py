@@ -14,6 +14,7 @@ from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, refuse_repeats, render_output, \
     systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
+from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.labels import system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, FormatChoice, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
@@ -21,6 +22,7 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, format_label, mtp_setting
 from parity.errors import ParityError
+from parity.hardware import System
 from parity.parallel import map_chunks
 from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate
@@ -69,31 +71,34 @@ def _flatten(row: dict) -> dict:
     return out
 
 
-def _refined(job: tuple[Comparison, str, str, int, int, int, str | None, str]) -> dict[str, object]:
+def _refined(job: tuple[Comparison, System, str, str, int, int, int, str | None, str]) -> dict[str, object]:
     """One system's best serving configuration re-run by the step-level simulator as `parity serve --sim` would
     (refine_candidate: MTP as compared, one rank per die of a multi-die package, rates per package as the
     deployment counts them); NaN figures where no configuration was chosen or the simulation fails (sim_case says
-    why)."""
-    row, model_name, engine, isl, osl, mtp_tokens, weights, arrivals = job
+    why). `system`: the row's, a what-if variant's included."""
+    row, system, model_name, engine, isl, osl, mtp_tokens, weights, arrivals = job
     if row.configuration is None:
         return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": ""}
-    chip, model = catalog.system(row.system).chip, catalog.model(model_name)
-    out = refine_candidate(row.configuration, model_name, row.system, engine, best_precision(model, chip, weights),
+    chip, model = system.chip, catalog.model(model_name)
+    out = refine_candidate(row.configuration, model_name, system.id, engine, best_precision(model, chip, weights),
                            isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1,
-                           arrivals=arrivals)
+                           arrivals=arrivals, systems={system.id: system})
     return {k: v for k, v in out.items() if k in REFINE_KEYS}
 
 
-def _rerun(row: Comparison, model_name: str, engine: str, isl: int, osl: int, mtp_tokens: int,
+def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: int, osl: int, mtp_tokens: int,
            weights: str | None, targets: Targets) -> dict[str, str]:
     """A serving row's `parity serve --model-kind steady` line (serve_command: its layouts, formats, MTP, one rank per
     die, clients and fixed lengths, as `_refined` simulates it, which gives the row's figures for an aggregated
     configuration) and, for a disaggregated one, what the line runs on whole workers and what serve's steady model
     prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why, and where they miss
-    a mean target, which); both '' where no configuration was chosen."""
+    a mean target, which); both '' where no configuration was chosen. A what-if system has no serve line (serve
+    runs catalog systems): its note says so."""
     if row.configuration is None:
         return {"serve_command": "", "serve_note": ""}
-    chip, model = catalog.system(row.system).chip, catalog.model(model_name)
+    if not _in_catalog(system):
+        return {"serve_command": "", "serve_note": WHAT_IF_SERVE_NOTE}
+    chip, model = system.chip, catalog.model(model_name)
     case = case_of_candidate(row.configuration, model_name, row.system, engine, best_precision(model, chip, weights),
                              isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1)
     said, prices = ("", {}) if case.mode == "agg" else disagg_rerun(
@@ -104,6 +109,27 @@ def _rerun(row: Comparison, model_name: str, engine: str, isl: int, osl: int, mt
               if statistic == "mean" and bound and prices.get(f"{metric}_s", 0.0) > bound]
     said += f"; serve's figures miss {' and '.join(missed)}" if missed else ""
     return {"serve_command": serve_command(case, moe="moe" in model.features), "serve_note": said}
+
+
+WHAT_IF_SERVE_NOTE = ("a what-if system: `parity serve` runs catalog systems; `parity sweep` with the same "
+                      "[[variant]] (axes variant = [NAME]) prices a configuration of it at a fixed concurrency")
+
+
+def _what_if_caption(what_ifs: Sequence[System]) -> str:
+    """What each --variants system changes, for the caption ('' where none is given)."""
+    if not what_ifs:
+        return ""
+    return ("What-ifs (--variants; note 'what-if'), each priced with its catalog chip's calibration and "
+            "without a serve_command (serve runs catalog systems): "
+            + what_ifs_text(what_ifs) + ". ")
+
+
+def _in_catalog(system: System) -> bool:
+    """Whether `system` is the catalog's system of its id (a what-if variant is not, whatever its name)."""
+    try:
+        return catalog.system(system.id) == system
+    except ParityError:
+        return False
 
 
 # options only one workload reads (the other would ignore them): option -> its parameter
@@ -148,6 +174,8 @@ def _refuse_other_workloads_options(workload: str) -> None:
                    "model's, which chose the configuration (seconds more); needed by a percentile target "
                    "(--ttft p99:2s), which the simulator checks (a minute or so more)")
 @arrivals_option()
+@variants_option("is compared after the systems named (given none, each variant follows its chip's default "
+                 "system); --baseline may name one")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes the systems are searched (and simulated) on")
 @format_option
@@ -155,12 +183,14 @@ def _refuse_other_workloads_options(workload: str) -> None:
 def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
                     global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int | None,
-                    refine: bool, arrivals: str, processes: int, fmt: str, out: Path | None) -> None:
+                    refine: bool, arrivals: str, variants_path: Path | None, processes: int, fmt: str,
+                    out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
     _refuse_other_workloads_options(workload)
-    refuse_overwrite([("--model", model_file(m)) for m in models], [("--out", out)])
+    refuse_overwrite([("--model", model_file(m)) for m in models] + [("--variants", variants_path)],
+                     [("--out", out)])
     percentiles = targets.percentiles()
     if percentiles and not refine:
         raise ParityError(f"{' and '.join(bound_text(t) for t in percentiles)}: a percentile target is checked by the "
@@ -168,11 +198,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           f"--{percentiles[0].metric} {percentiles[0].seconds:g}s)")
     if not refine and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine")
-    found = systems_named(systems or DEFAULT_SYSTEMS, "each system is compared once")
+    what_ifs = variant_systems(variants_path)
+    found = systems_named(systems or list(dict.fromkeys(s.chip.id for s in what_ifs)) or DEFAULT_SYSTEMS,
+                          "each system is compared once") + what_ifs
     named = [(name, catalog.model(name)) for name in models or DEFAULT_MODELS]
     refuse_repeats([m.name for _, m in named], "each model is compared once")
     refuse_mtp_without_layers([m for _, m in named], mtp_tokens)
-    base = catalog.system(baseline) if baseline else found[0]
+    base = (next((s for s in what_ifs if s.id == baseline), None) or catalog.system(baseline)) if baseline else found[0]
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)
     payload, texts = [], []
@@ -188,11 +220,12 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             judged = (f"configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
                       f"hold, among those whose {screened(targets, arrivals)}" + arrivals_text(arrivals))
             results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
-        sims = (map_chunks(_refined, [(r, name, engine, isl, osl, drafts, weights, arrivals) for r in results],
-                           processes)
+        by_id = {s.id: s for s in [base, *found]}
+        sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
+                                      for r in results], processes)
                 if refine else [{} for _ in results])
-        reruns = [_rerun(r, name, engine, isl, osl, drafts, weights, targets) if workload == "serve" else {}
-                  for r in results]
+        reruns = [_rerun(r, by_id[r.system], name, engine, isl, osl, drafts, weights, targets)
+                  if workload == "serve" else {} for r in results]
         rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]
         payload += [r.to_dict() | s | again for r, s, again in zip(results, sims, reruns)]
         if fmt not in ("table", "md"):
@@ -282,5 +315,6 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
                        f"{uncalibrated}. ")
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-                                   caption=pair + caption + "Assumptions: 'parity show SYSTEM', --format json."))
+                                   caption=pair + caption + _what_if_caption(what_ifs)
+                                   + "Assumptions: 'parity show SYSTEM', --format json."))
     deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

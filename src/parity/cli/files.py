@@ -4,12 +4,13 @@ each other or have no folder to go in, each refusal one line naming the file and
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
 from parity.errors import ParityError
 
-__all__ = ["read_text", "refuse_overwrite", "check_output_path", "model_file"]
+__all__ = ["read_text", "read_toml", "refuse_overwrite", "check_output_path", "model_file"]
 
 
 def read_text(path: Path, what: str = "text") -> str:
@@ -27,6 +28,14 @@ def read_text(path: Path, what: str = "text") -> str:
     if "\0" in text:
         raise ParityError(f"{path.name}: holds NUL bytes, so it is not {what}")
     return text
+
+
+def read_toml(path: Path) -> dict:
+    """The parsed TOML document in the file (read_text's refusals, and malformed TOML in one line)."""
+    try:
+        return tomllib.loads(read_text(path, "TOML"))
+    except tomllib.TOMLDecodeError as err:
+        raise ParityError(f"{path.name}: malformed TOML: {err}") from err
 
 
 def _same_file(a: Path, b: Path) -> bool:

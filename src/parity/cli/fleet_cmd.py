@@ -10,6 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
+from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
@@ -42,6 +43,7 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None,
               help="power budget [MW]: alone, what the whole systems it powers serve; with --demand or --units, a "
                    "cap on that fleet (the note says whether it binds)")
+@variants_option("is sized after the --chips named (--chips not given: after its chip's default system)")
 @mtp_option()
 @arrivals_option(default="poisson", when="with a percentile target (--ttft p99:2s), which the simulator checks")
 @format_option
@@ -49,11 +51,11 @@ from parity.report.tables import count as count_cell  # --count names the demand
 def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
           osl: int,
           engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
-          mtp_tokens: int | None, arrivals: str, fmt: str, out: Path | None) -> None:
+          variants_path: Path | None, mtp_tokens: int | None, arrivals: str, fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves. Given together, each is a limit on the others: the
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
-    refuse_overwrite([("--model", model_file(model))], [("--out", out)])
+    refuse_overwrite([("--model", model_file(model)), ("--variants", variants_path)], [("--out", out)])
     output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     percentiles = targets.percentiles()
     if not percentiles and typed_options({"--arrivals": "arrivals"}):
@@ -64,7 +66,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     # a chip names its default system (catalog.system), a system itself
-    kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once")
+    what_ifs = variant_systems(variants_path)
+    if what_ifs and not typed_options({"--chips": "chip_names"}):
+        chip_names = ",".join(dict.fromkeys(s.chip.id for s in what_ifs))
+    kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once") + what_ifs
     if not kinds:
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
                           "systems list them)")
@@ -109,7 +114,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats); every flag in --format json. Prices: "
-                  + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))))
+                  + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))
+                  + (". What-ifs (--variants; note 'what-if'): "
+                     + what_ifs_text(what_ifs)
+                     + ", each at its catalog chip's price and calibration" if what_ifs else "")))
 
 
 def _sentence(text: str) -> str:

@@ -35,7 +35,7 @@ def percentile_choice(system: System, result: SearchResult, model_name: str, eng
 
     def simulate(candidate: Candidate) -> dict[str, object]:
         return refine_candidate(candidate, model_name, system.id, engine, precision, isl, osl, drafts,
-                                rank_per_die=chip.dies > 1, arrivals=arrivals)
+                                rank_per_die=chip.dies > 1, arrivals=arrivals, systems={system.id: system})
 
     simulable = [c for c in result.meeting  # as search screens them without an explicit --refine K
                  if case_of_candidate(c, model_name, system.id, engine, precision, isl, osl, drafts,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import click
 
 from parity import catalog
 from parity.cli import cli, progress_bar
-from parity.cli.files import read_text, refuse_overwrite
+from parity.cli.files import read_toml, refuse_overwrite
 from parity.cli.values import Count, ray_option
 from parity.dtypes import format_named
 from parity.errors import ParityError
@@ -113,11 +112,7 @@ def _check_axis_values(spec: SweepSpec) -> None:
 def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
     refuse_overwrite([("SPEC.toml", spec_path)], [("--out", out)])
-    try:
-        data = tomllib.loads(read_text(spec_path, "TOML"))
-    except tomllib.TOMLDecodeError as err:
-        raise ParityError(f"{spec_path.name}: malformed TOML: {err}") from err
-    spec = spec_from_toml(data)
+    spec = spec_from_toml(read_toml(spec_path))
     _check_axis_values(spec)
     _writable(out)
     total = len(sweep_rows(spec))

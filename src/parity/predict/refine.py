@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from parity.errors import ParityError
 from parity.flags import joined
+from parity.hardware import System
 from parity.parallel import map_chunks
 from parity.plan import Precision
 from parity.predict.case import Case
@@ -105,19 +106,20 @@ def poisson_rate(candidate: Candidate, case: Case, closed: Benchmark | None = No
 
 def refine_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,
                      osl: int, mtp_tokens: int = 0, rank_per_die: bool = False,
-                     arrivals: str = "closed") -> dict[str, object]:
+                     arrivals: str = "closed", systems: Mapping[str, System] | None = None) -> dict[str, object]:
     """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips
     (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the
     run's own flag (SimResult.kv_flag: KV-bound), '' where none. `arrivals`: "closed", the benchmark's clients in a
     closed loop (its first wave, every client at once, counted); "poisson", the same number of requests arriving at
-    random at the rate the configuration sustains (poisson_rate), as production traffic does."""
+    random at the rate the configuration sustains (poisson_rate), as production traffic does. `systems`: systems
+    by name beside the catalog's (what-if variants), as scenario_of takes them."""
     if arrivals not in ARRIVALS:
         raise ParityError(f"arrivals must be one of {', '.join(ARRIVALS)}, got {arrivals!r}")
     row = candidate.to_dict()
     case = case_of_candidate(candidate, model, system, engine, precision, isl, osl, mtp_tokens, rank_per_die)
     nan = math.nan
     try:
-        scenario = scenario_of(case)
+        scenario = scenario_of(case, systems)
         closed = benchmark_of(scenario)
         rate = poisson_rate(candidate, case, closed) if arrivals == "poisson" else None
         bench = benchmark_of(scenario, request_rate=rate, poisson=True,  # the closed loop's number of requests

@@ -1,0 +1,38 @@
+"""`--variants FILE.toml` of `compare` and `fleet`: what-if chips as a sweep spec's [[variant]] tables write them,
+each in its chip's default system (sweep.Variant.system)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from parity.cli.files import read_toml
+from parity.hardware import System
+from parity.sweep import variants_from_toml
+from parity.uncertainty import what_if_changes
+
+__all__ = ["variants_option", "variant_systems", "what_ifs_text"]
+
+
+def variants_option(what: str) -> Callable[[Any], Any]:
+    """The --variants option; `what` says what the command does with each variant's system."""
+    return click.option(
+        "--variants", "variants_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="TOML file of what-if chips: [[variant]] tables (name, chip, scale, values) as a `parity sweep` spec "
+             "writes and checks them (a whole sweep spec is taken; its [sweep] and [axes] are not read); each "
+             f"variant runs in its chip's default system, named by the variant's name, and {what}")
+
+
+def variant_systems(path: Path | None) -> list[System]:
+    """The systems of the variants in the file at `path`, in its order (none where `path` is None)."""
+    if path is None:
+        return []
+    return [v.system() for v in variants_from_toml(read_toml(path))]
+
+
+def what_ifs_text(systems: Sequence[System]) -> str:
+    """What each what-if system changes, for a caption: 'h20-2x-bw: memory_bytes_per_s x2 of nvidia-h20'."""
+    return "; ".join(f"{s.id}: {what_if_changes(s) or 'no change'}" for s in systems)

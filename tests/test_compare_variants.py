@@ -1,0 +1,120 @@
+"""`parity compare --variants` (and `fleet --variants`): what-if chips of a sweep's [[variant]] tables priced at a
+latency target beside the catalog systems."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from parity.cli import cli
+
+BANDWIDTH = """
+[[variant]]
+name = "h20-2x-bw"
+chip = "nvidia-h20"
+scale = { memory_bytes_per_s = 2.0 }
+"""
+EIGHT_BIT = """
+[[variant]]
+name = "h20-half-8bit"
+chip = "nvidia-h20"
+values = { peak_flop_per_s = { fp8 = 1.48e14, int8 = 1.48e14 } }
+"""
+
+
+def _file(tmp_path: Path, text: str, name: str = "variants.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _rows(*args: str) -> list[dict]:
+    result = CliRunner().invoke(cli, ["compare", *args, "--model", "llama-3.1-70b", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_twice_the_bandwidth_on_h20_buys_four_percent_at_50_ms(tmp_path: Path) -> None:
+    """With no SYSTEMS the variant follows its chip's default system (hgx-h20), the baseline. Its row carries its
+    own id, the datasheet ratio BW x 2.00 (the other spec ratios 1.00), and 747 / 717 = 1.04x per chip: on
+    Llama-3.1-70B at TPOT 50 ms the H20's best configuration (agg tp1-pp4) is bound by its 296 TFLOP/s of FP8
+    (717 tok/s/chip x 2,048 tokens a request / 1,024 output x 2 x 70.6e9 FLOP = 2.0e14 FLOP/s, 68% of peak, prompts
+    included), so twice the bandwidth shortens only the weight and KV reads of each decode step: above 1, far
+    below 2. The what-if is flagged (its changes in the flag and the caption), and has no serve line (serve runs
+    catalog systems)."""
+    base, variant = _rows("--variants", str(_file(tmp_path, BANDWIDTH)))
+    assert (base["system"], variant["system"], variant["chip"], variant["baseline"]) == (
+        "hgx-h20", "h20-2x-bw", "nvidia-h20", "hgx-h20")
+    assert {k: round(v, 2) for k, v in variant["spec_ratios"].items()} == {
+        "bf16": 1.0, "eight_bit": 1.0, "memory": 1.0, "bandwidth": 2.0, "power": 1.0, "system_bf16": 1.0,
+        "system_memory": 1.0, "system_power": 1.0}
+    assert (round(base["tokens_per_s_per_chip"]), round(variant["tokens_per_s_per_chip"])) == (717, 747)
+    assert round(variant["ratios"]["per_chip"], 2) == 1.04
+    assert variant["note"].startswith("what-if; ")
+    assert variant["flags"][0] == ("what-if: memory_bytes_per_s x2 of nvidia-h20, priced with nvidia-h20's "
+                                   "calibration (nothing measured the what-if)")
+    assert "calibration: " in " ".join(variant["assumptions"])  # the base chip's, found by the id it keeps
+    assert variant["assumptions"] == base["assumptions"]
+    assert variant["serve_command"] == "" and "`parity sweep` with the same [[variant]]" in variant["serve_note"]
+    assert base["serve_command"].startswith("parity serve ") and not base["flags"][0].startswith("what-if")
+
+
+def test_half_the_8bit_rate_halves_what_h20_delivers(tmp_path: Path) -> None:
+    """The same H20 with its FP8 and INT8 units at half their rate (148 TFLOP/s; halving FP8 alone leaves 8-bit x at
+    1.00, the better of the two 8-bit rates): the compute-bound configuration above falls from 717 to 368
+    tok/s/chip (its best layout moves to tp2-pp4), never above the base. Named by --baseline, the variant divides
+    every ratio: hgx-h20 shows 8-bit x 2.00 and 717 / 368 = 1.95x per chip."""
+    rows = _rows("hgx-h20", "--variants", str(_file(tmp_path, EIGHT_BIT)), "--baseline", "h20-half-8bit")
+    base, variant = rows
+    assert round(variant["spec_ratios"]["eight_bit"], 2) == 1.0 and round(base["spec_ratios"]["eight_bit"], 2) == 2.0
+    assert round(variant["tokens_per_s_per_chip"]) == 368 <= base["tokens_per_s_per_chip"]
+    assert round(base["ratios"]["per_chip"], 2) == 1.95 and variant["layout"] == "tp2-pp4"
+    assert {r["baseline"] for r in rows} == {"h20-half-8bit"}
+
+
+def test_the_table_fits_80_columns(tmp_path: Path) -> None:
+    out = CliRunner().invoke(cli, ["compare", "--variants", str(_file(tmp_path, BANDWIDTH)), "--model",
+                                   "llama-3.1-70b"], env={"COLUMNS": "80"}).output
+    assert "h20-2x-bw" in out and max(len(line) for line in out.splitlines()) <= 80
+    assert "h20-2x-bw: memory_bytes_per_s x2 of nvidia-h20." in " ".join(out.split())  # the caption says what changed
+
+
+def test_refine_simulates_the_variant(tmp_path: Path) -> None:
+    """--refine runs the simulator on the variant's own system (not looked up in the catalog by its name)."""
+    _, variant = _rows("--variants", str(_file(tmp_path, BANDWIDTH)), "--refine")
+    assert variant["sim_case"].startswith("agg: 1 x tp1-pp4") and round(variant["sim_tokens_per_s_per_chip"]) > 717
+
+
+def test_fleet_sizes_the_variant_beside_its_chip(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["fleet", "--variants", str(_file(tmp_path, BANDWIDTH)), "--model",
+                                      "llama-3.1-70b", "--demand", "1e11 tokens/day", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    plans = json.loads(result.stdout)
+    assert [(p["system"], p["chips"]) for p in plans] == [("hgx-h20", 1776), ("h20-2x-bw", 1712)]
+    assert plans[1]["note"].startswith("what-if; ")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    (None, "cannot read"),
+    ("[sweep]\nmode = 'grid'\n", "no [[variant]] table: a variants file holds [[variant]] tables"),
+    ("[[variant]]\nname = 'v'\nchip = 'nvidia-h20'\nsclae = { memory_bytes = 2.0 }\n",
+     "variant v: unknown key 'sclae' (did you mean 'scale'?)"),
+    ("[[variant]]\nname = 'hgx-h100'\nchip = 'nvidia-h20'\n",
+     "variant hgx-h100: the name is the catalog system hgx-h100's"),
+    ("[[variant]]\nname = 'v'\nchip = 'nvidia-h20'\nscale = { unit_price_usd = 2.0 }\n",
+     "variant v: scale.unit_price_usd would change nothing"),
+    ("[[variant]\n", "malformed TOML"),
+])
+def test_a_bad_variants_file_is_refused_in_one_line(tmp_path: Path, text: str | None, said: str) -> None:
+    path = tmp_path / "missing.toml" if text is None else _file(tmp_path, text)
+    result = CliRunner().invoke(cli, ["compare", "--variants", str(path), "--model", "llama-3.1-70b"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and said in result.stderr, result.output
+
+
+def test_a_whole_sweep_spec_is_taken(tmp_path: Path) -> None:
+    """Its [axes] (which run the variant at a fixed concurrency) and [sweep] are not read."""
+    spec = BANDWIDTH + "[sweep]\nmode = 'grid'\n[axes]\nvariant = ['h20-2x-bw']\nmodel = ['llama-3.1-8b']\n"
+    assert [r["system"] for r in _rows("--variants", str(_file(tmp_path, spec)))] == ["hgx-h20", "h20-2x-bw"]
