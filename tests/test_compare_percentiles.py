@@ -127,6 +127,7 @@ def test_a_p99_ttft_bound_finds_the_first_wave_layouts_of_h20_nodes() -> None:
     assert round(h20["sim_tokens_per_s_per_chip"]) == 460 and h20["sim_ttft_p99_s"] <= 5.0
 
 
+@pytest.mark.e2e  # the slowest simulator searches (4-8 s each): the end-to-end tier
 @pytest.mark.usefixtures("simulations_once")  # its commands probe the same configurations
 def test_poisson_arrivals_judge_a_percentile_as_production_traffic_would() -> None:
     """Llama-3.1-70B on an H100 node at TTFT p99 2 s: the benchmark's closed loop holds it at 96 clients on tp4-pp2

@@ -95,6 +95,7 @@ def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
     assert flag_note(h800) == ["uncalibrated (inherits h200-sxm)"]
 
 
+@pytest.mark.e2e  # the slowest simulator searches (4-8 s each): the end-to-end tier
 @pytest.mark.usefixtures("simulations_once")  # its commands probe the same configurations
 def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
     """Llama-3.1-70B on H200s for 1M tokens/s at TTFT p99 2 s: fleet takes compare's configuration under the
@@ -120,6 +121,7 @@ def _invoke(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
+@pytest.mark.e2e  # the slowest simulator searches (4-8 s each): the end-to-end tier
 @pytest.mark.usefixtures("simulations_once")  # its commands probe the same configurations
 def test_under_poisson_arrivals_a_tighter_p99_costs_no_configuration_the_simulator_passes() -> None:
     """Qwen3-32B on H20s for 1M tokens/s: at TTFT p99 5 s fleet took tp1 at 64 clients (1,514 tok/s/chip, 728
