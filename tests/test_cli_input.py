@@ -59,6 +59,9 @@ def refused(*args: str) -> str:
                                                 "1,024), got '6,4'"),
     (("serve", *LLAMA, "--concurrency", "64,"), "got '64,'"),
     (("serve", *LLAMA, "--concurrency", "6_4"), "got '6_4'"),
+    (("serve", *LLAMA, "--concurrency", "0,064"), "got '0,064'"),  # 0.064 where a comma is the decimal point
+    (("serve", *LLAMA, "--concurrency", "\uff11\uff10\uff12\uff14"), "expected a whole number"),  # full-width 1024
+    (("fleet", "--model", "llama-3.1-8b", "--demand", "\uff12,\uff10\uff10\uff10 tokens/s"), "write its digits 0-9"),
     (("train", *LLAMA, "--search", "--tp", "1,2"), "Invalid value for '--tp': expected a whole number (digits "
                                                    "grouped in threes, if at all: 1,024), got '1,2'"),
     (("fleet", "--model", "llama-3.1-8b", "--demand", "2,00 tokens/s"), "group its digits in threes (1,024)"),

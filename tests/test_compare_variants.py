@@ -107,6 +107,18 @@ def test_fleet_sizes_the_variant_beside_its_chip(tmp_path: Path) -> None:
     ("[[variant]]\nname = 'v'\nchip = 'nvidia-h20'\nscale = { unit_price_usd = 2.0 }\n",
      "variant v: scale.unit_price_usd would change nothing"),
     ("[[variant]\n", "malformed TOML"),
+    # a regression round: a name heads a table row (a 71-character or multi-line one broke 80 columns) and is a
+    # string; a rate for a unit no native format runs on changed nothing; a roadmap chip's error named no variant
+    ("[[variant]]\nname = 'an-h20-with-a-very-long-name'\nchip = 'nvidia-h20'\n",
+     "variant name 'an-h20-with-a-very-long-name': a [[variant]] is named by a string of letters, digits, '.', '_' "
+     "and '-', at most 24 characters"),
+    ('[[variant]]\nname = "two\\nlines"\nchip = "nvidia-h20"\n', "variant name 'two\\nlines'"),
+    ("[[variant]]\nname = 5\nchip = 'nvidia-h20'\n", "variant name 5:"),
+    ("[[variant]]\nname = 'v'\nchip = 'nvidia-h20'\nvalues = { peak_flop_per_s = { fp4 = 1e15 } }\n",
+     "variant v: values.peak_flop_per_s.fp4 would change nothing: chip nvidia-h20 runs no format natively on a fp4 "
+     "unit"),
+    ("[[variant]]\nname = 'v'\nchip = 'huawei-ascend-970'\nscale = { memory_bytes = 2.0 }\n",
+     "variant v: no system in the catalog uses chip 'huawei-ascend-970'"),
 ])
 def test_a_bad_variants_file_is_refused_in_one_line(tmp_path: Path, text: str | None, said: str) -> None:
     path = tmp_path / "missing.toml" if text is None else _file(tmp_path, text)

@@ -154,6 +154,13 @@ def test_a_regex_that_does_not_compile_is_refused_in_one_line(entry: str, reason
     assert _nvfp4(BASE, [entry]).unquantized_matrices == frozenset()
 
 
+def test_an_empty_regex_is_refused_as_a_likely_typo() -> None:
+    """'re:' matches every module (re.match('')): it read a whole dense model as bf16 without a word."""
+    with pytest.raises(ModelConfigError, match=re.escape("model: quantization_config.ignore: 're:' with no pattern "
+                                                         "would match every module; name what it skips")):
+        _compressed(BASE, ["lm_head", "re:"])
+
+
 @pytest.mark.parametrize(("skipped", "message"), [
     (5, "exclude_modules must be a list of module names (strings), got 5 (a number)"),  # read as layer 5's modules
     ({"x": 1}, 'exclude_modules must be a list of module names (strings), got {"x": 1} (an object)'),  # read as none

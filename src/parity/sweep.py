@@ -27,6 +27,7 @@ import itertools
 import math
 import os
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+MOST_NAME = 24  # a variant's name heads a table row: as long as the catalog's longest system ids
+_VARIANT_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MOST_NAME - 1}}}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Variant:
     """A what-if chip: `chip` with fields multiplied (`scale`) or replaced (`values`, SI units), each one of
@@ -82,8 +87,9 @@ class Variant:
     values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
-            raise ParityError("every [[variant]] needs a non-empty name")
+        if not isinstance(self.name, str) or not _VARIANT_NAME.fullmatch(self.name):
+            raise ParityError(f"variant name {self.name!r}: a [[variant]] is named by a string of letters, digits, "
+                              f"'.', '_' and '-', at most {MOST_NAME} characters, as systems are (it heads a table row)")
         for kind, table in (("scale", self.scale), ("values", self.values)):
             if not isinstance(table, Mapping):
                 raise ParityError(f"variant {self.name}: {kind} must be a table of field = number, got {table!r}")
@@ -134,7 +140,10 @@ class Variant:
         catalog chip's is refused as a scale beyond it is (so every result is finite), and compute units on a
         stack whose kernels hold none (cost.OVERLAP_UNITS) as changing nothing."""
         base = catalog.chip(self.chip)
-        home = catalog.system_for(base)
+        try:
+            home = catalog.system_for(base)
+        except ParityError as err:  # a roadmap chip in no catalog system
+            raise ParityError(f"variant {self.name}: {err}") from err
         changes: dict[str, Any] = {}
         for key, factor in self.scale.items():
             if key == "peak_flop_per_s":
@@ -148,6 +157,7 @@ class Variant:
             if key == "peak_flop_per_s":
                 for math_key, rate in value.items():
                     self._within(f"{key}.{math_key}", rate, base.peak(math_key), base.id)
+                    self._runs_on(base, math_key)
                     self._keeps_native(base, math_key, rate)
                 changes[key] = {**changes.get(key, base.peak_flop_per_s), **value}
             else:
@@ -169,6 +179,16 @@ class Variant:
         # share alone gives 0.38 (a twelfth-round regression check)
         power_w = home.power_w + home.chips * (chip.tdp_w - base.tdp_w)
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", power_w=power_w, **links)
+
+    def _runs_on(self, base: Chip, math_key: str) -> None:
+        """Refuse a rate for a math unit no native format of the chip runs on: a variant cannot change `native`, so
+        the rate would change nothing (fp4 on an H20 runs emulated on its fp8 or bf16 unit whatever fp4 rate is
+        given)."""
+        if not any(f in FORMATS and FORMATS[f].math == math_key and base.runs_natively(f, math_key)
+                   for f in base.native):
+            raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} would change nothing: chip "
+                              f"{base.id} runs no format natively on a {math_key} unit and a variant cannot change "
+                              "the native formats")
 
     def _keeps_native(self, base: Chip, math_key: str, rate: float) -> None:
         """Refuse a zero rate of a format the chip runs natively: a variant cannot change `native`, so its rows
@@ -289,7 +309,7 @@ def _variants(data: Mapping[str, Any]) -> tuple[Variant, ...]:
             _refuse_unknown_keys(table, VARIANT_KEYS, f"variant {table.get('name', '(unnamed)')}: ",
                                  "a [[variant]] has name, chip, scale and values")
     try:
-        return tuple(Variant(name=str(v["name"]), chip=str(v["chip"]), scale=v.get("scale", {}),
+        return tuple(Variant(name=v["name"], chip=str(v["chip"]), scale=v.get("scale", {}),
                              values=v.get("values", {})) for v in tables)
     except (KeyError, TypeError, AttributeError) as err:
         raise ParityError(f"every [[variant]] needs a name and a chip (and optional scale and values tables): "

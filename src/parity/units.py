@@ -54,14 +54,17 @@ _PATTERN = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>.*?)\s*$")
 
 
 # a number's whole part, bare or grouped in threes by commas or by underscores (1,024 or 1_000_000)
-_WHOLE_PART = re.compile(r"\d+|\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+")
+_WHOLE_PART = re.compile(r"[0-9]+|[1-9][0-9]{0,2}(?:,[0-9]{3})+|[1-9][0-9]{0,2}(?:_[0-9]{3})+")
 
 
 def _number(text: str, raw: str) -> float:
     """The number `text` (of `raw`, as typed), its whole part bare or grouped in threes; a separator elsewhere is
     refused: '6,4' or '1,2' is more likely a list or a slip than 64 or 12."""
-    whole_part = re.match(r"[-+]?([\d,_]*)", text.strip())[1]  # type: ignore[index]
-    if whole_part and not _WHOLE_PART.fullmatch(whole_part) or re.search(r"[,_]", text.strip()[len(whole_part):]):
+    if not text.isascii():  # float() reads full-width and other scripts' digits; parity's numbers are ASCII
+        raise UnitError(f"cannot read a number in {raw!r}: write its digits 0-9")
+    unsigned = text.strip().removeprefix("-").removeprefix("+")
+    whole_part = re.match(r"[0-9,_]*", unsigned)[0]  # type: ignore[index]
+    if whole_part and not _WHOLE_PART.fullmatch(whole_part) or re.search(r"[,_]", unsigned[len(whole_part):]):
         raise UnitError(f"cannot read a number in {raw!r}: group its digits in threes (1,024) or not at all")
     try:
         return float(text.replace(",", "").replace("_", ""))

@@ -115,12 +115,12 @@ WHAT_IF_SERVE_NOTE = ("a what-if system: `parity serve` runs catalog systems; `p
                       "[[variant]] (axes variant = [NAME]) prices a configuration of it at a fixed concurrency")
 
 
-def _what_if_caption(what_ifs: Sequence[System]) -> str:
+def _what_if_caption(what_ifs: Sequence[System], workload: str) -> str:
     """What each --variants system changes, for the caption ('' where none is given)."""
     if not what_ifs:
         return ""
-    return ("What-ifs (--variants; note 'what-if'), each priced with its catalog chip's calibration and "
-            "without a serve_command (serve runs catalog systems): "
+    return ("What-ifs (--variants; note 'what-if'), each priced with its catalog chip's calibration"
+            + (" and without a serve_command (serve runs catalog systems)" if workload == "serve" else "") + ": "
             + what_ifs_text(what_ifs) + ". ")
 
 
@@ -315,6 +315,6 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
                        f"{uncalibrated}. ")
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-                                   caption=pair + caption + _what_if_caption(what_ifs)
+                                   caption=pair + caption + _what_if_caption(what_ifs, workload)
                                    + "Assumptions: 'parity show SYSTEM', --format json."))
     deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

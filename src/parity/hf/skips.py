@@ -117,6 +117,8 @@ def _matcher(names: Sequence[str], at: str, regex: bool) -> Callable[[str], bool
     regexes: list[re.Pattern[str]] = []
     for name in names:
         if regex and name.startswith("re:"):
+            if not name[3:]:  # it matches every module: a typo more likely than a checkpoint left unquantized
+                raise ModelConfigError(f"{at}: 're:' with no pattern would match every module; name what it skips")
             try:
                 regexes.append(re.compile(name[3:]))
             except re.error as err:
