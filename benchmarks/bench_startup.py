@@ -23,10 +23,12 @@ LAUNCH = "import sys; from parity.cli import main; sys.exit(main())"
 
 
 def _cases(src: Path, target: Path) -> None:
-    """2,000 serving cases: the measured set's rows, repeated, as a user's CASES.csv."""
+    """2,000 serving cases: the measured set's rows, repeated, as a user's CASES.csv (each repeat's case ids marked
+    '~0', '~1', ...: predict refuses a case id given to two rows)."""
     code = ("import csv, sys; from parity import catalog; from parity.predict import CASE_COLUMNS; "
             "rows = [{k: r.get(k, '') for k in CASE_COLUMNS} for r in catalog.measurements()]; "
-            "rows = (rows * (2000 // len(rows) + 1))[:2000]; "
+            "rows = [{**r, 'case_id': f'{r[\"case_id\"]}~{i // len(rows)}'} "
+            "for i, r in enumerate((rows * (2000 // len(rows) + 1))[:2000])]; "
             "w = csv.DictWriter(open(sys.argv[1], 'w', newline=''), fieldnames=CASE_COLUMNS); "
             "w.writeheader(); w.writerows(rows)")
     subprocess.run([sys.executable, "-c", code, str(target)], check=True, env={**os.environ, "PYTHONPATH": str(src)})
