@@ -1,6 +1,7 @@
 """A checkpoint's quantization skip list read matrix by matrix (hf.skips): the matrices it names stay bf16, the rest
 take the checkpoint's format; a list naming a matrix in some layers or in part is refused."""
 
+import json
 import re
 
 import pytest
@@ -190,6 +191,15 @@ def test_a_per_expert_entry_is_refused_unless_the_fused_experts_are_named() -> N
         _nvfp4(MOE, per_expert)
     m = _nvfp4(MOE, [f"model.layers.{i}.mlp.experts" for i in range(2)])
     assert (m.weight_format, m.expert_weight_format, m.unquantized_matrices) == ("nvfp4", "bf16", frozenset())
+
+
+def test_the_per_expert_refusal_names_the_models_own_experts_module() -> None:
+    """Mixtral's experts sit under block_sparse_moe: the refusal named model.layers.0.mlp.experts (a regression
+    round)."""
+    mixtral = json.loads((data_dir() / "models" / "mistralai--Mixtral-8x7B-v0.1_config.json").read_text())
+    with pytest.raises(ModelConfigError, match=re.escape(
+            "but not the experts whole (model.layers.0.block_sparse_moe.experts)")):
+        _nvfp4(mixtral, ["model.layers.0.block_sparse_moe.experts.0.w1"])
 
 
 def test_twenty_thousand_wildcards_compile_no_pattern_per_entry(monkeypatch: pytest.MonkeyPatch) -> None:

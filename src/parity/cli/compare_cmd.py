@@ -204,7 +204,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     named = [(name, catalog.model(name)) for name in models or DEFAULT_MODELS]
     refuse_repeats([m.name for _, m in named], "each model is compared once")
     refuse_mtp_without_layers([m for _, m in named], mtp_tokens)
-    base = (next((s for s in what_ifs if s.id == baseline), None) or catalog.system(baseline)) if baseline else found[0]
+    base = (next((s for s in what_ifs if s.id.lower() == baseline.strip().lower()), None) or catalog.system(baseline)
+            if baseline else found[0])  # a variant by its name in any case, as variant names clash
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)
     payload, texts = [], []

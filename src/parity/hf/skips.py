@@ -49,7 +49,7 @@ _LAYER_PREFIXES = ("language_model.model.layers.", "model.language_model.layers.
                    "backbone.layers.")
 # a name reaching inside one layer's routed experts (one expert, or one expert's projection), which vLLM loads as one
 # fused module (FusedMoE, prefix model.layers.N.mlp.experts)
-_INSIDE_EXPERTS = re.compile(rf"model\.layers\.(\d+)\.(?:{'|'.join(_MLP_BLOCKS)})\.experts\.")
+_INSIDE_EXPERTS = re.compile(rf"model\.layers\.(\d+)\.({'|'.join(_MLP_BLOCKS)})\.experts\.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,7 +188,7 @@ def unquantized_matrices(skips: SkipList | None, layers: Sequence[Layer], hidden
     named = [next((f"model.layers.{name[len(p):]}" for p in _LAYER_PREFIXES if name.startswith(p)), name)
              for name in names]
     hit = _matcher(named, at, skips.regex)
-    inside = {int(m.group(1)): name for name, spelt in reversed(list(zip(names, named)))
+    inside = {int(m.group(1)): (name, m.group(2)) for name, spelt in reversed(list(zip(names, named)))
               if not (skips.regex and name.startswith("re:")) and (m := _INSIDE_EXPERTS.match(spelt))}
     holding: dict[str, int] = {}
     skipped: dict[str, int] = {}
@@ -202,8 +202,8 @@ def unquantized_matrices(skips: SkipList | None, layers: Sequence[Layer], hidden
                 skipped[name] = skipped.get(name, 0) + 1
             elif name in ("expert_up", "expert_down") and i in inside:
                 raise ModelConfigError(
-                    f"{at} names {inside[i]!r}, inside layer {i}'s routed experts, but not the experts whole "
-                    f"(model.layers.{i}.mlp.experts): vLLM loads them as one fused module; parity holds one format "
+                    f"{at} names {inside[i][0]!r}, inside layer {i}'s routed experts, but not the experts whole "
+                    f"(model.layers.{i}.{inside[i][1]}.experts): vLLM loads them as one fused module; parity holds one format "
                     "for them")
             elif any(hits) and name != "router":
                 found, spelling = max(zip(hits, spellings), key=lambda pair: len(pair[0]))
