@@ -143,6 +143,18 @@ def head_dim_scale(head_dim: int) -> float:
 FP8_ATTENTION_SPEEDUP = 1.37
 
 
+def efficiency_key(math: str, chip: Chip) -> str:
+    """The math key whose GEMM efficiency a GEMM on unit `math` of `chip` takes: its own, except FP4 on a chip whose
+    FP4 rate is no faster than its FP8 one (Trainium3: MXFP4 at the MXFP8 rate), which runs as the FP8 unit does.
+    The FP4 efficiencies calibrations hold were measured on FP4 units at twice the FP8 rate, which kernels feed less
+    fully (Blackwell 0.73 and CDNA4 0.76 of the FP8 efficiency), or carried from them and the generic prior's
+    placeholder; applied to a unit at the FP8 rate they priced MXFP4 below FP8 on the same unit (Llama-3.1-8B on
+    trn3-ultraserver: 17,126 against 17,922 tok/s/chip)."""
+    if math == "fp4" and 0.0 < chip.peak("fp4") <= chip.peak("fp8"):
+        return "fp8"
+    return math
+
+
 def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float | None = None) -> Cost:
     """Roofline time of `kernel.count` runs of a kernel: max(math, memory) + fixed overhead each.
 
@@ -153,11 +165,12 @@ def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float
     run at the calibration's grouped rate for their tokens per expert (Calibration.grouped_gemm)."""
     fmt = format_named(kernel.fmt)
     math, emulated = math_unit(fmt, chip)
+    gemm = efficiency_key(math, chip)
     efficiency = (cal.attention_decode_math if kernel.kind == "attention_decode" else
                   cal.attention_prefill_efficiency * head_dim_scale(kernel.head_dim)
                   if kernel.kind == "attention_prefill" else
-                  cal.grouped_gemm(math, kernel.tokens) * fmt.dequant_efficiency if kernel.kind == "grouped_gemm"
-                  else cal.gemm(math) * fmt.dequant_efficiency)
+                  cal.grouped_gemm(gemm, kernel.tokens) * fmt.dequant_efficiency if kernel.kind == "grouped_gemm"
+                  else cal.gemm(gemm) * fmt.dequant_efficiency)
     if kernel.kind == "attention_prefill" and math == "fp8" and not emulated and chip.peak("bf16") > 0:
         efficiency *= FP8_ATTENTION_SPEEDUP * chip.peak("bf16") / chip.peak("fp8")
     rate = chip.peak(math) * efficiency * (cal.emulation_efficiency if emulated else 1.0)
