@@ -157,8 +157,7 @@ class Variant:
             if key == "peak_flop_per_s":
                 for math_key, rate in value.items():
                     self._within(f"{key}.{math_key}", rate, base.peak(math_key), base.id)
-                    self._runs_on(base, math_key)
-                    self._keeps_native(base, math_key, rate)
+                    self._check_rate(base, math_key, rate)
                 changes[key] = {**changes.get(key, base.peak_flop_per_s), **value}
             else:
                 self._within(key, value, getattr(base, key), base.id)
@@ -180,25 +179,20 @@ class Variant:
         power_w = home.power_w + home.chips * (chip.tdp_w - base.tdp_w)
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", power_w=power_w, **links)
 
-    def _runs_on(self, base: Chip, math_key: str) -> None:
-        """Refuse a rate for a math unit no native format of the chip runs on: a variant cannot change `native`, so
-        the rate would change nothing (fp4 on an H20 runs emulated on its fp8 or bf16 unit whatever fp4 rate is
-        given)."""
-        if not any(f in FORMATS and FORMATS[f].math == math_key and base.runs_natively(f, math_key)
-                   for f in base.native):
+    def _check_rate(self, base: Chip, math_key: str, rate: float) -> None:
+        """Refuse a rate a variant cannot mean, since it cannot change `native`: one for a math unit no native format
+        of the chip runs on, which would change nothing (fp4 on an H20 runs emulated on its fp8 or bf16 unit
+        whatever fp4 rate is given), and a zero for a unit native formats run on, whose rows would price a unit the
+        chip lists and has not (a note said 'nvidia-h20 has no bf16 math (native: bf16, ...)')."""
+        native = sorted(f for f in base.native if f in FORMATS and FORMATS[f].math == math_key
+                        and base.runs_natively(f, math_key))
+        if not native:
             raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} would change nothing: chip "
                               f"{base.id} runs no format natively on a {math_key} unit and a variant cannot change "
                               "the native formats")
-
-    def _keeps_native(self, base: Chip, math_key: str, rate: float) -> None:
-        """Refuse a zero rate of a format the chip runs natively: a variant cannot change `native`, so its rows
-        would price that format as a unit the chip lists and has not (a note said 'nvidia-h20 has no bf16 math
-        (native: bf16, ...)')."""
-        lost = sorted(f for f in base.native if f in FORMATS and FORMATS[f].math == math_key
-                      and base.runs_natively(f, math_key))
-        if rate == 0 and lost:
+        if rate == 0:
             raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} = 0, but chip {base.id} runs "
-                              f"{' and '.join(lost)} natively on its {math_key} unit and a variant cannot change the "
+                              f"{' and '.join(native)} natively on its {math_key} unit and a variant cannot change the "
                               f"native formats; give a rate > 0 (a slower unit) or leave {math_key} out")
 
     def _within(self, key: str, value: float, old: float | None, chip_id: str) -> None:

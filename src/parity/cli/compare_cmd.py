@@ -23,6 +23,7 @@ from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, format_label, mtp_setting
 from parity.errors import ParityError
 from parity.hardware import System
+from parity.plan import Precision
 from parity.parallel import map_chunks
 from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate
@@ -79,11 +80,17 @@ def _refined(job: tuple[Comparison, System, str, str, int, int, int, str | None,
     row, system, model_name, engine, isl, osl, mtp_tokens, weights, arrivals = job
     if row.configuration is None:
         return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": ""}
-    chip, model = system.chip, catalog.model(model_name)
-    out = refine_candidate(row.configuration, model_name, system.id, engine, best_precision(model, chip, weights),
-                           isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1,
-                           arrivals=arrivals, systems={system.id: system})
+    precision, drafts = _as_compared(system, model_name, weights, mtp_tokens)
+    out = refine_candidate(row.configuration, model_name, system.id, engine, precision, isl, osl, drafts,
+                           rank_per_die=system.chip.dies > 1, arrivals=arrivals, systems={system.id: system})
     return {k: v for k, v in out.items() if k in REFINE_KEYS}
+
+
+def _as_compared(system: System, model_name: str, weights: str | None, mtp_tokens: int) -> tuple[Precision, int]:
+    """The formats and MTP drafts a row's configuration was compared with, as its simulation (_refined) and its serve
+    line (_rerun) run it again: the one place both read them, so the line is the case simulated."""
+    model = catalog.model(model_name)
+    return best_precision(model, system.chip, weights), mtp_setting(model, mtp_tokens)[0][0]
 
 
 def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: int, osl: int, mtp_tokens: int,
@@ -98,9 +105,9 @@ def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: i
         return {"serve_command": "", "serve_note": ""}
     if not _in_catalog(system):
         return {"serve_command": "", "serve_note": WHAT_IF_SERVE_NOTE}
-    chip, model = system.chip, catalog.model(model_name)
-    case = case_of_candidate(row.configuration, model_name, row.system, engine, best_precision(model, chip, weights),
-                             isl, osl, mtp_setting(model, mtp_tokens)[0][0], rank_per_die=chip.dies > 1)
+    precision, drafts = _as_compared(system, model_name, weights, mtp_tokens)
+    case = case_of_candidate(row.configuration, model_name, row.system, engine, precision, isl, osl, drafts,
+                             rank_per_die=system.chip.dies > 1)
     said, prices = ("", {}) if case.mode == "agg" else disagg_rerun(
         row.configuration, case, catalog.engine(engine).disagg_prefill_utilization)
     missed = [f"the {metric.upper()} target {duration_text(bound)}"
@@ -108,7 +115,7 @@ def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: i
                                                ("tpot", targets.tpot_s, targets.tpot_statistic))
               if statistic == "mean" and bound and prices.get(f"{metric}_s", 0.0) > bound]
     said += f"; serve's figures miss {' and '.join(missed)}" if missed else ""
-    return {"serve_command": serve_command(case, moe="moe" in model.features), "serve_note": said}
+    return {"serve_command": serve_command(case, moe="moe" in catalog.model(model_name).features), "serve_note": said}
 
 
 WHAT_IF_SERVE_NOTE = ("a what-if system: `parity serve` runs catalog systems; `parity sweep` with the same "
@@ -209,6 +216,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)
     payload, texts = [], []
+    by_id = {s.id: s for s in [base, *found]}  # each row's system, a what-if variant's included
     for name, model in named:
         drafts = catalog.mtp_drafts(model, mtp_tokens)
         choose = functools.partial(percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
@@ -221,7 +229,6 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             judged = (f"configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
                       f"hold, among those whose {screened(targets, arrivals)}" + arrivals_text(arrivals))
             results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
-        by_id = {s.id: s for s in [base, *found]}
         sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
                                       for r in results], processes)
                 if refine else [{} for _ in results])

@@ -433,11 +433,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not prediction.feasible:
         raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
                                              f"output {case.osl:,})" if requests else ""))
-    bench = None
+    bench, resolved = None, scenario_of(case)
     if simulated:
         options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
                                       "poisson": not fixed_rate, "seed": seed, "max_concurrency": max_concurrency}
-        bench = benchmark_of(scenario_of(case), client, **options, **({"trace": requests} if requests else {}))
+        bench = benchmark_of(resolved, client, **options, **({"trace": requests} if requests else {}))
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
     # the line that runs it again; none where it replays a trace or caps an open loop, which a case cannot state
@@ -450,7 +450,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     percentile_rows: list[dict[str, object]] = []
     if bench is not None:
         data, percentile_rows = _simulated(case, prediction, bench, timeline)
-    data = {"case_id": data["case_id"], **serve_inputs(case, scenario_of(case), rerun), **data}
+    data = {"case_id": data["case_id"], **serve_inputs(case, resolved, rerun), **data}
     texts = interval_texts(data)
     band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (

@@ -177,7 +177,7 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     mla_decode = (_cell(row, "mla_decode") or engine.mla_decode).lower()
     if mla_decode not in MLA_DECODE:
         raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {mla_decode!r}")
-    mla = any(layer.attention is not None and getattr(layer.attention, "mla", False) for layer in model.layers)
+    mla = "mla" in model.features
     if mla_decode != "absorbed" and mla:
         note = "; ".join(n for n in (note, f"MLA decode {mla_decode} (K/V expanded per head each step)") if n)
     if mla and format_named(kv).math == "fp8" and attention.math != "fp8":  # ops.Attention.in_kv_format
