@@ -14,18 +14,18 @@ from parity.flags import texts
 
 
 def test_a3_runs_sixteen_die_ranks_and_reports_per_package() -> None:
-    """DeepSeek-R1 (int8, 671 GB of weights) fits one A3 node's 16 dies of 64 GB; the best decode worker
-    tp8-dp2 spans all 16 (at CANN's measured software maturity and 50 ms TPOT, a small batch on wide tensor
-    parallelism) and the rates come back per package: 2 x the per-die rate of the same search."""
+    """DeepSeek-R1 (int8, 671 GB of weights) fits one A3 node's 16 dies of 64 GB, but its best decode worker (at
+    CANN's measured software maturity and 50 ms TPOT, no MTP) spans four nodes' 64 dies, tp2-dp32-ep32-etp2, and the
+    rates come back per package: 2 x the per-die rate of the same search over four systems."""
     system, model = catalog.system("atlas-800-a3"), catalog.model("deepseek-r1")
     profile = catalog.engine("generic")
     (row,) = compare([system], model, profile, ttft_s=5.0)
-    assert row.layout.endswith("D tp8-dp2")
+    assert row.layout.endswith("D tp2-dp32-ep32-etp2")
     assert any("one rank per die (2 a package" in a for a in row.assumptions)
     ranks = per_die(system)
     found, span = search_spanning(model, ranks, catalog.engine_for("generic", "cann"), catalog.calibration(system.chip),
-                                  best_precision(model, system.chip), 1024, 1024, 0.05, 5.0, spans=(1,))
-    assert span == 1 and ranks.chips == 16
+                                  best_precision(model, system.chip), 1024, 1024, 0.05, 5.0, spans=(4,))
+    assert span == 4 and ranks.chips == 16
     assert row.tokens_per_s_per_chip == pytest.approx(2 * found.best.tokens_per_s_per_chip)
     assert row.tokens_per_s_per_system == pytest.approx(8 * row.tokens_per_s_per_chip)
 
@@ -42,15 +42,16 @@ def test_profile_fitted_only_on_mtp_runs_is_flagged_without_mtp() -> None:
     assert "sglang-cann fitted only on runs with MTP" in row.note
 
 
-def test_a3_notes_what_wider_workers_deliver() -> None:
-    """DeepSeek-R1 fits one A3 node, so compare keeps it there (84.8 tok/s/chip, generic engine at CANN's measured
-    software maturity: on one node only a small batch meets 50 ms TPOT) while the H20, which does not fit one HGX,
-    spans two. Over more nodes each die holds fewer experts and reads fewer weights a step: over four (64 dies),
-    the widest fleet takes, 847 tok/s/chip, 10x the one-node figure (over WIDER_GAIN 1.25; the expert all-to-all
-    between the nodes priced on the busiest die's 1.2x share of the tokens; over two it noted 326): the note says
-    so, with the systems the best worker spans; the H20 row, already over two systems, has no such note."""
+def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:
+    """DeepSeek-R1 fits one A3 node, where only a small batch meets 50 ms TPOT (84.8 tok/s/chip, generic engine at
+    CANN's measured software maturity), while the H20, which does not fit one HGX, spans two. Over more nodes each die
+    holds fewer experts and reads fewer weights a step: over four (64 dies), 847 tok/s/chip, 10x the one-node figure
+    (over WIDER_GAIN 1.25; the expert all-to-all between the nodes priced on the busiest die's 1.2x share of the
+    tokens). compare kept the A3 on one node and only noted the wider figure, so the chip that holds the model alone
+    priced below the one that does not (0.13x the H20 here); it now takes the wider workers, as fleet does, and the
+    note gives the one-node figure; the H20 row, already over two systems, replaced no narrower best."""
     systems = [catalog.system("hgx-h20"), catalog.system("atlas-800-a3")]
     h20, a3 = compare(systems, catalog.model("deepseek-r1"), catalog.engine("generic"), ttft_s=5.0)
-    assert a3.tokens_per_s_per_chip == pytest.approx(84.8, abs=0.2)
-    assert "over 4 systems 847/chip" in a3.note
-    assert "spans 2 systems" in h20.note and "systems " not in h20.note.replace("spans 2 systems", "")
+    assert a3.tokens_per_s_per_chip == pytest.approx(847.3, abs=0.2)
+    assert "spans 4 systems (85/chip on one)" in a3.note
+    assert "spans 2 systems" in h20.note and "/chip on" not in h20.note

@@ -76,3 +76,22 @@ def test_a_model_no_worker_of_one_system_holds_is_pointed_at_the_span_compare_ta
         "parity: error: no configuration of deepseek-r1 on hgx-h20 meets the targets: none of 2,058 configurations "
         "fits in memory; deepseek-r1 fits no worker of one hgx-h20: --chips 16 searches workers over 2 systems, as "
         "compare spans them (--show-infeasible prints the frontier anyway)")
+
+
+def test_search_names_the_wider_workers_compare_and_fleet_take() -> None:
+    """DeepSeek-R1 fits one Atlas 800 A3, where search's best is 510 tok/s/chip (TPOT 50 ms, TTFT 5 s, one MTP
+    draft); workers over four A3 deliver 1,617, and compare and fleet take them: search keeps its one system (its
+    --chips sets a worker's exact size) and says what the wider workers deliver, in the caption and the JSON. A
+    dense model gains nothing wider, so the H100's Llama-3.1-70B search says nothing."""
+    found = _json("search", "--model", "deepseek-r1", "--system", "atlas-800-a3", "--ttft", "5s", "--refine", "0")
+    assert round(found["best"]["tokens_per_s_per_chip"]) == 510  # type: ignore[index]
+    assert found["wider_workers"]["systems"] == 4  # type: ignore[index]
+    assert found["wider_workers"]["tokens_per_s_per_chip"] == pytest.approx(1616.5, abs=0.1)  # type: ignore[index]
+    (row,) = _json("compare", "atlas-800-a3", "--model", "deepseek-r1", "--processes", "1")
+    assert row["tokens_per_s_per_chip"] == pytest.approx(found["wider_workers"]["tokens_per_s_per_chip"],  # type: ignore[index]
+                                                         rel=1e-12)
+    text = CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "atlas-800-a3", "--ttft", "5s",
+                                    "--refine", "0", "--format", "md"]).output
+    assert ("workers over 4 systems deliver 1,617 tok/s/chip, and compare and fleet take them (parity compare "
+            "atlas-800-a3 --model deepseek-r1)") in " ".join(text.split())
+    assert _json("search", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--refine", "0")["wider_workers"] is None  # type: ignore[index]

@@ -39,7 +39,7 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
-           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "wider_workers", "widest_span"]
+           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "narrower_text", "serving_search", "wider_workers", "widest_span"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -179,8 +179,9 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     ranks, dies = per_die(system), chip.dies
     shortfall = domain_shortfall(model, ranks, profile, precision, isl + osl)
     mtp, mtp_note = mtp_setting(model, mtp_tokens)
-    result, span = search_spanning(model, ranks, profile, cal, precision, isl, osl, tpot_s, ttft_s,
-                                   spans=serving_spans(shortfall), mtp=mtp, meeting=choose is not None)
+    result, span, narrow = serving_search(functools.partial(
+        search_spanning, model, ranks, profile, cal, precision, isl, osl, tpot_s, ttft_s, mtp=mtp,
+        meeting=choose is not None), ranks, shortfall)
     result = result.per_package(dies) if result is not None else None  # rates per package, layouts in dies
     die_note = (f"one rank per die ({dies} a package; layouts count dies, rates are per package)"
                 if dies > 1 else "")
@@ -212,9 +213,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
     note = "; ".join(filter(None, [
-        *flag_note(raised), emulated if note_emulation else "", f"spans {span} systems" if span > 1 else "", why,
-        _wider(model, ranks, profile, cal, precision, (isl, osl), (tpot_s, ttft_s), mtp,
-               best.tokens_per_s_per_chip / dies, dies) if span == 1 and choose is None else ""]))
+        *flag_note(raised), emulated if note_emulation else "",
+        f"spans {span} systems{narrower_text(narrow, dies)}" if span > 1 else "", why]))
     return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
                       configuration=chosen,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
@@ -226,22 +226,48 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                       tpot_s=best.tpot_s, ttft_s=best.ttft_s, note=note, assumptions=notes)
 
 
-WIDER_GAIN = 1.25  # a worker over two systems worth a note when it delivers this much more per chip
+WIDER_GAIN = 1.25  # workers over more systems are taken when they deliver this much more per chip
 
 
-def _wider(model: Model, ranks: System, profile: EngineProfile, cal: Calibration, precision: Precision,
-           lengths: tuple[int, int], targets: tuple[float | None, float | None], mtp: tuple[int, float],
-           per_rank: float, dies: int) -> str:
-    """A note when workers spanning more systems over scale-out (up to as many as a model too big for one may span,
-    within MAX_WORKER_CHIPS, as fleet takes them) deliver WIDER_GAIN x more per chip than the best of one system (a
-    MoE model's experts spread over more ranks, each reading fewer weights), which compare does not choose for a
-    model that fits one system; '' otherwise."""
-    found = wider_workers(functools.partial(search_spanning, model, ranks, profile, cal, precision, *lengths,
-                                            *targets, mtp=mtp), ranks, per_rank)
-    if found is None:
+def serving_search(search: Callable[..., tuple[SearchResult | None, int]], ranks: System, shortfall_bytes: float
+                   ) -> tuple[SearchResult | None, int, tuple[float, int] | None]:
+    """`search` (search_spanning with all but its spans) over serving_spans(shortfall_bytes), then with workers over
+    widest_span(ranks) systems where those deliver WIDER_GAIN x more per chip than the narrower best (or where the
+    narrower has none): (result, systems its workers span, (tokens/s per rank, systems) of the narrower best it
+    replaced, or None). A model that fits one system is not kept on one: a MoE model's experts spread over more ranks,
+    each reading fewer weights a step, so DeepSeek-R1 on the 910C delivers 1,617 tok/s/chip over four Atlas 800 A3
+    against 510 on one (SGLang's own A3 recipe decodes over two), and keeping it there priced a chip that holds the
+    model alone below one that does not (the H20, which spans two). compare and fleet both choose so."""
+    found, spans = search(spans=serving_spans(shortfall_bytes))
+    if spans >= widest_span(ranks):
+        return found, spans, None
+    narrow = found.best.tokens_per_s_per_chip if found is not None and found.best is not None else 0.0
+    wider = wider_workers(search, ranks, narrow)
+    if wider is None:
+        return found, spans, None
+    return wider, widest_span(ranks), (narrow, spans) if narrow else None
+
+
+def wider_workers(search: Callable[..., tuple[SearchResult | None, int]], ranks: System,
+                  per_rank: float) -> SearchResult | None:
+    """`search` (search_spanning with all but its spans) with workers over widest_span(ranks) systems, where its best
+    delivers WIDER_GAIN x `per_rank` [tokens/s per rank] or more (0: any best); None where no wider span exists or
+    it gains less."""
+    widest = widest_span(ranks)
+    if widest < 2:
+        return None
+    found, _ = search(spans=(widest,))
+    if found is None or found.best is None or found.best.tokens_per_s_per_chip < WIDER_GAIN * per_rank:
+        return None
+    return found
+
+
+def narrower_text(narrow: tuple[float, int] | None, dies: int) -> str:
+    """' (510/chip on one)': the per-chip rate [tokens/s per rank] of the narrower best serving_search replaced, per
+    package of `dies`; '' where it replaced none."""
+    if narrow is None:
         return ""
-    spanned = math.ceil(found.best.worker_chips()[0] / ranks.chips - 1e-9)  # the systems its (decode) worker spans
-    return f"over {spanned} systems {found.best.tokens_per_s_per_chip * dies:,.0f}/chip"
+    return f" ({narrow[0] * dies:,.0f}/chip on {'one' if narrow[1] == 1 else narrow[1]})"
 
 
 def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:
@@ -265,20 +291,6 @@ def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[s
     return out
 
 
-def wider_workers(search: Callable[..., tuple[SearchResult | None, int]], ranks: System,
-                  per_rank: float) -> SearchResult | None:
-    """`search` (search_spanning with all but its spans) with workers over widest_span(ranks) systems, where its best
-    delivers WIDER_GAIN x `per_rank` [tokens/s per rank] or more (0: any best); None where no wider span exists or
-    it gains less. compare notes it; fleet takes it."""
-    widest = widest_span(ranks)
-    if widest < 2:
-        return None
-    found, _ = search(spans=(widest,))
-    if found is None or found.best is None or found.best.tokens_per_s_per_chip < WIDER_GAIN * per_rank:
-        return None
-    return found
-
-
 def widest_span(ranks: System) -> int:
     """The most systems a serving worker spans over scale-out: as many as a model too big for one may span
     (serving_spans), within MAX_WORKER_CHIPS (1 for a scale-up domain of 128 chips or more)."""
@@ -288,8 +300,8 @@ def widest_span(ranks: System) -> int:
 
 def serving_spans(shortfall_bytes: float) -> tuple[int, ...]:
     """The systems a serving worker may span (search_spanning's spans), from domain_shortfall: a model too big for one
-    scale-up domain spans 2 or 4 systems over scale-out; one that fits stays on one system even where it misses the
-    targets there (compare's note names a worker over two systems that delivers WIDER_GAIN x more per chip)."""
+    scale-up domain spans 2 or 4 systems over scale-out; one that fits searches one system first (serving_search
+    then tries the widest span)."""
     return (1,) if shortfall_bytes <= 0 else (1, 2, 4)
 
 

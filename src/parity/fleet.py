@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.compare import Choose, domain_shortfall, serving_spans, wider_workers, widest_span
+from parity.compare import Choose, domain_shortfall, narrower_text, serving_search
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
 from parity.hardware import Chip, System, per_die
 from parity.model import Model
-from parity.search import Candidate, SearchResult, best_precision, search_spanning
+from parity.search import Candidate, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
 from parity.units import format_si, share_text
 
@@ -139,22 +139,6 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     return f"{what} serve{'s' if rest == 1 else ''} nothing" + (f" ({past:,} {beyond})" if 0 < past < rest else "")
 
 
-def _wider_when_worth_it(search: Callable[..., tuple[SearchResult | None, int]], found: SearchResult | None,
-                         spans: int, ranks: System) -> tuple[SearchResult | None, int, tuple[float, int] | None]:
-    """(result, systems spanned, (tokens/s per rank, systems spanned) of the narrower best it replaces, or None)
-    with workers over as many systems as a model too big for one may span (compare.wider_workers) when they deliver
-    WIDER_GAIN x more per chip than the narrower best: a fleet has no reason to keep a model that fits one system on
-    one (compare does, and notes the wider figure), and a MoE model's experts spread over more ranks each read fewer
-    weights a step (DeepSeek-R1 on 910C: 510 -> 1,617 tok/s/chip)."""
-    if spans >= widest_span(ranks):
-        return found, spans, None
-    narrow = found.best.tokens_per_s_per_chip if found is not None and found.best is not None else 0.0
-    wider = wider_workers(search, ranks, narrow)
-    if wider is None:
-        return found, spans, None
-    return wider, widest_span(ranks), (narrow, spans) if narrow else None
-
-
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: int | None = None, power_budget_w: float | None = None,
@@ -181,11 +165,9 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         precision = best_precision(model, chip)
         # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
         engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
-        allowed = serving_spans(domain_shortfall(model, ranks, engine, precision, isl + osl))  # as compare's
-        search = functools.partial(search_spanning, model, ranks, engine, catalog.calibration(chip), precision, isl,
-                                   osl, tpot_s, ttft_s, mtp=mtp, meeting=choose is not None)
-        found, spans = search(spans=allowed)
-        found, spans, narrow = _wider_when_worth_it(search, found, spans, ranks)
+        found, spans, narrow = serving_search(functools.partial(  # as compare's
+            search_spanning, model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s, ttft_s,
+            mtp=mtp, meeting=choose is not None), ranks, domain_shortfall(model, ranks, engine, precision, isl + osl))
         found = found.per_package(chip.dies) if found is not None else None
         best, why = (found.best if found is not None else None), ""
         if best is not None and choose is not None:
@@ -214,8 +196,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         served_day = held * best.chips * capacity * SECONDS_PER_DAY
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
-        spanning = (f"workers span up to {spans} systems over scale-out" if spans > 1 else "") + (
-            f" ({narrow[0] * chip.dies:,.0f}/chip on {'one' if narrow[1] == 1 else narrow[1]})" if narrow else "")
+        spanning = f"workers span up to {spans} systems over scale-out{narrower_text(narrow, chip.dies)}" \
+            if spans > 1 else ""
         raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
                                                                              else []), mtp[0], isl + osl,
                             precision.weights)

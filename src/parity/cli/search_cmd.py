@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,12 +23,12 @@ from parity.flags import joined, texts
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
     poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
-from parity.compare import domain_shortfall, memory_shortfall, serving_spans
+from parity.compare import domain_shortfall, memory_shortfall, serving_spans, wider_workers
 from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
 from parity.plan import Precision
-from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, search_serving
+from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, search_serving, search_spanning
 from parity.predict import Case, benchmark_of, scenario_of
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
@@ -225,6 +226,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     if case and case.mode == "disagg":
         said, rerun_prices = disagg_rerun(best_candidate, case, profile.disagg_prefill_utilization, priced=not percentiles)
         whole = f" ({said})"
+    wider = None if chips or modes or percentiles else _wider(
+        result, the_model, the_system, profile, precision, (isl, osl),
+        (targets.tpot_s, targets.screen_ttft_s(arrivals)), mtp)
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
@@ -233,6 +237,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"{chosen}, {' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
                   f"per worker; to run it: {rerun}{whole}" if best else "none meets the targets")
+               + (f"; workers over {wider[0]} systems deliver {wider[1]:,.0f} tok/s/chip, and compare and fleet take "
+                  f"them (parity compare {the_system.id} --model {the_model.name})" if wider else "")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
                   f"has means only, screened those whose {screened(targets, arrivals)}; of the {len(ranked):,} "
                   "configurations "
@@ -272,6 +278,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "best": best, "best_serve_command": rerun, "best_sim_serve_command": sim_rerun,
                "best_serve_prices": rerun_prices,
                "best_serve_note": whole.strip()[1:-1], "frontier": rows,
+               "wider_workers": {"systems": wider[0], "tokens_per_s_per_chip": wider[1]} if wider else None,
                "assumptions": list(result.assumptions),
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     # under a percentile target the simulator's verdict stands for the metric it bounds: that metric's steady-state
@@ -281,6 +288,22 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     emit(rows, columns + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+def _wider(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
+           lengths: tuple[int, int], targets: tuple[float | None, float | None],
+           mtp: tuple[int, float]) -> tuple[int, float] | None:
+    """(systems spanned, tokens/s per chip) of workers over more systems (compare.wider_workers) where they deliver
+    WIDER_GAIN x the best of one, as compare and fleet then take them; None otherwise (search keeps its system)."""
+    if result.best is None:
+        return None
+    ranks, dies = per_die(system), system.chip.dies
+    found = wider_workers(functools.partial(search_spanning, model, ranks, profile, catalog.calibration(system.chip),
+                                            precision, *lengths, *targets, mtp=mtp), ranks,
+                          result.best.tokens_per_s_per_chip / dies)
+    if found is None or found.best is None:
+        return None
+    return math.ceil(found.best.worker_chips()[0] / ranks.chips - 1e-9), found.best.tokens_per_s_per_chip * dies
 
 
 def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
