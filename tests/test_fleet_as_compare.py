@@ -240,21 +240,21 @@ def test_units_fill_whole_systems_and_count_every_chip() -> None:
 
 def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> None:
     """With --demand, the note counted only the chips past whole systems (232 of 1,000 CloudMatrix chips; none of
-    768, or of H20's 1,720 under 1 MW), though --units or --power-mw, not the demand, set the chips and the whole
+    768, or of H20's 1,368 under 1 MW), though --units or --power-mw, not the demand, set the chips and the whole
     systems hold 80 (8) more that serve nothing: the note is the one the same limit gives without a demand. A
-    budget that powers no system gives its power in MW, not '8.91e+03 kW'."""
+    budget that powers no system gives its power in MW, not '1.12e+04 kW'."""
     demand = ("--demand", "1e12 tokens/day")
     whole = _cloudmatrix("--units", "768", *demand)
     assert whole["note"].startswith("80 chips left over serve nothing; the demand needs 6,528 chips, 768 are available")
     h20 = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--power-mw", "1", *demand,
                                    "--format", "json"])
     (plan,) = json.loads(h20.stdout)
-    assert plan["chips"] == 1720 and ("; 8 chips left over serve nothing; the power budget runs 1,720 of the 15,904 "
+    assert plan["chips"] == 1368 and ("; 24 chips left over serve nothing; the power budget runs 1,368 of the 15,904 "
                                       "chips;") in plan["note"]
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod",
                                         "--power-mw", "1", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
-    assert plan["note"].endswith("the power budget runs no whole atlas-950-superpod (8.91 MW)")
+    assert plan["note"].endswith("the power budget runs no whole atlas-950-superpod (11.2 MW)")
 
 
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:

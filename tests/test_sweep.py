@@ -154,8 +154,8 @@ def test_a_misspelt_key_or_table_is_refused(spec: str, says: str, tmp_path: Path
 
 def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     """tdp_w, die_area_m2 and the peak rates changed no sweep column (identical rows). The H20 row: 359.23 output
-    tokens/s per chip on 4,640 W / 8 chips is 619.37 per kW; TPP 296e12 x 8 bits / 1e12 = 2,368 over 814 mm^2 is
-    2.909. Twice the TDP adds its chips' 8 x 400 W to the system's 4,640 W (hosts and fans as they were: 580 -> 980
+    tokens/s per chip on 5,824 W / 8 chips is 493.45 per kW; TPP 296e12 x 8 bits / 1e12 = 2,368 over 814 mm^2 is
+    2.909. Twice the TDP adds its chips' 8 x 400 W to the system's 5,824 W (hosts and fans as they were: 728 -> 1,128
     W a chip); half the die doubles the density; twice the FP8 rate doubles the TPP."""
     variants = (Variant(name="tdp2", chip="h20", scale={"tdp_w": 2.0}),
                 Variant(name="die-half", chip="h20", scale={"die_area_m2": 0.5}),
@@ -166,8 +166,8 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     base = rows["hgx-h20"]
     assert base["output_tokens_per_s_per_chip"] == pytest.approx(359.233, rel=1e-4)
     assert (base["output_tokens_per_s_per_kw"], base["tpp"], base["performance_density_tpp_per_mm2"]) == \
-        pytest.approx((359.233 / 0.58, 2368.0, 2368 / 814), rel=1e-4)
-    assert rows["tdp2"]["output_tokens_per_s_per_kw"] == pytest.approx(359.233 / 0.98, rel=1e-4)
+        pytest.approx((359.233 / 0.728, 2368.0, 2368 / 814), rel=1e-4)
+    assert rows["tdp2"]["output_tokens_per_s_per_kw"] == pytest.approx(359.233 / 1.128, rel=1e-4)
     assert rows["die-half"]["performance_density_tpp_per_mm2"] == pytest.approx(2 * 2368 / 814)
     assert rows["fp8x2"]["tpp"] == pytest.approx(2 * 2368.0)
 
