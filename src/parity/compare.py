@@ -145,7 +145,7 @@ _SERVING_ONLY = frozenset({"kv_cache", "prefill_tokens_per_s_per_chip", "tpot_s"
 def _per_system(system: System, per_chip: float) -> tuple[float, float, float]:
     """(tokens/s of the whole system, per kW of system power, per GB of chip memory)."""
     whole = per_chip * system.chips
-    return whole, whole / (system.power_w / 1e3), per_chip / (system.chip.memory_bytes / 1e9)
+    return whole, system.per_kw(per_chip), per_chip / (system.chip.memory_bytes / 1e9)
 
 
 def _prefill_rate(model: Model, system: System, profile: EngineProfile, precision: Precision, layout: Layout,

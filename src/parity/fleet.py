@@ -183,7 +183,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             continue
         served = best.tokens_per_s_per_chip * per_output
         capacity = served / (peak_factor * (1.0 + spare))  # daily-mean tokens/s one chip covers
-        watts = system.power_w / system.chips
+        watts = system.power_w_per_chip
         # a fleet serves in whole deployment units: aggregated workers, or decode workers with whole prefill
         # workers at the sized ratio; chips beyond the units they hold serve nothing
         needed = None if demand_tokens_per_s is None else best.unit_chips(

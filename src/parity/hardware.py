@@ -222,6 +222,10 @@ class System:
         """[W] system power divided by its chips (host, network and cooling shares included)."""
         return self.power_w / self.chips
 
+    def per_kw(self, per_chip: float) -> float:
+        """A rate per chip (tokens/s) per kW of the system's power: the whole system's rate over its power."""
+        return per_chip / (self.power_w_per_chip / 1e3)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Family:

@@ -429,7 +429,7 @@ def _chip_columns(system: System | None, prefill: System | None, per_chip: float
         return dict.fromkeys(CHIP_COLUMNS, math.nan)
     one_power = prefill is None or prefill.power_w_per_chip == system.power_w_per_chip
     density = performance_density(system.chip)
-    return {"output_tokens_per_s_per_kw": per_chip / (system.power_w_per_chip / 1e3) if one_power else math.nan,
+    return {"output_tokens_per_s_per_kw": system.per_kw(per_chip) if one_power else math.nan,
             "tpp": tpp(system.chip).tpp, PD_KEY: math.nan if density is None else density}
 
 
