@@ -1,0 +1,101 @@
+"""How the catalog reads its sources: one capacity unit per vendor table, vendor totals that differ from parity's by
+a unit explained in the file, parity's own arithmetic labelled `derived`, and no reserved source cited."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from parity import catalog
+from parity.catalog.files import data_dir
+from parity.hardware import Chip, Source
+from parity.policy import tpp
+
+GIB = 2**30
+# Sources this project may not use for hardware numbers (see data/measurements/README.md): their figures are
+# held-out results, so a chip, system or source file citing one would leak them into the catalog.
+RESERVED = ("flagperf", "flagopen", "cann-recipes", "xdeepserve", "pangu", "mindspeed", "inferencex", "atom")
+
+
+def _source(chip: Chip, field: str) -> Source:
+    return next(p.source for p in chip.provenance if p.field == field)
+
+
+def _note(chip: Chip, field: str) -> str:
+    return next(p.note for p in chip.provenance if p.field == field)
+
+
+@pytest.mark.parametrize(("chip_id", "gib"), [("google-tpu-v4", 32), ("google-tpu-v5p", 95),
+                                              ("google-tpu-v6e", 32), ("google-tpu7x", 192)])
+def test_every_tpu_capacity_is_read_in_gib_as_google_s_table_states_it(chip_id: str, gib: int) -> None:
+    """Google's TPU7x table gives v5p 95, v6e 32 and TPU7x 192 under 'HBM capacity per chip (GiB)', and the v4 page
+    32 GiB; v5p and v6e were read as 95 and 32 decimal GB (their own pages' wording), TPU7x as GiB: one unit now."""
+    assert catalog.chip(chip_id).memory_bytes == gib * GIB
+
+
+def test_the_ironwood_pod_holds_1_90_pb_and_its_note_says_why_google_writes_1_77() -> None:
+    """9,216 x 192 GiB = 1.900e15 B; Google's '1.77 PB' is 9,216 x 192 = 1,769,472 with the unit carried over."""
+    pod = catalog.system("tpu7x-pod")
+    assert pod.memory_bytes == 9216 * 192 * GIB == pytest.approx(1.900e15, rel=1e-3)
+    assert "1.77 million GiB" in pod.notes and "1.90 PB" in pod.notes
+
+
+def test_the_atlas_950_superpod_note_explains_huawei_s_1152_tb() -> None:
+    """8,192 x 144 GB = 1,179.6 TB; Huawei's 1,152 TB = 8,192 x 144 / 1,024."""
+    pod = catalog.system("atlas-950-superpod")
+    assert pod.memory_bytes == pytest.approx(1.179648e15)
+    assert "Huawei's 1,152 TB divides by 1,024 instead of 1,000" in pod.notes
+
+
+def test_no_chip_system_or_source_file_cites_a_reserved_source() -> None:
+    """The MetaX C500 cited FlagPerf's repository for its memory, FP32 and INT8; those are press, derived and
+    assumption now."""
+    root = data_dir()
+    files = [root / "sources.toml", *sorted((root / "chips").glob("*.toml")),
+             *sorted((root / "systems").glob("*.toml"))]
+    cited = [(Path(f).name, word) for f in files for word in RESERVED
+             if re.search(rf"\b{word}\b", f.read_text().lower())]
+    assert cited == []
+
+
+@pytest.mark.parametrize(("chip_id", "field", "kind"), [
+    ("metax-c500", "peak_flop_per_s.fp32", "press"),
+    ("metax-c500", "peak_flop_per_s.int8", "derived"),
+    ("metax-c500", "memory_bytes", "assumption"),
+    ("nvidia-gb200", "tdp_w", "derived"),
+    ("nvidia-b300-sxm", "peak_flop_per_s.int8", "derived"),
+])
+def test_parity_s_own_arithmetic_and_guesses_are_labelled_as_such(chip_id: str, field: str, kind: str) -> None:
+    """GB200's 1,200 W is parity's share of NVIDIA's 2,700 W superchip and B300's INT8 150 is scaled from the GB300
+    NVL72 page; both were labelled `datasheet`/`press`. The C500's three numbers were an analyst-estimate bundle."""
+    assert _source(catalog.chip(chip_id), field).kind == kind
+
+
+def test_b300_bandwidth_cites_blackwell_ultra_not_another_product() -> None:
+    """8 TB/s was sourced to the GB300 NVL72 page; NVIDIA's Blackwell Ultra blog gives the GPU's own 8 TB/s."""
+    b300 = catalog.chip("nvidia-b300-sxm")
+    assert b300.memory_bytes_per_s == 8e12
+    assert _source(b300, "memory_bytes_per_s").id == "nv-blackwell-ultra-blog"
+
+
+def test_b300_int8_keeps_the_hgx_page_reading_in_its_note() -> None:
+    """150 TOP/s dense (GB300 page 23-24 POPS sparse / 72 / 2 x 13.5 / 15 = 144-150); HGX '2 POPS' / 8 / 2 = 125."""
+    b300 = catalog.chip("nvidia-b300-sxm")
+    assert b300.peak("int8") == 150e12
+    assert "= 125" in _note(b300, "peak_flop_per_s.int8")
+
+
+def test_910c_int8_names_the_paper_s_1504_beside_the_derived_1600() -> None:
+    """1,600 = 2 x 800 (A3 page); the CloudMatrix paper's op-level INT8 peak 1,504 = 2 x 752 is kernels_published's."""
+    chip = catalog.chip("huawei-ascend-910c")
+    assert chip.peak("int8") == 1600e12
+    assert "1,504" in _note(chip, "peak_flop_per_s.int8")
+
+
+def test_l20_fp32_is_half_the_bf16_rate_and_keeps_tpp_1912() -> None:
+    """Ada datasheets give FP32 = dense TF32 = dense BF16 / 2 (L40 90.5 / 90.5 / 181): 119.5 / 2 = 59.75, which the
+    partner sheet prints as 59.8. It was 59.35 (11,776 cores x 2 x 2.52 GHz); 59.75 x 32 = 1,912 = 239 x 8."""
+    l20 = catalog.chip("nvidia-l20")
+    assert l20.peak("fp32") == 59.75e12
+    assert tpp(l20).tpp == pytest.approx(1912)
+    assert "fp32" in tpp(l20).tied
