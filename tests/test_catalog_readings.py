@@ -11,7 +11,6 @@ from parity.catalog.files import data_dir
 from parity.hardware import Chip, Source
 from parity.policy import tpp
 
-GIB = 2**30
 # Sources this project may not use for hardware numbers (see data/measurements/README.md): their figures are
 # held-out results, so a chip, system or source file citing one would leak them into the catalog.
 RESERVED = ("flagperf", "flagopen", "cann-recipes", "xdeepserve", "pangu", "mindspeed", "inferencex", "atom")
@@ -25,19 +24,22 @@ def _note(chip: Chip, field: str) -> str:
     return next(p.note for p in chip.provenance if p.field == field)
 
 
-@pytest.mark.parametrize(("chip_id", "gib"), [("google-tpu-v4", 32), ("google-tpu-v5p", 95),
-                                              ("google-tpu-v6e", 32), ("google-tpu7x", 192)])
-def test_every_tpu_capacity_is_read_in_gib_as_google_s_table_states_it(chip_id: str, gib: int) -> None:
-    """Google's TPU7x table gives v5p 95, v6e 32 and TPU7x 192 under 'HBM capacity per chip (GiB)', and the v4 page
-    32 GiB; v5p and v6e were read as 95 and 32 decimal GB (their own pages' wording), TPU7x as GiB: one unit now."""
-    assert catalog.chip(chip_id).memory_bytes == gib * GIB
+@pytest.mark.parametrize(("chip_id", "gb"), [("google-tpu-v4", 32), ("google-tpu-v5p", 95), ("google-tpu-v6e", 32),
+                                             ("google-tpu7x", 192), ("aws-trainium2", 96), ("aws-trainium3", 144),
+                                             ("nvidia-h100-sxm", 80), ("amd-mi300x", 192), ("huawei-ascend-910c", 128)])
+def test_every_vendor_s_hbm_figure_is_read_in_decimal_gb(chip_id: str, gb: int) -> None:
+    """HBM stacks are binary-sized, and vendors write GB (NVIDIA, AMD, Huawei; Google's v5p and v6e pages) or GiB
+    (Google's TPU7x table, the v4 page, AWS's Neuron docs) for them: TPU7x was read as 192 GiB and v5p as 95 GB, so a
+    TPU7x held 7% more bytes than a chip quoted with the same stacks. Every figure is read as decimal GB, so every
+    vendor is understated alike and comparisons hold."""
+    assert catalog.chip(chip_id).memory_bytes == gb * 1e9
 
 
-def test_the_ironwood_pod_holds_1_90_pb_and_its_note_says_why_google_writes_1_77() -> None:
-    """9,216 x 192 GiB = 1.900e15 B; Google's '1.77 PB' is 9,216 x 192 = 1,769,472 with the unit carried over."""
+def test_the_ironwood_pod_holds_google_s_1_77_pb() -> None:
+    """9,216 x 192 GB = 1.769e15 B, Google's '1.77 PB' (1.90 PB when the chip was read as 192 GiB)."""
     pod = catalog.system("tpu7x-pod")
-    assert pod.memory_bytes == 9216 * 192 * GIB == pytest.approx(1.900e15, rel=1e-3)
-    assert "1.77 million GiB" in pod.notes and "1.90 PB" in pod.notes
+    assert pod.memory_bytes == pytest.approx(1.769472e15)
+    assert "1.77 PB HBM (9,216 x 192 GB)" in pod.notes
 
 
 def test_the_atlas_950_superpod_note_explains_huawei_s_1152_tb() -> None:
