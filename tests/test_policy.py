@@ -180,8 +180,9 @@ def test_a_verdict_another_tpp_reading_reverses_says_so() -> None:
     assert (counted.status, counted.reversed_by) == ("outside", "applies with TF32 not counted (TPP 10,672)")
     h100 = assess(catalog.chip("h100"))
     assert h100.zone_shown == "yes" and not any(v.reversed_by for v in h100.verdicts)
-    code, out, _ = _run("trainium2", "trainium3", "h100")
-    rows = {line.split()[0]: line.split()[7] for line in out.splitlines() if "3A090.a" in line}
+    code, out, _ = _run("trainium2", "trainium3", "h100", "--format", "md")  # every column, whatever the terminal
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines() if "3A090.a" in line]
+    rows = {row[0]: row[7] for row in cells}
     assert code == 0 and rows == {"aws-trainium2": "yes*", "aws-trainium3": "yes*", "nvidia-h100-sxm": "yes"}, out
     assert ("* another reading of TPP reverses it: aws-trainium2 jan2026: outside with TF32 counted at 32 bits "
             "(TPP 21,344); aws-trainium3 jan2026: outside with TF32 counted at 32 bits (TPP 21,472).") in " ".join(out.split())
