@@ -136,14 +136,21 @@ def test_formats_shows_native_and_emulated_formats_and_what_fp4_buys() -> None:
 
 
 def test_chips_and_formats_agree_on_a_native_format_with_no_published_rate() -> None:
-    """The B30A and the T-Head PPU list int8 as native, but no source gives their INT8 rate (int8_op_per_s 0), so
+    """The B30A and the T-Head PPU list int8 as native, but no source gives their INT8 rate (int8_op_per_s null, an
+    empty CSV cell; it was 0.0, as for a format a chip lacks, which stays 0), so
     parity runs INT8 on BF16: `chips` listed int8 as native while `formats` said 'emulated on bf16'. Both now say
     it from one definition (Chip.runs_natively): `chips` moves it to native_rate_unpublished, `formats` names it
     beside the emulation. The H100 publishes every rate; the Trainium3's FP8 rate is its MXFP8 rate (native
     mxfp8, not per-tensor fp8), so nothing moves there."""
     code, out, _ = run("chips", "--format", "json")
     chips = {r["id"]: r for r in json.loads(out)}
-    assert code == 0 and chips["nvidia-b30a"]["int8_op_per_s"] == 0
+    assert code == 0 and chips["nvidia-b30a"]["int8_op_per_s"] is None  # unpublished (it was 0.0, as unsupported)
+    assert [i for i, r in chips.items() if r["int8_op_per_s"] is None] == [
+        "alibaba-t-head-ppu", "huawei-ascend-960", "huawei-ascend-970", "moorethreads-mtt-s5000", "nvidia-b30a"]
+    assert chips["nvidia-h100-sxm"]["fp4_flop_per_s"] == 0  # no FP4 unit: 0, not null
+    code, out, _ = run("chips", "--format", "csv")
+    b30a = next(line for line in out.splitlines() if line.startswith("nvidia-b30a,"))
+    assert ",2250000000000000.0,,6750000000000000.0," in b30a  # fp8 2.25 PF, int8 (empty: unpublished), fp4 6.75 PF
     assert (chips["nvidia-b30a"]["native"], chips["nvidia-b30a"]["native_rate_unpublished"]) == (
         "bf16 fp16 fp8 mxfp4 mxfp6 mxfp8 nvfp4 tf32", "fp32 int8")
     assert (chips["alibaba-t-head-ppu"]["native"], chips["alibaba-t-head-ppu"]["native_rate_unpublished"]) == (
@@ -415,3 +422,29 @@ def test_python_dash_m_parity_runs_the_command() -> None:
 
     done = subprocess.run([sys.executable, "-m", "parity", "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("parity, version ")
+
+
+def test_weakest_source_counts_hardware_numbers_not_the_price() -> None:
+    """Every hardware number of the H100 is from its datasheet; only its unit price is press, and it made the
+    'weakest source' read 'press'. The Ascend 950DT's BF16 is derived (FP8 / 2): that still counts."""
+    code, out, _ = run("chips", "--format", "json")
+    chips = {r["id"]: r for r in json.loads(out)}
+    assert code == 0 and chips["nvidia-h100-sxm"]["weakest_source"] == "datasheet"
+    assert chips["huawei-ascend-950dt"]["weakest_source"] in ("derived", "press", "analyst-estimate", "assumption")
+
+
+def test_systems_mark_totals_set_by_a_derived_or_assumed_number() -> None:
+    """Atlas 950: 8,192 x 500 TFLOP/s BF16 derived as FP8 / 2 = 4,096 PF, power assumed; HGX H100: 8 x 989.5 =
+    7.92 PF, 640 GB and 10.2 kW, all from datasheets. The table marks the first with '~' and says so; JSON and CSV
+    name each total's source kind."""
+    code, out, _ = run("systems", "--format", "json")
+    rows = {r["id"]: r for r in json.loads(out)}
+    assert code == 0 and {k: rows["atlas-950-superpod"][k] for k in ("bf16_source", "memory_source", "power_source")} \
+        == {"bf16_source": "derived", "memory_source": "datasheet", "power_source": "assumption"}
+    assert {rows["hgx-h100"][k] for k in ("bf16_source", "memory_source", "power_source")} == {"datasheet"}
+    table = CliRunner().invoke(cli, ["systems"], env={"COLUMNS": "80"}).stdout
+    atlas = next(line for line in table.splitlines() if line.startswith("atlas-950-superpod "))
+    h100 = next(line for line in table.splitlines() if line.startswith("hgx-h100 "))
+    assert atlas.split()[-3:] == ["4,096~", "1,180", "8,909~"] and h100.split()[-3:] == ["7.92", "0.640", "10.2"]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "~: set by a derived, press, estimated or assumed number" in " ".join(table.split())

@@ -414,3 +414,33 @@ def test_a_column_that_keeps_trailing_zeros_prints_whole_figures_without_a_point
     """fleet's served column keeps trailing zeros (2.00 beside 1.95), and printed 330 as '330.' (twelfth round)."""
     show = scaled(1e12, zeros=True)
     assert [show(v) for v in (330e12, 84.5e12, 2e12, 0.5e12, 1234e12)] == ["330", "84.5", "2.00", "0.500", "1,234"]
+
+
+@pytest.mark.parametrize("columns", [80, 100, 200])
+def test_show_marks_a_sparse_or_bidirectional_quote_with_the_stored_figure_at_every_width(columns: int) -> None:
+    """At 80 and 100 columns show printed only the quote ('4.5 PFLOP/s' for the B200's BF16, a 2:4-sparse figure) and
+    hid the stored dense 2.25 PFLOP/s and its note; the quote now says what it counts and the stored figure in its own
+    unit. NVLink 4: 900 GB/s both directions = 450 each; MI300X 7 x 128 = 896 GB/s both = 448 each."""
+    def cell(chip: str, field: str) -> list[str]:
+        """The words of the row of `field` and its next line: the quote's cell wraps onto it, beside the source's."""
+        lines = table("show", chip, columns=columns).splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith(field + " "))
+        return " ".join(lines[at:at + 2]).split()
+
+    def reads(words: list[str], text: str) -> bool:  # text's words in order, other columns' words between them
+        rest = iter(words)
+        return all(word in rest for word in text.split())
+
+    assert reads(cell("b200", "peak_flop_per_s.bf16"), "4.5 PFLOP/s sparse = 2.25 dense")
+    assert reads(cell("nvidia-gb200", "peak_flop_per_s.bf16"), "5 PFLOP/s sparse = 2.5 dense")
+    assert reads(cell("h100", "peak_flop_per_s.bf16"), "1979 TFLOP/s sparse = 989.5 dense")
+    assert reads(cell("h100", "scale_up_bytes_per_s"), "900 GB/s bidirectional = 450 per direction")
+    assert reads(cell("mi300x", "scale_up_bytes_per_s"), "896 GB/s bidirectional = 448 per direction")
+    assert cell("mi300x", "scale_out_bytes_per_s")[1:3] == ["400", "Gb/s"]  # quoted per direction: the quote alone
+    assert "=" not in cell("mi300x", "scale_out_bytes_per_s")
+
+
+def test_show_csv_and_json_keep_the_quote_verbatim() -> None:
+    """The files keep the literal quote (as_quoted) beside the stored SI value; only tables add the reading."""
+    out = table("show", "b200", "--format", "csv", columns=80)
+    assert "peak_flop_per_s.bf16,2250000000000000.0,4.5 PFLOP/s,datasheet," in out

@@ -164,6 +164,42 @@ def test_jan2026_zone_depends_on_the_tf32_choice_for_trainium3() -> None:
     assert assess(chip).jan2026_zone and not assess(chip, tf32_bits=32).jan2026_zone
 
 
+def test_a_verdict_another_tpp_reading_reverses_says_so() -> None:
+    """Trainium2: 667 x 16 = 10,672 < 21,000 (zone: yes), but TF32 at the BF16 rate counted at 32 bits gives
+    667 x 32 = 21,344 >= 21,000 (outside); the verdict, the table's '2026 zone' and the JSON say so. The other
+    verdicts hold (a.1 and the Oct-2022 limbs either way), and so does every verdict of the H100 (TF32 at half rate)."""
+    a = assess(catalog.chip("trainium2"))
+    jan = next(v for v in a.verdicts if v.rule == "jan2026")
+    assert (jan.status, jan.reversed_by) == ("applies", "outside with TF32 counted at 32 bits (TPP 21,344)")
+    assert jan.shown == "applies*" and a.zone_shown == "yes*"
+    assert [v.rule for v in a.verdicts if v.reversed_by] == ["jan2026"]
+    assert a.notes[0] == ("TF32 not counted (no BIS ruling); with TF32 counted at 32 bits, TPP is 21,344, set by "
+                          "tf32: jan2026 applies -> outside")
+    assert a.to_dict()["verdicts"][-1]["reversed_by"] == "outside with TF32 counted at 32 bits (TPP 21,344)"
+    counted = next(v for v in assess(catalog.chip("trainium2"), tf32_bits=32).verdicts if v.rule == "jan2026")
+    assert (counted.status, counted.reversed_by) == ("outside", "applies with TF32 not counted (TPP 10,672)")
+    h100 = assess(catalog.chip("h100"))
+    assert h100.zone_shown == "yes" and not any(v.reversed_by for v in h100.verdicts)
+    code, out, _ = _run("trainium2", "trainium3", "h100", "--format", "md")  # every column, whatever the terminal
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines() if "3A090.a" in line]
+    rows = {row[0]: row[7] for row in cells}
+    assert code == 0 and rows == {"aws-trainium2": "yes*", "aws-trainium3": "yes*", "nvidia-h100-sxm": "yes"}, out
+    assert ("* another reading of TPP reverses it: aws-trainium2 jan2026: outside with TF32 counted at 32 bits "
+            "(TPP 21,344); aws-trainium3 jan2026: outside with TF32 counted at 32 bits (TPP 21,472).") in " ".join(out.split())
+    code, out, _ = _run("trainium3", "--format", "csv")
+    assert code == 0 and out.splitlines()[1].endswith(',applies,"jan2026: outside with TF32 counted at 32 bits (TPP 21,472)"')
+
+
+def test_fp6_counted_at_6_bits_notes_the_reading_without_it() -> None:
+    """MI355X: MXFP6 at the MXFP4 rate, 10,066 x 6 = 60,396; without FP6 the TPP is FP8 5,033 x 8 = MXFP4 10,066 x 4
+    = 40,264 (as chips.csv counts it). Both are a.1 and above 21,000, so no verdict changes, and the note says so."""
+    a = assess(catalog.chip("mi355x"))
+    assert a.tpp == pytest.approx(60_396) and a.set_by == "fp6"
+    assert a.notes[0] == ("FP6 counted at 6 bits (some TPP tables count only FP8 and FP4); with FP6 left out, TPP is "
+                          "40,264, set by fp8/int8/fp4: no verdict changes")
+    assert a.zone_shown == "no" and not any(v.reversed_by for v in a.verdicts)
+
+
 def test_rules_carry_dates_and_citations() -> None:
     assert [r.id for r in RULES] == ["oct2022", "3a090", "dec2024-hbm", "apr2025-h20", "jan2026"]
     cited = {r.id: r.citation for r in RULES}
@@ -205,7 +241,7 @@ def test_hbm_rule_is_a_note_and_the_h20_letter_applies_to_the_chip_it_names() ->
 def test_assessment_to_dict() -> None:
     d = assess(catalog.chip("h20")).to_dict()
     assert d["tpp"] == pytest.approx(2_368) and d["eccn_3a090"] == "outside" and d["eccn_3a090_possible"] == ["outside"]
-    assert d["verdicts"][1] == {"rule": "3a090", "status": "outside", "reason": "outside 3A090"}
+    assert d["verdicts"][1] == {"rule": "3a090", "status": "outside", "reason": "outside 3A090", "reversed_by": ""}
 
 
 def test_h100_at_the_3a090_line_is_an_h20() -> None:

@@ -43,13 +43,19 @@ class Source:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Provenance:
-    """One number of a chip or system: the field it fills, the literal quote, and its source."""
+    """One number of a chip or system: the field it fills, the literal quote, and its source.
+
+    basis, divisor: where the quote counts more than the stored value, what ('sparse', 'bidirectional',
+    'direction unstated') and the quote / stored ratio (2 for 2:4 sparsity and for both directions).
+    """
 
     field: str
     quoted: str
     value: float | str | tuple[str, ...]
     source: Source
     note: str = ""
+    basis: str = ""
+    divisor: float = 1.0
 
 
 def _positive(owner: str, name: str, value: float) -> None:

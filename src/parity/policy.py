@@ -14,9 +14,9 @@ from parity.dtypes import MATH_RATES
 from parity.errors import PolicyError
 from parity.hardware import Chip, what_if
 
-__all__ = ["TppResult", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
-           "TF32_BITS", "tpp", "performance_density", "PD_KEY", "eccn_3a090", "paragraphs_3a090", "possible_3a090",
-           "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "assess", "at_threshold"]
+__all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
+           "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
+           "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "assess", "at_threshold"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -32,6 +32,30 @@ JAN2026_DRAM_BYTES_PER_S = 6_500e9   # ... and 'total DRAM bandwidth' < 6,500 GB
 VERDICTS = ("applies", "outside", "not applicable", "unknown")
 # an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no licence, so no review)
 ZONE_SHOWN = {True: "yes", False: "no", None: "n/a"}
+# a verdict that another reading of TPP (TF32 counted, FP6 left out) reverses, with the footnote tables carry for it
+REVERSED_MARK = "*"
+REVERSED_FOOTNOTE = "* another reading of TPP reverses it"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
+    """Another reading of one of TPP's unsettled points that gives a chip another TPP.
+
+    point: how the TPP it differs from reads it, and why in doubt ('TF32 not counted (no BIS ruling)'); other: this
+    reading ('TF32 counted at 32 bits'); tpp, tied: what this reading gives; chip, tf32_bits: the chip and TF32 bit length as this
+    reading counts them, so every rule can be checked under it.
+    """
+
+    point: str
+    other: str
+    tpp: float
+    tied: tuple[str, ...]
+    chip: Chip
+    tf32_bits: int
+
+    @property
+    def note(self) -> str:
+        return f"{self.point}; with {self.other}, TPP is {self.tpp:,.0f}, set by {'/'.join(self.tied)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,14 +64,19 @@ class TppResult:
 
     tpp: the plain number the rule defines (88 FR 73458: 2 x MacTOPS x bit length; 2 x MacTOPS is the
     datasheet TOPS). format: the math key that sets it (the widest when several tie); tied: every key
-    that reaches it. note: says when the TF32 choice (C.6 item 1) changes the result.
+    that reaches it. readings: the other readings of TPP's unsettled points (TF32, FP6) that change the result;
+    note: what they give.
     """
 
     tpp: float
     format: str
     tied: tuple[str, ...]
     tf32_bits: int
-    note: str = ""
+    readings: tuple[Reading, ...] = ()
+
+    @property
+    def note(self) -> str:
+        return "; ".join(r.note for r in self.readings)
 
 
 def _bits(key: str, tf32_bits: int) -> int:
@@ -60,6 +89,25 @@ def _max_tpp(chip: Chip, tf32_bits: int) -> tuple[float, tuple[str, ...]]:
     return best, tuple(k for k, v in scores.items() if v > 0 and math.isclose(v, best, rel_tol=1e-9))
 
 
+def _readings(chip: Chip, tf32_bits: int, value: float) -> tuple[Reading, ...]:
+    """The other readings of TPP's two unsettled points that move this chip's TPP off `value`: TF32's bit length
+    (C.6 item 1; no BIS ruling), and FP6, counted at its 6 bits as the rule's 'bit length' reads, though some
+    published TPP tables count only FP8 and FP4 (MI355X: 60,396 with FP6, 40,264 without)."""
+    other_bits = 32 if tf32_bits == 0 else 0
+    found = [(("TF32 not counted" if tf32_bits == 0 else f"TF32 counted at {tf32_bits} bits") + " (no BIS ruling)",
+              "TF32 counted at 32 bits" if other_bits else "TF32 not counted", chip, other_bits)]
+    if chip.peak("fp6") > 0:
+        without = replace(chip, peak_flop_per_s={k: v for k, v in chip.peak_flop_per_s.items() if k != "fp6"})
+        found.append(("FP6 counted at 6 bits (some TPP tables count only FP8 and FP4)", "FP6 left out", without,
+                      tf32_bits))
+    readings = []
+    for point, other, read, bits in found:
+        other_tpp, tied = _max_tpp(read, bits)
+        if not math.isclose(other_tpp, value, rel_tol=1e-9):
+            readings.append(Reading(point=point, other=other, tpp=other_tpp, tied=tied, chip=read, tf32_bits=bits))
+    return tuple(readings)
+
+
 def tpp(chip: Chip, tf32_bits: int = 0) -> TppResult:
     """TPP = max_p (dense peak_p [TOP/s] x bits_p), 88 FR 73458 3A090 Technical Note 2; dense rates only
     (Technical Note 3). Bits: fp64 64, fp32 32, bf16/fp16 16, fp8/int8 8, fp6 6, fp4/int4 4; TF32 is
@@ -67,16 +115,8 @@ def tpp(chip: Chip, tf32_bits: int = 0) -> TppResult:
     if tf32_bits not in TF32_BITS:
         raise PolicyError(f"tf32_bits must be one of {TF32_BITS}, got {tf32_bits!r}")
     value, tied = _max_tpp(chip, tf32_bits)
-    other_bits = 32 if tf32_bits == 0 else 0
-    other, other_tied = _max_tpp(chip, other_bits)
-    note = ""
-    if not math.isclose(other, value, rel_tol=1e-9):
-        if tf32_bits == 0:
-            note = (f"TF32 not counted; counting it as 32-bit (no BIS ruling) gives TPP {other:,.0f}, "
-                    f"set by {'/'.join(other_tied)}")
-        else:
-            note = f"TF32 counted at {tf32_bits} bits; not counting it gives TPP {other:,.0f}"
-    return TppResult(tpp=value, format=tied[0], tied=tied, tf32_bits=tf32_bits, note=note)
+    return TppResult(tpp=value, format=tied[0], tied=tied, tf32_bits=tf32_bits,
+                     readings=_readings(chip, tf32_bits, value))
 
 
 # the performance density's key in output records, with its unit: TPP per mm^2 of logic die
@@ -143,15 +183,23 @@ def jan2026_zone(tpp: float, dram_bytes_per_s: float) -> bool:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
-    """One rule on one chip: applies / outside / not applicable / unknown, and why."""
+    """One rule on one chip: applies / outside / not applicable / unknown, and why. reversed_by: the other reading
+    of TPP that gives another status, and that status ('outside with TF32 counted at 32 bits (TPP 21,472)'); empty
+    where every reading agrees."""
 
     rule: str
     status: str
     reason: str
+    reversed_by: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in VERDICTS:
             raise PolicyError(f"verdict status must be one of {VERDICTS}, got {self.status!r}")
+
+    @property
+    def shown(self) -> str:
+        """The status for tables, marked REVERSED_MARK where another reading of TPP reverses it."""
+        return self.status + (REVERSED_MARK if self.reversed_by else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,6 +329,18 @@ class Assessment:
     notes: tuple[str, ...]
 
     @property
+    def reversals(self) -> tuple[str, ...]:
+        """Each verdict another reading of TPP reverses, for a footnote ('jan2026: outside with TF32 counted at 32 bits
+        (TPP 21,472)')."""
+        return tuple(f"{v.rule}: {v.reversed_by}" for v in self.verdicts if v.reversed_by)
+
+    @property
+    def zone_shown(self) -> str:
+        """The 2026 zone for tables ('yes', 'no', 'n/a'), marked REVERSED_MARK where the jan2026 verdict is."""
+        reversed_zone = any(v.rule == "jan2026" and v.reversed_by for v in self.verdicts)
+        return ZONE_SHOWN[self.jan2026_zone] + (REVERSED_MARK if reversed_zone else "")
+
+    @property
     def set_by(self) -> str:
         """The formats that set the TPP, every one tied at the maximum ('bf16/fp8/int8' on the H100), as the
         policy table and the report both say it."""
@@ -300,7 +360,16 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
     eccn, possible, pd = _classify(chip, tf32_bits)
     met = paragraphs_3a090(result.tpp, pd)
     nac = eccn not in (None, "unknown") and license_exception_nac(eccn, result.tpp, chip.datacenter)
-    notes = [result.note] if result.note else []
+    verdicts = [rule.verdict(chip, tf32_bits) for rule in RULES]
+    notes = []
+    for reading in result.readings:
+        other = [rule.verdict(reading.chip, reading.tf32_bits).status for rule in RULES]
+        changed = [(i, status) for i, status in enumerate(other) if status != verdicts[i].status]
+        for i, status in changed:
+            verdicts[i] = replace(verdicts[i], reversed_by="; ".join(filter(None, [
+                verdicts[i].reversed_by, f"{status} with {reading.other} (TPP {reading.tpp:,.0f})"])))
+        notes.append(reading.note + (": " + ", ".join(f"{verdicts[i].rule} {verdicts[i].status} -> {status}"
+                                                     for i, status in changed) if changed else ": no verdict changes"))
     if len(met) > 1:
         notes.append(f"also meets {', '.join(met[1:])}")
     if nac:
@@ -318,7 +387,7 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
         die_area_mm2=None if chip.die_area_m2 is None else chip.die_area_m2 * MM2_PER_M2,
         eccn_3a090=eccn, eccn_3a090_possible=possible, paragraphs_met=met, license_exception_nac=nac,
         jan2026_zone=None if eccn is None else jan2026_zone(result.tpp, chip.memory_bytes_per_s),
-        verdicts=tuple(rule.verdict(chip, tf32_bits) for rule in RULES), notes=tuple(notes))
+        verdicts=tuple(verdicts), notes=tuple(notes))
 
 
 THRESHOLD_RULES = ("3a090", "3a090.a", "jan2026")

@@ -68,19 +68,21 @@ class _Reader:
             raise CatalogError(f"{self.where}: {field}: {err}") from err
         notes = [spec.get("note", "")]
         divisor = float(spec.get("sparsity", 2 if spec.get("sparse") else 1))
+        basis = "" if divisor == 1 else "sparse" if divisor == 2 else f"{divisor:g}x sparse"
         if divisor != 1:
-            value /= divisor
             notes.append(f"quoted with {divisor:g}x structured sparsity; stored dense (/{divisor:g})")
         direction = spec.get("direction")
         if direction is not None:
             if direction not in _DIRECTIONS:
                 raise CatalogError(f"{self.where}: {field}.direction must be one of {sorted(_DIRECTIONS)}, "
                                    f"got {direction!r}")
-            value *= _DIRECTIONS[direction]
             if direction != "unidirectional":
+                divisor /= _DIRECTIONS[direction]
+                basis = "bidirectional" if direction == "bidirectional" else "direction unstated"
                 notes.append(f"quoted {direction}; stored per direction (/2)")
+        value /= divisor
         self.records.append(Provenance(field=field, quoted=str(spec["value"]), value=value, source=source,
-                                       note="; ".join(n for n in notes if n)))
+                                       note="; ".join(n for n in notes if n), basis=basis, divisor=divisor))
         return value
 
     def optional(self, table: dict[str, Any], key: str, field: str, dimension: str) -> float | None:

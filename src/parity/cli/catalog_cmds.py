@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from parity import catalog
+from parity import catalog, units
 from parity.cli import cli, emit, emit_record, format_option, out_option, output_format
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
@@ -17,7 +17,7 @@ from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import PROFILE_SECTIONS, EngineProfile
 from parity.errors import CatalogError, ParityError
 from parity.flags import joined, texts
-from parity.hardware import Chip, System
+from parity.hardware import Chip, Provenance, System
 from parity.model import Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
 from parity.simulate import CLIENT_PROFILES, policy_parameters, scheduler_of
@@ -25,29 +25,51 @@ from parity.uncertainty import context_flags
 
 
 def chip_row(c: Chip) -> dict[str, object]:
+    unpublished = {NUMBER_FORMATS[f].math for f in c.native_rate_unpublished}
+
+    def rate(math: str) -> float | None:  # None (JSON null, an empty CSV cell): native, rate unpublished; 0: no unit
+        return None if math in unpublished else c.peak(math)
     return {"id": c.id, "name": c.name, "vendor": c.vendor, "status": c.status, "year": c.year,
-            "bf16_flop_per_s": c.peak("bf16"), "fp8_flop_per_s": c.peak("fp8"), "int8_op_per_s": c.peak("int8"),
-            "fp4_flop_per_s": c.peak("fp4"), "memory_bytes": c.memory_bytes,
+            "bf16_flop_per_s": rate("bf16"), "fp8_flop_per_s": rate("fp8"), "int8_op_per_s": rate("int8"),
+            "fp4_flop_per_s": rate("fp4"), "memory_bytes": c.memory_bytes,
             "memory_bytes_per_s": c.memory_bytes_per_s, "scale_up_bytes_per_s": c.scale_up_bytes_per_s,
             "tdp_w": c.tdp_w, "native": " ".join(sorted(set(c.native) - set(c.native_rate_unpublished))),
             "native_rate_unpublished": " ".join(c.native_rate_unpublished),
             "calibrated": catalog.calibration(c).measured,
-            "weakest_source": min((p.source.kind for p in c.provenance), key=_confidence_rank, default="")}
+            "weakest_source": min((p.source.kind for p in c.provenance if p.field not in _PRICES),
+                                  key=_confidence_rank, default="")}
 
 
 _CONFIDENCE = ("datasheet", "paper", "measured", "derived", "press", "analyst-estimate", "assumption")
+_PRICES = ("unit_price_usd",)  # not hardware: a street price is press at best, and would mark every chip that has one
+# a figure whose source is below these kinds is marked in the systems table
+_FIRM = _CONFIDENCE[:3]
+FIRM_MARK = "~"
 
 
 def _confidence_rank(kind: str) -> int:
     return -_CONFIDENCE.index(kind) if kind in _CONFIDENCE else -len(_CONFIDENCE)
 
 
+def _kind(item: Chip | System, field: str) -> str:
+    return next((p.source.kind for p in item.provenance if p.field == field), "")
+
+
 def system_row(s: System) -> dict[str, object]:
+    """A system's totals, each with the source kind of the number that sets it: the chip's BF16 and capacity (the
+    totals are chips x those), the system's power."""
     return {"id": s.id, "name": s.name, "status": s.status, "chip": s.chip.id, "chips": s.chips,
             "chip_label": system_label(s),
             "scale_up_domain_chips": s.scale_up_domain_chips, "scale_up_topology": s.scale_up_topology,
             "scale_up_bytes_per_s": s.scale_up_bytes_per_s, "scale_out_bytes_per_s": s.scale_out_bytes_per_s,
-            "bf16_flop_per_s": s.peak("bf16"), "memory_bytes": s.memory_bytes, "power_w": s.power_w}
+            "bf16_flop_per_s": s.peak("bf16"), "memory_bytes": s.memory_bytes, "power_w": s.power_w,
+            "bf16_source": _kind(s.chip, "peak_flop_per_s.bf16"), "memory_source": _kind(s.chip, "memory_bytes"),
+            "power_source": _kind(s, "power_w")}
+
+
+def _marked(row: dict[str, object], key: str, source_key: str, show: Callable[[object], str]) -> str:
+    """The figure for people, FIRM_MARK after it where its source is not a datasheet, paper or measurement."""
+    return show(row[key]) + ("" if row[source_key] in _FIRM else FIRM_MARK)
 
 
 @cli.command()
@@ -65,7 +87,8 @@ def chips(fmt: str, out: Path | None) -> None:
                Column("tdp_w", "TDP W", scaled(1)),
                Column("weakest_source", "weakest source", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Chips (dense peaks)", out=out,
-         caption="Every number has a source: 'parity show CHIP'. Links are per direction.")
+         caption="Every number has a source: 'parity show CHIP'. Links are per direction. Weakest source: the least "
+                 "certain source of the chip's hardware numbers (prices not counted).")
 
 
 @cli.command()
@@ -73,7 +96,12 @@ def chips(fmt: str, out: Path | None) -> None:
 @out_option
 def systems(fmt: str, out: Path | None) -> None:
     """List the systems in the catalog (nodes, racks, supernodes)."""
+    fmt = output_format(fmt, out)
     rows = [system_row(s) for s in catalog.systems()]
+    totals = {"bf16_flop_per_s": ("bf16_source", scaled(1e15)), "memory_bytes": ("memory_source", scaled(1e12)),
+              "power_w": ("power_source", scaled(1e3))}
+    if fmt not in ("csv", "json"):
+        rows = [row | {key: _marked(row, key, source, show) for key, (source, show) in totals.items()} for row in rows]
     columns = [Column("id", "system", plain, "left"), Column("chip_label", "chips", plain, "left", wrap=True),
                Column("chip", "chip", plain, "left", wide=True),
                Column("scale_up_domain_chips", "scale-up domain", plain, wide=True),
@@ -83,12 +111,30 @@ def systems(fmt: str, out: Path | None) -> None:
                Column("bf16_flop_per_s", "BF16 PFLOP/s", scaled(1e15)),
                Column("memory_bytes", "mem TB", scaled(1e12)), Column("power_w", "power kW", scaled(1e3)),
                Column("status", "status", plain, "left", wide=True)]
-    emit(rows, columns, fmt, title="Systems", out=out)
+    emit(rows, columns, fmt, title="Systems", out=out,
+         caption=f"{FIRM_MARK}: set by a derived, press, estimated or assumed number (the chip's BF16 or capacity, the "
+                 "system's power), not a datasheet, paper or measurement: 'parity show SYSTEM' and its chip.")
 
 
-def _provenance_rows(item: Chip | System) -> list[dict[str, object]]:
-    return [{"field": p.field, "value": p.value, "as_quoted": p.quoted, "source_kind": p.source.kind,
-             "source": p.source.title, "url": p.source.url, "note": p.note} for p in item.provenance]
+def _provenance_rows(item: Chip | System, for_people: bool) -> list[dict[str, object]]:
+    """One row per number; for people a quote that counts more than the stored value says so and gives the stored
+    figure in the quote's unit ('4.5 PFLOP/s sparse = 2.25 dense'), so no width hides the halving."""
+    return [{"field": p.field, "value": p.value, "as_quoted": _quote_for_people(p) if for_people else p.quoted,
+             "source_kind": p.source.kind, "source": p.source.title, "url": p.source.url, "note": p.note}
+            for p in item.provenance]
+
+
+_STORED_AS = {"bidirectional": "per direction", "direction unstated": "per direction"}
+
+
+def _quote_for_people(p: Provenance) -> str:
+    """'4.5 PFLOP/s sparse = 2.25 dense', '896 GB/s bidirectional = 448 per direction'; the quote alone where it is
+    the stored value."""
+    if not p.basis:
+        return p.quoted
+    number = p.quoted.partition(" ")[0]
+    stored = f"{units.read_number(number) / p.divisor:,.6g}"
+    return f"{p.quoted} {p.basis} = {stored} {_STORED_AS.get(p.basis, 'dense')}"
 
 
 @cli.command()
@@ -105,7 +151,8 @@ def show(name: str, fmt: str, out: Path | None) -> None:
         except CatalogError:
             catalog.system(name)  # refuses it, suggesting the closest systems and chips alike
             raise
-    rows = _provenance_rows(item)
+    fmt = output_format(fmt, out)
+    rows = _provenance_rows(item, fmt not in ("csv", "json"))
     if isinstance(item, System):
         rows = [{"field": "chip", "value": item.chip.id, "as_quoted": item.chip.id, "source_kind": "",
                  "source": "see 'parity show " + item.chip.id + "'", "url": "", "note": ""}] + rows

@@ -17,7 +17,7 @@ from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import PD_KEY, ZONE_SHOWN, performance_density
+from parity.policy import PD_KEY, REVERSED_FOOTNOTE, performance_density
 from parity.report.tables import Column, plain, ratio, reached, scaled
 
 
@@ -31,8 +31,10 @@ def _yes(value: Any) -> str:
     return "yes" if value else "no"
 
 
-def _row(a: Assessment) -> dict[str, Any]:
-    """A flat row for tables and CSV; JSON keeps the whole assessment."""
+def _row(a: Assessment, for_people: bool) -> dict[str, Any]:
+    """A flat row for tables and CSV; JSON keeps the whole assessment. For people the verdicts and the 2026 zone carry
+    REVERSED_MARK where another reading of TPP reverses them; CSV keeps the plain values and says which in
+    reversed_by."""
     row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
                            PD_KEY: a.performance_density,
                            "eccn_3a090": a.eccn_3a090 or "outside", "license_exception_nac": a.license_exception_nac,
@@ -40,8 +42,10 @@ def _row(a: Assessment) -> dict[str, Any]:
     if a.eccn_3a090 == "unknown":
         row["eccn_3a090"] = "unknown: " + "/".join((p or "outside").removeprefix("3A090.") for p in
                                                    a.eccn_3a090_possible)
-    row |= {f"rule_{v.rule}": v.status for v in a.verdicts}
-    return row
+    row |= {f"rule_{v.rule}": v.shown if for_people else v.status for v in a.verdicts}
+    if for_people:
+        return row | {"jan2026_zone": a.zone_shown}
+    return row | {"reversed_by": "; ".join(a.reversals)}
 
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
@@ -77,7 +81,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     CHIPs (default: every catalog chip), or with --at-threshold the fastest variant of a chip under a rule, serving
     the workload as `compare` serves it (its targets and the model's MTP default)."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
-    output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
+    fmt = output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     tf32_bits = int(tf32_bits)  # one of TF32_BITS, as --tf32-bits names them
     if threshold_chip is not None:
         if chips:
@@ -94,16 +98,18 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
     refuse_repeats([c.id for c in found], "each chip is assessed once")
     results = [assess(c, tf32_bits) for c in found]
-    rows = [_row(a) for a in results]
+    rows = [_row(a, fmt not in ("csv", "json")) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
                Column("tpp_format", "set by", plain, "left", wide=True),
                Column(PD_KEY, "PD /mm2", _number(2)),
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
                Column("license_exception_nac", "NAC", _yes, wide=True),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=True),
-               Column("jan2026_zone", "2026 zone", ZONE_SHOWN.get), Column("notes", "notes", plain, "left", wide=True)]
+               Column("jan2026_zone", "2026 zone", plain), Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
-    emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})", caption=_CAPTION,
+    reversed_rows = [f"{a.chip} {r}" for a in results for r in a.reversals]
+    emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})",
+         caption=_CAPTION + (f" {REVERSED_FOOTNOTE}: {'; '.join(reversed_rows)}." if reversed_rows else ""),
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
 
 

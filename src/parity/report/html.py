@@ -22,7 +22,7 @@ from parity.errors import ParityError
 from parity.fleet import plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
-from parity.policy import ZONE_SHOWN, assess
+from parity.policy import assess
 from parity.predict import predict_rows
 from parity.report.accuracy_page import METRIC_NAMES
 from parity.report.page import GENERATOR, SCRIPT, STYLE
@@ -308,7 +308,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         a = assess(chip)
         rows.append([_e(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.set_by),
                      _num(a.performance_density, 2) if a.performance_density else "-", _e(a.eccn_3a090 or "outside"),
-                     ZONE_SHOWN[a.jan2026_zone], _e("; ".join(a.notes))])
+                     _e(a.zone_shown), _e("; ".join(a.notes))])
     page.section(
         "export-controls", "US export-control metrics", "<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
         "(88 FR 73458); performance density = TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October "
