@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from parity.cli import cli
 from parity.errors import ParityError
 from parity.predict import predict_rows
-from parity.sweep import SweepSpec, Variant, run_sweep, spec_from_toml, sweep_rows
+from parity.sweep import SweepSpec, Variant, run_sweep, spec_from_toml, sweep_rows, variants_from_toml
 
 SPEC = spec_from_toml({
     "sweep": {"mode": "grid"},
@@ -94,6 +94,9 @@ def refused(spec: str, tmp_path: Path, *extra: str) -> str:
 
 
 AXES = '[axes]\nvariant = ["v"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\nconcurrency = [8]\n'
+
+
+TWICE_BW = "scale = { memory_bytes_per_s = 2.0 }"
 
 
 def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") -> str:
@@ -239,7 +242,8 @@ def test_a_variant_changes_its_systems_links_too() -> None:
     """The system states each link per chip, so a chip's slower scale-up link slows the TP all-reduces."""
     axes = {"variant": ["v"], "model": ["llama-3.1-70b"], "isl": [1024], "osl": [256], "concurrency": [64], "tp": [8]}
     same_links, slow_links = (run_sweep(SweepSpec(axes=axes, variants=(
-        Variant(name="v", chip="nvidia-h100-sxm", scale=scale),)))[0] for scale in ({}, {"scale_up_bytes_per_s": 0.01}))
+        Variant(name="v", chip="nvidia-h100-sxm", scale=scale),)))[0] for scale in ({"scale_up_bytes_per_s": 1.0},
+                                                                                       {"scale_up_bytes_per_s": 0.01}))
     assert Variant(name="v", chip="nvidia-h100-sxm", values={"scale_up_bytes_per_s": 1e11}).system(
         ).scale_up_bytes_per_s == 1e11
     assert slow_links["tpot_s"] > same_links["tpot_s"]
@@ -267,7 +271,7 @@ def test_a_predict_row_with_too_many_draft_tokens_is_refused() -> None:
 
 def test_ray_missing_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
-    assert "--ray needs Ray: pip install 'parity[ray]'" in refused(h100_variant(""), tmp_path, "--ray")
+    assert "--ray needs Ray: pip install 'parity[ray]'" in refused(h100_variant(TWICE_BW), tmp_path, "--ray")
 
 
 def test_an_unreachable_ray_address_is_one_line(tmp_path: Path) -> None:
@@ -276,7 +280,7 @@ def test_an_unreachable_ray_address_is_one_line(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    says = refused(h100_variant(""), tmp_path, "--ray", f"127.0.0.1:{port}")
+    says = refused(h100_variant(TWICE_BW), tmp_path, "--ray", f"127.0.0.1:{port}")
     assert f"--ray 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)" in says
 
 
@@ -294,3 +298,13 @@ def test_chips_is_an_integer_column_in_parquet_and_csv(tmp_path: Path) -> None:
     assert (str(table.schema.field("chips").type), table.column("chips").to_pylist()) == ("int64", [1, None])
     header, *rows = (tmp_path / "out.csv").read_text().splitlines()
     assert [row.split(",")[header.split(",").index("chips")] for row in rows] == ["1", ""]
+
+
+def test_a_variant_that_changes_nothing_is_refused(tmp_path: Path) -> None:
+    """A [[variant]] with neither scale nor values ran as its chip under another name, with no 'what-if' flag, so its
+    rows passed for a real system (fuzz14 L1); sweep, compare --variants and fleet --variants refuse it."""
+    assert refused(h100_variant(""), tmp_path).strip() == (
+        "parity: error: variant v: changes nothing (give it a scale or a values table; nvidia-h100-sxm itself runs "
+        "under its catalog name)")
+    with pytest.raises(ParityError, match="variant v: changes nothing"):
+        variants_from_toml({"variant": [{"name": "v", "chip": "h20", "values": {}}]})

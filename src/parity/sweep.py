@@ -250,8 +250,8 @@ class SweepSpec:
 
 def _check_variants(variants: Sequence[Variant], named: Sequence[Any]) -> None:
     """Refuse, before any case runs, a variant named as a catalog system or chip is (its rows would carry that
-    name with another chip's numbers), two variants of one name, a variant axis naming none, and a variant that
-    cannot be built."""
+    name with another chip's numbers), two variants of one name, a variant axis naming none, a variant that
+    cannot be built, and one that changes nothing (its rows would be its chip's under another name, unflagged)."""
     def norm(name: str) -> str:  # as the catalog matches names
         return name.strip().lower().replace("_", "-")
 
@@ -273,6 +273,9 @@ def _check_variants(variants: Sequence[Variant], named: Sequence[Any]) -> None:
                               + (f" (defined: {', '.join(sorted(defined))})" if defined else ""))
     for variant in variants:
         variant.system()
+        if not variant.scale and not variant.values:  # its rows would pass for the chip itself, unflagged
+            raise ParityError(f"variant {variant.name}: changes nothing (give it a scale or a values table; "
+                              f"{variant.chip} itself runs under its catalog name)")
 
 
 # what a spec holds: its tables, the keys of [sweep], the keys of each [[variant]]
