@@ -17,7 +17,7 @@ from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import PD_KEY, ZONE_SHOWN, performance_density
+from parity.policy import PD_KEY, ZONE_NA, ZONE_SHOWN, performance_density
 from parity.report.tables import Column, plain, ratio, reached, scaled
 
 
@@ -48,7 +48,7 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
             + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter names the H20; its thresholds for other "
               "chips are unpublished. 2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case "
-              "review line; n/a outside 3A090 (no licence to review).")
+              f"review line; {ZONE_NA}.")
 
 
 @cli.command(name="policy")
