@@ -33,8 +33,8 @@ JAN2026_DRAM_BYTES_PER_S = 6_500e9   # ... and 'total DRAM bandwidth' < 6,500 GB
 VERDICTS = ("applies", "outside", "not applicable", "unknown")
 # an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no 3A090 licence, so no review)
 ZONE_SHOWN = {True: "yes", False: "no", None: "n/a"}
-# what 'n/a' means, for captions: a licence a letter requires (the H20's) is no 3A090 licence, and the sources do not say
-# whether the January 2026 review covers it
+# what 'n/a' means, for captions: a licence a letter requires (the H20's) is no 3A090 licence, and the sources do not
+# say whether the January 2026 review covers it
 ZONE_NA = ("n/a outside 3A090 (no 3A090 licence to review; whether the 2026 review covers a licence that a letter "
            "requires, as the H20's, is not modelled)")
 
