@@ -16,6 +16,7 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
+from parity.export import eccn_text
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
 from parity.policy import PD_KEY, ZONE_NA, ZONE_SHOWN, performance_density
 from parity.report.tables import Column, plain, ratio, reached, scaled
@@ -35,11 +36,8 @@ def _row(a: Assessment) -> dict[str, Any]:
     """A flat row for tables and CSV; JSON keeps the whole assessment."""
     row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
                            PD_KEY: a.performance_density,
-                           "eccn_3a090": a.eccn_3a090 or "outside", "license_exception_nac": a.license_exception_nac,
+                           "eccn_3a090": eccn_text(a), "license_exception_nac": a.license_exception_nac,
                            "jan2026_zone": a.jan2026_zone, "notes": "; ".join(a.notes)}
-    if a.eccn_3a090 == "unknown":
-        row["eccn_3a090"] = "unknown: " + "/".join((p or "outside").removeprefix("3A090.") for p in
-                                                   a.eccn_3a090_possible)
     row |= {f"rule_{v.rule}": v.status for v in a.verdicts}
     return row
 
