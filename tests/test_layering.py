@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("serving", "training", "phase", "simulate"),
     ("search", "uncertainty", "scenarios"),
     ("compare", "predict", "policy", "search_split"),
-    ("sweep", "deployments", "fleet"),  # fleet sizes each chip as compare runs it
+    ("sweep", "deployments", "fleet", "export"),  # fleet sizes each chip as compare runs it
     ("validate", "calibrate"),
     ("validate_training", "validate_percentiles", "validate_mlperf", "calibration_check", "crosscheck",
      "crossvendor"),  # built on validate's records, so just above it

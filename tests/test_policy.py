@@ -147,15 +147,37 @@ def test_jan2026_case_by_case_zone(name: str, expected: bool) -> None:
 
 @pytest.mark.parametrize("name", ["nvidia-h20", "nvidia-l20", "nvidia-rtx-pro-6000d"])
 def test_jan2026_zone_is_none_outside_3a090(name: str) -> None:
-    """H20, L20 and RTX Pro 6000D are outside 3A090, so the jan2026 rule is 'not applicable': their zone read True
-    ('2026 zone yes') beside that verdict; it is None (JSON null, 'n/a' in the table)."""
+    """H20, L20 and RTX Pro 6000D are outside 3A090, so the jan2026 rule is 'not applicable' (the H20's 'unknown': its
+    licence comes from a letter): their zone read True ('2026 zone yes') beside that verdict; it is None (JSON null,
+    'n/a' in the table)."""
     a = assess(catalog.chip(name))
     assert a.eccn_3a090 is None and a.jan2026_zone is None and a.to_dict()["jan2026_zone"] is None
-    assert next(v for v in a.verdicts if v.rule == "jan2026").status == "not applicable"
+    assert next(v for v in a.verdicts if v.rule == "jan2026").status == (
+        "unknown" if name == "nvidia-h20" else "not applicable")
     code, out, _ = _run(name)
     row = next(line for line in out.splitlines() if line.startswith(name))
     assert code == 0 and " n/a" in row and " yes" not in row, row
     assert "2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s" in " ".join(out.split())
+
+
+def test_jan2026_does_not_say_no_licence_for_a_chip_a_letter_names() -> None:
+    """The H20 is outside 3A090, but the April 2025 letter requires a licence for it: the jan2026 verdict read 'not
+    applicable, ... so no licence to review' beside the letter's 'applies'. The rule's text revises the review of 3A090
+    licences and says nothing of a letter's, so the verdict is 'unknown' and says so; the caption's n/a says it too.
+    A what-if variant of the H20 is checked, not named, and keeps 'not applicable'."""
+    h20 = catalog.chip("h20")
+    assert policy.licence_letter(h20) is next(r for r in RULES if r.id == "apr2025-h20")
+    verdict = next(v for v in assess(h20).verdicts if v.rule == "jan2026")
+    assert (verdict.status, verdict.reason) == (
+        "unknown", "not a 3A090 item, but apr2025-h20 requires a licence (named in NVIDIA's 8-K of 2025-04-15); "
+        "whether the Jan-2026 review covers it is not modelled (TPP 2,368 < 21,000; DRAM 4,000 GB/s < 6,500 GB/s)")
+    variant = what_if(h20, "half the bandwidth", memory_bytes_per_s=2e12)
+    assert policy.licence_letter(variant) is None and policy.licence_letter(catalog.chip("l20")) is None
+    assert next(v for v in assess(variant).verdicts if v.rule == "jan2026").status == "not applicable"
+    code, out, _ = _run("h20")
+    assert code == 0 and "no licence" not in out
+    assert ("n/a outside 3A090 (no 3A090 licence to review; whether the 2026 review covers a licence that a letter "
+            "requires, as the H20's, is not modelled)") in " ".join(out.split())
 
 
 def test_jan2026_zone_depends_on_the_tf32_choice_for_trainium3() -> None:

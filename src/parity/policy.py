@@ -16,7 +16,8 @@ from parity.hardware import Chip, what_if
 
 __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
-           "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "assess", "at_threshold"]
+           "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "ZONE_NA",
+           "licence_letter", "assess", "at_threshold"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -30,8 +31,12 @@ JAN2026_TPP = 21_000.0               # 91 FR 1684: TPP < 21,000 ...
 JAN2026_DRAM_BYTES_PER_S = 6_500e9   # ... and 'total DRAM bandwidth' < 6,500 GB/s
 
 VERDICTS = ("applies", "outside", "not applicable", "unknown")
-# an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no licence, so no review)
+# an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no 3A090 licence, so no review)
 ZONE_SHOWN = {True: "yes", False: "no", None: "n/a"}
+# what 'n/a' means, for captions: a licence a letter requires (the H20's) is no 3A090 licence, and the sources do not
+# say whether the January 2026 review covers it
+ZONE_NA = ("n/a outside 3A090 (no 3A090 licence to review; whether the 2026 review covers a licence that a letter "
+           "requires, as the H20's, is not modelled)")
 # a verdict that another reading of TPP (TF32 counted, FP6 left out) reverses, with the footnote tables carry for it
 REVERSED_MARK = "*"
 REVERSED_FOOTNOTE = "* another reading of TPP reverses it"
@@ -219,8 +224,12 @@ class Rule:
     named: tuple[str, ...] = ()
     named_in: str = ""
 
+    def names(self, chip: Chip) -> bool:
+        """Whether the rule's source names `chip` (a what-if variant of a named chip is checked, not named)."""
+        return chip.id in self.named and not any(p.source.id == "what-if" for p in chip.provenance)
+
     def verdict(self, chip: Chip, tf32_bits: int = 0) -> Verdict:
-        if chip.id in self.named and not any(p.source.id == "what-if" for p in chip.provenance):
+        if self.names(chip):
             return Verdict(rule=self.id, status="applies", reason=f"named in {self.named_in}")
         status, reason = self.check(chip, tf32_bits)
         return Verdict(rule=self.id, status=status, reason=reason)
@@ -268,6 +277,10 @@ def _check_jan2026(chip: Chip, tf32_bits: int) -> tuple[str, str]:
     limbs = (f"TPP {value:,.0f} {'<' if value < JAN2026_TPP else '>='} 21,000; DRAM {bandwidth / 1e9:,.0f} GB/s "
              f"{'<' if bandwidth < JAN2026_DRAM_BYTES_PER_S else '>='} 6,500 GB/s")
     if _classify(chip, tf32_bits)[0] is None:
+        letter = licence_letter(chip)
+        if letter is not None:  # 91 FR 1684 revises the review of 3A090 licences; a letter's is not shown covered
+            return "unknown", (f"not a 3A090 item, but {letter.id} requires a licence (named in {letter.named_in}); "
+                               f"whether the Jan-2026 review covers it is not modelled ({limbs})")
         return "not applicable", f"not a 3A090 item, so no licence to review ({limbs})"
     if jan2026_zone(value, bandwidth):
         return "applies", f"case-by-case review instead of presumption of denial, if its four conditions hold ({limbs})"
@@ -290,6 +303,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def licence_letter(chip: Chip) -> Rule | None:
+    """The rule of RULES whose source names `chip` (the April 2025 letter names the H20), which requires a licence
+    for it whatever its thresholds; None where none does."""
+    return next((rule for rule in RULES if rule.names(chip)), None)
+
+
 def _classify(chip: Chip, tf32_bits: int) -> tuple[str | None, tuple[str | None, ...], float | None]:
     """(class or 'unknown', possible classes, PD) for a chip; 'unknown' when PD is needed but missing."""
     value = tpp(chip, tf32_bits).tpp
@@ -307,8 +326,8 @@ class Assessment:
     tpp: TOPS x bits; performance_density [TPP/mm^2] or None; eccn_3a090: '3A090.a.1' ... or None
     (outside), or 'unknown' when the answer needs a die area the catalog lacks (see eccn_3a090_possible).
     paragraphs_met: every 3A090 paragraph whose parameters are met (910B: a.1 and a.2).
-    jan2026_zone: TPP < 21,000 and DRAM < 6,500 GB/s (91 FR 1684); None outside 3A090, where there is no licence to
-    review (the jan2026 verdict: not applicable).
+    jan2026_zone: TPP < 21,000 and DRAM < 6,500 GB/s (91 FR 1684); None outside 3A090, where there is no 3A090 licence
+    to review (the jan2026 verdict: not applicable, or unknown for a chip a letter names: ZONE_NA).
     """
 
     chip: str

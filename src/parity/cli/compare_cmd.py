@@ -22,6 +22,7 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, format_label, mtp_setting
 from parity.errors import ParityError
+from parity.export import EXPORT_RULES, refusal, screen
 from parity.hardware import System
 from parity.plan import Precision
 from parity.parallel import map_chunks
@@ -183,6 +184,10 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @arrivals_option()
 @variants_option("is compared after the systems named (given none, each variant follows its chip's default "
                  "system); --baseline may name one")
+@click.option("--rule", default=None, type=click.Choice(EXPORT_RULES, case_sensitive=False),
+              help="keep only the systems whose chip a buyer in China gets under this US export-control rule, as "
+                   "`parity fleet --rule` does (the caption names every system dropped and why); a --baseline it "
+                   "drops is refused")
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes the systems are searched (and simulated) on")
 @format_option
@@ -190,8 +195,8 @@ def _refuse_other_workloads_options(workload: str) -> None:
 def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
                     global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int | None,
-                    refine: bool, arrivals: str, variants_path: Path | None, processes: int, fmt: str,
-                    out: Path | None) -> None:
+                    refine: bool, arrivals: str, variants_path: Path | None, rule: str | None, processes: int,
+                    fmt: str, out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
@@ -208,11 +213,16 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     what_ifs = variant_systems(variants_path)
     found = systems_named(systems or list(dict.fromkeys(s.chip.id for s in what_ifs)) or DEFAULT_SYSTEMS,
                           "each system is compared once") + what_ifs
+    exporting = screen(found, rule) if rule else None  # every system dropped: one line, before any search
+    found = list(exporting.kept) if exporting else found
     named = [(name, catalog.model(name)) for name in models or DEFAULT_MODELS]
     refuse_repeats([m.name for _, m in named], "each model is compared once")
     refuse_mtp_without_layers([m for _, m in named], mtp_tokens)
     base = (next((s for s in what_ifs if s.id.lower() == baseline.strip().lower()), None) or catalog.system(baseline)
             if baseline else found[0])  # a variant by its name in any case, as variant names clash
+    if exporting and (why := refusal(base.chip, exporting.rule)):
+        raise ParityError(f"--baseline {base.id}: --rule {exporting.rule} drops it ({why}); name a baseline the rule "
+                          "keeps")
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)
     payload, texts = [], []
@@ -229,6 +239,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             judged = (f"configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
                       f"hold, among those whose {screened(targets, arrivals)}" + arrivals_text(arrivals))
             results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
+        if exporting:
+            results = [replace(r, assumptions=r.assumptions + (exporting.text,)) for r in results]
         sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
                                       for r in results], processes)
                 if refine else [{} for _ in results])
@@ -324,5 +336,6 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        f"{uncalibrated}. ")
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
                                    caption=pair + caption + _what_if_caption(what_ifs, workload)
+                                   + (f"{exporting.text}. " if exporting else "")
                                    + "Assumptions: 'parity show SYSTEM', --format json."))
     deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

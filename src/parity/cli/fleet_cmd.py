@@ -16,7 +16,9 @@ from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
     formats_text, listed, targets_options
 from parity.errors import ParityError
+from parity.export import EXPORT_RULES, eccn_text, screen
 from parity.fleet import plan_fleet
+from parity.policy import assess
 from parity.units import share_text
 from parity.report.tables import Column, money, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
@@ -44,6 +46,11 @@ from parity.report.tables import count as count_cell  # --count names the demand
               help="power budget [MW]: alone, what the whole systems it powers serve; with --demand or --units, a "
                    "cap on that fleet (the note says whether it binds)")
 @variants_option("is sized after the --chips named (--chips not given: after its chip's default system)")
+@click.option("--rule", default=None, type=click.Choice(EXPORT_RULES, case_sensitive=False),
+              help="keep only the chips a buyer in China gets under this US export-control rule (parity policy): "
+                   "3a090 (outside 3A090), 3a090.a (3A090.b at most, under NAC) or jan2026 (also 3A090 chips inside "
+                   "its case-by-case line); a chip a licence letter names (the H20) is dropped under each, and the "
+                   "caption names every chip dropped and why")
 @mtp_option()
 @arrivals_option(default="poisson", when="with a percentile target (--ttft p99:2s), which the simulator checks")
 @format_option
@@ -51,7 +58,8 @@ from parity.report.tables import count as count_cell  # --count names the demand
 def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
           osl: int,
           engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
-          variants_path: Path | None, mtp_tokens: int | None, arrivals: str, fmt: str, out: Path | None) -> None:
+          variants_path: Path | None, rule: str | None, mtp_tokens: int | None, arrivals: str, fmt: str,
+          out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves. Given together, each is a limit on the others: the
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
@@ -73,19 +81,24 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     if not kinds:
         raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
                           "systems list them)")
+    exporting = screen(kinds, rule) if rule else None  # every chip dropped: one line, before any search
+    kinds = list(exporting.kept) if exporting else kinds
     plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
                        functools.partial(percentile_choice, model_name=model, engine=engine, isl=isl, osl=osl,
                                          mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals)
                        if percentiles else None)
-    rows = [p.to_dict() for p in plans]
+    export = exporting.text if exporting else ""
+    rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
+                           "assumptions": [*p.assumptions, *filter(None, [export])]} for p, system in zip(plans, kinds)]
     # where a system other than a chip's default is named, the system column shows, and the chip (which each
     # system names: parity show) gives way first at a narrow terminal
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
     columns = [Column("chip", "chip", plain, "left", wide=not defaults),
                Column("system", "in system", plain, "left", wide=defaults),
                Column("weights", "format", plain, "left", wide=True),
+               *([Column("eccn_3a090", "ECCN 3A090", plain, "left", wide=True)] if exporting else []),
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("chips", "chips", reached(count_cell)),
                Column("systems", "systems", reached(count_cell), wide=True),
@@ -101,7 +114,9 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                                    f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
-    emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
+    emit(rows, columns, fmt, payload=rows, out=out,
+         title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
+                                                                   if exporting else ""),
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
                   f"/ {osl} out. Formats: {formats_text(None)}. {mtp_words}"
                   + (f"Configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
@@ -117,7 +132,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                   + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
-                     + ", each at its catalog chip's price and calibration" if what_ifs else "")))
+                     + ", each at its catalog chip's price and calibration" if what_ifs else "")
+                  + (f". {export}" if export else "")))
 
 
 def _sentence(text: str) -> str:

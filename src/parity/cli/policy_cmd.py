@@ -16,8 +16,9 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
+from parity.export import eccn_text
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import PD_KEY, REVERSED_FOOTNOTE, performance_density
+from parity.policy import PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, performance_density
 from parity.report.tables import Column, plain, ratio, reached, scaled
 
 
@@ -37,11 +38,8 @@ def _row(a: Assessment, for_people: bool) -> dict[str, Any]:
     reversed_by."""
     row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
                            PD_KEY: a.performance_density,
-                           "eccn_3a090": a.eccn_3a090 or "outside", "license_exception_nac": a.license_exception_nac,
+                           "eccn_3a090": eccn_text(a), "license_exception_nac": a.license_exception_nac,
                            "jan2026_zone": a.jan2026_zone, "notes": "; ".join(a.notes)}
-    if a.eccn_3a090 == "unknown":
-        row["eccn_3a090"] = "unknown: " + "/".join((p or "outside").removeprefix("3A090.") for p in
-                                                   a.eccn_3a090_possible)
     row |= {f"rule_{v.rule}": v.shown if for_people else v.status for v in a.verdicts}
     if for_people:
         return row | {"jan2026_zone": a.zone_shown}
@@ -52,7 +50,7 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
             + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter names the H20; its thresholds for other "
               "chips are unpublished. 2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case "
-              "review line; n/a outside 3A090 (no licence to review).")
+              f"review line; {ZONE_NA}.")
 
 
 @cli.command(name="policy")

@@ -22,7 +22,7 @@ from parity.errors import ParityError
 from parity.fleet import plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
-from parity.policy import assess
+from parity.policy import ZONE_NA, assess
 from parity.predict import predict_rows
 from parity.report.accuracy_page import METRIC_NAMES
 from parity.report.page import GENERATOR, SCRIPT, STYLE
@@ -312,8 +312,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     page.section(
         "export-controls", "US export-control metrics", "<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
         "(88 FR 73458); performance density = TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October "
-        "2023; the January 2026 case-by-case zone is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684), n/a "
-        "outside 3A090 (no licence to review)."
+        "2023; the January 2026 case-by-case zone is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684), "
+        f"{_e(ZONE_NA)}."
         "</p>" + _table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "Jan-2026 zone", "notes"], rows, "numbers"))
 
     step("Fleet")

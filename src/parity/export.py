@@ -1,0 +1,98 @@
+"""Which chips a buyer in China gets under a US export-control rule, read from parity.policy's verdicts, and why
+each other chip is refused: the filter `fleet --rule` applies. US rules on the chip alone; see NOT_MODELLED."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from parity import catalog
+from parity.errors import PolicyError
+from parity.hardware import Chip, System
+from parity.policy import THRESHOLD_RULES, Assessment, assess, licence_letter
+
+__all__ = ["EXPORT_RULES", "KEPT", "NOT_MODELLED", "Screened", "eccn_text", "refusal", "screen"]
+
+EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
+
+# what each rule keeps, besides refusing under every rule a chip a licence letter names (the April 2025 letter: the H20)
+KEPT = {
+    "3a090": "chips outside ECCN 3A090 (88 FR 73458), which need no licence",
+    "3a090.a": "chips outside 3A090.a (88 FR 73458): outside 3A090, or 3A090.b under License Exception NAC (a "
+               "notification to BIS, no licence)",
+    "jan2026": "chips outside 3A090, and 3A090 chips inside the 91 FR 1684 line (TPP < 21,000 and DRAM < 6,500 "
+               "GB/s), whose licence BIS reviews case by case instead of presuming denial",
+}
+
+NOT_MODELLED = ("Not modelled: a chip's country of origin (every chip is judged by the US rule's lines, though a "
+                "Huawei chip made in China is no US export), the foreign direct product and end-user rules (Entity "
+                "List), and whether a licence is granted (reviewed case by case)")
+
+
+def eccn_text(a: Assessment) -> str:
+    """The 3A090 class as `parity policy` shows it: '3A090.a.1', 'outside', or, where it turns on a die area the
+    catalog lacks, 'unknown: a.2/b.2/outside'."""
+    if a.eccn_3a090 == "unknown":
+        return "unknown: " + "/".join((p or "outside").removeprefix("3A090.") for p in a.eccn_3a090_possible)
+    return a.eccn_3a090 or "outside"
+
+
+def _class_text(a: Assessment) -> str:
+    """A refused class with the figures that set it: '3A090.a.1 (TPP 15,832)', '3A090.b.1 (TPP 2,400, PD 2.00)'."""
+    if a.eccn_3a090 == "unknown":
+        return f"ECCN 3A090 {eccn_text(a)}, by a die area the catalog lacks (TPP {a.tpp:,.0f})"
+    density = "" if a.eccn_3a090 == "3A090.a.1" else f", PD {a.performance_density:.2f}"
+    return f"{a.eccn_3a090} (TPP {a.tpp:,.0f}{density})"
+
+
+def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
+    """Why a buyer in China does not get `chip` under `rule` (one of EXPORT_RULES; KEPT says what each keeps), or ''
+    where it does. A chip a licence letter names is refused under every rule: the letter requires a licence, and
+    whether the Jan-2026 review covers it is not modelled. A chip whose class turns on an unknown die area is refused
+    where one of its possible classes would be."""
+    key = rule.strip().lower()
+    if key not in EXPORT_RULES:
+        raise PolicyError(f"rule must be one of {EXPORT_RULES}, got {rule!r}")
+    letter = licence_letter(chip)
+    if letter is not None:
+        return (f"licence required by {letter.id} (named in {letter.named_in})"
+                + ("; whether the Jan-2026 review covers it is not modelled" if key == "jan2026" else ""))
+    a = assess(chip, tf32_bits)
+    if key == "jan2026":
+        verdict = next(v for v in a.verdicts if v.rule == "jan2026")
+        return "" if verdict.status in ("applies", "not applicable") else f"{eccn_text(a)}, {verdict.reason}"
+    refused = [p for p in a.eccn_3a090_possible if p is not None and (key == "3a090" or p.startswith("3A090.a"))]
+    return _class_text(a) if refused else ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Screened:
+    """Systems screened under an export rule: those a buyer in China gets, in the order given, and one line for each
+    refused ('nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)'; a system other than its chip's default is named with it)."""
+
+    rule: str
+    kept: tuple[System, ...]
+    dropped: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """What the rule kept and dropped, and what it leaves out, for a caption and a record's assumptions."""
+        return (f"Export rule {self.rule} (US controls on chips for China) keeps {KEPT[self.rule]}, unless a licence "
+                f"letter names the chip; dropped: {'; '.join(self.dropped) or 'none'}. {NOT_MODELLED}")
+
+
+def screen(systems: Sequence[System], rule: str, tf32_bits: int = 0) -> Screened:
+    """Keep the `systems` whose chip a buyer in China gets under `rule`; PolicyError naming every refusal where none
+    is left (one line, as the CLI prints it)."""
+    key = rule.strip().lower()
+    kept, dropped = [], []
+    for system in systems:
+        why = refusal(system.chip, key, tf32_bits)
+        name = system.chip.id if system.id == catalog.system_for(system.chip).id else f"{system.id} ({system.chip.id})"
+        if why:
+            dropped.append(f"{name}: {why}")
+        else:
+            kept.append(system)
+    if not kept:
+        raise PolicyError(f"--rule {key} drops every chip named: {'; '.join(dropped)}")
+    return Screened(rule=key, kept=tuple(kept), dropped=tuple(dropped))

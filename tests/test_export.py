@@ -1,0 +1,116 @@
+"""`fleet --rule` and `compare --rule`: only the chips a buyer in China gets under a US export-control rule, read
+from parity.policy's verdicts, every chip dropped named with why; and fleet's eccn_3a090 key."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.errors import PolicyError
+from parity.export import refusal, screen
+from parity.policy import at_threshold
+
+LETTER = "licence required by apr2025-h20 (named in NVIDIA's 8-K of 2025-04-15)"
+
+
+@pytest.mark.parametrize(("name", "rule", "says"), [
+    ("h100", "3a090", "3A090.a.1 (TPP 15,832)"),                     # 1,979 FP8 x 8
+    ("910b", "3a090", "3A090.a.1 (TPP 6,016)"),
+    ("l20", "3a090", ""),                                            # TPP 1,912 < 2400 and PD 3.14 < 3.2
+    ("rtx-pro-6000d", "3a090", ""),                                  # TPP 2,324 < 2400 and PD 3.10 < 3.2
+    ("h20", "3a090", LETTER),                                        # outside 3A090, but the letter names it
+    ("h20", "3a090.a", LETTER),
+    ("h20", "jan2026", LETTER + "; whether the Jan-2026 review covers it is not modelled"),
+    ("ppu", "3a090", "ECCN 3A090 unknown: a.2/b.2/outside, by a die area the catalog lacks (TPP 1,899)"),
+    ("ppu", "3a090.a", "ECCN 3A090 unknown: a.2/b.2/outside, by a die area the catalog lacks (TPP 1,899)"),
+    ("ppu", "jan2026", ""),                                          # 3A090 or not, inside the case-by-case line
+    ("h200", "jan2026", ""),                                         # 15,832 < 21,000 and 4,800 < 6,500 GB/s
+    ("910c", "jan2026", ""),                                         # 12,800 and 3,200 GB/s
+    ("b200", "jan2026", "3A090.a.1, above the case-by-case line: presumption of denial (TPP 36,000 >= 21,000; "
+                        "DRAM 8,000 GB/s >= 6,500 GB/s)"),
+])
+def test_what_each_rule_refuses_and_why(name: str, rule: str, says: str) -> None:
+    assert refusal(catalog.chip(name), rule) == says
+
+
+def test_3a090_b_passes_3a090_a_under_nac_but_not_3a090() -> None:
+    """An H100 scaled to just under 3A090.a is 3A090.b.1 (TPP 4,799, PD 5.90 on 814 mm^2): kept by 3a090.a (License
+    Exception NAC), refused by 3a090; a what-if H20 is judged by its figures, not by the letter."""
+    variant = at_threshold(catalog.chip("h100"), "3a090.a").chip
+    assert refusal(variant, "3a090.a") == "" and refusal(variant, "jan2026") == ""
+    assert refusal(variant, "3a090") == "3A090.b.1 (TPP 4,799, PD 5.90)"
+    halved = at_threshold(catalog.chip("h20"), "3a090").chip
+    assert refusal(halved, "3a090") == ""
+    with pytest.raises(PolicyError, match=r"rule must be one of \('3a090', '3a090.a', 'jan2026'\), got 'oct2022'"):
+        refusal(variant, "oct2022")
+
+
+def test_screen_keeps_the_order_and_names_a_system_beside_its_chip() -> None:
+    systems = [catalog.system(n) for n in ("h20", "cloudmatrix-384", "rtx-pro-6000d", "b200")]
+    found = screen(systems, "JAN2026")
+    assert [s.id for s in found.kept] == ["cloudmatrix-384", catalog.system("rtx-pro-6000d").id]
+    assert found.dropped == (
+        f"nvidia-h20: {LETTER}; whether the Jan-2026 review covers it is not modelled",
+        "nvidia-b200-sxm: 3A090.a.1, above the case-by-case line: presumption of denial (TPP 36,000 >= 21,000; DRAM "
+        "8,000 GB/s >= 6,500 GB/s)")
+    assert screen(systems, "3a090").dropped[1] == "cloudmatrix-384 (huawei-ascend-910c): 3A090.a.1 (TPP 12,800)"
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), env={"COLUMNS": "80"})
+
+
+def test_fleet_with_every_chip_dropped_says_why_on_one_line() -> None:
+    """The default chips (H20, Ascend 910C, H200) under 3a090: none left, one line naming each, exit 2."""
+    result = _invoke("fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--rule", "3a090")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"parity: error: --rule 3a090 drops every chip named: nvidia-h20: {LETTER}; "
+                             "huawei-ascend-910c: 3A090.a.1 (TPP 12,800); nvidia-h200-sxm: 3A090.a.1 (TPP 15,832)\n")
+
+
+def test_fleet_keeps_what_the_rule_allows_and_names_the_rest() -> None:
+    """jan2026 on H20, L20 and B200: the L20 (outside 3A090) is sized; the H20 (letter) and B200 (above the line) are
+    named in the caption and in each record's assumptions, with what is not modelled; every row carries its class."""
+    args = ["fleet", "--model", "llama-3.1-8b", "--units", "16", "--chips", "h20,l20,b200", "--rule", "jan2026"]
+    (row,) = json.loads(_invoke(*args, "--format", "json").stdout)
+    assert (row["chip"], row["eccn_3a090"]) == ("nvidia-l20", "outside")
+    said = row["assumptions"][-1]
+    assert said.startswith("Export rule jan2026 (US controls on chips for China) keeps chips outside 3A090, and 3A090 "
+                           "chips inside the 91 FR 1684 line (TPP < 21,000 and DRAM < 6,500 GB/s), whose licence BIS "
+                           "reviews case by case instead of presuming denial, unless a licence letter names the chip; "
+                           f"dropped: nvidia-h20: {LETTER}; whether the Jan-2026 review covers it is not modelled; "
+                           "nvidia-b200-sxm: 3A090.a.1, above the case-by-case line")
+    assert said.endswith("Not modelled: a chip's country of origin (every chip is judged by the US rule's lines, "
+                         "though a Huawei chip made in China is no US export), the foreign direct product and "
+                         "end-user rules (Entity List), and whether a licence is granted (reviewed case by case)")
+    table = _invoke(*args).stdout
+    words = " ".join(table.split())
+    assert "16 chips at TPOT 50 ms, TTFT 5 s, exportable to China under jan2026" in words and said in words
+    rows = table.split("tokens/day served in trillions")[0]  # the table above its caption
+    assert "nvidia-l20 " in rows and "nvidia-h20" not in rows and "b200" not in rows
+
+
+def test_fleet_records_the_3a090_class_without_a_rule() -> None:
+    args = ["fleet", "--model", "llama-3.1-8b", "--units", "8", "--chips", "h20,h100,ppu"]
+    rows = json.loads(_invoke(*args, "--format", "json").stdout)
+    assert [r["eccn_3a090"] for r in rows] == ["outside", "3A090.a.1", "unknown: a.2/b.2/outside"]
+    assert all(not r["assumptions"][-1].startswith("Export rule") for r in rows)
+    read = list(csv.DictReader(io.StringIO(_invoke(*args, "--format", "csv").stdout)))
+    assert [r["eccn_3a090"] for r in read] == ["outside", "3A090.a.1", "unknown: a.2/b.2/outside"]
+
+
+def test_compare_takes_the_rule_and_refuses_a_baseline_it_drops() -> None:
+    result = _invoke("compare", "--rule", "3a090", "--baseline", "h100", "--model", "llama-3.1-8b")
+    assert result.exit_code == 2 and result.stderr == (
+        "parity: error: --baseline hgx-h100: --rule 3a090 drops it (3A090.a.1 (TPP 15,832)); name a baseline the "
+        "rule keeps\n")
+    rows = json.loads(_invoke("compare", "h20", "l20", "h100", "--rule", "3a090", "--model", "llama-3.1-8b",
+                              "--format", "json").stdout)
+    assert [r["system"] for r in rows] == [catalog.system("l20").id]
+    assert f"dropped: nvidia-h20: {LETTER}; nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)." in rows[0]["assumptions"][-1]
