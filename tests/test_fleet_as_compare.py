@@ -117,6 +117,20 @@ def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
     assert refused.exit_code == 2 and "it needs a percentile target" in refused.output
 
 
+@pytest.mark.usefixtures("simulations_once")  # the two bounds probe the same configurations
+def test_a_percentile_no_configuration_fails_sizes_the_fleet_as_no_target_does() -> None:
+    """Llama-3.1-70B on H20s for 1e12 tokens/day: every configuration's simulated TTFT p99 is far under 100 s, so
+    the bound changes nothing: tp1-pp4 at 128 clients, 717.2 steady tok/s/chip, 17,752 chips, as with no TTFT
+    target. fleet had ranked the passing configurations by their simulated rate (tp2 at 64 clients: 681.1 against
+    tp1-pp4's 676.9) but sized on the steady one (697.6), 18,256 chips: 504 more for a bound that binds nothing
+    (fifteenth fuzz round)."""
+    args = ["fleet", "--model", "llama-3.1-70b", "--chips", "nvidia-h20", "--demand", "1e12 tokens/day",
+            "--format", "json"]
+    plans = [json.loads(_invoke(*args, "--ttft", bound).stdout)[0] for bound in ("none", "p99:100s")]
+    assert [(p["configuration"], p["clients_per_worker"], round(p["tokens_per_s_per_chip"], 1), p["chips"])
+            for p in plans] == [("agg tp1-pp4", 128, 717.2, 17_752)] * 2
+
+
 def _invoke(*args: str):
     return CliRunner().invoke(cli, list(args))
 
@@ -126,13 +140,14 @@ def _invoke(*args: str):
 def test_under_poisson_arrivals_a_tighter_p99_costs_no_configuration_the_simulator_passes() -> None:
     """Qwen3-32B on H20s for 1M tokens/s: at TTFT p99 5 s fleet took tp1 at 64 clients (1,514 tok/s/chip, 728
     chips), whose Poisson p99 is about 1 s; at p99 2 s it was screened out by its closed-loop steady mean TTFT
-    (3.2 s) and the fleet took 752 chips. Under Poisson arrivals the simulator alone checks a TTFT percentile."""
+    (3.2 s) and the fleet took 752 chips. Under Poisson arrivals the simulator alone checks a TTFT percentile. Of
+    the configurations it passes, the fleet takes the fastest by the steady rate it sizes on: tp1-pp4 (1,525)."""
     plans = []
     for bound in ("p99:2s", "p99:5s"):
         (plan,) = json.loads(_invoke("fleet", "--model", "qwen3-32b", "--chips", "nvidia-h20", "--ttft", bound,
                                      "--demand", "1M tokens/s", "--format", "json").stdout)
         plans.append((plan["configuration"], round(plan["tokens_per_s_per_chip"]), plan["chips"]))
-    assert plans == [("agg tp1", 1514, 728.0)] * 2
+    assert plans == [("agg tp1-pp4", 1525, 728)] * 2
 
 
 def test_without_a_demand_the_demand_is_null_not_zero() -> None:

@@ -77,7 +77,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
                        functools.partial(percentile_choice, model_name=model, engine=engine, isl=isl, osl=osl,
-                                         mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals)
+                                         mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals,
+                                         rate="tokens_per_s_per_chip")  # the rate the fleet is sized on
                        if percentiles else None)
     rows = [p.to_dict() for p in plans]
     # where a system other than a chip's default is named, the system column shows, and the chip (which each
@@ -104,9 +105,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
                   f"/ {osl} out. Formats: {formats_text(None)}. {mtp_words}"
-                  + (f"Configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
-                     f"hold, among those whose {screened(targets, arrivals)}, each layout's loads bisected as "
-                     f"`parity search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "
+                  + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
+                     f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "
+                     f"{screened(targets, arrivals)}, each layout's loads bisected as `parity search` does"
+                     f"{arrivals_text(arrivals)}. "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
                   "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
                   "worker of its scale-up domain); chips, MW and chip cost count every chip "
