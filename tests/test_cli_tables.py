@@ -202,6 +202,17 @@ def test_fleet_at_the_largest_demand_prints_chips_and_dollars_a_reader_can_read(
     assert h20.split()[1:3] == ["1.53", "T"] and "$2.07e+16" in h20
 
 
+def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich wrapped a title inside a quantity ('TTFT p99 2' over 's', fleet's title at 80 columns): a number keeps
+    its unit, and a percentile its bound, on one line."""
+    from parity.report.tables import Column, plain, render_text
+    monkeypatch.setenv("COLUMNS", "31")
+    out = render_text([{"a": "x" * 31}], [Column("a", "a", plain, "left")],
+                      title="Fleet for llama-3.1-70b: 8 chips at TPOT 50 ms, TTFT p99 2 s")
+    assert [line.strip() for line in out.splitlines()[:3]] == [
+        "Fleet for llama-3.1-70b:", "8 chips at TPOT 50 ms, TTFT", "p99 2 s"]
+
+
 @pytest.mark.parametrize(("demand", "share"), [("3e12 tokens/day", "0.1%"), ("3e9 tokens/day", "126.4%"),
                                                ("1e5 tokens/day", "37,929x")])
 def test_fleet_note_and_column_give_the_same_share_at_any_size(demand: str, share: str) -> None:
