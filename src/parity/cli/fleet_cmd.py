@@ -16,7 +16,7 @@ from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
     formats_text, listed, targets_options
 from parity.errors import ParityError
-from parity.fleet import plan_fleet
+from parity.fleet import plan_fleet, spare_text
 from parity.units import share_text
 from parity.report.tables import Column, money, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
@@ -34,7 +34,8 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--peak-factor", type=Real(1.0, 1e3), default=2.0, show_default=True, help="peak over daily-mean demand")
-@click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True, help="spare capacity share")
+@click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True,
+              help="spare capacity, a margin over the peak demand (0.1: capacity 1.1x the peak)")
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,
               help="what the demand counts: prompt + output tokens, or output tokens only")
 @click.option("--units", type=CHIPS, default=None,
@@ -90,7 +91,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("chips", "chips", reached(count_cell)),
                Column("systems", "systems", reached(count_cell), wide=True),
-               Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", reached(money)),
+               Column("power_w", "MW", reached(scaled(1e6, zeros=True))), Column("cost_usd", "cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_tokens_per_day", "T tokens/day\nserved", scaled(1e12, zeros=True),
                       wide=demand_tps is not None),
@@ -103,19 +104,22 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
     emit(rows, columns, fmt, title=f"Fleet for {model}: {what} at {targets.text()}", payload=rows, out=out,
-         caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
-                  f"/ {osl} out. Formats: {formats_text(None)}. {mtp_words}"
+         caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, workload {isl} "
+                  f"in / {osl} out. Formats: {formats_text(None)}. {mtp_words}"
                   + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
                      f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "
                      f"{screened(targets, arrivals)}, each layout's loads bisected as `parity search` does"
                      f"{arrivals_text(arrivals)}. "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
                   "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
-                  "worker of its scale-up domain); chips, MW and chip cost count every chip "
+                  "worker of its scale-up domain); chips, MW and cost count every chip "
                   "of the fleet, those that hold none included (the note says how many). Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
-                  "calibration measures other formats); every flag in --format json. Prices: "
+                  "calibration measures other formats); every flag in --format json. MW: the systems' power as the "
+                  "catalog states it (a server's maximum, a rack's all-in figure; no facility overhead): "
+                  + "; ".join(dict.fromkeys(p.power_source for p in plans)) + ". Cost: chips x their share of "
+                  "the price, a system's where the catalog prices the system, else a chip's: "
                   + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
