@@ -24,8 +24,8 @@ COMMANDS = [
     ("chips",), ("systems",), ("models",), ("engines",), ("show", "910c"), ("model", "deepseek-r1"), ("policy",),
     ("policy", "--at-threshold", "h100", "--model", "llama-3.1-8b"),
     ("fleet", "--model", "llama-3.1-8b", "--demand", "2e12 tokens/day"),
-    ("fleet", "--model", "llama-3.1-70b", "--demand", "1e15 tokens/s"),  # the largest demand: 1.5 T chips
-    ("fleet", "--model", "llama-3.1-70b", "--power-mw", "1000000"),  # the largest power budget, 1 TW
+    ("fleet", "--model", "llama-3.1-70b", "--demand", "4e9 tokens/s"),  # near the largest fleet: 6.14 M H20s
+    ("fleet", "--model", "llama-3.1-70b", "--power-mw", "5000"),  # 6.87 M H20s
     # a system named beside 'T tokens/day served' or a long note: 81 to 95 columns at 80
     ("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384,hgx-h20", "--demand", "1e12 tokens/day"),
     ("fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod,cloudmatrix-384", "--units", "1000"),
@@ -194,12 +194,35 @@ def test_a_fraction_keeps_its_three_figures() -> None:
         "0.0654", "0.0100", "0.500", "28", "2.5", "184", "0"]
 
 
-def test_fleet_at_the_largest_demand_prints_chips_and_dollars_a_reader_can_read() -> None:
-    """Llama-3.1-70B at 1e15 tokens/s (the --demand ceiling): 1,533,766,728,672 H20s costing
-    "$20,705,850.84 B" in a table 91 columns wide at 80; now 1.53 T chips and $2.07e+16 within 80."""
-    out = table("fleet", "--model", "llama-3.1-70b", "--demand", "1e15 tokens/s", columns=80)
-    (h20,) = [line for line in out.splitlines() if line.startswith("nvidia-h20 ")]
-    assert h20.split()[1:3] == ["1.53", "T"] and "$2.07e+16" in h20
+@pytest.mark.parametrize(("option", "value", "error"), [
+    ("--demand", "1e15 tokens/s", "the demand needs 393,104,191,992 nvidia-h100-sxm chips in hgx-h100"),
+    ("--power-mw", "1000000", "the power budget runs 784,313,720 nvidia-h100-sxm chips in hgx-h100")])
+def test_a_fleet_beyond_any_fleets_chips_is_refused_whatever_sizes_it(option: str, value: str, error: str) -> None:
+    """Llama-3.1-70B on H100s at 1e15 tokens/s (the --demand ceiling) printed 393 B chips and '$1.08e+16', and a
+    1 TW power budget 784 M chips, while --units refused 10,000,001 chips as beyond any fleet: one bound on the
+    fleet now, whichever option sizes it, refused in one line (fifteenth fuzz round)."""
+    result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h100", option, value])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"parity: error: {error}, beyond any fleet's chips (at most 10,000,000)\n"
+
+
+def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich wrapped a title inside a quantity ('TTFT p99 2' over 's', fleet's title at 80 columns): a number keeps
+    its unit, and a percentile its bound, on one line."""
+    from parity.report.tables import Column, plain, render_text
+    monkeypatch.setenv("COLUMNS", "31")
+    out = render_text([{"a": "x" * 31}], [Column("a", "a", plain, "left")],
+                      title="Fleet for llama-3.1-70b: 8 chips at TPOT 50 ms, TTFT p99 2 s")
+    assert [line.strip() for line in out.splitlines()[:3]] == [
+        "Fleet for llama-3.1-70b:", "8 chips at TPOT 50 ms, TTFT", "p99 2 s"]
+
+
+def test_fleet_megawatts_keep_three_figures() -> None:
+    """The first README example's 910C fleet draws 22.99 MW (15,784 chips x 11.65 kW / 8), printed '23' beside
+    '8.82': three figures throughout now, '23.0'."""
+    out = table("fleet", "--model", "deepseek-r1", "--chips", "910c", "--demand", "2e12 tokens/day", columns=80)
+    (row,) = [line for line in out.splitlines() if line.startswith("huawei-ascend-910c ")]
+    assert row.split()[1:3] == ["15,784", "23.0"]
 
 
 @pytest.mark.parametrize(("demand", "share"), [("3e12 tokens/day", "0.1%"), ("3e9 tokens/day", "126.4%"),
@@ -373,7 +396,7 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
     # 95 columns with a system named beside 'T tokens/day served' and a long note: the chip, which the system names,
     # gives way first, and the served figure's header takes two lines
     (("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384", "--units", "1"),
-     "in system chips MW chip cost served note", "chip, format, out tok/s/chip, systems"),
+     "in system chips MW cost served note", "chip, format, out tok/s/chip, systems"),
 ])
 def test_search_and_compare_with_long_layouts_fit_80_columns(args: tuple[str, ...], header: str,
                                                              left_out: str) -> None:

@@ -117,6 +117,20 @@ def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
     assert refused.exit_code == 2 and "it needs a percentile target" in refused.output
 
 
+@pytest.mark.usefixtures("simulations_once")  # the two bounds probe the same configurations
+def test_a_percentile_no_configuration_fails_sizes_the_fleet_as_no_target_does() -> None:
+    """Llama-3.1-70B on H20s for 1e12 tokens/day: every configuration's simulated TTFT p99 is far under 100 s, so
+    the bound changes nothing: tp1-pp4 at 128 clients, 717.2 steady tok/s/chip, 17,752 chips, as with no TTFT
+    target. fleet had ranked the passing configurations by their simulated rate (tp2 at 64 clients: 681.1 against
+    tp1-pp4's 676.9) but sized on the steady one (697.6), 18,256 chips: 504 more for a bound that binds nothing
+    (fifteenth fuzz round)."""
+    args = ["fleet", "--model", "llama-3.1-70b", "--chips", "nvidia-h20", "--demand", "1e12 tokens/day",
+            "--format", "json"]
+    plans = [json.loads(_invoke(*args, "--ttft", bound).stdout)[0] for bound in ("none", "p99:100s")]
+    assert [(p["configuration"], p["clients_per_worker"], round(p["tokens_per_s_per_chip"], 1), p["chips"])
+            for p in plans] == [("agg tp1-pp4", 128, 717.2, 17_752)] * 2
+
+
 def _invoke(*args: str):
     return CliRunner().invoke(cli, list(args))
 
@@ -126,13 +140,14 @@ def _invoke(*args: str):
 def test_under_poisson_arrivals_a_tighter_p99_costs_no_configuration_the_simulator_passes() -> None:
     """Qwen3-32B on H20s for 1M tokens/s: at TTFT p99 5 s fleet took tp1 at 64 clients (1,514 tok/s/chip, 728
     chips), whose Poisson p99 is about 1 s; at p99 2 s it was screened out by its closed-loop steady mean TTFT
-    (3.2 s) and the fleet took 752 chips. Under Poisson arrivals the simulator alone checks a TTFT percentile."""
+    (3.2 s) and the fleet took 752 chips. Under Poisson arrivals the simulator alone checks a TTFT percentile. Of
+    the configurations it passes, the fleet takes the fastest by the steady rate it sizes on: tp1-pp4 (1,525)."""
     plans = []
     for bound in ("p99:2s", "p99:5s"):
         (plan,) = json.loads(_invoke("fleet", "--model", "qwen3-32b", "--chips", "nvidia-h20", "--ttft", bound,
                                      "--demand", "1M tokens/s", "--format", "json").stdout)
         plans.append((plan["configuration"], round(plan["tokens_per_s_per_chip"]), plan["chips"]))
-    assert plans == [("agg tp1", 1514, 728.0)] * 2
+    assert plans == [("agg tp1-pp4", 1525, 728)] * 2
 
 
 def test_without_a_demand_the_demand_is_null_not_zero() -> None:
@@ -177,6 +192,61 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     assert (sized["chips"], sized["systems"]) == (31_776, 3_972) and 1 <= sized["served_share"] < 1.001
 
 
+def test_a_system_with_a_price_prices_the_fleet_by_its_systems() -> None:
+    """A CloudMatrix 384 cost 384 x the 910C's weak press price, $28,000: $10.75 M, above the catalog's analyst
+    price of the whole system, $8.2 M (CPUs, optics and racks included). A system with a price is priced by it,
+    and the price source says so; a chip in its server is still priced by the chip (fifteenth fuzz round)."""
+    plan = _cloudmatrix("--units", "384")
+    assert plan["cost_usd"] == 8.2e6 and plan["price_source"].startswith(
+        "$8,200,000 per cloudmatrix-384 (384 chips), ~USD 8.2M per system (analyst-estimate: SemiAnalysis")
+    assert plan["power_source"] == "559 kW per cloudmatrix-384 (analyst-estimate: all-in estimate (~1.46 kW per NPU))"
+    (node,) = json.loads(_invoke("fleet", "--model", "deepseek-r1", "--chips", "910c", "--units", "384", "--format",
+                                 "json").stdout)
+    assert node["cost_usd"] == 384 * 28_000 and node["price_source"].startswith(
+        "$28,000 per chip, weak: one press figure (press: kocka.news")
+    table = _invoke("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384", "--units", "384",
+                    "--wide").stdout
+    assert "$8.2 M" in table and "$10.8 M" not in table
+    caption = " ".join(table.split())
+    assert ("Cost: chips x their share of the price, a system's where the catalog prices the system, else a chip's: "
+            "huawei-ascend-910c: $8,200,000 per cloudmatrix-384 (384 chips)") in caption
+    assert ("MW: the systems' power as the catalog states it (a server's maximum, a rack's all-in figure; no "
+            "facility overhead): 559 kW per cloudmatrix-384") in caption
+
+
+def test_the_caption_states_the_price_and_power_used_and_the_spare_margin() -> None:
+    """The caption gave the H20's price source's words ('about USD 12,000-15,000 per GPU') but not the $13,500
+    used, never said what MW counts, and called --spare 0.1 '10% spare', a share, where it sizes capacity 1.1x
+    the peak demand (9.1% of the fleet idle at the peak; --spare 1 printed '100% spare capacity')."""
+    out = _invoke("fleet", "--model", "llama-3.1-70b", "--chips", "h20", "--demand", "1e12 tokens/day", "--spare",
+                  "1").stdout
+    caption = " ".join(out.split())
+    assert "Peak factor 2, capacity 2x the peak demand (100% spare margin), workload 1024 in" in caption
+    assert ("nvidia-h20: $13,500 per chip, midpoint of the reported USD 12,000-15,000 (press: Press reports") \
+        in caption
+    assert "no facility overhead): 5.82 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)." in caption
+    assert "spare capacity, a margin over the peak demand (0.1: capacity 1.1x the peak)" in " ".join(
+        _invoke("fleet", "--help").stdout.split())
+
+
+def test_json_says_what_served_counts_and_a_row_with_no_configuration_has_no_rate() -> None:
+    """A row with no configuration (the 910B cannot reach 10 ms TPOT on Llama-3.1-70B) wrote 0.0 tokens/s and 0.0
+    clients beside null chips, as if it served nothing at a configuration; clients_per_worker was a float in every
+    row (1024.0); and served_* and demand_* counted prompt + output or output with no key saying which."""
+    args = ["fleet", "--model", "llama-3.1-70b", "--chips", "910b,h100", "--demand", "1e12 tokens/day", "--tpot",
+            "10ms"]
+    none, h100 = json.loads(_invoke(*args, "--format", "json").stdout)
+    assert [none[k] for k in ("tokens_per_s_per_chip", "served_tokens_per_s_per_chip", "clients_per_worker",
+                              "chips", "count")] == [None, None, None, None, "total"]
+    assert h100["clients_per_worker"] == 96 and isinstance(h100["clients_per_worker"], int)
+    assert h100["served_tokens_per_s_per_chip"] == 2 * h100["tokens_per_s_per_chip"]
+    (output,) = json.loads(_invoke(*args[:4], "h100", *args[5:], "--count", "output", "--format", "json").stdout)
+    assert output["count"] == "output" and output["served_tokens_per_s_per_chip"] == output["tokens_per_s_per_chip"]
+    rows = list(csv.DictReader(io.StringIO(_invoke(*args, "--format", "csv").stdout)))
+    assert [rows[0][k] for k in ("tokens_per_s_per_chip", "served_tokens_per_s_per_chip", "clients_per_worker")] \
+        == ["", "", ""] and rows[1]["clients_per_worker"] == "96"
+
+
 def test_a_fleet_with_no_chips_prices_none() -> None:
     """1 kW powers no whole HGX H100: chips and MW read '-', and so does the chip cost (it read $0)."""
     out = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h100", "--power-mw", "0.001"],
@@ -218,15 +288,18 @@ def test_units_fill_whole_systems_and_count_every_chip() -> None:
     a part of a 384-chip supernode runs none of the 128-chip decode workers of its UB domain. Chips fill whole
     systems as a demand's or a power budget's do: 383 chips hold none and serve nothing; 1,000 fill two (the 768
     chips' 0.110 T, 80 idle in them) and 232 are past them. Chips, MW and cost count all the chips given (idle ones
-    included, as everywhere in fleet); chips and systems are whole numbers in JSON and CSV (1000, not 1000.0)."""
+    included, as everywhere in fleet), at the catalog's price of the whole system ($8.2 M for 384 chips);
+    chips and systems are whole numbers in JSON and CSV (1000, not 1000.0)."""
     none, two, whole = _cloudmatrix("--units", "383"), _cloudmatrix("--units", "1000"), _cloudmatrix("--units", "768")
     assert (none["chips"], none["systems"], none["served_tokens_per_day"]) == (383, 0, 0)
     assert none["note"].endswith("383 chips hold no whole cloudmatrix-384 (384 chips)")
-    assert none["cost_usd"] == 383 * 28_000 and none["power_w"] == pytest.approx(383 / 384 * 559e3, rel=1e-3)
+    assert none["cost_usd"] == pytest.approx(383 / 384 * 8.2e6, rel=1e-12)
+    assert none["power_w"] == pytest.approx(383 / 384 * 559e3, rel=1e-3)
     assert (two["chips"], two["systems"]) == (1000, 2) and isinstance(two["chips"], int)
     assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.110e12, rel=5e-3)
     assert two["note"].endswith("312 chips left over serve nothing (232 past 2 whole cloudmatrix-384)")
-    assert whole["note"].endswith("80 chips left over serve nothing") and two["cost_usd"] == 1000 * 28_000
+    assert whole["note"].endswith("80 chips left over serve nothing")
+    assert two["cost_usd"] == pytest.approx(1000 / 384 * 8.2e6, rel=1e-12)
     capped = _cloudmatrix("--units", "1000", "--demand", "1e12 tokens/day", fmt="csv")
     assert (capped["chips"], capped["systems"]) == ("1000", "2")
     assert capped["note"].startswith("312 chips left over serve nothing (232 past 2 whole cloudmatrix-384); the "

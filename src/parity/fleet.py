@@ -5,8 +5,9 @@ Each chip kind runs in a system (its default, the 8-chip node or the rack, or on
 configuration `search.search_serving` finds, with workers over up to four systems where they deliver 1.25x or more
 per chip (compare keeps a model that fits one system on one, and notes that figure). Demand counts prompt and output
 tokens by default (as provider statistics do: DeepSeek reported 608 B input and 168 B output tokens a day); a
-diurnal peak factor and spare capacity are named inputs. A fleet serves in whole deployment units (aggregated
-workers, or decode workers with whole prefill workers at the sized ratio); chips past them serve nothing.
+diurnal peak factor and spare capacity (a margin over the peak demand) are named inputs. A fleet serves in whole
+deployment units (aggregated workers, or decode workers with whole prefill workers at the sized ratio); chips past
+them serve nothing.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from parity.compare import Choose, domain_shortfall, narrower_text, serving_sear
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
-from parity.hardware import Chip, System, per_die
+from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
 from parity.search import Candidate, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
 from parity.units import format_si, share_text
 
-__all__ = ["FleetPlan", "plan_fleet", "SECONDS_PER_DAY"]
+__all__ = ["FleetPlan", "plan_fleet", "spare_text", "SECONDS_PER_DAY"]
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -37,12 +38,15 @@ class FleetPlan:
     """One chip kind serving a demand (or a production volume): sizes, power and cost.
 
     tokens_per_s_per_chip: output tokens/s per chip in the best configuration under the targets;
-    served_tokens_per_s_per_chip: the same counted as the demand counts (prompt + output, or output).
+    served_tokens_per_s_per_chip: the same counted as the demand counts (`count`: 'total', prompt + output, or
+    'output'); both None where no configuration serves, as is clients_per_worker.
     chips: needed for the demand at its peak with spare capacity, in whole deployment units (aggregated workers,
     or decode workers with whole prefill workers) rounded up to whole systems, else the chips given (units) or
     the whole systems a power budget runs; systems: the whole systems among them (only those serve: a part of
-    one runs no worker of its scale-up domain); power_w: the chips' system power, cost_usd: chips x unit price
-    (None without a price in the catalog), idle chips included in both.
+    one runs no worker of its scale-up domain); power_w: the chips' share of their systems' power as the catalog
+    states it (power_source), cost_usd: their share of the price (price_source): a system's where the catalog
+    prices the system (CloudMatrix 384, CPUs and optics included), else a chip's (None without either); idle chips
+    are included in both.
     served_tokens_per_day: what the whole deployment units in the whole systems serve (other chips serve nothing).
     demand_tokens_per_s: the demand sized for, None where none was given.
     flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
@@ -55,15 +59,17 @@ class FleetPlan:
     weights: str
     kv_cache: str  # the KV cache's format (FP8 where the chip has FP8, as search and compare price it)
     configuration: str
-    tokens_per_s_per_chip: float
-    served_tokens_per_s_per_chip: float
+    tokens_per_s_per_chip: float | None
+    served_tokens_per_s_per_chip: float | None
+    count: str  # what served_* and demand_* count: 'total' (prompt + output tokens) or 'output'
     demand_tokens_per_s: float | None  # None where no demand was given (--units or --power-mw alone)
     chips: int | float  # whole chips; inf where no configuration serves (as systems)
     systems: int | float
     power_w: float
     cost_usd: float | None
     price_source: str
-    clients_per_worker: float = 0.0  # the best configuration's load (clients per decode worker when disaggregated)
+    power_source: str = ""
+    clients_per_worker: int | None = None  # the best configuration's load (per decode worker when disaggregated)
     served_tokens_per_day: float | None = None
     served_share: float | None = None
     note: str = ""
@@ -74,11 +80,37 @@ class FleetPlan:
         return asdict(self) | {"flags": texts(self.flags)}
 
 
-def _price(chip: Chip) -> tuple[float | None, str]:
+def _price(system: System) -> tuple[float | None, str]:
+    """[USD] a chip's share of what a fleet pays, and the figure in words: the system's price over its chips where
+    the catalog prices the whole system (an analyst's figure for CloudMatrix 384, its CPUs, optics and racks
+    included, over a weak press price of its chip), else the chip's price."""
+    chip, record = system.chip, system.source_of("unit_price_usd")
+    if system.unit_price_usd is not None and record is not None:
+        return system.unit_price_usd / system.chips, _sourced(
+            f"${system.unit_price_usd:,.0f} per {system.id} ({system.chips:,} chips)", record)
     record = chip.source_of("unit_price_usd")
-    if chip.unit_price_usd is None or record is None:
-        return None, "no price in the catalog"
-    return chip.unit_price_usd, f"{record.source.kind}: {record.source.title}"
+    if chip.unit_price_usd is not None and record is not None:
+        return chip.unit_price_usd, _sourced(f"${chip.unit_price_usd:,.0f} per chip", record)
+    return None, "no price in the catalog"
+
+
+def _power_text(system: System) -> str:
+    """The system power a fleet draws, as the catalog states it (a server's maximum, a rack's or supernode's all-in
+    figure; no facility overhead): '5.82 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'."""
+    figure, record = f"{format_si(system.power_w, 'w')} per {system.id}", system.source_of("power_w")
+    return figure if record is None else f"{figure} ({': '.join(filter(None, [record.source.kind, record.note]))})"
+
+
+def _sourced(figure: str, record: Provenance) -> str:
+    """A catalog figure in words with its note and source: '$13,500 per chip, midpoint of the reported USD
+    12,000-15,000 (press: Press reports ...)'."""
+    return f"{', '.join(filter(None, [figure, record.note]))} ({record.source.kind}: {record.source.title})"
+
+
+def spare_text(spare: float) -> str:
+    """The spare capacity in words: a margin over the peak demand, not a share of the fleet (0.1: capacity 1.1x the
+    peak, so 9.1% of it idle at the peak; 1: twice the peak)."""
+    return f"capacity {1 + spare:.3g}x the peak demand ({spare:.0%} spare margin)" if spare else "no spare margin"
 
 
 def _chips_within(demand_chips: float | None, per_system: int, watts: float, units: int | None,
@@ -157,8 +189,9 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
     per_output = (isl + osl) / osl if count == "total" else 1.0
     mtp, mtp_note = catalog.mtp_setting(model, mtp_tokens)
     notes = (f"demand counts {'prompt + output' if count == 'total' else 'output'} tokens; peak = {peak_factor:g} x the "
-             f"daily mean; {spare:.0%} spare capacity", f"workload {isl} in / {osl} out; engine profile {profile.id}",
-             "power: the system's power per chip (all-in where published)", mtp_note)
+             f"daily mean; {spare_text(spare)}", f"workload {isl} in / {osl} out; engine profile {profile.id}",
+             "power: the system's power as the catalog states it (a server's maximum, a rack's all-in figure; no "
+             "facility overhead), its share per chip", mtp_note)
     out = []
     for system in systems:
         chip = system.chip
@@ -172,12 +205,14 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         best, why = (found.best if found is not None else None), ""
         if best is not None and choose is not None:
             best, why = choose(system, found)  # type: ignore[arg-type]
-        price, price_source = _price(chip)
+        price, price_source = _price(system)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
-                                 kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=0.0, served_tokens_per_s_per_chip=0.0,
+                                 kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,
+                                 served_tokens_per_s_per_chip=None, count=count,
                                  demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
+                                 power_source=_power_text(system),
                                  note=why or (found.binding() if found is not None else "no layout divides the model"),
                                  assumptions=notes))
             continue
@@ -189,6 +224,10 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         needed = None if demand_tokens_per_s is None else best.unit_chips(
             max(1, math.ceil(demand_tokens_per_s / (capacity * best.chips) - 1e-9)))
         n, limits, limited = _chips_within(needed, system.chips, watts, units, power_budget_w)
+        if n > MOST_FLEET_CHIPS:
+            raise InfeasiblePlan(
+                f"{'the demand needs' if needed is not None else 'the power budget runs'} {n:,} {chip.id} chips in "
+                f"{system.id}, beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
         whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
         held = best.units_within(whole * system.chips)
         idle = (f"the power budget runs no whole {system.id} ({format_si(system.power_w, 'w')})" if n == 0 else
@@ -203,10 +242,11 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                             precision.weights)
         out.append(FleetPlan(
             chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
-            kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=best.concurrency,
-            tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served,
+            kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=round(best.concurrency),
+            tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served, count=count,
             demand_tokens_per_s=demand_tokens_per_s, chips=n, systems=whole,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
+            power_source=_power_text(system),
             served_tokens_per_day=served_day, served_share=share,
             note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,
                                          "" if share is None or share >= 1

@@ -17,7 +17,7 @@ import numpy as np
 from parity.dtypes import FORMATS, MATH_RATES
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
-           "per_die", "Family", "what_if"]
+           "per_die", "Family", "what_if", "MOST_FLEET_CHIPS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 STATUSES = ("shipping", "announced", "reported", "roadmap")
@@ -56,6 +56,15 @@ class Provenance:
     note: str = ""
     basis: str = ""
     divisor: float = 1.0
+
+
+# chips in any fleet at most, ten times the largest clusters planned (about a million): a count beyond is a typing
+# error or a demand no fleet serves, whether given (--units) or sized from a demand or a power budget
+MOST_FLEET_CHIPS = 10**7
+
+
+def _source_of(provenance: tuple[Provenance, ...], field_name: str) -> Provenance | None:
+    return next((record for record in provenance if record.field == field_name), None)
 
 
 def _positive(owner: str, name: str, value: float) -> None:
@@ -143,10 +152,7 @@ class Chip:
 
     def source_of(self, field_name: str) -> Provenance | None:
         """The provenance record of one field (e.g. 'peak_flop_per_s.bf16'), if any."""
-        for record in self.provenance:
-            if record.field == field_name:
-                return record
-        return None
+        return _source_of(self.provenance, field_name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,6 +228,10 @@ class System:
     def peak(self, math: str) -> float:
         """[FLOP/s] summed dense peak for one math key."""
         return self.chips * self.chip.peak(math)
+
+    def source_of(self, field_name: str) -> Provenance | None:
+        """The provenance record of one field (e.g. 'power_w', 'unit_price_usd'), if any."""
+        return _source_of(self.provenance, field_name)
 
     @property
     def power_w_per_chip(self) -> float:

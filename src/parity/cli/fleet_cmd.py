@@ -17,7 +17,7 @@ from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targe
     formats_text, listed, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, screen
-from parity.fleet import plan_fleet
+from parity.fleet import plan_fleet, spare_text
 from parity.policy import assess
 from parity.units import share_text
 from parity.report.tables import Column, money, plain, reached, scaled
@@ -36,7 +36,8 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--peak-factor", type=Real(1.0, 1e3), default=2.0, show_default=True, help="peak over daily-mean demand")
-@click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True, help="spare capacity share")
+@click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True,
+              help="spare capacity, a margin over the peak demand (0.1: capacity 1.1x the peak)")
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,
               help="what the demand counts: prompt + output tokens, or output tokens only")
 @click.option("--units", type=CHIPS, default=None,
@@ -87,7 +88,8 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
                        functools.partial(percentile_choice, model_name=model, engine=engine, isl=isl, osl=osl,
-                                         mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals)
+                                         mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals,
+                                         rate="tokens_per_s_per_chip")  # the rate the fleet is sized on
                        if percentiles else None)
     export = exporting.text if exporting else ""
     rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
@@ -102,7 +104,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("chips", "chips", reached(count_cell)),
                Column("systems", "systems", reached(count_cell), wide=True),
-               Column("power_w", "MW", reached(scaled(1e6))), Column("cost_usd", "chip cost", reached(money)),
+               Column("power_w", "MW", reached(scaled(1e6, zeros=True))), Column("cost_usd", "cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_tokens_per_day", "T tokens/day\nserved", scaled(1e12, zeros=True),
                       wide=demand_tps is not None),
@@ -117,18 +119,22 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     emit(rows, columns, fmt, payload=rows, out=out,
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),
-         caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare:.0%} spare, workload {isl} in "
-                  f"/ {osl} out. Formats: {formats_text(None)}. {mtp_words}"
-                  + (f"Configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
-                     f"hold, among those whose {screened(targets, arrivals)}, each layout's loads bisected as "
-                     f"`parity search` does{arrivals_text(arrivals)}; the chips are sized on its steady-state rate. "
+         caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, workload {isl} "
+                  f"in / {osl} out. Formats: {formats_text(None)}. {mtp_words}"
+                  + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
+                     f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "
+                     f"{screened(targets, arrivals)}, each layout's loads bisected as `parity search` does"
+                     f"{arrivals_text(arrivals)}. "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
                   "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
-                  "worker of its scale-up domain); chips, MW and chip cost count every chip "
+                  "worker of its scale-up domain); chips, MW and cost count every chip "
                   "of the fleet, those that hold none included (the note says how many). Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
-                  "calibration measures other formats); every flag in --format json. Prices: "
+                  "calibration measures other formats); every flag in --format json. MW: the systems' power as the "
+                  "catalog states it (a server's maximum, a rack's all-in figure; no facility overhead): "
+                  + "; ".join(dict.fromkeys(p.power_source for p in plans)) + ". Cost: chips x their share of "
+                  "the price, a system's where the catalog prices the system, else a chip's: "
                   + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)

@@ -21,9 +21,11 @@ __all__ = ["percentile_choice", "bound_text", "screened", "unreachable_ttft"]
 
 def percentile_choice(system: System, result: SearchResult, model_name: str, engine: str, isl: int, osl: int,
                        mtp_tokens: int, weights: str | None, percentiles: Sequence[LatencyTarget],
-                       arrivals: str = "closed") -> tuple[Candidate | None, str]:
+                       arrivals: str = "closed", rate: str = "sim_tokens_per_s_per_chip"
+                       ) -> tuple[Candidate | None, str]:
     """compare's second judge for percentile targets (compare.Choose): of the configurations whose means meet the
-    targets' bounds, the fastest by simulated tok/s/chip whose simulated percentiles meet them too, each layout's
+    targets' bounds, the fastest by `rate` whose simulated percentiles meet them too (the simulated tok/s/chip, as
+    search picks; fleet, which sizes on the steady rate, ranks by it: 'tokens_per_s_per_chip'), each layout's
     loads bisected as `parity search` does (percentile_probes: at most PERCENTILE_RUNS simulations, each as
     `parity serve --sim` runs the configuration), with a note where the runs ran out before every layout was
     tried; or None and why none does (before any simulation where a TTFT percentile's bound is below the fastest
@@ -47,7 +49,7 @@ def percentile_choice(system: System, result: SearchResult, model_name: str, eng
              if len(probes) >= PERCENTILE_RUNS and len(tried) < len(layouts) else "")
     passed = [(c, row) for c, row in probes if row["sim_meets_targets"]]
     if passed:
-        return max(passed, key=lambda p: float(p[1]["sim_tokens_per_s_per_chip"]))[0], spent  # type: ignore[arg-type]
+        return max(passed, key=lambda p: float(p[1][rate]))[0], spent  # type: ignore[arg-type]
     if not probes:
         return None, "no configuration to simulate"
     candidate, row = min(probes, key=lambda p: p[0].tokens_per_s_per_chip)  # the lightest load simulated

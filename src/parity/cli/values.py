@@ -19,6 +19,7 @@ import click
 from parity import units
 from parity.dtypes import format_named
 from parity.errors import ParityError, UnitError
+from parity.hardware import MOST_FLEET_CHIPS
 from parity.parallel import RAY_LOCAL
 from parity.simulate.clients import MOST_REQUEST_TOKENS
 from parity.simulate.targets import LatencyTarget, latency_target
@@ -221,7 +222,7 @@ DURATION = Duration()
 COUNT = Count(most=10**9)
 TOKENS = Count(most=MOST_REQUEST_TOKENS, what="any context length")  # prompt and output lengths
 CONCURRENCY = Count(most=10**7, what="any deployment's concurrent requests")
-CHIPS = Count(most=10**7, what="any fleet's chips")
+CHIPS = Count(most=MOST_FLEET_CHIPS, what="any fleet's chips")
 PARALLEL = Count(most=2**20, what="any parallel degree")
 
 

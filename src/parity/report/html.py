@@ -326,7 +326,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     page.section(
         "fleet", f"Fleet: {_count(spec.fleet_demand_tokens_per_day)} tokens a day of {_e(model.name)}",
         f"<p>{_e(_sentence('; '.join(plans[0].assumptions)))}</p>"
-        + _table(["chip", "system", "format", "out tok/s/chip", "chips", "MW", "chip cost", "price source", "note"],
+        + _table(["chip", "system", "format", "out tok/s/chip", "chips", "MW", "cost", "price source", "note"],
                  fleet_rows, "numbers"))
 
     step("Accuracy")

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import textwrap
@@ -274,6 +275,16 @@ def _sentence_end(text: str) -> str:
     return text if text.endswith((".", "!", "?", ".)")) else text + "."
 
 
+def _title_lines(title: str, width: int) -> str:
+    """The title in lines of at most `width`, broken between words but never between a number and its unit
+    ('TTFT p99 2 s', not 'TTFT p99 2' over 's'; a percentile's 'p99 2 s' kept whole), which rich's own wrapping of
+    a title splits."""
+    if len(title) <= width:
+        return title
+    kept = re.sub(r"(?<=\d) (?=\S)", "\u00a0", title)  # textwrap breaks at ASCII whitespace only
+    return textwrap.fill(kept, width, break_long_words=False, break_on_hyphens=False).replace("\u00a0", " ")
+
+
 def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "", caption: str = "",
                 wide: bool = False, to_file: bool = False) -> str:
     """Rows as a plain-text table for people, at the terminal's width (a file: every column, at the
@@ -291,8 +302,8 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     widths = _widths(shown, cells, 1_000_000 if to_file else width)
     cells = [[_hyphenated(v, widths[i]) if _wraps(c) else v for i, (c, v) in enumerate(zip(shown, row))]
              for row in cells]
-    table = _table(shown, cells, title, widths)
     width = _minimum_width(widths)
+    table = _table(shown, cells, _title_lines(title, width), widths)
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
