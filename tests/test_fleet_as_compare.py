@@ -338,3 +338,20 @@ def test_the_narrower_figure_names_the_systems_it_spans() -> None:
                                                 "--format", "json"]).stdout)
     assert [p["note"] for p in plans] == ["workers span up to 4 systems over scale-out (277/chip on 2)",
                                           "workers span up to 4 systems over scale-out (510/chip on one)"]
+
+
+def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None:
+    """The per-chip rate's 80% interval (compare's tokens_per_s_per_chip_low/high) sizes the chips the demand needs at
+    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 31,776 chips
+    (20,752-68,144; the H20's row is flagged, so its band is twice as wide in log). A fleet without a demand has
+    none; the table shows 'chips 80%' where there is room, and the caption says what it is."""
+    args = ["fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--chips", "h20,910c"]
+    h20, a3 = json.loads(CliRunner().invoke(cli, args + ["--format", "json"]).stdout)
+    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (31_776, 20_752, 68_144)
+    assert a3["chips_low"] <= a3["chips"] <= a3["chips_high"] and a3["chips_low"] % 8 == a3["chips_high"] % 8 == 0
+    table = CliRunner().invoke(cli, args + ["--wide"], env={"COLUMNS": "200"}).output
+    assert "chips 80%" in table and "20,752-68,144" in table
+    assert "chips 80%: the chips the demand needs at the ends of the 80% interval" in " ".join(table.split())
+    (units,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--units", "1000", "--chips",
+                                                    "h20", "--format", "json"]).stdout)
+    assert units["chips_low"] is None and units["chips_high"] is None

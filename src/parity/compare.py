@@ -39,7 +39,7 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
-           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "narrower_text", "serving_search", "wider_workers", "widest_span"]
+           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text", "serving_search", "wider_workers", "widest_span"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -215,7 +215,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
         f"spans {span} systems{narrower_text(narrow, dies)}" if span > 1 else "", why]))
-    return Comparison(**common, **_intervals(best, model, raised), flags=raised, mode=best.mode,
+    return Comparison(**common, **intervals(best, model, raised), flags=raised, mode=best.mode,
                       configuration=chosen,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
@@ -270,7 +270,7 @@ def narrower_text(narrow: tuple[float, int] | None, dies: int) -> str:
     return f" ({narrow[0] * dies:,.0f}/chip on {'one' if narrow[1] == 1 else narrow[1]})"
 
 
-def _intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:
+def intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:
     """The 80% intervals of a configuration's TTFT, TPOT and throughput per chip, as predictions carry them
     (the bands of its mode and model class; twice as wide in log where the case is flagged); empty when no
     intervals are stored."""

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.compare import Choose, domain_shortfall, narrower_text, serving_search
+from parity.compare import Choose, domain_shortfall, intervals, narrower_text, serving_search
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
@@ -64,6 +64,10 @@ class FleetPlan:
     count: str  # what served_* and demand_* count: 'total' (prompt + output tokens) or 'output'
     demand_tokens_per_s: float | None  # None where no demand was given (--units or --power-mw alone)
     chips: int | float  # whole chips; inf where no configuration serves (as systems)
+    # the chips the demand needs at the low and high ends of the per-chip rate's 80% interval (compare's
+    # tokens_per_s_per_chip_low/high), before any limit; None without a demand or stored intervals
+    chips_low: int | None = None
+    chips_high: int | None = None
     systems: int | float
     power_w: float
     cost_usd: float | None
@@ -113,6 +117,17 @@ def spare_text(spare: float) -> str:
     return f"capacity {1 + spare:.3g}x the peak demand ({spare:.0%} spare margin)" if spare else "no spare margin"
 
 
+def _units_needed(best: Candidate, demand_tokens_per_s: float, capacity: float) -> float:
+    """The chips of the whole deployment units (aggregated workers, or decode workers with whole prefill workers at
+    the sized ratio) a daily-mean demand [tokens/s] needs where one chip covers `capacity` of it."""
+    return best.unit_chips(max(1, math.ceil(demand_tokens_per_s / (capacity * best.chips) - 1e-9)))
+
+
+def _whole_systems(chips: float, per_system: int) -> int:
+    """`chips` rounded up to whole systems of `per_system` chips."""
+    return math.ceil(chips / per_system - 1e-9) * per_system
+
+
 def _chips_within(demand_chips: float | None, per_system: int, watts: float, units: int | None,
                   power_budget_w: float | None) -> tuple[int, list[str], bool]:
     """The chips a fleet runs, a note on each limit given beside the question, and whether a limit (not the demand)
@@ -123,7 +138,7 @@ def _chips_within(demand_chips: float | None, per_system: int, watts: float, uni
     limit the answer did not reach is seen to have been read."""
     demand = demand_chips is not None
     if demand_chips is not None:
-        n = math.ceil(demand_chips / per_system - 1e-9) * per_system  # whole systems
+        n = _whole_systems(demand_chips, per_system)
     else:
         n = units if units is not None else math.floor((power_budget_w or 0.0) / watts)
     sized, limits = n, []
@@ -221,8 +236,15 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         watts = system.power_w_per_chip
         # a fleet serves in whole deployment units: aggregated workers, or decode workers with whole prefill
         # workers at the sized ratio; chips beyond the units they hold serve nothing
-        needed = None if demand_tokens_per_s is None else best.unit_chips(
-            max(1, math.ceil(demand_tokens_per_s / (capacity * best.chips) - 1e-9)))
+        needed = None if demand_tokens_per_s is None else _units_needed(best, demand_tokens_per_s, capacity)
+        raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
+                                                                             else []), mtp[0], isl + osl,
+                            precision.weights)
+        band = intervals(best, model, raised)
+        low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
+                     (_whole_systems(_units_needed(best, demand_tokens_per_s, capacity * band[f"tokens_per_s_per_chip_{end}"]
+                                                   / best.tokens_per_s_per_chip), system.chips)
+                      for end in ("high", "low")))
         n, limits, limited = _chips_within(needed, system.chips, watts, units, power_budget_w)
         if n > MOST_FLEET_CHIPS:
             raise InfeasiblePlan(
@@ -237,14 +259,11 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
         spanning = f"workers span up to {spans} systems over scale-out{narrower_text(narrow, chip.dies)}" \
             if spans > 1 else ""
-        raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
-                                                                             else []), mtp[0], isl + osl,
-                            precision.weights)
         out.append(FleetPlan(
             chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=round(best.concurrency),
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served, count=count,
-            demand_tokens_per_s=demand_tokens_per_s, chips=n, systems=whole,
+            demand_tokens_per_s=demand_tokens_per_s, chips=n, chips_low=low, chips_high=high, systems=whole,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
             power_source=_power_text(system),
             served_tokens_per_day=served_day, served_share=share,

@@ -65,7 +65,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     (a production volume) or a power budget serves. Given together, each is a limit on the others: the
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
     refuse_overwrite([("--model", model_file(model)), ("--variants", variants_path)], [("--out", out)])
-    output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
+    fmt = output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     percentiles = targets.percentiles()
     if not percentiles and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs a percentile target "
@@ -94,6 +94,9 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     export = exporting.text if exporting else ""
     rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
                            "assumptions": [*p.assumptions, *filter(None, [export])]} for p, system in zip(plans, kinds)]
+    ranged = any(p.chips_low is not None for p in plans)
+    shown = rows if fmt not in ("table", "md") else [  # the chips' 80% interval as people read it: '20,752-68,144'
+        r | {"chips_80": "-" if p.chips_low is None else f"{p.chips_low:,}-{p.chips_high:,}"} for r, p in zip(rows, plans)]
     # where a system other than a chip's default is named, the system column shows, and the chip (which each
     # system names: parity show) gives way first at a narrow terminal
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
@@ -103,6 +106,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                *([Column("eccn_3a090", "ECCN 3A090", plain, "left", wide=True)] if exporting else []),
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("chips", "chips", reached(count_cell)),
+               *([Column("chips_80", "chips 80%", plain, wide=True)] if ranged and fmt in ("table", "md") else []),
                Column("systems", "systems", reached(count_cell), wide=True),
                Column("power_w", "MW", reached(scaled(1e6, zeros=True))), Column("cost_usd", "cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
@@ -116,7 +120,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                                    f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
-    emit(rows, columns, fmt, payload=rows, out=out,
+    emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),
          caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, workload {isl} "
@@ -139,6 +143,10 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's price and calibration" if what_ifs else "")
+                  + (". chips 80%: the chips the demand needs at the ends of the 80% interval of the per-chip rate "
+                     "(compare's tokens_per_s_per_chip_low/high: the serving bands of the configuration's mode and "
+                     "model class, twice as wide in log where flagged), before any limit; chips_low and chips_high "
+                     "in --format json or csv" if ranged else "")
                   + (f". {export}" if export else "")))
 
 
