@@ -58,6 +58,10 @@ class Provenance:
     divisor: float = 1.0
 
 
+def _record(provenance: tuple[Provenance, ...], field_name: str) -> Provenance | None:
+    return next((record for record in provenance if record.field == field_name), None)
+
+
 def _positive(owner: str, name: str, value: float) -> None:
     if not value > 0:
         raise ValueError(f"{owner}: {name} must be positive, got {value!r}")
@@ -143,10 +147,7 @@ class Chip:
 
     def source_of(self, field_name: str) -> Provenance | None:
         """The provenance record of one field (e.g. 'peak_flop_per_s.bf16'), if any."""
-        for record in self.provenance:
-            if record.field == field_name:
-                return record
-        return None
+        return _record(self.provenance, field_name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,6 +228,10 @@ class System:
     def power_w_per_chip(self) -> float:
         """[W] system power divided by its chips (host, network and cooling shares included)."""
         return self.power_w / self.chips
+
+    def source_of(self, field_name: str) -> Provenance | None:
+        """The provenance record of one field (e.g. 'chips', 'power_w'), if any."""
+        return _record(self.provenance, field_name)
 
     def per_kw(self, per_chip: float) -> float:
         """A rate per chip (tokens/s) per kW of the system's power: the whole system's rate over its power."""
