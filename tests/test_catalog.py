@@ -48,6 +48,11 @@ def test_every_chip_number_has_a_source(chip: Chip) -> None:
 def test_every_system_number_has_a_source(system: System) -> None:
     sourced = {p.field for p in system.provenance}
     assert {"power_w", "scale_up_latency_s", "scale_out_latency_s"} <= sourced
+    # what the system is built of is sourced like any number, and an assumed structure says why
+    for name in ("chips", "scale_up_domain_chips", "scale_up_topology"):
+        record = system.source_of(name)
+        assert record is not None and record.value == getattr(system, name), f"{system.id}: {name} has no source"
+        assert record.source.kind != "assumption" or record.note, f"{system.id}: assumed {name} gives no reasoning"
     # link figures not given by the system come from its chip, which has its own sources
     for name in ("scale_up_bytes_per_s", "scale_out_bytes_per_s"):
         assert name in sourced or getattr(system, name) == getattr(system.chip, name)
@@ -133,3 +138,50 @@ def test_a_chip_in_no_system_says_what_a_user_can_do() -> None:
     assert (pod.id, pod.chip.id, pod.chips) == ("pod-970", "huawei-ascend-970", 8_192)
     (row,) = parity.compare([pod], catalog.model("llama-3.1-8b"), catalog.engine("generic"), 0.05, 1024, 1024)
     assert row.system == "pod-970" and row.tokens_per_s_per_chip > 0
+
+
+_NODE = {"id": "test-node", "name": "Test node", "chip": "nvidia-h100-sxm",
+         "interconnect": {"scale_up_latency": {"value": "3 us", "source": "assumption-link-latency"},
+                          "scale_out_latency": {"value": "4 us", "source": "assumption-scale-out-latency"}},
+         "power": {"system": {"value": "10.2 kW", "source": "assumption-node-power"}}}
+_STRUCTURE = {"chips": {"value": 8, "source": "nv-hgx"},
+              "scale_up_domain_chips": {"value": 8, "source": "nv-hgx"},
+              "scale_up_topology": {"value": "switch", "source": "nv-hgx", "note": "four NVSwitch 3 chips"}}
+
+
+def _load_system(data: dict[str, object]) -> System:
+    from parity.catalog.hardware import _system_from
+    return _system_from(data, "systems/test-node.toml", {c.id: c for c in catalog.chips()})
+
+
+def test_a_system_file_gives_its_structure_with_sources() -> None:
+    """chips, scale_up_domain_chips and scale_up_topology live in [structure], each with a source; the system may cite
+    the sources its chip cites (nv-hopper-wp is declared in the H100's chip file, not in sources.toml)."""
+    node = _load_system(_NODE | {"structure": _STRUCTURE})
+    assert (node.chips, node.scale_up_domain_chips, node.scale_up_topology) == (8, 8, "switch")
+    assert node.source_of("chips").value == 8 and isinstance(node.source_of("chips").value, int)
+    assert node.source_of("scale_up_topology").note == "four NVSwitch 3 chips"
+    cited = _STRUCTURE | {"chips": {"value": 8, "source": "nv-hopper-wp"}}
+    assert _load_system(_NODE | {"structure": cited}).source_of("chips").source.kind == "datasheet"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (_NODE | {"chips": 8, "scale_up_domain_chips": 8, "scale_up_topology": "switch"},
+     "systems/test-node.toml: needs a [structure] table with chips, scale_up_domain_chips, scale_up_topology, each "
+     "{ value = ..., source = \"id\" } (not bare keys: the chip count, scale-up domain and topology are sourced "
+     "numbers too)"),
+    (_NODE | {"structure": _STRUCTURE, "chips": 8}, "systems/test-node.toml: needs a [structure] table"),  # a bare key beside the table
+    (_NODE | {"structure": _STRUCTURE | {"chips": {"value": 8}}}, "systems/test-node.toml: chips has no source"),
+    (_NODE | {"structure": _STRUCTURE | {"chips": 8}}, "systems/test-node.toml: chips must be a table with value and "
+                                                         "source, got 8"),
+    (_NODE | {"structure": _STRUCTURE | {"chips": {"value": 7.5, "source": "nv-hgx"}}},
+     "systems/test-node.toml: chips must be a whole count, got 7.5"),
+    (_NODE | {"structure": {k: v for k, v in _STRUCTURE.items() if k != "scale_up_topology"}},
+     "systems/test-node.toml [structure]: missing key 'scale_up_topology'"),
+    (_NODE | {"structure": _STRUCTURE | {"topology": {"value": "torus", "source": "nv-hgx"}}},
+     "systems/test-node.toml: unknown [structure] keys ['topology']"),
+])
+def test_a_system_without_a_sourced_structure_is_refused(data: dict[str, object], message: str) -> None:
+    with pytest.raises(CatalogError) as caught:
+        _load_system(data)
+    assert str(caught.value).startswith(message)

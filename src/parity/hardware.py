@@ -229,14 +229,14 @@ class System:
         """[FLOP/s] summed dense peak for one math key."""
         return self.chips * self.chip.peak(math)
 
-    def source_of(self, field_name: str) -> Provenance | None:
-        """The provenance record of one field (e.g. 'power_w', 'unit_price_usd'), if any."""
-        return _source_of(self.provenance, field_name)
-
     @property
     def power_w_per_chip(self) -> float:
         """[W] system power divided by its chips (host, network and cooling shares included)."""
         return self.power_w / self.chips
+
+    def source_of(self, field_name: str) -> Provenance | None:
+        """The provenance record of one field (e.g. 'chips', 'power_w', 'unit_price_usd'), if any."""
+        return _source_of(self.provenance, field_name)
 
     def per_kw(self, per_chip: float) -> float:
         """A rate per chip (tokens/s) per kW of the system's power: the whole system's rate over its power."""

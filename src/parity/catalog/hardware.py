@@ -7,6 +7,7 @@ bidirectional (or unstated) figures are halved to the per-direction rate.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -85,6 +86,14 @@ class _Reader:
                                        note="; ".join(n for n in notes if n), basis=basis, divisor=divisor))
         return value
 
+    def count(self, spec: Any, field: str) -> int:
+        """A whole count (chips, dies), refused where the source's figure is not whole."""
+        value = self.quantity(spec, field, "count")
+        if not value.is_integer():
+            raise CatalogError(f"{self.where}: {field} must be a whole count, got {spec['value']!r}")
+        self.records[-1] = dataclasses.replace(self.records[-1], value=int(value))
+        return int(value)
+
     def optional(self, table: dict[str, Any], key: str, field: str, dimension: str) -> float | None:
         return self.quantity(table[key], field, dimension) if key in table else None
 
@@ -96,6 +105,15 @@ class _Reader:
         self.records.append(Provenance(field=field, quoted=", ".join(value), value=value, source=source,
                                        note=spec.get("note", "")))
         return value
+
+    def word(self, spec: Any, field: str) -> str:
+        """A named choice (a topology) with its source."""
+        if not isinstance(spec, dict) or not isinstance(spec.get("value"), str):
+            raise CatalogError(f"{self.where}: {field} must be a table with a value string and a source, got {spec!r}")
+        source = self._source(spec, field)
+        self.records.append(Provenance(field=field, quoted=spec["value"], value=spec["value"], source=source,
+                                       note=spec.get("note", "")))
+        return str(spec["value"])
 
 
 def _chip_from(data: dict[str, Any], where: str) -> Chip:
@@ -125,7 +143,7 @@ def _chip_from(data: dict[str, Any], where: str) -> Chip:
             tdp_w=reader.quantity(require(power, "tdp", where), "tdp_w", "w"),
             die_area_m2=reader.optional(die, "area", "die_area_m2", "m2"),
             unit_price_usd=reader.optional(price, "unit", "unit_price_usd", "usd"),
-            dies=int(reader.quantity(die["count"], "dies", "count")) if "count" in die else 1,
+            dies=reader.count(die["count"], "dies") if "count" in die else 1,
             compute_units=reader.optional(die, "compute_units", "compute_units", "count"),
             family=str(data.get("family", "")), software_stack=str(data.get("software_stack", "")),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
@@ -153,12 +171,35 @@ def families() -> dict[str, Family]:
     return out
 
 
+_STRUCTURE = ("chips", "scale_up_domain_chips", "scale_up_topology")
+
+
+def _structure(data: dict[str, Any], reader: _Reader) -> tuple[int, int, str]:
+    """What a system is built of, each part with its source: its chips, how many of them share the scale-up fabric,
+    and that fabric's topology (the [structure] table)."""
+    table = data.get("structure")
+    if not isinstance(table, dict) or any(key in data for key in _STRUCTURE):
+        raise CatalogError(f"{reader.where}: needs a [structure] table with {', '.join(_STRUCTURE)}, each "
+                           "{ value = ..., source = \"id\" } (not bare keys: the chip count, scale-up domain and "
+                           "topology are sourced numbers too)")
+    unknown = sorted(set(table) - set(_STRUCTURE))
+    if unknown:
+        raise CatalogError(f"{reader.where}: unknown [structure] keys {unknown}; known: {', '.join(_STRUCTURE)}")
+    where = f"{reader.where} [structure]"
+    return (reader.count(require(table, "chips", where), "chips"),
+            reader.count(require(table, "scale_up_domain_chips", where), "scale_up_domain_chips"),
+            reader.word(require(table, "scale_up_topology", where), "scale_up_topology"))
+
+
 def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) -> System:
-    reader = _Reader(where, {**sources(), **_sources(data.get("sources", {}), where)}, [])
     chip_name = require(data, "chip", where)
     if chip_name not in chip_index:
         raise CatalogError(f"{where}: unknown chip {chip_name!r}")
     the_chip = chip_index[chip_name]
+    # a system file may cite the sources its chip's numbers cite (the vendor page of a chip often describes its node)
+    cited = {p.source.id: p.source for p in the_chip.provenance}
+    reader = _Reader(where, {**sources(), **cited, **_sources(data.get("sources", {}), where)}, [])
+    chips, domain_chips, topology = _structure(data, reader)
     link = data.get("interconnect", {})
     power = require(data, "power", where)
     price = data.get("price", {})
@@ -171,9 +212,7 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) 
     try:
         return System(
             id=require(data, "id", where), name=require(data, "name", where), status=data.get("status", "shipping"),
-            chip=the_chip, chips=int(require(data, "chips", where)),
-            scale_up_domain_chips=int(require(data, "scale_up_domain_chips", where)),
-            scale_up_topology=require(data, "scale_up_topology", where),
+            chip=the_chip, chips=chips, scale_up_domain_chips=domain_chips, scale_up_topology=topology,
             scale_up_bytes_per_s=the_chip.scale_up_bytes_per_s if scale_up is None else scale_up,
             scale_up_latency_s=reader.quantity(require(link, "scale_up_latency", where), "scale_up_latency_s", "s"),
             scale_out_bytes_per_s=the_chip.scale_out_bytes_per_s if scale_out is None else scale_out,

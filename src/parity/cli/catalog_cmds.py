@@ -137,6 +137,26 @@ def _quote_for_people(p: Provenance) -> str:
     return f"{p.quoted} {p.basis} = {stored} {_STORED_AS.get(p.basis, 'dense')}"
 
 
+# the totals 'parity systems' prints: (name, the chip's field, dimension, the chip's figure)
+_TOTALS: tuple[tuple[str, str, str, Callable[[Chip], float]], ...] = (
+    ("bf16_flop_per_s", "peak_flop_per_s.bf16", "flop_per_s", lambda c: c.peak("bf16")),
+    ("memory_bytes", "memory_bytes", "bytes", lambda c: c.memory_bytes))
+
+
+def _total_rows(s: System) -> list[dict[str, object]]:
+    """The totals 'parity systems' prints, derived: chips x the chip's figure ('384 x 800 TFLOP/s'), with the kinds of
+    the two sources behind them."""
+    rows = []
+    for name, field, dimension, figure in _TOTALS:
+        per_chip = figure(s.chip)
+        total = s.chips * per_chip
+        quoted = f"{s.chips:,} x {units.format_si(per_chip, dimension, 4)} = {units.format_si(total, dimension, 4)}"
+        rows.append({"field": f"system {name}", "value": total, "as_quoted": quoted, "source_kind": "derived",
+                     "source": f"chips ({_kind(s, 'chips')}) x the chip's {field} ({_kind(s.chip, field)}): 'parity show "
+                               f"{s.chip.id}'", "url": "", "note": "what 'parity systems' prints"})
+    return rows
+
+
 @cli.command()
 @click.argument("name")
 @format_option
@@ -155,7 +175,7 @@ def show(name: str, fmt: str, out: Path | None) -> None:
     rows = _provenance_rows(item, fmt not in ("csv", "json"))
     if isinstance(item, System):
         rows = [{"field": "chip", "value": item.chip.id, "as_quoted": item.chip.id, "source_kind": "",
-                 "source": "see 'parity show " + item.chip.id + "'", "url": "", "note": ""}] + rows
+                 "source": "see 'parity show " + item.chip.id + "'", "url": "", "note": ""}] + rows + _total_rows(item)
     the_chip = item.chip if isinstance(item, System) else item
     cal = catalog.calibration(the_chip)
     stated = {"family": the_chip.family or "-", "software stack": the_chip.software_stack or "-",
