@@ -55,3 +55,13 @@ def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:
     assert a3.tokens_per_s_per_chip == pytest.approx(847.3, abs=0.2)
     assert "spans 4 systems (85/chip on one)" in a3.note
     assert "spans 2 systems" in h20.note and "/chip on" not in h20.note
+
+
+def test_the_note_gives_the_systems_the_chosen_worker_spans() -> None:
+    """Qwen3-30B-A3B on the A3: the search over up to four systems chooses a decode worker of 32 dies, two systems;
+    the note said 'spans 4 systems', the widest searched (fuzz 16 1.3)."""
+    (row,) = compare([catalog.system("atlas-800-a3")], catalog.model("qwen3-30b-a3b"), catalog.engine("generic"),
+                     ttft_s=5.0)
+    assert row.layout.endswith("D tp1-dp32-ep32") and row.note == "spans 2 systems (5,652/chip on one)"
+    assert any("of up to 4 systems over scale-out where those deliver 1.25x more per chip" in a
+               for a in row.assumptions)

@@ -14,6 +14,7 @@ from parity import catalog
 from parity.cli import cli
 from parity.errors import PolicyError
 from parity.export import refusal, screen
+from parity.hardware import what_if
 from parity.policy import at_threshold
 
 LETTER = "licence required by apr2025-h20 (named in NVIDIA's 8-K of 2025-04-15)"
@@ -41,12 +42,19 @@ def test_what_each_rule_refuses_and_why(name: str, rule: str, says: str) -> None
 
 def test_3a090_b_passes_3a090_a_under_nac_but_not_3a090() -> None:
     """An H100 scaled to just under 3A090.a is 3A090.b.1 (TPP 4,799, PD 5.90 on 814 mm^2): kept by 3a090.a (License
-    Exception NAC), refused by 3a090; a what-if H20 is judged by its figures, not by the letter."""
+    Exception NAC), refused by 3a090. A what-if H20 is refused where it achieves the H20's memory or interconnect
+    bandwidth, which the letter's text covers ('and any other circuits achieving the H20's memory bandwidth,
+    interconnect bandwidth, or combination thereof'; a variant with the same bandwidths passed for exportable, fuzz
+    16 1.1), and judged by the thresholds where it achieves neither."""
     variant = at_threshold(catalog.chip("h100"), "3a090.a").chip
     assert refusal(variant, "3a090.a") == "" and refusal(variant, "jan2026") == ""
     assert refusal(variant, "3a090") == "3A090.b.1 (TPP 4,799, PD 5.90)"
-    halved = at_threshold(catalog.chip("h20"), "3a090").chip
-    assert refusal(halved, "3a090") == ""
+    halved = at_threshold(catalog.chip("h20"), "3a090").chip  # its peak rates scaled, its bandwidths the H20's
+    assert refusal(halved, "3a090") == (
+        "a what-if of nvidia-h20 achieving its memory bandwidth (4.00 TB/s) and interconnect bandwidth (900 GB/s both "
+        "ways), which apr2025-h20 covers (in NVIDIA's 8-K of 2025-04-15)")
+    slower = what_if(catalog.chip("h20"), "half the bandwidths", memory_bytes_per_s=2e12, scale_up_bytes_per_s=225e9)
+    assert refusal(slower, "3a090") == ""  # neither bandwidth: judged by the thresholds (outside 3A090)
     with pytest.raises(PolicyError, match=r"rule must be one of \('3a090', '3a090.a', 'jan2026'\), got 'oct2022'"):
         refusal(variant, "oct2022")
 
@@ -114,3 +122,16 @@ def test_compare_takes_the_rule_and_refuses_a_baseline_it_drops() -> None:
                               "--format", "json").stdout)
     assert [r["system"] for r in rows] == [catalog.system("l20").id]
     assert f"dropped: nvidia-h20: {LETTER}; nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)." in rows[0]["assumptions"][-1]
+
+
+def test_a_what_if_h20_with_its_bandwidths_is_not_exportable(tmp_path) -> None:
+    """An H20 variant that changes nothing in effect (scale 1.0) was kept under every rule and sized as 'exportable
+    to China' beside the dropped H20 itself (fuzz 16 1.1)."""
+    spec = tmp_path / "v.toml"
+    spec.write_text('[[variant]]\nname = "h20-same"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = 1.0 }\n')
+    result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--demand", "1e12 tokens/day", "--chips",
+                                      "nvidia-l20,nvidia-h20", "--variants", str(spec), "--rule", "3a090",
+                                      "--format", "json"])
+    rows = json.loads(result.stdout)
+    assert [r["system"] for r in rows] == ["l20-server"]
+    assert "h20-same (nvidia-h20): a what-if of nvidia-h20 achieving its memory bandwidth" in rows[0]["assumptions"][-1]

@@ -523,3 +523,11 @@ def test_cli_at_threshold_serves_as_compare_does() -> None:
 def test_cli_policy_reads_mtp_and_ttft_only_at_threshold(args: tuple[str, ...], message: str) -> None:
     code, out, err = _run(*args)
     assert code == 2 and out == "" and err == f"parity: error: {message}\n"
+
+
+def test_at_19_bit_tf32_both_other_readings_are_tried() -> None:
+    """`--tf32-bits 19` tried only 'not counted' as the other reading, so the 32-bit reading that takes Trainium2 and 3
+    past the Jan-2026 line lost its mark (fuzz 16 1.5): at 19 bits Trainium2 is 12,673 and 'yes*'."""
+    trn2 = assess(catalog.chip("aws-trainium2"), tf32_bits=19)
+    assert round(trn2.tpp) == 12_673 and trn2.zone_shown == "yes*"
+    assert "outside with TF32 counted at 32 bits (TPP 21,344)" in "; ".join(trn2.reversals)

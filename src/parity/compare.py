@@ -39,7 +39,8 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
-           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text", "serving_search", "wider_workers", "widest_span"]
+           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text",
+           "serving_search", "systems_spanned", "wider_workers", "widest_span"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -192,7 +193,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
              f"workload {isl} in / {osl} out; mean targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
              "best configuration: most output tokens/s per chip meeting the targets, over layouts of one scale-up "
-             "domain, loads up to each layout's KV capacity, aggregated and disaggregated serving")
+             "domain (of up to 4 systems over scale-out where those deliver 1.25x more per chip, or the model fits "
+             "no one), loads up to each layout's KV capacity, aggregated and disaggregated serving")
     chosen, why = (result.best if result is not None else None), ""
     if chosen is not None and choose is not None:
         chosen, why = choose(system, result)
@@ -214,7 +216,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
-        f"spans {span} systems{narrower_text(narrow, dies)}" if span > 1 else "", why]))
+        f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "", why]))
     return Comparison(**common, **intervals(best, model, raised), flags=raised, mode=best.mode,
                       configuration=chosen,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
@@ -234,10 +236,11 @@ def serving_search(search: Callable[..., tuple[SearchResult | None, int]], ranks
     """`search` (search_spanning with all but its spans) over serving_spans(shortfall_bytes), then with workers over
     widest_span(ranks) systems where those deliver WIDER_GAIN x more per chip than the narrower best (or where the
     narrower has none): (result, systems its workers span, (tokens/s per rank, systems) of the narrower best it
-    replaced, or None). A model that fits one system is not kept on one: a MoE model's experts spread over more ranks,
-    each reading fewer weights a step, so DeepSeek-R1 on the 910C delivers 1,617 tok/s/chip over four Atlas 800 A3
-    against 510 on one (SGLang's own A3 recipe decodes over two), and keeping it there priced a chip that holds the
-    model alone below one that does not (the H20, which spans two). compare and fleet both choose so."""
+    replaced, or None; the systems are those the chosen worker spans). A model that fits one system is not kept on
+    one: a MoE model's experts spread over more ranks, each reading fewer weights a step, so DeepSeek-R1 on the 910C
+    delivers 1,617 tok/s/chip over four Atlas 800 A3 against 510 on one (SGLang's own A3 recipe decodes over two),
+    and keeping it there priced a chip that holds the model alone below one that does not (the H20, which spans
+    two). compare and fleet both choose so."""
     found, spans = search(spans=serving_spans(shortfall_bytes))
     if spans >= widest_span(ranks):
         return found, spans, None
@@ -245,7 +248,13 @@ def serving_search(search: Callable[..., tuple[SearchResult | None, int]], ranks
     wider = wider_workers(search, ranks, narrow)
     if wider is None:
         return found, spans, None
-    return wider, widest_span(ranks), (narrow, spans) if narrow else None
+    return wider, systems_spanned(wider, ranks), (narrow, spans) if narrow else None
+
+
+def systems_spanned(found: SearchResult, ranks: System) -> int:
+    """The systems the best's (decode) worker spans: a search over 4 systems may choose a worker of 2."""
+    assert found.best is not None
+    return math.ceil(found.best.worker_chips()[0] / ranks.chips - 1e-9)
 
 
 def wider_workers(search: Callable[..., tuple[SearchResult | None, int]], ranks: System,
@@ -262,12 +271,14 @@ def wider_workers(search: Callable[..., tuple[SearchResult | None, int]], ranks:
     return found
 
 
-def narrower_text(narrow: tuple[float, int] | None, dies: int) -> str:
+def narrower_text(narrow: tuple[float, int] | None, dies: int, screened: bool = False) -> str:
     """' (510/chip on one)': the per-chip rate [tokens/s per rank] of the narrower best serving_search replaced, per
-    package of `dies`; '' where it replaced none."""
+    package of `dies`; '' where it replaced none. `screened`: the row was then chosen under a percentile target, so
+    the narrower figure, the steady search's at the mean targets that chose the span, says so."""
     if narrow is None:
         return ""
-    return f" ({narrow[0] * dies:,.0f}/chip on {'one' if narrow[1] == 1 else narrow[1]})"
+    return (f" ({narrow[0] * dies:,.0f}/chip on {'one' if narrow[1] == 1 else narrow[1]}"
+            + (" at the mean targets" if screened else "") + ")")
 
 
 def intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:

@@ -242,7 +242,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                             precision.weights)
         band = intervals(best, model, raised)
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
-                     (_whole_systems(_units_needed(best, demand_tokens_per_s, capacity * band[f"tokens_per_s_per_chip_{end}"]
+                     (_whole_systems(_units_needed(best, demand_tokens_per_s,
+                                                   capacity * band[f"tokens_per_s_per_chip_{end}"]
                                                    / best.tokens_per_s_per_chip), system.chips)
                       for end in ("high", "low")))
         n, limits, limited = _chips_within(needed, system.chips, watts, units, power_budget_w)
@@ -257,8 +258,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         served_day = held * best.chips * capacity * SECONDS_PER_DAY
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
-        spanning = f"workers span up to {spans} systems over scale-out{narrower_text(narrow, chip.dies)}" \
-            if spans > 1 else ""
+        spanning = (f"workers span up to {spans} systems over scale-out"
+                    f"{narrower_text(narrow, chip.dies, choose is not None)}" if spans > 1 else "")
         out.append(FleetPlan(
             chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=round(best.concurrency),

@@ -98,9 +98,9 @@ def _readings(chip: Chip, tf32_bits: int, value: float) -> tuple[Reading, ...]:
     """The other readings of TPP's two unsettled points that move this chip's TPP off `value`: TF32's bit length
     (C.6 item 1; no BIS ruling), and FP6, counted at its 6 bits as the rule's 'bit length' reads, though some
     published TPP tables count only FP8 and FP4 (MI355X: 60,396 with FP6, 40,264 without)."""
-    other_bits = 32 if tf32_bits == 0 else 0
-    found = [(("TF32 not counted" if tf32_bits == 0 else f"TF32 counted at {tf32_bits} bits") + " (no BIS ruling)",
-              "TF32 counted at 32 bits" if other_bits else "TF32 not counted", chip, other_bits)]
+    point = ("TF32 not counted" if tf32_bits == 0 else f"TF32 counted at {tf32_bits} bits") + " (no BIS ruling)"
+    found = [(point, "TF32 counted at 32 bits" if bits else "TF32 not counted", chip, bits)
+             for bits in (32, 0) if bits != tf32_bits]  # each other TF32 reading (at 19 bits: 32 and not counted)
     if chip.peak("fp6") > 0:
         without = replace(chip, peak_flop_per_s={k: v for k, v in chip.peak_flop_per_s.items() if k != "fp6"})
         found.append(("FP6 counted at 6 bits (some TPP tables count only FP8 and FP4)", "FP6 left out", without,

@@ -23,7 +23,7 @@ from parity.flags import joined, texts
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
     poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
-from parity.compare import domain_shortfall, memory_shortfall, serving_spans, wider_workers
+from parity.compare import domain_shortfall, memory_shortfall, serving_spans, systems_spanned, wider_workers
 from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
@@ -226,7 +226,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     if case and case.mode == "disagg":
         said, rerun_prices = disagg_rerun(best_candidate, case, profile.disagg_prefill_utilization, priced=not percentiles)
         whole = f" ({said})"
-    wider = None if chips or modes or percentiles else _wider(
+    wider = None if chips or modes else _wider(  # as compare and fleet choose, at the (screening) mean targets
         result, the_model, the_system, profile, precision, (isl, osl),
         (targets.tpot_s, targets.screen_ttft_s(arrivals)), mtp)
     caption = ((f"{mtp_text} " if mtp_text else "")
@@ -303,7 +303,7 @@ def _wider(result: SearchResult, model: Model, system: System, profile: EnginePr
                           result.best.tokens_per_s_per_chip / dies)
     if found is None or found.best is None:
         return None
-    return math.ceil(found.best.worker_chips()[0] / ranks.chips - 1e-9), found.best.tokens_per_s_per_chip * dies
+    return systems_spanned(found, ranks), found.best.tokens_per_s_per_chip * dies
 
 
 def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
