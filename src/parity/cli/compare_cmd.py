@@ -305,8 +305,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
-        per = ("per system = every chip of the system busy; per kW = per system over the system's power (all-in "
-               "where published); per GB = per system over its memory; ")
+        per = ("per system = every chip of the system busy; per kW = per system over the system's power (a "
+               "datasheet maximum or an all-in figure where published, else assumed on that basis: a server chips x "
+               "TDP x 1.82, a liquid-cooled rack x 1.45; 'parity show SYSTEM'); per GB = per system over its memory; ")
         uncalibrated = ("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
                         "runs on the derived prior; 'parity show CHIP')"
                         + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and "
