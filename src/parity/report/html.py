@@ -297,7 +297,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                         f"Predicted with the steady model, not measured: {_e(model.name)}'s Pareto frontier on each "
                         "system, searched as the tables' rows are: each system in its narrowest native format, the "
                         f"engine profile {_e(profile.id)} at each chip's software-stack maturity, one rank per die "
-                        f"of a multi-die package (rates per package){_mtp_words(model).rstrip(',')}, "
+                        f"of a multi-die package (rates per package)"
+                        f"{_mtp_words(model).rstrip(',') or ', no multi-token prediction'}, "
                         f"{spec.isl:,} prompt and {spec.osl:,} output tokens{_ttft_words(spec.ttft_s)}, workers of "
                         "up to 128 chips of one scale-up domain, or over as many systems as the table's choice "
                         "spans (the legend says where). A ring marks each table's figure: the most output tokens/s "
@@ -326,7 +327,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         chip = catalog.chip(name)
         page.cite(chip)
         a = assess(chip)
-        rows.append([_e(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.set_by),
+        rows.append([_id(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.set_by),
                      _num(a.performance_density, 2) if a.performance_density else "-", _e(a.eccn_3a090 or "outside"),
                      _e(a.zone_shown), _e("; ".join(a.notes))])
     page.section(
