@@ -1,6 +1,7 @@
 """The HTML report: written whole, plots embedded, key numbers present, and it renders in Chromium
 (end to end: the report prices every measured row, so these run with `-m e2e`)."""
 
+import html
 import os
 import re
 import shutil
@@ -39,14 +40,35 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert re.search(r"all never-fitted rows</td><td>TPOT</td><td>1,407</td><td>\d+\.\d%</td><td>\d+\.\d%</td>"
                      r"<td>[+-]\d+\.\d%</td>", text)
     assert re.search(r"Scored with the steady \(closed-form\) model.* rows of serving_aiconfigurator.csv that no fit has "
-                     r"seen \(splits holdout and unseen\).* Its 416 calibration rows, which fitted the engine "
+                     r"seen \(splits holdout and unseen;.* Its 416 calibration rows, which fitted the engine "
                      r"profiles, are left out, and so are 15 reference rows that record no client count", text)
     assert "tpot_s" not in text and "ttft_s" not in text
     # priced at compare's TTFT default, and said so (it ran with none: twelfth round)
     assert "at a 50 ms time-per-output-token target and a 5 s mean time-to-first-token bound;" in text
-    # the listed assumptions of one comparison row say which row they belong to
-    assert re.search(r"<li>cloudmatrix-384, in the first comparison: calibration: measured on this chip: "
-                     r"family-davinci-910", text)
+    # the assumptions: every row's, each section's own, one line per system shown with its calibration's id and
+    # date, and the figures of only the calibrations those systems use, folded (fuzz17 2.1: 19 bullets, 3,783
+    # characters of family-blackwell kernel ids, b300/gb300/cdna4 listed though no table shows them)
+    assert re.search(r"<li><b>cloudmatrix-384</b>: engine profile generic \(Generic engine \(no measured profile\) on "
+                     r"cann, [^<]*calibration: measured on this chip: family-davinci-910 [^<]*one rank per die [^<]*; "
+                     r"calibration family-davinci-910 of \d{4}-\d\d-\d\d</li>", text)
+    assert "<li>In <a href='#nodes-dense'>8-chip nodes on llama-3.1-70b (ratios to hgx-h20)</a>: no multi-token " \
+           "prediction (llama-3.1-70b has no MTP layers)</li>" in text
+    assert "<details><summary>The figures of the " in text and "calibration b300-published" not in text
+    assert "--mtp" not in text  # the report has no such option (fuzz17 1.5)
+    # under each comparison: what its notes mean and each system's power with its basis (fuzz17 2.2, 4.3)
+    assert "'spans N systems': the best configuration's workers span N systems" in html.unescape(text)
+    assert "145 kW per gb200-nvl72 (analyst-estimate: all-in estimate" in text
+    assert "11.2 MW per atlas-950-superpod (assumption: 8,192 x 750 W (assumed TDP) x 1.82" in text
+    # the fleet: MW in three figures as `parity fleet` gives them (8.8 was 8.82), the chips' 80% interval and the
+    # systems, ids on one line, the price source under the table (fuzz17 1.4, 4.1, 2.3)
+    assert re.search(r"<td><span class='id'>huawei-ascend-910c</span></td><td><span class='id'>atlas-800-a3</span>"
+                     r"</td><td>int8</td><td>1,617</td><td>15,784<br><small class='id'>10,320-33,808</small></td>"
+                     r"<td>1,973</td><td>23.0</td>", text)
+    assert "<td>8.82</td>" in text and "Cost: chips x their share of the price" in text
+    # the accuracy section counts the never-fitted rows, then those scored for each metric (fuzz17 1.3: it said
+    # 1,392 rows over a table of 1,407)
+    assert ("on the 1,417 rows of serving_aiconfigurator.csv that no fit has seen (splits holdout and unseen; 1,407 "
+            "of them scored for TPOT and 1,392 for TTFT") in text
     # numbers for people: the fleet's demand in words, no float spellings, no missing values
     assert "Fleet: 2 trillion tokens a day of deepseek-r1" in text
     words = re.sub(r"<[^>]+>", " ", re.sub(r"data:image/png;base64,[\w+/=]+", "", text))

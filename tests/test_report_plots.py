@@ -55,3 +55,14 @@ def test_the_frontier_target_label_sits_above_the_curves(drawn: list, tmp_path: 
     (label,) = [t for t in ax.texts if t.get_text() == "TPOT 50 ms"]
     renderer = fig.canvas.get_renderer()
     assert label.get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1 - 1
+
+
+def test_the_frontier_rings_a_table_figure_in_its_curve_colour(drawn: list, tmp_path: Path) -> None:
+    """Each table's figure is ringed on its curve, so a reader finds the number the tables give."""
+    plots.frontier_png({"a (fp8)": [(10.0, 12_000.0), (20.0, 9_000.0), (100.0, 500.0)], "b (int8)": [(10.0, 900.0)]},
+                       tmp_path / "f.png", "frontier", 0.05, {"a (fp8)": (20.0, 9_000.0), "b (int8)": None})
+    (fig,) = drawn
+    curve, ring = fig.axes[0].lines[0], fig.axes[0].lines[1]
+    assert list(ring.get_xdata()) == [20.0] and list(ring.get_ydata()) == [9_000.0]
+    assert ring.get_color() == curve.get_color() and ring.get_markerfacecolor() == "none"
+    assert len(fig.axes[0].lines) == 4  # two curves, one ring, the TPOT line: no ring where no figure is given

@@ -28,7 +28,7 @@ from parity.search import Candidate, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
 from parity.units import format_si, share_text
 
-__all__ = ["FleetPlan", "plan_fleet", "spare_text", "SECONDS_PER_DAY"]
+__all__ = ["FleetPlan", "plan_fleet", "power_text", "spare_text", "SECONDS_PER_DAY"]
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -98,7 +98,7 @@ def _price(system: System) -> tuple[float | None, str]:
     return None, "no price in the catalog"
 
 
-def _power_text(system: System) -> str:
+def power_text(system: System) -> str:
     """The system power a fleet draws, as the catalog states it (a server's maximum, a rack's or supernode's all-in
     figure; no facility overhead): '5.82 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'."""
     figure, record = f"{format_si(system.power_w, 'w')} per {system.id}", system.source_of("power_w")
@@ -227,7 +227,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                  served_tokens_per_s_per_chip=None, count=count,
                                  demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
-                                 power_source=_power_text(system),
+                                 power_source=power_text(system),
                                  note=why or (found.binding() if found is not None else "no layout divides the model"),
                                  assumptions=notes))
             continue
@@ -266,7 +266,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served, count=count,
             demand_tokens_per_s=demand_tokens_per_s, chips=n, chips_low=low, chips_high=high, systems=whole,
             power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
-            power_source=_power_text(system),
+            power_source=power_text(system),
             served_tokens_per_day=served_day, served_share=share,
             note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,
                                          "" if share is None or share >= 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity import catalog
-from parity.compare import Comparison, compare, compare_formats, default_mtp, format_label
+from parity.compare import DEFAULT_SYSTEMS, Comparison, compare, compare_formats, default_mtp, format_label
 from parity.crosscheck import system_ratios
 from parity.errors import ParityError
 from parity.fleet import plan_fleet
@@ -25,11 +25,12 @@ from parity.model import Model
 from parity.policy import ZONE_NA, assess
 from parity.predict import predict_rows
 from parity.report.accuracy_page import METRIC_NAMES
+from parity.report.frontier import frontier as searched_frontier
+from parity.report.notes import assumptions_html, group_assumptions, legend, power_basis, without_mtp_hint
 from parity.report.page import GENERATOR, SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
-from parity.report.tables import money, percent, write_atomic
+from parity.report.tables import money, percent, reached, scaled, write_atomic
 from parity.report.timeline import simulated_run
-from parity.search import best_precision, search_serving
 from parity.validate import SCORED_SPLITS, case_errors, scores
 from parity.validate_training import training_case_errors
 
@@ -49,8 +50,7 @@ class ReportSpec:
     engine: str = "generic"
     supernodes: tuple[str, ...] = ("cloudmatrix-384", "gb200-nvl72")
     roadmap: tuple[str, ...] = ("atlas-950-superpod", "vera-rubin-nvl144")
-    nodes: tuple[str, ...] = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h200", "hgx-b200", "atlas-800-a2",
-                              "atlas-800-a3", "mi300x-platform")
+    nodes: tuple[str, ...] = DEFAULT_SYSTEMS  # compare's: the H20, RTX Pro 6000D, H800, H100 ... and their rivals
     frontier_systems: tuple[str, ...] = ("gb200-nvl72", "cloudmatrix-384", "hgx-h200", "hgx-b200", "atlas-800-a3")
     policy_chips: tuple[str, ...] = ("nvidia-h100-sxm", "nvidia-h200-sxm", "nvidia-h20", "nvidia-l20",
                                      "nvidia-rtx-pro-6000d", "nvidia-b200-sxm", "amd-mi300x", "huawei-ascend-910b",
@@ -77,7 +77,13 @@ class _Page:
     sections: list[str] = field(default_factory=list)
     contents: list[tuple[str, str]] = field(default_factory=list)  # (anchor, heading html) for the contents list
     sources: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id -> kind, title, url
-    assumptions: list[str] = field(default_factory=list)
+    # each section's rows as (system, its assumptions), and the fleet's lines, for the Assumptions section
+    rows: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
+    more: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def record(self, anchor: str, rows: Sequence[Comparison], model: Model) -> None:
+        """A section's comparison rows, whose assumptions the Assumptions section groups."""
+        self.rows[anchor] = [(r.system, without_mtp_hint(r.assumptions, model)) for r in rows]
 
     def section(self, anchor: str, heading: str, body: str) -> None:
         """A section under an <h2 id=anchor>, listed in the page's contents (heading: HTML, already escaped)."""
@@ -93,6 +99,11 @@ class _Page:
 
 def _e(text: object) -> str:
     return html.escape(str(text))
+
+
+def _id(name: str) -> str:
+    """A catalog id kept on one line (a table never breaks 'huawei-ascend-910c' at its hyphens)."""
+    return f"<span class='id'>{_e(name)}</span>"
 
 
 def _num(value: float, digits: int = 0) -> str:
@@ -124,13 +135,11 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
                     _num(r.tokens_per_s_per_chip), _num(r.tokens_per_s_per_system),
                     _rate(r.tokens_per_s_per_kw), _x(r.ratios.get("per_chip")) + _interval(r),
                     _x(r.ratios.get("per_system")), _x(r.ratios.get("per_kw")), _e(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
-    shown = any(_interval(r) for r in rows)
     return _table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
                    "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
                    "note"], out, "numbers") + (
-        "<p><small>Under each per-chip ratio, its 80% interval: from the cross-source residuals of both "
-        "chips' vendors (parity validate --by source); per system and per kW ratios share it.</small></p>"
-        if shown else "")
+        f"<p class='legend'><small>{_e(legend(rows, systems))}</small></p>"
+        f"<p class='legend'><small>{_e(power_basis([systems[r.system] for r in rows]))}</small></p>")
 
 
 def _interval_words(row: Comparison) -> str:
@@ -201,6 +210,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     headline = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1], ttft_s=spec.ttft_s,
                        mtp_tokens=default_mtp(model))
     cm = headline[0]
+    page.record("cloudmatrix", headline, model)
     page.section(
         "cloudmatrix", "CloudMatrix 384 against GB200 NVL72",
         f"<p>Claim (SemiAnalysis, 2025-04-16): CloudMatrix 384 beats the NVL72 on system compute "
@@ -219,6 +229,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     roadmap = compare(pair, model, profile, spec.tpot_s, spec.isl, spec.osl, baseline=pair[1], ttft_s=spec.ttft_s,
                       mtp_tokens=default_mtp(model))
     atlas = roadmap[0]
+    page.record("atlas-950", roadmap, model)
     page.section(
         "atlas-950", "Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)",
         "<p>Huawei's claim (Huawei Connect 2025): 56.8x the NPUs, 6.7x the compute, 15x the memory of NVIDIA's "
@@ -234,8 +245,13 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                         ttft_s=spec.ttft_s, mtp_tokens=default_mtp(m))
         used = nodes[0].baseline or spec.nodes[0]
         against = used if used == spec.nodes[0] else f"{used}; {spec.nodes[0]} cannot run it"
+        page.record(anchor, nodes, m)
         page.section(anchor, f"8-chip nodes on {_e(m.name)} (ratios to {_e(against)})",
-                     _comparison_table(nodes, all_systems))
+                     f"<p>Is each chip at parity with the {_e(all_systems[used].chip.name)}? Each system serves "
+                     f"{_e(m.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(m).rstrip(',')} in its "
+                     f"best configuration; x per chip above 1.00x: each of its chips delivers more output tokens/s "
+                     f"than one of {_e(used)}'s.</p>" + _comparison_table(nodes, all_systems))
+    table_rows = {r.system: r for r in (*headline, *roadmap, *nodes)}  # the frontiers pass through these
 
     step("Number formats")
     systems = [catalog.system(s) for s in spec.format_systems]
@@ -243,6 +259,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         page.cite(system)
     by_format = compare_formats(systems, model, profile, spec.formats, spec.tpot_s, spec.ttft_s, spec.isl, spec.osl,
                                 default_mtp(model))
+    compared = [r.comparison for r in by_format if r.comparison]
+    page.record("formats", compared, model)
     rows = [[f"<b>{_e(r.system)}</b><br><small>{_e(r.chip)}</small>", _e(r.format), _e(r.scale),
              _num(r.bytes_per_parameter, 2), _e(r.runs_on),
              _num(r.comparison.tokens_per_s_per_chip if r.comparison and r.comparison.fits else float("nan")),
@@ -257,19 +275,16 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         f"that fits it, at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(model).rstrip(',')}; each chip runs "
         "the engine at its software stack's maturity, as in the comparisons.</p>"
         + _table(["system", "format", "scales", "B/param", "runs on", "out tok/s/chip", "x", "note"], rows,
-                 "numbers"))
+                 "numbers")
+        + f"<p class='legend'><small>{_e(legend(compared, {s.id: s for s in systems}, ratios=False))}</small></p>")
 
     step("Pareto frontiers")
-    curves = {}
-    for name in spec.frontier_systems:
-        system = all_systems[name]
-        precision = best_precision(model, system.chip)
-        result = search_serving(model, system, profile, catalog.calibration(system.chip), precision, spec.isl, spec.osl,
-                                spec.tpot_s, max_chips=min(system.scale_up_domain_chips, 128))
-        curves[f"{name} ({precision.weights})"] = [(c.tokens_per_s_per_user, c.tokens_per_s_per_chip)
-                                                   for c in result.frontier]
+    curves = [searched_frontier(model, all_systems[name], profile, spec.isl, spec.osl, spec.tpot_s, spec.ttft_s,
+                                table_rows.get(name)) for name in spec.frontier_systems]
     frontier = out / "frontier.png"
-    frontier_png(curves, frontier, f"{model.name}: output tokens/s per chip against tokens/s per user", spec.tpot_s)
+    frontier_png({c.label: c.points for c in curves}, frontier,
+                 f"{model.name}: output tokens/s per chip against tokens/s per user", spec.tpot_s,
+                 {c.label: c.chosen for c in curves})
 
     step("Rooflines")
     chips = [catalog.chip(c) for c in spec.roofline_chips]
@@ -279,9 +294,15 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         page.cite(chip)
     page.section("frontiers", "Throughput against interactivity, and rooflines",
                  _image(frontier, "Pareto frontier per system",
-                        f"Predicted with the steady model, not measured: {_e(model.name)}'s best layouts on each "
-                        f"system (up to 128 chips of one scale-up domain, {spec.isl:,} prompt and {spec.osl:,} output "
-                        f"tokens, engine profile {_e(profile.id)}), each system in its narrowest native format. "
+                        f"Predicted with the steady model, not measured: {_e(model.name)}'s Pareto frontier on each "
+                        "system, searched as the tables' rows are: each system in its narrowest native format, the "
+                        f"engine profile {_e(profile.id)} at each chip's software-stack maturity, one rank per die "
+                        f"of a multi-die package (rates per package)"
+                        f"{_mtp_words(model).rstrip(',') or ', no multi-token prediction'}, "
+                        f"{spec.isl:,} prompt and {spec.osl:,} output tokens{_ttft_words(spec.ttft_s)}, workers of "
+                        "up to 128 chips of one scale-up domain, or over as many systems as the table's choice "
+                        "spans (the legend says where). A ring marks each table's figure: the most output tokens/s "
+                        "per chip meeting the targets. "
                         "The model's error on measured rows: <a href='#accuracy'>How accurate these numbers are</a>")
                  + _image(roofline, "Roofline per chip",
                           "Datasheet arithmetic, neither predicted nor measured: each chip's dense BF16 peak and "
@@ -306,7 +327,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         chip = catalog.chip(name)
         page.cite(chip)
         a = assess(chip)
-        rows.append([_e(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.set_by),
+        rows.append([_id(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.set_by),
                      _num(a.performance_density, 2) if a.performance_density else "-", _e(a.eccn_3a090 or "outside"),
                      _e(a.zone_shown), _e("; ".join(a.notes))])
     page.section(
@@ -320,26 +341,37 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     plans = plan_fleet(model, [catalog.system(c) for c in spec.fleet_chips], profile,
                        spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl,
                        ttft_s=spec.ttft_s, mtp_tokens=default_mtp(model))  # as the comparisons and formats run it
-    fleet_rows = [[_e(p.chip), _e(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip), _num(p.chips),
-                   _num(p.power_w / 1e6, 1), money(p.cost_usd).replace(" ", "&nbsp;"),
-                   _e(p.price_source), _e(p.note)] for p in plans]
+    # chips with their 80% interval under them (the demand at the ends of the per-chip rate's interval), MW in three
+    # figures as `parity fleet` gives them; the price and power sources, long, go under the table
+    fleet_rows = [[_id(p.chip), _id(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip),
+                   reached(_num)(p.chips) + ("" if p.chips_low is None else
+                                             f"<br><small class='id'>{p.chips_low:,}-{p.chips_high:,}</small>"),
+                   reached(_num)(p.systems), reached(scaled(1e6, zeros=True))(p.power_w),
+                   money(p.cost_usd).replace(" ", "&nbsp;"), _e(p.note) or "&nbsp;"] for p in plans]
+    page.more["fleet"] = without_mtp_hint(plans[0].assumptions, model)
     page.section(
         "fleet", f"Fleet: {_count(spec.fleet_demand_tokens_per_day)} tokens a day of {_e(model.name)}",
-        f"<p>{_e(_sentence('; '.join(plans[0].assumptions)))}</p>"
-        + _table(["chip", "system", "format", "out tok/s/chip", "chips", "MW", "cost", "price source", "note"],
-                 fleet_rows, "numbers"))
+        f"<p>The chips, systems, power and cost that serve the demand on each chip's system, at the targets above. "
+        f"{_e(_sentence('; '.join(page.more['fleet'])))}</p>"
+        + _table(["chip", "system", "format", "out tok/s/chip", "chips (80% interval)", "systems", "MW", "cost",
+                  "note"], fleet_rows, "numbers")
+        + "<p class='legend'><small>Chips: whole systems' chips; under them, the chips the demand needs at the ends "
+          "of the 80% interval of the per-chip rate, before any limit. MW: the systems' power as the catalog states "
+          f"it: {_e('; '.join(dict.fromkeys(p.power_source for p in plans)))}. Cost: chips x their share of the "
+          "price, a system's where the catalog prices the system, else a chip's: "
+          f"{_e('; '.join(f'{p.chip}: {p.price_source}' for p in plans))}.</small></p>")
 
     step("Accuracy")
     page.section("accuracy", "How accurate these numbers are", _accuracy())
 
-    # a comparison row's assumptions are its own (its chip's calibration, its engine's stack): say whose they are
-    page.assumptions += [f"{cm.system}, in the first comparison: {a}" for a in cm.assumptions] + [
-        f"engine profile {profile.id}: {profile.method}",
-        *(f"calibration {c.id} ({c.date}, {'measured' if c.measured else 'prior'}): {c.method}"
-          for c in catalog.calibrations())]
+    # every row's assumptions, each section's own and each system's own (its engine's stack, its calibration)
+    shown = [all_systems.get(s) or catalog.system(s) for s in dict.fromkeys(
+        [s for rows in page.rows.values() for s, _ in rows] + [p.system for p in plans])]
+    assumptions = assumptions_html(group_assumptions(page.rows), dict(page.contents), page.more, shown,
+                                   f"engine profile {profile.id}: {profile.method}")
     out.mkdir(parents=True, exist_ok=True)
     target = out / "index.html"
-    write_atomic(target, _render(page, spec))
+    write_atomic(target, _render(page, spec, assumptions))
     return target
 
 
@@ -374,8 +406,10 @@ def _accuracy() -> str:
     calibration = sum(r.get("split") == "calibration" for r in measured)
     reference = sum(r.get("split") == "reference" for r in measured)
     return ("<p>Scored with the steady (closed-form) model, the one every comparison, frontier and fleet figure "
-            f"above uses, on the {_num(overall['ttft_s'].count)} rows of serving_aiconfigurator.csv that no fit has "
-            "seen (splits holdout and unseen): closed-loop TensorRT-LLM, vLLM and SGLang benchmarks on NVIDIA 8-GPU "
+            f"above uses, on the {_num(len(rows))} rows of serving_aiconfigurator.csv that no fit has "
+            f"seen (splits holdout and unseen; {_num(overall['tpot_s'].count)} of them scored for TPOT and "
+            f"{_num(overall['ttft_s'].count)} for TTFT, the others lacking that measurement or predicted not to "
+            "fit): closed-loop TensorRT-LLM, vLLM and SGLang benchmarks on NVIDIA 8-GPU "
             f"H100, B200 and B300 nodes. Its {_num(calibration)} calibration rows, which fitted the engine profiles, "
             f"are left out, and so are {_num(reference)} reference rows that record no client count. These are claims about those NVIDIA nodes only: the other chips' predictions rest on "
             "datasheets and, where published, their own kernel figures (see Assumptions). Error = predicted / measured - 1; bias = median signed "
@@ -399,10 +433,9 @@ def _contents(page: _Page) -> str:
     return f"<nav aria-label='Contents'><h2 id='contents'>Contents</h2><ol class='contents'>{items}</ol></nav>"
 
 
-def _render(page: _Page, spec: ReportSpec) -> str:
+def _render(page: _Page, spec: ReportSpec, assumptions: str) -> str:
     sources = "".join(f"<li><b>{_e(kind)}</b>: {_e(title)}" + (f' (<a href="{_e(url)}">{_e(url)}</a>)' if url else "")
                       + "</li>" for kind, title, url in sorted(page.sources.values()))
-    assumptions = "".join(f"<li>{_e(a)}</li>" for a in page.assumptions)
     today = datetime.date.today().isoformat()
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{GENERATOR}<title>parity report</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{STYLE}</style></head><body>"
@@ -412,6 +445,6 @@ def _render(page: _Page, spec: ReportSpec) -> str:
             f"hardware number below has a source (listed at the end); predictions carry the assumptions listed.</p>"
             f"<p id='plots-status'></p>" + _contents(page)
             + "".join(page.sections)
-            + f"<h2 id='assumptions'>Assumptions</h2><ul>{assumptions}</ul>"
+            + f"<h2 id='assumptions'>Assumptions</h2>{assumptions}"
             f"<h2 id='sources'>Sources</h2><ol class='sources'>{sources}</ol>"
             f"<script>{SCRIPT}</script></body></html>")

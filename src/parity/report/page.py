@@ -36,6 +36,11 @@ ol.sources li { break-inside: avoid; overflow-wrap: anywhere; }
 ol.contents { columns: 2; column-gap: 3rem; } ol.contents li { break-inside: avoid; }
 @media (max-width: 720px) { ol.sources, ol.contents { columns: 1; } body { margin: 1rem auto; } }
 #plots-status { font-size: .75rem; color: #6b7488; }
+.id { white-space: nowrap; }  /* a catalog id is never broken at its hyphens */
+p.legend { margin-top: -.4rem; line-height: 1.35; }
+h3 { font-size: 1rem; margin-bottom: .3rem; }
+details { font-size: .85rem; } details summary { cursor: pointer; color: #0b5cad; }
+ul.figures li { overflow-wrap: anywhere; font-size: .75rem; }
 """
 
 SCRIPT = """
@@ -43,7 +48,8 @@ window.addEventListener('load', function () {
   var images = Array.prototype.slice.call(document.images);
   var ok = images.length > 0 && images.every(function (i) { return i.complete && i.naturalWidth > 0; });
   var status = document.getElementById('plots-status');
-  status.textContent = ok ? '' : 'Some plots did not load: keep the PNG files next to index.html.';
+  // the plots are embedded in the page: where this browser shows none, the PNG files beside it hold the same
+  status.textContent = ok ? '' : 'Some plots did not show here: the PNG files beside index.html hold the same plots.';
   document.body.setAttribute('data-plots', ok ? 'loaded' : 'missing');
   document.body.setAttribute('data-plot-count', String(images.length));
   // the page's own width: wider than the window means something pushes the page sideways

@@ -28,14 +28,19 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 
 def frontier_png(curves: Mapping[str, Sequence[tuple[float, float]]], path: Path, title: str,
-                 tpot_target_s: float | None = None) -> None:
-    """Throughput per chip against tokens/s per user, one Pareto curve per label."""
+                 tpot_target_s: float | None = None,
+                 marks: Mapping[str, tuple[float, float] | None] | None = None) -> None:
+    """Throughput per chip against tokens/s per user, one Pareto curve per label; `marks`: a point per label (the
+    figure a table gives), ringed on its curve in the curve's colour."""
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for label, points in curves.items():
         if not points:
             continue
         user, chip = zip(*sorted(points))
-        ax.plot(user, chip, marker="o", markersize=3, linewidth=1.6, label=label)
+        (line,) = ax.plot(user, chip, marker="o", markersize=3, linewidth=1.6, label=label)
+        if mark := (marks or {}).get(label):
+            ax.plot(*mark, marker="o", markersize=10, markerfacecolor="none", markeredgewidth=1.6,
+                    color=line.get_color(), linestyle="none")
     if tpot_target_s:
         ax.axvline(1.0 / tpot_target_s, color="grey", linestyle="--", linewidth=1)
         # above the axes (x in data, y in axes fraction): inside, the label would sit on the fastest curves

@@ -1,0 +1,110 @@
+"""The words under the report's tables: what a comparison's notes mean, each system's power and its basis, and the
+assumptions grouped as the reader needs them (every row's, each section's own, each system's own)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from parity import catalog
+from parity.compare import Comparison
+from parity.fleet import power_text
+from parity.hardware import System
+from parity.model import Model
+
+__all__ = ["Assumptions", "assumptions_html", "group_assumptions", "legend", "power_basis", "without_mtp_hint"]
+
+
+def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bool = True) -> str:
+    """What the terms in a comparison table mean, each said only where a row uses it (as `parity compare`'s caption
+    says them), in sentences; `ratios`: the table has compare's ratio columns."""
+    notes = " ".join(r.note for r in rows)
+    said = ["Ratios (x) are to the baseline row: the spec ratios from datasheets, the throughput ratios predicted in "
+            "each system's best configuration; per system = every chip of the system busy; per kW = per system over "
+            "the system's power (below)."] if ratios else []
+    if "spans " in notes:
+        said.append("'spans N systems': the best configuration's workers span N systems over scale-out, where the "
+                    "model does not fit one system or where workers over N (up to 4) deliver 1.25x or more per chip; "
+                    "'(M/chip on K)': the best on K systems ('one': a single system) that they replace.")
+    if any(systems[r.system].chip.dies > 1 for r in rows):
+        said.append("A multi-die package (Ascend 910C) runs one rank per die; its rates are per package.")
+    if "uncalibrated" in notes:
+        said.append("'uncalibrated': no measured calibration of the chip itself; it inherits its family's ('inherits "
+                    "X') or runs on the derived prior (parity show CHIP).")
+    if "GEMM rate not measured" in notes:
+        said.append("'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and this "
+                    "format's rate moved with them.")
+    if any(r.ratio_interval[0] == r.ratio_interval[0] for r in rows):  # not NaN: an interval is shown
+        said.append("Under each per-chip ratio, its 80% interval, from the cross-source residuals of both chips' "
+                    "vendors (parity validate --by source); the per-system and per-kW ratios share it"
+                    + ("; '1 lies inside the 80% interval: no clear winner': the interval spans parity."
+                       if "no clear winner" in notes else "."))
+    return " ".join(said)
+
+
+def power_basis(systems: Sequence[System]) -> str:
+    """Each system's power as 'power/system' and per kW count it, with its basis from the catalog (a datasheet
+    maximum, an all-in estimate or an assumed ratio over the chips' power): '145 kW per gb200-nvl72 (analyst-estimate:
+    all-in estimate; ...)'."""
+    return ("Power per system, as the catalog states it (no facility overhead): "
+            + "; ".join(dict.fromkeys(power_text(s) for s in systems)) + ".")
+
+
+def without_mtp_hint(lines: Sequence[str], model: Model) -> tuple[str, ...]:
+    """Assumptions with the CLI's 'no multi-token prediction (--mtp N: ...)' said without the option, which the
+    report does not have: why the model runs without it."""
+    why = (f"{model.name} has no MTP layers" if not model.mtp_layers else
+           f"no published MTP acceptance of {model.name} is recorded")
+    hint = catalog.mtp_setting(model, 0)[1]
+    return tuple(f"no multi-token prediction ({why})" if line == hint else line for line in lines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assumptions:
+    """A page's assumptions: those of every row, each section's own (section anchor -> lines) and each system's own
+    (system id -> lines), none repeated."""
+
+    common: tuple[str, ...]
+    sections: Mapping[str, tuple[str, ...]]
+    systems: Mapping[str, tuple[str, ...]]
+
+
+def group_assumptions(sections: Mapping[str, Sequence[tuple[str, Sequence[str]]]]) -> Assumptions:
+    """Assumptions of each section's rows ((system id, its row's assumptions), by section anchor) grouped: a line
+    every row holds is common; one every row of a section holds, that section's; the rest, its system's."""
+    every = [tuple(a) for rows in sections.values() for _, a in rows]
+    common = tuple(x for x in (every[0] if every else ()) if all(x in a for a in every))
+    own = {anchor: tuple(x for x in rows[0][1] if x not in common and all(x in a for _, a in rows))
+           for anchor, rows in sections.items() if rows}
+    systems: dict[str, dict[str, None]] = {}
+    for anchor, rows in sections.items():
+        for system, lines in rows:
+            systems.setdefault(system, {}).update(
+                dict.fromkeys(x for x in lines if x not in common and x not in own[anchor]))
+    return Assumptions(common=common, sections=own, systems={s: tuple(lines) for s, lines in systems.items()})
+
+
+def assumptions_html(grouped: Assumptions, headings: Mapping[str, str], more: Mapping[str, Sequence[str]],
+                     systems: Sequence[System], engine_line: str) -> str:
+    """The Assumptions section's body: every row's, each section's own (linked by its anchor; `headings`: anchor ->
+    heading HTML; `more`: sections whose lines are not grouped, such as the fleet's), one line per system shown (its
+    own lines and its calibration's id and date), and the figures of only the calibrations those systems use, folded
+    under a <details>."""
+    lines = ([f"<li>Every comparison and format row: {_e('; '.join(grouped.common))}</li>"] if grouped.common else [])
+    lines += [f"<li>In <a href='#{anchor}'>{headings[anchor]}</a>: {_e('; '.join(own))}</li>"
+              for anchor, own in [*grouped.sections.items(), *more.items()] if own]
+    lines.append(f"<li>{_e(engine_line)}</li>")
+    calibrations = {s.id: catalog.calibration(s.chip) for s in systems}
+    each = "".join(f"<li><b>{_e(s)}</b>: {_e('; '.join(own))}; calibration {_e(calibrations[s].id)} of "
+                   f"{_e(calibrations[s].date)}</li>" for s, own in grouped.systems.items() if s in calibrations)
+    used = {c.id for c in calibrations.values()}
+    figures = "".join(f"<li>calibration {_e(c.id)} ({_e(c.date)}, {'measured' if c.measured else 'prior'}): "
+                      f"{_e(c.method)}</li>" for c in catalog.calibrations() if c.id in used)
+    return (f"<ul>{''.join(lines)}</ul><h3>Each system shown</h3><ul>{each}</ul>"
+            f"<details><summary>The figures of the {len(used)} calibrations these systems use</summary>"
+            f"<ul class='figures'>{figures}</ul></details>")
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))
