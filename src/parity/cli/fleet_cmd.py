@@ -50,8 +50,9 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--rule", default=None, type=click.Choice(EXPORT_RULES, case_sensitive=False),
               help="keep only the chips a buyer in China gets under this US export-control rule (parity policy): "
                    "3a090 (outside 3A090), 3a090.a (3A090.b at most, under NAC) or jan2026 (also 3A090 chips inside "
-                   "its case-by-case line); a chip a licence letter names (the H20) is dropped under each, and the "
-                   "caption names every chip dropped and why")
+                   "its case-by-case line); a domestic chip (a PRC vendor's) is kept and a chip a licence letter "
+                   "names (the H20) dropped under each, and the caption names every chip kept as domestic or dropped "
+                   "and why")
 @mtp_option()
 @arrivals_option(default="poisson", when="with a percentile target (--ttft p99:2s), which the simulator checks")
 @format_option
