@@ -659,6 +659,17 @@ def test_an_empty_name_is_refused_plainly(command: tuple[str, ...]) -> None:
     assert "name given: name one" in line and "did you mean" not in line
 
 
+@pytest.mark.parametrize("command", [("report", "--out", "x5"), ("compare", "hgx-h20"), ("fleet", "--units", "8"),
+                                     ("search", "--model", "llama-3.1-8b"), ("formats",),
+                                     ("policy", "h100", "--at-threshold", "h20")])
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_engine_is_refused_as_an_empty_model_is(command: tuple[str, ...], blank: str) -> None:
+    """`--engine ""` ran the generic profile, exit 0, and `report` wrote 'engine profile generic' (fuzz17 3.1)."""
+    assert refused(*command, "--engine", blank).startswith(
+        "parity: error: Invalid value for '--engine': no engine name given: name one ('parity engines' lists them), "
+        "or leave --engine out for generic (see '")  # the program's name: 'parity', or 'cli' under CliRunner
+
+
 @pytest.mark.parametrize(("command", "says"), [
     (("fleet", "--model", "deepseek-r1", "--chips", "910c,", "--units", "100"), "--chips '910c,'"),
     (("formats", "--formats", "fp8,,bf16"), "--formats 'fp8,,bf16'"),

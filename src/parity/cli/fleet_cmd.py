@@ -13,7 +13,7 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
-from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
+from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
     formats_text, listed, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, screen
@@ -34,7 +34,7 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @targets_options(ttft_default=DEFAULT_TTFT, statistics=True)
 @click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
-@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
+@click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--peak-factor", type=Real(1.0, 1e3), default=2.0, show_default=True, help="peak over daily-mean demand")
 @click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True,
               help="spare capacity, a margin over the peak demand (0.1: capacity 1.1x the peak)")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from parity.cli import SUFFIXES, cli, progress_bar
+from parity.cli.values import ENGINE
 from parity.errors import ParityError
 from parity.report.page import written_by_parity
 
@@ -84,7 +85,7 @@ def _move_into(built: Path, out: Path) -> None:
 @click.option("--model", default="deepseek-r1", show_default=True,
               help="the mixture-of-experts model of the comparisons (a dense one is refused: the report sets "
                    "Llama-3.1-70B beside it)")
-@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
+@click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
 def report(out: Path, model: str, engine: str) -> None:
     """Write a self-contained HTML report: CloudMatrix 384 vs GB200 NVL72, Atlas 950 vs Vera Rubin NVL144,
     the China-market nodes, number formats, Pareto frontiers, rooflines, a simulated run's queues and KV use over time, export controls, a fleet plan, and every source."""

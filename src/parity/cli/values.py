@@ -26,7 +26,7 @@ from parity.simulate.targets import LatencyTarget, latency_target
 
 __all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "COUNT", "TOKENS", "CONCURRENCY",
            "CHIPS", "PARALLEL", "StatisticTarget", "Targets", "targets_options", "target_text", "ray_option",
-           "listed"]
+           "listed", "ENGINE"]
 
 
 def listed(text: str, option: str) -> tuple[str, ...]:
@@ -93,6 +93,23 @@ class Count(click.ParamType):
         if number > self.most:
             self.fail(f"{number:,} is beyond {self.what or 'any sensible value'} (at most {self.most:,})", param, ctx)
         return number
+
+
+class EngineName(click.ParamType):
+    """A serving-engine profile's name, stripped; a blank one is refused as a blank --model is, since the catalog
+    reads an empty name as 'generic' and the run would say 'engine profile generic' for an option given."""
+
+    name = "engine"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        if not text:
+            self.fail("no engine name given: name one ('parity engines' lists them), or leave --engine out for "
+                      "generic", param, ctx)
+        return text
+
+
+ENGINE = EngineName()
 
 
 class Real(click.ParamType):
