@@ -388,6 +388,17 @@ def test_output_paths_that_cannot_be_written_are_one_line_and_leave_nothing(tmp_
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a-file", "folder.json", "index.html", "locked", "report"]
 
 
+def test_a_report_out_it_cannot_create_names_the_path_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc takes no new entry: the refusal named parity's staging folder ('/proc/.x.00290h4j.tmp: No such file or
+    directory'); and a folder that does not exist was 'not a folder' (fuzz17 3.2)."""
+    assert refused("report", "--out", "/proc/x") == ((
+        "parity: error: --out /proc/x: cannot create the folder (No such file or directory)") if os.access(
+        "/proc", os.W_OK) else "parity: error: --out /proc/x: /proc is not writable")  # root passes the access check
+    monkeypatch.chdir(tmp_path)
+    assert refused("report", "--out", "nest/a/b") == "parity: error: --out nest/a/b: no folder nest/a; create it first"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(("suffix", "starts"), [(".csv", "id,name,"), (".json", "[\n  {"), (".md", "**Chips"),
                                                   (".txt", "Chips")])
 def test_out_picks_the_format_from_the_suffix(suffix: str, starts: str, tmp_path: Path) -> None:
