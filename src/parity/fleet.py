@@ -46,7 +46,8 @@ class FleetPlan:
     one runs no worker of its scale-up domain); power_w: the chips' share of their systems' power as the catalog
     states it (power_source), cost_usd: their share of the price (price_source): a system's where the catalog
     prices the system (CloudMatrix 384, CPUs and optics included), else a chip's (None without either); idle chips
-    are included in both.
+    are included in both. Chips that hold no whole system have neither (NaN power, None cost): a part of a system is
+    neither bought nor powered alone, and its share would price a fleet that serves nothing.
     served_tokens_per_day: what the whole deployment units in the whole systems serve (other chips serve nothing).
     demand_tokens_per_s: the demand sized for, None where none was given.
     flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
@@ -174,7 +175,8 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     `held`, those past the whole deployment units the systems hold."""
     systems = chips // system.chips
     if not systems:
-        return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole {system.id} ({system.chips:,} chips)"
+        return (f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole {system.id} ({system.chips:,} chips): "
+                "no MW or cost, as a system is bought and powered whole")
     if not held:
         return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole deployment ({_unit_text(best)})"
     past = chips - systems * system.chips
@@ -265,7 +267,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=round(best.concurrency),
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served, count=count,
             demand_tokens_per_s=demand_tokens_per_s, chips=n, chips_low=low, chips_high=high, systems=whole,
-            power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
+            power_w=n * watts if whole or not n else math.nan,
+            cost_usd=None if price is None or (n and not whole) else n * price, price_source=price_source,
             power_source=_power_text(system),
             served_tokens_per_day=served_day, served_share=share,
             note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,
