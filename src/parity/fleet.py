@@ -188,6 +188,30 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     return f"{what} serve{'s' if rest == 1 else ''} nothing" + (f" ({past:,} {beyond})" if 0 < past < rest else "")
 
 
+def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tokens_per_s: float | None,
+                             units: int | None, power_budget_w: float | None, headroom: float) -> None:
+    """Refuse before any search what no fleet of at most MOST_FLEET_CHIPS sizes, as the sizing would after it: a
+    power budget alone that runs more chips of a system, or a demand alone beyond every system's chips at a rate no
+    chip can pass, its highest peak at 2 FLOPs per active parameter a token (prompt and output tokens alike; MTP
+    drafts and attention only add work), with `headroom` (peak factor x (1 + spare)) over the daily mean."""
+    if units is not None:
+        return
+    if demand_tokens_per_s is None and power_budget_w is not None:
+        for system in systems:
+            n = math.floor(power_budget_w / system.power_w) * system.chips
+            if n > MOST_FLEET_CHIPS:
+                raise InfeasiblePlan(f"the power budget runs {n:,} {system.chip.id} chips in {system.id}, beyond "
+                                     f"any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
+    if demand_tokens_per_s is not None and power_budget_w is None and systems:
+        flops_per_token = 2.0 * model.active_parameters
+        system = max(systems, key=lambda s: max(s.chip.peak_flop_per_s.values()))
+        least = demand_tokens_per_s * headroom * flops_per_token / max(system.chip.peak_flop_per_s.values())
+        if least > MOST_FLEET_CHIPS:
+            raise InfeasiblePlan(f"the demand needs more than {math.floor(least):,} {system.chip.id} chips, the "
+                                 f"fewest of any chip named (each at its peak, 2 FLOPs per active parameter a token), "
+                                 f"beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
+
+
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: int | None = None, power_budget_w: float | None = None,
@@ -203,6 +227,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         raise InfeasiblePlan(f"peak factor must be >= 1 and spare >= 0, got {peak_factor}, {spare}")
     if demand_tokens_per_s is None and units is None and power_budget_w is None:
         raise InfeasiblePlan("give a demand, a number of chips (units) or a power budget")
+    _refuse_beyond_any_fleet(model, systems, demand_tokens_per_s, units, power_budget_w, peak_factor * (1 + spare))
     per_output = (isl + osl) / osl if count == "total" else 1.0
     mtp, mtp_note = catalog.mtp_setting(model, mtp_tokens)
     notes = (f"demand counts {'prompt + output' if count == 'total' else 'output'} tokens; peak = {peak_factor:g} x the "
