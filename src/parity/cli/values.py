@@ -26,7 +26,7 @@ from parity.simulate.targets import LatencyTarget, latency_target
 
 __all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "COUNT", "TOKENS", "CONCURRENCY",
            "CHIPS", "PARALLEL", "StatisticTarget", "Targets", "targets_options", "target_text", "ray_option",
-           "listed", "ENGINE"]
+           "listed"]
 
 
 def listed(text: str, option: str) -> tuple[str, ...]:
