@@ -388,6 +388,17 @@ def test_output_paths_that_cannot_be_written_are_one_line_and_leave_nothing(tmp_
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a-file", "folder.json", "index.html", "locked", "report"]
 
 
+def test_a_report_out_it_cannot_create_names_the_path_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc takes no new entry: the refusal named parity's staging folder ('/proc/.x.00290h4j.tmp: No such file or
+    directory'); and a folder that does not exist was 'not a folder' (fuzz17 3.2)."""
+    assert refused("report", "--out", "/proc/x") == ((
+        "parity: error: --out /proc/x: cannot create the folder (No such file or directory)") if os.access(
+        "/proc", os.W_OK) else "parity: error: --out /proc/x: /proc is not writable")  # root passes the access check
+    monkeypatch.chdir(tmp_path)
+    assert refused("report", "--out", "nest/a/b") == "parity: error: --out nest/a/b: no folder nest/a; create it first"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(("suffix", "starts"), [(".csv", "id,name,"), (".json", "[\n  {"), (".md", "**Chips"),
                                                   (".txt", "Chips")])
 def test_out_picks_the_format_from_the_suffix(suffix: str, starts: str, tmp_path: Path) -> None:
@@ -657,6 +668,17 @@ def test_an_empty_name_is_refused_plainly(command: tuple[str, ...]) -> None:
     """`parity show ""` suggested "atlas-350-server, 950pr-node, ..." (every name is a little like the empty one)."""
     line = refused(*command)
     assert "name given: name one" in line and "did you mean" not in line
+
+
+@pytest.mark.parametrize("command", [("report", "--out", "x5"), ("compare", "hgx-h20"), ("fleet", "--units", "8"),
+                                     ("search", "--model", "llama-3.1-8b"), ("formats",),
+                                     ("policy", "h100", "--at-threshold", "h20")])
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_engine_is_refused_as_an_empty_model_is(command: tuple[str, ...], blank: str) -> None:
+    """`--engine ""` ran the generic profile, exit 0, and `report` wrote 'engine profile generic' (fuzz17 3.1)."""
+    assert refused(*command, "--engine", blank).startswith(
+        "parity: error: Invalid value for '--engine': no engine name given: name one ('parity engines' lists them), "
+        "or leave --engine out for generic (see '")  # the program's name: 'parity', or 'cli' under CliRunner
 
 
 @pytest.mark.parametrize(("command", "says"), [

@@ -195,12 +195,17 @@ def test_a_fraction_keeps_its_three_figures() -> None:
 
 
 @pytest.mark.parametrize(("option", "value", "error"), [
-    ("--demand", "1e15 tokens/s", "the demand needs 393,104,191,992 nvidia-h100-sxm chips in hgx-h100"),
+    ("--demand", "1e15 tokens/s", "the demand needs more than 156,865,239,303 nvidia-h100-sxm chips, the fewest of "
+                                  "any chip named (each at its peak, 2 FLOPs per active parameter a token)"),
+    ("--demand", "3e10 tokens/s", "the demand needs 11,793,128 nvidia-h100-sxm chips in hgx-h100"),
     ("--power-mw", "1000000", "the power budget runs 784,313,720 nvidia-h100-sxm chips in hgx-h100")])
 def test_a_fleet_beyond_any_fleets_chips_is_refused_whatever_sizes_it(option: str, value: str, error: str) -> None:
     """Llama-3.1-70B on H100s at 1e15 tokens/s (the --demand ceiling) printed 393 B chips and '$1.08e+16', and a
     1 TW power budget 784 M chips, while --units refused 10,000,001 chips as beyond any fleet: one bound on the
-    fleet now, whichever option sizes it, refused in one line (fifteenth fuzz round)."""
+    fleet now, whichever option sizes it, refused in one line (fifteenth fuzz round). A demand no chip could serve
+    within the bound at its peak rate (1,979 TFLOP/s FP8 over 2 x 70.6 B FLOPs a token, with 2.2x headroom: 6,371
+    tokens/s a chip, 157 B chips at 1e15) and a power budget alone are refused before the search, which took 1.6 s
+    (fuzz16 3.1); a demand under that bound that the sized rate puts beyond it (3e10 tokens/s) after it."""
     result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h100", option, value])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == f"parity: error: {error}, beyond any fleet's chips (at most 10,000,000)\n"
@@ -395,7 +400,7 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
      "system format tok/s/chip 80% int. x/system note", "TTFT ms, sim TTFT ms"),
     # 95 columns with a system named beside 'T tokens/day served' and a long note: the chip, which the system names,
     # gives way first, and the served figure's header takes two lines
-    (("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384", "--units", "1"),
+    (("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384", "--units", "385"),  # MW and cost shown
      "in system chips MW cost served note", "chip, format, out tok/s/chip, systems"),
 ])
 def test_search_and_compare_with_long_layouts_fit_80_columns(args: tuple[str, ...], header: str,

@@ -22,15 +22,19 @@ LETTER = "licence required by apr2025-h20 (named in NVIDIA's 8-K of 2025-04-15)"
 
 @pytest.mark.parametrize(("name", "rule", "says"), [
     ("h100", "3a090", "3A090.a.1 (TPP 15,832)"),                     # 1,979 FP8 x 8
-    ("910b", "3a090", "3A090.a.1 (TPP 6,016)"),
+    ("910b", "3a090", ""),                                           # TPP 6,016 (3A090.a.1), but domestic
+    ("910c", "3a090.a", ""),                                         # TPP 12,800, domestic (Huawei)
+    ("mlu590", "3a090", ""),                                         # domestic (Cambricon)
+    ("mi300x", "3a090", "3A090.a.1 (TPP 20,919)"),
     ("l20", "3a090", ""),                                            # TPP 1,912 < 2400 and PD 3.14 < 3.2
     ("rtx-pro-6000d", "3a090", ""),                                  # TPP 2,324 < 2400 and PD 3.10 < 3.2
     ("h20", "3a090", LETTER),                                        # outside 3A090, but the letter names it
     ("h20", "3a090.a", LETTER),
     ("h20", "jan2026", LETTER + "; whether the Jan-2026 review covers it is not modelled"),
-    ("ppu", "3a090", "ECCN 3A090 unknown: a.2/b.2/outside, by a die area the catalog lacks (TPP 1,899)"),
-    ("ppu", "3a090.a", "ECCN 3A090 unknown: a.2/b.2/outside, by a die area the catalog lacks (TPP 1,899)"),
-    ("ppu", "jan2026", ""),                                          # 3A090 or not, inside the case-by-case line
+    ("tpu-v4", "3a090", "ECCN 3A090 unknown: a.2/b.1/outside, by a die area the catalog lacks (TPP 4,400)"),
+    ("tpu-v4", "3a090.a", "ECCN 3A090 unknown: a.2/b.1/outside, by a die area the catalog lacks (TPP 4,400)"),
+    ("tpu-v4", "jan2026", ""),                                       # 3A090 or not, inside the case-by-case line
+    ("ppu", "3a090", ""),                                            # unknown class, but domestic (Alibaba T-Head)
     ("h200", "jan2026", ""),                                         # 15,832 < 21,000 and 4,800 < 6,500 GB/s
     ("910c", "jan2026", ""),                                         # 12,800 and 3,200 GB/s
     ("b200", "jan2026", "3A090.a.1, above the case-by-case line: presumption of denial (TPP 36,000 >= 21,000; "
@@ -67,7 +71,9 @@ def test_screen_keeps_the_order_and_names_a_system_beside_its_chip() -> None:
         f"nvidia-h20: {LETTER}; whether the Jan-2026 review covers it is not modelled",
         "nvidia-b200-sxm: 3A090.a.1, above the case-by-case line: presumption of denial (TPP 36,000 >= 21,000; DRAM "
         "8,000 GB/s >= 6,500 GB/s)")
-    assert screen(systems, "3a090").dropped[1] == "cloudmatrix-384 (huawei-ascend-910c): 3A090.a.1 (TPP 12,800)"
+    under_3a090 = screen(systems, "3a090")
+    assert [s.id for s in under_3a090.kept] == ["cloudmatrix-384", catalog.system("rtx-pro-6000d").id]
+    assert under_3a090.domestic == ("cloudmatrix-384 (huawei-ascend-910c): domestic (Huawei), no US export licence",)
 
 
 def _invoke(*args: str):
@@ -75,11 +81,25 @@ def _invoke(*args: str):
 
 
 def test_fleet_with_every_chip_dropped_says_why_on_one_line() -> None:
-    """The default chips (H20, Ascend 910C, H200) under 3a090: none left, one line naming each, exit 2."""
-    result = _invoke("fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--rule", "3a090")
+    """H20, H100 and H200 under 3a090: none left, one line naming each, exit 2."""
+    result = _invoke("fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--rule", "3a090",
+                     "--chips", "h20,h100,h200")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == (f"parity: error: --rule 3a090 drops every chip named: nvidia-h20: {LETTER}; "
-                             "huawei-ascend-910c: 3A090.a.1 (TPP 12,800); nvidia-h200-sxm: 3A090.a.1 (TPP 15,832)\n")
+                             "nvidia-h100-sxm: 3A090.a.1 (TPP 15,832); nvidia-h200-sxm: 3A090.a.1 (TPP 15,832)\n")
+
+
+def test_fleet_keeps_a_domestic_chip_under_every_rule() -> None:
+    """The default chips (H20, Ascend 910C, H200) under 3a090 and 3a090.a: the 910C (3A090.a.1 by TPP 12,800) is
+    Huawei's own, so a buyer in China needs no US export licence for it; it is sized alone and named as kept (fuzz 16
+    4.1: it was dropped and the default fleet could not run)."""
+    for rule in ("3a090", "3a090.a"):
+        (row,) = json.loads(_invoke("fleet", "--model", "deepseek-r1", "--units", "384", "--rule", rule,
+                                    "--format", "json").stdout)
+        assert (row["chip"], row["eccn_3a090"]) == ("huawei-ascend-910c", "3A090.a.1")
+        assert ("and domestic chips; kept: huawei-ascend-910c: domestic (Huawei), no US export licence; dropped: "
+                f"nvidia-h20: {LETTER}; nvidia-h200-sxm: 3A090.a.1 (TPP 15,832). Not modelled: the foreign direct "
+                "product rule and the end-user rules (Entity List)") in row["assumptions"][-1]
 
 
 def test_fleet_keeps_what_the_rule_allows_and_names_the_rest() -> None:
@@ -91,12 +111,12 @@ def test_fleet_keeps_what_the_rule_allows_and_names_the_rest() -> None:
     said = row["assumptions"][-1]
     assert said.startswith("Export rule jan2026 (US controls on chips for China) keeps chips outside 3A090, and 3A090 "
                            "chips inside the 91 FR 1684 line (TPP < 21,000 and DRAM < 6,500 GB/s), whose licence BIS "
-                           "reviews case by case instead of presuming denial, unless a licence letter names the chip; "
-                           f"dropped: nvidia-h20: {LETTER}; whether the Jan-2026 review covers it is not modelled; "
+                           "reviews case by case instead of presuming denial, unless a licence letter names the chip, "
+                           f"and domestic chips; dropped: nvidia-h20: {LETTER}; whether the Jan-2026 review covers it is not modelled; "
                            "nvidia-b200-sxm: 3A090.a.1, above the case-by-case line")
-    assert said.endswith("Not modelled: a chip's country of origin (every chip is judged by the US rule's lines, "
-                         "though a Huawei chip made in China is no US export), the foreign direct product and "
-                         "end-user rules (Entity List), and whether a licence is granted (reviewed case by case)")
+    assert said.endswith("Not modelled: the foreign direct product rule and the end-user rules (Entity List), which "
+                         "reach a domestic chip made with US technology, and whether a licence is granted (reviewed "
+                         "case by case)")
     table = _invoke(*args).stdout
     words = " ".join(table.split())
     assert "16 chips at TPOT 50 ms, TTFT 5 s, exportable to China under jan2026" in words and said in words

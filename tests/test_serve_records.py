@@ -127,6 +127,14 @@ def test_a_worker_wider_than_one_system_says_it_spans_systems() -> None:
     assert "the decode worker spans 2 hgx-h200 systems over scale-out" in disagg and "prefill worker spans" not in disagg
 
 
+def test_a_worker_of_dies_names_the_catalog_system_and_its_dies() -> None:
+    """--rank-per-die on an Atlas 800 A3 (8 910Cs, 16 dies): TP 32 is 32 dies, 2 systems. The note named the internal
+    'atlas-800-a3-per-die', which `parity show` does not know (fuzz16 4.4)."""
+    note = json.loads(_run("serve", "--model", "qwen3-30b-a3b", "--system", "atlas-800-a3", "--rank-per-die", "--tp",
+                           "32", "--model-kind", "steady", "--format", "json"))["note"]
+    assert "the worker spans 2 atlas-800-a3 systems (32 dies) over scale-out" in note and "per-die" not in note
+
+
 def test_serve_records_the_matrices_a_checkpoints_skip_list_keeps_bf16() -> None:
     """DeepSeek-V3.1-NVFP4 from its checkpoint keeps q_a, q_b, kv_a and kv_b bf16 (its skip list); a format named with
     --weights re-quantizes the dense side, and the record says so by listing none (the two runs read weights nvfp4

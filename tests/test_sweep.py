@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from parity import catalog
 from parity.cli import cli
 from parity.errors import ParityError
 from parity.predict import predict_rows
@@ -173,6 +174,20 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     assert rows["tdp2"]["output_tokens_per_s_per_kw"] == pytest.approx(359.233 / 1.128, rel=1e-4)
     assert rows["die-half"]["performance_density_tpp_per_mm2"] == pytest.approx(2 * 2368 / 814)
     assert rows["fp8x2"]["tpp"] == pytest.approx(2 * 2368.0)
+
+
+def test_a_tdp_what_if_states_its_own_power_arithmetic() -> None:
+    """Twice the H20's TDP: the HGX H20's 5.82 kW (8 x 400 W x 1.82) plus its chips' 8 x 400 W more is 9.02 kW, and
+    its power source says so, not the base's '8 x 400 W x 1.82' beside 9.02 kW (fuzz16 1.6); half the TDP takes 8 x
+    200 W off. A variant that leaves the TDP keeps the base's source."""
+    doubled = Variant(name="tdp2", chip="h20", scale={"tdp_w": 2.0}).system()
+    assert doubled.power_w == pytest.approx(5824 + 8 * 400)
+    record = doubled.source_of("power_w")
+    assert (record.source.kind, record.note) == ("assumption", "5.82 kW + 8 x 400 W more chip power")
+    halved = Variant(name="tdp-half", chip="h20", scale={"tdp_w": 0.5}).system()
+    assert (halved.power_w, halved.source_of("power_w").note) == (5824 - 8 * 200, "5.82 kW - 8 x 200 W less chip power")
+    same = Variant(name="bw2", chip="h20", scale={"memory_bytes_per_s": 2.0}).system()
+    assert same.source_of("power_w") == catalog.system("hgx-h20").source_of("power_w")
 
 
 def test_compute_units_change_an_overlapped_moe_step() -> None:

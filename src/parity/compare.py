@@ -124,18 +124,25 @@ class Comparison:
 
     def to_dict(self) -> dict[str, object]:
         """The record's fields for JSON and CSV, each workload's own: a training row has no KV cache, TTFT, TPOT,
-        prefill rate, clients or serving intervals (they were all null), a serving row no MFU."""
+        prefill rate, clients or serving intervals (they were all null), a serving row no MFU. A row that does not
+        fit has no rates (null in JSON, empty in CSV, as fleet writes them), not a 0.0 that reads as a figure."""
         out = asdict(self)
         del out["configuration"]
+        if not self.fits:
+            out |= dict.fromkeys(_RATES, float("nan"))
         out["flags"] = texts(self.flags)
         if self.workload == "train":
             return {k: v for k, v in out.items() if k not in _SERVING_ONLY}
         del out["mfu"]
-        out["clients_per_worker"] = self.configuration.concurrency if self.configuration else float("nan")
-        out["decode_tokens_per_s_per_chip"] = self.tokens_per_s_per_chip
+        out["clients_per_worker"] = int(self.configuration.concurrency) if self.configuration else float("nan")
+        out["decode_tokens_per_s_per_chip"] = out["tokens_per_s_per_chip"]
         out["decode_ratio"] = self.decode_ratio
         return out
 
+
+# the rates of a configuration, which a row that does not fit has none of
+_RATES = ("tokens_per_s_per_chip", "prefill_tokens_per_s_per_chip", "tokens_per_s_per_system", "tokens_per_s_per_kw",
+          "tokens_per_s_per_gb")
 
 # Comparison fields that only serving fills (to_dict leaves them out of a training row)
 _SERVING_ONLY = frozenset({"kv_cache", "prefill_tokens_per_s_per_chip", "tpot_s", "ttft_s", "ttft_s_low",
@@ -462,9 +469,10 @@ class FormatResult:
         out = {k: getattr(self, k) for k in ("system", "chip", "format", "scale", "bytes_per_parameter", "runs_on",
                                              "native", "baseline_format", "ratio_to_baseline", "note")}
         c = self.comparison
-        out |= {"fits": bool(c and c.fits), "mode": c.mode if c else "-", "layout": c.layout if c else "-",
-                "tokens_per_s_per_chip": c.tokens_per_s_per_chip if c else 0.0,
-                "tokens_per_s_per_kw": c.tokens_per_s_per_kw if c else 0.0,
+        fits = bool(c and c.fits)  # a format that does not fit has no rates (null, empty in CSV), as compare's rows
+        out |= {"fits": fits, "mode": c.mode if c else "-", "layout": c.layout if c else "-",
+                "tokens_per_s_per_chip": c.tokens_per_s_per_chip if c and fits else float("nan"),
+                "tokens_per_s_per_kw": c.tokens_per_s_per_kw if c and fits else float("nan"),
                 "tpot_s": c.tpot_s if c else float("nan"), "ttft_s": c.ttft_s if c else float("nan")}
         return out
 

@@ -1,5 +1,6 @@
 """Which chips a buyer in China gets under a US export-control rule, read from parity.policy's verdicts, and why
-each other chip is refused: the filter `fleet --rule` applies. US rules on the chip alone; see NOT_MODELLED."""
+each other chip is refused: the filter `fleet --rule` applies. A chip from a PRC vendor is domestic and kept under
+every rule; the others are judged by the US rules on the chip alone; see NOT_MODELLED."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from parity.errors import PolicyError
 from parity.hardware import Chip, System
 from parity.policy import RULES, THRESHOLD_RULES, Assessment, assess, licence_letter
 
-__all__ = ["EXPORT_RULES", "KEPT", "NOT_MODELLED", "Screened", "eccn_text", "refusal", "screen"]
+__all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Screened", "domestic", "eccn_text", "refusal",
+           "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 
@@ -24,9 +26,17 @@ KEPT = {
                "GB/s), whose licence BIS reviews case by case instead of presuming denial",
 }
 
-NOT_MODELLED = ("Not modelled: a chip's country of origin (every chip is judged by the US rule's lines, though a "
-                "Huawei chip made in China is no US export), the foreign direct product and end-user rules (Entity "
-                "List), and whether a licence is granted (reviewed case by case)")
+# the catalog's `vendor` of the chips designed in the PRC: sold in China without a US export, so every rule keeps them
+DOMESTIC_VENDORS = frozenset({"Alibaba T-Head", "Baidu Kunlunxin", "Cambricon", "Huawei", "Hygon", "MetaX",
+                              "Moore Threads"})
+
+NOT_MODELLED = ("Not modelled: the foreign direct product rule and the end-user rules (Entity List), which reach a "
+                "domestic chip made with US technology, and whether a licence is granted (reviewed case by case)")
+
+
+def domestic(chip: Chip) -> str:
+    """'domestic (Huawei), no US export licence' where a PRC vendor makes `chip` (DOMESTIC_VENDORS), else ''."""
+    return f"domestic ({chip.vendor}), no US export licence" if chip.vendor in DOMESTIC_VENDORS else ""
 
 
 def eccn_text(a: Assessment) -> str:
@@ -47,13 +57,16 @@ def _class_text(a: Assessment) -> str:
 
 def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
     """Why a buyer in China does not get `chip` under `rule` (one of EXPORT_RULES; KEPT says what each keeps), or ''
-    where it does. A chip a licence letter names is refused under every rule: the letter requires a licence, and
+    where it does. A domestic chip (a PRC vendor's) is kept under every rule: a buyer in China needs no US export
+    licence for it. A chip a licence letter names is refused under every rule: the letter requires a licence, and
     whether the Jan-2026 review covers it is not modelled; so is a what-if of one that achieves its memory or
     interconnect bandwidth, which the letter's text covers (_letter_reached). A chip whose class turns on an unknown
     die area is refused where one of its possible classes would be."""
     key = rule.strip().lower()
     if key not in EXPORT_RULES:
         raise PolicyError(f"rule must be one of {EXPORT_RULES}, got {rule!r}")
+    if domestic(chip):
+        return ""
     letter = licence_letter(chip)
     if letter is not None:
         return (f"licence required by {letter.id} (named in {letter.named_in})"
@@ -84,25 +97,29 @@ def _letter_reached(chip: Chip, named: Chip) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Screened:
-    """Systems screened under an export rule: those a buyer in China gets, in the order given, and one line for each
-    refused ('nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)'; a system other than its chip's default is named with it)."""
+    """Systems screened under an export rule: those a buyer in China gets, in the order given, one line for each
+    refused ('nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)'; a system other than its chip's default is named with it) and
+    for each kept as domestic ('huawei-ascend-910c: domestic (Huawei), no US export licence')."""
 
     rule: str
     kept: tuple[System, ...]
     dropped: tuple[str, ...]
+    domestic: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
         """What the rule kept and dropped, and what it leaves out, for a caption and a record's assumptions."""
+        kept = f"kept: {'; '.join(self.domestic)}; " if self.domestic else ""
         return (f"Export rule {self.rule} (US controls on chips for China) keeps {KEPT[self.rule]}, unless a licence "
-                f"letter names the chip; dropped: {'; '.join(self.dropped) or 'none'}. {NOT_MODELLED}")
+                f"letter names the chip, and domestic chips; {kept}dropped: {'; '.join(self.dropped) or 'none'}. "
+                f"{NOT_MODELLED}")
 
 
 def screen(systems: Sequence[System], rule: str, tf32_bits: int = 0) -> Screened:
     """Keep the `systems` whose chip a buyer in China gets under `rule`; PolicyError naming every refusal where none
     is left (one line, as the CLI prints it)."""
     key = rule.strip().lower()
-    kept, dropped = [], []
+    kept, dropped, home = [], [], []
     for system in systems:
         why = refusal(system.chip, key, tf32_bits)
         name = system.chip.id if system.id == catalog.system_for(system.chip).id else f"{system.id} ({system.chip.id})"
@@ -110,6 +127,7 @@ def screen(systems: Sequence[System], rule: str, tf32_bits: int = 0) -> Screened
             dropped.append(f"{name}: {why}")
         else:
             kept.append(system)
+            home += [f"{name}: {domestic(system.chip)}"] if domestic(system.chip) else []
     if not kept:
         raise PolicyError(f"--rule {key} drops every chip named: {'; '.join(dropped)}")
-    return Screened(rule=key, kept=tuple(kept), dropped=tuple(dropped))
+    return Screened(rule=key, kept=tuple(kept), dropped=tuple(dropped), domestic=tuple(home))

@@ -46,7 +46,8 @@ class FleetPlan:
     one runs no worker of its scale-up domain); power_w: the chips' share of their systems' power as the catalog
     states it (power_source), cost_usd: their share of the price (price_source): a system's where the catalog
     prices the system (CloudMatrix 384, CPUs and optics included), else a chip's (None without either); idle chips
-    are included in both.
+    are included in both. Chips that hold no whole system have neither (NaN power, None cost): a part of a system is
+    neither bought nor powered alone, and its share would price a fleet that serves nothing.
     served_tokens_per_day: what the whole deployment units in the whole systems serve (other chips serve nothing).
     demand_tokens_per_s: the demand sized for, None where none was given.
     flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
@@ -174,7 +175,8 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     `held`, those past the whole deployment units the systems hold."""
     systems = chips // system.chips
     if not systems:
-        return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole {system.id} ({system.chips:,} chips)"
+        return (f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole {system.id} ({system.chips:,} chips): "
+                "no MW or cost, as a system is bought and powered whole")
     if not held:
         return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole deployment ({_unit_text(best)})"
     past = chips - systems * system.chips
@@ -184,6 +186,30 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     beyond = f"past {systems:,} whole {system.id}"
     what = f"{rest:,} chip{'' if rest == 1 else 's'} " + (beyond if rest == past else "left over")
     return f"{what} serve{'s' if rest == 1 else ''} nothing" + (f" ({past:,} {beyond})" if 0 < past < rest else "")
+
+
+def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tokens_per_s: float | None,
+                             units: int | None, power_budget_w: float | None, headroom: float) -> None:
+    """Refuse before any search what no fleet of at most MOST_FLEET_CHIPS sizes, as the sizing would after it: a
+    power budget alone that runs more chips of a system, or a demand alone beyond every system's chips at a rate no
+    chip can pass, its highest peak at 2 FLOPs per active parameter a token (prompt and output tokens alike; MTP
+    drafts and attention only add work), with `headroom` (peak factor x (1 + spare)) over the daily mean."""
+    if units is not None:
+        return
+    if demand_tokens_per_s is None and power_budget_w is not None:
+        for system in systems:
+            n = math.floor(power_budget_w / system.power_w) * system.chips
+            if n > MOST_FLEET_CHIPS:
+                raise InfeasiblePlan(f"the power budget runs {n:,} {system.chip.id} chips in {system.id}, beyond "
+                                     f"any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
+    if demand_tokens_per_s is not None and power_budget_w is None and systems:
+        flops_per_token = 2.0 * model.active_parameters
+        system = max(systems, key=lambda s: max(s.chip.peak_flop_per_s.values()))
+        least = demand_tokens_per_s * headroom * flops_per_token / max(system.chip.peak_flop_per_s.values())
+        if least > MOST_FLEET_CHIPS:
+            raise InfeasiblePlan(f"the demand needs more than {math.floor(least):,} {system.chip.id} chips, the "
+                                 f"fewest of any chip named (each at its peak, 2 FLOPs per active parameter a token), "
+                                 f"beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
 
 
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
@@ -201,6 +227,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         raise InfeasiblePlan(f"peak factor must be >= 1 and spare >= 0, got {peak_factor}, {spare}")
     if demand_tokens_per_s is None and units is None and power_budget_w is None:
         raise InfeasiblePlan("give a demand, a number of chips (units) or a power budget")
+    _refuse_beyond_any_fleet(model, systems, demand_tokens_per_s, units, power_budget_w, peak_factor * (1 + spare))
     per_output = (isl + osl) / osl if count == "total" else 1.0
     mtp, mtp_note = catalog.mtp_setting(model, mtp_tokens)
     notes = (f"demand counts {'prompt + output' if count == 'total' else 'output'} tokens; peak = {peak_factor:g} x the "
@@ -265,7 +292,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=round(best.concurrency),
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served, count=count,
             demand_tokens_per_s=demand_tokens_per_s, chips=n, chips_low=low, chips_high=high, systems=whole,
-            power_w=n * watts, cost_usd=None if price is None else n * price, price_source=price_source,
+            power_w=n * watts if whole or not n else math.nan,
+            cost_usd=None if price is None or (n and not whole) else n * price, price_source=price_source,
             power_source=power_text(system),
             served_tokens_per_day=served_day, served_share=share,
             note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,

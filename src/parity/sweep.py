@@ -175,9 +175,13 @@ class Variant:
                  for key in LINK_FIELDS if key in changes}
         # and its power changes by its chips' change of TDP, the rest of it (hosts, networking, fans) as it was: a
         # system stated as chips x TDP x 1.45 scaled whole put half the TDP at 0.29 kW a chip where the chip's
-        # share alone gives 0.38 (a twelfth-round regression check)
-        power_w = home.power_w + home.chips * (chip.tdp_w - base.tdp_w)
-        return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", power_w=power_w, **links)
+        # share alone gives 0.38 (a twelfth-round regression check); its source states that arithmetic, not the base's
+        added_w = chip.tdp_w - base.tdp_w
+        if added_w:
+            home = what_if(home, f"{format_si(home.power_w, 'w')} {'+' if added_w > 0 else '-'} {home.chips} x "
+                                 f"{format_si(abs(added_w), 'w')} {'more' if added_w > 0 else 'less'} chip power",
+                           power_w=home.power_w + home.chips * added_w)
+        return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
 
     def _check_rate(self, base: Chip, math_key: str, rate: float) -> None:
         """Refuse a rate a variant cannot mean, since it cannot change `native`: one for a math unit no native format

@@ -16,7 +16,7 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, r
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.labels import system_label
-from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, TOKENS, FormatChoice, Targets, arrivals_option, \
+from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, ENGINE, TOKENS, FormatChoice, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -165,7 +165,7 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
 @click.option("--weights", default=None, help="serving weight format for all systems (default: best native per chip)")
-@click.option("--engine", default="generic", show_default=True, help="serving-engine profile")
+@click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile")
 @click.option("--chips", type=CHIPS, default=None,
               help="training: chips each system trains on (default: the fewest whole systems on which a layout "
                    "fits, as train sizes a job)")

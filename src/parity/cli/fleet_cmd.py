@@ -13,7 +13,7 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
-from parity.cli.values import CHIPS, DEFAULT_TTFT, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
+from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
     formats_text, listed, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, screen
@@ -34,7 +34,7 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @targets_options(ttft_default=DEFAULT_TTFT, statistics=True)
 @click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
-@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
+@click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--peak-factor", type=Real(1.0, 1e3), default=2.0, show_default=True, help="peak over daily-mean demand")
 @click.option("--spare", type=Real(0.0, 10.0), default=0.1, show_default=True,
               help="spare capacity, a margin over the peak demand (0.1: capacity 1.1x the peak)")
@@ -50,8 +50,9 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--rule", default=None, type=click.Choice(EXPORT_RULES, case_sensitive=False),
               help="keep only the chips a buyer in China gets under this US export-control rule (parity policy): "
                    "3a090 (outside 3A090), 3a090.a (3A090.b at most, under NAC) or jan2026 (also 3A090 chips inside "
-                   "its case-by-case line); a chip a licence letter names (the H20) is dropped under each, and the "
-                   "caption names every chip dropped and why")
+                   "its case-by-case line); a domestic chip (a PRC vendor's) is kept and a chip a licence letter "
+                   "names (the H20) dropped under each, and the caption names every chip kept as domestic or dropped "
+                   "and why")
 @mtp_option()
 @arrivals_option(default="poisson", when="with a percentile target (--ttft p99:2s), which the simulator checks")
 @format_option

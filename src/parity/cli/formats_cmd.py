@@ -11,7 +11,7 @@ from parity.cli import cli, emit, format_option, out_option, output_format, prog
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
-from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, listed, targets_options
+from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, listed, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.dtypes import refuse_repeated_formats
 from parity.errors import ParityError
@@ -29,7 +29,7 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 @targets_options(ttft_default=DEFAULT_TTFT)
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
-@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
+@click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @mtp_option()
 @format_option
 @out_option

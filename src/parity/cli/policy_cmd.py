@@ -13,7 +13,7 @@ from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
-from parity.cli.values import DEFAULT_TTFT, TOKENS, Targets, targets_options
+from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.export import eccn_text
@@ -68,7 +68,7 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
 @targets_options(ttft_default=DEFAULT_TTFT)
 @click.option("--isl", default=None, type=TOKENS, help="with --at-threshold: prompt tokens per request (default 1024)")
 @click.option("--osl", default=None, type=TOKENS, help="with --at-threshold: output tokens per request (default 1024)")
-@click.option("--engine", default=None, help="with --at-threshold: serving-engine profile (default generic)")
+@click.option("--engine", type=ENGINE, default=None, help="with --at-threshold: serving-engine profile (default generic)")
 @mtp_option("with --at-threshold: ")
 @format_option
 @out_option

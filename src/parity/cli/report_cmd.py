@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 from parity.cli import SUFFIXES, cli, progress_bar
+from parity.cli.files import check_output_path
+from parity.cli.values import ENGINE
 from parity.errors import ParityError
 from parity.report.page import written_by_parity
 
@@ -49,9 +51,8 @@ def _check_target(out: Path) -> None:
         raise ParityError(f"--out {out}: {page} is not a report parity wrote; name a new or empty folder")
     if out.is_dir() and not page.exists() and any(out.iterdir()):
         raise ParityError(f"--out {out}: the folder holds files and no report; name a new or empty folder")
+    check_output_path("--out", out)  # a folder to go in, as every --out needs
     parent = out.parent if not out.exists() else out
-    if not parent.is_dir():
-        raise ParityError(f"--out {out}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ParityError(f"--out {out}: {parent} is not writable")
 
@@ -84,7 +85,7 @@ def _move_into(built: Path, out: Path) -> None:
 @click.option("--model", default="deepseek-r1", show_default=True,
               help="the mixture-of-experts model of the comparisons (a dense one is refused: the report sets "
                    "Llama-3.1-70B beside it)")
-@click.option("--engine", default="generic", show_default=True, help="serving-engine profile (parity engines)")
+@click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
 def report(out: Path, model: str, engine: str) -> None:
     """Write a self-contained HTML report: CloudMatrix 384 vs GB200 NVL72, Atlas 950 vs Vera Rubin NVL144,
     the China-market nodes, number formats, Pareto frontiers, rooflines, a simulated run's queues and KV use over time, export controls, a fleet plan, and every source."""
@@ -94,7 +95,10 @@ def report(out: Path, model: str, engine: str) -> None:
     spec = ReportSpec(model=model, engine=engine)
     check_spec(spec)  # before any work or folder
     out_parent = out.parent if not out.exists() else out
-    built = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out_parent))
+    try:  # a folder the checks pass that takes no new entry (/proc): named as given, not by the staging folder
+        built = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out_parent))
+    except OSError as err:
+        raise ParityError(f"--out {out}: cannot create the folder ({err.strerror})") from err
     try:
         with progress_bar() as progress:
             task = progress.add_task("report", total=10)

@@ -95,6 +95,23 @@ class Count(click.ParamType):
         return number
 
 
+class EngineName(click.ParamType):
+    """A serving-engine profile's name, stripped; a blank one is refused as a blank --model is, since the catalog
+    reads an empty name as 'generic' and the run would say 'engine profile generic' for an option given."""
+
+    name = "engine"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        if not text:
+            self.fail("no engine name given: name one ('parity engines' lists them), or leave --engine out for "
+                      "generic", param, ctx)
+        return text
+
+
+ENGINE = EngineName()
+
+
 class Real(click.ParamType):
     """A finite real number in [least, most] (NaN and infinities refused); `open_least`: least excluded."""
 

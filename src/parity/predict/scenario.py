@@ -332,12 +332,16 @@ def _emulated(precision: Precision, system: System) -> tuple[str, ...]:
 def _spanning(worker: str, layout: Layout, system: System) -> tuple[str, ...]:
     """A note where one worker is wider than the system's scale-up domain ('the worker spans 2 hgx-h100 systems
     over scale-out', as compare's 'spans 2 systems'): its collectives run hierarchically, the links between domains
-    the slower; () where it fits in one."""
+    the slower; () where it fits in one. A system of one rank per die (hardware.per_die) is named as the catalog's,
+    with its dies: 'spans 4 atlas-800-a3 systems (64 dies)'."""
     domain = system.scale_up_domain_chips
     if layout.chips <= domain:
         return ()
     count = -(-layout.chips // domain)
-    unit = f"{system.id} systems" if domain == system.chips else f"{domain}-chip scale-up domains of {system.id}"
+    ranks = system.chip.ranks_per_package  # > 1: a rank is one die of a package
+    name, dies = (system.id.removesuffix("-per-die"), f" ({count * domain} dies)") if ranks > 1 else (system.id, "")
+    unit = (f"{name} systems" if domain == system.chips
+            else f"{domain // ranks}-chip scale-up domains of {name}") + dies
     return (f"the {worker} spans {count} {unit} over scale-out",)
 
 
