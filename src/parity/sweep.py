@@ -174,8 +174,9 @@ class Variant:
         links = {key: changes[key] * getattr(home, key) / getattr(base, key) if getattr(base, key) else changes[key]
                  for key in LINK_FIELDS if key in changes}
         # and its power changes by its chips' change of TDP, the rest of it (hosts, networking, fans) as it was: a
-        # system stated as chips x TDP x 1.45 scaled whole put half the TDP at 0.29 kW a chip where the chip's
-        # share alone gives 0.38 (a twelfth-round regression check); its source states that arithmetic, not the base's
+        # system stated as chips x TDP x 1.82 scaled whole would put half the TDP at 0.36 kW a chip where the chip's
+        # share alone gives 0.53 (an H20 at half its TDP; a twelfth-round regression check); its source states that
+        # arithmetic, not the base's
         added_w = chip.tdp_w - base.tdp_w
         if added_w:
             home = what_if(home, f"{format_si(home.power_w, 'w')} {'+' if added_w > 0 else '-'} {home.chips} x "

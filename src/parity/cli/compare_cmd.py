@@ -307,7 +307,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
         per = ("per system = every chip of the system busy; per kW = per system over the system's power (a "
                "datasheet maximum or an all-in figure where published, else assumed on that basis: a server chips x "
-               "TDP x 1.82, a liquid-cooled rack x 1.45; 'parity show SYSTEM'); per GB = per system over its memory; ")
+               "TDP x 1.82, a liquid-cooled rack x 1.68; 'parity show SYSTEM'); per GB = per system over its memory; ")
         uncalibrated = ("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
                         "runs on the derived prior; 'parity show CHIP')"
                         + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and "
