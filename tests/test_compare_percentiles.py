@@ -104,6 +104,7 @@ def test_the_percentile_table_fits_80_columns() -> None:
     assert "p99 ms" in result.stdout and "p90 ms" in result.stdout
 
 
+@pytest.mark.e2e  # a simulator search of 2 s: the end-to-end tier keeps the default run under a minute
 def test_a_p99_ttft_bound_finds_the_layouts_whose_first_wave_fits_it() -> None:
     """DeepSeek-R1 at TTFT p99 5 s on MI300X: a closed loop's p99 is its first wave, so layouts go by the most
     tok/s/chip whose first wave (every client's prompt at the prefill rate) fits the bound. Before, by steady rate
