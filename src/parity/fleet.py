@@ -3,7 +3,7 @@ kind at a latency target, or what a production volume of chips can serve.
 
 Each chip kind runs in a system (its default, the 8-chip node or the rack, or one named) in the best serving
 configuration `search.search_serving` finds, with workers over up to four systems where they deliver 1.25x or more
-per chip (compare keeps a model that fits one system on one, and notes that figure). Demand counts prompt and output
+per chip, as compare takes them (compare.serving_search). Demand counts prompt and output
 tokens by default (as provider statistics do: DeepSeek reported 608 B input and 168 B output tokens a day); a
 diurnal peak factor and spare capacity (a margin over the peak demand) are named inputs. A fleet serves in whole
 deployment units (aggregated workers, or decode workers with whole prefill workers at the sized ratio); chips past
