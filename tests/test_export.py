@@ -109,11 +109,13 @@ def test_fleet_keeps_what_the_rule_allows_and_names_the_rest() -> None:
     (row,) = json.loads(_invoke(*args, "--format", "json").stdout)
     assert (row["chip"], row["eccn_3a090"]) == ("nvidia-l20", "outside")
     said = row["assumptions"][-1]
-    assert said.startswith("Export rule jan2026 (US controls on chips for China) keeps chips outside 3A090, and 3A090 "
-                           "chips inside the 91 FR 1684 line (TPP < 21,000 and DRAM < 6,500 GB/s), whose licence BIS "
-                           "reviews case by case instead of presuming denial, unless a licence letter names the chip, "
-                           f"and domestic chips; dropped: nvidia-h20: {LETTER}; whether the Jan-2026 review covers it is not modelled; "
-                           "nvidia-b200-sxm: 3A090.a.1, above the case-by-case line")
+    assert said.startswith(
+        "Export rule jan2026 (US controls on chips for China) keeps chips outside 3A090, and 3A090 chips inside the 91 "
+        "FR 1684 line (TPP < 21,000 and DRAM < 6,500 GB/s), whose licence BIS reviews case by case instead of "
+        "presuming denial, unless a licence letter names the chip or, outside 3A090, it achieves the named chip's "
+        "memory or interconnect bandwidth (below both, the letter's unpublished 'combination thereof' is not "
+        f"modelled: the lines decide), and domestic chips; dropped: nvidia-h20: {LETTER}; whether the Jan-2026 "
+        "review covers it is not modelled; nvidia-b200-sxm: 3A090.a.1, above the case-by-case line")
     assert said.endswith("Not modelled: the foreign direct product rule and the end-user rules (Entity List), which "
                          "reach a domestic chip made with US technology, and whether a licence is granted (reviewed "
                          "case by case)")
@@ -155,3 +157,15 @@ def test_a_what_if_h20_with_its_bandwidths_is_not_exportable(tmp_path) -> None:
     rows = json.loads(result.stdout)
     assert [r["system"] for r in rows] == ["l20-server"]
     assert "h20-same (nvidia-h20): a what-if of nvidia-h20 achieving its memory bandwidth" in rows[0]["assumptions"][-1]
+
+
+def test_the_letter_reaches_its_maker_s_chips_outside_3a090_that_achieve_the_h20_s_bandwidth() -> None:
+    """The 8-K covers 'the H20 and any other circuits achieving the H20's memory bandwidth, interconnect bandwidth, or
+    combination thereof': an RTX Pro 6000D what-if at 4.0 TB/s was kept as outside 3A090 (fuzz 18 1.1). A 3A090 chip
+    (H200) is decided by the rules' lines, as the Jan-2026 review line keeps it; below both bandwidths the lines
+    decide too (the letter's 'combination' is unpublished)."""
+    fast = what_if(catalog.chip("rtx-pro-6000d"), "H20 bandwidth", memory_bytes_per_s=4.0e12)
+    assert refusal(fast, "3a090") == ("an NVIDIA chip achieving the nvidia-h20's memory bandwidth (4.00 TB/s), which "
+                                      "apr2025-h20 covers (in NVIDIA's 8-K of 2025-04-15)")
+    assert refusal(catalog.chip("rtx-pro-6000d"), "3a090") == refusal(catalog.chip("l20"), "jan2026") == ""
+    assert refusal(catalog.chip("h200"), "jan2026") == ""

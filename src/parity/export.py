@@ -59,9 +59,10 @@ def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
     """Why a buyer in China does not get `chip` under `rule` (one of EXPORT_RULES; KEPT says what each keeps), or ''
     where it does. A domestic chip (a PRC vendor's) is kept under every rule: a buyer in China needs no US export
     licence for it. A chip a licence letter names is refused under every rule: the letter requires a licence, and
-    whether the Jan-2026 review covers it is not modelled; so is a what-if of one that achieves its memory or
-    interconnect bandwidth, which the letter's text covers (_letter_reached). A chip whose class turns on an unknown
-    die area is refused where one of its possible classes would be."""
+    whether the Jan-2026 review covers it is not modelled; so is a chip of the same maker outside 3A090 (a what-if of
+    the named one among them) that achieves the named chip's memory or interconnect bandwidth, which the letter's
+    text covers (_letter_reached; a 3A090 chip needs its licence anyway, which the rules' lines decide). A chip whose
+    class turns on an unknown die area is refused where one of its possible classes would be."""
     key = rule.strip().lower()
     if key not in EXPORT_RULES:
         raise PolicyError(f"rule must be one of {EXPORT_RULES}, got {rule!r}")
@@ -71,10 +72,13 @@ def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
     if letter is not None:
         return (f"licence required by {letter.id} (named in {letter.named_in})"
                 + ("; whether the Jan-2026 review covers it is not modelled" if key == "jan2026" else ""))
-    letter = next((rule for rule in RULES if chip.id in rule.named), None)  # a what-if of a chip a letter names
-    if letter is not None and (reached := _letter_reached(chip, catalog.chip(chip.id))):
-        return f"a what-if of {chip.id} achieving its {reached}, which {letter.id} covers (in {letter.named_in})"
     a = assess(chip, tf32_bits)
+    if not any(a.eccn_3a090_possible):  # outside 3A090: a letter reaches its maker's chips of the named one's class
+        for rule, named in ((r, catalog.chip(n)) for r in RULES for n in r.named):
+            if chip.vendor == named.vendor and (reached := _letter_reached(chip, named)):
+                what = f"a what-if of {chip.id} achieving its" if chip.id == named.id else \
+                    f"an {chip.vendor} chip achieving the {named.id}'s"
+                return f"{what} {reached}, which {rule.id} covers (in {rule.named_in})"
     if key == "jan2026":
         verdict = next(v for v in a.verdicts if v.rule == "jan2026")
         return "" if verdict.status in ("applies", "not applicable") else f"{eccn_text(a)}, {verdict.reason}"
@@ -111,7 +115,9 @@ class Screened:
         """What the rule kept and dropped, and what it leaves out, for a caption and a record's assumptions."""
         kept = f"kept: {'; '.join(self.domestic)}; " if self.domestic else ""
         return (f"Export rule {self.rule} (US controls on chips for China) keeps {KEPT[self.rule]}, unless a licence "
-                f"letter names the chip, and domestic chips; {kept}dropped: {'; '.join(self.dropped) or 'none'}. "
+                "letter names the chip or, outside 3A090, it achieves the named chip's memory or interconnect "
+                "bandwidth (below both, the letter's unpublished 'combination thereof' is not modelled: the lines "
+                f"decide), and domestic chips; {kept}dropped: {'; '.join(self.dropped) or 'none'}. "
                 f"{NOT_MODELLED}")
 
 
