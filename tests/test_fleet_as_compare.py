@@ -117,6 +117,7 @@ def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
     assert refused.exit_code == 2 and "it needs a percentile target" in refused.output
 
 
+@pytest.mark.e2e  # simulator probes (1.7 s): the end-to-end tier keeps the default run under a minute
 @pytest.mark.usefixtures("simulations_once")  # the two bounds probe the same configurations
 def test_a_percentile_no_configuration_fails_sizes_the_fleet_as_no_target_does() -> None:
     """Llama-3.1-70B on H20s for 1e12 tokens/day: every configuration's simulated TTFT p99 is far under 100 s, so
