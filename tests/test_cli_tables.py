@@ -211,6 +211,20 @@ def test_a_fleet_beyond_any_fleets_chips_is_refused_whatever_sizes_it(option: st
     assert result.stderr == f"parity: error: {error}, beyond any fleet's chips (at most 10,000,000)\n"
 
 
+def test_one_kind_beyond_any_fleet_says_so_in_its_row_and_the_others_are_sized() -> None:
+    """8,000 MW runs 10,989,008 H20s (728 W a chip), beyond the bound, and 6.27 M H200s within it: the whole command
+    was refused for the H20 alone (fuzz 18 3.2). The H20's row now says so and the H200's fleet is sized; the H20
+    alone is still refused in one line."""
+    both = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--power-mw", "8000", "--chips", "h20,h200",
+                                    "--format", "json"])
+    h20, h200 = json.loads(both.stdout)
+    assert (h20["chips"], h20["note"]) == (None, "the power budget runs 10,989,008 nvidia-h20 chips in hgx-h20, "
+                                                 "beyond any fleet's chips (at most 10,000,000)")
+    assert h200["chips"] == 6_274_504
+    alone = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--power-mw", "8000", "--chips", "h20"])
+    assert alone.exit_code == 2 and alone.stderr.startswith("parity: error: the power budget runs 10,989,008")
+
+
 def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.MonkeyPatch) -> None:
     """rich wrapped a title inside a quantity ('TTFT p99 2' over 's', fleet's title at 80 columns): a number keeps
     its unit, and a percentile its bound, on one line."""

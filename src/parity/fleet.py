@@ -191,17 +191,17 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
 def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tokens_per_s: float | None,
                              units: int | None, power_budget_w: float | None, headroom: float) -> None:
     """Refuse before any search what no fleet of at most MOST_FLEET_CHIPS sizes, as the sizing would after it: a
-    power budget alone that runs more chips of a system, or a demand alone beyond every system's chips at a rate no
+    power budget alone that runs more chips of every system named, or a demand alone beyond every system's chips at a rate no
     chip can pass, its highest peak at 2 FLOPs per active parameter a token (prompt and output tokens alike; MTP
     drafts and attention only add work), with `headroom` (peak factor x (1 + spare)) over the daily mean."""
     if units is not None:
         return
-    if demand_tokens_per_s is None and power_budget_w is not None:
-        for system in systems:
-            n = math.floor(power_budget_w / system.power_w) * system.chips
-            if n > MOST_FLEET_CHIPS:
-                raise InfeasiblePlan(f"the power budget runs {n:,} {system.chip.id} chips in {system.id}, beyond "
-                                     f"any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
+    if demand_tokens_per_s is None and power_budget_w is not None and systems:
+        runs = [(math.floor(power_budget_w / system.power_w) * system.chips, system) for system in systems]
+        if all(n > MOST_FLEET_CHIPS for n, _ in runs):  # one kind beyond: its row says so after the search
+            n, system = runs[0]
+            raise InfeasiblePlan(f"the power budget runs {n:,} {system.chip.id} chips in {system.id}, beyond "
+                                 f"any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
     if demand_tokens_per_s is not None and power_budget_w is None and systems:
         flops_per_token = 2.0 * model.active_parameters
         system = max(systems, key=lambda s: max(s.chip.peak_flop_per_s.values()))
@@ -234,7 +234,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
              f"daily mean; {spare_text(spare)}", f"workload {isl} in / {osl} out; engine profile {profile.id}",
              "power: the system's power as the catalog states it (a server's maximum, a rack's all-in figure; no "
              "facility overhead), its share per chip", mtp_note)
-    out = []
+    out: list[FleetPlan] = []
+    beyond: list[str] = []
     for system in systems:
         chip = system.chip
         precision = best_precision(model, chip)
@@ -274,10 +275,16 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                                    / best.tokens_per_s_per_chip), system.chips)
                       for end in ("high", "low")))
         n, limits, limited = _chips_within(needed, system.chips, watts, units, power_budget_w)
-        if n > MOST_FLEET_CHIPS:
-            raise InfeasiblePlan(
-                f"{'the demand needs' if needed is not None else 'the power budget runs'} {n:,} {chip.id} chips in "
-                f"{system.id}, beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
+        if n > MOST_FLEET_CHIPS:  # this kind's row says so; the command is refused where every kind's is beyond
+            beyond.append(f"{'the demand needs' if needed is not None else 'the power budget runs'} {n:,} {chip.id} "
+                          f"chips in {system.id}, beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
+            out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
+                                 kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,
+                                 served_tokens_per_s_per_chip=None, count=count,
+                                 demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
+                                 power_w=math.inf, cost_usd=None, price_source=price_source,
+                                 power_source=power_text(system), note=beyond[-1], assumptions=notes))
+            continue
         whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
         held = best.units_within(whole * system.chips)
         idle = (f"the power budget runs no whole {system.id} ({format_si(system.power_w, 'w')})" if n == 0 else
@@ -300,4 +307,6 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                          "" if share is None or share >= 1
                                          else f"serves {share_text(share)} of the demand within the limits"])),
             flags=raised, assumptions=notes))
+    if beyond and len(beyond) == len(out):
+        raise InfeasiblePlan(beyond[0])
     return out
