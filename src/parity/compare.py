@@ -255,13 +255,14 @@ def serving_search(search: Callable[..., tuple[SearchResult | None, int]], ranks
     wider = wider_workers(search, ranks, narrow)
     if wider is None:
         return found, spans, None
-    return wider, systems_spanned(wider, ranks), (narrow, spans) if narrow else None
+    assert wider.best is not None
+    return wider, systems_spanned(wider.best, ranks), (narrow, spans) if narrow else None
 
 
-def systems_spanned(found: SearchResult, ranks: System) -> int:
-    """The systems the best's (decode) worker spans: a search over 4 systems may choose a worker of 2."""
-    assert found.best is not None
-    return math.ceil(found.best.worker_chips()[0] / ranks.chips - 1e-9)
+def systems_spanned(candidate: Candidate, system: System) -> int:
+    """The systems a configuration's (decode) worker spans, its chips counted as `system`'s are (dies for a per-die
+    system, packages after SearchResult.per_package): a search over 4 systems may choose a worker of 2."""
+    return max(1, math.ceil(candidate.worker_chips()[0] / system.chips - 1e-9))
 
 
 def wider_workers(search: Callable[..., tuple[SearchResult | None, int]], ranks: System,

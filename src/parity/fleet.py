@@ -28,7 +28,7 @@ from parity.search import Candidate, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note
 from parity.units import format_si, share_text
 
-__all__ = ["FleetPlan", "plan_fleet", "power_text", "spare_text", "SECONDS_PER_DAY"]
+__all__ = ["FleetPlan", "basis_text", "plan_fleet", "power_text", "spare_text", "SECONDS_PER_DAY"]
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -104,6 +104,15 @@ def power_text(system: System) -> str:
     figure; no facility overhead): '5.82 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'."""
     figure, record = f"{format_si(system.power_w, 'w')} per {system.id}", system.source_of("power_w")
     return figure if record is None else f"{figure} ({': '.join(filter(None, [record.source.kind, record.note]))})"
+
+
+def basis_text(plans: Sequence[FleetPlan]) -> str:
+    """What a fleet's MW and cost count, with each system's power and each chip's price as the catalog states them,
+    for `parity fleet`'s caption and the report's fleet."""
+    return ("MW: the systems' power as the catalog states it (a server's maximum, a rack's all-in figure; no facility "
+            "overhead): " + "; ".join(dict.fromkeys(p.power_source for p in plans)) + ". Cost: chips x their share "
+            "of the price, a system's where the catalog prices the system, else a chip's: "
+            + "; ".join(sorted({f"{p.chip}: {p.price_source}" for p in plans})))
 
 
 def _sourced(figure: str, record: Provenance) -> str:

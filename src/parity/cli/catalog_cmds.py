@@ -52,7 +52,8 @@ def _confidence_rank(kind: str) -> int:
 
 
 def _kind(item: Chip | System, field: str) -> str:
-    return next((p.source.kind for p in item.provenance if p.field == field), "")
+    record = item.source_of(field)
+    return record.source.kind if record is not None else ""
 
 
 def system_row(s: System) -> dict[str, object]:

@@ -17,7 +17,7 @@ from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Quantity, Rea
     formats_text, listed, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, screen
-from parity.fleet import plan_fleet, spare_text
+from parity.fleet import basis_text, plan_fleet, spare_text
 from parity.policy import assess
 from parity.units import share_text
 from parity.report.tables import Column, money, plain, reached, scaled
@@ -136,11 +136,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                   "of the fleet, those that hold none included (the note says how many). Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
-                  "calibration measures other formats); every flag in --format json. MW: the systems' power as the "
-                  "catalog states it (a server's maximum, a rack's all-in figure; no facility overhead): "
-                  + "; ".join(dict.fromkeys(p.power_source for p in plans)) + ". Cost: chips x their share of "
-                  "the price, a system's where the catalog prices the system, else a chip's: "
-                  + "; ".join(sorted({f'{p.chip}: {p.price_source}' for p in plans}))
+                  "calibration measures other formats); every flag in --format json. " + basis_text(plans)
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's price and calibration" if what_ifs else "")

@@ -303,7 +303,7 @@ def _wider(result: SearchResult, model: Model, system: System, profile: EnginePr
                           result.best.tokens_per_s_per_chip / dies)
     if found is None or found.best is None:
         return None
-    return systems_spanned(found, ranks), found.best.tokens_per_s_per_chip * dies
+    return systems_spanned(found.best, ranks), found.best.tokens_per_s_per_chip * dies
 
 
 def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,

@@ -3,11 +3,10 @@ passes through the figure the tables give for it."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from parity import catalog
-from parity.compare import Comparison, best_precision, default_mtp
+from parity.compare import Comparison, best_precision, default_mtp, systems_spanned
 from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
@@ -35,10 +34,9 @@ class Frontier:
 
 
 def systems_spanned_by(row: Comparison | None, system: System) -> int:
-    """The systems the (decode) worker of a table row's configuration spans (1 where it has none)."""
-    if row is None or row.configuration is None:
-        return 1
-    return max(1, math.ceil(row.configuration.worker_chips()[0] / system.chips - 1e-9))
+    """The systems the (decode) worker of a table row's configuration spans (1 where it has none); the row's rates and
+    chips are per package, as `system`'s."""
+    return 1 if row is None or row.configuration is None else systems_spanned(row.configuration, system)
 
 
 def frontier(model: Model, system: System, profile: EngineProfile, isl: int, osl: int, tpot_s: float | None,

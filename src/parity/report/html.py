@@ -19,7 +19,7 @@ from parity import catalog
 from parity.compare import DEFAULT_SYSTEMS, Comparison, compare, compare_formats, default_mtp, format_label
 from parity.crosscheck import system_ratios
 from parity.errors import ParityError
-from parity.fleet import plan_fleet
+from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
 from parity.policy import ZONE_NA, assess
@@ -356,10 +356,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         + _table(["chip", "system", "format", "out tok/s/chip", "chips (80% interval)", "systems", "MW", "cost",
                   "note"], fleet_rows, "numbers")
         + "<p class='legend'><small>Chips: whole systems' chips; under them, the chips the demand needs at the ends "
-          "of the 80% interval of the per-chip rate, before any limit. MW: the systems' power as the catalog states "
-          f"it: {_e('; '.join(dict.fromkeys(p.power_source for p in plans)))}. Cost: chips x their share of the "
-          "price, a system's where the catalog prices the system, else a chip's: "
-          f"{_e('; '.join(f'{p.chip}: {p.price_source}' for p in plans))}.</small></p>")
+          f"of the 80% interval of the per-chip rate, before any limit. {_e(basis_text(plans))}.</small></p>")
 
     step("Accuracy")
     page.section("accuracy", "How accurate these numbers are", _accuracy())
