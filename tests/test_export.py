@@ -55,8 +55,8 @@ def test_3a090_b_passes_3a090_a_under_nac_but_not_3a090() -> None:
     assert refusal(variant, "3a090") == "3A090.b.1 (TPP 4,799, PD 5.90)"
     halved = at_threshold(catalog.chip("h20"), "3a090").chip  # its peak rates scaled, its bandwidths the H20's
     assert refusal(halved, "3a090") == (
-        "a what-if of nvidia-h20 achieving its memory bandwidth (4.00 TB/s) and interconnect bandwidth (900 GB/s both "
-        "ways), which apr2025-h20 covers (in NVIDIA's 8-K of 2025-04-15)")
+        "licence required by apr2025-h20 (an NVIDIA chip achieving the H20's memory bandwidth (4.00 TB/s) and "
+        "interconnect bandwidth (900 GB/s both ways), which the letter's text covers)")
     slower = what_if(catalog.chip("h20"), "half the bandwidths", memory_bytes_per_s=2e12, scale_up_bytes_per_s=225e9)
     assert refusal(slower, "3a090") == ""  # neither bandwidth: judged by the thresholds (outside 3A090)
     with pytest.raises(PolicyError, match=r"rule must be one of \('3a090', '3a090.a', 'jan2026'\), got 'oct2022'"):
@@ -156,7 +156,8 @@ def test_a_what_if_h20_with_its_bandwidths_is_not_exportable(tmp_path) -> None:
                                       "--format", "json"])
     rows = json.loads(result.stdout)
     assert [r["system"] for r in rows] == ["l20-server"]
-    assert "h20-same (nvidia-h20): a what-if of nvidia-h20 achieving its memory bandwidth" in rows[0]["assumptions"][-1]
+    assert ("h20-same (nvidia-h20): licence required by apr2025-h20 (an NVIDIA chip achieving the H20's memory "
+            "bandwidth") in rows[0]["assumptions"][-1]
 
 
 def test_the_letter_reaches_its_maker_s_chips_outside_3a090_that_achieve_the_h20_s_bandwidth() -> None:
@@ -165,7 +166,7 @@ def test_the_letter_reaches_its_maker_s_chips_outside_3a090_that_achieve_the_h20
     (H200) is decided by the rules' lines, as the Jan-2026 review line keeps it; below both bandwidths the lines
     decide too (the letter's 'combination' is unpublished)."""
     fast = what_if(catalog.chip("rtx-pro-6000d"), "H20 bandwidth", memory_bytes_per_s=4.0e12)
-    assert refusal(fast, "3a090") == ("an NVIDIA chip achieving the nvidia-h20's memory bandwidth (4.00 TB/s), which "
-                                      "apr2025-h20 covers (in NVIDIA's 8-K of 2025-04-15)")
+    assert refusal(fast, "3a090") == ("licence required by apr2025-h20 (an NVIDIA chip achieving the H20's memory "
+                                      "bandwidth (4.00 TB/s), which the letter's text covers)")
     assert refusal(catalog.chip("rtx-pro-6000d"), "3a090") == refusal(catalog.chip("l20"), "jan2026") == ""
     assert refusal(catalog.chip("h200"), "jan2026") == ""

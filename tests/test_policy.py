@@ -12,7 +12,7 @@ from parity import catalog, policy
 from parity.compare import compare
 from parity.errors import PolicyError
 from parity.hardware import what_if
-from parity.policy import RULES, VERDICTS, assess, at_threshold, eccn_3a090, performance_density, tpp
+from parity.policy import RULES, VERDICTS, Verdict, assess, at_threshold, eccn_3a090, performance_density, tpp
 
 from conftest import round_chip
 
@@ -164,14 +164,15 @@ def test_jan2026_does_not_say_no_licence_for_a_chip_a_letter_names() -> None:
     """The H20 is outside 3A090, but the April 2025 letter requires a licence for it: the jan2026 verdict read 'not
     applicable, ... so no licence to review' beside the letter's 'applies'. The rule's text revises the review of 3A090
     licences and says nothing of a letter's, so the verdict is 'unknown' and says so; the caption's n/a says it too.
-    A what-if variant of the H20 is checked, not named, and keeps 'not applicable'."""
+    A what-if variant of the H20 is checked, not named, and below both its bandwidths keeps 'not applicable'."""
     h20 = catalog.chip("h20")
-    assert policy.licence_letter(h20) is next(r for r in RULES if r.id == "apr2025-h20")
+    assert policy.licence_letter(h20) == Verdict(rule="apr2025-h20", status="applies",
+                                                 reason="named in NVIDIA's 8-K of 2025-04-15")
     verdict = next(v for v in assess(h20).verdicts if v.rule == "jan2026")
     assert (verdict.status, verdict.reason) == (
         "unknown", "not a 3A090 item, but apr2025-h20 requires a licence (named in NVIDIA's 8-K of 2025-04-15); "
         "whether the Jan-2026 review covers it is not modelled (TPP 2,368 < 21,000; DRAM 4,000 GB/s < 6,500 GB/s)")
-    variant = what_if(h20, "half the bandwidth", memory_bytes_per_s=2e12)
+    variant = what_if(h20, "half the bandwidths", memory_bytes_per_s=2e12, scale_up_bytes_per_s=225e9)
     assert policy.licence_letter(variant) is None and policy.licence_letter(catalog.chip("l20")) is None
     assert next(v for v in assess(variant).verdicts if v.rule == "jan2026").status == "not applicable"
     code, out, _ = _run("h20")
@@ -244,20 +245,52 @@ def test_october_2022_needed_both_limbs(name: str, expected: str) -> None:
 
 
 def test_hbm_rule_is_a_note_and_the_h20_letter_applies_to_the_chip_it_names() -> None:
-    """The letter's thresholds are unpublished, but NVIDIA's 8-K names the H20: 'applies' to it (it read 'unknown'),
-    'unknown' for every other chip and for a what-if variant of the H20."""
+    """NVIDIA's 8-K names the H20: 'applies' to it (it read 'unknown')."""
     verdicts = {v.rule: v for v in assess(catalog.chip("h20")).verdicts}
     assert verdicts["dec2024-hbm"].status == "not applicable" and "HBM stacks" in verdicts["dec2024-hbm"].reason
     assert (verdicts["apr2025-h20"].status, verdicts["apr2025-h20"].reason) == (
         "applies", "named in NVIDIA's 8-K of 2025-04-15")
     letter = next(r for r in RULES if r.id == "apr2025-h20")
     assert letter.named == ("nvidia-h20",)
-    for chip in (catalog.chip("h100"), catalog.chip("l20"), what_if(catalog.chip("h20"), "half the bandwidth",
-                                                                    memory_bytes_per_s=2e12)):
-        other = letter.verdict(chip)
-        assert other.status == "unknown", chip.id
-        assert other.reason.startswith("unknown thresholds; H20-class memory/interconnect bandwidth")
     assert {r.id for r in RULES if r.named} == {"apr2025-h20"}
+
+
+@pytest.mark.parametrize("name, status, reason", [
+    ("amd-mi300x", "not applicable", "a letter to NVIDIA on its chips; AMD's 8-K of 2025-04-16 discloses a licence "
+     "requirement for its MI308 (not in the catalog, no thresholds published); no other maker's letter is modelled"),
+    ("h200", "not applicable", "ECCN 3A090.a.1: a 3A090 item needs a licence already, under the Federal Register "
+     "rules; the letter adds one for chips outside 3A090"),
+    ("l20", "unknown", "outside 3A090 and below the H20's memory (4.00 TB/s) and interconnect (900 GB/s both ways) "
+     "bandwidth: this chip has 0.86 TB/s and 64 GB/s; the letter's 'combination thereof' is unpublished"),
+])
+def test_the_h20_letter_is_read_at_its_text(name: str, status: str, reason: str) -> None:
+    """The letter covers 'the H20 ... and any other circuits achieving the H20's memory bandwidth, interconnect
+    bandwidth, or combination thereof' (NVIDIA's 8-K of 2025-04-15). policy said 'unknown thresholds ... (not
+    published)' for every other chip, while `--rule` applied that text (two readings of one rule): now both read it
+    one way. A letter to NVIDIA does not reach another maker's chip; a 3A090 item is licensed already."""
+    verdict = next(v for v in assess(catalog.chip(name)).verdicts if v.rule == "apr2025-h20")
+    assert (verdict.status, verdict.reason) == (status, reason)
+
+
+def test_a_what_if_h20_the_letter_covers_is_licensed_by_it_in_every_reading() -> None:
+    """A what-if H20 keeping its memory bandwidth is covered by the letter's text: apr2025 'applies' (it read 'unknown
+    thresholds'), jan2026 'unknown' as for the H20 (it read 'not a 3A090 item, so no licence to review'), and the
+    export filter's refusal reads the same verdict. Below both bandwidths the letter is unknown and jan2026 'not
+    applicable', as before."""
+    h20 = catalog.chip("h20")
+    faster = what_if(h20, "2x links", scale_up_bytes_per_s=2 * h20.scale_up_bytes_per_s)
+    reason = "an NVIDIA chip achieving the H20's memory bandwidth (4.00 TB/s) and interconnect bandwidth (900 GB/s " \
+             "both ways), which the letter's text covers"
+    verdicts = {v.rule: v for v in assess(faster).verdicts}
+    assert (verdicts["apr2025-h20"].status, verdicts["apr2025-h20"].reason) == ("applies", reason)
+    assert policy.licence_letter(faster) == verdicts["apr2025-h20"]
+    assert (verdicts["jan2026"].status, verdicts["jan2026"].reason) == (
+        "unknown", f"not a 3A090 item, but apr2025-h20 requires a licence ({reason}); whether the Jan-2026 review "
+        "covers it is not modelled (TPP 2,368 < 21,000; DRAM 4,000 GB/s < 6,500 GB/s)")
+    slower = what_if(h20, "half the bandwidths", memory_bytes_per_s=2e12, scale_up_bytes_per_s=225e9)
+    verdicts = {v.rule: v for v in assess(slower).verdicts}
+    assert (verdicts["apr2025-h20"].status, verdicts["jan2026"].status) == ("unknown", "not applicable")
+    assert policy.licence_letter(slower) is None
 
 
 def test_assessment_to_dict() -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from parity import catalog
 from parity.errors import PolicyError
 from parity.hardware import Chip, System
-from parity.policy import RULES, THRESHOLD_RULES, Assessment, assess, licence_letter
+from parity.policy import THRESHOLD_RULES, Assessment, assess, licence_letter
 
 __all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Screened", "domestic", "eccn_text", "refusal",
            "screen"]
@@ -58,45 +58,25 @@ def _class_text(a: Assessment) -> str:
 def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
     """Why a buyer in China does not get `chip` under `rule` (one of EXPORT_RULES; KEPT says what each keeps), or ''
     where it does. A domestic chip (a PRC vendor's) is kept under every rule: a buyer in China needs no US export
-    licence for it. A chip a licence letter names is refused under every rule: the letter requires a licence, and
-    whether the Jan-2026 review covers it is not modelled; so is a chip of the same maker outside 3A090 (a what-if of
-    the named one among them) that achieves the named chip's memory or interconnect bandwidth, which the letter's
-    text covers (_letter_reached; a 3A090 chip needs its licence anyway, which the rules' lines decide). A chip whose
+    licence for it. A chip for which a licence letter requires a licence (policy.licence_letter: the chip it names, or
+    an NVIDIA chip outside 3A090 achieving the H20's memory or interconnect bandwidth, which its text covers) is
+    refused under every rule: whether the Jan-2026 review covers a letter's licence is not modelled. A chip whose
     class turns on an unknown die area is refused where one of its possible classes would be."""
     key = rule.strip().lower()
     if key not in EXPORT_RULES:
         raise PolicyError(f"rule must be one of {EXPORT_RULES}, got {rule!r}")
     if domestic(chip):
         return ""
-    letter = licence_letter(chip)
+    letter = licence_letter(chip, tf32_bits)
     if letter is not None:
-        return (f"licence required by {letter.id} (named in {letter.named_in})"
+        return (f"licence required by {letter.rule} ({letter.reason})"
                 + ("; whether the Jan-2026 review covers it is not modelled" if key == "jan2026" else ""))
     a = assess(chip, tf32_bits)
-    if not any(a.eccn_3a090_possible):  # outside 3A090: a letter reaches its maker's chips of the named one's class
-        for rule, named in ((r, catalog.chip(n)) for r in RULES for n in r.named):
-            if chip.vendor == named.vendor and (reached := _letter_reached(chip, named)):
-                what = f"a what-if of {chip.id} achieving its" if chip.id == named.id else \
-                    f"an {chip.vendor} chip achieving the {named.id}'s"
-                return f"{what} {reached}, which {rule.id} covers (in {rule.named_in})"
     if key == "jan2026":
         verdict = next(v for v in a.verdicts if v.rule == "jan2026")
         return "" if verdict.status in ("applies", "not applicable") else f"{eccn_text(a)}, {verdict.reason}"
     refused = [p for p in a.eccn_3a090_possible if p is not None and (key == "3a090" or p.startswith("3A090.a"))]
     return _class_text(a) if refused else ""
-
-
-def _letter_reached(chip: Chip, named: Chip) -> str:
-    """What of the named chip's the what-if `chip` achieves of what the letter's text names: the licence covers 'the
-    H20 and any other circuits achieving the H20's memory bandwidth, interconnect bandwidth, or combination thereof'
-    (NVIDIA's 8-K of 2025-04-15): 'memory bandwidth (4.00 TB/s)', or '' where it achieves neither (the 'combination'
-    is unpublished, so such a what-if is judged by the thresholds)."""
-    reached = [f"{what} ({text})" for what, mine, theirs, text in (
-        ("memory bandwidth", chip.memory_bytes_per_s, named.memory_bytes_per_s,
-         f"{named.memory_bytes_per_s / 1e12:.2f} TB/s"),
-        ("interconnect bandwidth", chip.scale_up_bytes_per_s, named.scale_up_bytes_per_s,
-         f"{2 * named.scale_up_bytes_per_s / 1e9:,.0f} GB/s both ways")) if mine >= theirs * (1 - 1e-9)]
-    return " and ".join(reached)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
+from parity import catalog
 from parity.dtypes import MATH_RATES
 from parity.errors import PolicyError
 from parity.hardware import Chip, what_if
@@ -29,6 +30,7 @@ PD_A2, PD_B2, PD_B1 = 5.92, 3.2, 1.6
 OCT2022_IO_BYTES_PER_S = 600e9       # 87 FR 62186: aggregate bidirectional I/O >= 600 Gbyte/s
 JAN2026_TPP = 21_000.0               # 91 FR 1684: TPP < 21,000 ...
 JAN2026_DRAM_BYTES_PER_S = 6_500e9   # ... and 'total DRAM bandwidth' < 6,500 GB/s
+H20 = "nvidia-h20"                   # the chip the April 2025 letter names (NVIDIA's 8-K of 2025-04-15)
 
 VERDICTS = ("applies", "outside", "not applicable", "unknown")
 # an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no 3A090 licence, so no review)
@@ -265,10 +267,43 @@ def _check_hbm(chip: Chip, tf32_bits: int) -> tuple[str, str]:
             "separately, are 3A090.c (BIS: all HBM in production exceeds the line)")
 
 
+LETTER_TEXT = ("the H20 integrated circuits and any other circuits achieving the H20's memory bandwidth, interconnect "
+               "bandwidth, or combination thereof")  # NVIDIA's 8-K of 2025-04-15, quoting the government's letter
+
+
+def _letter_reached(chip: Chip, named: Chip) -> str:
+    """What of the named chip's the letter's text names that `chip` achieves: 'memory bandwidth (4.00 TB/s)', both
+    joined by 'and', or '' where it achieves neither."""
+    return " and ".join(f"{what} ({text})" for what, mine, theirs, text in (
+        ("memory bandwidth", chip.memory_bytes_per_s, named.memory_bytes_per_s,
+         f"{named.memory_bytes_per_s / 1e12:.2f} TB/s"),
+        ("interconnect bandwidth", chip.scale_up_bytes_per_s, named.scale_up_bytes_per_s,
+         f"{2 * named.scale_up_bytes_per_s / 1e9:,.0f} GB/s both ways")) if mine >= theirs * (1 - 1e-9))
+
+
 def _check_h20_letter(chip: Chip, tf32_bits: int) -> tuple[str, str]:
-    return ("unknown", "unknown thresholds; H20-class memory/interconnect bandwidth (not published): this chip "
-            f"has {chip.memory_bytes_per_s / 1e12:.2f} TB/s memory and "
-            f"{2.0 * chip.scale_up_bytes_per_s / 1e9:,.0f} GB/s scale-up (both directions)")
+    """The April 2025 letter (NVIDIA's 8-K of 2025-04-15) requires a licence for LETTER_TEXT. It is a letter to NVIDIA:
+    another maker's chip is not addressed (AMD's 8-K of 2025-04-16 discloses a licence requirement for its MI308, a
+    chip the catalog lacks, with no thresholds). A 3A090 item needs a licence already, which the Federal Register rules
+    govern, so the letter is read as adding one outside 3A090: there it applies to an NVIDIA chip achieving the H20's
+    memory or interconnect bandwidth, and is unknown below both (the 'combination thereof' is unpublished). The H20
+    itself is named (Rule.verdict); a what-if of it is checked here."""
+    named = catalog.chip(H20)
+    if chip.vendor != named.vendor:
+        return "not applicable", (f"a letter to {named.vendor} on its chips; AMD's 8-K of 2025-04-16 discloses a "
+                                  "licence requirement for its MI308 (not in the catalog, no thresholds published); "
+                                  "no other maker's letter is modelled")
+    eccn = _classify(chip, tf32_bits)[0]
+    if eccn is not None:
+        return "not applicable", (f"ECCN {eccn}: a 3A090 item needs a licence already, under the Federal Register "
+                                  "rules; the letter adds one for chips outside 3A090")
+    reached = _letter_reached(chip, named)
+    if reached:
+        return "applies", f"an {chip.vendor} chip achieving the H20's {reached}, which the letter's text covers"
+    return "unknown", (f"outside 3A090 and below the H20's memory ({named.memory_bytes_per_s / 1e12:.2f} TB/s) and "
+                       f"interconnect ({2 * named.scale_up_bytes_per_s / 1e9:,.0f} GB/s both ways) bandwidth: this chip "
+                       f"has {chip.memory_bytes_per_s / 1e12:.2f} TB/s and {2 * chip.scale_up_bytes_per_s / 1e9:,.0f} "
+                       "GB/s; the letter's 'combination thereof' is unpublished")
 
 
 def _check_jan2026(chip: Chip, tf32_bits: int) -> tuple[str, str]:
@@ -277,9 +312,9 @@ def _check_jan2026(chip: Chip, tf32_bits: int) -> tuple[str, str]:
     limbs = (f"TPP {value:,.0f} {'<' if value < JAN2026_TPP else '>='} 21,000; DRAM {bandwidth / 1e9:,.0f} GB/s "
              f"{'<' if bandwidth < JAN2026_DRAM_BYTES_PER_S else '>='} 6,500 GB/s")
     if _classify(chip, tf32_bits)[0] is None:
-        letter = licence_letter(chip)
+        letter = licence_letter(chip, tf32_bits)
         if letter is not None:  # 91 FR 1684 revises the review of 3A090 licences; a letter's is not shown covered
-            return "unknown", (f"not a 3A090 item, but {letter.id} requires a licence (named in {letter.named_in}); "
+            return "unknown", (f"not a 3A090 item, but {letter.rule} requires a licence ({letter.reason}); "
                                f"whether the Jan-2026 review covers it is not modelled ({limbs})")
         return "not applicable", f"not a 3A090 item, so no licence to review ({limbs})"
     if jan2026_zone(value, bandwidth):
@@ -297,16 +332,18 @@ RULES: tuple[Rule, ...] = (
          citation="89 FR 96790 (FR Doc 2024-28270)", check=_check_hbm),
     Rule(id="apr2025-h20", title="'Is-informed' letter to NVIDIA on H20-class bandwidth", date="2025-04-09",
          citation="NVIDIA Form 8-K filed 2025-04-15 (not a Federal Register rule)", check=_check_h20_letter,
-         named=("nvidia-h20",), named_in="NVIDIA's 8-K of 2025-04-15"),
+         named=(H20,), named_in="NVIDIA's 8-K of 2025-04-15"),
     Rule(id="jan2026", title="Case-by-case review for TPP < 21,000 and DRAM < 6,500 GB/s", date="2026-01-15",
          citation="91 FR 1684 (FR Doc 2026-00789)", check=_check_jan2026),
 )
 
 
-def licence_letter(chip: Chip) -> Rule | None:
-    """The rule of RULES whose source names `chip` (the April 2025 letter names the H20), which requires a licence
-    for it whatever its thresholds; None where none does."""
-    return next((rule for rule in RULES if rule.names(chip)), None)
+def licence_letter(chip: Chip, tf32_bits: int = 0) -> Verdict | None:
+    """The verdict of the licence letter of RULES (a rule that names a chip: the April 2025 letter, naming the H20)
+    that requires a licence for `chip`: the chip it names, or an NVIDIA chip outside 3A090 that its text covers
+    (_check_h20_letter); None where no letter does."""
+    return next((v for v in (rule.verdict(chip, tf32_bits) for rule in RULES if rule.named) if v.status == "applies"),
+                None)
 
 
 def _classify(chip: Chip, tf32_bits: int) -> tuple[str | None, tuple[str | None, ...], float | None]:

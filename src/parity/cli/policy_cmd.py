@@ -48,8 +48,9 @@ def _row(a: Assessment, for_people: bool) -> dict[str, Any]:
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
-            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter names the H20; its thresholds for other "
-              "chips are unpublished. 2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case "
+            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter (to NVIDIA) names the H20 and covers "
+              "circuits achieving its memory or interconnect bandwidth, read as outside 3A090 (a 3A090 item needs a "
+              "licence already); its 'combination thereof' is unpublished. 2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case "
               f"review line; {ZONE_NA}.")
 
 
