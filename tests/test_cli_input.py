@@ -672,10 +672,13 @@ def test_an_empty_name_is_refused_plainly(command: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("command", [("report", "--out", "x5"), ("compare", "hgx-h20"), ("fleet", "--units", "8"),
                                      ("search", "--model", "llama-3.1-8b"), ("formats",),
-                                     ("policy", "h100", "--at-threshold", "h20")])
+                                     ("policy", "h100", "--at-threshold", "h20"),
+                                     ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100")])
 @pytest.mark.parametrize("blank", ["", "  "])
 def test_an_empty_engine_is_refused_as_an_empty_model_is(command: tuple[str, ...], blank: str) -> None:
-    """`--engine ""` ran the generic profile, exit 0, and `report` wrote 'engine profile generic' (fuzz17 3.1)."""
+    """`--engine ""` ran the generic profile, exit 0, and `report` wrote 'engine profile generic' (fuzz17 3.1); serve
+    alone took it, as its help said ('empty for the generic profile'), where every other command refused it (fuzz 18):
+    serve's default is now named 'generic' as theirs is."""
     assert refused(*command, "--engine", blank).startswith(
         "parity: error: Invalid value for '--engine': no engine name given: name one ('parity engines' lists them), "
         "or leave --engine out for generic (see '")  # the program's name: 'parity', or 'cli' under CliRunner

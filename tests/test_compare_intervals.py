@@ -114,7 +114,7 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
     1 decode worker for the search's 0.813; 715 tok/s/chip where the search gives 802), which the line reproduces."""
     h20 = five["hgx-h20"]
     line = h20["serve_command"]
-    assert line.startswith("parity serve --model deepseek-r1 --system hgx-h20 --engine generic --weights fp8_block "
+    assert line.startswith("parity serve --model deepseek-r1 --system hgx-h20 --weights fp8_block "
                            "--kv fp8 --isl 1024 --osl 1024 --mode disagg ") and line.endswith(
         "--mtp 1 --random-range-ratio 1 --model-kind steady")
     assert h20["serve_note"].startswith("on whole workers: 1 prefill per 1 decode for the search's 0.813 per decode "
@@ -131,7 +131,7 @@ def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
     out = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-70b", "--format", "json"])
     (row,) = json.loads(out.stdout)
     assert row["serve_note"] == "" and row["serve_command"] == (
-        "parity serve --model llama-3.1-70b --system hgx-h100 --engine generic --weights fp8 --kv fp8 --isl 1024 "
+        "parity serve --model llama-3.1-70b --system hgx-h100 --weights fp8 --kv fp8 --isl 1024 "
         "--osl 1024 --tp 2 --pp 2 --concurrency 512 --random-range-ratio 1 --model-kind steady")
     served = json.loads(CliRunner().invoke(cli, [*shlex.split(row["serve_command"])[1:], "--format", "json"]).stdout)
     assert (served["output_tokens_per_s_per_chip"], served["ttft_s"], served["tpot_s"]) == (

@@ -39,7 +39,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
     vLLM's)."""
     options = ["--model", case.model, "--system", case.system]
-    if case.engine:
+    if case.engine not in ("", "generic"):  # serve's default
         options += ["--engine", case.engine]
     options += ["--weights", case.weights] if case.weights else []
     options += ["--moe-weights", case.moe_weights] if case.moe_weights and case.moe_weights != case.weights else []

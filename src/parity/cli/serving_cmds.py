@@ -16,7 +16,7 @@ from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_o
 from parity import catalog
 from parity.cli.files import model_file, read_text, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
-from parity.cli.values import CONCURRENCY, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
+from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
 from parity.flags import joined
 from parity.ops import Batch
@@ -186,7 +186,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @cli.command()
 @click.option("--model", required=True, help="catalog model or config.json")
 @click.option("--system", required=True, help="catalog system (or a chip: its default node)")
-@click.option("--engine", default="", help="trtllm, vllm, sglang or empty for the generic profile")
+@click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--weights", default="", help="weight format (default: the checkpoint's)")
 @click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
 @click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
