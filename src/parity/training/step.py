@@ -305,7 +305,10 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
         # and reduce-scatter of their gradients backward)
         cp_s = cp_s + layer.count / p * _collective("all_gather", 2.0 * tokens * c * per_rank, c, system, calibration, t)
     p2p = 2.0 * tokens * model.hidden_size / np.where(a["sp"] > 0, t, 1.0)
-    pp_s = np.where(p > 1, 2.0 * v * _collective("send_recv", p2p, 2.0, system, calibration, t * c * dp), 0.0)
+    # each hop joins two stages t x c x dp chips apart (Megatron-Core's rank order "tp-cp-ep-dp-pp", pipeline
+    # outermost); once the p stages span more than one scale-up domain, some hop crosses scale-out, and in
+    # 1F1B's steady state every stage waits on its slowest neighbour: priced over the whole pipeline's p ranks
+    pp_s = np.where(p > 1, 2.0 * v * _collective("send_recv", p2p, p, system, calibration, t * c * dp), 0.0)
 
     exposed_mb = (prof.tp_comm_exposed * passes * tp_s + prof.ep_comm_exposed * passes * ep_s
                   + prof.cp_comm_exposed * (passes + 1.0) * cp_s + prof.pp_comm_exposed * pp_s)
