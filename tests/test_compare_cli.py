@@ -38,3 +38,31 @@ def test_a_row_that_does_not_fit_writes_no_rates() -> None:
     formats = json.loads(CliRunner().invoke(cli, ["formats", "tpu-v6e-8", "--model", "kimi-k2", "--formats", "fp8",
                                                   "--format", "json"]).stdout)
     assert [(f["fits"], f["tokens_per_s_per_chip"], f["tokens_per_s_per_kw"]) for f in formats] == [(False, None, None)]
+
+
+def test_compare_and_fleet_name_a_models_unmodelled_keys_once_under_the_table(tmp_path) -> None:
+    """`compare` (serving and training) and `fleet` printed none of a config's `unmodelled:` flags (their JSON and
+    `serve` have them; a row's note gives only a few words): the caption names them once, ahead of its other
+    sentences, and points at `parity model`, which says each whole; training's JSON carries them as serving's does
+    (it had none) (fuzz19a 4.1). A model with no flags adds no sentence."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity import catalog
+    from parity.cli import cli
+    config = tmp_path / "odd.json"
+    text = json.loads(catalog.data_dir().joinpath("models", "Qwen--Qwen3-0.6B_config.json").read_text())
+    config.write_text(json.dumps({**text, "mystery_width": 4096, "gating": "odd"}))
+    said = ("Model flags: unmodelled: gating, mystery_width (`parity model " + str(config) + "` says each whole).")
+    for args in (["compare", "hgx-h100", "--model", str(config)],
+                 ["compare", "hgx-h100", "--model", str(config), "--workload", "train"],
+                 ["fleet", "--model", str(config), "--chips", "h20", "--demand", "1e9 tokens/day"]):
+        out = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+        assert out.exit_code == 0, out.output
+        assert " ".join(out.stdout.split()).count(said) == 1, out.stdout
+    rows = json.loads(CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", str(config), "--workload", "train",
+                                               "--format", "json"]).stdout)
+    assert rows[0]["flags"][:2] == ["unmodelled: gating", "unmodelled: mystery_width"]
+    plain = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "qwen3-0.6b"], env={"COLUMNS": "200"})
+    assert "Model flags" not in plain.stdout
