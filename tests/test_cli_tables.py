@@ -331,6 +331,30 @@ def test_a_models_layer_kinds_fit_80_columns(name: str) -> None:
     assert "state MB/seq" in out
 
 
+def test_a_models_flags_are_listed_under_its_table_at_full_width(tmp_path: Path) -> None:
+    """`parity model`'s flags sat in the right-aligned value column of a 28-character width and folded to 20 lines
+    at 80 columns, a word or two a line (ChatGLM3; DeepSeek-V2-Lite's 'num_experts_per_tok,' on a line of its own):
+    the row counts them and each prints under the table on lines of its own, left-aligned, at the terminal's width
+    (fuzz19a 4.3); Markdown lists them the same way."""
+    from parity import catalog
+    config = tmp_path / "odd.json"
+    text = json.loads(catalog.data_dir().joinpath("models", "Qwen--Qwen3-0.6B_config.json").read_text())
+    config.write_text(json.dumps({**text, "model_type": "oddity", "architectures": ["OddForCausalLM"],
+                                  "add_qkv_bias": True, "apply_query_key_layer_scaling": True}))
+    out = table("model", str(config), columns=80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    assert " ".join(next(line for line in lines if line.startswith("flags ")).split()) == "flags 3, listed below"
+    start = lines.index("- unmodelled: add_qkv_bias")
+    assert lines[start + 1] == "- unmodelled: apply_query_key_layer_scaling"
+    assert lines[start + 2:start + 5] == ["- unknown architecture OddForCausalLM (model_type 'oddity'): guessed "
+                                          "from its", "  keys (max_window_layers); what its class adds unstated (defaults, "
+                                          "q/k norms,", "  biases) is missing"]
+    flags = json.loads(table("model", str(config), "--format", "json", columns=80))["flags"]
+    assert [f"- {flag}" for flag in flags] == table("model", str(config), "--format", "md", columns=80).split(
+        "\n\n")[-1].splitlines()
+
+
 def test_a_long_layout_name_breaks_between_its_parts() -> None:
     """At 80 columns train's value column broke 'tp1-pp2-dp4-mb1-zero1-stag' / 'es31/-' inside a part; it breaks
     after a '-' now, and the lines join back into the name."""

@@ -286,11 +286,15 @@ def _title_lines(title: str, width: int) -> str:
 
 
 def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "", caption: str = "",
-                wide: bool = False, to_file: bool = False) -> str:
+                wide: bool = False, to_file: bool = False, listed: Sequence[str] = ()) -> str:
     """Rows as a plain-text table for people, at the terminal's width (a file: every column, at the
     table's own width), the caption wrapped below it. Columns marked wide show only where they fit, or
-    with `wide`; the caption names those left out."""
+    with `wide`; the caption names those left out. `listed`: items printed under the table, before the caption,
+    one '- ' line each, wrapped at the terminal's width (up to 100) whatever the table's, left-aligned: sentences a
+    narrow table column would fold to a word a line (a model's flags)."""
     width = terminal_width()
+    items = "".join(textwrap.fill(item, max(min(width, 100), 20), initial_indent="- ", subsequent_indent="  ",
+                                  break_on_hyphens=False) + "\n" for item in listed)
     shown, cells = _fit(rows, columns, width, wide or to_file)
     left_out = [c.header for c in columns if c not in shown]
     if left_out:
@@ -307,6 +311,7 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
+    buffer.write(items)
     if caption:
         buffer.write(textwrap.fill(caption, width=max(min(width, 100), 20), break_long_words=True,
                                    break_on_hyphens=False) + "\n")
@@ -314,8 +319,9 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
 
 
 def to_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "",
-                caption: str = "") -> str:
-    """Rows as a GitHub Markdown table (every column), the title in bold above and the caption below."""
+                caption: str = "", listed: Sequence[str] = ()) -> str:
+    """Rows as a GitHub Markdown table (every column), the title in bold above, the `listed` items (a list) and the
+    caption below."""
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
@@ -323,6 +329,7 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     lines.append("| " + " | ".join(cell(c.header) for c in columns) + " |")
     lines.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
     lines += ["| " + " | ".join(cell(c.show(row.get(c.key))) for c in columns) + " |" for row in rows]
+    lines += [""] * bool(listed) + [f"- {item}" for item in listed]
     if caption:
         lines += ["", caption]
     return "\n".join(lines) + "\n"
