@@ -355,6 +355,30 @@ def test_a_models_flags_are_listed_under_its_table_at_full_width(tmp_path: Path)
         "\n\n")[-1].splitlines()
 
 
+SIX_TRAINING = ("hgx-h800", "hgx-h20", "atlas-800-a3", "cloudmatrix-384", "mi300x-platform", "mi355x-platform")
+
+
+@pytest.mark.parametrize("systems", [("hgx-h800", "cloudmatrix-384"), SIX_TRAINING], ids=" ".join)
+def test_compare_training_fits_80_columns_with_the_notes_words_whole(systems: tuple[str, ...]) -> None:
+    """`compare --workload train` beside 'fp8_block on bf16' and a multi-chip system ran 81 (two systems) and 82 (six)
+    columns at COLUMNS=80 and folded its note inside words ('uncalibrat' over 'ed', 'dav' over 'inci-910'): x/system
+    gives way first (the caption names it) and the throughput's header takes two lines, so every word of each row's
+    note prints whole (fuzz19b 4.1)."""
+    args = ("compare", *systems, "--model", "deepseek-v3", "--workload", "train", "--chips", "2048", "--precision",
+            "fp8_block")
+    out = table(*args, columns=80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    header = next(lines[i - 2:i] for i, line in enumerate(lines) if line.startswith("──"))
+    assert [h.split() for h in header] == [["train"], ["system", "format", "tok/s/chip", "x/chip", "MFU", "note"]]
+    assert "Not shown at 80 columns: mode, BF16 x, mem x, sys BF16 x, sys mem x, sys power x, train tok/s/system, " \
+           "x/system, train tok/s/kW, x/kW, x/GB" in " ".join(out.split())
+    words = set(out.split())
+    rows = json.loads(table(*args, "--format", "json", columns=80))
+    for row in rows:
+        assert all(word in words for word in row["note"].split()), (row["note"], out)
+
+
 def test_a_long_layout_name_breaks_between_its_parts() -> None:
     """At 80 columns train's value column broke 'tp1-pp2-dp4-mb1-zero1-stag' / 'es31/-' inside a part; it breaks
     after a '-' now, and the lines join back into the name."""
