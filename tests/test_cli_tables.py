@@ -355,6 +355,28 @@ def test_a_models_flags_are_listed_under_its_table_at_full_width(tmp_path: Path)
         "\n\n")[-1].splitlines()
 
 
+@pytest.mark.parametrize("columns", [72, 80, 90, 100])
+def test_a_training_layout_breaks_only_between_its_fields(columns: int) -> None:
+    """At 80 columns train's layout broke 'act-fp8-os-' over 'bf16-deepep', inside the field 'os-bf16' (and textwrap,
+    which breaks after a hyphen only after two letters, could cut 'zero1' at other widths): every line of the cell
+    now ends between two fields, and the lines join back into the name (fuzz19b 4.2)."""
+    fields = ["tp1", "pp16", "dp128", "ep64", "mb1", "zero1", "rc-selective", "dualpipe", "act-fp8", "os-bf16",
+              "deepep"]
+    out = table("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--tp", "1", "--pp",
+                "16", "--ep", "64", "--precision", "fp8_block", "--pp-schedule", "dualpipe", "--activation-cache",
+                "fp8", "--optimizer-states", "bf16", "--moe-dispatcher", "deepep", "--global-batch", "15360",
+                columns=columns)
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("layout "))
+    cell = [lines[start].split()[-1]] + [line.strip() for line in lines[start + 1:start + 8]]
+    cell = cell[:next(i for i, part in enumerate(cell) if not part.endswith("-")) + 1]
+    assert "".join(cell) == "-".join(fields) and max(len(line) for line in lines) <= columns
+    ends = {len("-".join(fields[:n])) + 1 for n in range(1, len(fields))}  # after each field's '-'
+    assert all(sum(map(len, cell[:i + 1])) in ends for i in range(len(cell) - 1)), cell
+    if columns == 80:
+        assert cell == ["tp1-pp16-dp128-ep64-mb1-", "zero1-rc-selective-", "dualpipe-act-fp8-os-bf16-", "deepep"]
+
+
 SIX_TRAINING = ("hgx-h800", "hgx-h20", "atlas-800-a3", "cloudmatrix-384", "mi300x-platform", "mi355x-platform")
 
 

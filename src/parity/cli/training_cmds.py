@@ -16,7 +16,7 @@ from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, FormatChoic
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
-from parity.report.tables import Column, percent, plain, scaled, write_atomic
+from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
                              search_fewest_systems)
 from parity.uncertainty import training_flags
@@ -68,9 +68,10 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
     }
 
 
-def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
+def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[str, str]]:
+    """The single run's quantity/value rows for people: the layout's name wraps between its fields."""
     step = data["step_s"]
-    rows = [("layout", data["layout"]["name"]), ("step time", f"{step:,.3f} s")]
+    rows = [("layout", fields_text(layout.name_fields)), ("step time", f"{step:,.3f} s")]
     rows += [(f"  {label}", f"{data['breakdown'][key]:,.3f} s ({data['breakdown'][key] / step:.1%})")
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
@@ -262,7 +263,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     data = _record(the_model, the_system, result, tokens, training_flags(the_system, the_model, seq_len))
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
-    emit_record(_one_layout_rows(data), fmt,
+    emit_record(_one_layout_rows(data, result.layout), fmt,
                 title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data,
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
