@@ -331,6 +331,76 @@ def test_a_models_layer_kinds_fit_80_columns(name: str) -> None:
     assert "state MB/seq" in out
 
 
+def test_a_models_flags_are_listed_under_its_table_at_full_width(tmp_path: Path) -> None:
+    """`parity model`'s flags sat in the right-aligned value column of a 28-character width and folded to 20 lines
+    at 80 columns, a word or two a line (ChatGLM3; DeepSeek-V2-Lite's 'num_experts_per_tok,' on a line of its own):
+    the row counts them and each prints under the table on lines of its own, left-aligned, at the terminal's width
+    (fuzz19a 4.3); Markdown lists them the same way."""
+    from parity import catalog
+    config = tmp_path / "odd.json"
+    text = json.loads(catalog.data_dir().joinpath("models", "Qwen--Qwen3-0.6B_config.json").read_text())
+    config.write_text(json.dumps({**text, "model_type": "oddity", "architectures": ["OddForCausalLM"],
+                                  "add_qkv_bias": True, "apply_query_key_layer_scaling": True}))
+    out = table("model", str(config), columns=80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    assert " ".join(next(line for line in lines if line.startswith("flags ")).split()) == "flags 3, listed below"
+    start = lines.index("- unmodelled: add_qkv_bias")
+    assert lines[start + 1] == "- unmodelled: apply_query_key_layer_scaling"
+    assert lines[start + 2:start + 5] == ["- unknown architecture OddForCausalLM (model_type 'oddity'): guessed "
+                                          "from its", "  keys (max_window_layers); what its class adds unstated (defaults, "
+                                          "q/k norms,", "  biases) is missing"]
+    flags = json.loads(table("model", str(config), "--format", "json", columns=80))["flags"]
+    assert [f"- {flag}" for flag in flags] == table("model", str(config), "--format", "md", columns=80).split(
+        "\n\n")[-1].splitlines()
+
+
+@pytest.mark.parametrize("columns", [72, 80, 90, 100])
+def test_a_training_layout_breaks_only_between_its_fields(columns: int) -> None:
+    """At 80 columns train's layout broke 'act-fp8-os-' over 'bf16-deepep', inside the field 'os-bf16' (and textwrap,
+    which breaks after a hyphen only after two letters, could cut 'zero1' at other widths): every line of the cell
+    now ends between two fields, and the lines join back into the name (fuzz19b 4.2)."""
+    fields = ["tp1", "pp16", "dp128", "ep64", "mb1", "zero1", "rc-selective", "dualpipe", "act-fp8", "os-bf16",
+              "deepep"]
+    out = table("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--tp", "1", "--pp",
+                "16", "--ep", "64", "--precision", "fp8_block", "--pp-schedule", "dualpipe", "--activation-cache",
+                "fp8", "--optimizer-states", "bf16", "--moe-dispatcher", "deepep", "--global-batch", "15360",
+                columns=columns)
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("layout "))
+    cell = [lines[start].split()[-1]] + [line.strip() for line in lines[start + 1:start + 8]]
+    cell = cell[:next(i for i, part in enumerate(cell) if not part.endswith("-")) + 1]
+    assert "".join(cell) == "-".join(fields) and max(len(line) for line in lines) <= columns
+    ends = {len("-".join(fields[:n])) + 1 for n in range(1, len(fields))}  # after each field's '-'
+    assert all(sum(map(len, cell[:i + 1])) in ends for i in range(len(cell) - 1)), cell
+    if columns == 80:
+        assert cell == ["tp1-pp16-dp128-ep64-mb1-", "zero1-rc-selective-", "dualpipe-act-fp8-os-bf16-", "deepep"]
+
+
+SIX_TRAINING = ("hgx-h800", "hgx-h20", "atlas-800-a3", "cloudmatrix-384", "mi300x-platform", "mi355x-platform")
+
+
+@pytest.mark.parametrize("systems", [("hgx-h800", "cloudmatrix-384"), SIX_TRAINING], ids=" ".join)
+def test_compare_training_fits_80_columns_with_the_notes_words_whole(systems: tuple[str, ...]) -> None:
+    """`compare --workload train` beside 'fp8_block on bf16' and a multi-chip system ran 81 (two systems) and 82 (six)
+    columns at COLUMNS=80 and folded its note inside words ('uncalibrat' over 'ed', 'dav' over 'inci-910'): x/system
+    gives way first (the caption names it) and the throughput's header takes two lines, so every word of each row's
+    note prints whole (fuzz19b 4.1)."""
+    args = ("compare", *systems, "--model", "deepseek-v3", "--workload", "train", "--chips", "2048", "--precision",
+            "fp8_block")
+    out = table(*args, columns=80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    header = next(lines[i - 2:i] for i, line in enumerate(lines) if line.startswith("──"))
+    assert [h.split() for h in header] == [["train"], ["system", "format", "tok/s/chip", "x/chip", "MFU", "note"]]
+    assert "Not shown at 80 columns: mode, BF16 x, mem x, sys BF16 x, sys mem x, sys power x, train tok/s/system, " \
+           "x/system, train tok/s/kW, x/kW, x/GB" in " ".join(out.split())
+    words = set(out.split())
+    rows = json.loads(table(*args, "--format", "json", columns=80))
+    for row in rows:
+        assert all(word in words for word in row["note"].split()), (row["note"], out)
+
+
 def test_a_long_layout_name_breaks_between_its_parts() -> None:
     """At 80 columns train's value column broke 'tp1-pp2-dp4-mb1-zero1-stag' / 'es31/-' inside a part; it breaks
     after a '-' now, and the lines join back into the name."""

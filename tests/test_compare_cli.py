@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_the_caption_names_the_weights_given_not_the_narrowest_native() -> None:
     """With --weights the caption said 'the narrowest weights each chip runs natively', which the run did not do."""
@@ -38,3 +40,67 @@ def test_a_row_that_does_not_fit_writes_no_rates() -> None:
     formats = json.loads(CliRunner().invoke(cli, ["formats", "tpu-v6e-8", "--model", "kimi-k2", "--formats", "fp8",
                                                   "--format", "json"]).stdout)
     assert [(f["fits"], f["tokens_per_s_per_chip"], f["tokens_per_s_per_kw"]) for f in formats] == [(False, None, None)]
+
+
+def test_compare_and_fleet_name_a_models_unmodelled_keys_once_under_the_table(tmp_path) -> None:
+    """`compare` (serving and training) and `fleet` printed none of a config's `unmodelled:` flags (their JSON and
+    `serve` have them; a row's note gives only a few words): the caption names them once, ahead of its other
+    sentences, and points at `parity model`, which says each whole; training's JSON carries them as serving's does
+    (it had none) (fuzz19a 4.1). A model with no flags adds no sentence."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity import catalog
+    from parity.cli import cli
+    config = tmp_path / "odd.json"
+    text = json.loads(catalog.data_dir().joinpath("models", "Qwen--Qwen3-0.6B_config.json").read_text())
+    config.write_text(json.dumps({**text, "mystery_width": 4096, "gating": "odd"}))
+    said = ("Model flags: unmodelled: gating, mystery_width (`parity model " + str(config) + "` says each whole).")
+    for args in (["compare", "hgx-h100", "--model", str(config)],
+                 ["compare", "hgx-h100", "--model", str(config), "--workload", "train"],
+                 ["fleet", "--model", str(config), "--chips", "h20", "--demand", "1e9 tokens/day"]):
+        out = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+        assert out.exit_code == 0, out.output
+        assert " ".join(out.stdout.split()).count(said) == 1, out.stdout
+    rows = json.loads(CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", str(config), "--workload", "train",
+                                               "--format", "json"]).stdout)
+    assert rows[0]["flags"][:2] == ["unmodelled: gating", "unmodelled: mystery_width"]
+    plain = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "qwen3-0.6b"], env={"COLUMNS": "200"})
+    assert "Model flags" not in plain.stdout
+
+
+def test_training_mfu_names_the_peak_it_divides_by() -> None:
+    """The MFU of `compare --workload train` and `train --search` was headed 'MFU' alone, one row's FP8 peak beside
+    another's BF16 one (the 910C emulates FP8): the H800's 16% of its FP8 peak read as less busy than the 910C's 26%
+    of its BF16 peak. compare's caption names each row's peak and its JSON writes the peak and the BF16-peak figure;
+    search heads the column with its peak (fuzz19b 1.3)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    args = ["compare", "hgx-h800", "atlas-800-a3", "--model", "deepseek-v3", "--workload", "train", "--chips", "2048",
+            "--precision", "fp8_block"]
+    out = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert ("MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense peak in the math its format runs on, "
+            "which differs by row: FP8 for hgx-h800; BF16 for atlas-800-a3 (mfu_bf16 in --format json divides every "
+            "row by the BF16 peak).") in " ".join(out.stdout.split())
+    h800, a3 = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+    assert (h800["mfu_peak"], a3["mfu_peak"]) == ("fp8", "bf16")
+    assert h800["mfu_bf16"] == pytest.approx(2 * h800["mfu"], rel=0.01)  # H800: 1,979 TFLOP/s FP8, 989 BF16
+    assert a3["mfu_bf16"] == a3["mfu"]
+    same = CliRunner().invoke(cli, [*args[:-2], "--format", "md"])
+    assert "MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense BF16 peak." in same.stdout
+    serving = json.loads(CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-8b", "--format",
+                                                  "json"]).stdout)
+    assert not {"mfu", "mfu_peak", "mfu_bf16"} & set(serving[0])
+    for system, peak in (("hgx-h800", "FP8"), ("atlas-800-a3", "BF16")):
+        search = CliRunner().invoke(cli, ["train", "--model", "deepseek-v3", "--system", system, "--chips", "2048",
+                                          "--precision", "fp8_block", "--search", "--top", "2"], env={"COLUMNS": "80"})
+        lines = search.stdout.splitlines()
+        rule = next(i for i, line in enumerate(lines) if line.startswith("──"))
+        assert lines[rule - 2].split() == [peak] and "tok/s/chip MFU" in " ".join(lines[rule - 1].split())
+        assert f"{peak} MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense {peak} peak" in " ".join(
+            search.stdout.split())

@@ -101,7 +101,9 @@ class Comparison:
     tokens_per_s_per_chip_low: float = float("nan")
     tokens_per_s_per_chip_high: float = float("nan")
     flags: tuple[Flag, ...] = ()  # ways the case lies outside what parity was checked on
-    mfu: float = float("nan")
+    mfu: float = float("nan")  # model FLOP/s per chip over the dense peak of `mfu_peak`, the math the format runs on
+    mfu_peak: str = ""
+    mfu_bf16: float = float("nan")  # the same over the BF16 peak, whatever the format (one denominator for every chip)
     spec_ratios: dict[str, float] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
     note: str = ""
@@ -133,7 +135,8 @@ class Comparison:
         out["flags"] = texts(self.flags)
         if self.workload == "train":
             return {k: v for k, v in out.items() if k not in _SERVING_ONLY}
-        del out["mfu"]
+        for key in ("mfu", "mfu_peak", "mfu_bf16"):
+            del out[key]
         out["clients_per_worker"] = int(self.configuration.concurrency) if self.configuration else float("nan")
         out["decode_tokens_per_s_per_chip"] = out["tokens_per_s_per_chip"]
         out["decode_ratio"] = self.decode_ratio
@@ -378,7 +381,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
-                      mfu=float(best.mfu), note="; ".join(filter(None, [systems, *flag_note(raised), emulated])),
+                      mfu=float(best.mfu), mfu_peak=best.peak_math, mfu_bf16=float(best.mfu_bf16), note="; ".join(filter(None, [systems, *flag_note(raised), emulated])),
                       assumptions=tuple(best.assumptions))
 
 

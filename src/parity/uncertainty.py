@@ -208,11 +208,13 @@ def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
 
 def training_flags(system: System, model: Model, seq_len: float) -> tuple[Flag, ...]:
     """Ways a training prediction of `model` on `system` at sequences of `seq_len` tokens lies outside what parity
-    was checked on: sequences past the model's context window (context_flags, as serving says it), a chip with no
+    was checked on: the model's own flags (config keys parity does not model, as case_flags carries them for
+    serving), sequences past the model's context window (context_flags, as serving says it), a chip with no
     measured calibration (as case_flags says it for serving), and a chip family no published training run was
     measured on (catalog.training_families)."""
     chip = system.chip
-    out = [*context_flags(model, seq_len), what_if_flag(system), _uncalibrated(chip, catalog.calibration(chip))]
+    out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system),
+           _uncalibrated(chip, catalog.calibration(chip))]
     if chip.family not in catalog.training_families():
         out.append(Flag(f"training never checked on the {chip.family} family",
                         f"training never checked on the {chip.family} family (published runs measured on "

@@ -207,17 +207,19 @@ def _typed_format(fmt: str | None) -> bool:
 
 
 def render_output(rows: Sequence[Mapping[str, Any]], columns: Sequence[Any], fmt: str, *, title: str = "",
-                  caption: str = "", payload: Any = None, to_file: bool = False, wide: bool = False) -> str:
+                  caption: str = "", payload: Any = None, to_file: bool = False, wide: bool = False,
+                  listed: Sequence[str] = ()) -> str:
     """The text of rows in a resolved format: a table for people (every column when `wide` or written to a
-    file), Markdown, JSON (`payload` if given) or CSV."""
+    file), Markdown, JSON (`payload` if given) or CSV; `listed`: items a table or Markdown lists under the rows."""
     from parity.report import tables  # noqa: PLC0415 - numpy and rich load only when a command prints
 
     context = click.get_current_context(silent=True)
     wide = wide or bool(context and context.meta.get("parity.wide"))
     if fmt == "table":
-        return tables.render_text(rows, columns, title=title, caption=caption, wide=wide, to_file=to_file)
+        return tables.render_text(rows, columns, title=title, caption=caption, wide=wide, to_file=to_file,
+                                  listed=listed)
     if fmt == "md":
-        return tables.to_markdown(rows, columns, title=title, caption=caption)
+        return tables.to_markdown(rows, columns, title=title, caption=caption, listed=listed)
     if fmt == "json":
         return tables.to_json(payload if payload is not None else list(rows))
     return tables.to_csv(rows)
@@ -235,12 +237,13 @@ def deliver(text: str, out: Path | None) -> None:
 
 
 def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Any], fmt: str, *, title: str = "",
-         caption: str = "", payload: Any = None, out: Path | None = None, wide: bool = False) -> None:
+         caption: str = "", payload: Any = None, out: Path | None = None, wide: bool = False,
+         listed: Sequence[str] = ()) -> None:
     """Show rows as a table (or Markdown), or print/write them as JSON (`payload` if given) or CSV.
     With `out` the whole output goes to that file, in the format its suffix names."""
     fmt = output_format(fmt, out)
     deliver(render_output(rows, columns, fmt, title=title, caption=caption, payload=payload, to_file=out is not None,
-                          wide=wide), out)
+                          wide=wide, listed=listed), out)
 
 
 def typed_options(options: Mapping[str, str]) -> list[str]:
@@ -292,7 +295,7 @@ def progress_bar() -> Any:
 
 
 def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping[str, Any], title: str = "",
-                caption: str = "", out: Path | None = None, wrap: bool = True) -> None:
+                caption: str = "", out: Path | None = None, wrap: bool = True, listed: Sequence[str] = ()) -> None:
     """One record (a serving scenario, a training layout, a model): for people a quantity/value table of
     `rows` (figures written for reading); JSON the payload; CSV the payload as one row in SI units (nested
     mappings spread over parent_child columns, lists as JSON cells), never the people's text such as '45.4 s'."""
@@ -300,7 +303,8 @@ def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping
 
     columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=wrap)]
     fmt = output_format(fmt, out)
-    emit([payload] if fmt == "csv" else rows, columns, fmt, title=title, caption=caption, payload=payload, out=out)
+    emit([payload] if fmt == "csv" else rows, columns, fmt, title=title, caption=caption, payload=payload, out=out,
+         listed=listed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -274,11 +274,12 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
              {"quantity": "of which weight matmuls [GFLOP]", "value": f"{m.matmul_flops_per_token() / 1e9:,.2f}"}]
     rows += [{"quantity": "vision tower parameters (apart, estimated)", "value": f"{m.vision_parameters:,}"},
              {"quantity": "fixed state per sequence [MB]", "value": f"{m.state_bytes_per_sequence / 1e6:,.2f}"},
-             {"quantity": "flags", "value": joined(raised) or "none"}]
+             # listed under the table: a right-aligned value column folds a flag's sentence to a word a line
+             {"quantity": "flags", "value": f"{len(raised)}, listed below" if raised else "none"}]
     kinds = layer_kind_rows(m, float(context))
     payload |= {"vision_parameters": m.vision_parameters, "state_bytes_per_sequence": m.state_bytes_per_sequence,
                 "flags": texts(raised), "layer_kinds": kinds}
-    emit_record(rows, fmt, title=m.name, payload=payload, out=out)
+    emit_record(rows, fmt, title=m.name, payload=payload, out=out, listed=texts(raised))
     if fmt == "table" and out is None:
         # a kind ("attention chunked 8192 + moe") wraps at its spaces, so the six columns fit 80
         emit(kinds, [Column("kind", "layer kind", plain, "left", wrap=True), Column("layers", "layers", plain),

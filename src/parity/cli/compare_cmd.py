@@ -15,7 +15,7 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, r
     systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
-from parity.cli.labels import system_label
+from parity.cli.labels import model_flags_text, system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, ENGINE, TOKENS, FormatChoice, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
@@ -62,6 +62,22 @@ def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
             "(the benchmark client's prompts, the same layouts, formats and MTP; how each model scores on measured "
             f"runs: docs/accuracy.md); {chosen}. "
             + (f"Simulated runs flagged: {'; '.join(said)}. " if said else ""))
+
+
+def _mfu_text(results: Sequence[Comparison]) -> str:
+    """What a training table's MFU divides by, for its caption: each chip's dense peak of the math its format runs on,
+    FP8 where the chip has it and BF16 where it emulates FP8 (the 910C), so where rows differ the caption names each
+    peak's systems: one row's 16% of an FP8 peak beside another's 26% of a BF16 one does not say which chip is busier."""
+    peaks: dict[str, list[str]] = {}
+    for r in results:
+        if r.fits:
+            peaks.setdefault(r.mfu_peak, []).append(r.system)
+    formula = "MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense"
+    if len(peaks) < 2:
+        return f"{formula} {next(iter(peaks), 'bf16').upper()} peak. "
+    return (f"{formula} peak in the math its format runs on, which differs by row: "
+            + "; ".join(f"{peak.upper()} for {', '.join(systems)}" for peak, systems in peaks.items())
+            + " (mfu_bf16 in --format json divides every row by the BF16 peak). ")
 
 
 def _flatten(row: dict) -> dict:
@@ -255,7 +271,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
                  "format_label": format_label(r["weights"], r["emulated_on"]),
                  "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
-        unit = "tok/s" if workload == "serve" else "train tok/s"
+        unit = "tok/s" if workload == "serve" else "train\ntok/s"  # over two lines: 10 columns wide, not 16
         columns = [Column("system_label", "system", plain, "left"),
                    Column("format_label", "format", plain, "left", wrap=True),  # 'fp8 on bf16' over two lines
                    Column("mode", "mode", plain, "left", wide=3)]
@@ -280,7 +296,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                     Column("ratio_cell", "x/chip\n80% int." if workload == "serve" else "x/chip", plain)]
         if varied:
             columns += [Column("tokens_per_s_per_system", f"{unit}/system", reached(scaled(1)), wide=2),
-                        Column("ratio_per_system", "x/system", ratio)]
+                        # training's first to give way where the columns that must show pass the terminal (a
+                        # multi-chip system's note beside 'fp8_block on bf16': 81-82 at 80), so the note's words print
+                        # whole (serving's note is shorter, and x/system is its headline beside the interval)
+                        Column("ratio_per_system", "x/system", ratio, wide=1 if workload == "train" else False)]
         columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", reached(scaled(1)), wide=3),
                     Column("ratio_per_kw", "x/kW", ratio, wide=True)]
         if varied:
@@ -334,9 +353,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
                        "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
-                       f"{uncalibrated}. ")
+                       f"{uncalibrated}. " + _mfu_text(results))
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-                                   caption=pair + caption + _what_if_caption(what_ifs, workload)
+                                   caption=model_flags_text(model, name) + pair + caption
+                                   + _what_if_caption(what_ifs, workload)
                                    + (f"{exporting.text}. " if exporting else "")
                                    + "Assumptions: 'parity show SYSTEM', --format json."))
     deliver("\n".join(texts) if texts else render_output(payload, [], fmt, payload=payload), out)

@@ -10,6 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
+from parity.cli.labels import model_flags_text
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -124,7 +125,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),
-         caption=(f"tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, workload {isl} "
+         caption=(f"{model_flags_text(found, model)}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, workload {isl} "
                   f"in / {osl} out. Formats: {formats_text(None)}. {mtp_words}"
                   + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
                      f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "

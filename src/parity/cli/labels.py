@@ -1,12 +1,14 @@
-"""Short names for people: a chip as its maker calls it ('Ascend 910C'), a system with its chips."""
+"""Short names for people: a chip as its maker calls it ('Ascend 910C'), a system with its chips, a model's flags."""
 
 from __future__ import annotations
 
 import re
+import shlex
 
 from parity.hardware import Chip, System
+from parity.model import Model
 
-__all__ = ["chip_label", "system_label"]
+__all__ = ["chip_label", "model_flags_text", "system_label"]
 
 
 def chip_label(chip: Chip) -> str:
@@ -20,3 +22,14 @@ def chip_label(chip: Chip) -> str:
 def system_label(system: System) -> str:
     """'8x Ascend 910C': how many of which chip a system holds."""
     return f"{system.chips:,}x {chip_label(system.chip)}"
+
+
+def model_flags_text(model: Model, name: str) -> str:
+    """A model's own flags (its config's unmodelled keys, an unknown architecture) in one sentence for the caption of
+    a table whose rows leave them out (`compare`, `fleet`: a row's note gives only a few words): 'Model flags:
+    unmodelled: gating, mlp_layer_types; unknown architecture (`parity model PATH` says each whole). '; '' where the
+    model has none. `name`: the model as the command line gave it."""
+    unread = [f.text.removeprefix("unmodelled: ") for f in model.flags if f.kind == "unmodelled"]
+    said = [f"unmodelled: {', '.join(unread)}"] * bool(unread) + [f.brief or f.text for f in model.flags
+                                                                 if f.kind != "unmodelled"]
+    return f"Model flags: {'; '.join(said)} (`parity model {shlex.quote(name)}` says each whole). " if said else ""

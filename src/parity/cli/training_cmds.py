@@ -16,7 +16,7 @@ from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, FormatChoic
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
-from parity.report.tables import Column, percent, plain, scaled, write_atomic
+from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
                              search_fewest_systems)
 from parity.uncertainty import training_flags
@@ -68,9 +68,10 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
     }
 
 
-def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
+def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[str, str]]:
+    """The single run's quantity/value rows for people: the layout's name wraps between its fields."""
     step = data["step_s"]
-    rows = [("layout", data["layout"]["name"]), ("step time", f"{step:,.3f} s")]
+    rows = [("layout", fields_text(layout.name_fields)), ("step time", f"{step:,.3f} s")]
     rows += [(f"  {label}", f"{data['breakdown'][key]:,.3f} s ({data['breakdown'][key] / step:.1%})")
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
@@ -91,10 +92,15 @@ def _one_layout_rows(data: dict[str, Any]) -> list[dict[str, str]]:
     return [{"quantity": k, "value": v} for k, v in rows]
 
 
-SEARCH_COLUMNS = [Column("rank", "#", plain), Column("layout", "layout", plain, "left"),
-                  Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
-                  Column("mfu", "MFU", percent), Column("bubble_fraction", "bubble", percent, wide=1),
-                  Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2)]  # every row listed fits
+def _search_columns(peak_math: str) -> list[Column]:
+    """The columns of `train --search`, its MFU headed by the peak it divides by ('BF16' over 'MFU', as wide as its
+    figures: the chip's FP8 peak for an FP8 run, its BF16 peak where it emulates FP8), as the single run's row
+    names it."""
+    return [Column("rank", "#", plain), Column("layout", "layout", plain, "left"),
+            Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
+            Column("mfu", f"{peak_math.upper()}\nMFU", percent),
+            Column("bubble_fraction", "bubble", percent, wide=1),
+            Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2)]  # every row listed fits
 
 
 # what `train --validate` reads: every other option is about one layout, which the published runs each give
@@ -257,7 +263,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     data = _record(the_model, the_system, result, tokens, training_flags(the_system, the_model, seq_len))
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
-    emit_record(_one_layout_rows(data), fmt,
+    emit_record(_one_layout_rows(data, result.layout), fmt,
                 title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data,
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
@@ -280,10 +286,13 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: Train
                 for i, r in enumerate(found.best)]
     payload = {"model": model.name, "system": system.id, "chips": chips, "candidates": found.candidates,
                "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
-    emit(rows, SEARCH_COLUMNS, fmt, title=f"Fastest layouts of {model.name} on {chips} x {system.chip.id} ({system.id}), "
+    peak = found.best[0].peak_math  # the math unit the format runs on, one for every layout of the search
+    emit(rows, _search_columns(peak), fmt, title=f"Fastest layouts of {model.name} on {chips} x {system.chip.id} ({system.id}), "
                                           f"{workload}", payload=payload, out=out,
          caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit" + (f" ({pinned})" if pinned else "")
                  + (f"; {systems}" if systems else "") + ". "
+                 + f"{peak.upper()} MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense {peak.upper()} peak"
+                 + (" (mfu_bf16 in --format json: over its BF16 peak). " if peak != "bf16" else ". ")
                  + (f"Outside what was validated: {joined(raised)}. " if raised else "")
                  + "Assumptions: " + "; ".join(found.best[0].assumptions))
 

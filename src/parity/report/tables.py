@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["Column", "render_text", "to_markdown", "to_json", "to_csv", "write_atomic", "FORMATS",
+__all__ = ["Column", "fields_text", "render_text", "to_markdown", "to_json", "to_csv", "write_atomic", "FORMATS",
            "plain", "scaled", "count", "money", "ratio", "percent", "to_builtin", "with_interval", "terminal_width",
            "DIGITS_SHOWN_WHOLE"]
 
@@ -183,12 +183,44 @@ def _min_width(column: Column, values: Sequence[str]) -> int:
     return max(len(line) for v in [column.header, *values] for line in v.split("\n"))
 
 
+# a hyphen inside a field of a name of '-'-joined fields ('os-bf16' in a training layout): a line never breaks at it,
+# and it prints as '-'
+FIELD_HYPHEN = "\u2011"
+
+
+def fields_text(fields: Sequence[str]) -> str:
+    """A name of '-'-joined fields (a training layout's) as a free-text cell: where it wraps, it breaks between two
+    fields, never at a hyphen inside one ('act-fp8-os-' over 'bf16' split the field 'os-bf16')."""
+    return "-".join(field.replace("-", FIELD_HYPHEN) for field in fields)
+
+
 def _hyphenated(text: str, width: int) -> str:
     """A free-text cell as it is where its words fit `width`; else its lines wrapped at `width`, after a hyphen where
     a word has one, so a long name (a layout, a case id) breaks between its parts, not inside one."""
     if all(len(word) <= width for word in text.split()):
         return text
-    return "\n".join(textwrap.fill(line, width, break_on_hyphens=True) for line in text.split("\n"))
+    return "\n".join(_filled(line, width) for line in text.split("\n"))
+
+
+def _filled(line: str, width: int) -> str:
+    """One line of free text in lines of at most `width`, filled greedily: words apart at spaces, a word longer than
+    the width after any of its hyphens ('tp1-pp16-dp128-' over 'zero1-dualpipe', which textwrap's rule, a hyphen after
+    two letters, would cut inside 'zero1'), and only a part with no hyphen left that is still longer inside itself."""
+    lines: list[str] = []
+    current = ""
+    for word in line.split():
+        parts = re.split(r"(?<=-)(?=.)", word) if len(word) > width else [word]
+        for i, part in enumerate(parts):
+            joined = current + part if i else f"{current} {part}" if current else part
+            if len(joined) <= width:
+                current = joined
+                continue
+            lines += [current] if current else []
+            while len(part) > width:
+                lines.append(part[:width])
+                part = part[width:]
+            current = part
+    return "\n".join(lines + [current])
 
 
 def _table(columns: Sequence[Column], cells: Sequence[Sequence[str]], title: str,
@@ -286,11 +318,15 @@ def _title_lines(title: str, width: int) -> str:
 
 
 def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "", caption: str = "",
-                wide: bool = False, to_file: bool = False) -> str:
+                wide: bool = False, to_file: bool = False, listed: Sequence[str] = ()) -> str:
     """Rows as a plain-text table for people, at the terminal's width (a file: every column, at the
     table's own width), the caption wrapped below it. Columns marked wide show only where they fit, or
-    with `wide`; the caption names those left out."""
+    with `wide`; the caption names those left out. `listed`: items printed under the table, before the caption,
+    one '- ' line each, wrapped at the terminal's width (up to 100) whatever the table's, left-aligned: sentences a
+    narrow table column would fold to a word a line (a model's flags)."""
     width = terminal_width()
+    items = "".join(textwrap.fill(item, max(min(width, 100), 20), initial_indent="- ", subsequent_indent="  ",
+                                  break_on_hyphens=False) + "\n" for item in listed)
     shown, cells = _fit(rows, columns, width, wide or to_file)
     left_out = [c.header for c in columns if c not in shown]
     if left_out:
@@ -300,13 +336,14 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     # text folded below its longest words (_widths), and past that lines as long as the names and numbers need
     # (wrapped by the terminal) rather than a cell cut off
     widths = _widths(shown, cells, 1_000_000 if to_file else width)
-    cells = [[_hyphenated(v, widths[i]) if _wraps(c) else v for i, (c, v) in enumerate(zip(shown, row))]
-             for row in cells]
+    cells = [[(_hyphenated(v, widths[i]) if _wraps(c) else v).replace(FIELD_HYPHEN, "-")
+              for i, (c, v) in enumerate(zip(shown, row))] for row in cells]
     width = _minimum_width(widths)
     table = _table(shown, cells, _title_lines(title, width), widths)
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
+    buffer.write(items)
     if caption:
         buffer.write(textwrap.fill(caption, width=max(min(width, 100), 20), break_long_words=True,
                                    break_on_hyphens=False) + "\n")
@@ -314,15 +351,17 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
 
 
 def to_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "",
-                caption: str = "") -> str:
-    """Rows as a GitHub Markdown table (every column), the title in bold above and the caption below."""
+                caption: str = "", listed: Sequence[str] = ()) -> str:
+    """Rows as a GitHub Markdown table (every column), the title in bold above, the `listed` items (a list) and the
+    caption below."""
     def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return text.replace("|", "\\|").replace("\n", " ").replace(FIELD_HYPHEN, "-")
 
     lines = [f"**{cell(title)}**", ""] if title else []
     lines.append("| " + " | ".join(cell(c.header) for c in columns) + " |")
     lines.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
     lines += ["| " + " | ".join(cell(c.show(row.get(c.key))) for c in columns) + " |" for row in rows]
+    lines += [""] * bool(listed) + [f"- {item}" for item in listed]
     if caption:
         lines += ["", caption]
     return "\n".join(lines) + "\n"

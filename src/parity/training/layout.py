@@ -459,6 +459,12 @@ class TrainingLayout:
         return str(self.etp) if self.etp else f"{self.expert_tp} (--etp 0: the default)"
 
     def __str__(self) -> str:
+        return "-".join(self.name_fields)
+
+    @property
+    def name_fields(self) -> tuple[str, ...]:
+        """The fields of the layout's name ('tp1', 'pp16', 'rc-selective', 'os-bf16' ...), which it joins with '-';
+        a table breaks a long name only between them."""
         parts = [f"tp{self.tp}", f"pp{self.pp}"]
         if self.virtual_stages > 1:
             parts.append(f"vp{self.virtual_stages}")
@@ -480,4 +486,4 @@ class TrainingLayout:
             parts.append(f"layout[{self.pp_layout}]")
         if self.pp_first_layers or self.pp_last_layers:
             parts.append(f"stages{self.pp_first_layers or '-'}/{self.pp_last_layers or '-'}")
-        return "-".join(parts)
+        return tuple(parts)
