@@ -8,31 +8,26 @@ embedded) beside them.
 
 from __future__ import annotations
 
-import base64
 import datetime
-import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity import catalog
 from parity.compare import DEFAULT_SYSTEMS, Comparison, compare, compare_formats, default_mtp, format_label
-from parity.crosscheck import system_ratios
 from parity.errors import ParityError
 from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
 from parity.policy import ZONE_NA, assess
-from parity.predict import predict_rows
-from parity.report.accuracy_page import METRIC_NAMES
+from parity.report.accuracy_section import accuracy_section
 from parity.report.frontier import frontier as searched_frontier
+from parity.report.markup import catalog_id, esc, figure, in_words, num, rate, sentence, table, times
 from parity.report.notes import assumptions_html, group_assumptions, legend, power_basis, without_mtp_hint
 from parity.report.page import GENERATOR, SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
-from parity.report.tables import money, percent, reached, scaled, write_atomic
+from parity.report.tables import money, reached, scaled, write_atomic
 from parity.report.timeline import simulated_run
-from parity.validate import SCORED_SPLITS, case_errors, scores
-from parity.validate_training import training_case_errors
 
 __all__ = ["ReportSpec", "build_report", "check_spec"]
 
@@ -97,49 +92,21 @@ class _Page:
             self.cite(item.chip)
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text))
-
-
-def _id(name: str) -> str:
-    """A catalog id kept on one line (a table never breaks 'huawei-ascend-910c' at its hyphens)."""
-    return f"<span class='id'>{_e(name)}</span>"
-
-
-def _num(value: float, digits: int = 0) -> str:
-    if value is None or value != value:  # NaN
-        return "-"
-    return f"{value:,.{digits}f}"
-
-
-def _x(value: float) -> str:
-    return "-" if value is None or value != value else f"{value:.2f}x"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
-    # a header may break after a slash ("memory/ system"), so units need not widen their column
-    head = "".join(f"<th>{_e(h).replace('/', '/<wbr>')}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    # a wide table scrolls inside its own box rather than pushing the page sideways
-    return (f'<div class="wide"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-            '</table></div>')
-
-
 def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) -> str:
     out = []
     for r in rows:
         s = systems[r.system]
-        out.append([f"<b>{_e(r.system)}</b><br><small>{_e(s.chips)} x {_e(r.chip)}, {_e(s.status)}</small>",
-                    _e(format_label(r.weights, r.emulated_on)), _e(r.mode), _x(r.spec_ratios.get("bf16")), _x(r.spec_ratios.get("system_bf16")),
-                    _x(r.spec_ratios.get("system_memory")), _x(r.spec_ratios.get("system_power")),
-                    _num(r.tokens_per_s_per_chip), _num(r.tokens_per_s_per_system),
-                    _rate(r.tokens_per_s_per_kw), _x(r.ratios.get("per_chip")) + _interval(r),
-                    _x(r.ratios.get("per_system")), _x(r.ratios.get("per_kw")), _e(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
-    return _table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
+        out.append([f"<b>{esc(r.system)}</b><br><small>{esc(s.chips)} x {esc(r.chip)}, {esc(s.status)}</small>",
+                    esc(format_label(r.weights, r.emulated_on)), esc(r.mode), times(r.spec_ratios.get("bf16")), times(r.spec_ratios.get("system_bf16")),
+                    times(r.spec_ratios.get("system_memory")), times(r.spec_ratios.get("system_power")),
+                    num(r.tokens_per_s_per_chip), num(r.tokens_per_s_per_system),
+                    rate(r.tokens_per_s_per_kw), times(r.ratios.get("per_chip")) + _interval(r),
+                    times(r.ratios.get("per_system")), times(r.ratios.get("per_kw")), esc(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
+    return table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
                    "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
                    "note"], out, "numbers") + (
-        f"<p class='legend'><small>{_e(legend(rows, systems))}</small></p>"
-        f"<p class='legend'><small>{_e(power_basis([systems[r.system] for r in rows]))}</small></p>")
+        f"<p class='legend'><small>{esc(legend(rows, systems))}</small></p>"
+        f"<p class='legend'><small>{esc(power_basis([systems[r.system] for r in rows]))}</small></p>")
 
 
 def _interval_words(row: Comparison) -> str:
@@ -152,28 +119,6 @@ def _interval(row: Comparison) -> str:
     """The per-chip ratio's 80% interval, on the line under it ('' where none: the baseline, training)."""
     low, high = row.ratio_interval
     return "" if low != low or high != high else f"<br><small style='white-space:nowrap'>{low:.2f}-{high:.2f}</small>"
-
-
-def _image(path: Path, alt: str, caption: str) -> str:
-    """A plot embedded in the page; `caption` (HTML) says what it shows and what it rests on."""
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}"><figcaption>{caption} ' \
-           f'(<a href="{_e(path.name)}">{_e(path.name)}</a>)</figcaption></figure>'
-
-
-def _count(value: float) -> str:
-    """A large count in words: 2e12 -> '2 trillion', 3.5e9 -> '3.5 billion'; below a million, digits."""
-    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
-        if abs(value) >= size:
-            return f"{value / size:,.3g} {word}"
-    return _num(value)
-
-
-def _rate(value: float) -> str:
-    """A rate for people: whole numbers from 100 up (1,497), three significant figures below (43.2, 0.512)."""
-    if value is None or value != value:
-        return "-"
-    return _num(value) if abs(value) >= 100 else f"{value:.3g}"
 
 
 def _mtp_words(model: Model) -> str:
@@ -214,14 +159,14 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     page.section(
         "cloudmatrix", "CloudMatrix 384 against GB200 NVL72",
         f"<p>Claim (SemiAnalysis, 2025-04-16): CloudMatrix 384 beats the NVL72 on system compute "
-        f"({_x(cm.spec_ratios['system_bf16'])} BF16) and memory ({_x(cm.spec_ratios['system_memory'])}) at about "
-        f"{_x(cm.spec_ratios['system_power'])} the power, with each 910C about {_x(cm.spec_ratios['bf16'])} of a "
-        f"Blackwell GPU in BF16. On {_e(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
+        f"({times(cm.spec_ratios['system_bf16'])} BF16) and memory ({times(cm.spec_ratios['system_memory'])}) at about "
+        f"{times(cm.spec_ratios['system_power'])} the power, with each 910C about {times(cm.spec_ratios['bf16'])} of a "
+        f"Blackwell GPU in BF16. On {esc(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
         f"{_mtp_words(model)} parity predicts "
-        f"<b class='key' id='cm-per-system'>{_x(cm.ratios['per_system'])}</b> the output tokens/s per system, "
-        f"<b>{_x(cm.ratios['per_chip'])}</b> per chip{_interval_words(cm)} and <b>{_x(cm.ratios['per_kw'])}</b> "
+        f"<b class='key' id='cm-per-system'>{times(cm.ratios['per_system'])}</b> the output tokens/s per system, "
+        f"<b>{times(cm.ratios['per_chip'])}</b> per chip{_interval_words(cm)} and <b>{times(cm.ratios['per_kw'])}</b> "
         "per kW "
-        f"(ratios to {_e(spec.supernodes[1])}; the table's x columns divide by it).</p>"
+        f"(ratios to {esc(spec.supernodes[1])}; the table's x columns divide by it).</p>"
         + _comparison_table(headline, all_systems))
 
     step("Atlas 950 SuperPoD vs Vera Rubin NVL144")
@@ -233,10 +178,10 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     page.section(
         "atlas-950", "Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)",
         "<p>Huawei's claim (Huawei Connect 2025): 56.8x the NPUs, 6.7x the compute, 15x the memory of NVIDIA's "
-        f"NVL144. From the catalog: {_x(atlas.spec_ratios['system_bf16'])} system BF16 and "
-        f"{_x(atlas.spec_ratios['system_memory'])} memory. On {_e(model.name)} parity predicts "
-        f"<b class='key'>{_x(atlas.ratios['per_system'])}</b> the output tokens/s per system and "
-        f"<b>{_x(atlas.ratios['per_chip'])}</b> per chip. Both systems are announced, not shipping: every number "
+        f"NVL144. From the catalog: {times(atlas.spec_ratios['system_bf16'])} system BF16 and "
+        f"{times(atlas.spec_ratios['system_memory'])} memory. On {esc(model.name)} parity predicts "
+        f"<b class='key'>{times(atlas.ratios['per_system'])}</b> the output tokens/s per system and "
+        f"<b>{times(atlas.ratios['per_chip'])}</b> per chip. Both systems are announced, not shipping: every number "
         "here rests on keynote figures.</p>" + _comparison_table(roadmap, all_systems))
 
     step("China-market nodes")
@@ -246,11 +191,11 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         used = nodes[0].baseline or spec.nodes[0]
         against = used if used == spec.nodes[0] else f"{used}; {spec.nodes[0]} cannot run it"
         page.record(anchor, nodes, m)
-        page.section(anchor, f"8-chip nodes on {_e(m.name)} (ratios to {_e(against)})",
-                     f"<p>Is each chip at parity with the {_e(all_systems[used].chip.name)}? Each system serves "
-                     f"{_e(m.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(m).rstrip(',')} in its "
+        page.section(anchor, f"8-chip nodes on {esc(m.name)} (ratios to {esc(against)})",
+                     f"<p>Is each chip at parity with the {esc(all_systems[used].chip.name)}? Each system serves "
+                     f"{esc(m.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(m).rstrip(',')} in its "
                      f"best configuration; x per chip above 1.00x: each of its chips delivers more output tokens/s "
-                     f"than one of {_e(used)}'s.</p>" + _comparison_table(nodes, all_systems))
+                     f"than one of {esc(used)}'s.</p>" + _comparison_table(nodes, all_systems))
     table_rows = {r.system: r for r in (*headline, *roadmap, *nodes)}  # the frontiers pass through these
 
     step("Number formats")
@@ -261,22 +206,22 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                                 default_mtp(model))
     compared = [r.comparison for r in by_format if r.comparison]
     page.record("formats", compared, model)
-    rows = [[f"<b>{_e(r.system)}</b><br><small>{_e(r.chip)}</small>", _e(r.format), _e(r.scale),
-             _num(r.bytes_per_parameter, 2), _e(r.runs_on),
-             _num(r.comparison.tokens_per_s_per_chip if r.comparison and r.comparison.fits else float("nan")),
-             f"{_x(r.ratio_to_baseline)} <small>vs {_e(r.baseline_format)}</small>", _e(r.note) or "&nbsp;"]
+    rows = [[f"<b>{esc(r.system)}</b><br><small>{esc(r.chip)}</small>", esc(r.format), esc(r.scale),
+             num(r.bytes_per_parameter, 2), esc(r.runs_on),
+             num(r.comparison.tokens_per_s_per_chip if r.comparison and r.comparison.fits else float("nan")),
+             f"{times(r.ratio_to_baseline)} <small>vs {esc(r.baseline_format)}</small>", esc(r.note) or "&nbsp;"]
             for r in by_format]
     page.section(
-        "formats", f"Number formats: {_e(model.name)} weights in each format",
+        "formats", f"Number formats: {esc(model.name)} weights in each format",
         "<p>DeepSeek says V3.1's UE8M0 FP8 (128x128 weight blocks with power-of-two scales: fp8_block here) suits "
         "next-generation domestic chips; MXFP8 puts such a scale on every 32 weights. A chip with "
         "no unit for a format still saves its memory but multiplies after dequantising to a wider unit "
         "('emulated'); x: output tokens/s per chip over the same system in the first format of the list "
         f"that fits it, at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(model).rstrip(',')}; each chip runs "
         "the engine at its software stack's maturity, as in the comparisons.</p>"
-        + _table(["system", "format", "scales", "B/param", "runs on", "out tok/s/chip", "x", "note"], rows,
+        + table(["system", "format", "scales", "B/param", "runs on", "out tok/s/chip", "x", "note"], rows,
                  "numbers")
-        + f"<p class='legend'><small>{_e(legend(compared, {s.id: s for s in systems}, ratios=False))}</small></p>")
+        + f"<p class='legend'><small>{esc(legend(compared, {s.id: s for s in systems}, ratios=False))}</small></p>")
 
     step("Pareto frontiers")
     curves = [searched_frontier(model, all_systems[name], profile, spec.isl, spec.osl, spec.tpot_s, spec.ttft_s,
@@ -293,10 +238,10 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     for chip in chips:
         page.cite(chip)
     page.section("frontiers", "Throughput against interactivity, and rooflines",
-                 _image(frontier, "Pareto frontier per system",
-                        f"Predicted with the steady model, not measured: {_e(model.name)}'s Pareto frontier on each "
+                 figure(frontier, "Pareto frontier per system",
+                        f"Predicted with the steady model, not measured: {esc(model.name)}'s Pareto frontier on each "
                         "system, searched as the tables' rows are: each system in its narrowest native format, the "
-                        f"engine profile {_e(profile.id)} at each chip's software-stack maturity, one rank per die "
+                        f"engine profile {esc(profile.id)} at each chip's software-stack maturity, one rank per die "
                         f"of a multi-die package (rates per package)"
                         f"{_mtp_words(model).rstrip(',') or ', no multi-token prediction'}, "
                         f"{spec.isl:,} prompt and {spec.osl:,} output tokens{_ttft_words(spec.ttft_s)}, workers of "
@@ -304,7 +249,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                         "spans (the legend says where). A ring marks each table's figure: the most output tokens/s "
                         "per chip meeting the targets. "
                         "The model's error on measured rows: <a href='#accuracy'>How accurate these numbers are</a>")
-                 + _image(roofline, "Roofline per chip",
+                 + figure(roofline, "Roofline per chip",
                           "Datasheet arithmetic, neither predicted nor measured: each chip's dense BF16 peak and "
                           "memory bandwidth from the catalog (<a href='#sources'>sources</a>); dotted lines mark "
                           "typical arithmetic intensities"))
@@ -315,7 +260,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     timeline = out / "timeline.png"
     timeline_png(run.result.timeline, timeline, run.title)
     page.section("timeline", "A benchmark run over time, simulated step by step",
-                 f"<p>{_e(run.caption)}</p>" + _image(timeline, "Queues and KV use over time",
+                 f"<p>{esc(run.caption)}</p>" + figure(timeline, "Queues and KV use over time",
                                                                 "Simulated, not measured: requests queued, "
                                                                 "prefilling and decoding, and the KV cache in use, "
                                                                 "over the run; the simulator's error on never-fitted "
@@ -327,15 +272,15 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         chip = catalog.chip(name)
         page.cite(chip)
         a = assess(chip)
-        rows.append([_id(chip.id), f"<span class='key'>{_num(a.tpp)}</span>", _e(a.set_by),
-                     _num(a.performance_density, 2) if a.performance_density else "-", _e(a.eccn_3a090 or "outside"),
-                     _e(a.zone_shown), _e("; ".join(a.notes))])
+        rows.append([catalog_id(chip.id), f"<span class='key'>{num(a.tpp)}</span>", esc(a.set_by),
+                     num(a.performance_density, 2) if a.performance_density else "-", esc(a.eccn_3a090 or "outside"),
+                     esc(a.zone_shown), esc("; ".join(a.notes))])
     page.section(
         "export-controls", "US export-control metrics", "<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
         "(88 FR 73458); performance density = TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October "
         "2023; the January 2026 case-by-case zone is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684), "
-        f"{_e(ZONE_NA)}."
-        "</p>" + _table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "Jan-2026 zone", "notes"], rows, "numbers"))
+        f"{esc(ZONE_NA)}."
+        "</p>" + table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "Jan-2026 zone", "notes"], rows, "numbers"))
 
     step("Fleet")
     plans = plan_fleet(model, [catalog.system(c) for c in spec.fleet_chips], profile,
@@ -343,23 +288,23 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                        ttft_s=spec.ttft_s, mtp_tokens=default_mtp(model))  # as the comparisons and formats run it
     # chips with their 80% interval under them (the demand at the ends of the per-chip rate's interval), MW in three
     # figures as `parity fleet` gives them; the price and power sources, long, go under the table
-    fleet_rows = [[_id(p.chip), _id(p.system), _e(p.weights), _num(p.tokens_per_s_per_chip),
-                   reached(_num)(p.chips) + ("" if p.chips_low is None else
+    fleet_rows = [[catalog_id(p.chip), catalog_id(p.system), esc(p.weights), num(p.tokens_per_s_per_chip),
+                   reached(num)(p.chips) + ("" if p.chips_low is None else
                                              f"<br><small class='id'>{p.chips_low:,}-{p.chips_high:,}</small>"),
-                   reached(_num)(p.systems), reached(scaled(1e6, zeros=True))(p.power_w),
-                   money(p.cost_usd).replace(" ", "&nbsp;"), _e(p.note) or "&nbsp;"] for p in plans]
+                   reached(num)(p.systems), reached(scaled(1e6, zeros=True))(p.power_w),
+                   money(p.cost_usd).replace(" ", "&nbsp;"), esc(p.note) or "&nbsp;"] for p in plans]
     page.more["fleet"] = without_mtp_hint(plans[0].assumptions, model)
     page.section(
-        "fleet", f"Fleet: {_count(spec.fleet_demand_tokens_per_day)} tokens a day of {_e(model.name)}",
+        "fleet", f"Fleet: {in_words(spec.fleet_demand_tokens_per_day)} tokens a day of {esc(model.name)}",
         f"<p>The chips, systems, power and cost that serve the demand on each chip's system, at the targets above. "
-        f"{_e(_sentence('; '.join(page.more['fleet'])))}</p>"
-        + _table(["chip", "system", "format", "out tok/s/chip", "chips (80% interval)", "systems", "MW", "cost",
+        f"{esc(sentence('; '.join(page.more['fleet'])))}</p>"
+        + table(["chip", "system", "format", "out tok/s/chip", "chips (80% interval)", "systems", "MW", "cost",
                   "note"], fleet_rows, "numbers")
         + "<p class='legend'><small>Chips: whole systems' chips; under them, the chips the demand needs at the ends "
-          f"of the 80% interval of the per-chip rate, before any limit. {_e(basis_text(plans))}.</small></p>")
+          f"of the 80% interval of the per-chip rate, before any limit. {esc(basis_text(plans))}.</small></p>")
 
     step("Accuracy")
-    page.section("accuracy", "How accurate these numbers are", _accuracy())
+    page.section("accuracy", "How accurate these numbers are", accuracy_section())
 
     # every row's assumptions, each section's own and each system's own (its engine's stack, its calibration)
     shown = [all_systems.get(s) or catalog.system(s) for s in dict.fromkeys(
@@ -372,57 +317,6 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     return target
 
 
-def _sentence(text: str) -> str:
-    """Text as a sentence: a capital first letter and a full stop."""
-    text = text.strip()
-    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
-
-
-def _signed(value: float) -> str:
-    """A signed share for people: +1.1%, -9.0% (a bias's sign says which way the model leans)."""
-    return "-" if value is None or value != value else f"{100.0 * value:+.1f}%"
-
-
-def _accuracy() -> str:
-    """How far parity's predictions are from measurements it was never fitted on (parity validate), scored
-    with the steady model the report's comparisons, frontiers and fleet plan use."""
-    measured = catalog.measurements()
-    rows = [r for r in measured if r.get("split") in SCORED_SPLITS]
-    predictions = predict_rows(rows)  # the steady model, as compare, search and fleet price their work
-    errors = case_errors(rows, predictions)
-    serving = [[_e(dict(s.group).get("mode", "all never-fitted rows")), _e(METRIC_NAMES.get(s.metric, s.metric)),
-                _num(s.count), percent(s.median_abs_error), percent(s.p90_abs_error), _signed(s.bias)]
-               for s in scores(errors, ["mode"]) + scores(errors)]
-    ratios = [[_e(r.system_b + " / " + r.system_a), _e(r.engine), _e(METRIC_NAMES.get(r.metric, r.metric)),
-               _num(r.count), _x(r.measured_ratio), _x(r.predicted_ratio), percent(r.median_abs_error)]
-              for r in system_ratios(rows, predictions)]
-    (training,) = scores(training_case_errors(), splits=("holdout",))
-    overall = {s.metric: s for s in scores(errors)}
-    verdict = ", ".join(f"{METRIC_NAMES[metric]} {'meets' if overall[metric].median_abs_error <= goal else 'misses'} "
-                        f"its {goal:.0%}" for metric, goal in (("tpot_s", 0.15), ("ttft_s", 0.25)))
-    calibration = sum(r.get("split") == "calibration" for r in measured)
-    reference = sum(r.get("split") == "reference" for r in measured)
-    return ("<p>Scored with the steady (closed-form) model, the one every comparison, frontier and fleet figure "
-            f"above uses, on the {_num(len(rows))} rows of serving_aiconfigurator.csv that no fit has "
-            f"seen (splits holdout and unseen; {_num(overall['tpot_s'].count)} of them scored for TPOT and "
-            f"{_num(overall['ttft_s'].count)} for TTFT, the others lacking that measurement or predicted not to "
-            "fit): closed-loop TensorRT-LLM, vLLM and SGLang benchmarks on NVIDIA 8-GPU "
-            f"H100, B200 and B300 nodes. Its {_num(calibration)} calibration rows, which fitted the engine profiles, "
-            f"are left out, and so are {_num(reference)} reference rows that record no client count. These are claims about those NVIDIA nodes only: the other chips' predictions rest on "
-            "datasheets and, where published, their own kernel figures (see Assumptions). Error = predicted / measured - 1; bias = median signed "
-            f"error. Against the project's median-error targets: {verdict}. The step-by-step simulator of the "
-            "timeline above is scored separately in docs/accuracy.md; 'parity validate' prints these tables and "
-            "more.</p>"
-            + _table(["mode", "metric", "rows", "median |error|", "p90 |error|", "bias"], serving, "numbers")
-            + "<p>The same work on two systems, on the same never-fitted rows: what this report's ratios claim, "
-              "checked where both systems were measured.</p>"
-            + _table(["systems", "engine", "metric", "configurations", "measured ratio", "predicted ratio",
-                      "median |error| of the ratio"], ratios, "numbers")
-            + f"<p>Training: tokens/s per chip of the {training.count} published runs in the holdout split, which "
-              f"no fit has seen: median |error| {percent(training.median_abs_error)}, p90 "
-              f"{percent(training.p90_abs_error)}.</p>")
-
-
 def _contents(page: _Page) -> str:
     """The table of contents: a link to every section, then to the assumptions and the sources."""
     entries = [*page.contents, ("assumptions", "Assumptions"), ("sources", "Sources")]
@@ -431,7 +325,7 @@ def _contents(page: _Page) -> str:
 
 
 def _render(page: _Page, spec: ReportSpec, assumptions: str) -> str:
-    sources = "".join(f"<li><b>{_e(kind)}</b>: {_e(title)}" + (f' (<a href="{_e(url)}">{_e(url)}</a>)' if url else "")
+    sources = "".join(f"<li><b>{esc(kind)}</b>: {esc(title)}" + (f' (<a href="{esc(url)}">{esc(url)}</a>)' if url else "")
                       + "</li>" for kind, title, url in sorted(page.sources.values()))
     today = datetime.date.today().isoformat()
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{GENERATOR}<title>parity report</title>"

@@ -1,0 +1,72 @@
+"""The report's HTML pieces: escaping, numbers and ratios for people, tables that scroll in their own box, plots
+embedded in the page."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["catalog_id", "esc", "figure", "in_words", "num", "rate", "sentence", "signed", "table", "times"]
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text))
+
+
+def catalog_id(name: str) -> str:
+    """A catalog id kept on one line (a table never breaks 'huawei-ascend-910c' at its hyphens)."""
+    return f"<span class='id'>{esc(name)}</span>"
+
+
+def num(value: float, digits: int = 0) -> str:
+    if value is None or value != value:  # NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def times(value: float) -> str:
+    return "-" if value is None or value != value else f"{value:.2f}x"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
+    # a header may break after a slash ("memory/ system"), so units need not widen their column
+    head = "".join(f"<th>{esc(h).replace('/', '/<wbr>')}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    # a wide table scrolls inside its own box rather than pushing the page sideways
+    return (f'<div class="wide"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            '</table></div>')
+
+
+def figure(path: Path, alt: str, caption: str) -> str:
+    """A plot embedded in the page; `caption` (HTML) says what it shows and what it rests on."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{esc(alt)}"><figcaption>{caption} ' \
+           f'(<a href="{esc(path.name)}">{esc(path.name)}</a>)</figcaption></figure>'
+
+
+def in_words(value: float) -> str:
+    """A large count in words: 2e12 -> '2 trillion', 3.5e9 -> '3.5 billion'; below a million, digits."""
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            return f"{value / size:,.3g} {word}"
+    return num(value)
+
+
+def rate(value: float) -> str:
+    """A rate for people: whole numbers from 100 up (1,497), three significant figures below (43.2, 0.512)."""
+    if value is None or value != value:
+        return "-"
+    return num(value) if abs(value) >= 100 else f"{value:.3g}"
+
+
+def sentence(text: str) -> str:
+    """Text as a sentence: a capital first letter and a full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def signed(value: float) -> str:
+    """A signed share for people: +1.1%, -9.0% (a bias's sign says which way the model leans)."""
+    return "-" if value is None or value != value else f"{100.0 * value:+.1f}%"
