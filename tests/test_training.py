@@ -264,14 +264,16 @@ def test_memory_per_chip_never_grows_with_a_higher_zero_stage(model: str, tp: in
        pp=st.sampled_from([1, 2, 4]), zero=st.integers(0, 3), k=st.integers(1, 8), more=st.integers(1, 8))
 def test_step_time_never_falls_when_the_global_batch_grows(model: str, system: str, pp: int, zero: int, k: int,
                                                            more: int) -> None:
-    """64 chips, tp 8 (ep 8 for the MoE model): more sequences per step never take less time."""
+    """64 ranks (32 chips of the 910C's two dies), tp 8 (ep 8 for the MoE model): more sequences per step never take
+    less time."""
     m, s = catalog.model(model), catalog.system(system)
     dp = 64 // (8 * pp)
 
     def step(batch: int) -> float:
         layout = TrainingLayout(tp=8, pp=pp, dp=dp, ep=8 if "moe" in m.features else 1, zero=zero, seq_len=2048,
                                 global_batch=batch)
-        return float(train_step(m, s, 64, layout, catalog.calibration(s.chip), catalog.training_profile()).step_s)
+        return float(train_step(m, s, 64 // s.chip.dies, layout, catalog.calibration(s.chip),
+                                catalog.training_profile()).step_s)
 
     assert step(dp * (k + more)) >= step(dp * k)
 
@@ -283,7 +285,9 @@ def test_search_finds_a_layout_that_fits_for_llama_70b_on_1024_h100_and_910c() -
                                 catalog.training_profile())
         assert found.best and all(bool(r.fits) for r in found.best)
         assert [r.step_s for r in found.best] == sorted(r.step_s for r in found.best)
-        assert found.best[0].layout is not None and found.best[0].layout.chips == 1024
+        # chips count packages, the layout ranks: one a die of the 910C's two
+        assert found.best[0].chips == 1024 and found.best[0].ranks == 1024 * s.chip.dies
+        assert found.best[0].layout is not None and found.best[0].layout.chips == 1024 * s.chip.dies
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -330,15 +334,16 @@ def test_train_breakdown_adds_up_to_the_step(args: tuple[str, ...]) -> None:
 
 
 def test_train_search_csv_has_the_single_run_columns_after_the_rank(tmp_path: Path) -> None:
-    """`train --search --format csv` had 7 columns (rank, layout, step_s, ...) against the single run's 66: no
-    layout_tp, no fits, no memory terms or breakdown to filter on. Each row is now the single run's CSV record after
-    its rank; the first is the layout `train` picks without --search, at the same step time. --out x.csv alike."""
+    """`train --search --format csv` had 7 columns (rank, layout, step_s, ...) against the single run's 68 (with ranks
+    and dies_per_chip): no layout_tp, no fits, no memory terms or breakdown to filter on. Each row is now the single
+    run's CSV record after its rank; the first is the layout `train` picks without --search, at the same step time.
+    --out x.csv alike."""
     args = ("train", "--model", "llama-3.1-8b", "--system", "hgx-h100")
     code, out, _ = run(*args, "--search", "--top", "3", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     _, single, _ = run(*args, "--format", "csv")
     (one,) = csv.DictReader(io.StringIO(single))
-    assert code == 0 and len(rows) == 3 and list(rows[0]) == ["rank", *one] and len(one) == 66
+    assert code == 0 and len(rows) == 3 and list(rows[0]) == ["rank", *one] and len(one) == 68
     assert [r["rank"] for r in rows] == ["1", "2", "3"] and all(r["fits"] == "True" for r in rows)
     assert (rows[0]["layout_name"], rows[0]["step_s"], rows[0]["breakdown_compute_s"]) == (
         one["layout_name"], one["step_s"], one["breakdown_compute_s"])
@@ -386,14 +391,15 @@ def test_training_holdout_rows_meet_the_target(targets: dict) -> None:
 
 
 def test_fp8_is_faster_where_native_and_emulated_where_not() -> None:
-    """Llama-3.1-8B on 8 chips: FP8 beats bf16 on the H100 (native FP8); the Ascend 910C has no FP8, so
-    FP8 GEMMs run on its bf16 unit at the emulation efficiency and the step is no faster than bf16."""
+    """Llama-3.1-8B on 8 ranks (4 910C packages of two dies): FP8 beats bf16 on the H100 (native FP8); the Ascend 910C
+    has no FP8, so FP8 GEMMs run on its bf16 unit at the emulation efficiency and the step is no faster than bf16."""
     m = catalog.model("llama-3.1-8b")
 
     def step(system: str, precision: str) -> float:
         s = catalog.system(system)
         layout = TrainingLayout(tp=2, dp=4, seq_len=4096, global_batch=32, precision=precision)
-        return float(train_step(m, s, 8, layout, catalog.calibration(s.chip), catalog.training_profile()).step_s)
+        return float(train_step(m, s, 8 // s.chip.dies, layout, catalog.calibration(s.chip),
+                                catalog.training_profile()).step_s)
 
     assert step("hgx-h100", "fp8") < step("hgx-h100", "bf16")
     assert step("atlas-800-a3", "fp8") >= step("atlas-800-a3", "bf16")

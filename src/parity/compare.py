@@ -370,7 +370,8 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     systems = f"on {n // system.chips} systems" if not chips and n > system.chips else ""
     if found is None or not found.best:
         why = (f"does not fit{' ' + systems if systems else ''}: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB "
-               "more per chip needed" if found is not None and found.closest is not None
+               f"more per {'die' if chip.dies > 1 else 'chip'} needed"
+               if found is not None and found.closest is not None
                else "no layout divides the model")
         return Comparison(**common, layout="-", chips=n, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=float("nan"), tokens_per_s_per_system=0.0,

@@ -107,7 +107,7 @@ def training_cases(rows: Sequence[Mapping[str, str]] | None = None) -> list[Trai
                                 grad_overlap=row.get("grad_overlap") or "overlap",
                                 pp_layout=(row.get("pp_layout") or "").strip(),
                                 moe_dispatcher=(row.get("moe_dispatcher") or "").strip() or "alltoall")
-        layout.check(model, _int(row, "chips", 1))
+        layout.check(model, _int(row, "chips", 1), system.chip.dies)  # chips count packages, a rank a die
         out.append(TrainingCase(row=row, model=model, layout=layout,
                                 measured=measured_tokens_per_s_per_chip(row, model, system.chip.peak("bf16"))))
     return out
@@ -119,7 +119,7 @@ def predict_case(case: TrainingCase, profile: TrainingProfile,
     (`calibrations` by chip id where given, else the catalog's)."""
     system = catalog.system(case.row["system"])
     calibration = (calibrations or {}).get(system.chip.id) or catalog.calibration(system.chip)
-    return train_step(case.model, system, case.layout.chips, case.layout, calibration, profile)
+    return train_step(case.model, system, case.layout.chips // system.chip.dies, case.layout, calibration, profile)
 
 
 def training_case_errors(profile: TrainingProfile | None = None, cases: Sequence[TrainingCase] | None = None,

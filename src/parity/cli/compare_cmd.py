@@ -352,8 +352,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                      "train' sizes a job (one system where a layout fits one; --chips sets the count)")
             caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
                        "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's "
-                       f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
-                       f"{uncalibrated}. " + _mfu_text(results))
+                       f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; a multi-die "
+                       f"package (Ascend 910C) trains one rank per die (layouts count dies); {uncalibrated}. "
+                       + _mfu_text(results))
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
                                    caption=model_flags_text(model, name) + pair + caption
                                    + _what_if_caption(what_ifs, workload)

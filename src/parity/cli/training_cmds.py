@@ -18,7 +18,7 @@ from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
-                             search_fewest_systems)
+                             ranks_clause, search_fewest_systems)
 from parity.uncertainty import training_flags
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
@@ -31,10 +31,15 @@ _BREAKDOWN = (("compute_s", "compute (forward and backward)"), ("recompute_s", "
               ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
 
 
+def _holder(dies: int) -> str:
+    """What one rank's memory is: a chip's, or a die's of a multi-die chip (each die a rank)."""
+    return "die" if dies > 1 else "chip"
+
+
 def _fit_note(r: TrainingResult) -> str:
     if bool(r.fits):
         return ""
-    return (f"does not fit by {float(r.shortfall_bytes) / 1e9:.1f} GB per chip "
+    return (f"does not fit by {float(r.shortfall_bytes) / 1e9:.1f} GB per {_holder(r.dies)} "
             f"({r.memory.biggest_term()} is the biggest term)")
 
 
@@ -53,7 +58,8 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
             "activation_cache": layout.activation_cache, "optimizer_states": layout.optimizer_states,
             "gradients": layout.gradients, "pp_layout": layout.pp_layout, "moe_dispatcher": layout.moe_dispatcher,
             "name": str(layout)},
-        "chips": r.chips, "step_s": float(r.step_s), "tokens_per_s": float(r.tokens_per_s),
+        "chips": r.chips, "ranks": r.ranks, "dies_per_chip": r.dies, "step_s": float(r.step_s),
+        "tokens_per_s": float(r.tokens_per_s),
         "tokens_per_s_per_chip": float(r.tokens_per_s_per_chip), "mfu": float(r.mfu),
         "mfu_noncausal": float(r.mfu_noncausal), "mfu_causal": float(r.mfu_causal), "mfu_peak": r.peak_math,
         "mfu_bf16": float(r.mfu_bf16),
@@ -81,7 +87,7 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     if data["mfu_peak"] != "bf16":  # FP8 reports divide by the BF16 peak: above 100% when FP8 runs faster
         rows.append((f"model FLOP/s / BF16 peak ({data['mfu_peak'].upper()} papers' MFU; a ratio)",
                      f"{data['mfu_bf16']:.1%}"))
-    rows += [("memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
+    rows += [(f"memory per {_holder(data['dies_per_chip'])}", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
                                  f"{data['memory_capacity_bytes'] / 1e9:,.1f} GB")]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
     rows += [("fits", "yes" if data["fits"] else data["note"]),
@@ -92,15 +98,15 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     return [{"quantity": k, "value": v} for k, v in rows]
 
 
-def _search_columns(peak_math: str) -> list[Column]:
+def _search_columns(peak_math: str, dies: int = 1) -> list[Column]:
     """The columns of `train --search`, its MFU headed by the peak it divides by ('BF16' over 'MFU', as wide as its
     figures: the chip's FP8 peak for an FP8 run, its BF16 peak where it emulates FP8), as the single run's row
-    names it."""
+    names it; memory is a rank's, a die's where each die of a multi-die chip is one."""
     return [Column("rank", "#", plain), Column("layout", "layout", plain, "left"),
             Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
             Column("mfu", f"{peak_math.upper()}\nMFU", percent),
             Column("bubble_fraction", "bubble", percent, wide=1),
-            Column("memory_bytes_per_chip", "mem GB/chip", scaled(1e9), wide=2)]  # every row listed fits
+            Column("memory_bytes_per_chip", f"mem GB/{_holder(dies)}", scaled(1e9), wide=2)]  # every row listed fits
 
 
 # what `train --validate` reads: every other option is about one layout, which the published runs each give
@@ -111,7 +117,8 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
 @click.option("--model", default=None, help="catalog model or config.json")
 @click.option("--system", default=None, help="catalog system (or a chip: its default node)")
 @click.option("--chips", type=CHIPS, default=None, help="chips in all (may span many systems; default: the fewest whole "
-              "systems, 1, 2, 4 ... 128, on which a layout fits, or one system with a layout given)")
+              "systems, 1, 2, 4 ... 128, on which a layout fits, or one system with a layout given); each die of a "
+              "multi-die chip (Ascend 910C) is a rank, and --tp x --pp x --cp x --dp count ranks")
 @click.option("--tp", type=PARALLEL, default=None, help="tensor parallel (with --search: pin it); without --tp, --pp, "
               "--dp, --cp and --ep train picks the fastest layout that fits, holding the other options given")
 @click.option("--pp", type=PARALLEL, default=None, help="pipeline parallel (with --search: pin it)")
@@ -203,7 +210,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         raise ParityError("--model and --system are required (or use --validate)")
     the_model = catalog.model(model)
     the_system = catalog.system(system)
-    n = chips or the_system.chips
+    n, dies = chips or the_system.chips, the_system.chip.dies  # each die of a multi-die chip is a rank
     batch = global_batch or max(1, round(4_194_304 / seq_len))
     cal = catalog.calibration(the_system.chip)
     profile = catalog.training_profile()
@@ -233,21 +240,21 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         n, found = search_fewest_systems(the_model, the_system, seq_len, batch, cal, profile, precision, space,
                                          top if search else 1, chips)
         if not found.best:
-            raise InfeasiblePlan(_no_fit(n, found))
+            raise InfeasiblePlan(_no_fit(n, dies, found))
         systems = "" if chips or n == the_system.chips else f"{n // the_system.chips} systems: the fewest on which a layout fits"
         if search:
             _emit_search(the_model, the_system, n, seq_len, found, space.pinned(), systems,
                          f"seq {seq_len}, batch {batch}, {precision}", tokens, fmt, out)
             return
         result = found.best[0]
-        chosen = (f"Layout: the fastest of {found.candidates:,} on {n:,} chips"
+        chosen = (f"Layout: the fastest of {found.candidates:,} on {n:,} chips{ranks_clause(n, dies)}"
                   + (f" with {space.pinned()}" if space.pinned() else "")
                   + f" ({found.fitting:,} fit; --search lists them)" + (f"; {systems}" if systems else "") + ". ")
     else:
         if pp_layout and virtual_stages is None:
             virtual_stages = max((layout_counts(pp_layout, most_layout_entries(the_model))["|"] + 1) // (pp or 1), 1)
         base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1,
-                              dp=dp or max(1, n // ((tp or 1) * (pp or 1) * (cp or 1))),
+                              dp=dp or max(1, n * dies // ((tp or 1) * (pp or 1) * (cp or 1))),
                               ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=1 if zero is None else zero,
                               sequence_parallel=not no_sequence_parallel, recompute=recompute or "none",
                               micro_batch=micro_batch or 1, global_batch=batch, seq_len=seq_len, precision=precision,
@@ -264,7 +271,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data, result.layout), fmt,
-                title=f"Training {the_model.name} on {n} x {the_system.chip.id} ({the_system.id})", payload=data,
+                title=f"Training {the_model.name} on {_on(n, the_system)}", payload=data,
                 out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
 
 
@@ -284,10 +291,12 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: Train
                                                              if k in ("step_s", "tokens_per_s_per_chip", "mfu",
                                                                       "bubble_fraction", "memory_bytes_per_chip")}}
                 for i, r in enumerate(found.best)]
-    payload = {"model": model.name, "system": system.id, "chips": chips, "candidates": found.candidates,
-               "fitting": found.fitting, "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
+    dies = system.chip.dies
+    payload = {"model": model.name, "system": system.id, "chips": chips, "ranks": chips * dies,
+               "candidates": found.candidates, "fitting": found.fitting,
+               "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
     peak = found.best[0].peak_math  # the math unit the format runs on, one for every layout of the search
-    emit(rows, _search_columns(peak), fmt, title=f"Fastest layouts of {model.name} on {chips} x {system.chip.id} ({system.id}), "
+    emit(rows, _search_columns(peak, dies), fmt, title=f"Fastest layouts of {model.name} on {_on(chips, system)}, "
                                           f"{workload}", payload=payload, out=out,
          caption=f"{found.candidates:,} layouts priced, {found.fitting:,} fit" + (f" ({pinned})" if pinned else "")
                  + (f"; {systems}" if systems else "") + ". "
@@ -297,13 +306,19 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: Train
                  + "Assumptions: " + "; ".join(found.best[0].assumptions))
 
 
-def _no_fit(chips: int, found: Any) -> str:
-    """Why no layout of `chips` chips fits: the closest one and by how much it misses."""
+def _on(chips: int, system: Any) -> str:
+    """What a job runs on: '64 x huawei-ascend-910c (atlas-800-a3), 128 ranks (2 dies a chip)'."""
+    return f"{chips} x {system.chip.id} ({system.id}){ranks_clause(chips, system.chip.dies)}"
+
+
+def _no_fit(chips: int, dies: int, found: Any) -> str:
+    """Why no layout of `chips` chips of `dies` dies fits: the closest one and by how much it misses."""
     c = found.closest
     if c is None:
-        return f"no layout of {chips} chips fits"
-    return (f"no layout of {chips} chips fits: the closest, {c.layout}, does not fit by "
-            f"{float(c.shortfall_bytes) / 1e9:.1f} GB per chip ({c.memory.biggest_term()} is the biggest term)")
+        return f"no layout of {chips} chips{ranks_clause(chips, dies)} fits"
+    return (f"no layout of {chips} chips{ranks_clause(chips, dies)} fits: the closest, {c.layout}, does not fit by "
+            f"{float(c.shortfall_bytes) / 1e9:.1f} GB per {_holder(dies)} ({c.memory.biggest_term()} is the biggest "
+            "term)")
 
 
 def _validate(fit: bool, write_to: str, fmt: str, out: Path | None) -> None:

@@ -16,8 +16,8 @@ from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
 __all__ = ["TrainingLayout", "chunk_choices", "layout_chunks", "layout_counts", "most_layout_entries",
-           "check_dense_experts", "check_micro_batch", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP", "training_precision",
-           "ACTIVATION_CACHES", "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
+           "check_dense_experts", "check_micro_batch", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
+           "training_precision", "ACTIVATION_CACHES", "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
 PP_SCHEDULES = ("1f1b", "interleaved", "zb", "dualpipe")
@@ -166,6 +166,12 @@ def check_dense_experts(model: Model, ep: int, etp: int) -> None:
     if "moe" not in model.features and (ep > 1 or etp > 1):
         raise InfeasiblePlan(f"ep and etp apply to mixture-of-experts models only; {model.name} is dense "
                              f"(got ep {ep}, etp {etp})")
+
+
+def ranks_clause(chips: int, dies: int) -> str:
+    """The ranks of `chips` chips of `dies` dies each, one a die, as a clause to follow the chips:
+    ", 128 ranks (2 dies a chip)"; "" for one die, whose ranks are its chips."""
+    return f", {chips * dies:,} ranks ({dies} dies a chip)" if dies > 1 else ""
 
 
 def check_micro_batch(global_batch: int, micro_batches: tuple[int, ...]) -> None:
@@ -328,9 +334,10 @@ class TrainingLayout:
         """Microbatches each pipeline runs per step: global_batch / (dp x micro_batch)."""
         return self.global_batch // (self.dp * self.micro_batch)
 
-    def check(self, model: Model, chips: int | None = None) -> TrainingLayout:
-        """This layout if it divides the model, the chips and the batch; else InfeasiblePlan naming why (the chips
-        before the batch: a product that misses them is the mistake, whatever the batch divides)."""
+    def check(self, model: Model, chips: int | None = None, dies: int = 1) -> TrainingLayout:
+        """This layout if it divides the model, the ranks (`chips` x `dies`: one a die of a multi-die chip) and the
+        batch; else InfeasiblePlan naming why (the ranks before the batch: a product that misses them is the
+        mistake, whatever the batch divides)."""
         check_tensor_split(model, self.tp, dense_mlp=True)
         for layer in model.layers:
             if isinstance(layer.mlp, MoeMlp):
@@ -355,8 +362,10 @@ class TrainingLayout:
             raise InfeasiblePlan("--pp-schedule interleaved needs --vp > 1")
         if self.seq_len % self.cp:
             raise InfeasiblePlan(f"--cp must divide --seq-len ({self.seq_len}), got {self.cp}")
-        if chips is not None and self.chips != chips:
-            raise InfeasiblePlan(f"tp x pp x cp x dp must equal the chips ({chips}), got "
+        if chips is not None and self.chips != chips * dies:
+            ranks = f"ranks ({chips * dies}: {chips} chips of {dies} dies, a rank a die)" if dies > 1 else \
+                f"chips ({chips})"
+            raise InfeasiblePlan(f"tp x pp x cp x dp must equal the {ranks}, got "
                                  f"{self.tp} x {self.pp} x {self.cp} x {self.dp} = {self.chips}")
         check_micro_batch(self.global_batch, (self.micro_batch,))
         if self.global_batch % (self.dp * self.micro_batch):

@@ -11,10 +11,10 @@ import numpy as np
 
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Calibration, System
+from parity.hardware import Calibration, System, per_die
 from parity.model import DenseMlp, Model, MoeMlp
 from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, TrainingLayout, check_dense_experts, check_micro_batch,
-                                    chunk_choices)
+                                    chunk_choices, ranks_clause)
 from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, format_notes, train_step
 
 __all__ = ["SearchSpace", "SYSTEM_MULTIPLES", "TrainingSearch", "search_fewest_systems", "search_training",
@@ -93,6 +93,14 @@ class TrainingSearch:
     closest: TrainingResult | None = None
     notes: tuple[str, ...] = field(default=())
 
+    def per_package(self, dies: int) -> TrainingSearch:
+        """This search, run one rank per die (hardware.per_die), with every result counted per package of `dies`
+        dies (TrainingResult.per_package)."""
+        if dies == 1:
+            return self
+        return replace(self, best=tuple(r.per_package(dies) for r in self.best),
+                       closest=self.closest.per_package(dies) if self.closest else None)
+
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
@@ -158,9 +166,12 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     """The `top` fastest layouts of `chips` chips that fit in memory, with their step time and memory.
 
     Every structural layout is crossed with the micro-batch sizes that divide the batch, the ZeRO
-    stages and the recomputation choices, and all of them are priced in one vectorised call.
+    stages and the recomputation choices, and all of them are priced in one vectorised call. Each die of a
+    multi-die chip is one rank (the Ascend 910C's frameworks see two devices a package): layouts spread over
+    chips x dies ranks of hardware.per_die(system), and the results count chips per package.
     """
     space = space or SearchSpace()
+    dies, ranks = system.chip.dies, per_die(system)
     # a dense model searches ep 1 only; expert degrees the caller pinned are refused as in a layout given whole
     check_dense_experts(model, 1 if space.ep == _POWERS else max(space.ep), space.etp)
     check_micro_batch(global_batch, space.micro_batch)
@@ -170,7 +181,7 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     recompute = [r for r in space.recompute
                  if not (r == "selective" and flash_attention and not mla and len(space.recompute) > 1)]
     rows = []
-    for tp, cp, pp, dp, vp, ep, etp in structural_layouts(model, system, chips, seq_len, space):
+    for tp, cp, pp, dp, vp, ep, etp in structural_layouts(model, ranks, chips * dies, seq_len, space):
         sched = PP_SCHEDULES.index(space.fixed(pp=pp, virtual_stages=vp).schedule)
         for mb, zero, rc in itertools.product(space.micro_batch, space.zero, recompute):
             if global_batch % (dp * mb) or (space.pp_schedule == "dualpipe" and global_batch // (dp * mb) < pp):
@@ -179,7 +190,8 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
                          global_batch, seq_len, space.grad_overlap == "overlap", sched))
     if not rows:
         pinned = space.pinned()
-        raise InfeasiblePlan(f"no layout of {chips} chips divides {model.name} with global batch {global_batch} and "
+        raise InfeasiblePlan(f"no layout of {chips} chips{ranks_clause(chips, dies)} divides {model.name} with global "
+                             f"batch {global_batch} and "
                              f"seq_len {seq_len}" + (f" under {pinned}" if pinned else "")
                              + " (try a global batch that is a multiple of the data-parallel degrees"
                              + (", or pin fewer choices" if pinned else "") + ")")
@@ -189,7 +201,7 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     arrays |= {key: np.full(len(rows), float(on)) for key, on in (
         ("ac", formats.activation_cache == "fp8"), ("os", formats.optimizer_states == "bf16"),
         ("ga", formats.gradients == "fp32"), ("dd", formats.moe_dispatcher == "deepep"))}
-    result = evaluate_arrays(model, system, chips, arrays, calibration, profile, precision, flash_attention)
+    result = evaluate_arrays(model, ranks, chips * dies, arrays, calibration, profile, precision, flash_attention)
     fits = np.asarray(result.fits)
     step = np.where(fits, result.step_s, np.inf)
     order = [int(i) for i in np.argsort(step, kind="stable")[: top] if np.isfinite(step[i])]
@@ -211,7 +223,7 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     if not best:
         closest = picked(int(np.argmin(np.asarray(result.shortfall_bytes))))
     return TrainingSearch(candidates=len(rows), fitting=int(fits.sum()), best=best, closest=closest,
-                          notes=(f"{len(rows)} layouts priced, {int(fits.sum())} fit",))
+                          notes=(f"{len(rows)} layouts priced, {int(fits.sum())} fit",)).per_package(dies)
 
 
 def search_fewest_systems(model: Model, system: System, seq_len: int, global_batch: int, calibration: Calibration,
@@ -254,7 +266,7 @@ def pick_training_layout(model: Model, system: System, chips: int, base: Trainin
     for v, rc in itertools.product(vps, recomputes):
         layout = replace(base, virtual_stages=v, recompute=rc)
         try:
-            layout = layout.check(model, chips).check_chunks(model)
+            layout = layout.check(model, chips, system.chip.dies).check_chunks(model)
             candidates.append(train_step(model, system, chips, layout, calibration, profile))
         except InfeasiblePlan as err:
             refusals.append(err)

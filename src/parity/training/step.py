@@ -20,7 +20,7 @@ from parity.cost import collective_s, emulation_note, math_unit
 from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Calibration, System
+from parity.hardware import Calibration, System, per_die
 from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
@@ -69,6 +69,9 @@ class TrainingResult:
     torchtitan), over the same peak. mfu_bf16: model FLOP/s over the dense BF16 peak whatever the format,
     as FP8 training reports usually quote MFU; it passes 1 when FP8 math runs faster than the BF16 peak, so it
     is a ratio, not a utilisation (equal to mfu when peak_math is bf16).
+    dies: dies a chip; above 1 each die is a rank (Ascend 910C: CANN sees an 8-package Atlas 800 A3 as 16 NPUs),
+    so the layout counts ranks = chips x dies, memory is a die's, and the rates per chip, TDP and chip-hours are
+    a package's (per_package).
     """
 
     step_s: Num
@@ -96,6 +99,23 @@ class TrainingResult:
     layout: TrainingLayout | None = None
     assumptions: tuple[str, ...] = field(default=())
     peak_math: str = "bf16"
+    dies: int = 1
+
+    @property
+    def ranks(self) -> int:
+        """Devices the layout spreads over: one a die of a multi-die chip."""
+        return self.chips * self.dies
+
+    def per_package(self, dies: int) -> TrainingResult:
+        """This result, priced one rank per die (hardware.per_die) on `chips` dies, counted per package of `dies`
+        dies: chips, tokens/s per chip and TDP a package's; MFU, memory and the breakdown stay a rank's."""
+        if dies == 1:
+            return self
+        return dataclasses.replace(self, chips=self.chips // dies, dies=dies, tdp_w=self.tdp_w * dies,
+                                   tokens_per_s_per_chip=self.tokens_per_s_per_chip * dies,
+                                   assumptions=self.assumptions + (
+                                       f"one rank per die ({dies} dies a chip, each a device to its framework): "
+                                       "the layout counts ranks, memory is a die's, tokens/s per chip a package's",))
 
     @property
     def mfu_noncausal(self) -> Num:
@@ -132,7 +152,7 @@ class TrainingResult:
             arr = np.asarray(value)
             return arr.item() if arr.ndim == 0 else arr.reshape(-1)[i].item()
         scalars = {f.name: pick(getattr(self, f.name)) for f in dataclasses.fields(self)
-                   if f.name not in ("memory", "layout", "assumptions", "chips", "tdp_w", "peak_math")}
+                   if f.name not in ("memory", "layout", "assumptions", "chips", "tdp_w", "peak_math", "dies")}
         memory = TrainingMemory(**{f.name: pick(getattr(self.memory, f.name)) for f in dataclasses.fields(TrainingMemory)})
         return dataclasses.replace(self, memory=memory, **scalars)
 
@@ -392,13 +412,16 @@ def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
 
 def train_step(model: Model, system: System, chips: int, layout: TrainingLayout, calibration: Calibration,
                profile: TrainingProfile | None = None) -> TrainingResult:
-    """One training step of `layout` on `chips` chips of `system`'s kind (scale-out beyond one system).
+    """One training step of `layout` on `chips` chips of `system`'s kind (scale-out beyond one system), each die
+    of a multi-die chip one rank (the layout spreads over chips x dies ranks; TrainingResult.per_package).
 
-    Raises InfeasiblePlan (naming the field) when the layout does not divide the model, batch or chips;
+    Raises InfeasiblePlan (naming the field) when the layout does not divide the model, batch or ranks;
     a layout that does not fit in memory is still priced, with fits False and the shortfall.
     """
-    layout.check(model, chips)
-    result = evaluate_layouts(model, system, chips, [layout], calibration, profile).at(0)
+    dies = system.chip.dies
+    layout.check(model, chips, dies)
+    result = evaluate_layouts(model, per_die(system), chips * dies, [layout], calibration, profile).at(0)
+    result = result.per_package(dies)
     return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + format_notes(layout, profile))
 
 
