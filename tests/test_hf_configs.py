@@ -146,3 +146,17 @@ def test_runtime_and_loader_keys_are_not_flagged() -> None:
         "original_max_position_embeddings": 4096, "bogus_key": 1}
     assert [f.text for f in model_from_config(config).flags] == ["unmodelled: bogus_key"]
 
+
+@pytest.mark.parametrize(("name", "features"), [("bigcode--gpt_bigcode-santacoder", "dense MQA"),
+                                                ("microsoft--phi-2", "dense MHA")])
+def test_the_features_row_names_how_kv_heads_are_shared(name: str, features: str) -> None:
+    """A model with none of the features names its attention: 'dense GQA' was printed for MHA and MQA alike."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+
+    done = CliRunner().invoke(cli, ["model", str(DATA / f"{name}_config.json")])
+    assert done.exit_code == 0, done.output
+    assert [line.split(maxsplit=1)[1].strip() for line in done.output.splitlines() if line.startswith("features")] \
+        == [features]
+    assert _read(name).kv_sharing == features.removeprefix("dense ")
