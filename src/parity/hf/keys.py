@@ -149,8 +149,8 @@ _READ = {
     "hybrid_layer_pattern", "swa_num_attention_heads", "swa_num_key_value_heads", "swa_head_dim",
     "swa_v_head_dim", "sliding_window_size", "add_swa_attention_sink_bias", "add_full_attention_sink_bias",
     "chunk_size", "enable_moe_block", "top_k_experts", "initial_context_length", "swiglu_limit",
-    "n_shared_experts", "experts_per_token", "moe_latent_size", "multi_query", "mlp_type", "activation_function", "mlp_layer_types",
-    "num_attention_heads_per_layer"}
+    "n_shared_experts", "experts_per_token", "moe_latent_size", "multi_query", "mlp_type", "activation_function",
+    "mlp_layer_types", "num_attention_heads_per_layer"}
 # keys known not to change compute or memory (ids, init, dropout, RoPE, losses, runtime options)
 _HARMLESS = {
     "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "image_token_id",
@@ -190,10 +190,10 @@ _HARMLESS = {
     "_attn_implementation", "attn_implementation", "transformers.js_config", "is_llama_config", "_from_model_config",
     "attn_pdrop", "embd_pdrop", "resid_pdrop", "emb_pdrop", "embedding_dropout", "residual_dropout",
     "summary_activation", "summary_first_dropout", "summary_proj_to_labels", "summary_type", "summary_use_proj",
+    "norm_epsilon", "scale_attn_weights", "scale_attention_softmax_in_fp32", "original_max_position_embeddings",
     # DBRX: a clamp of q, k and v, its experts' activation (a GLU whatever it names) and training-only router options
     "clip_qkv", "ffn_act_fn", "moe_jitter_eps", "moe_loss_weight", "moe_normalize_expert_weights",
     "uniform_expert_assignment",
-    "norm_epsilon", "scale_attn_weights", "scale_attention_softmax_in_fp32", "original_max_position_embeddings",
     # generic PretrainedConfig fields (generation and export options)
     "add_cross_attention", "bad_words_ids", "begin_suppress_tokens", "chunk_size_feed_forward",
     "cross_attention_hidden_size", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
