@@ -66,8 +66,8 @@ def test_an_unknown_architecture_is_flagged_with_the_keys_it_was_guessed_from() 
     m = model_from_config(_config("Qwen--Qwen3-32B", architectures=["FooBarForCausalLM"], model_type="foobar"))
     assert m.parameters == 32_762_123_264 - 16_384
     assert m.flags == (Flag("unknown architecture", "unknown architecture FooBarForCausalLM (model_type 'foobar'): "
-                            "guessed from its keys (max_window_layers); what its class adds unstated (defaults, q/k "
-                            "norms, biases) is missing", "unknown architecture"),)
+                            "guessed from its keys (max_window_layers); assumed a gated MLP (3 matrices); what its "
+                            "class adds unstated (defaults, q/k norms, biases) is missing", "unknown architecture"),)
     mla = model_from_config(_config("deepseek-ai--DeepSeek-R1", architectures=["MyMLAForCausalLM"], model_type=None))
     assert mla.flags[0].text.startswith("unknown architecture MyMLAForCausalLM (no model_type): guessed from its keys "
                                         "(first_k_dense_replace, kv_lora_rank, moe_intermediate_size, ")

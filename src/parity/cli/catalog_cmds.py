@@ -264,7 +264,7 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
             {"quantity": "layers", "value": str(m.num_layers)},
             {"quantity": "context window [tokens] (config.json)",
              "value": f"{m.context_window:,}" if m.context_window else "not stated"},
-            {"quantity": "features", "value": ", ".join(sorted(m.features)) or "dense GQA"},
+            {"quantity": "features", "value": ", ".join(sorted(m.features)) or f"dense {m.kv_sharing}".strip()},
             {"quantity": "checkpoint formats (dense / experts)", "value": f"{m.weight_format} / {m.expert_weight_format}"},
             {"quantity": "left in bf16 (skip list)", "value": f"{', '.join(sorted(m.unquantized_matrices))} "
              f"({m.unquantized_parameters / 1e9:.3g} B params)" if m.unquantized_matrices else "none"}]

@@ -16,9 +16,10 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, \
-    UNSCALED_ROPE_TYPES, _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _with_class_defaults
-from parity.hf.layers import _formats, _group, _kinds, _linear, _mamba, _attention, _mlp, _state_format, \
-    _text_config, _vision_parameters
+    UNSCALED_ROPE_TYPES, _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _unnested, \
+    _with_class_defaults
+from parity.hf.layers import _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
+    _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices
 from parity.model import DenseMlp, Layer, Model, MoeMlp
 
@@ -31,13 +32,14 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     where = source or name
     if not isinstance(config, dict):
         raise ModelConfigError(f"{where}: a config must be a JSON object {{...}}, got {_json_kind(config)}")
+    config = _unnested(config, where)
     flags = _check_keys(config, where)
     file_where = where
     inner, vision, nested_key = _text_config(config)
     if inner is not config:
         where = f"{where} {nested_key}"
         flags += _check_keys(inner, where)
-    flags += _unknown_architecture(inner, config)
+    flags += _unknown_architecture(inner, config, where)
     config = _with_class_defaults(inner)
     num_layers = _int(config, "num_layers", where=where, positive=True)
     hidden = _int(config, "hidden_size", where=where, positive=True)
@@ -62,7 +64,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     for i, ((mixer_kind, _), mlp) in enumerate(zip(kinds, mlps)):
         mixer = (None if not mixer_kind else _linear(config, where, state_format) if mixer_kind == "linear"
                  else _mamba(config, where, state_format) if mixer_kind == "mamba"
-                 else _attention(config, where, mixer_kind))
+                 else _attention(_layer_view(config, i, where), where, mixer_kind))
         try:
             layers.append(Layer(attention=mixer, mlp=mlp, norms=norms))
         except ValueError as err:

@@ -17,12 +17,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hidden_size": ("hidden_size", "d_model", "n_embd", "dim"),
     "num_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
     "num_attention_heads": ("num_attention_heads", "n_head", "n_heads"),
-    "num_key_value_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num"),
+    "num_key_value_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num",
+                            "kv_n_heads"),
     "head_dim": ("head_dim", "kv_channels"),
     "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size"),
     "vocab_size": ("vocab_size", "padded_vocab_size"),
     "num_experts": ("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts"),
-    "experts_per_token": ("num_experts_per_tok", "experts_per_token", "moe_topk", "top_k_experts", "top_k"),
+    "experts_per_token": ("num_experts_per_tok", "experts_per_token", "moe_topk", "top_k_experts", "top_k",
+                          "moe_top_k"),
     "expert_intermediate_size": ("moe_intermediate_size", "expert_intermediate_size"),
     "num_shared_experts": ("n_shared_experts", "num_shared_experts", "num_shared_expert"),
     "shared_intermediate_size": ("shared_expert_intermediate_size",),
@@ -46,11 +48,13 @@ _QK_NORM_TYPES = {"qwen3", "qwen3_moe", "olmo2", "gemma3", "gemma3_text", "qwen3
 # x head_dim, k_norm of num_key_value_heads x head_dim)
 _PER_HEAD_QK_NORM_TYPES = {"cohere", "olmo2"}
 _QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"}
-# GPT-2-style blocks: a plain (not gated) MLP of 4 x hidden unless stated, biases on every linear layer
-_UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron"}
-_BIASED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox"}
+# GPT-2-style blocks: a plain (not gated) MLP of 4 x hidden unless stated, biases on every linear layer (StarCoder2
+# and GPTBigCode: c_fc and c_proj, transformers' Starcoder2MLP and GPTBigCodeMLP; StarCoder2's use_bias defaults true)
+_UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron", "starcoder2", "gpt_bigcode"}
+_BIASED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "starcoder2", "gpt_bigcode"}
 # Hugging Face's own default for these classes ties the LM head to the embedding when the key is absent
-_TIED_TYPES = {"gpt2", "bloom", "opt", "gemma", "gemma2", "gemma3", "gemma3_text", "cohere", "cohere2"}
+_TIED_TYPES = {"gpt2", "bloom", "opt", "gemma", "gemma2", "gemma3", "gemma3_text", "cohere", "cohere2", "starcoder2",
+               "gpt_bigcode"}
 # sandwich norms: an RMSNorm before and after both the attention and the MLP (Gemma 2 and 3)
 _FOUR_NORM_TYPES = {"gemma2", "gemma3", "gemma3_text"}
 # parallel blocks: one LayerNorm (weight, no bias) feeds both the attention and the MLP, whose outputs are added to
@@ -62,12 +66,12 @@ _SHARED_GATE_TYPES = {"qwen2_moe", "qwen3_next", "qwen3_5_moe_text"}
 # model types whose layers parity translates knowingly: those of the catalog's verbatim configs (and their
 # multimodal wrappers) and those the tables above name; any other is read from its keys alone, and flagged
 KNOWN_TYPES = frozenset({
-    "bloom", "cohere", "cohere2", "deepseek_v3", "deepseek_v32", "gemma", "gemma2", "gemma3", "gemma3_text", "gemma4",
-    "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "gpt2", "gpt_neox", "gpt_oss", "granitemoehybrid",
-    "hunyuan", "kimi_k2", "kimi_k25", "llama", "llama4", "llama4_text", "mimo", "mimo_v2_flash", "minimax",
-    "minimax_m1", "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2", "qwen2_moe",
-    "qwen3", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_moe", "qwen3_next", "qwen3_vl",
-    "qwen3_vl_text", "qwen3_vl_moe", "qwen3_vl_moe_text", "step3p7"})
+    "bloom", "cohere", "cohere2", "dbrx", "deepseek_v3", "deepseek_v32", "gemma", "gemma2", "gemma3", "gemma3_text",
+    "gemma4", "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "gpt2", "gpt_bigcode", "gpt_neox", "gpt_oss",
+    "granitemoehybrid", "hunyuan", "kimi_k2", "kimi_k25", "llama", "llama4", "llama4_text", "mimo", "mimo_v2_flash",
+    "minimax", "minimax_m1", "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2",
+    "qwen2_moe", "qwen3", "qwen3_5", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5_text", "qwen3_moe", "qwen3_next",
+    "qwen3_vl", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl_text", "starcoder2", "step3p7"})
 # Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
@@ -89,6 +93,7 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "gemma2": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 2},
     "gemma3_text": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 6},
     "cohere2": {"sliding_window": 4096, "sliding_window_pattern": 4},
+    "gpt_bigcode": {"multi_query": True},  # GPTBigCodeConfig: one K/V head unless multi_query is false
 }
 
 # sanity bounds, checked before anything is built per layer: a config past them is a typo or an attack
@@ -114,6 +119,15 @@ _REFUSED = {"block_configs": "per-layer block_configs (heterogeneous NAS layers)
             "compress_ratios": "compressed sparse attention (DeepSeek-V4)",
             "mamba_d_ssm": "parallel attention + Mamba2 layers (Falcon-H1)",
             "use_cla": "cross-layer attention sharing K and V between layers (Hunyuan CLA)"}
+# model types whose layers parity cannot model: the model is refused, naming them
+_REFUSED_TYPES = {"mamba": "Mamba (v1) layers, no attention",
+                  "falcon_mamba": "Mamba (v1) layers, no attention"}
+# DBRX states its attention's and experts' sizes in nested records (transformers' DbrxAttentionConfig,
+# DbrxFFNConfig), read as top-level keys; the records' other keys are PretrainedConfig's, which DbrxConfig ignores
+_NESTED = {"dbrx": {"attn_config": ("kv_n_heads", "clip_qkv", "attn_pdrop", "rope_theta"),
+                    "ffn_config": ("ffn_hidden_size", "moe_num_experts", "moe_top_k", "ffn_act_fn",
+                                   "moe_jitter_eps", "moe_loss_weight", "moe_normalize_expert_weights",
+                                   "uniform_expert_assignment")}}
 # keys that matter only when another key is set: moot (neither read nor flagged) while that key is 0 or false
 _MOOT_UNLESS = {"shared_moe_mode": "shared_intermediate_size", "cla_share_factor": "use_cla"}
 # keys read (besides ALIASES and CONTEXT_KEYS)
@@ -135,7 +149,8 @@ _READ = {
     "hybrid_layer_pattern", "swa_num_attention_heads", "swa_num_key_value_heads", "swa_head_dim",
     "swa_v_head_dim", "sliding_window_size", "add_swa_attention_sink_bias", "add_full_attention_sink_bias",
     "chunk_size", "enable_moe_block", "top_k_experts", "initial_context_length", "swiglu_limit",
-    "n_shared_experts", "experts_per_token", "moe_latent_size"}
+    "n_shared_experts", "experts_per_token", "moe_latent_size", "multi_query", "mlp_type", "activation_function",
+    "mlp_layer_types", "num_attention_heads_per_layer"}
 # keys known not to change compute or memory (ids, init, dropout, RoPE, losses, runtime options)
 _HARMLESS = {
     "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "image_token_id",
@@ -150,7 +165,7 @@ _HARMLESS = {
     "num_logits_to_keep", "pretraining_tp", "rescale_prenorm_residual", "residual_in_fp32", "use_mamba_kernels",
     "time_step_floor", "time_step_limit", "time_step_max", "time_step_min", "time_step_rank", "mamba_hidden_act",
     "final_logit_softcapping", "attention_value_scale", "use_bidirectional_attention", "expert_dtype",
-    "moe_shared_expert_overlap", "activation_function", "apply_residual_connection_post_layernorm",
+    "moe_shared_expert_overlap", "apply_residual_connection_post_layernorm",
     "attention_softmax_in_fp32", "masked_softmax_fusion", "slow_but_exact", "tokenizer_class",
     "embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling", "position_embedding_type",
     "mamba_chunk_size", "normalization_function", "init_method", "query_pre_attn_scalar", "rope_local_base_freq",
@@ -168,6 +183,17 @@ _HARMLESS = {
     "eod_token_id", "pad_id", "im_start_id", "im_end_id", "im_newline_id", "text_start_id", "text_end_id",
     "video_start_id", "video_end_id", "mask_init_id", "num_media_embeds", "anyres_pooling_size",
     "vit_input_resolution", "vit_mapping_type", "vit_norm_type", "vit_patch", "vit_token",
+    # runtime and loader options (the attention kernel, transformers.js's export, a Llama-style marker), GPT-2's and
+    # StarCoder2's dropouts, GPT-2's sequence-summary head (not part of a causal LM), StarCoder2's norm epsilon and
+    # GPTBigCode's softmax scaling; original_max_position_embeddings at the top level (Phi-3's longrope picks its
+    # short or long factors by it; vLLM's max_model_len reads it only inside rope_scaling, for YaRN)
+    "_attn_implementation", "attn_implementation", "transformers.js_config", "is_llama_config", "_from_model_config",
+    "attn_pdrop", "embd_pdrop", "resid_pdrop", "emb_pdrop", "embedding_dropout", "residual_dropout",
+    "summary_activation", "summary_first_dropout", "summary_proj_to_labels", "summary_type", "summary_use_proj",
+    "norm_epsilon", "scale_attn_weights", "scale_attention_softmax_in_fp32", "original_max_position_embeddings",
+    # DBRX: a clamp of q, k and v, its experts' activation (a GLU whatever it names) and training-only router options
+    "clip_qkv", "ffn_act_fn", "moe_jitter_eps", "moe_loss_weight", "moe_normalize_expert_weights",
+    "uniform_expert_assignment",
     # generic PretrainedConfig fields (generation and export options)
     "add_cross_attention", "bad_words_ids", "begin_suppress_tokens", "chunk_size_feed_forward",
     "cross_attention_hidden_size", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
@@ -275,9 +301,21 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
     for key, what in _REFUSED.items():
         if config.get(key):
             raise ModelConfigError(f"{_where(where)}: {key} ({what}) is not modelled by parity")
+    if config.get("model_type") in _REFUSED_TYPES:
+        raise ModelConfigError(f"{_where(where)}: model_type {config['model_type']!r} "
+                               f"({_REFUSED_TYPES[config['model_type']]}) is not modelled by parity")
     return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
                  and config[key] not in (None, False, 0, [], {})
                  and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))
+
+
+def _unnested(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """`config` with the nested records its class reads (_NESTED: DBRX's attn_config and ffn_config) lifted to the top
+    level, each record's own keys only; a record that is not a JSON object is refused."""
+    records = _NESTED.get(str(config.get("model_type", "")), {})
+    lifted = {key: value for record, keys in records.items() if record in config
+              for key, value in _object(config[record], f"{_where(where)}: {record}").items() if key in keys}
+    return {**{k: v for k, v in config.items() if k not in records}, **lifted} if records else config
 
 
 def _with_class_defaults(config: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +327,44 @@ def _with_class_defaults(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, **absent} if absent else config
 
 
+# the activations of gated MLPs (SwiGLU): a GPT-2-style activation_function naming any other (gelu_new, relu ...)
+# marks the plain c_fc/fc1 MLP of the classes that keep that key (GPT-J, CodeGen, Phi-1/2); JetMoE's "silu" is a GLU
+_GATED_ACTIVATIONS = {"silu", "swish", "swiglu"}
+
+
+def _mlp_gating(config: dict[str, Any], where: str = "") -> tuple[bool, str]:
+    """(whether the MLPs are gated, the key that says so; "" where parity assumes a gated MLP): the class's own
+    (_UNGATED_TYPES ungated, any other known type gated, relu2 for Nemotron-H) or, for a type parity does not know,
+    mlp_type 'default' (StarCoder2's spelling of a plain MLP; any other value is refused) or a GPT-2
+    activation_function."""
+    model_type = str(config.get("model_type", "")).lower()
+    if model_type in _UNGATED_TYPES:
+        return False, "model_type"
+    if str(config.get("mlp_hidden_act", "")).lower() == "relu2":
+        return False, "mlp_hidden_act"
+    if model_type in KNOWN_TYPES:
+        return True, "model_type"
+    mlp_type = config.get("mlp_type")
+    if mlp_type is not None:
+        if mlp_type != "default":
+            raise ModelConfigError(f"{_where(where)}: mlp_type {mlp_type!r} is not modelled (parity reads 'default', "
+                                   "a plain MLP of two matrices)")
+        return False, "mlp_type"
+    activation = config.get("activation_function")
+    if isinstance(activation, str) and activation.lower() not in _GATED_ACTIVATIONS:
+        return False, "activation_function"
+    return True, ""
+
+
+def _guesses(config: dict[str, Any], where: str) -> list[str]:
+    """The structural guesses that size a model of unknown type: what its config leaves to its class."""
+    said = _mlp_gating(config, where)[1]
+    kv_said = any(config.get(k) is not None for k in ALIASES["num_key_value_heads"] + ("multi_query", "kv_lora_rank"))
+    return ([] if said else ["a gated MLP (3 matrices)"]) + (
+        [] if config.get("tie_word_embeddings") is not None else ["an untied head"]) + (
+        [] if kv_said else ["KV heads = attention heads"])
+
+
 # keys that name or wrap a config, and the sizes every decoder states: left out of what an unknown one was read from
 _PLAIN = {"model_type", "architectures", "text_config", "vision_config", "language_config", "llm_config",
           "torch_dtype", "dtype", "quantization_config", "hidden_act", "tie_word_embeddings"} | {
@@ -296,7 +372,7 @@ _PLAIN = {"model_type", "architectures", "text_config", "vision_config", "langua
                      "intermediate_size", "vocab_size", "max_position_embeddings") for key in ALIASES[name]}
 
 
-def _unknown_architecture(config: dict[str, Any], top: dict[str, Any]) -> tuple[Flag, ...]:
+def _unknown_architecture(config: dict[str, Any], top: dict[str, Any], where: str = "") -> tuple[Flag, ...]:
     """A flag when the model type of `config` (the translated, text config; `top` the file's own) is not one of
     KNOWN_TYPES: its layers were then guessed from the keys present, naming those beyond the plain sizes."""
     model_type = config.get("model_type") or top.get("model_type")
@@ -306,7 +382,10 @@ def _unknown_architecture(config: dict[str, Any], top: dict[str, Any]) -> tuple[
     name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
     label = f"{name} ({f'model_type {model_type!r}' if model_type else 'no model_type'})".strip()
     read = sorted(k for k, v in config.items() if k in _UNDERSTOOD - _HARMLESS - _PLAIN and v not in (None, False))
+    guesses = _guesses(config, where)
+    assumed = f"; assumed {', '.join(guesses[:-1])} and {guesses[-1]}" if len(guesses) > 1 else \
+        f"; assumed {guesses[0]}" if guesses else ""
     return (Flag("unknown architecture",
                  f"unknown architecture {label}: guessed from its keys ("
-                 + (", ".join(read) if read else "the plain sizes only") + "); what its class adds unstated "
-                 "(defaults, q/k norms, biases) is missing", "unknown architecture"),)
+                 + (", ".join(read) if read else "the plain sizes only") + f"){assumed}; what its class adds "
+                 "unstated (defaults, q/k norms, biases) is missing", "unknown architecture"),)

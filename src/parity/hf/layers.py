@@ -8,7 +8,7 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import ALIASES, _MLA_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, \
-    _UNGATED_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _get, _int, _named, _object
+    _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _mlp_gating, _named, _object
 from parity.hf.skips import SkipList
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
@@ -22,6 +22,10 @@ _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp
 _WEIGHT_ONLY_INT = {4: "int4", 8: "w8a16"}
 
 
+# the quant_method values _formats reads
+_METHODS = ("awq", "gptq", "fp8", "mxfp4", "compressed-tensors", "modelopt")
+
+
 def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, dict[str, Any], str]:
     """(method, record, where the record sits) of the checkpoint's quantization; ("", {}, ...) where it states none.
     ModelOpt's record, method 'modelopt', is read in each spelling vLLM's ModelOptQuantConfigBase.from_config reads:
@@ -29,8 +33,13 @@ def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, 
     config.json; config.json's quantization_config holding that same {"quantization": {...}} record, with a
     quant_method of 'modelopt...' or none (the producer/quantization layout inlined); or the flat
     {"quant_method": "modelopt", "quant_algo", "ignore", ...}."""
-    at = f"{where or 'config.json'}: quantization_config"
-    q = config.get("quantization_config")
+    # mlx-lm's checkpoints state {"group_size": 64, "bits": 4} as "quantization" (and, since mlx-lm #957, as
+    # quantization_config too), with no quant_method: refused below, never read as unquantized
+    key = "quantization_config"
+    if config.get(key) is None and isinstance(config.get("quantization"), dict):
+        key = "quantization"
+    at = f"{where or 'config.json'}: {key}"
+    q = config.get(key)
     q = {} if q is None else _object(q, at)
     method = str(q.get("quant_method") or "").lower()
     if quant is not None:
@@ -41,6 +50,12 @@ def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, 
         return ("modelopt" if q.get("quant_algo") else ""), q, at  # a KV-cache-only record quantizes no weight
     if "quantization" in q and (not method or method.startswith("modelopt")):
         q, at, method = _object(q["quantization"], f"{at}.quantization"), f"{at}.quantization", "modelopt"
+    if q and not method:
+        bits = next((f"{q[k]} bits" for k in ("bits", "w_bit", "num_bits") if q.get(k) is not None), "")
+        stated = bits or ", ".join(sorted(q)[:3])
+        raise ModelConfigError(f"{at} states {stated} with no quant_method{' (an MLX checkpoint?)' if bits else ''}; "
+                               f"parity reads quant_method {', '.join(_METHODS[:-1])} or {_METHODS[-1]}, and will not "
+                               "take these weights as unquantized")
     if method.startswith("modelopt"):
         if not q.get("quant_algo"):
             raise ModelConfigError(f"{at} of quant_method 'modelopt' names no quant_algo")
@@ -271,7 +286,10 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
     swa = (lambda key, fallback: config.get(f"swa_{key}") or fallback) if sliding else (lambda key, fallback: fallback)
     heads = swa("num_attention_heads", _int(config, "num_attention_heads", where=where, positive=True))
     hidden = _int(config, "hidden_size", where=where)
-    kv_heads = swa("num_key_value_heads", _int(config, "num_key_value_heads", heads, where, positive=True))
+    # multi_query (GPTBigCode, Falcon): one K/V head, unless a KV-head key says otherwise (Falcon-40B states 8)
+    kv_heads = swa("num_key_value_heads", _int(config, "num_key_value_heads",
+                                               1 if _bool(config, "multi_query", False, where) else heads, where,
+                                               positive=True))
     if config.get("head_dim") is None and config.get("attention_head_dim") is None and hidden % heads:
         raise ModelConfigError(f"{where}: num_attention_heads ({heads}) must divide hidden_size ({hidden}) "
                                "when head_dim is not given")
@@ -290,7 +308,8 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
         "sinks": model_type == "gpt_oss" or bool(config.get(sink_key)),
         "output_gate": bool(config.get("attn_output_gate", model_type == "qwen3_next")),  # Qwen3-Next always gates
     }
-    bias = bool(config.get("attention_bias", config.get("enable_bias", model_type in _BIASED_TYPES)))
+    bias = bool(config.get("attention_bias", config.get("enable_bias", config.get("use_bias",
+                                                                                  model_type in _BIASED_TYPES))))
     common |= {"qkv_bias": bias or model_type in _QKV_BIAS_TYPES or bool(config.get("qkv_bias")), "o_bias": bias}
     if config.get("kv_lora_rank") or model_type in _MLA_TYPES:
         common |= {
@@ -413,6 +432,11 @@ def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     (an int or a per-layer list), Qwen's decoder_sparse_step and Llama 4's interleave_moe_layer_step."""
     if _int(config, "num_experts", 0, where) < 1:
         return False
+    if "mlp_layer_type" in config:  # Laguna's mlp_layer_types, as _layer_view gives the layer its own
+        if config["mlp_layer_type"] not in ("dense", "sparse"):
+            raise ModelConfigError(f"{where}: mlp_layer_types entry {config['mlp_layer_type']!r} for layer {index} "
+                                   "must be 'dense' or 'sparse'")
+        return config["mlp_layer_type"] == "sparse"
     if index < _int(config, "first_dense_layers", 0, where) or index in set(config.get("mlp_only_layers") or ()):
         return False
     freq = config.get("moe_layer_freq")
@@ -424,16 +448,20 @@ def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     return (index + 1) % _int(config, step_key, 1, where, positive=True) == 0
 
 
-# MoE sizes Hunyuan lists per layer; a layer reads its own entry
-_PER_LAYER = ("moe_intermediate_size", "moe_topk", "num_shared_expert")
+# keys that list a value per layer -> the key each layer's entry stands for: the MoE sizes Hunyuan lists, Laguna's
+# query heads and its "dense" or "sparse" MLPs
+_PER_LAYER = {"moe_intermediate_size": "moe_intermediate_size", "moe_topk": "moe_topk",
+              "num_shared_expert": "num_shared_expert", "num_attention_heads_per_layer": "num_attention_heads",
+              "mlp_layer_types": "mlp_layer_type"}
 
 
 def _layer_view(config: dict[str, Any], index: int, where: str) -> dict[str, Any]:
+    """`config` as layer `index` reads it: each per-layer list (_PER_LAYER) replaced by the layer's own entry."""
     lists = {key: config[key] for key in _PER_LAYER if isinstance(config.get(key), list)}
     for key, values in lists.items():
         if index >= len(values):
             raise ModelConfigError(f"{where}: {key} has {len(values)} entries, none for layer {index}")
-    return {**config, **{key: values[index] for key, values in lists.items()}} if lists else config
+    return {**config, **{_PER_LAYER[key]: values[index] for key, values in lists.items()}} if lists else config
 
 
 def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp | MoeMlp | None:
@@ -441,14 +469,16 @@ def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp 
         return None
     config = _layer_view(config, index, where)
     model_type = str(config.get("model_type", "")).lower()
-    ungated = model_type in _UNGATED_TYPES or str(config.get("mlp_hidden_act", "")).lower() == "relu2"
+    ungated = not _mlp_gating(config, where)[0]
     hidden = _int(config, "hidden_size", where=where)
     llama4 = "intermediate_size_mlp" in config  # Llama 4: intermediate_size is the expert's width
     moe = _is_moe(config, index, where) if kind == "auto" else kind == "moe"
     if not moe:
-        bias = config.get("mlp_bias", config.get("enable_bias", model_type in _BIASED_TYPES))
+        bias = config.get("mlp_bias", config.get("enable_bias", config.get("use_bias", model_type in _BIASED_TYPES)))
+        # a plain MLP is 4 x hidden unless stated; GPT-2's n_inner stated null is that too (GPT2Config, PhiConfig)
+        four_x = ungated or ("n_inner" in config and config["n_inner"] is None)
         size = (_int(config, "intermediate_size_mlp", where=where, positive=True) if llama4 else
-                _int(config, "intermediate_size", 4 * hidden if ungated else ..., where, positive=True))
+                _int(config, "intermediate_size", 4 * hidden if four_x else ..., where, positive=True))
         return DenseMlp(intermediate_size=size, gated=not ungated, bias=bool(bias))
     intermediate = _int(config, "intermediate_size", 0, where)
     expert_size = intermediate if llama4 else _int(config, "expert_intermediate_size", intermediate, where, positive=True)

@@ -158,6 +158,14 @@ class Model:
                     if isinstance(a := layer.attention, Attention)), default=0)
 
     @property
+    def kv_sharing(self) -> str:
+        """How the softmax-attention layers share K/V heads: 'MHA' (one per query head), 'MQA' (one for all), 'GQA'
+        (groups, or a mix of these); '' where the model has none."""
+        kinds = {"MHA" if a.num_key_value_heads == a.num_attention_heads else "MQA" if a.num_key_value_heads == 1
+                 else "GQA" for layer in self.layers if isinstance(a := layer.attention, Attention)}
+        return next(iter(kinds)) if len(kinds) == 1 else "GQA" if kinds else ""
+
+    @property
     def features(self) -> frozenset[str]:
         """Architecture features the engine branches on: moe, mla, dsa, sliding_window, chunked_attention,
         linear_attention (Gated DeltaNet or lightning), mamba2, output_gate, qk_norm, sinks, mtp."""
