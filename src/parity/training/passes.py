@@ -55,11 +55,16 @@ def _materialised(model: Model, kernels: list[Kernel], tokens: Num, seq_len: Num
 
 
 def _kernels(model: Model, batch: Batch, shard: Shard, precision_name: str, tp: Num, cast_bytes: float,
-             permute_scale: float = 1.0) -> tuple[list[Kernel], list]:
+             permute_scale: float = 1.0, sp_split: Num = 1.0) -> tuple[list[Kernel], list]:
     """Forward kernels and collectives of one microbatch on one stage; the LM head sees every token; the
-    routed tokens' permutation traffic scaled by `permute_scale` (TrainingProfile.moe_permute_scale)."""
+    routed tokens' permutation traffic scaled by `permute_scale` (TrainingProfile.moe_permute_scale).
+
+    sp_split: ranks the sequence-parallel glue is split over (tp under sequence parallelism, else 1): the
+    norms, residual adds and dropout run on each rank's 1/tp of the tokens (Korthikanti et al. 2022,
+    arXiv 2205.05198, Sec. 4.2.2), and the rotary embedding in that glue on its 1/tp of the heads."""
     step = device_step(model, batch, shard, training_precision(precision_name))
-    kernels = [dataclasses.replace(k, other_bytes=permute_scale * k.other_bytes) if k.name == "moe_permute" else k
+    scales = {"moe_permute": permute_scale, "norms_residual": 1.0 / sp_split}
+    kernels = [dataclasses.replace(k, other_bytes=scales[k.name] * k.other_bytes) if k.name in scales else k
                for k in step.kernels if k.name not in ("lm_head", "attention_decode")]
     t, h, vocab = batch.prefill_tokens, float(model.hidden_size), float(model.vocab_size)
     kernels.append(Kernel(name="lm_head", kind="gemm", flops=2.0 * t * h * vocab / tp, weight_bytes=2.0 * h * vocab / tp,

@@ -283,7 +283,9 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     # context parallelism: each rank's queries see all keys; Megatron balances the causal work, so each
     # rank computes 1/cp of the pairs (prefix chosen so that pairs = s^2 / (2 cp) per sequence)
     batch = Batch(prefill_tokens=tokens, prefill_sequences=a["mb"], prefill_context=a["s"] * (c - 1.0) / (2.0 * c))
-    kernels, collectives = _kernels(model, batch, shard, precision, t, prof.fp8_cast_bytes, prof.moe_permute_scale)
+    sp_split = np.where(a["sp"] > 0, t, 1.0)  # sequence parallelism: the glue between GEMMs on 1/tp of the tokens
+    kernels, collectives = _kernels(model, batch, shard, precision, t, prof.fp8_cast_bytes, prof.moe_permute_scale,
+                                    sp_split)
     if not flash:
         kernels = _materialised(model, kernels, tokens, a["s"], shard, dropout)
     priced = _price_pass(kernels, system, _training_calibrations(calibration, prof))
@@ -324,7 +326,7 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
         # ring attention: keys and values of every chunk reach every rank (all-gather forward; all-gather
         # and reduce-scatter of their gradients backward)
         cp_s = cp_s + layer.count / p * _collective("all_gather", 2.0 * tokens * c * per_rank, c, system, calibration, t)
-    p2p = 2.0 * tokens * model.hidden_size / np.where(a["sp"] > 0, t, 1.0)
+    p2p = 2.0 * tokens * model.hidden_size / sp_split
     # each hop joins two stages t x c x dp chips apart (Megatron-Core's rank order "tp-cp-ep-dp-pp", pipeline
     # outermost); once the p stages span more than one scale-up domain, some hop crosses scale-out, and in
     # 1F1B's steady state every stage waits on its slowest neighbour: priced over the whole pipeline's p ranks
