@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,8 +32,9 @@ class SimResult:
     one long gap, as a benchmark client measures it). output_tokens_per_s:
     counted output tokens over the run's duration (first send to last token); chips: all chips;
     decode_batch: mean sequences per decode step and rank; preemptions: requests evicted for KV;
-    kv_waited: counted requests refused admission for KV room at least once;
-    timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction)."""
+    kv_waited: counted requests that waited for KV room at least once (refused admission for it, or preempted);
+    timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction) in time order; queued: requests
+    that reached a worker and wait for a rank to take them (not those yet to be sent)."""
 
     latency: dict[str, float]
     output_tokens_per_s: float
@@ -124,8 +125,9 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     duration = max(end - start, 1e-12)
     steps = sum(e.steps for e in engines)
     batch = sum(e.sequence_steps for e in engines) / steps / max(engines[-1].d, 1) if steps else 0.0  # whole counts
+    # in time order over every worker (each worker's records are, but workers advance in turn); a stable sort
     records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
-                    for t, w, q, p, n, u in (timeline or ()))
+                    for t, w, q, p, n, u in sorted(timeline or (), key=itemgetter(0)))
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
                      duration_s=duration, requests=len(done), decode_batch=batch,
                      preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,
