@@ -876,12 +876,14 @@ def test_predict_rows_with_a_request_rate_run_the_open_loop_they_describe(tmp_pa
     assert notes["capped only"]["note"].startswith("max_concurrency caps an open loop's requests in flight")
 
 
-def test_an_open_loop_asking_more_than_the_deployment_completes_is_flagged_overloaded() -> None:
-    """Llama-3.1-8B on one H100 completes at most about 8,960 output tokens/s (the steady model with every KV slot
-    busy). 200 requests/s of 1,024 tokens (vLLM's client, serve's for an open loop, at fixed lengths) ask for
-    204,800: the run is flagged, its latencies growing with --num-prompts; 2 a second (2,048) is not, however short
-    the run, nor a run capped at 16 in flight (its backlog waits in the client) or all at once (a burst, as its title
-    says)."""
+def test_an_open_loop_that_falls_behind_is_flagged_overloaded_on_its_own_evidence(tmp_path) -> None:
+    """200 requests/s of 1,024 + 1,024 tokens (vLLM's client, serve's for an open loop, at fixed lengths) on one H100
+    serving Llama-3.1-8B ask for 204,800 output tokens/s: the run completes 5,161 a second and each request's TTFT is
+    3 s longer for every second later it was sent, so it is flagged, its latencies growing with --num-prompts. 2 a
+    second is not, however short the run, nor a run capped at 16 in flight (its backlog waits in the client) or all
+    at once (a burst, as its title says). A trace of 600 requests at 20 a second, prompts of 100 to 2,000 tokens and
+    outputs of 50 to 500 (mean 274), keeps up (TTFT 46.3 ms, p99 70.3 ms): it was flagged as overloaded, priced at its
+    longest request ('completes at most about 4,633' for the 5,489 it asks), and is not."""
     import json
 
     from click.testing import CliRunner
@@ -889,16 +891,27 @@ def test_an_open_loop_asking_more_than_the_deployment_completes_is_flagged_overl
     from parity.cli import cli
     base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json"]
 
-    def flags(*extra: str) -> str:
-        run = CliRunner().invoke(cli, base + list(extra))
-        assert run.exit_code == 0, run.output
-        return json.loads(run.stdout)["flags"]
-    flagged = flags("--request-rate", "200", "--num-prompts", "60")
-    assert "overloaded run: its requests ask for 204,800 output tokens/s" in flagged
-    assert "completes at most about 8,961" in flagged
+    def run(*extra: str) -> dict:
+        done = CliRunner().invoke(cli, base + list(extra))
+        assert done.exit_code == 0, done.output
+        return json.loads(done.stdout)
+    flagged = run("--request-rate", "200", "--num-prompts", "60")["flags"]
+    assert ("overloaded run: its requests ask for 204,800 output tokens/s and it completed 5,161 a second (their TTFT "
+            "grew by 3.00 s for every second of arrivals), so the backlog grows as long as they come: its latencies "
+            "grow with the run's length (--num-prompts) and describe no steady state") in flagged
     for extra in (("--request-rate", "2", "--num-prompts", "5"), ("--request-rate", "200", "--num-prompts", "60",
                   "--max-concurrency", "16"), ("--request-rate", "inf", "--num-prompts", "60")):
-        assert "overloaded" not in flags(*extra)
+        assert "overloaded" not in run(*extra)["flags"]
+    trace = tmp_path / "kept.csv"
+    trace.write_text("arrival_s,isl,osl\n" + "".join(f"{i / 20:.2f},{100 + i * 617 % 1901},{50 + i * 37 % 451}\n"
+                                                     for i in range(600)))
+    kept = run("--trace", str(trace))
+    assert (kept["ttft_s"], kept["ttft_p99_s"]) == pytest.approx((0.0463, 0.0703), abs=1e-4)
+    assert "overloaded" not in kept["flags"]
+    trace.write_text("arrival_s,isl,osl\n" + "".join(f"{i / 100:.2f},1024,1024\n" for i in range(100)))
+    assert ("overloaded run: its requests ask for 102,400 output tokens/s and it completed 6,648 a second (their TTFT "
+            "grew by 1.23 s for every second of arrivals), so the backlog grows as long as they come: its latencies "
+            "grow with the run's length (the trace's length)") in run("--trace", str(trace))["flags"]
     bench = Benchmark(isl=100, osl=100, concurrency=1, client=dataclasses.replace(FIXED, range_ratio=0.5),
                       request_rate=3.0)
     assert bench.offered_output_tokens_per_s() == pytest.approx(3.0 * 75)  # lengths uniform in [50, 100]
