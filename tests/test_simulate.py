@@ -100,6 +100,18 @@ def test_the_timelines_queue_counts_only_requests_that_have_arrived() -> None:
     assert [rec["time_s"] for rec in r.timeline][:4] == pytest.approx([0.020, 0.031, 1.020, 1.031])
 
 
+def test_poisson_arrivals_start_at_the_first_send_on_both_the_timeline_and_the_duration() -> None:
+    """vLLM's and SGLang's clients send the first request at once, then wait a drawn gap before each next one. The
+    simulated stream waited a gap before the first too, so the timeline's clock ran ahead of duration_s (first send
+    to last token) by that gap. Now the first request is sent at 0: its prompt step (20 ms) is the first row, and the
+    last row, the last token's step (no output lag here), is at duration_s."""
+    table = StepTable.of(linear, **GRID)
+    b = Benchmark(isl=1000, osl=5, concurrency=1, client=FIXED, num_prompts=10, request_rate=2.0)
+    r = run_aggregated(table, scheduler(), b, timeline=True)
+    assert r.timeline[0]["time_s"] == pytest.approx(0.020)
+    assert r.timeline[-1]["time_s"] == pytest.approx(r.duration_s)
+
+
 def test_a_disaggregated_timeline_is_in_time_order() -> None:
     """Two prefill and two decode workers advance in turn, so their records came interleaved: 2 of these 59 rows
     stepped back in time. They are sorted by time, each worker's own order kept."""
