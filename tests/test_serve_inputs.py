@@ -472,3 +472,24 @@ def test_an_open_loop_says_where_a_per_client_count_of_prompts_comes_from() -> N
     assert ("simulated 320 requests (10 a client x --concurrency 32, as no --max-concurrency sets the open loop's "
             "clients) arriving at random at 5 requests/s from client profile inferencex") in uncapped["note"]
     assert "simulated 80 requests (10 a client x the 8 in flight) arriving at random" in capped["note"]
+
+
+def test_a_trace_runs_record_names_the_trace_its_mean_and_longest_lengths_and_no_clients(tmp_path: Path) -> None:
+    """A trace run's record carried concurrency 32 (the closed loop's unused default) and the trace's longest lengths
+    as isl and osl (2,048 and 30), with nothing naming the trace: a dashboard filed it as a 2,048/30 benchmark of 32
+    clients. Now isl and osl are the means ((2,048 + 512 + 1,024) / 3 = 1,194.67 and (30 + 10 + 20) / 3 = 20), beside
+    isl_max, osl_max and the trace's path, and concurrency is null, as for an open loop (its cap where it has one);
+    a closed loop keeps its clients and lengths, its longest the nominal ones."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,2048,30\n0.1,512,10\n0.5,1024,20\n")
+    keys = ("concurrency", "isl", "osl", "isl_max", "osl_max", "trace")
+    code, output = _invoke(*SERVE, "--trace", str(trace), "--format", "json")
+    assert code == 0, output
+    assert [json.loads(output)[k] for k in keys] == [None, pytest.approx(3584 / 3), 20, 2048, 30, str(trace)]
+    code, output = _invoke(*SERVE, "--request-rate", "2", "--num-prompts", "4", "--max-concurrency", "2",
+                           "--format", "json")
+    assert [json.loads(output)[k] for k in keys] == [2, 1024, 1024, 1024, 1024, None]
+    code, output = _invoke(*SERVE, "--request-rate", "2", "--num-prompts", "4", "--format", "json")
+    assert json.loads(output)["concurrency"] is None
+    code, output = _invoke(*SERVE, "--concurrency", "4", "--num-prompts", "4", "--format", "json")
+    assert [json.loads(output)[k] for k in keys] == [4, 1024, 1024, 1024, 1024, None]

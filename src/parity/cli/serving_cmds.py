@@ -277,7 +277,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sim: replay a CSV trace with columns arrival_s, isl, osl")
 @click.option("--timeline", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="sim: write queue length, running batch and KV use over time to this CSV")
+              help="sim: write queue length, running batch and KV use over time to this CSV (time_s from the first "
+                   "send; a trace's own clock)")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="sim: seed of the length and MTP draws")
 @click.option("--ttft", "ttft_target", type=StatisticTarget("ttft"), default=None,
@@ -450,7 +451,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     percentile_rows: list[dict[str, object]] = []
     if bench is not None:
         data, percentile_rows = _simulated(case, prediction, bench, timeline)
-    data = {"case_id": data["case_id"], **serve_inputs(case, resolved, rerun), **data}
+    data = {"case_id": data["case_id"], **serve_inputs(case, resolved, rerun), **_workload(case, trace, requests,
+                                                                                   bench), **data}
     texts = interval_texts(data)
     band = "" if math.isnan(data["ttft_s_low"]) else " (80% interval)"  # none: open-loop or trace runs
     rows = [{"quantity": k, "value": v} for k, v in (
@@ -518,6 +520,20 @@ def _refuse_expert_group(layout: Layout, options: dict[str, str]) -> None:
     value, other = getattr(layout, given), getattr(r, derived)
     raise ParityError(f"{options[given]} must divide {group}, got {value}: {options[derived]}, not given, is derived "
                       f"as {layout.moe_group} // {value} = {other}, and {value} x {other} = {value * other}")
+
+
+def _workload(case: Case, trace: Path | None, requests: Sequence[TraceRequest], bench: Benchmark | None
+              ) -> dict[str, object]:
+    """What a record says of the requests it ran, over serve_inputs' lengths and clients: a trace's path, and its mean
+    lengths as isl and osl beside its longest (isl_max, osl_max; a closed loop's nominal lengths are its longest); no
+    concurrency (None) where requests arrive at their own times (a rate or a trace), but a cap on those in flight."""
+    isl, osl = case.isl, case.osl
+    out: dict[str, object] = {"isl_max": isl, "osl_max": osl, "trace": str(trace) if trace is not None else None}
+    if requests:
+        out |= {"isl": sum(r.isl for r in requests) / len(requests), "osl": sum(r.osl for r in requests) / len(requests)}
+    if bench is not None and (bench.request_rate is not None or bench.trace):
+        out["concurrency"] = bench.max_concurrency
+    return out
 
 
 # options whose requests a --trace replaces (its arrivals and lengths): option -> its parameter

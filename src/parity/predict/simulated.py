@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -135,29 +134,28 @@ def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: S
                                    "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 
 
-# an open loop is overloaded (overload_flag) when it asks for more output tokens a second than the deployment completes
-# at most (the steady model's rate with every KV slot taken) by more than this share (the steady model's own error)
+# an open loop is overloaded (overload_flag) when its TTFT grows by more than this share of the time its requests were
+# sent over (arrival rate over service rate above 1.1), and over the run by more than its median TTFT (noise in a short
+# run is not growth)
 OVERLOAD_MARGIN = 0.1
-SATURATING_CLIENTS = 1_000_000  # a closed loop of this many clients holds every KV slot of any deployment priced
 
 
-def overload_flag(bench: Benchmark, scenario: Scenario, workers: tuple[float, float]) -> Flag | None:
-    """A flag where an uncapped open loop (Benchmark.offered_output_tokens_per_s) asks for more output tokens a
-    second than the deployment of `scenario` on `workers` (prefill, decode; disaggregated) completes at most, the
-    steady model's rate with every KV slot taken: its backlog then grows as long as requests come, and its latencies
-    with the run's length. None otherwise."""
+def overload_flag(bench: Benchmark, sim: SimResult) -> Flag | None:
+    """A flag where an uncapped open loop (Benchmark.offered_output_tokens_per_s) falls behind on the run's own
+    evidence: its TTFT grows with the time its requests were sent (SimResult.ttft_growth), so its backlog grows as long
+    as requests come, and its latencies with the run's length. None where it keeps up. The evidence, not a closed-form
+    bound: a trace's lengths are a mix that no one length prices (at its longest request's, a run that kept up at
+    20 requests/s was called overloaded)."""
     offered = bench.offered_output_tokens_per_s()
-    if offered is None:
+    growth = sim.ttft_growth
+    if offered is None or not growth > OVERLOAD_MARGIN or not growth * sim.arrival_span_s > sim.latency["ttft_p50_s"]:
         return None
-    fixed = {"prefill_workers": workers[0], "decode_workers": workers[1]} if scenario.mode == "disagg" else {}
-    (full,) = _predict_steady([dataclasses.replace(scenario, concurrency=SATURATING_CLIENTS, **fixed)])
-    most = full.output_tokens_per_s_per_chip * full.chips if full.feasible else math.nan
-    if not offered > (1.0 + OVERLOAD_MARGIN) * most:
-        return None
-    return Flag("overloaded run", f"overloaded run: its requests ask for {offered:,.0f} output tokens/s and the "
-                                  f"deployment completes at most about {most:,.0f} (every KV slot busy), so the backlog "
-                                  "grows as long as they come: its latencies grow with the run's length "
-                                  "(--num-prompts) and describe no steady state")
+    length = ("the trace's length" if bench.trace else "the row's num_prompts" if bench.from_row else "--num-prompts")
+    return Flag("overloaded run", f"overloaded run: its requests ask for {offered:,.0f} output tokens/s and it "
+                                  f"completed {sim.output_tokens_per_s:,.0f} a second (their TTFT grew by "
+                                  f"{growth:,.2f} s for every second of arrivals), so the backlog grows as long as they "
+                                  f"come: its latencies grow with the run's length ({length}) and describe no steady "
+                                  "state")
 
 
 def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult) -> tuple[Flag, ...]:
@@ -221,7 +219,7 @@ def open_loop_at_peak(p: Prediction, scenario: Scenario, sim: SimResult, bench: 
         note = (f"{rows} at {scenario.concurrency:,} clients: at the simulated run's peak of {in_flight} they do not "
                 f"fit ({again.note})")
     sim = dataclasses.replace(sim, assumptions=sim.assumptions + (note,))
-    return p, sim, overload_flag(bench, scenario, _workers(p))
+    return p, sim, overload_flag(bench, sim)
 
 
 def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:

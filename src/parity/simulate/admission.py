@@ -90,7 +90,12 @@ class Admission:
             need = self.s.kv.blocks((req.isl if req.isl > req.prompt_left else req.prompt_left) + 1)  # max(...) + 1
         else:
             need = self.s.kv.blocks(req.isl + req.osl)
-        if not (self.kv_used(r) + need <= self.capacity or held == 0):
+        # on demand, beside what the step's decodes grow by: every decoding sequence of a mixed step a token longer
+        # (m with MTP), and on a decode worker this one too (room Ranks._make_room would otherwise preempt for)
+        grow = 0.0
+        if self.on_demand and (self.role == "decode" or self.s.budget.mixed):
+            grow = self.m * (self.n[r] + (self.role == "decode"))
+        if not (self.kv_used(r) + need + grow <= self.capacity or held == 0):
             req.kv_waited = True
             return False  # no KV room (an empty rank takes the request whatever it needs)
         self.waiting[r].popleft()

@@ -269,14 +269,16 @@ class Arrivals:
                                   "trace); a closed loop's clients are its concurrency")
 
     def open_times(self, rng: np.random.Generator) -> list[float] | None:
-        """Arrival times [s] of an open-loop run, None for a closed loop."""
+        """Arrival times [s] of an open-loop run, None for a closed loop. A drawn stream starts at 0, as vLLM's and
+        SGLang's benchmark clients send their first request at once and then wait a gap before each next one, so the
+        run's clock (a timeline's time_s) and its duration both start at the first send; a trace keeps its own clock."""
         if self.trace:
             return [r.arrival_s for r in self.trace]
         if self.request_rate is None:
             return None
         if self.poisson:
-            return [float(t) for t in np.cumsum(rng.exponential(1.0 / self.request_rate, self.num_prompts))
-                    - 0.0]
+            times = np.cumsum(rng.exponential(1.0 / self.request_rate, self.num_prompts))
+            return [float(t) for t in times - times[0]]
         return [i / self.request_rate for i in range(self.num_prompts)]
 
 

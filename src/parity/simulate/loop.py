@@ -139,7 +139,10 @@ class Engine(Admission, Idling, Ranks):
             self.now = max(self.now, nxt if nxt < _INF else self.now)
 
     def _prompt_step(self, chunks: list[tuple[Request, float]], per_rank: list[float], prompt_tokens: float) -> None:
-        """One step with prompt chunks (_plan's): with mixed batching the decodes run in it too."""
+        """One step with prompt chunks (_plan's): with mixed batching the decodes run in it too (room made for them
+        first, Ranks._make_room)."""
+        if self.s.budget.mixed:
+            self._make_room()
         decoding = sum(self.n)
         decodes = max(self.n) if self.s.budget.mixed else 0
         ctx = self._mean_context() if decodes else 1.0
@@ -184,7 +187,9 @@ class Engine(Admission, Idling, Ranks):
 
     def _decode_stretch(self, horizon: float) -> None:
         """k plain decode steps up to the next event: a request's last token, an arrival becoming visible, the
-        end of a policy's hold, a receive attempt, the KV cache running out, or `horizon`."""
+        end of a policy's hold, a receive attempt, the KV cache running out (room for the first step is made before
+        it, Ranks._make_room), or `horizon`."""
+        self._make_room()
         n, m, steps, now = self.n, self.m, self.steps, self.now
         decoding, busiest = sum(n), max(n)
         k = self.finish_steps[0] - steps if self.finish_steps else 1
@@ -228,11 +233,6 @@ class Engine(Admission, Idling, Ranks):
         if queued:
             self.held_steps += k
         self._token_gaps(now, t, decoding, k)
-        if self.on_demand:  # a rank whose KV cache outgrew it preempts its latest requests (kv_used(r) written out)
-            held, ctx, capacity, steps = self.held_prompts, self.ctx, self.capacity, self.steps
-            for r in range(self.d):
-                while n[r] > 1 and held[r] + ctx[r] + m * n[r] * steps > capacity:
-                    self._preempt(r)
         self._finish()
         if self.timeline is not None:
             self._record()
@@ -315,5 +315,18 @@ class Engine(Admission, Idling, Ranks):
     def _record(self) -> None:
         assert self.timeline is not None
         used = sum(self.kv_used(r) for r in range(self.d)) / (self.capacity * self.d)
-        self.timeline.append((self.now, self.name, sum(map(len, self.waiting)) + len(self.inbound),
+        self.timeline.append((self.now, self.name, sum(map(len, self.waiting)) + self._arrived(),
                               sum(map(len, self.prefilling)), sum(self.n), used))
+
+    def _arrived(self) -> int:
+        """Inbound requests whose time has come (visible by now) but that no rank's queue holds yet; later arrivals,
+        a trace's or an open loop's future sends, are not queued. A walk down the heap from its root: a child is never
+        earlier than its parent, so it visits only those entries and their children."""
+        heap, now = self.inbound, self.now
+        count, stack = 0, [0] if heap else []
+        while stack:
+            i = stack.pop()
+            if heap[i][0] <= now:
+                count += 1
+                stack.extend(c for c in (2 * i + 1, 2 * i + 2) if c < len(heap))
+        return count

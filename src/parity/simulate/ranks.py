@@ -34,7 +34,7 @@ class Request:
         self.order = 0
         self.decode_left = float(osl - 1)  # output tokens still to decode after the first
         self.reserved = 0.0
-        self.kv_waited = False  # refused admission for KV room at least once (Admission._admit)
+        self.kv_waited = False  # waited for KV room at least once: refused admission (Admission._admit) or preempted
         # when its last chunk came out, in the clock of the engine decoding it (Engine._token_gaps; inf: none yet)
         self.last_s = _INF
 
@@ -86,6 +86,17 @@ class Ranks:
         self.reserved[r] -= req.reserved
         req.reserved = 0.0
 
+    def _make_room(self) -> None:
+        """Before a step that decodes: a rank whose KV cache would outgrow it in that step (every decoding sequence one
+        token longer, m with MTP) preempts its latest requests first, so the cache is never overcommitted (a rank
+        keeps its last sequence whatever it holds). Only a cache that grows on demand preempts."""
+        if not self.on_demand:
+            return
+        held, ctx, n, capacity, m = self.held_prompts, self.ctx, self.n, self.capacity, self.m
+        for r in range(self.d):
+            while n[r] > 1 and held[r] + ctx[r] + m * n[r] * (self.steps + 1) > capacity:
+                self._preempt(r)
+
     def _preempt(self, r: int) -> None:
         """The latest-admitted decoding request of rank r gives its KV back and is recomputed later."""
         stack = self.started[r]
@@ -101,6 +112,7 @@ class Ranks:
         req.decode_left = max(req.decode_left - done, 0.0)
         req.prompt_left = req.isl + (req.osl - 1 - req.decode_left)  # prompt and output so far, prefilled again
         req.cached = 0.0
+        req.kv_waited = True  # back in the queue until KV room comes back
         self.waiting[r].appendleft(req)
         self.preemptions += 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,8 +32,12 @@ class SimResult:
     one long gap, as a benchmark client measures it). output_tokens_per_s:
     counted output tokens over the run's duration (first send to last token); chips: all chips;
     decode_batch: mean sequences per decode step and rank; preemptions: requests evicted for KV;
-    kv_waited: counted requests refused admission for KV room at least once;
-    timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction)."""
+    ttft_growth: how fast TTFT grew with the time a request was sent [s of TTFT per s], the least-squares slope over
+    the counted requests (NaN where they were all sent at once): about 0 for a run that keeps up, and the arrival rate
+    over the rate it is served at, less 1, for one whose queue grows; arrival_span_s: first to last send [s].
+    kv_waited: counted requests that waited for KV room at least once (refused admission for it, or preempted);
+    timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction) in time order; queued: requests
+    that reached a worker and wait for a rank to take them (not those yet to be sent)."""
 
     latency: dict[str, float]
     output_tokens_per_s: float
@@ -44,6 +48,8 @@ class SimResult:
     preemptions: int
     kv_capacity_tokens: float
     kv_waited: int = 0
+    ttft_growth: float = math.nan
+    arrival_span_s: float = 0.0
     assumptions: tuple[str, ...] = ()
     timeline: tuple[dict[str, object], ...] = field(default=())
 
@@ -119,15 +125,18 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     for name, values, weights in (("ttft", ttft, None), ("tpot", tpot, None), ("itl", itl_v, itl_w), ("e2e", e2e, None)):
         mean, p50, p90, p99 = _percentiles(values, weights)
         latency |= {f"{name}_s": mean, f"{name}_p50_s": p50, f"{name}_p90_s": p90, f"{name}_p99_s": p99}
+    span = float(arrival.max() - arrival.min())
+    growth = float(np.polyfit(arrival, ttft, 1)[0]) if span > 0 else math.nan
     start = float(arrival.min())
     end = float(finish.max())
     duration = max(end - start, 1e-12)
     steps = sum(e.steps for e in engines)
     batch = sum(e.sequence_steps for e in engines) / steps / max(engines[-1].d, 1) if steps else 0.0  # whole counts
+    # in time order over every worker (each worker's records are, but workers advance in turn); a stable sort
     records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
-                    for t, w, q, p, n, u in (timeline or ()))
+                    for t, w, q, p, n, u in sorted(timeline or (), key=itemgetter(0)))
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
                      duration_s=duration, requests=len(done), decode_batch=batch,
                      preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,
-                     kv_waited=sum(r.kv_waited for r in done),
+                     kv_waited=sum(r.kv_waited for r in done), ttft_growth=growth, arrival_span_s=span,
                      assumptions=notes, timeline=records)

@@ -80,7 +80,7 @@ def _throughput_note(bench: Benchmark) -> tuple[str, ...]:
     if offered is None:
         return ()
     return (f"output tokens/s: the run's over its duration (first send to last token), as vLLM's benchmark reports "
-            f"it, ramp and drain included; in a steady state its arrivals ask for {offered:,.0f} a second in all",)
+            f"it, ramp and drain included; in a steady state its arrivals ask for {offered:,.0f} output tokens/s in all",)
 
 
 def _capped(bench: Benchmark) -> str:
@@ -115,9 +115,9 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     notes = sched.describe() + table.notes + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
                                 + (f" (front end: {bench.client.front_end.id})" if bench.client.front_end else
                                    " (the engine profile's ttft_overhead_s)"),
-                                f"simulated {len(client.requests)} requests of a trace{_capped(bench)} (client profile "
+                                f"simulated {len(client.requests):,} requests of a trace{_capped(bench)} (client profile "
                                 f"{bench.client.id}: its front end only)" if bench.trace else
-                                f"simulated {len(client.requests)} requests{_counted(bench)}{_arriving(bench)} from "
+                                f"simulated {len(client.requests):,} requests{_counted(bench)}{_arriving(bench)} from "
                                 f"client profile {bench.client.id} ({bench.client.describe(bool(bench.request_rate))}; "
                                 "sources: parity engines --clients)") + _throughput_note(bench)
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
@@ -191,7 +191,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
         f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
-        f"simulated {len(client.requests)} requests"
+        f"simulated {len(client.requests):,} requests"
         + (f" of a trace{_capped(bench)}" if bench.trace else
            f"{_counted(bench)}{_arriving(bench)} from client profile {bench.client.id}")) + _throughput_note(bench)
     if (builds := p_sched.plan_builds) is not None:
