@@ -162,3 +162,62 @@ def test_repeated_or_unread_import_rows_are_refused(home: Path, tmp_path_factory
     source = tmp_path_factory.mktemp("bench") / "b.json"
     source.write_text(json.dumps({"meta": {"name": "NVIDIA H200"}, "gemm": rows}))
     assert _refused("calibrate", "--import", str(source)) == f"parity: error: b.json: {says}\n"
+
+
+def _prefill_note(*system: str) -> tuple[float, str]:
+    result = CliRunner().invoke(cli, [*PREFILL, "--system", *system] if system else list(PREFILL))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    return data["step_s"], data["note"]
+
+
+def test_a_user_calibration_wins_and_every_prediction_names_it(home: Path) -> None:
+    """A user H200 file (bf16 0.781 where parity's has 0.7102) moved the prefill step, and the assumptions were the
+    same, character for character: 'calibration: measured on this chip (nvidia-h200-sxm-measured)'. Now they name
+    the file; it takes the place of parity's whatever its date (here older than parity's 2026-11-28), and the H100,
+    which inherits the H200's, names it too."""
+    stock_s, stock_note = _prefill_note()
+    path = _user_h200(home, ("bf16 =", "bf16 = 0.781"), ("date =", 'date = "2026-11-01"'))
+    _clear()
+    step_s, note = _prefill_note()
+    assert "calibration: measured on this chip (nvidia-h200-sxm-measured); user file" not in stock_note
+    assert (f"calibration: measured on this chip (nvidia-h200-sxm-measured); user file {path} (dated 2026-11-01), "
+            "not parity's") in note
+    assert step_s < 0.95 * stock_s  # the linear layers run at 0.781 of peak, not 0.7102
+    assert (f"calibration: inherited from nvidia-h200-sxm (hopper family); user file {path} (dated 2026-11-01), not "
+            "parity's") in _prefill_note("hgx-h100")[1]
+    shown = json.loads(CliRunner().invoke(cli, ["show", "nvidia-h200-sxm", "--format", "json"]).stdout)
+    assert shown["calibration"]["user_file"] == str(path) and shown["calibration"]["date"] == "2026-11-01"
+
+
+def test_engines_name_a_user_profile(home: Path) -> None:
+    (home / "engines").mkdir()
+    path = home / "engines" / "vllm.toml"
+    path.write_text(catalog.engine_text("vllm").replace('\ndate = "', '\ndate = "2026-12-07"\n#', 1))
+    result = CliRunner().invoke(cli, ["engines", "--format", "json"])
+    found = {e["id"]: e for e in json.loads(result.stdout)}
+    assert (found["vllm"]["user_file"], found["vllm"]["date"]) == (str(path), "2026-12-07")
+    assert found["trtllm"]["user_file"] == ""
+    table = " ".join(CliRunner().invoke(cli, ["engines", "--wide"]).stdout.split())
+    assert "70 rows (user file)" in table and f"vllm: the user file {path} (dated 2026-12-07), not parity's." in table
+
+
+def test_validate_says_it_scores_user_files_and_keeps_them_off_the_accuracy_page(home: Path) -> None:
+    """validate scored a user's H100 file without a word (all tpot_s 10.2% -> 12.2%), and --format md would have
+    made it docs/accuracy.md."""
+    path = _user_h200(home)
+    assert _refused("validate", "--format", "md") == (
+        f"parity: error: --format md writes parity's accuracy page, but the user's files in {home} would be scored "
+        f"with it ({path}): set PARITY_HOME to an empty folder, or add --with-user-files to write a page marked as "
+        "including them\n")
+    assert _refused("validate", "--with-user-files") == ("parity: error: --with-user-files marks the accuracy page: "
+                                                          "it needs --format md\n")
+
+
+def test_user_bands_are_named_where_a_prediction_prints_them(home: Path) -> None:
+    """The caption still read '80% intervals from held-out residuals of aggregated runs' with a user's bands."""
+    path = home / "uncertainty_sim.toml"
+    path.write_text((DATA / "uncertainty_sim.toml").read_text())
+    result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json"])
+    assert f"80% intervals from held-out residuals of aggregated runs (user file {path}, not parity's)" in json.loads(
+        result.stdout)["note"]

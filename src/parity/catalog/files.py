@@ -13,7 +13,7 @@ from typing import Any
 from parity.errors import CatalogError
 
 __all__ = ["data_dir", "read_toml", "require", "user_dir", "load_all", "close_matches", "shown", "is_user",
-           "catalog_files", "number", "text", "refuse_unknown"]
+           "catalog_files", "number", "text", "refuse_unknown", "user_files"]
 
 
 def data_dir() -> Path:
@@ -72,6 +72,15 @@ def catalog_files(kind: str, user: bool = False) -> list[Path]:
 def load_all(kind: str, user: bool = False) -> list[tuple[dict[str, Any], str]]:
     """Each file of catalog_files as (its TOML tables, its name as messages give it: shown)."""
     return [(read_toml(path), shown(path)) for path in catalog_files(kind, user)]
+
+
+def user_files() -> list[Path]:
+    """The user's own files parity reads beside or in place of its own (user_dir()): calibrations, engine profiles,
+    interval and ratio bands, the training profile; what `validate` must say its scores include."""
+    named = [user_dir() / n for n in ("uncertainty.toml", "uncertainty_sim.toml", "ratio_uncertainty.toml",
+                                      "training.toml")]
+    return ([p for kind in ("calibration", "engines") for p in catalog_files(kind, user=True) if is_user(p)]
+            + [p for p in named if p.is_file()])
 
 
 def number(value: Any, where: str, key: str) -> float:

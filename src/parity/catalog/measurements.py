@@ -13,7 +13,7 @@ from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
 
-__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips",
+__all__ = ["measurements", "microbenchmarks", "bands_path", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips",
            "validated_features", "validation_targets"]
 
 
@@ -77,12 +77,17 @@ def _bands(path: Path, labels: tuple[str, ...]) -> dict[str, Any]:
     return data
 
 
+def bands_path(model_kind: str = "steady") -> Path:
+    """The bands file in effect for a model (`steady` or `sim`): the user's refit in user_dir(), else parity's."""
+    return in_effect("uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml")
+
+
 @cache
 def uncertainty_table(model_kind: str = "steady") -> dict[str, Any]:
     """The prediction-interval bands of the steady-state model (data/uncertainty.toml) or of the simulator
     (model_kind 'sim': data/uncertainty_sim.toml), or the user's refit in user_dir(), written by
     `parity validate --fit` (the simulator's; with --model-kind steady the steady model's), or {}; checked (_bands)."""
-    return _bands(in_effect("uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml"), ("metric", "kind"))
+    return _bands(bands_path(model_kind), ("metric", "kind"))
 
 
 @cache
