@@ -181,7 +181,7 @@ def test_a_malformed_import_is_one_line_naming_file_row_and_key(document: str, s
 
 @pytest.mark.parametrize(("row", "says"), [
     ('"gemm": [{%s, "s": 0}]' % _GEMM, f"gemm row 1: s {_TIME} 0"),
-    ('"gemm": [{%s, "s": 1e-3}, {%s, "s": -1e-3}]' % (_GEMM, _GEMM), f"gemm row 2: s {_TIME} -0.001"),
+    ('"gemm": [{%s, "s": 1e-3}, {"m": 128, "n": 64, "k": 64, "s": -1e-3}]' % _GEMM, f"gemm row 2: s {_TIME} -0.001"),
     ('"gemm": [{%s, "s": NaN}]' % _GEMM, f"gemm row 1: s {_TIME} NaN"),
     ('"gemm": [{%s, "s": 1e-300}]' % _GEMM, f"gemm row 1: s {_TIME} 1e-300"),
     ('"fp8_gemm": [{%s, "s_tensor": Infinity}]' % _GEMM, f"fp8_gemm row 1: s_tensor {_TIME} Infinity"),

@@ -123,7 +123,7 @@ def test_a_calibration_file_states_grouped_rates_and_engines_keep_them() -> None
     from parity.engine import EngineKernel
     from parity.serving.deployment import engine_calibration, with_kernels
     fitted = _fitted()
-    loaded = _calibration_from(tomllib.loads(family_toml(fitted)), "test")
+    loaded = _calibration_from(tomllib.loads(family_toml(fitted)), catalog.data_dir() / "calibration" / "test.toml")
     assert dict(loaded.grouped_gemm_efficiency) == {"fp4": 0.2254} and loaded.grouped_gemm_half_tokens == 132.5
     trtllm = catalog.engine("trtllm")
     run = engine_calibration(loaded, trtllm)

@@ -327,6 +327,8 @@ class Calibration:
     collective_latency_factor: a small collective's time through this chip's vendor library and fabric over the
     reference's (the H200: NCCL on NVLink) in the same test; it multiplies the system's link latency where
     collectives go through the library (1: the reference's, or no measurement).
+    user_file: the path of the user's own file (in PARITY_HOME) it was read from, '' for parity's: every basis
+    names it, so no prediction passes off a user's measurement as parity's.
     measured: False for priors (the chip has no measurement behind these numbers).
     family: the chip family a family-level file calibrates (chip is then "*"); rows: the ids of the
     measured rows a fitted file used (never scored); basis: how the calibration reached the chip it
@@ -356,6 +358,7 @@ class Calibration:
     rows: tuple[str, ...] = ()
     measured_chips: tuple[str, ...] = ()  # chips of a family file whose own figures are among its rows
     basis: str = ""
+    user_file: str = ""
     points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:

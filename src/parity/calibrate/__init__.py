@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,16 +94,39 @@ def _shown(value: Any) -> str:
 SECTIONS = ("gemm", "gemm_bf16", "fp8_gemm", "gemm_fp8", "grouped", "attn_prefill", "attn_decode", "copy")
 
 
+# the keys each section's rows are read by (sizes, then times: s and s_*)
+_READ = {"gemm": ("m", "n", "k", "s"), "fp8_gemm": ("m", "n", "k", "s", "s_tensor"),
+         "grouped": ("experts", "tokens_per_expert", "n", "k", "s_grouped", "s_bmm"),
+         "attn_prefill": ("batch", "heads", "kv_heads", "head_dim", "seq", "s"),
+         "attn_decode": ("batch", "heads", "kv_heads", "head_dim", "ctx", "s"),
+         "copy": ("bytes_each_way", "read_bytes", "s")}
+_READ |= {"gemm_bf16": _READ["gemm"], "gemm_fp8": _READ["fp8_gemm"]}
+# what a row may carry beside them, unread: rates derived from its time, its shape as text, other timings
+_ANNOTATION = re.compile(r"(kv_)?(TFLOPs|TBps)\w*|shape|op|s_\w+")
+
+
 def _rows(data: Mapping[str, Any], *sections: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """The rows of the named sections (absent ones hold none), each with where it is: 'gemm row 3'."""
+    """The rows of the named sections (absent ones hold none), each with where it is: 'gemm row 3'. A key the
+    section does not read (a 'dtype' a bf16 row would be fitted as bf16 in spite of) and a second row of the same
+    sizes (fitted as though independent, or a contradictory time averaged in) are refused."""
+    seen: dict[tuple[Any, ...], str] = {}
     for section in sections:
         rows = data.get(section, [])
         if not isinstance(rows, list):
             raise ParityError(f"{section} must be a list of measured points, got {_shown(rows)}")
         for i, row in enumerate(rows, 1):
+            where = f"{section} row {i}"
             if not isinstance(row, Mapping):
-                raise ParityError(f"{section} row {i}: a point must be an object of named numbers, got {_shown(row)}")
-            yield f"{section} row {i}", row
+                raise ParityError(f"{where}: a point must be an object of named numbers, got {_shown(row)}")
+            if unread := [str(k) for k in row if k not in _READ[section] and not _ANNOTATION.fullmatch(str(k))]:
+                raise ParityError(f"{where}: {section} does not read {', '.join(map(repr, unread))} (its keys: "
+                                  f"{', '.join(_READ[section])})")
+            sizes = tuple((k, _shown(row[k])) for k in _READ[section] if k != "s" and not k.startswith("s_")
+                          and k in row)
+            if (first := seen.setdefault(sizes, where)) != where:
+                raise ParityError(f"{where}: the same sizes as {first} ({', '.join(f'{k}={v}' for k, v in sizes)}): "
+                                  "measure each once, or average the repeats before importing")
+            yield where, row
 
 
 def _need(row: Mapping[str, Any], keys: Iterable[str], where: str) -> None:

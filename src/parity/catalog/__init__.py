@@ -1,9 +1,9 @@
 """The catalog: chips, systems, models, calibrations, engine profiles and measurements read from
 parity's data folder (and the user's) into frozen values. This package is the only file reader."""
 
-from parity.catalog.files import close_matches, data_dir, user_dir
+from parity.catalog.files import close_matches, data_dir, in_effect, is_user, user_dir, user_files
 from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
-from parity.catalog.measurements import (fitted_chips, measured_gemm_formats, measurements, training_families, microbenchmarks, ratio_uncertainty_table,
+from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm_formats, measurements, training_families, microbenchmarks, ratio_uncertainty_table,
                                          uncertainty_table, validated_features, validation_targets)
 from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_defaults,
@@ -20,4 +20,4 @@ __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sour
            "engines", "engine", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
            "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "training_families", "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
            "training_profile_text", "validation_targets", "MtpAcceptance", "mtp_acceptance", "default_mtp", "mtp_drafts",
-           "mtp_setting"]
+           "mtp_setting", "in_effect", "is_user", "user_files", "bands_path"]

@@ -4,12 +4,14 @@ back from its keys. A time is a unit string under the field's name without `_s` 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from parity import units
 from parity.engine import EngineProfile
 from parity.engine.sections import IDENTITY, PROFILE_SECTIONS, ProfileSection
+from parity.catalog.files import number
 from parity.errors import CatalogError
 
 __all__ = ["profile_from", "key_of", "field_of", "sectioned", "key_path", "flat_keys", "SECTION_COMMENTS"]
@@ -54,13 +56,30 @@ def _misplaced(where: str, at: str, key: str) -> CatalogError:
     return CatalogError(f"{where}: key {key!r} in {at} {said}")
 
 
+_TYPES = {f.name: f.type for f in dataclasses.fields(EngineProfile)}
+_KINDS = {"bool": (bool, "true or false"), "int": (int, "a whole number"), "str": (str, "text")}
+
+
+def _value(where: str, key: str, field: str, value: Any) -> Any:
+    """A key's value as its field holds it: a time parsed from its unit string, a number, a whole number, a
+    boolean or text as the field's type says; a value of another type is refused naming the file and key."""
+    if field.endswith("_s"):
+        return units.parse(value, "s")
+    if _TYPES[field] == "float":
+        return number(value, where, key)
+    kind, said = _KINDS[_TYPES[field]]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise CatalogError(f"{where}: key {key} must be {said}, got {value!r}")
+    return value
+
+
 def _section_values(where: str, section: ProfileSection, table: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in table.items():
         field = field_of(key, section)
         if field is None:
             raise _misplaced(where, f"[{section.name}]", key)
-        out[field] = units.parse(value, "s") if field.endswith("_s") else value
+        out[field] = _value(where, f"{section.name}.{key}", field, value)
     return out
 
 

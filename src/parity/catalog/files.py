@@ -5,14 +5,15 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from parity.errors import CatalogError
 
-__all__ = ["data_dir", "read_toml", "require", "user_dir", "load_all", "close_matches"]
+__all__ = ["data_dir", "read_toml", "require", "user_dir", "load_all", "close_matches", "shown", "is_user",
+           "catalog_files", "number", "text", "refuse_unknown", "user_files"]
 
 
 def data_dir() -> Path:
@@ -25,7 +26,18 @@ def read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
-        raise CatalogError(f"{path.name}: malformed TOML: {err}") from err
+        raise CatalogError(f"{shown(path)}: malformed TOML: {err}") from err
+
+
+def shown(path: Path) -> str:
+    """How messages name a catalog file: parity's by its path in the data folder (calibration/generic.toml), the
+    user's by its whole path, so that it reads as the user's own file and not parity's."""
+    return str(path.relative_to(data_dir())) if path.is_relative_to(data_dir()) else str(path)
+
+
+def is_user(path: Path) -> bool:
+    """Whether a catalog file is the user's (in user_dir()), not parity's."""
+    return not path.is_relative_to(data_dir())
 
 
 def require(data: dict[str, Any], key: str, where: str) -> Any:
@@ -47,9 +59,54 @@ def in_effect(name: str) -> Path:
     return own if own.is_file() else data_dir() / name
 
 
-def load_all(kind: str, user: bool = False) -> list[tuple[dict[str, Any], str]]:
+def catalog_files(kind: str, user: bool = False) -> list[Path]:
+    """The TOML files of one kind (calibration, engines, chips...): parity's, then with `user` the user's
+    (user_dir()/KIND/*.toml); a user_dir()/KIND that is there but no folder is refused, not passed over."""
     folders = [data_dir() / kind] + ([user_dir() / kind] if user else [])
-    return [(read_toml(path), f"{kind}/{path.name}") for folder in folders for path in sorted(folder.glob("*.toml"))]
+    for folder in folders[1:]:
+        if folder.exists() and not folder.is_dir():
+            raise CatalogError(f"{folder}: not a folder; parity reads the user's {kind} files (*.toml) from it")
+    return [path for folder in folders for path in sorted(folder.glob("*.toml"))]
+
+
+def load_all(kind: str, user: bool = False) -> list[tuple[dict[str, Any], str]]:
+    """Each file of catalog_files as (its TOML tables, its name as messages give it: shown)."""
+    return [(read_toml(path), shown(path)) for path in catalog_files(kind, user)]
+
+
+def user_files() -> list[Path]:
+    """The user's own files parity reads beside or in place of its own (user_dir()): calibrations, engine profiles,
+    interval and ratio bands, the training profile; what `validate` must say its scores include."""
+    named = [user_dir() / n for n in ("uncertainty.toml", "uncertainty_sim.toml", "ratio_uncertainty.toml",
+                                      "training.toml")]
+    return ([p for kind in ("calibration", "engines") for p in catalog_files(kind, user=True) if is_user(p)]
+            + [p for p in named if p.is_file()])
+
+
+def number(value: Any, where: str, key: str) -> float:
+    """A value a file must give as a number (an integer or a float: not text, a boolean or a list); a CatalogError
+    naming the file and key otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CatalogError(f"{where}: key {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def text(value: Any, where: str, key: str) -> str:
+    """A value a file must give as text; a CatalogError naming the file and key otherwise."""
+    if not isinstance(value, str):
+        raise CatalogError(f"{where}: key {key} must be text, got {value!r}")
+    return value
+
+
+def refuse_unknown(table: Mapping[str, Any], known: Iterable[str], where: str, at: str, what: str) -> None:
+    """Refuse the first key of `table` not among `known` (a typo would otherwise be passed over and its value
+    unused): '{where}: key 'bf61' in [gemm_efficiency] is no calibration key; did you mean 'bf16'?'."""
+    names = list(known)
+    for key in table:
+        if key not in names:
+            hints = close_matches(key, names, n=1)
+            raise CatalogError(f"{where}: key {key!r} in {at} is no {what} key"
+                               + (f"; did you mean {hints[0]!r}?" if hints else ""))
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 4) -> list[str]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import csv
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from parity.catalog.files import data_dir, in_effect, read_toml
+from parity.catalog.files import data_dir, in_effect, number, read_toml, refuse_unknown, require, shown, text
 from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
 
-__all__ = ["measurements", "microbenchmarks", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips",
+__all__ = ["measurements", "microbenchmarks", "bands_path", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips",
            "validated_features", "validation_targets"]
 
 
@@ -40,13 +41,53 @@ def microbenchmarks(name: str) -> dict[str, Any]:
         raise CatalogError(f"{path}: {err}") from err
 
 
+# the widest quantile of ln(predicted/measured) a bands file may state: parity's widest is 0.91 (MLA TTFT); a band
+# past e^1.5 = 4.5x of the prediction is a broken file, not an 80% interval
+BAND_LIMIT = 1.5
+
+
+def _bands(path: Path, labels: tuple[str, ...]) -> dict[str, Any]:
+    """A bands file's tables (date, method, [coverage], [[band]] with its `labels`, q_low, q_high, count), every
+    key checked: a key the reader does not know, text where a number belongs, a band out of order or past
+    BAND_LIMIT is refused naming the file and key; {} where there is no file."""
+    if not path.is_file():
+        return {}
+    data, where = read_toml(path), shown(path)
+    refuse_unknown(data, ("date", "method", "coverage", "band"), where, "the top level", "bands-file")
+    for key in ("date", "method"):
+        text(data.get(key, ""), where, key)
+    coverage, bands = data.get("coverage", {}), data.get("band", [])
+    if not isinstance(coverage, dict) or not isinstance(bands, list) or not all(isinstance(b, dict) for b in bands):
+        raise CatalogError(f"{where}: [coverage] must be a table of numbers and band a list of [[band]] tables")
+    for metric, value in coverage.items():
+        if not 0 <= number(value, where, f"coverage.{metric}") <= 1:
+            raise CatalogError(f"{where}: key coverage.{metric} must be a share in [0, 1], got {value!r}")
+    for i, band in enumerate(bands, 1):
+        at = f"band[{i}]"
+        refuse_unknown(band, (*labels, "q_low", "q_high", "count"), where, f"[[band]] {i}", "band")
+        for key in labels:
+            text(require(band, key, f"{where} {at}"), where, f"{at}.{key}")
+        low, high = (number(require(band, key, f"{where} {at}"), where, f"{at}.{key}") for key in ("q_low", "q_high"))
+        if not -BAND_LIMIT <= low <= high <= BAND_LIMIT:
+            raise CatalogError(f"{where}: {at} must hold -{BAND_LIMIT} <= q_low <= q_high <= {BAND_LIMIT} (quantiles "
+                               f"of ln(predicted/measured)), got q_low {low}, q_high {high}")
+        count = require(band, "count", f"{where} {at}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise CatalogError(f"{where}: key {at}.count must be a whole number >= 0, got {count!r}")
+    return data
+
+
+def bands_path(model_kind: str = "steady") -> Path:
+    """The bands file in effect for a model (`steady` or `sim`): the user's refit in user_dir(), else parity's."""
+    return in_effect("uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml")
+
+
 @cache
 def uncertainty_table(model_kind: str = "steady") -> dict[str, Any]:
     """The prediction-interval bands of the steady-state model (data/uncertainty.toml) or of the simulator
     (model_kind 'sim': data/uncertainty_sim.toml), or the user's refit in user_dir(), written by
-    `parity validate --fit` (the simulator's; with --model-kind steady the steady model's), or {}."""
-    path = in_effect("uncertainty_sim.toml" if model_kind == "sim" else "uncertainty.toml")
-    return read_toml(path) if path.is_file() else {}
+    `parity validate --fit` (the simulator's; with --model-kind steady the steady model's), or {}; checked (_bands)."""
+    return _bands(bands_path(model_kind), ("metric", "kind"))
 
 
 @cache
@@ -60,8 +101,7 @@ def validation_targets() -> dict[str, Any]:
 def ratio_uncertainty_table() -> dict[str, Any]:
     """Bands per chip vendor for ratios between chips (data/ratio_uncertainty.toml, written by
     `parity validate --fit-stacks`, or the user's refit of it in user_dir()), or {}."""
-    path = in_effect("ratio_uncertainty.toml")
-    return read_toml(path) if path.is_file() else {}
+    return _bands(in_effect("ratio_uncertainty.toml"), ("vendor",))
 
 
 @cache

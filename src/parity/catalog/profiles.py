@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -10,37 +11,99 @@ from typing import Any, TypeVar
 
 from parity import units
 from parity.catalog.engine_file import profile_from
-from parity.catalog.files import close_matches, data_dir, in_effect, load_all, read_toml, require, user_dir
+from parity.catalog.files import (catalog_files, close_matches, data_dir, in_effect, is_user, load_all, number,
+                                  read_toml, refuse_unknown, require, shown, text, user_dir)
 from parity.catalog.hardware import chips, families
 from parity.engine import (EngineDefault, EngineHost, EngineKernel, EngineProfile, HostOps, TrainingProfile,
                            measured_stack_prior)
+from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
 from parity.hardware import Calibration, Chip
 
 T = TypeVar("T")
 
-__all__ = ["calibrations", "calibration", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+__all__ = ["calibrations", "calibration", "user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
 
-def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
-    scalars = ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
-               "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency")
+_FRACTIONS = ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
+              "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency")
+_OPTIONAL_NUMBERS = {"attention_decode_math_efficiency": 0.0, "collective_latency_factor": 1.0,
+                     "grouped_gemm_half_tokens": 0.0}
+_TEXTS = ("source", "family", "basis")  # optional; id, chip and method are required
+_LISTS = ("rows", "measured_chips")  # lists of text
+_CALIBRATION_KEYS = ("id", "chip", "date", "method", "measured", "kernel_overhead", "gemm_efficiency",
+                     "grouped_gemm_efficiency", "points", "software", *_FRACTIONS, *_OPTIONAL_NUMBERS, *_TEXTS, *_LISTS)
+_GEMM_KEYS = ("default", *MATH_RATES)
+
+
+def _date(value: Any, where: str) -> str:
+    """A calibration's date as ISO text: the newest file of a chip is the one in effect, so it must be a date."""
+    try:
+        return datetime.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise CatalogError(f"{where}: key date must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def _numbers(data: dict[str, Any], table: str, where: str) -> dict[str, float]:
+    """A table of numbers by math key ([gemm_efficiency], [grouped_gemm_efficiency])."""
+    values = data.get(table, {})
+    if not isinstance(values, dict):
+        raise CatalogError(f"{where}: key {table} must be a table of numbers by math key, got {values!r}")
+    refuse_unknown(values, _GEMM_KEYS, where, f"[{table}]", "calibration")
+    return {k: number(v, where, f"{table}.{k}") for k, v in values.items()}
+
+
+def _texts(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    values = data.get(key, [])
+    if not isinstance(values, list):
+        raise CatalogError(f"{where}: key {key} must be a list of text, got {values!r}")
+    return tuple(text(v, where, key) for v in values)
+
+
+def _calibrated_chip(data: dict[str, Any], path: Path, where: str) -> str:
+    """The chip a calibration file prices: a catalog chip's id, or "*" for a family's or a prior's file. A user's
+    file is looked up by its `chip` key, not its name, and `parity calibrate` names it CHIP.toml: one whose name
+    says another chip (nvidia-h100-sxm.toml holding chip = "nvidia-h200-sxm") would silently replace that chip's
+    calibration, so it is refused."""
+    chip_id = text(require(data, "chip", where), where, "chip")
+    known = [c.id for c in chips()]
+    if chip_id != "*" and chip_id not in known:
+        hints = close_matches(chip_id, known, n=1)
+        raise CatalogError(f"{where}: chip {chip_id!r} is no catalog chip" + (f"; did you mean {hints[0]}?" if hints
+                                                                                else ""))
+    if is_user(path) and chip_id != "*" and path.stem != chip_id:
+        raise CatalogError(f"{where}: the file calibrates chip {chip_id!r} but is named {path.name}; name it "
+                           f"{chip_id}.toml (parity calibrate names a chip's file by its chip)")
+    return chip_id
+
+
+def _calibration_from(data: dict[str, Any], path: Path) -> Calibration:
+    """A calibration file read into a Calibration, every key checked: a key the reader does not know, a value of
+    the wrong type (text where a number belongs) or out of range is refused naming the file and key."""
+    where = shown(path)
+    refuse_unknown(data, _CALIBRATION_KEYS, where, "the top level", "calibration")
+    points = data.get("points", [])
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise CatalogError(f"{where}: key points must be a list of [[points]] tables")
+    measured = require(data, "measured", where)
+    if not isinstance(measured, bool):
+        raise CatalogError(f"{where}: key measured must be true or false, got {measured!r}")
     try:
         return Calibration(
-            id=require(data, "id", where), chip=require(data, "chip", where), date=str(require(data, "date", where)),
-            method=require(data, "method", where), measured=bool(require(data, "measured", where)),
-            gemm_efficiency=dict(require(data, "gemm_efficiency", where)),
-            kernel_overhead_s=units.parse(require(data, "kernel_overhead", where), "s"),
-            source=data.get("source", ""), points=tuple(data.get("points", ())),
-            family=str(data.get("family", "")), rows=tuple(str(r) for r in data.get("rows", ())),
-            measured_chips=tuple(str(c) for c in data.get("measured_chips", ())), basis=str(data.get("basis", "")),
-            attention_decode_math_efficiency=float(data.get("attention_decode_math_efficiency", 0.0)),
-            collective_latency_factor=float(data.get("collective_latency_factor", 1.0)),
-            grouped_gemm_efficiency={k: float(v) for k, v in data.get("grouped_gemm_efficiency", {}).items()},
-            grouped_gemm_half_tokens=float(data.get("grouped_gemm_half_tokens", 0.0)),
-            **{name: float(require(data, name, where)) for name in scalars})
+            id=text(require(data, "id", where), where, "id"), chip=_calibrated_chip(data, path, where),
+            date=_date(require(data, "date", where), where),
+            method=text(require(data, "method", where), where, "method"), measured=measured,
+            gemm_efficiency=_numbers({"gemm_efficiency": require(data, "gemm_efficiency", where)}, "gemm_efficiency",
+                                     where),
+            kernel_overhead_s=units.parse(text(require(data, "kernel_overhead", where), where, "kernel_overhead"), "s"),
+            points=tuple(points), rows=_texts(data, "rows", where), measured_chips=_texts(data, "measured_chips", where),
+            grouped_gemm_efficiency=_numbers(data, "grouped_gemm_efficiency", where),
+            user_file=str(path) if is_user(path) else "",
+            **{key: text(data.get(key, ""), where, key) for key in _TEXTS},
+            **{key: number(data.get(key, default), where, key) for key, default in _OPTIONAL_NUMBERS.items()},
+            **{key: number(require(data, key, where), where, key) for key in _FRACTIONS})
     except (ValueError, units.UnitError) as err:
         raise CatalogError(f"{where}: {err}") from err
 
@@ -49,7 +112,7 @@ def _calibration_from(data: dict[str, Any], where: str) -> Calibration:
 def calibrations() -> tuple[Calibration, ...]:
     """Every calibration file: parity's own (data/calibration/*.toml, the generic prior included) and the
     user's (user_dir()/calibration/*.toml)."""
-    return tuple(_calibration_from(data, where) for data, where in load_all("calibration", user=True))
+    return tuple(_calibration_from(read_toml(path), path) for path in catalog_files("calibration", user=True))
 
 
 def prior_calibration() -> Calibration:
@@ -99,18 +162,34 @@ def _rows_said(rows: tuple[str, ...]) -> str:
                                         for prefix, ids in groups.items())
 
 
+def _newest(found: list[Calibration]) -> Calibration:
+    """The calibration in effect among several of one chip or family: the user's own file (in PARITY_HOME) over
+    parity's whatever their dates, as a user's engine profile takes the place of parity's; else the newest."""
+    return max(found, key=lambda c: (bool(c.user_file), c.date))
+
+
+def user_note(cal: Calibration) -> str:
+    """'user file PATH (dated DATE), not parity's' for a calibration read from the user's folder, else ''."""
+    return f"user file {cal.user_file} (dated {cal.date}), not parity's" if cal.user_file else ""
+
+
 @cache
 def _calibration_of(chip_id: str, family: str) -> Calibration:
+    cal = _found_calibration(chip_id, family)
+    return dataclasses.replace(cal, basis=f"{cal.basis}; {user_note(cal)}") if cal.user_file else cal
+
+
+def _found_calibration(chip_id: str, family: str) -> Calibration:
     own = [c for c in calibrations() if c.chip == chip_id]
     if own:
-        best = max(own, key=lambda c: c.date)
+        best = _newest(own)
         return dataclasses.replace(best, basis=best.basis or (
             f"measured on this chip ({best.id})" if best.measured else f"the chip's own prior ({best.id})"))
     for step, name in enumerate(family_chain(family)):
         via = "" if step == 0 else f"; {family} has no measurement of its own, so it inherits from its parent {name}"
         fitted = [c for c in calibrations() if c.family == name]
         if fitted:
-            best = max(fitted, key=lambda c: c.date)
+            best = _newest(fitted)
             if chip_id in best.measured_chips:
                 said = f"; {best.basis}" if best.basis else ""
                 return dataclasses.replace(best, basis=f"measured on this chip: {best.id} ({name} family; rows "
@@ -124,7 +203,7 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
         # chip alone (rows named, e.g. the H20's attention rates) describes only that chip
         measured = [c for c in calibrations() if c.measured and c.chip in siblings and not c.rows]
         if measured:
-            best, via = _own_generation(max(measured, key=lambda c: c.date), step, name, via)
+            best, via = _own_generation(_newest(measured), step, name, via)
             return dataclasses.replace(best, measured=False,
                                        basis=f"inherited from {best.chip} ({name} family){via}")
     tree = families()
@@ -137,8 +216,9 @@ def _calibration_of(chip_id: str, family: str) -> Calibration:
 
 
 def calibration(the_chip: Chip) -> Calibration:
-    """The newest calibration measured on this chip, else its family's (up the family tree: a family
-    file fitted on measured rows, or a measured sibling chip), else the derived prior; `basis` says which."""
+    """The newest calibration measured on this chip (the user's own file first), else its family's (up the family
+    tree: a family file fitted on measured rows, or a measured sibling chip), else the derived prior; `basis` says
+    which, and names the user's file where one is in effect."""
     return _calibration_of(the_chip.id, the_chip.family)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from parity.cli import TABLE_FORMATS, cli, emit, typed_options, wide_option
 from parity.cli.files import read_text, refuse_overwrite
 from parity.errors import CatalogError, ParityError
 from parity.fit import refit_calibration, write_refits
+from parity.hardware import Chip
 from parity.report.tables import Column, plain, write_atomic
 
 
@@ -46,29 +48,61 @@ def _points(path: Path, document: dict) -> list[Point]:
         raise ParityError(f"{path.name}: {err}") from err
 
 
-def _named_chip(reported: str) -> str | None:
-    """The catalog chip a GPU's reported name ('NVIDIA H200') is, or None where none matches."""
-    words = reported.lower().replace("nvidia", "").split()
+# a GPU's board: a PCIe card or an NVL board runs the die at other clocks, power and memory than the SXM module
+# (H100 PCIe: 756 of the SXM's 989 TFLOP/s dense BF16, 2.0 of 3.35 TB/s), so it is another chip
+_BOARDS = {"pcie": "PCIe", "nvl": "NVL", "sxm": "SXM"}
+
+
+def _words(name: str) -> list[str]:
+    """A device name's words, lower case, without the vendor, an SXM generation as 'sxm' ('NVIDIA A100-SXM4-80GB':
+    a100, sxm, 80gb)."""
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w and w != "nvidia"]
+    return ["sxm" if re.fullmatch(r"sxm\d?", w) else w for w in words]
+
+
+def _named_chip(reported: str) -> tuple[Chip | None, str]:
+    """The catalog chip a GPU's reported name is ('NVIDIA H200', nvidia-smi's 'NVIDIA A100-SXM4-80GB'), and '' where
+    its board is the chip's; for a name whose board the chip's is not ('NVIDIA H100 PCIe'), the closest chip and
+    that board. (None, '') where no id or alias is among the name's words (joined by '-' or nothing) or the whole
+    name; the longest match wins ('rtx-pro-6000d' over 'rtx-pro-6000')."""
+    words = _words(reported)
+    spans = {sep.join(words[i:j]): j - i for i in range(len(words)) for j in range(i + 1, len(words) + 1)
+             for sep in ("-", "")}
+    best, length = None, 0
     for chip in catalog.chips():
-        names = {n.lower() for n in (chip.id, *chip.aliases)}
-        if "-".join(words) in names or "".join(words) in names or any(w in names for w in words):
-            return chip.id
-    return None
+        names = {chip.id, chip.id.split("-", 1)[-1], *(a.lower() for a in chip.aliases)}
+        if chip.name.lower() == reported.strip().lower():
+            return chip, ""
+        found = max((spans[n] for n in names if n in spans), default=0)
+        if found > length:
+            best, length = chip, found
+    if best is None:
+        return None, ""
+    own = set(_words(" ".join((best.id, best.name, *best.aliases))))
+    other = next((w for w in _BOARDS if w in words and w not in own), "")
+    return best, other
 
 
 def _chip_of(name: str | None, documents: list[dict]) -> str:
-    """--chip, or the chip the measurements name; --chip naming another chip than a file records is refused."""
+    """--chip, or the chip the measurements name; --chip naming another chip than a file records is refused, and so
+    is a device the catalog does not hold (another board of a catalog chip: an H100 PCIe is no H100 SXM) unless
+    --chip takes it."""
     reported = next((d.get("meta", {}).get("name") for d in documents if d.get("meta", {}).get("name")), None)
+    named, board = _named_chip(reported) if reported else (None, "")
     if name:
         chip_id = catalog.chip(name).id
-        if reported and (named := _named_chip(reported)) and named != chip_id:
+        if named and not board and named.id != chip_id:
             raise ParityError(f"--chip {name} is {chip_id}, but the measurements were taken on {reported!r} "
-                              f"({named}): give --chip {named}, or measurements of {chip_id}")
+                              f"({named.id}): give --chip {named.id}, or measurements of {chip_id}")
         return chip_id
     if not reported:
         raise ParityError("the measurements do not name their GPU: give --chip")
-    if named := _named_chip(reported):
-        return named
+    if named and board:
+        raise ParityError(f"meta.name {reported!r} is not {named.id}, the closest catalog chip: a {_BOARDS[board]} "
+                          f"board has other peaks than {named.name}, and the catalog holds none; give --chip "
+                          f"{named.id} to take it anyway")
+    if named:
+        return named.id
     raise CatalogError(f"cannot tell which catalog chip {reported!r} is: give --chip")
 
 

@@ -181,8 +181,10 @@ def show(name: str, fmt: str, out: Path | None) -> None:
     cal = catalog.calibration(the_chip)
     stated = {"family": the_chip.family or "-", "software stack": the_chip.software_stack or "-",
               "calibration": f"{cal.id}: {cal.basis}"}
-    lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": "families.toml; "
-              "data/calibration", "url": "", "note": ""} for key, value in stated.items()]
+    # the calibration in effect may be the user's own file (PARITY_HOME), named by its path, not parity's
+    lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": "families.toml; " + (
+        cal.user_file if key == "calibration" and cal.user_file else "data/calibration"), "url": "", "note": ""}
+        for key, value in stated.items()]
     columns = [Column("field", "field", plain, "left"), Column("as_quoted", "as quoted", plain, "left"),
                Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left",
                       wrap=True, wide=2),
@@ -190,7 +192,8 @@ def show(name: str, fmt: str, out: Path | None) -> None:
                Column("note", "note", plain, "left", wide=3)]
     payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes,
                "family": the_chip.family, "software_stack": the_chip.software_stack,
-               "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows)},
+               "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows),
+                               "date": cal.date, "user_file": cal.user_file},
                "numbers": rows}
     emit(lines + rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes,
          payload=payload, out=out)
@@ -294,6 +297,12 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
 _ENGINE_TIMES = {"kernel_overhead_s": (1e-6, "us"), "collective_latency_s": (1e-6, "us"),
                  "sim_prefill_launch_s": (1e-6, "us"), "sim_prefill_host_launch_s": (1e-6, "us"),
                  "decode_host_token_s": (1e-6, "us")}
+
+
+def _user_engine_file(profile: EngineProfile) -> Path | None:
+    """The user's file (PARITY_HOME/engines/ID.toml) a profile was read from, None where it is parity's."""
+    path = catalog.in_effect(f"engines/{profile.id}.toml")
+    return path if catalog.is_user(path) else None
 
 
 def _parameter_records(found: list[EngineProfile], fitted_on: Callable[[EngineProfile], str]
@@ -410,9 +419,13 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
         rows_ = re.search(r" on (\d+) calibration rows", e.method)
         if e.measured and e.base and " not refitted: " in e.method:  # a stack with too few rows keeps its base's
             return f"{e.base}'s"
-        return f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
+        said = f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
+        return said + (" (user file)" if _user_engine_file(e) else "")
+
+    own = {e.id: (str(path), e.date) for e in found if (path := _user_engine_file(e))}
 
     payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
+                "date": e.date, "user_file": own.get(e.id, ("",))[0],
                 "assumptions": e.assumptions, "stack": e.stack, "base": e.base, "rows": list(e.rows),
                 **{f: getattr(e, f) for s in PROFILE_SECTIONS for f in s.fields},
                 "sections": {s.name: {f: getattr(e, f) for f in s.fields} for s in PROFILE_SECTIONS},
@@ -432,4 +445,6 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
                           "engines never measured. [steady] is read by the steady-state model alone, [simulator] by "
                           "the simulator alone, [disagg_sizing] by the steady model, whose worker counts the "
                           "simulator runs; the other sections by both ([scheduler.X]: the simulator's policy X). "
-                          "Methods and assumptions (with their sources) in full: --format json.")
+                          "Methods and assumptions (with their sources) in full: --format json."
+                          + "".join(f" {i}: the user file {path} (dated {date}), not parity's."
+                                    for i, (path, date) in own.items()))

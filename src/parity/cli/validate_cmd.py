@@ -69,10 +69,13 @@ _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("traini
 @ray_option("the simulator's runs (--model-kind sim or both)")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
               help="table for people; json or csv (SI units) for machines; md: the accuracy page (docs/accuracy.md)")
+@click.option("--with-user-files", is_flag=True,
+              help="with --format md: write the page although the user's own files (PARITY_HOME) are in effect, "
+                   "marked as including them (refused without it: the page is parity's accuracy)")
 @wide_option
 @out_option
 def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: int, section: str, model_kind: str,
-             processes: int, ray: str | None, fmt: str,
+             processes: int, ray: str | None, fmt: str, with_user_files: bool,
              out: Path | None) -> None:
     """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
     serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
@@ -109,6 +112,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         raise ParityError(f"--format csv writes the serving points, one row per measured value: --section {section} "
                           "is shown as a table or in --format json")
     _refuse_unread(section, by, model_kind, fit, resolved)
+    mine = _user_files_said(resolved, with_user_files)
     if section == "percentiles":
         percentiles_report(fmt, out)
         return
@@ -150,7 +154,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if fmt == "md":
         if section == "all":
             payload = page_payload(rows, errors, payload, model_kind, processes, iterations, ray)
-        deliver(accuracy_markdown(errors, training, payload), out)
+        deliver(mine + accuracy_markdown(errors, training, payload), out)
         return
     counted, infeasible, agree = Counter(payload["rows"]), payload["infeasible"], payload["deployments"]
     covered, covered_by_split = payload["interval_coverage"], payload["interval_coverage_by_split"]
@@ -414,6 +418,25 @@ def _refit_engines(rows: list[dict[str, str]], iterations: int, date: str) -> li
             task = bar.add_task(label, total=total)
             return lambda _: bar.advance(task)
         return refit_engines(rows, iterations, date, progress=progress)
+
+
+def _user_files_said(fmt: str, with_user_files: bool) -> str:
+    """The user's files in effect (PARITY_HOME: calibrations, engine profiles, bands), which every score below
+    includes: said in one line on stderr, and as a note atop an accuracy page (--format md), which is refused
+    without --with-user-files, so that a user's file never silently becomes parity's accuracy page; '' where none
+    are in effect."""
+    if with_user_files and fmt != "md":
+        raise ParityError("--with-user-files marks the accuracy page: it needs --format md")
+    mine = catalog.user_files()
+    if not mine:
+        return ""
+    named = ", ".join(map(str, mine))
+    if fmt == "md" and not with_user_files:
+        raise ParityError(f"--format md writes parity's accuracy page, but the user's files in "
+                          f"{catalog.user_dir()} would be scored with it ({named}): set PARITY_HOME to an empty "
+                          "folder, or add --with-user-files to write a page marked as including them")
+    click.echo(f"parity: these scores include the user's files, not parity's data alone: {named}", err=True)
+    return f"> These scores include the user's own files, not parity's data alone: {named}\n\n"
 
 
 def _write(refits: list[Refit], folder: Path) -> None:

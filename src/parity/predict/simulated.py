@@ -128,8 +128,8 @@ def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: S
     flags; its transient stand-ins, such as Kingman burstiness or prompt groups, do not shape the simulated
     figures) apart from the simulator's own, then, where the row prints the simulator's intervals, which
     residuals they come from (interval_note; the steady note's own phrase, at its end, names the steady bands)."""
-    phrase = interval_note(scenario)
-    steady = steady_note.removesuffix(phrase).removesuffix("; ")
+    phrase = interval_note(scenario, "sim")
+    steady = steady_note.removesuffix(interval_note(scenario)).removesuffix("; ")
     return "; ".join(filter(None, (f"closed-form model (memory, worker sizing, flags): {steady}" if steady else "",
                                    "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 

@@ -75,11 +75,15 @@ _MODE_WORDS = {"agg": "aggregated", "disagg": "disaggregated",
                "disagg (workers inferred)": "disaggregated (workers inferred)"}
 
 
-def interval_note(scenario: Scenario) -> str:
+def interval_note(scenario: Scenario, model_kind: str = "steady") -> str:
     """Which residuals an interval comes from, as the assumptions say it: "80% intervals from held-out residuals
-    of aggregated MLA-model runs" (scenario_kind: the mode, and the model's class where its band stands apart)."""
+    of aggregated MLA-model runs" (scenario_kind: the mode, and the model's class where its band stands apart), and
+    the user's bands file by its path where one is in effect."""
     mode, _, apart = scenario_kind(scenario).partition(", ")
-    return f"80% intervals from held-out residuals of {_MODE_WORDS[mode]} {f'{apart.upper()}-model ' if apart else ''}runs"
+    path = catalog.bands_path(model_kind)
+    own = f" (user file {path}, not parity's)" if catalog.is_user(path) else ""
+    return (f"80% intervals from held-out residuals of {_MODE_WORDS[mode]} {f'{apart.upper()}-model ' if apart else ''}"
+            f"runs{own}")
 
 
 def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float, flagged: bool,
@@ -139,9 +143,8 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
     for i, s in enumerate(group):
         def at(value: object) -> float:
             return float(np.broadcast_to(np.asarray(value, dtype=float), (len(group),))[i])
-        cal = s.calibration or catalog.calibration(s.system.chip)
         stack = s.system.chip.software_stack
-        notes = list(s.notes) + list(result.assumptions) + [f"calibration: {cal.basis or cal.id}"] + (
+        notes = list(s.notes) + list(result.assumptions) + [_calibration_note(s)] + (
             [f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
             if stack and s.engine.stack != stack and s.engine.measured else [])
         feasible = bool(at(result.feasible))
@@ -164,6 +167,12 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
     return out
 
 
+def _calibration_note(s: Scenario) -> str:
+    """'calibration: BASIS': which calibration priced the chip and how it reached it (the user's file by its path)."""
+    cal = s.calibration or catalog.calibration(s.system.chip)
+    return f"calibration: {cal.basis or cal.id}"
+
+
 def _phase_prediction(s: Scenario) -> Prediction:
     """A fixed-batch decode or prefill step (phase.py) as a prediction; step_s and the input rate in extra."""
     reserve = 1.0 - s.engine.kv_memory_fraction
@@ -181,7 +190,7 @@ def _phase_prediction(s: Scenario) -> Prediction:
                       output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
                       output_tokens_per_s_per_user=1.0 / float(r.tpot_s), chips=float(r.chips),
                       memory_bytes_per_chip=float(mem.used_bytes), feasible=True,
-                      note="; ".join(s.notes + r.assumptions), flags=tuple(flags(s)),
+                      note="; ".join((*s.notes, *r.assumptions, _calibration_note(s))), flags=tuple(flags(s)),
                       extra={"step_s": step, "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip),
                              "batch_per_rank": float(r.batch_per_rank)})
 
