@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from parity import catalog
-from parity.calibrate import Point, calibration_toml, fit_calibration, kind_error
+from parity.calibrate import Point, calibration_toml, fit_calibration, fit_start, kind_error
 from parity.errors import ParityError
 from parity.hardware import Calibration
 from parity.validate import (SIZING_PARAMETERS, CaseError, engine_refit_text, fit_engine, intervals_from, scenarios_of,
@@ -93,11 +93,11 @@ def refit_training(cases: Sequence[TrainingCase], date: str) -> Refit:
 
 def refit_calibration(chip_id: str, points: Sequence[Point], date: str, method: str,
                       software: Mapping[str, str]) -> tuple[Refit, Calibration]:
-    """A chip's calibration fitted from the generic prior on measured kernel times
-    (calibration/CHIP.toml), and the fitted Calibration."""
-    prior = catalog.prior_calibration()
+    """A chip's calibration fitted from the generic prior on measured kernel times (calibration/CHIP.toml), and
+    the fitted Calibration; what no point measures keeps the chip's current value (calibrate.fit_start)."""
     source = "; ".join(f"{k}={v}" for k, v in software.items()) or "measured"
     chip = catalog.chip(chip_id)
+    prior = fit_start(catalog.prior_calibration(), catalog.calibration(chip), points)
     fitted, before, after = fit_calibration(chip, points, prior, date, method, source)
     # what the fit minimises weighs each kind of kernel alike; the mean over points may rise while it falls
     by_kind = kind_error(points, chip, prior), kind_error(points, chip, fitted)
