@@ -189,15 +189,16 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              caption="The floor under any model's error on these rows: the source lists some configurations more "
                      "than once, with different measurements (mostly disaggregated runs whose worker counts it "
                      "omits, so the runs may differ in what is not recorded).")
-        show(side_by_side, [Column("systems", "systems", plain, "left"), Column("engine", "engine", plain, "left"),
-                            Column("metric", "metric", plain, "left"), Column("count", "configs", plain),
-                            Column("measured_ratio", "measured ratio", ratio),
-                            Column("predicted_ratio", "predicted ratio", ratio),
-                            Column("median_abs_error", "median |err| of ratio", percent)],
+        show(side_by_side, [Column("systems", "systems", plain, "left", wrap=True),
+                            Column("engine", "engine", plain, "left"),
+                            Column("metric", "metric", plain, "left"), Column("count", "configs", plain, wide=1),
+                            Column("measured_ratio", "measured", ratio),
+                            Column("predicted_ratio", "predicted", ratio),
+                            Column("median_abs_error", "median |err|", percent)],
              "table", title="Side by side: the same work (model, engine, formats, layout, workload) on two systems",
-             caption="Ratios are medians over the configurations both systems ran; the error is the median of "
-                     "|predicted ratio / measured ratio - 1| over them; both rows of a pair are never-fitted rows. "
-                     "The ratio is what 'parity compare' reports.")
+             caption="The ratios, measured and predicted, are medians over the configurations both systems ran; "
+                     "median |err| is the median of |predicted ratio / measured ratio - 1| over them; both rows of a "
+                     "pair are never-fitted rows. The ratio is what 'parity compare' reports.")
     cases = [Column("case_id", "case", plain, "left", wrap=True), Column("system", "system", plain, "left"),
              Column("model", "model", plain, "left", wide=2), Column("metric", "metric", plain, "left", wide=1),
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
