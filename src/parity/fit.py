@@ -27,7 +27,8 @@ WRITE_TO = ("user", "repo")
 class Refit:
     """One refitted file: `name` is its path under a data folder (engines/trtllm.toml), `text` its TOML;
     the fit's loss (mean |ln(predicted / measured)|) before and after, on `rows` calibration rows (a chip
-    calibration's: the mean over its points, where the fit weighs each kind of kernel alike; its summary says both)."""
+    calibration's: the mean over its points, where the fit weighs each kind of kernel alike; its summary says both);
+    `loss_replaced`: the loss on the same rows of the file in use that it would replace (NaN: not compared)."""
 
     name: str
     text: str
@@ -35,6 +36,12 @@ class Refit:
     loss_before: float
     loss_after: float
     summary: str
+    loss_replaced: float = float("nan")
+
+    @property
+    def worse(self) -> bool:
+        """Whether the refit fits its rows worse than the file in use it would replace (an under-iterated fit)."""
+        return self.loss_after > self.loss_replaced + 1e-9
 
 
 def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
@@ -59,7 +66,7 @@ def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
             fitted, _, _ = fit_engine(fitted, disagg, moved, iterations=50, progress=tick)
         text = engine_refit_text(catalog.engine_text(engine_id), fitted, len(known), before, after, date, sizing)
         made.append(Refit(name=f"engines/{engine_id}.toml", text=text,
-                          rows=len(known), loss_before=before, loss_after=after,
+                          rows=len(known), loss_before=before, loss_after=after, loss_replaced=before,
                           summary=f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
                                   f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing, refitted on "
                                   f"them: {', '.join(moved) or 'none, too few bear on each'})"))
