@@ -298,8 +298,9 @@ def progress_bar(stages: bool = False) -> Any:
             return super().add_task(description, *args, **kwargs)
 
     console = Console(stderr=True)
-    logged = stages and not console.is_terminal
-    return (_Staged if logged else Progress)(transient=True, console=console, disable=not console.is_terminal)
+    if stages and not console.is_terminal:
+        return _Staged(transient=True, console=console, disable=True)
+    return Progress(transient=True, console=console, disable=not console.is_terminal)
 
 
 def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping[str, Any], title: str = "",
