@@ -4,6 +4,8 @@ back from its keys. A time is a unit string under the field's name without `_s` 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +17,9 @@ from parity.errors import CatalogError
 __all__ = ["profile_from", "key_of", "field_of", "sectioned", "key_path", "flat_keys", "SECTION_COMMENTS"]
 
 _SECTIONS = {s.name: s for s in PROFILE_SECTIONS}
-_REQUIRED_TIMES = ("kernel_overhead_s", "step_overhead_s", "ttft_overhead_s")
+# the fields a file must give (no default): the three overheads, the fitted scales, the identity
+_REQUIRED = tuple(f.name for f in dataclasses.fields(EngineProfile)
+                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 # the comment a written file puts before each section's header (tomlwrite.document's `comments`)
 SECTION_COMMENTS = {s.name: s.comment for s in PROFILE_SECTIONS}
 
@@ -60,8 +64,25 @@ def _section_values(where: str, section: ProfileSection, table: Mapping[str, Any
         field = field_of(key, section)
         if field is None:
             raise _misplaced(where, f"[{section.name}]", key)
-        out[field] = units.parse(value, "s") if field.endswith("_s") else value
+        out[field] = units.parse(value, "s") if field.endswith("_s") else _checked(where, section, key, value,
+                                                                                 _TYPES[field])
     return out
+
+
+# what each field's value is, in words, by its type (a time is a unit string, read by units.parse)
+_WORDS = {float: "a number", int: "a whole number", bool: "true or false", str: "text"}
+_TYPES = {f.name: str(getattr(f.type, "__name__", f.type)) for f in dataclasses.fields(EngineProfile)}
+
+
+def _checked(where: str, section: ProfileSection, key: str, value: Any, kind: str) -> Any:
+    """A value of the type its field holds (`kind`, the field's annotation), or a CatalogError in words: a quoted
+    "big" for a scale read as Python's "'<' not supported between 'int' and 'str'", and true read as the number 1."""
+    wanted = next((t for t in _WORDS if t.__name__ == kind.split(" ")[0]), None)
+    fits = (wanted is None or (isinstance(value, wanted) and not (wanted is not bool and isinstance(value, bool)))
+            or (wanted is float and isinstance(value, int) and not isinstance(value, bool)))
+    if not fits:
+        raise CatalogError(f"{where}: {key} in [{section.name}] must be {_WORDS[wanted]}, got {json.dumps(value)}")
+    return value
 
 
 def _tables(where: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,10 +111,10 @@ def profile_from(data: Mapping[str, Any], where: str) -> EngineProfile:
     place (a fitted parameter at the top level, one in another section's table, an unknown one) or a bad value."""
     try:
         fields = _tables(where, data)
-        for field in _REQUIRED_TIMES:
-            if field not in fields:
-                raise CatalogError(f"{where}: missing key {key_of(field)!r} in {_home(key_of(field))}")
         identity = {k: data[k] for k in IDENTITY if k in data}
+        for field in _REQUIRED:  # each named in words, not as a missing argument of EngineProfile
+            if field not in fields and field not in identity:
+                raise CatalogError(f"{where}: missing key {key_of(field)!r} in {_home(key_of(field))}")
         identity["rows"] = tuple(str(r) for r in data.get("rows", ()))
         return EngineProfile(**identity, **fields)
     except (TypeError, ValueError, units.UnitError) as err:
