@@ -3,6 +3,7 @@
 import json
 import math
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -100,12 +101,60 @@ def test_a_field_no_point_measures_reads_as_not_measured(tmp_path: Path) -> None
     args = ["calibrate", "--import", str(source), "--out", str(tmp_path / "cal.toml")]
     result = CliRunner().invoke(cli, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
-    measured = {row["efficiency"]: row["measured"] for row in json.loads(result.stdout)["efficiencies"]}
-    assert [name for name, value in measured.items() if value is None] == ["bf16 GEMM (of peak)",
-                                                                         "grouped expert GEMM streaming"]
+    measured = {row["field"]: row["measured"] for row in json.loads(result.stdout)["efficiencies"]}
+    assert [name for name, value in measured.items() if value is None] == ["gemm_efficiency_bf16",
+                                                                         "grouped_gemm_memory_efficiency"]
     table = CliRunner().invoke(cli, [*args, "--wide"]).stdout
     assert re.search(r"bf16 GEMM \(of peak\) +0\.71 +- *\n", table) and "fp8 GEMM (of peak)" in table
-    assert "A dash: no point measures it, so the file keeps the prior's value." in " ".join(table.split())
+    assert "A dash: no point measures it, so the file keeps the value before." in " ".join(table.split())
+
+
+def _gemms_only(tmp_path: Path) -> Path:
+    """parity's H200 reference microbenchmarks with their bf16 GEMMs alone (117 points)."""
+    document = json.loads(H200_BENCH.read_text())
+    source = tmp_path / "gemms.json"
+    source.write_text(json.dumps({"meta": document["meta"], "gemm": document["gemm"]}))
+    return source
+
+
+def test_an_import_keeps_the_chips_own_values_of_what_it_does_not_measure(tmp_path: Path) -> None:
+    """Fuzz 20b 1.2: an import of GEMMs alone wrote the generic prior for every other kind (the H200's fp4 GEMMs
+    0.5054 -> 0.60, attention decode 0.9766 -> 0.96, its FlashMLA decode math 0.667 dropped), and the summary's
+    'prior' column showed the generic prior (bf16 0.71, 4 us), not what the chip used. Now what no point measures
+    keeps the chip's value, and the column, 'before', is the chip's calibration until now (25.7 us)."""
+    target = tmp_path / "cal.toml"
+    result = CliRunner().invoke(cli, ["calibrate", "--import", str(_gemms_only(tmp_path)), "--out", str(target),
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    written = tomllib.loads(target.read_text())
+    assert written["gemm_efficiency"]["fp4"] == 0.5054 and written["gemm_efficiency"]["fp8"] == 0.6765
+    assert written["attention_decode_efficiency"] == 0.9766 and written["attention_decode_math_efficiency"] == 0.667
+    data = json.loads(result.stdout)
+    assert data["before_calibration"] == "nvidia-h200-sxm-measured"
+    rows = {row["field"]: row for row in data["efficiencies"]}
+    assert rows["attention_decode_efficiency"] == {"field": "attention_decode_efficiency", "before": 0.9766,
+                                                   "measured": None}
+    assert rows["kernel_overhead_s"]["before"] == pytest.approx(25.701e-6)
+    assert rows["gemm_efficiency_bf16"]["before"] == 0.7102 and 0 < rows["gemm_efficiency_bf16"]["measured"] <= 1
+
+
+def test_the_summary_is_si_numbers_and_the_path_is_never_wrapped(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzz 20b 4.5, 4.6: --format csv and json gave rounded text under prose labels ('kernel overhead [us]',
+    "25.7"); now a field name with its unit and numbers in SI. At 80 columns the table's caption broke the written
+    path mid-token ('/tmp/fuzz2' / '0b/...'); now the path is a line of its own on stderr."""
+    monkeypatch.setenv("COLUMNS", "80")
+    target = tmp_path / ("a-long-folder-name-" * 4) / "calibration.toml"
+    target.parent.mkdir()
+    args = ["calibrate", "--import", str(_gemms_only(tmp_path)), "--out", str(target)]
+    csv_rows = CliRunner().invoke(cli, [*args, "--format", "csv"]).stdout.splitlines()
+    assert csv_rows[0] == "field,before,measured"
+    assert csv_rows[-1].startswith("kernel_overhead_s,2.5701e-05,")
+    assert csv_rows[2] == "gemm_efficiency_fp8,0.6765,"
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"wrote {target}\n"
+    assert "before: what nvidia-h200-sxm used until now (nvidia-h200-sxm-measured)." in " ".join(result.stdout.split())
 
 
 @pytest.mark.parametrize("name", ["cal.json", "cal.csv", "cal"])

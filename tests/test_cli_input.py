@@ -648,6 +648,26 @@ def test_predict_keeps_its_own_output_columns_in_a_cases_table_unread(tmp_path: 
     assert code == 0 and row["feasible"] and row["ttft_s"] < 1, err
 
 
+def test_predict_scores_the_measured_columns_of_the_users_runs(tmp_path: Path) -> None:
+    """Fuzz 20b 4.2, 3.4: measured_ttft_s and measured_tpot_s were dropped (and -5 or 'abc' in them passed). Now each
+    is set against the prediction (predicted / measured - 1) and summed up in one line; nonsense in them is refused."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,isl,osl,concurrency,measured_tpot_s\n"
+                     "a,llama-3.1-8b,hgx-h100,1024,128,8,0.004\nb,llama-3.1-8b,hgx-h100,1024,128,16,\n")
+    code, out, err = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    a, b = json.loads(out)
+    assert code == 0, err
+    assert a["measured_tpot_s"] == 0.004 and a["tpot_s_error"] == pytest.approx(a["tpot_s"] / 0.004 - 1)
+    assert "measured_tpot_s" not in b and "tpot_s_error" not in b
+    assert err.strip() == (f"Against the measured columns (predicted / measured - 1): tpot_s median |err| "
+                           f"{abs(a['tpot_s_error']):.1%}, p90 {abs(a['tpot_s_error']):.1%} (1 case).")
+    cases.write_text("model,system,isl,osl,concurrency,measured_ttft_s\nllama-3.1-8b,hgx-h100,1024,128,8,0.1\n"
+                     "llama-3.1-8b,hgx-h100,1024,128,8,-5\n")
+    assert refused("predict", str(cases)) == ("parity: error: cases.csv: row 2: measured_ttft_s must be a time in "
+                                              "seconds above 0 (SI units), got '-5'; leave the cell empty where "
+                                              "nothing was measured")
+
+
 @pytest.mark.parametrize(("option", "header", "says"), [
     ("--trace", "arrival_s,isl,osl,priority", "t.csv: unknown column 'priority'; it takes arrival_s, isl, osl only"),
     ("--trace", "arrival_s,isl,osl,osl_tokens", "unknown column 'osl_tokens'"),

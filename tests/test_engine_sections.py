@@ -149,6 +149,21 @@ def test_a_key_out_of_place_is_refused_naming_file_section_and_key() -> None:
     assert _bad(unit).startswith("engines/bad.toml: ")
 
 
+def test_a_value_of_the_wrong_type_or_a_missing_key_is_refused_in_words() -> None:
+    """Fuzz 20b 3.5: gemm_scale = "big" read as Python ("'<' not supported between instances of 'int' and 'str'"),
+    gemm_scale = true was taken as 1, and a file without burstiness said "EngineProfile.__init__() missing 1
+    required keyword-only argument: 'burstiness'"."""
+    good = tomllib.loads((catalog.data_dir() / "engines" / "generic.toml").read_text())
+    for value, shown in (("big", "'big'"), (True, "true")):
+        typed = {**good, "kernels": {**good["kernels"], "gemm_scale": value}}
+        assert _bad(typed) == f"engines/bad.toml: key kernels.gemm_scale must be a number, got {shown}"
+    budget = {**good, "scheduler": {**good["scheduler"], "token_budget": {"max_num_tokens": 8192.5}}}
+    assert _bad(budget).startswith("engines/bad.toml: key scheduler.token_budget.max_num_tokens must be a whole "
+                                   "number, got 8192.5")
+    short = {**good, "steady": {k: v for k, v in good["steady"].items() if k != "burstiness"}}
+    assert _bad(short) == "engines/bad.toml: missing key 'burstiness' in [steady]"
+
+
 def test_the_cli_refuses_a_flat_user_profile_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A profile written flat (every key at the top, the layout before sections) in PARITY_HOME: `parity engines`
     exits 2 with one line naming the file and the first key out of place."""

@@ -61,7 +61,7 @@ def _refused(*args: str) -> str:
     (("bf16 =", 'bf16 = "half"'), "key gemm_efficiency.bf16 must be a number, got 'half'"),
     (("memory_efficiency =", "memory_efficiency = [0.9]"), "key memory_efficiency must be a number, got [0.9]"),
     # were read as 1.0 and 0.9
-    (("bf16 =", "bf16 = true"), "key gemm_efficiency.bf16 must be a number, got True"),
+    (("bf16 =", "bf16 = true"), "key gemm_efficiency.bf16 must be a number, got true"),
     (("memory_efficiency =", 'memory_efficiency = "0.9"'), "key memory_efficiency must be a number, got '0.9'"),
     # were accepted and ignored
     (("bf16 =", "bf61 = 0.5"), "key 'bf61' in [gemm_efficiency] is no calibration key; did you mean 'bf16'?"),
@@ -95,7 +95,7 @@ def test_a_bad_user_engine_profile_value_names_the_key(home: Path) -> None:
     """`gemm_scale = "big"` said "'<' not supported between instances of 'int' and 'str'"; `true` was read as 1."""
     text = catalog.engine_text("vllm")
     (home / "engines").mkdir()
-    for value, says in (('"big"', "must be a number, got 'big'"), ("true", "must be a number, got True")):
+    for value, says in (('"big"', "must be a number, got 'big'"), ("true", "must be a number, got true")):
         path = home / "engines" / "vllm.toml"
         path.write_text(text.replace("\ngemm_scale = ", f"\ngemm_scale = {value}\n#", 1))
         catalog.engines.cache_clear()

@@ -170,3 +170,22 @@ def test_the_published_section_fits_80_columns(monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 0, result.output
     assert max(len(line) for line in result.stdout.splitlines()) <= 80 and "…" not in result.stdout
     assert "fits       no          -12" in result.stdout
+
+
+def test_the_side_by_side_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzz 20b 4.4: 'Side by side' was 100 columns wide at 80 ('measured ratio  predicted ratio  median |err| of
+    ratio'); now its headers are short and the configuration count gives way where a pair's names are long."""
+    pair = {"systems": "hgx-h100 / hgx-b200", "engine": "vllm", "metric": "tpot_s", "count": 10,
+            "measured_ratio": 1.30, "predicted_ratio": 1.38, "median_abs_error": 0.07}
+    long_names = {**pair, "systems": "gb200-nvl72-platform / hgx-b200", "engine": "sglang"}
+    payload = {**PAYLOAD, "scores": [], "transfer": [], "repeat_spread": [], "system_ratios": [pair]}
+    monkeypatch.setattr(validate_cmd, "predict_rows", lambda rows, **kwargs: [])
+    monkeypatch.setattr(validate_cmd, "validation_payload", lambda *args: ([], dict(payload), []))
+    result = CliRunner().invoke(cli, ["validate", "--section", "serving"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "hgx-h100 / hgx-b200  vllm    tpot_s       10     1.30x      1.38x          7.0%" in result.stdout
+    payload["system_ratios"] = [long_names]
+    result = CliRunner().invoke(cli, ["validate", "--section", "serving"], env={"COLUMNS": "80"})
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "Not shown at 80 columns: configs" in " ".join(result.stdout.split())

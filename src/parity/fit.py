@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from parity import catalog
-from parity.calibrate import Point, calibration_toml, fit_calibration, kind_error
+from parity.calibrate import Point, calibration_toml, fit_calibration, fit_start, kind_error
 from parity.errors import ParityError
 from parity.hardware import Calibration
 from parity.validate import (SIZING_PARAMETERS, CaseError, engine_refit_text, fit_engine, intervals_from, scenarios_of,
@@ -27,7 +27,8 @@ WRITE_TO = ("user", "repo")
 class Refit:
     """One refitted file: `name` is its path under a data folder (engines/trtllm.toml), `text` its TOML;
     the fit's loss (mean |ln(predicted / measured)|) before and after, on `rows` calibration rows (a chip
-    calibration's: the mean over its points, where the fit weighs each kind of kernel alike; its summary says both)."""
+    calibration's: the mean over its points, where the fit weighs each kind of kernel alike; its summary says both);
+    `loss_replaced`: the loss on the same rows of the file in use that it would replace (NaN: not compared)."""
 
     name: str
     text: str
@@ -35,6 +36,12 @@ class Refit:
     loss_before: float
     loss_after: float
     summary: str
+    loss_replaced: float = float("nan")
+
+    @property
+    def worse(self) -> bool:
+        """Whether the refit fits its rows worse than the file in use it would replace (an under-iterated fit)."""
+        return self.loss_after > self.loss_replaced + 1e-9
 
 
 def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
@@ -59,7 +66,7 @@ def refit_engines(rows: Sequence[Mapping[str, str]], iterations: int, date: str,
             fitted, _, _ = fit_engine(fitted, disagg, moved, iterations=50, progress=tick)
         text = engine_refit_text(catalog.engine_text(engine_id), fitted, len(known), before, after, date, sizing)
         made.append(Refit(name=f"engines/{engine_id}.toml", text=text,
-                          rows=len(known), loss_before=before, loss_after=after,
+                          rows=len(known), loss_before=before, loss_after=after, loss_replaced=before,
                           summary=f"{engine_id}: loss {before:.3f} -> {after:.3f} on {len(known)} calibration rows "
                                   f"(+ {len(disagg)} disaggregated rows for the hand-off and sizing, refitted on "
                                   f"them: {', '.join(moved) or 'none, too few bear on each'})"))
@@ -93,11 +100,11 @@ def refit_training(cases: Sequence[TrainingCase], date: str) -> Refit:
 
 def refit_calibration(chip_id: str, points: Sequence[Point], date: str, method: str,
                       software: Mapping[str, str]) -> tuple[Refit, Calibration]:
-    """A chip's calibration fitted from the generic prior on measured kernel times
-    (calibration/CHIP.toml), and the fitted Calibration."""
-    prior = catalog.prior_calibration()
+    """A chip's calibration fitted from the generic prior on measured kernel times (calibration/CHIP.toml), and
+    the fitted Calibration; what no point measures keeps the chip's current value (calibrate.fit_start)."""
     source = "; ".join(f"{k}={v}" for k, v in software.items()) or "measured"
     chip = catalog.chip(chip_id)
+    prior = fit_start(catalog.prior_calibration(), catalog.calibration(chip), points)
     fitted, before, after = fit_calibration(chip, points, prior, date, method, source)
     # what the fit minimises weighs each kind of kernel alike; the mean over points may rise while it falls
     by_kind = kind_error(points, chip, prior), kind_error(points, chip, fitted)

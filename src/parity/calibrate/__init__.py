@@ -28,7 +28,7 @@ from parity.ops import Kernel
 from parity.optimize import nelder_mead
 
 __all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "fitted_fields",
-           "calibration_toml",
+           "fit_start", "calibration_toml",
            "check_plausible", "check_fit", "kind_error", "FITTED", "SHORTEST_KERNEL_S", "PEAK_TOLERANCE",
            "SLOW_TOLERANCE", "MAX_FIT_ERROR", "MIN_POINTS_PER_KIND", "SECTIONS"]
 
@@ -291,6 +291,13 @@ def check_fit(error_after: float, chip: Chip) -> None:
                           f"{chip.id}'s, so no calibration was written")
 
 
+def _value(cal: Calibration, name: str) -> float:
+    """A FITTED field's value in `cal` ('gemm_efficiency.fp8': the fp8 GEMMs' efficiency)."""
+    if name.startswith("gemm_efficiency."):
+        return cal.gemm(name.split(".", 1)[1])
+    return float(getattr(cal, name))
+
+
 def _with(cal: Calibration, name: str, value: float) -> Calibration:
     if name.startswith("gemm_efficiency."):
         key = name.split(".", 1)[1]
@@ -351,19 +358,27 @@ def fitted_fields(points: Sequence[Point]) -> list[str]:
         or (name == "stream_efficiency" and "stream" in kinds) or name == "kernel_overhead_s")]
 
 
+def fit_start(prior: Calibration, current: Calibration, points: Sequence[Point]) -> Calibration:
+    """Where a chip's fit starts: its `current` calibration (what its predictions use until now), with `prior`'s
+    value of every field the points measure. The measured fields start where every fit starts, and whatever no
+    point measures keeps the chip's own value rather than the prior's (an H100 measured on GEMMs alone keeps the fp8
+    GEMMs' 0.6765 it inherits from the H200, not the prior's 0.67; an H200 keeps its FlashMLA decode math, 0.667,
+    which no import measures)."""
+    start = dataclasses.replace(current, family="", rows=(), measured_chips=(), basis="", points=())
+    for name in fitted_fields(points):
+        start = _with(start, name, _value(prior, name))
+    return start
+
+
 def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, date: str, method: str,
                     source: str, iterations: int = 300) -> tuple[Calibration, float, float]:
     """The calibration of `chip` that best prices the points (least kind_error): (fitted, error before, error
     after), the errors being mean absolute log errors of the kernel times over the points (not the loss minimised:
-    it weighs each kind of kernel alike, so the mean over points may rise). Fields without points keep the prior."""
+    it weighs each kind of kernel alike, so the mean over points may rise). Fields without points keep `prior`'s
+    values (fit_start: the chip's own)."""
     relevant = fitted_fields(points)
     base = dataclasses.replace(prior, id=f"{chip.id}-measured", chip=chip.id, date=date, method=method,
                                measured=True, source=source)
-
-    def current(name: str, cal: Calibration) -> float:
-        if name.startswith("gemm_efficiency."):
-            return cal.gemm(name.split(".", 1)[1])
-        return float(getattr(cal, name))
 
     lows = np.log([FITTED[n][0] for n in relevant])
     highs = np.log([FITTED[n][1] for n in relevant])
@@ -380,7 +395,7 @@ def fit_calibration(chip: Chip, points: Sequence[Point], prior: Calibration, dat
         return kind_error(points, chip, build(x), stacks) + float(np.sum(np.maximum(x - highs, 0)
                                                                           + np.maximum(lows - x, 0)))
 
-    start = np.log([min(max(current(n, base), FITTED[n][0]), FITTED[n][1]) for n in relevant])
+    start = np.log([min(max(_value(base, n), FITTED[n][0]), FITTED[n][1]) for n in relevant])
     before = float(np.mean(np.abs(_errors(points, chip, base))))
     # A simplex in eight or nine dimensions stalls short of the optimum (the first real H200 sweep left
     # fp8 GEMMs at 0.29 of peak where its own points say 0.67): restart from the best point with a
@@ -407,8 +422,14 @@ def calibration_toml(cal: Calibration, before: float, after: float, software: Ma
     for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                  "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency"):
         table[name] = round(getattr(cal, name), 4)
+    for name, unset in (("attention_decode_math_efficiency", 0.0), ("collective_latency_factor", 1.0),
+                        ("grouped_gemm_half_tokens", 0.0)):  # written where the calibration sets them
+        if getattr(cal, name) != unset:
+            table[name] = round(getattr(cal, name), 4)
     table["software"] = dict(software)
     table["gemm_efficiency"] = {k: round(v, 4) for k, v in cal.gemm_efficiency.items()}
+    if cal.grouped_gemm_efficiency:
+        table["grouped_gemm_efficiency"] = {k: round(v, 4) for k, v in cal.grouped_gemm_efficiency.items()}
     table["points"] = [{k: tomlwrite.significant(v) if isinstance(v, float) else v for k, v in point.items()}
                        for point in cal.points]
     loss = "" if by_kind is None else (f" The fit weighs each kind of kernel alike: {by_kind[0]:.1%} before, "

@@ -11,13 +11,15 @@ from typing import Any
 from parity import units
 from parity.engine import EngineProfile
 from parity.engine.sections import IDENTITY, PROFILE_SECTIONS, ProfileSection
-from parity.catalog.files import number
+from parity.catalog.files import as_written, number
 from parity.errors import CatalogError
 
 __all__ = ["profile_from", "key_of", "field_of", "sectioned", "key_path", "flat_keys", "SECTION_COMMENTS"]
 
 _SECTIONS = {s.name: s for s in PROFILE_SECTIONS}
-_REQUIRED_TIMES = ("kernel_overhead_s", "step_overhead_s", "ttft_overhead_s")
+# the fields a file must give (no default): the three overheads, the fitted scales, the identity
+_REQUIRED = tuple(f.name for f in dataclasses.fields(EngineProfile)
+                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 # the comment a written file puts before each section's header (tomlwrite.document's `comments`)
 SECTION_COMMENTS = {s.name: s.comment for s in PROFILE_SECTIONS}
 
@@ -69,7 +71,7 @@ def _value(where: str, key: str, field: str, value: Any) -> Any:
         return number(value, where, key)
     kind, said = _KINDS[_TYPES[field]]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise CatalogError(f"{where}: key {key} must be {said}, got {value!r}")
+        raise CatalogError(f"{where}: key {key} must be {said}, got {as_written(value)}")
     return value
 
 
@@ -109,10 +111,10 @@ def profile_from(data: Mapping[str, Any], where: str) -> EngineProfile:
     place (a fitted parameter at the top level, one in another section's table, an unknown one) or a bad value."""
     try:
         fields = _tables(where, data)
-        for field in _REQUIRED_TIMES:
-            if field not in fields:
-                raise CatalogError(f"{where}: missing key {key_of(field)!r} in {_home(key_of(field))}")
         identity = {k: data[k] for k in IDENTITY if k in data}
+        for field in _REQUIRED:  # each named in words, not as a missing argument of EngineProfile
+            if field not in fields and field not in identity:
+                raise CatalogError(f"{where}: missing key {key_of(field)!r} in {_home(key_of(field))}")
         identity["rows"] = tuple(str(r) for r in data.get("rows", ()))
         return EngineProfile(**identity, **fields)
     except (TypeError, ValueError, units.UnitError) as err:

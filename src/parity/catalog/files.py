@@ -13,7 +13,7 @@ from typing import Any
 from parity.errors import CatalogError
 
 __all__ = ["data_dir", "read_toml", "require", "user_dir", "load_all", "close_matches", "shown", "is_user",
-           "catalog_files", "number", "text", "refuse_unknown", "user_files"]
+           "catalog_files", "as_written", "number", "text", "refuse_unknown", "user_files"]
 
 
 def data_dir() -> Path:
@@ -83,18 +83,23 @@ def user_files() -> list[Path]:
             + [p for p in named if p.is_file()])
 
 
+def as_written(value: Any) -> str:
+    """A file's value as TOML writes it, for a refusal: 'half' quoted, true and false in lower case."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
 def number(value: Any, where: str, key: str) -> float:
     """A value a file must give as a number (an integer or a float: not text, a boolean or a list); a CatalogError
     naming the file and key otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CatalogError(f"{where}: key {key} must be a number, got {value!r}")
+        raise CatalogError(f"{where}: key {key} must be a number, got {as_written(value)}")
     return float(value)
 
 
 def text(value: Any, where: str, key: str) -> str:
     """A value a file must give as text; a CatalogError naming the file and key otherwise."""
     if not isinstance(value, str):
-        raise CatalogError(f"{where}: key {key} must be text, got {value!r}")
+        raise CatalogError(f"{where}: key {key} must be text, got {as_written(value)}")
     return value
 
 

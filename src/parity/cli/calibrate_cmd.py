@@ -165,7 +165,7 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     meta = {k: str(v) for d in documents for k, v in d.get("meta", {}).items() if k in ("name", "torch", "cuda",
                                                                                           "numpy", "backend", "timing")}
     date = datetime.date.today().isoformat()
-    prior = catalog.prior_calibration()
+    prior, until_now = catalog.prior_calibration(), catalog.calibration(catalog.chip(chip_id))  # before it is replaced
     refit, fitted = refit_calibration(chip_id, points, date,
                                       f"{method}; {len(points)} points; Nelder-Mead on log kernel times, "
                                       "restarted until a restart gains nothing", meta)
@@ -179,30 +179,40 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
         (target,) = write_refits([refit], catalog.user_dir(), write_atomic)
     catalog.calibrations.cache_clear()
     measured = fitted_fields(points)
-    rows = [{"efficiency": name, "prior": f"{old:.3g}", "measured": f"{new:.3g}" if field in measured else None}
-            for name, field, old, new in (
-        ("bf16 GEMM (of peak)", "gemm_efficiency.bf16", prior.gemm("bf16"), fitted.gemm("bf16")),
-        ("fp8 GEMM (of peak)", "gemm_efficiency.fp8", prior.gemm("fp8"), fitted.gemm("fp8")),
-        ("memory streaming (of peak)", "memory_efficiency", prior.memory_efficiency, fitted.memory_efficiency),
-        ("grouped expert GEMM streaming", "grouped_gemm_memory_efficiency", prior.grouped_gemm_memory_efficiency,
-         fitted.grouped_gemm_memory_efficiency),
-        ("attention prefill math", "attention_prefill_efficiency", prior.attention_prefill_efficiency,
+    # (label for people, field, value until now, fitted value): JSON and CSV carry the field and SI numbers
+    fields = [(label, field, until_now_value, new) for label, field, until_now_value, new in (
+        ("bf16 GEMM (of peak)", "gemm_efficiency.bf16", until_now.gemm("bf16"), fitted.gemm("bf16")),
+        ("fp8 GEMM (of peak)", "gemm_efficiency.fp8", until_now.gemm("fp8"), fitted.gemm("fp8")),
+        ("memory streaming (of peak)", "memory_efficiency", until_now.memory_efficiency, fitted.memory_efficiency),
+        ("grouped expert GEMM streaming", "grouped_gemm_memory_efficiency",
+         until_now.grouped_gemm_memory_efficiency, fitted.grouped_gemm_memory_efficiency),
+        ("attention prefill math", "attention_prefill_efficiency", until_now.attention_prefill_efficiency,
          fitted.attention_prefill_efficiency),
-        ("attention decode bandwidth", "attention_decode_efficiency", prior.attention_decode_efficiency,
+        ("attention decode bandwidth", "attention_decode_efficiency", until_now.attention_decode_efficiency,
          fitted.attention_decode_efficiency),
-        ("copy bandwidth", "stream_efficiency", prior.stream_efficiency, fitted.stream_efficiency),
-        ("kernel overhead [us]", "kernel_overhead_s", prior.kernel_overhead_s * 1e6, fitted.kernel_overhead_s * 1e6))]
-    unmeasured = (" A dash: no point measures it, so the file keeps the prior's value."
+        ("copy bandwidth", "stream_efficiency", until_now.stream_efficiency, fitted.stream_efficiency),
+        ("kernel overhead [us]", "kernel_overhead_s", until_now.kernel_overhead_s, fitted.kernel_overhead_s))]
+    machine = [{"field": field.replace(".", "_"), "before": old, "measured": new if field in measured else None}
+               for _, field, old, new in fields]
+    scale = {"kernel_overhead_s": 1e6}  # shown in us
+    rows = [{"efficiency": label, "before": f"{old * scale.get(field, 1):.3g}",
+             "measured": f"{new * scale.get(field, 1):.3g}" if field in measured else None}
+            for label, field, old, new in fields]
+    unmeasured = (" A dash: no point measures it, so the file keeps the value before."
                   if any(r["measured"] is None for r in rows) else "")
     kinds = {kind: sum(p.kind == kind for p in points) for kind in dict.fromkeys(p.kind for p in points)}
     by_kind = kind_error(points, catalog.chip(chip_id), prior), kind_error(points, catalog.chip(chip_id), fitted)
-    emit(rows, [Column("efficiency", "efficiency", plain, "left"), Column("prior", "prior", plain),
-                Column("measured", "measured", lambda value: "-" if value is None else value)], fmt,
+    emit(machine if fmt == "csv" else rows,
+         [Column("efficiency", "efficiency", plain, "left"), Column("before", "before", plain),
+          Column("measured", "measured", lambda value: "-" if value is None else value)], fmt,
          title=f"{chip_id}: {len(points)} points, kernel-time error {by_kind[0]:.0%} with the prior, "
                f"{by_kind[1]:.0%} fitted",
-         caption=f"Kernel-time error: mean |log(predicted / measured)| of each of the {len(kinds)} kinds of kernel "
-                 f"({', '.join(kinds)}), averaged alike: what the fit minimises. Over the points, where the "
+         caption=f"before: what {chip_id} used until now ({until_now.id}). Kernel-time error: mean "
+                 f"|log(predicted / measured)| of each of the {len(kinds)} kinds of kernel ({', '.join(kinds)}), "
+                 f"averaged alike: what the fit minimises, from parity's generic prior. Over the points, where the "
                  f"{max(kinds.values())} {max(kinds, key=kinds.get)} points weigh most: {before:.0%} with the prior, "
-                 f"{after:.0%} fitted.{unmeasured} Wrote {target}",
-         payload={"chip": chip_id, "file": str(target), "error_before": before, "error_after": after,
-                  "error_by_kind_before": by_kind[0], "error_by_kind_after": by_kind[1], "efficiencies": rows})
+                 f"{after:.0%} fitted.{unmeasured}",
+         payload={"chip": chip_id, "file": str(target), "before_calibration": until_now.id, "error_before": before,
+                  "error_after": after, "error_by_kind_before": by_kind[0], "error_by_kind_after": by_kind[1],
+                  "efficiencies": machine})
+    click.echo(f"wrote {target}", err=True)  # on a line of its own: a path wrapped with the caption cannot be copied

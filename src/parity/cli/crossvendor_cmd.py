@@ -11,11 +11,12 @@ import click
 
 from parity import catalog
 from parity.cli import deliver, output_format, render_output
+from parity.cli.refits import one_set, write_better
 from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, leave_one_out_errors, ratio_error_median,
-                                stack_rows, stack_toml, stored_setting, vendor_bands)
+                                stack_loss, stack_rows, stack_toml, stored_setting, vendor_bands)
 from parity.crossvendor_training import training_scores
-from parity.fit import destination
-from parity.report.tables import Column, percent, plain, ratio, scaled, write_atomic
+from parity.fit import Refit, destination
+from parity.report.tables import Column, percent, plain, ratio, scaled
 
 __all__ = ["crossvendor_report", "fit_stacks"]
 
@@ -29,22 +30,27 @@ def _per_what(metric: str) -> str:
 
 def fit_stacks(iterations: int, write_to: str) -> None:
     """Refit every stack profile (data/engines/*-STACK.toml) on its stack's calibration rows and the ratio
-    bands; written where `write_to` says (the user's folder by default, never the installed package)."""
+    bands; written where `write_to` says (the user's folder by default, never the installed package), as one set
+    (refits.one_set), and a profile only where it fits its rows better than the one in use (refits.write_better)."""
     folder = destination(write_to, Path.cwd())
     rows = catalog.measurements("serving_published")
     date = datetime.date.today().isoformat()
-    for stored in [p for p in catalog.engines() if p.base]:
-        mine = stack_rows(rows, stored.base, stored.stack)
-        profile, before, after = fit_stack(catalog.engine(stored.base), stored.stack, mine, stored_setting(),
-                                           iterations, twins=rows)
-        path = folder / "engines" / f"{profile.id}.toml"
-        write_atomic(path, stack_toml(profile, before, after, date))
-        click.echo(f"{profile.id}: loss {before:.3f} -> {after:.3f} on {len(mine)} rows; wrote {path}", err=True)
-    catalog.engines.cache_clear()
-    left_out = leave_one_out_errors(rows, catalog.measurements("kernels_published"), "source", iterations)
-    bands = vendor_bands(e for _, _, errors, _ in left_out for e in errors)
-    path = folder / "ratio_uncertainty.toml"
-    write_atomic(path, bands_toml(bands, date))
+    with one_set() as write:
+        for stored in [p for p in catalog.engines() if p.base]:
+            mine = stack_rows(rows, stored.base, stored.stack)
+            click.echo(f"fitting {stored.id} on {len(mine)} rows", err=True)
+            profile, before, after = fit_stack(catalog.engine(stored.base), stored.stack, mine, stored_setting(),
+                                               iterations, twins=rows)
+            now = stack_loss(stored, mine, stored_setting(), twins=rows)
+            write_better([Refit(name=f"engines/{profile.id}.toml", text=stack_toml(profile, before, after, date),
+                                rows=len(mine), loss_before=before, loss_after=after, loss_replaced=now,
+                                summary=f"{profile.id}: loss {before:.3f} -> {after:.3f} on {len(mine)} rows")],
+                         folder, write)
+        click.echo("fitting the ratio bands with each source left out", err=True)
+        left_out = leave_one_out_errors(rows, catalog.measurements("kernels_published"), "source", iterations)
+        bands = vendor_bands(e for _, _, errors, _ in left_out for e in errors)
+        path = folder / "ratio_uncertainty.toml"
+        write(path, bands_toml(bands, date))
     catalog.ratio_uncertainty_table.cache_clear()
     click.echo(f"ratio bands for {len(bands)} vendors; wrote {path}", err=True)
 

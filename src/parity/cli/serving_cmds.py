@@ -27,6 +27,7 @@ from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_C
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
 from parity.predict.columns import request_rate
+from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
 from parity.units import whole
@@ -34,7 +35,7 @@ from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
 from parity.simulate.targets import LatencyTarget
 from parity.step import Part, breakdown
-from parity.report.tables import Column, plain, scaled, to_csv, with_interval
+from parity.report.tables import Column, percent, plain, scaled, to_csv, with_interval
 
 
 def _read_cases(path: Path) -> list[dict[str, str]]:
@@ -140,6 +141,7 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     fmt = output_format(fmt, out, default="csv")
     refuse_overwrite([("CASES", cases)], [("--out", out)])
     rows = _read_cases(cases)
+    measured = measured_values(cases.name, list(rows[0]), rows)  # refused before minutes of pricing
     with progress_bar() as progress:
         task = progress.add_task("predicting", total=len(rows))
         predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
@@ -150,8 +152,12 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
     table = [{k: row.get(k, float("nan")) for k in columns} for row in (p.row() for p in predictions)]
+    table = [{**row, **scored(row, m)} for row, m in zip(table, measured)]  # the user's runs scored, where given
+    score = score_line(table)
     if fmt not in ("table", "md"):
         emit(table, PREDICTION_COLUMNS, fmt, out=out)
+        if score:
+            click.echo(score, err=True)
         return
     # for people: a case without an id is named by its place in the file, and every refusal says why
     shown = [interval_texts({**r, "case_id": r["case_id"] or f"case {n}"}) for n, r in enumerate(table, start=1)]
@@ -159,7 +165,10 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     caption = (f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
                + (f"; and {len(refusals) - _REFUSALS_SHOWN} more (the note column of --format csv)"
                   if len(refusals) > _REFUSALS_SHOWN else "") + ".") if refusals else ""
-    emit(shown, PREDICTION_COLUMNS, fmt, title=f"{len(rows)} cases from {cases.name}", caption=caption, out=out)
+    errors = [Column(f"{name}_error", f"{name} err", lambda v: "-" if v is None or math.isnan(v) else percent(v),
+                     wide=1) for name in SCORED if any(f"{name}_error" in r for r in table)]
+    emit(shown, PREDICTION_COLUMNS + errors, fmt, title=f"{len(rows)} cases from {cases.name}",
+         caption=" ".join(c for c in (score, caption) if c), out=out)
 
 
 _REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's caption gives

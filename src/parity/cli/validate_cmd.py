@@ -20,6 +20,7 @@ from parity.cli.crossvendor_cmd import crossvendor_report
 from parity.cli.crossvendor_cmd import fit_stacks as fit_stacks_
 from parity.cli.mlperf_report import mlperf_report
 from parity.cli.percentiles_report import percentiles_report
+from parity.cli.refits import one_set, write_better
 from parity.cli.values import Count, listed, ray_option
 from parity.crosscheck import repeat_spread, system_ratios
 from parity.crossvendor import crossvendor_scores, leave_one_out
@@ -27,9 +28,9 @@ from parity.crossvendor_training import training_scores
 from parity.errors import ParityError
 from parity.predict import MODEL_KINDS, Prediction, predict_rows
 from parity.report.accuracy_page import accuracy_markdown
-from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled, write_atomic
+from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled
 from parity.uncertainty import Intervals
-from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals, write_refits
+from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals
 from parity.validate import (CaseError, case_errors, deployment_checks, flag_scores, interval_coverage,
                              published_errors, scores)
 from parity.validate_training import training_case_errors
@@ -135,21 +136,22 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split (or 'flag', 'source' or "
                           f"'vendor' alone); got {by!r} ({why})")
     folder = destination(write_to, Path.cwd()) if fit else None
-    if folder is not None and model_kind == "steady":  # engine profiles are fitted for the steady model
-        date = datetime.date.today().isoformat()
-        _write(_refit_engines(rows, iterations, date), folder)
-    if model_kind == "both":
-        _models_side_by_side(rows, processes, fmt, out, ray)
-        return
-    # the serving points are priced where they are shown or refitted, not for another section alone (minutes)
-    rows = rows if section in ("serving", "all") or folder is not None else []
-    with progress_bar() as progress:
-        task = progress.add_task("predicting measured cases", total=len(rows))
-        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
-                                   processes=processes, ray=ray) if rows else []
-    errors = case_errors(rows, predictions)
-    if folder is not None:
-        _write([refit_intervals(errors, datetime.date.today().isoformat(), model_kind)], folder)
+    with one_set() as write:  # the engine profiles and the intervals priced with them stand or fall together
+        if folder is not None and model_kind == "steady":  # engine profiles are fitted for the steady model
+            date = datetime.date.today().isoformat()
+            write_better(_refit_engines(rows, iterations, date), folder, write)
+        if model_kind == "both":
+            _models_side_by_side(rows, processes, fmt, out, ray)
+            return
+        # the serving points are priced where they are shown or refitted, not for another section alone (minutes)
+        rows = rows if section in ("serving", "all") or folder is not None else []
+        with progress_bar(stages=folder is not None) as progress:
+            task = progress.add_task(f"predicting {len(rows):,} measured cases", total=len(rows))
+            predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
+                                       processes=processes, ray=ray) if rows else []
+        errors = case_errors(rows, predictions)
+        if folder is not None:
+            write_better([refit_intervals(errors, datetime.date.today().isoformat(), model_kind)], folder, write)
     table, payload, training = validation_payload(rows, predictions, fields, section, model_kind, processes)
     if fmt == "md":
         if section == "all":
@@ -193,15 +195,16 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              caption="The floor under any model's error on these rows: the source lists some configurations more "
                      "than once, with different measurements (mostly disaggregated runs whose worker counts it "
                      "omits, so the runs may differ in what is not recorded).")
-        show(side_by_side, [Column("systems", "systems", plain, "left"), Column("engine", "engine", plain, "left"),
-                            Column("metric", "metric", plain, "left"), Column("count", "configs", plain),
-                            Column("measured_ratio", "measured ratio", ratio),
-                            Column("predicted_ratio", "predicted ratio", ratio),
-                            Column("median_abs_error", "median |err| of ratio", percent)],
+        show(side_by_side, [Column("systems", "systems", plain, "left", wrap=True),
+                            Column("engine", "engine", plain, "left"),
+                            Column("metric", "metric", plain, "left"), Column("count", "configs", plain, wide=1),
+                            Column("measured_ratio", "measured", ratio),
+                            Column("predicted_ratio", "predicted", ratio),
+                            Column("median_abs_error", "median |err|", percent)],
              "table", title="Side by side: the same work (model, engine, formats, layout, workload) on two systems",
-             caption="Ratios are medians over the configurations both systems ran; the error is the median of "
-                     "|predicted ratio / measured ratio - 1| over them; both rows of a pair are never-fitted rows. "
-                     "The ratio is what 'parity compare' reports.")
+             caption="The ratios, measured and predicted, are medians over the configurations both systems ran; "
+                     "median |err| is the median of |predicted ratio / measured ratio - 1| over them; both rows of a "
+                     "pair are never-fitted rows. The ratio is what 'parity compare' reports.")
     cases = [Column("case_id", "case", plain, "left", wrap=True), Column("system", "system", plain, "left"),
              Column("model", "model", plain, "left", wide=2), Column("metric", "metric", plain, "left", wide=1),
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
@@ -413,7 +416,7 @@ def _case(e) -> dict[str, object]:
 
 
 def _refit_engines(rows: list[dict[str, str]], iterations: int, date: str) -> list[Refit]:
-    with progress_bar() as bar:
+    with progress_bar(stages=True) as bar:
         def progress(label: str, total: int) -> Callable[[float], None]:
             task = bar.add_task(label, total=total)
             return lambda _: bar.advance(task)
@@ -437,11 +440,6 @@ def _user_files_said(fmt: str, with_user_files: bool) -> str:
                           "folder, or add --with-user-files to write a page marked as including them")
     click.echo(f"parity: these scores include the user's files, not parity's data alone: {named}", err=True)
     return f"> These scores include the user's own files, not parity's data alone: {named}\n\n"
-
-
-def _write(refits: list[Refit], folder: Path) -> None:
-    for refit, path in zip(refits, write_refits(refits, folder, write_atomic)):
-        click.echo(f"{refit.summary}; wrote {path}", err=True)
 
 
 def _never_fitted_errors(rows: list[dict[str, str]], kind: str, processes: int, ray: str | None) -> list[CaseError]:

@@ -20,12 +20,14 @@ from parity.crossvendor.leave_out import (GroupScore, chip_files, group_scores, 
 from parity.crossvendor.ratios import RatioCheck, bands_toml, chip_of, ratio_checks, ratio_error_median, vendor_bands
 from parity.crossvendor.setting import (Setting, before_setting, fitted_row_ids, metric_kind, scored_rows,
                                         stored_setting)
-from parity.crossvendor.stacks import STACK_PARAMETERS, STACK_PRIOR_WEIGHT, fit_stack, stack_rows, stack_toml, twin_offsets
+from parity.crossvendor.stacks import (STACK_PARAMETERS, STACK_PRIOR_WEIGHT, fit_stack, stack_loss, stack_rows, stack_toml,
+                                       twin_offsets)
 from parity.predict import predict_rows
 from parity.validate import CaseError, case_errors, published_errors
 
 __all__ = ["crossvendor_scores", "row_errors", "ratio_error_median", "STACK_PARAMETERS", "STACK_PRIOR_WEIGHT",
-           "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_rows",
+           "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_loss",
+           "stack_rows",
            "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml",
            "RatioCheck", "ratio_checks", "metric_kind", "stack_toml", "without_kernel_fits", "kernel_fits_of_source",
            "chip_files", "chip_of"]

@@ -15,7 +15,8 @@ from parity.engine import EngineProfile, stack_prior
 from parity.optimize import nelder_mead
 from parity.validate import published_errors, unfitted
 
-__all__ = ["STACK_PARAMETERS", "STACK_PRIOR_WEIGHT", "stack_rows", "twin_offsets", "fit_stack", "stack_toml"]
+__all__ = ["STACK_PARAMETERS", "STACK_PRIOR_WEIGHT", "stack_rows", "twin_offsets", "fit_stack", "stack_loss",
+           "stack_toml"]
 
 # what a stack profile moves (kernel quality, tensor-parallel all-reduce and per-step cost of the engine on that
 # stack), with bounds. collective_scale: under CUDA's vLLM profile, the step time AMD's TP8 offline tables take beyond
@@ -94,6 +95,14 @@ def fit_stack(base: EngineProfile, stack: str, rows: Sequence[Mapping[str, str]]
     best, _ = nelder_mead(objective, start, iterations=iterations)
     fitted = profile_at(best)
     return fitted, before, _loss(rows, with_profile(fitted), offsets)
+
+
+def stack_loss(profile: EngineProfile, rows: Sequence[Mapping[str, str]], setting: Setting,
+               twins: Sequence[Mapping[str, str]] = ()) -> float:
+    """fit_stack's loss (without the prior's term) of a stack profile as it is, on `rows`: what a refit on the same
+    rows must beat to replace it."""
+    engines = {**setting.engines, (profile.base, profile.stack): profile}
+    return _loss(rows, dataclasses.replace(setting, engines=engines), twin_offsets(twins, setting))
 
 
 def stack_toml(profile: EngineProfile, before: float, after: float, date: str) -> str:

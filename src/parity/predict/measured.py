@@ -1,0 +1,64 @@
+"""A cases table's own measurements (measured_ttft_s, measured_tpot_s, ...): read, checked, and set against the
+predictions, so that `parity predict` scores parity on the user's runs as `parity validate` does on its own."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from parity.errors import ParityError
+
+__all__ = ["SCORED", "measured_values", "scored", "score_line"]
+
+# the predictions a measured_<name> column is set against, with what its cells hold (SI units)
+SCORED = {"ttft_s": "a time in seconds", "tpot_s": "a time in seconds",
+          "output_tokens_per_s_per_chip": "tokens/s", "output_tokens_per_s_per_user": "tokens/s"}
+
+
+def measured_values(table: str, header: Sequence[str], rows: Sequence[Mapping[str, str]]
+                    ) -> list[dict[str, float]]:
+    """Each row's measured_<name> cells of SCORED (an empty cell: not measured); a cell that is not a number > 0 is
+    refused, naming the table, the row and the column: a measurement is scored against, so nonsense is not kept."""
+    columns = [name for name in SCORED if f"measured_{name}" in header]
+    found = []
+    for number, row in enumerate(rows, start=1):
+        values = {}
+        for name in columns:
+            text = (row.get(f"measured_{name}") or "").strip()
+            if not text:
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not (math.isfinite(value) and value > 0):
+                raise ParityError(f"{table}: row {number}: measured_{name} must be {SCORED[name]} above 0 (SI units), "
+                                  f"got {text!r}; leave the cell empty where nothing was measured")
+            values[name] = value
+        found.append(values)
+    return found
+
+
+def scored(predicted: Mapping[str, object], measured: Mapping[str, float]) -> dict[str, float]:
+    """measured_<name> and <name>_error (predicted / measured - 1, NaN where either is missing) of each name of
+    SCORED the row measures."""
+    out = {}
+    for name, value in measured.items():
+        guess = float(predicted.get(name, math.nan)) if predicted.get("feasible") else math.nan
+        out[f"measured_{name}"] = value
+        out[f"{name}_error"] = guess / value - 1.0
+    return out
+
+
+def score_line(rows: Sequence[Mapping[str, object]]) -> str:
+    """One line of the median and p90 |error| per measured quantity over the rows scored ('' where none is)."""
+    parts = []
+    for name in SCORED:
+        errors = np.abs([float(r[f"{name}_error"]) for r in rows if f"{name}_error" in r])
+        errors = errors[np.isfinite(errors)]
+        if errors.size:
+            parts.append(f"{name} median |err| {np.median(errors):.1%}, p90 {np.percentile(errors, 90):.1%} "
+                         f"({errors.size} case{'s' if errors.size > 1 else ''})")
+    return ("Against the measured columns (predicted / measured - 1): " + "; ".join(parts) + ".") if parts else ""
