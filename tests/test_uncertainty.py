@@ -144,13 +144,20 @@ def test_a_kv_bound_load_is_flagged_by_the_steady_model_and_replaced_by_the_simu
            "isl": 2048, "osl": 512, "tp": 2}
     bound, roomy = predict_rows([{**row, "concurrency": 128}, {**row, "concurrency": 8}], model_kind="steady")
     assert [f.text for f in bound.flags] == ["KV-bound load (45 of 128 clients wait for a KV-cache slot, 83 hold "
-                                             "one): its TTFT is mostly that queue"]
+                                             "one): its TTFT is mostly that queue; engine vllm grows KV on demand "
+                                             "and preempts instead of queueing, so its TPOT and throughput may differ "
+                                             "from this queue's (the simulator, --model-kind sim, runs the "
+                                             "preemptions)"]
     assert bound.ttft_s == pytest.approx(15.86, rel=1e-3) and roomy.flags == ()
     band = Intervals.from_table(catalog.uncertainty_table("steady")).band("ttft_s", "agg")
     low, high = bound.interval("ttft_s")
     assert math.log(high / low) == pytest.approx(WIDEN_FLAGGED * (band.q_high - band.q_low))
     (simulated,) = predict_rows([{**row, "concurrency": 128}], model_kind="sim")
     assert [f.kind for f in simulated.flags] == ["KV-bound run"]
+    # TensorRT-LLM reserves a request's whole length at admission: the queue is what it does, and the flag says no more
+    (reserved,) = predict_rows([{**row, "concurrency": 512, "engine": "trtllm"}], model_kind="steady")
+    (text,) = (f.text for f in reserved.flags)
+    assert text.startswith("KV-bound load (") and text.endswith("): its TTFT is mostly that queue")
 
 
 def test_flag_kinds_are_each_flags_kind_once() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from parity import catalog
+from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.flags import Flag
 from parity.memory import MemoryPlan
@@ -48,13 +49,19 @@ def flags(scenario: Scenario) -> tuple[Flag, ...]:
                       scenario.precision.weights)
 
 
-def kv_load_flag(waiting: float, clients: float) -> Flag | None:
+def kv_load_flag(waiting: float, clients: float, engine: EngineProfile | None = None) -> Flag | None:
     """The steady model's flag where more clients than the KV caches hold queue for a slot: at least KV_BOUND_SHARE
-    of them (the simulator's threshold for its own `KV-bound run`) and one whole client, else ''."""
+    of them (the simulator's threshold for its own `KV-bound run`) and one whole client, else ''. An engine whose KV
+    grows on demand does not queue them: it admits past the slots and preempts and recomputes (vLLM), or reserves
+    outputs by a ratio it learns from its retractions (SGLang), which the steady model prices as the queue."""
     if not waiting >= max(KV_BOUND_SHARE * clients, 1.0):
         return None
-    return Flag(KV_LOAD_FLAG, f"{KV_LOAD_FLAG} ({waiting:,.0f} of {clients:,.0f} clients wait for a KV-cache slot, "
-                              f"{clients - waiting:,.0f} hold one): its TTFT is mostly that queue")
+    text = (f"{KV_LOAD_FLAG} ({waiting:,.0f} of {clients:,.0f} clients wait for a KV-cache slot, "
+            f"{clients - waiting:,.0f} hold one): its TTFT is mostly that queue")
+    if engine is not None and engine.kv_on_demand:
+        text += (f"; engine {engine.id} grows KV on demand and preempts instead of queueing, so its TPOT and "
+                 f"throughput may differ from this queue's (the simulator, --model-kind sim, runs the preemptions)")
+    return Flag(KV_LOAD_FLAG, text)
 
 
 def _intervals(model_kind: str = "steady") -> Intervals | None:
@@ -160,7 +167,7 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
             output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
             output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
             memory_bytes_per_chip=max(held.values()), feasible=True, note="; ".join(notes),
-            flags=tuple(filter(None, (kv_load_flag(at(result.kv_waiting), s.concurrency),))),
+            flags=tuple(filter(None, (kv_load_flag(at(result.kv_waiting), s.concurrency, s.engine),))),
             extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
                    "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}
             | (held if prefill is not None else {})))
