@@ -493,3 +493,35 @@ def test_a_trace_runs_record_names_the_trace_its_mean_and_longest_lengths_and_no
     assert json.loads(output)["concurrency"] is None
     code, output = _invoke(*SERVE, "--concurrency", "4", "--num-prompts", "4", "--format", "json")
     assert [json.loads(output)[k] for k in keys] == [4, 1024, 1024, 1024, 1024, None]
+
+
+def test_a_trace_naming_a_column_twice_or_with_a_huge_header_line_is_refused(tmp_path: Path) -> None:
+    """'arrival_s,isl,osl,isl' ran with the second isl (5) in place of the first (100), as predict refuses; a
+    300 MB file of one line was read whole (1.8 GB) and refused 'at line 0': a header line over 1 MiB is refused
+    before the file is read."""
+    dup, huge = tmp_path / "dup.csv", tmp_path / "huge.csv"
+    dup.write_text("arrival_s,isl,osl,isl\n0,100,10,5\n")
+    code, output = _invoke(*SERVE, "--trace", str(dup))
+    assert code == 2 and output.strip() == ("parity: error: dup.csv: column 'isl' is named twice (the second's cells "
+                                            "would replace the first's)")
+    huge.write_text("x" * (2**20 + 1))
+    code, output = _invoke(*SERVE, "--trace", str(huge))
+    assert code == 2 and output.strip() == ("parity: error: huge.csv: the header line is longer than 1,048,576 bytes, "
+                                            "so it is not a CSV table's header (arrival_s, isl, osl)")
+
+
+def test_a_trace_past_the_simulators_requests_is_refused_at_the_row_beyond(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1,200,000-row trace was parsed whole and refused with advice the trace path refuses (--num-prompts,
+    --model-kind steady) and the closed loop's unused '(32 clients)'; reading stops at the row past the limit (here
+    lowered to 2 rows, so a 3-row trace is refused). An open loop's refusal names no clients either."""
+    import parity.cli.serving_cmds as serving_cmds
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,100,10\n1,100,10\n2,100,10\n")
+    monkeypatch.setattr(serving_cmds, "MAX_SIMULATED_REQUESTS", 2)
+    code, output = _invoke(*SERVE, "--trace", str(trace))
+    assert code == 2 and output.strip() == ("parity: error: the trace has more than 1,000,000 requests; the simulator "
+                                            "runs at most 1,000,000: cut the trace")
+    code, output = _invoke(*SERVE, "--request-rate", "100", "--num-prompts", "10000000")
+    assert code == 2 and output.strip() == ("parity: error: the simulator replays every request, and 10,000,000 are "
+                                            "more than it runs (1,000,000): give fewer (--num-prompts)")

@@ -26,13 +26,14 @@ from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_C
                             benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
-from parity.predict.columns import request_rate
+from parity.predict.columns import refuse_repeated_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
 from parity.units import whole
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
+from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
 from parity.step import Part, breakdown
 from parity.report.tables import Column, percent, plain, scaled, to_csv, with_interval
@@ -75,23 +76,46 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> tuple[list[str], list[dict[str, str]]]:
+# the longest header line a CSV table may have [bytes]: read before the rest, so that a file of one huge line is
+# refused before it is read whole
+_HEADER_BYTES = 1 << 20
+
+
+def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "", max_rows: int | None = None,
+                too_many: str = "") -> tuple[list[str], list[dict[str, str]]]:
     """The header and the rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError
-    with `refusal`, by default naming the columns)."""
-    text = read_text(path, "a CSV table")
+    with `refusal`, by default naming the columns); more than `max_rows` rows are refused with `too_many` as the
+    parser reaches the next one. Lines are numbered from 1."""
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
+        with path.open("rb") as f:
+            head = f.readline(_HEADER_BYTES + 1)
+    except OSError:
+        head = b""  # read_text names the error
+    if len(head) > _HEADER_BYTES:
+        raise ParityError(f"{path.name}: the header line is longer than {_HEADER_BYTES:,} bytes, so it is not a CSV "
+                          f"table's header ({', '.join(needed)})")
+    text = read_text(path, "a CSV table")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
             raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}")
-        return list(reader.fieldnames), [dict(row) for row in reader]
+        rows = []
+        for row in reader:
+            if max_rows is not None and len(rows) == max_rows:
+                raise ParityError(too_many)
+            rows.append(dict(row))
+        return list(reader.fieldnames), rows
     except csv.Error as err:
-        raise ParityError(f"{path.name}: malformed CSV at line {reader.line_num}: {err}") from err
+        raise ParityError(f"{path.name}: malformed CSV at line {max(reader.line_num, 1)}: {err}") from err
 
 
-def _read_columns(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+def _read_columns(path: Path, columns: tuple[str, ...], max_rows: int | None = None,
+                  too_many: str = "") -> list[dict[str, str]]:
     """The rows of a CSV table of exactly `columns` (a trace, a lengths table): a column beyond them is refused, as
-    predict refuses one it does not read, since each of its cells would be dropped without a word."""
-    header, rows = _read_table(path, columns)
+    predict refuses one it does not read, since each of its cells would be dropped without a word, and so is one
+    named twice (refuse_repeated_column); at most `max_rows` rows (_read_table)."""
+    header, rows = _read_table(path, columns, max_rows=max_rows, too_many=too_many)
+    refuse_repeated_column(path.name, header)
     for column in header:
         if column not in columns and (column.strip() or any(row.get(column) for row in rows)):
             close = close_column(column, columns)
@@ -418,7 +442,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         if scenario != "closed":
             raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
                               "runs are the closed-loop scenario's (the default)")
-        requests = trace_of(_read_columns(trace, ("arrival_s", "isl", "osl")))
+        requests = trace_of(_read_columns(trace, ("arrival_s", "isl", "osl"), max_rows=MAX_SIMULATED_REQUESTS,
+                                          too_many=trace_too_long()))
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
         lengths_and_load = _trace_text(trace, requests)
         # --explain prices a typical request's steps: the trace's mean lengths

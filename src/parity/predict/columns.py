@@ -116,6 +116,13 @@ def request_rate(row: Mapping[str, object]) -> float:
     return value
 
 
+def refuse_repeated_column(table: str, header: Sequence[str]) -> None:
+    """Refuse a CSV header that names a column twice: a reader keeps the second's cells in place of the first's."""
+    for column in header:
+        if header.count(column) > 1:
+            raise ParityError(f"{table}: column {column!r} is named twice (the second's cells would replace the first's)")
+
+
 def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:
     """Refuse a column of the cases table `table` (its name, for the message) that case_from_row does not read
     (READ_COLUMNS) and that is no measurement's own (MEASUREMENT_COLUMNS, measured_*): a misspelled input
@@ -123,9 +130,8 @@ def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping
     unread as measurements are. A column named twice is refused too (its second cells
     would replace the first), and an unnamed one (a trailing comma in the header) where it holds a cell. A column
     that qualifies a measured metric (METRIC_COLUMNS) is kept unread beside a `metric` column."""
+    refuse_repeated_column(table, header)
     for column in header:
-        if header.count(column) > 1:
-            raise ParityError(f"{table}: column {column!r} is named twice (the second's cells would replace the first's)")
         if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column in PREDICTED_COLUMNS or \
                 column.startswith("measured_") or (column in METRIC_COLUMNS and "metric" in header):
             continue

@@ -12,12 +12,18 @@ from parity.errors import ParityError
 from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths, mean_length
 from parity.simulate.ranks import Request
 
-__all__ = ["Benchmark"]
+__all__ = ["Benchmark", "MAX_SIMULATED_REQUESTS", "trace_too_long"]
 
 
 # the most requests one simulation replays: about 25 s and a few GB at 1,000,000 (100,000 closed-loop clients of
 # 10 prompts); more ran out of memory (24 GB at 100,000,000 clients)
 MAX_SIMULATED_REQUESTS = 1_000_000
+
+
+def trace_too_long() -> str:
+    """The refusal of a trace of more requests than the simulator runs (MAX_SIMULATED_REQUESTS)."""
+    return (f"the trace has more than {MAX_SIMULATED_REQUESTS:,} requests; the simulator runs at most "
+            f"{MAX_SIMULATED_REQUESTS:,}: cut the trace")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,9 +50,13 @@ class Benchmark:
             raise ParityError(f"isl, osl and concurrency must be >= 1, got {self.isl}, {self.osl}, {self.concurrency}")
         requests = self.arrivals().num_prompts
         if requests > MAX_SIMULATED_REQUESTS:
-            raise ParityError(f"the simulator replays every request, and {requests:,} ({self.concurrency:,} clients) "
-                              f"are more than it runs ({MAX_SIMULATED_REQUESTS:,}): give fewer (--num-prompts) or "
-                              "use the steady-state model (--model-kind steady)")
+            if self.trace:
+                raise ParityError(trace_too_long())
+            closed = self.request_rate is None
+            raise ParityError(f"the simulator replays every request, and {requests:,}"
+                              + (f" ({self.concurrency:,} clients)" if closed else "")
+                              + f" are more than it runs ({MAX_SIMULATED_REQUESTS:,}): give fewer (--num-prompts)"
+                              + (" or use the steady-state model (--model-kind steady)" if closed else ""))
 
     def offered_output_tokens_per_s(self) -> float | None:
         """Output tokens a second an uncapped open loop asks for: its request rate times the mean output length it
