@@ -308,6 +308,9 @@ def test_latency_targets_name_a_statistic_or_mean_the_mean() -> None:
         latency_target("p95:2s", "ttft")
     with pytest.raises(ParityError, match="positive"):
         latency_target("p99:0s", "ttft")
+    # printed as typed from 1,000 s: 'p99:2h' read '7.2e+06 ms'
+    assert [str(latency_target(x, "ttft")) for x in ("p99:2h", "30min", "p50:800ms", "2s")] == [
+        "TTFT p99 <= 2 h", "TTFT mean <= 30 min", "TTFT p50 <= 800 ms", "TTFT mean <= 2000 ms"]
 
 
 def test_serve_sim_prints_percentiles_and_refuses_percentiles_without_it(tmp_path) -> None:

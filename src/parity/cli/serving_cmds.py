@@ -286,7 +286,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                                                                    "as --moe-tp)")
 @click.option("--decode-moe-ep", type=PARALLEL, default=None,
               help="disagg: decode expert-parallel ranks (default: as --moe-ep)")
-@click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives)")
+@click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives) in a run "
+              "of requests (not with --phase or --scenario)")
 @click.option("--mtp", "mtp_tokens", type=Count(most=MOST_MTP_TOKENS, least=0), default=0, show_default=True,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
 @click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0, show_default=True,

@@ -35,7 +35,9 @@ class LatencyTarget:
         return latency[self.key] <= self.seconds
 
     def __str__(self) -> str:
-        return f"{self.metric.upper()} {self.statistic} <= {self.seconds * 1e3:g} ms"
+        """'TTFT p99 <= 800 ms'; from 1,000 s in minutes or hours as typed ('2h': 'TTFT p99 <= 2 h', not 7.2e+06 ms)."""
+        bound = f"{self.seconds * 1e3:g} ms" if self.seconds < 1e3 else units.duration_text(self.seconds)
+        return f"{self.metric.upper()} {self.statistic} <= {bound}"
 
 
 def latency_target(text: str | None, metric: str) -> LatencyTarget | None:
