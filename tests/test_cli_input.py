@@ -661,6 +661,11 @@ def test_predict_scores_the_measured_columns_of_the_users_runs(tmp_path: Path) -
     assert "measured_tpot_s" not in b and "tpot_s_error" not in b
     assert err.strip() == (f"Against the measured columns (predicted / measured - 1): tpot_s median |err| "
                            f"{abs(a['tpot_s_error']):.1%}, p90 {abs(a['tpot_s_error']):.1%} (1 case).")
+    again = tmp_path / "again.csv"  # a former run's predictions (its error column too) beside the cases: kept unread
+    again.write_text("case_id,model,system,isl,osl,concurrency,measured_tpot_s,tpot_s,tpot_s_error\n"
+                     f"a,llama-3.1-8b,hgx-h100,1024,128,8,0.004,{a['tpot_s']},{a['tpot_s_error']}\n")
+    code, out, err = run("predict", str(again), "--model-kind", "steady", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["tpot_s_error"] == pytest.approx(a["tpot_s_error"]), err
     cases.write_text("model,system,isl,osl,concurrency,measured_ttft_s\nllama-3.1-8b,hgx-h100,1024,128,8,0.1\n"
                      "llama-3.1-8b,hgx-h100,1024,128,8,-5\n")
     assert refused("predict", str(cases)) == ("parity: error: cases.csv: row 2: measured_ttft_s must be a time in "

@@ -139,7 +139,7 @@ def test_an_h100_pcie_is_not_filed_as_the_sxm_chip(home: Path, tmp_path_factory:
     source = tmp_path_factory.mktemp("bench") / "pcie.json"
     source.write_text(json.dumps(json.loads(H200_BENCH.read_text()) | {"meta": {"name": "NVIDIA H200 NVL"}}))
     assert _refused("calibrate", "--import", str(source)) == (
-        "parity: error: meta.name 'NVIDIA H200 NVL' is not nvidia-h200-sxm, the closest catalog chip: a NVL board "
+        "parity: error: meta.name 'NVIDIA H200 NVL' is not nvidia-h200-sxm, the closest catalog chip: an NVL board "
         "has other peaks than NVIDIA H200 SXM 141GB, and the catalog holds none; give --chip nvidia-h200-sxm to take "
         "it anyway\n")
     assert not (home / "calibration").exists()
@@ -221,3 +221,24 @@ def test_user_bands_are_named_where_a_prediction_prints_them(home: Path) -> None
     result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--format", "json"])
     assert f"80% intervals from held-out residuals of aggregated runs (user file {path}, not parity's)" in json.loads(
         result.stdout)["note"]
+
+
+def test_a_user_engine_profile_is_named_in_every_prediction(home: Path) -> None:
+    """A user's engines/vllm.toml changed serve's, compare's and predict's figures, and only `parity engines` named it
+    (fuzz 21 4.1); now each prediction's assumptions do, as a user calibration's."""
+    path = home / "engines" / "vllm.toml"
+    path.parent.mkdir()
+    path.write_text((DATA / "engines" / "vllm.toml").read_text())
+    date = catalog.engine("vllm").date
+    said = f"engine vllm: user file {path} (dated {date}), not parity's"
+    for kind in ("steady", "sim"):
+        result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1",
+                                          "--concurrency", "8", "--engine", "vllm", "--model-kind", kind,
+                                          "--format", "json"])
+        assert result.exit_code == 0 and said in json.loads(result.stdout)["note"], kind
+    result = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-8b", "--engine", "vllm",
+                                      "--format", "json"])
+    assert said in json.loads(result.stdout)[0]["assumptions"]
+    result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1",
+                                      "--engine", "trtllm", "--format", "json"])
+    assert "user file" not in json.loads(result.stdout)["note"]

@@ -198,7 +198,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                 if dies > 1 else "")
     engine_note = f"engine profile {profile.id}" + (
         "" if profile.name == catalog.engine(profile.id).name else f" ({profile.name})")
-    notes = tuple(filter(None, (engine_note, f"calibration: {cal.basis or cal.id}", mtp_note,
+    notes = tuple(filter(None, (engine_note, catalog.engine_user_note(profile), f"calibration: {cal.basis or cal.id}",
+                                mtp_note,
                                 die_note))) + (
              f"workload {isl} in / {osl} out; mean targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",

@@ -22,7 +22,7 @@ from parity.hardware import Calibration, Chip
 
 T = TypeVar("T")
 
-__all__ = ["calibrations", "calibration", "user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+__all__ = ["calibrations", "calibration", "user_note", "engine_user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
@@ -336,6 +336,13 @@ def host_ops(engine_id: str) -> HostOps | None:
 
 
 ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}
+
+
+def engine_user_note(profile: EngineProfile) -> str:
+    """'engine vllm: user file PATH (dated DATE), not parity's' where the user's folder holds the profile's file (it
+    takes the place of parity's), for every prediction's assumptions as a user calibration is named; '' otherwise."""
+    path = in_effect(f"engines/{profile.id}.toml")
+    return f"engine {profile.id}: user file {path} (dated {profile.date}), not parity's" if is_user(path) else ""
 
 
 def engine(name: str | None) -> EngineProfile:

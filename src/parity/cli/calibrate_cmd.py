@@ -98,7 +98,7 @@ def _chip_of(name: str | None, documents: list[dict]) -> str:
     if not reported:
         raise ParityError("the measurements do not name their GPU: give --chip")
     if named and board:
-        raise ParityError(f"meta.name {reported!r} is not {named.id}, the closest catalog chip: a {_BOARDS[board]} "
+        raise ParityError(f"meta.name {reported!r} is not {named.id}, the closest catalog chip: {'an' if _BOARDS[board][0] in 'AEFHILMNORSX' else 'a'} {_BOARDS[board]} "
                           f"board has other peaks than {named.name}, and the catalog holds none; give --chip "
                           f"{named.id} to take it anyway")
     if named:

@@ -94,6 +94,7 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "gemma3_text": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 6},
     "cohere2": {"sliding_window": 4096, "sliding_window_pattern": 4},
     "gpt_bigcode": {"multi_query": True},  # GPTBigCodeConfig: one K/V head unless multi_query is false
+    "dbrx": {"num_key_value_heads": 1},  # DbrxAttentionConfig: kv_n_heads defaults to 1
 }
 
 # sanity bounds, checked before anything is built per layer: a config past them is a typo or an attack

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from parity.errors import InfeasiblePlan, ParityError
+from parity.predict.measured import SCORED
 from parity.simulate import LATENCY_KEYS
 
 
@@ -52,7 +53,8 @@ SIM_COLUMNS = tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + 
 # every column predict writes (a phase row adds step_s and its input rate): a cases table that carries a former run's
 # predictions beside its cases (to set them against a new run) keeps them unread, as it keeps measured_* columns;
 # predict writes its own to a table of its own, so nothing of the input is overwritten
-PREDICTED_COLUMNS = OUTPUT_COLUMNS + SIM_COLUMNS + ("step_s", "input_tokens_per_s_per_chip")
+PREDICTED_COLUMNS = OUTPUT_COLUMNS + SIM_COLUMNS + ("step_s", "input_tokens_per_s_per_chip") + tuple(
+    f"{name}_error" for name in SCORED)  # predicted / measured - 1 where the cases carry measured_<name>
 MODEL_KINDS = ("steady", "sim")
 
 

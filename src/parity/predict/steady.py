@@ -175,9 +175,10 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
 
 
 def _calibration_note(s: Scenario) -> str:
-    """'calibration: BASIS': which calibration priced the chip and how it reached it (the user's file by its path)."""
+    """'calibration: BASIS': which calibration priced the chip and how it reached it (the user's file by its path),
+    and the engine profile where the user's file takes the place of parity's (catalog.engine_user_note)."""
     cal = s.calibration or catalog.calibration(s.system.chip)
-    return f"calibration: {cal.basis or cal.id}"
+    return "; ".join(filter(None, (f"calibration: {cal.basis or cal.id}", catalog.engine_user_note(s.engine))))
 
 
 def _phase_prediction(s: Scenario) -> Prediction:
