@@ -205,7 +205,7 @@ def test_a_verdict_another_tpp_reading_reverses_says_so() -> None:
     assert h100.zone_shown == "yes" and not any(v.reversed_by for v in h100.verdicts)
     code, out, _ = _run("trainium2", "trainium3", "h100", "--format", "md")  # every column, whatever the terminal
     cells = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines() if "3A090.a" in line]
-    rows = {row[0]: row[7] for row in cells}
+    rows = {row[0]: row[8] for row in cells}  # after Oct-2022 and the H20 letter
     assert code == 0 and rows == {"aws-trainium2": "yes*", "aws-trainium3": "yes*", "nvidia-h100-sxm": "yes"}, out
     assert ("* another reading of TPP reverses it: aws-trainium2 jan2026: outside with TF32 counted at 32 bits "
             "(TPP 21,344); aws-trainium3 jan2026: outside with TF32 counted at 32 bits (TPP 21,472).") in " ".join(out.split())
@@ -564,3 +564,18 @@ def test_at_19_bit_tf32_both_other_readings_are_tried() -> None:
     trn2 = assess(catalog.chip("aws-trainium2"), tf32_bits=19)
     assert round(trn2.tpp) == 12_673 and trn2.zone_shown == "yes*"
     assert "outside with TF32 counted at 32 bits (TPP 21,344)" in "; ".join(trn2.reversals)
+
+
+def test_the_policy_table_shows_the_h20_letter_before_the_superseded_oct2022_limbs() -> None:
+    """The April 2025 letter's verdict was in JSON only: the H20's and the L20's rows read alike ('outside', 'n/a')
+    though the letter applies to one (fuzz 21 4.2). It is a column, given room before Oct-2022's (superseded)."""
+    code, out, _ = _run("h20", "l20", "h200", "--format", "md")
+    cells = {row[0]: row[7] for row in ([c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines())
+             if row and row[0].startswith("nvidia-")}
+    assert code == 0 and cells == {"nvidia-h20": "applies", "nvidia-l20": "unknown", "nvidia-h200-sxm": "n/a"}
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    result = CliRunner(env={"COLUMNS": "100"}).invoke(cli, ["policy", "h20", "l20"])
+    header = next(line for line in result.output.splitlines() if line.startswith("chip"))
+    assert "H20 letter" in header and "Oct-2022" not in header

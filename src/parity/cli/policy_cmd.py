@@ -103,7 +103,9 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
                Column(PD_KEY, "PD /mm2", _number(2)),
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
                Column("license_exception_nac", "NAC", _yes, wide=True),
-               Column("rule_oct2022", "Oct-2022", plain, "left", wide=True),
+               Column("rule_oct2022", "Oct-2022", plain, "left", wide=2),  # superseded: after the rest
+               Column("rule_apr2025-h20", "H20 letter", lambda v: "n/a" if v == "not applicable" else v, "left",
+                      wide=True),
                Column("jan2026_zone", "2026 zone", plain), Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
     reversed_rows = [f"{a.chip} {r}" for a in results for r in a.reversals]
