@@ -301,6 +301,20 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
     assert "prefill workers of 4 chips, decode workers of 4 chips" in note and "4.0 chips" not in note
 
 
+def test_a_rank_per_die_runs_memory_is_named_per_die() -> None:
+    """Under --rank-per-die serve's 'memory per chip' was a die's (46.5 GB of a 64 GB die; 89.4 GB without, of the
+    128 GB package), as train says 'memory per die' (fuzz 21 1.1): the row now says whose memory it is."""
+    args = ("serve", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--concurrency", "8", "--model-kind",
+            "steady")
+    rows = {}
+    for extra in (("--rank-per-die", "--tp", "4"), ("--tp", "2")):
+        code, output = _invoke(*args, *extra)
+        assert code == 0, output
+        rows |= dict(line.rsplit(None, 2)[0:1] + [" ".join(line.rsplit(None, 2)[1:])]
+                     for line in output.splitlines() if line.startswith("memory per"))
+    assert rows == {"memory per die": "46.5 GB", "memory per chip": "89.4 GB"}
+
+
 @pytest.mark.parametrize(("args", "says"), [
     (["formats", "hgx-h100", "hgx-h100"], "hgx-h100 named twice: each system is shown once"),
     (["formats", "hgx-h100", "--formats", "fp8,bf16,fp8"], "fp8 named twice: each format is shown once"),

@@ -124,11 +124,12 @@ def _read_columns(path: Path, columns: tuple[str, ...], max_rows: int | None = N
     return rows
 
 
-def _memory_row(data: dict) -> tuple[str, str]:
-    """The memory per chip a run's table shows: each worker's where prefill and decode workers are apart."""
+def _memory_row(data: dict, holder: str = "chip") -> tuple[str, str]:
+    """The memory per chip a run's table shows (per die where each die of a multi-die chip is a rank: `holder`, as
+    the figure is then a die's): each worker's where prefill and decode workers are apart."""
     if "prefill_memory_bytes_per_chip" not in data:
-        return "memory per chip", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"
-    return ("memory per chip (prefill / decode)", f"{data['prefill_memory_bytes_per_chip'] / 1e9:,.1f} / "
+        return f"memory per {holder}", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"
+    return (f"memory per {holder} (prefill / decode)", f"{data['prefill_memory_bytes_per_chip'] / 1e9:,.1f} / "
                                                   f"{data['decode_memory_bytes_per_chip'] / 1e9:,.1f} GB")
 
 
@@ -494,7 +495,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         (f"TTFT [ms]{band}", texts["ttft_text"]), (f"TPOT [ms]{band}", texts["tpot_text"]),
         (f"output tokens/s per chip{band}", texts["rate_text"]),
         ("output tokens/s per user", _number(data["output_tokens_per_s_per_user"], 1.0)),
-        ("chips", f"{data['chips']:g}"), _memory_row(data),
+        ("chips", f"{data['chips']:g}"),
+        _memory_row(data, "die" if case.rank_per_die and catalog.system(case.system).chip.dies > 1 else "chip"),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
         ("outside what was validated", data["flags"] or "no"))] + percentile_rows
