@@ -539,3 +539,10 @@ def test_a_trace_past_the_simulators_requests_is_refused_at_the_row_beyond(tmp_p
     code, output = _invoke(*SERVE, "--request-rate", "100", "--num-prompts", "10000000")
     assert code == 2 and output.strip() == ("parity: error: the simulator replays every request, and 10,000,000 are "
                                             "more than it runs (1,000,000): give fewer (--num-prompts)")
+
+
+def test_one_worker_of_one_chip_is_said_in_the_singular() -> None:
+    """'1 aggregated worker(s) of 1 chips' (fuzz 21 4.4)."""
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--model-kind",
+                           "steady", "--format", "json")
+    assert code == 0 and "; 1 aggregated worker of 1 chip; KV cache gets" in json.loads(output)["note"]

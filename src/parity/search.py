@@ -26,7 +26,7 @@ from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
 from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
-from parity.units import duration_text, whole
+from parity.units import counted, duration_text, whole
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
            "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
@@ -188,7 +188,7 @@ def layout_grid(model: Model, chips: int, pipeline: tuple[int, ...] = (1,)) -> L
                 except InfeasiblePlan:
                     continue
     if not found:
-        raise InfeasiblePlan(f"no layout of {chips} chips divides {model.name}")
+        raise InfeasiblePlan(f"no layout of {counted(chips, 'chip')} divides {model.name}")
     return LayoutGrid.of(found)
 
 

@@ -12,7 +12,7 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["parse", "read_number", "duration_s", "duration_text", "share_text", "format_si", "whole", "DIMENSIONS"]
+__all__ = ["counted", "parse", "read_number", "duration_s", "duration_text", "share_text", "format_si", "whole", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -202,3 +202,9 @@ def format_si(value: float, dimension: str, digits: int = 3) -> str:
         if abs(value) >= scale or prefix == "":
             return f"{value / scale:.{digits}g} {prefix}{symbol}".rstrip()
     raise AssertionError("unreachable")
+
+
+def counted(number: float, noun: str) -> str:
+    """A count with its noun, singular for one: '1 chip', '64 chips', '2.5 chips'."""
+    return f"{number:g} {noun}" + ("" if number == 1 else "s")
+

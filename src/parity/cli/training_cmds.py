@@ -20,6 +20,7 @@ from parity.report.tables import Column, fields_text, percent, plain, scaled, wr
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
                              ranks_clause, search_fewest_systems)
 from parity.uncertainty import training_flags
+from parity.units import counted
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
 
@@ -315,8 +316,9 @@ def _no_fit(chips: int, dies: int, found: Any) -> str:
     """Why no layout of `chips` chips of `dies` dies fits: the closest one and by how much it misses."""
     c = found.closest
     if c is None:
-        return f"no layout of {chips} chips{ranks_clause(chips, dies)} fits"
-    return (f"no layout of {chips} chips{ranks_clause(chips, dies)} fits: the closest, {c.layout}, does not fit by "
+        return f"no layout of {counted(chips, 'chip')}{ranks_clause(chips, dies)} fits"
+    return (f"no layout of {counted(chips, 'chip')}{ranks_clause(chips, dies)} fits: the closest, {c.layout}, does "
+            "not fit by "
             f"{float(c.shortfall_bytes) / 1e9:.1f} GB per {_holder(dies)} ({c.memory.biggest_term()} is the biggest "
             "term)")
 

@@ -14,6 +14,7 @@ from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_pref
 from parity.serving.workload import ServingResult, Workload
 from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory,
                          placement_note)
+from parity.units import counted
 
 __all__ = ["serve_aggregated", "serve_disaggregated"]
 
@@ -22,9 +23,9 @@ _ITERATIONS = 3
 
 
 def _chips_text(chips: Num) -> str:
-    """A worker's chips for a note: '8', not '8.0' (packages of a multi-die chip counted a rank per die come as
-    floats); a grid of layouts as numpy prints it."""
-    return f"{float(chips):g}" if np.ndim(chips) == 0 else str(chips)
+    """A worker's chips for a note: '8 chips', not '8.0 chips' (packages of a multi-die chip counted a rank per die
+    come as floats), '1 chip'; a grid of layouts as numpy prints it."""
+    return f"{chips} chips" if np.ndim(chips) else counted(float(chips), "chip")
 
 
 def _bisect(residual, low: Num, high: Num, iterations: int = 32) -> Num:
@@ -115,7 +116,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
                 f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else "")
              + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
                 if np.any(receives) else ""),
-             f"{workers:g} aggregated worker(s) of {_chips_text(dep.chips)} chips; KV cache gets "
+             f"{counted(workers, 'aggregated worker')} of {_chips_text(dep.chips)}; KV cache gets "
              f"{profile.kv_memory_fraction:.0%} of memory") + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
                          chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,
@@ -205,7 +206,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
     chips = prefill.chips * prefill_workers + decode.chips * decode_workers
     mixed = "" if prefill.system.id == system.id else f" of {prefill.system.id}"
-    notes = (f"disaggregated: prefill workers of {_chips_text(prefill.chips)} chips{mixed}, decode workers of {_chips_text(decode.chips)} chips"
+    notes = (f"disaggregated: prefill workers of {_chips_text(prefill.chips)}{mixed}, decode workers of "
+             f"{_chips_text(decode.chips)}"
              + (f" ({'; '.join(sized)})" if sized else ""),
              f"engine {profile.id}; arrival burstiness {profile.burstiness:g}; KV moved over "
              f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")

@@ -16,6 +16,7 @@ from parity.model import DenseMlp, Model, MoeMlp
 from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, TrainingLayout, check_dense_experts, check_micro_batch,
                                     chunk_choices, ranks_clause)
 from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, format_notes, train_step
+from parity.units import counted
 
 __all__ = ["SearchSpace", "SYSTEM_MULTIPLES", "TrainingSearch", "search_fewest_systems", "search_training",
            "structural_layouts", "pick_training_layout"]
@@ -190,7 +191,8 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
                          global_batch, seq_len, space.grad_overlap == "overlap", sched))
     if not rows:
         pinned = space.pinned()
-        raise InfeasiblePlan(f"no layout of {chips} chips{ranks_clause(chips, dies)} divides {model.name} with global "
+        raise InfeasiblePlan(f"no layout of {counted(chips, 'chip')}{ranks_clause(chips, dies)} divides {model.name} "
+                             f"with global "
                              f"batch {global_batch} and "
                              f"seq_len {seq_len}" + (f" under {pinned}" if pinned else "")
                              + " (try a global batch that is a multiple of the data-parallel degrees"
