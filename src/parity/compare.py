@@ -25,7 +25,7 @@ from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
-from parity.hardware import Calibration, Chip, System, per_die
+from parity.hardware import Calibration, Chip, System, per_die, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
 from parity.ops import Batch
@@ -371,7 +371,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     systems = f"on {n // system.chips} systems" if not chips and n > system.chips else ""
     if found is None or not found.best:
         why = (f"does not fit{' ' + systems if systems else ''}: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB "
-               f"more per {'die' if chip.dies > 1 else 'chip'} needed"
+               f"more per {rank_holder(chip.dies)} needed"
                if found is not None and found.closest is not None
                else "no layout divides the model")
         return Comparison(**common, layout="-", chips=n, fits=False, tokens_per_s_per_chip=0.0,
@@ -383,7 +383,8 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
-                      mfu=float(best.mfu), mfu_peak=best.peak_math, mfu_bf16=float(best.mfu_bf16), note="; ".join(filter(None, [systems, *flag_note(raised), emulated])),
+                      mfu=float(best.mfu), mfu_peak=best.peak_math, mfu_bf16=float(best.mfu_bf16),
+                      note="; ".join(filter(None, [systems, *flag_note(raised), emulated])),
                       assumptions=tuple(best.assumptions))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from parity.dtypes import FORMATS, MATH_RATES
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
-           "per_die", "Family", "what_if", "MOST_FLEET_CHIPS"]
+           "per_die", "rank_holder", "Family", "what_if", "MOST_FLEET_CHIPS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 STATUSES = ("shipping", "announced", "reported", "roadmap")
@@ -267,6 +267,11 @@ class Family:
 # (CUDA, ROCm/HIP and their forks); npu: a few large fixed-function matrix engines (systolic arrays, cubes) fed by
 # vector units, programmed mostly through the vendor's graph compiler (XLA, CANN, Neuron)
 ARCHITECTURES = ("gpu", "npu")
+
+
+def rank_holder(dies: int) -> str:
+    """Whose memory one rank's is: a chip's, or a die's where each die of a multi-die chip is a rank (per_die)."""
+    return "die" if dies > 1 else "chip"
 
 
 def per_die(system: System) -> System:

@@ -8,7 +8,7 @@ from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm
 from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_defaults,
                                      engine_kernels, engine_host, host_ops,
-                                     engine_for, engine_on, engine_text, engine_user_note,
+                                     engine_for, engine_on, engine_text, engine_user_file, engine_user_note,
                                      engines, family_chain, prior_calibration, training_profile, training_profile_text,
                                      training_prior)
 from parity.catalog.speculation import MtpAcceptance, default_mtp, mtp_acceptance, mtp_drafts, mtp_setting
@@ -17,7 +17,7 @@ __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sour
            "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "engine_on", "engine_text",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
            "ModelEntry", "calibrations", "calibration", "prior_calibration",
-           "engines", "engine", "engine_user_note", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
+           "engines", "engine", "engine_user_file", "engine_user_note", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
            "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "training_families", "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
            "training_profile_text", "validation_targets", "MtpAcceptance", "mtp_acceptance", "default_mtp", "mtp_drafts",
            "mtp_setting", "in_effect", "is_user", "user_files", "bands_path"]

@@ -22,7 +22,7 @@ from parity.hardware import Calibration, Chip
 
 T = TypeVar("T")
 
-__all__ = ["calibrations", "calibration", "user_note", "engine_user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+__all__ = ["calibrations", "calibration", "user_note", "engine_user_file", "engine_user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
@@ -87,6 +87,7 @@ def _calibration_from(data: dict[str, Any], path: Path) -> Calibration:
     points = data.get("points", [])
     if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
         raise CatalogError(f"{where}: key points must be a list of [[points]] tables")
+    require(data, "gemm_efficiency", where)  # the one table of numbers a calibration must give
     measured = require(data, "measured", where)
     if not isinstance(measured, bool):
         raise CatalogError(f"{where}: key measured must be true or false, got {measured!r}")
@@ -95,8 +96,7 @@ def _calibration_from(data: dict[str, Any], path: Path) -> Calibration:
             id=text(require(data, "id", where), where, "id"), chip=_calibrated_chip(data, path, where),
             date=_date(require(data, "date", where), where),
             method=text(require(data, "method", where), where, "method"), measured=measured,
-            gemm_efficiency=_numbers({"gemm_efficiency": require(data, "gemm_efficiency", where)}, "gemm_efficiency",
-                                     where),
+            gemm_efficiency=_numbers(data, "gemm_efficiency", where),
             kernel_overhead_s=units.parse(text(require(data, "kernel_overhead", where), where, "kernel_overhead"), "s"),
             points=tuple(points), rows=_texts(data, "rows", where), measured_chips=_texts(data, "measured_chips", where),
             grouped_gemm_efficiency=_numbers(data, "grouped_gemm_efficiency", where),
@@ -338,11 +338,17 @@ def host_ops(engine_id: str) -> HostOps | None:
 ENGINE_ALIASES = {"tensorrt-llm": "trtllm", "trt-llm": "trtllm", "trt": "trtllm", "": "generic", "none": "generic"}
 
 
+def engine_user_file(profile: EngineProfile) -> Path | None:
+    """The user's file (PARITY_HOME/engines/ID.toml) a profile was read from, None where it is parity's."""
+    path = in_effect(f"engines/{profile.id}.toml")
+    return path if is_user(path) else None
+
+
 def engine_user_note(profile: EngineProfile) -> str:
     """'engine vllm: user file PATH (dated DATE), not parity's' where the user's folder holds the profile's file (it
     takes the place of parity's), for every prediction's assumptions as a user calibration is named; '' otherwise."""
-    path = in_effect(f"engines/{profile.id}.toml")
-    return f"engine {profile.id}: user file {path} (dated {profile.date}), not parity's" if is_user(path) else ""
+    path = engine_user_file(profile)
+    return f"engine {profile.id}: user file {path} (dated {profile.date}), not parity's" if path else ""
 
 
 def engine(name: str | None) -> EngineProfile:

@@ -50,7 +50,7 @@ def _points(path: Path, document: dict) -> list[Point]:
 
 # a GPU's board: a PCIe card or an NVL board runs the die at other clocks, power and memory than the SXM module
 # (H100 PCIe: 756 of the SXM's 989 TFLOP/s dense BF16, 2.0 of 3.35 TB/s), so it is another chip
-_BOARDS = {"pcie": "PCIe", "nvl": "NVL", "sxm": "SXM"}
+_BOARDS = {"pcie": "a PCIe", "nvl": "an NVL", "sxm": "an SXM"}  # the word in a name, and the board in a sentence
 
 
 def _words(name: str) -> list[str]:
@@ -98,7 +98,7 @@ def _chip_of(name: str | None, documents: list[dict]) -> str:
     if not reported:
         raise ParityError("the measurements do not name their GPU: give --chip")
     if named and board:
-        raise ParityError(f"meta.name {reported!r} is not {named.id}, the closest catalog chip: {'an' if _BOARDS[board][0] in 'AEFHILMNORSX' else 'a'} {_BOARDS[board]} "
+        raise ParityError(f"meta.name {reported!r} is not {named.id}, the closest catalog chip: {_BOARDS[board]} "
                           f"board has other peaks than {named.name}, and the catalog holds none; give --chip "
                           f"{named.id} to take it anyway")
     if named:
@@ -180,7 +180,7 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     catalog.calibrations.cache_clear()
     measured = fitted_fields(points)
     # (label for people, field, value until now, fitted value): JSON and CSV carry the field and SI numbers
-    fields = [(label, field, until_now_value, new) for label, field, until_now_value, new in (
+    fields = [
         ("bf16 GEMM (of peak)", "gemm_efficiency.bf16", until_now.gemm("bf16"), fitted.gemm("bf16")),
         ("fp8 GEMM (of peak)", "gemm_efficiency.fp8", until_now.gemm("fp8"), fitted.gemm("fp8")),
         ("memory streaming (of peak)", "memory_efficiency", until_now.memory_efficiency, fitted.memory_efficiency),
@@ -191,7 +191,7 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
         ("attention decode bandwidth", "attention_decode_efficiency", until_now.attention_decode_efficiency,
          fitted.attention_decode_efficiency),
         ("copy bandwidth", "stream_efficiency", until_now.stream_efficiency, fitted.stream_efficiency),
-        ("kernel overhead [us]", "kernel_overhead_s", until_now.kernel_overhead_s, fitted.kernel_overhead_s))]
+        ("kernel overhead [us]", "kernel_overhead_s", until_now.kernel_overhead_s, fitted.kernel_overhead_s)]
     machine = [{"field": field.replace(".", "_"), "before": old, "measured": new if field in measured else None}
                for _, field, old, new in fields]
     scale = {"kernel_overhead_s": 1e6}  # shown in us

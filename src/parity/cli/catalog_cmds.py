@@ -299,12 +299,6 @@ _ENGINE_TIMES = {"kernel_overhead_s": (1e-6, "us"), "collective_latency_s": (1e-
                  "decode_host_token_s": (1e-6, "us")}
 
 
-def _user_engine_file(profile: EngineProfile) -> Path | None:
-    """The user's file (PARITY_HOME/engines/ID.toml) a profile was read from, None where it is parity's."""
-    path = catalog.in_effect(f"engines/{profile.id}.toml")
-    return path if catalog.is_user(path) else None
-
-
 def _parameter_records(found: list[EngineProfile], fitted_on: Callable[[EngineProfile], str]
                        ) -> list[dict[str, object]]:
     """Each profile's parameters for machines: engine, section, parameter (its file key), value in SI units, unit
@@ -420,9 +414,9 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
         if e.measured and e.base and " not refitted: " in e.method:  # a stack with too few rows keeps its base's
             return f"{e.base}'s"
         said = f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
-        return said + (" (user file)" if _user_engine_file(e) else "")
+        return said + (" (user file)" if catalog.engine_user_file(e) else "")
 
-    own = {e.id: (str(path), e.date) for e in found if (path := _user_engine_file(e))}
+    own = {e.id: (str(path), e.date) for e in found if (path := catalog.engine_user_file(e))}
 
     payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
                 "date": e.date, "user_file": own.get(e.id, ("",))[0],

@@ -19,6 +19,7 @@ from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
 from parity.flags import joined
+from parity.hardware import rank_holder
 from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
@@ -496,7 +497,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         (f"output tokens/s per chip{band}", texts["rate_text"]),
         ("output tokens/s per user", _number(data["output_tokens_per_s_per_user"], 1.0)),
         ("chips", f"{data['chips']:g}"),
-        _memory_row(data, "die" if case.rank_per_die and catalog.system(case.system).chip.dies > 1 else "chip"),
+        _memory_row(data, rank_holder(catalog.system(case.system).chip.dies if case.rank_per_die else 1)),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
         ("outside what was validated", data["flags"] or "no"))] + percentile_rows

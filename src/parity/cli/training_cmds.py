@@ -16,6 +16,7 @@ from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, FormatChoic
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
+from parity.hardware import rank_holder
 from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
                              ranks_clause, search_fewest_systems)
@@ -32,15 +33,10 @@ _BREAKDOWN = (("compute_s", "compute (forward and backward)"), ("recompute_s", "
               ("bubble_s", "pipeline bubble"), ("optimizer_s", "optimizer step"), ("overhead_s", "per-step overhead"))
 
 
-def _holder(dies: int) -> str:
-    """What one rank's memory is: a chip's, or a die's of a multi-die chip (each die a rank)."""
-    return "die" if dies > 1 else "chip"
-
-
 def _fit_note(r: TrainingResult) -> str:
     if bool(r.fits):
         return ""
-    return (f"does not fit by {float(r.shortfall_bytes) / 1e9:.1f} GB per {_holder(r.dies)} "
+    return (f"does not fit by {float(r.shortfall_bytes) / 1e9:.1f} GB per {rank_holder(r.dies)} "
             f"({r.memory.biggest_term()} is the biggest term)")
 
 
@@ -88,7 +84,7 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     if data["mfu_peak"] != "bf16":  # FP8 reports divide by the BF16 peak: above 100% when FP8 runs faster
         rows.append((f"model FLOP/s / BF16 peak ({data['mfu_peak'].upper()} papers' MFU; a ratio)",
                      f"{data['mfu_bf16']:.1%}"))
-    rows += [(f"memory per {_holder(data['dies_per_chip'])}", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
+    rows += [(f"memory per {rank_holder(data['dies_per_chip'])}", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
                                  f"{data['memory_capacity_bytes'] / 1e9:,.1f} GB")]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
     rows += [("fits", "yes" if data["fits"] else data["note"]),
@@ -107,7 +103,7 @@ def _search_columns(peak_math: str, dies: int = 1) -> list[Column]:
             Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
             Column("mfu", f"{peak_math.upper()}\nMFU", percent),
             Column("bubble_fraction", "bubble", percent, wide=1),
-            Column("memory_bytes_per_chip", f"mem GB/{_holder(dies)}", scaled(1e9), wide=2)]  # every row listed fits
+            Column("memory_bytes_per_chip", f"mem GB/{rank_holder(dies)}", scaled(1e9), wide=2)]  # every row listed fits
 
 
 # what `train --validate` reads: every other option is about one layout, which the published runs each give
@@ -318,9 +314,8 @@ def _no_fit(chips: int, dies: int, found: Any) -> str:
     if c is None:
         return f"no layout of {counted(chips, 'chip')}{ranks_clause(chips, dies)} fits"
     return (f"no layout of {counted(chips, 'chip')}{ranks_clause(chips, dies)} fits: the closest, {c.layout}, does "
-            "not fit by "
-            f"{float(c.shortfall_bytes) / 1e9:.1f} GB per {_holder(dies)} ({c.memory.biggest_term()} is the biggest "
-            "term)")
+            f"not fit by {float(c.shortfall_bytes) / 1e9:.1f} GB per {rank_holder(dies)} "
+            f"({c.memory.biggest_term()} is the biggest term)")
 
 
 def _validate(fit: bool, write_to: str, fmt: str, out: Path | None) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from parity.errors import ParityError
+from parity.units import counted
 
 __all__ = ["SCORED", "measured_values", "scored", "score_line"]
 
@@ -60,5 +61,5 @@ def score_line(rows: Sequence[Mapping[str, object]]) -> str:
         errors = errors[np.isfinite(errors)]
         if errors.size:
             parts.append(f"{name} median |err| {np.median(errors):.1%}, p90 {np.percentile(errors, 90):.1%} "
-                         f"({errors.size} case{'s' if errors.size > 1 else ''})")
+                         f"({counted(errors.size, 'case')})")
     return ("Against the measured columns (predicted / measured - 1): " + "; ".join(parts) + ".") if parts else ""

@@ -192,9 +192,7 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     if not rows:
         pinned = space.pinned()
         raise InfeasiblePlan(f"no layout of {counted(chips, 'chip')}{ranks_clause(chips, dies)} divides {model.name} "
-                             f"with global "
-                             f"batch {global_batch} and "
-                             f"seq_len {seq_len}" + (f" under {pinned}" if pinned else "")
+                             f"with global batch {global_batch} and seq_len {seq_len}" + (f" under {pinned}" if pinned else "")
                              + " (try a global batch that is a multiple of the data-parallel degrees"
                              + (", or pin fewer choices" if pinned else "") + ")")
     table = np.array(rows, dtype=float)
