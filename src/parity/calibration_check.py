@@ -32,11 +32,12 @@ from parity.validate import CaseError, case_errors, published_errors, scenarios_
 
 __all__ = ["KernelCheck", "ServingCheck", "REFERENCE_MICROBENCHMARKS", "reference_points", "roofline_calibration",
            "split_points", "kernel_check", "campaign_check", "sweep_points", "serving_check", "GPU_SWEEP",
-           "GPU_SWEEP_EAGER", "LAUNCH_BOUND_S"]
+           "GPU_SWEEP_EAGER", "H100_SWEEP", "LAUNCH_BOUND_S"]
 
 REFERENCE_MICROBENCHMARKS = ("h200_microbench", "h200_moe_microbench")  # data/measurements, one H200 SXM
 GPU_SWEEP = "h200_parity_sweep"  # data/measurements: `parity calibrate` run on another H200 SXM (CUDA graphs)
 GPU_SWEEP_EAGER = "h200_parity_sweep_eager"  # the same machine and plan, `parity calibrate --eager`
+H100_SWEEP = "h100_parity_sweep"  # the same plan on an H100 SXM (CUDA graphs; `--eager`: h100_parity_sweep_eager)
 
 BASELINES = ("roofline", "prior", "measured")
 
@@ -76,10 +77,10 @@ def roofline_calibration(chip: Chip) -> Calibration:
                                method="datasheet roofline: every peak reached, no per-kernel cost", **ones)
 
 
-def sweep_points(eager: bool = False) -> list[Point]:
-    """The 282 points of the `parity calibrate` sweep measured on a real H200, timed as CUDA-graph
-    replays (the default) or as eager launches (`--eager`)."""
-    return points_from_benchmark(catalog.microbenchmarks(GPU_SWEEP_EAGER if eager else GPU_SWEEP))
+def sweep_points(eager: bool = False, name: str = GPU_SWEEP) -> list[Point]:
+    """The 282 points of the `parity calibrate` sweep measured on a real H200 (`name`: another chip's run, such as
+    H100_SWEEP), timed as CUDA-graph replays (the default) or as eager launches (`--eager`, the file NAME_eager)."""
+    return points_from_benchmark(catalog.microbenchmarks(f"{name}_eager" if eager else name))
 
 
 def reference_points() -> list[Point]:
@@ -110,14 +111,15 @@ LAUNCH_BOUND_S = 100e-6  # kernels shorter than this measure the harness's launc
 
 
 def campaign_check(chip: Chip, fit: Sequence[Point], held: Sequence[Point], iterations: int = 300,
-                   min_seconds: float = 0.0) -> list[KernelCheck]:
+                   min_seconds: float = 0.0, scored_chip: Chip | None = None) -> list[KernelCheck]:
     """Fit on every point of one measurement campaign from the roofline; score on another campaign made
-    separately on the same chip (other runs, other shapes), per kind of kernel the two share, on the
+    separately on the same chip (other runs, other shapes), or on `scored_chip` (a chip of the same family, which
+    inherits `chip`'s efficiencies: the check of that inheritance), per kind of kernel the two share, on the
     kernels that took at least `min_seconds` there. Eager launches timed with CUDA events cost 24-38 us
     on the H200 machines parity measured, CUDA-graph replays about 8: the short kernels of two campaigns
     differ by the host and the timing, the long ones by the chip."""
     kinds = {p.kind for p in fit}
-    return _score(chip, fit, [p for p in held if p.kind in kinds and p.seconds >= min_seconds],
+    return _score(scored_chip or chip, fit, [p for p in held if p.kind in kinds and p.seconds >= min_seconds],
                   _fit(chip, fit, iterations))
 
 

@@ -10,14 +10,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from parity import catalog
-from parity.calibrate import Point, calibration_toml, fit_calibration, fit_start, kind_error
+from parity.calibrate import (Point, at_bounds, calibration_toml, field_value, fit_calibration, fit_start,
+                              fitted_fields, held_at, kind_error)
 from parity.errors import ParityError
 from parity.hardware import Calibration
 from parity.validate import (SIZING_PARAMETERS, CaseError, engine_refit_text, fit_engine, intervals_from, scenarios_of,
                              sizing_rows, unfitted)
 from parity.validate_training import TrainingCase, fit_training_profile, training_profile_toml
 
-__all__ = ["Refit", "refit_engines", "refit_intervals", "refit_training", "refit_calibration", "destination",
+__all__ = ["Refit", "CalibrationRefit", "refit_engines", "refit_intervals", "refit_training", "refit_calibration", "destination",
            "repo_data_dir", "write_refits", "WRITE_TO"]
 
 WRITE_TO = ("user", "repo")
@@ -98,22 +99,60 @@ def refit_training(cases: Sequence[TrainingCase], date: str) -> Refit:
                  summary=f"training profile: loss {before:.3f} -> {after:.3f} on {rows} calibration rows")
 
 
+@dataclass(frozen=True, slots=True)
+class CalibrationRefit:
+    """A chip's refitted calibration: the file (`refit`) and the Calibration it holds; `by_kind`: the loss
+    the fit minimises (calibrate.kind_error) from where it started and fitted; `held`: the fields whose fit
+    went to a bound, which the points therefore do not measure, kept at the chip's value before; `replay_kernel_s`:
+    with CUDA-graph replays, their fixed cost a kernel as fitted, where the file keeps the chip's eager launch cost
+    (None: the times were eager)."""
+
+    refit: Refit
+    fitted: Calibration
+    by_kind: tuple[float, float]
+    held: tuple[str, ...] = ()
+    replay_kernel_s: float | None = None
+
+
 def refit_calibration(chip_id: str, points: Sequence[Point], date: str, method: str,
-                      software: Mapping[str, str]) -> tuple[Refit, Calibration]:
-    """A chip's calibration fitted from the generic prior on measured kernel times (calibration/CHIP.toml), and
-    the fitted Calibration; what no point measures keeps the chip's current value (calibrate.fit_start)."""
+                      software: Mapping[str, str], replays: bool = False) -> CalibrationRefit:
+    """A chip's calibration fitted from the generic prior on measured kernel times (calibration/CHIP.toml); what no
+    point measures keeps the chip's current value (calibrate.fit_start), and so does a field whose fit goes to its
+    bound (the rest fitted again without it). `replays`: the times are CUDA-graph replays, whose fixed cost a kernel
+    is fitted but not written as kernel_overhead_s, the cost of a kernel launched outside graphs."""
     source = "; ".join(f"{k}={v}" for k, v in software.items()) or "measured"
-    chip = catalog.chip(chip_id)
-    prior = fit_start(catalog.prior_calibration(), catalog.calibration(chip), points)
+    chip, current = catalog.chip(chip_id), catalog.calibration(catalog.chip(chip_id))
+    prior = fit_start(catalog.prior_calibration(), current, points)
     fitted, before, after = fit_calibration(chip, points, prior, date, method, source)
+    held = tuple(at_bounds(fitted, fitted_fields(points)))
+    if held:
+        prior = held_at(prior, current, held)
+        kept = ", ".join(f"{name} {_said(name, current)}" for name in held)
+        fitted, before, after = fit_calibration(
+            chip, points, prior, date, f"{method}; held at {current.id}'s values, since fitted they went to a bound "
+            f"the points do not pin: {kept}", source, held=held)
     # what the fit minimises weighs each kind of kernel alike; the mean over points may rise while it falls
     by_kind = kind_error(points, chip, prior), kind_error(points, chip, fitted)
-    return (Refit(name=f"calibration/{chip_id}.toml", text=calibration_toml(fitted, before, after, software, by_kind),
+    replay_s = None
+    written = fitted
+    if replays and "kernel_overhead_s" not in held:
+        replay_s = fitted.kernel_overhead_s
+        written = replace(fitted, kernel_overhead_s=current.kernel_overhead_s,
+                          method=f"{fitted.method}; kernel_overhead {_said('kernel_overhead_s', current)} kept from "
+                                 f"{current.id}: CUDA-graph replays do not time an eager launch (theirs, fitted with "
+                                 f"the efficiencies: {replay_s * 1e6:.3f} us a kernel)")
+    refit = Refit(name=f"calibration/{chip_id}.toml", text=calibration_toml(written, before, after, software, by_kind),
                   rows=len(points), loss_before=before, loss_after=after,
                   summary=f"{chip_id}: {len(points)} points; kernel-time error (mean |log|) over the points "
                           f"{before:.0%} with the prior, {after:.0%} fitted; over the {len({p.kind for p in points})} "
-                          f"kinds of kernel alike, which the fit minimises, {by_kind[0]:.0%} and {by_kind[1]:.0%}"),
-            fitted)
+                          f"kinds of kernel alike, which the fit minimises, {by_kind[0]:.0%} and {by_kind[1]:.0%}")
+    return CalibrationRefit(refit, written, by_kind, held, replay_s)
+
+
+def _said(name: str, cal: Calibration) -> str:
+    """A FITTED field's value in `cal` as a file says it: '25.701 us', '0.9221'."""
+    value = field_value(cal, name)
+    return f"{value * 1e6:.3f} us" if name == "kernel_overhead_s" else f"{value:.4f}"
 
 
 def repo_data_dir(start: Path) -> Path:

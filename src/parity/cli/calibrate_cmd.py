@@ -11,8 +11,7 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import (Point, check_fit, check_plausible, fitted_fields, kind_error,
-                              points_from_benchmark)
+from parity.calibrate import Point, check_fit, check_plausible, fitted_fields, points_from_benchmark, replayed
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import TABLE_FORMATS, cli, emit, typed_options, wide_option
 from parity.cli.files import read_text, refuse_overwrite
@@ -165,10 +164,10 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     meta = {k: str(v) for d in documents for k, v in d.get("meta", {}).items() if k in ("name", "torch", "cuda",
                                                                                           "numpy", "backend", "timing")}
     date = datetime.date.today().isoformat()
-    prior, until_now = catalog.prior_calibration(), catalog.calibration(catalog.chip(chip_id))  # before it is replaced
-    refit, fitted = refit_calibration(chip_id, points, date,
-                                      f"{method}; {len(points)} points; Nelder-Mead on log kernel times, "
-                                      "restarted until a restart gains nothing", meta)
+    until_now = catalog.calibration(catalog.chip(chip_id))  # before it is replaced
+    result = refit_calibration(chip_id, points, date, f"{method}; {len(points)} points; Nelder-Mead on log kernel "
+                               "times, restarted until a restart gains nothing", meta, replays=replayed(documents))
+    refit, fitted = result.refit, result.fitted
     before, after = refit.loss_before, refit.loss_after
     if imports:
         check_fit(after, catalog.chip(chip_id))
@@ -178,7 +177,9 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     else:
         (target,) = write_refits([refit], catalog.user_dir(), write_atomic)
     catalog.calibrations.cache_clear()
-    measured = fitted_fields(points)
+    # what the file holds as measured: not a field held at its value before, nor the launch cost replays do not time
+    measured = [n for n in fitted_fields(points) if n not in result.held
+                and not (n == "kernel_overhead_s" and result.replay_kernel_s is not None)]
     # (label for people, field, value until now, fitted value): JSON and CSV carry the field and SI numbers
     fields = [
         ("bf16 GEMM (of peak)", "gemm_efficiency.bf16", until_now.gemm("bf16"), fitted.gemm("bf16")),
@@ -199,9 +200,16 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
              "measured": f"{new * scale.get(field, 1):.3g}" if field in measured else None}
             for label, field, old, new in fields]
     unmeasured = (" A dash: no point measures it, so the file keeps the value before."
-                  if any(r["measured"] is None for r in rows) else "")
+                  if any(f not in fitted_fields(points) for _, f, _, _ in fields) else "")
+    if result.held:
+        unmeasured += (" Held at the value before, since fitted it went to a bound where these points price as well "
+                       f"(they do not measure it): {', '.join(label for label, f, _, _ in fields if f in result.held)}.")
+    if result.replay_kernel_s is not None:
+        unmeasured += (f" CUDA-graph replays cost {result.replay_kernel_s * 1e6:.3g} us a kernel as fitted, but do "
+                       "not time an eager launch, which the file's kernel overhead is: it keeps the value before "
+                       "(measure it with --eager).")
     kinds = {kind: sum(p.kind == kind for p in points) for kind in dict.fromkeys(p.kind for p in points)}
-    by_kind = kind_error(points, catalog.chip(chip_id), prior), kind_error(points, catalog.chip(chip_id), fitted)
+    by_kind = result.by_kind
     emit(machine if fmt == "csv" else rows,
          [Column("efficiency", "efficiency", plain, "left"), Column("before", "before", plain),
           Column("measured", "measured", lambda value: "-" if value is None else value)], fmt,
@@ -214,5 +222,6 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
                  f"{after:.0%} fitted.{unmeasured}",
          payload={"chip": chip_id, "file": str(target), "before_calibration": until_now.id, "error_before": before,
                   "error_after": after, "error_by_kind_before": by_kind[0], "error_by_kind_after": by_kind[1],
-                  "efficiencies": machine})
+                  "efficiencies": machine, "held": [f.replace(".", "_") for f in result.held],
+                  "replay_kernel_s": result.replay_kernel_s})
     click.echo(f"wrote {target}", err=True)  # on a line of its own: a path wrapped with the caption cannot be copied

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from parity import catalog
-from parity.calibration_check import (LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
+from parity.calibration_check import (H100_SWEEP, LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
                                       reference_points, serving_check, sweep_points)
 from parity.cli import cli, deliver, emit, out_option, output_format, progress_bar, render_output, typed_options, \
     wide_option
@@ -292,9 +292,11 @@ def calibration_tables(payload: dict[str, Any]) -> list[tuple[list[Any], list[Co
          "sweep: `parity calibrate` on a real H200 SXM, 282 points timed as CUDA-graph replays (its default) and "
          "again as eager launches (--eager), data/measurements/h200_parity_sweep*.json; reference: parity's H200 "
          "reference microbenchmarks, eager launches on another H200 SXM (503 points). Fitted from the roofline on "
-         "all of one, scored on the other. Eager against eager: all kernels; against graph replays only kernels of "
-         f"{LAUNCH_BOUND_S * 1e6:.0f} us or more, since shorter ones time the launch (24-38 us eager, about 8 us "
-         "replayed) as much as the chip. " + errors + "fitted on the campaign named."),
+         "all of one, scored on the other. Eager against eager, and replays against replays: all kernels; eager "
+         f"against replays only kernels of {LAUNCH_BOUND_S * 1e6:.0f} us or more, since shorter ones time the launch "
+         "(24-38 us eager, about 8 us replayed) as much as the chip. H100 sweep: the same sweep on an H100 SXM "
+         "(h100_parity_sweep*.json), priced at the H100's peaks with the H200's efficiencies, as the Hopper family "
+         "gives them to it. " + errors + "fitted on the H200 campaign named."),
         (payload["calibration_serving"], [Column("group", "system", plain, "left"),
                                           Column("metric", "metric", plain, "left"), Column("rows", "rows", plain),
                                           *three],
@@ -390,17 +392,22 @@ def page_payload(rows: list[dict[str, str]], errors: list[CaseError], payload: d
 
 
 def _calibration_checks() -> tuple[list[KernelCheck], list[dict[str, object]], list[ServingCheck]]:
-    chip = catalog.chip("nvidia-h200-sxm")
+    chip, h100 = catalog.chip("nvidia-h200-sxm"), catalog.chip("nvidia-h100-sxm")
     graphs, eager, reference = sweep_points(), sweep_points(eager=True), reference_points()
-    # eager against eager on every kernel; graph replays only on kernels too long to time the launch;
-    # per kind of kernel when the GPU run is fitted, the total when the reference is
+    h100_graphs, h100_eager = sweep_points(name=H100_SWEEP), sweep_points(eager=True, name=H100_SWEEP)
+    # eager against eager on every kernel; graph replays only on kernels too long to time the launch (against
+    # replays too, every kernel); per kind of kernel when the GPU run is fitted, the total when the reference is;
+    # the H100 rows check the Hopper family's inheritance (the H100 runs on the H200's calibration)
     campaigns = []
-    for fitted_on, scored_on, fit, held, least, per_kind in (
-            ("sweep (graphs)", "reference", graphs, reference, LAUNCH_BOUND_S, True),
-            ("sweep (eager)", "reference", eager, reference, 0.0, True),
-            ("reference", "sweep (graphs)", reference, graphs, LAUNCH_BOUND_S, False),
-            ("reference", "sweep (eager)", reference, eager, 0.0, False)):
-        checks = campaign_check(chip, fit, held, min_seconds=least)
+    for fitted_on, scored_on, fit, held, least, per_kind, scored in (
+            ("sweep (graphs)", "reference", graphs, reference, LAUNCH_BOUND_S, True, chip),
+            ("sweep (eager)", "reference", eager, reference, 0.0, True, chip),
+            ("reference", "sweep (graphs)", reference, graphs, LAUNCH_BOUND_S, False, chip),
+            ("reference", "sweep (eager)", reference, eager, 0.0, False, chip),
+            ("sweep (eager)", "H100 sweep (eager)", eager, h100_eager, 0.0, True, h100),
+            ("sweep (graphs)", "H100 sweep (graphs)", graphs, h100_graphs, 0.0, False, h100),
+            ("reference", "H100 sweep (eager)", reference, h100_eager, 0.0, False, h100)):
+        checks = campaign_check(chip, fit, held, min_seconds=least, scored_chip=scored)
         kernels = f">= {least * 1e6:.0f} us" if least else "all"
         campaigns += [{"fitted_on": fitted_on, "scored_on": scored_on, "kernels": kernels, **dataclasses.asdict(k)}
                       for k in (checks if per_kind else checks[-1:])]

@@ -378,14 +378,16 @@ def _calibration(payload: Mapping[str, Any]) -> list[str]:
             "`h200_parity_sweep*.json` (`parity calibrate` on a real H200: 282 kernels as CUDA-graph replays and "
             "as eager launches). Median |err| of kernel times with three efficiency sets: every datasheet peak "
             "reached (roofline), the generic prior every uncalibrated chip uses, and a calibration fitted on "
-            "points other than those scored. These are claims about the H200 only.", "",
+            "points other than those scored. These are claims about the H200 only, and the H100 where named.", "",
             "### Fitted on half of the reference points, scored on the other half", "",
             _table(["kernel kind", "points fitted", "points scored", *three],
                    [[k["kind"], f"{k['fitted_points']:,}", f"{k['scored_points']:,}", *errors_of(k)] for k in kernels],
                    [False, True, True, True, True, True]), "",
             "### Across measurement campaigns", "",
-            "Fitted from the roofline on all of one campaign, scored on the other; against graph replays only "
-            "kernels long enough not to time the launch.", "",
+            "Fitted from the roofline on all of one campaign, scored on the other; eager launches against graph "
+            "replays only on kernels long enough not to time the launch. H100 sweep: the same sweep on an H100 SXM "
+            "(`h100_parity_sweep*.json`), priced at the H100's peaks with efficiencies fitted on the H200, as the "
+            "Hopper family gives them to it: the check of that inheritance.", "",
             _table(["fitted on", "scored on", "kernels", "kind", "points scored", *three],
                    [[c["fitted_on"], c["scored_on"], c["kernels"], c["kind"], f"{c['scored_points']:,}", *errors_of(c)]
                     for c in payload.get("calibration_campaigns", [])],
