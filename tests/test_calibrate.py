@@ -432,8 +432,8 @@ def test_a_field_fitted_to_its_bound_is_held_and_replays_keep_the_eager_launch_c
     """The H100's replayed sweep (2026-12-06) fitted memory streaming to 0.9994 of peak, its bound, trading it for a
     longer fixed cost a kernel, while the sweep's own copies reach 0.90 and its one-token GEMMs 0.87: written, weight
     streams in decode were priced 8% fast. And it wrote the replays' 8.1 us a kernel as kernel_overhead, the cost of
-    an eager launch (26 us measured on the same GPU). Now the bound field keeps the chip's value (the H200's 0.9221, which
-    the H100 inherits), the rest is fitted again, and the file keeps the eager launch cost; both are said."""
+    an eager launch (26 us measured on the same GPU). Now the bound field keeps the chip's value (the H200's 0.9221,
+    which the H100 inherits), the rest is fitted again, and the file keeps the eager launch cost; both are said."""
     h100 = H200_BENCH.with_name("h100_parity_sweep.json")
     target = tmp_path / "h100.toml"
     result = CliRunner().invoke(cli, ["calibrate", "--import", str(h100), "--out", str(target), "--format", "json"])

@@ -18,8 +18,8 @@ from parity.validate import (SIZING_PARAMETERS, CaseError, engine_refit_text, fi
                              sizing_rows, unfitted)
 from parity.validate_training import TrainingCase, fit_training_profile, training_profile_toml
 
-__all__ = ["Refit", "CalibrationRefit", "refit_engines", "refit_intervals", "refit_training", "refit_calibration", "destination",
-           "repo_data_dir", "write_refits", "WRITE_TO"]
+__all__ = ["Refit", "CalibrationRefit", "refit_engines", "refit_intervals", "refit_training", "refit_calibration",
+           "destination", "repo_data_dir", "write_refits", "WRITE_TO"]
 
 WRITE_TO = ("user", "repo")
 
@@ -121,7 +121,8 @@ def refit_calibration(chip_id: str, points: Sequence[Point], date: str, method: 
     bound (the rest fitted again without it). `replays`: the times are CUDA-graph replays, whose fixed cost a kernel
     is fitted but not written as kernel_overhead_s, the cost of a kernel launched outside graphs."""
     source = "; ".join(f"{k}={v}" for k, v in software.items()) or "measured"
-    chip, current = catalog.chip(chip_id), catalog.calibration(catalog.chip(chip_id))
+    chip = catalog.chip(chip_id)
+    current = catalog.calibration(chip)
     prior = fit_start(catalog.prior_calibration(), current, points)
     fitted, before, after = fit_calibration(chip, points, prior, date, method, source)
     held = tuple(at_bounds(fitted, fitted_fields(points)))

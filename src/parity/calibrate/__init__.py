@@ -56,7 +56,8 @@ RESTARTS = 8  # fresh simplices from the best point, at most (see fit_calibratio
 # a fitted value within this share of one of its FITTED bounds sits at it: the points price as well with it anywhere
 # past the bound, so they do not measure it (an H100's replayed sweep, 2026-12-06, put memory streaming at 0.9994 of
 # peak, a longer fixed cost a kernel trading for it, where its own copies reach 0.90: the loss moved 0.08 point
-# between 0.92 and 1.0); such a field is held at the chip's value before and the rest fitted again (fit.refit_calibration)
+# between 0.92 and 1.0); such a field is held at the chip's value before and the rest fitted again
+# (fit.refit_calibration)
 BOUND_SLACK = 0.01
 
 FITTED: dict[str, tuple[float, float]] = {

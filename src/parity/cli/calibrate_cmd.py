@@ -202,8 +202,9 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
     unmeasured = (" A dash: no point measures it, so the file keeps the value before."
                   if any(f not in fitted_fields(points) for _, f, _, _ in fields) else "")
     if result.held:
+        held = ", ".join(label for label, f, _, _ in fields if f in result.held)
         unmeasured += (" Held at the value before, since fitted it went to a bound where these points price as well "
-                       f"(they do not measure it): {', '.join(label for label, f, _, _ in fields if f in result.held)}.")
+                       f"(they do not measure it): {held}.")
     if result.replay_kernel_s is not None:
         unmeasured += (f" CUDA-graph replays cost {result.replay_kernel_s * 1e6:.3g} us a kernel as fitted, but do "
                        "not time an eager launch, which the file's kernel overhead is: it keeps the value before "

@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from parity import catalog
-from parity.calibration_check import (H100_SWEEP, LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check, kernel_check,
-                                      reference_points, serving_check, sweep_points)
+from parity.calibration_check import (H100_SWEEP, LAUNCH_BOUND_S, KernelCheck, ServingCheck, campaign_check,
+                                      kernel_check, reference_points, serving_check, sweep_points)
 from parity.cli import cli, deliver, emit, out_option, output_format, progress_bar, render_output, typed_options, \
     wide_option
 from parity.cli.crossvendor_cmd import crossvendor_report
