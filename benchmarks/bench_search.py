@@ -1,7 +1,8 @@
 """Speed of the vectorised serving search (configurations evaluated per second on one core).
 
-Run: python benchmarks/bench_search.py [--exhaustive]   Reports the DeepSeek-R1 searches on GB200 NVL72 and on
-CloudMatrix 384 under a 50 ms TPOT target, and Llama-3.1-70B on an 8-GPU H100 node; each is timed
+Run: python benchmarks/bench_search.py [--exhaustive]   Reports the DeepSeek-R1 searches on GB200 NVL72, on
+CloudMatrix 384 and on an 8,192-chip Atlas 950 SuperPoD under a 50 ms TPOT target, and Llama-3.1-70B on an 8-GPU H100
+node; each is timed
 as the best of five runs after a warm-up (numpy and the catalog caches). --exhaustive compares the
 GB200 search's best with an exhaustive evaluation, one configuration at a time.
 """
@@ -15,7 +16,7 @@ from parity.search import best_precision
 from parity.search import search_serving
 
 CASES = (("deepseek-r1", "gb200-nvl72", "trtllm"), ("deepseek-r1", "cloudmatrix-384", "generic"),
-         ("llama-3.1-70b", "hgx-h100", "trtllm"))
+         ("deepseek-r1", "atlas-950-superpod", "generic"), ("llama-3.1-70b", "hgx-h100", "trtllm"))
 
 
 def main() -> None:
