@@ -4,6 +4,7 @@ each other or have no folder to go in, each refusal one line naming the file and
 from __future__ import annotations
 
 import os
+import tempfile
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -83,11 +84,19 @@ def refuse_overwrite(inputs: Iterable[tuple[str, Path | None]], outputs: Iterabl
 def check_output_path(option: str, path: Path | None) -> None:
     """Refuse, before any work, an output file (`option` as typed, e.g. --out, and its path; None: not given) that
     has no folder to go in: its folder does not exist (it is not created), or a file stands where the folder
-    should be. The write itself still reports what only writing finds (a read-only folder, a full disk)."""
+    should be; or whose folder takes no new file (read-only, /proc), found by creating and removing an empty one, so
+    that an hour's sweep is not lost at its end. The write itself still reports what only writing finds (a full
+    disk)."""
     if path is None:
         return
     folder = path.parent
     if folder.is_dir():
+        try:
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+        except OSError as err:
+            raise ParityError(f"{option} {path}: cannot write in {folder} ({err.strerror or err})") from err
+        os.close(fd)
+        os.unlink(probe)
         return
     blocker = next((p for p in folder.parents if p.exists()), None) if not folder.exists() else folder
     if blocker is not None and not blocker.is_dir():
