@@ -1,6 +1,8 @@
 """Sweeps: grid and random cases, what-if variants, and identical results on processes and on Ray."""
 
+import csv
 import json
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -323,3 +325,24 @@ def test_a_variant_that_changes_nothing_is_refused(tmp_path: Path) -> None:
         "under its catalog name)")
     with pytest.raises(ParityError, match="variant v: changes nothing"):
         variants_from_toml({"variant": [{"name": "v", "chip": "h20", "values": {}}]})
+
+
+def test_each_row_carries_the_serve_line_that_prices_it_as_the_sweep_did(tmp_path: Path) -> None:
+    """A planner checking a sweep row with `parity serve` and the row's own values got TTFT 1.021 s against the row's
+    1.133 s (H20, Llama-3.1-70B, 8 clients of 1,024 / 256 tokens): serve draws the client's spread of lengths, the
+    sweep prices fixed ones, and the row said neither (fuzz 22a 1.1). Each row now carries its serve line, which
+    gives the row's own figures; a what-if system's row has none (serve runs catalog systems)."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[[variant]]\nname = "h20-2x"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = 2.0 }\n'
+                    '[axes]\nsystem = ["hgx-h20"]\nvariant = ["h20-2x"]\nmodel = ["llama-3.1-70b"]\nisl = [1024]\n'
+                    'osl = [256]\nconcurrency = [8]\nweights = ["bf16"]\ntp = [8]\n')
+    out = tmp_path / "out.csv"
+    assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--workers", "1"]).exit_code == 0
+    catalog_row, what_if = list(csv.DictReader(out.open()))
+    assert catalog_row["serve_command"] == ("parity serve --model llama-3.1-70b --system hgx-h20 --weights bf16 --isl "
+                                            "1024 --osl 256 --tp 8 --concurrency 8 --random-range-ratio 1 "
+                                            "--model-kind steady")
+    assert what_if["system"] == "h20-2x" and what_if["serve_command"] == ""
+    served = CliRunner().invoke(cli, [*shlex.split(catalog_row["serve_command"])[1:], "--format", "json"])
+    assert json.loads(served.stdout)["ttft_s"] == pytest.approx(float(catalog_row["ttft_s"]), rel=1e-9)
+    assert float(catalog_row["ttft_s"]) == pytest.approx(1.133, abs=0.001)
