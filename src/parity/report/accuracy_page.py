@@ -239,7 +239,8 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         parts += ["### Side by side: the ratio `parity compare` reports", "",
                   "The same work (model, engine, formats, layout, workload) on two systems, both rows never fitted; "
                   "ratios are medians over the configurations, the error the median of |predicted ratio / measured "
-                  "ratio - 1|.", "",
+                  "ratio - 1|. Predicted with the steady model, as `compare` predicts them, whichever model the "
+                  "tables above score.", "",
                   _table(["systems", "engine", "metric", "configurations", "measured ratio", "predicted ratio",
                           "median \\|err\\|"],
                          [[r["systems"], r["engine"], _metric(r["metric"]), f"{r['count']:,}", _x(r["measured_ratio"]),
