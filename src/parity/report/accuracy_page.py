@@ -142,8 +142,9 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "",
         "**What the figures are claims about.** Each comes from one source's rows and split, and says nothing "
         "beyond them: the serving scores are NVIDIA H100, B200 and B300 nodes running three engines; they are "
-        "not measurements of Ascend, AMD or other chips, whose predictions rest on datasheets and the generic "
-        "efficiency prior and are flagged \"uncalibrated chip\". Training scores are published runs, most on "
+        "not measurements of Ascend, AMD or other chips, whose predictions rest on datasheets and, where published, "
+        "their own kernel figures (their family's calibration, named in each prediction; a chip with none is "
+        "flagged \"uncalibrated chip\"). Training scores are published runs, most on "
         "NVIDIA parts, five on TPU v4 and v5p and three on MI325X; kernel scores are H200s.",
         "",
         "## Summary",
