@@ -37,6 +37,22 @@ def test_the_summary_scores_never_fitted_rows_only() -> None:
     assert "| 272 | 8.1% | n/a |" in text
 
 
+
+def test_the_page_says_what_other_chips_rest_on_and_which_model_prices_the_ratios() -> None:
+    """The page said Ascend, AMD and other chips rest on "the generic efficiency prior" and are all flagged
+    uncalibrated (the 910B/910C, CDNA3/CDNA4 and Blackwell families are fitted on their published kernel figures
+    and are not), and its table "the ratio `parity compare` reports" did not say that compare's steady model
+    prices it (whichever model the page's other serving tables score)."""
+    pair = {"systems": "hgx-h100 / hgx-b200", "engine": "vllm", "metric": "ttft_s", "count": 10,
+            "measured_ratio": 1.3717, "predicted_ratio": 1.3340, "median_abs_error": 0.1683}
+    page = accuracy_markdown([], [], {"rows": {}, "infeasible": 0, "model_kind": "sim", "system_ratios": [pair]})
+    assert "generic efficiency prior" not in page
+    assert ("whose predictions rest on datasheets and, where published, their own kernel figures (their family's "
+            'calibration, named in each prediction; a chip with none is flagged "uncalibrated chip").') in page
+    assert ("ratio - 1|. Predicted with the steady model, as `compare` predicts them, whichever model the tables "
+            "above score.") in page
+    assert "| hgx-h100 / hgx-b200 | vllm | TTFT | 10 | 1.37x | 1.33x | 16.8% |" in page
+
 def test_the_page_holds_the_summary_the_readme_shows() -> None:
     text = PAGE.read_text(encoding="utf-8")
     assert text.count(SUMMARY_START) == 1 and text.count(SUMMARY_END) == 1

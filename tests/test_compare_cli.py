@@ -18,6 +18,19 @@ def test_the_caption_names_the_weights_given_not_the_narrowest_native() -> None:
     assert "Formats: the narrowest weights each chip runs natively" in " ".join(chosen.output.split())
 
 
+def test_the_caption_says_what_calibrated_rests_on() -> None:
+    """JSON's `"calibrated": true` on the 910C, MI300X and MI355X read as "measured", and nothing said it may rest
+    on a few published kernel figures (fuzz22b 1.2): the caption now says what a calibration of the chip is."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    shown = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-8b", "--format", "md"])
+    assert shown.exit_code == 0, shown.output
+    assert ("a calibrated chip ('calibrated' in --format json) has kernels timed by parity on it, published kernel "
+            "figures of it (its 'calibration:' assumption names them), or serving runs of it that fitted the engine "
+            "profiles. 80% int.") in " ".join(shown.output.split())
+
+
 def test_a_row_that_does_not_fit_writes_no_rates() -> None:
     """Kimi-K2 does not fit a TPU v6e-8: its rates were 0.0 in JSON and CSV, which read as figures, where fleet writes
     null; clients_per_worker was a float (8192.0) (fuzz16 4.3)."""

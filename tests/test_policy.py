@@ -3,6 +3,7 @@ decision procedure (88 FR 73458) branch by branch."""
 
 import dataclasses
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -579,3 +580,20 @@ def test_the_policy_table_shows_the_h20_letter_before_the_superseded_oct2022_lim
     result = CliRunner(env={"COLUMNS": "100"}).invoke(cli, ["policy", "h20", "l20"])
     header = next(line for line in result.output.splitlines() if line.startswith("chip"))
     assert "H20 letter" in header and "Oct-2022" not in header
+
+
+def test_the_report_shows_the_h20_letter_as_the_policy_table_does() -> None:
+    """The report's export-control table showed the H20 'outside / n/a' with empty notes and never named the April
+    2025 letter, while `parity policy` has an 'H20 letter' column (fuzz22b 5.1). Both now read
+    Assessment.letter_shown: applies on the H20, unknown on the L20, n/a on a 3A090 item (H200) and on another
+    maker's chip (MI300X)."""
+    from parity.report.html import export_controls
+
+    section = export_controls([catalog.chip(c) for c in ("h20", "l20", "h200", "mi300x")])
+    assert "<th>ECCN 3A090</th><th>H20 letter</th><th>Jan-2026 zone</th>" in section
+    letter = dict(re.findall(r"<span class='id'>([\w-]+)</span>.*?<td>(?:3A090\.a\.1|outside)</td><td>([\w/]+)</td>",
+                             section))
+    assert letter == {"nvidia-h20": "applies", "nvidia-l20": "unknown", "nvidia-h200-sxm": "n/a", "amd-mi300x": "n/a"}
+    assert ("H20 letter: NVIDIA Form 8-K filed 2025-04-15 (not a Federal Register rule), dated 2025-04-09. The H20 "
+            "letter (to NVIDIA) names the H20 and covers circuits achieving its memory or interconnect "
+            "bandwidth") in section

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity.dtypes import stored_format
-from parity.predict import CASE_COLUMNS, OPTIONAL_COLUMNS, Prediction
+from parity.predict import CASE_COLUMNS, OPTIONAL_COLUMNS, Prediction, predict_rows
 from parity.validate import METRICS, SCORED_SPLITS, Score, mode_label
 
-__all__ = ["repeat_spread", "SystemRatio", "system_ratios"]
+__all__ = ["repeat_spread", "SystemRatio", "system_ratios", "compare_ratios"]
 
 # every input of a serving case but its id: rows equal on these ran the same work
 _INPUTS = (*CASE_COLUMNS[1:], *OPTIONAL_COLUMNS)
@@ -106,3 +106,14 @@ def system_ratios(rows: Sequence[Mapping[str, str]], predictions: Sequence[Predi
                                measured_ratio=float(np.median(measured)), predicted_ratio=float(np.median(predicted)),
                                median_abs_error=float(np.median(np.abs(predicted / measured - 1.0)))))
     return out
+
+
+def compare_ratios(rows: Sequence[Mapping[str, str]], splits: Sequence[str] = SCORED_SPLITS) -> list[SystemRatio]:
+    """`system_ratios` as `parity compare` prices them, with the steady model, whatever model scores the rows
+    themselves; only the rows of `splits` whose work another system also ran are priced (a few dozen)."""
+    systems: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for row in rows:
+        if row.get("split", "holdout") in splits:
+            systems[_work(row)].add(row["system"])
+    paired = [row for row in rows if row.get("split", "holdout") in splits and len(systems[_work(row)]) > 1]
+    return system_ratios(paired, predict_rows(paired, model_kind="steady"), splits)

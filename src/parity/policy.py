@@ -18,7 +18,7 @@ from parity.hardware import Chip, what_if
 __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
            "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "ZONE_NA",
-           "licence_letter", "assess", "at_threshold"]
+           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "assess", "at_threshold"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -31,6 +31,7 @@ OCT2022_IO_BYTES_PER_S = 600e9       # 87 FR 62186: aggregate bidirectional I/O 
 JAN2026_TPP = 21_000.0               # 91 FR 1684: TPP < 21,000 ...
 JAN2026_DRAM_BYTES_PER_S = 6_500e9   # ... and 'total DRAM bandwidth' < 6,500 GB/s
 H20 = "nvidia-h20"                   # the chip the April 2025 letter names (NVIDIA's 8-K of 2025-04-15)
+LETTER_RULE = "apr2025-h20"          # the id in RULES of that letter
 
 VERDICTS = ("applies", "outside", "not applicable", "unknown")
 # an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no 3A090 licence, so no review)
@@ -42,6 +43,10 @@ ZONE_NA = ("n/a outside 3A090 (no 3A090 licence to review; whether the 2026 revi
 # a verdict that another reading of TPP (TF32 counted, FP6 left out) reverses, with the footnote tables carry for it
 REVERSED_MARK = "*"
 REVERSED_FOOTNOTE = "* another reading of TPP reverses it"
+# what a table's 'H20 letter' column (Assessment.letter_shown) reads, for its caption
+LETTER_CAPTION = ("The H20 letter (to NVIDIA) names the H20 and covers circuits achieving its memory or interconnect "
+                  "bandwidth, read as outside 3A090 (a 3A090 item needs a licence already); its 'combination "
+                  "thereof' is unpublished.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -330,7 +335,7 @@ RULES: tuple[Rule, ...] = (
          citation="88 FR 73458 (FR Doc 2023-23055)", check=_check_3a090),
     Rule(id="dec2024-hbm", title="3A090.c high-bandwidth memory (> 2 GB/s/mm2)", date="2024-12-02",
          citation="89 FR 96790 (FR Doc 2024-28270)", check=_check_hbm),
-    Rule(id="apr2025-h20", title="'Is-informed' letter to NVIDIA on H20-class bandwidth", date="2025-04-09",
+    Rule(id=LETTER_RULE, title="'Is-informed' letter to NVIDIA on H20-class bandwidth", date="2025-04-09",
          citation="NVIDIA Form 8-K filed 2025-04-15 (not a Federal Register rule)", check=_check_h20_letter,
          named=(H20,), named_in="NVIDIA's 8-K of 2025-04-15"),
     Rule(id="jan2026", title="Case-by-case review for TPP < 21,000 and DRAM < 6,500 GB/s", date="2026-01-15",
@@ -395,6 +400,13 @@ class Assessment:
         """The 2026 zone for tables ('yes', 'no', 'n/a'), marked REVERSED_MARK where the jan2026 verdict is."""
         reversed_zone = any(v.rule == "jan2026" and v.reversed_by for v in self.verdicts)
         return ZONE_SHOWN[self.jan2026_zone] + (REVERSED_MARK if reversed_zone else "")
+
+    @property
+    def letter_shown(self) -> str:
+        """The April 2025 letter's verdict for tables ('applies', 'unknown', 'n/a' where not applicable: another
+        maker's chip, or a 3A090 item), marked REVERSED_MARK where another reading of TPP reverses it; as the policy
+        table and the report both say it."""
+        return next(v.shown for v in self.verdicts if v.rule == LETTER_RULE).replace("not applicable", "n/a")
 
     @property
     def set_by(self) -> str:

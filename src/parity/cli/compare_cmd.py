@@ -328,7 +328,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                "datasheet maximum or an all-in figure where published, else assumed on that basis: a server chips x "
                "TDP x 1.82, a liquid-cooled rack x 1.68; 'parity show SYSTEM'); per GB = per system over its memory; ")
         uncalibrated = ("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
-                        "runs on the derived prior; 'parity show CHIP')"
+                        "runs on the derived prior; 'parity show CHIP'); a calibrated chip ('calibrated' in --format "
+                        "json) has kernels timed by parity on it, published kernel figures of it (its 'calibration:' "
+                        "assumption names them), or serving runs of it that fitted the engine profiles"
                         + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and "
                            "this one's rate moved with them" if any("GEMM rate not measured" in r.note
                                                                     for r in results) else ""))

@@ -18,7 +18,7 @@ from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import ParityError
 from parity.export import eccn_text
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, performance_density
+from parity.policy import LETTER_CAPTION, LETTER_RULE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, performance_density
 from parity.report.tables import Column, plain, ratio, reached, scaled
 
 
@@ -42,16 +42,14 @@ def _row(a: Assessment, for_people: bool) -> dict[str, Any]:
                            "jan2026_zone": a.jan2026_zone, "notes": "; ".join(a.notes)}
     row |= {f"rule_{v.rule}": v.shown if for_people else v.status for v in a.verdicts}
     if for_people:
-        return row | {"jan2026_zone": a.zone_shown}
+        return row | {"jan2026_zone": a.zone_shown, f"rule_{LETTER_RULE}": a.letter_shown}
     return row | {"reversed_by": "; ".join(a.reversals)}
 
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
-            + ". Oct-2022 I/O assumed = scale-up bandwidth x 2. The H20 letter (to NVIDIA) names the H20 and covers "
-              "circuits achieving its memory or interconnect bandwidth, read as outside 3A090 (a 3A090 item needs a "
-              "licence already); its 'combination thereof' is unpublished. 2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s, the January 2026 case-by-case "
-              f"review line; {ZONE_NA}.")
+            + f". Oct-2022 I/O assumed = scale-up bandwidth x 2. {LETTER_CAPTION} 2026 zone: TPP < 21,000 and DRAM "
+              f"< 6,500 GB/s, the January 2026 case-by-case review line; {ZONE_NA}.")
 
 
 @cli.command(name="policy")
@@ -104,8 +102,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
                Column("license_exception_nac", "NAC", _yes, wide=True),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=2),  # superseded: after the rest
-               Column("rule_apr2025-h20", "H20 letter", lambda v: "n/a" if v == "not applicable" else v, "left",
-                      wide=True),
+               Column(f"rule_{LETTER_RULE}", "H20 letter", plain, "left", wide=True),
                Column("jan2026_zone", "2026 zone", plain), Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
     reversed_rows = [f"{a.chip} {r}" for a in results for r in a.reversals]

@@ -22,7 +22,7 @@ from parity.cli.mlperf_report import mlperf_report
 from parity.cli.percentiles_report import percentiles_report
 from parity.cli.refits import one_set, write_better
 from parity.cli.values import Count, listed, ray_option
-from parity.crosscheck import repeat_spread, system_ratios
+from parity.crosscheck import compare_ratios, repeat_spread
 from parity.crossvendor import crossvendor_scores, leave_one_out
 from parity.crossvendor_training import training_scores
 from parity.errors import ParityError
@@ -204,7 +204,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              "table", title="Side by side: the same work (model, engine, formats, layout, workload) on two systems",
              caption="The ratios, measured and predicted, are medians over the configurations both systems ran; "
                      "median |err| is the median of |predicted ratio / measured ratio - 1| over them; both rows of a "
-                     "pair are never-fitted rows. The ratio is what 'parity compare' reports.")
+                     "pair are never-fitted rows. Predicted with the steady model, whatever --model-kind says, as "
+                     "'parity compare' predicts the ratio it reports.")
     cases = [Column("case_id", "case", plain, "left", wrap=True), Column("system", "system", plain, "left"),
              Column("model", "model", plain, "left", wide=2), Column("metric", "metric", plain, "left", wide=1),
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
@@ -355,7 +356,7 @@ def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction]
     payload["transfer"] = [s.row() for s in scores([e for e in errors if e.split == "unseen"], ["system", "model"],
                                                    splits=("unseen",))]
     payload["repeat_spread"] = [s.row() for s in repeat_spread(rows)]
-    payload["system_ratios"] = [r.row() for r in system_ratios(rows, predictions)]
+    payload["system_ratios"] = [r.row() for r in compare_ratios(rows)]  # priced as compare prices them: steady
     shown = section in ("published", "all")  # the published rows are simulated: priced only where shown
     published = published_errors(catalog.measurements("serving_published"), model_kind=_published_kind(model_kind),
                                  processes=processes) if shown else []

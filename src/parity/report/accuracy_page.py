@@ -142,8 +142,9 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "",
         "**What the figures are claims about.** Each comes from one source's rows and split, and says nothing "
         "beyond them: the serving scores are NVIDIA H100, B200 and B300 nodes running three engines; they are "
-        "not measurements of Ascend, AMD or other chips, whose predictions rest on datasheets and the generic "
-        "efficiency prior and are flagged \"uncalibrated chip\". Training scores are published runs, most on "
+        "not measurements of Ascend, AMD or other chips, whose predictions rest on datasheets and, where published, "
+        "their own kernel figures (their family's calibration, named in each prediction; a chip with none is "
+        "flagged \"uncalibrated chip\"). Training scores are published runs, most on "
         "NVIDIA parts, five on TPU v4 and v5p and three on MI325X; kernel scores are H200s.",
         "",
         "## Summary",
@@ -239,7 +240,8 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         parts += ["### Side by side: the ratio `parity compare` reports", "",
                   "The same work (model, engine, formats, layout, workload) on two systems, both rows never fitted; "
                   "ratios are medians over the configurations, the error the median of |predicted ratio / measured "
-                  "ratio - 1|.", "",
+                  "ratio - 1|. Predicted with the steady model, as `compare` predicts them, whichever model the "
+                  "tables above score.", "",
                   _table(["systems", "engine", "metric", "configurations", "measured ratio", "predicted ratio",
                           "median \\|err\\|"],
                          [[r["systems"], r["engine"], _metric(r["metric"]), f"{r['count']:,}", _x(r["measured_ratio"]),

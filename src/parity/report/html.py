@@ -19,7 +19,7 @@ from parity.errors import ParityError
 from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
-from parity.policy import ZONE_NA, assess
+from parity.policy import LETTER_CAPTION, LETTER_RULE, RULES, ZONE_NA, assess
 from parity.report.accuracy_section import accuracy_section
 from parity.report.frontier import frontier as searched_frontier
 from parity.report.markup import catalog_id, esc, figure, in_words, num, rate, sentence, table, times
@@ -136,6 +136,24 @@ def check_spec(spec: ReportSpec) -> tuple[Model, Model]:
                           f"deepseek-r1) beside its dense one, {dense.name}: give an MoE model")
     catalog.engine(spec.engine)
     return model, dense
+
+
+def export_controls(chips: Sequence[Chip]) -> str:
+    """The export-control section's text and table: each chip's TPP, PD, ECCN 3A090, the April 2025 letter's verdict
+    and the January 2026 zone, as `parity policy` gives them (Assessment.letter_shown, zone_shown)."""
+    rows = []
+    for chip in chips:
+        a = assess(chip)
+        rows.append([catalog_id(chip.id), f"<span class='key'>{num(a.tpp)}</span>", esc(a.set_by),
+                     num(a.performance_density, 2) if a.performance_density else "-", esc(a.eccn_3a090 or "outside"),
+                     esc(a.letter_shown), esc(a.zone_shown), esc("; ".join(a.notes))])
+    letter = next(r for r in RULES if r.id == LETTER_RULE)
+    return ("<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense (88 FR 73458); performance density = "
+            "TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October 2023. H20 letter: "
+            f"{esc(letter.citation)}, dated {letter.date}. {esc(LETTER_CAPTION)} The January 2026 case-by-case zone "
+            f"is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684), {esc(ZONE_NA)}.</p>"
+            + table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "H20 letter", "Jan-2026 zone", "notes"], rows,
+                    "numbers"))
 
 
 def build_report(out: Path, spec: ReportSpec = ReportSpec(),
@@ -267,20 +285,10 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                                                                 "rows is in docs/accuracy.md"))
 
     step("Export controls")
-    rows = []
-    for name in spec.policy_chips:
-        chip = catalog.chip(name)
+    chips = [catalog.chip(name) for name in spec.policy_chips]
+    for chip in chips:
         page.cite(chip)
-        a = assess(chip)
-        rows.append([catalog_id(chip.id), f"<span class='key'>{num(a.tpp)}</span>", esc(a.set_by),
-                     num(a.performance_density, 2) if a.performance_density else "-", esc(a.eccn_3a090 or "outside"),
-                     esc(a.zone_shown), esc("; ".join(a.notes))])
-    page.section(
-        "export-controls", "US export-control metrics", "<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense "
-        "(88 FR 73458); performance density = TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October "
-        "2023; the January 2026 case-by-case zone is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684), "
-        f"{esc(ZONE_NA)}."
-        "</p>" + table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "Jan-2026 zone", "notes"], rows, "numbers"))
+    page.section("export-controls", "US export-control metrics", export_controls(chips))
 
     step("Fleet")
     plans = plan_fleet(model, [catalog.system(c) for c in spec.fleet_chips], profile,
