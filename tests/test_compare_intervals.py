@@ -53,7 +53,11 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
         half = math.hypot(0.5 * (a.q_high - a.q_low), 0.5 * (nvidia.q_high - nvidia.q_low))
         assert low == pytest.approx(ratio * math.exp(-(centre + half)), rel=1e-9)
         assert high == pytest.approx(ratio * math.exp(-(centre - half)), rel=1e-9)
-        assert ("1 lies inside the 80% interval" in row["note"]) == (low < 1.0 < high), system
+        spans = [words for key, words in (("per_chip", "per chip"), ("per_kw", "per kW"))
+                 for low_k, high_k in [row["ratio_interval"] if key == "per_chip" else row[f"ratio_interval_{key}"]]
+                 if low_k < 1.0 < high_k]
+        even = f"1 lies inside the 80% interval {' and '.join(spans)}: no clear winner"
+        assert (even in row["note"]) == bool(spans) and ("no clear winner" in row["note"]) == bool(spans), system
     assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(2.015, abs=0.005)
     assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([2.015 * 0.764, 2.015 * 1.158], abs=0.01)
 
@@ -146,3 +150,39 @@ def test_a_serve_note_says_when_serves_own_figures_miss_a_mean_target() -> None:
                                    "1s", "--format", "json"])
     (row,) = json.loads(out.stdout)
     assert row["mode"] == "disagg" and row["serve_note"].endswith("; serve's figures miss the TTFT target 1 s")
+
+
+def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
+    """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
+    spans 1. GB200 over CM384 per chip is 4.81x (4.15-6.29, NVIDIA's band against Huawei's); per system that is
+    x 72/384, 0.90x (0.78-1.18), and per kW x 559/145 more, 3.47x (3.00-4.55). The pair sentence states CM384 over
+    GB200, the reciprocals: 1.11x (0.85-1.29) per system, 0.21x (0.16-0.24) per chip, 0.29x (0.22-0.33) per kW; the
+    per-system interval holds 1, and the row's note and the sentence say so, naming that ratio."""
+    args = ["compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1"]
+    with compare_rows_once():
+        rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+        out = CliRunner().invoke(cli, args, env={"COLUMNS": "80"}).output
+    gb200 = rows[1]
+    assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.15, 6.29]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.78, 1.18]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [3.0, 4.55]
+    assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
+    assert gb200["note"] == "fp4 GEMM rate not measured; 1 lies inside the 80% interval per system: no clear winner"
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
+    assert "0.90x" in lines[at].split() and "0.78-1.18" in lines[at + 1].split()  # under x/system
+    text = " ".join(out.split())
+    assert ("predicted 1.11x the output tokens/s per system, 0.21x per chip, 0.29x per kW, 0.30x per GB of memory. "
+            "80% intervals: 0.85-1.29x per system, 0.16-0.24x per chip, 0.22-0.33x per kW, 0.23-0.35x per GB; 1 lies "
+            "inside the 80% interval per system: no clear winner.") in text
+
+
+def test_a_baseline_added_by_option_keeps_its_description_line() -> None:
+    """--baseline hgx-h100 joins the systems named; its row lost the '8x H100 SXM5 80GB' line the others have."""
+    with compare_rows_once():
+        out = CliRunner().invoke(cli, ["compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1",
+                                       "--baseline", "hgx-h100"], env={"COLUMNS": "80"}).output
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("hgx-h100 "))
+    assert lines[at + 1].startswith("8x H100 SXM5 80GB ")

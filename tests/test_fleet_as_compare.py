@@ -335,11 +335,12 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
 
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:
     """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 277 tok/s/chip): the note said
-    '(277/chip on one)'. It names the systems of the narrower figure; the A3's, which fits one, stays 'on one'."""
+    '(277/chip on one)'. It names the systems of the narrower figure; the A3's, which fits one, stays 'on one'. (The
+    A2's power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
-    assert [p["note"] for p in plans] == ["workers span up to 4 systems over scale-out (277/chip on 2)",
+    assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (277/chip on 2)",
                                           "workers span up to 4 systems over scale-out (510/chip on one)"]
 
 

@@ -504,7 +504,8 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
     """Training predictions on a chip with no measured calibration, or of a family no published training run was
     measured on, say so as serving ones do: the MTT S5000 both (its MUSA family has no run), the Atlas 800 A3 the
     family (DaVinci 910: no Ascend training run in the data), the H100 nothing. `train` gives them in its table and
-    JSON, `compare --workload train` in its note."""
+    JSON, `compare --workload train` in its note (with the S5000 server's assumed power, which its per-kW figure
+    rests on)."""
     from parity.compare import compare
     from parity.uncertainty import training_flags
     s5000, a3, h100 = (catalog.system(s) for s in ("mtt-s5000-8card", "atlas-800-a3", "hgx-h100"))
@@ -518,7 +519,8 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
     assert json.loads(out.stdout)["flags"] == [f.text for f in training_flags(s5000, llama, 4096)]
     rows = compare([h100, a3, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
     assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family",
-                                      "uncalibrated (derived prior); training unchecked on the musa family"]
+                                      "uncalibrated (derived prior); training unchecked on the musa family; "
+                                      "power assumed"]
 
 
 def test_fp8_training_on_a_chip_without_fp8_says_it_is_emulated() -> None:

@@ -35,12 +35,13 @@ from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
 from parity.training.search import search_fewest_systems
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
-    ratio_interval, training_flags
+    power_flags, ratio_band, ratio_interval, training_flags
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
            "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text",
-           "serving_search", "systems_spanned", "wider_workers", "widest_span"]
+           "serving_search", "systems_spanned", "wider_workers", "widest_span", "RATIO_WORDS", "even_text",
+           "quotient_intervals"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -107,7 +108,7 @@ class Comparison:
     spec_ratios: dict[str, float] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
     note: str = ""
-    ratio_interval: tuple[float, float] = (float("nan"), float("nan"))  # 80% interval of ratios["per_chip"]
+    ratio_interval: tuple[float, float] = (float("nan"), float("nan"))  # 80% interval of ratios["per_chip"] (interval_of)
     calibrated: bool = False  # uncertainty.chip_calibrated: the chip itself measured or fitted (either workload)
     assumptions: tuple[str, ...] = field(default=())
     baseline: str = ""  # the system every ratio divides by
@@ -124,6 +125,15 @@ class Comparison:
     def decode_ratio(self) -> float:
         return self.ratios.get("per_chip", float("nan"))
 
+    def interval_of(self, key: str) -> tuple[float, float]:
+        """The 80% interval of ratios[key] ('per_system', 'per_kw', 'per_gb'): the per-chip ratio's (ratio_interval)
+        times the factor that makes that ratio of the per-chip one (chips, power and memory per system, fixed catalog
+        figures, so the per-chip error is the only one); NaN where the per-chip ratio has no interval."""
+        low, high = self.ratio_interval
+        per_chip, ratio = self.ratios.get("per_chip", math.nan), self.ratios.get(key, math.nan)
+        factor = ratio / per_chip if per_chip else math.nan
+        return low * factor, high * factor
+
     def to_dict(self) -> dict[str, object]:
         """The record's fields for JSON and CSV, each workload's own: a training row has no KV cache, TTFT, TPOT,
         prefill rate, clients or serving intervals (they were all null), a serving row no MFU. A row that does not
@@ -133,6 +143,7 @@ class Comparison:
         if not self.fits:
             out |= dict.fromkeys(_RATES, float("nan"))
         out["flags"] = texts(self.flags)
+        out |= {f"ratio_interval_{key}": self.interval_of(key) for key in tuple(RATIO_WORDS)[1:]}
         if self.workload == "train":
             return {k: v for k, v in out.items() if k not in _SERVING_ONLY}
         for key in ("mfu", "mfu_peak", "mfu_bf16"):
@@ -143,6 +154,9 @@ class Comparison:
         return out
 
 
+# the throughput ratios a comparison states (Comparison.ratios keys), in the words its notes and sentences use
+RATIO_WORDS = {"per_chip": "per chip", "per_system": "per system", "per_kw": "per kW", "per_gb": "per GB"}
+
 # the rates of a configuration, which a row that does not fit has none of
 _RATES = ("tokens_per_s_per_chip", "prefill_tokens_per_s_per_chip", "tokens_per_s_per_system", "tokens_per_s_per_kw",
           "tokens_per_s_per_gb")
@@ -150,7 +164,8 @@ _RATES = ("tokens_per_s_per_chip", "prefill_tokens_per_s_per_chip", "tokens_per_
 # Comparison fields that only serving fills (to_dict leaves them out of a training row)
 _SERVING_ONLY = frozenset({"kv_cache", "prefill_tokens_per_s_per_chip", "tpot_s", "ttft_s", "ttft_s_low",
                            "ttft_s_high", "tpot_s_low", "tpot_s_high", "tokens_per_s_per_chip_low",
-                           "tokens_per_s_per_chip_high", "ratio_interval"})
+                           "tokens_per_s_per_chip_high", "ratio_interval",
+                           *(f"ratio_interval_{key}" for key in tuple(RATIO_WORDS)[1:])})
 
 
 def _per_system(system: System, per_chip: float) -> tuple[float, float, float]:
@@ -224,7 +239,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     best = chosen
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
-    raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights)
+    raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl,
+                        precision.weights) + power_flags(system)
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
         f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "", why]))
@@ -358,7 +374,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     on which a layout fits (as `parity train` sizes a job; the note says how many where more than one)."""
     chip = system.chip
     cal = catalog.calibration(chip)
-    raised = training_flags(system, model, seq_len)
+    raised = training_flags(system, model, seq_len) + power_flags(system)
     emulated_on, emulated = emulation(precision, chip)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   emulated_on=emulated_on,
@@ -422,19 +438,45 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     # the vendors' bands are cross-source residuals of serving decode figures: they say nothing of training, whose
     # ratios carry no interval (and no "no clear winner" from one)
     bands = vendor_bands() if workload == "serve" else {}
+
+    def band(chip: Chip) -> Band | None:
+        found = bands.get(chip.vendor)
+        return found and ratio_band(found, chip, catalog.calibration(chip))
+
     out = []
     for system, row in zip(systems, rows):
-        ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}"))
-                  for k in ("per_chip", "per_system", "per_kw", "per_gb")}
-        a, b = bands.get(system.chip.vendor), bands.get(base.chip.vendor)
+        ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}")) for k in RATIO_WORDS}
+        a, b = band(system.chip), band(base.chip)
         interval = (ratio_interval(ratios["per_chip"], a, b) if a and b and system.id != base.id
                     and not math.isnan(ratios["per_chip"]) else (float("nan"), float("nan")))
-        spans = interval[0] < 1.0 < interval[1]
-        even = "1 lies inside the 80% interval: no clear winner"
-        note = "; ".join(filter(None, [row.note, even if spans else ""]))
-        out.append(replace(row, spec_ratios=spec_ratios(system, base), ratios=ratios, baseline=base.id,
-                           ratio_interval=interval, note=note))
+        row = replace(row, spec_ratios=spec_ratios(system, base), ratios=ratios, baseline=base.id,
+                      ratio_interval=interval)
+        # the ratios a row states: per system only where it differs from per chip (systems of other sizes)
+        stated = ("per_chip", "per_kw") if system.chips == base.chips else ("per_chip", "per_system", "per_kw")
+        even = even_text({k: row.interval_of(k) for k in stated})
+        out.append(replace(row, note="; ".join(filter(None, [row.note, even]))))
     return out
+
+
+def even_text(intervals: dict[str, tuple[float, float]]) -> str:
+    """'1 lies inside the 80% interval per system and per kW: no clear winner', naming each ratio (RATIO_WORDS keys)
+    whose interval spans 1; '' where none does."""
+    spans = [RATIO_WORDS[k] for k, (low, high) in intervals.items() if low < 1.0 < high]
+    if not spans:
+        return ""
+    said = spans[0] if len(spans) == 1 else f"{', '.join(spans[:-1])} and {spans[-1]}"
+    return f"1 lies inside the 80% interval {said}: no clear winner"
+
+
+def quotient_intervals(a: Comparison, b: Comparison) -> dict[str, tuple[float, float]]:
+    """The 80% intervals of a's ratios over b's (RATIO_WORDS keys), where one of them is the baseline: a's own
+    intervals, or the reciprocals of b's; NaN where neither is (two ratios to a third system do not divide into an
+    interval)."""
+    if b.system == b.baseline:
+        return {k: a.interval_of(k) for k in RATIO_WORDS}
+    if a.system == a.baseline:
+        return {k: (1.0 / high, 1.0 / low) for k, (low, high) in ((k, b.interval_of(k)) for k in RATIO_WORDS)}
+    return dict.fromkeys(RATIO_WORDS, (math.nan, math.nan))
 
 
 def _row(system: System, model: Model, profile: EngineProfile, tpot_s: float | None, ttft_s: float | None, isl: int,

@@ -25,7 +25,7 @@ from parity.flags import Flag, texts
 from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
 from parity.search import Candidate, best_precision, search_spanning
-from parity.uncertainty import case_flags, flag_note
+from parity.uncertainty import case_flags, flag_note, power_flags
 from parity.units import format_si, share_text
 
 __all__ = ["FleetPlan", "basis_text", "plan_fleet", "power_text", "spare_text", "SECONDS_PER_DAY"]
@@ -276,7 +276,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         needed = None if demand_tokens_per_s is None else _units_needed(best, demand_tokens_per_s, capacity)
         raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
                                                                              else []), mtp[0], isl + osl,
-                            precision.weights)
+                            precision.weights) + power_flags(system)
         band = intervals(best, model, raised)
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
                      (_whole_systems(_units_needed(best, demand_tokens_per_s,

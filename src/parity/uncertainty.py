@@ -23,10 +23,12 @@ from parity.flags import Flag
 from parity.hardware import Calibration, Chip, System
 from parity.model import Model
 from parity.plan import Layout
+from parity.units import format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm",
-           "flag_note", "short_basis", "training_flags", "what_if_changes", "what_if_flag"]
+           "flag_note", "short_basis", "training_flags", "what_if_changes", "what_if_flag", "power_flags", "status_flag",
+           "ratio_band"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -57,6 +59,11 @@ class Band:
         centre = 0.5 * (self.q_low + self.q_high)
         half = 0.5 * (self.q_high - self.q_low) * widen
         return value * math.exp(-(centre + half)), value * math.exp(-(centre - half))
+
+    def widened(self, factor: float) -> Band:
+        """The band about the same centre with its log-width times `factor`."""
+        centre, half = 0.5 * (self.q_low + self.q_high), 0.5 * (self.q_high - self.q_low) * factor
+        return Band(q_low=centre - half, q_high=centre + half, count=self.count)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,6 +204,39 @@ def what_if_flag(system: System) -> Flag | None:
                 "what-if)", "what-if")
 
 
+# a chip that is not shipping: what its catalog figures are, by its status (hardware.STATUSES)
+_UNSHIPPED = {"reported": "specs from press reports", "announced": "keynote figures", "roadmap": "roadmap figures"}
+
+
+def status_flag(chip: Chip) -> Flag | None:
+    """The flag of a chip that is not shipping (catalog status reported, announced or roadmap): its figures are
+    claims nobody has measured a part against, so its predictions rest on them; None for a shipping chip."""
+    said = _UNSHIPPED.get(chip.status)
+    if said is None:
+        return None
+    return Flag(f"{chip.status} chip", f"{chip.status} chip {chip.id}: {said}, not a shipping part's (parity show "
+                f"{chip.id})", f"{chip.status} chip: {said}")
+
+
+def power_flags(system: System) -> tuple[Flag, ...]:
+    """The flag of a system whose power is parity's assumption (its source's kind), which every per-kW and megawatt
+    figure of it rests on: 'power assumed: 8.01 kW per hgx-b30a (8 x 550 W x 1.82)'; none where a source states it."""
+    record = system.source_of("power_w")
+    if record is None or record.source.kind != "assumption":
+        return ()
+    return (Flag("power assumed", f"power assumed: {format_si(system.power_w, 'w')} per {system.id}"
+                 + (f" ({record.note})" if record.note else ""), "power assumed"),)
+
+
+def ratio_band(band: Band, chip: Chip, cal: Calibration) -> Band:
+    """The vendor band a ratio interval takes for `chip`: its log-width times WIDEN_FLAGGED where nothing measured
+    the chip itself (chip_calibrated) or it is not shipping (status_flag), as a flagged prediction's interval widens;
+    the vendor's cross-source residuals (ratio_uncertainty.toml) are of measured chips, and say nothing of a chip
+    whose own rates or specs no measurement checked."""
+    measured = chip_calibrated(chip, cal) and status_flag(chip) is None
+    return band if measured else band.widened(WIDEN_FLAGGED)
+
+
 def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     """The flag of a chip whose predictions rest on no measurement of its own, or None."""
     if not chip_calibrated(chip, cal):
@@ -210,11 +250,11 @@ def training_flags(system: System, model: Model, seq_len: float) -> tuple[Flag, 
     """Ways a training prediction of `model` on `system` at sequences of `seq_len` tokens lies outside what parity
     was checked on: the model's own flags (config keys parity does not model, as case_flags carries them for
     serving), sequences past the model's context window (context_flags, as serving says it), a chip with no
-    measured calibration (as case_flags says it for serving), and a chip family no published training run was
-    measured on (catalog.training_families)."""
+    measured calibration and one that is not shipping (as case_flags says them for serving), and a chip family no
+    published training run was measured on (catalog.training_families)."""
     chip = system.chip
     out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system),
-           _uncalibrated(chip, catalog.calibration(chip))]
+           _uncalibrated(chip, catalog.calibration(chip)), status_flag(chip)]
     if chip.family not in catalog.training_families():
         out.append(Flag(f"training never checked on the {chip.family} family",
                         f"training never checked on the {chip.family} family (published runs measured on "
@@ -240,6 +280,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
             out.append(uncalibrated)
         elif weights and (unmeasured := unmeasured_gemm(cal, chip, weights)):
             out.append(unmeasured)
+        if unshipped := status_flag(chip):
+            out.append(unshipped)
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     unseen = sorted(used - catalog.validated_features())
     if unseen:

@@ -20,7 +20,8 @@ from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, ENGINE, TOKENS, Format
     arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
-from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, Comparison, compare, format_label, mtp_setting
+from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
+    format_label, mtp_setting, quotient_intervals
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, screen
 from parity.hardware import System
@@ -38,12 +39,35 @@ SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("ba
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
 
 
-def _ratio_cell(row: dict[str, object]) -> str:
-    """The per-chip ratio for people with its 80% interval on the line below ('0.64x' over '0.49-0.74'), so the
-    interval is read wherever the ratio is, at any terminal width; none (the baseline, training): the ratio alone."""
-    low, high = row.get("ratio_interval", (math.nan, math.nan))  # type: ignore[misc]
-    shown = ratio(row["ratio_per_chip"])
+def _ratio_cell(row: dict[str, object], key: str = "per_chip") -> str:
+    """A ratio (Comparison.ratios key) for people with its 80% interval on the line below ('0.64x' over '0.49-0.74'),
+    so the interval is read wherever the ratio is, at any terminal width; none (the baseline, training): the ratio
+    alone."""
+    low, high = row.get("ratio_interval" if key == "per_chip" else f"ratio_interval_{key}",  # type: ignore[misc]
+                        (math.nan, math.nan))
+    shown = ratio(row[f"ratio_{key}"])
     return shown if low is None or math.isnan(low) else f"{shown}\n{low:.2f}-{high:.2f}"
+
+
+def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
+    """The sentence that sets two systems side by side: a's spec ratios over b's, its predicted ratios, and their 80%
+    intervals (quotient_intervals) with the ratios whose interval spans 1 named (even_text)."""
+    spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
+    got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
+    tokens = "output" if workload == "serve" else "training"
+    said = (f"{a.system} against {b.system}: {spec['system_bf16']:.2f}x the system BF16, "
+            f"{spec['system_memory']:.2f}x the memory, {spec['system_power']:.2f}x the power, "
+            f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the {tokens} tokens/s "
+            f"per system, {got['per_chip']:.2f}x per chip, {got['per_kw']:.2f}x per kW, "
+            f"{got['per_gb']:.2f}x per GB of memory. ")
+    order = ("per_system", "per_chip", "per_kw", "per_gb")  # as the sentence states them
+    bounds = {k: v for k, v in quotient_intervals(a, b).items() if not math.isnan(v[0])}
+    if not bounds:
+        return said
+    even = even_text({k: bounds[k] for k in order if k in bounds})
+    return (said + "80% intervals: " + ", ".join(f"{bounds[k][0]:.2f}-{bounds[k][1]:.2f}x {RATIO_WORDS[k]}"
+                                                for k in order if k in bounds)
+            + (f"; {even}" if even else "") + ". ")
 
 
 def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
@@ -267,8 +291,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         if fmt not in ("table", "md"):
             continue
         varied = any(sys_.chips != found[0].chips for sys_ in found)
-        labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in found}
+        labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in by_id.values()}  # a --baseline's too
         rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
+                 "system_ratio_cell": _ratio_cell(r, "per_system"), "kw_ratio_cell": _ratio_cell(r, "per_kw"),
                  "format_label": format_label(r["weights"], r["emulated_on"]),
                  "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
         unit = "tok/s" if workload == "serve" else "train\ntok/s"  # over two lines: 10 columns wide, not 16
@@ -299,9 +324,12 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                         # training's first to give way where the columns that must show pass the terminal (a
                         # multi-chip system's note beside 'fp8_block on bf16': 81-82 at 80), so the note's words print
                         # whole (serving's note is shorter, and x/system is its headline beside the interval)
-                        Column("ratio_per_system", "x/system", ratio, wide=1 if workload == "train" else False)]
+                        # (a percentile target's column beside the simulator's passes 80 columns too: x/system, which
+                        # the sentence under a pair's table states with its interval, gives way to it)
+                        Column("system_ratio_cell", "x/system", plain,
+                               wide=1 if workload == "train" or percentiles else False)]
         columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", reached(scaled(1)), wide=3),
-                    Column("ratio_per_kw", "x/kW", ratio, wide=True)]
+                    Column("kw_ratio_cell", "x/kW", plain, wide=True)]
         if varied:
             columns.append(Column("ratio_per_gb", "x/GB", ratio, wide=True))
         if workload == "train":
@@ -310,15 +338,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         target = targets.text(ttft_always=True)
         pair = ""
         if len(results) == 2 and results[1].fits and results[0].fits:
-            a, b = results  # each's ratios are to the same baseline, whichever it is: a / b is their quotient
-            spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
-            got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
-            tokens = "output" if workload == "serve" else "training"
-            pair = (f"{a.system} against {b.system}: {spec['system_bf16']:.2f}x the system BF16, "
-                    f"{spec['system_memory']:.2f}x the memory, {spec['system_power']:.2f}x the power, "
-                    f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the {tokens} tokens/s "
-                    f"per system, {got['per_chip']:.2f}x per chip, {got['per_kw']:.2f}x per kW, "
-                    f"{got['per_gb']:.2f}x per GB of memory. ")
+            # each's ratios are to the same baseline, whichever it is: a / b is their quotient
+            pair = _pair_text(*results, workload)
         used = results[0].baseline or base.id
         against = used if used == base.id else f"{used} ({base.id} cannot run it)"
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
@@ -333,7 +354,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                         "assumption names them), or serving runs of it that fitted the engine profiles"
                         + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and "
                            "this one's rate moved with them" if any("GEMM rate not measured" in r.note
-                                                                    for r in results) else ""))
+                                                                    for r in results) else "")
+                        + ("; 'reported chip', 'announced chip', 'roadmap chip': not shipping, its figures the "
+                           "claims the note names" if any(by_id[r.system].chip.status != "shipping" for r in results)
+                           else "")
+                        + ("; 'power assumed': the system's power is parity's assumption above, which its per-kW "
+                           "figures rest on" if any(f.kind == "power assumed" for r in results for f in r.flags)
+                           else ""))
         if workload == "serve":
             caption = (f"Formats: {formats_text(weights)} (each row's whole line: serve_command in --format json or "
                        f"csv). Engine profile: {profile.id}. "
@@ -345,8 +372,11 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        "one-system best they replace); a "
                        f"multi-die package (Ascend 910C) runs one rank per die; {uncalibrated}. 80% int.: the 80% "
                        "interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
-                       "residuals of both chips' vendors (parity validate --by source); per system and per kW ratios "
-                       "share it. "
+                       "residuals of both chips' vendors (parity validate --by source), a band twice as wide in log "
+                       "for a chip uncalibrated or not shipping (the residuals are measured chips'; an unreleased "
+                       "chip's specs may err beyond them); the per-system and per-kW intervals (under x/system and "
+                       "x/kW) are it scaled by the systems' chips and power, and a note names each ratio whose "
+                       "interval holds 1. "
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
             sized = (f"every system trains on {chips:,} chips (--chips)" if chips else

@@ -137,7 +137,9 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                   "of the fleet, those that hold none included (the note says how many). Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
-                  "calibration measures other formats); every flag in --format json. " + basis_text(plans)
+                  "calibration measures other formats; 'reported chip', 'announced chip': not shipping, its figures "
+                  "the claims named; 'power assumed': the system's power, which MW counts, is parity's assumption, "
+                  "given below); every flag in --format json. " + basis_text(plans)
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's price and calibration" if what_ifs else "")

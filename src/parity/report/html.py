@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity import catalog
-from parity.compare import DEFAULT_SYSTEMS, Comparison, compare, compare_formats, default_mtp, format_label
+from parity.compare import DEFAULT_SYSTEMS, Comparison, compare, compare_formats, default_mtp, even_text, \
+    format_label
 from parity.errors import ParityError
 from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
@@ -100,8 +101,8 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
                     esc(format_label(r.weights, r.emulated_on)), esc(r.mode), times(r.spec_ratios.get("bf16")), times(r.spec_ratios.get("system_bf16")),
                     times(r.spec_ratios.get("system_memory")), times(r.spec_ratios.get("system_power")),
                     num(r.tokens_per_s_per_chip), num(r.tokens_per_s_per_system),
-                    rate(r.tokens_per_s_per_kw), times(r.ratios.get("per_chip")) + _interval(r),
-                    times(r.ratios.get("per_system")), times(r.ratios.get("per_kw")), esc(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
+                    rate(r.tokens_per_s_per_kw), *(times(r.ratios.get(k)) + _interval(r, k)
+                                                   for k in ("per_chip", "per_system", "per_kw")), esc(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
     return table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
                    "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
                    "note"], out, "numbers") + (
@@ -109,15 +110,25 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
         f"<p class='legend'><small>{esc(power_basis([systems[r.system] for r in rows]))}</small></p>")
 
 
-def _interval_words(row: Comparison) -> str:
-    """' (80% interval 0.16-0.28x)' after a per-chip ratio in prose; '' where there is none."""
-    low, high = row.ratio_interval
-    return "" if low != low or high != high else f" (80% interval {low:.2f}-{high:.2f}x)"
+def _ratios_words(row: Comparison, anchor: str = "") -> str:
+    """A row's ratios to the baseline in prose, each with its 80% interval, and the ratios whose interval holds 1
+    named: '<b>1.11x</b> the output tokens/s per system (80% interval 0.85-1.29x), ...; 1 lies inside the 80%
+    interval per system: no clear winner'. The per-system figure is the key one (`anchor`: its id)."""
+    key_tag = "b class='key'" + (f" id='{anchor}'" if anchor else "")
+    said = []
+    for key, tag, words in (("per_system", key_tag, "the output tokens/s per system"), ("per_chip", "b", "per chip"),
+                            ("per_kw", "b", "per kW")):
+        low, high = row.interval_of(key)
+        said.append(f"<{tag}>{times(row.ratios[key])}</b> {words}"
+                    + ("" if low != low else f" (80% interval {low:.2f}-{high:.2f}x)"))
+    even = even_text({k: row.interval_of(k) for k in ("per_system", "per_chip", "per_kw")})
+    return f"{', '.join(said[:-1])} and {said[-1]}" + (f"; {esc(even)}" if even else "")
 
 
-def _interval(row: Comparison) -> str:
-    """The per-chip ratio's 80% interval, on the line under it ('' where none: the baseline, training)."""
-    low, high = row.ratio_interval
+def _interval(row: Comparison, key: str) -> str:
+    """A ratio's 80% interval (Comparison.interval_of), on the line under it ('' where none: the baseline,
+    training)."""
+    low, high = row.interval_of(key)
     return "" if low != low or high != high else f"<br><small style='white-space:nowrap'>{low:.2f}-{high:.2f}</small>"
 
 
@@ -180,10 +191,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         f"({times(cm.spec_ratios['system_bf16'])} BF16) and memory ({times(cm.spec_ratios['system_memory'])}) at about "
         f"{times(cm.spec_ratios['system_power'])} the power, with each 910C about {times(cm.spec_ratios['bf16'])} of a "
         f"Blackwell GPU in BF16. On {esc(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
-        f"{_mtp_words(model)} parity predicts "
-        f"<b class='key' id='cm-per-system'>{times(cm.ratios['per_system'])}</b> the output tokens/s per system, "
-        f"<b>{times(cm.ratios['per_chip'])}</b> per chip{_interval_words(cm)} and <b>{times(cm.ratios['per_kw'])}</b> "
-        "per kW "
+        f"{_mtp_words(model)} parity predicts {_ratios_words(cm, 'cm-per-system')} "
         f"(ratios to {esc(spec.supernodes[1])}; the table's x columns divide by it).</p>"
         + _comparison_table(headline, all_systems))
 
@@ -198,8 +206,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         "<p>Huawei's claim (Huawei Connect 2025): 56.8x the NPUs, 6.7x the compute, 15x the memory of NVIDIA's "
         f"NVL144. From the catalog: {times(atlas.spec_ratios['system_bf16'])} system BF16 and "
         f"{times(atlas.spec_ratios['system_memory'])} memory. On {esc(model.name)} parity predicts "
-        f"<b class='key'>{times(atlas.ratios['per_system'])}</b> the output tokens/s per system and "
-        f"<b>{times(atlas.ratios['per_chip'])}</b> per chip. Both systems are announced, not shipping: every number "
+        f"{_ratios_words(atlas)}. Both systems are announced, not shipping: every number "
         "here rests on keynote figures.</p>" + _comparison_table(roadmap, all_systems))
 
     step("China-market nodes")

@@ -35,11 +35,18 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
     if "GEMM rate not measured" in notes:
         said.append("'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and this "
                     "format's rate moved with them.")
+    if any(systems[r.system].chip.status != "shipping" for r in rows):
+        said.append("'reported chip', 'announced chip', 'roadmap chip': the chip is not shipping; its figures are the "
+                    "claims the note names.")
+    if "power assumed" in notes:
+        said.append("'power assumed': the system's power is parity's assumption (below), which its per-kW figures "
+                    "rest on.")
     if any(r.ratio_interval[0] == r.ratio_interval[0] for r in rows):  # not NaN: an interval is shown
         said.append("Under each per-chip ratio, its 80% interval, from the cross-source residuals of both chips' "
-                    "vendors (parity validate --by source); the per-system and per-kW ratios share it"
-                    + ("; '1 lies inside the 80% interval: no clear winner': the interval spans parity."
-                       if "no clear winner" in notes else "."))
+                    "vendors (parity validate --by source), twice as wide in log for a chip uncalibrated or not "
+                    "shipping; under the per-system and per-kW ratios, the same scaled by the systems' chips and power"
+                    + ("; '1 lies inside the 80% interval per X: no clear winner': the interval of the ratio per X "
+                       "spans parity." if "no clear winner" in notes else "."))
     return " ".join(said)
 
 
