@@ -28,7 +28,7 @@ from parity.plan import Precision
 from parity.parallel import map_chunks
 from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate
-from parity.report.tables import Column, plain, ratio, reached, scaled
+from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import duration_text
@@ -39,11 +39,9 @@ SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), (
 
 
 def _ratio_cell(row: dict[str, object]) -> str:
-    """The per-chip ratio for people with its 80% interval on the line below ('0.64x' over '0.49-0.74'), so the
-    interval is read wherever the ratio is, at any terminal width; none (the baseline, training): the ratio alone."""
-    low, high = row.get("ratio_interval", (math.nan, math.nan))  # type: ignore[misc]
-    shown = ratio(row["ratio_per_chip"])
-    return shown if low is None or math.isnan(low) else f"{shown}\n{low:.2f}-{high:.2f}"
+    """The per-chip ratio for people with its 80% interval under it ('0.64x' over '0.49-0.74'); none (the baseline,
+    training): the ratio alone."""
+    return over_interval(ratio(row["ratio_per_chip"]), *row.get("ratio_interval", (None, None)))  # type: ignore[misc]
 
 
 def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
