@@ -72,8 +72,8 @@ def test_fleet_names_what_compare_flags_and_why_no_configuration_is_chosen() -> 
     (plan,) = plan_fleet(model, [catalog.system("nvidia-h800-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=1000.0)
     (row,) = compare([catalog.system("hgx-h800")], model, engine, 0.05, 300_000, 1024, ttft_s=1000.0)
     assert plan.flags == row.flags and plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip)
-    assert plan.note == row.note == ("301,024 tokens past the 131,072-token context window; uncalibrated (inherits "
-                                     "h200-sxm)")
+    assert plan.note == row.note == ("301,024-token sequences, past the 131,072-token context window; "
+                                     "uncalibrated (inherits h200-sxm)")
     (missed,) = compare([catalog.system("hgx-h100")], model, engine, 0.05, 300_000, 1024, ttft_s=5.0)
     (short,) = plan_fleet(model, [catalog.system("nvidia-h100-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=5.0)
     assert not missed.fits and short.configuration == "-"
@@ -89,7 +89,7 @@ def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
                           catalog.engine_for("sglang", "cann"), [], 0))
     assert "engine profile generic not fitted to measurements" in texts(raised)  # left to the JSON
     assert flag_note(raised) == [
-        "301,024 tokens past the 131,072-token context window", "uncalibrated (derived prior)",
+        "301,024-token sequences, past the 131,072-token context window", "uncalibrated (derived prior)",
         "fp4 GEMM rate not measured", "sglang-cann fitted only on runs with MTP"]
     h800 = case_flags([(catalog.system("hgx-h800"), None)], model, generic, [], 0)
     assert flag_note(h800) == ["uncalibrated (inherits h200-sxm)"]
