@@ -492,6 +492,12 @@ def test_cli_at_threshold_refuses_a_system_of_another_chip() -> None:
     (("--engine", "nosuch"), "--engine only applies with --at-threshold CHIP"),
     (("h100", "--rule", "3a090", "--tpot", "40ms"), "--rule, --tpot only apply with --at-threshold CHIP"),
     (("nvidia-h100-sxm", "h100", "h20"), "nvidia-h100-sxm named twice: each chip is assessed once"),
+    # a system is assessed as its chip: it was 'huawei-ascend-910c named twice', a chip named once
+    (("h20", "h100", "910c", "cloudmatrix-384"), "cloudmatrix-384 is assessed as its chip, huawei-ascend-910c, already "
+                                                 "named: each chip is assessed once"),
+    (("cloudmatrix-384", "atlas-800-a3"), "cloudmatrix-384 and atlas-800-a3 are assessed as their chip, "
+                                          "huawei-ascend-910c: each chip is assessed once"),
+    (("cloudmatrix-384", "cloudmatrix-384"), "cloudmatrix-384 named twice: each chip is assessed once"),
 ])
 def test_cli_policy_refuses_what_it_would_not_read(args: tuple[str, ...], message: str) -> None:
     """The workload options are read only with --at-threshold (--isl, --osl and --engine were accepted and ignored

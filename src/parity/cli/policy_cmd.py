@@ -15,8 +15,9 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
-from parity.errors import ParityError
+from parity.errors import CatalogError, ParityError
 from parity.export import eccn_text
+from parity.hardware import Chip
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
 from parity.policy import PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, performance_density
 from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
@@ -94,8 +95,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
              if value is not None] + typed_options({"--tpot": "tpot_s", "--ttft": "ttft_s"})
     if given:
         raise ParityError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --at-threshold CHIP")
-    found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
-    refuse_repeats([c.id for c in found], "each chip is assessed once")
+    found = _chips_named(chips) if chips else list(catalog.chips())
     results = [assess(c, tf32_bits) for c in found]
     rows = [_row(a, fmt not in ("csv", "json")) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
@@ -112,6 +112,33 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})",
          caption=_CAPTION + (f" {REVERSED_FOOTNOTE}: {'; '.join(reversed_rows)}." if reversed_rows else ""),
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
+
+
+EACH_CHIP = "each chip is assessed once"
+
+
+def _chips_named(names: tuple[str, ...]) -> list[Chip]:
+    """The chips `names` name (a system's name its chip), one chip named twice refused; where a system stands for a
+    chip also named, the message says so ('cloudmatrix-384 is assessed as its chip, huawei-ascend-910c, already
+    named')."""
+    found = [catalog.chip(name) for name in names]
+
+    def entry(name: str, chip: Chip) -> str:
+        try:
+            catalog.resolve(name, catalog.chips(), "chip")
+        except CatalogError:
+            return catalog.system(name).id
+        return chip.id
+
+    entries = [entry(name, chip) for name, chip in zip(names, found, strict=True)]
+    refuse_repeats(entries, EACH_CHIP)  # one chip or one system named twice
+    for chip_id in dict.fromkeys(c.id for c in found):
+        systems = [e for e, c in zip(entries, found) if c.id == chip_id and e != chip_id]
+        if len(systems) + (chip_id in entries) > 1:
+            one = len(systems) == 1
+            raise ParityError(f"{' and '.join(systems)} {'is' if one else 'are'} assessed as {'its' if one else 'their'}"
+                              f" chip, {chip_id}" + (", already named" if chip_id in entries else "") + f": {EACH_CHIP}")
+    return found
 
 
 def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, targets: Targets, isl: int,
