@@ -61,7 +61,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
             progress.advance(task)
     labels = {system.id: f"{system.id}\n{system_label(system)}" for system in found}
     rows = [r.to_dict() for r in results]
-    shown = rows if fmt not in ("table", "md") else [  # the per-chip rate over its 80% interval: '2,794' over '1,302-4,281'
+    shown = rows if fmt not in ("table", "md") else [  # the rate over its 80% interval: '2,794' over '1,302-4,281'
         r | {"rate_cell": over_interval(scaled(1)(r["tokens_per_s_per_chip"]), r["tokens_per_s_per_chip_low"],
                                         r["tokens_per_s_per_chip_high"], scaled(1))} for r in rows]
     columns = [Column("system", "system", lambda name: labels.get(str(name), str(name)), "left"), Column("format", "format", plain, "left"),

@@ -135,9 +135,9 @@ def _chips_named(names: tuple[str, ...]) -> list[Chip]:
     for chip_id in dict.fromkeys(c.id for c in found):
         systems = [e for e, c in zip(entries, found) if c.id == chip_id and e != chip_id]
         if len(systems) + (chip_id in entries) > 1:
-            one = len(systems) == 1
-            raise ParityError(f"{' and '.join(systems)} {'is' if one else 'are'} assessed as {'its' if one else 'their'}"
-                              f" chip, {chip_id}" + (", already named" if chip_id in entries else "") + f": {EACH_CHIP}")
+            verb, its = ("is", "its") if len(systems) == 1 else ("are", "their")
+            raise ParityError(f"{' and '.join(systems)} {verb} assessed as {its} chip, {chip_id}"
+                              + (", already named" if chip_id in entries else "") + f": {EACH_CHIP}")
     return found
 
 
