@@ -99,6 +99,7 @@ def refused(*args: str) -> str:
                                                                                "--workload train"),
     (("train", *LLAMA, "--search", "--dp", "4"), "--search derives --dp"),  # it was ignored
     (("show", "hgx-h2000"), "unknown system or chip 'hgx-h2000'; did you mean hgx-h200"),  # not only chips
+    (("show", "deepseek-r1"), "unknown system or chip 'deepseek-r1' (a model: 'parity model deepseek-r1')"),
     (("validate", "--by", "vendr"), "(or 'flag', 'source' or 'vendor' alone); got 'vendr' (vendr: no such field)"),
     (("validate", "--by", "flag,engine"), "alone); got 'flag,engine' (flag: only alone)"),
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train", "--precision", "junk"),

@@ -13,6 +13,7 @@ from parity.errors import ModelConfigError
 from parity.hf import context_window
 from parity.flags import texts
 from parity.predict import Scenario, flags, scenario_from_row
+from parity.uncertainty import context_flags
 
 MEASUREMENTS = Path(__file__).parents[1] / "src" / "parity" / "data" / "measurements"
 
@@ -64,14 +65,23 @@ def said(scenario: Scenario) -> list[str]:
 
 def test_requests_past_the_window_are_flagged_not_refused() -> None:
     past = said(scenario_from_row(_row("llama-3.1-8b", 500_000, 1_024)))
-    assert "sequences of 501,024 tokens past llama-3.1-8b's context window of 131,072 (config.json)" in past
+    assert "sequences of 501,024 tokens, 369,952 past llama-3.1-8b's context window of 131,072 (config.json)" in past
     # GPUStack's 32k prompts on Qwen3-32B (PG03): 32,100 of 40,960
     assert not any("context window" in f for f in said(scenario_from_row(_row("qwen3-32b", 32_000, 100))))
     # a decode step's sequence is its context, a prefill step's its prompt
     decode = _row("llama-3.1-8b", 1_024, 1_024, phase="decode", batch=1, context=200_000)
-    assert any("200,000 tokens past" in f for f in said(scenario_from_row(decode)))
+    assert any("sequences of 200,000 tokens, 68,928 past" in f for f in said(scenario_from_row(decode)))
     prefill = _row("llama-3.1-8b", 131_072, 1_000_000, phase="prefill", batch=1)
     assert not any("context window" in f for f in said(scenario_from_row(prefill)))
+
+
+def test_the_flag_says_how_long_the_sequences_are_and_how_far_past_the_window() -> None:
+    """`compare --osl 10000000` on DeepSeek-R1 noted '10,001,024 tokens past the 163,840-token context window', which
+    reads as 10 M tokens beyond it: the sequences are 10,001,024 tokens long, 9,837,184 past the window."""
+    (flag,) = context_flags(catalog.model("deepseek-r1"), 10_001_024)
+    assert flag.brief == "10,001,024-token sequences, past the 163,840-token context window"
+    assert flag.text == ("sequences of 10,001,024 tokens, 9,837,184 past deepseek-r1's context window of 163,840 "
+                         "(config.json)")
 
 
 def test_serve_prints_the_flag() -> None:
@@ -81,7 +91,7 @@ def test_serve_prints_the_flag() -> None:
     assert "past llama-3.1-8b's context window of 131,072" in json.loads(result.stdout)["flags"]
 
 
-PAST = "sequences of 1,000,000 tokens past llama-3.1-8b's context window of 131,072 (config.json)"
+PAST = "sequences of 1,000,000 tokens, 868,928 past llama-3.1-8b's context window of 131,072 (config.json)"
 
 
 @pytest.mark.parametrize("command", [

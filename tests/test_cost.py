@@ -55,6 +55,21 @@ def test_formats_without_hardware_support_are_emulated() -> None:
         math_unit(FORMATS["nvfp4"], round_chip(native=frozenset({"int8"}), peak_flop_per_s={"int8": 1e15}))
 
 
+def test_a_format_no_unit_runs_is_refused_saying_why() -> None:
+    """fp32 on the Ascend 910C was refused as 'cannot run format fp32 (native: bf16, fp16, fp32, int8)', fp32 in the
+    list it cannot run: the chip lists fp32 but no source gives its FP32 rate, and fp32 has nothing to emulate it on.
+    A format the chip lacks names its unit and the fallbacks it has no rate for."""
+    with pytest.raises(InfeasiblePlan) as listed:
+        math_unit(FORMATS["fp32"], catalog.chip("huawei-ascend-910c"))
+    assert str(listed.value) == ("chip huawei-ascend-910c cannot run format fp32: it lists fp32 but no source gives "
+                                 "its FP32 rate, and no format to emulate it on; use a format it runs (bf16, fp16, "
+                                 "int8)")
+    with pytest.raises(InfeasiblePlan) as lacked:
+        math_unit(FORMATS["nvfp4"], round_chip(native=frozenset({"int8"}), peak_flop_per_s={"int8": 1e15}))
+    assert str(lacked.value) == ("chip round cannot run format nvfp4: it has no NVFP4 unit, and no published FP8 or "
+                                 "BF16 rate to emulate it on; use a format it runs (int8)")
+
+
 def test_the_emulation_note_names_what_the_chip_lacks() -> None:
     """An H20 runs MXFP8 on its FP8 math: the note said it 'has no FP8 math' (the math the format falls back to);
     it lacks the block-scaled MXFP8 unit. Where the format's unit is its math, the math is named; where the chip

@@ -72,8 +72,8 @@ def test_fleet_names_what_compare_flags_and_why_no_configuration_is_chosen() -> 
     (plan,) = plan_fleet(model, [catalog.system("nvidia-h800-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=1000.0)
     (row,) = compare([catalog.system("hgx-h800")], model, engine, 0.05, 300_000, 1024, ttft_s=1000.0)
     assert plan.flags == row.flags and plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip)
-    assert plan.note == row.note == ("301,024 tokens past the 131,072-token context window; uncalibrated (inherits "
-                                     "h200-sxm)")
+    assert plan.note == row.note == ("301,024-token sequences, past the 131,072-token context window; "
+                                     "uncalibrated (inherits h200-sxm)")
     (missed,) = compare([catalog.system("hgx-h100")], model, engine, 0.05, 300_000, 1024, ttft_s=5.0)
     (short,) = plan_fleet(model, [catalog.system("nvidia-h100-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=5.0)
     assert not missed.fits and short.configuration == "-"
@@ -89,7 +89,7 @@ def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
                           catalog.engine_for("sglang", "cann"), [], 0))
     assert "engine profile generic not fitted to measurements" in texts(raised)  # left to the JSON
     assert flag_note(raised) == [
-        "301,024 tokens past the 131,072-token context window", "uncalibrated (derived prior)",
+        "301,024-token sequences, past the 131,072-token context window", "uncalibrated (derived prior)",
         "fp4 GEMM rate not measured", "sglang-cann fitted only on runs with MTP"]
     h800 = case_flags([(catalog.system("hgx-h800"), None)], model, generic, [], 0)
     assert flag_note(h800) == ["uncalibrated (inherits h200-sxm)"]
@@ -359,3 +359,26 @@ def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None
     (units,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--units", "1000", "--chips",
                                                     "h20", "--format", "json"]).stdout)
     assert units["chips_low"] is None and units["chips_high"] is None
+
+
+def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> None:
+    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 82.5 T
+    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes, 105 T in CloudMatrix 384s, each now with what the same units
+    serve at the ends of the per-chip rate's 80% interval (38.5-126 and 48.7-160), in the JSON and under the figure
+    at 80 columns."""
+    args = ["fleet", "--model", "deepseek-r1", "--units", "650000", "--chips", "910c,cloudmatrix-384"]
+    plans = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+    assert [[round(p[f"served_tokens_per_day{end}"] / 1e11) / 10 for end in ("", "_low", "_high")] for p in plans] == [
+        [82.5, 38.5, 126.4], [104.6, 48.7, 160.2]]
+    for p in plans:  # the per-chip band, scaled to what the units serve
+        assert p["served_tokens_per_day_low"] / p["served_tokens_per_day"] == pytest.approx(
+            compare([catalog.system(p["system"])], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05,
+                    ttft_s=5.0, mtp_tokens=1)[0].tokens_per_s_per_chip_low / p["tokens_per_s_per_chip"], rel=1e-9)
+    table = CliRunner().invoke(cli, args, env={"COLUMNS": "80"}).stdout
+    lines = table.splitlines()
+    assert "served, 80%" in lines[2] and max(map(len, lines)) <= 80
+    assert [lines[i + 1].split()[0] for i, line in enumerate(lines) if line.startswith(("atlas-800-a3 ",
+                                                                                       "cloudmatrix-384 "))] == [
+        "38.5-126", "48.7-160"]
+    assert "served, 80%: under what they serve, what they serve at the ends of the 80% interval" in " ".join(
+        table.split())

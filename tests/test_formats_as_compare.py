@@ -37,3 +37,26 @@ def test_formats_runs_deepseek_with_one_draft_unless_told() -> None:
     assert default.stdout == one.stdout
     rates = [json.loads(r.stdout)[0]["tokens_per_s_per_chip"] for r in (one, off)]
     assert rates == [pytest.approx(1616.5, abs=0.1), pytest.approx(847.3, abs=0.1)]
+
+
+def test_formats_rows_carry_compares_interval_flags_and_assumptions() -> None:
+    """formats' rows had no interval, no flags and no assumptions, where compare's row of the same case has all
+    three: DeepSeek-R1 in FP8 on an H800 node delivers 2,794 tok/s/chip, 80% interval 1,302-4,281, which the JSON
+    now carries as compare's row does and the table prints under the figure (the ratio to BF16 has none)."""
+    args = ["formats", "hgx-h800", "--model", "deepseek-r1", "--formats", "fp8"]
+    found = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert found.exit_code == 0, found.stderr
+    (row,) = json.loads(found.stdout)
+    same = compare([catalog.system("hgx-h800")], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05, 1024,
+                   1024, "fp8", ttft_s=5.0, mtp_tokens=1)[0].to_dict()
+    assert [row[k] for k in ("tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high", "flags")] == [
+        same[k] for k in ("tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high", "flags")]
+    assert row["assumptions"] == list(same["assumptions"]) and len(row["assumptions"]) == 5
+    assert [round(row[k]) for k in ("tokens_per_s_per_chip", "tokens_per_s_per_chip_low",
+                                    "tokens_per_s_per_chip_high")] == [2794, 1302, 4281]
+    assert row["flags"][0] == ("uncalibrated chip nvidia-h800-sxm (calibration: inherited from nvidia-h200-sxm "
+                               "(hopper family))")
+    text = CliRunner().invoke(cli, args, env={"COLUMNS": "80"}).stdout
+    first, second = (line for line in text.splitlines() if "8x H800" in line or line.startswith("hgx-h800"))
+    assert "2,794" in first and "1,302-4,281" in second
+    assert "80% int.: the 80% interval of out tok/s/chip" in " ".join(text.split())

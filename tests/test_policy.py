@@ -457,6 +457,26 @@ def test_cli_at_threshold_h20_gains_what_its_rates_gain() -> None:
     assert not any("uncalibrated" in flag for flag in variant["flags"])
 
 
+def test_cli_at_threshold_prints_the_decode_ratios_interval_its_note_refers_to() -> None:
+    """An H20 scaled to just under 3A090 on DeepSeek-R1: 1.01x the H20's decode rate, 80% interval 0.82-1.25, which
+    the JSON carried (ratio_interval) and the table never showed, while its note said '1 lies inside the 80%
+    interval'. The interval now sits under the ratio, as compare prints it; the baseline row has none."""
+    import re
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    args = ["policy", "--at-threshold", "h20", "--rule", "3a090", "--model", "deepseek-r1"]
+    payload = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+    assert [round(x, 2) for x in payload["rows"][1]["ratio_interval"]] == [0.82, 1.25]
+    table = CliRunner().invoke(cli, args, env={"COLUMNS": "80"}).stdout
+    lines = table.splitlines()
+    variant = next(i for i, line in enumerate(lines) if line.startswith("hgx-h20 ") and "1.01x" in line)
+    assert re.match(r"@3a090\s+0\.82-1\.25\s+measured", lines[variant + 1]), lines[variant + 1]
+    assert "decode x" in table and "80% int." in table and "no clear winner" in " ".join(table.split())
+    assert "80% int.: the 80% interval of the decode ratio (under it" in " ".join(table.split())
+
+
 def test_cli_at_threshold_refuses_a_system_of_another_chip() -> None:
     """H100s in a GB200 NVL72 ran on the rack's links and power under the row name gb200-nvl72; a system of the
     chip being scaled is taken, any other refused."""
@@ -473,6 +493,12 @@ def test_cli_at_threshold_refuses_a_system_of_another_chip() -> None:
     (("--engine", "nosuch"), "--engine only applies with --at-threshold CHIP"),
     (("h100", "--rule", "3a090", "--tpot", "40ms"), "--rule, --tpot only apply with --at-threshold CHIP"),
     (("nvidia-h100-sxm", "h100", "h20"), "nvidia-h100-sxm named twice: each chip is assessed once"),
+    # a system is assessed as its chip: it was 'huawei-ascend-910c named twice', a chip named once
+    (("h20", "h100", "910c", "cloudmatrix-384"), "cloudmatrix-384 is assessed as its chip, huawei-ascend-910c, already "
+                                                 "named: each chip is assessed once"),
+    (("cloudmatrix-384", "atlas-800-a3"), "cloudmatrix-384 and atlas-800-a3 are assessed as their chip, "
+                                          "huawei-ascend-910c: each chip is assessed once"),
+    (("cloudmatrix-384", "cloudmatrix-384"), "cloudmatrix-384 named twice: each chip is assessed once"),
 ])
 def test_cli_policy_refuses_what_it_would_not_read(args: tuple[str, ...], message: str) -> None:
     """The workload options are read only with --at-threshold (--isl, --osl and --engine were accepted and ignored

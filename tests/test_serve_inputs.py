@@ -47,7 +47,7 @@ def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
     trace.write_text("arrival_s,isl,osl\n0,200000,100\n1,100,100\n")
     code, output = _invoke(*SERVE, "--trace", str(trace), "--format", "json")
     assert code == 0, output
-    assert "sequences of 200,100 tokens past llama-3.1-70b's context window" in json.loads(output)["flags"]
+    assert "sequences of 200,100 tokens, 69,028 past llama-3.1-70b's context window" in json.loads(output)["flags"]
     code, output = _invoke(*SERVE, "--trace", str(trace), "--isl", "5")
     assert code == 2 and "--isl with --trace: the trace gives each request's arrival and lengths" in output
 

@@ -517,13 +517,18 @@ class FormatResult:
     def to_dict(self) -> dict[str, object]:
         out = {k: getattr(self, k) for k in ("system", "chip", "format", "scale", "bytes_per_parameter", "runs_on",
                                              "native", "baseline_format", "ratio_to_baseline", "note")}
-        c = self.comparison
-        fits = bool(c and c.fits)  # a format that does not fit has no rates (null, empty in CSV), as compare's rows
-        out |= {"fits": fits, "mode": c.mode if c else "-", "layout": c.layout if c else "-",
-                "tokens_per_s_per_chip": c.tokens_per_s_per_chip if c and fits else float("nan"),
-                "tokens_per_s_per_kw": c.tokens_per_s_per_kw if c and fits else float("nan"),
-                "tpot_s": c.tpot_s if c else float("nan"), "ttft_s": c.ttft_s if c else float("nan")}
-        return out
+        # compare's row of the configuration, its interval, flags and assumptions included (a format that does not
+        # fit has no rates: null, empty in CSV); a format the chip cannot run has none of it
+        row = self.comparison.to_dict() if self.comparison else {}
+        return out | {k: row.get(k, absent) for k, absent in _FORMAT_FIELDS.items()}
+
+
+# the fields of compare's row a format's row carries, and what a format the chip cannot run has of each
+_FORMAT_FIELDS: dict[str, object] = {
+    "fits": False, "mode": "-", "layout": "-",
+    **dict.fromkeys(("tokens_per_s_per_chip", "tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high",
+                     "tokens_per_s_per_kw", "tpot_s", "ttft_s"), float("nan")),
+    "flags": (), "assumptions": ()}
 
 
 def compare_formats(systems: Sequence[System], model: Model, profile: EngineProfile,

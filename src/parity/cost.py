@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from parity.dtypes import Format, format_named
+from parity.dtypes import FORMATS, Format, format_named
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, Chip, System
 from parity.ops import Collective, Kernel, Num, expected_distinct
@@ -69,7 +69,21 @@ def math_unit(fmt: Format, chip: Chip) -> tuple[str, bool]:
     for fallback in fmt.fallbacks:
         if chip.runs_natively(fallback, fallback):
             return fallback, True
-    raise InfeasiblePlan(f"chip {chip.id} cannot run format {fmt.name} (native: {', '.join(sorted(chip.native))})")
+    # a format the chip lists with no published rate reads as native in its list: say which rate is missing
+    why = (f"it lists {fmt.feature} but no source gives its {fmt.math.upper()} rate" if fmt.feature in chip.native
+           else f"it has {_lacks(fmt, chip)}")
+    onto = (f"no published {' or '.join(f.upper() for f in fmt.fallbacks)} rate to emulate it on" if fmt.fallbacks
+            else "no format to emulate it on")
+    runs = [f for f in sorted(chip.native) if f in FORMATS and chip.runs_natively(f, FORMATS[f].math)]
+    raise InfeasiblePlan(f"chip {chip.id} cannot run format {fmt.name}: {why}, and {onto}; use a format it runs "
+                         f"({', '.join(runs) or 'none'})")
+
+
+def _lacks(fmt: Format, chip: Chip) -> str:
+    """What the chip lacks to run `fmt` on a unit of its own: the rate of a unit it lists with none published, the
+    math itself ('no FP8 math'), or the format's own unit where that is apart from its math ('no MXFP8 unit')."""
+    return (f"no published {fmt.math.upper()} rate" if fmt.feature in chip.native
+            else f"no {fmt.math.upper()} math" if fmt.feature == fmt.math else f"no {fmt.feature.upper()} unit")
 
 
 def emulation_note(fmt: Format, chip: Chip) -> str:
@@ -80,9 +94,7 @@ def emulation_note(fmt: Format, chip: Chip) -> str:
     unit, emulated = math_unit(fmt, chip)
     if not emulated:
         return ""
-    lacks = (f"no published {fmt.math.upper()} rate" if fmt.feature in chip.native
-             else f"no {fmt.math.upper()} math" if fmt.feature == fmt.math else f"no {fmt.feature.upper()} unit")
-    return f"{fmt.name} emulated on {unit} ({chip.id} has {lacks})"
+    return f"{fmt.name} emulated on {unit} ({chip.id} has {_lacks(fmt, chip)})"
 
 
 def emulation(name: str, chip: Chip) -> tuple[str, str]:

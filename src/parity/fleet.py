@@ -76,6 +76,9 @@ class FleetPlan:
     power_source: str = ""
     clients_per_worker: int | None = None  # the best configuration's load (per decode worker when disaggregated)
     served_tokens_per_day: float | None = None
+    # what the same units serve at the low and high ends of the per-chip rate's 80% interval; None without intervals
+    served_tokens_per_day_low: float | None = None
+    served_tokens_per_day_high: float | None = None
     served_share: float | None = None
     note: str = ""
     flags: tuple[Flag, ...] = ()
@@ -299,6 +302,9 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         idle = (f"the power budget runs no whole {system.id} ({format_si(system.power_w, 'w')})" if n == 0 else
                 _idle_note(best, n, system, held, limited))
         served_day = held * best.chips * capacity * SECONDS_PER_DAY
+        served_low, served_high = ((None, None) if "tokens_per_s_per_chip_low" not in band else
+                                   (served_day * band[f"tokens_per_s_per_chip_{end}"] / best.tokens_per_s_per_chip
+                                    for end in ("low", "high")))
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
         spanning = (f"workers span up to {spans} systems over scale-out"
@@ -311,7 +317,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             power_w=n * watts if whole or not n else math.nan,
             cost_usd=None if price is None or (n and not whole) else n * price, price_source=price_source,
             power_source=power_text(system),
-            served_tokens_per_day=served_day, served_share=share,
+            served_tokens_per_day=served_day, served_tokens_per_day_low=served_low,
+            served_tokens_per_day_high=served_high, served_share=share,
             note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,
                                          "" if share is None or share >= 1
                                          else f"serves {share_text(share)} of the demand within the limits"])),

@@ -156,8 +156,9 @@ def context_flags(model: Model, tokens: float) -> list[Flag]:
     window = model.context_window
     if window and tokens > window:
         return [Flag("past the context window",
-                     f"sequences of {tokens:,.0f} tokens past {model.name}'s context window of {window:,} (config.json)",
-                     f"{tokens:,.0f} tokens past the {window:,}-token context window")]
+                     f"sequences of {tokens:,.0f} tokens, {tokens - window:,.0f} past {model.name}'s context window of "
+                     f"{window:,} (config.json)",
+                     f"{tokens:,.0f}-token sequences, past the {window:,}-token context window")]
     return []
 
 

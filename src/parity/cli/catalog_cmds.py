@@ -158,6 +158,17 @@ def _total_rows(s: System) -> list[dict[str, object]]:
     return rows
 
 
+def _names_model(name: str) -> bool:
+    """Whether `name` is a catalog model's, which `show` does not describe (a path is none: show reads no file)."""
+    if name.endswith(".json") or Path(name).expanduser().exists():
+        return False
+    try:
+        catalog.model(name)
+    except ParityError:
+        return False
+    return True
+
+
 @cli.command()
 @click.argument("name")
 @format_option
@@ -170,6 +181,8 @@ def show(name: str, fmt: str, out: Path | None) -> None:
         try:
             item = catalog.chip(name)
         except CatalogError:
+            if _names_model(name):
+                raise CatalogError(f"unknown system or chip {name!r} (a model: 'parity model {name}')") from None
             catalog.system(name)  # refuses it, suggesting the closest systems and chips alike
             raise
     fmt = output_format(fmt, out)

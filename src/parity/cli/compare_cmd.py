@@ -29,7 +29,7 @@ from parity.plan import Precision
 from parity.parallel import map_chunks
 from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate
-from parity.report.tables import Column, plain, ratio, reached, scaled
+from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import duration_text
@@ -43,10 +43,8 @@ def _ratio_cell(row: dict[str, object], key: str = "per_chip") -> str:
     """A ratio (Comparison.ratios key) for people with its 80% interval on the line below ('0.64x' over '0.49-0.74'),
     so the interval is read wherever the ratio is, at any terminal width; none (the baseline, training): the ratio
     alone."""
-    low, high = row.get("ratio_interval" if key == "per_chip" else f"ratio_interval_{key}",  # type: ignore[misc]
-                        (math.nan, math.nan))
-    shown = ratio(row[f"ratio_{key}"])
-    return shown if low is None or math.isnan(low) else f"{shown}\n{low:.2f}-{high:.2f}"
+    return over_interval(ratio(row[f"ratio_{key}"]),  # type: ignore[misc]
+                         *row.get("ratio_interval" if key == "per_chip" else f"ratio_interval_{key}", (None, None)))
 
 
 def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:

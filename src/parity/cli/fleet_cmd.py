@@ -21,7 +21,7 @@ from parity.export import EXPORT_RULES, eccn_text, screen
 from parity.fleet import basis_text, plan_fleet, spare_text
 from parity.policy import assess
 from parity.units import share_text
-from parity.report.tables import Column, money, plain, reached, scaled
+from parity.report.tables import Column, money, over_interval, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
 
 
@@ -97,8 +97,12 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
     rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
                            "assumptions": [*p.assumptions, *filter(None, [export])]} for p, system in zip(plans, kinds)]
     ranged = any(p.chips_low is not None for p in plans)
+    trillions = scaled(1e12, zeros=True)
     shown = rows if fmt not in ("table", "md") else [  # the chips' 80% interval as people read it: '20,752-68,144'
-        r | {"chips_80": "-" if p.chips_low is None else f"{p.chips_low:,}-{p.chips_high:,}"} for r, p in zip(rows, plans)]
+        r | {"chips_80": "-" if p.chips_low is None else f"{p.chips_low:,}-{p.chips_high:,}",
+             # what they serve over its 80% interval: '82.5' over '38.5-127'
+             "served_80": over_interval(trillions(p.served_tokens_per_day), p.served_tokens_per_day_low,
+                                        p.served_tokens_per_day_high, trillions)} for r, p in zip(rows, plans)]
     # where a system other than a chip's default is named, the system column shows, and the chip (which each
     # system names: parity show) gives way first at a narrow terminal
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
@@ -112,8 +116,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                Column("systems", "systems", reached(count_cell), wide=True),
                Column("power_w", "MW", reached(scaled(1e6, zeros=True))), Column("cost_usd", "cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
-               Column("served_tokens_per_day", "T tokens/day\nserved", scaled(1e12, zeros=True),
-                      wide=demand_tps is not None),
+               Column("served_80", "T tokens/day\nserved, 80%", plain, wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
                  if demand_tps is not None else []),
                Column("note", "note", plain, "left")]
@@ -134,7 +137,9 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
                   "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
                   "worker of its scale-up domain); chips, MW and cost count every chip "
-                  "of the fleet, those that hold none included (the note says how many). Note: "
+                  "of the fleet, those that hold none included (the note says how many). served, 80%: under what "
+                  "they serve, what they serve at the ends of the 80% interval of the per-chip rate (compare's "
+                  "tokens_per_s_per_chip_low/high; served_tokens_per_day_low/high in --format json or csv). Note: "
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats; 'reported chip', 'announced chip': not shipping, its figures "

@@ -15,7 +15,7 @@ from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, listed, tar
 from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.dtypes import refuse_repeated_formats
 from parity.errors import ParityError
-from parity.report.tables import Column, plain, ratio, scaled
+from parity.report.tables import Column, over_interval, plain, ratio, scaled
 
 DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server")
 
@@ -42,7 +42,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
     runs as `compare` runs it: the engine at its software stack's maturity, a rank per die of a multi-die package,
     and the model's MTP default."""
     refuse_overwrite([("--model", model_file(model))], [("--out", out)])
-    output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
+    fmt = output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
     found = systems_named(systems or DEFAULT, "each system is shown once")
     wanted = listed(names, "--formats")
     if not wanted:
@@ -61,20 +61,27 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
             progress.advance(task)
     labels = {system.id: f"{system.id}\n{system_label(system)}" for system in found}
     rows = [r.to_dict() for r in results]
+    shown = rows if fmt not in ("table", "md") else [  # the rate over its 80% interval: '2,794' over '1,302-4,281'
+        r | {"rate_cell": over_interval(scaled(1)(r["tokens_per_s_per_chip"]), r["tokens_per_s_per_chip_low"],
+                                        r["tokens_per_s_per_chip_high"], scaled(1))} for r in rows]
     columns = [Column("system", "system", lambda name: labels.get(str(name), str(name)), "left"), Column("format", "format", plain, "left"),
                Column("scale", "scales", plain, "left", wide=True),
                Column("bytes_per_parameter", "B/param", scaled(1), wide=True),
                Column("runs_on", "runs on", plain, "left", wrap=True), Column("mode", "mode", plain, "left", wide=True),
-               Column("tokens_per_s_per_chip", "out tok/s/chip", scaled(1)),
+               Column("rate_cell", "out tok/s/chip\n80% int.", plain),
                Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left", wide=True),
                Column("note", "note", plain, "left")]
     target = targets.text()
-    emit(rows, columns, fmt, payload=rows, out=out,
+    emit(shown, columns, fmt, payload=rows, out=out,
          title=f"{the_model.name}: weights in each format, serving {isl} in / {osl} out at {target}",
          caption="Each system in its best configuration per format (experts in the same format; KV cache FP8 "
                  "where the chip has FP8). 'emulated on X': the chip has no unit for the format (or lists one whose "
                  "rate no source gives: 'rate unpublished'), so weights are dequantised and multiplied on X at the calibration's emulation efficiency, keeping the "
                  "memory saving. x: output tokens/s per chip over the same system in the 'vs' format, the first "
-                 "of the list that fits it. "
+                 "of the list that fits it. 80% int.: the 80% interval of out tok/s/chip (under it; "
+                 "tokens_per_s_per_chip_low/high in --format json or csv, with each row's flags and assumptions), "
+                 "as compare's: the serving band of the configuration's mode and model class, twice as wide in log "
+                 "where flagged. x has none: the band is of the model's error on a chip, which two formats on the "
+                 "same chip share and their ratio cancels. "
                  f"Engine profile: {profile.id}, at each chip's software-stack maturity as compare runs it. "
                  + (f"{mtp_text}" if mtp_text else ""))

@@ -15,11 +15,12 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
-from parity.errors import ParityError
+from parity.errors import CatalogError, ParityError
 from parity.export import eccn_text
+from parity.hardware import Chip
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
 from parity.policy import LETTER_CAPTION, LETTER_RULE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, performance_density
-from parity.report.tables import Column, plain, ratio, reached, scaled
+from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
 
 
 def _number(digits: int) -> Any:
@@ -92,8 +93,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
              if value is not None] + typed_options({"--tpot": "tpot_s", "--ttft": "ttft_s"})
     if given:
         raise ParityError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --at-threshold CHIP")
-    found = [catalog.chip(name) for name in chips] if chips else list(catalog.chips())
-    refuse_repeats([c.id for c in found], "each chip is assessed once")
+    found = _chips_named(chips) if chips else list(catalog.chips())
     results = [assess(c, tf32_bits) for c in found]
     rows = [_row(a, fmt not in ("csv", "json")) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
@@ -109,6 +109,33 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})",
          caption=_CAPTION + (f" {REVERSED_FOOTNOTE}: {'; '.join(reversed_rows)}." if reversed_rows else ""),
          payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
+
+
+EACH_CHIP = "each chip is assessed once"
+
+
+def _chips_named(names: tuple[str, ...]) -> list[Chip]:
+    """The chips `names` name (a system's name its chip), one chip named twice refused; where a system stands for a
+    chip also named, the message says so ('cloudmatrix-384 is assessed as its chip, huawei-ascend-910c, already
+    named')."""
+    found = [catalog.chip(name) for name in names]
+
+    def entry(name: str, chip: Chip) -> str:
+        try:
+            catalog.resolve(name, catalog.chips(), "chip")
+        except CatalogError:
+            return catalog.system(name).id
+        return chip.id
+
+    entries = [entry(name, chip) for name, chip in zip(names, found, strict=True)]
+    refuse_repeats(entries, EACH_CHIP)  # one chip or one system named twice
+    for chip_id in dict.fromkeys(c.id for c in found):
+        systems = [e for e, c in zip(entries, found) if c.id == chip_id and e != chip_id]
+        if len(systems) + (chip_id in entries) > 1:
+            verb, its = ("is", "its") if len(systems) == 1 else ("are", "their")
+            raise ParityError(f"{' and '.join(systems)} {verb} assessed as {its} chip, {chip_id}"
+                              + (", already named" if chip_id in entries else "") + f": {EACH_CHIP}")
+    return found
 
 
 def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, targets: Targets, isl: int,
@@ -157,9 +184,14 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("layout", "layout", plain, "left", wide=True),
                Column("prefill_tokens_per_s_per_chip", "prefill\ntok/s/chip", reached(scaled(1)), wide=True),
                Column("decode_tokens_per_s_per_chip", "decode\ntok/s/chip", reached(scaled(1))),
-               Column("decode_ratio", "decode x", ratio), Column("prefill_ratio", "prefill x", ratio, wide=True),
+               Column("decode_cell", "decode x\n80% int.", plain),
+               Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
+    shown = rows if fmt not in ("table", "md") else [  # the decode ratio over its 80% interval, as compare shows it
+        r | {"decode_cell": over_interval(ratio(r["decode_ratio"]), *r["ratio_interval"])} for r in rows]
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
-    emit(rows, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
+    emit(shown, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
          title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",
-         caption=f"{found.description}. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))
+         caption=f"{found.description}. 80% int.: the 80% interval of the decode ratio (under it; ratio_interval in "
+                 "--format json), from the cross-source residuals of the chip's vendor (parity validate --by "
+                 f"source), as compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))

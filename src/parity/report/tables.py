@@ -28,8 +28,8 @@ from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["Column", "fields_text", "render_text", "to_markdown", "to_json", "to_csv", "write_atomic", "FORMATS",
-           "plain", "scaled", "count", "money", "ratio", "percent", "to_builtin", "with_interval", "terminal_width",
-           "DIGITS_SHOWN_WHOLE"]
+           "plain", "scaled", "count", "money", "ratio", "percent", "to_builtin", "with_interval", "over_interval",
+           "terminal_width", "DIGITS_SHOWN_WHOLE"]
 
 FORMATS = ("table", "json", "csv")
 
@@ -142,6 +142,15 @@ def with_interval(value: float, low: float, high: float, factor: float = 1.0, di
     if low is None or high is None or math.isnan(float(low)) or math.isnan(float(high)):
         return show(value)
     return f"{show(value)} ({show(low)}-{show(high)})"
+
+
+def over_interval(shown: str, low: Any, high: Any, show: Callable[[Any], str] = "{:.2f}".format) -> str:
+    """A figure as people read it (`shown`) with its 80% interval on the line below ('0.64x' over '0.49-0.74', each
+    end written by `show`), so the interval is read wherever the figure is, at any terminal width; the figure alone
+    where it has none (None or NaN)."""
+    if low is None or high is None or math.isnan(float(low)) or math.isnan(float(high)):
+        return shown
+    return f"{shown}\n{show(low)}-{show(high)}"
 
 
 def ratio(value: Any) -> str:
