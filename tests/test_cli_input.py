@@ -438,6 +438,7 @@ _OPTIONS = {"serve": ("--isl", "--osl", "--concurrency", "--tp", "--attn-dp", "-
             "model": ("--context",)}
 
 
+@pytest.mark.e2e  # 60 random commands (7.7 s): the end-to-end tier keeps the default run under a minute
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(sorted(_OPTIONS)), data=st.data())
 def test_random_option_values_end_in_exit_0_or_2_never_a_traceback(command: str, data: st.DataObject) -> None:

@@ -83,6 +83,7 @@ def test_compare_and_fleet_name_a_models_unmodelled_keys_once_under_the_table(tm
     assert "Model flags" not in plain.stdout
 
 
+@pytest.mark.e2e  # training searches (1.5 s): the end-to-end tier keeps the default run under a minute
 def test_training_mfu_names_the_peak_it_divides_by() -> None:
     """The MFU of `compare --workload train` and `train --search` was headed 'MFU' alone, one row's FP8 peak beside
     another's BF16 one (the 910C emulates FP8): the H800's 16% of its FP8 peak read as less busy than the 910C's 26%

@@ -174,6 +174,7 @@ def _fleet(*args: str) -> dict:
     return plan
 
 
+@pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     """DeepSeek-R1 on the H20 runs disaggregated: a 16-chip decode worker with 0.813 of a 16-chip prefill worker,
     29.006 chips a unit. A deployment is whole workers: one decode worker and one prefill worker, 32 chips. 24 chips
@@ -256,6 +257,7 @@ def test_a_fleet_with_no_chips_prices_none() -> None:
     assert row.split()[4:8] == ["-", "-", "-", "-"] and "$0" not in row
 
 
+@pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_fleet_sizes_in_a_system_named_in_chips() -> None:
     """`fleet --chips cloudmatrix-384` sized in 8-chip Atlas 800 A3 servers (the 910C's default system, 510
     tok/s/chip): a system named is sized in, at compare's 2,049 tok/s/chip for DeepSeek-R1 at its default targets,
@@ -284,6 +286,7 @@ def _cloudmatrix(*args: str, fmt: str = "json") -> dict:
     return json.loads(result.stdout)[0] if fmt == "json" else dict(zip(*csv.reader(io.StringIO(result.stdout))))
 
 
+@pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_units_fill_whole_systems_and_count_every_chip() -> None:
     """383 CloudMatrix chips were 0.997 of a system and served 0.0473 T tokens/day, 1,000 chips 2.6 systems (0.158 T):
     a part of a 384-chip supernode runs none of the 128-chip decode workers of its UB domain. Chips fill whole
@@ -344,6 +347,7 @@ def test_the_narrower_figure_names_the_systems_it_spans() -> None:
                                           "workers span up to 4 systems over scale-out (510/chip on one)"]
 
 
+@pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None:
     """The per-chip rate's 80% interval (compare's tokens_per_s_per_chip_low/high) sizes the chips the demand needs at
     each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 31,776 chips
@@ -361,6 +365,7 @@ def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None
     assert units["chips_low"] is None and units["chips_high"] is None
 
 
+@pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> None:
     """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 82.5 T
     tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes, 105 T in CloudMatrix 384s, each now with what the same units

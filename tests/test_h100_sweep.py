@@ -33,6 +33,7 @@ def test_the_h100_runs_compute_at_the_h200s_speed_and_streams_at_its_bandwidth()
     assert [replayed[k] for k in ("bf16 1x8192x28672", "bf16 1x28672x4096")] == pytest.approx([1.431, 1.488], abs=0.002)
 
 
+@pytest.mark.validation  # fits and scores three campaigns (1.8 s): a score, in the validation tier
 def test_the_h200s_calibration_prices_the_h100s_kernels_as_well_as_the_h100s_own_measurements() -> None:
     """Median |err| of the H100's kernel times: fitted on the H200's eager sweep 6.4% (its graph replays 7.4%, the
     reference microbenchmarks the shipped file comes from 7.7%), fitted on half of the H100's own eager points 7.9%

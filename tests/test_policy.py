@@ -551,6 +551,7 @@ def test_the_report_and_the_policy_table_name_every_format_that_sets_the_tpp() -
     assert code == 0 and ",bf16/fp8/int8," in out
 
 
+@pytest.mark.e2e  # two DeepSeek-R1 searches (2 s): the end-to-end tier keeps the default run under a minute
 def test_cli_at_threshold_serves_as_compare_does() -> None:
     """`policy --at-threshold h100 --model deepseek-r1` ran MTP off and without a TTFT target (2,356 tok/s/chip)
     where compare runs the model's MTP default (1 draft) at TTFT 5 s (3,101); both now run compare's workload, the

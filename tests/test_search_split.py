@@ -33,6 +33,7 @@ def _split(prefill_budget: int, decode_budget: int):
                         None, top=3)
 
 
+@pytest.mark.e2e  # split searches at three budgets (1.7 s): the end-to-end tier keeps the default run under a minute
 def test_h20_prefill_h200_decode_split_stays_in_budget_and_grows_with_it() -> None:
     """DeepSeek-R1 FP8, 2,000 in / 1,000 out, TPOT 50 ms: every fleet keeps to its budgets and meets the TPOT.
     Doubling the prefill budget of a prefill-limited fleet raises the best rate (26,899 -> 54,175 tok/s: a little
@@ -62,6 +63,7 @@ def test_the_best_splits_are_distinct_fleets() -> None:
     assert round(first.output_tokens_per_s) == 18_064 and first.limited_by == "prefill"
 
 
+@pytest.mark.e2e  # three CLI searches (2.5 s): the end-to-end tier keeps the default run under a minute
 def test_cli_split_needs_both_budgets() -> None:
     result = CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system",
                                       "hgx-h20", "--prefill-chips", "32"])
