@@ -144,7 +144,13 @@ def with_interval(value: float, low: float, high: float, factor: float = 1.0, di
     return f"{show(value)} ({show(low)}-{show(high)})"
 
 
-def over_interval(shown: str, low: Any, high: Any, show: Callable[[Any], str] = "{:.2f}".format) -> str:
+def ratio_number(value: float) -> str:
+    """A ratio's number for people: two decimals ('12.28'), and from 1,000 on whole with separators ('3,411': an
+    8,192-chip pod's ratio per system to an 8-chip node, whose decimals say nothing and widen the column)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
+
+
+def over_interval(shown: str, low: Any, high: Any, show: Callable[[Any], str] = ratio_number) -> str:
     """A figure as people read it (`shown`) with its 80% interval on the line below ('0.64x' over '0.49-0.74', each
     end written by `show`), so the interval is read wherever the figure is, at any terminal width; the figure alone
     where it has none (None or NaN)."""
@@ -156,7 +162,7 @@ def over_interval(shown: str, low: Any, high: Any, show: Callable[[Any], str] = 
 def ratio(value: Any) -> str:
     if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
         return "-"
-    return f"{float(value):.2f}x"
+    return f"{ratio_number(float(value))}x"
 
 
 def percent(value: Any) -> str:
