@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity.cli import cli
-from parity.report.tables import count, money, scaled
+from parity.report.tables import count, money, over_interval, ratio, scaled
 from parity.units import share_text
 
 pytestmark = pytest.mark.usefixtures("compared_once")  # its tables compare the systems other tables compare
@@ -567,8 +567,6 @@ def test_show_csv_and_json_keep_the_quote_verbatim() -> None:
 def test_ratios_from_a_thousand_read_whole_with_separators() -> None:
     """An 8,192-chip pod's ratio per system to an 8-chip node printed '13014.83x' over '2280.85-5102.36', which took
     the note's room at 80 columns (fuzz 22a 5.2); below 1,000 a ratio keeps its two decimals."""
-    from parity.report.tables import over_interval, ratio  # noqa: PLC0415
-
     assert [ratio(v) for v in (0.214, 12.28, 999.994, 3411.41, 13014.83)] == [
         "0.21x", "12.28x", "999.99x", "3,411x", "13,015x"]
     assert over_interval(ratio(3411.41), 2280.85, 5102.36) == "3,411x\n2,281-5,102"
