@@ -24,7 +24,8 @@ from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
 from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
-from parity.search import Candidate, best_precision, search_spanning
+from parity.parallel import map_chunks
+from parity.search import Candidate, SearchResult, best_precision, search_spanning
 from parity.uncertainty import case_flags, flag_note, power_flags
 from parity.units import format_si, share_text
 
@@ -224,15 +225,36 @@ def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tok
                                  f"beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
 
 
+def _searched(system: System, model: Model, profile: EngineProfile, isl: int, osl: int, tpot_s: float | None,
+              ttft_s: float | None, mtp: tuple[int, float], choose: Choose | None
+              ) -> tuple[SearchResult | None, int, str, Candidate | None, str]:
+    """One kind's search, as compare's: (what it found, per package; the systems its workers span; the narrower
+    figure they replace; the configuration the fleet is sized on, `choose`'s where given; why none was chosen)."""
+    chip = system.chip
+    precision = best_precision(model, chip)
+    # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
+    engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
+    found, spans, narrow = serving_search(functools.partial(
+        search_spanning, model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s, ttft_s,
+        mtp=mtp, meeting=choose is not None), ranks, domain_shortfall(model, ranks, engine, precision, isl + osl))
+    found = found.per_package(chip.dies) if found is not None else None
+    best, why = (found.best if found is not None else None), ""
+    if best is not None and choose is not None:
+        best, why = choose(system, found)  # type: ignore[arg-type]
+    return found, spans, narrow, best, why
+
+
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: int | None = None, power_budget_w: float | None = None,
-               ttft_s: float | None = None, mtp_tokens: int = 0, choose: Choose | None = None) -> list[FleetPlan]:
+               ttft_s: float | None = None, mtp_tokens: int = 0, choose: Choose | None = None,
+               processes: int = 1) -> list[FleetPlan]:
     """Size a fleet of each of `systems` (a chip kind in a system: its chips, power per chip and scale-up domain)
     for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs
     `profile` at its stack's software maturity (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at
     the model's published acceptance, as `compare` runs them; `choose` picks each chip's configuration among those
-    meeting the targets' means, as `compare --refine` does under percentile targets (compare.Choose; None: the steady search's best)."""
+    meeting the targets' means, as `compare --refine` does under percentile targets (compare.Choose; None: the steady
+    search's best). The kinds are searched on `processes` processes (the same numbers as one after another)."""
     if count not in ("total", "output"):
         raise InfeasiblePlan(f"count must be total or output, got {count!r}")
     if peak_factor < 1 or spare < 0:
@@ -248,18 +270,12 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
              "facility overhead), its share per chip", mtp_note)
     out: list[FleetPlan] = []
     beyond: list[str] = []
-    for system in systems:
+    searched = map_chunks(functools.partial(_searched, model=model, profile=profile, isl=isl, osl=osl, tpot_s=tpot_s,
+                                            ttft_s=ttft_s, mtp=mtp, choose=choose), list(systems), processes)
+    for system, (found, spans, narrow, best, why) in zip(systems, searched, strict=True):
         chip = system.chip
         precision = best_precision(model, chip)
-        # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
-        engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
-        found, spans, narrow = serving_search(functools.partial(  # as compare's
-            search_spanning, model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s, ttft_s,
-            mtp=mtp, meeting=choose is not None), ranks, domain_shortfall(model, ranks, engine, precision, isl + osl))
-        found = found.per_package(chip.dies) if found is not None else None
-        best, why = (found.best if found is not None else None), ""
-        if best is not None and choose is not None:
-            best, why = choose(system, found)  # type: ignore[arg-type]
+        engine = catalog.engine_on(profile, chip.software_stack)
         price, price_source = _price(system)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,

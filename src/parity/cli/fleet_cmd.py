@@ -56,13 +56,15 @@ from parity.report.tables import count as count_cell  # --count names the demand
                    "and why")
 @mtp_option()
 @arrivals_option(default="poisson", when="with a percentile target (--ttft p99:2s), which the simulator checks")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="worker processes the chip kinds are searched (and simulated) on, as compare's")
 @format_option
 @out_option
 def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
           osl: int,
           engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
-          variants_path: Path | None, rule: str | None, mtp_tokens: int | None, arrivals: str, fmt: str,
-          out: Path | None) -> None:
+          variants_path: Path | None, rule: str | None, mtp_tokens: int | None, arrivals: str, processes: int,
+          fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
     (a production volume) or a power budget serves. Given together, each is a limit on the others: the
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
@@ -92,7 +94,7 @@ def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Target
                        functools.partial(percentile_choice, model_name=model, engine=engine, isl=isl, osl=osl,
                                          mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals,
                                          rate="tokens_per_s_per_chip")  # the rate the fleet is sized on
-                       if percentiles else None)
+                       if percentiles else None, processes)
     export = exporting.text if exporting else ""
     rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
                            "assumptions": [*p.assumptions, *filter(None, [export])]} for p, system in zip(plans, kinds)]
