@@ -343,6 +343,16 @@ def test_each_row_carries_the_serve_line_that_prices_it_as_the_sweep_did(tmp_pat
                                             "1024 --osl 256 --tp 8 --concurrency 8 --random-range-ratio 1 "
                                             "--model-kind steady")
     assert what_if["system"] == "h20-2x" and what_if["serve_command"] == ""
+    assert what_if["serve_note"] == "a what-if system: `parity serve` runs catalog systems"
     served = CliRunner().invoke(cli, [*shlex.split(catalog_row["serve_command"])[1:], "--format", "json"])
     assert json.loads(served.stdout)["ttft_s"] == pytest.approx(float(catalog_row["ttft_s"]), rel=1e-9)
     assert float(catalog_row["ttft_s"]) == pytest.approx(1.133, abs=0.001)
+    # a column serve has no option for: the line without it gave TTFT 0.37 s where the row's max_num_seqs 8 gives
+    # 7.59 s (fuzz 23a 1.1), so the row has no line and says why
+    spec.write_text('[axes]\nsystem = ["hgx-h200"]\nmodel = ["llama-3.1-70b"]\nisl = [1024]\nosl = [256]\n'
+                    'concurrency = [32]\ntp = [8]\nmax_num_seqs = [8]\n')
+    out.unlink()
+    assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--workers", "1"]).exit_code == 0
+    (capped,) = csv.DictReader(out.open())
+    assert (capped["serve_command"], capped["serve_note"]) == ("", "`parity serve` has no option for max_num_seqs")
+    assert float(capped["ttft_s"]) == pytest.approx(7.59, abs=0.01)

@@ -9,7 +9,16 @@ from parity.predict import Case, Prediction, Scenario, predict_cases
 from parity.search import Candidate
 from parity.units import duration_text
 
-__all__ = ["serve_command", "serve_inputs", "disagg_rerun"]
+__all__ = ["serve_command", "serve_inputs", "disagg_rerun", "SERVE_LINE_COLUMNS"]
+
+# the columns of a predict row (predict.columns) that serve_command says as options; a row setting any other (an
+# engine setting such as max_num_seqs or eager, which serve has no option for) is priced as no serve line prices it
+_LAYOUT = ("tp", "pp", "attn_dp", "moe_tp", "moe_ep", "redundant_experts", "shared_expert_replicas")
+SERVE_LINE_COLUMNS = frozenset((
+    "case_id", "engine_version", "model", "system", "engine", "weights", "moe_weights", "kv", "attention_format",
+    "mla_decode", "offload_kv", "offload_weights", "isl", "osl", "mode", "prefill_system", "prefill_workers",
+    "decode_workers", "concurrency", "mtp_tokens", "mtp_acceptance", "attention_dp_hold_steps", "rank_per_die",
+    "random_range_ratio", *_LAYOUT, *(f"{side}_{k}" for side in ("prefill", "decode") for k in _LAYOUT)))
 
 
 def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:

@@ -13,11 +13,12 @@ import click
 from parity import catalog
 from parity.cli import cli, progress_bar
 from parity.cli.files import read_toml, refuse_overwrite
-from parity.cli.serve_line import serve_command
+from parity.cli.serve_line import SERVE_LINE_COLUMNS, serve_command
 from parity.cli.values import Count, ray_option
 from parity.dtypes import format_named
 from parity.errors import ParityError
 from parity.predict import case_from_row
+from parity.predict.columns import READ_COLUMNS
 from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
 from parity.sweep import SweepSpec, run_sweep, spec_from_toml, sweep_rows
@@ -39,12 +40,15 @@ def _writable(out: Path) -> None:
 def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[dict[str, Any]]:
     """Each row with the `parity serve` line that prices it as the sweep did (its layout, formats and fixed lengths:
     serve's own default draws the client's spread, 11% off in TTFT on an H20 at 8 clients); '' on a what-if
-    system (serve runs catalog systems; a variant's row is priced here only) and on a row that cannot be read."""
+    system (serve runs catalog systems; a variant's row is priced here only), on a row setting a column serve has
+    no option for (max_num_seqs = 8 put TTFT at 7.6 s where the line without it gives 0.37 s), which `serve_note`
+    names, and on a row that cannot be read."""
     moe: dict[str, bool] = {}
     out = []
     for row in rows:
-        command = ""
-        if row.get("system") not in variants:
+        command, unsaid = "", sorted(k for k, v in row.items() if k in READ_COLUMNS and k not in SERVE_LINE_COLUMNS
+                                     and v not in (None, ""))
+        if row.get("system") not in variants and not unsaid:
             try:
                 case = case_from_row(row)
                 if case.model not in moe:
@@ -52,7 +56,9 @@ def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[
                 command = serve_command(case, moe=moe[case.model])
             except ParityError:
                 pass
-        out.append({**row, "serve_command": command})
+        note = ("a what-if system: `parity serve` runs catalog systems" if row.get("system") in variants else
+                f"`parity serve` has no option for {', '.join(unsaid)}" if unsaid else "")
+        out.append({**row, "serve_command": command, "serve_note": note})
     return out
 
 
