@@ -459,3 +459,17 @@ def test_a_field_fitted_to_its_bound_is_held_and_replays_keep_the_eager_launch_c
     launch_us, unit = tomllib.loads(target.read_text())["kernel_overhead"].split()
     assert unit == "us" and float(launch_us) == pytest.approx(25.6, abs=0.05)
     assert at_bounds(catalog.calibration(catalog.chip("nvidia-h100-sxm")), FITTED) == []
+
+
+def test_replays_and_eager_launches_are_not_fitted_together(tmp_path: Path) -> None:
+    """The H100's replayed and eager sweeps imported together fitted one fixed cost a kernel of 18.4 us, neither
+    timing's (8 and 26 us), reported it as the replays' and moved every efficiency to suit it (fuzz 23a 1.4)."""
+    h100 = H200_BENCH.with_name("h100_parity_sweep.json")
+    target = tmp_path / "mix.toml"
+    result = CliRunner().invoke(cli, ["calibrate", "--import", str(h100), "--import",
+                                      str(h100.with_name("h100_parity_sweep_eager.json")), "--out", str(target)])
+    assert (result.exit_code, result.stderr) == (2, "parity: error: h100_parity_sweep.json times CUDA-graph replays "
+                                                    "and h100_parity_sweep_eager.json eager launches (meta.timing): a "
+                                                    "fit has one fixed cost a kernel, so import the files of one "
+                                                    "timing at a time\n")
+    assert not target.exists()

@@ -29,7 +29,7 @@ from parity.plan import Precision
 from parity.parallel import map_chunks
 from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate
-from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
+from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import duration_text
@@ -53,17 +53,17 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
     got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
     tokens = "output" if workload == "serve" else "training"
-    said = (f"{a.system} against {b.system}: {spec['system_bf16']:.2f}x the system BF16, "
-            f"{spec['system_memory']:.2f}x the memory, {spec['system_power']:.2f}x the power, "
-            f"{spec['bf16']:.2f}x BF16 per chip; predicted {got['per_system']:.2f}x the {tokens} tokens/s "
-            f"per system, {got['per_chip']:.2f}x per chip, {got['per_kw']:.2f}x per kW, "
-            f"{got['per_gb']:.2f}x per GB of memory. ")
+    said = (f"{a.system} against {b.system}: {ratio(spec['system_bf16'])} the system BF16, "
+            f"{ratio(spec['system_memory'])} the memory, {ratio(spec['system_power'])} the power, "
+            f"{ratio(spec['bf16'])} BF16 per chip; predicted {ratio(got['per_system'])} the {tokens} tokens/s "
+            f"per system, {ratio(got['per_chip'])} per chip, {ratio(got['per_kw'])} per kW, "
+            f"{ratio(got['per_gb'])} per GB of memory. ")
     order = ("per_system", "per_chip", "per_kw", "per_gb")  # as the sentence states them
     bounds = {k: v for k, v in quotient_intervals(a, b).items() if not math.isnan(v[0])}
     if not bounds:
         return said
     even = even_text({k: bounds[k] for k in order if k in bounds})
-    return (said + "80% intervals: " + ", ".join(f"{bounds[k][0]:.2f}-{bounds[k][1]:.2f}x {RATIO_WORDS[k]}"
+    return (said + "80% intervals: " + ", ".join(f"{ratio_number(bounds[k][0])}-{ratio(bounds[k][1])} {RATIO_WORDS[k]}"
                                                 for k in order if k in bounds)
             + (f"; {even}" if even else "") + ". ")
 
@@ -292,6 +292,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in by_id.values()}  # a --baseline's too
         rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
                  "system_ratio_cell": _ratio_cell(r, "per_system"), "kw_ratio_cell": _ratio_cell(r, "per_kw"),
+                 "gb_ratio_cell": _ratio_cell(r, "per_gb"),
                  "format_label": format_label(r["weights"], r["emulated_on"]),
                  "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
         unit = "tok/s" if workload == "serve" else "train\ntok/s"  # over two lines: 10 columns wide, not 16
@@ -329,7 +330,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", reached(scaled(1)), wide=3),
                     Column("kw_ratio_cell", "x/kW", plain, wide=True)]
         if varied:
-            columns.append(Column("ratio_per_gb", "x/GB", ratio, wide=True))
+            columns.append(Column("gb_ratio_cell", "x/GB", plain, wide=True))
         if workload == "train":
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))

@@ -29,7 +29,7 @@ def _writable(out: Path) -> None:
     .parquet, or .parquet without pyarrow."""
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise ParityError(f"--out {out.name}: a sweep writes .csv or .parquet, got {suffix or 'no suffix'}")
+        raise ParityError(f"--out {out}: a sweep writes .csv or .parquet, got {suffix or 'no suffix'}")
     if suffix == ".parquet":
         try:
             import pyarrow  # noqa: F401, PLC0415 - optional extra

@@ -146,8 +146,11 @@ def with_interval(value: float, low: float, high: float, factor: float = 1.0, di
 
 def ratio_number(value: float) -> str:
     """A ratio's number for people: two decimals ('12.28'), and from 1,000 on whole with separators ('3,411': an
-    8,192-chip pod's ratio per system to an 8-chip node, whose decimals say nothing and widen the column)."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
+    8,192-chip pod's ratio per system to an 8-chip node, whose decimals say nothing and widen the column); below 0.01
+    two significant digits ('0.00029', not '0.00': an 8-chip node per system to such a pod)."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.2g}" if 0 < abs(value) < 0.01 else f"{value:.2f}"
 
 
 def over_interval(shown: str, low: Any, high: Any, show: Callable[[Any], str] = ratio_number) -> str:
