@@ -97,10 +97,10 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     results = [assess(c, tf32_bits) for c in found]
     rows = [_row(a, fmt not in ("csv", "json")) for a in results]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
-               Column("tpp_format", "set by", plain, "left", wide=True),
+               Column("tpp_format", "set by", plain, "left", wide=2),  # after the H20 letter's verdict, at 80
                Column(PD_KEY, "PD /mm2", _number(2)),
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
-               Column("license_exception_nac", "NAC", _yes, wide=True),
+               Column("license_exception_nac", "NAC", _yes, wide=2),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=2),  # superseded: after the rest
                Column(f"rule_{LETTER_RULE}", "H20 letter", plain, "left", wide=True),
                Column("jan2026_zone", "2026 zone", plain), Column("notes", "notes", plain, "left", wide=True)]
