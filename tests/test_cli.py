@@ -213,6 +213,25 @@ def test_engines_lists_every_profile_parameter_and_how_it_was_obtained() -> None
     assert len(__import__("re").findall(r"\d+ rows", table)) == 5 and "sglang's" in table
 
 
+def test_engines_marks_a_stack_profiles_inherited_values() -> None:
+    """fuzz 23b 2.2, 2.4: sglang-cann refits 4 of sglang's values (gemm_scale, memory_scale, collective_scale,
+    step_overhead_s) on 4 rows; every other value is sglang's (disagg_decode_batch 902, burstiness 2.94) or the
+    stack prior's (prompt_gather_all_reduce off), and `engines` says which, where "fitted on 4 rows" had headed the
+    whole column. Its caption names the stacks with profiles, and MindIE and vLLM-Ascend as having none."""
+    table = CliRunner().invoke(cli, ["engines", "sglang-cann"], env={"COLUMNS": "80"}).stdout
+    lines = {" ".join(line.split()) for line in table.splitlines()}
+    assert {"fitted on 4 values on 4 rows", "gemm_scale 1.01", "memory_scale 0.574", "step_overhead [ms] 0.113",
+            "attention_scale 1 (sglang's)", "prompt_gather_all_reduce no (stack prior)",
+            "disagg_decode_batch 902 (sglang's)", "burstiness 2.94 (sglang's)"} <= lines
+    text = " ".join(table.split())
+    assert "MindIE and vLLM-Ascend have none, so on CANN generic and sglang-cann apply" in text
+    out = CliRunner().invoke(cli, ["engines", "vllm-rocm", "--format", "csv"]).stdout
+    obtained = {r["parameter"]: r["obtained"] for r in csv.DictReader(io.StringIO(out))}
+    assert {p for p, o in obtained.items() if o == "4 values on 22 rows"} == {
+        "gemm_scale", "memory_scale", "collective_scale", "step_overhead_s"}
+    assert set(obtained.values()) == {"4 values on 22 rows", "vllm's"}
+
+
 def test_engines_csv_is_one_record_per_parameter() -> None:
     """`engines NAME --format csv` is for machines: engine, section, parameter (file key), value in SI units, unit
     and how the profile was obtained, one row per parameter; no display rows ('fitted on', '[kernels]')."""

@@ -1,9 +1,14 @@
 """`parity compare` runs each chip's engine as fitted on that chip's software stack (its software maturity)."""
 
 import dataclasses
+import json
+
+from click.testing import CliRunner
 
 from parity import catalog
+from parity.cli import cli
 from parity.compare import compare
+from parity.fleet import plan_fleet
 
 
 def test_each_chip_takes_its_stacks_profile_of_the_engine() -> None:
@@ -25,3 +30,44 @@ def test_the_rocm_profile_lowers_the_mi300x_against_cuda_profile() -> None:
     rocm = compare([mi300x], model, catalog.engine("vllm"))[0]
     cuda = compare([mi300x], model, dataclasses.replace(catalog.engine("vllm"), name="vLLM (CUDA's)"))[0]
     assert 0 < rocm.tokens_per_s_per_chip < cuda.tokens_per_s_per_chip
+
+
+def test_rows_on_another_stack_name_the_fit_its_maturity_rests_on() -> None:
+    """fuzz 23b 2.2: compare, search, fleet and formats price an Ascend row at sglang-cann's kernel scales, whose
+    fit is 4 parameters on 4 DeepSeek-R1 runs; the row's assumptions say so. sglang on CANN is sglang-cann itself;
+    ROCm's maturity is two profiles' run-weighted mean (sglang-rocm's 3 runs too few to refit); a CUDA profile on
+    CUDA, or a what-if profile, says nothing."""
+    generic, vllm, sglang = (catalog.engine(e) for e in ("generic", "vllm", "sglang"))
+    fit = ("sglang-cann: 4 parameters (gemm_scale, memory_scale, collective_scale, step_overhead_s) fitted on 4 "
+           "deepseek-r1 runs (rows B12-*)")
+    for engine in (generic, vllm):
+        assert catalog.maturity_note(catalog.engine_on(engine, "cann"), "cann") == (
+            f"CANN software maturity: sglang-cann's kernel scales ({fit})")
+    assert catalog.maturity_note(catalog.engine_on(sglang, "cann"), "cann") == (
+        f"CANN software maturity: sglang-cann's own profile ({fit}; every other value sglang's)")
+    assert catalog.maturity_note(catalog.engine_on(generic, "rocm"), "rocm") == (
+        "ROCm software maturity: the run-weighted mean of sglang-rocm's and vllm-rocm's kernel scales (sglang-rocm: "
+        "none fitted, its 3 deepseek-r1 runs (rows AMD-*) too few; vllm-rocm: 4 parameters (gemm_scale, "
+        "memory_scale, collective_scale, step_overhead_s) fitted on 22 runs of deepseek-r1, llama-3.1-405b, "
+        "llama-3.1-70b, llama-3.1-8b (rows AMD-*, AMDP-*))")
+    assert catalog.maturity_note(vllm, "cuda") == ""
+    assert catalog.maturity_note(dataclasses.replace(vllm, gemm_scale=0.9), "cann") == ""
+    model, a2 = catalog.model("llama-3.1-8b"), catalog.system("atlas-800-a2")
+    (row,) = compare([a2], model, generic)
+    (plan,) = plan_fleet(model, [a2], generic, 1e5, 0.05, 1024, 1024)
+    said = f"CANN software maturity: sglang-cann's kernel scales ({fit})"
+    assert said in row.assumptions and said in plan.assumptions
+    assert plan.assumptions[1].endswith("engine profile generic (not fitted)") and plan.assumptions[2] == said
+
+
+def test_a_cuda_profile_served_on_cann_is_flagged_and_names_its_maturity() -> None:
+    """fuzz 23b 2.4: `serve --engine vllm` on an Ascend system runs vllm's host side as fitted on CUDA with
+    sglang-cann's kernel scales (catalog.engine_for: no vllm profile on CANN); it is flagged, and its notes say
+    which fit the kernel scales come from."""
+    result = CliRunner().invoke(cli, ["serve", "--model", "qwen3-32b", "--system", "atlas-800-a2", "--tp", "2",
+                                      "--engine", "vllm", "--model-kind", "steady", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    served = json.loads(result.stdout)
+    assert served["flags"] == "engine profile vllm fitted on cuda, not on cann"
+    assert ("engine profile vllm was fitted on cuda, not on this chip's cann; CANN software maturity: sglang-cann's "
+            "kernel scales (sglang-cann: 4 parameters") in served["note"]

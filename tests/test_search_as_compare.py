@@ -95,3 +95,36 @@ def test_search_names_the_wider_workers_compare_and_fleet_take() -> None:
     assert ("workers over 4 systems deliver 1,617 tok/s/chip, and compare and fleet take them (parity compare "
             "atlas-800-a3 --model deepseek-r1)") in " ".join(text.split())
     assert _json("search", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--refine", "0")["wider_workers"] is None  # type: ignore[index]
+
+
+def test_search_best_carries_compares_interval_flags_and_calibration() -> None:
+    """DeepSeek-R1 on a CloudMatrix 384 at TPOT 50 ms (fuzz 23b 2.3): search's best is compare's row, 2,049
+    tok/s/chip, with compare's 80% interval (955-3,140: the disaggregated band, twice as wide in log as it is
+    flagged) and flags; its assumptions name the chip's calibration, the generic engine as not fitted and the CANN
+    maturity it runs at (search had printed the bare 2,049, no calibration, no flag)."""
+    (row,) = _json("compare", "cloudmatrix-384", "--model", "deepseek-r1", "--processes", "1")
+    found = _json("search", "--model", "deepseek-r1", "--system", "cloudmatrix-384", "--tpot", "50ms")
+    best = found["best"]  # type: ignore[index]
+    assert round(best["tokens_per_s_per_chip"]) == round(row["tokens_per_s_per_chip"]) == 2049
+    for key in ("tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high"):
+        assert best[key] == pytest.approx(row[key], rel=1e-9)
+    assert (round(best["tokens_per_s_per_chip_low"]), round(best["tokens_per_s_per_chip_high"])) == (955, 3140)
+    assert best["flags"] == row["flags"] == [
+        "layout far from measured ones (pipeline parallel or over 64 chips per worker)",
+        "engine profile generic not fitted to measurements"]
+    assert all("flags" in r and "tokens_per_s_per_chip_low" in r for r in found["frontier"])  # type: ignore[index]
+    notes = found["assumptions"]  # type: ignore[index]
+    assert notes[0].startswith("engine profile generic (not fitted); layouts of 1 to 512 chips per worker")
+    assert notes[-2] == ("calibration: measured on this chip: family-davinci-910 (davinci-910 family; rows 7: B06-* "
+                         "(3), LIM-* (3), ARS-910b3-launch)") and notes[-2] in row["assumptions"]
+    assert notes[-1] == _CANN_MATURITY and notes[-1] in row["assumptions"]
+    table = CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "cloudmatrix-384", "--tpot",
+                                     "50ms"], env={"COLUMNS": "200"}).stdout
+    text = " ".join(table.split())
+    assert "Best under TPOT 50 ms: 2,049 tok/s/chip (80% interval 955-3,140), disagg" in text
+    assert ("Flags of the best: layout far from measured ones (pipeline parallel or over 64 chips per worker); "
+            "engine profile generic not fitted to measurements.") in text and "CANN software maturity" in text
+
+
+_CANN_MATURITY = ("CANN software maturity: sglang-cann's kernel scales (sglang-cann: 4 parameters (gemm_scale, "
+                  "memory_scale, collective_scale, step_overhead_s) fitted on 4 deepseek-r1 runs (rows B12-*))")

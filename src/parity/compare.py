@@ -38,7 +38,7 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
     power_flags, ratio_band, ratio_interval, training_flags
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
-           "compare", "compare_formats", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
+           "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
            "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text",
            "serving_search", "systems_spanned", "wider_workers", "widest_span", "RATIO_WORDS", "even_text",
            "quotient_intervals"]
@@ -213,7 +213,9 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                 if dies > 1 else "")
     engine_note = f"engine profile {profile.id}" + (
         "" if profile.name == catalog.engine(profile.id).name else f" ({profile.name})")
-    notes = tuple(filter(None, (engine_note, catalog.engine_user_note(profile), f"calibration: {cal.basis or cal.id}",
+    notes = tuple(filter(None, (engine_note, catalog.engine_user_note(profile),
+                                catalog.maturity_note(profile, chip.software_stack),
+                                cal.label,
                                 mtp_note,
                                 die_note))) + (
              f"workload {isl} in / {osl} out; mean targets TPOT "
@@ -238,9 +240,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                           tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
     best = chosen
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
-    layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
-    raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl,
-                        precision.weights) + power_flags(system)
+    raised = configuration_flags(best, system, model, profile, mtp[0], isl + osl, precision.weights)
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
         f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "", why]))
@@ -307,6 +307,16 @@ def narrower_text(narrow: tuple[float, int] | None, dies: int, screened: bool = 
         return ""
     return (f" ({narrow[0] * dies:,.0f}/chip on {'one' if narrow[1] == 1 else narrow[1]}"
             + (" at the mean targets" if screened else "") + ")")
+
+
+def configuration_flags(best: Candidate, system: System, model: Model, engine: EngineProfile, mtp_tokens: int,
+                        context_tokens: int, weights: str) -> tuple[Flag, ...]:
+    """The flags of a best serving configuration on `system` as compare, search and fleet raise them (case_flags of
+    its layouts, prefill and decode, and the system's power_flags), from which its intervals widen (`intervals`);
+    `engine` as priced on the chip's stack (catalog.engine_on)."""
+    layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
+    return case_flags([(system, None)], model, engine, layouts, mtp_tokens, context_tokens, weights) + \
+        power_flags(system)
 
 
 def intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:

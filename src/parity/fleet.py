@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.compare import Choose, domain_shortfall, intervals, narrower_text, serving_search
+from parity.compare import Choose, configuration_flags, domain_shortfall, intervals, narrower_text, serving_search
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
@@ -26,7 +26,7 @@ from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
 from parity.parallel import map_chunks
 from parity.search import Candidate, SearchResult, best_precision, search_spanning
-from parity.uncertainty import case_flags, flag_note, power_flags
+from parity.uncertainty import flag_note
 from parity.units import format_si, share_text
 
 __all__ = ["FleetPlan", "basis_text", "plan_fleet", "power_text", "spare_text", "SECONDS_PER_DAY"]
@@ -265,7 +265,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
     per_output = (isl + osl) / osl if count == "total" else 1.0
     mtp, mtp_note = catalog.mtp_setting(model, mtp_tokens)
     notes = (f"demand counts {'prompt + output' if count == 'total' else 'output'} tokens; peak = {peak_factor:g} x the "
-             f"daily mean; {spare_text(spare)}", f"workload {isl} in / {osl} out; engine profile {profile.id}",
+             f"daily mean; {spare_text(spare)}", f"workload {isl} in / {osl} out; {profile.label}",
              "power: the system's power as the catalog states it (a server's maximum, a rack's all-in figure; no "
              "facility overhead), its share per chip", mtp_note)
     out: list[FleetPlan] = []
@@ -276,6 +276,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         chip = system.chip
         precision = best_precision(model, chip)
         engine = catalog.engine_on(profile, chip.software_stack)
+        # the kind's assumptions: the fleet's, the software maturity its chips' stack is priced at after the engine
+        said = notes[:2] + tuple(filter(None, (catalog.maturity_note(engine, chip.software_stack),))) + notes[2:]
         price, price_source = _price(system)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
@@ -285,7 +287,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
                                  power_source=power_text(system),
                                  note=why or (found.binding() if found is not None else "no layout divides the model"),
-                                 assumptions=notes))
+                                 assumptions=said))
             continue
         served = best.tokens_per_s_per_chip * per_output
         capacity = served / (peak_factor * (1.0 + spare))  # daily-mean tokens/s one chip covers
@@ -293,9 +295,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         # a fleet serves in whole deployment units: aggregated workers, or decode workers with whole prefill
         # workers at the sized ratio; chips beyond the units they hold serve nothing
         needed = None if demand_tokens_per_s is None else _units_needed(best, demand_tokens_per_s, capacity)
-        raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
-                                                                             else []), mtp[0], isl + osl,
-                            precision.weights) + power_flags(system)
+        raised = configuration_flags(best, system, model, engine, mtp[0], isl + osl, precision.weights)
         band = intervals(best, model, raised)
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
                      (_whole_systems(_units_needed(best, demand_tokens_per_s,
@@ -311,7 +311,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                  served_tokens_per_s_per_chip=None, count=count,
                                  demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
-                                 power_source=power_text(system), note=beyond[-1], assumptions=notes))
+                                 power_source=power_text(system), note=beyond[-1], assumptions=said))
             continue
         whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
         held = best.units_within(whole * system.chips)
@@ -338,7 +338,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,
                                          "" if share is None or share >= 1
                                          else f"serves {share_text(share)} of the demand within the limits"])),
-            flags=raised, assumptions=notes))
+            flags=raised, assumptions=said))
     if beyond and len(beyond) == len(out):
         raise InfeasiblePlan(beyond[0])
     return out

@@ -366,6 +366,12 @@ class Calibration:
     user_file: str = ""
     points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
 
+    @property
+    def label(self) -> str:
+        """'calibration: BASIS': how a prediction's notes name the calibration that priced the chip and how the chip
+        reached it (its basis), or its id where no basis is said."""
+        return f"calibration: {self.basis or self.id}"
+
     def __post_init__(self) -> None:
         fractions = dict(self.gemm_efficiency)
         fractions |= {name: getattr(self, name) for name in (

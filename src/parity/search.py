@@ -397,7 +397,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     union = np.unique(np.concatenate(on_frontier))
     frontier = tuple(candidate(int(i)) for i in union[np.lexsort((-per_chip[union], tpot[union]))])
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
-    notes = (f"engine profile {profile.id}; layouts of {min(sizes)} to {max(sizes)} chips per worker"
+    notes = (f"{profile.label}; layouts of {min(sizes)} to {max(sizes)} chips per worker"
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
              f"disaggregated prefill workers sized for {profile.disagg_prefill_utilization:.0%} utilisation (the engine's "
              "disagg_prefill_utilization, rate matching), their steps "

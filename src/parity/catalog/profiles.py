@@ -155,11 +155,16 @@ def _rows_said(rows: tuple[str, ...]) -> str:
     part: AZ, AIC) as 'tag-* (count)', in their order; the file itself names every row."""
     if len(rows) <= 6:
         return ", ".join(rows)
+    return f"{len(rows)}: " + ", ".join(ids[0] if len(ids) == 1 else f"{prefix}-* ({len(ids)})"
+                                        for prefix, ids in row_groups(rows).items())
+
+
+def row_groups(rows: tuple[str, ...]) -> dict[str, list[str]]:
+    """Measured row ids by their source tag (the id's first part: AZ, B12), in their order."""
     groups: dict[str, list[str]] = {}
     for row in rows:
         groups.setdefault(row.split("-", 1)[0], []).append(row)
-    return f"{len(rows)}: " + ", ".join(ids[0] if len(ids) == 1 else f"{prefix}-* ({len(ids)})"
-                                        for prefix, ids in groups.items())
+    return groups
 
 
 def _newest(found: list[Calibration]) -> Calibration:

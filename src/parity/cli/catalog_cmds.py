@@ -14,7 +14,7 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
-from parity.engine import PROFILE_SECTIONS, EngineProfile
+from parity.engine import PROFILE_SECTIONS, EngineProfile, field_origins
 from parity.errors import CatalogError, ParityError
 from parity.flags import joined, texts
 from parity.hardware import Chip, Provenance, System
@@ -312,26 +312,41 @@ _ENGINE_TIMES = {"kernel_overhead_s": (1e-6, "us"), "collective_latency_s": (1e-
                  "decode_host_token_s": (1e-6, "us")}
 
 
-def _parameter_records(found: list[EngineProfile], fitted_on: Callable[[EngineProfile], str]
+def _parameter_records(found: list[EngineProfile], obtained: Callable[[EngineProfile, str], str]
                        ) -> list[dict[str, object]]:
     """Each profile's parameters for machines: engine, section, parameter (its file key), value in SI units, unit
-    ("s" for times, "" for counts, fractions and switches) and how the profile was obtained ("260 rows": fitted on
-    that many calibration rows; "assumed")."""
+    ("s" for times, "" for counts, fractions and switches) and how the value was obtained ("260 rows": fitted on
+    that many calibration rows; "assumed"; a stack profile's "sglang's" or "stack prior": `_origin_words`)."""
     return [{"engine": e.id, "section": section.name, "parameter": field, "value": getattr(e, field),
-             "unit": "s" if field.endswith("_s") else "", "obtained": fitted_on(e)}
+             "unit": "s" if field.endswith("_s") else "", "obtained": obtained(e, field)}
             for e in found for section in PROFILE_SECTIONS for field in section.fields]
+
+
+def _origin_words(profile: EngineProfile) -> dict[str, str]:
+    """How a stack profile (sglang-cann, refitted from sglang) came by each value it did not fit (engine.field_origins):
+    "sglang's" (its base's, as fitted on CUDA) or "stack prior" (its base's carried to the stack: kernel scales at
+    the vendor libraries' 1); empty for a profile that is no stack profile."""
+    if not profile.base:
+        return {}
+    words = {"base": f"{profile.base}'s", "prior": "stack prior"}
+    return {field: words[origin] for field, origin in field_origins(profile, catalog.engine(profile.base)).items()
+            if origin in words}
 
 
 def _section_rows(found: list[EngineProfile]) -> list[dict[str, object]]:
     """Each profile by the sections of its file (engine.PROFILE_SECTIONS): a row naming the section, then a row per
-    parameter under its file key, times with their unit (us, else ms), a column per engine."""
+    parameter under its file key, times with their unit (us, else ms), a column per engine; a stack profile's value
+    it did not fit is marked as its base's or the stack prior's ('0.1 (sglang's)')."""
+    origins = {e.id: _origin_words(e) for e in found}
     rows: list[dict[str, object]] = []
     for section in PROFILE_SECTIONS:
         rows.append({"parameter": f"[{section.name}]", **{e.id: "" for e in found}})
         for field in section.fields:
             factor, unit = _ENGINE_TIMES.get(field, (1e-3, "ms") if field.endswith("_s") else (1.0, ""))
             label = f"  {field.removesuffix('_s')}" + (f" [{unit}]" if unit else "")
-            rows.append({"parameter": label, **{e.id: _engine_value(getattr(e, field), factor) for e in found}})
+            rows.append({"parameter": label, **{
+                e.id: _engine_value(getattr(e, field), factor)
+                + (f" ({origins[e.id][field]})" if field in origins[e.id] else "") for e in found}})
     return rows
 
 
@@ -387,6 +402,16 @@ def _client_rows() -> list[dict[str, object]]:
             for p in CLIENT_PROFILES.values()]
 
 
+# which stacks have profiles, and what a stack profile's marked values are, for the engines table's caption
+_STACKS_SAID = ("Profiles exist for TensorRT-LLM, vLLM and SGLang on CUDA, vLLM and SGLang on ROCm (vllm-rocm, "
+                "sglang-rocm) and SGLang on CANN (sglang-cann), and the generic prior; MindIE and vLLM-Ascend have "
+                "none, so on CANN generic and sglang-cann apply (any other profile runs there with its host side as "
+                "fitted on CUDA and sglang-cann's kernel scales, and is flagged). A stack profile refits a few values "
+                "of its CUDA base on that stack's runs ('fitted on': how many, on how many rows); a value marked "
+                "(sglang's) or (vllm's) is its base's as fitted on CUDA, (stack prior) its base's carried to the stack (kernel "
+                "scales at the vendor libraries' 1).")
+
+
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--scheduler", is_flag=True, help="the simulator's view: each engine's named scheduler policies "
@@ -427,7 +452,12 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
         if e.measured and e.base and " not refitted: " in e.method:  # a stack with too few rows keeps its base's
             return f"{e.base}'s"
         said = f"{rows_.group(1)} rows" if e.measured and rows_ else ("fitted" if e.measured else "assumed")
+        if e.base and rows_:  # a stack profile fits a few of its values; the rest are its base's (_origin_words)
+            said = f"{sum(o == 'fitted' for o in field_origins(e, catalog.engine(e.base)).values())} values on {said}"
         return said + (" (user file)" if catalog.engine_user_file(e) else "")
+
+    def obtained(e: EngineProfile, field: str) -> str:
+        return _origin_words(e).get(field) or fitted_on(e)
 
     own = {e.id: (str(path), e.date) for e in found if (path := catalog.engine_user_file(e))}
 
@@ -436,9 +466,9 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
                 "assumptions": e.assumptions, "stack": e.stack, "base": e.base, "rows": list(e.rows),
                 **{f: getattr(e, f) for s in PROFILE_SECTIONS for f in s.fields},
                 "sections": {s.name: {f: getattr(e, f) for f in s.fields} for s in PROFILE_SECTIONS},
-                "parameters": _parameter_records([e], fitted_on)} for e in found]
+                "parameters": _parameter_records([e], obtained)} for e in found]
     if output_format(fmt, out) == "csv":  # one record per engine and parameter, in SI units
-        emit(_parameter_records(found, fitted_on), [], fmt, payload=payload, out=out)
+        emit(_parameter_records(found, obtained), [], fmt, payload=payload, out=out)
         return
     rows: list[dict[str, object]] = [{"parameter": "fitted on", **{e.id: fitted_on(e) for e in found}}]
     rows += _section_rows(found)
@@ -452,6 +482,7 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
                           "engines never measured. [steady] is read by the steady-state model alone, [simulator] by "
                           "the simulator alone, [disagg_sizing] by the steady model, whose worker counts the "
                           "simulator runs; the other sections by both ([scheduler.X]: the simulator's policy X). "
-                          "Methods and assumptions (with their sources) in full: --format json."
+                          "Methods and assumptions (with their sources) in full: --format json. "
+                          + _STACKS_SAID
                           + "".join(f" {i}: the user file {path} (dated {date}), not parity's."
                                     for i, (path, date) in own.items()))

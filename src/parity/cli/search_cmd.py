@@ -23,7 +23,8 @@ from parity.flags import joined, texts
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
     poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
-from parity.compare import domain_shortfall, memory_shortfall, serving_spans, systems_spanned, wider_workers
+from parity.compare import configuration_flags, domain_shortfall, intervals, memory_shortfall, serving_spans, \
+    systems_spanned, wider_workers
 from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
@@ -182,6 +183,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                                       osl, processes, mtp[0], rank_per_die=dies > 1, arrivals=arrivals)
         for i, row in zip(refined, simulated):
             rows[i] = row
+    # each row's 80% intervals and flags, as compare gives its best (so search's best reads as compare's row)
+    for c, row in [*zip(result.frontier, rows), *(probes if percentiles else ())]:
+        row.update(_checked(c, the_system, the_model, profile, mtp[0], isl + osl, precision.weights))
     if plot is not None:
         from parity.report.plots import frontier_png  # noqa: PLC0415 - matplotlib only when a plot is asked for
 
@@ -190,8 +194,12 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                      f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", targets.tpot_s)
     # the best's row of the table (the frontier holds it), with the simulator's figures where it was refined
     best = rows[result.frontier.index(result.best)] if result.best in result.frontier else (
-        result.best.to_dict() if result.best else None)
+        result.best.to_dict() | _checked(result.best, the_system, the_model, profile, mtp[0], isl + osl,
+                                         precision.weights) if result.best else None)
     raised = list(the_model.flags) + context_flags(the_model, isl + osl)
+    # what the figures rest on beyond the search's own choices: the chip's calibration and its stack's maturity
+    assumptions = [*result.assumptions, catalog.calibration(the_system.chip).label,
+                   *filter(None, (catalog.maturity_note(profile, the_system.chip.software_stack),))]
     chosen = "tok/s/chip"
     best_candidate = result.best
     if percentiles:
@@ -234,7 +242,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"{targets.text()}: "
                + (f"{scaled(1)(float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']))} "
-                  f"{chosen}, {' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
+                  f"{chosen}{_interval_text(best)}, "
+                  f"{' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
                   f"per worker; to run it: {rerun}{whole}" if best else "none meets the targets")
                + (f"; workers over {wider[0]} systems deliver {wider[1]:,.0f} tok/s/chip, and compare and fleet take "
@@ -251,8 +260,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                                                                 for t in percentiles) else "")
                   + (f"; it stopped at its budget of {budget} runs (--refine K: at most K)" if len(refined) >= budget
                      else "") + ")" if percentiles else "")
-               + ". " + "; ".join(result.assumptions) + (f". Plot: {plot}" if plot else "")
-               + (f". Flags: {joined(raised)}" if raised else "")
+               + ". " + "; ".join(assumptions) + (f". Plot: {plot}" if plot else "")
+               + (f". Flags of the best: {'; '.join(best['flags'])}" if best and best["flags"] else
+                  f". Flags: {joined(raised)}" if raised and not best else "")
                + (f". sim: the step-level simulator on {len(refined):,} candidate(s) ("
                   + ("the bisection's probes; those off the frontier follow its rows" if percentiles
                      else "the best, meeting the targets first, by tok/s/chip")
@@ -279,7 +289,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "best_serve_prices": rerun_prices,
                "best_serve_note": whole.strip()[1:-1], "frontier": rows,
                "wider_workers": {"systems": wider[0], "tokens_per_s_per_chip": wider[1]} if wider else None,
-               "assumptions": list(result.assumptions),
+               "assumptions": assumptions,
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     # under a percentile target the simulator's verdict stands for the metric it bounds: that metric's steady-state
     # mean (only the screen) gives way first where 80 columns cannot hold long layouts beside it
@@ -288,6 +298,22 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     emit(rows, columns + (REFINE_COLUMNS if refined else []) + ([SIM_MEETS] if percentiles and refined else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+def _checked(candidate: Candidate, system: System, model: Model, profile: EngineProfile, mtp_tokens: int,
+             context_tokens: int, weights: str) -> dict[str, object]:
+    """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags, as compare computes its best's
+    (compare.configuration_flags, compare.intervals; the intervals twice as wide in log where it is flagged)."""
+    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, context_tokens, weights)
+    return {**intervals(candidate, model, raised), "flags": texts(raised)}
+
+
+def _interval_text(row: dict[str, object]) -> str:
+    """' (80% interval 955-3,140)' after the best's tokens/s per chip, '' where no interval is stored."""
+    if "tokens_per_s_per_chip_low" not in row:
+        return ""
+    return (f" (80% interval {scaled(1)(float(row['tokens_per_s_per_chip_low']))}-"
+            f"{scaled(1)(float(row['tokens_per_s_per_chip_high']))})")
 
 
 def _wider(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,

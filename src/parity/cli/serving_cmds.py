@@ -221,7 +221,11 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @cli.command()
 @click.option("--model", required=True, help="catalog model or config.json")
 @click.option("--system", required=True, help="catalog system (or a chip: its default node)")
-@click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
+@click.option("--engine", type=ENGINE, default="generic", show_default=True,
+              help="serving-engine profile (parity engines): generic, trtllm, vllm or sglang, each run as its "
+                   "profile for the chip's software stack where one exists (vllm-rocm, sglang-rocm, sglang-cann), "
+                   "else at the stack's measured maturity (flagged); MindIE and vLLM-Ascend have no profile (on "
+                   "CANN: generic or sglang)")
 @click.option("--weights", default="", help="weight format (default: the checkpoint's)")
 @click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
 @click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")

@@ -3,8 +3,8 @@ they carry to other stacks (profile), engine versions' defaults and kernels (ver
 profile (training)."""
 
 from parity.engine.host_ops import HostOps
-from parity.engine.profile import (KERNEL_QUALITY, MLA_DECODE, STACK_QUALITY, EngineProfile, measured_stack_prior,
-                                   stack_prior)
+from parity.engine.profile import (KERNEL_QUALITY, MLA_DECODE, STACK_QUALITY, EngineProfile, field_origins,
+                                   maturity_sources, measured_stack_prior, stack_prior)
 from parity.engine.sections import IDENTITY, PROFILE_SECTIONS, ProfileSection, section_of
 from parity.engine.training import TrainingProfile
 from parity.engine.versions import (DEFAULT_FIELDS, FP4_GEMMS, FP8_GEMMS, GATHERING_MOE_BACKENDS, KERNEL_OPS,
@@ -15,4 +15,4 @@ __all__ = ["EngineProfile", "HostOps", "TrainingProfile", "MLA_DECODE", "EngineD
            "engine_version", "version_defaults", "KERNEL_OPS", "FP8_GEMMS", "FP4_GEMMS", "MOE_BACKENDS",
            "GATHERING_MOE_BACKENDS",
            "EngineKernel", "version_kernels", "EngineHost", "version_host", "KERNEL_QUALITY", "STACK_QUALITY",
-           "stack_prior", "measured_stack_prior", "ProfileSection", "PROFILE_SECTIONS", "IDENTITY", "section_of"]
+           "stack_prior", "measured_stack_prior", "maturity_sources", "field_origins", "ProfileSection", "PROFILE_SECTIONS", "IDENTITY", "section_of"]

@@ -9,7 +9,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["EngineProfile", "MLA_DECODE", "KERNEL_QUALITY", "STACK_QUALITY", "stack_prior", "measured_stack_prior"]
+from parity.engine.sections import PROFILE_SECTIONS
+
+__all__ = ["EngineProfile", "MLA_DECODE", "KERNEL_QUALITY", "STACK_QUALITY", "stack_prior", "measured_stack_prior",
+           "maturity_sources", "field_origins"]
 
 # how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
 # latent, as FlashMLA), or unabsorbed (kv_b expands every cached latent to per-head K and V each step, then
@@ -194,6 +197,12 @@ class EngineProfile:
     base: str = ""  # the profile a stack profile was refitted from (vllm for vllm-rocm)
     rows: tuple[str, ...] = ()  # measured rows a stack profile was fitted on (never scored)
 
+    @property
+    def label(self) -> str:
+        """How a prediction's notes name the engine: 'engine profile vllm', or 'engine profile generic (not
+        fitted)' for a profile no measurement fitted (the prior's values, not an engine's)."""
+        return f"engine profile {self.id}" + ("" if self.measured else " (not fitted)")
+
     def __post_init__(self) -> None:
         if self.mla_decode not in MLA_DECODE:
             raise ValueError(f"engine {self.id}: mla_decode must be one of {MLA_DECODE}, got {self.mla_decode!r}")
@@ -293,11 +302,7 @@ def measured_stack_prior(profile: EngineProfile, stack: str, fitted: Iterable[En
     chips deliver: before any row of theirs, ROCm, CANN or another stack is priced at the maturity the measured
     ones show, not at CUDA's. No fitted profile outside `profile`'s stack: stack_prior itself."""
     prior = stack_prior(profile, stack)
-    if stack == profile.stack:
-        return prior
-    others = [p for p in fitted if p.base and p.rows and p.stack != profile.stack]
-    own = [p for p in others if p.stack == stack]
-    chosen = own or others
+    chosen, own = maturity_sources(profile, stack, fitted)
     if not chosen:
         return prior
     weights = [float(len(p.rows)) for p in chosen]
@@ -312,3 +317,28 @@ def measured_stack_prior(profile: EngineProfile, stack: str, fitted: Iterable[En
     return dataclasses.replace(prior, name=f"{profile.name} on {stack}, at the software maturity of "
                                            f"{', '.join(p.id for p in chosen)}"
                                            f"{'' if own else f' (their level, {level:.2f} of CUDA)'}", **values)
+
+
+def maturity_sources(profile: EngineProfile, stack: str, fitted: Iterable[EngineProfile]
+                     ) -> tuple[tuple[EngineProfile, ...], bool]:
+    """The stack profiles among `fitted` whose kernel-quality multipliers measured_stack_prior gives `profile` on
+    `stack`, and whether they are `stack`'s own fits (else every stack's but `profile`'s, at their level); none
+    where `stack` is `profile`'s own or nothing away from it was fitted."""
+    if stack == profile.stack:
+        return (), False
+    others = [p for p in fitted if p.base and p.rows and p.stack != profile.stack]
+    own = tuple(p for p in others if p.stack == stack)
+    return own or tuple(others), bool(own)
+
+
+def field_origins(profile: EngineProfile, base: EngineProfile) -> dict[str, str]:
+    """Where each parameter (every PROFILE_SECTIONS field) of a stack profile refitted from `base` (vllm-rocm from
+    vllm) comes from: 'base' where it is `base`'s value, 'prior' where it is what stack_prior puts in its place on
+    the profile's stack (the vendor libraries' kernel rates, 1), 'fitted' where the stack's rows moved it."""
+    prior = stack_prior(base, profile.stack)
+    origins = {}
+    for field in (f for section in PROFILE_SECTIONS for f in section.fields):
+        value = getattr(profile, field)
+        origins[field] = ("base" if value == getattr(base, field) else "prior" if value == getattr(prior, field)
+                          else "fitted")
+    return origins

@@ -153,7 +153,8 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
         stack = s.system.chip.software_stack
         notes = list(s.notes) + list(result.assumptions) + [_calibration_note(s)] + (
             [f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
-            if stack and s.engine.stack != stack and s.engine.measured else [])
+            if stack and s.engine.stack != stack and s.engine.measured else []) + list(
+            filter(None, (catalog.maturity_note(s.engine, stack),)))
         feasible = bool(at(result.feasible))
         if not feasible:
             out.append(_failed(s.case_id, _unfit(s, result, at)))
@@ -178,7 +179,7 @@ def _calibration_note(s: Scenario) -> str:
     """'calibration: BASIS': which calibration priced the chip and how it reached it (the user's file by its path),
     and the engine profile where the user's file takes the place of parity's (catalog.engine_user_note)."""
     cal = s.calibration or catalog.calibration(s.system.chip)
-    return "; ".join(filter(None, (f"calibration: {cal.basis or cal.id}", catalog.engine_user_note(s.engine))))
+    return "; ".join(filter(None, (cal.label, catalog.engine_user_note(s.engine))))
 
 
 def _phase_prediction(s: Scenario) -> Prediction:
