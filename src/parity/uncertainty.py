@@ -26,9 +26,9 @@ from parity.plan import Layout
 from parity.units import format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
-           "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm",
-           "flag_note", "short_basis", "training_flags", "what_if_changes", "what_if_flag", "power_flags", "status_flag",
-           "ratio_band"]
+           "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
+           "unmeasured_gemm", "flag_note", "short_basis", "training_flags", "what_if_changes",
+           "what_if_flag", "power_flags", "status_flag", "ratio_band"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -227,6 +227,21 @@ def power_flags(system: System) -> tuple[Flag, ...]:
         return ()
     return (Flag("power assumed", f"power assumed: {format_si(system.power_w, 'w')} per {system.id}"
                  + (f" ({record.note})" if record.note else ""), "power assumed"),)
+
+
+def package_flag(system: System) -> Flag | None:
+    """The flag of a multi-die package priced as one device (a serving case without rank_per_die, serve's
+    --no-rank-per-die): its dies' memory pooled and its compute as one, which no framework of the chip runs (CANN
+    exposes each 910C die as a device, and every other command runs one rank per die, hardware.per_die); None where
+    the chip has one die."""
+    chip = system.chip
+    if chip.dies == 1:
+        return None
+    stack = chip.software_stack.upper() or "its software"
+    return Flag("package run as one device",
+                f"package run as one device: {chip.id}'s {chip.dies} dies as one {chip.memory_bytes / 1e9:,.0f} GB "
+                f"device; {stack} runs one rank per die ({chip.memory_bytes / chip.dies / 1e9:,.0f} GB)",
+                "package run as one device")
 
 
 def ratio_band(band: Band, chip: Chip, cal: Calibration) -> Band:
