@@ -239,8 +239,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     best = chosen
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
-    raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl,
-                        precision.weights) + power_flags(system)
+    raised = case_flags([(system, None)], model, profile, layouts, mtp[0], isl + osl, precision.weights,
+                        precision.expert_weights) + catalog.mtp_flags(model, mtp[0]) + power_flags(system)
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
         f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "", why]))

@@ -293,9 +293,9 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         # a fleet serves in whole deployment units: aggregated workers, or decode workers with whole prefill
         # workers at the sized ratio; chips beyond the units they hold serve nothing
         needed = None if demand_tokens_per_s is None else _units_needed(best, demand_tokens_per_s, capacity)
-        raised = case_flags([(system, None)], model, engine, [best.layout] + ([best.decode_layout] if best.decode_layout
-                                                                             else []), mtp[0], isl + osl,
-                            precision.weights) + power_flags(system)
+        layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
+        raised = (case_flags([(system, None)], model, engine, layouts, mtp[0], isl + osl, precision.weights,
+                             precision.expert_weights) + catalog.mtp_flags(model, mtp[0]) + power_flags(system))
         band = intervals(best, model, raised)
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
                      (_whole_systems(_units_needed(best, demand_tokens_per_s,

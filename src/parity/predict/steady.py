@@ -40,16 +40,16 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 
 
 def flags(scenario: Scenario) -> tuple[Flag, ...]:
-    """Ways a case lies outside what the model was fitted and checked on (case_flags, and a multi-die package run as
-    one device); its longest sequence is the prompt plus the output (a decode step's: its context; a prefill
-    step's: its prompt)."""
+    """Ways a case lies outside what the model was fitted and checked on (case_flags, a multi-die package run as
+    one device, and what resolving the case raised); its longest sequence is the prompt plus the output (a decode
+    step's: its context; a prefill step's: its prompt)."""
     layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
     systems = [(scenario.system, scenario.calibration)] + ([(scenario.prefill_system, None)]
                                                            if scenario.prefill_system else [])
     tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
     packaged = tuple(filter(None, (package_flag(s) for s, _ in systems)))  # a package run as one device
     return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens,
-                      scenario.precision.weights) + packaged
+                      scenario.precision.weights, scenario.precision.expert_weights) + packaged + scenario.flags
 
 
 def kv_load_flag(waiting: float, clients: float, engine: EngineProfile | None = None) -> Flag | None:
