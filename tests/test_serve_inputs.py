@@ -307,12 +307,49 @@ def test_a_rank_per_die_runs_memory_is_named_per_die() -> None:
     args = ("serve", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--concurrency", "8", "--model-kind",
             "steady")
     rows = {}
-    for extra in (("--rank-per-die", "--tp", "4"), ("--tp", "2")):
+    for extra in (("--rank-per-die", "--tp", "4"), ("--no-rank-per-die", "--tp", "2")):
         code, output = _invoke(*args, *extra)
         assert code == 0, output
         rows |= dict(line.rsplit(None, 2)[0:1] + [" ".join(line.rsplit(None, 2)[1:])]
                      for line in output.splitlines() if line.startswith("memory per"))
     assert rows == {"memory per die": "46.5 GB", "memory per chip": "89.4 GB"}
+
+
+def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
+    """Plain serve ran the 910C package as one 128 GB device and called Qwen3-32B at tp1 feasible at 94.7 GB, while
+    compare, search, fleet, formats and train run one rank per die, as CANN does (fuzz 23b 1.1). Now one rank per die
+    is serve's default on a multi-die chip: tp1 needs 24.3 GB more than a 64 GB die holds (65.5 GB of BF16 weights);
+    --no-rank-per-die keeps the package run as a flagged what-if, its rerun line says so; on a one-die chip the
+    option changes nothing."""
+    args = ("serve", "--model", "qwen3-32b", "--system", "atlas-800-a3", "--model-kind", "steady")
+    code, output = _invoke(*args, "--tp", "1")
+    assert (code, output) == (2, "parity: error: does not fit: needs 24.3 GB more per 64 GB die (weights is the largest "
+                                 "term)\n")
+    code, output = _invoke(*args, "--tp", "1", "--no-rank-per-die", "--format", "json")
+    package = json.loads(output)
+    assert code == 0 and round(package["memory_bytes_per_chip"] / 1e9, 1) == 94.7
+    assert round(package["output_tokens_per_s_per_chip"]) == 587
+    assert package["flags"].endswith("package run as one device: huawei-ascend-910c's 2 dies as one 128 GB device; "
+                                     "CANN runs one rank per die (64 GB)")
+    assert "--tp 1 --concurrency 32 --no-rank-per-die" in package["serve_command"]
+    (code, plain), (_, per_die) = (_invoke(*args, "--tp", "2", *extra, "--format", "json")
+                                   for extra in ((), ("--rank-per-die",)))
+    assert code == 0 and json.loads(plain) == json.loads(per_die)
+    assert round(json.loads(plain)["memory_bytes_per_chip"] / 1e9, 1) == 49.0
+    assert "--rank-per-die" in json.loads(plain)["serve_command"] and "package" not in json.loads(plain)["flags"]
+    h100 = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady", "--format", "json")
+    assert json.loads(_invoke(*h100)[1]) == json.loads(_invoke(*h100, "--no-rank-per-die")[1])
+
+
+def test_a_per_die_refusal_names_the_die_and_the_catalog_system() -> None:
+    """A per-die shortfall said 'per chip' and named the internal system 'cloudmatrix-384-per-die', which `parity
+    show` does not know (fuzz 23b 4.1): it says what a die holds and the catalog system, one rank per die."""
+    code, output = _invoke("serve", "--model", "deepseek-r1", "--system", "cloudmatrix-384", "--engine", "sglang-cann",
+                           "--weights", "int8", "--mode", "disagg", "--tp", "1", "--attn-dp", "16", "--moe-ep", "16",
+                           "--decode-tp", "1", "--decode-attn-dp", "128", "--decode-moe-ep", "128", "--concurrency",
+                           "4096", "--mtp", "1", "--model-kind", "steady")
+    assert (code, output) == (2, "parity: error: does not fit: the prefill worker (tp1-dp16-ep16 on cloudmatrix-384, "
+                                 "one rank per die) needs 8.1 GB more per 64 GB die (weights is the largest term)\n")
 
 
 @pytest.mark.parametrize(("args", "says"), [

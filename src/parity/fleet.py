@@ -295,7 +295,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         # a fleet serves in whole deployment units: aggregated workers, or decode workers with whole prefill
         # workers at the sized ratio; chips beyond the units they hold serve nothing
         needed = None if demand_tokens_per_s is None else _units_needed(best, demand_tokens_per_s, capacity)
-        raised = configuration_flags(best, system, model, engine, mtp[0], isl + osl, precision.weights)
+        raised = configuration_flags(best, system, model, engine, mtp[0], isl + osl, precision.weights,
+                                     precision.expert_weights)
         band = intervals(best, model, raised)
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
                      (_whole_systems(_units_needed(best, demand_tokens_per_s,

@@ -17,7 +17,8 @@ import numpy as np
 from parity.dtypes import FORMATS, MATH_RATES
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
-           "per_die", "rank_holder", "Family", "what_if", "MOST_FLEET_CHIPS"]
+           "per_die", "rank_holder", "one_rank_per_die", "system_text", "rank_memory_text", "Family", "what_if",
+           "MOST_FLEET_CHIPS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 STATUSES = ("shipping", "announced", "reported", "roadmap")
@@ -272,6 +273,23 @@ ARCHITECTURES = ("gpu", "npu")
 def rank_holder(dies: int) -> str:
     """Whose memory one rank's is: a chip's, or a die's where each die of a multi-die chip is a rank (per_die)."""
     return "die" if dies > 1 else "chip"
+
+
+def one_rank_per_die(system: System) -> bool:
+    """Whether `system` is a catalog system run one rank per die (per_die): a rank is one die of a package."""
+    return system.chip.ranks_per_package > 1
+
+
+def system_text(system: System) -> str:
+    """A system as messages name it: its catalog id, and 'cloudmatrix-384, one rank per die' for a system of one
+    rank per die (per_die), whose own id ('cloudmatrix-384-per-die') no command knows."""
+    return f"{system.id.removesuffix('-per-die')}, one rank per die" if one_rank_per_die(system) else system.id
+
+
+def rank_memory_text(system: System) -> str:
+    """Whose memory a rank of `system` holds, in words: 'chip', or '64 GB die' on a system of one rank per die
+    (per_die), where a reader would otherwise take the package's figure."""
+    return f"{system.chip.memory_bytes / 1e9:,.0f} GB die" if one_rank_per_die(system) else "chip"
 
 
 def per_die(system: System) -> System:

@@ -17,7 +17,7 @@ import numpy as np
 
 from parity import catalog, tomlwrite
 from parity.engine import EngineProfile
-from parity.cost import math_unit
+from parity.cost import emulation, math_unit
 from parity.dtypes import format_named
 from parity.flags import Flag
 from parity.hardware import Calibration, Chip, System
@@ -26,9 +26,9 @@ from parity.plan import Layout
 from parity.units import format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
-           "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART", "unmeasured_gemm",
-           "flag_note", "short_basis", "training_flags", "what_if_changes", "what_if_flag", "power_flags", "status_flag",
-           "ratio_band"]
+           "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
+           "unmeasured_gemm", "assumed_emulation", "flag_note", "short_basis", "training_flags", "what_if_changes",
+           "what_if_flag", "power_flags", "status_flag", "ratio_band"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -229,6 +229,21 @@ def power_flags(system: System) -> tuple[Flag, ...]:
                  + (f" ({record.note})" if record.note else ""), "power assumed"),)
 
 
+def package_flag(system: System) -> Flag | None:
+    """The flag of a multi-die package priced as one device (a serving case without rank_per_die, serve's
+    --no-rank-per-die): its dies' memory pooled and its compute as one, which no framework of the chip runs (CANN
+    exposes each 910C die as a device, and every other command runs one rank per die, hardware.per_die); None where
+    the chip has one die."""
+    chip = system.chip
+    if chip.dies == 1:
+        return None
+    stack = chip.software_stack.upper() or "its software"
+    return Flag("package run as one device",
+                f"package run as one device: {chip.id}'s {chip.dies} dies as one {chip.memory_bytes / 1e9:,.0f} GB "
+                f"device; {stack} runs one rank per die ({chip.memory_bytes / chip.dies / 1e9:,.0f} GB)",
+                "package run as one device")
+
+
 def ratio_band(band: Band, chip: Chip, cal: Calibration) -> Band:
     """The vendor band a ratio interval takes for `chip`: its log-width times WIDEN_FLAGGED where nothing measured
     the chip itself (chip_calibrated) or it is not shipping (status_flag), as a flagged prediction's interval widens;
@@ -266,10 +281,11 @@ def training_flags(system: System, model: Model, seq_len: float) -> tuple[Flag, 
 
 def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,
                layouts: Sequence[Layout], mtp_tokens: int = 0, context_tokens: float = 0,
-               weights: str = "") -> tuple[Flag, ...]:
+               weights: str = "", expert_weights: str = "") -> tuple[Flag, ...]:
     """Ways a serving case (a model on these systems' workers of these layouts; each system with the
     calibration the case uses, None for the catalog's; requests of `context_tokens` prompt + output tokens;
-    `weights` its weight format) lies outside what the model was fitted and checked on."""
+    `weights` its weight format, `expert_weights` its experts' where they differ) lies outside what the model was
+    fitted and checked on."""
     out = list(model.flags)  # config keys parity does not model ("unmodelled: KEY")
     out += context_flags(model, context_tokens)
     for system, cal in {s.id: (s, c) for s, c in systems}.values():
@@ -279,8 +295,9 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
             out.append(changed)
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
-        elif weights and (unmeasured := unmeasured_gemm(cal, chip, weights)):
-            out.append(unmeasured)
+        else:
+            out += filter(None, [weights and unmeasured_gemm(cal, chip, weights),
+                                 assumed_emulation(cal, chip, (weights, expert_weights))])
         if unshipped := status_flag(chip):
             out.append(unshipped)
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
@@ -312,6 +329,21 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     kind = f"{math} GEMM rate not measured on {chip.id}"
     return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} moved with them)",
                 f"{math} GEMM rate not measured")
+
+
+def assumed_emulation(cal: Calibration, chip: Chip, formats: Sequence[str]) -> Flag | None:
+    """A flag where the chip runs any of `formats` emulated on a wider unit (cost.emulation): at the calibration's
+    emulation_efficiency, which no calibration measures (parity calibrate and the family fits carry generic.toml's
+    prior, "an assumption", through), so the format's rate rests on it; None where all run natively. Raised on
+    calibrated chips: an uncalibrated chip's flag already says each of its rates is a prior."""
+    emulated = {name: unit for name in dict.fromkeys(filter(None, formats))
+                if (unit := emulation(name, chip)[0])}
+    if not emulated:
+        return None
+    said = ", ".join(f"{name} on {unit}" for name, unit in emulated.items())
+    rate = f"{cal.emulation_efficiency:g}"
+    return Flag("emulation rate assumed", f"emulation rate assumed: {said} at {rate} of the wider unit, no "
+                f"measurement ({cal.id} carries the prior)", f"emulation rate assumed ({rate})")
 
 
 def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[Flag]:

@@ -7,9 +7,10 @@ from functools import cache
 
 from parity.catalog.files import data_dir, read_toml, require
 from parity.errors import CatalogError, InfeasiblePlan
+from parity.flags import Flag
 from parity.model import Model
 
-__all__ = ["MtpAcceptance", "mtp_acceptance"]
+__all__ = ["MtpAcceptance", "mtp_acceptance", "mtp_flags"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +47,18 @@ class MtpAcceptance:
         ratio = gains[-1] / gains[-2] if len(gains) > 1 else self.acceptance
         extra = sum(gains[-1] * ratio ** i for i in range(1, draft_tokens - len(kept) + 1))
         return kept[-1] + extra
+
+    def extrapolation_flag(self, draft_tokens: int) -> Flag | None:
+        """A flag where `draft_tokens` drafts a step go past the deepest depth the source measured (its
+        kept_by_depth; else the first draft's rate alone), so that the tokens kept a step are accepted_tokens'
+        extrapolation, not a measurement; None at a measured depth."""
+        depth = len(self.kept_by_depth) or 1
+        if draft_tokens <= depth:
+            return None
+        past = f"past {depth} draft token{'s' if depth > 1 else ''}"
+        return Flag("MTP acceptance extrapolated",
+                    f"MTP acceptance extrapolated {past}: {self.accepted_tokens(draft_tokens):.3g} of {draft_tokens} "
+                    f"kept a step ({self.model}'s measured to {depth})", f"MTP acceptance extrapolated {past}")
 
     def describe(self, draft_tokens: int) -> str:
         """How many of `draft_tokens` drafts are kept and on what basis, for assumption notes."""
@@ -93,6 +106,15 @@ def mtp_drafts(model: Model, mtp_tokens: int | None) -> int:
     """Draft tokens a decode step for an --mtp option (`compare`, `fleet`, `search`): as given, else the model's
     default_mtp."""
     return default_mtp(model) if mtp_tokens is None else mtp_tokens
+
+
+def mtp_flags(model: Model, mtp_tokens: int) -> tuple[Flag, ...]:
+    """The flag of `mtp_tokens` drafts a step at the model's published acceptance past its deepest measured depth
+    (MtpAcceptance.extrapolation_flag), as `compare`, `fleet` and `serve` (without --mtp-acceptance) run them; ()
+    where MTP is off, the model has no published acceptance, or the depth was measured."""
+    published = mtp_acceptance(model.name) if mtp_tokens and model.mtp_layers else None
+    flag = published.extrapolation_flag(mtp_tokens) if published is not None else None
+    return (flag,) if flag else ()
 
 
 def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:

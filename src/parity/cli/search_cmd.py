@@ -185,7 +185,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
             rows[i] = row
     # each row's 80% intervals and flags, as compare gives its best (so search's best reads as compare's row)
     for c, row in [*zip(result.frontier, rows), *(probes if percentiles else ())]:
-        row.update(_checked(c, the_system, the_model, profile, mtp[0], isl + osl, precision.weights))
+        row.update(_checked(c, the_system, the_model, profile, mtp[0], isl + osl, precision))
     if plot is not None:
         from parity.report.plots import frontier_png  # noqa: PLC0415 - matplotlib only when a plot is asked for
 
@@ -194,8 +194,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                      f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", targets.tpot_s)
     # the best's row of the table (the frontier holds it), with the simulator's figures where it was refined
     best = rows[result.frontier.index(result.best)] if result.best in result.frontier else (
-        result.best.to_dict() | _checked(result.best, the_system, the_model, profile, mtp[0], isl + osl,
-                                         precision.weights) if result.best else None)
+        result.best.to_dict() | _checked(result.best, the_system, the_model, profile, mtp[0], isl + osl, precision)
+        if result.best else None)
     raised = list(the_model.flags) + context_flags(the_model, isl + osl)
     # what the figures rest on beyond the search's own choices: the chip's calibration and its stack's maturity
     assumptions = [*result.assumptions, catalog.calibration(the_system.chip).label,
@@ -301,10 +301,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
 
 
 def _checked(candidate: Candidate, system: System, model: Model, profile: EngineProfile, mtp_tokens: int,
-             context_tokens: int, weights: str) -> dict[str, object]:
+             context_tokens: int, precision: Precision) -> dict[str, object]:
     """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags, as compare computes its best's
     (compare.configuration_flags, compare.intervals; the intervals twice as wide in log where it is flagged)."""
-    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, context_tokens, weights)
+    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, context_tokens, precision.weights,
+                                 precision.expert_weights)
     return {**intervals(candidate, model, raised), "flags": texts(raised)}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from parity import catalog
 from parity.plan import Layout
 from parity.predict import Case, Prediction, Scenario, predict_cases
 from parity.search import Candidate
@@ -42,7 +43,8 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
                   client: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
     formats, attention and offload settings, lengths and their spread, layouts and expert placement, clients, whole
-    workers, the prefill workers' system, MTP and its acceptance); `moe`: the
+    workers, the prefill workers' system, MTP and its acceptance, and on a multi-die chip whether each die is a
+    rank); `moe`: the
     model has experts (their split is stated);
     `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts);
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
@@ -75,7 +77,10 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--mtp-acceptance", repr(float(case.mtp_acceptance))] if case.mtp_acceptance else []
     hold = dict(case.engine_settings).get("attention_dp_hold_steps")
     options += ["--adp-hold-steps", repr(float(hold))] if hold is not None else []
-    options += ["--rank-per-die"] if case.rank_per_die else []
+    if case.rank_per_die:  # stated either way on a multi-die chip, where serve's default is one rank per die
+        options += ["--rank-per-die"]
+    elif catalog.system(case.system).chip.dies > 1:
+        options += ["--no-rank-per-die"]
     # the case's own spread of lengths (fixed in a search), where serve's default draws the client profile's
     if model_kind == "steady" or case.random_range_ratio is not None:
         options += ["--random-range-ratio", f"{1.0 if case.random_range_ratio is None else case.random_range_ratio:g}"]

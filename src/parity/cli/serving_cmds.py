@@ -277,7 +277,10 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="extra replicas of hot experts placed EPLB-style (DeepSeek's EPLB)")
 @click.option("--shared-expert-replicas", type=Count(most=2**20, least=0), default=0, show_default=True,
               help="shared experts placed as this many expert instances instead of computed on every rank")
-@click.option("--rank-per-die", is_flag=True, help="each die of a multi-die package (Ascend 910C) is one rank")
+@click.option("--rank-per-die/--no-rank-per-die", default=None,
+              help="each die of a multi-die package (Ascend 910C) is one rank, as CANN runs it and as compare, search "
+                   "and train price it (the default on such a chip); --no-rank-per-die: the package as one device, a "
+                   "what-if (flagged)")
 @click.option("--prefill-workers", type=PARALLEL, default=None,
               help="disagg: prefill workers (default: sized for the engine's prefill utilisation)")
 @click.option("--decode-workers", type=PARALLEL, default=None,
@@ -331,7 +334,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
           offload_kv: float, offload_weights: float, mla_decode: str | None, mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
           batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float | None,
           tp: int, pp: int, attn_dp: int, moe_tp: int | None, moe_ep: int | None, redundant_experts: int,
-          shared_expert_replicas: int, rank_per_die: bool, prefill_workers: int | None, decode_workers: int | None,
+          shared_expert_replicas: int, rank_per_die: bool | None, prefill_workers: int | None,
+          decode_workers: int | None,
           prefill_system: str, decode_tp: int | None, decode_pp: int | None, decode_attn_dp: int | None,
           decode_moe_tp: int | None, decode_moe_ep: int | None, explain: bool, mtp_tokens: int,
           mtp_acceptance: float, adp_hold_steps: float | None, model_kind: str, use_sim: bool, client: str | None,
@@ -372,6 +376,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if scenario != "closed":
         _refuse_options_a_scenario_ignores(scenario, lengths is not None, mode)
     the_model = catalog.model(model)  # read once: a config.json is a file
+    if rank_per_die is None:  # a multi-die package runs one rank per die, as its frameworks and the other commands do
+        rank_per_die = catalog.system(system).chip.dies > 1
     if "moe" not in the_model.features and (given := typed_options(_EXPERTS_ONLY)):
         one = len(given) == 1
         raise ParityError(f"{', '.join(given)} set{'s' if one else ''} how experts are stored or placed; "

@@ -59,6 +59,7 @@ class Scenario:
     engine_settings: tuple[tuple[str, float], ...] = ()  # the row's own engine settings, already in `engine`
     row_settings: tuple[str, ...] = ()  # which of them the row states itself (the others: its version's defaults)
     notes: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()  # what resolving the case raised (an MTP acceptance extrapolated past its source)
     calibration: Calibration | None = None  # None: the catalog's calibration of the chip
     phase: str = "both"  # "decode" or "prefill": a fixed-batch step (phase.py) instead of the closed loop
     batch: int = 0  # the phase benchmark's sequences (decode) or prompts (prefill) over the deployment
@@ -89,7 +90,7 @@ class Scenario:
         """Everything but the workload: rows with one group share their deployments."""
         return (self.model.name, self.model.source, self.system.id, self.engine, self.precision, self.mode,
                 self.layout, self.decode_layout, self.prefill_workers, self.decode_workers, self.prefill_batch,
-                self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes,
+                self.decode_batch, self.moe_overlap, self.mtp_tokens, self.mtp_acceptance, self.notes, self.flags,
                 self.calibration and self.calibration.id, self.phase, self.batch, self.context,
                 self.prefill_system and self.prefill_system.id, self.offload_kv, self.offload_weights,
                 self.kernels, self.decode_kernels, self.host, self.moe_gather, self.decode_moe_gather,
@@ -247,13 +248,14 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     mtp = case.mtp_tokens
     if mtp and not model.mtp_layers:
         raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers (mtp_tokens={mtp})")
-    mtp_acceptance, mtp_note = case.mtp_acceptance, ""
+    mtp_acceptance, mtp_note, raised = case.mtp_acceptance, "", ()
     if mtp and not mtp_acceptance:
         published = catalog.mtp_acceptance(model.name)
         if published is None:
             raise InfeasiblePlan(f"mtp_acceptance is required for {model.name} (no published acceptance recorded)")
         mtp_acceptance = published.accepted_tokens(mtp)
         mtp_note = f"MTP acceptance: {published.describe(mtp)} (default: {published.source}; {published.note})"
+        raised = catalog.mtp_flags(model, mtp)
     if not 0.0 <= mtp_acceptance <= mtp:
         raise InfeasiblePlan(f"--mtp-acceptance {case.mtp_acceptance:g} must be in [0, {mtp}]: a step accepts at "
                              f"most the --mtp {mtp} tokens it drafts (a cases table's mtp_acceptance and mtp_tokens)")
@@ -278,7 +280,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
                   context=case.context, moe_overlap=case.moe_overlap, mtp_tokens=mtp, mtp_acceptance=mtp_acceptance,
                   random_range_ratio=case.random_range_ratio, num_prompts=case.num_prompts, client=case.client,
                   request_rate=case.request_rate, max_concurrency=case.max_concurrency, engine_settings=settings,
-                  row_settings=tuple(k for k, _ in case.engine_settings), calibration=calibration,
+                  row_settings=tuple(k for k, _ in case.engine_settings), calibration=calibration, flags=raised,
                   offload_kv=case.offload_kv, offload_weights=case.offload_weights, kernels=kernels, host=host,
                   decode_kernels=decode_kernels, moe_gather=case.moe_backend in GATHERING_MOE_BACKENDS,
                   decode_moe_gather=(case.decode_moe_backend if case.mode == "disagg" else case.moe_backend)

@@ -13,12 +13,13 @@ from parity import catalog
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.flags import Flag
+from parity.hardware import System, rank_memory_text, system_text
 from parity.memory import MemoryPlan
 from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
 from parity.simulate import KV_BOUND_SHARE
-from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags, interval_kind
+from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags, interval_kind, package_flag
 
 KV_LOAD_FLAG = "KV-bound load"  # the steady model's flag for clients queued for a KV slot (kv_load_flag)
 
@@ -39,14 +40,16 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 
 
 def flags(scenario: Scenario) -> tuple[Flag, ...]:
-    """Ways a case lies outside what the model was fitted and checked on; its longest sequence is the prompt plus
-    the output (a decode step's: its context; a prefill step's: its prompt)."""
+    """Ways a case lies outside what the model was fitted and checked on (case_flags, a multi-die package run as
+    one device, and what resolving the case raised); its longest sequence is the prompt plus the output (a decode
+    step's: its context; a prefill step's: its prompt)."""
     layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
     systems = [(scenario.system, scenario.calibration)] + ([(scenario.prefill_system, None)]
                                                            if scenario.prefill_system else [])
     tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
+    packaged = tuple(filter(None, (package_flag(s) for s, _ in systems)))  # a package run as one device
     return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens,
-                      scenario.precision.weights)
+                      scenario.precision.weights, scenario.precision.expert_weights) + packaged + scenario.flags
 
 
 def kv_load_flag(waiting: float, clients: float, engine: EngineProfile | None = None) -> Flag | None:
@@ -124,15 +127,16 @@ def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
 
 def _unfit(s: Scenario, result: ServingResult, at: Callable[[object], float]) -> str:
     """Why a case does not fit: the memory its decode (or only) worker lacks per chip, or its prefill worker's."""
-    prefill = result.prefill_memory
-    mem, where = ((prefill, f"the prefill worker ({s.layout} on {(s.prefill_system or s.system).id}) ")
-                  if prefill is not None and not bool(at(prefill.fits)) else (result.memory, ""))
-    return _shortfall(mem, at, where)
+    prefill, system = result.prefill_memory, s.prefill_system or s.system
+    mem, where, system = ((prefill, f"the prefill worker ({s.layout} on {system_text(system)}) ", system)
+                          if prefill is not None and not bool(at(prefill.fits)) else (result.memory, "", s.system))
+    return _shortfall(mem, system, at, where)
 
 
-def _shortfall(mem: MemoryPlan, at: Callable[[object], float] = float, where: str = "") -> str:
-    """Why `mem` does not fit, in words: the memory its device lacks per chip and its largest term, or, where the
-    host memory its offloaded KV cache fills is the tighter bound (MemoryPlan.host_binds), what the host lacks."""
+def _shortfall(mem: MemoryPlan, system: System, at: Callable[[object], float] = float, where: str = "") -> str:
+    """Why `mem` does not fit on a rank of `system`, in words: the memory its device lacks per chip (per die, with
+    what a die holds, on a system of one rank per die) and its largest term, or, where the host memory its
+    offloaded KV cache fills is the tighter bound (MemoryPlan.host_binds), what the host lacks."""
     short = max(-at(mem.free_bytes), 0.0)
     if at(mem.host_binds):
         limit = f"does not fit: host memory is the limit{' for ' + where.strip() if where else ''}"
@@ -140,7 +144,8 @@ def _shortfall(mem: MemoryPlan, at: Callable[[object], float] = float, where: st
         return (f"{limit}: the offloaded KV cache ({at(mem.host_kv_bytes) / 1e9:,.1f} GB per chip) needs "
                 f"{short / 1e9:,.1f} GB more than {room}" if short else
                 f"{limit}: not even one sequence's offloaded KV cache fits in {room}")
-    return (f"does not fit: {where}needs {short / 1e9:.1f} GB more per chip ({mem.largest_term()} is the largest term)"
+    return (f"does not fit: {where}needs {short / 1e9:.1f} GB more per {rank_memory_text(system)} "
+            f"({mem.largest_term()} is the largest term)"
             if short else f"does not fit: {where}not even one sequence's KV cache fits beside the weights")
 
 
@@ -193,7 +198,7 @@ def _phase_prediction(s: Scenario) -> Prediction:
                               s.engine.prefill_scale)
     mem = r.memory
     if not bool(r.feasible):
-        return _failed(s.case_id, _shortfall(mem))
+        return _failed(s.case_id, _shortfall(mem, s.prefill_system or s.system if s.phase == "prefill" else s.system))
     step, nan = float(r.step_s), float("nan")
     return Prediction(case_id=s.case_id, ttft_s=step if s.phase == "prefill" else nan, tpot_s=float(r.tpot_s),
                       output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
