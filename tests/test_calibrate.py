@@ -405,6 +405,7 @@ def test_one_file_imported_twice_is_refused(tmp_path: Path) -> None:
         assert result.exit_code == 2 and result.stderr == f"parity: error: {says}\n" and not target.exists()
 
 
+@pytest.mark.validation  # the printed figures of a whole fit (1.5 s): a score, in the validation tier
 def test_the_printed_error_is_the_one_the_fit_minimises(tmp_path: Path) -> None:
     """Every import of the shipped H200 sweep printed '9% with the prior, 11% fitted': the figure was the mean
     |log error| over the 282 points, while the fit minimises the mean over the 5 kinds of kernel alike (255 points

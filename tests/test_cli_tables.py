@@ -261,6 +261,7 @@ def test_fleet_note_and_column_give_the_same_share_at_any_size(demand: str, shar
     assert f" {share} " in h20
 
 
+@pytest.mark.e2e  # split searches (1.8 s): the end-to-end tier keeps the default run under a minute
 def test_the_split_table_fits_80_columns_and_names_what_gave_way() -> None:
     """`search --prefill-system` printed ten columns 119 wide at COLUMNS=80 (none could give way). Each side's
     workers now share a cell with their layout and the chips of both one cell; the fleet's rate (tok/s/chip x

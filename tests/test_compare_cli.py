@@ -31,6 +31,7 @@ def test_the_caption_says_what_calibrated_rests_on() -> None:
             "profiles. 80% int.") in " ".join(shown.output.split())
 
 
+@pytest.mark.e2e  # compare searches (1.4 s): the end-to-end tier keeps the default run under a minute
 def test_a_row_that_does_not_fit_writes_no_rates() -> None:
     """Kimi-K2 does not fit a TPU v6e-8: its rates were 0.0 in JSON and CSV, which read as figures, where fleet writes
     null; clients_per_worker was a float (8192.0) (fuzz16 4.3)."""

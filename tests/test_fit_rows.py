@@ -3,6 +3,8 @@ the stack fits keep their stored or prior values on fewer, and their method says
 
 import tomllib
 
+import pytest
+
 from parity import catalog
 from parity.crossvendor import fit_stack, stack_rows, stack_toml, stored_setting
 from parity.engine import stack_prior
@@ -86,6 +88,7 @@ def test_sglang_on_rocm_three_rows_keep_the_prior() -> None:
                              "3 rows for 4 parameters")
 
 
+@pytest.mark.e2e  # a refit (1.4 s): the end-to-end tier keeps the default run under a minute
 def test_a_vllm_refit_writes_its_stored_hand_off_and_sizing() -> None:
     """refit_engines on vLLM's rows (one Nelder-Mead step, for speed): the file written keeps the stored hand-off
     15.025 ms and sizing 64 / 0.7, and its summary says nothing was refitted: no disaggregated calibration row."""

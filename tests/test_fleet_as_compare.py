@@ -17,6 +17,7 @@ from parity.flags import texts
 from parity.fleet import plan_fleet
 
 
+@pytest.mark.e2e  # DeepSeek-R1 fleets (1.1 s): the end-to-end tier keeps the default run under a minute
 def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: a model that fits one 16-die A3 node
     delivers 509.6 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
@@ -48,6 +49,7 @@ def test_a_fleet_keeps_one_system_where_wider_workers_gain_little() -> None:
     assert (round(plan.tokens_per_s_per_chip), plan.note) == (3687, "")
 
 
+@pytest.mark.e2e  # three DeepSeek-R1 fleets (1.3 s): the end-to-end tier keeps the default run under a minute
 def test_fleet_runs_deepseek_with_one_draft_unless_told() -> None:
     args = ["fleet", "--model", "deepseek-r1", "--demand", "1e12 tokens/day", "--chips", "h20", "--format", "json"]
     default, one, off = (CliRunner().invoke(cli, args + extra) for extra in ([], ["--mtp", "1"], ["--mtp", "0"]))
@@ -194,6 +196,7 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     assert (sized["chips"], sized["systems"]) == (31_776, 3_972) and 1 <= sized["served_share"] < 1.001
 
 
+@pytest.mark.e2e  # DeepSeek-R1 fleets (1.2 s): the end-to-end tier keeps the default run under a minute
 def test_a_system_with_a_price_prices_the_fleet_by_its_systems() -> None:
     """A CloudMatrix 384 cost 384 x the 910C's weak press price, $28,000: $10.75 M, above the catalog's analyst
     price of the whole system, $8.2 M (CPUs, optics and racks included). A system with a price is priced by it,

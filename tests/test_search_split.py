@@ -96,6 +96,7 @@ def _served(line: str) -> dict[str, object]:
     return json.loads(result.output)
 
 
+@pytest.mark.e2e  # split searches (1.6 s): the end-to-end tier keeps the default run under a minute
 @pytest.mark.parametrize(("args", "expected"), [
     # Llama-3.1-70B prefilled on 16 H20s, decoded on 16 H200s: the search printed 18,485 tok/s at TTFT 16.56 s and
     # TPOT 20.3 ms from 384 clients, which a closed loop cannot run (Little's law: 10,533 tok/s), its throughput from
