@@ -45,7 +45,9 @@ def test_a_report_stopped_by_sigterm_leaves_no_staging_folder(tmp_path: Path) ->
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env={**os.environ, "PYTHONPATH": SRC})
     deadline = time.monotonic() + 30
-    while not list(tmp_path.iterdir()) and time.monotonic() < deadline:  # the staging folder is being built
+    # the staging folder is being built (an empty file tried in the folder before any work, --out's check, comes
+    # and goes first)
+    while not any(p.is_dir() for p in tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [p.name.startswith(".rep.") for p in tmp_path.iterdir()] == [True]
     child.send_signal(signal.SIGTERM)
