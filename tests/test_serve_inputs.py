@@ -324,7 +324,8 @@ def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
     args = ("serve", "--model", "qwen3-32b", "--system", "atlas-800-a3", "--model-kind", "steady")
     code, output = _invoke(*args, "--tp", "1")
     assert (code, output) == (2, "parity: error: does not fit: needs 24.3 GB more per 64 GB die (weights is the largest "
-                                 "term)\n")
+                                 "term); `parity search --model qwen3-32b --system atlas-800-a3` lists the layouts "
+                                 "that fit\n")
     code, output = _invoke(*args, "--tp", "1", "--no-rank-per-die", "--format", "json")
     package = json.loads(output)
     assert code == 0 and round(package["memory_bytes_per_chip"] / 1e9, 1) == 94.7
@@ -349,7 +350,9 @@ def test_a_per_die_refusal_names_the_die_and_the_catalog_system() -> None:
                            "--decode-tp", "1", "--decode-attn-dp", "128", "--decode-moe-ep", "128", "--concurrency",
                            "4096", "--mtp", "1", "--model-kind", "steady")
     assert (code, output) == (2, "parity: error: does not fit: the prefill worker (tp1-dp16-ep16 on cloudmatrix-384, "
-                                 "one rank per die) needs 8.1 GB more per 64 GB die (weights is the largest term)\n")
+                                 "one rank per die) needs 8.1 GB more per 64 GB die (weights is the largest term); "
+                                 "`parity search --model deepseek-r1 --system cloudmatrix-384` lists the layouts "
+                                 "that fit\n")
 
 
 @pytest.mark.parametrize(("args", "says"), [

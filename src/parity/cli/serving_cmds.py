@@ -480,7 +480,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
         raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
-                                             f"output {case.osl:,})" if requests else ""))
+                                             f"output {case.osl:,})" if requests else "")
+                          + (f"; `parity search --model {case.model} --system {case.system}` lists the layouts that "
+                             "fit" if prediction.note.startswith("does not fit") else ""))
     bench, resolved = None, scenario_of(case)
     if simulated:
         options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
