@@ -356,3 +356,18 @@ def test_each_row_carries_the_serve_line_that_prices_it_as_the_sweep_did(tmp_pat
     (capped,) = csv.DictReader(out.open())
     assert (capped["serve_command"], capped["serve_note"]) == ("", "`parity serve` has no option for max_num_seqs")
     assert float(capped["ttft_s"]) == pytest.approx(7.59, abs=0.01)
+
+
+def test_a_910c_row_runs_one_rank_per_die_unless_its_axis_says(tmp_path: Path) -> None:
+    """sweep rows on the 910C ran the 128 GB package as one device where serve, compare and CANN run each 64 GB die as
+    a rank (fuzz 24 1.1): Llama-3.1-70B at tp 1 read feasible; now it does not fit a die, and the row says which ran."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["atlas-800-a3"]\nmodel = ["llama-3.1-70b"]\nisl = [1024]\nosl = [1024]\n'
+                    'concurrency = [16]\ntp = [1, 4]\n')
+    out = tmp_path / "out.csv"
+    assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--workers", "1"]).exit_code == 0
+    one, four = csv.DictReader(out.open())
+    assert (one["rank_per_die"], one["feasible"], four["rank_per_die"], four["feasible"]) == ("True", "False", "True",
+                                                                                            "True")
+    assert "per 64 GB die" in one["note"] and "--tp 4 --concurrency 16 --rank-per-die" in four["serve_command"]
+    assert float(four["output_tokens_per_s_per_chip"]) == pytest.approx(146.73, abs=0.01)

@@ -409,8 +409,18 @@ def _combo(index: int, axes: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
     return tuple(reversed(picked))
 
 
+def _per_die(row: dict[str, Any], systems: Mapping[str, System]) -> dict[str, Any]:
+    """The row as the sweep prices it: one rank per die on a multi-die package (the 910C), as serve, compare and CANN
+    run it, where the row does not say (a `rank_per_die` axis does); its rank_per_die cell says which ran."""
+    if row.get("rank_per_die") not in (None, ""):
+        return row
+    system = _system_named(row.get("system"), systems)
+    return {**row, "rank_per_die": system is not None and system.chip.dies > 1}
+
+
 def _predict_chunk(rows: list[dict[str, Any]], variants: tuple[Variant, ...]) -> list[dict[str, Any]]:
     systems = {v.name: v.system() for v in variants}
+    rows = [_per_die(row, systems) for row in rows]
     out = []
     for row, prediction in zip(rows, predict_rows(rows, systems=systems)):
         predicted = prediction.row()
