@@ -19,7 +19,7 @@ from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan
-from parity.hardware import Calibration, Chip, System
+from parity.hardware import Calibration, Chip, System, one_rank_per_die
 from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.model import Model
 from parity.ops import Batch, Num
@@ -397,7 +397,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     union = np.unique(np.concatenate(on_frontier))
     frontier = tuple(candidate(int(i)) for i in union[np.lexsort((-per_chip[union], tpot[union]))])
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
-    notes = (f"{profile.label}; layouts of {min(sizes)} to {max(sizes)} chips per worker"
+    unit = "dies (one rank each)" if one_rank_per_die(system) else "chips"  # per_die: a die is the chip searched
+    notes = (f"{profile.label}; layouts of {min(sizes)} to {max(sizes)} {unit} per worker"
              + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
              f"disaggregated prefill workers sized for {profile.disagg_prefill_utilization:.0%} utilisation (the engine's "
              "disagg_prefill_utilization, rate matching), their steps "
