@@ -71,3 +71,12 @@ def test_a_cuda_profile_served_on_cann_is_flagged_and_names_its_maturity() -> No
     assert served["flags"] == "engine profile vllm fitted on cuda, not on cann"
     assert ("engine profile vllm was fitted on cuda, not on this chip's cann; CANN software maturity: sglang-cann's "
             "kernel scales (sglang-cann: 4 parameters") in served["note"]
+
+
+def test_compares_note_says_a_profile_runs_off_its_stack() -> None:
+    """`compare atlas-800-a3 --engine vllm` left the 910C row's note empty: its only flag, vLLM's CUDA fit run on
+    CANN, had no brief, and only the JSON said it (fuzz 24 4.1)."""
+    (row,) = json.loads(CliRunner().invoke(cli, ["compare", "atlas-800-a3", "--model", "qwen3-32b", "--engine", "vllm",
+                                                 "--format", "json"]).stdout)
+    assert "vllm fitted on cuda" in row["note"]
+    assert "engine profile vllm fitted on cuda, not on cann" in row["flags"]

@@ -173,8 +173,8 @@ def short_basis(basis: str) -> str:
 def flag_note(raised: Sequence[Flag]) -> list[str]:
     """case_flags of a best configuration in the few words a table's note gives them (`compare`, `fleet`; the
     whole flags are in their JSON): the flags with a brief (past the context window, an uncalibrated chip and its
-    basis, a GEMM format's rate not measured, an engine profile fitted only with or without MTP, training never
-    checked on the family). Other flags (the generic engine, a far layout) hold for most rows of such tables and
+    basis, a GEMM format's rate not measured, an engine profile fitted only with or without MTP or on another
+    stack, training never checked on the family). Other flags (the generic engine, a far layout) hold for most rows of such tables and
     are left to the JSON."""
     return list(dict.fromkeys(f.brief for f in raised if f.brief))
 
@@ -313,7 +313,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out.append(Flag(said, said))
     elif chip.software_stack and engine.stack != chip.software_stack:
         said = f"engine profile {engine.id} fitted on {engine.stack}, not on {chip.software_stack}"
-        out.append(Flag(said, said))
+        # briefed in a table's note: unlike the generic engine's flag, it holds for the rows of one stack only
+        out.append(Flag(said, said, f"{engine.id} fitted on {engine.stack}"))
     out += _mtp_beyond_fit(engine, mtp_tokens)
     return tuple(out)
 
