@@ -91,14 +91,16 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
 def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object]:
     """What a `parity serve` record states of its own run, so that the rows of many runs join and tell apart: the
     case's names and workload, its formats as resolved (the checkpoint's where none was given, the engine's KV
-    format; unquantized_matrices: the matrices its skip list keeps bf16, space-separated), its layouts ('' the decode layout of an aggregated run) and `rerun`, its serve_command."""
+    format; unquantized_matrices: the matrices its skip list keeps bf16, space-separated), its layouts ('' the decode
+    layout of an aggregated run), whether each die of a package was a rank (rank_per_die: then memory_bytes_per_chip
+    is a die's) and `rerun`, its serve_command."""
     precision = scenario.precision
     return {"model": case.model, "system": case.system, "engine": scenario.engine.id, "mode": case.mode,
             "layout": str(case.layout), "decode_layout": "" if case.decode_layout is None else str(case.decode_layout),
             "concurrency": case.concurrency, "isl": case.isl, "osl": case.osl, "weights": precision.weights,
             "moe_weights": precision.expert_weights, "kv_cache": precision.kv_cache,
             "unquantized_matrices": " ".join(sorted(precision.unquantized)), "mtp_tokens": case.mtp_tokens,
-            "serve_command": rerun}
+            "rank_per_die": case.rank_per_die, "serve_command": rerun}
 
 
 def disagg_rerun(candidate: Candidate, case: Case, utilization: float,
