@@ -333,11 +333,11 @@ def _origin_words(profile: EngineProfile) -> dict[str, str]:
             if origin in words}
 
 
-def _section_rows(found: list[EngineProfile]) -> list[dict[str, object]]:
+def _section_rows(found: list[EngineProfile], origins: dict[str, dict[str, str]]) -> list[dict[str, object]]:
     """Each profile by the sections of its file (engine.PROFILE_SECTIONS): a row naming the section, then a row per
     parameter under its file key, times with their unit (us, else ms), a column per engine; a stack profile's value
-    it did not fit is marked as its base's or the stack prior's ('0.1 (sglang's)')."""
-    origins = {e.id: _origin_words(e) for e in found}
+    it did not fit is marked as its base's or the stack prior's ('0.1 (sglang's)': `origins`, _origin_words by
+    profile id)."""
     rows: list[dict[str, object]] = []
     for section in PROFILE_SECTIONS:
         rows.append({"parameter": f"[{section.name}]", **{e.id: "" for e in found}})
@@ -456,8 +456,12 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
             said = f"{sum(o == 'fitted' for o in field_origins(e, catalog.engine(e.base)).values())} values on {said}"
         return said + (" (user file)" if catalog.engine_user_file(e) else "")
 
+    # how each profile, and each value a stack profile did not fit, was obtained: worked out once a profile
+    origins = {e.id: _origin_words(e) for e in found}
+    fitted = {e.id: fitted_on(e) for e in found}
+
     def obtained(e: EngineProfile, field: str) -> str:
-        return _origin_words(e).get(field) or fitted_on(e)
+        return origins[e.id].get(field) or fitted[e.id]
 
     own = {e.id: (str(path), e.date) for e in found if (path := catalog.engine_user_file(e))}
 
@@ -470,8 +474,8 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
     if output_format(fmt, out) == "csv":  # one record per engine and parameter, in SI units
         emit(_parameter_records(found, obtained), [], fmt, payload=payload, out=out)
         return
-    rows: list[dict[str, object]] = [{"parameter": "fitted on", **{e.id: fitted_on(e) for e in found}}]
-    rows += _section_rows(found)
+    rows: list[dict[str, object]] = [{"parameter": "fitted on", **fitted}]
+    rows += _section_rows(found, origins)
     # stack profiles (vllm-rocm ...) show where the terminal has room, or with --wide; one named engine always
     columns = [Column("parameter", "parameter", plain, "left")] + [
         Column(e.id, e.id, plain, wide=bool(e.base) and len(found) > 1) for e in found]
