@@ -27,7 +27,7 @@ from parity.report.markup import catalog_id, esc, figure, in_words, num, rate, s
 from parity.report.notes import assumptions_html, group_assumptions, legend, power_basis, without_mtp_hint
 from parity.report.page import GENERATOR, SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
-from parity.report.tables import money, reached, scaled, write_atomic
+from parity.report.tables import money, ratio_number, reached, scaled, write_atomic
 from parity.report.timeline import simulated_run
 
 __all__ = ["ReportSpec", "build_report", "check_spec"]
@@ -120,7 +120,7 @@ def _ratios_words(row: Comparison, anchor: str = "") -> str:
                             ("per_kw", "b", "per kW")):
         low, high = row.interval_of(key)
         said.append(f"<{tag}>{times(row.ratios[key])}</b> {words}"
-                    + ("" if low != low else f" (80% interval {low:.2f}-{high:.2f}x)"))
+                    + ("" if low != low else f" (80% interval {ratio_number(low)}-{times(high)})"))
     even = even_text({k: row.interval_of(k) for k in ("per_system", "per_chip", "per_kw")})
     return f"{', '.join(said[:-1])} and {said[-1]}" + (f"; {esc(even)}" if even else "")
 
@@ -129,7 +129,9 @@ def _interval(row: Comparison, key: str) -> str:
     """A ratio's 80% interval (Comparison.interval_of), on the line under it ('' where none: the baseline,
     training)."""
     low, high = row.interval_of(key)
-    return "" if low != low or high != high else f"<br><small style='white-space:nowrap'>{low:.2f}-{high:.2f}</small>"
+    if low != low or high != high:
+        return ""
+    return f"<br><small style='white-space:nowrap'>{ratio_number(low)}-{ratio_number(high)}</small>"
 
 
 def _mtp_words(model: Model) -> str:

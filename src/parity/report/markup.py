@@ -8,6 +8,8 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+from parity.report.tables import ratio_number
+
 __all__ = ["catalog_id", "esc", "figure", "in_words", "num", "rate", "sentence", "signed", "table", "times"]
 
 
@@ -27,7 +29,8 @@ def num(value: float, digits: int = 0) -> str:
 
 
 def times(value: float) -> str:
-    return "-" if value is None or value != value else f"{value:.2f}x"
+    """A ratio as the command line spells it ('12.28x', '3,411x', '0.00029x': tables.ratio_number)."""
+    return "-" if value is None or value != value else f"{ratio_number(value)}x"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
