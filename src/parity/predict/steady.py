@@ -127,10 +127,11 @@ def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
 
 def _unfit(s: Scenario, result: ServingResult, at: Callable[[object], float]) -> str:
     """Why a case does not fit: the memory its decode (or only) worker lacks per chip, or its prefill worker's."""
-    prefill, system = result.prefill_memory, s.prefill_system or s.system
-    mem, where, system = ((prefill, f"the prefill worker ({s.layout} on {system_text(system)}) ", system)
-                          if prefill is not None and not bool(at(prefill.fits)) else (result.memory, "", s.system))
-    return _shortfall(mem, system, at, where)
+    prefill = result.prefill_memory
+    if prefill is not None and not bool(at(prefill.fits)):
+        system = s.prefill_system or s.system
+        return _shortfall(prefill, system, at, f"the prefill worker ({s.layout} on {system_text(system)}) ")
+    return _shortfall(result.memory, s.system, at)
 
 
 def _shortfall(mem: MemoryPlan, system: System, at: Callable[[object], float] = float, where: str = "") -> str:
