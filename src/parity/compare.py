@@ -38,8 +38,8 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
     power_flags, ratio_band, ratio_interval, training_flags
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
-           "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall", "mtp_setting",
-           "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text",
+           "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
+           "mtp_setting", "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text",
            "serving_search", "systems_spanned", "wider_workers", "widest_span", "RATIO_WORDS", "even_text",
            "quotient_intervals"]
 
@@ -108,7 +108,8 @@ class Comparison:
     spec_ratios: dict[str, float] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
     note: str = ""
-    ratio_interval: tuple[float, float] = (float("nan"), float("nan"))  # 80% interval of ratios["per_chip"] (interval_of)
+    # 80% interval of ratios["per_chip"] (interval_of scales it to the other ratios)
+    ratio_interval: tuple[float, float] = (float("nan"), float("nan"))
     calibrated: bool = False  # uncertainty.chip_calibrated: the chip itself measured or fitted (either workload)
     assumptions: tuple[str, ...] = field(default=())
     baseline: str = ""  # the system every ratio divides by

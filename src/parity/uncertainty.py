@@ -174,8 +174,8 @@ def flag_note(raised: Sequence[Flag]) -> list[str]:
     """case_flags of a best configuration in the few words a table's note gives them (`compare`, `fleet`; the
     whole flags are in their JSON): the flags with a brief (past the context window, an uncalibrated chip and its
     basis, a GEMM format's rate not measured, an engine profile fitted only with or without MTP or on another
-    stack, training never checked on the family). Other flags (the generic engine, a far layout) hold for most rows of such tables and
-    are left to the JSON."""
+    stack, training never checked on the family). Other flags (the generic engine, a far layout) hold for most rows
+    of such tables and are left to the JSON."""
     return list(dict.fromkeys(f.brief for f in raised if f.brief))
 
 

@@ -148,8 +148,9 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
         documents = [_read_json(p) for p in imports]
         kinds = {replayed([d]): p.name for p, d in zip(imports, documents)}
         if len(kinds) > 1:  # one fit has one fixed cost a kernel: a pooled 18 us is neither timing's
-            raise ParityError(f"{kinds[True]} times CUDA-graph replays and {kinds[False]} eager launches (meta.timing): "
-                              "a fit has one fixed cost a kernel, so import the files of one timing at a time")
+            raise ParityError(f"{kinds[True]} times CUDA-graph replays and {kinds[False]} eager launches "
+                              "(meta.timing): a fit has one fixed cost a kernel, so import the files of one timing at "
+                              "a time")
         method = f"fit to imported microbenchmarks: {', '.join(p.name for p in imports)}"
     else:
         backend = torch_backend(graphs=not eager)

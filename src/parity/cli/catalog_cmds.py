@@ -408,8 +408,8 @@ _STACKS_SAID = ("Profiles exist for TensorRT-LLM, vLLM and SGLang on CUDA, vLLM 
                 "none, so on CANN generic and sglang-cann apply (any other profile runs there with its host side as "
                 "fitted on CUDA and sglang-cann's kernel scales, and is flagged). A stack profile refits a few values "
                 "of its CUDA base on that stack's runs ('fitted on': how many, on how many rows); a value marked "
-                "(sglang's) or (vllm's) is its base's as fitted on CUDA, (stack prior) its base's carried to the stack (kernel "
-                "scales at the vendor libraries' 1).")
+                "(sglang's) or (vllm's) is its base's as fitted on CUDA, (stack prior) its base's carried to the "
+                "stack (kernel scales at the vendor libraries' 1).")
 
 
 @cli.command()
