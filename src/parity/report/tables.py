@@ -29,8 +29,7 @@ from rich.table import Table
 
 __all__ = ["Column", "fields_text", "render_text", "to_markdown", "to_json", "to_csv", "write_atomic", "FORMATS",
            "plain", "scaled", "count", "money", "ratio", "ratio_number", "percent", "to_builtin", "with_interval",
-           "over_interval",
-           "terminal_width", "DIGITS_SHOWN_WHOLE"]
+           "over_interval", "terminal_width", "DIGITS_SHOWN_WHOLE"]
 
 FORMATS = ("table", "json", "csv")
 
