@@ -15,6 +15,7 @@ from parity.errors import InfeasiblePlan
 from parity.ops import Batch, Kernel
 from parity.plan import Layout, Precision
 from parity.plan import Shard, device_step
+from parity.search import best_precision
 from parity.step import Deployment, step_cost
 
 
@@ -357,3 +358,25 @@ def test_fp4_at_the_fp8_rate_runs_at_the_fp8_efficiency() -> None:
         compare([catalog.system("trn3-ultraserver")], catalog.model("llama-3.1-8b"), catalog.engine("generic"),
                 weights=w)[0].to_dict() for w in ("mxfp4", "fp8")))
     assert mxfp4 >= fp8 == 17922
+
+
+@pytest.mark.parametrize(("model_id", "system_id", "layout", "batch"), [
+    ("deepseek-r1", "gb200-nvl72", Layout(tp=1, attn_dp=8, moe_ep=8), Batch(decode_tokens=64.0, decode_context=1500.0)),
+    ("deepseek-r1", "hgx-h200", Layout(tp=8, moe_ep=8), Batch(prefill_tokens=4096.0, prefill_sequences=2.0,
+                                                              decode_tokens=32.0, decode_context=900.0)),
+    ("llama-3.1-70b", "hgx-h100", Layout(tp=8), Batch(decode_tokens=1.0, decode_context=100.0)),
+    ("qwen3-32b", "atlas-800-a3", Layout(tp=4, pp=2), Batch(prefill_tokens=0.0, decode_tokens=0.0))])
+def test_one_candidate_prices_as_a_grid_of_one_does(model_id: str, system_id: str, layout: Layout,
+                                                    batch: Batch) -> None:
+    """price_kernel, collective_s and price_step take Python floats of one candidate without numpy (its per-call cost
+    was a third of a step's pricing); the same step as one-element arrays must cost exactly the same, field by field
+    (the arithmetic is the same IEEE operations in the same order)."""
+    model, system = catalog.model(model_id), catalog.system(system_id)
+    dep = Deployment(model=model, system=system, layout=layout, precision=best_precision(model, system.chip),
+                     calibration=catalog.calibration(system.chip))
+    one = step_cost(dep, batch)
+    grid = step_cost(dep, Batch(**{name: np.array([getattr(batch, name)]) for name in
+                                   ("decode_tokens", "decode_context", "prefill_tokens", "prefill_sequences")}))
+    for name in ("compute_s", "memory_s", "communication_s", "overhead_s", "flops", "bytes", "comm_bytes"):
+        assert float(getattr(one, name)) == float(np.asarray(getattr(grid, name)).reshape(-1)[0]), name
+    assert float(one.time_s) > 0 or batch.tokens == 0

@@ -8,7 +8,7 @@ hierarchical across scale-up domains). Times add as `Cost` records.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,13 +44,13 @@ class Cost:
     comm_bytes: Num = 0.0
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        return Cost(*(mine + theirs for mine, theirs in zip(_values(self), _values(other))))
 
     def __radd__(self, other: Any) -> Cost:
         return self if other == 0 else NotImplemented
 
     def __mul__(self, factor: Num) -> Cost:
-        return Cost(*(getattr(self, f.name) * factor for f in fields(self)))
+        return Cost(*(value * factor for value in _values(self)))
 
     __rmul__ = __mul__
 
@@ -167,6 +167,36 @@ def efficiency_key(math: str, chip: Chip) -> str:
     return math
 
 
+# price_kernel's rates of a (kind, format, head_dim) on a (chip, calibration), keyed by the records' ids: each entry
+# holds the two records, so that no id is reused while it stands
+_RATES: dict[tuple[str, str, int, int, int], tuple[Chip, Calibration, str, float, float, float, float]] = {}
+
+
+def _rates(kind: str, fmt_name: str, head_dim: int, chip: Chip,
+           cal: Calibration) -> tuple[str, float, float, float, float]:
+    """(GEMM efficiency key, peak of the math unit [FLOP/s], the kernel's efficiency, the emulation factor, achieved
+    bandwidth [B/s]) of a kernel kind and format on `chip`; a grouped GEMM's efficiency is its format's
+    dequantisation factor alone (its grouped rate depends on the kernel's tokens)."""
+    key = (kind, fmt_name, head_dim, id(chip), id(cal))
+    hit = _RATES.get(key)
+    if hit is not None and hit[0] is chip and hit[1] is cal:
+        return hit[2:]
+    fmt = format_named(fmt_name)
+    math, emulated = math_unit(fmt, chip)
+    gemm = efficiency_key(math, chip)
+    efficiency = (cal.attention_decode_math if kind == "attention_decode" else
+                  cal.attention_prefill_efficiency * head_dim_scale(head_dim) if kind == "attention_prefill" else
+                  fmt.dequant_efficiency if kind == "grouped_gemm" else cal.gemm(gemm) * fmt.dequant_efficiency)
+    if kind == "attention_prefill" and math == "fp8" and not emulated and chip.peak("bf16") > 0:
+        efficiency *= FP8_ATTENTION_SPEEDUP * chip.peak("bf16") / chip.peak("fp8")
+    bandwidth = chip.memory_bytes_per_s * getattr(cal, _MEMORY_EFFICIENCY[kind])
+    if len(_RATES) > 4096:
+        _RATES.clear()
+    _RATES[key] = (chip, cal, gemm, chip.peak(math), efficiency, cal.emulation_efficiency if emulated else 1.0,
+                   bandwidth)
+    return _RATES[key][2:]
+
+
 def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float | None = None) -> Cost:
     """Roofline time of `kernel.count` runs of a kernel: max(math, memory) + fixed overhead each.
 
@@ -175,29 +205,30 @@ def price_kernel(kernel: Kernel, chip: Chip, cal: Calibration, overhead_s: float
     main loop, dtypes.Format.dequant_efficiency) and, for prefill attention, head_dim_scale (and in FP8,
     FP8_ATTENTION_SPEEDUP times the BF16 rate rather than the FP8 peak's share); grouped expert GEMMs
     run at the calibration's grouped rate for their tokens per expert (Calibration.grouped_gemm)."""
-    fmt = format_named(kernel.fmt)
-    math, emulated = math_unit(fmt, chip)
-    gemm = efficiency_key(math, chip)
-    efficiency = (cal.attention_decode_math if kernel.kind == "attention_decode" else
-                  cal.attention_prefill_efficiency * head_dim_scale(kernel.head_dim)
-                  if kernel.kind == "attention_prefill" else
-                  cal.grouped_gemm(gemm, kernel.tokens) * fmt.dequant_efficiency if kernel.kind == "grouped_gemm"
-                  else cal.gemm(gemm) * fmt.dequant_efficiency)
-    if kernel.kind == "attention_prefill" and math == "fp8" and not emulated and chip.peak("bf16") > 0:
-        efficiency *= FP8_ATTENTION_SPEEDUP * chip.peak("bf16") / chip.peak("fp8")
-    rate = chip.peak(math) * efficiency * (cal.emulation_efficiency if emulated else 1.0)
-    bandwidth = chip.memory_bytes_per_s * getattr(cal, _MEMORY_EFFICIENCY[kernel.kind])
-    moved = kernel.bytes
-    n = kernel.count
-    if np.ndim(kernel.flops) == 0 and np.ndim(moved) == 0 and kernel.flops == 0 and moved == 0:
-        return Cost()  # nothing to run this step (e.g. prefill attention in a decode step)
-    t_math = kernel.flops / rate
-    t_memory = moved / bandwidth
+    gemm, peak, efficiency, emulation, bandwidth = _rates(kernel.kind, kernel.fmt, kernel.head_dim, chip, cal)
+    if kernel.kind == "grouped_gemm":
+        efficiency = cal.grouped_gemm(gemm, kernel.tokens) * efficiency
+    rate = peak * efficiency * emulation
+    flops, moved, n = kernel.flops, kernel.bytes, kernel.count
     fixed = (cal.kernel_overhead_s if overhead_s is None else overhead_s) * kernel.launches
-    fixed = np.where((kernel.flops > 0) | (moved > 0), n * fixed, 0.0) if fixed else 0.0
+    if isinstance(flops, float) and isinstance(moved, float) and isinstance(rate, float) \
+            and not isinstance(n, np.ndarray):
+        # one candidate: the same arithmetic in Python floats, without numpy's per-call cost
+        if flops == 0 and moved == 0:
+            return Cost()  # nothing to run this step (e.g. prefill attention in a decode step)
+        t_math = flops / rate
+        t_memory = moved / bandwidth
+        compute = n * (t_math if t_math >= t_memory else 0.0)
+        return Cost(compute_s=compute, memory_s=n * max(t_math, t_memory) - compute,
+                    overhead_s=n * fixed if fixed else 0.0, flops=n * flops, bytes=n * moved)
+    if np.ndim(flops) == 0 and np.ndim(moved) == 0 and flops == 0 and moved == 0:
+        return Cost()  # nothing to run this step (e.g. prefill attention in a decode step)
+    t_math = flops / rate
+    t_memory = moved / bandwidth
+    fixed = np.where((flops > 0) | (moved > 0), n * fixed, 0.0) if fixed else 0.0
     compute = n * np.where(t_math >= t_memory, t_math, 0.0)
     return Cost(compute_s=compute, memory_s=n * np.maximum(t_math, t_memory) - compute, overhead_s=fixed,
-                flops=n * kernel.flops, bytes=n * moved)
+                flops=n * flops, bytes=n * moved)
 
 
 # --- collectives -------------------------------------------------------------------------------
@@ -268,6 +299,8 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, f
     i.e. consecutive chips); a group strided over the chips (e.g. data-parallel peers spaced by
     tp x cp) has fewer, down to 1 when every peer sits in another domain.
     """
+    if not isinstance(n, np.ndarray) and not isinstance(S, np.ndarray) and (n <= 1 or S <= 0):
+        return 0.0  # one rank, or nothing to send: no collective runs
     n = np.maximum(np.asarray(n, dtype=float), 1.0)
     S = np.asarray(S, dtype=float)
     d = (float(system.scale_up_domain_chips) if domain_ranks is None
@@ -339,7 +372,8 @@ def price_collective(c: Collective, system: System, cal: Calibration) -> tuple[C
     """(cost of `c.count` runs of a collective, the part of it that may overlap computation) [s]."""
     t = c.count * collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency, c.fanout,
                                low_latency=c.low_latency)
-    moved = np.where(np.asarray(c.group) > 1, c.bytes, 0.0)
+    moved = ((c.bytes if c.group > 1 else 0.0) if not isinstance(c.group, np.ndarray) else
+             np.where(c.group > 1, c.bytes, 0.0))
     overlappable = t * c.hidden
     return Cost(communication_s=t - overlappable, comm_bytes=c.count * moved), overlappable
 
@@ -395,6 +429,12 @@ def two_batch_layer_s(attention_s: Num, shared_s: Num, experts_s: Num, dispatch_
     return functools.reduce(np.maximum, [sum(k * p for k, p in zip(cycle, parts) if k) for cycle in TBO_CYCLES])
 
 
+def _values(cost: Cost) -> tuple[Num, ...]:
+    """A cost's fields in their order (faster than dataclasses.astuple, which copies each value)."""
+    return (cost.compute_s, cost.memory_s, cost.communication_s, cost.overhead_s, cost.flops, cost.bytes,
+            cost.comm_bytes)
+
+
 def _kernel_s(cost: Cost) -> Num:
     return cost.compute_s + cost.memory_s
 
@@ -421,15 +461,20 @@ def price_step(step: DeviceStep, system: System, cal: Calibration, kernel_overhe
         parts.append(cost)
         overlappable = overlappable + hidden
         if c.kind == "all_to_all":
-            held = held + np.where(np.asarray(c.low_latency, dtype=bool), 0.0, hidden)
+            one = not isinstance(hidden, np.ndarray) and not isinstance(c.low_latency, np.ndarray)
+            held = held + ((0.0 if c.low_latency else hidden) if one else
+                           np.where(np.asarray(c.low_latency, dtype=bool), 0.0, hidden))
             hidden_of[c.name] = hidden_of.get(c.name, 0.0) + hidden
             if c.name == "moe_dispatch":
-                layers = layers + np.where(np.asarray(hidden) > 0, c.count, 0.0)
+                layers = layers + ((c.count if hidden > 0 else 0.0) if one and not isinstance(c.count, np.ndarray)
+                                   else np.where(np.asarray(hidden) > 0, c.count, 0.0))
                 low_latency = np.asarray(low_latency, dtype=bool) | np.asarray(c.low_latency, dtype=bool)
-    total = Cost(*(sum(getattr(p, f.name) for p in parts) for f in fields(Cost)))
+    total = Cost(*(sum(column) for column in zip(*(_values(p) for p in parts))))
     taxed = overlap_unit_share(system.chip) * held
     kernels_s = total.compute_s + total.memory_s
-    extra = np.maximum(overlappable - kernels_s, taxed)  # max(H, K + f Hn) - K
+    extra = overlappable - kernels_s
+    extra = (max(extra, taxed) if not isinstance(extra, np.ndarray) and not isinstance(taxed, np.ndarray) else
+             np.maximum(extra, taxed))  # max(H, K + f Hn) - K
     if "moe_dispatch" in hidden_of and "moe_combine" in hidden_of:
         n = np.maximum(layers, 1e-30)
         side = {"attention": 0.0, "shared": 0.0, "experts": 0.0}

@@ -3,6 +3,7 @@ matrices it stores."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ class DeviceStep:
     collectives: tuple[Collective, ...]
 
 
+@functools.lru_cache(maxsize=None)
 def _bytes(fmt: str) -> float:
     return format_named(fmt).bytes_per_element
 
@@ -60,9 +62,10 @@ def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Nu
     elif op.split == "row":
         rows = rows / s.t
     tokens = op.tokens
-    runs = np.asarray(tokens) > 0  # a GEMM with no tokens this step is not launched
+    weights = rows * cols * copies * w  # a GEMM with no tokens this step is not launched: it reads none
     return Kernel(name=op.name, kind="gemm", flops=2.0 * tokens * rows * cols * copies,
-                  weight_bytes=np.where(runs, rows * cols * copies * w, 0.0),
+                  weight_bytes=np.where(np.asarray(tokens) > 0, weights, 0.0) if isinstance(tokens, np.ndarray)
+                  else weights if tokens > 0 else 0.0,
                   other_bytes=tokens * (rows + cols) * copies * a,
                   fmt=fmt, tokens=tokens, count=count, launches=0.0 if op.fused else 1.0)
 
