@@ -383,10 +383,11 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
-    buffer.write("".join(textwrap.fill(item, max(min(terminal, 100), 20), initial_indent="- ",
-                                       subsequent_indent="  ", break_on_hyphens=False) + "\n" for item in listed))
+    # items and caption break only between words: a word longer than a line (a path) keeps a line of its own
+    buffer.write("".join(textwrap.fill(item, max(min(terminal, 100), 20), initial_indent="- ", subsequent_indent="  ",
+                                       break_long_words=False, break_on_hyphens=False) + "\n" for item in listed))
     if caption:
-        buffer.write(textwrap.fill(caption, width=text_width, break_long_words=True, break_on_hyphens=False) + "\n")
+        buffer.write(textwrap.fill(caption, width=text_width, break_long_words=False, break_on_hyphens=False) + "\n")
     return buffer.getvalue()
 
 
