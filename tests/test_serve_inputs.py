@@ -357,6 +357,24 @@ def test_a_per_die_refusal_names_the_die_and_the_catalog_system() -> None:
                                  "that fit\n")
 
 
+def test_a_die_run_as_a_rank_is_named_by_its_package() -> None:
+    """An Atlas 800 A3 runs one rank per 910C die, and serve's note and refusals named the die by parity's internal
+    id, 'huawei-ascend-910c-die', which no command takes: they name it one die of the catalog chip."""
+    from parity import catalog
+    from parity.cost import emulation_note
+    from parity.dtypes import format_named
+    from parity.hardware import chip_text, per_die
+
+    die = per_die(catalog.system("atlas-800-a3")).chip
+    assert (chip_text(die), chip_text(catalog.chip("910c"))) == ("one die of huawei-ascend-910c", "huawei-ascend-910c")
+    assert emulation_note(format_named("fp8"), die) == ("fp8 emulated on bf16 (one die of huawei-ascend-910c has no FP8 "
+                                                        "math)")
+    code, output = _invoke("serve", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--tp", "2",
+                           "--attention-format", "fp8")
+    assert (code, output) == (2, "parity: error: attention_format fp8: one die of huawei-ascend-910c has no fp8 math "
+                                 "(native: bf16, fp16, fp32, int8)\n")
+
+
 @pytest.mark.parametrize(("args", "says"), [
     (["formats", "hgx-h100", "hgx-h100"], "hgx-h100 named twice: each system is shown once"),
     (["formats", "hgx-h100", "--formats", "fp8,bf16,fp8"], "fp8 named twice: each format is shown once"),
