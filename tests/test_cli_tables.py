@@ -304,12 +304,13 @@ words = st.text(alphabet="ab1.-[]/ ", min_size=0, max_size=14)
        data=st.data())
 def test_the_narrowest_table_is_its_columns_least_widths_plus_the_gaps(headers: list[str], data: st.DataObject
                                                                        ) -> None:
-    """_fit and render_text lay columns out themselves: at a terminal too narrow for them every line of the table is
-    the columns' least widths (a name or number its longest line, free text its longest word up to
-    LONGEST_UNBROKEN_WORD) plus COLUMN_GAP between columns, never wider, and no character is lost."""
+    """_fit and render_text lay columns out themselves: at a terminal too narrow for them every line of a table whose
+    first column is free text (none goes under it) is the columns' least widths (a name or number its longest line,
+    free text its longest word up to LONGEST_UNBROKEN_WORD) plus COLUMN_GAP between columns, never wider, and no
+    character is lost."""
     from parity.report.tables import Column, _min_width, _minimum_width, render_text
 
-    columns = [Column(f"k{i}", h, wrap=data.draw(st.booleans())) for i, h in enumerate(headers)]
+    columns = [Column(f"k{i}", h, wrap=i == 0 or data.draw(st.booleans())) for i, h in enumerate(headers)]
     cells = data.draw(st.lists(st.lists(words, min_size=len(columns), max_size=len(columns)), min_size=1,
                                max_size=5))
     rows = [{f"k{i}": v for i, v in enumerate(line)} for line in cells]
@@ -321,6 +322,36 @@ def test_the_narrowest_table_is_its_columns_least_widths_plus_the_gaps(headers: 
     shown = sorted(ch for ch in out if not ch.isspace() and ch != "\u2500")
     assert shown == sorted(ch for text in [*headers, *(v for line in cells for v in line)] for ch in text
                            if not ch.isspace())
+
+
+@settings(max_examples=60, deadline=None)
+@given(headers=st.lists(st.text(alphabet="xyz", min_size=1, max_size=9), min_size=2, max_size=5),
+       data=st.data())
+def test_free_text_with_too_little_room_for_its_words_goes_under_the_table(headers: list[str], data: st.DataObject
+                                                                          ) -> None:
+    """Where the names and numbers leave free text less room than its words (here a terminal 1 column wide), it no
+    longer folds inside a word ('uncalibrat' over 'ed'): each free-text cell is listed under the table, '- ', its
+    row's first cell (and its column's header where two or more went), ': ', its words; the table is the other
+    columns' least widths plus the gaps."""
+    from parity.report.tables import Column, _min_width, _minimum_width, render_text
+
+    columns = [Column(f"k{i}", h, wrap=data.draw(st.booleans())) if i else Column("k0", h, justify="left")
+               for i, h in enumerate(headers)]
+    free = [c for c in columns if c.wrap]
+    names = st.text(alphabet="ab1.", min_size=1, max_size=14)
+    cells = data.draw(st.lists(st.tuples(names, *[words] * (len(columns) - 1)), min_size=1, max_size=5))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "1")
+        out = render_text([{f"k{i}": v for i, v in enumerate(line)} for line in cells], columns)
+    lines = out.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("- ")), len(lines))
+    listed = [f"- {line[0]}{f' ({c.header})' if len(free) > 1 else ''}: {v}" for line in cells
+              for c, v in zip(columns, line) if c in free and v.strip()]
+    assert " ".join(" ".join(lines[start:]).split()) == " ".join(" ".join(listed).split())
+    kept = [i for i, c in enumerate(columns) if c not in free]
+    least = [_min_width(columns[i], [line[i] for line in cells]) for i in kept]
+    assert max(len(line.rstrip()) for line in lines[:start]) <= _minimum_width(least)
+    assert " ".join(lines[:start]).split()[:len(kept)] == [columns[i].header for i in kept]
 
 
 @pytest.mark.parametrize("name", ["gpt-oss-120b", "gpt-oss-20b", "llama-4-scout", "llama-4-maverick", "mimo-v2-flash",
@@ -571,3 +602,54 @@ def test_ratios_from_a_thousand_read_whole_with_separators() -> None:
     assert [ratio(v) for v in (0.214, 12.28, 999.994, 3411.41, 13014.83)] == [
         "0.21x", "12.28x", "999.99x", "3,411x", "13,015x"]
     assert over_interval(ratio(3411.41), 2280.85, 5102.36) == "3,411x\n2,281-5,102"
+
+
+def test_a_note_with_no_room_for_its_words_goes_under_the_table_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compare of superpods at 80 columns (atlas-950-superpod, vera-rubin-nvl144, tpu7x-pod beside nodes) printed
+    an 82-column table whose note folded inside words ('uncalibrat' over 'ed', 'blackwell)' over ';') and a caption
+    82 wide, which the terminal broke mid-word: the names and numbers left the note 10 columns. Now the note goes
+    under the table, whole, and the table fits; here the same at 50 columns."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "50")
+    columns = [Column("system", "system", plain, "left"), Column("rate", "tok/s/chip", plain),
+               Column("x", "x/system", plain), Column("note", "note", plain, "left")]
+    rows = [{"system": "atlas-950-superpod\n8,192x Ascend 950DT", "rate": "2,529", "x": "3,229x\n2,199-4,194",
+             "note": "uncalibrated (inherits davinci-910); power assumed"},
+            {"system": "hgx-h20\n8x HGX H20 96GB", "rate": "802", "x": "1.00x", "note": ""}]
+    out = render_text(rows, columns, title="deepseek-r1: serving 1024 in / 1024 out, ratios to hgx-h20",
+                      caption="per system = every chip of the system busy; 'uncalibrated': no measured calibration")
+    assert [line.rstrip() for line in out.splitlines()] == [
+        "  deepseek-r1: serving 1024 in / 1024 out,",
+        "             ratios to hgx-h20",
+        "system               tok/s/chip     x/system",
+        "\u2500" * 44,
+        "atlas-950-superpod        2,529       3,229x",
+        "8,192x Ascend 950DT              2,199-4,194",
+        "hgx-h20                     802        1.00x",
+        "8x HGX H20 96GB",
+        "- atlas-950-superpod: uncalibrated (inherits",
+        "  davinci-910); power assumed",
+        "per system = every chip of the system busy;",
+        "'uncalibrated': no measured calibration"]
+    monkeypatch.setenv("COLUMNS", "60")  # room for the note's longest word, 'uncalibrated': it stays in the table
+    assert "uncalibrated  \n8,192x Ascend 950DT              2,199-4,194  (inherits" in render_text(rows, columns)
+
+
+def test_the_caption_never_runs_past_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table whose names are wider than the terminal wrapped its caption at the table's width (30 here), so the
+    terminal broke the caption's lines inside words; it wraps at the terminal's (20, the narrowest a caption takes)."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "20")
+    out = render_text([{"a": "a-name-of-thirty-characters-xx"}], [Column("a", "name", plain, "left")],
+                      caption="every figure is per chip unless the header says otherwise")
+    assert out.splitlines()[3:] == ["every figure is per", "chip unless the", "header says", "otherwise"]
+
+
+@pytest.mark.e2e  # six systems, three of them pods of thousands of chips: 4 s
+def test_a_compare_of_superpods_fits_80_columns_with_its_notes_whole() -> None:
+    out = table("compare", "hgx-h20", "atlas-950-superpod", "cloudmatrix-384", "gb200-nvl72", "vera-rubin-nvl144",
+                "tpu7x-pod", "--model", "deepseek-r1", columns=80)
+    assert max(len(line) for line in out.splitlines()) <= 80 and "uncalibrat\n" not in out
+    assert "- atlas-950-superpod: uncalibrated (inherits davinci-910); announced chip:\n  keynote figures" in out

@@ -68,7 +68,7 @@ def test_a_cuda_profile_served_on_cann_is_flagged_and_names_its_maturity() -> No
                                       "--engine", "vllm", "--model-kind", "steady", "--format", "json"])
     assert result.exit_code == 0, result.output
     served = json.loads(result.stdout)
-    assert served["flags"] == "engine profile vllm fitted on cuda, not on cann"
+    assert served["flags"] == ["engine profile vllm fitted on cuda, not on cann"]
     assert ("engine profile vllm was fitted on cuda, not on this chip's cann; CANN software maturity: sglang-cann's "
             "kernel scales (sglang-cann: 4 parameters") in served["note"]
 

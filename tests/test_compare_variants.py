@@ -54,6 +54,9 @@ def test_twice_the_bandwidth_on_h20_buys_four_percent_at_50_ms(tmp_path: Path) -
     assert (round(base["tokens_per_s_per_chip"]), round(variant["tokens_per_s_per_chip"])) == (717, 747)
     assert round(variant["ratios"]["per_chip"], 2) == 1.04
     assert variant["note"].startswith("what-if; ")
+    # 'calibrated' as compare's caption defines it: the H20 has published kernel figures; the what-if has none of its
+    # own, only the H20's calibration (it read true)
+    assert (base["calibrated"], variant["calibrated"]) == (True, False)
     assert variant["flags"][0] == ("what-if: memory_bytes_per_s x2 of nvidia-h20, priced with nvidia-h20's "
                                    "calibration (nothing measured the what-if)")
     assert "calibration: " in " ".join(variant["assumptions"])  # the base chip's, found by the id it keeps

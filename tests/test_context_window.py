@@ -88,7 +88,8 @@ def test_serve_prints_the_flag() -> None:
     result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "500000",
                                       "--concurrency", "1", "--tp", "2", "--model-kind", "steady", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert "past llama-3.1-8b's context window of 131,072" in json.loads(result.stdout)["flags"]
+    assert json.loads(result.stdout)["flags"][0] == ("sequences of 501,024 tokens, 369,952 past llama-3.1-8b's "
+                                                      "context window of 131,072 (config.json)")
 
 
 PAST = "sequences of 1,000,000 tokens, 868,928 past llama-3.1-8b's context window of 131,072 (config.json)"

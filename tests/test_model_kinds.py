@@ -516,7 +516,7 @@ def test_parity_serve_runs_a_hybrid_at_128k_and_says_what_was_never_validated() 
     assert done.exit_code == 0, done.output
     found = json.loads(done.output)
     found = found[0] if isinstance(found, list) else found
-    assert found["feasible"] and "features never validated: linear_attention" in found["flags"]
+    assert found["feasible"] and "features never validated: linear_attention, output_gate" in found["flags"]
 
 
 def test_gemma3_style_windows_every_sixth_layer_global() -> None:

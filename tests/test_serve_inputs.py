@@ -47,7 +47,8 @@ def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
     trace.write_text("arrival_s,isl,osl\n0,200000,100\n1,100,100\n")
     code, output = _invoke(*SERVE, "--trace", str(trace), "--format", "json")
     assert code == 0, output
-    assert "sequences of 200,100 tokens, 69,028 past llama-3.1-70b's context window" in json.loads(output)["flags"]
+    assert ("sequences of 200,100 tokens, 69,028 past llama-3.1-70b's context window of 131,072 (config.json)"
+            in json.loads(output)["flags"])
     code, output = _invoke(*SERVE, "--trace", str(trace), "--isl", "5")
     assert code == 2 and "--isl with --trace: the trace gives each request's arrival and lengths" in output
 
@@ -330,15 +331,15 @@ def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
     package = json.loads(output)
     assert code == 0 and round(package["memory_bytes_per_chip"] / 1e9, 1) == 94.7 and package["rank_per_die"] is False
     assert round(package["output_tokens_per_s_per_chip"]) == 587
-    assert package["flags"].endswith("package run as one device: huawei-ascend-910c's 2 dies as one 128 GB device; "
-                                     "CANN runs one rank per die (64 GB)")
+    assert package["flags"][-1] == ("package run as one device: huawei-ascend-910c's 2 dies as one 128 GB device; "
+                                    "CANN runs one rank per die (64 GB)")
     assert "--tp 1 --concurrency 32 --no-rank-per-die" in package["serve_command"]
     (code, plain), (_, per_die) = (_invoke(*args, "--tp", "2", *extra, "--format", "json")
                                    for extra in ((), ("--rank-per-die",)))
     assert code == 0 and json.loads(plain) == json.loads(per_die)
     # the record says a die was the rank, so its memory_bytes_per_chip is a die's (fuzz 24 4.2)
     assert round(json.loads(plain)["memory_bytes_per_chip"] / 1e9, 1) == 49.0 and json.loads(plain)["rank_per_die"]
-    assert "--rank-per-die" in json.loads(plain)["serve_command"] and "package" not in json.loads(plain)["flags"]
+    assert "--rank-per-die" in json.loads(plain)["serve_command"] and "package" not in "; ".join(json.loads(plain)["flags"])
     h100 = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady", "--format", "json")
     assert json.loads(_invoke(*h100)[1]) == json.loads(_invoke(*h100, "--no-rank-per-die")[1])
 
@@ -354,6 +355,24 @@ def test_a_per_die_refusal_names_the_die_and_the_catalog_system() -> None:
                                  "one rank per die) needs 8.1 GB more per 64 GB die (weights is the largest term); "
                                  "`parity search --model deepseek-r1 --system cloudmatrix-384` lists the layouts "
                                  "that fit\n")
+
+
+def test_a_die_run_as_a_rank_is_named_by_its_package() -> None:
+    """An Atlas 800 A3 runs one rank per 910C die, and serve's note and refusals named the die by parity's internal
+    id, 'huawei-ascend-910c-die', which no command takes: they name it one die of the catalog chip."""
+    from parity import catalog
+    from parity.cost import emulation_note
+    from parity.dtypes import format_named
+    from parity.hardware import chip_text, per_die
+
+    die = per_die(catalog.system("atlas-800-a3")).chip
+    assert (chip_text(die), chip_text(catalog.chip("910c"))) == ("one die of huawei-ascend-910c", "huawei-ascend-910c")
+    assert emulation_note(format_named("fp8"), die) == ("fp8 emulated on bf16 (one die of huawei-ascend-910c has no FP8 "
+                                                        "math)")
+    code, output = _invoke("serve", "--model", "llama-3.1-70b", "--system", "atlas-800-a3", "--tp", "2",
+                           "--attention-format", "fp8")
+    assert (code, output) == (2, "parity: error: attention_format fp8: one die of huawei-ascend-910c has no fp8 math "
+                                 "(native: bf16, fp16, fp32, int8)\n")
 
 
 @pytest.mark.parametrize(("args", "says"), [

@@ -110,7 +110,7 @@ class Comparison:
     note: str = ""
     # 80% interval of ratios["per_chip"] (interval_of scales it to the other ratios)
     ratio_interval: tuple[float, float] = (float("nan"), float("nan"))
-    calibrated: bool = False  # uncertainty.chip_calibrated: the chip itself measured or fitted (either workload)
+    calibrated: bool = False  # _calibrated: the chip itself measured or fitted (either workload); never a what-if
     assumptions: tuple[str, ...] = field(default=())
     baseline: str = ""  # the system every ratio divides by
     # the best serving configuration as searched (layouts count dies of a multi-die package; its clients per
@@ -184,6 +184,14 @@ def _prefill_rate(model: Model, system: System, profile: EngineProfile, precisio
     return tokens * layout.attn_dp / t / layout.chips
 
 
+def _calibrated(chip: Chip, cal: Calibration) -> bool:
+    """A row's `calibrated`, as compare's caption defines it: parity timed kernels on the chip, holds published kernel
+    figures of it, or serving runs of it fitted the engine profiles (chip_calibrated). Never a what-if chip
+    (hardware.what_if, a --variants chip), which only borrows the calibration of the catalog chip whose id it keeps,
+    as its 'what-if' flag says."""
+    return chip_calibrated(chip, cal) and not any(r.source.id == "what-if" for r in chip.provenance)
+
+
 def format_label(weights: str, emulated_on: str) -> str:
     """A row's format as people read it: 'fp8', or 'fp8 on bf16' where the chip emulates it on bf16."""
     return f"{weights} on {emulated_on}" if emulated_on else weights
@@ -200,7 +208,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     emulated_on, emulated = emulation(precision.weights, chip)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   emulated_on=emulated_on,
-                  kv_cache=precision.kv_cache, calibrated=chip_calibrated(chip, cal))
+                  kv_cache=precision.kv_cache, calibrated=_calibrated(chip, cal))
     # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
     # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
     ranks, dies = per_die(system), chip.dies
@@ -391,7 +399,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     emulated_on, emulated = emulation(precision, chip)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   emulated_on=emulated_on,
-                  kv_cache="-", mode="train", calibrated=chip_calibrated(chip, cal), flags=raised)
+                  kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
     try:  # the fitted training profile, as `parity train` prices the same layouts
         n, found = search_fewest_systems(model, system, seq_len, global_batch, cal, catalog.training_profile(),
                                          precision=precision, top=1, chips=chips)

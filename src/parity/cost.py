@@ -15,7 +15,7 @@ import numpy as np
 
 from parity.dtypes import FORMATS, Format, format_named
 from parity.errors import InfeasiblePlan
-from parity.hardware import Calibration, Chip, System
+from parity.hardware import Calibration, Chip, System, chip_text
 from parity.ops import Collective, Kernel, Num, expected_distinct
 from parity.plan import DeviceStep
 
@@ -75,7 +75,7 @@ def math_unit(fmt: Format, chip: Chip) -> tuple[str, bool]:
     onto = (f"no published {' or '.join(f.upper() for f in fmt.fallbacks)} rate to emulate it on" if fmt.fallbacks
             else "no format to emulate it on")
     runs = [f for f in sorted(chip.native) if f in FORMATS and chip.runs_natively(f, FORMATS[f].math)]
-    raise InfeasiblePlan(f"chip {chip.id} cannot run format {fmt.name}: {why}, and {onto}; use a format it runs "
+    raise InfeasiblePlan(f"chip {chip_text(chip)} cannot run format {fmt.name}: {why}, and {onto}; use a format it runs "
                          f"({', '.join(runs) or 'none'})")
 
 
@@ -94,7 +94,7 @@ def emulation_note(fmt: Format, chip: Chip) -> str:
     unit, emulated = math_unit(fmt, chip)
     if not emulated:
         return ""
-    return f"{fmt.name} emulated on {unit} ({chip.id} has {_lacks(fmt, chip)})"
+    return f"{fmt.name} emulated on {unit} ({chip_text(chip)} has {_lacks(fmt, chip)})"
 
 
 def emulation(name: str, chip: Chip) -> tuple[str, str]:

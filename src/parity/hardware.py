@@ -17,7 +17,7 @@ import numpy as np
 from parity.dtypes import FORMATS, MATH_RATES
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System", "Calibration",
-           "per_die", "rank_holder", "one_rank_per_die", "system_text", "rank_memory_text", "Family", "what_if",
+           "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "rank_memory_text", "Family", "what_if",
            "MOST_FLEET_CHIPS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
@@ -284,6 +284,12 @@ def system_text(system: System) -> str:
     """A system as messages name it: its catalog id, and 'cloudmatrix-384, one rank per die' for a system of one
     rank per die (per_die), whose own id ('cloudmatrix-384-per-die') no command knows."""
     return f"{system.id.removesuffix('-per-die')}, one rank per die" if one_rank_per_die(system) else system.id
+
+
+def chip_text(chip: Chip) -> str:
+    """A chip as messages name it: its catalog id, and 'one die of huawei-ascend-910c' for one die of a multi-die
+    package run as a rank (per_die), whose own id ('huawei-ascend-910c-die') no command knows."""
+    return f"one die of {chip.id.removesuffix('-die')}" if chip.ranks_per_package > 1 else chip.id
 
 
 def rank_memory_text(system: System) -> str:

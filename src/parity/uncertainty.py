@@ -20,7 +20,7 @@ from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
 from parity.dtypes import format_named
 from parity.flags import Flag
-from parity.hardware import Calibration, Chip, System
+from parity.hardware import Calibration, Chip, System, chip_text
 from parity.model import Model
 from parity.plan import Layout
 from parity.units import format_si
@@ -257,7 +257,7 @@ def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     """The flag of a chip whose predictions rest on no measurement of its own, or None."""
     if not chip_calibrated(chip, cal):
         basis = cal.basis or cal.id
-        return Flag("uncalibrated chip", f"uncalibrated chip {chip.id} (calibration: {basis})",
+        return Flag("uncalibrated chip", f"uncalibrated chip {chip_text(chip)} (calibration: {basis})",
                     f"uncalibrated ({short_basis(basis)})")
     return None
 
@@ -327,7 +327,7 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     math, _ = math_unit(format_named(weights), chip)
     if not measured or math in measured:
         return None
-    kind = f"{math} GEMM rate not measured on {chip.id}"
+    kind = f"{math} GEMM rate not measured on {chip_text(chip)}"
     return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} moved with them)",
                 f"{math} GEMM rate not measured")
 

@@ -18,7 +18,7 @@ from parity.cli.files import model_file, read_text, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
-from parity.flags import joined
+from parity.flags import texts as flag_texts
 from parity.hardware import rank_holder
 from parity.ops import Batch
 from parity.phase import PHASES
@@ -496,7 +496,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         request_rate=request_rate if simulated else None, client=client or "") + "".join(
         f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
                                            (f"--seed {seed}", seed)) if simulated and typed)
-    data = {**data, "note": data["note"] + lengths_note}
+    data = {**data, "note": data["note"] + lengths_note, "flags": flag_texts(prediction.flags)}  # a list, as compare's
     percentile_rows: list[dict[str, object]] = []
     if bench is not None:
         data, percentile_rows = _simulated(case, prediction, bench, timeline)
@@ -512,7 +512,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         _memory_row(data, rank_holder(catalog.system(case.system).chip.dies if case.rank_per_die else 1)),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
-        ("outside what was validated", data["flags"] or "no"))] + percentile_rows
+        ("outside what was validated", "; ".join(data["flags"]) or "no"))] + percentile_rows
     for target in targets:
         value = data[target.key]
         rows.append({"quantity": f"target {target}", "value": f"{'met' if value <= target.seconds else 'missed'} "
@@ -658,7 +658,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
         raise ParityError(prediction.note)
-    data = prediction.row()
+    data = {**prediction.row(), "flags": flag_texts(prediction.flags)}  # a list, as compare's
     payload = {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip",
                                     "chips", "feasible", "memory_bytes_per_chip", "batch_per_rank", "flags", "note")}
     shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
@@ -669,7 +669,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     else:
         shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
     shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
-              ("outside what was validated", data["flags"] or "no")]
+              ("outside what was validated", "; ".join(data["flags"]) or "no")]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: one {phase} step of {case.batch} "
                       f"{'sequences' if phase == 'decode' else 'prompts'}",
@@ -796,7 +796,7 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
            "duration_s": sim.duration_s,
-           "flags": joined(simulated_flags(prediction.flags, sim) + ((overload,) if overload else ()))}
+           "flags": flag_texts(simulated_flags(prediction.flags, sim) + ((overload,) if overload else ()))}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on

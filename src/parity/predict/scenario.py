@@ -15,7 +15,7 @@ from parity.engine import (GATHERING_MOE_BACKENDS, EngineHost, EngineKernel, Eng
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import Flag, joined
 from parity.graph import MLA_DECODE
-from parity.hardware import Calibration, System, per_die
+from parity.hardware import Calibration, System, chip_text, per_die
 from parity.memory import HOST_RESERVE_BYTES
 from parity.model import Model
 from parity.phase import PHASES
@@ -171,7 +171,7 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     except ParityError as err:
         raise InfeasiblePlan(f"attention_format: {err}") from err
     if math_unit(attention, system.chip)[1]:
-        raise InfeasiblePlan(f"attention_format {attention.name}: {system.chip.id} has no {attention.name} math "
+        raise InfeasiblePlan(f"attention_format {attention.name}: {chip_text(system.chip)} has no {attention.name} math "
                              f"(native: {', '.join(sorted(system.chip.native))})")
     if attention.name != "bf16":
         note = "; ".join(n for n in (note, f"attention math in {attention.name}") if n)

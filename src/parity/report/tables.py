@@ -188,8 +188,6 @@ def _wraps(column: Column) -> bool:
 # free text is never narrower than its longest word up to this many characters; a longer word (a path, a URL)
 # folds across lines rather than widen the table past the terminal
 LONGEST_UNBROKEN_WORD = 24
-# where the columns that must show are wider than the terminal, free text folds down to this width at the least
-FOLDED_WIDTH = 10
 
 
 def _min_width(column: Column, values: Sequence[str]) -> int:
@@ -199,6 +197,14 @@ def _min_width(column: Column, values: Sequence[str]) -> int:
         return max([min(len(w), LONGEST_UNBROKEN_WORD) for v in [*values] for w in v.split()]
                    + [len(column.header)], default=1)
     return max(len(line) for v in [column.header, *values] for line in v.split("\n"))
+
+
+def _folded_width(column: Column, values: Sequence[str]) -> int:
+    """The narrowest free text may fold to where the columns that must show are wider than the terminal: its longest
+    part a line may not break inside (a word, or a hyphenated word's part after a hyphen: 'nvidia-' over 'a100-sxm'),
+    up to LONGEST_UNBROKEN_WORD, and its header. Never inside a word: 'uncalibrat' over 'ed' read as two words."""
+    return max([min(len(part), LONGEST_UNBROKEN_WORD) for v in values for w in v.split()
+                for part in re.split(r"(?<=-)(?=.)", w)] + [len(column.header)], default=1)
 
 
 # a hyphen inside a field of a name of '-'-joined fields ('os-bf16' in a training layout): a line never breaks at it,
@@ -275,11 +281,11 @@ def _widths(columns: Sequence[Column], cells: Sequence[Sequence[str]], width: in
     out = list(least)
     room = width - _minimum_width(least)
     # the columns that must show are wider than the terminal: free text folds below its longest word (_hyphenated
-    # breaks a word after a hyphen where it has one, else inside it), widest first, down to FOLDED_WIDTH
+    # breaks a word after a hyphen), widest first, down to its longest part with no hyphen (_folded_width)
     for i in sorted((i for i, c in enumerate(columns) if _wraps(c)), key=lambda i: -out[i]):
         if room >= 0:
             break
-        give = min(-room, max(out[i] - FOLDED_WIDTH, 0))
+        give = min(-room, max(out[i] - _folded_width(columns[i], [row[i] for row in cells]), 0))
         out[i] -= give
         room += give
     while room > 0:
@@ -341,30 +347,47 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     table's own width), the caption wrapped below it. Columns marked wide show only where they fit, or
     with `wide`; the caption names those left out. `listed`: items printed under the table, before the caption,
     one '- ' line each, wrapped at the terminal's width (up to 100) whatever the table's, left-aligned: sentences a
-    narrow table column would fold to a word a line (a model's flags)."""
-    width = terminal_width()
-    items = "".join(textwrap.fill(item, max(min(width, 100), 20), initial_indent="- ", subsequent_indent="  ",
-                                  break_on_hyphens=False) + "\n" for item in listed)
-    shown, cells = _fit(rows, columns, width, wide or to_file)
+    narrow table column would fold to a word a line (a model's flags). Where the names and numbers leave free text
+    too little room for its words (_folded_width), it is listed so, one item a row, named by the row's first cell."""
+    terminal = terminal_width()
+    shown, cells = _fit(rows, columns, terminal, wide or to_file)
     left_out = [c.header for c in columns if c not in shown]
     if left_out:
         caption = (_sentence_end(caption) + " " if caption else "") + (
-            f"Not shown at {width} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
+            f"Not shown at {terminal} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
     # a file gets the table at its full width; a terminal narrower than the columns that must show gets their free
-    # text folded below its longest words (_widths), and past that lines as long as the names and numbers need
+    # text folded below its longest words, never inside one (_widths); past that the free text goes under the table,
+    # that of most characters first, until the table fits; and past that lines as long as the names and numbers need
     # (wrapped by the terminal) rather than a cell cut off
-    widths = _widths(shown, cells, 1_000_000 if to_file else width)
+    widths = _widths(shown, cells, 1_000_000 if to_file else terminal)
+    moved: list[Column] = []
+    for column in sorted((c for c in shown[1:] if _wraps(c)),
+                         key=lambda c: -max((len(row[shown.index(c)]) for row in cells), default=0)):
+        if to_file or _wraps(shown[0]) or _minimum_width(widths) <= terminal:
+            break
+        moved.append(column)
+        widths = _widths([c for c in shown if c not in moved], [[v for c, v in zip(shown, row) if c not in moved]
+                                                                 for row in cells], terminal)
+    under = [f"{row[0].split(chr(10))[0]}{f' ({c.header})' if len(moved) > 1 else ''}: "
+             + " ".join(row[shown.index(c)].split()).replace(FIELD_HYPHEN, "-")
+             for row in cells for c in sorted(moved, key=shown.index) if row[shown.index(c)].strip()]
+    listed = [*under, *listed]
+    cells = [[v for c, v in zip(shown, row) if c not in moved] for row in cells]
+    shown = [c for c in shown if c not in moved]
     cells = [[(_hyphenated(v, widths[i]) if _wraps(c) else v).replace(FIELD_HYPHEN, "-")
               for i, (c, v) in enumerate(zip(shown, row))] for row in cells]
     width = _minimum_width(widths)
-    table = _table(shown, cells, _title_lines(title, width), widths)
+    # the caption: at the table's width, never past the terminal's; at the terminal's under items listed there
+    text_width = max(min(terminal if under else width, terminal, 100), 20)
+    table = _table(shown, cells, _title_lines(title, min(width, terminal)), widths)
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
-    buffer.write(items)
+    # items and caption break only between words: a word longer than a line (a path) keeps a line of its own
+    buffer.write("".join(textwrap.fill(item, max(min(terminal, 100), 20), initial_indent="- ", subsequent_indent="  ",
+                                       break_long_words=False, break_on_hyphens=False) + "\n" for item in listed))
     if caption:
-        buffer.write(textwrap.fill(caption, width=max(min(width, 100), 20), break_long_words=True,
-                                   break_on_hyphens=False) + "\n")
+        buffer.write(textwrap.fill(caption, width=text_width, break_long_words=False, break_on_hyphens=False) + "\n")
     return buffer.getvalue()
 
 
