@@ -325,7 +325,7 @@ def test_train_json_has_the_documented_keys() -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ("--model", "deepseek-v3", "--system", "hgx-b200", "--chips", "64", "--global-batch", "512"),
+    ("--model", "deepseek-v3", "--system", "hgx-b200", "--chips", "128", "--global-batch", "512", "--recompute", "full"),
     ("--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--tp", "8", "--pp", "4", "--vp", "5",
      "--global-batch", "256", "--recompute", "full", "--micro-batch", "4"),
     ("--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--pp", "2", "--pp-first-layers", "15",
@@ -688,20 +688,21 @@ def test_uneven_stages_name_the_stages_that_take_the_rest(args: tuple[str, ...],
 
 
 @pytest.mark.parametrize("model, system, peak_ratio, mfu", [
-    ("gpt3-175b", "gb300-nvl72", 2.0, 0.508),      # GB300: 5.0 PFLOP/s dense FP8 over 2.5 BF16
+    ("gpt3-175b", "gb300-nvl72", 2.0, 0.493),      # GB300: 5.0 PFLOP/s dense FP8 over 2.5 BF16
     ("llama-3.1-70b", "tpu7x-cube", 2.0, 0.500),   # TPU7x: 4,614 TFLOP/s FP8 over 2,307 BF16
 ])
 def test_fp8_mfu_is_of_the_fp8_peak_and_the_bf16_ratio_is_labelled_as_one(model: str, system: str, peak_ratio: float,
                                                                          mfu: float) -> None:
     """MFU is of the peak the GEMMs run at: FP8 training on GB300 used 51% of the FP8 peak, and was printed as
     "MFU (bf16 ...) 104.5%", the FP8 model FLOP/s over the BF16 peak. That ratio (how FP8 runs often quote MFU)
-    is still given, twice the MFU here, labelled a ratio; no printed MFU passes 100%."""
+    is still given, twice the MFU here, labelled a ratio (98.6% on GB300 now that pp 9 stages hold whole layers,
+    11 of GPT-3's 96 on the busiest; 100.0% on TPU7x); no printed MFU passes 100%."""
     args = ("train", "--model", model, "--system", system, "--precision", "fp8")
     code, out, _ = run(*args, "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["mfu_peak"] == "fp8"
     assert data["mfu"] == pytest.approx(mfu, abs=0.01) and data["mfu"] < 1
-    assert data["mfu_bf16"] == pytest.approx(peak_ratio * data["mfu"]) and data["mfu_bf16"] > 1
+    assert data["mfu_bf16"] == pytest.approx(peak_ratio * data["mfu"])
     assert data["mfu_causal"] < data["mfu"]
     out = CliRunner().invoke(cli, list(args), env={"COLUMNS": "80"}).stdout
     assert max(len(line) for line in out.splitlines()) <= 80

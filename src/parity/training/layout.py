@@ -15,7 +15,7 @@ from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
-__all__ = ["TrainingLayout", "chunk_choices", "layout_chunks", "layout_counts", "most_layout_entries",
+__all__ = ["TrainingLayout", "implicit_stage_layers", "implicit_ranks", "chunk_choices", "layout_chunks", "layout_counts", "most_layout_entries",
            "check_dense_experts", "check_micro_batch", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
            "training_precision", "ACTIVATION_CACHES", "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
@@ -190,13 +190,37 @@ def training_precision(name: str) -> Precision:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PipelineRank:
-    """What one pipeline rank holds of an unevenly split model: its layers of each of `model.layers`' groups,
-    its multi-token-prediction modules, and whether it holds the embedding and the LM head with the loss."""
+    """What one pipeline rank holds: its layers of each of `model.layers`' groups, its multi-token-prediction
+    modules, and its share of the embedding and of the LM head (1.0: all of it, on the first and the last rank)."""
 
     layers: tuple[int, ...]
     mtp: int = 0
-    embedding: bool = False
-    head: bool = False
+    embedding: float = 0.0
+    head: float = 0.0
+
+
+def implicit_stage_layers(num_layers: int, pp: int) -> tuple[int, ...]:
+    """The layers of each of `pp` stages when none are given: whole layers, floor or ceil(num_layers / pp) a stage.
+    Where pp does not divide them, the extra layers go to the middle stages from the second on, then the first,
+    never the last: Megatron's split with the embedding and the loss each counted as a layer
+    (account_for_embedding/loss_in_pipeline_split, how Megatron-Bridge splits Llama-3.1-405B's 126 layers over
+    pp 8 as 15, 16 x 6, 15), and what a --pp-layout writes for any other count (80 over 25: 3, 4 x 5, 3 x 19)."""
+    base, extra = divmod(num_layers, pp)
+    order = list(range(1, pp - 1)) + [0]
+    heavier = set(order[:extra])
+    return tuple(base + (k in heavier) for k in range(pp))
+
+
+def implicit_ranks(model: Model, pp: int) -> tuple[PipelineRank, ...]:
+    """What each of `pp` ranks holds when no stages are given: `implicit_stage_layers` of the layers in order,
+    the embedding and the LM head shared evenly by every rank."""
+    group = [g for g, layer in enumerate(model.layers) for _ in range(layer.count)]
+    held, start = [], 0
+    for size in implicit_stage_layers(model.num_layers, pp):
+        held.append(PipelineRank(layers=tuple(group[start:start + size].count(g) for g in range(len(model.layers))),
+                                 embedding=1.0 / pp, head=1.0 / pp))
+        start += size
+    return tuple(held)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -287,11 +311,11 @@ class TrainingLayout:
         return bool(self.pp_first_layers or self.pp_last_layers or self.pp_layout)
 
     def pipeline_ranks(self, model: Model) -> tuple[PipelineRank, ...]:
-        """What each of the pp ranks holds when the stages are given (() for an even split): a pp_layout's
-        chunks, chunk c on rank c mod pp; or the first and last stages' layers with the rest split evenly, the
-        embedding on the first rank and the LM head on the last (Megatron's decoder_first/last_pipeline_num_layers)."""
+        """What each of the pp ranks holds: where the stages are given, a pp_layout's chunks, chunk c on rank c mod
+        pp, or the first and last stages' layers with the rest split evenly, the embedding on the first rank and the
+        LM head on the last (Megatron's decoder_first/last_pipeline_num_layers); else `implicit_ranks`."""
         if not self.uneven:
-            return ()
+            return implicit_ranks(model, self.pp)
         group = [g for g, layer in enumerate(model.layers) for _ in range(layer.count)]
         if self.pp_layout:
             chunks = layout_chunks(self.pp_layout, most_layout_entries(model))
@@ -306,7 +330,7 @@ class TrainingLayout:
             text = "".join(parts)
             end = start + text.count("t")
             held.append(PipelineRank(layers=tuple(group[start:end].count(g) for g in range(len(model.layers))),
-                                     mtp=text.count("m"), embedding="E" in text, head="L" in text))
+                                     mtp=text.count("m"), embedding=float("E" in text), head=float("L" in text)))
             start = end
         return tuple(held)
 

@@ -216,7 +216,7 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     def picked(i: int) -> TrainingResult:
         chosen = layout(i)
         found = result.at(i)
-        return replace(found, layout=chosen, assumptions=found.assumptions + format_notes(chosen, profile))
+        return replace(found, layout=chosen, assumptions=found.assumptions + format_notes(chosen, profile, model))
 
     best = tuple(picked(i) for i in order)
     closest = None

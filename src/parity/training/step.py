@@ -24,7 +24,8 @@ from parity.hardware import Calibration, System, per_die
 from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
-from parity.training.layout import PP_SCHEDULES, RECOMPUTE, PipelineRank, TrainingLayout
+from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, PipelineRank, TrainingLayout, implicit_ranks,
+                                    implicit_stage_layers)
 from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, parameters_per_device,
                                     training_memory)
 from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materialised, _price_pass,
@@ -207,51 +208,61 @@ def _rank_flops_share(model: Model, ranks: Sequence[PipelineRank], seq_len: floa
     return max(flops) / even
 
 
-def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, pp: np.ndarray | None = None
-                ) -> dict[str, np.ndarray]:
+def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, pp: np.ndarray | None = None,
+                seq_len: Num = 4096.0) -> dict[str, np.ndarray]:
     """What the pipeline ranks of each layout hold, as arrays over (layout, rank), padded with empty ranks:
     "rank_layers" (layout, rank, layer group) layers, "rank_mtp" MTP modules, "rank_embedding" and "rank_head"
     their shares, "rank_loss" 1 where the loss is, "rank_position" its place in the pipeline (0 first), "rank_mirror"
-    the rank DualPipe pairs it with; and "stage", the
-    busiest rank's forward FLOPs over the even share. An even split (every layout when only `pp` is given) is two
-    ranks, the first and the last, each with 1/pp of every layer group, the embedding and the LM head."""
+    the rank DualPipe pairs it with; and "stage", the busiest rank's forward FLOPs over the even share. Only the ranks
+    that can be the busiest or the fullest are kept (`_rank_table`). Given only `pp` (and `seq_len`), every layout
+    is split as `implicit_ranks`, built once per distinct (pp, seq_len): a search prices hundreds of thousands of
+    layouts at once, and building them rank by rank in Python took most of its time."""
     if layouts is None:
-        return _even_rank_arrays(model, np.asarray(pp, dtype=float))
-    rows: list[list[tuple[list[float], float, float, float, float]]] = []
-    stage = []
-    for layout in layouts:
-        pp_i = float(layout.pp)
-        if given := layout.pipeline_ranks(model):
-            rows.append([([float(n) for n in rank.layers], rank.mtp, rank.embedding, rank.head, rank.head)
-                         for rank in given])
-            stage.append(_rank_flops_share(model, given, float(layout.seq_len)))
-        else:
-            even = ([layer.count / pp_i for layer in model.layers], 0.0, 1.0 / pp_i, 1.0 / pp_i)
-            rows.append([(*even, 0.0), (*even, 1.0)])
-            stage.append(1.0)
-    width = max(len(r) for r in rows)
-    empty = ([0.0] * len(model.layers), 0.0, 0.0, 0.0, 0.0)
-    padded = [r + [empty] * (width - len(r)) for r in rows]
-    mirror = [[len(r) - 1 - k if k < len(r) else k for k in range(width)] for r in rows]
-    position = [[(layout.pp - 1.0 if len(r) == 2 and k == 1 else float(k)) for k in range(width)]  # an even split's
-                for r, layout in zip(rows, layouts)]  # last rank is the pipeline's last
-    return {"rank_layers": np.array([[rank[0] for rank in r] for r in padded], dtype=float).reshape(len(rows), width, -1),
-            **{key: np.array([[rank[k] for rank in r] for r in padded], dtype=float)
-               for k, key in enumerate(("rank_mtp", "rank_embedding", "rank_head", "rank_loss"), start=1)},
-            "rank_mirror": np.array(mirror, dtype=float), "rank_position": np.array(position),
-            "stage": np.array(stage)}
+        stages = np.asarray(pp, dtype=float).reshape(-1)
+        lengths = np.broadcast_to(np.asarray(seq_len, dtype=float), stages.shape)
+        keys, inverse = np.unique(np.stack([stages, lengths], axis=1), axis=0, return_inverse=True)
+        tables = [_rank_table(model, implicit_ranks(model, int(p)), float(s)) for p, s in keys]
+        return _stacked(model, tables, inverse.reshape(-1))
+    tables = [_rank_table(model, layout.pipeline_ranks(model), float(layout.seq_len)) for layout in layouts]
+    return _stacked(model, tables, np.arange(len(tables)))
 
 
-def _even_rank_arrays(model: Model, pp: np.ndarray) -> dict[str, np.ndarray]:
-    """rank_arrays of even splits over `pp` stages, built as arrays: a search prices hundreds of thousands of layouts
-    at once, and building them rank by rank in Python took most of its time."""
-    n = len(pp)
-    share = np.repeat((1.0 / pp)[:, None], 2, axis=1)  # (layout, rank): the first rank and the last
-    counts = np.array([layer.count for layer in model.layers], dtype=float)
-    return {"rank_layers": np.repeat((counts / pp[:, None])[:, None, :], 2, axis=1), "rank_mtp": np.zeros((n, 2)),
-            "rank_embedding": share, "rank_head": share.copy(), "rank_loss": np.tile([0.0, 1.0], (n, 1)),
-            "rank_mirror": np.tile([1.0, 0.0], (n, 1)), "rank_position": np.stack([np.zeros(n), pp - 1.0], axis=1),
-            "stage": np.ones(n)}
+# one kept rank: layers of each group, MTP modules, embedding share, head share, loss (0/1), position, mirror (index)
+_RankRow = tuple[list[float], float, float, float, float, float, float]
+
+
+def _rank_table(model: Model, ranks: Sequence[PipelineRank], seq_len: float) -> tuple[list[_RankRow], float]:
+    """The ranks of one pipeline that can hold the most memory, with their DualPipe mirrors, and its busiest rank's
+    FLOPs over the even share. Of ranks holding the same (and mirrored to the same) the first is kept: a rank
+    further down the pipeline holds no more microbatches in flight (training.memory), so it is never the fuller."""
+    p = len(ranks)
+
+    def key(k: int) -> tuple[object, ...]:
+        r = ranks[k]
+        return r.layers, r.mtp, r.embedding, r.head, k == p - 1
+    first: dict[tuple[object, ...], int] = {}
+    for k in range(p):
+        first.setdefault((key(k), key(p - 1 - k)), k)
+    kept = sorted(set(first.values()) | {p - 1 - k for k in first.values()})
+    index = {k: i for i, k in enumerate(kept)}
+    rows = [([float(n) for n in ranks[k].layers], float(ranks[k].mtp), float(ranks[k].embedding), float(ranks[k].head),
+             float(k == p - 1), float(k), float(index[p - 1 - k])) for k in kept]
+    return rows, round(_rank_flops_share(model, ranks, seq_len), 12)  # an even split: 1, not 1 + 1e-16
+
+
+def _stacked(model: Model, tables: Sequence[tuple[list[_RankRow], float]], take: np.ndarray) -> dict[str, np.ndarray]:
+    """rank_arrays of `tables` padded to one width with empty ranks, row i of the result table take[i]'s."""
+    width = max(len(rows) for rows, _ in tables)
+    groups = len(model.layers)
+    padded = [rows + [([0.0] * groups, 0.0, 0.0, 0.0, 0.0, float(k), float(k)) for k in range(len(rows), width)]
+              for rows, _ in tables]
+    out = {"rank_layers": np.array([[row[0] for row in rows] for rows in padded], dtype=float).reshape(
+        len(tables), width, groups)}
+    for k, name in enumerate(("rank_mtp", "rank_embedding", "rank_head", "rank_loss", "rank_position", "rank_mirror"),
+                             start=1):
+        out[name] = np.array([[row[k] for row in rows] for rows in padded], dtype=float)
+    out["stage"] = np.array([stage for _, stage in tables], dtype=float)
+    return {name: value[take] for name, value in out.items()}
 
 
 def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
@@ -273,7 +284,7 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     """Price layouts given as arrays of their fields (keys of `LAYOUT_ARRAYS`), already checked."""
     prof = profile or DEFAULT_PROFILE
     # defaults: interleaved 1F1B where there are virtual stages, else 1F1B; even stages
-    a = {"sched": np.where(a["v"] > 1, 1.0, 0.0), **({} if "stage" in a else rank_arrays(model, pp=a["p"])), **a}
+    a = {"sched": np.where(a["v"] > 1, 1.0, 0.0), **({} if "stage" in a else rank_arrays(model, pp=a["p"], seq_len=a["s"])), **a}
     t, p, dp, c, e, et, v = a["t"], a["p"], a["dp"], a["c"], a["e"], a["et"], a["v"]
     moe = "moe" in model.features
     group_d = np.where(moe, e * et / t, 1.0)
@@ -424,13 +435,24 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
     layout.check(model, chips, dies)
     result = evaluate_layouts(model, per_die(system), chips * dies, [layout], calibration, profile).at(0)
     result = result.per_package(dies)
-    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + format_notes(layout, profile))
+    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + format_notes(layout, profile, model))
 
 
-def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None) -> tuple[str, ...]:
+def _implicit_stages(model: Model | None, pp: int) -> str:
+    """"pipeline stages " or, where pp does not divide the layers, the stages' whole layers named."""
+    if model is None or model.num_layers % pp == 0:
+        return "pipeline stages "
+    sizes = implicit_stage_layers(model.num_layers, pp)
+    low, high = min(sizes), max(sizes)
+    return (f"pipeline stages of whole layers ({sizes.count(high)} of {high}, {sizes.count(low)} of {low}: "
+            f"{model.num_layers} over pp {pp}, as a --pp-layout would place them), ")
+
+
+def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None, model: Model | None = None
+                 ) -> tuple[str, ...]:
     """The assumptions a layout's storage formats and pipeline stages add to its result: Adam's bytes per
     parameter as training_memory counts them (2 + 2 + 12 in the ZeRO paper; an FP8 weight copy, bf16 moments
-    and fp32 gradients change the terms)."""
+    and fp32 gradients change the terms); with `model`, the layers of implicit stages that pp does not divide."""
     prof = profile or DEFAULT_PROFILE
     fp8, moments, gradients = (format_named(layout.precision).bits <= 8, layout.optimizer_states == "bf16",
                                layout.gradients == "fp32")
@@ -441,6 +463,6 @@ def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None)
             + (f", with {', '.join(changes)})" if changes else ")"))
     stages = ("pipeline stages as --pp-layout places them" if layout.pp_layout else
               "pipeline stages as given, the embedding on the first and the LM head on the last" if layout.uneven else
-              "pipeline stages balanced around the embedding and LM head")
+              _implicit_stages(model, layout.pp) + "balanced around the embedding and LM head")
     return (adam, stages) + (("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU "
                               "inputs FP8 and output recomputed)",) if layout.activation_cache == "fp8" else ())
