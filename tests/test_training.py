@@ -577,8 +577,9 @@ def test_compare_sizes_a_training_job_as_train_does() -> None:
     code, out, _ = run("train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--global-batch", "1024",
                        "--format", "json")
     data = json.loads(out)
-    assert code == 0 and [r.chips for r in sized] == [16, 8] and [r.note for r in sized] == ["on 2 systems", ""]
-    assert sized[0].layout == data["layout"]["name"]
+    assert code == 0 and [r.chips for r in sized] == [16, 8] and [r.note for r in sized] == [
+        "on 2 systems; ZeRO-3 with pipeline parallel", "ZeRO-3 with pipeline parallel"]
+    assert sized[0].layout == data["layout"]["name"] == "tp1-pp2-vp2-cp2-dp4-mb1-zero3-rc-full"
     assert sized[0].tokens_per_s_per_chip == pytest.approx(data["tokens_per_s_per_chip"], rel=1e-12)
     assert sized[0].tokens_per_s_per_chip == pytest.approx(968.4, abs=0.1)
     pinned = compare([h100], llama, catalog.engine("generic"), workload="train", chips=8)

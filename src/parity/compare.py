@@ -395,16 +395,17 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     on which a layout fits (as `parity train` sizes a job; the note says how many where more than one)."""
     chip = system.chip
     cal = catalog.calibration(chip)
-    raised = training_flags(system, model, seq_len) + power_flags(system)
     emulated_on, emulated = emulation(precision, chip)
-    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
-                  emulated_on=emulated_on,
-                  kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
     try:  # the fitted training profile, as `parity train` prices the same layouts
         n, found = search_fewest_systems(model, system, seq_len, global_batch, cal, catalog.training_profile(),
                                          precision=precision, top=1, chips=chips)
     except InfeasiblePlan:
         n, found = chips or system.chips, None
+    picked = [found.best[0].layout] if found is not None and found.best and found.best[0].layout else []
+    raised = training_flags(system, model, seq_len, precision, picked) + power_flags(system)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
+                  emulated_on=emulated_on,
+                  kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
     systems = f"on {n // system.chips} systems" if not chips and n > system.chips else ""
     if found is None or not found.best:
         why = (f"does not fit{' ' + systems if systems else ''}: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB "

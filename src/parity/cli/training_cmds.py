@@ -240,7 +240,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
             raise InfeasiblePlan(_no_fit(n, dies, found))
         systems = "" if chips or n == the_system.chips else f"{n // the_system.chips} systems: the fewest on which a layout fits"
         if search:
-            _emit_search(the_model, the_system, n, seq_len, found, space.pinned(), systems,
+            _emit_search(the_model, the_system, n, seq_len, precision, found, space.pinned(), systems,
                          f"seq {seq_len}, batch {batch}, {precision}", tokens, fmt, out)
             return
         result = found.best[0]
@@ -264,7 +264,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         if not bool(result.fits) and not show_infeasible:
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
-    data = _record(the_model, the_system, result, tokens, training_flags(the_system, the_model, seq_len))
+    data = _record(the_model, the_system, result, tokens,
+                   training_flags(the_system, the_model, seq_len, precision, [result.layout] if result.layout else []))
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data, result.layout), fmt,
@@ -277,10 +278,11 @@ def _record(model: Any, system: Any, result: TrainingResult, tokens: float, rais
     return {"model": model.name, "system": system.id, **result_payload(result, tokens), "flags": texts(raised)}
 
 
-def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: TrainingSearch, pinned: str, systems: str,
-                 workload: str, tokens: float, fmt: str, out: Path | None) -> None:
-    """The table (or JSON) of the fastest layouts found; as CSV each row is a single run's columns after its rank."""
-    raised = training_flags(system, model, seq_len)
+def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: str, found: TrainingSearch, pinned: str,
+                 systems: str, workload: str, tokens: float, fmt: str, out: Path | None) -> None:
+    """The table (or JSON) of the fastest layouts found; as CSV each row is a single run's columns after its rank.
+    Its flags are the listed layouts' together (one of them ZeRO-3 with pp > 1 flags the table)."""
+    raised = training_flags(system, model, seq_len, precision, [r.layout for r in found.best if r.layout])
     if output_format(fmt, out) == "csv":
         rows = [{"rank": i + 1, **_record(model, system, r, tokens, raised)} for i, r in enumerate(found.best)]
     else:

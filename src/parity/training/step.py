@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from parity.cost import collective_s, emulation_note, math_unit
+from parity.cost import collective_s, emulation_note, math_unit, same_rate_note
 from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
@@ -395,7 +395,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
         tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / peak,
         mfu_causal=per_chip * model_flops_per_token(model, a["s"], causal=True) / peak,
         mfu_bf16=per_chip * flops / bf16_peak, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
-        assumptions=_assumptions(prof, model) + tuple(filter(None, [emulation_note(format_named(precision), chip)])),
+        assumptions=_assumptions(prof, model) + tuple(filter(None, [emulation_note(format_named(precision), chip),
+                                                                    same_rate_note(format_named(precision), chip)])),
         peak_math=peak_math)
 
 

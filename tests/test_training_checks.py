@@ -1,0 +1,58 @@
+"""What `train` flags as outside what was validated, notes in its assumptions, and refuses as without effect."""
+
+import json
+
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.training import TrainingLayout
+from parity.uncertainty import training_flags
+
+
+def _train_json(*args: str) -> dict:
+    result = CliRunner().invoke(cli, ["train", *args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_an_emulated_training_format_is_flagged_as_serving_flags_it() -> None:
+    """MI300X has FP8 math but no MXFP8 unit: mxfp8 runs on its FP8 unit at the calibration's assumed emulation
+    efficiency (0.8, family-cdna3 carries generic.toml's prior), which `train` flags as compare's serving rows do;
+    bf16 and fp8 it runs natively: no flag."""
+    mi300x, llama = catalog.system("mi300x-platform"), catalog.model("llama-3.1-8b")
+    said = ("emulation rate assumed: mxfp8 on fp8 at 0.8 of the wider unit, no measurement (family-cdna3 carries "
+            "the prior)")
+    assert [f.text for f in training_flags(mi300x, llama, 4096, "mxfp8")] == [said]
+    assert training_flags(mi300x, llama, 4096, "fp8") == training_flags(mi300x, llama, 4096, "bf16") == ()
+    data = _train_json("--model", "llama-3.1-8b", "--system", "mi300x-platform", "--precision", "mxfp8",
+                       "--tp", "1", "--pp", "1", "--micro-batch", "1", "--recompute", "none", "--vp", "1")
+    assert data["flags"] == [said]
+
+
+def test_fp8_at_the_bf16_rate_is_said() -> None:
+    """Google's TPU7x table gives TPU v5p FP8 at its BF16 peak (459 TFLOP/s): fp8 stays native there, and the
+    assumptions say it buys no faster math; on H100 (FP8 at 2x) nothing is said."""
+    from parity.cost import same_rate_note
+    from parity.dtypes import format_named
+    v5p, h100 = catalog.chip("google-tpu-v5p"), catalog.chip("nvidia-h100-sxm")
+    assert same_rate_note(format_named("fp8"), v5p) == (
+        "fp8 runs at the BF16 rate on google-tpu-v5p (459 TFLOP/s each): no faster math than bf16, while its casts "
+        "and scales still cost")
+    assert same_rate_note(format_named("bf16"), v5p) == same_rate_note(format_named("fp8"), h100) == ""
+
+
+def test_zero3_with_a_pipeline_is_flagged() -> None:
+    """No published training run (17 ZeRO-3 rows, all pp 1) combines ZeRO-3 with pp > 1: such a layout is flagged,
+    ZeRO-3 at pp 1 and ZeRO-1 at pp 2 are not."""
+    h100, llama = catalog.system("hgx-h100"), catalog.model("llama-3.1-8b")
+
+    def layout(zero: int, pp: int) -> TrainingLayout:
+        return TrainingLayout(tp=1, pp=pp, dp=8 // pp, zero=zero, micro_batch=1, global_batch=1024, seq_len=4096)
+
+    said = "ZeRO-3 with pipeline parallel (pp > 1): none of the 68 published training runs combines them"
+    assert [f.text for f in training_flags(h100, llama, 4096, "bf16", [layout(3, 2)])] == [said]
+    assert training_flags(h100, llama, 4096, "bf16", [layout(3, 1), layout(1, 2)]) == ()
+    data = _train_json("--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp", "2", "--zero", "3", "--vp", "1",
+                       "--recompute", "none", "--micro-batch", "1")
+    assert (data["layout"]["name"], data["flags"]) == ("tp1-pp2-dp4-mb1-zero3", [said])
