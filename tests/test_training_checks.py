@@ -56,3 +56,38 @@ def test_zero3_with_a_pipeline_is_flagged() -> None:
     data = _train_json("--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp", "2", "--zero", "3", "--vp", "1",
                        "--recompute", "none", "--micro-batch", "1")
     assert (data["layout"]["name"], data["flags"]) == ("tp1-pp2-dp4-mb1-zero3", [said])
+
+
+def _refused(*args: str) -> str:
+    result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args])
+    assert result.exit_code == 2, result.output
+    return result.output.strip()
+
+
+def test_options_without_effect_are_refused_in_one_line() -> None:
+    """DeepEP on a dense model (as --ep 4 is), zb with pp 1 (as dualpipe is), the FP8 activation cache of a bf16 run
+    (no FP8 GEMM inputs to cache) or of a dense model (DeepSeek-V3 Sec. 3.3.2 saves in the MoE SwiGLU; a dense model
+    kept 42.63 -> 43.42 GB per chip on the README layout at --precision fp8 --recompute none): one line, exit 2,
+    whether a layout is given or searched for."""
+    dense = "llama-3.1-8b is dense"
+    assert _refused("--moe-dispatcher", "deepep", "--tp", "1") == (
+        f"parity: error: --moe-dispatcher deepep applies to mixture-of-experts models only; {dense}")
+    assert _refused("--moe-dispatcher", "deepep", "--search") == _refused("--moe-dispatcher", "deepep", "--tp", "1")
+    assert _refused("--pp-schedule", "zb", "--pp", "1") == (
+        "parity: error: --pp-schedule zb needs pipeline parallelism (--pp > 1), got --pp 1")
+    assert _refused("--precision", "bf16", "--activation-cache", "fp8") == (
+        "parity: error: --activation-cache fp8 caches the FP8 GEMM inputs of an FP8 run (DeepSeek-V3 Sec. 3.3.2); "
+        "give --precision fp8, fp8_block or mxfp8, got bf16")
+    assert _refused("--precision", "fp8", "--activation-cache", "fp8", "--tp", "4") == (
+        "parity: error: --activation-cache fp8 saves memory in mixture-of-experts layers only (DeepSeek-V3 Sec. "
+        f"3.3.2: their SwiGLU inputs in FP8, output recomputed); {dense}, where it only widens the attention output "
+        "to E5M6")
+
+
+def test_the_fp8_activation_cache_saves_memory_on_an_moe_model() -> None:
+    """On Mixtral 8x7B (SwiGLU experts) at fp8 the cache keeps less per chip than the precision's own GEMM inputs,
+    as its help says (13.96 -> 7.39 GB of activations per chip); the layout is accepted."""
+    args = ("--model", "mixtral-8x7b", "--system", "hgx-h100", "--tp", "2", "--pp", "1", "--ep", "4", "--vp", "1",
+            "--recompute", "none", "--micro-batch", "1", "--precision", "fp8", "--show-infeasible")
+    auto, cached = (_train_json(*args, "--activation-cache", ac)["memory"]["activations_bytes"] for ac in ("auto", "fp8"))
+    assert (auto, cached) == (13_962_838_016, 7_386_169_344)

@@ -18,7 +18,7 @@ from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.hardware import rank_holder
 from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
-from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
+from parity.training import (ACTIVATION_CACHES, check_model_options, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
                              ranks_clause, search_fewest_systems)
 from parity.uncertainty import training_flags
 from parity.units import counted
@@ -152,8 +152,9 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
               help="overlap: gradient reduce-scatter and parameter all-gather hidden behind backward and forward; "
                    "none: run after the step")
 @click.option("--activation-cache", type=click.Choice(ACTIVATION_CACHES), default="auto", show_default=True,
-              help="stored activations: auto (GEMM inputs in the precision's format) or fp8 (DeepSeek-V3 Sec. 3.3.2: "
-                   "FP8 GEMM inputs, SwiGLU output recomputed)")
+              help="stored activations: auto (GEMM inputs in the precision's format) or fp8 (DeepSeek-V3 Sec. 3.3.2, "
+                   "MoE models with an FP8 --precision: FP8 GEMM inputs, E5M6 attention output, the MoE SwiGLU's "
+                   "inputs FP8 and its output recomputed)")
 @click.option("--optimizer-states", type=click.Choice(OPTIMIZER_STATES), default="fp32", show_default=True,
               help="AdamW moments' format (bf16: DeepSeek-V3 Sec. 3.3.2; master weights stay fp32)")
 @click.option("--gradients", type=click.Choice(GRADIENT_FORMATS), default="bf16", show_default=True,
@@ -206,6 +207,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     if not model or not system:
         raise ParityError("--model and --system are required (or use --validate)")
     the_model = catalog.model(model)
+    check_model_options(the_model, precision, activation_cache, moe_dispatcher)  # searched or given, one line
     the_system = catalog.system(system)
     n, dies = chips or the_system.chips, the_system.chip.dies  # each die of a multi-die chip is a rank
     batch = global_batch or max(1, round(4_194_304 / seq_len))
