@@ -573,7 +573,7 @@ def test_compare_sizes_a_training_job_as_train_does() -> None:
     from parity.compare import compare
     h100, b200 = catalog.system("hgx-h100"), catalog.system("hgx-b200")
     llama = catalog.model("llama-3.1-70b")
-    sized = compare([h100, b200], llama, catalog.engine("generic"), workload="train")
+    sized = compare([h100, b200], llama, catalog.engine("generic"), workload="train", global_batch=1024)
     code, out, _ = run("train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--global-batch", "1024",
                        "--format", "json")
     data = json.loads(out)

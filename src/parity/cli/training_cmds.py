@@ -18,7 +18,7 @@ from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.hardware import rank_holder
 from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
-from parity.training import (ACTIVATION_CACHES, check_model_options, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
+from parity.training import (ACTIVATION_CACHES, check_model_options, default_global_batch, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
                              ranks_clause, search_fewest_systems)
 from parity.uncertainty import training_flags
 from parity.units import counted
@@ -210,7 +210,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     check_model_options(the_model, precision, activation_cache, moe_dispatcher)  # searched or given, one line
     the_system = catalog.system(system)
     n, dies = chips or the_system.chips, the_system.chip.dies  # each die of a multi-die chip is a rank
-    batch = global_batch or max(1, round(4_194_304 / seq_len))
+    batch = global_batch or default_global_batch(seq_len)
     cal = catalog.calibration(the_system.chip)
     profile = catalog.training_profile()
     if pp_layout or typed_options({"--pp-layout": "pp_layout"}):  # read the same way whether it is used or refused

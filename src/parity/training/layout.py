@@ -16,7 +16,7 @@ from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
 __all__ = ["TrainingLayout", "chunk_choices", "layout_chunks", "layout_counts", "most_layout_entries",
-           "check_dense_experts", "check_micro_batch", "check_model_options", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
+           "check_dense_experts", "check_micro_batch", "check_model_options", "default_global_batch", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
            "training_precision", "ACTIVATION_CACHES", "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
@@ -183,6 +183,12 @@ def check_model_options(model: Model, precision: str, activation_cache: str, moe
         raise InfeasiblePlan(f"--activation-cache fp8 saves memory in mixture-of-experts layers only (DeepSeek-V3 Sec. "
                              f"3.3.2: their SwiGLU inputs in FP8, output recomputed); {model.name} is dense, where it "
                              "only widens the attention output to E5M6")
+
+
+def default_global_batch(seq_len: int) -> int:
+    """Sequences per step when none is given: 4M tokens' worth (4,194,304 / seq_len, at least 1), as `train` and
+    `compare --workload train` size a step."""
+    return max(1, round(4_194_304 / seq_len))
 
 
 def ranks_clause(chips: int, dies: int) -> str:
