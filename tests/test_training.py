@@ -115,12 +115,16 @@ def test_adam_memory_per_zero_stage_as_the_zero_paper() -> None:
     assert adam_bytes_per_parameter(3, 64, prof) == (2.0 / 64, 2.0 / 64, 0.1875)
 
 
+_BF16_GRADIENTS = ("; bf16 gradients, where Megatron-Core's distributed-optimizer table counts fp32 ones with bf16 "
+                   "weights (6 + 12/d B; --gradients fp32)")
+
+
 @pytest.mark.parametrize("formats, note", [
-    (dict(), "Adam: 2 + 2 + 12 B per parameter (ZeRO paper)"),
+    (dict(), "Adam: 2 + 2 + 12 B per parameter (ZeRO paper)" + _BF16_GRADIENTS),
     (dict(optimizer_states="bf16", gradients="fp32"),
      "Adam: 2 + 4 + 8 B per parameter (ZeRO paper, with bf16 moments, fp32 gradients)"),
-    (dict(optimizer_states="bf16"), "Adam: 2 + 2 + 8 B per parameter (ZeRO paper, with bf16 moments)"),
-    (dict(precision="fp8"), "Adam: 3 + 2 + 12 B per parameter (ZeRO paper, with a 1 B FP8 weight copy)"),
+    (dict(optimizer_states="bf16"), "Adam: 2 + 2 + 8 B per parameter (ZeRO paper, with bf16 moments)" + _BF16_GRADIENTS),
+    (dict(precision="fp8"), "Adam: 3 + 2 + 12 B per parameter (ZeRO paper, with a 1 B FP8 weight copy)" + _BF16_GRADIENTS),
 ])
 def test_the_adam_note_names_the_bytes_the_memory_counts(formats: dict, note: str) -> None:
     """The assumptions said "Adam: 2 + 2 + 12 B per parameter" whatever the formats, beside "AdamW moments in bf16

@@ -89,7 +89,8 @@ def test_the_fp8_activation_cache_saves_memory_on_an_moe_model() -> None:
     as its help says (13.96 -> 7.39 GB of activations per chip); the layout is accepted."""
     args = ("--model", "mixtral-8x7b", "--system", "hgx-h100", "--tp", "2", "--pp", "1", "--ep", "4", "--vp", "1",
             "--recompute", "none", "--micro-batch", "1", "--precision", "fp8", "--show-infeasible")
-    auto, cached = (_train_json(*args, "--activation-cache", ac)["memory"]["activations_bytes"] for ac in ("auto", "fp8"))
+    auto, cached = (_train_json(*args, "--activation-cache", cache)["memory"]["activations_bytes"]
+                    for cache in ("auto", "fp8"))
     assert (auto, cached) == (13_962_838_016, 7_386_169_344)
 
 

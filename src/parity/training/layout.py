@@ -175,7 +175,8 @@ def check_model_options(model: Model, precision: str, activation_cache: str, moe
     SwiGLU (inputs in FP8, output recomputed), and a dense model keeps only its wider E5M6 attention output."""
     moe = "moe" in model.features
     if moe_dispatcher == "deepep" and not moe:
-        raise InfeasiblePlan(f"--moe-dispatcher deepep applies to mixture-of-experts models only; {model.name} is dense")
+        raise InfeasiblePlan(f"--moe-dispatcher deepep applies to mixture-of-experts models only; {model.name} is "
+                             "dense")
     if activation_cache == "fp8" and precision == "bf16":
         raise InfeasiblePlan("--activation-cache fp8 caches the FP8 GEMM inputs of an FP8 run (DeepSeek-V3 Sec. "
                              "3.3.2); give --precision fp8, fp8_block or mxfp8, got bf16")

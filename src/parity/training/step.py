@@ -439,7 +439,11 @@ def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None)
     changes = [change for change, on in ((f"a {prof.fp8_weight_copy_bytes:g} B FP8 weight copy", fp8),
                                          ("bf16 moments", moments), ("fp32 gradients", gradients)) if on]
     adam = (f"Adam: {' + '.join(f'{float(b):g}' for b in terms)} B per parameter (ZeRO paper"
-            + (f", with {', '.join(changes)})" if changes else ")"))
+            + (f", with {', '.join(changes)})" if changes else ")")
+            # Megatron-Core's distributed-optimizer docs (docs.nvidia.com/megatron-core/developer-guide/latest/
+            # distrib_optimizer.html) count bf16 parameters with fp32 gradients, 6 + 12/d B (grad_reduce_in_fp32)
+            + ("" if gradients else "; bf16 gradients, where Megatron-Core's distributed-optimizer table counts "
+                                    "fp32 ones with bf16 weights (6 + 12/d B; --gradients fp32)"))
     stages = ("pipeline stages as --pp-layout places them" if layout.pp_layout else
               "pipeline stages as given, the embedding on the first and the LM head on the last" if layout.uneven else
               "pipeline stages balanced around the embedding and LM head")
