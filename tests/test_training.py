@@ -115,12 +115,16 @@ def test_adam_memory_per_zero_stage_as_the_zero_paper() -> None:
     assert adam_bytes_per_parameter(3, 64, prof) == (2.0 / 64, 2.0 / 64, 0.1875)
 
 
+_BF16_GRADIENTS = ("; bf16 gradients, where Megatron-Core's distributed-optimizer table counts fp32 ones with bf16 "
+                   "weights (6 + 12/d B; --gradients fp32)")
+
+
 @pytest.mark.parametrize("formats, note", [
-    (dict(), "Adam: 2 + 2 + 12 B per parameter (ZeRO paper)"),
+    (dict(), "Adam: 2 + 2 + 12 B per parameter (ZeRO paper)" + _BF16_GRADIENTS),
     (dict(optimizer_states="bf16", gradients="fp32"),
      "Adam: 2 + 4 + 8 B per parameter (ZeRO paper, with bf16 moments, fp32 gradients)"),
-    (dict(optimizer_states="bf16"), "Adam: 2 + 2 + 8 B per parameter (ZeRO paper, with bf16 moments)"),
-    (dict(precision="fp8"), "Adam: 3 + 2 + 12 B per parameter (ZeRO paper, with a 1 B FP8 weight copy)"),
+    (dict(optimizer_states="bf16"), "Adam: 2 + 2 + 8 B per parameter (ZeRO paper, with bf16 moments)" + _BF16_GRADIENTS),
+    (dict(precision="fp8"), "Adam: 3 + 2 + 12 B per parameter (ZeRO paper, with a 1 B FP8 weight copy)" + _BF16_GRADIENTS),
 ])
 def test_the_adam_note_names_the_bytes_the_memory_counts(formats: dict, note: str) -> None:
     """The assumptions said "Adam: 2 + 2 + 12 B per parameter" whatever the formats, beside "AdamW moments in bf16
@@ -573,12 +577,13 @@ def test_compare_sizes_a_training_job_as_train_does() -> None:
     from parity.compare import compare
     h100, b200 = catalog.system("hgx-h100"), catalog.system("hgx-b200")
     llama = catalog.model("llama-3.1-70b")
-    sized = compare([h100, b200], llama, catalog.engine("generic"), workload="train")
+    sized = compare([h100, b200], llama, catalog.engine("generic"), workload="train", global_batch=1024)
     code, out, _ = run("train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--global-batch", "1024",
                        "--format", "json")
     data = json.loads(out)
-    assert code == 0 and [r.chips for r in sized] == [16, 8] and [r.note for r in sized] == ["on 2 systems", ""]
-    assert sized[0].layout == data["layout"]["name"]
+    assert code == 0 and [r.chips for r in sized] == [16, 8] and [r.note for r in sized] == [
+        "on 2 systems; ZeRO-3 with pipeline parallel", "ZeRO-3 with pipeline parallel"]
+    assert sized[0].layout == data["layout"]["name"] == "tp1-pp2-vp2-cp2-dp4-mb1-zero3-rc-full"
     assert sized[0].tokens_per_s_per_chip == pytest.approx(data["tokens_per_s_per_chip"], rel=1e-12)
     assert sized[0].tokens_per_s_per_chip == pytest.approx(968.4, abs=0.1)
     pinned = compare([h100], llama, catalog.engine("generic"), workload="train", chips=8)

@@ -33,6 +33,7 @@ from parity.plan import Layout, Precision
 from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, layout_grid, search_spanning
 from parity.serving import engine_deployment
 from parity.step import deployment_memory, step_cost
+from parity.training.layout import default_global_batch
 from parity.training.search import search_fewest_systems
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
     power_flags, ratio_band, ratio_interval, training_flags
@@ -395,16 +396,17 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     on which a layout fits (as `parity train` sizes a job; the note says how many where more than one)."""
     chip = system.chip
     cal = catalog.calibration(chip)
-    raised = training_flags(system, model, seq_len) + power_flags(system)
     emulated_on, emulated = emulation(precision, chip)
-    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
-                  emulated_on=emulated_on,
-                  kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
     try:  # the fitted training profile, as `parity train` prices the same layouts
         n, found = search_fewest_systems(model, system, seq_len, global_batch, cal, catalog.training_profile(),
                                          precision=precision, top=1, chips=chips)
     except InfeasiblePlan:
         n, found = chips or system.chips, None
+    picked = [found.best[0].layout] if found is not None and found.best and found.best[0].layout else []
+    raised = training_flags(system, model, seq_len, precision, picked) + power_flags(system)
+    common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
+                  emulated_on=emulated_on,
+                  kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
     systems = f"on {n // system.chips} systems" if not chips and n > system.chips else ""
     if found is None or not found.best:
         why = (f"does not fit{' ' + systems if systems else ''}: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB "
@@ -428,7 +430,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,
             isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
             ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
-            global_batch: int = 1024, training_precision: str = "bf16", mtp_tokens: int = 0,
+            global_batch: int | None = None, training_precision: str = "bf16", mtp_tokens: int = 0,
             processes: int = 1, choose: Choose | None = None) -> list[Comparison]:
     """Every system on `model`, with ratios to `baseline` (default: the first system; one not among `systems`
     joins them first, so that it is run and shown); when the baseline cannot run the workload (does not fit),
@@ -436,11 +438,13 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off). The systems are
     searched on `processes` processes (the same numbers as one after another). choose: serving, a second judge
     of each system's search (Choose), whose configuration the row reports instead of the search's best. chips:
-    training, the chips each system trains on (None: the fewest whole systems on which a layout fits)."""
+    training, the chips each system trains on (None: the fewest whole systems on which a layout fits); global_batch:
+    training, sequences per step (None: 4M tokens' worth, as `train`'s default)."""
     if not systems:
         raise InfeasiblePlan("compare needs at least one system")
     if workload not in ("serve", "train"):
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
+    global_batch = global_batch or default_global_batch(seq_len)
     base = baseline or systems[0]
     if base.id not in {s.id for s in systems}:
         systems = [base, *systems]

@@ -19,7 +19,7 @@ from parity.hardware import Calibration, Chip, System, chip_text
 from parity.ops import Collective, Kernel, Num, expected_distinct
 from parity.plan import DeviceStep
 
-__all__ = ["Cost", "math_unit", "emulation_note", "emulation", "head_dim_scale", "price_kernel", "price_collective", "price_step",
+__all__ = ["Cost", "math_unit", "emulation_note", "same_rate_note", "emulation", "head_dim_scale", "price_kernel", "price_collective", "price_step",
            "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
            "two_shot_all_reduce_s", "direct_all_to_all_s",
            "ring_all_gather_s", "collective_s", "OVERLAP_UNITS", "overlap_unit_share",
@@ -95,6 +95,17 @@ def emulation_note(fmt: Format, chip: Chip) -> str:
     if not emulated:
         return ""
     return f"{fmt.name} emulated on {unit} ({chip_text(chip)} has {_lacks(fmt, chip)})"
+
+
+def same_rate_note(fmt: Format, chip: Chip) -> str:
+    """Where a chip runs a narrower format on its own unit at no more than its BF16 rate (Google's TPU7x table gives
+    TPU v5p and v6e FP8 at their BF16 peaks), what that buys: no faster math, only narrower operands, while the
+    format's casts and scales still cost; '' where the format is BF16, emulated, or faster than BF16."""
+    unit, emulated = math_unit(fmt, chip)
+    if emulated or unit == "bf16" or chip.peak(unit) > chip.peak("bf16"):
+        return ""
+    return (f"{fmt.name} runs at the BF16 rate on {chip_text(chip)} ({chip.peak(unit) / 1e12:,.0f} TFLOP/s each): "
+            f"no faster math than bf16, while its casts and scales still cost")
 
 
 def emulation(name: str, chip: Chip) -> tuple[str, str]:

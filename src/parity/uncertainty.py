@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -262,21 +263,39 @@ def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     return None
 
 
-def training_flags(system: System, model: Model, seq_len: float) -> tuple[Flag, ...]:
-    """Ways a training prediction of `model` on `system` at sequences of `seq_len` tokens lies outside what parity
-    was checked on: the model's own flags (config keys parity does not model, as case_flags carries them for
-    serving), sequences past the model's context window (context_flags, as serving says it), a chip with no
-    measured calibration and one that is not shipping (as case_flags says them for serving), and a chip family no
-    published training run was measured on (catalog.training_families)."""
+def training_flags(system: System, model: Model, seq_len: float, precision: str = "",
+                   layouts: Sequence[Any] = ()) -> tuple[Flag, ...]:
+    """Ways a training prediction of `model` on `system` at sequences of `seq_len` tokens in GEMMs of `precision`,
+    in `layouts` (training layouts: their zero and pp), lies outside what parity was checked on: the model's own
+    flags (config keys parity does not model, as case_flags carries them for serving), sequences past the model's
+    context window (context_flags, as serving says it), a chip with no measured calibration and one that is not
+    shipping (as case_flags says them for serving), a format the calibrated chip emulates (assumed_emulation, as
+    serving flags it), a chip family no published training run was measured on (catalog.training_families), and
+    ZeRO-3 with pipeline parallelism where no published run combines them."""
     chip = system.chip
-    out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system),
-           _uncalibrated(chip, catalog.calibration(chip)), status_flag(chip)]
+    cal = catalog.calibration(chip)
+    uncalibrated = _uncalibrated(chip, cal)
+    out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), uncalibrated,
+           None if uncalibrated or not precision else assumed_emulation(cal, chip, (precision,)), status_flag(chip)]
     if chip.family not in catalog.training_families():
         out.append(Flag(f"training never checked on the {chip.family} family",
                         f"training never checked on the {chip.family} family (published runs measured on "
                         f"{', '.join(sorted(catalog.training_families()))})",
                         f"training unchecked on the {chip.family} family"))
+    out.append(_zero3_pipeline(layouts))
     return tuple(f for f in out if f)
+
+
+def _zero3_pipeline(layouts: Sequence[Any]) -> Flag | None:
+    """A flag where a layout shards weights with ZeRO-3 across a pipeline (pp > 1) and no published training run
+    (training_published.csv, every split) does: its weight all-gathers per micro-batch and stage are unchecked."""
+    if not any(l.zero == 3 and l.pp > 1 for l in layouts):
+        return None
+    rows = catalog.measurements("training_published")
+    if any(int(r["zero"]) == 3 and int(r["pp"]) > 1 for r in rows):
+        return None
+    kind = "ZeRO-3 with pipeline parallel"
+    return Flag(kind, f"{kind} (pp > 1): none of the {len(rows)} published training runs combines them", kind)
 
 
 def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,

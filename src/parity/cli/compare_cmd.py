@@ -33,7 +33,7 @@ from parity.report.tables import Column, over_interval, plain, ratio, ratio_numb
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import duration_text
-from parity.training import PRECISIONS
+from parity.training import PRECISIONS, default_global_batch
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
@@ -208,8 +208,8 @@ def _refuse_other_workloads_options(workload: str) -> None:
               help="training: chips each system trains on (default: the fewest whole systems on which a layout "
                    "fits, as train sizes a job)")
 @click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
-@click.option("--global-batch", type=COUNT, default=1024, show_default=True,
-              help="training: sequences per step")
+@click.option("--global-batch", type=COUNT, default=None,
+              help="training: sequences per step (default: 4M tokens' worth, as train's)")
 @click.option("--precision", "training_precision", type=FormatChoice(PRECISIONS), default="bf16", show_default=True,
               help="training precision (fp8_block also as its alias ue8m0)")
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
@@ -232,7 +232,7 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @out_option
 def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload: str, targets: Targets,
                     isl: int, osl: int, weights: str | None, engine: str, chips: int | None, seq_len: int,
-                    global_batch: int, training_precision: str, baseline: str | None, mtp_tokens: int | None,
+                    global_batch: int | None, training_precision: str, baseline: str | None, mtp_tokens: int | None,
                     refine: bool, arrivals: str, variants_path: Path | None, rule: str | None, processes: int,
                     fmt: str, out: Path | None) -> None:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
@@ -265,6 +265,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     fmt = output_format(fmt, out)
     payload, texts = [], []
     by_id = {s.id: s for s in [base, *found]}  # each row's system, a what-if variant's included
+    global_batch = global_batch or default_global_batch(seq_len)  # train's default: 4M tokens' worth
     for name, model in named:
         drafts = catalog.mtp_drafts(model, mtp_tokens)
         choose = functools.partial(percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,

@@ -18,7 +18,7 @@ from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.hardware import rank_holder
 from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
-from parity.training import (ACTIVATION_CACHES, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
+from parity.training import (ACTIVATION_CACHES, check_model_options, default_global_batch, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
                              ranks_clause, search_fewest_systems)
 from parity.uncertainty import training_flags
 from parity.units import counted
@@ -152,8 +152,9 @@ _VALIDATE_READS = frozenset({"validate_rows", "fit", "write_to", "fmt", "out"})
               help="overlap: gradient reduce-scatter and parameter all-gather hidden behind backward and forward; "
                    "none: run after the step")
 @click.option("--activation-cache", type=click.Choice(ACTIVATION_CACHES), default="auto", show_default=True,
-              help="stored activations: auto (GEMM inputs in the precision's format) or fp8 (DeepSeek-V3 Sec. 3.3.2: "
-                   "FP8 GEMM inputs, SwiGLU output recomputed)")
+              help="stored activations: auto (GEMM inputs in the precision's format) or fp8 (DeepSeek-V3 Sec. 3.3.2, "
+                   "MoE models with an FP8 --precision: FP8 GEMM inputs, E5M6 attention output, the MoE SwiGLU's "
+                   "inputs FP8 and its output recomputed)")
 @click.option("--optimizer-states", type=click.Choice(OPTIMIZER_STATES), default="fp32", show_default=True,
               help="AdamW moments' format (bf16: DeepSeek-V3 Sec. 3.3.2; master weights stay fp32)")
 @click.option("--gradients", type=click.Choice(GRADIENT_FORMATS), default="bf16", show_default=True,
@@ -206,9 +207,10 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     if not model or not system:
         raise ParityError("--model and --system are required (or use --validate)")
     the_model = catalog.model(model)
+    check_model_options(the_model, precision, activation_cache, moe_dispatcher)  # searched or given, one line
     the_system = catalog.system(system)
     n, dies = chips or the_system.chips, the_system.chip.dies  # each die of a multi-die chip is a rank
-    batch = global_batch or max(1, round(4_194_304 / seq_len))
+    batch = global_batch or default_global_batch(seq_len)
     cal = catalog.calibration(the_system.chip)
     profile = catalog.training_profile()
     if pp_layout or typed_options({"--pp-layout": "pp_layout"}):  # read the same way whether it is used or refused
@@ -240,7 +242,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
             raise InfeasiblePlan(_no_fit(n, dies, found))
         systems = "" if chips or n == the_system.chips else f"{n // the_system.chips} systems: the fewest on which a layout fits"
         if search:
-            _emit_search(the_model, the_system, n, seq_len, found, space.pinned(), systems,
+            _emit_search(the_model, the_system, n, seq_len, precision, found, space.pinned(), systems,
                          f"seq {seq_len}, batch {batch}, {precision}", tokens, fmt, out)
             return
         result = found.best[0]
@@ -264,7 +266,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         if not bool(result.fits) and not show_infeasible:
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
-    data = _record(the_model, the_system, result, tokens, training_flags(the_system, the_model, seq_len))
+    data = _record(the_model, the_system, result, tokens,
+                   training_flags(the_system, the_model, seq_len, precision, [result.layout] if result.layout else []))
     if picked:
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data, result.layout), fmt,
@@ -277,10 +280,11 @@ def _record(model: Any, system: Any, result: TrainingResult, tokens: float, rais
     return {"model": model.name, "system": system.id, **result_payload(result, tokens), "flags": texts(raised)}
 
 
-def _emit_search(model: Any, system: Any, chips: int, seq_len: int, found: TrainingSearch, pinned: str, systems: str,
-                 workload: str, tokens: float, fmt: str, out: Path | None) -> None:
-    """The table (or JSON) of the fastest layouts found; as CSV each row is a single run's columns after its rank."""
-    raised = training_flags(system, model, seq_len)
+def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: str, found: TrainingSearch, pinned: str,
+                 systems: str, workload: str, tokens: float, fmt: str, out: Path | None) -> None:
+    """The table (or JSON) of the fastest layouts found; as CSV each row is a single run's columns after its rank.
+    Its flags are the listed layouts' together (one of them ZeRO-3 with pp > 1 flags the table)."""
+    raised = training_flags(system, model, seq_len, precision, [r.layout for r in found.best if r.layout])
     if output_format(fmt, out) == "csv":
         rows = [{"rank": i + 1, **_record(model, system, r, tokens, raised)} for i, r in enumerate(found.best)]
     else:

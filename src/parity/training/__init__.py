@@ -3,7 +3,7 @@ fastest layout that fits. Layout in `layout`, memory in `memory`, pipeline sched
 microbatch's passes in `passes`, the step in `step`, search in `search`."""
 
 from parity.training.layout import (ACTIVATION_CACHES, GRADIENT_FORMATS, GRAD_OVERLAP, MOE_DISPATCHERS, OPTIMIZER_STATES,
-                                    PP_SCHEDULES, chunk_choices, layout_chunks, layout_counts, most_layout_entries,
+                                    PP_SCHEDULES, check_model_options, chunk_choices, default_global_batch, layout_chunks, layout_counts, most_layout_entries,
                                     PRECISIONS, ranks_clause, RECOMPUTE, TrainingLayout, training_precision)
 from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
                                     parameters_per_device)
@@ -19,4 +19,5 @@ __all__ = ["TrainingLayout", "TrainingMemory", "TrainingResult", "train_step", "
            "DEFAULT_PROFILE", "evaluate_arrays", "search_training", "search_fewest_systems", "SYSTEM_MULTIPLES", "SearchSpace", "TrainingSearch",
            "structural_layouts", "pick_training_layout", "pipeline_bubble_s", "PP_SCHEDULES", "ACTIVATION_CACHES",
            "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS", "chunk_choices", "layout_chunks",
-           "layout_counts", "most_layout_entries", "ranks_clause"]
+           "layout_counts", "most_layout_entries", "ranks_clause", "check_model_options",
+           "default_global_batch"]

@@ -16,8 +16,8 @@ from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
 __all__ = ["TrainingLayout", "implicit_stage_layers", "implicit_ranks", "chunk_choices", "layout_chunks", "layout_counts",
-           "most_layout_entries",
-           "check_dense_experts", "check_micro_batch", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
+           "most_layout_entries", "check_dense_experts", "check_micro_batch", "check_model_options",
+           "default_global_batch", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
            "training_precision", "ACTIVATION_CACHES", "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
@@ -167,6 +167,30 @@ def check_dense_experts(model: Model, ep: int, etp: int) -> None:
     if "moe" not in model.features and (ep > 1 or etp > 1):
         raise InfeasiblePlan(f"ep and etp apply to mixture-of-experts models only; {model.name} is dense "
                              f"(got ep {ep}, etp {etp})")
+
+
+def check_model_options(model: Model, precision: str, activation_cache: str, moe_dispatcher: str) -> None:
+    """InfeasiblePlan for an option that would do nothing, or the opposite of what it says, for this model and format:
+    DeepEP's dispatcher on a model without experts, and DeepSeek-V3's FP8 activation cache (arXiv 2412.19437, Sec.
+    3.3.2) without FP8 GEMMs, whose inputs it caches, or on a dense model: its saving there is in the MoE layers'
+    SwiGLU (inputs in FP8, output recomputed), and a dense model keeps only its wider E5M6 attention output."""
+    moe = "moe" in model.features
+    if moe_dispatcher == "deepep" and not moe:
+        raise InfeasiblePlan(f"--moe-dispatcher deepep applies to mixture-of-experts models only; {model.name} is "
+                             "dense")
+    if activation_cache == "fp8" and precision == "bf16":
+        raise InfeasiblePlan("--activation-cache fp8 caches the FP8 GEMM inputs of an FP8 run (DeepSeek-V3 Sec. "
+                             "3.3.2); give --precision fp8, fp8_block or mxfp8, got bf16")
+    if activation_cache == "fp8" and not moe:
+        raise InfeasiblePlan(f"--activation-cache fp8 saves memory in mixture-of-experts layers only (DeepSeek-V3 Sec. "
+                             f"3.3.2: their SwiGLU inputs in FP8, output recomputed); {model.name} is dense, where it "
+                             "only widens the attention output to E5M6")
+
+
+def default_global_batch(seq_len: int) -> int:
+    """Sequences per step when none is given: 4M tokens' worth (4,194,304 / seq_len, at least 1), as `train` and
+    `compare --workload train` size a step."""
+    return max(1, round(4_194_304 / seq_len))
 
 
 def ranks_clause(chips: int, dies: int) -> str:
@@ -368,6 +392,7 @@ class TrainingLayout:
             if isinstance(layer.mlp, MoeMlp):
                 self._check_experts(layer.mlp)
         check_dense_experts(model, self.ep, self.etp)
+        check_model_options(model, self.precision, self.activation_cache, self.moe_dispatcher)
         check_pipeline_split(model, self.pp)
         if self.virtual_stages > 1 and self.pp == 1:
             raise InfeasiblePlan(f"--vp needs pipeline parallelism (--pp > 1), got --pp 1 and --vp "
@@ -383,6 +408,8 @@ class TrainingLayout:
         if self.schedule == "dualpipe" and (self.pp % 2 or self.microbatches < self.pp):
             raise InfeasiblePlan(f"dualpipe needs an even --pp and at least pp microbatches, got --pp {self.pp} and "
                                  f"{self.microbatches} microbatches")
+        if self.schedule == "zb" and self.pp == 1:
+            raise InfeasiblePlan("--pp-schedule zb needs pipeline parallelism (--pp > 1), got --pp 1")
         if self.schedule == "interleaved" and self.virtual_stages == 1:
             raise InfeasiblePlan("--pp-schedule interleaved needs --vp > 1")
         if self.seq_len % self.cp:

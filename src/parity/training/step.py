@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from parity.cost import collective_s, emulation_note, math_unit
+from parity.cost import collective_s, emulation_note, math_unit, same_rate_note
 from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
@@ -406,7 +406,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
         tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / peak,
         mfu_causal=per_chip * model_flops_per_token(model, a["s"], causal=True) / peak,
         mfu_bf16=per_chip * flops / bf16_peak, chips=chips, microbatches=m, memory=memory, tdp_w=chip.tdp_w,
-        assumptions=_assumptions(prof, model) + tuple(filter(None, [emulation_note(format_named(precision), chip)])),
+        assumptions=_assumptions(prof, model) + tuple(filter(None, [emulation_note(format_named(precision), chip),
+                                                                    same_rate_note(format_named(precision), chip)])),
         peak_math=peak_math)
 
 
@@ -460,7 +461,11 @@ def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None,
     changes = [change for change, on in ((f"a {prof.fp8_weight_copy_bytes:g} B FP8 weight copy", fp8),
                                          ("bf16 moments", moments), ("fp32 gradients", gradients)) if on]
     adam = (f"Adam: {' + '.join(f'{float(b):g}' for b in terms)} B per parameter (ZeRO paper"
-            + (f", with {', '.join(changes)})" if changes else ")"))
+            + (f", with {', '.join(changes)})" if changes else ")")
+            # Megatron-Core's distributed-optimizer docs (docs.nvidia.com/megatron-core/developer-guide/latest/
+            # distrib_optimizer.html) count bf16 parameters with fp32 gradients, 6 + 12/d B (grad_reduce_in_fp32)
+            + ("" if gradients else "; bf16 gradients, where Megatron-Core's distributed-optimizer table counts "
+                                    "fp32 ones with bf16 weights (6 + 12/d B; --gradients fp32)"))
     stages = ("pipeline stages as --pp-layout places them" if layout.pp_layout else
               "pipeline stages as given, the embedding on the first and the LM head on the last" if layout.uneven else
               _implicit_stages(model, layout.pp) + "balanced around the embedding and LM head")

@@ -1,0 +1,108 @@
+"""What `train` flags as outside what was validated, notes in its assumptions, and refuses as without effect."""
+
+import json
+
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.training import TrainingLayout
+from parity.uncertainty import training_flags
+
+
+def _train_json(*args: str) -> dict:
+    result = CliRunner().invoke(cli, ["train", *args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_an_emulated_training_format_is_flagged_as_serving_flags_it() -> None:
+    """MI300X has FP8 math but no MXFP8 unit: mxfp8 runs on its FP8 unit at the calibration's assumed emulation
+    efficiency (0.8, family-cdna3 carries generic.toml's prior), which `train` flags as compare's serving rows do;
+    bf16 and fp8 it runs natively: no flag."""
+    mi300x, llama = catalog.system("mi300x-platform"), catalog.model("llama-3.1-8b")
+    said = ("emulation rate assumed: mxfp8 on fp8 at 0.8 of the wider unit, no measurement (family-cdna3 carries "
+            "the prior)")
+    assert [f.text for f in training_flags(mi300x, llama, 4096, "mxfp8")] == [said]
+    assert training_flags(mi300x, llama, 4096, "fp8") == training_flags(mi300x, llama, 4096, "bf16") == ()
+    data = _train_json("--model", "llama-3.1-8b", "--system", "mi300x-platform", "--precision", "mxfp8",
+                       "--tp", "1", "--pp", "1", "--micro-batch", "1", "--recompute", "none", "--vp", "1")
+    assert data["flags"] == [said]
+
+
+def test_fp8_at_the_bf16_rate_is_said() -> None:
+    """Google's TPU7x table gives TPU v5p FP8 at its BF16 peak (459 TFLOP/s): fp8 stays native there, and the
+    assumptions say it buys no faster math; on H100 (FP8 at 2x) nothing is said."""
+    from parity.cost import same_rate_note
+    from parity.dtypes import format_named
+    v5p, h100 = catalog.chip("google-tpu-v5p"), catalog.chip("nvidia-h100-sxm")
+    assert same_rate_note(format_named("fp8"), v5p) == (
+        "fp8 runs at the BF16 rate on google-tpu-v5p (459 TFLOP/s each): no faster math than bf16, while its casts "
+        "and scales still cost")
+    assert same_rate_note(format_named("bf16"), v5p) == same_rate_note(format_named("fp8"), h100) == ""
+
+
+def test_zero3_with_a_pipeline_is_flagged() -> None:
+    """No published training run (17 ZeRO-3 rows, all pp 1) combines ZeRO-3 with pp > 1: such a layout is flagged,
+    ZeRO-3 at pp 1 and ZeRO-1 at pp 2 are not."""
+    h100, llama = catalog.system("hgx-h100"), catalog.model("llama-3.1-8b")
+
+    def layout(zero: int, pp: int) -> TrainingLayout:
+        return TrainingLayout(tp=1, pp=pp, dp=8 // pp, zero=zero, micro_batch=1, global_batch=1024, seq_len=4096)
+
+    said = "ZeRO-3 with pipeline parallel (pp > 1): none of the 68 published training runs combines them"
+    assert [f.text for f in training_flags(h100, llama, 4096, "bf16", [layout(3, 2)])] == [said]
+    assert training_flags(h100, llama, 4096, "bf16", [layout(3, 1), layout(1, 2)]) == ()
+    data = _train_json("--model", "llama-3.1-8b", "--system", "hgx-h100", "--pp", "2", "--zero", "3", "--vp", "1",
+                       "--recompute", "none", "--micro-batch", "1")
+    assert (data["layout"]["name"], data["flags"]) == ("tp1-pp2-dp4-mb1-zero3", [said])
+
+
+def _refused(*args: str) -> str:
+    result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args])
+    assert result.exit_code == 2, result.output
+    return result.output.strip()
+
+
+def test_options_without_effect_are_refused_in_one_line() -> None:
+    """DeepEP on a dense model (as --ep 4 is), zb with pp 1 (as dualpipe is), the FP8 activation cache of a bf16 run
+    (no FP8 GEMM inputs to cache) or of a dense model (DeepSeek-V3 Sec. 3.3.2 saves in the MoE SwiGLU; a dense model
+    kept 42.63 -> 43.42 GB per chip on the README layout at --precision fp8 --recompute none): one line, exit 2,
+    whether a layout is given or searched for."""
+    dense = "llama-3.1-8b is dense"
+    assert _refused("--moe-dispatcher", "deepep", "--tp", "1") == (
+        f"parity: error: --moe-dispatcher deepep applies to mixture-of-experts models only; {dense}")
+    assert _refused("--moe-dispatcher", "deepep", "--search") == _refused("--moe-dispatcher", "deepep", "--tp", "1")
+    assert _refused("--pp-schedule", "zb", "--pp", "1") == (
+        "parity: error: --pp-schedule zb needs pipeline parallelism (--pp > 1), got --pp 1")
+    assert _refused("--precision", "bf16", "--activation-cache", "fp8") == (
+        "parity: error: --activation-cache fp8 caches the FP8 GEMM inputs of an FP8 run (DeepSeek-V3 Sec. 3.3.2); "
+        "give --precision fp8, fp8_block or mxfp8, got bf16")
+    assert _refused("--precision", "fp8", "--activation-cache", "fp8", "--tp", "4") == (
+        "parity: error: --activation-cache fp8 saves memory in mixture-of-experts layers only (DeepSeek-V3 Sec. "
+        f"3.3.2: their SwiGLU inputs in FP8, output recomputed); {dense}, where it only widens the attention output "
+        "to E5M6")
+
+
+def test_the_fp8_activation_cache_saves_memory_on_an_moe_model() -> None:
+    """On Mixtral 8x7B (SwiGLU experts) at fp8 the cache keeps less per chip than the precision's own GEMM inputs,
+    as its help says (13.96 -> 7.39 GB of activations per chip); the layout is accepted."""
+    args = ("--model", "mixtral-8x7b", "--system", "hgx-h100", "--tp", "2", "--pp", "1", "--ep", "4", "--vp", "1",
+            "--recompute", "none", "--micro-batch", "1", "--precision", "fp8", "--show-infeasible")
+    auto, cached = (_train_json(*args, "--activation-cache", cache)["memory"]["activations_bytes"]
+                    for cache in ("auto", "fp8"))
+    assert (auto, cached) == (13_962_838_016, 7_386_169_344)
+
+
+def test_compare_trains_on_trains_default_batch() -> None:
+    """`compare --workload train` picks each system's layout as `train` does, at train's default global batch, 4M
+    tokens' worth (256 sequences of 16,384 tokens; it took 1,024 at any length): Llama-3.1-70B on 64 H100s at
+    16k tokens trains 1,091.2 tokens/s per chip in both (1,097 at 1,024 sequences before)."""
+    from parity.compare import compare
+    from parity.training import default_global_batch
+    assert (default_global_batch(16384), default_global_batch(4096), default_global_batch(2**23)) == (256, 1024, 1)
+    h100, llama = catalog.system("hgx-h100"), catalog.model("llama-3.1-70b")
+    (row,) = compare([h100], llama, catalog.engine("generic"), workload="train", chips=64, seq_len=16384)
+    data = _train_json("--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--seq-len", "16384")
+    assert (row.layout, round(row.tokens_per_s_per_chip, 1)) == (data["layout"]["name"], 1091.2)
+    assert data["layout"]["global_batch"] == 256
