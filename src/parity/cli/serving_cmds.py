@@ -27,7 +27,7 @@ from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_C
                             benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
-from parity.predict.columns import refuse_repeated_column, request_rate
+from parity.predict.columns import _int, refuse_repeated_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
@@ -201,17 +201,21 @@ _REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's cap
 
 
 def _closed_loop_only(row: dict[str, str], p: Prediction) -> Prediction:
-    """A steady-state prediction, or feasible=false where the row's requests arrive at a finite request_rate: the
-    closed form prices a closed loop of its concurrency, not those arrivals (inf, every request at once, is that
-    loop: trtllm-bench's convention, as validate scores it)."""
+    """A steady-state prediction, or feasible=false where the row's requests arrive at a request_rate: the closed form
+    prices a closed loop of its concurrency, not those arrivals. inf capped by max_concurrency is that loop (every
+    request sent at once, max_concurrency in flight, the next sent as one finishes: vLLM's --request-rate inf
+    --max-concurrency); uncapped, it is every request in flight at once, which serve refuses too."""
     try:
         rate = request_rate(row)
+        capped = bool(_int(row, "max_concurrency", 0))
     except ParityError:
         return p  # the row's own refusal says why
-    if not rate or math.isinf(rate) or not p.feasible:
+    if not rate or (math.isinf(rate) and capped) or not p.feasible:
         return p
-    return _failed(p.case_id, f"request_rate {rate:g}/s: open-loop arrivals need the simulator (--model-kind sim, "
-                              "the default); the steady-state model prices a closed loop of the row's concurrency")
+    loop = " (request_rate inf with max_concurrency is that loop)" if math.isinf(rate) else ""
+    return _failed(p.case_id, f"request_rate {rate:g}{'' if math.isinf(rate) else '/s'}: open-loop arrivals need the "
+                              "simulator (--model-kind sim, the default); the steady-state model prices a closed loop "
+                              f"of the row's concurrency{loop}")
 
 
 def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
