@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +12,8 @@ import click
 from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_option, out_option, output_format,
                         progress_bar, typed_options, wide_option)
 from parity import catalog
-from parity.cli.files import model_file, read_text, refuse_overwrite
+from parity.cli.csv_input import column_rows, read_table
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
@@ -24,10 +23,10 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
+                            benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
-from parity.predict.columns import _int, refuse_repeated_column, request_rate
+from parity.predict.columns import _int, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
@@ -45,7 +44,7 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
     isl, osl, concurrency; a table with a phase column may give its rows' batch and context instead of the last
     three, and max_concurrency stands for concurrency) and no column predict does not know (check_case_columns),
     at least one case, and no case id twice (case ids name the output's rows)."""
-    header, rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
+    header, rows = read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
                                                          f"least model, system, isl, osl, concurrency; columns: "
                                                          f"{', '.join(CASE_COLUMNS)})")
     needed = ["model", "system"] + ([] if "phase" in header else ["isl", "osl"] + (
@@ -77,52 +76,6 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-# the longest header line a CSV table may have [bytes]: read before the rest, so that a file of one huge line is
-# refused before it is read whole
-_HEADER_BYTES = 1 << 20
-
-
-def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "", max_rows: int | None = None,
-                too_many: str = "") -> tuple[list[str], list[dict[str, str]]]:
-    """The header and the rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError
-    with `refusal`, by default naming the columns); more than `max_rows` rows are refused with `too_many` as the
-    parser reaches the next one. Lines are numbered from 1."""
-    try:
-        with path.open("rb") as f:
-            head = f.readline(_HEADER_BYTES + 1)
-    except OSError:
-        head = b""  # read_text names the error
-    if len(head) > _HEADER_BYTES:
-        raise ParityError(f"{path.name}: the header line is longer than {_HEADER_BYTES:,} bytes, so it is not a CSV "
-                          f"table's header ({', '.join(needed)})")
-    text = read_text(path, "a CSV table")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
-            raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}")
-        rows = []
-        for row in reader:
-            if max_rows is not None and len(rows) == max_rows:
-                raise ParityError(too_many)
-            rows.append(dict(row))
-        return list(reader.fieldnames), rows
-    except csv.Error as err:
-        raise ParityError(f"{path.name}: malformed CSV at line {max(reader.line_num, 1)}: {err}") from err
-
-
-def _read_columns(path: Path, columns: tuple[str, ...], max_rows: int | None = None,
-                  too_many: str = "") -> list[dict[str, str]]:
-    """The rows of a CSV table of exactly `columns` (a trace, a lengths table): a column beyond them is refused, as
-    predict refuses one it does not read, since each of its cells would be dropped without a word, and so is one
-    named twice (refuse_repeated_column); at most `max_rows` rows (_read_table)."""
-    header, rows = _read_table(path, columns, max_rows=max_rows, too_many=too_many)
-    refuse_repeated_column(path.name, header)
-    for column in header:
-        if column not in columns and (column.strip() or any(row.get(column) for row in rows)):
-            close = close_column(column, columns)
-            raise ParityError(f"{path.name}: unknown column {column!r}" + (f" (did you mean {close!r}?)" if close else "")
-                              + f"; it takes {', '.join(columns)} only (a column beyond them would be dropped without a word)")
-    return rows
 
 
 def _memory_row(data: dict, holder: str = "chip") -> tuple[str, str]:
@@ -459,8 +412,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         if scenario != "closed":
             raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
                               "runs are the closed-loop scenario's (the default)")
-        requests = trace_of(_read_columns(trace, ("arrival_s", "isl", "osl"), max_rows=MAX_SIMULATED_REQUESTS,
-                                          too_many=trace_too_long()))
+        requests = trace_of(column_rows(trace, ("arrival_s", "isl", "osl"), max_rows=MAX_SIMULATED_REQUESTS,
+                                        too_many=trace_too_long()), trace.name)
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
         lengths_and_load = _trace_text(trace, requests)
         # --explain prices a typical request's steps: the trace's mean lengths
@@ -683,15 +636,15 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
     """(prompt, output) tokens of each row of a lengths table, each a finite number of at least 1."""
     out = []
-    for i, row in enumerate(_read_columns(path, ("isl", "osl"))):
+    for line, row in column_rows(path, ("isl", "osl")):
         try:
-            isl, osl = float(row["isl"]), float(row["osl"])  # type: ignore[arg-type]
+            isl, osl = float(row[0]), float(row[1])  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
-            raise ParityError(f"{path.name} row {i + 1}: isl and osl must be numbers, got "
-                              f"{row.get('isl')!r}, {row.get('osl')!r}") from err
+            raise ParityError(f"{path.name} line {line:,}: isl and osl must be numbers, got {row[0]!r}, {row[1]!r}"
+                              ) from err
         if not (1 <= isl <= TOKENS.most and 1 <= osl <= TOKENS.most):
-            raise ParityError(f"{path.name} row {i + 1}: isl and osl must be token counts of 1 to {TOKENS.most:,}, "
-                              f"got {row['isl']}, {row['osl']}")
+            raise ParityError(f"{path.name} line {line:,}: isl and osl must be token counts of 1 to {TOKENS.most:,}, "
+                              f"got {row[0]}, {row[1]}")
         out.append((isl, osl))
     return out
 
