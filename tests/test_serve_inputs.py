@@ -643,3 +643,23 @@ def test_a_trace_row_with_a_value_past_its_header_is_refused_and_spaced_names_ar
     assert rows == [(2, ["2", " 100", " 50"]), (3, ["1", "200 ", "20"])]
     assert trace_of(rows, "t.csv") == (TraceRequest(arrival_s=1.0, isl=200, osl=20),
                                        TraceRequest(arrival_s=2.0, isl=100, osl=50))
+
+
+def test_a_capped_or_traced_serve_record_gives_the_command_that_runs_it_again(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve_command was '' whenever --max-concurrency or --trace was given, with no reason: it is the line with its
+    cap in place of --concurrency (which serve refuses beside it) and the trace by the path it was given in place of
+    the lengths, clients and rate the trace sets; each runs again to the same record."""
+    monkeypatch.chdir(tmp_path)
+    Path("t.csv").write_text("arrival_s,isl,osl\n0,300,20\n0.01,200,10\n0.02,100,30\n")
+    for options, line in (
+            (["--request-rate", "50", "--max-concurrency", "2", "--num-prompts", "6", "--isl", "200", "--osl", "8"],
+             "--isl 200 --osl 8 --tp 1 --max-concurrency 2 --request-rate 50.0 --client vllm --model-kind sim "
+             "--num-prompts 6"),
+            (["--trace", "t.csv", "--max-concurrency", "2"],
+             "--trace t.csv --tp 1 --max-concurrency 2 --client vllm --model-kind sim")):
+        code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", *options, "--format", "json")
+        record = json.loads(output)
+        assert code == 0 and record["serve_command"] == f"parity serve --model llama-3.1-8b --system hgx-h100 {line}"
+        code, again = _invoke(*record["serve_command"].split()[1:], "--format", "json")
+        assert code == 0 and json.loads(again) == record

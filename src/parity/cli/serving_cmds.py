@@ -447,10 +447,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         bench = benchmark_of(resolved, client, **options, **({"trace": requests} if requests else {}))
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
-    # the line that runs it again; none where it replays a trace or caps an open loop, which a case cannot state
-    rerun = "" if requests or max_concurrency else serve_command(
+    # the line that runs it again (a trace by the path it was given)
+    rerun = serve_command(
         case, moe="moe" in the_model.features, model_kind="sim" if simulated else "steady",
-        request_rate=request_rate if simulated else None, client=client or "") + "".join(
+        request_rate=request_rate if simulated else None, client=client or "", max_concurrency=max_concurrency,
+        trace=str(trace) if requests else "") + "".join(
         f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
                                            (f"--seed {seed}", seed)) if simulated and typed)
     data = {**data, "note": data["note"] + lengths_note, "flags": flag_texts(prediction.flags)}  # a list, as compare's
