@@ -534,7 +534,7 @@ def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_pa
     code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "csv")
     rows = {r["case_id"]: r for r in csv.DictReader(io.StringIO(out))}
     assert code == 0 and rows["ok"]["feasible"] == "True" and rows["spilled"]["feasible"] == "False"
-    assert rows["spilled"]["note"].startswith("1 cell(s) beyond the header's columns (' b')")
+    assert rows["spilled"]["note"].startswith("1 cell beyond the header's columns (' b')")
 
 
 @pytest.mark.parametrize(("column", "says"), [

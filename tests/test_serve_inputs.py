@@ -637,7 +637,8 @@ def test_a_trace_row_with_a_value_past_its_header_is_refused_and_spaced_names_ar
     trace.write_text("arrival_s,isl,osl\n0,100,100,\n1,100,100,5\n")
     code, output = _invoke(*SERVE, "--trace", str(trace))
     assert code == 2 and output.strip() == ("parity: error: t.csv line 3: 4 values where the header names 3 "
-                                            "(arrival_s, isl, osl); a value beyond them would be dropped without a word")
+                                            "(arrival_s, isl, osl); a value beyond them would be dropped "
+                                            "without a word")
     trace.write_text("arrival_s, isl , osl\n2, 100, 50\n1,200 ,20\n")
     rows = list(column_rows(trace, ("arrival_s", "isl", "osl")))
     assert rows == [(2, ["2", " 100", " 50"]), (3, ["1", "200 ", "20"])]
@@ -645,8 +646,8 @@ def test_a_trace_row_with_a_value_past_its_header_is_refused_and_spaced_names_ar
                                        TraceRequest(arrival_s=2.0, isl=100, osl=50))
 
 
-def test_a_capped_or_traced_serve_record_gives_the_command_that_runs_it_again(tmp_path: Path,
-                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_capped_or_traced_serve_record_gives_the_command_that_runs_it_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """serve_command was '' whenever --max-concurrency or --trace was given, with no reason: it is the line with its
     cap in place of --concurrency (which serve refuses beside it) and the trace by the path it was given in place of
     the lengths, clients and rate the trace sets; each runs again to the same record."""
@@ -663,3 +664,27 @@ def test_a_capped_or_traced_serve_record_gives_the_command_that_runs_it_again(tm
         assert code == 0 and record["serve_command"] == f"parity serve --model llama-3.1-8b --system hgx-h100 {line}"
         code, again = _invoke(*record["serve_command"].split()[1:], "--format", "json")
         assert code == 0 and json.loads(again) == record
+
+
+def test_notes_and_titles_say_one_in_the_singular_and_fitted_figures_to_three_places() -> None:
+    """'one prefill step of 1 prompts', 'one decode step of 1 sequences', '1 prompt(s)'; 'arrival burstiness 0.574727'
+    and 'decode workers sized for 775.831 clients per rank' (trtllm's fits) are said to three significant figures, as
+    other notes are; '--ttft p99:1e400s' overflows, and was refused as not positive."""
+    from parity.units import figure_text
+    assert [figure_text(v) for v in (0.0633617, 0.574727, 2.93562, 1.0, 775.831, 1024.0)] == [
+        "0.0634", "0.575", "2.94", "1", "776", "1,024"]
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--phase", "prefill",
+                           "--batch", "1", "--isl", "1024")
+    assert code == 0 and output.splitlines()[0].strip() == "llama-3.1-8b on hgx-h100: one prefill step of 1 prompt"
+    assert "prefill benchmark: 1 prompt of 1024 tokens per attention-DP rank" in " ".join(output.split())
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--phase", "decode",
+                           "--batch", "1", "--context", "1024", "--format", "json")
+    assert code == 0 and json.loads(output)["note"].startswith(
+        "KV cache bf16 (engine default); decode benchmark: 1 sequence per attention-DP rank (1 rank), 1024 KV tokens")
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "trtllm",
+                           "--model-kind", "steady", "--format", "json")
+    assert code == 0 and "; arrival burstiness 0.575 (Kingman); " in json.loads(output)["note"]
+    code, output = _invoke(*SERVE, "--ttft", "p99:1e400s")
+    assert code == 2 and " ".join(output.split()).startswith(
+        "parity: error: Invalid value for '--ttft': '1e400s' is not a finite duration: its number overflows to "
+        "infinity (see '")

@@ -30,7 +30,7 @@ from parity.predict.columns import _int, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
-from parity.units import whole
+from parity.units import counted, whole
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
@@ -497,9 +497,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                         Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
                         Column("detail", "format / algorithm", plain, "left")]
         emit(parts, step_columns, "table",
-             title=f"One decode step of {batch.decode_tokens:g} sequences per rank on one device")
+             title=f"One decode step of {counted(batch.decode_tokens, 'sequence')} per rank on one device")
         emit(prefill_parts, step_columns, "table",
-             title=f"One prefill step of {prompt.prefill_tokens:g} prompt tokens on one device (no queueing; "
+             title=f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} on one device (no queueing; "
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
 
 
@@ -629,8 +629,8 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
               ("outside what was validated", "; ".join(data["flags"]) or "no")]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
-                title=f"{case.model} on {case.system}: one {phase} step of {case.batch} "
-                      f"{'sequences' if phase == 'decode' else 'prompts'}",
+                title=f"{case.model} on {case.system}: one {phase} step of "
+                      f"{counted(case.batch, 'sequence' if phase == 'decode' else 'prompt')}",
                 caption="Assumptions: " + str(data["note"]), payload=payload, out=out)
 
 
