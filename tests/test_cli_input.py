@@ -534,7 +534,7 @@ def test_a_row_with_more_cells_than_the_header_is_refused_with_its_reason(tmp_pa
     code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "csv")
     rows = {r["case_id"]: r for r in csv.DictReader(io.StringIO(out))}
     assert code == 0 and rows["ok"]["feasible"] == "True" and rows["spilled"]["feasible"] == "False"
-    assert rows["spilled"]["note"].startswith("1 cell(s) beyond the header's columns (' b')")
+    assert rows["spilled"]["note"].startswith("1 cell beyond the header's columns (' b')")
 
 
 @pytest.mark.parametrize(("column", "says"), [
@@ -568,6 +568,7 @@ def test_predict_keeps_what_a_measurement_table_adds_to_its_cases(tmp_path: Path
     for table in ("serving_aiconfigurator", "serving_percentiles", "serving_published"):
         # the percentiles table's client and the published one's batch_tokens (beside its metric) were refused
         lines = (catalog.data_dir() / "measurements" / f"{table}.csv").read_text().splitlines()
+        lines = [lines[0]] + [line for line in lines[1:] if not line.endswith(",inf")]  # steady leaves a burst unpriced
         cases.write_text("\n".join(lines[:3]) + "\n")
         code, out, err = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
         assert code == 0 and [r["feasible"] for r in json.loads(out)] == [True, True], (table, err)

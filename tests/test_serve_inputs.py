@@ -20,12 +20,12 @@ def _invoke(*args: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize(("rows", "says"), [
-    ("0,100\n", "trace row 1: arrival_s, isl and osl must be numbers, got '0', '100', nothing"),
-    ("nan,100,100\n", "trace row 1: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
-    ("1e300,100,100\n", "trace row 1: trace request needs 0 <= arrival_s <= 10,000,000"),
+    ("0,100\n", "t.csv line 2: arrival_s, isl and osl must be numbers, got '0', '100', nothing"),
+    ("nan,100,100\n", "t.csv line 2: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
+    ("1e300,100,100\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000"),
     ("0,100,100000000\n", "(the trace's longest prompt is 100 tokens, its longest output 100,000,000)"),
     # a 1e23-token prompt printed 'needs 419430399999999934464.0 GB more per chip': past --isl's bound, refused
-    ("0,1e23,50\n", "trace row 1: trace request needs 0 <= arrival_s <= 10,000,000 and 1 <= isl, osl <= 100,000,000 "
+    ("0,1e23,50\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000 and 1 <= isl, osl <= 100,000,000 "
                     "(beyond any context length); got 0, 99,999,999,999,999,991,611,392, 50"),
     ("0,50,100000001\n", "1 <= isl, osl <= 100,000,000 (beyond any context length); got 0, 50, 100,000,001"),
     ("", "needs a header with arrival_s, isl, osl"),
@@ -62,8 +62,8 @@ def test_one_token_outputs_print_no_nan() -> None:
 
 def test_a_length_table_with_nan_or_a_short_row_is_refused(tmp_path: Path) -> None:
     lengths = tmp_path / "l.csv"
-    for rows, says in (("nan,5\n", "l.csv row 1: isl and osl must be token counts of 1 to 100,000,000, got nan, 5"),
-                       ("5\n", "l.csv row 1: isl and osl must be numbers, got '5', None")):
+    for rows, says in (("nan,5\n", "l.csv line 2: isl and osl must be token counts of 1 to 100,000,000, got nan, 5"),
+                       ("5\n", "l.csv line 2: isl and osl must be numbers, got '5', None")):
         lengths.write_text("isl,osl\n" + rows)
         code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario", "offline",
                                "--lengths", str(lengths))
@@ -606,3 +606,85 @@ def test_one_worker_of_one_chip_is_said_in_the_singular() -> None:
     code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--model-kind",
                            "steady", "--format", "json")
     assert code == 0 and "; 1 aggregated worker of 1 chip; KV cache gets" in json.loads(output)["note"]
+
+
+def test_a_trace_is_read_a_row_at_a_time_and_refused_at_its_first_bad_line(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 900,000-row trace whose first row was bad was read whole (2.6 s, 464 MB) and named 'trace row 1'; rows are
+    now checked as they are read, each refusal naming the file's line (a blank line counts): the bytes past the bad
+    row (here not UTF-8, 16 kB on) are never read. A trace past the simulator's requests (the limit lowered to 2)
+    is refused at its rows' count, before one is converted or the bad bytes reached."""
+    import parity.cli.serving_cmds as serving_cmds
+    trace = tmp_path / "t.csv"
+    trace.write_bytes(b"arrival_s,isl,osl\n0,100,10\n\n-1,100,10\n" + b"1,100,10\n" * 2000 + b"2,\xff,10\n")
+    code, output = _invoke(*SERVE, "--trace", str(trace))
+    assert code == 2 and output.strip() == ("parity: error: t.csv line 4: trace request needs 0 <= arrival_s <= "
+                                            "10,000,000 and 1 <= isl, osl <= 100,000,000 (beyond any context length); "
+                                            "got -1, 100, 10")
+    monkeypatch.setattr(serving_cmds, "MAX_SIMULATED_REQUESTS", 2)
+    code, output = _invoke(*SERVE, "--trace", str(trace))
+    assert code == 2 and output.strip() == ("parity: error: the trace has more than 1,000,000 requests; the simulator "
+                                            "runs at most 1,000,000: cut the trace")
+
+
+def test_a_trace_row_with_a_value_past_its_header_is_refused_and_spaced_names_are_read(tmp_path: Path) -> None:
+    """'0,100,100,5' under 'arrival_s,isl,osl' ran with the 5 dropped without a word: refused, as a column past the
+    header is (a trailing comma, an empty value, is none); 'arrival_s, isl, osl' was refused as lacking those
+    columns: names are read without their surrounding spaces, as numbers are."""
+    from parity.cli.csv_input import column_rows
+    from parity.simulate import TraceRequest, trace_of
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,100,100,\n1,100,100,5\n")
+    code, output = _invoke(*SERVE, "--trace", str(trace))
+    assert code == 2 and output.strip() == ("parity: error: t.csv line 3: 4 values where the header names 3 "
+                                            "(arrival_s, isl, osl); a value beyond them would be dropped "
+                                            "without a word")
+    trace.write_text("arrival_s, isl , osl\n2, 100, 50\n1,200 ,20\n")
+    rows = list(column_rows(trace, ("arrival_s", "isl", "osl")))
+    assert rows == [(2, ["2", " 100", " 50"]), (3, ["1", "200 ", "20"])]
+    assert trace_of(rows, "t.csv") == (TraceRequest(arrival_s=1.0, isl=200, osl=20),
+                                       TraceRequest(arrival_s=2.0, isl=100, osl=50))
+
+
+def test_a_capped_or_traced_serve_record_gives_the_command_that_runs_it_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve_command was '' whenever --max-concurrency or --trace was given, with no reason: it is the line with its
+    cap in place of --concurrency (which serve refuses beside it) and the trace by the path it was given in place of
+    the lengths, clients and rate the trace sets; each runs again to the same record."""
+    monkeypatch.chdir(tmp_path)
+    Path("t.csv").write_text("arrival_s,isl,osl\n0,300,20\n0.01,200,10\n0.02,100,30\n")
+    for options, line in (
+            (["--request-rate", "50", "--max-concurrency", "2", "--num-prompts", "6", "--isl", "200", "--osl", "8"],
+             "--isl 200 --osl 8 --tp 1 --max-concurrency 2 --request-rate 50.0 --client vllm --model-kind sim "
+             "--num-prompts 6"),
+            (["--trace", "t.csv", "--max-concurrency", "2"],
+             "--trace t.csv --tp 1 --max-concurrency 2 --client vllm --model-kind sim")):
+        code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", *options, "--format", "json")
+        record = json.loads(output)
+        assert code == 0 and record["serve_command"] == f"parity serve --model llama-3.1-8b --system hgx-h100 {line}"
+        code, again = _invoke(*record["serve_command"].split()[1:], "--format", "json")
+        assert code == 0 and json.loads(again) == record
+
+
+def test_notes_and_titles_say_one_in_the_singular_and_fitted_figures_to_three_places() -> None:
+    """'one prefill step of 1 prompts', 'one decode step of 1 sequences', '1 prompt(s)'; 'arrival burstiness 0.574727'
+    and 'decode workers sized for 775.831 clients per rank' (trtllm's fits) are said to three significant figures, as
+    other notes are; '--ttft p99:1e400s' overflows, and was refused as not positive."""
+    from parity.units import figure_text
+    assert [figure_text(v) for v in (0.0633617, 0.574727, 2.93562, 1.0, 775.831, 1024.0)] == [
+        "0.0634", "0.575", "2.94", "1", "776", "1,024"]
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--phase", "prefill",
+                           "--batch", "1", "--isl", "1024")
+    assert code == 0 and output.splitlines()[0].strip() == "llama-3.1-8b on hgx-h100: one prefill step of 1 prompt"
+    assert "prefill benchmark: 1 prompt of 1024 tokens per attention-DP rank" in " ".join(output.split())
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--phase", "decode",
+                           "--batch", "1", "--context", "1024", "--format", "json")
+    assert code == 0 and json.loads(output)["note"].startswith(
+        "KV cache bf16 (engine default); decode benchmark: 1 sequence per attention-DP rank (1 rank), 1024 KV tokens")
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "trtllm",
+                           "--model-kind", "steady", "--format", "json")
+    assert code == 0 and "; arrival burstiness 0.575 (Kingman); " in json.loads(output)["note"]
+    code, output = _invoke(*SERVE, "--ttft", "p99:1e400s")
+    assert code == 2 and " ".join(output.split()).startswith(
+        "parity: error: Invalid value for '--ttft': '1e400s' is not a finite duration: its number overflows to "
+        "infinity (see '")

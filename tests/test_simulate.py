@@ -860,7 +860,8 @@ def test_predict_rows_with_a_request_rate_run_the_open_loop_they_describe(tmp_pa
     """A cases table's request_rate (and max_concurrency) make the simulated run the open loop of `serve
     --request-rate`: inf capped at 12 is the closed loop of 12 clients of the same profile (the vllm client, whose
     engine limits are the engine's own in both); a finite rate capped at 3 keeps 3 in flight and prices memory at that
-    peak; without a simulator the row is unpriced with the reason, and a cap without a rate is refused."""
+    peak; without a simulator the row is unpriced with the reason (inf too, uncapped: every request at once, no closed
+    loop), and a cap without a rate is refused."""
     import csv
     import io
 
@@ -883,12 +884,16 @@ def test_predict_rows_with_a_request_rate_run_the_open_loop_they_describe(tmp_pa
     with cases.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["case_id", *base, "concurrency", "request_rate", "max_concurrency"])
         w.writeheader()
-        w.writerows(rows + [{**base, "case_id": "capped only", "concurrency": "4", "max_concurrency": "4"}])
+        w.writerows(rows + [{**base, "case_id": "capped only", "concurrency": "4", "max_concurrency": "4"},
+                            {**base, "case_id": "all at once", "concurrency": "12", "request_rate": "inf"}])
     steady = CliRunner().invoke(cli, ["predict", str(cases), "--model-kind", "steady"])
     notes = {r["case_id"]: r for r in csv.DictReader(io.StringIO(steady.stdout))}
     assert steady.exit_code == 0 and notes["closed"]["feasible"] == notes["burst"]["feasible"] == "True"
     assert notes["rate"]["feasible"] == "False" and "open-loop arrivals need the simulator" in notes["rate"]["note"]
     assert notes["capped only"]["note"].startswith("max_concurrency caps an open loop's requests in flight")
+    assert notes["all at once"]["feasible"] == "False" and notes["all at once"]["note"] == (  # serve refuses it too
+        "request_rate inf: open-loop arrivals need the simulator (--model-kind sim, the default); the steady-state "
+        "model prices a closed loop of the row's concurrency (request_rate inf with max_concurrency is that loop)")
 
 
 def test_an_open_loop_that_falls_behind_is_flagged_overloaded_on_its_own_evidence(tmp_path) -> None:

@@ -15,6 +15,7 @@ from parity.memory import MemoryPlan
 from parity.ops import Batch, Num
 from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory,
                          placement_note, step_cost)
+from parity.units import counted
 
 __all__ = ["PhaseResult", "decode_benchmark", "prefill_benchmark", "PHASES"]
 
@@ -61,11 +62,12 @@ def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction
     step_s, kept = decode_step(dep, per_rank, context)
     step_s = decode_host_floor(dep, step_s, per_rank, host_token_s)
     mem = deployment_memory(dep, per_rank, context, per_rank * (1 + dep.mtp_tokens), reserve_fraction=reserve_fraction)
-    notes = (f"decode benchmark: {per_rank:g} sequences per attention-DP rank ({d:g} ranks), {context:g} KV tokens each"
+    notes = (f"decode benchmark: {counted(float(per_rank), 'sequence')} per attention-DP rank ({counted(d, 'rank')}), "
+             f"{context:g} KV tokens each"
              if np.ndim(per_rank) == 0 else "decode benchmark",)
     notes += _expert_notes(dep) + decode_host_floor_note(host_token_s, d, dep.mtp_tokens)
     if dep.mtp_tokens:
-        notes += (f"MTP: {dep.mtp_tokens} draft token(s) a step, {dep.mtp_acceptance:g} accepted on average",)
+        notes += (f"MTP: {counted(dep.mtp_tokens, 'draft token')} a step, {dep.mtp_acceptance:g} accepted on average",)
     return PhaseResult(phase="decode", step_s=step_s, tpot_s=step_s / kept,
                        output_tokens_per_s_per_chip=np.asarray(batch, float) * kept / step_s / dep.chips,
                        input_tokens_per_s_per_chip=0.0, chips=dep.chips, batch_per_rank=per_rank, memory=mem,
@@ -81,7 +83,7 @@ def prefill_benchmark(dep: Deployment, batch: Num, isl: Num, reserve_fraction: f
     tokens = per_rank * isl
     step_s = step_cost(dep, Batch(prefill_tokens=tokens, prefill_sequences=per_rank)).time_s * prefill_scale
     mem = deployment_memory(dep, per_rank, isl, tokens, reserve_fraction=reserve_fraction)
-    notes = ("prefill benchmark: " + (f"{per_rank:g} prompt(s) of {isl:g} tokens per attention-DP rank"
+    notes = ("prefill benchmark: " + (f"{counted(float(per_rank), 'prompt')} of {isl:g} tokens per attention-DP rank"
                                       if np.ndim(per_rank) == 0 else "fixed prompts per rank")
              + (f"; engine prefill factor x{prefill_scale:.2f}" if prefill_scale != 1.0 else ""),
              *_expert_notes(dep))

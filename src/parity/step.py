@@ -21,6 +21,7 @@ from parity.model import Model, MoeMlp
 from parity.placement import ExpertPlacement
 from parity.ops import Batch, Kernel, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
+from parity.units import counted
 
 __all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "drafter_deployment", "decode_host_floor",
            "decode_host_floor_note", "deployment_memory", "breakdown", "Part", "host_read_s"]
@@ -132,7 +133,8 @@ def placement_note(dep: Deployment) -> str:
         return f"expert imbalance {dep.expert_imbalance:g}"
     how = (f"EPLB placement ({placed.redundant} redundant, {placed.shared_replicas} shared-expert replicas)"
            if placed.balanced else "experts in index order")
-    return (f"{how}: {placed.slots_per_rank} expert slot(s) per rank over {placed.ranks} ranks, busiest rank "
+    return (f"{how}: {counted(placed.slots_per_rank, 'expert slot')} per rank over {counted(placed.ranks, 'rank')}, "
+            "busiest rank "
             f"{float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance {dep.expert_imbalance:g})")
 
 

@@ -12,7 +12,8 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["counted", "parse", "read_number", "duration_s", "duration_text", "share_text", "format_si", "whole", "DIMENSIONS"]
+__all__ = ["counted", "figure_text", "parse", "read_number", "duration_s", "duration_text", "share_text", "format_si",
+           "whole", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -146,15 +147,19 @@ def whole(count: float) -> int | float:
 
 def duration_s(text: str) -> float:
     """Read a duration typed by a person ('50ms', '2 s', '1.5min') [s]. A bare number is refused, since
-    '50' could be 50 s or 50 ms, and so are NaN and infinities; each refusal names the fix."""
+    '50' could be 50 s or 50 ms, and so are NaN and infinities, typed or a number too large to hold (1e400s); each
+    refusal names the fix."""
     if _BARE_NUMBER.match(text):
         raise UnitError(f"durations need a unit: write {text.strip()}ms or {text.strip()}s, got {text!r}")
     if _NOT_FINITE.search(text):
         raise UnitError(f"a duration must be a finite number with a unit (e.g. 50ms), got {text!r}")
     try:
-        return parse(text, "s")
+        seconds = parse(text, "s")
     except UnitError as err:
         raise UnitError(f"{err} (write e.g. 50ms, 2s or 1.5min)") from err
+    if not math.isfinite(seconds):
+        raise UnitError(f"{text.strip()!r} is not a finite duration: its number overflows to infinity")
+    return seconds
 
 
 def duration_text(seconds: float) -> str:
@@ -202,6 +207,12 @@ def format_si(value: float, dimension: str, digits: int = 3) -> str:
         if abs(value) >= scale or prefix == "":
             return f"{value / scale:.{digits}g} {prefix}{symbol}".rstrip()
     raise AssertionError("unreachable")
+
+
+def figure_text(value: float) -> str:
+    """A fitted figure in a note, to three significant figures and whole from 100 up: '0.575', '2.94', '776',
+    '1,024' (a fit's six digits, 0.574727 or 775.831, claim a precision it does not have)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def counted(number: float, noun: str) -> str:

@@ -33,6 +33,7 @@ from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, search_serv
 from parity.predict import Case, benchmark_of, scenario_of
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
+from parity.units import counted
 
 DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
 
@@ -208,7 +209,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
             else (None, None)
         chosen = "sim tok/s/chip"
         if best is None and not show_infeasible:
-            raise InfeasiblePlan(f"none of the {len(refined):,} refined candidate(s) of {the_model.name} on "
+            raise InfeasiblePlan(f"none of the {counted(len(refined), 'refined candidate')} of {the_model.name} on "
                                  f"{the_system.id} meets {targets.text()} by the simulator (--refine K checks more; "
                                  "--show-infeasible prints the frontier anyway)")
     # the best as `parity serve` runs it: the steady-state model's figures, or the simulator's for a percentile
@@ -263,7 +264,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                + ". " + "; ".join(assumptions) + (f". Plot: {plot}" if plot else "")
                + (f". Flags of the best: {'; '.join(best['flags'])}" if best and best["flags"] else
                   f". Flags: {joined(raised)}" if raised and not best else "")
-               + (f". sim: the step-level simulator on {len(refined):,} candidate(s) ("
+               + (f". sim: the step-level simulator on {counted(len(refined), 'candidate')} ("
                   + ("the bisection's probes; those off the frontier follow its rows" if percentiles
                      else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers), "

@@ -40,7 +40,7 @@ def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
 
 
 def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None,
-                  client: str = "") -> str:
+                  client: str = "", max_concurrency: int | None = None, trace: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
     formats, attention and offload settings, lengths and their spread, layouts and expert placement, clients, whole
     workers, the prefill workers' system, MTP and its acceptance, and on a multi-die chip whether each die is a
@@ -48,7 +48,9 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     model has experts (their split is stated);
     `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts);
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
-    vLLM's)."""
+    vLLM's); `max_concurrency`: an open loop's cap on requests in flight (said in place of the clients, which it
+    is); `trace`: the path of the trace the simulator replays (said in place of the lengths, clients and rate it
+    gives)."""
     options = ["--model", case.model, "--system", case.system]
     if case.engine not in ("", "generic"):  # serve's default
         options += ["--engine", case.engine]
@@ -59,7 +61,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--mla-decode", case.mla_decode] if case.mla_decode else []
     for option, share in (("--offload-kv", case.offload_kv), ("--offload-weights", case.offload_weights)):
         options += [option, repr(float(share))] if share else []
-    options += ["--isl", str(case.isl), "--osl", str(case.osl)]
+    options += ["--trace", trace] if trace else ["--isl", str(case.isl), "--osl", str(case.osl)]
     if case.mode == "disagg":
         options += ["--mode", "disagg"]
     options += ["--prefill-system", case.prefill_system] if case.prefill_system else []
@@ -70,8 +72,11 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
         options += ["--prefill-workers", str(case.prefill_workers)]
     if case.decode_workers:
         options += ["--decode-workers", str(case.decode_workers)]
-    options += ["--concurrency", str(case.concurrency)]
-    options += ["--request-rate", repr(float(request_rate))] if request_rate else []  # exact: the same draws
+    if max_concurrency:
+        options += ["--max-concurrency", str(max_concurrency)]
+    elif not trace:
+        options += ["--concurrency", str(case.concurrency)]
+    options += ["--request-rate", repr(float(request_rate))] if request_rate and not trace else []  # exact draws
     options += ["--client", client] if client else []
     options += ["--mtp", str(case.mtp_tokens)] if case.mtp_tokens else []
     options += ["--mtp-acceptance", repr(float(case.mtp_acceptance))] if case.mtp_acceptance else []
@@ -82,7 +87,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     elif catalog.system(case.system).chip.dies > 1:
         options += ["--no-rank-per-die"]
     # the case's own spread of lengths (fixed in a search), where serve's default draws the client profile's
-    if model_kind == "steady" or case.random_range_ratio is not None:
+    if not trace and (model_kind == "steady" or case.random_range_ratio is not None):
         options += ["--random-range-ratio", f"{1.0 if case.random_range_ratio is None else case.random_range_ratio:g}"]
     options += ["--model-kind", model_kind]
     return "parity serve " + shlex.join(options)

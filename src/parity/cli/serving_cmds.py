@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +12,8 @@ import click
 from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_option, out_option, output_format,
                         progress_bar, typed_options, wide_option)
 from parity import catalog
-from parity.cli.files import model_file, read_text, refuse_overwrite
+from parity.cli.csv_input import column_rows, read_table
+from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
@@ -24,14 +23,14 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            benchmark_of, check_case_columns, close_column, deployment, interval_bounds, predict_cases,
+                            benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
-from parity.predict.columns import refuse_repeated_column, request_rate
+from parity.predict.columns import _int, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
-from parity.units import whole
+from parity.units import counted, whole
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
@@ -45,7 +44,7 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
     isl, osl, concurrency; a table with a phase column may give its rows' batch and context instead of the last
     three, and max_concurrency stands for concurrency) and no column predict does not know (check_case_columns),
     at least one case, and no case id twice (case ids name the output's rows)."""
-    header, rows = _read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
+    header, rows = read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
                                                          f"least model, system, isl, osl, concurrency; columns: "
                                                          f"{', '.join(CASE_COLUMNS)})")
     needed = ["model", "system"] + ([] if "phase" in header else ["isl", "osl"] + (
@@ -77,52 +76,6 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-# the longest header line a CSV table may have [bytes]: read before the rest, so that a file of one huge line is
-# refused before it is read whole
-_HEADER_BYTES = 1 << 20
-
-
-def _read_table(path: Path, needed: tuple[str, ...], refusal: str = "", max_rows: int | None = None,
-                too_many: str = "") -> tuple[list[str], list[dict[str, str]]]:
-    """The header and the rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError
-    with `refusal`, by default naming the columns); more than `max_rows` rows are refused with `too_many` as the
-    parser reaches the next one. Lines are numbered from 1."""
-    try:
-        with path.open("rb") as f:
-            head = f.readline(_HEADER_BYTES + 1)
-    except OSError:
-        head = b""  # read_text names the error
-    if len(head) > _HEADER_BYTES:
-        raise ParityError(f"{path.name}: the header line is longer than {_HEADER_BYTES:,} bytes, so it is not a CSV "
-                          f"table's header ({', '.join(needed)})")
-    text = read_text(path, "a CSV table")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        if not reader.fieldnames or not set(needed) <= set(reader.fieldnames):
-            raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}")
-        rows = []
-        for row in reader:
-            if max_rows is not None and len(rows) == max_rows:
-                raise ParityError(too_many)
-            rows.append(dict(row))
-        return list(reader.fieldnames), rows
-    except csv.Error as err:
-        raise ParityError(f"{path.name}: malformed CSV at line {max(reader.line_num, 1)}: {err}") from err
-
-
-def _read_columns(path: Path, columns: tuple[str, ...], max_rows: int | None = None,
-                  too_many: str = "") -> list[dict[str, str]]:
-    """The rows of a CSV table of exactly `columns` (a trace, a lengths table): a column beyond them is refused, as
-    predict refuses one it does not read, since each of its cells would be dropped without a word, and so is one
-    named twice (refuse_repeated_column); at most `max_rows` rows (_read_table)."""
-    header, rows = _read_table(path, columns, max_rows=max_rows, too_many=too_many)
-    refuse_repeated_column(path.name, header)
-    for column in header:
-        if column not in columns and (column.strip() or any(row.get(column) for row in rows)):
-            close = close_column(column, columns)
-            raise ParityError(f"{path.name}: unknown column {column!r}" + (f" (did you mean {close!r}?)" if close else "")
-                              + f"; it takes {', '.join(columns)} only (a column beyond them would be dropped without a word)")
-    return rows
 
 
 def _memory_row(data: dict, holder: str = "chip") -> tuple[str, str]:
@@ -201,17 +154,21 @@ _REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's cap
 
 
 def _closed_loop_only(row: dict[str, str], p: Prediction) -> Prediction:
-    """A steady-state prediction, or feasible=false where the row's requests arrive at a finite request_rate: the
-    closed form prices a closed loop of its concurrency, not those arrivals (inf, every request at once, is that
-    loop: trtllm-bench's convention, as validate scores it)."""
+    """A steady-state prediction, or feasible=false where the row's requests arrive at a request_rate: the closed form
+    prices a closed loop of its concurrency, not those arrivals. inf capped by max_concurrency is that loop (every
+    request sent at once, max_concurrency in flight, the next sent as one finishes: vLLM's --request-rate inf
+    --max-concurrency); uncapped, it is every request in flight at once, which serve refuses too."""
     try:
         rate = request_rate(row)
+        capped = bool(_int(row, "max_concurrency", 0))
     except ParityError:
         return p  # the row's own refusal says why
-    if not rate or math.isinf(rate) or not p.feasible:
+    if not rate or (math.isinf(rate) and capped) or not p.feasible:
         return p
-    return _failed(p.case_id, f"request_rate {rate:g}/s: open-loop arrivals need the simulator (--model-kind sim, "
-                              "the default); the steady-state model prices a closed loop of the row's concurrency")
+    loop = " (request_rate inf with max_concurrency is that loop)" if math.isinf(rate) else ""
+    return _failed(p.case_id, f"request_rate {rate:g}{'' if math.isinf(rate) else '/s'}: open-loop arrivals need the "
+                              "simulator (--model-kind sim, the default); the steady-state model prices a closed loop "
+                              f"of the row's concurrency{loop}")
 
 
 def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
@@ -455,8 +412,8 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         if scenario != "closed":
             raise ParityError(f"--trace with --scenario {scenario}: a trace is replayed by the simulator, whose "
                               "runs are the closed-loop scenario's (the default)")
-        requests = trace_of(_read_columns(trace, ("arrival_s", "isl", "osl"), max_rows=MAX_SIMULATED_REQUESTS,
-                                          too_many=trace_too_long()))
+        requests = trace_of(column_rows(trace, ("arrival_s", "isl", "osl"), max_rows=MAX_SIMULATED_REQUESTS,
+                                        too_many=trace_too_long()), trace.name)
         case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
         lengths_and_load = _trace_text(trace, requests)
         # --explain prices a typical request's steps: the trace's mean lengths
@@ -490,10 +447,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         bench = benchmark_of(resolved, client, **options, **({"trace": requests} if requests else {}))
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
-    # the line that runs it again; none where it replays a trace or caps an open loop, which a case cannot state
-    rerun = "" if requests or max_concurrency else serve_command(
+    # the line that runs it again (a trace by the path it was given)
+    rerun = serve_command(
         case, moe="moe" in the_model.features, model_kind="sim" if simulated else "steady",
-        request_rate=request_rate if simulated else None, client=client or "") + "".join(
+        request_rate=request_rate if simulated else None, client=client or "", max_concurrency=max_concurrency,
+        trace=str(trace) if requests else "") + "".join(
         f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
                                            (f"--seed {seed}", seed)) if simulated and typed)
     data = {**data, "note": data["note"] + lengths_note, "flags": flag_texts(prediction.flags)}  # a list, as compare's
@@ -539,9 +497,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                         Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
                         Column("detail", "format / algorithm", plain, "left")]
         emit(parts, step_columns, "table",
-             title=f"One decode step of {batch.decode_tokens:g} sequences per rank on one device")
+             title=f"One decode step of {counted(batch.decode_tokens, 'sequence')} per rank on one device")
         emit(prefill_parts, step_columns, "table",
-             title=f"One prefill step of {prompt.prefill_tokens:g} prompt tokens on one device (no queueing; "
+             title=f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} on one device (no queueing; "
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
 
 
@@ -671,23 +629,23 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
               ("outside what was validated", "; ".join(data["flags"]) or "no")]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
-                title=f"{case.model} on {case.system}: one {phase} step of {case.batch} "
-                      f"{'sequences' if phase == 'decode' else 'prompts'}",
+                title=f"{case.model} on {case.system}: one {phase} step of "
+                      f"{counted(case.batch, 'sequence' if phase == 'decode' else 'prompt')}",
                 caption="Assumptions: " + str(data["note"]), payload=payload, out=out)
 
 
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
     """(prompt, output) tokens of each row of a lengths table, each a finite number of at least 1."""
     out = []
-    for i, row in enumerate(_read_columns(path, ("isl", "osl"))):
+    for line, row in column_rows(path, ("isl", "osl")):
         try:
-            isl, osl = float(row["isl"]), float(row["osl"])  # type: ignore[arg-type]
+            isl, osl = float(row[0]), float(row[1])  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
-            raise ParityError(f"{path.name} row {i + 1}: isl and osl must be numbers, got "
-                              f"{row.get('isl')!r}, {row.get('osl')!r}") from err
+            raise ParityError(f"{path.name} line {line:,}: isl and osl must be numbers, got {row[0]!r}, {row[1]!r}"
+                              ) from err
         if not (1 <= isl <= TOKENS.most and 1 <= osl <= TOKENS.most):
-            raise ParityError(f"{path.name} row {i + 1}: isl and osl must be token counts of 1 to {TOKENS.most:,}, "
-                              f"got {row['isl']}, {row['osl']}")
+            raise ParityError(f"{path.name} line {line:,}: isl and osl must be token counts of 1 to {TOKENS.most:,}, "
+                              f"got {row[0]}, {row[1]}")
         out.append((isl, osl))
     return out
 

@@ -12,6 +12,7 @@ from parity.plan import Layout
 from parity.predict.columns import MOST_MTP_TOKENS, _cell, _int, _number, flag, request_rate
 from parity.simulate import CLIENT_PROFILES
 from parity.simulate.clients import MOST_REQUEST_TOKENS
+from parity.units import counted
 
 
 def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
@@ -109,7 +110,8 @@ def case_from_row(row: Mapping[str, object]) -> Case:
     """A Case from one table row (every cell text or a number); raises ParityError naming the bad field."""
     extra = row.get(None)  # type: ignore[call-overload] - csv.DictReader's key for cells beyond the header
     if extra:
-        raise InfeasiblePlan(f"{len(extra)} cell(s) beyond the header's columns ({', '.join(map(repr, extra[:3]))}): "
+        raise InfeasiblePlan(f"{counted(len(extra), 'cell')} beyond the header's columns "
+                             f"({', '.join(map(repr, extra[:3]))}): "
                              "an unquoted comma shifts every cell after it")
     settings: dict[str, float] = {}
     for column, field_name, rule in _ENGINE_COLUMNS:

@@ -14,7 +14,7 @@ from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_pref
 from parity.serving.workload import ServingResult, Workload
 from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory,
                          placement_note)
-from parity.units import counted
+from parity.units import counted, figure_text
 
 __all__ = ["serve_aggregated", "serve_disaggregated"]
 
@@ -108,7 +108,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     notes = (f"engine {profile.id}: step budget {profile.max_num_tokens} tokens, "
              f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
              f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
-             f"{profile.burstiness:g} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
+             f"{figure_text(profile.burstiness)} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
              f"steps beyond its prefill; {placement_note(dep)}"
              + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
                 f"rank has one" if harmonic is not None else "")
@@ -144,7 +144,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     sized = []
     if decode_workers is None:
         decode_workers = np.maximum(1.0, np.round(conc / (dd * profile.disagg_decode_batch)))
-        sized.append(f"decode workers sized for {profile.disagg_decode_batch:g} clients per rank")
+        sized.append(f"decode workers sized for {figure_text(profile.disagg_decode_batch)} clients per rank")
     clients = conc / (decode_workers * dd)
     mem, slots = kv_capacity(decode, profile, clients, isl, osl)
     if decode_batch is not None:
@@ -209,7 +209,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     notes = (f"disaggregated: prefill workers of {_chips_text(prefill.chips)}{mixed}, decode workers of "
              f"{_chips_text(decode.chips)}"
              + (f" ({'; '.join(sized)})" if sized else ""),
-             f"engine {profile.id}; arrival burstiness {profile.burstiness:g}; KV moved over "
+             f"engine {profile.id}; arrival burstiness {figure_text(profile.burstiness)}; KV moved over "
              f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")
     notes += decode_host_floor_note(profile.decode_host_token_s, dd, decode.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl, chips=chips, decode_batch=batch,

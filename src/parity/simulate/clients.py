@@ -5,7 +5,9 @@ traces of (arrival time, prompt tokens, output tokens)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from array import array
+from math import isfinite
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -282,23 +284,29 @@ class Arrivals:
         return [i / self.request_rate for i in range(self.num_prompts)]
 
 
-def trace_of(rows: Sequence[dict[str, str | None]]) -> tuple[TraceRequest, ...]:
-    """Trace requests from CSV rows with arrival_s, isl, osl (sorted by arrival)."""
-    out = []
-    for i, row in enumerate(rows):
-        values = [row.get(key) for key in ("arrival_s", "isl", "osl")]
+def trace_of(rows: Iterable[tuple[int, Sequence[str | None]]], source: str = "trace") -> tuple[TraceRequest, ...]:
+    """Trace requests from (line number, arrival_s, isl and osl cells: None where a row has none) of the file `source`
+    names, sorted by arrival (in the file's order at one time); the first bad row is refused as it is reached, by its
+    line, before the rows after it are taken, and no request is built before every row is read."""
+    arrivals, isls, osls = array("d"), array("q"), array("q")  # 20 bytes a row until every row is read
+    for line, values in rows:
         try:
-            arrival, isl, osl = (float(v) for v in values)  # type: ignore[arg-type]
+            arrival, isl, osl = float(values[0]), float(values[1]), float(values[2])  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
-            raise ParityError(f"trace row {i + 1}: arrival_s, isl and osl must be numbers, got "
+            raise ParityError(f"{source} line {line:,}: arrival_s, isl and osl must be numbers, got "
                               f"{', '.join(repr(v) if v is not None else 'nothing' for v in values)}") from err
-        if not all(math.isfinite(v) for v in (arrival, isl, osl)) or isl != int(isl) or osl != int(osl):
-            raise ParityError(f"trace row {i + 1}: arrival_s must be a finite number and isl, osl whole numbers, got "
-                              f"{', '.join(str(v) for v in values)}")
-        try:
-            out.append(TraceRequest(arrival_s=arrival, isl=int(isl), osl=int(osl)))
-        except ParityError as err:
-            raise ParityError(f"trace row {i + 1}: {err}") from err
-    if not out:
-        raise ParityError("trace has no requests")
-    return tuple(sorted(out, key=lambda r: r.arrival_s))
+        if not (isfinite(arrival) and isfinite(isl) and isfinite(osl)) or isl != int(isl) or osl != int(osl):
+            raise ParityError(f"{source} line {line:,}: arrival_s must be a finite number and isl, osl whole numbers, "
+                              f"got {', '.join(str(v) for v in values)}")
+        if not (0 <= arrival <= MAX_ARRIVAL_S and 1 <= isl <= MOST_REQUEST_TOKENS and 1 <= osl <= MOST_REQUEST_TOKENS):
+            try:  # TraceRequest's own bounds, checked as the row is read: the request says what it needs
+                TraceRequest(arrival_s=arrival, isl=int(isl), osl=int(osl))
+            except ParityError as err:
+                raise ParityError(f"{source} line {line:,}: {err}") from err
+        arrivals.append(arrival)
+        isls.append(int(isl))
+        osls.append(int(osl))
+    if not arrivals:
+        raise ParityError(f"{source} has no requests (a header and no rows)")
+    order = sorted(range(len(arrivals)), key=arrivals.__getitem__)  # stable: the file's order at one time
+    return tuple(TraceRequest(arrival_s=arrivals[i], isl=isls[i], osl=osls[i]) for i in order)

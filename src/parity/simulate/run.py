@@ -20,6 +20,7 @@ from parity.simulate.results import SimResult, _result
 from parity.simulate.tables import StepTable
 from parity.simulate.workers import _scheduler, _table, kv_transfer_s
 from parity.step import Deployment
+from parity.units import counted
 
 __all__ = ["simulate_aggregated", "simulate_disaggregated", "run_aggregated", "run_disaggregated"]
 
@@ -188,8 +189,9 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
            + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers,
            [decodes] * prefill_workers + [everyone] * decode_workers, touched)
     notes = d_sched.describe() + d_table.notes + (
-        f"disaggregated: {prefill_workers} prefill worker(s) of {prefill_chips:g} chips, {decode_workers} decode "
-        f"worker(s) of {decode_chips:g} chips; KV moved in {transfer_s * 1e3:.2f} ms plus a hand-off of "
+        f"disaggregated: {counted(prefill_workers, 'prefill worker')} of {counted(prefill_chips, 'chip')}, "
+        f"{counted(decode_workers, 'decode worker')} of {counted(decode_chips, 'chip')}; KV moved in "
+        f"{transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
         f"simulated {len(client.requests):,} requests"
         + (f" of a trace{_capped(bench)}" if bench.trace else

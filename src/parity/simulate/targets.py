@@ -56,5 +56,5 @@ def latency_target(text: str | None, metric: str) -> LatencyTarget | None:
     except units.UnitError as err:
         raise ParityError(f"--{metric} {text!r}: {err}") from err
     if not math.isfinite(seconds) or not seconds > 0:
-        raise ParityError(f"--{metric} must be a positive duration, got {text!r}")
+        raise ParityError(f"--{metric} {text!r}: must be a positive duration, got {bound.strip()!r}")
     return LatencyTarget(metric=metric, statistic=statistic, seconds=seconds)
