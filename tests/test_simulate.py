@@ -348,6 +348,37 @@ def test_the_output_lag_delays_first_and_last_token_alike() -> None:
     assert r.latency["tpot_s"] == pytest.approx(0.011, rel=0.01)
 
 
+def test_overlap_scheduling_hands_out_every_token_one_step_late_the_first_too() -> None:
+    """An overlap scheduler hands a step's tokens out once the next step is launched, so each token, the first as the
+    last, reaches the client one step late: a decode step of the next step's batch, which the requests just prefilled
+    join. One client, isl 1000, osl 2: prefill 20 ms, first token after the 11 ms step of one sequence (TTFT 31 ms),
+    second token out of that step and handed out one 11 ms step later (E2E 20 + 11 + 11 = 42 ms): TPOT = ITL = 11 ms.
+    Four clients at once: one prompt step of 10 + 0.01 x 4,000 = 50 ms, then steps of four sequences, 14 ms: TTFT
+    64 ms, E2E 78 ms, TPOT = ITL = 14 ms (the delay priced at the batch before the four joined, 10 ms, gave TTFT 60
+    and TPOT 18 ms beside an ITL of 14 ms)."""
+    from parity.simulate.policies import OverlapScheduling
+    table = StepTable.of(linear, **GRID)
+    sched = dataclasses.replace(scheduler(), overlap=OverlapScheduling(on=True))
+    for clients, ttft_s, step_s in ((1, 0.031, 0.011), (4, 0.064, 0.014)):
+        lat = run_aggregated(table, sched, bench(1000, 2, clients, clients)).latency
+        assert [lat[k] for k in ("ttft_s", "tpot_s", "itl_s", "e2e_s")] == pytest.approx(
+            [ttft_s, step_s, step_s, ttft_s + step_s])
+
+
+def test_an_overlapping_decode_workers_gaps_add_up_to_e2e_less_ttft() -> None:
+    """One client on a prefill worker and an overlapping decode worker, isl 1000, osl 3, no transfer: the first token
+    is out as the decode worker takes the request at 20 ms (TTFT 20 ms); its steps of one sequence, 11 ms, end at 31
+    and 42 ms, the last token handed out one step later, at 53 ms: TPOT 16.5 ms. The gaps: 31 + 11 - 20 = 22 ms (the
+    second token is handed out one step late too) and 11 ms, mean 16.5 ms as TPOT (the first gap was 21 ms with the
+    delay priced at the batch before the request joined)."""
+    from parity.simulate.policies import OverlapScheduling
+    table = StepTable.of(linear, **GRID)
+    decode = dataclasses.replace(scheduler(), overlap=OverlapScheduling(on=True))
+    lat = run_disaggregated(table, scheduler(), table, decode, bench(1000, 3, 1, 1), transfer_s=0.0).latency
+    assert [lat[k] for k in ("ttft_s", "tpot_s", "itl_s", "itl_p99_s", "e2e_s")] == pytest.approx(
+        [0.020, 0.0165, 0.0165, 0.022, 0.053])
+
+
 def test_separate_prompt_steps_and_fixed_lengths_keep_clients_in_lockstep_waves() -> None:
     """Four clients, isl 1000, osl 11, budget 4,000, prompt steps apart from decodes, 12 requests: each
     wave is one prompt step of 4 x 1000 tokens (10 + 0.01 x 4000 = 50 ms) and 10 decode steps of four
