@@ -304,5 +304,5 @@ def test_poisson_arrivals_simulate_the_rate_a_configuration_sustains_without_a_f
     closed, poisson = (refine_candidate(best, "llama-3.1-8b", "hgx-h100", "generic", precision, 1024, 256,
                                         arrivals=a) for a in ("closed", "poisson"))
     assert closed["sim_ttft_p99_s"] == pytest.approx(5.54, abs=0.01)
-    assert poisson["sim_ttft_p99_s"] == pytest.approx(0.187, abs=0.001)
+    assert poisson["sim_ttft_p99_s"] == pytest.approx(0.194, abs=0.001)
     assert poisson["sim_case"].endswith("Poisson arrivals at 50.3 requests/s")

@@ -108,12 +108,12 @@ class Admission:
 
     def _start_prefilled(self) -> None:
         """A decode worker's admission: its waiting requests (prefilled by a prefill worker) start decoding on their
-        rank, first come first served, while the rank has room (_plan's tests; they have no prompt to run here)."""
+        rank, first come first served, while the rank has room (_plan's tests; they have no prompt to run here). A
+        request's first token is priced by the output path of the step that decodes it with the others admitted
+        now (_delays_now once they all count), unless it is also its last, out at once."""
         b = self.s.budget
-        delay = lag = -1.0  # the output path's delays (_delays_now), looked up at the first admission (nothing before
-        # it changes them)
         n, budget, width, mixed, max_batch = self.n, b.max_num_tokens, self.width, b.mixed, self.max_batch
-        at_prefill = self.s.handoff.first_token_at_prefill  # the first token is out already (handed on)
+        fresh: list[tuple[Request, int]] = []  # requests decoding here for the first time, and their place in joined
         for r, wait_r in enumerate(self.waiting):
             if not wait_r:
                 continue
@@ -122,14 +122,29 @@ class Admission:
                 req = wait_r[0]
                 if not self._admit(r, req, n[r], room):
                     break
-                if req.last_s == _INF:  # its first decode here (not back after a preemption)
-                    if lag < 0.0:
-                        delay, lag = self._delays_now()
-                    if not at_prefill:
-                        sent = req.first_s if req.first_s < _INF else 0.0
-                        req.first_s = (self.now if self.now > sent else sent) + lag  # max(sent, now) + lag
-                    req.last_s = req.first_s - delay - lag  # the first token in this engine's clock (_token_gaps)
-                self._start_decode(r, req)
+                if req.last_s < _INF:  # back after a preemption: its first token is out
+                    self._start_decode(r, req)
+                elif req.decode_left > 0:
+                    self._start_decode(r, req)
+                    fresh.append((req, len(self.joined) - 1))
+                else:
+                    self._first_token(req, *self._delays_now())
+                    self._start_decode(r, req)
+        if fresh:
+            delay, lag = self._delays_now()
+            joined = self.joined
+            for req, i in fresh:
+                self._first_token(req, delay, lag)
+                joined[i] = req.last_s
+
+    def _first_token(self, req: Request, delay: float, lag: float) -> None:
+        """A decode worker's first token of a request: out when the worker admits it, after the output path's lag
+        (or at its prefill worker already, first_token_at_prefill), and in this engine's clock (_token_gaps) one
+        output delay and lag before that, as its last token's is after its step."""
+        if not self.s.handoff.first_token_at_prefill:
+            sent = req.first_s if req.first_s < _INF else 0.0
+            req.first_s = (self.now if self.now > sent else sent) + lag  # max(sent, now) + lag
+        req.last_s = req.first_s - delay - lag
 
     def _plan(self, admit: bool) -> tuple[list[tuple[Request, float]], list[float]]:
         """Prompt chunks of this step: (request, tokens) and prompt tokens per rank (a worker that runs prompts)."""

@@ -73,6 +73,14 @@ class Benchmark:
             return None
         return self.request_rate * mean_length(self.osl, self.client.range_ratio)
 
+    def most_in_flight(self) -> int:
+        """Requests that can be in flight at once: a closed loop's clients; an open loop's or a trace's cap on them
+        (max_concurrency), or without one every request it sends (concurrency then only sets how many)."""
+        arrivals = self.arrivals()
+        if self.request_rate is None and not self.trace:
+            return self.concurrency
+        return min(arrivals.num_prompts, self.max_concurrency or arrivals.num_prompts)
+
     def arrivals(self) -> Arrivals:
         n = self.num_prompts or (len(self.trace) if self.trace else self.client.prompts(self.concurrency))
         return Arrivals(concurrency=self.concurrency, num_prompts=n, request_rate=self.request_rate,

@@ -163,10 +163,15 @@ class Engine(Admission, Idling, Ranks):
             self._token_gaps(self.prev_start, t, decoding, 1)
             self.steps += 1
             self.since_recv += 1
+        prefilled = []
         for req, c in chunks:
             req.prompt_left -= c
             req.cached += c
             if req.prompt_left <= 0:
+                prefilled.append(req)
+        if prefilled:
+            self._output_delays(self._next_step(prefilled))
+            for req in prefilled:
                 self._prefilled(req)
         self._finish()
         if self.timeline is not None:
@@ -260,13 +265,11 @@ class Engine(Admission, Idling, Ranks):
         self.decoded_s = self.now
         self.sequence_steps += decoding * k
 
-    def _lag(self, context: float | None = None) -> float:
-        """What the engine's output path adds to a first token [s]: its lag in decode steps of now (context: the
-        mean context now, _mean_context(), where known)."""
+    def _lag(self, batch: int, context: float) -> float:
+        """What the engine's output path adds to a token [s]: its lag in decode steps of `batch` sequences (at least
+        one) at mean `context` [tokens] (_delays_now's)."""
         lag = self.s.first_token_lag_steps
-        if not lag:
-            return 0.0
-        return lag * self._decode_s(max(max(self.n), 1), self._mean_context() if context is None else context)
+        return lag * self._decode_s(max(batch, 1), context) if lag else 0.0
 
     def _decode_s(self, batch: float, context: float) -> float:
         """One decode-only step [s] (the table's; a step asks for the same one several times)."""
@@ -299,18 +302,38 @@ class Engine(Admission, Idling, Ranks):
             req.last_s = self.now  # the first token's step, in the clock the later chunks' steps end by
         self._start_decode(r, req)
 
-    def _output_delays(self) -> tuple[float, float]:
-        """(what overlap scheduling adds to a token, the output path's lag) [s], once per step."""
+    def _next_step(self, prefilled: list[Request]) -> tuple[int, float]:
+        """(sequences of the busiest rank, their mean context [tokens]) in the step after this one, where the requests
+        whose prompts this step ended (`prefilled`) decode beside those decoding now (none on a prefill worker, which
+        hands them on)."""
+        if self.role == "prefill":
+            return max(self.n), self._mean_context()
+        joining = [0] * self.d
+        context = sum(self.ctx) + self.m * sum(self.n) * self.steps
+        for req in prefilled:
+            if req.decode_left > 0:
+                joining[req.rank] += 1
+                context += req.isl + req.osl - req.decode_left  # its prompt and the tokens out so far
+        sequences = sum(self.n) + sum(joining)
+        return max(n + j for n, j in zip(self.n, joining)), context / sequences if sequences else 1.0
+
+    def _output_delays(self, step: tuple[int, float] | None = None) -> tuple[float, float]:
+        """(what overlap scheduling adds to a token, the output path's lag) [s], once per step (step: _delays_now's,
+        taken by the step's first call)."""
         if self._delays_at != self.now:
-            self._delays = self._delays_now()
+            self._delays = self._delays_now(step)
             self._delays_at = self.now
         return self._delays
 
-    def _delays_now(self) -> tuple[float, float]:
-        """_output_delays' figures, looked up afresh."""
-        context = self._mean_context()
-        delay = self._decode_s(max(self.n), context) if self.overlap else 0.0
-        return delay, (self._lag(context) if self.role != "prefill" else 0.0)  # a prefill worker hands on
+    def _delays_now(self, step: tuple[int, float] | None = None) -> tuple[float, float]:
+        """_output_delays' figures, looked up afresh. An overlap scheduler hands a step's tokens out once it has
+        launched the next step, so every token, the first as the last, reaches the client one step late: a decode
+        step of the next step's busiest rank and mean context (step; None: of the sequences decoding now, which a
+        request's last token leaves in that step, since the overlap scheduler planned it before the token was
+        seen). The output path's lag is in decode steps of the same context (_lag)."""
+        batch, context = (max(self.n), self._mean_context()) if step is None else step
+        delay = self._decode_s(batch, context) if self.overlap else 0.0
+        return delay, (self._lag(batch, context) if self.role != "prefill" else 0.0)  # a prefill worker hands on
 
     def _record(self) -> None:
         assert self.timeline is not None

@@ -53,8 +53,10 @@ def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: 
     host's floor on eager prompt steps, sim_prefill_host_launch_s; an engine that replays graphs for prompt
     steps, sim_eager_prefill False, has none either). The floor counts the ops the engine's model code issues
     (host_ops, from its source: prompt_step_ops) where given and countable, else the kernels the step model
-    prices."""
-    most = min(float(bench.concurrency), float(profile.max_batch_size), batch_cap,
+    prices. Its batches reach what a rank can run at once: the requests in flight (Benchmark.most_in_flight), the
+    engine's batch limits, or about what its KV cache holds, whichever is least (beyond the grid a batch's time
+    grows linearly from its last cell)."""
+    most = min(float(bench.most_in_flight()), float(profile.max_batch_size), batch_cap,
                max(capacity / max(bench.isl * 0.5, 1.0), 1.0) * 1.5) + 1.0
     host_launch_s = profile.sim_prefill_host_launch_s if host_bound and profile.sim_eager_prefill else 0.0
     issued = prompt_step_ops(dep.model, dep.precision, host_ops) if host_launch_s and host_ops is not None else None
