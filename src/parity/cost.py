@@ -19,7 +19,8 @@ from parity.hardware import Calibration, Chip, System, chip_text
 from parity.ops import Collective, Kernel, Num, expected_distinct
 from parity.plan import DeviceStep
 
-__all__ = ["Cost", "math_unit", "emulation_note", "same_rate_note", "emulation", "head_dim_scale", "price_kernel", "price_collective", "price_step",
+__all__ = ["Cost", "math_unit", "emulation_note", "same_rate_note", "emulation", "head_dim_scale", "price_kernel",
+           "price_collective", "price_step",
            "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
            "two_shot_all_reduce_s", "direct_all_to_all_s",
            "ring_all_gather_s", "collective_s", "OVERLAP_UNITS", "overlap_unit_share",
@@ -75,8 +76,8 @@ def math_unit(fmt: Format, chip: Chip) -> tuple[str, bool]:
     onto = (f"no published {' or '.join(f.upper() for f in fmt.fallbacks)} rate to emulate it on" if fmt.fallbacks
             else "no format to emulate it on")
     runs = [f for f in sorted(chip.native) if f in FORMATS and chip.runs_natively(f, FORMATS[f].math)]
-    raise InfeasiblePlan(f"chip {chip_text(chip)} cannot run format {fmt.name}: {why}, and {onto}; use a format it runs "
-                         f"({', '.join(runs) or 'none'})")
+    raise InfeasiblePlan(f"chip {chip_text(chip)} cannot run format {fmt.name}: {why}, and {onto}; use a format it "
+                         f"runs ({', '.join(runs) or 'none'})")
 
 
 def _lacks(fmt: Format, chip: Chip) -> str:

@@ -18,8 +18,10 @@ from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import joined, texts
 from parity.hardware import rank_holder
 from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
-from parity.training import (ACTIVATION_CACHES, check_model_options, default_global_batch, GRADIENT_FORMATS, MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP, PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout, TrainingResult, TrainingSearch,
-                             ranks_clause, search_fewest_systems)
+from parity.training import (ACTIVATION_CACHES, check_model_options, default_global_batch, GRADIENT_FORMATS,
+                             MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP,
+                             PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout,
+                             TrainingResult, TrainingSearch, ranks_clause, search_fewest_systems)
 from parity.uncertainty import training_flags
 from parity.units import counted
 from parity.validate import scores

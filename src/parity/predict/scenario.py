@@ -171,8 +171,8 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     except ParityError as err:
         raise InfeasiblePlan(f"attention_format: {err}") from err
     if math_unit(attention, system.chip)[1]:
-        raise InfeasiblePlan(f"attention_format {attention.name}: {chip_text(system.chip)} has no {attention.name} math "
-                             f"(native: {', '.join(sorted(system.chip.native))})")
+        raise InfeasiblePlan(f"attention_format {attention.name}: {chip_text(system.chip)} has no {attention.name} "
+                             f"math (native: {', '.join(sorted(system.chip.native))})")
     if attention.name != "bf16":
         note = "; ".join(n for n in (note, f"attention math in {attention.name}") if n)
     mla_decode = (_cell(row, "mla_decode") or engine.mla_decode).lower()

@@ -3,7 +3,8 @@ fastest layout that fits. Layout in `layout`, memory in `memory`, pipeline sched
 microbatch's passes in `passes`, the step in `step`, search in `search`."""
 
 from parity.training.layout import (ACTIVATION_CACHES, GRADIENT_FORMATS, GRAD_OVERLAP, MOE_DISPATCHERS, OPTIMIZER_STATES,
-                                    PP_SCHEDULES, check_model_options, chunk_choices, default_global_batch, layout_chunks, layout_counts, most_layout_entries,
+                                    PP_SCHEDULES, check_model_options, chunk_choices, default_global_batch,
+                                    layout_chunks, layout_counts, most_layout_entries,
                                     PRECISIONS, ranks_clause, RECOMPUTE, TrainingLayout, training_precision)
 from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, layer_activation_bytes_per_token,
                                     parameters_per_device)
