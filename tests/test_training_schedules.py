@@ -14,7 +14,7 @@ from parity.cli import cli
 from parity.errors import InfeasiblePlan
 from parity.training.step import rank_arrays
 from parity.training import (TrainingLayout, chunk_choices, layer_activation_bytes_per_token, model_flops_per_token,
-                             pipeline_bubble_s, train_step)
+                             TrainingResult, pipeline_bubble_s, train_step)
 
 
 def test_selective_recompute_costs_the_attention_core_forward_as_korthikanti() -> None:
@@ -252,3 +252,37 @@ def test_a_stage_holds_whole_layers(pp: int, step_s: float, weights_gb: float) -
     assert (round(data["step_s"], 3), round(data["memory"]["weights_bytes"] / 1e9, 3)) == (step_s, weights_gb)
     assert ("pipeline stages of whole layers (8 of 2, 16 of 1: 32 over pp 24, as a --pp-layout would place them), "
             "balanced around the embedding and LM head" in data["assumptions"]) == (pp == 24)
+
+
+def test_an_mtp_module_a_layout_places_is_in_an_even_ranks_compute_and_out_of_the_imbalance() -> None:
+    """DeepSeek-V3 on 2048 H800s with Megatron-Core's example layout 'Et*3|(tt|)*29,m|L' (pp 16 x vp 2): the MTP
+    module (chunk 30) trains on rank 14 beside chunk 14's two layers; rank 0 (3 dense + 2 MoE layers, 1.28x the even
+    share) stays the busiest, so the step is that of the same layout without the 'm', 46.338 s. With it an even rank
+    holds 1.0407x the share priced (test_pipeline_layout_chunks_and_busiest_rank): its compute (14.922 -> 15.530 s),
+    recomputation (4.693 -> 4.884 s) and EP all-to-all (14.089 -> 14.663 s) grow by that, and the idle of the uneven
+    stages shrinks by what they gained, 1.372 s (9.551 -> 8.179 s). Before, the module changed nothing but the notes
+    said it was not trained."""
+    model, system = catalog.model("deepseek-v3"), catalog.system("hgx-h800")
+
+    def step(pp_layout: str) -> TrainingResult:
+        layout = TrainingLayout(pp=16, virtual_stages=2, dp=128, ep=64, recompute="full", global_batch=15360,
+                                seq_len=4096, precision="fp8_block", pp_layout=pp_layout)
+        return train_step(model, system, 2048, layout, catalog.calibration(system.chip), catalog.training_profile())
+    mtp, none = step("Et*3|(tt|)*29,m|L"), step("Et*3|(tt|)*29,|L")
+    even = 1.0 + 3.397255168 / 83.483295744  # MTP module over the priced layers and head [GFLOP a token]
+    layers = ("compute_s", "recompute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s")
+    for name in layers:
+        assert getattr(mtp, name) == pytest.approx(even * getattr(none, name), rel=1e-9), name
+    gained = (even - 1.0) * sum(getattr(none, name) for name in layers)
+    assert round(gained, 3) == 1.372
+    assert mtp.imbalance_s == pytest.approx(none.imbalance_s - gained, rel=1e-9)
+    assert mtp.step_s == none.step_s and round(mtp.step_s, 3) == 46.338
+    assert (round(none.compute_s, 3), round(mtp.compute_s, 3), round(none.imbalance_s, 3),
+            round(mtp.imbalance_s, 3)) == (14.922, 15.530, 9.551, 8.179)
+    assert ("multi-token-prediction modules trained where --pp-layout places them (1 of 1, on pipeline rank 14)"
+            in mtp.assumptions)
+    assert "multi-token-prediction modules not trained (--pp-layout places them: m)" in none.assumptions
+    for result in (mtp, none):
+        parts = sum(getattr(result, name) for name in layers + ("pp_comm_s", "dp_comm_s", "imbalance_s", "bubble_s",
+                                                                  "optimizer_s", "overhead_s"))
+        assert parts == pytest.approx(result.step_s, rel=1e-12)

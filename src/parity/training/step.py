@@ -62,8 +62,9 @@ class TrainingResult:
 
     step_s = compute_s + recompute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + imbalance_s + bubble_s + optimizer_s
     + overhead_s: the breakdown adds up. compute_s: the forward and backward passes; recompute_s: the forward work
-    run again to recompute activations, beside it. Both and the communication are an even stage's; imbalance_s:
-    what the busiest stage of uneven ones adds (the others idle meanwhile). mfu: model FLOP/s per chip over
+    run again to recompute activations, beside it. Both and the communication are an even stage's (with a 1/pp share
+    of any multi-token-prediction module a --pp-layout places); imbalance_s: what the busiest stage of uneven ones
+    adds (the others idle meanwhile). mfu: model FLOP/s per chip over
     the dense peak of the math unit the step's matrix multiplies run on (`peak_math`: bf16 for bf16, fp8 for
     the 8-bit formats where the chip has FP8 units), counting every key of a query (PaLM's and Megatron-LM's
     convention, also as mfu_noncausal); mfu_causal counts the causal half of the attention (FlashAttention,
@@ -193,19 +194,20 @@ def _layer_flops(model: Model, layer: Layer, seq_len: float) -> float:
     return layer.matmul_flops_per_token(model.hidden_size) + core
 
 
-def _rank_flops_share(model: Model, ranks: Sequence[PipelineRank], seq_len: float) -> float:
-    """The busiest of given pipeline ranks over the even share that the step prices (the layers and the LM head
-    split evenly over pp), in forward FLOPs. A multi-token-prediction module (m) is one more layer, its 2h x h
-    projection and the shared LM head again (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2); the LM head's cross entropy
-    is left out, as is the embedding's lookup."""
+def _rank_flops_share(model: Model, ranks: Sequence[PipelineRank], seq_len: float) -> tuple[float, float]:
+    """(busiest, even): the busiest of given pipeline ranks, and the even share of all they hold, over the even
+    share that the step prices (the layers and the LM head split evenly over pp), in forward FLOPs. A
+    multi-token-prediction module (m) is one more layer, its 2h x h projection and the shared LM head again
+    (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2): where a --pp-layout places one, an even rank's share of the work
+    grows by its 1/pp (even > 1). The LM head's cross entropy is left out, as is the embedding's lookup."""
     h = float(model.hidden_size)
     head = 2.0 * h * model.vocab_size
     per_group = [_layer_flops(model, layer, seq_len) for layer in model.layers]
     mtp = iter([_layer_flops(model, layer, seq_len) + 2.0 * 2.0 * h * h + head for layer in model.mtp_layers])
     flops = [sum(n * f for n, f in zip(rank.layers, per_group)) + sum(next(mtp) for _ in range(rank.mtp))
              + head * rank.head for rank in ranks]
-    even = (sum(layer.count * f for layer, f in zip(model.layers, per_group)) + head) / len(ranks)
-    return max(flops) / even
+    priced = (sum(layer.count * f for layer, f in zip(model.layers, per_group)) + head) / len(ranks)
+    return max(flops) / priced, sum(flops) / len(ranks) / priced
 
 
 def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, pp: np.ndarray | None = None,
@@ -213,7 +215,8 @@ def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, p
     """What the pipeline ranks of each layout hold, as arrays over (layout, rank), padded with empty ranks:
     "rank_layers" (layout, rank, layer group) layers, "rank_mtp" MTP modules, "rank_embedding" and "rank_head"
     their shares, "rank_loss" 1 where the loss is, "rank_position" its place in the pipeline (0 first), "rank_mirror"
-    the rank DualPipe pairs it with; and "stage", the busiest rank's forward FLOPs over the even share. Only the ranks
+    the rank DualPipe pairs it with; "stage", the busiest rank's forward FLOPs over the even share priced, and "even",
+    an even share of all the ranks hold over it (above 1 where MTP modules are placed). Only the ranks
     that can be the busiest or the fullest are kept (`_rank_table`). Given only `pp` (and `seq_len`), every layout
     is split as `implicit_ranks`, built once per distinct (pp, seq_len): a search prices hundreds of thousands of
     layouts at once, and building them rank by rank in Python took most of its time."""
@@ -231,10 +234,12 @@ def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, p
 _RankRow = tuple[list[float], float, float, float, float, float, float]
 
 
-def _rank_table(model: Model, ranks: Sequence[PipelineRank], seq_len: float) -> tuple[list[_RankRow], float]:
+def _rank_table(model: Model, ranks: Sequence[PipelineRank], seq_len: float
+                ) -> tuple[list[_RankRow], tuple[float, float]]:
     """The ranks of one pipeline that can hold the most memory, with their DualPipe mirrors, and its busiest rank's
-    FLOPs over the even share. Of ranks holding the same (and mirrored to the same) the first is kept: a rank
-    further down the pipeline holds no more microbatches in flight (training.memory), so it is never the fuller."""
+    FLOPs and an even share of all its ranks hold over the even share priced (`_rank_flops_share`). Of ranks holding
+    the same (and mirrored to the same) the first is kept: a rank further down the pipeline holds no more
+    microbatches in flight (training.memory), so it is never the fuller."""
     p = len(ranks)
 
     def key(k: int) -> tuple[object, ...]:
@@ -247,10 +252,12 @@ def _rank_table(model: Model, ranks: Sequence[PipelineRank], seq_len: float) -> 
     index = {k: i for i, k in enumerate(kept)}
     rows = [([float(n) for n in ranks[k].layers], float(ranks[k].mtp), float(ranks[k].embedding), float(ranks[k].head),
              float(k == p - 1), float(k), float(index[p - 1 - k])) for k in kept]
-    return rows, round(_rank_flops_share(model, ranks, seq_len), 12)  # an even split: 1, not 1 + 1e-16
+    busiest, even = _rank_flops_share(model, ranks, seq_len)
+    return rows, (round(busiest, 12), round(even, 12))  # an even split: 1, not 1 + 1e-16
 
 
-def _stacked(model: Model, tables: Sequence[tuple[list[_RankRow], float]], take: np.ndarray) -> dict[str, np.ndarray]:
+def _stacked(model: Model, tables: Sequence[tuple[list[_RankRow], tuple[float, float]]], take: np.ndarray
+             ) -> dict[str, np.ndarray]:
     """rank_arrays of `tables` padded to one width with empty ranks, row i of the result table take[i]'s."""
     width = max(len(rows) for rows, _ in tables)
     groups = len(model.layers)
@@ -261,7 +268,8 @@ def _stacked(model: Model, tables: Sequence[tuple[list[_RankRow], float]], take:
     for k, name in enumerate(("rank_mtp", "rank_embedding", "rank_head", "rank_loss", "rank_position", "rank_mirror"),
                              start=1):
         out[name] = np.array([[row[k] for row in rows] for rows in padded], dtype=float)
-    out["stage"] = np.array([stage for _, stage in tables], dtype=float)
+    out["stage"] = np.array([stage for _, (stage, _) in tables], dtype=float)
+    out["even"] = np.array([even for _, (_, even) in tables], dtype=float)
     return {name: value[take] for name, value in out.items()}
 
 
@@ -343,8 +351,9 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     # 1F1B's steady state every stage waits on its slowest neighbour: priced over the whole pipeline's p ranks
     pp_s = np.where(p > 1, 2.0 * v * _collective("send_recv", p2p, p, system, calibration, t * c * dp), 0.0)
 
-    exposed_mb = (prof.tp_comm_exposed * passes * tp_s + prof.ep_comm_exposed * passes * ep_s
-                  + prof.cp_comm_exposed * (passes + 1.0) * cp_s + prof.pp_comm_exposed * pp_s)
+    tp_mb, cp_mb = prof.tp_comm_exposed * passes * tp_s, prof.cp_comm_exposed * (passes + 1.0) * cp_s
+    ep_mb = prof.ep_comm_exposed * passes * ep_s
+    exposed_mb = tp_mb + cp_mb + ep_mb + prof.pp_comm_exposed * pp_s
 
     # data parallelism over dp x cp ranks (experts: over the ranks holding the same experts)
     dense_params, expert_params = parameters_per_device(model, shard)
@@ -378,8 +387,12 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     dp_step = np.where(zero >= 3, 0.0, per_step_dp)
 
     stage_mb = (compute_mb + exposed_mb + dp_mb) * a["stage"]
-    # the other ranks wait on the busiest one every microbatch
-    imbalance_s = m * (compute_mb + exposed_mb + dp_mb) * (a["stage"] - 1.0)
+    # an even rank's share of the work of the layers (their passes and their TP, CP and EP collectives) is what
+    # compute_s and the communication report: `even` times the model's 1/pp, above 1 where a --pp-layout places
+    # MTP modules, each a layer more; the busiest rank's excess over it is the imbalance, the others idle meanwhile
+    even = a["even"]
+    layers_mb = compute_mb + tp_mb + cp_mb + ep_mb
+    imbalance_s = m * ((compute_mb + exposed_mb + dp_mb) * (a["stage"] - 1.0) - layers_mb * (even - 1.0))
     bubble_s = pipeline_bubble_s(a["sched"], p, v, stage_mb, b_s * a["stage"], priced.w_s * a["stage"])
     shards_dense = np.where(zero >= 1, n_dense, 1.0)
     shards_expert = np.where(zero >= 1, n_expert, 1.0)
@@ -398,9 +411,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     peak = chip.peak(peak_math)
     bf16_peak = chip.peak("bf16") or np.nan
     return TrainingResult(
-        step_s=step_s, compute_s=m * (compute_mb - recompute_s), recompute_s=m * recompute_s,
-        tp_comm_s=m * prof.tp_comm_exposed * passes * tp_s,
-        cp_comm_s=m * prof.cp_comm_exposed * (passes + 1.0) * cp_s, ep_comm_s=m * prof.ep_comm_exposed * passes * ep_s,
+        step_s=step_s, compute_s=m * even * (compute_mb - recompute_s), recompute_s=m * even * recompute_s,
+        tp_comm_s=m * even * tp_mb, cp_comm_s=m * even * cp_mb, ep_comm_s=m * even * ep_mb,
         pp_comm_s=m * prof.pp_comm_exposed * pp_s, dp_comm_s=m * dp_mb + dp_step, imbalance_s=imbalance_s, bubble_s=bubble_s,
         optimizer_s=optimizer_s, overhead_s=prof.step_overhead_s + 0.0 * step_s, tokens_per_s=tokens_per_s,
         tokens_per_s_per_chip=per_chip, model_flops_per_token=flops, mfu=per_chip * flops / peak,
@@ -419,8 +431,6 @@ def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
              "(allocator fragmentation, context, buffers)"]
     if "moe" in model.features:
         notes.append(f"expert load imbalance {prof.expert_imbalance:g}")
-    if model.mtp_layers:
-        notes.append("multi-token-prediction modules not trained")
     return tuple(notes)
 
 
@@ -449,11 +459,26 @@ def _implicit_stages(model: Model | None, pp: int) -> str:
             f"{model.num_layers} over pp {pp}, as a --pp-layout would place them), ")
 
 
+def _mtp_notes(layout: TrainingLayout, model: Model | None) -> tuple[str, ...]:
+    """Whether `model`'s multi-token-prediction modules are trained: where a --pp-layout places them (m), on the
+    ranks holding them (priced as training.step prices them); else not at all."""
+    if model is None or not model.mtp_layers:
+        return ()
+    ranks = layout.pipeline_ranks(model) if layout.pp_layout else ()
+    placed = [r for r, rank in enumerate(ranks) for _ in range(rank.mtp)]
+    if not placed:
+        return ("multi-token-prediction modules not trained (--pp-layout places them: m)",)
+    where = ", ".join(map(str, sorted(set(placed))))
+    return (f"multi-token-prediction modules trained where --pp-layout places them ({len(placed)} of "
+            f"{len(model.mtp_layers)}, on pipeline rank{'s' if len(set(placed)) > 1 else ''} {where})",)
+
+
 def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None, model: Model | None = None
                  ) -> tuple[str, ...]:
     """The assumptions a layout's storage formats and pipeline stages add to its result: Adam's bytes per
     parameter as training_memory counts them (2 + 2 + 12 in the ZeRO paper; an FP8 weight copy, bf16 moments
-    and fp32 gradients change the terms); with `model`, the layers of implicit stages that pp does not divide."""
+    and fp32 gradients change the terms); with `model`, whether its multi-token-prediction modules are trained (where
+    a --pp-layout places them) and the layers of implicit stages that pp does not divide."""
     prof = profile or DEFAULT_PROFILE
     fp8, moments, gradients = (format_named(layout.precision).bits <= 8, layout.optimizer_states == "bf16",
                                layout.gradients == "fp32")
@@ -469,5 +494,6 @@ def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None,
     stages = ("pipeline stages as --pp-layout places them" if layout.pp_layout else
               "pipeline stages as given, the embedding on the first and the LM head on the last" if layout.uneven else
               _implicit_stages(model, layout.pp) + "balanced around the embedding and LM head")
-    return (adam, stages) + (("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU "
-                              "inputs FP8 and output recomputed)",) if layout.activation_cache == "fp8" else ())
+    cache = ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
+             "output recomputed)")
+    return _mtp_notes(layout, model) + (adam, stages) + ((cache,) if layout.activation_cache == "fp8" else ())
