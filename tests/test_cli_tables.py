@@ -636,6 +636,22 @@ def test_a_note_with_no_room_for_its_words_goes_under_the_table_whole(monkeypatc
     assert "uncalibrated  \n8,192x Ascend 950DT              2,199-4,194  (inherits" in render_text(rows, columns)
 
 
+def test_a_table_of_names_and_one_text_keeps_its_text_in_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """train's quantity/value table at 60 columns listed every value under the table and left a column of names
+    alone above them (regression round 25, 1: its longest name, 52 characters, left the values too little room;
+    here at 56 columns): a table of names and one text keeps the text beside its names, folded between words."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "56")  # the names need 52, the values' longest word 5
+    columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=True)]
+    rows = [{"quantity": "MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", "value": "38.1%"},
+            {"quantity": "time to train 1e+12 tokens", "value": "107.7 days"}]
+    out = [line.rstrip() for line in render_text(rows, columns).splitlines()]
+    assert out[2:] == ["MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)  38.1%",
+                       "time to train 1e+12 tokens                            107.7",
+                       "                                                       days"]
+
+
 def test_the_caption_never_runs_past_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """A table whose names are wider than the terminal wrapped its caption at the table's width (30 here), so the
     terminal broke the caption's lines inside words; it wraps at the terminal's (20, the narrowest a caption takes)."""

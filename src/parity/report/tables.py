@@ -363,7 +363,8 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     moved: list[Column] = []
     for column in sorted((c for c in shown[1:] if _wraps(c)),
                          key=lambda c: -max((len(row[shown.index(c)]) for row in cells), default=0)):
-        if to_file or _wraps(shown[0]) or _minimum_width(widths) <= terminal:
+        # a table of names and one text (train's quantity and value) keeps it: moved, the table is its names alone
+        if to_file or _wraps(shown[0]) or _minimum_width(widths) <= terminal or len(shown) - len(moved) <= 2:
             break
         moved.append(column)
         widths = _widths([c for c in shown if c not in moved], [[v for c, v in zip(shown, row) if c not in moved]
