@@ -678,7 +678,7 @@ def _load(concurrency: int, request_rate: float | None, requests: float | None, 
     requests in flight)."""
     if request_rate is None:
         return f"{concurrency} client{'' if concurrency == 1 else 's'}"
-    sent = f"{requests:,.0f} requests" if requests else "requests"
+    sent = f"{requests:,.0f} request{'' if requests == 1 else 's'}" if requests else "requests"
     capped = "" if cap is None else f", at most {cap:,} in flight"
     return (f"{sent} at once" if math.isinf(request_rate) else f"{sent} at {request_rate:g}/s") + capped
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.model import Model
+from parity.units import counted
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "sglang_dp_chunk_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
            "Mtp", "DisaggHandOff", "DpRouting", "PlanBuilds", "cudnn_fp4_plan_builds", "Scheduler", "scheduler_of",
@@ -315,7 +316,7 @@ class Scheduler:
                    f"a prompt not fitting what is left waits)" if b.prompt_admission is not None else "") + ", "
                 f"{'prompt chunks mixed with decodes' if b.mixed else 'prompt steps pause decodes'}, "
                 f"{'' if b.chunked else 'whole prompts (no chunked prefill), '}"
-                f"at most {b.max_batch_size} sequences per rank",
+                f"at most {counted(b.max_batch_size, 'sequence')} per rank",
                 f"KV {'grows on demand with preemption' if self.kv.on_demand else 'reserved at admission'}, "
                 f"{self.kv.capacity_tokens:,.0f} tokens per rank in blocks of {self.kv.block_tokens}",
                 f"overlap scheduling {'on' if self.overlap.on else 'off'}"

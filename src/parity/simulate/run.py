@@ -52,6 +52,11 @@ def _without_gc(run):
     return paused
 
 
+def _requests(n: int) -> str:
+    """'1 request', '1,000 requests'."""
+    return f"{n:,} request{'' if n == 1 else 's'}"
+
+
 def _arriving(bench: Benchmark) -> str:
     """How an open-loop run's requests arrive (' arriving at random at 12.1 requests/s'); '' for a closed loop."""
     if not bench.request_rate:
@@ -116,9 +121,9 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     notes = sched.describe() + table.notes + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
                                 + (f" (front end: {bench.client.front_end.id})" if bench.client.front_end else
                                    " (the engine profile's ttft_overhead_s)"),
-                                f"simulated {len(client.requests):,} requests of a trace{_capped(bench)} (client profile "
+                                f"simulated {_requests(len(client.requests))} of a trace{_capped(bench)} (client profile "
                                 f"{bench.client.id}: its front end only)" if bench.trace else
-                                f"simulated {len(client.requests):,} requests{_counted(bench)}{_arriving(bench)} from "
+                                f"simulated {_requests(len(client.requests))}{_counted(bench)}{_arriving(bench)} from "
                                 f"client profile {bench.client.id} ({bench.client.describe(bool(bench.request_rate))}; "
                                 "sources: parity engines --clients)") + _throughput_note(bench)
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
@@ -193,7 +198,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
         f"{counted(decode_workers, 'decode worker')} of {counted(decode_chips, 'chip')}; KV moved in "
         f"{transfer_s * 1e3:.2f} ms plus a hand-off of "
         f"{d_sched.disagg_ttft_overhead_s * 1e3:.0f} ms",
-        f"simulated {len(client.requests):,} requests"
+        f"simulated {_requests(len(client.requests))}"
         + (f" of a trace{_capped(bench)}" if bench.trace else
            f"{_counted(bench)}{_arriving(bench)} from client profile {bench.client.id}")) + _throughput_note(bench)
     if (builds := p_sched.plan_builds) is not None:
