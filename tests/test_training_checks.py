@@ -75,10 +75,12 @@ def test_options_without_effect_are_refused_in_one_line() -> None:
     assert _refused("--moe-dispatcher", "deepep", "--search") == _refused("--moe-dispatcher", "deepep", "--tp", "1")
     assert _refused("--pp-schedule", "zb", "--pp", "1") == (
         "parity: error: --pp-schedule zb needs pipeline parallelism (--pp > 1), got --pp 1")
-    assert _refused("--precision", "bf16", "--activation-cache", "fp8") == (
+    assert _refused("--model", "mixtral-8x7b", "--precision", "bf16", "--activation-cache", "fp8") == (
         "parity: error: --activation-cache fp8 caches the FP8 GEMM inputs of an FP8 run (DeepSeek-V3 Sec. 3.3.2); "
         "give --precision fp8, fp8_block or mxfp8, got bf16")
-    assert _refused("--precision", "fp8", "--activation-cache", "fp8", "--tp", "4") == (
+    # a dense model is told it is dense first, at any precision: told to take fp8, it was then told that (round 25, 4)
+    assert _refused("--precision", "bf16", "--activation-cache", "fp8", "--tp", "4") == _refused(
+        "--precision", "fp8", "--activation-cache", "fp8", "--tp", "4") == (
         "parity: error: --activation-cache fp8 saves memory in mixture-of-experts layers only (DeepSeek-V3 Sec. "
         f"3.3.2: their SwiGLU inputs in FP8, output recomputed); {dense}, where it only widens the attention output "
         "to E5M6")

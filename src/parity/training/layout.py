@@ -178,13 +178,13 @@ def check_model_options(model: Model, precision: str, activation_cache: str, moe
     if moe_dispatcher == "deepep" and not moe:
         raise InfeasiblePlan(f"--moe-dispatcher deepep applies to mixture-of-experts models only; {model.name} is "
                              "dense")
-    if activation_cache == "fp8" and precision == "bf16":
-        raise InfeasiblePlan("--activation-cache fp8 caches the FP8 GEMM inputs of an FP8 run (DeepSeek-V3 Sec. "
-                             "3.3.2); give --precision fp8, fp8_block or mxfp8, got bf16")
     if activation_cache == "fp8" and not moe:
         raise InfeasiblePlan(f"--activation-cache fp8 saves memory in mixture-of-experts layers only (DeepSeek-V3 Sec. "
                              f"3.3.2: their SwiGLU inputs in FP8, output recomputed); {model.name} is dense, where it "
                              "only widens the attention output to E5M6")
+    if activation_cache == "fp8" and precision == "bf16":
+        raise InfeasiblePlan("--activation-cache fp8 caches the FP8 GEMM inputs of an FP8 run (DeepSeek-V3 Sec. "
+                             "3.3.2); give --precision fp8, fp8_block or mxfp8, got bf16")
 
 
 def default_global_batch(seq_len: int) -> int:
