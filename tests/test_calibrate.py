@@ -429,6 +429,7 @@ def test_the_printed_error_is_the_one_the_fit_minimises(tmp_path: Path) -> None:
     assert "the 255 gemm points weigh most: 9% with the prior, 11% fitted" in table
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a_field_fitted_to_its_bound_is_held_and_replays_keep_the_eager_launch_cost(tmp_path: Path) -> None:
     """The H100's replayed sweep (2026-12-06) fitted memory streaming to 0.9994 of peak, its bound, trading it for a
     longer fixed cost a kernel, while the sweep's own copies reach 0.90 and its one-token GEMMs 0.87: written, weight

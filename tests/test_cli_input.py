@@ -411,6 +411,7 @@ def test_out_picks_the_format_from_the_suffix(suffix: str, starts: str, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 @pytest.mark.parametrize("command", [("chips",), ("model", "llama-3.1-8b"), ("validate", "--section", "percentiles"),
                                      ("serve", *LLAMA, "--model-kind", "steady"), ("train", *LLAMA, "--tp", "8")])
 def test_a_typed_format_table_is_checked_against_the_suffix(command: tuple[str, ...], tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ def test_sweep_and_report_say_wrote_on_stderr(tmp_path: Path, monkeypatch: pytes
     assert result.stderr == f"wrote {tmp_path / 'rep' / 'index.html'} (plots: a.png)\n"
 
 
+@pytest.mark.e2e  # signals and process groups, with waits: the end-to-end tier keeps the default run under a minute
 def test_a_report_stopped_by_sigterm_leaves_no_staging_folder(tmp_path: Path) -> None:
     """`timeout 3 parity report --out rep` left an empty hidden '.rep.<random>.tmp' beside the target (Ctrl-C
     removed it): SIGTERM now leaves through the same cleanup, exit 143."""
@@ -159,6 +160,7 @@ def _children(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
 
 
+@pytest.mark.e2e  # signals and process groups, with waits: the end-to-end tier keeps the default run under a minute
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads a process's children from Linux's /proc")
 def test_a_sweep_whose_process_group_gets_sigterm_exits_143_at_once_without_a_traceback(tmp_path: Path) -> None:
     """`timeout 20 parity sweep huge.toml` (SIGTERM to the whole group, workers included) printed the executor

@@ -20,35 +20,43 @@ from parity.units import share_text
 
 pytestmark = pytest.mark.usefixtures("compared_once")  # its tables compare the systems other tables compare
 LLAMA = ("--model", "llama-3.1-8b", "--system", "hgx-h100")
+
+
+def _slow(*args: str) -> object:
+    """A command over half a second (a search, a fleet of pods, a validation): run in the end-to-end tier, which keeps
+    the default run under a minute."""
+    return pytest.param(args, marks=pytest.mark.e2e, id=" ".join(args))
+
+
 COMMANDS = [
-    ("chips",), ("systems",), ("models",), ("engines",), ("show", "910c"), ("model", "deepseek-r1"), ("policy",),
+    ("chips",), ("systems",), _slow("models",), ("engines",), ("show", "910c"), ("model", "deepseek-r1"), ("policy",),
     ("policy", "--at-threshold", "h100", "--model", "llama-3.1-8b"),
     ("fleet", "--model", "llama-3.1-8b", "--demand", "2e12 tokens/day"),
     ("fleet", "--model", "llama-3.1-70b", "--demand", "4e9 tokens/s"),  # near the largest fleet: 6.14 M H20s
     ("fleet", "--model", "llama-3.1-70b", "--power-mw", "5000"),  # 6.87 M H20s
     # a system named beside 'T tokens/day served' or a long note: 81 to 95 columns at 80
-    ("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384,hgx-h20", "--demand", "1e12 tokens/day"),
-    ("fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod,cloudmatrix-384", "--units", "1000"),
+    _slow("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384,hgx-h20", "--demand", "1e12 tokens/day"),
+    _slow("fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod,cloudmatrix-384", "--units", "1000"),
     # columns that must show wider than 80 at their longest words (83 and 84): the note folds below them
-    ("compare", "hgx-a100", "cloudmatrix-384", "--model", "deepseek-r1", "--weights", "w4a8_mxfp4"),
+    _slow("compare", "hgx-a100", "cloudmatrix-384", "--model", "deepseek-r1", "--weights", "w4a8_mxfp4"),
     ("compare", "trn2-48xlarge", "trn3-ultraserver", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train",
      "--precision", "mxfp8"),
-    ("search", *LLAMA), ("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0"),
+    _slow("search", *LLAMA), _slow("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0"),
     ("train", *LLAMA), ("train", *LLAMA, "--search"),
-    ("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--search"),  # long layouts
+    _slow("train", "--model", "deepseek-v3", "--system", "hgx-h800", "--chips", "2048", "--search"),  # long layouts
     ("serve", *LLAMA, "--explain"),
-    ("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system", "hgx-h20", "--prefill-chips", "32",
+    _slow("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--prefill-system", "hgx-h20", "--prefill-chips", "32",
      "--decode-chips", "16"),  # the split table: 119 columns wide at every width, none gave way
     ("compare", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
     ("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "llama-3.1-8b"),
     ("compare", "hgx-h100", "cloudmatrix-384", "--model", "llama-3.1-70b", "--workload", "train"),
     ("compare", "hgx-a100", "atlas-800-a2", "--model", "llama-3.1-70b", "--workload", "train", "--precision",
      "fp8_block"),  # 'fp8_block on bf16': 88 at 80
-    ("formats", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
+    _slow("formats", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b"),
     ("show", "cloudmatrix-384"), ("train", "--model", "glm-5", "--system", "cloudmatrix-384"),  # long words, layouts
     ("serve", "--model", "llama-3.1-8b", "--system", "trn2-48xlarge", "--tp", "8", "--phase", "decode", "--batch", "8",
      "--context", "1"),  # a long flags row
-    ("validate", "--section", "training"), ("validate", "--section", "percentiles"),  # 45-character case ids: 99, 100
+    ("validate", "--section", "training"), _slow("validate", "--section", "percentiles"),  # 45-character case ids: 99, 100
     ("train", "--validate"),  # 40-character case ids: 91 at 80
 ]
 
@@ -113,6 +121,7 @@ def test_only_render_text_reads_the_terminal_width() -> None:
                      Path(parity.__file__).parent.rglob("*.py") if reader.search(path.read_text()))
     assert readers == ["report/tables.py"]
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_the_default_compare_fits_80_columns_and_states_its_ttft_target() -> None:
     """The issue's worst case: the default compare printed 277 ellipses and needed about 220 columns."""
     out = table("compare", columns=80)
@@ -414,6 +423,7 @@ def test_a_training_layout_breaks_only_between_its_fields(columns: int) -> None:
 SIX_TRAINING = ("hgx-h800", "hgx-h20", "atlas-800-a3", "cloudmatrix-384", "mi300x-platform", "mi355x-platform")
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 @pytest.mark.parametrize("systems", [("hgx-h800", "cloudmatrix-384"), SIX_TRAINING], ids=" ".join)
 def test_compare_training_fits_80_columns_with_the_notes_words_whole(systems: tuple[str, ...]) -> None:
     """`compare --workload train` beside 'fp8_block on bf16' and a multi-chip system ran 81 (two systems) and 82 (six)
@@ -526,6 +536,7 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
     (("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384", "--units", "385"),  # MW and cost shown
      "in system chips MW cost served, 80% note", "chip, format, out tok/s/chip, systems"),
 ])
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_search_and_compare_with_long_layouts_fit_80_columns(args: tuple[str, ...], header: str,
                                                              left_out: str) -> None:
     """Found at COLUMNS=80 in a real terminal: these tables ran 81 to 97 columns wide, every column they showed

@@ -24,6 +24,7 @@ def _json(*args: str) -> object:
     return json.loads(result.stdout)
 
 
+@pytest.mark.e2e  # over 1.2 s: the end-to-end tier keeps the default run under a minute
 @pytest.mark.usefixtures("simulations_once")  # its commands probe the same configurations
 def test_compare_under_a_percentile_chooses_what_search_chooses() -> None:
     """Llama-3.1-70B on an H100 node at TTFT p99 2 s (TPOT 50 ms mean): the closed-loop client's first wave makes
@@ -96,6 +97,7 @@ def test_the_frontier_holds_the_best_under_the_targets() -> None:
     assert rates == sorted(rates, reverse=True)  # fastest user first
 
 
+@pytest.mark.e2e  # over 1.2 s: the end-to-end tier keeps the default run under a minute
 def test_the_percentile_table_fits_80_columns() -> None:
     """Two percentile targets added two columns to the table: 111 characters at 80 columns."""
     result = CliRunner().invoke(cli, ["compare", "hgx-h100", "hgx-h200", *LLAMA_H100, "--ttft", "p99:2s", "--tpot",

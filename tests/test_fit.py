@@ -29,6 +29,7 @@ tables = st.recursive(st.dictionaries(keys, scalars | st.lists(st.integers(-5, 5
                                                     max_size=3), max_leaves=12)
 
 
+@pytest.mark.e2e  # over 1.2 s: the end-to-end tier keeps the default run under a minute
 @settings(max_examples=150, deadline=None)
 @given(tables)
 def test_every_written_table_reads_back_as_given(table: dict) -> None:
@@ -52,6 +53,7 @@ def test_replace_values_keeps_comments_and_refuses_unknown_keys() -> None:
         tomlwrite.replace_values(text, {"y": 1})
 
 
+@pytest.mark.e2e  # over 1.2 s: the end-to-end tier keeps the default run under a minute
 def test_a_training_refit_goes_to_parity_home_and_is_read_from_there(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """`parity train --validate --fit` writes PARITY_HOME/training.toml, leaves the package's file byte for

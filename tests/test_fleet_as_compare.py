@@ -320,6 +320,7 @@ def test_units_fill_whole_systems_and_count_every_chip() -> None:
         "note"]
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> None:
     """With --demand, the note counted only the chips past whole systems (232 of 1,000 CloudMatrix chips; none of
     768, or of H20's 1,368 under 1 MW), though --units or --power-mw, not the demand, set the chips and the whole

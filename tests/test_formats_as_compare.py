@@ -13,6 +13,7 @@ from parity.cli import cli
 from parity.compare import compare, compare_formats
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 @pytest.mark.parametrize(("system", "weights", "mtp", "expected"), [
     ("atlas-800-a3", "int8", 0, 847.3), ("atlas-800-a3", "nvfp4", 0, 1027.3), ("atlas-800-a3", "int8", 1, 1616.5),
     ("atlas-350-server", "mxfp4", 0, 451.9)])

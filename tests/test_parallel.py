@@ -48,6 +48,7 @@ def _fail_or_finish_late(chunk: tuple[str, str]) -> str:
     return path
 
 
+@pytest.mark.e2e  # signals and process groups, with waits: the end-to-end tier keeps the default run under a minute
 def test_a_stopped_map_stops_its_workers_instead_of_waiting_for_every_chunk(tmp_path, monkeypatch) -> None:
     """A pool's `with` block waited for every chunk submitted before an exception (or SIGTERM's SystemExit) left it:
     `timeout 8 parity validate ...` ran on for minutes. Now the workers are stopped: the late chunk never finishes."""

@@ -457,6 +457,7 @@ def test_cli_at_threshold_h20_gains_what_its_rates_gain() -> None:
     assert not any("uncalibrated" in flag for flag in variant["flags"])
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_cli_at_threshold_prints_the_decode_ratios_interval_its_note_refers_to() -> None:
     """An H20 scaled to just under 3A090 on DeepSeek-R1: 1.01x the H20's decode rate, 80% interval 0.82-1.25, which
     the JSON carried (ratio_interval) and the table never showed, while its note said '1 lies inside the 80%

@@ -31,6 +31,7 @@ def test_search_and_compare_agree_on_the_best(system: str, model: str, engine: s
     assert row["clients_per_worker"] == best["concurrency"]
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_search_drafts_mtp_as_compare_does_in_its_search_and_its_simulations() -> None:
     """DeepSeek-R1 on an HGX H200 at TPOT 50 ms, TTFT 5 s: both draft one MTP token by default (0.92 accepted a
     step, data/speculation.toml), choose the same disaggregated configuration (3,687 tok/s/chip) and simulate it
@@ -97,6 +98,7 @@ def test_search_names_the_wider_workers_compare_and_fleet_take() -> None:
     assert _json("search", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--refine", "0")["wider_workers"] is None  # type: ignore[index]
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_search_best_carries_compares_interval_flags_and_calibration() -> None:
     """DeepSeek-R1 on a CloudMatrix 384 at TPOT 50 ms (fuzz 23b 2.3): search's best is compare's row, 2,049
     tok/s/chip, with compare's 80% interval (955-3,140: the disaggregated band, twice as wide in log as it is

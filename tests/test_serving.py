@@ -31,6 +31,7 @@ def predicted(case: dict, isl: float, osl: float, concurrency: np.ndarray, **eng
     return serve_aggregated(deployment(s, s.layout), s.engine, Workload(isl=isl, osl=osl, concurrency=concurrency))
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 @EXAMPLES
 @given(case=st.sampled_from(CASES), isl=st.sampled_from([128, 1024, 4096, 8192]), osl=st.sampled_from([128, 1024]))
 def test_ttft_and_tpot_never_fall_as_concurrency_grows(case: dict, isl: int, osl: int) -> None:
