@@ -135,14 +135,14 @@ def test_a_p99_ttft_bound_finds_the_first_wave_layouts_of_h20_nodes() -> None:
 def test_poisson_arrivals_judge_a_percentile_as_production_traffic_would() -> None:
     """Llama-3.1-70B on an H100 node at TTFT p99 2 s: the benchmark's closed loop holds it at 96 clients on tp4-pp2
     (916 steady tok/s/chip: its p99 is the first wave); requests arriving at random at the rate a configuration
-    sustains hold it at the mean's own best, tp2-pp2 at 512 clients (2,798; p99 0.24 s). search agrees; --arrivals
-    needs the simulator."""
+    sustains hold it at the mean's own best, tp2-pp2 at 512 clients (2,798; p99 0.25 s, 0.24 before an open loop's
+    step table reached the requests in flight). search agrees; --arrivals needs the simulator."""
     (row,) = _json("compare", "hgx-h100", *LLAMA_H100, "--ttft", "p99:2s", "--refine", "--arrivals", "poisson",
                    "--processes", "1")
     found = _json("search", *LLAMA_H100, "--system", "hgx-h100", "--ttft", "p99:2s", "--arrivals", "poisson")
     best = found["best"]  # type: ignore[index]
     assert (row["layout"], row["clients_per_worker"]) == (best["layout"], best["concurrency"]) == ("tp2-pp2", 512.0)
-    assert round(row["tokens_per_s_per_chip"]) == 2798 and round(row["sim_ttft_p99_s"], 2) == 0.24
+    assert round(row["tokens_per_s_per_chip"]) == 2798 and round(row["sim_ttft_p99_s"], 2) == 0.25
     assert row["sim_case"].endswith("Poisson arrivals at 12.1 requests/s")
     assert "arrive at random (Poisson)" in row["assumptions"][-1]
     # the serve line search prints runs the same requests at the same rate: the same percentile
