@@ -16,7 +16,7 @@ import numpy as np
 from parity.dtypes import FORMATS, Format, format_named
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, Chip, System, chip_text
-from parity.ops import Collective, Kernel, Num, expected_distinct
+from parity.ops import Collective, Kernel, Num, expected_distinct, where
 from parity.plan import DeviceStep
 
 __all__ = ["Cost", "math_unit", "emulation_note", "same_rate_note", "emulation", "head_dim_scale", "price_kernel",
@@ -384,8 +384,7 @@ def price_collective(c: Collective, system: System, cal: Calibration) -> tuple[C
     """(cost of `c.count` runs of a collective, the part of it that may overlap computation) [s]."""
     t = c.count * collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency, c.fanout,
                                low_latency=c.low_latency)
-    moved = ((c.bytes if c.group > 1 else 0.0) if not isinstance(c.group, np.ndarray) else
-             np.where(c.group > 1, c.bytes, 0.0))
+    moved = where(c.group > 1, c.bytes, 0.0)
     overlappable = t * c.hidden
     return Cost(communication_s=t - overlappable, comm_bytes=c.count * moved), overlappable
 
@@ -473,13 +472,10 @@ def price_step(step: DeviceStep, system: System, cal: Calibration, kernel_overhe
         parts.append(cost)
         overlappable = overlappable + hidden
         if c.kind == "all_to_all":
-            one = not isinstance(hidden, np.ndarray) and not isinstance(c.low_latency, np.ndarray)
-            held = held + ((0.0 if c.low_latency else hidden) if one else
-                           np.where(np.asarray(c.low_latency, dtype=bool), 0.0, hidden))
+            held = held + where(c.low_latency, 0.0, hidden)
             hidden_of[c.name] = hidden_of.get(c.name, 0.0) + hidden
             if c.name == "moe_dispatch":
-                layers = layers + ((c.count if hidden > 0 else 0.0) if one and not isinstance(c.count, np.ndarray)
-                                   else np.where(np.asarray(hidden) > 0, c.count, 0.0))
+                layers = layers + where(hidden > 0, c.count, 0.0)
                 low_latency = np.asarray(low_latency, dtype=bool) | np.asarray(c.low_latency, dtype=bool)
     total = Cost(*(sum(column) for column in zip(*(_values(p) for p in parts))))
     taxed = overlap_unit_share(system.chip) * held

@@ -12,9 +12,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Gemm", "Attention", "Stream", "Kernel", "Collective", "SPLITS", "STREAM_SPLITS", "COLLECTIVES", "Batch"]
+__all__ = ["Gemm", "Attention", "Stream", "Kernel", "Collective", "SPLITS", "STREAM_SPLITS", "COLLECTIVES", "Batch",
+           "where"]
 
 Num = Any  # a float or a numpy array of floats (one value per candidate)
+
+
+def where(condition: Any, if_true: Num, if_false: Num) -> Num:
+    """np.where(condition, if_true, if_false), without numpy's per-call cost where none of them is an array (one
+    candidate, priced in Python floats): the same values."""
+    if isinstance(condition, np.ndarray) or isinstance(if_true, np.ndarray) or isinstance(if_false, np.ndarray):
+        return np.where(condition, if_true, if_false)
+    return if_true if condition else if_false
 
 # How tensor parallelism splits a matrix: columns (output features), rows (input features),
 # not at all; `expert` matrices are split by expert parallelism, and `moe_tp` inside an expert.

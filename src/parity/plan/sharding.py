@@ -12,7 +12,7 @@ import numpy as np
 from parity.dtypes import format_named
 from parity.graph import LayerOps, forward
 from parity.model import Attention as SoftmaxAttention, Model, MoeMlp
-from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream
+from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream, where
 from parity.plan.layout import Shard
 from parity.plan.precision import Precision
 
@@ -64,8 +64,7 @@ def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Nu
     tokens = op.tokens
     weights = rows * cols * copies * w  # a GEMM with no tokens this step is not launched: it reads none
     return Kernel(name=op.name, kind="gemm", flops=2.0 * tokens * rows * cols * copies,
-                  weight_bytes=np.where(np.asarray(tokens) > 0, weights, 0.0) if isinstance(tokens, np.ndarray)
-                  else weights if tokens > 0 else 0.0,
+                  weight_bytes=where(tokens > 0, weights, 0.0),
                   other_bytes=tokens * (rows + cols) * copies * a,
                   fmt=fmt, tokens=tokens, count=count, launches=0.0 if op.fused else 1.0)
 
