@@ -18,8 +18,7 @@ from parity.dtypes import FORMATS, MATH_RATES
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "rank_memory_text",
-           "Family", "what_if",
-           "MOST_FLEET_CHIPS"]
+           "Family", "what_if", "MOST_FLEET_CHIPS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 STATUSES = ("shipping", "announced", "reported", "roadmap")

@@ -134,8 +134,7 @@ def placement_note(dep: Deployment) -> str:
     how = (f"EPLB placement ({placed.redundant} redundant, {placed.shared_replicas} shared-expert replicas)"
            if placed.balanced else "experts in index order")
     return (f"{how}: {counted(placed.slots_per_rank, 'expert slot')} per rank over {counted(placed.ranks, 'rank')}, "
-            "busiest rank "
-            f"{float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance {dep.expert_imbalance:g})")
+            f"busiest rank {float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance {dep.expert_imbalance:g})")
 
 
 @functools.lru_cache(maxsize=256)

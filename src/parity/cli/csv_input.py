@@ -20,6 +20,7 @@ __all__ = ["read_table", "column_rows"]
 HEADER_BYTES = 1 << 20
 _BOM = b"\xef\xbb\xbf"
 
+
 def _lines(path: Path, binary: BinaryIO) -> Iterator[str]:
     """The file's lines as read_text takes its text (UTF-8, no NUL), decoded as they are read: ParityError at the
     first byte that is not UTF-8 (named by its place in the file) or the first NUL."""

@@ -76,8 +76,6 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-
-
 def _memory_row(data: dict, holder: str = "chip") -> tuple[str, str]:
     """The memory per chip a run's table shows (per die where each die of a multi-die chip is a rank: `holder`, as
     the figure is then a die's): each worker's where prefill and decode workers are apart."""

@@ -76,9 +76,9 @@ class Benchmark:
     def most_in_flight(self) -> int:
         """Requests that can be in flight at once: a closed loop's clients; an open loop's or a trace's cap on them
         (max_concurrency), or without one every request it sends (concurrency then only sets how many)."""
-        arrivals = self.arrivals()
         if self.request_rate is None and not self.trace:
             return self.concurrency
+        arrivals = self.arrivals()
         return min(arrivals.num_prompts, self.max_concurrency or arrivals.num_prompts)
 
     def arrivals(self) -> Arrivals:

@@ -15,8 +15,8 @@ from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
-__all__ = ["TrainingLayout", "implicit_stage_layers", "implicit_ranks", "chunk_choices", "layout_chunks", "layout_counts",
-           "most_layout_entries", "check_dense_experts", "check_micro_batch", "check_model_options",
+__all__ = ["TrainingLayout", "implicit_stage_layers", "implicit_ranks", "chunk_choices", "layout_chunks",
+           "layout_counts", "most_layout_entries", "check_dense_experts", "check_micro_batch", "check_model_options",
            "default_global_batch", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
            "training_precision", "ACTIVATION_CACHES", "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 

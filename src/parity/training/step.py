@@ -292,7 +292,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     """Price layouts given as arrays of their fields (keys of `LAYOUT_ARRAYS`), already checked."""
     prof = profile or DEFAULT_PROFILE
     # defaults: interleaved 1F1B where there are virtual stages, else 1F1B; even stages
-    a = {"sched": np.where(a["v"] > 1, 1.0, 0.0), **({} if "stage" in a else rank_arrays(model, pp=a["p"], seq_len=a["s"])), **a}
+    a = {"sched": np.where(a["v"] > 1, 1.0, 0.0),
+         **({} if "stage" in a else rank_arrays(model, pp=a["p"], seq_len=a["s"])), **a}
     t, p, dp, c, e, et, v = a["t"], a["p"], a["dp"], a["c"], a["e"], a["et"], a["v"]
     moe = "moe" in model.features
     group_d = np.where(moe, e * et / t, 1.0)
@@ -446,7 +447,8 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
     layout.check(model, chips, dies)
     result = evaluate_layouts(model, per_die(system), chips * dies, [layout], calibration, profile).at(0)
     result = result.per_package(dies)
-    return dataclasses.replace(result, layout=layout, assumptions=result.assumptions + format_notes(layout, profile, model))
+    return dataclasses.replace(result, layout=layout,
+                               assumptions=result.assumptions + format_notes(layout, profile, model))
 
 
 def _implicit_stages(model: Model | None, pp: int) -> str:
