@@ -177,3 +177,13 @@ def test_a_refusal_names_host_memory_where_the_host_binds() -> None:
                                       "--kv", "bf16", "--offload-kv", "1", "--phase", "decode", "--batch", "32",
                                       "--context", "100000"])
     assert result.exit_code == 2 and result.output == f"parity: error: {whole.note}\n"
+
+
+def test_a_batched_refusal_names_its_own_largest_term() -> None:
+    """Llama-3.1-70B at tp 1 on an H20 (96 GB): weights 141 GB are the largest term at 16 clients of 2,048 tokens
+    (10.7 GB of KV), the KV cache at 256 clients of 9,216 (773 GB). Priced in one batch, the first row named the KV
+    cache: the largest term was taken over the whole batch."""
+    row = {"model": "llama-3.1-70b", "system": "hgx-h20", "tp": 1, "osl": 1024}
+    small, large = predict_rows([{**row, "isl": 1024, "concurrency": 16}, {**row, "isl": 8192, "concurrency": 256}])
+    assert small.note == "does not fit: needs 67.8 GB more per chip (weights is the largest term)"
+    assert large.note == "does not fit: needs 789.9 GB more per chip (KV cache is the largest term)"

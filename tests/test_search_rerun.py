@@ -84,7 +84,7 @@ def test_fleet_and_compare_state_the_kv_format_they_priced() -> None:
         text = " ".join(CliRunner().invoke(cli, command, env={"COLUMNS": "200"}).output.split())
         assert ("an FP8 KV cache where the chip has FP8 (bf16 otherwise); the steady-state figures are at fixed prompt "
                 "and output lengths: `parity serve --model-kind steady` needs --weights (the format shown), --kv fp8 "
-                "and --random-range-ratio 1 for the same") in text
+                "(bf16 on a chip without FP8) and --random-range-ratio 1 for the same") in text
 
 
 def test_machine_outputs_mark_the_best_and_its_load() -> None:

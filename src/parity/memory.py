@@ -6,6 +6,7 @@ for the KV cache of its sequences; the result says by how much it does not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,10 +87,12 @@ class MemoryPlan:
         host = np.maximum(self.host_room_bytes, 0.0) / np.maximum(self.host_kv_bytes_per_token, 1e-30)
         return np.minimum(device, host)
 
-    def largest_term(self) -> str:
+    def largest_term(self, at: Callable[[object], float] | None = None) -> str:
+        """The name of the largest memory term; `at` picks one case's value of a batched plan (else the largest
+        over the batch)."""
         terms = {"weights": self.weight_bytes, "KV cache": self.kv_bytes, "activations": self.activation_bytes,
                  "runtime reserve": self.reserve_bytes}
-        return max(terms, key=lambda k: float(np.max(terms[k])))
+        return max(terms, key=lambda k: at(terms[k]) if at else float(np.max(terms[k])))
 
 
 def weight_bytes_per_device(model: Model, shard: Shard, precision: Precision) -> Num:

@@ -330,8 +330,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                                wide=1 if workload == "train" or percentiles else False)]
         columns += [Column("tokens_per_s_per_kw", f"{unit}/kW", reached(scaled(1)), wide=3),
                     Column("kw_ratio_cell", "x/kW", plain, wide=True)]
-        if varied:
-            columns.append(Column("gb_ratio_cell", "x/GB", plain, wide=True))
+        # per GB differs from per chip wherever the chips' memories do, whatever the systems' sizes
+        columns.append(Column("gb_ratio_cell", "x/GB", plain, wide=True))
         if workload == "train":
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))

@@ -304,7 +304,8 @@ def formats_text(weights: str | None) -> str:
               "the narrowest weights each chip runs natively")
     return (f"{chosen}, and an FP8 KV cache where the chip has FP8 (bf16 otherwise); the steady-state figures are at "
             f"fixed prompt and output lengths: `parity serve --model-kind steady` needs --weights "
-            f"{weights or '(the format shown)'}, --kv fp8 and --random-range-ratio 1 for the same")
+            f"{weights or '(the format shown)'}, --kv fp8 (bf16 on a chip without FP8) and --random-range-ratio 1 for "
+            "the same")
 
 
 def arrivals_text(arrivals: str) -> str:

@@ -146,7 +146,7 @@ def _shortfall(mem: MemoryPlan, system: System, at: Callable[[object], float] = 
                 f"{short / 1e9:,.1f} GB more than {room}" if short else
                 f"{limit}: not even one sequence's offloaded KV cache fits in {room}")
     return (f"does not fit: {where}needs {short / 1e9:.1f} GB more per {rank_memory_text(system)} "
-            f"({mem.largest_term()} is the largest term)"
+            f"({mem.largest_term(at)} is the largest term)"
             if short else f"does not fit: {where}not even one sequence's KV cache fits beside the weights")
 
 
