@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("search", "uncertainty", "scenarios"),
     ("compare", "predict", "policy", "search_split"),
     ("sweep", "deployments", "fleet", "export"),  # fleet sizes each chip as compare runs it
+    ("fleet_training",),  # training fleets, priced and powered as the serving fleet
     ("validate", "calibrate"),
     ("validate_training", "validate_percentiles", "validate_mlperf", "calibration_check", "crosscheck",
      "crossvendor"),  # built on validate's records, so just above it

@@ -29,7 +29,7 @@ from parity.search import Candidate, SearchResult, best_precision, search_spanni
 from parity.uncertainty import flag_note
 from parity.units import format_si, share_text
 
-__all__ = ["FleetPlan", "basis_text", "plan_fleet", "power_text", "spare_text", "SECONDS_PER_DAY"]
+__all__ = ["FleetPlan", "basis_text", "plan_fleet", "power_text", "price_per_chip", "spare_text", "SECONDS_PER_DAY"]
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -89,7 +89,7 @@ class FleetPlan:
         return asdict(self) | {"flags": texts(self.flags)}
 
 
-def _price(system: System) -> tuple[float | None, str]:
+def price_per_chip(system: System) -> tuple[float | None, str]:
     """[USD] a chip's share of what a fleet pays, and the figure in words: the system's price over its chips where
     the catalog prices the whole system (an analyst's figure for CloudMatrix 384, its CPUs, optics and racks
     included, over a weak press price of its chip), else the chip's price."""
@@ -278,7 +278,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         engine = catalog.engine_on(profile, chip.software_stack)
         # the kind's assumptions: the fleet's, the software maturity its chips' stack is priced at after the engine
         said = notes[:2] + tuple(filter(None, (catalog.maturity_note(engine, chip.software_stack),))) + notes[2:]
-        price, price_source = _price(system)
+        price, price_source = price_per_chip(system)
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
                                  kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,

@@ -14,7 +14,9 @@ from parity.cli.labels import model_flags_text
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
-from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Quantity, Real, Targets, arrivals_option, arrivals_text, \
+from parity.cli.fleet_train import refuse_other_workloads_options, train_fleet
+from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, ENGINE, TOKENS, FormatChoice, Quantity, Real, Targets, \
+    arrivals_option, arrivals_text, \
     formats_text, listed, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, screen
@@ -23,10 +25,24 @@ from parity.policy import assess
 from parity.units import share_text
 from parity.report.tables import Column, money, over_interval, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
+from parity.training import PRECISIONS
 
 
 @cli.command()
 @click.option("--model", required=True, help="catalog model or config.json")
+@click.option("--workload", type=click.Choice(["serve", "train"]), default="serve", show_default=True,
+              help="serve: a fleet for a token demand at latency targets; train: a fleet that trains on --tokens "
+                   "within --days, or the days --units or --power-mw take")
+@click.option("--tokens", type=Real(1.0, 1e18), default=None,
+              help="training: tokens to train on, e.g. 15e12 (required with --workload train)")
+@click.option("--days", type=Real(0.0, 1e5, open_least=True), default=None,
+              help="training: the deadline [days]: the fewest whole systems that train --tokens within it, capped "
+                   "by --units and --power-mw")
+@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
+@click.option("--global-batch", type=COUNT, default=None,
+              help="training: sequences per step (default: 4M tokens' worth, as train's)")
+@click.option("--precision", "training_precision", type=FormatChoice(PRECISIONS), default="bf16", show_default=True,
+              help="training: format of the GEMMs, as train's (fp8_block also as its alias ue8m0)")
 @click.option("--demand", "demand_tps", type=Quantity("tokens_per_s", "2e12 tokens/day", most=1e15), default=None,
               help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean; at most 1e15 tokens/s)')
 @click.option("--chips", "chip_names", default="nvidia-h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
@@ -42,11 +58,12 @@ from parity.report.tables import count as count_cell  # --count names the demand
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,
               help="what the demand counts: prompt + output tokens, or output tokens only")
 @click.option("--units", type=CHIPS, default=None,
-              help="chips available (e.g. a year's production): alone, what they serve; with --demand, the fleet the "
-                   "demand needs, at most these chips (the note says which binds)")
+              help="chips available (e.g. a year's production): alone, what they serve (training: the days they "
+                   "take); with --demand or --days, the fleet it needs, at most these chips (the note says which "
+                   "binds)")
 @click.option("--power-mw", type=Real(0.0, 1e6, open_least=True), default=None,
-              help="power budget [MW]: alone, what the whole systems it powers serve; with --demand or --units, a "
-                   "cap on that fleet (the note says whether it binds)")
+              help="power budget [MW]: alone, what the whole systems it powers serve (training: the days they take); "
+                   "with --demand, --days or --units, a cap on that fleet (the note says whether it binds)")
 @variants_option("is sized after the --chips named (--chips not given: after its chip's default system)")
 @click.option("--rule", default=None, type=click.Choice(EXPORT_RULES, case_sensitive=False),
               help="keep only the chips a buyer in China gets under this US export-control rule (parity policy): "
@@ -60,16 +77,23 @@ from parity.report.tables import count as count_cell  # --count names the demand
               help="worker processes the chip kinds are searched (and simulated) on, as compare's")
 @format_option
 @out_option
-def fleet(model: str, demand_tps: float | None, chip_names: str, targets: Targets, isl: int,
-          osl: int,
-          engine: str, peak_factor: float, spare: float, count: str, units: float | None, power_mw: float | None,
+def fleet(model: str, workload: str, tokens: float | None, days: float | None, seq_len: int,
+          global_batch: int | None, training_precision: str, demand_tps: float | None, chip_names: str,
+          targets: Targets, isl: int, osl: int, engine: str, peak_factor: float, spare: float, count: str,
+          units: float | None, power_mw: float | None,
           variants_path: Path | None, rule: str | None, mtp_tokens: int | None, arrivals: str, processes: int,
           fmt: str, out: Path | None) -> None:
     """Size a fleet per chip kind for a token demand at a latency target, or what a number of chips
-    (a production volume) or a power budget serves. Given together, each is a limit on the others: the
+    (a production volume) or a power budget serves; --workload train: the fleet that trains on --tokens within
+    --days, or the days --units or --power-mw take. Given together, each is a limit on the others: the
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
     refuse_overwrite([("--model", model_file(model)), ("--variants", variants_path)], [("--out", out)])
     fmt = output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
+    refuse_other_workloads_options(workload)
+    if workload == "train":
+        train_fleet(model, tokens, days, units, power_mw, chip_names, variants_path, rule, seq_len, global_batch,
+                    training_precision, processes, fmt, out)
+        return
     percentiles = targets.percentiles()
     if not percentiles and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs a percentile target "

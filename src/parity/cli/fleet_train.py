@@ -1,0 +1,94 @@
+"""`parity fleet --workload train`: chips, systems, days, megawatts and dollars to train a model on a number of
+tokens, per chip kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from parity import catalog
+from parity.cli import emit, systems_named, typed_options
+from parity.cli.labels import model_flags_text
+from parity.cli.values import listed
+from parity.cli.variants import variant_systems, what_ifs_text
+from parity.errors import ParityError
+from parity.export import screen
+from parity.fleet import SECONDS_PER_DAY
+from parity.fleet_training import plan_training_fleet
+from parity.report.tables import Column, count, money, percent, plain, reached, scaled
+from parity.training import default_global_batch
+
+__all__ = ["refuse_other_workloads_options", "train_fleet"]
+
+# options only one workload reads (the other would ignore them): option -> its parameter
+_SERVING_ONLY = {"--demand": "demand_tps", "--tpot": "tpot_s", "--ttft": "ttft_s", "--isl": "isl", "--osl": "osl",
+                 "--engine": "engine", "--peak-factor": "peak_factor", "--spare": "spare", "--count": "count",
+                 "--mtp": "mtp_tokens", "--arrivals": "arrivals"}
+_TRAINING_ONLY = {"--tokens": "tokens", "--days": "days", "--seq-len": "seq_len", "--global-batch": "global_batch",
+                  "--precision": "training_precision"}
+
+
+def refuse_other_workloads_options(workload: str) -> None:
+    """Refuse an option given on the command line that the chosen workload would silently ignore, as compare does."""
+    given = typed_options(_TRAINING_ONLY if workload == "serve" else _SERVING_ONLY)
+    if given:
+        needs = "--workload train" if workload == "serve" else "--workload serve (the default)"
+        raise ParityError(f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} with {needs}")
+
+
+def train_fleet(model: str, tokens: float | None, days: float | None, units: int | None, power_mw: float | None,
+                chip_names: str, variants_path: Path | None, rule: str | None, seq_len: int,
+                global_batch: int | None, precision: str, processes: int, fmt: str, out: Path | None) -> None:
+    """The training fleet of each chip kind, as a table (or JSON, CSV, Markdown)."""
+    if tokens is None:
+        raise ParityError("--workload train needs --tokens, the tokens to train on (e.g. 15e12)")
+    if days is None and units is None and power_mw is None:
+        raise ParityError("--workload train needs --days (a deadline), --units (chips available) or --power-mw "
+                          "(a power budget)")
+    found = catalog.model(model)
+    what_ifs = variant_systems(variants_path)
+    if what_ifs and not typed_options({"--chips": "chip_names"}):
+        chip_names = ",".join(dict.fromkeys(s.chip.id for s in what_ifs))
+    kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once") + what_ifs
+    if not kinds:
+        raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
+                          "systems list them)")
+    exporting = screen(kinds, rule) if rule else None  # every chip dropped: one line, before any search
+    kinds = list(exporting.kept) if exporting else kinds
+    batch = global_batch or default_global_batch(seq_len)
+    plans = plan_training_fleet(found, kinds, tokens, None if days is None else days * SECONDS_PER_DAY, units,
+                                None if power_mw is None else power_mw * 1e6, seq_len, batch, precision, processes)
+    export = exporting.text if exporting else ""
+    rows = [p.to_dict() | {"assumptions": [*p.assumptions, *filter(None, [export])]} for p in plans]
+    shown = [r | {"days": p.train_time_s / SECONDS_PER_DAY} for r, p in zip(rows, plans)]
+    defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
+    columns = [Column("chip", "chip", plain, "left", wide=not defaults),
+               Column("system", "in system", plain, "left", wide=defaults),
+               Column("layout", "layout", plain, "left", wide=2),
+               Column("tokens_per_s_per_chip", "tok/s/chip", reached(scaled(1))),
+               Column("mfu", "MFU", lambda v: "-" if v is None else percent(v), wide=1),
+               Column("chips", "chips", reached(count)), Column("systems", "systems", reached(count), wide=1),
+               Column("days", "days", reached(scaled(1))),
+               Column("power_w", "MW", reached(scaled(1e6, zeros=True))),
+               Column("energy_j", "GWh", reached(scaled(3.6e12)), wide=1),
+               Column("cost_usd", "cost", reached(money)), Column("note", "note", plain, "left")]
+    what = ", ".join(filter(None, [f"{tokens:.3g} tokens", "" if days is None else f"within {days:g} days",
+                                   "" if units is None else f"on at most {units:,} chips",
+                                   "" if power_mw is None else f"within {power_mw:g} MW"]))
+    sized = ("the fewest whole systems (doubled, then bisected) whose fastest layout trains within the deadline; a "
+             "count on which no layout divides the model and the batch counts as missing it" if days is not None
+             else "the whole systems the limits give, in their fastest layout")
+    emit(shown, columns, fmt, payload=rows, out=out,
+         title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
+                                                       if exporting else ""),
+         caption=(f"{model_flags_text(found, model)}{seq_len}-token sequences, {batch:,} per step, {precision}. "
+                  f"Chips: {sized}; each count in the fastest layout that fits, as `parity train --chips N` picks "
+                  "it. days: tokens / (tok/s/chip x chips). MW: the chips' share of their systems' power as the "
+                  "catalog states it (as the serving fleet counts it; no facility overhead); GWh: MW x the time. "
+                  "Cost: chips x their share of the price, a system's where the catalog prices the system, else a "
+                  "chip's. Note: the limit that binds and the days then, where the batch caps the useful chips, "
+                  "and what the layout lies outside of, as `compare --workload train` names it; every flag, "
+                  "binding, most_useful_chips, power_source and price_source in --format json. "
+                  + "; ".join(dict.fromkeys(p.power_source for p in plans))
+                  + (". What-ifs (--variants; note 'what-if'): " + what_ifs_text(what_ifs)
+                     + ", each at its catalog chip's price and calibration" if what_ifs else "")
+                  + (f". {export}" if export else "")))

@@ -1,0 +1,257 @@
+"""Training fleets: how many chips, systems, megawatts and dollars train a model on a number of tokens within a
+deadline on each chip kind, or how long the whole systems a number of chips or a power budget gives take.
+
+Each count of whole systems is priced in its fastest layout that fits (training.search.search_training, as `parity
+train --chips N` picks it). Per-chip throughput falls with scale, so the count is searched, never scaled: whole
+systems doubled until the deadline is met, then bisected between the last count that missed and the first that met.
+A count on which no layout divides the model and the global batch, or none fits, misses.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from parity import catalog
+from parity.cost import emulation
+from parity.errors import InfeasiblePlan
+from parity.flags import Flag, texts
+from parity.fleet import SECONDS_PER_DAY, power_text, price_per_chip
+from parity.hardware import MOST_FLEET_CHIPS, System, rank_holder
+from parity.model import Model
+from parity.parallel import map_chunks
+from parity.training.search import SYSTEM_MULTIPLES, search_training
+from parity.training.step import TrainingResult
+from parity.uncertainty import flag_note, power_flags, training_flags
+
+__all__ = ["TrainingFleet", "plan_training_fleet"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingFleet:
+    """One chip kind training `model` on `tokens` tokens: the chips and whole systems, and what they take.
+
+    chips: the chips the job trains on, whole systems of them (0 where none trains: the row's note says why);
+    train_time_s: tokens / (tokens_per_s_per_chip x chips), inf where none trains; chip_hours: chips x that time;
+    power_w: the chips' share of their systems' power as the catalog states it (power_source, as the serving fleet
+    counts it: a server's maximum or a rack's all-in figure, no facility overhead); energy_j: power_w x train_time_s;
+    cost_usd: chips x their share of the price (price_source; None without one in the catalog).
+    meets_deadline: None without a deadline. most_useful_chips: where more chips stop training faster (the global
+    batch feeds no more data-parallel ranks, or no layout divides a larger count) before the deadline is met, the
+    chips of the fastest count found; None otherwise. binding: what set the chips: 'deadline', 'units', 'power',
+    'batch', 'fleet size' (MOST_FLEET_CHIPS) or 'no fit'.
+    """
+
+    chip: str
+    system: str
+    model: str
+    precision: str
+    tokens: float
+    deadline_s: float | None
+    chips: int
+    systems: int
+    layout: str
+    tokens_per_s_per_chip: float | None
+    mfu: float | None
+    train_time_s: float
+    chip_hours: float
+    power_w: float
+    energy_j: float
+    cost_usd: float | None
+    price_source: str
+    power_source: str
+    meets_deadline: bool | None
+    most_useful_chips: int | None = None
+    binding: str
+    note: str = ""
+    flags: tuple[Flag, ...] = ()
+    assumptions: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self) | {"flags": texts(self.flags)}
+
+
+@dataclass(slots=True)
+class _Pricer:
+    """The fastest layout that fits on k whole systems (None where none divides or fits), each count priced once;
+    `closest` keeps the nearest miss of a count where layouts were priced and none fit."""
+
+    model: Model
+    system: System
+    seq_len: int
+    global_batch: int
+    precision: str
+    seen: dict[int, TrainingResult | None] = field(default_factory=dict)
+    closest: TrainingResult | None = None
+
+    def __call__(self, k: int) -> TrainingResult | None:
+        if k not in self.seen:
+            try:
+                found = search_training(self.model, self.system, k * self.system.chips, self.seq_len,
+                                        self.global_batch, catalog.calibration(self.system.chip),
+                                        catalog.training_profile(), self.precision, top=1)
+            except InfeasiblePlan:
+                found = None
+            self.seen[k] = found.best[0] if found is not None and found.best else None
+            if found is not None and not found.best and found.closest is not None:
+                self.closest = found.closest
+        return self.seen[k]
+
+
+def _time_s(result: TrainingResult | None, tokens: float) -> float:
+    """[s] to train `tokens` tokens in `result`, inf where nothing trains."""
+    return math.inf if result is None else tokens / (float(result.tokens_per_s_per_chip) * result.chips)
+
+
+def _batch_text(global_batch: int, seq_len: int) -> str:
+    """'1,024-sequence (4.19M-token)' batches."""
+    tokens = global_batch * seq_len
+    return f"{global_batch:,}-sequence ({tokens / 1e6:.3g}M-token)" if tokens >= 1e6 else \
+        f"{global_batch:,}-sequence ({tokens / 1e3:.3g}K-token)"
+
+
+def _count(price: _Pricer, tokens: float, deadline_s: float | None, cap: int, limit: str
+           ) -> tuple[int | None, str]:
+    """(the whole systems, up to `cap`, and what set them): with a deadline [s], the fewest that meet it, found by
+    doubling then bisecting; else (or where none up to `cap` meets it) the fastest count doubling reaches. Doubling
+    starts at the first count on which a layout fits (1, 2, 4 ... 128 systems, as `parity train` sizes a job) and
+    leaps past the counts that miss the deadline even at that count's rate a chip (per-chip throughput falls with
+    scale); the count below the one found is priced to check it misses, and the search falls back to every count
+    where it does not. What set the count: 'deadline', `limit` (the cap), 'batch' (no layout on twice the systems,
+    or none faster) or 'no fit' (None)."""
+    miss, k, best, leaped = 0, 1, None, False
+    while True:
+        k = min(k, cap)
+        result = price(k)
+        if deadline_s is not None and _time_s(result, tokens) <= deadline_s:
+            k = _bisect(price, tokens, deadline_s, miss, k)
+            if leaped and k > 1 and _time_s(price(k - 1), tokens) <= deadline_s:  # the rate rose with scale
+                k = _bisect(price, tokens, deadline_s, 0, k - 1)
+            return k, "deadline"
+        if best is None and result is None:
+            if k < min(max(SYSTEM_MULTIPLES), cap):
+                miss, k = k, 2 * k  # no layout fits yet: larger counts
+                continue
+            return None, "no fit"
+        if result is not None and (best is None or _time_s(result, tokens) < _time_s(price(best), tokens)):
+            miss, best = k, k
+            if k >= cap:
+                return best, limit
+            k *= 2
+            if deadline_s is not None:  # every count below the deadline's chips at this rate misses
+                need = tokens / (deadline_s * float(result.tokens_per_s_per_chip) * price.system.chips)
+                while 2 * k <= need and 2 * k <= cap:
+                    miss, k, leaped = k, 2 * k, True
+            continue
+        if k != min(2 * best, cap):  # a leap went past where more chips stop helping: double from the best instead
+            miss, k = best, 2 * best
+            continue
+        return best, limit if k == cap and k < 2 * best else "batch"
+
+
+def _bisect(price: _Pricer, tokens: float, deadline_s: float, miss: int, meet: int) -> int:
+    """The count between `miss` (a count that misses the deadline, or 0) and `meet` (one that meets it) where one
+    system fewer misses."""
+    while meet - miss > 1:
+        mid = (miss + meet) // 2
+        miss, meet = (miss, mid) if _time_s(price(mid), tokens) <= deadline_s else (mid, meet)
+    return meet
+
+
+def _fastest_below(price: _Pricer, tokens: float, cap: int, best: int) -> int:
+    """Of `best` and the largest counts up to `cap` of 3, 5 or 7 times a power of two (where a layout more likely
+    divides them than at `cap` itself), the fastest."""
+    counts = [m * 2 ** int(math.log2(cap / m)) for m in (3, 5, 7) if m <= cap]
+    return min([best, *(c for c in counts if c > best and price(c) is not None)],
+               key=lambda c: _time_s(price(c), tokens))
+
+
+def _size(system: System, model: Model, tokens: float, deadline_s: float | None, units: int | None,
+          power_budget_w: float | None, seq_len: int, global_batch: int, precision: str) -> TrainingFleet:
+    """One chip kind's training fleet (the module docstring says how the count is searched)."""
+    per_system, price = system.chips, _Pricer(model, system, seq_len, global_batch, precision)
+    caps = {"units": None if units is None else units // per_system,
+            "power": None if power_budget_w is None else math.floor(power_budget_w / system.power_w)}
+    caps = {k: v for k, v in caps.items() if v is not None}
+    most = MOST_FLEET_CHIPS // per_system
+    cap = min([*caps.values(), most])
+    limit = min(caps, key=lambda k: caps[k]) if caps and min(caps.values()) <= most else "fleet size"
+    limits: list[str] = []
+    if "units" in caps:
+        limits.append(f"{units:,} chips hold {caps['units']:,} whole {system.id}")
+    if "power" in caps:
+        limits.append(f"{power_budget_w / 1e6:,.3g} MW runs {caps['power']:,} {system.id}")
+    if cap == 0:
+        return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "units" if caps.get("units") == 0
+                    else "power", f"{' and '.join(limits)}: none trains")
+    binding, useful = limit, None
+    k_best = cap if deadline_s is None and price(cap) is not None else None  # the days the whole systems given take
+    if k_best is None:  # a deadline, or no layout runs on all the systems given: the count searched
+        k_best, binding = _count(price, tokens, deadline_s, cap, limit)
+        if binding == "batch":
+            useful = k_best * per_system
+        elif binding != "deadline" and k_best is not None and k_best != cap:
+            k_best = _fastest_below(price, tokens, cap, k_best)
+    chosen = price(k_best) if k_best is not None else None
+    if chosen is None:
+        closest, tried = price.closest, min(cap, max(SYSTEM_MULTIPLES))
+        why = (f"does not fit on {tried:,} {system.id}: {float(closest.shortfall_bytes) / 1e9:.1f} GB more per "
+               f"{rank_holder(system.chip.dies)} needed" if closest is not None
+               else "no layout divides the model and the global batch")
+        return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "no fit", why)
+    days = f"{_time_s(chosen, tokens) / SECONDS_PER_DAY:,.1f} days"
+    if binding == "batch":
+        why = (f"at {_batch_text(global_batch, seq_len)} batches at most {useful:,} chips help ({days})"
+               + ("; the deadline needs a larger --global-batch" if deadline_s is not None else ""))
+    elif binding == "fleet size":
+        why = f"at most {MOST_FLEET_CHIPS:,} chips in any fleet ({days})"
+    elif binding in caps:
+        why = (f"the {'chips available bind' if binding == 'units' else 'power budget binds'}, missing the deadline: "
+               if deadline_s is not None else "") + "; ".join(limits) + f" ({days})"
+    else:
+        why = "; ".join([f"the deadline needs {k_best * per_system:,} chips", *limits]) if limits else ""
+    if binding != "deadline" and k_best != cap and binding != "batch":
+        why += f"; no layout divides all {cap * per_system:,} chips: trains on the fastest count found below"
+    return _row(system, model, tokens, deadline_s, k_best * per_system, chosen, precision, seq_len, binding, why,
+                useful)
+
+
+def _row(system: System, model: Model, tokens: float, deadline_s: float | None, chips: int,
+         result: TrainingResult | None, precision: str, seq_len: int, binding: str, why: str,
+         useful: int | None = None) -> TrainingFleet:
+    """The record of `chips` chips of `system` training in `result` (None: none trains, its `why` in the note)."""
+    price, price_source = price_per_chip(system)
+    layouts = [result.layout] if result is not None and result.layout is not None else []
+    raised = training_flags(system, model, seq_len, precision, layouts) + power_flags(system)
+    time_s = _time_s(result, tokens)
+    power_w = chips * system.power_w / system.chips
+    return TrainingFleet(
+        chip=system.chip.id, system=system.id, model=model.name, precision=precision, tokens=tokens,
+        deadline_s=deadline_s, chips=chips, systems=chips // system.chips,
+        layout=str(result.layout) if layouts else "-",
+        tokens_per_s_per_chip=None if result is None else float(result.tokens_per_s_per_chip),
+        mfu=None if result is None else float(result.mfu), train_time_s=time_s,
+        chip_hours=chips * time_s / 3600.0 if chips else 0.0, power_w=power_w,
+        energy_j=power_w * time_s if chips else 0.0, cost_usd=None if price is None else chips * price,
+        price_source=price_source, power_source=power_text(system),
+        meets_deadline=None if deadline_s is None else time_s <= deadline_s, most_useful_chips=useful,
+        binding=binding,
+        note="; ".join(filter(None, [why, *flag_note(raised), emulation(precision, system.chip)[1]])), flags=raised,
+        assumptions=tuple(result.assumptions) if result is not None else ())
+
+
+def plan_training_fleet(model: Model, systems: Sequence[System], tokens: float, deadline_s: float | None = None,
+                        units: int | None = None, power_budget_w: float | None = None, seq_len: int = 4096,
+                        global_batch: int = 1024, precision: str = "bf16", processes: int = 1
+                        ) -> list[TrainingFleet]:
+    """Each system's training fleet for `tokens` tokens: with a deadline [s], the fewest whole systems whose fastest
+    layout trains them within it, capped by `units` chips and a power budget [W] (binding says which set the
+    chips); without one, the time the whole systems of the limits given take. Searched on `processes` processes."""
+    if deadline_s is None and units is None and power_budget_w is None:
+        raise InfeasiblePlan("a training fleet needs a deadline, a number of chips (units) or a power budget")
+    each = functools.partial(_size, model=model, tokens=tokens, deadline_s=deadline_s, units=units,
+                             power_budget_w=power_budget_w, seq_len=seq_len, global_batch=global_batch,
+                             precision=precision)
+    return map_chunks(each, list(systems), processes)

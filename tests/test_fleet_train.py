@@ -1,0 +1,127 @@
+"""`parity fleet --workload train`: the fewest whole systems that train a model on a number of tokens within a
+deadline, the days the chips or power given take, the batch's cap on useful chips, and the refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from parity import catalog
+from parity.cli import cli
+from parity.fleet_training import TrainingFleet, plan_training_fleet
+from parity.training import default_global_batch, search_training
+
+_H200 = "hgx-h200"
+
+
+def _fleet(**limits: float) -> TrainingFleet:
+    model, system = catalog.model("llama-3.1-8b"), catalog.system(_H200)
+    (row,) = plan_training_fleet(model, [system], 1e12, seq_len=4096, global_batch=default_global_batch(4096),
+                                 **limits)  # type: ignore[arg-type]
+    return row
+
+
+def _search(chips: int) -> float:
+    """[s] to train 1e12 tokens of Llama-3.1-8B in the fastest layout on `chips` H200s (inf where none runs)."""
+    found = search_training(catalog.model("llama-3.1-8b"), catalog.system(_H200), chips, 4096, 1024,
+                            catalog.calibration(catalog.chip("nvidia-h200-sxm")), catalog.training_profile(), top=1)
+    return float(found.best[0].time_to_train_s(1e12)) if found.best else float("inf")
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", *args])
+    return result.exit_code, result.output
+
+
+def test_a_deadline_is_met_by_the_fewest_whole_systems() -> None:
+    """1e12 tokens of Llama-3.1-8B within 30 days on H200 nodes: 5 systems (40 chips) in tp1-pp5-dp8 at 9,841.1
+    tok/s per chip train in 1e12 / (9,841.1 x 40) / 86,400 = 29.40 days; 4 systems (32 chips) take 31.62 days."""
+    row = _fleet(deadline_s=30 * 86_400.0)
+    assert (row.chips, row.systems, row.layout, row.binding) == (40, 5, "tp1-pp5-dp8-mb1-zero1", "deadline")
+    assert row.tokens_per_s_per_chip == pytest.approx(9841.1, abs=0.05)
+    assert row.train_time_s / 86_400 == pytest.approx(1e12 / (row.tokens_per_s_per_chip * 40) / 86_400, rel=1e-9)
+    assert row.train_time_s / 86_400 == pytest.approx(29.40, abs=0.005)
+    assert row.meets_deadline is True and row.most_useful_chips is None and row.note == ""
+    assert _search(40) == pytest.approx(row.train_time_s, rel=1e-9)  # as `parity train --chips 40` prices it
+    assert _search(32) / 86_400 == pytest.approx(31.62, abs=0.005)  # one system fewer misses the deadline
+
+
+def test_power_energy_and_cost_are_the_chips_share_of_their_systems() -> None:
+    """40 chips of 5 HGX H200 nodes at 10.2 kW each draw 51 kW; energy is that x 29.40 days; the catalog has no
+    H200 price, so no cost."""
+    row = _fleet(deadline_s=30 * 86_400.0)
+    system = catalog.system(_H200)
+    assert row.power_w == pytest.approx(5 * system.power_w, rel=1e-12) == pytest.approx(51_000.0, abs=1.0)
+    assert row.energy_j == pytest.approx(row.power_w * row.train_time_s, rel=1e-12)
+    assert row.chip_hours == pytest.approx(40 * row.train_time_s / 3600, rel=1e-12)
+    assert row.cost_usd is None and row.price_source == "no price in the catalog"
+
+
+def test_units_alone_give_the_days_their_whole_systems_take() -> None:
+    """64 chips (8 nodes) train 1e12 tokens in tp1-pp1-dp64 at 11,438.0 tok/s per chip: 15.81 days."""
+    row = _fleet(units=64)
+    assert (row.chips, row.layout, row.binding) == (64, "tp1-pp1-dp64-mb4-zero1", "units")
+    assert row.train_time_s / 86_400 == pytest.approx(15.81, abs=0.005)
+    assert row.note == "64 chips hold 8 whole hgx-h200 (15.8 days)"
+    assert row.meets_deadline is None
+
+
+def test_a_limit_that_binds_is_named_with_the_days_it_gives() -> None:
+    """Within 10 days 1e12 tokens need more than 16 H200s: the 16 available (2 nodes) take 63.2 days."""
+    row = _fleet(deadline_s=10 * 86_400.0, units=16)
+    assert (row.chips, row.binding, row.meets_deadline) == (16, "units", False)
+    assert row.note == "the chips available bind, missing the deadline: 16 chips hold 2 whole hgx-h200 (63.2 days)"
+
+
+def test_the_global_batch_caps_the_chips_that_help() -> None:
+    """At 4 sequences a step no more than 4 data-parallel ranks run: past 8,192 chips (tp8-pp16-cp16-dp4) no layout
+    trains faster, so a one-day deadline is out of reach and the row is the fastest fleet that runs (10.8 days)."""
+    model, system = catalog.model("llama-3.1-8b"), catalog.system(_H200)
+    (row,) = plan_training_fleet(model, [system], 1e12, 86_400.0, seq_len=4096, global_batch=4)
+    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (8192, "batch", 8192, False)
+    assert row.layout == "tp8-pp16-vp2-cp16-dp4-mb1-zero1"
+    assert row.note == ("at 4-sequence (16.4K-token) batches at most 8,192 chips help (10.8 days); the deadline needs "
+                        "a larger --global-batch")
+
+
+def test_a_chip_kind_the_model_fits_on_no_layout_says_so_in_its_row() -> None:
+    """Llama-3.1-70B on one HGX H20 (8 x 96 GB) fits no layout: the row names the shortfall, the run goes on."""
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-70b"), [catalog.system("hgx-h20")], 1e12, units=8)
+    assert (row.chips, row.layout, row.binding, row.tokens_per_s_per_chip) == (0, "-", "no fit", None)
+    assert row.note == "does not fit on 1 hgx-h20: 52.8 GB more per chip needed; power assumed"
+
+
+def test_json_carries_every_field() -> None:
+    code, out = _run("--workload", "train", "--tokens", "1e12", "--units", "64", "--chips", "h200", "--format", "json")
+    assert code == 0
+    (row,) = json.loads(out)
+    assert list(row) == ["chip", "system", "model", "precision", "tokens", "deadline_s", "chips", "systems", "layout",
+                         "tokens_per_s_per_chip", "mfu", "train_time_s", "chip_hours", "power_w", "energy_j",
+                         "cost_usd", "price_source", "power_source", "meets_deadline", "most_useful_chips", "binding",
+                         "note", "flags", "assumptions"]
+    assert (row["chips"], row["systems"], row["binding"]) == (64, 8, "units")
+    assert row["train_time_s"] / 86_400 == pytest.approx(15.81, abs=0.005)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--tokens", "1e12"), "--tokens only applies with --workload train"),
+    (("--demand", "1e9 tokens/day", "--days", "3", "--tokens", "1e12"),
+     "--tokens, --days only apply with --workload train"),
+    (("--workload", "train", "--tokens", "1e12", "--days", "3", "--demand", "1e9 tokens/day"),
+     "--demand only applies with --workload serve (the default)"),
+    (("--workload", "train", "--tokens", "1e12", "--days", "3", "--tpot", "50ms", "--ttft", "2s"),
+     "--tpot, --ttft only apply with --workload serve (the default)"),
+    (("--workload", "train", "--tokens", "1e12"),
+     "--workload train needs --days (a deadline), --units (chips available) or --power-mw (a power budget)"),
+    (("--workload", "train", "--days", "3"), "--workload train needs --tokens, the tokens to train on (e.g. 15e12)"),
+    (("--workload", "train", "--tokens", "1e12", "--days", "0"),
+     "Invalid value for '--days': must be in (0, 100000], got '0'"),
+    (("--workload", "train", "--tokens", "-5", "--days", "3"),
+     "Invalid value for '--tokens': must be in [1, 1e+18], got '-5'"),
+])
+def test_bad_input_is_refused_in_one_line(args: tuple[str, ...], message: str) -> None:
+    code, out = _run(*args)
+    assert code == 2
+    assert out.strip().removeprefix("parity: error: ").removesuffix(" (see 'cli fleet --help')") == message
