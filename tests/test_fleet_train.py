@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
-from parity.fleet_training import TrainingFleet, plan_training_fleet
+from parity.fleet_training import TrainingFleet, _bisect, _fewest, plan_training_fleet
 from parity.training import default_global_batch, search_training
 
 _H200 = "hgx-h200"
@@ -46,6 +46,27 @@ def test_a_deadline_is_met_by_the_fewest_whole_systems() -> None:
     assert row.meets_deadline is True and row.most_useful_chips is None and row.note == ""
     assert _search(40) == pytest.approx(row.train_time_s, rel=1e-9)  # as `parity train --chips 40` prices it
     assert _search(32) / 86_400 == pytest.approx(31.62, abs=0.005)  # one system fewer misses the deadline
+
+
+class _Rates:
+    """A stand-in pricer: systems of one chip, a layout only on `rates`' counts, at their tokens/s a chip."""
+
+    def __init__(self, rates: dict[int, float]) -> None:
+        self.rates, self.seen, self.system = rates, {}, type("S", (), {"chips": 1})()
+
+    def __call__(self, k: int) -> object:
+        rate = self.rates.get(k)
+        self.seen[k] = None if rate is None else type("R", (), {"tokens_per_s_per_chip": rate, "chips": k})()
+        return self.seen[k]
+
+
+def test_the_fewest_count_is_found_where_bisection_steps_over_counts_without_a_layout() -> None:
+    """Layouts on 1, 4, 5 and 8 systems at 1 token/s a chip; 45 tokens within 10 s need 4.5 systems. Bisection
+    between 4 (misses) and 8 (meets) tries 6 and 7, which have no layout, and returns 8; 5 meets."""
+    price = _Rates({1: 1.0, 4: 1.0, 5: 1.0, 8: 1.0})
+    price(1), price(4)
+    found = _bisect(price, 45.0, 10.0, 4, 8)  # type: ignore[arg-type]
+    assert found == 8 and _fewest(price, 45.0, 10.0, found) == 5  # type: ignore[arg-type]
 
 
 def test_power_energy_and_cost_are_the_chips_share_of_their_systems() -> None:

@@ -3,8 +3,9 @@ deadline on each chip kind, or how long the whole systems a number of chips or a
 
 Each count of whole systems is priced in its fastest layout that fits (training.search.search_training, as `parity
 train --chips N` picks it). Per-chip throughput falls with scale, so the count is searched, never scaled: whole
-systems doubled until the deadline is met, then bisected between the last count that missed and the first that met.
-A count on which no layout divides the model and the global batch, or none fits, misses.
+systems doubled until the deadline is met, then bisected between the last count that missed and the first that met,
+then the counts below it of an odd number up to 15 times a power of two checked in ascending order (a count on which
+no layout divides the model and the global batch, or none fits, misses, so bisection steps over counts with none).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _count(price: _Pricer, tokens: float, deadline_s: float | None, cap: int, li
             k = _bisect(price, tokens, deadline_s, miss, k)
             if leaped and k > 1 and _time_s(price(k - 1), tokens) <= deadline_s:  # the rate rose with scale
                 k = _bisect(price, tokens, deadline_s, 0, k - 1)
-            return k, "deadline"
+            return _fewest(price, tokens, deadline_s, k), "deadline"
         if best is None and result is None:
             if k < min(max(SYSTEM_MULTIPLES), cap):
                 miss, k = k, 2 * k  # no layout fits yet: larger counts
@@ -158,6 +159,17 @@ def _bisect(price: _Pricer, tokens: float, deadline_s: float, miss: int, meet: i
         mid = (miss + meet) // 2
         miss, meet = (miss, mid) if _time_s(price(mid), tokens) <= deadline_s else (mid, meet)
     return meet
+
+
+def _fewest(price: _Pricer, tokens: float, deadline_s: float, found: int) -> int:
+    """The fewest whole systems below `found` (a count that meets the deadline) that meet it too, among the counts of
+    an odd number up to 15 times a power of two (a layout divides those where it divides few counts between them:
+    bisection steps over counts with none) from the fewest that could at the fastest rate a chip priced so far
+    (per-chip throughput falls with scale), in ascending order; `found` where none does."""
+    rate = max(float(r.tokens_per_s_per_chip) for r in price.seen.values() if r is not None)
+    lowest = tokens / (deadline_s * rate * price.system.chips)
+    counts = sorted({m << j for m in range(1, 16, 2) for j in range(found.bit_length()) if lowest <= m << j < found})
+    return next((k for k in counts if _time_s(price(k), tokens) <= deadline_s), found)
 
 
 def _fastest_below(price: _Pricer, tokens: float, cap: int, best: int) -> int:

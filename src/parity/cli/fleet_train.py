@@ -74,8 +74,9 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     what = ", ".join(filter(None, [f"{tokens:.3g} tokens", "" if days is None else f"within {days:g} days",
                                    "" if units is None else f"on at most {units:,} chips",
                                    "" if power_mw is None else f"within {power_mw:g} MW"]))
-    sized = ("the fewest whole systems (doubled, then bisected) whose fastest layout trains within the deadline; a "
-             "count on which no layout divides the model and the batch counts as missing it" if days is not None
+    sized = ("the fewest whole systems (doubled, bisected, then the counts below of 1, 3 ... 15 times a power of two "
+             "checked) whose fastest layout trains within the deadline; a count on which no layout divides the model "
+             "and the batch counts as missing it" if days is not None
              else "the whole systems the limits give, in their fastest layout")
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
