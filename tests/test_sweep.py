@@ -126,9 +126,9 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
     ("scale = { memory_bytes_per_s = 2.0 }\nvalues = { memory_bytes_per_s = 1e12 }",
      "variant v: memory_bytes_per_s is both scaled and set (scale.memory_bytes_per_s and values.memory_bytes_per_s); "
      "give one of them"),
-    # no sweep column reads a price: five identical rows with it scaled 10x
-    ("scale = { unit_price_usd = 10.0 }", "variant v: scale.unit_price_usd would change nothing: no sweep column reads "
-     "a chip's price (parity fleet's cost_usd does, for catalog chips)"),
+    # no sweep column reads a price: five identical rows with it scaled 10x (fleet reads it)
+    ("scale = { unit_price_usd = 10.0 }", "variant v: scale.unit_price_usd would change nothing in parity sweep: none "
+     "of its columns reads a chip's price (parity fleet --variants reads it, in its cost_usd)"),
     ("scale = { memory_bytes = 1e300 }", "variant v: scale.memory_bytes must be a number in [1e-06, 1e+06] (a factor"),
     ("scale = { peak_flop_per_s = inf }", "scale.peak_flop_per_s must be a number in [1e-06, 1e+06]"),
     ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e+300 is beyond 1e+06 times chip nvidia-h100-sxm's"),
@@ -324,7 +324,7 @@ def test_a_variant_that_changes_nothing_is_refused(tmp_path: Path) -> None:
         "parity: error: variant v: changes nothing (give it a scale or a values table; nvidia-h100-sxm itself runs "
         "under its catalog name)")
     with pytest.raises(ParityError, match="variant v: changes nothing"):
-        variants_from_toml({"variant": [{"name": "v", "chip": "h20", "values": {}}]})
+        variants_from_toml({"variant": [{"name": "v", "chip": "h20", "values": {}}]}, "parity compare")
 
 
 def test_each_row_carries_the_serve_line_that_prices_it_as_the_sweep_did(tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
 from parity.units import format_si
 
-__all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
+__all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
+           "RESULT_COLUMNS", "PRICED_BY"]
 
 # a row's figures of its system's chip (CHIP_COLUMNS, after the prediction's): tokens per kW of the system's power
 # (compare's figure: the system's power shared by its chips, so a variant's tdp_w shows), and the chip's TPP and
@@ -58,11 +59,11 @@ MOST_CASES = 10_000_000  # about a day on one core
 VARIANT_FIELDS: dict[str, tuple[str, str]] = {
     "peak_flop_per_s": (">= 0", "FLOP/s"), "memory_bytes": ("> 0", "B"), "memory_bytes_per_s": ("> 0", "B/s"),
     "scale_up_bytes_per_s": ("> 0", "B/s"), "scale_out_bytes_per_s": ("> 0", "B/s"), "tdp_w": ("> 0", "W"),
-    "die_area_m2": ("> 0", "m^2"), "compute_units": ("> 0", "units"),
+    "die_area_m2": ("> 0", "m^2"), "compute_units": ("> 0", "units"), "unit_price_usd": ("> 0", "USD"),
 }
-# chip fields no sweep column reads, and why a variant may not change them (its rows would not differ)
-UNREAD_FIELDS = {"unit_price_usd": "no sweep column reads a chip's price (parity fleet's cost_usd does, for catalog "
-                                   "chips)"}
+# chip fields that only some commands read: field -> what reads it. A command that does not refuses a variant that
+# changes one (refuse_unread: its rows would not differ), naming what does
+PRICED_BY = {"unit_price_usd": "parity fleet --variants reads it, in its cost_usd"}
 _SI_DIMENSIONS = {"FLOP/s": "flop_per_s", "B": "bytes", "B/s": "bytes_per_s", "W": "w", "m^2": "m2"}  # format_si's
 LINK_FIELDS = ("scale_up_bytes_per_s", "scale_out_bytes_per_s")  # per chip, stated by the system as well
 MOST_FACTOR = 1e6  # a what-if stays within this factor of the catalog chip: beyond it no model holds
@@ -101,8 +102,6 @@ class Variant:
 
     def _check(self, kind: str, key: str, number: object) -> None:
         where = f"variant {self.name}: {kind}.{key}"
-        if key in UNREAD_FIELDS:
-            raise ParityError(f"{where} would change nothing: {UNREAD_FIELDS[key]}")
         if key not in VARIANT_FIELDS:
             raise ParityError(f"variant {self.name}: {kind} has no key {key!r}; a variant changes "
                               f"{', '.join(VARIANT_FIELDS)}")
@@ -131,6 +130,8 @@ class Variant:
         for key, value in self.values.items():
             if key == "peak_flop_per_s":
                 said += [f"{key}.{math_key} = {format_si(rate, 'flop_per_s')}" for math_key, rate in value.items()]
+            elif key == "unit_price_usd":
+                said.append(f"{key} = ${value:,.0f}")
             else:
                 said.append(f"{key} = {format_si(value, _SI_DIMENSIONS.get(VARIANT_FIELDS[key][1], ''))}")
         return ", ".join(said) or "no change"
@@ -161,7 +162,7 @@ class Variant:
                 changes[key] = {**changes.get(key, base.peak_flop_per_s), **value}
             else:
                 self._within(key, value, getattr(base, key), base.id)
-                changes[key] = value
+                changes[key] = float(value)  # as the catalog reads it (cost_usd 2.1e7, not 21120000)
         if "compute_units" in changes and not OVERLAP_UNITS.get(base.software_stack):
             raise ParityError(f"variant {self.name}: compute_units would change nothing on chip {base.id} (stack "
                               f"{base.software_stack or 'unstated'}): only an overlapped all-to-all on "
@@ -182,6 +183,9 @@ class Variant:
             home = what_if(home, f"{format_si(home.power_w, 'w')} {'+' if added_w > 0 else '-'} {home.chips} x "
                                  f"{format_si(abs(added_w), 'w')} {'more' if added_w > 0 else 'less'} chip power",
                            power_w=home.power_w + home.chips * added_w)
+        if "unit_price_usd" in changes and home.unit_price_usd is not None:  # a fleet reads the system's price first
+            home = dataclasses.replace(home, unit_price_usd=None,
+                                       provenance=tuple(r for r in home.provenance if r.field != "unit_price_usd"))
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
 
     def _check_rate(self, base: Chip, math_key: str, rate: float) -> None:
@@ -250,6 +254,7 @@ class SweepSpec:
             raise ParityError(f"random mode draws {self.samples:,} distinct cases ([sweep] samples, default 100) "
                               f"and the grid holds {grid:,}: give samples <= {grid:,}, or mode = \"grid\" to run "
                               "every case")
+        refuse_unread(self.variants, "parity sweep")
         _check_variants(self.variants, self.axes.get("variant", ()))
 
 
@@ -318,13 +323,25 @@ def _variants(data: Mapping[str, Any]) -> tuple[Variant, ...]:
                           f"{err}") from err
 
 
-def variants_from_toml(data: Mapping[str, Any]) -> tuple[Variant, ...]:
+def refuse_unread(variants: Sequence[Variant], reader: str, reads: Sequence[str] = ()) -> None:
+    """Refuse a variant that changes a field of PRICED_BY outside `reads`, the fields `reader` (a command: 'parity
+    sweep') reads: its rows there would be the same whatever the value, the change unseen."""
+    for variant in variants:
+        for kind, table in (("scale", variant.scale), ("values", variant.values)):
+            for key in sorted(set(table) & set(PRICED_BY) - set(reads)):
+                raise ParityError(f"variant {variant.name}: {kind}.{key} would change nothing in {reader}: none of "
+                                  f"its columns reads a chip's price ({PRICED_BY[key]})")
+
+
+def variants_from_toml(data: Mapping[str, Any], reader: str, reads: Sequence[str] = ()) -> tuple[Variant, ...]:
     """The what-if chips of a parsed TOML document of [[variant]] tables, as a sweep spec writes them and checked as
-    a sweep checks them (a whole sweep spec is taken too: its [sweep] and [axes] are not read); at least one."""
+    a sweep checks them (a whole sweep spec is taken too: its [sweep] and [axes] are not read); at least one. A
+    change to a field of PRICED_BY outside `reads` is refused (refuse_unread), `reader` naming the command."""
     variants = _variants(data)
     if not variants:
         raise ParityError("no [[variant]] table: a variants file holds [[variant]] tables with name, chip and scale "
                           "or values, as a sweep spec writes them")
+    refuse_unread(variants, reader, reads)
     _check_variants(variants, ())
     return variants
 
