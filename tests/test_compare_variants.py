@@ -12,9 +12,10 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
+from parity.cli.labels import system_label
 from parity.flags import texts
 from parity.fleet import SECONDS_PER_DAY, plan_fleet
-from parity.sweep import variants_from_toml
+from parity.sweep import Variant, variants_from_toml
 
 BANDWIDTH = """
 [[variant]]
@@ -163,3 +164,13 @@ def test_fleet_prices_a_variant_at_its_chips_catalog_price_unless_it_sets_its_ow
     assert "price: nvidia-h100-sxm's catalog price, not changed by the variant" in texts(catalog_priced.flags)
     assert (own_priced.chips, own_priced.cost_usd, own_priced.note) == (8, 480_000.0, "what-if")
     assert own_priced.price_source == "$60,000 per chip, set by variant h100-own-price (assumption)"
+
+
+def test_a_variants_label_states_its_own_memory() -> None:
+    """A tester's round: compare's row of an H20 with twice the HBM read '8x HGX H20 96GB', the catalog chip's."""
+    assert system_label(Variant(name="h20-2xhbm", chip="nvidia-h20", scale={"memory_bytes": 2.0}).system()) == \
+        "8x HGX H20 192GB"
+    assert Variant(name="b-96", chip="huawei-ascend-910b", values={"memory_bytes": 96e9}).system().chip.name == \
+        "Huawei Ascend 910B (B2 SKU, 96 GB)"
+    assert system_label(Variant(name="h20-2xbw", chip="nvidia-h20", scale={"memory_bytes_per_s": 2.0}).system()) == \
+        "8x HGX H20 96GB"

@@ -73,6 +73,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_MEMORY_IN_NAME = re.compile(r"\b\d+(?:\.\d+)?( ?)GB\b")  # a chip name's memory size: '96GB', '64 GB'
 MOST_NAME = 24  # a variant's name heads a table row: as long as the catalog's longest system ids
 _VARIANT_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MOST_NAME - 1}}}")
 
@@ -186,6 +187,9 @@ class Variant:
         if "unit_price_usd" in changes and home.unit_price_usd is not None:  # a fleet reads the system's price first
             home = dataclasses.replace(home, unit_price_usd=None,
                                        provenance=tuple(r for r in home.provenance if r.field != "unit_price_usd"))
+        if "memory_bytes" in changes:  # the name states the catalog chip's memory ('NVIDIA HGX H20 96GB'): say its own
+            chip = dataclasses.replace(chip, name=_MEMORY_IN_NAME.sub(
+                lambda m: f"{chip.memory_bytes / 1e9:,.0f}{m[1]}GB", chip.name))
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
 
     def _check_rate(self, base: Chip, math_key: str, rate: float) -> None:
