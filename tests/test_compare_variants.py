@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from parity import catalog
 from parity.cli import cli
 from parity.cli.labels import system_label
+from parity.compare import compare
 from parity.flags import texts
 from parity.fleet import SECONDS_PER_DAY, plan_fleet
 from parity.sweep import Variant, variants_from_toml
@@ -174,3 +175,16 @@ def test_a_variants_label_states_its_own_memory() -> None:
         "Huawei Ascend 910B (B2 SKU, 96 GB)"
     assert system_label(Variant(name="h20-2xbw", chip="nvidia-h20", scale={"memory_bytes_per_s": 2.0}).system()) == \
         "8x HGX H20 96GB"
+
+
+def test_a_variant_that_fits_nothing_still_says_what_if() -> None:
+    """A tester's round: an H100 of 1 byte read only 'does not fit by 4.5 GB per chip ...' in compare, where every
+    other variant row begins 'what-if'; fleet's row as well."""
+    tiny = Variant(name="h100-tiny", chip="nvidia-h100-sxm", values={"memory_bytes": 1}).system()
+    model, engine = catalog.model("llama-3.1-8b"), catalog.engine("generic")
+    (row,) = compare([tiny], model, engine)
+    assert row.note == "what-if; does not fit by 4.5 GB per chip (by 3.6 GB across 4 systems)"
+    assert texts(row.flags) == ["what-if: memory_bytes = 1 B of nvidia-h100-sxm, priced with nvidia-h100-sxm's "
+                                "calibration (nothing measured the what-if)"]
+    (plan,) = plan_fleet(model, [tiny], engine, 1e6, 0.05, 1024, 1024)
+    assert (plan.note, plan.cost_usd) == ("what-if; none of 378 configurations fits in memory", None)

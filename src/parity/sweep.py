@@ -188,8 +188,9 @@ class Variant:
             home = dataclasses.replace(home, unit_price_usd=None,
                                        provenance=tuple(r for r in home.provenance if r.field != "unit_price_usd"))
         if "memory_bytes" in changes:  # the name states the catalog chip's memory ('NVIDIA HGX H20 96GB'): say its own
+            size = format_si(chip.memory_bytes, "bytes")  # '192 GB', '1 B'
             chip = dataclasses.replace(chip, name=_MEMORY_IN_NAME.sub(
-                lambda m: f"{chip.memory_bytes / 1e9:,.0f}{m[1]}GB", chip.name))
+                lambda m: size if m[1] else size.replace(" ", ""), chip.name))
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
 
     def _check_rate(self, base: Chip, math_key: str, rate: float) -> None:
