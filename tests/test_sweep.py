@@ -5,6 +5,7 @@ import json
 import shlex
 import socket
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,30 @@ def test_a_910c_row_runs_one_rank_per_die_unless_its_axis_says(tmp_path: Path) -
                                                                                             "True")
     assert "per 64 GB die" in one["note"] and "--tp 4 --concurrency 16 --rank-per-die" in four["serve_command"]
     assert float(four["output_tokens_per_s_per_chip"]) == pytest.approx(146.73, abs=0.01)
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "sweep-910c.toml"
+
+
+def test_the_readme_example_answers_its_question_on_deepseek_r1() -> None:
+    """A tester's round: every one of the example's 72 DeepSeek-R1 rows did not fit (tp <= 8: 38 GB short a 910C
+    die, 9.3 GB an H20). INT8 weights on 16 ranks fit: its rows at 1k in, 64 clients, tp 16 run on all three
+    systems (tp 8 x attn_dp 2 as well: the e2e test below), and the what-if 910C delivers 1.78x the 910C (210 vs 118
+    tok/s/chip); at tp 8 alone none fits."""
+    spec = spec_from_toml(tomllib.loads(EXAMPLE.read_text()))
+    assert len(sweep_rows(spec)) == 144
+    picked = SweepSpec(axes={**spec.axes, "model": ["deepseek-r1"], "isl": [1024], "concurrency": [64], "attn_dp": [1]},
+                       variants=spec.variants)
+    done = {(r["system"], r["tp"]): r for r in run_sweep(picked)}
+    assert [key for key, r in done.items() if r["feasible"]] == [
+        ("atlas-800-a3", 16), ("hgx-h20", 16), ("910c-2x-bandwidth", 16)]
+    assert [round(done[(s, 16)]["output_tokens_per_s_per_chip"]) for s in ("atlas-800-a3", "910c-2x-bandwidth")] \
+        == [118, 210]
+
+
+@pytest.mark.e2e
+def test_the_readme_example_runs_most_deepseek_rows() -> None:
+    """The whole example: 126 of 144 rows feasible, 54 of its 72 DeepSeek-R1 rows (those at tp 8 alone do not fit)."""
+    done = run_sweep(spec_from_toml(tomllib.loads(EXAMPLE.read_text())))
+    assert (len(done), sum(r["feasible"] for r in done)) == (144, 126)
+    assert sum(r["feasible"] for r in done if r["model"] == "deepseek-r1") == 54
