@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
+from parity.compare import compare
 from parity.errors import ParityError
+from parity.flags import texts
 from parity.predict import predict_rows
 from parity.sweep import SweepSpec, Variant, run_sweep, spec_from_toml, sweep_rows, variants_from_toml
 
@@ -116,7 +118,7 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
      "variant v: values.peak_flop_per_s.bf16 = 0, but chip nvidia-h100-sxm runs bf16 and fp16 natively"),
     # a native format's rate set to 0 ran, and its note said "nvidia-h20 has no bf16 math (native: bf16, ...)"
     ("values = { peak_flop_per_s = { fp8 = 0 } }", "variant v: values.peak_flop_per_s.fp8 = 0, but chip nvidia-h100-sxm "
-     "runs fp8 natively on its fp8 unit and a variant cannot change the native formats; give a rate > 0 (a slower "
+     "runs fp8 natively on its fp8 unit and a variant cannot remove a native format; give a rate > 0 (a slower "
      "unit) or leave fp8 out"),
     ("scale = { native = 2 }", "variant v: scale has no key 'native'; a variant changes peak_flop_per_s, memory_bytes"),
     ("values = { dies = 2 }", "variant v: values has no key 'dies'"),
@@ -130,6 +132,16 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
     # no sweep column reads a price: five identical rows with it scaled 10x (fleet reads it)
     ("scale = { unit_price_usd = 10.0 }", "variant v: scale.unit_price_usd would change nothing in parity sweep: none "
      "of its columns reads a chip's price (parity fleet --variants reads it, in its cost_usd)"),
+    # values.native adds a format the chip gains a unit for, with a rate for its math unit
+    ('values = { native = ["fp9"] }', 'variant v: values.native must be a list of formats the chip gains a unit for, '
+     'e.g. ["fp8"] (formats: fp32, bf16, fp16, fp8, mxfp8, hif8, int8, nvfp4, mxfp4), got [\'fp9\']'),
+    ('values = { native = "fp8" }', "variant v: values.native must be a list of formats"),
+    ('values = { native = ["fp8"] }', "variant v: values.native adds fp8, which chip nvidia-h100-sxm runs natively "
+     "already"),
+    ('values = { native = ["nvfp4"] }', "variant v: values.native adds nvfp4, but chip nvidia-h100-sxm has no fp4 "
+     "rate: give values.peak_flop_per_s.fp4 [FLOP/s]"),
+    ("values = { peak_flop_per_s = { fp4 = 4e15 } }", "variant v: values.peak_flop_per_s.fp4 would change nothing: "
+     "chip nvidia-h100-sxm runs no format natively on a fp4 unit (values.native adds one: nvfp4, mxfp4)"),
     ("scale = { memory_bytes = 1e300 }", "variant v: scale.memory_bytes must be a number in [1e-06, 1e+06] (a factor"),
     ("scale = { peak_flop_per_s = inf }", "scale.peak_flop_per_s must be a number in [1e-06, 1e+06]"),
     ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e+300 is beyond 1e+06 times chip nvidia-h100-sxm's"),
@@ -399,3 +411,20 @@ def test_the_readme_example_runs_most_deepseek_rows() -> None:
     done = run_sweep(spec_from_toml(tomllib.loads(EXAMPLE.read_text())))
     assert (len(done), sum(r["feasible"] for r in done)) == (144, 126)
     assert sum(r["feasible"] for r in done if r["model"] == "deepseek-r1") == 54
+
+
+def test_a_variant_adds_a_native_format() -> None:
+    """"What if the 910C had native FP8?" was refused ("a variant cannot change the native formats"). With FP8 at its
+    INT8 rate (1.6 PFLOP/s), FP8 weights of Llama-3.1-70B run natively (not 'fp8 on bf16') and deliver 1.70x (1,268
+    against 747 tok/s/chip at 50 ms TPOT), priced with the 910C's calibration: FP8's GEMM rate, which it never
+    measured, moved with its BF16 and INT8 (the flag says so)."""
+    fp8 = Variant(name="910c-fp8", chip="huawei-ascend-910c",
+                  values={"native": ["fp8"], "peak_flop_per_s": {"fp8": 1.6e15}}).system()
+    assert fp8.chip.native == catalog.chip("huawei-ascend-910c").native | {"fp8"}
+    base, what_if = compare([catalog.system("atlas-800-a3"), fp8], catalog.model("llama-3.1-70b"),
+                            catalog.engine("generic"), weights="fp8")
+    assert (base.emulated_on, what_if.emulated_on) == ("bf16", "")
+    assert (round(base.tokens_per_s_per_chip), round(what_if.tokens_per_s_per_chip)) == (747, 1268)
+    assert what_if.note == "what-if; fp8 GEMM rate not measured"
+    assert ("fp8 GEMM rate not measured on huawei-ascend-910c (family-davinci-910 measures bf16, int8; fp8 moved with "
+            "them)") in texts(what_if.flags)
