@@ -4,18 +4,31 @@ latency target beside the catalog systems."""
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from parity import catalog
 from parity.cli import cli
+from parity.cli.labels import system_label
+from parity.compare import compare
+from parity.flags import texts
+from parity.fleet import SECONDS_PER_DAY, plan_fleet
+from parity.sweep import Variant, variants_from_toml
 
 BANDWIDTH = """
 [[variant]]
 name = "h20-2x-bw"
 chip = "nvidia-h20"
 scale = { memory_bytes_per_s = 2.0 }
+"""
+H100_BANDWIDTH = """
+[[variant]]
+name = "h100-2xbw"
+chip = "nvidia-h100-sxm"
+scale = { memory_bytes_per_s = 2 }
 """
 EIGHT_BIT = """
 [[variant]]
@@ -109,7 +122,8 @@ def test_fleet_sizes_the_variant_beside_its_chip(tmp_path: Path) -> None:
     ("[[variant]]\nname = 'hgx-h100'\nchip = 'nvidia-h20'\n",
      "variant hgx-h100: the name is the catalog system hgx-h100's"),
     ("[[variant]]\nname = 'v'\nchip = 'nvidia-h20'\nscale = { unit_price_usd = 2.0 }\n",
-     "variant v: scale.unit_price_usd would change nothing"),
+     "variant v: scale.unit_price_usd would change nothing in parity compare: none of its columns reads a chip's "
+     "price (parity fleet --variants reads it, in its cost_usd)"),
     ("[[variant]\n", "malformed TOML"),
     # a regression round: a name heads a table row (a 71-character or multi-line one broke 80 columns) and is a
     # string; a rate for a unit no native format runs on changed nothing; a roadmap chip's error named no variant
@@ -134,3 +148,43 @@ def test_a_whole_sweep_spec_is_taken(tmp_path: Path) -> None:
     """Its [axes] (which run the variant at a fixed concurrency) and [sweep] are not read."""
     spec = BANDWIDTH + "[sweep]\nmode = 'grid'\n[axes]\nvariant = ['h20-2x-bw']\nmodel = ['llama-3.1-8b']\n"
     assert [r["system"] for r in _rows("--variants", str(_file(tmp_path, spec)))] == ["hgx-h20", "h20-2x-bw"]
+
+
+
+def test_fleet_prices_a_variant_at_its_chips_catalog_price_unless_it_sets_its_own() -> None:
+    """A tester's round: `fleet --variants` priced 352 what-if H100s (2x bandwidth) at the H100's $27,500 ($9.68 M)
+    and nothing said whose price it was, and values.unit_price_usd was refused as changing nothing. Llama-3.1-8B at
+    1e10 tokens/day: 8 chips (one node) a kind, at $27,500 (flagged) or the variant's $60,000."""
+    own = "[[variant]]\nname = 'h100-own-price'\nchip = 'nvidia-h100-sxm'\nscale = { memory_bytes_per_s = 2 }\n" \
+          "values = { unit_price_usd = 60000 }\n"
+    variants = variants_from_toml(tomllib.loads(H100_BANDWIDTH + own), "parity fleet", reads=("unit_price_usd",))
+    catalog_priced, own_priced = plan_fleet(catalog.model("llama-3.1-8b"), [v.system() for v in variants],
+                                            catalog.engine("generic"), 1e10 / SECONDS_PER_DAY, 0.05, 1024, 1024)
+    assert (catalog_priced.chips, catalog_priced.cost_usd, catalog_priced.note) == (8, 220_000.0,
+                                                                                    "what-if; catalog price")
+    assert "price: nvidia-h100-sxm's catalog price, not changed by the variant" in texts(catalog_priced.flags)
+    assert (own_priced.chips, own_priced.cost_usd, own_priced.note) == (8, 480_000.0, "what-if")
+    assert own_priced.price_source == "$60,000 per chip, set by variant h100-own-price (assumption)"
+
+
+def test_a_variants_label_states_its_own_memory() -> None:
+    """A tester's round: compare's row of an H20 with twice the HBM read '8x HGX H20 96GB', the catalog chip's."""
+    assert system_label(Variant(name="h20-2xhbm", chip="nvidia-h20", scale={"memory_bytes": 2.0}).system()) == \
+        "8x HGX H20 192GB"
+    assert Variant(name="b-96", chip="huawei-ascend-910b", values={"memory_bytes": 96e9}).system().chip.name == \
+        "Huawei Ascend 910B (B2 SKU, 96 GB)"
+    assert system_label(Variant(name="h20-2xbw", chip="nvidia-h20", scale={"memory_bytes_per_s": 2.0}).system()) == \
+        "8x HGX H20 96GB"
+
+
+def test_a_variant_that_fits_nothing_still_says_what_if() -> None:
+    """A tester's round: an H100 of 1 byte read only 'does not fit by 4.5 GB per chip ...' in compare, where every
+    other variant row begins 'what-if'; fleet's row as well."""
+    tiny = Variant(name="h100-tiny", chip="nvidia-h100-sxm", values={"memory_bytes": 1}).system()
+    model, engine = catalog.model("llama-3.1-8b"), catalog.engine("generic")
+    (row,) = compare([tiny], model, engine)
+    assert row.note == "what-if; does not fit by 4.5 GB per chip (by 3.6 GB across 4 systems)"
+    assert texts(row.flags) == ["what-if: memory_bytes = 1 B of nvidia-h100-sxm, priced with nvidia-h100-sxm's "
+                                "calibration (nothing measured the what-if)"]
+    (plan,) = plan_fleet(model, [tiny], engine, 1e6, 0.05, 1024, 1024)
+    assert (plan.note, plan.cost_usd) == ("what-if; none of 378 configurations fits in memory", None)

@@ -5,6 +5,7 @@ import json
 import shlex
 import socket
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
+from parity.compare import compare
 from parity.errors import ParityError
+from parity.flags import texts
 from parity.predict import predict_rows
 from parity.sweep import SweepSpec, Variant, run_sweep, spec_from_toml, sweep_rows, variants_from_toml
 
@@ -115,7 +118,7 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
      "variant v: values.peak_flop_per_s.bf16 = 0, but chip nvidia-h100-sxm runs bf16 and fp16 natively"),
     # a native format's rate set to 0 ran, and its note said "nvidia-h20 has no bf16 math (native: bf16, ...)"
     ("values = { peak_flop_per_s = { fp8 = 0 } }", "variant v: values.peak_flop_per_s.fp8 = 0, but chip nvidia-h100-sxm "
-     "runs fp8 natively on its fp8 unit and a variant cannot change the native formats; give a rate > 0 (a slower "
+     "runs fp8 natively on its fp8 unit and a variant cannot remove a native format; give a rate > 0 (a slower "
      "unit) or leave fp8 out"),
     ("scale = { native = 2 }", "variant v: scale has no key 'native'; a variant changes peak_flop_per_s, memory_bytes"),
     ("values = { dies = 2 }", "variant v: values has no key 'dies'"),
@@ -126,9 +129,19 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
     ("scale = { memory_bytes_per_s = 2.0 }\nvalues = { memory_bytes_per_s = 1e12 }",
      "variant v: memory_bytes_per_s is both scaled and set (scale.memory_bytes_per_s and values.memory_bytes_per_s); "
      "give one of them"),
-    # no sweep column reads a price: five identical rows with it scaled 10x
-    ("scale = { unit_price_usd = 10.0 }", "variant v: scale.unit_price_usd would change nothing: no sweep column reads "
-     "a chip's price (parity fleet's cost_usd does, for catalog chips)"),
+    # no sweep column reads a price: five identical rows with it scaled 10x (fleet reads it)
+    ("scale = { unit_price_usd = 10.0 }", "variant v: scale.unit_price_usd would change nothing in parity sweep: none "
+     "of its columns reads a chip's price (parity fleet --variants reads it, in its cost_usd)"),
+    # values.native adds a format the chip gains a unit for, with a rate for its math unit
+    ('values = { native = ["fp9"] }', 'variant v: values.native must be a list of formats the chip gains a unit for, '
+     'e.g. ["fp8"] (formats: fp32, bf16, fp16, fp8, mxfp8, hif8, int8, nvfp4, mxfp4), got [\'fp9\']'),
+    ('values = { native = "fp8" }', "variant v: values.native must be a list of formats"),
+    ('values = { native = ["fp8"] }', "variant v: values.native adds fp8, which chip nvidia-h100-sxm runs natively "
+     "already"),
+    ('values = { native = ["nvfp4"] }', "variant v: values.native adds nvfp4, but chip nvidia-h100-sxm has no fp4 "
+     "rate: give values.peak_flop_per_s.fp4 [FLOP/s]"),
+    ("values = { peak_flop_per_s = { fp4 = 4e15 } }", "variant v: values.peak_flop_per_s.fp4 would change nothing: "
+     "chip nvidia-h100-sxm runs no format natively on a fp4 unit (values.native adds one: nvfp4, mxfp4)"),
     ("scale = { memory_bytes = 1e300 }", "variant v: scale.memory_bytes must be a number in [1e-06, 1e+06] (a factor"),
     ("scale = { peak_flop_per_s = inf }", "scale.peak_flop_per_s must be a number in [1e-06, 1e+06]"),
     ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e+300 is beyond 1e+06 times chip nvidia-h100-sxm's"),
@@ -324,7 +337,7 @@ def test_a_variant_that_changes_nothing_is_refused(tmp_path: Path) -> None:
         "parity: error: variant v: changes nothing (give it a scale or a values table; nvidia-h100-sxm itself runs "
         "under its catalog name)")
     with pytest.raises(ParityError, match="variant v: changes nothing"):
-        variants_from_toml({"variant": [{"name": "v", "chip": "h20", "values": {}}]})
+        variants_from_toml({"variant": [{"name": "v", "chip": "h20", "values": {}}]}, "parity compare")
 
 
 def test_each_row_carries_the_serve_line_that_prices_it_as_the_sweep_did(tmp_path: Path) -> None:
@@ -371,3 +384,47 @@ def test_a_910c_row_runs_one_rank_per_die_unless_its_axis_says(tmp_path: Path) -
                                                                                             "True")
     assert "per 64 GB die" in one["note"] and "--tp 4 --concurrency 16 --rank-per-die" in four["serve_command"]
     assert float(four["output_tokens_per_s_per_chip"]) == pytest.approx(146.73, abs=0.01)
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "sweep-910c.toml"
+
+
+def test_the_readme_example_answers_its_question_on_deepseek_r1() -> None:
+    """A tester's round: every one of the example's 72 DeepSeek-R1 rows did not fit (tp <= 8: 38 GB short a 910C
+    die, 9.3 GB an H20). INT8 weights on 16 ranks fit: its rows at 1k in, 64 clients, tp 16 run on all three
+    systems (tp 8 x attn_dp 2 as well: the e2e test below), and the what-if 910C delivers 1.78x the 910C (210 vs 118
+    tok/s/chip); at tp 8 alone none fits."""
+    spec = spec_from_toml(tomllib.loads(EXAMPLE.read_text()))
+    assert len(sweep_rows(spec)) == 144
+    picked = SweepSpec(axes={**spec.axes, "model": ["deepseek-r1"], "isl": [1024], "concurrency": [64], "attn_dp": [1]},
+                       variants=spec.variants)
+    done = {(r["system"], r["tp"]): r for r in run_sweep(picked)}
+    assert [key for key, r in done.items() if r["feasible"]] == [
+        ("atlas-800-a3", 16), ("hgx-h20", 16), ("910c-2x-bandwidth", 16)]
+    assert [round(done[(s, 16)]["output_tokens_per_s_per_chip"]) for s in ("atlas-800-a3", "910c-2x-bandwidth")] \
+        == [118, 210]
+
+
+@pytest.mark.e2e
+def test_the_readme_example_runs_most_deepseek_rows() -> None:
+    """The whole example: 126 of 144 rows feasible, 54 of its 72 DeepSeek-R1 rows (those at tp 8 alone do not fit)."""
+    done = run_sweep(spec_from_toml(tomllib.loads(EXAMPLE.read_text())))
+    assert (len(done), sum(r["feasible"] for r in done)) == (144, 126)
+    assert sum(r["feasible"] for r in done if r["model"] == "deepseek-r1") == 54
+
+
+def test_a_variant_adds_a_native_format() -> None:
+    """"What if the 910C had native FP8?" was refused ("a variant cannot change the native formats"). With FP8 at its
+    INT8 rate (1.6 PFLOP/s), FP8 weights of Llama-3.1-70B run natively (not 'fp8 on bf16') and deliver 1.70x (1,268
+    against 747 tok/s/chip at 50 ms TPOT), priced with the 910C's calibration: FP8's GEMM rate, which it never
+    measured, moved with its BF16 and INT8 (the flag says so)."""
+    fp8 = Variant(name="910c-fp8", chip="huawei-ascend-910c",
+                  values={"native": ["fp8"], "peak_flop_per_s": {"fp8": 1.6e15}}).system()
+    assert fp8.chip.native == catalog.chip("huawei-ascend-910c").native | {"fp8"}
+    base, what_if = compare([catalog.system("atlas-800-a3"), fp8], catalog.model("llama-3.1-70b"),
+                            catalog.engine("generic"), weights="fp8")
+    assert (base.emulated_on, what_if.emulated_on) == ("bf16", "")
+    assert (round(base.tokens_per_s_per_chip), round(what_if.tokens_per_s_per_chip)) == (747, 1268)
+    assert what_if.note == "what-if; fp8 GEMM rate not measured"
+    assert ("fp8 GEMM rate not measured on huawei-ascend-910c (family-davinci-910 measures bf16, int8; fp8 moved with "
+            "them)") in texts(what_if.flags)

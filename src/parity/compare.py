@@ -36,7 +36,7 @@ from parity.step import deployment_memory, step_cost
 from parity.training.layout import default_global_batch
 from parity.training.search import search_fewest_systems
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
-    power_flags, ratio_band, ratio_interval, training_flags
+    power_flags, ratio_band, ratio_interval, training_flags, what_if_flag
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
@@ -245,9 +245,11 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                    f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
                    + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
                    if shortfall > 0 else "no layout divides the model")
+        what_if = tuple(filter(None, [what_if_flag(system)]))  # a variant's every row says it is one
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=0.0, tokens_per_s_per_system=0.0, tokens_per_s_per_kw=0.0,
-                          tokens_per_s_per_gb=0.0, note=why, assumptions=notes)
+                          tokens_per_s_per_gb=0.0, flags=what_if, note="; ".join([*flag_note(what_if), why]),
+                          assumptions=notes)
     best = chosen
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
     raised = configuration_flags(best, system, model, profile, mtp[0], isl + osl, precision.weights,
@@ -415,7 +417,8 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
                else "no layout divides the model")
         return Comparison(**common, layout="-", chips=n, fits=False, tokens_per_s_per_chip=0.0,
                           prefill_tokens_per_s_per_chip=float("nan"), tokens_per_s_per_system=0.0,
-                          tokens_per_s_per_kw=0.0, tokens_per_s_per_gb=0.0, note=why)
+                          tokens_per_s_per_kw=0.0, tokens_per_s_per_gb=0.0,
+                          note="; ".join([*flag_note([f for f in raised if f.kind == "what-if chip"]), why]))
     best = found.best[0]
     per_chip = float(best.tokens_per_s_per_chip)
     whole, per_kw, per_gb = _per_system(system, per_chip)

@@ -26,7 +26,7 @@ from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
 from parity.parallel import map_chunks
 from parity.search import Candidate, SearchResult, best_precision, search_spanning
-from parity.uncertainty import flag_note
+from parity.uncertainty import flag_note, what_if_changes, what_if_flag
 from parity.units import format_si, share_text
 
 __all__ = ["FleetPlan", "basis_text", "plan_fleet", "power_text", "price_per_chip", "spare_text", "SECONDS_PER_DAY"]
@@ -99,8 +99,24 @@ def price_per_chip(system: System) -> tuple[float | None, str]:
             f"${system.unit_price_usd:,.0f} per {system.id} ({system.chips:,} chips)", record)
     record = chip.source_of("unit_price_usd")
     if chip.unit_price_usd is not None and record is not None:
+        if record.source.id == "what-if":  # a variant's own price (sweep.Variant), its changes the record's note
+            return chip.unit_price_usd, f"${chip.unit_price_usd:,.0f} per chip, set by variant {system.id} (assumption)"
         return chip.unit_price_usd, _sourced(f"${chip.unit_price_usd:,.0f} per chip", record)
     return None, "no price in the catalog"
+
+
+def _catalog_price_flag(system: System) -> Flag | None:
+    """The flag of a what-if system (a --variants chip) priced at its catalog chip's or system's price, which the
+    variant did not change (it may set unit_price_usd): its cost is not the what-if's own; None otherwise."""
+    if not what_if_changes(system):
+        return None
+    for item, owner in ((system, "its catalog system's price"), (system.chip, f"{system.chip.id}'s catalog price")):
+        record = item.source_of("unit_price_usd")
+        if item.unit_price_usd is not None and record is not None:
+            if record.source.id == "what-if":
+                return None
+            return Flag("what-if at the catalog price", f"price: {owner}, not changed by the variant", "catalog price")
+    return None
 
 
 def power_text(system: System) -> str:
@@ -279,14 +295,16 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         # the kind's assumptions: the fleet's, the software maturity its chips' stack is priced at after the engine
         said = notes[:2] + tuple(filter(None, (catalog.maturity_note(engine, chip.software_stack),))) + notes[2:]
         price, price_source = price_per_chip(system)
+        what_if = tuple(filter(None, [what_if_flag(system)]))  # on every row of a variant, one that serves nothing too
         if best is None:
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
                                  kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,
                                  served_tokens_per_s_per_chip=None, count=count,
                                  demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
-                                 power_source=power_text(system),
-                                 note=why or (found.binding() if found is not None else "no layout divides the model"),
+                                 power_source=power_text(system), flags=what_if,
+                                 note="; ".join([*flag_note(what_if), why or (
+                                     found.binding() if found is not None else "no layout divides the model")]),
                                  assumptions=said))
             continue
         served = best.tokens_per_s_per_chip * per_output
@@ -298,6 +316,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         raised = configuration_flags(best, system, model, engine, mtp[0], isl + osl, precision.weights,
                                      precision.expert_weights)
         band = intervals(best, model, raised)
+        raised += tuple(filter(None, [_catalog_price_flag(system)]))  # after the bands: the price is not the rate's
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
                      (_whole_systems(_units_needed(best, demand_tokens_per_s,
                                                    capacity * band[f"tokens_per_s_per_chip_{end}"]
@@ -312,7 +331,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                  served_tokens_per_s_per_chip=None, count=count,
                                  demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
-                                 power_source=power_text(system), note=beyond[-1], assumptions=said))
+                                 power_source=power_text(system), flags=what_if,
+                                 note="; ".join([*flag_note(what_if), beyond[-1]]), assumptions=said))
             continue
         whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
         held = best.units_within(whole * system.chips)

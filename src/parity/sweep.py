@@ -9,7 +9,8 @@ A spec is TOML:
     name = "910c-2x-bw"      # a name of its own, not a catalog system's or chip's
     chip = "huawei-ascend-910c"
     scale = { memory_bytes_per_s = 2.0 }             # factors in [1e-6, 1e6]
-    values = { peak_flop_per_s = { fp8 = 1.6e15 } }  # SI units; peak rates per format
+    values = { peak_flop_per_s = { fp8 = 1.6e15 } }  # SI units; peak rates per format; unit_price_usd in USD
+    # values = { native = ["fp8"], peak_flop_per_s = { fp8 = 1.6e15 } }: a format the chip gains a unit for
     [axes]                   # every key is a predict column (or `variant`); each a list of values
     system = ["atlas-800-a3", "hgx-h20"]
     variant = ["910c-2x-bw"]  # run in the chip's default system
@@ -42,7 +43,8 @@ from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
 from parity.units import format_si
 
-__all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "sweep_rows", "run_sweep", "RESULT_COLUMNS"]
+__all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
+           "RESULT_COLUMNS", "PRICED_BY"]
 
 # a row's figures of its system's chip (CHIP_COLUMNS, after the prediction's): tokens per kW of the system's power
 # (compare's figure: the system's power shared by its chips, so a variant's tdp_w shows), and the chip's TPP and
@@ -58,11 +60,13 @@ MOST_CASES = 10_000_000  # about a day on one core
 VARIANT_FIELDS: dict[str, tuple[str, str]] = {
     "peak_flop_per_s": (">= 0", "FLOP/s"), "memory_bytes": ("> 0", "B"), "memory_bytes_per_s": ("> 0", "B/s"),
     "scale_up_bytes_per_s": ("> 0", "B/s"), "scale_out_bytes_per_s": ("> 0", "B/s"), "tdp_w": ("> 0", "W"),
-    "die_area_m2": ("> 0", "m^2"), "compute_units": ("> 0", "units"),
+    "die_area_m2": ("> 0", "m^2"), "compute_units": ("> 0", "units"), "unit_price_usd": ("> 0", "USD"),
 }
-# chip fields no sweep column reads, and why a variant may not change them (its rows would not differ)
-UNREAD_FIELDS = {"unit_price_usd": "no sweep column reads a chip's price (parity fleet's cost_usd does, for catalog "
-                                   "chips)"}
+# formats a variant may add to the chip's native list (values.native): each format's own unit (dtypes.FORMATS)
+NATIVE_FEATURES = tuple(dict.fromkeys(f.feature for f in FORMATS.values()))
+# chip fields that only some commands read: field -> what reads it. A command that does not refuses a variant that
+# changes one (refuse_unread: its rows would not differ), naming what does
+PRICED_BY = {"unit_price_usd": "parity fleet --variants reads it, in its cost_usd"}
 _SI_DIMENSIONS = {"FLOP/s": "flop_per_s", "B": "bytes", "B/s": "bytes_per_s", "W": "w", "m^2": "m2"}  # format_si's
 LINK_FIELDS = ("scale_up_bytes_per_s", "scale_out_bytes_per_s")  # per chip, stated by the system as well
 MOST_FACTOR = 1e6  # a what-if stays within this factor of the catalog chip: beyond it no model holds
@@ -72,6 +76,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_MEMORY_IN_NAME = re.compile(r"\b\d+(?:\.\d+)?( ?)GB\b")  # a chip name's memory size: '96GB', '64 GB'
 MOST_NAME = 24  # a variant's name heads a table row: as long as the catalog's longest system ids
 _VARIANT_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MOST_NAME - 1}}}")
 
@@ -79,7 +84,9 @@ _VARIANT_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MOST_NAME - 1}}}")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Variant:
     """A what-if chip: `chip` with fields multiplied (`scale`) or replaced (`values`, SI units), each one of
-    VARIANT_FIELDS. Link bandwidths change the chip's system too (its links are the chip's)."""
+    VARIANT_FIELDS, and formats added to its native list (values.native, each with a rate for its math unit): it is
+    priced with the catalog chip's calibration, a GEMM format it never measured moved with those it did. Link
+    bandwidths change the chip's system too (its links are the chip's)."""
 
     name: str
     chip: str
@@ -101,11 +108,15 @@ class Variant:
 
     def _check(self, kind: str, key: str, number: object) -> None:
         where = f"variant {self.name}: {kind}.{key}"
-        if key in UNREAD_FIELDS:
-            raise ParityError(f"{where} would change nothing: {UNREAD_FIELDS[key]}")
+        if kind == "values" and key == "native":
+            if not (isinstance(number, (list, tuple)) and number
+                    and all(isinstance(f, str) and f in NATIVE_FEATURES for f in number)):
+                raise ParityError(f"{where} must be a list of formats the chip gains a unit for, e.g. [\"fp8\"] "
+                                  f"(formats: {', '.join(NATIVE_FEATURES)}), got {number!r}")
+            return
         if key not in VARIANT_FIELDS:
             raise ParityError(f"variant {self.name}: {kind} has no key {key!r}; a variant changes "
-                              f"{', '.join(VARIANT_FIELDS)}")
+                              f"{', '.join(VARIANT_FIELDS)} (and values.native adds native formats)")
         if kind == "scale":
             if not (_is_number(number) and 1 / MOST_FACTOR <= number <= MOST_FACTOR):
                 raise ParityError(f"{where} must be a number in [{1 / MOST_FACTOR:g}, {MOST_FACTOR:g}] (a factor on "
@@ -131,6 +142,10 @@ class Variant:
         for key, value in self.values.items():
             if key == "peak_flop_per_s":
                 said += [f"{key}.{math_key} = {format_si(rate, 'flop_per_s')}" for math_key, rate in value.items()]
+            elif key == "native":
+                said.append(f"native + {', '.join(value)}")
+            elif key == "unit_price_usd":
+                said.append(f"{key} = ${value:,.0f}")
             else:
                 said.append(f"{key} = {format_si(value, _SI_DIMENSIONS.get(VARIANT_FIELDS[key][1], ''))}")
         return ", ".join(said) or "no change"
@@ -153,15 +168,29 @@ class Variant:
                                   f"values = {{ {key} = ... }}")
             else:
                 changes[key] = getattr(base, key) * factor
+        added = tuple(dict.fromkeys(self.values.get("native", ())))
+        native = base.native | set(added)
         for key, value in self.values.items():
-            if key == "peak_flop_per_s":
-                for math_key, rate in value.items():
-                    self._within(f"{key}.{math_key}", rate, base.peak(math_key), base.id)
-                    self._check_rate(base, math_key, rate)
+            if key == "native":
+                changes[key] = frozenset(native)
+            elif key == "peak_flop_per_s":
+                for math_key, rate in value.items():  # a unit the chip lacks: within the factor of its fastest
+                    self._within(f"{key}.{math_key}", rate, base.peak(math_key) or max(base.peak_flop_per_s.values()),
+                                 base.id)
+                    self._check_rate(base, math_key, rate, native)
                 changes[key] = {**changes.get(key, base.peak_flop_per_s), **value}
             else:
                 self._within(key, value, getattr(base, key), base.id)
-                changes[key] = value
+                changes[key] = float(value)  # as the catalog reads it (cost_usd 2.1e7, not 21120000)
+        rates = changes.get("peak_flop_per_s", base.peak_flop_per_s)
+        for feature in added:  # a unit the chip gains runs at a rate given for it (else it would run emulated)
+            math_key = next(f.math for f in FORMATS.values() if f.feature == feature)
+            if base.runs_natively(feature, math_key):
+                raise ParityError(f"variant {self.name}: values.native adds {feature}, which chip {base.id} runs "
+                                  "natively already")
+            if not rates.get(math_key, 0) > 0:
+                raise ParityError(f"variant {self.name}: values.native adds {feature}, but chip {base.id} has no "
+                                  f"{math_key} rate: give values.peak_flop_per_s.{math_key} [FLOP/s]")
         if "compute_units" in changes and not OVERLAP_UNITS.get(base.software_stack):
             raise ParityError(f"variant {self.name}: compute_units would change nothing on chip {base.id} (stack "
                               f"{base.software_stack or 'unstated'}): only an overlapped all-to-all on "
@@ -182,23 +211,31 @@ class Variant:
             home = what_if(home, f"{format_si(home.power_w, 'w')} {'+' if added_w > 0 else '-'} {home.chips} x "
                                  f"{format_si(abs(added_w), 'w')} {'more' if added_w > 0 else 'less'} chip power",
                            power_w=home.power_w + home.chips * added_w)
+        if "unit_price_usd" in changes and home.unit_price_usd is not None:  # a fleet reads the system's price first
+            home = dataclasses.replace(home, unit_price_usd=None,
+                                       provenance=tuple(r for r in home.provenance if r.field != "unit_price_usd"))
+        if "memory_bytes" in changes:  # the name states the catalog chip's memory ('NVIDIA HGX H20 96GB'): say its own
+            size = format_si(chip.memory_bytes, "bytes")  # '192 GB', '1 B'
+            chip = dataclasses.replace(chip, name=_MEMORY_IN_NAME.sub(
+                lambda m: size if m[1] else size.replace(" ", ""), chip.name))
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
 
-    def _check_rate(self, base: Chip, math_key: str, rate: float) -> None:
-        """Refuse a rate a variant cannot mean, since it cannot change `native`: one for a math unit no native format
-        of the chip runs on, which would change nothing (fp4 on an H20 runs emulated on its fp8 or bf16 unit
+    def _check_rate(self, base: Chip, math_key: str, rate: float, native: frozenset[str]) -> None:
+        """Refuse a rate a variant cannot mean: one for a math unit no format of `native` (the chip's, with those
+        values.native adds) runs on, which would change nothing (fp4 on an H20 runs emulated on its fp8 or bf16 unit
         whatever fp4 rate is given), and a zero for a unit native formats run on, whose rows would price a unit the
         chip lists and has not (a note said 'nvidia-h20 has no bf16 math (native: bf16, ...)')."""
-        native = sorted(f for f in base.native if f in FORMATS and FORMATS[f].math == math_key
-                        and base.runs_natively(f, math_key))
-        if not native:
+        runs = sorted(f for f in native if f in FORMATS and FORMATS[f].math == math_key
+                      and (base.runs_natively(f, math_key) or f in self.values.get("native", ())))
+        if not runs:
+            on_unit = list(dict.fromkeys(f.feature for f in FORMATS.values() if f.math == math_key))
             raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} would change nothing: chip "
-                              f"{base.id} runs no format natively on a {math_key} unit and a variant cannot change "
-                              "the native formats")
+                              f"{base.id} runs no format natively on a {math_key} unit"
+                              + (f" (values.native adds one: {', '.join(on_unit)})" if on_unit else ""))
         if rate == 0:
             raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} = 0, but chip {base.id} runs "
-                              f"{' and '.join(native)} natively on its {math_key} unit and a variant cannot change the "
-                              f"native formats; give a rate > 0 (a slower unit) or leave {math_key} out")
+                              f"{' and '.join(runs)} natively on its {math_key} unit and a variant cannot remove a "
+                              f"native format; give a rate > 0 (a slower unit) or leave {math_key} out")
 
     def _within(self, key: str, value: float, old: float | None, chip_id: str) -> None:
         if old and value > MOST_FACTOR * old:
@@ -250,6 +287,7 @@ class SweepSpec:
             raise ParityError(f"random mode draws {self.samples:,} distinct cases ([sweep] samples, default 100) "
                               f"and the grid holds {grid:,}: give samples <= {grid:,}, or mode = \"grid\" to run "
                               "every case")
+        refuse_unread(self.variants, "parity sweep")
         _check_variants(self.variants, self.axes.get("variant", ()))
 
 
@@ -318,13 +356,25 @@ def _variants(data: Mapping[str, Any]) -> tuple[Variant, ...]:
                           f"{err}") from err
 
 
-def variants_from_toml(data: Mapping[str, Any]) -> tuple[Variant, ...]:
+def refuse_unread(variants: Sequence[Variant], reader: str, reads: Sequence[str] = ()) -> None:
+    """Refuse a variant that changes a field of PRICED_BY outside `reads`, the fields `reader` (a command: 'parity
+    sweep') reads: its rows there would be the same whatever the value, the change unseen."""
+    for variant in variants:
+        for kind, table in (("scale", variant.scale), ("values", variant.values)):
+            for key in sorted(set(table) & set(PRICED_BY) - set(reads)):
+                raise ParityError(f"variant {variant.name}: {kind}.{key} would change nothing in {reader}: none of "
+                                  f"its columns reads a chip's price ({PRICED_BY[key]})")
+
+
+def variants_from_toml(data: Mapping[str, Any], reader: str, reads: Sequence[str] = ()) -> tuple[Variant, ...]:
     """The what-if chips of a parsed TOML document of [[variant]] tables, as a sweep spec writes them and checked as
-    a sweep checks them (a whole sweep spec is taken too: its [sweep] and [axes] are not read); at least one."""
+    a sweep checks them (a whole sweep spec is taken too: its [sweep] and [axes] are not read); at least one. A
+    change to a field of PRICED_BY outside `reads` is refused (refuse_unread), `reader` naming the command."""
     variants = _variants(data)
     if not variants:
         raise ParityError("no [[variant]] table: a variants file holds [[variant]] tables with name, chip and scale "
                           "or values, as a sweep spec writes them")
+    refuse_unread(variants, reader, reads)
     _check_variants(variants, ())
     return variants
 

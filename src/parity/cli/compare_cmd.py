@@ -248,7 +248,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           f"--{percentiles[0].metric} {percentiles[0].seconds:g}s)")
     if not refine and typed_options({"--arrivals": "arrivals"}):
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs --refine")
-    what_ifs = variant_systems(variants_path)
+    what_ifs = variant_systems(variants_path, "parity compare")
     found = systems_named(systems or list(dict.fromkeys(s.chip.id for s in what_ifs)) or DEFAULT_SYSTEMS,
                           "each system is compared once") + what_ifs
     exporting = screen(found, rule) if rule else None  # every system dropped: one line, before any search

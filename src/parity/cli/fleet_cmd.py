@@ -103,7 +103,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     # a chip names its default system (catalog.system), a system itself
-    what_ifs = variant_systems(variants_path)
+    what_ifs = variant_systems(variants_path, "parity fleet", reads=("unit_price_usd",))
     if what_ifs and not typed_options({"--chips": "chip_names"}):
         chip_names = ",".join(dict.fromkeys(s.chip.id for s in what_ifs))
     kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once") + what_ifs
@@ -173,7 +173,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   "given below); every flag in --format json. " + basis_text(plans)
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
-                     + ", each at its catalog chip's price and calibration" if what_ifs else "")
+                     + ", each at its catalog chip's calibration, and its price where the variant sets no "
+                     "unit_price_usd (note 'catalog price')" if what_ifs else "")
                   + (". chips 80%: the chips the demand needs at the ends of the 80% interval of the per-chip rate "
                      "(compare's tokens_per_s_per_chip_low/high: the serving bands of the configuration's mode and "
                      "model class, twice as wide in log where flagged), before any limit; chips_low and chips_high "

@@ -26,11 +26,12 @@ def variants_option(what: str) -> Callable[[Any], Any]:
              f"variant runs in its chip's default system, named by the variant's name, and {what}")
 
 
-def variant_systems(path: Path | None) -> list[System]:
-    """The systems of the variants in the file at `path`, in its order (none where `path` is None)."""
+def variant_systems(path: Path | None, reader: str, reads: Sequence[str] = ()) -> list[System]:
+    """The systems of the variants in the file at `path`, in its order (none where `path` is None); `reader`, the
+    command, reads the fields of sweep.PRICED_BY in `reads` (a change to another is refused)."""
     if path is None:
         return []
-    return [v.system() for v in variants_from_toml(read_toml(path))]
+    return [v.system() for v in variants_from_toml(read_toml(path), reader, reads)]
 
 
 def what_ifs_text(systems: Sequence[System]) -> str:
