@@ -146,3 +146,16 @@ def test_bad_input_is_refused_in_one_line(args: tuple[str, ...], message: str) -
     code, out = _run(*args)
     assert code == 2
     assert out.strip().removeprefix("parity: error: ").removesuffix(" (see 'cli fleet --help')") == message
+
+
+def test_a_what_if_chip_trains_at_its_catalog_chips_price_and_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An H100 with twice the memory bandwidth (--variants) trains 1e12 tokens of Llama-3.1-8B within 30 days on 40
+    chips, at the H100's catalog price ($27,500 a chip: $1.1 M), which the variant did not change: flagged."""
+    spec = tmp_path / "v.toml"
+    spec.write_text('[[variant]]\nname = "h100-2xbw"\nchip = "nvidia-h100-sxm"\nscale = { memory_bytes_per_s = 2 }\n')
+    code, out = _run("--workload", "train", "--tokens", "1e12", "--days", "30", "--chips", "h100", "--variants",
+                     str(spec), "--format", "json")
+    base, what_if = json.loads(out)
+    assert code == 0 and (base["chips"], what_if["chips"]) == (40, 40) and what_if["cost_usd"] == 1_100_000
+    assert "price: nvidia-h100-sxm's catalog price, not changed by the variant" in what_if["flags"]
+    assert not any("price" in flag for flag in base["flags"])

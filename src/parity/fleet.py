@@ -29,7 +29,7 @@ from parity.search import Candidate, SearchResult, best_precision, search_spanni
 from parity.uncertainty import flag_note, what_if_changes, what_if_flag
 from parity.units import format_si, share_text
 
-__all__ = ["FleetPlan", "basis_text", "plan_fleet", "power_text", "price_per_chip", "spare_text", "SECONDS_PER_DAY"]
+__all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_per_chip", "spare_text", "SECONDS_PER_DAY"]
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -105,7 +105,7 @@ def price_per_chip(system: System) -> tuple[float | None, str]:
     return None, "no price in the catalog"
 
 
-def _catalog_price_flag(system: System) -> Flag | None:
+def catalog_price_flag(system: System) -> Flag | None:
     """The flag of a what-if system (a --variants chip) priced at its catalog chip's or system's price, which the
     variant did not change (it may set unit_price_usd): its cost is not the what-if's own; None otherwise."""
     if not what_if_changes(system):
@@ -316,7 +316,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         raised = configuration_flags(best, system, model, engine, mtp[0], isl + osl, precision.weights,
                                      precision.expert_weights)
         band = intervals(best, model, raised)
-        raised += tuple(filter(None, [_catalog_price_flag(system)]))  # after the bands: the price is not the rate's
+        raised += tuple(filter(None, [catalog_price_flag(system)]))  # after the bands: the price is not the rate's
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
                      (_whole_systems(_units_needed(best, demand_tokens_per_s,
                                                    capacity * band[f"tokens_per_s_per_chip_{end}"]

@@ -19,7 +19,7 @@ from parity import catalog
 from parity.cost import emulation
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
-from parity.fleet import SECONDS_PER_DAY, power_text, price_per_chip
+from parity.fleet import SECONDS_PER_DAY, catalog_price_flag, power_text, price_per_chip
 from parity.hardware import MOST_FLEET_CHIPS, System, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
@@ -236,7 +236,8 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
     """The record of `chips` chips of `system` training in `result` (None: none trains, its `why` in the note)."""
     price, price_source = price_per_chip(system)
     layouts = [result.layout] if result is not None and result.layout is not None else []
-    raised = training_flags(system, model, seq_len, precision, layouts) + power_flags(system)
+    raised = (training_flags(system, model, seq_len, precision, layouts) + power_flags(system)
+              + tuple(filter(None, [catalog_price_flag(system)])))  # a what-if at its catalog chip's price
     time_s = _time_s(result, tokens)
     power_w = chips * system.power_w / system.chips
     return TrainingFleet(

@@ -45,7 +45,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
         raise ParityError("--workload train needs --days (a deadline), --units (chips available) or --power-mw "
                           "(a power budget)")
     found = catalog.model(model)
-    what_ifs = variant_systems(variants_path)
+    what_ifs = variant_systems(variants_path, "parity fleet", reads=("unit_price_usd",))
     if what_ifs and not typed_options({"--chips": "chip_names"}):
         chip_names = ",".join(dict.fromkeys(s.chip.id for s in what_ifs))
     kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once") + what_ifs
