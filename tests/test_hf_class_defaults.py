@@ -9,8 +9,8 @@ Qwen3.5-35B-A3B: 10 of 40 layers full, 2 x 2 x 256 x 2 B = 2,048 B each: 20,480 
 Qwen3.5-27B: 16 of 64 layers full, 2 x 4 x 256 x 2 B: 65,536 B/token.
 Llama-4-Scout at 131,072 tokens: 12 global layers of 2 x 8 x 128 x 2 B = 4,096 B, 36 chunked ones keeping 8,192 of
   the 131,072 tokens, 256 B each: 49,152 + 9,216 = 58,368 B/token (unchunked: 48 x 4,096 = 196,608).
-DeepSeek-V3.2 and GLM-5: 61 (78) layers of a 512 + 64 latent (1,152 B) and a 128-wide indexer key; the class's
-  index_n_heads, index_head_dim and index_topk keep the indexer.
+DeepSeek-V3.2 and GLM-5: 61 (78) layers of a 512 + 64 latent (1,152 B) and a 128-wide FP8 indexer key (132 B):
+  78,324 (100,152) B/token; the class's index_n_heads, index_head_dim and index_topk keep the indexer.
 """
 
 import json
@@ -62,8 +62,8 @@ CASES = [
      [("attention_chunk_size",), ("intermediate_size_mlp",),
       ("attention_chunk_size", "head_dim", "num_key_value_heads", "use_qk_norm", "intermediate_size",
        "intermediate_size_mlp", "num_local_experts", "num_experts_per_tok", "interleave_moe_layer_step")]),
-    ("deepseek-ai--DeepSeek-V3.2", "", 32768, (671_877_944_064, 85_888, 0), [_INDEXER, _MLA + _EXPERTS + _INDEXER]),
-    ("zai-org--GLM-5", "", 32768, (743_911_218_432, 109_824, 0), [_INDEXER, _MLA + _EXPERTS + _INDEXER]),
+    ("deepseek-ai--DeepSeek-V3.2", "", 32768, (671_877_944_064, 78_324, 0), [_INDEXER, _MLA + _EXPERTS + _INDEXER]),
+    ("zai-org--GLM-5", "", 32768, (743_911_218_432, 100_152, 0), [_INDEXER, _MLA + _EXPERTS + _INDEXER]),
     ("Qwen--Qwen3-32B", "", 4096, (32_762_123_264, 262_144, 0), [("head_dim",)]),
     ("zai-org--GLM-4.7-FP8", "", 4096, (352_796_472_320, 376_832, 0),
      [("num_key_value_heads", "num_experts_per_tok", "n_shared_experts")]),
