@@ -570,7 +570,8 @@ def test_every_kind_becomes_ops_whose_state_traffic_is_read_once_per_decode_step
             assert isinstance(op, AttentionOp)
             assert op.state_bytes_per_kv_head * op.kv_heads == pytest.approx(2 * spec.state_bytes_per_sequence() * 4)
         if spec.dsa:
-            assert ops["indexer_decode"].kv_bytes_per_kv_head == 4 * 1000.0 * spec.index_head_dim
+            assert ops["indexer_decode"].kv_bytes_per_kv_head == 0.0  # FP8 keys, whatever the KV format:
+            assert ops["indexer_decode"].fp8_key_bytes_per_kv_head == 4 * 1000.0 * 132
 
 
 @settings(max_examples=40, deadline=None)

@@ -67,17 +67,17 @@ def _recurrent_ops(spec: LinearAttention | LightningAttention | Mamba, hidden: i
 def _indexer_ops(spec: AttentionSpec, batch: Batch) -> list[Gemm | Attention | Stream]:
     """DeepSeek Sparse Attention's lightning indexer: every query scores every cached key with
     index_heads heads of index_head_dim (2 x heads x dim FLOPs per pair) reading each key's
-    index_head_dim cache entry once (DeepSeek-V3.2-Exp report, Sec. 2.1)."""
-    d = spec.index_head_dim
+    FP8 cache entry (index_key_bytes_per_token, whatever the KV format) once (DeepSeek-V3.2-Exp report, Sec. 2.1)."""
+    d, entry = spec.index_head_dim, spec.index_key_bytes_per_token
     decode_keys = batch.decode_tokens * batch.decode_context
     prefill_pairs = prefill_attention_pairs(batch.prefill_tokens, batch.prefill_sequences, batch.prefill_context, None)
+    prefill_keys = batch.prefill_sequences * batch.prefill_context + batch.prefill_tokens
     return [Attention(name="indexer_decode", phase="decode", heads=spec.index_heads, kv_heads=1,
-                      flops_per_head=2.0 * d * decode_keys * batch.decode_width, kv_bytes_per_kv_head=decode_keys * d,
-                      queries=batch.decode_queries, latent=True),
+                      flops_per_head=2.0 * d * decode_keys * batch.decode_width, kv_bytes_per_kv_head=0.0,
+                      fp8_key_bytes_per_kv_head=decode_keys * entry, queries=batch.decode_queries, latent=True),
             Attention(name="indexer_prefill", phase="prefill", heads=spec.index_heads, kv_heads=1,
-                      flops_per_head=2.0 * d * prefill_pairs,
-                      kv_bytes_per_kv_head=(batch.prefill_sequences * batch.prefill_context + batch.prefill_tokens) * d,
-                      queries=batch.prefill_tokens, latent=True)]
+                      flops_per_head=2.0 * d * prefill_pairs, kv_bytes_per_kv_head=0.0,
+                      fp8_key_bytes_per_kv_head=prefill_keys * entry, queries=batch.prefill_tokens, latent=True)]
 
 
 def _absorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num, decode_pairs: Num) -> list[Gemm | Attention]:
@@ -202,6 +202,8 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
     # rotary, residual adds: ~8 reads/writes of a hidden vector per token in 16-bit activations
     ops += [Stream(name="kv_write", bytes=kv_write, split="kv"),
             Stream(name="norms_residual", bytes=8.0 * 2.0 * t * hidden)]
+    if spec.dsa:  # the indexer's FP8 key, written whatever the KV format
+        ops.append(Stream(name="index_key_write", bytes=t * spec.index_key_bytes_per_token))
     return ops
 
 

@@ -109,15 +109,14 @@ def kv_bytes_per_token_per_device(model: Model, shard: Shard, precision: Precisi
     heads); MLA's latent is whole on every rank. Pipeline stages hold their share of layers. Windowed
     and chunked layers keep only their window of a `context`-token sequence.
     """
-    kv = format_named(precision.kv_cache).bytes_per_element
+    kv = format_named(precision.kv_cache)
     total = 0.0
     for layer in model.layers:
         a = layer.attention
         if a is None or not a.kv_elements_per_token:
             continue
-        elements = layer.kv_elements_per_token(context)
         share = 1.0 if a.mla else np.maximum(a.num_key_value_heads / shard.t, 1.0) / a.num_key_value_heads
-        total = total + layer.count / shard.p * elements * share * kv
+        total = total + layer.count / shard.p * layer.kv_bytes_per_token(kv, context) * share
     return total
 
 

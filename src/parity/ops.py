@@ -113,6 +113,7 @@ class Attention:
     latent: MLA's cache is shared by all heads, so every TP rank reads all of it.
     state_bytes_per_kv_head [B]: fixed recurrent state read and written (linear attention, Mamba), in its
     own format (not the KV-cache format).
+    fp8_key_bytes_per_kv_head [B]: cache read in FP8 whatever the KV format (DSA's indexer keys with their scales).
     head_dim: the query/key width of each head of a flash-attention kernel (its tile shape, cost.head_dim_scale);
     0 where not stated.
     in_kv_format: the kernel runs in FP8 where the KV cache is FP8, whatever the attention format (MLA's prompt
@@ -128,6 +129,7 @@ class Attention:
     queries: Num
     latent: bool = False
     state_bytes_per_kv_head: Num = 0.0
+    fp8_key_bytes_per_kv_head: Num = 0.0
     head_dim: int = 0
     in_kv_format: bool = False
 

@@ -246,7 +246,7 @@ def layer_kind_rows(m: Model, context: float) -> list[dict[str, object]]:
         row["layers"] += layer.count
         row["parameters"] += layer.count * layer.parameters(h)
         row["flops_per_token"] += layer.count * (matmul + float(mixer))
-        row["kv_bytes_per_token"] += layer.count * layer.kv_elements_per_token(context) * 2.0
+        row["kv_bytes_per_token"] += layer.count * layer.kv_bytes_per_token(NUMBER_FORMATS["bf16"], context)
         row["state_bytes_per_sequence"] += layer.count * layer.state_bytes_per_sequence()
     return [{"kind": kind, **row} for kind, row in kinds.items()]
 

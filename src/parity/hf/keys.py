@@ -62,6 +62,10 @@ _FOUR_NORM_TYPES = {"gemma2", "gemma3", "gemma3_text"}
 _PARALLEL_TYPES = {"cohere", "cohere2"}
 # a sigmoid gate on the shared expert's output (Qwen2-MoE lineage)
 _SHARED_GATE_TYPES = {"qwen2_moe", "qwen3_next", "qwen3_5_moe_text"}
+# a sigmoid output gate on every softmax-attention layer unless attn_output_gate says false: transformers'
+# Qwen3NextAttention (and Qwen3_5Attention, its subclass) always projects 2 x heads x head_dim queries, and vLLM's
+# Qwen3NextAttention reads getattr(config, "attn_output_gate", True)
+_OUTPUT_GATE_TYPES = {"qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"}
 
 # model types whose layers parity translates knowingly: those of the catalog's verbatim configs (and their
 # multimodal wrappers) and those the tables above name; any other is read from its keys alone, and flagged
@@ -95,6 +99,42 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "cohere2": {"sliding_window": 4096, "sliding_window_pattern": 4},
     "gpt_bigcode": {"multi_query": True},  # GPTBigCodeConfig: one K/V head unless multi_query is false
     "dbrx": {"num_key_value_heads": 1},  # DbrxAttentionConfig: kv_n_heads defaults to 1
+    # transformers 008e5743 (v5; the same values in v4.57's __init__ signatures): Qwen3Config (num_key_value_heads
+    # a fixed 32, not the query heads; sliding off unless use_sliding_window), Glm4MoeConfig, DeepseekV32Config and
+    # GlmMoeDsaConfig (DeepseekV3Config's MLA and experts, GLM-5's own sizes, and the DSA indexer's index_*)
+    "qwen3": {"head_dim": 128, "num_key_value_heads": 32, "use_sliding_window": False},
+    "glm4_moe": {"num_key_value_heads": 8, "moe_intermediate_size": 1408, "n_routed_experts": 128,
+                 "num_experts_per_tok": 8, "n_shared_experts": 1, "first_k_dense_replace": 1},
+    "deepseek_v32": {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
+                     "v_head_dim": 128, "moe_intermediate_size": 2048, "n_routed_experts": 256,
+                     "num_experts_per_tok": 8, "n_shared_experts": 1, "first_k_dense_replace": 3,
+                     "index_n_heads": 64, "index_head_dim": 128, "index_topk": 2048},
+    "glm_moe_dsa": {"kv_lora_rank": 512, "q_lora_rank": 2048, "qk_rope_head_dim": 64, "qk_nope_head_dim": 192,
+                    "v_head_dim": 256, "moe_intermediate_size": 2048, "n_routed_experts": 256,
+                    "num_experts_per_tok": 8, "n_shared_experts": 1, "first_k_dense_replace": 3,
+                    "index_n_heads": 32, "index_head_dim": 128, "index_topk": 2048},
+    # Gated DeltaNet hybrids (transformers 008e5743 Qwen3NextConfig, Qwen3_5TextConfig, Qwen3_5MoeTextConfig; v4.57's
+    # Qwen3NextConfig the same): __post_init__ fills an absent layer_types with every full_attention_interval-th
+    # layer (default 4) full attention, the others linear; head_dim 256 whatever hidden / heads is
+    "qwen3_next": {"head_dim": 256, "num_key_value_heads": 2, "full_attention_interval": 4,
+                   "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_key_head_dim": 128,
+                   "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4, "moe_intermediate_size": 512,
+                   "shared_expert_intermediate_size": 512, "num_experts": 512, "num_experts_per_tok": 10,
+                   "decoder_sparse_step": 1},
+    "qwen3_5_text": {"head_dim": 256, "num_key_value_heads": 4, "full_attention_interval": 4,
+                     "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_key_head_dim": 128,
+                     "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4},
+    "qwen3_5_moe_text": {"head_dim": 256, "num_key_value_heads": 2, "full_attention_interval": 4,
+                         "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_key_head_dim": 128,
+                         "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4, "moe_intermediate_size": 512,
+                         "shared_expert_intermediate_size": 512, "num_experts": 256, "num_experts_per_tok": 8},
+    # Llama4TextConfig (transformers 008e5743; v4.51's __init__ the same): chunked attention of 8,192 on every layer
+    # but each no_rope_layer_interval-th (4), L2 q/k norms, 16 experts of intermediate_size 8,192 top-1 beside dense
+    # MLPs of intermediate_size_mlp (parity reads that key's presence as Llama 4's MoE layout)
+    "llama4_text": {"head_dim": 128, "num_key_value_heads": 8, "attention_chunk_size": 8192,
+                    "no_rope_layer_interval": 4, "use_qk_norm": True, "intermediate_size": 8192,
+                    "intermediate_size_mlp": 16384, "num_local_experts": 16, "num_experts_per_tok": 1,
+                    "interleave_moe_layer_step": 1},
 }
 
 # sanity bounds, checked before anything is built per layer: a config past them is a typo or an attack

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import ALIASES, _MLA_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, _QKV_BIAS_TYPES, \
-    _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _mlp_gating, _named, _object
+from parity.hf.keys import ALIASES, _MLA_TYPES, _OUTPUT_GATE_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, \
+    _QKV_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _mlp_gating, _named, _object
 from parity.hf.skips import SkipList
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
@@ -306,7 +306,7 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
         "qk_norm_per_head": model_type in _PER_HEAD_QK_NORM_TYPES,
         "chunk_size": _int(config, "attention_chunk_size", where=where, positive=True) if kind == "chunked" else None,
         "sinks": model_type == "gpt_oss" or bool(config.get(sink_key)),
-        "output_gate": bool(config.get("attn_output_gate", model_type == "qwen3_next")),  # Qwen3-Next always gates
+        "output_gate": bool(config.get("attn_output_gate", model_type in _OUTPUT_GATE_TYPES)),
     }
     bias = bool(config.get("attention_bias", config.get("enable_bias", config.get("use_bias",
                                                                                   model_type in _BIASED_TYPES))))

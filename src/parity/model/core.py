@@ -89,6 +89,16 @@ class Layer:
             return a.kv_elements_per_token * a.kept(context) / context
         return float(a.kv_elements_per_token)
 
+    def kv_bytes_per_token(self, kv_format: Format, context: float | None = None) -> float:
+        """[B] of cache one token adds to this layer in `kv_format` (a sparse indexer's FP8 key included); with
+        `context`, the average over a context's tokens (a window or chunk keeps at most its own length)."""
+        a = self.attention
+        if not isinstance(a, Attention) or not a.kv_elements_per_token:
+            return 0.0
+        if context and a.window is not None:
+            return a.kv_bytes_per_token(kv_format) * a.kept(context) / context
+        return a.kv_bytes_per_token(kv_format)
+
     def state_bytes_per_sequence(self) -> float:
         """[B] of fixed state (linear attention, Mamba) one sequence keeps in this layer."""
         return self.attention.state_bytes_per_sequence() if self.attention is not None else 0.0
@@ -227,7 +237,7 @@ class Model:
 
     def kv_cache_bytes_per_token(self, fmt: Format, context: float | None = None) -> float:
         """[B] of KV cache per token in a format (windows averaged over `context` if given)."""
-        return self.kv_elements_per_token(context) * fmt.bytes_per_element
+        return sum(layer.count * layer.kv_bytes_per_token(fmt, context) for layer in self.layers)
 
     @property
     def state_bytes_per_sequence(self) -> float:

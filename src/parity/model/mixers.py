@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parity.dtypes import Format
+
 
 __all__ = ["Matrix", "Attention"]
 
@@ -52,8 +54,8 @@ class Attention:
     sinks: one learned logit per head (gpt-oss); output_gate: a sigmoid gate per query feature (Qwen3-Next
     attn_output_gate), which doubles the query projection.
     DeepSeek Sparse Attention (V3.2, GLM-5) when index_heads is set: a lightning indexer of index_heads
-    heads of index_head_dim scores every cached key (its own index_head_dim key cache per token) and the
-    attention reads only the index_topk best (DeepSeek-V3.2-Exp report, Sec. 2.1).
+    heads of index_head_dim scores every cached key (its own index_head_dim key cache per token, in FP8 whatever
+    the KV format) and the attention reads only the index_topk best (DeepSeek-V3.2-Exp report, Sec. 2.1).
     """
 
     num_attention_heads: int
@@ -162,14 +164,34 @@ class Attention:
 
     @property
     def kv_elements_per_token(self) -> int:
-        """Elements one token adds to this layer's cache: K and V per KV head, or MLA's latent + rope key;
-        a sparse-attention indexer adds its own key."""
+        """Elements one token adds to this layer's cache in the KV format: K and V per KV head, or MLA's latent +
+        rope key (a sparse-attention indexer's key is kept apart, in FP8: index_key_bytes_per_token)."""
         if self.mla:
             assert self.kv_lora_rank is not None
-            own = self.kv_lora_rank + self.qk_rope_head_dim
+            return self.kv_lora_rank + self.qk_rope_head_dim
+        return self.num_key_value_heads * (self.head_dim + self.value_head_dim)
+
+    @property
+    def index_key_bytes_per_token(self) -> float:
+        """[B] of the sparse-attention indexer's key one token adds to this layer (0 without an indexer): FP8 values
+        with an fp32 scale per 128, whatever the KV format, 128 + 4 = 132 B for V3.2's and GLM-5's 128-wide key.
+        DeepSeek-V3.2-Exp inference/model.py Indexer (k_cache float8_e4m3fn, k_scale_cache float32 of
+        head_dim // 128); vLLM deepseek_v2.py Indexer (k_cache of head_dim + head_dim // 128 * 4 uint8); SGLang
+        NSATokenToKVPool (index_k_with_scale_buffer, quant_block_size 128)."""
+        return self.index_head_dim * (1.0 + 4.0 / 128.0)
+
+    def kv_bytes_per_token(self, kv_format: Format) -> float:
+        """[B] one token adds to this layer's cache in `kv_format`, the indexer's FP8 key included. Sparse MLA
+        (DSA) in an FP8 cache is stored as FlashMLA's "FP8 with scale" record: the latent in FP8 with an fp32
+        scale per 128, the rope key kept in bf16, 512 + 16 + 128 = 656 B (FlashMLA README, "FP8 KV Cache"), as
+        vLLM's FLASHMLA_SPARSE backend stores any quantized cache (mla_attention.py turns it to fp8_ds_mla, 656 B a
+        token in flashmla_sparse.py) and SGLang's NSA pool does (rope in bf16)."""
+        if self.dsa and self.mla and kv_format.math == "fp8" and kv_format.bits == 8:
+            assert self.kv_lora_rank is not None
+            own = self.kv_lora_rank * (1.0 + 4.0 / 128.0) + 2.0 * self.qk_rope_head_dim
         else:
-            own = self.num_key_value_heads * (self.head_dim + self.value_head_dim)
-        return own + self.index_head_dim
+            own = self.kv_elements_per_token * kv_format.bytes_per_element
+        return own + self.index_key_bytes_per_token
 
     @property
     def state_elements_per_sequence(self) -> int:

@@ -75,7 +75,8 @@ def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> K
     kv = _bytes(prec.kv_cache)
     fmt = prec.kv_cache if op.in_kv_format and _fp8_cache(prec) else prec.attention
     return Kernel(name=op.name, kind=f"attention_{op.phase}", flops=op.flops_per_head * heads,
-                  weight_bytes=0.0, other_bytes=(op.kv_bytes_per_kv_head * kv + op.state_bytes_per_kv_head) * kv_heads,
+                  weight_bytes=0.0, other_bytes=(op.kv_bytes_per_kv_head * kv + op.state_bytes_per_kv_head
+                                                + op.fp8_key_bytes_per_kv_head) * kv_heads,
                   fmt=fmt, tokens=op.queries, count=count, head_dim=op.head_dim)
 
 

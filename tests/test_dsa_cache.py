@@ -1,0 +1,32 @@
+"""DeepSeek Sparse Attention's cache: the MLA latent in the KV format and the indexer's key in FP8 whatever it is.
+
+Per layer and token: the indexer key is 128 FP8 values + one fp32 scale = 132 B (DeepSeek-V3.2-Exp inference
+model.py, vLLM's and SGLang's indexer caches). The latent is 512 + 64 elements: 1,152 B in bf16; in FP8, FlashMLA's
+sparse record of 512 FP8 values, 4 fp32 scales and 64 bf16 rope values = 656 B (vLLM's fp8_ds_mla, SGLang's NSA pool).
+DeepSeek-V3.2, 61 layers: bf16 61 x (1,152 + 132) = 78,324 B/token; fp8 61 x (656 + 132) = 48,068.
+GLM-5, 78 layers: bf16 78 x 1,284 = 100,152; fp8 78 x 788 = 61,464.
+"""
+
+import pytest
+
+from parity import catalog
+from parity.dtypes import FORMATS
+from parity.memory import kv_bytes_per_token_per_device
+from parity.plan import Precision, Shard
+
+
+@pytest.mark.parametrize(("name", "kv", "per_token"), [("deepseek-v3.2", "bf16", 78_324),
+                                                       ("deepseek-v3.2", "fp8", 48_068), ("glm-5", "bf16", 100_152),
+                                                       ("glm-5", "fp8", 61_464)])
+def test_the_dsa_cache_per_token(name: str, kv: str, per_token: int) -> None:
+    m = catalog.model(name)
+    assert m.kv_cache_bytes_per_token(FORMATS[kv]) == per_token
+    precision = Precision(weights="fp8", activations="bf16", kv_cache=kv)
+    assert kv_bytes_per_token_per_device(m, Shard(8, 1, 1, 1, 1), precision) == per_token  # MLA: whole on every rank
+
+
+def test_the_indexer_key_is_fp8_whatever_the_kv_format() -> None:
+    a = next(layer.attention for layer in catalog.model("deepseek-v3.2").layers)
+    assert a.index_key_bytes_per_token == 132
+    assert a.kv_elements_per_token == 576
+    assert [a.kv_bytes_per_token(FORMATS[kv]) for kv in ("bf16", "fp8", "nvfp4")] == [1_284, 788, 576 * 0.5625 + 132]
