@@ -286,3 +286,19 @@ def test_an_mtp_module_a_layout_places_is_in_an_even_ranks_compute_and_out_of_th
         parts = sum(getattr(result, name) for name in layers + ("pp_comm_s", "dp_comm_s", "imbalance_s", "bubble_s",
                                                                   "optimizer_s", "overhead_s"))
         assert parts == pytest.approx(result.step_s, rel=1e-12)
+
+
+def test_a_pipeline_with_fewer_microbatches_than_stages_never_fills() -> None:
+    """p = 4 stages, F + B = 3 s. With m = 1 microbatch interleaving over v = 8 chunks is no help: the bubble is
+    1F1B's (p - 1)(F + B) = 9 s (it was 9 / 8 = 1.125 s). With m = 2: (p - m)(F + B) + (m - 1)(F + B) / v =
+    6 + 0.375 s; from m = p on the Narayanan bubble (p - 1)(F + B) / v = 1.125 s."""
+    bubbles = [float(pipeline_bubble_s(1, 4.0, 8.0, 3.0, 2.0, 1.0, m)) for m in (1.0, 2.0, 4.0, 16.0)]
+    assert bubbles == pytest.approx([9.0, 6.375, 1.125, 1.125])
+    assert float(pipeline_bubble_s(0, 4.0, 1.0, 3.0, 2.0, 1.0, 2.0)) == pytest.approx(9.0)  # 1F1B: any m
+
+
+def test_zero_bubble_needs_as_many_microbatches_as_stages() -> None:
+    result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1",
+                                      "--pp", "4", "--dp", "2", "--global-batch", "4", "--pp-schedule", "zb"])
+    assert result.exit_code == 2 and result.output == (
+        "parity: error: --pp-schedule zb needs at least pp microbatches, got --pp 4 and 2 microbatches\n")

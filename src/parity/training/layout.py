@@ -410,6 +410,9 @@ class TrainingLayout:
                                  f"{self.microbatches} microbatches")
         if self.schedule == "zb" and self.pp == 1:
             raise InfeasiblePlan("--pp-schedule zb needs pipeline parallelism (--pp > 1), got --pp 1")
+        if self.schedule == "zb" and self.microbatches < self.pp:  # its bubble fills with later microbatches' W
+            raise InfeasiblePlan(f"--pp-schedule zb needs at least pp microbatches, got --pp {self.pp} and "
+                                 f"{self.microbatches} microbatches")
         if self.schedule == "interleaved" and self.virtual_stages == 1:
             raise InfeasiblePlan("--pp-schedule interleaved needs --vp > 1")
         if self.seq_len % self.cp:

@@ -185,7 +185,7 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     for tp, cp, pp, dp, vp, ep, etp in structural_layouts(model, ranks, chips * dies, seq_len, space):
         sched = PP_SCHEDULES.index(space.fixed(pp=pp, virtual_stages=vp).schedule)
         for mb, zero, rc in itertools.product(space.micro_batch, space.zero, recompute):
-            if global_batch % (dp * mb) or (space.pp_schedule == "dualpipe" and global_batch // (dp * mb) < pp):
+            if global_batch % (dp * mb) or (space.pp_schedule in ("dualpipe", "zb") and global_batch // (dp * mb) < pp):
                 continue
             rows.append((tp, pp, dp, cp, ep, etp, vp, zero, space.sequence_parallel and tp > 1, RECOMPUTE.index(rc), mb,
                          global_batch, seq_len, space.grad_overlap == "overlap", sched))

@@ -394,7 +394,7 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     even = a["even"]
     layers_mb = compute_mb + tp_mb + cp_mb + ep_mb
     imbalance_s = m * ((compute_mb + exposed_mb + dp_mb) * (a["stage"] - 1.0) - layers_mb * (even - 1.0))
-    bubble_s = pipeline_bubble_s(a["sched"], p, v, stage_mb, b_s * a["stage"], priced.w_s * a["stage"])
+    bubble_s = pipeline_bubble_s(a["sched"], p, v, stage_mb, b_s * a["stage"], priced.w_s * a["stage"], m)
     shards_dense = np.where(zero >= 1, n_dense, 1.0)
     shards_expert = np.where(zero >= 1, n_expert, 1.0)
     optimizer_s = ((dense_params / shards_dense + expert_params / shards_expert) * prof.optimizer_traffic_bytes
