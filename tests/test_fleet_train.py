@@ -97,14 +97,16 @@ def test_a_limit_that_binds_is_named_with_the_days_it_gives() -> None:
 
 
 def test_the_global_batch_caps_the_chips_that_help() -> None:
-    """At 4 sequences a step no more than 4 data-parallel ranks run: past 8,192 chips (tp8-pp16-cp16-dp4) no layout
-    trains faster, so a one-day deadline is out of reach and the row is the fastest fleet that runs (10.8 days)."""
+    """At 4 sequences a step no more than 4 data-parallel ranks run, each pipeline one microbatch a step: 16,384
+    chips (tp8-pp32-cp16-dp4) train fastest, 14.94 days, and no layout runs on 32,768; 8,192 (dp2) take 15.12 days,
+    within 5% of it, so a one-day deadline is out of reach and the row is the fewest chips near the fastest. (With
+    the interleaved bubble taken at any microbatch count, tp8-pp16-vp2-cp16-dp4 read 10.8 days.)"""
     model, system = catalog.model("llama-3.1-8b"), catalog.system(_H200)
     (row,) = plan_training_fleet(model, [system], 1e12, 86_400.0, seq_len=4096, global_batch=4)
-    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (8192, "batch", 8192, False)
-    assert row.layout == "tp8-pp16-vp2-cp16-dp4-mb1-zero1"
-    assert row.note == ("at 4-sequence (16.4K-token) batches at most 8,192 chips help (10.8 days); the deadline needs "
-                        "a larger --global-batch")
+    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (8192, "scale", 8192, False)
+    assert row.layout == "tp8-pp32-cp16-dp2-mb1-zero1" and row.train_time_s / 86_400 == pytest.approx(15.124, abs=1e-3)
+    assert row.note == ("at 4-sequence (16.4K-token) batches more than 8,192 chips gain under 5% (15.1 days); the "
+                        "deadline needs a larger --global-batch")
 
 
 def test_a_chip_kind_the_model_fits_on_no_layout_says_so_in_its_row() -> None:
@@ -159,3 +161,14 @@ def test_a_what_if_chip_trains_at_its_catalog_chips_price_and_says_so(tmp_path) 
     assert code == 0 and (base["chips"], what_if["chips"]) == (40, 40) and what_if["cost_usd"] == 1_100_000
     assert "price: nvidia-h100-sxm's catalog price, not changed by the variant" in what_if["flags"]
     assert not any("price" in flag for flag in base["flags"])
+
+
+@pytest.mark.e2e
+def test_an_unreachable_deadline_gets_the_fastest_fleet_not_the_largest() -> None:
+    """1e12 tokens of Llama-3.1-8B in 0.01 days on H200s, 4M-token batches: no fleet meets it. The search leapt to
+    the 10M-chip cap and reported a slower fleet far past the fastest; doubled from one node, 262,144 chips
+    (tp4-pp32-cp16-dp128) train fastest, 0.0869 days, and 524,288 take longer."""
+    model, system = catalog.model("llama-3.1-8b"), catalog.system(_H200)
+    (row,) = plan_training_fleet(model, [system], 1e12, 864.0, seq_len=4096, global_batch=default_global_batch(4096))
+    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (262_144, "batch", 262_144, False)
+    assert row.train_time_s / 86_400 == pytest.approx(0.08688, abs=1e-5)

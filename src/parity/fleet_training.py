@@ -41,8 +41,9 @@ class TrainingFleet:
     cost_usd: chips x their share of the price (price_source; None without one in the catalog).
     meets_deadline: None without a deadline. most_useful_chips: where more chips stop training faster (the global
     batch feeds no more data-parallel ranks, or no layout divides a larger count) before the deadline is met, the
-    chips of the fastest count found; None otherwise. binding: what set the chips: 'deadline', 'units', 'power',
-    'batch', 'fleet size' (MOST_FLEET_CHIPS) or 'no fit'.
+    chips of the fastest count found (binding 'batch'), or the fewest within NEAR_FASTEST of the fastest where more
+    chips gain less (binding 'scale'); None otherwise. binding: what set the chips: 'deadline', 'units', 'power',
+    'batch', 'scale', 'fleet size' (MOST_FLEET_CHIPS) or 'no fit'.
     """
 
     chip: str
@@ -172,6 +173,23 @@ def _fewest(price: _Pricer, tokens: float, deadline_s: float, found: int) -> int
     return next((k for k in counts if _time_s(price(k), tokens) <= deadline_s), found)
 
 
+NEAR_FASTEST = 0.05  # more chips that gain less than this share of the fastest time found are not worth it
+
+
+def _fastest_doubling(price: _Pricer, tokens: float, cap: int) -> int:
+    """The fewest of the counts the first one with a layout doubles to, up to `cap`, whose time is within
+    NEAR_FASTEST of the fastest of them; doubling stops where two doublings in turn train no faster (per-chip
+    throughput falls with scale, so past there more chips only slow the step)."""
+    k = min(c for c, r in price.seen.items() if r is not None)
+    counts, best, worse = [k], k, 0
+    while 2 * k <= cap and worse < 2:
+        k *= 2
+        counts.append(k)
+        faster = _time_s(price(k), tokens) < _time_s(price(best), tokens)
+        best, worse = (k, 0) if faster else (best, worse + 1)
+    return min(c for c in counts if _time_s(price(c), tokens) <= (1.0 + NEAR_FASTEST) * _time_s(price(best), tokens))
+
+
 def _fastest_below(price: _Pricer, tokens: float, cap: int, best: int) -> int:
     """Of `best` and the largest counts up to `cap` of 3, 5 or 7 times a power of two (where a layout more likely
     divides them than at `cap` itself), the fastest."""
@@ -202,7 +220,12 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     k_best = cap if deadline_s is None and price(cap) is not None else None  # the days the whole systems given take
     if k_best is None:  # a deadline, or no layout runs on all the systems given: the count searched
         k_best, binding = _count(price, tokens, deadline_s, cap, limit)
-        if binding == "batch":
+        if binding not in ("deadline", "no fit"):  # a leap to the cap may pass the counts that train fastest
+            fastest = _fastest_doubling(price, tokens, cap)
+            then_s, now_s = _time_s(price(fastest), tokens), _time_s(price(k_best), tokens)
+            if fastest < k_best and then_s <= (1.0 + NEAR_FASTEST) * now_s:  # more chips no help, or little
+                k_best, binding = fastest, "batch" if then_s <= now_s else "scale"
+        if binding in ("batch", "scale"):
             useful = k_best * per_system
         elif binding != "deadline" and k_best is not None and k_best != cap:
             k_best = _fastest_below(price, tokens, cap, k_best)
@@ -217,6 +240,9 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     if binding == "batch":
         why = (f"at {_batch_text(global_batch, seq_len)} batches at most {useful:,} chips help ({days})"
                + ("; the deadline needs a larger --global-batch" if deadline_s is not None else ""))
+    elif binding == "scale":
+        why = (f"at {_batch_text(global_batch, seq_len)} batches more than {k_best * per_system:,} chips gain under "
+               f"{NEAR_FASTEST:.0%} ({days}); the deadline needs a larger --global-batch")
     elif binding == "fleet size":
         why = f"at most {MOST_FLEET_CHIPS:,} chips in any fleet ({days})"
     elif binding in caps:
@@ -224,7 +250,7 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
                if deadline_s is not None else "") + "; ".join(limits) + f" ({days})"
     else:
         why = "; ".join([f"the deadline needs {k_best * per_system:,} chips", *limits]) if limits else ""
-    if binding != "deadline" and k_best != cap and binding != "batch":
+    if binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):
         why += f"; no layout divides all {cap * per_system:,} chips: trains on the fastest count found below"
     return _row(system, model, tokens, deadline_s, k_best * per_system, chosen, precision, seq_len, binding, why,
                 useful)
