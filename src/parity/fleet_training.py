@@ -50,6 +50,8 @@ class TrainingFleet:
     system: str
     model: str
     precision: str
+    seq_len: int  # tokens a sequence
+    global_batch: int  # sequences a step
     tokens: float
     deadline_s: float | None
     chips: int
@@ -215,7 +217,7 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
         limits.append(f"{power_budget_w / 1e6:,.3g} MW runs {caps['power']:,} {system.id}")
     if cap == 0:
         return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "units" if caps.get("units") == 0
-                    else "power", f"{' and '.join(limits)}: none trains")
+                    else "power", f"{' and '.join(limits)}: none trains", global_batch=global_batch)
     binding, useful = limit, None
     k_best = cap if deadline_s is None and price(cap) is not None else None  # the days the whole systems given take
     if k_best is None:  # a deadline, or no layout runs on all the systems given: the count searched
@@ -235,7 +237,8 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
         why = (f"does not fit on {tried:,} {system.id}: {float(closest.shortfall_bytes) / 1e9:.1f} GB more per "
                f"{rank_holder(system.chip.dies)} needed" if closest is not None
                else "no layout divides the model and the global batch")
-        return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "no fit", why)
+        return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "no fit", why,
+                    global_batch=global_batch)
     days = f"{_time_s(chosen, tokens) / SECONDS_PER_DAY:,.1f} days"
     if binding == "batch":
         why = (f"at {_batch_text(global_batch, seq_len)} batches at most {useful:,} chips help ({days})"
@@ -253,12 +256,12 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     if binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):
         why += f"; no layout divides all {cap * per_system:,} chips: trains on the fastest count found below"
     return _row(system, model, tokens, deadline_s, k_best * per_system, chosen, precision, seq_len, binding, why,
-                useful)
+                useful, global_batch=global_batch)
 
 
 def _row(system: System, model: Model, tokens: float, deadline_s: float | None, chips: int,
          result: TrainingResult | None, precision: str, seq_len: int, binding: str, why: str,
-         useful: int | None = None) -> TrainingFleet:
+         useful: int | None = None, *, global_batch: int) -> TrainingFleet:
     """The record of `chips` chips of `system` training in `result` (None: none trains, its `why` in the note)."""
     price, price_source = price_per_chip(system)
     layouts = [result.layout] if result is not None and result.layout is not None else []
@@ -267,7 +270,8 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
     time_s = _time_s(result, tokens)
     power_w = chips * system.power_w / system.chips
     return TrainingFleet(
-        chip=system.chip.id, system=system.id, model=model.name, precision=precision, tokens=tokens,
+        chip=system.chip.id, system=system.id, model=model.name, precision=precision, seq_len=seq_len,
+        global_batch=global_batch, tokens=tokens,
         deadline_s=deadline_s, chips=chips, systems=chips // system.chips,
         layout=str(result.layout) if layouts else "-",
         tokens_per_s_per_chip=None if result is None else float(result.tokens_per_s_per_chip),
