@@ -355,7 +355,10 @@ def test_free_text_with_too_little_room_for_its_words_goes_under_the_table(heade
         out = render_text([{f"k{i}": v for i, v in enumerate(line)} for line in cells], columns)
     lines = out.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("- ")), len(lines))
-    listed = [f"- {line[0]}{f' ({c.header})' if len(free) > 1 else ''}: {v}" for line in cells
+    # a row is named by its first cell, and its second where first cells repeat and the second stays in the table
+    named = [(f"{line[0]} {line[1]}".rstrip() if len({c[0] for c in cells}) < len(cells) and columns[1] not in free
+              else line[0]) for line in cells]
+    listed = [f"- {name}{f' ({c.header})' if len(free) > 1 else ''}: {v}" for name, line in zip(named, cells)
               for c, v in zip(columns, line) if c in free and v.strip()]
     assert " ".join(" ".join(lines[start:]).split()) == " ".join(" ".join(listed).split())
     kept = [i for i, c in enumerate(columns) if c not in free]

@@ -173,3 +173,15 @@ def test_an_unreachable_deadline_gets_the_fastest_fleet_not_the_largest() -> Non
     (row,) = plan_training_fleet(model, [system], 1e12, 864.0, seq_len=4096, global_batch=default_global_batch(4096))
     assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (262_144, "batch", 262_144, False)
     assert row.train_time_s / 86_400 == pytest.approx(0.08688, abs=1e-5)
+
+
+def test_notes_under_the_table_name_the_variant_of_their_row(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """At 80 columns with --wide the notes go under the table, each named by its row's first cell: three rows of
+    nvidia-h20 (its node and two what-ifs of it) read alike; where first cells repeat the second names the row."""
+    spec = tmp_path / "v.toml"
+    spec.write_text('[[variant]]\nname = "h20-2xbw"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = 2 }\n')
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out = _run("--workload", "train", "--tokens", "1e12", "--days", "30", "--chips", "h20", "--variants",
+                     str(spec), "--wide")
+    assert code == 0 and "- nvidia-h20 hgx-h20: power assumed\n" in out
+    assert "- nvidia-h20 h20-2xbw: what-if; power assumed; catalog price\n" in out

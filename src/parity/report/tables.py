@@ -369,9 +369,13 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
         moved.append(column)
         widths = _widths([c for c in shown if c not in moved], [[v for c, v in zip(shown, row) if c not in moved]
                                                                  for row in cells], terminal)
-    under = [f"{row[0].split(chr(10))[0]}{f' ({c.header})' if len(moved) > 1 else ''}: "
+    # a row is named by its first cell, with its second where first cells repeat (a chip and its what-if variants)
+    names = [row[0].split("\n")[0] for row in cells]
+    if len(set(names)) < len(names) and len(shown) > 1 and shown[1] not in moved:
+        names = [f"{name} {row[1].split(chr(10))[0]}".rstrip() for name, row in zip(names, cells)]
+    under = [f"{name}{f' ({c.header})' if len(moved) > 1 else ''}: "
              + " ".join(row[shown.index(c)].split()).replace(FIELD_HYPHEN, "-")
-             for row in cells for c in sorted(moved, key=shown.index) if row[shown.index(c)].strip()]
+             for name, row in zip(names, cells) for c in sorted(moved, key=shown.index) if row[shown.index(c)].strip()]
     listed = [*under, *listed]
     cells = [[v for c, v in zip(shown, row) if c not in moved] for row in cells]
     shown = [c for c in shown if c not in moved]
