@@ -67,9 +67,9 @@ class Ranks:
         step = self.steps
         finish = req.finish_step = step + steps
         req.start_step = step
-        req.contrib = req.isl + (req.osl - left) - self.m * step
+        contrib = req.contrib = req.isl + (req.osl - left) - self.m * step
         self.n[r] += 1
-        self.ctx[r] += req.contrib
+        self.ctx[r] += contrib
         if (due := self.finishing.get(finish)) is None:
             self.finishing[finish] = [req]
             heapq.heappush(self.finish_steps, finish)
