@@ -224,7 +224,8 @@ class Engine(Admission, Idling, Ranks):
             for r, n_r in enumerate(n):
                 if n_r:
                     room = (capacity - (held[r] + ctx[r] + m * n_r * steps)) / (m * n_r)
-                    k = min(k, max(int(room), 1))
+                    if (fit := int(room)) < k:  # k = min(k, max(int(room), 1)), without the calls
+                        k = fit if fit > 1 else 1
         if k < 1:
             k = 1
         if k == 1 and t1 is not None:  # a stretch of one step: the first step's time, looked up already
