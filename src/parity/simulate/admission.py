@@ -27,7 +27,7 @@ class Admission:
         if not inbound:
             self.since_recv = 0  # RecvInterval: SGLang's counter restarts at every attempt, whatever it found
             return
-        seen = self._seen_s(busy)
+        seen = self.prev_start if busy and self.overlap else self.now  # _seen_s(busy)
         took = False
         loads: list[int] | None = None
         waiting, one = self.waiting, self.d == 1
@@ -85,23 +85,27 @@ class Admission:
         if not b.chunked and req.prompt_left > left and left < b.max_num_tokens:
             return False  # a whole prompt per step (no chunking) and it does not fit beside this step's others
         # KV it needs: on demand, its prompt (and, after a preemption, the output so far) and one token; else the
-        # whole length, which is reserved
-        if self.on_demand:
-            need = self.s.kv.blocks((req.isl if req.isl > req.prompt_left else req.prompt_left) + 1)  # max(...) + 1
+        # whole length, which is reserved (KvAdmission.blocks and Ranks.kv_used, written out: a call per queue head
+        # and step)
+        block = self.block_tokens
+        if on_demand := self.on_demand:
+            need = math.ceil(((req.isl if req.isl > req.prompt_left else req.prompt_left) + 1) / block) * block
+            # beside what the step's decodes grow by: every decoding sequence of a mixed step a token longer (m with
+            # MTP), and on a decode worker this one too (room Ranks._make_room would otherwise preempt for)
+            decode = self.role == "decode"
+            grow = self.m * (self.n[r] + decode) if decode or b.mixed else 0.0
+            used = self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
         else:
-            need = self.s.kv.blocks(req.isl + req.osl)
-        # on demand, beside what the step's decodes grow by: every decoding sequence of a mixed step a token longer
-        # (m with MTP), and on a decode worker this one too (room Ranks._make_room would otherwise preempt for)
-        grow = 0.0
-        if self.on_demand and (self.role == "decode" or self.s.budget.mixed):
-            grow = self.m * (self.n[r] + (self.role == "decode"))
-        if not (self.kv_used(r) + need + grow <= self.capacity or held == 0):
+            need = math.ceil((req.isl + req.osl) / block) * block
+            grow = 0.0
+            used = self.reserved[r]
+        if not (used + need + grow <= self.capacity or held == 0):
             req.kv_waited = True
             return False  # no KV room (an empty rank takes the request whatever it needs)
         self.waiting[r].popleft()
         self.admitted += 1
         req.order = self.admitted
-        if not self.on_demand:
+        if not on_demand:
             req.reserved = need
             self.reserved[r] += need
         return True

@@ -46,6 +46,11 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
     ready = [e.ready_s() for e in engines]
     pushed = touched if touched is not None else []
     ahead: set[int] = set()
+    first = 0
+
+    def due_s() -> float:  # one closure for every turn: it reads `ready` and `first` as they are when it is asked
+        return _due_s(ready, first)
+
     while True:
         soonest = min(ready)
         if soonest == math.inf:
@@ -60,7 +65,7 @@ def _drive(engines: list[Engine], lead_s: list[float], senders: list[tuple[int, 
                 if ready[i] < others:
                     others = ready[i]
         engine = engines[first]
-        engine.advance(others + lead_s[first], lambda: _due_s(ready, first))
+        engine.advance(others + lead_s[first], due_s)
         ready[first] = engine.ready_s()
         if engine.idle_clock:
             ahead.add(first)

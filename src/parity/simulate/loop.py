@@ -37,6 +37,7 @@ class Engine(Admission, Idling, Ranks):
         self.table, self.s, self.d, self.role = table, scheduler, ranks, role
         # the scheduler's figures that every step reads, as plain attributes (a policy object is frozen)
         self.capacity, self.on_demand = scheduler.kv.capacity_tokens, scheduler.kv.on_demand
+        self.block_tokens = scheduler.kv.block_tokens
         self.overlap, self.recv_steps = scheduler.overlap.on, scheduler.recv.steps
         self.hold_steps, self.batch_wait_on = scheduler.balance.hold_steps, scheduler.batch_wait.on
         self.on_done, self.on_prefilled = on_done, on_prefilled
@@ -111,7 +112,7 @@ class Engine(Admission, Idling, Ranks):
         engine is due, asked only then; None: no other engine)."""
         if self.idle_clock:
             self.idle_clock = []
-        busy = self.has_work()
+        busy = any(self.n) or any(self.prefilling) or any(self.waiting)  # has_work()
         if not busy and self.inbound:
             self.now = max(self.now, self.inbound[0][0])
         self._deliver(busy)
@@ -194,7 +195,8 @@ class Engine(Admission, Idling, Ranks):
         """k plain decode steps up to the next event: a request's last token, an arrival becoming visible, the
         end of a policy's hold, a receive attempt, the KV cache running out (room for the first step is made before
         it, Ranks._make_room), or `horizon`."""
-        self._make_room()
+        if self.on_demand:  # only a cache that grows on demand preempts
+            self._make_room()
         n, m, steps, now = self.n, self.m, self.steps, self.now
         decoding, busiest = sum(n), max(n)
         k = self.finish_steps[0] - steps if self.finish_steps else 1
@@ -222,7 +224,8 @@ class Engine(Admission, Idling, Ranks):
             for r, n_r in enumerate(n):
                 if n_r:
                     room = (capacity - (held[r] + ctx[r] + m * n_r * steps)) / (m * n_r)
-                    k = min(k, max(int(room), 1))
+                    if (fit := int(room)) < k:  # k = min(k, max(int(room), 1)), without the calls
+                        k = fit if fit > 1 else 1
         if k < 1:
             k = 1
         if k == 1 and t1 is not None:  # a stretch of one step: the first step's time, looked up already
@@ -333,7 +336,9 @@ class Engine(Admission, Idling, Ranks):
         seen). The output path's lag is in decode steps of the same context (_lag)."""
         batch, context = (max(self.n), self._mean_context()) if step is None else step
         delay = self._decode_s(batch, context) if self.overlap else 0.0
-        return delay, (self._lag(batch, context) if self.role != "prefill" else 0.0)  # a prefill worker hands on
+        if self.role == "prefill" or not self.s.first_token_lag_steps:  # a prefill worker hands on; no lag
+            return delay, 0.0
+        return delay, self._lag(batch, context)
 
     def _record(self) -> None:
         assert self.timeline is not None

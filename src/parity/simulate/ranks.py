@@ -67,9 +67,9 @@ class Ranks:
         step = self.steps
         finish = req.finish_step = step + steps
         req.start_step = step
-        req.contrib = req.isl + (req.osl - left) - self.m * step
+        contrib = req.contrib = req.isl + (req.osl - left) - self.m * step
         self.n[r] += 1
-        self.ctx[r] += req.contrib
+        self.ctx[r] += contrib
         if (due := self.finishing.get(finish)) is None:
             self.finishing[finish] = [req]
             heapq.heappush(self.finish_steps, finish)
@@ -92,9 +92,9 @@ class Ranks:
         keeps its last sequence whatever it holds). Only a cache that grows on demand preempts."""
         if not self.on_demand:
             return
-        held, ctx, n, capacity, m = self.held_prompts, self.ctx, self.n, self.capacity, self.m
+        held, ctx, n, capacity, m, after = self.held_prompts, self.ctx, self.n, self.capacity, self.m, self.steps + 1
         for r in range(self.d):
-            while n[r] > 1 and held[r] + ctx[r] + m * n[r] * (self.steps + 1) > capacity:
+            while n[r] > 1 and held[r] + ctx[r] + m * n[r] * after > capacity:
                 self._preempt(r)
 
     def _preempt(self, r: int) -> None:
