@@ -30,3 +30,19 @@ def test_the_indexer_key_is_fp8_whatever_the_kv_format() -> None:
     assert a.index_key_bytes_per_token == 132
     assert a.kv_elements_per_token == 576
     assert [a.kv_bytes_per_token(FORMATS[kv]) for kv in ("bf16", "fp8", "nvfp4")] == [1_284, 788, 576 * 0.5625 + 132]
+
+
+@pytest.mark.parametrize(("kv", "math"), [("fp8", "fp8"), ("bf16", "bf16")])
+def test_the_indexer_scores_keys_in_fp8_where_the_cache_is_fp8(kv: str, math: str) -> None:
+    """The lightning indexer's logits run in FP8 (DeepSeek-V3.2-Exp report Sec. 2.1; DeepGEMM fp8_mqa_logits) where
+    the KV cache is FP8, whatever the attention format (bf16 here): they were priced in bf16, 923 ms of a 126k-token
+    prompt step on B200 where FP8 gives 674 ms. A bf16 cache (a chip without FP8) keeps the attention format."""
+    from parity.ops import Batch
+    from parity.plan.sharding import device_step
+
+    precision = Precision(weights="fp8", activations="bf16", kv_cache=kv, attention="bf16")
+    step = device_step(catalog.model("deepseek-v3.2"), Batch(prefill_tokens=4096, prefill_sequences=1,
+                                                             decode_tokens=8, decode_context=4096),
+                       Shard(8, 1, 1, 1, 1), precision)
+    formats = {k.name: k.fmt for k in step.kernels if k.name.startswith("indexer_")}
+    assert formats == {"indexer_decode": math, "indexer_prefill": math}

@@ -67,17 +67,21 @@ def _recurrent_ops(spec: LinearAttention | LightningAttention | Mamba, hidden: i
 def _indexer_ops(spec: AttentionSpec, batch: Batch) -> list[Gemm | Attention | Stream]:
     """DeepSeek Sparse Attention's lightning indexer: every query scores every cached key with
     index_heads heads of index_head_dim (2 x heads x dim FLOPs per pair) reading each key's
-    FP8 cache entry (index_key_bytes_per_token, whatever the KV format) once (DeepSeek-V3.2-Exp report, Sec. 2.1)."""
+    FP8 cache entry (index_key_bytes_per_token, whatever the KV format) once (DeepSeek-V3.2-Exp report, Sec. 2.1).
+    Its logits run in FP8 (the report's FP8 indexer; DeepGEMM's fp8_mqa_logits, which SGLang and vLLM call) where the
+    KV cache is FP8 (in_kv_format, as MLA's prompt attention), else in the attention format (a chip without FP8)."""
     d, entry = spec.index_head_dim, spec.index_key_bytes_per_token
     decode_keys = batch.decode_tokens * batch.decode_context
     prefill_pairs = prefill_attention_pairs(batch.prefill_tokens, batch.prefill_sequences, batch.prefill_context, None)
     prefill_keys = batch.prefill_sequences * batch.prefill_context + batch.prefill_tokens
     return [Attention(name="indexer_decode", phase="decode", heads=spec.index_heads, kv_heads=1,
                       flops_per_head=2.0 * d * decode_keys * batch.decode_width, kv_bytes_per_kv_head=0.0,
-                      fp8_key_bytes_per_kv_head=decode_keys * entry, queries=batch.decode_queries, latent=True),
+                      fp8_key_bytes_per_kv_head=decode_keys * entry, queries=batch.decode_queries, latent=True,
+                      in_kv_format=True),
             Attention(name="indexer_prefill", phase="prefill", heads=spec.index_heads, kv_heads=1,
                       flops_per_head=2.0 * d * prefill_pairs, kv_bytes_per_kv_head=0.0,
-                      fp8_key_bytes_per_kv_head=prefill_keys * entry, queries=batch.prefill_tokens, latent=True)]
+                      fp8_key_bytes_per_kv_head=prefill_keys * entry, queries=batch.prefill_tokens, latent=True,
+                      in_kv_format=True)]
 
 
 def _absorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num, decode_pairs: Num) -> list[Gemm | Attention]:

@@ -117,7 +117,7 @@ class Attention:
     head_dim: the query/key width of each head of a flash-attention kernel (its tile shape, cost.head_dim_scale);
     0 where not stated.
     in_kv_format: the kernel runs in FP8 where the KV cache is FP8, whatever the attention format (MLA's prompt
-    attention with an FP8 cache: its inputs cast first, graph._mla_prompt_passes).
+    attention with an FP8 cache: its inputs cast first, graph._mla_prompt_passes; DSA's indexer, graph._indexer_ops).
     """
 
     name: str

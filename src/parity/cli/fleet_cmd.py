@@ -16,8 +16,7 @@ from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.fleet_train import refuse_other_workloads_options, train_fleet
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, ENGINE, TOKENS, FormatChoice, Quantity, Real, Targets, \
-    arrivals_option, arrivals_text, \
-    formats_text, listed, targets_options
+    arrivals_option, arrivals_text, formats_text, listed, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, screen
 from parity.fleet import basis_text, plan_fleet, spare_text
