@@ -208,3 +208,16 @@ def test_validate_by_flag_groups_the_scores_by_flag_kind() -> None:
                                                          ("all scored", 2)]
     bad = CliRunner().invoke(cli, ["validate", "--by", "flag,engine"])
     assert bad.exit_code == 2 and "alone); got 'flag,engine' (flag: only alone)" in bad.output
+
+
+def test_features_scored_but_never_fitted_are_told_apart_from_features_never_scored() -> None:
+    """gpt-oss-120b's sinks and sliding windows are in 209 never-fitted serving rows that docs/accuracy.md scores,
+    though in no calibration row: 'features no fit saw', not 'never validated' (the page scores them). DeepSeek-V3.2's
+    sparse attention is in no row at all: 'features never validated'."""
+    assert {"sinks", "sliding_window"} <= catalog.validated_features(fitted=False) - catalog.validated_features()
+    assert "dsa" not in catalog.validated_features(fitted=False)
+    result = CliRunner().invoke(cli, ["serve", "--model", "gpt-oss-120b", "--system", "hgx-b200", "--engine", "trtllm",
+                                      "--tp", "1", "--concurrency", "8", "--model-kind", "steady", "--format", "json"])
+    flags = json.loads(result.output)["flags"]
+    assert "features no fit saw: sinks, sliding_window (scored on never-fitted rows: docs/accuracy.md)" in flags
+    assert not any("never validated" in flag for flag in flags)

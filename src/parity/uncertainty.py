@@ -320,9 +320,12 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         if unshipped := status_flag(chip):
             out.append(unshipped)
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
-    unseen = sorted(used - catalog.validated_features())
-    if unseen:
-        out.append(Flag("features never validated", f"features never validated: {', '.join(unseen)}"))
+    scored = catalog.validated_features(fitted=False)
+    if never := sorted(used - scored):
+        out.append(Flag("features never validated", f"features never validated: {', '.join(never)}"))
+    if unfitted := sorted((used & scored) - catalog.validated_features()):  # scored on never-fitted rows alone
+        out.append(Flag("features no fit saw", f"features no fit saw: {', '.join(unfitted)} (scored on never-fitted "
+                                               "rows: docs/accuracy.md)"))
     if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
         out.append(Flag("layout far from measured ones",
                         "layout far from measured ones (pipeline parallel or over 64 chips per worker)"))

@@ -133,13 +133,13 @@ def _gemm_formats_of(rows: frozenset[str]) -> frozenset[str]:
 
 
 @cache
-def validated_features() -> frozenset[str]:
-    """Architecture features of the models the fit has seen (calibration rows), MTP decoding included
-    when a calibration row decoded with it."""
-    rows = measurements()
+def validated_features(fitted: bool = True) -> frozenset[str]:
+    """Architecture features of the models the fit has seen (calibration rows; `fitted` False: of every scored row,
+    the never-fitted ones included), MTP decoding included when such a row decoded with it."""
+    rows = [r for r in measurements() if not fitted or r.get("split") == "calibration"]
     features: set[str] = set()
-    for name in {r["model"] for r in rows if r.get("split") == "calibration"}:
+    for name in {r["model"] for r in rows}:
         features |= model(name).features
-    # a checkpoint's MTP layers count as validated only if a fitted run decoded with them
-    decoded = any(int(r.get("mtp_tokens") or 0) > 0 for r in rows if r.get("split") == "calibration")
+    # a checkpoint's MTP layers count only if such a run decoded with them
+    decoded = any(int(r.get("mtp_tokens") or 0) > 0 for r in rows)
     return frozenset(features if decoded else features - {"mtp"})
