@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -684,3 +686,26 @@ def test_a_compare_of_superpods_fits_80_columns_with_its_notes_whole() -> None:
                 "tpu7x-pod", "--model", "deepseek-r1", columns=80)
     assert max(len(line) for line in out.splitlines()) <= 80 and "uncalibrat\n" not in out
     assert "- atlas-950-superpod: uncalibrated (inherits davinci-910); announced chip:\n  keynote figures" in out
+
+
+@pytest.mark.parametrize("width", [120, 80])
+def test_models_shows_every_feature_of_a_model_whose_features_wrap(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tester read qwen3.5-397b-a17b's row as 'linear_attention moe mtp' against JSON's five features: the column
+    wraps (its last two words on the line below the row, past a grep of the row's line), so every feature shows at
+    120 and 80 columns. The catalog cut to the one model: the whole list takes over a second."""
+    from click.testing import CliRunner
+
+    from parity import catalog
+    from parity.cli import cli
+    entries = catalog.models()
+    monkeypatch.setattr(catalog, "models", lambda: tuple(e for e in entries if e.id == "qwen3.5-397b-a17b"))
+    out = CliRunner().invoke(cli, ["models"], env={"COLUMNS": str(width)})
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    start = lines[1].index("features")
+    after = re.search(r"\S", lines[1][start + len("features"):])  # the next column's header, where one shows
+    end = start + len("features") + after.start() if after else None
+    row = next(i for i, line in enumerate(lines) if line.startswith("qwen3.5-397b-a17b"))
+    below = list(itertools.takewhile(lambda line: line.startswith(" "), lines[row + 1:]))  # the row's wrapped lines
+    cell = " ".join(line[start:end] for line in [lines[row], *below])
+    assert " ".join(cell.split()) == "linear_attention moe mtp output_gate qk_norm", out.stdout

@@ -119,3 +119,48 @@ def test_training_mfu_names_the_peak_it_divides_by() -> None:
         assert lines[rule - 2].split() == [peak] and "tok/s/chip MFU" in " ".join(lines[rule - 1].split())
         assert f"{peak} MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense {peak} peak" in " ".join(
             search.stdout.split())
+
+
+def test_the_caption_names_once_each_flag_every_row_carries_and_no_note_shows() -> None:
+    """A flag with no brief (no row's note gives it) that every row with a prediction carries goes into the caption
+    once, after the model's own flags; a briefed flag (the notes say it), one only some rows carry, and the model's
+    own (said under 'Model flags') do not; a row with no prediction makes it 'Every row that fits'."""
+    from dataclasses import replace
+
+    from conftest import tiny_model
+    from parity.cli.labels import flags_caption
+    from parity.flags import Flag
+    own = Flag("unmodelled", "unmodelled: gating")
+    model = replace(tiny_model(), flags=(own,))
+    unseen, engine = Flag("features never validated", "features never validated: dsa"), Flag("engine", "engine x")
+    briefed, some = Flag("uncalibrated chip", "uncalibrated (long)", "uncalibrated"), Flag("layout", "layout far")
+    rows = [(True, (own, unseen, briefed, some, engine)), (True, (own, engine, unseen, briefed))]
+    said = "Model flags: unmodelled: gating (`parity model tiny` says each whole). "
+    assert flags_caption(model, "tiny", rows) == said + "Every row: features never validated: dsa; engine x. "
+    assert flags_caption(model, "tiny", [*rows, (False, ())]) == (said + "Every row that fits: features never "
+                                                                   "validated: dsa; engine x. ")
+    assert flags_caption(tiny_model(), "tiny", [(True, (briefed,)), (True, (some,))]) == ""
+    assert flags_caption(tiny_model(), "tiny", [(False, (some,))]) == ""
+
+
+@pytest.mark.e2e  # four searches (0.4 s each after the first's 1.3 s)
+def test_compare_fleet_and_formats_captions_name_a_feature_no_row_shows() -> None:
+    """compare's table dropped 'features never validated: dsa', which every row of deepseek-v3.2 carries (only its
+    JSON had it; serve and search print it): compare (table and Markdown), fleet and formats name it once in the
+    caption (fixN 1)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    runs = [["compare", "hgx-h100", "--model", "deepseek-v3.2"],
+            ["compare", "hgx-h100", "--model", "deepseek-v3.2", "--format", "md"],
+            ["fleet", "--model", "deepseek-v3.2", "--chips", "h100", "--demand", "1e12 tokens/day"],
+            ["formats", "hgx-h100", "--model", "deepseek-v3.2", "--formats", "fp8_block"]]
+    for args in runs:
+        out = CliRunner().invoke(cli, args, env={"COLUMNS": "120"})
+        assert out.exit_code == 0, out.output
+        said = " ".join(out.stdout.split())
+        assert said.count("Every row: features never validated: dsa;") == 1, said
+    rows = json.loads(CliRunner().invoke(cli, [*runs[0], "--format", "json"]).stdout)
+    assert "features never validated: dsa" in rows[0]["flags"]

@@ -43,6 +43,22 @@ def test_qwen3_next_keeps_kv_only_in_its_full_attention_layers() -> None:
     assert m.cache_bytes_per_sequence(BF16, 1000.0) == 24_576_000 + 39_518_208
 
 
+@pytest.mark.parametrize(("name", "said"), [
+    ("qwen3.5-397b-a17b", "(KV in bf16, state in fp32, its conv window in 16-bit)"),  # mamba_ssm_dtype float32
+    ("qwen3-next-80b-a3b", "(KV and state in bf16)")])
+def test_the_layer_kinds_title_names_the_state_s_own_format(name: str, said: str) -> None:
+    """`parity model qwen3.5-397b-a17b` titled its layer kinds 'KV and state in bf16' over a state it holds in FP32
+    (192.06 MB/seq = 45 x (64 x 128 x 128 x 4 + 73,728): the conv window is 16-bit) (fixN 3)."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["model", name, "--context", "131072"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert f"{name}: layer kinds at context 131072 {said}" in " ".join(out.stdout.split()), out.stdout
+    assert catalog.model(name).state_bytes_per_sequence == {"qwen3.5-397b-a17b": 45 * (64 * 128 * 128 * 4 + 73_728),
+                                                            "qwen3-next-80b-a3b": 39_518_208}[name]
+
+
 def test_gpt_oss_20b_sliding_layers_cap_at_128_tokens() -> None:
     m = catalog.model("gpt-oss-20b")
     assert m.kv_elements_per_token(4096.0) == pytest.approx(12_672)

@@ -18,7 +18,7 @@ from parity.engine import PROFILE_SECTIONS, EngineProfile, field_origins
 from parity.errors import CatalogError, ParityError
 from parity.flags import joined, texts
 from parity.hardware import Chip, Provenance, System
-from parity.model import Model, MoeMlp
+from parity.model import LightningAttention, LinearAttention, Mamba, Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
 from parity.simulate import CLIENT_PROFILES, policy_parameters, scheduler_of
 from parity.uncertainty import context_flags
@@ -251,6 +251,19 @@ def layer_kind_rows(m: Model, context: float) -> list[dict[str, object]]:
     return [{"kind": kind, **row} for kind, row in kinds.items()]
 
 
+def bytes_formats_text(m: Model) -> str:
+    """What the layer-kind table's bytes are in: the KV cache in bf16, the recurrent state in its own format where it
+    is another ('KV in bf16, state in fp32, its conv window in 16-bit': the window is 16-bit whatever the state's
+    format, LinearAttention.state_bytes_per_sequence); 'KV and state in bf16' where they share it."""
+    recurrent = [layer.attention for layer in m.layers
+                 if isinstance(layer.attention, (LinearAttention, LightningAttention, Mamba))]
+    formats = sorted({mixer.state_format for mixer in recurrent})  # config.json's mamba_ssm_dtype (Qwen3.5: fp32)
+    if formats in ([], ["bf16"]):
+        return "KV and state in bf16"
+    conv = any(isinstance(mixer, (LinearAttention, Mamba)) for mixer in recurrent)
+    return f"KV in bf16, state in {' and '.join(formats)}" + (", its conv window in 16-bit" if conv else "")
+
+
 @cli.command()
 @click.argument("name")
 @click.option("--context", default=4096, show_default=True, type=TOKENS,
@@ -303,7 +316,7 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
                      Column("flops_per_token", "GFLOP/token", scaled(1e9)),
                      Column("kv_bytes_per_token", "KV B/token", lambda v: f"{v:,.0f}"),
                      Column("state_bytes_per_sequence", "state MB/seq", scaled(1e6))], fmt,
-             title=f"{m.name}: layer kinds at context {context} (KV and state in bf16)")
+             title=f"{m.name}: layer kinds at context {context} ({bytes_formats_text(m)})")
 
 
 # the unit a time field of an engine profile is shown in: (factor, name); every other field shows as it is

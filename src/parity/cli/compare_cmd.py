@@ -15,7 +15,7 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, r
     systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
-from parity.cli.labels import model_flags_text, system_label
+from parity.cli.labels import flags_caption, system_label
 from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, ENGINE, TOKENS, FormatChoice, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
@@ -388,7 +388,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        f"package (Ascend 910C) trains one rank per die (layouts count dies); {uncalibrated}. "
                        + _mfu_text(results))
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-                                   caption=model_flags_text(model, name) + pair + caption
+                                   caption=flags_caption(model, name, [(r.fits, r.flags) for r in results])
+                                   + pair + caption
                                    + _what_if_caption(what_ifs, workload)
                                    + (f"{exporting.text}. " if exporting else "")
                                    + "Assumptions: 'parity show SYSTEM', --format json."))

@@ -10,7 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.labels import model_flags_text
+from parity.cli.labels import flags_caption
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -150,11 +150,12 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                                    f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
+    flagged = flags_caption(found, model, [(p.tokens_per_s_per_chip is not None, p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),
-         caption=(f"{model_flags_text(found, model)}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, workload {isl} "
-                  f"in / {osl} out. Formats: {formats_text(None)}. {mtp_words}"
+         caption=(f"{flagged}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, "
+                  f"workload {isl} in / {osl} out. Formats: {formats_text(None)}. {mtp_words}"
                   + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
                      f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "
                      f"{screened(targets, arrivals)}, each layout's loads bisected as `parity search` does"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from parity import catalog
 from parity.cli import emit, systems_named, typed_options
-from parity.cli.labels import model_flags_text
+from parity.cli.labels import flags_caption
 from parity.cli.values import listed
 from parity.cli.variants import variant_systems, what_ifs_text
 from parity.errors import ParityError
@@ -78,10 +78,11 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
              "checked) whose fastest layout trains within the deadline; a count on which no layout divides the model "
              "and the batch counts as missing it" if days is not None
              else "the whole systems the limits give, in their fastest layout")
+    flagged = flags_caption(found, model, [(p.tokens_per_s_per_chip is not None, p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
                                                        if exporting else ""),
-         caption=(f"{model_flags_text(found, model)}{seq_len}-token sequences, {batch:,} per step, {precision}. "
+         caption=(f"{flagged}{seq_len}-token sequences, {batch:,} per step, {precision}. "
                   f"Chips: {sized}; each count in the fastest layout that fits, as `parity train --chips N` picks "
                   "it. days: tokens / (tok/s/chip x chips). MW: the chips' share of their systems' power as the "
                   "catalog states it (as the serving fleet counts it; no facility overhead); GWh: MW x the time. "

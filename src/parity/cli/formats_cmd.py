@@ -9,7 +9,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, systems_named
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.labels import system_label
+from parity.cli.labels import flags_caption, system_label
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, listed, targets_options
 from parity.compare import DEFAULT_FORMATS, compare_formats
@@ -72,9 +72,12 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
                Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left", wide=True),
                Column("note", "note", plain, "left")]
     target = targets.text()
+    fitting = [(r.comparison is not None and r.comparison.fits, r.comparison.flags if r.comparison else ())
+               for r in results]  # a format the chip cannot run has no comparison
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"{the_model.name}: weights in each format, serving {isl} in / {osl} out at {target}",
-         caption="Each system in its best configuration per format (experts in the same format; KV cache FP8 "
+         caption=flags_caption(the_model, model, fitting)
+                 + "Each system in its best configuration per format (experts in the same format; KV cache FP8 "
                  "where the chip has FP8). 'emulated on X': the chip has no unit for the format (or lists one whose "
                  "rate no source gives: 'rate unpublished'), so weights are dequantised and multiplied on X at the calibration's emulation efficiency, keeping the "
                  "memory saving. x: output tokens/s per chip over the same system in the 'vs' format, the first "

@@ -1,14 +1,17 @@
-"""Short names for people: a chip as its maker calls it ('Ascend 910C'), a system with its chips, a model's flags."""
+"""Short names for people: a chip as its maker calls it ('Ascend 910C'), a system with its chips, a model's flags and
+the flags every row of a table shares."""
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 
+from parity.flags import Flag
 from parity.hardware import Chip, System
 from parity.model import Model
 
-__all__ = ["chip_label", "model_flags_text", "system_label"]
+__all__ = ["chip_label", "flags_caption", "model_flags_text", "system_label"]
 
 
 def chip_label(chip: Chip) -> str:
@@ -33,3 +36,17 @@ def model_flags_text(model: Model, name: str) -> str:
     said = [f"unmodelled: {', '.join(unread)}"] * bool(unread) + [f.brief or f.text for f in model.flags
                                                                  if f.kind != "unmodelled"]
     return f"Model flags: {'; '.join(said)} (`parity model {shlex.quote(name)}` says each whole). " if said else ""
+
+
+def flags_caption(model: Model, name: str, rows: Sequence[tuple[bool, Sequence[Flag]]]) -> str:
+    """The flags a table's caption gives once (`compare`, `fleet`, `formats`): the model's own (model_flags_text), then
+    those every row with a prediction carries (`rows`: each row's whether it has one, and its flags) that its note
+    leaves to --format json, i.e. with no brief (uncertainty.flag_note gives the briefed ones): 'Every row: features
+    never validated: dsa. ' ('Every row that fits: ' where some row has no prediction). A flag only some rows carry
+    stays in their JSON; '' where there is none of either."""
+    predicted = [flags for fits, flags in rows if fits]
+    own = set(model.flags)
+    shared = [f.text for f in predicted[0] if not f.brief and f not in own
+              and all(f.text in {g.text for g in flags} for flags in predicted[1:])] if predicted else []
+    every = "Every row" if len(predicted) == len(rows) else "Every row that fits"
+    return model_flags_text(model, name) + (f"{every}: {'; '.join(dict.fromkeys(shared))}. " if shared else "")
