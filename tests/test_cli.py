@@ -489,10 +489,10 @@ def test_systems_mark_totals_set_by_a_derived_or_assumed_number() -> None:
 
 
 def test_x_per_gb_shows_for_systems_of_one_size_whose_chips_hold_different_memory() -> None:
-    """Two 8-chip nodes, H20 (96 GB a chip) and Atlas 800 A3 (8 x 910C, 128 GB): per system equals per chip, but per
-    GB does not (2.02x per chip / (128 / 96) = 1.51x). --wide promises every column; x/GB showed only where the
-    systems' sizes differed."""
-    code, out, _ = run("compare", "hgx-h20", "atlas-800-a3", "--model", "deepseek-r1", "--wide")
+    """Two 8-chip nodes, H20 (96 GB a chip) and Atlas 800 A3 (8 x 910C, 128 GB), on Llama-3.1-8B: per system equals
+    per chip, but per GB does not (0.95x per chip / (128 / 96) = 0.71x). --wide promises every column; x/GB showed
+    only where the systems' sizes differed."""
+    code, out, _ = run("compare", "hgx-h20", "atlas-800-a3", "--model", "llama-3.1-8b", "--wide")
     tokens = next(line for line in out.splitlines() if line.startswith("atlas-800-a3")).split()
-    at = tokens.index("1,617")  # tok/s/chip, then x/chip, tok/s/kW, x/kW, x/GB
-    assert code == 0 and "x/GB" in out and tokens[at + 1:at + 5] == ["2.02x", "1,110", "1.01x", "1.51x"]
+    at = tokens.index("5,744")  # tok/s/chip, then x/chip, tok/s/kW, x/kW, x/GB
+    assert code == 0 and "x/GB" in out and tokens[at + 1:at + 5] == ["0.95x", "3,945", "0.48x", "0.71x"]

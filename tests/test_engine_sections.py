@@ -104,6 +104,7 @@ def test_the_steady_models_stand_ins_reach_no_module_the_simulator_runs() -> Non
     assert {"burstiness", "first_wave"} <= _names_read({"parity.serving.prefill"})  # the search finds them
 
 
+@pytest.mark.e2e
 def test_the_stand_ins_do_not_move_a_simulated_prediction_and_the_sizing_does() -> None:
     """A disaggregated SGLang DeepSeek-R1 row at 1,024 clients that gives no worker counts, simulated: with every
     [steady] value changed (burstiness x 5, first wave 0.9, arrival sync 0.1, 4 first-token steps) its latencies

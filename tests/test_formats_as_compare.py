@@ -40,6 +40,7 @@ def test_formats_runs_deepseek_with_one_draft_unless_told() -> None:
     assert rates == [pytest.approx(1616.5, abs=0.1), pytest.approx(847.3, abs=0.1)]
 
 
+@pytest.mark.e2e
 def test_formats_rows_carry_compares_interval_flags_and_assumptions() -> None:
     """formats' rows had no interval, no flags and no assumptions, where compare's row of the same case has all
     three: DeepSeek-R1 in FP8 on an H800 node delivers 2,794 tok/s/chip, 80% interval 1,302-4,281, which the JSON

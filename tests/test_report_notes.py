@@ -38,6 +38,7 @@ def test_power_basis_names_each_figure_and_its_basis() -> None:
     assert "10.2 kW per hgx-h200 (datasheet: DGX H200 maximum system power)" in text
 
 
+@pytest.mark.e2e
 def test_the_legend_explains_the_notes_a_table_uses() -> None:
     """'spans 4 systems (277/chip on 2)', 'uncalibrated' and 'GEMM rate not measured' went unexplained."""
     systems = {s: catalog.system(s) for s in ("hgx-h20", "atlas-800-a3", "rtx-pro-6000d-server")}

@@ -70,6 +70,7 @@ def test_a_length_table_with_nan_or_a_short_row_is_refused(tmp_path: Path) -> No
         assert code == 2 and says in output
 
 
+@pytest.mark.e2e
 def test_a_fleet_smaller_than_one_worker_serves_nothing_and_says_so() -> None:
     """One H20 cannot hold DeepSeek-R1 (a whole deployment is a 16-chip decode worker and a 16-chip prefill worker
     over four systems): it served 6.7e-5 T tokens a day, in proportion; now none, with the reason (one chip is no

@@ -800,6 +800,7 @@ def test_stage_placement_without_a_pipeline_says_what_to_add(search: tuple[str, 
     assert code == 2 and not out and err == f"parity: error: --pp-layout places the layers of a pipeline you give: {hint}\n"
 
 
+@pytest.mark.e2e
 def test_search_tries_the_chip_counts_the_plain_command_tried() -> None:
     """DeepSeek-V3 fits no 8-chip H100 layout; `train` picks the fewest systems on which one fits (32, 256 chips) and
     says --search lists them, which refused 'no layout of 8 chips fits': it now searches the same counts and its first
