@@ -92,5 +92,6 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                   "binding, most_useful_chips, power_source and price_source in --format json. "
                   + "; ".join(dict.fromkeys(p.power_source for p in plans))
                   + (". What-ifs (--variants; note 'what-if'): " + what_ifs_text(what_ifs)
-                     + ", each at its catalog chip's price and calibration" if what_ifs else "")
+                     + ", each at its catalog chip's calibration, and its price where the variant sets no "
+                     "unit_price_usd (note 'catalog price')" if what_ifs else "")
                   + (f". {export}" if export else "")))

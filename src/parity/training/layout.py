@@ -415,6 +415,9 @@ class TrainingLayout:
                                  f"{self.microbatches} microbatches")
         if self.schedule == "interleaved" and self.virtual_stages == 1:
             raise InfeasiblePlan("--pp-schedule interleaved needs --vp > 1")
+        if self.schedule in ("1f1b", "zb") and self.virtual_stages > 1:  # their bubble has no chunks: --vp unpriced
+            raise InfeasiblePlan(f"--vp {self.virtual_stages} needs the interleaved schedule (its default), got "
+                                 f"--pp-schedule {self.schedule}")
         if self.seq_len % self.cp:
             raise InfeasiblePlan(f"--cp must divide --seq-len ({self.seq_len}), got {self.cp}")
         if chips is not None and self.chips != chips * dies:
