@@ -536,6 +536,11 @@ def _vision_parameters(vision: Any) -> int:
     return channels * temporal * patch * patch * h + depth * block + merged * merged + merged * out
 
 
+# the text config class of a multimodal wrapper (transformers' sub_configs["text_config"]), by the wrapper's model_type
+_TEXT_TYPES = {"qwen3_5": "qwen3_5_text", "qwen3_5_moe": "qwen3_5_moe_text", "llama4": "llama4_text",
+               "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text", "gemma4": "gemma4_text"}
+
+
 def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
     """The language model's config of a multimodal wrapper (text_config, language_config, llm_config), the top
     level's quantization and dtype carried in; the vision config, if any; and the key it sits under ("": the top
@@ -548,5 +553,11 @@ def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
                                         or "hidden_size" not in config or "num_hidden_layers" not in config):
             carried = {k: config[k] for k in ("quantization_config", "torch_dtype", "dtype", "tie_word_embeddings")
                        if k in config and k not in inner}
+            # a wrapper class builds its text config as its own text class, whether or not the dict names it
+            # (transformers' sub_configs: Qwen3_5MoeConfig's text_config is a Qwen3_5MoeTextConfig), so that class's
+            # defaults apply to a nested dict without a model_type too
+            named = _TEXT_TYPES.get(str(config.get("model_type", "")))
+            if named and "model_type" not in inner:
+                carried["model_type"] = named
             return {**inner, **carried}, config.get("vision_config"), key
     return config, None, ""
