@@ -53,10 +53,14 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
         half = math.hypot(0.5 * (a.q_high - a.q_low), 0.5 * (nvidia.q_high - nvidia.q_low))
         assert low == pytest.approx(ratio * math.exp(-(centre + half)), rel=1e-9)
         assert high == pytest.approx(ratio * math.exp(-(centre - half)), rel=1e-9)
-        spans = [words for key, words in (("per_chip", "per chip"), ("per_kw", "per kW"))
+        # the ratios a note names: per system only where the systems' sizes differ (else it is per chip's)
+        stated = [("per_chip", "per chip"), ("per_system", "per system"), ("per_kw", "per kW"), ("per_gb", "per GB")]
+        stated = [kw for kw in stated if kw[0] != "per_system" or row["chips"] != rows["hgx-h20"]["chips"]]
+        spans = [words for key, words in stated
                  for low_k, high_k in [row["ratio_interval"] if key == "per_chip" else row[f"ratio_interval_{key}"]]
                  if low_k < 1.0 < high_k]
-        even = f"1 lies inside the 80% interval {' and '.join(spans)}: no clear winner"
+        said = spans[0] if len(spans) == 1 else f"{', '.join(spans[:-1])} and {spans[-1]}" if spans else ""
+        even = f"1 lies inside the 80% interval {said}: no clear winner"
         assert (even in row["note"]) == bool(spans) and ("no clear winner" in row["note"]) == bool(spans), system
     assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(2.015, abs=0.005)
     assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([2.015 * 0.764, 2.015 * 1.158], abs=0.01)

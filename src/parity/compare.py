@@ -480,7 +480,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         row = replace(row, spec_ratios=spec_ratios(system, base), ratios=ratios, baseline=base.id,
                       ratio_interval=interval)
         # the ratios a row states: per system only where it differs from per chip (systems of other sizes)
-        stated = ("per_chip", "per_kw") if system.chips == base.chips else ("per_chip", "per_system", "per_kw")
+        stated = (("per_chip", "per_kw", "per_gb") if system.chips == base.chips
+                  else ("per_chip", "per_system", "per_kw", "per_gb"))
         even = even_text({k: row.interval_of(k) for k in stated})
         out.append(replace(row, note="; ".join(filter(None, [row.note, even]))))
     return out
