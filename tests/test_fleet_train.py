@@ -185,3 +185,16 @@ def test_notes_under_the_table_name_the_variant_of_their_row(tmp_path, monkeypat
                      str(spec), "--wide")
     assert code == 0 and "- nvidia-h20 hgx-h20: power assumed\n" in out
     assert "- nvidia-h20 h20-2xbw: what-if; power assumed; catalog price\n" in out
+
+
+def test_the_days_in_a_note_are_those_of_the_chips_that_train() -> None:
+    """1,000 H20s (125 nodes): no layout divides them; 896 train, and the note's days are theirs (it read '1,000
+    chips hold 125 whole hgx-h20 (942.4 days); ... trains on the fastest count found below'). One chip reads
+    singular."""
+    model, system = catalog.model("llama-3.1-8b"), catalog.system("hgx-h20")
+    (row,) = plan_training_fleet(model, [system], 1e12, units=1000, global_batch=default_global_batch(4096))
+    assert row.chips == 896 and row.note.startswith(
+        "1,000 chips hold 125 whole hgx-h20; no layout divides all 1,000 chips: trains on 896, the fastest count "
+        f"found below ({row.train_time_s / 86_400:,.1f} days)")
+    (one,) = plan_training_fleet(model, [system], 1e12, units=1, global_batch=1024)
+    assert one.note == "1 chip holds 0 whole hgx-h20: none trains; power assumed"

@@ -212,7 +212,8 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     limit = min(caps, key=lambda k: caps[k]) if caps and min(caps.values()) <= most else "fleet size"
     limits: list[str] = []
     if "units" in caps:
-        limits.append(f"{units:,} chips hold {caps['units']:,} whole {system.id}")
+        limits.append(f"{units:,} chip{'s' if units != 1 else ''} hold{'s' if units == 1 else ''} "
+                      f"{caps['units']:,} whole {system.id}")
     if "power" in caps:
         limits.append(f"{power_budget_w / 1e6:,.3g} MW runs {caps['power']:,} {system.id}")
     if cap == 0:
@@ -253,8 +254,9 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
                if deadline_s is not None else "") + "; ".join(limits) + f" ({days})"
     else:
         why = "; ".join([f"the deadline needs {k_best * per_system:,} chips", *limits]) if limits else ""
-    if binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):
-        why += f"; no layout divides all {cap * per_system:,} chips: trains on the fastest count found below"
+    if binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):  # the days are the count's
+        why = why.replace(f" ({days})", "") + (f"; no layout divides all {cap * per_system:,} chips: trains on "
+                                                f"{k_best * per_system:,}, the fastest count found below ({days})")
     return _row(system, model, tokens, deadline_s, k_best * per_system, chosen, precision, seq_len, binding, why,
                 useful, global_batch=global_batch)
 

@@ -72,7 +72,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                Column("energy_j", "GWh", reached(scaled(3.6e12)), wide=1),
                Column("cost_usd", "cost", reached(money)), Column("note", "note", plain, "left")]
     what = ", ".join(filter(None, [f"{tokens:.3g} tokens", "" if days is None else f"within {days:g} days",
-                                   "" if units is None else f"on at most {units:,} chips",
+                                   "" if units is None else f"on at most {units:,} chip{'s' if units != 1 else ''}",
                                    "" if power_mw is None else f"within {power_mw:g} MW"]))
     sized = ("the fewest whole systems (doubled, bisected, then the counts below of 1, 3 ... 15 times a power of two "
              "checked) whose fastest layout trains within the deadline; a count on which no layout divides the model "
