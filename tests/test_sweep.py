@@ -403,6 +403,9 @@ def test_the_readme_example_answers_its_question_on_deepseek_r1() -> None:
         ("atlas-800-a3", 16), ("hgx-h20", 16), ("910c-2x-bandwidth", 16)]
     assert [round(done[(s, 16)]["output_tokens_per_s_per_chip"]) for s in ("atlas-800-a3", "910c-2x-bandwidth")] \
         == [118, 210]
+    # run one rank per die, the what-if names its catalog package, not the die record ('huawei-ascend-910c-die')
+    assert done[("910c-2x-bandwidth", 16)]["flags"].startswith(
+        "what-if: memory_bytes_per_s x2 of huawei-ascend-910c, priced with huawei-ascend-910c's calibration")
 
 
 @pytest.mark.e2e

@@ -192,7 +192,13 @@ def what_if_changes(system: System) -> str:
     say it: 'memory_bytes_per_s x2 of nvidia-h20'; '' where neither is changed."""
     notes = dict.fromkeys(r.note for item in (system.chip, system) for r in item.provenance
                           if r.source.id == "what-if")
-    return f"{'; '.join(notes)} of {system.chip.id}" if notes else ""
+    return f"{'; '.join(notes)} of {_package_id(system)}" if notes else ""
+
+
+def _package_id(system: System) -> str:
+    """The catalog chip's id, that of the package where a system runs one rank per die (hardware.per_die)."""
+    chip = system.chip
+    return chip.id.removesuffix("-die") if chip.ranks_per_package > 1 else chip.id
 
 
 def what_if_flag(system: System) -> Flag | None:
@@ -201,7 +207,7 @@ def what_if_flag(system: System) -> Flag | None:
     changes = what_if_changes(system)
     if not changes:
         return None
-    chip = system.chip.id
+    chip = _package_id(system)
     return Flag("what-if chip", f"what-if: {changes}, priced with {chip}'s calibration (nothing measured the "
                 "what-if)", "what-if")
 
