@@ -29,7 +29,8 @@ from parity.search import Candidate, SearchResult, best_precision, search_spanni
 from parity.uncertainty import flag_note, what_if_changes, what_if_flag
 from parity.units import format_si, share_text
 
-__all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_per_chip", "spare_text", "SECONDS_PER_DAY"]
+__all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_per_chip", "spare_text",
+           "SECONDS_PER_DAY"]
 
 SECONDS_PER_DAY = 86_400.0
 

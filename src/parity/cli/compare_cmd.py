@@ -374,9 +374,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        "interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
                        "residuals of both chips' vendors (parity validate --by source), a band twice as wide in log "
                        "for a chip uncalibrated or not shipping (the residuals are measured chips'; an unreleased "
-                       "chip's specs may err beyond them); the per-system, per-kW and per-GB intervals (under x/system, "
-                       "x/kW and x/GB) are it scaled by the systems' chips, power and memory, and a note names each "
-                       "ratio whose interval holds 1. "
+                       "chip's specs may err beyond them); the per-system, per-kW and per-GB intervals (under "
+                       "x/system, x/kW and x/GB) are it scaled by the systems' chips, power and memory, and a note "
+                       "names each ratio whose interval holds 1. "
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
             sized = (f"every system trains on {chips:,} chips (--chips)" if chips else
