@@ -102,10 +102,11 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
                     times(r.spec_ratios.get("system_memory")), times(r.spec_ratios.get("system_power")),
                     num(r.tokens_per_s_per_chip), num(r.tokens_per_s_per_system),
                     rate(r.tokens_per_s_per_kw), *(times(r.ratios.get(k)) + _interval(r, k)
-                                                   for k in ("per_chip", "per_system", "per_kw")), esc(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
+                                                   for k in ("per_chip", "per_system", "per_kw", "per_gb")),
+                    esc(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
     return table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
                    "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
-                   "note"], out, "numbers") + (
+                   "x per GB", "note"], out, "numbers") + (
         f"<p class='legend'><small>{esc(legend(rows, systems))}</small></p>"
         f"<p class='legend'><small>{esc(power_basis([systems[r.system] for r in rows]))}</small></p>")
 

@@ -22,7 +22,7 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
     notes = " ".join(r.note for r in rows)
     said = ["Ratios (x) are to the baseline row: the spec ratios from datasheets, the throughput ratios predicted in "
             "each system's best configuration; per system = every chip of the system busy; per kW = per system over "
-            "the system's power (below)."] if ratios else []
+            "the system's power (below); per GB = per system over its memory."] if ratios else []
     if "spans " in notes:
         said.append("'spans N systems': the best configuration's workers span N systems over scale-out, where the "
                     "model does not fit one system or where workers over N (up to 4) deliver 1.25x or more per chip; "
@@ -44,7 +44,8 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
     if any(r.ratio_interval[0] == r.ratio_interval[0] for r in rows):  # not NaN: an interval is shown
         said.append("Under each per-chip ratio, its 80% interval, from the cross-source residuals of both chips' "
                     "vendors (parity validate --by source), twice as wide in log for a chip uncalibrated or not "
-                    "shipping; under the per-system and per-kW ratios, the same scaled by the systems' chips and power"
+                    "shipping; under the per-system, per-kW and per-GB ratios, the same scaled by the systems' chips, power "
+                    "and memory"
                     + ("; '1 lies inside the 80% interval per X: no clear winner': the interval of the ratio per X "
                        "spans parity." if "no clear winner" in notes else "."))
     return " ".join(said)
