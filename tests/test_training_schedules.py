@@ -313,3 +313,16 @@ def test_virtual_stages_need_the_interleaved_schedule(schedule: str) -> None:
                                       "--global-batch", "8"])
     assert result.exit_code == 2 and result.output == (
         f"parity: error: --vp 2 needs the interleaved schedule (its default), got --pp-schedule {schedule}\n")
+
+
+def test_a_placed_mtp_module_holds_its_weights_on_its_rank() -> None:
+    """DeepSeek-V3's MTP module (11.6 B parameters: a MoE layer like its 58, a 2h x h projection, two norms) was in
+    its rank's compute but not its memory. At tp 2 and ep 64 a chip holds of it the main MoE layer's slice (124,993,792
+    dense, 11,274,289,152 / 64 = 176,160,768 expert parameters), 2 x 7,168^2 / 2 = 51,380,224 of the projection and 3
+    x 7,168 of norms; a model without MTP holds none."""
+    from parity.plan import Shard
+    from parity.training.memory import _mtp_parameters_per_device
+
+    shard = Shard(t=2.0, d=1.0, mt=1.0, me=64.0, p=8.0)
+    assert _mtp_parameters_per_device(catalog.model("deepseek-v3"), shard) == (176_395_520.0, 176_160_768.0)
+    assert _mtp_parameters_per_device(catalog.model("llama-3.1-8b"), shard) == (0.0, 0.0)

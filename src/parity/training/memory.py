@@ -5,6 +5,8 @@ the pipeline schedule, and the allocator's reserve.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -97,6 +99,22 @@ def parameters_per_device(model: Model, shard: Shard, stage: tuple[Sequence[Num]
     layers = stage[0] if stage else [layer.count / shard.p for layer in model.layers]
     vectors = sum(n * layer.vector_parameters(model.hidden_size) for n, layer in zip(layers, model.layers))
     return dense + vectors, expert
+
+
+def _mtp_parameters_per_device(model: Model, shard: Shard) -> tuple[Num, Num]:
+    """(dense, expert) parameters one chip holds of a placed MTP module (DeepSeek-V3 Sec. 2.2: a transformer layer
+    like the main model's, its projection M of 2h x h split over tensor parallelism as Megatron-Core's, and two
+    RMSNorms; embedding and head shared): its layer sliced as the main model's identical layer group is; (0, 0)
+    where the model has no MTP module or no such group."""
+    if not model.mtp_layers:
+        return 0.0, 0.0
+    module, h = model.mtp_layers[0], model.hidden_size
+    alike = [float(dataclasses.replace(layer, count=1) == dataclasses.replace(module, count=1))
+             for layer in model.layers]
+    if not any(alike):
+        return 0.0, 0.0
+    dense, expert = parameters_per_device(model, shard, (alike, 0.0, 0.0))
+    return dense + 2.0 * h * h / shard.t + 3.0 * h, expert
 
 
 def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequence_parallel: Num, expert_tp: Num,
@@ -200,11 +218,13 @@ def training_memory(model: Model, capacity_bytes: float, a: dict[str, np.ndarray
     in_flight = np.where(dual[:, None], p[:, None] + 1.0, in_flight)
     logits = 4.0 * tokens * model.vocab_size / t  # fp32 logits of the cross entropy, on the rank with the loss
     ranks = a["rank_loss"].shape[1]
+    mtp_dense, mtp_expert = _mtp_parameters_per_device(model, shard)
     states, held = [], []
     for r in range(ranks):
         stage = ([a["rank_layers"][:, r, g] for g in range(len(model.layers))], a["rank_embedding"][:, r],
                  a["rank_head"][:, r])
         dense, expert = parameters_per_device(model, shard, stage)
+        dense, expert = dense + a["rank_mtp"][:, r] * mtp_dense, expert + a["rank_mtp"][:, r] * mtp_expert
         states.append(np.stack(np.broadcast_arrays(dense * w_d + expert * w_e, dense * g_d + expert * g_e,
                                                    dense * o_d + expert * o_e)))
         held.append(tokens * (sum(n * b for n, b in zip(stage[0], per_layer)) + a["rank_mtp"][:, r] * per_mtp)
