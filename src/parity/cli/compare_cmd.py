@@ -15,8 +15,9 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, r
     systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
+from parity.cli.workloads import refuse_other_workloads_options, training_run_options
 from parity.cli.labels import flags_caption, system_label
-from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, ENGINE, TOKENS, FormatChoice, Targets, arrivals_option, \
+from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -33,7 +34,7 @@ from parity.report.tables import Column, over_interval, plain, ratio, ratio_numb
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import duration_text
-from parity.training import PRECISIONS, default_global_batch
+from parity.training import default_global_batch
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
@@ -185,14 +186,6 @@ _TRAINING_ONLY = {"--chips": "chips", "--seq-len": "seq_len", "--global-batch": 
                   "--precision": "training_precision"}
 
 
-def _refuse_other_workloads_options(workload: str) -> None:
-    """Refuse an option given on the command line that the chosen workload would silently ignore."""
-    given = typed_options(_TRAINING_ONLY if workload == "serve" else _SERVING_ONLY)
-    if given:
-        needs = "--workload train" if workload == "serve" else "--workload serve (the default)"
-        raise ParityError(f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} with {needs}")
-
-
 @cli.command(name="compare")
 @click.argument("systems", nargs=-1)
 @click.option("--model", "models", multiple=True,
@@ -207,11 +200,7 @@ def _refuse_other_workloads_options(workload: str) -> None:
 @click.option("--chips", type=CHIPS, default=None,
               help="training: chips each system trains on (default: the fewest whole systems on which a layout "
                    "fits, as train sizes a job)")
-@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
-@click.option("--global-batch", type=COUNT, default=None,
-              help="training: sequences per step (default: 4M tokens' worth, as train's)")
-@click.option("--precision", "training_precision", type=FormatChoice(PRECISIONS), default="bf16", show_default=True,
-              help="training precision (fp8_block also as its alias ue8m0)")
+@training_run_options
 @click.option("--baseline", default=None, help="system the ratios divide by (default: the first)")
 @mtp_option("serving: ")
 @click.option("--refine", is_flag=True,
@@ -238,7 +227,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     """Compare systems on a model (default: 8-chip nodes of H20, RTX Pro 6000D, H800, H100, H200, B200,
     Ascend 910B, Ascend 910C and MI300X on Llama-3.1-70B and DeepSeek-R1): datasheet ratios beside
     what each delivers per chip, per system, per kW and per GB in its best configuration."""
-    _refuse_other_workloads_options(workload)
+    refuse_other_workloads_options(workload, _SERVING_ONLY, _TRAINING_ONLY)
     refuse_overwrite([("--model", model_file(m)) for m in models] + [("--variants", variants_path)],
                      [("--out", out)])
     percentiles = targets.percentiles()

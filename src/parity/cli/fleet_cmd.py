@@ -8,23 +8,30 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, systems_named, typed_options
+from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import flags_caption
-from parity.cli.variants import variant_systems, variants_option, what_ifs_text
+from parity.cli.variants import variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
-from parity.cli.fleet_train import refuse_other_workloads_options, train_fleet
-from parity.cli.values import CHIPS, COUNT, DEFAULT_TTFT, ENGINE, TOKENS, FormatChoice, Quantity, Real, Targets, \
-    arrivals_option, arrivals_text, formats_text, listed, targets_options
+from parity.cli.fleet_train import fleet_kinds, train_fleet
+from parity.cli.workloads import refuse_other_workloads_options, training_run_options
+from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Quantity, Real, Targets, arrivals_option, \
+    arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
-from parity.export import EXPORT_RULES, eccn_text, screen
+from parity.export import EXPORT_RULES, eccn_text
 from parity.fleet import basis_text, plan_fleet, spare_text
 from parity.policy import assess
 from parity.units import share_text
 from parity.report.tables import Column, money, over_interval, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
-from parity.training import PRECISIONS
+
+# options only one workload reads (the other would ignore them): option -> its parameter
+_SERVING_ONLY = {"--demand": "demand_tps", "--tpot": "tpot_s", "--ttft": "ttft_s", "--isl": "isl", "--osl": "osl",
+                 "--engine": "engine", "--peak-factor": "peak_factor", "--spare": "spare", "--count": "count",
+                 "--mtp": "mtp_tokens", "--arrivals": "arrivals"}
+_TRAINING_ONLY = {"--tokens": "tokens", "--days": "days", "--seq-len": "seq_len", "--global-batch": "global_batch",
+                  "--precision": "training_precision"}
 
 
 @cli.command()
@@ -37,11 +44,7 @@ from parity.training import PRECISIONS
 @click.option("--days", type=Real(0.0, 1e5, open_least=True), default=None,
               help="training: the deadline [days]: the fewest whole systems that train --tokens within it, capped "
                    "by --units and --power-mw")
-@click.option("--seq-len", type=TOKENS, default=4096, show_default=True, help="training sequence length [tokens]")
-@click.option("--global-batch", type=COUNT, default=None,
-              help="training: sequences per step (default: 4M tokens' worth, as train's)")
-@click.option("--precision", "training_precision", type=FormatChoice(PRECISIONS), default="bf16", show_default=True,
-              help="training: format of the GEMMs, as train's (fp8_block also as its alias ue8m0)")
+@training_run_options
 @click.option("--demand", "demand_tps", type=Quantity("tokens_per_s", "2e12 tokens/day", most=1e15), default=None,
               help='token demand, e.g. "2e12 tokens/day" or "5M tokens/s" (daily mean; at most 1e15 tokens/s)')
 @click.option("--chips", "chip_names", default="nvidia-h20,huawei-ascend-910c,nvidia-h200-sxm", show_default=True,
@@ -88,7 +91,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     demand's fleet is capped by the chips available and the power budget, and every limit is named in the note."""
     refuse_overwrite([("--model", model_file(model)), ("--variants", variants_path)], [("--out", out)])
     fmt = output_format(fmt, out)  # a --format that contradicts the suffix of --out, refused before any work
-    refuse_other_workloads_options(workload)
+    refuse_other_workloads_options(workload, _SERVING_ONLY, _TRAINING_ONLY)
     if workload == "train":
         train_fleet(model, tokens, days, units, power_mw, chip_names, variants_path, rule, seq_len, global_batch,
                     training_precision, processes, fmt, out)
@@ -102,15 +105,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     # a chip names its default system (catalog.system), a system itself
-    what_ifs = variant_systems(variants_path, "parity fleet", reads=("unit_price_usd",))
-    if what_ifs and not typed_options({"--chips": "chip_names"}):
-        chip_names = ",".join(dict.fromkeys(s.chip.id for s in what_ifs))
-    kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once") + what_ifs
-    if not kinds:
-        raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
-                          "systems list them)")
-    exporting = screen(kinds, rule) if rule else None  # every chip dropped: one line, before any search
-    kinds = list(exporting.kept) if exporting else kinds
+    kinds, what_ifs, exporting = fleet_kinds(chip_names, variants_path, rule)
     plans = plan_fleet(found, kinds,
                        catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
                        count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,

@@ -11,28 +11,30 @@ from parity.cli.labels import flags_caption
 from parity.cli.values import listed
 from parity.cli.variants import variant_systems, what_ifs_text
 from parity.errors import ParityError
-from parity.export import screen
+from parity.export import Screened, screen
+from parity.hardware import System
 from parity.fleet import SECONDS_PER_DAY
 from parity.fleet_training import plan_training_fleet
 from parity.report.tables import Column, count, money, percent, plain, reached, scaled
 from parity.training import default_global_batch
 
-__all__ = ["refuse_other_workloads_options", "train_fleet"]
+__all__ = ["fleet_kinds", "train_fleet"]
 
-# options only one workload reads (the other would ignore them): option -> its parameter
-_SERVING_ONLY = {"--demand": "demand_tps", "--tpot": "tpot_s", "--ttft": "ttft_s", "--isl": "isl", "--osl": "osl",
-                 "--engine": "engine", "--peak-factor": "peak_factor", "--spare": "spare", "--count": "count",
-                 "--mtp": "mtp_tokens", "--arrivals": "arrivals"}
-_TRAINING_ONLY = {"--tokens": "tokens", "--days": "days", "--seq-len": "seq_len", "--global-batch": "global_batch",
-                  "--precision": "training_precision"}
-
-
-def refuse_other_workloads_options(workload: str) -> None:
-    """Refuse an option given on the command line that the chosen workload would silently ignore, as compare does."""
-    given = typed_options(_TRAINING_ONLY if workload == "serve" else _SERVING_ONLY)
-    if given:
-        needs = "--workload train" if workload == "serve" else "--workload serve (the default)"
-        raise ParityError(f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} with {needs}")
+def fleet_kinds(chip_names: str, variants_path: Path | None, rule: str | None
+                ) -> tuple[list[System], list[System], Screened | None]:
+    """The systems a fleet sizes (serving or training), the what-ifs among them, and the export screening (None
+    without --rule): each of --chips in its default system (a chip) or itself (a system), then --variants' what-ifs
+    (their chips named where --chips is not given), those a buyer in China gets under --rule kept; one line where
+    none is named or every one is dropped, before any search."""
+    what_ifs = variant_systems(variants_path, "parity fleet", reads=("unit_price_usd",))
+    if what_ifs and not typed_options({"--chips": "chip_names"}):
+        chip_names = ",".join(dict.fromkeys(s.chip.id for s in what_ifs))
+    kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once") + what_ifs
+    if not kinds:
+        raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
+                          "systems list them)")
+    exporting = screen(kinds, rule) if rule else None
+    return (list(exporting.kept) if exporting else kinds), what_ifs, exporting
 
 
 def train_fleet(model: str, tokens: float | None, days: float | None, units: int | None, power_mw: float | None,
@@ -45,15 +47,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
         raise ParityError("--workload train needs --days (a deadline), --units (chips available) or --power-mw "
                           "(a power budget)")
     found = catalog.model(model)
-    what_ifs = variant_systems(variants_path, "parity fleet", reads=("unit_price_usd",))
-    if what_ifs and not typed_options({"--chips": "chip_names"}):
-        chip_names = ",".join(dict.fromkeys(s.chip.id for s in what_ifs))
-    kinds = systems_named(listed(chip_names, "--chips"), "each system is sized once") + what_ifs
-    if not kinds:
-        raise ParityError(f"--chips {chip_names!r}: name at least one chip kind or system (parity chips, parity "
-                          "systems list them)")
-    exporting = screen(kinds, rule) if rule else None  # every chip dropped: one line, before any search
-    kinds = list(exporting.kept) if exporting else kinds
+    kinds, what_ifs, exporting = fleet_kinds(chip_names, variants_path, rule)
     batch = global_batch or default_global_batch(seq_len)
     plans = plan_training_fleet(found, kinds, tokens, None if days is None else days * SECONDS_PER_DAY, units,
                                 None if power_mw is None else power_mw * 1e6, seq_len, batch, precision, processes)
