@@ -133,6 +133,7 @@ def _gemm_formats_of(rows: frozenset[str]) -> frozenset[str]:
 
 
 @cache
+@cache  # of the stored rows and catalog models, asked once per prediction's flags
 def validated_features(fitted: bool = True) -> frozenset[str]:
     """Architecture features of the models the fit has seen (calibration rows; `fitted` False: of every scored row,
     the never-fitted ones included), MTP decoding included when such a row decoded with it."""
