@@ -46,3 +46,18 @@ def test_the_indexer_scores_keys_in_fp8_where_the_cache_is_fp8(kv: str, math: st
                        Shard(8, 1, 1, 1, 1), precision)
     formats = {k.name: k.fmt for k in step.kernels if k.name.startswith("indexer_")}
     assert formats == {"indexer_decode": math, "indexer_prefill": math}
+
+
+@pytest.mark.parametrize(("kv", "per_key"), [("fp8", 656), ("bf16", 1_152)])
+def test_the_sparse_decode_reads_and_writes_the_record_the_cache_stores(kv: str, per_key: int) -> None:
+    """The sparse decode kernel reads FlashMLA's 656 B record per selected key in an FP8 cache (the 576 latent
+    elements at 1 B were read before, 80 B a key short of what capacity counts), and the cache write stores it."""
+    from parity.ops import Batch
+    from parity.plan.sharding import device_step
+
+    precision = Precision(weights="fp8", activations="bf16", kv_cache=kv, attention="bf16")
+    step = device_step(catalog.model("deepseek-v3.2"), Batch(decode_tokens=8, decode_context=65_536),
+                       Shard(8, 1, 1, 1, 1), precision)
+    kernels = {k.name: k for k in step.kernels}
+    assert kernels["mla_decode"].other_bytes == pytest.approx(8 * 2_048 * per_key)  # top-k 2,048 keys each
+    assert kernels["kv_write"].other_bytes == pytest.approx(8 * per_key)

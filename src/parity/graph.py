@@ -95,7 +95,7 @@ def _absorbed_decode(spec: AttentionSpec, batch: Batch, decode_keys: Num, decode
             Attention(name="mla_decode", phase="decode", heads=heads, kv_heads=1,
                       flops_per_head=2.0 * (lora + rope + lora) * decode_pairs,
                       kv_bytes_per_kv_head=decode_keys * (lora + rope), queries=batch.decode_queries,
-                      latent=True),
+                      latent=True, fp8_record_bytes_per_element=spec.fp8_record_bytes_per_element),
             Gemm(name="v_absorb", tokens=batch.decode_queries, rows=lora, cols=v, copies=heads, split="column",
                  role="attention", per_head=True, matrix="kv_b")]
 
@@ -184,7 +184,8 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
                 Attention(name="mla_prefill", phase="prefill", heads=heads, kv_heads=heads,
                           flops_per_head=2.0 * (nope + rope + v) * prefill_pairs,
                           kv_bytes_per_kv_head=prefill_cached_keys * (lora + rope) / heads,
-                          queries=batch.prefill_tokens, head_dim=nope + rope, in_kv_format=True)]
+                          queries=batch.prefill_tokens, head_dim=nope + rope, in_kv_format=True,
+                          fp8_record_bytes_per_element=spec.fp8_record_bytes_per_element)]
         ops.append(Gemm(name="o", tokens=t, rows=heads * v, cols=hidden, split="row", role="attention"))
     else:
         d, dv, kv = spec.head_dim, spec.value_head_dim, spec.num_key_value_heads
@@ -204,7 +205,8 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
     kv_write = t * spec.kv_elements_per_token
     # KV-cache write (elements; plan converts with the KV format) and activation glue: two RMSNorms,
     # rotary, residual adds: ~8 reads/writes of a hidden vector per token in 16-bit activations
-    ops += [Stream(name="kv_write", bytes=kv_write, split="kv"),
+    ops += [Stream(name="kv_write", bytes=kv_write, split="kv",
+                   fp8_record_bytes_per_element=spec.fp8_record_bytes_per_element),
             Stream(name="norms_residual", bytes=8.0 * 2.0 * t * hidden)]
     if spec.dsa:  # the indexer's FP8 key, written whatever the KV format
         ops.append(Stream(name="index_key_write", bytes=t * spec.index_key_bytes_per_token))

@@ -118,6 +118,9 @@ class Attention:
     0 where not stated.
     in_kv_format: the kernel runs in FP8 where the KV cache is FP8, whatever the attention format (MLA's prompt
     attention with an FP8 cache: its inputs cast first, graph._mla_prompt_passes; DSA's indexer, graph._indexer_ops).
+    fp8_record_bytes_per_element [B]: what an 8-bit FP8 cache stores per element of kv_bytes_per_kv_head where its
+    record is not the format's (sparse MLA's FlashMLA record, model.Attention.fp8_record_bytes_per_element; 0: the
+    format's).
     """
 
     name: str
@@ -132,6 +135,7 @@ class Attention:
     fp8_key_bytes_per_kv_head: Num = 0.0
     head_dim: int = 0
     in_kv_format: bool = False
+    fp8_record_bytes_per_element: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,13 +149,14 @@ class Stream:
     rank's tokens: a rank moves those its experts handle, plan.sharding.moe_routes_share), "heads" (bytes of
     per-head tensors: each TP rank moves its heads' share) or "heads_kv_cast" (elements of per-head tensors cast
     to an FP8 KV cache's format before attention, split as "heads": read in the activations' format and written in
-    the cache's, nothing where the cache is not FP8).
+    the cache's, nothing where the cache is not FP8). fp8_record_bytes_per_element: as Attention's, for "kv".
     """
 
     name: str
     bytes: Num
     split: str = "replicated"
     fused: bool = True
+    fp8_record_bytes_per_element: float = 0.0
 
     def __post_init__(self) -> None:
         if self.split not in STREAM_SPLITS:

@@ -15,7 +15,15 @@ import numpy as np
 from parity.dtypes import Format
 
 
-__all__ = ["Matrix", "Attention"]
+__all__ = ["Matrix", "Attention", "cache_bytes_per_element"]
+
+
+def cache_bytes_per_element(fp8_record_bytes: float, kv_format: Format) -> float:
+    """[B] a KV cache in `kv_format` stores per element: the format's, or an 8-bit FP8 cache's own record where the
+    layer keeps one (Attention.fp8_record_bytes_per_element, nonzero)."""
+    if fp8_record_bytes and kv_format.math == "fp8" and kv_format.bits == 8:
+        return fp8_record_bytes
+    return kv_format.bytes_per_element
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,17 +188,23 @@ class Attention:
         NSATokenToKVPool (index_k_with_scale_buffer, quant_block_size 128)."""
         return self.index_head_dim * (1.0 + 4.0 / 128.0)
 
-    def kv_bytes_per_token(self, kv_format: Format) -> float:
-        """[B] one token adds to this layer's cache in `kv_format`, the indexer's FP8 key included. Sparse MLA
+    @property
+    def fp8_record_bytes_per_element(self) -> float:
+        """[B] an FP8 cache stores per cached element where its record is not the format's (0: it is). Sparse MLA
         (DSA) in an FP8 cache is stored as FlashMLA's "FP8 with scale" record: the latent in FP8 with an fp32
-        scale per 128, the rope key kept in bf16, 512 + 16 + 128 = 656 B (FlashMLA README, "FP8 KV Cache"), as
-        vLLM's FLASHMLA_SPARSE backend stores any quantized cache (mla_attention.py turns it to fp8_ds_mla, 656 B a
-        token in flashmla_sparse.py) and SGLang's NSA pool does (rope in bf16)."""
-        if self.dsa and self.mla and kv_format.math == "fp8" and kv_format.bits == 8:
-            assert self.kv_lora_rank is not None
-            own = self.kv_lora_rank * (1.0 + 4.0 / 128.0) + 2.0 * self.qk_rope_head_dim
-        else:
-            own = self.kv_elements_per_token * kv_format.bytes_per_element
+        scale per 128, the rope key kept in bf16, 512 + 16 + 128 = 656 B for 576 elements (FlashMLA README, "FP8
+        KV Cache"), as vLLM's FLASHMLA_SPARSE backend stores any quantized cache (mla_attention.py turns it to
+        fp8_ds_mla, 656 B a token in flashmla_sparse.py) and SGLang's NSA pool does (rope in bf16). The sparse
+        kernels read and write that record, so the graph's cache traffic carries it too (cache_bytes_per_element)."""
+        if not (self.dsa and self.mla):
+            return 0.0
+        assert self.kv_lora_rank is not None
+        record = self.kv_lora_rank * (1.0 + 4.0 / 128.0) + 2.0 * self.qk_rope_head_dim
+        return record / self.kv_elements_per_token
+
+    def kv_bytes_per_token(self, kv_format: Format) -> float:
+        """[B] one token adds to this layer's cache in `kv_format`, the indexer's FP8 key included."""
+        own = self.kv_elements_per_token * cache_bytes_per_element(self.fp8_record_bytes_per_element, kv_format)
         return own + self.index_key_bytes_per_token
 
     @property

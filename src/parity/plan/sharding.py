@@ -12,6 +12,7 @@ import numpy as np
 from parity.dtypes import format_named
 from parity.graph import LayerOps, forward
 from parity.model import Attention as SoftmaxAttention, Model, MoeMlp
+from parity.model.mixers import cache_bytes_per_element
 from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream, where
 from parity.plan.layout import Shard
 from parity.plan.precision import Precision
@@ -31,6 +32,11 @@ class DeviceStep:
 @functools.lru_cache(maxsize=None)
 def _bytes(fmt: str) -> float:
     return format_named(fmt).bytes_per_element
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_bytes(fp8_record_bytes: float, kv_format: str) -> float:
+    return cache_bytes_per_element(fp8_record_bytes, format_named(kv_format))
 
 
 def _fp8_cache(prec: Precision) -> bool:
@@ -72,7 +78,7 @@ def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Nu
 def _attention_kernel(op: Attention, s: Shard, prec: Precision, count: Num) -> Kernel:
     heads = op.heads / s.t
     kv_heads = op.kv_heads if op.latent else np.maximum(op.kv_heads / s.t, 1.0)
-    kv = _bytes(prec.kv_cache)
+    kv = _cache_bytes(op.fp8_record_bytes_per_element, prec.kv_cache)
     fmt = prec.kv_cache if op.in_kv_format and _fp8_cache(prec) else prec.attention
     return Kernel(name=op.name, kind=f"attention_{op.phase}", flops=op.flops_per_head * heads,
                   weight_bytes=0.0, other_bytes=(op.kv_bytes_per_kv_head * kv + op.state_bytes_per_kv_head
@@ -104,7 +110,8 @@ def moe_routes_share(s: Shard) -> Num:
 
 
 def _stream_kernel(op: Stream, s: Shard, prec: Precision, kv_share: Num, count: Num) -> Kernel:
-    moved = op.bytes * _bytes(prec.kv_cache) * kv_share if op.split == "kv" else op.bytes
+    moved = op.bytes * _cache_bytes(op.fp8_record_bytes_per_element, prec.kv_cache) * kv_share if op.split == "kv" \
+        else op.bytes
     if op.split == "moe_tokens":
         moved = moved * moe_routes_share(s)
     elif op.split == "heads_kv_cast":
