@@ -65,3 +65,11 @@ def test_share_text_reads_at_any_size() -> None:
 ])
 def test_duration_text_reads_long_durations_in_minutes_and_hours(seconds: float, text: str) -> None:
     assert units.duration_text(seconds) == text
+
+
+@pytest.mark.parametrize(("number", "text"), [(1, "1 sequence"), (64, "64 sequences"), (2.5, "2.5 sequences"),
+                                              (30.3349, "30.3 sequences"), (1024.0, "1024 sequences"),
+                                              (150.7, "151 sequences")])
+def test_a_count_in_words_keeps_three_figures_of_a_fraction(number: float, text: str) -> None:
+    """serve --explain titled its decode breakdown 'One decode step of 30.3349 sequences per rank'."""
+    assert units.counted(number, "sequence") == text
