@@ -494,5 +494,5 @@ def test_x_per_gb_shows_for_systems_of_one_size_whose_chips_hold_different_memor
     only where the systems' sizes differed."""
     code, out, _ = run("compare", "hgx-h20", "atlas-800-a3", "--model", "llama-3.1-8b", "--wide")
     tokens = next(line for line in out.splitlines() if line.startswith("atlas-800-a3")).split()
-    at = tokens.index("5,744")  # tok/s/chip, then x/chip, tok/s/kW, x/kW, x/GB
+    at = tokens.index("5,745")  # tok/s/chip, then x/chip, tok/s/kW, x/kW, x/GB
     assert code == 0 and "x/GB" in out and tokens[at + 1:at + 5] == ["0.95x", "3,945", "0.48x", "0.71x"]

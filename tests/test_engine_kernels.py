@@ -198,7 +198,7 @@ VLLM_OPS = {"launch", "attention_decode", "grouped_gemm", "gemm"}
 
 
 @pytest.mark.parametrize(("version", "stack", "features", "expected"), [
-    ((0, 7, 1), "cuda", R1, 4.91), ((0, 7, 3), "cuda", R1, 4.91), ((0, 7, 4), "cuda", R1, 4.47), ((0, 7, 0), "cuda", R1, None),
+    ((0, 7, 1), "cuda", R1, 4.92), ((0, 7, 3), "cuda", R1, 4.92), ((0, 7, 4), "cuda", R1, 4.47), ((0, 7, 0), "cuda", R1, None),
     ((0, 8, 0), "cuda", R1, None), ((0, 7, 3), "rocm", R1, 4.53), ((0, 7, 2), "rocm", R1, 4.53),
     ((0, 7, 1), "rocm", R1, None), ((0, 7, 3), "cuda", frozenset({"moe"}), None)])
 def test_which_vllm_versions_ran_the_v0_deepseek_kernels(version, stack, features, expected) -> None:

@@ -48,7 +48,7 @@ def test_vectorised_aggregated_equals_the_scalar_path(case, chips, pick, concurr
 def test_a_load_beyond_the_kv_capacity_runs_at_the_capacity() -> None:
     """Llama-3.1-70B FP8 on two H100s (TensorRT-LLM, tp 2), 4,096 + 1,024 tokens: the KV cache holds 74
     sequences. At 64 clients the search runs 64; at 256 and 1,024 it runs 74, with the TPOT and throughput of
-    all 256 or 1,024 (the others only queue for a slot) but the TTFT of 74 clients (1.97 s), not the queue's
+    all 256 or 1,024 (the others only queue for a slot) but the TTFT of 74 clients (1.95 s), not the queue's
     (135 s and 699 s)."""
     m, s, profile, cal, precision = setup("llama-3.1-70b", "hgx-h100", "trtllm")
     grid = layout_grid(m, 2)
@@ -58,12 +58,14 @@ def test_a_load_beyond_the_kv_capacity_runs_at_the_capacity() -> None:
     assert list(r["concurrency"]) == [64.0, 74.0, 74.0]
     for j, clients in enumerate((64.0, 256.0, 1024.0)):
         everyone = serve_aggregated(dep, profile, Workload(isl=4096, osl=1024, concurrency=clients))
-        assert r["tpot"][j] == pytest.approx(float(everyone.tpot_s), rel=1e-9)
-        assert r["per_chip"][j] == pytest.approx(float(everyone.output_tokens_per_s) / 2, rel=1e-9)
+        # equal but for a client's own prompt, which stretches none of its decodes: 1/74 of the prompts at the
+        # capacity, 1/256 or 1/1,024 of them with every client cycling (under 1% of TPOT)
+        assert r["tpot"][j] == pytest.approx(float(everyone.tpot_s), rel=1e-9 if j == 0 else 1e-2)
+        assert r["per_chip"][j] == pytest.approx(float(everyone.output_tokens_per_s) / 2, rel=1e-9 if j == 0 else 1e-2)
     queued = [float(serve_aggregated(dep, profile, Workload(isl=4096, osl=1024, concurrency=c)).ttft_s)
               for c in (256.0, 1024.0)]
-    assert r["ttft"][1] == r["ttft"][2] == pytest.approx(1.966, rel=1e-3)
-    assert queued == [pytest.approx(135.5, rel=1e-3), pytest.approx(698.9, rel=1e-3)]
+    assert r["ttft"][1] == r["ttft"][2] == pytest.approx(1.947, rel=1e-3)
+    assert queued == [pytest.approx(135.26, rel=1e-3), pytest.approx(698.6, rel=1e-3)]
 
 
 @settings(max_examples=15, deadline=None)

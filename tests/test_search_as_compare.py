@@ -18,7 +18,7 @@ def _json(*args: str) -> object:
 
 
 @pytest.mark.parametrize(("system", "model", "engine", "per_chip"), [
-    ("mi300x-platform", "llama-3.1-70b", "vllm", 1528),  # search priced the CUDA vllm profile: 2,894
+    ("mi300x-platform", "llama-3.1-70b", "vllm", 1530),  # search priced the CUDA vllm profile: 2,894
     ("atlas-800-a3", "llama-3.1-70b", "generic", 1080),  # search ran one rank per package: 1,270
     ("hgx-h200", "deepseek-r1", "generic", 3687),  # search ran no MTP draft where compare drafts one
 ])

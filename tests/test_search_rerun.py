@@ -36,7 +36,7 @@ def test_search_states_its_formats_and_serve_reproduces_its_best_exactly() -> No
     assert "--weights fp8 --kv fp8" in found["best_serve_command"]
     best, served = found["best"], _rerun(found)
     assert (best["layout"], best["concurrency"]) == ("tp2-pp2", 512)
-    assert best["tokens_per_s_per_chip"] == pytest.approx(2798.24, abs=0.01)
+    assert best["tokens_per_s_per_chip"] == pytest.approx(2800.20, abs=0.01)
     for search_key, serve_key in (("ttft_s", "ttft_s"), ("tpot_s", "tpot_s"),
                                   ("tokens_per_s_per_chip", "output_tokens_per_s_per_chip"), ("chips", "chips")):
         assert served[serve_key] == pytest.approx(best[search_key], rel=1e-9)

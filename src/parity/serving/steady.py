@@ -72,6 +72,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              & (clients > 1))
     receives = (np.asarray(d) == 1) & (profile.recv_interval_steps > 1)
     harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
+    others = 1.0 - 1.0 / np.maximum(clients * d, 1.0)  # the share of a worker's prompts that are other clients'
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
         device_s, per_step = decode_step(dep, batch, context)
         # the prompts' share is priced on the device step; the decode step itself waits for the host's floor
@@ -85,12 +86,15 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
         def latency(lam: Num) -> tuple[Num, Num, Num]:
             per_prompt = per_prompt_of(lam)
             u = np.minimum(lam * per_prompt, 0.999999)
-            tpot = t_decode / (1.0 - u) / per_step
-            inner = (profile.ttft_overhead_s + profile.first_token_steps * t_decode / (1.0 - u) + wall
-                     + _queue_wait(profile, u, added, active, per_prompt)
-                     + (np.where(balanced, _attention_dp_hold(profile, harmonic, lam, t_decode / (1.0 - u)), 0.0)
+            # a client's decodes pause for the other clients' prompts, not its own (done before its first
+            # token): a lone client's TPOT is the decode step
+            stretched = t_decode / (1.0 - u * others)
+            tpot = stretched / per_step
+            inner = (profile.ttft_overhead_s + profile.first_token_steps * stretched + wall
+                     + _queue_wait(profile, u * others, added, active * others, per_prompt)
+                     + (np.where(balanced, _attention_dp_hold(profile, harmonic, lam, stretched), 0.0)
                         if harmonic is not None else 0.0)
-                     + (np.where(waits, _batch_wait(profile, lam, t_decode / (1.0 - u), isl,
+                     + (np.where(waits, _batch_wait(profile, lam, stretched, isl,
                                                     batch * (1.0 + dep.mtp_tokens)), 0.0)
                         if np.any(waits) else 0.0)
                      + (np.where(receives, _recv_wait(profile, u, t_decode), 0.0) if np.any(receives) else 0.0))
