@@ -304,16 +304,25 @@ def progress_bar(stages: bool = False) -> Any:
 
 
 def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping[str, Any], title: str = "",
-                caption: str = "", out: Path | None = None, wrap: bool = True, listed: Sequence[str] = ()) -> None:
+                caption: str = "", out: Path | None = None, wrap: bool = True, listed: Sequence[str] = (),
+                tables: Sequence[tuple[Sequence[Mapping[str, Any]], Sequence[Any], str]] = ()) -> None:
     """One record (a serving scenario, a training layout, a model): for people a quantity/value table of
     `rows` (figures written for reading); JSON the payload; CSV the payload as one row in SI units (nested
-    mappings spread over parent_child columns, lists as JSON cells), never the people's text such as '45.4 s'."""
+    mappings spread over parent_child columns, lists as JSON cells), never the people's text such as '45.4 s'.
+    `tables`: (rows, columns, title) of tables a table or Markdown shows under the record, in one text (printed or
+    written to `out`); JSON and CSV carry them only as the payload holds them."""
     from parity.report.tables import Column, plain  # noqa: PLC0415
 
     columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=wrap)]
     fmt = output_format(fmt, out)
-    emit([payload] if fmt == "csv" else rows, columns, fmt, title=title, caption=caption, payload=payload, out=out,
-         listed=listed)
+    if not tables or fmt in ("json", "csv"):
+        emit([payload] if fmt == "csv" else rows, columns, fmt, title=title, caption=caption, payload=payload,
+             out=out, listed=listed)
+        return
+    shown = [(rows, columns, title, caption, listed), *((r, c, t, "", ()) for r, c, t in tables)]
+    texts = [render_output(r, c, fmt, title=t, caption=cap, to_file=out is not None, listed=each)
+             for r, c, t, cap, each in shown]
+    deliver("\n".join(text.rstrip("\n") + "\n" for text in texts), out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,7 +35,7 @@ from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
-from parity.step import Part, breakdown
+from parity.step import Part, breakdown, decode_breakdown
 from parity.report.tables import Column, percent, plain, scaled, to_csv, with_interval
 
 
@@ -474,31 +474,32 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         rows.append({"quantity": f"target {target}", "value": f"{'met' if value <= target.seconds else 'missed'} "
                                                               f"({value * 1e3:,.1f} ms)"})
         data = {**data, f"meets_{target.key}": bool(value <= target.seconds)}
-    parts: list[dict[str, object]] = []
-    prefill_parts: list[dict[str, object]] = []
+    steps: list[tuple[list[dict[str, object]], list[Column], str]] = []  # --explain's tables under the record
     if explain:
         scenario = scenario_of(case)
         dep = deployment(scenario, scenario.decode_layout or scenario.layout, decode=scenario.mode == "disagg")
-        batch = Batch(decode_tokens=max(float(data.get("decode_batch", 1.0)), 1.0), decode_context=isl + osl / 2)
-        parts = _parts(breakdown(dep, batch))
+        sequences = max(float(data.get("decode_batch", 1.0)), 1.0)
+        parts = _parts(decode_breakdown(dep, sequences, isl + osl / 2))  # the step the step model prices, drafts in
         # a prompt's first chunk alone: what its prefill costs before any queueing or batching
         chunk = float(min(isl, scenario.engine.max_num_tokens))
         prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
         prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
         data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
-    emit_record(rows, fmt,
-                title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, "
-                      f"{_load(concurrency, request_rate if simulated else None, data.get('requests'), max_concurrency)}") + ")",
-                caption="Assumptions: " + data["note"], payload=data, out=out)
-    if explain and fmt == "table" and out is None:
         step_columns = [Column("part", "op or collective", plain, "left"),
                         Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
                         Column("detail", "format / algorithm", plain, "left")]
-        emit(parts, step_columns, "table",
-             title=f"One decode step of {counted(batch.decode_tokens, 'sequence')} per rank on one device")
-        emit(prefill_parts, step_columns, "table",
-             title=f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} on one device (no queueing; "
-                   f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
+        drafts = dep.mtp_tokens  # with MTP the step verifies 1 + drafts tokens a sequence, after the draft passes
+        verify = (f" with {counted(drafts, 'draft token')} (the verify of {1 + drafts} tokens a sequence and "
+                  f"{drafts} MTP draft pass{'es' if drafts > 1 else ''})") if drafts else ""
+        steps = [(parts, step_columns, f"One decode step{verify} of {counted(sequences, 'sequence')} per rank on one "
+                  "device"),
+                 (prefill_parts, step_columns, f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} "
+                  f"on one device (no queueing; before the engine's prefill time factor "
+                  f"x{scenario.engine.prefill_scale:.2f})")]
+    emit_record(rows, fmt,
+                title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, "
+                      f"{_load(concurrency, request_rate if simulated else None, data.get('requests'), max_concurrency)}") + ")",
+                caption="Assumptions: " + data["note"], payload=data, out=out, tables=steps)
 
 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter

@@ -77,6 +77,7 @@ class Engine(Admission, Idling, Ranks):
         self.decoded_s = 0.0  # when the last decode step ended (every sequence in it had a chunk out then)
         self.joined: list[float] = []  # the last chunk's time of each request that started decoding since then
         self.idle_clock: list[float] = []  # clock values of the last idle run past other engines' turns (_idle)
+        self.first_lags_s: list[float] = []  # the output path's lag of each counted request's first token [s]
         m, v = scheduler.mtp.moments() if scheduler.mtp.tokens else (1.0, 0.0)
         self.m, self.v = m, v
         self.mtp_tokens = scheduler.mtp.tokens
@@ -302,6 +303,8 @@ class Engine(Admission, Idling, Ranks):
             return
         if req.first_s == _INF:
             req.first_s = self.now + delay + lag
+            if lag and req.counted:
+                self.first_lags_s.append(lag)
             req.last_s = self.now  # the first token's step, in the clock the later chunks' steps end by
         self._start_decode(r, req)
 

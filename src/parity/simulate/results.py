@@ -36,8 +36,10 @@ class SimResult:
     the counted requests (NaN where they were all sent at once): about 0 for a run that keeps up, and the arrival rate
     over the rate it is served at, less 1, for one whose queue grows; arrival_span_s: first to last send [s].
     kv_waited: counted requests that waited for KV room at least once (refused admission for it, or preempted);
-    timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction) in time order; queued: requests
-    that reached a worker and wait for a rank to take them (not those yet to be sent)."""
+    timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction) in time order, a worker's record
+    after each of its steps and, where the last token reaches the client after the last step, one more at the run's
+    end (its state unchanged); queued: requests that reached a worker and wait for a rank to take them (not those yet
+    to be sent)."""
 
     latency: dict[str, float]
     output_tokens_per_s: float
@@ -133,8 +135,13 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     steps = sum(e.steps for e in engines)
     batch = sum(e.sequence_steps for e in engines) / steps / max(engines[-1].d, 1) if steps else 0.0  # whole counts
     # in time order over every worker (each worker's records are, but workers advance in turn); a stable sort
+    ordered = sorted(timeline or (), key=itemgetter(0))
+    if ordered and ordered[-1][0] < end:  # the last token reaches the client after the last step (the output path's
+        # lag, an overlap scheduler's step): each worker's last state holds to the run's end, where its rows end
+        last = {w: (q, p, n, u) for _, w, q, p, n, u in ordered}
+        ordered += [(end, w, *state) for w, state in last.items()]
     records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
-                    for t, w, q, p, n, u in sorted(timeline or (), key=itemgetter(0)))
+                    for t, w, q, p, n, u in ordered)
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
                      duration_s=duration, requests=len(done), decode_batch=batch,
                      preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,

@@ -98,6 +98,25 @@ def _capped(bench: Benchmark) -> str:
             "they are sent)")
 
 
+def _lag_note(sched: Scheduler, engines: list[Engine]) -> tuple[str, ...]:
+    """The output path's lag in words (none without one): the decode steps that every request's first and last
+    tokens reach the client after the steps that made them (Scheduler.first_token_lag_steps), and what the first
+    tokens' lag came to [ms], one figure where they all agree to three figures (a disaggregated decode worker's
+    requests bring their first token along: their last token alone lags)."""
+    steps = sched.first_token_lag_steps
+    if not steps:
+        return ()
+    lags = [lag for engine in engines for lag in engine.first_lags_s]
+    said = f"the output path delays a request's {'first and last tokens' if lags else 'last token'} by " \
+           f"{counted(steps, 'decode step')} (the engine profile's sim_first_token_steps)"
+    if not lags:
+        return (said,)
+    low, high = f"{min(lags) * 1e3:.3g}", f"{max(lags) * 1e3:.3g}"
+    spent = (f"{low} ms a first token here" if low == high else
+             f"{low}-{high} ms a first token here ({sum(lags) / len(lags) * 1e3:.3g} ms on average)")
+    return (f"{said}: {spent}, in TTFT and E2E",)
+
+
 @_without_gc
 def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: int = 1, workers: int = 1,
                    chips_per_worker: float = 1.0, timeline: bool = False) -> SimResult:
@@ -120,7 +139,7 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
     _drive(engines, [sched.ttft_overhead_s] * workers, [everyone] * workers, touched)
     notes = sched.describe() + table.notes + (f"each request reaches the engine {sched.ttft_overhead_s * 1e3:.0f} ms after it is sent"
                                 + (f" (front end: {bench.client.front_end.id})" if bench.client.front_end else
-                                   " (the engine profile's ttft_overhead_s)"),
+                                   " (the engine profile's ttft_overhead_s)"), *_lag_note(sched, engines),
                                 f"simulated {_requests(len(client.requests))} of a trace{_capped(bench)} (client profile "
                                 f"{bench.client.id}: its front end only)" if bench.trace else
                                 f"simulated {_requests(len(client.requests))}{_counted(bench)}{_arriving(bench)} from "
@@ -193,7 +212,7 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
     _drive(pre + dec, [p_sched.ttft_overhead_s] * prefill_workers
            + [transfer_s + d_sched.disagg_ttft_overhead_s] * decode_workers,
            [decodes] * prefill_workers + [everyone] * decode_workers, touched)
-    notes = d_sched.describe() + d_table.notes + (
+    notes = d_sched.describe() + d_table.notes + _lag_note(d_sched, dec) + (
         f"disaggregated: {counted(prefill_workers, 'prefill worker')} of {counted(prefill_chips, 'chip')}, "
         f"{counted(decode_workers, 'decode worker')} of {counted(decode_chips, 'chip')}; KV moved in "
         f"{transfer_s * 1e3:.2f} ms plus a hand-off of "
