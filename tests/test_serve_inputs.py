@@ -338,8 +338,12 @@ def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
     (code, plain), (_, per_die) = (_invoke(*args, "--tp", "2", *extra, "--format", "json")
                                    for extra in ((), ("--rank-per-die",)))
     assert code == 0 and json.loads(plain) == json.loads(per_die)
-    # the record says a die was the rank, so its memory_bytes_per_chip is a die's (fuzz 24 4.2)
-    assert round(json.loads(plain)["memory_bytes_per_chip"] / 1e9, 1) == 49.0 and json.loads(plain)["rank_per_die"]
+    # the record says a die was the rank; memory_bytes_per_chip was then a die's under the package's key (fuzz 24 4.2,
+    # fixS 4): it is the package's, its two dies' 2 x 49.03 GB, as chips and tokens/s per chip count packages, and
+    # memory_bytes_per_die the die's
+    record = json.loads(plain)
+    assert (round(record["memory_bytes_per_chip"] / 1e9, 1), round(record["memory_bytes_per_die"] / 1e9, 1)) == (
+        98.1, 49.0) and record["rank_per_die"] and "memory_bytes_per_die" not in package
     assert "--rank-per-die" in json.loads(plain)["serve_command"] and "package" not in "; ".join(json.loads(plain)["flags"])
     h100 = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady", "--format", "json")
     assert json.loads(_invoke(*h100)[1]) == json.loads(_invoke(*h100, "--no-rank-per-die")[1])

@@ -97,8 +97,8 @@ def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object
     """What a `parity serve` record states of its own run, so that the rows of many runs join and tell apart: the
     case's names and workload, its formats as resolved (the checkpoint's where none was given, the engine's KV
     format; unquantized_matrices: the matrices its skip list keeps bf16, space-separated), its layouts ('' the decode
-    layout of an aggregated run), whether each die of a package was a rank (rank_per_die: then memory_bytes_per_chip
-    is a die's) and `rerun`, its serve_command."""
+    layout of an aggregated run), whether each die of a package was a rank (rank_per_die: then the record adds
+    memory_bytes_per_die beside the package's memory_bytes_per_chip) and `rerun`, its serve_command."""
     precision = scenario.precision
     return {"model": case.model, "system": case.system, "engine": scenario.engine.id, "mode": case.mode,
             "layout": str(case.layout), "decode_layout": "" if case.decode_layout is None else str(case.decode_layout),

@@ -18,7 +18,6 @@ from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.errors import ParityError
 from parity.flags import texts as flag_texts
-from parity.hardware import rank_holder
 from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
@@ -76,13 +75,16 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-def _memory_row(data: dict, holder: str = "chip") -> tuple[str, str]:
-    """The memory per chip a run's table shows (per die where each die of a multi-die chip is a rank: `holder`, as
-    the figure is then a die's): each worker's where prefill and decode workers are apart."""
+def _memory_row(data: dict) -> tuple[str, str]:
+    """The memory per chip a run's table shows, per die where each die of a multi-die chip is a rank (its
+    memory_bytes_per_die): each worker's where prefill and decode workers are apart (a worker on a system of whole
+    chips, a mixed fleet's, gives its chip's)."""
+    holder = "die" if "memory_bytes_per_die" in data else "chip"
     if "prefill_memory_bytes_per_chip" not in data:
-        return f"memory per {holder}", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"
-    return (f"memory per {holder} (prefill / decode)", f"{data['prefill_memory_bytes_per_chip'] / 1e9:,.1f} / "
-                                                  f"{data['decode_memory_bytes_per_chip'] / 1e9:,.1f} GB")
+        return f"memory per {holder}", f"{data[f'memory_bytes_per_{holder}'] / 1e9:,.1f} GB"
+    sides = [data.get(f"{role}_memory_bytes_per_die", data[f"{role}_memory_bytes_per_chip"])
+             for role in ("prefill", "decode")]
+    return f"memory per {holder} (prefill / decode)", f"{sides[0] / 1e9:,.1f} / {sides[1] / 1e9:,.1f} GB"
 
 
 def _number(value: float, unit: float) -> str:
@@ -125,8 +127,10 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
                                    processes=processes, ray=ray)
     if model_kind == "steady":
         predictions = [_closed_loop_only(row, p) for row, p in zip(rows, predictions)]
-    # phase rows (decode or prefill benchmarks) add their step time and input rate; the simulator its percentiles
-    phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
+    # phase rows (decode or prefill benchmarks) add their step time and input rate, rows of one rank per die of a
+    # multi-die chip their die's memory; the simulator its percentiles
+    phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip", "memory_bytes_per_die")
+                   if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
     table = [{k: row.get(k, float("nan")) for k in columns} for row in (p.row() for p in predictions)]
     table = [{**row, **scored(row, m)} for row, m in zip(table, measured)]  # the user's runs scored, where given
@@ -465,7 +469,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         (f"output tokens/s per chip{band}", texts["rate_text"]),
         ("output tokens/s per user", _number(data["output_tokens_per_s_per_user"], 1.0)),
         ("chips", f"{data['chips']:g}"),
-        _memory_row(data, rank_holder(catalog.system(case.system).chip.dies if case.rank_per_die else 1)),
+        _memory_row(data),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
         ("outside what was validated", "; ".join(data["flags"]) or "no"))] + percentile_rows
@@ -616,7 +620,8 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
         raise ParityError(prediction.note)
     data = {**prediction.row(), "flags": flag_texts(prediction.flags)}  # a list, as compare's
     payload = {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip",
-                                    "chips", "feasible", "memory_bytes_per_chip", "batch_per_rank", "flags", "note")}
+                                    "chips", "feasible", "memory_bytes_per_chip", "memory_bytes_per_die",
+                                    "batch_per_rank", "flags", "note") if k in data}
     shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
              ("batch per attention-DP rank", f"{data['batch_per_rank']:g}")]
     if phase == "decode":
@@ -624,7 +629,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
                   ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]
     else:
         shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
-    shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
+    shown += [("memory per rank", f"{data.get('memory_bytes_per_die', data['memory_bytes_per_chip']) / 1e9:,.1f} GB"),
               ("outside what was validated", "; ".join(data["flags"]) or "no")]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: one {phase} step of "
