@@ -40,7 +40,7 @@ def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
 
 
 def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None,
-                  client: str = "", max_concurrency: int | None = None, trace: str = "") -> str:
+                  client: str = "", max_concurrency: int | None = None, trace: str = "", clients: bool = True) -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
     formats, attention and offload settings, lengths and their spread, layouts and expert placement, clients, whole
     workers, the prefill workers' system, MTP and its acceptance, and on a multi-die chip whether each die is a
@@ -50,7 +50,9 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
     vLLM's); `max_concurrency`: an open loop's cap on requests in flight (said in place of the clients, which it
     is); `trace`: the path of the trace the simulator replays (said in place of the lengths, clients and rate it
-    gives)."""
+    gives); `clients`: False where the case's clients shape nothing (an open loop whose count of requests the client
+    profile or --num-prompts sets: Benchmark.counts_clients), so --concurrency, which serve then refuses, is left
+    out."""
     options = ["--model", case.model, "--system", case.system]
     if case.engine not in ("", "generic"):  # serve's default
         options += ["--engine", case.engine]
@@ -74,7 +76,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
         options += ["--decode-workers", str(case.decode_workers)]
     if max_concurrency:
         options += ["--max-concurrency", str(max_concurrency)]
-    elif not trace:
+    elif not trace and clients:
         options += ["--concurrency", str(case.concurrency)]
     options += ["--request-rate", repr(float(request_rate))] if request_rate and not trace else []  # exact draws
     options += ["--client", client] if client else []

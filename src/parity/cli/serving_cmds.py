@@ -22,7 +22,7 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
+                            Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
 from parity.predict.columns import _int, request_rate
@@ -31,7 +31,7 @@ from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
 from parity.units import counted, whole
 from parity.scenarios import offline_throughput, server_latency
-from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
+from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
 from parity.step import Part, breakdown
@@ -447,13 +447,14 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
                                       "poisson": not fixed_rate, "seed": seed, "max_concurrency": max_concurrency}
         bench = benchmark_of(resolved, client, **options, **({"trace": requests} if requests else {}))
+        _refuse_what_the_run_does_not_read(case, resolved, bench)
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
     # the line that runs it again (a trace by the path it was given)
     rerun = serve_command(
         case, moe="moe" in the_model.features, model_kind="sim" if simulated else "steady",
         request_rate=request_rate if simulated else None, client=client or "", max_concurrency=max_concurrency,
-        trace=str(trace) if requests else "") + "".join(
+        trace=str(trace) if requests else "", clients=bench is None or bench.counts_clients()) + "".join(
         f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
                                            (f"--seed {seed}", seed)) if simulated and typed)
     data = {**data, "note": data["note"] + lengths_note, "flags": flag_texts(prediction.flags)}  # a list, as compare's
@@ -708,6 +709,32 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+
+
+def _refuse_what_the_run_does_not_read(case: Case, scenario: Scenario, bench: Benchmark) -> None:
+    """Refuse --concurrency beside --request-rate where clients shape nothing (the requests arrive at the rate, and
+    their count is the client profile's or --num-prompts'; a profile counting prompts a client, inferencex's and
+    aiconfigurator's, reads it), and --seed where the simulated run draws nothing: no lengths from a range, no Poisson
+    arrivals (Benchmark.draws), no MTP acceptance, no attention-DP rank drawn for a request on a disaggregated worker
+    (routes_at_random)."""
+    rate = bench.request_rate
+    if rate is not None and not bench.counts_clients() and typed_options({"--concurrency": "concurrency"}):
+        n = bench.arrivals().num_prompts
+        requests = f"{n:,} request{'' if n == 1 else 's'}"
+        sent = (f"the {requests} of --num-prompts" if bench.num_prompts else
+                f"client profile {bench.client.id}'s {requests} (--num-prompts sets another count)")
+        raise ParityError(f"--concurrency with --request-rate {rate:g}: the run sends {sent} "
+                          f"{'all at once' if math.isinf(rate) else f'at {rate:g}/s'}, not from clients; vLLM's cap on "
+                          "requests in flight is --max-concurrency: give that, or leave --concurrency out")
+    ranks = max(case.layout.attn_dp, (case.decode_layout or case.layout).attn_dp)
+    routed = case.mode == "disagg" and ranks > 1 and routes_at_random(scenario.engine)
+    if bench.draws() or case.mtp_tokens or routed or not typed_options({"--seed": "seed"}):
+        return
+    arrivals = ("a closed loop" if rate is None else "every request at once" if math.isinf(rate) else
+                "evenly spaced arrivals (--fixed-rate)")
+    run = "the trace's own arrivals and lengths" if bench.trace else f"fixed lengths, {arrivals}"
+    raise ParityError(f"--seed seeds the simulator's draws of lengths, arrivals and MTP acceptance; this run draws "
+                      f"none ({run}, no --mtp): leave it out")
 
 
 def _refuse_what_the_run_cannot_use(case: Case, bench: Benchmark | None) -> None:
