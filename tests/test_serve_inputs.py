@@ -703,3 +703,22 @@ def test_one_request_and_one_sequence_are_singular() -> None:
 
     assert (_load(1, 1.0, 1), _load(8, 1.0, 1000)) == ("1 request at 1/s", "1,000 requests at 1/s")
     assert (_requests(1), _requests(1000)) == ("1 request", "1,000 requests")
+
+
+# a model one system cannot hold: serve's "does not fit" named `parity search --model deepseek-r1 --system hgx-h20`,
+# which refuses too ("fits no worker of one hgx-h20: --chips 16 searches workers over 2 systems")
+_UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--moe-ep", "8", "--weights", "int8"),
+           "needs 35.1 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
+           "atlas-800-a2 --engine sglang --weights int8 --chips 16` lists the layouts that fit"),
+          (("--system", "hgx-h20", "--tp", "8"), "needs 5.5 GB more per chip (weights is the largest term); `parity "
+                                                 "search --model deepseek-r1 --system hgx-h20 --chips 16` lists the "
+                                                 "layouts that fit")]
+
+
+@pytest.mark.parametrize(("options", "says"), _UNFIT)
+def test_a_case_that_does_not_fit_names_a_search_that_finds_layouts(options: tuple[str, ...], says: str) -> None:
+    """The --chips is the one search's own refusal names (compare.systems_to_hold), and that search finds layouts."""
+    code, output = _invoke("serve", "--model", "deepseek-r1", *options, "--model-kind", "steady")
+    assert (code, output) == (2, f"parity: error: does not fit: {says}\n")
+    code, output = _invoke(*says.split("`")[1].split()[1:], "--refine", "0", "--format", "json")
+    assert code == 0 and json.loads(output)["best"]["layout"], output

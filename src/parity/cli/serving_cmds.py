@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,11 +17,15 @@ from parity.cli.csv_input import column_rows, read_table
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
+from parity.compare import systems_to_hold
 from parity.errors import ParityError
+from parity.hardware import per_die
+from parity.model import Model
 from parity.flags import texts as flag_texts
 from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
+from parity.search import best_precision
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
                             Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
@@ -440,8 +445,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not prediction.feasible:
         raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
                                              f"output {case.osl:,})" if requests else "")
-                          + (f"; `parity search --model {case.model} --system {case.system}` lists the layouts that "
-                             "fit" if prediction.note.startswith("does not fit") else ""))
+                          + (_search_hint(case, the_model) if prediction.note.startswith("does not fit") else ""))
     bench, resolved = None, scenario_of(case)
     if simulated:
         options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
@@ -504,6 +508,29 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         emit(prefill_parts, step_columns, "table",
              title=f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} on one device (no queueing; "
                    f"before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")
+
+
+def _search_hint(case: Case, model: Model) -> str:
+    """'; `parity search ...` lists the layouts that fit' after a case that does not fit: the search of its model,
+    system, engine, weights and lengths, with the --chips of the fewest systems a worker must span where one
+    system's scale-up domain cannot hold the model (compare.systems_to_hold, as search's own refusal counts them);
+    '' where no worker search prices holds it, or the search would refuse the weights."""
+    system = catalog.system(case.system)
+    profile = catalog.engine_on(catalog.engine(case.engine or "generic"), system.chip.software_stack)
+    try:
+        precision = best_precision(model, system.chip, case.weights or None)
+    except ParityError:
+        return ""
+    spans = systems_to_hold(model, per_die(system), profile, precision, case.isl + case.osl)
+    if spans is None:
+        return ""
+    options = ["--model", case.model, "--system", case.system]
+    options += ["--engine", case.engine] if case.engine not in ("", "generic") else []
+    options += ["--weights", case.weights] if case.weights else []
+    options += [word for option, tokens in (("--isl", case.isl), ("--osl", case.osl)) if tokens != 1024  # search's
+                for word in (option, str(tokens))]
+    return f"; `parity search {shlex.join(options)}{f' --chips {spans * system.chips}' if spans > 1 else ''}` " \
+           "lists the layouts that fit"
 
 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter
