@@ -358,8 +358,8 @@ def test_a_per_die_refusal_names_the_die_and_the_catalog_system() -> None:
                            "4096", "--mtp", "1", "--model-kind", "steady")
     assert (code, output) == (2, "parity: error: does not fit: the prefill worker (tp1-dp16-ep16 on cloudmatrix-384, "
                                  "one rank per die) needs 8.1 GB more per 64 GB die (weights is the largest term); "
-                                 "`parity search --model deepseek-r1 --system cloudmatrix-384` lists the layouts "
-                                 "that fit\n")
+                                 "`parity search --model deepseek-r1 --system cloudmatrix-384 --engine sglang-cann "
+                                 "--weights int8` lists the layouts that fit\n")
 
 
 def test_a_die_run_as_a_rank_is_named_by_its_package() -> None:

@@ -62,7 +62,8 @@ def test_what_shapes_a_run_and_what_it_draws() -> None:
     """Benchmark.counts_clients: a closed loop's clients, an open loop's count of requests only for a profile
     counting prompts a client; Benchmark.draws: lengths from a range or Poisson gaps, never a trace's."""
     def bench(client: str, **options: object) -> Benchmark:
-        return Benchmark(isl=64, osl=8, concurrency=4, client=client_profile(client), **options)  # type: ignore[arg-type]
+        return Benchmark(isl=64, osl=8, concurrency=4, client=client_profile(client),
+                         **options)  # type: ignore[arg-type]
     trace = (TraceRequest(arrival_s=0.0, isl=64, osl=8),)
     assert [bench("vllm").counts_clients(), bench("vllm", request_rate=2.0).counts_clients(),
             bench("inferencex", request_rate=2.0).counts_clients(),
