@@ -338,8 +338,12 @@ def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
     (code, plain), (_, per_die) = (_invoke(*args, "--tp", "2", *extra, "--format", "json")
                                    for extra in ((), ("--rank-per-die",)))
     assert code == 0 and json.loads(plain) == json.loads(per_die)
-    # the record says a die was the rank, so its memory_bytes_per_chip is a die's (fuzz 24 4.2)
-    assert round(json.loads(plain)["memory_bytes_per_chip"] / 1e9, 1) == 49.0 and json.loads(plain)["rank_per_die"]
+    # the record says a die was the rank; memory_bytes_per_chip was then a die's under the package's key (fuzz 24 4.2,
+    # fixS 4): it is the package's, its two dies' 2 x 49.03 GB, as chips and tokens/s per chip count packages, and
+    # memory_bytes_per_die the die's
+    record = json.loads(plain)
+    assert (round(record["memory_bytes_per_chip"] / 1e9, 1), round(record["memory_bytes_per_die"] / 1e9, 1)) == (
+        98.1, 49.0) and record["rank_per_die"] and "memory_bytes_per_die" not in package
     assert "--rank-per-die" in json.loads(plain)["serve_command"] and "package" not in "; ".join(json.loads(plain)["flags"])
     h100 = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady", "--format", "json")
     assert json.loads(_invoke(*h100)[1]) == json.loads(_invoke(*h100, "--no-rank-per-die")[1])
@@ -354,8 +358,8 @@ def test_a_per_die_refusal_names_the_die_and_the_catalog_system() -> None:
                            "4096", "--mtp", "1", "--model-kind", "steady")
     assert (code, output) == (2, "parity: error: does not fit: the prefill worker (tp1-dp16-ep16 on cloudmatrix-384, "
                                  "one rank per die) needs 8.1 GB more per 64 GB die (weights is the largest term); "
-                                 "`parity search --model deepseek-r1 --system cloudmatrix-384` lists the layouts "
-                                 "that fit\n")
+                                 "`parity search --model deepseek-r1 --system cloudmatrix-384 --engine sglang-cann "
+                                 "--weights int8` lists the layouts that fit\n")
 
 
 def test_a_die_run_as_a_rank_is_named_by_its_package() -> None:
@@ -699,3 +703,22 @@ def test_one_request_and_one_sequence_are_singular() -> None:
 
     assert (_load(1, 1.0, 1), _load(8, 1.0, 1000)) == ("1 request at 1/s", "1,000 requests at 1/s")
     assert (_requests(1), _requests(1000)) == ("1 request", "1,000 requests")
+
+
+# a model one system cannot hold: serve's "does not fit" named `parity search --model deepseek-r1 --system hgx-h20`,
+# which refuses too ("fits no worker of one hgx-h20: --chips 16 searches workers over 2 systems")
+_UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--moe-ep", "8", "--weights", "int8"),
+           "needs 35.1 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
+           "atlas-800-a2 --engine sglang --weights int8 --chips 16` lists the layouts that fit"),
+          (("--system", "hgx-h20", "--tp", "8"), "needs 5.5 GB more per chip (weights is the largest term); `parity "
+                                                 "search --model deepseek-r1 --system hgx-h20 --chips 16` lists the "
+                                                 "layouts that fit")]
+
+
+@pytest.mark.parametrize(("options", "says"), _UNFIT)
+def test_a_case_that_does_not_fit_names_a_search_that_finds_layouts(options: tuple[str, ...], says: str) -> None:
+    """The --chips is the one search's own refusal names (compare.systems_to_hold), and that search finds layouts."""
+    code, output = _invoke("serve", "--model", "deepseek-r1", *options, "--model-kind", "steady")
+    assert (code, output) == (2, f"parity: error: does not fit: {says}\n")
+    code, output = _invoke(*says.split("`")[1].split()[1:], "--refine", "0", "--format", "json")
+    assert code == 0 and json.loads(output)["best"]["layout"], output

@@ -651,18 +651,18 @@ def test_serve_sim_intervals_come_from_the_simulators_own_bands(tmp_path) -> Non
     from parity import catalog
     from parity.cli import cli
     from parity.uncertainty import Intervals
-    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "vllm", "--concurrency", "4",
-            "--isl", "512", "--osl", "64", "--sim", "--num-prompts", "12"]
-    closed = CliRunner().invoke(cli, base + ["--format", "json"])
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "vllm", "--isl", "512", "--osl",
+            "64", "--sim", "--num-prompts", "12"]
+    closed = CliRunner().invoke(cli, base + ["--concurrency", "4", "--format", "json"])
     assert closed.exit_code == 0, closed.output
     data = json.loads(closed.stdout)
     band = Intervals.from_table(catalog.uncertainty_table("sim")).band("ttft_s", "agg")
     assert band is not None and band.count >= 30
     assert data["ttft_s_low"] == pytest.approx(data["ttft_s"] * math.exp(-band.q_high), rel=1e-9)
     assert data["ttft_s_high"] == pytest.approx(data["ttft_s"] * math.exp(-band.q_low), rel=1e-9)
-    table = CliRunner().invoke(cli, base, env={"COLUMNS": "120"})
+    table = CliRunner().invoke(cli, base + ["--concurrency", "4"], env={"COLUMNS": "120"})
     assert "TTFT [ms] (80% interval)" in table.output
-    opened = CliRunner().invoke(cli, base + ["--request-rate", "2"], env={"COLUMNS": "120"})
+    opened = CliRunner().invoke(cli, base + ["--request-rate", "2"], env={"COLUMNS": "120"})  # no clients: a rate
     assert opened.exit_code == 0, opened.output
     assert "TTFT [ms]" in opened.output and "80% interval" not in opened.output
 

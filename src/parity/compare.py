@@ -41,7 +41,7 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
            "mtp_setting", "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text",
-           "serving_search", "systems_spanned", "wider_workers", "widest_span", "RATIO_WORDS", "even_text",
+           "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS", "even_text",
            "quotient_intervals"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
@@ -378,6 +378,18 @@ def serving_spans(shortfall_bytes: float) -> tuple[int, ...]:
     scale-up domain spans 2 or 4 systems over scale-out; one that fits searches one system first (serving_search
     then tries the widest span)."""
     return (1,) if shortfall_bytes <= 0 else (1, 2, 4)
+
+
+def systems_to_hold(model: Model, ranks: System, profile: EngineProfile, precision: Precision,
+                    tokens: int) -> int | None:
+    """The fewest systems (of serving_spans) one worker spans over scale-out, each system's scale-up domain a
+    power-of-two share of it, to hold `model` serving one sequence of `tokens` tokens: 1 where one domain holds it
+    (domain_shortfall), None where no span does. `ranks`: the system as its ranks count (hardware.per_die)."""
+    if domain_shortfall(model, ranks, profile, precision, tokens) <= 0:
+        return 1
+    domain = 1 << (min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS).bit_length() - 1)
+    return next((n for n in serving_spans(math.inf)[1:]
+                 if memory_shortfall(model, ranks, profile, precision, n * domain, tokens) <= 0), None)
 
 
 def domain_shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, tokens: int) -> float:

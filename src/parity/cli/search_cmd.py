@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,13 +22,12 @@ from parity.flags import joined, texts
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
     poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
-from parity.compare import configuration_flags, domain_shortfall, intervals, memory_shortfall, serving_spans, \
-    systems_spanned, wider_workers
+from parity.compare import configuration_flags, intervals, systems_spanned, systems_to_hold, wider_workers
 from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
 from parity.plan import Precision
-from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, search_serving, search_spanning
+from parity.search import Candidate, SearchResult, search_serving, search_spanning
 from parity.predict import Case, benchmark_of, scenario_of
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
@@ -337,17 +335,12 @@ def _wider(result: SearchResult, model: Model, system: System, profile: EnginePr
 def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
                 chips: int | None, tokens: int) -> str:
     """Where nothing fits one system's scale-up domain and no --chips was given: the workers over scale-out that
-    compare would span (compare.serving_spans), as a --chips to try; '' otherwise."""
-    ranks = per_die(system)
-    if result.feasible or chips or domain_shortfall(model, ranks, profile, precision, tokens) <= 0:
+    compare would span (compare.systems_to_hold), as a --chips to try; '' otherwise."""
+    if result.feasible or chips or (spans := systems_to_hold(model, per_die(system), profile, precision, tokens)) in (
+            None, 1):
         return ""
-    domain = 1 << (min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS).bit_length() - 1)
-    spans = [n for n in serving_spans(math.inf)[1:]
-             if memory_shortfall(model, ranks, profile, precision, n * domain, tokens) <= 0]
-    if not spans:
-        return ""
-    return (f"; {model.name} fits no worker of one {system.id}: --chips {spans[0] * system.chips} searches workers "
-            f"over {spans[0]} systems, as compare spans them")
+    return (f"; {model.name} fits no worker of one {system.id}: --chips {spans * system.chips} searches workers "
+            f"over {spans} systems, as compare spans them")
 
 
 # options of the one-system search that a --prefill-system split leaves unread: option -> its parameter

@@ -40,7 +40,7 @@ def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
 
 
 def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None,
-                  client: str = "", max_concurrency: int | None = None, trace: str = "") -> str:
+                  client: str = "", max_concurrency: int | None = None, trace: str = "", clients: bool = True) -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
     formats, attention and offload settings, lengths and their spread, layouts and expert placement, clients, whole
     workers, the prefill workers' system, MTP and its acceptance, and on a multi-die chip whether each die is a
@@ -50,7 +50,9 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
     vLLM's); `max_concurrency`: an open loop's cap on requests in flight (said in place of the clients, which it
     is); `trace`: the path of the trace the simulator replays (said in place of the lengths, clients and rate it
-    gives)."""
+    gives); `clients`: False where the case's clients shape nothing (an open loop whose count of requests the client
+    profile or --num-prompts sets: Benchmark.counts_clients), so --concurrency, which serve then refuses, is left
+    out."""
     options = ["--model", case.model, "--system", case.system]
     if case.engine not in ("", "generic"):  # serve's default
         options += ["--engine", case.engine]
@@ -74,7 +76,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
         options += ["--decode-workers", str(case.decode_workers)]
     if max_concurrency:
         options += ["--max-concurrency", str(max_concurrency)]
-    elif not trace:
+    elif not trace and clients:
         options += ["--concurrency", str(case.concurrency)]
     options += ["--request-rate", repr(float(request_rate))] if request_rate and not trace else []  # exact draws
     options += ["--client", client] if client else []
@@ -97,8 +99,8 @@ def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object
     """What a `parity serve` record states of its own run, so that the rows of many runs join and tell apart: the
     case's names and workload, its formats as resolved (the checkpoint's where none was given, the engine's KV
     format; unquantized_matrices: the matrices its skip list keeps bf16, space-separated), its layouts ('' the decode
-    layout of an aggregated run), whether each die of a package was a rank (rank_per_die: then memory_bytes_per_chip
-    is a die's) and `rerun`, its serve_command."""
+    layout of an aggregated run), whether each die of a package was a rank (rank_per_die: then the record adds
+    memory_bytes_per_die beside the package's memory_bytes_per_chip) and `rerun`, its serve_command."""
     precision = scenario.precision
     return {"model": case.model, "system": case.system, "engine": scenario.engine.id, "mode": case.mode,
             "layout": str(case.layout), "decode_layout": "" if case.decode_layout is None else str(case.decode_layout),

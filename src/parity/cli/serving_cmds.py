@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,14 +17,17 @@ from parity.cli.csv_input import column_rows, read_table
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
+from parity.compare import systems_to_hold
 from parity.errors import ParityError
+from parity.hardware import per_die
+from parity.model import Model
 from parity.flags import texts as flag_texts
-from parity.hardware import rank_holder
 from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
+from parity.search import best_precision
 from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
+                            Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
 from parity.predict.columns import _int, request_rate
@@ -32,7 +36,7 @@ from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
 from parity.units import counted, whole
 from parity.scenarios import offline_throughput, server_latency
-from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, trace_of
+from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
 from parity.step import Part, breakdown, decode_breakdown
@@ -76,13 +80,16 @@ PREDICTION_COLUMNS = [Column("case_id", "case", plain, "left"),
                       Column("note", "note", plain, "left", wide=3)]
 
 
-def _memory_row(data: dict, holder: str = "chip") -> tuple[str, str]:
-    """The memory per chip a run's table shows (per die where each die of a multi-die chip is a rank: `holder`, as
-    the figure is then a die's): each worker's where prefill and decode workers are apart."""
+def _memory_row(data: dict) -> tuple[str, str]:
+    """The memory per chip a run's table shows, per die where each die of a multi-die chip is a rank (its
+    memory_bytes_per_die): each worker's where prefill and decode workers are apart (a worker on a system of whole
+    chips, a mixed fleet's, gives its chip's)."""
+    holder = "die" if "memory_bytes_per_die" in data else "chip"
     if "prefill_memory_bytes_per_chip" not in data:
-        return f"memory per {holder}", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"
-    return (f"memory per {holder} (prefill / decode)", f"{data['prefill_memory_bytes_per_chip'] / 1e9:,.1f} / "
-                                                  f"{data['decode_memory_bytes_per_chip'] / 1e9:,.1f} GB")
+        return f"memory per {holder}", f"{data[f'memory_bytes_per_{holder}'] / 1e9:,.1f} GB"
+    sides = [data.get(f"{role}_memory_bytes_per_die", data[f"{role}_memory_bytes_per_chip"])
+             for role in ("prefill", "decode")]
+    return f"memory per {holder} (prefill / decode)", f"{sides[0] / 1e9:,.1f} / {sides[1] / 1e9:,.1f} GB"
 
 
 def _number(value: float, unit: float) -> str:
@@ -125,8 +132,10 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
                                    processes=processes, ray=ray)
     if model_kind == "steady":
         predictions = [_closed_loop_only(row, p) for row, p in zip(rows, predictions)]
-    # phase rows (decode or prefill benchmarks) add their step time and input rate; the simulator its percentiles
-    phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip") if any(c in p.extra for p in predictions))
+    # phase rows (decode or prefill benchmarks) add their step time and input rate, rows of one rank per die of a
+    # multi-die chip their die's memory; the simulator its percentiles
+    phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip", "memory_bytes_per_die")
+                   if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
     table = [{k: row.get(k, float("nan")) for k in columns} for row in (p.row() for p in predictions)]
     table = [{**row, **scored(row, m)} for row, m in zip(table, measured)]  # the user's runs scored, where given
@@ -436,20 +445,20 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if not prediction.feasible:
         raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
                                              f"output {case.osl:,})" if requests else "")
-                          + (f"; `parity search --model {case.model} --system {case.system}` lists the layouts that "
-                             "fit" if prediction.note.startswith("does not fit") else ""))
+                          + (_search_hint(case, the_model) if prediction.note.startswith("does not fit") else ""))
     bench, resolved = None, scenario_of(case)
     if simulated:
         options: dict[str, object] = {"num_prompts": num_prompts, "request_rate": request_rate,
                                       "poisson": not fixed_rate, "seed": seed, "max_concurrency": max_concurrency}
         bench = benchmark_of(resolved, client, **options, **({"trace": requests} if requests else {}))
+        _refuse_what_the_run_does_not_read(case, resolved, bench)
     _refuse_what_the_run_cannot_use(case, bench)
     data = prediction.row()
     # the line that runs it again (a trace by the path it was given)
     rerun = serve_command(
         case, moe="moe" in the_model.features, model_kind="sim" if simulated else "steady",
         request_rate=request_rate if simulated else None, client=client or "", max_concurrency=max_concurrency,
-        trace=str(trace) if requests else "") + "".join(
+        trace=str(trace) if requests else "", clients=bench is None or bench.counts_clients()) + "".join(
         f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
                                            (f"--seed {seed}", seed)) if simulated and typed)
     data = {**data, "note": data["note"] + lengths_note, "flags": flag_texts(prediction.flags)}  # a list, as compare's
@@ -465,7 +474,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         (f"output tokens/s per chip{band}", texts["rate_text"]),
         ("output tokens/s per user", _number(data["output_tokens_per_s_per_user"], 1.0)),
         ("chips", f"{data['chips']:g}"),
-        _memory_row(data, rank_holder(catalog.system(case.system).chip.dies if case.rank_per_die else 1)),
+        _memory_row(data),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
         ("outside what was validated", "; ".join(data["flags"]) or "no"))] + percentile_rows
@@ -500,6 +509,29 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                 title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, "
                       f"{_load(concurrency, request_rate if simulated else None, data.get('requests'), max_concurrency)}") + ")",
                 caption="Assumptions: " + data["note"], payload=data, out=out, tables=steps)
+
+
+def _search_hint(case: Case, model: Model) -> str:
+    """'; `parity search ...` lists the layouts that fit' after a case that does not fit: the search of its model,
+    system, engine, weights and lengths, with the --chips of the fewest systems a worker must span where one
+    system's scale-up domain cannot hold the model (compare.systems_to_hold, as search's own refusal counts them);
+    '' where no worker search prices holds it, or the search would refuse the weights."""
+    system = catalog.system(case.system)
+    profile = catalog.engine_on(catalog.engine(case.engine or "generic"), system.chip.software_stack)
+    try:
+        precision = best_precision(model, system.chip, case.weights or None)
+    except ParityError:
+        return ""
+    spans = systems_to_hold(model, per_die(system), profile, precision, case.isl + case.osl)
+    if spans is None:
+        return ""
+    options = ["--model", case.model, "--system", case.system]
+    options += ["--engine", case.engine] if case.engine not in ("", "generic") else []
+    options += ["--weights", case.weights] if case.weights else []
+    options += [word for option, tokens in (("--isl", case.isl), ("--osl", case.osl)) if tokens != 1024  # search's
+                for word in (option, str(tokens))]
+    return f"; `parity search {shlex.join(options)}{f' --chips {spans * system.chips}' if spans > 1 else ''}` " \
+           "lists the layouts that fit"
 
 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter
@@ -617,7 +649,8 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
         raise ParityError(prediction.note)
     data = {**prediction.row(), "flags": flag_texts(prediction.flags)}  # a list, as compare's
     payload = {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip",
-                                    "chips", "feasible", "memory_bytes_per_chip", "batch_per_rank", "flags", "note")}
+                                    "chips", "feasible", "memory_bytes_per_chip", "memory_bytes_per_die",
+                                    "batch_per_rank", "flags", "note") if k in data}
     shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
              ("batch per attention-DP rank", f"{data['batch_per_rank']:g}")]
     if phase == "decode":
@@ -625,7 +658,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
                   ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]
     else:
         shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
-    shown += [("memory per rank", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} GB"),
+    shown += [("memory per rank", f"{data.get('memory_bytes_per_die', data['memory_bytes_per_chip']) / 1e9:,.1f} GB"),
               ("outside what was validated", "; ".join(data["flags"]) or "no")]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: one {phase} step of "
@@ -704,6 +737,32 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+
+
+def _refuse_what_the_run_does_not_read(case: Case, scenario: Scenario, bench: Benchmark) -> None:
+    """Refuse --concurrency beside --request-rate where clients shape nothing (the requests arrive at the rate, and
+    their count is the client profile's or --num-prompts'; a profile counting prompts a client, inferencex's and
+    aiconfigurator's, reads it), and --seed where the simulated run draws nothing: no lengths from a range, no Poisson
+    arrivals (Benchmark.draws), no MTP acceptance, no attention-DP rank drawn for a request on a disaggregated worker
+    (routes_at_random)."""
+    rate = bench.request_rate
+    if rate is not None and not bench.counts_clients() and typed_options({"--concurrency": "concurrency"}):
+        n = bench.arrivals().num_prompts
+        requests = f"{n:,} request{'' if n == 1 else 's'}"
+        sent = (f"the {requests} of --num-prompts" if bench.num_prompts else
+                f"client profile {bench.client.id}'s {requests} (--num-prompts sets another count)")
+        raise ParityError(f"--concurrency with --request-rate {rate:g}: the run sends {sent} "
+                          f"{'all at once' if math.isinf(rate) else f'at {rate:g}/s'}, not from clients; vLLM's cap on "
+                          "requests in flight is --max-concurrency: give that, or leave --concurrency out")
+    ranks = max(case.layout.attn_dp, (case.decode_layout or case.layout).attn_dp)
+    routed = case.mode == "disagg" and ranks > 1 and routes_at_random(scenario.engine)
+    if bench.draws() or case.mtp_tokens or routed or not typed_options({"--seed": "seed"}):
+        return
+    arrivals = ("a closed loop" if rate is None else "every request at once" if math.isinf(rate) else
+                "evenly spaced arrivals (--fixed-rate)")
+    run = "the trace's own arrivals and lengths" if bench.trace else f"fixed lengths, {arrivals}"
+    raise ParityError(f"--seed seeds the simulator's draws of lengths, arrivals and MTP acceptance; this run draws "
+                      f"none ({run}, no --mtp): leave it out")
 
 
 def _refuse_what_the_run_cannot_use(case: Case, bench: Benchmark | None) -> None:

@@ -166,19 +166,33 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
             out.append(_failed(s.case_id, _unfit(s, result, at)))
             continue
         # a disaggregated deployment's chips hold two workers' memory: memory_bytes_per_chip is the most any holds
-        held = {"decode_memory_bytes_per_chip": min(at(mem.used_bytes), at(mem.capacity_bytes))}
+        held = _held("decode_", min(at(mem.used_bytes), at(mem.capacity_bytes)), s.system)
         if (prefill := result.prefill_memory) is not None:
-            held["prefill_memory_bytes_per_chip"] = min(at(prefill.used_bytes), at(prefill.capacity_bytes))
+            held |= _held("prefill_", min(at(prefill.used_bytes), at(prefill.capacity_bytes)),
+                          s.prefill_system or s.system)
+        per_die = {k: v for k, v in held.items() if k.endswith("_per_die")}
+        per_chip = {k: v for k, v in held.items() if k.endswith("_per_chip")}
         out.append(Prediction(
             case_id=s.case_id, ttft_s=at(result.ttft_s), tpot_s=at(result.tpot_s),
             output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
             output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
-            memory_bytes_per_chip=max(held.values()), feasible=True, note="; ".join(notes),
+            memory_bytes_per_chip=max(per_chip.values()), feasible=True, note="; ".join(notes),
             flags=tuple(filter(None, (kv_load_flag(at(result.kv_waiting), s.concurrency, s.engine),))),
             extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
                    "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}
+            | ({"memory_bytes_per_die": max(per_die.values())} if per_die else {})
             | (held if prefill is not None else {})))
     return out
+
+
+def _held(prefix: str, used_bytes: float, system: System) -> dict[str, float]:
+    """The memory a worker's chips hold from what its busiest rank holds (`used_bytes`), keyed after `prefix`
+    ('decode_', 'prefill_', ''): PREFIXmemory_bytes_per_chip, a package's, as chips and the per-chip rates count
+    packages, and on a system of one rank per die (hardware.per_die) PREFIXmemory_bytes_per_die, the die's; a
+    package holds its dies' ranks, priced as the busiest rank's times its dies."""
+    dies = system.chip.ranks_per_package
+    return {f"{prefix}memory_bytes_per_chip": used_bytes * dies} | (
+        {f"{prefix}memory_bytes_per_die": used_bytes} if dies > 1 else {})
 
 
 def _calibration_note(s: Scenario) -> str:
@@ -201,13 +215,15 @@ def _phase_prediction(s: Scenario) -> Prediction:
     if not bool(r.feasible):
         return _failed(s.case_id, _shortfall(mem, s.prefill_system or s.system if s.phase == "prefill" else s.system))
     step, nan = float(r.step_s), float("nan")
+    held = _held("", float(mem.used_bytes), s.prefill_system or s.system if s.phase == "prefill" else s.system)
     return Prediction(case_id=s.case_id, ttft_s=step if s.phase == "prefill" else nan, tpot_s=float(r.tpot_s),
                       output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
                       output_tokens_per_s_per_user=1.0 / float(r.tpot_s), chips=float(r.chips),
-                      memory_bytes_per_chip=float(mem.used_bytes), feasible=True,
+                      memory_bytes_per_chip=held["memory_bytes_per_chip"], feasible=True,
                       note="; ".join((*s.notes, *r.assumptions, _calibration_note(s))), flags=tuple(flags(s)),
                       extra={"step_s": step, "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip),
-                             "batch_per_rank": float(r.batch_per_rank)})
+                             "batch_per_rank": float(r.batch_per_rank)}
+                      | {k: v for k, v in held.items() if k == "memory_bytes_per_die"})
 
 
 def _predict_steady(scenarios: Sequence[Scenario]) -> list[Prediction]:

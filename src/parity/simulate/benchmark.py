@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity.errors import ParityError
-from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths, mean_length
+from parity.simulate.clients import Arrivals, ClientProfile, draw_lengths, length_range, mean_length
 from parity.simulate.ranks import Request
 
 __all__ = ["Benchmark", "MAX_SIMULATED_REQUESTS", "trace_too_long"]
@@ -80,6 +80,24 @@ class Benchmark:
             return self.concurrency
         arrivals = self.arrivals()
         return min(arrivals.num_prompts, self.max_concurrency or arrivals.num_prompts)
+
+    def counts_clients(self) -> bool:
+        """Whether `concurrency` shapes the run: a closed loop's clients, or an open loop's count of requests (the
+        client profile's prompts_per_client x concurrency) where neither num_prompts nor the profile's own count sets
+        it; a trace's requests are its own."""
+        if self.trace:
+            return False
+        return self.request_rate is None or not (self.num_prompts or self.client.num_prompts)
+
+    def draws(self) -> bool:
+        """Whether the client draws anything from `seed`: lengths from a range (a trace gives its own), or Poisson
+        gaps between arrivals at a finite request rate. (The engine may draw too: MTP acceptance, a disaggregated
+        worker's attention-DP rank.)"""
+        if self.trace:
+            return False
+        spread = any(low < high for low, high in (length_range(n, self.client.range_ratio)
+                                                  for n in (self.isl, self.osl)))
+        return spread or (self.poisson and self.request_rate is not None and math.isfinite(self.request_rate))
 
     def arrivals(self) -> Arrivals:
         n = self.num_prompts or (len(self.trace) if self.trace else self.client.prompts(self.concurrency))

@@ -14,7 +14,7 @@ import numpy as np
 
 from parity.errors import ParityError
 
-__all__ = ["ClientProfile", "CLIENT_PROFILES", "GeneratedLimits", "AICONFIGURATOR_GENERATOR", "FrontEnd", "client_profile", "Arrivals", "TraceRequest", "draw_lengths",
+__all__ = ["ClientProfile", "CLIENT_PROFILES", "GeneratedLimits", "AICONFIGURATOR_GENERATOR", "FrontEnd", "client_profile", "Arrivals", "TraceRequest", "draw_lengths", "length_range",
            "mean_length", "trace_of"]
 
 
@@ -208,10 +208,15 @@ def mean_length(nominal: float, range_ratio: float) -> float:
     return 0.5 * (max(math.floor(range_ratio * nominal), 1.0) + nominal)
 
 
-def draw_lengths(nominal: float, range_ratio: float, count: int, rng: np.random.Generator) -> list[int]:
-    """`count` whole lengths uniform in [max(floor(range_ratio x nominal), 1), nominal]."""
+def length_range(nominal: float, range_ratio: float) -> tuple[int, int]:
+    """(low, high) of the whole lengths draw_lengths draws: [max(floor(range_ratio x nominal), 1), nominal]."""
     low = max(int(math.floor(range_ratio * nominal)), 1)
-    high = max(int(nominal), low)
+    return low, max(int(nominal), low)
+
+
+def draw_lengths(nominal: float, range_ratio: float, count: int, rng: np.random.Generator) -> list[int]:
+    """`count` whole lengths uniform in [max(floor(range_ratio x nominal), 1), nominal] (length_range)."""
+    low, high = length_range(nominal, range_ratio)
     if low == high:
         return [high] * count
     return rng.integers(low, high + 1, size=count).tolist()  # Python ints

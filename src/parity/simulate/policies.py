@@ -12,7 +12,7 @@ from parity.model import Model
 from parity.units import counted
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "sglang_dp_chunk_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
-           "Mtp", "DisaggHandOff", "DpRouting", "PlanBuilds", "cudnn_fp4_plan_builds", "Scheduler", "scheduler_of",
+           "Mtp", "DisaggHandOff", "DpRouting", "routes_at_random", "PlanBuilds", "cudnn_fp4_plan_builds", "Scheduler", "scheduler_of",
            "policy_parameters",
            "prefill_worker_scheduler",
            "decode_worker_scheduler"]
@@ -342,6 +342,12 @@ _NO_OVERLAP_WITH_MTP = frozenset({"sglang"})
 _DP_BY_BOOTSTRAP_ROOM = frozenset({"sglang"})
 
 
+def routes_at_random(profile: EngineProfile) -> bool:
+    """Whether the engine's disaggregated workers place each request on an attention-DP rank at random (DpRouting:
+    by its bootstrap room), a draw from the run's seed."""
+    return (profile.base or profile.id) in _DP_BY_BOOTSTRAP_ROOM
+
+
 def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
                  mtp_acceptance: float = 0.0, chip_memory_bytes: float | None = None, prompts: bool = True) -> Scheduler:
     """The policies of an engine profile (unknown engines: vLLM-like, synchronous, blocks of 16). With SGLang's
@@ -386,7 +392,7 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
         handoff=DisaggHandOff(overhead_s=float(profile.disagg_ttft_overhead_s if profile.sim_disagg_ttft_overhead_s is None
                                                else profile.sim_disagg_ttft_overhead_s),
                               first_token_at_prefill=profile.sim_disagg_first_token == "prefill"),
-        dp_routing=DpRouting(by_bootstrap_room=(profile.base or profile.id) in _DP_BY_BOOTSTRAP_ROOM),
+        dp_routing=DpRouting(by_bootstrap_room=routes_at_random(profile)),
         first_token_lag_steps=float(profile.sim_first_token_steps))
 
 
