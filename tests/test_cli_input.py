@@ -513,6 +513,17 @@ def test_predict_table_names_each_refused_case_and_why(tmp_path: Path) -> None:
     assert "nan" not in out and "case 1" in out
 
 
+def test_predict_caption_ends_a_did_you_mean_without_a_full_stop(tmp_path: Path) -> None:
+    """The caption read '...; did you mean hgx-h100, hgx-h20, hgx-h100-8, hgx-h800?.': a reason ending in a question
+    mark ends the sentence."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h10,1024,1024,8\n")
+    code, out, _ = run("predict", str(cases), "--format", "md")
+    assert code == 0 and out.rstrip().endswith(
+        "Not feasible (1): case 1: unknown system or chip 'hgx-h10'; did you mean hgx-h100, hgx-h20, hgx-h100-8, "
+        "hgx-h800?"), out
+
+
 def test_every_command_whose_table_can_leave_columns_out_takes_wide() -> None:
     """'Not shown at 120 columns: note (--wide, ...)' under predict's table, whose command refused --wide."""
     from parity.cli import COMMANDS  # noqa: PLC0415

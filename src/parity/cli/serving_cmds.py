@@ -36,6 +36,7 @@ from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceReque
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
 from parity.step import Part, breakdown
+from parity.report.markup import sentence
 from parity.report.tables import Column, percent, plain, scaled, to_csv, with_interval
 
 
@@ -146,9 +147,10 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     # for people: a case without an id is named by its place in the file, and every refusal says why
     shown = [interval_texts({**r, "case_id": r["case_id"] or f"case {n}"}) for n, r in enumerate(table, start=1)]
     refusals = [f"{r['case_id']}: {r['note']}" for r in shown if not r["feasible"]]
-    caption = (f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
-               + (f"; and {len(refusals) - _REFUSALS_SHOWN} more (the note column of --format csv)"
-                  if len(refusals) > _REFUSALS_SHOWN else "") + ".") if refusals else ""
+    # a full stop unless the last reason ends a sentence already ('did you mean hgx-h100?')
+    caption = sentence(f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
+                       + (f"; and {len(refusals) - _REFUSALS_SHOWN} more (the note column of --format csv)"
+                          if len(refusals) > _REFUSALS_SHOWN else "")) if refusals else ""
     errors = [Column(f"{name}_error", f"{name} err", lambda v: "-" if v is None or math.isnan(v) else percent(v),
                      wide=1) for name in SCORED if any(f"{name}_error" in r for r in table)]
     emit(shown, PREDICTION_COLUMNS + errors, fmt, title=f"{len(rows)} cases from {cases.name}",
