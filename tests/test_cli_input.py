@@ -199,6 +199,18 @@ def test_a_fit_of_no_iterations_is_refused_before_writing(tmp_path: Path, monkey
     (b"model,system\nllama-3.1-8b,hgx-h100\n", "cases.csv: not a cases table (needs a header with at least model, "
                                                 "system, isl, osl, concurrency; it lacks isl, osl, concurrency)"),
     (b"model,phase,batch\nllama-3.1-8b,decode,8\n", "(needs a header with at least model, system; it lacks system)"),
+    # said 'it lacks concurrency' with no word of the misspelled column beside it
+    (b"model,system,isl,osl,concurency\nllama-3.1-8b,hgx-h100,1024,1024,8\n",
+     "parity: error: cases.csv: unknown column 'concurency' (did you mean 'concurrency'?); a cases table needs a header "
+     "with at least model, system, isl, osl, concurrency, and this one lacks concurrency"),
+    # listed the 30 columns a case reads, not the header it had read
+    (b"model;system;isl;osl;concurrency\nllama-3.1-8b;hgx-h100;1024;1024;8\n",
+     "parity: error: cases.csv: the header 'model;system;isl;osl;concurrency' reads as one column: columns are "
+     "separated by commas, not semicolons"),
+    (b"", "parity: error: cases.csv is empty"),
+    (b"\nmodel,system,isl,osl,concurrency\n", "parity: error: cases.csv: not a cases table (its first line, the header, "
+                                            "is blank; needs a header with at least model, system, isl, osl, "
+                                            "concurrency)"),
     (b"case_id,model,system,isl,osl,concurrency\na,llama-3.1-8b,hgx-h100,128,128,1\nb,llama-3.1-8b,hgx-h100,128,128,2\n"
      b"a,llama-3.1-8b,hgx-h100,128,128,4\n", "cases.csv: case_id 'a' names rows 1 and 3; case ids name the output's "
                                               "rows: give each its own (or leave it empty)"),
@@ -499,6 +511,17 @@ def test_predict_table_names_each_refused_case_and_why(tmp_path: Path) -> None:
     out = " ".join(result.stdout.split())
     assert "Not feasible (2): case 2: isl must be a whole number, got 'abc'; case 3: unknown system or chip" in out
     assert "nan" not in out and "case 1" in out
+
+
+def test_predict_caption_ends_a_did_you_mean_without_a_full_stop(tmp_path: Path) -> None:
+    """The caption read '...; did you mean hgx-h100, hgx-h20, hgx-h100-8, hgx-h800?.': a reason ending in a question
+    mark ends the sentence."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h10,1024,1024,8\n")
+    code, out, _ = run("predict", str(cases), "--format", "md")
+    assert code == 0 and out.rstrip().endswith(
+        "Not feasible (1): case 1: unknown system or chip 'hgx-h10'; did you mean hgx-h100, hgx-h20, hgx-h100-8, "
+        "hgx-h800?"), out
 
 
 def test_every_command_whose_table_can_leave_columns_out_takes_wide() -> None:

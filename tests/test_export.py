@@ -44,6 +44,15 @@ def test_what_each_rule_refuses_and_why(name: str, rule: str, says: str) -> None
     assert refusal(catalog.chip(name), rule) == says
 
 
+def test_jan2026_refuses_a_chip_of_unknown_class_only_where_a_3a090_class_is_above_the_line() -> None:
+    """TPU v4 (TPP 4,400, no die area: a.2, b.1 or outside): its jan2026 verdict is 'unknown' (applies in 3A090, not
+    applicable outside), and both keep it; with 7 TB/s of DRAM (>= 6,500 GB/s) a 3A090 class is above the line."""
+    faster = what_if(catalog.chip("tpu-v4"), "7 TB/s", memory_bytes_per_s=7e12)
+    assert refusal(faster, "jan2026") == (
+        "unknown: a.2/b.1/outside, depends on the 3A090 class (die area not known): outside if 3A090.a.2 or "
+        "3A090.b.1; not applicable if outside (TPP 4,400 < 21,000; DRAM 7,000 GB/s >= 6,500 GB/s)")
+
+
 def test_3a090_b_passes_3a090_a_under_nac_but_not_3a090() -> None:
     """An H100 scaled to just under 3A090.a is 3A090.b.1 (TPP 4,799, PD 5.90 on 814 mm^2): kept by 3a090.a (License
     Exception NAC), refused by 3a090. A what-if H20 is refused where it achieves the H20's memory or interconnect

@@ -182,6 +182,39 @@ def test_jan2026_does_not_say_no_licence_for_a_chip_a_letter_names() -> None:
             "requires, as the H20's, is not modelled)") in " ".join(out.split())
 
 
+def test_a_chip_of_unknown_class_gets_no_definite_nac_or_2026_zone() -> None:
+    """MetaX C500: TPP 3,840 with no die area, so 3A090.a.2 (PD >= 5.92), b.1 (1.6 <= PD < 5.92) or outside (PD < 1.6).
+    A data-centre chip: NAC is yes for b.1 only; the 2026 zone (3,840 < 21,000, 1,800 < 6,500 GB/s) is yes inside 3A090
+    and n/a outside. NAC read 'no' and the zone 'yes' (jan2026 'applies'); each now says it depends on the class, in
+    the table, CSV and JSON. The H100 (3A090.a.1, known) keeps its answers."""
+    a = assess(catalog.chip("metax-c500"))
+    assert (a.license_exception_nac, a.jan2026_zone) == (None, None)
+    assert (a.nac_shown, a.zone_shown) == ("unknown", "unknown")
+    assert a.license_exception_nac_by_class == "no if 3A090.a.2 or outside; yes if 3A090.b.1"
+    assert a.jan2026_zone_by_class == "yes if 3A090.a.2 or 3A090.b.1; n/a if outside"
+    jan = next(v for v in a.verdicts if v.rule == "jan2026")
+    assert (jan.status, jan.reason) == (
+        "unknown", "depends on the 3A090 class (die area not known): applies if 3A090.a.2 or 3A090.b.1; not applicable "
+        "if outside (TPP 3,840 < 21,000; DRAM 1,800 GB/s < 6,500 GB/s)")
+    data = json.loads(_run("metax-c500", "--format", "json")[1])[0]
+    assert (data["license_exception_nac"], data["jan2026_zone"]) == (None, None)
+    assert data["license_exception_nac_by_class"] == "no if 3A090.a.2 or outside; yes if 3A090.b.1"
+    code, out, _ = _run("metax-c500", "h100", "--format", "csv")
+    assert code == 0 and out.splitlines()[1].startswith(
+        "metax-c500,3840.0,bf16/int8,,unknown: a.2/b.1/outside,unknown,unknown,die area unknown: PD not computed; "
+        "NAC depends on the class: no if 3A090.a.2 or outside; yes if 3A090.b.1; 2026 zone depends on the class: yes "
+        "if 3A090.a.2 or 3A090.b.1; n/a if outside,outside,unknown,not applicable,not applicable,unknown,"), out
+    assert out.splitlines()[2].startswith("nvidia-h100-sxm,15832.0,bf16/fp8/int8,19.44963144963145,3A090.a.1,False,"
+                                          "True,also meets 3A090.a.2,applies,applies,"), out
+    code, out, _ = _run("metax-c500", "h100", "--format", "md")
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
+            if line.startswith(("| metax", "| nvidia"))]
+    cells = {row[0]: (row[5], row[8]) for row in rows}  # NAC, 2026 zone
+    assert cells == {"metax-c500": ("unknown", "unknown"), "nvidia-h100-sxm": ("no", "yes")}, out
+    h100 = assess(catalog.chip("h100"))
+    assert (h100.license_exception_nac, h100.jan2026_zone, h100.license_exception_nac_by_class) == (False, True, "")
+
+
 def test_jan2026_zone_depends_on_the_tf32_choice_for_trainium3() -> None:
     """Trainium3: 2,517 x 8 = 20,136 < 21,000, but 671 TF32 x 32 = 21,472."""
     chip = catalog.chip("trainium3")

@@ -155,7 +155,12 @@ def test_an_h100_pcie_is_not_filed_as_the_sxm_chip(home: Path, tmp_path_factory:
      "importing"),
     # read as bf16
     ([{"m": 1, "n": 64, "k": 64, "s": 1e-5, "dtype": "int4"}],
-     "gemm row 1: gemm does not read 'dtype' (its keys: m, n, k, s)"),
+     "gemm row 1: gemm does not read 'dtype' (its keys: m, n, k, s; taken and ignored: TFLOPs*, TBps*, kv_TFLOPs*, "
+     "kv_TBps* (rates from its time), shape, op, s_* (other timings))"),
+    # a row of parity's own sweep, its TFLOPs taken and ignored, and a key beside it that no section reads
+    ([{"m": 1, "n": 64, "k": 64, "s": 1e-5, "TFLOPs": 0.0008, "foo": 1}],
+     "gemm row 1: gemm does not read 'foo' (its keys: m, n, k, s; taken and ignored: TFLOPs*, TBps*, kv_TFLOPs*, "
+     "kv_TBps* (rates from its time), shape, op, s_* (other timings))"),
 ])
 def test_repeated_or_unread_import_rows_are_refused(home: Path, tmp_path_factory: pytest.TempPathFactory,
                                                     rows: list[dict], says: str) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from parity import catalog
 from parity.errors import PolicyError
 from parity.hardware import Chip, System
-from parity.policy import THRESHOLD_RULES, Assessment, assess, licence_letter
+from parity.policy import THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
 
 __all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Screened", "domestic", "eccn_text", "refusal",
            "screen"]
@@ -74,7 +74,11 @@ def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
     a = assess(chip, tf32_bits)
     if key == "jan2026":
         verdict = next(v for v in a.verdicts if v.rule == "jan2026")
-        return "" if verdict.status in ("applies", "not applicable") else f"{eccn_text(a)}, {verdict.reason}"
+        if verdict.status == "unknown" and a.eccn_3a090 == "unknown":  # by the class: each 3A090 class has one zone
+            kept = jan2026_zone(a.tpp, chip.memory_bytes_per_s)  # inside the line as a 3A090 item, or none at all
+        else:
+            kept = verdict.status in ("applies", "not applicable")
+        return "" if kept else f"{eccn_text(a)}, {verdict.reason}"
     refused = [p for p in a.eccn_3a090_possible if p is not None and (key == "3a090" or p.startswith("3A090.a"))]
     return _class_text(a) if refused else ""
 

@@ -311,20 +311,43 @@ def _check_h20_letter(chip: Chip, tf32_bits: int) -> tuple[str, str]:
                        "GB/s; the letter's 'combination thereof' is unpublished")
 
 
-def _check_jan2026(chip: Chip, tf32_bits: int) -> tuple[str, str]:
-    value = tpp(chip, tf32_bits).tpp
-    bandwidth = chip.memory_bytes_per_s
-    limbs = (f"TPP {value:,.0f} {'<' if value < JAN2026_TPP else '>='} 21,000; DRAM {bandwidth / 1e9:,.0f} GB/s "
-             f"{'<' if bandwidth < JAN2026_DRAM_BYTES_PER_S else '>='} 6,500 GB/s")
-    if _classify(chip, tf32_bits)[0] is None:
+def _by_class(answers: dict[str | None, str]) -> str:
+    """Each answer and the classes that give it, for a chip whose class is unknown: 'yes if 3A090.b.1; no if
+    3A090.a.2 or outside'."""
+    grouped: dict[str, list[str]] = {}
+    for eccn, answer in answers.items():
+        grouped.setdefault(answer, []).append(eccn or "outside")
+    return "; ".join(f"{answer} if {' or '.join(classes)}" for answer, classes in grouped.items())
+
+
+def _jan2026_in_class(chip: Chip, tf32_bits: int, eccn: str | None, limbs: str) -> tuple[str, str]:
+    """The jan2026 verdict and why, for `chip` in class `eccn` (None: outside 3A090)."""
+    if eccn is None:
         letter = licence_letter(chip, tf32_bits)
         if letter is not None:  # 91 FR 1684 revises the review of 3A090 licences; a letter's is not shown covered
             return "unknown", (f"not a 3A090 item, but {letter.rule} requires a licence ({letter.reason}); "
                                f"whether the Jan-2026 review covers it is not modelled ({limbs})")
         return "not applicable", f"not a 3A090 item, so no licence to review ({limbs})"
-    if jan2026_zone(value, bandwidth):
+    if jan2026_zone(tpp(chip, tf32_bits).tpp, chip.memory_bytes_per_s):
         return "applies", f"case-by-case review instead of presumption of denial, if its four conditions hold ({limbs})"
     return "outside", f"above the case-by-case line: presumption of denial ({limbs})"
+
+
+def _check_jan2026(chip: Chip, tf32_bits: int) -> tuple[str, str]:
+    """91 FR 1684 revises the review of 3A090 licences: a verdict for a 3A090 item only. Where the class is unknown
+    (no die area) and its possible classes give different verdicts, the verdict is unknown and names each."""
+    value = tpp(chip, tf32_bits).tpp
+    bandwidth = chip.memory_bytes_per_s
+    limbs = (f"TPP {value:,.0f} {'<' if value < JAN2026_TPP else '>='} 21,000; DRAM {bandwidth / 1e9:,.0f} GB/s "
+             f"{'<' if bandwidth < JAN2026_DRAM_BYTES_PER_S else '>='} 6,500 GB/s")
+    eccn, possible, _ = _classify(chip, tf32_bits)
+    if eccn != "unknown":
+        return _jan2026_in_class(chip, tf32_bits, eccn, limbs)
+    found = {p: _jan2026_in_class(chip, tf32_bits, p, limbs) for p in possible}
+    if len({status for status, _ in found.values()}) == 1:
+        return next(iter(found.values()))
+    return "unknown", (f"depends on the 3A090 class (die area not known): "
+                       f"{_by_class({p: status for p, (status, _) in found.items()})} ({limbs})")
 
 
 RULES: tuple[Rule, ...] = (
@@ -370,6 +393,9 @@ class Assessment:
     paragraphs_met: every 3A090 paragraph whose parameters are met (910B: a.1 and a.2).
     jan2026_zone: TPP < 21,000 and DRAM < 6,500 GB/s (91 FR 1684); None outside 3A090, where there is no 3A090 licence
     to review (the jan2026 verdict: not applicable, or unknown for a chip a letter names: ZONE_NA).
+    license_exception_nac, jan2026_zone: also None where the class is unknown and its possible classes answer
+    differently; then license_exception_nac_by_class, jan2026_zone_by_class say what each class gives ('yes if
+    3A090.b.1; no if 3A090.a.2 or outside'), and are empty where the answer is known.
     """
 
     chip: str
@@ -384,10 +410,12 @@ class Assessment:
     eccn_3a090: str | None
     eccn_3a090_possible: tuple[str | None, ...]
     paragraphs_met: tuple[str, ...]
-    license_exception_nac: bool
+    license_exception_nac: bool | None
     jan2026_zone: bool | None
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...]
+    license_exception_nac_by_class: str = ""
+    jan2026_zone_by_class: str = ""
 
     @property
     def reversals(self) -> tuple[str, ...]:
@@ -397,9 +425,16 @@ class Assessment:
 
     @property
     def zone_shown(self) -> str:
-        """The 2026 zone for tables ('yes', 'no', 'n/a'), marked REVERSED_MARK where the jan2026 verdict is."""
+        """The 2026 zone for tables ('yes', 'no', 'n/a', 'unknown' where the class it depends on is unknown), marked
+        REVERSED_MARK where the jan2026 verdict is."""
         reversed_zone = any(v.rule == "jan2026" and v.reversed_by for v in self.verdicts)
-        return ZONE_SHOWN[self.jan2026_zone] + (REVERSED_MARK if reversed_zone else "")
+        shown = "unknown" if self.jan2026_zone_by_class else ZONE_SHOWN[self.jan2026_zone]
+        return shown + (REVERSED_MARK if reversed_zone else "")
+
+    @property
+    def nac_shown(self) -> str:
+        """License Exception NAC for tables: 'yes', 'no', or 'unknown' where the class it depends on is unknown."""
+        return "unknown" if self.license_exception_nac_by_class else ZONE_SHOWN[self.license_exception_nac]
 
     @property
     def letter_shown(self) -> str:
@@ -427,7 +462,13 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
     result = tpp(chip, tf32_bits)
     eccn, possible, pd = _classify(chip, tf32_bits)
     met = paragraphs_3a090(result.tpp, pd)
-    nac = eccn not in (None, "unknown") and license_exception_nac(eccn, result.tpp, chip.datacenter)
+    classes = possible if eccn == "unknown" else (eccn,)
+    nac_of = {p: license_exception_nac(p, result.tpp, chip.datacenter) for p in classes}
+    zone_of = {p: None if p is None else jan2026_zone(result.tpp, chip.memory_bytes_per_s) for p in classes}
+    nac_by_class = _by_class({p: ZONE_SHOWN[v] for p, v in nac_of.items()}) if len(set(nac_of.values())) > 1 else ""
+    zone_by_class = _by_class({p: ZONE_SHOWN[v] for p, v in zone_of.items()}) if len(set(zone_of.values())) > 1 else ""
+    nac = None if nac_by_class else next(iter(nac_of.values()))
+    zone = None if zone_by_class else next(iter(zone_of.values()))
     verdicts = [rule.verdict(chip, tf32_bits) for rule in RULES]
     notes = []
     for reading in result.readings:
@@ -449,13 +490,17 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
         notes.append("die area unknown: PD not computed")
     elif area_source is not None and area_source.source.kind not in ("datasheet", "paper"):
         notes.append(f"die area is {area_source.source.kind}, so PD is approximate")
+    if nac_by_class:
+        notes.append(f"NAC depends on the class: {nac_by_class}")
+    if zone_by_class:
+        notes.append(f"2026 zone depends on the class: {zone_by_class}")
     return Assessment(
         chip=chip.id, name=chip.name, datacenter=chip.datacenter, tf32_bits=tf32_bits, tpp=result.tpp,
         tpp_format=result.format, tpp_tied=result.tied, performance_density=pd,
         die_area_mm2=None if chip.die_area_m2 is None else chip.die_area_m2 * MM2_PER_M2,
         eccn_3a090=eccn, eccn_3a090_possible=possible, paragraphs_met=met, license_exception_nac=nac,
-        jan2026_zone=None if eccn is None else jan2026_zone(result.tpp, chip.memory_bytes_per_s),
-        verdicts=tuple(verdicts), notes=tuple(notes))
+        jan2026_zone=zone, verdicts=tuple(verdicts), notes=tuple(notes), license_exception_nac_by_class=nac_by_class,
+        jan2026_zone_by_class=zone_by_class)
 
 
 THRESHOLD_RULES = ("3a090", "3a090.a", "jan2026")

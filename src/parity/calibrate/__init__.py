@@ -107,8 +107,10 @@ _READ = {"gemm": ("m", "n", "k", "s"), "fp8_gemm": ("m", "n", "k", "s", "s_tenso
          "attn_decode": ("batch", "heads", "kv_heads", "head_dim", "ctx", "s"),
          "copy": ("bytes_each_way", "read_bytes", "s")}
 _READ |= {"gemm_bf16": _READ["gemm"], "gemm_fp8": _READ["fp8_gemm"]}
-# what a row may carry beside them, unread: rates derived from its time, its shape as text, other timings
+# what a row may carry beside them, unread: rates derived from its time, its shape as text, other timings; and those
+# keys as a refusal names them
 _ANNOTATION = re.compile(r"(kv_)?(TFLOPs|TBps)\w*|shape|op|s_\w+")
+_ANNOTATION_TEXT = "TFLOPs*, TBps*, kv_TFLOPs*, kv_TBps* (rates from its time), shape, op, s_* (other timings)"
 
 
 def _rows(data: Mapping[str, Any], *sections: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -126,7 +128,7 @@ def _rows(data: Mapping[str, Any], *sections: str) -> Iterator[tuple[str, Mappin
                 raise ParityError(f"{where}: a point must be an object of named numbers, got {_shown(row)}")
             if unread := [str(k) for k in row if k not in _READ[section] and not _ANNOTATION.fullmatch(str(k))]:
                 raise ParityError(f"{where}: {section} does not read {', '.join(map(repr, unread))} (its keys: "
-                                  f"{', '.join(_READ[section])})")
+                                  f"{', '.join(_READ[section])}; taken and ignored: {_ANNOTATION_TEXT})")
             sizes = tuple((k, _shown(row[k])) for k in _READ[section] if k != "s" and not k.startswith("s_")
                           and k in row)
             if (first := seen.setdefault(sizes, where)) != where:

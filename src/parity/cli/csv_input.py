@@ -48,6 +48,22 @@ def _lines_beyond(path: Path, most: int) -> bool:
     return False
 
 
+# what a spreadsheet may separate columns with in place of a comma (a semicolon where the comma is the decimal mark)
+OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "bars"}
+
+
+def _refuse_other_delimiter(path: Path, header: list[str]) -> None:
+    """Refuse a header read as one column that another delimiter splits ('model;system;isl'), saying what was read:
+    the columns of a table parity reads are separated by commas."""
+    if len(header) != 1:
+        return
+    for delimiter, name in OTHER_DELIMITERS.items():
+        if delimiter in header[0]:
+            shown = header[0] if len(header[0]) <= 60 else header[0][:57] + "..."
+            raise ParityError(f"{path.name}: the header {shown!r} reads as one column: columns are separated by "
+                              f"commas, not {name}")
+
+
 def _open(path: Path, needed: tuple[str, ...], refusal: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header (each name stripped of surrounding spaces: 'arrival_s, isl' names isl) and an iterator of (line
     number, cells) over the rest, read as it is taken (a blank line is no row); ParityError with `refusal` (by default
@@ -61,9 +77,12 @@ def _open(path: Path, needed: tuple[str, ...], refusal: str) -> tuple[list[str],
         head = binary.readline(HEADER_BYTES + 1)
         if len(head) > HEADER_BYTES:
             raise ParityError(f"{path.name}: the header line is longer than {HEADER_BYTES:,} bytes, so it is not a "
-                              f"CSV table's header ({', '.join(needed)})")
+                              "CSV table's header" + (f" ({', '.join(needed)})" if needed else ""))
+        if head in (b"", _BOM):
+            raise ParityError(f"{path.name} is empty")
         binary.seek(len(_BOM) if head.startswith(_BOM) else 0)
         header = [name.strip() for name in next(reader, [])]
+        _refuse_other_delimiter(path, header)
         if not header or not set(needed) <= set(header):
             raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}")
     except (OSError, csv.Error, ParityError) as err:

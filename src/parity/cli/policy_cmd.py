@@ -29,10 +29,6 @@ def _number(digits: int) -> Any:
     return show
 
 
-def _yes(value: Any) -> str:
-    return "yes" if value else "no"
-
-
 def _row(a: Assessment, for_people: bool) -> dict[str, Any]:
     """A flat row for tables and CSV; JSON keeps the whole assessment. For people the verdicts and the 2026 zone carry
     REVERSED_MARK where another reading of TPP reverses them; CSV keeps the plain values and says which in
@@ -43,8 +39,12 @@ def _row(a: Assessment, for_people: bool) -> dict[str, Any]:
                            "jan2026_zone": a.jan2026_zone, "notes": "; ".join(a.notes)}
     row |= {f"rule_{v.rule}": v.shown if for_people else v.status for v in a.verdicts}
     if for_people:
-        return row | {"jan2026_zone": a.zone_shown, f"rule_{LETTER_RULE}": a.letter_shown}
-    return row | {"reversed_by": "; ".join(a.reversals)}
+        return row | {"jan2026_zone": a.zone_shown, "license_exception_nac": a.nac_shown,
+                      f"rule_{LETTER_RULE}": a.letter_shown}
+    # CSV: 'unknown' where the class these depend on is unknown (the notes say what each class gives)
+    return row | {"reversed_by": "; ".join(a.reversals)} | {
+        key: "unknown" for key, by_class in (("license_exception_nac", a.license_exception_nac_by_class),
+                                             ("jan2026_zone", a.jan2026_zone_by_class)) if by_class}
 
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
@@ -100,7 +100,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
                Column("tpp_format", "set by", plain, "left", wide=2),  # after the H20 letter's verdict, at 80
                Column(PD_KEY, "PD /mm2", _number(2)),
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
-               Column("license_exception_nac", "NAC", _yes, wide=2),
+               Column("license_exception_nac", "NAC", plain, wide=2),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=2),  # superseded: after the rest
                Column(f"rule_{LETTER_RULE}", "H20 letter", plain, "left", wide=True),
                Column("jan2026_zone", "2026 zone", plain), Column("notes", "notes", plain, "left", wide=True)]

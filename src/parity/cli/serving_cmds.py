@@ -26,11 +26,11 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout
 from parity.search import best_precision
-from parity.predict import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
+from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
                             Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
-from parity.predict.columns import _int, request_rate
+from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed
 from parity.predict.simulated import _workers
@@ -40,6 +40,7 @@ from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceReque
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
 from parity.step import Part, breakdown, decode_breakdown
+from parity.report.markup import sentence
 from parity.report.tables import Column, percent, plain, scaled, to_csv, with_interval
 
 
@@ -48,12 +49,19 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
     isl, osl, concurrency; a table with a phase column may give its rows' batch and context instead of the last
     three, and max_concurrency stands for concurrency) and no column predict does not know (check_case_columns),
     at least one case, and no case id twice (case ids name the output's rows)."""
-    header, rows = read_table(path, ("model",), refusal=f"{path.name}: not a cases table (needs a header with at "
-                                                         f"least model, system, isl, osl, concurrency; columns: "
-                                                         f"{', '.join(CASE_COLUMNS)})")
+    header, rows = read_table(path, (), refusal=f"{path.name}: not a cases table (its first line, the header, is "
+                                                "blank; needs a header with at least model, system, isl, osl, "
+                                                "concurrency)")
     needed = ["model", "system"] + ([] if "phase" in header else ["isl", "osl"] + (
         [] if "max_concurrency" in header else ["concurrency"]))
     if missing := [c for c in needed if c not in header]:
+        # a misspelled needed column ('concurency') is named with the one it was probably meant as
+        misspelled = [(c, close) for c in header if c not in READ_COLUMNS
+                      and (close := close_column(c, READ_COLUMNS, FOREIGN_COLUMNS)) in missing]
+        if misspelled:
+            column, close = misspelled[0]
+            raise ParityError(f"{path.name}: unknown column {column!r} (did you mean {close!r}?); a cases table needs "
+                              f"a header with at least {', '.join(needed)}, and this one lacks {', '.join(missing)}")
         raise ParityError(f"{path.name}: not a cases table (needs a header with at least {', '.join(needed)}; it lacks "
                           f"{', '.join(missing)})")
     if not rows:
@@ -148,9 +156,10 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     # for people: a case without an id is named by its place in the file, and every refusal says why
     shown = [interval_texts({**r, "case_id": r["case_id"] or f"case {n}"}) for n, r in enumerate(table, start=1)]
     refusals = [f"{r['case_id']}: {r['note']}" for r in shown if not r["feasible"]]
-    caption = (f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
-               + (f"; and {len(refusals) - _REFUSALS_SHOWN} more (the note column of --format csv)"
-                  if len(refusals) > _REFUSALS_SHOWN else "") + ".") if refusals else ""
+    # a full stop unless the last reason ends a sentence already ('did you mean hgx-h100?')
+    caption = sentence(f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
+                       + (f"; and {len(refusals) - _REFUSALS_SHOWN} more (the note column of --format csv)"
+                          if len(refusals) > _REFUSALS_SHOWN else "")) if refusals else ""
     errors = [Column(f"{name}_error", f"{name} err", lambda v: "-" if v is None or math.isnan(v) else percent(v),
                      wide=1) for name in SCORED if any(f"{name}_error" in r for r in table)]
     emit(shown, PREDICTION_COLUMNS + errors, fmt, title=f"{len(rows)} cases from {cases.name}",
