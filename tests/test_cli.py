@@ -108,6 +108,16 @@ def test_show_system_prints_its_structure_and_totals_with_sources() -> None:
         assert any(line.split()[:len(start)] == start for line in table.splitlines()), columns
 
 
+def test_show_writes_a_list_of_formats_as_names_not_a_python_tuple() -> None:
+    """The 'stored (SI)' column of h100's `native` row read "('fp64', 'fp32', ...)" (JSON stores a list): both
+    columns now read as the source's words do."""
+    names = "fp64, fp32, tf32, bf16, fp16, fp8, int8"
+    _, md, _ = run("show", "h100", "--format", "md")
+    assert [line.split(" | ")[1:3] for line in md.splitlines() if line.startswith("| native |")] == [[names, names]]
+    _, out, _ = run("show", "h100", "--format", "json")
+    assert next(n["value"] for n in json.loads(out)["numbers"] if n["field"] == "native") == names.split(", ")
+
+
 def test_compare_prints_ratios_and_throughput() -> None:
     code, out, _ = run("compare", "hgx-h20", "hgx-h100", "--model", "llama-3.1-70b", "--format", "json")
     rows = json.loads(out)
