@@ -171,6 +171,20 @@ def test_the_note_on_columns_left_out_starts_a_sentence_of_its_own(caption: str,
     assert joined in " ".join(out.split())
 
 
+def test_the_list_of_columns_left_out_quotes_a_header_that_holds_its_comma(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fleet at 80 columns listed 'chips 80%, systems, T tokens/day served, 80% (--wide, ...)': the header
+    'T tokens/day\nserved, 80%' read as two columns. A header on two lines is named on one, quoted where it holds
+    ', '."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "40")
+    columns = [Column("a", "first", plain, "left"), Column("b", "chips 80%", plain, wide=True),
+               Column("c", "T tokens/day\nserved, 80%", plain, wide=True)]
+    out = render_text([{"a": "x" * 30, "b": "y" * 20, "c": "z" * 20}], columns)
+    assert " ".join(out.split()).endswith(
+        "Not shown at 40 columns: chips 80%, 'T tokens/day served, 80%' (--wide, or --format csv/json).")
+
+
 def test_search_caption_separates_its_assumptions() -> None:
     """The search's assumptions were joined by a space: '... chips per worker disaggregated prefill ...' (DeepSeek-R1
     drafts one MTP token unless told, as compare runs it)."""

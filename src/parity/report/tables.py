@@ -341,6 +341,13 @@ def _title_lines(title: str, width: int) -> str:
     return textwrap.fill(kept, width, break_long_words=False, break_on_hyphens=False).replace("\u00a0", " ")
 
 
+def _listed_header(header: str) -> str:
+    """A column's header as a list of headers names it: on one line, and quoted where it holds the list's ', '
+    (fleet's 'T tokens/day served, 80%' read as two columns, 'T tokens/day served' and '80%')."""
+    text = " ".join(header.split())
+    return f"'{text}'" if ", " in text else text
+
+
 def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "", caption: str = "",
                 wide: bool = False, to_file: bool = False, listed: Sequence[str] = ()) -> str:
     """Rows as a plain-text table for people, at the terminal's width (a file: every column, at the
@@ -351,7 +358,7 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     too little room for its words (_folded_width), it is listed so, one item a row, named by the row's first cell."""
     terminal = terminal_width()
     shown, cells = _fit(rows, columns, terminal, wide or to_file)
-    left_out = [c.header for c in columns if c not in shown]
+    left_out = [_listed_header(c.header) for c in columns if c not in shown]
     if left_out:
         caption = (_sentence_end(caption) + " " if caption else "") + (
             f"Not shown at {terminal} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
