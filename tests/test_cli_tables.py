@@ -250,6 +250,26 @@ def test_one_kind_beyond_any_fleet_says_so_in_its_row_and_the_others_are_sized()
     assert alone.exit_code == 2 and alone.stderr.startswith("parity: error: the power budget runs 10,989,008")
 
 
+def test_wide_keeps_free_text_in_the_table_past_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare --model llama-3.1-70b --wide listed its short 'format' column and its notes under the table, where the
+    default table keeps 'format' in it: --wide is every column in the table, however wide the terminal, free text at
+    a readable width (up to 24 characters a line); without it the free text goes under a table too wide for 40."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "40")
+    rows = [{"name": "hgx-h20", "format": "fp8", "a": "1" * 12, "b": "2" * 12,
+             "note": "fp8 GEMM rate not measured; power assumed"}]
+    columns = [Column("name", "system", plain, "left"), Column("format", "format", plain, "left", wrap=True),
+               Column("a", "a", plain), Column("b", "b", plain), Column("note", "note", plain, "left")]
+    assert render_text(rows, columns, wide=True).splitlines() == [
+        "system   format             a             b  note                    ",
+        "─" * 69,
+        "hgx-h20  fp8     111111111111  222222222222  fp8 GEMM rate not       ",
+        "                                             measured; power assumed "]
+    assert render_text(rows, columns).splitlines()[-3:] == [
+        "- hgx-h20 (format): fp8", "- hgx-h20 (note): fp8 GEMM rate not", "  measured; power assumed"]
+
+
 def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.MonkeyPatch) -> None:
     """rich wrapped a title inside a quantity ('TTFT p99 2' over 's', fleet's title at 80 columns): a number keeps
     its unit, and a percentile its bound, on one line."""
