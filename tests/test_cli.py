@@ -504,5 +504,10 @@ def test_x_per_gb_shows_for_systems_of_one_size_whose_chips_hold_different_memor
     only where the systems' sizes differed."""
     code, out, _ = run("compare", "hgx-h20", "atlas-800-a3", "--model", "llama-3.1-8b", "--wide")
     tokens = next(line for line in out.splitlines() if line.startswith("atlas-800-a3")).split()
-    at = tokens.index("5,745")  # tok/s/chip, then x/chip, tok/s/kW, x/kW, x/GB
-    assert code == 0 and "x/GB" in out and tokens[at + 1:at + 5] == ["0.95x", "3,945", "0.48x", "0.71x"]
+    at = tokens.index("5,745")  # tok/s/chip, then x/chip, tok/s/system, tok/s/kW, x/kW, x/GB
+    assert code == 0 and "x/GB" in out and tokens[at + 1:at + 6] == ["0.95x", "45,958", "3,945", "0.48x", "0.71x"]
+    # --wide shows the node's throughput too (x/system, which is x/chip here, is no column), and the caption names only
+    # the interval columns the table has: it said 'under x/system, x/kW and x/GB' (a tester's round)
+    assert "tok/s/system" in out and "x/system" not in out
+    assert ("the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power and memory "
+            "(systems of one size: per system is per chip), and a note") in " ".join(out.split())

@@ -476,8 +476,8 @@ def test_compare_training_fits_80_columns_with_the_notes_words_whole(systems: tu
     assert max(len(line) for line in lines) <= 80, out
     header = next(lines[i - 2:i] for i, line in enumerate(lines) if line.startswith("──"))
     assert [h.split() for h in header] == [["train"], ["system", "format", "tok/s/chip", "x/chip", "MFU", "note"]]
-    assert "Not shown at 80 columns: mode, BF16 x, mem x, sys BF16 x, sys mem x, sys power x, train tok/s/system, " \
-           "x/system, train tok/s/kW, x/kW, x/GB" in " ".join(out.split())
+    assert "Not shown at 80 columns: mode, BF16 x, 8-bit x, mem x, BW x, TDP x, sys BF16 x, sys mem x, sys power x, " \
+           "train tok/s/system, x/system, train tok/s/kW, x/kW, x/GB" in " ".join(out.split())
     words = set(out.split())
     rows = json.loads(table(*args, "--format", "json", columns=80))
     for row in rows:
