@@ -108,6 +108,16 @@ def test_show_system_prints_its_structure_and_totals_with_sources() -> None:
         assert any(line.split()[:len(start)] == start for line in table.splitlines()), columns
 
 
+def test_show_writes_a_list_of_formats_as_names_not_a_python_tuple() -> None:
+    """The 'stored (SI)' column of h100's `native` row read "('fp64', 'fp32', ...)" (JSON stores a list): both
+    columns now read as the source's words do."""
+    names = "fp64, fp32, tf32, bf16, fp16, fp8, int8"
+    _, md, _ = run("show", "h100", "--format", "md")
+    assert [line.split(" | ")[1:3] for line in md.splitlines() if line.startswith("| native |")] == [[names, names]]
+    _, out, _ = run("show", "h100", "--format", "json")
+    assert next(n["value"] for n in json.loads(out)["numbers"] if n["field"] == "native") == names.split(", ")
+
+
 def test_compare_prints_ratios_and_throughput() -> None:
     code, out, _ = run("compare", "hgx-h20", "hgx-h100", "--model", "llama-3.1-70b", "--format", "json")
     rows = json.loads(out)
@@ -494,5 +504,10 @@ def test_x_per_gb_shows_for_systems_of_one_size_whose_chips_hold_different_memor
     only where the systems' sizes differed."""
     code, out, _ = run("compare", "hgx-h20", "atlas-800-a3", "--model", "llama-3.1-8b", "--wide")
     tokens = next(line for line in out.splitlines() if line.startswith("atlas-800-a3")).split()
-    at = tokens.index("5,745")  # tok/s/chip, then x/chip, tok/s/kW, x/kW, x/GB
-    assert code == 0 and "x/GB" in out and tokens[at + 1:at + 5] == ["0.95x", "3,945", "0.48x", "0.71x"]
+    at = tokens.index("5,745")  # tok/s/chip, then x/chip, tok/s/system, tok/s/kW, x/kW, x/GB
+    assert code == 0 and "x/GB" in out and tokens[at + 1:at + 6] == ["0.95x", "45,958", "3,945", "0.48x", "0.71x"]
+    # --wide shows the node's throughput too (x/system, which is x/chip here, is no column), and the caption names only
+    # the interval columns the table has: it said 'under x/system, x/kW and x/GB' (a tester's round)
+    assert "tok/s/system" in out and "x/system" not in out
+    assert ("the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power and memory "
+            "(systems of one size: per system is per chip), and a note") in " ".join(out.split())

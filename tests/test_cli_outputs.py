@@ -30,7 +30,7 @@ def test_sweep_and_report_say_wrote_on_stderr(tmp_path: Path, monkeypatch: pytes
                     'concurrency = [8]\n')
     result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / "out.csv"), "--workers", "1"])
     assert result.exit_code == 0 and result.stdout == ""
-    assert result.stderr == f"wrote {tmp_path / 'out.csv'}: 1 scenarios, 1 feasible\n"
+    assert result.stderr == f"wrote {tmp_path / 'out.csv'}: 1 scenario, 1 feasible\n"
     monkeypatch.setattr("parity.report.html.build_report", _fake_build)
     result = CliRunner().invoke(cli, ["report", "--out", str(tmp_path / "rep")])
     assert result.exit_code == 0 and result.stdout == ""

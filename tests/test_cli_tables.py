@@ -171,6 +171,20 @@ def test_the_note_on_columns_left_out_starts_a_sentence_of_its_own(caption: str,
     assert joined in " ".join(out.split())
 
 
+def test_the_list_of_columns_left_out_quotes_a_header_that_holds_its_comma(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fleet at 80 columns listed 'chips 80%, systems, T tokens/day served, 80% (--wide, ...)': the header
+    'T tokens/day\nserved, 80%' read as two columns. A header on two lines is named on one, quoted where it holds
+    ', '."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "40")
+    columns = [Column("a", "first", plain, "left"), Column("b", "chips 80%", plain, wide=True),
+               Column("c", "T tokens/day\nserved, 80%", plain, wide=True)]
+    out = render_text([{"a": "x" * 30, "b": "y" * 20, "c": "z" * 20}], columns)
+    assert " ".join(out.split()).endswith(
+        "Not shown at 40 columns: chips 80%, 'T tokens/day served, 80%' (--wide, or --format csv/json).")
+
+
 def test_search_caption_separates_its_assumptions() -> None:
     """The search's assumptions were joined by a space: '... chips per worker disaggregated prefill ...' (DeepSeek-R1
     drafts one MTP token unless told, as compare runs it)."""
@@ -234,6 +248,26 @@ def test_one_kind_beyond_any_fleet_says_so_in_its_row_and_the_others_are_sized()
     assert h200["chips"] == 6_274_504
     alone = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--power-mw", "8000", "--chips", "h20"])
     assert alone.exit_code == 2 and alone.stderr.startswith("parity: error: the power budget runs 10,989,008")
+
+
+def test_wide_keeps_free_text_in_the_table_past_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare --model llama-3.1-70b --wide listed its short 'format' column and its notes under the table, where the
+    default table keeps 'format' in it: --wide is every column in the table, however wide the terminal, free text at
+    a readable width (up to 24 characters a line); without it the free text goes under a table too wide for 40."""
+    from parity.report.tables import Column, plain, render_text
+
+    monkeypatch.setenv("COLUMNS", "40")
+    rows = [{"name": "hgx-h20", "format": "fp8", "a": "1" * 12, "b": "2" * 12,
+             "note": "fp8 GEMM rate not measured; power assumed"}]
+    columns = [Column("name", "system", plain, "left"), Column("format", "format", plain, "left", wrap=True),
+               Column("a", "a", plain), Column("b", "b", plain), Column("note", "note", plain, "left")]
+    assert render_text(rows, columns, wide=True).splitlines() == [
+        "system   format             a             b  note                    ",
+        "─" * 69,
+        "hgx-h20  fp8     111111111111  222222222222  fp8 GEMM rate not       ",
+        "                                             measured; power assumed "]
+    assert render_text(rows, columns).splitlines()[-3:] == [
+        "- hgx-h20 (format): fp8", "- hgx-h20 (note): fp8 GEMM rate not", "  measured; power assumed"]
 
 
 def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -442,8 +476,8 @@ def test_compare_training_fits_80_columns_with_the_notes_words_whole(systems: tu
     assert max(len(line) for line in lines) <= 80, out
     header = next(lines[i - 2:i] for i, line in enumerate(lines) if line.startswith("──"))
     assert [h.split() for h in header] == [["train"], ["system", "format", "tok/s/chip", "x/chip", "MFU", "note"]]
-    assert "Not shown at 80 columns: mode, BF16 x, mem x, sys BF16 x, sys mem x, sys power x, train tok/s/system, " \
-           "x/system, train tok/s/kW, x/kW, x/GB" in " ".join(out.split())
+    assert "Not shown at 80 columns: mode, BF16 x, 8-bit x, mem x, BW x, TDP x, sys BF16 x, sys mem x, sys power x, " \
+           "train tok/s/system, x/system, train tok/s/kW, x/kW, x/GB" in " ".join(out.split())
     words = set(out.split())
     rows = json.loads(table(*args, "--format", "json", columns=80))
     for row in rows:

@@ -166,6 +166,14 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     with compare_rows_once():
         rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
         out = CliRunner().invoke(cli, args, env={"COLUMNS": "80"}).output
+        wide = CliRunner().invoke(cli, [*args, "--wide"], env={"COLUMNS": "80"}).output
+    # --wide promised every column and left out the per-chip 8-bit, bandwidth and TDP ratios of systems of two sizes
+    # (0.90x per system under x/system; the caption names that column here, which it has)
+    header = next(wide.splitlines()[i - 1] for i, line in enumerate(wide.splitlines()) if line.startswith("──"))
+    assert header.split()[:14] == ["system", "format", "mode", "BF16", "x", "8-bit", "x", "mem", "x", "BW", "x", "TDP",
+                                   "x", "sys"]
+    assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled by the "
+            "systems' chips, power and memory, and a note") in " ".join(wide.split())
     gb200 = rows[1]
     assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.15, 6.29]
     assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.78, 1.18]

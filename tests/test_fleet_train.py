@@ -175,16 +175,20 @@ def test_an_unreachable_deadline_gets_the_fastest_fleet_not_the_largest() -> Non
     assert row.train_time_s / 86_400 == pytest.approx(0.08688, abs=1e-5)
 
 
-def test_notes_under_the_table_name_the_variant_of_their_row(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """At 80 columns with --wide the notes go under the table, each named by its row's first cell: three rows of
-    nvidia-h20 (its node and two what-ifs of it) read alike; where first cells repeat the second names the row."""
+def test_wide_keeps_each_rows_note_in_the_table(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """At 80 columns --wide listed the notes under the table ('- nvidia-h20 h20-2xbw: what-if; ...'); --wide is every
+    column in the table, however wide: each row keeps its note beside its figures (tables.render_text names the rows
+    of notes listed under a narrower table: test_cli_tables)."""
     spec = tmp_path / "v.toml"
     spec.write_text('[[variant]]\nname = "h20-2xbw"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = 2 }\n')
     monkeypatch.setenv("COLUMNS", "80")
     code, out = _run("--workload", "train", "--tokens", "1e12", "--days", "30", "--chips", "h20", "--variants",
                      str(spec), "--wide")
-    assert code == 0 and "- nvidia-h20 hgx-h20: power assumed\n" in out
-    assert "- nvidia-h20 h20-2xbw: what-if; power assumed; catalog price\n" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("nvidia-h20")]
+    assert code == 0 and "\n- " not in out
+    assert [(row[:2], row[-3:]) for row in rows] == [(["nvidia-h20", "hgx-h20"], ["M", "power", "assumed"]),
+                                                     (["nvidia-h20", "h20-2xbw"], ["what-if;", "power", "assumed;"])]
+    assert [line.split() for line in out.splitlines()].count(["catalog", "price"]) == 1  # the note's second line
 
 
 def test_the_days_in_a_note_are_those_of_the_chips_that_train() -> None:

@@ -371,6 +371,26 @@ def test_each_row_carries_the_serve_line_that_prices_it_as_the_sweep_did(tmp_pat
     assert float(capped["ttft_s"]) == pytest.approx(7.56, abs=0.01)
 
 
+def test_a_row_of_invalid_input_has_no_serve_line_and_one_too_big_keeps_it(tmp_path: Path) -> None:
+    """A row of tp 3 on Llama-3.1-70B (64 heads) carried a serve line that failed with the row's own note; it now has
+    none. A row that does not fit in memory keeps its line: serve prices that case and says by how much it misses,
+    as the row does. One scenario is counted in the singular (it read 'wrote bad5.csv: 1 scenarios')."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-70b"]\nisl = [1024]\nosl = [1024]\n'
+                    'concurrency = [16]\nweights = ["bf16"]\ntp = [1, 3]\n')
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--workers", "1"])
+    assert result.stderr == f"wrote {out}: 2 scenarios, 0 feasible\n"
+    too_big, invalid = csv.DictReader(out.open())
+    assert (invalid["note"], invalid["serve_command"]) == ("tp must divide num_attention_heads (64), got 3", "")
+    assert too_big["serve_command"] == ("parity serve --model llama-3.1-70b --system hgx-h20 --weights bf16 --isl "
+                                        "1024 --osl 1024 --tp 1 --concurrency 16 --random-range-ratio 1 "
+                                        "--model-kind steady")
+    served = CliRunner().invoke(cli, shlex.split(too_big["serve_command"])[1:])
+    assert too_big["note"].startswith("does not fit: needs ")
+    assert served.exit_code == 2 and served.stderr.startswith(f"parity: error: {too_big['note']}; ")
+
+
 def test_a_910c_row_runs_one_rank_per_die_unless_its_axis_says(tmp_path: Path) -> None:
     """sweep rows on the 910C ran the 128 GB package as one device where serve, compare and CANN run each 64 GB die as
     a rank (fuzz 24 1.1): Llama-3.1-70B at tp 1 read feasible; now it does not fit a die, and the row says which ran."""

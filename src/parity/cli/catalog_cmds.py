@@ -138,6 +138,16 @@ def _quote_for_people(p: Provenance) -> str:
     return f"{p.quoted} {p.basis} = {stored} {_STORED_AS.get(p.basis, 'dense')}"
 
 
+def _stored_text(value: object) -> str:
+    """A stored value for people: a number in six figures, a list of names as 'as quoted' writes it ('fp64, fp32'),
+    not Python's tuple ("('fp64', 'fp32')")."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 # the totals 'parity systems' prints: (name, the chip's field, dimension, the chip's figure)
 _TOTALS: tuple[tuple[str, str, str, Callable[[Chip], float]], ...] = (
     ("bf16_flop_per_s", "peak_flop_per_s.bf16", "flop_per_s", lambda c: c.peak("bf16")),
@@ -199,8 +209,7 @@ def show(name: str, fmt: str, out: Path | None) -> None:
         cal.user_file if key == "calibration" and cal.user_file else "data/calibration"), "url": "", "note": ""}
         for key, value in stated.items()]
     columns = [Column("field", "field", plain, "left"), Column("as_quoted", "as quoted", plain, "left"),
-               Column("value", "stored (SI)", lambda v: f"{v:.6g}" if isinstance(v, float) else str(v), "left",
-                      wrap=True, wide=2),
+               Column("value", "stored (SI)", _stored_text, "left", wrap=True, wide=2),
                Column("source_kind", "kind", plain, "left", wide=1), Column("source", "source", plain, "left"),
                Column("note", "note", plain, "left", wide=3)]
     payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes,

@@ -38,6 +38,7 @@ from parity.training import default_global_batch
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
+LAST = 4  # the rank of a wide column added only where every other fits (past every other rank of compare's table)
 
 
 def _ratio_cell(row: dict[str, object], key: str = "per_chip") -> str:
@@ -278,7 +279,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         payload += [r.to_dict() | s | again for r, s, again in zip(results, sims, reruns)]
         if fmt not in ("table", "md"):
             continue
-        varied = any(sys_.chips != found[0].chips for sys_ in found)
+        varied = len({sys_.chips for sys_ in by_id.values()}) > 1  # a --baseline's size too
         labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in by_id.values()}  # a --baseline's too
         rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
                  "system_ratio_cell": _ratio_cell(r, "per_system"), "kw_ratio_cell": _ratio_cell(r, "per_kw"),
@@ -289,10 +290,12 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         columns = [Column("system_label", "system", plain, "left"),
                    Column("format_label", "format", plain, "left", wrap=True),  # 'fp8 on bf16' over two lines
                    Column("mode", "mode", plain, "left", wide=3)]
-        if varied:  # systems of different sizes: per-chip compute and memory, then whole-system ratios
-            columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS[:1] + SPECS[2:3]]
+        if varied:  # systems of different sizes: per-chip compute and memory, then whole-system ratios; the other
+            # per-chip ratios only where every other column fits (--wide)
+            columns += [Column(f"spec_{k}", label, ratio, wide=2 if k in ("bf16", "memory") else LAST)
+                        for k, label in SPECS]
             columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SYSTEM_SPECS]
-        else:
+        else:  # systems of one size: a system's ratios are its chip's (sys BF16 x is BF16 x), so none repeats them
             columns += [Column(f"spec_{k}", label, ratio, wide=2) for k, label in SPECS]
         if workload == "serve":
             columns += [Column("ttft_s", "TTFT ms", reached(scaled(1e-3)), wide=3 if percentiles else 1),
@@ -308,7 +311,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                     *([Column("sim_tokens_per_s_per_chip", f"sim {unit}/chip", reached(scaled(1)), wide=1)]
                       if refine else []),
                     Column("ratio_cell", "x/chip\n80% int." if workload == "serve" else "x/chip", plain)]
-        if varied:
+        if not varied:  # a system's throughput (--wide): no x/system, which is x/chip for systems of one size
+            columns.append(Column("tokens_per_s_per_system", f"{unit}/system", reached(scaled(1)), wide=LAST))
+        else:
             columns += [Column("tokens_per_s_per_system", f"{unit}/system", reached(scaled(1)), wide=2),
                         # training's first to give way where the columns that must show pass the terminal (a
                         # multi-chip system's note beside 'fp8_block on bf16': 81-82 at 80), so the note's words print
@@ -363,9 +368,12 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        "interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
                        "residuals of both chips' vendors (parity validate --by source), a band twice as wide in log "
                        "for a chip uncalibrated or not shipping (the residuals are measured chips'; an unreleased "
-                       "chip's specs may err beyond them); the per-system, per-kW and per-GB intervals (under "
-                       "x/system, x/kW and x/GB) are it scaled by the systems' chips, power and memory, and a note "
-                       "names each ratio whose interval holds 1. "
+                       "chip's specs may err beyond them); "
+                       + ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled "
+                          "by the systems' chips, power and memory" if varied else
+                          "the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power "
+                          "and memory (systems of one size: per system is per chip)")
+                       + ", and a note names each ratio whose interval holds 1. "
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
             sized = (f"every system trains on {chips:,} chips (--chips)" if chips else

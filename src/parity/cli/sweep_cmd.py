@@ -17,7 +17,7 @@ from parity.cli.serve_line import SERVE_LINE_COLUMNS, serve_command
 from parity.cli.values import Count, ray_option
 from parity.dtypes import format_named
 from parity.errors import ParityError
-from parity.predict import case_from_row
+from parity.predict import case_from_row, scenario_of
 from parity.predict.columns import READ_COLUMNS
 from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
@@ -42,7 +42,9 @@ def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[
     serve's own default draws the client's spread, 11% off in TTFT on an H20 at 8 clients); '' on a what-if
     system (serve runs catalog systems; a variant's row is priced here only), on a row setting a column serve has
     no option for (max_num_seqs = 8 put TTFT at 7.6 s where the line without it gives 0.37 s), which `serve_note`
-    names, and on a row that cannot be read."""
+    names, and on a row that cannot be read or whose case is invalid input (tp = 3 on a model of 64 heads: the line
+    failed with the row's own note). A row that is valid but does not fit in memory keeps its line: serve prices
+    that case and says by how much it misses, as the row's note does."""
     moe: dict[str, bool] = {}
     out = []
     for row in rows:
@@ -53,6 +55,8 @@ def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[
                 case = case_from_row(row)
                 if case.model not in moe:
                     moe[case.model] = "moe" in catalog.model(case.model).features
+                if not row.get("feasible"):
+                    scenario_of(case)  # raises where the case itself is invalid input, not merely too big
                 command = serve_command(case, moe=moe[case.model])
             except ParityError:
                 pass
@@ -151,4 +155,5 @@ def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int)
     rows = _with_serve_command(rows, {v.name for v in spec.variants})
     _write(rows, out)
     feasible = sum(bool(r.get("feasible")) for r in rows)
-    click.echo(f"wrote {out}: {len(rows):,} scenarios, {feasible:,} feasible", err=True)
+    # units.counted writes a whole count without separators (1024 sequences); a sweep's count keeps them
+    click.echo(f"wrote {out}: {len(rows):,} scenario{'s' * (len(rows) != 1)}, {feasible:,} feasible", err=True)

@@ -307,19 +307,30 @@ def _minimum_width(singles: Sequence[int]) -> int:
     return sum(singles) + COLUMN_GAP * max(len(singles) - 1, 0)
 
 
+def _readable(column: Column, values: Sequence[str]) -> int:
+    """The width a column needs to read well: its narrowest (_min_width), and free text room for a line of up to 24
+    characters."""
+    least = _min_width(column, values)
+    return max(least, min(max((len(v) for v in values), default=0), 24)) if _wraps(column) else least
+
+
+def _readable_width(columns: Sequence[Column], cells: Sequence[Sequence[str]]) -> int:
+    """The width of a table whose columns each have their readable width (_readable)."""
+    return _minimum_width([_readable(c, [row[i] for row in cells]) for i, c in enumerate(columns)])
+
+
 def _fit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: int,
          wide: bool) -> tuple[list[Column], list[list[str]]]:
     """The columns shown at `width`: every column not marked wide, then each wide one, in order, that
-    still fits (all of them with `wide`); with their cells. Each column is measured once, alone."""
+    still fits at its readable width (all of them with `wide`); with their cells. Each column is measured once,
+    alone."""
     cells = {id(c): [c.show(row.get(c.key)) for row in rows] for c in columns}
-    single = {id(c): _min_width(c, cells[id(c)]) for c in columns}
     # free text keeps room for a readable line (up to 24 characters) before a wide column is added
-    room = {id(c): max(0, min(max((len(v) for v in cells[id(c)]), default=0), 24) - single[id(c)])
-            for c in columns if _wraps(c)}
+    single = {id(c): _readable(c, cells[id(c)]) for c in columns}
     shown = [c for c in columns if not c.wide]
     for c in sorted((c for c in columns if c.wide), key=lambda c: (int(c.wide), columns.index(c))):
         trial = sorted(shown + [c], key=columns.index)
-        if wide or _minimum_width([single[id(t)] for t in trial]) + sum(room.get(id(t), 0) for t in trial) <= width:
+        if wide or _minimum_width([single[id(t)] for t in trial]) <= width:
             shown = trial
     return shown, [[cells[id(c)][i] for c in shown] for i in range(len(rows))]
 
@@ -341,6 +352,13 @@ def _title_lines(title: str, width: int) -> str:
     return textwrap.fill(kept, width, break_long_words=False, break_on_hyphens=False).replace("\u00a0", " ")
 
 
+def _listed_header(header: str) -> str:
+    """A column's header as a list of headers names it: on one line, and quoted where it holds the list's ', '
+    (fleet's 'T tokens/day served, 80%' read as two columns, 'T tokens/day served' and '80%')."""
+    text = " ".join(header.split())
+    return f"'{text}'" if ", " in text else text
+
+
 def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "", caption: str = "",
                 wide: bool = False, to_file: bool = False, listed: Sequence[str] = ()) -> str:
     """Rows as a plain-text table for people, at the terminal's width (a file: every column, at the
@@ -351,7 +369,7 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     too little room for its words (_folded_width), it is listed so, one item a row, named by the row's first cell."""
     terminal = terminal_width()
     shown, cells = _fit(rows, columns, terminal, wide or to_file)
-    left_out = [c.header for c in columns if c not in shown]
+    left_out = [_listed_header(c.header) for c in columns if c not in shown]
     if left_out:
         caption = (_sentence_end(caption) + " " if caption else "") + (
             f"Not shown at {terminal} columns: {', '.join(left_out)} (--wide, or --format csv/json).")
@@ -360,11 +378,15 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     # that of most characters first, until the table fits; and past that lines as long as the names and numbers need
     # (wrapped by the terminal) rather than a cell cut off
     widths = _widths(shown, cells, 1_000_000 if to_file else terminal)
+    if wide and _minimum_width(widths) > terminal:
+        # --wide: every column in the table, which grows past the terminal rather than list its free text under it;
+        # free text keeps a readable line (up to 24 characters, as _fit counts a wide column's room)
+        widths = _widths(shown, cells, _readable_width(shown, cells))
     moved: list[Column] = []
     for column in sorted((c for c in shown[1:] if _wraps(c)),
                          key=lambda c: -max((len(row[shown.index(c)]) for row in cells), default=0)):
         # a table of names and one text (train's quantity and value) keeps it: moved, the table is its names alone
-        if to_file or _wraps(shown[0]) or _minimum_width(widths) <= terminal or len(shown) - len(moved) <= 2:
+        if to_file or wide or _wraps(shown[0]) or _minimum_width(widths) <= terminal or len(shown) - len(moved) <= 2:
             break
         moved.append(column)
         widths = _widths([c for c in shown if c not in moved], [[v for c, v in zip(shown, row) if c not in moved]
