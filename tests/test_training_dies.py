@@ -39,8 +39,10 @@ def test_the_910c_trains_one_rank_per_64_gb_die() -> None:
     assert layout["name"] == "tp2-pp1-dp64-mb1-zero3"
     assert layout["tp"] * layout["pp"] * layout["cp"] * layout["dp"] == 128
     assert (best["chips"], best["ranks"], best["dies_per_chip"]) == (64, 128, 2)
-    assert best["memory_capacity_bytes"] == 64e9
-    assert best["memory_bytes_per_chip"] == pytest.approx(60.1e9, abs=0.05e9)
+    # a package's memory under the per-chip keys, as its tokens/s per chip (it read a die's 60.1 GB "per chip")
+    assert (best["memory_capacity_bytes"], best["memory_capacity_bytes_per_die"]) == (128e9, 64e9)
+    assert best["memory_bytes_per_die"] == pytest.approx(60.1e9, abs=0.05e9)
+    assert best["memory_bytes_per_chip"] == 2 * best["memory_bytes_per_die"]
     assert best["tokens_per_s_per_chip"] == pytest.approx(985, abs=0.5)
     assert any(a.startswith("one rank per die (2 dies a chip") for a in best["assumptions"])
 

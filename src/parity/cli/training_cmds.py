@@ -42,8 +42,17 @@ def _fit_note(r: TrainingResult) -> str:
             f"({r.memory.biggest_term()} is the biggest term)")
 
 
+def _memory_fields(r: TrainingResult) -> dict[str, float]:
+    """A package's memory use and capacity under the per-chip keys, as chips and tokens_per_s_per_chip count packages
+    (as serve's memory_bytes_per_chip), and a die's beside them where each die is a rank (the `memory` terms are a
+    rank's): a 910C held 60.1 GB "per chip" of its 128 GB."""
+    used, held = float(r.memory.total_bytes), float(r.memory.capacity_bytes)
+    return {"memory_bytes_per_chip": used * r.dies, "memory_capacity_bytes": held * r.dies} | (
+        {"memory_bytes_per_die": used, "memory_capacity_bytes_per_die": held} if r.dies > 1 else {})
+
+
 def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
-    """The JSON of one priced layout (SI units)."""
+    """The JSON of one priced layout (SI units); `memory` holds one rank's terms (a die's where each die is one)."""
     memory = {f"{k.replace(' ', '_')}_bytes": float(v) for k, v in r.memory.terms().items()}
     layout = r.layout
     return {
@@ -64,8 +73,7 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
         "mfu_bf16": float(r.mfu_bf16),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
         "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN},
-        "memory_bytes_per_chip": float(r.memory.total_bytes), "memory_capacity_bytes": float(r.memory.capacity_bytes),
-        "memory": memory, "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
+        **_memory_fields(r), "memory": memory, "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
         "biggest_memory_term": r.memory.biggest_term(), "note": _fit_note(r),
         "train_tokens": tokens, "time_to_train_s": float(r.time_to_train_s(tokens)),
         "chip_hours": float(r.chip_hours(tokens)), "energy_j_at_tdp": float(r.energy_j(tokens)),
@@ -86,8 +94,10 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     if data["mfu_peak"] != "bf16":  # FP8 reports divide by the BF16 peak: above 100% when FP8 runs faster
         rows.append((f"model FLOP/s / BF16 peak ({data['mfu_peak'].upper()} papers' MFU; a ratio)",
                      f"{data['mfu_bf16']:.1%}"))
-    rows += [(f"memory per {rank_holder(data['dies_per_chip'])}", f"{data['memory_bytes_per_chip'] / 1e9:,.1f} of "
-                                 f"{data['memory_capacity_bytes'] / 1e9:,.1f} GB")]
+    die = data["dies_per_chip"] > 1
+    used = data["memory_bytes_per_die" if die else "memory_bytes_per_chip"]
+    held = data["memory_capacity_bytes_per_die" if die else "memory_capacity_bytes"]
+    rows += [(f"memory per {rank_holder(data['dies_per_chip'])}", f"{used / 1e9:,.1f} of {held / 1e9:,.1f} GB")]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
     rows += [("fits", "yes" if data["fits"] else data["note"]),
              (f"time to train {data['train_tokens']:.3g} tokens", f"{data['time_to_train_s'] / 86400:,.1f} days"),
@@ -105,7 +115,8 @@ def _search_columns(peak_math: str, dies: int = 1) -> list[Column]:
             Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
             Column("mfu", f"{peak_math.upper()}\nMFU", percent),
             Column("bubble_fraction", "bubble", percent, wide=1),
-            Column("memory_bytes_per_chip", f"mem GB/{rank_holder(dies)}", scaled(1e9), wide=2)]  # every row listed fits
+            Column("memory_bytes_per_die" if dies > 1 else "memory_bytes_per_chip", f"mem GB/{rank_holder(dies)}",
+                   scaled(1e9), wide=2)]  # every row listed fits
 
 
 # what `train --validate` reads: every other option is about one layout, which the published runs each give
@@ -292,7 +303,8 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: s
     else:
         rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
                                                              if k in ("step_s", "tokens_per_s_per_chip", "mfu",
-                                                                      "bubble_fraction", "memory_bytes_per_chip")}}
+                                                                      "bubble_fraction", "memory_bytes_per_chip",
+                                                                      "memory_bytes_per_die")}}
                 for i, r in enumerate(found.best)]
     dies = system.chip.dies
     payload = {"model": model.name, "system": system.id, "chips": chips, "ranks": chips * dies,
