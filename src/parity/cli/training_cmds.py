@@ -112,7 +112,7 @@ def _search_columns(peak_math: str, dies: int = 1) -> list[Column]:
     figures: the chip's FP8 peak for an FP8 run, its BF16 peak where it emulates FP8), as the single run's row
     names it; memory is a rank's, a die's where each die of a multi-die chip is one."""
     return [Column("rank", "#", plain), Column("layout", "layout", plain, "left"),
-            Column("step_s", "step s", scaled(1)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
+            Column("step_s", "step s", scaled(1, zeros=True)), Column("tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
             Column("mfu", f"{peak_math.upper()}\nMFU", percent),
             Column("bubble_fraction", "bubble", percent, wide=1),
             Column("memory_bytes_per_die" if dies > 1 else "memory_bytes_per_chip", f"mem GB/{rank_holder(dies)}",
