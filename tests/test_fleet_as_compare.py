@@ -244,13 +244,13 @@ def test_json_says_what_served_counts_and_a_row_with_no_configuration_has_no_rat
     none, h100 = json.loads(_invoke(*args, "--format", "json").stdout)
     assert [none[k] for k in ("tokens_per_s_per_chip", "served_tokens_per_s_per_chip", "clients_per_worker",
                               "chips", "count")] == [None, None, None, None, "total"]
-    assert h100["clients_per_worker"] == 96 and isinstance(h100["clients_per_worker"], int)
+    assert h100["clients_per_worker"] == 111 and isinstance(h100["clients_per_worker"], int)
     assert h100["served_tokens_per_s_per_chip"] == 2 * h100["tokens_per_s_per_chip"]
     (output,) = json.loads(_invoke(*args[:4], "h100", *args[5:], "--count", "output", "--format", "json").stdout)
     assert output["count"] == "output" and output["served_tokens_per_s_per_chip"] == output["tokens_per_s_per_chip"]
     rows = list(csv.DictReader(io.StringIO(_invoke(*args, "--format", "csv").stdout)))
     assert [rows[0][k] for k in ("tokens_per_s_per_chip", "served_tokens_per_s_per_chip", "clients_per_worker")] \
-        == ["", "", ""] and rows[1]["clients_per_worker"] == "96"
+        == ["", "", ""] and rows[1]["clients_per_worker"] == "111"
 
 
 def test_a_fleet_with_no_chips_prices_none() -> None:

@@ -104,33 +104,33 @@ def test_machine_outputs_mark_the_best_and_its_load() -> None:
 
 def test_a_disaggregated_best_says_why_serve_prices_its_line_otherwise() -> None:
     """DeepSeek-R1 on an HGX H200: the search's best (0.847 prefill workers per decode worker at 70% utilisation,
-    TTFT 575 ms) runs on 1 + 1 whole workers, which serve prices at TTFT 1.85 s. The caption blamed the rounding to
+    TTFT 575 ms) runs on 1 + 1 whole workers, which serve prices at TTFT 1.87 s. The caption blamed the rounding to
     whole workers, which leaves serve more prefill capacity (59% busy), not less: it now names what each steady
-    model puts in the prompts' queue, and the TPOT serve gives (42.8 ms for 43.8 ms) with its reason."""
+    model puts in the prompts' queue, and the TPOT serve gives (43.2 ms for 43.8 ms) with its reason."""
     found = _json("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--refine", "0")
     assert found["best_serve_note"] == (
         "on whole workers: 1 prefill per 1 decode for the search's 0.847 per decode worker; serve's steady model "
-        "prices it at TTFT 1.85 s, 3,347 tok/s/chip, where the search gives 575 ms, 3,687: the two steady models "
+        "prices it at TTFT 1.87 s, 3,359 tok/s/chip, where the search gives 575 ms, 3,687: the two steady models "
         "price the prompts' queue differently, the search a step of 8,192 prompt tokens a rank and Kingman's wait at "
         "the rate-matched 70% utilisation, serve the prompt groups its clients send, Kingman's wait at its own "
         "utilisation (59%), the closed loop's first wave (every client's prompt sent at once) and any clients queued "
-        "for a decode slot; TPOT 42.8 ms for the search's 43.8 ms: serve's decode batch leaves out the clients "
-        "waiting for their first token (287.5 of 298 a rank), the search's decode workers run all their clients")
-    assert round(found["best_serve_prices"]["ttft_s"], 2) == 1.85
+        "for a decode slot; TPOT 43.2 ms for the search's 43.8 ms: of 302 clients a rank, 291.2 decode in serve and "
+        "298.0 in the search, the rest waiting for their first token")
+    assert round(found["best_serve_prices"]["ttft_s"], 2) == 1.87
     table = " ".join(CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "hgx-h200", "--refine",
                                               "0"], env={"COLUMNS": "200"}).output.split())
     assert f"({found['best_serve_note']})" in table
 
 
 def test_the_serve_note_names_a_tpot_gap_and_its_cause() -> None:
-    """Llama-3.1-70B on an HGX H100 under vLLM, 8,192 in / 256 out: the search's decode worker runs all 341 clients
-    (TPOT 36.5 ms); serve's closed loop has 11% of each client's cycle in its TTFT, so its decode batch is 307.9 and
-    its TPOT 34.5 ms. The note said nothing of it."""
+    """Llama-3.1-70B on an HGX H100 under vLLM, 8,192 in / 256 out: the search's decode worker runs 340.7 sequences
+    (TPOT 36.5 ms), which 367 clients keep decoding through its 718 ms TTFT (its serve line gave 341 clients, as if
+    none were ever in its prompt); serve's longer TTFT (1.16 s) holds more of them there, so its decode batch is 311.5
+    and its TPOT 34.8 ms. The note said nothing of it."""
     note = _json("search", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--engine", "vllm", "--isl", "8192",
                  "--osl", "256", "--refine", "0")["best_serve_note"]
-    assert note.endswith("; TPOT 34.5 ms for the search's 36.5 ms: serve's decode batch leaves out the clients waiting "
-                         "for their first token (307.9 of 341 a rank), the search's decode workers run all their "
-                         "clients")
+    assert note.endswith("; TPOT 34.8 ms for the search's 36.5 ms: of 367 clients a rank, 311.5 decode in serve and "
+                         "340.7 in the search, the rest waiting for their first token")
 
 
 def test_a_refined_search_prints_the_line_its_sim_columns_reproduce() -> None:

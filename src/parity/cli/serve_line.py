@@ -130,14 +130,16 @@ def disagg_rerun(candidate: Candidate, case: Case, utilization: float,
 def _serve_differs(candidate: Candidate, case: Case, served: Prediction, utilization: float) -> str:
     """What serve's steady model says of a disaggregated best's serve line and why it differs from the search's
     figures: the two steady models price the prompts' queue differently (neither is the rounding to whole workers,
-    which leaves serve more prefill capacity, not less), and serve's decode batch leaves out the clients still
-    waiting for their first token where the search's decode workers run every client. `utilization`: the engine's
-    disagg_prefill_utilization, at which the search sizes its prefill share."""
+    which leaves serve more prefill capacity, not less), and so the two decode batches: the search's clients are
+    those that keep its batch decoding through its TTFT, and a longer TTFT in serve holds more of them in their first
+    token. `utilization`: the engine's disagg_prefill_utilization, at which the search sizes its prefill share."""
     decode = case.decode_layout or case.layout
     clients = case.concurrency / (case.decode_workers * decode.attn_dp)  # per decode rank
-    tpot = (f"; TPOT {duration_text(served.tpot_s)} for the search's {duration_text(candidate.tpot_s)}: serve's "
-            f"decode batch leaves out the clients waiting for their first token ({served.extra['decode_batch']:,.1f} "
-            f"of {clients:,.0f} a rank), the search's decode workers run all their clients"
+    streaming = max(case.osl - 1, 1) * candidate.tpot_s
+    decoding = clients * streaming / (candidate.ttft_s + streaming)  # the search's batch a rank
+    tpot = (f"; TPOT {duration_text(served.tpot_s)} for the search's {duration_text(candidate.tpot_s)}: of "
+            f"{clients:,.0f} clients a rank, {served.extra['decode_batch']:,.1f} decode in serve and "
+            f"{decoding:,.1f} in the search, the rest waiting for their first token"
             if abs(served.tpot_s / candidate.tpot_s - 1.0) >= 0.005 else "")
     return (f"serve's steady model prices it at TTFT {duration_text(served.ttft_s)}, "
             f"{served.output_tokens_per_s_per_chip:,.0f} tok/s/chip, where the search gives "
