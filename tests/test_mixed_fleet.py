@@ -28,12 +28,24 @@ def test_kv_moves_over_scale_out_between_two_systems() -> None:
 
 
 def test_h20_prefill_with_910c_decode_as_a_row() -> None:
-    """H20 prefill workers (16 chips) beside CloudMatrix384 decode workers: feasible, both chips counted."""
+    """H20 prefill workers (16 chips) beside CloudMatrix384 decode workers (16 910Cs, one rank per die, a case's
+    default on a multi-die chip as serve's: 32 ranks): feasible, both chips counted."""
     row = {"model": "deepseek-r1", "system": "cloudmatrix-384", "prefill_system": "hgx-h20", "mode": "disagg",
            "weights": "int8", "kv": "bf16", "isl": 1024, "osl": 1024, "concurrency": 256, "prefill_tp": 8,
-           "prefill_attn_dp": 2, "decode_attn_dp": 16}
+           "prefill_attn_dp": 2, "decode_attn_dp": 32, "decode_moe_ep": 32}
     (p,) = predict_rows([row])
     assert p.feasible, p.note
     assert p.chips == 32 and "hgx-h20" in p.note  # the H20 has its own calibration now: no flag for it
     (agg,) = predict_rows([{**row, "mode": "agg"}])
     assert not agg.feasible and "prefill_system needs mode disagg" in agg.note
+
+
+def test_a_case_runs_a_multi_die_package_one_rank_per_die_unless_it_says() -> None:
+    """predict priced a 910C row with no rank_per_die cell as one 128 GB device, flagged as a what-if, where serve's
+    default (and CANN's, and the docs') is one rank per die: the same case gave 4 chips in predict and 2 in serve."""
+    row = {"model": "llama-3.1-70b", "system": "atlas-800-a3", "isl": 1024, "osl": 1024, "concurrency": 8, "tp": 4}
+    default, package = predict_rows([row, {**row, "rank_per_die": "false"}], model_kind="steady")
+    assert (default.chips, package.chips) == (2, 4)
+    assert default.extra["memory_bytes_per_die"] * 2 == default.memory_bytes_per_chip
+    assert not any("package run as one device" in f.text for f in default.flags)
+    assert any("package run as one device" in f.text for f in package.flags)

@@ -84,9 +84,10 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--mtp-acceptance", repr(float(case.mtp_acceptance))] if case.mtp_acceptance else []
     hold = dict(case.engine_settings).get("attention_dp_hold_steps")
     options += ["--adp-hold-steps", repr(float(hold))] if hold is not None else []
-    if case.rank_per_die:  # stated either way on a multi-die chip, where serve's default is one rank per die
+    dies = catalog.system(case.system).chip.dies
+    if case.rank_per_die or (case.rank_per_die is None and dies > 1):  # stated either way on a multi-die chip
         options += ["--rank-per-die"]
-    elif catalog.system(case.system).chip.dies > 1:
+    elif dies > 1:
         options += ["--no-rank-per-die"]
     # the case's own spread of lengths (fixed in a search), where serve's default draws the client profile's
     if not trace and (model_kind == "steady" or case.random_range_ratio is not None):
@@ -107,7 +108,7 @@ def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object
             "concurrency": case.concurrency, "isl": case.isl, "osl": case.osl, "weights": precision.weights,
             "moe_weights": precision.expert_weights, "kv_cache": precision.kv_cache,
             "unquantized_matrices": " ".join(sorted(precision.unquantized)), "mtp_tokens": case.mtp_tokens,
-            "rank_per_die": case.rank_per_die, "serve_command": rerun}
+            "rank_per_die": scenario.system.chip.ranks_per_package > 1, "serve_command": rerun}
 
 
 def disagg_rerun(candidate: Candidate, case: Case, utilization: float,

@@ -54,7 +54,7 @@ class Case:
     random_range_ratio: float | None = None  # None: the client profile's range (sim), fixed lengths (steady)
     engine_settings: tuple[tuple[str, float], ...] = ()  # EngineProfile field -> value the case sets
     attention_format: str = ""  # empty: the engine's default
-    rank_per_die: bool = False  # each die of a multi-die package one rank
+    rank_per_die: bool | None = None  # each die of a multi-die package one rank (None: so on a multi-die chip)
     phase: str = "both"  # both: the closed loop; decode / prefill: one fixed-batch step (phase benchmark)
     batch: int = 0  # phase benchmarks: sequences decoded or prompts prefilled together by the deployment
     context: int = 0  # decode phase: tokens of KV each sequence holds
@@ -194,7 +194,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 mtp_acceptance=_number(row, "mtp_acceptance", "in [0, mtp_tokens]") or 0.0,
                 random_range_ratio=_number(row, "random_range_ratio", "in [0, 1]"),
                 engine_settings=tuple(settings.items()), attention_format=_cell(row, "attention_format"),
-                rank_per_die=flag(row, "rank_per_die"), phase=phase, batch=batch, context=context,
+                rank_per_die=flag(row, "rank_per_die") if _cell(row, "rank_per_die") else None, phase=phase, batch=batch, context=context,
                 prefill_system=_cell(row, "prefill_system"),
                 offload_kv=_number(row, "offload_kv", "in [0, 1]") or 0.0,
                 offload_weights=_number(row, "offload_weights", "in [0, 1]") or 0.0,
