@@ -326,8 +326,8 @@ def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
     args = ("serve", "--model", "qwen3-32b", "--system", "atlas-800-a3", "--model-kind", "steady")
     code, output = _invoke(*args, "--tp", "1")
     assert (code, output) == (2, "parity: error: does not fit: needs 24.3 GB more per 64 GB die (weights is the largest "
-                                 "term); `parity search --model qwen3-32b --system atlas-800-a3` lists the layouts "
-                                 "that fit\n")
+                                 "term); `parity search --model qwen3-32b --system atlas-800-a3 --weights bf16` lists "
+                                 "the layouts that fit\n")
     code, output = _invoke(*args, "--tp", "1", "--no-rank-per-die", "--format", "json")
     package = json.loads(output)
     assert code == 0 and round(package["memory_bytes_per_chip"] / 1e9, 1) == 94.7 and package["rank_per_die"] is False
@@ -706,13 +706,14 @@ def test_one_request_and_one_sequence_are_singular() -> None:
 
 
 # a model one system cannot hold: serve's "does not fit" named `parity search --model deepseek-r1 --system hgx-h20`,
-# which refuses too ("fits no worker of one hgx-h20: --chips 16 searches workers over 2 systems")
+# which refuses too ("fits no worker of one hgx-h20: --chips 16 searches workers over 2 systems"); the search is of
+# the weights serve priced, the checkpoint's where none were given (search would pick the chip's narrowest format)
 _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--moe-ep", "8", "--weights", "int8"),
            "needs 35.1 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
            "atlas-800-a2 --engine sglang --weights int8 --chips 16` lists the layouts that fit"),
-          (("--system", "hgx-h20", "--tp", "8"), "needs 5.5 GB more per chip (weights is the largest term); `parity "
-                                                 "search --model deepseek-r1 --system hgx-h20 --chips 16` lists the "
-                                                 "layouts that fit")]
+          (("--system", "hgx-h20", "--tp", "8"),
+           "needs 5.5 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
+           "hgx-h20 --weights fp8_block --chips 16` lists the layouts that fit")]
 
 
 @pytest.mark.parametrize(("options", "says"), _UNFIT)

@@ -527,8 +527,11 @@ def _search_hint(case: Case, model: Model) -> str:
     '' where no worker search prices holds it, or the search would refuse the weights."""
     system = catalog.system(case.system)
     profile = catalog.engine_on(catalog.engine(case.engine or "generic"), system.chip.software_stack)
+    # the weights serve priced: the checkpoint's where none were given (search would pick the chip's narrowest
+    # native format, int8 for DeepSeek-R1's fp8_block on a 910C); a checkpoint of two formats is left to search
+    weights = case.weights or (model.weight_format if model.expert_weight_format == model.weight_format else "")
     try:
-        precision = best_precision(model, system.chip, case.weights or None)
+        precision = best_precision(model, system.chip, weights or None)
     except ParityError:
         return ""
     spans = systems_to_hold(model, per_die(system), profile, precision, case.isl + case.osl)
@@ -536,7 +539,7 @@ def _search_hint(case: Case, model: Model) -> str:
         return ""
     options = ["--model", case.model, "--system", case.system]
     options += ["--engine", case.engine] if case.engine not in ("", "generic") else []
-    options += ["--weights", case.weights] if case.weights else []
+    options += ["--weights", weights] if weights else []
     options += [word for option, tokens in (("--isl", case.isl), ("--osl", case.osl)) if tokens != 1024  # search's
                 for word in (option, str(tokens))]
     return f"; `parity search {shlex.join(options)}{f' --chips {spans * system.chips}' if spans > 1 else ''}` " \
