@@ -509,8 +509,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         drafts = dep.mtp_tokens  # with MTP the step verifies 1 + drafts tokens a sequence, after the draft passes
         verify = (f" with {counted(drafts, 'draft token')} (the verify of {1 + drafts} tokens a sequence and "
                   f"{drafts} MTP draft pass{'es' if drafts > 1 else ''})") if drafts else ""
-        steps = [(parts, step_columns, f"One decode step{verify} of {counted(sequences, 'sequence')} per rank on one "
-                  "device"),
+        # attention-DP ranks step together at the pace of the busiest (the simulator's ITL), not the mean rank's
+        pace = (f" (the mean of {dep.layout.attn_dp} attention-DP ranks, which step at the busiest one's pace)"
+                if dep.layout.attn_dp > 1 else "")
+        steps = [(parts, step_columns, f"One decode step{verify} of {counted(sequences, 'sequence')} per rank{pace} on "
+                  "one device"),
                  (prefill_parts, step_columns, f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} "
                   f"on one device (no queueing; before the engine's prefill time factor "
                   f"x{scenario.engine.prefill_scale:.2f})")]
