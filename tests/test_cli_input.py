@@ -46,6 +46,9 @@ def refused(*args: str) -> str:
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "1e9 s"), "at most 1 day"),
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train", "--chips", "0"), "got 0"),
     (("train", *LLAMA, "--chips", "0"), "must be a whole number >= 1, got 0 (leave the option out for the default)"),
+    # --units has no default (left out, no cap): the hint said to leave it out "for the default"
+    (("fleet", "--model", "llama-3.1-8b", "--chips", "h100", "--units", "0"),
+     "must be a whole number >= 1, got 0 (leave the option out for no cap on chips)"),
     (("train", *LLAMA, "--global-batch", "0"), "got 0"),
     (("train", *LLAMA, "--seq-len", "0"), "got 0"),
     (("train", *LLAMA, "--tokens", "nan"), "finite"),

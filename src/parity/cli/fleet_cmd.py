@@ -16,7 +16,7 @@ from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.fleet_train import fleet_kinds, train_fleet
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
-from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Quantity, Real, Targets, arrivals_option, \
+from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Real, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text
@@ -59,7 +59,7 @@ _TRAINING_ONLY = {"--tokens": "tokens", "--days": "days", "--seq-len": "seq_len"
               help="spare capacity, a margin over the peak demand (0.1: capacity 1.1x the peak)")
 @click.option("--count", type=click.Choice(["total", "output"]), default="total", show_default=True,
               help="what the demand counts: prompt + output tokens, or output tokens only")
-@click.option("--units", type=CHIPS, default=None,
+@click.option("--units", type=UNITS, default=None,
               help="chips available (e.g. a year's production): alone, what they serve (training: the days they "
                    "take); with --demand or --days, the fleet it needs, at most these chips (the note says which "
                    "binds)")

@@ -72,8 +72,8 @@ class Count(click.ParamType):
 
     name = "integer"
 
-    def __init__(self, most: int, least: int = 1, what: str = "") -> None:
-        self.most, self.least, self.what = most, least, what
+    def __init__(self, most: int, least: int = 1, what: str = "", left_out: str = "the default") -> None:
+        self.most, self.least, self.what, self.left_out = most, least, what, left_out  # left_out: what omitting gives
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -88,7 +88,7 @@ class Count(click.ParamType):
                 self.fail(f"expected a whole number, got {value!r}", param, ctx)
             number = int(read)
         if number < self.least:
-            hint = " (leave the option out for the default)" if number == 0 and self.least > 0 else ""
+            hint = f" (leave the option out for {self.left_out})" if number == 0 and self.least > 0 else ""
             self.fail(f"must be a whole number >= {self.least}, got {number}{hint}", param, ctx)
         if number > self.most:
             self.fail(f"{number:,} is beyond {self.what or 'any sensible value'} (at most {self.most:,})", param, ctx)
@@ -240,6 +240,7 @@ COUNT = Count(most=10**9)
 TOKENS = Count(most=MOST_REQUEST_TOKENS, what="any context length")  # prompt and output lengths
 CONCURRENCY = Count(most=10**7, what="any deployment's concurrent requests")
 CHIPS = Count(most=MOST_FLEET_CHIPS, what="any fleet's chips")
+UNITS = Count(most=MOST_FLEET_CHIPS, what="any fleet's chips", left_out="no cap on chips")
 PARALLEL = Count(most=2**20, what="any parallel degree")
 
 
