@@ -743,3 +743,11 @@ def test_models_shows_every_feature_of_a_model_whose_features_wrap(width: int, m
     below = list(itertools.takewhile(lambda line: line.startswith(" "), lines[row + 1:]))  # the row's wrapped lines
     cell = " ".join(line[start:end] for line in [lines[row], *below])
     assert " ".join(cell.split()) == "linear_attention moe mtp output_gate qk_norm", out.stdout
+
+
+def test_markdown_puts_an_interval_in_brackets_beside_its_figure() -> None:
+    """A figure over its interval (two lines in the terminal) read '2.00 0.933-3.07' in Markdown: two numbers."""
+    from parity.report.tables import Column, over_interval, plain, to_markdown
+    text = to_markdown([{"a": over_interval("2.00", 0.933, 3.07, lambda v: f"{v:.3g}"), "b": "BF16\nMFU"}],
+                       [Column("a", "served,\n80%", plain), Column("b", "b", plain)])
+    assert "| 2.00 (0.933-3.07) | BF16 MFU |" in text and "| served, 80% | b |" in text

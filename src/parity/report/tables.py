@@ -418,11 +418,16 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     return buffer.getvalue()
 
 
+_INTERVAL_BELOW = re.compile(r"\n(-?[\d.,]+[a-z%]*-[\d.,]+[a-z%]*)$")  # over_interval's second line
+
+
 def to_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str = "",
                 caption: str = "", listed: Sequence[str] = ()) -> str:
     """Rows as a GitHub Markdown table (every column), the title in bold above, the `listed` items (a list) and the
     caption below."""
     def cell(text: str) -> str:
+        # a figure over its interval (over_interval) reads '2.00 (0.933-3.07)' on one line, not '2.00 0.933-3.07'
+        text = _INTERVAL_BELOW.sub(r" (\1)", text)
         return text.replace("|", "\\|").replace("\n", " ").replace(FIELD_HYPHEN, "-")
 
     lines = [f"**{cell(title)}**", ""] if title else []
