@@ -24,7 +24,7 @@ from parity.model import Model
 from parity.flags import texts as flag_texts
 from parity.ops import Batch
 from parity.phase import PHASES
-from parity.plan import Layout
+from parity.plan import Layout, served_format
 from parity.search import best_precision
 from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
                             Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
@@ -199,7 +199,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "profile for the chip's software stack where one exists (vllm-rocm, sglang-rocm, sglang-cann), "
                    "else at the stack's measured maturity (flagged); MindIE and vLLM-Ascend have no profile (on "
                    "CANN: generic or sglang)")
-@click.option("--weights", default="", help="weight format (default: the checkpoint's)")
+@click.option("--weights", default="", help="weight format (default: the checkpoint's, fp32 cast to bf16 as engines do)")
 @click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
 @click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
 @click.option("--attention-format", default="", help="format of the attention math, bf16 or fp8 (FP8 attention "
@@ -530,9 +530,11 @@ def _search_hint(case: Case, model: Model) -> str:
     '' where no worker search prices holds it, or the search would refuse the weights."""
     system = catalog.system(case.system)
     profile = catalog.engine_on(catalog.engine(case.engine or "generic"), system.chip.software_stack)
-    # the weights serve priced: the checkpoint's where none were given (search would pick the chip's narrowest
-    # native format, int8 for DeepSeek-R1's fp8_block on a 910C); a checkpoint of two formats is left to search
-    weights = case.weights or (model.weight_format if model.expert_weight_format == model.weight_format else "")
+    # the weights serve priced: the checkpoint's as engines load it (served_format) where none were given (search
+    # would pick the chip's narrowest native format, int8 for DeepSeek-R1's fp8_block on a 910C); a checkpoint of two
+    # formats is left to search
+    weights = case.weights or (served_format(model.weight_format)
+                               if model.expert_weight_format == model.weight_format else "")
     try:
         precision = best_precision(model, system.chip, weights or None)
     except ParityError:

@@ -9,10 +9,10 @@ Number formats in `precision`, layouts and their split rules in `layout`, per-de
 
 from parity.plan.layout import (Layout, LayoutGrid, Shard, check_expert_split, check_pipeline_split,
                                 check_tensor_split)
-from parity.plan.precision import Precision
+from parity.plan.precision import FP32_SERVED_AS, Precision, served_format
 from parity.plan.sharding import (LOW_LATENCY_TOKENS, DeviceStep, device_step, moe_routes_share, moe_scatter,
                                   weight_matrices_per_device)
 
 __all__ = ["Layout", "LayoutGrid", "Precision", "Shard", "device_step", "weight_matrices_per_device", "DeviceStep",
            "check_tensor_split", "check_expert_split", "check_pipeline_split", "moe_scatter", "moe_routes_share",
-           "LOW_LATENCY_TOKENS"]
+           "LOW_LATENCY_TOKENS", "served_format", "FP32_SERVED_AS"]

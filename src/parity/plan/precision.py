@@ -8,7 +8,15 @@ from parity.dtypes import format_named
 from parity.errors import InfeasiblePlan
 from parity.graph import MLA_DECODE
 
-__all__ = ["Precision"]
+__all__ = ["Precision", "served_format", "FP32_SERVED_AS"]
+
+# The format a serving engine's default dtype ("auto") loads a float32 checkpoint in: 16 bits, never 32. vLLM's
+# --dtype "auto" "will use FP16 precision for FP32 and FP16 models, and BF16 precision for BF16 models" (docs.vllm.ai
+# engine_args, v0.4-v0.5); today's vllm/config/model.py _resolve_auto_dtype ("Downcast for float32 models") takes the
+# platform's first supported dtype, bf16 where the GPU has it. SGLang's python/sglang/srt/configs/model_config.py
+# _get_and_verify_dtype casts float32 to float16 ("Following the common practice"), Gemma's to bfloat16. bf16 here:
+# fp16, the older engines' choice, is the same 2 B wide.
+FP32_SERVED_AS = "bf16"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,3 +53,9 @@ class Precision:
             return "bf16"
         return {"expert": self.expert_weights, "router": "bf16", "head": "bf16",
                 "attention": self.attention_weights or self.weights}.get(role, self.weights)
+
+
+def served_format(checkpoint: str) -> str:
+    """The weight format a serving engine loads a checkpoint's `checkpoint` format in by default (dtype auto): an
+    fp32 checkpoint cast to FP32_SERVED_AS, any other as it is stored. An explicit format is not passed here."""
+    return FP32_SERVED_AS if format_named(checkpoint).name == "fp32" else checkpoint

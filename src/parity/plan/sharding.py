@@ -237,7 +237,8 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision,
     """(role, bytes) of every weight matrix one device stores: all its local experts, its slice of
     the dense weights (a stage's share of the layers under pipeline parallelism). stage: what its pipeline
     stage holds, (layers of each of model.layers' groups, share of the embedding, share of the LM head);
-    None: 1/p of everything (stages balanced around the embedding and LM head)."""
+    None: 1/p of everything (stages balanced around the embedding and LM head). A head tied to the embedding
+    counts only under pipeline parallelism (a copy on the last stage); with one stage it is the embedding."""
     s = shard
     h = model.hidden_size
     layers, embedding, head = stage or ([layer.count / s.p for layer in model.layers], 1.0 / s.p, 1.0 / s.p)
@@ -262,5 +263,13 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision,
                 size = size / s.t
             yield role, per_stage * size * _bytes(precision.of(role, m.name))
     vocab = model.vocab_size * h / s.t
+    if model.tie_word_embeddings:
+        # a tied head is the embedding's tensor: in one pipeline stage holding both (pp 1) it is stored once. Split
+        # over stages, the model chunk with the head keeps its own copy of the tied weight (Megatron-LM's
+        # LanguageModule.setup_embeddings_and_output_layer with share_embeddings_and_output_weights: the output
+        # layer allocates its weight only where the chunk lacks the embedding, fills it from the first stage and
+        # all-reduces its gradient with the first stage's word embedding), so there it counts (whichever rank,
+        # even the first's under interleaving). The lm_head GEMM is priced either way.
+        head = np.where(np.asarray(s.p) > 1, head, 0.0)
     yield "head", vocab * _bytes(precision.of("head")) * head
     yield "embedding", vocab * _bytes("bf16") * embedding

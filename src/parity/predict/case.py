@@ -38,7 +38,7 @@ class Case:
     concurrency: int
     case_id: str = ""
     engine: str = ""  # empty: the generic profile
-    weights: str = ""  # empty: the checkpoint's format
+    weights: str = ""  # empty: the checkpoint's format (fp32 served as bf16: plan.served_format)
     moe_weights: str = ""  # empty: as weights
     kv: str = ""  # empty: the engine's default
     mode: str = "agg"

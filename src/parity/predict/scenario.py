@@ -19,7 +19,7 @@ from parity.hardware import Calibration, System, chip_text, per_die
 from parity.memory import HOST_RESERVE_BYTES
 from parity.model import Model
 from parity.phase import PHASES
-from parity.plan import Layout, Precision
+from parity.plan import FP32_SERVED_AS, Layout, Precision, served_format
 from parity.predict.case import _SETTING_COLUMNS, Case, case_from_row
 from parity.predict.columns import OUTPUT_COLUMNS, _cell
 from parity.serving import engine_deployment
@@ -153,19 +153,22 @@ def _unquantized(row: Mapping[str, object], model: Model) -> frozenset[str]:
 
 
 def _precision(row: Mapping[str, object], model: Model, system: System, engine: EngineProfile) -> tuple[Precision, str]:
-    """The row's formats; those it leaves empty are the checkpoint's own, its skip list's matrices bf16 beside them
-    (_unquantized)."""
-    weights = _cell(row, "weights") or model.weight_format
-    experts = _cell(row, "moe_weights") or (_cell(row, "weights") or model.expert_weight_format)
+    """The row's formats; those it leaves empty are the checkpoint's own as an engine loads them (an fp32 checkpoint
+    in 16 bits, plan.served_format), its skip list's matrices bf16 beside them (_unquantized)."""
+    weights = _cell(row, "weights") or served_format(model.weight_format)
+    experts = _cell(row, "moe_weights") or (_cell(row, "weights") or served_format(model.expert_weight_format))
     for name in (weights, experts):
         math_unit(format_named(name), system.chip)  # raises if the chip cannot run it at all
     kv = _cell(row, "kv")
-    note = ""
+    dense_own = not _cell(row, "weights")
+    experts_own = dense_own and not _cell(row, "moe_weights")
+    cast = (dense_own and weights != model.weight_format) or (experts_own and experts != model.expert_weight_format)
+    note = f"weights {FP32_SERVED_AS}: the fp32 checkpoint cast as the engines' dtype auto does" if cast else ""
     if not kv:
         narrow = format_named(weights).bits <= 8 or format_named(experts).bits <= 8
         fp8_native = not math_unit(format_named("fp8"), system.chip)[1] if "fp8" in system.chip.native else False
         kv = "fp8" if engine.fp8_kv_cache and narrow and fp8_native else "bf16"
-        note = f"KV cache {kv} (engine default)"
+        note = "; ".join(n for n in (note, f"KV cache {kv} (engine default)") if n)
     try:
         attention = format_named(_cell(row, "attention_format") or engine.attention_format)
     except ParityError as err:
