@@ -36,6 +36,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     flags = _check_keys(config, where)
     file_where = where
     inner, vision, nested_key = _text_config(config)
+    top_type = str(config.get("model_type", ""))
     if inner is not config:
         where = f"{where} {nested_key}"
         flags += _check_keys(inner, where)
@@ -85,7 +86,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                      context_window=context_window(config, where),
                      weight_format=dense_format, expert_weight_format=expert_format,
                      unquantized_matrices=unquantized, source=source,
-                     architecture=model_type, vision_parameters=_vision_parameters(vision),
+                     architecture=model_type, vision_parameters=_vision_parameters(vision, top_type),
                      flags=tuple(dict.fromkeys(flags)))
     except ValueError as err:
         raise _named(err, where) from err

@@ -198,6 +198,9 @@ _HARMLESS = {
     "video_token_id", "audio_token_id", "vision_start_token_id", "vision_end_token_id", "media_placeholder_token_id",
     "boi_token_id", "eoi_token_id", "boa_token_id", "eoa_token_id", "eoa_token_index", "ignore_index",
     "video_placeholder", "vision_soft_tokens_per_image", "use_unified_vision_chunk", "audio_config",
+    # Gemma 3's begin- and end-of-image token ids, and the prompt tokens an image becomes (mm_tokens_per_image, as
+    # vision_soft_tokens_per_image: a workload's prompt length counts them; no weight, compute per token or cache)
+    "boi_index", "eoi_index", "mm_tokens_per_image",
     "initializer_range", "rms_norm_eps", "layer_norm_epsilon", "layernorm_epsilon", "norm_eps", "attention_dropout",
     "hidden_dropout", "rope_theta", "rope_scaling", "rope_parameters", "rope_interleave", "indexer_rope_interleave",
     "swa_rope_theta", "compress_rope_theta", "use_mrope", "router_aux_loss_coef", "aux_loss_alpha", "seq_aux",
@@ -245,6 +248,9 @@ _HARMLESS = {
     "repetition_penalty", "return_dict", "return_dict_in_generate", "suppress_tokens", "task_specific_params",
     "temperature", "tf_legacy_loss", "tie_encoder_decoder", "top_k", "top_p", "torchscript", "typical_p",
     "use_bfloat16"}
+# keys that name special tokens, harmless whatever their prefix: any *_token_id(s) or *_token_index (Qwen2.5-VL's
+# vision_token_id, LLaVA's and Gemma 3's image_token_index); the ids named otherwise are in _HARMLESS
+_TOKEN_SUFFIXES = ("_token_id", "_token_ids", "_token_index")
 _UNDERSTOOD = _READ | _HARMLESS | {key for keys in ALIASES.values() for key in keys} | set(CONTEXT_KEYS)
 # non-finite numbers are refused everywhere except here (Mamba's dt clamp is [0, inf) by design)
 _NONFINITE_OK = {"time_step_limit"}
@@ -346,6 +352,7 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
         raise ModelConfigError(f"{_where(where)}: model_type {config['model_type']!r} "
                                f"({_REFUSED_TYPES[config['model_type']]}) is not modelled by parity")
     return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
+                 and not key.endswith(_TOKEN_SUFFIXES)
                  and config[key] not in (None, False, 0, [], {})
                  and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))
 
