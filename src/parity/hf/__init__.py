@@ -59,7 +59,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     dense_format, expert_format, skip_list = _formats(config, quant, file_where, layer_parts, num_experts)
     state_format = _state_format(config, dense_format)
     model_type = str(config.get("model_type", ""))
-    norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES
+    norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES or model_type == "mamba2"
              else 4 if model_type in _FOUR_NORM_TYPES else 2)
     layers = []
     for i, ((mixer_kind, _), mlp) in enumerate(zip(kinds, mlps)):

@@ -384,6 +384,8 @@ _PATTERN = {"M": ("mamba", ""), "*": ("full", ""), "-": ("", "dense"), "E": ("",
 def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[str, str]]:
     """(mixer kind, MLP kind) of every layer: mixer full/sliding/chunked/linear/mamba or '' (none);
     MLP '' (none), 'dense', 'moe' or 'auto' (decided by the MoE placement keys)."""
+    if config.get("model_type") == "mamba2":  # a pure Mamba-2 stack: transformers' Mamba2Block, a norm and a mixer
+        return [("mamba", "")] * num_layers
     pattern = config.get("hybrid_override_pattern")
     if pattern:  # Nemotron-H: one mixer or one MLP per layer
         if len(pattern) != num_layers or set(pattern) - set(_PATTERN):
