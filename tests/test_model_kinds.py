@@ -66,6 +66,19 @@ def test_gpt_oss_20b_sliding_layers_cap_at_128_tokens() -> None:
     assert m.state_bytes_per_sequence == 0
 
 
+@pytest.mark.parametrize(("context", "kb"), [(4096, "25.3"), (32768, "24.7")])
+def test_the_kv_rows_name_the_context_their_sliding_windows_are_averaged_over(context: int, kb: str) -> None:
+    """gpt-oss-20b keeps 12,672 elements a token at 4,096 tokens (25,344 B in bf16) and 12 x 1,024 + 12 x 1,024 x
+    128 / 32,768 = 12,336 at 32,768 (24,672 B): the row changed with --context while its label did not say so."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["model", "gpt-oss-20b", "--context", str(context)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert [" ".join(line.split()) for line in out.stdout.splitlines() if "bf16 [kB]" in line] == [
+        f"KV cache per token at context {context}, bf16 [kB] {kb}"]
+
+
 def test_mamba2_hybrid_state_is_layers_heads_head_dim_state_size() -> None:
     m = catalog.model("nemotron-h-56b")
     kinds = {l.kind: 0 for l in m.layers}

@@ -306,7 +306,9 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
             {"quantity": "checkpoint formats (dense / experts)", "value": f"{m.weight_format} / {m.expert_weight_format}"},
             {"quantity": "left in bf16 (skip list)", "value": f"{', '.join(sorted(m.unquantized_matrices))} "
              f"({m.unquantized_parameters / 1e9:.3g} B params)" if m.unquantized_matrices else "none"}]
-    rows += [{"quantity": f"KV cache per token, {f} [kB]", "value": f"{v / 1e3:,.1f}"} for f, v in kv.items()]
+    # a sliding window's KV is averaged over the context, so the rows name it, as the FLOPs row does
+    rows += [{"quantity": f"KV cache per token at context {context}, {f} [kB]", "value": f"{v / 1e3:,.1f}"}
+             for f, v in kv.items()]
     rows += [{"quantity": f"FLOPs per token at context {context} [GFLOP]",
               "value": f"{m.flops_per_token(float(context)) / 1e9:,.2f}"},
              {"quantity": "of which weight matmuls [GFLOP]", "value": f"{m.matmul_flops_per_token() / 1e9:,.2f}"}]

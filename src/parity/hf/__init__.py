@@ -36,6 +36,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     flags = _check_keys(config, where)
     file_where = where
     inner, vision, nested_key = _text_config(config)
+    top_type = str(config.get("model_type", ""))
     if inner is not config:
         where = f"{where} {nested_key}"
         flags += _check_keys(inner, where)
@@ -58,7 +59,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     dense_format, expert_format, skip_list = _formats(config, quant, file_where, layer_parts, num_experts)
     state_format = _state_format(config, dense_format)
     model_type = str(config.get("model_type", ""))
-    norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES
+    norms = (1 if "hybrid_override_pattern" in config or model_type in _PARALLEL_TYPES or model_type == "mamba2"
              else 4 if model_type in _FOUR_NORM_TYPES else 2)
     layers = []
     for i, ((mixer_kind, _), mlp) in enumerate(zip(kinds, mlps)):
@@ -85,7 +86,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                      context_window=context_window(config, where),
                      weight_format=dense_format, expert_weight_format=expert_format,
                      unquantized_matrices=unquantized, source=source,
-                     architecture=model_type, vision_parameters=_vision_parameters(vision),
+                     architecture=model_type, vision_parameters=_vision_parameters(vision, top_type),
                      flags=tuple(dict.fromkeys(flags)))
     except ValueError as err:
         raise _named(err, where) from err

@@ -72,7 +72,8 @@ _OUTPUT_GATE_TYPES = {"qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"}
 KNOWN_TYPES = frozenset({
     "bloom", "cohere", "cohere2", "dbrx", "deepseek_v3", "deepseek_v32", "gemma", "gemma2", "gemma3", "gemma3_text",
     "gemma4", "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "gpt2", "gpt_bigcode", "gpt_neox", "gpt_oss",
-    "granitemoehybrid", "hunyuan", "kimi_k2", "kimi_k25", "llama", "llama4", "llama4_text", "mimo", "mimo_v2_flash",
+    "granitemoehybrid", "hunyuan", "kimi_k2", "kimi_k25", "llama", "llama4", "llama4_text", "mamba2", "mimo",
+    "mimo_v2_flash",
     "minimax", "minimax_m1", "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2",
     "qwen2_moe", "qwen3", "qwen3_5", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5_text", "qwen3_moe", "qwen3_next",
     "qwen3_vl", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl_text", "starcoder2", "step3p7"})
@@ -169,6 +170,9 @@ _NESTED = {"dbrx": {"attn_config": ("kv_n_heads", "clip_qkv", "attn_pdrop", "rop
                     "ffn_config": ("ffn_hidden_size", "moe_num_experts", "moe_top_k", "ffn_act_fn",
                                    "moe_jitter_eps", "moe_loss_weight", "moe_normalize_expert_weights",
                                    "uniform_expert_assignment")}}
+# a pure Mamba-2 stack (transformers' Mamba2Config) names its mixer's sizes as Mamba2Mixer reads them: read as the
+# Nemotron-H spelling (ALIASES) of a hybrid's Mamba2 layers, so `head_dim` is never taken for attention's
+_RENAMED = {"mamba2": {"num_heads": "mamba_num_heads", "head_dim": "mamba_head_dim", "state_size": "ssm_state_size"}}
 # keys that matter only when another key is set: moot (neither read nor flagged) while that key is 0 or false
 _MOOT_UNLESS = {"shared_moe_mode": "shared_intermediate_size", "cla_share_factor": "use_cla"}
 # keys read (besides ALIASES and CONTEXT_KEYS)
@@ -198,6 +202,9 @@ _HARMLESS = {
     "video_token_id", "audio_token_id", "vision_start_token_id", "vision_end_token_id", "media_placeholder_token_id",
     "boi_token_id", "eoi_token_id", "boa_token_id", "eoa_token_id", "eoa_token_index", "ignore_index",
     "video_placeholder", "vision_soft_tokens_per_image", "use_unified_vision_chunk", "audio_config",
+    # Gemma 3's begin- and end-of-image token ids, and the prompt tokens an image becomes (mm_tokens_per_image, as
+    # vision_soft_tokens_per_image: a workload's prompt length counts them; no weight, compute per token or cache)
+    "boi_index", "eoi_index", "mm_tokens_per_image",
     "initializer_range", "rms_norm_eps", "layer_norm_epsilon", "layernorm_epsilon", "norm_eps", "attention_dropout",
     "hidden_dropout", "rope_theta", "rope_scaling", "rope_parameters", "rope_interleave", "indexer_rope_interleave",
     "swa_rope_theta", "compress_rope_theta", "use_mrope", "router_aux_loss_coef", "aux_loss_alpha", "seq_aux",
@@ -235,6 +242,9 @@ _HARMLESS = {
     # DBRX: a clamp of q, k and v, its experts' activation (a GLU whatever it names) and training-only router options
     "clip_qkv", "ffn_act_fn", "moe_jitter_eps", "moe_loss_weight", "moe_normalize_expert_weights",
     "uniform_expert_assignment",
+    # Mamba-2: transformers' Mamba2Mixer holds its gated RMSNorm whatever rms_norm says, norm_before_gate orders the
+    # same weights, and time_step_init_scheme and time_step_scale only initialize dt
+    "rms_norm", "norm_before_gate", "time_step_init_scheme", "time_step_scale",
     # generic PretrainedConfig fields (generation and export options)
     "add_cross_attention", "bad_words_ids", "begin_suppress_tokens", "chunk_size_feed_forward",
     "cross_attention_hidden_size", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
@@ -245,6 +255,9 @@ _HARMLESS = {
     "repetition_penalty", "return_dict", "return_dict_in_generate", "suppress_tokens", "task_specific_params",
     "temperature", "tf_legacy_loss", "tie_encoder_decoder", "top_k", "top_p", "torchscript", "typical_p",
     "use_bfloat16"}
+# keys that name special tokens, harmless whatever their prefix: any *_token_id(s) or *_token_index (Qwen2.5-VL's
+# vision_token_id, LLaVA's and Gemma 3's image_token_index); the ids named otherwise are in _HARMLESS
+_TOKEN_SUFFIXES = ("_token_id", "_token_ids", "_token_index")
 _UNDERSTOOD = _READ | _HARMLESS | {key for keys in ALIASES.values() for key in keys} | set(CONTEXT_KEYS)
 # non-finite numbers are refused everywhere except here (Mamba's dt clamp is [0, inf) by design)
 _NONFINITE_OK = {"time_step_limit"}
@@ -346,13 +359,17 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
         raise ModelConfigError(f"{_where(where)}: model_type {config['model_type']!r} "
                                f"({_REFUSED_TYPES[config['model_type']]}) is not modelled by parity")
     return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
+                 and not key.endswith(_TOKEN_SUFFIXES)
                  and config[key] not in (None, False, 0, [], {})
                  and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))
 
 
 def _unnested(config: dict[str, Any], where: str) -> dict[str, Any]:
     """`config` with the nested records its class reads (_NESTED: DBRX's attn_config and ffn_config) lifted to the top
-    level, each record's own keys only; a record that is not a JSON object is refused."""
+    level, each record's own keys only, and its class's own spellings renamed (_RENAMED: Mamba-2's); a record that is
+    not a JSON object is refused."""
+    renamed = _RENAMED.get(str(config.get("model_type", "")), {})
+    config = {renamed.get(k, k): v for k, v in config.items()} if renamed else config
     records = _NESTED.get(str(config.get("model_type", "")), {})
     lifted = {key: value for record, keys in records.items() if record in config
               for key, value in _object(config[record], f"{_where(where)}: {record}").items() if key in keys}

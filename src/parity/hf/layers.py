@@ -384,6 +384,8 @@ _PATTERN = {"M": ("mamba", ""), "*": ("full", ""), "-": ("", "dense"), "E": ("",
 def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[str, str]]:
     """(mixer kind, MLP kind) of every layer: mixer full/sliding/chunked/linear/mamba or '' (none);
     MLP '' (none), 'dense', 'moe' or 'auto' (decided by the MoE placement keys)."""
+    if config.get("model_type") == "mamba2":  # a pure Mamba-2 stack: transformers' Mamba2Block, a norm and a mixer
+        return [("mamba", "")] * num_layers
     pattern = config.get("hybrid_override_pattern")
     if pattern:  # Nemotron-H: one mixer or one MLP per layer
         if len(pattern) != num_layers or set(pattern) - set(_PATTERN):
@@ -515,11 +517,27 @@ def _group(layers: list[Layer]) -> tuple[Layer, ...]:
     return tuple(grouped)
 
 
-def _vision_parameters(vision: Any) -> int:
+# vision towers counted exactly where their config says which (the vision config's model_type, else its wrapper's):
+# (MLP matrices, norm parameters per hidden unit, whether the merger's norm and biases count). Qwen2.5-VL's
+# Qwen2_5_VLVisionBlock holds two RMSNorms (weights only) and a gated MLP, Qwen2_5_VLMLP's gate_proj, up_proj and
+# down_proj with biases; its merger an RMSNorm ln_q and two biased linear layers (transformers
+# modeling_qwen2_5_vl.py). Any other tower is estimated as a ViT of two LayerNorms and a 2-matrix MLP (Qwen2-VL's
+# VisionMlp fc1/fc2), its merger's two matrices alone
+_VISION_BLOCKS = {"qwen2_5_vl": (3, 1, True)}
+# a vision config's class defaults for the sizes it leaves out (Qwen/Qwen2.5-VL-7B-Instruct's config.json states only
+# hidden_size 1280 of them): transformers' Qwen2_5_VLVisionConfig.__init__ (configuration_qwen2_5_vl.py)
+_VISION_DEFAULTS = {"qwen2_5_vl": {"depth": 32, "intermediate_size": 3420, "in_channels": 3, "patch_size": 14,
+                                   "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 3584}}
+
+
+def _vision_parameters(vision: Any, model_type: str = "") -> int:
     """Weights of a ViT-style vision tower from its config (patch embedding, depth x (attention with biases,
-    MLP, two LayerNorms), patch merger), an estimate to show it apart from the text model."""
+    MLP with biases, two norms), patch merger), shown apart from the text model: exact for the towers of
+    _VISION_BLOCKS, an estimate for others. `model_type` is the wrapper's, read where the vision config names none."""
     if not isinstance(vision, dict):
         return 0
+    kind = str(vision.get("model_type") or model_type)
+    vision = {**_VISION_DEFAULTS.get(kind, {}), **vision}
     h = vision.get("hidden_size") or vision.get("vt_hidden_size") or 0
     depth = vision.get("depth") or vision.get("num_hidden_layers") or vision.get("vt_num_hidden_layers") or 0
     inner = vision.get("intermediate_size") or vision.get("vt_intermediate_size") or 4 * h
@@ -531,9 +549,12 @@ def _vision_parameters(vision: Any) -> int:
     temporal = vision.get("temporal_patch_size") if isinstance(vision.get("temporal_patch_size"), int) else 1
     out = vision.get("out_hidden_size") or vision.get("text_hidden_size") or h
     merge = vision.get("spatial_merge_size") if isinstance(vision.get("spatial_merge_size"), int) else 2
-    block = 4 * h * h + 4 * h + 2 * h * inner + inner + h + 4 * h
+    matrices, norm, exact = _VISION_BLOCKS.get(kind, (2, 2, False))
+    mlp = matrices * h * inner + (matrices - 1) * inner + h
+    block = 4 * h * h + 4 * h + mlp + 2 * norm * h
     merged = h * merge * merge
-    return channels * temporal * patch * patch * h + depth * block + merged * merged + merged * out
+    merger = merged * merged + merged * out + ((norm * h + merged + out) if exact else 0)
+    return channels * temporal * patch * patch * h + depth * block + merger
 
 
 # the text config class of a multimodal wrapper (transformers' sub_configs["text_config"]), by the wrapper's model_type
@@ -543,10 +564,12 @@ _TEXT_TYPES = {"qwen3_5": "qwen3_5_text", "qwen3_5_moe": "qwen3_5_moe_text", "ll
 
 def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
     """The language model's config of a multimodal wrapper (text_config, language_config, llm_config), the top
-    level's quantization and dtype carried in; the vision config, if any; and the key it sits under ("": the top
-    level). A nested config that states a hidden size is read, whatever the top level says, as transformers' wrapper
-    classes build the language model from it alone (LlavaConfig, Qwen2_5_VLConfig: sizes beside it go unused); one
-    that states none is read unless the top level states hidden_size and num_hidden_layers itself."""
+    level's quantization and dtype carried in; the vision config, if any (beside a nested text config or, in a flat
+    wrapper such as Qwen2.5-VL-7B's published config, beside top-level text sizes); and the key the text config sits
+    under ("": the top level). A nested config that states a hidden size is read, whatever the top level says, as
+    transformers' wrapper classes build the language model from it alone (LlavaConfig, Qwen2_5_VLConfig: sizes beside
+    it go unused); one that states none is read unless the top level states hidden_size and num_hidden_layers
+    itself."""
     for key in ("text_config", "language_config", "llm_config"):
         inner = config.get(key)
         if isinstance(inner, dict) and (any(k in inner for k in ALIASES["hidden_size"])
@@ -560,4 +583,4 @@ def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
             if named and "model_type" not in inner:
                 carried["model_type"] = named
             return {**inner, **carried}, config.get("vision_config"), key
-    return config, None, ""
+    return config, config.get("vision_config"), ""

@@ -222,8 +222,9 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     ctx = np.array([0.0, max(most_context, 1.0)])
     rise = ("rise", key[0], big, float(ctx[1]))
     if rise not in _figures:
-        base = np.asarray(step_cost(dep, Batch(prefill_tokens=big, prefill_sequences=1.0, prefill_context=ctx)).time_s,
-                          float)
+        # broadcast: a model whose steps never read the context (a pure Mamba-2 stack) prices one scalar
+        base = np.broadcast_to(np.asarray(step_cost(dep, Batch(prefill_tokens=big, prefill_sequences=1.0,
+                                                               prefill_context=ctx)).time_s, float), ctx.shape)
         _remember(_figures, rise, float(base[1] - base[0]), 8192)
     slope = prefill_scale * _figures[rise] / (big * ctx[1]) if big > 0 else 0.0
     return _remember(_tables, key, StepTable(batches=batches, contexts=contexts, prefills=prefills, times=tuple(tables),

@@ -1,0 +1,62 @@
+"""Multimodal wrappers: the vision tower counted apart whether the text sizes sit at the top level or nested, and
+the special-token keys that change no compute read as harmless.
+
+Qwen2.5-VL-7B's vision tower by hand, from transformers' modeling_qwen2_5_vl.py (hidden h 1,280, MLP width f 3,420,
+32 blocks, patch 14, temporal patch 2, merge 2, out 3,584): patch embedding Conv3d without bias 3 x 2 x 14 x 14 x h
+= 1,505,280; a block's qkv and proj with biases 4 h^2 + 4 h = 6,558,720, its gated MLP (gate_proj, up_proj,
+down_proj, biased) 3 h f + 2 f + h = 13,140,920 and two RMSNorms 2 h: 19,702,200, x 32 = 630,470,400; the merger's
+RMSNorm h, Linear(4 h, 4 h) and Linear(4 h, 3,584) with biases: 1,280 + 26,219,520 + 18,353,664 = 44,574,464.
+Total 676,550,144 (the 2-matrix MLP and LayerNorms read it as 536,429,440 nested and 0 flat).
+"""
+
+import pytest
+
+from parity.hf import model_from_config
+
+# the text sizes of Qwen/Qwen2.5-VL-7B-Instruct's config.json (as its AWQ sibling and unsloth's copy state them)
+_QWEN25_VL_TEXT = {"hidden_size": 3584, "intermediate_size": 18944, "num_attention_heads": 28, "num_hidden_layers": 28,
+                   "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 128000,
+                   "tie_word_embeddings": False, "sliding_window": 32768, "use_sliding_window": False,
+                   "max_window_layers": 28}
+_QWEN25_VL_IDS = {"bos_token_id": 151643, "eos_token_id": 151645, "vision_start_token_id": 151652,
+                  "vision_end_token_id": 151653, "vision_token_id": 151654, "image_token_id": 151655,
+                  "video_token_id": 151656}
+# its vision_config as published today (hidden_size alone of the sizes; Qwen2_5_VLVisionConfig's defaults fill the
+# rest) and as first released, every size stated
+_VISION_PUBLISHED = {"hidden_size": 1280, "in_chans": 3, "model_type": "qwen2_5_vl", "spatial_patch_size": 14,
+                     "tokens_per_second": 2, "torch_dtype": "bfloat16"}
+_VISION_STATED = {"depth": 32, "hidden_act": "silu", "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
+                  "in_chans": 3, "out_hidden_size": 3584, "patch_size": 14, "spatial_merge_size": 2,
+                  "spatial_patch_size": 14, "window_size": 112, "fullatt_block_indexes": [7, 15, 23, 31],
+                  "tokens_per_second": 2, "temporal_patch_size": 2}
+
+
+@pytest.mark.parametrize("vision", [_VISION_PUBLISHED, _VISION_STATED])
+@pytest.mark.parametrize("nested", [False, True])
+def test_qwen25_vl_counts_its_gated_vision_tower_flat_or_nested(vision: dict, nested: bool) -> None:
+    top = {"architectures": ["Qwen2_5_VLForConditionalGeneration"], "model_type": "qwen2_5_vl",
+           "torch_dtype": "bfloat16", **_QWEN25_VL_IDS, "vision_config": vision}
+    config = top | ({"text_config": _QWEN25_VL_TEXT | {"model_type": "qwen2_5_vl_text"}} if nested
+                    else _QWEN25_VL_TEXT)
+    model = model_from_config(config)
+    assert (model.vision_parameters, model.parameters) == (676_550_144, 7_615_487_488)
+    assert [flag.text for flag in model.flags if flag.kind == "unmodelled"] == []
+
+
+def test_a_vision_tower_of_another_type_keeps_the_two_matrix_estimate() -> None:
+    """Qwen2-VL's VisionMlp is fc1/fc2: the same sizes under model_type qwen2_vl count 2 h f + f + h an MLP and two
+    LayerNorms 4 h, the merger's matrices alone: 536,429,440."""
+    config = {"model_type": "qwen2_vl", **_QWEN25_VL_TEXT, "vision_config": _VISION_STATED | {"model_type": "qwen2_vl"}}
+    assert model_from_config(config).vision_parameters == 536_429_440
+
+
+def test_special_token_keys_are_not_flagged_and_other_keys_still_are() -> None:
+    """Gemma 3's boi_index, eoi_index, image_token_index and mm_tokens_per_image (google/gemma-3-27b-it's
+    config.json), any *_token_id or *_token_index name no weight, compute or cache; a key parity does not know does."""
+    config = {"model_type": "gemma3", "boi_index": 255999, "eoi_index": 256000, "eos_token_id": [1, 106],
+              "image_token_index": 262144, "mm_tokens_per_image": 256, "audio_end_token_ids": [7], "bogus_key": 1,
+              "text_config": {"head_dim": 128, "hidden_size": 5376, "intermediate_size": 21504,
+                              "model_type": "gemma3_text", "num_attention_heads": 32, "num_hidden_layers": 62,
+                              "num_key_value_heads": 16, "sliding_window": 1024, "vocab_size": 262208,
+                              "some_new_token_index": 3}}
+    assert [flag.text for flag in model_from_config(config).flags] == ["unmodelled: bogus_key"]
