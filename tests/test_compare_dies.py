@@ -19,7 +19,7 @@ def test_a3_runs_sixteen_die_ranks_and_reports_per_package() -> None:
     rates come back per package: 2 x the per-die rate of the same search over four systems."""
     system, model = catalog.system("atlas-800-a3"), catalog.model("deepseek-r1")
     profile = catalog.engine("generic")
-    (row,) = compare([system], model, profile, ttft_s=5.0)
+    (row,) = compare([system], model, profile, ttft_s=5.0, mtp_tokens=0)
     assert row.layout.endswith("D tp2-dp32-ep32-etp2")
     assert any("one rank per die (2 a package" in a for a in row.assumptions)
     ranks = per_die(system)
@@ -38,7 +38,7 @@ def test_profile_fitted_only_on_mtp_runs_is_flagged_without_mtp() -> None:
     on = texts(case_flags([(system, None)], model, profile, [], 2))
     assert "engine profile sglang-cann fitted only on runs with MTP (4 rows), run here without" in off
     assert not any("fitted only on runs" in f for f in on)
-    (row,) = compare([system], model, profile, ttft_s=5.0)
+    (row,) = compare([system], model, profile, ttft_s=5.0, mtp_tokens=0)
     assert "sglang-cann fitted only on runs with MTP" in row.note
 
 
@@ -51,7 +51,7 @@ def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:
     priced below the one that does not (0.13x the H20 here); it now takes the wider workers, as fleet does, and the
     note gives the one-node figure; the H20 row, already over two systems, replaced no narrower best."""
     systems = [catalog.system("hgx-h20"), catalog.system("atlas-800-a3")]
-    h20, a3 = compare(systems, catalog.model("deepseek-r1"), catalog.engine("generic"), ttft_s=5.0)
+    h20, a3 = compare(systems, catalog.model("deepseek-r1"), catalog.engine("generic"), ttft_s=5.0, mtp_tokens=0)
     assert a3.tokens_per_s_per_chip == pytest.approx(847.3, abs=0.2)
     assert "spans 4 systems (85/chip on one)" in a3.note
     assert "spans 2 systems" in h20.note and "/chip on" not in h20.note

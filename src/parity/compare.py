@@ -32,6 +32,7 @@ from parity.ops import Batch
 from parity.plan import Layout, Precision
 from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, layout_grid, search_spanning
 from parity.serving import engine_deployment
+from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.step import deployment_memory, step_cost
 from parity.training.layout import default_global_batch
 from parity.training.search import search_fewest_systems
@@ -456,13 +457,15 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
 
 def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpot_s: float | None = 0.05,
             isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
-            ttft_s: float | None = None, workload: str = "serve", chips: int | None = None, seq_len: int = 4096,
-            global_batch: int | None = None, training_precision: str = "bf16", mtp_tokens: int = 0,
-            processes: int = 1, choose: Choose | None = None) -> list[Comparison]:
+            ttft_s: float | None = DEFAULT_TTFT_S, workload: str = "serve", chips: int | None = None,
+            seq_len: int = 4096, global_batch: int | None = None, training_precision: str = "bf16",
+            mtp_tokens: int | None = None, processes: int = 1, choose: Choose | None = None) -> list[Comparison]:
     """Every system on `model`, with ratios to `baseline` (default: the first system; one not among `systems`
     joins them first, so that it is run and shown); when the baseline cannot run the workload (does not fit),
     ratios are to the first system that can, named in `baseline`.
-    mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off). The systems are
+    tpot_s, ttft_s [s]: mean latency targets, None: no target; the defaults are `parity compare`'s (50 ms, and
+    DEFAULT_TTFT_S, 5 s). mtp_tokens: serving with multi-token prediction of that many draft tokens a step (0: off;
+    None: the model's default, catalog.mtp_drafts, 1 on DeepSeek-V3/R1, as `parity compare` runs it). The systems are
     searched on `processes` processes (the same numbers as one after another). choose: serving, a second judge
     of each system's search (Choose), whose configuration the row reports instead of the search's best. chips:
     training, the chips each system trains on (None: the fewest whole systems on which a layout fits); global_batch:
@@ -471,6 +474,9 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         raise InfeasiblePlan("compare needs at least one system")
     if workload not in ("serve", "train"):
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
+    check_serving_inputs(isl, osl, tpot_s, ttft_s, processes)
+    mtp_tokens = catalog.mtp_drafts(model, mtp_tokens)
+    mtp_setting(model, mtp_tokens)  # refused here, once, not in each system's search
     global_batch = global_batch or default_global_batch(seq_len)
     base = baseline or systems[0]
     if base.id not in {s.id for s in systems}:
@@ -585,13 +591,17 @@ _FORMAT_FIELDS: dict[str, object] = {
 
 
 def compare_formats(systems: Sequence[System], model: Model, profile: EngineProfile,
-                    formats: Sequence[str] = DEFAULT_FORMATS, tpot_s: float | None = 0.05, ttft_s: float | None = None,
-                    isl: int = 1024, osl: int = 1024, mtp_tokens: int = 0) -> list[FormatResult]:
+                    formats: Sequence[str] = DEFAULT_FORMATS, tpot_s: float | None = 0.05,
+                    ttft_s: float | None = DEFAULT_TTFT_S,
+                    isl: int = 1024, osl: int = 1024, mtp_tokens: int | None = None) -> list[FormatResult]:
     """Each system serving `model` with its weights (experts included) in each format, at its best
     configuration under the targets, run as `compare` runs it (the engine at its stack's maturity, a rank per
     die of a multi-die package, `mtp_tokens` MTP drafts a decode step); a format the chip lacks runs emulated
     (dequantised to its first fallback at `emulation_efficiency`). Ratios are to the same system in the first of
-    `formats` that fits it (bf16 when the model fits in bf16)."""
+    `formats` that fits it (bf16 when the model fits in bf16). The targets and mtp_tokens (None: the model's
+    default, catalog.mtp_drafts) default as `compare`'s and `parity formats`'s."""
+    check_serving_inputs(isl, osl, tpot_s, ttft_s)
+    mtp_tokens = catalog.mtp_drafts(model, mtp_tokens)
     mtp_setting(model, mtp_tokens)  # a model without a published acceptance is refused once, not per format
     out = []
     for system in systems:

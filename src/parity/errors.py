@@ -1,6 +1,7 @@
 """The error hierarchy: every user mistake is one of these, and the CLI prints it as one line."""
 
-__all__ = ["ParityError", "UnitError", "CatalogError", "ModelConfigError", "InfeasiblePlan", "PolicyError"]
+__all__ = ["ParityError", "UnitError", "CatalogError", "ModelConfigError", "InfeasiblePlan", "PolicyError",
+           "InputError"]
 
 
 class ParityError(Exception):
@@ -25,3 +26,8 @@ class InfeasiblePlan(ParityError, ValueError):
 
 class PolicyError(ParityError, ValueError):
     """An export-control question that cannot be answered as asked (bad option, unknown rule)."""
+
+
+class InputError(ParityError, ValueError):
+    """An argument no question can mean: a length below one token, a negative or NaN target or demand, a chip or
+    system field that does not exist, or a value of the wrong type or not finite (hardware.what_if)."""

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
 from parity.compare import Choose, configuration_flags, domain_shortfall, intervals, narrower_text, serving_search
 from parity.engine import EngineProfile
-from parity.errors import InfeasiblePlan
+from parity.errors import InfeasiblePlan, InputError
 from parity.flags import Flag, texts
 from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
 from parity.parallel import map_chunks
 from parity.search import Candidate, SearchResult, best_precision, search_spanning
+from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.uncertainty import flag_note, what_if_changes, what_if_flag
 from parity.units import format_si, share_text
 
@@ -148,6 +150,10 @@ def spare_text(spare: float) -> str:
     return f"capacity {1 + spare:.3g}x the peak demand ({spare:.0%} spare margin)" if spare else "no spare margin"
 
 
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _units_needed(best: Candidate, demand_tokens_per_s: float, capacity: float) -> float:
     """The chips of the whole deployment units (aggregated workers, or decode workers with whole prefill workers at
     the sized ratio) a daily-mean demand [tokens/s] needs where one chip covers `capacity` of it."""
@@ -264,20 +270,33 @@ def _searched(system: System, model: Model, profile: EngineProfile, isl: int, os
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: int | None = None, power_budget_w: float | None = None,
-               ttft_s: float | None = None, mtp_tokens: int = 0, choose: Choose | None = None,
+               ttft_s: float | None = DEFAULT_TTFT_S, mtp_tokens: int | None = None, choose: Choose | None = None,
                processes: int = 1) -> list[FleetPlan]:
     """Size a fleet of each of `systems` (a chip kind in a system: its chips, power per chip and scale-up domain)
     for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs
     `profile` at its stack's software maturity (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at
     the model's published acceptance, as `compare` runs them; `choose` picks each chip's configuration among those
     meeting the targets' means, as `compare --refine` does under percentile targets (compare.Choose; None: the steady
-    search's best). The kinds are searched on `processes` processes (the same numbers as one after another)."""
+    search's best). The kinds are searched on `processes` processes (the same numbers as one after another).
+    ttft_s and mtp_tokens (None: the model's default, catalog.mtp_drafts) default as `parity fleet`'s. A demand, a
+    power budget, units, a peak factor or spare that no fleet means (not finite, not positive, units not a whole
+    number in [1, MOST_FLEET_CHIPS]) is refused in one line (InputError), as are the serving arguments compare
+    refuses."""
     if count not in ("total", "output"):
         raise InfeasiblePlan(f"count must be total or output, got {count!r}")
-    if peak_factor < 1 or spare < 0:
-        raise InfeasiblePlan(f"peak factor must be >= 1 and spare >= 0, got {peak_factor}, {spare}")
+    check_serving_inputs(isl, osl, tpot_s, ttft_s, processes)
+    for name, value, least in (("peak_factor", peak_factor, 1.0), ("spare", spare, 0.0)):
+        if not _is_real(value) or not least <= value < math.inf:
+            raise InputError(f"{name} must be a finite number >= {least:g}, got {value!r}")
+    for name, value in (("demand_tokens_per_s", demand_tokens_per_s), ("power_budget_w", power_budget_w)):
+        if value is not None and (not _is_real(value) or not 0 < value < math.inf):
+            raise InputError(f"{name} must be a finite number > 0, or None, got {value!r}")
+    if units is not None and (not isinstance(units, numbers.Integral) or isinstance(units, bool)
+                              or not 1 <= units <= MOST_FLEET_CHIPS):
+        raise InputError(f"units must be a whole number of chips in [1, {MOST_FLEET_CHIPS:,}], or None, got {units!r}")
     if demand_tokens_per_s is None and units is None and power_budget_w is None:
         raise InfeasiblePlan("give a demand, a number of chips (units) or a power budget")
+    mtp_tokens = catalog.mtp_drafts(model, mtp_tokens)
     _refuse_beyond_any_fleet(model, systems, demand_tokens_per_s, units, power_budget_w, peak_factor * (1 + spare))
     per_output = (isl + osl) / osl if count == "total" else 1.0
     mtp, mtp_note = catalog.mtp_setting(model, mtp_tokens)

@@ -8,6 +8,9 @@ which also records the change in the provenance.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from parity.dtypes import FORMATS, MATH_RATES
+from parity.errors import InputError
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "rank_memory_text",
@@ -69,8 +73,8 @@ def _source_of(provenance: tuple[Provenance, ...], field_name: str) -> Provenanc
 
 
 def _positive(owner: str, name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{owner}: {name} must be positive, got {value!r}")
+    if not (isinstance(value, numbers.Real) and value > 0):
+        raise InputError(f"{owner}: {name} must be positive, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,25 +120,25 @@ class Chip:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"chip {self.id}: status must be one of {STATUSES}, got {self.status!r}")
+            raise InputError(f"chip {self.id}: status must be one of {STATUSES}, got {self.status!r}")
         if self.dies < 1 or self.ranks_per_package < 1:
-            raise ValueError(f"chip {self.id}: dies and ranks_per_package must be >= 1, got {self.dies}, "
+            raise InputError(f"chip {self.id}: dies and ranks_per_package must be >= 1, got {self.dies}, "
                              f"{self.ranks_per_package}")
         unknown = set(self.peak_flop_per_s) - set(MATH_RATES)
         if unknown:
-            raise ValueError(f"chip {self.id}: unknown peak keys {sorted(unknown)}; known {sorted(MATH_RATES)}")
+            raise InputError(f"chip {self.id}: unknown peak keys {sorted(unknown)}; known {sorted(MATH_RATES)}")
         if not any(v > 0 for v in self.peak_flop_per_s.values()):
-            raise ValueError(f"chip {self.id}: needs at least one positive peak rate")
+            raise InputError(f"chip {self.id}: needs at least one positive peak rate")
         for key, value in self.peak_flop_per_s.items():
             if value < 0:
-                raise ValueError(f"chip {self.id}: peak_flop_per_s[{key!r}] must be >= 0, got {value}")
+                raise InputError(f"chip {self.id}: peak_flop_per_s[{key!r}] must be >= 0, got {value}")
         _positive(f"chip {self.id}", "memory_bytes", self.memory_bytes)
         _positive(f"chip {self.id}", "memory_bytes_per_s", self.memory_bytes_per_s)
         _positive(f"chip {self.id}", "tdp_w", self.tdp_w)
         if self.scale_up_bytes_per_s < 0 or self.scale_out_bytes_per_s < 0:
-            raise ValueError(f"chip {self.id}: link bandwidths must be >= 0")
+            raise InputError(f"chip {self.id}: link bandwidths must be >= 0")
         if self.compute_units is not None and not self.compute_units > 0:
-            raise ValueError(f"chip {self.id}: compute_units must be > 0, got {self.compute_units}")
+            raise InputError(f"chip {self.id}: compute_units must be > 0, got {self.compute_units}")
 
     def peak(self, math: str) -> float:
         """Dense peak [FLOP/s] for a math key; 0.0 where the chip has no such unit."""
@@ -201,20 +205,20 @@ class System:
     def __post_init__(self) -> None:
         owner = f"system {self.id}"
         if self.status not in STATUSES:
-            raise ValueError(f"{owner}: status must be one of {STATUSES}, got {self.status!r}")
+            raise InputError(f"{owner}: status must be one of {STATUSES}, got {self.status!r}")
         if self.scale_up_topology not in TOPOLOGIES:
-            raise ValueError(f"{owner}: scale_up_topology must be one of {TOPOLOGIES}, got {self.scale_up_topology!r}")
+            raise InputError(f"{owner}: scale_up_topology must be one of {TOPOLOGIES}, got {self.scale_up_topology!r}")
         if self.chips < 1 or self.scale_up_domain_chips < 1:
-            raise ValueError(f"{owner}: chips and scale_up_domain_chips must be >= 1")
+            raise InputError(f"{owner}: chips and scale_up_domain_chips must be >= 1")
         if self.chips % self.scale_up_domain_chips and self.scale_up_domain_chips < self.chips:
-            raise ValueError(f"{owner}: scale_up_domain_chips ({self.scale_up_domain_chips}) must divide "
+            raise InputError(f"{owner}: scale_up_domain_chips ({self.scale_up_domain_chips}) must divide "
                              f"chips ({self.chips})")
         _positive(owner, "power_w", self.power_w)
         if min(self.scale_up_latency_s, self.scale_out_latency_s, self.fused_all_to_all_latency_s,
                self.fused_all_to_all_peer_latency_s, self.normal_all_to_all_notify_s) < 0:
-            raise ValueError(f"{owner}: latencies must be >= 0")
+            raise InputError(f"{owner}: latencies must be >= 0")
         if min(self.host_memory_bytes, self.host_link_bytes_per_s) < 0:
-            raise ValueError(f"{owner}: host memory and host link must be >= 0")
+            raise InputError(f"{owner}: host memory and host link must be >= 0")
 
     @property
     def memory_bytes(self) -> float:
@@ -325,15 +329,51 @@ def per_die(system: System) -> System:
 def what_if(item: Chip | System, note: str, **changes: object) -> Chip | System:
     """A variant of a chip or system with some fields changed, the change recorded as provenance.
 
-    Example: what_if(chip, "2x bandwidth", memory_bytes_per_s=2 * chip.memory_bytes_per_s).
+    Example: what_if(chip, "2x bandwidth", memory_bytes_per_s=2 * chip.memory_bytes_per_s). Fields are the
+    record's own, in SI units (memory_bytes, not GB); a field it lacks, a value of another type, a number that is
+    not finite and one that breaks an invariant of the record are refused (InputError, one line).
     """
+    owner = f"{'chip' if isinstance(item, Chip) else 'system'} {item.id}"
+    for name, value in changes.items():
+        _check_change(item, owner, name, value)
     source = Source(id="what-if", kind="assumption", title=f"what-if: {note}")
     records = [r for r in item.provenance if r.field.split(".")[0] not in changes]
     for name, value in changes.items():
         shown = value if isinstance(value, (int, float, str)) else str(value)
         records.append(Provenance(field=name, quoted=str(shown), value=shown if isinstance(shown, (int, float, str))
                                   else str(shown), source=source, note=note))
-    return dataclasses.replace(item, provenance=tuple(records), **changes)
+    try:
+        return dataclasses.replace(item, provenance=tuple(records), **changes)
+    except (TypeError, ValueError) as err:  # an invariant of the record (InputError), or a comparison of odd types
+        raise InputError(f"what_if {owner}: {err}" if not str(err).startswith(owner) else str(err)) from err
+
+
+def _check_change(item: Chip | System, owner: str, name: str, value: object) -> None:
+    """Refuse a what_if change no record can hold: a field `item` lacks (with the nearest name, or every field), a
+    value not of the field's kind (a whole number for a count, a number for a rate), a number that is not finite."""
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(item) if f.name != "provenance"}
+    if name not in kinds:
+        near = difflib.get_close_matches(name, kinds, n=1)
+        raise InputError(f"what_if {owner}: no field {name!r}" + (f" (did you mean {near[0]}?" if near else " (")
+                         + f"{' ' if near else ''}fields: {', '.join(kinds)}; SI units)")
+    kind = kinds[name]
+    if value is None and "None" in kind:
+        return
+    if kind.startswith("Mapping") and not isinstance(value, Mapping):
+        raise InputError(f"what_if {owner}: {name} must be a mapping of math key -> rate [FLOP/s], got {value!r}")
+    numbers_in = list(value.values()) if isinstance(value, Mapping) else [value]
+    if kind.startswith(("int", "float", "Mapping")):
+        whole = kind.startswith("int")
+        for number in numbers_in:
+            if isinstance(number, bool) or not isinstance(number, numbers.Integral if whole else numbers.Real):
+                raise InputError(f"what_if {owner}: {name} must be {'a whole number' if whole else 'a number'}"
+                                 f"{' (SI units)' if not whole else ''}, got {value!r}")
+            if not math.isfinite(number):
+                raise InputError(f"what_if {owner}: {name} must be a finite number, got {value!r}")
+    elif kind == "str" and not isinstance(value, str):
+        raise InputError(f"what_if {owner}: {name} must be a string, got {value!r}")
+    elif kind == "Chip" and not isinstance(value, Chip):
+        raise InputError(f"what_if {owner}: chip must be a Chip (parity.catalog.chip(NAME)), got {value!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -573,8 +573,15 @@ def at_threshold(chip: Chip, rule: str = "3a090", *, tf32_bits: int = 0, tpp_mar
     key = rule.strip().lower()
     if key not in THRESHOLD_RULES:
         raise PolicyError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    for name, margin in (("tpp_margin", tpp_margin), ("pd_margin", pd_margin),
+                         ("bandwidth_margin_bytes_per_s", bandwidth_margin_bytes_per_s)):
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < math.inf:
+            raise PolicyError(f"{name} must be a finite number >= 0, got {margin!r}")
     original = tpp(chip, tf32_bits).tpp
     ceiling, binding = _tpp_ceiling(chip, key, tpp_margin, pd_margin)
+    if not ceiling > 0:
+        raise PolicyError(f"at_threshold({chip.id!r}, {key!r}): the margins put the line at TPP {ceiling:,.1f}, "
+                          "below any chip (tpp_margin, pd_margin too large)")
     factor = ceiling / original
     changes: dict[str, object] = {"peak_flop_per_s": {k: v * factor for k, v in chip.peak_flop_per_s.items()}}
     memory_factor = 1.0

@@ -11,20 +11,23 @@ layout that serves its prompts on the fewest chips (rate matching: prefill worke
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from parity.catalog.speculation import MOST_MTP_DRAFTS
 from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
-from parity.errors import InfeasiblePlan
+from parity.errors import InfeasiblePlan, InputError
 from parity.hardware import Calibration, Chip, System, one_rank_per_die
 from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
 from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
+from parity.serving.workload import check_serving_inputs
 from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
 from parity.units import counted, duration_text, whole
 
@@ -359,7 +362,14 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     those meeting the TPOT and TTFT targets. `chips`: chips per worker (default: every power of two
     up to one scale-up domain, or up to `max_chips`); `pipeline`: pipeline-parallel degrees to try;
     `mtp`: multi-token prediction (draft tokens a decode step, accepted on average), (0, 0) off; `meeting`:
-    keep every configuration that meets the targets (SearchResult.meeting)."""
+    keep every configuration that meets the targets (SearchResult.meeting). Lengths, targets and `mtp` that no
+    question means are refused (check_serving_inputs; InputError)."""
+    check_serving_inputs(isl, osl, tpot_s, ttft_s)
+    drafts, accepted = mtp
+    if isinstance(drafts, bool) or not isinstance(drafts, numbers.Integral) or not 0 <= drafts <= MOST_MTP_DRAFTS \
+            or not 0 <= accepted <= drafts:
+        raise InputError(f"mtp must be (draft tokens in [0, {MOST_MTP_DRAFTS}], accepted a step in [0, drafts]), "
+                         f"got {mtp!r}")
     conc = np.asarray(concurrency, dtype=float)
     sizes = worker_sizes(system, chips, max_chips)
     grid = grid_of_sizes(model, sizes, pipeline)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import cache
 
 from parity.catalog.files import data_dir, read_toml, require
-from parity.errors import CatalogError, InfeasiblePlan
+from parity.errors import CatalogError, InfeasiblePlan, InputError
 from parity.flags import Flag
 from parity.model import Model
 
-__all__ = ["MtpAcceptance", "mtp_acceptance", "mtp_flags"]
+__all__ = ["MtpAcceptance", "mtp_acceptance", "mtp_flags", "MOST_MTP_DRAFTS"]
+
+# draft tokens a step compare, fleet, formats and search price at most (their --mtp): the published runs draft 1 to 3,
+# and an acceptance extrapolated far past them says nothing (serve and predict take more, at an acceptance given)
+MOST_MTP_DRAFTS = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,7 +124,12 @@ def mtp_flags(model: Model, mtp_tokens: int) -> tuple[Flag, ...]:
 
 def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
     """((draft tokens, accepted a step), a note) for `mtp_tokens` MTP drafts on `model`, at the model's published
-    acceptance (data/speculation.toml); (0, 0) when off or when the model has no MTP layers."""
+    acceptance (data/speculation.toml); (0, 0) when off or when the model has no MTP layers. A count that is not
+    a whole number in [0, MOST_MTP_DRAFTS] is refused (InputError)."""
+    whole = isinstance(mtp_tokens, numbers.Integral) and not isinstance(mtp_tokens, bool)
+    if not whole or not 0 <= mtp_tokens <= MOST_MTP_DRAFTS:
+        raise InputError(f"mtp_tokens must be a whole number of draft tokens in [0, {MOST_MTP_DRAFTS}], got "
+                         f"{mtp_tokens!r}")
     if not mtp_tokens:
         return (0, 0.0), "no multi-token prediction (--mtp N: N draft tokens a decode step)"
     if not model.mtp_layers:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from parity.catalog import mtp_setting
+from parity.catalog import MOST_MTP_DRAFTS, mtp_setting
 from parity.errors import ParityError
 from parity.model import Model
 
@@ -17,7 +17,7 @@ __all__ = ["mtp_option", "mtp_caption", "refuse_mtp_without_layers"]
 
 def mtp_option(scope: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """--mtp N into the parameter `mtp_tokens` (None where not given); `scope` opens the help ('serving: ')."""
-    return click.option("--mtp", "mtp_tokens", type=click.IntRange(0, 8), default=None,
+    return click.option("--mtp", "mtp_tokens", type=click.IntRange(0, MOST_MTP_DRAFTS), default=None,
                         help=f"{scope}multi-token prediction, draft tokens a decode step on models with MTP layers "
                              "(DeepSeek-R1), at the model's published acceptance; 0: off (default: 1 on models that "
                              "ship MTP modules with a published acceptance, as they are deployed; else 0)")

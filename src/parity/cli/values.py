@@ -21,6 +21,7 @@ from parity.dtypes import format_named
 from parity.errors import ParityError, UnitError
 from parity.hardware import MOST_FLEET_CHIPS
 from parity.parallel import RAY_LOCAL
+from parity.serving.workload import DEFAULT_TTFT_S
 from parity.simulate.clients import MOST_REQUEST_TOKENS
 from parity.simulate.targets import LatencyTarget, latency_target
 
@@ -280,9 +281,8 @@ class Targets:
         return tuple(LatencyTarget(metric=m, statistic=s, seconds=v) for m, v, s in pairs if v and s != "mean")
 
 
-# the TTFT target of the commands that rank a system's configurations (compare, formats, fleet) unless told: a prompt
-# answered within seconds, so no layout that makes users wait 20 s is ranked; the three agree for the same question
-DEFAULT_TTFT = "5s"
+# the TTFT target of the commands that rank a system's configurations (compare, formats, fleet) unless told
+DEFAULT_TTFT = f"{DEFAULT_TTFT_S:g}s"  # the library's default (compare, fleet), as a duration
 
 
 def arrivals_option(default: str = "closed", when: str = "with --refine") -> Callable[[Callable[..., Any]], Callable[..., Any]]:

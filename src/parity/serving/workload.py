@@ -3,14 +3,44 @@ for it (ServingResult)."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from parity.errors import InputError
 from parity.memory import MemoryPlan
 from parity.ops import Num
 
-__all__ = ["Workload", "ServingResult", "mean_length"]
+__all__ = ["Workload", "ServingResult", "mean_length", "check_serving_inputs", "DEFAULT_TTFT_S"]
+
+# [s] the TTFT target of the questions that rank a system's configurations (compare, formats, fleet) unless told: a
+# prompt answered within seconds, so no layout that makes users wait 20 s is ranked; the CLI's default is this one
+DEFAULT_TTFT_S = 5.0
+
+
+def _lowest(value: Num) -> float:
+    """The lowest of a length or an array of them, for a one-line message."""
+    return float(np.nanmin(np.asarray(value, float)))
+
+
+def check_serving_inputs(isl: object, osl: object, tpot_s: object = None, ttft_s: object = None,
+                         processes: object = 1) -> None:
+    """Refuse, in one line each (InputError), what no serving question means: prompt and output lengths that are
+    not whole numbers >= 1 [tokens], a latency target that is not a finite positive duration [s] (None: no target;
+    0 is refused rather than read as none), and fewer than one process. compare, fleet and search_serving check
+    their arguments here before any work."""
+    for name, length in (("isl", isl), ("osl", osl)):
+        if isinstance(length, bool) or not isinstance(length, numbers.Real) or not (
+                math.isfinite(length) and float(length).is_integer() and length >= 1):
+            raise InputError(f"{name} must be a whole number of tokens >= 1, got {length!r}")
+    for name, target in (("tpot_s", tpot_s), ("ttft_s", ttft_s)):
+        if target is not None and (isinstance(target, bool) or not isinstance(target, numbers.Real)
+                                   or not 0 < target < math.inf):
+            raise InputError(f"{name} must be a finite duration > 0 [s], or None for no target, got {target!r}")
+    if isinstance(processes, bool) or not isinstance(processes, numbers.Integral) or processes < 1:
+        raise InputError(f"processes must be a whole number >= 1, got {processes!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,12 +54,14 @@ class Workload:
     range_ratio: Num = 1.0
 
     def __post_init__(self) -> None:
-        if np.any(np.asarray(self.isl) < 1) or np.any(np.asarray(self.osl) < 1):
-            raise ValueError(f"isl and osl must be >= 1, got {self.isl}, {self.osl}")
-        if np.any(np.asarray(self.concurrency) < 1):
-            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
-        if np.any(np.asarray(self.range_ratio) < 0) or np.any(np.asarray(self.range_ratio) > 1):
-            raise ValueError(f"range_ratio must be in [0, 1], got {self.range_ratio}")
+        # arrays in a vectorised search: the message names the lowest (or highest) value, on one line
+        for name in ("isl", "osl", "concurrency"):
+            if np.any(np.asarray(getattr(self, name)) < 1):
+                raise InputError(f"{name} must be >= 1, got {_lowest(getattr(self, name)):g}"
+                                 + (" (the lowest of an array)" if np.ndim(getattr(self, name)) else ""))
+        ratio = np.ravel(np.asarray(self.range_ratio, float))
+        if np.any((ratio < 0) | (ratio > 1)):
+            raise InputError(f"range_ratio must be in [0, 1], got {ratio[(ratio < 0) | (ratio > 1)][0]:g}")
 
     def lengths(self) -> tuple[Num, Num]:
         """(mean prompt tokens, mean output tokens) [tokens]."""

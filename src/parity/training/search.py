@@ -169,7 +169,8 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
     Every structural layout is crossed with the micro-batch sizes that divide the batch, the ZeRO
     stages and the recomputation choices, and all of them are priced in one vectorised call. Each die of a
     multi-die chip is one rank (the Ascend 910C's frameworks see two devices a package): layouts spread over
-    chips x dies ranks of hardware.per_die(system), and the results count chips per package.
+    chips x dies ranks of hardware.per_die(system), and the results count chips per package. profile None:
+    DEFAULT_PROFILE, as train_step's (`parity train --search` passes catalog.training_profile()).
     """
     space = space or SearchSpace()
     dies, ranks = system.chip.dies, per_die(system)
