@@ -50,8 +50,9 @@ class FleetPlan:
     one runs no worker of its scale-up domain); power_w: the chips' share of their systems' power as the catalog
     states it (power_source), cost_usd: their share of the price (price_source): a system's where the catalog
     prices the system (CloudMatrix 384, CPUs and optics included), else a chip's (None without either); idle chips
-    are included in both. Chips that hold no whole system have neither (NaN power, None cost): a part of a system is
-    neither bought nor powered alone, and its share would price a fleet that serves nothing.
+    of whole systems are included in both, chips past the whole systems in neither (NaN power and None cost where
+    no system is whole): a part of a system is neither bought nor powered alone, and its share would price chips
+    that serve nothing.
     served_tokens_per_day: what the whole deployment units in the whole systems serve (other chips serve nothing).
     demand_tokens_per_s: the demand sized for, None where none was given.
     flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
@@ -160,6 +161,11 @@ def _units_needed(best: Candidate, demand_tokens_per_s: float, capacity: float) 
     return best.unit_chips(max(1, math.ceil(demand_tokens_per_s / (capacity * best.chips) - 1e-9)))
 
 
+def _mw(watts: float) -> str:
+    """[W] as megawatts for people: '0.449', '1,500' (never '1.5e+03')."""
+    return f"{watts / 1e6:,.3g}" if watts < 1e9 else f"{watts / 1e6:,.0f}"
+
+
 def _whole_systems(chips: float, per_system: int) -> int:
     """`chips` rounded up to whole systems of `per_system` chips."""
     return math.ceil(chips / per_system - 1e-9) * per_system
@@ -186,11 +192,15 @@ def _chips_within(demand_chips: float | None, per_system: int, watts: float, uni
     if power_budget_w is not None:
         powered = math.floor(power_budget_w / watts / per_system) * per_system
         if powered < n:
-            if powered > 0 and (demand or units is not None):
+            if (demand or units is not None) and powered:
                 limits.append(f"the power budget runs {powered:,.0f} of the {n:,.0f} chips")
+            elif demand or units is not None:  # the idle note names the budget; this names the other limit
+                which = "available" if units is not None and not demand else "needed"
+                limits.append(f"none of the {n:,.0f} chips {which} run")
             n = powered
         elif demand or units is not None:
-            limits.append(f"the fleet draws {n * watts / 1e6:,.3g} of the {power_budget_w / 1e6:,.3g} MW budget")
+            drawn = n // per_system * per_system * watts  # whole systems only: a part of one is not powered
+            limits.append(f"the fleet draws {_mw(drawn)} of the {_mw(power_budget_w)} MW budget")
     return n, limits, n < sized or not demand
 
 
@@ -221,7 +231,9 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
         return ""
     beyond = f"past {systems:,} whole {system.id}"
     what = f"{rest:,} chip{'' if rest == 1 else 's'} " + (beyond if rest == past else "left over")
-    return f"{what} serve{'s' if rest == 1 else ''} nothing" + (f" ({past:,} {beyond})" if 0 < past < rest else "")
+    unbought = ", neither powered nor priced (a system is bought whole)" if past and rest == past else ""
+    return (f"{what} serve{'s' if rest == 1 else ''} nothing{unbought}"
+            + (f" ({past:,} {beyond}, neither powered nor priced)" if 0 < past < rest else ""))
 
 
 def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tokens_per_s: float | None,
@@ -371,8 +383,9 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=round(best.concurrency),
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served, count=count,
             demand_tokens_per_s=demand_tokens_per_s, chips=n, chips_low=low, chips_high=high, systems=whole,
-            power_w=n * watts if whole or not n else math.nan,
-            cost_usd=None if price is None or (n and not whole) else n * price, price_source=price_source,
+            power_w=whole * system.chips * watts if whole or not n else math.nan,  # whole systems: bought, powered
+            cost_usd=None if price is None or (n and not whole) else whole * system.chips * price,
+            price_source=price_source,
             power_source=power_text(system),
             served_tokens_per_day=served_day, served_tokens_per_day_low=served_low,
             served_tokens_per_day_high=served_high, served_share=share,
