@@ -72,7 +72,7 @@ def test_fleet_names_what_compare_flags_and_why_no_configuration_is_chosen() -> 
     the fastest TTFT of any worker searched: 3.39 s over four H100 nodes (tp8-pp4), where one node's 12.4 s was
     named (21.8 s before a client's own prompt stopped stretching its decodes in the steady model)."""
     model, engine = catalog.model("llama-3.1-8b"), catalog.engine("generic")
-    (plan,) = plan_fleet(model, [catalog.system("nvidia-h800-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=1000.0)
+    (plan,) = plan_fleet(model, [catalog.system("nvidia-h800-sxm")], engine, 1e7, 0.05, 300_000, 1024, ttft_s=1000.0)
     (row,) = compare([catalog.system("hgx-h800")], model, engine, 0.05, 300_000, 1024, ttft_s=1000.0)
     assert plan.flags == row.flags and plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip)
     assert plan.note == row.note == ("301,024-token sequences, past the 131,072-token context window; "

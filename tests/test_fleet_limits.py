@@ -32,3 +32,15 @@ def test_a_large_budget_reads_in_megawatts_without_an_exponent() -> None:
     """'the fleet draws 0.398 of the 1.5e+03 MW budget' read as '1.5e+03'."""
     note = _row("--demand", "1e11 tokens/day", "--power-mw", "1500")["note"]
     assert note.endswith("of the 1,500 MW budget") and "e+" not in note
+
+
+def test_a_small_demand_is_sized_on_the_configuration_of_fewest_chips() -> None:
+    """Llama-3.1-70B at 1,000 output tokens/s on H100s (4,096 in / 512 out): the most tokens/s a chip, disaggregated
+    at 564, takes whole units of 40 chips, where one 8-GPU node of tp2-pp4 at 537 tok/s/chip serves it (2 x 1.1 x
+    1,000 = 2,200 tokens/s at the peak, 4,293 served); the fleet gave 40 chips, at 848% of the demand."""
+    row = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h100", "--demand",
+                                              "1000 tokens/s", "--count", "output", "--isl", "4096", "--osl", "512",
+                                              "--format", "json"]).stdout)[0]
+    assert (row["chips"], row["configuration"], round(row["tokens_per_s_per_chip"])) == (8, "agg tp2-pp4", 537)
+    assert row["note"] == ("the fewest chips for this demand (8), where the most tokens/s a chip (564, disagg tp1-pp2 / "
+                           "tp4-pp2) needs 40")

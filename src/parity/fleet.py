@@ -204,6 +204,11 @@ def _chips_within(demand_chips: float | None, per_system: int, watts: float, uni
     return n, limits, n < sized or not demand
 
 
+def _layout_text(c: Candidate) -> str:
+    """'agg tp8', 'disagg tp1-pp2 / tp4-pp2' (prefill / decode)."""
+    return f"{c.mode} {c.layout}" + (f" / {c.decode_layout}" if c.decode_layout else "")
+
+
 def _unit_text(best: Candidate) -> str:
     """One whole deployment unit in words: 'a worker of 4 chips', or 'a decode worker of 16 chips and 1 prefill
     worker of 16'."""
@@ -261,22 +266,50 @@ def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tok
 
 
 def _searched(system: System, model: Model, profile: EngineProfile, isl: int, osl: int, tpot_s: float | None,
-              ttft_s: float | None, mtp: tuple[int, float], choose: Choose | None
-              ) -> tuple[SearchResult | None, int, str, Candidate | None, str]:
+              ttft_s: float | None, mtp: tuple[int, float], choose: Choose | None,
+              demand: tuple[float, float] | None = None) -> tuple[SearchResult | None, int, str, Candidate | None, str]:
     """One kind's search, as compare's: (what it found, per package; the systems its workers span; the narrower
-    figure they replace; the configuration the fleet is sized on, `choose`'s where given; why none was chosen)."""
+    figure they replace; the configuration the fleet is sized on, `choose`'s where given, else the one of the fewest
+    chips for `demand` (_fewest); why none was chosen, or why that one). demand: (daily-mean tokens/s, the share of
+    a chip's output tokens/s that covers it), as plan_fleet sizes."""
     chip = system.chip
     precision = best_precision(model, chip)
     # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
     engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
     found, spans, narrow = serving_search(functools.partial(
         search_spanning, model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s, ttft_s,
-        mtp=mtp, meeting=choose is not None), ranks, domain_shortfall(model, ranks, engine, precision, isl + osl))
+        mtp=mtp, meeting=choose is not None or demand is not None), ranks,
+        domain_shortfall(model, ranks, engine, precision, isl + osl))
     found = found.per_package(chip.dies) if found is not None else None
     best, why = (found.best if found is not None else None), ""
     if best is not None and choose is not None:
         best, why = choose(system, found)  # type: ignore[arg-type]
+    elif best is not None and demand is not None:
+        best, why = _fewest(found, system, *demand)  # type: ignore[arg-type]
     return found, spans, narrow, best, why
+
+
+FEWER = 0.05  # a configuration of fewer chips replaces the search's best where it saves this share of them
+
+
+def _fewest(found: SearchResult, system: System, demand_tokens_per_s: float, covers: float) -> tuple[Candidate, str]:
+    """The configuration meeting the targets whose whole deployment units, in whole systems, serve the demand on the
+    fewest chips (the most tokens/s a chip among equals), where it saves FEWER of the chips the search's best needs,
+    and why; else the best, the row `compare` prints (a large fleet's rounding to whole units saves little): a small demand
+    is served by one small worker, not by whole units of the fastest-per-chip one (Llama-3.1-70B at 1,000 output
+    tokens/s on H100s: 40 chips of disaggregated workers at 564 tok/s/chip, where one 8-GPU node at 537 serves it).
+    `covers`: the share of a chip's output tokens/s that covers the daily-mean demand (the count, peak and spare)."""
+    best = found.best
+    assert best is not None
+
+    def chips(c: Candidate) -> int:
+        return _whole_systems(_units_needed(c, demand_tokens_per_s, c.tokens_per_s_per_chip * covers), system.chips)
+
+    pick = min((best, *found.meeting), key=lambda c: (chips(c), -c.tokens_per_s_per_chip))
+    if chips(pick) > (1.0 - FEWER) * chips(best):  # a large fleet keeps compare's best: rounding saves little there
+        return best, ""
+    return pick, (f"the fewest chips for this demand ({chips(pick):,}), where the most tokens/s a chip "
+                  f"({best.tokens_per_s_per_chip:,.0f}, {_layout_text(best)}) needs {chips(best):,}")
 
 
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,
@@ -318,8 +351,11 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
              "facility overhead), its share per chip", mtp_note)
     out: list[FleetPlan] = []
     beyond: list[str] = []
-    searched = map_chunks(functools.partial(_searched, model=model, profile=profile, isl=isl, osl=osl, tpot_s=tpot_s,
-                                            ttft_s=ttft_s, mtp=mtp, choose=choose), list(systems), processes)
+    covers = per_output / (peak_factor * (1.0 + spare))  # a chip's output tokens/s -> the daily mean it covers
+    searched = map_chunks(functools.partial(
+        _searched, model=model, profile=profile, isl=isl, osl=osl, tpot_s=tpot_s, ttft_s=ttft_s, mtp=mtp,
+        choose=choose, demand=None if demand_tokens_per_s is None else (demand_tokens_per_s, covers)),
+        list(systems), processes)
     for system, (found, spans, narrow, best, why) in zip(systems, searched, strict=True):
         chip = system.chip
         precision = best_precision(model, chip)
@@ -375,7 +411,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                    (served_day * band[f"tokens_per_s_per_chip_{end}"] / best.tokens_per_s_per_chip
                                     for end in ("low", "high")))
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
-        layout = f"{best.mode} {best.layout}" + (f" / {best.decode_layout}" if best.decode_layout else "")
+        layout = _layout_text(best)
         spanning = (f"workers span up to {spans} systems over scale-out"
                     f"{narrower_text(narrow, chip.dies, choose is not None)}" if spans > 1 else "")
         out.append(FleetPlan(
