@@ -44,3 +44,14 @@ def test_a_small_demand_is_sized_on_the_configuration_of_fewest_chips() -> None:
     assert (row["chips"], row["configuration"], round(row["tokens_per_s_per_chip"])) == (8, "agg tp2-pp4", 537)
     assert row["note"] == ("the fewest chips for this demand (8), where the most tokens/s a chip (564, disagg tp1-pp2 / "
                            "tp4-pp2) needs 40")
+
+
+def test_a_wider_worker_not_taken_is_named_where_it_is_faster() -> None:
+    """DeepSeek-R1 on H200s: at TPOT 22 ms workers over four systems (3,199 tok/s/chip) beat one node by 1.25x and
+    are taken; at 25 ms one node's 2,775 is within 1.25x of two systems' 3,358, so a looser target priced the chip
+    lower with nothing said. The row now names the wider workers it did not take."""
+    from parity import catalog
+    from parity.compare import compare
+    (row,) = compare([catalog.system("hgx-h200")], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.025)
+    assert round(row.tokens_per_s_per_chip) == 2775
+    assert row.note == "workers over 2 systems deliver 3,358/chip, under the 1.25x more spanning systems is taken for"

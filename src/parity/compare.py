@@ -216,7 +216,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     ranks, dies = per_die(system), chip.dies
     shortfall = domain_shortfall(model, ranks, profile, precision, isl + osl)
     mtp, mtp_note = mtp_setting(model, mtp_tokens)
-    result, span, narrow = serving_search(functools.partial(
+    result, span, narrow, passed = serving_search(functools.partial(
         search_spanning, model, ranks, profile, cal, precision, isl, osl, tpot_s, ttft_s, mtp=mtp,
         meeting=choose is not None), ranks, shortfall)
     result = result.per_package(dies) if result is not None else None  # rates per package, layouts in dies
@@ -257,7 +257,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                                  precision.expert_weights)
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
-        f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "", why]))
+        f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "",
+        passed_text(passed, dies), why]))
     return Comparison(**common, **intervals(best, model, raised), flags=raised, mode=best.mode,
                       configuration=chosen,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
@@ -270,33 +271,38 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
 
 
 WIDER_GAIN = 1.25  # workers over more systems are taken when they deliver this much more per chip
+NAMED_GAIN = 1.05  # and named (passed_text) where they deliver this much more, not taken
 
 
 def serving_search(search: Callable[..., tuple[SearchResult | None, int]], ranks: System, shortfall_bytes: float
-                   ) -> tuple[SearchResult | None, int, tuple[float, int] | None]:
+                   ) -> tuple[SearchResult | None, int, tuple[float, int] | None, tuple[float, int] | None]:
     """`search` (search_spanning with all but its spans) over serving_spans(shortfall_bytes), then with workers over
     widest_span(ranks) systems where those deliver WIDER_GAIN x more per chip than the narrower best (or where the
     narrower has none): (result, systems its workers span, (tokens/s per rank, systems) of the narrower best it
-    replaced, or None; the systems are those the chosen worker spans). A model that fits one system is not kept on
+    replaced, or None; the same of a wider best it did not take, faster per chip by less than WIDER_GAIN, or None;
+    the systems are those the chosen worker spans). A looser target can so price a chip below a tighter one (the
+    narrower best gains more from it than the wider): passed_text says so. A model that fits one system is not kept on
     one: a MoE model's experts spread over more ranks, each reading fewer weights a step, so DeepSeek-R1 on the 910C
     delivers 1,617 tok/s/chip over four Atlas 800 A3 against 510 on one (SGLang's own A3 recipe decodes over two),
     and keeping it there priced a chip that holds the model alone below one that does not (the H20, which spans
     two). compare and fleet both choose so."""
     found, spans = search(spans=serving_spans(shortfall_bytes))
     if spans >= widest_span(ranks):
-        return found, spans, None
+        return found, spans, None, None
     narrow = found.best.tokens_per_s_per_chip if found is not None and found.best is not None else 0.0
     wider = _wider_search(search, ranks)
     if _gains(wider, narrow):
         assert wider is not None and wider.best is not None
-        return wider, systems_spanned(wider.best, ranks), (narrow, spans) if narrow else None
+        return wider, systems_spanned(wider.best, ranks), (narrow, spans) if narrow else None, None
+    passed = (None if wider is None or wider.best is None or wider.best.tokens_per_s_per_chip < NAMED_GAIN * narrow
+              else (wider.best.tokens_per_s_per_chip, systems_spanned(wider.best, ranks)))
     if found is not None and wider is not None:
         # the fastest TPOT and TTFT of every worker searched, so that "the fastest configuration that fits reaches"
         # (SearchResult.binding, percentile_choice) holds over both spans: it named one system's 12.4 s TTFT where
         # workers over four reach 3.4 s
         found = replace(found, fastest_tpot_s=min(found.fastest_tpot_s, wider.fastest_tpot_s),
                         fastest_ttft_s=min(found.fastest_ttft_s, wider.fastest_ttft_s))
-    return found, spans, None
+    return found, spans, None, passed
 
 
 def systems_spanned(candidate: Candidate, system: System) -> int:
@@ -323,6 +329,15 @@ def _wider_search(search: Callable[..., tuple[SearchResult | None, int]], ranks:
 def _gains(found: SearchResult | None, per_rank: float) -> bool:
     """Whether the wider search's best delivers WIDER_GAIN x `per_rank` [tokens/s per rank] or more."""
     return found is not None and found.best is not None and found.best.tokens_per_s_per_chip >= WIDER_GAIN * per_rank
+
+
+def passed_text(passed: tuple[float, int] | None, dies: int) -> str:
+    """'workers over 2 systems deliver 3,199/chip, under the 1.25x more spanning systems is taken for': a wider best
+    serving_search did not take (its per-chip rate per package of `dies`); '' where none is faster."""
+    if passed is None:
+        return ""
+    return (f"workers over {passed[1]} systems deliver {passed[0] * dies:,.0f}/chip, under the {WIDER_GAIN:g}x more "
+            "spanning systems is taken for")
 
 
 def narrower_text(narrow: tuple[float, int] | None, dies: int, screened: bool = False) -> str:

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.compare import Choose, configuration_flags, domain_shortfall, intervals, narrower_text, serving_search
+from parity.compare import (Choose, configuration_flags, domain_shortfall, intervals, narrower_text, passed_text,
+                            serving_search)
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, InputError
 from parity.flags import Flag, texts
@@ -276,7 +277,7 @@ def _searched(system: System, model: Model, profile: EngineProfile, isl: int, os
     precision = best_precision(model, chip)
     # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
     engine, ranks = catalog.engine_on(profile, chip.software_stack), per_die(system)
-    found, spans, narrow = serving_search(functools.partial(
+    found, spans, narrow, passed = serving_search(functools.partial(
         search_spanning, model, ranks, engine, catalog.calibration(chip), precision, isl, osl, tpot_s, ttft_s,
         mtp=mtp, meeting=choose is not None or demand is not None), ranks,
         domain_shortfall(model, ranks, engine, precision, isl + osl))
@@ -286,6 +287,8 @@ def _searched(system: System, model: Model, profile: EngineProfile, isl: int, os
         best, why = choose(system, found)  # type: ignore[arg-type]
     elif best is not None and demand is not None:
         best, why = _fewest(found, system, *demand)  # type: ignore[arg-type]
+    if best is not None:  # a faster wider best it did not take: why a looser target can price a chip lower
+        why = "; ".join(filter(None, [passed_text(passed, chip.dies), why]))
     return found, spans, narrow, best, why
 
 
