@@ -41,3 +41,16 @@ def test_an_fp32_checkpoint_is_served_in_bf16_unless_fp32_is_asked_for(weights: 
 def test_served_format_casts_only_fp32() -> None:
     assert [served_format(f) for f in ("fp32", "bf16", "fp16", "fp8_block", "mxfp4")] == \
         ["bf16", "bf16", "fp16", "fp8_block", "mxfp4"]
+
+
+def test_fp32_weights_keep_the_embedding_and_head_in_fp32() -> None:
+    """--weights fp32 stored the embedding, the tied head and the router at bf16, the convention for quantized
+    weights: Qwen3-0.6B held 2.073 GB where its 596.0M parameters take 2.384 GB in fp32."""
+    from parity import catalog
+    from parity.memory import weight_bytes_per_device
+    from parity.plan import Precision, Shard
+
+    model = catalog.model("qwen3-0.6b")
+    fp32 = weight_bytes_per_device(model, Shard(1, 1, 1, 1, 1), Precision(weights="fp32", expert_weights="fp32"))
+    assert fp32 == pytest.approx(4 * model.parameters, rel=1e-3)
+    assert Precision(weights="fp8").of("head") == "bf16" and Precision(weights="fp32").of("router") == "fp32"

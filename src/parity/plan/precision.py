@@ -46,12 +46,18 @@ class Precision:
         if self.mla_decode not in MLA_DECODE:
             raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {self.mla_decode!r}")
 
+    @property
+    def unquantized_format(self) -> str:
+        """The format of the weights no quantization touches (embedding, LM head, router, a checkpoint's skip list):
+        bf16, or the weights' own where they are wider (fp32 weights keep every matrix in fp32)."""
+        return "fp32" if format_named(self.weights).bits > 16 else "bf16"
+
     def of(self, role: str, matrix: str = "") -> str:
-        """The format of the weights with a given role (attention, mlp, expert, router, head): bf16 for a matrix
-        (Layer.matrices' name) the checkpoint leaves unquantized."""
-        if matrix in self.unquantized:
-            return "bf16"
-        return {"expert": self.expert_weights, "router": "bf16", "head": "bf16",
+        """The format of the weights with a given role (attention, mlp, expert, router, head): unquantized_format
+        for a matrix (Layer.matrices' name) the checkpoint leaves unquantized, the router and the head."""
+        if matrix in self.unquantized or role in ("router", "head"):
+            return self.unquantized_format
+        return {"expert": self.expert_weights,
                 "attention": self.attention_weights or self.weights}.get(role, self.weights)
 
 

@@ -272,4 +272,4 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision,
         # even the first's under interleaving). The lm_head GEMM is priced either way.
         head = np.where(np.asarray(s.p) > 1, head, 0.0)
     yield "head", vocab * _bytes(precision.of("head")) * head
-    yield "embedding", vocab * _bytes("bf16") * embedding
+    yield "embedding", vocab * _bytes(precision.unquantized_format) * embedding
