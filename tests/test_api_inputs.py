@@ -109,3 +109,25 @@ def test_compare_on_deepseek_r1_gives_the_commands_figure() -> None:
     TTFT target); the API gave 3,167 with no MTP and no TTFT target."""
     (row,) = parity.compare([catalog.system("hgx-h200")], catalog.model("deepseek-r1"), catalog.engine("generic"))
     assert round(row.tokens_per_s_per_chip) == 3687
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ({"modes": ("foo",)}, "modes must name agg, disagg or both, got ('foo',)"),
+    ({"modes": ()}, "modes must name agg, disagg or both, got ()"),
+    ({"chips": 0}, "chips must be a whole number >= 1, or None, got 0"),
+    ({"max_chips": -4}, "max_chips must be a whole number >= 1, or None, got -4"),
+    ({"pipeline": (0,)}, "pipeline must be whole degrees >= 1, got (0,)"),
+    ({"concurrency": (float("nan"),)}, "concurrency must be finite loads >= 1, got (nan,)"),
+    ({"mtp": 1}, "mtp must be (draft tokens, accepted a step), got 1")])
+def test_search_serving_refuses_arguments_no_search_means(extra: dict, says: str) -> None:
+    """modes=('foo',) ran as disaggregated; modes=() and pipeline=(0,) raised numpy and ZeroDivisionError; chips=0 read
+    as no limit; a NaN load gave no best and no error."""
+    from parity import catalog
+    from parity.errors import InputError
+    from parity.search import best_precision, search_serving
+
+    model, system = catalog.model("llama-3.1-8b"), catalog.system("hgx-h100")
+    with pytest.raises(InputError) as raised:
+        search_serving(model, system, catalog.engine("generic"), catalog.calibration(system.chip),
+                       best_precision(model, system.chip), 1024, 1024, **extra)
+    assert str(raised.value) == says

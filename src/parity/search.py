@@ -365,6 +365,17 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     keep every configuration that meets the targets (SearchResult.meeting). Lengths, targets and `mtp` that no
     question means are refused (check_serving_inputs; InputError)."""
     check_serving_inputs(isl, osl, tpot_s, ttft_s)
+    if not modes or not set(modes) <= {"agg", "disagg"}:
+        raise InputError(f"modes must name agg, disagg or both, got {modes!r}")
+    for name, value in (("chips", chips), ("max_chips", max_chips)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise InputError(f"{name} must be a whole number >= 1, or None, got {value!r}")
+    if not pipeline or any(isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 1 for p in pipeline):
+        raise InputError(f"pipeline must be whole degrees >= 1, got {pipeline!r}")
+    if not concurrency or not all(math.isfinite(c) and c >= 1 for c in concurrency):
+        raise InputError(f"concurrency must be finite loads >= 1, got {concurrency!r}")
+    if not isinstance(mtp, tuple) or len(mtp) != 2:
+        raise InputError(f"mtp must be (draft tokens, accepted a step), got {mtp!r}")
     drafts, accepted = mtp
     if isinstance(drafts, bool) or not isinstance(drafts, numbers.Integral) or not 0 <= drafts <= MOST_MTP_DRAFTS \
             or not 0 <= accepted <= drafts:
