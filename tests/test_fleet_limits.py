@@ -54,4 +54,21 @@ def test_a_wider_worker_not_taken_is_named_where_it_is_faster() -> None:
     from parity.compare import compare
     (row,) = compare([catalog.system("hgx-h200")], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.025)
     assert round(row.tokens_per_s_per_chip) == 2775
-    assert row.note == "workers over 2 systems deliver 3,358/chip, under the 1.25x more spanning systems is taken for"
+    assert row.note == ("workers over up to 2 systems deliver 3,358/chip, under the 1.25x more spanning systems is "
+                        "taken for")
+
+
+def test_where_units_bind_the_fleet_keeps_the_most_tokens_a_chip() -> None:
+    """DeepSeek-R1 on H200s for 1e5 tokens/s within 32 chips: the fewest-chips configuration (3,214 tok/s/chip)
+    served 77.9% of the demand on them, compare's best (3,687) serves 99.0%: where a limit binds, fewer chips save
+    nothing."""
+    row = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "h200", "--demand",
+                                              "1e5 tokens/s", "--units", "32", "--format", "json"]).stdout)[0]
+    assert (row["chips"], round(row["tokens_per_s_per_chip"]), round(row["served_share"], 3)) == (32, 3687, 0.99)
+
+
+def test_a_figure_rounding_to_a_thousand_is_shown_whole() -> None:
+    """999.7 MW printed '1.00e+03' in the table and '1e+03' in notes."""
+    from parity.fleet import _mw
+    from parity.report.tables import scaled
+    assert [scaled(1e6)(w) for w in (999.7e6, 999.4e6)] == ["1,000", "999"] and _mw(999.7e6) == "1,000"

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from parity import catalog
 from parity.compare import (Choose, configuration_flags, domain_shortfall, intervals, narrower_text, passed_text,
-                            serving_search)
+                            serving_search, systems_spanned)
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, InputError
 from parity.flags import Flag, texts
@@ -164,7 +164,8 @@ def _units_needed(best: Candidate, demand_tokens_per_s: float, capacity: float) 
 
 def _mw(watts: float) -> str:
     """[W] as megawatts for people: '0.449', '1,500' (never '1.5e+03')."""
-    return f"{watts / 1e6:,.3g}" if watts < 1e9 else f"{watts / 1e6:,.0f}"
+    shown = float(f"{watts / 1e6:.3g}")  # 999.7 MW rounds to 1,000: whole, not '1e+03'
+    return f"{shown:,.3g}" if shown < 1e3 else f"{watts / 1e6:,.0f}"
 
 
 def _whole_systems(chips: float, per_system: int) -> int:
@@ -268,11 +269,12 @@ def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tok
 
 def _searched(system: System, model: Model, profile: EngineProfile, isl: int, osl: int, tpot_s: float | None,
               ttft_s: float | None, mtp: tuple[int, float], choose: Choose | None,
-              demand: tuple[float, float] | None = None) -> tuple[SearchResult | None, int, str, Candidate | None, str]:
+              demand: tuple[float, float, int | None, float | None] | None = None
+              ) -> tuple[SearchResult | None, int, str, Candidate | None, str]:
     """One kind's search, as compare's: (what it found, per package; the systems its workers span; the narrower
     figure they replace; the configuration the fleet is sized on, `choose`'s where given, else the one of the fewest
     chips for `demand` (_fewest); why none was chosen, or why that one). demand: (daily-mean tokens/s, the share of
-    a chip's output tokens/s that covers it), as plan_fleet sizes."""
+    a chip's output tokens/s that covers it, units, power budget [W]), as plan_fleet sizes."""
     chip = system.chip
     precision = best_precision(model, chip)
     # a multi-die package (the 910C) runs one rank per die, as compare runs it; rates come back per package
@@ -286,7 +288,10 @@ def _searched(system: System, model: Model, profile: EngineProfile, isl: int, os
     if best is not None and choose is not None:
         best, why = choose(system, found)  # type: ignore[arg-type]
     elif best is not None and demand is not None:
+        taken = best
         best, why = _fewest(found, system, *demand)  # type: ignore[arg-type]
+        if best is not taken:  # the notes on spans are the search's best's: say the picked worker's own
+            spans, narrow, passed = systems_spanned(best, system), None, None
     if best is not None:  # a faster wider best it did not take: why a looser target can price a chip lower
         why = "; ".join(filter(None, [passed_text(passed, chip.dies), why]))
     return found, spans, narrow, best, why
@@ -295,21 +300,27 @@ def _searched(system: System, model: Model, profile: EngineProfile, isl: int, os
 FEWER = 0.05  # a configuration of fewer chips replaces the search's best where it saves this share of them
 
 
-def _fewest(found: SearchResult, system: System, demand_tokens_per_s: float, covers: float) -> tuple[Candidate, str]:
+def _fewest(found: SearchResult, system: System, demand_tokens_per_s: float, covers: float, units: int | None = None,
+            power_budget_w: float | None = None) -> tuple[Candidate, str]:
     """The configuration meeting the targets whose whole deployment units, in whole systems, serve the demand on the
     fewest chips (the most tokens/s a chip among equals), where it saves FEWER of the chips the search's best needs,
     and why; else the best, the row `compare` prints (a large fleet's rounding to whole units saves little): a small demand
     is served by one small worker, not by whole units of the fastest-per-chip one (Llama-3.1-70B at 1,000 output
     tokens/s on H100s: 40 chips of disaggregated workers at 564 tok/s/chip, where one 8-GPU node at 537 serves it).
-    `covers`: the share of a chip's output tokens/s that covers the daily-mean demand (the count, peak and spare)."""
+    `covers`: the share of a chip's output tokens/s that covers the daily-mean demand (the count, peak and spare);
+    `units` and `power_budget_w` [W]: the chips the limits allow (a budget's whole systems): where the best needs
+    more, a limit binds and the most tokens/s a chip serves the most of the demand within it, so the best stays."""
     best = found.best
     assert best is not None
 
     def chips(c: Candidate) -> int:
         return _whole_systems(_units_needed(c, demand_tokens_per_s, c.tokens_per_s_per_chip * covers), system.chips)
 
+    cap = min(units or math.inf, math.inf if power_budget_w is None else
+              math.floor(power_budget_w / system.power_w) * system.chips)
     pick = min((best, *found.meeting), key=lambda c: (chips(c), -c.tokens_per_s_per_chip))
-    if chips(pick) > (1.0 - FEWER) * chips(best):  # a large fleet keeps compare's best: rounding saves little there
+    # a large fleet keeps compare's best (rounding saves little there), as does one a limit caps
+    if chips(pick) > (1.0 - FEWER) * chips(best) or chips(best) > cap:
         return best, ""
     return pick, (f"the fewest chips for this demand ({chips(pick):,}), where the most tokens/s a chip "
                   f"({best.tokens_per_s_per_chip:,.0f}, {_layout_text(best)}) needs {chips(best):,}")
@@ -357,7 +368,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
     covers = per_output / (peak_factor * (1.0 + spare))  # a chip's output tokens/s -> the daily mean it covers
     searched = map_chunks(functools.partial(
         _searched, model=model, profile=profile, isl=isl, osl=osl, tpot_s=tpot_s, ttft_s=ttft_s, mtp=mtp,
-        choose=choose, demand=None if demand_tokens_per_s is None else (demand_tokens_per_s, covers)),
+        choose=choose, demand=None if demand_tokens_per_s is None else (demand_tokens_per_s, covers, units,
+                                                                         power_budget_w)),
         list(systems), processes)
     for system, (found, spans, narrow, best, why) in zip(systems, searched, strict=True):
         chip = system.chip

@@ -92,6 +92,7 @@ def scaled(factor: float, digits: int = 3, zeros: bool = False) -> Callable[[Any
         if isinstance(value, str):
             return value
         x = float(value) / factor
+        x = float(f"{x:.{digits}g}") if abs(x) < 10 ** digits else x  # 999.7 rounds to 1,000: shown whole, not 1.00e+03
         if abs(x) >= 10 ** DIGITS_SHOWN_WHOLE:
             return f"{x:.{digits}g}"
         if abs(x) >= 10 ** digits:
