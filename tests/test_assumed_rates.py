@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from parity import catalog
@@ -48,6 +49,7 @@ def test_a_format_run_emulated_says_its_rate_is_assumed() -> None:
     assert not any("emulation" in flag for flag in _serve_flags("--weights", "int8"))
 
 
+@pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute
 def test_compare_and_formats_flag_an_emulated_format_in_their_note() -> None:
     """compare's row and formats' note give the brief, their JSON the whole flag; INT8, native, has neither."""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
@@ -61,6 +63,7 @@ def test_compare_and_formats_flag_an_emulated_format_in_their_note() -> None:
     assert [f for f in rows["int8"]["flags"] if "emulation" in f] == []
 
 
+@pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute
 def test_mtp_past_the_measured_depth_is_flagged() -> None:
     """DeepSeek-R1's acceptance is measured at 1 to 3 drafts (0.92, 1.58, 1.82 kept a step); at 4 parity
     extrapolates 1.91, which took TPOT from 47.8 to 27.4 ms with only the note saying so. DeepSeek-V3's report gives

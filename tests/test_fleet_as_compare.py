@@ -344,6 +344,7 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
     assert plan["note"].endswith("the power budget runs no whole atlas-950-superpod (11.2 MW)")
 
 
+@pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:
     """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 277 tok/s/chip): the note said
     '(277/chip on one)'. It names the systems of the narrower figure; the A3's, which fits one, stays 'on one'. (The

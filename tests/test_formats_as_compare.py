@@ -31,6 +31,7 @@ def test_formats_deliver_on_an_ascend_node_what_compare_says(system: str, weight
     assert row.comparison.tokens_per_s_per_chip == pytest.approx(expected, abs=0.1)
 
 
+@pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute
 def test_formats_runs_deepseek_with_one_draft_unless_told() -> None:
     args = ["formats", "atlas-800-a3", "--model", "deepseek-r1", "--formats", "int8", "--ttft", "5s", "--format", "json"]
     default, one, off = (CliRunner().invoke(cli, args + extra) for extra in ([], ["--mtp", "1"], ["--mtp", "0"]))

@@ -274,6 +274,7 @@ def test_side_by_side_ratios_pair_identical_work_on_two_systems() -> None:
 
 
 
+@pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute
 def test_validate_prices_the_side_by_side_ratios_as_compare_does() -> None:
     """`validate`'s side-by-side table ('the ratio `parity compare` reports') priced the ratios with the scored
     model, the simulator by default (TTFT hgx-h100 / hgx-b200 vLLM 1.71x, 24.3% off), not with the steady model
