@@ -92,3 +92,14 @@ def test_a_seed_is_refused_where_the_run_draws_nothing(options: tuple[str, ...],
                                  f"acceptance; this run draws none ({run}): leave it out\n")
     code, output = _invoke(*SERVE[:5], "--request-rate", "20", "--num-prompts", "5", "--seed", "7")  # Poisson gaps
     assert code == 0, output
+
+
+def test_seed_is_refused_where_mtp_accepts_every_draft() -> None:
+    """MTP 2 at an acceptance of 2 keeps both drafts every step: nothing is drawn, yet --seed was accepted (seeds 3
+    and 4 gave identical records); at 1.5 it draws each step's drafts and --seed stays."""
+    args = ["serve", "--model", "deepseek-r1", "--system", "hgx-h200", "--engine", "sglang", "--tp", "8", "--moe-ep",
+            "8", "--mtp", "2", "--random-range-ratio", "1", "--concurrency", "4", "--num-prompts", "8", "--seed", "3"]
+    every = CliRunner().invoke(cli, [*args, "--mtp-acceptance", "2"])
+    assert every.exit_code == 2 and every.output.endswith(
+        "this run draws none (fixed lengths, a closed loop, MTP accepting every draft): leave it out\n")
+    assert CliRunner().invoke(cli, [*args, "--mtp-acceptance", "1.5", "--format", "json"]).exit_code == 0

@@ -773,13 +773,16 @@ def _refuse_what_the_run_does_not_read(case: Case, scenario: Scenario, bench: Be
                           "requests in flight is --max-concurrency: give that, or leave --concurrency out")
     ranks = max(case.layout.attn_dp, (case.decode_layout or case.layout).attn_dp)
     routed = case.mode == "disagg" and ranks > 1 and routes_at_random(scenario.engine)
-    if bench.draws() or case.mtp_tokens or routed or not typed_options({"--seed": "seed"}):
+    # MTP draws each step's accepted drafts unless it accepts none or every one (Mtp.probability 0 or 1)
+    drafts = 0 < scenario.mtp_acceptance < scenario.mtp_tokens
+    if bench.draws() or drafts or routed or not typed_options({"--seed": "seed"}):
         return
     arrivals = ("a closed loop" if rate is None else "every request at once" if math.isinf(rate) else
                 "evenly spaced arrivals (--fixed-rate)")
     run = "the trace's own arrivals and lengths" if bench.trace else f"fixed lengths, {arrivals}"
+    mtp = (f"MTP accepting {'every' if scenario.mtp_acceptance else 'no'} draft" if scenario.mtp_tokens else "no --mtp")
     raise ParityError(f"--seed seeds the simulator's draws of lengths, arrivals and MTP acceptance; this run draws "
-                      f"none ({run}, no --mtp): leave it out")
+                      f"none ({run}, {mtp}): leave it out")
 
 
 def _refuse_what_the_run_cannot_use(case: Case, bench: Benchmark | None) -> None:
