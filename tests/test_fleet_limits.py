@@ -69,6 +69,6 @@ def test_where_units_bind_the_fleet_keeps_the_most_tokens_a_chip() -> None:
 
 def test_a_figure_rounding_to_a_thousand_is_shown_whole() -> None:
     """999.7 MW printed '1.00e+03' in the table and '1e+03' in notes."""
-    from parity.fleet import _mw
     from parity.report.tables import scaled
-    assert [scaled(1e6)(w) for w in (999.7e6, 999.4e6)] == ["1,000", "999"] and _mw(999.7e6) == "1,000"
+    from parity.units import figure_text
+    assert [scaled(1e6)(w) for w in (999.7e6, 999.4e6)] == ["1,000", "999"] and figure_text(999.7e6 / 1e6) == "1,000"

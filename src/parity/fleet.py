@@ -30,7 +30,7 @@ from parity.parallel import map_chunks
 from parity.search import Candidate, SearchResult, best_precision, search_spanning
 from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.uncertainty import flag_note, what_if_changes, what_if_flag
-from parity.units import format_si, share_text
+from parity.units import figure_text, format_si, share_text
 
 __all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_per_chip", "spare_text",
            "SECONDS_PER_DAY"]
@@ -162,10 +162,9 @@ def _units_needed(best: Candidate, demand_tokens_per_s: float, capacity: float) 
     return best.unit_chips(max(1, math.ceil(demand_tokens_per_s / (capacity * best.chips) - 1e-9)))
 
 
-def _mw(watts: float) -> str:
-    """[W] as megawatts for people: '0.449', '1,500' (never '1.5e+03')."""
-    shown = float(f"{watts / 1e6:.3g}")  # 999.7 MW rounds to 1,000: whole, not '1e+03'
-    return f"{shown:,.3g}" if shown < 1e3 else f"{watts / 1e6:,.0f}"
+def _powered_chips(system: System, power_budget_w: float) -> int:
+    """The chips of the whole systems a power budget [W] runs."""
+    return math.floor(power_budget_w / system.power_w) * system.chips
 
 
 def _whole_systems(chips: float, per_system: int) -> int:
@@ -202,7 +201,8 @@ def _chips_within(demand_chips: float | None, per_system: int, watts: float, uni
             n = powered
         elif demand or units is not None:
             drawn = n // per_system * per_system * watts  # whole systems only: a part of one is not powered
-            limits.append(f"the fleet draws {_mw(drawn)} of the {_mw(power_budget_w)} MW budget")
+            limits.append(f"the fleet draws {figure_text(drawn / 1e6)} of the {figure_text(power_budget_w / 1e6)} MW "
+                          "budget")
     return n, limits, n < sized or not demand
 
 
@@ -252,7 +252,7 @@ def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tok
     if units is not None:
         return
     if demand_tokens_per_s is None and power_budget_w is not None and systems:
-        runs = [(math.floor(power_budget_w / system.power_w) * system.chips, system) for system in systems]
+        runs = [(_powered_chips(system, power_budget_w), system) for system in systems]
         if all(n > MOST_FLEET_CHIPS for n, _ in runs):  # one kind beyond: its row says so after the search
             n, system = runs[0]
             raise InfeasiblePlan(f"the power budget runs {n:,} {system.chip.id} chips in {system.id}, beyond "
@@ -316,14 +316,14 @@ def _fewest(found: SearchResult, system: System, demand_tokens_per_s: float, cov
     def chips(c: Candidate) -> int:
         return _whole_systems(_units_needed(c, demand_tokens_per_s, c.tokens_per_s_per_chip * covers), system.chips)
 
-    cap = min(units or math.inf, math.inf if power_budget_w is None else
-              math.floor(power_budget_w / system.power_w) * system.chips)
+    cap = min(units or math.inf, math.inf if power_budget_w is None else _powered_chips(system, power_budget_w))
     pick = min((best, *found.meeting), key=lambda c: (chips(c), -c.tokens_per_s_per_chip))
+    needed = chips(best)
     # a large fleet keeps compare's best (rounding saves little there), as does one a limit caps
-    if chips(pick) > (1.0 - FEWER) * chips(best) or chips(best) > cap:
+    if chips(pick) > (1.0 - FEWER) * needed or needed > cap:
         return best, ""
     return pick, (f"the fewest chips for this demand ({chips(pick):,}), where the most tokens/s a chip "
-                  f"({best.tokens_per_s_per_chip:,.0f}, {_layout_text(best)}) needs {chips(best):,}")
+                  f"({best.tokens_per_s_per_chip:,.0f}, {_layout_text(best)}) needs {needed:,}")
 
 
 def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, demand_tokens_per_s: float | None,

@@ -218,6 +218,6 @@ def figure_text(value: float) -> str:
 def counted(number: float, noun: str) -> str:
     """A count with its noun, singular for one: '1 chip', '64 chips', '2.5 chips', '30.3 sequences' (a fraction
     to three significant figures, whole above 100)."""
-    shown = f"{number:g}" if float(number).is_integer() else f"{number:.3g}" if number < 100 else f"{number:,.0f}"
+    shown = f"{number:g}" if float(number).is_integer() else figure_text(number)
     return f"{shown} {noun}" + ("" if number == 1 else "s")
 

@@ -85,7 +85,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     hold = dict(case.engine_settings).get("attention_dp_hold_steps")
     options += ["--adp-hold-steps", repr(float(hold))] if hold is not None else []
     dies = catalog.system(case.system).chip.dies
-    if case.rank_per_die or (case.rank_per_die is None and dies > 1):  # stated either way on a multi-die chip
+    if case.runs_per_die(dies):  # stated either way on a multi-die chip
         options += ["--rank-per-die"]
     elif dies > 1:
         options += ["--no-rank-per-die"]

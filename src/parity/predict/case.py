@@ -77,6 +77,11 @@ class Case:
     prefill_fp4_gemm: str = ""  # disaggregated: FlashInfer's FP4 GEMM backend the prefill workers ran
     # (engine.FP4_GEMMS; empty: the calibrated FP4 GEMM); cudnn builds plans per new token count (simulate.PlanBuilds)
 
+    def runs_per_die(self, dies: int) -> bool:
+        """Whether each die of the system's `dies`-die packages is a rank: as rank_per_die says, else on any
+        multi-die package (serve's default, and CANN's)."""
+        return self.rank_per_die if self.rank_per_die is not None else dies > 1
+
 
 # optional columns that set an engine's habit: column, EngineProfile field, the rule its value obeys
 _ENGINE_COLUMNS = (("attention_dp_hold_steps", "attention_dp_hold_steps", ">= 0"),

@@ -217,7 +217,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     model = catalog.model(case.model)
     system = (systems or {}).get(case.system) or catalog.system(case.system)
     calibration = None
-    if case.rank_per_die or (case.rank_per_die is None and system.chip.dies > 1):  # serve's default, CANN's way
+    if case.runs_per_die(system.chip.dies):
         if system.chip.dies == 1:
             raise InfeasiblePlan(f"rank_per_die: {system.chip.id} has one die per package")
         calibration = catalog.calibration(system.chip)  # the package's efficiencies hold per die
