@@ -42,7 +42,8 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
            "mtp_setting", "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text",
-           "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS", "even_text",
+           "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS",
+           "even_text",
            "quotient_intervals"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
@@ -239,9 +240,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         chosen, why = choose(system, result)
     if chosen is None:
         if not why:
-            domain = min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS)
-            widest = memory_shortfall(model, ranks, profile, precision, 4 * (1 << (domain.bit_length() - 1)),
-                                      isl + osl)
+            widest = memory_shortfall(model, ranks, profile, precision, 4 * _domain_chips(ranks), isl + osl)
             why = (result.binding() if result is not None and (result.feasible or shortfall <= 0) else
                    f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
                    + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
@@ -403,15 +402,18 @@ def systems_to_hold(model: Model, ranks: System, profile: EngineProfile, precisi
     (domain_shortfall), None where no span does. `ranks`: the system as its ranks count (hardware.per_die)."""
     if domain_shortfall(model, ranks, profile, precision, tokens) <= 0:
         return 1
-    domain = 1 << (min(ranks.scale_up_domain_chips, MAX_WORKER_CHIPS).bit_length() - 1)
     return next((n for n in serving_spans(math.inf)[1:]
-                 if memory_shortfall(model, ranks, profile, precision, n * domain, tokens) <= 0), None)
+                 if memory_shortfall(model, ranks, profile, precision, n * _domain_chips(ranks), tokens) <= 0), None)
+
+
+def _domain_chips(system: System) -> int:
+    """The chips of one worker in a scale-up domain: its size, at most MAX_WORKER_CHIPS, down to a power of two."""
+    return 1 << (min(system.scale_up_domain_chips, MAX_WORKER_CHIPS).bit_length() - 1)
 
 
 def domain_shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, tokens: int) -> float:
     """Bytes per chip the smallest-footprint layout of one scale-up domain lacks for one sequence."""
-    chips = min(system.scale_up_domain_chips, MAX_WORKER_CHIPS)
-    return memory_shortfall(model, system, profile, precision, 1 << (chips.bit_length() - 1), tokens)
+    return memory_shortfall(model, system, profile, precision, _domain_chips(system), tokens)
 
 
 def memory_shortfall(model: Model, system: System, profile: EngineProfile, precision: Precision, chips: int,

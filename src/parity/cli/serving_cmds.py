@@ -199,7 +199,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "profile for the chip's software stack where one exists (vllm-rocm, sglang-rocm, sglang-cann), "
                    "else at the stack's measured maturity (flagged); MindIE and vLLM-Ascend have no profile (on "
                    "CANN: generic or sglang)")
-@click.option("--weights", default="", help="weight format (default: the checkpoint's, fp32 cast to bf16 as engines do)")
+@click.option("--weights", default="",
+              help="weight format (default: the checkpoint's, fp32 cast to bf16 as engines do)")
 @click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
 @click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
 @click.option("--attention-format", default="", help="format of the attention math, bf16 or fp8 (FP8 attention "
@@ -517,9 +518,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                  (prefill_parts, step_columns, f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} "
                   f"on one device (no queueing; before the engine's prefill time factor "
                   f"x{scenario.engine.prefill_scale:.2f})")]
+    load = _load(concurrency, request_rate if simulated else None, data.get("requests"), max_concurrency)
     emit_record(rows, fmt,
-                title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, "
-                      f"{_load(concurrency, request_rate if simulated else None, data.get('requests'), max_concurrency)}") + ")",
+                title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, {load}") + ")",
                 caption="Assumptions: " + data["note"], payload=data, out=out, tables=steps)
 
 
