@@ -131,3 +131,30 @@ def test_search_serving_refuses_arguments_no_search_means(extra: dict, says: str
         search_serving(model, system, catalog.engine("generic"), catalog.calibration(system.chip),
                        best_precision(model, system.chip), 1024, 1024, **extra)
     assert str(raised.value) == says
+
+
+ENGINE = catalog.engine("generic")
+
+
+@pytest.mark.parametrize(("call", "says"), [
+    (lambda: parity.compare(["hgx-h20"], LLAMA, ENGINE),
+     "each of systems must be a System (catalog.system(name)), got str 'hgx-h20'"),
+    (lambda: parity.compare(H20, LLAMA, ENGINE),
+     "systems must be a non-empty list of System records (catalog.system(name) each), got one System, 'hgx-h20'"),
+    (lambda: parity.compare([], LLAMA, ENGINE),
+     "systems must be a non-empty list of System records (catalog.system(name) each), got []"),
+    (lambda: parity.compare([H20], "llama-3.1-70b", ENGINE),
+     "model must be a Model (catalog.model(name)), got str 'llama-3.1-70b'"),
+    (lambda: parity.compare([H20], LLAMA, "vllm"),
+     "profile must be an EngineProfile (catalog.engine(name)), got str 'vllm'"),
+    (lambda: parity.compare([H20], LLAMA, ENGINE, baseline="hgx-h200"),
+     "baseline must be a System (catalog.system(name), or None for the first system), got str 'hgx-h200'"),
+    (lambda: plan_fleet(LLAMA, [], ENGINE, 1e6, 0.05, 1024, 1024),
+     "systems must be a non-empty list of System records (catalog.system(name) each), got []"),
+])
+def test_records_given_by_name_are_refused(call, says: str) -> None:
+    """A system's name where its System goes raised AttributeError ("'str' object has no attribute 'id'"), and
+    plan_fleet with no systems returned [] where compare refused."""
+    with pytest.raises(InputError) as err:
+        call()
+    assert str(err.value) == says

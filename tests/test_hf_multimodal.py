@@ -39,8 +39,21 @@ def test_qwen25_vl_counts_its_gated_vision_tower_flat_or_nested(vision: dict, ne
     config = top | ({"text_config": _QWEN25_VL_TEXT | {"model_type": "qwen2_5_vl_text"}} if nested
                     else _QWEN25_VL_TEXT)
     model = model_from_config(config)
-    assert (model.vision_parameters, model.parameters) == (676_550_144, 7_615_487_488)
-    assert [flag.text for flag in model.flags if flag.kind == "unmodelled"] == []
+    assert (model.vision_parameters, model.parameters) == (676_550_144, 7_615_616_512)
+    assert [flag.text for flag in model.flags] == []
+
+
+def test_qwen2_vl_language_models_are_qwen2s_with_qkv_biases() -> None:
+    """The language model of Qwen2.5-VL-7B is Qwen2.5-7B's, 7,615,616,512 parameters (its model card's 7.61B): the
+    keys' count 7,615,487,488 plus q, k and v biases (3,584 + 2 x 512) x 28 layers = 129,024; it was read as an unknown
+    architecture (its biases missing, flagged). Flat or nested, qwen2_vl alike."""
+    for model_type in ("qwen2_5_vl", "qwen2_vl"):
+        model = model_from_config({"model_type": model_type, **_QWEN25_VL_TEXT})
+        assert (model.parameters, [flag.text for flag in model.flags]) == (7_615_616_512, [])
+    # sliding off unless use_sliding_window (Qwen2_5_VLTextConfig's default): a config without the key keeps full KV
+    text = {k: v for k, v in _QWEN25_VL_TEXT.items() if k != "use_sliding_window"}
+    model = model_from_config({"model_type": "qwen2_5_vl", "text_config": text | {"model_type": "qwen2_5_vl_text"}})
+    assert model.kv_elements_per_token(context=65536) == 28 * 2 * 512
 
 
 def test_a_vision_tower_of_another_type_keeps_the_two_matrix_estimate() -> None:

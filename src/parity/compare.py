@@ -23,14 +23,15 @@ from parity.catalog import default_mtp, mtp_setting
 from parity.cost import emulation, math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
-from parity.errors import InfeasiblePlan
+from parity.errors import InfeasiblePlan, expect
 from parity.flags import Flag, texts
 from parity.hardware import Calibration, Chip, System, per_die, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
 from parity.ops import Batch
 from parity.plan import Layout, Precision
-from parity.search import MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, layout_grid, search_spanning
+from parity.search import (MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, check_records, layout_grid,
+                           search_spanning)
 from parity.serving import engine_deployment
 from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.step import deployment_memory, step_cost
@@ -487,8 +488,9 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     of each system's search (Choose), whose configuration the row reports instead of the search's best. chips:
     training, the chips each system trains on (None: the fewest whole systems on which a layout fits); global_batch:
     training, sequences per step (None: 4M tokens' worth, as `train`'s default)."""
-    if not systems:
-        raise InfeasiblePlan("compare needs at least one system")
+    check_records(model, systems, profile)
+    if baseline is not None:
+        expect("baseline", baseline, System, "catalog.system(name), or None for the first system")
     if workload not in ("serve", "train"):
         raise InfeasiblePlan(f"workload must be serve or train, got {workload!r}")
     check_serving_inputs(isl, osl, tpot_s, ttft_s, processes)
@@ -617,6 +619,7 @@ def compare_formats(systems: Sequence[System], model: Model, profile: EngineProf
     (dequantised to its first fallback at `emulation_efficiency`). Ratios are to the same system in the first of
     `formats` that fits it (bf16 when the model fits in bf16). The targets and mtp_tokens (None: the model's
     default, catalog.mtp_drafts) default as `compare`'s and `parity formats`'s."""
+    check_records(model, systems, profile)
     check_serving_inputs(isl, osl, tpot_s, ttft_s)
     mtp_tokens = catalog.mtp_drafts(model, mtp_tokens)
     mtp_setting(model, mtp_tokens)  # a model without a published acceptance is refused once, not per format

@@ -1,7 +1,7 @@
 """The error hierarchy: every user mistake is one of these, and the CLI prints it as one line."""
 
 __all__ = ["ParityError", "UnitError", "CatalogError", "ModelConfigError", "InfeasiblePlan", "PolicyError",
-           "InputError"]
+           "InputError", "expect"]
 
 
 class ParityError(Exception):
@@ -31,3 +31,12 @@ class PolicyError(ParityError, ValueError):
 class InputError(ParityError, ValueError):
     """An argument no question can mean: a length below one token, a negative or NaN target or demand, a chip or
     system field that does not exist, or a value of the wrong type or not finite (hardware.what_if)."""
+
+
+def expect(name: str, value: object, kind: type, lookup: str) -> None:
+    """Refuse in one line (InputError) a public function's argument that is not a `kind` record, e.g. a system's
+    name where its System goes; `lookup` says how to get one (the catalog call)."""
+    if not isinstance(value, kind):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        raise InputError(f"{name} must be {article} {kind.__name__} ({lookup}), got {type(value).__name__} {shown}")

@@ -27,7 +27,7 @@ from parity.flags import Flag, texts
 from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.search import Candidate, SearchResult, best_precision, search_spanning
+from parity.search import Candidate, SearchResult, best_precision, check_records, search_spanning
 from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.uncertainty import flag_note, what_if_changes, what_if_flag
 from parity.units import figure_text, format_si, share_text
@@ -340,7 +340,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
     ttft_s and mtp_tokens (None: the model's default, catalog.mtp_drafts) default as `parity fleet`'s. A demand, a
     power budget, units, a peak factor or spare that no fleet means (not finite, not positive, units not a whole
     number in [1, MOST_FLEET_CHIPS]) is refused in one line (InputError), as are the serving arguments compare
-    refuses."""
+    refuses, and a model, systems or profile given as anything but their records (an empty list of systems too)."""
+    check_records(model, systems, profile)
     if count not in ("total", "output"):
         raise InfeasiblePlan(f"count must be total or output, got {count!r}")
     check_serving_inputs(isl, osl, tpot_s, ttft_s, processes)

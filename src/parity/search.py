@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -20,7 +21,7 @@ from parity.catalog.speculation import MOST_MTP_DRAFTS
 from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
-from parity.errors import InfeasiblePlan, InputError
+from parity.errors import InfeasiblePlan, InputError, expect
 from parity.hardware import Calibration, Chip, System, one_rank_per_die
 from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.model import Model
@@ -33,7 +34,7 @@ from parity.units import counted, duration_text, whole
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
            "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
-           "DEFAULT_CONCURRENCY",
+           "DEFAULT_CONCURRENCY", "check_records",
            "MAX_WORKER_CHIPS"]
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
@@ -352,6 +353,19 @@ def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
     return order[per_chip[order] > best_so_far]
 
 
+def check_records(model: Model, systems: Sequence[System], profile: EngineProfile) -> None:
+    """Refuse in one line (InputError) a model, systems or an engine profile given as anything but their records
+    (a name where catalog.model(name) goes, one System where a list of them does); an empty list included."""
+    expect("model", model, Model, "catalog.model(name)")
+    expect("profile", profile, EngineProfile, "catalog.engine(name)")
+    if isinstance(systems, (str, System)) or not isinstance(systems, Sequence) or not systems:
+        given = f"one System, {systems.id!r}" if isinstance(systems, System) else f"{systems!r:.40}"
+        raise InputError(f"systems must be a non-empty list of System records (catalog.system(name) each), "
+                         f"got {given}")
+    for system in systems:
+        expect("each of systems", system, System, "catalog.system(name)")
+
+
 def search_serving(model: Model, system: System, profile: EngineProfile, calibration: Calibration,
                    precision: Precision, isl: int, osl: int, tpot_s: float | None = None, ttft_s: float | None = None,
                    chips: int | None = None, modes: tuple[str, ...] = ("agg", "disagg"),
@@ -363,7 +377,11 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     up to one scale-up domain, or up to `max_chips`); `pipeline`: pipeline-parallel degrees to try;
     `mtp`: multi-token prediction (draft tokens a decode step, accepted on average), (0, 0) off; `meeting`:
     keep every configuration that meets the targets (SearchResult.meeting). Lengths, targets and `mtp` that no
-    question means are refused (check_serving_inputs; InputError)."""
+    question means are refused (check_serving_inputs; InputError), as are a model, system, profile, calibration or
+    precision given as anything but their records."""
+    check_records(model, [system], profile)
+    expect("calibration", calibration, Calibration, "catalog.calibration(chip)")
+    expect("precision", precision, Precision, "parity.Precision(...)")
     check_serving_inputs(isl, osl, tpot_s, ttft_s)
     if not modes or not set(modes) <= {"agg", "disagg"}:
         raise InputError(f"modes must name agg, disagg or both, got {modes!r}")

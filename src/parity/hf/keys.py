@@ -47,7 +47,11 @@ _QK_NORM_TYPES = {"qwen3", "qwen3_moe", "olmo2", "gemma3", "gemma3_text", "qwen3
 # head_dim); OLMo 2's RMSNorms over the whole projection (transformers Olmo2Attention: q_norm of num_attention_heads
 # x head_dim, k_norm of num_key_value_heads x head_dim)
 _PER_HEAD_QK_NORM_TYPES = {"cohere", "olmo2"}
-_QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"}
+# q, k and v biases, no o bias: transformers' Qwen2Attention, Qwen2MoeAttention, and the language models of Qwen2-VL
+# and Qwen2.5-VL (Qwen2VLAttention, Qwen2_5_VLAttention: q_proj/k_proj/v_proj bias=True, o_proj bias=False), whose
+# configs are flat (model_type qwen2_vl / qwen2_5_vl, text sizes at the top level) or nest a *_text config
+_QWEN2_VL_TYPES = {"qwen2_vl", "qwen2_5_vl", "qwen2_vl_text", "qwen2_5_vl_text"}
+_QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"} | _QWEN2_VL_TYPES
 # GPT-2-style blocks: a plain (not gated) MLP of 4 x hidden unless stated, biases on every linear layer (StarCoder2
 # and GPTBigCode: c_fc and c_proj, transformers' Starcoder2MLP and GPTBigCodeMLP; StarCoder2's use_bias defaults true)
 _UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron", "starcoder2", "gpt_bigcode"}
@@ -76,7 +80,7 @@ KNOWN_TYPES = frozenset({
     "mimo_v2_flash",
     "minimax", "minimax_m1", "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2",
     "qwen2_moe", "qwen3", "qwen3_5", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5_text", "qwen3_moe", "qwen3_next",
-    "qwen3_vl", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl_text", "starcoder2", "step3p7"})
+    "qwen3_vl", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl_text", "starcoder2", "step3p7"}) | _QWEN2_VL_TYPES
 # Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
@@ -104,6 +108,9 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     # a fixed 32, not the query heads; sliding off unless use_sliding_window), Glm4MoeConfig, DeepseekV32Config and
     # GlmMoeDsaConfig (DeepseekV3Config's MLA and experts, GLM-5's own sizes, and the DSA indexer's index_*)
     "qwen3": {"head_dim": 128, "num_key_value_heads": 32, "use_sliding_window": False},
+    # Qwen2Config, Qwen2VLConfig / Qwen2VLTextConfig and Qwen2_5_VLConfig / Qwen2_5_VLTextConfig: sliding off unless
+    # use_sliding_window (their sliding_window and max_window_layers keys are otherwise unused)
+    **{name: {"use_sliding_window": False} for name in ("qwen2", *sorted(_QWEN2_VL_TYPES))},
     "glm4_moe": {"num_key_value_heads": 8, "moe_intermediate_size": 1408, "n_routed_experts": 128,
                  "num_experts_per_tok": 8, "n_shared_experts": 1, "first_k_dense_replace": 1},
     "deepseek_v32": {"kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
