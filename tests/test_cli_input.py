@@ -667,6 +667,21 @@ def test_report_refuses_a_dense_model_before_any_work(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("args", "says"), [
+    (("--nodes", "hgx-h20,bogus"), "unknown system or chip 'bogus'"),
+    (("--nodes", ""), "--nodes '': name at least one chip kind or system"),
+    (("--nodes", "hgx-h20,hgx-h20"), "hgx-h20 named twice: each system is compared once"),
+    (("--fleet-chips", "nvidia-h100-sxm", "--rule", "3a090"), "--rule 3a090 drops every chip named: nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)"),
+    (("--demand", "5"), "'5' needs a unit, e.g. 2e12 tokens/day"),
+])
+def test_report_refuses_its_own_question_before_any_work(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    """--nodes, --fleet-chips, --demand and --rule set the report to a planner's own question (it could only show
+    the seed story's systems and fleet): a name or rule that cannot be answered is refused before a folder is
+    made."""
+    assert says in refused("report", *args, "--out", str(tmp_path / "r"))
+    assert not list(tmp_path.iterdir())
+
+
 def test_predict_keeps_its_own_output_columns_in_a_cases_table_unread(tmp_path: Path) -> None:
     """A cases table carrying a former run's predictions beside its cases (ttft_s, feasible) was refused as unknown
     columns; they are predict's outputs, which it writes to a table of its own, so they are kept unread as

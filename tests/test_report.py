@@ -17,7 +17,8 @@ pytestmark = pytest.mark.e2e
 
 SMALL = ReportSpec(nodes=("hgx-h20", "hgx-h200", "atlas-800-a3"), frontier_systems=("hgx-h200", "atlas-800-a3"),
                    policy_chips=("nvidia-h100-sxm", "nvidia-h20", "huawei-ascend-910c"),
-                   fleet_chips=("nvidia-h200-sxm", "huawei-ascend-910c"), roofline_chips=("nvidia-h20", "amd-mi300x"))
+                   fleet_chips=("nvidia-h200-sxm", "huawei-ascend-910c"), roofline_chips=("nvidia-h20", "amd-mi300x"),
+                   fleet_rule="jan2026")
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +62,13 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert "11.2 MW per atlas-950-superpod (assumption: 8,192 x 750 W (assumed TDP) x 1.82" in text
     # the fleet: MW in three figures as `parity fleet` gives them (8.8 was 8.82), the chips' 80% interval and the
     # systems, ids on one line, the price source under the table (fuzz17 1.4, 4.1, 2.3)
+    # under an export rule (`parity report --rule`): each chip's ECCN, and what the rule kept and dropped, and why
     assert re.search(r"<td><span class='id'>huawei-ascend-910c</span></td><td><span class='id'>atlas-800-a3</span>"
-                     r"</td><td>int8</td><td>1,617</td><td>15,784<br><small class='id'>10,320-33,808</small></td>"
+                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,617</td><td>15,784<br><small class='id'>10,320-33,808</small></td>"
                      r"<td>1,973</td><td>23.0</td>", text)
     assert "<td>8.82</td>" in text and "Cost: chips x their share of the price" in text
+    assert "Export rule jan2026 (US controls on chips for China) keeps" in text
+    assert "huawei-ascend-910c: domestic (Huawei), no US export licence" in text
     # the accuracy section counts the never-fitted rows, then those scored for each metric (fuzz17 1.3: it said
     # 1,392 rows over a table of 1,407)
     assert ("on the 1,417 rows of serving_aiconfigurator.csv that no fit has seen (splits holdout and unseen; 1,407 "

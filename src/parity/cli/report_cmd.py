@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
-from parity.cli import SUFFIXES, cli, progress_bar
+from parity.cli import SUFFIXES, cli, progress_bar, systems_named
 from parity.cli.files import check_output_path
-from parity.cli.values import ENGINE
+from parity.cli.values import ENGINE, Quantity, listed
+from parity.export import EXPORT_RULES
 from parity.errors import ParityError
 from parity.report.page import written_by_parity
 
@@ -86,13 +87,38 @@ def _move_into(built: Path, out: Path) -> None:
               help="the mixture-of-experts model of the comparisons (a dense one is refused: the report sets "
                    "Llama-3.1-70B beside it)")
 @click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
-def report(out: Path, model: str, engine: str) -> None:
+@click.option("--nodes", default=None,
+              help="comma-separated systems of the node tables, the first the baseline (default: compare's, the H20, "
+                   "RTX Pro 6000D, H800, H100 ... and their rivals)")
+@click.option("--fleet-chips", default=None,
+              help="comma-separated chip kinds (each in its default system) or systems the fleet plan sizes "
+                   "(default: nvidia-h20, huawei-ascend-910c, nvidia-h200-sxm, nvidia-b200-sxm)")
+@click.option("--demand", "demand_tps", type=Quantity("tokens_per_s", "2e12 tokens/day", most=1e15), default=None,
+              help='the fleet plan\'s token demand, e.g. "2e12 tokens/day" (daily mean; default 2e12 tokens/day)')
+@click.option("--rule", default=None, type=click.Choice(EXPORT_RULES, case_sensitive=False),
+              help="keep only the fleet's chips a buyer in China gets under this US export-control rule, as "
+                   "`parity fleet --rule` does (the section names each chip kept or dropped, and why)")
+def report(out: Path, model: str, engine: str, nodes: str | None, fleet_chips: str | None, demand_tps: float | None,
+           rule: str | None) -> None:
     """Write a self-contained HTML report: CloudMatrix 384 vs GB200 NVL72, Atlas 950 vs Vera Rubin NVL144,
-    the China-market nodes, number formats, Pareto frontiers, rooflines, a simulated run's queues and KV use over time, export controls, a fleet plan, and every source."""
+    the China-market nodes, number formats, Pareto frontiers, rooflines, a simulated run's queues and KV use over
+    time, export controls, a fleet plan, and every source. --nodes, --fleet-chips, --demand and --rule set the node
+    tables and the fleet plan to your own question."""
     from parity.report.html import ReportSpec, build_report, check_spec  # noqa: PLC0415
 
     _check_target(out)
-    spec = ReportSpec(model=model, engine=engine)
+    chosen: dict[str, object] = {}
+    for option, key, given, each in (("--nodes", "nodes", nodes, "each system is compared once"),
+                                     ("--fleet-chips", "fleet_chips", fleet_chips, "each system is sized once")):
+        if given is not None:
+            named = systems_named(listed(given, option), each)
+            if not named:
+                raise ParityError(f"{option} {given!r}: name at least one chip kind or system (parity chips, parity "
+                                  "systems list them)")
+            chosen[key] = tuple(system.id for system in named)
+    if demand_tps is not None:
+        chosen["fleet_demand_tokens_per_day"] = demand_tps * 86_400.0
+    spec = ReportSpec(model=model, engine=engine, fleet_rule=rule, **chosen)  # type: ignore[arg-type]
     check_spec(spec)  # before any work or folder
     out_parent = out.parent if not out.exists() else out
     try:  # a folder the checks pass that takes no new entry (/proc): named as given, not by the staging folder

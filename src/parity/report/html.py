@@ -20,6 +20,7 @@ from parity.errors import ParityError
 from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
+from parity.export import Screened, eccn_text, screen
 from parity.policy import LETTER_CAPTION, LETTER_RULE, RULES, ZONE_NA, assess
 from parity.report.accuracy_section import accuracy_section
 from parity.report.frontier import frontier as searched_frontier
@@ -53,6 +54,7 @@ class ReportSpec:
                                      "huawei-ascend-910c", "huawei-ascend-950dt")
     fleet_chips: tuple[str, ...] = ("nvidia-h20", "huawei-ascend-910c", "nvidia-h200-sxm", "nvidia-b200-sxm")
     fleet_demand_tokens_per_day: float = 2e12
+    fleet_rule: str | None = None  # keep the fleet's chips a buyer in China gets under this rule (export.screen)
     format_systems: tuple[str, ...] = ("hgx-h20", "hgx-b200", "atlas-800-a3", "atlas-350-server")
     formats: tuple[str, ...] = ("fp8_block", "mxfp8", "int8", "nvfp4", "mxfp4")
     roofline_chips: tuple[str, ...] = ("nvidia-h20", "nvidia-h200-sxm", "nvidia-b200-sxm", "huawei-ascend-910b",
@@ -143,13 +145,29 @@ def _mtp_words(model: Model) -> str:
 
 def check_spec(spec: ReportSpec) -> tuple[Model, Model]:
     """The report's MoE model and its dense one, refused where the MoE model has no experts: the report sets
-    one beside the other (a dense --model printed the dense model's node table twice)."""
+    one beside the other (a dense --model printed the dense model's node table twice); every system and chip named
+    looked up, and the fleet's export rule applied, so that a wrong name or a rule that keeps no chip is refused
+    before any work."""
     model, dense = catalog.model(spec.model), catalog.model(spec.dense_model)
     if "moe" not in model.features:
         raise ParityError(f"--model {model.name} is dense; the report sets a mixture-of-experts model (such as "
                           f"deepseek-r1) beside its dense one, {dense.name}: give an MoE model")
     catalog.engine(spec.engine)
+    for name in (*spec.supernodes, *spec.roadmap, *spec.nodes, *spec.frontier_systems, *spec.format_systems,
+                 spec.timeline_system):
+        catalog.system(name)
+    for name in (*spec.policy_chips, *spec.roofline_chips):
+        catalog.chip(name)
+    _fleet_kinds(spec)
     return model, dense
+
+
+def _fleet_kinds(spec: ReportSpec) -> tuple[list[System], Screened | None]:
+    """The systems the fleet section sizes (each of fleet_chips in its default system, or the system named), those
+    a buyer in China gets under fleet_rule kept (PolicyError where none is), and the screening (None: no rule)."""
+    kinds = [catalog.system(name) for name in spec.fleet_chips]
+    screened = screen(kinds, spec.fleet_rule) if spec.fleet_rule else None
+    return (list(screened.kept) if screened else kinds), screened
 
 
 def export_controls(chips: Sequence[Chip]) -> str:
@@ -301,23 +319,26 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     page.section("export-controls", "US export-control metrics", export_controls(chips))
 
     step("Fleet")
-    plans = plan_fleet(model, [catalog.system(c) for c in spec.fleet_chips], profile,
+    kinds, screened = _fleet_kinds(spec)
+    plans = plan_fleet(model, kinds, profile,
                        spec.fleet_demand_tokens_per_day / 86_400.0, spec.tpot_s, spec.isl, spec.osl,
                        ttft_s=spec.ttft_s, mtp_tokens=default_mtp(model))  # as the comparisons and formats run it
     # chips with their 80% interval under them (the demand at the ends of the per-chip rate's interval), MW in three
     # figures as `parity fleet` gives them; the price and power sources, long, go under the table
-    fleet_rows = [[catalog_id(p.chip), catalog_id(p.system), esc(p.weights), num(p.tokens_per_s_per_chip),
+    fleet_rows = [[catalog_id(p.chip), catalog_id(p.system), esc(p.weights),
+                   *([esc(eccn_text(assess(kind.chip)))] if screened else []), num(p.tokens_per_s_per_chip),
                    reached(num)(p.chips) + ("" if p.chips_low is None else
                                              f"<br><small class='id'>{p.chips_low:,}-{p.chips_high:,}</small>"),
                    reached(num)(p.systems), reached(scaled(1e6, zeros=True))(p.power_w),
-                   money(p.cost_usd).replace(" ", "&nbsp;"), esc(p.note) or "&nbsp;"] for p in plans]
+                   money(p.cost_usd).replace(" ", "&nbsp;"), esc(p.note) or "&nbsp;"] for p, kind in zip(plans, kinds)]
     page.more["fleet"] = without_mtp_hint(plans[0].assumptions, model)
     page.section(
         "fleet", f"Fleet: {in_words(spec.fleet_demand_tokens_per_day)} tokens a day of {esc(model.name)}",
         f"<p>The chips, systems, power and cost that serve the demand on each chip's system, at the targets above. "
-        f"{esc(sentence('; '.join(page.more['fleet'])))}</p>"
-        + table(["chip", "system", "format", "out tok/s/chip", "chips (80% interval)", "systems", "MW", "cost",
-                  "note"], fleet_rows, "numbers")
+        f"{esc(sentence('; '.join(page.more['fleet'])))}"
+        + (f" {esc(sentence(screened.text))}" if screened else "") + "</p>"
+        + table(["chip", "system", "format", *(["ECCN 3A090"] if screened else []), "out tok/s/chip",
+                 "chips (80% interval)", "systems", "MW", "cost", "note"], fleet_rows, "numbers")
         + "<p class='legend'><small>Chips: whole systems' chips; under them, the chips the demand needs at the ends "
           f"of the 80% interval of the per-chip rate, before any limit. {esc(basis_text(plans))}.</small></p>")
 
