@@ -16,6 +16,7 @@ import parity.predict
 
 PUBLIC = ["catalog", "Chip", "System", "Calibration", "Model", "what_if", "Layout", "Precision", "Batch",
           "Deployment", "step_cost", "Workload", "ServingResult", "serve_aggregated", "serve_disaggregated",
+          "engine_deployment",
           "Comparison", "compare", "TrainingLayout", "TrainingResult", "train_step", "search_training",
           "ParityError", "CatalogError", "ModelConfigError", "InfeasiblePlan"]
 

@@ -25,7 +25,7 @@ _HOMES = {
     "Layout": "parity.plan", "Precision": "parity.plan", "Batch": "parity.ops",
     "Deployment": "parity.step", "step_cost": "parity.step",
     "Workload": "parity.serving", "ServingResult": "parity.serving", "serve_aggregated": "parity.serving",
-    "serve_disaggregated": "parity.serving",
+    "serve_disaggregated": "parity.serving", "engine_deployment": "parity.serving",
     "Comparison": "parity.compare", "compare": "parity.compare",
     "TrainingLayout": "parity.training", "TrainingResult": "parity.training", "train_step": "parity.training",
     "search_training": "parity.training",
@@ -36,7 +36,7 @@ _HOMES = {
 __all__ = [
     "catalog", "Chip", "System", "Calibration", "Model", "what_if",
     "Layout", "Precision", "Batch", "Deployment", "step_cost",
-    "Workload", "ServingResult", "serve_aggregated", "serve_disaggregated",
+    "Workload", "ServingResult", "serve_aggregated", "serve_disaggregated", "engine_deployment",
     "Comparison", "compare",
     "TrainingLayout", "TrainingResult", "train_step", "search_training",
     "ParityError", "CatalogError", "ModelConfigError", "InfeasiblePlan",

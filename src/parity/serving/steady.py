@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from parity.engine import EngineProfile
+from parity.errors import expect
 from parity.memory import MemoryPlan, kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.ops import Num
 from parity.plan import Shard
@@ -17,6 +18,17 @@ from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, 
 from parity.units import counted, figure_text
 
 __all__ = ["serve_aggregated", "serve_disaggregated"]
+
+_BUILT = "serving.engine_deployment(...), as `parity serve` builds a worker"
+
+
+def _check_records(deployments: tuple[Deployment, ...], profile: EngineProfile, workload: Workload) -> None:
+    """Refuse in one line (InputError) an engine profile, worker or workload given as anything but its record (an
+    engine's name where catalog.engine(name) goes raised AttributeError deep in the model)."""
+    for name, dep in zip(("dep", "decode") if len(deployments) == 1 else ("prefill", "decode"), deployments):
+        expect(name, dep, Deployment, _BUILT)
+    expect("profile", profile, EngineProfile, "catalog.engine(name)")
+    expect("workload", workload, Workload, "parity.Workload(isl=..., osl=..., concurrency=...)")
 
 
 _ITERATIONS = 3
@@ -53,7 +65,10 @@ _HARMONIC = np.cumsum(1.0 / np.arange(1.0, 1025.0))  # H_n for n = 1..1024
 
 
 def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload, workers: Num = 1) -> ServingResult:
-    """Steady state of `workers` identical workers serving prefill and decode in the same steps."""
+    """Steady state of `workers` identical workers serving prefill and decode in the same steps. `dep`: a worker as
+    the engine runs it (serving.engine_deployment; a bare Deployment prices the chip's calibration without the
+    engine's kernels and overheads, so it does not give `parity serve --model-kind steady`'s figures)."""
+    _check_records((dep,), profile, workload)
     d = dep.layout.attn_dp
     isl, osl = workload.lengths()
     clients = np.asarray(workload.concurrency, float) / (workers * d)  # per attention-DP rank
@@ -139,8 +154,9 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
 
     Workers not given are sized: decode workers so that each decode rank holds the engine's
     `disagg_decode_batch` clients, prefill workers so that prompts keep them as busy as the engine's
-    `disagg_prefill_utilization`.
+    `disagg_prefill_utilization`. Both workers as the engine runs them (serving.engine_deployment).
     """
+    _check_records((prefill, decode), profile, workload)
     isl, osl = workload.lengths()
     conc = np.asarray(workload.concurrency, float)
     dp, dd = prefill.layout.attn_dp, decode.layout.attn_dp
