@@ -159,9 +159,10 @@ def test_a_serve_note_says_when_serves_own_figures_miss_a_mean_target() -> None:
 def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
     """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
     spans 1. GB200 over CM384 per chip is 4.81x (4.15-6.29, NVIDIA's band against Huawei's); per system that is
-    x 72/384, 0.90x (0.78-1.18), and per kW x 559/145 more, 3.47x (3.00-4.55). The pair sentence states CM384 over
-    GB200, the reciprocals: 1.11x (0.85-1.29) per system, 0.21x (0.16-0.24) per chip, 0.29x (0.22-0.33) per kW; the
-    per-system interval holds 1, and the row's note and the sentence say so, naming that ratio."""
+    x 72/384, 0.90x (0.78-1.18), and per kW x 559/145 more, 3.47x (3.00-4.55). The pair sentence states GB200 over
+    CM384, the baseline, as the table does (it stated the reciprocals, CM384 over GB200, against the table's
+    direction: report-only tester fixC 2); the per-system interval holds 1, and the row's note and the sentence say
+    so, naming that ratio."""
     args = ["compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1"]
     with compare_rows_once():
         rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
@@ -185,9 +186,10 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
     assert "0.90x" in lines[at].split() and "0.78-1.18" in lines[at + 1].split()  # under x/system
     text = " ".join(out.split())
-    assert ("predicted 1.11x the output tokens/s per system, 0.21x per chip, 0.29x per kW, 0.30x per GB of memory. "
-            "80% intervals: 0.85-1.29x per system, 0.16-0.24x per chip, 0.22-0.33x per kW, 0.23-0.35x per GB; 1 lies "
-            "inside the 80% interval per system: no clear winner.") in text
+    assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the memory, 0.26x the power, 3.12x BF16 "
+            "per chip; predicted 0.90x the output tokens/s per system, 4.81x per chip, 3.47x per kW, 3.31x per GB of "
+            "memory. 80% intervals: 0.78-1.18x per system, 4.15-6.29x per chip, 3.00-4.55x per kW, 2.86-4.33x per GB; "
+            "1 lies inside the 80% interval per system: no clear winner.") in text
 
 
 def test_a_baseline_added_by_option_keeps_its_description_line() -> None:

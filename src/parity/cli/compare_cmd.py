@@ -330,11 +330,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))
         target = targets.text(ttft_always=True)
+        used = results[0].baseline or base.id
         pair = ""
         if len(results) == 2 and results[1].fits and results[0].fits:
-            # each's ratios are to the same baseline, whichever it is: a / b is their quotient
-            pair = _pair_text(*results, workload)
-        used = results[0].baseline or base.id
+            # the other system against the baseline, as the table's ratios read (each's ratios are to the same
+            # baseline: other / baseline is their quotient)
+            first, second = results
+            pair = _pair_text(first, second, workload) if second.system == used else _pair_text(second, first, workload)
         against = used if used == base.id else f"{used} ({base.id} cannot run it)"
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
