@@ -134,6 +134,25 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
     assert "--rank-per-die" in five["atlas-800-a3"]["serve_command"]  # one rank per die, as compare ran the 910C
 
 
+def test_the_table_says_where_a_rows_serve_line_prices_it_otherwise(five: dict[str, dict]) -> None:
+    """The caption said `parity serve --model-kind steady` with the formats shown gives 'the same', but a
+    disaggregated row's serve line runs whole prefill workers and queues its own clients' prompts (the H20's: 717
+    tok/s/chip, TTFT 2.38 s, for the row's 802 and 1.28 s), which only serve_note in JSON said (report-only tester
+    fixC 1): the caption says so, and a row's note gives serve's figures where they differ from its own by 5% or more
+    (TPOT too where it does: none here; an aggregated row's line gives its own figures, and its note says nothing)."""
+    out = CliRunner().invoke(cli, ["compare", *SYSTEMS, "--model", "deepseek-r1", "--format", "md"]).output
+    notes = {line.split("|")[1].split()[0]: line.split("|")[-2].strip() for line in out.splitlines() if "| " in line}
+    assert five["hgx-h20"]["mode"] == "disagg" and notes["hgx-h20"].endswith(
+        "power assumed; spans 2 systems; serve line: 717/chip, TTFT 2.38 s")
+    assert notes["mi300x-platform"].endswith("serve line: 2,018/chip, TTFT 2.12 s")
+    assert ("`parity serve --model-kind steady` runs the same configuration with --weights (the format shown), --kv fp8 "
+            "(bf16 on a chip without FP8) and --random-range-ratio 1; it gives an aggregated configuration's figures, "
+            "but prices a disaggregated one on whole prefill workers with its own clients' prompt queue, so its TTFT "
+            "and throughput differ (each row's whole line: serve_command in --format json or csv; serve_note: what "
+            "serve gives for a disaggregated row, and why; 'serve line' in the note: serve's figures where they "
+            "differ from the row's by 5% or more).") in " ".join(out.split())
+
+
 def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
     """Llama-3.1-70B on an H100 node: tp2-pp2 at 512 clients, 2,798 tok/s/chip; its serve line prices the same."""
     out = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-70b", "--format", "json"])
@@ -145,6 +164,9 @@ def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
     assert (served["output_tokens_per_s_per_chip"], served["ttft_s"], served["tpot_s"]) == (
         row["tokens_per_s_per_chip"], row["ttft_s"], row["tpot_s"])
     assert round(row["tokens_per_s_per_chip"]) == 2800
+    table = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-70b", "--format", "md"]).output
+    assert ("--random-range-ratio 1, and gives the same figures (each row's whole line: serve_command in --format "
+            "json or csv).") in table and "serve line" not in table
 
 
 def test_a_serve_note_says_when_serves_own_figures_miss_a_mean_target() -> None:

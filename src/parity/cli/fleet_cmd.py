@@ -150,7 +150,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),
          caption=(f"{flagged}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, "
-                  f"workload {isl} in / {osl} out. Formats: {formats_text(None)}. {mtp_words}"
+                  f"workload {isl} in / {osl} out. Formats: "
+                  f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))}. {mtp_words}"
                   + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
                      f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "
                      f"{screened(targets, arrivals)}, each layout's loads bisected as `parity search` does"
