@@ -137,7 +137,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                Column("chips", "chips", reached(count_cell)),
                *([Column("chips_80", "chips 80%", plain, wide=True)] if ranged and fmt in ("table", "md") else []),
                Column("systems", "systems", reached(count_cell), wide=True),
-               Column("power_w", "MW", reached(scaled(1e6, zeros=True))), Column("cost_cell", "cost", plain) if costs and fmt in ("table", "md")
+               Column("power_w", "MW", reached(scaled(1e6, zeros=True))),
+               Column("cost_cell", "cost", plain) if costs and fmt in ("table", "md")
                else Column("cost_usd", "cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_80", "T tokens/day\nserved, 80%", plain, wide=demand_tps is not None),

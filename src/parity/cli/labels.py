@@ -15,8 +15,8 @@ from parity.report.tables import money, reached
 
 __all__ = ["COST_BASES", "chip_label", "cost_cells", "flags_caption", "model_flags_text", "system_label"]
 
-COST_BASES = ("Under a cost, 'systems': the catalog prices the whole system (its CPUs, network and racks); 'chips only': "
-              "it prices the chip alone (no server, network or rack), so the two do not compare. ")
+COST_BASES = ("Under a cost, 'systems': the catalog prices the whole system (its CPUs, network and racks); "
+              "'chips only': it prices the chip alone (no server, network or rack), so the two do not compare. ")
 
 
 def chip_label(chip: Chip) -> str:
