@@ -147,9 +147,9 @@ def test_the_table_says_where_a_rows_serve_line_prices_it_otherwise(five: dict[s
     assert notes["mi300x-platform"].endswith("serve line: 2,018/chip, TTFT 2.12 s")
     assert ("`parity serve --model-kind steady` runs the same configuration with --weights (the format shown), --kv "
             "fp8 (bf16 on a chip without FP8) and --random-range-ratio 1; it gives an aggregated configuration's "
-            "figures, but prices a disaggregated one on whole prefill workers with its own clients' prompt queue, so its TTFT "
-            "and throughput differ (each row's whole line: serve_command in --format json or csv; serve_note: what "
-            "serve gives for a disaggregated row, and why; 'serve line' in the note: serve's figures where they "
+            "figures, but prices a disaggregated one on whole prefill workers with its own clients' prompt queue, so "
+            "its TTFT and throughput differ (each row's whole line: serve_command in --format json or csv; serve_note: "
+            "what serve gives for a disaggregated row, and why; 'serve line' in the note: serve's figures where they "
             "differ from the row's by 5% or more).") in " ".join(out.split())
 
 
