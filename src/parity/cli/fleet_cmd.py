@@ -122,9 +122,11 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     shown = rows if fmt not in ("table", "md") else [  # the chips' 80% interval as people read it: '20,752-68,144'
         r | {"chips_80": "-" if p.chips_low is None else f"{p.chips_low:,}-{p.chips_high:,}",
              "cost_cell": costs[i] if costs else "",
-             # what they serve over its 80% interval: '82.5' over '38.5-127'
+             # what they serve over its 80% interval: '82.5' over '38.5-127'; '-' where they serve nothing (as their
+             # MW and cost), not '0.00' over '0.00-0.00'
              "served_80": over_interval(trillions(p.served_tokens_per_day), p.served_tokens_per_day_low,
-                                        p.served_tokens_per_day_high, trillions)}
+                                        p.served_tokens_per_day_high, trillions)
+             if p.served_tokens_per_day else "-"}
         for i, (r, p) in enumerate(zip(rows, plans))]
     # where a system other than a chip's default is named, the system column shows, and the chip (which each
     # system names: parity show) gives way first at a narrow terminal

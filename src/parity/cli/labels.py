@@ -47,13 +47,14 @@ def flags_caption(model: Model, name: str, rows: Sequence[tuple[bool, Sequence[F
     """The flags a table's caption gives once (`compare`, `fleet`, `formats`): the model's own (model_flags_text), then
     those every row with a prediction carries (`rows`: each row's whether it has one, and its flags) that its note
     leaves to --format json, i.e. with no brief (uncertainty.flag_note gives the briefed ones): 'Every row: features
-    never validated: dsa. ' ('Every row that fits: ' where some row has no prediction). A flag only some rows carry
+    never validated: dsa. ' ('Every row with a result: ' where some row has no prediction, one that fits the
+    memory but meets no target too). A flag only some rows carry
     stays in their JSON; '' where there is none of either."""
     predicted = [flags for fits, flags in rows if fits]
     own = set(model.flags)
     shared = [f.text for f in predicted[0] if not f.brief and f not in own
               and all(f.text in {g.text for g in flags} for flags in predicted[1:])] if predicted else []
-    every = "Every row" if len(predicted) == len(rows) else "Every row that fits"
+    every = "Every row" if len(predicted) == len(rows) else "Every row with a result"
     return model_flags_text(model, name) + (f"{every}: {'; '.join(dict.fromkeys(shared))}. " if shared else "")
 
 
