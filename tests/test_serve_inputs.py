@@ -721,9 +721,9 @@ _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--mo
 # the end-to-end tier runs it, a second each)
 _UNFIT_EMULATED = (("--system", "atlas-800-a3", "--tp", "8", "--moe-ep", "8"),
                    "needs 34.3 GB more per 64 GB die (weights is the largest term); `parity search --model deepseek-r1 "
-                   "--system atlas-800-a3` lists the layouts that fit in int8, which the chip runs natively, as compare "
-                   "and fleet price it (serve --weights int8 runs it; the checkpoint's fp8_block, serve's default, is "
-                   "emulated on the chip)")
+                   "--system atlas-800-a3` lists the layouts that fit in int8, which the chip runs natively, as "
+                   "compare and fleet price it (serve --weights int8 runs it; the checkpoint's fp8_block, serve's "
+                   "default, is emulated on the chip)")
 
 
 def test_a_case_in_an_emulated_checkpoint_format_names_the_search_of_the_native_one() -> None:
