@@ -124,7 +124,8 @@ def test_training_mfu_names_the_peak_it_divides_by() -> None:
 def test_the_caption_names_once_each_flag_every_row_carries_and_no_note_shows() -> None:
     """A flag with no brief (no row's note gives it) that every row with a prediction carries goes into the caption
     once, after the model's own flags; a briefed flag (the notes say it), one only some rows carry, and the model's
-    own (said under 'Model flags') do not; a row with no prediction makes it 'Every row that fits'."""
+    own (said under 'Model flags') do not; a row with no prediction makes it 'Every row with a result' (it said 'Every
+    row that fits' of a row that fits the memory but meets no target: report-only tester fixC 5)."""
     from dataclasses import replace
 
     from conftest import tiny_model
@@ -137,7 +138,7 @@ def test_the_caption_names_once_each_flag_every_row_carries_and_no_note_shows() 
     rows = [(True, (own, unseen, briefed, some, engine)), (True, (own, engine, unseen, briefed))]
     said = "Model flags: unmodelled: gating (`parity model tiny` says each whole). "
     assert flags_caption(model, "tiny", rows) == said + "Every row: features never validated: dsa; engine x. "
-    assert flags_caption(model, "tiny", [*rows, (False, ())]) == (said + "Every row that fits: features never "
+    assert flags_caption(model, "tiny", [*rows, (False, ())]) == (said + "Every row with a result: features never "
                                                                    "validated: dsa; engine x. ")
     assert flags_caption(tiny_model(), "tiny", [(True, (briefed,)), (True, (some,))]) == ""
     assert flags_caption(tiny_model(), "tiny", [(False, (some,))]) == ""

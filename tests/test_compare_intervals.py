@@ -134,6 +134,25 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
     assert "--rank-per-die" in five["atlas-800-a3"]["serve_command"]  # one rank per die, as compare ran the 910C
 
 
+def test_the_table_says_where_a_rows_serve_line_prices_it_otherwise(five: dict[str, dict]) -> None:
+    """The caption said `parity serve --model-kind steady` with the formats shown gives 'the same', but a
+    disaggregated row's serve line runs whole prefill workers and queues its own clients' prompts (the H20's: 717
+    tok/s/chip, TTFT 2.38 s, for the row's 802 and 1.28 s), which only serve_note in JSON said (report-only tester
+    fixC 1): the caption says so, and a row's note gives serve's figures where they differ from its own by 5% or more
+    (TPOT too where it does: none here; an aggregated row's line gives its own figures, and its note says nothing)."""
+    out = CliRunner().invoke(cli, ["compare", *SYSTEMS, "--model", "deepseek-r1", "--format", "md"]).output
+    notes = {line.split("|")[1].split()[0]: line.split("|")[-2].strip() for line in out.splitlines() if "| " in line}
+    assert five["hgx-h20"]["mode"] == "disagg" and notes["hgx-h20"].endswith(
+        "power assumed; spans 2 systems; serve line: 717/chip, TTFT 2.38 s")
+    assert notes["mi300x-platform"].endswith("serve line: 2,018/chip, TTFT 2.12 s")
+    assert ("`parity serve --model-kind steady` runs the same configuration with --weights (the format shown), --kv "
+            "fp8 (bf16 on a chip without FP8) and --random-range-ratio 1; it gives an aggregated configuration's "
+            "figures, but prices a disaggregated one on whole prefill workers with its own clients' prompt queue, so "
+            "its TTFT and throughput differ (each row's whole line: serve_command in --format json or csv; serve_note: "
+            "what serve gives for a disaggregated row, and why; 'serve line' in the note: serve's figures where they "
+            "differ from the row's by 5% or more).") in " ".join(out.split())
+
+
 def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
     """Llama-3.1-70B on an H100 node: tp2-pp2 at 512 clients, 2,798 tok/s/chip; its serve line prices the same."""
     out = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-70b", "--format", "json"])
@@ -145,6 +164,9 @@ def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
     assert (served["output_tokens_per_s_per_chip"], served["ttft_s"], served["tpot_s"]) == (
         row["tokens_per_s_per_chip"], row["ttft_s"], row["tpot_s"])
     assert round(row["tokens_per_s_per_chip"]) == 2800
+    table = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-70b", "--format", "md"]).output
+    assert ("--random-range-ratio 1, and gives the same figures (each row's whole line: serve_command in --format "
+            "json or csv).") in table and "serve line" not in table
 
 
 def test_a_serve_note_says_when_serves_own_figures_miss_a_mean_target() -> None:
@@ -159,9 +181,10 @@ def test_a_serve_note_says_when_serves_own_figures_miss_a_mean_target() -> None:
 def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
     """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
     spans 1. GB200 over CM384 per chip is 4.81x (4.15-6.29, NVIDIA's band against Huawei's); per system that is
-    x 72/384, 0.90x (0.78-1.18), and per kW x 559/145 more, 3.47x (3.00-4.55). The pair sentence states CM384 over
-    GB200, the reciprocals: 1.11x (0.85-1.29) per system, 0.21x (0.16-0.24) per chip, 0.29x (0.22-0.33) per kW; the
-    per-system interval holds 1, and the row's note and the sentence say so, naming that ratio."""
+    x 72/384, 0.90x (0.78-1.18), and per kW x 559/145 more, 3.47x (3.00-4.55). The pair sentence states GB200 over
+    CM384, the baseline, as the table does (it stated the reciprocals, CM384 over GB200, against the table's
+    direction: report-only tester fixC 2); the per-system interval holds 1, and the row's note and the sentence say
+    so, naming that ratio."""
     args = ["compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1"]
     with compare_rows_once():
         rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
@@ -185,9 +208,10 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
     assert "0.90x" in lines[at].split() and "0.78-1.18" in lines[at + 1].split()  # under x/system
     text = " ".join(out.split())
-    assert ("predicted 1.11x the output tokens/s per system, 0.21x per chip, 0.29x per kW, 0.30x per GB of memory. "
-            "80% intervals: 0.85-1.29x per system, 0.16-0.24x per chip, 0.22-0.33x per kW, 0.23-0.35x per GB; 1 lies "
-            "inside the 80% interval per system: no clear winner.") in text
+    assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the memory, 0.26x the power, 3.12x BF16 "
+            "per chip; predicted 0.90x the output tokens/s per system, 4.81x per chip, 3.47x per kW, 3.31x per GB of "
+            "memory. 80% intervals: 0.78-1.18x per system, 4.15-6.29x per chip, 3.00-4.55x per kW, 2.86-4.33x per GB; "
+            "1 lies inside the 80% interval per system: no clear winner.") in text
 
 
 def test_a_baseline_added_by_option_keeps_its_description_line() -> None:

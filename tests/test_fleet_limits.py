@@ -54,8 +54,9 @@ def test_a_wider_worker_not_taken_is_named_where_it_is_faster() -> None:
     from parity.compare import compare
     (row,) = compare([catalog.system("hgx-h200")], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.025)
     assert round(row.tokens_per_s_per_chip) == 2775
-    assert row.note == ("workers over up to 2 systems deliver 3,358/chip, under the 1.25x more spanning systems is "
-                        "taken for")
+    # in plain words (it read 'under the 1.25x more spanning systems is taken for', report-only tester fixC 3)
+    assert row.note == ("workers over up to 2 systems reach 3,358/chip, under the 1.25x gain that spanning more "
+                        "systems needs")
 
 
 def test_where_units_bind_the_fleet_keeps_the_most_tokens_a_chip() -> None:
@@ -72,3 +73,14 @@ def test_a_figure_rounding_to_a_thousand_is_shown_whole() -> None:
     from parity.report.tables import scaled
     from parity.units import figure_text
     assert [scaled(1e6)(w) for w in (999.7e6, 999.4e6)] == ["1,000", "999"] and figure_text(999.7e6 / 1e6) == "1,000"
+
+
+def test_a_fleet_that_serves_nothing_reads_so_in_every_cell() -> None:
+    """A power budget that runs no whole system printed chips, MW and cost '-' but served '0.00' over '0.00-0.00', as
+    did 5 chips that fill no system (report-only tester fixC 5): what serves nothing reads '-', as its MW and cost do;
+    the 5 chips given are still counted."""
+    for option, value, chips in (("--power-mw", "0.001", "-"), ("--units", "5", "5")):
+        out = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--chips", "hgx-h100", option, value,
+                                       "--processes", "1", "--format", "md"]).output
+        row = next(line for line in out.splitlines() if line.startswith("| nvidia-h100-sxm"))
+        assert row.split(" | ")[4:9] == [chips, "-", "-", "-", "-"], row

@@ -202,3 +202,20 @@ def test_the_days_in_a_note_are_those_of_the_chips_that_train() -> None:
         f"found below ({row.train_time_s / 86_400:,.1f} days)")
     (one,) = plan_training_fleet(model, [system], 1e12, units=1, global_batch=1024)
     assert one.note == "1 chip holds 0 whole hgx-h20: none trains; power assumed"
+
+
+def test_costs_on_different_bases_say_what_each_counts() -> None:
+    """A CloudMatrix 384's cost is the catalog's all-in system price ($8.2 M over 384 chips), an Atlas 800 A3's the
+    910C's chip price alone ($28,000, no server): side by side they read alike though they count different things
+    (report-only tester fixC 4). Each cost now says its basis where the rows' differ, and the caption what each
+    counts; where every row counts the same, the cells are the costs alone."""
+    from parity.cli.labels import cost_cells
+
+    cm, a3, h20 = (catalog.system(s) for s in ("cloudmatrix-384", "atlas-800-a3", "hgx-h20"))
+    assert cost_cells([213.2e6, 280e6, None], [cm, a3, h20]) == ["$213.2 M\nsystems", "$280.0 M\nchips only", "-"]
+    assert cost_cells([280e6, 135e6], [a3, h20]) is None and cost_cells([213.2e6, None], [cm, a3]) is None
+    out = CliRunner().invoke(cli, ["fleet", "--workload", "train", "--model", "llama-3.1-8b", "--tokens", "1e12",
+                                   "--units", "384", "--chips", "cloudmatrix-384,atlas-800-a3", "--format", "md"])
+    assert "| $8.2 M systems |" in out.output and "| $10.8 M chips only |" in out.output, out.output
+    assert ("Under a cost, 'systems': the catalog prices the whole system (its CPUs, network and racks); 'chips only': "
+            "it prices the chip alone (no server, network or rack), so the two do not compare.") in out.output

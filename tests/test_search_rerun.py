@@ -83,8 +83,11 @@ def test_fleet_and_compare_state_the_kv_format_they_priced() -> None:
                     ["compare", "hgx-h100", "--model", "llama-3.1-8b"]):
         text = " ".join(CliRunner().invoke(cli, command, env={"COLUMNS": "200"}).output.split())
         assert ("an FP8 KV cache where the chip has FP8 (bf16 otherwise); the steady-state figures are at fixed prompt "
-                "and output lengths: `parity serve --model-kind steady` needs --weights (the format shown), --kv fp8 "
-                "(bf16 on a chip without FP8) and --random-range-ratio 1 for the same") in text
+                "and output lengths: `parity serve --model-kind steady` runs the same configuration with --weights "
+                "(the format shown), --kv fp8 "
+                "(bf16 on a chip without FP8) and --random-range-ratio 1") in text
+        # an aggregated configuration's figures (the two here), which a disaggregated one's serve line does not give
+        assert "and --random-range-ratio 1, and gives the same figures" in text
 
 
 def test_machine_outputs_mark_the_best_and_its_load() -> None:

@@ -716,7 +716,23 @@ _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--mo
            "hgx-h20 --weights fp8_block --chips 16` lists the layouts that fit")]
 
 
-@pytest.mark.parametrize(("options", "says"), _UNFIT)
+# the checkpoint's fp8_block, serve's default, is emulated on the 910C: the hint named a search of it (report-only
+# tester fixC 6); it names the int8 compare and fleet run there, and how serve runs that (its search finds layouts:
+# the end-to-end tier runs it, a second each)
+_UNFIT_EMULATED = (("--system", "atlas-800-a3", "--tp", "8", "--moe-ep", "8"),
+                   "needs 34.3 GB more per 64 GB die (weights is the largest term); `parity search --model deepseek-r1 "
+                   "--system atlas-800-a3` lists the layouts that fit in int8, which the chip runs natively, as "
+                   "compare and fleet price it (serve --weights int8 runs it; the checkpoint's fp8_block, serve's "
+                   "default, is emulated on the chip)")
+
+
+def test_a_case_in_an_emulated_checkpoint_format_names_the_search_of_the_native_one() -> None:
+    options, says = _UNFIT_EMULATED
+    assert _invoke("serve", "--model", "deepseek-r1", *options, "--model-kind", "steady") == (
+        2, f"parity: error: does not fit: {says}\n")
+
+
+@pytest.mark.parametrize(("options", "says"), [*_UNFIT, pytest.param(*_UNFIT_EMULATED, marks=pytest.mark.e2e)])
 def test_a_case_that_does_not_fit_names_a_search_that_finds_layouts(options: tuple[str, ...], says: str) -> None:
     """The --chips is the one search's own refusal names (compare.systems_to_hold), and that search finds layouts."""
     code, output = _invoke("serve", "--model", "deepseek-r1", *options, "--model-kind", "steady")

@@ -332,12 +332,12 @@ def _gains(found: SearchResult | None, per_rank: float) -> bool:
 
 
 def passed_text(passed: tuple[float, int] | None, dies: int) -> str:
-    """'workers over up to 2 systems deliver 3,358/chip, under the 1.25x more spanning systems is taken for': a wider
+    """'workers over up to 2 systems reach 3,358/chip, under the 1.25x gain that spanning more systems needs': a wider
     best serving_search did not take (its per-chip rate per package of `dies`); '' where none is faster."""
     if passed is None:
         return ""
-    return (f"workers over up to {passed[1]} systems deliver {passed[0] * dies:,.0f}/chip, under the {WIDER_GAIN:g}x "
-            "more spanning systems is taken for")
+    return (f"workers over up to {passed[1]} systems reach {passed[0] * dies:,.0f}/chip, under the {WIDER_GAIN:g}x "
+            "gain that spanning more systems needs")
 
 
 def narrower_text(narrow: tuple[float, int] | None, dies: int, screened: bool = False) -> str:

@@ -32,8 +32,8 @@ from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.uncertainty import flag_note, what_if_changes, what_if_flag
 from parity.units import figure_text, format_si, share_text
 
-__all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_per_chip", "spare_text",
-           "SECONDS_PER_DAY"]
+__all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_basis", "price_per_chip",
+           "spare_text", "SECONDS_PER_DAY"]
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -108,6 +108,17 @@ def price_per_chip(system: System) -> tuple[float | None, str]:
             return chip.unit_price_usd, f"${chip.unit_price_usd:,.0f} per chip, set by variant {system.id} (assumption)"
         return chip.unit_price_usd, _sourced(f"${chip.unit_price_usd:,.0f} per chip", record)
     return None, "no price in the catalog"
+
+
+def price_basis(system: System) -> str:
+    """What a fleet's cost on `system` counts, in words for a cost cell: 'systems' where the catalog prices the whole
+    system (CloudMatrix 384: its CPUs, network and racks included), 'chips only' where it prices the chip alone (no
+    server, network or rack), '' where it prices neither (price_per_chip's cases)."""
+    if system.unit_price_usd is not None and system.source_of("unit_price_usd") is not None:
+        return "systems"
+    if system.chip.unit_price_usd is not None and system.chip.source_of("unit_price_usd") is not None:
+        return "chips only"
+    return ""
 
 
 def catalog_price_flag(system: System) -> Flag | None:

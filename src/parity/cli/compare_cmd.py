@@ -134,18 +134,23 @@ def _as_compared(system: System, model_name: str, weights: str | None, mtp_token
     return best_precision(model, system.chip, weights), mtp_setting(model, mtp_tokens)[0][0]
 
 
+SERVE_DIFFERS = 0.05  # a row's note names serve's figures for its line where one differs from the row's by this share
+
+
 def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: int, osl: int, mtp_tokens: int,
-           weights: str | None, targets: Targets) -> dict[str, str]:
+           weights: str | None, targets: Targets) -> tuple[dict[str, str], str]:
     """A serving row's `parity serve --model-kind steady` line (serve_command: its layouts, formats, MTP, one rank per
     die, clients and fixed lengths, as `_refined` simulates it, which gives the row's figures for an aggregated
     configuration) and, for a disaggregated one, what the line runs on whole workers and what serve's steady model
     prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why, and where they miss
     a mean target, which); both '' where no configuration was chosen. A what-if system has no serve line (serve
-    runs catalog systems): its note says so."""
+    runs catalog systems): its note says so. Beside them, what the table's note says of the line where serve's
+    tokens/s per chip, TTFT or TPOT differs from the row's by SERVE_DIFFERS or more ('serve line: 3,359/chip, TTFT
+    1.87 s'), else ''."""
     if row.configuration is None:
-        return {"serve_command": "", "serve_note": ""}
+        return {"serve_command": "", "serve_note": ""}, ""
     if not _in_catalog(system):
-        return {"serve_command": "", "serve_note": WHAT_IF_SERVE_NOTE}
+        return {"serve_command": "", "serve_note": WHAT_IF_SERVE_NOTE}, ""
     precision, drafts = _as_compared(system, model_name, weights, mtp_tokens)
     case = case_of_candidate(row.configuration, model_name, row.system, engine, precision, isl, osl, drafts,
                              rank_per_die=system.chip.dies > 1)
@@ -156,7 +161,13 @@ def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: i
                                                ("tpot", targets.tpot_s, targets.tpot_statistic))
               if statistic == "mean" and bound and prices.get(f"{metric}_s", 0.0) > bound]
     said += f"; serve's figures miss {' and '.join(missed)}" if missed else ""
-    return {"serve_command": serve_command(case, moe="moe" in catalog.model(model_name).features), "serve_note": said}
+    differs = prices and any(abs(prices[key] / getattr(row, key) - 1.0) >= SERVE_DIFFERS
+                             for key in ("tokens_per_s_per_chip", "ttft_s", "tpot_s"))
+    brief = (f"serve line: {prices['tokens_per_s_per_chip']:,.0f}/chip, TTFT {duration_text(prices['ttft_s'])}"
+             + (f", TPOT {duration_text(prices['tpot_s'])}"
+                if abs(prices["tpot_s"] / row.tpot_s - 1.0) >= SERVE_DIFFERS else "") if differs else "")
+    return {"serve_command": serve_command(case, moe="moe" in catalog.model(model_name).features),
+            "serve_note": said}, brief
 
 
 WHAT_IF_SERVE_NOTE = ("a what-if system: `parity serve` runs catalog systems; `parity sweep` with the same "
@@ -273,8 +284,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
                                       for r in results], processes)
                 if refine else [{} for _ in results])
-        reruns = [_rerun(r, by_id[r.system], name, engine, isl, osl, drafts, weights, targets)
-                  if workload == "serve" else {} for r in results]
+        reruns, briefs = zip(*[_rerun(r, by_id[r.system], name, engine, isl, osl, drafts, weights, targets)
+                               if workload == "serve" else ({}, "") for r in results])
         rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]
         payload += [r.to_dict() | s | again for r, s, again in zip(results, sims, reruns)]
         if fmt not in ("table", "md"):
@@ -285,7 +296,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                  "system_ratio_cell": _ratio_cell(r, "per_system"), "kw_ratio_cell": _ratio_cell(r, "per_kw"),
                  "gb_ratio_cell": _ratio_cell(r, "per_gb"),
                  "format_label": format_label(r["weights"], r["emulated_on"]),
-                 "note": r["note"] if r["fits"] else r["note"] or "does not fit"} for r in rows]
+                 "note": "; ".join(filter(None, [r["note"], brief])) if r["fits"] else r["note"] or "does not fit"}
+                for r, brief in zip(rows, briefs)]
         unit = "tok/s" if workload == "serve" else "train\ntok/s"  # over two lines: 10 columns wide, not 16
         columns = [Column("system_label", "system", plain, "left"),
                    Column("format_label", "format", plain, "left", wrap=True),  # 'fp8 on bf16' over two lines
@@ -330,11 +342,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))
         target = targets.text(ttft_always=True)
+        used = results[0].baseline or base.id
         pair = ""
         if len(results) == 2 and results[1].fits and results[0].fits:
-            # each's ratios are to the same baseline, whichever it is: a / b is their quotient
-            pair = _pair_text(*results, workload)
-        used = results[0].baseline or base.id
+            # the other system against the baseline, as the table's ratios read (each's ratios are to the same
+            # baseline: other / baseline is their quotient)
+            first, second = results
+            pair = _pair_text(first, second, workload) if second.system == used else _pair_text(second, first, workload)
         against = used if used == base.id else f"{used} ({base.id} cannot run it)"
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
@@ -356,8 +370,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            "figures rest on" if any(f.kind == "power assumed" for r in results for f in r.flags)
                            else ""))
         if workload == "serve":
-            caption = (f"Formats: {formats_text(weights)} (each row's whole line: serve_command in --format json or "
-                       f"csv). Engine profile: {profile.id}. "
+            disaggregated = any(r.mode == "disagg" for r in results)
+            caption = (f"Formats: {formats_text(weights, disaggregated)} (each row's whole line: serve_command in "
+                       "--format json or csv"
+                       + ("; serve_note: what serve gives for a disaggregated row, and why; 'serve line' in the note: "
+                          f"serve's figures where they differ from the row's by {SERVE_DIFFERS:.0%} or more"
+                          if disaggregated else "")
+                       + f"). Engine profile: {profile.id}. "
                        + (f"{mtp_text} " if mtp_text else "")
                        + "tok/s: output tokens per second. Spec ratios from datasheets (x = times the baseline); "
                        f"throughput predicted in each system's best configuration; {per}'spans N systems': its workers "

@@ -10,7 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.labels import flags_caption
+from parity.cli.labels import COST_BASES, cost_cells, flags_caption
 from parity.cli.variants import variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -118,11 +118,16 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                            "assumptions": [*p.assumptions, *filter(None, [export])]} for p, system in zip(plans, kinds)]
     ranged = any(p.chips_low is not None for p in plans)
     trillions = scaled(1e12, zeros=True)
+    costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
     shown = rows if fmt not in ("table", "md") else [  # the chips' 80% interval as people read it: '20,752-68,144'
         r | {"chips_80": "-" if p.chips_low is None else f"{p.chips_low:,}-{p.chips_high:,}",
-             # what they serve over its 80% interval: '82.5' over '38.5-127'
+             "cost_cell": costs[i] if costs else "",
+             # what they serve over its 80% interval: '82.5' over '38.5-127'; '-' where they serve nothing (as their
+             # MW and cost), not '0.00' over '0.00-0.00'
              "served_80": over_interval(trillions(p.served_tokens_per_day), p.served_tokens_per_day_low,
-                                        p.served_tokens_per_day_high, trillions)} for r, p in zip(rows, plans)]
+                                        p.served_tokens_per_day_high, trillions)
+             if p.served_tokens_per_day else "-"}
+        for i, (r, p) in enumerate(zip(rows, plans))]
     # where a system other than a chip's default is named, the system column shows, and the chip (which each
     # system names: parity show) gives way first at a narrow terminal
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
@@ -134,7 +139,9 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                Column("chips", "chips", reached(count_cell)),
                *([Column("chips_80", "chips 80%", plain, wide=True)] if ranged and fmt in ("table", "md") else []),
                Column("systems", "systems", reached(count_cell), wide=True),
-               Column("power_w", "MW", reached(scaled(1e6, zeros=True))), Column("cost_usd", "cost", reached(money)),
+               Column("power_w", "MW", reached(scaled(1e6, zeros=True))),
+               Column("cost_cell", "cost", plain) if costs and fmt in ("table", "md")
+               else Column("cost_usd", "cost", reached(money)),
                # without a demand, what the chips or the power serve is the answer, and no share of a demand exists
                Column("served_80", "T tokens/day\nserved, 80%", plain, wide=demand_tps is not None),
                *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
@@ -150,7 +157,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),
          caption=(f"{flagged}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, "
-                  f"workload {isl} in / {osl} out. Formats: {formats_text(None)}. {mtp_words}"
+                  f"workload {isl} in / {osl} out. Formats: "
+                  f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))}. {mtp_words}"
                   + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
                      f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "
                      f"{screened(targets, arrivals)}, each layout's loads bisected as `parity search` does"
@@ -165,7 +173,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats; 'reported chip', 'announced chip': not shipping, its figures "
                   "the claims named; 'power assumed': the system's power, which MW counts, is parity's assumption, "
-                  "given below); every flag in --format json. " + basis_text(plans)
+                  "given below); every flag in --format json. " + (COST_BASES if costs else "") + basis_text(plans)
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's calibration, and its price where the variant sets no "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from parity import catalog
 from parity.cli import emit, systems_named, typed_options
-from parity.cli.labels import flags_caption
+from parity.cli.labels import COST_BASES, cost_cells, flags_caption
 from parity.cli.values import listed
 from parity.cli.variants import variant_systems, what_ifs_text
 from parity.errors import ParityError
@@ -53,7 +53,9 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                                 None if power_mw is None else power_mw * 1e6, seq_len, batch, precision, processes)
     export = exporting.text if exporting else ""
     rows = [p.to_dict() | {"assumptions": [*p.assumptions, *filter(None, [export])]} for p in plans]
-    shown = [r | {"days": p.train_time_s / SECONDS_PER_DAY} for r, p in zip(rows, plans)]
+    costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
+    shown = [r | {"days": p.train_time_s / SECONDS_PER_DAY, "cost_cell": costs[i] if costs else ""}
+             for i, (r, p) in enumerate(zip(rows, plans))]
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
     columns = [Column("chip", "chip", plain, "left", wide=not defaults),
                Column("system", "in system", plain, "left", wide=defaults),
@@ -64,7 +66,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                Column("days", "days", reached(scaled(1))),
                Column("power_w", "MW", reached(scaled(1e6, zeros=True))),
                Column("energy_j", "GWh", reached(scaled(3.6e12)), wide=1),
-               Column("cost_usd", "cost", reached(money)), Column("note", "note", plain, "left")]
+               Column("cost_cell", "cost", plain) if costs and fmt in ("table", "md")
+               else Column("cost_usd", "cost", reached(money)), Column("note", "note", plain, "left")]
     what = ", ".join(filter(None, [f"{tokens:.3g} tokens", "" if days is None else f"within {days:g} days",
                                    "" if units is None else f"on at most {units:,} chip{'s' if units != 1 else ''}",
                                    "" if power_mw is None else f"within {power_mw:g} MW"]))
@@ -81,9 +84,10 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                   "it. days: tokens / (tok/s/chip x chips). MW: the chips' share of their systems' power as the "
                   "catalog states it (as the serving fleet counts it; no facility overhead); GWh: MW x the time. "
                   "Cost: chips x their share of the price, a system's where the catalog prices the system, else a "
-                  "chip's. Note: the limit that binds and the days then, where the batch caps the useful chips, "
-                  "and what the layout lies outside of, as `compare --workload train` names it; every flag, "
-                  "binding, most_useful_chips, power_source and price_source in --format json. "
+                  "chip's. " + (COST_BASES if costs else "")
+                  + "Note: the limit that binds and the days then, where the batch caps the useful chips, and what "
+                  "the layout lies outside of, as `compare --workload train` names it; every flag, binding, "
+                  "most_useful_chips, power_source and price_source in --format json. "
                   + "; ".join(dict.fromkeys(p.power_source for p in plans))
                   + (". What-ifs (--variants; note 'what-if'): " + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's calibration, and its price where the variant sets no "

@@ -7,11 +7,16 @@ import re
 import shlex
 from collections.abc import Sequence
 
+from parity.fleet import price_basis
 from parity.flags import Flag
 from parity.hardware import Chip, System
 from parity.model import Model
+from parity.report.tables import money, reached
 
-__all__ = ["chip_label", "flags_caption", "model_flags_text", "system_label"]
+__all__ = ["COST_BASES", "chip_label", "cost_cells", "flags_caption", "model_flags_text", "system_label"]
+
+COST_BASES = ("Under a cost, 'systems': the catalog prices the whole system (its CPUs, network and racks); "
+              "'chips only': it prices the chip alone (no server, network or rack), so the two do not compare. ")
 
 
 def chip_label(chip: Chip) -> str:
@@ -42,11 +47,23 @@ def flags_caption(model: Model, name: str, rows: Sequence[tuple[bool, Sequence[F
     """The flags a table's caption gives once (`compare`, `fleet`, `formats`): the model's own (model_flags_text), then
     those every row with a prediction carries (`rows`: each row's whether it has one, and its flags) that its note
     leaves to --format json, i.e. with no brief (uncertainty.flag_note gives the briefed ones): 'Every row: features
-    never validated: dsa. ' ('Every row that fits: ' where some row has no prediction). A flag only some rows carry
+    never validated: dsa. ' ('Every row with a result: ' where some row has no prediction, one that fits the
+    memory but meets no target too). A flag only some rows carry
     stays in their JSON; '' where there is none of either."""
     predicted = [flags for fits, flags in rows if fits]
     own = set(model.flags)
     shared = [f.text for f in predicted[0] if not f.brief and f not in own
               and all(f.text in {g.text for g in flags} for flags in predicted[1:])] if predicted else []
-    every = "Every row" if len(predicted) == len(rows) else "Every row that fits"
+    every = "Every row" if len(predicted) == len(rows) else "Every row with a result"
     return model_flags_text(model, name) + (f"{every}: {'; '.join(dict.fromkeys(shared))}. " if shared else "")
+
+
+def cost_cells(costs: Sequence[float | None], systems: Sequence[System]) -> list[str] | None:
+    """A fleet's cost cells where its rows' prices count different things (fleet.price_basis): each over its basis,
+    '$213.2 M' over 'systems' beside '$280.0 M' over 'chips only' (COST_BASES says what each counts), '-' where a row
+    has no cost; None where every priced row counts the same, whose cells need no word."""
+    shown = [reached(money)(cost) for cost in costs]
+    bases = {price_basis(system) for cell, system in zip(shown, systems, strict=True) if cell != "-"}
+    if len(bases) < 2:
+        return None
+    return [cell if cell == "-" else f"{cell}\n{price_basis(system)}" for cell, system in zip(shown, systems)]

@@ -18,6 +18,8 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
 from parity.compare import systems_to_hold
+from parity.cost import math_unit
+from parity.dtypes import format_named
 from parity.errors import ParityError
 from parity.hardware import per_die
 from parity.model import Model
@@ -528,7 +530,9 @@ def _search_hint(case: Case, model: Model) -> str:
     """'; `parity search ...` lists the layouts that fit' after a case that does not fit: the search of its model,
     system, engine, weights and lengths, with the --chips of the fewest systems a worker must span where one
     system's scale-up domain cannot hold the model (compare.systems_to_hold, as search's own refusal counts them);
-    '' where no worker search prices holds it, or the search would refuse the weights."""
+    '' where no worker search prices holds it, or the search would refuse the weights. Where serve priced the
+    checkpoint's format by default and the chip emulates it (DeepSeek-R1's fp8_block on a 910C), the search is of the
+    format compare and fleet run there (best_precision: int8), and the hint says so and how serve runs it."""
     system = catalog.system(case.system)
     profile = catalog.engine_on(catalog.engine(case.engine or "generic"), system.chip.software_stack)
     # the weights serve priced: the checkpoint's as engines load it (served_format) where none were given (search
@@ -536,7 +540,12 @@ def _search_hint(case: Case, model: Model) -> str:
     # formats is left to search
     weights = case.weights or (served_format(model.weight_format)
                                if model.expert_weight_format == model.weight_format else "")
+    native, emulated = "", ""
     try:
+        if weights and not case.weights and math_unit(format_named(weights), system.chip)[1]:
+            # a search of the emulated checkpoint format finds layouts no one would run: the native one compare runs
+            native, emulated = best_precision(model, system.chip).weights, weights
+            weights = ""
         precision = best_precision(model, system.chip, weights or None)
     except ParityError:
         return ""
@@ -548,8 +557,10 @@ def _search_hint(case: Case, model: Model) -> str:
     options += ["--weights", weights] if weights else []
     options += [word for option, tokens in (("--isl", case.isl), ("--osl", case.osl)) if tokens != 1024  # search's
                 for word in (option, str(tokens))]
-    return f"; `parity search {shlex.join(options)}{f' --chips {spans * system.chips}' if spans > 1 else ''}` " \
-           "lists the layouts that fit"
+    return (f"; `parity search {shlex.join(options)}{f' --chips {spans * system.chips}' if spans > 1 else ''}` "
+            "lists the layouts that fit"
+            + (f" in {native}, which the chip runs natively, as compare and fleet price it (serve --weights {native} "
+               f"runs it; the checkpoint's {emulated}, serve's default, is emulated on the chip)" if native else ""))
 
 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter

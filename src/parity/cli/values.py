@@ -296,17 +296,22 @@ def arrivals_option(default: str = "closed", when: str = "with --refine") -> Cal
                              "each configuration sustains (production traffic's percentiles)")
 
 
-def formats_text(weights: str | None) -> str:
+def formats_text(weights: str | None, disaggregated: bool = False) -> str:
     """What a caption says of the formats compare and fleet run (search.best_precision): --weights on every chip
     where given, else the narrowest each chip runs natively; an FP8 KV cache where the chip has FP8; and what
-    `parity serve` needs for the same steady-state figures: those formats, and fixed lengths (its steady model
-    draws the client profile's unless --random-range-ratio is given)."""
+    `parity serve` needs to run the same configuration: those formats, and fixed lengths (its steady model draws the
+    client profile's unless --random-range-ratio is given). It gives an aggregated configuration's figures; where
+    some row is `disaggregated` the caption says why serve's differ there: it runs whole prefill workers where the
+    search prices a rate-matched share of one, and queues the prompts its own clients send (serve_line.disagg_rerun)."""
     chosen = (f"{weights} weights on every chip (--weights)" if weights else
               "the narrowest weights each chip runs natively")
     return (f"{chosen}, and an FP8 KV cache where the chip has FP8 (bf16 otherwise); the steady-state figures are at "
-            f"fixed prompt and output lengths: `parity serve --model-kind steady` needs --weights "
-            f"{weights or '(the format shown)'}, --kv fp8 (bf16 on a chip without FP8) and --random-range-ratio 1 for "
-            "the same")
+            f"fixed prompt and output lengths: `parity serve --model-kind steady` runs the same configuration with "
+            f"--weights {weights or '(the format shown)'}, --kv fp8 (bf16 on a chip without FP8) and "
+            "--random-range-ratio 1"
+            + ("; it gives an aggregated configuration's figures, but prices a disaggregated one on whole prefill "
+               "workers with its own clients' prompt queue, so its TTFT and throughput differ" if disaggregated else
+               ", and gives the same figures"))
 
 
 def arrivals_text(arrivals: str) -> str:
