@@ -168,12 +168,14 @@ def test_a_what_if_chip_trains_at_its_catalog_chips_price_and_says_so(tmp_path) 
 @pytest.mark.e2e
 def test_an_unreachable_deadline_gets_the_fastest_fleet_not_the_largest() -> None:
     """1e12 tokens of Llama-3.1-8B in 0.01 days on H200s, 4M-token batches: no fleet meets it. The search leapt to
-    the 10M-chip cap and reported a slower fleet far past the fastest; doubled from one node, 262,144 chips
-    (tp4-pp32-cp16-dp128) train fastest, 0.0869 days, and 524,288 take longer."""
+    the 10M-chip cap and reported a slower fleet far past the fastest; doubled from one node, 524,288 chips
+    (tp2-pp32-cp16-dp512), as many as the batch lets help, train fastest, 0.0980 days (262,144 in tp4-pp32-cp16-dp128,
+    0.0869 days, while the LM head was a 1/pp share of every stage)."""
     model, system = catalog.model("llama-3.1-8b"), catalog.system(_H200)
     (row,) = plan_training_fleet(model, [system], 1e12, 864.0, seq_len=4096, global_batch=default_global_batch(4096))
-    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (262_144, "batch", 262_144, False)
-    assert row.train_time_s / 86_400 == pytest.approx(0.08688, abs=1e-5)
+    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (524_288, "batch", 524_288, False)
+    assert row.layout == "tp2-pp32-cp16-dp512-mb1-zero1"
+    assert row.train_time_s / 86_400 == pytest.approx(0.09800, abs=1e-5)
 
 
 def test_wide_keeps_each_rows_note_in_the_table(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
