@@ -36,16 +36,17 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 def test_a_deadline_is_met_by_the_fewest_whole_systems() -> None:
-    """1e12 tokens of Llama-3.1-8B within 30 days on H200 nodes: 5 systems (40 chips) in tp1-pp5-dp8 at 9,841.1
-    tok/s per chip train in 1e12 / (9,841.1 x 40) / 86,400 = 29.40 days; 4 systems (32 chips) take 31.62 days."""
+    """1e12 tokens of Llama-3.1-8B within 30 days on H200 nodes: 6 systems (48 chips) in tp1-pp3-dp16 at 10,058.7
+    tok/s per chip train in 1e12 / (10,058.7 x 48) / 86,400 = 23.97 days; 5 systems (40 chips) take 32.31 days
+    (tp1-pp5-dp8 met it in 29.40 days while the LM head was priced a 1/pp share on every stage)."""
     row = _fleet(deadline_s=30 * 86_400.0)
-    assert (row.chips, row.systems, row.layout, row.binding) == (40, 5, "tp1-pp5-dp8-mb1-zero1", "deadline")
-    assert row.tokens_per_s_per_chip == pytest.approx(9841.1, abs=0.05)
-    assert row.train_time_s / 86_400 == pytest.approx(1e12 / (row.tokens_per_s_per_chip * 40) / 86_400, rel=1e-9)
-    assert row.train_time_s / 86_400 == pytest.approx(29.40, abs=0.005)
+    assert (row.chips, row.systems, row.layout, row.binding) == (48, 6, "tp1-pp3-dp16-mb1-zero1", "deadline")
+    assert row.tokens_per_s_per_chip == pytest.approx(10058.7, abs=0.05)
+    assert row.train_time_s / 86_400 == pytest.approx(1e12 / (row.tokens_per_s_per_chip * 48) / 86_400, rel=1e-9)
+    assert row.train_time_s / 86_400 == pytest.approx(23.97, abs=0.005)
     assert row.meets_deadline is True and row.most_useful_chips is None and row.note == ""
-    assert _search(40) == pytest.approx(row.train_time_s, rel=1e-9)  # as `parity train --chips 40` prices it
-    assert _search(32) / 86_400 == pytest.approx(31.62, abs=0.005)  # one system fewer misses the deadline
+    assert _search(48) == pytest.approx(row.train_time_s, rel=1e-9)  # as `parity train --chips 48` prices it
+    assert _search(40) / 86_400 == pytest.approx(32.31, abs=0.005)  # one system fewer misses the deadline
 
 
 class _Rates:
@@ -70,13 +71,13 @@ def test_the_fewest_count_is_found_where_bisection_steps_over_counts_without_a_l
 
 
 def test_power_energy_and_cost_are_the_chips_share_of_their_systems() -> None:
-    """40 chips of 5 HGX H200 nodes at 10.2 kW each draw 51 kW; energy is that x 29.40 days; the catalog has no
+    """48 chips of 6 HGX H200 nodes at 10.2 kW each draw 61.2 kW; energy is that x 23.97 days; the catalog has no
     H200 price, so no cost."""
     row = _fleet(deadline_s=30 * 86_400.0)
     system = catalog.system(_H200)
-    assert row.power_w == pytest.approx(5 * system.power_w, rel=1e-12) == pytest.approx(51_000.0, abs=1.0)
+    assert row.power_w == pytest.approx(6 * system.power_w, rel=1e-12) == pytest.approx(61_200.0, abs=1.0)
     assert row.energy_j == pytest.approx(row.power_w * row.train_time_s, rel=1e-12)
-    assert row.chip_hours == pytest.approx(40 * row.train_time_s / 3600, rel=1e-12)
+    assert row.chip_hours == pytest.approx(48 * row.train_time_s / 3600, rel=1e-12)
     assert row.cost_usd is None and row.price_source == "no price in the catalog"
 
 
@@ -98,15 +99,15 @@ def test_a_limit_that_binds_is_named_with_the_days_it_gives() -> None:
 
 def test_the_global_batch_caps_the_chips_that_help() -> None:
     """At 4 sequences a step no more than 4 data-parallel ranks run, each pipeline one microbatch a step: 16,384
-    chips (tp8-pp32-cp16-dp4) train fastest, 14.94 days, and no layout runs on 32,768; 8,192 (dp2) take 15.12 days,
-    within 5% of it, so a one-day deadline is out of reach and the row is the fewest chips near the fastest. (With
-    the interleaved bubble taken at any microbatch count, tp8-pp16-vp2-cp16-dp4 read 10.8 days.)"""
+    chips (tp8-pp32-cp16-dp4) train fastest, 14.94 days, and no layout runs on 32,768; a one-day deadline is out of
+    reach and the batch binds. (With the interleaved bubble taken at any microbatch count, tp8-pp16-vp2-cp16-dp4
+    read 10.8 days; with the LM head a 1/pp share of every stage, 8,192 chips in dp2 took 15.12 days, within 5%.)"""
     model, system = catalog.model("llama-3.1-8b"), catalog.system(_H200)
     (row,) = plan_training_fleet(model, [system], 1e12, 86_400.0, seq_len=4096, global_batch=4)
-    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (8192, "scale", 8192, False)
-    assert row.layout == "tp8-pp32-cp16-dp2-mb1-zero1" and row.train_time_s / 86_400 == pytest.approx(15.124, abs=1e-3)
-    assert row.note == ("at 4-sequence (16.4K-token) batches more than 8,192 chips gain under 5% (15.1 days); the "
-                        "deadline needs a larger --global-batch")
+    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (16384, "batch", 16384, False)
+    assert row.layout == "tp8-pp32-cp16-dp4-mb1-zero1" and row.train_time_s / 86_400 == pytest.approx(14.940, abs=1e-3)
+    assert row.note == ("at 4-sequence (16.4K-token) batches at most 16,384 chips help (14.9 days); the deadline "
+                        "needs a larger --global-batch")
 
 
 def test_a_chip_kind_the_model_fits_on_no_layout_says_so_in_its_row() -> None:
@@ -152,14 +153,14 @@ def test_bad_input_is_refused_in_one_line(args: tuple[str, ...], message: str) -
 
 
 def test_a_what_if_chip_trains_at_its_catalog_chips_price_and_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """An H100 with twice the memory bandwidth (--variants) trains 1e12 tokens of Llama-3.1-8B within 30 days on 40
-    chips, at the H100's catalog price ($27,500 a chip: $1.1 M), which the variant did not change: flagged."""
+    """An H100 with twice the memory bandwidth (--variants) trains 1e12 tokens of Llama-3.1-8B within 30 days on 48
+    chips, at the H100's catalog price ($27,500 a chip: $1.32 M), which the variant did not change: flagged."""
     spec = tmp_path / "v.toml"
     spec.write_text('[[variant]]\nname = "h100-2xbw"\nchip = "nvidia-h100-sxm"\nscale = { memory_bytes_per_s = 2 }\n')
     code, out = _run("--workload", "train", "--tokens", "1e12", "--days", "30", "--chips", "h100", "--variants",
                      str(spec), "--format", "json")
     base, what_if = json.loads(out)
-    assert code == 0 and (base["chips"], what_if["chips"]) == (40, 40) and what_if["cost_usd"] == 1_100_000
+    assert code == 0 and (base["chips"], what_if["chips"]) == (48, 48) and what_if["cost_usd"] == 1_320_000
     assert "price: nvidia-h100-sxm's catalog price, not changed by the variant" in what_if["flags"]
     assert not any("price" in flag for flag in base["flags"])
 
@@ -167,12 +168,14 @@ def test_a_what_if_chip_trains_at_its_catalog_chips_price_and_says_so(tmp_path) 
 @pytest.mark.e2e
 def test_an_unreachable_deadline_gets_the_fastest_fleet_not_the_largest() -> None:
     """1e12 tokens of Llama-3.1-8B in 0.01 days on H200s, 4M-token batches: no fleet meets it. The search leapt to
-    the 10M-chip cap and reported a slower fleet far past the fastest; doubled from one node, 262,144 chips
-    (tp4-pp32-cp16-dp128) train fastest, 0.0869 days, and 524,288 take longer."""
+    the 10M-chip cap and reported a slower fleet far past the fastest; doubled from one node, 524,288 chips
+    (tp2-pp32-cp16-dp512), as many as the batch lets help, train fastest, 0.0980 days (262,144 in tp4-pp32-cp16-dp128,
+    0.0869 days, while the LM head was a 1/pp share of every stage)."""
     model, system = catalog.model("llama-3.1-8b"), catalog.system(_H200)
     (row,) = plan_training_fleet(model, [system], 1e12, 864.0, seq_len=4096, global_batch=default_global_batch(4096))
-    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (262_144, "batch", 262_144, False)
-    assert row.train_time_s / 86_400 == pytest.approx(0.08688, abs=1e-5)
+    assert (row.chips, row.binding, row.most_useful_chips, row.meets_deadline) == (524_288, "batch", 524_288, False)
+    assert row.layout == "tp2-pp32-cp16-dp512-mb1-zero1"
+    assert row.train_time_s / 86_400 == pytest.approx(0.09800, abs=1e-5)
 
 
 def test_wide_keeps_each_rows_note_in_the_table(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -192,13 +195,13 @@ def test_wide_keeps_each_rows_note_in_the_table(tmp_path, monkeypatch) -> None: 
 
 
 def test_the_days_in_a_note_are_those_of_the_chips_that_train() -> None:
-    """1,000 H20s (125 nodes): no layout divides them; 896 train, and the note's days are theirs (it read '1,000
+    """1,000 H20s (125 nodes): no layout divides them; 768 train, and the note's days are theirs (it read '1,000
     chips hold 125 whole hgx-h20 (942.4 days); ... trains on the fastest count found below'). One chip reads
     singular."""
     model, system = catalog.model("llama-3.1-8b"), catalog.system("hgx-h20")
     (row,) = plan_training_fleet(model, [system], 1e12, units=1000, global_batch=default_global_batch(4096))
-    assert row.chips == 896 and row.note.startswith(
-        "1,000 chips hold 125 whole hgx-h20; no layout divides all 1,000 chips: trains on 896, the fastest count "
+    assert row.chips == 768 and row.note.startswith(
+        "1,000 chips hold 125 whole hgx-h20; no layout divides all 1,000 chips: trains on 768, the fastest count "
         f"found below ({row.train_time_s / 86_400:,.1f} days)")
     (one,) = plan_training_fleet(model, [system], 1e12, units=1, global_batch=1024)
     assert one.note == "1 chip holds 0 whole hgx-h20: none trains; power assumed"

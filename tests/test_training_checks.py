@@ -99,12 +99,13 @@ def test_the_fp8_activation_cache_saves_memory_on_an_moe_model() -> None:
 def test_compare_trains_on_trains_default_batch() -> None:
     """`compare --workload train` picks each system's layout as `train` does, at train's default global batch, 4M
     tokens' worth (256 sequences of 16,384 tokens; it took 1,024 at any length): Llama-3.1-70B on 64 H100s at
-    16k tokens trains 1,091.2 tokens/s per chip in both (1,097 at 1,024 sequences before)."""
+    16k tokens trains 1,090.3 tokens/s per chip in both (1,097 at 1,024 sequences before; 1,091.2 with the LM head
+    balanced over the pipeline stages)."""
     from parity.compare import compare
     from parity.training import default_global_batch
     assert (default_global_batch(16384), default_global_batch(4096), default_global_batch(2**23)) == (256, 1024, 1)
     h100, llama = catalog.system("hgx-h100"), catalog.model("llama-3.1-70b")
     (row,) = compare([h100], llama, catalog.engine("generic"), workload="train", chips=64, seq_len=16384)
     data = _train_json("--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--seq-len", "16384")
-    assert (row.layout, round(row.tokens_per_s_per_chip, 1)) == (data["layout"]["name"], 1091.2)
+    assert (row.layout, round(row.tokens_per_s_per_chip, 1)) == (data["layout"]["name"], 1090.3)
     assert data["layout"]["global_batch"] == 256

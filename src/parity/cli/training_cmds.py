@@ -73,12 +73,21 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
         "mfu_bf16": float(r.mfu_bf16),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
         "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN},
-        **_memory_fields(r), "memory": memory, "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
+        **_memory_fields(r), "memory": memory, "memory_pipeline_rank": int(r.memory.pipeline_rank),
+        "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
         "biggest_memory_term": r.memory.biggest_term(), "note": _fit_note(r),
         "train_tokens": tokens, "time_to_train_s": float(r.time_to_train_s(tokens)),
         "chip_hours": float(r.chip_hours(tokens)), "energy_j_at_tdp": float(r.energy_j(tokens)),
         "assumptions": list(r.assumptions),
     }
+
+
+def _stage_name(rank: int, pp: int) -> str:
+    """A pipeline rank as the memory row names it: 'first of 4 (rank 0: the embedding)', 'last of 4 (rank 3: the LM
+    head and loss)', 'rank 1 of 4'."""
+    if rank == 0:
+        return f"first of {pp} (rank 0: the embedding)"
+    return f"last of {pp} (rank {rank}: the LM head and loss)" if rank == pp - 1 else f"rank {rank} of {pp}"
 
 
 def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[str, str]]:
@@ -98,6 +107,8 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     used = data["memory_bytes_per_die" if die else "memory_bytes_per_chip"]
     held = data["memory_capacity_bytes_per_die" if die else "memory_capacity_bytes"]
     rows += [(f"memory per {rank_holder(data['dies_per_chip'])}", f"{used / 1e9:,.1f} of {held / 1e9:,.1f} GB")]
+    if layout.pp > 1:
+        rows += [("  fullest pipeline stage", _stage_name(data["memory_pipeline_rank"], layout.pp))]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
     rows += [("fits", "yes" if data["fits"] else data["note"]),
              (f"time to train {data['train_tokens']:.3g} tokens", f"{data['time_to_train_s'] / 86400:,.1f} days"),

@@ -238,12 +238,16 @@ def implicit_stage_layers(num_layers: int, pp: int) -> tuple[int, ...]:
 
 def implicit_ranks(model: Model, pp: int) -> tuple[PipelineRank, ...]:
     """What each of `pp` ranks holds when no stages are given: `implicit_stage_layers` of the layers in order,
-    the embedding and the LM head shared evenly by every rank."""
+    the embedding on the first rank and the LM head (with the loss) on the last, as with --pp-first-layers and
+    --pp-last-layers. Megatron-Core builds them there whatever the split: GPTModel.__init__
+    (megatron/core/models/gpt/gpt_model.py) makes the LanguageModelEmbedding only where pre_process (the
+    first pipeline stage) and the output layer only where post_process (the last); NeMo 2 and Megatron-Bridge
+    build that GPTModel."""
     group = [g for g, layer in enumerate(model.layers) for _ in range(layer.count)]
     held, start = [], 0
-    for size in implicit_stage_layers(model.num_layers, pp):
+    for k, size in enumerate(implicit_stage_layers(model.num_layers, pp)):
         held.append(PipelineRank(layers=tuple(group[start:start + size].count(g) for g in range(len(model.layers))),
-                                 embedding=1.0 / pp, head=1.0 / pp))
+                                 embedding=float(k == 0), head=float(k == pp - 1)))
         start += size
     return tuple(held)
 
@@ -338,7 +342,8 @@ class TrainingLayout:
     def pipeline_ranks(self, model: Model) -> tuple[PipelineRank, ...]:
         """What each of the pp ranks holds: where the stages are given, a pp_layout's chunks, chunk c on rank c mod
         pp, or the first and last stages' layers with the rest split evenly, the embedding on the first rank and the
-        LM head on the last (Megatron's decoder_first/last_pipeline_num_layers); else `implicit_ranks`."""
+        LM head on the last (Megatron's decoder_first/last_pipeline_num_layers); else `implicit_ranks` (the same
+        embedding and head on an even split)."""
         if not self.uneven:
             return implicit_ranks(model, self.pp)
         group = [g for g, layer in enumerate(model.layers) for _ in range(layer.count)]

@@ -26,7 +26,8 @@ MEMORY_TERMS = ("weights", "gradients", "optimizer states", "activations", "rese
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainingMemory:
-    """Bytes one chip holds at the peak of a step [B] (its first pipeline stage), and its capacity."""
+    """Bytes one chip holds at the peak of a step [B], and its capacity: the chip of the fullest pipeline stage,
+    `pipeline_rank` (0 the first, the embedding's; pp - 1 the last, the LM head's and the loss's)."""
 
     capacity_bytes: Num
     weight_bytes: Num
@@ -34,6 +35,7 @@ class TrainingMemory:
     optimizer_bytes: Num
     activation_bytes: Num
     reserve_bytes: Num
+    pipeline_rank: Num = 0.0
 
     @property
     def total_bytes(self) -> Num:
@@ -196,7 +198,7 @@ def training_memory(model: Model, capacity_bytes: float, a: dict[str, np.ndarray
     """Memory of the fullest chip of layouts given as arrays (training.step.LAYOUT_ARRAYS, plus the pipeline ranks'
     "rank_*" arrays of training.step.rank_arrays): on every rank, the ZeRO-split Adam state of its layers (with
     the embedding and LM head where they sit) and the activations of the microbatches its schedule holds; the rank
-    with the most, plus the reserve."""
+    with the most, plus the reserve, and which rank that is (its place in the pipeline)."""
     t, p, v = a["t"], a["p"], a["v"]
     fp8 = format_named(precision).bits <= 8
     formats = (a.get("os", 0.0), a.get("ga", 0.0))  # bf16 moments, fp32 gradients (0/1)
@@ -240,4 +242,4 @@ def training_memory(model: Model, capacity_bytes: float, a: dict[str, np.ndarray
     return TrainingMemory(capacity_bytes=capacity_bytes + 0.0 * t, weight_bytes=weights, gradient_bytes=gradients,
                           optimizer_bytes=optimizer, activation_bytes=np.take_along_axis(acts, fullest, axis=-1)[:, 0],
                           reserve_bytes=prof.memory_reserve_fraction * capacity_bytes + prof.memory_reserve_bytes
-                          + 0.0 * t)
+                          + 0.0 * t, pipeline_rank=np.take_along_axis(a["rank_position"], fullest, axis=-1)[:, 0])

@@ -194,9 +194,19 @@ def _layer_flops(model: Model, layer: Layer, seq_len: float) -> float:
     return layer.matmul_flops_per_token(model.hidden_size) + core
 
 
-def _rank_flops_share(model: Model, ranks: Sequence[PipelineRank], seq_len: float) -> tuple[float, float]:
-    """(busiest, even): the busiest of given pipeline ranks, and the even share of all they hold, over the even
-    share that the step prices (the layers and the LM head split evenly over pp), in forward FLOPs. A
+# what _rank_flops_share returns, as rank_arrays names it
+_SHARES = ("stage", "stage_rest", "stage_dual", "stage_dual_rest", "even")
+
+
+def _rank_flops_share(model: Model, ranks: Sequence[PipelineRank], seq_len: float
+                      ) -> tuple[float, float, float, float, float]:
+    """(busiest, rest, busiest under DualPipe, rest under DualPipe, even): the busiest of given pipeline ranks, the
+    mean of the other p - 1, the same under DualPipe, where rank r runs stage r for the microbatches fed from one
+    end and stage p - 1 - r for those from the other, half each (DeepSeek-V3 report, Sec. 3.2.1 and Table 2: two
+    stages a rank, as training.memory holds them), and the even share of all they hold, over the even share that
+    the step prices (the layers and the LM head split evenly over pp), in forward FLOPs. The busiest paces the
+    steady state, one microbatch at a time; the others' are what the first microbatch's forward and the last's
+    backward cross besides it, the bubble (1F1B's (p - 1) stage-times are the other p - 1 stages'). A
     multi-token-prediction module (m) is one more layer, its 2h x h projection and the shared LM head again
     (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2): where a --pp-layout places one, an even rank's share of the work
     grows by its 1/pp (even > 1). The LM head's cross entropy is left out, as is the embedding's lookup."""
@@ -207,7 +217,11 @@ def _rank_flops_share(model: Model, ranks: Sequence[PipelineRank], seq_len: floa
     flops = [sum(n * f for n, f in zip(rank.layers, per_group)) + sum(next(mtp) for _ in range(rank.mtp))
              + head * rank.head for rank in ranks]
     priced = (sum(layer.count * f for layer, f in zip(model.layers, per_group)) + head) / len(ranks)
-    return max(flops) / priced, sum(flops) / len(ranks) / priced
+    dual = [(f + mirror) / 2.0 for f, mirror in zip(flops, reversed(flops))]
+
+    def rest(work: list[float]) -> float:
+        return (sum(work) - max(work)) / (len(work) - 1) / priced if len(work) > 1 else 1.0
+    return (max(flops) / priced, rest(flops), max(dual) / priced, rest(dual), sum(flops) / len(ranks) / priced)
 
 
 def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, pp: np.ndarray | None = None,
@@ -215,7 +229,9 @@ def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, p
     """What the pipeline ranks of each layout hold, as arrays over (layout, rank), padded with empty ranks:
     "rank_layers" (layout, rank, layer group) layers, "rank_mtp" MTP modules, "rank_embedding" and "rank_head"
     their shares, "rank_loss" 1 where the loss is, "rank_position" its place in the pipeline (0 first), "rank_mirror"
-    the rank DualPipe pairs it with; "stage", the busiest rank's forward FLOPs over the even share priced, and "even",
+    the rank DualPipe pairs it with; "stage", the busiest rank's forward FLOPs over the even share priced,
+    "stage_rest" the mean of the other ranks', "stage_dual" and "stage_dual_rest" the same under DualPipe (a rank the
+    mean of its two stages), and "even",
     an even share of all the ranks hold over it (above 1 where MTP modules are placed). Only the ranks
     that can be the busiest or the fullest are kept (`_rank_table`). Given only `pp` (and `seq_len`), every layout
     is split as `implicit_ranks`, built once per distinct (pp, seq_len): a search prices hundreds of thousands of
@@ -235,11 +251,12 @@ _RankRow = tuple[list[float], float, float, float, float, float, float]
 
 
 def _rank_table(model: Model, ranks: Sequence[PipelineRank], seq_len: float
-                ) -> tuple[list[_RankRow], tuple[float, float]]:
+                ) -> tuple[list[_RankRow], tuple[float, ...]]:
     """The ranks of one pipeline that can hold the most memory, with their DualPipe mirrors, and its busiest rank's
-    FLOPs and an even share of all its ranks hold over the even share priced (`_rank_flops_share`). Of ranks holding
-    the same (and mirrored to the same) the first is kept: a rank further down the pipeline holds no more
-    microbatches in flight (training.memory), so it is never the fuller."""
+    FLOPs (of 1F1B's ranks and of DualPipe's), the other ranks' and an even share of all its ranks hold over the
+    even share priced (`_rank_flops_share`). Of ranks holding the same (and mirrored to the same) the first is kept:
+    a rank further down the pipeline holds no more microbatches in flight (training.memory), so it is never the
+    fuller."""
     p = len(ranks)
 
     def key(k: int) -> tuple[object, ...]:
@@ -252,11 +269,10 @@ def _rank_table(model: Model, ranks: Sequence[PipelineRank], seq_len: float
     index = {k: i for i, k in enumerate(kept)}
     rows = [([float(n) for n in ranks[k].layers], float(ranks[k].mtp), float(ranks[k].embedding), float(ranks[k].head),
              float(k == p - 1), float(k), float(index[p - 1 - k])) for k in kept]
-    busiest, even = _rank_flops_share(model, ranks, seq_len)
-    return rows, (round(busiest, 12), round(even, 12))  # an even split: 1, not 1 + 1e-16
+    return rows, tuple(round(x, 12) for x in _rank_flops_share(model, ranks, seq_len))  # even: 1, not 1 + 1e-16
 
 
-def _stacked(model: Model, tables: Sequence[tuple[list[_RankRow], tuple[float, float]]], take: np.ndarray
+def _stacked(model: Model, tables: Sequence[tuple[list[_RankRow], tuple[float, ...]]], take: np.ndarray
              ) -> dict[str, np.ndarray]:
     """rank_arrays of `tables` padded to one width with empty ranks, row i of the result table take[i]'s."""
     width = max(len(rows) for rows, _ in tables)
@@ -268,8 +284,8 @@ def _stacked(model: Model, tables: Sequence[tuple[list[_RankRow], tuple[float, f
     for k, name in enumerate(("rank_mtp", "rank_embedding", "rank_head", "rank_loss", "rank_position", "rank_mirror"),
                              start=1):
         out[name] = np.array([[row[k] for row in rows] for rows in padded], dtype=float)
-    out["stage"] = np.array([stage for _, (stage, _) in tables], dtype=float)
-    out["even"] = np.array([even for _, (_, even) in tables], dtype=float)
+    for k, name in enumerate(_SHARES):
+        out[name] = np.array([shares[k] for _, shares in tables], dtype=float)
     return {name: value[take] for name, value in out.items()}
 
 
@@ -387,14 +403,20 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     dp_mb = np.where(zero >= 3, zero3_mb, np.where(zero == 2, grads_exposed, 0.0))
     dp_step = np.where(zero >= 3, 0.0, per_step_dp)
 
-    stage_mb = (compute_mb + exposed_mb + dp_mb) * a["stage"]
+    # the busiest rank's share of the work over the even share priced, and the other ranks' (DualPipe's ranks each
+    # run two stages): the busiest paces the microbatches, the others' stages make the bubble
+    dual = a["sched"] == 3
+    stage = np.where(dual, a.get("stage_dual", a["stage"]), a["stage"])
+    rest = np.where(dual, a.get("stage_dual_rest", a["stage"]), a.get("stage_rest", a["stage"]))
+    stage_mb = (compute_mb + exposed_mb + dp_mb) * stage
     # an even rank's share of the work of the layers (their passes and their TP, CP and EP collectives) is what
     # compute_s and the communication report: `even` times the model's 1/pp, above 1 where a --pp-layout places
     # MTP modules, each a layer more; the busiest rank's excess over it is the imbalance, the others idle meanwhile
     even = a["even"]
     layers_mb = compute_mb + tp_mb + cp_mb + ep_mb
-    imbalance_s = m * ((compute_mb + exposed_mb + dp_mb) * (a["stage"] - 1.0) - layers_mb * (even - 1.0))
-    bubble_s = pipeline_bubble_s(a["sched"], p, v, stage_mb, b_s * a["stage"], priced.w_s * a["stage"], m)
+    imbalance_s = m * ((compute_mb + exposed_mb + dp_mb) * (stage - 1.0) - layers_mb * (even - 1.0))
+    bubble_s = pipeline_bubble_s(a["sched"], p, v, (compute_mb + exposed_mb + dp_mb) * rest, b_s * rest,
+                                 priced.w_s * rest, m)
     shards_dense = np.where(zero >= 1, n_dense, 1.0)
     shards_expert = np.where(zero >= 1, n_expert, 1.0)
     optimizer_s = ((dense_params / shards_dense + expert_params / shards_expert) * prof.optimizer_traffic_bytes
@@ -444,7 +466,7 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
     a layout that does not fit in memory is still priced, with fits False and the shortfall.
     profile None: DEFAULT_PROFILE, TrainingProfile's documented defaults, not the fitted profile `parity train`
     prices with (this engine reads no files): pass catalog.training_profile() for the command's figures (the
-    README's Llama-3.1-70B on 64 H100s: 9.781 s a step with the defaults, 9.761 s as `parity train` gives it).
+    README's Llama-3.1-70B on 64 H100s: 10.717 s a step with the defaults, 10.695 s as `parity train` gives it).
     """
     dies = system.chip.dies
     layout.check(model, chips, dies)
@@ -455,9 +477,9 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
 
 
 def _implicit_stages(model: Model | None, pp: int) -> str:
-    """"pipeline stages " or, where pp does not divide the layers, the stages' whole layers named."""
+    """"pipeline stages of equal layers, " or, where pp does not divide the layers, the stages' whole layers named."""
     if model is None or model.num_layers % pp == 0:
-        return "pipeline stages "
+        return "pipeline stages of equal layers, "
     sizes = implicit_stage_layers(model.num_layers, pp)
     low, high = min(sizes), max(sizes)
     return (f"pipeline stages of whole layers ({sizes.count(high)} of {high}, {sizes.count(low)} of {low}: "
@@ -498,7 +520,8 @@ def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None,
                                     "fp32 ones with bf16 weights (6 + 12/d B; --gradients fp32)"))
     stages = ("pipeline stages as --pp-layout places them" if layout.pp_layout else
               "pipeline stages as given, the embedding on the first and the LM head on the last" if layout.uneven else
-              _implicit_stages(model, layout.pp) + "balanced around the embedding and LM head")
+              _implicit_stages(model, layout.pp) + "the embedding on the first and the LM head on the last "
+              "(Megatron-Core's GPTModel)")
     cache = ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
              "output recomputed)")
     return _mtp_notes(layout, model) + (adam, stages) + ((cache,) if layout.activation_cache == "fp8" else ())
