@@ -132,11 +132,12 @@ def test_rows_that_differ_only_in_case_id_are_simulated_once(monkeypatch) -> Non
 
 
 def test_a_decode_lookup_kept_per_batch_interpolates_as_the_table_does() -> None:
-    """A decode step's lookup keeps each batch's grid cell and decode-only times (StepTable.decode_rows); asked
+    """A decode step's lookup keeps each (batch, all ranks' sequences) pair's grid cell and decode-only times
+    (StepTable.decode_rows; None: every rank carries the batch); asked
     again, between grid points or past the last point (the last cell extrapolates), it gives the linear table's
     10 ms + 1 ms per sequence (linear in batch, so interpolation is exact up to rounding), whatever the context."""
     table = StepTable.of(linear, **GRID)
     for batch in (0, 1, 3, 5.5, 64, 100):
         for context in (1.0, 2000.0, 2000.0):  # the third lookup is the second's, remembered
             assert math.isclose(table.decode_time_s(batch, context), 0.010 + 0.001 * batch, rel_tol=1e-12)
-    assert sorted(table.decode_rows) == [0, 1, 3, 5.5, 64, 100]
+    assert sorted(table.decode_rows) == [(0, None), (1, None), (3, None), (5.5, None), (64, None), (100, None)]

@@ -43,6 +43,9 @@ class Batch:
     earlier tokens (prefill_context, e.g. previous chunks) are already cached.
     prefill_ranks: how many of the worker's attention data-parallel ranks carry such prompt tokens
     in this step (None: every rank); the experts see only those ranks' prompt tokens.
+    decode_ranks: how many of them carry decode sequences, each as many as this (the busiest) rank (None: every
+    rank; may be fractional, a mean); the experts see decode_queries x decode_ranks decode tokens. A lone client
+    on 8 attention-DP ranks: decode_tokens 1, decode_ranks 1, so the experts see one token, not eight.
     """
 
     decode_tokens: Num = 0.0
@@ -52,6 +55,7 @@ class Batch:
     prefill_sequences: Num = 0.0
     prefill_context: Num = 0.0
     prefill_ranks: Num | None = None
+    decode_ranks: Num | None = None
 
     @property
     def decode_queries(self) -> Num:
@@ -63,9 +67,11 @@ class Batch:
         return self.decode_queries + self.prefill_tokens
 
     def group_tokens(self, ranks: Num) -> Num:
-        """Tokens all `ranks` attention data-parallel ranks send to the experts in this step."""
-        carrying = ranks if self.prefill_ranks is None else self.prefill_ranks
-        return self.decode_queries * ranks + self.prefill_tokens * carrying
+        """Tokens all `ranks` attention data-parallel ranks send to the experts in this step: each carrying rank's
+        decode queries and prompt tokens, over the ranks that carry them (decode_ranks, prefill_ranks)."""
+        decoding = ranks if self.decode_ranks is None else self.decode_ranks
+        prompting = ranks if self.prefill_ranks is None else self.prefill_ranks
+        return self.decode_queries * decoding + self.prefill_tokens * prompting
 
     @property
     def sequences(self) -> Num:

@@ -28,7 +28,8 @@ class PhaseResult:
 
     step_s [s]: the step; tpot_s [s]: time per output token (decode: step / tokens kept per step with
     MTP); output_tokens_per_s_per_chip / input_tokens_per_s_per_chip [tokens/s]: per chip package;
-    batch_per_rank: sequences (or prompts) per attention-DP rank; feasible: the memory fits.
+    batch_per_rank: sequences (or prompts) per attention-DP rank, the mean (a decode step runs at the busiest
+    rank's, decode_benchmark); feasible: the memory fits.
     """
 
     phase: str
@@ -51,20 +52,26 @@ def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction
                      host_token_s: float = 0.0) -> PhaseResult:
     """One decode step of `batch` sequences over the deployment, `context` KV tokens each.
 
-    Each attention-DP rank decodes batch / attn_dp sequences; with MTP the step verifies
-    1 + mtp_tokens tokens a sequence and keeps 1 + mtp_acceptance (step.decode_step). The KV of
+    The sequences are split as evenly as whole sequences go over the attention-DP ranks: the busiest rank decodes
+    ceil(batch / attn_dp), the step's pace, and the experts see all `batch` (1 sequence on 8 ranks: one rank
+    decodes it while the others step idle, and the experts see one token, not eight). With MTP the step verifies
+    1 + mtp_tokens tokens a sequence and keeps 1 + mtp_acceptance (step.decode_step). The KV of the busiest rank's
     context + the step's tokens must fit beside the weights, the runtime reserve and the activations.
     With attention DP the step lasts at least host_token_s [s] a decode token of a rank (the engine's
     decode_host_token_s, step.decode_host_floor).
     """
     d = dep.layout.attn_dp
     per_rank = np.asarray(batch, float) / d
-    step_s, kept = decode_step(dep, per_rank, context)
-    step_s = decode_host_floor(dep, step_s, per_rank, host_token_s)
-    mem = deployment_memory(dep, per_rank, context, per_rank * (1 + dep.mtp_tokens), reserve_fraction=reserve_fraction)
-    notes = (f"decode benchmark: {counted(float(per_rank), 'sequence')} per attention-DP rank ({counted(d, 'rank')}), "
-             f"{context:g} KV tokens each"
-             if np.ndim(per_rank) == 0 else "decode benchmark",)
+    busiest = np.maximum(np.ceil(per_rank - 1e-9), 1.0)  # 1e-9: a whole batch a rank is not rounded up
+    step_s, kept = decode_step(dep, busiest, context, np.asarray(batch, float) / busiest)
+    step_s = decode_host_floor(dep, step_s, busiest, host_token_s)
+    mem = deployment_memory(dep, busiest, context, busiest * (1 + dep.mtp_tokens), reserve_fraction=reserve_fraction)
+    spread = (f"{counted(float(per_rank), 'sequence')} per attention-DP rank ({counted(d, 'rank')})"
+              if np.ndim(per_rank) or float(busiest) == float(per_rank) else
+              f"{float(per_rank):g} sequences per attention-DP rank ({counted(d, 'rank')}): the busiest decodes "
+              f"{counted(float(busiest), 'sequence')} (the step's pace) and the experts see all {float(batch):g}")
+    notes = (f"decode benchmark: {spread}, {context:g} KV tokens each" if np.ndim(per_rank) == 0
+             else "decode benchmark",)
     notes += _expert_notes(dep) + decode_host_floor_note(host_token_s, d, dep.mtp_tokens)
     if dep.mtp_tokens:
         notes += (f"MTP: {counted(dep.mtp_tokens, 'draft token')} a step, {dep.mtp_acceptance:g} accepted on average",)

@@ -15,7 +15,8 @@ import numpy as np
 
 from parity.engine import EngineProfile
 from parity.serving import prefill_throughput
-from parity.step import Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory
+from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_spread, decode_step,
+                         deployment_memory)
 
 __all__ = ["OfflineResult", "offline_throughput", "ServerResult", "server_latency"]
 
@@ -122,8 +123,9 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
                             assumptions=(f"unstable: prompts alone need {u:.0%} of the engine",))
 
     def tpot(n: float) -> float:
-        step_s, kept = decode_step(dep, max(n, 1.0), context)
-        step_s = decode_host_floor(dep, step_s, max(n, 1.0), profile.decode_host_token_s)
+        busiest, carrying = decode_spread(n, d)  # under a sequence a rank, d x n ranks carry one each
+        step_s, kept = decode_step(dep, busiest, context, carrying)
+        step_s = decode_host_floor(dep, step_s, busiest, profile.decode_host_token_s)
         return float(step_s) / float(kept) / (1.0 - u)
 
     lo, hi = 0.0, float(profile.max_batch_size)

@@ -23,8 +23,9 @@ from parity.ops import Batch, Kernel, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard, device_step
 from parity.units import counted
 
-__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "drafter_deployment", "decode_host_floor",
-           "decode_host_floor_note", "deployment_memory", "breakdown", "decode_breakdown", "Part", "host_read_s"]
+__all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "decode_spread", "drafter_deployment",
+           "decode_host_floor", "decode_host_floor_note", "deployment_memory", "breakdown", "decode_breakdown", "Part",
+           "host_read_s"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,15 +230,19 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
     return sorted(out, key=lambda p: -p.seconds)
 
 
-def decode_breakdown(dep: Deployment, sequences: float, context: float) -> list[Part]:
-    """Where one decode step of `sequences` sequences a rank at mean `context` [tokens] goes on one device, largest
-    first: the step decode_step prices, so the lines add up to its time. With multi-token prediction the ops are
-    the verify's (1 + mtp_tokens tokens a sequence) and one line holds the drafts: the MTP module run mtp_tokens times
-    on drafter_deployment (DeepSeek-R1 on 8 B200s, MTP 3, 1 sequence: 8.92 ms of verify and 3 x 0.186 ms of drafts)."""
-    parts = breakdown(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens))
+def decode_breakdown(dep: Deployment, sequences: float, context: float,
+                     decode_ranks: float | None = None) -> list[Part]:
+    """Where one decode step of `sequences` sequences a rank at mean `context` [tokens], on `decode_ranks` of the
+    attention-DP ranks (None: every rank), goes on one device, largest first: the step decode_step prices, so the
+    lines add up to its time. With multi-token prediction the ops are the verify's (1 + mtp_tokens tokens a
+    sequence) and one line holds the drafts: the MTP module run mtp_tokens times on drafter_deployment (DeepSeek-R1
+    on 8 B200s, MTP 3, 1 sequence: 8.92 ms of verify and 3 x 0.186 ms of drafts)."""
+    parts = breakdown(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens,
+                                 decode_ranks=decode_ranks))
     if not dep.mtp_tokens:
         return parts
-    one = breakdown(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context))
+    one = breakdown(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context,
+                                                   decode_ranks=decode_ranks))
     pass_s = sum(p.seconds for p in one)
     top = one[0]
     drafts = Part(name="MTP draft passes", seconds=dep.mtp_tokens * pass_s, bound=top.bound,
@@ -245,18 +250,31 @@ def decode_breakdown(dep: Deployment, sequences: float, context: float) -> list[
     return sorted([*parts, drafts], key=lambda p: -p.seconds)
 
 
-def decode_step(dep: Deployment, sequences: Num, context: Num) -> tuple[Num, Num]:
-    """(seconds of one decode step of `sequences` sequences, output tokens each gains per step).
+def decode_step(dep: Deployment, sequences: Num, context: Num, decode_ranks: Num | None = None) -> tuple[Num, Num]:
+    """(seconds of one decode step of `sequences` sequences a rank, output tokens each gains per step).
 
-    With multi-token prediction (DeepSeek-V3 Sec. 2.2; speculative decoding) the MTP module drafts
+    decode_ranks: the attention-DP ranks that carry such sequences (None: every rank; decode_spread), whose tokens
+    the experts see. With multi-token prediction (DeepSeek-V3 Sec. 2.2; speculative decoding) the MTP module drafts
     `mtp_tokens` tokens one after another, the model verifies them all in one step, and on average
     1 + mtp_acceptance tokens are kept (the drafts priced on drafter_deployment).
     """
     if not dep.mtp_tokens:
-        return step_cost(dep, Batch(decode_tokens=sequences, decode_context=context)).time_s, 1.0
-    main = step_cost(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens))
-    draft = step_cost(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context))
+        return step_cost(dep, Batch(decode_tokens=sequences, decode_context=context,
+                                    decode_ranks=decode_ranks)).time_s, 1.0
+    main = step_cost(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens,
+                                decode_ranks=decode_ranks))
+    draft = step_cost(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context,
+                                                     decode_ranks=decode_ranks))
     return main.time_s + dep.mtp_tokens * draft.time_s, 1.0 + dep.mtp_acceptance
+
+
+def decode_spread(sequences: Num, attn_dp: Num) -> tuple[Num, Num]:
+    """(sequences of the busiest attention-DP rank, ranks carrying sequences) of a worker whose `attn_dp` ranks
+    decode `sequences` sequences each on average: where that is 1 or more, every rank carries the mean; under 1,
+    attn_dp x sequences ranks (at least one) carry one sequence each and the others step idle in lockstep, so the
+    experts see the sequences decoding, not one a rank. A lone client on 8 ranks (0.125 a rank): 1 sequence on 1
+    rank; 4 clients: 1 on 4; 12 clients: 1.5 on all 8."""
+    return np.maximum(sequences, 1.0), np.clip(attn_dp * np.minimum(sequences, 1.0), 1.0, attn_dp)
 
 
 def drafter_deployment(dep: Deployment) -> Deployment:

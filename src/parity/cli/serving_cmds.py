@@ -41,7 +41,7 @@ from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
-from parity.step import Part, breakdown, decode_breakdown
+from parity.step import Part, breakdown, decode_breakdown, decode_spread
 from parity.report.markup import sentence
 from parity.report.tables import Column, percent, plain, scaled, to_csv, with_interval
 
@@ -499,8 +499,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     if explain:
         scenario = scenario_of(case)
         dep = deployment(scenario, scenario.decode_layout or scenario.layout, decode=scenario.mode == "disagg")
-        sequences = max(float(data.get("decode_batch", 1.0)), 1.0)
-        parts = _parts(decode_breakdown(dep, sequences, isl + osl / 2))  # the step the step model prices, drafts in
+        # the mean rank's sequences; under one, that many of the ranks carry one each (step.decode_spread)
+        ranks, mean = dep.layout.attn_dp, float(data.get("decode_batch", 1.0))
+        sequences, carrying = (float(v) for v in decode_spread(mean, ranks))
+        # the step the step model prices, drafts in
+        parts = _parts(decode_breakdown(dep, sequences, isl + osl / 2, carrying if carrying < ranks else None))
         # a prompt's first chunk alone: what its prefill costs before any queueing or batching
         chunk = float(min(isl, scenario.engine.max_num_tokens))
         prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
@@ -513,8 +516,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         verify = (f" with {counted(drafts, 'draft token')} (the verify of {1 + drafts} tokens a sequence and "
                   f"{drafts} MTP draft pass{'es' if drafts > 1 else ''})") if drafts else ""
         # attention-DP ranks step together at the pace of the busiest (the simulator's ITL), not the mean rank's
-        pace = (f" (the mean of {dep.layout.attn_dp} attention-DP ranks, which step at the busiest one's pace)"
-                if dep.layout.attn_dp > 1 else "")
+        pace = ("" if ranks == 1 else
+                f" (the mean of {ranks} attention-DP ranks, which step at the busiest one's pace)" if carrying >= ranks
+                else f" on {carrying:.3g} of {ranks} attention-DP ranks (the mean rank's {mean:.3g}; the others step "
+                     "idle with them, and the experts see those ranks' sequences alone)")
         steps = [(parts, step_columns, f"One decode step{verify} of {counted(sequences, 'sequence')} per rank{pace} on "
                   "one device"),
                  (prefill_parts, step_columns, f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} "

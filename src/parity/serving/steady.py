@@ -13,8 +13,8 @@ from parity.plan import Shard
 from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait,
                                     _ranks_per_prompt_step, _recv_wait, prompt_group_size)
 from parity.serving.workload import ServingResult, Workload
-from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory,
-                         placement_note)
+from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_spread, decode_step,
+                         deployment_memory, placement_note)
 from parity.units import counted, figure_text
 
 __all__ = ["serve_aggregated", "serve_disaggregated"]
@@ -79,7 +79,9 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     active = np.minimum(clients, np.maximum(slots, 1.0))  # clients holding KV-cache slots
     waiting = clients - active  # clients queued for a free slot
     group = prompt_group_size(profile, isl, active)
-    batch = np.maximum(active, 1.0)  # ranks step in lockstep: a rank with no sequence still runs a step
+    # ranks step in lockstep: a rank with no sequence still runs a step; under a client a rank, d x active ranks
+    # carry one sequence each and the experts see only theirs (decode_spread)
+    batch, carrying = decode_spread(active, d)
     balanced = (np.asarray(d) > 1) & (profile.attention_dp_hold_steps > 0)
     # TensorRT-LLM batch-waits (timeout and token share both set) without attention DP, and only while other
     # sequences decode (not for a lone client); SGLang's receive interval also applies without attention DP only
@@ -89,10 +91,11 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
     others = 1.0 - 1.0 / np.maximum(clients * d, 1.0)  # the share of a worker's prompts that are other clients'
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
-        device_s, per_step = decode_step(dep, batch, context)
+        device_s, per_step = decode_step(dep, batch, context, carrying)
         # the prompts' share is priced on the device step; the decode step itself waits for the host's floor
         t_decode = decode_host_floor(dep, device_s, batch, profile.decode_host_token_s)
-        added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=device_s)
+        added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=device_s,
+                                     decode_ranks=carrying)
         # ranks step in lockstep: a prompt step stalls all of them; it serves every rank whose prompts wait
         # (_ranks_per_prompt_step), or all ranks where the engine holds prompts until all prefill in the same step
         def per_prompt_of(lam: Num) -> Num:
@@ -172,6 +175,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     p_mem, _ = kv_capacity(prefill, profile, np.ones_like(isl), isl, np.ones_like(osl))
     fits = (slots >= 1) & p_mem.fits
     active = np.minimum(clients, np.maximum(slots, 1.0))  # per decode rank
+    batch, carrying = decode_spread(active, dd)  # fewer clients than decode ranks: d x active ranks carry one each
     waiting = (clients - active) * decode_workers * dd  # all workers: clients queued for a KV slot
     def prefill_groups(workers: Num) -> tuple[Num, Num, Num]:
         """(prompts a prefill worker takes per round, its engine time, its wall time): a group per
@@ -186,8 +190,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
 
     if prefill_workers is None:
         group, added, _ = prefill_groups(1.0)
-        t_decode = decode_host_floor(decode, decode_step(decode, np.maximum(active, 1.0), context)[0],
-                                     np.maximum(active, 1.0), profile.decode_host_token_s)
+        t_decode = decode_host_floor(decode, decode_step(decode, batch, context, carrying)[0], batch,
+                                     profile.decode_host_token_s)
         rate = conc / ((osl - 1.0) * t_decode + profile.ttft_overhead_s + added)
         target = profile.disagg_prefill_utilization
         prefill_workers = np.maximum(1.0, np.ceil(rate * added / group / target))
@@ -203,9 +207,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     scale_out = min(system.scale_out_bytes_per_s, prefill.system.scale_out_bytes_per_s)
     link = np.where(same_domain, system.scale_up_bytes_per_s, scale_out) * prefill.chips
     transfer = kv_total / np.maximum(link, 1.0) + max(system.scale_out_latency_s, prefill.system.scale_out_latency_s)
-    batch = np.maximum(active, 1.0)
     for _ in range(_ITERATIONS):
-        step_s, per_step = decode_step(decode, batch, context)
+        step_s, per_step = decode_step(decode, batch, context, carrying)
         step_s = decode_host_floor(decode, step_s, batch, profile.decode_host_token_s)
         tpot = step_s / per_step
 

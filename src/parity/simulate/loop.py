@@ -82,7 +82,7 @@ class Engine(Admission, Idling, Ranks):
         self.m, self.v = m, v
         self.mtp_tokens = scheduler.mtp.tokens
         self.width = 1 + scheduler.mtp.tokens
-        self._memo = (math.nan, math.nan, 0.0)  # the last decode step looked up: (batch, context, time [s])
+        self._memo = (math.nan, math.nan, math.nan, 0.0)  # the last decode step: (batch, context, decoding, time [s])
         # PlanBuilds: the token counts each rank's own-token GEMMs have met, and the group's gathered sums
         self.builds = scheduler.plan_builds
         self.counts_met: list[set[int]] = [set() for _ in range(ranks)]
@@ -154,7 +154,7 @@ class Engine(Admission, Idling, Ranks):
             cached += req.cached * c
         cached /= max(tokens, 1.0)
         ranks = sum(1 for p in per_rank if p > 0)
-        t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks)
+        t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks, decoding if decodes else None)
         if self.builds is not None:
             t += self._plan_build_s(per_rank)
         self.prev_start = self.now
@@ -204,7 +204,7 @@ class Engine(Admission, Idling, Ranks):
         ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
         t1: float | None = None
         if self.inbound or horizon < _INF:  # how many steps of the first one's length fit before them
-            t1 = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.0)) / decoding)
+            t1 = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.0)) / decoding, decoding)
             if self.inbound and (fit := int((self.inbound[0][0] - now) / t1) + 1) < k:
                 k = fit
             if horizon < _INF and (fit := int((horizon - now) / t1) + 1) < k:
@@ -232,7 +232,7 @@ class Engine(Admission, Idling, Ranks):
         if k == 1 and t1 is not None:  # a stretch of one step: the first step's time, looked up already
             t = t1
         else:
-            t = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.5 * (k - 1))) / decoding)
+            t = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.5 * (k - 1))) / decoding, decoding)
         self.prev_start = now + (k - 1) * t
         self.now = now + k * t
         self.steps = steps + k
@@ -269,19 +269,21 @@ class Engine(Admission, Idling, Ranks):
         self.decoded_s = self.now
         self.sequence_steps += decoding * k
 
-    def _lag(self, batch: int, context: float) -> float:
-        """What the engine's output path adds to a token [s]: its lag in decode steps of `batch` sequences (at least
-        one) at mean `context` [tokens] (_delays_now's)."""
+    def _lag(self, batch: int, context: float, decoding: int) -> float:
+        """What the engine's output path adds to a token [s]: its lag in decode steps of `batch` sequences on the
+        busiest rank (at least one), `decoding` on all ranks (at least one), at mean `context` [tokens]
+        (_delays_now's)."""
         lag = self.s.first_token_lag_steps
-        return lag * self._decode_s(max(batch, 1), context) if lag else 0.0
+        return lag * self._decode_s(max(batch, 1), context, max(decoding, 1)) if lag else 0.0
 
-    def _decode_s(self, batch: float, context: float) -> float:
-        """One decode-only step [s] (the table's; a step asks for the same one several times)."""
-        b, c, t = self._memo
-        if batch == b and context == c:
+    def _decode_s(self, batch: float, context: float, decoding: float) -> float:
+        """One decode-only step [s] of `batch` sequences on the busiest rank, `decoding` on all ranks (the table's; a
+        step asks for the same one several times)."""
+        b, c, n, t = self._memo
+        if batch == b and context == c and decoding == n:
             return t
-        t = self.table.decode_time_s(batch, context)
-        self._memo = (batch, context, t)
+        t = self.table.decode_time_s(batch, context, decoding)
+        self._memo = (batch, context, decoding, t)
         return t
 
     def _mean_context(self, ahead: float = 0.0) -> float:
@@ -308,12 +310,12 @@ class Engine(Admission, Idling, Ranks):
             req.last_s = self.now  # the first token's step, in the clock the later chunks' steps end by
         self._start_decode(r, req)
 
-    def _next_step(self, prefilled: list[Request]) -> tuple[int, float]:
-        """(sequences of the busiest rank, their mean context [tokens]) in the step after this one, where the requests
-        whose prompts this step ended (`prefilled`) decode beside those decoding now (none on a prefill worker, which
-        hands them on)."""
+    def _next_step(self, prefilled: list[Request]) -> tuple[int, float, int]:
+        """(sequences of the busiest rank, their mean context [tokens], sequences of all ranks) in the step after this
+        one, where the requests whose prompts this step ended (`prefilled`) decode beside those decoding now (none on
+        a prefill worker, which hands them on)."""
         if self.role == "prefill":
-            return max(self.n), self._mean_context()
+            return max(self.n), self._mean_context(), sum(self.n)
         joining = [0] * self.d
         context = sum(self.ctx) + self.m * sum(self.n) * self.steps
         for req in prefilled:
@@ -321,9 +323,10 @@ class Engine(Admission, Idling, Ranks):
                 joining[req.rank] += 1
                 context += req.isl + req.osl - req.decode_left  # its prompt and the tokens out so far
         sequences = sum(self.n) + sum(joining)
-        return max(n + j for n, j in zip(self.n, joining)), context / sequences if sequences else 1.0
+        return (max(n + j for n, j in zip(self.n, joining)), context / sequences if sequences else 1.0,
+                sequences)
 
-    def _output_delays(self, step: tuple[int, float] | None = None) -> tuple[float, float]:
+    def _output_delays(self, step: tuple[int, float, int] | None = None) -> tuple[float, float]:
         """(what overlap scheduling adds to a token, the output path's lag) [s], once per step (step: _delays_now's,
         taken by the step's first call)."""
         if self._delays_at != self.now:
@@ -331,17 +334,17 @@ class Engine(Admission, Idling, Ranks):
             self._delays_at = self.now
         return self._delays
 
-    def _delays_now(self, step: tuple[int, float] | None = None) -> tuple[float, float]:
+    def _delays_now(self, step: tuple[int, float, int] | None = None) -> tuple[float, float]:
         """_output_delays' figures, looked up afresh. An overlap scheduler hands a step's tokens out once it has
         launched the next step, so every token, the first as the last, reaches the client one step late: a decode
         step of the next step's busiest rank and mean context (step; None: of the sequences decoding now, which a
         request's last token leaves in that step, since the overlap scheduler planned it before the token was
         seen). The output path's lag is in decode steps of the same context (_lag)."""
-        batch, context = (max(self.n), self._mean_context()) if step is None else step
-        delay = self._decode_s(batch, context) if self.overlap else 0.0
+        batch, context, decoding = (max(self.n), self._mean_context(), sum(self.n)) if step is None else step
+        delay = self._decode_s(batch, context, decoding) if self.overlap else 0.0
         if self.role == "prefill" or not self.s.first_token_lag_steps:  # a prefill worker hands on; no lag
             return delay, 0.0
-        return delay, self._lag(batch, context)
+        return delay, self._lag(batch, context, decoding)
 
     def _record(self) -> None:
         assert self.timeline is not None
