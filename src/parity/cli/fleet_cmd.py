@@ -10,7 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.labels import flags_caption
+from parity.cli.labels import SPECS_ASSUMED_WORDS, flags_caption
 from parity.cli.variants import variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -22,6 +22,7 @@ from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text
 from parity.fleet import basis_text, plan_fleet, spare_text
 from parity.policy import assess
+from parity.uncertainty import specs_flag
 from parity.units import share_text
 from parity.report.tables import Column, money, over_interval, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
@@ -165,7 +166,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats; 'reported chip', 'announced chip': not shipping, its figures "
                   "the claims named; 'power assumed': the system's power, which MW counts, is parity's assumption, "
-                  "given below); every flag in --format json. " + basis_text(plans)
+                  "given below" + (f"; {SPECS_ASSUMED_WORDS}" if any(specs_flag(s.chip) for s in kinds) else "")
+                  + "); every flag in --format json. " + basis_text(plans)
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's calibration, and its price where the variant sets no "

@@ -11,7 +11,12 @@ from parity.flags import Flag
 from parity.hardware import Chip, System
 from parity.model import Model
 
-__all__ = ["chip_label", "flags_caption", "model_flags_text", "system_label"]
+__all__ = ["SPECS_ASSUMED_WORDS", "chip_label", "flags_caption", "model_flags_text", "system_label"]
+
+# what a note's 'specs assumed: X' (uncertainty.specs_flag) means, for a caption
+SPECS_ASSUMED_WORDS = ("'specs assumed: X': no source publishes the chip's X (a peak rate by format, its memory "
+                       "bandwidth or capacity), so its spec ratios and predictions rest on parity's assumption ('parity "
+                       "show CHIP')")
 
 
 def chip_label(chip: Chip) -> str:
