@@ -100,6 +100,8 @@ def decide(chip: Chip, rule: str, tf32_bits: int = 0) -> Decision:
     unsure = next((v for v in a.verdicts if v.rule == LETTER_RULE and v.status == "unknown"), None)
     if kept and unsure:
         why += f", and {LETTER_RULE} unknown (its 'combination thereof' is unpublished: the lines decide)"
+    if a.near_lines:  # policy.near_lines: a stated figure may put the chip across a line
+        why += f", near a line from figures no datasheet states ({', '.join(n.split(', from')[0] for n in a.near_lines)})"
     return Decision(rule=key, kept=kept, why=why)
 
 
