@@ -226,3 +226,26 @@ def test_policy_says_what_each_rule_keeps_for_china_from_the_same_decision() -> 
     assert data["nvidia-h20"]["rules"]["jan2026"] == {"kept": False, "why": LETTER + JAN_UNKNOWN}
     assert data["huawei-ascend-910b"] == {"domestic": "Huawei", "kept_by": ["3a090", "3a090.a", "jan2026"], "rules": {
         r: {"kept": True, "why": "domestic (Huawei), no US export licence"} for r in ("3a090", "3a090.a", "jan2026")}}
+
+
+def test_fleet_and_compare_records_carry_the_rule_and_each_chip_dropped() -> None:
+    """fleet --rule jan2026 --format csv: a dropped chip has no row, and the rule with its reasons lived only in the
+    assumptions' text; rule, rule_why and rule_dropped are appended after the columns there were (eccn_3a090 last),
+    in JSON and CSV alike (a list of system, chip and why), and compare's records carry them too."""
+    args = ["fleet", "--model", "llama-3.1-8b", "--units", "16", "--chips", "h20,l20,b200", "--rule", "jan2026"]
+    read = list(csv.DictReader(io.StringIO(_invoke(*args, "--format", "csv").stdout)))
+    assert list(read[0])[-6:] == ["flags", "assumptions", "eccn_3a090", "rule", "rule_why", "rule_dropped"]
+    assert (read[0]["chip"], read[0]["rule"], read[0]["rule_why"]) == ("nvidia-l20", "jan2026", L20_JAN)
+    dropped = [{"system": "hgx-h20", "chip": "nvidia-h20", "why": LETTER + JAN_UNKNOWN},
+               {"system": "hgx-b200", "chip": "nvidia-b200-sxm", "why": "3A090.a.1, above the case-by-case line: "
+                "presumption of denial (TPP 36,000 >= 21,000; DRAM 8,000 GB/s >= 6,500 GB/s)"}]
+    assert json.loads(read[0]["rule_dropped"]) == dropped
+    (row,) = json.loads(_invoke(*args, "--format", "json").stdout)
+    assert (row["rule"], row["rule_dropped"]) == ("jan2026", dropped)
+    plain = json.loads(_invoke("fleet", "--model", "llama-3.1-8b", "--units", "8", "--chips", "l20",
+                               "--format", "json").stdout)[0]
+    assert (plain["rule"], plain["rule_why"], plain["rule_dropped"]) == (None, "", [])
+    rows = json.loads(_invoke("compare", "h20", "l20", "--rule", "3a090", "--model", "llama-3.1-8b",
+                              "--format", "json").stdout)
+    assert [(r["system"], r["rule"], r["rule_dropped"]) for r in rows] == [
+        ("l20-server", "3a090", [{"system": "hgx-h20", "chip": "nvidia-h20", "why": LETTER}])]

@@ -13,7 +13,7 @@ from parity.hardware import Chip, System
 from parity.policy import LETTER_RULE, THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
 
 __all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Decision", "Screened", "decide", "domestic",
-           "eccn_text", "refusal", "screen"]
+           "eccn_text", "refusal", "rule_fields", "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 
@@ -101,7 +101,8 @@ def decide(chip: Chip, rule: str, tf32_bits: int = 0) -> Decision:
     if kept and unsure:
         why += f", and {LETTER_RULE} unknown (its 'combination thereof' is unpublished: the lines decide)"
     if a.near_lines:  # policy.near_lines: a stated figure may put the chip across a line
-        why += f", near a line from figures no datasheet states ({', '.join(n.split(', from')[0] for n in a.near_lines)})"
+        near = ", ".join(n.split(", from")[0] for n in a.near_lines)
+        why += f", near a line from figures no datasheet states ({near})"
     return Decision(rule=key, kept=kept, why=why)
 
 
@@ -184,3 +185,12 @@ def screen(systems: Sequence[System], rule: str, tf32_bits: int = 0) -> Screened
     if not found.kept:
         raise PolicyError(f"--rule {key} drops every chip named: {'; '.join(found.dropped)}")
     return found
+
+
+def rule_fields(screened: Screened | None, system: System) -> dict[str, object]:
+    """A record's export-rule fields, appended to fleet's and compare's rows: rule (None without --rule), rule_why (why
+    the rule keeps the row's system, decide) and rule_dropped (each system it dropped: system, chip, why), so that a
+    CSV or JSON reader need not parse the assumptions' text."""
+    if screened is None:
+        return {"rule": None, "rule_why": "", "rule_dropped": []}
+    return {"rule": screened.rule, "rule_why": screened.why(system), "rule_dropped": screened.dropped_records()}

@@ -175,8 +175,8 @@ def flag_note(raised: Sequence[Flag]) -> list[str]:
     """case_flags of a best configuration in the few words a table's note gives them (`compare`, `fleet`; the
     whole flags are in their JSON): the flags with a brief (past the context window, an uncalibrated chip and its
     basis, its specs assumed, a GEMM format's rate not measured, an engine profile fitted only with or without MTP or
-    on another stack, training never checked on the family). Other flags (the generic engine, a far layout) hold for most rows
-    of such tables and are left to the JSON."""
+    on another stack, training never checked on the family). Other flags (the generic engine, a far layout) hold for
+    most rows of such tables and are left to the JSON."""
     return list(dict.fromkeys(f.brief for f in raised if f.brief))
 
 
@@ -300,9 +300,9 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     in `layouts` (training layouts: their zero and pp), lies outside what parity was checked on: the model's own
     flags (config keys parity does not model, as case_flags carries them for serving), sequences past the model's
     context window (context_flags, as serving says it), a chip with no measured calibration, one that is not
-    shipping and one whose specs are assumed (as case_flags says them for serving), a format the calibrated chip emulates (assumed_emulation, as
-    serving flags it), a chip family no published training run was measured on (catalog.training_families), and
-    ZeRO-3 with pipeline parallelism where no published run combines them."""
+    shipping and one whose specs are assumed (as case_flags says them for serving), a format the calibrated chip
+    emulates (assumed_emulation, as serving flags it), a chip family no published training run was measured on
+    (catalog.training_families), and ZeRO-3 with pipeline parallelism where no published run combines them."""
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)

@@ -24,7 +24,7 @@ from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
     format_label, mtp_setting, quotient_intervals
 from parity.errors import ParityError
-from parity.export import EXPORT_RULES, refusal, screen
+from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
 from parity.plan import Precision
 from parity.parallel import map_chunks
@@ -277,7 +277,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         reruns = [_rerun(r, by_id[r.system], name, engine, isl, osl, drafts, weights, targets)
                   if workload == "serve" else {} for r in results]
         rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]
-        payload += [r.to_dict() | s | again for r, s, again in zip(results, sims, reruns)]
+        payload += [r.to_dict() | s | again | rule_fields(exporting, by_id[r.system])
+                    for r, s, again in zip(results, sims, reruns)]
         if fmt not in ("table", "md"):
             continue
         varied = len({sys_.chips for sys_ in by_id.values()}) > 1  # a --baseline's size too

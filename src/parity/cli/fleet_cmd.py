@@ -19,7 +19,7 @@ from parity.cli.workloads import refuse_other_workloads_options, training_run_op
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Real, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
-from parity.export import EXPORT_RULES, eccn_text
+from parity.export import EXPORT_RULES, eccn_text, rule_fields
 from parity.fleet import basis_text, plan_fleet, spare_text
 from parity.policy import assess
 from parity.uncertainty import specs_flag
@@ -116,7 +116,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                        if percentiles else None, processes)
     export = exporting.text if exporting else ""
     rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
-                           "assumptions": [*p.assumptions, *filter(None, [export])]} for p, system in zip(plans, kinds)]
+                           "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
+            for p, system in zip(plans, kinds)]
     ranged = any(p.chips_low is not None for p in plans)
     trillions = scaled(1e12, zeros=True)
     shown = rows if fmt not in ("table", "md") else [  # the chips' 80% interval as people read it: '20,752-68,144'
@@ -176,7 +177,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      "(compare's tokens_per_s_per_chip_low/high: the serving bands of the configuration's mode and "
                      "model class, twice as wide in log where flagged), before any limit; chips_low and chips_high "
                      "in --format json or csv" if ranged else "")
-                  + (f". {export}" if export else "")))
+                  + (f". {export} (per record: rule, rule_why, rule_dropped in --format json or csv)"
+                     if export else "")))
 
 
 def _sentence(text: str) -> str:

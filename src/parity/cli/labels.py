@@ -15,8 +15,8 @@ __all__ = ["SPECS_ASSUMED_WORDS", "chip_label", "flags_caption", "model_flags_te
 
 # what a note's 'specs assumed: X' (uncertainty.specs_flag) means, for a caption
 SPECS_ASSUMED_WORDS = ("'specs assumed: X': no source publishes the chip's X (a peak rate by format, its memory "
-                       "bandwidth or capacity), so its spec ratios and predictions rest on parity's assumption ('parity "
-                       "show CHIP')")
+                       "bandwidth or capacity), so its spec ratios and predictions rest on parity's assumption "
+                       "('parity show CHIP')")
 
 
 def chip_label(chip: Chip) -> str:

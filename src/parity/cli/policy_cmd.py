@@ -77,8 +77,8 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
 
 # an ECCN a metric near a line from figures no datasheet states may change (policy.near_lines), marked for people
 NEAR_MARK = "~"
-NEAR_FOOTNOTE = (f"{NEAR_MARK} a metric within {NEAR_LINE:.0%} of a line, from figures no datasheet states, so the class "
-                 "may differ (which figures: notes, near_lines in --format json)")
+NEAR_FOOTNOTE = (f"{NEAR_MARK} a metric within {NEAR_LINE:.0%} of a line, from figures no datasheet states, so the "
+                 "class may differ (which figures: notes, near_lines in --format json)")
 # what the China column says, and how it follows from the verdicts
 CHINA_CAPTION = ("China, kept by: the --rule values under which `fleet` and `compare` keep the chip for a buyer in "
                  "China (why, per rule: 'china' in --format json); 'domestic': a PRC vendor's chip, kept under every "
