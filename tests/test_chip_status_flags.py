@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +15,8 @@ from parity import catalog
 from parity.cli import cli
 from parity.compare import Comparison, vendor_bands
 from parity.report.html import _ratios_words
-from parity.uncertainty import Band, power_flags, ratio_band, status_flag
+from parity.hardware import Source
+from parity.uncertainty import Band, flag_note, power_flags, ratio_band, specs_flag, status_flag, training_flags
 
 
 def test_a_chip_not_shipping_is_flagged_with_what_its_figures_are() -> None:
@@ -76,3 +78,43 @@ def test_the_reports_prose_gives_each_ratio_its_interval_and_names_the_one_that_
         "<b class='key'>1.10x</b> the output tokens/s per system (80% interval 0.88-1.32x), <b>0.20x</b> per chip "
         "(80% interval 0.16-0.24x) and <b>0.30x</b> per kW (80% interval 0.24-0.36x); 1 lies inside the 80% interval "
         "per system: no clear winner")
+
+
+def test_a_chip_whose_headline_specs_are_assumptions_is_flagged_with_each() -> None:
+    """The MLU590's BF16 and INT8 rates and its memory bandwidth have no published figure (cambricon-mlu590.toml:
+    source kind 'assumption'); the catalog's other such chips are the T-Head PPU, Kunlun P800 and MetaX C500, and a
+    chip whose figures are published, estimated or derived (H100, Ascend 910B) is not flagged."""
+    mlu590 = specs_flag(catalog.chip("mlu590"))
+    assert (mlu590.kind, mlu590.brief) == ("specs assumed", "specs assumed: bf16, int8, memory bandwidth")
+    assert mlu590.text == ("specs assumed on cambricon-mlu590: bf16 312 TFLOP/s, int8 624 TOP/s, memory bandwidth "
+                           "2 TB/s, parity's assumptions where no figure is published (parity show cambricon-mlu590)")
+    assert {c.id: specs_flag(c).brief for c in catalog.chips() if specs_flag(c)} == {
+        "alibaba-t-head-ppu": "specs assumed: memory bandwidth", "cambricon-mlu590": mlu590.brief,
+        "kunlunxin-p800": "specs assumed: int8, memory bandwidth",
+        "metax-c500": "specs assumed: memory capacity, memory bandwidth"}
+    assert specs_flag(catalog.chip("ppu")).text.endswith("2.5 TB/s, parity's assumption where no figure is published "
+                                                         "(parity show alibaba-t-head-ppu)")
+
+
+def test_assumed_specs_are_in_every_prediction_of_the_chip_and_widen_its_ratio_band() -> None:
+    """Training carries the flag as serving does; a calibrated shipping chip (the H100) with its memory bandwidth an
+    assumption takes NVIDIA's band doubled, [-0.2432, 0.3649], as an unreleased chip does."""
+    flags = training_flags(catalog.system("mlu590-8card"), catalog.model("llama-3.1-8b"), 4096.0)
+    assert "specs assumed: bf16, int8, memory bandwidth" in flag_note(flags)
+    h100 = catalog.chip("nvidia-h100-sxm")
+    guess = Source(id="guess", kind="assumption", title="a guess")
+    assumed = replace(h100, provenance=tuple(replace(r, source=guess) if r.field == "memory_bytes_per_s" else r
+                                             for r in h100.provenance))
+    nvidia = vendor_bands()["NVIDIA"]
+    band = ratio_band(nvidia, assumed, catalog.calibration(h100))
+    assert (band.q_low, band.q_high) == pytest.approx((-0.2432, 0.3649), abs=1e-4)
+    assert ratio_band(nvidia, h100, catalog.calibration(h100)) == nvidia
+
+
+def test_fleet_notes_a_chip_whose_specs_are_assumed() -> None:
+    """fleet's note gives the brief and the caption says what it means; --format json carries the whole flag."""
+    with compare_rows_once():
+        rows = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--chips", "mlu590",
+                                                   "--demand", "1e10 tokens/day", "--format", "json"]).stdout)
+    assert "specs assumed: bf16, int8, memory bandwidth" in rows[0]["note"]
+    assert any(f.startswith("specs assumed on cambricon-mlu590: bf16 312 TFLOP/s") for f in rows[0]["flags"])

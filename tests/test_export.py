@@ -13,11 +13,17 @@ from click.testing import CliRunner
 from parity import catalog
 from parity.cli import cli
 from parity.errors import PolicyError
-from parity.export import refusal, screen
+from parity.export import Decision, decide, refusal, screen
 from parity.hardware import what_if
 from parity.policy import at_threshold
 
 LETTER = "licence required by apr2025-h20 (named in NVIDIA's 8-K of 2025-04-15)"
+JAN_UNKNOWN = (", and jan2026 is unknown (whether its review covers a letter's licence is not modelled): not taken as "
+               "granted")
+UNSURE = ", and apr2025-h20 unknown (its 'combination thereof' is unpublished: the lines decide)"
+NEAR_L20 = ", near a line from figures no datasheet states (PD 3.14 is 1.8% under the 3.20 line)"
+L20_JAN = ("outside, not a 3A090 item, so no licence to review (TPP 1,912 < 21,000; DRAM 864 GB/s < 6,500 GB/s)"
+           + UNSURE + NEAR_L20)
 
 
 @pytest.mark.parametrize(("name", "rule", "says"), [
@@ -30,7 +36,7 @@ LETTER = "licence required by apr2025-h20 (named in NVIDIA's 8-K of 2025-04-15)"
     ("rtx-pro-6000d", "3a090", ""),                                  # TPP 2,324 < 2400 and PD 3.10 < 3.2
     ("h20", "3a090", LETTER),                                        # outside 3A090, but the letter names it
     ("h20", "3a090.a", LETTER),
-    ("h20", "jan2026", LETTER + "; whether the Jan-2026 review covers it is not modelled"),
+    ("h20", "jan2026", LETTER + JAN_UNKNOWN),
     ("tpu-v4", "3a090", "ECCN 3A090 unknown: a.2/b.1/outside, by a die area the catalog lacks (TPP 4,400)"),
     ("tpu-v4", "3a090.a", "ECCN 3A090 unknown: a.2/b.1/outside, by a die area the catalog lacks (TPP 4,400)"),
     ("tpu-v4", "jan2026", ""),                                       # 3A090 or not, inside the case-by-case line
@@ -77,7 +83,7 @@ def test_screen_keeps_the_order_and_names_a_system_beside_its_chip() -> None:
     found = screen(systems, "JAN2026")
     assert [s.id for s in found.kept] == ["cloudmatrix-384", catalog.system("rtx-pro-6000d").id]
     assert found.dropped == (
-        f"nvidia-h20: {LETTER}; whether the Jan-2026 review covers it is not modelled",
+        f"nvidia-h20: {LETTER}{JAN_UNKNOWN}",
         "nvidia-b200-sxm: 3A090.a.1, above the case-by-case line: presumption of denial (TPP 36,000 >= 21,000; DRAM "
         "8,000 GB/s >= 6,500 GB/s)")
     under_3a090 = screen(systems, "3a090")
@@ -123,8 +129,8 @@ def test_fleet_keeps_what_the_rule_allows_and_names_the_rest() -> None:
         "FR 1684 line (TPP < 21,000 and DRAM < 6,500 GB/s), whose licence BIS reviews case by case instead of "
         "presuming denial, unless a licence letter names the chip or, outside 3A090, it achieves the named chip's "
         "memory or interconnect bandwidth (below both, the letter's unpublished 'combination thereof' is not "
-        f"modelled: the lines decide), and domestic chips; dropped: nvidia-h20: {LETTER}; whether the Jan-2026 "
-        "review covers it is not modelled; nvidia-b200-sxm: 3A090.a.1, above the case-by-case line")
+        f"modelled: the lines decide), and domestic chips; kept: nvidia-l20: {L20_JAN}; dropped: nvidia-h20: "
+        f"{LETTER}{JAN_UNKNOWN}; nvidia-b200-sxm: 3A090.a.1, above the case-by-case line")
     assert said.endswith("Not modelled: the foreign direct product rule and the end-user rules (Entity List), which "
                          "reach a domestic chip made with US technology, and whether a licence is granted (reviewed "
                          "case by case)")
@@ -179,3 +185,67 @@ def test_the_letter_reaches_its_maker_s_chips_outside_3a090_that_achieve_the_h20
                                       "bandwidth (4.00 TB/s), which the letter's text covers)")
     assert refusal(catalog.chip("rtx-pro-6000d"), "3a090") == refusal(catalog.chip("l20"), "jan2026") == ""
     assert refusal(catalog.chip("h200"), "jan2026") == ""
+
+
+def test_each_chip_kept_is_named_with_why_as_each_dropped_is() -> None:
+    """Under 3a090 the L20 and RTX Pro 6000D were kept with no word while `policy` says their H20-letter verdict is
+    unknown, and 'kept:' named only domestic chips: now every chip kept says why (decide), the letter's unknown
+    included; a 3A090.b chip kept by 3a090.a says NAC."""
+    systems = [catalog.system(n) for n in ("h20", "l20", "rtx-pro-6000d", "910c")]
+    found = screen(systems, "3a090")
+    assert found.kept_why == (f"nvidia-l20: outside 3A090 (TPP 1,912, PD 3.14){UNSURE}{NEAR_L20}",
+                              f"nvidia-rtx-pro-6000d: outside 3A090 (TPP 2,324, PD 3.10){UNSURE}, near a line from "
+                              "figures no datasheet states (TPP 2,324 is 3.2% under the 2,400 line, PD 3.10 is 3.2% "
+                              "under the 3.20 line)",
+                              "huawei-ascend-910c: domestic (Huawei), no US export licence")
+    assert f"kept: {'; '.join(found.kept_why)}; dropped: nvidia-h20: {LETTER}." in found.text
+    assert found.dropped_records() == [{"system": "hgx-h20", "chip": "nvidia-h20", "why": LETTER}]
+    variant = at_threshold(catalog.chip("h100"), "3a090.a").chip
+    assert decide(variant, "3a090.a") == Decision(
+        rule="3a090.a", kept=True, why="3A090.b.1 under License Exception NAC (TPP 4,799, PD 5.90)")
+    assert decide(catalog.chip("h100"), "jan2026").why == (
+        "3A090.a.1, case-by-case review instead of presumption of denial, if its four conditions hold (TPP 15,832 < "
+        "21,000; DRAM 3,350 GB/s < 6,500 GB/s)")
+
+
+def test_policy_says_what_each_rule_keeps_for_china_from_the_same_decision() -> None:
+    """policy's 'China: kept by' column and its JSON 'china' read export.decide, as fleet --rule does: the H20 (ECCN
+    outside, jan2026 unknown) is kept by none, the L20 by all (its letter verdict unknown), the H100 by jan2026, the
+    910B is domestic (with a note for people; its US class stays 3A090.a.1)."""
+    result = CliRunner().invoke(cli, ["policy", "h20", "l20", "h100", "910b", "--format", "md"])
+    rows = {r[0]: r for r in ([c.strip() for c in line.split("|")[1:-1]] for line in result.stdout.splitlines())
+            if r and r[0][:1] in "nh"}
+    assert {chip: row[-2] for chip, row in rows.items()} == {
+        "nvidia-h20": "none", "nvidia-l20": "all", "nvidia-h100-sxm": "jan2026", "huawei-ascend-910b": "domestic"}
+    assert rows["huawei-ascend-910b"][-1].startswith("domestic in China (Huawei): a buyer there needs no US export "
+                                                     "licence; the US class holds for exports elsewhere; also meets")
+    assert rows["huawei-ascend-910b"][4] == "3A090.a.1"
+    data = {d["chip"]: d["china"] for d in json.loads(
+        CliRunner().invoke(cli, ["policy", "h20", "910b", "--format", "json"]).stdout)}
+    assert data["nvidia-h20"]["kept_by"] == [] and data["nvidia-h20"]["domestic"] == ""
+    assert data["nvidia-h20"]["rules"]["jan2026"] == {"kept": False, "why": LETTER + JAN_UNKNOWN}
+    assert data["huawei-ascend-910b"] == {"domestic": "Huawei", "kept_by": ["3a090", "3a090.a", "jan2026"], "rules": {
+        r: {"kept": True, "why": "domestic (Huawei), no US export licence"} for r in ("3a090", "3a090.a", "jan2026")}}
+
+
+def test_fleet_and_compare_records_carry_the_rule_and_each_chip_dropped() -> None:
+    """fleet --rule jan2026 --format csv: a dropped chip has no row, and the rule with its reasons lived only in the
+    assumptions' text; rule, rule_why and rule_dropped are appended after the columns there were (eccn_3a090 last),
+    in JSON and CSV alike (a list of system, chip and why), and compare's records carry them too."""
+    args = ["fleet", "--model", "llama-3.1-8b", "--units", "16", "--chips", "h20,l20,b200", "--rule", "jan2026"]
+    read = list(csv.DictReader(io.StringIO(_invoke(*args, "--format", "csv").stdout)))
+    assert list(read[0])[-6:] == ["flags", "assumptions", "eccn_3a090", "rule", "rule_why", "rule_dropped"]
+    assert (read[0]["chip"], read[0]["rule"], read[0]["rule_why"]) == ("nvidia-l20", "jan2026", L20_JAN)
+    dropped = [{"system": "hgx-h20", "chip": "nvidia-h20", "why": LETTER + JAN_UNKNOWN},
+               {"system": "hgx-b200", "chip": "nvidia-b200-sxm", "why": "3A090.a.1, above the case-by-case line: "
+                "presumption of denial (TPP 36,000 >= 21,000; DRAM 8,000 GB/s >= 6,500 GB/s)"}]
+    assert json.loads(read[0]["rule_dropped"]) == dropped
+    (row,) = json.loads(_invoke(*args, "--format", "json").stdout)
+    assert (row["rule"], row["rule_dropped"]) == ("jan2026", dropped)
+    plain = json.loads(_invoke("fleet", "--model", "llama-3.1-8b", "--units", "8", "--chips", "l20",
+                               "--format", "json").stdout)[0]
+    assert (plain["rule"], plain["rule_why"], plain["rule_dropped"]) == (None, "", [])
+    rows = json.loads(_invoke("compare", "h20", "l20", "--rule", "3a090", "--model", "llama-3.1-8b",
+                              "--format", "json").stdout)
+    assert [(r["system"], r["rule"], r["rule_dropped"]) for r in rows] == [
+        ("l20-server", "3a090", [{"system": "hgx-h20", "chip": "nvidia-h20", "why": LETTER}])]

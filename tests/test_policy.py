@@ -244,7 +244,8 @@ def test_a_verdict_another_tpp_reading_reverses_says_so() -> None:
     assert ("* another reading of TPP reverses it: aws-trainium2 jan2026: outside with TF32 counted at 32 bits "
             "(TPP 21,344); aws-trainium3 jan2026: outside with TF32 counted at 32 bits (TPP 21,472).") in " ".join(out.split())
     code, out, _ = _run("trainium3", "--format", "csv")
-    assert code == 0 and out.splitlines()[1].endswith(',applies,"jan2026: outside with TF32 counted at 32 bits (TPP 21,472)"')
+    assert code == 0 and out.splitlines()[1].endswith(
+        ',applies,"jan2026: outside with TF32 counted at 32 bits (TPP 21,472)",jan2026')
 
 
 def test_fp6_counted_at_6_bits_notes_the_reading_without_it() -> None:
@@ -660,3 +661,29 @@ def test_the_report_shows_the_h20_letter_as_the_policy_table_does() -> None:
     assert ("H20 letter: NVIDIA Form 8-K filed 2025-04-15 (not a Federal Register rule), dated 2025-04-09. The H20 "
             "letter (to NVIDIA) names the H20 and covers circuits achieving its memory or interconnect "
             "bandwidth") in section
+
+
+def test_a_metric_near_a_line_from_figures_no_datasheet_states_is_said() -> None:
+    """RTX Pro 6000D: TPP 2,324 (from The Register's ~581 TFLOP/s FP4, press, and its derived quarters and halves) is
+    (2,400 - 2,324) / 2,400 = 3.2% under the 2,400 line, and PD 2,324 / 750 = 3.10 (a derived whole-GB202 die) 3.2%
+    under 3.2: its class 'outside' was given with no warning. The MLU590's assumed rates give TPP 4,992, 4.0% over
+    4,800. The H100 (datasheet peaks, TPP 15,832 far from 21,000) and a what-if (the question asked) get none."""
+    a = assess(catalog.chip("rtx-pro-6000d"))
+    assert a.near_lines == (
+        "TPP 2,324 is 3.2% under the 2,400 line, from figures no datasheet states (derived: bf16/fp8/int8; press: "
+        "fp4): the chip's true figures may cross it",
+        "PD 3.10 is 3.2% under the 3.20 line, from figures no datasheet states (derived: bf16/fp8/int8/die area; "
+        "press: fp4): the chip's true figures may cross it")
+    assert set(a.near_lines) <= set(a.notes)
+    assert assess(catalog.chip("mlu590")).near_lines == (
+        "TPP 4,992 is 4.0% at or over the 4,800 line, from figures no datasheet states (assumption: bf16/int8): the "
+        "chip's true figures may cross it",)
+    assert assess(catalog.chip("h100")).near_lines == ()
+    assert assess(at_threshold(catalog.chip("h100"), "3a090.a").chip).near_lines == ()
+    data = json.loads(_run("rtx-pro-6000d", "--format", "json")[1])[0]
+    assert data["near_lines"] == list(a.near_lines) and data["eccn_3a090_possible"] == ["outside"]
+    code, out, _ = _run("rtx-pro-6000d", "--format", "md")
+    assert code == 0 and "| outside~ |" in out
+    assert ("~ a metric within 10% of a line, from figures no datasheet states, so the class may differ (which "
+            "figures: notes, near_lines in --format json): nvidia-rtx-pro-6000d TPP 2,324 is 3.2% under the 2,400 "
+            "line; nvidia-rtx-pro-6000d PD 3.10 is 3.2% under the 3.20 line.") in " ".join(out.split())

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from parity import catalog
 from parity.errors import PolicyError
 from parity.hardware import Chip, System
-from parity.policy import THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
+from parity.policy import LETTER_RULE, THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
 
-__all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Screened", "domestic", "eccn_text", "refusal",
-           "screen"]
+__all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Decision", "Screened", "decide", "domestic",
+           "eccn_text", "refusal", "rule_fields", "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 
@@ -55,22 +55,36 @@ def _class_text(a: Assessment) -> str:
     return f"{a.eccn_3a090} (TPP {a.tpp:,.0f}{density})"
 
 
-def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
-    """Why a buyer in China does not get `chip` under `rule` (one of EXPORT_RULES; KEPT says what each keeps), or ''
-    where it does. A domestic chip (a PRC vendor's) is kept under every rule: a buyer in China needs no US export
-    licence for it. A chip for which a licence letter requires a licence (policy.licence_letter: the chip it names, or
-    an NVIDIA chip outside 3A090 achieving the H20's memory or interconnect bandwidth, which its text covers) is
-    refused under every rule: whether the Jan-2026 review covers a letter's licence is not modelled. A chip whose
-    class turns on an unknown die area is refused where one of its possible classes would be."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """Whether a buyer in China gets one chip under one rule (EXPORT_RULES), and why, in the words of parity.policy's
+    verdicts: what `fleet --rule` and `compare --rule` keep or drop, and what `parity policy` says of each rule."""
+
+    rule: str
+    kept: bool
+    why: str
+
+
+def decide(chip: Chip, rule: str, tf32_bits: int = 0) -> Decision:
+    """Whether a buyer in China gets `chip` under `rule` (one of EXPORT_RULES; KEPT says what each keeps), and why.
+    A domestic chip (a PRC vendor's) is kept under every rule: a buyer in China needs no US export licence for it. A
+    chip for which a licence letter requires a licence (policy.licence_letter: the chip it names, or an NVIDIA chip
+    outside 3A090 achieving the H20's memory or interconnect bandwidth, which its text covers) is dropped under every
+    rule: under jan2026 its verdict is unknown (whether the Jan-2026 review covers a letter's licence is not modelled),
+    and an unknown licence is not taken as granted. A chip whose class turns on an unknown die area is dropped where
+    one of its possible classes would be. Where the letter's verdict is unknown (outside 3A090, below both of the
+    H20's bandwidths: its 'combination thereof' is unpublished) the lines decide, and `why` says so."""
     key = rule.strip().lower()
     if key not in EXPORT_RULES:
         raise PolicyError(f"rule must be one of {EXPORT_RULES}, got {rule!r}")
-    if domestic(chip):
-        return ""
+    if home := domestic(chip):
+        return Decision(rule=key, kept=True, why=home)
     letter = licence_letter(chip, tf32_bits)
     if letter is not None:
-        return (f"licence required by {letter.rule} ({letter.reason})"
-                + ("; whether the Jan-2026 review covers it is not modelled" if key == "jan2026" else ""))
+        return Decision(rule=key, kept=False, why=f"licence required by {letter.rule} ({letter.reason})" + (
+            ", and jan2026 is unknown (whether its review covers a letter's licence is not modelled): not taken as "
+            "granted"
+            if key == "jan2026" else ""))
     a = assess(chip, tf32_bits)
     if key == "jan2026":
         verdict = next(v for v in a.verdicts if v.rule == "jan2026")
@@ -78,46 +92,105 @@ def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
             kept = jan2026_zone(a.tpp, chip.memory_bytes_per_s)  # inside the line as a 3A090 item, or none at all
         else:
             kept = verdict.status in ("applies", "not applicable")
-        return "" if kept else f"{eccn_text(a)}, {verdict.reason}"
-    refused = [p for p in a.eccn_3a090_possible if p is not None and (key == "3a090" or p.startswith("3A090.a"))]
-    return _class_text(a) if refused else ""
+        why = f"{eccn_text(a)}, {verdict.reason}"
+    else:
+        refused = [p for p in a.eccn_3a090_possible if p is not None and (key == "3a090" or p.startswith("3A090.a"))]
+        kept = not refused
+        why = _class_text(a) if refused else _kept_class_text(a)
+    unsure = next((v for v in a.verdicts if v.rule == LETTER_RULE and v.status == "unknown"), None)
+    if kept and unsure:
+        why += f", and {LETTER_RULE} unknown (its 'combination thereof' is unpublished: the lines decide)"
+    if a.near_lines:  # policy.near_lines: a stated figure may put the chip across a line
+        near = ", ".join(n.split(", from")[0] for n in a.near_lines)
+        why += f", near a line from figures no datasheet states ({near})"
+    return Decision(rule=key, kept=kept, why=why)
+
+
+def _kept_class_text(a: Assessment) -> str:
+    """A class a rule keeps with the figures that set it: 'outside 3A090 (TPP 1,912, PD 3.14)', '3A090.b.1 under
+    License Exception NAC (TPP 4,799, PD 5.90)'."""
+    figures = f"TPP {a.tpp:,.0f}" + ("" if a.performance_density is None else f", PD {a.performance_density:.2f}")
+    if a.eccn_3a090 is None:
+        return f"outside 3A090 ({figures})"
+    if a.eccn_3a090 == "unknown":
+        return f"ECCN 3A090 {eccn_text(a)}, none of them 3A090.a ({figures})"
+    return f"{a.eccn_3a090} under License Exception NAC ({figures})"
+
+
+def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:
+    """Why a buyer in China does not get `chip` under `rule` (decide), or '' where it does."""
+    found = decide(chip, rule, tf32_bits)
+    return "" if found.kept else found.why
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Screened:
-    """Systems screened under an export rule: those a buyer in China gets, in the order given, one line for each
-    refused ('nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)'; a system other than its chip's default is named with it) and
-    for each kept as domestic ('huawei-ascend-910c: domestic (Huawei), no US export licence')."""
+    """Systems screened under an export rule, in the order given, each with the decision on its chip (decide)."""
 
     rule: str
-    kept: tuple[System, ...]
-    dropped: tuple[str, ...]
-    domestic: tuple[str, ...] = ()
+    decided: tuple[tuple[System, Decision], ...]
+
+    @property
+    def kept(self) -> tuple[System, ...]:
+        """The systems whose chip a buyer in China gets."""
+        return tuple(s for s, d in self.decided if d.kept)
+
+    def _said(self, kept: bool) -> tuple[str, ...]:
+        return tuple(f"{_name(s)}: {d.why}" for s, d in self.decided if d.kept == kept)
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """Each system dropped with why: 'nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)'; a system other than its chip's
+        default is named with its chip ('cloudmatrix-384 (huawei-ascend-910c)')."""
+        return self._said(False)
+
+    @property
+    def kept_why(self) -> tuple[str, ...]:
+        """Each system kept with why: 'nvidia-l20: outside 3A090 (TPP 1,912, PD 3.14); ...'."""
+        return self._said(True)
+
+    @property
+    def domestic(self) -> tuple[str, ...]:
+        """Each system kept as domestic: 'huawei-ascend-910c: domestic (Huawei), no US export licence'."""
+        return tuple(f"{_name(s)}: {d.why}" for s, d in self.decided if d.kept and domestic(s.chip))
+
+    def why(self, system: System) -> str:
+        """Why the rule keeps or drops `system` (decide), '' for a system it did not screen."""
+        return next((d.why for s, d in self.decided if s.id == system.id), "")
 
     @property
     def text(self) -> str:
         """What the rule kept and dropped, and what it leaves out, for a caption and a record's assumptions."""
-        kept = f"kept: {'; '.join(self.domestic)}; " if self.domestic else ""
         return (f"Export rule {self.rule} (US controls on chips for China) keeps {KEPT[self.rule]}, unless a licence "
                 "letter names the chip or, outside 3A090, it achieves the named chip's memory or interconnect "
                 "bandwidth (below both, the letter's unpublished 'combination thereof' is not modelled: the lines "
-                f"decide), and domestic chips; {kept}dropped: {'; '.join(self.dropped) or 'none'}. "
-                f"{NOT_MODELLED}")
+                f"decide), and domestic chips; kept: {'; '.join(self.kept_why)}; dropped: "
+                f"{'; '.join(self.dropped) or 'none'}. {NOT_MODELLED}")
+
+    def dropped_records(self) -> list[dict[str, str]]:
+        """The systems dropped, for JSON: {'system', 'chip', 'why'} each."""
+        return [{"system": s.id, "chip": s.chip.id, "why": d.why} for s, d in self.decided if not d.kept]
+
+
+def _name(system: System) -> str:
+    """A system as a screen names it: its chip's id where it is the chip's default system, else 'system (chip)'."""
+    return system.chip.id if system.id == catalog.system_for(system.chip).id else f"{system.id} ({system.chip.id})"
 
 
 def screen(systems: Sequence[System], rule: str, tf32_bits: int = 0) -> Screened:
     """Keep the `systems` whose chip a buyer in China gets under `rule`; PolicyError naming every refusal where none
     is left (one line, as the CLI prints it)."""
     key = rule.strip().lower()
-    kept, dropped, home = [], [], []
-    for system in systems:
-        why = refusal(system.chip, key, tf32_bits)
-        name = system.chip.id if system.id == catalog.system_for(system.chip).id else f"{system.id} ({system.chip.id})"
-        if why:
-            dropped.append(f"{name}: {why}")
-        else:
-            kept.append(system)
-            home += [f"{name}: {domestic(system.chip)}"] if domestic(system.chip) else []
-    if not kept:
-        raise PolicyError(f"--rule {key} drops every chip named: {'; '.join(dropped)}")
-    return Screened(rule=key, kept=tuple(kept), dropped=tuple(dropped), domestic=tuple(home))
+    found = Screened(rule=key, decided=tuple((s, decide(s.chip, key, tf32_bits)) for s in systems))
+    if not found.kept:
+        raise PolicyError(f"--rule {key} drops every chip named: {'; '.join(found.dropped)}")
+    return found
+
+
+def rule_fields(screened: Screened | None, system: System) -> dict[str, object]:
+    """A record's export-rule fields, appended to fleet's and compare's rows: rule (None without --rule), rule_why (why
+    the rule keeps the row's system, decide) and rule_dropped (each system it dropped: system, chip, why), so that a
+    CSV or JSON reader need not parse the assumptions' text."""
+    if screened is None:
+        return {"rule": None, "rule_why": "", "rule_dropped": []}
+    return {"rule": screened.rule, "rule_why": screened.why(system), "rule_dropped": screened.dropped_records()}

@@ -18,7 +18,7 @@ from parity.hardware import Chip, what_if
 __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
            "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "ZONE_NA",
-           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "assess", "at_threshold"]
+           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "assess", "at_threshold"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -311,6 +311,53 @@ def _check_h20_letter(chip: Chip, tf32_bits: int) -> tuple[str, str]:
                        "GB/s; the letter's 'combination thereof' is unpublished")
 
 
+NEAR_LINE = 0.10  # a metric this close to a line (a fraction of it), from figures no datasheet states, may cross it
+STATED = ("datasheet", "paper")  # source kinds that state a figure; others estimate, derive or assume it
+# the lines a metric is read against: TPP and PD by 3A090 (88 FR 73458), TPP and DRAM bandwidth by 91 FR 1684
+TPP_LINES, PD_LINES = (TPP_FLOOR, TPP_B1, TPP_A1, JAN2026_TPP), (PD_B1, PD_B2, PD_A2)
+
+
+_FIELD_WORDS = {"die_area_m2": "die area", "memory_bytes_per_s": "memory bandwidth"}
+
+
+def _unstated(chip: Chip, fields: tuple[str, ...]) -> dict[str, list[str]]:
+    """The source kind of each of `fields` that no source states (its kind not in STATED) and the fields of each:
+    {'derived': ['bf16', 'fp8']}; empty where any of them is stated (a stated one sets the metric, as a tied peak
+    sets TPP, whatever the others are), and where a what-if set any of them."""
+    kinds = {f: (found.source.kind if (found := chip.source_of(f)) else "unsourced") for f in fields}
+    # a what-if's figure is the question asked, not a figure in doubt (its provenance holds the field unsuffixed)
+    what_if = any(r.source.id == "what-if" and f.split(".")[0] == r.field for r in chip.provenance for f in fields)
+    if what_if or any(kind in STATED for kind in kinds.values()):
+        return {}
+    grouped: dict[str, list[str]] = {}
+    for f, kind in kinds.items():
+        grouped.setdefault(kind, []).append(_FIELD_WORDS.get(f, f.removeprefix("peak_flop_per_s.")))
+    return grouped
+
+
+def near_lines(chip: Chip, result: TppResult, pd: float | None) -> tuple[str, ...]:
+    """Each metric within NEAR_LINE of a line, set by figures that no datasheet or paper states (derived, assumed,
+    estimated or a press report's), so that the chip's true figures may put it on the line's other side: 'TPP 2,324 is
+    3.2% under the 2,400 line, from figures no datasheet states (derived: bf16/fp8/int8; press: fp4)'. TPP rests on the
+    peaks that set it (all of them tied), PD on those and the die area, DRAM bandwidth (the 91 FR 1684 line) on its
+    own figure."""
+    peaks = _unstated(chip, tuple(f"peak_flop_per_s.{k}" for k in result.tied))
+    area = _unstated(chip, ("die_area_m2",))
+    said = []
+    for name, value, lines, inputs, shown in (
+            ("TPP", result.tpp, TPP_LINES, peaks, ",.0f"),
+            ("PD", pd, PD_LINES, {k: peaks.get(k, []) + area.get(k, []) for k in peaks | area}, ".2f"),
+            ("DRAM bandwidth [GB/s]", chip.memory_bytes_per_s / 1e9, (JAN2026_DRAM_BYTES_PER_S / 1e9,),
+             _unstated(chip, ("memory_bytes_per_s",)), ",.0f")):
+        for line in lines:
+            if value is not None and inputs and abs(value - line) <= NEAR_LINE * line:
+                kinds = "; ".join(f"{kind}: {'/'.join(fields)}" for kind, fields in inputs.items())
+                said.append(f"{name} {value:{shown}} is {abs(value - line) / line:.1%} "
+                            f"{'under' if value < line else 'at or over'} the {line:{shown}} line, from figures no "
+                            f"datasheet states ({kinds}): the chip's true figures may cross it")
+    return tuple(said)
+
+
 def _by_class(answers: dict[str | None, str]) -> str:
     """Each answer and the classes that give it, for a chip whose class is unknown: 'yes if 3A090.b.1; no if
     3A090.a.2 or outside'."""
@@ -395,7 +442,8 @@ class Assessment:
     to review (the jan2026 verdict: not applicable, or unknown for a chip a letter names: ZONE_NA).
     license_exception_nac, jan2026_zone: also None where the class is unknown and its possible classes answer
     differently; then license_exception_nac_by_class, jan2026_zone_by_class say what each class gives ('yes if
-    3A090.b.1; no if 3A090.a.2 or outside'), and are empty where the answer is known.
+    3A090.b.1; no if 3A090.a.2 or outside'), and are empty where the answer is known. near_lines: each metric within
+    NEAR_LINE of a line from figures no datasheet states (near_lines), also among the notes.
     """
 
     chip: str
@@ -416,6 +464,7 @@ class Assessment:
     notes: tuple[str, ...]
     license_exception_nac_by_class: str = ""
     jan2026_zone_by_class: str = ""
+    near_lines: tuple[str, ...] = ()
 
     @property
     def reversals(self) -> tuple[str, ...]:
@@ -490,6 +539,8 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
         notes.append("die area unknown: PD not computed")
     elif area_source is not None and area_source.source.kind not in ("datasheet", "paper"):
         notes.append(f"die area is {area_source.source.kind}, so PD is approximate")
+    near = near_lines(chip, result, pd)
+    notes += near
     if nac_by_class:
         notes.append(f"NAC depends on the class: {nac_by_class}")
     if zone_by_class:
@@ -500,7 +551,7 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
         die_area_mm2=None if chip.die_area_m2 is None else chip.die_area_m2 * MM2_PER_M2,
         eccn_3a090=eccn, eccn_3a090_possible=possible, paragraphs_met=met, license_exception_nac=nac,
         jan2026_zone=zone, verdicts=tuple(verdicts), notes=tuple(notes), license_exception_nac_by_class=nac_by_class,
-        jan2026_zone_by_class=zone_by_class)
+        jan2026_zone_by_class=zone_by_class, near_lines=near)
 
 
 THRESHOLD_RULES = ("3a090", "3a090.a", "jan2026")

@@ -29,7 +29,7 @@ from parity.units import format_si
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
            "unmeasured_gemm", "assumed_emulation", "flag_note", "short_basis", "training_flags", "what_if_changes",
-           "what_if_flag", "power_flags", "status_flag", "ratio_band"]
+           "what_if_flag", "power_flags", "status_flag", "specs_flag", "ratio_band"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -174,9 +174,9 @@ def short_basis(basis: str) -> str:
 def flag_note(raised: Sequence[Flag]) -> list[str]:
     """case_flags of a best configuration in the few words a table's note gives them (`compare`, `fleet`; the
     whole flags are in their JSON): the flags with a brief (past the context window, an uncalibrated chip and its
-    basis, a GEMM format's rate not measured, an engine profile fitted only with or without MTP or on another
-    stack, training never checked on the family). Other flags (the generic engine, a far layout) hold for most rows
-    of such tables and are left to the JSON."""
+    basis, its specs assumed, a GEMM format's rate not measured, an engine profile fitted only with or without MTP or
+    on another stack, training never checked on the family). Other flags (the generic engine, a far layout) hold for
+    most rows of such tables and are left to the JSON."""
     return list(dict.fromkeys(f.brief for f in raised if f.brief))
 
 
@@ -197,7 +197,11 @@ def what_if_changes(system: System) -> str:
 
 def _package_id(system: System) -> str:
     """The catalog chip's id, that of the package where a system runs one rank per die (hardware.per_die)."""
-    chip = system.chip
+    return _chip_id(system.chip)
+
+
+def _chip_id(chip: Chip) -> str:
+    """The catalog id of `chip`, that of its package where it is one die run as a rank (hardware.per_die)."""
     return chip.id.removesuffix("-die") if chip.ranks_per_package > 1 else chip.id
 
 
@@ -224,6 +228,26 @@ def status_flag(chip: Chip) -> Flag | None:
         return None
     return Flag(f"{chip.status} chip", f"{chip.status} chip {chip.id}: {said}, not a shipping part's (parity show "
                 f"{chip.id})", f"{chip.status} chip: {said}")
+
+
+# a chip's headline figures that a prediction rests on, as specs_flag names them (a peak rate by its format)
+_SPEC_WORDS = {"memory_bytes_per_s": "memory bandwidth", "memory_bytes": "memory capacity"}
+
+
+def specs_flag(chip: Chip) -> Flag | None:
+    """The flag of a chip with a peak math rate, memory bandwidth or memory capacity that no source publishes, only
+    parity's assumption (its source's kind): the spec ratios and the predictions rest on it ('specs assumed: bf16,
+    int8, memory bandwidth' on the MLU590); None where each is published, estimated or derived from a published
+    figure. A what-if's changes have their own flag (what_if_flag)."""
+    assumed = [r for r in chip.provenance if r.source.kind == "assumption" and r.source.id != "what-if"
+               and (r.field.startswith("peak_flop_per_s.") or r.field in _SPEC_WORDS)]
+    if not assumed:
+        return None
+    names = [_SPEC_WORDS.get(r.field, r.field.removeprefix("peak_flop_per_s.")) for r in assumed]
+    quoted = ", ".join(f"{name} {r.quoted}" for name, r in zip(names, assumed))
+    plural = "s" * (len(names) > 1)
+    return Flag("specs assumed", f"specs assumed on {chip_text(chip)}: {quoted}, parity's assumption{plural} where no "
+                f"figure is published (parity show {_chip_id(chip)})", f"specs assumed: {', '.join(names)}")
 
 
 def power_flags(system: System) -> tuple[Flag, ...]:
@@ -253,10 +277,11 @@ def package_flag(system: System) -> Flag | None:
 
 def ratio_band(band: Band, chip: Chip, cal: Calibration) -> Band:
     """The vendor band a ratio interval takes for `chip`: its log-width times WIDEN_FLAGGED where nothing measured
-    the chip itself (chip_calibrated) or it is not shipping (status_flag), as a flagged prediction's interval widens;
-    the vendor's cross-source residuals (ratio_uncertainty.toml) are of measured chips, and say nothing of a chip
-    whose own rates or specs no measurement checked."""
-    measured = chip_calibrated(chip, cal) and status_flag(chip) is None
+    the chip itself (chip_calibrated), it is not shipping (status_flag) or its specs are assumed (specs_flag), as a
+    flagged prediction's interval widens; the vendor's cross-source residuals (ratio_uncertainty.toml) are of
+    measured chips' published specs, and say nothing of a chip whose own rates or specs nothing published or
+    measured."""
+    measured = chip_calibrated(chip, cal) and status_flag(chip) is None and specs_flag(chip) is None
     return band if measured else band.widened(WIDEN_FLAGGED)
 
 
@@ -274,15 +299,16 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     """Ways a training prediction of `model` on `system` at sequences of `seq_len` tokens in GEMMs of `precision`,
     in `layouts` (training layouts: their zero and pp), lies outside what parity was checked on: the model's own
     flags (config keys parity does not model, as case_flags carries them for serving), sequences past the model's
-    context window (context_flags, as serving says it), a chip with no measured calibration and one that is not
-    shipping (as case_flags says them for serving), a format the calibrated chip emulates (assumed_emulation, as
-    serving flags it), a chip family no published training run was measured on (catalog.training_families), and
-    ZeRO-3 with pipeline parallelism where no published run combines them."""
+    context window (context_flags, as serving says it), a chip with no measured calibration, one that is not
+    shipping and one whose specs are assumed (as case_flags says them for serving), a format the calibrated chip
+    emulates (assumed_emulation, as serving flags it), a chip family no published training run was measured on
+    (catalog.training_families), and ZeRO-3 with pipeline parallelism where no published run combines them."""
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
     out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), uncalibrated,
-           None if uncalibrated or not precision else assumed_emulation(cal, chip, (precision,)), status_flag(chip)]
+           None if uncalibrated or not precision else assumed_emulation(cal, chip, (precision,)), status_flag(chip),
+           specs_flag(chip)]
     if chip.family not in catalog.training_families():
         out.append(Flag(f"training never checked on the {chip.family} family",
                         f"training never checked on the {chip.family} family (published runs measured on "
@@ -323,8 +349,7 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         else:
             out += filter(None, [weights and unmeasured_gemm(cal, chip, weights),
                                  assumed_emulation(cal, chip, (weights, expert_weights))])
-        if unshipped := status_flag(chip):
-            out.append(unshipped)
+        out += filter(None, [status_flag(chip), specs_flag(chip)])
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     scored = catalog.validated_features(fitted=False)
     if never := sorted(used - scored):

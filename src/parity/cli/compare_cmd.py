@@ -16,7 +16,7 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, r
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
-from parity.cli.labels import flags_caption, system_label
+from parity.cli.labels import SPECS_ASSUMED_WORDS, flags_caption, system_label
 from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
@@ -24,7 +24,7 @@ from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
     format_label, mtp_setting, quotient_intervals
 from parity.errors import ParityError
-from parity.export import EXPORT_RULES, refusal, screen
+from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
 from parity.plan import Precision
 from parity.parallel import map_chunks
@@ -35,6 +35,7 @@ from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import duration_text
 from parity.training import default_global_batch
+from parity.uncertainty import specs_flag
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
@@ -287,7 +288,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         reruns, briefs = zip(*[_rerun(r, by_id[r.system], name, engine, isl, osl, drafts, weights, targets)
                                if workload == "serve" else ({}, "") for r in results])
         rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]
-        payload += [r.to_dict() | s | again for r, s, again in zip(results, sims, reruns)]
+        payload += [r.to_dict() | s | again | rule_fields(exporting, by_id[r.system])
+                    for r, s, again in zip(results, sims, reruns)]
         if fmt not in ("table", "md"):
             continue
         varied = len({sys_.chips for sys_ in by_id.values()}) > 1  # a --baseline's size too
@@ -356,6 +358,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         per = ("per system = every chip of the system busy; per kW = per system over the system's power (a "
                "datasheet maximum or an all-in figure where published, else assumed on that basis: a server chips x "
                "TDP x 1.82, a liquid-cooled rack x 1.68; 'parity show SYSTEM'); per GB = per system over its memory; ")
+        assumed = any(specs_flag(by_id[r.system].chip) for r in results)
+        specs = "Spec ratios from datasheets" + (", or parity's assumptions where a note says 'specs assumed'"
+                                                 if assumed else "")
         uncalibrated = ("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
                         "runs on the derived prior; 'parity show CHIP'); a calibrated chip ('calibrated' in --format "
                         "json) has kernels timed by parity on it, published kernel figures of it (its 'calibration:' "
@@ -368,7 +373,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            else "")
                         + ("; 'power assumed': the system's power is parity's assumption above, which its per-kW "
                            "figures rest on" if any(f.kind == "power assumed" for r in results for f in r.flags)
-                           else ""))
+                           else "")
+                        + (f"; {SPECS_ASSUMED_WORDS}" if assumed else ""))
         if workload == "serve":
             disaggregated = any(r.mode == "disagg" for r in results)
             caption = (f"Formats: {formats_text(weights, disaggregated)} (each row's whole line: serve_command in "
@@ -378,7 +384,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           if disaggregated else "")
                        + f"). Engine profile: {profile.id}. "
                        + (f"{mtp_text} " if mtp_text else "")
-                       + "tok/s: output tokens per second. Spec ratios from datasheets (x = times the baseline); "
+                       + f"tok/s: output tokens per second. {specs} (x = times the baseline); "
                        f"throughput predicted in each system's best configuration; {per}'spans N systems': its workers "
                        "span N systems over scale-out, where the model does not fit one or where workers over N (up "
                        "to 4) deliver 1.25x or more per chip, as `parity fleet` takes them ('(M/chip on one)': the "
@@ -386,8 +392,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        f"multi-die package (Ascend 910C) runs one rank per die; {uncalibrated}. 80% int.: the 80% "
                        "interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
                        "residuals of both chips' vendors (parity validate --by source), a band twice as wide in log "
-                       "for a chip uncalibrated or not shipping (the residuals are measured chips'; an unreleased "
-                       "chip's specs may err beyond them); "
+                       "for a chip uncalibrated, not shipping or with specs assumed (the residuals are measured, "
+                       "published chips'; an unreleased chip's specs, or assumed ones, may err beyond them); "
                        + ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled "
                           "by the systems' chips, power and memory" if varied else
                           "the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power "
@@ -399,7 +405,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                      "'on N systems': the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity "
                      "train' sizes a job (one system where a layout fits one; --chips sets the count)")
             caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
-                       "Spec ratios from datasheets (x = times the baseline); throughput predicted in each system's "
+                       f"{specs} (x = times the baseline); throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; a multi-die "
                        f"package (Ascend 910C) trains one rank per die (layouts count dies); {uncalibrated}. "
                        + _mfu_text(results))

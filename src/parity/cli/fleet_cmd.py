@@ -10,7 +10,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.labels import COST_BASES, cost_cells, flags_caption
+from parity.cli.labels import COST_BASES, SPECS_ASSUMED_WORDS, cost_cells, flags_caption
 from parity.cli.variants import variants_option, what_ifs_text
 from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -19,9 +19,10 @@ from parity.cli.workloads import refuse_other_workloads_options, training_run_op
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Real, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
-from parity.export import EXPORT_RULES, eccn_text
+from parity.export import EXPORT_RULES, eccn_text, rule_fields
 from parity.fleet import basis_text, plan_fleet, spare_text
 from parity.policy import assess
+from parity.uncertainty import specs_flag
 from parity.units import share_text
 from parity.report.tables import Column, money, over_interval, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
@@ -115,7 +116,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                        if percentiles else None, processes)
     export = exporting.text if exporting else ""
     rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
-                           "assumptions": [*p.assumptions, *filter(None, [export])]} for p, system in zip(plans, kinds)]
+                           "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
+            for p, system in zip(plans, kinds)]
     ranged = any(p.chips_low is not None for p in plans)
     trillions = scaled(1e12, zeros=True)
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
@@ -173,7 +175,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats; 'reported chip', 'announced chip': not shipping, its figures "
                   "the claims named; 'power assumed': the system's power, which MW counts, is parity's assumption, "
-                  "given below); every flag in --format json. " + (COST_BASES if costs else "") + basis_text(plans)
+                  "given below" + (f"; {SPECS_ASSUMED_WORDS}" if any(specs_flag(s.chip) for s in kinds) else "")
+                  + "); every flag in --format json. " + (COST_BASES if costs else "") + basis_text(plans)
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's calibration, and its price where the variant sets no "
@@ -182,7 +185,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      "(compare's tokens_per_s_per_chip_low/high: the serving bands of the configuration's mode and "
                      "model class, twice as wide in log where flagged), before any limit; chips_low and chips_high "
                      "in --format json or csv" if ranged else "")
-                  + (f". {export}" if export else "")))
+                  + (f". {export} (per record: rule, rule_why, rule_dropped in --format json or csv)"
+                     if export else "")))
 
 
 def _sentence(text: str) -> str:

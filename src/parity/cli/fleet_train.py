@@ -11,7 +11,7 @@ from parity.cli.labels import COST_BASES, cost_cells, flags_caption
 from parity.cli.values import listed
 from parity.cli.variants import variant_systems, what_ifs_text
 from parity.errors import ParityError
-from parity.export import Screened, screen
+from parity.export import Screened, rule_fields, screen
 from parity.hardware import System
 from parity.fleet import SECONDS_PER_DAY
 from parity.fleet_training import plan_training_fleet
@@ -52,7 +52,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     plans = plan_training_fleet(found, kinds, tokens, None if days is None else days * SECONDS_PER_DAY, units,
                                 None if power_mw is None else power_mw * 1e6, seq_len, batch, precision, processes)
     export = exporting.text if exporting else ""
-    rows = [p.to_dict() | {"assumptions": [*p.assumptions, *filter(None, [export])]} for p in plans]
+    rows = [p.to_dict() | {"assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
+            for p, system in zip(plans, kinds)]
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
     shown = [r | {"days": p.train_time_s / SECONDS_PER_DAY, "cost_cell": costs[i] if costs else ""}
              for i, (r, p) in enumerate(zip(rows, plans))]
@@ -92,4 +93,5 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                   + (". What-ifs (--variants; note 'what-if'): " + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's calibration, and its price where the variant sets no "
                      "unit_price_usd (note 'catalog price')" if what_ifs else "")
-                  + (f". {export}" if export else "")))
+                  + (f". {export} (per record: rule, rule_why, rule_dropped in --format json or csv)"
+                     if export else "")))

@@ -13,10 +13,15 @@ from parity.hardware import Chip, System
 from parity.model import Model
 from parity.report.tables import money, reached
 
-__all__ = ["COST_BASES", "chip_label", "cost_cells", "flags_caption", "model_flags_text", "system_label"]
+__all__ = ["COST_BASES", "SPECS_ASSUMED_WORDS", "chip_label", "cost_cells", "flags_caption", "model_flags_text",
+           "system_label"]
 
 COST_BASES = ("Under a cost, 'systems': the catalog prices the whole system (its CPUs, network and racks); "
               "'chips only': it prices the chip alone (no server, network or rack), so the two do not compare. ")
+# what a note's 'specs assumed: X' (uncertainty.specs_flag) means, for a caption
+SPECS_ASSUMED_WORDS = ("'specs assumed: X': no source publishes the chip's X (a peak rate by format, its memory "
+                       "bandwidth or capacity), so its spec ratios and predictions rest on parity's assumption "
+                       "('parity show CHIP')")
 
 
 def chip_label(chip: Chip) -> str:

@@ -16,10 +16,11 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import CatalogError, ParityError
-from parity.export import eccn_text
+from parity.export import EXPORT_RULES, decide, domestic, eccn_text
 from parity.hardware import Chip
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import LETTER_CAPTION, LETTER_RULE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, performance_density
+from parity.policy import LETTER_CAPTION, LETTER_RULE, NEAR_LINE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
+    performance_density
 from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
 
 
@@ -29,28 +30,61 @@ def _number(digits: int) -> Any:
     return show
 
 
-def _row(a: Assessment, for_people: bool) -> dict[str, Any]:
+def _china(chip: Chip, tf32_bits: int) -> dict[str, Any]:
+    """What `fleet --rule` and `compare --rule` decide for a buyer in China (export.decide), for JSON: domestic (the
+    vendor where it is a PRC one, else ''), kept_by (the rules that keep the chip) and each rule's decision and why."""
+    decided = {rule: decide(chip, rule, tf32_bits) for rule in EXPORT_RULES}
+    return {"domestic": chip.vendor if domestic(chip) else "",
+            "kept_by": [rule for rule, d in decided.items() if d.kept],
+            "rules": {rule: {"kept": d.kept, "why": d.why} for rule, d in decided.items()}}
+
+
+def _kept_by(china: dict[str, Any]) -> str:
+    """The China column: 'domestic', or the rules that keep the chip ('all', 'jan2026', 'none')."""
+    if china["domestic"]:
+        return "domestic"
+    kept = china["kept_by"]
+    return "all" if len(kept) == len(EXPORT_RULES) else ", ".join(kept) or "none"
+
+
+def _row(a: Assessment, china: dict[str, Any], for_people: bool) -> dict[str, Any]:
     """A flat row for tables and CSV; JSON keeps the whole assessment. For people the verdicts and the 2026 zone carry
     REVERSED_MARK where another reading of TPP reverses them; CSV keeps the plain values and says which in
-    reversed_by."""
+    reversed_by. china_kept_by says what a buyer in China gets (_china), and for people a note where it is domestic."""
+    home = ([f"domestic in China ({china['domestic']}): a buyer there needs no US export licence; the US class holds "
+             "for exports elsewhere"] if china["domestic"] and for_people else [])  # CSV: china_kept_by 'domestic'
     row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
                            PD_KEY: a.performance_density,
                            "eccn_3a090": eccn_text(a), "license_exception_nac": a.license_exception_nac,
-                           "jan2026_zone": a.jan2026_zone, "notes": "; ".join(a.notes)}
+                           "jan2026_zone": a.jan2026_zone, "notes": "; ".join([*home, *a.notes])}
     row |= {f"rule_{v.rule}": v.shown if for_people else v.status for v in a.verdicts}
     if for_people:
-        return row | {"jan2026_zone": a.zone_shown, "license_exception_nac": a.nac_shown,
-                      f"rule_{LETTER_RULE}": a.letter_shown}
+        return row | {"eccn_3a090": eccn_text(a) + NEAR_MARK * bool(a.near_lines),
+                      "jan2026_zone": a.zone_shown, "license_exception_nac": a.nac_shown,
+                      f"rule_{LETTER_RULE}": a.letter_shown, "china_kept_by": _kept_by(china)}
     # CSV: 'unknown' where the class these depend on is unknown (the notes say what each class gives)
     return row | {"reversed_by": "; ".join(a.reversals)} | {
         key: "unknown" for key, by_class in (("license_exception_nac", a.license_exception_nac_by_class),
-                                             ("jan2026_zone", a.jan2026_zone_by_class)) if by_class}
+                                             ("jan2026_zone", a.jan2026_zone_by_class)) if by_class} | {
+        "china_kept_by": _kept_by(china)}
 
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
             + f". Oct-2022 I/O assumed = scale-up bandwidth x 2. {LETTER_CAPTION} 2026 zone: TPP < 21,000 and DRAM "
               f"< 6,500 GB/s, the January 2026 case-by-case review line; {ZONE_NA}.")
+
+
+# an ECCN a metric near a line from figures no datasheet states may change (policy.near_lines), marked for people
+NEAR_MARK = "~"
+NEAR_FOOTNOTE = (f"{NEAR_MARK} a metric within {NEAR_LINE:.0%} of a line, from figures no datasheet states, so the "
+                 "class may differ (which figures: notes, near_lines in --format json)")
+# what the China column says, and how it follows from the verdicts
+CHINA_CAPTION = ("China, kept by: the --rule values under which `fleet` and `compare` keep the chip for a buyer in "
+                 "China (why, per rule: 'china' in --format json); 'domestic': a PRC vendor's chip, kept under every "
+                 "rule (no US export licence there); a chip a licence letter requires a licence for is kept by none "
+                 "(under jan2026 its verdict is unknown, and an unknown licence is not taken as granted); where the "
+                 "H20 letter's verdict is unknown, the lines decide.")
 
 
 @cli.command(name="policy")
@@ -95,7 +129,8 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
         raise ParityError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --at-threshold CHIP")
     found = _chips_named(chips) if chips else list(catalog.chips())
     results = [assess(c, tf32_bits) for c in found]
-    rows = [_row(a, fmt not in ("csv", "json")) for a in results]
+    china = [_china(c, tf32_bits) for c in found]
+    rows = [_row(a, home, fmt not in ("csv", "json")) for a, home in zip(results, china)]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
                Column("tpp_format", "set by", plain, "left", wide=2),  # after the H20 letter's verdict, at 80
                Column(PD_KEY, "PD /mm2", _number(2)),
@@ -103,12 +138,18 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
                Column("license_exception_nac", "NAC", plain, wide=2),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=2),  # superseded: after the rest
                Column(f"rule_{LETTER_RULE}", "H20 letter", plain, "left", wide=True),
-               Column("jan2026_zone", "2026 zone", plain), Column("notes", "notes", plain, "left", wide=True)]
+               Column("jan2026_zone", "2026 zone", plain),
+               Column("china_kept_by", "China:\nkept by", plain, "left"),
+               Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
     reversed_rows = [f"{a.chip} {r}" for a in results for r in a.reversals]
+    near_rows = [f"{a.chip} {n.split(', from')[0]}" for a in results for n in a.near_lines]
     emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})",
-         caption=_CAPTION + (f" {REVERSED_FOOTNOTE}: {'; '.join(reversed_rows)}." if reversed_rows else ""),
-         payload=[a.to_dict() for a in results] if fmt == "json" else None, out=out)
+         caption=_CAPTION + (f" {REVERSED_FOOTNOTE}: {'; '.join(reversed_rows)}." if reversed_rows else "")
+         + (f" {NEAR_FOOTNOTE}: {'; '.join(near_rows)}." if near_rows else "")
+         + f" {CHINA_CAPTION}",
+         payload=[a.to_dict() | {"china": home} for a, home in zip(results, china)] if fmt == "json" else None,
+         out=out)
 
 
 EACH_CHIP = "each chip is assessed once"

@@ -41,11 +41,14 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
     if "power assumed" in notes:
         said.append("'power assumed': the system's power is parity's assumption (below), which its per-kW figures "
                     "rest on.")
+    if "specs assumed" in notes:
+        said.append("'specs assumed: X': no source publishes the chip's X (a peak rate by format, its memory bandwidth "
+                    "or capacity); its spec ratios and predictions rest on parity's assumption (parity show CHIP).")
     if any(r.ratio_interval[0] == r.ratio_interval[0] for r in rows):  # not NaN: an interval is shown
         said.append("Under each per-chip ratio, its 80% interval, from the cross-source residuals of both chips' "
-                    "vendors (parity validate --by source), twice as wide in log for a chip uncalibrated or not "
-                    "shipping; under the per-system, per-kW and per-GB ratios, the same scaled by the systems' chips, power "
-                    "and memory"
+                    "vendors (parity validate --by source), twice as wide in log for a chip uncalibrated, not "
+                    "shipping or with specs assumed; under the per-system, per-kW and per-GB ratios, the same "
+                    "scaled by the systems' chips, power and memory"
                     + ("; '1 lies inside the 80% interval per X: no clear winner': the interval of the ratio per X "
                        "spans parity." if "no clear winner" in notes else "."))
     return " ".join(said)
