@@ -23,7 +23,8 @@ def _invoke(*args: str) -> tuple[int, str]:
     ("0,100\n", "t.csv line 2: arrival_s, isl and osl must be numbers, got '0', '100', nothing"),
     ("nan,100,100\n", "t.csv line 2: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
     ("1e300,100,100\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000"),
-    ("0,100,100000000\n", "(the trace's longest prompt is 100 tokens, its longest output 100,000,000)"),
+    ("0,100,100000000\n", "(checked as one request alone of the trace's longest prompt, 100 tokens, and its longest "
+                          "output, 100,000,000)"),
     # a 1e23-token prompt printed 'needs 419430399999999934464.0 GB more per chip': past --isl's bound, refused
     ("0,1e23,50\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000 and 1 <= isl, osl <= 100,000,000 "
                     "(beyond any context length); got 0, 99,999,999,999,999,991,611,392, 50"),
@@ -51,6 +52,21 @@ def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
             in json.loads(output)["flags"])
     code, output = _invoke(*SERVE, "--trace", str(trace), "--isl", "5")
     assert code == 2 and "--isl with --trace: the trace gives each request's arrival and lengths" in output
+
+
+def test_a_trace_too_large_for_memory_is_checked_as_its_longest_request_alone(tmp_path: Path) -> None:
+    """One 500,000-token prompt said 'needs 2045.6 GB more per chip': the fit was checked at the default 32 clients
+    of it, where --isl 500000 --osl 50 --concurrency 1 says 13.9 GB. A trace has no clients; its longest request
+    alone is what must fit (and says so)."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,500000,50\n")
+    small = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100"]
+    code, output = _invoke(*small, "--trace", str(trace))
+    assert code == 2 and output.startswith(
+        "parity: error: does not fit: needs 13.9 GB more per chip (KV cache is the largest term) (checked as one "
+        "request alone of the trace's longest prompt, 500,000 tokens, and its longest output, 50); ")
+    code, output = _invoke(*small, "--isl", "500000", "--osl", "50", "--concurrency", "1")
+    assert code == 2 and "needs 13.9 GB more per chip" in output
 
 
 def test_one_token_outputs_print_no_nan() -> None:

@@ -432,7 +432,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                               "runs are the closed-loop scenario's (the default)")
         requests = trace_of(column_rows(trace, ("arrival_s", "isl", "osl"), max_rows=MAX_SIMULATED_REQUESTS,
                                         too_many=trace_too_long()), trace.name)
-        case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
+        # what must fit before the run: the longest prompt and output as one request alone (a trace's requests arrive
+        # at their own times, so there are no clients; the simulator queues or preempts what does not fit beside it,
+        # and the closed-form rows are priced again at the run's peak in flight: open_loop_at_peak)
+        case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests),
+                                   concurrency=1)
         lengths_and_load = _trace_text(trace, requests)
         # --explain prices a typical request's steps: the trace's mean lengths
         isl, osl = (round(sum(r.isl for r in requests) / len(requests)),
@@ -454,8 +458,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         lengths_note = f"; {default_client.lengths} (the {default_client.id} client profile's, as --sim draws them)"
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
-        raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
-                                             f"output {case.osl:,})" if requests else "")
+        raise ParityError(prediction.note + (f" (checked as one request alone of the trace's longest prompt, "
+                                             f"{case.isl:,} tokens, and its longest output, {case.osl:,})"
+                                             if requests else "")
                           + (_search_hint(case, the_model) if prediction.note.startswith("does not fit") else ""))
     bench, resolved = None, scenario_of(case)
     if simulated:
