@@ -24,8 +24,10 @@ SCORED = {"ttft_s": "a time in seconds", "tpot_s": "a time in seconds",
 # a time in another unit than the second: a measured_ttft_ms column would be kept unread, scoring nothing
 _NOT_SECONDS = {"ms": ("milliseconds", "divide its cells by 1,000"),
                 "us": ("microseconds", "divide its cells by 1,000,000"),
-                "ns": ("nanoseconds", "divide its cells by 1,000,000,000"), "min": ("minutes", "multiply its cells by 60")}
-_TIME_IN_OTHER_UNIT = re.compile(r"measured_(\w+?)(?<!_per)_(ms|us|ns|min)")  # not a rate (per_ms)
+                "ns": ("nanoseconds", "divide its cells by 1,000,000,000"),
+                "min": ("minutes", "multiply its cells by 60")}
+# (a rate, measured_tokens_per_ms, is not a time)
+_TIME_IN_OTHER_UNIT = re.compile(r"measured_(\w+?)(?<!_per)_(ms|us|ns|min)")
 
 
 def refuse_other_time_units(table: str, header: Sequence[str]) -> None:
