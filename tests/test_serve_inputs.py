@@ -138,6 +138,10 @@ def test_targets_read_alike_in_every_command() -> None:
     for command in (SERVE, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100"]):
         code, output = _invoke(*command, "--ttft", ":2s")
         assert code == 2 and "the statistic must be one of mean, p50, p90, p99" in output
+    code, output = _invoke(*SERVE, "--ttft", "p95:2s")  # vllm bench serve's --metric-percentiles often asks for 95
+    assert code == 2 and output.startswith(
+        "parity: error: Invalid value for '--ttft': the statistic must be one of mean, p50, p90, p99 (e.g. p99:2s); "
+        "p95 is not among the statistics the simulator reports: bound p90 or p99 instead")
     code, output = _invoke(*SERVE, "--ttft", "none", "--format", "json")
     assert code == 0, output
 
