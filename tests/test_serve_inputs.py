@@ -268,17 +268,18 @@ def test_a_trace_runs_its_closed_form_rows_at_its_own_peak_load(tmp_path: Path) 
 
 
 def test_the_peak_in_flight_sums_the_workers_latest_records() -> None:
-    """Requests prefilling or running at once over every worker, each worker as of its latest record: 3 on the
-    prefill worker and 2 decoding (5), then the prefill worker drains to 1 while decodes reach 3 (4); NaN
-    without a timeline."""
+    """Requests partly prefilled or running at once over every worker, each worker (a role's index: prefill 0 and
+    decode 0 are two) as of its latest record: 3 on the prefill worker and 2 decoding (5), then the prefill worker
+    drains to 1 while decodes reach 3 (4); a step's prompts (prefilling) are counted once, as partly prefilled or
+    running; NaN without a timeline."""
     from parity.simulate.results import SimResult
 
-    def record(t: float, worker: str, prefilling: int, running: int) -> dict:
-        return {"time_s": t, "worker": worker, "queued": 0, "prefilling": prefilling, "running": running,
-                "kv_used_fraction": 0.0}
+    def record(t: float, role: str, partly: int, running: int) -> dict:
+        return {"time_s": t, "worker": 0, "role": role, "queued": 0, "prefilling": 9, "partly_prefilled": partly,
+                "running": running, "kv_used_fraction": 0.0}
 
-    timeline = (record(0.2, "decode 0", 0, 2), record(0.1, "prefill 0", 3, 0), record(0.3, "prefill 0", 1, 0),
-                record(0.4, "decode 0", 0, 3))
+    timeline = (record(0.2, "decode", 0, 2), record(0.1, "prefill", 3, 0), record(0.3, "prefill", 1, 0),
+                record(0.4, "decode", 0, 3))
     result = SimResult(latency={}, output_tokens_per_s=0.0, chips=1.0, duration_s=1.0, requests=4, decode_batch=1.0,
                        preemptions=0, kv_capacity_tokens=1.0, timeline=timeline)
     assert result.peak_in_flight() == 5.0

@@ -295,8 +295,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sim: replay a CSV trace with columns arrival_s, isl, osl")
 @click.option("--timeline", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="sim: write queue length, running batch and KV use over time to this CSV (time_s from the first "
-                   "send; a trace's own clock)")
+              help="sim: write queue length, prompts prefilled, running batch and KV use over time to this CSV, a "
+                   "row per worker after each prompt step and each stretch of decode steps (time_s from the first "
+                   "send; a trace's own clock; columns: docs/model.md)")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="sim: seed of the length and MTP draws")
 @click.option("--ttft", "ttft_target", type=StatisticTarget("ttft"), default=None,
