@@ -41,6 +41,25 @@ def test_a_bad_trace_is_refused_in_one_line_and_writes_no_timeline(rows: str, sa
     assert not timeline.exists()
 
 
+@pytest.mark.parametrize(("header", "says"), [
+    ("arrival_ms,isl,osl", "; 'arrival_ms' is 'arrival_s' in milliseconds: rename it and divide its cells by 1,000 "
+                           "(times are read in seconds)"),
+    ("timestamp,input_tokens,output_tokens", "; 'timestamp' is probably 'arrival_s' (in seconds): rename it; "
+                                             "'input_tokens' is probably 'isl': rename it; 'output_tokens' is "
+                                             "probably 'osl': rename it"),
+    ("arival_s,isl,osl", "; 'arival_s' is probably 'arrival_s' (in seconds): rename it"),
+    ("foo,bar,baz", ""),
+])
+def test_a_trace_header_missing_a_column_names_the_near_miss(header: str, says: str, tmp_path: Path) -> None:
+    """'arrival_ms' and Mooncake-style 'timestamp,input_tokens,output_tokens' got only 'needs a header with
+    arrival_s, isl, osl'; the column each header name probably is, and a time's unit, are said (nothing where no
+    name is close)."""
+    trace = tmp_path / "t.csv"
+    trace.write_text(f"{header}\n0,100,100\n")
+    code, output = _invoke(*SERVE, "--trace", str(trace))
+    assert code == 2 and output == f"parity: error: t.csv: needs a header with arrival_s, isl, osl{says}\n"
+
+
 def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
     """A 200,000-token prompt among short ones runs past Llama-3.1-70B's 131,072-token window: flagged as --isl
     would be (the case took the default 1,024 + 1,024 tokens); --isl beside --trace is refused."""

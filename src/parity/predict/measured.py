@@ -12,7 +12,7 @@ import numpy as np
 from parity.errors import ParityError
 from parity.units import counted
 
-__all__ = ["SCORED", "measured_values", "refuse_other_time_units", "scored", "score_line"]
+__all__ = ["SCORED", "measured_values", "refuse_other_time_units", "seconds_column", "scored", "score_line"]
 
 # the predictions a measured_<name> column is set against, with what its cells hold (SI units): the means and, from
 # the simulator (--model-kind sim), each latency's p50, p90 and p99 (simulate.LATENCY_KEYS: ttft_p99_s, itl_s, ...)
@@ -27,19 +27,27 @@ _NOT_SECONDS = {"ms": ("milliseconds", "divide its cells by 1,000"),
                 "ns": ("nanoseconds", "divide its cells by 1,000,000,000"),
                 "min": ("minutes", "multiply its cells by 60")}
 # (a rate, measured_tokens_per_ms, is not a time)
-_TIME_IN_OTHER_UNIT = re.compile(r"measured_(\w+?)(?<!_per)_(ms|us|ns|min)")
+_TIME_IN_OTHER_UNIT = re.compile(r"(\w+?)(?<!_per)_(ms|us|ns|min)")
+
+
+def seconds_column(column: str) -> tuple[str, str, str] | None:
+    """A column of times in another unit than seconds ('arrival_ms'): its name in seconds ('arrival_s'), the unit
+    it holds ('milliseconds') and how to convert its cells ('divide its cells by 1,000'); None for any other."""
+    if not (found := _TIME_IN_OTHER_UNIT.fullmatch(column.strip())):
+        return None
+    return (f"{found[1]}_s", *_NOT_SECONDS[found[2]])
 
 
 def refuse_other_time_units(table: str, header: Sequence[str]) -> None:
     """Refuse a measured time column in a unit other than seconds (measured_ttft_ms), naming the SI column predict
     reads: any other measured_* column is kept unread, so this one would score nothing without a word."""
     for column in header:
-        if found := _TIME_IN_OTHER_UNIT.fullmatch(column.strip()):
-            stem, (unit, fix) = found[1], _NOT_SECONDS[found[2]]
-            si = f"measured_{stem}_s"
-            read = "which predict scores against its prediction" if f"{stem}_s" in SCORED else "in seconds"
+        if column.startswith("measured_") and (si := seconds_column(column)):
+            name, unit, fix = si
+            read = "which predict scores against its prediction" if name.removeprefix("measured_") in SCORED \
+                else "in seconds"
             raise ParityError(f"{table}: column {column!r} holds {unit}; measurements are read in SI units: name it "
-                              f"{si!r} ({read}) and {fix}")
+                              f"{name!r} ({read}) and {fix}")
 
 
 def measured_values(table: str, header: Sequence[str], rows: Sequence[Mapping[str, str]]
