@@ -41,8 +41,8 @@ def seconds_column(column: str) -> tuple[str, str, str] | None:
 def refuse_other_time_units(table: str, header: Sequence[str]) -> None:
     """Refuse a measured time column in a unit other than seconds (measured_ttft_ms), naming the SI column predict
     reads: any other measured_* column is kept unread, so this one would score nothing without a word."""
-    for column in header:
-        if column.startswith("measured_") and (si := seconds_column(column)):
+    for column in header:  # (a DictReader's row names cells beyond the header None)
+        if isinstance(column, str) and column.startswith("measured_") and (si := seconds_column(column)):
             name, unit, fix = si
             read = "which predict scores against its prediction" if name.removeprefix("measured_") in SCORED \
                 else "in seconds"
