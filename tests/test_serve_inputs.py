@@ -650,7 +650,7 @@ def test_one_worker_of_one_chip_is_said_in_the_singular() -> None:
     """'1 aggregated worker(s) of 1 chips' (fuzz 21 4.4)."""
     code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--model-kind",
                            "steady", "--format", "json")
-    assert code == 0 and "; 1 aggregated worker of 1 chip; KV cache gets" in json.loads(output)["note"]
+    assert code == 0 and "; 1 aggregated worker of 1 chip; the engine fills" in json.loads(output)["note"]
 
 
 def test_a_trace_is_read_a_row_at_a_time_and_refused_at_its_first_bad_line(tmp_path: Path,
