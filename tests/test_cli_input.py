@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parity.cli import cli
+from parity.predict.measured import measured_values, scored
 
 LLAMA = ("--model", "llama-3.1-8b", "--system", "hgx-h100")
 
@@ -763,3 +764,30 @@ def test_an_empty_entry_in_a_comma_list_is_refused(command: tuple[str, ...], say
     """'910c,' was read as 910c alone (twelfth round): a comma too many may be a name left out, so it is refused."""
     assert refused(*command) == (f"parity: error: {says}: an empty entry between commas; name each one, separated "
                                  "by one comma")
+
+
+def test_predict_refuses_a_measured_time_in_milliseconds_and_scores_measured_percentiles(tmp_path: Path) -> None:
+    """measured_ttft_ms was kept unread as any measured_* column is, so a user's runs scored nothing without a word;
+    it is refused naming the SI column. measured_ttft_p99_s, measured_itl_s and measured_e2e_p50_s were unread too;
+    each is set against the simulator's figure as measured_ttft_s is (NaN under the steady model, which has none)."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,isl,osl,concurrency,measured_ttft_ms\nllama-3.1-8b,hgx-h100,1024,128,8,100\n")
+    assert refused("predict", str(cases)) == (
+        "parity: error: cases.csv: column 'measured_ttft_ms' holds milliseconds; measurements are read in SI units: "
+        "name it 'measured_ttft_s' (which predict scores against its prediction) and divide its cells by 1,000")
+    cases.write_text("model,system,isl,osl,concurrency,measured_e2e_p99_us\nllama-3.1-8b,hgx-h100,1024,128,8,1\n")
+    assert refused("predict", str(cases)).endswith("name it 'measured_e2e_p99_s' (which predict scores against its "
+                                                   "prediction) and divide its cells by 1,000,000")
+    cases.write_text("model,system,isl,osl,concurrency,measured_ttft_p99_s,measured_itl_s,measured_e2e_p50_s\n"
+                     "llama-3.1-8b,hgx-h100,1024,128,8,0.1,0.005,1.0\n")
+    code, out, err = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    (row,) = json.loads(out)
+    assert code == 0 and err == "", err
+    assert (row["measured_ttft_p99_s"], row["measured_itl_s"], row["measured_e2e_p50_s"]) == (0.1, 0.005, 1.0)
+    assert [row[f"{name}_error"] for name in ("ttft_p99_s", "itl_s", "e2e_p50_s")] == [None] * 3  # JSON null: NaN
+    assert scored({"feasible": True, "ttft_p99_s": 0.15, "itl_s": 0.004, "e2e_p50_s": 0.9},
+                  {"ttft_p99_s": 0.1, "itl_s": 0.005, "e2e_p50_s": 1.0}) == pytest.approx(
+        {"measured_ttft_p99_s": 0.1, "ttft_p99_s_error": 0.5, "measured_itl_s": 0.005, "itl_s_error": -0.2,
+         "measured_e2e_p50_s": 1.0, "e2e_p50_s_error": -0.1})
+    assert measured_values("c.csv", ["measured_ttft_p90_s", "measured_tpot_p50_s"],
+                           [{"measured_ttft_p90_s": "0.2", "measured_tpot_p50_s": ""}]) == [{"ttft_p90_s": 0.2}]

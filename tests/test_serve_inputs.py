@@ -23,7 +23,8 @@ def _invoke(*args: str) -> tuple[int, str]:
     ("0,100\n", "t.csv line 2: arrival_s, isl and osl must be numbers, got '0', '100', nothing"),
     ("nan,100,100\n", "t.csv line 2: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
     ("1e300,100,100\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000"),
-    ("0,100,100000000\n", "(the trace's longest prompt is 100 tokens, its longest output 100,000,000)"),
+    ("0,100,100000000\n", "(checked as one request alone of the trace's longest prompt, 100 tokens, and its longest "
+                          "output, 100,000,000)"),
     # a 1e23-token prompt printed 'needs 419430399999999934464.0 GB more per chip': past --isl's bound, refused
     ("0,1e23,50\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000 and 1 <= isl, osl <= 100,000,000 "
                     "(beyond any context length); got 0, 99,999,999,999,999,991,611,392, 50"),
@@ -40,6 +41,25 @@ def test_a_bad_trace_is_refused_in_one_line_and_writes_no_timeline(rows: str, sa
     assert not timeline.exists()
 
 
+@pytest.mark.parametrize(("header", "says"), [
+    ("arrival_ms,isl,osl", "; 'arrival_ms' is 'arrival_s' in milliseconds: rename it and divide its cells by 1,000 "
+                           "(times are read in seconds)"),
+    ("timestamp,input_tokens,output_tokens", "; 'timestamp' is probably 'arrival_s' (in seconds): rename it; "
+                                             "'input_tokens' is probably 'isl': rename it; 'output_tokens' is "
+                                             "probably 'osl': rename it"),
+    ("arival_s,isl,osl", "; 'arival_s' is probably 'arrival_s' (in seconds): rename it"),
+    ("foo,bar,baz", ""),
+])
+def test_a_trace_header_missing_a_column_names_the_near_miss(header: str, says: str, tmp_path: Path) -> None:
+    """'arrival_ms' and Mooncake-style 'timestamp,input_tokens,output_tokens' got only 'needs a header with
+    arrival_s, isl, osl'; the column each header name probably is, and a time's unit, are said (nothing where no
+    name is close)."""
+    trace = tmp_path / "t.csv"
+    trace.write_text(f"{header}\n0,100,100\n")
+    code, output = _invoke(*SERVE, "--trace", str(trace))
+    assert code == 2 and output == f"parity: error: t.csv: needs a header with arrival_s, isl, osl{says}\n"
+
+
 def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
     """A 200,000-token prompt among short ones runs past Llama-3.1-70B's 131,072-token window: flagged as --isl
     would be (the case took the default 1,024 + 1,024 tokens); --isl beside --trace is refused."""
@@ -51,6 +71,21 @@ def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
             in json.loads(output)["flags"])
     code, output = _invoke(*SERVE, "--trace", str(trace), "--isl", "5")
     assert code == 2 and "--isl with --trace: the trace gives each request's arrival and lengths" in output
+
+
+def test_a_trace_too_large_for_memory_is_checked_as_its_longest_request_alone(tmp_path: Path) -> None:
+    """One 500,000-token prompt said 'needs 2045.6 GB more per chip': the fit was checked at the default 32 clients
+    of it, where --isl 500000 --osl 50 --concurrency 1 says 13.9 GB. A trace has no clients; its longest request
+    alone is what must fit (and says so)."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,isl,osl\n0,500000,50\n")
+    small = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100"]
+    code, output = _invoke(*small, "--trace", str(trace))
+    assert code == 2 and output.startswith(
+        "parity: error: does not fit: needs 13.9 GB more per chip (KV cache is the largest term) (checked as one "
+        "request alone of the trace's longest prompt, 500,000 tokens, and its longest output, 50); ")
+    code, output = _invoke(*small, "--isl", "500000", "--osl", "50", "--concurrency", "1")
+    assert code == 2 and "needs 13.9 GB more per chip" in output
 
 
 def test_one_token_outputs_print_no_nan() -> None:
@@ -122,6 +157,10 @@ def test_targets_read_alike_in_every_command() -> None:
     for command in (SERVE, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100"]):
         code, output = _invoke(*command, "--ttft", ":2s")
         assert code == 2 and "the statistic must be one of mean, p50, p90, p99" in output
+    code, output = _invoke(*SERVE, "--ttft", "p95:2s")  # vllm bench serve's --metric-percentiles often asks for 95
+    assert code == 2 and output.startswith(
+        "parity: error: Invalid value for '--ttft': the statistic must be one of mean, p50, p90, p99 (e.g. p99:2s); "
+        "p95 is not among the statistics the simulator reports: bound p90 or p99 instead")
     code, output = _invoke(*SERVE, "--ttft", "none", "--format", "json")
     assert code == 0, output
 
@@ -248,17 +287,18 @@ def test_a_trace_runs_its_closed_form_rows_at_its_own_peak_load(tmp_path: Path) 
 
 
 def test_the_peak_in_flight_sums_the_workers_latest_records() -> None:
-    """Requests prefilling or running at once over every worker, each worker as of its latest record: 3 on the
-    prefill worker and 2 decoding (5), then the prefill worker drains to 1 while decodes reach 3 (4); NaN
-    without a timeline."""
+    """Requests partly prefilled or running at once over every worker, each worker (a role's index: prefill 0 and
+    decode 0 are two) as of its latest record: 3 on the prefill worker and 2 decoding (5), then the prefill worker
+    drains to 1 while decodes reach 3 (4); a step's prompts (prefilling) are counted once, as partly prefilled or
+    running; NaN without a timeline."""
     from parity.simulate.results import SimResult
 
-    def record(t: float, worker: str, prefilling: int, running: int) -> dict:
-        return {"time_s": t, "worker": worker, "queued": 0, "prefilling": prefilling, "running": running,
-                "kv_used_fraction": 0.0}
+    def record(t: float, role: str, partly: int, running: int) -> dict:
+        return {"time_s": t, "worker": 0, "role": role, "queued": 0, "prefilling": 9, "partly_prefilled": partly,
+                "running": running, "kv_used_fraction": 0.0}
 
-    timeline = (record(0.2, "decode 0", 0, 2), record(0.1, "prefill 0", 3, 0), record(0.3, "prefill 0", 1, 0),
-                record(0.4, "decode 0", 0, 3))
+    timeline = (record(0.2, "decode", 0, 2), record(0.1, "prefill", 3, 0), record(0.3, "prefill", 1, 0),
+                record(0.4, "decode", 0, 3))
     result = SimResult(latency={}, output_tokens_per_s=0.0, chips=1.0, duration_s=1.0, requests=4, decode_batch=1.0,
                        preemptions=0, kv_capacity_tokens=1.0, timeline=timeline)
     assert result.peak_in_flight() == 5.0
@@ -610,7 +650,7 @@ def test_one_worker_of_one_chip_is_said_in_the_singular() -> None:
     """'1 aggregated worker(s) of 1 chips' (fuzz 21 4.4)."""
     code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--model-kind",
                            "steady", "--format", "json")
-    assert code == 0 and "; 1 aggregated worker of 1 chip; KV cache gets" in json.loads(output)["note"]
+    assert code == 0 and "; 1 aggregated worker of 1 chip; the engine fills" in json.loads(output)["note"]
 
 
 def test_a_trace_is_read_a_row_at_a_time_and_refused_at_its_first_bad_line(tmp_path: Path,

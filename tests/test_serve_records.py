@@ -143,3 +143,34 @@ def test_serve_records_the_matrices_a_checkpoints_skip_list_keeps_bf16() -> None
            "--concurrency", "64", "--model-kind", "steady", "--format", "json"]
     assert json.loads(_run(*run))["unquantized_matrices"] == "kv_a kv_b q_a q_b"
     assert json.loads(_run(*run, "--weights", "nvfp4"))["unquantized_matrices"] == ""
+
+
+def test_flags_are_a_list_in_json_and_one_joined_cell_in_csv_for_serve_and_predict(tmp_path: Path) -> None:
+    """serve's JSON held a list, predict's JSON a joined string, serve's CSV the JSON text '[]'; now JSON holds a list
+    and CSV one cell of the sentences joined by '; ' ('' where none), in both commands."""
+    said = ["emulation rate assumed: fp8 on bf16 at 0.8 of the wider unit, no measurement (family-davinci-910 carries "
+            "the prior)", "engine profile generic not fitted to measurements"]
+    assert json.loads(_run(*FP8_ON_910B, "--format", "json"))["flags"] == said
+    serve_csv = [r["flags"] for r in csv.DictReader(io.StringIO(_run(*FP8_ON_910B, "--format", "csv")))]
+    assert serve_csv == ["; ".join(said)]
+    cases = tmp_path / "cases.csv"
+    cases.write_text("case_id,model,system,engine,weights,isl,osl,concurrency\n"
+                     "a,llama-3.1-8b,atlas-800-a2,,fp8,1024,128,4\nb,llama-3.1-8b,hgx-h100,sglang,,1024,128,4\n")
+    listed = json.loads(_run("predict", str(cases), "--format", "json", "--model-kind", "steady"))
+    assert [r["flags"] for r in listed] == [said, []]
+    rows = csv.DictReader(io.StringIO(_run("predict", str(cases), "--format", "csv", "--model-kind", "steady")))
+    assert [r["flags"] for r in rows] == ["; ".join(said), ""]
+
+
+def test_memory_per_chip_is_what_the_run_holds_the_held_back_share_included(tmp_path: Path) -> None:
+    """memory_bytes_per_chip read 42.8 GB at 64 clients and exactly 80e9 (an H100's whole memory) at 400, beside a
+    note 'KV cache gets 90% of memory': one meaning, the memory the run holds with the share the engine holds back
+    (10% under vllm) counted as in use, so a KV-bound run that fills the pool reads the whole chip. The note says
+    what the 90% is."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("model,system,engine,tp,isl,osl,concurrency\n"
+                     + "".join(f"llama-3.1-70b,hgx-h100,vllm,8,1024,8192,{c}\n" for c in (64, 400)))
+    light, bound = json.loads(_run("predict", str(cases), "--model-kind", "steady", "--format", "json"))
+    assert (light["memory_bytes_per_chip"], bound["memory_bytes_per_chip"]) == (42_779_848_192.0, 80e9)
+    said = "; the engine fills 90% of memory with weights, activations and KV cache (the rest held back)"
+    assert said in light["note"] and said in bound["note"]

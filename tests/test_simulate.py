@@ -331,7 +331,8 @@ def test_serve_sim_prints_percentiles_and_refuses_percentiles_without_it(tmp_pat
     assert result.stderr == f"wrote {timeline}\n"
     assert data["ttft_p50_s"] <= data["ttft_p99_s"] and data["requests"] == 12
     assert data["meets_ttft_p99_s"] is True
-    assert timeline.read_text().startswith("time_s,worker,queued,prefilling,running,kv_used_fraction")
+    assert timeline.read_text().startswith("time_s,worker,role,queued,prefilling,partly_prefilled,running,"
+                                           "kv_used_fraction\n")
     refused = CliRunner().invoke(cli, base + ["--ttft", "p99:2s", "--model-kind", "steady"])
     assert refused.exit_code == 2 and "need the simulator" in refused.output
     default = CliRunner().invoke(cli, base + ["--num-prompts", "12", "--ttft", "p99:5s", "--format", "json"])
@@ -1029,3 +1030,20 @@ def test_an_open_loops_step_table_reaches_every_request_it_can_have_in_flight_wh
     runs = [simulate_scenario(s, dataclasses.replace(rate, concurrency=c), timeline=True) for c in (8, 16)]
     assert [(r.latency["tpot_s"], r.peak_in_flight()) for r in runs] == [(pytest.approx(0.016849, abs=1e-6), 73)] * 2
     assert _table(dep, s.engine, rate, capacity, 2048.0).batches[-1] == 101.0  # the run's own table
+
+
+def test_a_timeline_row_counts_the_prompts_its_step_prefilled_and_names_its_worker_by_index() -> None:
+    """With 2,048-token prompts (one chunk each) `prefilling` read 0 in every row: it counted prompts left partway
+    after the step. It counts the prompts that took a chunk in the step now (partly_prefilled the ones left
+    partway), and `worker` is an index beside its role, not 'worker 0'. 8 clients of 2,048 + 64 tokens on one
+    H100 under sglang: the first step prefills 4 prompts (8,192 tokens, its step budget) and 4 stay queued."""
+    from parity.plan import Layout
+    from parity.predict import Case, benchmark_of, scenario_of, simulate_scenario
+    scenario = scenario_of(Case(case_id="t", model="llama-3.1-8b", system="hgx-h100", engine="sglang", isl=2048,
+                                osl=64, concurrency=8, layout=Layout(tp=1), random_range_ratio=1.0))
+    run = simulate_scenario(scenario, benchmark_of(scenario, num_prompts=8), timeline=True)
+    first = run.timeline[0]
+    assert {k: first[k] for k in ("worker", "role", "queued", "prefilling", "partly_prefilled", "running")} == {
+        "worker": 0, "role": "agg", "queued": 4, "prefilling": 4, "partly_prefilled": 0, "running": 4}
+    assert sum(int(r["prefilling"]) for r in run.timeline) == 8  # each prompt prefilled in one step, once
+    assert run.peak_in_flight() == 8.0

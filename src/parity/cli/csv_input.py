@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from parity.errors import ParityError
 from parity.predict.columns import close_column, refuse_repeated_column
+from parity.predict.measured import seconds_column
 
 __all__ = ["read_table", "column_rows"]
 
@@ -64,6 +65,29 @@ def _refuse_other_delimiter(path: Path, header: list[str]) -> None:
                               f"commas, not {name}")
 
 
+# what trace files elsewhere call the columns a trace or lengths table takes (Mooncake's timestamp, input_length and
+# output_length; the Azure LLM inference traces' ContextTokens and GeneratedTokens; OpenAI usage's prompt_tokens)
+FOREIGN_COLUMNS = {"timestamp": "arrival_s", "arrival_time": "arrival_s", "arrival": "arrival_s",
+                   "input_tokens": "isl", "input_length": "isl", "input_len": "isl", "prompt_tokens": "isl",
+                   "contexttokens": "isl", "output_tokens": "osl", "output_length": "osl", "output_len": "osl",
+                   "completion_tokens": "osl", "generatedtokens": "osl"}
+
+
+def _near_misses(header: list[str], missing: list[str]) -> str:
+    """'; found arrival_ms: name it arrival_s, in seconds (it holds milliseconds; divide its cells by 1,000)', or
+    one rename per missing column a header name is close to ('' where none is)."""
+    said = []
+    for column in header:
+        if (si := seconds_column(column)) and si[0] in missing:
+            said.append(f"{column!r} is {si[0]!r} in {si[1]}: rename it and {si[2]} (times are read in seconds)")
+            missing = [c for c in missing if c != si[0]]
+        elif column not in missing and (close := close_column(column, missing, FOREIGN_COLUMNS)):
+            unit = " (in seconds)" if close.endswith("_s") else ""
+            said.append(f"{column!r} is probably {close!r}{unit}: rename it")
+            missing = [c for c in missing if c != close]
+    return ("; " + "; ".join(said)) if said else ""
+
+
 def _open(path: Path, needed: tuple[str, ...], refusal: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header (each name stripped of surrounding spaces: 'arrival_s, isl' names isl) and an iterator of (line
     number, cells) over the rest, read as it is taken (a blank line is no row); ParityError with `refusal` (by default
@@ -84,7 +108,8 @@ def _open(path: Path, needed: tuple[str, ...], refusal: str) -> tuple[list[str],
         header = [name.strip() for name in next(reader, [])]
         _refuse_other_delimiter(path, header)
         if not header or not set(needed) <= set(header):
-            raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}")
+            raise ParityError(refusal or f"{path.name}: needs a header with {', '.join(needed)}"
+                              + _near_misses(header, [c for c in needed if c not in header]))
     except (OSError, csv.Error, ParityError) as err:
         binary.close()
         if isinstance(err, OSError):

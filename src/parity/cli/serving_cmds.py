@@ -150,7 +150,8 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     table = [{k: row.get(k, float("nan")) for k in columns} for row in (p.row() for p in predictions)]
     table = [{**row, **scored(row, m)} for row, m in zip(table, measured)]  # the user's runs scored, where given
     score = score_line(table)
-    if fmt not in ("table", "md"):
+    if fmt not in ("table", "md"):  # flags: a list in JSON, as serve's; CSV joins a list into one cell
+        table = [{**row, "flags": flag_texts(p.flags)} for row, p in zip(table, predictions)]
         emit(table, PREDICTION_COLUMNS, fmt, out=out)
         if score:
             click.echo(score, err=True)
@@ -296,8 +297,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sim: replay a CSV trace with columns arrival_s, isl, osl")
 @click.option("--timeline", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="sim: write queue length, running batch and KV use over time to this CSV (time_s from the first "
-                   "send; a trace's own clock)")
+              help="sim: write queue length, prompts prefilled, running batch and KV use over time to this CSV, a "
+                   "row per worker after each prompt step and each stretch of decode steps (time_s from the first "
+                   "send; a trace's own clock; columns: docs/model.md)")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="sim: seed of the length and MTP draws")
 @click.option("--ttft", "ttft_target", type=StatisticTarget("ttft"), default=None,
@@ -433,7 +435,11 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
                               "runs are the closed-loop scenario's (the default)")
         requests = trace_of(column_rows(trace, ("arrival_s", "isl", "osl"), max_rows=MAX_SIMULATED_REQUESTS,
                                         too_many=trace_too_long()), trace.name)
-        case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests))
+        # what must fit before the run: the longest prompt and output as one request alone (a trace's requests arrive
+        # at their own times, so there are no clients; the simulator queues or preempts what does not fit beside it,
+        # and the closed-form rows are priced again at the run's peak in flight: open_loop_at_peak)
+        case = dataclasses.replace(case, isl=max(r.isl for r in requests), osl=max(r.osl for r in requests),
+                                   concurrency=1)
         lengths_and_load = _trace_text(trace, requests)
         # --explain prices a typical request's steps: the trace's mean lengths
         isl, osl = (round(sum(r.isl for r in requests) / len(requests)),
@@ -455,8 +461,9 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         lengths_note = f"; {default_client.lengths} (the {default_client.id} client profile's, as --sim draws them)"
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
-        raise ParityError(prediction.note + (f" (the trace's longest prompt is {case.isl:,} tokens, its longest "
-                                             f"output {case.osl:,})" if requests else "")
+        raise ParityError(prediction.note + (f" (checked as one request alone of the trace's longest prompt, "
+                                             f"{case.isl:,} tokens, and its longest output, {case.osl:,})"
+                                             if requests else "")
                           + (_search_hint(case, the_model) if prediction.note.startswith("does not fit") else ""))
     bench, resolved = None, scenario_of(case)
     if simulated:

@@ -42,7 +42,8 @@ class EngineProfile:
     (kernel quality of this engine relative to the prior); collective_scale: the same on the calibration's
     collective (link) efficiency, what the engine's tensor-parallel all-reduce gets of the bandwidth the
     collective microbenchmarks reach (1: all of it); expert_imbalance: busiest expert rank
-    over the mean. kv_memory_fraction: share of free memory given to the KV cache.
+    over the mean. kv_memory_fraction: share of device memory the engine fills
+    with weights, activations and KV cache (vLLM's gpu_memory_utilization); the rest is held back.
     prefill_scale: multiplier on prompt processing time (chunking and scheduling losses).
     arrival_sync: how much of a step's budget of prompts arrives together, in [0, 1] (0: one at a
     time, 1: as many as a step holds). first_wave: weight of the benchmark's start, when every client

@@ -4,6 +4,7 @@ predictions, so that `parity predict` scores parity on the user's runs as `parit
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -11,17 +12,50 @@ import numpy as np
 from parity.errors import ParityError
 from parity.units import counted
 
-__all__ = ["SCORED", "measured_values", "scored", "score_line"]
+__all__ = ["SCORED", "measured_values", "refuse_other_time_units", "seconds_column", "scored", "score_line"]
 
-# the predictions a measured_<name> column is set against, with what its cells hold (SI units)
+# the predictions a measured_<name> column is set against, with what its cells hold (SI units): the means and, from
+# the simulator (--model-kind sim), each latency's p50, p90 and p99 (simulate.LATENCY_KEYS: ttft_p99_s, itl_s, ...)
 SCORED = {"ttft_s": "a time in seconds", "tpot_s": "a time in seconds",
-          "output_tokens_per_s_per_chip": "tokens/s", "output_tokens_per_s_per_user": "tokens/s"}
+          "output_tokens_per_s_per_chip": "tokens/s", "output_tokens_per_s_per_user": "tokens/s"} | {
+    f"{metric}_{stat}s": "a time in seconds" for metric in ("ttft", "tpot", "itl", "e2e")
+    for stat in ("", "p50_", "p90_", "p99_") if f"{metric}_{stat}s" not in ("ttft_s", "tpot_s")}
+
+# a time in another unit than the second: a measured_ttft_ms column would be kept unread, scoring nothing
+_NOT_SECONDS = {"ms": ("milliseconds", "divide its cells by 1,000"),
+                "us": ("microseconds", "divide its cells by 1,000,000"),
+                "ns": ("nanoseconds", "divide its cells by 1,000,000,000"),
+                "min": ("minutes", "multiply its cells by 60")}
+# (a rate, measured_tokens_per_ms, is not a time)
+_TIME_IN_OTHER_UNIT = re.compile(r"(\w+?)(?<!_per)_(ms|us|ns|min)")
+
+
+def seconds_column(column: str) -> tuple[str, str, str] | None:
+    """A column of times in another unit than seconds ('arrival_ms'): its name in seconds ('arrival_s'), the unit
+    it holds ('milliseconds') and how to convert its cells ('divide its cells by 1,000'); None for any other."""
+    if not (found := _TIME_IN_OTHER_UNIT.fullmatch(column.strip())):
+        return None
+    return (f"{found[1]}_s", *_NOT_SECONDS[found[2]])
+
+
+def refuse_other_time_units(table: str, header: Sequence[str]) -> None:
+    """Refuse a measured time column in a unit other than seconds (measured_ttft_ms), naming the SI column predict
+    reads: any other measured_* column is kept unread, so this one would score nothing without a word."""
+    for column in header:  # (a DictReader's row names cells beyond the header None)
+        if isinstance(column, str) and column.startswith("measured_") and (si := seconds_column(column)):
+            name, unit, fix = si
+            read = "which predict scores against its prediction" if name.removeprefix("measured_") in SCORED \
+                else "in seconds"
+            raise ParityError(f"{table}: column {column!r} holds {unit}; measurements are read in SI units: name it "
+                              f"{name!r} ({read}) and {fix}")
 
 
 def measured_values(table: str, header: Sequence[str], rows: Sequence[Mapping[str, str]]
                     ) -> list[dict[str, float]]:
     """Each row's measured_<name> cells of SCORED (an empty cell: not measured); a cell that is not a number > 0 is
-    refused, naming the table, the row and the column: a measurement is scored against, so nonsense is not kept."""
+    refused, naming the table, the row and the column: a measurement is scored against, so nonsense is not kept; as
+    is a measured time in another unit than seconds (refuse_other_time_units)."""
+    refuse_other_time_units(table, header)
     columns = [name for name in SCORED if f"measured_{name}" in header]
     found = []
     for number, row in enumerate(rows, start=1):

@@ -216,8 +216,8 @@ def open_loop_at_peak(p: Prediction, scenario: Scenario, sim: SimResult, bench: 
             sim = simulate_scenario(scenario, bench, workers=_workers(again), timeline=timeline)
         p, note = again, f"{rows} at the simulated run's peak of {in_flight}"
     else:
-        note = (f"{rows} at {scenario.concurrency:,} clients: at the simulated run's peak of {in_flight} they do not "
-                f"fit ({again.note})")
+        checked = "one request alone" if bench.trace else f"{scenario.concurrency:,} clients"  # serve: a trace's fit
+        note = f"{rows} at {checked}: at the simulated run's peak of {in_flight} they do not fit ({again.note})"
     sim = dataclasses.replace(sim, assumptions=sim.assumptions + (note,))
     return p, sim, overload_flag(bench, sim)
 

@@ -448,14 +448,15 @@ def to_json(payload: Any) -> str:
 def to_csv(rows: Iterable[Mapping[str, Any]], keys: Sequence[str] | None = None) -> str:
     """CSV of the rows, one column per key (`keys`, or every key of the rows in order). A nested mapping is spread
     over columns named parent_child (ratios.per_chip -> ratios_per_chip, breakdown.compute_s -> breakdown_compute_s),
-    so a spreadsheet reads each number; a list stays one cell of JSON text."""
+    so a spreadsheet reads each number; a list of flags (`flags`, `*_flags`) is one cell of its sentences joined by
+    '; ' ('' when none), as `predict` writes them; any other list stays one cell of JSON text."""
     rows = [_flat(row) for row in rows]
     keys = list(keys or dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _csv_cell(row.get(k)) for k in keys})
+        writer.writerow({k: _csv_cell(k, row.get(k)) for k in keys})
     return out.getvalue()
 
 
@@ -474,7 +475,9 @@ def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _csv_cell(value: Any) -> Any:
+def _csv_cell(key: str, value: Any) -> Any:
+    if isinstance(value, list) and (key == "flags" or key.endswith("_flags")):
+        return "; ".join(str(v) for v in value)  # flag sentences, as parity.flags.joined writes them
     if isinstance(value, list):
         return json.dumps(value)
     return "" if value is None else value

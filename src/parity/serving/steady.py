@@ -138,8 +138,9 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
                 f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else "")
              + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
                 if np.any(receives) else ""),
-             f"{counted(workers, 'aggregated worker')} of {_chips_text(dep.chips)}; KV cache gets "
-             f"{profile.kv_memory_fraction:.0%} of memory") + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
+             f"{counted(workers, 'aggregated worker')} of {_chips_text(dep.chips)}; the engine fills "
+             f"{profile.kv_memory_fraction:.0%} of memory with weights, activations and KV cache (the rest held "
+             "back)") + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
                          chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,
                          memory=mem, feasible=np.broadcast_to(fits, np.shape(ttft)),

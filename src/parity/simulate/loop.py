@@ -33,7 +33,7 @@ class Engine(Admission, Idling, Ranks):
     def __init__(self, table: StepTable, scheduler: Scheduler, ranks: int, role: str,
                  on_done: Callable[[Request], None], on_prefilled: Callable[[Request], None] | None = None,
                  rng: np.random.Generator | None = None, max_batch: float | None = None,
-                 max_prefill: float | None = None, timeline: list | None = None, name: str = "worker") -> None:
+                 max_prefill: float | None = None, timeline: list | None = None, index: int = 0) -> None:
         self.table, self.s, self.d, self.role = table, scheduler, ranks, role
         # the scheduler's figures that every step reads, as plain attributes (a policy object is frozen)
         self.capacity, self.on_demand = scheduler.kv.capacity_tokens, scheduler.kv.on_demand
@@ -46,7 +46,7 @@ class Engine(Admission, Idling, Ranks):
         self.max_prefill = max_prefill or _INF  # prompts a rank starts per step at most (disaggregated prefill)
         # DpRouting: a disaggregated worker's requests land on a rank drawn at random, else on the least loaded
         self.random_rank = scheduler.dp_routing.by_bootstrap_room and role != "agg" and ranks > 1
-        self.timeline, self.name = timeline, name
+        self.timeline, self.index = timeline, index  # index: the worker's place among its role's (timeline rows)
         self.now = 0.0
         self.steps = 0  # decode steps run so far
         self.inbound: list[tuple[float, int, Request]] = []  # (time visible to the scheduler, id, request)
@@ -177,7 +177,7 @@ class Engine(Admission, Idling, Ranks):
                 self._prefilled(req)
         self._finish()
         if self.timeline is not None:
-            self._record()
+            self._record(sum(1 for _, c in chunks if c > 0))
 
     def _plan_build_s(self, per_rank: list[float]) -> float:
         """Host time this prompt step spends building GEMM plans (PlanBuilds) [s]: a rank with tokens meets its count
@@ -244,7 +244,7 @@ class Engine(Admission, Idling, Ranks):
         self._token_gaps(now, t, decoding, k)
         self._finish()
         if self.timeline is not None:
-            self._record()
+            self._record(0)
 
     def _token_gaps(self, start_s: float, step_s: float, decoding: int, k: int) -> None:
         """The chunk gaps of k decode steps of step_s each from start_s, run by `decoding` sequences (in itl): a
@@ -346,11 +346,13 @@ class Engine(Admission, Idling, Ranks):
             return delay, 0.0
         return delay, self._lag(batch, context, decoding)
 
-    def _record(self) -> None:
+    def _record(self, prefilled: int) -> None:
+        """A timeline row after a prompt step (`prefilled`: the prompts that took a chunk in it) or a stretch of plain
+        decode steps (0): SimResult.timeline's fields, as a tuple."""
         assert self.timeline is not None
         used = sum(self.kv_used(r) for r in range(self.d)) / (self.capacity * self.d)
-        self.timeline.append((self.now, self.name, sum(map(len, self.waiting)) + self._arrived(),
-                              sum(map(len, self.prefilling)), sum(self.n), used))
+        self.timeline.append((self.now, self.index, self.role, sum(map(len, self.waiting)) + self._arrived(),
+                              prefilled, sum(map(len, self.prefilling)), sum(self.n), used))
 
     def _arrived(self) -> int:
         """Inbound requests whose time has come (visible by now) but that no rank's queue holds yet; later arrivals,

@@ -36,10 +36,15 @@ class SimResult:
     the counted requests (NaN where they were all sent at once): about 0 for a run that keeps up, and the arrival rate
     over the rate it is served at, less 1, for one whose queue grows; arrival_span_s: first to last send [s].
     kv_waited: counted requests that waited for KV room at least once (refused admission for it, or preempted);
-    timeline: records (time_s, worker, queued, prefilling, running, kv_used_fraction) in time order, a worker's record
-    after each of its steps and, where the last token reaches the client after the last step, one more at the run's
-    end (its state unchanged); queued: requests that reached a worker and wait for a rank to take them (not those yet
-    to be sent)."""
+    timeline: records (time_s, worker, role, queued, prefilling, partly_prefilled, running, kv_used_fraction) in time
+    order: a worker's record at the end of each prompt step and of each stretch of plain decode steps (a stretch runs
+    to the next event: a request's last token, an arrival, a full KV cache, a policy's hold; its steps are alike, so
+    one record stands for them), and, where the last token reaches the client after the last step, one more at the
+    run's end (its state unchanged, prefilling 0). worker: the worker's index among those of its role (agg, prefill
+    or decode); queued: requests that reached the worker and wait for a rank to take them (not those yet to be
+    sent); prefilling: prompts that took a chunk in the step (those it finished and those with chunks to go; 0 after
+    decode steps); partly_prefilled: prompts with chunks to go after it (holding KV); running: sequences decoding;
+    kv_used_fraction: the KV cache in use over what the worker's ranks hold."""
 
     latency: dict[str, float]
     output_tokens_per_s: float
@@ -73,14 +78,15 @@ class SimResult:
         return 1.0 / self.tpot_s
 
     def peak_in_flight(self) -> float:
-        """Most requests prefilling or running at once over every worker, read from the timeline (NaN without
+        """Most requests partly prefilled or running at once over every worker, read from the timeline (NaN without
         one); a request moving its KV between workers counts on neither."""
         if not self.timeline:
             return math.nan
         now: dict[object, float] = {}
         peak = 0.0
         for record in sorted(self.timeline, key=lambda r: float(r["time_s"])):  # type: ignore[arg-type]
-            now[record["worker"]] = float(record["prefilling"]) + float(record["running"])  # type: ignore[arg-type]
+            in_flight = float(record["partly_prefilled"]) + float(record["running"])  # type: ignore[arg-type]
+            now[record["role"], record["worker"]] = in_flight
             peak = max(peak, sum(now.values()))
         return peak
 
@@ -138,10 +144,10 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     ordered = sorted(timeline or (), key=itemgetter(0))
     if ordered and ordered[-1][0] < end:  # the last token reaches the client after the last step (the output path's
         # lag, an overlap scheduler's step): each worker's last state holds to the run's end, where its rows end
-        last = {w: (q, p, n, u) for _, w, q, p, n, u in ordered}
-        ordered += [(end, w, *state) for w, state in last.items()]
-    records = tuple({"time_s": t, "worker": w, "queued": q, "prefilling": p, "running": n, "kv_used_fraction": u}
-                    for t, w, q, p, n, u in ordered)
+        last = {(w, role): (q, partly, n, u) for _, w, role, q, _, partly, n, u in ordered}
+        ordered += [(end, w, role, q, 0, partly, n, u) for (w, role), (q, partly, n, u) in last.items()]
+    records = tuple({"time_s": t, "worker": w, "role": role, "queued": q, "prefilling": p, "partly_prefilled": partly,
+                     "running": n, "kv_used_fraction": u} for t, w, role, q, p, partly, n, u in ordered)
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
                      duration_s=duration, requests=len(done), decode_batch=batch,
                      preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,

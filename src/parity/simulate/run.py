@@ -132,7 +132,7 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
         _push_to_least_outstanding(engines, t + sched.ttft_overhead_s, req, touched)
 
     client = _Client(bench, send)
-    engines.extend(Engine(table, sched, ranks, "agg", client.done, rng=rng, timeline=records, name=f"worker {i}")
+    engines.extend(Engine(table, sched, ranks, "agg", client.done, rng=rng, timeline=records, index=i)
                    for i in range(workers))
     client.start()
     everyone = tuple(range(workers))  # a request ending anywhere sends the next one to any worker
@@ -199,9 +199,9 @@ def run_disaggregated(p_table: StepTable, p_sched: Scheduler, d_table: StepTable
 
     client = _Client(bench, send)
     pre.extend(Engine(p_table, p_sched, prefill_ranks, "prefill", client.done, on_prefilled=handed, rng=rng,
-                      max_prefill=prefill_batch, timeline=records, name=f"prefill {i}") for i in range(prefill_workers))
+                      max_prefill=prefill_batch, timeline=records, index=i) for i in range(prefill_workers))
     dec.extend(Engine(d_table, d_sched, decode_ranks, "decode", client.done, rng=rng, max_batch=decode_batch,
-                      timeline=records, name=f"decode {i}") for i in range(decode_workers))
+                      timeline=records, index=i) for i in range(decode_workers))
     client.start()
     # a prompt reaches a prefill worker ttft_overhead after a request ends; a decode worker, the transfer and
     # hand-off after a prefill ends. A decode worker is also reached, through the client and an idle prefill
