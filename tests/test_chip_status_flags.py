@@ -48,6 +48,7 @@ def test_a_ratio_band_doubles_for_a_chip_uncalibrated_or_not_shipping() -> None:
     assert (wider.q_low, wider.q_high, wider.count) == pytest.approx((-0.2, 0.4, 3))
 
 
+@pytest.mark.e2e
 def test_compare_flags_a_reported_chip_and_widens_its_ratio_interval() -> None:
     """B30A against the H20 on DeepSeek-R1: the B30A row says it is reported and its power assumed (note and JSON),
     and the H20's ratio to it takes the root sum of squares of NVIDIA's half-width doubled and NVIDIA's own:

@@ -389,6 +389,7 @@ def test_progress_bars_are_drawn_only_by_cli_progress_bar() -> None:
     assert drawing == ["__init__.py", "calibrate_cmd.py"], drawing
 
 
+@pytest.mark.e2e
 def test_validate_percentiles_csv_has_a_row_per_published_figure() -> None:
     """--section percentiles --format csv printed nothing (the rows handed to CSV were empty; JSON got the payload)."""
     import csv  # noqa: PLC0415

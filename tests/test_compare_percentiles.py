@@ -54,6 +54,7 @@ def _every_probe_at_p99(real, p99_s: float):
     return missing
 
 
+@pytest.mark.e2e
 def test_a_percentile_no_configuration_holds_is_named_with_how_close_it_comes(monkeypatch) -> None:
     """A system whose every simulated configuration misses the percentile does not fit, and its note says how
     close the lightest load simulated comes (here a stand-in simulator that puts every p99 at 3 s); the ratios go

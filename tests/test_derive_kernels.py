@@ -17,6 +17,7 @@ def derived() -> list[Derived]:
     return derive_all(stored_ratios(TEXT))
 
 
+@pytest.mark.e2e
 def test_no_derived_ratio_drifted_from_the_stored_profiles(derived) -> None:
     """Run after each refit of the CUDA SGLang or vLLM profile: a refit that moves a derived ratio past its
     rounding fails here until `scripts/derive_engine_kernels.py --write` stores it."""
@@ -25,6 +26,7 @@ def test_no_derived_ratio_drifted_from_the_stored_profiles(derived) -> None:
     assert [(d.name, round(d.ratio, decimals(stored[d.entries[0]]))) for d in derived if drifted(d, stored)] == []
 
 
+@pytest.mark.e2e
 def test_write_is_idempotent_and_writes_one_sentence_an_entry(derived) -> None:
     """Every derived entry closes with one machine sentence, and a second --write changes nothing (the figures
     in the stored sentences may be older than the profiles: only a ratio past its rounding fails the check)."""

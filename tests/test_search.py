@@ -25,6 +25,7 @@ def setup(model: str, system: str, engine: str):
 @given(case=st.sampled_from(CASES), chips=st.sampled_from([1, 2, 4, 8, 16]), pick=st.integers(0, 10**6),
        concurrency=st.sampled_from([1, 3, 16, 100, 512]), isl=st.sampled_from([128, 1024, 8192]),
        osl=st.sampled_from([64, 1024]))
+@pytest.mark.e2e
 def test_vectorised_aggregated_equals_the_scalar_path(case, chips, pick, concurrency, isl, osl) -> None:
     m, s, profile, cal, precision = setup(*case)
     try:

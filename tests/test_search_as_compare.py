@@ -79,6 +79,7 @@ def test_a_model_no_worker_of_one_system_holds_is_pointed_at_the_span_compare_ta
         "compare spans them (--show-infeasible prints the frontier anyway)")
 
 
+@pytest.mark.e2e
 def test_search_names_the_wider_workers_compare_and_fleet_take() -> None:
     """DeepSeek-R1 fits one Atlas 800 A3, where search's best is 510 tok/s/chip (TPOT 50 ms, TTFT 5 s, one MTP
     draft); workers over four A3 deliver 1,617, and compare and fleet take them: search keeps its one system (its

@@ -63,6 +63,7 @@ def test_the_steady_decode_waits_for_the_floor_at_a_large_batch_and_not_at_a_sma
     assert float(_solve([few]).tpot_s[0]) == float(_solve([_without_floor(few)]).tpot_s[0])
 
 
+@pytest.mark.e2e
 def test_the_steady_model_and_the_simulator_agree_where_the_floor_binds() -> None:
     """With the floor in both models, steady and simulated TPOT agree within 2.5%: the DEP 8 row at 4,096 clients 44.1
     against 44.2 ms (the steady model 14% short without it: 38.0 ms), gpt-oss-120b at attention DP 2 and 256 clients
