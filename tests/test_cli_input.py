@@ -672,7 +672,8 @@ def test_report_refuses_a_dense_model_before_any_work(tmp_path: Path) -> None:
     (("--nodes", "hgx-h20,bogus"), "unknown system or chip 'bogus'"),
     (("--nodes", ""), "--nodes '': name at least one chip kind or system"),
     (("--nodes", "hgx-h20,hgx-h20"), "hgx-h20 named twice: each system is compared once"),
-    (("--fleet-chips", "nvidia-h100-sxm", "--rule", "3a090"), "--rule 3a090 drops every chip named: nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)"),
+    (("--fleet-chips", "nvidia-h100-sxm", "--rule", "3a090"),
+     "--rule 3a090 drops every chip named: nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)"),
     (("--demand", "5"), "'5' needs a unit, e.g. 2e12 tokens/day"),
 ])
 def test_report_refuses_its_own_question_before_any_work(tmp_path: Path, args: tuple[str, ...], says: str) -> None:

@@ -64,7 +64,8 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     # systems, ids on one line, the price source under the table (fuzz17 1.4, 4.1, 2.3)
     # under an export rule (`parity report --rule`): each chip's ECCN, and what the rule kept and dropped, and why
     assert re.search(r"<td><span class='id'>huawei-ascend-910c</span></td><td><span class='id'>atlas-800-a3</span>"
-                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,617</td><td>15,784<br><small class='id'>10,320-33,808</small></td>"
+                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,617</td>"
+                     r"<td>15,784<br><small class='id'>10,320-33,808</small></td>"
                      r"<td>1,973</td><td>23.0</td>", text)
     assert "<td>8.82</td>" in text and "Cost: chips x their share of the price" in text
     assert "Export rule jan2026 (US controls on chips for China) keeps" in text
