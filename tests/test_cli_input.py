@@ -792,3 +792,18 @@ def test_predict_refuses_a_measured_time_in_milliseconds_and_scores_measured_per
          "measured_e2e_p50_s": 1.0, "e2e_p50_s_error": -0.1})
     assert measured_values("c.csv", ["measured_ttft_p90_s", "measured_tpot_p50_s"],
                            [{"measured_ttft_p90_s": "0.2", "measured_tpot_p50_s": ""}]) == [{"ttft_p90_s": 0.2}]
+
+
+@pytest.mark.parametrize(("column", "says"), [
+    ("measured_tpot_p95_s", "column 'measured_tpot_p95_s': the simulator reports p50, p90 and p99, not p95, so it "
+                            "cannot be scored; name a measured percentile among those (measured_tpot_p90_s, "
+                            "measured_tpot_p99_s) or drop the column"),
+    ("measured_TTFT_s", "column 'measured_TTFT_s': name it 'measured_ttft_s' (column names are lowercase), which "
+                        "predict scores against its prediction"),
+])
+def test_predict_refuses_measurements_it_would_leave_unscored(tmp_path: Path, column: str, says: str) -> None:
+    """A p95 column and a scored name in capitals were kept unread (exit 0, no score line) as a user's own columns
+    are: the likeliest percentile a `vllm bench serve` user has, and a case slip, each hid a measurement."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text(f"model,system,isl,osl,concurrency,{column}\nllama-3.1-8b,hgx-h100,1024,128,8,0.1\n")
+    assert refused("predict", str(cases), "--model-kind", "steady") == f"parity: error: cases.csv: {says}"

@@ -189,3 +189,14 @@ def test_a_sweep_whose_process_group_gets_sigterm_exits_143_at_once_without_a_tr
     assert (child.returncode, stderr.decode()) == (143, "")
     assert time.monotonic() - sent < 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
+
+
+def test_show_names_a_calibration_once() -> None:
+    """`show kunlunxin-p800` read "derived-prior-npu: derived-prior-npu: the kunlun-xpu family ...": the derived
+    prior's basis opens with its id, which the row put in front again; a basis that does not keeps its id."""
+    def row(chip: str) -> str:
+        table = CliRunner().invoke(cli, ["show", chip, "--format", "md"]).stdout
+        return next(line for line in table.splitlines() if line.startswith("| calibration |"))
+    assert row("kunlunxin-p800").startswith("| calibration | derived-prior-npu: the kunlun-xpu family")
+    assert row("kunlunxin-p800").count("derived-prior-npu:") == 2  # as quoted and as stored, once each
+    assert row("nvidia-h100-sxm").startswith("| calibration | nvidia-h200-sxm-measured: inherited from nvidia-h200-sxm")

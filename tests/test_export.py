@@ -249,3 +249,23 @@ def test_fleet_and_compare_records_carry_the_rule_and_each_chip_dropped() -> Non
                               "--format", "json").stdout)
     assert [(r["system"], r["rule"], r["rule_dropped"]) for r in rows] == [
         ("l20-server", "3a090", [{"system": "hgx-h20", "chip": "nvidia-h20", "why": LETTER}])]
+
+
+def test_a_verdict_another_tf32_reading_reverses_says_so_where_the_rule_keeps_the_chip() -> None:
+    """policy showed Trainium2's jan2026 'yes*' (TF32 counted at 32 bits takes its TPP to 21,344, over the line),
+    but fleet --rule jan2026 and policy's china record kept it with no word of the reversal (fuzz, 2026-12-06)."""
+    found = decide(catalog.chip("aws-trainium2"), "jan2026")
+    assert found.kept and found.why.endswith(
+        "(TPP 10,672 < 21,000; DRAM 2,900 GB/s < 6,500 GB/s); the verdict would be outside with TF32 counted at 32 "
+        "bits (TPP 21,344), a reading no BIS ruling settles")
+    assert "TF32" not in decide(catalog.chip("nvidia-h200-sxm"), "jan2026").why
+
+
+def test_a_domestic_chip_at_a_line_says_the_line_does_not_bind_a_buyer_in_china() -> None:
+    """`policy --at-threshold huawei-ascend-910c --rule jan2026` scaled the 910C 1.64x to sit 'just under jan2026'
+    without a word that policy keeps a domestic chip under every rule (fuzz, 2026-12-06)."""
+    out = CliRunner().invoke(cli, ["policy", "--at-threshold", "huawei-ascend-910c", "--rule", "jan2026", "--model",
+                                   "llama-3.1-8b", "--format", "json"]).stdout
+    assert json.loads(out)["threshold"]["description"].endswith(
+        "ECCN 3A090.a.1; huawei-ascend-910c: domestic (Huawei), no US export licence for a buyer in China, whom the "
+        "line does not bind; this is the chip as if jan2026 applied to it (its exports elsewhere)")

@@ -70,6 +70,8 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert "<td>8.82</td>" in text and "Cost: chips x their share of the price" in text
     assert "Export rule jan2026 (US controls on chips for China) keeps" in text
     assert "huawei-ascend-910c: domestic (Huawei), no US export licence" in text
+    # the export-control table says what a buyer in China gets, as `parity policy` does
+    assert "<th>China: kept by</th>" in text and "<td>domestic</td>" in text
     # the accuracy section counts the never-fitted rows, then those scored for each metric (fuzz17 1.3: it said
     # 1,392 rows over a table of 1,407)
     assert ("on the 1,417 rows of serving_aiconfigurator.csv that no fit has seen (splits holdout and unseen; 1,407 "

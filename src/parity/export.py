@@ -13,7 +13,7 @@ from parity.hardware import Chip, System
 from parity.policy import LETTER_RULE, THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
 
 __all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Decision", "Screened", "decide", "domestic",
-           "eccn_text", "refusal", "rule_fields", "screen"]
+           "eccn_text", "kept_by_text", "refusal", "rule_fields", "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 
@@ -92,7 +92,10 @@ def decide(chip: Chip, rule: str, tf32_bits: int = 0) -> Decision:
             kept = jan2026_zone(a.tpp, chip.memory_bytes_per_s)  # inside the line as a 3A090 item, or none at all
         else:
             kept = verdict.status in ("applies", "not applicable")
-        why = f"{eccn_text(a)}, {verdict.reason}"
+        why = f"{eccn_text(a)}, {verdict.reason}" + (
+            f"; the verdict would be {verdict.reversed_by}, a reading no BIS ruling settles" if verdict.reversed_by
+            and kept
+            else "")
     else:
         refused = [p for p in a.eccn_3a090_possible if p is not None and (key == "3a090" or p.startswith("3A090.a"))]
         kept = not refused
@@ -115,6 +118,15 @@ def _kept_class_text(a: Assessment) -> str:
     if a.eccn_3a090 == "unknown":
         return f"ECCN 3A090 {eccn_text(a)}, none of them 3A090.a ({figures})"
     return f"{a.eccn_3a090} under License Exception NAC ({figures})"
+
+
+def kept_by_text(chip: Chip, tf32_bits: int = 0) -> str:
+    """What a buyer in China gets, in a word for a table's cell: 'domestic' (a PRC vendor's chip), or the rules that
+    keep the chip (decide): 'all', 'jan2026', 'none'."""
+    if domestic(chip):
+        return "domestic"
+    kept = [rule for rule in EXPORT_RULES if decide(chip, rule, tf32_bits).kept]
+    return "all" if len(kept) == len(EXPORT_RULES) else ", ".join(kept) or "none"
 
 
 def refusal(chip: Chip, rule: str, tf32_bits: int = 0) -> str:

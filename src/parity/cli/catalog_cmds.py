@@ -203,7 +203,8 @@ def show(name: str, fmt: str, out: Path | None) -> None:
     the_chip = item.chip if isinstance(item, System) else item
     cal = catalog.calibration(the_chip)
     stated = {"family": the_chip.family or "-", "software stack": the_chip.software_stack or "-",
-              "calibration": f"{cal.id}: {cal.basis}"}
+              # a basis that opens with the id already names it ('derived-prior-npu: the kunlun-xpu family ...')
+              "calibration": cal.basis if cal.basis.startswith(f"{cal.id}:") else f"{cal.id}: {cal.basis}"}
     # the calibration in effect may be the user's own file (PARITY_HOME), named by its path, not parity's
     lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": "families.toml; " + (
         cal.user_file if key == "calibration" and cal.user_file else "data/calibration"), "url": "", "note": ""}

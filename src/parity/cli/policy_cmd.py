@@ -16,7 +16,7 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import CatalogError, ParityError
-from parity.export import EXPORT_RULES, decide, domestic, eccn_text
+from parity.export import EXPORT_RULES, decide, domestic, eccn_text, kept_by_text
 from parity.hardware import Chip
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
 from parity.policy import LETTER_CAPTION, LETTER_RULE, NEAR_LINE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
@@ -39,18 +39,10 @@ def _china(chip: Chip, tf32_bits: int) -> dict[str, Any]:
             "rules": {rule: {"kept": d.kept, "why": d.why} for rule, d in decided.items()}}
 
 
-def _kept_by(china: dict[str, Any]) -> str:
-    """The China column: 'domestic', or the rules that keep the chip ('all', 'jan2026', 'none')."""
-    if china["domestic"]:
-        return "domestic"
-    kept = china["kept_by"]
-    return "all" if len(kept) == len(EXPORT_RULES) else ", ".join(kept) or "none"
-
-
-def _row(a: Assessment, china: dict[str, Any], for_people: bool) -> dict[str, Any]:
+def _row(a: Assessment, chip: Chip, china: dict[str, Any], for_people: bool) -> dict[str, Any]:
     """A flat row for tables and CSV; JSON keeps the whole assessment. For people the verdicts and the 2026 zone carry
     REVERSED_MARK where another reading of TPP reverses them; CSV keeps the plain values and says which in
-    reversed_by. china_kept_by says what a buyer in China gets (_china), and for people a note where it is domestic."""
+    reversed_by. china_kept_by says what a buyer in China gets (export.kept_by_text), and for people a note where it is domestic."""
     home = ([f"domestic in China ({china['domestic']}): a buyer there needs no US export licence; the US class holds "
              "for exports elsewhere"] if china["domestic"] and for_people else [])  # CSV: china_kept_by 'domestic'
     row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
@@ -61,12 +53,12 @@ def _row(a: Assessment, china: dict[str, Any], for_people: bool) -> dict[str, An
     if for_people:
         return row | {"eccn_3a090": eccn_text(a) + NEAR_MARK * bool(a.near_lines),
                       "jan2026_zone": a.zone_shown, "license_exception_nac": a.nac_shown,
-                      f"rule_{LETTER_RULE}": a.letter_shown, "china_kept_by": _kept_by(china)}
+                      f"rule_{LETTER_RULE}": a.letter_shown, "china_kept_by": kept_by_text(chip, a.tf32_bits)}
     # CSV: 'unknown' where the class these depend on is unknown (the notes say what each class gives)
     return row | {"reversed_by": "; ".join(a.reversals)} | {
         key: "unknown" for key, by_class in (("license_exception_nac", a.license_exception_nac_by_class),
                                              ("jan2026_zone", a.jan2026_zone_by_class)) if by_class} | {
-        "china_kept_by": _kept_by(china)}
+        "china_kept_by": kept_by_text(chip, a.tf32_bits)}
 
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
@@ -130,7 +122,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     found = _chips_named(chips) if chips else list(catalog.chips())
     results = [assess(c, tf32_bits) for c in found]
     china = [_china(c, tf32_bits) for c in found]
-    rows = [_row(a, home, fmt not in ("csv", "json")) for a, home in zip(results, china)]
+    rows = [_row(a, c, home, fmt not in ("csv", "json")) for a, c, home in zip(results, found, china)]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
                Column("tpp_format", "set by", plain, "left", wide=2),  # after the H20 letter's verdict, at 80
                Column(PD_KEY, "PD /mm2", _number(2)),
@@ -208,10 +200,14 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
             "rate_factor": found.rate_factor if c is found.chip else 1.0,
             "prefill_ratio": (result.prefill_tokens_per_s_per_chip / results[0].prefill_tokens_per_s_per_chip
                               if result.fits and results[0].fits else float("nan"))})
+    # a PRC vendor's chip: no US line binds a buyer in China (export.domestic), so the variant answers a what-if of
+    # its exports elsewhere, or of the line applied to it; said where the description is
+    home = (f"; {chip.id}: {domestic(chip)} for a buyer in China, whom the line does not bind; this is the chip as "
+            f"if {found.rule} applied to it (its exports elsewhere)") if domestic(chip) else ""
     summary = {"rule": found.rule, "chip": chip.id, "variant": f"{chip.id}@{found.rule}", "rate_factor": found.rate_factor,
                "memory_factor": found.memory_factor, "tpp": found.tpp,
                PD_KEY: found.performance_density, "eccn_3a090": found.eccn_3a090 or "outside",
-               "binding": found.binding, "description": found.description}
+               "binding": found.binding, "description": found.description + home}
     # the variant's rule under its system's id ('hgx-h100' over '@3a090'), as compare puts a system over two lines,
     # and the decode header over two, so the note keeps room for its longest word at 80 columns
     columns = [Column("system", "system", lambda name: name.replace("@", "\n@"), "left"),
@@ -233,6 +229,6 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
     emit(shown, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
          title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",
-         caption=f"{found.description}. 80% int.: the 80% interval of the decode ratio (under it; ratio_interval in "
+         caption=f"{found.description}{home}. 80% int.: the 80% interval of the decode ratio (under it; ratio_interval in "
                  "--format json), from the cross-source residuals of the chip's vendor (parity validate --by "
                  f"source), as compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))

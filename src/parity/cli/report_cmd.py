@@ -116,6 +116,9 @@ def report(out: Path, model: str, engine: str, nodes: str | None, fleet_chips: s
                 raise ParityError(f"{option} {given!r}: name at least one chip kind or system (parity chips, parity "
                                   "systems list them)")
             chosen[key] = tuple(system.id for system in named)
+            # the export-control table covers the chips of your question too, after the seed story's
+            chosen["policy_chips"] = tuple(dict.fromkeys([*chosen.get("policy_chips", ReportSpec().policy_chips),
+                                                          *(system.chip.id for system in named)]))
     if demand_tps is not None:
         chosen["fleet_demand_tokens_per_day"] = demand_tps * 86_400.0
     spec = ReportSpec(model=model, engine=engine, fleet_rule=rule, **chosen)  # type: ignore[arg-type]

@@ -28,6 +28,8 @@ _NOT_SECONDS = {"ms": ("milliseconds", "divide its cells by 1,000"),
                 "min": ("minutes", "multiply its cells by 60")}
 # (a rate, measured_tokens_per_ms, is not a time)
 _TIME_IN_OTHER_UNIT = re.compile(r"(\w+?)(?<!_per)_(ms|us|ns|min)")
+# a latency at a percentile the simulator does not report (simulate.LATENCY_KEYS: p50, p90, p99), e.g. p95
+_OTHER_PERCENTILE = re.compile(r"(ttft|tpot|itl|e2e)_p(\d+(?:\.\d+)?)_s")
 
 
 def seconds_column(column: str) -> tuple[str, str, str] | None:
@@ -40,7 +42,9 @@ def seconds_column(column: str) -> tuple[str, str, str] | None:
 
 def refuse_other_time_units(table: str, header: Sequence[str]) -> None:
     """Refuse a measured time column in a unit other than seconds (measured_ttft_ms), naming the SI column predict
-    reads: any other measured_* column is kept unread, so this one would score nothing without a word."""
+    reads: any other measured_* column is kept unread, so this one would score nothing without a word; so would
+    a scored column in capitals (measured_TTFT_s) and a latency at a percentile the simulator does not report
+    (measured_tpot_p95_s), refused alike."""
     for column in header:  # (a DictReader's row names cells beyond the header None)
         if isinstance(column, str) and column.startswith("measured_") and (si := seconds_column(column)):
             name, unit, fix = si
@@ -48,6 +52,16 @@ def refuse_other_time_units(table: str, header: Sequence[str]) -> None:
                 else "in seconds"
             raise ParityError(f"{table}: column {column!r} holds {unit}; measurements are read in SI units: name it "
                               f"{name!r} ({read}) and {fix}")
+        if not isinstance(column, str) or not column.lower().startswith("measured_"):
+            continue
+        name = column.strip()[len("measured_"):]
+        if name not in SCORED and name.lower() in SCORED:  # measured_TTFT_s: kept unread, it scored nothing
+            raise ParityError(f"{table}: column {column!r}: name it 'measured_{name.lower()}' (column names are "
+                              "lowercase), which predict scores against its prediction")
+        if name not in SCORED and (other := _OTHER_PERCENTILE.fullmatch(name.lower())):
+            raise ParityError(f"{table}: column {column!r}: the simulator reports p50, p90 and p99, not "
+                              f"p{other[2]}, so it cannot be scored; name a measured percentile among those "
+                              f"(measured_{other[1]}_p90_s, measured_{other[1]}_p99_s) or drop the column")
 
 
 def measured_values(table: str, header: Sequence[str], rows: Sequence[Mapping[str, str]]

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from parity.engine import EngineHost, EngineKernel, EngineProfile
+from parity.errors import expect
 from parity.hardware import Calibration, System
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision
@@ -94,7 +95,14 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
     An engine with a fitted collective latency runs its small all-reduces in its own kernels (vLLM's and
     SGLang's custom all-reduce, on CUDA and ROCm alike), and that latency stands on every chip. Without one,
     collectives go through the vendor's library (NCCL, RCCL): the system's link latency times the calibration's
-    collective_latency_factor, what the library takes for a small collective over the reference's."""
+    collective_latency_factor, what the library takes for a small collective over the reference's. A name where a
+    record goes (a system's for its System) is refused in one line (InputError)."""
+    for name, value, kind, lookup in (("model", model, Model, "catalog.model(name)"),
+                                      ("system", system, System, "catalog.system(name)"),
+                                      ("precision", precision, Precision, "parity.Precision(...)"),
+                                      ("calibration", calibration, Calibration, "catalog.calibration(chip)"),
+                                      ("profile", profile, EngineProfile, "catalog.engine(name)")):
+        expect(name, value, kind, lookup)
     calibration, profile = with_kernels(calibration, profile, kernels, model.queries_per_kv_head)
     if profile.collective_latency_s is not None:
         system = dataclasses.replace(system, scale_up_latency_s=profile.collective_latency_s)
