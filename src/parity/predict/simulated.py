@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.predict.steady import KV_LOAD_FLAG, _predict_steady, _solve, interval_bounds, interval_note
 from parity.simulate import (LATENCY_KEYS, Benchmark, SimResult, client_profile, cudnn_fp4_plan_builds,
                              simulate_aggregated, simulate_disaggregated)
+from parity.simulate.clients import length_range
 
 
 def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
@@ -158,6 +160,33 @@ def overload_flag(bench: Benchmark, sim: SimResult) -> Flag | None:
                                   "state")
 
 
+# engines whose measured closed loops at fixed lengths break up the lockstep waves the simulator keeps them in
+# (docs/model.md: with fixed lengths their calibration rows gave 78% and 150% median TTFT error); SGLang's measured
+# rows stay in waves, as the simulator runs them
+_WAVES_BREAK = ("trtllm", "vllm")
+
+
+def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
+    """A flag where the simulator's clients go round in lockstep waves that measured runs of the engine break up:
+    fixed lengths (no range to draw from, no trace), sent as a closed loop or all at once under a cap on requests in
+    flight, more requests than are in flight (a second wave), on TensorRT-LLM or vLLM. None elsewhere."""
+    if bench.trace or engine.id.split("-")[0] not in _WAVES_BREAK:
+        return None
+    rate = bench.request_rate
+    if rate is not None and (math.isfinite(rate) or bench.max_concurrency is None):
+        return None
+    fixed = all(low == high for low, high in (length_range(n, bench.client.range_ratio) for n in (bench.isl, bench.osl)))
+    if not fixed or bench.arrivals().num_prompts <= bench.most_in_flight():
+        return None
+    return Flag("lockstep waves", "lockstep waves: at fixed lengths every request in flight finishes with the others, "
+                                  "so the simulated clients send their prompts in waves that prefill together; "
+                                  f"measured {engine.id} runs at fixed lengths break the waves up by what parity does "
+                                  "not model (such calibration rows: 78% (TensorRT-LLM) and 150% (vLLM) median TTFT "
+                                  "error), so TTFT and its percentiles are unreliable here, TPOT less so; lengths "
+                                  "drawn from a range (--random-range-ratio below 1) avoid it",
+                "lockstep waves")
+
+
 def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult) -> tuple[Flag, ...]:
     """A simulated row's flags: the closed-form model's (what the case lies outside of) but its KV-bound load,
     which the run's own (SimResult.kv_flag: KV-bound run) replaces."""
@@ -186,7 +215,7 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
               "kv_waited": float(sim.kv_waited),
               "decode_batch": sim.decode_batch}
-    flags = simulated_flags(p.flags, sim) + ((overload,) if overload else ())
+    flags = simulated_flags(p.flags, sim) + tuple(filter(None, (overload, lockstep_flag(bench, scenario.engine))))
     bounds = {} if open_loop else interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
                                                   bool(flags), "sim")
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s, flags=flags,

@@ -1,0 +1,38 @@
+"""The simulator keeps fixed-length closed loops in lockstep waves; measured TensorRT-LLM and vLLM runs break them up
+by what parity does not model, so such a run's TTFT is flagged (fuzz, 2026-12-06: `vllm bench serve` at
+--request-rate inf --max-concurrency 64 gave TTFT 1.82 s in waves with no flag, against 0.32 s for the default
+client's drawn lengths)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from parity import catalog
+from parity.predict import lockstep_flag
+from parity.simulate import Benchmark, client_profile
+
+VLLM, TRTLLM, SGLANG = (catalog.engine(name) for name in ("vllm", "trtllm", "sglang"))
+
+
+def _bench(client: str = "vllm", **options: object) -> Benchmark:
+    return Benchmark(isl=1024, osl=1024, concurrency=64, client=client_profile(client), **options)
+
+
+@pytest.mark.parametrize(("bench", "engine", "flagged"), [
+    (_bench(), VLLM, True),  # vllm bench serve's fixed lengths, closed loop of 64 clients
+    (_bench(request_rate=math.inf, max_concurrency=64, num_prompts=640), VLLM, True),  # her exact setup
+    (_bench(), TRTLLM, True),
+    (_bench(), SGLANG, False),  # SGLang's measured rows stay in waves, as simulated
+    (_bench("aiconfigurator"), VLLM, False),  # lengths drawn from [0.8, 1] x nominal
+    (_bench(request_rate=4.0), VLLM, False),  # an open loop at a rate: arrivals, not completions, set the sends
+    (_bench(request_rate=math.inf, num_prompts=640), VLLM, False),  # all at once, uncapped: one wave
+    (_bench(num_prompts=64), VLLM, False),  # one request a client: no second wave
+])
+def test_fixed_length_closed_loops_on_engines_that_break_waves_are_flagged(bench: Benchmark, engine, flagged: bool
+                                                                            ) -> None:
+    found = lockstep_flag(bench, engine)
+    assert (found is not None) == flagged
+    if found:
+        assert found.kind == "lockstep waves" and f"measured {engine.id} runs at fixed lengths break" in found.text
