@@ -1,9 +1,13 @@
 """Attention-DP ranks that carry fewer decoding sequences than the busiest one (ops.Batch.decode_ranks): the experts
 see the sequences decoding over the ranks, not the busiest rank's count on every rank. DeepSeek-R1 on 8 H200s at
 attention DP 8, EP 8 (SGLang), 1,024 in / 1,024 out: a lone client's decode step is 13.1 ms (one token to the
-experts: 8 of 256 experts read, 1 on each EP rank's 32), not the 16.7 ms of 8 clients (8 tokens, ~57 experts)."""
+experts: 8 of 256 experts read, 1 on each EP rank's 32), not the 16.7 ms of 8 clients (8 tokens, ~57 experts), where
+its experts see only the real tokens (DeepEP masks padded rows from 0.4.7); SGLang without an all-to-all backend, as
+parity's profile runs it, pads every rank to the busiest and routes the padded rows (decode_padded_experts)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -17,14 +21,26 @@ ROW = dict(model="deepseek-r1", system="hgx-h200", engine="sglang", tp=1, attn_d
            concurrency=1)
 
 
-def _dep8():
+def _dep8(row: dict = ROW, padded: bool = False):
+    """The DEP8 worker; padded False: its experts see only the real tokens (SGLang with DeepEP)."""
+    scenario = scenario_from_row(row)
+    return dataclasses.replace(deployment(scenario, scenario.layout), decode_padded=padded)
+
+
+def _step_s(decode_ranks: float | None, sequences: float = 1.0, context: float = 1536.0, dep=None) -> float:
+    return float(step_cost(dep or _dep8(), Batch(decode_tokens=sequences, decode_context=context,
+                                                 decode_ranks=decode_ranks)).time_s)
+
+
+def test_sglang_without_deepep_routes_the_padded_rows_of_every_rank() -> None:
+    """SGLang's profile (no --moe-a2a-backend, as its CUDA recipes launch it) pads each rank's decodes to the busiest
+    rank's and its experts compute the padded rows: a lone sequence costs the batch-8 step, 16.72 ms, however many
+    ranks carry it; the same worker with the padded rows masked, 13.12 ms on one rank."""
     scenario = scenario_from_row(ROW)
-    return deployment(scenario, scenario.layout)
-
-
-def _step_s(decode_ranks: float | None, sequences: float = 1.0, context: float = 1536.0) -> float:
-    return float(step_cost(_dep8(), Batch(decode_tokens=sequences, decode_context=context,
-                                          decode_ranks=decode_ranks)).time_s)
+    padded = deployment(scenario, scenario.layout)
+    assert padded.decode_padded
+    assert [round(_step_s(e, dep=padded) * 1e3, 2) for e in (1.0, 4.0, None)] == [16.72, 16.72, 16.72]
+    assert round(_step_s(1.0) * 1e3, 2) == 13.12
 
 
 def test_group_tokens_count_the_decodes_of_the_ranks_that_carry_them() -> None:
@@ -61,7 +77,7 @@ def test_a_lone_sequence_on_dep8_sends_one_token_to_the_experts() -> None:
         assert float(up.weight_bytes) / per_expert == pytest.approx(experts, rel=0.01)
 
 
-def test_phase_decode_of_fewer_sequences_than_ranks_prices_the_busiest_rank() -> None:
+def test_phase_decode_of_fewer_sequences_than_ranks_prices_the_busiest_rank() -> None:  # padded rows masked
     """--phase decode --batch 1 on DEP8: the busiest rank decodes 1 sequence, the experts see 1 token: the step of
     Batch(decode_tokens=1, decode_ranks=1), 13.12 ms (it priced 0.125 a rank, 13.05 ms, before); batch 12: 2 on the
     busiest, 12 to the experts (decode_ranks 6)."""
@@ -91,21 +107,25 @@ def test_the_step_table_reads_the_carrying_ranks_within_its_stated_error() -> No
 def test_a_lone_client_on_dep8_decodes_at_the_one_token_step_in_both_models() -> None:
     """The closed loop of 1 client (10 requests of 1,024 in / 1,024 out): the simulator's TPOT is the step of 1
     sequence on 1 rank at the mean context 1,536 (its steps run at contexts 1,024 to 2,047, linear in context), and
-    the steady model's the same step: 13.12 ms, both (16.72 ms, the batch-8 step, before)."""
-    scenario = scenario_from_row(ROW)
-    one = _step_s(1.0)
-    assert simulate_scenario(scenario).tpot_s == pytest.approx(one, rel=1e-5)
-    assert predict_rows([ROW], model_kind="steady")[0].tpot_s == pytest.approx(one, rel=1e-9)
-    assert round(one * 1e3, 2) == 13.12
+    the steady model's the same step, on an engine whose experts see only the real tokens (TensorRT-LLM here)."""
+    row = ROW | {"engine": "trtllm"}  # its experts see the real tokens (no padding modelled)
+    scenario = scenario_from_row(row)
+    one = _step_s(1.0, dep=_dep8(row))
+    assert simulate_scenario(scenario).tpot_s == pytest.approx(one, rel=1e-3)  # its table's interpolation
+    assert predict_rows([row], model_kind="steady")[0].tpot_s == pytest.approx(one, rel=1e-9)
+    assert one < _step_s(None, dep=_dep8(row)) * 0.85
 
 
 @pytest.mark.e2e
 def test_four_clients_on_eight_ranks_decode_on_four() -> None:
-    """Concurrency 4 < attention DP 8: the simulator's four sequences sit on 4 ranks, one each (least-loaded
-    routing), and its TPOT is that step, 14.75 ms (16.72 ms before); the steady model prices the same step and
-    stretches it by the other clients' prompts: 15.12 ms."""
-    row = dict(ROW, concurrency=4)
-    four = _step_s(4.0)
-    assert round(four * 1e3, 2) == 14.75
-    assert simulate_scenario(scenario_from_row(row)).tpot_s == pytest.approx(four, rel=1e-5)
-    assert round(float(predict_rows([row], model_kind="steady")[0].tpot_s) * 1e3, 2) == 15.12
+    """Concurrency 4 < attention DP 8 on an engine whose experts see only the real tokens (TensorRT-LLM): the
+    simulator's four sequences sit on 4 ranks, one each (least-loaded routing), and its TPOT is that step; the steady
+    model prices the same step and stretches it by the other clients' prompts; SGLang, which pads, decodes the
+    batch-8 step."""
+    row = ROW | {"engine": "trtllm", "concurrency": 4}
+    four, eight = _step_s(4.0, dep=_dep8(row)), _step_s(None, dep=_dep8(row))
+    assert four < eight
+    assert simulate_scenario(scenario_from_row(row)).tpot_s == pytest.approx(four, rel=5e-3)  # contexts interpolated
+    assert four <= float(predict_rows([row], model_kind="steady")[0].tpot_s) < eight * 1.1
+    sglang = simulate_scenario(scenario_from_row(ROW | {"concurrency": 4})).tpot_s
+    assert sglang == pytest.approx(_step_s(None, dep=_dep8(ROW, padded=True)), rel=1e-3)

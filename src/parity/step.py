@@ -41,7 +41,8 @@ class Deployment:
     (EngineProfile.normal_all_to_all); prompt_gather_all_reduce: a step with prompt tokens moves the attention-DP
     group's tokens to and from the experts by all-reduces (EngineProfile.prompt_gather_all_reduce); moe_gather: the
     fused-MoE backend all-gathers the attention-DP group's tokens and reduce-scatters the outputs in every step, no
-    all-to-all (engine.GATHERING_MOE_BACKENDS).
+    all-to-all (engine.GATHERING_MOE_BACKENDS); decode_padded: under attention DP the engine pads every rank's
+    decodes to the busiest's and its experts compute the padded rows (EngineProfile.decode_padded_experts).
     mtp_tokens: draft tokens per decode step from the model's multi-token-prediction module (0: off);
     mtp_acceptance: draft tokens accepted per step on average, in [0, mtp_tokens].
     offload_kv, offload_weights: share of each device's KV cache / weights kept in the host CPU's memory
@@ -62,6 +63,7 @@ class Deployment:
     normal_all_to_all: bool = False
     prompt_gather_all_reduce: bool = False
     moe_gather: bool = False
+    decode_padded: bool = False
     mtp_tokens: int = 0
     mtp_acceptance: float = 0.0
     offload_kv: float = 0.0
@@ -102,13 +104,13 @@ class Deployment:
         placed = self.placement
         if placed is None:
             return Shard.of(self.layout, self.expert_imbalance, self.moe_overlap, self.normal_all_to_all,
-                            self.prompt_gather_all_reduce, self.moe_gather)
+                            self.prompt_gather_all_reduce, self.moe_gather, self.decode_padded)
         r = self.layout.resolved()
         shared = placed.shared_replicas
         return Shard(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, _imbalance(placed, self.expert_imbalance),
                      self.moe_overlap, float(placed.slots_per_rank), float(shared),
                      placed.shared_weight if shared else 0.0, float(self.normal_all_to_all),
-                     float(self.prompt_gather_all_reduce), float(self.moe_gather))
+                     float(self.prompt_gather_all_reduce), float(self.moe_gather), float(self.decode_padded))
 
     @property
     def placement(self) -> ExpertPlacement | None:

@@ -363,6 +363,8 @@ def _engine_table(engine: EngineProfile, rows: int, before: float, after: float,
         table["cuda_graphs"] = False
     if engine.prompt_gather_all_reduce:
         table["prompt_gather_all_reduce"] = True
+    if engine.decode_padded_experts:
+        table["decode_padded_experts"] = True
     table["fp8_kv_cache"] = engine.fp8_kv_cache
     table["kv_on_demand"] = engine.kv_on_demand
     table["attention_format"] = engine.attention_format

@@ -73,6 +73,12 @@ class EngineProfile:
     reduce-scatter (sliced) or all-to-all dispatch and combine (spread): SGLang's DpPaddingMode.SUM_LEN for
     extend batches without an all-to-all backend (plan.sharding); a deployment with DeepEP
     (--moe-a2a-backend deepep) dispatches instead.
+    decode_padded_experts: under attention DP, a decode step pads every rank's batch to the busiest rank's (one
+    CUDA graph for the group) and the routed experts compute the padded rows, so they see the busiest rank's tokens
+    on every rank whatever ranks carry sequences: SGLang's MoE forward without an all-to-all backend
+    (`forward_normal` routes without `num_token_non_padded`; its graphs pad to bucket(max) x dp before 0.4.6 and from
+    0.4.10, to the sum's bucket in between) and its Ascend top-k for 256 experts; DeepEP from 0.4.7 masks them
+    (measurements README, "Attention DP with fewer decoding sequences than ranks").
     collective_latency_s [s]: fixed cost of one small collective inside a scale-up domain with this
     engine's communication kernels (custom all-reduce, NCCL); None: the system's link latency.
     disagg_ttft_overhead_s [s]: what a disaggregated request adds before its first token beyond the
@@ -168,6 +174,7 @@ class EngineProfile:
     moe_overlap: float = 0.0
     normal_all_to_all: bool = False
     prompt_gather_all_reduce: bool = False
+    decode_padded_experts: bool = False
     collective_latency_s: float | None = None
     disagg_ttft_overhead_s: float = 0.0
     disagg_decode_batch: float = 64.0

@@ -50,6 +50,7 @@ PROFILE_SECTIONS = (
                          "experts, number formats and the MLA decode path",
                    fields=("gemm_scale", "attention_scale", "memory_scale", "collective_scale", "collective_latency_s",
                            "expert_imbalance", "moe_overlap", "normal_all_to_all", "prompt_gather_all_reduce",
+                           "decode_padded_experts",
                            "prefill_scale", "fp8_kv_cache", "attention_format",
                            "mla_decode")),
     ProfileSection(name="host", policy="", readers="both",

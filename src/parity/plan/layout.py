@@ -191,6 +191,9 @@ class Shard:
     all-reduces, experts sliced or spread (an engine setting, EngineProfile.prompt_gather_all_reduce);
     moe_gather: with attention DP and the experts spread, every step all-gathers the group's tokens to every rank and
     reduce-scatters the outputs instead of an all-to-all (a fused-MoE backend's, engine.GATHERING_MOE_BACKENDS).
+    decode_padded: with attention DP, every rank's decodes are padded to the busiest rank's and the experts compute
+    the padded rows, so they see the busiest rank's tokens on every rank whatever ranks carry sequences
+    (EngineProfile.decode_padded_experts).
     """
 
     t: Num
@@ -206,11 +209,13 @@ class Shard:
     normal_a2a: Num = 0.0
     prompt_all_reduce: Num = 0.0
     moe_gather: Num = 0.0
+    decode_padded: Num = 0.0
 
     @classmethod
     def of(cls, layout: Layout | LayoutGrid, imbalance: float = 1.0, moe_overlap: float = 0.0,
-           normal_a2a: bool = False, prompt_all_reduce: bool = False, moe_gather: bool = False) -> Shard:
+           normal_a2a: bool = False, prompt_all_reduce: bool = False, moe_gather: bool = False,
+           decode_padded: bool = False) -> Shard:
         r = layout.resolved() if isinstance(layout, Layout) else layout
         return cls(r.tp, r.attn_dp, r.moe_tp, r.moe_ep, r.pp, imbalance, moe_overlap,
                    normal_a2a=float(normal_a2a), prompt_all_reduce=float(prompt_all_reduce),
-                   moe_gather=float(moe_gather))
+                   moe_gather=float(moe_gather), decode_padded=float(decode_padded))

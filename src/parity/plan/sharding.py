@@ -3,6 +3,8 @@ matrices it stores."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -203,6 +205,12 @@ def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) 
     kernels: list[Kernel] = []
     collectives: list[Collective] = []
     s = shard
+    # the tokens the experts see from the whole attention-DP group: where the engine pads every rank's decodes to
+    # the busiest's and computes the padded rows (Shard.decode_padded), every rank counts, whatever carries them
+    group_tokens = batch.group_tokens(s.d)
+    if batch.decode_ranks is not None and np.any(s.decode_padded):
+        group_tokens = np.where(s.decode_padded > 0,
+                                dataclasses.replace(batch, decode_ranks=None).group_tokens(s.d), group_tokens)
     for group in forward(model, batch, precision.mla_decode):
         count = group.count / s.p if group.layer is not None else 1.0 / s.p
         kv_share = 1.0
@@ -217,7 +225,7 @@ def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) 
                 share = op.tokens / np.maximum(batch.tokens, 1e-12)  # top-k for experts, else 1
                 if s.shared and op.role == "expert":
                     share = share + s.shared_weight
-                kernels.append(_gemm_kernel(op, s, precision, share * batch.group_tokens(s.d), count))
+                kernels.append(_gemm_kernel(op, s, precision, share * group_tokens, count))
             elif isinstance(op, Attention):
                 kernels.append(_attention_kernel(op, s, precision, count))
             else:

@@ -116,5 +116,6 @@ def engine_deployment(model: Model, system: System, layout: Layout | LayoutGrid,
                       sequence_overhead_s=host.sequence_s if host else 0.0, expert_imbalance=profile.expert_imbalance,
                       moe_overlap=profile.moe_overlap if moe_overlap is None else moe_overlap,
                       normal_all_to_all=profile.normal_all_to_all,
-                      prompt_gather_all_reduce=profile.prompt_gather_all_reduce, mtp_tokens=mtp_tokens,
+                      prompt_gather_all_reduce=profile.prompt_gather_all_reduce,
+                      decode_padded=profile.decode_padded_experts, mtp_tokens=mtp_tokens,
                       mtp_acceptance=mtp_acceptance)
