@@ -525,8 +525,10 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
         # attention-DP ranks step together at the pace of the busiest (the simulator's ITL), not the mean rank's
         pace = ("" if ranks == 1 else
                 f" (the mean of {ranks} attention-DP ranks, which step at the busiest one's pace)" if carrying >= ranks
-                else f" on {carrying:.3g} of {ranks} attention-DP ranks (the mean rank's {mean:.3g}; the others step "
-                     "idle with them, and the experts see those ranks' sequences alone)")
+                else f" on {carrying:.3g} of {ranks} attention-DP ranks (the mean rank's {mean:.3g}; "
+                     + ("every rank pads its decodes to the busiest's and the experts compute the padded rows, as "
+                        f"{scenario.engine.id} does)" if dep.decode_padded else
+                        "the others step idle with them, and the experts see those ranks' sequences alone)"))
         steps = [(parts, step_columns, f"One decode step{verify} of {counted(sequences, 'sequence')} per rank{pace} on "
                   "one device"),
                  (prefill_parts, step_columns, f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} "
