@@ -4,7 +4,7 @@ every rule; the others are judged by the US rules on the chip alone; see NOT_MOD
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from parity import catalog
@@ -13,7 +13,7 @@ from parity.hardware import Chip, System
 from parity.policy import LETTER_RULE, THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
 
 __all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Decision", "Screened", "decide", "domestic",
-           "eccn_text", "kept_by_text", "refusal", "rule_fields", "screen"]
+           "decisions", "eccn_text", "kept_by_text", "refusal", "rule_fields", "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 
@@ -120,12 +120,17 @@ def _kept_class_text(a: Assessment) -> str:
     return f"{a.eccn_3a090} under License Exception NAC ({figures})"
 
 
-def kept_by_text(chip: Chip, tf32_bits: int = 0) -> str:
-    """What a buyer in China gets, in a word for a table's cell: 'domestic' (a PRC vendor's chip), or the rules that
-    keep the chip (decide): 'all', 'jan2026', 'none'."""
+def decisions(chip: Chip, tf32_bits: int = 0) -> dict[str, Decision]:
+    """What a buyer in China gets of `chip` under each of EXPORT_RULES (decide), by rule."""
+    return {rule: decide(chip, rule, tf32_bits) for rule in EXPORT_RULES}
+
+
+def kept_by_text(chip: Chip, decided: Mapping[str, Decision]) -> str:
+    """What a buyer in China gets, in a word for a table's cell, from the chip's `decided` (decisions): 'domestic' (a
+    PRC vendor's chip), or the rules that keep it: 'all', 'jan2026', 'none'."""
     if domestic(chip):
         return "domestic"
-    kept = [rule for rule in EXPORT_RULES if decide(chip, rule, tf32_bits).kept]
+    kept = [rule for rule, d in decided.items() if d.kept]
     return "all" if len(kept) == len(EXPORT_RULES) else ", ".join(kept) or "none"
 
 

@@ -4,6 +4,7 @@ line would deliver on a workload."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import CatalogError, ParityError
-from parity.export import EXPORT_RULES, decide, domestic, eccn_text, kept_by_text
+from parity.export import Decision, decisions, domestic, eccn_text, kept_by_text
 from parity.hardware import Chip
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
 from parity.policy import LETTER_CAPTION, LETTER_RULE, NEAR_LINE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
@@ -30,19 +31,19 @@ def _number(digits: int) -> Any:
     return show
 
 
-def _china(chip: Chip, tf32_bits: int) -> dict[str, Any]:
-    """What `fleet --rule` and `compare --rule` decide for a buyer in China (export.decide), for JSON: domestic (the
+def _china(chip: Chip, decided: Mapping[str, Decision]) -> dict[str, Any]:
+    """What `fleet --rule` and `compare --rule` decide for a buyer in China (export.decisions), for JSON: domestic (the
     vendor where it is a PRC one, else ''), kept_by (the rules that keep the chip) and each rule's decision and why."""
-    decided = {rule: decide(chip, rule, tf32_bits) for rule in EXPORT_RULES}
     return {"domestic": chip.vendor if domestic(chip) else "",
             "kept_by": [rule for rule, d in decided.items() if d.kept],
             "rules": {rule: {"kept": d.kept, "why": d.why} for rule, d in decided.items()}}
 
 
-def _row(a: Assessment, chip: Chip, china: dict[str, Any], for_people: bool) -> dict[str, Any]:
+def _row(a: Assessment, china: dict[str, Any], kept_by: str, for_people: bool) -> dict[str, Any]:
     """A flat row for tables and CSV; JSON keeps the whole assessment. For people the verdicts and the 2026 zone carry
     REVERSED_MARK where another reading of TPP reverses them; CSV keeps the plain values and says which in
-    reversed_by. china_kept_by says what a buyer in China gets (export.kept_by_text), and for people a note where it is domestic."""
+    reversed_by. china_kept_by (`kept_by`, export.kept_by_text) says what a buyer in China gets, and for people a note
+    where it is domestic."""
     home = ([f"domestic in China ({china['domestic']}): a buyer there needs no US export licence; the US class holds "
              "for exports elsewhere"] if china["domestic"] and for_people else [])  # CSV: china_kept_by 'domestic'
     row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
@@ -53,12 +54,12 @@ def _row(a: Assessment, chip: Chip, china: dict[str, Any], for_people: bool) -> 
     if for_people:
         return row | {"eccn_3a090": eccn_text(a) + NEAR_MARK * bool(a.near_lines),
                       "jan2026_zone": a.zone_shown, "license_exception_nac": a.nac_shown,
-                      f"rule_{LETTER_RULE}": a.letter_shown, "china_kept_by": kept_by_text(chip, a.tf32_bits)}
+                      f"rule_{LETTER_RULE}": a.letter_shown, "china_kept_by": kept_by}
     # CSV: 'unknown' where the class these depend on is unknown (the notes say what each class gives)
     return row | {"reversed_by": "; ".join(a.reversals)} | {
         key: "unknown" for key, by_class in (("license_exception_nac", a.license_exception_nac_by_class),
                                              ("jan2026_zone", a.jan2026_zone_by_class)) if by_class} | {
-        "china_kept_by": kept_by_text(chip, a.tf32_bits)}
+        "china_kept_by": kept_by}
 
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
@@ -121,8 +122,10 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
         raise ParityError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --at-threshold CHIP")
     found = _chips_named(chips) if chips else list(catalog.chips())
     results = [assess(c, tf32_bits) for c in found]
-    china = [_china(c, tf32_bits) for c in found]
-    rows = [_row(a, c, home, fmt not in ("csv", "json")) for a, c, home in zip(results, found, china)]
+    decided = [decisions(c, tf32_bits) for c in found]
+    china = [_china(c, d) for c, d in zip(found, decided)]
+    rows = [_row(a, home, kept_by_text(c, d), fmt not in ("csv", "json"))
+            for a, c, d, home in zip(results, found, decided, china)]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
                Column("tpp_format", "set by", plain, "left", wide=2),  # after the H20 letter's verdict, at 80
                Column(PD_KEY, "PD /mm2", _number(2)),

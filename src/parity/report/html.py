@@ -20,7 +20,7 @@ from parity.errors import ParityError
 from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
-from parity.export import Screened, eccn_text, kept_by_text, screen
+from parity.export import Screened, decisions, eccn_text, kept_by_text, screen
 from parity.policy import LETTER_CAPTION, LETTER_RULE, RULES, ZONE_NA, assess
 from parity.report.accuracy_section import accuracy_section
 from parity.report.frontier import frontier as searched_frontier
@@ -179,7 +179,7 @@ def export_controls(chips: Sequence[Chip]) -> str:
         a = assess(chip)
         rows.append([catalog_id(chip.id), f"<span class='key'>{num(a.tpp)}</span>", esc(a.set_by),
                      num(a.performance_density, 2) if a.performance_density else "-", esc(a.eccn_3a090 or "outside"),
-                     esc(a.letter_shown), esc(a.zone_shown), esc(kept_by_text(chip)), esc("; ".join(a.notes))])
+                     esc(a.letter_shown), esc(a.zone_shown), esc(kept_by_text(chip, decisions(chip))), esc("; ".join(a.notes))])
     letter = next(r for r in RULES if r.id == LETTER_RULE)
     return ("<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense (88 FR 73458); performance density = "
             "TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October 2023. H20 letter: "
@@ -188,8 +188,8 @@ def export_controls(chips: Sequence[Chip]) -> str:
             + table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "H20 letter", "Jan-2026 zone", "China: kept by",
                      "notes"], rows, "numbers")
             + "<p class='legend'><small>China: kept by: the export rules (<code>--rule</code>) under which a buyer in "
-              "China gets the chip, as <code>parity policy</code> and <code>fleet --rule</code> decide it; 'domestic': a PRC vendor's chip, which needs "
-              "no US export licence there.</small></p>")
+              "China gets the chip, as <code>parity policy</code> and <code>fleet --rule</code> decide it; "
+              "'domestic': a PRC vendor's chip, which needs no US export licence there.</small></p>")
 
 
 def build_report(out: Path, spec: ReportSpec = ReportSpec(),
