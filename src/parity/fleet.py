@@ -183,15 +183,16 @@ def _whole_systems(chips: float, per_system: int) -> int:
     return math.ceil(chips / per_system - 1e-9) * per_system
 
 
-def _chips_within(demand_chips: float | None, per_system: int, watts: float, units: int | None,
+def _chips_within(demand_chips: float | None, system: System, units: int | None,
                   power_budget_w: float | None) -> tuple[int, list[str], bool]:
     """The chips a fleet runs, a note on each limit given beside the question, and whether a limit (not the demand)
     set the chips: the `demand_chips` a demand
-    needs (whole deployment units) are sized in whole systems of `per_system` chips; with `units` the fleet is at
-    most those chips, and with a power budget [W] at most the whole systems it powers at `watts` a chip. Alone,
+    needs (whole deployment units) are sized in whole `system`s; with `units` the fleet is at most those chips, and
+    with a power budget [W] at most the whole systems it powers (_powered_chips). Alone,
     units or a power budget is the fleet itself. Every limit that takes part is named, binding or not, so a
     limit the answer did not reach is seen to have been read."""
     demand = demand_chips is not None
+    per_system, watts = system.chips, system.power_w_per_chip
     if demand_chips is not None:
         n = _whole_systems(demand_chips, per_system)
     else:
@@ -202,7 +203,7 @@ def _chips_within(demand_chips: float | None, per_system: int, watts: float, uni
                       f"the demand needs {n:,.0f} of the {units:,.0f} chips available")
         n = min(n, units)
     if power_budget_w is not None:
-        powered = math.floor(power_budget_w / watts / per_system) * per_system
+        powered = _powered_chips(system, power_budget_w)
         if powered < n:
             if (demand or units is not None) and powered:
                 limits.append(f"the power budget runs {powered:,.0f} of the {n:,.0f} chips")
@@ -417,7 +418,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                                    capacity * band[f"tokens_per_s_per_chip_{end}"]
                                                    / best.tokens_per_s_per_chip), system.chips)
                       for end in ("high", "low")))
-        n, limits, limited = _chips_within(needed, system.chips, watts, units, power_budget_w)
+        n, limits, limited = _chips_within(needed, system, units, power_budget_w)
         if n > MOST_FLEET_CHIPS:  # this kind's row says so; the command is refused where every kind's is beyond
             beyond.append(f"{'the demand needs' if needed is not None else 'the power budget runs'} {n:,} {chip.id} "
                           f"chips in {system.id}, beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
