@@ -3,11 +3,9 @@ matrices it stores."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -210,7 +208,7 @@ def device_step(model: Model, batch: Batch, shard: Shard, precision: Precision) 
     group_tokens = batch.group_tokens(s.d)
     if batch.decode_ranks is not None and np.any(s.decode_padded):
         group_tokens = np.where(s.decode_padded > 0,
-                                dataclasses.replace(batch, decode_ranks=None).group_tokens(s.d), group_tokens)
+                                replace(batch, decode_ranks=None).group_tokens(s.d), group_tokens)
     for group in forward(model, batch, precision.mla_decode):
         count = group.count / s.p if group.layer is not None else 1.0 / s.p
         kv_share = 1.0
