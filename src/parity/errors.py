@@ -1,7 +1,9 @@
 """The error hierarchy: every user mistake is one of these, and the CLI prints it as one line."""
 
+import numbers
+
 __all__ = ["ParityError", "UnitError", "CatalogError", "ModelConfigError", "InfeasiblePlan", "PolicyError",
-           "InputError", "expect"]
+           "InputError", "expect", "is_real", "is_whole"]
 
 
 class ParityError(Exception):
@@ -40,3 +42,13 @@ def expect(name: str, value: object, kind: type, lookup: str) -> None:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         article = "an" if kind.__name__[0] in "AEIOU" else "a"
         raise InputError(f"{name} must be {article} {kind.__name__} ({lookup}), got {type(value).__name__} {shown}")
+
+
+def is_real(value: object) -> bool:
+    """Whether `value` is a real number, a bool not counted (True is not 1 token or 1 W)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_whole(value: object) -> bool:
+    """Whether `value` is a whole number (an integral type), a bool not counted."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -22,7 +21,7 @@ from parity import catalog
 from parity.compare import (Choose, configuration_flags, domain_shortfall, intervals, narrower_text, passed_text,
                             serving_search, systems_spanned)
 from parity.engine import EngineProfile
-from parity.errors import InfeasiblePlan, InputError
+from parity.errors import InfeasiblePlan, InputError, is_real, is_whole
 from parity.flags import Flag, texts
 from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
@@ -161,10 +160,6 @@ def spare_text(spare: float) -> str:
     """The spare capacity in words: a margin over the peak demand, not a share of the fleet (0.1: capacity 1.1x the
     peak, so 9.1% of it idle at the peak; 1: twice the peak)."""
     return f"capacity {1 + spare:.3g}x the peak demand ({spare:.0%} spare margin)" if spare else "no spare margin"
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _units_needed(best: Candidate, demand_tokens_per_s: float, capacity: float) -> float:
@@ -358,13 +353,12 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         raise InfeasiblePlan(f"count must be total or output, got {count!r}")
     check_serving_inputs(isl, osl, tpot_s, ttft_s, processes)
     for name, value, least in (("peak_factor", peak_factor, 1.0), ("spare", spare, 0.0)):
-        if not _is_real(value) or not least <= value < math.inf:
+        if not is_real(value) or not least <= value < math.inf:
             raise InputError(f"{name} must be a finite number >= {least:g}, got {value!r}")
     for name, value in (("demand_tokens_per_s", demand_tokens_per_s), ("power_budget_w", power_budget_w)):
-        if value is not None and (not _is_real(value) or not 0 < value < math.inf):
+        if value is not None and (not is_real(value) or not 0 < value < math.inf):
             raise InputError(f"{name} must be a finite number > 0, or None, got {value!r}")
-    if units is not None and (not isinstance(units, numbers.Integral) or isinstance(units, bool)
-                              or not 1 <= units <= MOST_FLEET_CHIPS):
+    if units is not None and (not is_whole(units) or not 1 <= units <= MOST_FLEET_CHIPS):
         raise InputError(f"units must be a whole number of chips in [1, {MOST_FLEET_CHIPS:,}], or None, got {units!r}")
     if demand_tokens_per_s is None and units is None and power_budget_w is None:
         raise InfeasiblePlan("give a demand, a number of chips (units) or a power budget")

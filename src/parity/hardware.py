@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from parity.dtypes import FORMATS, MATH_RATES
-from parity.errors import InputError
+from parity.errors import InputError, is_real, is_whole
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "rank_memory_text",
@@ -365,7 +365,7 @@ def _check_change(item: Chip | System, owner: str, name: str, value: object) -> 
     if kind.startswith(("int", "float", "Mapping")):
         whole = kind.startswith("int")
         for number in numbers_in:
-            if isinstance(number, bool) or not isinstance(number, numbers.Integral if whole else numbers.Real):
+            if not (is_whole(number) if whole else is_real(number)):
                 raise InputError(f"what_if {owner}: {name} must be {'a whole number' if whole else 'a number'}"
                                  f"{' (SI units)' if not whole else ''}, got {value!r}")
             if not math.isfinite(number):

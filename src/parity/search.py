@@ -11,7 +11,6 @@ layout that serves its prompts on the fewest chips (rate matching: prefill worke
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -21,7 +20,7 @@ from parity.catalog.speculation import MOST_MTP_DRAFTS
 from parity.cost import math_unit
 from parity.dtypes import format_named
 from parity.engine import EngineProfile
-from parity.errors import InfeasiblePlan, InputError, expect
+from parity.errors import InfeasiblePlan, InputError, expect, is_whole
 from parity.hardware import Calibration, Chip, System, one_rank_per_die
 from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
 from parity.model import Model
@@ -386,17 +385,16 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     if not modes or not set(modes) <= {"agg", "disagg"}:
         raise InputError(f"modes must name agg, disagg or both, got {modes!r}")
     for name, value in (("chips", chips), ("max_chips", max_chips)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+        if value is not None and (not is_whole(value) or value < 1):
             raise InputError(f"{name} must be a whole number >= 1, or None, got {value!r}")
-    if not pipeline or any(isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 1 for p in pipeline):
+    if not pipeline or any(not is_whole(p) or p < 1 for p in pipeline):
         raise InputError(f"pipeline must be whole degrees >= 1, got {pipeline!r}")
     if not concurrency or not all(math.isfinite(c) and c >= 1 for c in concurrency):
         raise InputError(f"concurrency must be finite loads >= 1, got {concurrency!r}")
     if not isinstance(mtp, tuple) or len(mtp) != 2:
         raise InputError(f"mtp must be (draft tokens, accepted a step), got {mtp!r}")
     drafts, accepted = mtp
-    if isinstance(drafts, bool) or not isinstance(drafts, numbers.Integral) or not 0 <= drafts <= MOST_MTP_DRAFTS \
-            or not 0 <= accepted <= drafts:
+    if not is_whole(drafts) or not 0 <= drafts <= MOST_MTP_DRAFTS or not 0 <= accepted <= drafts:
         raise InputError(f"mtp must be (draft tokens in [0, {MOST_MTP_DRAFTS}], accepted a step in [0, drafts]), "
                          f"got {mtp!r}")
     conc = np.asarray(concurrency, dtype=float)

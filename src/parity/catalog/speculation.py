@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from functools import cache
 
 from parity.catalog.files import data_dir, read_toml, require
-from parity.errors import CatalogError, InfeasiblePlan, InputError
+from parity.errors import CatalogError, InfeasiblePlan, InputError, is_whole
 from parity.flags import Flag
 from parity.model import Model
 
@@ -126,8 +125,7 @@ def mtp_setting(model: Model, mtp_tokens: int) -> tuple[tuple[int, float], str]:
     """((draft tokens, accepted a step), a note) for `mtp_tokens` MTP drafts on `model`, at the model's published
     acceptance (data/speculation.toml); (0, 0) when off or when the model has no MTP layers. A count that is not
     a whole number in [0, MOST_MTP_DRAFTS] is refused (InputError)."""
-    whole = isinstance(mtp_tokens, numbers.Integral) and not isinstance(mtp_tokens, bool)
-    if not whole or not 0 <= mtp_tokens <= MOST_MTP_DRAFTS:
+    if not is_whole(mtp_tokens) or not 0 <= mtp_tokens <= MOST_MTP_DRAFTS:
         raise InputError(f"mtp_tokens must be a whole number of draft tokens in [0, {MOST_MTP_DRAFTS}], got "
                          f"{mtp_tokens!r}")
     if not mtp_tokens:

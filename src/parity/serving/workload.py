@@ -4,12 +4,11 @@ for it (ServingResult)."""
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from parity.errors import InputError
+from parity.errors import InputError, is_real, is_whole
 from parity.memory import MemoryPlan
 from parity.ops import Num
 
@@ -32,14 +31,13 @@ def check_serving_inputs(isl: object, osl: object, tpot_s: object = None, ttft_s
     0 is refused rather than read as none), and fewer than one process. compare, fleet and search_serving check
     their arguments here before any work."""
     for name, length in (("isl", isl), ("osl", osl)):
-        if isinstance(length, bool) or not isinstance(length, numbers.Real) or not (
+        if not is_real(length) or not (
                 math.isfinite(length) and float(length).is_integer() and length >= 1):
             raise InputError(f"{name} must be a whole number of tokens >= 1, got {length!r}")
     for name, target in (("tpot_s", tpot_s), ("ttft_s", ttft_s)):
-        if target is not None and (isinstance(target, bool) or not isinstance(target, numbers.Real)
-                                   or not 0 < target < math.inf):
+        if target is not None and (not is_real(target) or not 0 < target < math.inf):
             raise InputError(f"{name} must be a finite duration > 0 [s], or None for no target, got {target!r}")
-    if isinstance(processes, bool) or not isinstance(processes, numbers.Integral) or processes < 1:
+    if not is_whole(processes) or processes < 1:
         raise InputError(f"processes must be a whole number >= 1, got {processes!r}")
 
 
