@@ -311,8 +311,8 @@ def _fewest(found: SearchResult, system: System, demand_tokens_per_s: float, cov
             power_budget_w: float | None = None) -> tuple[Candidate, str]:
     """The configuration meeting the targets whose whole deployment units, in whole systems, serve the demand on the
     fewest chips (the most tokens/s a chip among equals), where it saves FEWER of the chips the search's best needs,
-    and why; else the best, the row `compare` prints (a large fleet's rounding to whole units saves little): a small demand
-    is served by one small worker, not by whole units of the fastest-per-chip one (Llama-3.1-70B at 1,000 output
+    and why; else the best, the row `compare` prints (a large fleet's rounding to whole units saves little): a small
+    demand is served by one small worker, not by whole units of the fastest-per-chip one (Llama-3.1-70B at 1,000 output
     tokens/s on H100s: 40 chips of disaggregated workers at 564 tok/s/chip, where one 8-GPU node at 537 serves it).
     `covers`: the share of a chip's output tokens/s that covers the daily-mean demand (the count, peak and spare);
     `units` and `power_budget_w` [W]: the chips the limits allow (a budget's whole systems): where the best needs

@@ -232,6 +232,6 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
     emit(shown, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
          title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",
-         caption=f"{found.description}{home}. 80% int.: the 80% interval of the decode ratio (under it; ratio_interval in "
-                 "--format json), from the cross-source residuals of the chip's vendor (parity validate --by "
+         caption=f"{found.description}{home}. 80% int.: the 80% interval of the decode ratio (under it; "
+                 "ratio_interval in --format json), from the cross-source residuals of the chip's vendor (parity validate --by "
                  f"source), as compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))

@@ -30,8 +30,8 @@ from parity.plan import Layout, served_format
 from parity.search import best_precision
 from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
                             Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
-                            lockstep_flag, open_loop_at_peak, predict_rows, scenario_of, simulate_scenario,
-                            simulated_flags, simulated_note)
+                            open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
+                            simulated_note)
 from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed
@@ -858,8 +858,7 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
            "duration_s": sim.duration_s,
-           "flags": flag_texts(simulated_flags(prediction.flags, sim)
-                               + tuple(filter(None, (overload, lockstep_flag(bench, scenario.engine)))))}
+           "flags": flag_texts(simulated_flags(prediction.flags, sim, bench, scenario.engine, overload))}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on

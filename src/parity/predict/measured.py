@@ -46,14 +46,14 @@ def refuse_other_time_units(table: str, header: Sequence[str]) -> None:
     a scored column in capitals (measured_TTFT_s) and a latency at a percentile the simulator does not report
     (measured_tpot_p95_s), refused alike."""
     for column in header:  # (a DictReader's row names cells beyond the header None)
-        if isinstance(column, str) and column.startswith("measured_") and (si := seconds_column(column)):
+        if not isinstance(column, str) or not column.lower().startswith("measured_"):
+            continue
+        if column.startswith("measured_") and (si := seconds_column(column)):
             name, unit, fix = si
             read = "which predict scores against its prediction" if name.removeprefix("measured_") in SCORED \
                 else "in seconds"
             raise ParityError(f"{table}: column {column!r} holds {unit}; measurements are read in SI units: name it "
                               f"{name!r} ({read}) and {fix}")
-        if not isinstance(column, str) or not column.lower().startswith("measured_"):
-            continue
         name = column.strip()[len("measured_"):]
         if name not in SCORED and name.lower() in SCORED:  # measured_TTFT_s: kept unread, it scored nothing
             raise ParityError(f"{table}: column {column!r}: name it 'measured_{name.lower()}' (column names are "

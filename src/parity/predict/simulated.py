@@ -17,7 +17,6 @@ from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.predict.steady import KV_LOAD_FLAG, _predict_steady, _solve, interval_bounds, interval_note
 from parity.simulate import (LATENCY_KEYS, Benchmark, SimResult, client_profile, cudnn_fp4_plan_builds,
                              simulate_aggregated, simulate_disaggregated)
-from parity.simulate.clients import length_range
 
 
 def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
@@ -175,8 +174,7 @@ def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
     rate = bench.request_rate
     if rate is not None and (math.isfinite(rate) or bench.max_concurrency is None):
         return None
-    fixed = all(low == high for low, high in (length_range(n, bench.client.range_ratio) for n in (bench.isl, bench.osl)))
-    if not fixed or bench.arrivals().num_prompts <= bench.most_in_flight():
+    if not bench.fixed_lengths() or bench.arrivals().num_prompts <= bench.most_in_flight():
         return None
     return Flag("lockstep waves", "lockstep waves: at fixed lengths every request in flight finishes with the others, "
                                   "so the simulated clients send their prompts in waves that prefill together; "
@@ -187,10 +185,13 @@ def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
                 "lockstep waves")
 
 
-def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult) -> tuple[Flag, ...]:
+def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult, bench: Benchmark, engine: EngineProfile,
+                    overload: Flag | None = None) -> tuple[Flag, ...]:
     """A simulated row's flags: the closed-form model's (what the case lies outside of) but its KV-bound load,
-    which the run's own (SimResult.kv_flag: KV-bound run) replaces."""
-    return tuple(f for f in steady_flags if f.kind != KV_LOAD_FLAG) + tuple(filter(None, (sim.kv_flag(),)))
+    which the run's own (SimResult.kv_flag: KV-bound run) replaces, then its overload (overload_flag, given) and its
+    lockstep waves (lockstep_flag, of `bench` on `engine`)."""
+    return (tuple(f for f in steady_flags if f.kind != KV_LOAD_FLAG)
+            + tuple(filter(None, (sim.kv_flag(), overload, lockstep_flag(bench, engine)))))
 
 
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
@@ -215,7 +216,7 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
               "kv_waited": float(sim.kv_waited),
               "decode_batch": sim.decode_batch}
-    flags = simulated_flags(p.flags, sim) + tuple(filter(None, (overload, lockstep_flag(bench, scenario.engine))))
+    flags = simulated_flags(p.flags, sim, bench, scenario.engine, overload)
     bounds = {} if open_loop else interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
                                                   bool(flags), "sim")
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s, flags=flags,

@@ -179,7 +179,8 @@ def export_controls(chips: Sequence[Chip]) -> str:
         a = assess(chip)
         rows.append([catalog_id(chip.id), f"<span class='key'>{num(a.tpp)}</span>", esc(a.set_by),
                      num(a.performance_density, 2) if a.performance_density else "-", esc(a.eccn_3a090 or "outside"),
-                     esc(a.letter_shown), esc(a.zone_shown), esc(kept_by_text(chip, decisions(chip))), esc("; ".join(a.notes))])
+                     esc(a.letter_shown), esc(a.zone_shown), esc(kept_by_text(chip, decisions(chip))),
+                     esc("; ".join(a.notes))])
     letter = next(r for r in RULES if r.id == LETTER_RULE)
     return ("<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense (88 FR 73458); performance density = "
             "TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October 2023. H20 letter: "

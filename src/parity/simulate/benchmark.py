@@ -95,9 +95,14 @@ class Benchmark:
         worker's attention-DP rank.)"""
         if self.trace:
             return False
-        spread = any(low < high for low, high in (length_range(n, self.client.range_ratio)
-                                                  for n in (self.isl, self.osl)))
-        return spread or (self.poisson and self.request_rate is not None and math.isfinite(self.request_rate))
+        return not self.fixed_lengths() or (self.poisson and self.request_rate is not None
+                                            and math.isfinite(self.request_rate))
+
+    def fixed_lengths(self) -> bool:
+        """Whether the client sends every prompt and output at its nominal length (no range to draw from; a trace's
+        lengths are its own, and not asked here)."""
+        return all(low == high for low, high in (length_range(n, self.client.range_ratio)
+                                                 for n in (self.isl, self.osl)))
 
     def arrivals(self) -> Arrivals:
         n = self.num_prompts or (len(self.trace) if self.trace else self.client.prompts(self.concurrency))
