@@ -162,11 +162,10 @@ def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: i
                                                ("tpot", targets.tpot_s, targets.tpot_statistic))
               if statistic == "mean" and bound and prices.get(f"{metric}_s", 0.0) > bound]
     said += f"; serve's figures miss {' and '.join(missed)}" if missed else ""
-    differs = prices and any(abs(prices[key] / getattr(row, key) - 1.0) >= SERVE_DIFFERS
-                             for key in ("tokens_per_s_per_chip", "ttft_s", "tpot_s"))
+    off = {key: abs(prices[key] / getattr(row, key) - 1.0) >= SERVE_DIFFERS
+           for key in ("tokens_per_s_per_chip", "ttft_s", "tpot_s")} if prices else {}
     brief = (f"serve line: {prices['tokens_per_s_per_chip']:,.0f}/chip, TTFT {duration_text(prices['ttft_s'])}"
-             + (f", TPOT {duration_text(prices['tpot_s'])}"
-                if abs(prices["tpot_s"] / row.tpot_s - 1.0) >= SERVE_DIFFERS else "") if differs else "")
+             + (f", TPOT {duration_text(prices['tpot_s'])}" if off["tpot_s"] else "") if any(off.values()) else "")
     return {"serve_command": serve_command(case, moe="moe" in catalog.model(model_name).features),
             "serve_note": said}, brief
 
