@@ -406,8 +406,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     # the busiest rank's share of the work over the even share priced, and the other ranks' (DualPipe's ranks each
     # run two stages): the busiest paces the microbatches, the others' stages make the bubble
     dual = a["sched"] == 3
-    stage = np.where(dual, a.get("stage_dual", a["stage"]), a["stage"])
-    rest = np.where(dual, a.get("stage_dual_rest", a["stage"]), a.get("stage_rest", a["stage"]))
+    stage = np.where(dual, a["stage_dual"], a["stage"])
+    rest = np.where(dual, a["stage_dual_rest"], a["stage_rest"])
     stage_mb = (compute_mb + exposed_mb + dp_mb) * stage
     # an even rank's share of the work of the layers (their passes and their TP, CP and EP collectives) is what
     # compute_s and the communication report: `even` times the model's 1/pp, above 1 where a --pp-layout places
