@@ -70,3 +70,13 @@ def test_a_published_prefill_rate_is_one_step_times_the_engines_prefill_factor()
             prefill_tokens=16384.0, prefill_sequences=16384.0 / isl, prefill_context=0.0)).time_s)
         assert found[row["case_id"]].predicted == pytest.approx(16384.0 / (step * scenario.engine.prefill_scale), rel=1e-9)
     assert catalog.engine("sglang").prefill_scale > 1.1 and catalog.engine("generic").prefill_scale == 1.0
+
+
+def test_a_prefill_row_run_a_rank_per_die_is_scored_per_package() -> None:
+    """CloudMatrix384's prefill (B02: 16 packages, 16,384 tokens each, EP 16) and the same work a rank per die (32
+    dies, 8,192 tokens each, EP 32) are one package's rate, about 9,190 tokens/s either way, not a die's 4,590."""
+    row = _rows("B02-cm384-prefill")[0]
+    package = published_errors([row])[0].predicted
+    die = published_errors([dict(row, attn_dp="32", moe_ep="32", rank_per_die="true", batch_tokens="8192")])[0]
+    assert package == pytest.approx(9189.6, rel=1e-4)
+    assert die.predicted == pytest.approx(9178.7, rel=1e-3)

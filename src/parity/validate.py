@@ -425,7 +425,8 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
     limits; output_tokens_per_s_per_user: 1 / TPOT at the row's concurrency (speculative decoding
     with the row's MTP depth and acceptance); prefill_tokens_per_s_per_chip: steps of
     `batch_tokens` prompt tokens per attention rank, their time multiplied by the engine's prefill_scale as the
-    steady-state model prices prompt work (what the step model's prefill misses, fitted on calibration rows).
+    steady-state model prices prompt work (what the step model's prefill misses, fitted on calibration rows), and
+    the package's ranks counted where each die is one (rank_per_die).
     `calibration` replaces the catalog's for its chip;
     `hook` rewrites each scenario (another calibration or engine profile) before it is priced. model_kind
     'sim' prices the closed-loop figures (`closed_loop`) by the step-level simulator over `processes`
@@ -457,7 +458,9 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
             isl = float(scenario.isl)
             step = step_cost(dep, Batch(prefill_tokens=tokens, prefill_sequences=tokens / isl,
                                         prefill_context=max(isl - tokens, 0.0) / 2.0))
-            predicted = tokens / (float(step.time_s) * scenario.engine.prefill_scale)
+            # per package: a rank per die (rank_per_die) prefills its tokens on one of the package's dies
+            predicted = (tokens * scenario.system.chip.ranks_per_package
+                         / (float(step.time_s) * scenario.engine.prefill_scale))
         else:
             p = next(predicted_served)
             if not p.feasible:
