@@ -45,7 +45,7 @@ _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("traini
 @click.option("--by", default="system,engine", show_default=True,
               help="group scores by these fields (system, engine, engine_version, model, mode, split); 'flag' alone: "
                    "by the kind of flag the predictions carry; 'source' or 'vendor' alone: published figures scored "
-                   "leaving each source or vendor out of every fit")
+                   "leaving each source or vendor (the chip's maker, whoever published the figure) out of every fit")
 @click.option("--fit-stacks", is_flag=True,
               help="refit the engine profiles of non-CUDA stacks on their calibration rows, and the ratio bands, "
                    "and write them (see --write-to)")

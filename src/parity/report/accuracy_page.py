@@ -95,8 +95,8 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
                      _pct(s.p90_abs_error)])
     for r in by_vendor:
         if r["setting"] == "left out" and r["kind"] == "decode":
-            rows.append(["published decode throughput / TPOT", f"{r['group']} figures, {r['group']} left out of "
-                         "every fit", f"{r['count']:,}", _pct(r["median_abs_error"]), _pct(r["p90_abs_error"])])
+            rows.append(["published decode throughput / TPOT", f"figures on {r['group']} chips, {r['group']} left out "
+                         "of every fit", f"{r['count']:,}", _pct(r["median_abs_error"]), _pct(r["p90_abs_error"])])
     decode = [r for r in by_source if r["setting"] == "left out" and r["kind"] == "decode"]
     if decode:
         worst = max(decode, key=lambda r: r["median_abs_error"])
@@ -268,8 +268,9 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
             "Source: `serving_published.csv` (`parity validate --by vendor`). *before*: the generic prior on "
             "every chip but the H200, CUDA-fitted engine profiles on every stack; *left out*: every fit rebuilt "
             "without the vendor's rows (its stack profiles refitted on the others, family calibrations fitted "
-            "on its kernel figures dropped); *after*: the stored fits on the rows no fit used. This is what a "
-            "user of a chip parity has no measurement of should expect. The figures measured by clients in a "
+            "on its kernel figures dropped); *after*: the stored fits on the rows no fit used. A vendor is the "
+            "chip's maker, whoever published the figure (AMD's figures of NVIDIA chips count as NVIDIA's). This "
+            "is what a user of a chip parity has no measurement of should expect. The figures measured by clients in a "
             "closed loop (per-user rates, and per-worker rates at a concurrency) are priced by the step-level "
             "simulator, what `parity serve` and `predict` run; offline and unbounded-rate throughputs (every "
             "request queued at once) and prefill steps by the steady-state model, which every fit runs.", "",
