@@ -121,9 +121,9 @@ def test_json_carries_every_field() -> None:
     code, out = _run("--workload", "train", "--tokens", "1e12", "--units", "64", "--chips", "h200", "--format", "json")
     assert code == 0
     (row,) = json.loads(out)
-    assert list(row) == ["chip", "system", "model", "precision", "seq_len", "global_batch", "tokens", "deadline_s", "chips", "systems", "layout",
-                         "tokens_per_s_per_chip", "mfu", "train_time_s", "chip_hours", "power_w", "energy_j",
-                         "cost_usd", "price_source", "power_source", "meets_deadline", "most_useful_chips", "binding",
+    assert list(row) == ["chip", "system", "model", "precision", "seq_len", "global_batch", "tokens", "deadline_s",
+                         "chips", "training_chips", "systems", "layout", "tokens_per_s_per_chip", "mfu",
+                         "train_time_s", "chip_hours", "power_w", "energy_j", "cost_usd", "price_source", "power_source", "meets_deadline", "most_useful_chips", "binding",
                          "note", "flags", "assumptions", "rule", "rule_why", "rule_dropped"]
     assert (row["chips"], row["systems"], row["binding"]) == (64, 8, "units")
     assert (row["seq_len"], row["global_batch"]) == (4096, 1024)  # the caption's; train's default 4M tokens a step
@@ -222,3 +222,19 @@ def test_costs_on_different_bases_say_what_each_counts() -> None:
     assert "| $8.2 M systems |" in out.output and "| $10.8 M chips only |" in out.output, out.output
     assert ("Under a cost, 'systems': the catalog prices the whole system (its CPUs, network and racks); 'chips only': "
             "it prices the chip alone (no server, network or rack), so the two do not compare.") in out.output
+
+
+def test_one_system_no_layout_divides_trains_on_most_of_its_chips() -> None:
+    """An Atlas 960 SuperPoD's 15,488 chips (2^7 x 11^2) divide under no layout of Llama-3.1-70B at a 1,024-sequence
+    batch: the fleet trains on 15,360 of them (tp2-pp15-cp16-dp32), the rest idle and counted in its chips."""
+    from parity import catalog
+    from parity.fleet_training import _fewer_counts, plan_training_fleet
+
+    assert _fewer_counts(15488) == [15360, 14336, 12288, 8192]
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-70b"), [catalog.system("atlas-960-superpod")], 15e12,
+                                 deadline_s=90 * 86400.0)
+    assert (row.chips, row.training_chips, row.systems) == (15488, 15360, 1)
+    assert row.layout == "tp2-pp15-cp16-dp32-mb1-zero1"
+    assert row.train_time_s == pytest.approx(15e12 / (row.tokens_per_s_per_chip * 15360))
+    assert row.note.startswith("no layout divides the 15,488 chips of one atlas-960-superpod: trains on 15,360 of "
+                               "them, the rest idle and counted")

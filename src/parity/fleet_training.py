@@ -6,6 +6,7 @@ train --chips N` picks it). Per-chip throughput falls with scale, so the count i
 systems doubled until the deadline is met, then bisected between the last count that missed and the first that met,
 then the counts below it of an odd number up to 15 times a power of two checked in ascending order (a count on which
 no layout divides the model and the global batch, or none fits, misses, so bisection steps over counts with none).
+One system whose chips no layout divides (a supernode of 15,488) trains on the most of them one does, the rest idle.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from parity.fleet import SECONDS_PER_DAY, catalog_price_flag, power_text, price_
 from parity.hardware import MOST_FLEET_CHIPS, System, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.training.search import SYSTEM_MULTIPLES, search_training
+from parity.training.search import SYSTEM_MULTIPLES, TrainingSearch, search_training
 from parity.training.step import TrainingResult
 from parity.uncertainty import flag_note, power_flags, training_flags
 
@@ -34,8 +35,11 @@ __all__ = ["TrainingFleet", "plan_training_fleet"]
 class TrainingFleet:
     """One chip kind training `model` on `tokens` tokens: the chips and whole systems, and what they take.
 
-    chips: the chips the job trains on, whole systems of them (0 where none trains: the row's note says why);
-    train_time_s: tokens / (tokens_per_s_per_chip x chips), inf where none trains; chip_hours: chips x that time;
+    chips: the chips of the fleet, whole systems of them (0 where none trains: the row's note says why);
+    training_chips: those the job trains on, all of them but where no layout divides one system's chips (the note
+    says so: the rest idle, counted in chip-hours, power and cost); tokens_per_s_per_chip: a training chip's;
+    train_time_s: tokens / (tokens_per_s_per_chip x training_chips), inf where none trains; chip_hours: chips x that
+    time;
     power_w: the chips' share of their systems' power as the catalog states it (power_source, as the serving fleet
     counts it: a server's maximum or a rack's all-in figure, no facility overhead); energy_j: power_w x train_time_s;
     cost_usd: chips x their share of the price (price_source; None without one in the catalog).
@@ -55,6 +59,7 @@ class TrainingFleet:
     tokens: float
     deadline_s: float | None
     chips: int
+    training_chips: int
     systems: int
     layout: str
     tokens_per_s_per_chip: float | None
@@ -92,16 +97,32 @@ class _Pricer:
 
     def __call__(self, k: int) -> TrainingResult | None:
         if k not in self.seen:
-            try:
-                found = search_training(self.model, self.system, k * self.system.chips, self.seq_len,
-                                        self.global_batch, catalog.calibration(self.system.chip),
-                                        catalog.training_profile(), self.precision, top=1)
-            except InfeasiblePlan:
-                found = None
+            found = self._search(k * self.system.chips)
+            # one system whose chips no layout divides (a supernode of 15,488 = 2^7 x 11^2 chips) trains on the
+            # most of them one does, the largest counts below them with more factors of two (the rest idle, counted)
+            for chips in _fewer_counts(self.system.chips) if k == 1 and found is None else ():
+                if (found := self._search(chips)) is not None:
+                    break
             self.seen[k] = found.best[0] if found is not None and found.best else None
             if found is not None and not found.best and found.closest is not None:
                 self.closest = found.closest
         return self.seen[k]
+
+    def _search(self, chips: int) -> TrainingSearch | None:
+        """The search over `chips` chips; None where no layout divides the model and the global batch."""
+        try:
+            return search_training(self.model, self.system, chips, self.seq_len, self.global_batch,
+                                   catalog.calibration(self.system.chip), catalog.training_profile(),
+                                   self.precision, top=1)
+        except InfeasiblePlan:
+            return None
+
+
+def _fewer_counts(chips: int) -> list[int]:
+    """The counts below `chips` and above half of them that clear its lowest bits, largest first: 15,488 ->
+    15,360, 14,336, 12,288, 8,192."""
+    return sorted({chips >> j << j for j in range(1, chips.bit_length())} - {chips}, reverse=True)[:4] \
+        if chips > 1 else []
 
 
 def _time_s(result: TrainingResult | None, tokens: float) -> float:
@@ -241,6 +262,8 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
         return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "no fit", why,
                     global_batch=global_batch)
     days = f"{_time_s(chosen, tokens) / SECONDS_PER_DAY:,.1f} days"
+    idle = (f"no layout divides the {per_system:,} chips of one {system.id}: trains on {chosen.chips:,} of them, "
+            f"the rest idle and counted" if chosen.chips < k_best * per_system else "")
     if binding == "batch":
         why = (f"at {_batch_text(global_batch, seq_len)} batches at most {useful:,} chips help ({days})"
                + ("; the deadline needs a larger --global-batch" if deadline_s is not None else ""))
@@ -257,8 +280,8 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     if binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):  # the days are the count's
         why = why.replace(f" ({days})", "") + (f"; no layout divides all {cap * per_system:,} chips: trains on "
                                                 f"{k_best * per_system:,}, the fastest count found below ({days})")
-    return _row(system, model, tokens, deadline_s, k_best * per_system, chosen, precision, seq_len, binding, why,
-                useful, global_batch=global_batch)
+    return _row(system, model, tokens, deadline_s, k_best * per_system, chosen, precision, seq_len, binding,
+                "; ".join(filter(None, [idle, why])), useful, global_batch=global_batch)
 
 
 def _row(system: System, model: Model, tokens: float, deadline_s: float | None, chips: int,
@@ -274,7 +297,8 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
     return TrainingFleet(
         chip=system.chip.id, system=system.id, model=model.name, precision=precision, seq_len=seq_len,
         global_batch=global_batch, tokens=tokens,
-        deadline_s=deadline_s, chips=chips, systems=chips // system.chips,
+        deadline_s=deadline_s, chips=chips, training_chips=0 if result is None else result.chips,
+        systems=chips // system.chips,
         layout=str(result.layout) if layouts else "-",
         tokens_per_s_per_chip=None if result is None else float(result.tokens_per_s_per_chip),
         mfu=None if result is None else float(result.mfu), train_time_s=time_s,
