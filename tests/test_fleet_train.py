@@ -123,8 +123,8 @@ def test_json_carries_every_field() -> None:
     (row,) = json.loads(out)
     assert list(row) == ["chip", "system", "model", "precision", "seq_len", "global_batch", "tokens", "deadline_s",
                          "chips", "training_chips", "systems", "layout", "tokens_per_s_per_chip", "mfu",
-                         "train_time_s", "chip_hours", "power_w", "energy_j", "cost_usd", "price_source", "power_source", "meets_deadline", "most_useful_chips", "binding",
-                         "note", "flags", "assumptions", "rule", "rule_why", "rule_dropped"]
+                         "train_time_s", "chip_hours", "power_w", "energy_j", "cost_usd", "price_source",
+                         "power_source", "meets_deadline", "most_useful_chips", "binding", "note", "flags", "assumptions", "rule", "rule_why", "rule_dropped"]
     assert (row["chips"], row["systems"], row["binding"]) == (64, 8, "units")
     assert (row["seq_len"], row["global_batch"]) == (4096, 1024)  # the caption's; train's default 4M tokens a step
     assert row["train_time_s"] / 86_400 == pytest.approx(15.81, abs=0.005)
@@ -228,9 +228,9 @@ def test_one_system_no_layout_divides_trains_on_most_of_its_chips() -> None:
     """An Atlas 960 SuperPoD's 15,488 chips (2^7 x 11^2) divide under no layout of Llama-3.1-70B at a 1,024-sequence
     batch: the fleet trains on 15,360 of them (tp2-pp15-cp16-dp32), the rest idle and counted in its chips."""
     from parity import catalog
-    from parity.fleet_training import _fewer_counts, plan_training_fleet
+    from parity.training.search import fewer_counts
 
-    assert _fewer_counts(15488) == [15360, 14336, 12288, 8192]
+    assert fewer_counts(15488) == [15360, 14336, 12288, 8192]
     (row,) = plan_training_fleet(catalog.model("llama-3.1-70b"), [catalog.system("atlas-960-superpod")], 15e12,
                                  deadline_s=90 * 86400.0)
     assert (row.chips, row.training_chips, row.systems) == (15488, 15360, 1)
@@ -238,3 +238,15 @@ def test_one_system_no_layout_divides_trains_on_most_of_its_chips() -> None:
     assert row.train_time_s == pytest.approx(15e12 / (row.tokens_per_s_per_chip * 15360))
     assert row.note.startswith("no layout divides the 15,488 chips of one atlas-960-superpod: trains on 15,360 of "
                                "them, the rest idle and counted")
+
+
+def test_compare_trains_a_system_no_layout_divides_on_most_of_its_chips() -> None:
+    """compare --workload train: the Atlas 960 SuperPoD trains on 15,360 of its 15,488 chips, as fleet does; its
+    per-system rate counts those (601 tok/s a chip x 15,360), not every chip."""
+    from parity.compare import compare
+
+    (row,) = compare([catalog.system("atlas-960-superpod")], catalog.model("llama-3.1-70b"),
+                     catalog.engine("generic"), workload="train")
+    assert (row.fits, row.chips) == (True, 15360)
+    assert row.tokens_per_s_per_system == pytest.approx(row.tokens_per_s_per_chip * 15360)
+    assert row.note.startswith("no layout divides the system's 15,488 chips: trains on 15,360 of them, the rest idle")

@@ -464,7 +464,12 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
                           note="; ".join([*flag_note([f for f in raised if f.kind == "what-if chip"]), why]))
     best = found.best[0]
     per_chip = float(best.tokens_per_s_per_chip)
-    whole, per_kw, per_gb = _per_system(system, per_chip)
+    # fewer chips than the system's where no layout divides them all: the rest idle, the system's rates theirs
+    share = n / system.chips if n < system.chips else 1.0
+    whole, per_kw, per_gb = (share * v for v in _per_system(system, per_chip))
+    if share < 1.0:
+        systems = (f"no layout divides the system's {system.chips:,} chips: trains on {n:,} of them, the rest idle "
+                   f"(per system, per kW and per GB: the {n:,} that train)")
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,

@@ -24,7 +24,7 @@ from parity.fleet import SECONDS_PER_DAY, catalog_price_flag, power_text, price_
 from parity.hardware import MOST_FLEET_CHIPS, System, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.training.search import SYSTEM_MULTIPLES, TrainingSearch, search_training
+from parity.training.search import SYSTEM_MULTIPLES, TrainingSearch, fewer_counts, search_training
 from parity.training.step import TrainingResult
 from parity.uncertainty import flag_note, power_flags, training_flags
 
@@ -100,7 +100,7 @@ class _Pricer:
             found = self._search(k * self.system.chips)
             # one system whose chips no layout divides (a supernode of 15,488 = 2^7 x 11^2 chips) trains on the
             # most of them one does, the largest counts below them with more factors of two (the rest idle, counted)
-            for chips in _fewer_counts(self.system.chips) if k == 1 and found is None else ():
+            for chips in fewer_counts(self.system.chips) if k == 1 and found is None else ():
                 if (found := self._search(chips)) is not None:
                     break
             self.seen[k] = found.best[0] if found is not None and found.best else None
@@ -117,12 +117,6 @@ class _Pricer:
         except InfeasiblePlan:
             return None
 
-
-def _fewer_counts(chips: int) -> list[int]:
-    """The counts below `chips` and above half of them that clear its lowest bits, largest first: 15,488 ->
-    15,360, 14,336, 12,288, 8,192."""
-    return sorted({chips >> j << j for j in range(1, chips.bit_length())} - {chips}, reverse=True)[:4] \
-        if chips > 1 else []
 
 
 def _time_s(result: TrainingResult | None, tokens: float) -> float:

@@ -18,8 +18,8 @@ from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, TrainingLayout, che
 from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, format_notes, train_step
 from parity.units import counted
 
-__all__ = ["SearchSpace", "SYSTEM_MULTIPLES", "TrainingSearch", "search_fewest_systems", "search_training",
-           "structural_layouts", "pick_training_layout"]
+__all__ = ["SearchSpace", "SYSTEM_MULTIPLES", "TrainingSearch", "fewer_counts", "search_fewest_systems",
+           "search_training", "structural_layouts", "pick_training_layout"]
 
 _POWERS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 # whole systems a job is sized to when no chip count is given: the first on which a layout fits
@@ -227,16 +227,29 @@ def search_training(model: Model, system: System, chips: int, seq_len: int, glob
                           notes=(f"{len(rows)} layouts priced, {int(fits.sum())} fit",)).per_package(dies)
 
 
+def fewer_counts(chips: int) -> list[int]:
+    """The counts below `chips` and above half of them that clear its lowest bits, largest first, at most four: where
+    no layout divides a system's chips (an Atlas 960 SuperPoD's 15,488 = 2^7 x 11^2), the job trains on the most of
+    them one does (15,360, 14,336, 12,288, 8,192), the rest idle."""
+    return sorted({chips >> j << j for j in range(1, chips.bit_length())} - {chips}, reverse=True)[:4]
+
+
 def search_fewest_systems(model: Model, system: System, seq_len: int, global_batch: int, calibration: Calibration,
                           profile: TrainingProfile | None = None, precision: str = "bf16",
                           space: SearchSpace | None = None, top: int = 10, chips: int | None = None
                           ) -> tuple[int, TrainingSearch]:
     """The search on `chips` chips or, where None, on the fewest whole systems (SYSTEM_MULTIPLES of them) on which
-    a layout fits, with the chip count searched. Where no count has a layout that fits: the last count that had
+    a layout fits, with the chip count searched (fewer than one system's where no layout divides them all:
+    fewer_counts). Where no count has a layout that fits: the last count that had
     layouts to price, whose search has no best and names the closest; InfeasiblePlan (the first count's) where no
     count had a layout to price."""
     refusal, last = None, None
-    for n in [chips] if chips else [system.chips * k for k in SYSTEM_MULTIPLES]:
+    # one system whose chips no layout divides trains on the most of them one does (fewer_counts)
+    counts = [chips] if chips else [system.chips * k for k in SYSTEM_MULTIPLES[:1]] + fewer_counts(system.chips) \
+        + [system.chips * k for k in SYSTEM_MULTIPLES[1:]]
+    for n in counts:
+        if refusal is None and n < system.chips and not chips:
+            continue  # the whole system had layouts to price: its fewer counts are not tried
         try:
             found = search_training(model, system, n, seq_len, global_batch, calibration, profile, precision, space,
                                     top)
