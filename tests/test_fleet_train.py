@@ -250,3 +250,11 @@ def test_compare_trains_a_system_no_layout_divides_on_most_of_its_chips() -> Non
     assert (row.fits, row.chips) == (True, 15360)
     assert row.tokens_per_s_per_system == pytest.approx(row.tokens_per_s_per_chip * 15360)
     assert row.note.startswith("no layout divides the system's 15,488 chips: trains on 15,360 of them, the rest idle")
+
+
+def test_train_says_when_it_runs_on_fewer_chips_than_one_system() -> None:
+    result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-70b", "--system", "atlas-960-superpod"],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "on 15,360 chips (3,112 fit; --search lists them); 15,360 of the system's 15,488 chips: no layout " \
+           "divides them all." in " ".join(result.output.split())

@@ -264,7 +264,9 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                                          top if search else 1, chips)
         if not found.best:
             raise InfeasiblePlan(_no_fit(n, dies, found))
-        systems = "" if chips or n == the_system.chips else f"{n // the_system.chips} systems: the fewest on which a layout fits"
+        systems = ("" if chips or n == the_system.chips
+                   else f"{n:,} of the system's {the_system.chips:,} chips: no layout divides them all"
+                   if n < the_system.chips else f"{n // the_system.chips} systems: the fewest on which a layout fits")
         if search:
             _emit_search(the_model, the_system, n, seq_len, precision, found, space.pinned(), systems,
                          f"seq {seq_len}, batch {batch}, {precision}", tokens, fmt, out)
