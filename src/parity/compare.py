@@ -21,7 +21,7 @@ import numpy as np
 from parity import catalog
 from parity.catalog import default_mtp, mtp_setting
 from parity.cost import emulation, math_unit
-from parity.dtypes import format_named
+from parity.dtypes import format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, expect
 from parity.flags import Flag, texts
@@ -627,8 +627,9 @@ def compare_formats(systems: Sequence[System], model: Model, profile: EngineProf
     for system in systems:
         engine = catalog.engine_on(profile, system.chip.software_stack)
         rows = []
-        for name in formats:
-            fmt = format_named(name)
+        # a bare fp4 reads as the chip's own 4-bit format (dtypes.format_on); one that reads as a format the list
+        # names besides (fp4 and mxfp4 on an MI355X) is shown once
+        for fmt in dict.fromkeys(format_on(name, system.chip.native) for name in formats):
             try:
                 unit, emulated = math_unit(fmt, system.chip)
                 runs_on = (f"native {unit}" if not emulated else f"emulated on {unit}"
