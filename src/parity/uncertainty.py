@@ -300,14 +300,14 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     in `layouts` (training layouts: their zero and pp), lies outside what parity was checked on: the model's own
     flags (config keys parity does not model, as case_flags carries them for serving), sequences past the model's
     context window (context_flags, as serving says it), a chip with no measured calibration, one that is not
-    shipping and one whose specs are assumed (as case_flags says them for serving), a format the calibrated chip
+    shipping and one whose specs are assumed (as case_flags says them for serving), a format the chip
     emulates (assumed_emulation, as serving flags it), a chip family no published training run was measured on
     (catalog.training_families), and ZeRO-3 with pipeline parallelism where no published run combines them."""
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
     out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), uncalibrated,
-           None if uncalibrated or not precision else assumed_emulation(cal, chip, (precision,)), status_flag(chip),
+           assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
            specs_flag(chip)]
     if chip.family not in catalog.training_families():
         out.append(Flag(f"training never checked on the {chip.family} family",
@@ -347,8 +347,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
         else:
-            out += filter(None, [weights and unmeasured_gemm(cal, chip, weights),
-                                 assumed_emulation(cal, chip, (weights, expert_weights))])
+            out += filter(None, [weights and unmeasured_gemm(cal, chip, weights)])
+        out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights))])
         out += filter(None, [status_flag(chip), specs_flag(chip)])
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     scored = catalog.validated_features(fitted=False)
@@ -388,8 +388,8 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
 def assumed_emulation(cal: Calibration, chip: Chip, formats: Sequence[str]) -> Flag | None:
     """A flag where the chip runs any of `formats` emulated on a wider unit (cost.emulation): at the calibration's
     emulation_efficiency, which no calibration measures (parity calibrate and the family fits carry generic.toml's
-    prior, "an assumption", through), so the format's rate rests on it; None where all run natively. Raised on
-    calibrated chips: an uncalibrated chip's flag already says each of its rates is a prior."""
+    prior, "an assumption", through), so the format's rate rests on it; None where all run natively. Raised on an
+    uncalibrated chip too, beside its own flag: the calibration it inherits measures no emulated rate either."""
     emulated = {name: unit for name in dict.fromkeys(filter(None, formats))
                 if (unit := emulation(name, chip)[0])}
     if not emulated:
