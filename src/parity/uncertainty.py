@@ -402,16 +402,21 @@ def assumed_emulation(cal: Calibration, chip: Chip, formats: Sequence[str]) -> F
 
 def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[Flag]:
     """A flag when a stack profile's fitting rows all ran multi-token prediction and the case does not, or the
-    reverse: its step-time scales absorbed the assumed MTP acceptance, which the case then leaves out (or adds)."""
+    reverse: its step-time scales absorbed the assumed MTP acceptance, which the case then leaves out (or adds).
+    None where the rows fitted none of its values (sglang-rocm's three: its values are its base's and the stack
+    prior's, which no fit on those rows moved)."""
+    if not catalog.fitted_parameters(engine):
+        return []
     fitted = [r for r in catalog.measurements("serving_published") if r["case_id"] in set(engine.rows)]
     if not fitted:
         return []
     with_mtp = [float(r.get("mtp_tokens") or 0) > 0 for r in fitted]
     if all(with_mtp) and not mtp_tokens:
-        fitted_with, here = "with", "without"
+        fitted_with, here = "with", "without MTP"
     elif not any(with_mtp) and mtp_tokens:
-        fitted_with, here = "without", "with"
+        fitted_with, here = "without", f"with MTP ({mtp_tokens} draft token{'s' if mtp_tokens > 1 else ''} a step)"
     else:
         return []
     kind = f"engine profile {engine.id} fitted only on runs {fitted_with} MTP"
-    return [Flag(kind, f"{kind} ({len(fitted)} rows), run here {here}", f"{engine.id} fitted only on runs {fitted_with} MTP")]
+    return [Flag(kind, f"{kind} ({len(fitted)} rows), run here {here}",
+                 f"{engine.id} fitted only on runs {fitted_with} MTP")]

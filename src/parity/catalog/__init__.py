@@ -11,7 +11,7 @@ from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, 
                                      engine_for, engine_on, engine_text, engine_user_file, engine_user_note,
                                      engines, family_chain, prior_calibration, training_profile, training_profile_text,
                                      training_prior)
-from parity.catalog.stacks import fit_text, maturity_note, stack_word
+from parity.catalog.stacks import fit_text, fitted_parameters, maturity_note, stack_word
 from parity.catalog.speculation import (MOST_MTP_DRAFTS, MtpAcceptance, default_mtp, mtp_acceptance, mtp_drafts,
                                         mtp_flags, mtp_setting)
 
@@ -23,4 +23,5 @@ __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sour
            "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "training_families", "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
            "training_profile_text", "validation_targets", "MtpAcceptance", "MOST_MTP_DRAFTS", "mtp_acceptance",
            "default_mtp", "mtp_drafts",
-           "mtp_flags", "mtp_setting", "fit_text", "maturity_note", "stack_word", "in_effect", "is_user", "user_files", "bands_path"]
+           "mtp_flags", "mtp_setting", "fit_text", "fitted_parameters", "maturity_note", "stack_word", "in_effect",
+           "is_user", "user_files", "bands_path"]
