@@ -88,6 +88,7 @@ class Comparison:
     kv_cache: str
     mode: str
     emulated_on: str = ""  # the math unit the chip emulates `weights` on ('' where it runs them natively)
+    expert_emulated_on: str = ""  # the same of the experts' format ('' where native or the model has no experts)
     layout: str
     chips: int
     fits: bool
@@ -212,6 +213,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     emulated_on, emulated = emulation(precision.weights, chip)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   emulated_on=emulated_on,
+                  expert_emulated_on=emulation(precision.expert_weights, chip)[0] if "moe" in model.features else "",
                   kv_cache=precision.kv_cache, calibrated=_calibrated(chip, cal))
     # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
     # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
@@ -450,7 +452,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     picked = [found.best[0].layout] if found is not None and found.best and found.best[0].layout else []
     raised = training_flags(system, model, seq_len, precision, picked) + power_flags(system)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
-                  emulated_on=emulated_on,
+                  emulated_on=emulated_on, expert_emulated_on=emulated_on if "moe" in model.features else "",
                   kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
     systems = f"on {n // system.chips} systems" if not chips and n > system.chips else ""
     if found is None or not found.best:

@@ -77,9 +77,14 @@ class Scenario:
     @property
     def emulated_on(self) -> str:
         """The math unit the chip emulates the weights' format on ('bf16' for fp8 on an Ascend 910B), '' where it
-        runs it natively: a prediction's `emulated_on` (compare's rows say it so; the experts' format, where it
-        differs, is in the notes)."""
+        runs it natively: a prediction's `emulated_on` (compare's rows say it so; the experts' is expert_emulated_on)."""
         return emulation(self.precision.weights, self.system.chip)[0]
+
+    @property
+    def expert_emulated_on(self) -> str:
+        """The math unit the chip emulates the experts' format on ('fp8' for gpt-oss's mxfp4 experts on an MI300X,
+        nearly all its weights), '' where it runs it natively or the model has no experts."""
+        return emulation(self.precision.expert_weights, self.system.chip)[0] if "moe" in self.model.features else ""
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -117,6 +122,7 @@ class Prediction:
     note: str
     flags: tuple[Flag, ...] = ()  # where the case lies outside what parity was checked on
     emulated_on: str = ""  # the math unit the chip emulates the weights' format on ('' where native: Scenario's)
+    expert_emulated_on: str = ""  # the same of the experts' format ('' where native or no experts: Scenario's)
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
