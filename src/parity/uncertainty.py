@@ -21,7 +21,7 @@ from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
 from parity.dtypes import format_named
 from parity.flags import Flag
-from parity.hardware import Calibration, Chip, System, chip_text
+from parity.hardware import Calibration, Chip, System, chip_text, per_die
 from parity.model import Model
 from parity.plan import Layout
 from parity.units import format_si
@@ -360,6 +360,7 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
     if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
         out.append(Flag("layout far from measured ones",
                         "layout far from measured ones (pipeline parallel or over 64 chips per worker)"))
+    out += _scale_out_tp(systems, layouts)
     chip = systems[0][0].chip
     if engine.id == "generic" or not engine.measured:
         said = f"engine profile {engine.id} not fitted to measurements"
@@ -370,6 +371,25 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out.append(Flag(said, said, f"{engine.id} fitted on {engine.stack}"))
     out += _mtp_beyond_fit(engine, mtp_tokens)
     return tuple(out)
+
+
+def _scale_out_tp(systems: Sequence[tuple[System, Calibration | None]], layouts: Sequence[Layout]) -> list[Flag]:
+    """A flag where a layout's tensor-parallel group is wider than a system's scale-up domain (in ranks of a die,
+    hardware.per_die), so its all-reduces run hierarchically over scale-out, on a chip family no scored serving run
+    had such a group on (catalog.scale_out_tp_families: DeepSeek-R1 at TP 16 on two H100 nodes is measured)."""
+    measured = catalog.scale_out_tp_families()
+    out = []
+    for system in {s.id: s for s, _ in systems}.values():
+        domain, family = per_die(system).scale_up_domain_chips, system.chip.family
+        tp = max((l.tp for l in layouts), default=1)
+        if tp <= domain or family in measured:
+            continue
+        name = system.id.removesuffix("-per-die")
+        out.append(Flag("tensor parallel over scale-out",
+                        f"tensor parallel over scale-out: a TP group of {tp} spans {-(-tp // domain)} scale-up domains "
+                        f"of {domain} ranks on {name}, which no measured run on the {family} family did (measured on: "
+                        f"{', '.join(sorted(measured)) or 'none'})", f"TP over scale-out unmeasured on {family}"))
+    return out
 
 
 def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
