@@ -25,7 +25,8 @@ def test_a_tp_group_over_scale_out_is_flagged_where_never_measured() -> None:
     assert _flags("mi300x-platform", 8) == []  # within one system
     assert _flags("hgx-h100", 16) == []  # measured on two H100 nodes
     assert _flags("atlas-800-a3", 32) == [  # 16 die ranks a system
-        "tensor parallel over scale-out: a TP group of 32 spans 2 scale-up domains of 16 ranks on atlas-800-a3, which no measured run on the davinci-910 family did (measured on: hopper)"]
+        "tensor parallel over scale-out: a TP group of 32 spans 2 scale-up domains of 16 ranks on atlas-800-a3, which "
+        "no measured run on the davinci-910 family did (measured on: hopper)"]
 
 
 @pytest.mark.e2e  # the first case_flags of a process reads every scored row's model (~1 s)
