@@ -88,8 +88,8 @@ def test_a_family_fit_on_this_chip_names_itself_once_and_what_it_inherits() -> N
                               "HBL12329-* (4))")
     assert line("mi355x") == ("family-cdna4: the cdna4 family's fit, partly on this chip (rows 9: HK-* (6), AITER-* "
                               "(3)); gemm_bf16, gemm_fp4, gemm_fp8 measured; other GEMM formats and compute-bound "
-                              "kinds moved from family-cdna3's by the GEMM ratio; bandwidth, collectives and launch cost "
-                              "inherited from it")
+                              "kinds moved from family-cdna3's by the GEMM ratio; bandwidth, collectives and launch "
+                              "cost inherited from it")
 
 
 def test_cdna3_calibration_transfers_azure_figures_as_ratios_to_the_h200() -> None:
