@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from parity import catalog
 from parity.cli import cli
 from parity.compare import compare
-from parity.uncertainty import assumed_emulation
+from parity.uncertainty import assumed_emulation, case_flags
 
 EMULATED = ("emulation rate assumed: hif8 on bf16 at 0.8 of the wider unit, no measurement (family-davinci-910 "
             "carries the prior)")
@@ -47,6 +47,21 @@ def test_a_format_run_emulated_says_its_rate_is_assumed() -> None:
     assert _emulated("huawei-ascend-910c", "int8", "bf16") == ""
     assert _serve_flags("--weights", "hif8")[0] == EMULATED  # serve's JSON lists its flags, as compare's does
     assert not any("emulation" in flag for flag in _serve_flags("--weights", "int8"))
+
+
+def test_an_uncalibrated_chip_still_flags_its_emulated_rate() -> None:
+    """The MI325X inherits the MI300X's cdna3 calibration and emulates MXFP4 on FP8 at the same assumed 0.8: its
+    rows carried the uncalibrated flag alone, the MI300X's the emulation flag; both hold, so both are raised."""
+    kinds = {s: [f.kind for f in case_flags([(catalog.system(s), None)], catalog.model("gpt-oss-120b"),
+                                            catalog.engine("vllm-rocm"), (), weights="mxfp4", expert_weights="mxfp4")]
+             for s in ("mi300x-platform", "mi325x-platform")}
+    assert [k for k in kinds["mi300x-platform"] if k in ("uncalibrated chip", "emulation rate assumed")] == [
+        "emulation rate assumed"]
+    assert [k for k in kinds["mi325x-platform"] if k in ("uncalibrated chip", "emulation rate assumed")] == [
+        "uncalibrated chip", "emulation rate assumed"]
+    assert _emulated("amd-mi325x", "mxfp4", "") == (
+        "emulation rate assumed: mxfp4 on fp8 at 0.8 of the wider unit, no measurement (family-cdna3 carries the "
+        "prior)")
 
 
 @pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute

@@ -36,10 +36,21 @@ def test_profile_fitted_only_on_mtp_runs_is_flagged_without_mtp() -> None:
     profile = catalog.engine_for("sglang", "cann")
     off = texts(case_flags([(system, None)], model, profile, [], 0))
     on = texts(case_flags([(system, None)], model, profile, [], 2))
-    assert "engine profile sglang-cann fitted only on runs with MTP (4 rows), run here without" in off
+    assert "engine profile sglang-cann fitted only on runs with MTP (4 rows), run here without MTP" in off
     assert not any("fitted only on runs" in f for f in on)
     (row,) = compare([system], model, profile, ttft_s=5.0, mtp_tokens=0)
     assert "sglang-cann fitted only on runs with MTP" in row.note
+
+
+def test_mtp_fit_flag_says_the_mtp_run_and_only_where_rows_fitted_the_profile() -> None:
+    """vllm-rocm's 22 fitting rows ran no MTP: run with it, the flag says how many drafts. sglang-rocm's three rows
+    fitted none of its values (they are sglang's and the stack prior's): no fit on runs without MTP to flag."""
+    model = catalog.model("deepseek-r1")
+    mi300x = [(catalog.system("mi300x-platform"), None)]
+    assert [f for f in texts(case_flags(mi300x, model, catalog.engine("vllm-rocm"), [], 3)) if "MTP" in f] == [
+        "engine profile vllm-rocm fitted only on runs without MTP (22 rows), run here with MTP (3 draft tokens a step)"]
+    assert catalog.fitted_parameters(catalog.engine("sglang-rocm")) == ()
+    assert not any("fitted only" in f for f in texts(case_flags(mi300x, model, catalog.engine("sglang-rocm"), [], 1)))
 
 
 def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:

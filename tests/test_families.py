@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import math
 
@@ -72,6 +74,22 @@ def test_inheritance_is_stated_in_predictions_and_show() -> None:
     assert "calibration: inherited from nvidia-h200-sxm (hopper family)" in predicted.note
     assert any(f.text.startswith("uncalibrated chip nvidia-h800-sxm (calibration: inherited from nvidia-h200-sxm")
                for f in raised)
+
+
+def test_a_family_fit_on_this_chip_names_itself_once_and_what_it_inherits() -> None:
+    """`parity show mi300x` printed 'family-cdna3: measured on this chip: family-cdna3 (cdna3 family; ...)'; the
+    MI355X's line said 'measured on this chip' before saying its bandwidth, collectives and launch cost are cdna3's."""
+    def line(chip: str) -> str:
+        result = CliRunner().invoke(cli, ["show", chip, "--format", "csv"])
+        rows = csv.DictReader(io.StringIO(result.stdout))
+        return next(row["as_quoted"] for row in rows if row["field"] == "calibration")
+
+    assert line("mi300x") == ("family-cdna3: the cdna3 family's fit on this chip (rows 13: AMD-* (3), AZ-* (6), "
+                              "HBL12329-* (4))")
+    assert line("mi355x") == ("family-cdna4: the cdna4 family's fit, partly on this chip (rows 9: HK-* (6), AITER-* "
+                              "(3)); gemm_bf16, gemm_fp4, gemm_fp8 measured; other GEMM formats and compute-bound "
+                              "kinds moved from family-cdna3's by the GEMM ratio; bandwidth, collectives and launch "
+                              "cost inherited from it")
 
 
 def test_cdna3_calibration_transfers_azure_figures_as_ratios_to_the_h200() -> None:

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
+from parity.compare import compare
 from parity.cost import emulation
+from parity.predict import predict_rows
 
 FP8_ON_910B = ["serve", "--system", "atlas-800-a2", "--weights", "fp8", "--model", "llama-3.1-8b", "--concurrency", "4",
                "--osl", "128", "--model-kind", "steady"]
@@ -44,6 +46,25 @@ def test_predict_has_an_emulated_on_column(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(_run("predict", str(cases), "--format", "csv"))))
     assert [(r["case_id"], r["emulated_on"]) for r in rows] == [("a", "bf16"), ("b", "")]
     assert "fp8 emulated on bf16 (huawei-ascend-910b has no FP8 math)" in rows[0]["note"]
+
+
+def test_the_experts_emulation_has_its_own_column() -> None:
+    """gpt-oss-120b on an MI300X keeps its dense weights bf16 (native) and its mxfp4 experts, nearly all its weights,
+    run on FP8: the record said emulated_on '' while the assumptions said 'mxfp4 emulated on fp8'."""
+    row = {"model": "gpt-oss-120b", "system": "mi300x-platform", "engine": "vllm", "tp": "1", "isl": "1024",
+           "osl": "1024", "concurrency": "32"}
+    moe, dense = predict_rows([row | {"case_id": "moe"}, row | {"case_id": "dense", "model": "llama-3.1-8b"}],
+                              model_kind="steady")
+    assert [(p.emulated_on, p.expert_emulated_on) for p in (moe, dense)] == [("", "fp8"), ("", "")]
+    assert list(moe.row())[list(moe.row()).index("emulated_on") + 1] == "expert_emulated_on"
+    assert "mxfp4 emulated on fp8 (amd-mi300x has no MXFP4 unit)" in moe.note
+
+
+@pytest.mark.e2e  # a search, ~0.5 s
+def test_compare_rows_carry_the_experts_emulation() -> None:
+    (row,) = compare([catalog.system("mi300x-platform")], catalog.model("gpt-oss-120b"), catalog.engine("generic"),
+                     weights="mxfp4", tpot_s=None)
+    assert (row.to_dict()["emulated_on"], row.to_dict()["expert_emulated_on"]) == ("fp8", "fp8")
 
 
 def test_sweep_rows_say_emulated_on_in_csv_and_parquet_alike(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from parity import catalog
 from parity.catalog import default_mtp, mtp_setting
 from parity.cost import emulation, math_unit
-from parity.dtypes import format_named
+from parity.dtypes import format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, expect
 from parity.flags import Flag, texts
@@ -88,6 +88,7 @@ class Comparison:
     kv_cache: str
     mode: str
     emulated_on: str = ""  # the math unit the chip emulates `weights` on ('' where it runs them natively)
+    expert_emulated_on: str = ""  # the same of the experts' format ('' where native or the model has no experts)
     layout: str
     chips: int
     fits: bool
@@ -212,6 +213,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     emulated_on, emulated = emulation(precision.weights, chip)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   emulated_on=emulated_on,
+                  expert_emulated_on=emulation(precision.expert_weights, chip)[0] if "moe" in model.features else "",
                   kv_cache=precision.kv_cache, calibrated=_calibrated(chip, cal))
     # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
     # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
@@ -450,7 +452,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     picked = [found.best[0].layout] if found is not None and found.best and found.best[0].layout else []
     raised = training_flags(system, model, seq_len, precision, picked) + power_flags(system)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
-                  emulated_on=emulated_on,
+                  emulated_on=emulated_on, expert_emulated_on=emulated_on if "moe" in model.features else "",
                   kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
     systems = f"on {n // system.chips} systems" if not chips and n > system.chips else ""
     if found is None or not found.best:
@@ -632,8 +634,9 @@ def compare_formats(systems: Sequence[System], model: Model, profile: EngineProf
     for system in systems:
         engine = catalog.engine_on(profile, system.chip.software_stack)
         rows = []
-        for name in formats:
-            fmt = format_named(name)
+        # a bare fp4 reads as the chip's own 4-bit format (dtypes.format_on); one that reads as a format the list
+        # names besides (fp4 and mxfp4 on an MI355X) is shown once
+        for fmt in dict.fromkeys(format_on(name, system.chip.native) for name in formats):
             try:
                 unit, emulated = math_unit(fmt, system.chip)
                 runs_on = (f"native {unit}" if not emulated else f"emulated on {unit}"

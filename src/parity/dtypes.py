@@ -7,12 +7,13 @@ chip without that feature (emulation). Bytes per element are floats: fp4 is 0.5 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from parity.errors import ParityError
 
-__all__ = ["Format", "FORMATS", "MATH_RATES", "format_named", "refuse_repeated_formats", "stored_format"]
+__all__ = ["Format", "FORMATS", "MATH_RATES", "CHIP_NATIVE", "format_named", "format_on", "refuse_repeated_formats",
+           "stored_format"]
 
 # Keys of a chip's peak table, with the bit length the US export rules use for TPP.
 MATH_RATES: dict[str, int] = {
@@ -140,17 +141,38 @@ FORMATS: dict[str, Format] = _formats(
 )
 
 _ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8",
-            "fp4": "nvfp4", "w8a8": "int8", "int4_wo": "int4", "int8_wo": "w8a16", "fp8-block": "fp8_block",
+            "w8a8": "int8", "int4_wo": "int4", "int8_wo": "w8a16", "fp8-block": "fp8_block",
             "ue8m0": "fp8_block", "w4a8_mxfp4_mxfp8": "w4a8_mxfp4"}
 
 
+# Names that mean a different format on each chip: the first of the formats the chip lists as native, else the
+# first (emulated there). A bare 'fp4' is the chip's own 4-bit float: NVFP4 on Blackwell, MXFP4 on the MI355X and
+# the Ascend 950 (neither has NVFP4), NVFP4 emulated on a chip with no FP4 unit. 'fp8' needs no such entry: every
+# chip with an 8-bit float unit lists per-tensor E4M3 (mxfp8 and fp8_block run on the same unit).
+CHIP_NATIVE: dict[str, tuple[str, ...]] = {"fp4": ("nvfp4", "mxfp4")}
+
+
 def format_named(name: str) -> Format:
-    """The format called `name` (case-insensitive, common aliases accepted)."""
+    """The format called `name` (case-insensitive, common aliases accepted); a name of CHIP_NATIVE, with no chip
+    to choose for, its first format (fp4: nvfp4): format_on reads it on a chip."""
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
+    if key in CHIP_NATIVE:
+        key = CHIP_NATIVE[key][0]
     if key not in FORMATS:
-        raise ParityError(f"unknown number format {name!r}; known: {', '.join(FORMATS)}")
+        known = [*FORMATS, *(f"{k} (the chip's {' or '.join(v)})" for k, v in CHIP_NATIVE.items())]
+        raise ParityError(f"unknown number format {name!r}; known: {', '.join(known)}")
     return FORMATS[key]
+
+
+def format_on(name: str, native: Collection[str]) -> Format:
+    """The format called `name` on a chip whose `native` features (hardware.Chip.native) are given: a name of
+    CHIP_NATIVE reads as the first of its formats the chip lists (fp4: nvfp4 on a B200, mxfp4 on an MI355X), else
+    its first; any other name as format_named reads it."""
+    choices = CHIP_NATIVE.get(name.strip().lower())
+    if choices:
+        return FORMATS[next((choice for choice in choices if choice in native), choices[0])]
+    return format_named(name)
 
 
 def refuse_repeated_formats(names: Sequence[object], each: str, where: str = "") -> tuple[str, ...]:
@@ -158,6 +180,8 @@ def refuse_repeated_formats(names: Sequence[object], each: str, where: str = "")
     given, for its reader to refuse), refusing a format named twice under any of its names: `each` says what is done
     once per format ('each format is shown once'), `where` prefixes where the names stand ('sweep axis weights: ')."""
     def canonical(name: object) -> object:
+        if isinstance(name, str) and name.strip().lower() in CHIP_NATIVE:  # its format depends on the chip
+            return name.strip().lower()
         try:
             return format_named(name).name if isinstance(name, str) else repr(name)
         except ParityError:

@@ -18,7 +18,7 @@ import numpy as np
 
 from parity.catalog.speculation import MOST_MTP_DRAFTS
 from parity.cost import math_unit
-from parity.dtypes import format_named
+from parity.dtypes import format_named, format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, InputError, expect, is_whole
 from parity.hardware import Calibration, Chip, System, one_rank_per_die
@@ -53,8 +53,8 @@ def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Prec
         except InfeasiblePlan:
             return False
 
-    if weights is not None:  # an alias reads as its format's own name (ue8m0: fp8_block), in every row it labels
-        weights = format_named(weights).name
+    if weights is not None:  # an alias reads as its format's own name (ue8m0: fp8_block; fp4: the chip's own, nvfp4
+        weights = format_on(weights, chip.native).name  # or mxfp4), in every row it labels
     else:
         weights = next(name for name in _WEIGHT_PREFERENCE if native(name))
         if weights == "fp8" and "fp8_block" in (model.weight_format, model.expert_weight_format):

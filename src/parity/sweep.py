@@ -35,7 +35,7 @@ from typing import Any
 
 from parity import catalog
 from parity.cost import OVERLAP_UNITS
-from parity.dtypes import FORMATS, MATH_RATES, format_named, refuse_repeated_formats
+from parity.dtypes import CHIP_NATIVE, FORMATS, MATH_RATES, format_named, refuse_repeated_formats
 from parity.errors import ParityError
 from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
@@ -408,6 +408,8 @@ def _canonical_axes(axes: dict[str, Any]) -> dict[str, Any]:
                 return catalog.system(value).id
             if name == "model" and not value.endswith(".json") and not os.path.exists(value):  # not a config's path
                 return catalog.model(value).name  # a catalog name or Hugging Face id (meta-llama/Llama-3.1-8B)
+            if name in _FORMAT_AXES and value.strip().lower() in CHIP_NATIVE:  # fp4: read on each case's chip
+                return value.strip().lower()
             return format_named(value).name if name in _FORMAT_AXES else value
         except ParityError:
             return value

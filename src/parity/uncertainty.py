@@ -21,7 +21,7 @@ from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
 from parity.dtypes import format_named
 from parity.flags import Flag
-from parity.hardware import Calibration, Chip, System, chip_text
+from parity.hardware import Calibration, Chip, System, chip_text, per_die
 from parity.model import Model
 from parity.plan import Layout
 from parity.units import format_si
@@ -300,14 +300,14 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     in `layouts` (training layouts: their zero and pp), lies outside what parity was checked on: the model's own
     flags (config keys parity does not model, as case_flags carries them for serving), sequences past the model's
     context window (context_flags, as serving says it), a chip with no measured calibration, one that is not
-    shipping and one whose specs are assumed (as case_flags says them for serving), a format the calibrated chip
+    shipping and one whose specs are assumed (as case_flags says them for serving), a format the chip
     emulates (assumed_emulation, as serving flags it), a chip family no published training run was measured on
     (catalog.training_families), and ZeRO-3 with pipeline parallelism where no published run combines them."""
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
     out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), uncalibrated,
-           None if uncalibrated or not precision else assumed_emulation(cal, chip, (precision,)), status_flag(chip),
+           assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
            specs_flag(chip)]
     if chip.family not in catalog.training_families():
         out.append(Flag(f"training never checked on the {chip.family} family",
@@ -347,8 +347,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
         else:
-            out += filter(None, [weights and unmeasured_gemm(cal, chip, weights),
-                                 assumed_emulation(cal, chip, (weights, expert_weights))])
+            out += filter(None, [weights and unmeasured_gemm(cal, chip, weights)])
+        out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights))])
         out += filter(None, [status_flag(chip), specs_flag(chip)])
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     scored = catalog.validated_features(fitted=False)
@@ -360,6 +360,7 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
     if any(l.pp > 1 for l in layouts) or any(l.chips > 64 for l in layouts):
         out.append(Flag("layout far from measured ones",
                         "layout far from measured ones (pipeline parallel or over 64 chips per worker)"))
+    out += _scale_out_tp(systems, layouts)
     chip = systems[0][0].chip
     if engine.id == "generic" or not engine.measured:
         said = f"engine profile {engine.id} not fitted to measurements"
@@ -370,6 +371,25 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out.append(Flag(said, said, f"{engine.id} fitted on {engine.stack}"))
     out += _mtp_beyond_fit(engine, mtp_tokens)
     return tuple(out)
+
+
+def _scale_out_tp(systems: Sequence[tuple[System, Calibration | None]], layouts: Sequence[Layout]) -> list[Flag]:
+    """A flag where a layout's tensor-parallel group is wider than a system's scale-up domain (in ranks of a die,
+    hardware.per_die), so its all-reduces run hierarchically over scale-out, on a chip family no scored serving run
+    had such a group on (catalog.scale_out_tp_families: DeepSeek-R1 at TP 16 on two H100 nodes is measured)."""
+    measured = catalog.scale_out_tp_families()
+    out = []
+    for system in {s.id: s for s, _ in systems}.values():
+        domain, family = per_die(system).scale_up_domain_chips, system.chip.family
+        tp = max((l.tp for l in layouts), default=1)
+        if tp <= domain or family in measured:
+            continue
+        name = system.id.removesuffix("-per-die")
+        out.append(Flag("tensor parallel over scale-out",
+                        f"tensor parallel over scale-out: a TP group of {tp} spans {-(-tp // domain)} scale-up domains "
+                        f"of {domain} ranks on {name}, which no measured run on the {family} family did (measured on: "
+                        f"{', '.join(sorted(measured)) or 'none'})", f"TP over scale-out unmeasured on {family}"))
+    return out
 
 
 def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
@@ -388,8 +408,8 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
 def assumed_emulation(cal: Calibration, chip: Chip, formats: Sequence[str]) -> Flag | None:
     """A flag where the chip runs any of `formats` emulated on a wider unit (cost.emulation): at the calibration's
     emulation_efficiency, which no calibration measures (parity calibrate and the family fits carry generic.toml's
-    prior, "an assumption", through), so the format's rate rests on it; None where all run natively. Raised on
-    calibrated chips: an uncalibrated chip's flag already says each of its rates is a prior."""
+    prior, "an assumption", through), so the format's rate rests on it; None where all run natively. Raised on an
+    uncalibrated chip too, beside its own flag: the calibration it inherits measures no emulated rate either."""
     emulated = {name: unit for name in dict.fromkeys(filter(None, formats))
                 if (unit := emulation(name, chip)[0])}
     if not emulated:
@@ -402,16 +422,21 @@ def assumed_emulation(cal: Calibration, chip: Chip, formats: Sequence[str]) -> F
 
 def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[Flag]:
     """A flag when a stack profile's fitting rows all ran multi-token prediction and the case does not, or the
-    reverse: its step-time scales absorbed the assumed MTP acceptance, which the case then leaves out (or adds)."""
+    reverse: its step-time scales absorbed the assumed MTP acceptance, which the case then leaves out (or adds).
+    None where the rows fitted none of its values (sglang-rocm's three: its values are its base's and the stack
+    prior's, which no fit on those rows moved)."""
+    if not catalog.fitted_parameters(engine):
+        return []
     fitted = [r for r in catalog.measurements("serving_published") if r["case_id"] in set(engine.rows)]
     if not fitted:
         return []
     with_mtp = [float(r.get("mtp_tokens") or 0) > 0 for r in fitted]
     if all(with_mtp) and not mtp_tokens:
-        fitted_with, here = "with", "without"
+        fitted_with, here = "with", "without MTP"
     elif not any(with_mtp) and mtp_tokens:
-        fitted_with, here = "without", "with"
+        fitted_with, here = "without", f"with MTP ({mtp_tokens} draft token{'s' if mtp_tokens > 1 else ''} a step)"
     else:
         return []
     kind = f"engine profile {engine.id} fitted only on runs {fitted_with} MTP"
-    return [Flag(kind, f"{kind} ({len(fitted)} rows), run here {here}", f"{engine.id} fitted only on runs {fitted_with} MTP")]
+    return [Flag(kind, f"{kind} ({len(fitted)} rows), run here {here}",
+                 f"{engine.id} fitted only on runs {fitted_with} MTP")]

@@ -3,7 +3,9 @@ parity's data folder (and the user's) into frozen values. This package is the on
 
 from parity.catalog.files import close_matches, data_dir, in_effect, is_user, user_dir, user_files
 from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
-from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm_formats, measurements, training_families, microbenchmarks, ratio_uncertainty_table,
+from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm_formats, measurements,
+                                         training_families, scale_out_tp_families, microbenchmarks,
+                                         ratio_uncertainty_table,
                                          uncertainty_table, validated_features, validation_targets)
 from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_defaults,
@@ -11,7 +13,7 @@ from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, 
                                      engine_for, engine_on, engine_text, engine_user_file, engine_user_note,
                                      engines, family_chain, prior_calibration, training_profile, training_profile_text,
                                      training_prior)
-from parity.catalog.stacks import fit_text, maturity_note, stack_word
+from parity.catalog.stacks import fit_text, fitted_parameters, maturity_note, stack_word
 from parity.catalog.speculation import (MOST_MTP_DRAFTS, MtpAcceptance, default_mtp, mtp_acceptance, mtp_drafts,
                                         mtp_flags, mtp_setting)
 
@@ -20,7 +22,9 @@ __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sour
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
            "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "engine_user_file", "engine_user_note", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
-           "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "training_families", "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
+           "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "training_families", "scale_out_tp_families",
+           "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
            "training_profile_text", "validation_targets", "MtpAcceptance", "MOST_MTP_DRAFTS", "mtp_acceptance",
            "default_mtp", "mtp_drafts",
-           "mtp_flags", "mtp_setting", "fit_text", "maturity_note", "stack_word", "in_effect", "is_user", "user_files", "bands_path"]
+           "mtp_flags", "mtp_setting", "fit_text", "fitted_parameters", "maturity_note", "stack_word", "in_effect",
+           "is_user", "user_files", "bands_path"]

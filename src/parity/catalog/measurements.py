@@ -12,9 +12,10 @@ from parity.catalog.files import data_dir, in_effect, number, read_toml, refuse_
 from parity.catalog.hardware import system
 from parity.catalog.models import model
 from parity.errors import CatalogError
+from parity.hardware import per_die
 
 __all__ = ["measurements", "microbenchmarks", "bands_path", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips",
-           "validated_features", "validation_targets"]
+           "validated_features", "validation_targets", "scale_out_tp_families"]
 
 
 @cache
@@ -116,6 +117,20 @@ def training_families() -> frozenset[str]:
     """Chip families the published training runs were measured on (training_published.csv, every split): where
     parity's training predictions have been checked."""
     return frozenset(system(r["system"]).chip.family for r in measurements("training_published"))
+
+
+@cache
+def scale_out_tp_families() -> frozenset[str]:
+    """Chip families a scored serving row (serving_published.csv, serving_aiconfigurator.csv, every split) ran a
+    tensor-parallel group wider than its system's scale-up domain on (DeepSeek-R1's TP 16 workers over two 8-GPU
+    H100 nodes): where an all-reduce run hierarchically over scale-out has been checked. The domain is counted in
+    ranks of a die (hardware.per_die), as a multi-die package is served."""
+    widest: dict[str, int] = {}  # system -> the widest TP group a row ran on it
+    for row in measurements("serving_published") + measurements("serving_aiconfigurator"):
+        sizes = [int(size) for size in (row.get(k) or "" for k in ("tp", "prefill_tp", "decode_tp")) if size.isdigit()]
+        widest[row["system"]] = max([widest.get(row["system"], 1), *sizes])
+    return frozenset(system(name).chip.family for name, tp in widest.items()
+                     if tp > per_die(system(name)).scale_up_domain_chips)
 
 
 def measured_gemm_formats(rows: tuple[str, ...]) -> frozenset[str]:

@@ -195,10 +195,12 @@ def _found_calibration(chip_id: str, family: str) -> Calibration:
         fitted = [c for c in calibrations() if c.family == name]
         if fitted:
             best = _newest(fitted)
-            if chip_id in best.measured_chips:
-                said = f"; {best.basis}" if best.basis else ""
-                return dataclasses.replace(best, basis=f"measured on this chip: {best.id} ({name} family; rows "
-                                                       f"{_rows_said(best.rows)}){said}")
+            if chip_id in best.measured_chips:  # the family's fit, on this chip's rows; a basis of its own says
+                # which figures those rows measure and which the fit inherits (family-cdna4: its parent's bandwidth)
+                rows = f"(rows {_rows_said(best.rows)})"
+                return dataclasses.replace(best, basis=(
+                    f"{best.id}: the {name} family's fit, partly on this chip {rows}; {best.basis}" if best.basis
+                    else f"{best.id}: the {name} family's fit on this chip {rows}"))
             best, via = _own_generation(best, step, name, via)
             return dataclasses.replace(best, measured=False, basis=(
                 f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "

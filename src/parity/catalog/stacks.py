@@ -8,7 +8,7 @@ from parity.catalog.profiles import engine, engine_on, engines, row_groups
 from parity.engine import EngineProfile, field_origins, maturity_sources
 from parity.errors import CatalogError
 
-__all__ = ["STACK_WORDS", "stack_word", "fit_text", "maturity_note"]
+__all__ = ["STACK_WORDS", "stack_word", "fit_text", "fitted_parameters", "maturity_note"]
 
 # software stacks as their vendors spell them (the catalog's chips name them in lower case)
 STACK_WORDS = {"cuda": "CUDA", "rocm": "ROCm", "cann": "CANN"}
@@ -19,11 +19,19 @@ def stack_word(stack: str) -> str:
     return STACK_WORDS.get(stack, stack.upper())
 
 
+def fitted_parameters(profile: EngineProfile) -> tuple[str, ...]:
+    """The parameters a stack profile's own rows moved from its base's values (engine.field_origins 'fitted');
+    none for a profile with no base (a CUDA profile, fitted otherwise)."""
+    if not profile.base:
+        return ()
+    return tuple(f for f, origin in field_origins(profile, engine(profile.base)).items() if origin == "fitted")
+
+
 def fit_text(profile: EngineProfile) -> str:
     """What a stack profile's own values rest on: "sglang-cann: 4 parameters (gemm_scale, memory_scale,
     collective_scale, step_overhead_s) fitted on 4 deepseek-r1 runs (rows B12-*)", or "sglang-rocm: none fitted, its
     3 deepseek-r1 runs (rows AMD-*) too few" (engine.field_origins: the values its rows moved from its base's)."""
-    fitted = [f for f, origin in field_origins(profile, engine(profile.base)).items() if origin == "fitted"]
+    fitted = fitted_parameters(profile)
     by_id = {r["case_id"]: r["model"] for r in measurements("serving_published")}
     models = sorted({by_id.get(row, "") for row in profile.rows} - {""})
     runs = (f"{len(profile.rows)} {models[0]} runs" if len(models) == 1 else

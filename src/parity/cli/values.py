@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from parity import units
-from parity.dtypes import format_named
+from parity.dtypes import CHIP_NATIVE, format_named
 from parity.errors import ParityError, UnitError
 from parity.hardware import MOST_FLEET_CHIPS
 from parity.parallel import RAY_LOCAL
@@ -303,8 +303,11 @@ def formats_text(weights: str | None, disaggregated: bool = False) -> str:
     client profile's unless --random-range-ratio is given). It gives an aggregated configuration's figures; where
     some row is `disaggregated` the caption says why serve's differ there: it runs whole prefill workers where the
     search prices a rate-matched share of one, and queues the prompts its own clients send (serve_line.disagg_rerun)."""
-    chosen = (f"{weights} weights on every chip (--weights)" if weights else
-              "the narrowest weights each chip runs natively")
+    own = CHIP_NATIVE.get(weights.strip().lower()) if weights else None  # fp4: the chip's own (dtypes.format_on)
+    chosen = ("the narrowest weights each chip runs natively" if not weights else
+              f"{weights} weights on every chip (--weights)" if not own else
+              f"{weights} weights on every chip (--weights), each chip's own: {' where it has it, else '.join(own)}, "
+              f"as the format column says")
     return (f"{chosen}, and an FP8 KV cache where the chip has FP8 (bf16 otherwise); the steady-state figures are at "
             f"fixed prompt and output lengths: `parity serve --model-kind steady` runs the same configuration with "
             f"--weights {weights or '(the format shown)'}, --kv fp8 (bf16 on a chip without FP8) and "

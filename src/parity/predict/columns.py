@@ -41,7 +41,7 @@ METRIC_COLUMNS = ("batch_tokens",)
 OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "output_tokens_per_s_per_user",
                   "chips", "memory_bytes_per_chip", "feasible", "note", "ttft_s_low", "ttft_s_high", "tpot_s_low",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags",
-                  "emulated_on")
+                  "emulated_on", "expert_emulated_on")
 
 # what the simulator adds (percentiles, ITL, E2E, preemptions, requests that waited for KV room); NaN under the
 # steady-state model

@@ -25,7 +25,8 @@ def predict_scenarios(scenarios: Sequence[Scenario], model_kind: str = "steady",
         raise ParityError("--ray runs the simulator's runs: it needs --model-kind sim")
     steady = _predict_steady(scenarios)
     priced = steady if model_kind == "steady" else _simulated(steady, scenarios, processes, ray)
-    return [replace(p, emulated_on=s.emulated_on) for p, s in zip(priced, scenarios)]
+    return [replace(p, emulated_on=s.emulated_on, expert_emulated_on=s.expert_emulated_on)
+            for p, s in zip(priced, scenarios)]
 
 
 def predict_cases(cases: Sequence[Case], systems: Mapping[str, System] | None = None) -> list[Prediction]:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from parity import catalog
 from parity.cost import emulation, math_unit
-from parity.dtypes import format_named
+from parity.dtypes import CHIP_NATIVE, format_named, format_on
 from parity.engine import (GATHERING_MOE_BACKENDS, EngineHost, EngineKernel, EngineProfile, engine_version,
                            version_defaults, version_host, version_kernels)
 from parity.errors import InfeasiblePlan, ParityError
@@ -77,9 +77,14 @@ class Scenario:
     @property
     def emulated_on(self) -> str:
         """The math unit the chip emulates the weights' format on ('bf16' for fp8 on an Ascend 910B), '' where it
-        runs it natively: a prediction's `emulated_on` (compare's rows say it so; the experts' format, where it
-        differs, is in the notes)."""
+        runs it natively: a prediction's `emulated_on` (compare's rows say it so; the experts' is expert_emulated_on)."""
         return emulation(self.precision.weights, self.system.chip)[0]
+
+    @property
+    def expert_emulated_on(self) -> str:
+        """The math unit the chip emulates the experts' format on ('fp8' for gpt-oss's mxfp4 experts on an MI300X,
+        nearly all its weights), '' where it runs it natively or the model has no experts."""
+        return emulation(self.precision.expert_weights, self.system.chip)[0] if "moe" in self.model.features else ""
 
     def with_engine(self, profile: EngineProfile) -> Scenario:
         """This scenario under another profile of its engine, keeping the row's own engine settings."""
@@ -117,6 +122,7 @@ class Prediction:
     note: str
     flags: tuple[Flag, ...] = ()  # where the case lies outside what parity was checked on
     emulated_on: str = ""  # the math unit the chip emulates the weights' format on ('' where native: Scenario's)
+    expert_emulated_on: str = ""  # the same of the experts' format ('' where native or no experts: Scenario's)
     extra: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
@@ -162,15 +168,21 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     in 16 bits, plan.served_format), its skip list's matrices bf16 beside them (_unquantized)."""
     weights = _cell(row, "weights") or served_format(model.weight_format)
     experts = _cell(row, "moe_weights") or (_cell(row, "weights") or served_format(model.expert_weight_format))
+    native = system.chip.native  # a bare fp4 reads as the chip's own 4-bit format (dtypes.format_on)
     for name in (weights, experts):
-        math_unit(format_named(name), system.chip)  # raises if the chip cannot run it at all
+        math_unit(format_on(name, native), system.chip)  # raises if the chip cannot run it at all
     kv = _cell(row, "kv")
     dense_own = not _cell(row, "weights")
     experts_own = dense_own and not _cell(row, "moe_weights")
     cast = (dense_own and weights != model.weight_format) or (experts_own and experts != model.expert_weight_format)
     note = f"weights {FP32_SERVED_AS}: the fp32 checkpoint cast as the engines' dtype auto does" if cast else ""
+    read = {name: format_on(name, native).name for name in (_cell(row, "weights"), _cell(row, "moe_weights"))
+            if name.strip().lower() in CHIP_NATIVE}  # fp4 names one format per chip: say which it read as here
+    note = "; ".join(n for n in (note, *(f"{name} weights read as {fmt}, " + (
+        "the chip's own" if fmt in native else f"the chip having none of {', '.join(CHIP_NATIVE[name.lower()])}")
+        for name, fmt in read.items())) if n)
     if not kv:
-        narrow = format_named(weights).bits <= 8 or format_named(experts).bits <= 8
+        narrow = format_on(weights, native).bits <= 8 or format_on(experts, native).bits <= 8
         fp8_native = not math_unit(format_named("fp8"), system.chip)[1] if "fp8" in system.chip.native else False
         kv = "fp8" if engine.fp8_kv_cache and narrow and fp8_native else "bf16"
         note = "; ".join(n for n in (note, f"KV cache {kv} (engine default)") if n)
@@ -189,13 +201,13 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     mla = "mla" in model.features
     if mla_decode != "absorbed" and mla:
         note = "; ".join(n for n in (note, f"MLA decode {mla_decode} (K/V expanded per head each step)") if n)
-    if mla and format_named(kv).math == "fp8" and attention.math != "fp8":  # ops.Attention.in_kv_format
+    if mla and format_on(kv, native).math == "fp8" and attention.math != "fp8":  # ops.Attention.in_kv_format
         note = "; ".join(n for n in (note, "MLA prompt attention in fp8 over the fp8 KV cache (its inputs cast "
                                            "first)") if n)
     attention_weights = _cell(row, "attention_weights")
     if attention_weights:
         try:
-            projections = format_named(attention_weights)
+            projections = format_on(attention_weights, native)
         except ParityError as err:
             raise InfeasiblePlan(f"attention_weights: {err}") from err
         math_unit(projections, system.chip)  # raises if the chip cannot run it at all
@@ -205,8 +217,8 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     if unquantized:
         note = "; ".join(n for n in (note, f"{', '.join(sorted(unquantized))} in bf16 (the checkpoint's skip list)")
                          if n)
-    return Precision(weights=format_named(weights).name, expert_weights=format_named(experts).name,
-                     kv_cache=format_named(kv).name, attention=attention.name, mla_decode=mla_decode,
+    return Precision(weights=format_on(weights, native).name, expert_weights=format_on(experts, native).name,
+                     kv_cache=format_on(kv, native).name, attention=attention.name, mla_decode=mla_decode,
                      attention_weights=attention_weights, unquantized=unquantized), note
 
 
