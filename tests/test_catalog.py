@@ -70,7 +70,8 @@ def test_a_keynote_claim_for_an_unreleased_part_is_not_a_datasheet() -> None:
     assert keynotes == {("huawei-connect-2025", "press"), ("nv-rubin-keynotes", "press")}
     for chip_id in ("huawei-ascend-960", "huawei-ascend-970"):
         native = catalog.chip(chip_id).source_of("native")
-        assert native.source.kind == "assumption" and "FP32, BF16, FP16, INT8 and MXFP8 are assumed" in native.source.title
+        assert native.source.kind == "assumption"
+        assert "FP32, BF16, FP16, INT8 and MXFP8 are assumed" in native.source.title
     assert catalog.chip("huawei-ascend-960").source_of("memory_bytes").source.kind == "press"
 
 

@@ -701,7 +701,8 @@ def test_a_chip_not_shipping_says_so_and_what_its_tpp_rests_on() -> None:
     assert notes["rubin"] == ("announced chip, not shipping: press/derived/assumption figures (parity show "
                               "nvidia-rubin)", "TPP rests on peaks no datasheet states (press: fp4)")
     assert notes["960"] == ("roadmap chip, not shipping: press/derived/assumption figures (parity show "
-                            "huawei-ascend-960)", "TPP rests on peaks no datasheet states (derived: bf16; press: fp8/fp4)")
+                            "huawei-ascend-960)",
+                            "TPP rests on peaks no datasheet states (derived: bf16; press: fp8/fp4)")
     assert notes["b30a"][1] == "TPP rests on peaks no datasheet states (derived: fp4)"
     trn3, h100 = assess(catalog.chip("trainium3")), assess(catalog.chip("h100"))
     assert trn3.notes[-1] == "announced chip, not shipping: datasheet/assumption figures (parity show aws-trainium3)"

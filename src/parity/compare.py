@@ -42,8 +42,8 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
-           "mtp_setting", "serving_spans", "spec_ratios", "spec_bases", "SPEC_RATIO_FIELDS", "vendor_bands", "format_label",
-           "intervals", "narrower_text",
+           "mtp_setting", "serving_spans", "spec_ratios", "spec_bases", "SPEC_RATIO_FIELDS", "vendor_bands",
+           "format_label", "intervals", "narrower_text",
            "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS",
            "even_text",
            "quotient_intervals"]

@@ -20,7 +20,8 @@ import numpy as np
 from parity.dtypes import FORMATS, MATH_RATES
 from parity.errors import InputError, is_real, is_whole
 
-__all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System",
+__all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip",
+           "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "rank_memory_text",
            "Family", "what_if", "MOST_FLEET_CHIPS"]
 

@@ -567,8 +567,8 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
     if zone_by_class:
         notes.append(f"2026 zone depends on the class: {zone_by_class}")
     return Assessment(
-        chip=chip.id, name=chip.name, status=chip.status, datacenter=chip.datacenter, tf32_bits=tf32_bits, tpp=result.tpp,
-        tpp_format=result.format, tpp_tied=result.tied, performance_density=pd,
+        chip=chip.id, name=chip.name, status=chip.status, datacenter=chip.datacenter, tf32_bits=tf32_bits,
+        tpp=result.tpp, tpp_format=result.format, tpp_tied=result.tied, performance_density=pd,
         die_area_mm2=None if chip.die_area_m2 is None else chip.die_area_m2 * MM2_PER_M2,
         eccn_3a090=eccn, eccn_3a090_possible=possible, paragraphs_met=met, license_exception_nac=nac,
         jan2026_zone=zone, verdicts=tuple(verdicts), notes=tuple(notes), license_exception_nac_by_class=nac_by_class,

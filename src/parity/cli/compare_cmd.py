@@ -368,7 +368,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            "this one's rate moved with them" if any("GEMM rate not measured" in r.note
                                                                     for r in results) else "")
                         + ("; 'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the "
-                           "source kinds of its figures" if any(by_id[r.system].chip.status != "shipping" for r in results)
+                           "source kinds of its figures"
+                           if any(by_id[r.system].chip.status != "shipping" for r in results)
                            else "")
                         + ("; 'power assumed': the system's power is parity's assumption above, which its per-kW "
                            "figures rest on" if any(f.kind == "power assumed" for r in results for f in r.flags)

@@ -175,7 +175,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
                   "calibration of the chip itself; 'X GEMM rate not measured': its "
                   "calibration measures other formats; 'reported chip', 'announced chip', 'roadmap chip': not "
-                  "shipping, the note names the source kinds of its figures; 'power assumed': the system's power, which MW counts, is parity's assumption, "
+                  "shipping, the note names the source kinds of its figures; 'power assumed': the system's power, "
+                  "which MW counts, is parity's assumption, "
                   "given below" + (f"; {SPECS_ASSUMED_WORDS}" if any(specs_flag(s.chip) for s in kinds) else "")
                   + "); every flag in --format json. " + (COST_BASES if costs else "") + basis_text(plans)
                   + (". What-ifs (--variants; note 'what-if'): "

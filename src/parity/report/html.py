@@ -233,7 +233,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         f"NVL144. From the catalog: {times(atlas.spec_ratios['system_bf16'])} system BF16 and "
         f"{times(atlas.spec_ratios['system_memory'])} memory. On {esc(model.name)} parity predicts "
         f"{_ratios_words(atlas)}. Both systems are announced, not shipping: every number here rests on keynote "
-        "figures and on parity's derivations and assumptions where the keynotes give none (parity show).</p>" + _comparison_table(roadmap, all_systems))
+        "figures and on parity's derivations and assumptions where the keynotes give none (parity show).</p>"
+        + _comparison_table(roadmap, all_systems))
 
     step("China-market nodes")
     for anchor, m in (("nodes-dense", dense), ("nodes-moe", model)):
