@@ -58,6 +58,23 @@ def test_every_system_number_has_a_source(system: System) -> None:
         assert name in sourced or getattr(system, name) == getattr(system.chip, name)
 
 
+def test_a_keynote_claim_for_an_unreleased_part_is_not_a_datasheet() -> None:
+    """Huawei Connect 2025's roadmap figures (Ascend 950DT/960/970, Atlas 950/960 SuperPoD) were kind 'datasheet',
+    so the Atlas 960's 4,461 TB carried no '~' while NVIDIA's keynote figures for Rubin (press) did. Every source a
+    catalog number of a not-shipping chip or system cites as a keynote is press, as Rubin's; the formats the 960 and
+    970 keynote does not name (FP32, BF16, FP16, INT8, MXFP8) rest on an assumption source of their own."""
+    unshipped = [*(c for c in catalog.chips() if c.status != "shipping"),
+                 *(s for s in catalog.systems() if s.status != "shipping")]
+    keynotes = {(r.source.id, r.source.kind) for item in unshipped for r in item.provenance
+                if "keynote" in r.source.title.lower() and r.source.kind not in ("derived", "assumption")}
+    assert keynotes == {("huawei-connect-2025", "press"), ("nv-rubin-keynotes", "press")}
+    for chip_id in ("huawei-ascend-960", "huawei-ascend-970"):
+        native = catalog.chip(chip_id).source_of("native")
+        assert native.source.kind == "assumption"
+        assert "FP32, BF16, FP16, INT8 and MXFP8 are assumed" in native.source.title
+    assert catalog.chip("huawei-ascend-960").source_of("memory_bytes").source.kind == "press"
+
+
 def test_sparse_figures_are_stored_dense() -> None:
     """NVIDIA quotes H100 BF16 as 1,979 TFLOP/s with 2:4 sparsity; the catalog stores 989.5."""
     h100 = catalog.chip("h100_sxm")

@@ -101,3 +101,12 @@ def test_l20_fp32_is_half_the_bf16_rate_and_keeps_tpp_1912() -> None:
     assert l20.peak("fp32") == 59.75e12
     assert tpp(l20).tpp == pytest.approx(1912)
     assert "fp32" in tpp(l20).tied
+
+
+def test_b30a_memory_is_half_of_the_b300_figure_the_catalog_stores() -> None:
+    """Every B30A figure is half of HGX B300's, but its memory was 288 / 2 = 144 GB (physical) against the B300's
+    270 GB usable, so hgx-b30a showed 1,152 / 2,160 = 0.53x hgx-b300's memory. It is 270 / 2 = 135 GB: 0.50x, as
+    its compute, bandwidth and power."""
+    b30a, b300 = catalog.system("hgx-b30a"), catalog.system("hgx-b300")
+    assert b30a.chip.memory_bytes == 135e9 and b30a.memory_bytes / b300.memory_bytes == 0.5
+    assert b30a.chip.source_of("memory_bytes").note.startswith("270 / 2: half of B300's usable 270 GB")

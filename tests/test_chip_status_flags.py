@@ -20,12 +20,18 @@ from parity.uncertainty import Band, flag_note, power_flags, ratio_band, specs_f
 
 
 def test_a_chip_not_shipping_is_flagged_with_what_its_figures_are() -> None:
-    b30a, rubin, h100 = (catalog.chip(c) for c in ("nvidia-b30a", "nvidia-rubin", "nvidia-h100-sxm"))
-    reported, announced = status_flag(b30a), status_flag(rubin)
-    assert (reported.kind, reported.brief) == ("reported chip", "reported chip: specs from press reports")
-    assert reported.text == ("reported chip nvidia-b30a: specs from press reports, not a shipping part's "
-                             "(parity show nvidia-b30a)")
-    assert (announced.kind, announced.brief) == ("announced chip", "announced chip: keynote figures")
+    """The flag names the source kinds of the chip's peaks, memory and TDP, not a blanket 'press reports' or
+    'keynote figures': every B30A number is half of HGX B300's (derived); Trainium3's are AWS Neuron documentation
+    (datasheet) and an assumed TDP; Rubin's are keynote figures (press), FP8/BF16 derived and TDP assumed."""
+    b30a, rubin, trn3, h100 = (catalog.chip(c) for c in ("nvidia-b30a", "nvidia-rubin", "aws-trainium3",
+                                                          "nvidia-h100-sxm"))
+    reported, announced, documented = status_flag(b30a), status_flag(rubin), status_flag(trn3)
+    assert (reported.kind, reported.brief) == ("reported chip", "reported chip: derived figures")
+    assert reported.text == ("reported chip nvidia-b30a: not a shipping part; its figures are derived (source kinds; "
+                             "parity show nvidia-b30a)")
+    assert (announced.kind, announced.brief) == ("announced chip", "announced chip: press/derived/assumption figures")
+    assert documented.brief == "announced chip: datasheet/assumption figures"
+    assert status_flag(catalog.chip("huawei-ascend-960")).brief == "roadmap chip: press/derived/assumption figures"
     assert status_flag(h100) is None
 
 
@@ -57,9 +63,9 @@ def test_compare_flags_a_reported_chip_and_widens_its_ratio_interval() -> None:
         rows = json.loads(CliRunner().invoke(cli, ["compare", "hgx-b30a", "hgx-h20", "--model", "deepseek-r1",
                                                    "--format", "json"]).stdout)
     b30a, h20 = rows
-    assert "reported chip nvidia-b30a: specs from press reports, not a shipping part's (parity show nvidia-b30a)" \
-        in b30a["flags"] and "power assumed: 8.01 kW per hgx-b30a (8 x 550 W x 1.82)" in b30a["flags"]
-    assert "reported chip: specs from press reports; power assumed" in b30a["note"]
+    assert "reported chip nvidia-b30a: not a shipping part; its figures are derived (source kinds; parity show " \
+        "nvidia-b30a)" in b30a["flags"] and "power assumed: 8.01 kW per hgx-b30a (8 x 550 W x 1.82)" in b30a["flags"]
+    assert "reported chip: derived figures; power assumed" in b30a["note"]
     low, high = h20["ratio_interval"]
     nvidia = vendor_bands()["NVIDIA"]
     half = 0.5 * (nvidia.q_high - nvidia.q_low)
@@ -119,3 +125,17 @@ def test_fleet_notes_a_chip_whose_specs_are_assumed() -> None:
                                                    "--demand", "1e10 tokens/day", "--format", "json"]).stdout)
     assert "specs assumed: bf16, int8, memory bandwidth" in rows[0]["note"]
     assert any(f.startswith("specs assumed on cambricon-mlu590: bf16 312 TFLOP/s") for f in rows[0]["flags"])
+
+
+def test_the_spec_ratio_caption_names_the_chips_whose_figures_are_not_a_datasheets() -> None:
+    """Every compare said 'Spec ratios from datasheets', though Rubin's BF16 is FP8 / 2 (derived), its memory a press
+    copy of a keynote and its TDP assumed, and every B30A figure is half of HGX B300's (derived). The caption names
+    those chips and kinds; Trainium3's ratio figures are AWS documentation but for its assumed TDP; H100 and H200 are
+    all datasheet."""
+    from parity.compare import spec_bases
+
+    chips = [catalog.chip(c) for c in ("h100", "rubin", "b30a", "trainium3")]
+    assert spec_bases(chips) == ("Spec ratios from the catalog's figures, a datasheet's except these chips' (source "
+                                 "kinds; 'parity show CHIP' names each figure's): nvidia-rubin press, derived, "
+                                 "assumption; nvidia-b30a derived; aws-trainium3 assumption")
+    assert spec_bases([catalog.chip("h100"), catalog.chip("h200")]) == "Spec ratios from datasheets"

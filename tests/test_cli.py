@@ -484,18 +484,19 @@ def test_weakest_source_counts_hardware_numbers_not_the_price() -> None:
 
 
 def test_systems_mark_totals_set_by_a_derived_or_assumed_number() -> None:
-    """Atlas 950: 8,192 x 500 TFLOP/s BF16 derived as FP8 / 2 = 4,096 PF, power assumed; HGX H100: 8 x 989.5 =
-    7.92 PF, 640 GB and 10.2 kW, all from datasheets. The table marks the first with '~' and says so; JSON and CSV
-    name each total's source kind."""
+    """Atlas 950: 8,192 x 500 TFLOP/s BF16 derived as FP8 / 2 = 4,096 PF, memory 8,192 x 144 GB from the Huawei
+    Connect 2025 keynote (a roadmap claim: press, as NVIDIA's Rubin keynote figures), power assumed; HGX H100: 8 x
+    989.5 = 7.92 PF, 640 GB and 10.2 kW, all from datasheets. The table marks the first's three with '~' and says
+    so; JSON and CSV name each total's source kind."""
     code, out, _ = run("systems", "--format", "json")
     rows = {r["id"]: r for r in json.loads(out)}
     assert code == 0 and {k: rows["atlas-950-superpod"][k] for k in ("bf16_source", "memory_source", "power_source")} \
-        == {"bf16_source": "derived", "memory_source": "datasheet", "power_source": "assumption"}
+        == {"bf16_source": "derived", "memory_source": "press", "power_source": "assumption"}
     assert {rows["hgx-h100"][k] for k in ("bf16_source", "memory_source", "power_source")} == {"datasheet"}
     table = CliRunner().invoke(cli, ["systems"], env={"COLUMNS": "80"}).stdout
     atlas = next(line for line in table.splitlines() if line.startswith("atlas-950-superpod "))
     h100 = next(line for line in table.splitlines() if line.startswith("hgx-h100 "))
-    assert atlas.split()[-3:] == ["4,096~", "1,180", "11,182~"] and h100.split()[-3:] == ["7.92", "0.640", "10.2"]
+    assert atlas.split()[-3:] == ["4,096~", "1,180~", "11,182~"] and h100.split()[-3:] == ["7.92", "0.640", "10.2"]
     assert max(len(line) for line in table.splitlines()) <= 80
     assert "~: set by a derived, press, estimated or assumed number" in " ".join(table.split())
 

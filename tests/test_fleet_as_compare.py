@@ -310,14 +310,15 @@ def test_units_fill_whole_systems_and_count_every_chip() -> None:
     assert whole["power_w"] == pytest.approx(2 * 559e3, rel=1e-3)
     assert (two["chips"], two["systems"]) == (1000, 2) and isinstance(two["chips"], int)
     assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.110e12, rel=5e-3)
-    assert two["note"].endswith("312 chips left over serve nothing (232 past 2 whole cloudmatrix-384, neither powered "
-                                "nor priced)")
+    assert two["note"].endswith("312 chips serve nothing: 80 idle in 2 whole cloudmatrix-384 (powered and priced) "
+                                "and 232 past them (neither powered nor priced)")
     assert whole["note"].endswith("80 chips left over serve nothing")
     assert (two["cost_usd"], two["power_w"]) == (pytest.approx(2 * 8.2e6, rel=1e-12), whole["power_w"])
     capped = _cloudmatrix("--units", "1000", "--demand", "1e12 tokens/day", fmt="csv")
     assert (capped["chips"], capped["systems"]) == ("1000", "2")
-    assert capped["note"].startswith("312 chips left over serve nothing (232 past 2 whole cloudmatrix-384, neither "
-                                     "powered nor priced); the demand needs 6,528 chips, 1,000 are available")
+    assert capped["note"].startswith("312 chips serve nothing: 80 idle in 2 whole cloudmatrix-384 (powered and "
+                                     "priced) and 232 past them (neither powered nor priced); the demand needs 6,528 "
+                                     "chips, 1,000 are available")
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod", "--units",
                                         "100", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)

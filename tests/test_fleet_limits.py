@@ -84,3 +84,33 @@ def test_a_fleet_that_serves_nothing_reads_so_in_every_cell() -> None:
                                        "--processes", "1", "--format", "md"]).output
         row = next(line for line in out.splitlines() if line.startswith("| nvidia-h100-sxm"))
         assert row.split(" | ")[4:9] == [chips, "-", "-", "-", "-"], row
+
+
+def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:
+    """100,000 Ascend 960s fill 6 Atlas 960 SuperPoDs (92,928 chips), whose deployment units hold 92,920 (8 units of
+    11,615 here): the note said '7,080 chips left over serve nothing (7,072 past 6 whole atlas-960-superpod, neither
+    powered nor priced)', two counts unexplained. The 8 idle inside the whole systems are powered and priced; the
+    7,072 past them are not."""
+    from types import SimpleNamespace
+
+    from parity import catalog
+    from parity.fleet import _idle_note
+
+    unit = SimpleNamespace(unit_chips=lambda held: held * 11_615)
+    assert _idle_note(unit, 100_000, catalog.system("atlas-960-superpod"), 8, limited=True) == (
+        "7,080 chips serve nothing: 8 idle in 6 whole atlas-960-superpod (powered and priced) and 7,072 past them "
+        "(neither powered nor priced)")
+
+
+def test_the_fleet_caption_says_what_mw_and_cost_count_and_every_status_flag() -> None:
+    """With --units the chips column counts every chip given, but MW and cost only the whole systems' (12 H200s:
+    10.2 kW, one node); the caption said 'chips, MW and cost count every chip of the fleet', and its flag list
+    lacked 'roadmap chip', which fleet rows use."""
+    result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h200", "--units", "12",
+                                      "--format", "md"])
+    caption = " ".join(result.stdout.split())
+    assert result.exit_code == 0 and ("chips counts every chip of the fleet, MW and cost those of its whole systems, "
+                                      "idle ones included, and none past them (a system is bought and powered whole; "
+                                      "the note says how many chips serve nothing, and where)") in caption
+    assert "'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its " \
+           "figures" in caption

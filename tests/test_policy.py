@@ -1,7 +1,9 @@
 """Export-control metrics against the hand-checked vectors of hardware_notes.md C.4, and the 3A090
 decision procedure (88 FR 73458) branch by branch."""
 
+import csv
 import dataclasses
+import io
 import json
 import re
 
@@ -245,7 +247,7 @@ def test_a_verdict_another_tpp_reading_reverses_says_so() -> None:
             "(TPP 21,344); aws-trainium3 jan2026: outside with TF32 counted at 32 bits (TPP 21,472).") in " ".join(out.split())
     code, out, _ = _run("trainium3", "--format", "csv")
     assert code == 0 and out.splitlines()[1].endswith(
-        ',applies,"jan2026: outside with TF32 counted at 32 bits (TPP 21,472)",jan2026')
+        ',applies,"jan2026: outside with TF32 counted at 32 bits (TPP 21,472)",jan2026,announced')
 
 
 def test_fp6_counted_at_6_bits_notes_the_reading_without_it() -> None:
@@ -687,3 +689,35 @@ def test_a_metric_near_a_line_from_figures_no_datasheet_states_is_said() -> None
     assert ("~ a metric within 10% of a line, from figures no datasheet states, so the class may differ (which "
             "figures: notes, near_lines in --format json): nvidia-rtx-pro-6000d TPP 2,324 is 3.2% under the 2,400 "
             "line; nvidia-rtx-pro-6000d PD 3.10 is 3.2% under the 3.20 line.") in " ".join(out.split())
+
+
+def test_a_chip_not_shipping_says_so_and_what_its_tpp_rests_on() -> None:
+    """`policy rubin b30a 960 970 trainium3` never said a chip was announced, reported or roadmap, nor that its TPP
+    rests on peaks no datasheet states (said only within 10% of a line). Rubin's TPP 140,000 is NVFP4 35 PF x 4 from
+    a press copy of NVIDIA's keynote; the 960's 16,000 ties BF16 (derived, FP8 / 2) with FP8 and FP4 (Huawei Connect
+    2025 keynote, press); Trainium3's 20,136 is MXFP8 2,517 x 8 from AWS Neuron documentation (a datasheet), so only
+    its status is noted; the H100 ships and has neither note."""
+    notes = {c: assess(catalog.chip(c)).notes[-2:] for c in ("rubin", "960", "b30a")}
+    assert notes["rubin"] == ("announced chip, not shipping: press/derived/assumption figures (parity show "
+                              "nvidia-rubin)", "TPP rests on peaks no datasheet states (press: fp4)")
+    assert notes["960"] == ("roadmap chip, not shipping: press/derived/assumption figures (parity show "
+                            "huawei-ascend-960)",
+                            "TPP rests on peaks no datasheet states (derived: bf16; press: fp8/fp4)")
+    assert notes["b30a"][1] == "TPP rests on peaks no datasheet states (derived: fp4)"
+    trn3, h100 = assess(catalog.chip("trainium3")), assess(catalog.chip("h100"))
+    assert trn3.notes[-1] == "announced chip, not shipping: datasheet/assumption figures (parity show aws-trainium3)"
+    assert (trn3.status, h100.status, h100.notes) == ("announced", "shipping", ("also meets 3A090.a.2",))
+    code, out, _ = _run("rubin", "970", "h100", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [(r["chip"], r["status"]) for r in rows] == [
+        ("nvidia-rubin", "announced"), ("huawei-ascend-970", "roadmap"), ("nvidia-h100-sxm", "shipping")]
+    assert rows[1]["notes"].endswith("TPP rests on peaks no datasheet states (derived: bf16; press: fp8/fp4)")
+    data = json.loads(_run("b30a", "--format", "json")[1])[0]
+    assert data["status"] == "reported" and "reported chip, not shipping: derived figures (parity show nvidia-b30a)" \
+        in data["notes"]
+    code, out, _ = _run("rubin", "--format", "md")
+    assert code == 0 and "announced chip, not shipping: press/derived/assumption figures" in out
+    from parity.report.html import export_controls
+
+    assert "reported chip, not shipping: derived figures (parity show nvidia-b30a); TPP rests on peaks no datasheet " \
+        "states (derived: fp4)" in export_controls([catalog.chip("b30a")])

@@ -42,7 +42,8 @@ from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
-           "mtp_setting", "serving_spans", "spec_ratios", "vendor_bands", "format_label", "intervals", "narrower_text",
+           "mtp_setting", "serving_spans", "spec_ratios", "spec_bases", "SPEC_RATIO_FIELDS", "vendor_bands",
+           "format_label", "intervals", "narrower_text",
            "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS",
            "even_text",
            "quotient_intervals"]
@@ -57,8 +58,8 @@ DEFAULT_FORMATS = ("bf16", "fp8", "fp8_block", "mxfp8", "int8", "nvfp4", "mxfp4"
 Choose = Callable[[System, SearchResult], "tuple[Candidate | None, str]"]
 
 def spec_ratios(system: System, baseline: System) -> dict[str, float]:
-    """Datasheet ratios against a baseline, per chip (bf16 and 8-bit math, memory, bandwidth, TDP) and per
-    system (bf16 total, memory total, system power)."""
+    """Catalog ratios against a baseline (spec_bases says whose figures are not a datasheet's), per chip (bf16 and
+    8-bit math, memory, bandwidth, TDP) and per system (bf16 total, memory total, system power)."""
     a, b = system.chip, baseline.chip
 
     def eight(c: Chip) -> float:
@@ -73,6 +74,26 @@ def spec_ratios(system: System, baseline: System) -> dict[str, float]:
             "system_bf16": over(system.peak("bf16"), baseline.peak("bf16")),
             "system_memory": over(system.memory_bytes, baseline.memory_bytes),
             "system_power": over(system.power_w, baseline.power_w)}
+
+
+# the chip figures spec_ratios divides (its system totals are chips x these; system power has its own caption)
+SPEC_RATIO_FIELDS = ("peak_flop_per_s.bf16", "peak_flop_per_s.fp8", "peak_flop_per_s.int8", "memory_bytes",
+                     "memory_bytes_per_s", "tdp_w")
+
+
+def spec_bases(chips: Sequence[Chip]) -> str:
+    """Where the spec ratios of `chips` come from, for a caption: 'Spec ratios from datasheets' where every figure
+    they divide is a datasheet's, else the chips whose figures are not, with the source kinds of those ('Spec ratios
+    from the catalog's figures, a datasheet's except these chips' (source kinds): nvidia-h20 press; ...')."""
+    other: dict[str, str] = {}
+    for chip in chips:
+        kinds = [k for k in chip.source_kinds(SPEC_RATIO_FIELDS) if k != "datasheet"]
+        if kinds:
+            other[chip.id] = " ".join([chip.id, ", ".join(kinds)])
+    if not other:
+        return "Spec ratios from datasheets"
+    return ("Spec ratios from the catalog's figures, a datasheet's except these chips' (source kinds; 'parity show "
+            f"CHIP' names each figure's): {'; '.join(other.values())}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -244,10 +244,12 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     if not rest:
         return ""
     beyond = f"past {systems:,} whole {system.id}"
+    if 0 < past < rest:  # some idle inside the whole systems (powered and priced), the others past them (neither)
+        return (f"{rest:,} chips serve nothing: {rest - past:,} idle in {systems:,} whole {system.id} (powered and "
+                f"priced) and {past:,} past them (neither powered nor priced)")
     what = f"{rest:,} chip{'' if rest == 1 else 's'} " + (beyond if rest == past else "left over")
     unbought = ", neither powered nor priced (a system is bought whole)" if past and rest == past else ""
-    return (f"{what} serve{'s' if rest == 1 else ''} nothing{unbought}"
-            + (f" ({past:,} {beyond}, neither powered nor priced)" if 0 < past < rest else ""))
+    return f"{what} serve{'s' if rest == 1 else ''} nothing{unbought}"
 
 
 def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tokens_per_s: float | None,

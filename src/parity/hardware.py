@@ -20,11 +20,13 @@ import numpy as np
 from parity.dtypes import FORMATS, MATH_RATES
 from parity.errors import InputError, is_real, is_whole
 
-__all__ = ["ARCHITECTURES", "SOURCE_KINDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip", "System",
+__all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip",
+           "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "rank_memory_text",
            "Family", "what_if", "MOST_FLEET_CHIPS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
+SPEC_FIELDS = ("memory_bytes", "memory_bytes_per_s", "tdp_w")  # with the peak rates: the figures a chip is compared on
 STATUSES = ("shipping", "announced", "reported", "roadmap")
 TOPOLOGIES = ("switch", "clos", "torus", "mesh", "pcie")
 
@@ -158,6 +160,13 @@ class Chip:
     def source_of(self, field_name: str) -> Provenance | None:
         """The provenance record of one field (e.g. 'peak_flop_per_s.bf16'), if any."""
         return _source_of(self.provenance, field_name)
+
+    def source_kinds(self, fields: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The source kinds of `fields` (default SPEC_FIELDS: every peak rate, memory capacity and bandwidth, TDP),
+        each once, in SOURCE_KINDS order: ('press', 'derived', 'assumption') on Rubin."""
+        wanted = fields or (*(f"peak_flop_per_s.{k}" for k in self.peak_flop_per_s), *SPEC_FIELDS)
+        kinds = {r.source.kind for f in wanted if (r := self.source_of(f)) is not None}
+        return tuple(k for k in SOURCE_KINDS if k in kinds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

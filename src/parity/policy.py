@@ -18,7 +18,8 @@ from parity.hardware import Chip, what_if
 __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
            "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "ZONE_NA",
-           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "assess", "at_threshold"]
+           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "unshipped_notes", "assess",
+           "at_threshold"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -358,6 +359,22 @@ def near_lines(chip: Chip, result: TppResult, pd: float | None) -> tuple[str, ..
     return tuple(said)
 
 
+def unshipped_notes(chip: Chip, result: TppResult, near: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """For a chip that is not shipping (status reported, announced or roadmap), its status and the source kinds of its
+    figures ('roadmap chip, not shipping: press/derived/assumption figures (parity show huawei-ascend-960)'), and
+    where no datasheet or paper states the peaks that set its TPP, which kinds they are ('TPP rests on peaks no
+    datasheet states (derived: bf16; press: fp8/fp4)'), unless a near-line note (`near`) says so already; () for a
+    shipping chip."""
+    if chip.status == "shipping":
+        return ()
+    said = [f"{chip.status} chip, not shipping: {'/'.join(chip.source_kinds())} figures (parity show {chip.id})"]
+    peaks = _unstated(chip, tuple(f"peak_flop_per_s.{k}" for k in result.tied))
+    if peaks and not any(n.startswith("TPP ") for n in near):
+        kinds = "; ".join(f"{kind}: {'/'.join(fields)}" for kind, fields in peaks.items())
+        said.append(f"TPP rests on peaks no datasheet states ({kinds})")
+    return tuple(said)
+
+
 def _by_class(answers: dict[str | None, str]) -> str:
     """Each answer and the classes that give it, for a chip whose class is unknown: 'yes if 3A090.b.1; no if
     3A090.a.2 or outside'."""
@@ -443,11 +460,14 @@ class Assessment:
     license_exception_nac, jan2026_zone: also None where the class is unknown and its possible classes answer
     differently; then license_exception_nac_by_class, jan2026_zone_by_class say what each class gives ('yes if
     3A090.b.1; no if 3A090.a.2 or outside'), and are empty where the answer is known. near_lines: each metric within
-    NEAR_LINE of a line from figures no datasheet states (near_lines), also among the notes.
+    NEAR_LINE of a line from figures no datasheet states (near_lines), also among the notes. status: the chip's
+    catalog status (hardware.STATUSES); for one not shipping the notes say so, with what its TPP rests on
+    (unshipped_notes).
     """
 
     chip: str
     name: str
+    status: str
     datacenter: bool
     tf32_bits: int
     tpp: float
@@ -541,13 +561,14 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
         notes.append(f"die area is {area_source.source.kind}, so PD is approximate")
     near = near_lines(chip, result, pd)
     notes += near
+    notes += unshipped_notes(chip, result, near)
     if nac_by_class:
         notes.append(f"NAC depends on the class: {nac_by_class}")
     if zone_by_class:
         notes.append(f"2026 zone depends on the class: {zone_by_class}")
     return Assessment(
-        chip=chip.id, name=chip.name, datacenter=chip.datacenter, tf32_bits=tf32_bits, tpp=result.tpp,
-        tpp_format=result.format, tpp_tied=result.tied, performance_density=pd,
+        chip=chip.id, name=chip.name, status=chip.status, datacenter=chip.datacenter, tf32_bits=tf32_bits,
+        tpp=result.tpp, tpp_format=result.format, tpp_tied=result.tied, performance_density=pd,
         die_area_mm2=None if chip.die_area_m2 is None else chip.die_area_m2 * MM2_PER_M2,
         eccn_3a090=eccn, eccn_3a090_possible=possible, paragraphs_met=met, license_exception_nac=nac,
         jan2026_zone=zone, verdicts=tuple(verdicts), notes=tuple(notes), license_exception_nac_by_class=nac_by_class,

@@ -216,18 +216,17 @@ def what_if_flag(system: System) -> Flag | None:
                 "what-if)", "what-if")
 
 
-# a chip that is not shipping: what its catalog figures are, by its status (hardware.STATUSES)
-_UNSHIPPED = {"reported": "specs from press reports", "announced": "keynote figures", "roadmap": "roadmap figures"}
-
-
 def status_flag(chip: Chip) -> Flag | None:
     """The flag of a chip that is not shipping (catalog status reported, announced or roadmap): its figures are
-    claims nobody has measured a part against, so its predictions rest on them; None for a shipping chip."""
-    said = _UNSHIPPED.get(chip.status)
-    if said is None:
+    claims nobody has measured a part against, so its predictions rest on them; it names the source kinds of its
+    figures (Chip.source_kinds: 'reported chip: derived figures' on the B30A, every number half of HGX B300's);
+    None for a shipping chip."""
+    if chip.status == "shipping":
         return None
-    return Flag(f"{chip.status} chip", f"{chip.status} chip {chip.id}: {said}, not a shipping part's (parity show "
-                f"{chip.id})", f"{chip.status} chip: {said}")
+    kinds = chip.source_kinds()
+    return Flag(f"{chip.status} chip", f"{chip.status} chip {chip.id}: not a shipping part; its figures are "
+                f"{', '.join(kinds)} (source kinds; parity show {chip.id})",
+                f"{chip.status} chip: {'/'.join(kinds)} figures")
 
 
 # a chip's headline figures that a prediction rests on, as specs_flag names them (a peak rate by its format)

@@ -22,7 +22,7 @@ from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Targets, arri
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
-    format_label, mtp_setting, quotient_intervals
+    format_label, mtp_setting, quotient_intervals, spec_bases
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
@@ -363,8 +363,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                "datasheet maximum or an all-in figure where published, else assumed on that basis: a server chips x "
                "TDP x 1.82, a liquid-cooled rack x 1.68; 'parity show SYSTEM'); per GB = per system over its memory; ")
         assumed = any(specs_flag(by_id[r.system].chip) for r in results)
-        specs = "Spec ratios from datasheets" + (", or parity's assumptions where a note says 'specs assumed'"
-                                                 if assumed else "")
+        specs = spec_bases([by_id[r.system].chip for r in results]) + (
+            ", parity's assumptions where a note says 'specs assumed'" if assumed else "")
         uncalibrated = ("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
                         "runs on the derived prior; 'parity show CHIP'); a calibrated chip ('calibrated' in --format "
                         "json) has kernels timed by parity on it, published kernel figures of it (its 'calibration:' "
@@ -372,8 +372,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                         + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and "
                            "this one's rate moved with them" if any("GEMM rate not measured" in r.note
                                                                     for r in results) else "")
-                        + ("; 'reported chip', 'announced chip', 'roadmap chip': not shipping, its figures the "
-                           "claims the note names" if any(by_id[r.system].chip.status != "shipping" for r in results)
+                        + ("; 'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the "
+                           "source kinds of its figures"
+                           if any(by_id[r.system].chip.status != "shipping" for r in results)
                            else "")
                         + ("; 'power assumed': the system's power is parity's assumption above, which its per-kW "
                            "figures rest on" if any(f.kind == "power assumed" for r in results for f in r.flags)

@@ -43,7 +43,7 @@ def _row(a: Assessment, china: dict[str, Any], kept_by: str, for_people: bool) -
     """A flat row for tables and CSV; JSON keeps the whole assessment. For people the verdicts and the 2026 zone carry
     REVERSED_MARK where another reading of TPP reverses them; CSV keeps the plain values and says which in
     reversed_by. china_kept_by (`kept_by`, export.kept_by_text) says what a buyer in China gets, and for people a note
-    where it is domestic."""
+    where it is domestic; CSV's status is the chip's catalog status (for people, the notes of one not shipping)."""
     home = ([f"domestic in China ({china['domestic']}): a buyer there needs no US export licence; the US class holds "
              "for exports elsewhere"] if china["domestic"] and for_people else [])  # CSV: china_kept_by 'domestic'
     row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
@@ -59,7 +59,7 @@ def _row(a: Assessment, china: dict[str, Any], kept_by: str, for_people: bool) -
     return row | {"reversed_by": "; ".join(a.reversals)} | {
         key: "unknown" for key, by_class in (("license_exception_nac", a.license_exception_nac_by_class),
                                              ("jan2026_zone", a.jan2026_zone_by_class)) if by_class} | {
-        "china_kept_by": kept_by}
+        "china_kept_by": kept_by, "status": a.status}
 
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "

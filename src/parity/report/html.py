@@ -232,8 +232,9 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         "<p>Huawei's claim (Huawei Connect 2025): 56.8x the NPUs, 6.7x the compute, 15x the memory of NVIDIA's "
         f"NVL144. From the catalog: {times(atlas.spec_ratios['system_bf16'])} system BF16 and "
         f"{times(atlas.spec_ratios['system_memory'])} memory. On {esc(model.name)} parity predicts "
-        f"{_ratios_words(atlas)}. Both systems are announced, not shipping: every number "
-        "here rests on keynote figures.</p>" + _comparison_table(roadmap, all_systems))
+        f"{_ratios_words(atlas)}. Both systems are announced, not shipping: every number here rests on keynote "
+        "figures and on parity's derivations and assumptions where the keynotes give none (parity show).</p>"
+        + _comparison_table(roadmap, all_systems))
 
     step("China-market nodes")
     for anchor, m in (("nodes-dense", dense), ("nodes-moe", model)):

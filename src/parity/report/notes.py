@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from parity import catalog
-from parity.compare import Comparison
+from parity.compare import Comparison, spec_bases
 from parity.fleet import power_text
 from parity.hardware import System
 from parity.model import Model
@@ -20,9 +20,9 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
     """What the terms in a comparison table mean, each said only where a row uses it (as `parity compare`'s caption
     says them), in sentences; `ratios`: the table has compare's ratio columns."""
     notes = " ".join(r.note for r in rows)
-    said = ["Ratios (x) are to the baseline row: the spec ratios from datasheets, the throughput ratios predicted in "
-            "each system's best configuration; per system = every chip of the system busy; per kW = per system over "
-            "the system's power (below); per GB = per system over its memory."] if ratios else []
+    said = ["Ratios (x) are to the baseline row: the throughput ratios predicted in each system's best configuration; "
+            "per system = every chip of the system busy; per kW = per system over the system's power (below); per GB = "
+            f"per system over its memory. {spec_bases([systems[r.system].chip for r in rows])}."] if ratios else []
     if "spans " in notes:
         said.append("'spans N systems': the best configuration's workers span N systems over scale-out, where the "
                     "model does not fit one system or where workers over N (up to 4) deliver 1.25x or more per chip; "
@@ -36,8 +36,8 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
         said.append("'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and this "
                     "format's rate moved with them.")
     if any(systems[r.system].chip.status != "shipping" for r in rows):
-        said.append("'reported chip', 'announced chip', 'roadmap chip': the chip is not shipping; its figures are the "
-                    "claims the note names.")
+        said.append("'reported chip', 'announced chip', 'roadmap chip': the chip is not shipping; the note names the "
+                    "source kinds of its figures.")
     if "power assumed" in notes:
         said.append("'power assumed': the system's power is parity's assumption (below), which its per-kW figures "
                     "rest on.")
