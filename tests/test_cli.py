@@ -181,7 +181,7 @@ def test_chips_and_formats_agree_on_a_native_format_with_no_published_rate() -> 
     b30a = next(line for line in out.splitlines() if line.startswith("nvidia-b30a,"))
     assert ",2250000000000000.0,,6750000000000000.0," in b30a  # fp8 2.25 PF, int8 (empty: unpublished), fp4 6.75 PF
     assert (chips["nvidia-b30a"]["native"], chips["nvidia-b30a"]["native_rate_unpublished"]) == (
-        "bf16 fp16 fp8 mxfp4 mxfp6 mxfp8 nvfp4 tf32", "fp32 int8")
+        "bf16 fp16 fp8 mxfp4 mxfp8 nvfp4 tf32", "fp32 int8 mxfp6")  # mxfp6 listed, no FP6 rate (parity knows MXFP6)
     assert (chips["alibaba-t-head-ppu"]["native"], chips["alibaba-t-head-ppu"]["native_rate_unpublished"]) == (
         "bf16 fp16", "fp32 int8")
     assert chips["nvidia-h100-sxm"]["native_rate_unpublished"] == ""
@@ -191,6 +191,32 @@ def test_chips_and_formats_agree_on_a_native_format_with_no_published_rate() -> 
     b30a, h100 = json.loads(out)
     assert b30a["runs_on"] == "emulated on bf16 (int8 native, rate unpublished)" and h100["runs_on"] == "native int8"
 
+
+
+def test_serve_runs_w4a6_natively_on_the_mi355x_and_emulated_on_the_h100() -> None:
+    """`--weights w4a6` (MXFP4 weights x MXFP6 activations) and `mxfp6` were refused as unknown number formats, though
+    the MI355X lists mxfp6 at its MXFP4 rate. Now W4A6 runs natively there, flagged because no calibration measures
+    an FP6 GEMM, and emulated on FP8 on the H100 (no MXFP6 unit), flagged for its assumed emulation rate; a format
+    parity does not know is still one line and exit 2."""
+    def serve(system: str, weights: str) -> dict:
+        code, out, _ = run("serve", "--model", "llama-3.1-8b", "--system", system, "--tp", "1", "--weights", weights,
+                           "--model-kind", "steady", "--format", "json")
+        assert code == 0
+        return json.loads(out)
+
+    mi355x, h100 = serve("mi355x-platform", "w4a6"), serve("hgx-h100", "w4a6")
+    assert (mi355x["weights"], mi355x["emulated_on"], h100["weights"], h100["emulated_on"]) == (
+        "w4a6_mxfp4", "", "w4a6_mxfp4", "fp8")
+    assert mi355x["flags"][0] == ("fp6 GEMM rate not measured on amd-mi355x (family-cdna4 measures bf16, fp4, fp8; "
+                                  "fp6 moved with them)")
+    assert h100["flags"][0] == ("emulation rate assumed: w4a6_mxfp4 on fp8 at 0.8 of the wider unit, no measurement "
+                                "(nvidia-h200-sxm-measured carries the prior)")
+    assert h100["note"].startswith("w4a6_mxfp4 emulated on fp8 (nvidia-h100-sxm has no MXFP6 unit); ")
+    assert serve("mi355x-platform", "mxfp6")["weights"] == "mxfp6"
+    code, _, err = run("serve", "--model", "llama-3.1-8b", "--system", "mi355x-platform", "--weights", "mxfp7")
+    assert code == 2 and err == ("parity: error: unknown number format 'mxfp7'; known: fp32, bf16, fp16, fp8, "
+                                 "fp8_channel, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, mxfp6, w4a8_mxfp4, "
+                                 "w4a6_mxfp4, w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w8a16, w4a8\n")
 
 def test_compare_divides_by_the_first_system_that_runs_the_model_when_the_baseline_cannot() -> None:
     code, out, _ = run("compare", "l20-server", "hgx-h200", "--model", "kimi-k2", "--weights", "bf16",

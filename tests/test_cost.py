@@ -130,6 +130,36 @@ def test_mxfp4_weights_run_at_the_rate_of_their_activations() -> None:
                                                                                           "junk"]
 
 
+
+def test_mxfp6_and_w4a6_take_their_bytes_and_the_fp6_unit_where_a_chip_has_one() -> None:
+    """OCP MXFP6: 6 bits and a UE8M0 scale per 32, 0.75 + 1/32 = 0.78125 B; W4A6 stores MXFP4 weights (0.53125 B)
+    and multiplies them against MXFP6 activations on the fp6 unit. The MI355X runs both natively at 10,066 TFLOP/s
+    (its MXFP4 rate) with family-cdna4's measured fp4 efficiency 0.4669: a 1e4-cubed GEMM (2e12 FLOP) computes in
+    2e12 / (10,066e12 x 0.4669) = 0.42555 ms, as MXFP4 does (it took the 0.5822 default, 0.34127 ms, before). The
+    B200 runs FP6 at its FP8 rate and efficiency; the H100 has no MXFP6 unit and the Rubin no published FP6 rate:
+    emulated on fp8."""
+    mxfp6, w4a6 = FORMATS["mxfp6"], FORMATS["w4a6_mxfp4"]
+    assert (mxfp6.bits, mxfp6.bytes_per_element, mxfp6.math, mxfp6.feature, mxfp6.fallbacks, mxfp6.weight_only) == (
+        6, 0.78125, "fp6", "mxfp6", ("fp8", "bf16"), False)
+    assert (w4a6.bits, w4a6.bytes_per_element, w4a6.math, w4a6.feature, w4a6.fallbacks, w4a6.weight_only) == (
+        4, 0.53125, "fp6", "mxfp6", ("fp8", "bf16"), True)
+    assert format_named("W4A6") is w4a6 and stored_format("w4a6") == "mxfp4" and stored_format("mxfp6") == "mxfp6"
+    assert gemm(1, 1e4, 1e4, "mxfp6").weight_bytes == pytest.approx(1e8 * 0.78125)
+    mi355x, b200, h100, rubin = (catalog.chip(c) for c in ("amd-mi355x", "nvidia-b200-sxm", "nvidia-h100-sxm",
+                                                           "nvidia-rubin"))
+    assert [math_unit(w4a6, chip) for chip in (mi355x, b200, h100, rubin)] == [
+        ("fp6", False), ("fp6", False), ("fp8", True), ("fp8", True)]
+    assert [emulation_note(f, chip) for f, chip in ((w4a6, h100), (mxfp6, rubin), (w4a6, mi355x))] == [
+        "w4a6_mxfp4 emulated on fp8 (nvidia-h100-sxm has no MXFP6 unit)",
+        "mxfp6 emulated on fp8 (nvidia-rubin has no published FP6 rate)", ""]
+    cal = catalog.calibration(mi355x)
+    assert price_kernel(gemm(1e4, 1e4, 1e4, "w4a6_mxfp4"), mi355x, cal).compute_s == pytest.approx(4.2555e-4, rel=1e-4)
+    assert price_kernel(gemm(1e4, 1e4, 1e4, "mxfp6"), mi355x, cal).compute_s == \
+        price_kernel(gemm(1e4, 1e4, 1e4, "mxfp4"), mi355x, cal).compute_s
+    b200_cal = catalog.calibration(b200)
+    assert price_kernel(gemm(1e4, 1e4, 1e4, "w4a6_mxfp4"), b200, b200_cal).compute_s == \
+        price_kernel(gemm(1e4, 1e4, 1e4, "fp8"), b200, b200_cal).compute_s
+
 def test_narrow_heads_run_flash_attention_slower() -> None:
     """FlashAttention-3's head-dim-64 forward over its head-dim-128 one (causal, median of 0.675, 0.626, 0.712,
     0.725, 0.764, 0.768): 0.72 at 64 and below, linear to 1 at 128 (96: 0.72 + 0.28 x 32/64 = 0.86); wider ones

@@ -15,14 +15,14 @@ def _rows(*ids: str) -> list[dict[str, str]]:
 
 def test_closed_loop_rows_are_the_per_user_and_concurrency_bound_rates() -> None:
     """24 per-user rates and 13 per-worker rates at a concurrency (dstack's R1 runs at 4 and 128, SGLang's Ascend
-    PD run, vLLM-Kunlun's README at 16); the 119 offline or unbounded-rate throughputs (trtllm-bench's 3,000
+    PD run, vLLM-Kunlun's README at 16); the 122 offline or unbounded-rate throughputs (trtllm-bench's 3,000
     requests, `request_rate` inf, on all 28 perf-overview rows; AMD's MI355X blog's 16,384-prompt batches and
     500-prompt bursts, `RW46-*`; OCI's 405B batch latencies, `OCI-*`) and the 6 prefill steps are not."""
     rows = catalog.measurements("serving_published")
     looped = [r for r in rows if closed_loop(r)]
     assert sum(r["metric"] == "output_tokens_per_s_per_user" for r in looped) == 24
     assert sum(r["metric"] == "output_tokens_per_s_per_worker" for r in looped) == 13
-    assert len(rows) - len(looped) == 119 + 6
+    assert len(rows) - len(looped) == 122 + 6
     assert {r["request_rate"] for r in rows if r["source_id"] == "trtllm-perf-overview-v1.0"} == {"inf"}
 
 
@@ -80,3 +80,18 @@ def test_a_prefill_row_run_a_rank_per_die_is_scored_per_package() -> None:
     die = published_errors([dict(row, attn_dp="32", moe_ep="32", rank_per_die="true", batch_tokens="8192")])[0]
     assert package == pytest.approx(9189.6, rel=1e-4)
     assert die.predicted == pytest.approx(9178.7, rel=1e-3)
+
+
+def test_amds_w4a6_rows_are_scored_at_the_mxfp4_rate() -> None:
+    """AMD's MI355X blog's W_MXFP4_A_MXFP6 rows (Llama-3.1-8B, TP 1), left out until parity had the format: 10,194
+    output tokens/s offline (940 prompt tokens a request), 5,950 in the 500-prompt burst, 1/39.8 ms = 25.13 tokens/s
+    per request. W4A6 stores MXFP4's weights and runs on the f8f6f4 MFMA at the MXFP4 rate and efficiency, so each is
+    priced as its MXFP4 twin: 12,333.1 (+21.0%), 11,326.9 (+90.4%), 24.21 (-3.7%)."""
+    ids = ("RW46-8b-w4a6-offline", "RW46-8b-w4a6-serve", "RW46-8b-w4a6-serve-tpot")
+    rows = _rows(*ids, *(i.replace("w4a6", "mxfp4") for i in ids))
+    assert [(r["weights"], r["isl"], r["measured"]) for r in rows if r["case_id"] in ids] == [
+        ("w4a6_mxfp4", "940", "10194"), ("w4a6_mxfp4", "1024", "5950"), ("w4a6_mxfp4", "1024", "25.13")]
+    errors = {e.case_id: e for e in published_errors(rows)}
+    assert [round(errors[i].predicted, 2) for i in ids] == [12333.13, 11326.94, 24.21]
+    assert [round(errors[i].error, 3) for i in ids] == [0.21, 0.904, -0.037]
+    assert all(errors[i].predicted == errors[i.replace("w4a6", "mxfp4")].predicted for i in ids)

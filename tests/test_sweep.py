@@ -134,7 +134,7 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
      "of its columns reads a chip's price (parity fleet --variants reads it, in its cost_usd)"),
     # values.native adds a format the chip gains a unit for, with a rate for its math unit
     ('values = { native = ["fp9"] }', 'variant v: values.native must be a list of formats the chip gains a unit for, '
-     'e.g. ["fp8"] (formats: fp32, bf16, fp16, fp8, mxfp8, hif8, int8, nvfp4, mxfp4), got [\'fp9\']'),
+     'e.g. ["fp8"] (formats: fp32, bf16, fp16, fp8, mxfp8, hif8, int8, nvfp4, mxfp4, mxfp6), got [\'fp9\']'),
     ('values = { native = "fp8" }', "variant v: values.native must be a list of formats"),
     ('values = { native = ["fp8"] }', "variant v: values.native adds fp8, which chip nvidia-h100-sxm runs natively "
      "already"),

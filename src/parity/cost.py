@@ -173,7 +173,14 @@ def efficiency_key(math: str, chip: Chip) -> str:
     The FP4 efficiencies calibrations hold were measured on FP4 units at twice the FP8 rate, which kernels feed less
     fully (Blackwell 0.73 and CDNA4 0.76 of the FP8 efficiency), or carried from them and the generic prior's
     placeholder; applied to a unit at the FP8 rate they priced MXFP4 below FP8 on the same unit (Llama-3.1-8B on
-    trn3-ultraserver: 17,126 against 17,922 tok/s/chip)."""
+    trn3-ultraserver: 17,126 against 17,922 tok/s/chip).
+    FP6 runs as the unit whose rate it shares, for no calibration measures an FP6 GEMM: FP4's on CDNA4 (one
+    f8f6f4 MFMA takes 6- and 4-bit operands at the MXFP4 rate), FP8's on Blackwell (FP6 at the FP8 rate). Its
+    own key would fall to a calibration's default (CDNA4 0.5822, above the 0.4669 measured on MXFP4 at the same
+    peak) and price W4A6 1.12x MXFP4 on an MI355X (Llama-3.1-8B, 1,024 in / 128 out, 256 clients), where AMD
+    measured 0.97x (the RW46 rows)."""
+    if math == "fp6":
+        math = "fp4" if 0.0 < chip.peak("fp4") <= chip.peak("fp6") else "fp8"
     if math == "fp4" and 0.0 < chip.peak("fp4") <= chip.peak("fp8"):
         return "fp8"
     return math

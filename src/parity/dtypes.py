@@ -98,11 +98,24 @@ FORMATS: dict[str, Format] = _formats(
            scale="e4m3 per 16", fallbacks=("fp8", "bf16"), description="NVIDIA FP4 (E2M1, E4M3 scale per 16)"),
     Format(name="mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="fp4", feature="mxfp4",
            scale="ue8m0 per 32", fallbacks=("fp8", "bf16"), description="OCP MXFP4 (E2M1, UE8M0 scale per 32)"),
+    # OCP MX v1.0 (Microscaling Formats Specification, 2023-09): FP6 elements, E2M3 or E3M2 (6 bits), a UE8M0
+    # scale (1 B) shared by 32 elements. Native where a chip lists mxfp6: CDNA4 at the MXFP4 rate (MI355X
+    # datasheet), Blackwell at the FP8 rate (NVIDIA's "FP8/FP6" rows).
+    Format(name="mxfp6", bits=6, bytes_per_element=0.75 + 1.0 / 32, math="fp6", feature="mxfp6",
+           scale="ue8m0 per 32", fallbacks=("fp8", "bf16"), description="OCP MXFP6 (E2M3 or E3M2, UE8M0 scale per 32)"),
     # MXFP4 weights as engines run them: against MXFP8 activations on Blackwell (W4A8_MXFP4_MXFP8: TensorRT-LLM's
     # and FlashInfer's trtllm-gen MoE), against bf16 ones on Hopper (W4A16: Triton or Marlin kernels)
     Format(name="w4a8_mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="fp8", feature="fp8",
            scale="ue8m0 per 32", fallbacks=("bf16",), weight_only=True,
            description="MXFP4 weights multiplied with MXFP8 activations (W4A8, Blackwell MoE kernels)",
+           stored_as="mxfp4"),
+    # MXFP4 weights against MXFP6-E2M3 activations quantised at run time: AMD Quark's w_mxfp4_a_mxfp6_e2m3 scheme, run
+    # in vLLM on MI355X by a FlyDSL GEMM on CDNA4's v_mfma_scale_f32_16x16x128_f8f6f4, which takes 6- and 4-bit operands
+    # with their E8M0 block scales (AMD ROCm blog 'MXFP6 and MXFP4 Mixed Precision for Accelerating Dense LLMs on AMD
+    # Instinct MI355X', 26 Jun 2026, ROCm/rocm-blogs blogs/artificial-intelligence/w4a6-quant-mm/README.md @ bae1c08)
+    Format(name="w4a6_mxfp4", bits=4, bytes_per_element=0.5 + 1.0 / 32, math="fp6", feature="mxfp6",
+           scale="ue8m0 per 32", fallbacks=("fp8", "bf16"), weight_only=True,
+           description="MXFP4 weights multiplied with MXFP6 activations (W4A6, Quark w_mxfp4_a_mxfp6 on MI355X)",
            stored_as="mxfp4"),
     # W4A16 widens each MXFP4 weight tile to bf16 in registers before the MMA (Hopper has no FP4 MMA): OpenAI's
     # triton_kernels matmul_ogs, the Hopper MoE kernel of vLLM and TensorRT-LLM for gpt-oss, reaches 49% of the H100's
@@ -142,7 +155,7 @@ FORMATS: dict[str, Format] = _formats(
 
 _ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8",
             "w8a8": "int8", "int4_wo": "int4", "int8_wo": "w8a16", "fp8-block": "fp8_block",
-            "ue8m0": "fp8_block", "w4a8_mxfp4_mxfp8": "w4a8_mxfp4"}
+            "ue8m0": "fp8_block", "w4a8_mxfp4_mxfp8": "w4a8_mxfp4", "w4a6": "w4a6_mxfp4"}
 
 
 # Names that mean a different format on each chip: the first of the formats the chip lists as native, else the

@@ -25,7 +25,8 @@ DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server"
 @click.option("--model", default="deepseek-r1", show_default=True, help="catalog model or config.json")
 @click.option("--formats", "names", default=",".join(DEFAULT_FORMATS), show_default=True,
               help="comma-separated weight formats (bf16, fp8, fp8_block or its alias ue8m0, mxfp8, hif8, int8, nvfp4, "
-                   "mxfp4, w4a8_mxfp4, w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w8a16, w4a8)")
+                   "mxfp6, mxfp4, w4a8_mxfp4, w4a6_mxfp4 or its alias w4a6, w4a16_mxfp4, w4a16_mxfp4_marlin, int4, "
+                   "w8a16, w4a8)")
 @targets_options(ttft_default=DEFAULT_TTFT)
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
