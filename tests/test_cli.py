@@ -216,7 +216,8 @@ def test_serve_runs_w4a6_natively_on_the_mi355x_and_emulated_on_the_h100() -> No
     code, _, err = run("serve", "--model", "llama-3.1-8b", "--system", "mi355x-platform", "--weights", "mxfp7")
     assert code == 2 and err == ("parity: error: unknown number format 'mxfp7'; known: fp32, bf16, fp16, fp8, "
                                  "fp8_channel, fp8_block, mxfp8, hif8, int8, nvfp4, mxfp4, mxfp6, w4a8_mxfp4, "
-                                 "w4a6_mxfp4, w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w8a16, w4a8\n")
+                                 "w4a6_mxfp4, w4a16_mxfp4, w4a16_mxfp4_marlin, int4, w8a16, w4a8, fp4 (the chip's nvfp4 or "
+                                 "mxfp4)\n")
 
 def test_compare_divides_by_the_first_system_that_runs_the_model_when_the_baseline_cannot() -> None:
     code, out, _ = run("compare", "l20-server", "hgx-h200", "--model", "kimi-k2", "--weights", "bf16",
