@@ -192,6 +192,20 @@ def test_search_caption_separates_its_assumptions() -> None:
                          columns=120).split())
     assert ("1 to 64 chips per worker; MTP 1 draft tokens, 0.92 accepted a step; disaggregated prefill workers"
             in out)
+    # its disaggregated rows' chips are fractional (64.3): the caption says why
+    assert ("chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence "
+            "fractions." in out)
+
+
+def test_search_says_what_fractional_chips_mean_only_where_one_shows() -> None:
+    """`search` printed chips 64.3 and 6.93 (a decode worker plus its share of a prefill worker) with no word on
+    what a fraction means; the clause shows where a row's chips show a fraction, and not for whole chips (8.001
+    shows as 8)."""
+    from parity.cli.search_cmd import _chips_clause
+
+    assert _chips_clause([{"chips": 64.0}, {"chips": 64.3}]) == (
+        "chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence fractions. ")
+    assert _chips_clause([{"chips": 8.0}, {"chips": 8.0001}, {"chips": 4096.4}]) == ""
 
 
 def test_fleet_for_a_power_budget_shows_what_it_serves() -> None:
