@@ -765,3 +765,31 @@ def test_markdown_puts_an_interval_in_brackets_beside_its_figure() -> None:
     text = to_markdown([{"a": over_interval("2.00", 0.933, 3.07, lambda v: f"{v:.3g}"), "b": "BF16\nMFU"}],
                        [Column("a", "served,\n80%", plain), Column("b", "b", plain)])
     assert "| 2.00 (0.933-3.07) | BF16 MFU |" in text and "| served, 80% | b |" in text
+
+
+def test_train_keeps_its_layout_whole_at_80_columns() -> None:
+    """At 80 columns the value column was as wide as the longest quantity (52) left it: 26, and the layout broke
+    'tp2-pp1-cp4-dp1024-mb1-' over 'zero1'. The quantity too long to leave the layout a line folds before its
+    parenthesis instead; at 120 columns nothing folds."""
+    args = ("train", "--model", "llama-3.1-70b", "--system", "atlas-960-superpod", "--chips", "8192", "--seq-len",
+            "4096", "--global-batch", "1024", "--tp", "2", "--pp", "1", "--cp", "4")
+    lines = table(*args, columns=80).splitlines()
+    assert lines[3] == f"layout{'tp2-pp1-cp4-dp1024-mb1-zero1':>74}"
+    assert [line.rstrip() for line in lines[12:14]] == [f"MFU, causal{'50.7%':>69}",
+                                                         "(6N + 6LHQT: FlashAttention, torchtitan)"]
+    assert max(map(len, lines)) == 80
+
+
+def test_a_record_folds_only_the_quantities_too_long_for_its_longest_value_word() -> None:
+    from parity.cli import _folded_quantities
+
+    rows = [{"quantity": "layout", "value": "tp2-pp1-cp4-dp1024-mb1-zero1"},
+            {"quantity": "MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", "value": "50.7%"},
+            {"quantity": "MFU of the BF16 peak (6N + 12LHQT: PaLM, Megatron)", "value": "52.6%"}]
+    assert _folded_quantities(rows, 120) == rows
+    assert [r["quantity"] for r in _folded_quantities(rows, 79)] == [
+        "layout", "MFU, causal\n(6N + 6LHQT: FlashAttention, torchtitan)",
+        "MFU of the BF16 peak\n(6N + 12LHQT: PaLM, Megatron)"]  # 80 - 1 - 2 - 28 = 49 < 50
+    assert _folded_quantities(rows, 60) == rows  # 30 columns left: '(6N + 6LHQT: ...)' (40) would not fit either
+    indented = [{"quantity": "  compute (forward and backward)", "value": "x" * 60}]
+    assert _folded_quantities(indented, 90)[0]["quantity"] == "  compute\n  (forward and backward)"
