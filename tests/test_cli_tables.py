@@ -498,16 +498,17 @@ def test_compare_training_fits_80_columns_with_the_notes_words_whole(systems: tu
         assert all(word in words for word in row["note"].split()), (row["note"], out)
 
 
-def test_a_long_layout_name_breaks_between_its_parts() -> None:
-    """At 80 columns train's value column broke 'tp1-pp2-dp4-mb1-zero1-stag' / 'es31/-' inside a part; it breaks
-    after a '-' now, and the lines join back into the name."""
+def test_a_long_layout_name_stays_whole() -> None:
+    """At 80 columns train's value column broke 'tp1-pp2-dp4-mb1-zero1-stag' / 'es31/-' inside a part, then after a
+    '-' ('tp1-pp2-dp4-mb1-zero1-' over 'stages31/-'); the quantities too long to leave it a line fold now, and it is
+    whole (a longer one breaks after a '-': test_a_training_layout_breaks_only_between_its_fields)."""
     out = table("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "8", "--tp", "1", "--pp", "2",
                 "--dp", "4", "--pp-first-layers", "31", "--recompute", "none", "--vp", "1", "--show-infeasible",
                 columns=80)
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("layout "))
-    parts = [lines[start].split()[-1]] + [line.strip() for line in lines[start + 1:start + 2]]
-    assert parts == ["tp1-pp2-dp4-mb1-zero1-", "stages31/-"], parts
+    assert lines[start].split() == ["layout", "tp1-pp2-dp4-mb1-zero1-stages31/-"]
+    assert lines[start + 1].startswith("step time ")
 
 
 def _mlperf_stubs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -781,15 +782,18 @@ def test_train_keeps_its_layout_whole_at_80_columns() -> None:
 
 
 def test_a_record_folds_only_the_quantities_too_long_for_its_longest_value_word() -> None:
-    from parity.cli import _folded_quantities
+    """tables._folded: a name column with `fold` folds its cells too long to leave the free text beside it its
+    longest word, before the fold text and indented as the cell is; nothing where folding cannot make that room."""
+    from parity.report.tables import Column, _folded, plain
 
-    rows = [{"quantity": "layout", "value": "tp2-pp1-cp4-dp1024-mb1-zero1"},
-            {"quantity": "MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", "value": "50.7%"},
-            {"quantity": "MFU of the BF16 peak (6N + 12LHQT: PaLM, Megatron)", "value": "52.6%"}]
-    assert _folded_quantities(rows, 120) == rows
-    assert [r["quantity"] for r in _folded_quantities(rows, 79)] == [
+    columns = [Column("quantity", "quantity", plain, "left", fold=" ("), Column("value", "value", plain, wrap=True)]
+    cells = [["layout", "tp2-pp1-cp4-dp1024-mb1-zero1"], ["MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)",
+                                                          "50.7%"],
+             ["MFU of the BF16 peak (6N + 12LHQT: PaLM, Megatron)", "52.6%"], ["  compute (forward and backward)", "1"]]
+    assert _folded(columns, cells, 120) == cells
+    assert [row[0] for row in _folded(columns, cells, 79)] == [  # 79 - 2 - 28 = 49 < 50
         "layout", "MFU, causal\n(6N + 6LHQT: FlashAttention, torchtitan)",
-        "MFU of the BF16 peak\n(6N + 12LHQT: PaLM, Megatron)"]  # 80 - 1 - 2 - 28 = 49 < 50
-    assert _folded_quantities(rows, 60) == rows  # 30 columns left: '(6N + 6LHQT: ...)' (40) would not fit either
-    indented = [{"quantity": "  compute (forward and backward)", "value": "x" * 60}]
-    assert _folded_quantities(indented, 90)[0]["quantity"] == "  compute\n  (forward and backward)"
+        "MFU of the BF16 peak\n(6N + 12LHQT: PaLM, Megatron)", "  compute (forward and backward)"]
+    assert _folded(columns, cells, 60) == cells  # 30 left: '(6N + 6LHQT: ...)' (40) would not fit either
+    indented = [["  compute (forward and backward)", "x" * 60]]
+    assert _folded(columns, indented, 90) == [["  compute\n  (forward and backward)", "x" * 60]]

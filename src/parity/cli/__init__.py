@@ -311,12 +311,11 @@ def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping
     mappings spread over parent_child columns, lists as JSON cells), never the people's text such as '45.4 s'.
     `tables`: (rows, columns, title) of tables a table or Markdown shows under the record, in one text (printed or
     written to `out`); JSON and CSV carry them only as the payload holds them."""
-    from parity.report.tables import Column, plain, terminal_width  # noqa: PLC0415
+    from parity.report.tables import Column, plain  # noqa: PLC0415
 
-    columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=wrap)]
+    # a quantity too long to leave the value's longest word (a training layout) a line folds before its parenthesis
+    columns = [Column("quantity", "quantity", plain, "left", fold=" ("), Column("value", "value", plain, wrap=wrap)]
     fmt = output_format(fmt, out)
-    if fmt == "table" and out is None:
-        rows = _folded_quantities(rows, terminal_width())
     if not tables or fmt in ("json", "csv"):
         emit([payload] if fmt == "csv" else rows, columns, fmt, title=title, caption=caption, payload=payload,
              out=out, listed=listed)
@@ -325,24 +324,6 @@ def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping
     texts = [render_output(r, c, fmt, title=t, caption=cap, to_file=out is not None, listed=each)
              for r, c, t, cap, each in shown]
     deliver("\n".join(text.rstrip("\n") + "\n" for text in texts), out)
-
-
-def _folded_quantities(rows: Sequence[Mapping[str, Any]], width: int) -> list[Mapping[str, Any]]:
-    """A record's rows with each quantity too long to leave the value's longest word a line beside it at `width`
-    folded before its first parenthesis ('MFU of the BF16 peak' over '(6N + 12LHQT: PaLM, Megatron)', indented as
-    the quantity is), so that the value column has the width and a training layout ('tp2-pp1-cp4-dp1024-mb1-zero1')
-    stays whole; the rows as they are where folding cannot make that room (the value then breaks between a
-    layout's fields). Two spaces part the columns (report.tables.COLUMN_GAP)."""
-    room = width - 2 - max((len(word) for row in rows for word in str(row.get("value", "")).split()), default=0)
-
-    def folded(quantity: str) -> str:
-        if len(quantity) <= room or " (" not in quantity:
-            return quantity
-        return quantity.replace(" (", "\n" + " " * (len(quantity) - len(quantity.lstrip())) + "(", 1)
-
-    out = [{**row, "quantity": folded(str(row.get("quantity", "")))} for row in rows]
-    made = all(len(line) <= room for row in out for line in row["quantity"].split("\n"))
-    return out if made else list(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
