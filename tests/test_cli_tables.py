@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -624,6 +625,21 @@ def test_csv_spreads_mappings_at_any_depth_and_keeps_lists_zeros_and_falses() ->
     assert to_csv(rows) == 'a_b_s,a_c_d,e,f,g\n0.0,False,"[1, 2]",,0\n'
     with pytest.raises(ValueError, match="CSV column a_b twice"):
         to_csv([{"a": {"b": 1}, "a_b": 2}])
+
+
+def test_machine_outputs_write_floats_to_twelve_significant_digits() -> None:
+    """`systems --format csv` wrote hgx-b30a's power 8007.999999999999 W (a derived figure) and `policy`
+    a performance density of 33.75000000000001: JSON and CSV write a float to 12 significant digits (numpy's too),
+    which changes no figure at that precision; NaN and infinity are null."""
+    from parity.report.tables import to_builtin, to_csv, to_json
+
+    assert to_builtin({"p": 8007.999999999999, "d": [33.75000000000001, np.float64(0.1) + np.float64(0.2)],
+                       "t": (15832 / 814,), "n": np.array([float("nan"), 4.8e12]), "i": 7}) == {
+        "p": 8008.0, "d": [33.75, 0.3], "t": [19.4496314496], "n": [None, 4.8e12], "i": 7}
+    assert to_csv([{"w": 4003.9999999999995, "x": 1.23456789012345e-07}]) == "w,x\n4004.0,1.23456789012e-07\n"
+    assert to_json([np.float32(0.1)]) == "[\n  0.10000000149\n]"
+    systems = {r["id"]: r for r in csv.DictReader(io.StringIO(table("systems", "--format", "csv", columns=80)))}
+    assert (systems["hgx-b30a"]["power_w"], systems["hgx-b300"]["power_w"]) == ("8008.0", "16016.0")
 
 
 def test_a_column_that_keeps_trailing_zeros_prints_whole_figures_without_a_point() -> None:

@@ -204,7 +204,7 @@ def test_a_chip_of_unknown_class_gets_no_definite_nac_or_2026_zone() -> None:
         "metax-c500,3840.0,bf16/int8,,unknown: a.2/b.1/outside,unknown,unknown,die area unknown: PD not computed; "
         "NAC depends on the class: no if 3A090.a.2 or outside; yes if 3A090.b.1; 2026 zone depends on the class: yes "
         "if 3A090.a.2 or 3A090.b.1; n/a if outside,outside,unknown,not applicable,not applicable,unknown,"), out
-    assert out.splitlines()[2].startswith("nvidia-h100-sxm,15832.0,bf16/fp8/int8,19.44963144963145,3A090.a.1,False,"
+    assert out.splitlines()[2].startswith("nvidia-h100-sxm,15832.0,bf16/fp8/int8,19.4496314496,3A090.a.1,False,"
                                           "True,also meets 3A090.a.2,applies,applies,"), out
     code, out, _ = _run("metax-c500", "h100", "--format", "md")
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
