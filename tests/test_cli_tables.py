@@ -143,6 +143,16 @@ def test_wide_and_files_show_every_column(tmp_path: Path) -> None:
     assert "weakest source" in target.read_text() and "Not shown" not in target.read_text()
 
 
+def test_chips_show_a_format_the_chip_lacks_as_a_dash() -> None:
+    """`chips --wide` showed FP4 TFLOP/s 0 for chips with no FP4 unit (the MI300X, the TPU7x); a format the chip
+    lacks is '-' (null in JSON, empty in CSV: test_cli), and the caption says what '-' means."""
+    wide = table("chips", "--wide", columns=200)
+    assert next(line for line in wide.splitlines() if line.startswith("amd-mi300x ")).split()[2:5] == [
+        "1,307", "2,615", "-"]
+    assert ("-: a format the chip lacks, or a native one whose rate no source gives (native_rate_unpublished in "
+            "--format csv/json)." in " ".join(wide.split()))
+
+
 def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() -> None:
     """Each serving row carries its 80% interval bounds (low <= value <= high) and the flags the README
     promises; a system that cannot train the model on the chips given shows '-' and 'does not fit', never 0 tok/s."""

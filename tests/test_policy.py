@@ -211,6 +211,8 @@ def test_a_chip_of_unknown_class_gets_no_definite_nac_or_2026_zone() -> None:
             if line.startswith(("| metax", "| nvidia"))]
     cells = {row[0]: (row[5], row[8]) for row in rows}  # NAC, 2026 zone
     assert cells == {"metax-c500": ("unknown", "unknown"), "nvidia-h100-sxm": ("no", "yes")}, out
+    # PD with no die area: '-', as the report's table writes it (it was 'n/p' here), and the caption says so
+    assert [row[3] for row in rows] == ["-", "19.45"] and "PD = TPP / logic die area (mm2; -: die area unknown)" in out
     h100 = assess(catalog.chip("h100"))
     assert (h100.license_exception_nac, h100.jan2026_zone, h100.license_exception_nac_by_class) == (False, True, "")
 
