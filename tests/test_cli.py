@@ -166,7 +166,7 @@ def test_formats_shows_native_and_emulated_formats_and_what_fp4_buys() -> None:
 
 def test_chips_and_formats_agree_on_a_native_format_with_no_published_rate() -> None:
     """The B30A and the T-Head PPU list int8 as native, but no source gives their INT8 rate (int8_op_per_s null, an
-    empty CSV cell; it was 0.0, as for a format a chip lacks, which stays 0), so
+    empty CSV cell; it was 0.0, as for a format a chip lacks, which is null too now: one convention, never 0), so
     parity runs INT8 on BF16: `chips` listed int8 as native while `formats` said 'emulated on bf16'. Both now say
     it from one definition (Chip.runs_natively): `chips` moves it to native_rate_unpublished, `formats` names it
     beside the emulation. The H100 publishes every rate; the Trainium3's FP8 rate is its MXFP8 rate (native
@@ -174,9 +174,11 @@ def test_chips_and_formats_agree_on_a_native_format_with_no_published_rate() -> 
     code, out, _ = run("chips", "--format", "json")
     chips = {r["id"]: r for r in json.loads(out)}
     assert code == 0 and chips["nvidia-b30a"]["int8_op_per_s"] is None  # unpublished (it was 0.0, as unsupported)
-    assert [i for i, r in chips.items() if r["int8_op_per_s"] is None] == [
+    assert [i for i, r in chips.items() if "int8" in r["native_rate_unpublished"].split()] == [
         "alibaba-t-head-ppu", "huawei-ascend-960", "huawei-ascend-970", "moorethreads-mtt-s5000", "nvidia-b30a"]
-    assert chips["nvidia-h100-sxm"]["fp4_flop_per_s"] == 0  # no FP4 unit: 0, not null
+    # a format the chip lacks is null as well (it was 0): no FP4 unit on the H100, no INT8 on the Rubin
+    assert chips["nvidia-h100-sxm"]["fp4_flop_per_s"] is None and chips["nvidia-rubin"]["int8_op_per_s"] is None
+    assert not [(i, k) for i, r in chips.items() for k, v in r.items() if k.endswith("_per_s") and v == 0]
     code, out, _ = run("chips", "--format", "csv")
     b30a = next(line for line in out.splitlines() if line.startswith("nvidia-b30a,"))
     assert ",2250000000000000.0,,6750000000000000.0," in b30a  # fp8 2.25 PF, int8 (empty: unpublished), fp4 6.75 PF

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -142,6 +143,16 @@ def test_wide_and_files_show_every_column(tmp_path: Path) -> None:
     assert "weakest source" in target.read_text() and "Not shown" not in target.read_text()
 
 
+def test_chips_show_a_format_the_chip_lacks_as_a_dash() -> None:
+    """`chips --wide` showed FP4 TFLOP/s 0 for chips with no FP4 unit (the MI300X, the TPU7x); a format the chip
+    lacks is '-' (null in JSON, empty in CSV: test_cli), and the caption says what '-' means."""
+    wide = table("chips", "--wide", columns=200)
+    assert next(line for line in wide.splitlines() if line.startswith("amd-mi300x ")).split()[2:5] == [
+        "1,307", "2,615", "-"]
+    assert ("-: a format the chip lacks, or a native one whose rate no source gives (native_rate_unpublished in "
+            "--format csv/json)." in " ".join(wide.split()))
+
+
 def test_compare_json_carries_intervals_and_flags_and_train_says_does_not_fit() -> None:
     """Each serving row carries its 80% interval bounds (low <= value <= high) and the flags the README
     promises; a system that cannot train the model on the chips given shows '-' and 'does not fit', never 0 tok/s."""
@@ -192,6 +203,20 @@ def test_search_caption_separates_its_assumptions() -> None:
                          columns=120).split())
     assert ("1 to 64 chips per worker; MTP 1 draft tokens, 0.92 accepted a step; disaggregated prefill workers"
             in out)
+    # its disaggregated rows' chips are fractional (64.3): the caption says why
+    assert ("chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence "
+            "fractions." in out)
+
+
+def test_search_says_what_fractional_chips_mean_only_where_one_shows() -> None:
+    """`search` printed chips 64.3 and 6.93 (a decode worker plus its share of a prefill worker) with no word on
+    what a fraction means; the clause shows where a row's chips show a fraction, and not for whole chips (8.001
+    shows as 8)."""
+    from parity.cli.search_cmd import _chips_clause
+
+    assert _chips_clause([{"chips": 64.0}, {"chips": 64.3}]) == (
+        "chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence fractions. ")
+    assert _chips_clause([{"chips": 8.0}, {"chips": 8.0001}, {"chips": 4096.4}]) == ""
 
 
 def test_fleet_for_a_power_budget_shows_what_it_serves() -> None:
@@ -484,16 +509,17 @@ def test_compare_training_fits_80_columns_with_the_notes_words_whole(systems: tu
         assert all(word in words for word in row["note"].split()), (row["note"], out)
 
 
-def test_a_long_layout_name_breaks_between_its_parts() -> None:
-    """At 80 columns train's value column broke 'tp1-pp2-dp4-mb1-zero1-stag' / 'es31/-' inside a part; it breaks
-    after a '-' now, and the lines join back into the name."""
+def test_a_long_layout_name_stays_whole() -> None:
+    """At 80 columns train's value column broke 'tp1-pp2-dp4-mb1-zero1-stag' / 'es31/-' inside a part, then after a
+    '-' ('tp1-pp2-dp4-mb1-zero1-' over 'stages31/-'); the quantities too long to leave it a line fold now, and it is
+    whole (a longer one breaks after a '-': test_a_training_layout_breaks_only_between_its_fields)."""
     out = table("train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "8", "--tp", "1", "--pp", "2",
                 "--dp", "4", "--pp-first-layers", "31", "--recompute", "none", "--vp", "1", "--show-infeasible",
                 columns=80)
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("layout "))
-    parts = [lines[start].split()[-1]] + [line.strip() for line in lines[start + 1:start + 2]]
-    assert parts == ["tp1-pp2-dp4-mb1-zero1-", "stages31/-"], parts
+    assert lines[start].split() == ["layout", "tp1-pp2-dp4-mb1-zero1-stages31/-"]
+    assert lines[start + 1].startswith("step time ")
 
 
 def _mlperf_stubs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -609,6 +635,21 @@ def test_csv_spreads_mappings_at_any_depth_and_keeps_lists_zeros_and_falses() ->
     assert to_csv(rows) == 'a_b_s,a_c_d,e,f,g\n0.0,False,"[1, 2]",,0\n'
     with pytest.raises(ValueError, match="CSV column a_b twice"):
         to_csv([{"a": {"b": 1}, "a_b": 2}])
+
+
+def test_machine_outputs_write_floats_to_twelve_significant_digits() -> None:
+    """`systems --format csv` wrote hgx-b30a's power 8007.999999999999 W (a derived figure) and `policy`
+    a performance density of 33.75000000000001: JSON and CSV write a float to 12 significant digits (numpy's too),
+    which changes no figure at that precision; NaN and infinity are null."""
+    from parity.report.tables import to_builtin, to_csv, to_json
+
+    assert to_builtin({"p": 8007.999999999999, "d": [33.75000000000001, np.float64(0.1) + np.float64(0.2)],
+                       "t": (15832 / 814,), "n": np.array([float("nan"), 4.8e12]), "i": 7}) == {
+        "p": 8008.0, "d": [33.75, 0.3], "t": [19.4496314496], "n": [None, 4.8e12], "i": 7}
+    assert to_csv([{"w": 4003.9999999999995, "x": 1.23456789012345e-07}]) == "w,x\n4004.0,1.23456789012e-07\n"
+    assert to_json([np.float32(0.1)]) == "[\n  0.10000000149\n]"
+    systems = {r["id"]: r for r in csv.DictReader(io.StringIO(table("systems", "--format", "csv", columns=80)))}
+    assert (systems["hgx-b30a"]["power_w"], systems["hgx-b300"]["power_w"]) == ("8008.0", "16016.0")
 
 
 def test_a_column_that_keeps_trailing_zeros_prints_whole_figures_without_a_point() -> None:
@@ -752,3 +793,34 @@ def test_markdown_puts_an_interval_in_brackets_beside_its_figure() -> None:
     text = to_markdown([{"a": over_interval("2.00", 0.933, 3.07, lambda v: f"{v:.3g}"), "b": "BF16\nMFU"}],
                        [Column("a", "served,\n80%", plain), Column("b", "b", plain)])
     assert "| 2.00 (0.933-3.07) | BF16 MFU |" in text and "| served, 80% | b |" in text
+
+
+def test_train_keeps_its_layout_whole_at_80_columns() -> None:
+    """At 80 columns the value column was as wide as the longest quantity (52) left it: 26, and the layout broke
+    'tp2-pp1-cp4-dp1024-mb1-' over 'zero1'. The quantity too long to leave the layout a line folds before its
+    parenthesis instead; at 120 columns nothing folds."""
+    args = ("train", "--model", "llama-3.1-70b", "--system", "atlas-960-superpod", "--chips", "8192", "--seq-len",
+            "4096", "--global-batch", "1024", "--tp", "2", "--pp", "1", "--cp", "4")
+    lines = table(*args, columns=80).splitlines()
+    assert lines[3] == f"layout{'tp2-pp1-cp4-dp1024-mb1-zero1':>74}"
+    assert [line.rstrip() for line in lines[12:14]] == [f"MFU, causal{'50.7%':>69}",
+                                                         "(6N + 6LHQT: FlashAttention, torchtitan)"]
+    assert max(map(len, lines)) == 80
+
+
+def test_a_record_folds_only_the_quantities_too_long_for_its_longest_value_word() -> None:
+    """tables._folded: a name column with `fold` folds its cells too long to leave the free text beside it its
+    longest word, before the fold text and indented as the cell is; nothing where folding cannot make that room."""
+    from parity.report.tables import Column, _folded, plain
+
+    columns = [Column("quantity", "quantity", plain, "left", fold=" ("), Column("value", "value", plain, wrap=True)]
+    cells = [["layout", "tp2-pp1-cp4-dp1024-mb1-zero1"], ["MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)",
+                                                          "50.7%"],
+             ["MFU of the BF16 peak (6N + 12LHQT: PaLM, Megatron)", "52.6%"], ["  compute (forward and backward)", "1"]]
+    assert _folded(columns, cells, 120) == cells
+    assert [row[0] for row in _folded(columns, cells, 79)] == [  # 79 - 2 - 28 = 49 < 50
+        "layout", "MFU, causal\n(6N + 6LHQT: FlashAttention, torchtitan)",
+        "MFU of the BF16 peak\n(6N + 12LHQT: PaLM, Megatron)", "  compute (forward and backward)"]
+    assert _folded(columns, cells, 60) == cells  # 30 left: '(6N + 6LHQT: ...)' (40) would not fit either
+    indented = [["  compute (forward and backward)", "x" * 60]]
+    assert _folded(columns, indented, 90) == [["  compute\n  (forward and backward)", "x" * 60]]

@@ -85,3 +85,32 @@ def test_iterations_are_taken_where_a_fit_reads_them(stubbed, monkeypatch):
         result = CliRunner().invoke(cli, ["validate", "--by", "vendor", "--iterations", iterations, "--format", "json"])
         assert result.exit_code == 0, result.output
     assert seen == [5, 60]
+
+
+# a source as long as the longest stored one and a training group's explanation as long as NVIDIA's (six case ids)
+LONG_SCORES = [{"group": "rocm-blog-mi300x-best-practices", "kind": "decode", "setting": setting, "count": 1407,
+                "median_abs_error": 0.262, "p90_abs_error": 1.199, "bias": -0.262, "left_out": left}
+               for setting, left in (("after (scored half)", ""), ("held-out half", "profiles fitted on its half"),
+                                     ("left out", "its rows fitted nothing"))]
+LONG_TRAINING = [{"group": group, "setting": "left out", "count": 59, "median_abs_error": 0.169,
+                  "p90_abs_error": 0.473, "bias": -0.169, "left_out": left}
+                 for group, left in (("AMD", "its rows fitted nothing"), ("Google", "its rows fitted nothing"),
+                                     ("NVIDIA", "no calibration row left: the training profile's prior (without "
+                                                + ", ".join(f"bridge2509-gb200-llama-3.1-{n}b-fp8" for n in range(6))
+                                                + ")"))]
+
+
+def test_text_fits_80_columns_with_each_explanation_once_under_its_table(monkeypatch):
+    """At 80 columns no line of `validate --by source` runs past 80 (the 'left out' explanation was a column padded
+    to some 300 characters); each explanation is listed once under its table, the groups that share it together."""
+    monkeypatch.setattr(crossvendor_cmd, "crossvendor_scores", lambda by, iterations, progress, **kind: {
+        "scores": LONG_SCORES, "ratios": PAIRS * 2, "rows": [{**ROWS[0], "group": LONG_SCORES[0]["group"]}]})
+    monkeypatch.setattr(crossvendor_cmd, "training_scores", lambda by, progress: LONG_TRAINING)
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(cli, ["validate", "--section", "published", "--by", "source"])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) == 80
+    assert "- AMD, Google left out: its rows fitted nothing\n" in result.output
+    assert "- rocm-blog-mi300x-best-practices held-out half: profiles fitted on its half\n" in result.output
+    assert result.output.count("its rows fitted nothing") == 2  # once under each table
+    assert "rocm-blog-mi300x-best-practices  decode  after      1407" in result.output  # 'after (scored half)'

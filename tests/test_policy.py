@@ -206,13 +206,15 @@ def test_a_chip_of_unknown_class_gets_no_definite_nac_or_2026_zone() -> None:
         "metax-c500,3840.0,bf16/int8,,unknown: a.2/b.1/outside,unknown,unknown,die area unknown: PD not computed; "
         "NAC depends on the class: no if 3A090.a.2 or outside; yes if 3A090.b.1; 2026 zone depends on the class: yes "
         "if 3A090.a.2 or 3A090.b.1; n/a if outside,outside,unknown,not applicable,not applicable,unknown,"), out
-    assert out.splitlines()[2].startswith("nvidia-h100-sxm,15832.0,bf16/fp8/int8,19.44963144963145,3A090.a.1,False,"
+    assert out.splitlines()[2].startswith("nvidia-h100-sxm,15832.0,bf16/fp8/int8,19.4496314496,3A090.a.1,False,"
                                           "True,also meets 3A090.a.2,applies,applies,"), out
     code, out, _ = _run("metax-c500", "h100", "--format", "md")
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
             if line.startswith(("| metax", "| nvidia"))]
     cells = {row[0]: (row[5], row[8]) for row in rows}  # NAC, 2026 zone
     assert cells == {"metax-c500": ("unknown", "unknown"), "nvidia-h100-sxm": ("no", "yes")}, out
+    # PD with no die area: '-', as the report's table writes it (it was 'n/p' here), and the caption says so
+    assert [row[3] for row in rows] == ["-", "19.45"] and "PD = TPP / logic die area (mm2; -: die area unknown)" in out
     h100 = assess(catalog.chip("h100"))
     assert (h100.license_exception_nac, h100.jan2026_zone, h100.license_exception_nac_by_class) == (False, True, "")
 

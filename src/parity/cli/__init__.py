@@ -313,7 +313,8 @@ def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping
     written to `out`); JSON and CSV carry them only as the payload holds them."""
     from parity.report.tables import Column, plain  # noqa: PLC0415
 
-    columns = [Column("quantity", "quantity", plain, "left"), Column("value", "value", plain, wrap=wrap)]
+    # a quantity too long to leave the value's longest word (a training layout) a line folds before its parenthesis
+    columns = [Column("quantity", "quantity", plain, "left", fold=" ("), Column("value", "value", plain, wrap=wrap)]
     fmt = output_format(fmt, out)
     if not tables or fmt in ("json", "csv"):
         emit([payload] if fmt == "csv" else rows, columns, fmt, title=title, caption=caption, payload=payload,

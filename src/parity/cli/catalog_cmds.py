@@ -27,8 +27,10 @@ from parity.uncertainty import context_flags
 def chip_row(c: Chip) -> dict[str, object]:
     unpublished = {NUMBER_FORMATS[f].math for f in c.native_rate_unpublished}
 
-    def rate(math: str) -> float | None:  # None (JSON null, an empty CSV cell): native, rate unpublished; 0: no unit
-        return None if math in unpublished else c.peak(math)
+    def rate(math: str) -> float | None:
+        """The dense peak; None (JSON null, an empty CSV cell, '-' in the table), never 0, where the chip lacks the
+        format or no source gives the rate of a native one (native_rate_unpublished says which)."""
+        return None if math in unpublished else c.peak(math) or None
     return {"id": c.id, "name": c.name, "vendor": c.vendor, "status": c.status, "year": c.year,
             "bf16_flop_per_s": rate("bf16"), "fp8_flop_per_s": rate("fp8"), "int8_op_per_s": rate("int8"),
             "fp4_flop_per_s": rate("fp4"), "memory_bytes": c.memory_bytes,
@@ -88,8 +90,9 @@ def chips(fmt: str, out: Path | None) -> None:
                Column("tdp_w", "TDP W", scaled(1)),
                Column("weakest_source", "weakest source", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Chips (dense peaks)", out=out,
-         caption="Every number has a source: 'parity show CHIP'. Links are per direction. Weakest source: the least "
-                 "certain source of the chip's hardware numbers (prices not counted).")
+         caption="Every number has a source: 'parity show CHIP'. Links are per direction. -: a format the chip "
+                 "lacks, or a native one whose rate no source gives (native_rate_unpublished in --format csv/json). "
+                 "Weakest source: the least certain source of the chip's hardware numbers (prices not counted).")
 
 
 @cli.command()

@@ -28,6 +28,12 @@ def _per_what(metric: str) -> str:
     return metric.replace("output_tokens_per_s_", "").replace("_tokens_per_s_", " ").replace("_", " ")
 
 
+def _fits(setting: str) -> str:
+    """A score row's fits for people: 'after' for 'after (scored half)' (each caption says which rows 'after'
+    scores), so that a narrow terminal wraps no more than 'held-out half'."""
+    return setting.removesuffix(" (scored half)")
+
+
 def fit_stacks(iterations: int, write_to: str) -> None:
     """Refit every stack profile (data/engines/*-STACK.toml) on its stack's calibration rows and the ratio
     bands; written where `write_to` says (the user's folder by default, never the installed package), as one set
@@ -70,9 +76,10 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
                                                            ("rows", per_row)) for row in part]
         deliver(render_output(rows, [], fmt, payload=payload), out)
         return
-    scored = [Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
-              Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent),
-              Column("left_out", "what 'left out' means", plain, "left")]
+    # what 'left out' means for each group is listed under its table (_left_out_items), not repeated in a column
+    scored = [Column("setting", "fits", _fits, "left", wrap=True), Column("count", "rows", plain),
+              Column("median_abs_error", "median\n|err|", percent), Column("p90_abs_error", "p90\n|err|", percent),
+              Column("bias", "bias", percent)]
     serving_caption = (
         "decode: output tokens/s per worker or per user (1/TPOT) and TPOT; prefill: prefill tokens/s and TTFT. "
         "before: the generic prior on every chip but the H200 and CUDA-fitted engine profiles on every stack. "
@@ -95,29 +102,42 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
         + "; now, scored pairs only: "
         + f"{ratio_error_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}")
     parts = [
-        (table, [Column("group", by, plain, "left"), Column("kind", "metric", plain, "left"),
-                 Column("setting", "fits", plain, "left"), *scored],
-         f"Published serving figures by {by}: before, left out, after", serving_caption),
-        (training, [Column("group", by, plain, "left"), Column("setting", "fits", plain, "left"), *scored],
-         f"Published training runs by {by} (tokens/s per chip): before, left out, after", training_caption),
+        (table, [Column("group", by, plain, "left"), Column("kind", "metric", plain, "left"), *scored],
+         f"Published serving figures by {by}: before, left out, after", serving_caption, _left_out_items(table)),
+        (training, [Column("group", by, plain, "left"), *scored],
+         f"Published training runs by {by} (tokens/s per chip): before, left out, after", training_caption,
+         _left_out_items(training)),
         (pairs, [Column("case_id", "case", plain, "left"), Column("a", "system", plain, "left"),
-                 Column("b", "against", plain, "left"), Column("metric", "metric", plain, "left"),
-                 Column("published", "published ratio", ratio), Column("before", "predicted before", ratio),
-                 Column("left_out", f"{by} left out", ratio), Column("left_out_error", "its error", percent),
-                 Column("predicted", "predicted now", ratio), Column("error", "ratio error", percent),
-                 Column("split", "split", plain, "left")],
-         "The same work on two vendors' chips (same source, model, lengths, concurrency)", pairs_caption),
-        (per_row[:WORST_ROWS], [Column("case_id", "case", plain, "left"), Column("group", by, plain, "left"),
-                               Column("system", "system", plain, "left"),
-                               Column("metric", "tokens/s", _per_what, "left"),
+                 Column("b", "against", plain, "left"), Column("metric", "tokens/s", _per_what, "left", wide=2),
+                 Column("published", "published\nratio", ratio), Column("before", "predicted\nbefore", ratio, wide=2),
+                 Column("left_out", f"{by}\nleft out", ratio), Column("left_out_error", "its\nerror", percent),
+                 Column("predicted", "predicted\nnow", ratio, wide=1),
+                 Column("error", "ratio\nerror", percent, wide=1), Column("split", "split", plain, "left", wide=3)],
+         "The same work on two vendors' chips (same source, model, lengths, concurrency)", pairs_caption, []),
+        (per_row[:WORST_ROWS], [Column("case_id", "case", plain, "left"),
+                               Column("group", by, plain, "left", wrap=True),
+                               Column("system", "system", plain, "left", wide=1),
+                               Column("metric", "tokens/s", _per_what, "left", wide=1),
                                Column("measured", "published", scaled(1.0, 4)),
-                               Column("left_out", f"{by} left out", scaled(1.0, 4)),
-                               Column("left_out_error", "its error", percent),
-                               Column("now", "now", scaled(1.0, 4), wide=1),
-                               Column("split", "split", plain, "left", wide=2)],
+                               Column("left_out", f"{by}\nleft out", scaled(1.0, 4)),
+                               Column("left_out_error", "its\nerror", percent),
+                               Column("now", "now", scaled(1.0, 4), wide=2),
+                               Column("split", "split", plain, "left", wide=3)],
          f"The {min(WORST_ROWS, len(per_row))} published rows furthest off with their {by} left out",
          f"Of {len(per_row)} rows scored; every one, with its prediction before and now, in --format csv or json "
-         "(table 'rows'). now: the stored fits ('-' where the row fitted something).")]
-    texts = [render_output(rows, columns, fmt, title=title, caption=caption, to_file=out is not None)
-             for rows, columns, title, caption in parts]
+         "(table 'rows'). now: the stored fits ('-' where the row fitted something).", [])]
+    texts = [render_output(rows, columns, fmt, title=title, caption=caption, to_file=out is not None, listed=items)
+             for rows, columns, title, caption, items in parts]
     deliver("\n".join(text.rstrip("\n") + "\n" for text in texts), out)
+
+
+def _left_out_items(rows: list[dict[str, object]]) -> list[str]:
+    """What each group's fits left out, once per explanation, for the list under a score table: 'AMD left out:
+    refitted vllm-rocm without its rows', 'Baidu, NVIDIA left out: its rows fitted nothing' (the groups that share
+    it together), in the order the rows first give them."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        if row.get("left_out"):
+            named = groups.setdefault((str(row["setting"]), str(row["left_out"])), [])
+            named += [str(row["group"])] if str(row["group"]) not in named else []
+    return [f"{', '.join(named)} {setting}: {text}" for (setting, text), named in groups.items()]

@@ -27,7 +27,7 @@ from parity.report.tables import Column, over_interval, plain, ratio, reached, s
 
 def _number(digits: int) -> Any:
     def show(value: Any) -> str:
-        return "n/p" if value is None else f"{float(value):,.{digits}f}"
+        return "-" if value is None else f"{float(value):,.{digits}f}"  # '-' as the report's table writes it
     return show
 
 
@@ -62,7 +62,7 @@ def _row(a: Assessment, china: dict[str, Any], kept_by: str, for_people: bool) -
         "china_kept_by": kept_by, "status": a.status}
 
 
-_CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2). "
+_CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2; -: die area unknown). "
             + "; ".join(f"{r.id}: {r.citation}, {r.date}" for r in RULES)
             + f". Oct-2022 I/O assumed = scale-up bandwidth x 2. {LETTER_CAPTION} 2026 zone: TPP < 21,000 and DRAM "
               f"< 6,500 GB/s, the January 2026 case-by-case review line; {ZONE_NA}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import click
@@ -238,7 +238,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         (targets.tpot_s, targets.screen_ttft_s(arrivals)), mtp)
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
-               f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
+               + _chips_clause(rows)
+               + f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"{targets.text()}: "
                + (f"{scaled(1)(float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']))} "
                   f"{chosen}{_interval_text(best)}, "
@@ -330,6 +331,16 @@ def _wider(result: SearchResult, model: Model, system: System, profile: EnginePr
     if found is None or found.best is None:
         return None
     return systems_spanned(found.best, ranks), found.best.tokens_per_s_per_chip * dies
+
+
+def _chips_clause(rows: Sequence[Mapping[str, object]]) -> str:
+    """Where a row's chips show a fraction: what one means (a disaggregated decode worker's chips plus its
+    rate-matched share of a prefill worker's, search._disaggregated); '' where every row's are whole."""
+    shown = next(c for c in COLUMNS if c.key == "chips").show
+    if not any("." in shown(row["chips"]) for row in rows):
+        return ""
+    return ("chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence "
+            "fractions. ")
 
 
 def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,

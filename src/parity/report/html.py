@@ -183,7 +183,7 @@ def export_controls(chips: Sequence[Chip]) -> str:
                      esc("; ".join(a.notes))])
     letter = next(r for r in RULES if r.id == LETTER_RULE)
     return ("<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense (88 FR 73458); performance density = "
-            "TPP / applicable die area (mm<sup>2</sup>); ECCN 3A090 as of October 2023. H20 letter: "
+            "TPP / applicable die area (mm<sup>2</sup>; -: die area unknown); ECCN 3A090 as of October 2023. H20 letter: "
             f"{esc(letter.citation)}, dated {letter.date}. {esc(LETTER_CAPTION)} The January 2026 case-by-case zone "
             f"is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684), {esc(ZONE_NA)}.</p>"
             + table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "H20 letter", "Jan-2026 zone", "China: kept by",

@@ -34,18 +34,25 @@ __all__ = ["Column", "fields_text", "render_text", "to_markdown", "to_json", "to
 FORMATS = ("table", "json", "csv")
 
 
+# significant digits of a float written for machines (JSON, CSV): a figure derived in binary floating point drops
+# its last bits of noise (hgx-b30a's power 8007.999999999999 W reads 8008.0, a performance density
+# 33.75000000000001 reads 33.75); no figure changes at this precision, far finer than any source's
+MACHINE_DIGITS = 12
+
+
 def to_builtin(value: Any) -> Any:
-    """numpy scalars and arrays, tuples and dataclass-like values as JSON-friendly Python values."""
+    """numpy scalars and arrays, tuples and dataclass-like values as JSON-friendly Python values; a float to
+    MACHINE_DIGITS significant digits, None where it is NaN or infinite."""
     if isinstance(value, np.generic):
-        return value.item()
+        return to_builtin(value.item())
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return to_builtin(value.tolist())
     if isinstance(value, Mapping):
         return {str(k): to_builtin(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_builtin(v) for v in value]
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else float(f"{value:.{MACHINE_DIGITS}g}")
     return value
 
 
@@ -60,6 +67,7 @@ class Column:
     justify: str = "right"
     wide: bool | int = False  # or a rank: wide columns are added where they fit, lowest rank first
     wrap: bool = False  # free text that may wrap at spaces (so are the FREE_TEXT keys)
+    fold: str = ""  # a name that may fold before this text where free text beside it needs the room (_folded)
 
 
 def reached(show: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -336,6 +344,31 @@ def _fit(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: in
     return shown, [[cells[id(c)][i] for c in shown] for i in range(len(rows))]
 
 
+def _folded(columns: Sequence[Column], cells: list[list[str]], width: int) -> list[list[str]]:
+    """The cells with each of a `fold` column's too long to leave the free text beside it its longest word at
+    `width` folded before its first `fold` text, indented as the cell is ('MFU of the BF16 peak' over '(6N + 12LHQT:
+    PaLM, Megatron)' beside a 28-character training layout at 80 columns); as they are where folding cannot make that
+    room (the free text then breaks after a hyphen, _hyphenated)."""
+    for i, column in enumerate(columns):
+        if not column.fold:
+            continue
+        beside = [max(len(w) for v in [c.header, *(row[j] for row in cells)] for w in v.split()) if _wraps(c)
+                  else _min_width(c, [row[j] for row in cells]) for j, c in enumerate(columns) if j != i]
+        room = width - _minimum_width([*beside, 0])
+        folded = [[_fold(v, column.fold, room) if j == i else v for j, v in enumerate(row)] for row in cells]
+        if all(len(line) <= room for row in folded for line in row[i].split("\n")):
+            cells = folded
+    return cells
+
+
+def _fold(text: str, before: str, width: int) -> str:
+    """`text` as it is where it fits `width` or has no `before`; else on two lines, the second starting at its first
+    `before` (stripped), indented as the text is."""
+    if len(text) <= width or before not in text:
+        return text
+    return text.replace(before, "\n" + " " * (len(text) - len(text.lstrip())) + before.lstrip(), 1)
+
+
 def _sentence_end(text: str) -> str:
     """The text ending as a sentence does (a full stop added unless it ends in . ! ? or a closing bracket's
     full stop), so a note appended to it starts a sentence of its own."""
@@ -370,6 +403,7 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     too little room for its words (_folded_width), it is listed so, one item a row, named by the row's first cell."""
     terminal = terminal_width()
     shown, cells = _fit(rows, columns, terminal, wide or to_file)
+    cells = cells if to_file else _folded(shown, cells, terminal)
     left_out = [_listed_header(c.header) for c in columns if c not in shown]
     if left_out:
         caption = (_sentence_end(caption) + " " if caption else "") + (
