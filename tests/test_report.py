@@ -50,7 +50,8 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     # date, and the figures of only the calibrations those systems use, folded (fuzz17 2.1: 19 bullets, 3,783
     # characters of family-blackwell kernel ids, b300/gb300/cdna4 listed though no table shows them)
     assert re.search(r"<li><b>cloudmatrix-384</b>: engine profile generic \(Generic engine \(no measured profile\) on "
-                     r"cann, [^<]*calibration: family-davinci-910: the davinci-910 family's fit on this chip [^<]*one rank per die "
+                     r"cann, [^<]*calibration: family-davinci-910: the davinci-910 family&#x27;s fit on this chip [^<]*one rank "
+                     r"per die "
                      r"[^<]*; "
                      r"calibration family-davinci-910 of \d{4}-\d\d-\d\d</li>", text)
     assert "<li>In <a href='#nodes-dense'>8-chip nodes on llama-3.1-70b (ratios to hgx-h20)</a>: no multi-token " \
