@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, deliver, format_option, out_option, output_format, refuse_repeats, render_output, \
-    systems_named, typed_options
+from parity.cli import cli, deliver, format_option, out_option, output_format, progress_bar, refuse_repeats, \
+    render_output, systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
@@ -33,7 +33,7 @@ from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidat
 from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
-from parity.units import duration_text
+from parity.units import counted, duration_text
 from parity.training import default_global_batch
 from parity.uncertainty import specs_flag
 
@@ -277,18 +277,24 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         choose = functools.partial(percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
                                    mtp_tokens=drafts, weights=weights, percentiles=percentiles,
                                    arrivals=arrivals) if percentiles else None
-        results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base,
-                          targets.screen_ttft_s(arrivals), workload, chips, seq_len, global_batch, training_precision,
-                          drafts, processes, choose)
+        with progress_bar(shown=refine) as bar:  # --refine's searches and runs, on a terminal only, on stderr
+            due = len(found) + (base.id not in {s.id for s in found})  # compare runs the baseline too
+            searched = bar.add_task(f"{name}: searching{' and simulating' if percentiles else ''} "
+                                    f"{counted(due, 'system')}", total=due)
+            results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base,
+                              targets.screen_ttft_s(arrivals), workload, chips, seq_len, global_batch,
+                              training_precision, drafts, processes, choose, lambda n: bar.advance(searched, n))
+            simulating = bar.add_task(f"{name}: simulating {counted(len(results), 'configuration')}",
+                                      total=len(results))
+            sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
+                                          for r in results], processes, progress=lambda _: bar.advance(simulating))
+                    if refine else [{} for _ in results])
         if percentiles:
             judged = (f"configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
                       f"hold, among those whose {screened(targets, arrivals)}" + arrivals_text(arrivals))
             results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
         if exporting:
             results = [replace(r, assumptions=r.assumptions + (exporting.text,)) for r in results]
-        sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
-                                      for r in results], processes)
-                if refine else [{} for _ in results])
         reruns, briefs = zip(*[_rerun(r, by_id[r.system], name, engine, isl, osl, drafts, weights, targets)
                                if workload == "serve" else ({}, "") for r in results])
         rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
+from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import screened, unreachable_ttft
@@ -161,10 +161,12 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         ranked = simulable(result.meeting)
         skipped = len(result.meeting) - len(ranked)
         budget = PERCENTILE_RUNS if default_refine else refine
-        probes = percentile_probes(ranked, lambda c: refine_candidates([c], model, system, engine, precision, isl,
-                                                                       osl, mtp_tokens=mtp[0],
-                                                                       rank_per_die=dies > 1, arrivals=arrivals)[0],
-                                   percentiles, budget, closed_loop=arrivals == "closed")
+        with progress_bar() as bar:  # on a terminal only, on stderr: the runs, at most `budget`
+            runs = bar.add_task(f"simulating (at most {budget:,} runs)", total=budget)
+            probes = percentile_probes(ranked, lambda c: refine_candidates(
+                [c], model, system, engine, precision, isl, osl, mtp_tokens=mtp[0], rank_per_die=dies > 1,
+                arrivals=arrivals, progress=lambda n: bar.advance(runs, n))[0],
+                percentiles, budget, closed_loop=arrivals == "closed")
         at = {c: i for i, c in enumerate(result.frontier)}
         for c, row in probes:  # a probe off the frontier gets a row after the frontier's
             if c not in at:
@@ -178,8 +180,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         kept = set(simulable(order))
         skipped = len(order) - len(kept)
         refined = sorted(i for i, c in enumerate(result.frontier) if c in kept)
-        simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl,
-                                      osl, processes, mtp[0], rank_per_die=dies > 1, arrivals=arrivals)
+        with progress_bar(shown=bool(refined)) as bar:  # on a terminal only, on stderr
+            runs = bar.add_task(f"simulating {counted(len(refined), 'candidate')}", total=len(refined))
+            simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision,
+                                          isl, osl, processes, mtp[0], rank_per_die=dies > 1, arrivals=arrivals,
+                                          progress=lambda n: bar.advance(runs, n))
         for i, row in zip(refined, simulated):
             rows[i] = row
     # each row's 80% intervals and flags, as compare gives its best (so search's best reads as compare's row)
