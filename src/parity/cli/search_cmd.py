@@ -16,7 +16,7 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import screened, unreachable_ttft
 from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.cli.values import CHIPS, ENGINE, TOKENS, Count, Targets, arrivals_option, arrivals_text, targets_options
-from parity.search import best_precision
+from parity.search import best_precision, mtp_assumption
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
@@ -265,7 +265,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                                                                 for t in percentiles) else "")
                   + (f"; it stopped at its budget of {budget} runs (--refine K: at most K)" if len(refined) >= budget
                      else "") + ")" if percentiles else "")
-               + ". " + "; ".join(assumptions) + (f". Plot: {plot}" if plot else "")
+               + ". " + "; ".join(_unsaid(assumptions, mtp, mtp_text)) + (f". Plot: {plot}" if plot else "")
                + (f". Flags of the best: {'; '.join(best['flags'])}" if best and best["flags"] else
                   f". Flags: {joined(raised)}" if raised and not best else "")
                + (f". sim: the step-level simulator on {counted(len(refined), 'candidate')} ("
@@ -388,6 +388,12 @@ def _mtp_words(mtp: tuple[int, float]) -> str:
     return f", MTP {mtp[0]}" if mtp[0] else ""
 
 
+def _unsaid(assumptions: Sequence[str], mtp: tuple[int, float], mtp_text: str) -> list[str]:
+    """The assumptions a caption lists after its opening MTP sentence (mtp_caption), which says the drafts and their
+    acceptance: the search's own MTP line left out, not said twice."""
+    return [a for a in assumptions if not (mtp_text and a == mtp_assumption(mtp))]
+
+
 def _split(model, prefill_system, decode_system, profile, weights: str | None, targets: Targets, isl: int, osl: int,
            prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
            out: Path | None, named: Case) -> None:
@@ -418,7 +424,8 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
                + (f"to run it: {rerun}" if rerun else "no `parity serve` line runs it: serve runs one set of formats "
                   f"on both kinds of worker, and these prefill workers run {_formats(prefill_precision)}, the "
                   f"decode workers {_formats(decode_precision)}")
-               + ". " + "; ".join(found.assumptions) + (f". Flags: {joined(raised)}" if raised else ""))
+               + ". " + "; ".join(_unsaid(found.assumptions, mtp, mtp_text))
+               + (f". Flags: {joined(raised)}" if raised else ""))
     payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
                "prefill_weights": prefill_precision.weights, "prefill_kv_cache": prefill_precision.kv_cache,
                "decode_weights": decode_precision.weights, "decode_kv_cache": decode_precision.kv_cache,
