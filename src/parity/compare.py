@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -45,7 +46,7 @@ __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison",
            "mtp_setting", "serving_spans", "spec_ratios", "spec_bases", "SPEC_RATIO_FIELDS", "vendor_bands",
            "format_label", "intervals", "narrower_text",
            "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS",
-           "even_text",
+           "even_text", "without_even_text",
            "quotient_intervals"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
@@ -574,6 +575,12 @@ def even_text(intervals: dict[str, tuple[float, float]]) -> str:
         return ""
     said = spans[0] if len(spans) == 1 else f"{', '.join(spans[:-1])} and {spans[-1]}"
     return f"1 lies inside the 80% interval {said}: no clear winner"
+
+
+def without_even_text(note: str) -> str:
+    """A row's note without the clause even_text adds to it ('...; 1 lies inside the 80% interval per system: no clear
+    winner'), for a table whose caption says it of that row."""
+    return re.sub(r"(^|; )1 lies inside the 80% interval [^;:]*: no clear winner$", "", note)
 
 
 def quotient_intervals(a: Comparison, b: Comparison) -> dict[str, tuple[float, float]]:

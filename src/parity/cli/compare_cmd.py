@@ -22,7 +22,7 @@ from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Targets, arri
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
-    format_label, mtp_setting, quotient_intervals, spec_bases
+    format_label, mtp_setting, quotient_intervals, spec_bases, without_even_text
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
@@ -304,11 +304,16 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             continue
         varied = len({sys_.chips for sys_ in by_id.values()}) > 1  # a --baseline's size too
         labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in by_id.values()}  # a --baseline's too
+        used = results[0].baseline or base.id
+        # two systems that both run it: the caption's sentence sets the other against the baseline, intervals and
+        # 'no clear winner' included, so the other's note leaves that clause to it (JSON's note keeps it)
+        paired = len(results) == 2 and all(r.fits for r in results)
         rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
                  "system_ratio_cell": _ratio_cell(r, "per_system"), "kw_ratio_cell": _ratio_cell(r, "per_kw"),
                  "gb_ratio_cell": _ratio_cell(r, "per_gb"),
                  "format_label": format_label(r["weights"], r["emulated_on"]),
-                 "note": "; ".join(filter(None, [r["note"], brief])) if r["fits"] else r["note"] or "does not fit"}
+                 "note": "; ".join(filter(None, [without_even_text(r["note"]) if paired else r["note"], brief]))
+                 if r["fits"] else r["note"] or "does not fit"}
                 for r, brief in zip(rows, briefs)]
         unit = "tok/s" if workload == "serve" else "train\ntok/s"  # over two lines: 10 columns wide, not 16
         columns = [Column("system_label", "system", plain, "left"),
@@ -354,9 +359,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))
         target = targets.text(ttft_always=True)
-        used = results[0].baseline or base.id
         pair = ""
-        if len(results) == 2 and results[1].fits and results[0].fits:
+        if paired:
             # the other system against the baseline, as the table's ratios read (each's ratios are to the same
             # baseline: other / baseline is their quotient)
             first, second = results
@@ -409,7 +413,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           "by the systems' chips, power and memory" if varied else
                           "the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power "
                           "and memory (systems of one size: per system is per chip)")
-                       + ", and a note names each ratio whose interval holds 1. "
+                       + (", and the sentence on the two systems names each ratio whose interval holds 1. "
+                          if pair else ", and a note names each ratio whose interval holds 1. ")
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
             sized = (f"every system trains on {chips:,} chips (--chips)" if chips else
