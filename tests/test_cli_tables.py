@@ -210,7 +210,7 @@ def test_search_caption_separates_its_assumptions() -> None:
             "fractions." in out)
 
 
-def test_a_split_search_caption_leaves_its_mtp_line_to_the_opening_sentence() -> None:
+def test_search_captions_leave_the_mtp_line_to_their_opening_sentence() -> None:
     """search's and the split search's captions list the assumptions without the MTP line the opening sentence
     (mtp_caption) says; with no such sentence, the line stays."""
     from parity.cli.search_cmd import _unsaid
