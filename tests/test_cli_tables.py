@@ -201,11 +201,23 @@ def test_search_caption_separates_its_assumptions() -> None:
     drafts one MTP token unless told, as compare runs it)."""
     out = " ".join(table("search", "--model", "deepseek-r1", "--system", "gb200-nvl72", "--refine", "0",
                          columns=120).split())
-    assert ("1 to 64 chips per worker; MTP 1 draft tokens, 0.92 accepted a step; disaggregated prefill workers"
-            in out)
+    assert "1 to 64 chips per worker; disaggregated prefill workers" in out
+    # the MTP drafts said once, by the caption's first sentence (the search's own 'MTP 1 draft tokens, 0.92 accepted
+    # a step' repeated them among the assumptions)
+    assert out.count("draft token") == 1 and "MTP 1 draft token a decode step, 0.92 of 1 kept a step" in out
     # its disaggregated rows' chips are fractional (64.3): the caption says why
     assert ("chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence "
             "fractions." in out)
+
+
+def test_search_captions_leave_the_mtp_line_to_their_opening_sentence() -> None:
+    """search's and the split search's captions list the assumptions without the MTP line the opening sentence
+    (mtp_caption) says; with no such sentence, the line stays."""
+    from parity.cli.search_cmd import _unsaid
+
+    notes = ("engine profile generic", "MTP 1 draft tokens, 0.92 accepted a step", "workers sized by rate matching")
+    assert _unsaid(notes, (1, 0.92), "MTP 1 draft token a decode step ...") == [notes[0], notes[2]]
+    assert _unsaid(notes, (1, 0.92), "") == list(notes)
 
 
 def test_search_says_what_fractional_chips_mean_only_where_one_shows() -> None:

@@ -183,8 +183,8 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     spans 1. GB200 over CM384 per chip is 4.81x (4.15-6.29, NVIDIA's band against Huawei's); per system that is
     x 72/384, 0.90x (0.78-1.18), and per kW x 559/145 more, 3.47x (3.00-4.55). The pair sentence states GB200 over
     CM384, the baseline, as the table does (it stated the reciprocals, CM384 over GB200, against the table's
-    direction: report-only tester fixC 2); the per-system interval holds 1, and the row's note and the sentence say
-    so, naming that ratio."""
+    direction: report-only tester fixC 2); the per-system interval holds 1, and the row's note (JSON's) and the
+    sentence say so, naming that ratio. The table's note leaves it to the sentence: it said it twice in a row."""
     args = ["compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1"]
     with compare_rows_once():
         rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
@@ -196,7 +196,7 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert header.split()[:14] == ["system", "format", "mode", "BF16", "x", "8-bit", "x", "mem", "x", "BW", "x", "TDP",
                                    "x", "sys"]
     assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled by the "
-            "systems' chips, power and memory, and a note") in " ".join(wide.split())
+            "systems' chips, power and memory, and the sentence on the two systems names") in " ".join(wide.split())
     gb200 = rows[1]
     assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.15, 6.29]
     assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.78, 1.18]
@@ -212,6 +212,7 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
             "per chip; predicted 0.90x the output tokens/s per system, 4.81x per chip, 3.47x per kW, 3.31x per GB of "
             "memory. 80% intervals: 0.78-1.18x per system, 4.15-6.29x per chip, 3.00-4.55x per kW, 2.86-4.33x per GB; "
             "1 lies inside the 80% interval per system: no clear winner.") in text
+    assert text.count("no clear winner") == 1  # the sentence's, above; the row's note says it no more
 
 
 def test_a_baseline_added_by_option_keeps_its_description_line() -> None:
@@ -231,3 +232,13 @@ def test_a_serve_line_over_a_mean_target_says_so_in_the_note() -> None:
     out = CliRunner().invoke(cli, ["compare", "mi355x-platform", "--model", "deepseek-r1", "--engine", "sglang",
                                    "--format", "md"]).output
     assert "serve line: 6,496/chip, TTFT 11.6 s (over the 5 s target), TPOT 37.2 ms" in out
+
+
+def test_a_note_loses_only_the_clause_even_text_wrote() -> None:
+    from parity.compare import even_text, without_even_text
+
+    even = even_text({"per_system": (0.8, 1.2), "per_kw": (0.9, 1.1), "per_chip": (1.1, 1.3)})
+    assert even == "1 lies inside the 80% interval per system and per kW: no clear winner"
+    assert without_even_text(f"fp4 GEMM rate not measured; {even}") == "fp4 GEMM rate not measured"
+    assert without_even_text(even) == ""
+    assert without_even_text("fp4 GEMM rate not measured") == "fp4 GEMM rate not measured"

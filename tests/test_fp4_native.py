@@ -44,8 +44,34 @@ def test_fp4_is_known_and_its_own_name_among_formats() -> None:
                                           "it, else mxfp4, as the format column says, and an FP8 KV cache")
 
 
+@pytest.mark.parametrize(("shown", "said"), [
+    # hgx-b200, mi355x-platform and atlas-800-a3 (the 910C has neither: NVFP4 on its BF16 units)
+    ([("nvfp4", ""), ("mxfp4", ""), ("nvfp4", "bf16")],
+     "each chip's own: nvfp4 where it has it, else mxfp4, else nvfp4 emulated"),
+    ([("nvfp4", ""), ("nvfp4", "bf16")], "each chip's own: nvfp4 where it has it, else nvfp4 emulated"),
+    ([("mxfp4", "")], "each chip's own: mxfp4 where it has it"),
+    ([("nvfp4", "bf16")], "no chip here has nvfp4 or mxfp4: nvfp4 emulated"),
+])
+def test_a_bare_fp4_caption_says_only_the_formats_its_rows_run(shown: list[tuple[str, str]], said: str) -> None:
+    """compare's caption said 'nvfp4 where it has it, else mxfp4' above an atlas-800-a3 row of 'nvfp4 on bf16'."""
+    assert formats_text("fp4", shown=shown).startswith(f"fp4 weights on every chip (--weights), {said}, as the format "
+                                                       "column says, and an FP8 KV cache")
+
+
 @pytest.mark.e2e  # a search, ~0.45 s
 def test_formats_shows_a_format_fp4_reads_as_once() -> None:
     rows = compare_formats([catalog.system("mi355x-platform")], catalog.model("qwen3-0.6b"), catalog.engine("generic"),
                            ("fp4", "mxfp4"))
     assert [(r.format, r.runs_on) for r in rows] == [("mxfp4", "native fp4")]
+
+
+@pytest.mark.e2e  # two searches, ~0.8 s
+def test_compare_s_caption_names_the_emulated_fp4_of_a_chip_with_neither() -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from parity.cli import cli  # noqa: PLC0415
+
+    out = CliRunner().invoke(cli, ["compare", "hgx-b200", "atlas-800-a3", "--model", "qwen3-0.6b", "--weights", "fp4",
+                                   "--processes", "1", "--isl", "256", "--osl", "128"], env={"COLUMNS": "200"}).output
+    assert "each chip's own: nvfp4 where it has it, else nvfp4 emulated, as the format column says" in " ".join(
+        out.split())

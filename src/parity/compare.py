@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -45,7 +46,7 @@ __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison",
            "mtp_setting", "serving_spans", "spec_ratios", "spec_bases", "SPEC_RATIO_FIELDS", "vendor_bands",
            "format_label", "intervals", "narrower_text",
            "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS",
-           "even_text",
+           "even_text", "without_even_text",
            "quotient_intervals"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
@@ -505,7 +506,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
             isl: int = 1024, osl: int = 1024, weights: str | None = None, baseline: System | None = None,
             ttft_s: float | None = DEFAULT_TTFT_S, workload: str = "serve", chips: int | None = None,
             seq_len: int = 4096, global_batch: int | None = None, training_precision: str = "bf16",
-            mtp_tokens: int | None = None, processes: int = 1, choose: Choose | None = None) -> list[Comparison]:
+            mtp_tokens: int | None = None, processes: int = 1, choose: Choose | None = None,
+            progress: Callable[[int], None] | None = None) -> list[Comparison]:
     """Every system on `model`, with ratios to `baseline` (default: the first system; one not among `systems`
     joins them first, so that it is run and shown); when the baseline cannot run the workload (does not fit),
     ratios are to the first system that can, named in `baseline`.
@@ -515,7 +517,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     searched on `processes` processes (the same numbers as one after another). choose: serving, a second judge
     of each system's search (Choose), whose configuration the row reports instead of the search's best. chips:
     training, the chips each system trains on (None: the fewest whole systems on which a layout fits); global_batch:
-    training, sequences per step (None: 4M tokens' worth, as `train`'s default)."""
+    training, sequences per step (None: 4M tokens' worth, as `train`'s default). progress(1) as each system's row is
+    done (the baseline's too where it joins the systems)."""
     check_records(model, systems, profile)
     if baseline is not None:
         expect("baseline", baseline, System, "catalog.system(name), or None for the first system")
@@ -531,7 +534,7 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     each = functools.partial(_row, model=model, profile=profile, tpot_s=tpot_s, ttft_s=ttft_s, isl=isl, osl=osl,
                              weights=weights, mtp_tokens=mtp_tokens, workload=workload, chips=chips, seq_len=seq_len,
                              global_batch=global_batch, training_precision=training_precision, choose=choose)
-    rows = map_chunks(each, list(systems), processes)
+    rows = map_chunks(each, list(systems), processes, progress=(lambda _row: progress(1)) if progress else None)
     ref = next((r for r in rows if r.system == base.id), rows[0])
     if not ref.fits:
         ref = next((r for r in rows if r.fits), ref)
@@ -572,6 +575,12 @@ def even_text(intervals: dict[str, tuple[float, float]]) -> str:
         return ""
     said = spans[0] if len(spans) == 1 else f"{', '.join(spans[:-1])} and {spans[-1]}"
     return f"1 lies inside the 80% interval {said}: no clear winner"
+
+
+def without_even_text(note: str) -> str:
+    """A row's note without the clause even_text adds to it ('...; 1 lies inside the 80% interval per system: no clear
+    winner'), for a table whose caption says it of that row."""
+    return re.sub(r"(^|; )1 lies inside the 80% interval [^;:]*: no clear winner$", "", note)
 
 
 def quotient_intervals(a: Comparison, b: Comparison) -> dict[str, tuple[float, float]]:

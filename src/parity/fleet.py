@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
@@ -339,13 +339,14 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                tpot_s: float | None, isl: int, osl: int, peak_factor: float = 2.0, spare: float = 0.1,
                count: str = "total", units: int | None = None, power_budget_w: float | None = None,
                ttft_s: float | None = DEFAULT_TTFT_S, mtp_tokens: int | None = None, choose: Choose | None = None,
-               processes: int = 1) -> list[FleetPlan]:
+               processes: int = 1, progress: Callable[[int], None] | None = None) -> list[FleetPlan]:
     """Size a fleet of each of `systems` (a chip kind in a system: its chips, power per chip and scale-up domain)
     for a demand [tokens/s, daily mean], or report what `units` chips (or a power budget) can serve. Each chip runs
     `profile` at its stack's software maturity (catalog.engine_on), with `mtp_tokens` MTP drafts a decode step at
     the model's published acceptance, as `compare` runs them; `choose` picks each chip's configuration among those
     meeting the targets' means, as `compare --refine` does under percentile targets (compare.Choose; None: the steady
-    search's best). The kinds are searched on `processes` processes (the same numbers as one after another).
+    search's best). The kinds are searched on `processes` processes (the same numbers as one after another);
+    progress(1) as each kind's search (and `choose`) is done.
     ttft_s and mtp_tokens (None: the model's default, catalog.mtp_drafts) default as `parity fleet`'s. A demand, a
     power budget, units, a peak factor or spare that no fleet means (not finite, not positive, units not a whole
     number in [1, MOST_FLEET_CHIPS]) is refused in one line (InputError), as are the serving arguments compare
@@ -379,7 +380,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         _searched, model=model, profile=profile, isl=isl, osl=osl, tpot_s=tpot_s, ttft_s=ttft_s, mtp=mtp,
         choose=choose, demand=None if demand_tokens_per_s is None else (demand_tokens_per_s, covers, units,
                                                                          power_budget_w)),
-        list(systems), processes)
+        list(systems), processes, progress=(lambda _kind: progress(1)) if progress else None)
     for system, (found, spans, narrow, best, why) in zip(systems, searched, strict=True):
         chip = system.chip
         precision = best_precision(model, chip)

@@ -33,7 +33,7 @@ from parity.units import counted, duration_text, whole
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
            "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
-           "DEFAULT_CONCURRENCY", "check_records",
+           "DEFAULT_CONCURRENCY", "check_records", "mtp_assumption",
            "MAX_WORKER_CHIPS"]
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
@@ -365,6 +365,12 @@ def check_records(model: Model, systems: Sequence[System], profile: EngineProfil
         expect("each of systems", system, System, "catalog.system(name)")
 
 
+def mtp_assumption(mtp: tuple[int, float]) -> str:
+    """A search's assumption on (draft tokens, accepted a step): 'MTP 1 draft tokens, 0.92 accepted a step'; '' for
+    none. Its own line of SearchResult.assumptions, which a caption saying as much leaves out."""
+    return f"MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""
+
+
 def search_serving(model: Model, system: System, profile: EngineProfile, calibration: Calibration,
                    precision: Precision, isl: int, osl: int, tpot_s: float | None = None, ttft_s: float | None = None,
                    chips: int | None = None, modes: tuple[str, ...] = ("agg", "disagg"),
@@ -441,8 +447,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     frontier = tuple(candidate(int(i)) for i in union[np.lexsort((-per_chip[union], tpot[union]))])
     best = candidate(int(np.flatnonzero(meets)[np.argmax(per_chip[meets])])) if meets.any() else None
     unit = "dies (one rank each)" if one_rank_per_die(system) else "chips"  # per_die: a die is the chip searched
-    notes = (f"{profile.label}; layouts of {min(sizes)} to {max(sizes)} {unit} per worker"
-             + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
+    notes = (f"{profile.label}; layouts of {min(sizes)} to {max(sizes)} {unit} per worker",
+             *filter(None, [mtp_assumption(mtp)]),
              f"disaggregated prefill workers sized for {profile.disagg_prefill_utilization:.0%} utilisation (the engine's "
              "disagg_prefill_utilization, rate matching), their steps "
              f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target",

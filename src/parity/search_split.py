@@ -18,8 +18,8 @@ from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System
 from parity.model import Model
 from parity.plan import Layout, LayoutGrid, Precision
-from parity.search import (DEFAULT_CONCURRENCY, MAX_WORKER_CHIPS, decode_rates, grid_of_sizes, prefill_rates,
-                           worker_sizes)
+from parity.search import (DEFAULT_CONCURRENCY, MAX_WORKER_CHIPS, decode_rates, grid_of_sizes, mtp_assumption,
+                           prefill_rates, worker_sizes)
 from parity.serving import Workload, engine_deployment, serve_disaggregated
 
 __all__ = ["Split", "SplitSearch", "search_split", "fleet_output_rate"]
@@ -144,8 +144,7 @@ def search_split(model: Model, prefill_system: System, decode_system: System, pr
     # that its TTFT, TPOT and throughput hold together (Little's law) and its serve line gives the same figures
     link = min(prefill_system.scale_out_bytes_per_s, decode_system.scale_out_bytes_per_s)
     notes = (f"engine profile {profile.id}; prefill on {prefill_system.id} ({prefill_precision.weights}), decode on "
-             f"{decode_system.id} ({decode_precision.weights})"
-             + (f"; MTP {mtp[0]} draft tokens, {mtp[1]:.3g} accepted a step" if mtp[0] else ""),
+             f"{decode_system.id} ({decode_precision.weights})", *filter(None, [mtp_assumption(mtp)]),
              f"workers sized by rate matching (prefill workers at {busy:.0%} utilisation, the engine's "
              "disagg_prefill_utilization, in steps of its full token budget), each fleet then priced as `parity "
              "serve` prices it (its clients in a closed loop, prompts in groups, Kingman's queue and the first "

@@ -284,11 +284,11 @@ def systems_named(names: Sequence[str], each: str) -> list[System]:
     return found
 
 
-def progress_bar(stages: bool = False) -> Any:
+def progress_bar(stages: bool = False, shown: bool = True) -> Any:
     """A transient rich progress bar on stderr, drawn only on a terminal: stdout carries only the output, and
     a pipe or a log gets nothing (not even the blank line a finished bar leaves). `stages`: a run of minutes (a
     refit) tells a pipe or a log each stage as it starts, one line a task ('fitting vllm on 260 rows'), rather
-    than minutes of silence."""
+    than minutes of silence. `shown` False: nothing drawn anywhere (a run too short to need a bar)."""
     from rich.console import Console  # noqa: PLC0415 - rich loads only when a command runs
     from rich.progress import Progress  # noqa: PLC0415
 
@@ -300,7 +300,7 @@ def progress_bar(stages: bool = False) -> Any:
     console = Console(stderr=True)
     if stages and not console.is_terminal:
         return _Staged(transient=True, console=console, disable=True)
-    return Progress(transient=True, console=console, disable=not console.is_terminal)
+    return Progress(transient=True, console=console, disable=not (shown and console.is_terminal))
 
 
 def emit_record(rows: Sequence[Mapping[str, Any]], fmt: str, *, payload: Mapping[str, Any], title: str = "",

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, deliver, format_option, out_option, output_format, refuse_repeats, render_output, \
-    systems_named, typed_options
+from parity.cli import cli, deliver, format_option, out_option, output_format, progress_bar, refuse_repeats, \
+    render_output, systems_named, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
@@ -22,7 +22,7 @@ from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Targets, arri
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
-    format_label, mtp_setting, quotient_intervals, spec_bases
+    format_label, mtp_setting, quotient_intervals, spec_bases, without_even_text
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
@@ -33,7 +33,7 @@ from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidat
 from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
-from parity.units import duration_text
+from parity.units import counted, duration_text
 from parity.training import default_global_batch
 from parity.uncertainty import specs_flag
 
@@ -277,18 +277,24 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         choose = functools.partial(percentile_choice, model_name=name, engine=engine, isl=isl, osl=osl,
                                    mtp_tokens=drafts, weights=weights, percentiles=percentiles,
                                    arrivals=arrivals) if percentiles else None
-        results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base,
-                          targets.screen_ttft_s(arrivals), workload, chips, seq_len, global_batch, training_precision,
-                          drafts, processes, choose)
+        with progress_bar(shown=refine) as bar:  # --refine's searches and runs, on a terminal only, on stderr
+            due = len(found) + (base.id not in {s.id for s in found})  # compare runs the baseline too
+            searched = bar.add_task(f"{name}: searching{' and simulating' if percentiles else ''} "
+                                    f"{counted(due, 'system')}", total=due)
+            results = compare(found, model, profile, targets.tpot_s, isl, osl, weights, base,
+                              targets.screen_ttft_s(arrivals), workload, chips, seq_len, global_batch,
+                              training_precision, drafts, processes, choose, lambda n: bar.advance(searched, n))
+            simulating = bar.add_task(f"{name}: simulating {counted(len(results), 'configuration')}",
+                                      total=len(results))
+            sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
+                                          for r in results], processes, progress=lambda _: bar.advance(simulating))
+                    if refine else [{} for _ in results])
         if percentiles:
             judged = (f"configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "
                       f"hold, among those whose {screened(targets, arrivals)}" + arrivals_text(arrivals))
             results = [replace(r, assumptions=r.assumptions + (judged,)) for r in results]
         if exporting:
             results = [replace(r, assumptions=r.assumptions + (exporting.text,)) for r in results]
-        sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
-                                      for r in results], processes)
-                if refine else [{} for _ in results])
         reruns, briefs = zip(*[_rerun(r, by_id[r.system], name, engine, isl, osl, drafts, weights, targets)
                                if workload == "serve" else ({}, "") for r in results])
         rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]
@@ -298,11 +304,16 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             continue
         varied = len({sys_.chips for sys_ in by_id.values()}) > 1  # a --baseline's size too
         labels = {sys_.id: f"{sys_.id}\n{system_label(sys_)}" for sys_ in by_id.values()}  # a --baseline's too
+        used = results[0].baseline or base.id
+        # two systems that both run it: the caption's sentence sets the other against the baseline, intervals and
+        # 'no clear winner' included, so the other's note leaves that clause to it (JSON's note keeps it)
+        paired = len(results) == 2 and all(r.fits for r in results)
         rows = [{**r, "system_label": labels.get(r["system"], r["system"]), "ratio_cell": _ratio_cell(r),
                  "system_ratio_cell": _ratio_cell(r, "per_system"), "kw_ratio_cell": _ratio_cell(r, "per_kw"),
                  "gb_ratio_cell": _ratio_cell(r, "per_gb"),
                  "format_label": format_label(r["weights"], r["emulated_on"]),
-                 "note": "; ".join(filter(None, [r["note"], brief])) if r["fits"] else r["note"] or "does not fit"}
+                 "note": "; ".join(filter(None, [without_even_text(r["note"]) if paired else r["note"], brief]))
+                 if r["fits"] else r["note"] or "does not fit"}
                 for r, brief in zip(rows, briefs)]
         unit = "tok/s" if workload == "serve" else "train\ntok/s"  # over two lines: 10 columns wide, not 16
         columns = [Column("system_label", "system", plain, "left"),
@@ -348,9 +359,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             columns.append(Column("mfu", "MFU", lambda v: "-" if v is None or math.isnan(v) else f"{v:.0%}"))
         columns.append(Column("note", "note", plain, "left"))
         target = targets.text(ttft_always=True)
-        used = results[0].baseline or base.id
         pair = ""
-        if len(results) == 2 and results[1].fits and results[0].fits:
+        if paired:
             # the other system against the baseline, as the table's ratios read (each's ratios are to the same
             # baseline: other / baseline is their quotient)
             first, second = results
@@ -382,8 +392,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                         + (f"; {SPECS_ASSUMED_WORDS}" if assumed else ""))
         if workload == "serve":
             disaggregated = any(r.mode == "disagg" for r in results)
-            caption = (f"Formats: {formats_text(weights, disaggregated)} (each row's whole line: serve_command in "
-                       "--format json or csv"
+            formats = formats_text(weights, disaggregated, [(r.weights, r.emulated_on) for r in results])
+            caption = (f"Formats: {formats} (each row's whole line: serve_command in --format json or csv"
                        + ("; serve_note: what serve gives for a disaggregated row, and why; 'serve line' in the note: "
                           f"serve's figures where they differ from the row's by {SERVE_DIFFERS:.0%} or more"
                           if disaggregated else "")
@@ -403,7 +413,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           "by the systems' chips, power and memory" if varied else
                           "the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power "
                           "and memory (systems of one size: per system is per chip)")
-                       + ", and a note names each ratio whose interval holds 1. "
+                       + (", and the sentence on the two systems names each ratio whose interval holds 1. "
+                          if pair else ", and a note names each ratio whose interval holds 1. ")
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
             sized = (f"every system trains on {chips:,} chips (--chips)" if chips else

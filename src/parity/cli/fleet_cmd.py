@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
+from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import COST_BASES, SPECS_ASSUMED_WORDS, cost_cells, flags_caption
 from parity.cli.variants import variants_option, what_ifs_text
@@ -23,7 +23,7 @@ from parity.export import EXPORT_RULES, eccn_text, rule_fields
 from parity.fleet import basis_text, plan_fleet, spare_text
 from parity.policy import assess
 from parity.uncertainty import specs_flag
-from parity.units import share_text
+from parity.units import counted, share_text
 from parity.report.tables import Column, money, over_interval, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
 
@@ -107,13 +107,15 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""
     # a chip names its default system (catalog.system), a system itself
     kinds, what_ifs, exporting = fleet_kinds(chip_names, variants_path, rule)
-    plans = plan_fleet(found, kinds,
-                       catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
-                       count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
-                       functools.partial(percentile_choice, model_name=model, engine=engine, isl=isl, osl=osl,
-                                         mtp_tokens=drafts, weights=None, percentiles=percentiles, arrivals=arrivals,
-                                         rate="tokens_per_s_per_chip")  # the rate the fleet is sized on
-                       if percentiles else None, processes)
+    with progress_bar(shown=bool(percentiles)) as bar:  # the simulator's checks, on a terminal only, on stderr
+        kinds_done = bar.add_task(f"searching and simulating {counted(len(kinds), 'chip kind')}", total=len(kinds))
+        plans = plan_fleet(found, kinds,
+                           catalog.engine(engine), demand_tps, targets.tpot_s, isl, osl, peak_factor, spare,
+                           count, units, power_mw * 1e6 if power_mw else None, targets.screen_ttft_s(arrivals), drafts,
+                           functools.partial(percentile_choice, model_name=model, engine=engine, isl=isl, osl=osl,
+                                             mtp_tokens=drafts, weights=None, percentiles=percentiles,
+                                             arrivals=arrivals, rate="tokens_per_s_per_chip")  # the rate sized on
+                           if percentiles else None, processes, lambda n: bar.advance(kinds_done, n))
     export = exporting.text if exporting else ""
     rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
                            "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)

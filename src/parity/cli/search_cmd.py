@@ -10,13 +10,13 @@ from pathlib import Path
 import click
 
 from parity import catalog
-from parity.cli import cli, emit, format_option, out_option, output_format, typed_options
+from parity.cli import cli, emit, format_option, out_option, output_format, progress_bar, typed_options
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import screened, unreachable_ttft
 from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.cli.values import CHIPS, ENGINE, TOKENS, Count, Targets, arrivals_option, arrivals_text, targets_options
-from parity.search import best_precision
+from parity.search import best_precision, mtp_assumption
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
@@ -161,10 +161,12 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         ranked = simulable(result.meeting)
         skipped = len(result.meeting) - len(ranked)
         budget = PERCENTILE_RUNS if default_refine else refine
-        probes = percentile_probes(ranked, lambda c: refine_candidates([c], model, system, engine, precision, isl,
-                                                                       osl, mtp_tokens=mtp[0],
-                                                                       rank_per_die=dies > 1, arrivals=arrivals)[0],
-                                   percentiles, budget, closed_loop=arrivals == "closed")
+        with progress_bar() as bar:  # on a terminal only, on stderr: the runs, at most `budget`
+            runs = bar.add_task(f"simulating (at most {budget:,} runs)", total=budget)
+            probes = percentile_probes(ranked, lambda c: refine_candidates(
+                [c], model, system, engine, precision, isl, osl, mtp_tokens=mtp[0], rank_per_die=dies > 1,
+                arrivals=arrivals, progress=lambda n: bar.advance(runs, n))[0],
+                percentiles, budget, closed_loop=arrivals == "closed")
         at = {c: i for i, c in enumerate(result.frontier)}
         for c, row in probes:  # a probe off the frontier gets a row after the frontier's
             if c not in at:
@@ -178,8 +180,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         kept = set(simulable(order))
         skipped = len(order) - len(kept)
         refined = sorted(i for i, c in enumerate(result.frontier) if c in kept)
-        simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision, isl,
-                                      osl, processes, mtp[0], rank_per_die=dies > 1, arrivals=arrivals)
+        with progress_bar(shown=bool(refined)) as bar:  # on a terminal only, on stderr
+            runs = bar.add_task(f"simulating {counted(len(refined), 'candidate')}", total=len(refined))
+            simulated = refine_candidates([result.frontier[i] for i in refined], model, system, engine, precision,
+                                          isl, osl, processes, mtp[0], rank_per_die=dies > 1, arrivals=arrivals,
+                                          progress=lambda n: bar.advance(runs, n))
         for i, row in zip(refined, simulated):
             rows[i] = row
     # each row's 80% intervals and flags, as compare gives its best (so search's best reads as compare's row)
@@ -260,7 +265,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                                                                 for t in percentiles) else "")
                   + (f"; it stopped at its budget of {budget} runs (--refine K: at most K)" if len(refined) >= budget
                      else "") + ")" if percentiles else "")
-               + ". " + "; ".join(assumptions) + (f". Plot: {plot}" if plot else "")
+               + ". " + "; ".join(_unsaid(assumptions, mtp, mtp_text)) + (f". Plot: {plot}" if plot else "")
                + (f". Flags of the best: {'; '.join(best['flags'])}" if best and best["flags"] else
                   f". Flags: {joined(raised)}" if raised and not best else "")
                + (f". sim: the step-level simulator on {counted(len(refined), 'candidate')} ("
@@ -383,6 +388,12 @@ def _mtp_words(mtp: tuple[int, float]) -> str:
     return f", MTP {mtp[0]}" if mtp[0] else ""
 
 
+def _unsaid(assumptions: Sequence[str], mtp: tuple[int, float], mtp_text: str) -> list[str]:
+    """The assumptions a caption lists after its opening MTP sentence (mtp_caption), which says the drafts and their
+    acceptance: the search's own MTP line left out, not said twice."""
+    return [a for a in assumptions if not (mtp_text and a == mtp_assumption(mtp))]
+
+
 def _split(model, prefill_system, decode_system, profile, weights: str | None, targets: Targets, isl: int, osl: int,
            prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
            out: Path | None, named: Case) -> None:
@@ -413,7 +424,8 @@ def _split(model, prefill_system, decode_system, profile, weights: str | None, t
                + (f"to run it: {rerun}" if rerun else "no `parity serve` line runs it: serve runs one set of formats "
                   f"on both kinds of worker, and these prefill workers run {_formats(prefill_precision)}, the "
                   f"decode workers {_formats(decode_precision)}")
-               + ". " + "; ".join(found.assumptions) + (f". Flags: {joined(raised)}" if raised else ""))
+               + ". " + "; ".join(_unsaid(found.assumptions, mtp, mtp_text))
+               + (f". Flags: {joined(raised)}" if raised else ""))
     payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
                "prefill_weights": prefill_precision.weights, "prefill_kv_cache": prefill_precision.kv_cache,
                "decode_weights": decode_precision.weights, "decode_kv_cache": decode_precision.kv_cache,

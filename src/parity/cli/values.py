@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -296,18 +296,19 @@ def arrivals_option(default: str = "closed", when: str = "with --refine") -> Cal
                              "each configuration sustains (production traffic's percentiles)")
 
 
-def formats_text(weights: str | None, disaggregated: bool = False) -> str:
+def formats_text(weights: str | None, disaggregated: bool = False, shown: Sequence[tuple[str, str]] = ()) -> str:
     """What a caption says of the formats compare and fleet run (search.best_precision): --weights on every chip
     where given, else the narrowest each chip runs natively; an FP8 KV cache where the chip has FP8; and what
     `parity serve` needs to run the same configuration: those formats, and fixed lengths (its steady model draws the
     client profile's unless --random-range-ratio is given). It gives an aggregated configuration's figures; where
     some row is `disaggregated` the caption says why serve's differ there: it runs whole prefill workers where the
-    search prices a rate-matched share of one, and queues the prompts its own clients send (serve_line.disagg_rerun)."""
+    search prices a rate-matched share of one, and queues the prompts its own clients send (serve_line.disagg_rerun).
+    `shown`: each row's (weights, emulated_on), so that a name of the chip's own format (fp4) says only the formats
+    those rows run (_own_text)."""
     own = CHIP_NATIVE.get(weights.strip().lower()) if weights else None  # fp4: the chip's own (dtypes.format_on)
     chosen = ("the narrowest weights each chip runs natively" if not weights else
               f"{weights} weights on every chip (--weights)" if not own else
-              f"{weights} weights on every chip (--weights), each chip's own: {' where it has it, else '.join(own)}, "
-              f"as the format column says")
+              f"{weights} weights on every chip (--weights), {_own_text(own, shown)}, as the format column says")
     return (f"{chosen}, and an FP8 KV cache where the chip has FP8 (bf16 otherwise); the steady-state figures are at "
             f"fixed prompt and output lengths: `parity serve --model-kind steady` runs the same configuration with "
             f"--weights {weights or '(the format shown)'}, --kv fp8 (bf16 on a chip without FP8) and "
@@ -315,6 +316,18 @@ def formats_text(weights: str | None, disaggregated: bool = False) -> str:
             + ("; it gives an aggregated configuration's figures, but prices a disaggregated one on whole prefill "
                "workers with its own clients' prompt queue, so its TTFT and throughput differ" if disaggregated else
                ", and gives the same figures"))
+
+
+def _own_text(own: Sequence[str], shown: Sequence[tuple[str, str]]) -> str:
+    """Which of a chip-native name's formats (`own`, dtypes.CHIP_NATIVE: nvfp4, mxfp4) the rows `shown` (weights,
+    emulated_on) run, as dtypes.format_on picks them: 'each chip's own: nvfp4 where it has it, else mxfp4, else nvfp4
+    emulated', each clause only where a row runs it (all of `own`, none emulated, where no rows are given)."""
+    native = [f for f in own if not shown or (f, "") in shown]
+    emulated = list(dict.fromkeys(f for f, on in shown if on))
+    if not native:
+        return f"no chip here has {' or '.join(own)}: {' or '.join(emulated)} emulated"
+    return "each chip's own: " + ", else ".join([f"{native[0]} where it has it", *native[1:],
+                                                *(f"{f} emulated" for f in emulated)])
 
 
 def arrivals_text(arrivals: str) -> str:

@@ -15,16 +15,17 @@ from parity.predict.steady import _predict_steady
 
 
 def predict_scenarios(scenarios: Sequence[Scenario], model_kind: str = "steady", processes: int = 1,
-                      ray: str | None = None) -> list[Prediction]:
+                      ray: str | None = None, progress: Callable[[int], None] | None = None) -> list[Prediction]:
     """Price scenarios; those sharing a deployment are solved together as arrays. model_kind 'sim'
     replaces TTFT, TPOT and throughput by the step-level simulator's (parity.simulate) and adds its
-    percentiles, over `processes` processes or as Ray tasks (`ray`: parity.parallel.map_chunks)."""
+    percentiles, over `processes` processes or as Ray tasks (`ray`: parity.parallel.map_chunks).
+    progress(n) as n scenarios get their final prices (the simulator's under 'sim'), n summing to all."""
     if model_kind not in MODEL_KINDS:
         raise ParityError(f"model kind must be one of {', '.join(MODEL_KINDS)}, got {model_kind!r}")
     if ray is not None and model_kind != "sim":
         raise ParityError("--ray runs the simulator's runs: it needs --model-kind sim")
-    steady = _predict_steady(scenarios)
-    priced = steady if model_kind == "steady" else _simulated(steady, scenarios, processes, ray)
+    steady = _predict_steady(scenarios, progress if model_kind == "steady" else None)
+    priced = steady if model_kind == "steady" else _simulated(steady, scenarios, processes, ray, progress)
     return [replace(p, emulated_on=s.emulated_on, expert_emulated_on=s.expert_emulated_on)
             for p, s in zip(priced, scenarios)]
 
@@ -45,7 +46,8 @@ def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int],
                  systems: Mapping[str, System] | None = None, model_kind: str = "steady",
                  processes: int = 1, ray: str | None = None) -> list[Prediction]:
     """Predict every row; a row that cannot be read becomes feasible=false with the reason. processes,
-    ray: where the simulator runs (predict_scenarios)."""
+    ray: where the simulator runs (predict_scenarios). progress(n) as n rows are done: those refused once all
+    are read, the rest as they are priced (predict_scenarios), n summing to the rows."""
     rows = list(rows)
     scenarios: list[Scenario | None] = []
     failures: dict[int, Prediction] = {}
@@ -55,8 +57,8 @@ def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int],
         except (ParityError, ValueError, TypeError, ArithmeticError) as err:
             scenarios.append(None)
             failures[i] = _failed(_cell(row, "case_id"), str(err))
-        if progress:
-            progress(1)
+    if progress and failures:
+        progress(len(failures))
     good = [s for s in scenarios if s is not None]
-    priced = iter(predict_scenarios(good, model_kind, processes, ray))
+    priced = iter(predict_scenarios(good, model_kind, processes, ray, progress))
     return [failures[i] if s is None else next(priced) for i, s in enumerate(scenarios)]

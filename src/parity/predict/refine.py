@@ -144,13 +144,15 @@ def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, 
 
 def refine_candidates(candidates: Sequence[Candidate], model: str, system: str, engine: str, precision: Precision,
                       isl: int, osl: int, processes: int = 1, mtp_tokens: int = 0,
-                      rank_per_die: bool = False, arrivals: str = "closed") -> list[dict[str, object]]:
+                      rank_per_die: bool = False, arrivals: str = "closed",
+                      progress: Callable[[int], None] | None = None) -> list[dict[str, object]]:
     """refine_candidate of each candidate, in order, one simulation per task over `processes` processes;
     `mtp_tokens` drafts a decode step, and one rank per die of a multi-die package with `rank_per_die`, as the
-    search ran; `arrivals` as refine_candidate's."""
+    search ran; `arrivals` as refine_candidate's. progress(1) as each simulation comes back."""
     run = functools.partial(_refine_chunk, model=model, system=system, engine=engine, precision=precision, isl=isl,
                             osl=osl, mtp_tokens=mtp_tokens, rank_per_die=rank_per_die, arrivals=arrivals)
-    return [row for part in map_chunks(run, [[c] for c in candidates], processes) for row in part]
+    told = (lambda part: progress(len(part))) if progress else None
+    return [row for part in map_chunks(run, [[c] for c in candidates], processes, progress=told) for row in part]
 
 
 def sim_meets(row: Mapping[str, object], percentiles: Sequence[LatencyTarget]) -> bool:

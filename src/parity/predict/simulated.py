@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -263,15 +264,22 @@ def _workload_key(scenario: Scenario) -> tuple[object, ...]:
 
 
 def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], processes: int,
-               ray: str | None = None) -> list[Prediction]:
+               ray: str | None = None, progress: Callable[[int], None] | None = None) -> list[Prediction]:
     """Every feasible prediction re-run by the simulator, over `processes` worker processes, or as Ray
     tasks when `ray` names where (parity.parallel.map_chunks). A run is seeded, so rows that differ only
-    in their case id are simulated once."""
+    in their case id are simulated once. progress(n) as runs finish, n the scenarios they price (a run's
+    copies with it): a run at a time here, a chunk at a time from processes."""
     first: dict[tuple[object, ...], int] = {}
     unique = [i for i, s in enumerate(scenarios) if first.setdefault(_workload_key(s), i) == i]
     pairs = [(predictions[i], scenarios[i]) for i in unique]
+    copies = Counter(_workload_key(s) for s in scenarios)
+    priced = [copies[_workload_key(s)] for _, s in pairs]  # the scenarios each run prices
     if ray is None and (processes <= 1 or len(pairs) < 8):
-        simulated = _simulate_all(pairs)
+        simulated = []
+        for pair, n in zip(pairs, priced):
+            simulated.append(_with_simulation(*pair))
+            if progress:
+                progress(n)
     else:
         # rows of one deployment in the same chunk, so a process builds its step table once (simulate.tables
         # keeps them per process); the costliest chunks first, so no process is left with a tail of big ones:
@@ -285,7 +293,10 @@ def _simulated(predictions: list[Prediction], scenarios: Sequence[Scenario], pro
         order = [i for g in groups for i in g]
         chunks = [[pairs[i] for i in g] for g in groups]
         found: list[Prediction | None] = [None] * len(pairs)
-        for i, p in zip(order, (p for part in map_chunks(_simulate_all, chunks, processes, ray) for p in part)):
+        sizes = iter([sum(priced[i] for i in g) for g in groups])  # map_chunks reports the chunks in order
+        told = (lambda _part: progress(next(sizes))) if progress else None
+        parts = map_chunks(_simulate_all, chunks, processes, ray, told)
+        for i, p in zip(order, (p for part in parts for p in part)):
             found[i] = p
         simulated = [p for p in found if p is not None]
     by_key = {_workload_key(scenarios[i]): p for i, p in zip(unique, simulated)}

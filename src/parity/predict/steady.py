@@ -226,7 +226,9 @@ def _phase_prediction(s: Scenario) -> Prediction:
                       | {k: v for k, v in held.items() if k == "memory_bytes_per_die"})
 
 
-def _predict_steady(scenarios: Sequence[Scenario]) -> list[Prediction]:
+def _predict_steady(scenarios: Sequence[Scenario],
+                    progress: Callable[[int], None] | None = None) -> list[Prediction]:
+    """Each scenario priced, those sharing a deployment solved together; progress(n) as each group's n are priced."""
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for i, s in enumerate(scenarios):
         groups[s.group].append(i)
@@ -241,4 +243,6 @@ def _predict_steady(scenarios: Sequence[Scenario]) -> list[Prediction]:
             results = [_failed(s.case_id, str(err)) for s in members]
         for i, prediction in zip(indices, results):
             out[i] = prediction
+        if progress:
+            progress(len(indices))
     return [p for p in out if p is not None]
