@@ -300,3 +300,17 @@ def test_more_chips_that_gain_little_name_no_deadline_where_none_was_given() -> 
     assert (row.chips, row.binding, row.most_useful_chips) == (15488, "scale", 15360)
     assert "at 4-sequence (16.4K-token) batches more than 15,360 chips gain under 5% (10.6 days); uncalibrated" \
         in row.note
+
+
+def test_whole_racks_no_layout_divides_train_on_most_of_their_chips_where_that_is_fastest() -> None:
+    """1,000 GB200s hold 13 NVL72 racks (936 chips), which no layout divides. Their most a layout divides, 928
+    (tp1-pp29), train slower than 10 racks on 704 of their 720 chips (tp1-pp11-cp2-dp32, 14,017.9 tok/s a chip: 1e12 /
+    (14,017.9 x 704) = 1.17 days), the fastest count found below; 8 racks (576 chips) took 1.38 days while a count of
+    racks no layout divides had none."""
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-8b"), [catalog.system("gb200-nvl72")], 1e12, units=1000)
+    assert (row.chips, row.training_chips, row.systems, row.binding) == (720, 704, 10, "units")
+    assert row.layout == "tp1-pp11-cp2-dp32-mb1-zero1"
+    assert row.tokens_per_s_per_chip == pytest.approx(14017.9, abs=0.05)
+    assert row.note == ("no layout divides the 720 chips of 10 gb200-nvl72: trains on 704 of them, the rest idle and "
+                        "counted; 1,000 chips hold 13 whole gb200-nvl72; no layout divides all 936 chips: trains on "
+                        "704, the fastest count found below (1.2 days)")
