@@ -184,8 +184,8 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     """DeepSeek-R1 on the H20 runs disaggregated: a 16-chip decode worker with 0.813 of a 16-chip prefill worker,
     29.006 chips a unit. A deployment is whole workers: one decode worker and one prefill worker, 32 chips. 24 chips
     serve nothing (they did), and 40 chips serve that one deployment's 29.006 chips' worth, not 40 chips' worth
-    (2.52e9 tokens/day, priced per chip), the 8 idle in its 5 systems named. The demand's fleet is sized in the same whole
-    units: 2e12 tokens/day needs 1,095 decode and 891 prefill workers, 31,776 chips in 3,972 systems (31,752
+    (2.52e9 tokens/day, priced per chip), the 8 idle in its 5 systems named. The demand's fleet is sized in the same
+    whole units: 2e12 tokens/day needs 1,095 decode and 891 prefill workers, 31,776 chips in 3,972 systems (31,752
     and 3,969 before, which whole workers do not fill), and serves all of it."""
     none, one = _fleet("--units", "24"), _fleet("--units", "40")
     assert none["served_tokens_per_day"] == 0

@@ -287,9 +287,9 @@ def test_at_most_the_chips_that_train_help() -> None:
     (row,) = plan_training_fleet(catalog.model("llama-3.1-8b"), [catalog.system("atlas-960-superpod")], 1e12,
                                  units=40000, global_batch=2)
     assert (row.chips, row.training_chips, row.binding, row.most_useful_chips) == (15488, 15360, "batch", 15360)
-    assert row.note.startswith("no layout divides the 15,488 chips of one atlas-960-superpod: trains on 15,360 of them, "
-                               "the rest idle and counted; at 2-sequence (8.19K-token) batches at most 15,360 chips help "
-                               "(20.3 days); uncalibrated")
+    assert row.note.startswith("no layout divides the 15,488 chips of one atlas-960-superpod: trains on 15,360 of "
+                               "them, the rest idle and counted; at 2-sequence (8.19K-token) batches at most 15,360 "
+                               "chips help (20.3 days); uncalibrated")
 
 
 def test_more_chips_that_gain_little_name_no_deadline_where_none_was_given() -> None:
