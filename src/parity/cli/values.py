@@ -25,8 +25,7 @@ from parity.serving.workload import DEFAULT_TTFT_S
 from parity.simulate.clients import MOST_REQUEST_TOKENS
 from parity.simulate.targets import LatencyTarget, latency_target
 
-__all__ = ["Duration", "Count", "Real", "Quantity", "FormatName", "FORMAT_NAME", "DURATION", "COUNT", "TOKENS",
-           "CONCURRENCY",
+__all__ = ["Duration", "Count", "Real", "Quantity", "DURATION", "COUNT", "TOKENS", "CONCURRENCY",
            "CHIPS", "PARALLEL", "StatisticTarget", "Targets", "targets_options", "target_text", "ray_option",
            "listed"]
 
