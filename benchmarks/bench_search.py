@@ -34,11 +34,15 @@ def main() -> None:
             start = time.perf_counter()
             result = run()
             times.append(time.perf_counter() - start)
-        best = min(times)
+        best, found = min(times), result.best
+        if found is None:
+            print(f"{model_name} on {system_name}: no configuration")
+            continue
+        # "agg tp1-dp8-ep8", "disagg <prefill> <decode>": an aggregated run has no decode layout (no stray space)
+        layouts = " ".join(str(part) for part in (found.mode, found.layout, found.decode_layout) if part)
         print(f"{model_name} on {system_name}: {result.evaluated:,} configurations in {best:.3f} s "
-              f"({result.evaluated / best:,.0f} per second); best {result.best.tokens_per_s_per_chip:,.0f} "
-              f"tok/s/chip at {result.best.tpot_s * 1e3:.1f} ms TPOT ({result.best.mode} {result.best.layout} "
-              f"{result.best.decode_layout or ''})" if result.best else f"{model_name} on {system_name}: no configuration")
+              f"({result.evaluated / best:,.0f} per second); best {found.tokens_per_s_per_chip:,.0f} "
+              f"tok/s/chip at {found.tpot_s * 1e3:.1f} ms TPOT ({layouts})")
 
 
 if __name__ == "__main__" and "--exhaustive" not in __import__("sys").argv:

@@ -807,3 +807,29 @@ def test_predict_refuses_measurements_it_would_leave_unscored(tmp_path: Path, co
     cases = tmp_path / "cases.csv"
     cases.write_text(f"model,system,isl,osl,concurrency,{column}\nllama-3.1-8b,hgx-h100,1024,128,8,0.1\n")
     assert refused("predict", str(cases), "--model-kind", "steady") == f"parity: error: cases.csv: {says}"
+
+
+@pytest.mark.parametrize("args", [
+    ("serve", *LLAMA, "--weights", ""), ("serve", *LLAMA, "--weights", " "), ("serve", *LLAMA, "--kv", ""),
+    ("serve", *LLAMA, "--moe-weights", ""), ("serve", *LLAMA, "--attention-format", " "),
+    ("compare", "hgx-h100", "--model", "llama-3.1-8b", "--weights", ""), ("search", *LLAMA, "--weights", " "),
+])
+def test_an_empty_format_name_is_refused_in_every_command(args: tuple[str, ...]) -> None:
+    """serve --weights '' (or ' ', --kv '') ran the default with exit 0, where compare and search refused ''
+    as 'unknown number format'; every command now says no format was named. A predict row's empty cell is not
+    one typed: it still means the default (test_an_empty_format_cell_is_the_default)."""
+    option = args[-2]
+    assert refused(*args) == (f"parity: error: Invalid value for '{option}': no format name given: name one (e.g. "
+                              f"bf16, fp8), or leave {option} out for its default (see 'cli {args[0]} --help')")
+
+
+def test_an_empty_format_cell_is_the_default(tmp_path: Path) -> None:
+    """predict's empty (or blank) weights and kv cells price the defaults, as the options left out do."""
+    cases = tmp_path / "c.csv"
+    cases.write_text("case_id,model,system,weights,kv,isl,osl,concurrency,tp\n"
+                     "empty,llama-3.1-8b,hgx-h100,,,1024,1024,32,1\nblank,llama-3.1-8b,hgx-h100, , ,1024,1024,32,1\n"
+                     "named,llama-3.1-8b,hgx-h100,bf16,bf16,1024,1024,32,1\n")
+    code, out, _ = run("predict", str(cases), "--model-kind", "steady", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [row["feasible"] for row in rows] == [True] * 3
+    assert rows[0]["tpot_s"] == rows[1]["tpot_s"] == rows[2]["tpot_s"] == pytest.approx(0.00914378579561, rel=1e-9)

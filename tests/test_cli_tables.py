@@ -836,3 +836,15 @@ def test_a_record_folds_only_the_quantities_too_long_for_its_longest_value_word(
     assert _folded(columns, cells, 60) == cells  # 30 left: '(6N + 6LHQT: ...)' (40) would not fit either
     indented = [["  compute (forward and backward)", "x" * 60]]
     assert _folded(columns, indented, 90) == [["  compute\n  (forward and backward)", "x" * 60]]
+
+
+@pytest.mark.parametrize(("args", "layout"), [
+    (("--system", "atlas-960-superpod"), "tp2-pp15-cp16-dp32-mb1-zero1"),
+    (("--system", "gb200-nvl72", "--chips", "71"), "tp1-pp71-dp1-mb1-zero0-rc-full"),
+])
+def test_a_picked_training_layout_is_whole_at_80_columns(args: tuple[str, ...], layout: str) -> None:
+    """train's picked layout on part of an Atlas 960 SuperPoD (15,360 of its chips) and on 71 GB200s (pp71, full
+    recomputation) prints whole at 80 columns, on the layout row's one line (report-only testers' check)."""
+    lines = table("train", "--model", "llama-3.1-70b", *args, columns=80).splitlines()
+    row = next(line for line in lines if line.startswith("layout "))
+    assert row.split() == ["layout", layout] and max(map(len, lines)) <= 80

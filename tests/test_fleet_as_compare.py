@@ -184,8 +184,8 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     """DeepSeek-R1 on the H20 runs disaggregated: a 16-chip decode worker with 0.813 of a 16-chip prefill worker,
     29.006 chips a unit. A deployment is whole workers: one decode worker and one prefill worker, 32 chips. 24 chips
     serve nothing (they did), and 40 chips serve that one deployment's 29.006 chips' worth, not 40 chips' worth
-    (2.52e9 tokens/day, priced per chip), the 8 left over named. The demand's fleet is sized in the same whole
-    units: 2e12 tokens/day needs 1,095 decode and 891 prefill workers, 31,776 chips in 3,972 systems (31,752
+    (2.52e9 tokens/day, priced per chip), the 8 idle in its 5 systems named. The demand's fleet is sized in the same
+    whole units: 2e12 tokens/day needs 1,095 decode and 891 prefill workers, 31,776 chips in 3,972 systems (31,752
     and 3,969 before, which whole workers do not fill), and serves all of it."""
     none, one = _fleet("--units", "24"), _fleet("--units", "40")
     assert none["served_tokens_per_day"] == 0
@@ -194,7 +194,8 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     assert one["served_tokens_per_day"] / (one["served_tokens_per_s_per_chip"] / 2.2 * 86_400) == pytest.approx(
         29.006, abs=1e-3)
     assert one["served_tokens_per_day"] == pytest.approx(_fleet("--units", "32")["served_tokens_per_day"], rel=1e-12)
-    assert one["note"].endswith("8 chips left over serve nothing") and one["cost_usd"] == 40 * 13_500
+    assert one["note"].endswith("8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced)")
+    assert one["cost_usd"] == 40 * 13_500
     sized = _fleet("--demand", "2e12 tokens/day")
     assert (sized["chips"], sized["systems"]) == (31_776, 3_972) and 1 <= sized["served_share"] < 1.001
 
@@ -312,7 +313,7 @@ def test_units_fill_whole_systems_and_count_every_chip() -> None:
     assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.110e12, rel=5e-3)
     assert two["note"].endswith("312 chips serve nothing: 80 idle in 2 whole cloudmatrix-384 (powered and priced) "
                                 "and 232 past them (neither powered nor priced)")
-    assert whole["note"].endswith("80 chips left over serve nothing")
+    assert whole["note"].endswith("80 chips serve nothing: idle in 2 whole cloudmatrix-384 (powered and priced)")
     assert (two["cost_usd"], two["power_w"]) == (pytest.approx(2 * 8.2e6, rel=1e-12), whole["power_w"])
     capped = _cloudmatrix("--units", "1000", "--demand", "1e12 tokens/day", fmt="csv")
     assert (capped["chips"], capped["systems"]) == ("1000", "2")
@@ -334,12 +335,13 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
     budget that powers no system gives its power in MW, not '1.12e+04 kW'."""
     demand = ("--demand", "1e12 tokens/day")
     whole = _cloudmatrix("--units", "768", *demand)
-    assert whole["note"].startswith("80 chips left over serve nothing; the demand needs 6,528 chips, 768 are available")
+    assert whole["note"].startswith("80 chips serve nothing: idle in 2 whole cloudmatrix-384 (powered and priced); "
+                                    "the demand needs 6,528 chips, 768 are available")
     h20 = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--power-mw", "1", *demand,
                                    "--format", "json"])
     (plan,) = json.loads(h20.stdout)
-    assert plan["chips"] == 1368 and ("; 24 chips left over serve nothing; the power budget runs 1,368 of the 15,904 "
-                                      "chips;") in plan["note"]
+    assert plan["chips"] == 1368 and ("; 24 chips serve nothing: idle in 171 whole hgx-h20 (powered and priced); "
+                                      "the power budget runs 1,368 of the 15,904 chips;") in plan["note"]
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod",
                                         "--power-mw", "1", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)

@@ -114,3 +114,20 @@ def test_the_fleet_caption_says_what_mw_and_cost_count_and_every_status_flag() -
                                       "the note says how many chips serve nothing, and where)") in caption
     assert "'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its " \
            "figures" in caption
+
+
+def test_chips_idle_inside_whole_systems_say_where() -> None:
+    """50,000 B30As fill 6,250 HGX B30A systems, whose deployment units hold 49,992: the note said '8 chips left over
+    serve nothing', where the other rows say the idle chips sit in whole systems, powered and priced."""
+    from types import SimpleNamespace
+
+    from parity import catalog
+    from parity.fleet import _idle_note
+
+    b30a = catalog.system("hgx-b30a")
+    assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 49_992), 50_000, b30a, 1, limited=True) == (
+        "8 chips serve nothing: idle in 6,250 whole hgx-b30a (powered and priced)")
+    assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 7), 8, b30a, 1, limited=True) == (
+        "1 chip serves nothing: idle in 1 whole hgx-b30a (powered and priced)")
+    assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 8), 9, b30a, 1, limited=True) == (
+        "1 chip past 1 whole hgx-b30a serves nothing, neither powered nor priced (a system is bought whole)")

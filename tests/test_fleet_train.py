@@ -258,3 +258,59 @@ def test_train_says_when_it_runs_on_fewer_chips_than_one_system() -> None:
     assert result.exit_code == 0, result.output
     assert "on 15,360 chips (3,112 fit; --search lists them); 15,360 of the system's 15,488 chips: no layout " \
            "divides them all." in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(("limits", "binding", "then"), [
+    ({"deadline_s": 15 * 86400.0}, "deadline", ""),
+    ({"units": 40000}, "units", "; 40,000 chips hold 2 whole atlas-960-superpod (11.9 days)"),
+    ({"power_budget_w": 60e6}, "power", "; 60 MW runs 2 atlas-960-superpod (11.9 days)"),
+])
+def test_two_systems_no_layout_divides_train_on_most_of_their_chips(limits: dict[str, float], binding: str,
+                                                                    then: str) -> None:
+    """15e12 tokens of Llama-3.1-70B within 15 days, or on 40,000 chips or 60 MW of Atlas 960 SuperPoDs: two
+    (30,976 chips) had no layout, so the fleet stayed on one (15,360 of its chips training, 18.8 days, 'at most 15,488
+    chips help'); they train on 30,720 (tp4-pp15-cp16-dp32 at 475.46 tok/s a chip, as `parity train --chips 30720
+    --search` picks it): 15e12 / (475.46 x 30,720) = 11.89 days."""
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-70b"), [catalog.system("atlas-960-superpod")], 15e12,
+                                 **limits)  # type: ignore[arg-type]
+    assert (row.chips, row.training_chips, row.systems, row.binding) == (30976, 30720, 2, binding)
+    assert row.layout == "tp4-pp15-cp16-dp32-mb1-zero1" and row.most_useful_chips is None
+    assert row.tokens_per_s_per_chip == pytest.approx(475.46, abs=0.005)
+    assert row.train_time_s / 86400 == pytest.approx(11.886, abs=5e-4)
+    assert row.note.startswith("no layout divides the 30,976 chips of 2 atlas-960-superpod: trains on 30,720 of them, "
+                               "the rest idle and counted" + then + "; uncalibrated")
+
+
+def test_at_most_the_chips_that_train_help() -> None:
+    """At 2 sequences a step a second Atlas 960 SuperPoD trains no faster: the chips that help are the 15,360 of the
+    first that train, not its 15,488 (the note read 'at most 15,488 chips help' beside 'trains on 15,360')."""
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-8b"), [catalog.system("atlas-960-superpod")], 1e12,
+                                 units=40000, global_batch=2)
+    assert (row.chips, row.training_chips, row.binding, row.most_useful_chips) == (15488, 15360, "batch", 15360)
+    assert row.note.startswith("no layout divides the 15,488 chips of one atlas-960-superpod: trains on 15,360 of "
+                               "them, the rest idle and counted; at 2-sequence (8.19K-token) batches at most 15,360 "
+                               "chips help (20.3 days); uncalibrated")
+
+
+def test_more_chips_that_gain_little_name_no_deadline_where_none_was_given() -> None:
+    """At 4 sequences a step on up to 40,000 chips, a second SuperPoD gains under 5%: the note said 'the deadline
+    needs a larger --global-batch' though no deadline was given."""
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-8b"), [catalog.system("atlas-960-superpod")], 1e12,
+                                 units=40000, global_batch=4)
+    assert (row.chips, row.binding, row.most_useful_chips) == (15488, "scale", 15360)
+    assert "at 4-sequence (16.4K-token) batches more than 15,360 chips gain under 5% (10.6 days); uncalibrated" \
+        in row.note
+
+
+def test_whole_racks_no_layout_divides_train_on_most_of_their_chips_where_that_is_fastest() -> None:
+    """1,000 GB200s hold 13 NVL72 racks (936 chips), which no layout divides. Their most a layout divides, 928
+    (tp1-pp29), train slower than 10 racks on 704 of their 720 chips (tp1-pp11-cp2-dp32, 14,017.9 tok/s a chip: 1e12 /
+    (14,017.9 x 704) = 1.17 days), the fastest count found below; 8 racks (576 chips) took 1.38 days while a count of
+    racks no layout divides had none."""
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-8b"), [catalog.system("gb200-nvl72")], 1e12, units=1000)
+    assert (row.chips, row.training_chips, row.systems, row.binding) == (720, 704, 10, "units")
+    assert row.layout == "tp1-pp11-cp2-dp32-mb1-zero1"
+    assert row.tokens_per_s_per_chip == pytest.approx(14017.9, abs=0.05)
+    assert row.note == ("no layout divides the 720 chips of 10 gb200-nvl72: trains on 704 of them, the rest idle and "
+                        "counted; 1,000 chips hold 13 whole gb200-nvl72; no layout divides all 936 chips: trains on "
+                        "704, the fastest count found below (1.2 days)")

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
-from parity.training import TrainingLayout
+from parity.training import TrainingLayout, search_training
 from parity.uncertainty import training_flags
 
 
@@ -109,3 +109,25 @@ def test_compare_trains_on_trains_default_batch() -> None:
     data = _train_json("--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--seq-len", "16384")
     assert (row.layout, round(row.tokens_per_s_per_chip, 1)) == (data["layout"]["name"], 1090.3)
     assert data["layout"]["global_batch"] == 256
+
+
+def test_the_search_tries_only_layouts_train_accepts() -> None:
+    """Llama-3.1-70B on 1,728 GB200s at 13 sequences a step: the search picked tp4-pp27-vp3-cp16-dp1 (81 virtual
+    stages for 80 layers: chunk_choices counts the embedding as a layer), which `train --tp 4 --pp 27 --vp 3 --cp 16`
+    refuses. Every layout the search tries now passes the layout check (training.layout.stages_hold_layers, one
+    rule for both), and it picks tp4-pp27-cp16-dp1."""
+    from parity.training.search import SearchSpace, structural_layouts
+
+    model, system = catalog.model("llama-3.1-70b"), catalog.system("gb200-nvl72")
+    tried = structural_layouts(model, system, 1728, 4096, SearchSpace())
+    for tp, cp, pp, dp, vp, _, _ in tried:
+        TrainingLayout(tp=tp, cp=cp, pp=pp, dp=dp, virtual_stages=vp, global_batch=dp).check(model, 1728)
+    assert (4, 16, 27, 1, 1) in [row[:5] for row in tried] and (4, 16, 27, 1, 3) not in [row[:5] for row in tried]
+    found = search_training(model, system, 1728, 4096, 13, catalog.calibration(system.chip),
+                            catalog.training_profile(), top=1)
+    assert str(found.best[0].layout) == "tp4-pp27-cp16-dp1-mb1-zero1"
+    result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-70b", "--system", "gb200-nvl72", "--chips",
+                                      "1728", "--global-batch", "13", "--tp", "4", "--pp", "27", "--vp", "3",
+                                      "--cp", "16"])
+    assert result.exit_code == 2 and "--pp x --vp must be at most the number of layers (80), got 27 x 3" \
+        in result.output

@@ -247,9 +247,11 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     if 0 < past < rest:  # some idle inside the whole systems (powered and priced), the others past them (neither)
         return (f"{rest:,} chips serve nothing: {rest - past:,} idle in {systems:,} whole {system.id} (powered and "
                 f"priced) and {past:,} past them (neither powered nor priced)")
-    what = f"{rest:,} chip{'' if rest == 1 else 's'} " + (beyond if rest == past else "left over")
-    unbought = ", neither powered nor priced (a system is bought whole)" if past and rest == past else ""
-    return f"{what} serve{'s' if rest == 1 else ''} nothing{unbought}"
+    if not past:  # all of them inside the whole systems
+        return (f"{rest:,} chip{' serves' if rest == 1 else 's serve'} nothing: idle in {systems:,} whole {system.id} "
+                "(powered and priced)")
+    return (f"{rest:,} chip{'' if rest == 1 else 's'} {beyond} serve{'s' if rest == 1 else ''} nothing, neither "
+            "powered nor priced (a system is bought whole)")
 
 
 def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tokens_per_s: float | None,

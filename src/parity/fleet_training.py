@@ -6,7 +6,8 @@ train --chips N` picks it). Per-chip throughput falls with scale, so the count i
 systems doubled until the deadline is met, then bisected between the last count that missed and the first that met,
 then the counts below it of an odd number up to 15 times a power of two checked in ascending order (a count on which
 no layout divides the model and the global batch, or none fits, misses, so bisection steps over counts with none).
-One system whose chips no layout divides (a supernode of 15,488) trains on the most of them one does, the rest idle.
+Whole systems whose chips no layout divides (one supernode of 15,488, or two) train on the most of them one does
+above the chips of one system fewer, the rest idle; where none does, that count has no layout.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class TrainingFleet:
     """One chip kind training `model` on `tokens` tokens: the chips and whole systems, and what they take.
 
     chips: the chips of the fleet, whole systems of them (0 where none trains: the row's note says why);
-    training_chips: those the job trains on, all of them but where no layout divides one system's chips (the note
-    says so: the rest idle, counted in chip-hours, power and cost); tokens_per_s_per_chip: a training chip's;
+    training_chips: those the job trains on, all of them but where no layout divides the whole systems' chips (the
+    note says so: the rest idle, counted in chip-hours, power and cost); tokens_per_s_per_chip: a training chip's;
     train_time_s: tokens / (tokens_per_s_per_chip x training_chips), inf where none trains; chip_hours: chips x that
     time;
     power_w: the chips' share of their systems' power as the catalog states it (power_source, as the serving fleet
@@ -45,9 +46,9 @@ class TrainingFleet:
     cost_usd: chips x their share of the price (price_source; None without one in the catalog).
     meets_deadline: None without a deadline. most_useful_chips: where more chips stop training faster (the global
     batch feeds no more data-parallel ranks, or no layout divides a larger count) before the deadline is met, the
-    chips of the fastest count found (binding 'batch'), or the fewest within NEAR_FASTEST of the fastest where more
-    chips gain less (binding 'scale'); None otherwise. binding: what set the chips: 'deadline', 'units', 'power',
-    'batch', 'scale', 'fleet size' (MOST_FLEET_CHIPS) or 'no fit'.
+    training chips of the fastest count found (binding 'batch'), or of the fewest within NEAR_FASTEST of the
+    fastest where more chips gain less (binding 'scale'); None otherwise. binding: what set the chips: 'deadline',
+    'units', 'power', 'batch', 'scale', 'fleet size' (MOST_FLEET_CHIPS) or 'no fit'.
     """
 
     chip: str
@@ -97,11 +98,14 @@ class _Pricer:
 
     def __call__(self, k: int) -> TrainingResult | None:
         if k not in self.seen:
-            found = self._search(k * self.system.chips)
-            # one system whose chips no layout divides (a supernode of 15,488 = 2^7 x 11^2 chips) trains on the
-            # most of them one does, the largest counts below them with more factors of two (the rest idle, counted)
-            for chips in fewer_counts(self.system.chips) if k == 1 and found is None else ():
-                if (found := self._search(chips)) is not None:
+            per_system = self.system.chips
+            found = self._search(k * per_system)
+            # k systems whose chips no layout divides (a supernode of 15,488 = 2^7 x 11^2 chips, or two of 30,976)
+            # train on the most of them one does, among the largest counts below them with more factors of two that
+            # exceed k - 1 systems' chips (the rest idle, counted); where none does, the count has no layout (k - 1
+            # systems train as well, with none idle)
+            for chips in fewer_counts(k * per_system) if found is None else ():
+                if chips > (k - 1) * per_system and (found := self._search(chips)) is not None:
                     break
             self.seen[k] = found.best[0] if found is not None and found.best else None
             if found is not None and not found.best and found.closest is not None:
@@ -209,9 +213,10 @@ def _fastest_doubling(price: _Pricer, tokens: float, cap: int) -> int:
 
 def _fastest_below(price: _Pricer, tokens: float, cap: int, best: int) -> int:
     """Of `best` and the largest counts up to `cap` of 3, 5 or 7 times a power of two (where a layout more likely
-    divides them than at `cap` itself), the fastest."""
+    divides them than at `cap` itself) above it, or below it where it is `cap` (training on part of its chips), the
+    fastest."""
     counts = [m * 2 ** int(math.log2(cap / m)) for m in (3, 5, 7) if m <= cap]
-    return min([best, *(c for c in counts if c > best and price(c) is not None)],
+    return min([best, *(c for c in counts if (c > best or best == cap) and price(c) is not None)],
                key=lambda c: _time_s(price(c), tokens))
 
 
@@ -234,18 +239,20 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     if cap == 0:
         return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "units" if caps.get("units") == 0
                     else "power", f"{' and '.join(limits)}: none trains", global_batch=global_batch)
-    binding, useful = limit, None
-    k_best = cap if deadline_s is None and price(cap) is not None else None  # the days the whole systems given take
-    if k_best is None:  # a deadline, or no layout runs on all the systems given: the count searched
+    binding = limit
+    given = price(cap) if deadline_s is None else None
+    # the days the whole systems given take, where a layout divides all their chips
+    k_best = cap if given is not None and given.chips == cap * per_system else None
+    if k_best is None:  # a deadline, or no layout runs on all the chips given: the count searched (the cap one of
+        # those counts, on the most of its chips a layout divides, where that trains fastest)
         k_best, binding = _count(price, tokens, deadline_s, cap, limit)
         if binding not in ("deadline", "no fit"):  # a leap to the cap may pass the counts that train fastest
             fastest = _fastest_doubling(price, tokens, cap)
             then_s, now_s = _time_s(price(fastest), tokens), _time_s(price(k_best), tokens)
             if fastest < k_best and then_s <= (1.0 + NEAR_FASTEST) * now_s:  # more chips no help, or little
                 k_best, binding = fastest, "batch" if then_s <= now_s else "scale"
-        if binding in ("batch", "scale"):
-            useful = k_best * per_system
-        elif binding != "deadline" and k_best is not None and k_best != cap:
+        below = k_best != cap or given is not None  # given: the cap trains on part of its chips
+        if binding not in ("batch", "scale", "deadline") and k_best is not None and below:
             k_best = _fastest_below(price, tokens, cap, k_best)
     chosen = price(k_best) if k_best is not None else None
     if chosen is None:
@@ -256,14 +263,17 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
         return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "no fit", why,
                     global_batch=global_batch)
     days = f"{_time_s(chosen, tokens) / SECONDS_PER_DAY:,.1f} days"
-    idle = (f"no layout divides the {per_system:,} chips of one {system.id}: trains on {chosen.chips:,} of them, "
-            f"the rest idle and counted" if chosen.chips < k_best * per_system else "")
+    useful = chosen.chips if binding in ("batch", "scale") else None  # those that train, not the idle beside them
+    idle = (f"no layout divides the {k_best * per_system:,} chips of {'one' if k_best == 1 else f'{k_best:,}'} "
+            f"{system.id}: trains on {chosen.chips:,} of them, the rest idle and counted"
+            if chosen.chips < k_best * per_system else "")
     if binding == "batch":
         why = (f"at {_batch_text(global_batch, seq_len)} batches at most {useful:,} chips help ({days})"
                + ("; the deadline needs a larger --global-batch" if deadline_s is not None else ""))
     elif binding == "scale":
-        why = (f"at {_batch_text(global_batch, seq_len)} batches more than {k_best * per_system:,} chips gain under "
-               f"{NEAR_FASTEST:.0%} ({days}); the deadline needs a larger --global-batch")
+        why = (f"at {_batch_text(global_batch, seq_len)} batches more than {useful:,} chips gain under "
+               f"{NEAR_FASTEST:.0%} ({days})"
+               + ("; the deadline needs a larger --global-batch" if deadline_s is not None else ""))
     elif binding == "fleet size":
         why = f"at most {MOST_FLEET_CHIPS:,} chips in any fleet ({days})"
     elif binding in caps:
@@ -273,7 +283,7 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
         why = "; ".join([f"the deadline needs {k_best * per_system:,} chips", *limits]) if limits else ""
     if binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):  # the days are the count's
         why = why.replace(f" ({days})", "") + (f"; no layout divides all {cap * per_system:,} chips: trains on "
-                                                f"{k_best * per_system:,}, the fastest count found below ({days})")
+                                                f"{chosen.chips:,}, the fastest count found below ({days})")
     return _row(system, model, tokens, deadline_s, k_best * per_system, chosen, precision, seq_len, binding,
                 "; ".join(filter(None, [idle, why])), useful, global_batch=global_batch)
 

@@ -17,7 +17,7 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
 from parity.cli.labels import SPECS_ASSUMED_WORDS, flags_caption, system_label
-from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, TOKENS, Targets, arrivals_option, \
+from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, TOKENS, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
@@ -212,7 +212,8 @@ _TRAINING_ONLY = {"--chips": "chips", "--seq-len": "seq_len", "--global-batch": 
 @targets_options(ttft_default=DEFAULT_TTFT, statistics=True)
 @click.option("--isl", default=1024, show_default=True, type=TOKENS, help="prompt tokens per request")
 @click.option("--osl", default=1024, show_default=True, type=TOKENS, help="output tokens per request")
-@click.option("--weights", default=None, help="serving weight format for all systems (default: best native per chip)")
+@click.option("--weights", type=FORMAT_NAME, default=None,
+              help="serving weight format for all systems (default: best native per chip)")
 @click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile")
 @click.option("--chips", type=CHIPS, default=None,
               help="training: chips each system trains on (default: the fewest whole systems on which a layout "

@@ -3,6 +3,7 @@ bad row or one past a limit is refused as the reader reaches it, each refusal on
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -24,17 +25,18 @@ _BOM = b"\xef\xbb\xbf"
 
 def _lines(path: Path, binary: BinaryIO) -> Iterator[str]:
     """The file's lines as read_text takes its text (UTF-8, no NUL), decoded as they are read: ParityError at the
-    first byte that is not UTF-8 (named by its place in the file) or the first NUL."""
-    text = io.TextIOWrapper(binary, encoding="utf-8", newline="")  # held here: closing it closes `binary`
-    try:
-        for line in text:
-            if "\0" in line:
-                raise ParityError(f"{path.name}: holds NUL bytes, so it is not a CSV table")
-            yield line
-    except UnicodeDecodeError as err:  # err.object: the bytes the decoder held and the chunk it was given
-        at = binary.tell() - len(err.object) + err.start
-        raise ParityError(f"{path.name}: not UTF-8 text (byte {at:,} is 0x{err.object[err.start]:02x}); save it as "
-                          "a CSV table in UTF-8") from err
+    first byte that is not UTF-8 (named by its place in the file) or the first NUL. The text wrapper is closed as
+    the lines end (closing `binary`): one left to the garbage collector with `binary` open warns 'unclosed file'."""
+    with io.TextIOWrapper(binary, encoding="utf-8", newline="") as text:
+        try:
+            for line in text:
+                if "\0" in line:
+                    raise ParityError(f"{path.name}: holds NUL bytes, so it is not a CSV table")
+                yield line
+        except UnicodeDecodeError as err:  # err.object: the bytes the decoder held and the chunk it was given
+            at = binary.tell() - len(err.object) + err.start
+            raise ParityError(f"{path.name}: not UTF-8 text (byte {at:,} is 0x{err.object[err.start]:02x}); save it "
+                              "as a CSV table in UTF-8") from err
 
 
 def _lines_beyond(path: Path, most: int) -> bool:
@@ -88,10 +90,13 @@ def _near_misses(header: list[str], missing: list[str]) -> str:
     return ("; " + "; ".join(said)) if said else ""
 
 
-def _open(path: Path, needed: tuple[str, ...], refusal: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+@contextlib.contextmanager
+def _open(path: Path, needed: tuple[str, ...], refusal: str) -> Iterator[tuple[list[str], Iterator[tuple[int,
+                                                                                                         list[str]]]]]:
     """The header (each name stripped of surrounding spaces: 'arrival_s, isl' names isl) and an iterator of (line
-    number, cells) over the rest, read as it is taken (a blank line is no row); ParityError with `refusal` (by default
-    naming the columns) where the header lacks a column of `needed`."""
+    number, cells) over the rest, read as it is taken (a blank line is no row), the file closed as the block ends
+    however it ends (the rows read or not); ParityError with `refusal` (by default naming the columns) where the
+    header lacks a column of `needed`."""
     try:
         binary = path.open("rb")
     except OSError as err:
@@ -119,24 +124,24 @@ def _open(path: Path, needed: tuple[str, ...], refusal: str) -> tuple[list[str],
         raise
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        with binary:
-            try:
-                for cells in reader:
-                    if cells:
-                        yield reader.line_num, cells
-            except csv.Error as err:
-                raise ParityError(f"{path.name}: malformed CSV at line {max(reader.line_num, 1):,}: {err}") from err
-    return header, rows()
+        try:
+            for cells in reader:
+                if cells:
+                    yield reader.line_num, cells
+        except csv.Error as err:
+            raise ParityError(f"{path.name}: malformed CSV at line {max(reader.line_num, 1):,}: {err}") from err
+    with binary:
+        yield header, rows()
 
 
 def read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> tuple[list[str], list[dict[str, str]]]:
     """The header and the rows of a UTF-8 CSV file whose header names every column in `needed` (else ParityError
     with `refusal`, by default naming the columns), each row as csv.DictReader gives it (a missing cell None, cells
     beyond the header's in a list under None)."""
-    header, rows = _open(path, needed, refusal)
-    n = len(header)
-    return header, [dict(zip(header, cells + [None] * (n - len(cells))))
-                    | ({None: cells[n:]} if len(cells) > n else {}) for _, cells in rows]
+    with _open(path, needed, refusal) as (header, rows):
+        n = len(header)
+        return header, [dict(zip(header, cells + [None] * (n - len(cells))))
+                        | ({None: cells[n:]} if len(cells) > n else {}) for _, cells in rows]
 
 
 def column_rows(path: Path, columns: tuple[str, ...], max_rows: int | None = None,
@@ -146,35 +151,34 @@ def column_rows(path: Path, columns: tuple[str, ...], max_rows: int | None = Non
     one it does not read, since each of its cells would be dropped without a word, and so is one named twice
     (refuse_repeated_column) and a row with a value beyond the header's (an empty one, a trailing comma, is none);
     more than `max_rows` rows are refused with `too_many` as the reader reaches the next one, before reading on."""
-    header, rows = _open(path, columns, "")
-    refuse_repeated_column(path.name, header)
-    for column in header:
-        if column not in columns and column:
-            close = close_column(column, columns)
-            hint = f" (did you mean {close!r}?)" if close else ""
-            raise ParityError(f"{path.name}: unknown column {column!r}{hint}"
-                              f"; it takes {', '.join(columns)} only (a column beyond them would be dropped "
-                              "without a word)")
-    if max_rows is not None and _lines_beyond(path, max_rows):  # then its rows are counted before any is taken
-        counted = _open(path, columns, "")[1]
-        over = sum(1 for _ in itertools.islice(counted, max_rows + 1)) > max_rows
-        counted.close()
-        if over:
-            rows.close()
-            raise ParityError(too_many)
-    at = [header.index(c) for c in columns]
-    unnamed = [i for i, name in enumerate(header) if not name]  # a trailing comma in the header: empty cells only
-    in_order, width = at == list(range(len(header))), len(header)  # then a full row's cells are the columns'
-    for count, (line, cells) in enumerate(rows, start=1):
-        if max_rows is not None and count > max_rows:
-            raise ParityError(too_many)
-        if in_order and len(cells) == width:
-            yield line, cells
-            continue
-        if len(cells) > width or unnamed:
-            beyond = [cells[i] for i in unnamed if i < len(cells)] + cells[len(header):]
-            if any(cell.strip() for cell in beyond):
-                values = len(header) - len(unnamed) + len(beyond)
-                raise ParityError(f"{path.name} line {line:,}: {values} values where the header names {len(columns)} "
-                                  f"({', '.join(columns)}); a value beyond them would be dropped without a word")
-        yield line, [cells[i] if i < len(cells) else None for i in at]
+    with _open(path, columns, "") as (header, rows):
+        refuse_repeated_column(path.name, header)
+        for column in header:
+            if column not in columns and column:
+                close = close_column(column, columns)
+                hint = f" (did you mean {close!r}?)" if close else ""
+                raise ParityError(f"{path.name}: unknown column {column!r}{hint}"
+                                  f"; it takes {', '.join(columns)} only (a column beyond them would be dropped "
+                                  "without a word)")
+        if max_rows is not None and _lines_beyond(path, max_rows):  # then its rows are counted before any is taken
+            with _open(path, columns, "") as (_, counted):
+                over = sum(1 for _ in itertools.islice(counted, max_rows + 1)) > max_rows
+            if over:
+                raise ParityError(too_many)
+        at = [header.index(c) for c in columns]
+        unnamed = [i for i, name in enumerate(header) if not name]  # a trailing comma in the header: empty cells only
+        in_order, width = at == list(range(len(header))), len(header)  # then a full row's cells are the columns'
+        for count, (line, cells) in enumerate(rows, start=1):
+            if max_rows is not None and count > max_rows:
+                raise ParityError(too_many)
+            if in_order and len(cells) == width:
+                yield line, cells
+                continue
+            if len(cells) > width or unnamed:
+                beyond = [cells[i] for i in unnamed if i < len(cells)] + cells[len(header):]
+                if any(cell.strip() for cell in beyond):
+                    values = len(header) - len(unnamed) + len(beyond)
+                    raise ParityError(f"{path.name} line {line:,}: {values} values where the header names "
+                                      f"{len(columns)} ({', '.join(columns)}); a value beyond them would be dropped "
+                                      "without a word")
+            yield line, [cells[i] if i < len(cells) else None for i in at]

@@ -83,7 +83,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
          caption=(f"{flagged}{seq_len}-token sequences, {batch:,} per step, {precision}. "
                   f"Chips: {sized}; each count in the fastest layout that fits, as `parity train --chips N` picks "
                   "it. days: tokens / (tok/s/chip x the chips that train: all of them, but where no layout divides "
-                  "one system's chips, as the note says; training_chips in --format json or csv). MW: the chips' "
+                  "the whole systems' chips, as the note says; training_chips in --format json or csv). MW: the chips' "
                   "share of their systems' power as the catalog states it (as the serving fleet counts it; no facility overhead); GWh: MW x the time. "
                   "Cost: chips x their share of the price, a system's where the catalog prices the system, else a "
                   "chip's. " + (COST_BASES if costs else "")

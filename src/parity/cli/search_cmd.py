@@ -15,7 +15,8 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import screened, unreachable_ttft
 from parity.cli.serve_line import disagg_rerun, serve_command
-from parity.cli.values import CHIPS, ENGINE, TOKENS, Count, Targets, arrivals_option, arrivals_text, targets_options
+from parity.cli.values import (CHIPS, ENGINE, FORMAT_NAME, TOKENS, Count, Targets, arrivals_option, arrivals_text,
+                               targets_options)
 from parity.search import best_precision, mtp_assumption
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
@@ -65,7 +66,7 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
-@click.option("--weights", default=None, help="weight format (default: the narrowest native one)")
+@click.option("--weights", type=FORMAT_NAME, default=None, help="weight format (default: the narrowest native one)")
 @mtp_option()
 @click.option("--mode", "modes", type=click.Choice(["agg", "disagg"]), multiple=True,
               help="serving modes to search (default both)")

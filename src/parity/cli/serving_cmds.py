@@ -16,7 +16,8 @@ from parity import catalog
 from parity.cli.csv_input import column_rows, read_table
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
-from parity.cli.values import CONCURRENCY, ENGINE, PARALLEL, TOKENS, Count, Real, RequestRate, StatisticTarget, ray_option
+from parity.cli.values import (CONCURRENCY, ENGINE, FORMAT_NAME, PARALLEL, TOKENS, Count, Real, RequestRate,
+                               StatisticTarget, ray_option)
 from parity.compare import systems_to_hold
 from parity.cost import math_unit
 from parity.dtypes import format_named
@@ -202,12 +203,14 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                    "profile for the chip's software stack where one exists (vllm-rocm, sglang-rocm, sglang-cann), "
                    "else at the stack's measured maturity (flagged); MindIE and vLLM-Ascend have no profile (on "
                    "CANN: generic or sglang)")
-@click.option("--weights", default="",
+@click.option("--weights", type=FORMAT_NAME, default=None,
               help="weight format (default: the checkpoint's, fp32 cast to bf16 as engines do)")
-@click.option("--moe-weights", default="", help="expert weight format (default: as --weights)")
-@click.option("--kv", default="", help="KV-cache storage format (default: the engine's)")
-@click.option("--attention-format", default="", help="format of the attention math, bf16 or fp8 (FP8 attention "
-              "kernels such as FlashMLA-FP8; default: the engine's)")
+@click.option("--moe-weights", type=FORMAT_NAME, default=None,
+              help="expert weight format (default: as --weights)")
+@click.option("--kv", type=FORMAT_NAME, default=None, help="KV-cache storage format (default: the engine's)")
+@click.option("--attention-format", type=FORMAT_NAME, default=None,
+              help="format of the attention math, bf16 or fp8 (FP8 attention kernels such as FlashMLA-FP8; "
+                   "default: the engine's)")
 @click.option("--offload-kv", type=Real(0.0, 1.0), default=0.0, show_default=True,
               help="share of the KV cache kept in host CPU memory (systems with a chip-to-CPU link, e.g. GB200's "
                    "Grace over NVLink-C2C); each step reads it over that link")
@@ -308,7 +311,8 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
               help="TPOT target, e.g. 50ms or p90:60ms")
 @format_option
 @out_option
-def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, kv: str, attention_format: str,
+def serve(model: str, system: str, engine: str, weights: str | None, moe_weights: str | None, kv: str | None,
+          attention_format: str | None,
           offload_kv: float, offload_weights: float, mla_decode: str | None, mode: str, phase: str, scenario: str, lengths: Path | None, request_rate: float | None,
           batch: int | None, context: int | None, isl: int, osl: int, concurrency: int, random_range_ratio: float | None,
           tp: int, pp: int, attn_dp: int, moe_tp: int | None, moe_ep: int | None, redundant_experts: int,
@@ -322,6 +326,7 @@ def serve(model: str, system: str, engine: str, weights: str, moe_weights: str, 
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
     simulated step by step, with latency percentiles)."""
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
+    weights, moe_weights, kv, attention_format = (name or "" for name in (weights, moe_weights, kv, attention_format))
     if timeline is not None and timeline.suffix.lower() != ".csv":
         raise ParityError(f"--timeline {timeline}: the timeline is a CSV table; name the file .csv")
     refuse_overwrite([("--model", model_file(model)), ("--trace", trace), ("--lengths", lengths)],

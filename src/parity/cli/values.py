@@ -113,6 +113,24 @@ class EngineName(click.ParamType):
 ENGINE = EngineName()
 
 
+class FormatName(click.ParamType):
+    """A number format's name, stripped (what it names is read where it is used, dtypes.format_named); a blank one
+    is refused: the option's default is its absence, never '' typed (a CSV's empty cell is predict's default)."""
+
+    name = "format"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        if not text:
+            option = param.opts[0] if param is not None and param.opts else "the option"
+            self.fail(f"no format name given: name one (e.g. bf16, fp8), or leave {option} out for its default",
+                      param, ctx)
+        return text
+
+
+FORMAT_NAME = FormatName()
+
+
 class Real(click.ParamType):
     """A finite real number in [least, most] (NaN and infinities refused); `open_least`: least excluded."""
 

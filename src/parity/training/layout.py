@@ -15,9 +15,9 @@ from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.plan import Precision, check_expert_split, check_pipeline_split, check_tensor_split
 
-__all__ = ["TrainingLayout", "implicit_stage_layers", "implicit_ranks", "chunk_choices", "layout_chunks",
-           "layout_counts", "most_layout_entries", "check_dense_experts", "check_micro_batch", "check_model_options",
-           "default_global_batch", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
+__all__ = ["TrainingLayout", "implicit_stage_layers", "implicit_ranks", "chunk_choices", "stages_hold_layers",
+           "layout_chunks", "layout_counts", "most_layout_entries", "check_dense_experts", "check_micro_batch",
+           "check_model_options", "default_global_batch", "ranks_clause", "RECOMPUTE", "PRECISIONS", "GRAD_OVERLAP",
            "training_precision", "ACTIVATION_CACHES", "OPTIMIZER_STATES", "GRADIENT_FORMATS", "MOE_DISPATCHERS"]
 
 RECOMPUTE = ("none", "selective", "full")
@@ -133,6 +133,13 @@ def layout_chunks(text: str, most_entries: int = _MOST_ENTRIES) -> tuple[str, ..
         return "".join(item if isinstance(item, str) else expand(item[0]) * item[1] if item[1] else ""
                        for item in items)
     return tuple(expand(_parse_layout(text, most_entries)[0]).split("|"))
+
+
+def stages_hold_layers(num_layers: int, pp: int, vp: int) -> bool:
+    """Whether `pp` pipeline stages of `vp` virtual stages each split `num_layers` layers evenly with a transformer
+    layer in every virtual stage: pp x vp at most the layers (chunk_choices may count the embedding or the loss as a
+    layer, which would leave a chunk of none). The layout check and the search both ask this."""
+    return pp * vp <= num_layers
 
 
 def chunk_choices(num_layers: int, pp: int, first: int = 0, last: int = 0) -> tuple[int, ...]:
@@ -406,7 +413,7 @@ class TrainingLayout:
             self._check_layout(model)
         elif self.pp_first_layers or self.pp_last_layers:
             self._check_stages(model.num_layers)
-        elif self.pp * self.virtual_stages > model.num_layers:
+        elif not stages_hold_layers(model.num_layers, self.pp, self.virtual_stages):
             raise InfeasiblePlan(f"--pp x --vp must be at most the number of layers ({model.num_layers}), "
                                  f"got {self.pp} x {self.virtual_stages} (uneven first and last stages: "
                                  f"--pp-first-layers, --pp-last-layers)")

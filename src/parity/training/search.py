@@ -14,7 +14,7 @@ from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System, per_die
 from parity.model import DenseMlp, Model, MoeMlp
 from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, TrainingLayout, check_dense_experts, check_micro_batch,
-                                    chunk_choices, ranks_clause)
+                                    chunk_choices, ranks_clause, stages_hold_layers)
 from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, format_notes, train_step
 from parity.units import counted
 
@@ -152,7 +152,7 @@ def structural_layouts(model: Model, system: System, chips: int, seq_len: int, s
                 dp = rest // pp
                 chunks = chunk_choices(layers, pp)
                 for vp in space.virtual(pp):
-                    if vp not in chunks:
+                    if vp not in chunks or not stages_hold_layers(layers, pp, vp):
                         continue
                     for ep in space.ep if moe else (1,):
                         etp = _expert_tp(model, tp, ep, cp, dp, space.etp) if moe else tp
