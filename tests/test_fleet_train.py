@@ -314,3 +314,24 @@ def test_whole_racks_no_layout_divides_train_on_most_of_their_chips_where_that_i
     assert row.note == ("no layout divides the 720 chips of 10 gb200-nvl72: trains on 704 of them, the rest idle and "
                         "counted; 1,000 chips hold 13 whole gb200-nvl72; no layout divides all 936 chips: trains on "
                         "704, the fastest count found below (1.2 days)")
+
+
+def test_a_cap_whose_own_layout_is_slow_trains_on_fewer_systems() -> None:
+    """10 MW runs 17 CloudMatrix 384 (6,528 chips), whose fastest layout is pp 51 at 480 tok/s/chip (55.4 days);
+    16 of them (6,144 chips, pp 3 vp 3) take 38.6 days: the fleet is the 16, and its note says why."""
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-70b"), [catalog.system("cloudmatrix-384")], 15e12,
+                                 power_budget_w=10e6)
+    assert (row.chips, row.systems, row.binding) == (6144, 16, "power")
+    assert row.train_time_s / 86400 == pytest.approx(38.6, abs=0.05)
+    assert row.note.startswith("10 MW runs 17 cloudmatrix-384, but 6,144 chips train faster than all 6,528 (38.6 "
+                               "days, against 55.4)")
+
+
+def test_a_batch_with_a_large_odd_part_does_not_claim_more_chips_cannot_help() -> None:
+    """A 999-sequence batch (27 x 37) needs data-parallel degrees the 1, 3 ... 15 x 2^k counts rarely give: the note
+    says no count tried trains faster, not that no more chips help (17,280 H100s train it at dp 27)."""
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-70b"), [catalog.system("hgx-h100")], 15e12,
+                                 deadline_s=20 * 86400.0, units=20000, global_batch=999)
+    assert "no count tried above 8,192 chips trains faster (76.0 days); the counts tried are 1, 3 ... 15 x 2^k " \
+           "systems, and a 999-sequence batch (odd part 999) may train faster on others" in row.note
+    assert "at most" not in row.note

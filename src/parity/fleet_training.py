@@ -212,10 +212,10 @@ def _fastest_doubling(price: _Pricer, tokens: float, cap: int) -> int:
 
 
 def _fastest_below(price: _Pricer, tokens: float, cap: int, best: int) -> int:
-    """Of `best` and the largest counts up to `cap` of 3, 5 or 7 times a power of two (where a layout more likely
-    divides them than at `cap` itself) above it, or below it where it is `cap` (training on part of its chips), the
-    fastest."""
-    counts = [m * 2 ** int(math.log2(cap / m)) for m in (3, 5, 7) if m <= cap]
+    """Of `best` and the largest counts up to `cap` of 1, 3, 5 or 7 times a power of two (where a layout more likely
+    divides them than at `cap` itself, or divides them into a faster one) above it, or below it where it is `cap`
+    (the cap's own layout slower, or on part of its chips), the fastest."""
+    counts = [m * 2 ** int(math.log2(cap / m)) for m in (1, 3, 5, 7) if m <= cap]
     return min([best, *(c for c in counts if (c > best or best == cap) and price(c) is not None)],
                key=lambda c: _time_s(price(c), tokens))
 
@@ -241,8 +241,13 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
                     else "power", f"{' and '.join(limits)}: none trains", global_batch=global_batch)
     binding = limit
     given = price(cap) if deadline_s is None else None
-    # the days the whole systems given take, where a layout divides all their chips
+    # the days the whole systems given take, where a layout divides all their chips, or fewer systems where they
+    # train faster (a layout of the cap's chips may be a slow one: 17 CloudMatrix 384 at pp 51 take 55 days, 16 at
+    # pp 3 and vp 3 take 39)
     k_best = cap if given is not None and given.chips == cap * per_system else None
+    if k_best is not None and cap > 1:
+        k_best = _fastest_below(price, tokens, cap, cap)
+        binding = limit if k_best == cap else "faster below"
     if k_best is None:  # a deadline, or no layout runs on all the chips given: the count searched (the cap one of
         # those counts, on the most of its chips a layout divides, where that trains fastest)
         k_best, binding = _count(price, tokens, deadline_s, cap, limit)
@@ -267,9 +272,14 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     idle = (f"no layout divides the {k_best * per_system:,} chips of {'one' if k_best == 1 else f'{k_best:,}'} "
             f"{system.id}: trains on {chosen.chips:,} of them, the rest idle and counted"
             if chosen.chips < k_best * per_system else "")
+    odd = global_batch // (global_batch & -global_batch)  # the batch's odd part: data-parallel degrees need it
+    untried = (f"; the counts tried are 1, 3 ... 15 x 2^k systems, and a {global_batch:,}-sequence batch (odd part "
+               f"{odd:,}) may train faster on others (parity train --chips N)" if odd > 15 else "")
     if binding == "batch":
-        why = (f"at {_batch_text(global_batch, seq_len)} batches at most {useful:,} chips help ({days})"
-               + ("; the deadline needs a larger --global-batch" if deadline_s is not None else ""))
+        why = (f"at {_batch_text(global_batch, seq_len)} batches "
+               + (f"no count tried above {useful:,} chips trains faster ({days}){untried}" if untried else
+                  f"at most {useful:,} chips help ({days})"
+                  + ("; the deadline needs a larger --global-batch" if deadline_s is not None else "")))
     elif binding == "scale":
         why = (f"at {_batch_text(global_batch, seq_len)} batches more than {useful:,} chips gain under "
                f"{NEAR_FASTEST:.0%} ({days})"
@@ -281,7 +291,11 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
                if deadline_s is not None else "") + "; ".join(limits) + f" ({days})"
     else:
         why = "; ".join([f"the deadline needs {k_best * per_system:,} chips", *limits]) if limits else ""
-    if binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):  # the days are the count's
+    if binding == "faster below":  # the cap's own layout is slower than a count below it
+        why = (f"{'; '.join(limits)}, but {k_best * per_system:,} chips train faster than all "
+               f"{cap * per_system:,} ({days}, against {_time_s(price(cap), tokens) / SECONDS_PER_DAY:,.1f})")
+        binding = limit
+    elif binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):  # the days are the count's
         why = why.replace(f" ({days})", "") + (f"; no layout divides all {cap * per_system:,} chips: trains on "
                                                 f"{chosen.chips:,}, the fastest count found below ({days})")
     return _row(system, model, tokens, deadline_s, k_best * per_system, chosen, precision, seq_len, binding,

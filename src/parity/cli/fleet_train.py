@@ -73,9 +73,11 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                                    "" if units is None else f"on at most {units:,} chip{'s' if units != 1 else ''}",
                                    "" if power_mw is None else f"within {power_mw:g} MW"]))
     sized = ("the fewest whole systems (doubled, bisected, then the counts below of 1, 3 ... 15 times a power of two "
-             "checked) whose fastest layout trains within the deadline; a count on which no layout divides the model "
-             "and the batch counts as missing it" if days is not None
-             else "the whole systems the limits give, in their fastest layout")
+             "checked) whose fastest layout trains within the deadline; a count on which no layout divides all its "
+             "chips trains on the most of them one does, above one system fewer, else counts as missing it"
+             if days is not None
+             else "the whole systems the limits give, in their fastest layout, or fewer where those train faster (the "
+             "note says so)")
     flagged = flags_caption(found, model, [(p.tokens_per_s_per_chip is not None, p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
