@@ -21,7 +21,7 @@ class Admission:
     def _deliver(self, busy: bool) -> None:
         """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
         recv = self.recv_steps
-        if recv > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < recv:
+        if recv > 1 and self.decoding and not self.last_had_prompts and self.since_recv < recv:
             return
         inbound = self.inbound
         if not inbound:
@@ -60,7 +60,7 @@ class Admission:
         if self.hold_steps > 0 and self.d > 1:
             if not all(self.waiting) and self.held_steps < self.hold_steps:
                 return False
-        if self.batch_wait_on and (running := sum(self.n)) > 0:
+        if self.batch_wait_on and (running := self.decoding) > 0:
             s = self.s
             tokens = sum(q.prompt_left for w in self.waiting for q in w) + running * self.width
             if tokens < s.batch_wait.tokens_ratio * s.budget.max_num_tokens and self.held_steps < s.batch_wait.timeout_steps:

@@ -53,6 +53,7 @@ class Engine(Admission, Idling, Ranks):
         self.waiting = [deque() for _ in range(ranks)]
         self.prefilling: list[list[Request]] = [[] for _ in range(ranks)]
         self.n = [0] * ranks  # decoding sequences per rank
+        self.decoding = 0  # decoding sequences of all ranks: sum(n), kept as n changes (Ranks._start_decode, _release)
         self.ctx = [0.0] * ranks  # sum of (context at step 0 of the counter) of decoding sequences
         self.held_prompts = [0.0] * ranks  # prompt tokens of prefilling requests (KV they hold)
         self.reserved = [0.0] * ranks  # KV reserved at admission (no on-demand growth)
@@ -98,11 +99,11 @@ class Engine(Admission, Idling, Ranks):
         return self.pending
 
     def has_work(self) -> bool:
-        return any(self.n) or any(self.prefilling) or any(self.waiting)
+        return self.decoding > 0 or any(self.prefilling) or any(self.waiting)
 
     def ready_s(self) -> float:
         """When this engine next has something to do."""
-        if any(self.n) or any(self.prefilling) or any(self.waiting):  # has_work(), asked after every step
+        if self.decoding or any(self.prefilling) or any(self.waiting):  # has_work(), asked after every step
             return self.now
         return max(self.now, self.inbound[0][0]) if self.inbound else _INF  # an idle clock never runs back
 
@@ -113,7 +114,7 @@ class Engine(Admission, Idling, Ranks):
         engine is due, asked only then; None: no other engine)."""
         if self.idle_clock:
             self.idle_clock = []
-        busy = any(self.n) or any(self.prefilling) or any(self.waiting)  # has_work()
+        busy = self.decoding > 0 or any(self.prefilling) or any(self.waiting)  # has_work()
         if not busy and self.inbound:
             self.now = max(self.now, self.inbound[0][0])
         self._deliver(busy)
@@ -129,7 +130,7 @@ class Engine(Admission, Idling, Ranks):
                 self._prompt_step(chunks, per_rank, prompt_tokens)
                 return
         self.last_had_prompts = False
-        if any(self.n):
+        if self.decoding:
             self._decode_stretch(horizon)
             return
         # nothing runs: prompts held by a policy, or waiting for admission they cannot get
@@ -145,7 +146,7 @@ class Engine(Admission, Idling, Ranks):
         first, Ranks._make_room)."""
         if self.s.budget.mixed:
             self._make_room()
-        decoding = sum(self.n)
+        decoding = self.decoding
         decodes = max(self.n) if self.s.budget.mixed else 0
         ctx = self._mean_context() if decodes else 1.0
         tokens = cached = 0.0  # the chunks' tokens, and their cached context weighted by their tokens
@@ -175,7 +176,8 @@ class Engine(Admission, Idling, Ranks):
             self._output_delays(self._next_step(prefilled))
             for req in prefilled:
                 self._prefilled(req)
-        self._finish()
+        if self.finish_steps and self.finish_steps[0] <= self.steps:  # a last token out (_finish, without a call)
+            self._finish()
         if self.timeline is not None:
             self._record(sum(1 for _, c in chunks if c > 0))
 
@@ -199,7 +201,7 @@ class Engine(Admission, Idling, Ranks):
         if self.on_demand:  # only a cache that grows on demand preempts
             self._make_room()
         n, m, steps, now = self.n, self.m, self.steps, self.now
-        decoding, busiest = sum(n), max(n)
+        decoding, busiest = self.decoding, max(n)
         k = self.finish_steps[0] - steps if self.finish_steps else 1
         ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
         t1: float | None = None
@@ -242,7 +244,8 @@ class Engine(Admission, Idling, Ranks):
         if queued:
             self.held_steps += k
         self._token_gaps(now, t, decoding, k)
-        self._finish()
+        if self.finish_steps and self.finish_steps[0] <= self.steps:  # a last token out (_finish, without a call)
+            self._finish()
         if self.timeline is not None:
             self._record(0)
 
@@ -287,7 +290,7 @@ class Engine(Admission, Idling, Ranks):
         return t
 
     def _mean_context(self, ahead: float = 0.0) -> float:
-        n = sum(self.n)
+        n = self.decoding
         return (sum(self.ctx) + self.m * n * (self.steps + ahead)) / n if n else 1.0
 
     def _prefilled(self, req: Request) -> None:
@@ -315,14 +318,14 @@ class Engine(Admission, Idling, Ranks):
         one, where the requests whose prompts this step ended (`prefilled`) decode beside those decoding now (none on
         a prefill worker, which hands them on)."""
         if self.role == "prefill":
-            return max(self.n), self._mean_context(), sum(self.n)
+            return max(self.n), self._mean_context(), self.decoding
         joining = [0] * self.d
-        context = sum(self.ctx) + self.m * sum(self.n) * self.steps
+        context = sum(self.ctx) + self.m * self.decoding * self.steps
         for req in prefilled:
             if req.decode_left > 0:
                 joining[req.rank] += 1
                 context += req.isl + req.osl - req.decode_left  # its prompt and the tokens out so far
-        sequences = sum(self.n) + sum(joining)
+        sequences = self.decoding + sum(joining)
         return (max(n + j for n, j in zip(self.n, joining)), context / sequences if sequences else 1.0,
                 sequences)
 
@@ -340,7 +343,7 @@ class Engine(Admission, Idling, Ranks):
         step of the next step's busiest rank and mean context (step; None: of the sequences decoding now, which a
         request's last token leaves in that step, since the overlap scheduler planned it before the token was
         seen). The output path's lag is in decode steps of the same context (_lag)."""
-        batch, context, decoding = (max(self.n), self._mean_context(), sum(self.n)) if step is None else step
+        batch, context, decoding = (max(self.n), self._mean_context(), self.decoding) if step is None else step
         delay = self._decode_s(batch, context, decoding) if self.overlap else 0.0
         if self.role == "prefill" or not self.s.first_token_lag_steps:  # a prefill worker hands on; no lag
             return delay, 0.0
@@ -352,7 +355,7 @@ class Engine(Admission, Idling, Ranks):
         assert self.timeline is not None
         used = sum(self.kv_used(r) for r in range(self.d)) / (self.capacity * self.d)
         self.timeline.append((self.now, self.index, self.role, sum(map(len, self.waiting)) + self._arrived(),
-                              prefilled, sum(map(len, self.prefilling)), sum(self.n), used))
+                              prefilled, sum(map(len, self.prefilling)), self.decoding, used))
 
     def _arrived(self) -> int:
         """Inbound requests whose time has come (visible by now) but that no rank's queue holds yet; later arrivals,
