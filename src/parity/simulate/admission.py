@@ -81,20 +81,20 @@ class Admission:
         """Take the request at the head of rank r's queue if the rank has room for it beside the `held` requests it
         runs, with `left` tokens of the step's budget left (the batch limit is the caller's test); KV is reserved
         here where it does not grow on demand."""
-        b = self.s.budget
-        if not b.chunked and req.prompt_left > left and left < b.max_num_tokens:
+        if not self.chunked and req.prompt_left > left and left < self.max_num_tokens:
             return False  # a whole prompt per step (no chunking) and it does not fit beside this step's others
         # KV it needs: on demand, its prompt (and, after a preemption, the output so far) and one token; else the
         # whole length, which is reserved (KvAdmission.blocks and Ranks.kv_used, written out: a call per queue head
         # and step)
         block = self.block_tokens
         if on_demand := self.on_demand:
-            need = math.ceil(((req.isl if req.isl > req.prompt_left else req.prompt_left) + 1) / block) * block
+            prompt, n_r = req.prompt_left, self.n[r]
+            need = math.ceil(((req.isl if req.isl > prompt else prompt) + 1) / block) * block
             # beside what the step's decodes grow by: every decoding sequence of a mixed step a token longer (m with
             # MTP), and on a decode worker this one too (room Ranks._make_room would otherwise preempt for)
             decode = self.role == "decode"
-            grow = self.m * (self.n[r] + decode) if decode or b.mixed else 0.0
-            used = self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
+            grow = self.m * (n_r + decode) if decode or self.mixed else 0.0
+            used = self.held_prompts[r] + self.ctx[r] + self.m * n_r * self.steps
         else:
             need = math.ceil((req.isl + req.osl) / block) * block
             grow = 0.0

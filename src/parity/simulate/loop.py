@@ -42,7 +42,9 @@ class Engine(Admission, Idling, Ranks):
         self.hold_steps, self.batch_wait_on = scheduler.balance.hold_steps, scheduler.batch_wait.on
         self.on_done, self.on_prefilled = on_done, on_prefilled
         self.rng = rng or np.random.default_rng(0)
-        self.max_batch = min(scheduler.budget.max_batch_size, max_batch or _INF)
+        budget = scheduler.budget
+        self.mixed, self.chunked, self.max_num_tokens = budget.mixed, budget.chunked, budget.max_num_tokens
+        self.max_batch = min(budget.max_batch_size, max_batch or _INF)
         self.max_prefill = max_prefill or _INF  # prompts a rank starts per step at most (disaggregated prefill)
         # DpRouting: a disaggregated worker's requests land on a rank drawn at random, else on the least loaded
         self.random_rank = scheduler.dp_routing.by_bootstrap_room and role != "agg" and ranks > 1
@@ -272,13 +274,6 @@ class Engine(Admission, Idling, Ranks):
         self.decoded_s = self.now
         self.sequence_steps += decoding * k
 
-    def _lag(self, batch: int, context: float, decoding: int) -> float:
-        """What the engine's output path adds to a token [s]: its lag in decode steps of `batch` sequences on the
-        busiest rank (at least one), `decoding` on all ranks (at least one), at mean `context` [tokens]
-        (_delays_now's)."""
-        lag = self.s.first_token_lag_steps
-        return lag * self._decode_s(max(batch, 1), context, max(decoding, 1)) if lag else 0.0
-
     def _decode_s(self, batch: float, context: float, decoding: float) -> float:
         """One decode-only step [s] of `batch` sequences on the busiest rank, `decoding` on all ranks (the table's; a
         step asks for the same one several times)."""
@@ -342,12 +337,13 @@ class Engine(Admission, Idling, Ranks):
         launched the next step, so every token, the first as the last, reaches the client one step late: a decode
         step of the next step's busiest rank and mean context (step; None: of the sequences decoding now, which a
         request's last token leaves in that step, since the overlap scheduler planned it before the token was
-        seen). The output path's lag is in decode steps of the same context (_lag)."""
+        seen). The output path's lag is in decode steps of the same context, of at least one sequence on the busiest
+        rank and on all ranks."""
         batch, context, decoding = (max(self.n), self._mean_context(), self.decoding) if step is None else step
         delay = self._decode_s(batch, context, decoding) if self.overlap else 0.0
-        if self.role == "prefill" or not self.s.first_token_lag_steps:  # a prefill worker hands on; no lag
+        if self.role == "prefill" or not (lag := self.s.first_token_lag_steps):  # a prefill worker hands on; no lag
             return delay, 0.0
-        return delay, self._lag(batch, context, decoding)
+        return delay, lag * self._decode_s(batch if batch > 1 else 1, context, decoding if decoding > 1 else 1)
 
     def _record(self, prefilled: int) -> None:
         """A timeline row after a prompt step (`prefilled`: the prompts that took a chunk in it) or a stretch of plain
