@@ -146,17 +146,17 @@ class Engine(Admission, Idling, Ranks):
     def _prompt_step(self, chunks: list[tuple[Request, float]], per_rank: list[float], prompt_tokens: float) -> None:
         """One step with prompt chunks (_plan's): with mixed batching the decodes run in it too (room made for them
         first, Ranks._make_room)."""
-        if self.s.budget.mixed:
+        if mixed := self.mixed:
             self._make_room()
         decoding = self.decoding
-        decodes = max(self.n) if self.s.budget.mixed else 0
+        decodes = max(self.n) if mixed else 0
         ctx = self._mean_context() if decodes else 1.0
         tokens = cached = 0.0  # the chunks' tokens, and their cached context weighted by their tokens
         for req, c in chunks:
             tokens += c
             cached += req.cached * c
         cached /= max(tokens, 1.0)
-        ranks = sum(1 for p in per_rank if p > 0)
+        ranks = len(per_rank) - per_rank.count(0.0)  # ranks with prompt tokens (none has fewer than 0)
         t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks, decoding if decodes else None)
         if self.builds is not None:
             t += self._plan_build_s(per_rank)
@@ -175,9 +175,9 @@ class Engine(Admission, Idling, Ranks):
             if req.prompt_left <= 0:
                 prefilled.append(req)
         if prefilled:
-            self._output_delays(self._next_step(prefilled))
+            delay, lag = self._output_delays(self._next_step(prefilled))
             for req in prefilled:
-                self._prefilled(req)
+                self._prefilled(req, delay, lag)
         if self.finish_steps and self.finish_steps[0] <= self.steps:  # a last token out (_finish, without a call)
             self._finish()
         if self.timeline is not None:
@@ -288,12 +288,13 @@ class Engine(Admission, Idling, Ranks):
         n = self.decoding
         return (sum(self.ctx) + self.m * n * (self.steps + ahead)) / n if n else 1.0
 
-    def _prefilled(self, req: Request) -> None:
+    def _prefilled(self, req: Request, delay: float, lag: float) -> None:
+        """A request whose prompt this step ended: handed on, or decoding from the next step; (delay, lag): this step's
+        _output_delays."""
         r = req.rank
         self.prefilling[r].remove(req)
         self.held_prompts[r] -= req.isl + (req.osl - 1 - req.decode_left) if req.first_s < _INF else req.isl
         req.prompt_left = 0.0
-        delay, lag = self._output_delays()
         req.prefilled_s = self.now + delay
         if self.role == "prefill":
             self._release(r, req, decoding=False)
