@@ -170,7 +170,7 @@ class Admission:
             for req in pre_r:
                 if left <= 0:
                     break
-                c = min(req.prompt_left, left)
+                c = left if left < (prompt := req.prompt_left) else prompt  # min(prompt_left, left), without the call
                 chunks.append((req, c))
                 left -= c
             if inputs is not None:  # PromptAdmission's input budget: the step's prompt tokens so far come off it too
@@ -185,8 +185,8 @@ class Admission:
                 if not self._admit(r, req, held, left):
                     break
                 pre_r.append(req)
-                self.held_prompts[r] += req.prompt_left
-                c = min(req.prompt_left, left)
+                self.held_prompts[r] += (prompt := req.prompt_left)
+                c = left if left < prompt else prompt  # min(prompt_left, left)
                 chunks.append((req, c))
                 left -= c
                 started += 1

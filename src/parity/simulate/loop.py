@@ -202,14 +202,14 @@ class Engine(Admission, Idling, Ranks):
         it, Ranks._make_room), or `horizon`."""
         if self.on_demand:  # only a cache that grows on demand preempts
             self._make_room()
-        n, m, steps, now = self.n, self.m, self.steps, self.now
+        n, m, steps, now, inbound = self.n, self.m, self.steps, self.now, self.inbound
         decoding, busiest = self.decoding, max(n)
         k = self.finish_steps[0] - steps if self.finish_steps else 1
         ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
         t1: float | None = None
-        if self.inbound or horizon < _INF:  # how many steps of the first one's length fit before them
+        if inbound or horizon < _INF:  # how many steps of the first one's length fit before them
             t1 = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.0)) / decoding, decoding)
-            if self.inbound and (fit := int((self.inbound[0][0] - now) / t1) + 1) < k:
+            if inbound and (fit := int((inbound[0][0] - now) / t1) + 1) < k:
                 k = fit
             if horizon < _INF and (fit := int((horizon - now) / t1) + 1) < k:
                 k = fit
@@ -221,9 +221,9 @@ class Engine(Admission, Idling, Ranks):
                 k = min(k, int(self.s.batch_wait.timeout_steps - self.held_steps) + 1)
         cadence = False  # RecvInterval: does this stretch pass receive attempts that find nothing?
         if s_recv := self.recv_steps:
-            if s_recv > 1 and self.inbound:  # up to the next attempt: `steps` decode steps after the last
+            if s_recv > 1 and inbound:  # up to the next attempt: `steps` decode steps after the last
                 k = min(k, max(math.ceil(s_recv - self.since_recv), 1))
-            cadence = s_recv > 1 and not self.inbound
+            cadence = s_recv > 1 and not inbound
         if self.on_demand:  # steps until a rank's KV cache is full (kv_used(r), written out: every rank, every step)
             held, ctx, capacity = self.held_prompts, self.ctx, self.capacity
             for r, n_r in enumerate(n):
@@ -265,7 +265,7 @@ class Engine(Admission, Idling, Ranks):
             if carried:
                 itl.append((step_s + (start_s - self.decoded_s), float(carried)))
             end = start_s + step_s
-            itl.extend((end - last_s, 1.0) for last_s in joined)
+            itl.extend([(end - last_s, 1.0) for last_s in joined])
             joined.clear()
             if k > 1:
                 itl.append((step_s, float(decoding * (k - 1))))
