@@ -15,6 +15,7 @@ from parity.simulate import Benchmark, StepTable, client_profile, run_aggregated
 from parity.simulate import run as run_module
 from parity.simulate.idle import _IDLE_ITERATION_S
 from parity.simulate.loop import Engine
+from parity.simulate.tables import _weighted_sum
 
 GRID = dict(batches=(0.0, 1.0, 2.0, 4.0, 8.0, 64.0), contexts=(1.0, 1000.0, 10000.0),
             prefills=(0.0, 1000.0, 2000.0, 8192.0))
@@ -141,3 +142,32 @@ def test_a_decode_lookup_kept_per_batch_interpolates_as_the_table_does() -> None
         for context in (1.0, 2000.0, 2000.0):  # the third lookup is the second's, remembered
             assert math.isclose(table.decode_time_s(batch, context), 0.010 + 0.001 * batch, rel_tol=1e-12)
     assert sorted(table.decode_rows) == [(0, None), (1, None), (3, None), (5.5, None), (64, None), (100, None)]
+
+
+def test_a_decode_rows_rank_cases_add_up_as_a_sum_over_them_does() -> None:
+    """_weighted_sum adds the rank cases' weighted times in the order and from the int 0 that sum() over a
+    generator did: equal to the bit for one case and for two (0.3 x 0.1 + 0.7 x 0.2 rounds as that sum does)."""
+    t = ((((0.1,), (0.25,)),), (((0.2,), (1 / 3,)),))  # t[e][batch][context][prefill]
+    for cases in (((1, 1.0),), ((0, 0.3), (1, 0.7))):
+        want = tuple(sum(w * t[e][0][c][0] for e, w in cases) for c in range(2))
+        assert _weighted_sum(t, cases, 0, 2) == want
+    assert _weighted_sum(t, ((0, 0.3), (1, 0.7)), 0, 2) == (0.3 * 0.1 + 0.7 * 0.2, 0.3 * 0.25 + 0.7 / 3)
+
+
+def test_an_engines_count_of_decoding_sequences_is_the_sum_over_its_ranks(monkeypatch) -> None:
+    """Engine.decoding, kept as sequences start and end, is sum(n) after every step of a run that preempts (a KV
+    cache of 5,000 tokens a rank, 2 ranks, 16 clients of 900/120): the run's preemptions are 24."""
+    seen: list[tuple[int, int]] = []
+    advance = Engine.advance
+
+    def checked(self, *args, **kwargs):
+        advance(self, *args, **kwargs)
+        seen.append((self.decoding, sum(self.n)))
+
+    monkeypatch.setattr(Engine, "advance", checked)
+    table = StepTable.of(linear, **GRID)
+    sched = scheduler_of(catalog.engine("vllm"), 5000.0, attn_dp=2)
+    bench = Benchmark(isl=900, osl=120, concurrency=16, client=client_profile("inferencex"), seed=3)
+    result = run_aggregated(table, sched, bench, ranks=2)
+    assert result.preemptions == 24
+    assert len(seen) > 100 and all(kept == summed for kept, summed in seen)

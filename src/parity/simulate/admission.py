@@ -21,7 +21,7 @@ class Admission:
     def _deliver(self, busy: bool) -> None:
         """Requests whose arrival the scheduler sees now join the least-loaded rank's queue (busy: has_work())."""
         recv = self.recv_steps
-        if recv > 1 and any(self.n) and not self.last_had_prompts and self.since_recv < recv:
+        if recv > 1 and self.decoding and not self.last_had_prompts and self.since_recv < recv:
             return
         inbound = self.inbound
         if not inbound:
@@ -60,7 +60,7 @@ class Admission:
         if self.hold_steps > 0 and self.d > 1:
             if not all(self.waiting) and self.held_steps < self.hold_steps:
                 return False
-        if self.batch_wait_on and (running := sum(self.n)) > 0:
+        if self.batch_wait_on and (running := self.decoding) > 0:
             s = self.s
             tokens = sum(q.prompt_left for w in self.waiting for q in w) + running * self.width
             if tokens < s.batch_wait.tokens_ratio * s.budget.max_num_tokens and self.held_steps < s.batch_wait.timeout_steps:
@@ -81,20 +81,20 @@ class Admission:
         """Take the request at the head of rank r's queue if the rank has room for it beside the `held` requests it
         runs, with `left` tokens of the step's budget left (the batch limit is the caller's test); KV is reserved
         here where it does not grow on demand."""
-        b = self.s.budget
-        if not b.chunked and req.prompt_left > left and left < b.max_num_tokens:
+        if not self.chunked and req.prompt_left > left and left < self.max_num_tokens:
             return False  # a whole prompt per step (no chunking) and it does not fit beside this step's others
         # KV it needs: on demand, its prompt (and, after a preemption, the output so far) and one token; else the
         # whole length, which is reserved (KvAdmission.blocks and Ranks.kv_used, written out: a call per queue head
         # and step)
         block = self.block_tokens
         if on_demand := self.on_demand:
-            need = math.ceil(((req.isl if req.isl > req.prompt_left else req.prompt_left) + 1) / block) * block
+            prompt, n_r = req.prompt_left, self.n[r]
+            need = math.ceil(((req.isl if req.isl > prompt else prompt) + 1) / block) * block
             # beside what the step's decodes grow by: every decoding sequence of a mixed step a token longer (m with
             # MTP), and on a decode worker this one too (room Ranks._make_room would otherwise preempt for)
             decode = self.role == "decode"
-            grow = self.m * (self.n[r] + decode) if decode or b.mixed else 0.0
-            used = self.held_prompts[r] + self.ctx[r] + self.m * self.n[r] * self.steps
+            grow = self.m * (n_r + decode) if decode or self.mixed else 0.0
+            used = self.held_prompts[r] + self.ctx[r] + self.m * n_r * self.steps
         else:
             need = math.ceil((req.isl + req.osl) / block) * block
             grow = 0.0
@@ -170,7 +170,7 @@ class Admission:
             for req in pre_r:
                 if left <= 0:
                     break
-                c = min(req.prompt_left, left)
+                c = left if left < (prompt := req.prompt_left) else prompt  # min(prompt_left, left), without the call
                 chunks.append((req, c))
                 left -= c
             if inputs is not None:  # PromptAdmission's input budget: the step's prompt tokens so far come off it too
@@ -185,8 +185,8 @@ class Admission:
                 if not self._admit(r, req, held, left):
                     break
                 pre_r.append(req)
-                self.held_prompts[r] += req.prompt_left
-                c = min(req.prompt_left, left)
+                self.held_prompts[r] += (prompt := req.prompt_left)
+                c = left if left < prompt else prompt  # min(prompt_left, left)
                 chunks.append((req, c))
                 left -= c
                 started += 1

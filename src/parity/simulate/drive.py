@@ -3,6 +3,7 @@ it, and sends each request to the worker with the fewest outstanding."""
 
 from __future__ import annotations
 
+import heapq
 import math
 import operator
 
@@ -15,7 +16,8 @@ def _push_to_least_outstanding(engines: list[Engine], time_s: float, req: Reques
     """The request becomes visible at `time_s` to the worker with the fewest outstanding requests (the only
     one without a scan); the driver asks that worker its ready time again (`touched`)."""
     target = engines[0] if len(engines) == 1 else min(engines, key=_outstanding)
-    target.push(time_s, req)
+    heapq.heappush(target.inbound, (time_s, req.id, req))  # target.push(time_s, req), without the call
+    target.pending += 1
     touched.append(target)
 
 

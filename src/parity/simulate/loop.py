@@ -42,7 +42,9 @@ class Engine(Admission, Idling, Ranks):
         self.hold_steps, self.batch_wait_on = scheduler.balance.hold_steps, scheduler.batch_wait.on
         self.on_done, self.on_prefilled = on_done, on_prefilled
         self.rng = rng or np.random.default_rng(0)
-        self.max_batch = min(scheduler.budget.max_batch_size, max_batch or _INF)
+        budget = scheduler.budget
+        self.mixed, self.chunked, self.max_num_tokens = budget.mixed, budget.chunked, budget.max_num_tokens
+        self.max_batch = min(budget.max_batch_size, max_batch or _INF)
         self.max_prefill = max_prefill or _INF  # prompts a rank starts per step at most (disaggregated prefill)
         # DpRouting: a disaggregated worker's requests land on a rank drawn at random, else on the least loaded
         self.random_rank = scheduler.dp_routing.by_bootstrap_room and role != "agg" and ranks > 1
@@ -53,6 +55,7 @@ class Engine(Admission, Idling, Ranks):
         self.waiting = [deque() for _ in range(ranks)]
         self.prefilling: list[list[Request]] = [[] for _ in range(ranks)]
         self.n = [0] * ranks  # decoding sequences per rank
+        self.decoding = 0  # decoding sequences of all ranks: sum(n), kept as n changes (Ranks._start_decode, _release)
         self.ctx = [0.0] * ranks  # sum of (context at step 0 of the counter) of decoding sequences
         self.held_prompts = [0.0] * ranks  # prompt tokens of prefilling requests (KV they hold)
         self.reserved = [0.0] * ranks  # KV reserved at admission (no on-demand growth)
@@ -98,11 +101,11 @@ class Engine(Admission, Idling, Ranks):
         return self.pending
 
     def has_work(self) -> bool:
-        return any(self.n) or any(self.prefilling) or any(self.waiting)
+        return self.decoding > 0 or any(self.prefilling) or any(self.waiting)
 
     def ready_s(self) -> float:
         """When this engine next has something to do."""
-        if any(self.n) or any(self.prefilling) or any(self.waiting):  # has_work(), asked after every step
+        if self.decoding or any(self.prefilling) or any(self.waiting):  # has_work(), asked after every step
             return self.now
         return max(self.now, self.inbound[0][0]) if self.inbound else _INF  # an idle clock never runs back
 
@@ -113,7 +116,7 @@ class Engine(Admission, Idling, Ranks):
         engine is due, asked only then; None: no other engine)."""
         if self.idle_clock:
             self.idle_clock = []
-        busy = any(self.n) or any(self.prefilling) or any(self.waiting)  # has_work()
+        busy = self.decoding > 0 or any(self.prefilling) or any(self.waiting)  # has_work()
         if not busy and self.inbound:
             self.now = max(self.now, self.inbound[0][0])
         self._deliver(busy)
@@ -129,7 +132,7 @@ class Engine(Admission, Idling, Ranks):
                 self._prompt_step(chunks, per_rank, prompt_tokens)
                 return
         self.last_had_prompts = False
-        if any(self.n):
+        if self.decoding:
             self._decode_stretch(horizon)
             return
         # nothing runs: prompts held by a policy, or waiting for admission they cannot get
@@ -143,17 +146,17 @@ class Engine(Admission, Idling, Ranks):
     def _prompt_step(self, chunks: list[tuple[Request, float]], per_rank: list[float], prompt_tokens: float) -> None:
         """One step with prompt chunks (_plan's): with mixed batching the decodes run in it too (room made for them
         first, Ranks._make_room)."""
-        if self.s.budget.mixed:
+        if mixed := self.mixed:
             self._make_room()
-        decoding = sum(self.n)
-        decodes = max(self.n) if self.s.budget.mixed else 0
+        decoding = self.decoding
+        decodes = max(self.n) if mixed else 0
         ctx = self._mean_context() if decodes else 1.0
         tokens = cached = 0.0  # the chunks' tokens, and their cached context weighted by their tokens
         for req, c in chunks:
             tokens += c
             cached += req.cached * c
         cached /= max(tokens, 1.0)
-        ranks = sum(1 for p in per_rank if p > 0)
+        ranks = len(per_rank) - per_rank.count(0.0)  # ranks with prompt tokens (none has fewer than 0)
         t = self.table.time_s(decodes, ctx, prompt_tokens, cached, ranks, decoding if decodes else None)
         if self.builds is not None:
             t += self._plan_build_s(per_rank)
@@ -172,10 +175,11 @@ class Engine(Admission, Idling, Ranks):
             if req.prompt_left <= 0:
                 prefilled.append(req)
         if prefilled:
-            self._output_delays(self._next_step(prefilled))
+            delay, lag = self._output_delays(self._next_step(prefilled))
             for req in prefilled:
-                self._prefilled(req)
-        self._finish()
+                self._prefilled(req, delay, lag)
+        if self.finish_steps and self.finish_steps[0] <= self.steps:  # a last token out (_finish, without a call)
+            self._finish()
         if self.timeline is not None:
             self._record(sum(1 for _, c in chunks if c > 0))
 
@@ -198,14 +202,14 @@ class Engine(Admission, Idling, Ranks):
         it, Ranks._make_room), or `horizon`."""
         if self.on_demand:  # only a cache that grows on demand preempts
             self._make_room()
-        n, m, steps, now = self.n, self.m, self.steps, self.now
-        decoding, busiest = sum(n), max(n)
+        n, m, steps, now, inbound = self.n, self.m, self.steps, self.now, self.inbound
+        decoding, busiest = self.decoding, max(n)
         k = self.finish_steps[0] - steps if self.finish_steps else 1
         ctx_sum = sum(self.ctx)  # _mean_context's sums, taken once (nothing below changes them)
         t1: float | None = None
-        if self.inbound or horizon < _INF:  # how many steps of the first one's length fit before them
+        if inbound or horizon < _INF:  # how many steps of the first one's length fit before them
             t1 = self._decode_s(busiest, (ctx_sum + m * decoding * (steps + 0.0)) / decoding, decoding)
-            if self.inbound and (fit := int((self.inbound[0][0] - now) / t1) + 1) < k:
+            if inbound and (fit := int((inbound[0][0] - now) / t1) + 1) < k:
                 k = fit
             if horizon < _INF and (fit := int((horizon - now) / t1) + 1) < k:
                 k = fit
@@ -217,9 +221,9 @@ class Engine(Admission, Idling, Ranks):
                 k = min(k, int(self.s.batch_wait.timeout_steps - self.held_steps) + 1)
         cadence = False  # RecvInterval: does this stretch pass receive attempts that find nothing?
         if s_recv := self.recv_steps:
-            if s_recv > 1 and self.inbound:  # up to the next attempt: `steps` decode steps after the last
+            if s_recv > 1 and inbound:  # up to the next attempt: `steps` decode steps after the last
                 k = min(k, max(math.ceil(s_recv - self.since_recv), 1))
-            cadence = s_recv > 1 and not self.inbound
+            cadence = s_recv > 1 and not inbound
         if self.on_demand:  # steps until a rank's KV cache is full (kv_used(r), written out: every rank, every step)
             held, ctx, capacity = self.held_prompts, self.ctx, self.capacity
             for r, n_r in enumerate(n):
@@ -242,7 +246,8 @@ class Engine(Admission, Idling, Ranks):
         if queued:
             self.held_steps += k
         self._token_gaps(now, t, decoding, k)
-        self._finish()
+        if self.finish_steps and self.finish_steps[0] <= self.steps:  # a last token out (_finish, without a call)
+            self._finish()
         if self.timeline is not None:
             self._record(0)
 
@@ -260,7 +265,7 @@ class Engine(Admission, Idling, Ranks):
             if carried:
                 itl.append((step_s + (start_s - self.decoded_s), float(carried)))
             end = start_s + step_s
-            itl.extend((end - last_s, 1.0) for last_s in joined)
+            itl.extend([(end - last_s, 1.0) for last_s in joined])
             joined.clear()
             if k > 1:
                 itl.append((step_s, float(decoding * (k - 1))))
@@ -268,13 +273,6 @@ class Engine(Admission, Idling, Ranks):
             itl.append((step_s, float(decoding * k)))
         self.decoded_s = self.now
         self.sequence_steps += decoding * k
-
-    def _lag(self, batch: int, context: float, decoding: int) -> float:
-        """What the engine's output path adds to a token [s]: its lag in decode steps of `batch` sequences on the
-        busiest rank (at least one), `decoding` on all ranks (at least one), at mean `context` [tokens]
-        (_delays_now's)."""
-        lag = self.s.first_token_lag_steps
-        return lag * self._decode_s(max(batch, 1), context, max(decoding, 1)) if lag else 0.0
 
     def _decode_s(self, batch: float, context: float, decoding: float) -> float:
         """One decode-only step [s] of `batch` sequences on the busiest rank, `decoding` on all ranks (the table's; a
@@ -287,15 +285,16 @@ class Engine(Admission, Idling, Ranks):
         return t
 
     def _mean_context(self, ahead: float = 0.0) -> float:
-        n = sum(self.n)
+        n = self.decoding
         return (sum(self.ctx) + self.m * n * (self.steps + ahead)) / n if n else 1.0
 
-    def _prefilled(self, req: Request) -> None:
+    def _prefilled(self, req: Request, delay: float, lag: float) -> None:
+        """A request whose prompt this step ended: handed on, or decoding from the next step; (delay, lag): this step's
+        _output_delays."""
         r = req.rank
         self.prefilling[r].remove(req)
         self.held_prompts[r] -= req.isl + (req.osl - 1 - req.decode_left) if req.first_s < _INF else req.isl
         req.prompt_left = 0.0
-        delay, lag = self._output_delays()
         req.prefilled_s = self.now + delay
         if self.role == "prefill":
             self._release(r, req, decoding=False)
@@ -315,14 +314,14 @@ class Engine(Admission, Idling, Ranks):
         one, where the requests whose prompts this step ended (`prefilled`) decode beside those decoding now (none on
         a prefill worker, which hands them on)."""
         if self.role == "prefill":
-            return max(self.n), self._mean_context(), sum(self.n)
+            return max(self.n), self._mean_context(), self.decoding
         joining = [0] * self.d
-        context = sum(self.ctx) + self.m * sum(self.n) * self.steps
+        context = sum(self.ctx) + self.m * self.decoding * self.steps
         for req in prefilled:
             if req.decode_left > 0:
                 joining[req.rank] += 1
                 context += req.isl + req.osl - req.decode_left  # its prompt and the tokens out so far
-        sequences = sum(self.n) + sum(joining)
+        sequences = self.decoding + sum(joining)
         return (max(n + j for n, j in zip(self.n, joining)), context / sequences if sequences else 1.0,
                 sequences)
 
@@ -339,12 +338,13 @@ class Engine(Admission, Idling, Ranks):
         launched the next step, so every token, the first as the last, reaches the client one step late: a decode
         step of the next step's busiest rank and mean context (step; None: of the sequences decoding now, which a
         request's last token leaves in that step, since the overlap scheduler planned it before the token was
-        seen). The output path's lag is in decode steps of the same context (_lag)."""
-        batch, context, decoding = (max(self.n), self._mean_context(), sum(self.n)) if step is None else step
+        seen). The output path's lag is in decode steps of the same context, of at least one sequence on the busiest
+        rank and on all ranks."""
+        batch, context, decoding = (max(self.n), self._mean_context(), self.decoding) if step is None else step
         delay = self._decode_s(batch, context, decoding) if self.overlap else 0.0
-        if self.role == "prefill" or not self.s.first_token_lag_steps:  # a prefill worker hands on; no lag
+        if self.role == "prefill" or not (lag := self.s.first_token_lag_steps):  # a prefill worker hands on; no lag
             return delay, 0.0
-        return delay, self._lag(batch, context, decoding)
+        return delay, lag * self._decode_s(batch if batch > 1 else 1, context, decoding if decoding > 1 else 1)
 
     def _record(self, prefilled: int) -> None:
         """A timeline row after a prompt step (`prefilled`: the prompts that took a chunk in it) or a stretch of plain
@@ -352,7 +352,7 @@ class Engine(Admission, Idling, Ranks):
         assert self.timeline is not None
         used = sum(self.kv_used(r) for r in range(self.d)) / (self.capacity * self.d)
         self.timeline.append((self.now, self.index, self.role, sum(map(len, self.waiting)) + self._arrived(),
-                              prefilled, sum(map(len, self.prefilling)), sum(self.n), used))
+                              prefilled, sum(map(len, self.prefilling)), self.decoding, used))
 
     def _arrived(self) -> int:
         """Inbound requests whose time has come (visible by now) but that no rank's queue holds yet; later arrivals,

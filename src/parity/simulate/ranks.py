@@ -69,6 +69,7 @@ class Ranks:
         req.start_step = step
         contrib = req.contrib = req.isl + (req.osl - left) - self.m * step
         self.n[r] += 1
+        self.decoding += 1
         self.ctx[r] += contrib
         if (due := self.finishing.get(finish)) is None:
             self.finishing[finish] = [req]
@@ -82,6 +83,7 @@ class Ranks:
     def _release(self, r: int, req: Request, decoding: bool = True) -> None:
         if decoding:
             self.n[r] -= 1
+            self.decoding -= 1
             self.ctx[r] -= req.contrib
         self.reserved[r] -= req.reserved
         req.reserved = 0.0

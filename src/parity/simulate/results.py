@@ -126,7 +126,8 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
     e2e = finish - arrival
     many = osl > 1
     tpot = (finish[many] - first[many]) / (osl[many] - 1)
-    gaps = np.fromiter(chain.from_iterable(g for e in engines for g in e.itl), float).reshape(-1, 2)  # gap [s], chunks
+    # gap [s], chunks: every engine's (gap, chunks) pairs flattened, in order
+    gaps = np.fromiter(chain.from_iterable(chain.from_iterable(e.itl for e in engines)), float).reshape(-1, 2)
     itl_v = gaps[:, 0]
     itl_w = gaps[:, 1]
     latency: dict[str, float] = {}

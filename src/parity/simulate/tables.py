@@ -67,6 +67,17 @@ def _rank_weights(axis: tuple[float, ...], carrying: float) -> tuple[tuple[int, 
     return ((i, 1.0 - w), (i + 1, w)) if w else ((i, 1.0),)
 
 
+def _weighted_sum(t, cases: tuple[tuple[int, float], ...], batch: int, contexts: int) -> tuple[float, ...]:
+    """Decode-only times of batch index `batch` by context, over the rank cases t[e] weighted (e, w): what
+    sum(w * t[e][batch][c][0] for e, w in cases) gives for each context c, added in the same order from the same
+    int 0, one list a case instead of a generator a context."""
+    sums: list = [0] * contexts
+    for e, w in cases:
+        plane = t[e][batch]
+        sums = [acc + w * plane[c][0] for c, acc in enumerate(sums)]
+    return tuple(sums)
+
+
 @dataclass(frozen=True, slots=True)
 class StepTable:
     """Step time [s] of one deployment on a grid, per attention-DP rank.
@@ -122,8 +133,7 @@ class StepTable:
         ib, wb = self._batch_cell(decode)
         cases = self._carrying(decode, decoding)
         t = self.times[0]
-        lower, upper = (tuple(sum(w * t[e][i][c][0] for e, w in cases) for c in range(len(self.contexts)))
-                        for i in (ib, ib + 1))
+        lower, upper = (_weighted_sum(t, cases, i, len(self.contexts)) for i in (ib, ib + 1))
         row = self.decode_rows[(decode, decoding)] = (wb, lower, upper)
         return row
 
