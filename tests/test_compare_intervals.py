@@ -202,7 +202,7 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.78, 1.18]
     assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [3.0, 4.55]
     assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
-    assert gb200["note"] == "fp4 GEMM rate not measured; 1 lies inside the 80% interval per system: no clear winner"
+    assert gb200["note"] == "1 lies inside the 80% interval per system: no clear winner"  # FP4 measured beside FP8
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))

@@ -88,13 +88,13 @@ def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
     from parity.uncertainty import case_flags, flag_note
     model, generic = catalog.model("llama-3.1-8b"), catalog.engine("generic")
     raised = (*case_flags([(catalog.system("kunlun-p800-8card"), None)], model, generic, [], 0, 301_024),
-              *case_flags([(catalog.system("hgx-b200"), None)], model, generic, [], 0, 0, "nvfp4"),
+              *case_flags([(catalog.system("hgx-b200"), None)], model, generic, [], 0, 0, "mxfp6"),
               *case_flags([(catalog.system("atlas-800-a3"), None)], catalog.model("deepseek-r1"),
                           catalog.engine_for("sglang", "cann"), [], 0))
     assert "engine profile generic not fitted to measurements" in texts(raised)  # left to the JSON
     assert flag_note(raised) == [
         "301,024-token sequences, past the 131,072-token context window", "uncalibrated (derived prior)",
-        "specs assumed: int8, memory bandwidth", "fp4 GEMM rate not measured",
+        "specs assumed: int8, memory bandwidth", "fp6 GEMM rate not measured",
         "sglang-cann fitted only on runs with MTP"]
     h800 = case_flags([(catalog.system("hgx-h800"), None)], model, generic, [], 0)
     assert flag_note(h800) == ["uncalibrated (inherits h200-sxm)"]

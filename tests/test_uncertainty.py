@@ -162,14 +162,14 @@ def test_a_kv_bound_load_is_flagged_by_the_steady_model_and_replaced_by_the_simu
 
 
 def test_flag_kinds_are_each_flags_kind_once() -> None:
-    """The kinds `validate --by flag` groups by are those the producers name, once each in order: the B200's FP4
-    GEMM rate (unmeasured on its own chip), a feature never validated (Qwen3.5's linear attention) and the generic
-    engine; a run past the context window adds its own."""
+    """The kinds `validate --by flag` groups by are those the producers name, once each in order: the B200's FP6
+    GEMM rate (no kernel figure of the family measures it; its FP4 is measured beside FP8), a feature never
+    validated (Qwen3.5's linear attention) and the generic engine; a run past the context window adds its own."""
     from parity.validate import flag_kinds
     from parity.uncertainty import case_flags
     raised = case_flags([(catalog.system("hgx-b200"), None)], catalog.model("qwen3.5-397b-a17b"),
-                        catalog.engine("generic"), [], 0, 0, "nvfp4")
-    assert flag_kinds(raised) == ("fp4 GEMM rate not measured on nvidia-b200-sxm", "features never validated",
+                        catalog.engine("generic"), [], 0, 0, "mxfp6")
+    assert flag_kinds(raised) == ("fp6 GEMM rate not measured on nvidia-b200-sxm", "features never validated",
                                   "engine profile generic not fitted to measurements")
     assert flag_kinds(raised + raised) == flag_kinds(raised)
     past = case_flags([(catalog.system("hgx-b200"), None)], catalog.model("llama-3.1-8b"),
@@ -222,3 +222,15 @@ def test_features_scored_but_never_fitted_are_told_apart_from_features_never_sco
     flags = json.loads(result.output)["flags"]
     assert "features no fit saw: sinks, sliding_window (scored on never-fitted rows: docs/accuracy.md)" in flags
     assert not any("never validated" in flag for flag in flags)
+
+
+def test_fp4_timed_beside_fp8_counts_as_measured() -> None:
+    """family-blackwell measures FP4 as layers timed beside FP8 at the same shapes (kind gemm_fp4_of_fp8): its FP4
+    rate is measured, so a B200 in NVFP4 raises no "GEMM rate not measured" flag (the flag named 'fp4_of_fp8' as a
+    format and called FP4 unmeasured)."""
+    from parity.uncertainty import case_flags
+    cal = catalog.calibration(catalog.system("hgx-b200").chip)
+    assert "fp4" in catalog.measured_gemm_formats(cal.rows)
+    raised = case_flags([(catalog.system("hgx-b200"), None)], catalog.model("llama-3.1-8b"), catalog.engine("generic"),
+                        [], 0, 0, "nvfp4")
+    assert not any("GEMM rate not measured" in f.text for f in raised)
