@@ -26,7 +26,7 @@ from parity.dtypes import format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, expect
 from parity.flags import Flag, texts
-from parity.hardware import Calibration, Chip, System, per_die, rank_holder
+from parity.hardware import SPEC_FIELDS, Calibration, Chip, System, per_die, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
 from parity.ops import Batch
@@ -78,8 +78,7 @@ def spec_ratios(system: System, baseline: System) -> dict[str, float]:
 
 
 # the chip figures spec_ratios divides (its system totals are chips x these; system power has its own caption)
-SPEC_RATIO_FIELDS = ("peak_flop_per_s.bf16", "peak_flop_per_s.fp8", "peak_flop_per_s.int8", "memory_bytes",
-                     "memory_bytes_per_s", "tdp_w")
+SPEC_RATIO_FIELDS = ("peak_flop_per_s.bf16", "peak_flop_per_s.fp8", "peak_flop_per_s.int8", *SPEC_FIELDS)
 
 
 def spec_bases(chips: Sequence[Chip]) -> str:

@@ -25,7 +25,7 @@ from parity.fleet import SECONDS_PER_DAY, catalog_price_flag, power_text, price_
 from parity.hardware import MOST_FLEET_CHIPS, System, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.training.search import SYSTEM_MULTIPLES, TrainingSearch, fewer_counts, search_training
+from parity.training.search import SYSTEM_MULTIPLES, search_dividing
 from parity.training.step import TrainingResult
 from parity.uncertainty import flag_note, power_flags, training_flags
 
@@ -98,29 +98,20 @@ class _Pricer:
 
     def __call__(self, k: int) -> TrainingResult | None:
         if k not in self.seen:
-            per_system = self.system.chips
-            found = self._search(k * per_system)
             # k systems whose chips no layout divides (a supernode of 15,488 = 2^7 x 11^2 chips, or two of 30,976)
-            # train on the most of them one does, among the largest counts below them with more factors of two that
-            # exceed k - 1 systems' chips (the rest idle, counted); where none does, the count has no layout (k - 1
-            # systems train as well, with none idle)
-            for chips in fewer_counts(k * per_system) if found is None else ():
-                if chips > (k - 1) * per_system and (found := self._search(chips)) is not None:
-                    break
+            # train on the most of them one does above k - 1 systems' chips (the rest idle, counted); where none does,
+            # the count has no layout (k - 1 systems train as well, with none idle)
+            try:
+                found = search_dividing(self.model, self.system, k * self.system.chips, self.seq_len,
+                                        self.global_batch, catalog.calibration(self.system.chip),
+                                        catalog.training_profile(), self.precision, top=1,
+                                        above=(k - 1) * self.system.chips)[1]
+            except InfeasiblePlan:
+                found = None
             self.seen[k] = found.best[0] if found is not None and found.best else None
             if found is not None and not found.best and found.closest is not None:
                 self.closest = found.closest
         return self.seen[k]
-
-    def _search(self, chips: int) -> TrainingSearch | None:
-        """The search over `chips` chips; None where no layout divides the model and the global batch."""
-        try:
-            return search_training(self.model, self.system, chips, self.seq_len, self.global_batch,
-                                   catalog.calibration(self.system.chip), catalog.training_profile(),
-                                   self.precision, top=1)
-        except InfeasiblePlan:
-            return None
-
 
 
 def _time_s(result: TrainingResult | None, tokens: float) -> float:
@@ -244,10 +235,9 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     # the days the whole systems given take, where a layout divides all their chips, or fewer systems where they
     # train faster (a layout of the cap's chips may be a slow one: 17 CloudMatrix 384 at pp 51 take 55 days, 16 at
     # pp 3 and vp 3 take 39)
-    k_best = cap if given is not None and given.chips == cap * per_system else None
-    if k_best is not None and cap > 1:
-        k_best = _fastest_below(price, tokens, cap, cap)
-        binding = limit if k_best == cap else "faster below"
+    whole = given is not None and given.chips == cap * per_system  # a layout divides all the chips given
+    k_best = (_fastest_below(price, tokens, cap, cap) if cap > 1 else cap) if whole else None
+    faster_below = whole and k_best != cap
     if k_best is None:  # a deadline, or no layout runs on all the chips given: the count searched (the cap one of
         # those counts, on the most of its chips a layout divides, where that trains fastest)
         k_best, binding = _count(price, tokens, deadline_s, cap, limit)
@@ -291,10 +281,9 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
                if deadline_s is not None else "") + "; ".join(limits) + f" ({days})"
     else:
         why = "; ".join([f"the deadline needs {k_best * per_system:,} chips", *limits]) if limits else ""
-    if binding == "faster below":  # the cap's own layout is slower than a count below it
+    if faster_below:  # the cap's own layout is slower than a count below it
         why = (f"{'; '.join(limits)}, but {k_best * per_system:,} chips train faster than all "
                f"{cap * per_system:,} ({days}, against {_time_s(price(cap), tokens) / SECONDS_PER_DAY:,.1f})")
-        binding = limit
     elif binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):  # the days are the count's
         why = why.replace(f" ({days})", "") + (f"; no layout divides all {cap * per_system:,} chips: trains on "
                                                 f"{chosen.chips:,}, the fastest count found below ({days})")

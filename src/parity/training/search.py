@@ -18,8 +18,8 @@ from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, TrainingLayout, che
 from parity.training.step import LAYOUT_ARRAYS, TrainingResult, evaluate_arrays, format_notes, train_step
 from parity.units import counted
 
-__all__ = ["SearchSpace", "SYSTEM_MULTIPLES", "TrainingSearch", "fewer_counts", "search_fewest_systems",
-           "search_training", "structural_layouts", "pick_training_layout"]
+__all__ = ["SearchSpace", "SYSTEM_MULTIPLES", "TrainingSearch", "fewer_counts", "search_dividing",
+           "search_fewest_systems", "search_training", "structural_layouts", "pick_training_layout"]
 
 _POWERS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 # whole systems a job is sized to when no chip count is given: the first on which a layout fits
@@ -234,31 +234,55 @@ def fewer_counts(chips: int) -> list[int]:
     return sorted({chips >> j << j for j in range(1, chips.bit_length())} - {chips}, reverse=True)[:4]
 
 
+def search_dividing(model: Model, system: System, chips: int, seq_len: int, global_batch: int,
+                    calibration: Calibration, profile: TrainingProfile | None = None, precision: str = "bf16",
+                    space: SearchSpace | None = None, top: int = 10, above: int | None = None
+                    ) -> tuple[int, TrainingSearch]:
+    """(the chips searched, the search) on `chips` chips or, where no layout divides them, on the first of
+    fewer_counts(chips) above `above` chips on which a layout fits, else the first on which one divides (the rest of
+    `chips` idle); `above` None: `chips` only. InfeasiblePlan (the `chips` one's) where no count has a layout."""
+    try:
+        return chips, search_training(model, system, chips, seq_len, global_batch, calibration, profile, precision,
+                                      space, top)
+    except InfeasiblePlan as refusal:
+        divided = None
+        for n in fewer_counts(chips) if above is not None else ():
+            if n <= above:
+                continue
+            try:
+                found = search_training(model, system, n, seq_len, global_batch, calibration, profile, precision,
+                                        space, top)
+            except InfeasiblePlan:
+                continue
+            if found.best:
+                return n, found
+            divided = divided or (n, found)
+        if divided is None:
+            raise refusal
+        return divided
+
+
 def search_fewest_systems(model: Model, system: System, seq_len: int, global_batch: int, calibration: Calibration,
                           profile: TrainingProfile | None = None, precision: str = "bf16",
                           space: SearchSpace | None = None, top: int = 10, chips: int | None = None
                           ) -> tuple[int, TrainingSearch]:
     """The search on `chips` chips or, where None, on the fewest whole systems (SYSTEM_MULTIPLES of them) on which
     a layout fits, with the chip count searched (fewer than one system's where no layout divides them all:
-    fewer_counts). Where no count has a layout that fits: the last count that had
+    search_dividing). Where no count has a layout that fits: the last count that had
     layouts to price, whose search has no best and names the closest; InfeasiblePlan (the first count's) where no
     count had a layout to price."""
     refusal, last = None, None
-    # one system whose chips no layout divides trains on the most of them one does (fewer_counts)
-    counts = [chips] if chips else [system.chips * k for k in SYSTEM_MULTIPLES[:1]] + fewer_counts(system.chips) \
-        + [system.chips * k for k in SYSTEM_MULTIPLES[1:]]
-    for n in counts:
-        if refusal is None and n < system.chips and not chips:
-            continue  # the whole system had layouts to price: its fewer counts are not tried
+    for n in [chips] if chips else [system.chips * k for k in SYSTEM_MULTIPLES]:
+        one = not chips and n == system.chips  # one system whose chips no layout divides: the most of them one does
         try:
-            found = search_training(model, system, n, seq_len, global_batch, calibration, profile, precision, space,
-                                    top)
+            searched, found = search_dividing(model, system, n, seq_len, global_batch, calibration, profile,
+                                              precision, space, top, above=0 if one else None)
         except InfeasiblePlan as err:
             refusal = refusal or err
             continue
         if found.best:
-            return n, found
-        last = n, found
+            return searched, found
+        last = searched, found
     if last is None:
         assert refusal is not None
         raise refusal
