@@ -4,7 +4,7 @@ every rule; the others are judged by the US rules on the chip alone; see NOT_MOD
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from parity import catalog
@@ -152,24 +152,24 @@ class Screened:
         """The systems whose chip a buyer in China gets."""
         return tuple(s for s, d in self.decided if d.kept)
 
-    def _said(self, kept: bool) -> tuple[str, ...]:
-        return tuple(f"{_name(s)}: {d.why}" for s, d in self.decided if d.kept == kept)
+    def _said(self, which: Callable[[System, Decision], bool]) -> tuple[str, ...]:
+        return tuple(f"{_name(s)}: {d.why}" for s, d in self.decided if which(s, d))
 
     @property
     def dropped(self) -> tuple[str, ...]:
         """Each system dropped with why: 'nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)'; a system other than its chip's
         default is named with its chip ('cloudmatrix-384 (huawei-ascend-910c)')."""
-        return self._said(False)
+        return self._said(lambda _, d: not d.kept)
 
     @property
     def kept_why(self) -> tuple[str, ...]:
         """Each system kept with why: 'nvidia-l20: outside 3A090 (TPP 1,912, PD 3.14); ...'."""
-        return self._said(True)
+        return self._said(lambda _, d: d.kept)
 
     @property
     def domestic(self) -> tuple[str, ...]:
         """Each system kept as domestic: 'huawei-ascend-910c: domestic (Huawei), no US export licence'."""
-        return tuple(f"{_name(s)}: {d.why}" for s, d in self.decided if d.kept and domestic(s.chip))
+        return self._said(lambda s, d: d.kept and bool(domestic(s.chip)))
 
     def why(self, system: System) -> str:
         """Why the rule keeps or drops `system` (decide), '' for a system it did not screen."""
