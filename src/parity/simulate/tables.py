@@ -249,7 +249,9 @@ def step_table(dep: Deployment, most_batch: float, most_context: float, most_pre
     if (prefill_launch_s or (host_launch_s and host_ops is None)) and launches not in _figures:
         _remember(_figures, launches, prefill_launches(dep, float(prefills[-1])), 8192)
     launch_s = prefill_launch_s * _figures[launches] if prefill_launch_s else 0.0
-    decode_ranks = _rank_axis(ranks)
+    # an engine that pads every rank's decodes to the busiest's (Deployment.decode_padded) prices every count of
+    # carrying ranks as all of them: one case, not the axis' identical ones
+    decode_ranks = (float(max(ranks, 1)),) if dep.decode_padded else _rank_axis(ranks)
     drafts = {decoding: dep.mtp_tokens * np.where(b > 0, np.asarray(step_cost(drafter, Batch(
         decode_tokens=np.maximum(b, 1.0), decode_context=c, decode_ranks=None if ranks == 1 else decoding)).time_s,
         float), 0.0) for decoding in decode_ranks} if drafter is not None else {}
