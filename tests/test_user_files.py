@@ -4,6 +4,7 @@ refused in one line naming the file, and named wherever a prediction rests on on
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,17 +103,22 @@ def test_a_bad_user_engine_profile_value_names_the_key(home: Path) -> None:
         assert _refused("engines") == f"parity: error: {path}: key kernels.gemm_scale {says}\n"
 
 
+_BAND = tomllib.loads((DATA / "uncertainty_sim.toml").read_text())["band"][0]  # the stock file's first band
+
+
 @pytest.mark.parametrize(("edit", "says"), [
     # a traceback: ValueError: could not convert string to float: 'x'
-    (('q_high = 0.099291', 'q_high = "x"'), "key band[1].q_high must be a number, got 'x'"),
+    ((f"q_high = {_BAND['q_high']}", 'q_high = "x"'), "key band[1].q_high must be a number, got 'x'"),
     # printed TPOT 8.2 (7.42-60.6) ms without a word
-    (('q_low = -0.20116', 'q_low = -2.0'), "band[1] must hold -1.5 <= q_low <= q_high <= 1.5 (quantiles of "
-                                           "ln(predicted/measured)), got q_low -2.0, q_high 0.099291"),
-    (('count = 339', 'count = "many"'), "key band[1].count must be a whole number >= 0, got 'many'"),
+    ((f"q_low = {_BAND['q_low']}", "q_low = -2.0"), "band[1] must hold -1.5 <= q_low <= q_high <= 1.5 (quantiles of "
+                                                    f"ln(predicted/measured)), got q_low -2.0, q_high {_BAND['q_high']}"),
+    ((f"count = {_BAND['count']}", 'count = "many"'), "key band[1].count must be a whole number >= 0, got 'many'"),
 ])
 def test_a_bad_user_bands_file_is_refused_by_serve(home: Path, edit: tuple[str, str], says: str) -> None:
     path = home / "uncertainty_sim.toml"
-    path.write_text((DATA / "uncertainty_sim.toml").read_text().replace(*edit, 1))
+    text = (DATA / "uncertainty_sim.toml").read_text()
+    assert edit[0] in text
+    path.write_text(text.replace(*edit, 1))
     assert _refused("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100") == f"parity: error: {path}: {says}\n"
 
 
