@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
-from parity.fleet_training import TrainingFleet, _bisect, _fewest, plan_training_fleet
+from parity.fleet_training import TrainingFleet, _batch_odds, _bisect, _fewest, plan_training_fleet
 from parity.training import default_global_batch, search_training
 
 _H200 = "hgx-h200"
@@ -54,6 +54,7 @@ class _Rates:
 
     def __init__(self, rates: dict[int, float]) -> None:
         self.rates, self.seen, self.system = rates, {}, type("S", (), {"chips": 1})()
+        self.global_batch = 1024  # no odd divisor above 15: the counts of 1, 3 ... 15 x 2^k only
 
     def __call__(self, k: int) -> object:
         rate = self.rates.get(k)
@@ -327,11 +328,25 @@ def test_a_cap_whose_own_layout_is_slow_trains_on_fewer_systems() -> None:
                                "days, against 55.4)")
 
 
-def test_a_batch_with_a_large_odd_part_does_not_claim_more_chips_cannot_help() -> None:
-    """A 999-sequence batch (27 x 37) needs data-parallel degrees the 1, 3 ... 15 x 2^k counts rarely give: the note
-    says no count tried trains faster, not that no more chips help (17,280 H100s train it at dp 27)."""
+def test_a_batch_with_a_large_odd_part_trains_at_the_data_parallel_degrees_it_needs() -> None:
+    """A 999-sequence batch (27 x 37) trains only at odd data-parallel degrees, which no count of 1, 3 ... 15 x 2^k
+    systems of 8 H100s gives beyond dp 1: 3,000 H100s trained Llama-3.1-8B on 2,560 of them at dp 1 in 4.85 days.
+    Counts of the batch's odd divisors times a power of two give 2,664 (333 x 8) at dp 333: 0.555 days."""
+    assert _batch_odds(999, 10**6) == (27, 37, 111, 333, 999) and _batch_odds(1000, 100) == (25,)
+    assert _batch_odds(1024, 10**6) == () and _batch_odds(3 * 5 * 1024, 10**6) == ()
+    (row,) = plan_training_fleet(catalog.model("llama-3.1-8b"), [catalog.system("hgx-h100")], 1e12, units=3000,
+                                 global_batch=999)
+    assert (row.chips, row.binding, row.layout) == (2664, "units", "tp2-pp2-vp8-cp2-dp333-mb1-zero1")
+    assert row.train_time_s / 86400 == pytest.approx(0.555, abs=0.001)
+
+
+@pytest.mark.e2e
+def test_a_large_odd_batch_names_the_counts_tried() -> None:
+    """Where more chips stop helping at a 999-sequence batch, the note names the odd divisors tried (909,312 H100s at
+    dp 111 train Llama-3.1-70B on 15T tokens in 4.45 days; the 1, 3 ... 15 x 2^k counts alone stopped at 8,192 chips
+    at dp 1 and 76 days) and says other counts may still train faster."""
     (row,) = plan_training_fleet(catalog.model("llama-3.1-70b"), [catalog.system("hgx-h100")], 15e12,
-                                 deadline_s=20 * 86400.0, units=20000, global_batch=999)
-    assert "no count tried above 8,192 chips trains faster (76.0 days); the counts tried are 1, 3 ... 15 x 2^k " \
-           "systems, and a 999-sequence batch (odd part 999) may train faster on others" in row.note
-    assert "at most" not in row.note
+                                 deadline_s=2 * 86400.0, global_batch=999)
+    assert (row.chips, row.binding, row.layout) == (909312, "batch", "tp8-pp64-cp16-dp111-mb1-zero1")
+    assert "no count tried above 909,312 chips trains faster (4.4 days); the counts tried are 1, 3 ... 15, 27, 37, " \
+           "111, 333, 999 x 2^k systems, and a 999-sequence batch (odd part 999) may train faster on others" in row.note

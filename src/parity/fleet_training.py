@@ -6,6 +6,8 @@ train --chips N` picks it). Per-chip throughput falls with scale, so the count i
 systems doubled until the deadline is met, then bisected between the last count that missed and the first that met,
 then the counts below it of an odd number up to 15 times a power of two checked in ascending order (a count on which
 no layout divides the model and the global batch, or none fits, misses, so bisection steps over counts with none).
+A batch whose odd part has divisors above 15 trains at data-parallel degrees that need them: doubling starts from
+each of them too, and they join the odd numbers checked.
 Whole systems whose chips no layout divides (one supernode of 15,488, or two) train on the most of them one does
 above the chips of one system fewer, the rest idle; where none does, that count has no layout.
 """
@@ -126,16 +128,30 @@ def _batch_text(global_batch: int, seq_len: int) -> str:
         f"{global_batch:,}-sequence ({tokens / 1e3:.3g}K-token)"
 
 
-def _count(price: _Pricer, tokens: float, deadline_s: float | None, cap: int, limit: str
+def _batch_odds(global_batch: int, cap: int) -> tuple[int, ...]:
+    """The odd divisors above 15 of a global batch, up to `cap` systems: a batch with a large odd part trains at
+    data-parallel degrees that need them (999 sequences at dp 27, 37 or 111: 1,080 H100s train it 4.5 times as fast
+    as 1,024), which no count of 1, 3 ... 15 x 2^k systems gives, so doubling starts from each of them too."""
+    odd = global_batch // (global_batch & -global_batch)
+    return tuple(d for d in range(17, min(odd, cap) + 1, 2) if odd % d == 0)
+
+
+def _ladder(start: int, cap: int) -> list[int]:
+    """The counts doubling from `start` visits: start x 2^k below `cap`, then `cap`."""
+    return [start << j for j in range(cap.bit_length()) if start << j < cap] + [cap]
+
+
+def _count(price: _Pricer, tokens: float, deadline_s: float | None, cap: int, limit: str, start: int = 1
            ) -> tuple[int | None, str]:
     """(the whole systems, up to `cap`, and what set them): with a deadline [s], the fewest that meet it, found by
     doubling then bisecting; else (or where none up to `cap` meets it) the fastest count doubling reaches. Doubling
-    starts at the first count on which a layout fits (1, 2, 4 ... 128 systems, as `parity train` sizes a job) and
+    starts at the first count on which a layout fits (`start` x 1, 2, 4 ... 128 systems, as `parity train` sizes a
+    job) and
     leaps past the counts that miss the deadline even at that count's rate a chip (per-chip throughput falls with
     scale); the count below the one found is priced to check it misses, and the search falls back to every count
     where it does not. What set the count: 'deadline', `limit` (the cap), 'batch' (no layout on twice the systems,
     or none faster) or 'no fit' (None)."""
-    miss, k, best, leaped = 0, 1, None, False
+    miss, k, best, leaped = 0, start, None, False
     while True:
         k = min(k, cap)
         result = price(k)
@@ -145,7 +161,7 @@ def _count(price: _Pricer, tokens: float, deadline_s: float | None, cap: int, li
                 k = _bisect(price, tokens, deadline_s, 0, k - 1)
             return _fewest(price, tokens, deadline_s, k), "deadline"
         if best is None and result is None:
-            if k < min(max(SYSTEM_MULTIPLES), cap):
+            if k < min(start * max(SYSTEM_MULTIPLES), cap):
                 miss, k = k, 2 * k  # no layout fits yet: larger counts
                 continue
             return None, "no fit"
@@ -176,23 +192,25 @@ def _bisect(price: _Pricer, tokens: float, deadline_s: float, miss: int, meet: i
 
 def _fewest(price: _Pricer, tokens: float, deadline_s: float, found: int) -> int:
     """The fewest whole systems below `found` (a count that meets the deadline) that meet it too, among the counts of
-    an odd number up to 15 times a power of two (a layout divides those where it divides few counts between them:
-    bisection steps over counts with none) from the fewest that could at the fastest rate a chip priced so far
-    (per-chip throughput falls with scale), in ascending order; `found` where none does."""
+    an odd number up to 15 or of the batch's large odd divisors (_batch_odds) times a power of two (a layout divides
+    those where it divides few counts between them: bisection steps over counts with none) from the fewest that could
+    at the fastest rate a chip priced so far (per-chip throughput falls with scale), in ascending order; `found` where
+    none does."""
     rate = max(float(r.tokens_per_s_per_chip) for r in price.seen.values() if r is not None)
     lowest = tokens / (deadline_s * rate * price.system.chips)
-    counts = sorted({m << j for m in range(1, 16, 2) for j in range(found.bit_length()) if lowest <= m << j < found})
+    odds = (*range(1, 16, 2), *_batch_odds(price.global_batch, found))
+    counts = sorted({m << j for m in odds for j in range(found.bit_length()) if lowest <= m << j < found})
     return next((k for k in counts if _time_s(price(k), tokens) <= deadline_s), found)
 
 
 NEAR_FASTEST = 0.05  # more chips that gain less than this share of the fastest time found are not worth it
 
 
-def _fastest_doubling(price: _Pricer, tokens: float, cap: int) -> int:
-    """The fewest of the counts the first one with a layout doubles to, up to `cap`, whose time is within
-    NEAR_FASTEST of the fastest of them; doubling stops where two doublings in turn train no faster (per-chip
-    throughput falls with scale, so past there more chips only slow the step)."""
-    k = min(c for c, r in price.seen.items() if r is not None)
+def _fastest_doubling(price: _Pricer, tokens: float, cap: int, start: int = 1) -> int:
+    """The fewest of the counts the first one of `start`'s ladder with a layout doubles to, up to `cap`, whose time
+    is within NEAR_FASTEST of the fastest of them; doubling stops where two doublings in turn train no faster
+    (per-chip throughput falls with scale, so past there more chips only slow the step)."""
+    k = next(c for c in _ladder(start, cap) if price(c) is not None)
     counts, best, worse = [k], k, 0
     while 2 * k <= cap and worse < 2:
         k *= 2
@@ -203,12 +221,36 @@ def _fastest_doubling(price: _Pricer, tokens: float, cap: int) -> int:
 
 
 def _fastest_below(price: _Pricer, tokens: float, cap: int, best: int) -> int:
-    """Of `best` and the largest counts up to `cap` of 1, 3, 5 or 7 times a power of two (where a layout more likely
-    divides them than at `cap` itself, or divides them into a faster one) above it, or below it where it is `cap`
-    (the cap's own layout slower, or on part of its chips), the fastest."""
-    counts = [m * 2 ** int(math.log2(cap / m)) for m in (1, 3, 5, 7) if m <= cap]
+    """Of `best` and the largest counts up to `cap` of 1, 3, 5 or 7 or of the batch's large odd divisors
+    (_batch_odds) times a power of two (where a layout more likely divides them than at `cap` itself, or divides them
+    into a faster one) above it, or below it where it is `cap` (the cap's own layout slower, or on part of its
+    chips), the fastest."""
+    counts = [m * 2 ** int(math.log2(cap / m)) for m in (1, 3, 5, 7, *_batch_odds(price.global_batch, cap))
+              if m <= cap]
     return min([best, *(c for c in counts if (c > best or best == cap) and price(c) is not None)],
                key=lambda c: _time_s(price(c), tokens))
+
+
+def _counted(price: _Pricer, tokens: float, deadline_s: float | None, cap: int, limit: str
+             ) -> tuple[int | None, str]:
+    """_count doubling from 1 and from each of the batch's large odd divisors (_batch_odds), each count past which
+    more chips gain under NEAR_FASTEST taken back to that count: the fewest systems that meet the deadline, else the
+    fewest within NEAR_FASTEST of the fastest found (with what set it)."""
+    found = []
+    for start in (1, *_batch_odds(price.global_batch, cap)):
+        k, binding = _count(price, tokens, deadline_s, cap, limit, start)
+        if k is not None and binding != "deadline":  # a leap to the cap may pass the counts that train fastest
+            fastest = _fastest_doubling(price, tokens, cap, start)
+            then_s, now_s = _time_s(price(fastest), tokens), _time_s(price(k), tokens)
+            if fastest < k and then_s <= (1.0 + NEAR_FASTEST) * now_s:  # more chips no help, or little
+                k, binding = fastest, "batch" if then_s <= now_s else "scale"
+        found.append((k, binding))
+    if met := [f for f in found if f[1] == "deadline"]:
+        return min(met)
+    if not (fits := [(k, binding) for k, binding in found if k is not None]):
+        return found[0]
+    fastest_s = min(_time_s(price(k), tokens) for k, _ in fits)
+    return min(f for f in fits if _time_s(price(f[0]), tokens) <= (1.0 + NEAR_FASTEST) * fastest_s)
 
 
 def _size(system: System, model: Model, tokens: float, deadline_s: float | None, units: int | None,
@@ -240,12 +282,7 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
     faster_below = whole and k_best != cap
     if k_best is None:  # a deadline, or no layout runs on all the chips given: the count searched (the cap one of
         # those counts, on the most of its chips a layout divides, where that trains fastest)
-        k_best, binding = _count(price, tokens, deadline_s, cap, limit)
-        if binding not in ("deadline", "no fit"):  # a leap to the cap may pass the counts that train fastest
-            fastest = _fastest_doubling(price, tokens, cap)
-            then_s, now_s = _time_s(price(fastest), tokens), _time_s(price(k_best), tokens)
-            if fastest < k_best and then_s <= (1.0 + NEAR_FASTEST) * now_s:  # more chips no help, or little
-                k_best, binding = fastest, "batch" if then_s <= now_s else "scale"
+        k_best, binding = _counted(price, tokens, deadline_s, cap, limit)
         below = k_best != cap or given is not None  # given: the cap trains on part of its chips
         if binding not in ("batch", "scale", "deadline") and k_best is not None and below:
             k_best = _fastest_below(price, tokens, cap, k_best)
@@ -263,8 +300,11 @@ def _size(system: System, model: Model, tokens: float, deadline_s: float | None,
             f"{system.id}: trains on {chosen.chips:,} of them, the rest idle and counted"
             if chosen.chips < k_best * per_system else "")
     odd = global_batch // (global_batch & -global_batch)  # the batch's odd part: data-parallel degrees need it
-    untried = (f"; the counts tried are 1, 3 ... 15 x 2^k systems, and a {global_batch:,}-sequence batch (odd part "
-               f"{odd:,}) may train faster on others (parity train --chips N)" if odd > 15 else "")
+    odds = [f"{d:,}" for d in _batch_odds(global_batch, cap)]
+    odds = odds if len(odds) <= 6 else [*odds[:4], "...", odds[-1]]
+    untried = (f"; the counts tried are 1, 3 ... 15{''.join(f', {d}' for d in odds)} x 2^k systems, and a "
+               f"{global_batch:,}-sequence batch (odd part {odd:,}) may train faster on others (parity train --chips "
+               "N)" if odd > 15 else "")
     if binding == "batch":
         why = (f"at {_batch_text(global_batch, seq_len)} batches "
                + (f"no count tried above {useful:,} chips trains faster ({days}){untried}" if untried else

@@ -72,8 +72,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     what = ", ".join(filter(None, [f"{tokens:.3g} tokens", "" if days is None else f"within {days:g} days",
                                    "" if units is None else f"on at most {units:,} chip{'s' if units != 1 else ''}",
                                    "" if power_mw is None else f"within {power_mw:g} MW"]))
-    sized = ("the fewest whole systems (doubled, bisected, then the counts below of 1, 3 ... 15 times a power of two "
-             "checked) whose fastest layout trains within the deadline; a count on which no layout divides all its "
+    sized = ("the fewest whole systems (doubled, bisected, then the counts below of 1, 3 ... 15, or of the batch's "
+             "odd divisors above 15, times a power of two checked) whose fastest layout trains within the deadline; a count on which no layout divides all its "
              "chips trains on the most of them one does, above one system fewer, else counts as missing it"
              if days is not None
              else "the whole systems the limits give, in their fastest layout, or fewer where those train faster (the "
