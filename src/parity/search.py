@@ -3,9 +3,10 @@ system, priced as numpy arrays in one pass, with the throughput/interactivity Pa
 the best configuration under latency targets.
 
 Aggregated candidates run the full closed-loop serving model (`serving.serve_aggregated`) on arrays
-of (layout, concurrency). Disaggregated candidates pair a decode layout and batch with the prefill
-layout that serves its prompts on the fewest chips (rate matching: prefill workers sized to the engine's
-`disagg_prefill_utilization`, as `parity serve` sizes them), the usual way such deployments are planned.
+of (layout, concurrency). Disaggregated candidates pair a decode layout and batch with a few prefill layouts
+(each worker size's cheapest per prompt/s, and the quickest for a lone prompt), each with prefill workers
+rate-matched to the engine's `disagg_prefill_utilization` (as `parity serve` sizes them) and rounded up to
+whole workers, priced by the same closed-loop model (`serving.serve_disaggregated`) as their serve line.
 """
 
 from __future__ import annotations
@@ -26,19 +27,24 @@ from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequenc
 from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
-from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
+from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated, serve_disaggregated
 from parity.serving.workload import check_serving_inputs
 from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
 from parity.units import counted, duration_text, whole
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
-           "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
-           "DEFAULT_CONCURRENCY", "check_records", "mtp_assumption",
-           "MAX_WORKER_CHIPS"]
+           "decode_rates", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
+           "DEFAULT_CONCURRENCY", "check_records", "mtp_assumption", "whole_workers", "MAX_DECODE_WORKERS",
+           "OVER_PROVISION", "MAX_WORKER_CHIPS"]
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
                        4096)
 MAX_WORKER_CHIPS = 128  # serving workers searched up to this many chips (or the scale-up domain)
+MAX_DECODE_WORKERS = 8  # a disaggregated candidate runs on at most this many decode workers (whole_workers)
+# and with at most this many times the prefill workers per decode worker rate matching sizes (at the engine's
+# disagg_prefill_utilization u: at least u / 1.5 busy, 47% for the generic engine's 70%), so that a small ratio does
+# not need many decode workers to be met in whole workers
+OVER_PROVISION = 1.5
 
 # narrowest first: the format a deployment uses if the chip runs it natively
 _WEIGHT_PREFERENCE = ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16")
@@ -78,8 +84,8 @@ class Candidate:
     chips: float
     prefill_workers_per_decode_worker: float
     ttft_s: float
-    prefill_tokens_per_step: float = 0.0  # disaggregated: prompt tokens per prefill step and rank
     prefill_prompts_per_s: float = 0.0  # prompts/s one worker that prefills takes in full steps (aggregated or prefill)
+    decode_workers: int = 1  # disaggregated: the decode workers priced, with ratio x as many (whole) prefill workers
     tpot_s: float
     tokens_per_s_per_chip: float
     tokens_per_s_per_user: float
@@ -266,17 +272,6 @@ def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Prec
             "fits": fits}
 
 
-def prefill_chunks(profile: EngineProfile, isl: int) -> tuple[float, ...]:
-    """Prompt tokens per prefill step and rank to try: the engine's token budget, then halved down to one
-    prompt (a deployment with a TTFT target runs smaller steps, e.g. SGLang's --chunked-prefill-size; a
-    budget of 16,384 tokens is a 4 s step of DeepSeek-R1 on an H20 rank)."""
-    chunks, tokens = [], max(profile.max_num_tokens, isl)
-    while tokens >= isl:
-        chunks.append(float(tokens))
-        tokens //= 2
-    return tuple(chunks)
-
-
 def prefill_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
                   profile: EngineProfile, isl: int, tokens: float | None = None) -> dict[str, np.ndarray]:
     """Prefill workers of every layout, steps of `tokens` prompt tokens per rank (default: the engine's full
@@ -290,11 +285,7 @@ def prefill_rates(model: Model, system: System, grid: LayoutGrid, precision: Pre
     prompt_rate = per_rank / isl * grid.attn_dp / step  # prompts/s per prefill worker
     prefill_mem = deployment_memory(prefill_dep, np.ones(k), np.full(k, float(isl)), profile.max_num_tokens,
                                     reserve_fraction=1.0 - profile.kv_memory_fraction)
-    # a prompt waits for a rank (M/M/1-like at the target utilisation, scaled by the profile's burstiness)
-    service = step / grid.attn_dp
-    busy = profile.disagg_prefill_utilization
-    wait = profile.burstiness * busy / (1 - busy) * service
-    return {"step": step, "prompt_rate": prompt_rate, "wait": wait, "fits": np.asarray(prefill_mem.fits)}
+    return {"step": step, "prompt_rate": prompt_rate, "fits": np.asarray(prefill_mem.fits)}
 
 
 def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s: float, prefill_chips: Num) -> Num:
@@ -304,45 +295,85 @@ def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s
     return kv_bytes / max(link_bytes_per_s, 1.0) / prefill_chips
 
 
+def whole_workers(ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prefill, decode) whole workers for each prefill-per-decode-worker `ratio`, never fewer prefill workers than
+    it asks (fewer would take prompts faster than they prefill them, a queue that grows as long as the run): the
+    fewest workers (at most MAX_DECODE_WORKERS decode) whose ratio is at least `ratio` and at most OVER_PROVISION
+    times it; where none is, the ratio nearest above it (then the fewest workers)."""
+    ratio = np.asarray(ratio, dtype=float)
+    best_p, best_d = np.ones_like(ratio), np.ones_like(ratio)
+    close_found = np.zeros(ratio.shape, dtype=bool)
+    for d in range(1, MAX_DECODE_WORKERS + 1):
+        p = np.maximum(1.0, np.ceil(ratio * d - 1e-9))
+        close = p / d <= OVER_PROVISION * ratio
+        fewer = (p + d) < (best_p + best_d)
+        nearer = (p / d < best_p / best_d) | ((p / d == best_p / best_d) & fewer)
+        take = np.where(close_found, close & fewer, close | nearer) if d > 1 else np.ones(ratio.shape, dtype=bool)
+        best_p, best_d = np.where(take, p, best_p), np.where(take, float(d), best_d)
+        close_found |= close
+    return best_p, best_d
+
+
+def _prefill_options(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                     profile: EngineProfile, isl: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The prefill layouts a decode candidate is priced with (indices into `grid`): for each worker size, the one
+    with the fewest chips per prompt/s in full steps (rate matching's pick), and the one whose lone prompt is
+    prefilled and moved soonest (the first layout where none fits, which then prices nothing that fits); with every
+    layout's full-step rates and its lone prompt's TTFT [s]."""
+    p = prefill_rates(model, system, grid, precision, cal, profile, isl)
+    lone = prefill_rates(model, system, grid, precision, cal, profile, isl, float(isl))["step"]
+    lone_ttft = (profile.ttft_overhead_s + lone
+                 + kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, grid.chips))
+    per_rate = np.where(p["fits"], grid.chips / p["prompt_rate"], np.inf)
+    picked = [int(np.argmin(np.where(grid.chips == size, per_rate, np.inf))) for size in np.unique(grid.chips)]
+    picked.append(int(np.argmin(np.where(p["fits"], lone_ttft, np.inf))))
+    options = np.asarray(sorted({i for i in picked if p["fits"][i]}) or [0], dtype=int)  # [0]: none fits, priced so
+    return options, p, lone_ttft
+
+
 def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
                    profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
-                   ttft_s: float | None = None, mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
-    """Decode layouts x batches, each with its best prefill layout and step size (fewest chips per prompt/s
-    among those whose TTFT meets `ttft_s`, when any does). fastest_ttft: the lowest TTFT [s] of any prefill option
-    that fits, whichever the target picked (a candidate's ttft is that of the option sized for the target)."""
+                   ttft_s: float | None = None, mtp: tuple[int, float] = (0, 0.0),
+                   tpot_s: float | None = None) -> dict[str, np.ndarray]:
+    """Decode layouts x batches, each on whole workers with the prefill layout (of _prefill_options) that delivers
+    the most tokens/s per chip meeting the targets (else the most): prefill workers per decode worker rate-matched
+    at the engine's disagg_prefill_utilization and rounded up to whole workers (whole_workers), then priced as
+    `parity serve --model-kind steady` prices that deployment (serving.serve_disaggregated: its clients in a closed
+    loop, so a row's TTFT is its own load's). fastest_ttft: the lowest TTFT [s] of any priced option that fits."""
     d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency, mtp)
-    chunks = prefill_chunks(profile, isl)
-    runs = [prefill_rates(model, system, grid, precision, cal, profile, isl, tokens) for tokens in chunks]
-    p = {key: np.concatenate([r[key] for r in runs]) for key in runs[0]}
-    layout_of = np.tile(np.arange(len(grid)), len(chunks))  # prefill option -> its layout
-    chunk_of = np.repeat(np.asarray(chunks), len(grid))
-    prefill_chips = grid.chips[layout_of]
-    n = len(d["index"])
-    transfer = kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, prefill_chips)
-    option_ttft = profile.ttft_overhead_s + p["step"] + p["wait"] + transfer
-    usable = p["fits"]
-    if ttft_s and (usable & (option_ttft <= ttft_s)).any():  # else every option stays, its TTFT shown as missed
-        usable = usable & (option_ttft <= ttft_s)
-    # chips per output token/s: decode chips + prefill chips for the prompts that rate needs; the two terms add, so
-    # every decode candidate's best prefill option is the one with the fewest prefill chips per prompt/s (picked once,
-    # not from a decode x prefill table: 69,720 x 1,000s of options on an 8,192-chip pod took 2 GB and 6 s)
-    prefill_per_rate = np.where(usable, prefill_chips / (osl * p["prompt_rate"] * profile.disagg_prefill_utilization),
-                                np.inf)
-    best = np.full(n, np.argmin(prefill_per_rate))
-    per_chip = 1.0 / (d["chips"] / d["out_rate"] + prefill_per_rate[best])
-    ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best] * profile.disagg_prefill_utilization)
-    chips = d["chips"] + ratio * prefill_chips[best]
+    options, p, lone_ttft = _prefill_options(model, system, grid, precision, cal, profile, isl)
+    n, m = len(d["index"]), len(options)
+    i, j = np.repeat(np.arange(n), m), np.tile(options, n)  # (decode candidate, prefill layout) pairs
+    busy = profile.disagg_prefill_utilization
+    ratio = (d["out_rate"][i] / osl) / (p["prompt_rate"][j] * busy)
+    workers_p, workers_d = whole_workers(ratio)
     # the clients that keep a worker's batch decoding: each spends TTFT in its prompt for (osl - 1) TPOT decoding (a
-    # worker of 8 decoding at TPOT 2.9 ms after a 3.2 s TTFT takes 17 clients; 8 clients, as its serve line gave,
-    # keep 4.5 decoding and deliver half the tokens/s a chip)
-    decoding = d["batch"] * grid.attn_dp[d["index"]]
-    streaming = np.maximum(osl - 1.0, 1.0) * d["tpot"]
-    clients = np.maximum(np.round(decoding * (option_ttft[best] + streaming) / streaming), decoding)
-    return {"index": d["index"], "prefill_index": layout_of[best], "prefill_tokens": chunk_of[best],
-            "concurrency": clients, "ttft": option_ttft[best], "tpot": d["tpot"],
-            "per_chip": per_chip, "chips": chips, "ratio": ratio, "prompt_rate": p["prompt_rate"][best],
-            "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0),
-            "fastest_ttft": np.full(n, option_ttft[p["fits"]].min() if p["fits"].any() else np.inf)}
+    # worker of 8 decoding at TPOT 2.9 ms after a 3.2 s TTFT takes 17 clients), at the lone prompt's TTFT
+    decoding = d["batch"][i] * grid.attn_dp[d["index"][i]]
+    streaming = np.maximum(osl - 1.0, 1.0) * d["tpot"][i]
+    clients = np.maximum(np.round(decoding * (lone_ttft[j] + streaming) / streaming), 1.0)
+    mtp_of = dict(mtp_tokens=mtp[0], mtp_acceptance=mtp[1])
+    served = serve_disaggregated(
+        engine_deployment(model, system, grid.take(j), precision, cal, profile, **mtp_of),
+        engine_deployment(model, system, grid.take(d["index"][i]), precision, cal, profile, **mtp_of), profile,
+        Workload(isl=np.full(n * m, float(isl)), osl=np.full(n * m, float(osl)), concurrency=clients * workers_d),
+        workers_p, workers_d)
+    ttft, tpot = np.asarray(served.ttft_s), np.asarray(served.tpot_s)
+    chips = grid.chips[j] * workers_p + d["chips"][i] * workers_d  # ranks (dies where a die is one: per_package)
+    per_chip = np.asarray(served.output_tokens_per_s) / chips
+    fits = (np.broadcast_to(np.asarray(served.feasible), (n * m,)) & np.repeat(d["fits"], m) & np.isfinite(per_chip)
+            & (per_chip > 0) & np.isfinite(ttft) & np.isfinite(tpot))
+    meets = fits & (ttft <= (ttft_s or np.inf)) & (tpot <= (tpot_s or np.inf))
+    # per decode candidate: the prefill layout with the most tokens/s per chip among those meeting the targets,
+    # else among those that fit
+    meeting, fitting = (np.where(ok, per_chip, -np.inf).reshape(n, m) for ok in (meets, fits))
+    column = np.where(meets.reshape(n, m).any(axis=1), np.argmax(meeting, axis=1), np.argmax(fitting, axis=1))
+    pick = np.arange(n) * m + column
+    return {"index": d["index"], "prefill_index": j[pick],
+            "concurrency": clients[pick], "ttft": ttft[pick], "tpot": tpot[pick], "per_chip": per_chip[pick],
+            "chips": chips[pick] / workers_d[pick], "ratio": workers_p[pick] / workers_d[pick],
+            "decode_workers": workers_d[pick], "prompt_rate": p["prompt_rate"][j[pick]], "fits": fits[pick],
+            "fastest_ttft": np.full(n, ttft[fits].min() if fits.any() else np.inf)}
 
 
 def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
@@ -411,7 +442,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         raise InfeasiblePlan(f"no layout of {sizes_text} chips divides {model.name}")
     runs = {mode: (_aggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, mtp)
                    if mode == "agg" else
-                   _disaggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, ttft_s, mtp))
+                   _disaggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, ttft_s, mtp,
+                                  tpot_s))
             for mode in modes}
     evaluated = sum(len(r["index"]) for r in runs.values())
     mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
@@ -434,7 +466,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         return Candidate(mode=str(mode_of[i]), layout=prefill or layout, decode_layout=layout if prefill else None,
                          concurrency=float(r["concurrency"][j]), chips=float(r["chips"][j]),
                          prefill_workers_per_decode_worker=float(r["ratio"][j]) if prefill else 0.0,
-                         prefill_tokens_per_step=float(r["prefill_tokens"][j]) if prefill else 0.0,
+                         decode_workers=int(r["decode_workers"][j]) if prefill else 1,
                          prefill_prompts_per_s=float(r["prompt_rate"][j]),
                          ttft_s=float(ttft[i]), tpot_s=float(tpot[i]), tokens_per_s_per_chip=float(per_chip[i]),
                          tokens_per_s_per_user=1.0 / float(tpot[i]), meets_targets=bool(meets[i]))
@@ -450,8 +482,11 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     notes = (f"{profile.label}; layouts of {min(sizes)} to {max(sizes)} {unit} per worker",
              *filter(None, [mtp_assumption(mtp)]),
              f"disaggregated prefill workers sized for {profile.disagg_prefill_utilization:.0%} utilisation (the engine's "
-             "disagg_prefill_utilization, rate matching), their steps "
-             f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target",
+             f"disagg_prefill_utilization, rate matching) and rounded up to whole workers (at most "
+             f"{MAX_DECODE_WORKERS} decode workers), each row priced as `parity serve --model-kind steady` prices its "
+             "serve line (its clients in a closed loop, so a row's TTFT is its own load's), on the prefill layout "
+             "giving the most tok/s/chip meeting the targets of each worker size's cheapest per prompt/s and the "
+             "quickest for a lone prompt",
              "a load is at most what a rank's KV cache holds (more clients would only queue for a slot), so a "
              "layout's largest load is its KV capacity where that lies within the concurrency grid",
              *decode_host_floor_note(profile.decode_host_token_s, grid.attn_dp, mtp[0]))

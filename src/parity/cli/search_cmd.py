@@ -233,8 +233,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     # the steady line's --random-range-ratio 1 is not what the sim columns ran: the best's own sim line, where refined
     sim_rerun = (serve_line("sim") if case and not percentiles and result.best in result.frontier
                  and result.frontier.index(result.best) in refined else "")
-    # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker,
-    # and its steady model prices the prompts' queue otherwise: what it says of the line, and why
+    # the whole workers a disaggregated line runs, and serve's figures for it (the search's own, but where a percentile
+    # target raised its prefill for a first wave)
     whole, rerun_prices = "", {}
     if case and case.mode == "disagg":
         said, rerun_prices = disagg_rerun(best_candidate, case, profile.disagg_prefill_utilization, priced=not percentiles)
@@ -340,13 +340,13 @@ def _wider(result: SearchResult, model: Model, system: System, profile: EnginePr
 
 
 def _chips_clause(rows: Sequence[Mapping[str, object]]) -> str:
-    """Where a row's chips show a fraction: what one means (a disaggregated decode worker's chips plus its
-    rate-matched share of a prefill worker's, search._disaggregated); '' where every row's are whole."""
+    """Where a row's chips show a fraction: what one means (a disaggregated decode worker's chips plus its share
+    of its whole prefill workers' chips, search._disaggregated); '' where every row's are whole."""
     shown = next(c for c in COLUMNS if c.key == "chips").show
     if not any("." in shown(row["chips"]) for row in rows):
         return ""
-    return ("chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence "
-            "fractions. ")
+    return ("chips: a disaggregated row's decode worker plus its share of the whole prefill workers it runs with "
+            "(1 per 8 decode workers: an eighth of one), hence fractions. ")
 
 
 def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
