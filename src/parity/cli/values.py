@@ -330,7 +330,7 @@ def formats_text(weights: str | None, disaggregated: bool = False, shown: Sequen
             f"fixed prompt and output lengths: `parity serve --model-kind steady` runs the same configuration with "
             f"--weights {weights or '(the format shown)'}, --kv fp8 (bf16 on a chip without FP8) and "
             "--random-range-ratio 1"
-            + (", and gives the same figures (a disaggregated one's on the whole workers its line names)"
+            + (", and gives the same figures, a disaggregated one's on the whole workers its line names"
                if disaggregated else ", and gives the same figures"))
 
 
