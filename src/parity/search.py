@@ -50,9 +50,10 @@ OVER_PROVISION = 1.5
 _WEIGHT_PREFERENCE = ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16")
 
 
-def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Precision:
+def best_precision(model: Model, chip: Chip, weights: str | None = None, kv: str | None = None) -> Precision:
     """The narrowest weight format the chip multiplies natively (or `weights` if given), with an FP8
-    KV cache where the chip has FP8 and bf16 otherwise. Block-scaled FP8 checkpoints stay block-scaled."""
+    KV cache where the chip has FP8 and bf16 otherwise, the best the chip offers where serve stores the engine's
+    default (or `kv` if given). Block-scaled FP8 checkpoints stay block-scaled."""
     def native(name: str) -> bool:
         try:
             return not math_unit(format_named(name), chip)[1]
@@ -65,7 +66,7 @@ def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Prec
         weights = next(name for name in _WEIGHT_PREFERENCE if native(name))
         if weights == "fp8" and "fp8_block" in (model.weight_format, model.expert_weight_format):
             weights = "fp8_block"
-    kv = "fp8" if native("fp8") else "bf16"
+    kv = format_on(kv, chip.native).name if kv is not None else "fp8" if native("fp8") else "bf16"
     return Precision(weights=weights, expert_weights=weights, kv_cache=kv)
 
 
