@@ -578,8 +578,10 @@ def even_text(intervals: dict[str, tuple[float, float]]) -> str:
 
 def without_even_text(note: str) -> str:
     """A row's note without the clause even_text adds to it ('...; 1 lies inside the 80% interval per system: no clear
-    winner'), for a table whose caption says it of that row."""
-    return re.sub(r"(^|; )1 lies inside the 80% interval [^;:]*: no clear winner$", "", note)
+    winner'), for a table whose caption says it of that row; wherever it stands among the note's clauses (a serve
+    line may follow it)."""
+    return "; ".join(part for part in note.split("; ")
+                     if not re.fullmatch(r"1 lies inside the 80% interval [^;:]*: no clear winner", part))
 
 
 def quotient_intervals(a: Comparison, b: Comparison) -> dict[str, tuple[float, float]]:
