@@ -194,6 +194,11 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     assert base["flags"] == ("engine profile generic not fitted to measurements; power assumed: 5.82 kW per hgx-h20 "
                              "(8 x 400 W x 1.82)")
     assert rows["tdp2"]["flags"].endswith("; power assumed: 9.02 kW per tdp2 (5.82 kW + 8 x 400 W more chip power)")
+    # a what-if's note names its calibration as the base chip's, not one 'measured on this chip' (fixNF 3)
+    assert "; calibration: GEMM and attention measured on this chip (" in base["note"]
+    assert ("; calibration: the base chip nvidia-h20's, not the what-if's (nothing measured it): GEMM and attention "
+            "measured on nvidia-h20 (torch-h20-bf16-gemm, FlashMLA-h20-compute); the rest inherited from "
+            "nvidia-h200-sxm (hopper family)") in rows["tdp2"]["note"]
 
 
 def test_a_row_without_tokens_per_kw_carries_no_power_flag() -> None:

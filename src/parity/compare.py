@@ -39,7 +39,7 @@ from parity.step import deployment_memory, step_cost
 from parity.training.layout import default_global_batch
 from parity.training.search import search_fewest_systems
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
-    power_flags, ratio_band, ratio_interval, training_flags, what_if_flag
+    calibration_label, power_flags, ratio_band, ratio_interval, training_flags, what_if_flag
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
@@ -251,7 +251,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         "" if profile.name == catalog.engine(profile.id).name else f" ({profile.name})")
     notes = tuple(filter(None, (engine_note, catalog.engine_user_note(profile),
                                 catalog.maturity_note(profile, chip.software_stack),
-                                cal.label,
+                                calibration_label(system, cal),
                                 mtp_note,
                                 die_note))) + (
              f"workload {isl} in / {osl} out; mean targets TPOT "

@@ -29,7 +29,7 @@ from parity.units import format_si
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
            "unmeasured_gemm", "assumed_emulation", "flag_note", "short_basis", "training_flags", "what_if_changes",
-           "what_if_flag", "power_flags", "status_flag", "specs_flag", "ratio_band"]
+           "what_if_flag", "calibration_label", "power_flags", "status_flag", "specs_flag", "ratio_band"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -203,6 +203,18 @@ def _package_id(system: System) -> str:
 def _chip_id(chip: Chip) -> str:
     """The catalog id of `chip`, that of its package where it is one die run as a rank (hardware.per_die)."""
     return chip.id.removesuffix("-die") if chip.ranks_per_package > 1 else chip.id
+
+
+def calibration_label(system: System, cal: Calibration) -> str:
+    """'calibration: BASIS' (Calibration.label) of a prediction on `system`; a what-if's (what_if_changes) names the
+    calibration as its base chip's, which nothing measured on the what-if: 'calibration: the base chip
+    nvidia-h200-sxm's, not the what-if's (nothing measured it): measured on nvidia-h200-sxm (nvidia-h200-sxm-measured)'
+    (the basis's 'this chip' is the base chip)."""
+    if not what_if_changes(system):
+        return cal.label
+    chip = _package_id(system)
+    return (f"calibration: the base chip {chip}'s, not the what-if's (nothing measured it): "
+            + (cal.basis or cal.id).replace("this chip", chip))
 
 
 def what_if_flag(system: System) -> Flag | None:
