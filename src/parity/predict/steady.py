@@ -49,7 +49,8 @@ def flags(scenario: Scenario) -> tuple[Flag, ...]:
     tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
     packaged = tuple(filter(None, (package_flag(s) for s, _ in systems)))  # a package run as one device
     return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens,
-                      scenario.precision.weights, scenario.precision.expert_weights) + packaged + scenario.flags
+                      scenario.precision.weights, scenario.precision.expert_weights,
+                      scenario.precision.kv_cache) + packaged + scenario.flags
 
 
 def kv_load_flag(waiting: float, clients: float, engine: EngineProfile | None = None) -> Flag | None:
