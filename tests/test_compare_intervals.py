@@ -145,6 +145,8 @@ def test_the_table_says_where_a_rows_serve_line_prices_it_otherwise(five: dict[s
     assert five["hgx-h20"]["mode"] == "disagg" and notes["hgx-h20"].endswith(
         "power assumed; spans 2 systems; serve line: 717/chip, TTFT 2.38 s")
     assert notes["mi300x-platform"].endswith("serve line: 2,018/chip, TTFT 2.12 s")
+    # one note in every format: JSON's (and CSV's) had no serve line (report-only tester fixNF 1)
+    assert {system: notes[system] for system in five} == {system: row["note"] for system, row in five.items()}
     assert ("`parity serve --model-kind steady` runs the same configuration with --weights (the format shown), --kv "
             "fp8 (bf16 on a chip without FP8) and --random-range-ratio 1; it gives an aggregated configuration's "
             "figures, but prices a disaggregated one on whole prefill workers with its own clients' prompt queue, so "
@@ -202,7 +204,8 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.78, 1.18]
     assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [3.0, 4.55]
     assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
-    assert gb200["note"] == "1 lies inside the 80% interval per system: no clear winner"  # FP4 measured beside FP8
+    assert gb200["note"] == (  # FP4 measured beside FP8; the serve line as the table's note gives it
+        "1 lies inside the 80% interval per system: no clear winner; serve line: 8,461/chip, TTFT 1.73 s")
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
@@ -242,3 +245,6 @@ def test_a_note_loses_only_the_clause_even_text_wrote() -> None:
     assert without_even_text(f"fp4 GEMM rate not measured; {even}") == "fp4 GEMM rate not measured"
     assert without_even_text(even) == ""
     assert without_even_text("fp4 GEMM rate not measured") == "fp4 GEMM rate not measured"
+    # a serve line follows the clause in a note (compare's --format json and table print the same note)
+    assert without_even_text(f"power assumed; {even}; serve line: 717/chip, TTFT 2.38 s") == (
+        "power assumed; serve line: 717/chip, TTFT 2.38 s")
