@@ -323,7 +323,7 @@ def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens
     the CUDA context, graphs and communication buffers.
     """
     plan = serving_memory(dep.model, dep.shard, dep.precision, dep.system.chip.memory_bytes, sequences, context,
-                          step_tokens, reserve_fraction, reserve_bytes)
+                          step_tokens, reserve_fraction, reserve_bytes, drafting=bool(dep.mtp_tokens))
     if not (dep.offload_kv or dep.offload_weights):
         return plan
     # the offloaded shares live in host memory: the device keeps 1 - share of each. The offloaded KV fills
