@@ -49,3 +49,34 @@ def test_batch_32_with_a_draft_no_longer_fits_an_h200() -> None:
     assert not drafted.feasible
     assert drafted.note == "does not fit: needs 0.4 GB more per chip (weights is the largest term)"
     assert fewer.feasible and fewer.memory_bytes_per_chip == 140_183_735_200
+
+
+def test_memory_per_chip_of_each_model_kind_says_what_it_counts() -> None:
+    """Llama-3.1-70B at tp 8 on an H100, 64 clients of 32,768 + 1,024 tokens, fp8 KV (20,480 B a token a chip): the
+    engine holds back 10% of 80 GB and 3 GB (the 2,472,750 KV tokens a rank the simulator gets leave 11 GB, not 8).
+    The simulator's closed-form rows price the nominal lengths, 64 x (32,768 + 512) tokens: 72,978,836,992 B; the
+    steady model the mean of lengths drawn from [0.8, 1] x nominal, 64 x (29,491 + 921.5 / 2): 68,616,433,152 B,
+    4,362,403,840 B = 64 x 3,328.25 x 20,480 less (not its decode batch of 57.4 at nominal lengths: 68.5 GB)."""
+    row = {"model": "llama-3.1-70b", "system": "hgx-h100", "engine": "generic", "tp": 8, "isl": 32768, "osl": 1024,
+           "concurrency": 64, "kv": "fp8"}
+    nominal, drawn = predict_rows([row, {**row, "random_range_ratio": 0.8}])
+    assert nominal.memory_bytes_per_chip == 72_978_836_992 and drawn.memory_bytes_per_chip == 68_616_433_152
+    assert nominal.memory_bytes_per_chip - drawn.memory_bytes_per_chip == 64 * 3_328.25 * 20_480
+    said = ("the engine holds back 10% of memory (its KV share 90%) and 3 GB more (CUDA context, graphs and "
+            "communication buffers: an assumption); memory per chip counts these, the weights, activations and every "
+            "client's KV cache at its mean prompt + half its mean output (pages allocated as it grows)")
+    assert said in nominal.note and said in drawn.note
+    s = scenario_from_row(row)
+    mem = deployment_memory(deployment(s, s.layout), 1, 32768 + 1024, s.engine.max_num_tokens,
+                            1.0 - s.engine.kv_memory_fraction)
+    assert mem.reserve_bytes == pytest.approx(0.1 * 80e9 + 3e9)
+    assert int(mem.kv_token_capacity) == 2_472_750
+
+
+def test_a_simulated_row_says_its_memory_is_the_closed_form_at_nominal_lengths() -> None:
+    from parity.predict import simulated_note
+    drawn = scenario_from_row({"model": "llama-3.1-70b", "system": "hgx-h100", "tp": 8, "isl": 1024, "osl": 128,
+                               "concurrency": 4, "random_range_ratio": 0.8})
+    assert simulated_note("x", ("y",), drawn, intervals=False) == (
+        "closed-form model (memory per chip at the mean lengths, not the simulated run's; worker sizing, flags): x; "
+        "simulator: y")

@@ -20,7 +20,8 @@ from parity.plan import Precision, Shard, weight_matrices_per_device
 __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "state_bytes_per_sequence_per_device",
            "cache_bytes_per_sequence_per_device", "weight_bytes_per_device", "mtp_weight_bytes_per_device",
            "mtp_kv_bytes_per_token_per_device",
-           "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES", "HOST_RESERVE_BYTES"]
+           "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES", "HOST_RESERVE_BYTES",
+           "RUNTIME_RESERVE_BYTES"]
 
 # The least a serving runtime keeps beside weights, KV cache and activations to run at all (whether a
 # deployment fits, as opposed to the KV share an engine gives by default): the CUDA context and kernels
@@ -30,6 +31,11 @@ __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "sta
 # node) keeps ~5 GB a GPU, the closest that does not (FP8 on one 8 x H100 node) misses by ~10 GB.
 STARTUP_RESERVE_FRACTION = 0.03
 STARTUP_RESERVE_BYTES = 2e9
+
+# What a serving engine holds back beside the share of memory its setting leaves out (1 - kv_memory_fraction, vLLM's
+# gpu_memory_utilization): the CUDA context, captured CUDA graphs and communication buffers, which the startup
+# reserve above puts at 2 GB and 3% of memory. An assumption with no measurement or engine source of its own, 3 GB.
+RUNTIME_RESERVE_BYTES = 3e9
 
 # Host CPU memory a chip's offloaded KV cache and weights may not fill [B per chip]: the operating system, the
 # engine's process for that chip (Python, the CUDA driver's host side, pinned staging buffers) and the margin an
