@@ -182,8 +182,8 @@ def test_a_serve_note_says_when_serves_own_figures_miss_a_mean_target() -> None:
 
 def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
     """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
-    spans 1. GB200 over CM384 per chip is 4.81x (4.15-6.29, NVIDIA's band against Huawei's); per system that is
-    x 72/384, 0.90x (0.78-1.18), and per kW x 559/145 more, 3.47x (3.00-4.55). The pair sentence states GB200 over
+    spans 1. GB200 over CM384 per chip is 4.78x (4.12-6.25, NVIDIA's band against Huawei's); per system that is
+    x 72/384, 0.90x (0.77-1.17), and per kW x 559/145 more, 3.45x (2.98-4.52). The pair sentence states GB200 over
     CM384, the baseline, as the table does (it stated the reciprocals, CM384 over GB200, against the table's
     direction: report-only tester fixC 2); the per-system interval holds 1, and the row's note (JSON's) and the
     sentence say so, naming that ratio. The table's note leaves it to the sentence: it said it twice in a row."""
@@ -200,20 +200,20 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled by the "
             "systems' chips, power and memory, and the sentence on the two systems names") in " ".join(wide.split())
     gb200 = rows[1]
-    assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.15, 6.29]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.78, 1.18]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [3.0, 4.55]
+    assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.12, 6.25]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.77, 1.17]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [2.98, 4.52]
     assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
     assert gb200["note"] == (  # FP4 measured beside FP8; the serve line as the table's note gives it
         "1 lies inside the 80% interval per system: no clear winner; serve line: 8,461/chip, TTFT 1.73 s")
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
-    assert "0.90x" in lines[at].split() and "0.78-1.18" in lines[at + 1].split()  # under x/system
+    assert "0.90x" in lines[at].split() and "0.77-1.17" in lines[at + 1].split()  # under x/system
     text = " ".join(out.split())
     assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the memory, 0.26x the power, 3.12x BF16 "
-            "per chip; predicted 0.90x the output tokens/s per system, 4.81x per chip, 3.47x per kW, 3.31x per GB of "
-            "memory. 80% intervals: 0.78-1.18x per system, 4.15-6.29x per chip, 3.00-4.55x per kW, 2.86-4.33x per GB; "
+            "per chip; predicted 0.90x the output tokens/s per system, 4.78x per chip, 3.45x per kW, 3.29x per GB of "
+            "memory. 80% intervals: 0.77-1.17x per system, 4.12-6.25x per chip, 2.98-4.52x per kW, 2.84-4.30x per GB; "
             "1 lies inside the 80% interval per system: no clear winner.") in text
     assert text.count("no clear winner") == 1  # the sentence's, above; the row's note says it no more
 

@@ -61,11 +61,11 @@ def test_a_wider_worker_not_taken_is_named_where_it_is_faster() -> None:
 
 def test_where_units_bind_the_fleet_keeps_the_most_tokens_a_chip() -> None:
     """DeepSeek-R1 on H200s for 1e5 tokens/s within 32 chips: the fewest-chips configuration (3,214 tok/s/chip)
-    served 77.9% of the demand on them, compare's best (3,687) serves 99.0%: where a limit binds, fewer chips save
+    served 77.9% of the demand on them, compare's best (3,627) serves 96.2%: where a limit binds, fewer chips save
     nothing."""
     row = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "h200", "--demand",
                                               "1e5 tokens/s", "--units", "32", "--format", "json"]).stdout)[0]
-    assert (row["chips"], round(row["tokens_per_s_per_chip"]), round(row["served_share"], 3)) == (32, 3687, 0.99)
+    assert (row["chips"], round(row["tokens_per_s_per_chip"]), round(row["served_share"], 3)) == (32, 3627, 0.962)
 
 
 def test_a_figure_rounding_to_a_thousand_is_shown_whole() -> None:

@@ -106,20 +106,20 @@ def test_machine_outputs_mark_the_best_and_its_load() -> None:
 
 
 def test_a_disaggregated_best_says_why_serve_prices_its_line_otherwise() -> None:
-    """DeepSeek-R1 on an HGX H200: the search's best (0.847 prefill workers per decode worker at 70% utilisation,
-    TTFT 575 ms) runs on 1 + 1 whole workers, which serve prices at TTFT 1.87 s. The caption blamed the rounding to
+    """DeepSeek-R1 on an HGX H200: the search's best (0.822 prefill workers per decode worker at 70% utilisation,
+    TTFT 575 ms) runs on 1 + 1 whole workers, which serve prices at TTFT 1.71 s. The caption blamed the rounding to
     whole workers, which leaves serve more prefill capacity (59% busy), not less: it now names what each steady
-    model puts in the prompts' queue, and the TPOT serve gives (43.2 ms for 43.8 ms) with its reason."""
+    model puts in the prompts' queue, and the TPOT serve gives (40.1 ms for 40.5 ms) with its reason."""
     found = _json("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--refine", "0")
     assert found["best_serve_note"] == (
-        "on whole workers: 1 prefill per 1 decode for the search's 0.847 per decode worker; serve's steady model "
-        "prices it at TTFT 1.87 s, 3,359 tok/s/chip, where the search gives 575 ms, 3,687: the two steady models "
+        "on whole workers: 1 prefill per 1 decode for the search's 0.822 per decode worker; serve's steady model "
+        "prices it at TTFT 1.71 s, 3,257 tok/s/chip, where the search gives 575 ms, 3,627: the two steady models "
         "price the prompts' queue differently, the search a step of 8,192 prompt tokens a rank and Kingman's wait at "
         "the rate-matched 70% utilisation, serve the prompt groups its clients send, Kingman's wait at its own "
-        "utilisation (59%), the closed loop's first wave (every client's prompt sent at once) and any clients queued "
-        "for a decode slot; TPOT 43.2 ms for the search's 43.8 ms: of 302 clients a rank, 291.2 decode in serve and "
-        "298.0 in the search, the rest waiting for their first token")
-    assert round(found["best_serve_prices"]["ttft_s"], 2) == 1.87
+        "utilisation (57%), the closed loop's first wave (every client's prompt sent at once) and any clients queued "
+        "for a decode slot; TPOT 40.1 ms for the search's 40.5 ms: of 272 clients a rank, 262.3 decode in serve and "
+        "268.0 in the search, the rest waiting for their first token")
+    assert round(found["best_serve_prices"]["ttft_s"], 2) == 1.71
     table = " ".join(CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "hgx-h200", "--refine",
                                               "0"], env={"COLUMNS": "200"}).output.split())
     assert f"({found['best_serve_note']})" in table
