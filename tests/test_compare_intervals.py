@@ -205,7 +205,7 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [2.98, 4.52]
     assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
     assert gb200["note"] == (  # FP4 measured beside FP8; the serve line as the table's note gives it
-        "1 lies inside the 80% interval per system: no clear winner; serve line: 8,461/chip, TTFT 1.73 s")
+        "1 lies inside the 80% interval per system: no clear winner; serve line: 8,373/chip, TTFT 1.66 s")
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
