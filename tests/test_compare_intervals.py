@@ -143,6 +143,8 @@ def test_the_table_says_a_disaggregated_rows_serve_line_gives_its_figures(five: 
     assert five["hgx-h20"]["mode"] == "disagg" and notes["hgx-h20"] == (
         "fp8 GEMM rate not measured; power assumed; spans 2 systems")
     assert not any("serve line:" in note for note in notes.values())
+    # one note in every format: JSON's (and CSV's) had no serve line (report-only tester fixNF 1)
+    assert {system: notes[system] for system in five} == {system: row["note"] for system, row in five.items()}
     assert ("`parity serve --model-kind steady` runs the same configuration with --weights (the format shown), --kv "
             "fp8 (bf16 on a chip without FP8) and --random-range-ratio 1, and gives the same figures, a disaggregated "
             "one's on the whole workers its line names (each row's whole line: serve_command in --format json or csv; "
@@ -243,3 +245,6 @@ def test_a_note_loses_only_the_clause_even_text_wrote() -> None:
     assert without_even_text(f"fp4 GEMM rate not measured; {even}") == "fp4 GEMM rate not measured"
     assert without_even_text(even) == ""
     assert without_even_text("fp4 GEMM rate not measured") == "fp4 GEMM rate not measured"
+    # a serve line follows the clause in a note (compare's --format json and table print the same note)
+    assert without_even_text(f"power assumed; {even}; serve line: 717/chip, TTFT 2.38 s") == (
+        "power assumed; serve line: 717/chip, TTFT 2.38 s")

@@ -193,5 +193,6 @@ def test_memory_per_chip_is_what_the_run_holds_the_held_back_share_included(tmp_
                      + "".join(f"llama-3.1-70b,hgx-h100,vllm,8,1024,8192,{c}\n" for c in (64, 400)))
     light, bound = json.loads(_run("predict", str(cases), "--model-kind", "steady", "--format", "json"))
     assert (light["memory_bytes_per_chip"], bound["memory_bytes_per_chip"]) == (42_779_848_192.0, 80e9)
-    said = "; the engine fills 90% of memory with weights, activations and KV cache (the rest held back)"
+    said = ("; the engine holds back 10% of memory (its KV share 90%) and 3 GB more (CUDA context, graphs and "
+            "communication buffers: an assumption); memory per chip counts these")
     assert said in light["note"] and said in bound["note"]

@@ -678,12 +678,13 @@ def test_a_simulated_row_keeps_the_closed_form_assumptions_apart_from_its_own() 
                                   "isl": "1024", "osl": "128", "concurrency": "4", "tp": "8"})
     note = simulated_note("arrival burstiness 0.5 (Kingman)", ("step budget 8192 tokens", "simulated 40 requests"),
                           scenario, intervals=False)
-    assert note == ("closed-form model (memory, worker sizing, flags): arrival burstiness 0.5 (Kingman); "
-                    "simulator: step budget 8192 tokens; simulated 40 requests")
+    closed = "closed-form model (memory per chip at the nominal lengths, not the simulated run's; worker sizing, flags)"
+    assert note == (f"{closed}: arrival burstiness 0.5 (Kingman); simulator: step budget 8192 tokens; "
+                    "simulated 40 requests")
     assert simulated_note("", ("x",), scenario, intervals=False) == "simulator: x"
     phrase = "80% intervals from held-out residuals of aggregated runs"
     assert simulated_note(f"burstiness 0.5; {phrase}", ("x",), scenario, intervals=True) == (
-        f"closed-form model (memory, worker sizing, flags): burstiness 0.5; simulator: x; {phrase}")
+        f"{closed}: burstiness 0.5; simulator: x; {phrase}")
 
 
 def test_a_decode_worker_never_runs_ahead_of_a_request_sent_through_an_idle_prefill_worker() -> None:

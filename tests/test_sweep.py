@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import shlex
 import socket
 import sys
@@ -189,6 +190,25 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     assert rows["tdp2"]["output_tokens_per_s_per_kw"] == pytest.approx(361.667 / 1.128, rel=1e-4)
     assert rows["die-half"]["performance_density_tpp_per_mm2"] == pytest.approx(2 * 2368 / 814)
     assert rows["fp8x2"]["tpp"] == pytest.approx(2 * 2368.0)
+    # tokens per kW rest on power parity assumed: the flags say so, as compare's do (report-only tester fixNF 2)
+    assert base["flags"] == ("engine profile generic not fitted to measurements; power assumed: 5.82 kW per hgx-h20 "
+                             "(8 x 400 W x 1.82)")
+    assert rows["tdp2"]["flags"].endswith("; power assumed: 9.02 kW per tdp2 (5.82 kW + 8 x 400 W more chip power)")
+    # a what-if's note names its calibration as the base chip's, not one 'measured on this chip' (fixNF 3)
+    assert "; calibration: GEMM and attention measured on this chip (" in base["note"]
+    assert ("; calibration: the base chip nvidia-h20's, not the what-if's (nothing measured it): GEMM and attention "
+            "measured on nvidia-h20 (torch-h20-bf16-gemm, FlashMLA-h20-compute); the rest inherited from "
+            "nvidia-h200-sxm (hopper family)") in rows["tdp2"]["note"]
+
+
+def test_a_row_without_tokens_per_kw_carries_no_power_flag() -> None:
+    """Prefill workers on another system's power per chip: the row states no tokens per kW, so no power flag."""
+    from parity.sweep import _with_power_flags
+
+    h20 = catalog.system("hgx-h20")
+    assert _with_power_flags("a", {"output_tokens_per_s_per_kw": math.nan}, (h20, None)) == "a"
+    assert _with_power_flags("", {"output_tokens_per_s_per_kw": 1.0}, (h20, h20)) == (
+        "power assumed: 5.82 kW per hgx-h20 (8 x 400 W x 1.82)")
 
 
 def test_a_tdp_what_if_states_its_own_power_arithmetic() -> None:

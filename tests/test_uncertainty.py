@@ -234,3 +234,41 @@ def test_fp4_timed_beside_fp8_counts_as_measured() -> None:
     raised = case_flags([(catalog.system("hgx-b200"), None)], catalog.model("llama-3.1-8b"), catalog.engine("generic"),
                         [], 0, 0, "nvfp4")
     assert not any("GEMM rate not measured" in f.text for f in raised)
+
+
+FP4_KV = ("KV cache nvfp4 without a unit: nvidia-h100-sxm has no NVFP4 unit; priced as attention reading it "
+          "dequantised (fewer bytes, no faster math), which no measured run checks; engines run NVFP4 KV caches on "
+          "Blackwell only (TensorRT-LLM: sm100/103; vLLM 0.21+: SM100)")
+
+
+@pytest.mark.parametrize(("kv", "flagged"), [("fp8", ""), ("int8", ""), ("nvfp4", FP4_KV),
+                                             ("fp4", FP4_KV), ("mxfp4", FP4_KV.replace("nvfp4", "mxfp4", 1)
+                                                                .replace("NVFP4 unit", "MXFP4 unit")),
+                                             ("int4", "KV cache int4: a weight-only format (INT4 weight-only, FP16 "
+                                                      "scale per group of 128; multiplies in bf16); priced as "
+                                                      "attention reading it dequantised (fewer bytes, no faster "
+                                                      "math), which no measured run stores its KV cache in")])
+def test_a_kv_cache_the_chip_has_no_unit_for_is_flagged(kv: str, flagged: str) -> None:
+    """Llama-3.1-8B decoding 16 sequences of 32k tokens on an H100: an NVFP4 KV cache ran unflagged at TPOT 12.45 ms
+    against FP8's 17.05 (report-only tester fixNF 5), though the H100 has no FP4 unit and engines run NVFP4 KV caches
+    on Blackwell only; --kv fp4 read as nvfp4 silently. parity prices such a cache by its bytes with attention's math
+    as it was (the 12.45 ms stands: fewer bytes read), and now flags it; FP8, BF16 and INT8 (the H100's own units)
+    stay unflagged, their figures as they were (a BF16 cache does not fit here: the next test)."""
+    args = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--phase", "decode", "--batch", "16",
+            "--context", "32768", "--kv", kv, "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [f for f in data["flags"] if f.startswith("KV cache")] == ([flagged] if flagged else [])
+    tpot = {"fp8": 17.05, "int8": 17.05, "nvfp4": 12.45, "fp4": 12.45}
+    if kv in tpot:
+        assert round(data["tpot_s"] * 1e3, 2) == tpot[kv]
+    assert ("fp4 KV cache read as nvfp4, the chip having none of nvfp4, mxfp4" in data["note"]) == (kv == "fp4")
+
+
+def test_a_native_fp4_kv_cache_is_not_flagged() -> None:
+    from parity.uncertainty import kv_cache_flag
+    assert kv_cache_flag(catalog.chip("b200"), "nvfp4") is None
+    assert kv_cache_flag(catalog.chip("h100"), "bf16") is None
+    assert kv_cache_flag(catalog.chip("a100"), "fp8") is None  # engines dequantise FP8 KV on Ampere (vLLM #2279)
+    assert kv_cache_flag(catalog.chip("mi355x"), "nvfp4").brief == "KV nvfp4 emulated"

@@ -39,7 +39,7 @@ from parity.step import deployment_memory, step_cost
 from parity.training.layout import default_global_batch
 from parity.training.search import search_fewest_systems
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
-    power_flags, ratio_band, ratio_interval, training_flags, what_if_flag
+    calibration_label, power_flags, ratio_band, ratio_interval, training_flags, what_if_flag
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
@@ -251,7 +251,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         "" if profile.name == catalog.engine(profile.id).name else f" ({profile.name})")
     notes = tuple(filter(None, (engine_note, catalog.engine_user_note(profile),
                                 catalog.maturity_note(profile, chip.software_stack),
-                                cal.label,
+                                calibration_label(system, cal),
                                 mtp_note,
                                 die_note))) + (
              f"workload {isl} in / {osl} out; mean targets TPOT "
@@ -578,8 +578,10 @@ def even_text(intervals: dict[str, tuple[float, float]]) -> str:
 
 def without_even_text(note: str) -> str:
     """A row's note without the clause even_text adds to it ('...; 1 lies inside the 80% interval per system: no clear
-    winner'), for a table whose caption says it of that row."""
-    return re.sub(r"(^|; )1 lies inside the 80% interval [^;:]*: no clear winner$", "", note)
+    winner'), for a table whose caption says it of that row; wherever it stands among the note's clauses (a serve
+    line may follow it)."""
+    return "; ".join(part for part in note.split("; ")
+                     if not re.fullmatch(r"1 lies inside the 80% interval [^;:]*: no clear winner", part))
 
 
 def quotient_intervals(a: Comparison, b: Comparison) -> dict[str, tuple[float, float]]:

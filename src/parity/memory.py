@@ -6,6 +6,7 @@ for the KV cache of its sequences; the result says by how much it does not.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,8 +18,10 @@ from parity.ops import Num
 from parity.plan import Precision, Shard, weight_matrices_per_device
 
 __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "state_bytes_per_sequence_per_device",
-           "cache_bytes_per_sequence_per_device", "weight_bytes_per_device",
-           "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES", "HOST_RESERVE_BYTES"]
+           "cache_bytes_per_sequence_per_device", "weight_bytes_per_device", "mtp_weight_bytes_per_device",
+           "mtp_kv_bytes_per_token_per_device",
+           "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES", "HOST_RESERVE_BYTES",
+           "RUNTIME_RESERVE_BYTES"]
 
 # The least a serving runtime keeps beside weights, KV cache and activations to run at all (whether a
 # deployment fits, as opposed to the KV share an engine gives by default): the CUDA context and kernels
@@ -28,6 +31,11 @@ __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "sta
 # node) keeps ~5 GB a GPU, the closest that does not (FP8 on one 8 x H100 node) misses by ~10 GB.
 STARTUP_RESERVE_FRACTION = 0.03
 STARTUP_RESERVE_BYTES = 2e9
+
+# What a serving engine holds back beside the share of memory its setting leaves out (1 - kv_memory_fraction, vLLM's
+# gpu_memory_utilization): the CUDA context, captured CUDA graphs and communication buffers, which the startup
+# reserve above puts at 2 GB and 3% of memory. An assumption with no measurement or engine source of its own, 3 GB.
+RUNTIME_RESERVE_BYTES = 3e9
 
 # Host CPU memory a chip's offloaded KV cache and weights may not fill [B per chip]: the operating system, the
 # engine's process for that chip (Python, the CUDA driver's host side, pinned staging buffers) and the margin an
@@ -100,6 +108,44 @@ def weight_bytes_per_device(model: Model, shard: Shard, precision: Precision) ->
     return sum(size for _, size in weight_matrices_per_device(model, shard, precision))
 
 
+# An engine that drafts with a model's multi-token-prediction (NextN) module loads it beside the main model and gives
+# it its own KV cache: SGLang's EAGLEWorker (--speculative-algorithm EAGLE/NEXTN) is a second model worker that loads
+# the module's layer and "owns its own KV cache pool" beside the target's, sharing the target's embedding and LM head
+# (sgl-project/sglang python/sglang/srt/speculative/eagle_worker.py, EAGLEWorker.__init__); its projection eh_proj
+# (2h x h) is a plain nn.Linear, whole on every rank in the checkpoint's bf16 (python/sglang/srt/models/
+# deepseek_nextn.py; vLLM's vllm/model_executor/models/deepseek_mtp.py alike). Without drafting the main model
+# skips the module's weights ("skip spec decode layers for main model", vLLM's deepseek_v2.py load_weights), so
+# none of it counts then.
+def _drafter(model: Model, shard: Shard) -> tuple[Model, Shard]:
+    """The MTP modules as a model of their own (embedding and head the main model's), and the shard they take: the
+    main model's, unpipelined (the modules sit on the last stage, whole: step.drafter_deployment)."""
+    return (dataclasses.replace(model, layers=model.mtp_layers, mtp_layers=(), unquantized_matrices=frozenset()),
+            dataclasses.replace(shard, p=1))
+
+
+def mtp_weight_bytes_per_device(model: Model, shard: Shard, precision: Precision) -> Num:
+    """[B] of the multi-token-prediction modules' weights one device stores while an engine drafts with them: each
+    module's layer sliced as the main model's layers are (its experts over expert parallelism), plus its 2h x h
+    projection and three norms whole in bf16 (DeepSeek-R1 on 8 x H200 at EP 8 in fp8: 1.66 GB); 0 without modules."""
+    if not model.mtp_layers:
+        return 0.0
+    drafter, whole = _drafter(model, shard)
+    h = model.hidden_size
+    layers = sum(size for _, size in weight_matrices_per_device(
+        drafter, whole, precision, ([float(layer.count) for layer in drafter.layers], 0.0, 0.0)))
+    return layers + sum(layer.count for layer in model.mtp_layers) * (2.0 * h * h + 3.0 * h) * 2.0
+
+
+def mtp_kv_bytes_per_token_per_device(model: Model, shard: Shard, precision: Precision,
+                                      context: float | None = None) -> Num:
+    """[B] of KV cache one token keeps on one device in the multi-token-prediction modules' own cache while an engine
+    drafts with them (kv_bytes_per_token_per_device of their layers, unpipelined; DeepSeek-R1's MLA latent in fp8:
+    576 B); 0 without modules."""
+    if not model.mtp_layers:
+        return 0.0
+    return kv_bytes_per_token_per_device(*_drafter(model, shard), precision, context)
+
+
 def kv_bytes_per_token_per_device(model: Model, shard: Shard, precision: Precision,
                                   context: float | None = None) -> Num:
     """[B] of KV cache one token of a sequence occupies on one device of its attention group.
@@ -142,21 +188,26 @@ def _windowed(model: Model, context: Num) -> float | None:
 
 def serving_memory(model: Model, shard: Shard, precision: Precision, capacity_bytes: float,
                    sequences: Num, context: Num, step_tokens: Num, reserve_fraction: float,
-                   reserve_bytes: float) -> MemoryPlan:
+                   reserve_bytes: float, drafting: bool = False) -> MemoryPlan:
     """Memory of one device serving `sequences` sequences of `context` tokens each (per attention-DP rank).
 
     step_tokens: most tokens one forward step carries (sizes the activation workspace: hidden and
     MLP activations in 16-bit for that many tokens, plus logits). reserve_fraction and reserve_bytes:
-    what the runtime keeps back (memory-fraction setting, CUDA context, graphs), an assumption.
+    what the runtime keeps back (memory-fraction setting, CUDA context, graphs), an assumption. drafting: the
+    engine drafts with the model's multi-token-prediction modules, whose weights and KV cache it then holds too.
     """
     # the fixed state of linear and state-space layers is spread over the sequence's tokens, so that
     # capacities in tokens (kv_token_capacity) count it
     per_token = (kv_bytes_per_token_per_device(model, shard, precision, _windowed(model, context))
                  + state_bytes_per_sequence_per_device(model, shard) / np.maximum(context, 1.0))
+    weights = weight_bytes_per_device(model, shard, precision)
+    if drafting:
+        per_token = per_token + mtp_kv_bytes_per_token_per_device(model, shard, precision, _windowed(model, context))
+        weights = weights + mtp_weight_bytes_per_device(model, shard, precision)
     widest = max(float(getattr(layer.mlp, "intermediate_size", 0) or getattr(layer.mlp, "expert_intermediate_size", 0)
                        * getattr(layer.mlp, "experts_per_token", 1)) for layer in model.layers)
     activation = step_tokens * 2.0 * (4.0 * model.hidden_size + 2.0 * widest / shard.t) + \
         np.minimum(step_tokens, 1024.0) * model.vocab_size * 4.0 / shard.t
-    return MemoryPlan(capacity_bytes=capacity_bytes, weight_bytes=weight_bytes_per_device(model, shard, precision),
+    return MemoryPlan(capacity_bytes=capacity_bytes, weight_bytes=weights,
                       reserve_bytes=reserve_fraction * capacity_bytes + reserve_bytes, activation_bytes=activation,
                       kv_bytes=sequences * context * per_token, kv_bytes_per_token=per_token)

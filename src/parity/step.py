@@ -14,8 +14,8 @@ import numpy as np
 
 from parity.cost import Cost, collective_algorithm, price_collective, price_kernel, price_step
 from parity.hardware import Calibration, System
-from parity.memory import (HOST_RESERVE_BYTES, MemoryPlan, cache_bytes_per_sequence_per_device, serving_memory,
-                           weight_bytes_per_device)
+from parity.memory import (HOST_RESERVE_BYTES, RUNTIME_RESERVE_BYTES, MemoryPlan, cache_bytes_per_sequence_per_device,
+                           serving_memory, weight_bytes_per_device)
 from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.placement import ExpertPlacement
@@ -315,15 +315,15 @@ def decode_host_floor_note(host_token_s: float, attn_dp: Num, mtp_tokens: int = 
 
 
 def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens: Num,
-                      reserve_fraction: float = 0.08, reserve_bytes: float = 3e9) -> MemoryPlan:
+                      reserve_fraction: float = 0.08, reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> MemoryPlan:
     """Memory of one device holding `sequences` sequences of `context` tokens (per attention-DP rank).
 
     reserve_fraction and reserve_bytes are assumptions: engines keep ~5-10% of memory back
-    (vLLM's gpu_memory_utilization 0.9, TensorRT-LLM's free_gpu_memory_fraction) plus a few GB for
-    the CUDA context, graphs and communication buffers.
+    (vLLM's gpu_memory_utilization 0.9, TensorRT-LLM's free_gpu_memory_fraction) plus RUNTIME_RESERVE_BYTES (3 GB)
+    for the CUDA context, graphs and communication buffers.
     """
     plan = serving_memory(dep.model, dep.shard, dep.precision, dep.system.chip.memory_bytes, sequences, context,
-                          step_tokens, reserve_fraction, reserve_bytes)
+                          step_tokens, reserve_fraction, reserve_bytes, drafting=bool(dep.mtp_tokens))
     if not (dep.offload_kv or dep.offload_weights):
         return plan
     # the offloaded shares live in host memory: the device keeps 1 - share of each. The offloaded KV fills

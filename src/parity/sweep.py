@@ -41,6 +41,7 @@ from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
 from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
+from parity.uncertainty import power_flags
 from parity.units import format_si
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
@@ -476,10 +477,20 @@ def _predict_chunk(rows: list[dict[str, Any]], variants: tuple[Variant, ...]) ->
     out = []
     for row, prediction in zip(rows, predict_rows(rows, systems=systems)):
         predicted = prediction.row()
-        chip = _chip_columns(_system_named(row.get("system"), systems), _system_named(row.get("prefill_system"),
-                             systems), predicted["output_tokens_per_s_per_chip"])
-        out.append({**row, **{k: predicted[k] for k in OUTPUT_COLUMNS[1:]}, **chip})
+        system, prefill = _system_named(row.get("system"), systems), _system_named(row.get("prefill_system"), systems)
+        chip = _chip_columns(system, prefill, predicted["output_tokens_per_s_per_chip"])
+        out.append({**row, **{k: predicted[k] for k in OUTPUT_COLUMNS[1:]}, **chip,
+                    "flags": _with_power_flags(predicted["flags"], chip, (system, prefill))})
     return out
+
+
+def _with_power_flags(flags: str, chip: Mapping[str, float], systems: Sequence[System | None]) -> str:
+    """A row's flags cell with each of its systems' power_flags where the row states tokens per kW, which rests on
+    the systems' power ('power assumed: 10.9 kW per mi300x-platform (8 x 750 W x 1.82)', as compare flags it)."""
+    if math.isnan(chip["output_tokens_per_s_per_kw"]):
+        return flags
+    raised = [f.text for system in systems if system is not None for f in power_flags(system)]
+    return "; ".join(dict.fromkeys(filter(None, [flags, *raised])))
 
 
 def _system_named(name: object, variants: Mapping[str, System]) -> System | None:

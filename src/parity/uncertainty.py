@@ -28,8 +28,9 @@ from parity.units import format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
-           "unmeasured_gemm", "assumed_emulation", "flag_note", "short_basis", "training_flags", "what_if_changes",
-           "what_if_flag", "power_flags", "status_flag", "specs_flag", "ratio_band"]
+           "unmeasured_gemm", "assumed_emulation", "kv_cache_flag", "flag_note", "short_basis", "training_flags",
+           "what_if_changes", "what_if_flag", "calibration_label", "power_flags", "status_flag", "specs_flag",
+           "ratio_band"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -205,6 +206,18 @@ def _chip_id(chip: Chip) -> str:
     return chip.id.removesuffix("-die") if chip.ranks_per_package > 1 else chip.id
 
 
+def calibration_label(system: System, cal: Calibration) -> str:
+    """'calibration: BASIS' (Calibration.label) of a prediction on `system`; a what-if's (what_if_changes) names the
+    calibration as its base chip's, which nothing measured on the what-if: 'calibration: the base chip
+    nvidia-h200-sxm's, not the what-if's (nothing measured it): measured on nvidia-h200-sxm (nvidia-h200-sxm-measured)'
+    (the basis's 'this chip' is the base chip)."""
+    if not what_if_changes(system):
+        return cal.label
+    chip = _package_id(system)
+    return (f"calibration: the base chip {chip}'s, not the what-if's (nothing measured it): "
+            + (cal.basis or cal.id).replace("this chip", chip))
+
+
 def what_if_flag(system: System) -> Flag | None:
     """The flag of a what-if system or chip (what_if_changes): nothing measured it, and it is priced with the
     calibration of the catalog chip whose id it keeps; None where neither is changed."""
@@ -331,11 +344,11 @@ def _zero3_pipeline(layouts: Sequence[Any]) -> Flag | None:
 
 def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Model, engine: EngineProfile,
                layouts: Sequence[Layout], mtp_tokens: int = 0, context_tokens: float = 0,
-               weights: str = "", expert_weights: str = "") -> tuple[Flag, ...]:
+               weights: str = "", expert_weights: str = "", kv_cache: str = "") -> tuple[Flag, ...]:
     """Ways a serving case (a model on these systems' workers of these layouts; each system with the
     calibration the case uses, None for the catalog's; requests of `context_tokens` prompt + output tokens;
-    `weights` its weight format, `expert_weights` its experts' where they differ) lies outside what the model was
-    fitted and checked on."""
+    `weights` its weight format, `expert_weights` its experts' where they differ, `kv_cache` its KV cache's) lies
+    outside what the model was fitted and checked on."""
     out = list(model.flags)  # config keys parity does not model ("unmodelled: KEY")
     out += context_flags(model, context_tokens)
     for system, cal in {s.id: (s, c) for s, c in systems}.values():
@@ -347,7 +360,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
             out.append(uncalibrated)
         else:
             out += filter(None, [weights and unmeasured_gemm(cal, chip, weights)])
-        out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights))])
+        out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights)),
+                             kv_cache and kv_cache_flag(chip, kv_cache)])
         out += filter(None, [status_flag(chip), specs_flag(chip)])
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     scored = catalog.validated_features(fitted=False)
@@ -417,6 +431,35 @@ def assumed_emulation(cal: Calibration, chip: Chip, formats: Sequence[str]) -> F
     rate = f"{cal.emulation_efficiency:g}"
     return Flag("emulation rate assumed", f"emulation rate assumed: {said} at {rate} of the wider unit, no "
                 f"measurement ({cal.id} carries the prior)", f"emulation rate assumed ({rate})")
+
+
+# KV cache formats engines dequantise on a chip without their math and were measured so: FP8 caches on Ampere (vLLM
+# "is not limited on Hopper. Volta/Ampere are both ok and have been tested", vllm-project/vllm#2279; TensorRT-LLM's
+# quantization hardware support matrix ticks FP8 KV cache on Ampere), and the 16- and 32-bit ones
+_KV_DEQUANTISED = ("fp8", "bf16", "fp16", "fp32")
+# where engines run a 4-bit float KV cache: TensorRT-LLM's hardware support matrix ticks NVFP4 KV cache on Blackwell
+# sm100/103 only (docs/source/features/quantization.md), vLLM's --kv-cache-dtype nvfp4 (0.21.0, vllm-project/vllm#40177)
+# takes FlashInfer's SM100 trtllm-gen path only (vllm-project/vllm#49011)
+_FP4_KV_ENGINES = "engines run NVFP4 KV caches on Blackwell only (TensorRT-LLM: sm100/103; vLLM 0.21+: SM100)"
+
+
+def kv_cache_flag(chip: Chip, kv_cache: str) -> Flag | None:
+    """A flag where a KV cache format has no unit of its own on the chip (nvfp4 or mxfp4 on an H100), or is a
+    weight-only format (int4): parity prices such a cache as attention reading it dequantised, its bytes shrunk but
+    its math no faster, which no measured run checks, and which engines may not run at all (_FP4_KV_ENGINES); None
+    for a cache of fp8, 16 or 32 bits (_KV_DEQUANTISED) and one the chip has the unit for (int8 on an H100)."""
+    fmt = format_named(kv_cache)
+    if fmt.weight_only:
+        kind = "KV cache in a weight-only format"
+        return Flag(kind, f"KV cache {fmt.name}: a weight-only format ({fmt.description}); priced as attention "
+                    "reading it dequantised (fewer bytes, no faster math), which no measured run stores its KV cache "
+                    "in", f"KV {fmt.name}: a weight format")
+    if fmt.feature in _KV_DEQUANTISED or not math_unit(fmt, chip)[1]:
+        return None
+    kind = "KV cache format without a unit"
+    return Flag(kind, f"KV cache {fmt.name} without a unit: {chip_text(chip)} has no {fmt.feature.upper()} unit; "
+                "priced as attention reading it dequantised (fewer bytes, no faster math), which no measured run "
+                "checks" + (f"; {_FP4_KV_ENGINES}" if fmt.math == "fp4" else ""), f"KV {fmt.name} emulated")
 
 
 def _mtp_beyond_fit(engine: EngineProfile, mtp_tokens: int) -> list[Flag]:

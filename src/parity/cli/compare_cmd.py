@@ -175,6 +175,12 @@ def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: i
             "serve_note": said}, brief
 
 
+def _noted(row: Comparison, brief: str) -> Comparison:
+    """The row with the note every format prints: its own, then what serve gives for its line where that differs
+    (`_rerun`'s brief); 'does not fit' where the system cannot run it and its note says nothing."""
+    return replace(row, note="; ".join(filter(None, [row.note, brief])) if row.fits else row.note or "does not fit")
+
+
 WHAT_IF_SERVE_NOTE = ("a what-if system: `parity serve` runs catalog systems; `parity sweep` with the same "
                       "[[variant]] (axes variant = [NAME]) prices a configuration of it at a fixed concurrency")
 
@@ -298,6 +304,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             results = [replace(r, assumptions=r.assumptions + (exporting.text,)) for r in results]
         reruns, briefs = zip(*[_rerun(r, by_id[r.system], name, engine, isl, osl, drafts, weights, targets)
                                if workload == "serve" else ({}, "") for r in results])
+        results = [_noted(r, brief) for r, brief in zip(results, briefs)]  # one note in every format
         rows = [_flatten(r.to_dict()) | s | again for r, s, again in zip(results, sims, reruns)]
         payload += [r.to_dict() | s | again | rule_fields(exporting, by_id[r.system])
                     for r, s, again in zip(results, sims, reruns)]
@@ -313,9 +320,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                  "system_ratio_cell": _ratio_cell(r, "per_system"), "kw_ratio_cell": _ratio_cell(r, "per_kw"),
                  "gb_ratio_cell": _ratio_cell(r, "per_gb"),
                  "format_label": format_label(r["weights"], r["emulated_on"]),
-                 "note": "; ".join(filter(None, [without_even_text(r["note"]) if paired else r["note"], brief]))
-                 if r["fits"] else r["note"] or "does not fit"}
-                for r, brief in zip(rows, briefs)]
+                 "note": without_even_text(r["note"]) if paired else r["note"]} for r in rows]
         unit = "tok/s" if workload == "serve" else "train\ntok/s"  # over two lines: 10 columns wide, not 16
         columns = [Column("system_label", "system", plain, "left"),
                    Column("format_label", "format", plain, "left", wrap=True),  # 'fp8 on bf16' over two lines

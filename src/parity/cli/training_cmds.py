@@ -4,6 +4,7 @@ layout that fits, and the validation against published training throughput."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.values import CHIPS, COUNT, PARALLEL, TOKENS, Count, FormatChoice, Real
 from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
-from parity.flags import joined, texts
+from parity.flags import Flag, texts
 from parity.hardware import rank_holder
 from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, check_model_options, default_global_batch, GRADIENT_FORMATS,
@@ -309,10 +310,13 @@ def _record(model: Any, system: Any, result: TrainingResult, tokens: float, rais
 def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: str, found: TrainingSearch, pinned: str,
                  systems: str, workload: str, tokens: float, fmt: str, out: Path | None) -> None:
     """The table (or JSON) of the fastest layouts found; as CSV each row is a single run's columns after its rank.
-    Its flags are the listed layouts' together (one of them ZeRO-3 with pp > 1 flags the table)."""
-    raised = training_flags(system, model, seq_len, precision, [r.layout for r in found.best if r.layout])
+    Each layout carries its own flags (JSON: each entry of best, and the best's at the top; CSV: each row's); the
+    caption gives those every row carries, and names the rows of one only some carry (a ZeRO-3 layout with pp > 1
+    among pp-1 ones: 'rows 5-10 only')."""
+    raised = [training_flags(system, model, seq_len, precision, [r.layout] if r.layout else []) for r in found.best]
     if output_format(fmt, out) == "csv":
-        rows = [{"rank": i + 1, **_record(model, system, r, tokens, raised)} for i, r in enumerate(found.best)]
+        rows = [{"rank": i + 1, **_record(model, system, r, tokens, own)}
+                for i, (r, own) in enumerate(zip(found.best, raised))]
     else:
         rows = [{"rank": i + 1, "layout": str(r.layout), **{k: v for k, v in result_payload(r, tokens).items()
                                                              if k in ("step_s", "tokens_per_s_per_chip", "mfu",
@@ -322,7 +326,8 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: s
     dies = system.chip.dies
     payload = {"model": model.name, "system": system.id, "chips": chips, "ranks": chips * dies,
                "candidates": found.candidates, "fitting": found.fitting,
-               "best": [result_payload(r, tokens) for r in found.best], "flags": texts(raised)}
+               "best": [result_payload(r, tokens) | {"flags": texts(own)} for r, own in zip(found.best, raised)],
+               "flags": texts(raised[0] if raised else ())}
     peak = found.best[0].peak_math  # the math unit the format runs on, one for every layout of the search
     emit(rows, _search_columns(peak, dies), fmt, title=f"Fastest layouts of {model.name} on {_on(chips, system)}, "
                                           f"{workload}", payload=payload, out=out,
@@ -330,8 +335,35 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: s
                  + (f"; {systems}" if systems else "") + ". "
                  + f"{peak.upper()} MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense {peak.upper()} peak"
                  + (" (mfu_bf16 in --format json: over its BF16 peak). " if peak != "bf16" else ". ")
-                 + (f"Outside what was validated: {joined(raised)}. " if raised else "")
+                 + _search_flags_text(raised)
                  + "Assumptions: " + "; ".join(found.best[0].assumptions))
+
+
+def _search_flags_text(raised: Sequence[Sequence[Flag]]) -> str:
+    """What the caption of `train --search` says of its rows' flags (`raised`: each row's, best first): those every
+    row carries, then each only some carry with their ranks: 'Outside what was validated, rows 5-10 only (not the
+    best): ZeRO-3 with pipeline parallel (pp > 1): ...'; '' where no row carries one."""
+    every = list(dict.fromkeys(f.text for flags in raised for f in flags))
+    held = {text: [i + 1 for i, flags in enumerate(raised) if text in {f.text for f in flags}] for text in every}
+    shared = [text for text, ranks in held.items() if len(ranks) == len(raised)]
+    out = f"Outside what was validated: {'; '.join(shared)}. " if shared else ""
+    for text, ranks in held.items():
+        if len(ranks) < len(raised):
+            out += (f"Outside what was validated, {_ranks_text(ranks)} only"
+                    + ("" if ranks[0] == 1 else " (not the best)") + f": {text}. ")
+    return out
+
+
+def _ranks_text(ranks: Sequence[int]) -> str:
+    """'row 5', 'rows 5-10', 'rows 2, 5-7': ascending ranks, runs of consecutive ones as a range."""
+    runs: list[list[int]] = []
+    for rank in ranks:
+        if runs and rank == runs[-1][-1] + 1:
+            runs[-1].append(rank)
+        else:
+            runs.append([rank])
+    said = ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else f"{run[0]}" for run in runs)
+    return f"{'row' if len(ranks) == 1 else 'rows'} {said}"
 
 
 def _on(chips: int, system: Any) -> str:

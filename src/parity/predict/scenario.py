@@ -176,11 +176,13 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     experts_own = dense_own and not _cell(row, "moe_weights")
     cast = (dense_own and weights != model.weight_format) or (experts_own and experts != model.expert_weight_format)
     note = f"weights {FP32_SERVED_AS}: the fp32 checkpoint cast as the engines' dtype auto does" if cast else ""
-    read = {name: format_on(name, native).name for name in (_cell(row, "weights"), _cell(row, "moe_weights"))
-            if name.strip().lower() in CHIP_NATIVE}  # fp4 names one format per chip: say which it read as here
-    note = "; ".join(n for n in (note, *(f"{name} weights read as {fmt}, " + (
+    # fp4 names one format per chip: say which it read as here, for the weights and the KV cache
+    read = {(name, role): format_on(name, native).name
+            for name, role in ((_cell(row, "weights"), "weights"), (_cell(row, "moe_weights"), "weights"),
+                               (kv, "KV cache")) if name.strip().lower() in CHIP_NATIVE}
+    note = "; ".join(n for n in (note, *(f"{name} {role} read as {fmt}, " + (
         "the chip's own" if fmt in native else f"the chip having none of {', '.join(CHIP_NATIVE[name.lower()])}")
-        for name, fmt in read.items())) if n)
+        for (name, role), fmt in read.items())) if n)
     if not kv:
         kv = engine_kv(engine, system.chip, weights, experts)
         note = "; ".join(n for n in (note, f"KV cache {kv} (engine default)") if n)

@@ -126,13 +126,20 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
 
 
 def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: Scenario, intervals: bool) -> str:
-    """A simulated row's assumptions: the closed-form model's (which still gives memory, worker sizing and
-    flags; its transient stand-ins, such as Kingman burstiness or prompt groups, do not shape the simulated
-    figures) apart from the simulator's own, then, where the row prints the simulator's intervals, which
-    residuals they come from (interval_note; the steady note's own phrase, at its end, names the steady bands)."""
+    """A simulated row's assumptions: the closed-form model's (which still gives memory, at the scenario's lengths,
+    nominal unless a random_range_ratio is given, not those the run draws; worker sizing and flags; its transient
+    stand-ins, such as Kingman burstiness or prompt groups, do not shape the simulated figures) apart from the
+    simulator's own, then, where the row prints the simulator's intervals, which residuals they come from
+    (interval_note; the steady note's own phrase, at its end, names the steady bands)."""
     phrase = interval_note(scenario, "sim")
     steady = steady_note.removesuffix(interval_note(scenario)).removesuffix("; ")
-    return "; ".join(filter(None, (f"closed-form model (memory, worker sizing, flags): {steady}" if steady else "",
+    ratio = scenario.random_range_ratio
+    lengths = "nominal" if ratio is None or ratio >= 1.0 else "mean"
+    # the closed form's memory per chip: every request in flight holding its KV at those lengths, not what the
+    # simulated run held (its drawn lengths, its own admissions)
+    model = (f"closed-form model (memory per chip at the {lengths} lengths, not the simulated run's; worker sizing, "
+             "flags)")
+    return "; ".join(filter(None, (f"{model}: {steady}" if steady else "",
                                    "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 
 

@@ -19,7 +19,7 @@ from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
 from parity.simulate import KV_BOUND_SHARE
-from parity.uncertainty import WIDEN_FLAGGED, Intervals, case_flags, interval_kind, package_flag
+from parity.uncertainty import WIDEN_FLAGGED, Intervals, calibration_label, case_flags, interval_kind, package_flag
 
 KV_LOAD_FLAG = "KV-bound load"  # the steady model's flag for clients queued for a KV slot (kv_load_flag)
 
@@ -49,7 +49,8 @@ def flags(scenario: Scenario) -> tuple[Flag, ...]:
     tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
     packaged = tuple(filter(None, (package_flag(s) for s, _ in systems)))  # a package run as one device
     return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens,
-                      scenario.precision.weights, scenario.precision.expert_weights) + packaged + scenario.flags
+                      scenario.precision.weights, scenario.precision.expert_weights,
+                      scenario.precision.kv_cache) + packaged + scenario.flags
 
 
 def kv_load_flag(waiting: float, clients: float, engine: EngineProfile | None = None) -> Flag | None:
@@ -199,7 +200,7 @@ def _calibration_note(s: Scenario) -> str:
     """'calibration: BASIS': which calibration priced the chip and how it reached it (the user's file by its path),
     and the engine profile where the user's file takes the place of parity's (catalog.engine_user_note)."""
     cal = s.calibration or catalog.calibration(s.system.chip)
-    return "; ".join(filter(None, (cal.label, catalog.engine_user_note(s.engine))))
+    return "; ".join(filter(None, (calibration_label(s.system, cal), catalog.engine_user_note(s.engine))))
 
 
 def _phase_prediction(s: Scenario) -> Prediction:

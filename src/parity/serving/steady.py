@@ -7,7 +7,8 @@ import numpy as np
 
 from parity.engine import EngineProfile
 from parity.errors import expect
-from parity.memory import MemoryPlan, kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
+from parity.memory import (RUNTIME_RESERVE_BYTES, MemoryPlan, kv_bytes_per_token_per_device,
+                           state_bytes_per_sequence_per_device)
 from parity.ops import Num
 from parity.plan import Shard
 from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait,
@@ -59,6 +60,18 @@ def kv_capacity(dep: Deployment, profile: EngineProfile, sequences: Num, isl: Nu
     mem = deployment_memory(dep, sequences, held, profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     return mem, np.minimum(np.floor(mem.kv_token_capacity / held), float(profile.max_batch_size))
+
+
+def held_back_note(profile: EngineProfile) -> str:
+    """What memory per chip counts, in words: what the engine holds back (1 - kv_memory_fraction of memory and
+    memory.RUNTIME_RESERVE_BYTES) beside the weights, activations and every client's KV cache at its mean lengths
+    (kv_capacity's: isl + osl / 2 where pages grow with the output, isl + osl where admission reserves it)."""
+    output = ("half its mean output (pages allocated as it grows)" if profile.kv_on_demand
+              else "its whole mean output (reserved at admission)")
+    return (f"the engine holds back {1.0 - profile.kv_memory_fraction:.0%} of memory (its KV share "
+            f"{profile.kv_memory_fraction:.0%}) and {RUNTIME_RESERVE_BYTES / 1e9:g} GB more (CUDA context, graphs and "
+            f"communication buffers: an assumption); memory per chip counts these, the weights, activations and every "
+            f"client's KV cache at its mean prompt + {output}")
 
 
 _HARMONIC = np.cumsum(1.0 / np.arange(1.0, 1025.0))  # H_n for n = 1..1024
@@ -138,9 +151,8 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
                 f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else "")
              + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
                 if np.any(receives) else ""),
-             f"{counted(workers, 'aggregated worker')} of {_chips_text(dep.chips)}; the engine fills "
-             f"{profile.kv_memory_fraction:.0%} of memory with weights, activations and KV cache (the rest held "
-             "back)") + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
+             f"{counted(workers, 'aggregated worker')} of {_chips_text(dep.chips)}; {held_back_note(profile)}"
+             ) + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
                          chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,
                          memory=mem, feasible=np.broadcast_to(fits, np.shape(ttft)),
