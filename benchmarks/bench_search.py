@@ -85,6 +85,7 @@ def exhaustive_check() -> None:
                 best = max(best, float(r.output_tokens_per_s) / layout.chips)
     for c in DEFAULT_CONCURRENCY:  # disaggregated: each decode layout at this batch, every prefill layout
         d = _disaggregated(model, system, grid, precision, cal, profile, 1024, 1024, np.array([float(c)]))
+        d["price"](np.arange(len(grid)))  # every row as its serve line, not the screen's estimate
         for k in range(len(grid)):
             evaluated += 1
             if d["fits"][k] and d["tpot"][k] <= 0.05:

@@ -206,8 +206,8 @@ def test_search_caption_separates_its_assumptions() -> None:
     # a step' repeated them among the assumptions)
     assert out.count("draft token") == 1 and "MTP 1 draft token a decode step, 0.92 of 1 kept a step" in out
     # its disaggregated rows' chips are fractional (64.3): the caption says why
-    assert ("chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence "
-            "fractions." in out)
+    assert ("chips: a disaggregated row's decode worker plus its share of the whole prefill workers it runs with (1 "
+            "per 8 decode workers: an eighth of one), hence fractions." in out)
 
 
 def test_search_captions_leave_the_mtp_line_to_their_opening_sentence() -> None:
@@ -227,7 +227,8 @@ def test_search_says_what_fractional_chips_mean_only_where_one_shows() -> None:
     from parity.cli.search_cmd import _chips_clause
 
     assert _chips_clause([{"chips": 64.0}, {"chips": 64.3}]) == (
-        "chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence fractions. ")
+        "chips: a disaggregated row's decode worker plus its share of the whole prefill workers it runs with (1 per 8 "
+        "decode workers: an eighth of one), hence fractions. ")
     assert _chips_clause([{"chips": 8.0}, {"chips": 8.0001}, {"chips": 4096.4}]) == ""
 
 
@@ -319,11 +320,12 @@ def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.
 
 
 def test_fleet_megawatts_keep_three_figures() -> None:
-    """The first README example's 910C fleet draws 22.99 MW (15,784 chips x 11.65 kW / 8), printed '23' beside
-    '8.82': three figures throughout now, '23.0'."""
+    """The first README example's 910C fleet drew 22.99 MW (15,784 chips x 11.65 kW / 8), printed '23' beside
+    '8.82': three figures throughout now ('23.0' then; 22.6 MW for 15,552 chips since disaggregated rows are priced
+    on whole workers)."""
     out = table("fleet", "--model", "deepseek-r1", "--chips", "910c", "--demand", "2e12 tokens/day", columns=80)
     (row,) = [line for line in out.splitlines() if line.startswith("huawei-ascend-910c ")]
-    assert row.split()[1:3] == ["15,784", "23.0"]
+    assert row.split()[1:3] == ["15,552", "22.6"]
 
 
 @pytest.mark.parametrize(("demand", "share"), [("3e12 tokens/day", "0.1%"), ("3e9 tokens/day", "126.5%"),

@@ -747,13 +747,14 @@ def test_one_request_and_one_sequence_are_singular() -> None:
 
 # a model one system cannot hold: serve's "does not fit" named `parity search --model deepseek-r1 --system hgx-h20`,
 # which refuses too ("fits no worker of one hgx-h20: --chips 16 searches workers over 2 systems"); the search is of
-# the weights serve priced, the checkpoint's where none were given (search would pick the chip's narrowest format)
+# the weights serve priced, the checkpoint's where none were given (search would pick the chip's narrowest format),
+# and the MTP drafts serve ran (none without --mtp, where search drafts one on DeepSeek-R1)
 _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--moe-ep", "8", "--weights", "int8"),
            "needs 35.1 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
-           "atlas-800-a2 --engine sglang --weights int8 --chips 16` lists the layouts that fit"),
+           "atlas-800-a2 --engine sglang --weights int8 --mtp 0 --chips 16` lists the layouts that fit"),
           (("--system", "hgx-h20", "--tp", "8"),
            "needs 5.5 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
-           "hgx-h20 --weights fp8_block --chips 16` lists the layouts that fit")]
+           "hgx-h20 --weights fp8_block --mtp 0 --chips 16` lists the layouts that fit")]
 
 
 # the checkpoint's fp8_block, serve's default, is emulated on the 910C: the hint named a search of it (report-only
@@ -761,7 +762,7 @@ _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--mo
 # the end-to-end tier runs it, a second each)
 _UNFIT_EMULATED = (("--system", "atlas-800-a3", "--tp", "8", "--moe-ep", "8"),
                    "needs 34.3 GB more per 64 GB die (weights is the largest term); `parity search --model deepseek-r1 "
-                   "--system atlas-800-a3` lists the layouts that fit in int8, which the chip runs natively, as "
+                   "--system atlas-800-a3 --mtp 0` lists the layouts that fit in int8, which the chip runs natively, as "
                    "compare and fleet price it (serve --weights int8 runs it; the checkpoint's fp8_block, serve's "
                    "default, is emulated on the chip)")
 

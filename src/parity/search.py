@@ -3,9 +3,12 @@ system, priced as numpy arrays in one pass, with the throughput/interactivity Pa
 the best configuration under latency targets.
 
 Aggregated candidates run the full closed-loop serving model (`serving.serve_aggregated`) on arrays
-of (layout, concurrency). Disaggregated candidates pair a decode layout and batch with the prefill
-layout that serves its prompts on the fewest chips (rate matching: prefill workers sized to the engine's
-`disagg_prefill_utilization`, as `parity serve` sizes them), the usual way such deployments are planned.
+of (layout, concurrency). Disaggregated candidates pair a decode layout and batch with a few prefill layouts
+(each worker size's cheapest per prompt/s, and the quickest for a lone prompt), each with prefill workers
+rate-matched to the engine's `disagg_prefill_utilization` (as `parity serve` sizes them) and rounded up to
+whole workers, priced by the same closed-loop model (`serving.serve_disaggregated`) as their serve line: every pair
+is screened in numpy first (serve's closed loop with the decode batch held), and only the rows that can reach the
+frontier or the best are priced by serve's model, which is too slow for every pair (an 8,192-chip pod: 10.6 s).
 """
 
 from __future__ import annotations
@@ -26,27 +29,37 @@ from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequenc
 from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision, Shard
-from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
+from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated, serve_disaggregated
+from parity.serving.prefill import _queue_wait, prompt_group_size
 from parity.serving.workload import check_serving_inputs
 from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
 from parity.units import counted, duration_text, whole
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
-           "decode_rates", "prefill_chunks", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
-           "DEFAULT_CONCURRENCY", "check_records", "mtp_assumption",
-           "MAX_WORKER_CHIPS"]
+           "decode_rates", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
+           "DEFAULT_CONCURRENCY", "check_records", "mtp_assumption", "whole_workers", "MAX_DECODE_WORKERS",
+           "OVER_PROVISION", "MAX_WORKER_CHIPS"]
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
                        4096)
 MAX_WORKER_CHIPS = 128  # serving workers searched up to this many chips (or the scale-up domain)
+MAX_DECODE_WORKERS = 8  # a disaggregated candidate runs on at most this many decode workers (whole_workers)
+# and with at most this many times the prefill workers per decode worker rate matching sizes (at the engine's
+# disagg_prefill_utilization u: at least u / 1.5 busy, 47% for the generic engine's 70%), so that a small ratio does
+# not need many decode workers to be met in whole workers
+OVER_PROVISION = 1.5
+# a disaggregated row is screened (search._screened) before it is priced as its serve line: rows within this share of
+# the screened frontiers, and the best few, are priced first, then any other the result keeps (search_serving)
+_SCREEN_SLACK = 0.03
 
 # narrowest first: the format a deployment uses if the chip runs it natively
 _WEIGHT_PREFERENCE = ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16")
 
 
-def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Precision:
+def best_precision(model: Model, chip: Chip, weights: str | None = None, kv: str | None = None) -> Precision:
     """The narrowest weight format the chip multiplies natively (or `weights` if given), with an FP8
-    KV cache where the chip has FP8 and bf16 otherwise. Block-scaled FP8 checkpoints stay block-scaled."""
+    KV cache where the chip has FP8 and bf16 otherwise, the best the chip offers where serve stores the engine's
+    default (or `kv` if given). Block-scaled FP8 checkpoints stay block-scaled."""
     def native(name: str) -> bool:
         try:
             return not math_unit(format_named(name), chip)[1]
@@ -59,7 +72,7 @@ def best_precision(model: Model, chip: Chip, weights: str | None = None) -> Prec
         weights = next(name for name in _WEIGHT_PREFERENCE if native(name))
         if weights == "fp8" and "fp8_block" in (model.weight_format, model.expert_weight_format):
             weights = "fp8_block"
-    kv = "fp8" if native("fp8") else "bf16"
+    kv = format_on(kv, chip.native).name if kv is not None else "fp8" if native("fp8") else "bf16"
     return Precision(weights=weights, expert_weights=weights, kv_cache=kv)
 
 
@@ -78,8 +91,8 @@ class Candidate:
     chips: float
     prefill_workers_per_decode_worker: float
     ttft_s: float
-    prefill_tokens_per_step: float = 0.0  # disaggregated: prompt tokens per prefill step and rank
     prefill_prompts_per_s: float = 0.0  # prompts/s one worker that prefills takes in full steps (aggregated or prefill)
+    decode_workers: int = 1  # disaggregated: the decode workers priced, with ratio x as many (whole) prefill workers
     tpot_s: float
     tokens_per_s_per_chip: float
     tokens_per_s_per_user: float
@@ -221,7 +234,10 @@ def worker_sizes(system: System, chips: int | None, max_chips: int | None) -> li
 
 def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
                 profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
-                mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
+                mtp: tuple[int, float] = (0, 0.0), prefill: dict[str, np.ndarray] | None = None
+                ) -> dict[str, np.ndarray]:
+    """Every layout x load aggregated, by serve's closed loop; `prefill`: the grid's prefill_rates where the caller
+    has them (search_serving, priced once for both modes)."""
     k, m = len(grid), len(concurrency)
     index = np.repeat(np.arange(k), m)
     grid_km = grid.take(index)
@@ -233,7 +249,7 @@ def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Preci
     conc = np.minimum(conc, np.maximum(slots, 1.0) * grid_km.attn_dp)
     result = serve_aggregated(dep, profile, Workload(isl=np.full(k * m, float(isl)), osl=np.full(k * m, float(osl)),
                                                      concurrency=conc))
-    prompt_rate = prefill_rates(model, system, grid, precision, cal, profile, isl)["prompt_rate"][index]
+    prompt_rate = (prefill or prefill_rates(model, system, grid, precision, cal, profile, isl))["prompt_rate"][index]
     return {"index": index, "concurrency": conc, "prompt_rate": prompt_rate, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
             "per_chip": np.asarray(result.output_tokens_per_s) / grid_km.chips, "chips": grid_km.chips,
             "fits": np.asarray(result.feasible) & (np.asarray(result.decode_batch) >= 1)}
@@ -266,35 +282,31 @@ def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Prec
             "fits": fits}
 
 
-def prefill_chunks(profile: EngineProfile, isl: int) -> tuple[float, ...]:
-    """Prompt tokens per prefill step and rank to try: the engine's token budget, then halved down to one
-    prompt (a deployment with a TTFT target runs smaller steps, e.g. SGLang's --chunked-prefill-size; a
-    budget of 16,384 tokens is a 4 s step of DeepSeek-R1 on an H20 rank)."""
-    chunks, tokens = [], max(profile.max_num_tokens, isl)
-    while tokens >= isl:
-        chunks.append(float(tokens))
-        tokens //= 2
-    return tuple(chunks)
-
-
 def prefill_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
-                  profile: EngineProfile, isl: int, tokens: float | None = None) -> dict[str, np.ndarray]:
+                  profile: EngineProfile, isl: int, tokens: float | np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Prefill workers of every layout, steps of `tokens` prompt tokens per rank (default: the engine's full
-    token budget): step [s], prompts/s per worker, and whether the weights and one prompt fit."""
+    token budget; one figure, or one a layout): step [s], prompts/s per worker, and whether the weights and one
+    prompt fit."""
     k = len(grid)
     prefill_dep = engine_deployment(model, system, grid, precision, cal, profile)
-    per_rank = float(tokens or max(profile.max_num_tokens, isl))
-    step = np.asarray(step_cost(prefill_dep, Batch(prefill_tokens=np.full(k, per_rank),
-                                                   prefill_sequences=np.full(k, per_rank / isl))).time_s)
+    per_rank = np.broadcast_to(np.asarray(float(max(profile.max_num_tokens, isl)) if tokens is None else tokens,
+                                          dtype=float), (k,)).copy()
+    step = np.asarray(step_cost(prefill_dep, Batch(prefill_tokens=per_rank, prefill_sequences=per_rank / isl)).time_s)
     step = step * profile.prefill_scale
     prompt_rate = per_rank / isl * grid.attn_dp / step  # prompts/s per prefill worker
     prefill_mem = deployment_memory(prefill_dep, np.ones(k), np.full(k, float(isl)), profile.max_num_tokens,
                                     reserve_fraction=1.0 - profile.kv_memory_fraction)
-    # a prompt waits for a rank (M/M/1-like at the target utilisation, scaled by the profile's burstiness)
-    service = step / grid.attn_dp
-    busy = profile.disagg_prefill_utilization
-    wait = profile.burstiness * busy / (1 - busy) * service
-    return {"step": step, "prompt_rate": prompt_rate, "wait": wait, "fits": np.asarray(prefill_mem.fits)}
+    return {"step": step, "prompt_rate": prompt_rate, "fits": np.asarray(prefill_mem.fits)}
+
+
+def _prefill_both(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                  profile: EngineProfile, isl: int) -> dict[str, np.ndarray]:
+    """prefill_rates of every layout in full steps, with "lone_step": its step of one prompt, priced in the same
+    call (one step_cost for both: a call costs a millisecond however few its rows)."""
+    k = len(grid)
+    both = prefill_rates(model, system, grid.take(np.tile(np.arange(k), 2)), precision, cal, profile, isl,
+                         np.repeat([float(max(profile.max_num_tokens, isl)), float(isl)], k))
+    return {**{key: value[:k] for key, value in both.items()}, "lone_step": both["step"][k:]}
 
 
 def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s: float, prefill_chips: Num) -> Num:
@@ -304,45 +316,173 @@ def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s
     return kv_bytes / max(link_bytes_per_s, 1.0) / prefill_chips
 
 
+def whole_workers(ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prefill, decode) whole workers for each prefill-per-decode-worker `ratio`, never fewer prefill workers than
+    it asks (fewer would take prompts faster than they prefill them, a queue that grows as long as the run): the
+    fewest workers (at most MAX_DECODE_WORKERS decode) whose ratio is at least `ratio` and at most OVER_PROVISION
+    times it; where none is, the ratio nearest above it (then the fewest workers)."""
+    ratio = np.asarray(ratio, dtype=float)
+    best_p, best_d = np.ones_like(ratio), np.ones_like(ratio)
+    close_found = np.zeros(ratio.shape, dtype=bool)
+    for d in range(1, MAX_DECODE_WORKERS + 1):
+        p = np.maximum(1.0, np.ceil(ratio * d - 1e-9))
+        close = p / d <= OVER_PROVISION * ratio
+        fewer = (p + d) < (best_p + best_d)
+        nearer = (p / d < best_p / best_d) | ((p / d == best_p / best_d) & fewer)
+        take = np.where(close_found, close & fewer, close | nearer) if d > 1 else np.ones(ratio.shape, dtype=bool)
+        best_p, best_d = np.where(take, p, best_p), np.where(take, float(d), best_d)
+        close_found |= close
+    return best_p, best_d
+
+
+def _prefill_options(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+                     profile: EngineProfile, isl: int, p: dict[str, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The prefill layouts a decode candidate is priced with (indices into `grid`): for each worker size, the one
+    with the fewest chips per prompt/s in full steps (rate matching's pick), and the one whose lone prompt is
+    prefilled and moved soonest (the first layout where none fits, which then prices nothing that fits); with every
+    layout's full-step rates (`p` where given) and its lone prompt's TTFT [s]."""
+    p = p or prefill_rates(model, system, grid, precision, cal, profile, isl)
+    lone = p["lone_step"] if "lone_step" in p else prefill_rates(model, system, grid, precision, cal, profile, isl,
+                                                                 float(isl))["step"]
+    lone_ttft = (profile.ttft_overhead_s + lone
+                 + kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, grid.chips))
+    per_rate = np.where(p["fits"], grid.chips / p["prompt_rate"], np.inf)
+    picked = [int(np.argmin(np.where(grid.chips == size, per_rate, np.inf))) for size in np.unique(grid.chips)]
+    picked.append(int(np.argmin(np.where(p["fits"], lone_ttft, np.inf))))
+    options = np.asarray(sorted({i for i in picked if p["fits"][i]}) or [0], dtype=int)  # [0]: none fits, priced so
+    return options, p, lone_ttft
+
+
 def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
                    profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
-                   ttft_s: float | None = None, mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
-    """Decode layouts x batches, each with its best prefill layout and step size (fewest chips per prompt/s
-    among those whose TTFT meets `ttft_s`, when any does). fastest_ttft: the lowest TTFT [s] of any prefill option
-    that fits, whichever the target picked (a candidate's ttft is that of the option sized for the target)."""
+                   ttft_s: float | None = None, mtp: tuple[int, float] = (0, 0.0),
+                   tpot_s: float | None = None, prefill: dict[str, np.ndarray] | None = None) -> dict[str, object]:
+    """Decode layouts x batches, each on whole workers with the prefill layout (of _prefill_options) that delivers
+    the most tokens/s per chip meeting the targets (else the most): prefill workers per decode worker rate-matched
+    at the engine's disagg_prefill_utilization and rounded up to whole workers (whole_workers), then priced as
+    `parity serve --model-kind steady` prices that deployment (serving.serve_disaggregated: its clients in a closed
+    loop, so a row's TTFT is its own load's).
+
+    Every (decode candidate, prefill layout) pair is first screened (_screened: serve's closed loop with the decode
+    batch held at the candidate's, in numpy); "price" (rows) prices the given decode candidates' pairs exactly by
+    serve_disaggregated and picks their prefill layouts anew, "exact" saying which rows are; search_serving prices
+    every row it keeps ("quickest": the rows of the pairs screened quickest to a first token). fastest_ttft: the
+    lowest TTFT [s] of any exactly priced pair that fits."""
     d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency, mtp)
-    chunks = prefill_chunks(profile, isl)
-    runs = [prefill_rates(model, system, grid, precision, cal, profile, isl, tokens) for tokens in chunks]
-    p = {key: np.concatenate([r[key] for r in runs]) for key in runs[0]}
-    layout_of = np.tile(np.arange(len(grid)), len(chunks))  # prefill option -> its layout
-    chunk_of = np.repeat(np.asarray(chunks), len(grid))
-    prefill_chips = grid.chips[layout_of]
-    n = len(d["index"])
-    transfer = kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, prefill_chips)
-    option_ttft = profile.ttft_overhead_s + p["step"] + p["wait"] + transfer
-    usable = p["fits"]
-    if ttft_s and (usable & (option_ttft <= ttft_s)).any():  # else every option stays, its TTFT shown as missed
-        usable = usable & (option_ttft <= ttft_s)
-    # chips per output token/s: decode chips + prefill chips for the prompts that rate needs; the two terms add, so
-    # every decode candidate's best prefill option is the one with the fewest prefill chips per prompt/s (picked once,
-    # not from a decode x prefill table: 69,720 x 1,000s of options on an 8,192-chip pod took 2 GB and 6 s)
-    prefill_per_rate = np.where(usable, prefill_chips / (osl * p["prompt_rate"] * profile.disagg_prefill_utilization),
-                                np.inf)
-    best = np.full(n, np.argmin(prefill_per_rate))
-    per_chip = 1.0 / (d["chips"] / d["out_rate"] + prefill_per_rate[best])
-    ratio = (d["out_rate"] / osl) / (p["prompt_rate"][best] * profile.disagg_prefill_utilization)
-    chips = d["chips"] + ratio * prefill_chips[best]
+    options, p, lone_ttft = _prefill_options(model, system, grid, precision, cal, profile, isl, prefill)
+    n, m = len(d["index"]), len(options)
+    i, j = np.repeat(np.arange(n), m), np.tile(options, n)  # (decode candidate, prefill layout) pairs
+    busy = profile.disagg_prefill_utilization
+    ratio = (d["out_rate"][i] / osl) / (p["prompt_rate"][j] * busy)
+    workers_p, workers_d = whole_workers(ratio)
     # the clients that keep a worker's batch decoding: each spends TTFT in its prompt for (osl - 1) TPOT decoding (a
-    # worker of 8 decoding at TPOT 2.9 ms after a 3.2 s TTFT takes 17 clients; 8 clients, as its serve line gave,
-    # keep 4.5 decoding and deliver half the tokens/s a chip)
-    decoding = d["batch"] * grid.attn_dp[d["index"]]
-    streaming = np.maximum(osl - 1.0, 1.0) * d["tpot"]
-    clients = np.maximum(np.round(decoding * (option_ttft[best] + streaming) / streaming), decoding)
-    return {"index": d["index"], "prefill_index": layout_of[best], "prefill_tokens": chunk_of[best],
-            "concurrency": clients, "ttft": option_ttft[best], "tpot": d["tpot"],
-            "per_chip": per_chip, "chips": chips, "ratio": ratio, "prompt_rate": p["prompt_rate"][best],
-            "fits": d["fits"] & np.isfinite(per_chip) & (per_chip > 0),
-            "fastest_ttft": np.full(n, option_ttft[p["fits"]].min() if p["fits"].any() else np.inf)}
+    # worker of 8 decoding at TPOT 2.9 ms after a 3.2 s TTFT takes 17 clients), at the lone prompt's TTFT
+    decoding = d["batch"][i] * grid.attn_dp[d["index"][i]]
+    streaming = np.maximum(osl - 1.0, 1.0) * d["tpot"][i]
+    clients = np.maximum(np.round(decoding * (lone_ttft[j] + streaming) / streaming), 1.0)
+    chips = grid.chips[j] * workers_p + d["chips"][i] * workers_d  # ranks (dies where a die is one: per_package)
+    mtp_of = dict(mtp_tokens=mtp[0], mtp_acceptance=mtp[1])
+    pair = {"ttft": np.empty(n * m), "tpot": np.empty(n * m), "per_chip": np.empty(n * m),
+            "fits": np.zeros(n * m, dtype=bool)}
+    pair.update(_screened(model, system, grid, precision, profile, isl, osl, d, p["step"], i, j, clients * workers_d,
+                          workers_p, workers_d, chips))
+    pair["fits"] &= p["fits"][j]
+    run: dict[str, object] = {"index": d["index"], "exact": np.zeros(n, dtype=bool), "fastest_ttft": np.full(n, np.inf)}
+
+    def pick(rows: np.ndarray) -> None:
+        """Per decode candidate in `rows`: the prefill layout with the most tokens/s per chip among those meeting
+        the targets, else among those that fit."""
+        at = (rows[:, None] * m + np.arange(m)).ravel()
+        fits = pair["fits"][at]
+        meets = fits & (pair["ttft"][at] <= (ttft_s or np.inf)) & (pair["tpot"][at] <= (tpot_s or np.inf))
+        meeting, fitting = (np.where(ok, pair["per_chip"][at], -np.inf).reshape(-1, m) for ok in (meets, fits))
+        column = np.where(meets.reshape(-1, m).any(axis=1), np.argmax(meeting, axis=1), np.argmax(fitting, axis=1))
+        chosen = rows * m + column
+        for key, values in (("prefill_index", j), ("concurrency", clients), ("ttft", pair["ttft"]),
+                            ("tpot", pair["tpot"]), ("per_chip", pair["per_chip"]), ("chips", chips / workers_d),
+                            ("ratio", workers_p / workers_d), ("decode_workers", workers_d),
+                            ("prompt_rate", p["prompt_rate"][j]), ("fits", pair["fits"])):
+            if key not in run:
+                run[key] = np.zeros(n, dtype=values.dtype)
+            run[key][rows] = values[chosen]
+
+    def price(rows: np.ndarray) -> None:
+        """Price the decode candidates `rows` (all their prefill layouts) as their serve lines, and pick anew."""
+        rows = np.unique(np.asarray(rows, dtype=int))
+        at = (rows[:, None] * m + np.arange(m)).ravel()
+        served = serve_disaggregated(
+            engine_deployment(model, system, grid.take(j[at]), precision, cal, profile, **mtp_of),
+            engine_deployment(model, system, grid.take(d["index"][i[at]]), precision, cal, profile, **mtp_of),
+            profile, Workload(isl=np.full(at.size, float(isl)), osl=np.full(at.size, float(osl)),
+                              concurrency=clients[at] * workers_d[at]), workers_p[at], workers_d[at])
+        ttft, tpot = np.asarray(served.ttft_s), np.asarray(served.tpot_s)
+        per_chip = np.asarray(served.output_tokens_per_s) / chips[at]
+        fits = (np.broadcast_to(np.asarray(served.feasible), (at.size,)) & d["fits"][i[at]] & np.isfinite(per_chip)
+                & (per_chip > 0) & np.isfinite(ttft) & np.isfinite(tpot))
+        pair["ttft"][at], pair["tpot"][at], pair["per_chip"][at], pair["fits"][at] = ttft, tpot, per_chip, fits
+        run["exact"][rows] = True
+        pick(rows)
+        if fits.any():
+            run["fastest_ttft"][:] = min(float(run["fastest_ttft"][0]), float(ttft[fits].min()))
+
+    pick(np.arange(n))
+    run["price"] = price
+    # the pairs quickest to a first token, so that fastest_ttft is an exactly priced pair's
+    quickest = np.flatnonzero(pair["fits"])
+    run["quickest"] = np.unique(i[quickest[np.argsort(pair["ttft"][quickest])[:4]]])
+    return run
+
+
+def _screened(model: Model, system: System, grid: LayoutGrid, precision: Precision, profile: EngineProfile, isl: int,
+              osl: int, d: dict[str, np.ndarray], step: np.ndarray, i: np.ndarray, j: np.ndarray, conc: np.ndarray,
+              workers_p: np.ndarray, workers_d: np.ndarray, chips: np.ndarray) -> dict[str, np.ndarray]:
+    """A cheap estimate of serve_disaggregated's figures for each (decode candidate i, prefill layout j) pair on
+    whole workers (`conc` clients in all): its closed loop and prompt queue as serve prices them (the same prompt
+    groups, the same KV transfer, Kingman's wait and first wave), with a group's prefill scaled from the layout's
+    full step (`step`, prefill_rates'), the decode batch and TPOT held at the decode candidate's (decode_rates) where
+    serve iterates them, and no clients queued for a KV slot. Used only to choose which pairs to price exactly."""
+    dp = grid.attn_dp[j].astype(float)
+    per_worker = conc / workers_p
+    busy_ranks = np.clip(per_worker, 1.0, dp)
+    group = prompt_group_size(profile, float(isl), per_worker / dp) * busy_ranks
+    # a group's prefill (engine and wall time, as _group_prefill prices it): its tokens a busy rank at the layout's
+    # full-step time per token (prefill_rates), the same where each rank takes a full step's worth (most pairs)
+    added = wall = step[j] * (group * isl / busy_ranks) / max(profile.max_num_tokens, isl)
+    kv_total = (isl * kv_bytes_per_token_per_device(model, Shard(1, 1, 1, 1, 1), precision)
+                + state_bytes_per_sequence_per_device(model, Shard(1, 1, 1, 1, 1)))
+    same_domain = grid.chips[j] + d["chips"][i] <= system.scale_up_domain_chips
+    link = np.where(same_domain, system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * grid.chips[j]
+    fixed = (profile.ttft_overhead_s + profile.disagg_ttft_overhead_s + wall
+             + kv_total / np.maximum(link, 1.0) + system.scale_out_latency_s)
+    streaming = (osl - 1.0) * d["tpot"][i]
+    per_prompt = added / group
+    lo, hi = np.zeros_like(conc), workers_p * group / np.maximum(added, 1e-12)
+    for _ in range(24):  # serve's bisection on the arrival rate, as _bisect
+        lam = 0.5 * (lo + hi)
+        u = np.minimum(lam / workers_p * per_prompt, 0.999999)
+        ttft = fixed + _queue_wait(profile, u, added, conc / workers_p, per_prompt)
+        above = lam * (ttft + streaming) - conc > 0
+        hi, lo = np.where(above, lam, hi), np.where(above, lo, lam)
+    lam = 0.5 * (lo + hi)
+    u = np.minimum(lam / workers_p * per_prompt, 0.999999)
+    ttft = fixed + _queue_wait(profile, u, added, conc / workers_p, per_prompt)
+    per_chip = lam * osl / chips
+    fits = d["fits"][i] & (per_chip > 0)
+    return {"ttft": ttft, "tpot": d["tpot"][i].copy(), "per_chip": per_chip, "fits": fits}
+
+
+def _near_frontier(per_user: np.ndarray, per_chip: np.ndarray, slack: float) -> np.ndarray:
+    """Indices of the points that no other beats by more than `slack` (a share) on both axes; the Pareto frontier
+    and more where slack > 0 (0: _frontier_mask's points)."""
+    if not slack:
+        return _frontier_mask(per_user, per_chip)
+    order = np.argsort(-per_user, kind="stable")
+    user, chip = per_user[order], per_chip[order]
+    most = np.maximum.accumulate(chip)
+    faster = np.searchsorted(-user, -user * (1.0 + slack), side="right")  # points at least 1 + slack as fast
+    beaten = np.where(faster > 0, most[np.maximum(faster - 1, 0)], -np.inf)
+    return order[chip * (1.0 + slack) > beaten]
 
 
 def _frontier_mask(per_user: np.ndarray, per_chip: np.ndarray) -> np.ndarray:
@@ -409,9 +549,11 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     if grid is None:
         sizes_text = str(chips) if chips else f"up to {system.scale_up_domain_chips}"
         raise InfeasiblePlan(f"no layout of {sizes_text} chips divides {model.name}")
-    runs = {mode: (_aggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, mtp)
+    prefill = _prefill_both(model, system, grid, precision, calibration, profile, isl)
+    runs = {mode: (_aggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, mtp, prefill)
                    if mode == "agg" else
-                   _disaggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, ttft_s, mtp))
+                   _disaggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, ttft_s, mtp,
+                                  tpot_s, prefill))
             for mode in modes}
     evaluated = sum(len(r["index"]) for r in runs.values())
     mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
@@ -420,12 +562,40 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     def column(key: str) -> np.ndarray:
         return np.concatenate([np.asarray(r.get(key, np.zeros(len(r["index"]))), dtype=float) for r in runs.values()])
 
-    ttft, tpot, per_chip = column("ttft"), column("tpot"), column("per_chip")
+    def figures() -> tuple[np.ndarray, ...]:
+        ttft, tpot, per_chip = column("ttft"), column("tpot"), column("per_chip")
+        ok = column("fits").astype(bool) & np.isfinite(tpot) & np.isfinite(ttft) & (per_chip > 0)
+        return ttft, tpot, per_chip, ok, ok & (tpot <= (tpot_s or np.inf)) & (ttft <= (ttft_s or np.inf))
+
+    def kept(ok: np.ndarray, meets: np.ndarray, per_user: np.ndarray, per_chip: np.ndarray,
+             slack: float = 0.0) -> np.ndarray:
+        """The configurations a result keeps: both frontiers (within `slack`), the best, and every one meeting the
+        targets where `meeting` asks for them."""
+        index = [i[_near_frontier(per_user[i], per_chip[i], slack)]
+                 for i in (np.flatnonzero(ok), np.flatnonzero(meets))]
+        if meets.any():
+            index.append(np.flatnonzero(meets)[np.argsort(-per_chip[meets])[:4 if slack else 1]])
+        if meeting:
+            index.append(np.flatnonzero(meets))
+        return np.unique(np.concatenate(index))
+
+    # disaggregated rows come screened (_disaggregated): price exactly those within _SCREEN_SLACK of the frontiers, the
+    # best few and the quickest, then any other the result keeps, until every row it keeps is its serve line's
+    if "disagg" in runs:
+        disagg, first = runs["disagg"], True
+        while True:
+            ttft, tpot, per_chip, ok, meets = figures()
+            wanted = kept(ok, meets, 1.0 / tpot, per_chip, _SCREEN_SLACK if first else 0.0)
+            rows = row_of[wanted[mode_of[wanted] == "disagg"]]
+            rows = np.union1d(rows[~disagg["exact"][rows]], disagg["quickest"] if first else [])
+            if not rows.size:
+                break
+            disagg["price"](rows.astype(int))
+            first = False
+    ttft, tpot, per_chip, ok, meets = figures()
     # the lowest TTFT each configuration can reach: a disaggregated one's with its prefill sized for speed, not
     # for the target (which keeps the cheapest prefill when none meets it)
     quickest = np.concatenate([np.asarray(r.get("fastest_ttft", r["ttft"]), dtype=float) for r in runs.values()])
-    ok = column("fits").astype(bool) & np.isfinite(tpot) & np.isfinite(ttft) & (per_chip > 0)
-    meets = ok & (tpot <= (tpot_s or np.inf)) & (ttft <= (ttft_s or np.inf))
 
     def candidate(i: int) -> Candidate:
         r, j = runs[str(mode_of[i])], int(row_of[i])
@@ -434,7 +604,7 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         return Candidate(mode=str(mode_of[i]), layout=prefill or layout, decode_layout=layout if prefill else None,
                          concurrency=float(r["concurrency"][j]), chips=float(r["chips"][j]),
                          prefill_workers_per_decode_worker=float(r["ratio"][j]) if prefill else 0.0,
-                         prefill_tokens_per_step=float(r["prefill_tokens"][j]) if prefill else 0.0,
+                         decode_workers=int(r["decode_workers"][j]) if prefill else 1,
                          prefill_prompts_per_s=float(r["prompt_rate"][j]),
                          ttft_s=float(ttft[i]), tpot_s=float(tpot[i]), tokens_per_s_per_chip=float(per_chip[i]),
                          tokens_per_s_per_user=1.0 / float(tpot[i]), meets_targets=bool(meets[i]))
@@ -450,8 +620,11 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     notes = (f"{profile.label}; layouts of {min(sizes)} to {max(sizes)} {unit} per worker",
              *filter(None, [mtp_assumption(mtp)]),
              f"disaggregated prefill workers sized for {profile.disagg_prefill_utilization:.0%} utilisation (the engine's "
-             "disagg_prefill_utilization, rate matching), their steps "
-             f"the engine's token budget or halved down to a prompt, the cheapest meeting the TTFT target",
+             f"disagg_prefill_utilization, rate matching) and rounded up to whole workers (at most "
+             f"{MAX_DECODE_WORKERS} decode workers), each row priced as `parity serve --model-kind steady` prices its "
+             "serve line (its clients in a closed loop, so a row's TTFT is its own load's), on the prefill layout "
+             "giving the most tok/s/chip meeting the targets of each worker size's cheapest per prompt/s and the "
+             "quickest for a lone prompt",
              "a load is at most what a rank's KV cache holds (more clients would only queue for a slot), so a "
              "layout's largest load is its KV capacity where that lies within the concurrency grid",
              *decode_host_floor_note(profile.decode_host_token_s, grid.attn_dp, mtp[0]))

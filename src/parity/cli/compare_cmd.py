@@ -400,7 +400,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             disaggregated = any(r.mode == "disagg" for r in results)
             formats = formats_text(weights, disaggregated, [(r.weights, r.emulated_on) for r in results])
             caption = (f"Formats: {formats} (each row's whole line: serve_command in --format json or csv"
-                       + ("; serve_note: what serve gives for a disaggregated row, and why; 'serve line' in the note: "
+                       + ("; serve_note: the whole workers a disaggregated row's line runs; 'serve line' in the note: "
                           f"serve's figures where they differ from the row's by {SERVE_DIFFERS:.0%} or more"
                           if disaggregated else "")
                        + f"). Engine profile: {profile.id}. "

@@ -30,6 +30,7 @@ from parity.model import Model
 from parity.plan import Precision
 from parity.search import Candidate, SearchResult, search_serving, search_spanning
 from parity.predict import Case, benchmark_of, scenario_of
+from parity.predict.scenario import engine_kv
 from parity.search_split import search_split
 from parity.uncertainty import context_flags
 from parity.units import counted
@@ -67,6 +68,9 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
 @click.option("--engine", type=ENGINE, default="generic", show_default=True, help="serving-engine profile (parity engines)")
 @click.option("--weights", type=FORMAT_NAME, default=None, help="weight format (default: the narrowest native one)")
+@click.option("--kv", type=FORMAT_NAME, default=None,
+              help="KV-cache storage format (default: fp8 where the chip has FP8, else bf16, as compare and fleet run "
+                   "it; serve's default is the engine's)")
 @mtp_option()
 @click.option("--mode", "modes", type=click.Choice(["agg", "disagg"]), multiple=True,
               help="serving modes to search (default both)")
@@ -90,7 +94,7 @@ SIM_MEETS = Column("sim_meets_targets", "sim meets", lambda v: "-" if v is None 
 @format_option
 @out_option
 def search(model: str, system: str, chips: int | None, targets: Targets, isl: int, osl: int,
-           engine: str, weights: str | None, mtp_tokens: int | None, modes: tuple[str, ...], plot: Path | None,
+           engine: str, weights: str | None, kv: str | None, mtp_tokens: int | None, modes: tuple[str, ...], plot: Path | None,
            show_infeasible: bool,
            prefill_system: str, prefill_chips: int | None, decode_chips: int | None, refine: int,
            arrivals: str, processes: int, fmt: str, out: Path | None) -> None:
@@ -130,11 +134,11 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
             raise ParityError(f"{', '.join(given)} {'is' if one else 'are'} not read by a --prefill-system split "
                               "(disaggregated by nature: the best fleets of prefill and decode workers under the "
                               f"two budgets, in closed form): leave {'it' if one else 'them'} out")
-        _split(the_model, catalog.system(prefill_system), the_system, profile, weights, targets, isl, osl,
+        _split(the_model, catalog.system(prefill_system), the_system, profile, (weights, kv), targets, isl, osl,
                prefill_chips, decode_chips, mtp, mtp_text, fmt, out, Case(model=model, system=system, engine=engine,
                                                                          isl=isl, osl=osl, concurrency=1))
         return
-    precision = best_precision(the_model, the_system.chip, weights)
+    precision = best_precision(the_model, the_system.chip, weights, kv)
     # a multi-die package (the Ascend 910C) runs one rank per die, as compare runs it; rates come back per package
     dies = the_system.chip.dies
     result = search_serving(the_model, per_die(the_system), profile, catalog.calibration(the_system.chip), precision,
@@ -203,7 +207,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
         if result.best else None)
     raised = list(the_model.flags) + context_flags(the_model, isl + osl)
     # what the figures rest on beyond the search's own choices: the chip's calibration and its stack's maturity
-    assumptions = [*result.assumptions, catalog.calibration(the_system.chip).label,
+    assumptions = [*result.assumptions, *filter(None, (_kv_note(precision, profile, the_system, kv),)),
+                   catalog.calibration(the_system.chip).label,
                    *filter(None, (catalog.maturity_note(profile, the_system.chip.software_stack),))]
     chosen = "tok/s/chip"
     best_candidate = result.best
@@ -233,8 +238,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     # the steady line's --random-range-ratio 1 is not what the sim columns ran: the best's own sim line, where refined
     sim_rerun = (serve_line("sim") if case and not percentiles and result.best in result.frontier
                  and result.frontier.index(result.best) in refined else "")
-    # serve runs whole workers where the search prices a rate-matched share of a prefill worker per decode worker,
-    # and its steady model prices the prompts' queue otherwise: what it says of the line, and why
+    # the whole workers a disaggregated line runs, and serve's figures for it (the search's own, but where a percentile
+    # target raised its prefill for a first wave)
     whole, rerun_prices = "", {}
     if case and case.mode == "disagg":
         said, rerun_prices = disagg_rerun(best_candidate, case, profile.disagg_prefill_utilization, priced=not percentiles)
@@ -306,6 +311,18 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
          caption=caption, payload=payload, out=out)
 
 
+def _kv_note(precision: Precision, profile: EngineProfile, system: System, kv: str | None) -> str:
+    """Where no --kv was given and serve's default (the engine's, predict.scenario.engine_kv) differs from the KV
+    format the search priced (search.best_precision: FP8 where the chip has it): what each stores, and how to set
+    it; '' otherwise."""
+    served = engine_kv(profile, system.chip, precision.weights, precision.expert_weights)
+    if kv is not None or served == precision.kv_cache:
+        return ""
+    return (f"KV cache {precision.kv_cache}, the best the chip offers, as compare and fleet run it, where serve "
+            f"stores the engine's default, {served} here (the serve line says --kv {precision.kv_cache}; --kv sets "
+            "the search's)")
+
+
 def _checked(candidate: Candidate, system: System, model: Model, profile: EngineProfile, mtp_tokens: int,
              context_tokens: int, precision: Precision) -> dict[str, object]:
     """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags, as compare computes its best's
@@ -340,13 +357,13 @@ def _wider(result: SearchResult, model: Model, system: System, profile: EnginePr
 
 
 def _chips_clause(rows: Sequence[Mapping[str, object]]) -> str:
-    """Where a row's chips show a fraction: what one means (a disaggregated decode worker's chips plus its
-    rate-matched share of a prefill worker's, search._disaggregated); '' where every row's are whole."""
+    """Where a row's chips show a fraction: what one means (a disaggregated decode worker's chips plus its share
+    of its whole prefill workers' chips, search._disaggregated); '' where every row's are whole."""
     shown = next(c for c in COLUMNS if c.key == "chips").show
     if not any("." in shown(row["chips"]) for row in rows):
         return ""
-    return ("chips: a disaggregated row's decode worker plus its rate-matched share of a prefill worker, hence "
-            "fractions. ")
+    return ("chips: a disaggregated row's decode worker plus its share of the whole prefill workers it runs with "
+            "(1 per 8 decode workers: an eighth of one), hence fractions. ")
 
 
 def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
@@ -395,13 +412,14 @@ def _unsaid(assumptions: Sequence[str], mtp: tuple[int, float], mtp_text: str) -
     return [a for a in assumptions if not (mtp_text and a == mtp_assumption(mtp))]
 
 
-def _split(model, prefill_system, decode_system, profile, weights: str | None, targets: Targets, isl: int, osl: int,
-           prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
+def _split(model, prefill_system, decode_system, profile, formats: tuple[str | None, str | None], targets: Targets,
+           isl: int, osl: int, prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
            out: Path | None, named: Case) -> None:
     """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets; `named`: the
-    model, system and engine as the command line named them (for the best's serve line)."""
-    prefill_precision = best_precision(model, prefill_system.chip, weights)
-    decode_precision = best_precision(model, decode_system.chip, weights)
+    model, system and engine as the command line named them (for the best's serve line); `formats`: --weights and
+    --kv as given (None: the search's defaults)."""
+    prefill_precision = best_precision(model, prefill_system.chip, *formats)
+    decode_precision = best_precision(model, decode_system.chip, *formats)
     found = search_split(model, prefill_system, decode_system, profile, catalog.calibration(prefill_system.chip),
                          catalog.calibration(decode_system.chip), prefill_precision, decode_precision, isl, osl,
                          prefill_chips, decode_chips, targets.tpot_s, targets.ttft_s, mtp=mtp)

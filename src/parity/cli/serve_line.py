@@ -114,39 +114,36 @@ def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object
 def disagg_rerun(candidate: Candidate, case: Case, utilization: float,
                  priced: bool = True) -> tuple[str, dict[str, float]]:
     """What a disaggregated candidate's serve line (`case`, case_of_candidate) runs and prices, said beside the
-    search's figures: whole workers in place of the search's rate-matched share of a prefill worker per decode worker
-    ('on whole workers: 3 prefill per 2 decode for the search's 1.38 per decode worker'), and, where `priced`, serve's
-    steady figures for it (TTFT, TPOT, tokens/s per chip) and why they differ (_serve_differs). `utilization`: the
-    engine's disagg_prefill_utilization."""
-    said = (f"on whole workers: {case.prefill_workers} prefill per {case.decode_workers} decode for the search's "
-            f"{candidate.prefill_workers_per_decode_worker:.3g} per decode worker")
+    search's figures: its whole workers ('on 1 prefill per 2 decode workers, as the search priced them'; where the
+    candidate's ratio is not theirs, one raised for a first wave, 'for the search's 1.38 per decode worker'), and,
+    where `priced`, serve's steady figures for it (TTFT, TPOT, tokens/s per chip), said where they differ from the
+    search's (_serve_differs). `utilization`: the engine's disagg_prefill_utilization, at which the search
+    rate-matches its prefill workers before rounding them up to whole ones."""
+    ratio = candidate.prefill_workers_per_decode_worker
+    own = case.prefill_workers == round(ratio * case.decode_workers) and abs(
+        ratio * case.decode_workers - case.prefill_workers) < 1e-9
+    said = (f"on {case.prefill_workers} prefill per {case.decode_workers} decode worker"
+            f"{'s' if case.decode_workers != 1 else ''}, "
+            + ("as the search priced them" if own else f"for the search's {ratio:.3g} per decode worker")
+            + f": rate-matched at {utilization:.0%} prefill utilisation, rounded up to whole workers")
     served = predict_cases([case])[0] if priced else None
     if served is None or not served.feasible:
         return said, {}
     prices = {"ttft_s": served.ttft_s, "tpot_s": served.tpot_s,
               "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
-    return f"{said}; {_serve_differs(candidate, case, served, utilization)}", prices
+    same = all(abs(prices[k] / getattr(candidate, k) - 1.0) < SAME_FIGURES for k in prices)
+    return (said if same else f"{said}; {_serve_differs(candidate, served)}"), prices
 
 
-def _serve_differs(candidate: Candidate, case: Case, served: Prediction, utilization: float) -> str:
-    """What serve's steady model says of a disaggregated best's serve line and why it differs from the search's
-    figures: the two steady models price the prompts' queue differently (neither is the rounding to whole workers,
-    which leaves serve more prefill capacity, not less), and so the two decode batches: the search's clients are
-    those that keep its batch decoding through its TTFT, and a longer TTFT in serve holds more of them in their first
-    token. `utilization`: the engine's disagg_prefill_utilization, at which the search sizes its prefill share."""
-    decode = case.decode_layout or case.layout
-    clients = case.concurrency / (case.decode_workers * decode.attn_dp)  # per decode rank
-    streaming = max(case.osl - 1, 1) * candidate.tpot_s
-    decoding = clients * streaming / (candidate.ttft_s + streaming)  # the search's batch a rank
-    tpot = (f"; TPOT {duration_text(served.tpot_s)} for the search's {duration_text(candidate.tpot_s)}: of "
-            f"{clients:,.0f} clients a rank, {served.extra['decode_batch']:,.1f} decode in serve and "
-            f"{decoding:,.1f} in the search, the rest waiting for their first token"
-            if abs(served.tpot_s / candidate.tpot_s - 1.0) >= 0.005 else "")
-    return (f"serve's steady model prices it at TTFT {duration_text(served.ttft_s)}, "
-            f"{served.output_tokens_per_s_per_chip:,.0f} tok/s/chip, where the search gives "
-            f"{duration_text(candidate.ttft_s)}, {candidate.tokens_per_s_per_chip:,.0f}: the two steady models price "
-            f"the prompts' queue differently, the search a step of {candidate.prefill_tokens_per_step:,.0f} prompt "
-            f"tokens a rank and Kingman's wait at the rate-matched {utilization:.0%} utilisation, serve the prompt "
-            f"groups its clients send, Kingman's wait at its own utilisation "
-            f"({served.extra['prefill_utilization']:.0%}), the closed loop's first wave (every client's prompt sent "
-            f"at once) and any clients queued for a decode slot{tpot}")
+SAME_FIGURES = 0.005  # serve's figures within this share of the search's: the same, said as no difference
+
+
+def _serve_differs(candidate: Candidate, served: Prediction) -> str:
+    """What serve's steady model says of a disaggregated candidate's serve line where it differs from the search's
+    figures: the search priced the candidate's own share of prefill workers per decode worker (one raised for a
+    first wave, refine.prefill_for_first_wave), the line whole workers near it."""
+    return (f"serve's steady model prices it at TTFT {duration_text(served.ttft_s)}, TPOT "
+            f"{duration_text(served.tpot_s)}, {served.output_tokens_per_s_per_chip:,.0f} tok/s/chip, where the "
+            f"search gives {duration_text(candidate.ttft_s)}, {duration_text(candidate.tpot_s)}, "
+            f"{candidate.tokens_per_s_per_chip:,.0f} for its {candidate.prefill_workers_per_decode_worker:.3g} "
+            "prefill workers per decode worker")

@@ -547,7 +547,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
 
 def _search_hint(case: Case, model: Model) -> str:
     """'; `parity search ...` lists the layouts that fit' after a case that does not fit: the search of its model,
-    system, engine, weights and lengths, with the --chips of the fewest systems a worker must span where one
+    system, engine, weights, KV format (where given), lengths and MTP drafts (where the search's default differs),
+    with the --chips of the fewest systems a worker must span where one
     system's scale-up domain cannot hold the model (compare.systems_to_hold, as search's own refusal counts them);
     '' where no worker search prices holds it, or the search would refuse the weights. Where serve priced the
     checkpoint's format by default and the chip emulates it (DeepSeek-R1's fp8_block on a 910C), the search is of the
@@ -565,7 +566,7 @@ def _search_hint(case: Case, model: Model) -> str:
             # a search of the emulated checkpoint format finds layouts no one would run: the native one compare runs
             native, emulated = best_precision(model, system.chip).weights, weights
             weights = ""
-        precision = best_precision(model, system.chip, weights or None)
+        precision = best_precision(model, system.chip, weights or None, case.kv or None)
     except ParityError:
         return ""
     spans = systems_to_hold(model, per_die(system), profile, precision, case.isl + case.osl)
@@ -574,8 +575,12 @@ def _search_hint(case: Case, model: Model) -> str:
     options = ["--model", case.model, "--system", case.system]
     options += ["--engine", case.engine] if case.engine not in ("", "generic") else []
     options += ["--weights", weights] if weights else []
+    options += ["--kv", case.kv] if case.kv else []
     options += [word for option, tokens in (("--isl", case.isl), ("--osl", case.osl)) if tokens != 1024  # search's
                 for word in (option, str(tokens))]
+    # the drafts serve ran (0 unless --mtp), where the search's default differs (one on DeepSeek-R1): their layers
+    # and KV take memory
+    options += ["--mtp", str(case.mtp_tokens)] if case.mtp_tokens != catalog.mtp_drafts(model, None) else []
     return (f"; `parity search {shlex.join(options)}{f' --chips {spans * system.chips}' if spans > 1 else ''}` "
             "lists the layouts that fit"
             + (f" in {native}, which the chip runs natively, as compare and fleet price it (serve --weights {native} "

@@ -318,9 +318,8 @@ def formats_text(weights: str | None, disaggregated: bool = False, shown: Sequen
     """What a caption says of the formats compare and fleet run (search.best_precision): --weights on every chip
     where given, else the narrowest each chip runs natively; an FP8 KV cache where the chip has FP8; and what
     `parity serve` needs to run the same configuration: those formats, and fixed lengths (its steady model draws the
-    client profile's unless --random-range-ratio is given). It gives an aggregated configuration's figures; where
-    some row is `disaggregated` the caption says why serve's differ there: it runs whole prefill workers where the
-    search prices a rate-matched share of one, and queues the prompts its own clients send (serve_line.disagg_rerun).
+    client profile's unless --random-range-ratio is given). It gives the same figures; where some row is
+    `disaggregated` the caption says they are those of the whole workers its line names (search._disaggregated).
     `shown`: each row's (weights, emulated_on), so that a name of the chip's own format (fp4) says only the formats
     those rows run (_own_text)."""
     own = CHIP_NATIVE.get(weights.strip().lower()) if weights else None  # fp4: the chip's own (dtypes.format_on)
@@ -331,9 +330,8 @@ def formats_text(weights: str | None, disaggregated: bool = False, shown: Sequen
             f"fixed prompt and output lengths: `parity serve --model-kind steady` runs the same configuration with "
             f"--weights {weights or '(the format shown)'}, --kv fp8 (bf16 on a chip without FP8) and "
             "--random-range-ratio 1"
-            + ("; it gives an aggregated configuration's figures, but prices a disaggregated one on whole prefill "
-               "workers with its own clients' prompt queue, so its TTFT and throughput differ" if disaggregated else
-               ", and gives the same figures"))
+            + (", and gives the same figures, a disaggregated one's on the whole workers its line names"
+               if disaggregated else ", and gives the same figures"))
 
 
 def _own_text(own: Sequence[str], shown: Sequence[tuple[str, str]]) -> str:

@@ -8,6 +8,8 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from parity.errors import ParityError
 from parity.flags import joined
 from parity.hardware import System
@@ -16,7 +18,7 @@ from parity.plan import Precision
 from parity.predict.case import Case
 from parity.predict.scenario import scenario_of
 from parity.predict.simulated import benchmark_of, simulate_scenario
-from parity.search import Candidate
+from parity.search import MAX_DECODE_WORKERS, Candidate, whole_workers
 from parity.simulate.benchmark import Benchmark
 from parity.simulate.clients import mean_length
 from parity.simulate.targets import LatencyTarget
@@ -30,11 +32,6 @@ __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candida
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
                "sim_tpot_p90_s", "sim_tpot_p99_s", "sim_tokens_per_s_per_chip", "sim_tokens_per_s_per_user",
                "sim_chips", "sim_case", "sim_flags")
-MAX_DECODE_WORKERS = 8  # a disaggregated candidate is simulated on at most this many decode workers
-# and with at most this many times the prefill workers per decode worker the search sized (at the engine's
-# disagg_prefill_utilization u: at least u / 1.5 busy, 47% for the generic engine's 70%), so that a small ratio does
-# not need many decode workers to be met in whole workers
-OVER_PROVISION = 1.5
 # a configuration is worth simulating against percentile targets when its steady rate is at least this share of the
 # best simulated rate found: the simulated rate of a configuration runs near its steady one, not always below it
 SIM_RATE_MARGIN = 0.8
@@ -55,16 +52,17 @@ def refine_order(frontier: Sequence[Candidate]) -> list[int]:
 
 
 def _workers(candidate: Candidate) -> tuple[int, int]:
-    """(prefill, decode) whole workers for the candidate's prefill-per-decode ratio, never fewer prefill workers
-    than it asks: fewer would take prompts faster than they can prefill them, a queue that grows as long as the
-    run. The fewest workers (at most MAX_DECODE_WORKERS decode) whose ratio is at least the candidate's and at most
-    OVER_PROVISION times it; where none is, the ratio nearest above it."""
+    """(prefill, decode) whole workers of the candidate: those the search priced (its decode_workers, with its
+    prefill-per-decode ratio times as many prefill workers); for a ratio no whole count of them gives (one raised
+    for a first wave, prefill_for_first_wave), the whole workers nearest it (search.whole_workers)."""
     ratio = candidate.prefill_workers_per_decode_worker
     if ratio <= 0:
         return 1, 1
-    pairs = [(max(1, math.ceil(ratio * d - 1e-9)), d) for d in range(1, MAX_DECODE_WORKERS + 1)]
-    close = [pair for pair in pairs if pair[0] / pair[1] <= OVER_PROVISION * ratio]
-    return min(close, key=sum) if close else min(pairs, key=lambda pair: (pair[0] / pair[1], sum(pair)))
+    prefill = ratio * candidate.decode_workers
+    if abs(prefill - round(prefill)) < 1e-9 and round(prefill) >= 1:
+        return round(prefill), candidate.decode_workers
+    p, d = whole_workers(np.asarray([ratio]))
+    return int(p[0]), int(d[0])
 
 
 def case_of_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,

@@ -15,7 +15,7 @@ from parity.engine import (GATHERING_MOE_BACKENDS, EngineHost, EngineKernel, Eng
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import Flag, joined
 from parity.graph import MLA_DECODE
-from parity.hardware import Calibration, System, chip_text, per_die
+from parity.hardware import Calibration, Chip, System, chip_text, per_die
 from parity.memory import HOST_RESERVE_BYTES
 from parity.model import Model
 from parity.phase import PHASES
@@ -184,9 +184,7 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
         "the chip's own" if fmt in native else f"the chip having none of {', '.join(CHIP_NATIVE[name.lower()])}")
         for (name, role), fmt in read.items())) if n)
     if not kv:
-        narrow = format_on(weights, native).bits <= 8 or format_on(experts, native).bits <= 8
-        fp8_native = not math_unit(format_named("fp8"), system.chip)[1] if "fp8" in system.chip.native else False
-        kv = "fp8" if engine.fp8_kv_cache and narrow and fp8_native else "bf16"
+        kv = engine_kv(engine, system.chip, weights, experts)
         note = "; ".join(n for n in (note, f"KV cache {kv} (engine default)") if n)
     try:
         attention = format_named(_cell(row, "attention_format") or engine.attention_format)
@@ -222,6 +220,15 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     return Precision(weights=format_on(weights, native).name, expert_weights=format_on(experts, native).name,
                      kv_cache=format_on(kv, native).name, attention=attention.name, mla_decode=mla_decode,
                      attention_weights=attention_weights, unquantized=unquantized), note
+
+
+def engine_kv(engine: EngineProfile, chip: Chip, weights: str, experts: str) -> str:
+    """The KV-cache format an engine stores by default (serve without --kv): fp8 where the engine quantizes its KV
+    cache (fp8_kv_cache), the weights or experts are 8-bit or narrower and the chip has FP8 math; else bf16."""
+    native = chip.native
+    narrow = format_on(weights, native).bits <= 8 or format_on(experts, native).bits <= 8
+    fp8_native = not math_unit(format_named("fp8"), chip)[1] if "fp8" in native else False
+    return "fp8" if engine.fp8_kv_cache and narrow and fp8_native else "bf16"
 
 
 def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] | None = None) -> Scenario:

@@ -1,0 +1,49 @@
+"""`search --kv` sets the KV-cache format the search prices, as serve's --kv does; without it the search prices the
+best the chip offers (FP8 where it has it, as compare and fleet run it) and says so where serve's default, the
+engine's, differs. serve's refusal hint suggests a search with the user's --kv, lengths and MTP drafts (it dropped
+--kv: report-only tester, fixSR 2)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from parity.cli import cli
+
+CASE = ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--weights", "bf16", "--isl", "65536", "--mode",
+        "agg", "--refine", "0", "--chips", "1", "--tpot", "none"]
+
+
+def _search(*more: str) -> dict:
+    result = CliRunner().invoke(cli, [*CASE, *more, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_bf16_kv_cache_holds_fewer_clients_than_fp8() -> None:
+    """Llama-3.1-8B in bf16 on one H100 at 65,536 + 1,024 tokens: its KV cache holds 5 clients in bf16, 11 in fp8
+    (the default, which serve does not store unless told: its engine default is bf16 for bf16 weights)."""
+    bf16, fp8 = _search("--kv", "bf16"), _search("--kv", "fp8")
+    assert [(d["kv_cache"], max(r["concurrency"] for r in d["frontier"])) for d in (bf16, fp8)] == [
+        ("bf16", 5), ("fp8", 11)]
+    assert "--kv bf16 --isl 65536" in bf16["best_serve_command"]
+    note = ("KV cache fp8, the best the chip offers, as compare and fleet run it, where serve stores the engine's "
+            "default, bf16 here (the serve line says --kv fp8; --kv sets the search's)")
+    assert not any(a.startswith("KV cache") for a in fp8["assumptions"])  # told: nothing to say
+    table = " ".join(CliRunner().invoke(cli, CASE, env={"COLUMNS": "200"}).output.split())
+    assert "llama-3.1-8b on hgx-h100 (bf16 weights, fp8 KV)" in table and note in table
+    assert " 11 1 " in table and " 12 1 " not in table  # the default's largest load: fp8's 11 clients
+
+
+def test_serves_refusal_suggests_a_search_with_its_kv_lengths_and_drafts() -> None:
+    """The hint dropped --kv bf16, so its search priced fp8 and listed layouts that serve's bf16 cache does not fit;
+    it also searched DeepSeek-R1 with one MTP draft (search's default) where serve ran none."""
+    out = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--weights", "bf16",
+                                   "--isl", "32768", "--osl", "2048", "--kv", "bf16"])
+    assert out.exit_code == 2 and out.output.endswith(
+        "`parity search --model llama-3.1-70b --system hgx-h100 --weights bf16 --kv bf16 --isl 32768 --osl 2048` lists "
+        "the layouts that fit\n")
+    out = CliRunner().invoke(cli, ["serve", "--model", "deepseek-r1", "--system", "hgx-h100"])
+    assert out.output.endswith("`parity search --model deepseek-r1 --system hgx-h100 --weights fp8_block --mtp 0 "
+                               "--chips 16` lists the layouts that fit\n")
