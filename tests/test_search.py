@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 
 from parity import catalog
 from parity.search import best_precision
-from parity.plan import LayoutGrid
-from parity.search import _aggregated, _disaggregated, layout_grid, search_serving
+from parity.search import _aggregated, layout_grid, search_serving
 from parity.serving import Workload, engine_deployment, serve_aggregated
 
 CASES = [("llama-3.1-8b", "hgx-h100", "trtllm"), ("qwen3-235b-a22b-fp8", "hgx-h100", "trtllm"),
@@ -67,25 +66,6 @@ def test_a_load_beyond_the_kv_capacity_runs_at_the_capacity() -> None:
               for c in (256.0, 1024.0)]
     assert r["ttft"][1] == r["ttft"][2] == pytest.approx(1.947, rel=1e-3)
     assert queued == [pytest.approx(135.26, rel=1e-3), pytest.approx(698.6, rel=1e-3)]
-
-
-@settings(max_examples=15, deadline=None)
-@given(case=st.sampled_from(CASES), chips=st.sampled_from([2, 4, 8]), pick=st.integers(0, 10**6),
-       batch=st.sampled_from([1, 32, 256]))
-def test_vectorised_disaggregated_equals_one_at_a_time(case, chips, pick, batch) -> None:
-    m, s, profile, cal, precision = setup(*case)
-    try:
-        grid = layout_grid(m, chips)
-    except Exception:
-        return
-    everything = _disaggregated(m, s, grid, precision, cal, profile, 1024, 512, np.array([float(batch)]))
-    i = pick % len(grid)
-    # the same decode layout alone, paired against all prefill layouts
-    single = _disaggregated(m, s, grid, precision, cal, profile, 1024, 512, np.array([float(batch)]))
-    alone = LayoutGrid.of([grid.at(i)])
-    assert grid.at(int(everything["index"][i])) == alone.at(0)
-    for key in ("tpot", "per_chip", "ttft"):
-        assert everything[key][i] == pytest.approx(single[key][i], rel=1e-12)
 
 
 def test_search_best_is_the_exhaustive_scalar_best() -> None:
