@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from parity.cli import cli
@@ -45,5 +46,26 @@ def test_serves_refusal_suggests_a_search_with_its_kv_lengths_and_drafts() -> No
         "`parity search --model llama-3.1-70b --system hgx-h100 --weights bf16 --kv bf16 --isl 32768 --osl 2048` lists "
         "the layouts that fit\n")
     out = CliRunner().invoke(cli, ["serve", "--model", "deepseek-r1", "--system", "hgx-h100"])
-    assert out.output.endswith("`parity search --model deepseek-r1 --system hgx-h100 --weights fp8_block --mtp 0 "
-                               "--chips 16` lists the layouts that fit\n")
+    assert out.output.endswith("`parity search --model deepseek-r1 --system hgx-h100 --weights fp8_block --kv bf16 "
+                               "--mtp 0 --chips 16` lists the layouts that fit\n")
+
+
+def test_serves_refusal_suggests_the_kv_format_serve_ran_by_default() -> None:
+    """serve without --kv stores the engine's default (bf16 on the generic engine), where the hinted search priced
+    fp8, whose layouts hold twice the sequences (report-only tester fuzzAH 3): the hint carries --kv bf16, and with
+    --kv fp8 given, that; 2.8 and 2.6 GB short."""
+    hints = [CliRunner().invoke(cli, ["serve", "--model", "deepseek-r1", "--system", "hgx-h20", "--tp", "8",
+                                      "--concurrency", "4", "--mtp", "0", *kv]).stderr for kv in ([], ["--kv", "fp8"])]
+    assert hints == [f"parity: error: does not fit: needs {short} GB more per chip (weights is the largest term); "
+                     f"`parity search --model deepseek-r1 --system hgx-h20 --weights fp8_block --kv {kv} --mtp 0 "
+                     "--chips 16` lists the layouts that fit\n" for short, kv in (("2.8", "bf16"), ("2.6", "fp8"))]
+
+
+@pytest.mark.e2e  # a search (1 s)
+def test_a_searched_kv_format_without_a_unit_is_flagged() -> None:
+    """search --kv nvfp4 on an H100 gave its best no flag where serve of its serve line flags the KV cache (its
+    configuration flags were raised without the KV format: report-only tester fuzzAH 1)."""
+    result = CliRunner().invoke(cli, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--kv", "nvfp4",
+                                      "--refine", "0", "--chips", "1", "--format", "json"])
+    assert json.loads(result.stdout)["best"]["flags"][0].startswith(
+        "KV cache nvfp4 without a unit: nvidia-h100-sxm has no NVFP4 unit")

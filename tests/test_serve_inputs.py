@@ -748,13 +748,14 @@ def test_one_request_and_one_sequence_are_singular() -> None:
 # a model one system cannot hold: serve's "does not fit" named `parity search --model deepseek-r1 --system hgx-h20`,
 # which refuses too ("fits no worker of one hgx-h20: --chips 16 searches workers over 2 systems"); the search is of
 # the weights serve priced, the checkpoint's where none were given (search would pick the chip's narrowest format),
-# and the MTP drafts serve ran (none without --mtp, where search drafts one on DeepSeek-R1)
+# the MTP drafts serve ran (none without --mtp, where search drafts one on DeepSeek-R1) and the KV format it stored
+# where the search's differs (bf16, the generic engine's default, where the H20's search prices fp8)
 _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--moe-ep", "8", "--weights", "int8"),
            "needs 35.1 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
            "atlas-800-a2 --engine sglang --weights int8 --mtp 0 --chips 16` lists the layouts that fit"),
           (("--system", "hgx-h20", "--tp", "8"),
            "needs 5.5 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
-           "hgx-h20 --weights fp8_block --mtp 0 --chips 16` lists the layouts that fit")]
+           "hgx-h20 --weights fp8_block --kv bf16 --mtp 0 --chips 16` lists the layouts that fit")]
 
 
 # the checkpoint's fp8_block, serve's default, is emulated on the 910C: the hint named a search of it (report-only

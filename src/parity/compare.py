@@ -276,8 +276,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                           assumptions=notes)
     best = chosen
     whole, per_kw, per_gb = _per_system(system, best.tokens_per_s_per_chip)
-    raised = configuration_flags(best, system, model, profile, mtp[0], isl + osl, precision.weights,
-                                 precision.expert_weights)
+    raised = configuration_flags(best, system, model, profile, mtp[0], isl + osl, precision)
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
         f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "",
@@ -374,13 +373,14 @@ def narrower_text(narrow: tuple[float, int] | None, dies: int, screened: bool = 
 
 
 def configuration_flags(best: Candidate, system: System, model: Model, engine: EngineProfile, mtp_tokens: int,
-                        context_tokens: int, weights: str, expert_weights: str = "") -> tuple[Flag, ...]:
+                        context_tokens: int, precision: Precision) -> tuple[Flag, ...]:
     """The flags of a best serving configuration on `system` as compare, search and fleet raise them (case_flags of
-    its layouts, prefill and decode, with its weights' and experts' formats; MTP drafts past the measured acceptance;
-    the system's power_flags), from which its intervals widen (`intervals`); `engine` as priced on the chip's stack
-    (catalog.engine_on)."""
+    its layouts, prefill and decode, with its weights', experts' and KV cache's formats; MTP drafts past the measured
+    acceptance; the system's power_flags), from which its intervals widen (`intervals`); `engine` as priced on the
+    chip's stack (catalog.engine_on)."""
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
-    return (case_flags([(system, None)], model, engine, layouts, mtp_tokens, context_tokens, weights, expert_weights)
+    return (case_flags([(system, None)], model, engine, layouts, mtp_tokens, context_tokens, precision.weights,
+                       precision.expert_weights, precision.kv_cache)
             + catalog.mtp_flags(model, mtp_tokens) + power_flags(system))
 
 

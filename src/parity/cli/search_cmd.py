@@ -327,8 +327,7 @@ def _checked(candidate: Candidate, system: System, model: Model, profile: Engine
              context_tokens: int, precision: Precision) -> dict[str, object]:
     """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags, as compare computes its best's
     (compare.configuration_flags, compare.intervals; the intervals twice as wide in log where it is flagged)."""
-    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, context_tokens, precision.weights,
-                                 precision.expert_weights)
+    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, context_tokens, precision)
     return {**intervals(candidate, model, raised), "flags": texts(raised)}
 
 

@@ -35,7 +35,7 @@ from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_CO
                             simulated_note)
 from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
-from parity.predict.scenario import _failed
+from parity.predict.scenario import _failed, engine_kv
 from parity.predict.simulated import _workers
 from parity.units import counted, whole
 from parity.scenarios import offline_throughput, server_latency
@@ -547,7 +547,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
 
 def _search_hint(case: Case, model: Model) -> str:
     """'; `parity search ...` lists the layouts that fit' after a case that does not fit: the search of its model,
-    system, engine, weights, KV format (where given), lengths and MTP drafts (where the search's default differs),
+    system, engine, weights, KV format (where given, or serve's differs from the search's), lengths and MTP drafts
+    (where the search's default differs),
     with the --chips of the fewest systems a worker must span where one
     system's scale-up domain cannot hold the model (compare.systems_to_hold, as search's own refusal counts them);
     '' where no worker search prices holds it, or the search would refuse the weights. Where serve priced the
@@ -566,7 +567,12 @@ def _search_hint(case: Case, model: Model) -> str:
             # a search of the emulated checkpoint format finds layouts no one would run: the native one compare runs
             native, emulated = best_precision(model, system.chip).weights, weights
             weights = ""
-        precision = best_precision(model, system.chip, weights or None, case.kv or None)
+        # the KV format serve ran (the engine's default where none was given: predict.scenario.engine_kv), given
+        # to the search where its own (the best the chip offers) differs: it sets the bytes each sequence takes
+        kv = case.kv or engine_kv(profile, system.chip, case.weights or served_format(model.weight_format),
+                                  case.moe_weights or case.weights or served_format(model.expert_weight_format))
+        searched_kv = best_precision(model, system.chip, weights or None).kv_cache
+        precision = best_precision(model, system.chip, weights or None, kv)
     except ParityError:
         return ""
     spans = systems_to_hold(model, per_die(system), profile, precision, case.isl + case.osl)
@@ -575,7 +581,7 @@ def _search_hint(case: Case, model: Model) -> str:
     options = ["--model", case.model, "--system", case.system]
     options += ["--engine", case.engine] if case.engine not in ("", "generic") else []
     options += ["--weights", weights] if weights else []
-    options += ["--kv", case.kv] if case.kv else []
+    options += ["--kv", kv] if case.kv or kv != searched_kv else []
     options += [word for option, tokens in (("--isl", case.isl), ("--osl", case.osl)) if tokens != 1024  # search's
                 for word in (option, str(tokens))]
     # the drafts serve ran (0 unless --mtp), where the search's default differs (one on DeepSeek-R1): their layers

@@ -276,12 +276,14 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
     mtp = case.mtp_tokens
     if mtp and not model.mtp_layers:
-        raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers (mtp_tokens={mtp})")
+        raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers to draft {mtp} token"
+                             f"{'s' if mtp != 1 else ''} with (--mtp, or mtp_tokens in a table)")
     mtp_acceptance, mtp_note, raised = case.mtp_acceptance, "", ()
     if mtp and not mtp_acceptance:
         published = catalog.mtp_acceptance(model.name)
         if published is None:
-            raise InfeasiblePlan(f"mtp_acceptance is required for {model.name} (no published acceptance recorded)")
+            raise InfeasiblePlan(f"{model.name} drafting needs an acceptance (--mtp-acceptance, or mtp_acceptance in a "
+                                 "table): parity records no published one for it")
         mtp_acceptance = published.accepted_tokens(mtp)
         mtp_note = f"MTP acceptance: {published.describe(mtp)} (default: {published.source}; {published.note})"
         raised = catalog.mtp_flags(model, mtp)

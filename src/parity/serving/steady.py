@@ -220,7 +220,8 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
                 + state_bytes_per_sequence_per_device(decode.model, Shard(1, 1, 1, 1, 1)))
     system = decode.system
     # prefill and decode on different systems (a mixed fleet) share only scale-out links: the slower side's
-    same_domain = (prefill.chips + decode.chips <= system.scale_up_domain_chips) & (prefill.system.id == system.id)
+    domain = system.scale_up_domain_chips / system.chip.ranks_per_package  # chip packages, as Deployment.chips counts
+    same_domain = (prefill.chips + decode.chips <= domain) & (prefill.system.id == system.id)
     scale_out = min(system.scale_out_bytes_per_s, prefill.system.scale_out_bytes_per_s)
     link = np.where(same_domain, system.scale_up_bytes_per_s, scale_out) * prefill.chips
     transfer = kv_total / np.maximum(link, 1.0) + max(system.scale_out_latency_s, prefill.system.scale_out_latency_s)
@@ -250,7 +251,11 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
              f"{_chips_text(decode.chips)}"
              + (f" ({'; '.join(sized)})" if sized else ""),
              f"engine {profile.id}; arrival burstiness {figure_text(profile.burstiness)}; KV moved over "
-             f"{'scale-up' if np.all(same_domain) else 'scale-out'} links")
+             f"{'scale-up' if np.all(same_domain) else 'scale-out'} links"
+             # a pair of workers fits one domain, the deployment not: priced as if every pair shared one
+             + (f" (every prefill-decode pair fits one {domain:,.0f}-chip domain, not the deployment's "
+                f"{_chips_text(chips)}: priced as if each pair shared one)"
+                if np.all(same_domain) and np.any(chips > domain) else ""))
     notes += decode_host_floor_note(profile.decode_host_token_s, dd, decode.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl, chips=chips, decode_batch=batch,
                          prefill_workers=prefill_workers, decode_workers=decode_workers,
