@@ -602,9 +602,10 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
     (("search", "--model", "deepseek-r1", "--system", "cloudmatrix-384", "--refine", "0"),
      "layout decode TPOT ms TTFT ms tok/s/chip meets", "mode, clients/worker, chips, tok/s/user"),
     # 86 columns with the simulator's mean TTFT required beside the steady one: it gives way as sim tok/s/chip does,
-    # and so does the steady TTFT, where the per-chip ratio's 80% interval (on its second line) stays
+    # while the per-chip ratio's 80% interval (on its second line) stays; with each row its own serve line (no 'serve
+    # line: ...' in the note) the steady TTFT and 'mem x' fit beside them
     (("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1", "--refine"),
-     "system format tok/s/chip 80% int. x/system note", "TTFT ms, sim TTFT ms"),
+     "system format mem x TTFT ms tok/s/chip 80% int. x/system note", "sim TTFT ms, TPOT ms, sim TPOT ms"),
     # a percentile target's column beside x/system folded the note to 10 columns ("simulator'" over "s 48 runs"):
     # x/system, which the pair's sentence states with its interval, gives way (fuzz22b 5.3; a minute of simulation)
     pytest.param(("compare", "cloudmatrix-384", "gb200-nvl72", "--model", "deepseek-r1", "--ttft", "p99:2s",

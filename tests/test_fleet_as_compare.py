@@ -20,23 +20,25 @@ from parity.fleet import plan_fleet
 @pytest.mark.e2e  # DeepSeek-R1 fleets (1.1 s): the end-to-end tier keeps the default run under a minute
 def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: a model that fits one 16-die A3 node
-    delivers 509.6 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
-    deliver 1.25x or more (1,616.5, a tp2-dp32-ep16-etp4 decode worker of dies), so fleet and compare both take them
-    and note the one-system figure. Fleet had sized at 509.6, 3.2x the chips (eighth fuzz round); compare had kept
-    509.6 and noted the wider figure. Without MTP: 84.8 on one node, 847.3 over four."""
+    delivers 414 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
+    deliver 1.25x or more (1,640.0, a tp2-dp32-ep16-etp4 decode worker of dies), so fleet and compare both take them
+    and note the one-system figure. Fleet had sized at the one-node figure, 3.2x the chips (eighth fuzz round);
+    compare had kept it and noted the wider figure. Without MTP: 83 on one node, 772.2 over four. (510 and 1,616.5,
+    85 and 847.3, before serving memory counted the MTP module and disaggregated rows were priced on whole
+    workers.)"""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
     (plan,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
-    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1616.5, abs=0.1)
-    assert row.note == "spans 4 systems (510/chip on one)"
+    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1640.0, abs=0.1)
+    assert row.note == "spans 4 systems (414/chip on one)"
     assert row.layout.endswith("tp2-dp32-ep16-etp4")
     assert plan.configuration.endswith("tp2-dp32-ep16-etp4")
-    assert plan.note == "workers span up to 4 systems over scale-out (510/chip on one)"
+    assert plan.note == "workers span up to 4 systems over scale-out (414/chip on one)"
     (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                         mtp_tokens=0)
-    assert off.tokens_per_s_per_chip == pytest.approx(847.3, abs=0.1)
-    assert "(85/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
+    assert off.tokens_per_s_per_chip == pytest.approx(772.2, abs=0.1)
+    assert "(83/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
 
 
 def test_a_fleet_keeps_one_system_where_wider_workers_gain_little() -> None:
@@ -182,23 +184,24 @@ def _fleet(*args: str) -> dict:
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
-    """DeepSeek-R1 on the H20 runs disaggregated: a 16-chip decode worker with 0.813 of a 16-chip prefill worker,
-    29.006 chips a unit. A deployment is whole workers: one decode worker and one prefill worker, 32 chips. 24 chips
-    serve nothing (they did), and 40 chips serve that one deployment's 29.006 chips' worth, not 40 chips' worth
-    (2.52e9 tokens/day, priced per chip), the 8 idle in its 5 systems named. The demand's fleet is sized in the same
-    whole units: 2e12 tokens/day needs 1,095 decode and 891 prefill workers, 31,776 chips in 3,972 systems (31,752
-    and 3,969 before, which whole workers do not fill), and serves all of it."""
+    """DeepSeek-R1 on the H20 runs disaggregated: it was a 16-chip decode worker with 0.813 of a 16-chip prefill
+    worker, 29.006 chips a unit; priced on whole workers, as serve runs them, it is one decode worker and one
+    prefill worker, 32 chips. A deployment is whole workers: 24 chips serve nothing (they did), and 40 chips serve
+    that one deployment's 32 chips' worth, not 40 chips' worth (priced per chip), the 8 idle in its 5 systems named.
+    The demand's fleet is sized in the same whole units: 2e12 tokens/day (x 2.2 peak and margin, at 1,430 tokens/s
+    a chip in and out) needs 1,113 decode and 1,113 prefill workers, 35,616 chips in 4,452 systems (31,776 chips in
+    3,972 systems before disaggregated rows were priced on whole workers), and serves all of it."""
     none, one = _fleet("--units", "24"), _fleet("--units", "40")
     assert none["served_tokens_per_day"] == 0
     assert none["note"].endswith("24 chips hold no whole deployment (a decode worker of 16 chips and 1 prefill "
                                  "worker of 16)")
     assert one["served_tokens_per_day"] / (one["served_tokens_per_s_per_chip"] / 2.2 * 86_400) == pytest.approx(
-        29.006, abs=1e-3)
+        32.0, abs=1e-3)
     assert one["served_tokens_per_day"] == pytest.approx(_fleet("--units", "32")["served_tokens_per_day"], rel=1e-12)
     assert one["note"].endswith("8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced)")
     assert one["cost_usd"] == 40 * 13_500
     sized = _fleet("--demand", "2e12 tokens/day")
-    assert (sized["chips"], sized["systems"]) == (31_776, 3_972) and 1 <= sized["served_share"] < 1.001
+    assert (sized["chips"], sized["systems"]) == (35_616, 4_452) and 1 <= sized["served_share"] < 1.001
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (1.2 s): the end-to-end tier keeps the default run under a minute
@@ -267,16 +270,17 @@ def test_a_fleet_with_no_chips_prices_none() -> None:
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_fleet_sizes_in_a_system_named_in_chips() -> None:
-    """`fleet --chips cloudmatrix-384` sized in 8-chip Atlas 800 A3 servers (the 910C's default system, 510
-    tok/s/chip): a system named is sized in, at compare's 2,049 tok/s/chip for DeepSeek-R1 at its default targets,
-    in whole 384-chip systems; beside a chip kind, and with the system column kept at any width."""
+    """`fleet --chips cloudmatrix-384` sized in 8-chip Atlas 800 A3 servers (the 910C's default system, then 510
+    tok/s/chip): a system named is sized in, at compare's 1,880 tok/s/chip for DeepSeek-R1 at its default targets
+    (2,049 before disaggregated rows were priced on whole workers), in whole 384-chip systems; beside a chip kind,
+    and with the system column kept at any width."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "1e12 tokens/day", "--format", "json"]
     (row,) = json.loads(CliRunner().invoke(cli, args + ["--chips", "cloudmatrix-384"]).stdout)
     (compared,) = json.loads(CliRunner().invoke(cli, ["compare", "cloudmatrix-384", "--model", "deepseek-r1",
                                                       "--format", "json"]).stdout)
     assert (row["chip"], row["system"]) == ("huawei-ascend-910c", "cloudmatrix-384")
     assert row["tokens_per_s_per_chip"] == pytest.approx(compared["tokens_per_s_per_chip"], rel=1e-12)
-    assert round(row["tokens_per_s_per_chip"]) == 2_049 and row["chips"] % 384 == 0
+    assert round(row["tokens_per_s_per_chip"]) == 1_880 and row["chips"] % 384 == 0
     mixed = json.loads(CliRunner().invoke(cli, args + ["--chips", "h20,cloudmatrix-384"]).stdout)
     assert [(r["chip"], r["system"]) for r in mixed] == [("nvidia-h20", "hgx-h20"),
                                                          ("huawei-ascend-910c", "cloudmatrix-384")]
@@ -297,13 +301,15 @@ def _cloudmatrix(*args: str, fmt: str = "json") -> dict:
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_units_fill_whole_systems_and_count_every_chip() -> None:
     """383 CloudMatrix chips were 0.997 of a system and served 0.0473 T tokens/day, 1,000 chips 2.6 systems (0.158 T):
-    a part of a 384-chip supernode runs none of the 128-chip decode workers of its UB domain. Chips fill whole
-    systems as a demand's or a power budget's do: 383 chips hold none and serve nothing; 1,000 fill two (the 768
-    chips' 0.110 T, 80 idle in them) and 232 are past them. MW and cost count the whole systems' chips (idle ones
-    included, as everywhere in fleet), at the catalog's price of the whole system ($8.2 M for 384 chips): 383 chips
-    had $8.18 M and 0.557 MW, a share of one system nobody buys or powers alone (fuzz16 4.5), and now have none; the
-    232 past two systems are neither powered nor priced (they were, at 1000 / 384 of the price); chips and systems
-    are whole numbers in JSON and CSV (1000, not 1000.0)."""
+    a part of a 384-chip supernode runs none of the decode workers of its UB domain. Chips fill whole systems as a
+    demand's or a power budget's do: 383 chips hold none and serve nothing; 1,000 fill two (the 768 chips' 0.113 T)
+    and 232 are past them. MW and cost count the whole systems' chips (idle ones included, as everywhere in fleet:
+    test_a_fleet_serves_in_whole_deployment_units_both_ways), at the catalog's price of the whole system ($8.2 M for
+    384 chips): 383 chips had $8.18 M and 0.557 MW, a share of one system nobody buys or powers alone (fuzz16 4.5),
+    and now have none; the 232 past two systems are neither powered nor priced (they were, at 1000 / 384 of the
+    price); chips and systems are whole numbers in JSON and CSV (1000, not 1000.0). Priced on whole workers, a
+    deployment is 2 prefill workers of 8 chips per 32-chip decode worker, 48 chips, 8 to a system: no chip is idle
+    inside the two (with 128-chip decode workers and a share of prefill, 80 were, and 768 chips served 0.110 T)."""
     none, two, whole = _cloudmatrix("--units", "383"), _cloudmatrix("--units", "1000"), _cloudmatrix("--units", "768")
     assert (none["chips"], none["systems"], none["served_tokens_per_day"]) == (383, 0, 0)
     assert none["note"].endswith("383 chips hold no whole cloudmatrix-384 (384 chips): no MW or cost, as a system is "
@@ -311,16 +317,14 @@ def test_units_fill_whole_systems_and_count_every_chip() -> None:
     assert none["cost_usd"] is None and none["power_w"] is None
     assert whole["power_w"] == pytest.approx(2 * 559e3, rel=1e-3)
     assert (two["chips"], two["systems"]) == (1000, 2) and isinstance(two["chips"], int)
-    assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.110e12, rel=5e-3)
-    assert two["note"].endswith("312 chips serve nothing: 80 idle in 2 whole cloudmatrix-384 (powered and priced) "
-                                "and 232 past them (neither powered nor priced)")
-    assert whole["note"].endswith("80 chips serve nothing: idle in 2 whole cloudmatrix-384 (powered and priced)")
+    assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.1134e12, rel=5e-3)
+    assert two["note"] == ("232 chips past 2 whole cloudmatrix-384 serve nothing, neither powered nor priced (a system "
+                           "is bought whole)")
+    assert whole["note"] == ""  # 16 deployments of 48 chips: every chip of the two serves
     assert (two["cost_usd"], two["power_w"]) == (pytest.approx(2 * 8.2e6, rel=1e-12), whole["power_w"])
     capped = _cloudmatrix("--units", "1000", "--demand", "1e12 tokens/day", fmt="csv")
     assert (capped["chips"], capped["systems"]) == ("1000", "2")
-    assert capped["note"].startswith("312 chips serve nothing: 80 idle in 2 whole cloudmatrix-384 (powered and "
-                                     "priced) and 232 past them (neither powered nor priced); the demand needs 6,528 "
-                                     "chips, 1,000 are available")
+    assert capped["note"].startswith(two["note"] + "; the demand needs 6,912 chips, 1,000 are available")
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod", "--units",
                                         "100", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
@@ -332,17 +336,21 @@ def test_units_fill_whole_systems_and_count_every_chip() -> None:
 def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> None:
     """With --demand, the note counted only the chips past whole systems (232 of 1,000 CloudMatrix chips; none of
     768, or of H20's 1,368 under 1 MW), though --units or --power-mw, not the demand, set the chips and the whole
-    systems hold 80 (8) more that serve nothing: the note is the one the same limit gives without a demand. A
-    budget that powers no system gives its power in MW, not '1.12e+04 kW'."""
+    systems hold more that serve nothing: the note is the one the same limit gives without a demand. 40 H20 chips
+    hold one 32-chip deployment (a prefill and a decode worker of 16), 8 idle in their 5 systems; 1,368 under 1 MW
+    hold 24 idle. (768 CloudMatrix chips held 80 idle, with 128-chip decode workers; priced on whole workers its
+    48-chip deployments fill a system, and test_units_fill_whole_systems_and_count_every_chip covers it.) A budget
+    that powers no system gives its power in MW, not '1.12e+04 kW'."""
     demand = ("--demand", "1e12 tokens/day")
-    whole = _cloudmatrix("--units", "768", *demand)
-    assert whole["note"].startswith("80 chips serve nothing: idle in 2 whole cloudmatrix-384 (powered and priced); "
-                                    "the demand needs 6,528 chips, 768 are available")
+    (forty,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--units",
+                                                   "40", *demand, "--format", "json"]).stdout)
+    assert ("; 8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced); the demand needs 17,824 chips, 40 "
+            "are available;") in forty["note"]
     h20 = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--power-mw", "1", *demand,
                                    "--format", "json"])
     (plan,) = json.loads(h20.stdout)
     assert plan["chips"] == 1368 and ("; 24 chips serve nothing: idle in 171 whole hgx-h20 (powered and priced); "
-                                      "the power budget runs 1,368 of the 15,904 chips;") in plan["note"]
+                                      "the power budget runs 1,368 of the 17,824 chips;") in plan["note"]
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod",
                                         "--power-mw", "1", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
@@ -351,28 +359,30 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
 
 @pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:
-    """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 277 tok/s/chip): the note said
-    '(277/chip on one)'. It names the systems of the narrower figure; the A3's, which fits one, stays 'on one'. (The
-    A2's power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
+    """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 227 tok/s/chip; 277 before serving
+    memory counted the MTP module): the note said '(227/chip on one)'. It names the systems of the narrower figure;
+    the A3's, which fits one, stays 'on one' (414/chip; 510 before). (The A2's power, 8 x 400 W x 1.82, is assumed,
+    and its note says so first.)"""
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
-    assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (277/chip on 2)",
-                                          "workers span up to 4 systems over scale-out (510/chip on one)"]
+    assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (227/chip on 2)",
+                                          "workers span up to 4 systems over scale-out (414/chip on one)"]
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None:
     """The per-chip rate's 80% interval (compare's tokens_per_s_per_chip_low/high) sizes the chips the demand needs at
-    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 31,776 chips
-    (20,752-68,144; the H20's row is flagged, so its band is twice as wide in log). A fleet without a demand has
+    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 35,616 chips
+    (23,264-76,416, whole 32-chip units; 31,776 and 20,752-68,144 before disaggregated rows were priced on whole
+    workers; the H20's row is flagged, so its band is twice as wide in log). A fleet without a demand has
     none; the table shows 'chips 80%' where there is room, and the caption says what it is."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--chips", "h20,910c"]
     h20, a3 = json.loads(CliRunner().invoke(cli, args + ["--format", "json"]).stdout)
-    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (31_776, 20_752, 68_144)
+    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_616, 23_264, 76_416)
     assert a3["chips_low"] <= a3["chips"] <= a3["chips_high"] and a3["chips_low"] % 8 == a3["chips_high"] % 8 == 0
     table = CliRunner().invoke(cli, args + ["--wide"], env={"COLUMNS": "200"}).output
-    assert "chips 80%" in table and "20,752-68,144" in table
+    assert "chips 80%" in table and "23,264-76,416" in table
     assert "chips 80%: the chips the demand needs at the ends of the 80% interval" in " ".join(table.split())
     (units,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--units", "1000", "--chips",
                                                     "h20", "--format", "json"]).stdout)
@@ -381,14 +391,15 @@ def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> None:
-    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 82.5 T
-    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes, 105 T in CloudMatrix 384s, each now with what the same units
-    serve at the ends of the per-chip rate's 80% interval (38.5-126 and 48.7-160), in the JSON and under the figure
-    at 80 columns."""
+    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 83.7 T
+    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,640 tok/s/chip), 95.9 T in CloudMatrix 384s (1,880 on 649,728
+    chips in 1,692 whole systems), each now with what the same units serve at the ends of the per-chip rate's 80%
+    interval (39.0-128 and 44.7-147), in the JSON and under the figure at 80 columns. (82.5 T and 105 T, 38.5-126 and
+    48.7-160, before disaggregated rows were priced on whole workers.)"""
     args = ["fleet", "--model", "deepseek-r1", "--units", "650000", "--chips", "910c,cloudmatrix-384"]
     plans = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert [[round(p[f"served_tokens_per_day{end}"] / 1e11) / 10 for end in ("", "_low", "_high")] for p in plans] == [
-        [82.5, 38.5, 126.4], [104.6, 48.7, 160.2]]
+        [83.7, 39.0, 128.3], [95.9, 44.7, 147.0]]
     for p in plans:  # the per-chip band, scaled to what the units serve
         assert p["served_tokens_per_day_low"] / p["served_tokens_per_day"] == pytest.approx(
             compare([catalog.system(p["system"])], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05,
@@ -398,7 +409,7 @@ def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> No
     assert "served, 80%" in lines[2] and max(map(len, lines)) <= 80
     # under the figure, beside what each cost counts (chips only, whole systems)
     under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(("atlas-800-a3 ", "cloudmatrix-384 "))]
-    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "38.5-126"], ["systems", "48.7-160"]]
+    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "39.0-128"], ["systems", "44.7-147"]]
     assert "served, 80%: under what they serve, what they serve at the ends of the 80% interval" in " ".join(
         table.split())
 

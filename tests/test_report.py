@@ -62,14 +62,15 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert "'spans N systems': the best configuration's workers span N systems" in html.unescape(text)
     assert "145 kW per gb200-nvl72 (analyst-estimate: all-in estimate" in text
     assert "11.2 MW per atlas-950-superpod (assumption: 8,192 x 750 W (assumed TDP) x 1.82" in text
-    # the fleet: MW in three figures as `parity fleet` gives them (8.8 was 8.82), the chips' 80% interval and the
+    # the fleet: MW in three figures as `parity fleet` gives them (8.8 was 8.82; the H200's 10.0 now, not 10, since
+    # the MTP module's memory and whole disaggregated workers moved it to 982 systems), the chips' 80% interval and the
     # systems, ids on one line, the price source under the table (fuzz17 1.4, 4.1, 2.3)
     # under an export rule (`parity report --rule`): each chip's ECCN, and what the rule kept and dropped, and why
     assert re.search(r"<td><span class='id'>huawei-ascend-910c</span></td><td><span class='id'>atlas-800-a3</span>"
-                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,617</td>"
-                     r"<td>15,784<br><small class='id'>10,320-33,808</small></td>"
-                     r"<td>1,973</td><td>23.0</td>", text)
-    assert "<td>8.82</td>" in text and "Cost: chips x their share of the price" in text
+                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,640</td>"  # 1,617 and 15,784 chips (10,320-33,808)
+                     r"<td>15,552<br><small class='id'>10,176-33,376</small></td>"  # in 1,973 systems, 23.0 MW, before
+                     r"<td>1,944</td><td>22.6</td>", text)  # disaggregated rows were priced on whole workers
+    assert "<td>10.0</td>" in text and "Cost: chips x their share of the price" in text
     assert "Export rule jan2026 (US controls on chips for China) keeps" in text
     assert "huawei-ascend-910c: domestic (Huawei), no US export licence" in text
     # the export-control table says what a buyer in China gets, as `parity policy` does
