@@ -66,6 +66,7 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
     assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([2.293 * 0.764, 2.293 * 1.158], abs=0.01)
 
 
+@pytest.mark.e2e  # compare runs (over 1 s)
 def test_the_table_prints_each_interval_under_its_ratio_at_80_columns(five: dict[str, dict]) -> None:
     """The interval is what says whether a ratio is a win, so the table shows it at any width: on the line under the
     per-chip ratio (the baseline has none), in a table that fits 80 columns, its header and caption saying so."""
@@ -84,6 +85,7 @@ def test_the_table_prints_each_interval_under_its_ratio_at_80_columns(five: dict
     assert "80% int.: the 80% interval of the per-chip ratio (under it; beside it in Markdown)" in text
 
 
+@pytest.mark.e2e  # compare runs (over 1 s)
 def test_models_that_ship_mtp_modules_are_compared_with_one_draft_unless_told() -> None:
     """compare's --mtp default: DeepSeek-R1 ships one MTP module with a published acceptance, so it runs with one
     draft token, the same rows as --mtp 1, and the caption says it is the default; --mtp 0 turns it off; a model
@@ -133,6 +135,7 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
     assert "--rank-per-die" in five["atlas-800-a3"]["serve_command"]  # one rank per die, as compare ran the 910C
 
 
+@pytest.mark.e2e  # compare runs (over 1 s)
 def test_the_table_says_a_disaggregated_rows_serve_line_gives_its_figures(five: dict[str, dict]) -> None:
     """A disaggregated row's serve line ran whole prefill workers and queued its own clients' prompts (the H20's: 717
     tok/s/chip, TTFT 2.38 s, for the row's 802 and 1.28 s), which a note gave ('serve line: 717/chip, TTFT 2.38 s').
@@ -180,6 +183,7 @@ def test_a_disaggregated_pick_meets_a_mean_target_by_serves_own_figures() -> Non
                                  "prefill utilisation, rounded up to whole workers")
 
 
+@pytest.mark.e2e  # compare runs (over 1 s)
 def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
     """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
     spans 1. GB200 over CM384 per chip is 4.95x (4.28-6.49, NVIDIA's band against Huawei's); per system that is
@@ -218,6 +222,7 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert text.count("no clear winner") == 1  # the sentence's, above; the row's note says it no more
 
 
+@pytest.mark.e2e  # compare runs (over 1 s)
 def test_a_baseline_added_by_option_keeps_its_description_line() -> None:
     """--baseline hgx-h100 joins the systems named; its row lost the '8x H100 SXM5 80GB' line the others have."""
     with compare_rows_once():

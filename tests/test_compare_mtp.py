@@ -67,6 +67,7 @@ def test_mixed_prefill_with_mtp_never_adds_negative_time() -> None:
     assert np.all(found["tpot"] > 0.01) and np.all(found["per_chip"] < 1e5)
 
 
+@pytest.mark.e2e  # compare runs (over 1 s)
 def test_compare_says_whether_mtp_is_on() -> None:
     args = ["compare", "atlas-800-a3", "--model", "deepseek-r1", "--engine", "sglang"]
     off = CliRunner().invoke(cli, args + ["--mtp", "0"], env={"COLUMNS": "200"})
