@@ -15,11 +15,11 @@ def _row(*args: str) -> dict:
 
 def test_chips_past_the_whole_systems_are_neither_powered_nor_priced() -> None:
     """12 H200s hold one whole 8-GPU node: its 10.2 kW (DGX H200 maximum system power) is drawn, not 1.5 nodes'
-    15.3 kW, as a system is bought and powered whole; the 4 chips past it say so."""
+    15.3 kW, as a system is bought and powered whole; the 4 chips past it say so (not powered: the catalog prices no
+    H200, and the note said 'neither powered nor priced' beside a '-' cost: report-only tester fuzzAI 2)."""
     row = _row("--units", "12")
     assert (row["chips"], row["systems"], row["power_w"]) == (12, 1, 10_200.0)
-    assert row["note"] == ("4 chips past 1 whole hgx-h200 serve nothing, neither powered nor priced (a system is "
-                           "bought whole)")
+    assert row["note"] == "4 chips past 1 whole hgx-h200 serve nothing, not powered (a system is bought whole)"
 
 
 def test_a_budget_that_runs_no_system_still_names_the_chips_given() -> None:
@@ -92,7 +92,7 @@ def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:
     """100,000 Ascend 960s fill 6 Atlas 960 SuperPoDs (92,928 chips), whose deployment units hold 92,920 (8 units of
     11,615 here): the note said '7,080 chips left over serve nothing (7,072 past 6 whole atlas-960-superpod, neither
     powered nor priced)', two counts unexplained. The 8 idle inside the whole systems are powered and priced; the
-    7,072 past them are not."""
+    7,072 past them are not (the SuperPoD has no catalog price: powered, not priced)."""
     from types import SimpleNamespace
 
     from parity import catalog
@@ -100,8 +100,7 @@ def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:
 
     unit = SimpleNamespace(unit_chips=lambda held: held * 11_615)
     assert _idle_note(unit, 100_000, catalog.system("atlas-960-superpod"), 8, limited=True) == (
-        "7,080 chips serve nothing: 8 idle in 6 whole atlas-960-superpod (powered and priced) and 7,072 past them "
-        "(neither powered nor priced)")
+        "7,080 chips serve nothing: 8 idle in 6 whole atlas-960-superpod (powered) and 7,072 past them (not powered)")
 
 
 def test_the_fleet_caption_says_what_mw_and_cost_count_and_every_status_flag() -> None:
@@ -120,16 +119,20 @@ def test_the_fleet_caption_says_what_mw_and_cost_count_and_every_status_flag() -
 
 def test_chips_idle_inside_whole_systems_say_where() -> None:
     """50,000 B30As fill 6,250 HGX B30A systems, whose deployment units hold 49,992: the note said '8 chips left over
-    serve nothing', where the other rows say the idle chips sit in whole systems, powered and priced."""
+    serve nothing', where the other rows say the idle chips sit in whole systems, powered (and priced, where the
+    catalog prices the system)."""
     from types import SimpleNamespace
 
     from parity import catalog
     from parity.fleet import _idle_note
 
-    b30a = catalog.system("hgx-b30a")
-    assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 49_992), 50_000, b30a, 1, limited=True) == (
-        "8 chips serve nothing: idle in 6,250 whole hgx-b30a (powered and priced)")
-    assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 7), 8, b30a, 1, limited=True) == (
-        "1 chip serves nothing: idle in 1 whole hgx-b30a (powered and priced)")
-    assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 8), 9, b30a, 1, limited=True) == (
-        "1 chip past 1 whole hgx-b30a serves nothing, neither powered nor priced (a system is bought whole)")
+    # the catalog prices the H20, not the B30A: the B30A's idle chips are powered, not priced (fuzzAI 2)
+    for name, kept, dropped in (("hgx-b30a", "powered", "not powered"),
+                                ("hgx-h20", "powered and priced", "neither powered nor priced")):
+        system = catalog.system(name)
+        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 49_992), 50_000, system, 1, limited=True) == (
+            f"8 chips serve nothing: idle in 6,250 whole {name} ({kept})")
+        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 7), 8, system, 1, limited=True) == (
+            f"1 chip serves nothing: idle in 1 whole {name} ({kept})")
+        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 8), 9, system, 1, limited=True) == (
+            f"1 chip past 1 whole {name} serves nothing, {dropped} (a system is bought whole)")

@@ -350,3 +350,12 @@ def test_a_large_odd_batch_names_the_counts_tried() -> None:
     assert (row.chips, row.binding, row.layout) == (909312, "batch", "tp8-pp64-cp16-dp111-mb1-zero1")
     assert "no count tried above 909,312 chips trains faster (4.4 days); the counts tried are 1, 3 ... 15, 27, 37, " \
            "111, 333, 999 x 2^k systems, and a 999-sequence batch (odd part 999) may train faster on others" in row.note
+
+def test_the_csv_has_the_json_fields_and_no_table_cells() -> None:
+    """The training fleet's CSV added the table's `days` and `cost_cell` ('$138.2 M\\nchips only', a display string
+    with a newline) to JSON's fields (report-only tester fuzzAI 1): it has JSON's fields, in SI units."""
+    args = ["fleet", "--model", "llama-3.1-8b", "--workload", "train", "--tokens", "1e11", "--days", "30", "--chips",
+            "h20,cloudmatrix-384"]
+    rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+    header = CliRunner().invoke(cli, [*args, "--format", "csv"]).stdout.splitlines()[0].split(",")
+    assert header == list(rows[0]) and "days" not in header and "cost_cell" not in header

@@ -244,14 +244,17 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     if not rest:
         return ""
     beyond = f"past {systems:,} whole {system.id}"
-    if 0 < past < rest:  # some idle inside the whole systems (powered and priced), the others past them (neither)
-        return (f"{rest:,} chips serve nothing: {rest - past:,} idle in {systems:,} whole {system.id} (powered and "
-                f"priced) and {past:,} past them (neither powered nor priced)")
+    # chips inside whole systems are powered and priced, those past them neither (priced: where the catalog has one)
+    kept, dropped = (("powered and priced", "neither powered nor priced") if price_per_chip(system)[0] is not None
+                     else ("powered", "not powered"))
+    if 0 < past < rest:  # some idle inside the whole systems, the others past them
+        return (f"{rest:,} chips serve nothing: {rest - past:,} idle in {systems:,} whole {system.id} ({kept}) and "
+                f"{past:,} past them ({dropped})")
     if not past:  # all of them inside the whole systems
         return (f"{rest:,} chip{' serves' if rest == 1 else 's serve'} nothing: idle in {systems:,} whole {system.id} "
-                "(powered and priced)")
-    return (f"{rest:,} chip{'' if rest == 1 else 's'} {beyond} serve{'s' if rest == 1 else ''} nothing, neither "
-            "powered nor priced (a system is bought whole)")
+                f"({kept})")
+    return (f"{rest:,} chip{'' if rest == 1 else 's'} {beyond} serve{'s' if rest == 1 else ''} nothing, {dropped} "
+            "(a system is bought whole)")
 
 
 def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tokens_per_s: float | None,

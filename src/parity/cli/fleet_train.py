@@ -55,8 +55,9 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     rows = [p.to_dict() | {"assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
             for p, system in zip(plans, kinds)]
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
-    shown = [r | {"days": p.train_time_s / SECONDS_PER_DAY, "cost_cell": costs[i] if costs else ""}
-             for i, (r, p) in enumerate(zip(rows, plans))]
+    shown = rows if fmt not in ("table", "md") else [  # days and the cost as people read them; SI in JSON and CSV
+        r | {"days": p.train_time_s / SECONDS_PER_DAY, "cost_cell": costs[i] if costs else ""}
+        for i, (r, p) in enumerate(zip(rows, plans))]
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
     columns = [Column("chip", "chip", plain, "left", wide=not defaults),
                Column("system", "in system", plain, "left", wide=defaults),
@@ -73,8 +74,9 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                                    "" if units is None else f"on at most {units:,} chip{'s' if units != 1 else ''}",
                                    "" if power_mw is None else f"within {power_mw:g} MW"]))
     sized = ("the fewest whole systems (doubled, bisected, then the counts below of 1, 3 ... 15, or of the batch's "
-             "odd divisors above 15, times a power of two checked) whose fastest layout trains within the deadline; a count on which no layout divides all its "
-             "chips trains on the most of them one does, above one system fewer, else counts as missing it"
+             "odd divisors above 15, times a power of two checked) whose fastest layout trains within the deadline; "
+             "a count on which no layout divides all its chips trains on the most of them one does, above one system "
+             "fewer, else counts as missing it"
              if days is not None
              else "the whole systems the limits give, in their fastest layout, or fewer where those train faster (the "
              "note says so)")
@@ -86,7 +88,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                   f"Chips: {sized}; each count in the fastest layout that fits, as `parity train --chips N` picks "
                   "it. days: tokens / (tok/s/chip x the chips that train: all of them, but where no layout divides "
                   "the whole systems' chips, as the note says; training_chips in --format json or csv). MW: the chips' "
-                  "share of their systems' power as the catalog states it (as the serving fleet counts it; no facility overhead); GWh: MW x the time. "
+                  "share of their systems' power as the catalog states it (as the serving fleet counts it; no facility "
+                  "overhead); GWh: MW x the time. "
                   "Cost: chips x their share of the price, a system's where the catalog prices the system, else a "
                   "chip's. " + (COST_BASES if costs else "")
                   + "Note: the limit that binds and the days then, where the batch caps the useful chips, and what "
