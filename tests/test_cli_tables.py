@@ -207,7 +207,7 @@ def test_search_caption_separates_its_assumptions() -> None:
     assert out.count("draft token") == 1 and "MTP 1 draft token a decode step, 0.92 of 1 kept a step" in out
     # its disaggregated rows' chips are fractional (64.3): the caption says why
     assert ("chips: a disaggregated row's decode worker plus its share of the whole prefill workers it runs with (1 "
-            "per 8 decode workers: an eighth of one), hence fractions." in out)
+            "prefill worker per 8 decode workers adds an eighth of one), hence fractions." in out)
 
 
 def test_search_captions_leave_the_mtp_line_to_their_opening_sentence() -> None:
@@ -227,8 +227,8 @@ def test_search_says_what_fractional_chips_mean_only_where_one_shows() -> None:
     from parity.cli.search_cmd import _chips_clause
 
     assert _chips_clause([{"chips": 64.0}, {"chips": 64.3}]) == (
-        "chips: a disaggregated row's decode worker plus its share of the whole prefill workers it runs with (1 per 8 "
-        "decode workers: an eighth of one), hence fractions. ")
+        "chips: a disaggregated row's decode worker plus its share of the whole prefill workers it runs with (1 "
+        "prefill worker per 8 decode workers adds an eighth of one), hence fractions. ")
     assert _chips_clause([{"chips": 8.0}, {"chips": 8.0001}, {"chips": 4096.4}]) == ""
 
 

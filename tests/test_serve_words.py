@@ -36,3 +36,12 @@ def test_a_deployment_wider_than_its_domain_says_its_kv_is_priced_over_scale_up_
         "--concurrency", "4096", "--rank-per-die", "--model-kind", "steady", "--format", "json"])
     assert ("KV moved over scale-up links (every prefill-decode pair fits one 384-chip domain, not the deployment's "
             "392 chips: priced as if each pair shared one)") in result.stdout
+
+
+def test_the_simulators_scheduler_line_says_whole_prompts_or_chunks_once() -> None:
+    """TensorRT-LLM's profile mixes whole prompts into decode steps: the line said 'prompt chunks mixed with decodes,
+    whole prompts (no chunked prefill)', two opposite things (report-only tester fuzzAJ 4)."""
+    out = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-b200", "--engine", "trtllm",
+                                   "--concurrency", "1", "--osl", "16", "--explain", "--format", "json"]).stdout
+    assert "simulator: step budget" in out and "whole prompts (no chunked prefill) mixed with decodes, at most" in out
+    assert "prompt chunks" not in out

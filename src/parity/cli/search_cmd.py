@@ -362,7 +362,7 @@ def _chips_clause(rows: Sequence[Mapping[str, object]]) -> str:
     if not any("." in shown(row["chips"]) for row in rows):
         return ""
     return ("chips: a disaggregated row's decode worker plus its share of the whole prefill workers it runs with "
-            "(1 per 8 decode workers: an eighth of one), hence fractions. ")
+            "(1 prefill worker per 8 decode workers adds an eighth of one), hence fractions. ")
 
 
 def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,

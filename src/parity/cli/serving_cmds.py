@@ -323,8 +323,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
           mtp_acceptance: float, adp_hold_steps: float | None, model_kind: str, use_sim: bool, client: str | None,
           num_prompts: int | None, fixed_rate: bool, max_concurrency: int | None, trace: Path | None,
           timeline: Path | None, seed: int, ttft_target: LatencyTarget | None, tpot_target: LatencyTarget | None, fmt: str, out: Path | None) -> None:
-    """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory (with --sim:
-    simulated step by step, with latency percentiles)."""
+    """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory; simulated step by step
+    with latency percentiles (--model-kind steady: the closed-form model, means only)."""
     output_format(fmt, out)  # a bad --out is refused before --timeline writes anything
     weights, moe_weights, kv, attention_format = (name or "" for name in (weights, moe_weights, kv, attention_format))
     if timeline is not None and timeline.suffix.lower() != ".csv":

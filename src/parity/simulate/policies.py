@@ -311,11 +311,12 @@ class Scheduler:
 
     def describe(self) -> tuple[str, ...]:
         b = self.budget
+        prompts = "prompt chunks" if b.chunked else "whole prompts (no chunked prefill)"
         return (f"step budget {b.max_num_tokens} tokens"
                 + (f" (SGLang prompt admission: at most {b.prompt_admission.max_prefill_tokens:,.0f} prompt tokens, "
                    f"a prompt not fitting what is left waits)" if b.prompt_admission is not None else "") + ", "
-                f"{'prompt chunks mixed with decodes' if b.mixed else 'prompt steps pause decodes'}, "
-                f"{'' if b.chunked else 'whole prompts (no chunked prefill), '}"
+                f"{prompts + ' mixed with decodes' if b.mixed else 'prompt steps pause decodes'}, "
+                f"{'' if b.chunked or b.mixed else 'whole prompts (no chunked prefill), '}"
                 f"at most {counted(b.max_batch_size, 'sequence')} per rank",
                 f"KV {'grows on demand with preemption' if self.kv.on_demand else 'reserved at admission'}, "
                 f"{self.kv.capacity_tokens:,.0f} tokens per rank in blocks of {self.kv.block_tokens}",
