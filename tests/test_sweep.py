@@ -471,3 +471,14 @@ def test_a_variant_adds_a_native_format() -> None:
     assert what_if.note == "what-if; fp8 GEMM rate not measured"
     assert ("fp8 GEMM rate not measured on huawei-ascend-910c (family-davinci-910 measures bf16, int8; fp8 moved with "
             "them)") in texts(what_if.flags)
+
+
+def test_a_price_for_a_chip_the_catalog_does_not_price_is_bounded(tmp_path: Path) -> None:
+    """A chip with a catalog price refuses a what-if beyond 1e6 times it; one without had no bound, and a fleet
+    printed a cost of '$8e+15' for an H200 at $1e13 a chip (report-only tester fuzzAI 3)."""
+    spec = tmp_path / "v.toml"
+    spec.write_text('[[variant]]\nname = "v"\nchip = "nvidia-h200-sxm"\nvalues = { unit_price_usd = 1e13 }\n')
+    result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--units", "8", "--variants", str(spec)])
+    assert (result.exit_code, result.stderr) == (2, "parity: error: variant v: values.unit_price_usd = 1e+13 is "
+                                                    "beyond $1e+09 a chip (chip nvidia-h200-sxm has no catalog price "
+                                                    "to compare it with)\n")

@@ -71,6 +71,7 @@ PRICED_BY = {"unit_price_usd": "parity fleet --variants reads it, in its cost_us
 _SI_DIMENSIONS = {"FLOP/s": "flop_per_s", "B": "bytes", "B/s": "bytes_per_s", "W": "w", "m^2": "m2"}  # format_si's
 LINK_FIELDS = ("scale_up_bytes_per_s", "scale_out_bytes_per_s")  # per chip, stated by the system as well
 MOST_FACTOR = 1e6  # a what-if stays within this factor of the catalog chip: beyond it no model holds
+MOST_PRICE_USD = 1e9  # a what-if price of a chip the catalog does not price stays under this (a thousand times a rack)
 
 
 def _is_number(value: object) -> bool:
@@ -242,6 +243,9 @@ class Variant:
         if old and value > MOST_FACTOR * old:
             raise ParityError(f"variant {self.name}: values.{key} = {value:g} is beyond {MOST_FACTOR:g} times chip "
                               f"{chip_id}'s {old:g}")
+        if key == "unit_price_usd" and not old and value > MOST_PRICE_USD:  # nothing in the catalog to scale from
+            raise ParityError(f"variant {self.name}: values.unit_price_usd = {value:g} is beyond ${MOST_PRICE_USD:g} "
+                              f"a chip (chip {chip_id} has no catalog price to compare it with)")
 
 
 # the axes that name number formats (dtypes.format_named reads each, aliases included)
