@@ -104,6 +104,7 @@ def test_fleet_with_every_chip_dropped_says_why_on_one_line() -> None:
                              "nvidia-h100-sxm: 3A090.a.1 (TPP 15,832); nvidia-h200-sxm: 3A090.a.1 (TPP 15,832)\n")
 
 
+@pytest.mark.e2e  # a sweep or fleet run (over 1 s)
 def test_fleet_keeps_a_domestic_chip_under_every_rule() -> None:
     """The default chips (H20, Ascend 910C, H200) under 3a090 and 3a090.a: the 910C (3A090.a.1 by TPP 12,800) is
     Huawei's own, so a buyer in China needs no US export licence for it; it is sized alone and named as kept (fuzz 16

@@ -67,6 +67,7 @@ def test_compare_rows_carry_the_experts_emulation() -> None:
     assert (row.to_dict()["emulated_on"], row.to_dict()["expert_emulated_on"]) == ("fp8", "fp8")
 
 
+@pytest.mark.e2e  # a sweep or fleet run (over 1 s)
 def test_sweep_rows_say_emulated_on_in_csv_and_parquet_alike(tmp_path: Path) -> None:
     """A sweep of fp8 on a 910B and an H100: the 910B's rows run on bf16; CSV and Parquet keep one set of columns."""
     pq = pytest.importorskip("pyarrow.parquet")
