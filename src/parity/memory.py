@@ -18,7 +18,7 @@ from parity.ops import Num
 from parity.plan import Precision, Shard, weight_matrices_per_device
 
 __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "state_bytes_per_sequence_per_device",
-           "cache_bytes_per_sequence_per_device", "weight_bytes_per_device", "mtp_weight_bytes_per_device",
+           "cache_bytes_per_sequence_per_device", "prompt_kv_bytes", "weight_bytes_per_device", "mtp_weight_bytes_per_device",
            "mtp_kv_bytes_per_token_per_device",
            "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES", "HOST_RESERVE_BYTES",
            "RUNTIME_RESERVE_BYTES"]
@@ -171,6 +171,14 @@ def state_bytes_per_sequence_per_device(model: Model, shard: Shard) -> Num:
     split over tp, a stage's share of the layers (in the state format the checkpoint names)."""
     return sum(layer.count / shard.p * layer.state_bytes_per_sequence() / shard.t for layer in model.layers
                if layer.attention is not None and layer.attention.state_elements_per_sequence)
+
+
+def prompt_kv_bytes(model: Model, precision: Precision, tokens: Num) -> Num:
+    """[B] of a prompt's KV cache on no split, every layer's at its full per-token size, and its state: what a
+    disaggregated deployment moves from the prefill worker to the decode worker (serving.steady, search)."""
+    whole = Shard(1, 1, 1, 1, 1)
+    return (tokens * kv_bytes_per_token_per_device(model, whole, precision)
+            + state_bytes_per_sequence_per_device(model, whole))
 
 
 def cache_bytes_per_sequence_per_device(model: Model, shard: Shard, precision: Precision, context: Num) -> Num:

@@ -25,10 +25,10 @@ from parity.dtypes import format_named, format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, InputError, expect, is_whole
 from parity.hardware import Calibration, Chip, System, one_rank_per_die
-from parity.memory import kv_bytes_per_token_per_device, state_bytes_per_sequence_per_device
+from parity.memory import prompt_kv_bytes
 from parity.model import Model
 from parity.ops import Batch, Num
-from parity.plan import Layout, LayoutGrid, Precision, Shard
+from parity.plan import Layout, LayoutGrid, Precision
 from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated, serve_disaggregated
 from parity.serving.prefill import _queue_wait, prompt_group_size
 from parity.serving.workload import check_serving_inputs
@@ -311,9 +311,7 @@ def _prefill_both(model: Model, system: System, grid: LayoutGrid, precision: Pre
 
 def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s: float, prefill_chips: Num) -> Num:
     """[s] to move one prompt's KV cache (and state) from its prefill worker, spread over its chips' links."""
-    kv_bytes = (isl * kv_bytes_per_token_per_device(model, Shard(1, 1, 1, 1, 1), precision)
-                + state_bytes_per_sequence_per_device(model, Shard(1, 1, 1, 1, 1)))
-    return kv_bytes / max(link_bytes_per_s, 1.0) / prefill_chips
+    return prompt_kv_bytes(model, precision, isl) / max(link_bytes_per_s, 1.0) / prefill_chips
 
 
 def whole_workers(ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -449,8 +447,7 @@ def _screened(model: Model, system: System, grid: LayoutGrid, precision: Precisi
     # a group's prefill (engine and wall time, as _group_prefill prices it): its tokens a busy rank at the layout's
     # full-step time per token (prefill_rates), the same where each rank takes a full step's worth (most pairs)
     added = wall = step[j] * (group * isl / busy_ranks) / max(profile.max_num_tokens, isl)
-    kv_total = (isl * kv_bytes_per_token_per_device(model, Shard(1, 1, 1, 1, 1), precision)
-                + state_bytes_per_sequence_per_device(model, Shard(1, 1, 1, 1, 1)))
+    kv_total = prompt_kv_bytes(model, precision, isl)
     same_domain = grid.chips[j] + d["chips"][i] <= system.scale_up_domain_chips
     link = np.where(same_domain, system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * grid.chips[j]
     fixed = (profile.ttft_overhead_s + profile.disagg_ttft_overhead_s + wall

@@ -7,10 +7,8 @@ import numpy as np
 
 from parity.engine import EngineProfile
 from parity.errors import expect
-from parity.memory import (RUNTIME_RESERVE_BYTES, MemoryPlan, kv_bytes_per_token_per_device,
-                           state_bytes_per_sequence_per_device)
+from parity.memory import RUNTIME_RESERVE_BYTES, MemoryPlan, prompt_kv_bytes
 from parity.ops import Num
-from parity.plan import Shard
 from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait,
                                     _ranks_per_prompt_step, _recv_wait, prompt_group_size)
 from parity.serving.workload import ServingResult, Workload
@@ -216,8 +214,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     prefill_ranks = prefill_workers  # each worker's ranks step together: one server per worker
     group, added, wall = prefill_groups(prefill_workers)
     # KV of one prompt, all layers, sent from the prefill worker to the decode worker
-    kv_total = (isl * kv_bytes_per_token_per_device(decode.model, Shard(1, 1, 1, 1, 1), decode.precision)
-                + state_bytes_per_sequence_per_device(decode.model, Shard(1, 1, 1, 1, 1)))
+    kv_total = prompt_kv_bytes(decode.model, decode.precision, isl)
     system = decode.system
     # prefill and decode on different systems (a mixed fleet) share only scale-out links: the slower side's
     domain = system.scale_up_domain_chips / system.chip.ranks_per_package  # chip packages, as Deployment.chips counts
