@@ -146,10 +146,9 @@ def _count(price: _Pricer, tokens: float, deadline_s: float | None, cap: int, li
     """(the whole systems, up to `cap`, and what set them): with a deadline [s], the fewest that meet it, found by
     doubling then bisecting; else (or where none up to `cap` meets it) the fastest count doubling reaches. Doubling
     starts at the first count on which a layout fits (`start` x 1, 2, 4 ... 128 systems, as `parity train` sizes a
-    job) and
-    leaps past the counts that miss the deadline even at that count's rate a chip (per-chip throughput falls with
-    scale); the count below the one found is priced to check it misses, and the search falls back to every count
-    where it does not. What set the count: 'deadline', `limit` (the cap), 'batch' (no layout on twice the systems,
+    job) and leaps past the counts that miss the deadline even at that count's rate a chip (per-chip throughput
+    falls with scale); the count below the one found is priced to check it misses, and the search falls back to
+    every count where it does not. What set the count: 'deadline', `limit` (the cap), 'batch' (no layout on twice the systems,
     or none faster) or 'no fit' (None)."""
     miss, k, best, leaped = 0, start, None, False
     while True:
