@@ -234,7 +234,7 @@ def test_a_pair_of_systems_gets_a_summary_line_with_every_ratio() -> None:
     # the other system against the baseline (the first), as the table's ratios read
     code, out, _ = run("compare", "gb200-nvl72", "cloudmatrix-384", "--model", "llama-3.1-8b")
     text = " ".join(out.split())
-    assert code == 0 and "cloudmatrix-384 against gb200-nvl72: 1.71x the system BF16, 3.67x the memory" in text
+    assert code == 0 and "cloudmatrix-384 against gb200-nvl72: 1.71x the system BF16, 3.67x the system memory" in text
     assert "per kW" in text and "per GB of memory" in text and "x/GB" in text
 
 

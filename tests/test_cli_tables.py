@@ -851,3 +851,13 @@ def test_a_picked_training_layout_is_whole_at_80_columns(args: tuple[str, ...], 
     lines = table("train", "--model", "llama-3.1-70b", *args, columns=80).splitlines()
     row = next(line for line in lines if line.startswith("layout "))
     assert row.split() == ["layout", layout] and max(map(len, lines)) <= 80
+
+
+@pytest.mark.e2e  # two searches (1.2 s)
+def test_policy_at_threshold_names_the_flags_its_notes_leave_out() -> None:
+    """`policy --at-threshold h100` put its rows' flags (a far layout, the generic engine profile) in its JSON alone:
+    the table and Markdown showed an empty note and no caption line (report-only tester fuzzCB 3)."""
+    md = " ".join(table("policy", "--at-threshold", "h100", "--rule", "3a090", "--model", "llama-3.1-70b", "--format",
+                        "md", columns=120).split())
+    assert ("Every row: layout far from measured ones (pipeline parallel or over 64 chips per worker); engine profile "
+            "generic not fitted to measurements. NVIDIA H100 SXM5 80GB: all peak rates x0.1515") in md, md

@@ -123,9 +123,11 @@ def test_training_mfu_names_the_peak_it_divides_by() -> None:
 
 def test_the_caption_names_once_each_flag_every_row_carries_and_no_note_shows() -> None:
     """A flag with no brief (no row's note gives it) that every row with a prediction carries goes into the caption
-    once, after the model's own flags; a briefed flag (the notes say it), one only some rows carry, and the model's
-    own (said under 'Model flags') do not; a row with no prediction makes it 'Every row with a result' (it said 'Every
-    row that fits' of a row that fits the memory but meets no target: report-only tester fixC 5)."""
+    once, after the model's own flags; one only some rows carry goes in after it with the rows it holds for (a far
+    layout on one system of a compare was in its JSON alone: report-only tester fuzzCB 2); a briefed flag (the notes
+    say it) and the model's own (said under 'Model flags') do not; a row with no prediction makes it 'Every row with
+    a result' (it said 'Every row that fits' of a row that fits the memory but meets no target: report-only tester
+    fixC 5)."""
     from dataclasses import replace
 
     from conftest import tiny_model
@@ -135,13 +137,15 @@ def test_the_caption_names_once_each_flag_every_row_carries_and_no_note_shows() 
     model = replace(tiny_model(), flags=(own,))
     unseen, engine = Flag("features never validated", "features never validated: dsa"), Flag("engine", "engine x")
     briefed, some = Flag("uncalibrated chip", "uncalibrated (long)", "uncalibrated"), Flag("layout", "layout far")
-    rows = [(True, (own, unseen, briefed, some, engine)), (True, (own, engine, unseen, briefed))]
+    rows = [("a", True, (own, unseen, briefed, some, engine)), ("b", True, (own, engine, unseen, briefed))]
     said = "Model flags: unmodelled: gating (`parity model tiny` says each whole). "
-    assert flags_caption(model, "tiny", rows) == said + "Every row: features never validated: dsa; engine x. "
-    assert flags_caption(model, "tiny", [*rows, (False, ())]) == (said + "Every row with a result: features never "
-                                                                   "validated: dsa; engine x. ")
-    assert flags_caption(tiny_model(), "tiny", [(True, (briefed,)), (True, (some,))]) == ""
-    assert flags_caption(tiny_model(), "tiny", [(False, (some,))]) == ""
+    assert flags_caption(model, "tiny", rows) == said + "Every row: features never validated: dsa; engine x. Only a: " \
+                                                        "layout far. "
+    assert flags_caption(model, "tiny", [*rows, ("c", False, (some,))]) == (
+        said + "Every row with a result: features never validated: dsa; engine x. Only a: layout far. ")
+    assert flags_caption(tiny_model(), "tiny", [("a", True, (briefed,)), ("b", True, (some,)), ("c", True, (some,))]
+                         ) == "Only b, c: layout far. "
+    assert flags_caption(tiny_model(), "tiny", [("a", False, (some,))]) == ""
 
 
 @pytest.mark.e2e  # four searches (0.4 s each after the first's 1.3 s)

@@ -215,7 +215,7 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
     assert "0.93x" in lines[at].split() and "0.80-1.22" in lines[at + 1].split()  # under x/system
     text = " ".join(out.split())
-    assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the memory, 0.26x the power, 3.12x BF16 "
+    assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the system memory, 0.26x the system power, 3.12x BF16 "
             "per chip; predicted 0.93x the output tokens/s per system, 4.95x per chip, 3.58x per kW, 3.41x per GB of "
             "memory. 80% intervals: 0.80-1.22x per system, 4.28-6.49x per chip, 3.09-4.69x per kW, 2.94-4.46x per GB; "
             "1 lies inside the 80% interval per system: no clear winner.") in text

@@ -17,11 +17,11 @@ from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import PROFILE_SECTIONS, EngineProfile, field_origins
 from parity.errors import CatalogError, ParityError
 from parity.flags import joined, texts
-from parity.hardware import Chip, Provenance, System
+from parity.hardware import Calibration, Chip, Provenance, System
 from parity.model import LightningAttention, LinearAttention, Mamba, Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
 from parity.simulate import CLIENT_PROFILES, policy_parameters, scheduler_of
-from parity.uncertainty import context_flags
+from parity.uncertainty import chip_calibrated, context_flags
 
 
 def chip_row(c: Chip) -> dict[str, object]:
@@ -37,7 +37,7 @@ def chip_row(c: Chip) -> dict[str, object]:
             "memory_bytes_per_s": c.memory_bytes_per_s, "scale_up_bytes_per_s": c.scale_up_bytes_per_s,
             "tdp_w": c.tdp_w, "native": " ".join(sorted(set(c.native) - set(c.native_rate_unpublished))),
             "native_rate_unpublished": " ".join(c.native_rate_unpublished),
-            "calibrated": catalog.calibration(c).measured,
+            "calibrated": chip_calibrated(c, catalog.calibration(c)),
             "weakest_source": min((p.source.kind for p in c.provenance if p.field not in _PRICES),
                                   key=_confidence_rank, default="")}
 
@@ -207,7 +207,8 @@ def show(name: str, fmt: str, out: Path | None) -> None:
     cal = catalog.calibration(the_chip)
     stated = {"family": the_chip.family or "-", "software stack": the_chip.software_stack or "-",
               # a basis that opens with the id already names it ('derived-prior-npu: the kunlun-xpu family ...')
-              "calibration": cal.basis if cal.basis.startswith(f"{cal.id}:") else f"{cal.id}: {cal.basis}"}
+              "calibration": cal.basis if cal.basis.startswith(f"{cal.id}:") else f"{cal.id}: {cal.basis}",
+              "calibrated": _calibrated_text(the_chip, cal)}
     # the calibration in effect may be the user's own file (PARITY_HOME), named by its path, not parity's
     lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": "families.toml; " + (
         cal.user_file if key == "calibration" and cal.user_file else "data/calibration"), "url": "", "note": ""}
@@ -220,9 +221,21 @@ def show(name: str, fmt: str, out: Path | None) -> None:
                "family": the_chip.family, "software_stack": the_chip.software_stack,
                "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows),
                                "date": cal.date, "user_file": cal.user_file},
+               "calibrated": chip_calibrated(the_chip, cal),
                "numbers": rows}
     emit(lines + rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes,
          payload=payload, out=out)
+
+
+def _calibrated_text(chip: Chip, cal: Calibration) -> str:
+    """Whether predictions on `chip` rest on a measurement of it (uncertainty.chip_calibrated, the `calibrated` of
+    `chips` and `compare`), and which: 'yes: its calibration was measured on it', 'yes: parity's serving measurements
+    on it fitted the engine profiles', or 'no: ...' (compare's note then says 'uncalibrated')."""
+    if cal.measured:
+        return "yes: its calibration was measured on it"
+    if chip_calibrated(chip, cal):
+        return "yes: parity's serving measurements on it fitted the engine profiles (the calibration above is inherited)"
+    return "no: nothing measured on it fits its predictions ('uncalibrated' in compare's note)"
 
 
 @cli.command()

@@ -57,7 +57,8 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
     tokens = "output" if workload == "serve" else "training"
     said = (f"{a.system} against {b.system}: {ratio(spec['system_bf16'])} the system BF16, "
-            f"{ratio(spec['system_memory'])} the memory, {ratio(spec['system_power'])} the power, "
+            f"{ratio(spec['system_memory'])} the system memory, {ratio(spec['system_power'])} "
+            f"the system power, "
             f"{ratio(spec['bf16'])} BF16 per chip; predicted {ratio(got['per_system'])} the {tokens} tokens/s "
             f"per system, {ratio(got['per_chip'])} per chip, {ratio(got['per_kw'])} per kW, "
             f"{ratio(got['per_gb'])} per GB of memory. ")
@@ -432,7 +433,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        f"package (Ascend 910C) trains one rank per die (layouts count dies); {uncalibrated}. "
                        + _mfu_text(results))
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-                                   caption=flags_caption(model, name, [(r.fits, r.flags) for r in results])
+                                   caption=flags_caption(model, name, [(r.system, r.fits, r.flags) for r in results])
                                    + pair + caption
                                    + _what_if_caption(what_ifs, workload)
                                    + (f"{exporting.text}. " if exporting else "")

@@ -156,7 +156,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                                    f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
-    flagged = flags_caption(found, model, [(p.tokens_per_s_per_chip is not None, p.flags) for p in plans])
+    flagged = flags_caption(found, model, [(p.system, p.tokens_per_s_per_chip is not None, p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),

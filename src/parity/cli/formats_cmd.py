@@ -73,8 +73,8 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
                Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left", wide=True),
                Column("note", "note", plain, "left")]
     target = targets.text()
-    fitting = [(r.comparison is not None and r.comparison.fits, r.comparison.flags if r.comparison else ())
-               for r in results]  # a format the chip cannot run has no comparison
+    fitting = [(f"{r.system} {r.format}", r.comparison is not None and r.comparison.fits,
+                r.comparison.flags if r.comparison else ()) for r in results]  # a format the chip cannot run has no comparison
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"{the_model.name}: weights in each format, serving {isl} in / {osl} out at {target}",
          caption=flags_caption(the_model, model, fitting)

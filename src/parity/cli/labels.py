@@ -48,19 +48,26 @@ def model_flags_text(model: Model, name: str) -> str:
     return f"Model flags: {'; '.join(said)} (`parity model {shlex.quote(name)}` says each whole). " if said else ""
 
 
-def flags_caption(model: Model, name: str, rows: Sequence[tuple[bool, Sequence[Flag]]]) -> str:
-    """The flags a table's caption gives once (`compare`, `fleet`, `formats`): the model's own (model_flags_text), then
-    those every row with a prediction carries (`rows`: each row's whether it has one, and its flags) that its note
-    leaves to --format json, i.e. with no brief (uncertainty.flag_note gives the briefed ones): 'Every row: features
-    never validated: dsa. ' ('Every row with a result: ' where some row has no prediction, one that fits the
-    memory but meets no target too). A flag only some rows carry
-    stays in their JSON; '' where there is none of either."""
-    predicted = [flags for fits, flags in rows if fits]
-    own = set(model.flags)
-    shared = [f.text for f in predicted[0] if not f.brief and f not in own
-              and all(f.text in {g.text for g in flags} for flags in predicted[1:])] if predicted else []
-    every = "Every row" if len(predicted) == len(rows) else "Every row with a result"
-    return model_flags_text(model, name) + (f"{every}: {'; '.join(dict.fromkeys(shared))}. " if shared else "")
+def flags_caption(model: Model, name: str, rows: Sequence[tuple[str, bool, Sequence[Flag]]]) -> str:
+    """The flags a table's caption gives (`compare`, `fleet`, `formats`, `policy --at-threshold`): the model's own
+    (model_flags_text), then those its rows' notes leave to --format json, i.e. with no brief (uncertainty.flag_note
+    gives the briefed ones) among the rows with a prediction (`rows`: each row's label, whether it has one, and its
+    flags): those every such row carries once, 'Every row: features never validated: dsa. ' ('Every row with a
+    result: ' where some row has no prediction, one that fits the memory but meets no target too), then each the
+    others carry with the rows it holds for, 'Only hgx-b200: layout far from measured ones (...). ' (a far layout on
+    one system of a compare was in its JSON alone); '' where there is none."""
+    own = {f.text for f in model.flags}
+    unbriefed = [(label, list(dict.fromkeys(f.text for f in flags if not f.brief and f.text not in own)))
+                 for label, fits, flags in rows if fits]
+    shared = [t for t in unbriefed[0][1] if all(t in said for _, said in unbriefed[1:])] if unbriefed else []
+    some: dict[str, list[str]] = {}
+    for label, said in unbriefed:
+        for text in said:
+            if text not in shared:
+                some.setdefault(text, []).append(label)
+    every = "Every row" if len(unbriefed) == len(rows) else "Every row with a result"
+    return (model_flags_text(model, name) + (f"{every}: {'; '.join(shared)}. " if shared else "")
+            + "".join(f"Only {', '.join(dict.fromkeys(labels))}: {text}. " for text, labels in some.items()))
 
 
 def cost_cells(costs: Sequence[float | None], systems: Sequence[System]) -> list[str] | None:

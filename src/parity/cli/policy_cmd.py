@@ -13,6 +13,7 @@ import click
 from parity import catalog
 from parity.cli import cli, emit, format_option, out_option, output_format, refuse_repeats, typed_options
 from parity.cli.files import model_file, refuse_overwrite
+from parity.cli.labels import flags_caption
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
@@ -232,6 +233,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
     emit(shown, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
          title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",
-         caption=f"{found.description}{home}. 80% int.: the 80% interval of the decode ratio (under it; "
+         caption=flags_caption(model, model_name,
+                               [(s.id, r.fits, r.flags) for s, r in zip((original, variant), results)])
+                 + f"{found.description}{home}. 80% int.: the 80% interval of the decode ratio (under it; "
                  "ratio_interval in --format json), from the cross-source residuals of the chip's vendor (parity validate --by "
                  f"source), as compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))
