@@ -83,9 +83,11 @@ def test_a_stack_refit_is_weighed_against_the_stack_profile_in_use(home: Path,
         next(p for p in stacks if p.stack == stack and p.base == base.id), 0.254, 0.135))
     monkeypatch.setattr(crossvendor_cmd, "stack_loss", lambda profile, *args, **kwargs: 0.127)
     monkeypatch.setattr(crossvendor_cmd, "leave_one_out_errors", lambda *args: [])
+    monkeypatch.setattr(crossvendor_cmd, "training_vendor_bands", lambda: {})
     result = CliRunner().invoke(cli, ["validate", "--fit-stacks", "--iterations", "3"])
     assert result.exit_code == 0, result.output
     assert list((home / "engines").iterdir()) == []
+    assert (home / "training_ratio_uncertainty.toml").read_text().startswith('date = "')  # beside ratio_uncertainty
     assert ("vllm-rocm: loss 0.254 -> 0.135 on 22 rows; not written: the profile in use fits the same rows better "
             "(0.127; more --iterations may beat it)") in result.stderr.splitlines()
     assert "fitting vllm-rocm on 22 rows" in result.stderr.splitlines()

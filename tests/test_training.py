@@ -531,7 +531,8 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
                                    "json"])
     assert json.loads(out.stdout)["flags"] == [f.text for f in training_flags(s5000, llama, 4096)]
     rows = compare([h100, a3, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
-    assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family",
+    assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family; 1 lies inside the 80% "
+                                          "interval per chip and per kW: no clear winner",
                                       "uncalibrated (derived prior); training unchecked on the musa family; "
                                       "power assumed"]
 
@@ -550,7 +551,7 @@ def test_fp8_training_on_a_chip_without_fp8_says_it_is_emulated() -> None:
     assert not any("emulated" in note for note in notes[1])
     rows = compare([a100, a2, h100], llama, catalog.engine("generic"), workload="train", training_precision="fp8")
     assert [format_label(r.weights, r.emulated_on) for r in rows] == ["fp8 on bf16", "fp8 on bf16", "fp8"]
-    assert [r.note.endswith("emulated on bf16 (" + r.chip + " has no FP8 math)") for r in rows] == [True, True, False]
+    assert [("emulated on bf16 (" + r.chip + " has no FP8 math)") in r.note for r in rows] == [True, True, False]
     # serving says it the same way (compare --weights fp8: the A100 dequantises onto its BF16 units)
     served = compare([a100, h100], llama, catalog.engine("generic"), weights="fp8")
     assert [(r.weights, r.emulated_on) for r in served] == [("fp8", "bf16"), ("fp8", "")]
@@ -593,7 +594,7 @@ def test_compare_sizes_a_training_job_as_train_does() -> None:
                        "--format", "json")
     data = json.loads(out)
     assert code == 0 and [r.chips for r in sized] == [16, 8] and [r.note for r in sized] == [
-        "on 2 systems; ZeRO-3 with pipeline parallel", ""]
+        "on 2 systems; ZeRO-3 with pipeline parallel", "1 lies inside the 80% interval per GB: no clear winner"]
     assert sized[0].layout == data["layout"]["name"] == "tp1-pp2-vp2-cp2-dp4-mb1-zero3-rc-full"
     assert sized[0].tokens_per_s_per_chip == pytest.approx(data["tokens_per_s_per_chip"], rel=1e-12)
     assert sized[0].tokens_per_s_per_chip == pytest.approx(954.6, abs=0.1)
@@ -604,8 +605,9 @@ def test_compare_sizes_a_training_job_as_train_does() -> None:
     assert code == 0 and "the training tokens/s per system" in text
     assert ("'on N systems': the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity train' "
             "sizes a job") in text
-    for serving in ("output tokens", "Engine profile", "spans N systems", "80% int."):
+    for serving in ("output tokens", "Engine profile", "spans N systems"):
         assert serving not in text
+    assert "80% int.: the 80% interval of the per-chip ratio" in text and "published training runs" in text
     code, out, _ = run("compare", "hgx-h100", "--model", "llama-3.1-70b", "--workload", "train", "--chips", "8")
     assert "every system trains on 8 chips (--chips)" in " ".join(out.split())
     code, out, _ = run("train", "--help")

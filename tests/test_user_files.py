@@ -25,7 +25,7 @@ PREFILL = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--phase"
 
 def _clear() -> None:
     for cached in (catalog.calibrations, profiles._calibration_of, catalog.engines, catalog.uncertainty_table,
-                   catalog.ratio_uncertainty_table):
+                   catalog.ratio_uncertainty_table, catalog.training_ratio_uncertainty_table):
         cached.cache_clear()
 
 

@@ -188,11 +188,11 @@ RATIO_WORDS = {"per_chip": "per chip", "per_system": "per system", "per_kw": "pe
 _RATES = ("tokens_per_s_per_chip", "prefill_tokens_per_s_per_chip", "tokens_per_s_per_system", "tokens_per_s_per_kw",
           "tokens_per_s_per_gb")
 
-# Comparison fields that only serving fills (to_dict leaves them out of a training row)
+# Comparison fields that only serving fills (to_dict leaves them out of a training row, whose ratios carry their
+# intervals from the training bands)
 _SERVING_ONLY = frozenset({"kv_cache", "prefill_tokens_per_s_per_chip", "tpot_s", "ttft_s", "ttft_s_low",
                            "ttft_s_high", "tpot_s_low", "tpot_s_high", "tokens_per_s_per_chip_low",
-                           "tokens_per_s_per_chip_high", "ratio_interval",
-                           *(f"ratio_interval_{key}" for key in tuple(RATIO_WORDS)[1:])})
+                           "tokens_per_s_per_chip_high"})
 
 
 def _per_system(system: System, per_chip: float) -> tuple[float, float, float]:
@@ -542,13 +542,14 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     def ratio(a: float, b: float) -> float:
         return a / b if b and not math.isnan(a) and not math.isnan(b) and a > 0 else float("nan")
 
-    # the vendors' bands are cross-source residuals of serving decode figures: they say nothing of training, whose
-    # ratios carry no interval (and no "no clear winner" from one)
-    bands = vendor_bands() if workload == "serve" else {}
+    # the vendors' bands are cross-source residuals of the workload's published figures: serving decode figures, or
+    # training runs' tokens/s per chip (a family no published run trained on takes its band twice as wide in log)
+    bands = vendor_bands(workload)
 
     def band(chip: Chip) -> Band | None:
         found = bands.get(chip.vendor)
-        return found and ratio_band(found, chip, catalog.calibration(chip))
+        return found and ratio_band(found, chip, catalog.calibration(chip),
+                                    trained=workload != "train" or chip.family in catalog.training_families())
 
     out = []
     for system, row in zip(systems, rows):
@@ -606,9 +607,11 @@ def _row(system: System, model: Model, profile: EngineProfile, tpot_s: float | N
                   weights, mtp_tokens, choose)
 
 
-def vendor_bands() -> dict[str, Band]:
-    """Residual bands per chip vendor (data/ratio_uncertainty.toml), from which ratio intervals are built."""
-    table = catalog.ratio_uncertainty_table()
+def vendor_bands(workload: str = "serve") -> dict[str, Band]:
+    """Residual bands per chip vendor, from which ratio intervals are built: of published decode figures (serving,
+    data/ratio_uncertainty.toml) or of published training runs' tokens/s per chip (`workload` 'train',
+    data/training_ratio_uncertainty.toml), each scored with fits that never saw its source."""
+    table = catalog.ratio_uncertainty_table() if workload == "serve" else catalog.training_ratio_uncertainty_table()
     return {str(b["vendor"]): Band(q_low=float(b["q_low"]), q_high=float(b["q_high"]), count=int(b["count"]))
             for b in table.get("band", [])}
 

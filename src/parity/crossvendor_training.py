@@ -11,16 +11,22 @@ vendor's kernel microbenchmarks are what its chip family is calibrated from by d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from parity import catalog
 from parity.crossvendor import (GroupScore, before_setting, group_scores, kernel_fits_of_source, stored_setting,
                                 without_kernel_fits)
+from parity.uncertainty import Band, bands_from
 from parity.validate import CaseError
 from parity.validate_training import (TrainingCase, fit_training_profile, training_case_errors, training_cases,
                                       training_source_id)
 
-__all__ = ["training_group", "training_leave_one_out", "training_scores"]
+__all__ = ["training_group", "training_leave_one_out", "training_scores", "training_vendor_bands", "TRAINING_BANDS"]
+
+TRAINING_BANDS = ("10th-90th percentiles of ln(predicted/measured) of published training tokens/s per chip, each run "
+                  "scored leaving its source out of every fit (parity validate --by source, its training table), per "
+                  "chip vendor; vendors with fewer than 5 runs take the widest band")
 
 SCORED_SPLITS = ("calibration", "holdout")  # `reference` rows are listed, never scored
 
@@ -83,3 +89,16 @@ def training_scores(by: str, progress: Callable[[str], None] | None = None) -> l
                                + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by))
     rows = [{**s.row(), "kind": "training"} for s in table]
     return sorted(rows, key=lambda r: (str(r["group"]), str(r["setting"])))
+
+
+def training_vendor_bands(errors: Iterable[CaseError] | None = None) -> dict[str, Band]:
+    """80% bands of ln(predicted/measured) training tokens/s per chip, per chip vendor, from the published runs each
+    scored with fits that never saw its source (training_leave_one_out by source; `errors`: those, where given);
+    every catalog vendor gets one (the widest measured band where it has fewer than 5 runs): data/
+    training_ratio_uncertainty.toml, from which compare's training ratios take their intervals."""
+    if errors is None:
+        errors = [e for _, _, found in training_leave_one_out("source") for e in found]
+    residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips()}
+    for e in errors:
+        residuals[catalog.system(e.system).chip.vendor].append(math.log(e.predicted / e.measured))
+    return bands_from(residuals)

@@ -287,13 +287,14 @@ def package_flag(system: System) -> Flag | None:
                 "package run as one device")
 
 
-def ratio_band(band: Band, chip: Chip, cal: Calibration) -> Band:
+def ratio_band(band: Band, chip: Chip, cal: Calibration, trained: bool = True) -> Band:
     """The vendor band a ratio interval takes for `chip`: its log-width times WIDEN_FLAGGED where nothing measured
     the chip itself (chip_calibrated), it is not shipping (status_flag) or its specs are assumed (specs_flag), as a
-    flagged prediction's interval widens; the vendor's cross-source residuals (ratio_uncertainty.toml) are of
-    measured chips' published specs, and say nothing of a chip whose own rates or specs nothing published or
-    measured."""
-    measured = chip_calibrated(chip, cal) and status_flag(chip) is None and specs_flag(chip) is None
+    flagged prediction's interval widens, or (`trained` False) a training ratio's chip is of a family no published
+    training run was measured on (training_flags' 'training never checked'); the vendor's cross-source residuals
+    (ratio_uncertainty.toml, training_ratio_uncertainty.toml) are of measured chips' published specs, and say
+    nothing of a chip whose own rates or specs nothing published or measured."""
+    measured = chip_calibrated(chip, cal) and status_flag(chip) is None and specs_flag(chip) is None and trained
     return band if measured else band.widened(WIDEN_FLAGGED)
 
 

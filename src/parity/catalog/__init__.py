@@ -5,7 +5,7 @@ from parity.catalog.files import close_matches, data_dir, in_effect, is_user, us
 from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
 from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm_formats, measurements,
                                          training_families, scale_out_tp_families, microbenchmarks,
-                                         ratio_uncertainty_table,
+                                         ratio_uncertainty_table, training_ratio_uncertainty_table,
                                          uncertainty_table, validated_features, validation_targets)
 from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_defaults,
@@ -22,7 +22,8 @@ __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sour
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
            "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "engine_user_file", "engine_user_note", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
-           "uncertainty_table", "ratio_uncertainty_table", "fitted_chips", "training_families", "scale_out_tp_families",
+           "uncertainty_table", "ratio_uncertainty_table", "training_ratio_uncertainty_table", "fitted_chips",
+           "training_families", "scale_out_tp_families",
            "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
            "training_profile_text", "validation_targets", "MtpAcceptance", "MOST_MTP_DRAFTS", "mtp_acceptance",
            "default_mtp", "mtp_drafts",

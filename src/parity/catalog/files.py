@@ -78,7 +78,7 @@ def user_files() -> list[Path]:
     """The user's own files parity reads beside or in place of its own (user_dir()): calibrations, engine profiles,
     interval and ratio bands, the training profile; what `validate` must say its scores include."""
     named = [user_dir() / n for n in ("uncertainty.toml", "uncertainty_sim.toml", "ratio_uncertainty.toml",
-                                      "training.toml")]
+                                      "training_ratio_uncertainty.toml", "training.toml")]
     return ([p for kind in ("calibration", "engines") for p in catalog_files(kind, user=True) if is_user(p)]
             + [p for p in named if p.is_file()])
 

@@ -14,8 +14,8 @@ from parity.catalog.models import model
 from parity.errors import CatalogError
 from parity.hardware import per_die
 
-__all__ = ["measurements", "microbenchmarks", "bands_path", "uncertainty_table", "ratio_uncertainty_table", "fitted_chips",
-           "validated_features", "validation_targets", "scale_out_tp_families"]
+__all__ = ["measurements", "microbenchmarks", "bands_path", "uncertainty_table", "ratio_uncertainty_table",
+           "training_ratio_uncertainty_table", "fitted_chips", "validated_features", "validation_targets", "scale_out_tp_families"]
 
 
 @cache
@@ -103,6 +103,13 @@ def ratio_uncertainty_table() -> dict[str, Any]:
     """Bands per chip vendor for ratios between chips (data/ratio_uncertainty.toml, written by
     `parity validate --fit-stacks`, or the user's refit of it in user_dir()), or {}."""
     return _bands(in_effect("ratio_uncertainty.toml"), ("vendor",))
+
+
+@cache
+def training_ratio_uncertainty_table() -> dict[str, Any]:
+    """Bands per chip vendor for training ratios between chips (data/training_ratio_uncertainty.toml, written by
+    `parity validate --fit-stacks`, or the user's refit of it in user_dir()), or {}."""
+    return _bands(in_effect("training_ratio_uncertainty.toml"), ("vendor",))
 
 
 @cache

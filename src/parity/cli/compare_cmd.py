@@ -42,10 +42,31 @@ SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), (
 LAST = 4  # the rank of a wide column added only where every other fits (past every other rank of compare's table)
 
 
+def _intervals_caption(workload: str, varied: bool, pair: bool) -> str:
+    """What the 80% intervals under the ratios are, for a caption: built from the cross-source residuals of both
+    chips' vendors (compare.vendor_bands: published decode figures, or published training runs), widened where those
+    say nothing of the chip; `varied`: systems of other sizes (an x/system interval); `pair`: two systems, whose
+    sentence names each ratio whose interval holds 1 (else a note does)."""
+    widened = ("uncalibrated, not shipping or with specs assumed" if workload == "serve" else
+               "uncalibrated, not shipping, with specs assumed or of a family no published training run was measured "
+               "on")
+    return ("80% int.: the 80% interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
+            + ("residuals of both chips' vendors (parity validate --by source)" if workload == "serve" else
+               "residuals of both chips' vendors' published training runs (parity validate --by source, its training "
+               "table)")
+            + f", a band twice as wide in log for a chip {widened} (the residuals are measured, published chips'; an "
+            "unreleased chip's specs, or assumed ones, may err beyond them); "
+            + ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled by the "
+               "systems' chips, power and memory" if varied else
+               "the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power and memory "
+               "(systems of one size: per system is per chip)")
+            + (", and the sentence on the two systems names each ratio whose interval holds 1. " if pair else
+               ", and a note names each ratio whose interval holds 1. "))
+
+
 def _ratio_cell(row: dict[str, object], key: str = "per_chip") -> str:
     """A ratio (Comparison.ratios key) for people with its 80% interval on the line below ('0.64x' over '0.49-0.74'),
-    so the interval is read wherever the ratio is, at any terminal width; none (the baseline, training): the ratio
-    alone."""
+    so the interval is read wherever the ratio is, at any terminal width; none (the baseline): the ratio alone."""
     return over_interval(ratio(row[f"ratio_{key}"]),  # type: ignore[misc]
                          *row.get("ratio_interval" if key == "per_chip" else f"ratio_interval_{key}", (None, None)))
 
@@ -346,7 +367,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         columns += [Column("tokens_per_s_per_chip", f"{unit}/chip", reached(scaled(1))),
                     *([Column("sim_tokens_per_s_per_chip", f"sim {unit}/chip", reached(scaled(1)), wide=1)]
                       if refine else []),
-                    Column("ratio_cell", "x/chip\n80% int." if workload == "serve" else "x/chip", plain)]
+                    Column("ratio_cell", "x/chip\n80% int.", plain)]
         if not varied:  # a system's throughput (--wide): no x/system, which is x/chip for systems of one size
             columns.append(Column("tokens_per_s_per_system", f"{unit}/system", reached(scaled(1)), wide=LAST))
         else:
@@ -411,17 +432,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        "span N systems over scale-out, where the model does not fit one or where workers over N (up "
                        "to 4) deliver 1.25x or more per chip, as `parity fleet` takes them ('(M/chip on one)': the "
                        "one-system best they replace); a "
-                       f"multi-die package (Ascend 910C) runs one rank per die; {uncalibrated}. 80% int.: the 80% "
-                       "interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
-                       "residuals of both chips' vendors (parity validate --by source), a band twice as wide in log "
-                       "for a chip uncalibrated, not shipping or with specs assumed (the residuals are measured, "
-                       "published chips'; an unreleased chip's specs, or assumed ones, may err beyond them); "
-                       + ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled "
-                          "by the systems' chips, power and memory" if varied else
-                          "the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power "
-                          "and memory (systems of one size: per system is per chip)")
-                       + (", and the sentence on the two systems names each ratio whose interval holds 1. "
-                          if pair else ", and a note names each ratio whose interval holds 1. ")
+                       f"multi-die package (Ascend 910C) runs one rank per die; {uncalibrated}. "
+                       + _intervals_caption("serve", varied, bool(pair))
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
             sized = (f"every system trains on {chips:,} chips (--chips)" if chips else
@@ -431,6 +443,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        f"{specs} (x = times the baseline); throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; a multi-die "
                        f"package (Ascend 910C) trains one rank per die (layouts count dies); {uncalibrated}. "
+                       + _intervals_caption("train", varied, bool(pair))
                        + _mfu_text(results))
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
                                    caption=flags_caption(model, name, [(r.system, r.fits, r.flags) for r in results])

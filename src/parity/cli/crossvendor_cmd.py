@@ -14,7 +14,7 @@ from parity.cli import deliver, output_format, render_output
 from parity.cli.refits import one_set, write_better
 from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, leave_one_out_errors, ratio_error_median,
                                 stack_loss, stack_rows, stack_toml, stored_setting, vendor_bands)
-from parity.crossvendor_training import training_scores
+from parity.crossvendor_training import TRAINING_BANDS, training_scores, training_vendor_bands
 from parity.fit import Refit, destination
 from parity.report.tables import Column, percent, plain, ratio, scaled
 
@@ -57,8 +57,13 @@ def fit_stacks(iterations: int, write_to: str) -> None:
         bands = vendor_bands(e for _, _, errors, _ in left_out for e in errors)
         path = folder / "ratio_uncertainty.toml"
         write(path, bands_toml(bands, date))
+        click.echo("fitting the training ratio bands with each source left out", err=True)
+        trained = training_vendor_bands()
+        write(folder / "training_ratio_uncertainty.toml", bands_toml(trained, date, TRAINING_BANDS))
     catalog.ratio_uncertainty_table.cache_clear()
-    click.echo(f"ratio bands for {len(bands)} vendors; wrote {path}", err=True)
+    catalog.training_ratio_uncertainty_table.cache_clear()
+    click.echo(f"ratio bands for {len(bands)} vendors, serving and training; wrote {path} and "
+               f"{folder / 'training_ratio_uncertainty.toml'}", err=True)
 
 
 def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, model_kind: str = "sim",

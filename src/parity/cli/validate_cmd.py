@@ -47,8 +47,8 @@ _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("traini
                    "by the kind of flag the predictions carry; 'source' or 'vendor' alone: published figures scored "
                    "leaving each source or vendor (the chip's maker, whoever published the figure) out of every fit")
 @click.option("--fit-stacks", is_flag=True,
-              help="refit the engine profiles of non-CUDA stacks on their calibration rows, and the ratio bands, "
-                   "and write them (see --write-to)")
+              help="refit the engine profiles of non-CUDA stacks on their calibration rows, and the ratio bands "
+                   "(serving and training), and write them (see --write-to)")
 @click.option("--fit", is_flag=True, help="refit the engine profiles and the intervals on the calibration rows "
                                           "and write them (see --write-to)")
 @click.option("--write-to", "write_to", type=click.Choice(WRITE_TO), default="user", show_default=True,

@@ -71,11 +71,15 @@ def vendor_bands(errors: Iterable[CaseError]) -> dict[str, Band]:
     return bands_from(residuals)
 
 
-def bands_toml(bands: Mapping[str, Band], date: str) -> str:
-    """data/ratio_uncertainty.toml: a band per vendor (count 0: no rows of its own, the widest band)."""
-    lines = [f'date = "{date}"', 'method = "10th-90th percentiles of ln(predicted/measured) of published decode '
-             'figures, each scored leaving its source out of every fit (parity validate --by source), per chip vendor; '
-             'vendors with fewer than 5 rows take the widest band"']
+DECODE_BANDS = ("10th-90th percentiles of ln(predicted/measured) of published decode figures, each scored leaving its "
+                "source out of every fit (parity validate --by source), per chip vendor; vendors with fewer than 5 rows "
+                "take the widest band")
+
+
+def bands_toml(bands: Mapping[str, Band], date: str, method: str = DECODE_BANDS) -> str:
+    """data/ratio_uncertainty.toml (or, with the training method, data/training_ratio_uncertainty.toml): a band per
+    vendor (count 0: no rows of its own, the widest band)."""
+    lines = [f'date = "{date}"', f'method = "{method}"']
     for vendor, band in sorted(bands.items()):
         lines += ["", "[[band]]", f'vendor = "{vendor}"', f"q_low = {band.q_low:.6f}", f"q_high = {band.q_high:.6f}",
                   f"count = {band.count}"]
