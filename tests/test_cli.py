@@ -141,6 +141,17 @@ def test_compare_spans_systems_when_the_model_is_too_big_for_one() -> None:
     assert code == 0 and row["fits"] and "spans 2 systems" in row["note"]
 
 
+@pytest.mark.e2e  # two comparisons (2-4 s)
+def test_compare_explains_spans_and_dies_only_where_a_row_has_them() -> None:
+    """A caption says what 'spans N systems' means where a row spans systems, and leaves it out where none does, as
+    the one-rank-per-die clause where no chip has dies (report-only tester fuzzCB 5: a legend of notes no row
+    carries)."""
+    _, md, _ = run("compare", "hgx-h100", "--model", "deepseek-r1", "--format", "md")
+    assert "'spans N systems': its workers span N systems over scale-out" in md and "multi-die" not in md
+    _, md, _ = run("compare", "hgx-h100", "atlas-800-a3", "--model", "llama-3.1-8b", "--format", "md")
+    assert "spans N systems" not in md and "a multi-die package (Ascend 910C) runs one rank per die" in md
+
+
 def test_out_writes_the_whole_file(tmp_path: Path) -> None:
     target = tmp_path / "chips.csv"
     code, _, _ = run("chips", "--format", "csv", "--out", str(target))

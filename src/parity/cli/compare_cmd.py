@@ -418,6 +418,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            "figures rest on" if any(f.kind == "power assumed" for r in results for f in r.flags)
                            else "")
                         + (f"; {SPECS_ASSUMED_WORDS}" if assumed else ""))
+        multi_die = any(by_id[r.system].chip.dies > 1 for r in results)
         if workload == "serve":
             disaggregated = any(r.mode == "disagg" for r in results)
             formats = formats_text(weights, disaggregated, [(r.weights, r.emulated_on) for r in results])
@@ -428,11 +429,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        + f"). Engine profile: {profile.id}. "
                        + (f"{mtp_text} " if mtp_text else "")
                        + f"tok/s: output tokens per second. {specs} (x = times the baseline); "
-                       f"throughput predicted in each system's best configuration; {per}'spans N systems': its workers "
-                       "span N systems over scale-out, where the model does not fit one or where workers over N (up "
-                       "to 4) deliver 1.25x or more per chip, as `parity fleet` takes them ('(M/chip on one)': the "
-                       "one-system best they replace); a "
-                       f"multi-die package (Ascend 910C) runs one rank per die; {uncalibrated}. "
+                       f"throughput predicted in each system's best configuration; {per}"
+                       + ("'spans N systems': its workers span N systems over scale-out, where the model does not fit "
+                          "one or where workers over N (up to 4) deliver 1.25x or more per chip, as `parity fleet` "
+                          "takes them ('(M/chip on one)': the one-system best they replace); "
+                          if any("spans " in r.note for r in results) else "")
+                       + ("a multi-die package (Ascend 910C) runs one rank per die; " if multi_die else "")
+                       + f"{uncalibrated}. "
                        + _intervals_caption("serve", varied, bool(pair))
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
@@ -441,8 +444,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                      "train' sizes a job (one system where a layout fits one; --chips sets the count)")
             caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
                        f"{specs} (x = times the baseline); throughput predicted in each system's "
-                       f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; a multi-die "
-                       f"package (Ascend 910C) trains one rank per die (layouts count dies); {uncalibrated}. "
+                       f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
+                       + ("a multi-die package (Ascend 910C) trains one rank per die (layouts count dies); "
+                          if multi_die else "")
+                       + f"{uncalibrated}. "
                        + _intervals_caption("train", varied, bool(pair))
                        + _mfu_text(results))
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
