@@ -106,15 +106,22 @@ def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:
 def test_the_fleet_caption_says_what_mw_and_cost_count_and_every_status_flag() -> None:
     """With --units the chips column counts every chip given, but MW and cost only the whole systems' (12 H200s:
     10.2 kW, one node); the caption said 'chips, MW and cost count every chip of the fleet', and its flag list
-    lacked 'roadmap chip', which fleet rows use."""
+    lacked 'roadmap chip', which fleet rows use. It explains the words of the notes beside it, and only those (it
+    explained 'uncalibrated' and 'power assumed' under rows none of whose notes said them: report-only tester
+    fuzzCB 5)."""
     result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h200", "--units", "12",
                                       "--format", "md"])
     caption = " ".join(result.stdout.split())
     assert result.exit_code == 0 and ("chips counts every chip of the fleet, MW and cost those of its whole systems, "
                                       "idle ones included, and none past them (a system is bought and powered whole; "
                                       "the note says how many chips serve nothing, and where)") in caption
-    assert "'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its " \
-           "figures" in caption
+    assert "as `compare` names it; every flag in --format json." in caption
+    result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h200,rubin", "--units", "72",
+                                      "--format", "md"])
+    caption = " ".join(result.stdout.split())
+    assert ("as `compare` names it ('uncalibrated': no measured calibration of the chip itself; 'reported chip', "
+            "'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its figures; 'power "
+            "assumed': the system's power, which MW counts, is parity's assumption, given below") in caption, caption
 
 
 def test_chips_idle_inside_whole_systems_say_where() -> None:

@@ -174,13 +174,9 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   "note says how many chips serve nothing, and where). served, 80%: under what "
                   "they serve, what they serve at the ends of the 80% interval of the per-chip rate (compare's "
                   "tokens_per_s_per_chip_low/high; served_tokens_per_day_low/high in --format json or csv). Note: "
-                  "what the best configuration lies outside of, as `compare` names it ('uncalibrated': no measured "
-                  "calibration of the chip itself; 'X GEMM rate not measured': its "
-                  "calibration measures other formats; 'reported chip', 'announced chip', 'roadmap chip': not "
-                  "shipping, the note names the source kinds of its figures; 'power assumed': the system's power, "
-                  "which MW counts, is parity's assumption, "
-                  "given below" + (f"; {SPECS_ASSUMED_WORDS}" if any(specs_flag(s.chip) for s in kinds) else "")
-                  + "); every flag in --format json. " + (COST_BASES if costs else "") + basis_text(plans)
+                  "what the best configuration lies outside of, as `compare` names it"
+                  + _legend([p.note for p in plans], any(specs_flag(s.chip) for s in kinds))
+                  + "; every flag in --format json. " + (COST_BASES if costs else "") + basis_text(plans)
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's calibration, and its price where the variant sets no "
@@ -191,6 +187,24 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      "in --format json or csv" if ranged else "")
                   + (f". {export} (per record: rule, rule_why, rule_dropped in --format json or csv)"
                      if export else "")))
+
+
+# what the words of a fleet row's note mean (a note's words, then what they say), for the caption to explain those its
+# rows' notes use
+_NOTE_WORDS = (
+    (("uncalibrated",), "'uncalibrated': no measured calibration of the chip itself"),
+    (("GEMM rate not measured",), "'X GEMM rate not measured': its calibration measures other formats"),
+    (("reported chip", "announced chip", "roadmap chip"),
+     "'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its figures"),
+    (("power assumed",), "'power assumed': the system's power, which MW counts, is parity's assumption, given below"))
+
+
+def _legend(notes: list[str], assumed: bool) -> str:
+    """' (...)': what the words of the rows' notes mean, those some note uses (a legend of words no note used read as
+    if some row carried them: report-only tester fuzzCB 5); '' where none does."""
+    said = [text for words, text in _NOTE_WORDS if any(w in note for w in words for note in notes)]
+    said += [SPECS_ASSUMED_WORDS] if assumed else []
+    return f" ({'; '.join(said)})" if said else ""
 
 
 def _sentence(text: str) -> str:
