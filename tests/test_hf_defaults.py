@@ -34,7 +34,7 @@ def test_deepseek_without_kv_lora_rank_keeps_mla() -> None:
     assert m.features == {"mla", "moe", "mtp"} and m.flags == ()
 
 
-@pytest.mark.parametrize(("value", "message"), [(0, "kv_lora_rank must be >= 1, got 0"),
+@pytest.mark.parametrize(("value", "message"), [(0, "kv_lora_rank must be an integer >= 1, got 0"),
                                                 (None, "kv_lora_rank is null; parity needs its value here")])
 def test_deepseek_with_a_zero_or_null_latent_rank_is_refused(value: object, message: str) -> None:
     config = {**_config("deepseek-ai--DeepSeek-R1"), "kv_lora_rank": value}

@@ -16,14 +16,14 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, \
-    UNSCALED_ROPE_TYPES, _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _unnested, \
+    UNSCALED_ROPE_TYPES, _bool, _check_keys, _get, _int, _json_kind, _named, _unknown_architecture, _unnested, \
     _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
     _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices
 from parity.model import DenseMlp, Layer, Model, MoeMlp
 
-__all__ = ["ALIASES", "context_window", "model_from_config", "read_config", "read_model"]
+__all__ = ["ALIASES", "context_window", "malformed_json_text", "model_from_config", "read_config", "read_model"]
 
 
 def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | None = None,
@@ -45,11 +45,10 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     num_layers = _int(config, "num_layers", where=where, positive=True)
     hidden = _int(config, "hidden_size", where=where, positive=True)
     vocab = _int(config, "vocab_size", where=where, positive=True)
-    for bounded in ("num_attention_heads", "num_key_value_heads", "num_experts", "intermediate_size"):
-        _int(config, bounded, 0, where)
-    if any(key in config and config[key] is not None and _int(config, "num_key_value_heads", 0, where) == 0
-           for key in ALIASES["num_key_value_heads"]):
-        raise ModelConfigError(f"{where}: {_key(config, 'num_key_value_heads')} must be >= 1, got 0")
+    # bounded before any layer is built; a head count stated must be >= 1 (a layer of no heads is no attention)
+    for bounded, positive in (("num_attention_heads", True), ("num_key_value_heads", True), ("num_experts", False),
+                              ("intermediate_size", False)):
+        _int(config, bounded, 0, where, positive=positive and _get(config, bounded, None) is not None)
     kinds = _kinds(config, num_layers, where)
     mlps = [_mlp(config, mlp_kind, i, where) for i, (_, mlp_kind) in enumerate(kinds)]
     layer_parts = tuple(frozenset({"attention"} if mixer else ()) | frozenset(
@@ -124,13 +123,20 @@ def _constant(name: str) -> float:
     return float(name.lower().replace("infinity", "inf"))
 
 
+def malformed_json_text(err: json.JSONDecodeError) -> str:
+    """'malformed JSON: Unterminated string starting at line 3, column 3': json's whole message, its position as
+    line and column (a message ending in 'at' names where the faulty part starts)."""
+    return f"malformed JSON: {err.msg}{'' if err.msg.endswith(' at') else ' at'} line {err.lineno}, column {err.colno}"
+
+
 # pipes the shell has already opened, with their writer attached: `parity model <(cat config.json)`
 _OPEN_PIPES = ("/dev/fd/", "/proc/self/fd/", "/dev/stdin")
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """Parse a config.json file; malformed JSON is a ModelConfigError naming the file and line. Only a regular file
-    (or a pipe the shell opened, _OPEN_PIPES) is read: a named pipe with no writer would block, a device never end."""
+    """Parse a config.json file; malformed JSON is a ModelConfigError naming the file, line and column. Only a
+    regular file (or a pipe the shell opened, _OPEN_PIPES) is read: a named pipe with no writer would block, a device
+    never end."""
     try:
         mode = path.stat().st_mode
         if not stat.S_ISREG(mode) and not (stat.S_ISFIFO(mode) and str(path).startswith(_OPEN_PIPES)):
@@ -145,7 +151,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text, parse_constant=_constant)
     except json.JSONDecodeError as err:
-        raise ModelConfigError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+        raise ModelConfigError(f"{path.name}: {malformed_json_text(err)}") from err
     except RecursionError as err:
         raise ModelConfigError(f"{path.name}: JSON nested too deeply to be a config") from err
     if not isinstance(data, dict):

@@ -324,16 +324,16 @@ def _key(config: dict[str, Any], name: str) -> str:
 
 
 def _int(config: dict[str, Any], name: str, default: Any = ..., where: str = "", positive: bool = False) -> int:
-    """A count from the config: an integer >= 0 (>= 1 when `positive`), at most its sanity bound."""
+    """A count from the config: an integer >= 0 (>= 1 when `positive`), at most its sanity bound. A value refused
+    names the bound it misses, the same for -3 as for 0 where 0 is refused too ("must be an integer >= 1")."""
     value = _get(config, name, default, where)
     if value is None:
         return value
     key = _key(config, name)
+    least = 1 if positive else 0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value != int(value) or value < 0:
-        raise ModelConfigError(f"{_where(where)}: {key} must be a non-negative integer, got {value!r}")
-    if positive and value < 1:
-        raise ModelConfigError(f"{_where(where)}: {key} must be >= 1, got {value!r}")
+            or value != int(value) or value < least:
+        raise ModelConfigError(f"{_where(where)}: {key} must be an integer >= {least}, got {value!r}")
     if value > _BOUNDS.get(name, _LIMIT):
         raise ModelConfigError(f"{_where(where)}: {key} = {value:g} is past parity's sanity bound "
                                f"({_BOUNDS.get(name, _LIMIT):,})")
