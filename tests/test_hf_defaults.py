@@ -69,8 +69,9 @@ def test_an_unknown_architecture_is_flagged_with_the_keys_it_was_guessed_from() 
                             "guessed from its keys (max_window_layers); assumed a gated MLP (3 matrices); what its "
                             "class adds unstated (defaults, q/k norms, biases) is missing", "unknown architecture"),)
     mla = model_from_config(_config("deepseek-ai--DeepSeek-R1", architectures=["MyMLAForCausalLM"], model_type=None))
-    assert mla.flags[0].text.startswith("unknown architecture MyMLAForCausalLM (no model_type): guessed from its keys "
-                                        "(first_k_dense_replace, kv_lora_rank, moe_intermediate_size, ")
+    assert mla.flags[0].text.startswith("unknown architecture MyMLAForCausalLM (no model_type, and no class parity "
+                                        "knows): guessed from its keys (first_k_dense_replace, kv_lora_rank, "
+                                        "moe_intermediate_size, ")
 
 
 def test_the_unknown_architecture_reaches_search_output(tmp_path: Path) -> None:

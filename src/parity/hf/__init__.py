@@ -16,8 +16,8 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, \
-    UNSCALED_ROPE_TYPES, _bool, _check_keys, _get, _int, _json_kind, _named, _unknown_architecture, _unnested, \
-    _with_class_defaults
+    UNSCALED_ROPE_TYPES, _bool, _check_keys, _get, _int, _json_kind, _named, _typed, _unknown_architecture, \
+    _unnested, _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
     _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices
@@ -32,7 +32,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     where = source or name
     if not isinstance(config, dict):
         raise ModelConfigError(f"{where}: a config must be a JSON object {{...}}, got {_json_kind(config)}")
-    config = _unnested(config, where)
+    config = _unnested(_typed(config), where)
     flags = _check_keys(config, where)
     file_where = where
     inner, vision, nested_key = _text_config(config)
