@@ -109,3 +109,14 @@ def test_every_class_parity_reads_a_type_from_is_a_known_type() -> None:
     from parity.hf.keys import CLASS_TYPES, KNOWN_TYPES
     assert sorted(set(CLASS_TYPES.values()) - KNOWN_TYPES) == []
 
+
+def test_serving_notes_the_vision_tower_it_leaves_out() -> None:
+    """serve on a multimodal config held the text model's memory alone, saying nothing of the 453,344,112-parameter
+    vision tower `parity model` shows (2 bytes each: 0.91 GB); a text-only model's notes say nothing of one."""
+    from parity.predict import scenario_from_row
+    notes = {name: scenario_from_row(dict(case_id="x", model=name, system="hgx-h100", engine="", tp=1, isl=1000,
+                                          osl=100, concurrency=1)).notes for name in ("qwen3-vl-8b", "qwen3-8b")}
+    assert [n for n in notes["qwen3-vl-8b"] if "vision" in n] == [
+        "vision tower not counted: its 453,344,112 parameters (0.91 GB in bf16) are in neither memory per chip nor "
+        "time; both are the language model's, serving text prompts"]
+    assert not any("vision" in n for n in notes["qwen3-8b"])
