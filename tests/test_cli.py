@@ -38,7 +38,8 @@ def test_unknown_chip_names_close_matches() -> None:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "malformed JSON at line 1"),
+    ("{not json", "config.json: malformed JSON: Expecting property name enclosed in double quotes at line 1, "
+                  "column 2\n"),
     ('{"hidden_size": 4096, "num_attention_heads": 32, "intermediate_size": 1, "vocab_size": 10}',
      "missing key 'num_hidden_layers'"),
     ("[1, 2]", "parity: error: config.json: a config must be a JSON object {...}, got an array\n"),

@@ -11,6 +11,7 @@ from parity import catalog
 from parity.cli import cli
 from parity.errors import ModelConfigError
 from parity.hf import context_window
+from parity.hf.context import read_context
 from parity.flags import texts
 from parity.predict import Scenario, flags, scenario_from_row
 from parity.uncertainty import context_flags
@@ -37,6 +38,55 @@ MEASUREMENTS = Path(__file__).parents[1] / "src" / "parity" / "data" / "measurem
 ])
 def test_context_window_follows_vllms_max_model_len(config: dict, window: int) -> None:
     assert context_window(config) == window
+
+
+_QWEN3 = {"max_position_embeddings": 40_960}
+_YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32_768}
+_UNREAD = "unmodelled: rope_scaling {}: context window 40,960 read unscaled"
+
+
+@pytest.mark.parametrize(("config", "window", "basis", "flags"), [
+    (_QWEN3, 40_960, "config.json", []),
+    # derived from RoPE scaling, said so: it read '(config.json) 131,072' where the config states 40,960
+    (_QWEN3 | {"rope_scaling": _YARN}, 131_072, "config.json, yarn x4 of 32,768", []),
+    (_QWEN3 | {"rope_scaling": {"rope_type": "llama3", "factor": 8.0}}, 40_960, "config.json", []),  # counted already
+    (_QWEN3 | {"rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}}, 40_960, "config.json", []),
+    # a string was passed over, an unknown type read x4 (163,840), both silently
+    (_QWEN3 | {"rope_scaling": "yarn"}, 40_960, "config.json",
+     [_UNREAD.format("'yarn' (parity reads an object of rope_type and factor)")]),
+    (_QWEN3 | {"rope_scaling": {"rope_type": "weird", "factor": 4}}, 40_960, "config.json",
+     [_UNREAD.format("rope_type 'weird' (vLLM builds default, linear, dynamic, yarn, deepseek_yarn, llama3, "
+                     "longrope, proportional)") + ", not x4"]),
+    (_QWEN3 | {"rope_scaling": {"factor": 4}}, 40_960, "config.json",
+     [_UNREAD.format("with a factor but no rope_type (vLLM builds default, linear, dynamic, yarn, deepseek_yarn, "
+                     "llama3, longrope, proportional)") + ", not x4"]),
+    # vLLM: Gemma 3's length counts its linear factor already (it read 131,072 x 8 = 1,048,576)
+    ({"model_type": "gemma3_text", "max_position_embeddings": 131_072,
+      "rope_scaling": {"rope_type": "linear", "factor": 8.0}}, 131_072, "config.json", []),
+    # nested by layer type (Laguna): the full layers' YaRN, 4,096 x 64, the factor carried past the sliding ones'
+    ({"max_position_embeddings": 262_144, "rope_parameters": {
+        "full_attention": {"rope_type": "yarn", "factor": 64.0, "original_max_position_embeddings": 4_096},
+        "sliding_attention": {"rope_type": "default"}, "original_max_position_embeddings": 4_096}},
+     262_144, "config.json, yarn x64 of 4,096", []),
+])
+def test_the_window_says_how_it_was_derived_and_flags_a_scaling_it_does_not_read(
+        config: dict, window: int, basis: str, flags: list[str]) -> None:
+    context = read_context(config)
+    assert (context.tokens, context.basis, [f.text for f in context.flags]) == (window, basis, flags)
+
+
+def test_model_labels_a_derived_window_and_carries_the_rope_flag(tmp_path: Path) -> None:
+    base = {"model_type": "qwen3", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "head_dim": 16, "num_hidden_layers": 2, "vocab_size": 1000, **_QWEN3}
+    (tmp_path / "yarn.json").write_text(json.dumps(base | {"rope_scaling": _YARN}))
+    (tmp_path / "odd.json").write_text(json.dumps(base | {"rope_scaling": "yarn"}))
+    shown = CliRunner().invoke(cli, ["model", str(tmp_path / "yarn.json"), "--format", "json"])
+    assert {k: json.loads(shown.stdout)[k] for k in ("context_window_tokens", "context_window_basis", "flags")} == \
+        {"context_window_tokens": 131_072, "context_window_basis": "config.json, yarn x4 of 32,768", "flags": []}
+    table = CliRunner().invoke(cli, ["model", str(tmp_path / "yarn.json")]).stdout
+    assert "context window [tokens] (config.json, yarn x4 of 32,768)" in table
+    odd = json.loads(CliRunner().invoke(cli, ["model", str(tmp_path / "odd.json"), "--format", "json"]).stdout)
+    assert odd["flags"] == [_UNREAD.format("'yarn' (parity reads an object of rope_type and factor)")]
 
 
 def test_a_rope_factor_that_is_no_number_is_refused_by_name() -> None:
@@ -81,7 +131,7 @@ def test_the_flag_says_how_long_the_sequences_are_and_how_far_past_the_window() 
     (flag,) = context_flags(catalog.model("deepseek-r1"), 10_001_024)
     assert flag.brief == "10,001,024-token sequences, past the 163,840-token context window"
     assert flag.text == ("sequences of 10,001,024 tokens, 9,837,184 past deepseek-r1's context window of 163,840 "
-                         "(config.json)")
+                         "(config.json, yarn x40 of 4,096)")
 
 
 def test_serve_prints_the_flag() -> None:

@@ -34,7 +34,7 @@ def test_deepseek_without_kv_lora_rank_keeps_mla() -> None:
     assert m.features == {"mla", "moe", "mtp"} and m.flags == ()
 
 
-@pytest.mark.parametrize(("value", "message"), [(0, "kv_lora_rank must be >= 1, got 0"),
+@pytest.mark.parametrize(("value", "message"), [(0, "kv_lora_rank must be an integer >= 1, got 0"),
                                                 (None, "kv_lora_rank is null; parity needs its value here")])
 def test_deepseek_with_a_zero_or_null_latent_rank_is_refused(value: object, message: str) -> None:
     config = {**_config("deepseek-ai--DeepSeek-R1"), "kv_lora_rank": value}
@@ -69,8 +69,9 @@ def test_an_unknown_architecture_is_flagged_with_the_keys_it_was_guessed_from() 
                             "guessed from its keys (max_window_layers); assumed a gated MLP (3 matrices); what its "
                             "class adds unstated (defaults, q/k norms, biases) is missing", "unknown architecture"),)
     mla = model_from_config(_config("deepseek-ai--DeepSeek-R1", architectures=["MyMLAForCausalLM"], model_type=None))
-    assert mla.flags[0].text.startswith("unknown architecture MyMLAForCausalLM (no model_type): guessed from its keys "
-                                        "(first_k_dense_replace, kv_lora_rank, moe_intermediate_size, ")
+    assert mla.flags[0].text.startswith("unknown architecture MyMLAForCausalLM (no model_type, and no class parity "
+                                        "knows): guessed from its keys (first_k_dense_replace, kv_lora_rank, "
+                                        "moe_intermediate_size, ")
 
 
 def test_the_unknown_architecture_reaches_search_output(tmp_path: Path) -> None:

@@ -73,3 +73,50 @@ def test_special_token_keys_are_not_flagged_and_other_keys_still_are() -> None:
                               "num_key_value_heads": 16, "sliding_window": 1024, "vocab_size": 262208,
                               "some_new_token_index": 3}}
     assert [flag.text for flag in model_from_config(config).flags] == ["unmodelled: bogus_key"]
+
+
+@pytest.mark.parametrize("wrapper", ["qwen2_5_vl", "qwen2_vl"])
+def test_a_nested_text_config_without_model_type_is_read_by_the_wrappers_text_class(wrapper: str) -> None:
+    """The text keys nested in text_config with no model_type read as 7,615,487,488 under architecture '' (no q/k/v
+    biases, no flag); Qwen2VLConfig and Qwen2_5_VLConfig build their text config as their *_text class, whose
+    biases (28 x 4,608 = 129,024) count: the flat config's 7,615,616,512."""
+    config = {"architectures": ["Qwen2_5_VLForConditionalGeneration"], "model_type": wrapper,
+              "text_config": _QWEN25_VL_TEXT, "vision_config": _VISION_PUBLISHED}
+    model = model_from_config(config)
+    assert (model.architecture, model.parameters, model.flags) == (f"{wrapper}_text", 7_615_616_512, ())
+
+
+def test_a_nested_text_config_of_no_type_under_a_wrapper_that_implies_none_is_flagged_so() -> None:
+    config = {"architectures": ["KimiK25ForConditionalGeneration"], "model_type": "kimi_k25",
+              "text_config": _QWEN25_VL_TEXT}
+    (flag,) = model_from_config(config).flags
+    assert flag.text.startswith("unknown architecture KimiK25ForConditionalGeneration (its text config names no "
+                                "model_type and model_type 'kimi_k25' implies none): guessed from its keys")
+
+
+def test_a_config_without_model_type_is_read_by_the_class_its_architectures_names() -> None:
+    """Qwen3-8B's config less its model_type was 'unknown architecture Qwen3ForCausalLM (no model_type)', read
+    without its q/k norms (8,190,726,144); Qwen3ForCausalLM is qwen3's class: 8,190,735,360, as with the key."""
+    config = {"architectures": ["Qwen3ForCausalLM"], "hidden_size": 4096, "intermediate_size": 12288,
+              "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8, "head_dim": 128,
+              "vocab_size": 151936, "max_position_embeddings": 40960, "tie_word_embeddings": False}
+    model = model_from_config(config)
+    assert (model.architecture, model.parameters, model.flags) == ("qwen3", 8_190_735_360, ())
+    assert model_from_config({**config, "model_type": "qwen3"}).parameters == 8_190_735_360
+
+
+def test_every_class_parity_reads_a_type_from_is_a_known_type() -> None:
+    from parity.hf.keys import CLASS_TYPES, KNOWN_TYPES
+    assert sorted(set(CLASS_TYPES.values()) - KNOWN_TYPES) == []
+
+
+def test_serving_notes_the_vision_tower_it_leaves_out() -> None:
+    """serve on a multimodal config held the text model's memory alone, saying nothing of the 453,344,112-parameter
+    vision tower `parity model` shows (2 bytes each: 0.91 GB); a text-only model's notes say nothing of one."""
+    from parity.predict import scenario_from_row
+    notes = {name: scenario_from_row(dict(case_id="x", model=name, system="hgx-h100", engine="", tp=1, isl=1000,
+                                          osl=100, concurrency=1)).notes for name in ("qwen3-vl-8b", "qwen3-8b")}
+    assert [n for n in notes["qwen3-vl-8b"] if "vision" in n] == [
+        "vision tower not counted: its 453,344,112 parameters (0.91 GB in bf16) are in neither memory per chip nor "
+        "time; both are the language model's, serving text prompts"]
+    assert not any("vision" in n for n in notes["qwen3-8b"])

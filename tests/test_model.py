@@ -14,12 +14,14 @@ Llama-2-70B (h=8192, 80 layers, 64 heads, 8 KV heads of 128, MLP 28672, vocab 32
   524,288,000 + final norm 8,192 -> 68,976,648,192.
 """
 
+from pathlib import Path
+
 import pytest
 
 from parity import catalog
 from parity.dtypes import FORMATS
 from parity.errors import ModelConfigError
-from parity.hf import model_from_config
+from parity.hf import model_from_config, read_config
 
 
 @pytest.mark.parametrize(("name", "parameters"), [
@@ -99,12 +101,38 @@ def test_checkpoint_formats_are_read_from_quantization_config() -> None:
      "hidden_size"),
     ({"num_hidden_layers": 2, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 5,
       "intermediate_size": 14336, "vocab_size": 32000}, "num_key_value_heads"),
-    ({"num_hidden_layers": "two", "hidden_size": 4096}, "non-negative integer"),
+    ({"num_hidden_layers": "two", "hidden_size": 4096}, "num_hidden_layers must be an integer >= 1, got .two."),
     ([1, 2, 3], "JSON object"),
 ])
 def test_bad_configs_name_the_key(config: object, message: str) -> None:
     with pytest.raises(ModelConfigError, match=message):
         model_from_config(config, "bad")
+
+
+_SMALL = {"model_type": "qwen3", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+          "num_key_value_heads": 2, "head_dim": 16, "num_hidden_layers": 2, "vocab_size": 1000}
+
+
+@pytest.mark.parametrize(("key", "extra", "least"), [
+    ("num_hidden_layers", {}, 1), ("vocab_size", {}, 1), ("num_attention_heads", {}, 1),
+    ("num_key_value_heads", {}, 1), ("sliding_window", {"use_sliding_window": True}, 1),
+    ("num_experts", {}, 0)])
+def test_a_count_out_of_bounds_names_the_bound_it_misses(key: str, extra: dict, least: int) -> None:
+    """num_hidden_layers -3 said 'must be a non-negative integer' and 0 'must be >= 1' (sliding_window, vocab_size
+    alike): one message, the real bound, whatever side of 0 the value is."""
+    for value in (-3, least - 1, 2.5):
+        with pytest.raises(ModelConfigError) as err:
+            model_from_config(_SMALL | extra | {key: value}, "bad")
+        assert str(err.value) == f"bad: {key} must be an integer >= {least}, got {value!r}"
+
+
+def test_malformed_json_keeps_the_whole_message_line_and_column(tmp_path: Path) -> None:
+    """A truncated config said 'malformed JSON at line 1: Unterminated string starting at', no column."""
+    path = tmp_path / "trunc.json"
+    path.write_text('{\n  "architectures": [\n    "Qwen3ForCaus')
+    with pytest.raises(ModelConfigError) as err:
+        read_config(path)
+    assert str(err.value) == "trunc.json: malformed JSON: Unterminated string starting at line 3, column 5"
 
 
 

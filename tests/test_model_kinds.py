@@ -196,16 +196,18 @@ BASE = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_a
 BAD = [
     (json.dumps(BASE)[:-1] + ', "rope_theta": NaN}', "rope_theta is not a finite number"),
     (json.dumps(BASE)[:-1] + ', "hidden_act_scale": Infinity}', "not a finite number"),
-    (json.dumps({**BASE, "num_key_value_heads": 0}), "num_key_value_heads must be >= 1, got 0"),
+    (json.dumps({**BASE, "num_key_value_heads": 0}), "num_key_value_heads must be an integer >= 1, got 0"),
     (json.dumps({**BASE, "num_hidden_layers": 1e9}), "num_hidden_layers = 1e\\+09 is past"),
     (json.dumps({k: v for k, v in BASE.items() if k != "hidden_size"}), "missing key 'hidden_size'"),
     (json.dumps({**BASE, "block_configs": [{}]}), "block_configs"),
     (json.dumps({**BASE, "num_attention_heads": 3}), "num_attention_heads \\(3\\) must divide hidden_size \\(64\\)"),
     ("[1, 2]", "JSON object"),
-    (json.dumps({**BASE, "model_type": "deepseek_v3", "kv_lora_rank": 0}), "kv_lora_rank must be >= 1, got 0"),
-    (json.dumps({**BASE, "use_sliding_window": True, "sliding_window": 0}), "sliding_window must be >= 1, got 0"),
-    (json.dumps({**BASE, "sliding_window": -10}), "sliding_window must be a non-negative integer, got -10"),
-    (json.dumps({**BASE, "max_position_embeddings": 0}), "max_position_embeddings must be >= 1, got 0"),
+    (json.dumps({**BASE, "model_type": "deepseek_v3", "kv_lora_rank": 0}),
+     "kv_lora_rank must be an integer >= 1, got 0"),
+    (json.dumps({**BASE, "use_sliding_window": True, "sliding_window": 0}),
+     "sliding_window must be an integer >= 1, got 0"),
+    (json.dumps({**BASE, "sliding_window": -10}), "sliding_window must be an integer >= 1, got -10"),
+    (json.dumps({**BASE, "max_position_embeddings": 0}), "max_position_embeddings must be an integer >= 1, got 0"),
     (json.dumps({**BASE, "torch_dtype": "complex128"}), "torch_dtype 'complex128' is not a weight format parity "
                                                         "models"),
 ]
@@ -686,7 +688,7 @@ def test_a_config_error_names_its_file_once() -> None:
     moe = {**BASE, "num_local_experts": 8, "num_experts_per_tok": 0}
     with pytest.raises(ModelConfigError) as err:
         model_from_config(moe)
-    assert str(err.value) == "model: num_experts_per_tok must be >= 1, got 0"  # the name it was given
+    assert str(err.value) == "model: num_experts_per_tok must be an integer >= 1, got 0"  # the name it was given
 
 
 def test_kv_heads_replicate_in_the_weights_where_tensor_parallelism_exceeds_them() -> None:

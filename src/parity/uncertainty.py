@@ -159,7 +159,7 @@ def context_flags(model: Model, tokens: float) -> list[Flag]:
     if window and tokens > window:
         return [Flag("past the context window",
                      f"sequences of {tokens:,.0f} tokens, {tokens - window:,.0f} past {model.name}'s context window of "
-                     f"{window:,} (config.json)",
+                     f"{window:,} ({model.context_window_basis})",
                      f"{tokens:,.0f}-token sequences, past the {window:,}-token context window")]
     return []
 

@@ -18,6 +18,7 @@ from parity.cli.files import read_text, refuse_overwrite
 from parity.errors import CatalogError, ParityError
 from parity.fit import refit_calibration, write_refits
 from parity.hardware import Chip
+from parity.hf import malformed_json_text
 from parity.report.tables import Column, plain, write_atomic
 
 
@@ -26,7 +27,7 @@ def _read_json(path: Path) -> dict:
     try:
         document = json.loads(read_text(path, "JSON"))
     except json.JSONDecodeError as err:
-        raise ParityError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+        raise ParityError(f"{path.name}: {malformed_json_text(err)}") from err
     except RecursionError as err:
         raise ParityError(f"{path.name}: JSON nested too deeply to be microbenchmarks") from err
     if not isinstance(document, dict):

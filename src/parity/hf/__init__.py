@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _BOUNDS, _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, \
-    UNSCALED_ROPE_TYPES, _bool, _check_keys, _int, _json_kind, _key, _named, _unknown_architecture, _unnested, \
-    _with_class_defaults
+from parity.hf.context import read_context
+from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, _bool, _check_keys, _get, _int, \
+    _json_kind, _named, _typed, _unknown_architecture, _unnested, _with_class_defaults
 from parity.hf.layers import _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
     _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices
 from parity.model import DenseMlp, Layer, Model, MoeMlp
 
-__all__ = ["ALIASES", "context_window", "model_from_config", "read_config", "read_model"]
+__all__ = ["ALIASES", "context_window", "malformed_json_text", "model_from_config", "read_config", "read_model"]
 
 
 def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | None = None,
@@ -32,7 +32,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     where = source or name
     if not isinstance(config, dict):
         raise ModelConfigError(f"{where}: a config must be a JSON object {{...}}, got {_json_kind(config)}")
-    config = _unnested(config, where)
+    config = _unnested(_typed(config), where)
     flags = _check_keys(config, where)
     file_where = where
     inner, vision, nested_key = _text_config(config)
@@ -42,14 +42,14 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
         flags += _check_keys(inner, where)
     flags += _unknown_architecture(inner, config, where)
     config = _with_class_defaults(inner)
+    context = read_context(config, where)
     num_layers = _int(config, "num_layers", where=where, positive=True)
     hidden = _int(config, "hidden_size", where=where, positive=True)
     vocab = _int(config, "vocab_size", where=where, positive=True)
-    for bounded in ("num_attention_heads", "num_key_value_heads", "num_experts", "intermediate_size"):
-        _int(config, bounded, 0, where)
-    if any(key in config and config[key] is not None and _int(config, "num_key_value_heads", 0, where) == 0
-           for key in ALIASES["num_key_value_heads"]):
-        raise ModelConfigError(f"{where}: {_key(config, 'num_key_value_heads')} must be >= 1, got 0")
+    # bounded before any layer is built; a head count stated must be >= 1 (a layer of no heads is no attention)
+    for bounded, positive in (("num_attention_heads", True), ("num_key_value_heads", True), ("num_experts", False),
+                              ("intermediate_size", False)):
+        _int(config, bounded, 0, where, positive=positive and _get(config, bounded, None) is not None)
     kinds = _kinds(config, num_layers, where)
     mlps = [_mlp(config, mlp_kind, i, where) for i, (_, mlp_kind) in enumerate(kinds)]
     layer_parts = tuple(frozenset({"attention"} if mixer else ()) | frozenset(
@@ -83,40 +83,19 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                      tie_word_embeddings=tied,
                      mtp_layers=mtp_layers,
                      max_position_embeddings=_int(config, "max_position_embeddings", 0, where),
-                     context_window=context_window(config, where),
+                     context_window=context.tokens, context_window_basis=context.basis,
                      weight_format=dense_format, expert_weight_format=expert_format,
                      unquantized_matrices=unquantized, source=source,
                      architecture=model_type, vision_parameters=_vision_parameters(vision, top_type),
-                     flags=tuple(dict.fromkeys(flags)))
+                     flags=tuple(dict.fromkeys((*flags, *context.flags))))
     except ValueError as err:
         raise _named(err, where) from err
 
 
 def context_window(config: dict[str, Any], where: str = "") -> int:
-    """[tokens] The longest sequence (prompt + output) a config supports, derived as vLLM derives max_model_len
-    (vllm/config.py _get_and_verify_max_len): the smallest of CONTEXT_KEYS present, then, unless the RoPE type
-    already counts its factor (UNSCALED_ROPE_TYPES: Llama 3.1's 131,072 stays), times rope_scaling's factor, from
-    original_max_position_embeddings for YaRN (DeepSeek-V3: 4,096 x 40 = 163,840). 0 where the config has none."""
-    found = [_int({key: config[key]}, "max_position_embeddings" if key in ALIASES["max_position_embeddings"] else key,
-                  where=where, positive=True) for key in CONTEXT_KEYS if config.get(key) is not None]
-    window: float = min(found, default=0)
-    rope = config.get("rope_scaling") or config.get("rope_parameters")
-    kind = (rope.get("rope_type") or rope.get("type")) if isinstance(rope, dict) else None
-    if not window or not isinstance(kind, str) or kind in UNSCALED_ROPE_TYPES:
-        return int(window)
-    factor = rope.get("factor")
-    factor = 1.0 if factor is None else factor  # "default" RoPE states no factor (vLLM takes 1)
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
-        raise ModelConfigError(f"{where or 'config.json'}: rope_scaling.factor must be a positive number, "
-                               f"got {factor!r}")
-    if kind == "yarn" and rope.get("original_max_position_embeddings") is not None:
-        window = _int({"original_max_position_embeddings": rope["original_max_position_embeddings"]},
-                      "original_max_position_embeddings", where=where)
-    bound = _BOUNDS["max_position_embeddings"]
-    if window * factor > bound:
-        raise ModelConfigError(f"{where or 'config.json'}: rope_scaling.factor {factor:g} x {int(window):,} positions "
-                               f"= {window * factor:.3g} tokens is past parity's sanity bound ({bound:,})")
-    return int(window * factor)
+    """[tokens] The longest sequence (prompt + output) a config supports, as vLLM derives max_model_len
+    (hf.context.read_context); 0 where the config states none."""
+    return read_context(config, where).tokens
 
 
 def _constant(name: str) -> float:
@@ -124,13 +103,20 @@ def _constant(name: str) -> float:
     return float(name.lower().replace("infinity", "inf"))
 
 
+def malformed_json_text(err: json.JSONDecodeError) -> str:
+    """'malformed JSON: Unterminated string starting at line 3, column 3': json's whole message, its position as
+    line and column (a message ending in 'at' names where the faulty part starts)."""
+    return f"malformed JSON: {err.msg}{'' if err.msg.endswith(' at') else ' at'} line {err.lineno}, column {err.colno}"
+
+
 # pipes the shell has already opened, with their writer attached: `parity model <(cat config.json)`
 _OPEN_PIPES = ("/dev/fd/", "/proc/self/fd/", "/dev/stdin")
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """Parse a config.json file; malformed JSON is a ModelConfigError naming the file and line. Only a regular file
-    (or a pipe the shell opened, _OPEN_PIPES) is read: a named pipe with no writer would block, a device never end."""
+    """Parse a config.json file; malformed JSON is a ModelConfigError naming the file, line and column. Only a
+    regular file (or a pipe the shell opened, _OPEN_PIPES) is read: a named pipe with no writer would block, a device
+    never end."""
     try:
         mode = path.stat().st_mode
         if not stat.S_ISREG(mode) and not (stat.S_ISFIFO(mode) and str(path).startswith(_OPEN_PIPES)):
@@ -145,7 +131,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text, parse_constant=_constant)
     except json.JSONDecodeError as err:
-        raise ModelConfigError(f"{path.name}: malformed JSON at line {err.lineno}: {err.msg}") from err
+        raise ModelConfigError(f"{path.name}: {malformed_json_text(err)}") from err
     except RecursionError as err:
         raise ModelConfigError(f"{path.name}: JSON nested too deeply to be a config") from err
     if not isinstance(data, dict):

@@ -10,7 +10,7 @@ from typing import Any
 from parity.errors import ModelConfigError
 from parity.flags import Flag
 
-__all__ = ["ALIASES", "CLASS_DEFAULTS", "KNOWN_TYPES"]
+__all__ = ["ALIASES", "CLASS_DEFAULTS", "CLASS_TYPES", "KNOWN_TYPES"]
 
 # parity name -> accepted HF keys, first found wins
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -81,6 +81,29 @@ KNOWN_TYPES = frozenset({
     "minimax", "minimax_m1", "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2",
     "qwen2_moe", "qwen3", "qwen3_5", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5_text", "qwen3_moe", "qwen3_next",
     "qwen3_vl", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl_text", "starcoder2", "step3p7"}) | _QWEN2_VL_TYPES
+# the model_type a config that states none is read by, from the class its `architectures` names first: transformers'
+# auto mappings (models/auto/modeling_auto.py, MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and
+# MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES) and the catalog's verbatim configs, which state both; every value is in
+# KNOWN_TYPES (DeepseekV3ForCausalLM is Kimi-K2's class too: its configs say kimi_k2, read the same way)
+CLASS_TYPES: dict[str, str] = {
+    "BloomForCausalLM": "bloom", "CohereForCausalLM": "cohere", "Cohere2ForCausalLM": "cohere2",
+    "DbrxForCausalLM": "dbrx", "DeepseekV3ForCausalLM": "deepseek_v3", "DeepseekV32ForCausalLM": "deepseek_v32",
+    "GemmaForCausalLM": "gemma", "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3_text",
+    "Gemma3ForConditionalGeneration": "gemma3", "Gemma4ForConditionalGeneration": "gemma4",
+    "Glm4MoeForCausalLM": "glm4_moe", "Glm4MoeLiteForCausalLM": "glm4_moe_lite", "GlmMoeDsaForCausalLM": "glm_moe_dsa",
+    "GPT2LMHeadModel": "gpt2", "GPTBigCodeForCausalLM": "gpt_bigcode", "GPTNeoXForCausalLM": "gpt_neox",
+    "GptOssForCausalLM": "gpt_oss", "GraniteMoeHybridForCausalLM": "granitemoehybrid",
+    "HunYuanMoEV1ForCausalLM": "hunyuan", "KimiK25ForConditionalGeneration": "kimi_k25", "LlamaForCausalLM": "llama",
+    "Llama4ForCausalLM": "llama4_text", "Llama4ForConditionalGeneration": "llama4", "Mamba2ForCausalLM": "mamba2",
+    "MiMoForCausalLM": "mimo", "MiMoV2FlashForCausalLM": "mimo_v2_flash", "MiniMaxForCausalLM": "minimax",
+    "MiniMaxM1ForCausalLM": "minimax_m1", "MiniMaxM2ForCausalLM": "minimax_m2", "MixtralForCausalLM": "mixtral",
+    "NemotronForCausalLM": "nemotron", "NemotronHForCausalLM": "nemotron_h", "Olmo2ForCausalLM": "olmo2",
+    "OPTForCausalLM": "opt", "PaLMForCausalLM": "palm", "Qwen2ForCausalLM": "qwen2", "Qwen2MoeForCausalLM": "qwen2_moe",
+    "Qwen2VLForConditionalGeneration": "qwen2_vl", "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl",
+    "Qwen3ForCausalLM": "qwen3", "Qwen3MoeForCausalLM": "qwen3_moe", "Qwen3NextForCausalLM": "qwen3_next",
+    "Qwen3VLForConditionalGeneration": "qwen3_vl", "Qwen3VLMoeForConditionalGeneration": "qwen3_vl_moe",
+    "Qwen3_5ForConditionalGeneration": "qwen3_5", "Qwen3_5MoeForConditionalGeneration": "qwen3_5_moe",
+    "Starcoder2ForCausalLM": "starcoder2", "Step3p7FlashForCausalLM": "step3p7"}
 # Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
@@ -324,16 +347,16 @@ def _key(config: dict[str, Any], name: str) -> str:
 
 
 def _int(config: dict[str, Any], name: str, default: Any = ..., where: str = "", positive: bool = False) -> int:
-    """A count from the config: an integer >= 0 (>= 1 when `positive`), at most its sanity bound."""
+    """A count from the config: an integer >= 0 (>= 1 when `positive`), at most its sanity bound. A value refused
+    names the bound it misses, the same for -3 as for 0 where 0 is refused too ("must be an integer >= 1")."""
     value = _get(config, name, default, where)
     if value is None:
         return value
     key = _key(config, name)
+    least = 1 if positive else 0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value != int(value) or value < 0:
-        raise ModelConfigError(f"{_where(where)}: {key} must be a non-negative integer, got {value!r}")
-    if positive and value < 1:
-        raise ModelConfigError(f"{_where(where)}: {key} must be >= 1, got {value!r}")
+            or value != int(value) or value < least:
+        raise ModelConfigError(f"{_where(where)}: {key} must be an integer >= {least}, got {value!r}")
     if value > _BOUNDS.get(name, _LIMIT):
         raise ModelConfigError(f"{_where(where)}: {key} = {value:g} is past parity's sanity bound "
                                f"({_BOUNDS.get(name, _LIMIT):,})")
@@ -437,15 +460,28 @@ _PLAIN = {"model_type", "architectures", "text_config", "vision_config", "langua
                      "intermediate_size", "vocab_size", "max_position_embeddings") for key in ALIASES[name]}
 
 
+def _typed(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with the model_type of the class its `architectures` names first (CLASS_TYPES), where it states
+    none; as it is otherwise."""
+    names = config.get("architectures")
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
+    return {**config, "model_type": CLASS_TYPES[name]} if not config.get("model_type") and name in CLASS_TYPES \
+        else config
+
+
 def _unknown_architecture(config: dict[str, Any], top: dict[str, Any], where: str = "") -> tuple[Flag, ...]:
-    """A flag when the model type of `config` (the translated, text config; `top` the file's own) is not one of
-    KNOWN_TYPES: its layers were then guessed from the keys present, naming those beyond the plain sizes."""
-    model_type = config.get("model_type") or top.get("model_type")
+    """A flag when the model type the layers of `config` (the translated, text config; `top` the file's own) are
+    read by is not one of KNOWN_TYPES: its layers were then guessed from the keys present, naming those beyond the
+    plain sizes. A nested text config that names no type, under a wrapper that implies none, is flagged so."""
+    model_type = config.get("model_type")
     if model_type in KNOWN_TYPES:
         return ()
     names = top.get("architectures") or config.get("architectures")
     name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
-    label = f"{name} ({f'model_type {model_type!r}' if model_type else 'no model_type'})".strip()
+    wrapper = top.get("model_type") if config is not top else None
+    missing = (f"its text config names no model_type and model_type {wrapper!r} implies none" if wrapper else
+               "no model_type, and no class parity knows" if name else "no model_type nor architectures")
+    label = f"{name} ({f'model_type {model_type!r}' if model_type else missing})".strip()
     read = sorted(k for k, v in config.items() if k in _UNDERSTOOD - _HARMLESS - _PLAIN and v not in (None, False))
     guesses = _guesses(config, where)
     assumed = f"; assumed {', '.join(guesses[:-1])} and {guesses[-1]}" if len(guesses) > 1 else \

@@ -557,9 +557,12 @@ def _vision_parameters(vision: Any, model_type: str = "") -> int:
     return channels * temporal * patch * patch * h + depth * block + merger
 
 
-# the text config class of a multimodal wrapper (transformers' sub_configs["text_config"]), by the wrapper's model_type
+# the text config class of a multimodal wrapper (transformers' sub_configs["text_config"]), by the wrapper's model_type:
+# Qwen2VLConfig's Qwen2VLTextConfig, Qwen2_5_VLConfig's Qwen2_5_VLTextConfig (q, k and v biases: _QKV_BIAS_TYPES) and
+# Gemma3Config's Gemma3TextConfig among them
 _TEXT_TYPES = {"qwen3_5": "qwen3_5_text", "qwen3_5_moe": "qwen3_5_moe_text", "llama4": "llama4_text",
-               "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text", "gemma4": "gemma4_text"}
+               "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text", "gemma4": "gemma4_text",
+               "qwen2_vl": "qwen2_vl_text", "qwen2_5_vl": "qwen2_5_vl_text", "gemma3": "gemma3_text"}
 
 
 def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:

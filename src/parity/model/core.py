@@ -120,7 +120,8 @@ class Model:
     vision_parameters: weights of a vision tower that feeds the text model, counted apart (not in
     `parameters`); flags: what the config holds that parity does not model ("unmodelled: KEY").
     context_window: [tokens] the longest sequence (prompt + output) the config supports, RoPE scaling included
-    (hf.context_window), 0 where the config states none.
+    (hf.context_window), 0 where the config states none; context_window_basis: where it comes from ('config.json',
+    or 'config.json, yarn x4 of 32,768' where RoPE scaling derived it).
     """
 
     name: str
@@ -131,6 +132,7 @@ class Model:
     mtp_layers: tuple[Layer, ...] = ()
     max_position_embeddings: int = 0
     context_window: int = 0
+    context_window_basis: str = "config.json"
     weight_format: str = "bf16"
     expert_weight_format: str = "bf16"
     unquantized_matrices: frozenset[str] = frozenset()

@@ -222,6 +222,17 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
                      attention_weights=attention_weights, unquantized=unquantized), note
 
 
+def vision_note(model: Model) -> str:
+    """What a multimodal model's serving figures leave out: its vision tower (Model.vision_parameters, counted apart
+    from the language model), whose weights no memory term holds and whose encoder pass no step prices; '' for a
+    text-only model. Its bytes are bf16's, as checkpoints quantized for serving keep the tower unquantized."""
+    if not model.vision_parameters:
+        return ""
+    held = model.vision_parameters * format_named("bf16").bytes_per_element
+    return (f"vision tower not counted: its {model.vision_parameters:,} parameters ({held / 1e9:,.2f} GB in bf16) are "
+            "in neither memory per chip nor time; both are the language model's, serving text prompts")
+
+
 def engine_kv(engine: EngineProfile, chip: Chip, weights: str, experts: str) -> str:
     """The KV-cache format an engine stores by default (serve without --kv): fp8 where the engine quantizes its KV
     cache (fp8_kv_cache), the weights or experts are 8-bit or narrower and the chip has FP8 math; else bf16."""
@@ -320,7 +331,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     gather_note = (f"MoE backend {', '.join(gathering)}: under attention DP the group's tokens are all-gathered to "
                    f"every rank and the outputs reduce-scattered, no all-to-all") if gathering else ""
     notes = tuple(n for n in (*_emulated(precision, system), note, mtp_note, defaults_note, kernels_note, host_note,
-                              gather_note) if n)
+                              gather_note, vision_note(model)) if n)
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")
