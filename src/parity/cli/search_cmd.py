@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -256,7 +257,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                + f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"{targets.text()}: "
                + (f"{scaled(1)(float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']))} "
-                  f"{chosen}{_interval_text(best)}, "
+                  f"{chosen}{_interval_text(best, 'sim_' if percentiles else '')}, "
                   f"{' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
                   f"per worker; to run it: {rerun}{whole}" if best else "none meets the targets")
@@ -335,12 +336,14 @@ def _checked(candidate: Candidate, system: System, model: Model, profile: Engine
     return {**intervals(candidate, model, raised), "flags": texts(raised)}
 
 
-def _interval_text(row: dict[str, object]) -> str:
-    """' (80% interval 955-3,140)' after the best's tokens/s per chip, '' where no interval is stored."""
-    if "tokens_per_s_per_chip_low" not in row:
+def _interval_text(row: dict[str, object], figure: str = "") -> str:
+    """' (80% interval 955-3,140)' after the best's tokens/s per chip, '' where no interval is stored; `figure`:
+    'sim_' where the figure is the simulator's, whose interval is its own (its residual bands around its figure, as
+    `parity serve --sim` gives it for the best's serve line), '' for the steady-state model's (compare's)."""
+    low, high = (row.get(f"{figure}tokens_per_s_per_chip_{end}") for end in ("low", "high"))
+    if low is None or high is None or math.isnan(float(low)):  # type: ignore[arg-type]
         return ""
-    return (f" (80% interval {scaled(1)(float(row['tokens_per_s_per_chip_low']))}-"
-            f"{scaled(1)(float(row['tokens_per_s_per_chip_high']))})")
+    return f" (80% interval {scaled(1)(float(low))}-{scaled(1)(float(high))})"  # type: ignore[arg-type]
 
 
 def _wider(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
