@@ -130,7 +130,10 @@ class Deployment:
 
 
 def placement_note(dep: Deployment) -> str:
-    """The experts' placement and the busiest rank's load, in words."""
+    """The experts' placement and the busiest rank's load, in words; '' for a model without experts, whose step
+    the imbalance does not touch."""
+    if "moe" not in dep.model.features:
+        return ""
     placed = dep.placement
     if placed is None:
         return f"expert imbalance {dep.expert_imbalance:g}"

@@ -146,7 +146,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
              f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
              f"{figure_text(profile.burstiness)} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
-             f"steps beyond its prefill; {placement_note(dep)}"
+             "steps beyond its prefill" + (f"; {placed}" if (placed := placement_note(dep)) else "")
              + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
                 f"rank has one" if harmonic is not None else "")
              + (f"; new prompts wait up to {profile.batch_wait_steps:g} steps for "
