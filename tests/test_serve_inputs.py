@@ -544,7 +544,8 @@ def test_the_length_range_is_the_clients_unless_given() -> None:
     default, fixed, wider = (" ".join(text.split()) for text in (default, fixed, wider))
     assert ("client profile aiconfigurator (40 prompts as asked, in place of its 10 prompts a client, lengths uniform "
             "in [0.8, 1] x nominal") in default
-    assert "client profile aiconfigurator (40 prompts as asked, in place of its 10 prompts a client, fixed lengths" in fixed
+    assert ("client profile aiconfigurator (40 prompts as asked, in place of its 10 prompts a client, fixed "
+            "lengths") in fixed
     assert ("client profile inferencex (40 prompts as asked, in place of its 10 prompts a client, lengths uniform in "
             "[0.5, 1] x nominal") in wider
     _, usage = _invoke("serve", "--help")

@@ -990,7 +990,8 @@ def test_the_runtime_reserve_is_said_in_the_chips_own_stack(system: str, engine:
 
     s = scenario_from_row({"model": "llama-3.1-8b", "system": system, "engine": engine, "tp": 1, "isl": 1024,
                            "osl": 128, "concurrency": 1})
-    r = serve_aggregated(deployment(s, s.layout), s.engine, Workload(isl=1024.0, osl=128.0, concurrency=np.array([8.0])))
+    r = serve_aggregated(deployment(s, s.layout), s.engine,
+                         Workload(isl=1024.0, osl=128.0, concurrency=np.array([8.0])))
     (note,) = [n for n in r.assumptions if "holds back" in n]
     assert f"and 3 GB more ({runtime}, graphs and communication buffers: an assumption)" in note, note
     assert runtime_reserve_text("musa") == "the runtime's context, graphs and communication buffers"

@@ -114,9 +114,10 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
     (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the
     run's own flag (SimResult.kv_flag: KV-bound), '' where none; sim_*_low and sim_*_high the 80% intervals of the
     simulator's TTFT, TPOT and throughput, from its own residual bands, widened where the run is flagged, as `parity
-    serve --sim` gives them for the same case (predict.simulated: NaN for Poisson arrivals, which have no bands). `arrivals`: "closed", the benchmark's clients in a
-    closed loop (its first wave, every client at once, counted); "poisson", the same number of requests arriving at
-    random at the rate the configuration sustains (poisson_rate), as production traffic does. `systems`: systems
+    serve --sim` gives them for the same case (predict.simulated: NaN for Poisson arrivals, which have no bands).
+    `arrivals`: "closed", the benchmark's clients in a closed loop (its first wave, every client at once, counted);
+    "poisson", the same number of requests arriving at random at the rate the configuration sustains
+    (poisson_rate), as production traffic does. `systems`: systems
     by name beside the catalog's (what-if variants), as scenario_of takes them."""
     if arrivals not in ARRIVALS:
         raise ParityError(f"arrivals must be one of {', '.join(ARRIVALS)}, got {arrivals!r}")
