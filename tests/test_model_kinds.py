@@ -705,3 +705,26 @@ def test_kv_heads_replicate_in_the_weights_where_tensor_parallelism_exceeds_them
                  for t in (8, 16))
     kv = 80 * 8192 * 2 * 8 * 128 * 2.0
     assert tp16 - tp8 / 2 == pytest.approx(kv / 8 - kv / 16, rel=1e-9)
+
+
+@pytest.mark.parametrize("where", ["md", "out.md", "out.txt"])
+def test_the_layer_kinds_table_is_in_every_text(tmp_path: Path, where: str) -> None:
+    """`parity model gpt-oss-20b` showed its layer kinds on the terminal only: --format md, --out x.md and --out x.txt
+    left the table out (report-only tester fuzzCA 3). 12 sliding (128) + 12 full layers of 2 x 8 x 64 = 1,024
+    elements: 2,048 B/token in bf16 each, x 12 = 24,576 B/token a kind; at 4,096 tokens a sliding layer's K and V
+    average over the window (128 / 4,096 of it): 768 B/token."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    args = ["model", "gpt-oss-20b"] + (["--format", "md"] if where == "md" else ["--out", str(tmp_path / where)])
+    out = CliRunner().invoke(cli, args, env={"COLUMNS": "120"})
+    assert out.exit_code == 0, out.output
+    text = out.stdout if where == "md" else (tmp_path / where).read_text(encoding="utf-8")
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    if where == "out.txt":
+        assert "gpt-oss-20b: layer kinds at context 4096 (KV and state in bf16)" in lines
+        assert any(line.startswith("attention sliding 128 + moe 12 ") and line.endswith(" 768 0") for line in lines)
+    else:
+        assert "**gpt-oss-20b: layer kinds at context 4096 (KV and state in bf16)**" in lines
+        assert any(line.startswith("| attention sliding 128 + moe | 12 |") and line.endswith("| 768 | 0 |")
+                   for line in lines), text

@@ -138,3 +138,40 @@ def test_search_best_carries_compares_interval_flags_and_calibration() -> None:
 
 _CANN_MATURITY = ("CANN software maturity: sglang-cann's kernel scales (sglang-cann: 4 parameters (gemm_scale, "
                   "memory_scale, collective_scale, step_overhead_s) fitted on 4 deepseek-r1 runs (rows B12-*))")
+
+
+def test_the_compare_line_names_the_model_as_given_and_the_searchs_question() -> None:
+    """The comparison a search names for its wider workers is runnable as printed: the model as the command line gave
+    it (a config path, not its display name 'Qwen--Qwen3-30B-A3B', which compare refuses: report-only tester fuzzCA
+    1), shell-quoted, with the options that change the figure where compare's defaults differ from the search's: its
+    weights, engine, lengths, drafts and TPOT and TTFT bounds (search has no TTFT bound unless told, compare 5 s)."""
+    from parity.cli.search_cmd import _compare_command
+
+    assert _compare_command("Qwen--Qwen3-30B-A3B_config.json", "atlas-800-a3", (0.05, None), 1024, 1024, "generic",
+                            "bf16", None) == ("parity compare atlas-800-a3 --model Qwen--Qwen3-30B-A3B_config.json "
+                                              "--weights bf16 --ttft none")
+    assert _compare_command("my dir/config.json", "hgx-h200", (0.02, 5.0), 2048, 256, "sglang", None, 0) == (
+        "parity compare hgx-h200 --model 'my dir/config.json' --engine sglang --isl 2048 --osl 256 --mtp 0 "
+        "--tpot 0.02s")
+    assert _compare_command("deepseek-r1", "atlas-800-a3", (0.05, 5.0), 1024, 1024, "generic", None, None) == (
+        "parity compare atlas-800-a3 --model deepseek-r1")
+
+
+@pytest.mark.e2e  # two searches' worth (about 3 s)
+def test_the_searchs_compare_line_runs_and_gives_the_wider_workers_figure(tmp_path, monkeypatch) -> None:
+    """Qwen3-30B-A3B from its config.json in bf16 on an Atlas 800 A3: the search's wider workers deliver 6,059
+    tok/s/chip; the compare line it prints runs (exit 0; it was `--model Qwen--Qwen3-30B-A3B`, exit 2) and gives
+    that figure (without --weights bf16, compare runs int8: 6,962)."""
+    import shlex
+    from importlib import resources
+
+    config = resources.files("parity") / "data/models/Qwen--Qwen3-30B-A3B_config.json"
+    (tmp_path / config.name).write_text(config.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    found = _json("search", "--model", config.name, "--system", "atlas-800-a3", "--weights", "bf16")
+    wider = found["wider_workers"]  # type: ignore[index]
+    assert round(wider["tokens_per_s_per_chip"]) == 6059
+    assert wider["compare_command"] == ("parity compare atlas-800-a3 --model Qwen--Qwen3-30B-A3B_config.json "
+                                        "--weights bf16 --ttft none")
+    (row,) = _json(*shlex.split(wider["compare_command"])[1:])
+    assert row["tokens_per_s_per_chip"] == pytest.approx(wider["tokens_per_s_per_chip"], rel=1e-12)

@@ -542,9 +542,12 @@ def test_the_length_range_is_the_clients_unless_given() -> None:
     _, fixed = _invoke(*common, "--random-range-ratio", "1")
     _, wider = _invoke(*common, "--random-range-ratio", "0.5")
     default, fixed, wider = (" ".join(text.split()) for text in (default, fixed, wider))
-    assert "client profile aiconfigurator (10 prompts a client, lengths uniform in [0.8, 1] x nominal" in default
-    assert "client profile aiconfigurator (10 prompts a client, fixed lengths" in fixed
-    assert "client profile inferencex (10 prompts a client, lengths uniform in [0.5, 1] x nominal" in wider
+    assert ("client profile aiconfigurator (40 prompts as asked, in place of its 10 prompts a client, lengths uniform "
+            "in [0.8, 1] x nominal") in default
+    assert ("client profile aiconfigurator (40 prompts as asked, in place of its 10 prompts a client, fixed "
+            "lengths") in fixed
+    assert ("client profile inferencex (40 prompts as asked, in place of its 10 prompts a client, lengths uniform in "
+            "[0.5, 1] x nominal") in wider
     _, usage = _invoke("serve", "--help")
     assert ("1: fixed lengths; default: the client profile's range (aiconfigurator's 0.8, 1 on SGLang engines; "
             "inferencex's 0.8, vllm's 1, sglang's 0; parity engines --clients)") in " ".join(usage.split())
@@ -808,3 +811,39 @@ def test_a_table_read_leaves_no_file_open(tmp_path: Path) -> None:
             list(column_rows(table, ("isl", "osl"), max_rows=1, too_many="too many"))
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_the_client_note_says_the_count_num_prompts_sent() -> None:
+    """`--num-prompts 64` at 32 clients ran 64 requests, but the note said the client profile's count: 'simulated 64
+    requests from client profile aiconfigurator (10 prompts a client, ...)', and with --client vllm '(1,000 prompts,
+    ...)' (report-only tester fuzzCA 2). It says the count sent, and the profile's it replaces."""
+    from parity.simulate.clients import client_profile
+
+    assert client_profile("vllm").describe(num_prompts=64) == (
+        "64 prompts as asked, in place of its 1,000 prompts, fixed lengths, first wave scored")
+    assert client_profile("aiconfigurator").describe(num_prompts=64) == (
+        "64 prompts as asked, in place of its 10 prompts a client, lengths uniform in [0.8, 1] x nominal, first wave "
+        "scored, its generator's engine limits on trtllm, vllm, front end dynamo")
+    assert client_profile("vllm").describe() == "1,000 prompts, fixed lengths, first wave scored"
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--concurrency", "2",
+                           "--num-prompts", "3", "--client", "vllm", "--isl", "64", "--osl", "8")
+    assert code == 0, output
+    assert ("simulated 3 requests from client profile vllm (3 prompts as asked, in place of its 1,000 prompts, fixed "
+            "lengths, first wave scored; ") in " ".join(output.split())
+
+
+def test_fewer_prompts_than_clients_in_a_closed_loop_is_refused() -> None:
+    """`--num-prompts 8 --concurrency 32` ran 8 requests (decode batch 7.5) under a title and JSON of 32 clients,
+    whose memory per chip counted 32 clients' KV: a closed loop of 8 requests has 8 in flight at most, so the
+    other 24 clients never send (report-only tester fuzzCA 2). Refused, naming the run it is; an open loop's
+    --num-prompts below --max-concurrency is refused as capping nothing already."""
+    args = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "64", "--osl", "8"]
+    code, output = _invoke(*args, "--num-prompts", "8")
+    assert (code, output.splitlines()[-1]) == (2, (
+        "parity: error: --num-prompts 8 is fewer than the 32 clients (--concurrency 32, serve's default): a closed "
+        "loop of 8 requests has at most 8 in flight and 24 clients never send; give --concurrency 8 for that run, or "
+        "32 prompts or more"))
+    code, output = _invoke(*args, "--num-prompts", "3", "--concurrency", "4")
+    assert (code, output.splitlines()[-1]) == (2, (
+        "parity: error: --num-prompts 3 is fewer than the 4 clients (--concurrency 4): a closed loop of 3 requests "
+        "has at most 3 in flight and 1 client never sends; give --concurrency 3 for that run, or 4 prompts or more"))

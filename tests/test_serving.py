@@ -956,3 +956,42 @@ def test_predict_knows_every_column_a_case_reads() -> None:
     for extra in ({}, {"mode": "disagg"}, {"phase": "decode", "batch": 8, "context": 100}):
         case_from_row(Recording({**base, **extra}))
     assert seen - {None} == set(READ_COLUMNS)  # None: csv's key for cells past the header
+
+
+@pytest.mark.parametrize(("case", "said"), [
+    (CASES[0], None),  # llama-3.1-8b: dense
+    (CASES[2], None),  # qwen3-32b: dense
+    (CASES[4], "expert imbalance 1.2"),  # gpt-oss-120b: 128 experts tensor-parallel
+    (CASES[3], "expert imbalance 1.2"),  # deepseek-r1: 256 experts over 8 EP ranks in index order
+    ({**CASES[3], "redundant_experts": 32}, "EPLB placement (32 redundant, 0 shared-expert replicas): 36 expert "
+                                            "slots per rank over 8 ranks"),
+])
+def test_the_steady_note_says_an_expert_imbalance_only_of_a_model_with_experts(case: dict, said: str | None) -> None:
+    """Every dense model's steady note said 'expert imbalance 1.2' (Qwen3-8B, Llama-3.1-8B on H100, MI300X, A3):
+    serving.steady called placement_note unconditionally where phase guarded it (report-only tester fuzzCA 5). A
+    model with experts says its imbalance or placement; a dense one says nothing of experts."""
+    (note,) = [n for n in predicted(case, 1024.0, 128.0, np.array([8.0])).assumptions if "first token waits" in n]
+    if said is None:
+        assert "expert" not in note and note.split("; ")[-1].endswith("steps beyond its prefill"), note
+    else:
+        assert said in note.split("beyond its prefill; ")[1], note
+
+
+@pytest.mark.parametrize(("system", "engine", "runtime"), [
+    ("hgx-h100", "vllm", "CUDA context"),
+    ("mi300x-platform", "vllm", "ROCm/HIP context"),
+    ("atlas-800-a3", "sglang", "CANN runtime context"),
+])
+def test_the_runtime_reserve_is_said_in_the_chips_own_stack(system: str, engine: str, runtime: str) -> None:
+    """The steady note said '3 GB more (CUDA context, graphs and communication buffers...)' on an Ascend 910C and an
+    MI300X too (report-only tester fuzzCA 6): the reserve is the chip's software stack's runtime (memory.
+    runtime_reserve_text), and a stack without words of its own (Moore Threads' musa) is said generically."""
+    from parity.memory import runtime_reserve_text
+
+    s = scenario_from_row({"model": "llama-3.1-8b", "system": system, "engine": engine, "tp": 1, "isl": 1024,
+                           "osl": 128, "concurrency": 1})
+    r = serve_aggregated(deployment(s, s.layout), s.engine,
+                         Workload(isl=1024.0, osl=128.0, concurrency=np.array([8.0])))
+    (note,) = [n for n in r.assumptions if "holds back" in n]
+    assert f"and 3 GB more ({runtime}, graphs and communication buffers: an assumption)" in note, note
+    assert runtime_reserve_text("musa") == "the runtime's context, graphs and communication buffers"

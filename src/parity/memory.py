@@ -21,7 +21,7 @@ __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "sta
            "cache_bytes_per_sequence_per_device", "prompt_kv_bytes", "weight_bytes_per_device", "mtp_weight_bytes_per_device",
            "mtp_kv_bytes_per_token_per_device",
            "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES", "HOST_RESERVE_BYTES",
-           "RUNTIME_RESERVE_BYTES"]
+           "RUNTIME_RESERVE_BYTES", "runtime_reserve_text"]
 
 # The least a serving runtime keeps beside weights, KV cache and activations to run at all (whether a
 # deployment fits, as opposed to the KV share an engine gives by default): the CUDA context and kernels
@@ -36,6 +36,18 @@ STARTUP_RESERVE_BYTES = 2e9
 # gpu_memory_utilization): the CUDA context, captured CUDA graphs and communication buffers, which the startup
 # reserve above puts at 2 GB and 3% of memory. An assumption with no measurement or engine source of its own, 3 GB.
 RUNTIME_RESERVE_BYTES = 3e9
+
+# whose context the runtime reserve holds, by the chip's software stack (hardware.Chip.software_stack): the device
+# runtime the engines run on; a stack not named here is said generically
+_RUNTIMES = {"cuda": "CUDA", "rocm": "ROCm/HIP", "cann": "CANN runtime"}
+
+
+def runtime_reserve_text(stack: str) -> str:
+    """What RUNTIME_RESERVE_BYTES holds on a chip of software stack `stack`, in words: 'CUDA context, graphs and
+    communication buffers' (cuda), 'ROCm/HIP context, ...' (rocm), 'CANN runtime context, ...' (cann), and 'the
+    runtime's context, ...' for any other stack."""
+    runtime = _RUNTIMES.get(stack, "the runtime's")
+    return f"{runtime} context, graphs and communication buffers"
 
 # Host CPU memory a chip's offloaded KV cache and weights may not fill [B per chip]: the operating system, the
 # engine's process for that chip (Python, the CUDA driver's host side, pinned staging buffers) and the margin an

@@ -45,7 +45,7 @@ class PhaseResult:
 
 
 def _expert_notes(dep: Deployment) -> tuple[str, ...]:
-    return (placement_note(dep),) if "moe" in dep.model.features else ()
+    return tuple(filter(None, (placement_note(dep),)))
 
 
 def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction: float = 0.08,

@@ -130,7 +130,10 @@ class Deployment:
 
 
 def placement_note(dep: Deployment) -> str:
-    """The experts' placement and the busiest rank's load, in words."""
+    """The experts' placement and the busiest rank's load, in words; '' for a model without experts, whose step
+    the imbalance does not touch."""
+    if "moe" not in dep.model.features:
+        return ""
     placed = dep.placement
     if placed is None:
         return f"expert imbalance {dep.expert_imbalance:g}"
@@ -320,7 +323,8 @@ def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens
 
     reserve_fraction and reserve_bytes are assumptions: engines keep ~5-10% of memory back
     (vLLM's gpu_memory_utilization 0.9, TensorRT-LLM's free_gpu_memory_fraction) plus RUNTIME_RESERVE_BYTES (3 GB)
-    for the CUDA context, graphs and communication buffers.
+    for the device runtime's context, graphs and communication buffers (memory.runtime_reserve_text: CUDA's on
+    NVIDIA, ROCm/HIP's on AMD, CANN's on Ascend).
     """
     plan = serving_memory(dep.model, dep.shard, dep.precision, dep.system.chip.memory_bytes, sequences, context,
                           step_tokens, reserve_fraction, reserve_bytes, drafting=bool(dep.mtp_tokens))

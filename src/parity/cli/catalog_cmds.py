@@ -336,15 +336,15 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
     kinds = layer_kind_rows(m, float(context))
     payload |= {"vision_parameters": m.vision_parameters, "state_bytes_per_sequence": m.state_bytes_per_sequence,
                 "flags": texts(raised), "layer_kinds": kinds}
-    emit_record(rows, fmt, title=m.name, payload=payload, out=out, listed=texts(raised))
-    if fmt == "table" and out is None:
-        # a kind ("attention chunked 8192 + moe") wraps at its spaces, so the six columns fit 80
-        emit(kinds, [Column("kind", "layer kind", plain, "left", wrap=True), Column("layers", "layers", plain),
-                     Column("parameters", "params B", scaled(1e9)),
-                     Column("flops_per_token", "GFLOP/token", scaled(1e9)),
-                     Column("kv_bytes_per_token", "KV B/token", lambda v: f"{v:,.0f}"),
-                     Column("state_bytes_per_sequence", "state MB/seq", scaled(1e6))], fmt,
-             title=f"{m.name}: layer kinds at context {context} ({bytes_formats_text(m)})")
+    # a kind ("attention chunked 8192 + moe") wraps at its spaces, so the six columns fit 80; under the record in
+    # every text (the terminal, Markdown, a .txt or .md file), as JSON and CSV carry it in layer_kinds
+    kind_columns = [Column("kind", "layer kind", plain, "left", wrap=True), Column("layers", "layers", plain),
+                    Column("parameters", "params B", scaled(1e9)),
+                    Column("flops_per_token", "GFLOP/token", scaled(1e9)),
+                    Column("kv_bytes_per_token", "KV B/token", lambda v: f"{v:,.0f}"),
+                    Column("state_bytes_per_sequence", "state MB/seq", scaled(1e6))]
+    emit_record(rows, fmt, title=m.name, payload=payload, out=out, listed=texts(raised),
+                tables=[(kinds, kind_columns, f"{m.name}: layer kinds at context {context} ({bytes_formats_text(m)})")])
 
 
 # the unit a time field of an engine profile is shown in: (factor, name); every other field shows as it is

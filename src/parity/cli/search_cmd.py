@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from parity.search import Candidate, SearchResult, search_serving, search_spanni
 from parity.predict import Case, benchmark_of, scenario_of
 from parity.predict.scenario import engine_kv
 from parity.search_split import search_split
+from parity.serving.workload import DEFAULT_TTFT_S
 from parity.uncertainty import context_flags
 from parity.units import counted
 
@@ -244,21 +247,22 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     if case and case.mode == "disagg":
         said, rerun_prices = disagg_rerun(best_candidate, case, profile.disagg_prefill_utilization, priced=not percentiles)
         whole = f" ({said})"
+    screen = (targets.tpot_s, targets.screen_ttft_s(arrivals))
     wider = None if chips or modes else _wider(  # as compare and fleet choose, at the (screening) mean targets
-        result, the_model, the_system, profile, precision, (isl, osl),
-        (targets.tpot_s, targets.screen_ttft_s(arrivals)), mtp)
+        result, the_model, the_system, profile, precision, (isl, osl), screen, mtp)
+    compared = _compare_command(model, system, screen, isl, osl, engine, weights, mtp_tokens)
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                + _chips_clause(rows)
                + f"{result.evaluated:,} configurations evaluated, {result.feasible:,} feasible. Best under "
                f"{targets.text()}: "
                + (f"{scaled(1)(float(best['sim_tokens_per_s_per_chip' if percentiles else 'tokens_per_s_per_chip']))} "
-                  f"{chosen}{_interval_text(best)}, "
+                  f"{chosen}{_interval_text(best, 'sim_' if percentiles else '')}, "
                   f"{' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
                   f"per worker; to run it: {rerun}{whole}" if best else "none meets the targets")
                + (f"; workers over {wider[0]} systems deliver {wider[1]:,.0f} tok/s/chip, and compare and fleet take "
-                  f"them (parity compare {the_system.id} --model {the_model.name})" if wider else "")
+                  f"them ({compared})" if wider else "")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
                   f"has means only, screened those whose {screened(targets, arrivals)}; of the {len(ranked):,} "
                   "configurations "
@@ -299,7 +303,8 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "best": best, "best_serve_command": rerun, "best_sim_serve_command": sim_rerun,
                "best_serve_prices": rerun_prices,
                "best_serve_note": whole.strip()[1:-1], "frontier": rows,
-               "wider_workers": {"systems": wider[0], "tokens_per_s_per_chip": wider[1]} if wider else None,
+               "wider_workers": {"systems": wider[0], "tokens_per_s_per_chip": wider[1],
+                                 "compare_command": compared} if wider else None,
                "assumptions": assumptions,
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     # under a percentile target the simulator's verdict stands for the metric it bounds: that metric's steady-state
@@ -331,12 +336,14 @@ def _checked(candidate: Candidate, system: System, model: Model, profile: Engine
     return {**intervals(candidate, model, raised), "flags": texts(raised)}
 
 
-def _interval_text(row: dict[str, object]) -> str:
-    """' (80% interval 955-3,140)' after the best's tokens/s per chip, '' where no interval is stored."""
-    if "tokens_per_s_per_chip_low" not in row:
+def _interval_text(row: dict[str, object], figure: str = "") -> str:
+    """' (80% interval 955-3,140)' after the best's tokens/s per chip, '' where no interval is stored; `figure`:
+    'sim_' where the figure is the simulator's, whose interval is its own (its residual bands around its figure, as
+    `parity serve --sim` gives it for the best's serve line), '' for the steady-state model's (compare's)."""
+    low, high = (row.get(f"{figure}tokens_per_s_per_chip_{end}") for end in ("low", "high"))
+    if low is None or high is None or math.isnan(float(low)):  # type: ignore[arg-type]
         return ""
-    return (f" (80% interval {scaled(1)(float(row['tokens_per_s_per_chip_low']))}-"
-            f"{scaled(1)(float(row['tokens_per_s_per_chip_high']))})")
+    return f" (80% interval {scaled(1)(float(low))}-{scaled(1)(float(high))})"  # type: ignore[arg-type]
 
 
 def _wider(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
@@ -353,6 +360,24 @@ def _wider(result: SearchResult, model: Model, system: System, profile: EnginePr
     if found is None or found.best is None:
         return None
     return systems_spanned(found.best, ranks), found.best.tokens_per_s_per_chip * dies
+
+
+def _compare_command(model: str, system: str, targets: tuple[float | None, float | None], isl: int, osl: int,
+                     engine: str, weights: str | None, mtp_tokens: int | None) -> str:
+    """'parity compare atlas-800-a3 --model ./config.json --weights bf16 --ttft none': the comparison that takes the
+    wider workers (_wider) at the search's own question: the model and system as the command line gave them, and
+    the lengths, engine, weights, drafts and the (mean) TPOT and TTFT bounds `targets` [s] that _wider screened by,
+    where compare's defaults differ."""
+    options = ["parity", "compare", system, "--model", model]
+    options += ["--engine", engine] if engine != "generic" else []
+    options += ["--weights", weights] if weights else []
+    options += [word for option, tokens in (("--isl", isl), ("--osl", osl)) if tokens != 1024
+                for word in (option, str(tokens))]
+    options += ["--mtp", str(mtp_tokens)] if mtp_tokens is not None else []
+    for option, seconds, default_s in zip(("--tpot", "--ttft"), targets, (0.05, DEFAULT_TTFT_S)):
+        if seconds != default_s:
+            options += [option, f"{seconds:g}s" if seconds else "none"]
+    return shlex.join(options)
 
 
 def _chips_clause(rows: Sequence[Mapping[str, object]]) -> str:

@@ -835,6 +835,15 @@ def _refuse_what_the_run_cannot_use(case: Case, bench: Benchmark | None) -> None
     and the simulator steps it (1,000 decode workers for 32 clients ran 20 s)."""
     clients, held, more = case.concurrency, f"{case.concurrency:,} client{'s' if case.concurrency != 1 else ''}", \
         "more --concurrency"
+    if bench is not None and bench.request_rate is None and not bench.trace and bench.num_prompts \
+            and bench.num_prompts < clients:  # a closed loop sends a client's next request as its last one ends
+        given = "" if typed_options({"--concurrency": "concurrency"}) else ", serve's default"
+        idle = clients - bench.num_prompts
+        raise ParityError(f"--num-prompts {bench.num_prompts:,} is fewer than the {held} (--concurrency "
+                          f"{clients:,}{given}): a closed loop of {counted(bench.num_prompts, 'request')} has at most "
+                          f"{bench.num_prompts:,} in flight and {counted(idle, 'client')} never "
+                          f"send{'s' if idle == 1 else ''}; give --concurrency {bench.num_prompts:,} for that run, or "
+                          f"{clients:,} prompts or more")
     if bench is not None and (bench.request_rate is not None or bench.trace):
         sent = bench.arrivals().num_prompts
         source = "the trace's" if bench.trace else "--num-prompts" if bench.num_prompts else \

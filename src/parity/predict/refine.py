@@ -17,7 +17,8 @@ from parity.parallel import map_chunks
 from parity.plan import Precision
 from parity.predict.case import Case
 from parity.predict.scenario import scenario_of
-from parity.predict.simulated import benchmark_of, simulate_scenario
+from parity.predict.simulated import benchmark_of, simulate_scenario, simulated_flags
+from parity.predict.steady import flags, interval_bounds
 from parity.search import MAX_DECODE_WORKERS, Candidate, whole_workers
 from parity.simulate.benchmark import Benchmark
 from parity.simulate.clients import mean_length
@@ -31,7 +32,11 @@ __all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candida
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
                "sim_tpot_p90_s", "sim_tpot_p99_s", "sim_tokens_per_s_per_chip", "sim_tokens_per_s_per_user",
-               "sim_chips", "sim_case", "sim_flags")
+               "sim_chips", "sim_case", "sim_flags", "sim_ttft_s_low", "sim_ttft_s_high", "sim_tpot_s_low",
+               "sim_tpot_s_high", "sim_tokens_per_s_per_chip_low", "sim_tokens_per_s_per_chip_high")
+# a refined row's 80% bounds: its key -> the prediction's (predict.steady.interval_bounds)
+_BOUNDS = {f"sim_{k}": k for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high")} | {
+    f"sim_tokens_per_s_per_chip_{end}": f"output_tokens_per_s_per_chip_{end}" for end in ("low", "high")}
 # a configuration is worth simulating against percentile targets when its steady rate is at least this share of the
 # best simulated rate found: the simulated rate of a configuration runs near its steady one, not always below it
 SIM_RATE_MARGIN = 0.8
@@ -107,9 +112,12 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
                      arrivals: str = "closed", systems: Mapping[str, System] | None = None) -> dict[str, object]:
     """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips
     (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the
-    run's own flag (SimResult.kv_flag: KV-bound), '' where none. `arrivals`: "closed", the benchmark's clients in a
-    closed loop (its first wave, every client at once, counted); "poisson", the same number of requests arriving at
-    random at the rate the configuration sustains (poisson_rate), as production traffic does. `systems`: systems
+    run's own flag (SimResult.kv_flag: KV-bound), '' where none; sim_*_low and sim_*_high the 80% intervals of the
+    simulator's TTFT, TPOT and throughput, from its own residual bands, widened where the run is flagged, as `parity
+    serve --sim` gives them for the same case (predict.simulated: NaN for Poisson arrivals, which have no bands).
+    `arrivals`: "closed", the benchmark's clients in a closed loop (its first wave, every client at once, counted);
+    "poisson", the same number of requests arriving at random at the rate the configuration sustains
+    (poisson_rate), as production traffic does. `systems`: systems
     by name beside the catalog's (what-if variants), as scenario_of takes them."""
     if arrivals not in ARRIVALS:
         raise ParityError(f"arrivals must be one of {', '.join(ARRIVALS)}, got {arrivals!r}")
@@ -126,12 +134,16 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
     except (ParityError, ValueError, ArithmeticError) as err:
         return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}", "sim_flags": ""}
     latency = sim.latency
+    bounds = {} if rate else interval_bounds(
+        scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
+        bool(simulated_flags(flags(scenario), sim, bench, scenario.engine)), "sim")
     return {**row, **{f"sim_{k}": latency[k] for k in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_s",
                                                        "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
             "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": whole(sim.chips),
             "sim_case": _described(case) + (f", Poisson arrivals at {rate:,.3g} requests/s" if rate else ""),
-            "sim_flags": joined(filter(None, (sim.kv_flag(),)))}
+            "sim_flags": joined(filter(None, (sim.kv_flag(),))),
+            **{key: bounds.get(bound, nan) for key, bound in _BOUNDS.items()}}
 
 
 def _refine_chunk(chunk: list[Candidate], model: str, system: str, engine: str, precision: Precision, isl: int,

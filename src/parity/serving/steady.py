@@ -7,7 +7,7 @@ import numpy as np
 
 from parity.engine import EngineProfile
 from parity.errors import expect
-from parity.memory import RUNTIME_RESERVE_BYTES, MemoryPlan, prompt_kv_bytes
+from parity.memory import RUNTIME_RESERVE_BYTES, MemoryPlan, prompt_kv_bytes, runtime_reserve_text
 from parity.ops import Num
 from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait,
                                     _ranks_per_prompt_step, _recv_wait, prompt_group_size)
@@ -64,16 +64,17 @@ def kv_capacity(dep: Deployment, profile: EngineProfile, sequences: Num, isl: Nu
     return mem, np.minimum(np.floor(mem.kv_token_capacity / held), float(profile.max_batch_size))
 
 
-def held_back_note(profile: EngineProfile) -> str:
+def held_back_note(profile: EngineProfile, stack: str) -> str:
     """What memory per chip counts, in words: what the engine holds back (1 - kv_memory_fraction of memory and
-    memory.RUNTIME_RESERVE_BYTES) beside the weights, activations and every client's KV cache at its mean lengths
-    (kv_capacity's: isl + osl / 2 where pages grow with the output, isl + osl where admission reserves it)."""
+    memory.RUNTIME_RESERVE_BYTES, the context of the chip's software stack `stack`: memory.runtime_reserve_text)
+    beside the weights, activations and every client's KV cache at its mean lengths (kv_capacity's: isl + osl / 2
+    where pages grow with the output, isl + osl where admission reserves it)."""
     output = ("half its mean output (pages allocated as it grows)" if profile.kv_on_demand
               else "its whole mean output (reserved at admission)")
     return (f"the engine holds back {1.0 - profile.kv_memory_fraction:.0%} of memory (its KV share "
-            f"{profile.kv_memory_fraction:.0%}) and {RUNTIME_RESERVE_BYTES / 1e9:g} GB more (CUDA context, graphs and "
-            f"communication buffers: an assumption); memory per chip counts these, the weights, activations and every "
-            f"client's KV cache at its mean prompt + {output}")
+            f"{profile.kv_memory_fraction:.0%}) and {RUNTIME_RESERVE_BYTES / 1e9:g} GB more "
+            f"({runtime_reserve_text(stack)}: an assumption); memory per chip counts these, the weights, activations "
+            f"and every client's KV cache at its mean prompt + {output}")
 
 
 _HARMONIC = np.cumsum(1.0 / np.arange(1.0, 1025.0))  # H_n for n = 1..1024
@@ -146,14 +147,15 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
              f"{'prefill mixed into decode steps' if mixed else 'prefill steps pause decodes'}",
              f"prompts arrive in groups of up to {profile.max_num_tokens} tokens; arrival burstiness "
              f"{figure_text(profile.burstiness)} (Kingman); a first token waits {profile.first_token_steps:.2g} engine "
-             f"steps beyond its prefill; {placement_note(dep)}"
+             "steps beyond its prefill" + (f"; {placed}" if (placed := placement_note(dep)) else "")
              + (f"; prompts held up to {profile.attention_dp_hold_steps:g} steps until every attention-DP "
                 f"rank has one" if harmonic is not None else "")
              + (f"; new prompts wait up to {profile.batch_wait_steps:g} steps for "
                 f"{profile.batch_wait_tokens_ratio:.0%} of the step budget (batch waiting)" if np.any(waits) else "")
              + (f"; new requests taken in every {profile.recv_interval_steps:g} decode steps"
                 if np.any(receives) else ""),
-             f"{counted(workers, 'aggregated worker')} of {_chips_text(dep.chips)}; {held_back_note(profile)}"
+             f"{counted(workers, 'aggregated worker')} of {_chips_text(dep.chips)}; "
+             f"{held_back_note(profile, dep.system.chip.software_stack)}"
              ) + decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens)
     return ServingResult(ttft_s=ttft, tpot_s=tpot, output_tokens_per_s=lam * osl * d * workers,
                          chips=dep.chips * workers, decode_batch=batch, prefill_utilization=lam * per_prompt,

@@ -105,11 +105,13 @@ class ClientProfile:
         """How it draws request lengths, in words: 'fixed lengths' or 'lengths uniform in [0.8, 1] x nominal'."""
         return "fixed lengths" if self.range_ratio >= 1.0 else f"lengths uniform in [{self.range_ratio:g}, 1] x nominal"
 
-    def describe(self, open_loop: bool = False) -> str:
+    def describe(self, open_loop: bool = False, num_prompts: int | None = None) -> str:
         """What the profile sends, in a line (its sources: `source`, `parity engines --clients`); `open_loop`: the
         requests arrive at given times, so its closed loop's clients and first wave do not apply, nor its generator's
-        engine limits (written for the closed loop it benchmarks: predict.simulated.deployed_engine)."""
-        count = f"{self.num_prompts:,} prompts" if self.num_prompts else f"{self.prompts_per_client:g} prompts a client"
+        engine limits (written for the closed loop it benchmarks: predict.simulated.deployed_engine); `num_prompts`:
+        the count a run sends in place of the profile's (Benchmark.num_prompts; None: the profile's)."""
+        own = f"{self.num_prompts:,} prompts" if self.num_prompts else f"{self.prompts_per_client:g} prompts a client"
+        count = f"{num_prompts:,} prompts as asked, in place of its {own}" if num_prompts else own
         parts = [self.lengths] if open_loop else [
             count, self.lengths, "first wave scored" if self.first_wave_counted else "first wave not scored"]
         if self.deploys is not None and not open_loop:

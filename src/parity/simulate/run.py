@@ -143,7 +143,8 @@ def run_aggregated(table: StepTable, sched: Scheduler, bench: Benchmark, ranks: 
                                 f"simulated {_requests(len(client.requests))} of a trace{_capped(bench)} (client profile "
                                 f"{bench.client.id}: its front end only)" if bench.trace else
                                 f"simulated {_requests(len(client.requests))}{_counted(bench)}{_arriving(bench)} from "
-                                f"client profile {bench.client.id} ({bench.client.describe(bool(bench.request_rate))}; "
+                                f"client profile {bench.client.id} "
+                                f"({bench.client.describe(bool(bench.request_rate), bench.num_prompts)}; "
                                 "sources: parity engines --clients)") + _throughput_note(bench)
     result = _result(client, engines, chips_per_worker * workers, sched.kv.capacity_tokens, notes, records)
     engines.clear()  # the send callback holds the list: emptied, the run's objects are freed as it returns
