@@ -354,8 +354,8 @@ def test_a_variant_that_changes_nothing_is_refused(tmp_path: Path) -> None:
     """A [[variant]] with neither scale nor values ran as its chip under another name, with no 'what-if' flag, so its
     rows passed for a real system (fuzz14 L1); sweep, compare --variants and fleet --variants refuse it."""
     assert refused(h100_variant(""), tmp_path).strip() == (
-        "parity: error: variant v: changes nothing (give it a scale or a values table; nvidia-h100-sxm itself runs "
-        "under its catalog name)")
+        "parity: error: spec.toml: variant v: changes nothing (give it a scale or a values table; nvidia-h100-sxm "
+        "itself runs under its catalog name)")
     with pytest.raises(ParityError, match="variant v: changes nothing"):
         variants_from_toml({"variant": [{"name": "v", "chip": "h20", "values": {}}]}, "parity compare")
 
@@ -479,6 +479,6 @@ def test_a_price_for_a_chip_the_catalog_does_not_price_is_bounded(tmp_path: Path
     spec = tmp_path / "v.toml"
     spec.write_text('[[variant]]\nname = "v"\nchip = "nvidia-h200-sxm"\nvalues = { unit_price_usd = 1e13 }\n')
     result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--units", "8", "--variants", str(spec)])
-    assert (result.exit_code, result.stderr) == (2, "parity: error: variant v: values.unit_price_usd = 1e+13 is "
-                                                    "beyond $1e+09 a chip (chip nvidia-h200-sxm has no catalog price "
-                                                    "to compare it with)\n")
+    assert (result.exit_code, result.stderr) == (2, "parity: error: v.toml: variant v: values.unit_price_usd = 1e+13 "
+                                                    "is beyond $1e+09 a chip (chip nvidia-h200-sxm has no catalog "
+                                                    "price to compare it with)\n")

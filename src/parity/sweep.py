@@ -156,7 +156,10 @@ class Variant:
         """The variant's chip in the catalog chip's default system. A set value beyond MOST_FACTOR times the
         catalog chip's is refused as a scale beyond it is (so every result is finite), and compute units on a
         stack whose kernels hold none (cost.OVERLAP_UNITS) as changing nothing."""
-        base = catalog.chip(self.chip)
+        try:
+            base = catalog.chip(self.chip)
+        except ParityError as err:  # the key that names it, as a bad scale or value is named
+            raise ParityError(f"variant {self.name}: chip: {err}") from err
         try:
             home = catalog.system_for(base)
         except ParityError as err:  # a roadmap chip in no catalog system
@@ -395,6 +398,11 @@ def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
     if not axes:
         raise ParityError("a sweep spec needs an [axes] table")
     samples, seed = head.get("samples", 100), head.get("seed", 0)
+    random_only = [key for key in ("samples", "seed") if key in head]
+    if head.get("mode", "grid") == "grid" and random_only:  # the grid runs every case: they would change nothing
+        raise ParityError(f"[sweep] {' and '.join(random_only)} appl{'ies' if len(random_only) == 1 else 'y'} to "
+                          "random mode only (mode = \"random\"); grid mode runs every case: leave "
+                          f"{'it' if len(random_only) == 1 else 'them'} out, or give mode = \"random\"")
     for name, value in (("samples", samples), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParityError(f"[sweep] {name} must be a whole number, got {value!r}")
