@@ -28,7 +28,7 @@ from parity.model import Model
 from parity.parallel import map_chunks
 from parity.search import Candidate, SearchResult, best_precision, check_records, search_spanning
 from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
-from parity.uncertainty import flag_note, what_if_changes, what_if_flag
+from parity.uncertainty import flag_note, power_figure, what_if_changes, what_if_flag
 from parity.units import figure_text, format_si, share_text
 
 __all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_basis", "price_per_chip",
@@ -137,7 +137,7 @@ def catalog_price_flag(system: System) -> Flag | None:
 def power_text(system: System) -> str:
     """The system power a fleet draws, as the catalog states it (a server's maximum, a rack's or supernode's all-in
     figure; no facility overhead): '5.82 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'."""
-    figure, record = f"{format_si(system.power_w, 'w')} per {system.id}", system.source_of("power_w")
+    figure, record = f"{power_figure(system)} per {system.id}", system.source_of("power_w")
     return figure if record is None else f"{figure} ({': '.join(filter(None, [record.source.kind, record.note]))})"
 
 

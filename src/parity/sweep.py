@@ -41,7 +41,7 @@ from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
 from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
-from parity.uncertainty import power_flags
+from parity.uncertainty import WHAT_IF_DIGITS, power_flags
 from parity.units import format_si
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
@@ -210,11 +210,12 @@ class Variant:
         # and its power changes by its chips' change of TDP, the rest of it (hosts, networking, fans) as it was: a
         # system stated as chips x TDP x 1.82 scaled whole would put half the TDP at 0.36 kW a chip where the chip's
         # share alone gives 0.53 (an H20 at half its TDP; a twelfth-round regression check); its source states that
-        # arithmetic, not the base's
+        # arithmetic, not the base's, with the figures in full so that it adds up as printed (11.65 kW, not 11.7)
         added_w = chip.tdp_w - base.tdp_w
         if added_w:
-            home = what_if(home, f"{format_si(home.power_w, 'w')} {'+' if added_w > 0 else '-'} {home.chips} x "
-                                 f"{format_si(abs(added_w), 'w')} {'more' if added_w > 0 else 'less'} chip power",
+            home = what_if(home, f"{format_si(home.power_w, 'w', WHAT_IF_DIGITS)} {'+' if added_w > 0 else '-'} "
+                                 f"{home.chips} x {format_si(abs(added_w), 'w', WHAT_IF_DIGITS)} "
+                                 f"{'more' if added_w > 0 else 'less'} chip power",
                            power_w=home.power_w + home.chips * added_w)
         if "unit_price_usd" in changes and home.unit_price_usd is not None:  # a fleet reads the system's price first
             home = dataclasses.replace(home, unit_price_usd=None,
