@@ -1,11 +1,12 @@
-"""What a what-if chip (a sweep's [[variant]], compare and fleet --variants) says of itself: the file a bad spec's
-refusal names, its changes in a row's note and its power arithmetic (report-only tester fuzzCC, on five what-ifs of
-the Ascend 910C in its Atlas 800 A3)."""
+"""What a what-if chip (a sweep's [[variant]], compare and fleet --variants) says of itself: the sweep that prices its
+row's configuration, the file a bad spec's refusal names, its changes in a row's note and its power arithmetic
+(report-only tester fuzzCC, on five what-ifs of the Ascend 910C in its Atlas 800 A3)."""
 
 from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,14 @@ from click.testing import CliRunner
 import parity
 from parity import catalog
 from parity.cli import cli
+from parity.cli.serve_line import disagg_rerun
 from parity.cli.variants import what_ifs_text
-from parity.fleet import power_text
+from parity.compare import compare
+from parity.fleet import plan_fleet, power_text
 from parity.hardware import per_die
-from parity.sweep import Variant, spec_from_toml, variants_from_toml
+from parity.predict.refine import case_of_candidate, sweep_note
+from parity.search import best_precision
+from parity.sweep import Variant, run_sweep, spec_from_toml, variants_from_toml
 from parity.uncertainty import power_flags, what_if_brief, what_if_flag
 
 SPEC = """
@@ -64,6 +69,45 @@ def _file(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def test_a_what_ifs_sweep_axes_price_its_row_exactly() -> None:
+    """compare's 910c-2x-bw row (Llama-3.1-70B, INT8 weights, 50 ms TPOT) runs 1 prefill worker (tp1-pp4) with 1
+    decode worker (tp4-pp2) of 532 clients: 1,790.335 tok/s/chip. Its note named no worker count nor total clients,
+    and the base row's 2 decode workers at 1,064 priced 1,646 (report-only tester fuzzCC 1); the note's axes, run as
+    a sweep of the same [[variant]], give the row's figures to the last digit."""
+    system, model = _systems()["910c-2x-bw"], catalog.model("llama-3.1-70b")
+    (row,) = compare([system], model, catalog.engine("generic"), weights="int8")
+    case = case_of_candidate(row.configuration, model.name, system.id, "generic",
+                             best_precision(model, system.chip, "int8"), 1024, 1024, rank_per_die=True)
+    note = sweep_note(case, moe=False)
+    assert note == (
+        '1 prefill + 1 decode worker at 532 clients: `parity sweep` with the same [[variant]] and these axes prices '
+        'it: variant = ["910c-2x-bw"], model = ["llama-3.1-70b"], weights = ["int8"], kv = ["bf16"], isl = [1024], '
+        'osl = [1024], mode = ["disagg"], prefill_tp = [1], prefill_pp = [4], decode_tp = [4], decode_pp = [2], '
+        'prefill_workers = [1], decode_workers = [1], concurrency = [532], rank_per_die = [true]')
+    axes = "\n[axes]\n" + note.split("prices it: ")[1].replace(", ", "\n")
+    (swept,) = run_sweep(spec_from_toml(tomllib.loads(SPEC + axes)))
+    assert round(row.tokens_per_s_per_chip, 3) == 1790.335
+    assert (swept["output_tokens_per_s_per_chip"], swept["ttft_s"], swept["tpot_s"]) == (
+        row.tokens_per_s_per_chip, row.ttft_s, row.tpot_s)
+
+
+def test_compare_and_fleet_give_a_what_ifs_sweep(tmp_path: Path) -> None:
+    """An aggregated what-if (the H20 at twice its bandwidth: agg tp1-pp4, 1 worker): compare's serve_note and fleet's
+    assumptions name the worker, its clients and the axes of the sweep that prices it."""
+    path = _file(tmp_path, '[[variant]]\nname = "h20-2x-bw"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = 2 }\n')
+    result = CliRunner().invoke(cli, ["compare", "--variants", str(path), "--model", "llama-3.1-70b", "--format",
+                                      "json"])
+    _, row = json.loads(result.stdout)
+    clients = row["clients_per_worker"]
+    said = (f"1 worker at {clients} clients: `parity sweep` with the same [[variant]] and these axes prices it: "
+            f'variant = ["h20-2x-bw"], model = ["llama-3.1-70b"], weights = ["fp8"], kv = ["fp8"], isl = [1024], '
+            f"osl = [1024], tp = [1], pp = [4], concurrency = [{clients}]")
+    assert row["serve_note"] == f"a what-if system: `parity serve` runs catalog systems; {said}"
+    variant = Variant(name="h20-2x-bw", chip="nvidia-h20", scale={"memory_bytes_per_s": 2.0}).system()
+    (plan,) = plan_fleet(catalog.model("llama-3.1-70b"), [variant], catalog.engine("generic"), 1e6, 0.05, 1024, 1024)
+    assert (plan.clients_per_worker, plan.assumptions[-1]) == (clients, f"configuration: {said}")
 
 
 def test_every_bad_spec_names_its_file_and_an_unknown_chip_its_variant(tmp_path: Path) -> None:
@@ -165,3 +209,18 @@ def test_a_what_ifs_note_keeps_its_words_whole_at_80_columns(tmp_path: Path) -> 
     assert {"what-if:", "scale-up", "x2;"} <= set(out.split()), out
     assert [line.split()[-3:] for line in out.splitlines() if line.startswith("h20-2x-up")] == [
         ["what-if:", "scale-up", "x2;"]]
+
+
+def test_where_the_sweep_prices_a_what_ifs_whole_workers_otherwise_its_note_says_so() -> None:
+    """A what-if's whole workers are priced by the sweep, not by serve: where their figures differ from the search's
+    (a candidate at 0.75 prefill workers per decode worker, run on 1 of each), the note says what the sweep gives."""
+    system, model = _systems()["910c-2x-bw"], catalog.model("llama-3.1-70b")
+    (row,) = compare([system], model, catalog.engine("generic"), weights="int8")
+    candidate = replace(row.configuration, prefill_workers_per_decode_worker=0.75, tokens_per_s_per_chip=1700.0)
+    case = case_of_candidate(candidate, model.name, system.id, "generic", best_precision(model, system.chip, "int8"),
+                             1024, 1024, rank_per_die=True)
+    said, _ = disagg_rerun(candidate, case, 0.7, systems={system.id: system})
+    assert said == ("on 1 prefill per 1 decode worker, for the search's 0.75 per decode worker: rate-matched at 70% "
+                    "prefill utilisation, rounded up to whole workers; the sweep prices it at TTFT 2.42 s, TPOT "
+                    "47.2 ms, 1,790 tok/s/chip, where the search gives 2.42 s, 47.2 ms, 1,700 for its 0.75 prefill "
+                    "workers per decode worker")

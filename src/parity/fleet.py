@@ -26,6 +26,7 @@ from parity.flags import Flag, texts
 from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
 from parity.parallel import map_chunks
+from parity.predict.refine import case_of_candidate, sweep_note
 from parity.search import Candidate, SearchResult, best_precision, check_records, search_spanning
 from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.uncertainty import flag_note, power_figure, what_if_changes, what_if_flag
@@ -441,6 +442,10 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                     for end in ("low", "high")))
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = _layout_text(best)
+        if what_if:  # its configuration as the sweep that prices it (serve runs catalog systems), as compare's note
+            case = case_of_candidate(best, model.name, system.id, profile.id, precision, isl, osl, mtp[0],
+                                     rank_per_die=chip.dies > 1)
+            said += (f"configuration: {sweep_note(case, moe='moe' in model.features)}",)
         spanning = (f"workers span up to {spans} systems over scale-out"
                     f"{narrower_text(narrow, chip.dies, choose is not None)}" if spans > 1 else "")
         out.append(FleetPlan(
