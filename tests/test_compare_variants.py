@@ -66,7 +66,7 @@ def test_twice_the_bandwidth_on_h20_buys_four_percent_at_50_ms(tmp_path: Path) -
         "system_memory": 1.0, "system_power": 1.0}
     assert (round(base["tokens_per_s_per_chip"]), round(variant["tokens_per_s_per_chip"])) == (720, 750)
     assert round(variant["ratios"]["per_chip"], 2) == 1.04
-    assert variant["note"].startswith("what-if; ")
+    assert variant["note"].startswith("what-if: BW x2; ")
     # 'calibrated' as compare's caption defines it: the H20 has published kernel figures; the what-if has none of its
     # own, only the H20's calibration (it read true)
     assert (base["calibrated"], variant["calibrated"]) == (True, False)
@@ -117,7 +117,7 @@ def test_fleet_sizes_the_variant_beside_its_chip(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     plans = json.loads(result.stdout)
     assert [(p["system"], p["chips"]) for p in plans] == [("hgx-h20", 1776), ("h20-2x-bw", 1704)]
-    assert plans[1]["note"].startswith("what-if; ")
+    assert plans[1]["note"].startswith("what-if: BW x2; ")
 
 
 @pytest.mark.parametrize(("text", "said"), [
@@ -167,9 +167,9 @@ def test_fleet_prices_a_variant_at_its_chips_catalog_price_unless_it_sets_its_ow
     catalog_priced, own_priced = plan_fleet(catalog.model("llama-3.1-8b"), [v.system() for v in variants],
                                             catalog.engine("generic"), 1e10 / SECONDS_PER_DAY, 0.05, 1024, 1024)
     assert (catalog_priced.chips, catalog_priced.cost_usd, catalog_priced.note) == (8, 220_000.0,
-                                                                                    "what-if; catalog price")
+                                                                                    "what-if: BW x2; catalog price")
     assert "price: nvidia-h100-sxm's catalog price, not changed by the variant" in texts(catalog_priced.flags)
-    assert (own_priced.chips, own_priced.cost_usd, own_priced.note) == (8, 480_000.0, "what-if")
+    assert (own_priced.chips, own_priced.cost_usd, own_priced.note) == (8, 480_000.0, "what-if: BW x2; price x2.18")
     assert own_priced.price_source == "$60,000 per chip, set by variant h100-own-price (assumption)"
 
 
@@ -189,8 +189,8 @@ def test_a_variant_that_fits_nothing_still_says_what_if() -> None:
     tiny = Variant(name="h100-tiny", chip="nvidia-h100-sxm", values={"memory_bytes": 1}).system()
     model, engine = catalog.model("llama-3.1-8b"), catalog.engine("generic")
     (row,) = compare([tiny], model, engine)
-    assert row.note == "what-if; does not fit by 4.5 GB per chip (by 3.6 GB across 4 systems)"
+    assert row.note == "what-if: memory x1.25e-11; does not fit by 4.5 GB per chip (by 3.6 GB across 4 systems)"
     assert texts(row.flags) == ["what-if: memory_bytes = 1 B of nvidia-h100-sxm, priced with nvidia-h100-sxm's "
                                 "calibration (nothing measured the what-if)"]
     (plan,) = plan_fleet(model, [tiny], engine, 1e6, 0.05, 1024, 1024)
-    assert (plan.note, plan.cost_usd) == ("what-if; none of 378 configurations fits in memory", None)
+    assert (plan.note, plan.cost_usd) == ("what-if: memory x1.25e-11; none of 378 configurations fits in memory", None)

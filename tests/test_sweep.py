@@ -193,7 +193,8 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     # tokens per kW rest on power parity assumed: the flags say so, as compare's do (report-only tester fixNF 2)
     assert base["flags"] == ("engine profile generic not fitted to measurements; power assumed: 5.82 kW per hgx-h20 "
                              "(8 x 400 W x 1.82)")
-    assert rows["tdp2"]["flags"].endswith("; power assumed: 9.02 kW per tdp2 (5.82 kW + 8 x 400 W more chip power)")
+    assert rows["tdp2"]["flags"].endswith(
+        "; power assumed: 9.024 kW per tdp2 (5.824 kW + 8 x 400 W more chip power)")
     # a what-if's note names its calibration as the base chip's, not one 'measured on this chip' (fixNF 3)
     assert "; calibration: GEMM and attention measured on this chip (" in base["note"]
     assert ("; calibration: the base chip nvidia-h20's, not the what-if's (nothing measured it): GEMM and attention "
@@ -212,15 +213,17 @@ def test_a_row_without_tokens_per_kw_carries_no_power_flag() -> None:
 
 
 def test_a_tdp_what_if_states_its_own_power_arithmetic() -> None:
-    """Twice the H20's TDP: the HGX H20's 5.82 kW (8 x 400 W x 1.82) plus its chips' 8 x 400 W more is 9.02 kW, and
+    """Twice the H20's TDP: the HGX H20's 5.824 kW (8 x 400 W x 1.82) plus its chips' 8 x 400 W more is 9.024 kW, and
     its power source says so, not the base's '8 x 400 W x 1.82' beside 9.02 kW (fuzz16 1.6); half the TDP takes 8 x
-    200 W off. A variant that leaves the TDP keeps the base's source."""
+    200 W off. The figures are in full, so the arithmetic adds up as printed (it read '5.82 kW - 8 x 200 W' for
+    4.224 kW). A variant that leaves the TDP keeps the base's source."""
     doubled = Variant(name="tdp2", chip="h20", scale={"tdp_w": 2.0}).system()
     assert doubled.power_w == pytest.approx(5824 + 8 * 400)
     record = doubled.source_of("power_w")
-    assert (record.source.kind, record.note) == ("assumption", "5.82 kW + 8 x 400 W more chip power")
+    assert (record.source.kind, record.note) == ("assumption", "5.824 kW + 8 x 400 W more chip power")
     halved = Variant(name="tdp-half", chip="h20", scale={"tdp_w": 0.5}).system()
-    assert (halved.power_w, halved.source_of("power_w").note) == (5824 - 8 * 200, "5.82 kW - 8 x 200 W less chip power")
+    assert (halved.power_w, halved.source_of("power_w").note) == (5824 - 8 * 200,
+                                                                  "5.824 kW - 8 x 200 W less chip power")
     same = Variant(name="bw2", chip="h20", scale={"memory_bytes_per_s": 2.0}).system()
     assert same.source_of("power_w") == catalog.system("hgx-h20").source_of("power_w")
 
@@ -354,8 +357,8 @@ def test_a_variant_that_changes_nothing_is_refused(tmp_path: Path) -> None:
     """A [[variant]] with neither scale nor values ran as its chip under another name, with no 'what-if' flag, so its
     rows passed for a real system (fuzz14 L1); sweep, compare --variants and fleet --variants refuse it."""
     assert refused(h100_variant(""), tmp_path).strip() == (
-        "parity: error: variant v: changes nothing (give it a scale or a values table; nvidia-h100-sxm itself runs "
-        "under its catalog name)")
+        "parity: error: spec.toml: variant v: changes nothing (give it a scale or a values table; nvidia-h100-sxm "
+        "itself runs under its catalog name)")
     with pytest.raises(ParityError, match="variant v: changes nothing"):
         variants_from_toml({"variant": [{"name": "v", "chip": "h20", "values": {}}]}, "parity compare")
 
@@ -468,7 +471,7 @@ def test_a_variant_adds_a_native_format() -> None:
                             catalog.engine("generic"), weights="fp8", ttft_s=None)  # no TTFT target
     assert (base.emulated_on, what_if.emulated_on) == ("bf16", "")
     assert (round(base.tokens_per_s_per_chip), round(what_if.tokens_per_s_per_chip)) == (671, 1338)
-    assert what_if.note == "what-if; fp8 GEMM rate not measured"
+    assert what_if.note == "what-if: fp8 unit added; fp8 GEMM rate not measured"
     assert ("fp8 GEMM rate not measured on huawei-ascend-910c (family-davinci-910 measures bf16, int8; fp8 moved with "
             "them)") in texts(what_if.flags)
 
@@ -479,6 +482,6 @@ def test_a_price_for_a_chip_the_catalog_does_not_price_is_bounded(tmp_path: Path
     spec = tmp_path / "v.toml"
     spec.write_text('[[variant]]\nname = "v"\nchip = "nvidia-h200-sxm"\nvalues = { unit_price_usd = 1e13 }\n')
     result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--units", "8", "--variants", str(spec)])
-    assert (result.exit_code, result.stderr) == (2, "parity: error: variant v: values.unit_price_usd = 1e+13 is "
-                                                    "beyond $1e+09 a chip (chip nvidia-h200-sxm has no catalog price "
-                                                    "to compare it with)\n")
+    assert (result.exit_code, result.stderr) == (2, "parity: error: v.toml: variant v: values.unit_price_usd = 1e+13 "
+                                                    "is beyond $1e+09 a chip (chip nvidia-h200-sxm has no catalog "
+                                                    "price to compare it with)\n")

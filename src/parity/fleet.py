@@ -26,9 +26,10 @@ from parity.flags import Flag, texts
 from parity.hardware import MOST_FLEET_CHIPS, Provenance, System, per_die
 from parity.model import Model
 from parity.parallel import map_chunks
+from parity.predict.refine import case_of_candidate, sweep_note
 from parity.search import Candidate, SearchResult, best_precision, check_records, search_spanning
 from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
-from parity.uncertainty import flag_note, what_if_changes, what_if_flag
+from parity.uncertainty import flag_note, power_figure, what_if_changes, what_if_flag
 from parity.units import figure_text, format_si, share_text
 
 __all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_basis", "price_per_chip",
@@ -137,7 +138,7 @@ def catalog_price_flag(system: System) -> Flag | None:
 def power_text(system: System) -> str:
     """The system power a fleet draws, as the catalog states it (a server's maximum, a rack's or supernode's all-in
     figure; no facility overhead): '5.82 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'."""
-    figure, record = f"{format_si(system.power_w, 'w')} per {system.id}", system.source_of("power_w")
+    figure, record = f"{power_figure(system)} per {system.id}", system.source_of("power_w")
     return figure if record is None else f"{figure} ({': '.join(filter(None, [record.source.kind, record.note]))})"
 
 
@@ -441,6 +442,10 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                     for end in ("low", "high")))
         share = served_day / (demand_tokens_per_s * SECONDS_PER_DAY) if demand_tokens_per_s else None
         layout = _layout_text(best)
+        if what_if:  # its configuration as the sweep that prices it (serve runs catalog systems), as compare's note
+            case = case_of_candidate(best, model.name, system.id, profile.id, precision, isl, osl, mtp[0],
+                                     rank_per_die=chip.dies > 1)
+            said += (f"configuration: {sweep_note(case, moe='moe' in model.features)}",)
         spanning = (f"workers span up to {spans} systems over scale-out"
                     f"{narrower_text(narrow, chip.dies, choose is not None)}" if spans > 1 else "")
         out.append(FleetPlan(

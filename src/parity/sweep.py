@@ -41,7 +41,7 @@ from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
 from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
-from parity.uncertainty import power_flags
+from parity.uncertainty import WHAT_IF_DIGITS, power_flags
 from parity.units import format_si
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
@@ -156,7 +156,10 @@ class Variant:
         """The variant's chip in the catalog chip's default system. A set value beyond MOST_FACTOR times the
         catalog chip's is refused as a scale beyond it is (so every result is finite), and compute units on a
         stack whose kernels hold none (cost.OVERLAP_UNITS) as changing nothing."""
-        base = catalog.chip(self.chip)
+        try:
+            base = catalog.chip(self.chip)
+        except ParityError as err:  # the key that names it, as a bad scale or value is named
+            raise ParityError(f"variant {self.name}: chip: {err}") from err
         try:
             home = catalog.system_for(base)
         except ParityError as err:  # a roadmap chip in no catalog system
@@ -207,11 +210,12 @@ class Variant:
         # and its power changes by its chips' change of TDP, the rest of it (hosts, networking, fans) as it was: a
         # system stated as chips x TDP x 1.82 scaled whole would put half the TDP at 0.36 kW a chip where the chip's
         # share alone gives 0.53 (an H20 at half its TDP; a twelfth-round regression check); its source states that
-        # arithmetic, not the base's
+        # arithmetic, not the base's, with the figures in full so that it adds up as printed (11.65 kW, not 11.7)
         added_w = chip.tdp_w - base.tdp_w
         if added_w:
-            home = what_if(home, f"{format_si(home.power_w, 'w')} {'+' if added_w > 0 else '-'} {home.chips} x "
-                                 f"{format_si(abs(added_w), 'w')} {'more' if added_w > 0 else 'less'} chip power",
+            home = what_if(home, f"{format_si(home.power_w, 'w', WHAT_IF_DIGITS)} {'+' if added_w > 0 else '-'} "
+                                 f"{home.chips} x {format_si(abs(added_w), 'w', WHAT_IF_DIGITS)} "
+                                 f"{'more' if added_w > 0 else 'less'} chip power",
                            power_w=home.power_w + home.chips * added_w)
         if "unit_price_usd" in changes and home.unit_price_usd is not None:  # a fleet reads the system's price first
             home = dataclasses.replace(home, unit_price_usd=None,
@@ -395,6 +399,11 @@ def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
     if not axes:
         raise ParityError("a sweep spec needs an [axes] table")
     samples, seed = head.get("samples", 100), head.get("seed", 0)
+    random_only = [key for key in ("samples", "seed") if key in head]
+    if head.get("mode", "grid") == "grid" and random_only:  # the grid runs every case: they would change nothing
+        raise ParityError(f"[sweep] {' and '.join(random_only)} appl{'ies' if len(random_only) == 1 else 'y'} to "
+                          "random mode only (mode = \"random\"); grid mode runs every case: leave "
+                          f"{'it' if len(random_only) == 1 else 'them'} out, or give mode = \"random\"")
     for name, value in (("samples", samples), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParityError(f"[sweep] {name} must be a whole number, got {value!r}")

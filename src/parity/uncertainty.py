@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from parity import catalog, tomlwrite
 from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
-from parity.dtypes import format_named
+from parity.dtypes import FORMATS, format_named
 from parity.flags import Flag
 from parity.hardware import Calibration, Chip, System, chip_text, per_die
 from parity.model import Model
@@ -29,8 +29,8 @@ from parity.units import format_si
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
            "unmeasured_gemm", "assumed_emulation", "kv_cache_flag", "flag_note", "short_basis", "training_flags",
-           "what_if_changes", "what_if_flag", "calibration_label", "power_flags", "status_flag", "specs_flag",
-           "ratio_band"]
+           "what_if_changes", "what_if_brief", "what_if_flag", "power_figure", "calibration_label", "power_flags",
+           "status_flag", "specs_flag", "ratio_band"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -190,10 +190,77 @@ def chip_calibrated(chip: Chip, cal: Calibration) -> bool:
 
 def what_if_changes(system: System) -> str:
     """What hardware.what_if changed of a system or its chip (a `[[variant]]`'s, or the Python API's), as its notes
-    say it: 'memory_bytes_per_s x2 of nvidia-h20'; '' where neither is changed."""
-    notes = dict.fromkeys(r.note for item in (system.chip, system) for r in item.provenance
-                          if r.source.id == "what-if")
-    return f"{'; '.join(notes)} of {_package_id(system)}" if notes else ""
+    say it: 'memory_bytes_per_s x2 of nvidia-h20'; the system's own change a clause of its own after the chip's
+    ('tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW (11.65 kW - 8 x 400 W less chip power)'; joined before
+    ' of CHIP' it read 'less chip power of huawei-ascend-910c': report-only tester fuzzCC 5); '' where neither is
+    changed."""
+    chip = dict.fromkeys(r.note for r in system.chip.provenance if r.source.id == "what-if")
+    own = dict.fromkeys(f"system power {power_figure(system)} ({r.note})" if r.field == "power_w" else
+                        f"system: {r.note}" for r in system.provenance if r.source.id == "what-if")
+    return "; ".join([*([f"{'; '.join(chip)} of {_package_id(system)}"] if chip else []), *own])
+
+
+def power_figure(system: System) -> str:
+    """[W] the system's power in words: to three figures ('11.7 kW'), and in full where a what-if derived it from the
+    catalog's (hardware.what_if: its note states the arithmetic, which then adds up as printed: '8.45 kW' from
+    '11.65 kW - 8 x 400 W', where 3 figures wrote '11.7 kW - 8 x 400 W': report-only tester fuzzCC 4)."""
+    record = system.source_of("power_w")
+    return format_si(system.power_w, "w", digits=WHAT_IF_DIGITS if record and record.source.id == "what-if" else 3)
+
+
+WHAT_IF_DIGITS = 6  # significant figures of a what-if's derived figures and the catalog figures they come from
+
+
+# a what-if chip's changed fields in a table note's few words (what_if_brief): field -> its word
+_WHAT_IF_WORDS = {"memory_bytes_per_s": "BW", "memory_bytes": "memory", "scale_up_bytes_per_s": "scale-up",
+                  "scale_out_bytes_per_s": "scale-out", "tdp_w": "TDP", "die_area_m2": "die area",
+                  "compute_units": "compute units", "unit_price_usd": "price"}
+
+
+def what_if_brief(system: System) -> str:
+    """What a what-if chip changes, in the few words of a table's note ('BW x2', 'scale-up x2', 'fp8 unit added',
+    'TDP x0.5'): its factor on the catalog chip's figure, a format it gains a unit for, a rate it gains; the spec-ratio
+    columns show none of a link, a unit or a rate beside a faster format's, and at 80 columns only BF16 x shows
+    (report-only tester fuzzCC 6). A change of a field not named here is said in the what-if's own note; '' where the
+    chip is not changed."""
+    chip = system.chip
+    records = {r.field: r.note for r in chip.provenance if r.source.id == "what-if"}
+    if not records:
+        return ""
+    try:
+        base = catalog.chip(_package_id(system))
+    except LookupError:  # a chip the catalog does not hold (built in Python): the what-if's own words
+        return "; ".join(dict.fromkeys(records.values()))
+    if chip.ranks_per_package > base.ranks_per_package:  # one rank per die: its figures against the catalog die's
+        base = per_die(replace(system, chip=base)).chip
+    said: list[str] = []
+    added = sorted(chip.native - base.native)
+    for name, note in records.items():
+        if name in _WHAT_IF_WORDS:
+            old, new = getattr(base, name), getattr(chip, name)
+            said.append(f"{_WHAT_IF_WORDS[name]} x{new / old:.3g}" if old else
+                        f"{_WHAT_IF_WORDS[name]} ${new:,.0f}" if name == "unit_price_usd" else
+                        f"{_WHAT_IF_WORDS[name]} {new:.3g}")
+        elif name == "native":
+            said.append(f"{', '.join(added)} unit{'s' * (len(added) > 1)} added" if added else note)
+        elif name == "peak_flop_per_s":
+            said += _rates_brief(base, chip, added)
+        else:
+            said.append(note)
+    return "; ".join(dict.fromkeys(filter(None, said)))
+
+
+def _rates_brief(base: Chip, chip: Chip, added: Sequence[str]) -> list[str]:
+    """The peak rates a what-if changes, in a note's words: 'peak rates x2' where every rate moved alike, else each
+    rate that moved ('fp8 x1.5') and each rate of a unit the chip lacked ('fp4 2 PFLOP/s'), but for the unit of a
+    format it gains (`added`: the note says 'fp8 unit added')."""
+    old, new = base.peak_flop_per_s, chip.peak_flop_per_s
+    moved = {key: new[key] / old[key] for key in new if old.get(key) and new[key] != old[key]}
+    if set(moved) == set(old) == set(new) and len({round(f, 9) for f in moved.values()}) == 1:
+        return [f"peak rates x{next(iter(moved.values())):.3g}"]
+    units = {f.math for f in FORMATS.values() if f.feature in added}
+    return ([f"{key} x{factor:.3g}" for key, factor in moved.items()]
+            + [f"{key} {format_si(new[key], 'flop_per_s')}" for key in new if not old.get(key) and key not in units])
 
 
 def _package_id(system: System) -> str:
@@ -226,7 +293,7 @@ def what_if_flag(system: System) -> Flag | None:
         return None
     chip = _package_id(system)
     return Flag("what-if chip", f"what-if: {changes}, priced with {chip}'s calibration (nothing measured the "
-                "what-if)", "what-if")
+                "what-if)", ": ".join(filter(None, ["what-if", what_if_brief(system)])))
 
 
 def status_flag(chip: Chip) -> Flag | None:
@@ -268,7 +335,7 @@ def power_flags(system: System) -> tuple[Flag, ...]:
     record = system.source_of("power_w")
     if record is None or record.source.kind != "assumption":
         return ()
-    return (Flag("power assumed", f"power assumed: {format_si(system.power_w, 'w')} per {system.id}"
+    return (Flag("power assumed", f"power assumed: {power_figure(system)} per {system.id}"
                  + (f" ({record.note})" if record.note else ""), "power assumed"),)
 
 

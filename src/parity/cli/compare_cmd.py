@@ -29,7 +29,7 @@ from parity.hardware import System
 from parity.plan import Precision
 from parity.parallel import map_chunks
 from parity.cli.serve_line import disagg_rerun, serve_command
-from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate
+from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate, sweep_note
 from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
@@ -167,16 +167,20 @@ def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: i
     configuration) and, for a disaggregated one, what the line runs on whole workers and what serve's steady model
     prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why, and where they miss
     a mean target, which); both '' where no configuration was chosen. A what-if system has no serve line (serve
-    runs catalog systems): its note says so. Beside them, what the table's note says of the line where serve's
+    runs catalog systems): its note says so, and names the whole workers, clients and sweep axes that price its
+    configuration (predict.refine.sweep_note). Beside them, what the table's note says of the line where serve's
     tokens/s per chip, TTFT or TPOT differs from the row's by SERVE_DIFFERS or more ('serve line: 3,359/chip, TTFT
     1.87 s'), else ''."""
     if row.configuration is None:
         return {"serve_command": "", "serve_note": ""}, ""
-    if not _in_catalog(system):
-        return {"serve_command": "", "serve_note": WHAT_IF_SERVE_NOTE}, ""
     precision, drafts = _as_compared(system, model_name, weights, mtp_tokens)
     case = case_of_candidate(row.configuration, model_name, row.system, engine, precision, isl, osl, drafts,
                              rank_per_die=system.chip.dies > 1)
+    if not _in_catalog(system):  # the sweep that prices it, and for a disaggregated one what its workers are
+        said = "" if case.mode == "agg" else disagg_rerun(row.configuration, case, catalog.engine(
+            engine).disagg_prefill_utilization, systems={system.id: system})[0]
+        return {"serve_command": "", "serve_note": "; ".join(filter(None, [
+            f"{WHAT_IF_SERVE_NOTE}; {sweep_note(case, moe='moe' in catalog.model(model_name).features)}", said]))}, ""
     said, prices = ("", {}) if case.mode == "agg" else disagg_rerun(
         row.configuration, case, catalog.engine(engine).disagg_prefill_utilization)
     over = {metric: bound for metric, bound, statistic in (("ttft", targets.ttft_s, targets.ttft_statistic),
@@ -203,8 +207,7 @@ def _noted(row: Comparison, brief: str) -> Comparison:
     return replace(row, note="; ".join(filter(None, [row.note, brief])) if row.fits else row.note or "does not fit")
 
 
-WHAT_IF_SERVE_NOTE = ("a what-if system: `parity serve` runs catalog systems; `parity sweep` with the same "
-                      "[[variant]] (axes variant = [NAME]) prices a configuration of it at a fixed concurrency")
+WHAT_IF_SERVE_NOTE = "a what-if system: `parity serve` runs catalog systems"
 
 
 def _what_if_caption(what_ifs: Sequence[System], workload: str) -> str:
@@ -212,7 +215,8 @@ def _what_if_caption(what_ifs: Sequence[System], workload: str) -> str:
     if not what_ifs:
         return ""
     return ("What-ifs (--variants; note 'what-if'), each priced with its catalog chip's calibration"
-            + (" and without a serve_command (serve runs catalog systems)" if workload == "serve" else "") + ": "
+            + (" and without a serve_command (serve runs catalog systems; its serve_note gives the sweep axes that "
+               "price its configuration)" if workload == "serve" else "") + ": "
             + what_ifs_text(what_ifs) + ". ")
 
 

@@ -180,7 +180,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   + (". What-ifs (--variants; note 'what-if'): "
                      + what_ifs_text(what_ifs)
                      + ", each at its catalog chip's calibration, and its price where the variant sets no "
-                     "unit_price_usd (note 'catalog price')" if what_ifs else "")
+                     "unit_price_usd (note 'catalog price'); the sweep axes that price each one's configuration: its "
+                     "assumptions in --format json" if what_ifs else "")
                   + (". chips 80%: the chips the demand needs at the ends of the 80% interval of the per-chip rate "
                      "(compare's tokens_per_s_per_chip_low/high: the serving bands of the configuration's mode and "
                      "model class, twice as wide in log where flagged), before any limit; chips_low and chips_high "

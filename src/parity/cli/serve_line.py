@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 
 from parity import catalog
+from parity.hardware import System
 from parity.plan import Layout
 from parity.predict import Case, Prediction, Scenario, predict_cases
 from parity.search import Candidate
@@ -111,14 +113,15 @@ def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object
             "rank_per_die": scenario.system.chip.ranks_per_package > 1, "serve_command": rerun}
 
 
-def disagg_rerun(candidate: Candidate, case: Case, utilization: float,
-                 priced: bool = True) -> tuple[str, dict[str, float]]:
+def disagg_rerun(candidate: Candidate, case: Case, utilization: float, priced: bool = True,
+                 systems: Mapping[str, System] | None = None) -> tuple[str, dict[str, float]]:
     """What a disaggregated candidate's serve line (`case`, case_of_candidate) runs and prices, said beside the
     search's figures: its whole workers ('on 1 prefill per 2 decode workers, as the search priced them'; where the
     candidate's ratio is not theirs, one raised for a first wave, 'for the search's 1.38 per decode worker'), and,
     where `priced`, serve's steady figures for it (TTFT, TPOT, tokens/s per chip), said where they differ from the
     search's (_serve_differs). `utilization`: the engine's disagg_prefill_utilization, at which the search
-    rate-matches its prefill workers before rounding them up to whole ones."""
+    rate-matches its prefill workers before rounding them up to whole ones. `systems`: the case's system where it is
+    a what-if (by its id), which a sweep prices (predict.refine.sweep_note), not serve: its figures are the sweep's."""
     ratio = candidate.prefill_workers_per_decode_worker
     own = case.prefill_workers == round(ratio * case.decode_workers) and abs(
         ratio * case.decode_workers - case.prefill_workers) < 1e-9
@@ -126,23 +129,24 @@ def disagg_rerun(candidate: Candidate, case: Case, utilization: float,
             f"{'s' if case.decode_workers != 1 else ''}, "
             + ("as the search priced them" if own else f"for the search's {ratio:.3g} per decode worker")
             + f": rate-matched at {utilization:.0%} prefill utilisation, rounded up to whole workers")
-    served = predict_cases([case])[0] if priced else None
+    served = predict_cases([case], systems)[0] if priced else None
     if served is None or not served.feasible:
         return said, {}
     prices = {"ttft_s": served.ttft_s, "tpot_s": served.tpot_s,
               "tokens_per_s_per_chip": served.output_tokens_per_s_per_chip}
     same = all(abs(prices[k] / getattr(candidate, k) - 1.0) < SAME_FIGURES for k in prices)
-    return (said if same else f"{said}; {_serve_differs(candidate, served)}"), prices
+    pricer = "the sweep" if systems and case.system in systems else "serve's steady model"
+    return (said if same else f"{said}; {_serve_differs(candidate, served, pricer)}"), prices
 
 
 SAME_FIGURES = 0.005  # serve's figures within this share of the search's: the same, said as no difference
 
 
-def _serve_differs(candidate: Candidate, served: Prediction) -> str:
+def _serve_differs(candidate: Candidate, served: Prediction, pricer: str = "serve's steady model") -> str:
     """What serve's steady model says of a disaggregated candidate's serve line where it differs from the search's
     figures: the search priced the candidate's own share of prefill workers per decode worker (one raised for a
     first wave, refine.prefill_for_first_wave), the line whole workers near it."""
-    return (f"serve's steady model prices it at TTFT {duration_text(served.ttft_s)}, TPOT "
+    return (f"{pricer} prices it at TTFT {duration_text(served.ttft_s)}, TPOT "
             f"{duration_text(served.tpot_s)}, {served.output_tokens_per_s_per_chip:,.0f} tok/s/chip, where the "
             f"search gives {duration_text(candidate.ttft_s)}, {duration_text(candidate.tpot_s)}, "
             f"{candidate.tokens_per_s_per_chip:,.0f} for its {candidate.prefill_workers_per_decode_worker:.3g} "

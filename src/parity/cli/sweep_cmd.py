@@ -132,6 +132,18 @@ def _check_axis_values(spec: SweepSpec) -> None:
                 raise ParityError(f"sweep axis {axis} = {value!r}: {err}") from err
 
 
+def read_spec(path: Path) -> SweepSpec:
+    """The sweep spec in the file at `path`, its axis values checked; a refusal names the file ('spec.toml: variant
+    v1: chip: unknown chip ...'), as a malformed TOML's does."""
+    data = read_toml(path)
+    try:
+        spec = spec_from_toml(data)
+        _check_axis_values(spec)
+    except ParityError as err:
+        raise ParityError(f"{path.name}: {err}") from err
+    return spec
+
+
 @cli.command()
 @click.argument("spec_path", metavar="SPEC.toml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("sweep.csv"),
@@ -143,8 +155,7 @@ def _check_axis_values(spec: SweepSpec) -> None:
 def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
     refuse_overwrite([("SPEC.toml", spec_path)], [("--out", out)])
-    spec = spec_from_toml(read_toml(spec_path))
-    _check_axis_values(spec)
+    spec = read_spec(spec_path)
     _writable(out)
     total = len(sweep_rows(spec))
     with progress_bar() as progress:

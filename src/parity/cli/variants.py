@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from parity.cli.files import read_toml
+from parity.errors import ParityError
 from parity.hardware import System
 from parity.sweep import variants_from_toml
 from parity.uncertainty import what_if_changes
@@ -28,10 +29,15 @@ def variants_option(what: str) -> Callable[[Any], Any]:
 
 def variant_systems(path: Path | None, reader: str, reads: Sequence[str] = ()) -> list[System]:
     """The systems of the variants in the file at `path`, in its order (none where `path` is None); `reader`, the
-    command, reads the fields of sweep.PRICED_BY in `reads` (a change to another is refused)."""
+    command, reads the fields of sweep.PRICED_BY in `reads` (a change to another is refused). A refusal names the
+    file ('variants.toml: variant v1: chip: unknown chip ...')."""
     if path is None:
         return []
-    return [v.system() for v in variants_from_toml(read_toml(path), reader, reads)]
+    data = read_toml(path)
+    try:
+        return [v.system() for v in variants_from_toml(data, reader, reads)]
+    except ParityError as err:  # named by its file, as a malformed TOML's refusal is
+        raise ParityError(f"{path.name}: {err}") from err
 
 
 def what_ifs_text(systems: Sequence[System]) -> str:

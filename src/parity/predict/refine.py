@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from parity import tomlwrite
 from parity.errors import ParityError
 from parity.flags import joined
 from parity.hardware import System
@@ -23,11 +24,11 @@ from parity.search import MAX_DECODE_WORKERS, Candidate, whole_workers
 from parity.simulate.benchmark import Benchmark
 from parity.simulate.clients import mean_length
 from parity.simulate.targets import LatencyTarget
-from parity.units import whole
+from parity.units import counted, whole
 
-__all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "refine_candidate",
-           "refine_candidates", "sim_meets", "first_wave_s", "prefill_for_first_wave", "percentile_probes",
-           "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS", "ARRIVALS", "poisson_rate"]
+__all__ = ["REFINE_KEYS", "MAX_DECODE_WORKERS", "refine_order", "case_of_candidate", "sweep_axes", "sweep_note",
+           "refine_candidate", "refine_candidates", "sim_meets", "first_wave_s", "prefill_for_first_wave",
+           "percentile_probes", "SIM_RATE_MARGIN", "PERCENTILE_RUNS", "DEFAULT_REFINE_MAX_CLIENTS", "ARRIVALS", "poisson_rate"]
 
 # the simulator's figures a refined row carries, next to the steady-state ttft_s and tpot_s
 REFINE_KEYS = ("sim_ttft_s", "sim_ttft_p50_s", "sim_ttft_p90_s", "sim_ttft_p99_s", "sim_tpot_s", "sim_tpot_p50_s",
@@ -84,6 +85,46 @@ def case_of_candidate(candidate: Candidate, model: str, system: str, engine: str
     return Case(case_id="refine", model=model, system=system, engine=engine, isl=isl, osl=osl, mode="disagg",
                 concurrency=max(1, round(candidate.concurrency)) * decode, layout=candidate.layout,
                 decode_layout=candidate.decode_layout, prefill_workers=prefill, decode_workers=decode, **formats)
+
+
+def sweep_axes(case: Case, *, moe: bool) -> dict[str, list[object]]:
+    """A candidate's case (case_of_candidate: layouts, whole workers, clients, formats, MTP drafts, one rank per die)
+    as a `parity sweep` spec's [axes], one value each, its system the `variant` axis (a what-if system runs in a sweep,
+    not in `parity serve`): the columns a sweep row needs to price the case as given. A field at the sweep's default is
+    left out: the generic engine, moe_weights as weights, no MTP, attn_dp 1, no expert placement, and rank_per_die
+    but where true (case_of_candidate sets it on a multi-die package only, where the sweep's default is true too).
+    `moe`: the model has experts, whose split moe_ep states (moe_tp follows from it, as serve_command says it)."""
+    disagg = case.mode == "disagg"
+    axes: dict[str, object] = {"variant": case.system, "model": case.model}
+    axes |= {"engine": case.engine} if case.engine not in ("", "generic") else {}
+    axes |= {key: getattr(case, key) for key in ("weights", "kv") if getattr(case, key)}
+    axes |= {"moe_weights": case.moe_weights} if case.moe_weights not in ("", case.weights) else {}
+    axes |= {"isl": case.isl, "osl": case.osl} | ({"mode": "disagg"} if disagg else {})
+    layouts = ((case.layout, "prefill_"), (case.decode_layout, "decode_")) if disagg else ((case.layout, ""),)
+    least = {"tp": 0, "pp": 0, "attn_dp": 1, "moe_ep": 0 if moe else math.inf}  # stated above these; the rest above 0
+    for layout, prefix in layouts:
+        axes |= {f"{prefix}{key}": getattr(layout, key) for key in _LAYOUT_AXES
+                 if getattr(layout, key) > least.get(key, 0)}
+    axes |= {"prefill_workers": case.prefill_workers, "decode_workers": case.decode_workers} if disagg else {}
+    axes |= {"concurrency": case.concurrency} | ({"mtp_tokens": case.mtp_tokens} if case.mtp_tokens else {})
+    axes |= {"rank_per_die": True} if case.rank_per_die else {}
+    return {key: [value] for key, value in axes.items()}
+
+
+_LAYOUT_AXES = ("tp", "pp", "attn_dp", "moe_ep", "redundant_experts", "shared_expert_replicas")
+
+
+def sweep_note(case: Case, *, moe: bool) -> str:
+    """How a sweep prices a candidate's case (sweep_axes) of a what-if system, whose whole workers and clients no
+    other column gives (a compare row's serve_note said only '`parity sweep` ... prices a configuration of it', and
+    2 decode workers at the base row's 1,064 clients priced 1,646 tok/s/chip where the row's 1 prefill + 1 decode
+    worker at 532 give its 1,790: report-only tester fuzzCC 1): '1 prefill + 1 decode worker at 532 clients:
+    `parity sweep` with the same [[variant]] and these axes prices it: variant = ["910c-2x-bw"], ...'."""
+    workers = (f"{case.prefill_workers} prefill + {counted(case.decode_workers or 1, 'decode worker')}"
+               if case.mode == "disagg" else "1 worker")
+    axes = ", ".join(f"{key} = {tomlwrite.value(values)}" for key, values in sweep_axes(case, moe=moe).items())
+    return (f"{workers} at {case.concurrency:,} clients: `parity sweep` with the same [[variant]] and these axes "
+            f"prices it: {axes}")
 
 
 def _described(case: Case) -> str:
