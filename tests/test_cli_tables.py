@@ -99,7 +99,9 @@ def test_tables_fit_without_cutting_a_name_or_a_number(args: tuple[str, ...], mo
 
 @pytest.mark.parametrize("args", [
     ("rtx-pro-6000d",), ("rubin", "--rule", "jan2026", "--model", "llama-3.1-8b"),
-    ("huawei-ascend-950dt", "--rule", "jan2026", "--model", "deepseek-r1"), ("trainium3",)], ids=" ".join)
+    pytest.param(("huawei-ascend-950dt", "--rule", "jan2026", "--model", "deepseek-r1"), marks=pytest.mark.e2e,
+                 id="huawei-ascend-950dt --rule jan2026 --model deepseek-r1"),  # a DeepSeek-R1 search (1.9 s)
+    ("trainium3",)], ids=" ".join)
 def test_policy_at_threshold_fits_80_columns_with_the_notes_words_whole(args: tuple[str, ...]) -> None:
     """`policy --at-threshold` ran 83 to 87 columns at 80 (the system 'rtx-pro-6000d-server@3a090' and the header
     'decode tok/s/chip' on one line each) and folded its note inside a word ('uncalibrat' over 'ed'); the rule goes
@@ -320,6 +322,7 @@ def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.
         "Fleet for llama-3.1-70b:", "8 chips at TPOT 50 ms, TTFT", "p99 2 s"]
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_fleet_megawatts_keep_three_figures() -> None:
     """The first README example's 910C fleet drew 22.99 MW (15,784 chips x 11.65 kW / 8), printed '23' beside
     '8.82': three figures throughout now ('23.0' then; 22.6 MW for 15,552 chips since disaggregated rows are priced

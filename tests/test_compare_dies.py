@@ -13,6 +13,7 @@ from parity.uncertainty import case_flags
 from parity.flags import texts
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a3_runs_sixteen_die_ranks_and_reports_per_package() -> None:
     """DeepSeek-R1 (int8, 671 GB of weights) fits one A3 node's 16 dies of 64 GB, but its best decode worker (at
     CANN's measured software maturity and 50 ms TPOT, no MTP) spans four nodes' 64 dies, tp4-dp16-ep32-etp2, and the
@@ -53,6 +54,7 @@ def test_mtp_fit_flag_says_the_mtp_run_and_only_where_rows_fitted_the_profile() 
     assert not any("fitted only" in f for f in texts(case_flags(mi300x, model, catalog.engine("sglang-rocm"), [], 1)))
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 fits one A3 node, where only a small batch meets 50 ms TPOT (84.8 tok/s/chip, generic engine at
     CANN's measured software maturity), while the H20, which does not fit one HGX, spans two. Over more nodes each die

@@ -29,6 +29,7 @@ def five() -> dict[str, dict]:
     return {r["system"]: r for r in json.loads(out.stdout)}
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: dict[str, dict]) -> None:
     """Interval of a/b: ratio x exp(-(c + h)) to ratio x exp(-(c - h)), c the difference of the band centres,
     h the root sum of squares of the half-widths. With Huawei's band [-0.0201, 0.2645] (its six decode rows, each
@@ -139,6 +140,7 @@ def test_the_stored_training_bands_are_what_the_fit_gives() -> None:
     assert stored == fitted
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[str, dict]) -> None:
     """Every row's configuration as one `parity serve` line (serve_command, JSON and CSV). These five are
     disaggregated: the search prices them on the whole workers their lines run, by serve's steady model (it priced a

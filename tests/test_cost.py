@@ -311,6 +311,7 @@ def test_the_schedule_reproduces_deepseeks_prefill_profile() -> None:
     assert layer == pytest.approx(34.6, rel=0.01)
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(0.0, 10.0), min_size=5, max_size=5))
 def test_the_schedule_cycles_match_an_event_simulation(times: list[float]) -> None:

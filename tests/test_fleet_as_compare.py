@@ -41,6 +41,7 @@ def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more(
     assert "(83/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a_fleet_keeps_one_system_where_wider_workers_gain_little() -> None:
     """The H200 serves DeepSeek-R1 as well on one node as over four (3,245 tok/s/chip at one MTP draft; 3,627 before
     disaggregated rows were priced on whole workers), so its fleet stays on one, as compare does, and agrees with it

@@ -103,6 +103,7 @@ def test_machine_outputs_mark_the_best_and_its_load() -> None:
     assert (plan["configuration"], plan["clients_per_worker"]) == ("agg tp1-pp4", 512.0)
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a_disaggregated_best_is_priced_as_its_serve_line() -> None:
     """DeepSeek-R1 on an HGX H200: the search's best (0.847 prefill workers per decode worker at 70% utilisation,
     TTFT 575 ms, 3,687 tok/s/chip) ran on 1 + 1 whole workers, which serve priced at TTFT 1.87 s, 3,359 tok/s/chip,
@@ -121,6 +122,7 @@ def test_a_disaggregated_best_is_priced_as_its_serve_line() -> None:
     assert f"({found['best_serve_note']})" in table
 
 
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a_refined_search_prints_the_line_its_sim_columns_reproduce() -> None:
     """search --refine's sim columns draw the client profile's lengths, while its serve line prices the steady
     columns' fixed ones (--random-range-ratio 1): the note said the sim columns ran 'as parity serve --sim', and the

@@ -141,6 +141,7 @@ OPTIONAL_COLUMNS = ("attention_dp_hold_steps", "max_num_tokens", "moe_overlap", 
 @settings(max_examples=150, deadline=None)
 @given(st.fixed_dictionaries({column: cells for column in CASE_COLUMNS},
                              optional={column: cells for column in OPTIONAL_COLUMNS}))
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_any_row_ends_in_numbers_or_a_reason(row: dict) -> None:
     (p,) = predict_rows([row])
     if p.feasible:
