@@ -553,6 +553,6 @@ def test_x_per_gb_shows_for_systems_of_one_size_whose_chips_hold_different_memor
     # --wide shows the node's throughput too (x/system, which is x/chip here, is no column), and the caption names only
     # the interval columns the table has: it said 'under x/system, x/kW and x/GB' (a tester's round)
     assert "tok/s/system" in out and "x/system" not in out
-    assert ("the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power and memory "
-            "(systems of one size: per system is per chip), and the sentence on the two systems names each ratio "
-            "whose interval holds 1.") in " ".join(out.split())
+    assert ("the per-kW and per-GB intervals (under x/kW and x/GB; beside them in Markdown) are it scaled by the "
+            "systems' power and memory (systems of one size: per system is per chip), and the sentence on the two "
+            "systems names each ratio whose interval holds 1.") in " ".join(out.split())

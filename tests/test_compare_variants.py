@@ -194,3 +194,21 @@ def test_a_variant_that_fits_nothing_still_says_what_if() -> None:
                                 "calibration (nothing measured the what-if)"]
     (plan,) = plan_fleet(model, [tiny], engine, 1e6, 0.05, 1024, 1024)
     assert (plan.note, plan.cost_usd) == ("what-if: memory x1.25e-11; none of 378 configurations fits in memory", None)
+
+
+def test_a_what_if_chips_ratio_band_is_twice_as_wide_in_log() -> None:
+    """A what-if chip borrows the calibration of the catalog chip whose id it keeps: compare called it uncalibrated
+    (`calibrated` false, 'nothing measured the what-if') but gave its ratio the catalog chip's band, 1.28-2.83 for an
+    H100 at twice its BF16 rate on Llama-3.1-8B training, where the caption's rule gives 1.02-3.55 (report-only
+    tester fuzzCD 1). By hand: NVIDIA's serving band [-0.091185, 0.212845] is twice as wide in log around its centre."""
+    from parity import catalog
+    from parity.compare import vendor_bands
+    from parity.hardware import what_if
+    from parity.uncertainty import WIDEN_FLAGGED, ratio_band
+    h100 = catalog.chip("nvidia-h100-sxm")
+    faster = what_if(h100, "2x bandwidth", memory_bytes_per_s=2 * h100.memory_bytes_per_s)
+    band, cal = vendor_bands()["NVIDIA"], catalog.calibration(h100)
+    assert ratio_band(band, h100, cal) == band
+    wide = ratio_band(band, faster, cal)
+    assert WIDEN_FLAGGED == 2.0 and wide.q_high - wide.q_low == pytest.approx(2 * (band.q_high - band.q_low))
+    assert wide.q_low + wide.q_high == pytest.approx(band.q_low + band.q_high)

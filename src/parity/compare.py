@@ -552,6 +552,7 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
                                     trained=workload != "train" or chip.family in catalog.training_families())
 
     out = []
+    varied = len({s.chips for s in systems} | {base.chips}) > 1
     for system, row in zip(systems, rows):
         ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}")) for k in RATIO_WORDS}
         a, b = band(system.chip), band(base.chip)
@@ -559,8 +560,9 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
                     and not math.isnan(ratios["per_chip"]) else (float("nan"), float("nan")))
         row = replace(row, spec_ratios=spec_ratios(system, base), ratios=ratios, baseline=base.id,
                       ratio_interval=interval)
-        # the ratios a row states: per system only where it differs from per chip (systems of other sizes)
-        stated = (("per_chip", "per_kw", "per_gb") if system.chips == base.chips
+        # the ratios a row states: per system only where it may differ from per chip (systems of other sizes in the
+        # comparison, whose table shows x/system: its interval held 1 unsaid in a row of the baseline's size)
+        stated = (("per_chip", "per_kw", "per_gb") if not varied
                   else ("per_chip", "per_system", "per_kw", "per_gb"))
         even = even_text({k: row.interval_of(k) for k in stated})
         out.append(replace(row, note="; ".join(filter(None, [row.note, even]))))

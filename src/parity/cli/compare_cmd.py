@@ -56,10 +56,10 @@ def _intervals_caption(workload: str, varied: bool, pair: bool) -> str:
                "table)")
             + f", a band twice as wide in log for a chip {widened} (the residuals are measured, published chips'; an "
             "unreleased chip's specs, or assumed ones, may err beyond them); "
-            + ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled by the "
-               "systems' chips, power and memory" if varied else
-               "the per-kW and per-GB intervals (under x/kW and x/GB) are it scaled by the systems' power and memory "
-               "(systems of one size: per system is per chip)")
+            + ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB; beside them in Markdown) "
+               "are it scaled by the systems' chips, power and memory" if varied else
+               "the per-kW and per-GB intervals (under x/kW and x/GB; beside them in Markdown) are it scaled by the "
+               "systems' power and memory (systems of one size: per system is per chip)")
             + (", and the sentence on the two systems names each ratio whose interval holds 1. " if pair else
                ", and a note names each ratio whose interval holds 1. "))
 
@@ -83,8 +83,11 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
             f"{ratio(spec['bf16'])} BF16 per chip; predicted {ratio(got['per_system'])} the {tokens} tokens/s "
             f"per system, {ratio(got['per_chip'])} per chip, {ratio(got['per_kw'])} per kW, "
             f"{ratio(got['per_gb'])} per GB of memory. ")
-    order = ("per_system", "per_chip", "per_kw", "per_gb")  # as the sentence states them
     bounds = {k: v for k, v in quotient_intervals(a, b).items() if not math.isnan(v[0])}
+    # as the sentence states them; per system apart from per chip only for systems of two sizes (else it is per chip,
+    # and the rows' notes, which JSON keeps, name per chip alone)
+    order = (("per_system",) if bounds.get("per_system") != bounds.get("per_chip") else ()) + ("per_chip", "per_kw",
+                                                                                                "per_gb")
     if not bounds:
         return said
     even = even_text({k: bounds[k] for k in order if k in bounds})
@@ -407,10 +410,12 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         assumed = any(specs_flag(by_id[r.system].chip) for r in results)
         specs = spec_bases([by_id[r.system].chip for r in results]) + (
             ", parity's assumptions where a note says 'specs assumed'" if assumed else "")
-        uncalibrated = ("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
-                        "runs on the derived prior; 'parity show CHIP'); a calibrated chip ('calibrated' in --format "
-                        "json) has kernels timed by parity on it, published kernel figures of it (its 'calibration:' "
-                        "assumption names them), or serving runs of it that fitted the engine profiles"
+        uncalibrated = (("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
+                         "runs on the derived prior; 'parity show CHIP'); " if any("uncalibrated" in r.note
+                                                                                   for r in results) else "")
+                        + "a calibrated chip ('calibrated' in --format json) has kernels timed by parity on it, "
+                        "published kernel figures of it (its 'calibration:' assumption names them), or serving runs of "
+                        "it that fitted the engine profiles"
                         + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and "
                            "this one's rate moved with them" if any("GEMM rate not measured" in r.note
                                                                     for r in results) else "")

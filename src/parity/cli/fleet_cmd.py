@@ -156,7 +156,9 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                                    f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
-    flagged = flags_caption(found, model, [(p.system, p.tokens_per_s_per_chip is not None, p.flags) for p in plans])
+    # each row as its first shown column names it: the chip where every system is its chip's default, else the system
+    flagged = flags_caption(found, model, [(p.chip if defaults else p.system, p.tokens_per_s_per_chip is not None,
+                                            p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),

@@ -80,7 +80,9 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
              if days is not None
              else "the whole systems the limits give, in their fastest layout, or fewer where those train faster (the "
              "note says so)")
-    flagged = flags_caption(found, model, [(p.system, p.tokens_per_s_per_chip is not None, p.flags) for p in plans])
+    # each row as its first shown column names it: the chip where every system is its chip's default, else the system
+    flagged = flags_caption(found, model, [(p.chip if defaults else p.system, p.tokens_per_s_per_chip is not None,
+                                            p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
                                                        if exporting else ""),
