@@ -356,9 +356,11 @@ def test_a_config_from_a_shell_pipe_serves_though_serve_asks_for_its_model_twice
     ('[[variant]]\nname = "v"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = -2.0 }\n[axes]\nvariant = ["v"]\n'
      'model = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\nconcurrency = [8]\n', "scale.memory_bytes_per_s must be a "
                                                                               "number in [1e-06, 1e+06]"),
-    ('[[variant]]\nchip = "nvidia-h20"\n[axes]\nmodel = ["x"]\n', "every [[variant]] needs a name and a chip"),
+    ('[[variant]]\nchip = "nvidia-h20"\n[axes]\nmodel = ["x"]\n', "spec.toml: variant 1 has no name: every "
+     "[[variant]] needs a name and a chip (and optional scale and values tables)"),
     ('[sweep]\nmode = "random"\nsamples = 100000000000\n[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\n'
-     'isl = [1]\nosl = [1]\nconcurrency = [1]\n', "a sweep must have 1 to 10,000,000 cases"),
+     'isl = [1]\nosl = [1]\nconcurrency = [1]\n', "spec.toml: [sweep] samples must be 1 to 10,000,000, got "
+                                                  "100,000,000,000"),
     *(("[axes]\n" + "\n".join(f"{k} = {v}" for k, v in ({"system": '["hgx-h100"]', "model": '["llama-3.1-8b"]',
                                                           "isl": "[1]", "osl": "[16]", "concurrency": "[4]"}
                                                          | {axis: value}).items()) + "\n", says)
