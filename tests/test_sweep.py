@@ -226,7 +226,7 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     assert base["flags"] == ("engine profile generic not fitted to measurements; power assumed: 5.82 kW per hgx-h20 "
                              "(8 x 400 W x 1.82)")
     assert rows["tdp2"]["flags"].endswith(
-        "; power assumed: 9.024 kW per tdp2 (5.824 kW + 8 x 400 W more chip power)")
+        "; power assumed: 9.024 kW per tdp2 (5.824 kW plus 8 x 400 W of chip power)")
     # a what-if's note names its calibration as the base chip's, not one 'measured on this chip' (fixNF 3)
     assert "; calibration: GEMM and attention measured on this chip (" in base["note"]
     assert ("; calibration: the base chip nvidia-h20's, not the what-if's (nothing measured it): GEMM and attention "
@@ -252,10 +252,10 @@ def test_a_tdp_what_if_states_its_own_power_arithmetic() -> None:
     doubled = Variant(name="tdp2", chip="h20", scale={"tdp_w": 2.0}).system()
     assert doubled.power_w == pytest.approx(5824 + 8 * 400)
     record = doubled.source_of("power_w")
-    assert (record.source.kind, record.note) == ("assumption", "5.824 kW + 8 x 400 W more chip power")
+    assert (record.source.kind, record.note) == ("assumption", "5.824 kW plus 8 x 400 W of chip power")
     halved = Variant(name="tdp-half", chip="h20", scale={"tdp_w": 0.5}).system()
     assert (halved.power_w, halved.source_of("power_w").note) == (5824 - 8 * 200,
-                                                                  "5.824 kW - 8 x 200 W less chip power")
+                                                                  "5.824 kW less 8 x 200 W of chip power")
     same = Variant(name="bw2", chip="h20", scale={"memory_bytes_per_s": 2.0}).system()
     assert same.source_of("power_w") == catalog.system("hgx-h20").source_of("power_w")
 

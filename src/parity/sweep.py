@@ -213,9 +213,8 @@ class Variant:
         # arithmetic, not the base's, with the figures in full so that it adds up as printed (11.65 kW, not 11.7)
         added_w = chip.tdp_w - base.tdp_w
         if added_w:
-            home = what_if(home, f"{format_si(home.power_w, 'w', WHAT_IF_DIGITS)} {'+' if added_w > 0 else '-'} "
-                                 f"{home.chips} x {format_si(abs(added_w), 'w', WHAT_IF_DIGITS)} "
-                                 f"{'more' if added_w > 0 else 'less'} chip power",
+            home = what_if(home, f"{format_si(home.power_w, 'w', WHAT_IF_DIGITS)} {'plus' if added_w > 0 else 'less'} "
+                                 f"{home.chips} x {format_si(abs(added_w), 'w', WHAT_IF_DIGITS)} of chip power",
                            power_w=home.power_w + home.chips * added_w)
         if "unit_price_usd" in changes and home.unit_price_usd is not None:  # a fleet reads the system's price first
             home = dataclasses.replace(home, unit_price_usd=None,
