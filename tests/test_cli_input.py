@@ -257,10 +257,10 @@ _LINEAR = ["linear_attention"] * 32
     ({"quantization_config": {"quant_method": "gptq", "bits": 3}},
      "config.json: quantization_config.bits 3: gptq weights of other than 4 or 8 bits are not modelled"),
     ({"quantization_config": {"quant_method": "gptq", "bits": "8"}},  # said 'other than 4 or 8 bits' (fuzz round 7)
-     "config.json: quantization_config.bits '8': must be the integer 4 or 8 (a JSON number without a fraction)"),
+     'config.json: quantization_config.bits "8": must be the integer 4 or 8 (a JSON number without a fraction)'),
     ({"sliding_window": 4096, "sliding_window_pattern": 0},  # read as every layer sliding; HF divides by it
      "config.json: sliding_window_pattern must be an integer >= 1, got 0"),
-    ({"tie_word_embeddings": "yes"}, "config.json: tie_word_embeddings must be true or false, got 'yes'"),
+    ({"tie_word_embeddings": "yes"}, 'config.json: tie_word_embeddings must be true or false, got "yes"'),
     ({"num_local_experts": 100_000, "num_experts_per_tok": 2},
      "config.json: num_local_experts = 100000 is past parity's sanity bound (10,000)"),
     ({"rope_scaling": {"rope_type": "linear", "factor": 1e30}}, "config.json: rope_scaling.factor 1e+30 x 131,072 "
@@ -277,6 +277,17 @@ _LINEAR = ["linear_attention"] * 32
                                "linear_value_head_dim, linear_conv_kernel_dim); parity does not invent them"),
     ({"text_config": {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2}},
      "config.json text_config: missing key 'vocab_size' or 'padded_vocab_size'"),
+    # a string text_config was passed over (a wrapper's then said "missing key 'num_hidden_layers' ...")
+    ({"text_config": "x"}, "config.json: text_config must be a JSON object {...}, got a string"),
+    ({"model_type": "qwen2_5_vl", "text_config": [1], "num_hidden_layers": None},
+     "config.json: text_config must be a JSON object {...}, got an array"),
+    # values quoted as the config writes them, not as Python prints them (True, '36')
+    ({"num_hidden_layers": True}, "config.json: num_hidden_layers must be an integer >= 1, got true"),
+    ({"num_hidden_layers": "36"}, 'config.json: num_hidden_layers must be an integer >= 1, got "36"'),
+    ({"vocab_size": None, "padded_vocab_size": [128256]},
+     "config.json: padded_vocab_size must be an integer >= 1, got [128256]"),
+    ({"tie_word_embeddings": None, "mlp_type": False, "model_type": "odd"},
+     'config.json: mlp_type false is not modelled (parity reads "default", a plain MLP of two matrices)'),
 ])
 def test_configs_read_silently_or_with_a_traceback_before_are_refused_by_key(changes: dict, says: str,
                                                                              tmp_path: Path) -> None:
@@ -356,9 +367,11 @@ def test_a_config_from_a_shell_pipe_serves_though_serve_asks_for_its_model_twice
     ('[[variant]]\nname = "v"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = -2.0 }\n[axes]\nvariant = ["v"]\n'
      'model = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\nconcurrency = [8]\n', "scale.memory_bytes_per_s must be a "
                                                                               "number in [1e-06, 1e+06]"),
-    ('[[variant]]\nchip = "nvidia-h20"\n[axes]\nmodel = ["x"]\n', "every [[variant]] needs a name and a chip"),
+    ('[[variant]]\nchip = "nvidia-h20"\n[axes]\nmodel = ["x"]\n', "spec.toml: variant 1 has no name: every "
+     "[[variant]] needs a name and a chip (and optional scale and values tables)"),
     ('[sweep]\nmode = "random"\nsamples = 100000000000\n[axes]\nsystem = ["hgx-h20"]\nmodel = ["llama-3.1-8b"]\n'
-     'isl = [1]\nosl = [1]\nconcurrency = [1]\n', "a sweep must have 1 to 10,000,000 cases"),
+     'isl = [1]\nosl = [1]\nconcurrency = [1]\n', "spec.toml: [sweep] samples must be 1 to 10,000,000, got "
+                                                  "100,000,000,000"),
     *(("[axes]\n" + "\n".join(f"{k} = {v}" for k, v in ({"system": '["hgx-h100"]', "model": '["llama-3.1-8b"]',
                                                           "isl": "[1]", "osl": "[16]", "concurrency": "[4]"}
                                                          | {axis: value}).items()) + "\n", says)

@@ -472,7 +472,7 @@ def test_a_models_flags_are_listed_under_its_table_at_full_width(tmp_path: Path)
     assert " ".join(next(line for line in lines if line.startswith("flags ")).split()) == "flags 3, listed below"
     start = lines.index("- unmodelled: add_qkv_bias")
     assert lines[start + 1] == "- unmodelled: apply_query_key_layer_scaling"
-    assert lines[start + 2:start + 5] == ["- unknown architecture OddForCausalLM (model_type 'oddity'): guessed "
+    assert lines[start + 2:start + 5] == ['- unknown architecture OddForCausalLM (model_type "oddity"): guessed '
                                           "from its", "  keys (max_window_layers); assumed a gated MLP (3 matrices); what "
                                           "its class", "  adds unstated (defaults, q/k norms, biases) is missing"]
     flags = json.loads(table("model", str(config), "--format", "json", columns=80))["flags"]

@@ -53,13 +53,21 @@ _UNREAD = "unmodelled: rope_scaling {}: context window 40,960 read unscaled"
     (_QWEN3 | {"rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}}, 40_960, "config.json", []),
     # a string was passed over, an unknown type read x4 (163,840), both silently
     (_QWEN3 | {"rope_scaling": "yarn"}, 40_960, "config.json",
-     [_UNREAD.format("'yarn' (parity reads an object of rope_type and factor)")]),
+     [_UNREAD.format('"yarn" (parity reads an object of rope_type and factor)')]),
     (_QWEN3 | {"rope_scaling": {"rope_type": "weird", "factor": 4}}, 40_960, "config.json",
-     [_UNREAD.format("rope_type 'weird' (vLLM builds default, linear, dynamic, yarn, deepseek_yarn, llama3, "
+     [_UNREAD.format('rope_type "weird" (vLLM builds default, linear, dynamic, yarn, deepseek_yarn, llama3, '
                      "longrope, proportional)") + ", not x4"]),
     (_QWEN3 | {"rope_scaling": {"factor": 4}}, 40_960, "config.json",
      [_UNREAD.format("with a factor but no rope_type (vLLM builds default, linear, dynamic, yarn, deepseek_yarn, "
                      "llama3, longrope, proportional)") + ", not x4"]),
+    # a type vLLM builds from a factor, with none: read unscaled with no word (vLLM's get_rope raises a KeyError)
+    *((_QWEN3 | {"rope_scaling": {"rope_type": kind}}, 40_960, "config.json",
+       [_UNREAD.format(f'rope_type "{kind}" states no factor (vLLM builds {kind} from one)')])
+      for kind in ("yarn", "linear", "dynamic", "deepseek_yarn")),
+    (_QWEN3 | {"rope_scaling": {"rope_type": "yarn", "original_max_position_embeddings": 32_768}}, 40_960,
+     "config.json", [_UNREAD.format('rope_type "yarn" states no factor (vLLM builds yarn from one)')]),
+    # Hunyuan's dynamic NTK states an alpha, not a factor (vLLM's DynamicNTKAlphaRotaryEmbedding): factor 1
+    (_QWEN3 | {"rope_scaling": {"type": "dynamic", "alpha": 1000.0}}, 40_960, "config.json", []),
     # vLLM: Gemma 3's length counts its linear factor already (it read 131,072 x 8 = 1,048,576)
     ({"model_type": "gemma3_text", "max_position_embeddings": 131_072,
       "rope_scaling": {"rope_type": "linear", "factor": 8.0}}, 131_072, "config.json", []),
@@ -86,11 +94,11 @@ def test_model_labels_a_derived_window_and_carries_the_rope_flag(tmp_path: Path)
     table = CliRunner().invoke(cli, ["model", str(tmp_path / "yarn.json")]).stdout
     assert "context window [tokens] (config.json, yarn x4 of 32,768)" in table
     odd = json.loads(CliRunner().invoke(cli, ["model", str(tmp_path / "odd.json"), "--format", "json"]).stdout)
-    assert odd["flags"] == [_UNREAD.format("'yarn' (parity reads an object of rope_type and factor)")]
+    assert odd["flags"] == [_UNREAD.format('"yarn" (parity reads an object of rope_type and factor)')]
 
 
 def test_a_rope_factor_that_is_no_number_is_refused_by_name() -> None:
-    with pytest.raises(ModelConfigError, match="rope_scaling.factor must be a positive number, got 'x'"):
+    with pytest.raises(ModelConfigError, match='rope_scaling.factor must be a positive number, got "x"'):
         context_window({"max_position_embeddings": 4_096, "rope_scaling": {"type": "linear", "factor": "x"}})
 
 

@@ -74,17 +74,17 @@ def test_an_unknown_architecture_names_each_guess_that_sizes_it() -> None:
     m = model_from_config(config)
     assert m.parameters == 7_173_624_320 + 226_492_416
     assert m.flags[-1].text == (
-        "unknown architecture Starcoder2ForCausalLM (model_type 'foo'): guessed from its keys (activation_function, "
+        'unknown architecture Starcoder2ForCausalLM (model_type "foo"): guessed from its keys (activation_function, '
         "mlp_type, sliding_window, use_bias); assumed an untied head; what its class adds unstated (defaults, q/k "
         "norms, biases) is missing")
     bare = model_from_config({key: config[key] for key in ("model_type", "hidden_size", "num_hidden_layers",
                                                            "num_attention_heads", "intermediate_size", "vocab_size")})
     assert bare.flags[-1].text == (
-        "unknown architecture (model_type 'foo'): guessed from its keys (the plain sizes only); assumed a gated MLP "
+        'unknown architecture (model_type "foo"): guessed from its keys (the plain sizes only); assumed a gated MLP '
         "(3 matrices), an untied head and KV heads = attention heads; what its class adds unstated (defaults, q/k "
         "norms, biases) is missing")
     assert "assumed KV heads = attention heads;" in _read("microsoft--phi-2").flags[-1].text
-    with pytest.raises(ModelConfigError, match=r"^model: mlp_type 'swiglu' is not modelled \(parity reads 'default', "
+    with pytest.raises(ModelConfigError, match=r'^model: mlp_type "swiglu" is not modelled \(parity reads "default", '
                                                r"a plain MLP of two matrices\)$"):
         model_from_config(config | {"mlp_type": "swiglu"})
 
@@ -116,7 +116,7 @@ def test_mlx_quantization_without_a_method_is_refused() -> None:
 def test_refusals_name_the_reason() -> None:
     with pytest.raises(ModelConfigError) as err:
         _read("tiiuae--falcon-mamba-7b")
-    assert str(err.value) == ("tiiuae--falcon-mamba-7b_config.json: model_type 'falcon_mamba' (Mamba (v1) layers, "
+    assert str(err.value) == ('tiiuae--falcon-mamba-7b_config.json: model_type "falcon_mamba" (Mamba (v1) layers, '
                               "no attention) is not modelled by parity")
     config = read_config(DATA / "databricks--dbrx-instruct_config.json")
     with pytest.raises(ModelConfigError) as err:
@@ -134,7 +134,7 @@ def test_laguna_reads_its_per_layer_heads_and_mlps_and_flags_its_head_gate() -> 
     config = read_config(DATA / "poolside--Laguna-XS.2-FP8_config.json")
     with pytest.raises(ModelConfigError) as err:
         model_from_config(config | {"mlp_layer_types": ["dense", "moe"] + ["sparse"] * 38})
-    assert str(err.value) == "model: mlp_layer_types entry 'moe' for layer 1 must be 'dense' or 'sparse'"
+    assert str(err.value) == 'model: mlp_layer_types entry "moe" for layer 1 must be "dense" or "sparse"'
 
 
 def test_runtime_and_loader_keys_are_not_flagged() -> None:

@@ -65,7 +65,7 @@ def test_an_unknown_architecture_is_flagged_with_the_keys_it_was_guessed_from() 
     """Qwen3-32B renamed: read as before less the q/k norms its class implies (64 layers x 2 x 128 = 16,384)."""
     m = model_from_config(_config("Qwen--Qwen3-32B", architectures=["FooBarForCausalLM"], model_type="foobar"))
     assert m.parameters == 32_762_123_264 - 16_384
-    assert m.flags == (Flag("unknown architecture", "unknown architecture FooBarForCausalLM (model_type 'foobar'): "
+    assert m.flags == (Flag("unknown architecture", 'unknown architecture FooBarForCausalLM (model_type "foobar"): '
                             "guessed from its keys (max_window_layers); assumed a gated MLP (3 matrices); what its "
                             "class adds unstated (defaults, q/k norms, biases) is missing", "unknown architecture"),)
     mla = model_from_config(_config("deepseek-ai--DeepSeek-R1", architectures=["MyMLAForCausalLM"], model_type=None))
@@ -84,7 +84,7 @@ def test_the_unknown_architecture_reaches_search_output(tmp_path: Path) -> None:
     done = CliRunner().invoke(cli, ["search", "--model", str(path), "--system", "hgx-h100", "--format", "json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["model_flags"][0].startswith("unknown architecture Qwen3ForCausalLM (model_type "
-                                                                "'foobar'): guessed from its keys")
+                                                                '"foobar"): guessed from its keys')
 
 
 @pytest.mark.parametrize(("dtype", "formats"), [("float8_e4m3fn", ("fp8", "fp8")), ("float16", ("fp16", "fp16"))])

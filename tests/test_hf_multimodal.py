@@ -91,7 +91,7 @@ def test_a_nested_text_config_of_no_type_under_a_wrapper_that_implies_none_is_fl
               "text_config": _QWEN25_VL_TEXT}
     (flag,) = model_from_config(config).flags
     assert flag.text.startswith("unknown architecture KimiK25ForConditionalGeneration (its text config names no "
-                                "model_type and model_type 'kimi_k25' implies none): guessed from its keys")
+                                'model_type and model_type "kimi_k25" implies none): guessed from its keys')
 
 
 def test_a_config_without_model_type_is_read_by_the_class_its_architectures_names() -> None:

@@ -208,7 +208,7 @@ BAD = [
      "sliding_window must be an integer >= 1, got 0"),
     (json.dumps({**BASE, "sliding_window": -10}), "sliding_window must be an integer >= 1, got -10"),
     (json.dumps({**BASE, "max_position_embeddings": 0}), "max_position_embeddings must be an integer >= 1, got 0"),
-    (json.dumps({**BASE, "torch_dtype": "complex128"}), "torch_dtype 'complex128' is not a weight format parity "
+    (json.dumps({**BASE, "torch_dtype": "complex128"}), 'torch_dtype "complex128" is not a weight format parity '
                                                         "models"),
 ]
 
@@ -448,24 +448,24 @@ def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json()
 
 
 @pytest.mark.parametrize(("quantization", "quant", "message"), [
-    ({"quant_method": "hqq"}, None, "model: quantization_config: quant_method 'hqq' is not modelled"),
+    ({"quant_method": "hqq"}, None, 'model: quantization_config: quant_method "hqq" is not modelled'),
     ([1, 2], None, "model: quantization_config must be a JSON object {...}, got an array"),
     ("gptq", None, "model: quantization_config must be a JSON object {...}, got a string"),
     ({"quant_method": "gptq", "bits": 3}, None,
      "model: quantization_config.bits 3: gptq weights of other than 4 or 8 bits are not modelled"),
     ({"quant_method": "gptq", "bits": "four"}, None,
-     "model: quantization_config.bits 'four': gptq weights of other than 4 or 8 bits are not modelled"),
+     'model: quantization_config.bits "four": gptq weights of other than 4 or 8 bits are not modelled'),
     ({"quant_method": "awq", "w_bit": True}, None,
-     "model: quantization_config.w_bit True: awq weights of other than 4 or 8 bits are not modelled"),
-    ({"quant_method": "gptq"}, None, "model: quantization_config of quant_method 'gptq' states no bits"),
-    ({"quant_method": "modelopt"}, None, "model: quantization_config of quant_method 'modelopt' names no quant_algo"),
+     "model: quantization_config.w_bit true: awq weights of other than 4 or 8 bits are not modelled"),
+    ({"quant_method": "gptq"}, None, 'model: quantization_config of quant_method "gptq" states no bits'),
+    ({"quant_method": "modelopt"}, None, 'model: quantization_config of quant_method "modelopt" names no quant_algo'),
     ({"quant_method": "modelopt", "quantization": {"kv_cache_quant_algo": "FP8"}}, None,
-     "model: quantization_config.quantization of quant_method 'modelopt' names no quant_algo"),
+     'model: quantization_config.quantization of quant_method "modelopt" names no quant_algo'),
     ({"quant_method": "modelopt", "quant_algo": "W4A16_NVFP4"}, None,
-     "model: quantization_config: ModelOpt quant_algo 'W4A16_NVFP4' is not modelled (parity reads FP8, "
+     'model: quantization_config: ModelOpt quant_algo "W4A16_NVFP4" is not modelled (parity reads FP8, '
      "FP8_PER_CHANNEL_PER_TOKEN, FP8_PB_WO, NVFP4, MXFP8 and MIXED_PRECISION)"),
     (None, {"quantization": {"quant_algo": "W4A8_AWQ"}},
-     "hf_quant_config.json: quantization: ModelOpt quant_algo 'W4A8_AWQ' is not modelled (parity reads FP8, "
+     'hf_quant_config.json: quantization: ModelOpt quant_algo "W4A8_AWQ" is not modelled (parity reads FP8, '
      "FP8_PER_CHANNEL_PER_TOKEN, FP8_PB_WO, NVFP4, MXFP8 and MIXED_PRECISION)"),
     ({"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION"}, None,
      "model: quantization_config: quant_algo MIXED_PRECISION names no quantized_layers"),
@@ -486,13 +486,13 @@ def test_modelopt_reads_the_same_from_config_json_as_from_hf_quant_config_json()
     # compressed-tensors FP8 weights: vLLM runs the tensor, channel and block strategies only
     *(({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
         "weights": {"num_bits": 8, "type": "float", "strategy": strategy}, **FP8_ACTIVATIONS}}}, None,
-       f"model: quantization_config: compressed-tensors FP8 weights of strategy {strategy!r} are not modelled "
-       "(parity reads tensor, channel, block)") for strategy in ("group", "token", "BOGUS")),
+       f"model: quantization_config: compressed-tensors FP8 weights of strategy {json.dumps(strategy)} are not "
+       "modelled (parity reads tensor, channel, block)") for strategy in ("group", "token", "BOGUS")),
     # every type's strategy is checked (int8 or nvfp4 'bogus' read as int8/nvfp4 before); FP8 weight-only refused;
     # groups of different numbers (NVFP4 MLPs beside FP8 attention) refused, not read from the first
     *(({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
         "weights": {"num_bits": bits, "type": kind, "strategy": "bogus"}}}}, None,
-       f"model: quantization_config: compressed-tensors {bits}-bit {kind} weights of strategy 'bogus' are not "
+       f"model: quantization_config: compressed-tensors {bits}-bit {kind} weights of strategy \"bogus\" are not "
        f"modelled (parity reads {reads})") for bits, kind, reads in (
            (8, "int", "channel, group, tensor"), (4, "int", "channel, group, tensor"), (4, "float", "tensor_group"))),
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {

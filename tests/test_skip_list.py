@@ -150,14 +150,14 @@ def test_a_regex_that_does_not_compile_is_refused_in_one_line(entry: str, reason
     """A bad compressed-tensors regex raised re.error with a traceback (exit 1); ModelOpt reads the same text as a
     name, which names nothing."""
     with pytest.raises(ModelConfigError, match=re.escape(
-            f"model: quantization_config.ignore: {entry!r} is not a valid regular expression ({reason})")):
+            f"model: quantization_config.ignore: {json.dumps(entry)} is not a valid regular expression ({reason})")):
         _compressed(BASE, ["lm_head", entry])
     assert _nvfp4(BASE, [entry]).unquantized_matrices == frozenset()
 
 
 def test_an_empty_regex_is_refused_as_a_likely_typo() -> None:
     """'re:' matches every module (re.match('')): it read a whole dense model as bf16 without a word."""
-    with pytest.raises(ModelConfigError, match=re.escape("model: quantization_config.ignore: 're:' with no pattern "
+    with pytest.raises(ModelConfigError, match=re.escape('model: quantization_config.ignore: "re:" with no pattern '
                                                          "would match every module; name what it skips")):
         _compressed(BASE, ["lm_head", "re:"])
 
@@ -185,7 +185,7 @@ def test_a_per_expert_entry_is_refused_unless_the_fused_experts_are_named() -> N
     NVFP4; it is refused as a fused set named in part is. Naming the module itself leaves the experts bf16."""
     per_expert = [f"model.layers.{i}.mlp.experts.{e}.gate_proj" for i in range(2) for e in range(4)]
     with pytest.raises(ModelConfigError, match=re.escape(
-            "hf_quant_config.json: quantization.exclude_modules names 'model.layers.0.mlp.experts.0.gate_proj', "
+            'hf_quant_config.json: quantization.exclude_modules names "model.layers.0.mlp.experts.0.gate_proj", '
             "inside layer 0's routed experts, but not the experts whole (model.layers.0.mlp.experts): vLLM loads them "
             "as one fused module; parity holds one format for them")):
         _nvfp4(MOE, per_expert)

@@ -87,6 +87,38 @@ def test_bad_specs_name_the_problem() -> None:
         spec_from_toml({"sweep": {}})
 
 
+ONE_CASE = {"system": ["hgx-h20"], "model": ["llama-3.1-8b"], "isl": [1], "osl": [1], "concurrency": [1]}
+
+
+@pytest.mark.parametrize(("data", "says"), [
+    # a variant without a name was refused with a KeyError's repr, "...values tables): 'name'", naming no variant
+    ({"variant": [{"chip": "nvidia-h100-sxm"}]},
+     "variant 1 has no name: every [[variant]] needs a name and a chip (and optional scale and values tables)"),
+    ({"variant": [{"name": "a", "chip": "nvidia-h20", "scale": {"tdp_w": 0.5}}, {"name": "b"}]},
+     "variant b has no chip: every [[variant]] needs a name and a chip (and optional scale and values tables)"),
+    ({"variant": [{"name": "a", "chip": "nvidia-h20", "scale": {"tdp_w": 0.5}}, {}]},
+     "variant 2 has no name and no chip: every [[variant]] needs a name and a chip (and optional scale and values "
+     "tables)"),
+    ({"variant": [{"chip": "nvidia-h20", "sacle": {}}]},
+     "variant 1: unknown key 'sacle' (did you mean 'scale'?); a [[variant]] has name, chip, scale and values"),
+    ({"variant": [1]}, "sweep spec: variant 1 must be a [[variant]] table of name, chip, scale and values, got 1"),
+    # samples = 0 was "a sweep must have 1 to 10,000,000 cases, this one has 0", naming no key
+    ({"sweep": {"mode": "random", "samples": 0}}, "[sweep] samples must be 1 to 10,000,000, got 0"),
+    ({"sweep": {"mode": "random", "samples": -3}}, "[sweep] samples must be 1 to 10,000,000, got -3"),
+])
+def test_a_spec_refusal_names_the_variant_or_key(data: dict, says: str) -> None:
+    with pytest.raises(ParityError) as err:
+        spec_from_toml({"axes": ONE_CASE, **data})
+    assert str(err.value) == says
+
+
+def test_a_grid_past_the_most_cases_is_refused_with_its_count() -> None:
+    axes = {**ONE_CASE, "isl": list(range(1, 10_001)), "osl": list(range(1, 1_002))}
+    with pytest.raises(ParityError) as err:
+        SweepSpec(axes=axes)
+    assert str(err.value) == "a sweep must have 1 to 10,000,000 cases, this one has 10,010,000"
+
+
 def refused(spec: str, tmp_path: Path, *extra: str) -> str:
     """Run `parity sweep` on a spec that must be refused: exit 2, one line on stderr, no output file; the line."""
     path = tmp_path / "spec.toml"
@@ -194,7 +226,7 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     assert base["flags"] == ("engine profile generic not fitted to measurements; power assumed: 5.82 kW per hgx-h20 "
                              "(8 x 400 W x 1.82)")
     assert rows["tdp2"]["flags"].endswith(
-        "; power assumed: 9.024 kW per tdp2 (5.824 kW + 8 x 400 W more chip power)")
+        "; power assumed: 9.024 kW per tdp2 (5.824 kW plus 8 x 400 W of chip power)")
     # a what-if's note names its calibration as the base chip's, not one 'measured on this chip' (fixNF 3)
     assert "; calibration: GEMM and attention measured on this chip (" in base["note"]
     assert ("; calibration: the base chip nvidia-h20's, not the what-if's (nothing measured it): GEMM and attention "
@@ -220,10 +252,10 @@ def test_a_tdp_what_if_states_its_own_power_arithmetic() -> None:
     doubled = Variant(name="tdp2", chip="h20", scale={"tdp_w": 2.0}).system()
     assert doubled.power_w == pytest.approx(5824 + 8 * 400)
     record = doubled.source_of("power_w")
-    assert (record.source.kind, record.note) == ("assumption", "5.824 kW + 8 x 400 W more chip power")
+    assert (record.source.kind, record.note) == ("assumption", "5.824 kW plus 8 x 400 W of chip power")
     halved = Variant(name="tdp-half", chip="h20", scale={"tdp_w": 0.5}).system()
     assert (halved.power_w, halved.source_of("power_w").note) == (5824 - 8 * 200,
-                                                                  "5.824 kW - 8 x 200 W less chip power")
+                                                                  "5.824 kW less 8 x 200 W of chip power")
     same = Variant(name="bw2", chip="h20", scale={"memory_bytes_per_s": 2.0}).system()
     assert same.source_of("power_w") == catalog.system("hgx-h20").source_of("power_w")
 

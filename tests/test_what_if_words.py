@@ -154,11 +154,11 @@ def test_a_what_ifs_power_arithmetic_adds_up_as_printed() -> None:
     '4.22 kW' from '5.82 kW - 8 x 200 W'). The catalog's own assumed power keeps three figures."""
     low = _systems()["910c-low-power"]
     assert [f.text for f in power_flags(low)] == [
-        "power assumed: 8.45 kW per 910c-low-power (11.65 kW - 8 x 400 W less chip power)"]
-    assert power_text(low) == "8.45 kW per 910c-low-power (assumption: 11.65 kW - 8 x 400 W less chip power)"
+        "power assumed: 8.45 kW per 910c-low-power (11.65 kW less 8 x 400 W of chip power)"]
+    assert power_text(low) == "8.45 kW per 910c-low-power (assumption: 11.65 kW less 8 x 400 W of chip power)"
     half = Variant(name="h20-half", chip="nvidia-h20", scale={"tdp_w": 0.5}).system()
     assert [f.text for f in power_flags(half)] == [
-        "power assumed: 4.224 kW per h20-half (5.824 kW - 8 x 200 W less chip power)"]
+        "power assumed: 4.224 kW per h20-half (5.824 kW less 8 x 200 W of chip power)"]
     assert [f.text for f in power_flags(catalog.system("hgx-h20"))] == [
         "power assumed: 5.82 kW per hgx-h20 (8 x 400 W x 1.82)"]
 
@@ -168,10 +168,22 @@ def test_the_systems_power_is_a_clause_of_its_own_after_the_chips_changes() -> N
     spliced into 'CHANGES of CHIP' (report-only tester fuzzCC 5)."""
     low = _systems()["910c-low-power"]
     assert what_if_flag(low).text == (
-        "what-if: tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW (11.65 kW - 8 x 400 W less chip power), "
-        "priced with huawei-ascend-910c's calibration (nothing measured the what-if)")
-    assert what_ifs_text([low]) == ("910c-low-power: tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW "
-                                    "(11.65 kW - 8 x 400 W less chip power)")
+        "what-if: tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW, priced with huawei-ascend-910c's calibration "
+        "(nothing measured the what-if)")
+    assert what_ifs_text([low]) == "910c-low-power: tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW"
+
+
+def test_a_what_ifs_power_arithmetic_is_said_once_in_a_rows_flags() -> None:
+    """A sweep row's flags said '(11.65 kW - 8 x 400 W less chip power)' twice, in the what-if flag and in the power
+    flag, '-' and 'less' both saying minus (report-only tester fuzzCD 8): the what-if flag names the new figure, the
+    power flag states the arithmetic, once."""
+    variant = {"name": "910c-halftdp", "chip": "huawei-ascend-910c", "scale": {"tdp_w": 0.5}}
+    axes = {"variant": ["910c-halftdp"], "model": ["qwen3-8b"], "isl": [1024], "osl": [128], "concurrency": [8]}
+    flags = run_sweep(spec_from_toml({"variant": [variant], "axes": axes}))[0]["flags"]
+    assert ("what-if: tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW, priced with huawei-ascend-910c's "
+            "calibration (nothing measured the what-if)") in flags
+    assert flags.endswith("; power assumed: 8.45 kW per 910c-halftdp (11.65 kW less 8 x 400 W of chip power)")
+    assert flags.count("chip power") == 1
 
 
 def test_a_what_ifs_note_says_what_changed() -> None:

@@ -213,9 +213,8 @@ class Variant:
         # arithmetic, not the base's, with the figures in full so that it adds up as printed (11.65 kW, not 11.7)
         added_w = chip.tdp_w - base.tdp_w
         if added_w:
-            home = what_if(home, f"{format_si(home.power_w, 'w', WHAT_IF_DIGITS)} {'+' if added_w > 0 else '-'} "
-                                 f"{home.chips} x {format_si(abs(added_w), 'w', WHAT_IF_DIGITS)} "
-                                 f"{'more' if added_w > 0 else 'less'} chip power",
+            home = what_if(home, f"{format_si(home.power_w, 'w', WHAT_IF_DIGITS)} {'plus' if added_w > 0 else 'less'} "
+                                 f"{home.chips} x {format_si(abs(added_w), 'w', WHAT_IF_DIGITS)} of chip power",
                            power_w=home.power_w + home.chips * added_w)
         if "unit_price_usd" in changes and home.unit_price_usd is not None:  # a fleet reads the system's price first
             home = dataclasses.replace(home, unit_price_usd=None,
@@ -288,9 +287,11 @@ class SweepSpec:
             if drafts > MOST_MTP_TOKENS:
                 raise ParityError(f"sweep axis mtp_tokens: {drafts:,} is beyond any sensible value "
                                   f"(at most {MOST_MTP_TOKENS})")
+        if self.mode == "random" and not 1 <= self.samples <= MOST_CASES:  # the key that sets the count, named
+            raise ParityError(f"[sweep] samples must be 1 to {MOST_CASES:,}, got {self.samples:,}")
         grid = math.prod(len(v) for v in _grid_axes(self.axes).values())
         cases = self.samples if self.mode == "random" else grid
-        if not 1 <= cases <= MOST_CASES:
+        if cases > MOST_CASES:  # a grid of every axis's values (at least one case: each axis has a value)
             raise ParityError(f"a sweep must have 1 to {MOST_CASES:,} cases, this one has {cases:,}")
         if cases > grid:  # a case predicts the same each time: a repeat is a duplicate row and no information
             raise ParityError(f"random mode draws {self.samples:,} distinct cases ([sweep] samples, default 100) "
@@ -353,16 +354,21 @@ def _variants(data: Mapping[str, Any]) -> tuple[Variant, ...]:
     tables = data.get("variant", [])
     if not isinstance(tables, list):
         raise ParityError(f"sweep spec: variant must be [[variant]] tables, got {tables!r}")
-    for table in tables:
-        if isinstance(table, Mapping):
-            _refuse_unknown_keys(table, VARIANT_KEYS, f"variant {table.get('name', '(unnamed)')}: ",
-                                 "a [[variant]] has name, chip, scale and values")
-    try:
-        return tuple(Variant(name=v["name"], chip=str(v["chip"]), scale=v.get("scale", {}),
-                             values=v.get("values", {})) for v in tables)
-    except (KeyError, TypeError, AttributeError) as err:
-        raise ParityError(f"every [[variant]] needs a name and a chip (and optional scale and values tables): "
-                          f"{err}") from err
+    variants = []
+    for position, table in enumerate(tables, 1):  # a table without a (string) name is named by its position
+        if not isinstance(table, Mapping):
+            raise ParityError(f"sweep spec: variant {position} must be a [[variant]] table of name, chip, scale and "
+                              f"values, got {table!r}")
+        named = table.get("name")
+        who = f"variant {named}" if isinstance(named, str) and named else f"variant {position}"
+        _refuse_unknown_keys(table, VARIANT_KEYS, f"{who}: ", "a [[variant]] has name, chip, scale and values")
+        missing = [key for key in ("name", "chip") if key not in table]
+        if missing:
+            raise ParityError(f"{who} has no {' and no '.join(missing)}: every [[variant]] needs a name and a chip "
+                              "(and optional scale and values tables)")
+        variants.append(Variant(name=table["name"], chip=str(table["chip"]), scale=table.get("scale", {}),
+                                values=table.get("values", {})))
+    return tuple(variants)
 
 
 def refuse_unread(variants: Sequence[Variant], reader: str, reads: Sequence[str] = ()) -> None:

@@ -191,11 +191,12 @@ def chip_calibrated(chip: Chip, cal: Calibration) -> bool:
 def what_if_changes(system: System) -> str:
     """What hardware.what_if changed of a system or its chip (a `[[variant]]`'s, or the Python API's), as its notes
     say it: 'memory_bytes_per_s x2 of nvidia-h20'; the system's own change a clause of its own after the chip's
-    ('tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW (11.65 kW - 8 x 400 W less chip power)'; joined before
-    ' of CHIP' it read 'less chip power of huawei-ascend-910c': report-only tester fuzzCC 5); '' where neither is
-    changed."""
+    ('tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW'; joined before ' of CHIP' it read 'less chip power of
+    huawei-ascend-910c': report-only tester fuzzCC 5), its power named by its figure alone: the arithmetic that
+    derived it is the power source's, which power_flags and fleet.power_text state (said here too, a row's flags
+    said it twice: report-only tester fuzzCD 8); '' where neither is changed."""
     chip = dict.fromkeys(r.note for r in system.chip.provenance if r.source.id == "what-if")
-    own = dict.fromkeys(f"system power {power_figure(system)} ({r.note})" if r.field == "power_w" else
+    own = dict.fromkeys(f"system power {power_figure(system)}" if r.field == "power_w" else
                         f"system: {r.note}" for r in system.provenance if r.source.id == "what-if")
     return "; ".join([*([f"{'; '.join(chip)} of {_package_id(system)}"] if chip else []), *own])
 
@@ -203,7 +204,7 @@ def what_if_changes(system: System) -> str:
 def power_figure(system: System) -> str:
     """[W] the system's power in words: to three figures ('11.7 kW'), and in full where a what-if derived it from the
     catalog's (hardware.what_if: its note states the arithmetic, which then adds up as printed: '8.45 kW' from
-    '11.65 kW - 8 x 400 W', where 3 figures wrote '11.7 kW - 8 x 400 W': report-only tester fuzzCC 4)."""
+    '11.65 kW less 8 x 400 W', where 3 figures wrote '11.7 kW - 8 x 400 W': report-only tester fuzzCC 4)."""
     record = system.source_of("power_w")
     return format_si(system.power_w, "w", digits=WHAT_IF_DIGITS if record and record.source.id == "what-if" else 3)
 

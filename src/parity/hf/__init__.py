@@ -35,7 +35,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     config = _unnested(_typed(config), where)
     flags = _check_keys(config, where)
     file_where = where
-    inner, vision, nested_key = _text_config(config)
+    inner, vision, nested_key = _text_config(config, where)
     top_type = str(config.get("model_type", ""))
     if inner is not config:
         where = f"{where} {nested_key}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.flags import Flag
-from parity.hf.keys import _BOUNDS, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, _int, _where
+from parity.hf.keys import _BOUNDS, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, _int, _json_text, _where
 
 __all__ = ["ContextWindow", "ROPE_TYPES", "read_context"]
 
@@ -18,6 +18,9 @@ __all__ = ["ContextWindow", "ROPE_TYPES", "read_context"]
 # other ("Unknown RoPE scaling type")
 ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "deepseek_yarn", "llama3", "longrope", "proportional", "su",
               "mrope")
+# the scaled types get_rope builds from rope_parameters["factor"] (a KeyError without one; dynamic takes an alpha
+# instead): a config of one that states no factor is no model vLLM runs, its window read unscaled, flagged
+FACTOR_ROPE_TYPES = ("linear", "dynamic", "yarn", "deepseek_yarn")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,8 +40,8 @@ def read_context(config: dict[str, Any], where: str = "") -> ContextWindow:
     factor), times rope_scaling's factor (1 where unstated, as "default" states none), from
     original_max_position_embeddings for YaRN (DeepSeek-V3: 4,096 x 40 = 163,840). RoPE parameters nested by layer
     type (transformers v5: full_attention, sliding_attention) are read each in turn, a factor stated carrying to the
-    next, as vLLM does. A rope_scaling that is no object, or of a type vLLM does not build (ROPE_TYPES), leaves the
-    window unscaled, flagged."""
+    next, as vLLM does. A rope_scaling that is no object, of a type vLLM does not build (ROPE_TYPES), or of a type
+    built from a factor (FACTOR_ROPE_TYPES) that states none, leaves the window unscaled, flagged."""
     found = [_int({key: config[key]}, "max_position_embeddings" if key in ALIASES["max_position_embeddings"] else key,
                   where=where, positive=True) for key in CONTEXT_KEYS if config.get(key) is not None]
     window = min(found, default=0)
@@ -48,26 +51,33 @@ def read_context(config: dict[str, Any], where: str = "") -> ContextWindow:
         return ContextWindow(tokens=window)
     unscaled = f"context window {window:,} read unscaled"
     if not isinstance(rope, dict):
-        return ContextWindow(tokens=window, flags=(Flag("unmodelled", f"unmodelled: {key} {rope!r} (parity reads an "
-                                                                      f"object of rope_type and factor): {unscaled}"),))
+        return ContextWindow(tokens=window, flags=(Flag("unmodelled", f"unmodelled: {key} {_json_text(rope)} (parity "
+                                                                      "reads an object of rope_type and factor): "
+                                                                      f"{unscaled}"),))
     nested = not (rope.get("rope_type") or rope.get("type")) and any(isinstance(v, dict) for v in rope.values())
-    factor, base, scaled = 1.0, window, ""
+    factor, base, scaled, told = 1.0, window, "", False  # told: a factor stated, carried to the entries after it
     for entry in [v for v in rope.values() if isinstance(v, dict)] if nested else [rope]:
         kind = entry.get("rope_type") or entry.get("type")
         stated = entry.get("factor")
         if kind is None and stated is None:  # RoPE of no scaling (rope_theta alone): nothing to derive
             continue
         if kind not in ROPE_TYPES:
-            said = f"rope_type {kind!r}" if kind is not None else "with a factor but no rope_type"
+            said = f"rope_type {_json_text(kind)}" if kind is not None else "with a factor but no rope_type"
             times = f", not x{stated:g}" if isinstance(stated, (int, float)) and not isinstance(stated, bool) else ""
             return ContextWindow(tokens=window, flags=(Flag("unmodelled", f"unmodelled: {key} {said} (vLLM builds "
                                                                           f"{', '.join(ROPE_TYPES[:8])}): "
                                                                           f"{unscaled}{times}"),))
         if kind in UNSCALED_ROPE_TYPES:
             continue
+        told = told or stated is not None
+        if not told and kind in FACTOR_ROPE_TYPES and not (kind == "dynamic" and "alpha" in entry):
+            return ContextWindow(tokens=window, flags=(Flag("unmodelled", f"unmodelled: {key} rope_type "
+                                                                          f"{_json_text(kind)} states no factor (vLLM "
+                                                                          f"builds {kind} from one): {unscaled}"),))
         factor = factor if stated is None else stated
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
-            raise ModelConfigError(f"{_where(where)}: {key}.factor must be a positive number, got {factor!r}")
+            raise ModelConfigError(f"{_where(where)}: {key}.factor must be a positive number, got "
+                                   f"{_json_text(factor)}")
         rebased = kind == "yarn" and entry.get("original_max_position_embeddings") is not None
         if rebased:
             base = _int({"original_max_position_embeddings": entry["original_max_position_embeddings"]},

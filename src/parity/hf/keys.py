@@ -4,6 +4,7 @@ every other part of `hf` uses."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -323,8 +324,15 @@ def _bool(config: dict[str, Any], key: str, default: bool, where: str = "") -> b
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise ModelConfigError(f"{_where(where)}: {key} must be true or false, got {value!r}")
+        raise ModelConfigError(f"{_where(where)}: {key} must be true or false, got {_json_text(value)}")
     return value
+
+
+def _json_text(value: Any, most: int = 80) -> str:
+    """`value` as its JSON file writes it (true, null, "36", [1, 2]), cut to `most` characters: a config's value
+    quoted in a message as the config states it, not as Python prints it (True, None, '36')."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= most else f"{text[:most - 3]}..."
 
 
 def _json_kind(value: Any) -> str:
@@ -356,7 +364,7 @@ def _int(config: dict[str, Any], name: str, default: Any = ..., where: str = "",
     least = 1 if positive else 0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value != int(value) or value < least:
-        raise ModelConfigError(f"{_where(where)}: {key} must be an integer >= {least}, got {value!r}")
+        raise ModelConfigError(f"{_where(where)}: {key} must be an integer >= {least}, got {_json_text(value)}")
     if value > _BOUNDS.get(name, _LIMIT):
         raise ModelConfigError(f"{_where(where)}: {key} = {value:g} is past parity's sanity bound "
                                f"({_BOUNDS.get(name, _LIMIT):,})")
@@ -386,7 +394,7 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
         if config.get(key):
             raise ModelConfigError(f"{_where(where)}: {key} ({what}) is not modelled by parity")
     if config.get("model_type") in _REFUSED_TYPES:
-        raise ModelConfigError(f"{_where(where)}: model_type {config['model_type']!r} "
+        raise ModelConfigError(f"{_where(where)}: model_type {_json_text(config['model_type'])} "
                                f"({_REFUSED_TYPES[config['model_type']]}) is not modelled by parity")
     return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
                  and not key.endswith(_TOKEN_SUFFIXES)
@@ -435,8 +443,8 @@ def _mlp_gating(config: dict[str, Any], where: str = "") -> tuple[bool, str]:
     mlp_type = config.get("mlp_type")
     if mlp_type is not None:
         if mlp_type != "default":
-            raise ModelConfigError(f"{_where(where)}: mlp_type {mlp_type!r} is not modelled (parity reads 'default', "
-                                   "a plain MLP of two matrices)")
+            raise ModelConfigError(f"{_where(where)}: mlp_type {_json_text(mlp_type)} is not modelled (parity reads "
+                                   '"default", a plain MLP of two matrices)')
         return False, "mlp_type"
     activation = config.get("activation_function")
     if isinstance(activation, str) and activation.lower() not in _GATED_ACTIVATIONS:
@@ -479,9 +487,9 @@ def _unknown_architecture(config: dict[str, Any], top: dict[str, Any], where: st
     names = top.get("architectures") or config.get("architectures")
     name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
     wrapper = top.get("model_type") if config is not top else None
-    missing = (f"its text config names no model_type and model_type {wrapper!r} implies none" if wrapper else
+    missing = (f"its text config names no model_type and model_type {_json_text(wrapper)} implies none" if wrapper else
                "no model_type, and no class parity knows" if name else "no model_type nor architectures")
-    label = f"{name} ({f'model_type {model_type!r}' if model_type else missing})".strip()
+    label = f"{name} ({f'model_type {_json_text(model_type)}' if model_type else missing})".strip()
     read = sorted(k for k, v in config.items() if k in _UNDERSTOOD - _HARMLESS - _PLAIN and v not in (None, False))
     guesses = _guesses(config, where)
     assumed = f"; assumed {', '.join(guesses[:-1])} and {guesses[-1]}" if len(guesses) > 1 else \

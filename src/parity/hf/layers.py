@@ -8,7 +8,7 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import ALIASES, _MLA_TYPES, _OUTPUT_GATE_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, \
-    _QKV_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _mlp_gating, _named, _object
+    _QKV_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _json_text, _mlp_gating, _named, _object
 from parity.hf.skips import SkipList
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
@@ -58,7 +58,7 @@ def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, 
                                "take these weights as unquantized")
     if method.startswith("modelopt"):
         if not q.get("quant_algo"):
-            raise ModelConfigError(f"{at} of quant_method 'modelopt' names no quant_algo")
+            raise ModelConfigError(f'{at} of quant_method "modelopt" names no quant_algo')
         method = "modelopt"
     return method, q, at
 
@@ -75,7 +75,7 @@ _MODELOPT = {"FP8": "fp8", "FP8_PER_CHANNEL_PER_TOKEN": "fp8_channel", "FP8_PB_W
 def _modelopt_format(algo: Any, at: str) -> str:
     fmt = _MODELOPT.get(str(algo).upper())
     if fmt is None:
-        raise ModelConfigError(f"{at}: ModelOpt quant_algo {str(algo)!r} is not modelled (parity reads "
+        raise ModelConfigError(f"{at}: ModelOpt quant_algo {_json_text(algo)} is not modelled (parity reads "
                                f"{', '.join(_MODELOPT)} and MIXED_PRECISION)")
     return fmt
 
@@ -170,8 +170,8 @@ def _modelopt_formats(q: dict[str, Any], at: str, layer_parts: tuple[frozenset[s
     listed: set[str] = set()
     for name, entry in layers.items():
         if not name.endswith("lm_head"):
-            algo = _object(entry, f"{at}.quantized_layers[{name!r}]").get("quant_algo")
-            found[_routed(name)].add(_modelopt_format(algo, f"{at}.quantized_layers[{name!r}]"))
+            algo = _object(entry, f"{at}.quantized_layers[{_json_text(name)}]").get("quant_algo")
+            found[_routed(name)].add(_modelopt_format(algo, f"{at}.quantized_layers[{_json_text(name)}]"))
             listed |= set() if _routed(name) else {_dense_part(name)}
     for experts, formats in found.items():
         if len(formats) > 1:
@@ -205,21 +205,23 @@ def _ct_format(group: dict[str, Any], at: str) -> str:
     bits, kind = weights.get("num_bits"), str(weights.get("type", ""))
     fmt = {(8, "float"): "fp8", (8, "int"): "int8", (4, "int"): "int4", (4, "float"): "nvfp4"}.get((bits, kind))
     if fmt is None:
-        raise ModelConfigError(f"{at}: compressed-tensors weights of {bits} bits {kind!r} are not modelled")
+        raise ModelConfigError(f"{at}: compressed-tensors weights of {_json_text(bits)} bits "
+                               f"{_json_text(weights.get('type'))} are not modelled")
     strategy = weights.get("strategy")
     if fmt == "fp8":  # FP8 scales per tensor, per weight channel (FP8-dynamic: per-token activations) or per
         # 128x128 block, the weight strategies vLLM's CompressedTensorsW8A8Fp8 runs; none stated is per tensor
         strategy = strategy or "tensor"
         if str(strategy).lower() not in _CT_FP8:
-            raise ModelConfigError(f"{at}: compressed-tensors FP8 weights of strategy {strategy!r} are not "
-                                   f"modelled (parity reads {', '.join(_CT_FP8)})")
+            raise ModelConfigError(f"{at}: compressed-tensors FP8 weights of strategy {_json_text(strategy)} are "
+                                   f"not modelled (parity reads {', '.join(_CT_FP8)})")
         if group.get("input_activations") is None:
             raise ModelConfigError(f"{at}: compressed-tensors FP8 weights with no input_activations (FP8 "
                                    "weight-only, W8A16 FP8) are not modelled")
         return _CT_FP8[str(strategy).lower()]
     if strategy is not None and str(strategy).lower() not in _CT_STRATEGIES[fmt]:
-        raise ModelConfigError(f"{at}: compressed-tensors {bits}-bit {kind} weights of strategy {strategy!r} are "
-                               f"not modelled (parity reads {', '.join(sorted(_CT_STRATEGIES[fmt]))})")
+        raise ModelConfigError(f"{at}: compressed-tensors {bits}-bit {kind} weights of strategy "
+                               f"{_json_text(strategy)} are not modelled (parity reads "
+                               f"{', '.join(sorted(_CT_STRATEGIES[fmt]))})")
     if fmt == "int8" and group.get("input_activations") is None:  # W8A16: activations stay bf16
         return "w8a16"
     return fmt
@@ -253,24 +255,24 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
     if method in {"awq", "gptq"}:
         key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
         if key is None and method == "gptq":
-            raise ModelConfigError(f"{at} of quant_method 'gptq' states no bits")
+            raise ModelConfigError(f'{at} of quant_method "gptq" states no bits')
         bits = q[key] if key else 4
         fmt = _WEIGHT_ONLY_INT.get(bits) if isinstance(bits, int) and not isinstance(bits, bool) else None
         if fmt is None and not isinstance(bits, bool) and str(bits).strip() in ("4", "8", "4.0", "8.0"):  # "8", 8.0
-            raise ModelConfigError(f"{at}.{key} {bits!r}: must be the integer 4 or 8 (a JSON number without a "
-                                   "fraction)")
+            raise ModelConfigError(f"{at}.{key} {_json_text(bits)}: must be the integer 4 or 8 (a JSON number "
+                                   "without a fraction)")
         if fmt is None:
-            raise ModelConfigError(f"{at}.{key} {bits!r}: {method} weights of other than 4 or 8 bits are not "
+            raise ModelConfigError(f"{at}.{key} {_json_text(bits)}: {method} weights of other than 4 or 8 bits are not "
                                    "modelled")
         return fmt, fmt, None
     if method:
-        raise ModelConfigError(f"{at}: quant_method {method!r} is not modelled")
+        raise ModelConfigError(f"{at}: quant_method {_json_text(method)} is not modelled")
     dtype = config.get("torch_dtype", config.get("dtype")) or "bfloat16"
     fmt = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
     if fmt is None:
         key = "torch_dtype" if "torch_dtype" in config else "dtype"
-        raise ModelConfigError(f"{where or 'config.json'}: {key} {dtype!r} is not a weight format parity models "
-                               f"(one of {', '.join(_DTYPES)})")
+        raise ModelConfigError(f"{where or 'config.json'}: {key} {_json_text(dtype)} is not a weight format parity "
+                               f"models (one of {', '.join(_DTYPES)})")
     return fmt, fmt, None
 
 
@@ -389,7 +391,7 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
     pattern = config.get("hybrid_override_pattern")
     if pattern:  # Nemotron-H: one mixer or one MLP per layer
         if len(pattern) != num_layers or set(pattern) - set(_PATTERN):
-            raise ModelConfigError(f"{where}: hybrid_override_pattern {pattern!r} must hold {num_layers} of "
+            raise ModelConfigError(f"{where}: hybrid_override_pattern {_json_text(pattern)} must hold {num_layers} of "
                                    f"the characters M * - E")
         return [_PATTERN[c] for c in pattern]
     types = config.get("layer_types")
@@ -397,9 +399,9 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
         if not isinstance(types, list) or len(types) != num_layers:
             raise ModelConfigError(f"{where}: layer_types has {len(types) if isinstance(types, list) else 0} "
                                    f"entries, expected num_hidden_layers={num_layers}")
-        unknown = sorted({str(t) for t in types} - set(_LAYER_TYPES))
+        unknown = [t for t in types if not isinstance(t, str) or t not in _LAYER_TYPES]
         if unknown:
-            raise ModelConfigError(f"{where}: layer_types entry {unknown[0]!r} is not modelled")
+            raise ModelConfigError(f"{where}: layer_types entry {_json_text(unknown[0])} is not modelled")
         return [(_LAYER_TYPES[t], "auto") for t in types]
     attn_types = config.get("attn_type_list")
     if attn_types is not None:  # MiniMax-01/M1: 0 lightning attention, 1 softmax attention
@@ -436,8 +438,8 @@ def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
         return False
     if "mlp_layer_type" in config:  # Laguna's mlp_layer_types, as _layer_view gives the layer its own
         if config["mlp_layer_type"] not in ("dense", "sparse"):
-            raise ModelConfigError(f"{where}: mlp_layer_types entry {config['mlp_layer_type']!r} for layer {index} "
-                                   "must be 'dense' or 'sparse'")
+            raise ModelConfigError(f"{where}: mlp_layer_types entry {_json_text(config['mlp_layer_type'])} for layer "
+                                   f'{index} must be "dense" or "sparse"')
         return config["mlp_layer_type"] == "sparse"
     if index < _int(config, "first_dense_layers", 0, where) or index in set(config.get("mlp_only_layers") or ()):
         return False
@@ -565,16 +567,19 @@ _TEXT_TYPES = {"qwen3_5": "qwen3_5_text", "qwen3_5_moe": "qwen3_5_moe_text", "ll
                "qwen2_vl": "qwen2_vl_text", "qwen2_5_vl": "qwen2_5_vl_text", "gemma3": "gemma3_text"}
 
 
-def _text_config(config: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
+def _text_config(config: dict[str, Any], where: str = "") -> tuple[dict[str, Any], Any, str]:
     """The language model's config of a multimodal wrapper (text_config, language_config, llm_config), the top
     level's quantization and dtype carried in; the vision config, if any (beside a nested text config or, in a flat
     wrapper such as Qwen2.5-VL-7B's published config, beside top-level text sizes); and the key the text config sits
     under ("": the top level). A nested config that states a hidden size is read, whatever the top level says, as
     transformers' wrapper classes build the language model from it alone (LlavaConfig, Qwen2_5_VLConfig: sizes beside
     it go unused); one that states none is read unless the top level states hidden_size and num_hidden_layers
-    itself."""
+    itself. A text config that is neither an object nor null is refused (a string was read as no text config, its
+    sizes then missing)."""
     for key in ("text_config", "language_config", "llm_config"):
         inner = config.get(key)
+        if inner is not None:
+            _object(inner, f"{where or 'config.json'}: {key}")
         if isinstance(inner, dict) and (any(k in inner for k in ALIASES["hidden_size"])
                                         or "hidden_size" not in config or "num_hidden_layers" not in config):
             carried = {k: config[k] for k in ("quantization_config", "torch_dtype", "dtype", "tie_word_embeddings")

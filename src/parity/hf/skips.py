@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _json_kind
+from parity.hf.keys import _json_kind, _json_text
 from parity.model import Layer
 
 # the blocks a layer's token mixer and MLP sit under in checkpoints (Nemotron-H names both `mixer`)
@@ -118,11 +118,11 @@ def _matcher(names: Sequence[str], at: str, regex: bool) -> Callable[[str], bool
     for name in names:
         if regex and name.startswith("re:"):
             if not name[3:]:  # it matches every module: a typo more likely than a checkpoint left unquantized
-                raise ModelConfigError(f"{at}: 're:' with no pattern would match every module; name what it skips")
+                raise ModelConfigError(f'{at}: "re:" with no pattern would match every module; name what it skips')
             try:
                 regexes.append(re.compile(name[3:]))
             except re.error as err:
-                raise ModelConfigError(f"{at}: {name!r} is not a valid regular expression ({err})") from None
+                raise ModelConfigError(f"{at}: {_json_text(name)} is not a valid regular expression ({err})") from None
         elif "*" in name:
             head, *_, tail = name.split("*")
             glob = ".*".join(re.escape(part) for part in (name[1:-1] if not head and not tail else name).split("*"))
@@ -202,9 +202,9 @@ def unquantized_matrices(skips: SkipList | None, layers: Sequence[Layer], hidden
                 skipped[name] = skipped.get(name, 0) + 1
             elif name in ("expert_up", "expert_down") and i in inside:
                 raise ModelConfigError(
-                    f"{at} names {inside[i][0]!r}, inside layer {i}'s routed experts, but not the experts whole "
-                    f"(model.layers.{i}.{inside[i][1]}.experts): vLLM loads them as one fused module; parity holds one format "
-                    "for them")
+                    f"{at} names {_json_text(inside[i][0])}, inside layer {i}'s routed experts, but not the experts "
+                    f"whole (model.layers.{i}.{inside[i][1]}.experts): vLLM loads them as one fused module; parity "
+                    "holds one format for them")
             elif any(hits) and name != "router":
                 found, spelling = max(zip(hits, spellings), key=lambda pair: len(pair[0]))
                 raise ModelConfigError(
