@@ -226,7 +226,7 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     header = next(wide.splitlines()[i - 1] for i, line in enumerate(wide.splitlines()) if line.startswith("──"))
     assert header.split()[:14] == ["system", "format", "mode", "BF16", "x", "8-bit", "x", "mem", "x", "BW", "x", "TDP",
                                    "x", "sys"]
-    assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB) are it scaled by the "
+    assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB; beside them in Markdown) are it scaled by the "
             "systems' chips, power and memory, and the sentence on the two systems names") in " ".join(wide.split())
     gb200 = rows[1]
     assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.28, 6.49]
