@@ -118,6 +118,7 @@ def refused(*args: str) -> str:
     (("validate", "--write-to", "user"), "--write-to says where --fit or --fit-stacks write their refits"),
     (("validate", "--section", "training", "--format", "md"), "--format md writes the whole accuracy page"),
     (("validate", "--section", "training", "--format", "csv"), "--format csv writes the serving points"),
+    (("validate", "--section", "training", "--out", "x.csv"), "--out x.csv writes the serving points"),  # fuzzCE 5
     (("validate", "--fit-stacks", "--format", "json"), "--format with --fit-stacks: it writes refits"),
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--lengths", "l.csv"),
      "--lengths is read by --scenario offline or server"),

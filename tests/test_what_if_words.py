@@ -168,9 +168,9 @@ def test_the_systems_power_is_a_clause_of_its_own_after_the_chips_changes() -> N
     spliced into 'CHANGES of CHIP' (report-only tester fuzzCC 5)."""
     low = _systems()["910c-low-power"]
     assert what_if_flag(low).text == (
-        "what-if: tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW, priced with huawei-ascend-910c's calibration "
+        "what-if: tdp_w x0.5 of huawei-ascend-910c (system power 8.45 kW), priced with huawei-ascend-910c's calibration "
         "(nothing measured the what-if)")
-    assert what_ifs_text([low]) == "910c-low-power: tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW"
+    assert what_ifs_text([low]) == "910c-low-power: tdp_w x0.5 of huawei-ascend-910c (system power 8.45 kW)"
 
 
 def test_a_what_ifs_power_arithmetic_is_said_once_in_a_rows_flags() -> None:
@@ -180,7 +180,7 @@ def test_a_what_ifs_power_arithmetic_is_said_once_in_a_rows_flags() -> None:
     variant = {"name": "910c-halftdp", "chip": "huawei-ascend-910c", "scale": {"tdp_w": 0.5}}
     axes = {"variant": ["910c-halftdp"], "model": ["qwen3-8b"], "isl": [1024], "osl": [128], "concurrency": [8]}
     flags = run_sweep(spec_from_toml({"variant": [variant], "axes": axes}))[0]["flags"]
-    assert ("what-if: tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW, priced with huawei-ascend-910c's "
+    assert ("what-if: tdp_w x0.5 of huawei-ascend-910c (system power 8.45 kW), priced with huawei-ascend-910c's "
             "calibration (nothing measured the what-if)") in flags
     assert flags.endswith("; power assumed: 8.45 kW per 910c-halftdp (11.65 kW less 8 x 400 W of chip power)")
     assert flags.count("chip power") == 1
@@ -236,3 +236,18 @@ def test_where_the_sweep_prices_a_what_ifs_whole_workers_otherwise_its_note_says
                     "prefill utilisation, rounded up to whole workers; the sweep prices it at TTFT 2.42 s, TPOT "
                     "47.2 ms, 1,790 tok/s/chip, where the search gives 2.42 s, 47.2 ms, 1,700 for its 0.75 prefill "
                     "workers per decode worker")
+
+
+def test_a_what_if_flag_holds_no_csv_flag_separator() -> None:
+    """A CSV cell joins a row's flags with '; ' (report.tables.to_csv): a what-if of both the chip and its system said
+    '... of nvidia-h20; system power 4.224 kW, priced with ...', which read as two flags there (report-only tester
+    fuzzCE 1); the system's change is now in brackets after the chip's."""
+    from parity import catalog
+    from parity.hardware import what_if
+    from parity.uncertainty import what_if_changes, what_if_flag
+    h20 = catalog.system("hgx-h20")
+    chip = what_if(h20.chip, "memory_bytes_per_s x2, tdp_w x0.5", memory_bytes_per_s=2 * h20.chip.memory_bytes_per_s,
+                   tdp_w=0.5 * h20.chip.tdp_w)
+    system = what_if(replace(h20, chip=chip), "5.824 kW less 8 x 200 W of chip power", power_w=4224.0)
+    assert what_if_changes(system) == "memory_bytes_per_s x2, tdp_w x0.5 of nvidia-h20 (system power 4.224 kW)"
+    assert "; " not in what_if_flag(system).text

@@ -190,15 +190,18 @@ def chip_calibrated(chip: Chip, cal: Calibration) -> bool:
 
 def what_if_changes(system: System) -> str:
     """What hardware.what_if changed of a system or its chip (a `[[variant]]`'s, or the Python API's), as its notes
-    say it: 'memory_bytes_per_s x2 of nvidia-h20'; the system's own change a clause of its own after the chip's
-    ('tdp_w x0.5 of huawei-ascend-910c; system power 8.45 kW'; joined before ' of CHIP' it read 'less chip power of
+    say it: 'memory_bytes_per_s x2 of nvidia-h20'; the system's own change in brackets after the chip's ('tdp_w x0.5
+    of huawei-ascend-910c (system power 8.45 kW)'; joined before ' of CHIP' it read 'less chip power of
     huawei-ascend-910c': report-only tester fuzzCC 5), its power named by its figure alone: the arithmetic that
     derived it is the power source's, which power_flags and fleet.power_text state (said here too, a row's flags
-    said it twice: report-only tester fuzzCD 8); '' where neither is changed."""
+    said it twice: report-only tester fuzzCD 8); '' where neither is changed. Its clauses are not joined by '; ',
+    which a CSV cell puts between a row's flags (report-only tester fuzzCE 1)."""
     chip = dict.fromkeys(r.note for r in system.chip.provenance if r.source.id == "what-if")
-    own = dict.fromkeys(f"system power {power_figure(system)}" if r.field == "power_w" else
-                        f"system: {r.note}" for r in system.provenance if r.source.id == "what-if")
-    return "; ".join([*([f"{'; '.join(chip)} of {_package_id(system)}"] if chip else []), *own])
+    own = ", ".join(dict.fromkeys(f"system power {power_figure(system)}" if r.field == "power_w" else
+                                  f"system: {r.note}" for r in system.provenance if r.source.id == "what-if"))
+    if not chip:
+        return own
+    return f"{', '.join(chip)} of {_package_id(system)}" + (f" ({own})" if own else "")
 
 
 def power_figure(system: System) -> str:

@@ -69,7 +69,9 @@ _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("traini
               help="worker processes for the simulator")
 @ray_option("the simulator's runs (--model-kind sim or both)")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
-              help="table for people; json or csv (SI units) for machines; md: the accuracy page (docs/accuracy.md)")
+              help="table for people; json or csv (SI units) for machines, csv for the serving, percentiles and "
+                   "mlperf sections (one row per measured value) or with --by; md: the accuracy page "
+                   "(docs/accuracy.md)")
 @click.option("--with-user-files", is_flag=True,
               help="with --format md: write the page although the user's own files (PARITY_HOME) are in effect, "
                    "marked as including them (refused without it: the page is parity's accuracy)")
@@ -110,7 +112,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                           f"{section}, or give --format table or json")
     if resolved == "csv" and section not in ("all", "serving", "percentiles", "mlperf") and by not in ("source",
                                                                                                       "vendor"):
-        raise ParityError(f"--format csv writes the serving points, one row per measured value: --section {section} "
+        said = "--format csv" if typed_options({"--format": "fmt"}) or out is None else f"--out {out.name}"
+        raise ParityError(f"{said} writes the serving points, one row per measured value: --section {section} "
                           "is shown as a table or in --format json")
     _refuse_unread(section, by, model_kind, fit, resolved)
     mine = _user_files_said(resolved, with_user_files)
