@@ -499,9 +499,9 @@ def test_cli_at_threshold_h20_gains_what_its_rates_gain() -> None:
 
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_cli_at_threshold_prints_the_decode_ratios_interval_its_note_refers_to() -> None:
-    """An H20 scaled to just under 3A090 on DeepSeek-R1: 1.01x the H20's decode rate, 80% interval 0.72-1.42 (twice as
-    wide in log as the H20's own band, 0.82-1.25, since nothing measured the chip at the line: report-only tester
-    fuzzCD 1), which the JSON carried (ratio_interval) and the table never showed, while its note said '1 lies inside
+    """An H20 scaled to just under 3A090 on DeepSeek-R1: 1.01x the H20's decode rate, 80% interval 0.72-1.42 (0.82-1.25
+    before the band of the chip at the line, which nothing measured, was taken twice as wide in log: report-only
+    tester fuzzCD 1), which the JSON carried (ratio_interval) and the table never showed, while its note said '1 lies inside
     the 80% interval'. The interval now sits under the ratio, as compare prints it; the baseline row has none."""
     import re
 
@@ -517,7 +517,7 @@ def test_cli_at_threshold_prints_the_decode_ratios_interval_its_note_refers_to()
     assert re.match(r"@3a090\s+0\.72-1\.42\s", lines[variant + 1]), lines[variant + 1]  # under the ratio
     assert "decode x" in table and "80% int." in table and "no clear winner" in " ".join(table.split())
     assert "80% int.: the 80% interval of the decode ratio (under it" in " ".join(table.split())
-    assert "twice as wide in log for the chip at the line, which nothing measured" in " ".join(table.split())
+    assert "the band of the chip at the line, which nothing measured, twice as wide in log" in " ".join(table.split())
 
 
 def test_cli_at_threshold_refuses_a_system_of_another_chip() -> None:

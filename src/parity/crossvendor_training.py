@@ -11,13 +11,12 @@ vendor's kernel microbenchmarks are what its chip family is calibrated from by d
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from parity import catalog
 from parity.crossvendor import (GroupScore, before_setting, group_scores, kernel_fits_of_source, stored_setting,
-                                without_kernel_fits)
-from parity.uncertainty import Band, bands_from
+                                vendor_bands, without_kernel_fits)
+from parity.uncertainty import Band
 from parity.validate import CaseError
 from parity.validate_training import (TrainingCase, fit_training_profile, training_case_errors, training_cases,
                                       training_source_id)
@@ -98,7 +97,4 @@ def training_vendor_bands(errors: Iterable[CaseError] | None = None) -> dict[str
     training_ratio_uncertainty.toml, from which compare's training ratios take their intervals."""
     if errors is None:
         errors = [e for _, _, found in training_leave_one_out("source") for e in found]
-    residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips()}
-    for e in errors:
-        residuals[catalog.system(e.system).chip.vendor].append(math.log(e.predicted / e.measured))
-    return bands_from(residuals)
+    return vendor_bands(errors, decode_only=False)

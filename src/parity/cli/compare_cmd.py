@@ -423,8 +423,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            "source kinds of its figures"
                            if any(by_id[r.system].chip.status != "shipping" for r in results)
                            else "")
-                        + ("; 'power assumed': the system's power is parity's assumption above, which its per-kW "
-                           "figures rest on" if any(f.kind == "power assumed" for r in results for f in r.flags)
+                        + ("; 'power assumed': the system's power is parity's assumption above (or a what-if's, "
+                           "derived from the catalog's as its flag says), which its per-kW figures rest on"
+                           if any(f.kind == "power assumed" for r in results for f in r.flags)
                            else "")
                         + (f"; {SPECS_ASSUMED_WORDS}" if assumed else ""))
         multi_die = any(by_id[r.system].chip.dies > 1 for r in results)

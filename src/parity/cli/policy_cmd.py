@@ -237,5 +237,5 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                                [(s.id, r.fits, r.flags) for s, r in zip((original, variant), results)])
                  + f"{found.description}{home}. 80% int.: the 80% interval of the decode ratio (under it; "
                  "ratio_interval in --format json), from the cross-source residuals of the chip's vendor (parity "
-                 "validate --by source), twice as wide in log for the chip at the line, which nothing measured, as "
-                 f"compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))
+                 "validate --by source), the band of the chip at the line, which nothing measured, twice as wide in "
+                 f"log, as compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))

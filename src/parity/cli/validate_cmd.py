@@ -113,8 +113,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if resolved == "csv" and section not in ("all", "serving", "percentiles", "mlperf") and by not in ("source",
                                                                                                       "vendor"):
         said = "--format csv" if typed_options({"--format": "fmt"}) or out is None else f"--out {out.name}"
-        raise ParityError(f"{said} writes the serving points, one row per measured value: --section {section} "
-                          "is shown as a table or in --format json")
+        raise ParityError(f"{said} writes one row per measured value, of the serving, percentiles and mlperf sections "
+                          f"(or with --by): --section {section} is shown as a table or in --format json")
     _refuse_unread(section, by, model_kind, fit, resolved)
     mine = _user_files_said(resolved, with_user_files)
     if section == "percentiles":

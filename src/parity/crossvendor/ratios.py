@@ -61,12 +61,13 @@ def chip_of(system: str) -> Chip:
     return catalog.system(system).chip
 
 
-def vendor_bands(errors: Iterable[CaseError]) -> dict[str, Band]:
-    """80% bands of ln(predicted/measured) per chip vendor from cross-source residuals (decode figures);
-    every catalog vendor gets one (the widest measured band where it has fewer than 5 rows)."""
+def vendor_bands(errors: Iterable[CaseError], decode_only: bool = True) -> dict[str, Band]:
+    """80% bands of ln(predicted/measured) per chip vendor from cross-source residuals (of decode figures, or of
+    every error given where not `decode_only`: training runs); every catalog vendor gets one (the widest measured band
+    where it has fewer than 5 rows)."""
     residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips()}
     for e in errors:
-        if metric_kind(e.metric) == "decode":
+        if not decode_only or metric_kind(e.metric) == "decode":
             residuals[catalog.system(e.system).chip.vendor].append(math.log(e.predicted / e.measured))
     return bands_from(residuals)
 
